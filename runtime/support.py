@@ -4728,3 +4728,114 @@ def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=N
 
 
 nondifferentiable(closure_frame, closure_rebound, closure_scope, closure_check, closure_late)
+
+
+# --- try statements (sct/normalize_try.py) ---------------------------------------------------------
+
+_TRY_PROBES: dict = {}        # the probe's source -> the function compiled from it
+_PLAIN_SCALARS = (int, float, complex, bool, str, bytes, type(None), range, slice, type(Ellipsis))
+
+
+def _probe_value_ok(v, depth: int = 0) -> bool:
+    """Is ``v`` a value whose reads change nothing (so running a try's body first, to learn whether
+    it raises, is the same as not): numbers, strings, numpy arrays and scalars, modules, numpy's and
+    the builtins' functions and classes, and tuples, lists, dicts and sets of them (exactly those
+    types: a defaultdict's read inserts)."""
+    t = type(v)
+    if t in _PLAIN_SCALARS or isinstance(v, (np.generic, np.dtype, types.ModuleType)) or t is np.ndarray or \
+            t is _dlarray:
+        return True
+    if t in (tuple, list, set, frozenset) or isinstance(v, tuple) and hasattr(t, "_fields") and \
+            t.__getitem__ is tuple.__getitem__ and t.__getattribute__ is tuple.__getattribute__:
+        return depth > 8 or all(_probe_value_ok(e, depth + 1) for e in v)
+    if t is dict:
+        return depth > 8 or all(_probe_value_ok(k, depth + 1) and _probe_value_ok(e, depth + 1) for k, e in v.items())
+    if isinstance(v, (np.ufunc, types.BuiltinFunctionType)):
+        return True
+    if isinstance(v, type):
+        return v.__module__ == "builtins" or v.__module__.split(".")[0] in ("numpy", "math", "scipy") or \
+            issubclass(v, BaseException)
+    if isinstance(v, types.FunctionType):
+        module = getattr(v, "__module__", "") or ""
+        return module.split(".")[0] in ("numpy", "scipy") and "random" not in module.split(".")
+    return False
+
+
+def _plain_attribute(obj, name: str):
+    """``obj.name`` where reading it changes nothing (an instance's own attribute or a slot: no
+    property, no __getattribute__/__getattr__ of the class's own), else the marker _NOT_PLAIN."""
+    cls = type(obj)
+    if isinstance(obj, (types.ModuleType, np.ndarray, np.generic, _dlarray)) or cls in _PLAIN_SCALARS:
+        return _NOT_PLAIN           # (numpy's attributes are pure, but a path on them is not an object's)
+    if cls.__getattribute__ is not object.__getattribute__ or hasattr(cls, "__getattr__"):
+        return _NOT_PLAIN
+    import inspect
+    held = inspect.getattr_static(cls, name, _NOT_PLAIN)
+    if held is not _NOT_PLAIN and not isinstance(held, types.MemberDescriptorType) and \
+            (hasattr(type(held), "__set__") or hasattr(type(held), "__delete__")):
+        return _NOT_PLAIN            # a property (or another data descriptor): code runs on a read
+    if isinstance(held, types.MemberDescriptorType):
+        try:
+            return held.__get__(obj, cls)
+        except AttributeError:
+            return _NOT_PLAIN
+    found = getattr(obj, "__dict__", {})
+    return found[name] if isinstance(found, dict) and name in found else _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
+def _probe_reads_ok(v, paths) -> bool:
+    """Are the attribute ``paths`` the body reads of ``v`` plain reads, ending at plain values?"""
+    for path in paths:
+        obj = v
+        for i, name in enumerate(path):
+            if _probe_value_ok(obj) and i:
+                break                    # a plain value reached: its attributes are numpy's or Python's
+            obj = _plain_attribute(obj, name)
+            if obj is _NOT_PLAIN:
+                return False
+        else:
+            if not _probe_value_ok(obj):
+                return False
+    return True
+
+
+def try_probe(source: str, *values):
+    """Which branch of a ``try`` runs: its body, compiled from ``source`` (``def probe(names...)``
+    with the body inside a ``try`` whose handlers return their number), run on ``values``, what the
+    body's names hold.  0: nothing was raised (the body runs then, differentiated); k: the k-th
+    handler caught what it raised (with the exception, ``(k, exc)``, where a handler names it); an
+    exception no handler catches goes on, as in Python.  Warnings the body gives are shown by the
+    differentiated body (as errors where the filters say so, caught here as Python would).
+    ``reads`` in the source: the attribute paths the body reads of a name it reads only so;
+    ``partial``: the statements (numbered from 1, with their lines) that bind names and may raise
+    partway, for which the outcome (``(k, step, ...)``) says which statement raised."""
+    compiled = _TRY_PROBES.get(source)
+    if compiled is None:
+        namespace = {"__builtins__": __builtins__}
+        exec(compile(source, "<sct try body>", "exec"), namespace)
+        probe = namespace["probe"]
+        compiled = _TRY_PROBES[source] = (probe, probe.__code__.co_varnames[:probe.__code__.co_argcount],
+                                          namespace.get("reads", {}), namespace.get("partial", {}))
+    probe, names, reads, partial = compiled
+    for name, v in zip(names, values):
+        if not _probe_value_ok(v) and not (name in reads and _probe_reads_ok(v, reads[name])):
+            raise SctError(f"sct runs the body of a try first to learn whether it raises, so the body may read "
+                           f"only arrays, numbers, strings, plain lists, tuples and dicts of them and the plain "
+                           f"attributes of objects (no property); {name} is a {type(v).__module__}."
+                           f"{type(v).__qualname__} object, whose reads there might change it. Read what the try "
+                           "needs from it before the try statement")
+    import warnings
+    with warnings.catch_warnings(record=True):
+        outcome = probe(*values)
+    if partial and outcome[0] and outcome[1] in partial:
+        raise SctError(f"the body of a try raised inside the loop or if block at line {partial[outcome[1]]}, "
+                       "which had assigned names by then: Python's handler sees those values, and sct, which "
+                       "runs the handler without the body, cannot replay part of that block. Compute the "
+                       "block before the try statement, or assign its names only after what may raise")
+    return outcome
+
+
+nondifferentiable(try_probe)

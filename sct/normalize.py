@@ -40,6 +40,7 @@ from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops
     lower_named_generators, lower_next_of_generators
 from .normalize_match import lower_match
 from .normalize_stmts import Statements
+from .normalize_try import local_names_of, lower_try
 
 
 def _constant_name(node) -> bool:
@@ -249,6 +250,8 @@ class Normalizer(Statements, Loops, Expressions):
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        body = lower_try(body, self.namer, self.fail, self.rt_name, getattr(self.partials, "fn", None),
+                         local_names_of(self.fdef))       # try statements as if blocks (sct/normalize_try.py)
         for s in body:
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)

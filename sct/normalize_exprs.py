@@ -31,6 +31,8 @@ UNSUPPORTED = {
     gast.Global: ("a global statement", "pass the value in and return the new one"),
     gast.Nonlocal: ("a nonlocal statement", "pass the value in and return the new one"),
     gast.Try: ("try/except", "check the condition with if instead of catching an exception"),
+    **({gast.TryStar: ("try/except*", "catch the exception group outside the differentiated function")}
+       if hasattr(gast, "TryStar") else {}),
     gast.AsyncFor: ("async for", "use a plain for loop"),
     gast.AsyncWith: ("async with", "move it outside the differentiated function"),
     gast.ClassDef: ("a class definition", "define the class at module level"),

@@ -25,6 +25,7 @@ def uses_global(x):
 def uses_try(x):
     try:
         y = np.sum(x)
+        print(y)      # (an impure body: a try whose body is pure is differentiated)
     except ValueError:
         y = 0.0
     return dlgradient(y, x)
@@ -58,7 +59,7 @@ def _line_of(fun, text):
 @pytest.mark.parametrize("fun, construct, marker, advice", [
     (uses_yield, "yield", "yield y", "return a list"),
     (uses_global, "a global statement", "global COUNTER", "pass the value in"),
-    (uses_try, "try/except", "try:", "if"),
+    (uses_try, "print(...) inside try", "print(y)", "with if"),
     (uses_nonlocal_class, "a class definition", "class Local", "module level"),
 ])
 def test_unsupported_construct_names_file_line_and_advice(fun, construct, marker, advice):

@@ -1,0 +1,741 @@
+"""``try`` statements as ``if`` blocks, before the rest of normalization (``sct.normalize``).
+
+sct's generated code catches nothing: a ``try`` is lowered to the statements Python runs.
+
+* ``try: BODY finally: FIN`` is ``BODY; FIN`` -- what Python runs when BODY raises nothing.  When it
+  raises, Python runs FIN and the exception goes on: the caller gets the error either way, and FIN
+  must then be *local* (it binds the function's names and calls only pure functions: nothing it
+  does can be seen once the exception has left the function), or the ``try`` is refused.
+* ``try: BODY except E1: H1 ... [else: ELSE] [finally: FIN]``: whether BODY raises, and which
+  handler takes it, is decided when the code runs by a *probe*: BODY run first, in plain Python on
+  the values its names hold there, inside a real ``try`` (``rt.try_probe``, which returns the
+  number of the handler that caught the exception, 0 where none was raised; one it does not
+  catch goes on to the caller).  Then ``if branch == 0: BODY; ELSE`` / ``elif branch == 1: H1``
+  ... follow, differentiated like any ``if``, and FIN after them.  Running BODY twice is running it
+  once only where BODY is pure and deterministic: it may bind names (plain or tuples of them),
+  ``assert``, ``raise``, and use ``if``/``for``/``while`` blocks of such, with expressions that read
+  names, items and attributes and call pure functions (numpy's and math's, builtins such as len,
+  float, min; methods that do not change their object, such as ``x.sum()``, ``d.get(k)``); anything
+  else (a write into an array or object, a method that may change it, a random draw, a call of
+  the user's own function, ``return``/``break``/``continue`` leaving the ``try``, a nested ``try``)
+  is refused.  When the code runs, ``rt.try_probe`` also refuses values of other types than
+  arrays, numbers, strings and plain containers of them (an object of the user's class may
+  change itself when read).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import types
+from typing import Dict, List, Optional, Set
+
+import gast
+
+from .ir import assign, call, const, load, walk_nodes
+
+# builtins that only compute a value from their arguments (and exception classes, below)
+PURE_BUILTINS = frozenset((
+    "abs", "all", "any", "bool", "chr", "complex", "dict", "divmod", "enumerate", "float", "format",
+    "frozenset", "getattr", "hasattr", "hash", "int", "isinstance", "issubclass", "len", "list", "max",
+    "min", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum",
+    "tuple", "type", "zip", "bin", "hex", "oct", "callable", "id",
+))
+# methods that only read their object (of the arrays, numbers, strings and containers rt.try_probe
+# admits)
+PURE_METHODS = frozenset((
+    "all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "conjugate", "copy", "count",
+    "cumprod", "cumsum", "diagonal", "dot", "flatten", "get", "index", "item", "items", "keys", "max",
+    "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze", "std", "sum",
+    "swapaxes", "take", "tolist", "trace", "transpose", "values", "var", "view", "startswith",
+    "endswith", "lower", "upper", "strip", "split", "join", "format", "replace", "find", "isdigit",
+    "isalpha", "real", "imag", "is_integer", "bit_length", "as_integer_ratio", "searchsorted", "ptp",
+    "tobytes", "__len__", "__getitem__", "__contains__", "union", "intersection", "difference",
+    "issubset", "issuperset",
+))
+# modules whose functions compute values only (but for the names below)
+PURE_MODULES = ("numpy", "math", "cmath", "scipy.special", "scipy.linalg", "operator")
+IMPURE_FUNCTIONS = frozenset((
+    "copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "seterr", "seterrcall",
+    "set_printoptions", "setbufsize", "save", "savez", "savez_compressed", "savetxt", "load", "loadtxt",
+    "genfromtxt", "fromfile", "tofile", "info", "at", "seed", "set_state", "printoptions", "show_config",
+    "iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior", "ixor",
+    "ilshift", "irshift", "iconcat", "setitem", "delitem", "nditer", "memmap", "lookfor", "source",
+    "vectorize", "frompyfunc", "apply_along_axis", "apply_over_axes", "piecewise", "fromfunction",
+    "errstate", "random",
+))
+# keywords that make a pure function write into an argument
+IMPURE_KEYWORDS = frozenset(("out", "overwrite_a", "overwrite_b", "overwrite_x", "overwrite_input"))
+
+_JUMPS = (gast.Return, gast.Break, gast.Continue)
+
+
+class _Refused(Exception):
+    def __init__(self, node, construct: str, advice: str):
+        super().__init__(construct)
+        self.node, self.construct, self.advice = node, construct, advice
+
+
+_PROBE_ADVICE = ("sct decides which branch of a try runs by running its body first, so the body "
+                 "must be pure: assignments to names from numpy/math/builtin calls, reads of items and "
+                 "attributes, if/for blocks of such. Move the rest out of the try (before it, or into "
+                 "the handler or else block), or check the condition with if instead of catching "
+                 "an exception")
+
+
+def lower_try(stmts: List, namer, fail, rt_name: str, fn=None, local_names: Optional[Set[str]] = None) -> List:
+    """``stmts`` with every ``try`` in them (and in the blocks inside them, not in nested defs)
+    written as the statements above.  ``fn``: the user's function (its globals resolve the calls of a
+    probed body; None: only builtins do), ``local_names``: the names the function binds."""
+    if not any(isinstance(n, gast.Try) for s in stmts for n in gast.walk(s)):
+        return stmts
+    lowering = _TryLowering(namer, fail, rt_name, fn, local_names or set())
+    lowering.function_body = stmts
+    return lowering.block(stmts)
+
+
+def _walk_no_defs(node):
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        for child in gast.iter_child_nodes(n):
+            if not isinstance(child, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+                todo.append(child)
+
+
+class _TryLowering:
+    def __init__(self, namer, fail, rt_name: str, fn, local_names: Set[str]):
+        self.namer, self.fail, self.rt_name = namer, fail, rt_name
+        self.globals = getattr(fn, "__globals__", None)
+        code = getattr(fn, "__code__", None)
+        self.free = set(code.co_freevars) if code is not None else set()
+        self.local_names = set(local_names) | self.free
+
+    # --- blocks ---------------------------------------------------------------------------
+    def block(self, stmts: List) -> List:
+        out: List = []
+        for st in stmts:
+            if isinstance(st, gast.Try):
+                out.extend(self.lowered(st))
+                continue
+            if isinstance(st, gast.FunctionDef) and any(isinstance(n, gast.Try) for n in gast.walk(st)):
+                # a nested def: lowered here (as lower_match does), its own names local to its body
+                st = copy.copy(st)
+                outer, outer_body = self.local_names, self.function_body
+                self.local_names, self.function_body = outer | local_names_of(st), st.body
+                try:
+                    st.body = self.block(st.body)
+                finally:
+                    self.local_names, self.function_body = outer, outer_body
+                out.append(st)
+                continue
+            if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                out.append(st)
+                continue
+            if any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse")) and \
+                    any(isinstance(n, gast.Try) for n in _walk_no_defs(st)):
+                st = copy.copy(st)
+                for field in ("body", "orelse"):
+                    if isinstance(getattr(st, field, None), list):
+                        setattr(st, field, self.block(getattr(st, field)))
+                if isinstance(st, gast.Match):
+                    st.cases = [copy.copy(c) for c in st.cases]
+                    for c in st.cases:
+                        c.body = self.block(c.body)
+            elif isinstance(st, gast.Match) and any(isinstance(n, gast.Try) for n in _walk_no_defs(st)):
+                st = copy.copy(st)
+                st.cases = [copy.copy(c) for c in st.cases]
+                for c in st.cases:
+                    c.body = self.block(c.body)
+            out.append(st)
+        return out
+
+    def refuse(self, node, construct: str, advice: str):
+        self.fail(node, construct, advice)
+
+    # --- one try ----------------------------------------------------------------------------
+    def lowered(self, st: gast.Try) -> List:
+        line = st.lineno
+        if getattr(st, "is_star", False) or type(st).__name__ == "TryStar":
+            self.refuse(st, "try/except*", "catch the exception group outside the differentiated function")
+        if st.finalbody:
+            self.check_final(st)
+        if not st.handlers:
+            # try/finally: what Python runs when the body raises nothing (FIN is local: see check_final)
+            return self.block(st.body) + self.block(st.orelse) + self.block(st.finalbody)
+        try:
+            self.check_pure_block(st.body, loop_depth=0)
+        except _Refused as r:
+            self.refuse(r.node, f"{r.construct} inside try (with except)", _PROBE_ADVICE)
+        exposed = _exposed_block(st.body, set())
+        handler_names = []
+        for h in st.handlers:
+            if h.type is not None:
+                exposed |= _exposed_expr(h.type)
+                try:
+                    self.check_pure_expr(h.type)
+                except _Refused as r:
+                    self.refuse(r.node, f"{r.construct} as the exception caught", "name the exception class "
+                                "(except KeyError:, except (ValueError, np.linalg.LinAlgError):)")
+            if h.name is not None:
+                handler_names.append(h.name.id if isinstance(h.name, gast.Name) else h.name)
+                self.check_handler_name(h, handler_names[-1])
+        self.check_names(st, exposed)
+        params = sorted(n for n in exposed if not self.builtin_reference(n))
+        wants_error = bool(handler_names) or any(
+            isinstance(n, gast.Raise) and n.exc is None for h in st.handlers for b in h.body for n in _walk_no_defs(b))
+        body = copy.deepcopy(st.body)
+        types_ = [copy.deepcopy(h.type) for h in st.handlers]
+        reads = self.probe_reads(params, body, types_, st)
+        # Python keeps what the body's statements before the one that raised bound: the handler's
+        # branch runs them again first (``if try_step > m: statement m``); the probe says which
+        # statement raised where a statement binding names comes before the last
+        binders = [m for m, s in enumerate(st.body, 1) if _binds(s) and m < len(st.body)]
+        partial = [m for m, s in enumerate(st.body, 1) if _binds(s) and not _simple(s)]
+        wants_step = bool(binders or partial)
+        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial)
+        branch = self.namer.fresh("try_branch")
+        step = self.namer.fresh("try_step") if wants_step else None
+        error = self.namer.fresh("try_error") if wants_error else None
+        probe = call(f"{self.rt_name}.try_probe", [const(source)] + [load(p) for p in params])
+        out: List = []
+        names = [n for n in (branch, step, error) if n is not None]
+        if len(names) > 1:
+            node = gast.Assign(targets=[gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None,
+                                                                      type_comment=None) for n in names],
+                                                      ctx=gast.Store())],
+                               value=probe, type_comment=None)
+            node.lineno = line
+            out.append(node)
+        else:
+            out.append(assign(branch, probe, line))
+        replayed: List = []
+        for m in binders:
+            test = gast.Compare(left=load(step), ops=[gast.Gt()], comparators=[const(m)])
+            node = gast.If(test=test, body=[copy.deepcopy(st.body[m - 1])], orelse=[])
+            node.lineno = st.body[m - 1].lineno
+            replayed.append(node)
+        # if branch == 0: BODY; ELSE / elif branch == k: the k-th handler (the last one: else)
+        chain = None
+        for k in range(len(st.handlers), 0, -1):
+            h = st.handlers[k - 1]
+            body = self.handler_body(h, error)
+            if chain is None:
+                chain = body
+            else:
+                test = gast.Compare(left=load(branch), ops=[gast.Eq()], comparators=[const(k)])
+                node = gast.If(test=test, body=body, orelse=chain)
+                node.lineno = h.lineno
+                chain = [node]
+        test = gast.Compare(left=load(branch), ops=[gast.Eq()], comparators=[const(0)])
+        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse),
+                       orelse=self.block(replayed) + chain)
+        node.lineno = line
+        out.append(node)
+        out.extend(self.block(st.finalbody))
+        return out
+
+    def handler_body(self, h, error: Optional[str]) -> List:
+        body = copy.deepcopy(h.body)
+        name = h.name.id if isinstance(h.name, gast.Name) else h.name
+        if error is not None:
+            for n in [n for b in body for n in walk_nodes(b)]:
+                if isinstance(n, gast.Raise) and n.exc is None:
+                    n.exc = load(error)     # a bare raise: the exception caught
+        if name:
+            first = assign(name, load(error), h.lineno)
+            body = [first] + body
+        body = self.block(body)
+        return body or [gast.Pass()]
+
+    # --- checks ---------------------------------------------------------------------------------
+    def check_handler_name(self, h, name: str):
+        """Python unbinds ``e`` of ``except E as e:`` when the handler ends (a later read is a
+        NameError); the lowered handler keeps it: refused where the function reads it elsewhere."""
+        inside = set()
+        for s in self.function_body:
+            for n in _walk_no_defs(s):
+                if isinstance(n, gast.ExceptHandler) and n.name is not None and \
+                        (n.name.id if isinstance(n.name, gast.Name) else n.name) == name:
+                    inside.update(id(m) for b in n.body for m in walk_nodes(b))
+        for s in self.function_body:
+            for n in _walk_no_defs(s):
+                if isinstance(n, gast.Name) and n.id == name and id(n) not in inside and \
+                        isinstance(n.ctx, gast.Load):
+                    self.refuse(n, f"a read of {name} outside its handler (except ... as {name})",
+                                f"Python deletes {name} when the handler ends: copy it into another name "
+                                "inside the handler")
+
+    def check_final(self, st: gast.Try):
+        """FIN runs also when the body (or a handler) raises, and the exception goes on: sct, which
+        runs it only where nothing was raised, models that where FIN's effects end with the call
+        (names bound, pure calls); and a jump out of the try would skip it."""
+        for part, what in ((st.finalbody, "finally"),):
+            for n in (n for s in part for n in _walk_no_defs(s)):
+                if isinstance(n, _JUMPS):
+                    self.refuse(n, f"{type(n).__name__.lower()} inside finally",
+                                "move it after the try statement (in Python it discards the exception)")
+        for part in [st.body, st.orelse] + [h.body for h in st.handlers]:
+            for s in part:
+                self.check_no_escape(s, 0, "with finally")
+        try:
+            self.check_pure_block(st.finalbody, loop_depth=0, local_effects=True)
+        except _Refused as r:
+            self.refuse(r.node, f"{r.construct} inside finally",
+                        "sct runs a finally block only where the try raised nothing, so it must only "
+                        "assign names from pure calls; move the statement after the try statement")
+
+    def check_no_escape(self, s, depth: int, where: str):
+        if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            return
+        if isinstance(s, gast.Return) or isinstance(s, (gast.Break, gast.Continue)) and depth == 0:
+            self.refuse(s, f"{type(s).__name__.lower()} inside a try {where}",
+                        "set a flag inside the try and act on it after the try statement")
+        inner = depth + 1 if isinstance(s, (gast.For, gast.While)) else depth
+        for field in ("body", "orelse"):
+            for c in getattr(s, field, None) or ():
+                if isinstance(c, gast.stmt):
+                    self.check_no_escape(c, inner if field == "body" else depth, where)
+        for h in getattr(s, "handlers", None) or ():
+            for c in h.body:
+                self.check_no_escape(c, depth, where)
+        for c in getattr(s, "finalbody", None) or ():
+            self.check_no_escape(c, depth, where)
+        for case in getattr(s, "cases", None) or ():
+            for c in case.body:
+                self.check_no_escape(c, depth, where)
+
+    def check_pure_block(self, stmts: List, loop_depth: int, local_effects: bool = False):
+        for s in stmts:
+            self.check_pure_stmt(s, loop_depth, local_effects)
+
+    def check_pure_stmt(self, s, loop_depth: int, local_effects: bool):
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                self.check_name_target(t)
+            self.check_pure_expr(s.value)
+        elif isinstance(s, gast.AnnAssign) and isinstance(s.target, gast.Name):
+            if s.value is not None:
+                self.check_pure_expr(s.value)
+        elif isinstance(s, gast.AugAssign):
+            # (h += v may write into the array h holds, which the caller may see: not local)
+            raise _Refused(s, "augmented assignment (+=)" if isinstance(s.target, gast.Name) else
+                           "a write into an item or attribute", "write h = h + v")
+        elif isinstance(s, gast.Expr):
+            if isinstance(s.value, gast.Constant):
+                return
+            self.check_pure_expr(s.value)
+        elif isinstance(s, gast.Pass):
+            return
+        elif isinstance(s, gast.Assert):
+            self.check_pure_expr(s.test)
+            if s.msg is not None:
+                self.check_pure_expr(s.msg)
+        elif isinstance(s, gast.Raise):
+            if local_effects:
+                raise _Refused(s, "raise", "")
+            if s.exc is None or s.cause is not None:
+                raise _Refused(s, "a bare raise" if s.exc is None else "raise ... from", "")
+            self.check_pure_expr(s.exc)
+        elif isinstance(s, gast.If):
+            self.check_pure_expr(s.test)
+            self.check_pure_block(s.body, loop_depth, local_effects)
+            self.check_pure_block(s.orelse, loop_depth, local_effects)
+        elif isinstance(s, gast.For):
+            self.check_name_target(s.target)
+            self.check_pure_expr(s.iter)
+            self.check_pure_block(s.body, loop_depth + 1, local_effects)
+            self.check_pure_block(s.orelse, loop_depth, local_effects)
+        elif isinstance(s, gast.While):
+            self.check_pure_expr(s.test)
+            self.check_pure_block(s.body, loop_depth + 1, local_effects)
+            self.check_pure_block(s.orelse, loop_depth, local_effects)
+        elif isinstance(s, (gast.Break, gast.Continue)) and loop_depth > 0:
+            return
+        elif isinstance(s, gast.Try):
+            raise _Refused(s, "a nested try", "")
+        elif isinstance(s, gast.Return):
+            raise _Refused(s, "return", "")
+        elif isinstance(s, (gast.Break, gast.Continue)):
+            raise _Refused(s, type(s).__name__.lower() + " (leaving the try)", "")
+        elif isinstance(s, (gast.With, gast.AsyncWith)):
+            raise _Refused(s, "a with statement", "")
+        elif isinstance(s, gast.Delete):
+            raise _Refused(s, "del", "")
+        elif isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            raise _Refused(s, "a nested def", "")
+        elif isinstance(s, (gast.Import, gast.ImportFrom)):
+            raise _Refused(s, "an import", "")
+        else:
+            raise _Refused(s, f"a {type(s).__name__} statement", "")
+
+    def check_name_target(self, t):
+        if isinstance(t, gast.Name):
+            return
+        if isinstance(t, (gast.Tuple, gast.List)):
+            for e in t.elts:
+                self.check_name_target(e.value if isinstance(e, gast.Starred) else e)
+            return
+        what = "a write into an item" if isinstance(t, gast.Subscript) else \
+            "a write into an attribute" if isinstance(t, gast.Attribute) else "this assignment target"
+        raise _Refused(t, what, "")
+
+    def check_pure_expr(self, e):
+        for n in walk_nodes(e):
+            if isinstance(n, gast.Call):
+                self.check_pure_call(n)
+            elif isinstance(n, gast.NamedExpr):
+                raise _Refused(n, "an assignment expression (:=)", "")
+            elif isinstance(n, gast.Lambda):
+                raise _Refused(n, "a lambda", "")
+            elif isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)):
+                raise _Refused(n, type(n).__name__.lower(), "")
+
+    def check_pure_call(self, node: gast.Call):
+        for k in node.keywords:
+            if k.arg in IMPURE_KEYWORDS:
+                raise _Refused(node, f"a call with {k.arg}= (a write into an array)", "")
+        f = node.func
+        path = []
+        while isinstance(f, gast.Attribute):
+            path.append(f.attr)
+            f = f.value
+        path.reverse()
+        spelled = _spelled(node.func)
+        if not isinstance(f, gast.Name):
+            if path and path[-1] in PURE_METHODS:
+                return                  # ``(a + b).sum()``, ``x[0].reshape(...)``
+            raise _Refused(node, f"the call {spelled}(...)" if spelled else "a call of a computed function", "")
+        root = f.id
+        if root in self.local_names:
+            if path and path[-1] in PURE_METHODS:
+                return                  # a method of a value: x.sum(), d.get(k) (its type checked when it runs)
+            raise _Refused(node, f"the call {spelled}(...)" + (" (a method that may change its object)"
+                                                               if path else ""), "")
+        value = self._global(root)
+        if value is _MISSING:
+            raise _Refused(node, f"the call {spelled}(...)", "")
+        if not path:
+            if value is getattr(builtins, root, _MISSING) and root in PURE_BUILTINS:
+                return
+            if isinstance(value, type) and issubclass(value, BaseException):
+                return                  # an exception made to be raised
+            if _pure_module_function(value, root):
+                return
+            raise _Refused(node, f"the call {spelled}(...)" + (" (a function of your own)" if isinstance(
+                value, types.FunctionType) else ""), "")
+        obj = value
+        if not isinstance(obj, types.ModuleType):
+            if path[-1] in PURE_METHODS:
+                return
+            raise _Refused(node, f"the call {spelled}(...)", "")
+        for i, a in enumerate(path):
+            if a in IMPURE_FUNCTIONS or a.startswith("_"):
+                raise _Refused(node, f"the call {spelled}(...)", "")
+            try:
+                obj = getattr(obj, a)
+            except AttributeError:
+                raise _Refused(node, f"the call {spelled}(...)", "") from None
+            if not isinstance(obj, types.ModuleType) and i < len(path) - 1:
+                # np.float64(...).item, np.add.reduce: a class's or a ufunc's method
+                rest = path[i + 1:]
+                if all(r in PURE_METHODS or r in ("reduce", "accumulate", "outer", "reduceat") for r in rest) and \
+                        _pure_module_object(obj):
+                    return
+                raise _Refused(node, f"the call {spelled}(...)", "")
+        if isinstance(obj, types.ModuleType) or not _pure_module_object(obj):
+            raise _Refused(node, f"the call {spelled}(...)", "")
+
+    def _global(self, name: str):
+        if self.globals is not None:
+            if name in self.globals:
+                return self.globals[name]
+            b = self.globals.get("__builtins__", builtins)
+            b = b if isinstance(b, dict) else vars(b)
+            return b.get(name, _MISSING)
+        return getattr(builtins, name, _MISSING)
+
+    def builtin_reference(self, name: str) -> bool:
+        """Does ``name`` in the function mean the builtin (the probe finds it itself)?"""
+        if name in self.local_names or not hasattr(builtins, name):
+            return False
+        return self.globals is not None and name not in self.globals
+
+    def check_names(self, st, exposed: Set[str]):
+        """A name the body reads that the function, its module and the builtins all lack: Python's
+        NameError (which a handler might catch); refused rather than modelled."""
+        if self.globals is None:
+            return
+        for name in sorted(exposed):
+            if name not in self.local_names and self._global(name) is _MISSING:
+                self.refuse(st, f"the name {name} (defined nowhere) inside try",
+                            "define it before the try statement")
+
+    # --- the probe --------------------------------------------------------------------------------
+    def probe_reads(self, params: List[str], body: List, types_: List, st) -> Dict[str, List]:
+        """For each name of the function that the body reads only through attributes (``self.W``,
+        ``cfg.eps``, ``self.W.sum()``), the attribute paths it reads: ``rt.try_probe`` then admits an
+        object of the user's class there where each path is a plain attribute of its object (held
+        in its ``__dict__`` or a slot, no property: reading it changes nothing)."""
+        assigned = {n.id for s in st.body for n in walk_nodes(s)
+                    if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        reads: Dict[str, List] = {}
+        for name in params:
+            if name not in assigned and (name in self.local_names or
+                                         not isinstance(self._global(name), types.ModuleType)):
+                chains = _attribute_chains(body + [t for t in types_ if t is not None], name)
+                if chains:
+                    reads[name] = sorted({tuple(_spelled(top).split(".")[1:]) for top in chains})
+        return reads
+
+    def probe_source(self, st: gast.Try, body: List, types_: List, params: List[str], wants_error: bool,
+                     reads: Dict[str, List], wants_step: bool, partial: List[int]) -> str:
+        taken = set(params) | {n.id for s in body for n in walk_nodes(s) if isinstance(n, gast.Name)}
+        error, step = "caught", "step"
+        while error in taken:
+            error += "_"
+        while step in taken:
+            step += "_"
+        if wants_step:
+            numbered = []
+            for m, s in enumerate(body, 1):
+                numbered += [assign(step, const(m)), s]
+            body = numbered
+
+        def outcome(k, stepped, caught):
+            items = [const(k)] + ([stepped] if wants_step else []) + ([caught] if wants_error else [])
+            return gast.Tuple(elts=items, ctx=gast.Load()) if len(items) > 1 else items[0]
+        handlers = []
+        for k, (h, type_) in enumerate(zip(st.handlers, types_), 1):
+            value = outcome(k, load(step), load(error))
+            handlers.append(gast.ExceptHandler(type=type_, name=gast.Name(
+                id=error, ctx=gast.Store(), annotation=None, type_comment=None) if wants_error else None,
+                body=[gast.Return(value=value)]))
+        none = outcome(0, const(0), const(None))
+        args = gast.arguments(args=[gast.Name(id=p, ctx=gast.Param(), annotation=None, type_comment=None)
+                                    for p in params], posonlyargs=[], vararg=None, kwonlyargs=[],
+                              kw_defaults=[], kwarg=None, defaults=[])
+        fdef = gast.FunctionDef(name="probe", args=args, body=[
+            gast.Try(body=body, handlers=handlers, orelse=[], finalbody=[]),
+            gast.Return(value=none)], decorator_list=[], returns=None, type_comment=None, type_params=[])
+        module = gast.Module(body=[fdef], type_ignores=[])
+        tree = gast.gast_to_ast(module)
+        ast.fix_missing_locations(tree)
+        source = ast.unparse(tree)
+        if reads:
+            source += f"\nreads = {reads!r}"
+        if partial:
+            # statements that bind names and may raise partway (a loop, an if): Python's handler
+            # would see what they had bound by then, which sct cannot replay; refused when it happens
+            source += f"\npartial = {dict((m, body_line(st.body[m - 1])) for m in partial)!r}"
+        return source
+
+
+_MISSING = object()
+
+
+def body_line(s) -> int:
+    return getattr(s, "lineno", 0) or 0
+
+
+def _binds(s) -> bool:
+    """Does statement ``s`` bind a name (of the function: not a comprehension's own)?"""
+    if isinstance(s, gast.Assign):
+        return True
+    if isinstance(s, (gast.AnnAssign, gast.AugAssign)):
+        return s.value is not None
+    if isinstance(s, gast.For):
+        return True
+    return any(_binds(c) for field in ("body", "orelse") for c in getattr(s, field, None) or ()
+               if isinstance(c, gast.stmt))
+
+
+def _simple(s) -> bool:
+    """A statement that binds all its names or none: an assignment (its value is computed, and a
+    tuple unpacked, before any name is bound)."""
+    return isinstance(s, (gast.Assign, gast.AnnAssign, gast.Expr, gast.Pass, gast.Assert, gast.Raise))
+
+
+def _attribute_chains(roots: List, name: str):
+    """Where ``roots`` read ``name`` only through attributes: each longest attribute read on it (a
+    method called on it left out: ``self.W.sum()`` reads ``self.W``); None where the name is read
+    otherwise (or written)."""
+    found = []
+    holder = gast.Module(body=list(roots), type_ignores=[])
+    parents = {}
+    for node in walk_nodes(holder):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, gast.AST):
+                parents[id(value)] = (node, field, None)
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    if isinstance(v, gast.AST):
+                        parents[id(v)] = (node, field, i)
+    for node in walk_nodes(holder):
+        if not (isinstance(node, gast.Name) and node.id == name):
+            continue
+        if not isinstance(node.ctx, gast.Load):
+            return None
+        top = node
+        while True:
+            parent, field, index = parents[id(top)]
+            if isinstance(parent, gast.Attribute) and field == "value" and isinstance(parent.ctx, gast.Load):
+                top = parent
+            else:
+                break
+        if isinstance(parent, gast.Call) and field == "func" and top is not node:
+            top = top.value           # self.W.sum(): the method's object
+        if top is node:
+            return None
+        found.append(top)
+    return found
+
+
+def _spelled(f) -> str:
+    parts = []
+    while isinstance(f, gast.Attribute):
+        parts.append(f.attr)
+        f = f.value
+    if isinstance(f, gast.Name):
+        parts.append(f.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _module_of(obj) -> str:
+    module = getattr(obj, "__module__", None)
+    if module is None and isinstance(obj, getattr(__import__("numpy"), "ufunc")):
+        module = "numpy"
+    return module or ""
+
+
+def _pure_module_object(obj) -> bool:
+    """A function or class of numpy (not numpy.random), math, cmath, scipy.special, scipy.linalg or
+    operator (not its in-place functions)."""
+    import numpy as np
+    if isinstance(obj, np.ufunc):
+        return True
+    name = getattr(obj, "__name__", "")
+    if name in IMPURE_FUNCTIONS:
+        return False
+    module = _module_of(obj)
+    if "random" in module.split("."):
+        return False
+    if module in ("builtins",) and isinstance(obj, type):
+        return obj.__module__ == "builtins" and (issubclass(obj, BaseException) or name in PURE_BUILTINS)
+    if module.startswith("numpy") and isinstance(obj, type):
+        return True                       # np.float64(...), np.ndarray, np.dtype, np.linalg.LinAlgError
+    if not callable(obj):
+        return False
+    return any(module == m or module.startswith(m + ".") for m in PURE_MODULES) or \
+        module == "_operator" or module.startswith("scipy.special") or module.startswith("scipy.linalg")
+
+
+def _pure_module_function(value, name: str) -> bool:
+    """A name bound to a pure module function (``from math import sqrt``)."""
+    return not isinstance(value, types.ModuleType) and _pure_module_object(value) and \
+        not (isinstance(value, type) and not issubclass(value, BaseException) and
+             not _module_of(value).startswith("numpy"))
+
+
+# --- the names a body reads before binding them ----------------------------------------------------
+
+def _exposed_block(stmts: List, bound: Set[str]) -> Set[str]:
+    """The names ``stmts`` may read before binding them (given ``bound``, the names surely bound
+    before; updated with the names they surely bind)."""
+    out: Set[str] = set()
+    for s in stmts:
+        out |= _exposed_stmt(s, bound)
+    return out
+
+
+def _stored(t) -> Set[str]:
+    return {n.id for n in walk_nodes(t) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
+def _exposed_stmt(s, bound: Set[str]) -> Set[str]:
+    if isinstance(s, gast.Assign):
+        out = _exposed_expr(s.value) - bound
+        for t in s.targets:
+            out |= _exposed_expr(t) - bound      # (loads inside a target: none for names)
+            bound |= _stored(t)
+        return out
+    if isinstance(s, (gast.AnnAssign, gast.AugAssign)):
+        out = (_exposed_expr(s.value) if s.value is not None else set()) - bound
+        if isinstance(s, gast.AugAssign):
+            out |= {s.target.id} - bound if isinstance(s.target, gast.Name) else set()
+        bound |= _stored(s.target) if s.value is not None else set()
+        return out
+    if isinstance(s, gast.If):
+        out = _exposed_expr(s.test) - bound
+        b1, b2 = set(bound), set(bound)
+        out |= _exposed_block(s.body, b1) | _exposed_block(s.orelse, b2)
+        bound |= b1 & b2
+        return out
+    if isinstance(s, gast.For):
+        out = _exposed_expr(s.iter) - bound
+        inner = set(bound) | _stored(s.target)
+        out |= _exposed_block(s.body, inner)
+        out |= _exposed_block(s.orelse, set(bound))
+        return out
+    if isinstance(s, gast.While):
+        out = _exposed_expr(s.test) - bound
+        out |= _exposed_block(s.body, set(bound)) | _exposed_block(s.orelse, set(bound))
+        return out
+    return {n for n in _exposed_expr(s)} - bound
+
+
+def _exposed_expr(e) -> Set[str]:
+    """The names an expression reads (a comprehension's own targets left out)."""
+    if e is None:
+        return set()
+    if isinstance(e, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+        gens = e.generators
+        out = _exposed_expr(gens[0].iter)
+        bound: Set[str] = set()
+        rest = set()
+        for i, g in enumerate(gens):
+            if i:
+                rest |= _exposed_expr(g.iter) - bound
+            bound |= _stored(g.target)
+            for c in g.ifs:
+                rest |= _exposed_expr(c) - bound
+        parts = [e.key, e.value] if isinstance(e, gast.DictComp) else [e.elt]
+        for p in parts:
+            rest |= _exposed_expr(p) - bound
+        return out | rest
+    out: Set[str] = set()
+    if isinstance(e, gast.Name):
+        if isinstance(e.ctx, gast.Load):
+            out.add(e.id)
+        return out
+    for child in gast.iter_child_nodes(e):
+        out |= _exposed_expr(child)
+    return out
+
+
+def local_names_of(fdef) -> Set[str]:
+    """The names ``fdef`` binds (its parameters among them; not inside nested defs)."""
+    names = set()
+    a = fdef.args
+    for p in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
+        if isinstance(p, gast.Name):
+            names.add(p.id)
+    for n in _walk_no_defs(fdef):
+        if n is fdef:
+            continue
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del, gast.Param)):
+            names.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            names.add(n.name)
+        elif isinstance(n, gast.ExceptHandler) and n.name is not None:
+            names.add(n.name.id if isinstance(n.name, gast.Name) else n.name)
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            for alias in n.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+    # nested defs are not walked, but their names are bound here
+    for n in gast.walk(fdef):
+        if n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            names.add(n.name)
+    return names
