@@ -19,3 +19,67 @@ def test_renamed_lambda(name):
     f = NAMED[name]
     f.__name__ = f.__qualname__ = name
     check_grads(f, np.array([0.3, -0.5, 1.2]))
+
+
+# 2. Today's constructs together (a generator, a nonlocal writer, try/except) through every way of
+#    differentiating: dlfeval, dlaccelerate, jvp (forward and transposed), hvp, a second derivative.
+
+import sct  # noqa: E402
+from gradcheck import D, numerical_gradient  # noqa: E402
+from sct import dlaccelerate, dlarray, dlfeval, dlgradient  # noqa: E402
+
+
+def _scaled(u, n=3):
+    for i in range(n):
+        yield u * (i + 1) * 0.3
+
+
+def combined(x):
+    acc = x * 0.0
+
+    def bump(u):
+        nonlocal acc
+        acc = acc + np.sin(u)
+        return u * 0.5
+    h = bump(x)
+    for g in _scaled(h):
+        h = h + bump(g)
+    try:
+        z = np.linalg.solve(np.eye(3) * 2 + np.outer(h, h) * 0.1, h)
+    except np.linalg.LinAlgError:
+        z = h
+    return np.sum(z ** 2) + np.sum(acc * h)
+
+
+def _combined_gradient(x):
+    y = combined(x)
+    return y, dlgradient(y, x)
+
+
+def _combined_second(x):
+    y = combined(x)
+    gx = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(gx ** 2)
+    return z, dlgradient(z, x)
+
+
+def test_combined_constructs_every_mode():
+    x0, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 0.5, -0.2])
+    fd = numerical_gradient(combined, [x0], 0)
+    y, g = dlfeval(_combined_gradient, dlarray(x0))
+    assert float(D(y)) == pytest.approx(combined(x0), rel=1e-12)
+    np.testing.assert_allclose(D(g), fd, rtol=1e-6, atol=1e-8)
+    accelerated = dlaccelerate(_combined_gradient)
+    for shift in (0.0, 0.01, 0.0):
+        y, g = accelerated(dlarray(x0 + shift))
+        np.testing.assert_allclose(D(g), numerical_gradient(combined, [x0 + shift], 0), rtol=1e-6, atol=1e-8)
+    for mode in ("forward", "transpose"):
+        _, jv = sct.jvp(combined, (x0,), (v,), mode=mode)
+        assert float(np.asarray(jv)) == pytest.approx(fd @ v, rel=1e-6, abs=1e-8)
+    eps = 1e-4
+    want = (numerical_gradient(combined, [x0 + eps * v], 0) - numerical_gradient(combined, [x0 - eps * v], 0)) / (2 * eps)
+    np.testing.assert_allclose(D(sct.hvp(combined, x0, v)), want, rtol=1e-4, atol=1e-5)
+    z, gz = dlfeval(_combined_second, dlarray(x0))
+    zf = lambda x: float(np.sum(D(dlfeval(_combined_gradient, dlarray(x))[1]) ** 2))
+    assert float(D(z)) == pytest.approx(zf(x0), rel=1e-10)
+    np.testing.assert_allclose(D(gz), numerical_gradient(zf, [x0], 0), rtol=1e-5, atol=1e-7)
