@@ -60,14 +60,14 @@ def _functions_of(value: Any) -> Iterator[types.FunctionType]:
                 yield attr
 
 
-def rebound_global(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
-    """``(name, writer, how)`` for a global in ``read`` (of ``fn``'s module) that a function reachable
-    from ``fn``'s globals rebinds (``how``: "global" for ``global name``, "globals()" for a write into
-    ``globals()``), or None."""
-    module_globals = fn.__globals__
+def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[dict] = None) -> Optional[tuple]:
+    """``(name, writer, how)`` for a global in ``read`` (of ``fn``'s module, or of ``namespace``) that a
+    function reachable from ``fn``'s globals rebinds (``how``: "global" for ``global name``, "globals()"
+    for a write into ``globals()``), or None."""
+    module_globals = fn.__globals__ if namespace is None else namespace
     seen: Set[int] = {id(fn.__code__)}
     todo = [(value, 1) for name in fn.__code__.co_names for value in
-            [module_globals.get(name)] if value is not None]
+            [fn.__globals__.get(name)] if value is not None]
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
@@ -83,7 +83,7 @@ def rebound_global(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
                     name = _namespace_write(code, read)
                     if name is not None:
                         return name, func, "globals()"
-                name = _module_attribute_write(code, read, func.__globals__, fn)
+                name = _module_attribute_write(code, read, func.__globals__, module_globals)
                 if name is not None:
                     return name, func, "module attribute"
                 if depth < _DEPTH:
@@ -115,7 +115,7 @@ def _namespace_write(code: types.CodeType, read: Set[str]) -> Optional[str]:
     return None
 
 
-def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dict, fn) -> Optional[str]:
+def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict) -> Optional[str]:
     """A global in ``read`` that ``code`` may rebind as an attribute of ``fn``'s module:
     ``module.G = v`` (a global module or ``sys.modules[__name__]``, an imported module's result),
     ``setattr(module, "G", v)``, ``del module.G``; None where the object is a local (``self.G``) or
@@ -128,7 +128,7 @@ def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dic
                 continue
             if before.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
                 value = namespace.get(before.argval)
-                if not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is fn.__globals__):
+                if not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is module_globals):
                     continue
             return ins.argval
         if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in ("setattr", "delattr"):

@@ -291,11 +291,44 @@ class Normalizer(Statements, Loops, Expressions):
         for s in stmts:
             self.line = getattr(s, "lineno", self.line)
             self.computed = {}         # repeated pure sub-expressions of one statement, once
-            outer, self.walrus_names = self.walrus_names, _walrus_targets(s)
+            outer, self.walrus_names = self.walrus_names, _walrus_targets(s) | self._nonlocal_targets(s)
             try:
                 self.stmt(s, out)
             finally:
                 self.walrus_names = outer
+
+    def _nonlocal_targets(self, stmt) -> frozenset:
+        """The enclosing names that the nested defs called in ``stmt``'s own expressions assign
+        (``nonlocal acc``): a read of one of them as an operand is copied where Python reads it, as
+        for ``:=`` (``y = acc + bump(u)`` reads acc before bump() rebinds it; the call is hoisted
+        out of the expression, and its new value assigned after it, sct/closures.py)."""
+        writers = getattr(self, "_nonlocal_writers", None)
+        if writers is None:
+            writers = {}
+            for d in gast.walk(self.fdef):
+                if isinstance(d, (gast.FunctionDef, gast.AsyncFunctionDef)) and d is not self.fdef:
+                    names = {name for n in walk_no_defs(d) if isinstance(n, gast.Nonlocal) for name in n.names}
+                    if names:
+                        writers.setdefault(d.name, set()).update(names)
+            self._nonlocal_writers = writers
+        if not writers or isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            return frozenset()
+        out = set()
+
+        def visit(node):
+            if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+                return
+            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in writers:
+                out.update(writers[node.func.id])
+            for name in node._fields:
+                if isinstance(node, gast.stmt) and name in _BODIES:
+                    continue
+                child = getattr(node, name, None)
+                for c in (child if isinstance(child, list) else [child]):
+                    if isinstance(c, gast.AST):
+                        visit(c)
+        visit(stmt)
+        return frozenset(out)
 
     def emit(self, out: List, node):
         node.lineno = self.line

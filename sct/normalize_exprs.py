@@ -218,12 +218,20 @@ class Expressions:
         if len(node.ops) == 1:
             return gast.Compare(left=self.atom(node.left, out, hint), ops=node.ops,
                                 comparators=[self.atom(node.comparators[0], out, hint)])
+        # Python evaluates the operands left to right, each once, and stops at the first false
+        # comparison (the operands after it are not evaluated): the left one first, each middle one
+        # bound to a name where its comparison runs, read again by the next comparison
         parts = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators):
-            right_atom = self.atom(right, out, hint)
-            parts.append(gast.Compare(left=left, ops=[op], comparators=[right_atom]))
-            left = right_atom
+        left = self.atom(node.left, out, hint)
+        for k, (op, right) in enumerate(zip(node.ops, node.comparators)):
+            if k < len(node.ops) - 1:
+                name = self.namer.fresh(hint + "_operand")
+                right = gast.copy_location(gast.NamedExpr(target=gast.Name(id=name, ctx=gast.Store(), annotation=None,
+                                                                            type_comment=None), value=right), node)
+                parts.append(gast.Compare(left=left, ops=[op], comparators=[right]))
+                left = load(name)
+            else:
+                parts.append(gast.Compare(left=left, ops=[op], comparators=[right]))
         return self.simple(gast.BoolOp(op=gast.And(), values=parts), out, hint)
 
     def call_expr(self, node: gast.Call, out: List, hint: str):

@@ -23,6 +23,7 @@ from typing import List
 import gast
 
 from .errors import CompileError
+from .global_writes import rebound_global
 from .ir import assign, call, load, store, walk_no_defs
 
 
@@ -185,10 +186,168 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                 target=store(item), iter=items, ifs=[], is_async=0)])
             gen_exp = _located(gen_exp, node)
             gen_exp._sct_items = items
+            state = _state_globals(gen)
+            found = rebound_global(getattr(partials, "fn", None) or gen, set(state), gen.__globals__) \
+                if state else None
+            if found is not None:
+                norm.fail(node, f"a call of the generator {label}(), which reads the global {found[0]} that "
+                                f"{found[1].__qualname__}() rebinds",
+                          f"sct computes a generator's items all at once, when {label}() is called, where Python "
+                          f"computes each as the caller asks for it, reading {found[0]} then. Pass {found[0]} "
+                          f"to {label}() as an argument, or make {label}() return a list of its items")
+            gen_exp._sct_consumed = (label, {n.id for a in list(node.args) + [k.value for k in node.keywords]
+                                             for n in gast.walk(a) if isinstance(n, gast.Name)},
+                                     {k for k, v in state.items() if not _immutable(v)})
             return gen_exp
 
     wrap = Wrap()
-    return [wrap.visit(st) for st in stmts]
+    stmts = [wrap.visit(st) for st in stmts]
+    _check_consumers(stmts, norm)
+    return stmts
+
+
+# --- what runs between two items ----------------------------------------------------------------
+# A for loop's body (and map()'s function) runs after each item a generator gives it, a
+# comprehension's element and conditions too: where that code changes an object the generator reads
+# (an argument's attribute or item, a global list), Python's later items see the change and sct's,
+# computed first, do not.  Refused: code there that writes into (or calls a method of) a name given
+# to the generator or a global holding an object the generator reads, or that passes one to a
+# function that may change it, or calls a function that may change objects while the generator reads
+# a global object.
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset, range)
+
+
+def _immutable(value) -> bool:
+    import numpy as np
+    if isinstance(value, _IMMUTABLE) or isinstance(value, np.generic):
+        return True
+    if isinstance(value, tuple):
+        return all(_immutable(v) for v in value)
+    return False
+
+
+def _state_globals(gen, depth: int = 0, seen=None) -> dict:
+    """The globals ``gen`` (and the functions of its module it calls, a few levels down) reads that
+    hold data (not modules, functions or classes): name -> value."""
+    seen = set() if seen is None else seen
+    if id(gen.__code__) in seen or depth > 4:
+        return {}
+    seen.add(id(gen.__code__))
+    out = {}
+    codes = [gen.__code__]
+    while codes:
+        code = codes.pop()
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for name in code.co_names:
+            if name not in gen.__globals__:
+                continue
+            value = gen.__globals__[name]
+            if isinstance(value, types.FunctionType):
+                if (value.__module__ or "").split(".")[0] not in ("numpy", "sct", "scipy", "builtins"):
+                    out.update(_state_globals(value, depth + 1, seen))
+                continue
+            if isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType, types.MethodType)) or \
+                    callable(value) and not hasattr(value, "__dict__") and not isinstance(value, (list, dict)):
+                continue
+            out[name] = value
+    return out
+
+
+def _walked(it) -> List:
+    """The wrapped generator calls a for loop over ``it`` takes its items from as it goes: ``it``
+    itself, or one given to enumerate(), zip() or map()."""
+    if isinstance(it, gast.GeneratorExp) and getattr(it, "_sct_consumed", None):
+        return [it]
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id in ("enumerate", "zip", "map",
+                                                                                       "reversed", "filter"):
+        return [g for a in it.args for g in _walked(a.value if isinstance(a, gast.Starred) else a)]
+    return []
+
+
+def _check_consumers(stmts: List, norm) -> None:
+    for st in stmts:
+        for n in walk_no_defs(st):
+            if isinstance(n, (gast.For, gast.AsyncFor)):
+                between = list(n.body)
+                if isinstance(n.iter, gast.Call) and isinstance(n.iter.func, gast.Name) and \
+                        n.iter.func.id in ("map", "filter") and n.iter.args:
+                    between.append(n.iter.args[0])
+                for g in _walked(n.iter):
+                    _check_between(g, between, norm, n)
+            elif isinstance(n, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                gens = n.generators
+                tail = [n.elt] if not isinstance(n, gast.DictComp) else [n.key, n.value]
+                for i, comp in enumerate(gens):
+                    between = tail + [c for later in gens[i:] for c in later.ifs] + [later.iter for later in gens[i + 1:]]
+                    for g in _walked(comp.iter):
+                        if g is n:
+                            continue
+                        _check_between(g, between, norm, n)
+
+
+def _check_between(gen_exp, between: List, norm, where) -> None:
+    from .callee_effects import _READING_METHODS, _pure
+    label, reads, state = gen_exp._sct_consumed
+    watched = set(reads) | set(state)
+    pairs = [(n.targets[0].id, n.value.id) for n in gast.walk(norm.fdef) if isinstance(n, gast.Assign) and
+             len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name)]
+    grown = True
+    while grown:                   # q = p anywhere in the function: q.k = v writes into p's object too
+        grown = False
+        for a, b in pairs:
+            if (a in watched) != (b in watched):
+                watched |= {a, b}
+                grown = True
+
+    def refuse(node, what):
+        norm.fail(node, f"code run between the items of the generator {label}() that {what}",
+                  f"sct computes a generator's items all at once, when {label}() is called, where Python "
+                  f"computes each as the caller asks for it, after this code ran for the item before. Make "
+                  f"{label}() return a list of its items, or change the object after the loop")
+
+    def root(node):
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+        return node.id if isinstance(node, gast.Name) else None
+
+    modules = {k for k, v in norm.partials.fn.__globals__.items() if isinstance(v, types.ModuleType)} \
+        if getattr(norm.partials, "fn", None) is not None else {"np", "numpy", "math"}
+    for part in between:
+        for n in ([part] if isinstance(part, gast.expr) else []) + list(walk_no_defs(part)):
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    root(n) in watched:
+                refuse(n, f"writes into {root(n)}, which {label}() reads")
+            if isinstance(n, gast.AugAssign) and root(n.target) in watched:
+                refuse(n, f"changes {root(n.target)} in place, which {label}() reads")
+            if not isinstance(n, gast.Call):
+                continue
+            func = n.func
+            if isinstance(func, gast.Attribute):
+                base = root(func.value)
+                if base in modules and base not in watched:
+                    continue
+                if base in watched and func.attr not in _READING_METHODS:
+                    refuse(n, f"calls {base}.{func.attr}(), which may change {base}, which {label}() reads")
+            passed = {root(a) for a in list(n.args) + [k.value for k in n.keywords]} & watched
+            if not passed and not state:
+                continue
+            callee = norm.partials.resolve(func, norm.local_root) if isinstance(func, (gast.Name, gast.Attribute)) \
+                else None
+            if isinstance(callee, types.BuiltinFunctionType) or \
+                    isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
+                        "numpy", "sct", "runtime", "scipy") or \
+                    isinstance(callee, types.FunctionType) and _pure(callee):
+                continue
+            if callee is None and isinstance(func, gast.Name) and func.id in ("len", "range", "float", "int", "abs",
+                                                                              "sum", "min", "max", "list", "tuple",
+                                                                              "zip", "enumerate", "isinstance"):
+                continue
+            if isinstance(callee, type) and callee.__module__ == "builtins":
+                continue
+            what = f"gives {', '.join(sorted(passed))} to" if passed else "calls"
+            refuse(n, f"{what} a function that may change objects ({', '.join(sorted(passed or state))} read "
+                      f"by {label}())")
 
 
 def _chain_names(node) -> List[str]:

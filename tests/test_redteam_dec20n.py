@@ -1,0 +1,232 @@
+"""Red team of Dec 20 (N): constructs made supported that day.
+
+* A nested def assigning an enclosing variable (nonlocal) called inside a larger expression: Python
+  reads the variable's operands before the call where they come first (``s + f(x)``); sct hoists the
+  call, so such reads are copied where Python reads them (was: the new value, a wrong value).
+* A chained comparison ``a < f() < b`` evaluates ``a`` first and stops at the first false comparison.
+* A generator whose items depend on what the code between its items changes (an attribute of an
+  argument, a global the loop's helper rebinds or writes into): refused (was: the items computed
+  before the changes, a wrong value).
+Values against plain Python, gradients against finite differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck import check_grads
+from sct import dlarray, dlfeval, dlgradient
+from sct.errors import CompileError
+
+X = np.array([0.3, -0.7, 1.1])
+
+
+# --- nonlocal writers inside larger expressions --------------------------------------------------
+
+def read_before_call(x):
+    s = x * 1.0
+
+    def f(u):
+        nonlocal s
+        s = s * u
+        return u
+    y = s + f(x)
+    return np.sum(y * y)
+
+
+def read_around_call(x):
+    s = x * 1.0
+
+    def f(u):
+        nonlocal s
+        s = s * u
+        return u
+    y = s * f(x) * s
+    return np.sum(y)
+
+
+def in_a_list(x):
+    s = x * 1.0
+
+    def f(u):
+        nonlocal s
+        s = s * u
+        return u
+    y = np.stack([s, f(x), s])
+    return np.sum(y * np.arange(1, 4)[:, None])
+
+
+def rebinding_sum(x):
+    s = x * 1.0
+
+    def f(u):
+        nonlocal s
+        s = np.sin(s) * u
+        return u
+    s = s + f(x)
+    return np.sum(s * s)
+
+
+def chained_comparison(x):
+    s = 1.0
+
+    def f():
+        nonlocal s
+        s = s + 5.0
+        return 3.0
+    c = s < f() < s
+    return np.sum(x) * float(c) + s * np.sum(x ** 2)
+
+
+def chain_stops_early(x):
+    i = 7
+    if np.sum(x) > 100.0 > x[i]:           # x[7] is never read: the first comparison is false
+        return np.sum(x)
+    return np.sum(x * x)
+
+
+@pytest.mark.parametrize("case", [read_before_call, read_around_call, in_a_list, rebinding_sum, chained_comparison,
+                                  chain_stops_early], ids=lambda f: f.__name__)
+def test_operands_read_where_python_reads_them(case):
+    check_grads(case, X.copy())
+
+
+# --- generators whose items depend on what runs between them -------------------------------------
+
+class Cfg:
+    def __init__(self):
+        self.k = 1.0
+
+    def bump(self):
+        self.k = self.k + 1.0
+
+
+def by_attribute(u, cfg):
+    for _ in range(3):
+        yield u * cfg.k
+
+
+def attribute_set_in_body(x):
+    cfg = Cfg()
+    tot = 0.0
+    for v in by_attribute(x, cfg):
+        cfg.k = cfg.k + 1.0
+        tot = tot + np.sum(v * v)
+    return tot
+
+
+def method_in_body(x):
+    cfg = Cfg()
+    tot = 0.0
+    for v in by_attribute(x, cfg):
+        cfg.bump()
+        tot = tot + np.sum(v * v)
+    return tot
+
+
+def alias_set_in_body(x):
+    cfg = Cfg()
+    other = cfg
+    tot = 0.0
+    for v in by_attribute(x, cfg):
+        other.k = 5.0
+        tot = tot + np.sum(v * v)
+    return tot
+
+
+SCALE = 1.0
+FACTORS = [1.0]
+
+
+def by_global(u):
+    for _ in range(3):
+        yield u * SCALE
+
+
+def by_global_list(u):
+    for _ in range(3):
+        yield u * FACTORS[0]
+
+
+def rescale():
+    global SCALE
+    SCALE = SCALE * 3.0
+
+
+def refactor():
+    FACTORS[0] = FACTORS[0] * 2.0
+
+
+def global_rebound_by_helper(x):
+    tot = 0.0
+    for v in by_global(x):
+        rescale()
+        tot = tot + np.sum(v)
+    return tot
+
+
+def global_list_written_by_helper(x):
+    tot = 0.0
+    for v in by_global_list(x):
+        refactor()
+        tot = tot + np.sum(v)
+    return tot
+
+
+def by_items(u, ws):
+    for i in range(2):
+        yield u * ws[i]
+
+
+def item_written_in_body(x):
+    p = {"ws": [1.0, 2.0]}
+    tot = 0.0
+    for v in by_items(x, p["ws"]):
+        p["ws"][1] = 10.0
+        tot = tot + np.sum(v)
+    return tot
+
+
+def _changes(c):
+    c.k = c.k * 3.0
+    return 0.0
+
+
+def helper_in_comprehension(x):
+    cfg = Cfg()
+    return sum(np.sum(v * v) + _changes(cfg) for v in by_attribute(x, cfg))
+
+
+@pytest.mark.parametrize("case, words", [
+    (attribute_set_in_body, "writes into cfg"), (method_in_body, "cfg.bump"), (alias_set_in_body, "writes into other"),
+    (global_rebound_by_helper, "SCALE"), (global_list_written_by_helper, "FACTORS"),
+    (item_written_in_body, "writes into p"), (helper_in_comprehension, "gives cfg"),
+], ids=lambda v: getattr(v, "__name__", "words"))
+def test_generator_read_state_changed_between_items_is_refused(case, words):
+    def g(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match=words):
+        dlfeval(g, dlarray(X.copy()))
+
+
+def rebinds_what_it_passed(x):
+    h = x * 1.0
+    for v in by_items(h, [1.0, 2.0]):
+        h = np.sin(h) + v                  # a new value of h: the generator holds the old object
+    return np.sum(h)
+
+
+def _scaled_product(a, b):
+    return a * b * 0.5
+
+
+def pure_helper_in_body(x):
+    h = x * 1.0
+    for i, v in enumerate(by_items(x, [1.0, 2.0])):
+        h = np.tanh(h * v) + _scaled_product(h, x)
+    return np.sum(h)
+
+
+@pytest.mark.parametrize("case", [rebinds_what_it_passed, pure_helper_in_body], ids=lambda f: f.__name__)
+def test_generator_consumers_that_change_nothing_it_reads(case):
+    check_grads(case, X.copy())
