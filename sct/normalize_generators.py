@@ -197,7 +197,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                           f"to {label}() as an argument, or make {label}() return a list of its items")
             gen_exp._sct_consumed = (label, {n.id for a in list(node.args) + [k.value for k in node.keywords]
                                              for n in gast.walk(a) if isinstance(n, gast.Name)},
-                                     {k for k, v in state.items() if not _immutable(v)})
+                                     {k for k, v in state.items() if not _immutable(v)} | _captured_objects(gen))
             return gen_exp
 
     wrap = Wrap()
@@ -254,6 +254,29 @@ def _state_globals(gen, depth: int = 0, seen=None) -> dict:
     return out
 
 
+def _captured_objects(gen) -> set:
+    """What to call the objects (not numbers or strings) ``gen`` reads through its defaults and its
+    closure: a function called between its items may change them."""
+    out = set()
+    code = gen.__code__
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    defaults = gen.__defaults__ or ()
+    for name, value in zip(names[code.co_argcount - len(defaults):code.co_argcount], defaults):
+        if not _immutable(value):
+            out.add(f"the default value of {name}")
+    for name, value in (gen.__kwdefaults__ or {}).items():
+        if not _immutable(value):
+            out.add(f"the default value of {name}")
+    for name, cell in zip(code.co_freevars, gen.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        if not _immutable(value) and not isinstance(value, (types.FunctionType, types.ModuleType, type)):
+            out.add(f"{name} (from the enclosing function)")
+    return out
+
+
 def _walked(it) -> List:
     """The wrapped generator calls a for loop over ``it`` takes its items from as it goes: ``it``
     itself, or one given to enumerate(), zip() or map()."""
@@ -290,14 +313,32 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
     from .callee_effects import _READING_METHODS, _pure
     label, reads, state = gen_exp._sct_consumed
     watched = set(reads) | set(state)
-    pairs = [(n.targets[0].id, n.value.id) for n in gast.walk(norm.fdef) if isinstance(n, gast.Assign) and
-             len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Name)]
+    modules = {k for k, v in norm.partials.fn.__globals__.items() if isinstance(v, types.ModuleType)} \
+        if getattr(norm.partials, "fn", None) is not None else {"np", "numpy", "math"}
+
+    def holders(value) -> set:
+        """The names whose objects ``value`` may hold or be (q = p, q = p.layers, q = [p], q = Opt(p))."""
+        if isinstance(value, gast.Name):
+            return {value.id}
+        if isinstance(value, (gast.Attribute, gast.Subscript, gast.Starred)):
+            return holders(value.value)
+        if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+            return {h for e in value.elts for h in holders(e)}
+        if isinstance(value, gast.Dict):
+            return {h for e in value.values for h in holders(e)}
+        if isinstance(value, gast.Call) and not (isinstance(value.func, gast.Attribute) and
+                                                 isinstance(value.func.value, gast.Name) and
+                                                 value.func.value.id in modules):
+            return {h for a in list(value.args) + [k.value for k in value.keywords] for h in holders(a)}
+        return set()
+    pairs = [(t.id, holders(n.value)) for n in gast.walk(norm.fdef) if isinstance(n, gast.Assign)
+             for t in n.targets if isinstance(t, gast.Name)]
     grown = True
     while grown:                   # q = p anywhere in the function: q.k = v writes into p's object too
         grown = False
-        for a, b in pairs:
-            if (a in watched) != (b in watched):
-                watched |= {a, b}
+        for a, bs in pairs:
+            if a in watched and not bs <= watched or a not in watched and bs & watched:
+                watched |= {a} | bs
                 grown = True
 
     def refuse(node, what):
@@ -311,8 +352,6 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             node = node.value
         return node.id if isinstance(node, gast.Name) else None
 
-    modules = {k for k, v in norm.partials.fn.__globals__.items() if isinstance(v, types.ModuleType)} \
-        if getattr(norm.partials, "fn", None) is not None else {"np", "numpy", "math"}
     for part in between:
         for n in ([part] if isinstance(part, gast.expr) else []) + list(walk_no_defs(part)):
             if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \

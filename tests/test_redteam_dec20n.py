@@ -196,7 +196,70 @@ def helper_in_comprehension(x):
     return sum(np.sum(v * v) + _changes(cfg) for v in by_attribute(x, cfg))
 
 
+DEFAULT_WEIGHTS = np.array([1.0, 2.0, 3.0])
+SHARED = [1.0, 2.0, 3.0]
+
+
+def by_default(u, c=DEFAULT_WEIGHTS):
+    for i in range(3):
+        yield u * c[i]
+
+
+def _make(ws):
+    def gen(u):
+        for i in range(3):
+            yield u * ws[i]
+    return gen
+
+
+by_captured = _make(SHARED)
+
+
+def _write_default():
+    DEFAULT_WEIGHTS[1] = DEFAULT_WEIGHTS[1] * 5.0
+
+
+def _write_shared():
+    SHARED[1] = SHARED[1] * 5.0
+
+
+def default_written_by_helper(x):
+    tot = 0.0
+    for v in by_default(x):
+        _write_default()
+        tot = tot + np.sum(v)
+    return tot
+
+
+def captured_written_by_helper(x):
+    tot = 0.0
+    for v in by_captured(x):
+        _write_shared()
+        tot = tot + np.sum(v)
+    return tot
+
+
+class Stepper:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def step(self):
+        self.cfg.k = self.cfg.k * 2.0
+
+
+def holder_changed_in_body(x):
+    cfg = Cfg()
+    opt = Stepper(cfg)                     # opt holds cfg: opt.step() changes what the generator reads
+    tot = 0.0
+    for v in by_attribute(x, cfg):
+        opt.step()
+        tot = tot + np.sum(v * v)
+    return tot
+
+
 @pytest.mark.parametrize("case, words", [
+    (default_written_by_helper, "the default value of c"), (captured_written_by_helper, "ws"),
+    (holder_changed_in_body, "opt.step"),
     (attribute_set_in_body, "writes into cfg"), (method_in_body, "cfg.bump"), (alias_set_in_body, "writes into other"),
     (global_rebound_by_helper, "SCALE"), (global_list_written_by_helper, "FACTORS"),
     (item_written_in_body, "writes into p"), (helper_in_comprehension, "gives cfg"),
@@ -227,6 +290,13 @@ def pure_helper_in_body(x):
     return np.sum(h)
 
 
-@pytest.mark.parametrize("case", [rebinds_what_it_passed, pure_helper_in_body], ids=lambda f: f.__name__)
+def appends_items(x):
+    out = []
+    for v in by_items(x, [1.0, 2.0]):
+        out.append(v * 2.0)
+    return np.sum(np.stack(out) ** 2)
+
+
+@pytest.mark.parametrize("case", [rebinds_what_it_passed, pure_helper_in_body, appends_items], ids=lambda f: f.__name__)
 def test_generator_consumers_that_change_nothing_it_reads(case):
     check_grads(case, X.copy())
