@@ -51,8 +51,18 @@ def gather_items(fdef: gast.FunctionDef, filename: str) -> gast.FunctionDef:
         raise CompileError(f"sct cannot differentiate {construct} in the generator {fdef.name}(): {advice}",
                            filename, getattr(node, "lineno", fdef.lineno), construct)
 
+    # a return inside a loop: the items gathered as new lists (items = items + [v]), as the list
+    # returned there is read while the loop's other paths go on (appending to it in place was read
+    # as a change of the returned value, refused with the names sct made)
+    concat = any(isinstance(n, gast.Return) for loop in walk_no_defs(fdef) if isinstance(loop, (gast.For, gast.While))
+                 for st in loop.body + loop.orelse for n in walk_no_defs(st))
+
     def append(value, where):
-        st = gast.Expr(value=call(gast.Attribute(value=load(items), attr="append", ctx=gast.Load()), [value]))
+        if concat:
+            st = assign(items, gast.BinOp(left=load(items), op=gast.Add(),
+                                          right=gast.List(elts=[value], ctx=gast.Load())))
+        else:
+            st = gast.Expr(value=call(gast.Attribute(value=load(items), attr="append", ctx=gast.Load()), [value]))
         return _located(st, where)
 
     def lower(stmts: List) -> List:

@@ -300,3 +300,34 @@ def appends_items(x):
 @pytest.mark.parametrize("case", [rebinds_what_it_passed, pure_helper_in_body, appends_items], ids=lambda f: f.__name__)
 def test_generator_consumers_that_change_nothing_it_reads(case):
     check_grads(case, X.copy())
+
+
+# --- a generator returning from inside a loop (was refused, naming the list sct made) -------------
+
+def first_two(u):
+    for i in range(5):
+        if i == 2:
+            return
+        yield u * (i + 1)
+
+
+def until_index_error(u):
+    for i in range(4):
+        try:
+            v = u[i]
+        except IndexError:
+            return
+        yield v * 2.0
+
+
+def sums_first_two(x):
+    return np.sum(sum(first_two(x), x * 0.0) * x)
+
+
+def sums_until_error(x):
+    return sum(np.sin(v) for v in until_index_error(x))
+
+
+@pytest.mark.parametrize("case", [sums_first_two, sums_until_error], ids=lambda f: f.__name__)
+def test_generator_returning_inside_a_loop(case):
+    check_grads(case, X.copy())
