@@ -299,8 +299,23 @@ def _walked(it) -> List:
 
 
 def _check_consumers(stmts: List, norm) -> None:
+    defs = {d.name: d for d in gast.walk(norm.fdef) if isinstance(d, gast.FunctionDef) and d is not norm.fdef}
     for st in stmts:
         for n in walk_no_defs(st):
+            if isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id == "sorted"):
+                # map(f, G), functools.reduce(f, G), max(G, key=f): f runs between G's items
+                values = [a.value if isinstance(a, gast.Starred) else a for a in n.args] + [k.value for k in n.keywords]
+                walked = [g for a in values for g in _walked(a)]
+                for g in walked:
+                    for a in values:
+                        if _walked(a):
+                            continue
+                        if isinstance(a, gast.Lambda):
+                            _check_between(g, [a.body], norm, n)
+                        elif isinstance(a, gast.Name) and a.id in defs:
+                            _check_between(g, defs[a.id].body, norm, n)
+                        elif isinstance(a, (gast.Name, gast.Attribute)):
+                            _check_between(g, [gast.copy_location(call(a, []), n)], norm, n)
             if isinstance(n, (gast.For, gast.AsyncFor)):
                 between = list(n.body)
                 if isinstance(n.iter, gast.Call) and isinstance(n.iter.func, gast.Name) and \

@@ -331,3 +331,48 @@ def sums_until_error(x):
 @pytest.mark.parametrize("case", [sums_first_two, sums_until_error], ids=lambda f: f.__name__)
 def test_generator_returning_inside_a_loop(case):
     check_grads(case, X.copy())
+
+
+# --- functions given beside a generator run between its items --------------------------------------
+
+def _bump_and_add(c, a, b):
+    c.k = c.k + 1.0
+    return a + b
+
+
+def reduce_with_a_changing_lambda(x):
+    import functools
+    cfg = Cfg()
+    return np.sum(functools.reduce(lambda a, b: _bump_and_add(cfg, a, b), by_attribute(x, cfg)))
+
+
+def map_with_a_changing_lambda(x):
+    cfg = Cfg()
+    return sum(map(lambda v: np.sum(v) + _bump_and_add(cfg, 0.0, 0.0), by_attribute(x, cfg)))
+
+
+def max_with_a_changing_key(x):
+    cfg = Cfg()
+
+    def key(v):
+        cfg.k = cfg.k + 1.0
+        return float(np.sum(v))
+    return np.sum(max(by_attribute(x, cfg), key=key))
+
+
+@pytest.mark.parametrize("case", [reduce_with_a_changing_lambda, map_with_a_changing_lambda, max_with_a_changing_key],
+                         ids=lambda f: f.__name__)
+def test_function_run_between_items_that_changes_what_the_generator_reads_is_refused(case):
+    def g(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match="between the items|writes into a captured value"):
+        dlfeval(g, dlarray(X.copy()))
+
+
+def map_with_numpy(x):
+    return np.sum(sum(map(np.sin, by_attribute(x, Cfg()))))
+
+
+def test_map_with_numpy_over_a_generator():
+    check_grads(map_with_numpy, X.copy())
