@@ -60,14 +60,15 @@ def _functions_of(value: Any) -> Iterator[types.FunctionType]:
                 yield attr
 
 
-def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[dict] = None) -> Optional[tuple]:
+def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[dict] = None,
+                   also=()) -> Optional[tuple]:
     """``(name, writer, how)`` for a global in ``read`` (of ``fn``'s module, or of ``namespace``) that a
-    function reachable from ``fn``'s globals rebinds (``how``: "global" for ``global name``, "globals()"
-    for a write into ``globals()``), or None."""
+    function reachable from ``fn``'s globals (and from ``also``) rebinds (``how``: "global" for
+    ``global name``, "globals()" for a write into ``globals()``), or None."""
     module_globals = fn.__globals__ if namespace is None else namespace
     seen: Set[int] = {id(fn.__code__)}
     todo = [(value, 1) for name in fn.__code__.co_names for value in
-            [fn.__globals__.get(name)] if value is not None]
+            [fn.__globals__.get(name)] if value is not None] + [(value, 1) for value in also]
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):

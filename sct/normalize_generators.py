@@ -197,17 +197,24 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             gen_exp = _located(gen_exp, node)
             gen_exp._sct_items = items
             state = _state_globals(gen)
-            found = rebound_global(getattr(partials, "fn", None) or gen, set(state), gen.__globals__) \
-                if state else None
-            if found is not None:
-                norm.fail(node, f"a call of the generator {label}(), which reads the global {found[0]} that "
-                                f"{found[1].__qualname__}() rebinds",
-                          f"sct computes a generator's items all at once, when {label}() is called, where Python "
-                          f"computes each as the caller asks for it, reading {found[0]} then. Pass {found[0]} "
-                          f"to {label}() as an argument, or make {label}() return a list of its items")
+            caller = getattr(partials, "fn", None) or gen
+            namespaces = {}
+            for namespace, name, _ in state.values():
+                namespaces.setdefault(id(namespace), (namespace, set()))[1].add(name)
+            also = [getattr(m, n) for code in _codes_of(caller.__code__) for m in
+                    [caller.__globals__.get(k) for k in code.co_names] if _user_module(m)
+                    for n in code.co_names if hasattr(m, n)]
+            for namespace, names in namespaces.values():
+                found = rebound_global(caller, names, namespace, also)
+                if found is not None:
+                    norm.fail(node, f"a call of the generator {label}(), which reads the global {found[0]} that "
+                                    f"{found[1].__qualname__}() rebinds",
+                              f"sct computes a generator's items all at once, when {label}() is called, where "
+                              f"Python computes each as the caller asks for it, reading {found[0]} then. Pass "
+                              f"{found[0]} to {label}() as an argument, or make {label}() return a list of its items")
             gen_exp._sct_consumed = (label, {n.id for a in list(node.args) + [k.value for k in node.keywords]
                                              for n in gast.walk(a) if isinstance(n, gast.Name)},
-                                     {k for k, v in state.items() if not _immutable(v)} | _captured_objects(gen))
+                                     {k for k, v in state.items() if not _immutable(v[2])} | _captured_objects(gen))
             return gen_exp
 
     wrap = Wrap()
@@ -237,30 +244,54 @@ def _immutable(value) -> bool:
     return False
 
 
+_LIBRARIES = ("numpy", "sct", "runtime", "scipy", "builtins", "math", "cmath", "random", "itertools", "functools",
+              "operator", "collections", "typing", "dataclasses", "types", "copy", "os", "sys")
+
+
+def _user_module(value) -> bool:
+    return isinstance(value, types.ModuleType) and (value.__name__ or "").split(".")[0] not in _LIBRARIES and \
+        "site-packages" not in (getattr(value, "__file__", None) or "site-packages")
+
+
+def _codes_of(code):
+    yield code
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield from _codes_of(c)
+
+
 def _state_globals(gen, depth: int = 0, seen=None) -> dict:
-    """The globals ``gen`` (and the functions of its module it calls, a few levels down) reads that
-    hold data (not modules, functions or classes): name -> value."""
+    """The globals ``gen`` (and the functions it calls by global name or as a module's attribute, a
+    few levels down) reads that hold data (not modules, functions or classes), its module's and the
+    attributes of user modules it reads (``cfg.SCALE``): label -> (the module's namespace, name, value)."""
+    import dis
     seen = set() if seen is None else seen
     if id(gen.__code__) in seen or depth > 4:
         return {}
     seen.add(id(gen.__code__))
     out = {}
-    codes = [gen.__code__]
-    while codes:
-        code = codes.pop()
-        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+
+    def take(namespace, name, value, label):
+        if isinstance(value, types.FunctionType):
+            if (value.__module__ or "").split(".")[0] not in _LIBRARIES:
+                out.update(_state_globals(value, depth + 1, seen))
+            return
+        if isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType, types.MethodType)) or \
+                callable(value) and not hasattr(value, "__dict__") and not isinstance(value, (list, dict)):
+            return
+        out[label] = (namespace, name, value)
+
+    for code in _codes_of(gen.__code__):
         for name in code.co_names:
-            if name not in gen.__globals__:
-                continue
-            value = gen.__globals__[name]
-            if isinstance(value, types.FunctionType):
-                if (value.__module__ or "").split(".")[0] not in ("numpy", "sct", "scipy", "builtins"):
-                    out.update(_state_globals(value, depth + 1, seen))
-                continue
-            if isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType, types.MethodType)) or \
-                    callable(value) and not hasattr(value, "__dict__") and not isinstance(value, (list, dict)):
-                continue
-            out[name] = value
+            if name in gen.__globals__:
+                take(gen.__globals__, name, gen.__globals__[name], name)
+        before = None
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and before is not None:
+                module = gen.__globals__.get(before)
+                if _user_module(module) and hasattr(module, ins.argval):
+                    take(vars(module), ins.argval, getattr(module, ins.argval), f"{before}.{ins.argval}")
+            before = ins.argval if ins.opname == "LOAD_GLOBAL" else None
     return out
 
 
@@ -337,7 +368,7 @@ def _check_consumers(stmts: List, norm) -> None:
 def _check_between(gen_exp, between: List, norm, where) -> None:
     from .callee_effects import _READING_METHODS, _pure
     label, reads, state = gen_exp._sct_consumed
-    watched = set(reads) | set(state)
+    watched = set(reads) | {k.split(".")[0] for k in state}
     modules = {k for k, v in norm.partials.fn.__globals__.items() if isinstance(v, types.ModuleType)} \
         if getattr(norm.partials, "fn", None) is not None else {"np", "numpy", "math"}
 

@@ -376,3 +376,56 @@ def map_with_numpy(x):
 
 def test_map_with_numpy_over_a_generator():
     check_grads(map_with_numpy, X.copy())
+
+
+# --- a generator reading another module's state, changed between its items ------------------------
+
+import redteam_dec20n_state as config  # noqa: E402
+
+
+def by_module_scale(u):
+    for _ in range(3):
+        yield u * config.SCALE
+
+
+def by_module_list(u):
+    for _ in range(3):
+        yield u * config.FACTORS[0]
+
+
+def module_global_rebound(x):
+    tot = 0.0
+    k = 1.0
+    for v in by_module_scale(x):
+        k = k + 1.0
+        config.set_scale(k)
+        tot = tot + np.sum(v)
+    return tot
+
+
+def module_list_written(x):
+    tot = 0.0
+    k = 1.0
+    for v in by_module_list(x):
+        k = k + 1.0
+        config.set_factor(k)
+        tot = tot + np.sum(v)
+    return tot
+
+
+@pytest.mark.parametrize("case, words", [(module_global_rebound, "SCALE"), (module_list_written, "set_factor")],
+                         ids=lambda v: getattr(v, "__name__", "words"))
+def test_generator_reading_module_state_changed_between_items_is_refused(case, words):
+    def g(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match=words):
+        dlfeval(g, dlarray(X.copy()))
+
+
+def module_state_not_changed(x):
+    return np.sum(sum(by_module_scale(x)) * sum(by_module_list(x)))
+
+
+def test_generator_reading_module_state():
+    check_grads(module_state_not_changed, X.copy())
