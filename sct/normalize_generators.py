@@ -248,6 +248,10 @@ _LIBRARIES = ("numpy", "sct", "runtime", "scipy", "builtins", "math", "cmath", "
               "operator", "collections", "typing", "dataclasses", "types", "copy", "os", "sys")
 
 
+class _Changeable:
+    """Stands for a value that may be rebound by a write sct does not see as a global's (a class attribute)."""
+
+
 def _user_module(value) -> bool:
     return isinstance(value, types.ModuleType) and (value.__name__ or "").split(".")[0] not in _LIBRARIES and \
         "site-packages" not in (getattr(value, "__file__", None) or "site-packages")
@@ -291,6 +295,12 @@ def _state_globals(gen, depth: int = 0, seen=None) -> dict:
                 module = gen.__globals__.get(before)
                 if _user_module(module) and hasattr(module, ins.argval):
                     take(vars(module), ins.argval, getattr(module, ins.argval), f"{before}.{ins.argval}")
+                elif isinstance(module, type) and (module.__module__ or "").split(".")[0] not in _LIBRARIES and \
+                        ins.argval in vars(module):
+                    # a class attribute (Cfg.K): set by a write into Cfg or by a function that may change objects
+                    value = vars(module)[ins.argval]
+                    if not isinstance(value, (types.FunctionType, staticmethod, classmethod, property, type)):
+                        out[f"{before}.{ins.argval}"] = ({}, ins.argval, _Changeable)
             before = ins.argval if ins.opname == "LOAD_GLOBAL" else None
     return out
 

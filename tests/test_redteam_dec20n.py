@@ -429,3 +429,51 @@ def module_state_not_changed(x):
 
 def test_generator_reading_module_state():
     check_grads(module_state_not_changed, X.copy())
+
+
+class Settings:
+    K = 1.0
+
+
+def by_class_attribute(u):
+    for _ in range(3):
+        yield u * Settings.K
+
+
+def _set_k(v):
+    Settings.K = v
+
+
+def class_attribute_set_in_body(x):
+    tot = 0.0
+    for v in by_class_attribute(x):
+        Settings.K = Settings.K + 1.0
+        tot = tot + np.sum(v)
+    return tot
+
+
+def class_attribute_set_by_helper(x):
+    tot = 0.0
+    k = 1.0
+    for v in by_class_attribute(x):
+        k = k + 1.0
+        _set_k(k)
+        tot = tot + np.sum(v)
+    return tot
+
+
+@pytest.mark.parametrize("case", [class_attribute_set_in_body, class_attribute_set_by_helper], ids=lambda f: f.__name__)
+def test_generator_reading_a_class_attribute_changed_between_items_is_refused(case):
+    def g(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match="between the items"):
+        dlfeval(g, dlarray(X.copy()))
+
+
+def class_attribute_read(x):
+    return np.sum(sum(by_class_attribute(x)) ** 2)
+
+
+def test_generator_reading_a_class_attribute():
+    check_grads(class_attribute_read, X.copy())
