@@ -922,7 +922,8 @@ def _located(exc: Exception, function=None) -> Exception:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
         error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
-                                f"{_unpacking_hint(exc, text)}{_recursion_hint(exc)}", filename, lineno)
+                                f"{_unpacking_hint(exc, text)}{_recursion_hint(exc)}{_generator_hint(filename, lineno)}",
+                                filename, lineno)
     error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
     return error
 
@@ -939,6 +940,26 @@ def _unpacking_hint(exc: Exception, text) -> str:
     return (" (sct reads an unpacking `a, b = obj` by position where it cannot tell obj's class, here an "
             "object it could not follow; Python iterates it: write `a, b = list(obj)`, which sct follows "
             "through the object's __iter__, or read its fields by name)")
+
+
+def _generator_hint(filename, lineno) -> str:
+    """Where the error is in a generator function sct read (runtime/support.py generator_items): sct
+    computes all its items when it is called, Python only those its caller asks for, so the item that
+    failed may be one Python never computes."""
+    try:
+        import dis
+        from .runtime.support import _GENERATOR_ITEMS
+        for held in list(_GENERATOR_ITEMS.values()):
+            code = held[2].__code__
+            if code.co_filename == filename and \
+                    any(line == lineno for _, line in dis.findlinestarts(code) if line is not None):
+                return (f" (in the generator {held[2].__name__}(): sct computes all of a generator's items when "
+                        f"it is called, where Python computes only those its caller asks for, so this item may "
+                        f"be one Python never computes; make the generator stop where its caller stops, or "
+                        f"return a list of the items wanted)")
+    except Exception:               # (a hint only)
+        pass
+    return ""
 
 
 def _recursion_hint(exc: Exception) -> str:

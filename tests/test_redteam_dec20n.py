@@ -477,3 +477,25 @@ def class_attribute_read(x):
 
 def test_generator_reading_a_class_attribute():
     check_grads(class_attribute_read, X.copy())
+
+
+# --- an item Python never computes fails when sct computes them all: said so ------------------------
+
+def by_position(u):
+    for i in range(5):
+        yield u[i] * 2.0
+
+
+def zipped_with_shorter(x):
+    return sum(a * b for a, b in zip(by_position(x), [1.0, 2.0]))
+
+
+def test_item_python_never_computes_fails_with_the_reason():
+    from sct.errors import EvaluationError
+    assert zipped_with_shorter(X.copy()) == pytest.approx(X[0] * 2.0 + X[1] * 4.0)
+
+    def g(x):
+        y = zipped_with_shorter(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(EvaluationError, match="generator by_position.*all of a generator's items"):
+        dlfeval(g, dlarray(X.copy()))
