@@ -328,28 +328,65 @@ def _captured_objects(gen) -> set:
     return out
 
 
-def _walked(it) -> List:
+def _walked(it, named=None) -> List:
     """The wrapped generator calls a for loop over ``it`` takes its items from as it goes: ``it``
-    itself, or one given to enumerate(), zip() or map()."""
+    itself (or a name bound to one: ``named``), or one given to enumerate(), zip() or map(), or
+    walked by a generator expression."""
+    named = named or {}
     if isinstance(it, gast.GeneratorExp) and getattr(it, "_sct_consumed", None):
         return [it]
+    if isinstance(it, gast.Name) and it.id in named:
+        return named[it.id]
+    if isinstance(it, gast.GeneratorExp):            # (f(w) for w in G): G walked as it is
+        return [g for comp in it.generators for g in _walked(comp.iter, named)]
     if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id in ("enumerate", "zip", "map",
                                                                                        "reversed", "filter"):
-        return [g for a in it.args for g in _walked(a.value if isinstance(a, gast.Starred) else a)]
+        return [g for a in it.args for g in _walked(a.value if isinstance(a, gast.Starred) else a, named)]
     return []
+
+
+def _created_before_walked(stmts: List, norm, named) -> None:
+    """``g = gen(...)``, then statements, then a statement reading ``g``: the statements in between run
+    before Python computes any item (checked as code between items is)."""
+    for i, st in enumerate(stmts):
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(st, field, None), list):
+                _created_before_walked(getattr(st, field), norm, named)
+        for h in getattr(st, "handlers", None) or ():
+            _created_before_walked(h.body, norm, named)
+        if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and
+                isinstance(st.value, gast.GeneratorExp) and _walked(st.value, named)):
+            continue
+        name = st.targets[0].id
+        between = []
+        for later in stmts[i + 1:]:
+            if any(isinstance(n, gast.Name) and n.id == name for n in walk_no_defs(later)):
+                break
+            between.append(later)
+        for g in _walked(st.value, named):
+            _check_between(g, between, norm, st)
 
 
 def _check_consumers(stmts: List, norm) -> None:
     defs = {d.name: d for d in gast.walk(norm.fdef) if isinstance(d, gast.FunctionDef) and d is not norm.fdef}
+    named: dict = {}                 # g = gen(...) or g = (... for w in gen(...)): for v in g walks it
+    for st in stmts:
+        for n in walk_no_defs(st):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                found = _walked(n.value, named) if isinstance(n.value, gast.GeneratorExp) else []
+                if found:
+                    named.setdefault(n.targets[0].id, []).extend(found)
+    if named:
+        _created_before_walked(stmts, norm, named)
     for st in stmts:
         for n in walk_no_defs(st):
             if isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id == "sorted"):
                 # map(f, G), functools.reduce(f, G), max(G, key=f): f runs between G's items
                 values = [a.value if isinstance(a, gast.Starred) else a for a in n.args] + [k.value for k in n.keywords]
-                walked = [g for a in values for g in _walked(a)]
+                walked = [g for a in values for g in _walked(a, named)]
                 for g in walked:
                     for a in values:
-                        if _walked(a):
+                        if _walked(a, named):
                             continue
                         if isinstance(a, gast.Lambda):
                             _check_between(g, [a.body], norm, n)
@@ -362,14 +399,14 @@ def _check_consumers(stmts: List, norm) -> None:
                 if isinstance(n.iter, gast.Call) and isinstance(n.iter.func, gast.Name) and \
                         n.iter.func.id in ("map", "filter") and n.iter.args:
                     between.append(n.iter.args[0])
-                for g in _walked(n.iter):
+                for g in _walked(n.iter, named):
                     _check_between(g, between, norm, n)
             elif isinstance(n, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
                 gens = n.generators
                 tail = [n.elt] if not isinstance(n, gast.DictComp) else [n.key, n.value]
                 for i, comp in enumerate(gens):
                     between = tail + [c for later in gens[i:] for c in later.ifs] + [later.iter for later in gens[i + 1:]]
-                    for g in _walked(comp.iter):
+                    for g in _walked(comp.iter, named):
                         if g is n:
                             continue
                         _check_between(g, between, norm, n)
@@ -408,7 +445,7 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
                 grown = True
 
     def refuse(node, what):
-        norm.fail(node, f"code run between the items of the generator {label}() that {what}",
+        norm.fail(node, f"code run before or between the items of the generator {label}() that {what}",
                   f"sct computes a generator's items all at once, when {label}() is called, where Python "
                   f"computes each as the caller asks for it, after this code ran for the item before. Make "
                   f"{label}() return a list of its items, or change the object after the loop")

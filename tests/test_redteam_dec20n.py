@@ -499,3 +499,36 @@ def test_item_python_never_computes_fails_with_the_reason():
         return y, dlgradient(y, x)
     with pytest.raises(EvaluationError, match="generator by_position.*all of a generator's items"):
         dlfeval(g, dlarray(X.copy()))
+
+
+# --- a generator bound to a name, walked later: what runs before its first item ---------------------
+
+def made_then_global_written(x):
+    g = by_global_list(x)
+    refactor()                               # before Python computes the first item
+    return np.sum(sum(g))
+
+
+def chain_made_then_global_written(x):
+    g = (v * 2.0 for v in by_global_list(x))
+    refactor()
+    return np.sum(sum(g))
+
+
+def chained_loop_body_writes(x):
+    cfg = Cfg()
+    tot = 0.0
+    for v in (w * 2.0 for w in by_attribute(x, cfg)):
+        cfg.k = cfg.k + 1.0
+        tot = tot + np.sum(v)
+    return tot
+
+
+@pytest.mark.parametrize("case", [made_then_global_written, chain_made_then_global_written, chained_loop_body_writes],
+                         ids=lambda f: f.__name__)
+def test_changes_before_the_first_item_or_through_a_chain_are_refused(case):
+    def g(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError, match="between the items"):
+        dlfeval(g, dlarray(X.copy()))
