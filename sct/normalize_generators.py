@@ -248,6 +248,11 @@ _LIBRARIES = ("numpy", "sct", "runtime", "scipy", "builtins", "math", "cmath", "
               "operator", "collections", "typing", "dataclasses", "types", "copy", "os", "sys")
 
 
+#: methods of lists, dicts and sets that change their own object only
+_CONTAINER_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+                                "setdefault", "popitem", "add", "discard"})
+
+
 class _Changeable:
     """Stands for a value that may be rebound by a write sct does not see as a global's (a class attribute)."""
 
@@ -471,6 +476,9 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
                     continue
                 if base in watched and func.attr not in _READING_METHODS:
                     refuse(n, f"calls {base}.{func.attr}(), which may change {base}, which {label}() reads")
+                if base is not None and base not in watched and (func.attr in _READING_METHODS or
+                                                                 func.attr in _CONTAINER_METHODS):
+                    continue        # out.append(v): changes out only (not a name the generator reads)
             passed = {root(a) for a in list(n.args) + [k.value for k in n.keywords]} & watched
             if not passed and not state:
                 continue

@@ -532,3 +532,22 @@ def test_changes_before_the_first_item_or_through_a_chain_are_refused(case):
         return y, dlgradient(y, x)
     with pytest.raises(CompileError, match="between the items"):
         dlfeval(g, dlarray(X.copy()))
+
+
+WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def by_global_weights(u):
+    for i in range(3):
+        yield u * WEIGHTS[i]
+
+
+def appends_while_generator_reads_a_global(x):
+    out = []
+    for v in by_global_weights(x):
+        out.append(v * 2.0)                  # changes out only
+    return np.sum(np.stack(out) ** 2)
+
+
+def test_appending_to_a_list_of_ones_own_between_items():
+    check_grads(appends_while_generator_reads_a_global, X.copy())
