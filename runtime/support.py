@@ -4733,7 +4733,7 @@ def _probe_value_ok(v, depth: int = 0) -> bool:
     return False
 
 
-def _plain_attribute(obj, name: str):
+def _attribute_read_plainly(obj, name: str):
     """``obj.name`` where reading it changes nothing (an instance's own attribute or a slot: no
     property, no __getattribute__/__getattr__ of the class's own), else the marker _NOT_PLAIN."""
     cls = type(obj)
@@ -4765,7 +4765,7 @@ def _probe_reads_ok(v, paths) -> bool:
         for i, name in enumerate(path):
             if _probe_value_ok(obj) and i:
                 break                    # a plain value reached: its attributes are numpy's or Python's
-            obj = _plain_attribute(obj, name)
+            obj = _attribute_read_plainly(obj, name)
             if obj is _NOT_PLAIN:
                 return False
         else:
