@@ -795,6 +795,8 @@ def _writes_into_parameters(g) -> bool:
         if gdef is not None:
             a = gdef.args
             params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+            own = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            outside = False
             for n in walk_nodes(gdef):
                 if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
                     base = n.value
@@ -805,14 +807,16 @@ def _writes_into_parameters(g) -> bool:
                         any(isinstance(a, gast.Name) and a.id in params for a in n.args) and \
                         _writes_into_parameters(g.__globals__[n.func.id]):
                     found = True        # (a helper of the file it gives a parameter to writes into one)
-                    break
+                    continue
                 else:
                     continue
                 while isinstance(base, (gast.Subscript, gast.Attribute)):
                     base = base.value
                 if isinstance(base, gast.Name) and base.id in params:
                     found = True
-                    break
+                elif not (isinstance(base, gast.Name) and base.id in own):
+                    outside = True      # (it also writes into a global's object: left a call, which runs once)
+            found = found and not outside
     if len(_WRITES_INTO_PARAMETERS) >= 4096:
         _WRITES_INTO_PARAMETERS.clear()
     _WRITES_INTO_PARAMETERS[id(code)] = (code, found)

@@ -3,7 +3,7 @@
 A caller's ``gen(a)`` (``gen`` a generator function the compiler can see: a global, a closure
 cell or a module's attribute, not a local value) reads ``(v for v in gen_items(a))``, where
 ``gen_items`` is ``generator_items(gen)`` (below): ``gen``'s code, whose tree
-sct reads with its items gathered into a list (``gather_items``).  The caller's value is then a
+sct reads with its items gathered into a list (``gather_items``, kept on it as ``__sct_items_tree__``).  The caller's value is then a
 generator expression over that list, walked once, with the checks every generator expression
 has (sct/normalize_loops.py: walked twice, ``next()``, a loop whose body changes what it reads).
 
@@ -34,16 +34,17 @@ def generator_items(fn):
     and closure whose code is ``fn``'s with its items gathered into a list (``gather_items``), compiled
     from that tree (called as Python calls it, it returns the list of ``fn``'s items: what a second
     derivative's recomputation replays), and whose tree sct reads (``sct.parse.function_ast``, by
-    ``__sct_items_of__``).  A caller reads a call of ``fn`` as ``(v for v in generator_items(fn)(...))``:
+    ``__sct_items_tree__``; ``__sct_items_of__`` is ``fn``).  A caller reads a call of ``fn`` as ``(v for v in generator_items(fn)(...))``:
     a generator either way, walked once.  Made once per function (sites and caches know it by identity)."""
     held = _GENERATOR_ITEMS.get(id(fn))
     if held is not None and held[2] is fn and held[0] is fn.__code__ and held[3] is fn.__defaults__ and \
             held[4] is fn.__kwdefaults__:
         return held[1]
     from .parse import function_ast
-    fdef, filename, _ = function_ast(fn)
+    fdef, filename, source = function_ast(fn)
     gathered = gather_items(fdef, filename)
     gathered.decorator_list = []
+    tree = (copy.deepcopy(gathered), filename, source)       # (what sct reads: compile() below may change it)
     free = fn.__code__.co_freevars
     if free:            # its closure's names: parameters of a function it is made in (their cells are fn's)
         maker = gast.FunctionDef(name="__sct_make", args=gast.arguments(
@@ -72,6 +73,7 @@ def generator_items(fn):
     derived.__qualname__ = fn.__qualname__
     derived.__module__ = fn.__module__
     derived.__sct_items_of__ = fn
+    derived.__sct_items_tree__ = tree
     if len(_GENERATOR_ITEMS) >= 1024:
         _GENERATOR_ITEMS.clear()
     _GENERATOR_ITEMS[id(fn)] = (fn.__code__, derived, fn, fn.__defaults__, fn.__kwdefaults__)
