@@ -540,7 +540,42 @@ def r_undefined(h):
     return np.sum(k)
 
 
+def r_out_by_position(h):
+    g = np.zeros(4)
+    try:
+        np.add(h, 1.0, g)
+    except ValueError:
+        pass
+    return np.sum(h * g)
+
+
+def r_method_out_by_position(h):
+    g = np.zeros(())
+    try:
+        s = h.sum(0, None, g)
+    except ValueError:
+        s = 0.0
+    return np.sum(h) * s
+
+
+def pure_calls_with_positions(h):
+    try:
+        s = np.sum(h, 0) + h.sum(0) + np.add.reduce(h, 0) + np.maximum(h, 0.0).max(0) + np.clip(h, 0, 1).sum()
+        t = float(s) / float(np.sum(h[h > 10.0]))
+    except ZeroDivisionError:
+        t = s
+    return np.sum(h) * t
+
+
+def test_pure_calls_with_positional_arguments():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_grads(pure_calls_with_positions, X)
+
+
 @pytest.mark.parametrize("fun, construct", [
+    (r_out_by_position, "np.add(...) with its out given by position"),
+    (r_method_out_by_position, "h.sum(...) with its out given by position"),
     (r_item_write, "a write into an item"), (r_append, "out.append"), (r_random, "np.random.normal"),
     (r_user_function, "_user(...) (a function of your own)"), (r_augmented, "augmented assignment"),
     (r_return, "return"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
