@@ -18,9 +18,14 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   float, min; methods that do not change their object, such as ``x.sum()``, ``d.get(k)``); anything
   else (a write into an array or object, a method that may change it, a random draw, a call of
   the user's own function, ``return``/``break``/``continue`` leaving the ``try``, a nested ``try``)
-  is refused.  When the code runs, ``rt.try_probe`` also refuses values of other types than
-  arrays, numbers, strings and plain containers of them (an object of the user's class may
-  change itself when read).
+  is refused (so is ``+=``, and ``out`` given to a numpy function by keyword or position).
+  Python's handler sees what the statements of BODY before the one that raised had bound: the
+  probe numbers them, and the handler's branch first runs those again (``if try_step > m:``
+  statement m); a loop or ``if`` block of BODY that binds names and raises partway cannot be
+  replayed so: refused when that happens.  When the code runs, ``rt.try_probe`` also refuses
+  values of other types than arrays, numbers, strings and plain containers of them, but for the
+  objects of which BODY reads only attributes, each a plain one (no property: reading it changes
+  nothing).  A nested def's ``try`` is lowered with it.
 """
 from __future__ import annotations
 

@@ -510,7 +510,7 @@ def r_error_name_after(h):
     e = 1.0
     try:
         k = h[7]
-    except IndexError as e:
+    except IndexError as e:  # noqa: F841
         k = h[0]
     return k * e
 
@@ -664,7 +664,7 @@ def loop_then_raise(h):
     try:
         for i in range(3):
             tot = tot + h[i]
-        v = h[9]
+        v = h[9]  # noqa: F841
     except IndexError:
         tot = tot * 2
     return tot * np.sum(h)
