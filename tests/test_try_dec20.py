@@ -789,3 +789,23 @@ def test_finally_augmented_refused():
         return y, dlgradient(y, h)
     with pytest.raises(CompileError, match=r"augmented assignment \(\+=\) inside finally"):
         dlfeval(f, dlarray(X))
+
+
+# --- regression: the probe's attribute read once shadowed support._plain_attribute ----------------------
+
+class Holder:
+    def __init__(self):
+        self.W = dlarray(np.array([1.0, 2.0, 3.0]))
+
+
+def test_gradient_object_changed_in_place_still_followed():
+    """rt.attribute_is_held (a change in place of a gradients object's attribute) calls
+    support._plain_attribute; the try probe's attribute read had been given the same name, after it,
+    and answered with the attribute's value: 'the truth value of an array is ambiguous'."""
+    def f(m, x):
+        y = np.sum(m.W * x)
+        g = dlgradient(y, m)
+        w = g.W
+        w[0] = 0.0
+        return g.W
+    assert np.array_equal(D(dlfeval(f, Holder(), dlarray(np.array([4.0, 5.0, 6.0])))), [0.0, 5.0, 6.0])
