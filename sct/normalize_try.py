@@ -25,7 +25,8 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   replayed so: refused when that happens.  When the code runs, ``rt.try_probe`` also refuses
   values of other types than arrays, numbers, strings and plain containers of them, but for the
   objects of which BODY reads only attributes, each a plain one (no property: reading it changes
-  nothing).  A nested def's ``try`` is lowered with it.
+  nothing).  A nested def's ``try`` is lowered with it.  A ``return expr`` closing BODY (without
+  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch.
 """
 from __future__ import annotations
 
@@ -213,6 +214,14 @@ class _TryLowering:
         if not st.handlers:
             # try/finally: what Python runs when the body raises nothing (FIN is local: see check_final)
             return self.block(st.body) + self.block(st.orelse) + self.block(st.finalbody)
+        returning = None
+        if st.body and isinstance(st.body[-1], gast.Return) and not st.finalbody:
+            # ``try: ...; return expr`` (no finally): the probe evaluates expr; the body's branch
+            # returns it (the else block, which a return skips, is not run)
+            returning, last = st.body, st.body[-1]
+            st = copy.copy(st)
+            st.body = st.body[:-1] + [gast.copy_location(gast.Expr(
+                value=last.value if last.value is not None else const(None)), last)]
         try:
             self.check_pure_block(st.body, loop_depth=0)
         except _Refused as r:
@@ -278,7 +287,8 @@ class _TryLowering:
                 node.lineno = h.lineno
                 chain = [node]
         test = gast.Compare(left=load(branch), ops=[gast.Eq()], comparators=[const(0)])
-        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse),
+        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse) if returning is None else
+                       self.block(returning),
                        orelse=self.block(replayed) + chain)
         node.lineno = line
         out.append(node)

@@ -453,9 +453,21 @@ def r_augmented(h):
 
 def r_return(h):
     try:
+        if h[0] > 0:
+            return np.sum(h)
+        v = h[9]
+    except IndexError:
+        v = h[0]
+    return v
+
+
+def r_return_with_finally(h):
+    try:
         return np.sum(h)
     except Exception:
         return 0.0
+    finally:
+        h = h * 2
 
 
 def r_nested(h):
@@ -578,7 +590,7 @@ def test_pure_calls_with_positional_arguments():
     (r_method_out_by_position, "h.sum(...) with its out given by position"),
     (r_item_write, "a write into an item"), (r_append, "out.append"), (r_random, "np.random.normal"),
     (r_user_function, "_user(...) (a function of your own)"), (r_augmented, "augmented assignment"),
-    (r_return, "return"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
+    (r_return, "return inside try"), (r_return_with_finally, "return inside a try with finally"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
     (r_break_with_finally, "break inside a try with finally"), (r_out_keyword, "out="),
     (r_fill, "g.fill"), (r_error_name_after, "a read of e outside its handler"),
     (r_with_inside, "a with statement"), (r_lambda, "a call of a computed function"),
@@ -809,3 +821,41 @@ def test_gradient_object_changed_in_place_still_followed():
         w[0] = 0.0
         return g.W
     assert np.array_equal(D(dlfeval(f, Holder(), dlarray(np.array([4.0, 5.0, 6.0])))), [0.0, 5.0, 6.0])
+
+
+# --- a return closing the body -------------------------------------------------------------------------
+
+def _solve_or_lstsq(A, b):
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def solve_or_least_squares(h):
+    return np.sum(_solve_or_lstsq(np.diag(h) + np.outer(h, h) * 0.0, h * h) ** 2)
+
+
+def return_skips_else(h):
+    try:
+        v = h * 2
+        return np.sum(v[7])
+    except IndexError:
+        pass
+    else:
+        h = h * 100
+    return np.sum(h ** 2)
+
+
+def return_or_zero(h):
+    try:
+        return np.sum(h) * {"a": 2.0}["a"]
+    except KeyError:
+        return 0.0
+
+
+@pytest.mark.parametrize("fun", [solve_or_least_squares, return_skips_else, return_or_zero])
+def test_return_closing_the_body(fun):
+    check_grads(fun, X)
+    check_grads(fun, -X)
+    check_grads(fun, np.array([0.0, 0.4, -0.7, 1.3]))       # (np.diag singular: lstsq)
