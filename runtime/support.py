@@ -2366,34 +2366,6 @@ def positional(fn):
 nondifferentiable(positional, keywords_method)      # they make functions (no value to differentiate)
 
 
-_GENERATOR_ITEMS: dict = {}     # id(fn) -> (code, derived, fn, defaults, keyword defaults)
-
-
-def generator_items(fn):
-    """The generator function ``fn`` as sct differentiates it: a function of the same code, globals,
-    defaults and closure (called as Python calls it, it is ``fn``: a generator), whose tree
-    (``sct.parse.function_ast``) is ``fn``'s with its items gathered into a list, returned whole.
-    A caller reads a call of ``fn`` as ``(v for v in generator_items(fn)(...))`` (sct/normalize_generators.py):
-    a generator either way, walked once.  Made once per function (sites and caches know it by identity)."""
-    held = _GENERATOR_ITEMS.get(id(fn))
-    if held is not None and held[2] is fn and held[0] is fn.__code__ and held[3] is fn.__defaults__ and \
-            held[4] is fn.__kwdefaults__:
-        return held[1]
-    derived = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__,
-                                 fn.__closure__)
-    derived.__kwdefaults__ = fn.__kwdefaults__
-    derived.__qualname__ = fn.__qualname__
-    derived.__module__ = fn.__module__
-    derived.__sct_items_of__ = fn
-    if len(_GENERATOR_ITEMS) >= 1024:
-        _GENERATOR_ITEMS.clear()
-    _GENERATOR_ITEMS[id(fn)] = (fn.__code__, derived, fn, fn.__defaults__, fn.__kwdefaults__)
-    return derived
-
-
-nondifferentiable(generator_items)
-
-
 def _method_entry(site, obj, name, active, args):
     """The entry of ``site`` compiled for ``obj.name(...)`` with arguments like ``args`` (the
     method still the one it was compiled from), or None."""
@@ -4761,7 +4733,7 @@ def _probe_value_ok(v, depth: int = 0) -> bool:
     return False
 
 
-def _plain_attribute(obj, name: str):
+def _attribute_read_plainly(obj, name: str):
     """``obj.name`` where reading it changes nothing (an instance's own attribute or a slot: no
     property, no __getattribute__/__getattr__ of the class's own), else the marker _NOT_PLAIN."""
     cls = type(obj)
@@ -4793,7 +4765,7 @@ def _probe_reads_ok(v, paths) -> bool:
         for i, name in enumerate(path):
             if _probe_value_ok(obj) and i:
                 break                    # a plain value reached: its attributes are numpy's or Python's
-            obj = _plain_attribute(obj, name)
+            obj = _attribute_read_plainly(obj, name)
             if obj is _NOT_PLAIN:
                 return False
         else:

@@ -56,7 +56,7 @@ from .call_sites import attach_sites
 from .cse import readers
 from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
-from .runtime.support import generator_items
+from .normalize_generators import generator_items
 from .scalars import specialise
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache

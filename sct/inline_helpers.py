@@ -28,6 +28,7 @@ left as a call.
 from __future__ import annotations
 
 import copy
+import dis
 import inspect
 import types
 from typing import Dict, List, Optional, Set
@@ -496,7 +497,7 @@ class _Inliner:
             # a call there, whose own pair can)
             if in_loop or _has_loop(g):
                 return None
-        elif not (self.formats or wanted):
+        elif not (self.formats or wanted or _writes_into_parameters(g) and not _sct_module(self.globals)):
             return None
         return g
 
@@ -758,6 +759,67 @@ def _close_roots(found: Set[str], parts: Dict[str, Set[str]]) -> Set[str]:
             if r not in found:
                 found.add(r)
                 todo.append(r)
+    return found
+
+
+def _sct_module(globals_: dict) -> bool:
+    """sct's runtime (its helpers write into buffers they are given: left as calls, with their rules)."""
+    return str(globals_.get("__name__", "")).startswith(("sct.", "sct_generated"))
+
+
+_STORES = frozenset(dis.opmap[name] for name in ("STORE_SUBSCR", "STORE_ATTR", "DELETE_SUBSCR") if name in dis.opmap)
+_WRITES_INTO_PARAMETERS: Dict[int, tuple] = {}
+
+
+def _writes_into_parameters(g) -> bool:
+    """Does ``g`` write into what a parameter holds (``traj[k] = v``, ``out.w = v``, ``acc.append(v)``,
+    ``buf[i] += v``)?  Read in place, such a helper's writes are the caller's own writes into its
+    argument (the parameter reads the caller's name), which sct follows (or refuses where it cannot);
+    compiled on its own, a write into its caller's object is refused."""
+    code = g.__code__
+    held = _WRITES_INTO_PARAMETERS.get(id(code))
+    if held is not None and held[0] is code:
+        return held[1]
+    from .alias_state import MUTATORS
+    ops = code.co_code[::2]
+    found = False
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, False)        # (while reading: a recursive call says no)
+    callees = [c for c in (g.__globals__.get(name) for name in code.co_names)
+               if isinstance(c, types.FunctionType) and c.__globals__ is g.__globals__ and c is not g]
+    if any(op in _STORES for op in ops) or any(name in MUTATORS for name in code.co_names) or callees:
+        from .parse import function_ast
+        try:
+            gdef, _, _ = function_ast(g)
+        except Exception:
+            gdef = None
+        if gdef is not None:
+            a = gdef.args
+            params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+            own = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            outside = False
+            for n in walk_nodes(gdef):
+                if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    base = n.value
+                elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+                    base = n.func.value
+                elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
+                        any(c is g.__globals__.get(n.func.id) for c in callees) and \
+                        any(isinstance(a, gast.Name) and a.id in params for a in n.args) and \
+                        _writes_into_parameters(g.__globals__[n.func.id]):
+                    found = True        # (a helper of the file it gives a parameter to writes into one)
+                    continue
+                else:
+                    continue
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name) and base.id in params:
+                    found = True
+                elif not (isinstance(base, gast.Name) and base.id in own):
+                    outside = True      # (it also writes into a global's object: left a call, which runs once)
+            found = found and not outside
+    if len(_WRITES_INTO_PARAMETERS) >= 4096:
+        _WRITES_INTO_PARAMETERS.clear()
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, found)
     return found
 
 

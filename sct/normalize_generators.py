@@ -2,8 +2,8 @@
 
 A caller's ``gen(a)`` (``gen`` a generator function the compiler can see: a global, a closure
 cell or a module's attribute, not a local value) reads ``(v for v in gen_items(a))``, where
-``gen_items`` is ``rt.generator_items(gen)`` (runtime/support.py): ``gen``'s code, whose tree
-sct reads with its items gathered into a list (``gather_items``).  The caller's value is then a
+``gen_items`` is ``generator_items(gen)`` (below): ``gen``'s code, whose tree
+sct reads with its items gathered into a list (``gather_items``, kept on it as ``__sct_items_tree__``).  The caller's value is then a
 generator expression over that list, walked once, with the checks every generator expression
 has (sct/normalize_loops.py: walked twice, ``next()``, a loop whose body changes what it reads).
 
@@ -25,6 +25,60 @@ import gast
 from .errors import CompileError
 from .global_writes import rebound_global
 from .ir import assign, call, load, store, walk_no_defs
+
+
+_GENERATOR_ITEMS: dict = {}     # id(fn) -> (code, derived, fn, defaults, keyword defaults)
+
+
+def generator_items(fn):
+    """The generator function ``fn`` as sct differentiates it: a function of ``fn``'s globals, defaults
+    and closure whose code is ``fn``'s with its items gathered into a list (``gather_items``), compiled
+    from that tree (called as Python calls it, it returns the list of ``fn``'s items: what a second
+    derivative's recomputation replays), and whose tree sct reads (``sct.parse.function_ast``, by
+    ``__sct_items_tree__``; ``__sct_items_of__`` is ``fn``).  A caller reads a call of ``fn`` as ``(v for v in generator_items(fn)(...))``:
+    a generator either way, walked once.  Made once per function (sites and caches know it by identity)."""
+    held = _GENERATOR_ITEMS.get(id(fn))
+    if held is not None and held[2] is fn and held[0] is fn.__code__ and held[3] is fn.__defaults__ and \
+            held[4] is fn.__kwdefaults__:
+        return held[1]
+    from .parse import function_ast
+    fdef, filename, source = function_ast(fn)
+    gathered = gather_items(fdef, filename)
+    gathered.decorator_list = []
+    tree = (copy.deepcopy(gathered), filename, source)       # (what sct reads: compile() below may change it)
+    free = fn.__code__.co_freevars
+    if free:            # its closure's names: parameters of a function it is made in (their cells are fn's)
+        maker = gast.FunctionDef(name="__sct_make", args=gast.arguments(
+            args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in free],
+            posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=[gathered, gast.Return(value=load(gathered.name))], decorator_list=[], returns=None,
+            type_comment=None, type_params=[])
+        gast.copy_location(maker, gathered)
+        gast.copy_location(maker.body[1], gathered)
+        top = maker
+    else:
+        top = gathered
+    module = gast.gast_to_ast(gast.Module(body=[top], type_ignores=[]))
+    import ast
+    ast.fix_missing_locations(module)
+    code = compile(module, filename, "exec")
+    made = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if free:
+        made = next(c for c in made.co_consts if isinstance(c, types.CodeType) and c.co_name == gathered.name)
+        cells = dict(zip(free, fn.__closure__))
+        closure = tuple(cells[n] for n in made.co_freevars)
+    else:
+        closure = None
+    derived = types.FunctionType(made, fn.__globals__, fn.__name__, fn.__defaults__, closure)
+    derived.__kwdefaults__ = fn.__kwdefaults__
+    derived.__qualname__ = fn.__qualname__
+    derived.__module__ = fn.__module__
+    derived.__sct_items_of__ = fn
+    derived.__sct_items_tree__ = tree
+    if len(_GENERATOR_ITEMS) >= 1024:
+        _GENERATOR_ITEMS.clear()
+    _GENERATOR_ITEMS[id(fn)] = (fn.__code__, derived, fn, fn.__defaults__, fn.__kwdefaults__)
+    return derived
 
 
 def _generator_function(value) -> bool:

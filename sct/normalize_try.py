@@ -18,9 +18,15 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   float, min; methods that do not change their object, such as ``x.sum()``, ``d.get(k)``); anything
   else (a write into an array or object, a method that may change it, a random draw, a call of
   the user's own function, ``return``/``break``/``continue`` leaving the ``try``, a nested ``try``)
-  is refused.  When the code runs, ``rt.try_probe`` also refuses values of other types than
-  arrays, numbers, strings and plain containers of them (an object of the user's class may
-  change itself when read).
+  is refused (so is ``+=``, and ``out`` given to a numpy function by keyword or position).
+  Python's handler sees what the statements of BODY before the one that raised had bound: the
+  probe numbers them, and the handler's branch first runs those again (``if try_step > m:``
+  statement m); a loop or ``if`` block of BODY that binds names and raises partway cannot be
+  replayed so: refused when that happens.  When the code runs, ``rt.try_probe`` also refuses
+  values of other types than arrays, numbers, strings and plain containers of them, but for the
+  objects of which BODY reads only attributes, each a plain one (no property: reading it changes
+  nothing).  A nested def's ``try`` is lowered with it.  A ``return expr`` closing BODY (without
+  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch.
 """
 from __future__ import annotations
 
@@ -31,15 +37,16 @@ import types
 from typing import Dict, List, Optional, Set
 
 import gast
+import numpy as np
 
 from .ir import assign, call, const, load, walk_nodes
 
 # builtins that only compute a value from their arguments (and exception classes, below)
 PURE_BUILTINS = frozenset((
     "abs", "all", "any", "bool", "chr", "complex", "dict", "divmod", "enumerate", "float", "format",
-    "frozenset", "getattr", "hasattr", "hash", "int", "isinstance", "issubclass", "len", "list", "max",
+    "frozenset", "getattr", "hasattr", "int", "isinstance", "issubclass", "len", "list", "max",
     "min", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum",
-    "tuple", "type", "zip", "bin", "hex", "oct", "callable", "id",
+    "tuple", "type", "zip", "bin", "hex", "oct", "callable",
 ))
 # methods that only read their object (of the arrays, numbers, strings and containers rt.try_probe
 # admits)
@@ -68,6 +75,49 @@ IMPURE_FUNCTIONS = frozenset((
 IMPURE_KEYWORDS = frozenset(("out", "overwrite_a", "overwrite_b", "overwrite_x", "overwrite_input"))
 
 _JUMPS = (gast.Return, gast.Break, gast.Continue)
+# array methods that take ``out`` by position: how many positional arguments come before it
+_METHOD_POSITIONAL = {"sum": 2, "mean": 2, "prod": 2, "cumsum": 2, "cumprod": 2, "std": 2, "var": 2, "max": 1,
+                      "min": 1, "all": 1, "any": 1, "argmax": 1, "argmin": 1, "clip": 2, "round": 1, "take": 2,
+                      "dot": 1, "trace": 4, "ptp": 1, "conj": 0, "conjugate": 0}
+_UFUNC_METHODS = {"reduce": 3, "accumulate": 3, "reduceat": 4, "outer": 2}
+
+
+def _positional(node: gast.Call) -> float:
+    """How many positional arguments a call passes (unbounded where one is ``*args``)."""
+    if any(isinstance(a, gast.Starred) for a in node.args):
+        return float("inf")
+    return len(node.args)
+
+
+def _check_method_arguments(node: gast.Call, name: str, spelled: str, offset: int = 0) -> None:
+    limit = _METHOD_POSITIONAL.get(name)
+    if limit is not None and _positional(node) > limit + offset:
+        raise _Refused(node, f"the call {spelled}(...) with its out given by position", "")
+
+
+def _check_arguments(node: gast.Call, fn, spelled: str) -> None:
+    """A numpy (or scipy) function given its ``out`` (or ``overwrite_a``...) by position writes into
+    that array: refused."""
+    import inspect
+    count = _positional(node)
+    if isinstance(fn, np.ufunc):
+        if count > fn.nin:
+            raise _Refused(node, f"the call {spelled}(...) with its out given by position", "")
+        return
+    if isinstance(fn, type):
+        return                       # np.float64(x), np.dtype(...): a new value
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        if count > 2:
+            raise _Refused(node, f"the call {spelled}(...) (its parameters unknown, an out among them perhaps)",
+                           "") from None
+        return
+    for k, p in enumerate(params):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        if (p.name in IMPURE_KEYWORDS or p.name.startswith("overwrite")) and k < count:
+            raise _Refused(node, f"the call {spelled}(...) with its {p.name} given by position", "")
 
 
 class _Refused(Exception):
@@ -164,6 +214,14 @@ class _TryLowering:
         if not st.handlers:
             # try/finally: what Python runs when the body raises nothing (FIN is local: see check_final)
             return self.block(st.body) + self.block(st.orelse) + self.block(st.finalbody)
+        returning = None
+        if st.body and isinstance(st.body[-1], gast.Return) and not st.finalbody:
+            # ``try: ...; return expr`` (no finally): the probe evaluates expr; the body's branch
+            # returns it (the else block, which a return skips, is not run)
+            returning, last = st.body, st.body[-1]
+            st = copy.copy(st)
+            st.body = st.body[:-1] + [gast.copy_location(gast.Expr(
+                value=last.value if last.value is not None else const(None)), last)]
         try:
             self.check_pure_block(st.body, loop_depth=0)
         except _Refused as r:
@@ -229,7 +287,8 @@ class _TryLowering:
                 node.lineno = h.lineno
                 chain = [node]
         test = gast.Compare(left=load(branch), ops=[gast.Eq()], comparators=[const(0)])
-        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse),
+        node = gast.If(test=test, body=self.block(st.body) + self.block(st.orelse) if returning is None else
+                       self.block(returning),
                        orelse=self.block(replayed) + chain)
         node.lineno = line
         out.append(node)
@@ -405,11 +464,13 @@ class _TryLowering:
         spelled = _spelled(node.func)
         if not isinstance(f, gast.Name):
             if path and path[-1] in PURE_METHODS:
+                _check_method_arguments(node, path[-1], spelled)
                 return                  # ``(a + b).sum()``, ``x[0].reshape(...)``
             raise _Refused(node, f"the call {spelled}(...)" if spelled else "a call of a computed function", "")
         root = f.id
         if root in self.local_names:
             if path and path[-1] in PURE_METHODS:
+                _check_method_arguments(node, path[-1], spelled)
                 return                  # a method of a value: x.sum(), d.get(k) (its type checked when it runs)
             raise _Refused(node, f"the call {spelled}(...)" + (" (a method that may change its object)"
                                                                if path else ""), "")
@@ -422,12 +483,14 @@ class _TryLowering:
             if isinstance(value, type) and issubclass(value, BaseException):
                 return                  # an exception made to be raised
             if _pure_module_function(value, root):
+                _check_arguments(node, value, spelled)
                 return
             raise _Refused(node, f"the call {spelled}(...)" + (" (a function of your own)" if isinstance(
                 value, types.FunctionType) else ""), "")
         obj = value
         if not isinstance(obj, types.ModuleType):
             if path[-1] in PURE_METHODS:
+                _check_method_arguments(node, path[-1], spelled)
                 return
             raise _Refused(node, f"the call {spelled}(...)", "")
         for i, a in enumerate(path):
@@ -440,12 +503,18 @@ class _TryLowering:
             if not isinstance(obj, types.ModuleType) and i < len(path) - 1:
                 # np.float64(...).item, np.add.reduce: a class's or a ufunc's method
                 rest = path[i + 1:]
-                if all(r in PURE_METHODS or r in ("reduce", "accumulate", "outer", "reduceat") for r in rest) and \
+                if len(rest) == 1 and rest[0] in _UFUNC_METHODS and isinstance(obj, np.ufunc):
+                    if _positional(node) > _UFUNC_METHODS[rest[0]]:
+                        raise _Refused(node, f"the call {spelled}(...) with its out given by position", "")
+                    return
+                if len(rest) == 1 and rest[0] in PURE_METHODS and isinstance(obj, type) and \
                         _pure_module_object(obj):
+                    _check_method_arguments(node, rest[0], spelled, offset=1)    # np.ndarray.sum(x, ...)
                     return
                 raise _Refused(node, f"the call {spelled}(...)", "")
         if isinstance(obj, types.ModuleType) or not _pure_module_object(obj):
             raise _Refused(node, f"the call {spelled}(...)", "")
+        _check_arguments(node, obj, spelled)
 
     def _global(self, name: str):
         if self.globals is not None:

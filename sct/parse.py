@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import importlib.machinery
+import copy
 import inspect
 import types
 import linecache
@@ -141,11 +142,10 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
             args.defaults = defaults[len(defaults) - count:] if count else []
             args.kwonlyargs, args.kw_defaults = [], []
         return fdef, filename, source
-    original = getattr(fn, "__sct_items_of__", None)
-    if original is not None:       # rt.generator_items(g): g's tree, its items gathered into a list
-        from .normalize_generators import gather_items
-        fdef, filename, source = function_ast(original)
-        return gather_items(fdef, filename), filename, source
+    gathered = getattr(fn, "__sct_items_tree__", None)
+    if gathered is not None:       # generator_items(g): g's tree, its items gathered into a list
+        fdef, filename, source = gathered
+        return copy.deepcopy(fdef), filename, source
     code = fn.__code__
     filename = code.co_filename
     if fn.__name__ == "<lambda>" or code.co_name == "<lambda>":      # (a lambda renamed: its code says)

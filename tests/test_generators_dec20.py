@@ -275,3 +275,43 @@ def test_generator_yielding_an_object_it_changes_is_refused(gen):
         return y, dlgradient(y, x)
     with pytest.raises(CompileError, match="changes|in place"):
         dlfeval(g, dlarray(np.array([0.3, -0.7, 1.1])))
+
+
+def _make_scaled(k):
+    def scaled_by(u, n=2):
+        for i in range(n):
+            yield u * k * (i + 1)
+    return scaled_by
+
+
+_scaled_by_three = _make_scaled(3.0)
+
+
+def closure_generator(x):
+    return np.sum(sum(_scaled_by_three(x)) ** 2)
+
+
+def test_generator_closure_and_its_hvp():
+    """A generator made by a maker (its closure cell k) read through generator_items (compiled from the
+    gathered tree with the generator's own cells); the hvp recomputes its call, replaying the list."""
+    check_grads(closure_generator, np.array([0.3, -0.5]))
+    x, v = np.array([0.3, -0.5]), np.array([1.0, 2.0])
+    np.testing.assert_allclose(D(sct.hvp(closure_generator, x, v)), 162.0 * v, rtol=1e-10)   # 81 * 2 * v
+    from sct.normalize_generators import generator_items
+    items = generator_items(_scaled_by_three)
+    assert [float(i) for i in items(np.array(1.0))] == [3.0, 6.0]       # called plainly: the list
+
+
+def generator_in_hvp(a):
+    y = a * 1.0
+    y = sum(scaled(y)) + np.sin(y)
+    return np.sum(y * y) + np.sum(np.sin(y))
+
+
+def test_generator_call_recomputed_for_a_second_derivative():
+    # (was a RecomputedCallError: the replayed result of the plain call was a generator)
+    x, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 0.5, -0.25])
+    eps = 1e-4
+    want = (numerical_gradient(generator_in_hvp, [x + eps * v], 0) -
+            numerical_gradient(generator_in_hvp, [x - eps * v], 0)) / (2 * eps)
+    np.testing.assert_allclose(D(sct.hvp(generator_in_hvp, x, v)), want, rtol=1e-4, atol=1e-6)

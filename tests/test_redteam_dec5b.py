@@ -176,7 +176,7 @@ REFUSED = {
     # (b_fill_diagonal: compiled since Dec 12, np.fill_diagonal of an unshared local array)
     "b_generators": ((_r(146, 4),), "filter(lambda"),
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
-    "b_try_except": ((_r(144, 3),), "try:"),
+    # (b_try_except: differentiated since Dec 20, a probe decides the branch: tests/test_try_dec20.py)
     # (b_view_augassign, `y = x.copy(); v = y[1:]; v *= 2.0`: differentiated since Dec 18, the copy
     # of an array holds no objects, so the view is followed into y: tests/test_redteam_dec18w.py)
     # name: (arguments, text on the refused line); each a real limitation, refused at the user's line

@@ -357,10 +357,11 @@ def loop_over(x):
     return s, g, dlgradient(np.sum(g ** 2), x)
 
 
-@pytest.mark.parametrize("program", [two_values, loop_over])
-def test_a_generator_from_a_helper_is_refused_in_second_order(program):
-    with pytest.raises(sct.EvaluationError, match="returns a generator"):
-        dlfeval(program, dlarray(X.copy()))
+@pytest.mark.parametrize("program, c", [(two_values, 5.0), (loop_over, 6.0)])
+def test_a_generator_from_a_helper_in_second_order(program, c):
+    # (refused until Dec 20; a generator function called by name is now read as the list of its items,
+    # which the recomputation replays: sct/normalize_generators.py)
+    _close(dlfeval(program, dlarray(X.copy())), cubic_with(np.full(3, c))(X))
 
 
 def loop_over_first(x):
@@ -635,7 +636,10 @@ def reads_object(x, b):
                                            (reads_item, lambda: {"b": np.zeros(3)}),
                                            (reads_list, list), (reads_object, Box)])
 def test_a_helper_changing_an_argument_read_before_is_refused(program, make):
-    with pytest.raises(sct.EvaluationError, match="changes .* an object from outside it"):
+    # (a helper of the file writing into its argument is read in place since Dec 20: refused when
+    # compiling, at the helper's write, where it was refused when the call ran)
+    with pytest.raises((sct.EvaluationError, sct.CompileError),
+                       match="changes .* an object from outside it|writes into .* an object from outside"):
         dlfeval(program, dlarray(X.copy()), make())
 
 

@@ -453,9 +453,21 @@ def r_augmented(h):
 
 def r_return(h):
     try:
+        if h[0] > 0:
+            return np.sum(h)
+        v = h[9]
+    except IndexError:
+        v = h[0]
+    return v
+
+
+def r_return_with_finally(h):
+    try:
         return np.sum(h)
     except Exception:
         return 0.0
+    finally:
+        h = h * 2
 
 
 def r_nested(h):
@@ -510,7 +522,7 @@ def r_error_name_after(h):
     e = 1.0
     try:
         k = h[7]
-    except IndexError as e:
+    except IndexError as e:  # noqa: F841
         k = h[0]
     return k * e
 
@@ -540,10 +552,45 @@ def r_undefined(h):
     return np.sum(k)
 
 
+def r_out_by_position(h):
+    g = np.zeros(4)
+    try:
+        np.add(h, 1.0, g)
+    except ValueError:
+        pass
+    return np.sum(h * g)
+
+
+def r_method_out_by_position(h):
+    g = np.zeros(())
+    try:
+        s = h.sum(0, None, g)
+    except ValueError:
+        s = 0.0
+    return np.sum(h) * s
+
+
+def pure_calls_with_positions(h):
+    try:
+        s = np.sum(h, 0) + h.sum(0) + np.add.reduce(h, 0) + np.maximum(h, 0.0).max(0) + np.clip(h, 0, 1).sum()
+        t = float(s) / float(np.sum(h[h > 10.0]))
+    except ZeroDivisionError:
+        t = s
+    return np.sum(h) * t
+
+
+def test_pure_calls_with_positional_arguments():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_grads(pure_calls_with_positions, X)
+
+
 @pytest.mark.parametrize("fun, construct", [
+    (r_out_by_position, "np.add(...) with its out given by position"),
+    (r_method_out_by_position, "h.sum(...) with its out given by position"),
     (r_item_write, "a write into an item"), (r_append, "out.append"), (r_random, "np.random.normal"),
     (r_user_function, "_user(...) (a function of your own)"), (r_augmented, "augmented assignment"),
-    (r_return, "return"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
+    (r_return, "return inside try"), (r_return_with_finally, "return inside a try with finally"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
     (r_break_with_finally, "break inside a try with finally"), (r_out_keyword, "out="),
     (r_fill, "g.fill"), (r_error_name_after, "a read of e outside its handler"),
     (r_with_inside, "a with statement"), (r_lambda, "a call of a computed function"),
@@ -629,7 +676,7 @@ def loop_then_raise(h):
     try:
         for i in range(3):
             tot = tot + h[i]
-        v = h[9]
+        v = h[9]  # noqa: F841
     except IndexError:
         tot = tot * 2
     return tot * np.sum(h)
@@ -754,3 +801,61 @@ def test_finally_augmented_refused():
         return y, dlgradient(y, h)
     with pytest.raises(CompileError, match=r"augmented assignment \(\+=\) inside finally"):
         dlfeval(f, dlarray(X))
+
+
+# --- regression: the probe's attribute read once shadowed support._plain_attribute ----------------------
+
+class Holder:
+    def __init__(self):
+        self.W = dlarray(np.array([1.0, 2.0, 3.0]))
+
+
+def test_gradient_object_changed_in_place_still_followed():
+    """rt.attribute_is_held (a change in place of a gradients object's attribute) calls
+    support._plain_attribute; the try probe's attribute read had been given the same name, after it,
+    and answered with the attribute's value: 'the truth value of an array is ambiguous'."""
+    def f(m, x):
+        y = np.sum(m.W * x)
+        g = dlgradient(y, m)
+        w = g.W
+        w[0] = 0.0
+        return g.W
+    assert np.array_equal(D(dlfeval(f, Holder(), dlarray(np.array([4.0, 5.0, 6.0])))), [0.0, 5.0, 6.0])
+
+
+# --- a return closing the body -------------------------------------------------------------------------
+
+def _solve_or_lstsq(A, b):
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def solve_or_least_squares(h):
+    return np.sum(_solve_or_lstsq(np.diag(h) + np.outer(h, h) * 0.0, h * h) ** 2)
+
+
+def return_skips_else(h):
+    try:
+        v = h * 2
+        return np.sum(v[7])
+    except IndexError:
+        pass
+    else:
+        h = h * 100
+    return np.sum(h ** 2)
+
+
+def return_or_zero(h):
+    try:
+        return np.sum(h) * {"a": 2.0}["a"]
+    except KeyError:
+        return 0.0
+
+
+@pytest.mark.parametrize("fun", [solve_or_least_squares, return_skips_else, return_or_zero])
+def test_return_closing_the_body(fun):
+    check_grads(fun, X)
+    check_grads(fun, -X)
+    check_grads(fun, np.array([0.0, 0.4, -0.7, 1.3]))       # (np.diag singular: lstsq)
