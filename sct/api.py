@@ -948,7 +948,7 @@ def _generator_hint(filename, lineno) -> str:
     failed may be one Python never computes."""
     try:
         import dis
-        from .runtime.support import _GENERATOR_ITEMS
+        from .normalize_generators import _GENERATOR_ITEMS
         for held in list(_GENERATOR_ITEMS.values()):
             code = held[2].__code__
             if code.co_filename == filename and \
