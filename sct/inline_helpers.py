@@ -271,6 +271,8 @@ class _Inliner:
         self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | \
             {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         # the caller's arguments it never rebinds: what a site read in place may differentiate by
+        self.parameters = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
+            {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
         self.arguments = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} - \
             {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
         for extra in (fdef.args.vararg, fdef.args.kwarg):
@@ -497,9 +499,23 @@ class _Inliner:
             # a call there, whose own pair can)
             if in_loop or _has_loop(g):
                 return None
-        elif not (self.formats or wanted or _writes_into_parameters(g) and not _sct_module(self.globals)):
+        elif not (self.formats or wanted or self._writes_into_own_arrays(g, call)):
             return None
         return g
+
+    def _writes_into_own_arrays(self, g, call: gast.Call) -> bool:
+        """Does ``g`` write into what a parameter holds, given there (every such parameter) a name the
+        caller itself binds (``A = np.zeros(...)``; not one of its parameters, a global or a closure value:
+        such a call stays a call, refused where its write reaches the caller's caller, run once where a
+        second derivative recomputes it)?"""
+        written = _writes_into_parameters(g)
+        if not written or _sct_module(self.globals):
+            return False
+        params = list(g.__code__.co_varnames[:g.__code__.co_argcount + g.__code__.co_kwonlyargcount])
+        bound = dict(zip(params, call.args))
+        bound.update({k.arg: k.value for k in call.keywords if k.arg is not None})
+        own = self.locals - self.parameters
+        return all(isinstance(bound.get(p), gast.Name) and bound[p].id in own for p in written)
 
     def body(self, g, call: gast.Call, line: Optional[int]) -> Optional[List]:
         """The statements computing ``call`` of ``g`` in the caller, the last a Return (None: not
@@ -771,9 +787,10 @@ _STORES = frozenset(dis.opmap[name] for name in ("STORE_SUBSCR", "STORE_ATTR", "
 _WRITES_INTO_PARAMETERS: Dict[int, tuple] = {}
 
 
-def _writes_into_parameters(g) -> bool:
+def _writes_into_parameters(g) -> frozenset:
     """Does ``g`` write into what a parameter holds (``traj[k] = v``, ``out.w = v``, ``acc.append(v)``,
-    ``buf[i] += v``)?  Read in place, such a helper's writes are the caller's own writes into its
+    ``buf[i] += v``)?  The names of those parameters (none: it does not, or it also writes into a
+    global's object).  Read in place, such a helper's writes are the caller's own writes into its
     argument (the parameter reads the caller's name), which sct follows (or refuses where it cannot);
     compiled on its own, a write into its caller's object is refused."""
     code = g.__code__
@@ -782,8 +799,8 @@ def _writes_into_parameters(g) -> bool:
         return held[1]
     from .alias_state import MUTATORS
     ops = code.co_code[::2]
-    found = False
-    _WRITES_INTO_PARAMETERS[id(code)] = (code, False)        # (while reading: a recursive call says no)
+    found: Set[str] = set()
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset())   # (while reading: a recursive call says none)
     callees = [c for c in (g.__globals__.get(name) for name in code.co_names)
                if isinstance(c, types.FunctionType) and c.__globals__ is g.__globals__ and c is not g]
     if any(op in _STORES for op in ops) or any(name in MUTATORS for name in code.co_names) or callees:
@@ -806,21 +823,32 @@ def _writes_into_parameters(g) -> bool:
                         any(c is g.__globals__.get(n.func.id) for c in callees) and \
                         any(isinstance(a, gast.Name) and a.id in params for a in n.args) and \
                         _writes_into_parameters(g.__globals__[n.func.id]):
-                    found = True        # (a helper of the file it gives a parameter to writes into one)
+                    # (a helper of the file it gives parameters to writes into them: those given there)
+                    callee = g.__globals__[n.func.id]
+                    names = callee.__code__.co_varnames[:callee.__code__.co_argcount + callee.__code__.co_kwonlyargcount]
+                    given = dict(zip(names, n.args))
+                    given.update({k.arg: k.value for k in n.keywords if k.arg is not None})
+                    for name in _writes_into_parameters(callee):
+                        a = given.get(name)
+                        if isinstance(a, gast.Name) and a.id in params:
+                            found.add(a.id)
+                        elif not (isinstance(a, gast.Name) and a.id in own):
+                            outside = True
                     continue
                 else:
                     continue
                 while isinstance(base, (gast.Subscript, gast.Attribute)):
                     base = base.value
                 if isinstance(base, gast.Name) and base.id in params:
-                    found = True
+                    found.add(base.id)
                 elif not (isinstance(base, gast.Name) and base.id in own):
                     outside = True      # (it also writes into a global's object: left a call, which runs once)
-            found = found and not outside
+            if outside:
+                found = set()
     if len(_WRITES_INTO_PARAMETERS) >= 4096:
         _WRITES_INTO_PARAMETERS.clear()
-    _WRITES_INTO_PARAMETERS[id(code)] = (code, found)
-    return found
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset(found))
+    return frozenset(found)
 
 
 def _takes_gradients(g) -> bool:

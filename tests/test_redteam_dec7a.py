@@ -1129,12 +1129,12 @@ def _gen(x, n):
         yield h
 
 
-@case(_b_wx, refused=(_gen, "yield h"))
+@case(_b_wx)     # (refused until Dec 20: generators called by name are differentiated)
 def sum_over_a_generator(p, x):
     return sum(np.sum(h) for h in _gen(x @ p["W"], 3)) + np.sum(p["b"])
 
 
-@case(_b_wx, refused=(None, "try:"))
+@case(_b_wx)     # (refused until Dec 20: try statements are differentiated)
 def try_finally(p, x):
     h = x @ p["W"]
     try:
