@@ -146,6 +146,8 @@ def gather_items(fdef: gast.FunctionDef, filename: str) -> gast.FunctionDef:
                 fail(st, "an endless loop (while True without break or return)",
                      "sct computes a generator's items all at once, when it is called, so it must end: "
                      "give the loop an end, or take the items wanted in a loop of your function")
+            if isinstance(st, gast.While):
+                st.body = _step_guard(steps, fdef.name, st) + st.body
             for field in ("body", "orelse", "finalbody"):
                 if isinstance(getattr(st, field, None), list):
                     setattr(st, field, lower(getattr(st, field)))
@@ -155,7 +157,10 @@ def gather_items(fdef: gast.FunctionDef, filename: str) -> gast.FunctionDef:
             out.append(st)
         return out
 
+    steps = fresh("steps")
     body = lower(fdef.body)
+    if any(isinstance(n, gast.While) for st in fdef.body for n in walk_no_defs(st)):
+        body = [_located(assign(steps, gast.Constant(value=0, kind=None)), fdef.body[0])] + body
     for st in body:
         for n in walk_no_defs(st):
             if isinstance(n, (gast.Yield, gast.YieldFrom)):
@@ -167,6 +172,25 @@ def gather_items(fdef: gast.FunctionDef, filename: str) -> gast.FunctionDef:
     end = _located(gast.Return(value=load(items)), body[-1] if body else fdef)
     fdef.body = [start] + body + [end]
     return fdef
+
+
+#: the passes of a generator's while loops after which sct stops (Python's generator, asked for fewer
+#: items, may stop earlier: built whole, one the caller leaves with break would run for ever)
+STEP_LIMIT = 10_000
+
+
+def _step_guard(steps: str, name: str, where) -> List:
+    """``steps = steps + 1`` and a RuntimeError past STEP_LIMIT, at the top of a while loop's body."""
+    message = (f"the generator {name}() had not ended after {STEP_LIMIT:,} passes of its while loop: sct computes "
+               f"a generator's items all at once, when it is called (Python computes them as the caller asks, and "
+               f"a caller that stops early stops it), so it must end on its own: give the loop an end, or "
+               f"take the items wanted in a loop of your function")
+    count = assign(steps, gast.BinOp(left=load(steps), op=gast.Add(), right=gast.Constant(value=1, kind=None)))
+    stop = gast.If(test=gast.Compare(left=load(steps), ops=[gast.Gt()],
+                                     comparators=[gast.Constant(value=STEP_LIMIT, kind=None)]),
+                   body=[gast.Raise(exc=call("RuntimeError", [gast.Constant(value=message, kind=None)]),
+                                    cause=None)], orelse=[])
+    return [_located(count, where), _located(stop, where)]
 
 
 def _leaves(stmts: List) -> bool:

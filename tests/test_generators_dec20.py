@@ -315,3 +315,29 @@ def test_generator_call_recomputed_for_a_second_derivative():
     want = (numerical_gradient(generator_in_hvp, [x + eps * v], 0) -
             numerical_gradient(generator_in_hvp, [x - eps * v], 0)) / (2 * eps)
     np.testing.assert_allclose(D(sct.hvp(generator_in_hvp, x, v)), want, rtol=1e-4, atol=1e-6)
+
+
+def counts_up(u):
+    k = 0
+    while k >= 0:            # ends only where the caller stops asking
+        yield u * k
+        k += 1
+
+
+def first_of_endless(x):
+    tot = 0.0
+    for v in counts_up(x):
+        tot = tot + np.sum(v)
+        break
+    return tot
+
+
+def test_a_generator_its_caller_stops_is_refused_not_run_for_ever():
+    # (built whole, it ran for ever: red team N) its while loop stops after STEP_LIMIT passes, with the reason
+    from sct.errors import EvaluationError
+
+    def g(x):
+        y = first_of_endless(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(EvaluationError, match="had not ended after"):
+        dlfeval(g, dlarray(np.array([0.3, 0.5])))
