@@ -313,22 +313,9 @@ class Normalizer(Statements, Loops, Expressions):
             self._nonlocal_writers = writers
         if not writers or isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             return frozenset()
-        out = set()
-
-        def visit(node):
-            if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
-                return
-            if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in writers:
-                out.update(writers[node.func.id])
-            for name in node._fields:
-                if isinstance(node, gast.stmt) and name in _BODIES:
-                    continue
-                child = getattr(node, name, None)
-                for c in (child if isinstance(child, list) else [child]):
-                    if isinstance(c, gast.AST):
-                        visit(c)
-        visit(stmt)
-        return frozenset(out)
+        return frozenset(name for node in _header_nodes(stmt)
+                         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in writers
+                         for name in writers[node.func.id])
 
     def emit(self, out: List, node):
         node.lineno = self.line
@@ -341,27 +328,28 @@ class Normalizer(Statements, Loops, Expressions):
 _BODIES = ("body", "orelse", "handlers", "finalbody", "cases")
 
 
+def _header_nodes(stmt):
+    """The nodes of ``stmt``'s own expressions (its header's, for an if, for, while, with or try; the
+    comprehensions in them too; not nested defs, classes or lambdas)."""
+    if not isinstance(stmt, gast.AST) or isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+            continue
+        yield node
+        for name in node._fields:
+            if isinstance(node, gast.stmt) and name in _BODIES:
+                continue
+            child = getattr(node, name, None)
+            todo.extend(c for c in (child if isinstance(child, list) else [child]) if isinstance(c, gast.AST))
+
+
 def _walrus_targets(stmt) -> frozenset:
     """The names ``stmt``'s own expressions bind with ``:=`` (its header's, for an if, for, while or
     with; those of the comprehensions in them too, which bind in the function).  A name among them
     read as an operand is copied where Python reads it (see ``Expressions.atom``): the statement's
     later ``:=`` rebinds it before the operation runs."""
-    out = set()
-
-    def visit(node):
-        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
-            return
-        if isinstance(node, gast.NamedExpr) and isinstance(node.target, gast.Name):
-            out.add(node.target.id)
-        for name in node._fields:
-            if isinstance(node, gast.stmt) and name in _BODIES:
-                continue
-            child = getattr(node, name, None)
-            for c in (child if isinstance(child, list) else [child]):
-                if isinstance(c, gast.AST):
-                    visit(c)
-
-    if isinstance(stmt, gast.AST) and not isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef,
-                                                              gast.ClassDef)):
-        visit(stmt)
-    return frozenset(out)
+    return frozenset(node.target.id for node in _header_nodes(stmt)
+                     if isinstance(node, gast.NamedExpr) and isinstance(node.target, gast.Name))

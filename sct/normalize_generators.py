@@ -24,7 +24,7 @@ import gast
 
 from .errors import CompileError
 from .global_writes import rebound_global
-from .ir import assign, call, load, store, walk_no_defs
+from .ir import assign, call, dotted_name, load, store, walk_no_defs
 
 
 _GENERATOR_ITEMS: dict = {}     # id(fn) -> (code, derived, fn, defaults, keyword defaults)
@@ -255,7 +255,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             gen = partials.resolve(node.func, norm.local_root)
             if not _generator_function(gen):
                 return node
-            label = ".".join(_chain_names(node.func))
+            label = dotted_name(node.func) or "generator"
             modules = frozenset(k for k, v in gen.__globals__.items() if isinstance(v, types.ModuleType))
             try:
                 from .parse import function_ast
@@ -576,12 +576,3 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             what = f"gives {', '.join(sorted(passed))} to" if passed else "calls"
             refuse(n, f"{what} a function that may change objects ({', '.join(sorted(passed or state))} read "
                       f"by {label}())")
-
-
-def _chain_names(node) -> List[str]:
-    parts = []
-    while isinstance(node, gast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    parts.append(node.id if isinstance(node, gast.Name) else "?")
-    return parts[::-1]

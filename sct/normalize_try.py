@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
-from .ir import assign, call, const, load, walk_nodes
+from .ir import assign, call, const, dotted_name, load, walk_nodes
 
 # builtins that only compute a value from their arguments (and exception classes, below)
 PURE_BUILTINS = frozenset((
@@ -461,7 +461,7 @@ class _TryLowering:
             path.append(f.attr)
             f = f.value
         path.reverse()
-        spelled = _spelled(node.func)
+        spelled = dotted_name(node.func)
         if not isinstance(f, gast.Name):
             if path and path[-1] in PURE_METHODS:
                 _check_method_arguments(node, path[-1], spelled)
@@ -555,7 +555,7 @@ class _TryLowering:
                                          not isinstance(self._global(name), types.ModuleType)):
                 chains = _attribute_chains(body + [t for t in types_ if t is not None], name)
                 if chains:
-                    reads[name] = sorted({tuple(_spelled(top).split(".")[1:]) for top in chains})
+                    reads[name] = sorted({tuple(dotted_name(top).split(".")[1:]) for top in chains})
         return reads
 
     def probe_source(self, st: gast.Try, body: List, types_: List, params: List[str], wants_error: bool,
@@ -659,17 +659,6 @@ def _attribute_chains(roots: List, name: str):
             return None
         found.append(top)
     return found
-
-
-def _spelled(f) -> str:
-    parts = []
-    while isinstance(f, gast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if isinstance(f, gast.Name):
-        parts.append(f.id)
-        return ".".join(reversed(parts))
-    return ""
 
 
 def _module_of(obj) -> str:
