@@ -150,3 +150,77 @@ def test_writes_into_outside_objects_stay_refused_at_the_helpers_line():
     with pytest.raises(sct.CompileError) as info:
         dlfeval(into_a_global, dlarray(np.array([0.3, -0.7, 1.1])))
     assert info.value.lineno == line and "traj" in str(info.value)
+
+
+# --- a differential tester: random programs of helpers writing into the caller's arrays, lists, dicts ---
+
+_HELPERS = '''
+def put_row(A, i, v):
+    A[i] = v * 1.5
+
+def add_into(A, i, v):
+    A[i] += np.sin(v)
+
+def push(lst, v):
+    lst.append(v * 0.5)
+
+def step(traj, k, s):
+    traj[k] = s
+    return s * 0.9 + 0.1 * np.tanh(s)
+
+def set_state(st, v):
+    st["h"] = v * 2.0
+
+def fill_two(out, v):
+    put_row(out, 0, v)
+    add_into(out, 1, v * v)
+
+'''
+_STATEMENTS = [
+    ["A = np.zeros((3, 3))", "put_row(A, 1, {v})", "{v} = {v} + A.sum(axis=0) * 0.3"],
+    ["A = np.zeros((3, 3))", "for i in range(3):", "    add_into(A, i, {v} * (i + 1))", "{v} = {v} * 0.5 + A[2] * 0.2"],
+    ["lst = []", "for i in range(2):", "    push(lst, {v} + i)", "{v} = {v} + np.stack(lst).mean(axis=0)"],
+    ["T = np.zeros((4, 3))", "s = {v} * 1.0", "for k in range(4):", "    s = step(T, k, s)",
+     "{v} = {v} * 0.5 + np.cos(T).mean(axis=0) + s"],
+    ["st = {{'h': {v} * 0.0}}", "set_state(st, {v})", "{v} = st['h'] * 0.5 + {v}"],
+    ["B = np.zeros((2, 3))", "fill_two(B, {v})", "{v} = {v} + B[0] * B[1] * 0.1"],
+    ["{v} = np.tanh({v}) + {w} * 0.2"],
+    ["if np.sum({w}) > 0.3:", "    {v} = {v} * {w}"],
+]
+
+
+def _writing_program(seed: int) -> str:
+    import random
+    r = random.Random(seed)
+    lines = ["def f(a, b):", "    x = a * 1.0", "    y = b * 1.0"]
+    for _ in range(r.randint(2, 5)):
+        v, w = r.choice(["x", "y"]), r.choice(["x", "y", "a", "b"])
+        lines += ["    " + line.format(v=v, w=w) for line in r.choice(_STATEMENTS)]
+    lines.append("    return np.sum(x * x) + np.sum(np.sin(y)) + np.sum(x * y)")
+    return "import numpy as np\n\n" + _HELPERS + "\n" + "\n".join(lines) + "\n"
+
+
+def _gradients(fun, a, b):
+    y = fun(a, b)
+    return y, dlgradient(y, a, b)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_programs_of_helpers_writing_into_the_callers_objects(seed, tmp_path, monkeypatch):
+    import importlib
+    import sys
+    from gradcheck import D, numerical_gradient
+    name = f"writing_program_{seed}"
+    (tmp_path / f"{name}.py").write_text(_writing_program(seed))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    f = importlib.import_module(name).f
+    rng = np.random.default_rng(seed)
+    a, b, va, vb = (rng.standard_normal(3) for _ in range(4))
+    y, (ga, gb) = dlfeval(_gradients, f, dlarray(a), dlarray(b))
+    assert float(D(y)) == pytest.approx(f(a.copy(), b.copy()), rel=1e-12, abs=1e-12)
+    na, nb = numerical_gradient(f, [a.copy(), b.copy()], 0), numerical_gradient(f, [a.copy(), b.copy()], 1)
+    np.testing.assert_allclose(D(ga), na, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(D(gb), nb, rtol=1e-6, atol=1e-8)
+    _, jv = sct.jvp(f, (a, b), (va, vb))
+    assert float(np.asarray(jv)) == pytest.approx(na @ va + nb @ vb, rel=1e-6, abs=1e-8)
+    sys.modules.pop(name, None)
