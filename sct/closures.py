@@ -188,8 +188,6 @@ def _return_outputs(d, names: List[str]) -> None:
     d.body = block(d.body)
     if not d.body or not isinstance(d.body[-1], gast.Return):
         d.body.append(outputs(None, d.body[-1] if d.body else d))
-    if not d.body or all(isinstance(st, gast.Nonlocal) for st in d.body):
-        d.body = [outputs(None, d)]
 
 
 def _blocks(stmts: List):
@@ -340,7 +338,7 @@ class ClosureConverter:
         """The defs that assign to the enclosing function's variables (``nonlocal acc``), each with those
         names (``self.outputs``): such a def, bound once and only called (``t = bump(u)``, ``bump(u)``),
         takes them first, as every captured name, and returns their new values after its own
-        (``return v, acc``), which each call assigns (``t, acc = bump(acc, u)``).  Refused: one
+        (``return v, acc``), which each call assigns (``assign_outputs``).  Refused: one
         declaring a name of a function further out, a generator, one that calls itself, and a
         nonlocal inside a def nested in a nested def."""
         for d in defs:
