@@ -265,7 +265,7 @@ class Normalizer(Statements, Loops, Expressions):
         body = lower_next_of_generators(body, self.namer, self.fail)
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
                                                     if isinstance(a, gast.Name)])
-        body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules())
+        body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules(), effects=self.call_has_effects)
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)
         new_body: List = []
@@ -277,6 +277,37 @@ class Normalizer(Statements, Loops, Expressions):
         self.fdef.body = new_body
         ClosureConverter(self.fdef, self.namer, self.rt_name, self.fail, self.filename).run()
         return self.fdef
+
+    def call_has_effects(self, node) -> bool:
+        """May the call ``node`` of a function by name draw random numbers or change what its caller sees:
+        a def of this function assigning its names (``nonlocal``) or not pure (sct.callee_effects), a
+        user's function of a module that is not pure or draws?  (What a generator given to any(), all()
+        or zip() calls: Python runs it only for the items taken, sct for all; methods are ``_draws``'.)"""
+        if not isinstance(node.func, gast.Name):
+            return False
+        from .callee_effects import _pure, nested_pure
+        from .normalize_loops import _draws
+        name = node.func.id
+        nested = [d for d in walk_nodes(self.fdef) if isinstance(d, gast.FunctionDef) and d.name == name
+                  and d is not self.fdef]
+        fn = getattr(self.partials, "fn", None)
+        if nested:
+            enclosing = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name)}
+            return any(any(isinstance(n, (gast.Nonlocal, gast.Global)) for n in walk_nodes(d)) or _draws(d) or
+                       not nested_pure(d, fn, enclosing) for d in nested)
+        if self.partials is None or self.local_root(node.func):
+            return False            # (a local value: what it calls is not known here, as before)
+        target = self.partials.resolve(node.func, self.local_root)
+        if not isinstance(target, types.FunctionType) or \
+                (getattr(target, "__module__", "") or "").startswith(("numpy", "sct", "math")):
+            return False
+        from .parse import function_ast
+        try:
+            tree, _, _ = function_ast(target)
+        except Exception:
+            return True
+        modules = frozenset(k for k, v in target.__globals__.items() if isinstance(v, types.ModuleType))
+        return not _pure(target) or _draws(tree, modules)
 
     def global_modules(self) -> frozenset:
         """The function's global names that hold modules (np, math) and that it does not bind."""

@@ -372,7 +372,7 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
@@ -390,14 +390,14 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
-            for name, reads, receivers, drawing in _lazy_parts(st.iter, lazy, modules):
+            for name, reads, receivers, drawing in _lazy_parts(st.iter, lazy, modules, effects):
                 changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
                 if changed:
                     fail(st, "a for loop over a generator whose body changes what the generator reads",
@@ -424,15 +424,15 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
                      f"(list({name}.items()), {name}.copy()) where the old values are meant, or index {name} "
                      f"in the body where the new ones are")
         if not isinstance(st, gast.For) or lowered is None:
-            _check_partial_consumers(st, lazy, fail, modules)
+            _check_partial_consumers(st, lazy, fail, modules, effects)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects))
             continue
         for name in _stored_names(st):
             lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = _lazy_facts(st.value, modules)
+            lazy[st.targets[0].id] = _lazy_facts(st.value, modules, effects)
         result.append(st)
     return result
 
@@ -462,13 +462,15 @@ _DRAWS = frozenset({
 _MODULE_NAMES = frozenset({"np", "numpy", "math", "sct", "scipy"})   # (np.power is not a draw)
 
 
-def _draws(node, modules=frozenset()) -> bool:
+def _draws(node, modules=frozenset(), effects=None) -> bool:
     """Whether ``node`` calls a method that draws random numbers (``rng.normal()``,
-    ``np.random.rand()``, ``random.gauss()``) or ``next()`` of an iterator."""
+    ``np.random.rand()``, ``random.gauss()``), ``next()`` of an iterator, or a function ``effects``
+    (the caller's predicate of a call, where given) says may draw or change something (a helper
+    drawing, a nested def assigning its enclosing function's names)."""
     for n in gast.walk(node):
         if not isinstance(n, gast.Call):
             continue
-        if _call_of(n, "next"):
+        if _call_of(n, "next") or effects is not None and effects(n):
             return True
         if isinstance(n.func, gast.Attribute):
             chain = [n.func.attr]
@@ -483,7 +485,7 @@ def _draws(node, modules=frozenset()) -> bool:
     return False
 
 
-def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset()) -> List[tuple]:
+def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset(), effects=None) -> List[tuple]:
     """(what to call it, the names it reads, the objects whose methods it calls, whether it draws) of
     each lazy iterator (a generator expression or map(), or a name bound to one in the block) that a
     for loop over ``it`` walks as it goes, but that sct builds whole: ``it`` a name bound to one, or
@@ -497,20 +499,20 @@ def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset()) -> List[tuple]:
                 parts.append((a.id,) + lazy[a.id])
             elif _lazy_iterator(a):
                 what = "the generator expression" if isinstance(a, gast.GeneratorExp) else "map()"
-                parts.append((f"{what} given to {it.func.id}()",) + _lazy_facts(a, modules))
+                parts.append((f"{what} given to {it.func.id}()",) + _lazy_facts(a, modules, effects))
             elif _call_of(a, "enumerate") or _call_of(a, "zip"):
-                parts.extend(_lazy_parts(a, lazy, modules))      # enumerate(zip(G, t)), zip(enumerate(G), t)
+                parts.extend(_lazy_parts(a, lazy, modules, effects))   # enumerate(zip(G, t)), zip(enumerate(G), t)
     return parts
 
 
-def _lazy_facts(node, modules=frozenset()) -> tuple:
+def _lazy_facts(node, modules=frozenset(), effects=None) -> tuple:
     """(the names a generator expression or map() reads, the objects whose methods it calls,
-    whether it draws random numbers)."""
+    whether it draws random numbers or calls what may have effects, ``_draws``)."""
     return ({n.id for n in gast.walk(node) if isinstance(n, gast.Name)}, _receivers(node),
-            _draws(node, modules))
+            _draws(node, modules, effects))
 
 
-def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset()) -> None:
+def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None) -> None:
     """Refuse a generator that draws random numbers given to what may take only some of its items:
     ``any(...)`` and ``all(...)`` (they stop at the first True / False) and ``zip(...)`` (it stops at its
     shortest argument).  sct builds the generator whole, drawing every item."""
@@ -518,15 +520,16 @@ def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset
         if not isinstance(n, gast.Call) or not isinstance(n.func, gast.Name) or \
                 n.func.id not in ("any", "all", "zip") or (n.func.id == "zip" and len(n.args) < 2):
             continue
-        for part in _lazy_parts(call("zip", n.args), lazy, modules) if n.func.id == "zip" else (
-                _lazy_parts(call("zip", n.args[:1]), lazy, modules)):
+        for part in _lazy_parts(call("zip", n.args), lazy, modules, effects) if n.func.id == "zip" else (
+                _lazy_parts(call("zip", n.args[:1]), lazy, modules, effects)):
             if part[3]:
                 why = "zip stops at its shortest argument" if n.func.id == "zip" else \
                     f"{n.func.id}() stops at the first {'True' if n.func.id == 'any' else 'False'} item"
-                fail(n, f"a generator drawing random numbers given to {n.func.id}()",
-                     f"Python draws only for the items {n.func.id}() takes ({why}); sct builds the generator "
-                     f"whole, drawing for every item, so later draws would differ. Draw into a list first "
-                     f"([... for ...]) if every item is meant to be drawn")
+                fail(n, f"a generator drawing random numbers (or calling a function with effects) given to "
+                        f"{n.func.id}()",
+                     f"Python computes only the items {n.func.id}() takes ({why}); sct builds the generator "
+                     f"whole, drawing (or running the function) for every item, so later draws or values would "
+                     f"differ. Make a list first ([... for ...]) if every item is meant to be computed")
 
 
 def _is_map(node) -> bool:

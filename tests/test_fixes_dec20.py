@@ -83,3 +83,57 @@ def test_combined_constructs_every_mode():
     zf = lambda x: float(np.sum(D(dlfeval(_combined_gradient, dlarray(x))[1]) ** 2))
     assert float(D(z)) == pytest.approx(zf(x0), rel=1e-10)
     np.testing.assert_allclose(D(gz), numerical_gradient(zf, [x0], 0), rtol=1e-5, atol=1e-7)
+
+
+# 3. A generator expression given to any(), all() or zip() that calls a function with effects: Python
+#    runs it only for the items taken (any() stops at the first True), sct built it whole, so a nonlocal
+#    writer ran for every item (acc 0.7 where Python's is 0.3: a wrong value) and a helper drawing
+#    random numbers drew for every item (the next draw differed). Refused now; pure helpers still run.
+
+def _nonlocal_writer_in_any(x):
+    acc = x[0] * 0.0
+
+    def bump(v):
+        nonlocal acc
+        acc = acc + v
+        return v > 0
+    m = any(bump(v) for v in x)
+    return acc * (2.0 if m else 1.0)
+
+
+def _noisy(v, rng):
+    return v + rng.normal() * 0.01
+
+
+def _drawing_helper_in_any(x, rng):
+    m = any(_noisy(v, rng) > 0 for v in x)
+    return np.sum(x) * (2.0 if m else 1.0) + rng.normal()
+
+
+def _pure_check(v):
+    return np.tanh(v) > 0.1
+
+
+def _pure_helpers_in_partial_consumers(x):
+    def small(v):
+        return v * 2 > 0.5
+    a = 2.0 if any(_pure_check(v) for v in x) else 1.0
+    b = 3.0 if all(small(v) for v in x) else 1.0
+    return np.sum(x ** 2) * a * b + sum(p * q for p, q in zip((_pure_check(v) * v for v in x), x))
+
+
+def test_effects_in_a_generator_taken_in_part_are_refused():
+    import sct as _sct
+
+    def g1(x):
+        y = _nonlocal_writer_in_any(x)
+        return y, dlgradient(y, x)
+
+    def g2(x, rng):
+        y = _drawing_helper_in_any(x, rng)
+        return y, dlgradient(y, x)
+    with pytest.raises(_sct.CompileError, match="calling a function with effects"):
+        dlfeval(g1, dlarray(np.array([0.3, -0.7, 1.1])))
+    with pytest.raises(_sct.CompileError, match="calling a function with effects"):
+        dlfeval(g2, dlarray(np.array([0.3, -0.7, 1.1])), np.random.default_rng(5))
+    check_grads(_pure_helpers_in_partial_consumers, np.array([0.3, -0.7, 1.1]))
