@@ -33,7 +33,7 @@ from .errors import CompileError
 from .ir import const, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
-from .normalize_generators import wrap_generator_calls
+from .normalize_generators import changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
@@ -285,7 +285,7 @@ class Normalizer(Statements, Loops, Expressions):
         or zip() calls: Python runs it only for the items taken, sct for all; methods are ``_draws``'.)"""
         if not isinstance(node.func, gast.Name):
             return False
-        from .callee_effects import _pure, nested_pure
+        from .callee_effects import nested_pure
         from .normalize_loops import _draws
         name = node.func.id
         nested = [d for d in walk_nodes(self.fdef) if isinstance(d, gast.FunctionDef) and d.name == name
@@ -306,8 +306,7 @@ class Normalizer(Statements, Loops, Expressions):
             tree, _, _ = function_ast(target)
         except Exception:
             return True
-        modules = frozenset(k for k, v in target.__globals__.items() if isinstance(v, types.ModuleType))
-        return not _pure(target) or _draws(tree, modules)
+        return changes_or_draws(target, tree)
 
     def global_modules(self) -> frozenset:
         """The function's global names that hold modules (np, math) and that it does not bind."""

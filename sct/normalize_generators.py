@@ -221,6 +221,15 @@ def _located(node, where):
     return gast.copy_location(node, where)
 
 
+def changes_or_draws(fn, tree) -> bool:
+    """May the user's function ``fn`` (its tree ``tree``) change what its caller sees (``callee_effects._pure``)
+    or draw random numbers (``normalize_loops._draws``, its module's names of modules known)?"""
+    from .callee_effects import _pure
+    from .normalize_loops import _draws
+    modules = frozenset(k for k, v in fn.__globals__.items() if isinstance(v, types.ModuleType))
+    return not _pure(fn) or _draws(tree, modules)
+
+
 def wrap_generator_calls(stmts: List, norm) -> List:
     """``gen(a)`` -> ``(v for v in gen_items(a))`` in ``stmts`` (not in nested defs or lambdas: their
     calls are left as written, and refused where the generator's code is read), for each ``gen`` the
@@ -230,8 +239,6 @@ def wrap_generator_calls(stmts: List, norm) -> List:
     partials = norm.partials
     if partials is None or not any(isinstance(n, gast.Call) for st in stmts for n in walk_no_defs(st)):
         return stmts
-    from .callee_effects import _pure
-    from .normalize_loops import _draws
 
     class Wrap(gast.NodeTransformer):
         def visit_FunctionDef(self, node):
@@ -256,13 +263,12 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             if not _generator_function(gen):
                 return node
             label = dotted_name(node.func) or "generator"
-            modules = frozenset(k for k, v in gen.__globals__.items() if isinstance(v, types.ModuleType))
             try:
                 from .parse import function_ast
                 gdef, _, _ = function_ast(gen)
             except CompileError:
                 return node             # (refused where its code is read, with the reason)
-            if not _pure(gen) or _draws(gdef, modules):
+            if changes_or_draws(gen, gdef):
                 norm.fail(node, f"a call of the generator {label}() that changes objects or draws random numbers",
                           f"sct computes a generator's items all at once, when {label}() is called, where Python "
                           f"computes each as the caller asks for it; with writes into objects or random draws the "
