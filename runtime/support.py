@@ -3916,12 +3916,9 @@ def attribute_changed_in_place(base, attr, item, message):
     follows it, or bind ``item`` to a new value (a number, a tuple, a string)?  Anything else is
     refused with ``message``."""
     if _plain_attribute(base, attr):
-        value = item.data if type(item) is _dlarray else item
-        if type(value) is np.ndarray and value.ndim > 0 or type(value) is list or type(value) is dict:
-            return True
-        if type(value) in (int, float, complex, bool, str, bytes, tuple, frozenset) or value is None or \
-                isinstance(value, np.generic):
-            return False
+        changed = _changed_in_place(item)
+        if changed is not None:
+            return changed
     raise EvaluationError(message)
 
 
@@ -3934,13 +3931,22 @@ def item_changed_in_place(base, key, item, message):
     if kind is np.ndarray or kind is _dlarray:
         return _integer_key(key) and _ndim_of(item) >= 1
     if kind is dict or kind is list and type(key) is not tuple and _integer_key(key):
-        value = item.data if type(item) is _dlarray else item
-        if type(value) is np.ndarray and value.ndim > 0 or type(value) is list or type(value) is dict:
-            return True
-        if type(value) in (int, float, complex, bool, str, bytes, tuple, frozenset) or value is None or \
-                isinstance(value, np.generic):
-            return False
+        changed = _changed_in_place(item)
+        if changed is not None:
+            return changed
     raise EvaluationError(message)
+
+
+def _changed_in_place(item):
+    """After ``item op= v``: True where Python changed ``item`` in place (an array, a list, a dict), False
+    where it bound a new value (a number, a tuple, a string, None), None for anything else."""
+    value = item.data if type(item) is _dlarray else item
+    if type(value) is np.ndarray and value.ndim > 0 or type(value) is list or type(value) is dict:
+        return True
+    if type(value) in (int, float, complex, bool, str, bytes, tuple, frozenset) or value is None or \
+            isinstance(value, np.generic):
+        return False
+    return None
 
 
 def entry_is_view(base, key, item):
