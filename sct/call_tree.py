@@ -204,6 +204,9 @@ _INT_KIND = kind_of(0)
 _INT_RESULTS = ("effect_position",)       # runtime functions of generated code returning an int
 _ELEMENTWISE = {gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow}
 _REDUCTIONS = (np.sum, np.mean, np.prod, np.max, np.min)
+_UNARY_UFUNCS = frozenset(("sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "sqrt", "square",
+                           "negative", "arctan", "log1p", "expm1", "reciprocal", "absolute"))
+_BINARY_UFUNCS = frozenset(("add", "subtract", "multiply", "divide", "maximum", "minimum", "fmax", "fmin"))
 
 
 def _array_leaf(kind):
@@ -249,17 +252,9 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
         if value is None:
             return None
     if isinstance(value, gast.BinOp):
-        operands = [(o, known(o.id) if isinstance(o, gast.Name) else None) for o in (value.left, value.right)]
-        leaves = [_array_leaf(k) for _, k in operands]
         if type(value.op) in _ELEMENTWISE:
-            if leaves[0] and leaves[1]:
-                if leaves[0][0] != leaves[1][0]:
-                    return None
-                return ("nd", leaves[0][0], max(leaves[0][1], leaves[1][1]))
-            for leaf, (other, kind) in ((leaves[0], operands[1]), (leaves[1], operands[0])):
-                if leaf and _weak_scalar(other, kind):
-                    return ("nd",) + leaf
-            return None
+            return _elementwise_kind(value.left, value.right, known)
+        leaves = [_array_leaf(known(o.id)) if isinstance(o, gast.Name) else None for o in (value.left, value.right)]
         if isinstance(value.op, gast.MatMult) and leaves[0] and leaves[1] and leaves[0][0] == leaves[1][0]:
             a, b = leaves[0][1], leaves[1][1]
             if a == 0 or b == 0:
@@ -268,22 +263,48 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
             rank = 0 if a == b == 1 else b - 1 if a == 1 else a - 1 if b == 1 else max(a, b)
             return ("nd", leaves[0][0], rank)
         return None
-    if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
-            isinstance(value.args[0], gast.Name):
+    if isinstance(value, gast.Call) and value.args and isinstance(value.args[0], gast.Name):
         func = value.func
         op = namespace.get(func.id) if isinstance(func, gast.Name) else None
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
             base = namespace.get(func.value.id)
             op = getattr(base, func.attr, None) if base is np else None
-        leaf = _array_leaf(known(value.args[0].id))
-        if leaf is None or op is None:
+        if op is None:
             return None
-        if isinstance(op, np.ufunc) and op.nin == 1 and op.nout == 1 and \
-                op.__name__ in ("sin", "cos", "tan", "tanh", "sinh", "cosh", "exp", "log", "sqrt",
-                                "square", "negative", "arctan", "log1p", "expm1", "reciprocal"):
+        if len(value.args) == 2 and not value.keywords and isinstance(op, np.ufunc) and \
+                op.__name__ in _BINARY_UFUNCS:          # np.maximum(x, 0.0): as x + 0.0
+            return _elementwise_kind(value.args[0], value.args[1], known)
+        leaf = _array_leaf(known(value.args[0].id))
+        if leaf is None or len(value.args) != 1:
+            return None
+        if isinstance(op, np.ufunc) and not value.keywords and op.__name__ in _UNARY_UFUNCS:
             return ("nd",) + leaf
         if any(op is r for r in _REDUCTIONS):
-            return ("nd", leaf[0], 0)
+            options = {k.arg: k.value for k in value.keywords}
+            if not options:
+                return ("nd", leaf[0], 0)
+            axis, keep = options.get("axis"), options.get("keepdims")
+            if set(options) - {"axis", "keepdims"} or not isinstance(axis, gast.Constant) or \
+                    type(axis.value) is not int or not -leaf[1] <= axis.value < leaf[1] or \
+                    not (keep is None or isinstance(keep, gast.Constant) and type(keep.value) is bool):
+                return None
+            return ("nd", leaf[0], leaf[1] if keep is not None and keep.value else leaf[1] - 1)
+    return None
+
+
+def _elementwise_kind(left, right, known):
+    """The kind of an elementwise operation of ``left`` and ``right`` (names or constants): two float
+    arrays of one dtype give that dtype at the larger rank; an array and a Python int or float the
+    array's kind; None otherwise."""
+    operands = [(o, known(o.id) if isinstance(o, gast.Name) else None) for o in (left, right)]
+    leaves = [_array_leaf(k) for _, k in operands]
+    if leaves[0] and leaves[1]:
+        if leaves[0][0] != leaves[1][0]:
+            return None
+        return ("nd", leaves[0][0], max(leaves[0][1], leaves[1][1]))
+    for leaf, (other, kind) in ((leaves[0], operands[1]), (leaves[1], operands[0])):
+        if leaf and _weak_scalar(other, kind):
+            return ("nd",) + leaf
     return None
 
 
@@ -808,7 +829,7 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
     try:
         code = getattr(fn, "__code__", None)
         with _descend(fn) if code is not None else _nothing():
-            for _ in range(3):           # again where a resolved call's value gives a later call its kinds
+            for _ in range(len(calls) + 1):   # again where a resolved call's value gives a later call its kinds
                 known = len(resolution.results)
                 for i, call in enumerate(calls):
                     if tree.records[i] is not None and tree.records[i].resolved:
