@@ -601,6 +601,24 @@ def _flat_leaves(table, rows, shapes, dtype):
     return out
 
 
+def _joined(leaves):
+    """The arrays ``leaves`` as one flat array: where they are, in order, the whole of one contiguous
+    1-D array (the views the last flat step returned for the parameters and the states), that array
+    itself, not copied (an optimizer's in_place writes only into the arrays it makes); else their
+    concatenation."""
+    base = leaves[0].base
+    if type(base) is np.ndarray and base.ndim == 1 and base.flags.c_contiguous and base.dtype == leaves[0].dtype:
+        address = base.__array_interface__["data"][0]
+        for a in leaves:
+            if a.base is not base or not a.flags.c_contiguous or a.__array_interface__["data"][0] != address:
+                break
+            address += a.nbytes
+        else:
+            if address == base.__array_interface__["data"][0] + base.nbytes:
+                return base
+    return np.concatenate(leaves, axis=None)
+
+
 def _flat_update(in_place, params, grad, m, v):
     """An optimizer step ``in_place(p, g, m, v) -> (new p, new m, new v)`` (elementwise) of a network's
     Learnables as one pass over all of its arrays at once (each result a view of one new array), in the
@@ -623,7 +641,7 @@ def _flat_update(in_place, params, grad, m, v):
     arrays = [_flat_leaves(t, rows, shapes, dtype) for t in (table, _learnables_of(grad), m, v)]
     if any(a is None for a in arrays):
         return None
-    flat = [np.concatenate(leaves, axis=None) for leaves in arrays]          # (each flattened)
+    flat = [_joined(leaves) for leaves in arrays]          # (each flattened)
     results = in_place(*flat)
     if any(type(r) is not np.ndarray or r.dtype != dtype for r in results):
         return None
