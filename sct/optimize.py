@@ -36,7 +36,8 @@ ZERO, NONZERO = "zero", "nonzero"
 #: container) for the operands generated code passes them: ``0.0 + f(...)`` is ``f(...)`` (the batch
 #: normalisation's and max pooling's adjoints of the whole input, the first contribution to it).
 _NEW_ADJOINT_ARRAYS = ("channel_product", "maxpool_scatter", "batch_total", "batch_mean_adjoint",
-                       "batch_variance_adjoint", "unbroadcast_product", "batchnorm_stats_input_adjoint")
+                       "batch_variance_adjoint", "unbroadcast_product", "batchnorm_stats_input_adjoint",
+                       "matmul_adjoint_a", "matmul_adjoint_b", "matmul_adjoint_2d_a", "matmul_adjoint_2d_b")
 Facts = Dict[str, str]
 
 
@@ -217,7 +218,7 @@ class ZeroFacts:
         # arithmetic makes a new object; seed and index_adjoint make numbers, arrays or containers
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Tuple, gast.List, gast.Dict)):
             return NONZERO
-        if _rt_call(value, self.rt, "seed", "index_adjoint", "index_add", "reduction_broadcast"):
+        if _rt_call(value, self.rt, "seed", "index_adjoint", "index_add", "reduction_broadcast", *_NEW_ADJOINT_ARRAYS):
             return NONZERO
         if _rt_call(value, self.rt, "unbroadcast") and value.args:
             return self.classify(value.args[0], facts)   # its argument itself, or a new array
