@@ -824,8 +824,17 @@ def effect_position() -> int:
     return s.cursors[-1] if s.cursors else len(s.log)
 
 
-def replay_from(position: int) -> None:
-    """Effects from here on are read from the log, starting at ``position``."""
+def replay_from(position: int, watch: bool = True) -> None:
+    """Effects from here on are read from the log, starting at ``position``.  ``watch``: check at
+    ``replay_end`` that the global random generators (and the generators the sweep is given) are
+    where they were, and refuse one-shot iterators the sweep is given; False where the compiler
+    proved that no code it did not compile runs and no argument holds such things
+    (sct/recomputed.unwatched_replays)."""
+    s = state()
+    if not watch:
+        s.cursors.append(position)
+        s.draws.append(None)
+        return
     caller = sys._getframe(1)
     owners = []
     if caller.f_code.co_filename.startswith("<sct-generated"):
@@ -905,8 +914,9 @@ def replay_end() -> None:
     s = state()
     if s.cursors:
         s.cursors.pop()
-    if s.draws:
-        before, owners = s.draws.pop()
+    watched = s.draws.pop() if s.draws else None
+    if watched is not None:
+        before, owners = watched
         if not _same_draw_state(before, _global_draw_state()) or \
                 any(not _same_owner_state(was, _owner_state(g)) for g, was in owners):
             from .errors import SctError

@@ -41,7 +41,7 @@ from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
 from .inline_helpers import class_guards, inline_helpers
-from .recomputed import drop_recomputed
+from .recomputed import drop_recomputed, unwatched_replays
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
@@ -406,6 +406,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
+        unwatched_replays(generated, tree, rt_name, sig.param_kinds)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

@@ -270,3 +270,41 @@ def _numeric_names(fn: gast.FunctionDef, stores: Dict[str, int], callees: Set[st
         elif len(names) == 1 and isinstance(s.targets[0], gast.Name) and _numeric_expr(value, numeric, np_name):
             numeric.add(names[0])
     return numeric
+
+
+def _plain_kind(kind) -> bool:
+    """A parameter's kind that holds only arrays, Python numbers, strings, None and lists, tuples and
+    dicts of those: nothing whose methods are a user's, no generator, iterator or function."""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    if kind[0] in ("dl", "nd"):
+        return True
+    if kind[0] == "num":
+        return len(kind) == 3 and kind[2] in (int, float, complex)
+    if kind[0] == "const":
+        return len(kind) == 2 and kind[1] in (bool, str, type(None))
+    if kind[0] in ("seq", "map") and len(kind) == 3 and kind[1] in (list, tuple, dict):
+        return all(_plain_kind(k[1] if kind[0] == "map" else k) for k in kind[2])
+    return False
+
+
+def unwatched_replays(generated, tree, rt_name: str, param_kinds) -> bool:
+    """``rt.replay_from(start)`` becomes ``rt.replay_from(start, False)`` where the recomputation
+    cannot draw random numbers unseen: the generated code runs no user code sct did not compile
+    (``tree.opaque`` False: sct.call_tree) and every parameter holds only plain data (no generator or
+    iterator to check as used up, no object of a user's class whose methods could draw).  Its known
+    draws are replayed from the effects log as before; what is skipped is the capture and comparison
+    of numpy's and Python's global random states (about 50 microseconds per recomputation) that
+    catches a draw made by code sct did not compile.  Returns whether any call was changed."""
+    if getattr(tree, "opaque", True) or param_kinds is None or \
+            not all(_plain_kind(k) for k in param_kinds.values()):
+        return False
+    changed = False
+    for fn in generated.functions:
+        if not isinstance(fn, gast.FunctionDef):
+            continue
+        for node in walk_nodes(fn):
+            if _rt_call(node, rt_name, "replay_from") and len(node.args) == 1 and not node.keywords:
+                node.args.append(gast.Constant(value=False, kind=None))
+                changed = True
+    return changed
