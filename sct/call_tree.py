@@ -43,7 +43,8 @@ import gast
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import CallSite, Closure, SiteEntry, into_temporary as _into_temporary, positional
+from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_sequence, \
+    into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
 from .ir import child_nodes, walk_no_defs, walk_nodes
@@ -245,6 +246,14 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
     a wrong one only leaves the call to its first run."""
     if isinstance(value, gast.Name):
         return known(value.id)
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+        return _item_kind(known(value.value.id), value.slice)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr == "as_sequence" and len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], gast.Name) and isinstance(value.func.value, gast.Name) and \
+            getattr(namespace.get(value.func.value.id), "as_sequence", None) is _as_sequence:
+        kind = known(value.args[0].id)          # a list or tuple walked by a loop: itself
+        return kind if _sequence_items(kind) is not None else None
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             isinstance(value.func.value, gast.Name) and \
             getattr(namespace.get(value.func.value.id), "into_temporary", None) is _into_temporary:
@@ -289,6 +298,48 @@ def _value_kind(value, known, namespace: Dict[str, Any]):
                     not (keep is None or isinstance(keep, gast.Constant) and type(keep.value) is bool):
                 return None
             return ("nd", leaf[0], leaf[1] if keep is not None and keep.value else leaf[1] - 1)
+    return None
+
+
+def _sequence_items(kind):
+    """The kinds of the items of a list or tuple kind, else None."""
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] in (list, tuple):
+        return kind[2]
+    return None
+
+
+def _constant_int(node):
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
+            isinstance(node.operand, gast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+def _item_kind(kind, index):
+    """The kind of ``value[index]`` for a value of ``kind``: an item of a list or tuple at a constant
+    position, a slice of one with constant bounds, the one kind all its items have at a position known
+    at run time only (a loop's), the value of a dict at a constant key; None otherwise."""
+    items = _sequence_items(kind)
+    if items is not None:
+        i = _constant_int(index)
+        if i is not None:
+            return items[i] if -len(items) <= i < len(items) else None
+        if isinstance(index, gast.Slice):
+            bounds = [None if b is None or isinstance(b, gast.Constant) and b.value is None else _constant_int(b)
+                      for b in (index.lower, index.upper, index.step)]
+            if any(b is None and part is not None and not (isinstance(part, gast.Constant) and part.value is None)
+                   for b, part in zip(bounds, (index.lower, index.upper, index.step))) or bounds[2] == 0:
+                return None
+            return (kind[0], kind[1], items[slice(*bounds)])
+        if isinstance(index, gast.Name) and items and all(k == items[0] for k in items):
+            return items[0]
+        return None
+    if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict and \
+            isinstance(index, gast.Constant) and isinstance(index.value, (str, int)) and \
+            type(index.value) is not bool:
+        return next((k for key, k in kind[2] if type(key) is type(index.value) and key == index.value), None)
     return None
 
 

@@ -118,3 +118,103 @@ def test_reductions_with_axis_resolve():
     y, g = dlfeval(chain_of_reductions_grad, dlarray(x))
     np.testing.assert_allclose(float(y.data), chain_of_reductions(x), rtol=1e-12)
     check_grads(chain_of_reductions, x)
+
+
+# --- helpers called in a loop over a list of layers, and with a dict's entries -----------------------
+
+def layer(h, W, b):
+    return np.tanh(h @ W + b)
+
+
+def head(h, W):
+    return np.sum(h @ W, axis=1)
+
+
+def looped_net(params, X):
+    h = X
+    for W, b in params[:-1]:
+        h = layer(h, W, b)
+    return head(h, params[-1])
+
+
+def looped_grad(params, X):
+    y = np.sum(looped_net(params, X) ** 2)
+    return y, dlgradient(y, params)
+
+
+def dict_net(p, X):
+    h = layer(X, p["W1"], p["b1"])
+    h = layer(h, p["W2"], p["b2"])
+    return head(h, p["W3"])
+
+
+def dict_grad(p, X):
+    y = np.mean(dict_net(p, X) ** 2)
+    return y, dlgradient(y, p)
+
+
+def _layers(rng, sizes=(3, 5, 4)):
+    params = [(0.7 * rng.standard_normal((a, b)), 0.1 * rng.standard_normal(b)) for a, b in zip(sizes, sizes[1:])]
+    return params + [rng.standard_normal((sizes[-1], 1))]
+
+
+def test_helpers_in_a_loop_over_layers_are_called_directly():
+    rng = np.random.default_rng(5)
+    params = _layers(rng)
+    X = rng.standard_normal((6, 3))
+    dl = [(dlarray(W), dlarray(b)) for W, b in params[:-1]] + [dlarray(params[-1])]
+    text = str(sct.source(looped_grad, dl, X, callees=True))
+    assert "run time only" not in text
+    y, g = dlfeval(looped_grad, dl, X)
+    np.testing.assert_allclose(float(y.data), np.sum(looped_net(params, X) ** 2), rtol=1e-12)
+    flat = [a for W, b in params[:-1] for a in (W, b)] + [params[-1]]
+
+    def f(*arrays):
+        ps = [(arrays[2 * i], arrays[2 * i + 1]) for i in range(len(params) - 1)] + [arrays[-1]]
+        return np.sum(looped_net(ps, X) ** 2)
+
+    got = [a.data for W, b in g[:-1] for a in (W, b)] + [g[-1].data]
+    for i, a in enumerate(got):
+        assert_close(a, numerical_gradient(f, flat, i), 1e-5, 1e-6, what=f"d/dleaf{i}")
+
+
+def test_layers_of_other_shapes_in_one_loop_still_agree():
+    """Items of one kind (rank and dtype) but other shapes: the predicted kinds hold, each call's
+    numbers are its own; then a list whose items differ in rank (guards fall back)."""
+    rng = np.random.default_rng(6)
+    for sizes in ((2, 7, 3), (4, 4, 4, 2)):
+        params = _layers(rng, sizes)
+        X = rng.standard_normal((5, sizes[0]))
+        dl = [(dlarray(W), dlarray(b)) for W, b in params[:-1]] + [dlarray(params[-1])]
+        y, g = dlfeval(looped_grad, dl, X)
+        np.testing.assert_allclose(float(y.data), np.sum(looped_net(params, X) ** 2), rtol=1e-12)
+    params = _layers(rng, (3, 3, 3))
+    params[1] = (params[1][0], float(params[1][1][0]))      # a Python float bias in the second layer
+    X = rng.standard_normal((4, 3))
+    dl = [(dlarray(W), b if isinstance(b, float) else dlarray(b)) for W, b in params[:-1]] + [dlarray(params[-1])]
+    y, g = dlfeval(looped_grad, dl, X)
+    np.testing.assert_allclose(float(y.data), np.sum(looped_net(params, X) ** 2), rtol=1e-12)
+
+    def f(W0):
+        ps = [(W0, params[0][1])] + params[1:]
+        return np.sum(looped_net(ps, X) ** 2)
+
+    assert_close(g[0][0].data, numerical_gradient(f, [params[0][0]], 0), 1e-5, 1e-6, what="dW0")
+
+
+def test_dict_entries_give_helpers_their_kinds():
+    rng = np.random.default_rng(7)
+    p = {"W1": rng.standard_normal((3, 5)), "b1": np.zeros(5), "W2": rng.standard_normal((5, 4)),
+         "b2": 0.1 * np.ones(4), "W3": rng.standard_normal((4, 1))}
+    X = rng.standard_normal((6, 3))
+    dl = {k: dlarray(v) for k, v in p.items()}
+    assert "run time only" not in str(sct.source(dict_grad, dl, X, callees=True))
+    y, g = dlfeval(dict_grad, dl, X)
+    np.testing.assert_allclose(float(y.data), np.mean(dict_net(p, X) ** 2), rtol=1e-12)
+    keys = list(p)
+
+    def f(*arrays):
+        return np.mean(dict_net(dict(zip(keys, arrays)), X) ** 2)
+
+    for i, k in enumerate(keys):
+        assert_close(g[k].data, numerical_gradient(f, [p[k] for k in keys], i), 1e-5, 1e-6, what=f"d/d{k}")
