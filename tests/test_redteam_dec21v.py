@@ -1,0 +1,285 @@
+"""Red team V (dec21): formatted dlarrays that lost their labels on the way to a deep-learning function.
+
+sct follows data formats when it compiles the function dlfeval runs (sct/formats.py); inside the
+generated code the values are plain arrays.  A formatted value that reached a layout-reading function
+(softmax, fullyconnect, the losses, ...) through a construct the format pass did not follow arrived
+unlabelled and was read in sct's default layout: a wrong value and a wrong gradient, silently.  Found:
+
+* spread arguments: ``f(*xs)`` of a helper, ``sct.softmax(*xs)``, ``np.exp(*xs)`` (the pass read a
+  ``Starred`` argument as unformatted);
+* calls it does not follow that hand back what they are given: ``copy.copy(X)``, ``copy.deepcopy(X)``,
+  ``dict(zip(keys, [X]))``, ``itertools.chain([X])``, ``xs.extend([X])``, ``xs.insert(0, X)``,
+  ``d.update(a=X)``, ``a, *b, c = [...]``, ``[*xs, X]`` (their results were taken as unformatted);
+* outside dlfeval, ``copy.deepcopy(X)`` of a formatted X dropped its labels (``__getattr__`` found the
+  ndarray's ``__deepcopy__``).
+
+Now the spread is refused (a CompileError naming the line), a copy keeps the labels (as outside dlfeval),
+``extend``/``update`` of known items are followed, and the rest is UNKNOWN: refused by the function that
+would read the layout.  Every accepted case is checked against plain numpy values (MATLAB's softmax over
+the "C" dimension) and finite differences.
+"""
+import copy
+import itertools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dims, dlarray, dlfeval, dlgradient, extractdata, softmax, stripdims
+from gradcheck import numerical_gradient
+
+Z = np.random.default_rng(21).standard_normal((4, 3))         # "CB": 4 channels, 3 observations
+K = np.random.default_rng(22).standard_normal((4, 3))
+
+
+def softmax_c(z):
+    """MATLAB's softmax of "CB" data: over the C dimension (axis 0 here)."""
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
+
+
+def reference(z):
+    return np.sum(softmax_c(z) * K)
+
+
+def check_value_and_gradient(result):
+    y, g = result
+    np.testing.assert_allclose(extractdata(y), reference(Z), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(extractdata(g), numerical_gradient(reference, [Z.copy()], 0), rtol=1e-5, atol=1e-7)
+
+
+# --- spread arguments: refused ------------------------------------------------------------------
+
+def helper_softmax(z):
+    return softmax(z)
+
+
+def spread_into_helper(*xs):
+    return helper_softmax(*xs)
+
+
+def spread_local_into_helper(z):
+    xs = (z,)
+    return helper_softmax(*xs)
+
+
+def spread_into_softmax(*xs):
+    return softmax(*xs)
+
+
+def spread_list_into_softmax(z):
+    xs = [z]
+    return softmax(*xs)
+
+
+def spread_into_numpy(*xs):
+    return np.exp(*xs) * 2
+
+
+@pytest.mark.parametrize("fun", [spread_into_helper, spread_local_into_helper, spread_into_softmax,
+                                 spread_list_into_softmax, spread_into_numpy])
+def test_formatted_items_spread_into_a_call_are_refused(fun):
+    # was: softmax of the last axis (the default layout), [0.27, 0.73] rows for MATLAB's columns
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(Z, "CB"))
+    assert "through *args or **kwargs" in str(info.value)
+    assert info.value.filename == __file__ and info.value.lineno is not None
+
+
+def test_unformatted_items_spread_still_run():
+    y = dlfeval(spread_into_softmax, dlarray(Z))
+    e = np.exp(Z - Z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(extractdata(y), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+# --- copies keep the labels ---------------------------------------------------------------------
+
+def through_copy(z):
+    y = np.sum(stripdims(softmax(copy.copy(z))) * K)
+    return y, dlgradient(y, z)
+
+
+def through_deepcopy(z):
+    y = np.sum(stripdims(softmax(copy.deepcopy(z))) * K)
+    return y, dlgradient(y, z)
+
+
+def through_extend(z):
+    xs = []
+    xs.extend([z])
+    y = np.sum(stripdims(softmax(xs[0])) * K)
+    return y, dlgradient(y, z)
+
+
+def through_update(z):
+    d = {}
+    d.update(a=z)
+    y = np.sum(stripdims(softmax(d["a"])) * K)
+    return y, dlgradient(y, z)
+
+
+def through_star_target(z, w):
+    a, *b, c = [w, w, z, w]
+    y = np.sum(stripdims(softmax(b[1])) * K)
+    return y, dlgradient(y, z)
+
+
+@pytest.mark.parametrize("fun", [through_copy, through_deepcopy, through_extend, through_update])
+def test_copies_and_known_items_keep_the_labels(fun):
+    check_value_and_gradient(dlfeval(fun, dlarray(Z, "CB")))
+
+
+def test_starred_target_picks_the_right_item():
+    check_value_and_gradient(dlfeval(through_star_target, dlarray(Z, "CB"), dlarray(np.zeros((4, 3)))))
+
+
+def test_deepcopy_outside_dlfeval_keeps_the_labels():
+    x = dlarray(Z, "CB")
+    assert dims(copy.deepcopy(x)) == "CB"
+    assert dims(copy.deepcopy([x])[0]) == "CB"
+    assert dims(copy.copy(x)) == "CB"
+    np.testing.assert_array_equal(extractdata(copy.deepcopy(x)), Z)
+
+
+# --- not followed: refused where a layout is read -------------------------------------------------
+
+def through_dict_zip(z):
+    d = dict(zip(["a"], [z]))
+    return softmax(d["a"])
+
+
+def through_chain(z):
+    return softmax(list(itertools.chain([z]))[0])
+
+
+def through_insert(z):
+    xs = [1.0]
+    xs.insert(0, z)
+    return softmax(xs[0])
+
+
+def through_display_of_unknown_length(z, w):
+    xs = [w for _ in range(2)]
+    ys = [*xs, z]
+    return softmax(ys[2])
+
+
+def through_extend_of_unknown_length(z, w, n):
+    xs = [w] * n
+    xs.extend([z])
+    return softmax(xs[2])
+
+
+@pytest.mark.parametrize("fun, extra", [(through_dict_zip, ()), (through_chain, ()), (through_insert, ()),
+                                        (through_display_of_unknown_length, (dlarray(Z),)),
+                                        (through_extend_of_unknown_length, (dlarray(Z), 2))])
+def test_values_not_followed_are_refused_where_a_layout_is_read(fun, extra):
+    # each was: the default layout's softmax (over the last axis), silently
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(Z, "CB"), *extra)
+    assert "format of its input is not known" in str(info.value)
+    assert info.value.filename == __file__
+
+
+def test_outside_dlfeval_values_agree():
+    """The reference the accepted cases are held to: what the same calls give outside dlfeval."""
+    x = dlarray(Z, "CB")
+    for v in (copy.copy(x), copy.deepcopy(x), dict(zip(["a"], [x]))["a"], list(itertools.chain([x]))[0]):
+        np.testing.assert_allclose(extractdata(sct.softmax(v)), softmax_c(Z), rtol=1e-12)
+
+
+# --- a callable run as it is (a partial bound outside) given formatted data: refused ---------------
+
+import functools  # noqa: E402
+
+SOFTMAX_PARTIAL = functools.partial(softmax)
+
+
+def through_partial(z):
+    return SOFTMAX_PARTIAL(z)
+
+
+def test_formatted_data_given_to_a_partial_is_refused():
+    # was: the partial ran on the plain array: softmax over the last axis, silently
+    with pytest.raises(CompileError) as info:
+        dlfeval(through_partial, dlarray(Z, "CB"))
+    assert "runs as it is" in str(info.value) and info.value.filename == __file__
+    y = dlfeval(through_partial, dlarray(Z))            # unformatted: runs, as outside dlfeval
+    np.testing.assert_allclose(extractdata(y), extractdata(SOFTMAX_PARTIAL(dlarray(Z))), rtol=1e-12)
+
+
+# --- a formatted dlarray held by an object outside the function: refused ---------------------------
+
+class _Holder:
+    pass
+
+
+HOLDER = _Holder()
+HOLDER.T = dlarray(np.eye(3) + np.arange(9.0).reshape(3, 3) / 7, "BC")       # square: no shape error to warn
+
+
+def minus_held(z):
+    return z - HOLDER.T
+
+
+def mse_of_held(z):
+    return sct.mse(z, HOLDER.T)
+
+
+@pytest.mark.parametrize("fun", [minus_held, mse_of_held])
+def test_formatted_attribute_of_an_outside_object_is_refused(fun):
+    # was: read as it is inside the generated code, met by the plain "CB" data unaligned (outside dlfeval
+    # z - HOLDER.T aligns the labels): another value, silently
+    z = dlarray(np.arange(9.0).reshape(3, 3) / 5, "CB")
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, z)
+    assert "attribute of an object outside the function" in str(info.value) and info.value.filename == __file__
+
+
+def test_unformatted_attribute_of_an_outside_object_still_runs():
+    holder = _Holder()
+    holder.T = np.ones((3, 3))
+
+    def loss(z):
+        y = np.sum((z - holder.T) ** 2)
+        return y, dlgradient(y, z)
+    z = np.arange(9.0).reshape(3, 3)
+    y, g = dlfeval(loss, dlarray(z, "CB"))
+    np.testing.assert_allclose(extractdata(y), np.sum((z - 1) ** 2))
+    np.testing.assert_allclose(extractdata(g), 2 * (z - 1))
+
+
+# --- a with block: its body is followed -----------------------------------------------------------
+
+import contextlib  # noqa: E402
+
+
+def softmax_in_errstate(z):
+    with np.errstate(all="ignore"):
+        y = np.sum(stripdims(softmax(z)) * K)
+    return y, dlgradient(y, z)
+
+
+def softmax_in_nested_with(z):
+    with contextlib.suppress(ValueError):
+        with np.errstate(divide="ignore"):
+            s = softmax(z)
+        y = np.sum(stripdims(s) * K)
+    return y, dlgradient(y, z)
+
+
+def softmax_of_entered_value(z):
+    with contextlib.nullcontext(z) as u:
+        return softmax(u)
+
+
+@pytest.mark.parametrize("fun", [softmax_in_errstate, softmax_in_nested_with])
+def test_deep_learning_calls_in_a_with_block_read_the_labels(fun):
+    # was: the format pass did not walk a with block's body: softmax of "CB" data over the last axis
+    check_value_and_gradient(dlfeval(fun, dlarray(Z, "CB")))
+
+
+def test_value_a_context_manager_gives_is_not_known():
+    with pytest.raises(CompileError) as info:
+        dlfeval(softmax_of_entered_value, dlarray(Z, "CB"))
+    assert "format of its input is not known" in str(info.value) and info.value.filename == __file__
