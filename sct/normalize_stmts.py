@@ -29,7 +29,7 @@ class Statements:
         gast.Return: "return_stmt", gast.Pass: "pass_stmt", gast.Break: "jump_stmt",
         gast.Continue: "jump_stmt", gast.With: "with_stmt", gast.Delete: "delete_stmt",
         gast.FunctionDef: "def_stmt", gast.Import: "kept_stmt", gast.ImportFrom: "kept_stmt",
-        gast.Assert: "kept_stmt", gast.Raise: "kept_stmt",
+        gast.Assert: "assert_stmt", gast.Raise: "kept_stmt",
     }
 
     def stmt(self, s, out: List):
@@ -130,6 +130,14 @@ class Statements:
         self.emit(out, node)
         self.block(s.body, node.body)
         self.block(s.orelse, node.orelse)
+
+    def assert_stmt(self, s: gast.Assert, out: List):
+        # the test computed first, as any other expression, so the later passes see its calls (was: kept as
+        # written, where the format pass never saw them: `assert np.allclose(np.sum(softmax(X), 0), 1)` of
+        # "CB" data raised inside dlfeval, softmax read in the default layout); the message, computed only
+        # when the test fails, is kept as written
+        test = self.atom(s.test, out, hint="asserted")
+        self.emit(out, gast.Assert(test=test, msg=s.msg))
 
     def return_stmt(self, s: gast.Return, out: List):
         value = const(None) if s.value is None else self.atom(s.value, out, hint="out")

@@ -283,3 +283,85 @@ def test_value_a_context_manager_gives_is_not_known():
     with pytest.raises(CompileError) as info:
         dlfeval(softmax_of_entered_value, dlarray(Z, "CB"))
     assert "format of its input is not known" in str(info.value) and info.value.filename == __file__
+
+
+# --- the expressions of an f-string are followed (a loss printed in the function) -------------------
+
+import math  # noqa: E402
+
+from sct import crossentropy  # noqa: E402
+
+LOG = []
+
+
+def loss_logged_in_fstring(z):
+    y = np.sum(stripdims(softmax(z)) * K)
+    LOG.append(f"loss {np.sum(stripdims(softmax(z)) * K):.12f} of {crossentropy(softmax(z), np.eye(4)[:, :3]):.12f}")
+    return y, dlgradient(y, z)
+
+
+def test_fstring_expressions_read_the_labels():
+    # was: the calls inside the f-string were left there, unseen by the format pass: the logged loss
+    # was the default layout's (another number), while the returned one was right
+    LOG.clear()
+    check_value_and_gradient(dlfeval(loss_logged_in_fstring, dlarray(Z, "CB")))
+    expected = -np.sum(np.eye(4)[:, :3] * np.log(softmax_c(Z))) / 3
+    assert LOG == [f"loss {reference(Z):.12f} of {expected:.12f}"]
+
+
+def fstring_of_traced_scalar(x):
+    s = f"{np.sum(x ** 2):.3f}|{x[0]!r:>8}"
+    y = np.sum(np.sin(x)) * len(s)
+    return y, dlgradient(y, x), s
+
+
+def test_fstring_of_traced_values_keeps_python_text_and_gradient():
+    x0 = np.array([0.25, -1.5, 2.0])
+    y, g, s = dlfeval(fstring_of_traced_scalar, dlarray(x0))
+    text = f"{np.sum(x0 ** 2):.3f}|{x0[0]!r:>8}"
+    assert s == text
+    np.testing.assert_allclose(extractdata(y), np.sum(np.sin(x0)) * len(text), rtol=1e-14)
+    np.testing.assert_allclose(extractdata(g), np.cos(x0) * len(text), rtol=1e-14)
+
+
+# --- math.isclose in a test: no derivative needed, in forward mode too -----------------------------
+
+def picked_by_isclose(x):
+    return x[0] * (2.0 if math.isclose(x[1], 0.5) else 3.0) + x[1] ** 3
+
+
+@pytest.mark.parametrize("x1, factor", [(0.5, 2.0), (0.7, 3.0)])
+def test_isclose_in_a_condition_in_jvp_and_hvp(x1, factor):
+    # was: jvp and hvp refused with 'no derivative rule for math.isclose', naming the generated code's file
+    x = np.array([0.3, x1])
+    v = np.array([1.0, -2.0])
+    y, jv = sct.jvp(picked_by_isclose, x, v)
+    np.testing.assert_allclose(extractdata(y), 0.3 * factor + x1 ** 3, rtol=1e-14)
+    np.testing.assert_allclose(extractdata(jv), factor * 1.0 + 3 * x1 ** 2 * -2.0, rtol=1e-12)
+    hv = sct.hvp(picked_by_isclose, x, v)
+    np.testing.assert_allclose(extractdata(hv), [0.0, 6 * x1 * -2.0], rtol=1e-12, atol=1e-14)
+
+
+# --- an assert's test is followed ------------------------------------------------------------------
+
+def asserts_softmax_columns(z):
+    assert np.allclose(np.sum(stripdims(softmax(z)), axis=0), 1.0), "softmax columns"
+    y = np.sum(stripdims(softmax(z)) * K)
+    return y, dlgradient(y, z)
+
+
+def asserts_false(z):
+    assert np.sum(stripdims(softmax(z))) < 0, f"sum {np.sum(z):.3f}"
+    return z
+
+
+def test_assert_test_reads_the_labels():
+    # was: the assert kept as written, its softmax read in the default layout: an AssertionError inside
+    # dlfeval where plain Python passes
+    check_value_and_gradient(dlfeval(asserts_softmax_columns, dlarray(Z, "CB")))
+
+
+def test_failing_assert_still_raises_with_its_message():
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(asserts_false, dlarray(Z, "CB"))
+    assert "AssertionError" in str(info.value) and f"sum {np.sum(Z):.3f}" in str(info.value)
