@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import gast
 
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, walk_nodes
 from .normalize_exprs import BINOP_NAMES
 
 # each unpacking's number, marked on the reads it is lowered to (``sct_unpack``: count, position,
@@ -150,6 +150,17 @@ class Statements:
         self.emit(out, type(s)())
 
     def with_stmt(self, s: gast.With, out: List):
+        for item in s.items:
+            # `with nullcontext(x * 2) as u:` / `with Ctx(x) as u:`: u is what __enter__ gives, which sct does not
+            # follow; it was taken as a constant, so a derivative through u was silently zero. Refused where the
+            # context expression reads the function's own values (a module's context manager still runs)
+            if item.optional_vars is not None and any(
+                    isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
+                    for n in walk_nodes(item.context_expr)):
+                self.fail(item.context_expr, "`with ... as name` of a context manager made from the function's "
+                          "values", "sct does not follow what __enter__ gives, so a derivative through the name "
+                          "would be lost; compute the value before the block and use it there (u = x * 2, "
+                          "then `with ...:` without `as`)")
         node = gast.With(items=s.items, body=[], type_comment=None)
         self.emit(out, node)         # the body runs once, inside the context
         self.block(s.body, node.body)

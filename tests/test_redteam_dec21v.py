@@ -279,10 +279,56 @@ def test_deep_learning_calls_in_a_with_block_read_the_labels(fun):
     check_value_and_gradient(dlfeval(fun, dlarray(Z, "CB")))
 
 
-def test_value_a_context_manager_gives_is_not_known():
+def test_value_a_context_manager_gives_is_refused():
     with pytest.raises(CompileError) as info:
         dlfeval(softmax_of_entered_value, dlarray(Z, "CB"))
-    assert "format of its input is not known" in str(info.value) and info.value.filename == __file__
+    assert "with ... as name" in str(info.value) and info.value.filename == __file__
+
+
+# --- with ... as u of the function's values: u was a constant (a zero gradient, silently) ------------
+
+class _Scaled:
+    def __init__(self, v):
+        self.v = v
+
+    def __enter__(self):
+        return self.v * 3
+
+    def __exit__(self, *exc):
+        return False
+
+
+def entered_nullcontext(x):
+    with contextlib.nullcontext(x * 2) as u:
+        y = np.sum(u ** 2)
+    return y, dlgradient(y, x)
+
+
+def entered_user_manager(x):
+    with _Scaled(x) as u:
+        y = np.sum(np.sin(u))
+    return y, dlgradient(y, x)
+
+
+def entered_constant_manager(x):
+    with contextlib.nullcontext(3.0) as k:
+        y = np.sum(x ** 2) * k
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [entered_nullcontext, entered_user_manager])
+def test_with_as_of_the_functions_values_is_refused(fun):
+    # was: the gradient through u was zeros (values right)
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(np.array([0.5, -1.0, 2.0])))
+    assert "with ... as name" in str(info.value) and info.value.filename == __file__
+
+
+def test_with_as_of_a_constant_manager_still_runs():
+    x0 = np.array([0.5, -1.0, 2.0])
+    y, g = dlfeval(entered_constant_manager, dlarray(x0))
+    np.testing.assert_allclose(extractdata(y), 3.0 * np.sum(x0 ** 2), rtol=1e-14)
+    np.testing.assert_allclose(extractdata(g), 6.0 * x0, rtol=1e-14)
 
 
 # --- the expressions of an f-string are followed (a loss printed in the function) -------------------
