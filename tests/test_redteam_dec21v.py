@@ -11,7 +11,15 @@ unlabelled and was read in sct's default layout: a wrong value and a wrong gradi
   ``dict(zip(keys, [X]))``, ``itertools.chain([X])``, ``xs.extend([X])``, ``xs.insert(0, X)``,
   ``d.update(a=X)``, ``a, *b, c = [...]``, ``[*xs, X]`` (their results were taken as unformatted);
 * outside dlfeval, ``copy.deepcopy(X)`` of a formatted X dropped its labels (``__getattr__`` found the
-  ndarray's ``__deepcopy__``).
+  ndarray's ``__deepcopy__``);
+* a ``with`` block's body, the expressions of an f-string and an assert's test were never seen by the
+  format pass (``with np.errstate(...): softmax(X)``, ``f"{crossentropy(Y, T):.4f}"``,
+  ``assert np.allclose(np.sum(softmax(X), 0), 1)`` raising where Python passes);
+* a formatted dlarray held by an outside object's attribute, or given to a partial bound outside.
+
+Beyond formats: ``with nullcontext(x * 2) as u`` / a user's context manager made from traced values
+gave u as a constant, a zero gradient (now refused), and ``math.isclose`` in a condition made jvp and hvp
+refuse, naming the generated code's file.
 
 Now the spread is refused (a CompileError naming the line), a copy keeps the labels (as outside dlfeval),
 ``extend``/``update`` of known items are followed, and the rest is UNKNOWN: refused by the function that
