@@ -161,6 +161,13 @@ class Statements:
                           "values", "sct does not follow what __enter__ gives, so a derivative through the name "
                           "would be lost; compute the value before the block and use it there (u = x * 2, "
                           "then `with ...:` without `as`)")
+            func = item.context_expr.func if isinstance(item.context_expr, gast.Call) else None
+            if (isinstance(func, gast.Name) and func.id == "suppress") or \
+                    (isinstance(func, gast.Attribute) and func.attr == "suppress"):
+                # (an exception suppressed part way left the recorded values short: 'IndexError while computing
+                # the gradient: pop from empty list', or the adjoint of statements that never ran)
+                self.fail(item.context_expr, "contextlib.suppress(...)", "sct differentiates a with block whose "
+                          "body runs to its end; write the block as try/except (which sct follows)")
         node = gast.With(items=s.items, body=[], type_comment=None)
         self.emit(out, node)         # the body runs once, inside the context
         self.block(s.body, node.body)
