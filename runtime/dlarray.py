@@ -7,6 +7,7 @@ and return dlarrays.
 """
 from __future__ import annotations
 
+import copy as _copy
 import dataclasses
 import types
 import weakref
@@ -415,6 +416,15 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __reduce__(self):
         return (dlarray, (self._data, self._fmt or None))
+
+    def __deepcopy__(self, memo):
+        # copy.deepcopy asks the object for __deepcopy__, which __getattr__ found on the ndarray: the copy came
+        # back without the labels (copy.copy, which asks the class, kept them); both keep them now, as MATLAB's
+        out = dlarray.__new__(dlarray)
+        memo[id(self)] = out
+        out._data = _copy.deepcopy(self._data, memo)
+        out._fmt = self._fmt
+        return out
 
     # --- display ----------------------------------------------------------------------
     def _size_text(self) -> str:

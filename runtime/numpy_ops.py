@@ -3013,6 +3013,9 @@ for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.ar
                       "pow": np.power}.items():
     _alias(getattr(_math, _name), _np_op)
 nondifferentiable(_math.floor, _math.ceil, _math.isnan, _math.isinf, _math.isfinite, _math.trunc)
+# a test or an integer of its arguments, no derivative (was: jvp and hvp refused `2.0 if math.isclose(a, b)
+# else 3.0` with 'no derivative rule', naming the generated code's file, where dlgradient ran)
+nondifferentiable(_math.isclose, _math.isqrt, _math.factorial, _math.comb, _math.perm, _math.gcd, _math.lcm)
 
 
 @defrule(_math.log, wrt=("x", "base"))

@@ -246,6 +246,45 @@ class FormatInference:
             if rewrite:
                 s.body, s.orelse = body, orelse
             return [s]
+        if isinstance(s, gast.With):
+            # the body runs once, in the context (was: not walked at all, so a deep-learning call in
+            # `with np.errstate(...):` read formatted data in sct's default layout: another value, silently).
+            # What `as v` binds comes from the context manager: not followed, so UNKNOWN where the
+            # context expression reads formatted data
+            for item in s.items:
+                if item.optional_vars is not None:
+                    reads = [env.get(n.id, self.params.get(n.id)) for n in walk_nodes(item.context_expr)
+                             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+                    self.bind_target(item.optional_vars,
+                                     UNKNOWN if has_format(tuple(reads)) or lost_from(reads) else None, env)
+            body = self.block(s.body, env, rewrite)
+            if rewrite:
+                s.body = body
+            return [s]
+        if isinstance(s, gast.Try):
+            # (try statements are normalised into branches; one left here is walked as branches are: the
+            # body, then each handler from what the body may have left, else, finally)
+            before = dict(env)
+            body = self.block(s.body, env, rewrite)
+            orelse = self.block(s.orelse, env, rewrite)
+            exits = [dict(env)]
+            for h in s.handlers:
+                inner = {k: merge(before.get(k), env.get(k)) for k in set(before) | set(env)}
+                if isinstance(h.name, gast.Name):
+                    inner[h.name.id] = None
+                handled = self.block(h.body, inner, rewrite)
+                if rewrite:
+                    h.body = handled
+                exits.append(inner)
+            for k in set().union(*exits):
+                tree = exits[0].get(k)
+                for e in exits[1:]:
+                    tree = merge(tree, e.get(k))
+                env[k] = tree
+            final = self.block(s.finalbody, env, rewrite)
+            if rewrite:
+                s.body, s.orelse, s.finalbody = body, orelse, final
+            return [s]
         if isinstance(s, gast.Return):
             tree = self.expr(s.value, env, s) if s.value is not None else None
             self.out = tree if not self.returned else merge(self.out, tree)

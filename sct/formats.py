@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import List
 
+import copy
 import types
 
 import gast
@@ -63,6 +64,10 @@ METADATA_FUNCTIONS = frozenset(("shape", "size", "ndim", "result_type", "iscompl
 PLAIN_ARRAY_FUNCTIONS = frozenset(("array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray"))
 # elementwise functions with two outputs (each labelled as the operands, as outside dlfeval)
 TWO_OUTPUTS = {id(f) for f in (divmod, np.divmod, np.modf, np.frexp)}
+# calls run as they are whose result holds no array of their arguments (not a container of them, not a
+# copy): unformatted, whatever they are given
+NO_ARRAY_RESULTS = (len, isinstance, issubclass, print, int, float, bool, complex, str, repr, format, id, type, hash,
+                    callable, hasattr, range)
 
 
 def _uses_formats(fdef, resolver: Resolver) -> bool:
@@ -151,6 +156,23 @@ class FormatPass(LayoutCalls):
                     return getattr(base, node.attr, missing)
             return missing
 
+        def held_by_object(node):
+            """``obj.attr`` of an object outside the function that is no module, class or namespace (those
+            ``peek`` reads, guarded): the value it holds now (``inspect.getattr_static``: no property runs),
+            or missing."""
+            import inspect
+            if not (isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load)):
+                return missing
+            owner = peek(node.value)
+            if owner is missing and isinstance(node.value, gast.Attribute):
+                owner = held_by_object(node.value)
+            if owner is missing or isinstance(owner, (types.ModuleType, type, types.SimpleNamespace)):
+                return missing
+            try:
+                return inspect.getattr_static(owner, node.attr)
+            except Exception:
+                return missing
+
         # dlgradient(y, T) of an outside T: left as it is, for the site's own message (not traced)
         kept = {id(a) for n in walk_nodes(self.fdef) if isinstance(n, gast.Call) and
                 isinstance(n.func, (gast.Name, gast.Attribute)) and classify_call(n, resolver).kind == CallKind.SITE
@@ -176,6 +198,14 @@ class FormatPass(LayoutCalls):
                     if not isinstance(node, (gast.Name, gast.Attribute)) or not isinstance(node.ctx, gast.Load) \
                             or id(node) in kept:
                         continue
+                    held = held_by_object(node)
+                    if isinstance(held, dlarray) and held._fmt:
+                        # (was read as it is: a formatted dlarray inside generated code, met by plain arrays
+                        # unaligned: z - OBJ.x of a "CB" z and a "BC" OBJ.x, mse(Y, OBJ.T): another value)
+                        self.fail(stmt, f"a formatted dlarray ({held._fmt!r}) read from an attribute of an object "
+                                  "outside the function: sct follows data formats when it compiles the function, "
+                                  "and such an attribute can change without that; pass it as an argument (or bind "
+                                  "it to a module-level name)")
                     value = peek(node)
                     if not (isinstance(value, dlarray) and value._fmt):
                         continue
@@ -194,6 +224,7 @@ class FormatPass(LayoutCalls):
     def call(self, stmt, node: gast.Call, env, rewrite):
         """(the result's format tree, replacement statements or None)."""
         info = classify_call(node, self.resolver)
+        self.refuse_spread(stmt, node, info, env)
         args = [self.expr(a, env, stmt) for a in node.args]
         kws = {k.arg: self.expr(k.value, env, stmt) for k in node.keywords if k.arg}
         if self.follower(info) != self.into_callee:     # (a function of the user's: refused there)
@@ -215,10 +246,44 @@ class FormatPass(LayoutCalls):
             # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives
             # an array's metadata (np.shape, np.ndim, ...)
             losing = numpy_call and (name in LABEL_LOSING_OPS or name not in METADATA_FUNCTIONS | PLAIN_ARRAY_FUNCTIONS)
+            inputs = receiver + args + list(kws.values())
             if not numpy_call and info.kind == CallKind.PLAIN and _users_callable(info.obj):
+                if has_format(tuple(inputs)):
+                    # (functools.partial(softmax) bound outside, a callable object: it runs as it is, on the
+                    # plain arrays of the generated code, so it read "CB" data in the default layout)
+                    name = getattr(info.obj, "__name__", None) or \
+                        (node.func.id if isinstance(node.func, gast.Name) else type(info.obj).__name__)
+                    self.fail(stmt, f"a formatted dlarray is passed to {name}(), a callable sct runs as it is (a "
+                              "partial, a callable object): it would be given the data without its labels. Call "
+                              "the function it wraps directly, or pass stripdims(x) and give the deep-learning "
+                              "calls there DataFormat=...", "formatted argument")
                 return None, self.checked_result(stmt, node, rewrite)     # (a partial, a callable object)
-            return (LOST if losing and lost_from(receiver + args + list(kws.values())) else None), None
+            if not numpy_call and info.kind in (CallKind.OP, CallKind.PLAIN) and \
+                    not any(info.obj is f for f in NO_ARRAY_RESULTS) and (has_format(tuple(inputs)) or lost_from(inputs)):
+                # copy.copy(X), dict(pairs), itertools.chain(xs), xs.extend(ys), {**d, **e}, ...: a value
+                # made from formatted ones by a call not followed here may hold them, labels and all, as
+                # it does outside dlfeval (was: unformatted, so a deep-learning function given it read it
+                # in sct's default layout: another value, silently).  Not known: refused where it matters.
+                return UNKNOWN, None
+            return (LOST if losing and lost_from(inputs) else None), None
         return follow(stmt, node, info, args, kws, env, rewrite)
+
+    def refuse_spread(self, stmt, node, info, env):
+        """``f(*xs)`` / ``f(**d)`` (and what sct's normalizer makes of ``f(a, **d)``: ``f(a, *[...])``) where
+        the items spread are formatted (or have lost their labels): the call's arguments are followed one by
+        one, so such an item reached the function without its labels (``softmax(*xs)`` of a "CB" item
+        normalised the last axis, silently).  Refused, naming the call."""
+        spread = [a.value for a in node.args if isinstance(a, gast.Starred)] + \
+            [k.value for k in node.keywords if k.arg is None]
+        trees = [self.expr(v, env, stmt) for v in spread]
+        if any(has_format(t) or lost_from([t]) for t in trees):
+            name = getattr(info.obj, "__name__", None) or info.method or \
+                (node.func.id if isinstance(node.func, gast.Name) else
+                 node.func.attr if isinstance(node.func, gast.Attribute) else "the function")
+            self.fail(stmt, f"a formatted dlarray is passed to {name}() through *args or **kwargs: sct follows "
+                      "data formats argument by argument when it compiles the function, and an item spread into "
+                      "a call would arrive without its labels. Pass the arguments one by one "
+                      "(f(xs[0], xs[1]), f(x=d[\"x\"])), or stripdims them", "formatted argument spread")
 
     def refuse_function_value(self, stmt, node, info, trees, env):
         """``max(Xs, key=h)``, ``sorted(Xs, key=h)``, ``functools.reduce(h, Xs)``: a function of the user's
@@ -289,7 +354,12 @@ class FormatPass(LayoutCalls):
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
                      id(list): self.sequence_copy, id(tuple): self.sequence_copy, id(reversed): self.sequence_copy,
                      id(sum): self.of_items, id(max): self.of_items, id(min): self.of_items,
-                     id(iter): self.first_argument, id(next): self.next_item}
+                     id(iter): self.first_argument, id(next): self.next_item,
+                     # a copy keeps the labels (and a list's or dict's items theirs), as outside dlfeval
+                     id(copy.copy): self.copied, id(copy.deepcopy): self.copied,
+                     id(support.copy_value): self.copied, id(support.deep_copy): self.copied,
+                     id(support.listed): self.sequence_copy, id(support.tupled): self.sequence_copy,
+                     id(support.extended): self.joined, id(support.dict_merged): self.dict_joined}
         if id(target) in by_target:
             return by_target[id(target)]
         if any(target is f for f in SAME_DIMS_FUNCTIONS):
@@ -393,6 +463,34 @@ class FormatPass(LayoutCalls):
         if isinstance(t, tuple) and info.obj is reversed:
             return tuple(reversed(t)), None
         return (t if isinstance(t, tuple) or t is None else UNKNOWN), None
+
+    def copied(self, stmt, node, info, args, kws, env, rewrite):
+        """``copy.copy(x)``, ``copy.deepcopy(x)``, ``x.copy()``: x's labels (a list's or dict's items theirs)."""
+        if info.kind == CallKind.METHOD:
+            if isinstance(node.func, gast.Attribute):
+                return self.expr(node.func.value, env, stmt), None
+            return UNKNOWN, None
+        return (args[0] if len(args) == 1 and not kws else
+                UNKNOWN if has_format(tuple(args)) or lost_from(args) else None), None
+
+    def joined(self, stmt, node, info, args, kws, env, rewrite):
+        """``xs.extend(ys)`` (``rt.extended(xs, ys)``): the items of both, in order, where both are known."""
+        if len(args) == 2 and not kws and all(isinstance(t, tuple) for t in args):
+            items = args[0] + args[1]
+            return (items if any(has_format(t) for t in items) else None), None
+        return (UNKNOWN if has_format(tuple(args)) or lost_from(args) else None), None
+
+    def dict_joined(self, stmt, node, info, args, kws, env, rewrite):
+        """``{**a, **b}`` and ``a.update(b)`` (``rt.dict_merged(a, b)``): b's items over a's, where b's keys
+        are known (a dict written out); a formatted item of a that b may replace: not known."""
+        if len(args) == 2 and not kws:
+            a, b = args
+            if isinstance(b, dict) and (isinstance(a, dict) or a is None):
+                merged = {**(a or {}), **b}
+                return (merged if has_format(merged) else None), None
+            if b is None and a is None:
+                return None, None
+        return (UNKNOWN if has_format(tuple(args)) or lost_from(args) else None), None
 
     def dict_method(self, stmt, node, info, args, kws, env, rewrite):
         """``d.items()``, ``d.values()``, ``d.get(k)``, ``d.copy()`` of a dict holding formatted values."""

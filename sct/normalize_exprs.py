@@ -195,7 +195,7 @@ class Expressions:
         if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
             return self.collection(node, out, hint)
         if isinstance(node, gast.JoinedStr):
-            return node
+            return self.joined_str(node, out, hint)
         if isinstance(node, gast.Lambda):
             # a lambda becomes a nested def, compiled on its own when it is called
             name = self.namer.fresh(hint + "_lambda")
@@ -300,6 +300,23 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def joined_str(self, node: gast.JoinedStr, out: List, hint: str) -> gast.JoinedStr:
+        """``f"{expr:spec}"``: each expression (and a spec's) computed first, left to right as Python does, into
+        a name of its own, so the later passes see its calls (was: left inside the string, where the format
+        pass never saw them: ``f"{crossentropy(Y, T):.4f}"`` of formatted data printed the loss of the default
+        layout, another number)."""
+        values = []
+        for v in node.values:
+            if not isinstance(v, gast.FormattedValue):
+                values.append(v)
+                continue
+            shown = v.value if isinstance(v.value, (gast.Name, gast.Constant)) else \
+                self.atom(v.value, out, hint + "_shown")
+            spec = self.joined_str(v.format_spec, out, hint) if isinstance(v.format_spec, gast.JoinedStr) \
+                else v.format_spec
+            values.append(gast.FormattedValue(value=shown, conversion=v.conversion, format_spec=spec))
+        return gast.JoinedStr(values=values)
 
     def splatted_call(self, node: gast.Call, out: List, hint: str):
         """``f(a, k=v, **d)`` of a function called by its name (not a numpy or sct op): its keywords

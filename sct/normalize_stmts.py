@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import gast
 
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, walk_nodes
 from .normalize_exprs import BINOP_NAMES
 
 # each unpacking's number, marked on the reads it is lowered to (``sct_unpack``: count, position,
@@ -29,7 +29,7 @@ class Statements:
         gast.Return: "return_stmt", gast.Pass: "pass_stmt", gast.Break: "jump_stmt",
         gast.Continue: "jump_stmt", gast.With: "with_stmt", gast.Delete: "delete_stmt",
         gast.FunctionDef: "def_stmt", gast.Import: "kept_stmt", gast.ImportFrom: "kept_stmt",
-        gast.Assert: "kept_stmt", gast.Raise: "kept_stmt",
+        gast.Assert: "assert_stmt", gast.Raise: "kept_stmt",
     }
 
     def stmt(self, s, out: List):
@@ -131,6 +131,14 @@ class Statements:
         self.block(s.body, node.body)
         self.block(s.orelse, node.orelse)
 
+    def assert_stmt(self, s: gast.Assert, out: List):
+        # the test computed first, as any other expression, so the later passes see its calls (was: kept as
+        # written, where the format pass never saw them: `assert np.allclose(np.sum(softmax(X), 0), 1)` of
+        # "CB" data raised inside dlfeval, softmax read in the default layout); the message, computed only
+        # when the test fails, is kept as written
+        test = self.atom(s.test, out, hint="asserted")
+        self.emit(out, gast.Assert(test=test, msg=s.msg))
+
     def return_stmt(self, s: gast.Return, out: List):
         value = const(None) if s.value is None else self.atom(s.value, out, hint="out")
         self.emit(out, gast.Return(value=value))
@@ -142,6 +150,24 @@ class Statements:
         self.emit(out, type(s)())
 
     def with_stmt(self, s: gast.With, out: List):
+        for item in s.items:
+            # `with nullcontext(x * 2) as u:` / `with Ctx(x) as u:`: u is what __enter__ gives, which sct does not
+            # follow; it was taken as a constant, so a derivative through u was silently zero. Refused where the
+            # context expression reads the function's own values (a module's context manager still runs)
+            if item.optional_vars is not None and any(
+                    isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
+                    for n in walk_nodes(item.context_expr)):
+                self.fail(item.context_expr, "`with ... as name` of a context manager made from the function's "
+                          "values", "sct does not follow what __enter__ gives, so a derivative through the name "
+                          "would be lost; compute the value before the block and use it there (u = x * 2, "
+                          "then `with ...:` without `as`)")
+            func = item.context_expr.func if isinstance(item.context_expr, gast.Call) else None
+            if (isinstance(func, gast.Name) and func.id == "suppress") or \
+                    (isinstance(func, gast.Attribute) and func.attr == "suppress"):
+                # (an exception suppressed part way left the recorded values short: 'IndexError while computing
+                # the gradient: pop from empty list', or the adjoint of statements that never ran)
+                self.fail(item.context_expr, "contextlib.suppress(...)", "sct differentiates a with block whose "
+                          "body runs to its end; write the block as try/except (which sct follows)")
         node = gast.With(items=s.items, body=[], type_comment=None)
         self.emit(out, node)         # the body runs once, inside the context
         self.block(s.body, node.body)
