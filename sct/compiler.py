@@ -82,6 +82,7 @@ class Compiled:
     formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
     calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
     opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
+    calls_known: bool = False            # calls only sct's runtime, numpy, math, builtins (sct.recomputed)
     recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
     joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
@@ -406,11 +407,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
-        unwatched_replays(generated, tree, rt_name, sig.param_kinds)
+    calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds, namespace)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
     compiled.joint_sites = joint_sites
+    compiled.calls_known = calls_known
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     return compiled
 

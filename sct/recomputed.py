@@ -29,9 +29,11 @@ the caller's ``y = rosen(x)`` is dead, and the sweep computes ``y`` again at onc
 """
 from __future__ import annotations
 
+import types
 from typing import Dict, List, Optional, Set
 
 import gast
+import numpy as np
 
 from .callee_effects import changes_arguments
 from .ir import walk_nodes
@@ -288,23 +290,139 @@ def _plain_kind(kind) -> bool:
     return False
 
 
-def unwatched_replays(generated, tree, rt_name: str, param_kinds) -> bool:
+#: methods of arrays and of plain lists, tuples and dicts, which call no user code on plain data
+_VALUE_METHODS = frozenset((
+    "sum", "mean", "prod", "max", "min", "reshape", "transpose", "astype", "copy", "item", "ravel",
+    "flatten", "squeeze", "conj", "conjugate", "clip", "dot", "cumsum", "cumprod", "argmax", "argmin",
+    "all", "any", "std", "var", "tolist", "swapaxes", "repeat", "round", "nonzero", "argsort", "trace",
+    "diagonal", "get", "keys", "values", "items", "append", "pop", "index", "count", "extend", "insert"))
+_UNSAFE_BUILTINS = frozenset(("exec", "eval", "compile", "open", "input", "__import__", "breakpoint",
+                              "setattr", "delattr", "globals", "vars", "locals", "getattr", "hasattr",
+                              "print", "iter", "next", "map", "filter", "sorted", "min", "max"))
+_MISSING = object()
+
+
+def _known_callee(value) -> bool:
+    """A function that draws no random numbers and runs no user code on plain data: sct's generated
+    code, numpy's (not numpy.random's) and math's functions and ufuncs, most builtins."""
+    if getattr(value, "__sct_generated__", False):
+        return True
+    module = getattr(value, "__module__", None) or ""
+    if module.startswith("sct.runtime") and callable(value) and not isinstance(value, type):
+        from .call_tree import _USER_CODE_RT
+        return getattr(value, "__name__", None) not in _USER_CODE_RT   # (sct's runtime read as source)
+    if isinstance(value, np.ufunc):
+        return True
+    if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
+        return value.__name__ not in _UNSAFE_BUILTINS
+    if isinstance(value, type) and module == "builtins":
+        return value in (int, float, complex, bool, tuple, list, dict, range, slice, zip, enumerate, reversed)
+    if module.split(".")[0] == "numpy" and not module.startswith("numpy.random") and callable(value) and \
+            not isinstance(value, type):
+        return True
+    return module in ("math", "cmath") and callable(value)
+
+
+def _site_pairs(functions, rt_name: str) -> Set[str]:
+    """The names that hold the code of a call site: bound by ``(f, b) = rt.X_at(site, ...)`` (or the
+    guarded form ``(f, b) = (generated pair) if rt.guard_holds(...) else rt.X_at(...)``) in one of
+    the functions, and elsewhere only to None, a tape's pop, another name, or an item of a name
+    (the residuals a forward hands its adjoint)."""
+    sites: Set[str] = set()
+    others: Set[str] = set()
+    for fn in functions:
+        for node in walk_nodes(fn):
+            if not isinstance(node, gast.Assign):
+                continue
+            value = node.value
+            site = len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and (
+                isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+                isinstance(value.func.value, gast.Name) and value.func.value.id == rt_name and
+                value.func.attr.endswith("_at") or
+                isinstance(value, gast.IfExp) and _rt_call(value.test, rt_name, "guard_holds"))
+            carried = isinstance(value, (gast.Name, gast.Subscript)) or \
+                isinstance(value, gast.Constant) and value.value is None or \
+                isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr == "pop" and not value.args
+            for t in node.targets:
+                for n in walk_nodes(t):
+                    if isinstance(n, gast.Name):
+                        (sites if site else others if not carried else set()).add(n.id)
+    return sites - others
+
+
+def _calls_only_known(generated, rt_name: str, namespace) -> bool:
+    """Every call of the generated functions is one of sct's runtime (not one that runs user code: rt.user_call,
+    rt.effect...), a known callee (_known_callee) by name or module attribute, or a method of an array
+    or a plain container (_VALUE_METHODS)."""
+    from .call_tree import _USER_CODE_RT
+    functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
+    own = {f.name for f in functions}
+    pairs = _site_pairs(functions, rt_name)    # (a sweep is given its caller's pairs as parameters too)
+    for fn in functions:
+        local = {n.id for n in walk_nodes(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} | \
+            {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+        for node in walk_nodes(fn):
+            if isinstance(node, gast.Lambda):
+                return False
+            if not isinstance(node, gast.Call):
+                continue
+            func = node.func
+            if isinstance(func, gast.Name):
+                if func.id in pairs or func.id in own and func.id not in local:
+                    continue          # a call site's code (its record checked by the caller), or its own
+                if func.id in local or not _known_callee(namespace.get(func.id, _MISSING)):
+                    return False
+                continue
+            chain = []
+            while isinstance(func, gast.Attribute):
+                chain.append(func.attr)
+                func = func.value
+            if not isinstance(func, gast.Name) or not chain:
+                return False
+            chain.reverse()
+            if func.id == rt_name and func.id not in local:
+                if len(chain) != 1 or chain[0] in _USER_CODE_RT:
+                    return False
+                continue
+            if func.id in local:
+                if len(chain) != 1 or chain[0] not in _VALUE_METHODS:
+                    return False
+                continue
+            value = namespace.get(func.id, _MISSING)
+            if not isinstance(value, types.ModuleType) or value.__name__.split(".")[0] not in ("numpy", "math", "cmath"):
+                return False
+            for attr in chain:
+                value = getattr(value, attr, _MISSING)
+            if not _known_callee(value):
+                return False
+    return True
+
+
+def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> bool:
     """``rt.replay_from(start)`` becomes ``rt.replay_from(start, False)`` where the recomputation
     cannot draw random numbers unseen: the generated code runs no user code sct did not compile
-    (``tree.opaque`` False: sct.call_tree) and every parameter holds only plain data (no generator or
-    iterator to check as used up, no object of a user's class whose methods could draw).  Its known
-    draws are replayed from the effects log as before; what is skipped is the capture and comparison
-    of numpy's and Python's global random states (about 50 microseconds per recomputation) that
-    catches a draw made by code sct did not compile.  Returns whether any call was changed."""
-    if getattr(tree, "opaque", True) or param_kinds is None or \
-            not all(_plain_kind(k) for k in param_kinds.values()):
+    (``tree.opaque`` False: sct.call_tree), calls only sct's runtime, numpy (not numpy.random),
+    math, builtins, methods of arrays and generated code whose own calls are so (``Compiled.calls_known``:
+    a library's ``scipy.stats.norm.rvs`` draws from numpy's global generator), and every parameter
+    holds only plain data (no generator or iterator to check as used up, no object of a user's class
+    whose methods could draw).  Its known draws are replayed from the effects log as before; what is
+    skipped is the capture and comparison of numpy's and Python's global random states (about 50
+    microseconds per recomputation).  Returns whether the code calls only such functions (kept as
+    ``Compiled.calls_known`` for its callers)."""
+    if getattr(tree, "opaque", True) or param_kinds is None or not _calls_only_known(generated, rt_name, namespace):
         return False
-    changed = False
-    for fn in generated.functions:
-        if not isinstance(fn, gast.FunctionDef):
-            continue
-        for node in walk_nodes(fn):
-            if _rt_call(node, rt_name, "replay_from") and len(node.args) == 1 and not node.keywords:
-                node.args.append(gast.Constant(value=False, kind=None))
-                changed = True
-    return changed
+    deferred = getattr(tree, "deferred", ())
+    for i, record in enumerate(getattr(tree, "records", ())):
+        if i in deferred:
+            continue            # calls of this code's own generated functions, walked above
+        if record is None or not record.resolved or not getattr(record.compiled, "calls_known", False):
+            return False
+    if all(_plain_kind(k) for k in param_kinds.values()):
+        for fn in generated.functions:
+            if not isinstance(fn, gast.FunctionDef):
+                continue
+            for node in walk_nodes(fn):
+                if _rt_call(node, rt_name, "replay_from") and len(node.args) == 1 and not node.keywords:
+                    node.args.append(gast.Constant(value=False, kind=None))
+    return True

@@ -104,3 +104,26 @@ def test_user_objects_keep_the_watch():
     np.random.seed(0)
     noise = np.random.standard_normal(x.shape)
     np.testing.assert_allclose(h.data, 6 * (x + noise), rtol=1e-12)    # or replayed: the same noise
+
+
+
+def test_a_library_call_keeps_the_watch():
+    """scipy.stats' rvs draws from numpy's global generator (not a user function: the tree is not
+    opaque); only calls of numpy, math, builtins and sct's own code drop the watch."""
+    st = pytest.importorskip("scipy.stats")
+    import sct.recomputed as recomputed
+
+    def k(w):
+        noise = st.norm.rvs(size=2)
+        loss = np.sum(np.sin(w * (1 + noise)))
+        g = dlgradient(loss, w)
+        return g, dlgradient(np.sum(g ** 2), w)
+
+    w = dlarray(np.array([0.3, -0.2]))
+    assert "rt.replay_from(effects_start)" in str(sct.source(k, w))
+    np.random.seed(0)
+    with pytest.raises(SctError, match="drew random numbers"):
+        dlfeval(k, w)
+    assert recomputed._known_callee(np.sum) and recomputed._known_callee(np.exp)
+    assert not recomputed._known_callee(np.random.standard_normal)
+    assert not recomputed._known_callee(st.norm.rvs)
