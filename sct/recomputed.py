@@ -300,6 +300,8 @@ _UNSAFE_BUILTINS = frozenset(("exec", "eval", "compile", "open", "input", "__imp
                               "setattr", "delattr", "globals", "vars", "locals", "getattr", "hasattr",
                               "print", "iter", "next", "map", "filter", "sorted", "min", "max"))
 _MISSING = object()
+_CALLING_NUMPY = frozenset(("apply_along_axis", "apply_over_axes", "vectorize", "frompyfunc", "piecewise",
+                            "fromfunction", "fromiter", "nditer"))
 
 
 def _known_callee(value) -> bool:
@@ -319,7 +321,7 @@ def _known_callee(value) -> bool:
         return value in (int, float, complex, bool, tuple, list, dict, range, slice, zip, enumerate, reversed)
     if module.split(".")[0] == "numpy" and not module.startswith("numpy.random") and callable(value) and \
             not isinstance(value, type):
-        return True
+        return getattr(value, "__name__", None) not in _CALLING_NUMPY    # (not those calling what they are given)
     return module in ("math", "cmath") and callable(value)
 
 
