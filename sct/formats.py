@@ -712,8 +712,11 @@ class FormatPass(LayoutCalls):
 
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
     """Run the pass on ``fdef`` (rewriting it); the formats of its result (None: unformatted)."""
+    from .outside_formats import check_outside_reads
     with shared_walks(fdef):        # (its scans and whether it is needed read the tree: one walk)
         formats = FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
-        if not formats.needed():
-            return None
-    return formats.rewrite()
+        needed = formats.needed()
+    out = formats.rewrite() if needed else None
+    # a formatted dlarray reached through an outside object it cannot follow: refused when it runs
+    check_outside_reads(fdef, resolver, param_kinds, rt_name)                  # sct/outside_formats.py
+    return out

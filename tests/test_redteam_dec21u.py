@@ -1,0 +1,198 @@
+"""Red team of Dec 21 (U): state that changes between calls of one compiled function.
+
+Found: a formatted dlarray reached through an object outside the function that the compiler does not
+follow (an attribute of an instance held by a global, ``data.X``; an item picked when the code runs,
+``Xs[i]``; what ``list(Xs)``, ``getattr``, ``vars`` or a comprehension over an outside list give) was
+taken as unformatted when the function was compiled, while the deep-learning functions ran by its
+labels when the code ran: ``fullyconnect(data.X, w, b)`` gave the right loss and a gradient with
+respect to ``w`` with its columns permuted (MATLAB's flattening of "BSC" not applied in the adjoint),
+``softmax`` of such a value a wrong gradient, ``dims(data.X)`` the value ``""``.  Such an object also
+changes in place without recompiling (``data.X = dlarray(A, "BSC")`` after a call with unformatted data).
+Now each such read is checked when the code runs (``sct/outside_formats.py``,
+``rt.unformatted_outside``) and a formatted dlarray there is refused at the user's line.
+
+Values against plain Python, gradients against finite differences."""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from gradcheck import check_grads, numerical_gradient
+from sct import dims, dlarray, dlfeval, dlgradient, fullyconnect, softmax, stripdims
+from sct.errors import EvaluationError
+
+RNG = np.random.default_rng(21)
+A = RNG.standard_normal((2, 3, 4))
+W = RNG.standard_normal((5, 12))
+B = RNG.standard_normal(5)
+WEIGHTS = np.arange(24.0).reshape(2, 3, 4) / 10
+
+
+class Data:
+    """A user's holder of data, a module global (a notebook's ``data``)."""
+
+
+DATA = Data()
+DATA.X = dlarray(A.reshape(2, 12))
+DATA.S = dlarray(A)
+NS = types.SimpleNamespace(X=dlarray(A, "BSC"), sub=DATA)
+XS = [DATA.X]
+
+
+def _value(v):
+    return float(np.asarray(v.data if isinstance(v, dlarray) else v))
+
+
+def _with_gradient(loss):
+    def f(w):
+        L = loss(w)
+        return L, dlgradient(L, w)
+    return f
+
+
+def _expected(loss, w):
+    return _value(loss(w)), numerical_gradient(lambda v: _value(loss(v)), [w], 0)
+
+
+def _assert_matches(loss, w=W):
+    L, g = dlfeval(_with_gradient(loss), dlarray(w))
+    value, grad = _expected(loss, w)
+    np.testing.assert_allclose(_value(L), value, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+
+
+def fc_of_attribute(w):
+    y = fullyconnect(DATA.X, w, B)
+    return np.sum(stripdims(y) ** 3)
+
+
+def fc_of_attribute_plain(w):          # no stripdims: the format pass has nothing to follow
+    return np.sum(fullyconnect(DATA.X, w, B) ** 3)
+
+
+def softmax_of_attribute(w):
+    return np.sum(softmax(DATA.S * w[0, 0]) * WEIGHTS)
+
+
+def dims_of_attribute(w):
+    return np.sum(w) * (1.0 if dims(DATA.X) == "BSC" else 2.0)
+
+
+def fc_of_nested_attribute(w):
+    return np.sum(stripdims(fullyconnect(NS.sub.X, w, B)) ** 3)
+
+
+def fc_of_item(w):
+    i = 0
+    return np.sum(stripdims(fullyconnect(XS[i], w, B)) ** 3)
+
+
+def fc_of_list_copy(w):
+    return np.sum(stripdims(fullyconnect(list(XS)[0], w, B)) ** 3)
+
+
+def fc_of_comprehension(w):
+    i = 0
+    return np.sum(stripdims(fullyconnect([v for v in XS][i], w, B)) ** 3)
+
+
+def fc_of_getattr(w):
+    return np.sum(stripdims(fullyconnect(getattr(DATA, "X"), w, B)) ** 3)
+
+
+def fc_of_loop_item(w):
+    total = 0.0
+    for v in XS:
+        total = total + np.sum(fullyconnect(v, w, B) ** 2)
+    return total
+
+
+def fc_of_namespace(w):                # a namespace's attribute: read with its labels (guarded)
+    return np.sum(stripdims(fullyconnect(NS.X, w, B)) ** 3)
+
+
+READS = [fc_of_attribute, fc_of_attribute_plain, softmax_of_attribute, dims_of_attribute,
+         fc_of_nested_attribute, fc_of_item, fc_of_list_copy, fc_of_comprehension, fc_of_getattr,
+         fc_of_loop_item]
+
+
+def _set(fmt):
+    """Plain data (observations by features, as fullyconnect reads unformatted data), or the same
+    numbers formatted "BSC" (MATLAB's flattening: another order of the 12 features)."""
+    DATA.X = dlarray(A, fmt) if fmt else dlarray(A.reshape(2, 12))
+    DATA.S = dlarray(A, "SCB") if fmt else dlarray(A)
+    XS[0] = DATA.X
+
+
+@pytest.fixture(autouse=True)
+def _unformatted():
+    _set(None)
+    yield
+    _set(None)
+
+
+@pytest.mark.parametrize("loss", READS, ids=lambda f: f.__name__)
+def test_unformatted_then_formatted_then_unformatted(loss):
+    """Plain data first (right values and gradients), then the same object holds formatted data: the
+    cached code refuses it at the user's line (was: the right loss, a wrong gradient or dims), then
+    plain data again runs as before."""
+    _assert_matches(loss)
+    _set("BSC")
+    with pytest.raises(EvaluationError, match="formatted dlarray") as info:
+        dlfeval(_with_gradient(loss), dlarray(W))
+    assert info.value.filename == __file__ and info.value.lineno is not None
+    _set(None)
+    _assert_matches(loss)
+
+
+@pytest.mark.parametrize("loss", READS, ids=lambda f: f.__name__)
+def test_formatted_on_the_first_call(loss):
+    _set("BSC")
+    with pytest.raises(EvaluationError, match="formatted dlarray"):
+        dlfeval(_with_gradient(loss), dlarray(W))
+
+
+def test_namespace_attribute_follows_its_labels():
+    """Control: a namespace's attribute is read with its labels (guarded), MATLAB's flattening of
+    "BSC" in the value and the gradient."""
+    _assert_matches(fc_of_namespace)
+    NS.X = dlarray(np.transpose(A, (0, 2, 1)), "BCS")       # the same data labelled in another order
+    try:
+        _assert_matches(fc_of_namespace)
+    finally:
+        NS.X = dlarray(A, "BSC")
+
+
+class Model:
+    def __init__(self, w, scale):
+        self.w = w
+        self.scale = scale
+
+
+MODEL = Model(np.array([0.5, -1.0, 2.0]), 2.0)
+PARAMS = {"w": np.array([1.0, 2.0, -1.0])}
+
+
+def model_loss(x):
+    h = np.tanh(x * MODEL.w) * MODEL.scale
+    return np.sum(h * PARAMS["w"]) + np.sum(x ** 2) * len(PARAMS)
+
+
+def test_unformatted_data_in_outside_objects_between_calls():
+    """Control: plain arrays and numbers in a global object and dict, changed in place between calls,
+    are read as they are on every call (values against Python, gradients against differences)."""
+    x = np.array([0.3, -0.7, 1.1])
+    check_grads(model_loss, x)
+    MODEL.w = np.array([2.0, 0.1, -0.3])
+    MODEL.scale = 0.5
+    PARAMS["w"][1] = 5.0
+    PARAMS["b"] = np.zeros(3)
+    try:
+        check_grads(model_loss, x)
+    finally:
+        MODEL.w = np.array([0.5, -1.0, 2.0])
+        MODEL.scale = 2.0
+        PARAMS["w"] = np.array([1.0, 2.0, -1.0])
+        del PARAMS["b"]
