@@ -300,6 +300,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     consts["KD"] = fn.__kwdefaults__
     lines.append("    d = f.__kwdefaults__")
     lines.append("    if d is not KD and not same_items(d, KD): return False")
+    _default_kind_checks(fn, consts, lines)
     if getattr(fn, "__sct_positional_of__", None) is not None:
         # rt.positional(g): its defaults are g's when made; g's changed, rt.positional(g) is another
         from .runtime.support import positional
@@ -326,6 +327,38 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
     check.consts = consts
     return check
+
+
+def _kind_may_change(value) -> bool:
+    """Whether ``value``'s kind (sct.kinds.kind_of) can change while it stays the same object: a list,
+    dict or set (its items), an object of a class (its attributes), a tuple holding such."""
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
+                          type, np.ndarray, np.generic) + _SCALARS + (float, complex)):
+        return False
+    if type(value) is tuple:
+        return any(_kind_may_change(v) for v in value)
+    return isinstance(value, (list, dict, set)) or hasattr(value, "__dict__")
+
+
+def _default_kind_checks(fn, consts: dict, lines: List[str]) -> None:
+    """make_check's lines for the defaults whose kind can change in place: the code was compiled for
+    the kind a default had then (sct.compiler._signature: a parameter not given takes its default's
+    kind), and a list, dict or object changed since (``cfg["k"]`` made a complex array, ``data.X`` a
+    formatted dlarray) is the same object, so ``__defaults__`` still holds (was: the old kind's code
+    run on it, a wrong gradient)."""
+    from .kinds import kind_of
+    values = list(enumerate(fn.__defaults__ or ()))
+    values += [(f"kw_{name}", v) for name, v in (fn.__kwdefaults__ or {}).items() if name.isidentifier()]
+    for key, value in values:
+        if not _kind_may_change(value):
+            continue
+        try:
+            kind = kind_of(value)
+        except Exception:
+            continue
+        consts["KIND_OF"] = kind_of
+        consts[f"DV_{key}"], consts[f"DK_{key}"] = value, kind
+        lines.append(f"    if KIND_OF(DV_{key}) != DK_{key}: return False")
 
 
 def _cell_value(cell):

@@ -59,7 +59,14 @@ class _OutsideReads:
                 self.stored.add(n.id)
             elif isinstance(n, gast.FunctionDef) and n is not fdef:
                 self.stored.add(n.name)
-        self.tainted: Set[str] = set()
+        # keyword-only parameters and **kwargs: their values' kinds are not followed (a keyword-only
+        # parameter's default is read by the code when it runs; a dict of keywords is a constant)
+        args = fdef.args
+        unfollowed = [a.id for a in args.kwonlyargs if isinstance(a, gast.Name)]
+        if isinstance(args.kwarg, gast.Name):
+            unfollowed.append(args.kwarg.id)
+        self.tainted: Set[str] = {n for n in unfollowed if n not in params or n == getattr(args.kwarg, "id", None)}
+        self.stored |= self.tainted
 
     # --- which values may come from an outside object ------------------------------------------
     def tainted_expr(self, v) -> bool:

@@ -196,3 +196,76 @@ def test_unformatted_data_in_outside_objects_between_calls():
         MODEL.scale = 2.0
         PARAMS["w"] = np.array([1.0, 2.0, -1.0])
         del PARAMS["b"]
+
+
+# --- a default argument changed in place between calls ---------------------------------------------
+# The code is compiled for the kind a default had (a parameter not given takes its default's kind), and
+# ``__defaults__`` is checked by identity: a dict or object default changed in place since hit the old
+# code (a complex array where a real one was: the gradient without conjugates, [0, -5.6, 11] for
+# [1.2, -5.6, 28.6]; a formatted dlarray where a plain one was: fullyconnect's gradient permuted).
+
+CFG = {"k": np.array([1.0, 2.0, 3.0])}
+X3 = np.array([0.3, -0.7, 1.1])
+
+
+def abs_sq_default(x, cfg=CFG):
+    return np.sum(np.abs(x * cfg["k"]) ** 2)
+
+
+def abs_sq_kwonly(x, *, cfg=CFG):
+    return np.sum(np.abs(x * cfg["k"]) ** 2)
+
+
+def calls_abs_sq_default(x):
+    return abs_sq_default(x)
+
+
+def calls_abs_sq_kwonly(x):
+    return abs_sq_kwonly(x)
+
+
+@pytest.mark.parametrize("loss", [abs_sq_default, calls_abs_sq_default, calls_abs_sq_kwonly],
+                         ids=lambda f: f.__name__)
+def test_default_dict_made_complex_between_calls(loss):
+    try:
+        check_grads(loss, X3)
+        CFG["k"] = np.array([1.0 + 1j, 2.0, 3.0 - 2j])
+        check_grads(loss, X3)
+        CFG["k"] = np.array([1.0, 2.0, 3.0])
+        check_grads(loss, X3)
+    finally:
+        CFG["k"] = np.array([1.0, 2.0, 3.0])
+
+
+def fc_of_default(w, data=DATA):
+    return np.sum(stripdims(fullyconnect(data.X, w, B)) ** 3)
+
+
+def fc_of_kwonly_default(w, *, data=DATA):
+    return np.sum(stripdims(fullyconnect(data.X, w, B)) ** 3)
+
+
+def entry_with_default(w, data=DATA):
+    L = np.sum(stripdims(fullyconnect(data.X, w, B)) ** 3)
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("loss", [fc_of_default, fc_of_kwonly_default], ids=lambda f: f.__name__)
+def test_default_object_given_formatted_data_between_calls(loss):
+    _assert_matches(loss)
+    _set("BSC")
+    with pytest.raises(EvaluationError, match="format"):
+        dlfeval(_with_gradient(loss), dlarray(W))
+    _set(None)
+    _assert_matches(loss)
+
+
+def test_entry_default_object_given_formatted_data_between_calls():
+    """The function dlfeval runs, its default changed in place: compiled again for the new kind."""
+    L, g = dlfeval(entry_with_default, dlarray(W))
+    value, grad = _expected(lambda w: fc_of_default(w), W)
+    np.testing.assert_allclose(_value(L), value, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+    _set("BSC")
+    with pytest.raises(EvaluationError, match="format"):
+        dlfeval(entry_with_default, dlarray(W))
