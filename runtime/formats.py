@@ -686,10 +686,12 @@ def unformatted_outside(what: str, *values) -> None:
         if type(item) is dlarray or isinstance(item, dlarray):
             if item._fmt:
                 raise ValueError(
-                    f"`{what}` gave a formatted dlarray ({item._fmt!r}) read through an object outside the "
-                    "function (an attribute of an object, an item of a list or dict, or what a function run "
-                    "as it is returned): sct follows data formats when it compiles the function, and such an "
-                    "object can change without that, so its labels would not be read (a wrong derivative). "
+                    f"`{what}` gave a formatted dlarray ({item._fmt!r}) read through an object whose contents "
+                    "are not part of what the function was compiled for (an attribute of an object outside the "
+                    "function, a class attribute read through an argument, an item of a list or dict, or what "
+                    "a function run as it is returned): sct follows data formats when it compiles the "
+                    "function, and such an object can change without that, so its labels would not be read "
+                    "(a wrong derivative). "
                     "Pass it as an argument of the function dlfeval runs (its labels are then part of its "
                     "kind), or bind it to a module-level name")
         elif isinstance(item, (tuple, list)) and depth < 8:

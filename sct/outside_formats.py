@@ -49,7 +49,7 @@ def _ours(obj) -> bool:
 
 
 class _OutsideReads:
-    def __init__(self, fdef, resolver: Resolver, params, rt_name: str):
+    def __init__(self, fdef, resolver: Resolver, params, rt_name: str, param_kinds=None):
         self.fdef = fdef
         self.resolver = resolver
         self.rt = rt_name
@@ -67,6 +67,49 @@ class _OutsideReads:
             unfollowed.append(args.kwarg.id)
         self.tainted: Set[str] = {n for n in unfollowed if n not in params or n == getattr(args.kwarg, "id", None)}
         self.stored |= self.tainted
+        self.param_kinds = dict(param_kinds or {})
+        self.store_counts: dict = {}
+        for n in walk_nodes(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                self.store_counts[n.id] = self.store_counts.get(n.id, 0) + 1
+        self.local_kinds: dict = {}
+        for n in walk_nodes(fdef):          # names bound once to a part of an argument (h = m.sub)
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                    self.store_counts.get(n.targets[0].id) == 1 and \
+                    isinstance(n.value, (gast.Name, gast.Attribute, gast.Subscript)):
+                kind = self.kind_at(n.value)
+                if kind is not None:
+                    self.local_kinds[n.targets[0].id] = kind
+
+    # --- the kinds of the parts of arguments ----------------------------------------------------
+    def kind_at(self, v):
+        """The kind (sct.kinds) of an argument, or a part of one, that ``v`` reads; None if not known."""
+        from .kinds import child_kind
+        if isinstance(v, gast.Name):
+            if v.id in self.param_kinds and not self.store_counts.get(v.id):
+                return self.param_kinds[v.id]
+            return self.local_kinds.get(v.id)
+        if isinstance(v, gast.Attribute):
+            base = self.kind_at(v.value)
+            return child_kind(base, v.attr) if _user_object_kind(base) else None
+        if isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant):
+            base = self.kind_at(v.value)
+            if isinstance(base, tuple) and base and base[0] in ("seq", "map"):
+                return child_kind(base, v.slice.value)
+        return None
+
+    def class_level(self, v) -> bool:
+        """``m.X`` of an argument's object where ``X`` is none of its own attributes (a class
+        attribute, read through the object): its kind is not part of the argument's."""
+        if not isinstance(v, gast.Attribute) or v.attr.startswith("__"):
+            return False
+        base = self.kind_at(v.value)
+        if not _user_object_kind(base):
+            return False
+        try:
+            return v.attr not in dict(base[2])
+        except (TypeError, ValueError):
+            return False
 
     # --- which values may come from an outside object ------------------------------------------
     def tainted_expr(self, v) -> bool:
@@ -81,7 +124,7 @@ class _OutsideReads:
                 static = Unresolved
             if static is not Unresolved and static is not _MISSING:
                 return _holder(static)          # (a module's, class's or namespace's: guarded)
-            return self.tainted_expr(v.value)
+            return self.class_level(v) or self.tainted_expr(v.value)
         if isinstance(v, gast.Subscript):
             return self.tainted_expr(v.value)
         if isinstance(v, gast.Call):
@@ -128,7 +171,8 @@ class _OutsideReads:
                 static = self.resolver.resolve(value)
             except Exception:
                 static = Unresolved
-            return (static is Unresolved or static is _MISSING) and self.tainted_expr(value.value)
+            return (static is Unresolved or static is _MISSING) and \
+                (self.class_level(value) or self.tainted_expr(value.value))
         if isinstance(value, gast.Subscript):
             return self.tainted_expr(value.value)
         if isinstance(value, gast.Call):
@@ -156,6 +200,14 @@ class _OutsideReads:
         return out
 
 
+def _user_object_kind(kind) -> bool:
+    """An argument's object of the user's class (its own attributes in its kind)."""
+    if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type)):
+        return False
+    module = getattr(kind[1], "__module__", "") or ""
+    return not (module == "sct" or module.startswith(("sct.", "runtime", "numpy", "builtins")))
+
+
 def _already_checked(stmt, names) -> bool:
     """The format pass's own check of a call's result (``rt.unformatted_result``) follows already."""
     if not (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and
@@ -175,6 +227,6 @@ def _text(node) -> str:
 
 def check_outside_reads(fdef, resolver: Resolver, params, rt_name: str) -> None:
     """Follow each read through an outside object of ``fdef`` (normalized) by its check (see above)."""
-    reads = _OutsideReads(fdef, resolver, params, rt_name)
+    reads = _OutsideReads(fdef, resolver, params, rt_name, params)
     reads.find()
     fdef.body = reads.block(fdef.body)

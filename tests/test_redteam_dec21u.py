@@ -269,3 +269,43 @@ def test_entry_default_object_given_formatted_data_between_calls():
     _set("BSC")
     with pytest.raises(EvaluationError, match="format"):
         dlfeval(entry_with_default, dlarray(W))
+
+
+# --- a class attribute read through an argument ---------------------------------------------------
+# An argument's kind holds its own attributes, not its class's: ``m.X`` of a class attribute holding a
+# formatted dlarray was taken as unformatted (fullyconnect's gradient permuted), and rebinding it on the
+# class recompiled nothing.
+
+class Holder:
+    X = dlarray(A.reshape(2, 12))
+
+    def __init__(self):
+        self.b = B
+
+
+def fc_of_class_attribute(w, m):
+    return np.sum(stripdims(fullyconnect(m.X, w, m.b)) ** 3)
+
+
+def test_class_attribute_through_an_argument():
+    m = Holder()
+
+    def loss(w):
+        return fc_of_class_attribute(w, m)
+
+    def f(w, m):
+        L = fc_of_class_attribute(w, m)
+        return L, dlgradient(L, w)
+
+    L, g = dlfeval(f, dlarray(W), m)
+    value, grad = _expected(loss, W)
+    np.testing.assert_allclose(_value(L), value, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+    Holder.X = dlarray(A, "BSC")
+    try:
+        with pytest.raises(EvaluationError, match="formatted dlarray"):
+            dlfeval(f, dlarray(W), m)
+    finally:
+        Holder.X = dlarray(A.reshape(2, 12))
+    L, g = dlfeval(f, dlarray(W), m)
+    np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
