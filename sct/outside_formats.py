@@ -104,6 +104,9 @@ class _OutsideReads:
         if not isinstance(v, gast.Attribute) or v.attr.startswith("__"):
             return False
         base = self.kind_at(v.value)
+        if isinstance(base, tuple) and len(base) == 2 and base[0] == "const" and isinstance(base[1], type) and \
+                base[1] not in (str, bytes, bool, type(None)):
+            return True     # an object whose kind is its class alone (slotted): no attribute is followed
         if not _user_object_kind(base):
             return False
         try:

@@ -309,3 +309,44 @@ def test_class_attribute_through_an_argument():
         Holder.X = dlarray(A.reshape(2, 12))
     L, g = dlfeval(f, dlarray(W), m)
     np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+
+
+class Slotted:
+    """An argument whose kind is its class alone (``__slots__``): its attributes are not followed."""
+    __slots__ = ("X", "b")
+
+    def __init__(self, X):
+        self.X = X
+        self.b = B
+
+
+def test_slotted_argument_holding_formatted_data():
+    def f(w, m):
+        L = np.sum(stripdims(fullyconnect(m.X, w, m.b)) ** 3)
+        return L, dlgradient(L, w)
+
+    plain = np.asarray(A.reshape(2, 12))
+    L, g = dlfeval(f, dlarray(W), Slotted(plain))
+    value, grad = _expected(lambda w: np.sum(stripdims(fullyconnect(dlarray(plain), w, B)) ** 3), W)
+    np.testing.assert_allclose(_value(L), value, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+    with pytest.raises(EvaluationError, match="formatted dlarray"):      # was: a permuted gradient
+        dlfeval(f, dlarray(W), Slotted(dlarray(A, "BSC")))
+
+
+def test_accelerated_function_default_made_complex_between_calls():
+    from sct import dlaccelerate
+
+    def loss(x, cfg=CFG):
+        y = np.sum(np.abs(x * cfg["k"]) ** 2)
+        return y, dlgradient(y, x)
+    acc = dlaccelerate(loss)
+    try:
+        for k in (np.array([1.0, 2.0, 3.0]), np.array([1.0 + 1j, 2.0, 3.0 - 2j])):
+            CFG["k"] = k
+            y, g = dlfeval(acc, dlarray(X3))
+            np.testing.assert_allclose(_value(y), abs_sq_default(X3), rtol=1e-12)
+            expected = numerical_gradient(abs_sq_default, [X3], 0)
+            np.testing.assert_allclose(np.asarray(g.data), expected, rtol=1e-5, atol=1e-6)
+    finally:
+        CFG["k"] = np.array([1.0, 2.0, 3.0])
