@@ -427,3 +427,84 @@ def test_object_argument_formatted_attribute_fullyconnect():
     value, grad = _expected(lambda w: np.sum(stripdims(fullyconnect(dlarray(A, "BSC"), w, B)) ** 3), W)
     np.testing.assert_allclose(_value(L), value, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g.data), grad, rtol=1e-5, atol=1e-5)
+
+
+def loop_over_attribute(w, data):
+    acc = 0.0
+    for X in data.xs:
+        acc = acc + np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+    return acc
+
+
+def item_of_attribute(w, data):
+    i = 0
+    return np.sum(stripdims(softmax(stripdims(data.xs[i]) * w)) * TW)
+
+
+def dict_item_of_attribute(w, data):
+    return np.sum(stripdims(softmax(stripdims(data.d["X"]) * w)) * TW)
+
+
+def unpacked_attribute(w, data):
+    X, = data.xs
+    return np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+
+
+def nested_attribute(w, data):
+    return np.sum(stripdims(softmax(stripdims(data.sub.X) * w)) * TW)
+
+
+def _data_object():
+    d = Batch()
+    d.xs = [dlarray(A, "SCB")]
+    d.d = {"X": dlarray(A, "SCB")}
+    d.sub = Batch()
+    d.sub.X = dlarray(A, "SCB")
+    return d
+
+
+def entry_item_of_attribute(w, data):
+    L = item_of_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_dict_item_of_attribute(w, data):
+    L = dict_item_of_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_unpacked_attribute(w, data):
+    L = unpacked_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_nested_attribute(w, data):
+    L = nested_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_loop_over_attribute(w, data):
+    L = loop_over_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("entry, loss", [(entry_item_of_attribute, item_of_attribute),
+                                         (entry_dict_item_of_attribute, dict_item_of_attribute),
+                                         (entry_unpacked_attribute, unpacked_attribute),
+                                         (entry_nested_attribute, nested_attribute)],
+                         ids=lambda f: f.__name__)
+def test_parts_of_an_argument_object_formatted(entry, loss):
+    """Were 13.55 for 10.15 (the labels left to softmax after stripdims)."""
+    d = _data_object()
+    w = np.array(1.3)
+    L, g = dlfeval(entry, dlarray(w), d)
+    ref = lambda v: _value(loss(v, d))
+    np.testing.assert_allclose(_value(L), ref(w), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), numerical_gradient(ref, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+def test_loop_over_an_argument_objects_formatted_list_refused():
+    """The items of a for loop over an object's list are not followed by their labels: refused when it
+    runs (was: 13.55 for 10.15)."""
+    with pytest.raises(EvaluationError, match="formatted dlarray"):
+        dlfeval(entry_loop_over_attribute, dlarray(np.array(1.3)), _data_object())
