@@ -126,6 +126,11 @@ class FormatPass(LayoutCalls):
         left its labels to ``softmax``, which read them: another value and gradient)."""
         out = super().assignment(s, env, rewrite)
         target = s.targets[0]
+        if rewrite:         # what the code's names hold where they are assigned (sct/outside_formats.py)
+            for n in walk_nodes(target):
+                if isinstance(n, gast.Name):
+                    self.followed[n.id] = merge(self.followed[n.id], env.get(n.id)) if n.id in self.followed \
+                        else env.get(n.id)
         if not (rewrite and out == [s] and isinstance(target, gast.Name) and
                 isinstance(s.value, (gast.Attribute, gast.Subscript)) and isinstance(env.get(target.id), str) and
                 env.get(target.id)):
@@ -166,6 +171,12 @@ class FormatPass(LayoutCalls):
         for n in walk_nodes(self.fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames and id(n) not in keep:
                 n.id = renames[n.id][0]
+
+    @property
+    def followed(self) -> dict:
+        if getattr(self, "_followed", None) is None:
+            self._followed = {}
+        return self._followed
 
     @property
     def site_renames(self) -> dict:
@@ -786,5 +797,6 @@ def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
         needed = formats.needed()
     out = formats.rewrite() if needed else None
     # a formatted dlarray reached through an outside object it cannot follow: refused when it runs
-    check_outside_reads(fdef, resolver, param_kinds, rt_name)                  # sct/outside_formats.py
+    followed = dict(formats.followed) if needed else {}
+    check_outside_reads(fdef, resolver, param_kinds, rt_name, followed)        # sct/outside_formats.py
     return out

@@ -67,6 +67,13 @@ class _OutsideReads:
             unfollowed.append(args.kwarg.id)
         self.tainted: Set[str] = {n for n in unfollowed if n not in params or n == getattr(args.kwarg, "id", None)}
         self.stored |= self.tainted
+        self.followed: dict = {}
+        # arguments holding formatted dlarrays in objects: objects are not unwrapped when the code runs, so
+        # a part of one the format pass does not follow (vars(data)["X"], data.xs.copy()[0]) would reach the
+        # code formatted where the labels were compiled away
+        for name, kind in (param_kinds or {}).items():
+            if _formatted_in_object(kind):
+                self.tainted.add(name)
         self.param_kinds = dict(param_kinds or {})
         self.store_counts: dict = {}
         for n in walk_nodes(fdef):
@@ -143,6 +150,8 @@ class _OutsideReads:
             info = classify_call(node, self.resolver)
         except Exception:
             return from_outside, from_outside
+        if isinstance(node.func, gast.Attribute) and node.func.attr == "dlarray_of":
+            return False, False                  # the format pass's conversion to the data: plain
         if info.obj is not None and _ours(info.obj):
             return from_outside, False
         if info.kind == CallKind.PLAIN and info.obj is not None and not isinstance(
@@ -182,13 +191,24 @@ class _OutsideReads:
             return self.call_reads(value)[1]
         return False
 
+    def formatted_from_outside(self, s) -> bool:
+        """``t = f(...)`` of an outside value that the format pass takes for formatted data (``d.get(k)``
+        of an object's dict): the code holds the dlarray itself there, its labels compiled away."""
+        return isinstance(s.value, gast.Call) and isinstance(s.targets[0], gast.Name) and \
+            isinstance(self.followed.get(s.targets[0].id), str) and self.call_reads(s.value)[0]
+
     def block(self, stmts: List) -> List:
         out: List = []
         for i, s in enumerate(stmts):
             out.append(s)
-            if isinstance(s, gast.Assign) and len(s.targets) == 1 and self.needs_check(s.value):
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
+                    (self.needs_check(s.value) or self.formatted_from_outside(s)):
                 names = [m.id for m in walk_nodes(s.targets[0]) if isinstance(m, gast.Name)]
                 nxt = stmts[i + 1] if i + 1 < len(stmts) else None
+                # not a container whose items the format pass follows by their labels (their reads are
+                # checked or converted), nor a read it converts to its data (t = rt.dlarray_of(t_read))
+                names = [n for n in names if not isinstance(self.followed.get(n), (tuple, dict)) and
+                         not _converted(nxt, n)]
                 if names and not _already_checked(nxt, names):
                     out.append(self.checked(s, names, _text(s.value)))
             elif isinstance(s, (gast.For, gast.While, gast.If)):
@@ -203,12 +223,41 @@ class _OutsideReads:
         return out
 
 
+def _formatted_in_object(kind, inside: bool = False, depth: int = 0) -> bool:
+    """Whether the argument kind holds a formatted dlarray inside an object (not unwrapped)."""
+    if not isinstance(kind, tuple) or not kind or depth > 20:
+        return False
+    tag = kind[0]
+    if tag == "dl":
+        return inside and len(kind) > 3
+    if tag == "obj":
+        try:
+            return any(_formatted_in_object(k, True, depth + 1) for _, k in kind[2])
+        except (TypeError, ValueError):
+            return False
+    if tag == "seq":
+        return any(_formatted_in_object(k, inside, depth + 1) for k in kind[2])
+    if tag == "map":
+        try:
+            return any(_formatted_in_object(k, inside, depth + 1) for _, k in kind[2])
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
 def _user_object_kind(kind) -> bool:
     """An argument's object of the user's class (its own attributes in its kind)."""
     if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type)):
         return False
     module = getattr(kind[1], "__module__", "") or ""
     return not (module == "sct" or module.startswith(("sct.", "runtime", "numpy", "builtins")))
+
+
+def _converted(stmt, name: str) -> bool:
+    """``stmt`` is the format pass's ``t = rt.dlarray_of(name)`` (a formatted read given as its data)."""
+    return isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.Call) and \
+        isinstance(stmt.value.func, gast.Attribute) and stmt.value.func.attr == "dlarray_of" and \
+        len(stmt.value.args) == 1 and isinstance(stmt.value.args[0], gast.Name) and stmt.value.args[0].id == name
 
 
 def _already_checked(stmt, names) -> bool:
@@ -228,8 +277,10 @@ def _text(node) -> str:
         return type(node).__name__
 
 
-def check_outside_reads(fdef, resolver: Resolver, params, rt_name: str) -> None:
-    """Follow each read through an outside object of ``fdef`` (normalized) by its check (see above)."""
+def check_outside_reads(fdef, resolver: Resolver, params, rt_name: str, followed=frozenset()) -> None:
+    """Follow each read through an outside object of ``fdef`` (normalized) by its check (see above).
+    ``followed``: the names whose labels the format pass follows (a formatted value read there is known)."""
     reads = _OutsideReads(fdef, resolver, params, rt_name, params)
+    reads.followed = dict(followed)
     reads.find()
     fdef.body = reads.block(fdef.body)

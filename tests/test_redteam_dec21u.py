@@ -503,8 +503,60 @@ def test_parts_of_an_argument_object_formatted(entry, loss):
     np.testing.assert_allclose(np.asarray(g.data), numerical_gradient(ref, [w], 0), rtol=1e-5, atol=1e-6)
 
 
-def test_loop_over_an_argument_objects_formatted_list_refused():
-    """The items of a for loop over an object's list are not followed by their labels: refused when it
-    runs (was: 13.55 for 10.15)."""
+def test_loop_over_an_argument_objects_formatted_list():
+    """The items of a for loop over an object's list, read by their labels (was: 13.55 for 10.15)."""
+    d = _data_object()
+    w = np.array(1.3)
+    L, g = dlfeval(entry_loop_over_attribute, dlarray(w), d)
+    ref = lambda v: _value(loop_over_attribute(v, d))
+    np.testing.assert_allclose(_value(L), ref(w), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g.data), numerical_gradient(ref, [w], 0), rtol=1e-5, atol=1e-6)
+
+
+def next_of_attribute(w, data):
+    X = next(iter(data.xs))
+    return np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+
+
+def get_of_attribute(w, data):
+    X = data.d.get("X")
+    return np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+
+
+def copy_of_attribute(w, data):
+    X = data.xs.copy()[0]
+    return np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+
+
+def vars_of_argument(w, data):
+    X = vars(data)["sub"].X
+    return np.sum(stripdims(softmax(stripdims(X) * w)) * TW)
+
+
+def entry_next_of_attribute(w, data):
+    L = next_of_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_get_of_attribute(w, data):
+    L = get_of_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_copy_of_attribute(w, data):
+    L = copy_of_attribute(w, data)
+    return L, dlgradient(L, w)
+
+
+def entry_vars_of_argument(w, data):
+    L = vars_of_argument(w, data)
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("entry", [entry_next_of_attribute, entry_get_of_attribute, entry_copy_of_attribute,
+                                   entry_vars_of_argument], ids=lambda f: f.__name__)
+def test_parts_not_followed_refused(entry):
+    """Where the format pass does not follow a part of an argument's object (next(iter(...)), d.get, a
+    copy, vars()), a formatted dlarray there is refused when the code runs (was: 13.55 for 10.15)."""
     with pytest.raises(EvaluationError, match="formatted dlarray"):
-        dlfeval(entry_loop_over_attribute, dlarray(np.array(1.3)), _data_object())
+        dlfeval(entry, dlarray(np.array(1.3)), _data_object())
