@@ -560,3 +560,30 @@ def test_parts_not_followed_refused(entry):
     copy, vars()), a formatted dlarray there is refused when the code runs (was: 13.55 for 10.15)."""
     with pytest.raises(EvaluationError, match="formatted dlarray"):
         dlfeval(entry, dlarray(np.array(1.3)), _data_object())
+
+
+HOOKS = {}
+
+
+def _record(log, v):
+    log.append(v)
+
+
+def appends_to_its_default(x, log=[]):            # noqa: B006 (the pattern under test)
+    y = np.sum(x ** 2)
+    log.append(float(len(log)))
+    HOOKS["record"](log, 1.0)                        # user code sct runs as it is: rechecked after the run
+    return y, dlgradient(y, x)
+
+
+def test_function_filling_its_default_list():
+    """The check after a run does not take the function's own writes into its default for a rebinding
+    (the kinds of defaults are checked before a run only); each call's values are Python's."""
+    HOOKS["record"] = _record
+    log = appends_to_its_default.__defaults__[0]
+    log.clear()
+    for i in range(3):
+        y, g = dlfeval(appends_to_its_default, dlarray(X3))
+        np.testing.assert_allclose(_value(y), np.sum(X3 ** 2), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g.data), 2 * X3, rtol=1e-12)
+        assert len(log) == 2 * (i + 1)
