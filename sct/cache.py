@@ -365,9 +365,9 @@ def _default_kind_checks(fn, consts: dict, lines: List[str]) -> None:
             kind = kind_of(value)
         except Exception:
             continue
-        consts["KIND_OF"] = kind_of
+        consts["DEFAULT_KIND_OF"] = kind_of
         consts[f"DV_{key}"], consts[f"DK_{key}"] = value, kind
-        lines.append(f"    if KIND_OF(DV_{key}) != DK_{key}: return False")
+        lines.append(f"    if DEFAULT_KIND_OF(DV_{key}) != DK_{key}: return False")
 
 
 def _cell_value(cell):
