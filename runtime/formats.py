@@ -672,13 +672,30 @@ def unformatted_result(what: str, *values) -> None:
                 f"dlfeval runs (T = dlarray(stripdims({what}(...)), fmt)) or pass it as an argument")
 
 
+_PLAIN_TYPES = (np.ndarray, float, int, bool, str, type(None))
+_DLARRAY: list = []          # [sct's dlarray class], imported on first use (an import per call costs 2 us)
+
+
 def unformatted_outside(what: str, *values) -> None:
     """Refuse a formatted dlarray read, where the function's data formats are followed when it is
     compiled, through an object outside the function that the compiler does not follow (an attribute of
     an instance, an item picked when the code runs: ``sct/outside_formats.py``): such an object can change
     in place without recompiling, and its labels were taken as none (a wrong derivative, ``dims``)."""
-    from .dlarray import dlarray
-    stack = [(v, 0) for v in values]
+    for v in values:
+        if type(v) not in _PLAIN_TYPES:
+            _refuse_formatted(what, v)
+
+
+def _refuse_formatted(what: str, value) -> None:
+    if type(value) in (list, tuple) and all(type(v) in _PLAIN_TYPES for v in value):
+        return
+    if type(value) is dict and all(type(v) in _PLAIN_TYPES for v in value.values()):
+        return
+    if not _DLARRAY:
+        from .dlarray import dlarray
+        _DLARRAY.append(dlarray)
+    dlarray = _DLARRAY[0]
+    stack = [(value, 0)]
     budget = 10000
     while stack and budget:
         budget -= 1
@@ -691,9 +708,8 @@ def unformatted_outside(what: str, *values) -> None:
                     "function, a class attribute read through an argument, an item of a list or dict, or what "
                     "a function run as it is returned): sct follows data formats when it compiles the "
                     "function, and such an object can change without that, so its labels would not be read "
-                    "(a wrong derivative). "
-                    "Pass it as an argument of the function dlfeval runs (its labels are then part of its "
-                    "kind), or bind it to a module-level name")
+                    "(a wrong derivative). Pass it as an argument of the function dlfeval runs (its labels "
+                    "are then part of its kind), or bind it to a module-level name")
         elif isinstance(item, (tuple, list)) and depth < 8:
             stack.extend((i, depth + 1) for i in item)
         elif isinstance(item, dict) and depth < 8:
