@@ -672,6 +672,50 @@ def unformatted_result(what: str, *values) -> None:
                 f"dlfeval runs (T = dlarray(stripdims({what}(...)), fmt)) or pass it as an argument")
 
 
+_PLAIN_TYPES = (np.ndarray, float, int, bool, str, type(None))
+_DLARRAY: list = []          # [sct's dlarray class], imported on first use (an import per call costs 2 us)
+
+
+def unformatted_outside(what: str, *values) -> None:
+    """Refuse a formatted dlarray read, where the function's data formats are followed when it is
+    compiled, through an object outside the function that the compiler does not follow (an attribute of
+    an instance, an item picked when the code runs: ``sct/outside_formats.py``): such an object can change
+    in place without recompiling, and its labels were taken as none (a wrong derivative, ``dims``)."""
+    for v in values:
+        if type(v) not in _PLAIN_TYPES:
+            _refuse_formatted(what, v)
+
+
+def _refuse_formatted(what: str, value) -> None:
+    if type(value) in (list, tuple) and all(type(v) in _PLAIN_TYPES for v in value):
+        return
+    if type(value) is dict and all(type(v) in _PLAIN_TYPES for v in value.values()):
+        return
+    if not _DLARRAY:
+        from .dlarray import dlarray
+        _DLARRAY.append(dlarray)
+    dlarray = _DLARRAY[0]
+    stack = [(value, 0)]
+    budget = 10000
+    while stack and budget:
+        budget -= 1
+        item, depth = stack.pop()
+        if type(item) is dlarray or isinstance(item, dlarray):
+            if item._fmt:
+                raise ValueError(
+                    f"`{what}` gave a formatted dlarray ({item._fmt!r}) read through an object whose contents "
+                    "are not part of what the function was compiled for (an attribute of an object outside the "
+                    "function, a class attribute read through an argument, an item of a list or dict, or what "
+                    "a function run as it is returned): sct follows data formats when it compiles the "
+                    "function, and such an object can change without that, so its labels would not be read "
+                    "(a wrong derivative). Pass it as an argument of the function dlfeval runs (its labels "
+                    "are then part of its kind), or bind it to a module-level name")
+        elif isinstance(item, (tuple, list)) and depth < 8:
+            stack.extend((i, depth + 1) for i in item)
+        elif isinstance(item, dict) and depth < 8:
+            stack.extend((i, depth + 1) for i in item.values())
+
+
 def pool_indices_into(indx, size, post):
     """maxpool's ``indx`` and ``inputSize`` computed in sct's layout (``size``, the input transposed)
     made the input's own: linear indices into the input in its order (numpy's C order), arranged by
@@ -684,7 +728,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(pool_indices_into, outside_data, unformatted_result, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

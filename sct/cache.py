@@ -281,13 +281,15 @@ def targets_hold(targets) -> bool:
     return True
 
 
-def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callable:
+def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_kinds: bool = True) -> Callable:
     """``check(f)``: whether code compiled from ``fn`` with these guards is right for ``f``.
 
     ``name_guards`` are the resolver's ``Guard`` objects (namespace: a globals or
     builtins dict, or a closure cell of ``fn``); ``attribute_guards`` are
     ``(base, attribute, value)`` read with getattr.  The check is generated as one
-    Python function (one comparison per guard, no loop) for speed.
+    Python function (one comparison per guard, no loop) for speed.  ``default_kinds``: also the kinds of
+    the defaults that can change in place (before a run; not after one, sct.api._read_values_kept: the
+    function's own writes into its default, ``log.append(v)``, are no rebinding).
     """
     code = fn.__code__
     consts = {"CODE": code, "G": fn.__globals__, "M": _MISSING, "same": same_value,
@@ -300,6 +302,8 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     consts["KD"] = fn.__kwdefaults__
     lines.append("    d = f.__kwdefaults__")
     lines.append("    if d is not KD and not same_items(d, KD): return False")
+    if default_kinds:
+        _default_kind_checks(fn, consts, lines)
     if getattr(fn, "__sct_positional_of__", None) is not None:
         # rt.positional(g): its defaults are g's when made; g's changed, rt.positional(g) is another
         from .runtime.support import positional
@@ -326,6 +330,44 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable) -> Callabl
     check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
     check.consts = consts
     return check
+
+
+def _kind_may_change(value) -> bool:
+    """Whether ``value``'s kind (sct.kinds.kind_of) can change while it stays the same object: a list,
+    dict or set (its items), an object of a class (its attributes), a tuple holding such."""
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType,
+                          type, np.ndarray, np.generic) + _SCALARS + (float, complex)):
+        return False
+    if type(value) is tuple:
+        return any(_kind_may_change(v) for v in value)
+    return isinstance(value, (list, dict, set)) or hasattr(value, "__dict__")
+
+
+def has_default_kinds(fn) -> bool:
+    """Whether make_check checks the kinds of some of ``fn``'s defaults."""
+    values = list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    return any(_kind_may_change(v) for v in values)
+
+
+def _default_kind_checks(fn, consts: dict, lines: List[str]) -> None:
+    """make_check's lines for the defaults whose kind can change in place: the code was compiled for
+    the kind a default had then (sct.compiler._signature: a parameter not given takes its default's
+    kind), and a list, dict or object changed since (``cfg["k"]`` made a complex array, ``data.X`` a
+    formatted dlarray) is the same object, so ``__defaults__`` still holds (was: the old kind's code
+    run on it, a wrong gradient)."""
+    from .kinds import kind_of
+    values = list(enumerate(fn.__defaults__ or ()))
+    values += [(f"kw_{name}", v) for name, v in (fn.__kwdefaults__ or {}).items() if name.isidentifier()]
+    for key, value in values:
+        if not _kind_may_change(value):
+            continue
+        try:
+            kind = kind_of(value)
+        except Exception:
+            continue
+        consts["DEFAULT_KIND_OF"] = kind_of
+        consts[f"DV_{key}"], consts[f"DK_{key}"] = value, kind
+        lines.append(f"    if DEFAULT_KIND_OF(DV_{key}) != DK_{key}: return False")
 
 
 def _cell_value(cell):

@@ -845,5 +845,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
         # a helper a callee calls, rebound during the run before that callee's own checked call (set_act()
         # then uses_act(x)): checked on the next call, not refused after this one
         compiled.post_check = cache.make_check(fn, [g for k, g in resolver.guards.items() if k not in added],
-                                               attribute_guards)
+                                               attribute_guards, default_kinds=False)
+    elif cache.has_default_kinds(fn):   # (after a run: not the kinds of its defaults, which it may fill)
+        compiled.post_check = cache.make_check(fn, resolver.guards.values(), attribute_guards, default_kinds=False)
     return compiled

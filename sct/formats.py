@@ -113,6 +113,7 @@ class FormatPass(LayoutCalls):
         for name, fmt, _ in reads.values():
             env[name] = fmt
         self.fdef.body = self.block(self.fdef.body, env, True)
+        self.rename_site_reads()
         if reads:       # each read once, at the top: what the function's code then reads by its labels
             self.fdef.body[:0] = [assign(name, call(f"{self.rt}.outside_data", [outer]), self.fdef.lineno)
                                   for name, _, outer in reads.values()]
@@ -122,6 +123,84 @@ class FormatPass(LayoutCalls):
                       "through the function dlfeval runs, not yet out of the functions it calls; label the "
                       "result there (dlarray(stripdims(y), fmt)) or make the call in that function")
         return tree
+
+    def assignment(self, s, env, rewrite):
+        """``t = obj.X`` / ``t = xs[k]`` giving a formatted dlarray: its data, as the function's code holds
+        the values it follows the labels of (an argument's object or namespace is not unwrapped: ``data.X``
+        of an argument reached the code as the dlarray itself, so ``stripdims(data.X)``, compiled away,
+        left its labels to ``softmax``, which read them: another value and gradient)."""
+        out = super().assignment(s, env, rewrite)
+        target = s.targets[0]
+        if rewrite:         # what the code's names hold where they are assigned (sct/outside_formats.py)
+            for n in walk_nodes(target):
+                if isinstance(n, gast.Name):
+                    self.followed[n.id] = merge(self.followed[n.id], env.get(n.id)) if n.id in self.followed \
+                        else env.get(n.id)
+        if not (rewrite and out == [s] and isinstance(target, gast.Name) and
+                isinstance(s.value, (gast.Attribute, gast.Subscript)) and isinstance(env.get(target.id), str) and
+                env.get(target.id)):
+            return out
+        if target.id in self.site_xs():
+            # X = data.X; ...; dlgradient(L, X): X stays the value the gradient is with respect to, and the
+            # code's other reads of it read X_data = rt.dlarray_of(X) (rename_site_reads)
+            if self.stored.get(target.id) != 1:
+                self.fail(s, f"a formatted dlarray read from an object ({target.id!r}) that is assigned again and "
+                          "given to dlgradient as x: sct cannot follow its labels there; pass it as an argument "
+                          "of the function dlfeval runs, or in a dict")
+            plain = self.namer.fresh(f"{target.id}_data")
+            data = assign(plain, call(f"{self.rt}.dlarray_of", [load(target.id)]), getattr(s, "lineno", None))
+            gast.copy_location(data, s)
+            self.site_renames[target.id] = (plain, data.value.args[0])
+            return [s, data]
+        # t_read = obj.X; t = rt.dlarray_of(t_read): its data (differentiable: a traced field's gradient).
+        # New statements: ``s`` itself is walked again (a loop's body, to its fixed point) as it was
+        read = self.namer.fresh(f"{target.id}_read")
+        first = assign(read, s.value, getattr(s, "lineno", None))
+        data = assign(target.id, call(f"{self.rt}.dlarray_of", [load(read)]), getattr(s, "lineno", None))
+        gast.copy_location(first, s)
+        gast.copy_location(data, s)
+        return [first, data]
+
+    def rename_site_reads(self) -> None:
+        """The reads of each name ``assignment`` gave a data copy (site_renames) read the copy, except
+        where it is a site's ``x`` (and the copy's own argument)."""
+        renames = getattr(self, "_site_renames", None)
+        if not renames:
+            return
+        keep = {id(arg) for _, arg in renames.values()}
+        for n in walk_nodes(self.fdef):
+            if isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute)) and \
+                    classify_call(n, self.resolver).kind == CallKind.SITE:
+                for a in list(n.args[1:]) + [k.value for k in n.keywords]:
+                    keep |= {id(m) for m in walk_nodes(a)}
+        for n in walk_nodes(self.fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames and id(n) not in keep:
+                n.id = renames[n.id][0]
+
+    @property
+    def followed(self) -> dict:
+        if getattr(self, "_followed", None) is None:
+            self._followed = {}
+        return self._followed
+
+    @property
+    def site_renames(self) -> dict:
+        if getattr(self, "_site_renames", None) is None:
+            self._site_renames = {}
+        return self._site_renames
+
+    def site_xs(self) -> set:
+        """The names given as ``x`` to a dlgradient (or other site) call: read as they are (the value the
+        gradient is with respect to)."""
+        found = getattr(self, "_site_xs", None)
+        if found is None:
+            found = self._site_xs = set()
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Call) and isinstance(n.func, (gast.Name, gast.Attribute)) and \
+                        classify_call(n, self.resolver).kind == CallKind.SITE:
+                    for a in list(n.args[1:]) + [k.value for k in n.keywords]:
+                        found |= {m.id for m in walk_nodes(a) if isinstance(m, gast.Name)}
+        return found
 
     def outside_reads(self):
         """The values the function reads from outside (a module global, a closure's value, an attribute of
@@ -810,8 +889,12 @@ class FormatPass(LayoutCalls):
 
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
     """Run the pass on ``fdef`` (rewriting it); the formats of its result (None: unformatted)."""
+    from .outside_formats import check_outside_reads
     with shared_walks(fdef):        # (its scans and whether it is needed read the tree: one walk)
         formats = FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
-        if not formats.needed():
-            return None
-    return formats.rewrite()
+        needed = formats.needed()
+    out = formats.rewrite() if needed else None
+    # a formatted dlarray reached through an outside object it cannot follow: refused when it runs
+    followed = dict(formats.followed) if needed else {}
+    check_outside_reads(fdef, resolver, param_kinds, rt_name, followed)        # sct/outside_formats.py
+    return out
