@@ -49,6 +49,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
 from .kinds import kind_of, make_matcher
 from .ir import child_nodes, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
+from .recomputed import USER_CODE_RT
 from .errors import CompileError
 from .helper_sites import refuse_linked
 from .global_writes import _library
@@ -1067,7 +1068,7 @@ def _result_kind(generated, kinds, namespace, results):
 
 # --- calls by name -----------------------------------------------------------------------------------
 
-_USER_CODE_RT = ("user_call", "effect", "maybe_effect", "unnamed_call", "apply_layer")
+_USER_CODE_RT = USER_CODE_RT
 _REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
 _TYPE_TESTS = (isinstance, issubclass, type, id)
 

@@ -300,6 +300,8 @@ _UNSAFE_BUILTINS = frozenset(("exec", "eval", "compile", "open", "input", "__imp
                               "setattr", "delattr", "globals", "vars", "locals", "getattr", "hasattr",
                               "print", "iter", "next", "map", "filter", "sorted", "min", "max"))
 _MISSING = object()
+#: runtime functions of generated code that run user code sct did not compile (sct.call_tree reads it too)
+USER_CODE_RT = ("user_call", "effect", "maybe_effect", "unnamed_call", "apply_layer")
 _CALLING_NUMPY = frozenset(("apply_along_axis", "apply_over_axes", "vectorize", "frompyfunc", "piecewise",
                             "fromfunction", "fromiter", "nditer"))
 
@@ -311,8 +313,7 @@ def _known_callee(value) -> bool:
         return True
     module = getattr(value, "__module__", None) or ""
     if module.startswith("sct.runtime") and callable(value) and not isinstance(value, type):
-        from .call_tree import _USER_CODE_RT
-        return getattr(value, "__name__", None) not in _USER_CODE_RT   # (sct's runtime read as source)
+        return getattr(value, "__name__", None) not in USER_CODE_RT   # (sct's runtime read as source)
     if isinstance(value, np.ufunc):
         return True
     if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
@@ -357,7 +358,6 @@ def _calls_only_known(generated, rt_name: str, namespace) -> bool:
     """Every call of the generated functions is one of sct's runtime (not one that runs user code: rt.user_call,
     rt.effect...), a known callee (_known_callee) by name or module attribute, or a method of an array
     or a plain container (_VALUE_METHODS)."""
-    from .call_tree import _USER_CODE_RT
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     own = {f.name for f in functions}
     pairs = _site_pairs(functions, rt_name)    # (a sweep is given its caller's pairs as parameters too)
@@ -384,7 +384,7 @@ def _calls_only_known(generated, rt_name: str, namespace) -> bool:
                 return False
             chain.reverse()
             if func.id == rt_name and func.id not in local:
-                if len(chain) != 1 or chain[0] in _USER_CODE_RT:
+                if len(chain) != 1 or chain[0] in USER_CODE_RT:
                     return False
                 continue
             if func.id in local:

@@ -174,8 +174,10 @@ def _mlp_args(dtype=np.float64):
 
 def test_data_argument_gets_no_adjoint_and_gradients_are_exact():
     args = _mlp_args()
-    text = str(sct.source(mlp_grad, *map(dlarray, args)))
-    assert "'no_adjoint'" in text                  # X and T: traced, no adjoint asked for
+    text = str(sct.source(mlp_grad, *map(dlarray, args), callees=True))
+    # X and T: traced, no adjoint asked for: the mask of a call looked up when it runs, or (the helper
+    # compiled with its caller and called directly) no adjoint of them computed at all
+    assert "'no_adjoint'" in text or ("d_X" not in text and "d_T" not in text and "return d_W, d_b, 0.0" in text)
     out = dlfeval(mlp_grad, *map(dlarray, args))
     assert_close(extractdata(out[0]), mlp_loss(*args))
     for k in range(4):
