@@ -326,79 +326,90 @@ def _known_callee(value) -> bool:
     return module in ("math", "cmath") and callable(value)
 
 
-def _site_pairs(functions, rt_name: str) -> Set[str]:
-    """The names that hold the code of a call site: bound by ``(f, b) = rt.X_at(site, ...)`` (or the
-    guarded form ``(f, b) = (generated pair) if rt.guard_holds(...) else rt.X_at(...)``) in one of
-    the functions, and elsewhere only to None, a tape's pop, another name, or an item of a name
-    (the residuals a forward hands its adjoint)."""
-    sites: Set[str] = set()
-    others: Set[str] = set()
-    for fn in functions:
-        for node in walk_nodes(fn):
-            if not isinstance(node, gast.Assign):
-                continue
-            value = node.value
-            site = len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and (
-                isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
-                isinstance(value.func.value, gast.Name) and value.func.value.id == rt_name and
-                value.func.attr.endswith("_at") or
-                isinstance(value, gast.IfExp) and _rt_call(value.test, rt_name, "guard_holds"))
-            carried = isinstance(value, (gast.Name, gast.Subscript)) or \
-                isinstance(value, gast.Constant) and value.value is None or \
-                isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
-                value.func.attr == "pop" and not value.args
-            for t in node.targets:
-                for n in walk_nodes(t):
-                    if isinstance(n, gast.Name):
-                        (sites if site else others if not carried else set()).add(n.id)
-    return sites - others
+def _site_pair_targets(node, rt_name: str, sites: Set[str], others: Set[str]) -> None:
+    """Note the names an assignment binds: to a call site's code (``(f, b) = rt.X_at(site, ...)`` or
+    the guarded ``(f, b) = (generated pair) if rt.guard_holds(...) else rt.X_at(...)``) in ``sites``;
+    to anything but None, a tape's pop, another name or an item of a name (the residuals a forward
+    hands its adjoint) in ``others``."""
+    value = node.value
+    site = len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and (
+        isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+        isinstance(value.func.value, gast.Name) and value.func.value.id == rt_name and
+        value.func.attr.endswith("_at") or
+        isinstance(value, gast.IfExp) and _rt_call(value.test, rt_name, "guard_holds"))
+    carried = isinstance(value, (gast.Name, gast.Subscript)) or \
+        isinstance(value, gast.Constant) and value.value is None or \
+        isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+        value.func.attr == "pop" and not value.args
+    if site or not carried:
+        into = sites if site else others
+        for t in node.targets:
+            for n in walk_nodes(t):
+                if isinstance(n, gast.Name):
+                    into.add(n.id)
 
 
-def _calls_only_known(generated, rt_name: str, namespace) -> bool:
-    """Every call of the generated functions is one of sct's runtime (not one that runs user code: rt.user_call,
-    rt.effect...), a known callee (_known_callee) by name or module attribute, or a method of an array
-    or a plain container (_VALUE_METHODS)."""
+def _known_call(node, rt_name: str, namespace, local: Set[str], pairs: Set[str], own: Set[str]) -> bool:
+    """The call ``node`` is one of sct's runtime (not one that runs user code: rt.user_call,
+    rt.effect...), a known callee (_known_callee) by name or module attribute, a method of an array or
+    a plain container (_VALUE_METHODS), a call site's code (``pairs``) or the module's own function."""
+    func = node.func
+    if isinstance(func, gast.Name):
+        if func.id in pairs or func.id in own and func.id not in local:
+            return True             # a call site's code (its record checked by the caller), or its own
+        return func.id not in local and _known_callee(namespace.get(func.id, _MISSING))
+    chain = []
+    while isinstance(func, gast.Attribute):
+        chain.append(func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name) or not chain:
+        return False
+    chain.reverse()
+    if func.id == rt_name and func.id not in local:
+        return len(chain) == 1 and chain[0] not in USER_CODE_RT
+    if func.id in local:
+        return len(chain) == 1 and chain[0] in _VALUE_METHODS
+    value = namespace.get(func.id, _MISSING)
+    if not isinstance(value, types.ModuleType) or value.__name__.split(".")[0] not in ("numpy", "math", "cmath"):
+        return False
+    for attr in chain:
+        value = getattr(value, attr, _MISSING)
+    return _known_callee(value)
+
+
+def _calls_only_known(generated, rt_name: str, namespace) -> Optional[List]:
+    """The ``rt.replay_from`` calls of the generated functions where every call of theirs is known
+    (_known_call; a sweep is given its caller's pairs as parameters of the same names, so the pairs
+    are the module's), else None.  One walk of each function."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     own = {f.name for f in functions}
-    pairs = _site_pairs(functions, rt_name)    # (a sweep is given its caller's pairs as parameters too)
+    sites: Set[str] = set()
+    others: Set[str] = set()
+    found = []
     for fn in functions:
-        local = {n.id for n in walk_nodes(fn) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} | \
-            {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+        local = {a.id for a in fn.args.args if isinstance(a, gast.Name)}
+        calls = []
         for node in walk_nodes(fn):
-            if isinstance(node, gast.Lambda):
-                return False
-            if not isinstance(node, gast.Call):
-                continue
-            func = node.func
-            if isinstance(func, gast.Name):
-                if func.id in pairs or func.id in own and func.id not in local:
-                    continue          # a call site's code (its record checked by the caller), or its own
-                if func.id in local or not _known_callee(namespace.get(func.id, _MISSING)):
-                    return False
-                continue
-            chain = []
-            while isinstance(func, gast.Attribute):
-                chain.append(func.attr)
-                func = func.value
-            if not isinstance(func, gast.Name) or not chain:
-                return False
-            chain.reverse()
-            if func.id == rt_name and func.id not in local:
-                if len(chain) != 1 or chain[0] in USER_CODE_RT:
-                    return False
-                continue
-            if func.id in local:
-                if len(chain) != 1 or chain[0] not in _VALUE_METHODS:
-                    return False
-                continue
-            value = namespace.get(func.id, _MISSING)
-            if not isinstance(value, types.ModuleType) or value.__name__.split(".")[0] not in ("numpy", "math", "cmath"):
-                return False
-            for attr in chain:
-                value = getattr(value, attr, _MISSING)
-            if not _known_callee(value):
-                return False
-    return True
+            cls = node.__class__
+            if cls is gast.Call:
+                calls.append(node)
+            elif cls is gast.Name:
+                if isinstance(node.ctx, gast.Store):
+                    local.add(node.id)
+            elif cls is gast.Assign:
+                _site_pair_targets(node, rt_name, sites, others)
+            elif cls is gast.Lambda:
+                return None
+        found.append((local, calls))
+    pairs = sites - others
+    replays = []
+    for local, calls in found:
+        for node in calls:
+            if not _known_call(node, rt_name, namespace, local, pairs, own):
+                return None
+            if _rt_call(node, rt_name, "replay_from"):
+                replays.append(node)
+    return replays
 
 
 def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> bool:
@@ -412,19 +423,19 @@ def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> 
     skipped is the capture and comparison of numpy's and Python's global random states (about 50
     microseconds per recomputation).  Returns whether the code calls only such functions (kept as
     ``Compiled.calls_known`` for its callers)."""
-    if getattr(tree, "opaque", True) or param_kinds is None or not _calls_only_known(generated, rt_name, namespace):
+    if getattr(tree, "opaque", True) or param_kinds is None:
         return False
     deferred = getattr(tree, "deferred", ())
     for i, record in enumerate(getattr(tree, "records", ())):
         if i in deferred:
-            continue            # calls of this code's own generated functions, walked above
+            continue            # calls of this code's own generated functions, walked below
         if record is None or not record.resolved or not getattr(record.compiled, "calls_known", False):
             return False
-    if all(_plain_kind(k) for k in param_kinds.values()):
-        for fn in generated.functions:
-            if not isinstance(fn, gast.FunctionDef):
-                continue
-            for node in walk_nodes(fn):
-                if _rt_call(node, rt_name, "replay_from") and len(node.args) == 1 and not node.keywords:
-                    node.args.append(gast.Constant(value=False, kind=None))
+    replays = _calls_only_known(generated, rt_name, namespace)
+    if replays is None:
+        return False
+    if replays and all(_plain_kind(k) for k in param_kinds.values()):
+        for node in replays:
+            if len(node.args) == 1 and not node.keywords:
+                node.args.append(gast.Constant(value=False, kind=None))
     return True
