@@ -969,10 +969,24 @@ def _generators_given(frame) -> list:
             inner = []
         for v in inner:
             add(v)
-    for name in code.co_names:          # globals and closure values the sweep reads (RNG = default_rng())
-        value = frame.f_globals.get(name)
-        if isinstance(value, _RANDOM_OWNERS):
-            add(value)
+    # globals and closure values the sweep reads (RNG = default_rng()), and those the code sct generated
+    # for the helpers it calls by name reads, and theirs (a closure's generator: red team W)
+    todo = [(code, frame.f_globals)]
+    visited = set()
+    while todo and len(visited) < 256:
+        code, namespace = todo.pop()
+        if id(code) in visited:
+            continue
+        visited.add(id(code))
+        for name in code.co_names:
+            value = namespace.get(name)
+            if isinstance(value, _RANDOM_OWNERS):
+                add(value)
+            elif isinstance(value, types.FunctionType) and getattr(value, "__sct_generated__", False):
+                todo.append((value.__code__, value.__globals__))
+        for const in code.co_consts:    # (comprehensions and nested functions of the code)
+            if isinstance(const, types.CodeType):
+                todo.append((const, namespace))
     return found
 
 

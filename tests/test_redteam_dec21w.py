@@ -1,7 +1,8 @@
 """Red team W (dec 21): this session's changes (helper-argument kind prediction, unwatched replays,
 matmul adjoints as fresh arrays, adamupdate's flat arrays read without copying).
 
-Finding (fixed): a recomputation for a second derivative skipped the global random-state watch
+Findings (fixed):
+1. A recomputation for a second derivative skipped the global random-state watch
 (sct/recomputed.unwatched_replays) wherever the compiled code ran no *user* code sct did not compile,
 but a library's code counts as not user code there (scipy, numpy's objects): ``scipy.stats.norm.rvs``
 (the example the refusal itself names) or a global Generator's ``bit_generator.random_raw`` drew again
@@ -11,6 +12,11 @@ global generator ended one draw further than Python's).  Before the change the w
 (not numpy.random's), math's, builtins', sct's, generated code, a user function (its call site's
 record says what it runs) or plain data, and every callee compiled with it to say the same; else the
 watch stays (the draw is refused as before).
+2. (Older than this session) the watch looked for generators only in the recomputing sweep's own
+arguments and globals: a closure's Generator read by a helper called by name
+(``_noise_of(G)`` whose ``noisy`` draws ``rng.bit_generator.random_raw``) drew again unseen, watched or
+not.  runtime/effects._generators_given now follows the generated code of the callees it calls by name
+(their globals, and theirs).
 
 Checked and found right (values against plain Python, gradients against finite differences): kinds
 predicted wrongly (np.abs of a complex array predicted complex: the guard falls back), lists mutated
@@ -57,13 +63,44 @@ def helper_noise_second(x):
     return dlgradient(np.sum(g), x)
 
 
+def _noise_of(rng):
+    def noisy(x):
+        return x + rng.bit_generator.random_raw(3) / 2.0 ** 64
+    return noisy
+
+
+closure_noisy = _noise_of(G)
+
+
+def closure_noise_second(x):
+    y = np.sum(closure_noisy(x) ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x)
+
+
+def closure_known_draw_second(x):
+    y = np.sum(closure_known(x) ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), closure_known(x) - x
+
+
+def _known_of(rng):
+    def noisy(x):
+        return x + rng.standard_normal(3)      # a Generator's method: a known draw, replayed
+    return noisy
+
+
+closure_known = _known_of(G)
+
+
 def plain_second(x):
     y = np.sum(np.tanh(x) ** 3)
     g = dlgradient(y, x, EnableHigherDerivatives=True)
     return dlgradient(np.sum(g), x)
 
 
-@pytest.mark.parametrize("fn", [scipy_noise_second, bitgen_noise_second, helper_noise_second])
+@pytest.mark.parametrize("fn", [scipy_noise_second, bitgen_noise_second, helper_noise_second,
+                                closure_noise_second])
 def test_library_draws_keep_the_watch(fn):
     x = np.array([0.3, -0.2, 0.5])
     assert "replay_from(effects_start, False)" not in str(sct.source(fn, dlarray(x)))
@@ -71,6 +108,19 @@ def test_library_draws_keep_the_watch(fn):
     G.bit_generator.state = np.random.default_rng(0).bit_generator.state
     with pytest.raises(SctError, match="drew random numbers"):
         dlfeval(fn, dlarray(x))          # refused (was: a second derivative of other noise, silently)
+
+
+def test_known_draws_of_a_closure_generator_are_replayed():
+    # the watch follows the generated code of helpers called by name to the generators they read; a
+    # draw sct knows is replayed, so the generator is where it was: no refusal, the same noise
+    x = np.array([0.3, -0.2, 0.5])
+    G.bit_generator.state = np.random.default_rng(5).bit_generator.state
+    h, n = dlfeval(closure_known_draw_second, dlarray(x))
+    rng = np.random.default_rng(5)
+    first, second = rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(h.data, 6 * (x + first), rtol=1e-12)
+    np.testing.assert_allclose(n.data, second, rtol=1e-12)
+    assert G.random() == rng.random()
 
 
 def test_plain_code_still_skips_the_watch():
