@@ -93,7 +93,18 @@ def effect(fn, /, *args, **kwargs):
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
+            value = _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
+            out = kwargs.get("out")
+            if type(out) is np.ndarray:
+                # G.random(out=buf): the draws go into the buffer the recomputation made, as in the first
+                # run (was: only the value replayed, the buffer left as made: zeros, silently; red team W)
+                if not (isinstance(value, np.ndarray) and value.shape == out.shape):
+                    from .errors import SctError
+                    raise SctError(f"{getattr(fn, '__qualname__', fn)!s}(..., out=...) recomputed for a second "
+                                   f"derivative gave a value unlike its buffer; draw into a new array instead")
+                np.copyto(out, value)
+                return out
+            return value
     value = fn(*args, **kwargs)
     s.log.append(_snapshot(value))
     if s.cursors:
