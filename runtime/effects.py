@@ -93,8 +93,11 @@ def effect(fn, /, *args, **kwargs):
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            value = _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
-            out = kwargs.get("out")
+            if type(entry) is _Into:      # G.random(None, np.float64, buf): the buffer given by position
+                value, out = _snapshot(entry.value), args[entry.index] if entry.index < len(args) else None
+            else:
+                value = _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
+                out = kwargs.get("out")
             if type(out) is np.ndarray:
                 # G.random(out=buf): the draws go into the buffer the recomputation made, as in the first
                 # run (was: only the value replayed, the buffer left as made: zeros, silently; red team W)
@@ -106,10 +109,21 @@ def effect(fn, /, *args, **kwargs):
                 return out
             return value
     value = fn(*args, **kwargs)
-    s.log.append(_snapshot(value))
+    into = next((k for k, a in enumerate(args) if a is value), None) if type(value) is np.ndarray else None
+    s.log.append(_snapshot(value) if into is None else _Into(_snapshot(value), into))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
+
+
+class _Into:
+    """The log's entry for an effect whose result is the array it was given by position (a draw into a
+    buffer): a replay copies the value into the recomputed call's buffer and returns that."""
+    __slots__ = ("value", "index")
+
+    def __init__(self, value, index):
+        self.value = value
+        self.index = index
 
 
 def maybe_effect(fn, /, *args, **kwargs):

@@ -19,8 +19,8 @@ not.  runtime/effects._generators_given now follows the generated code of the ca
 (their globals, and theirs).
 3. (Older) ``n = np.zeros(3); G.random(out=n)`` before a dlgradient differentiated again: the recomputation
 replayed the draw's value but left its own buffer as made (zeros): the second derivative was 6 x for
-6 (x + n), silently.  rt.effect's replay now copies the logged draw into the ``out=`` buffer it is given
-(a buffer passed by position is not handled: left in the report).
+6 (x + n), silently.  rt.effect's replay now copies the logged draw into the ``out=`` buffer it is given, or
+into the argument the first run's value was (``G.random(None, np.float64, n)``).
 
 Checked and found right (values against plain Python, gradients against finite differences): kinds
 predicted wrongly (np.abs of a complex array predicted complex: the guard falls back), lists mutated
@@ -105,6 +105,14 @@ def filled_noise_second(x):
     return dlgradient(np.sum(g), x), n
 
 
+def filled_by_position_second(x):
+    n = np.zeros(3)
+    G.random(None, np.float64, n)   # the buffer given by position
+    y = np.sum((x + n) ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), n
+
+
 def plain_second(x):
     y = np.sum(np.tanh(x) ** 3)
     g = dlgradient(y, x, EnableHigherDerivatives=True)
@@ -135,10 +143,11 @@ def test_known_draws_of_a_closure_generator_are_replayed():
     assert G.random() == rng.random()
 
 
-def test_a_draw_into_a_buffer_is_replayed_into_the_recomputed_buffer():
+@pytest.mark.parametrize("fn", [filled_noise_second, filled_by_position_second])
+def test_a_draw_into_a_buffer_is_replayed_into_the_recomputed_buffer(fn):
     x = np.array([0.3, -0.2, 0.5])
     G.bit_generator.state = np.random.default_rng(3).bit_generator.state
-    h, n = dlfeval(filled_noise_second, dlarray(x))
+    h, n = dlfeval(fn, dlarray(x))
     rng = np.random.default_rng(3)
     expected = rng.random(3)
     np.testing.assert_array_equal(n.data, expected)
