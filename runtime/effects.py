@@ -93,12 +93,37 @@ def effect(fn, /, *args, **kwargs):
         if i < len(s.log):
             s.cursors[-1] = i + 1
             entry = s.log[i]
-            return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
+            if type(entry) is _Into:      # G.random(None, np.float64, buf): the buffer given by position
+                value, out = _snapshot(entry.value), args[entry.index] if entry.index < len(args) else None
+            else:
+                value = _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
+                out = kwargs.get("out")
+            if type(out) is np.ndarray:
+                # G.random(out=buf): the draws go into the buffer the recomputation made, as in the first
+                # run (was: only the value replayed, the buffer left as made: zeros, silently; red team W)
+                if not (isinstance(value, np.ndarray) and value.shape == out.shape):
+                    from .errors import SctError
+                    raise SctError(f"{getattr(fn, '__qualname__', fn)!s}(..., out=...) recomputed for a second "
+                                   f"derivative gave a value unlike its buffer; draw into a new array instead")
+                np.copyto(out, value)
+                return out
+            return value
     value = fn(*args, **kwargs)
-    s.log.append(_snapshot(value))
+    into = next((k for k, a in enumerate(args) if a is value), None) if type(value) is np.ndarray else None
+    s.log.append(_snapshot(value) if into is None else _Into(_snapshot(value), into))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
+
+
+class _Into:
+    """The log's entry for an effect whose result is the array it was given by position (a draw into a
+    buffer): a replay copies the value into the recomputed call's buffer and returns that."""
+    __slots__ = ("value", "index")
+
+    def __init__(self, value, index):
+        self.value = value
+        self.index = index
 
 
 def maybe_effect(fn, /, *args, **kwargs):
@@ -969,10 +994,24 @@ def _generators_given(frame) -> list:
             inner = []
         for v in inner:
             add(v)
-    for name in code.co_names:          # globals and closure values the sweep reads (RNG = default_rng())
-        value = frame.f_globals.get(name)
-        if isinstance(value, _RANDOM_OWNERS):
-            add(value)
+    # globals and closure values the sweep reads (RNG = default_rng()), and those the code sct generated
+    # for the helpers it calls by name reads, and theirs (a closure's generator: red team W)
+    todo = [(code, frame.f_globals)]
+    visited = set()
+    while todo and len(visited) < 256:
+        code, namespace = todo.pop()
+        if id(code) in visited:
+            continue
+        visited.add(id(code))
+        for name in code.co_names:
+            value = namespace.get(name)
+            if isinstance(value, _RANDOM_OWNERS):
+                add(value)
+            elif isinstance(value, types.FunctionType) and getattr(value, "__sct_generated__", False):
+                todo.append((value.__code__, value.__globals__))
+        for const in code.co_consts:    # (comprehensions and nested functions of the code)
+            if isinstance(const, types.CodeType):
+                todo.append((const, namespace))
     return found
 
 

@@ -41,7 +41,7 @@ from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
 from .inline_helpers import class_guards, inline_helpers
-from .recomputed import drop_recomputed, unwatched_replays
+from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
@@ -83,6 +83,7 @@ class Compiled:
     calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
     opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
     calls_known: bool = False            # calls only sct's runtime, numpy, math, builtins (sct.recomputed)
+    draws_seen: bool = False             # no random draw escapes the effects log (sct.recomputed.draws_all_seen)
     recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
     joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
@@ -407,13 +408,17 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
-    calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds, namespace)
+    # (before the sweeps' rt.replay_from calls change: read by the callers compiled with this one)
+    draws_seen = draws_all_seen(generated, tree, rt_name)
+    calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds, namespace,
+                                                           draws_seen)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
     compiled.joint_sites = joint_sites
     compiled.calls_known = calls_known
     hooks.CALL_TREE.finish(tree, compiled, namespace)
+    compiled.draws_seen = draws_seen
     return compiled
 
 

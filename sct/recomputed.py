@@ -37,6 +37,7 @@ import numpy as np
 
 from .callee_effects import changes_arguments
 from .ir import walk_nodes
+from .runtime.support import CallSite, SiteEntry
 
 
 def _is_comment(s) -> bool:
@@ -290,6 +291,106 @@ def _plain_kind(kind) -> bool:
     return False
 
 
+# modules whose functions, classes and constants generated code may read in a recomputation that skips
+# the random-state watch: none of them draws unseen (numpy.random's draws are rt.effect calls: opaque)
+_KNOWN_TOPS = ("numpy", "math", "cmath", "builtins", "sct", "runtime", "operator")
+
+
+def _known_module(name) -> bool:
+    name = name or ""
+    return name.split(".")[0] in _KNOWN_TOPS and not name.startswith("numpy.random")
+
+
+def _plain_value(value, depth: int = 0) -> bool:
+    """Data that runs no code when read: numbers, strings, arrays, None, and shallow containers of those."""
+    if type(value) in (bool, int, float, complex, str, bytes, type(None), np.ndarray) or \
+            isinstance(value, (np.generic, np.dtype)):
+        return True
+    if depth < 3 and type(value) in (tuple, list, frozenset):
+        return all(_plain_value(v, depth + 1) for v in value)
+    if depth < 3 and type(value) is dict:
+        return all(_plain_value(k, depth + 1) and _plain_value(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _known_value(value, runtimes) -> bool:
+    """A global or closure value generated code may read, call or pass on in a recomputation whose
+    random-state watch is skipped: one that cannot draw random numbers sct does not see.  Numpy's (not
+    numpy.random's), math's, Python's builtins and sct's own functions, classes and modules; code sct
+    generated; the user's functions (called through call sites: their records say whether they run
+    code sct did not compile); plain data.  Not: a library's other functions or objects (scipy.stats'
+    rvs, a Generator's bit_generator.random_raw: they draw where sct cannot see it), objects."""
+    if _plain_value(value) or any(value is r for r in runtimes):
+        return True
+    if isinstance(value, types.ModuleType):
+        return _known_module(value.__name__)
+    if getattr(value, "__sct_generated__", False):
+        return True
+    if isinstance(value, types.FunctionType):
+        filename = value.__code__.co_filename
+        module = getattr(value, "__module__", None)
+        if filename.startswith("<sct"):                 # guards and checks sct generated
+            return True
+        top = (module or "").split(".")[0]
+        return _known_module(module) or (top not in ("scipy", "numpy") and not filename.startswith("<"))
+    if isinstance(value, (CallSite, SiteEntry)):        # a call site (its record says what it runs)
+        return True
+    module = getattr(value, "__module__", None) if callable(value) else None
+    if isinstance(value, types.BuiltinFunctionType) and module is None:
+        module = "builtins"
+    # numpy's functions (np.sum is an array-function dispatcher), ufuncs and classes, math's, builtins
+    return isinstance(module, str) and _known_module(module)
+
+
+def draws_all_seen(generated, tree, rt_name: str) -> bool:
+    """Whether no random draw in this generated code (and the code it calls by name) can escape the
+    effects log: it runs no user code sct did not compile (``tree.opaque`` False), its callees compiled
+    with it say the same of theirs, and every global or closure value it reads (a name, or a module's
+    attribute chain) is :func:`_known_value` (a library's function or object, such as scipy.stats'
+    ``norm.rvs`` or a global Generator's ``bit_generator``, can draw unseen: red team W)."""
+    if getattr(tree, "opaque", True):
+        return False
+    namespace = getattr(getattr(tree, "resolution", None), "namespace", None)
+    if namespace is None:
+        return False
+    for r in getattr(tree, "records", ()) or ():
+        if r is not None and r.compiled is not None and not getattr(r.compiled, "draws_seen", False):
+            return False
+    runtimes = [v for k, v in namespace.items() if k in (rt_name, "sct_rt")]
+    for fn in generated.functions:
+        if not isinstance(fn, gast.FunctionDef):
+            continue
+        inner = set()
+        for node in walk_nodes(fn):
+            if isinstance(node, gast.Attribute):
+                inner.add(id(node.value))
+        for node in walk_nodes(fn):
+            if id(node) in inner or not isinstance(node, (gast.Attribute, gast.Name)):
+                continue
+            attrs = []
+            root = node
+            while isinstance(root, gast.Attribute):
+                attrs.append(root.attr)
+                root = root.value
+            if not isinstance(root, gast.Name) or not isinstance(root.ctx, gast.Load) or \
+                    root.id not in namespace:
+                continue                # a local, a parameter, or an expression's attribute
+            value = namespace[root.id]
+            attrs.reverse()
+            for k, attr in enumerate(attrs):
+                if not (isinstance(value, types.ModuleType) or any(value is r for r in runtimes)):
+                    if not _plain_value(value):
+                        return False    # an attribute of an object (G.bit_generator, CFG.rng)
+                    break
+                value = getattr(value, attr, _MISSING)
+                if value is _MISSING:
+                    return False
+            else:
+                if not _known_value(value, runtimes):
+                    return False
+    return True
+
+
 #: methods of arrays and of plain lists, tuples and dicts, which call no user code on plain data
 _VALUE_METHODS = frozenset((
     "sum", "mean", "prod", "max", "min", "reshape", "transpose", "astype", "copy", "item", "ravel",
@@ -412,7 +513,7 @@ def _calls_only_known(generated, rt_name: str, namespace) -> Optional[List]:
     return replays
 
 
-def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> bool:
+def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace, seen: bool = False) -> bool:
     """``rt.replay_from(start)`` becomes ``rt.replay_from(start, False)`` where the recomputation
     cannot draw random numbers unseen: the generated code runs no user code sct did not compile
     (``tree.opaque`` False: sct.call_tree), calls only sct's runtime, numpy (not numpy.random),
@@ -422,7 +523,9 @@ def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> 
     whose methods could draw).  Its known draws are replayed from the effects log as before; what is
     skipped is the capture and comparison of numpy's and Python's global random states (about 50
     microseconds per recomputation).  Returns whether the code calls only such functions (kept as
-    ``Compiled.calls_known`` for its callers)."""
+    ``Compiled.calls_known`` for its callers).  ``seen``: :func:`draws_all_seen` of the same code (red team
+    W's test of the values it reads: a library's object such as a global Generator's ``bit_generator``);
+    the watch is dropped only where both tests hold."""
     if getattr(tree, "opaque", True) or param_kinds is None:
         return False
     deferred = getattr(tree, "deferred", ())
@@ -434,7 +537,7 @@ def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace) -> 
     replays = _calls_only_known(generated, rt_name, namespace)
     if replays is None:
         return False
-    if replays and all(_plain_kind(k) for k in param_kinds.values()):
+    if replays and seen and all(_plain_kind(k) for k in param_kinds.values()):
         for node in replays:
             if len(node.args) == 1 and not node.keywords:
                 node.args.append(gast.Constant(value=False, kind=None))
