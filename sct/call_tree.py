@@ -47,7 +47,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
     into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import child_nodes, walk_no_defs, walk_nodes
+from .ir import child_nodes, constant_int, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
@@ -309,26 +309,17 @@ def _sequence_items(kind):
     return None
 
 
-def _constant_int(node):
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
-            isinstance(node.operand, gast.Constant) and type(node.operand.value) is int:
-        return -node.operand.value
-    return None
-
-
 def _item_kind(kind, index):
     """The kind of ``value[index]`` for a value of ``kind``: an item of a list or tuple at a constant
     position, a slice of one with constant bounds, the one kind all its items have at a position known
     at run time only (a loop's), the value of a dict at a constant key; None otherwise."""
     items = _sequence_items(kind)
     if items is not None:
-        i = _constant_int(index)
+        i = constant_int(index)
         if i is not None:
             return items[i] if -len(items) <= i < len(items) else None
         if isinstance(index, gast.Slice):
-            bounds = [None if b is None or isinstance(b, gast.Constant) and b.value is None else _constant_int(b)
+            bounds = [None if b is None or isinstance(b, gast.Constant) and b.value is None else constant_int(b)
                       for b in (index.lower, index.upper, index.step)]
             if any(b is None and part is not None and not (isinstance(part, gast.Constant) and part.value is None)
                    for b, part in zip(bounds, (index.lower, index.upper, index.step))) or bounds[2] == 0:

@@ -82,8 +82,7 @@ class Compiled:
     formats: Any = None                  # the data formats of the outputs (sct.formats), None: none
     calls: Any = ()                      # its call sites' records (sct.call_tree.CallRecord)
     opaque: bool = True                  # may run user code sct did not compile (sct.call_tree)
-    calls_known: bool = False            # calls only sct's runtime, numpy, math, builtins (sct.recomputed)
-    draws_seen: bool = False             # no random draw escapes the effects log (sct.recomputed.draws_all_seen)
+    draws_seen: bool = False             # no random draw escapes the effects log (sct.recomputed)
     recheck: bool = False                # opaque by calls alone: its guards checked after a run (sct.api)
     result_kind: Any = None              # the kind of its value, where its code says (sct.call_tree)
     joint_sites: Any = ()                # its dlgradients of a parameter that its caller checks (sct.helper_sites)
@@ -416,9 +415,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
     compiled.joint_sites = joint_sites
-    compiled.calls_known = calls_known
     hooks.CALL_TREE.finish(tree, compiled, namespace)
-    compiled.draws_seen = draws_seen
+    compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled
 
 

@@ -6,7 +6,7 @@ import copy
 import os
 from collections import deque
 from contextlib import contextmanager
-from typing import Any, Dict, Iterable, List, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 import gast
 
@@ -432,6 +432,16 @@ def name_summary(node) -> Tuple[List[str], Set[str], Set[str]]:
                     if isinstance(item, AST):
                         append(item)
     return out, stores, ids
+
+
+def constant_int(node) -> Optional[int]:
+    """The int a literal ``3`` or ``-3`` (a negated constant, as the printer writes it) stands for, else None."""
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant) and \
+            type(node.operand.value) is int:
+        return -node.operand.value
+    return None
 
 
 def dotted_name(node) -> str:

@@ -361,11 +361,16 @@ def draws_all_seen(generated, tree, rt_name: str) -> bool:
         if not isinstance(fn, gast.FunctionDef):
             continue
         inner = set()
-        for node in walk_nodes(fn):
-            if isinstance(node, gast.Attribute):
+        reads = []
+        for node in walk_nodes(fn):     # (one walk; the reads are filtered after it)
+            cls = node.__class__
+            if cls is gast.Attribute:
                 inner.add(id(node.value))
-        for node in walk_nodes(fn):
-            if id(node) in inner or not isinstance(node, (gast.Attribute, gast.Name)):
+                reads.append(node)
+            elif cls is gast.Name:
+                reads.append(node)
+        for node in reads:
+            if id(node) in inner:
                 continue
             attrs = []
             root = node
@@ -517,22 +522,22 @@ def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace, see
     """``rt.replay_from(start)`` becomes ``rt.replay_from(start, False)`` where the recomputation
     cannot draw random numbers unseen: the generated code runs no user code sct did not compile
     (``tree.opaque`` False: sct.call_tree), calls only sct's runtime, numpy (not numpy.random),
-    math, builtins, methods of arrays and generated code whose own calls are so (``Compiled.calls_known``:
+    math, builtins, methods of arrays and generated code whose own calls are so (``Compiled.draws_seen``:
     a library's ``scipy.stats.norm.rvs`` draws from numpy's global generator), and every parameter
     holds only plain data (no generator or iterator to check as used up, no object of a user's class
     whose methods could draw).  Its known draws are replayed from the effects log as before; what is
     skipped is the capture and comparison of numpy's and Python's global random states (about 50
-    microseconds per recomputation).  Returns whether the code calls only such functions (kept as
-    ``Compiled.calls_known`` for its callers).  ``seen``: :func:`draws_all_seen` of the same code (red team
-    W's test of the values it reads: a library's object such as a global Generator's ``bit_generator``);
-    the watch is dropped only where both tests hold."""
+    microseconds per recomputation).  Returns whether the code calls only such functions.  ``seen``:
+    :func:`draws_all_seen` of the same code (red team W's test of the values it reads: a library's object
+    such as a global Generator's ``bit_generator``); the watch is dropped only where both tests hold, and
+    both together are what the callers read (``Compiled.draws_seen``, sct/compiler.py)."""
     if getattr(tree, "opaque", True) or param_kinds is None:
         return False
     deferred = getattr(tree, "deferred", ())
     for i, record in enumerate(getattr(tree, "records", ())):
         if i in deferred:
             continue            # calls of this code's own generated functions, walked below
-        if record is None or not record.resolved or not getattr(record.compiled, "calls_known", False):
+        if record is None or not record.resolved or not getattr(record.compiled, "draws_seen", False):
             return False
     replays = _calls_only_known(generated, rt_name, namespace)
     if replays is None:

@@ -22,6 +22,8 @@ from typing import Optional, Set
 import gast
 import numpy as np
 
+from .ir import constant_int
+
 E = "E"                # a 1-d float64 array argument, never rebound: its elements read as floats
 _INDEX = frozenset(("I", "J", "N"))    # Python ints (None only before a loop's first step)
 
@@ -176,15 +178,6 @@ def _own_projects(rw) -> None:
                     v.func.attr = "scalar_index_add_own"      # its total: a buffer of x's shape
 
 
-def _const_index(e) -> Optional[int]:
-    if isinstance(e, gast.Constant) and type(e.value) is int:
-        return e.value
-    if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub) and isinstance(e.operand, gast.Constant) and \
-            type(e.operand.value) is int:
-        return -e.operand.value
-    return None
-
-
 def _blocks(stmts):
     yield stmts
     for s in stmts:
@@ -228,7 +221,7 @@ def _gathered_gradients(rw) -> None:
             return None
         if not (isinstance(xx, gast.Name) and xx.id == x and isinstance(g, gast.Name)):
             return None
-        k = _const_index(i)
+        k = constant_int(i)
         t = rw.t.types.get(g.id)
         if k is None or not t or not t <= {"F", "P"} or g.id in rw.t.forced or g.id == d:
             return None
