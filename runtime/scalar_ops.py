@@ -35,16 +35,19 @@ try:                  # numpy's floating-point error state (np.errstate): one ob
     from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 except ImportError:   # pragma: no cover - another numpy: np.geterr() on every call
     _ERRSTATE = None
+_errstate = _ERRSTATE.get if _ERRSTATE is not None else (lambda: None)
 _QUIET = ("ignore", "warn")
-_QUIET_STATE = [None]     # the last error state seen under which Python floats are numpy's values
+# the last error state seen under which Python floats are numpy's values (never None: a state
+# not known, the placeholder, is never ``_errstate()``)
+_QUIET_STATE = [object()]
 
 
 def _floats_allowed() -> bool:
     """Whether numpy's error state lets Python floats stand for numpy float64s: Python's float
     arithmetic neither warns nor raises on overflow, underflow or invalid results, so where the
     user asked numpy to raise (``np.errstate(over="raise")``) the values stay numpy scalars."""
-    state = _ERRSTATE.get() if _ERRSTATE is not None else None
-    if state is not None and state is _QUIET_STATE[0]:
+    state = _errstate()
+    if state is _QUIET_STATE[0]:
         return True
     err = np.geterr()
     ok = all(err[k] in _QUIET for k in ("over", "under", "invalid", "divide"))
@@ -92,9 +95,8 @@ def scalar_elements(x):
     """``x`` where its elements may be read as Python floats (``x.item(i)``, sct/scalar_elements.py):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
-    if type(x) is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
-        state = _ERRSTATE.get() if _ERRSTATE is not None else None
-        if (state is not None and state is _QUIET_STATE[0]) or _floats_allowed():
+    if x.__class__ is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
+        if _errstate() is _QUIET_STATE[0] or _floats_allowed():
             return x
     return None
 
@@ -149,14 +151,14 @@ def scalar_elements_project(grad, x):
 _array = np.array
 
 
-def scalar_elements_gradient(x, first, *elements):
+def scalar_elements_gradient(x, first, elements):
     """The gradient of ``x`` built by ``scalar_index_adjoint``/``scalar_index_add_own`` steps
-    (sct/scalar_elements.py): ``elements[i]`` is element ``first + i`` as those steps left it
-    (``first`` 0 or ``-len(elements)``; each element written once, the others zero).  One
+    (sct/scalar_elements.py): ``elements[i]`` (a tuple) is element ``first + i`` as those steps
+    left it (``first`` 0 or ``-len(elements)``; each element written once, the others zero).  One
     ``np.array`` of them where ``x`` is an exact float64 vector of that many elements."""
-    if type(x) is _ndarray and len(x) == len(elements) and (x.dtype is _F64 or x.dtype == _F64):
-        return _array(elements, _F64)
-    if type(x) is _ndarray and x.ndim == 1 and x.dtype == _F64:
+    if x.__class__ is _ndarray and (x.dtype is _F64 or x.dtype == _F64) and x.ndim == 1:
+        if len(x) == len(elements):
+            return _array(elements, _F64)
         out = np.zeros(x.shape, _F64)
         for i, e in enumerate(elements):
             out[first + i] = e

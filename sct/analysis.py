@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import builtins
+import dis
 import inspect
 import operator
 import types
@@ -84,7 +85,23 @@ class Resolver:
             value = bdict[name]
             self.guards[name] = Guard(bdict, name, value)
             return value
+        if name in self._global_reads():
+            # a global the code reads that is defined nowhere yet (the code raises NameError):
+            # guarded as absent, so that the code is compiled anew once a notebook cell defines it
+            self.guards[name] = Guard(self.globals, name, _MISSING)
         return _MISSING
+
+    def _global_reads(self) -> frozenset:
+        """The names ``fn``'s code (nested code included) reads as globals."""
+        reads = self.__dict__.get("_reads")
+        if reads is None:
+            found, todo = set(), [self.fn.__code__]
+            while todo:
+                code = todo.pop()
+                found.update(i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
+                todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            reads = self._reads = frozenset(found)
+        return reads
 
     def attribute(self, base, attr: str):
         """``base.attr`` now, guarded (``helpers.act = np.cos`` later recompiles)."""

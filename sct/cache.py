@@ -299,9 +299,10 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
     consts["D"] = fn.__defaults__
     lines.append("    d = f.__defaults__")
     lines.append("    if d is not D and not same(d, D): return False")
-    consts["KD"] = fn.__kwdefaults__
-    lines.append("    d = f.__kwdefaults__")
-    lines.append("    if d is not KD and not same_items(d, KD): return False")
+    if code.co_kwonlyargcount:         # (without keyword-only parameters no call reads them)
+        consts["KD"] = fn.__kwdefaults__
+        lines.append("    d = f.__kwdefaults__")
+        lines.append("    if d is not KD and not same_items(d, KD): return False")
     if default_kinds:
         _default_kind_checks(fn, consts, lines)
     if getattr(fn, "__sct_positional_of__", None) is not None:
@@ -310,7 +311,12 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
         consts["POS"] = positional
         lines.append("    o = getattr(f, '__sct_positional_of__', None)")
         lines.append("    if o is None or POS(o) is not f: return False")
-    cell_lines = _name_guard_checks(fn, name_guards, consts, lines)
+    cell_lines, global_lines = _name_guard_checks(fn, name_guards, consts, lines)
+    if global_lines:                  # fn's globals by subscript (no method call): one gone, a miss
+        lines.append("    try:")
+        lines.extend(global_lines)
+        lines.append("    except KeyError:")
+        lines.append("        return False")
     for j, (base, attribute, value) in enumerate(attribute_guards):
         consts[f"A{j}"], consts[f"AV{j}"] = base, value
         lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
@@ -377,11 +383,13 @@ def _cell_value(cell):
         return _MISSING
 
 
-def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]) -> List[str]:
-    """make_check's lines for the name guards: those of dict namespaces appended to ``lines``,
-    those of ``fn``'s closure cells returned (they run inside one ``try``); constants into ``consts``."""
+def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]) -> tuple:
+    """make_check's lines for the name guards: those of other dict namespaces appended to ``lines``;
+    those of ``fn``'s closure cells and those of its globals returned (each kind runs inside one
+    ``try``); constants into ``consts``."""
     freevars = fn.__code__.co_freevars
     cell_lines: List[str] = []
+    global_lines: List[str] = []
     bdict = builtins.__dict__
     for i, guard in enumerate(name_guards):
         value_name = f"V{i}"
@@ -410,7 +418,11 @@ def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]
                 consts["B"] = bdict
                 lines.append(f"    if {guard.name!r} in G: return False")
                 lines.append(f"    v = B.get({guard.name!r}, M)")
-            elif namespace is fn.__globals__:
+            elif namespace is fn.__globals__ and guard.value is not _MISSING:
+                global_lines.append(f"        v = G[{guard.name!r}]")
+                global_lines.append(f"        if v is not {value_name} and not same(v, {value_name}): return False")
+                continue
+            elif namespace is fn.__globals__:         # (held absent: a global defined later misses)
                 lines.append(f"    v = G.get({guard.name!r}, M)")
             else:                                     # some other dict: guarded as it is
                 consts[f"N{i}"] = namespace
@@ -423,7 +435,7 @@ def _name_guard_checks(fn, name_guards: Iterable, consts: dict, lines: List[str]
         else:                                          # a cell not of fn (should not happen): by identity
             consts[f"N{i}"] = namespace
             cell_lines.append(f"        if N{i}.cell_contents is not {value_name}: return False")
-    return cell_lines
+    return cell_lines, global_lines
 
 
 # --- generated source: visible to inspect and tracebacks while its functions live ---------------

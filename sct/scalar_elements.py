@@ -192,7 +192,7 @@ def _gathered_gradients(rw) -> None:
     is) where ``d`` is built, in the same block and nowhere else, by ``rt.scalar_index_adjoint``
     then ``rt.scalar_index_add_own`` steps of Python-float adjoints (types F, P: never the zero
     marker or None) at constant indices covering 0..k-1 (or -k..-1):
-    ``d = rt.scalar_elements_gradient(x, first, e_0, ..., e_k-1)`` just before that statement,
+    ``d = rt.scalar_elements_gradient(x, first, (e_0, ..., e_k-1))`` just before that statement,
     which reads ``d``, the steps removed.  ``e_i``, the element ``first + i`` as the steps left it:
     its adjoints added in the steps' order, ``0.0 + ...`` first but for the element the first
     step assigned (the buffer's zero: ``-0.0`` stays only there), so ``np.array`` of them (where
@@ -271,7 +271,8 @@ def _gathered_gradients(rw) -> None:
                 e = _name(g) if e is None else gast.BinOp(left=e, op=gast.Add(), right=_name(g))
             elements.append(e)
         value.func.attr = "scalar_elements_gradient"
-        value.args = [_name(x), gast.Constant(value=first, kind=None)] + elements
+        value.args = [_name(x), gast.Constant(value=first, kind=None),
+                      gast.Tuple(elts=elements, ctx=gast.Load())]
         return gast.Assign(targets=[_name(d, gast.Store())], value=value, type_comment=None), d, chain
 
     for block in list(_blocks(fn.body)):

@@ -178,7 +178,7 @@ def test_rosenbrock_reads_floats_and_gathers_one_buffer():
     assert "x_items_f.item(1)" in fwd and "x_items_f.item(0)" in fwd
     assert "rt.unbroadcast" not in text and "rt.seed" not in text
     # the elements' adjoints gathered into one array (issue 8, later: rt.scalar_elements_gradient)
-    assert "d_x = rt.scalar_elements_gradient(x, 0, d_x0, (0.0 + d_x1))" in sweep
+    assert "d_x = rt.scalar_elements_gradient(x, 0, (d_x0, (0.0 + d_x1)))" in sweep
     assert "rt.scalar_index_adjoint" not in sweep and "rt.scalar_elements_project" not in sweep
 
 
