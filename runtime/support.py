@@ -4286,6 +4286,33 @@ def _zero_stride(shape, dtype):
 nondifferentiable(shape_proxy)
 
 
+class _Length:
+    """What ``length_proxy`` keeps of a list: its length, nothing else (no item, no index)."""
+    __slots__ = ("_n",)
+
+    def __init__(self, n: int):
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"<the length of a list: {self._n}>"
+
+
+def length_proxy(x):
+    """What a forward keeps on its tape of a list or tuple ``x`` whose adjoint reads only its length
+    (``list_head(g, x)``/``list_tail(g, x)`` of ``x + [v]``; sct/optimize.py decides): an object
+    of that ``len``, so the list itself is not kept (``hs.append(h)`` in a loop kept every earlier
+    version of ``hs``: quadratic memory, and the collector walked them all).  Anything else: ``x``."""
+    if type(x) is list or type(x) is tuple:
+        return _Length(len(x))
+    return x
+
+
+nondifferentiable(length_proxy)
+
+
 _TYPE_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
              "pow": operator.pow, "neg": operator.neg, "pos": operator.pos, "sum": np.sum, "mean": np.mean}
 _TYPE_NUMBERS = (int, float, complex, bool)

@@ -1083,6 +1083,9 @@ SHAPE_ARGUMENTS = {"unbroadcast": 1, "unbroadcast_product": 2, "reduction_broadc
                     "zero_adjoint": 0, "adjoint_or_zeros": 1, "index_adjoint": 1, "index_add": 2, "add_index_grad": 2, "index_added": 2, "broadcast_like": 1,
                     "item_adjoint": 2, "reduction_times": 1, "reduction_times_like": 1, "last_writes": (0, 2), "written_index": (0, 2),
                     "concat_head": (1, 2), "concat_tail": (1, 2), "real_if_real": 1}
+#: Arguments runtime helpers read only for their length (a list's or tuple's), by position: what a
+#: tape keeps as ``rt.length_proxy(n)`` where every read of the popped ``n`` is one of these.
+LENGTH_ARGUMENTS = {"list_head": 1, "list_tail": 1}
 
 
 def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) -> None:
@@ -1124,14 +1127,28 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     cache: Dict = {}
     pushed_proxies = {n for n in popped if n not in params and (n not in other_reads or followed and
                       _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads, cache=cache))}
+    # (of the rest, what the adjoint reads only for its length: a list grown in a loop)
+    length_reads = _shape_reads(bwd, rt_name, bwd_nodes, LENGTH_ARGUMENTS)
+    if length_reads:
+        other_length = {n.id for n in bwd_nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
+                        id(n) not in length_reads}
+        length_cache: Dict = {}
+        length_proxies = {n for n in popped if n not in params and n not in pushed_proxies and
+                          (n not in other_length or followed and
+                           _popped_read_shape_only(bwd.body, n, pop_targets, length_reads, cache=length_cache))}
+    else:
+        length_proxies = set()
     for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
                 isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
                 not node.value.keywords and isinstance(node.value.args[0], gast.Name):
             name = node.value.args[0].id
-            if name in pushed_proxies and popped.get(name) == node.value.func.value.id:
-                node.value.args = [_shape_proxy(rt_name, name)]
+            if popped.get(name) == node.value.func.value.id:
+                if name in pushed_proxies:
+                    node.value.args = [_shape_proxy(rt_name, name)]
+                elif name in length_proxies:
+                    node.value.args = [_shape_proxy(rt_name, name, "length_proxy")]
 
 
 def _only_popped(nodes: List, tapes: Set[str], rt_name: str) -> bool:
@@ -1208,14 +1225,19 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
             consumers = _tape_consumers(nodes, fn, tape, named)
             if not consumers:
                 continue
-            proxied = set(by_name)
-            for sweep, param in consumers:
-                proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name, _scope_of(sweep, scopes))
-                if not proxied:
-                    break
-            for name in proxied:
-                for push in by_name[name]:
-                    push.args = [_shape_proxy(rt_name, name)]
+            # what every sweep reads only for its shape, then (of the rest) only for its length
+            left = set(by_name)
+            for table, proxy in ((SHAPE_ARGUMENTS, "shape_proxy"), (LENGTH_ARGUMENTS, "length_proxy")):
+                proxied = set(left)
+                for sweep, param in consumers:
+                    proxied &= _shape_only_pops(sweep, param, set(by_name), rt_name, _scope_of(sweep, scopes),
+                                                table)
+                    if not proxied:
+                        break
+                for name in proxied:
+                    for push in by_name[name]:
+                        push.args = [_shape_proxy(rt_name, name, proxy)]
+                left -= proxied
 
 
 #: What the readers of a sweep (``_shape_only_pops``, ``shape_only_arguments``) do not follow.
@@ -1322,11 +1344,11 @@ def _tape_consumers(nodes: List, fn: gast.FunctionDef, tape: str,
 
 
 def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_name: str,
-                     scope: bool) -> Set[str]:
+                     scope: bool, table: Optional[Dict] = None) -> Set[str]:
     """The names of ``pushed`` whose popped values ``sweep`` reads only for shape and dtype (see
     shape_only_tapes); the empty set where ``sweep`` uses its tape ``tape`` otherwise than in pops,
     pops a name not in ``pushed``, or holds what is not followed here (``scope``: it has scope
-    statements, ``_has_scope_statements``)."""
+    statements, ``_has_scope_statements``).  ``table``: the reads allowed (``_shape_reads``)."""
     nodes = _nodes_no_defs(sweep.body)
     if scope or any(isinstance(n, _SWEEP_STOPS) for n in nodes):
         return set()
@@ -1342,7 +1364,7 @@ def _shape_only_pops(sweep: gast.FunctionDef, tape: str, pushed: Set[str], rt_na
             allowed.add(id(pop[0]))
     if any(isinstance(n, gast.Name) and n.id == tape and id(n) not in allowed for n in nodes):
         return set()
-    shape_ids = _shape_reads(sweep, rt_name, nodes)
+    shape_ids = _shape_reads(sweep, rt_name, nodes, table)
     candidates = set(pop_targets.values())
     out: Set[str] = set()
     cache: Dict = {}
@@ -1453,14 +1475,17 @@ def _residuals_unpacked(fwd: gast.FunctionDef, bwd: gast.FunctionDef):
     return ret.elts[1], unpacked
 
 
-def _shape_reads(bwd: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> Set[int]:
+def _shape_reads(bwd: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
+                 table: Optional[Dict] = None) -> Set[int]:
     """The ids of the Name nodes ``bwd`` passes where a runtime helper reads only the shape
-    (``nodes``: ``_nodes_no_defs(bwd.body)`` where already walked)."""
+    (``nodes``: ``_nodes_no_defs(bwd.body)`` where already walked; ``table``: the arguments read
+    so, SHAPE_ARGUMENTS unless given)."""
     shape_reads: Set[int] = set()
+    table = SHAPE_ARGUMENTS if table is None else table
     for node in (_walk_no_defs(bwd.body) if nodes is None else nodes):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 isinstance(node.func.value, gast.Name) and node.func.value.id in (rt_name, "rt"):
-            positions = SHAPE_ARGUMENTS.get(node.func.attr)
+            positions = table.get(node.func.attr)
             for position in (positions,) if isinstance(positions, int) else positions or ():
                 if len(node.args) > position and isinstance(node.args[position], gast.Name):
                     shape_reads.add(id(node.args[position]))
@@ -1480,11 +1505,11 @@ def _popped(bwd: gast.FunctionDef, nodes: Optional[List] = None) -> Dict[str, st
     return popped
 
 
-def _shape_proxy(rt_name: str, name: str):
-    """``rt.shape_proxy(name)``."""
+def _shape_proxy(rt_name: str, name: str, proxy: str = "shape_proxy"):
+    """``rt.shape_proxy(name)`` (or another ``proxy``: ``rt.length_proxy(name)``)."""
     return gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
                                                          type_comment=None),
-                                         attr="shape_proxy", ctx=gast.Load()),
+                                         attr=proxy, ctx=gast.Load()),
                      args=[gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)],
                      keywords=[])
 
