@@ -46,7 +46,7 @@ from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, ty
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
-from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views
+from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters
 from .network_outputs import given_outputs
 from .plans import NO_ADJOINT
 from .parse import copied_user_def, function_ast, register_line_map, register_source
@@ -758,6 +758,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 owned_zero_at(generated_fn, rt_name, shared)
     if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
+    if optimize_enabled():      # each sweep takes only what it still reads
+        unread_parameters(generated.functions, rt_name, {generated.entry, generated.fwd, generated.bwd})
     return sites, site_calls
 
 

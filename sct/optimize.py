@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import os
+import re
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
@@ -1149,6 +1150,57 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
                     node.value.args = [_shape_proxy(rt_name, name)]
                 elif name in length_proxies:
                     node.value.args = [_shape_proxy(rt_name, name, "length_proxy")]
+
+
+_SWEEP_NAME = re.compile(r"_dlgradient_line\d+(_\d+)?$")
+
+
+def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
+    """A dlgradient sweep (``loss_dlgradient_line9``) takes only the parameters it reads: one it
+    never reads (its last reader rewritten away: a shape read of a value specialised to a Python
+    float, an adjoint found zero) is dropped, with the argument of each call of it.  Only where
+    every use of the sweep's name is a call by position (not passed as a value: ``rt.batch_jacobian``,
+    ``rt.vjp``) in these functions, the argument dropped is a name (or its ``rt.shape_proxy``), and
+    the sweep has plain parameters and reads no frame (``locals()``).  ``entries``: the names of the
+    functions called from outside (the entry, a helper's forward and adjoint): left as they are."""
+    named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
+    sweeps = {name: fn for name, fn in named.items() if _SWEEP_NAME.search(name) and name not in entries}
+    if not sweeps:
+        return
+    calls: Dict[str, List] = {name: [] for name in sweeps}
+    names: List = []
+    for fn in named.values():
+        for node in walk_nodes(fn):
+            if node.__class__ is _Call and node.func.__class__ is _Name and node.func.id in sweeps:
+                calls[node.func.id].append(node)
+            elif node.__class__ is _Name and node.id in sweeps:
+                names.append(node)
+    callees = {id(c.func) for found in calls.values() for c in found}
+    other = {n.id for n in names if id(n) not in callees}       # passed as a value, or rebound
+    for name, sweep in sweeps.items():
+        args = sweep.args
+        if name in other or not calls[name] or args.vararg is not None or args.kwarg is not None or args.posonlyargs or \
+                args.kwonlyargs or args.defaults or _has_scope_statements(sweep):
+            continue
+        params = [a.id for a in args.args]
+        if any(len(c.args) != len(params) or c.keywords or
+               any(a.__class__ is gast.Starred for a in c.args) for c in calls[name]):
+            continue
+        read = {n.id for n in walk_nodes(sweep) if n.__class__ is _Name and n.ctx.__class__ is not gast.Param}
+        keep = [k for k, p in enumerate(params) if p in read or
+                any(not _plain_argument(c.args[k], rt_name) for c in calls[name])]
+        if len(keep) == len(params):
+            continue
+        args.args = [args.args[k] for k in keep]
+        for c in calls[name]:
+            c.args = [c.args[k] for k in keep]
+
+
+def _plain_argument(node, rt_name: str) -> bool:
+    """A name, or ``rt.shape_proxy(name)``: an argument whose dropping runs nothing."""
+    if node.__class__ is _Name:
+        return True
+    return _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and node.args[0].__class__ is _Name
 
 
 def _only_popped(nodes: List, tapes: Set[str], rt_name: str) -> bool:
