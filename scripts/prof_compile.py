@@ -3,6 +3,7 @@ import os, sys, time, cProfile, pstats, importlib, tempfile
 ROOT = os.environ.get("ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT); sys.path.insert(0, ROOT + "/benchmarks")
 import compile_time as ct
+import sct.recompute_writes, sct.outside_formats  # (lazy imports: not compile time)
 N = int(os.environ.get("N", "500"))
 d = tempfile.mkdtemp()
 f = ct._load(N, d)

@@ -1180,13 +1180,18 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
     for name, sweep in sweeps.items():
         args = sweep.args
         if name in other or not calls[name] or args.vararg is not None or args.kwarg is not None or args.posonlyargs or \
-                args.kwonlyargs or args.defaults or _has_scope_statements(sweep):
+                args.kwonlyargs or args.defaults:
             continue
         params = [a.id for a in args.args]
         if any(len(c.args) != len(params) or c.keywords or
                any(a.__class__ is gast.Starred for a in c.args) for c in calls[name]):
             continue
-        read = {n.id for n in walk_nodes(sweep) if n.__class__ is _Name and n.ctx.__class__ is not gast.Param}
+        nodes = list(walk_nodes(sweep))
+        if any(n.__class__ in (gast.Global, gast.Nonlocal) for n in nodes):
+            continue
+        read = {n.id for n in nodes if n.__class__ is _Name and n.ctx.__class__ is not gast.Param}
+        if read & set(_SCOPE_NAMES):        # (locals(), vars(), eval: the frame read)
+            continue
         keep = [k for k, p in enumerate(params) if p in read or
                 any(not _plain_argument(c.args[k], rt_name) for c in calls[name])]
         if len(keep) == len(params):
