@@ -487,7 +487,9 @@ class _Values:
             if attr_name in registry.NONDIFF_ATTRIBUTES and not (
                     k == 0 and self.activity is not None and self.activity.user_receiver(node.id)):
                 return frozenset()      # an array's metadata (an object of the user's class: its field)
-            if attr_name in VIEW_ATTRIBUTES:
+            if attr_name in VIEW_ATTRIBUTES or attr_name == "__dict__":
+                # (``o.__dict__`` is o's attributes: a write into it, ``o.__dict__["a"] = v``, changes
+                # ``o.a``; was a new dict of its own, the write not seen: o.a kept its old value)
                 objs = objs | state.contents(objs)
             else:
                 objs = state.contents(objs)

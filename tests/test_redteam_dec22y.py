@@ -1,0 +1,222 @@
+"""Red team Y (dec 22): silent wrong gradients in programs written the way users write them.
+
+Findings (each a silently wrong gradient before the fix, with no error):
+
+1. A library function sct runs as it is (C code: ``heapq.heappush``, ``bisect.insort``,
+   ``heapq.heapify``) given a list the analysis did not know as one -- ``l = sorted([...])``,
+   ``l = list(x[:2])``, ``l = list(map(float, x))`` -- and a traced value: the item it stored into
+   the list had no derivative (``l[2] * 3`` read ``x[2]`` with gradient 0).  The same through an
+   object's field, a dict's item or a list's item (``heapq.heappush(s.h, x[2])``,
+   ``heapq.heappush(d["h"], v)``, ``heapq.heappush(hs[0], v)``).  Now refused at the line
+   (sct/write_checks._library_container_write); bisect's searches (read only) still run.
+   Unbound methods of builtins that change their first argument (``dict.update(d, b=v)``,
+   ``dict.__setitem__(d, "a", v)``, ``np.ndarray.__setitem__(z, 0, v)``) too: were zero derivatives.
+
+2. ``o.__dict__["a"] = v`` (or ``d = o.__dict__; d["a"] = v``) on an object the function built:
+   sct took ``o.__dict__`` for a new dict of its own, so ``o.a`` kept its old value -- a wrong VALUE
+   (0.9 for -1.2) and gradient.  ``o.__dict__`` is now o's attributes for the alias analysis
+   (sct/points_to._attribute_objects): such a write is refused at the line.
+"""
+import bisect
+import heapq
+
+import numpy as np
+import pytest
+
+from gradcheck import numerical_gradient
+from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
+
+X3 = np.array([0.3, -0.4, 0.1])
+
+
+def _entry(fn, x):
+    y = fn(x)
+    return y, dlgradient(y, x)
+
+
+def _check(fn, x):
+    y, g = dlfeval(_entry, fn, dlarray(x.copy()))
+    assert np.allclose(np.asarray(extractdata(y)), fn(x.copy()))
+    num = numerical_gradient(lambda a: float(fn(a.copy())), [x.copy()], 0)
+    np.testing.assert_allclose(np.asarray(extractdata(g)), num, rtol=1e-6, atol=1e-7)
+
+
+# --- 1. library functions that change a list in place -------------------------------------------
+
+def insort_into_sorted(x):
+    l = sorted([x[0], x[1]])
+    bisect.insort(l, x[2])
+    return l[0] * 1 + l[1] * 2 + l[2] * 3
+
+
+def heappush_into_list_call(x):
+    l = list(x[:2])
+    heapq.heappush(l, x[2])
+    return l[0] * 1 + l[1] * 2 + l[2] * 3
+
+
+def heappush_into_sorted(x):
+    l = sorted(x[:2])
+    heapq.heappush(l, x[2])
+    return l[0] * 1 + l[1] * 2 + l[2] * 3
+
+
+def heappush_into_mapped(x):
+    l = list(map(float, x))
+    heapq.heappush(l, x[2])
+    return l[0] * 1 + l[1] * 2 + l[2] * 3 + l[3]
+
+
+def heapify_sorted(x):
+    l = sorted(x)
+    heapq.heapify(l)
+    l.reverse()
+    return l[0] * 1 + l[1] * 2 + l[2] * 3
+
+
+class _Holder:
+    def __init__(self):
+        self.h = []
+
+
+def heappush_into_field(x):
+    s = _Holder()
+    s.h = sorted([x[0], x[1]])
+    heapq.heappush(s.h, x[2])
+    return s.h[0] * 1 + s.h[1] * 2 + s.h[2] * 3
+
+
+def heappush_into_dict_item(x):
+    d = {"h": sorted([x[0], x[1]])}
+    heapq.heappush(d["h"], x[2])
+    return d["h"][0] * 1 + d["h"][1] * 2 + d["h"][2] * 3
+
+
+def heappush_into_list_item(x):
+    hs = [sorted([x[0], x[1]])]
+    heapq.heappush(hs[0], x[2])
+    return hs[0][0] * 1 + hs[0][1] * 2 + hs[0][2] * 3
+
+
+@pytest.mark.parametrize("fn", [insort_into_sorted, heappush_into_list_call, heappush_into_sorted,
+                                heappush_into_mapped, heapify_sorted, heappush_into_field,
+                                heappush_into_dict_item, heappush_into_list_item])
+def test_library_writes_into_lists_are_refused(fn):
+    # plain Python's gradient differs from the one sct gave (the stored item's derivative was lost)
+    num = numerical_gradient(lambda a: float(fn(a.copy())), [X3.copy()], 0)
+    assert np.abs(num[2]) > 0.5
+    with pytest.raises(CompileError, match=r"(heappush|insort|heapify)\(\.\.\.\) is given the container"):
+        dlfeval(_entry, fn, dlarray(X3.copy()))
+
+
+def bisect_searches(x):
+    l = sorted([x[0], x[1], x[2]])
+    i = bisect.bisect_left(l, 0.0)
+    j = bisect.bisect(l, 0.2)
+    return l[i] * 2 + l[j - 1]
+
+
+def heap_of_plain_items(x):
+    pq = []
+    heapq.heappush(pq, (1.0, 0))
+    heapq.heappush(pq, (0.5, 1))
+    p, i = heapq.heappop(pq)
+    return x[i] * p
+
+
+def heap_of_indices(x):
+    order = sorted(range(3), key=lambda i: float(x[i]))
+    heapq.heapify(order)
+    return x[order[0]] * 2
+
+
+@pytest.mark.parametrize("fn", [bisect_searches, heap_of_plain_items, heap_of_indices])
+def test_library_reads_and_plain_heaps_still_run(fn):
+    _check(fn, X3)
+
+
+def dict_update_unbound(x):
+    d = {"a": x[0]}
+    dict.update(d, b=x[1])
+    return d["a"] + d["b"] * 3
+
+
+def dict_setitem_unbound(x):
+    d = {"a": x[0]}
+    dict.__setitem__(d, "a", x[1])
+    return d["a"] * 3
+
+
+def ndarray_setitem_unbound(x):
+    z = x * 1.0
+    np.ndarray.__setitem__(z, 0, x[1] * 5)
+    return np.sum(z * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("fn", [dict_update_unbound, dict_setitem_unbound, ndarray_setitem_unbound])
+def test_unbound_mutating_methods_are_refused(fn):
+    num = numerical_gradient(lambda a: float(fn(a.copy())), [X3.copy()], 0)
+    assert np.abs(num[1]) > 0.5
+    with pytest.raises(CompileError, match=r"is given the container"):
+        dlfeval(_entry, fn, dlarray(X3.copy()))
+
+
+# --- 2. writes through an object's __dict__ --------------------------------------------------------
+
+class _Plain:
+    pass
+
+
+def dict_write_then_attribute(x):
+    o = _Plain()
+    o.a = x[0]
+    o.__dict__["a"] = x[1]
+    return o.a * 3
+
+
+def dict_alias_write(x):
+    o = _Plain()
+    o.a = x[0]
+    d = o.__dict__
+    d["a"] = x[1]
+    return o.a * 3
+
+
+def dict_constant_write(x):
+    o = _Plain()
+    o.a = x[0]
+    o.__dict__["a"] = 5.0
+    return o.a * x[1]
+
+
+def dict_new_attribute(x):
+    o = _Plain()
+    o.__dict__["a"] = x[0]
+    return o.a * x[1]
+
+
+@pytest.mark.parametrize("fn", [dict_write_then_attribute, dict_alias_write, dict_constant_write,
+                                dict_new_attribute])
+def test_writes_into_an_objects_dict_are_refused(fn):
+    with pytest.raises(CompileError, match=r"writing into (o\.__dict__|d)\[\.\.\.\] in place"):
+        dlfeval(_entry, fn, dlarray(X3.copy()))
+
+
+def dict_constant_into_constant(x):
+    o = _Plain()
+    o.a = 2.0
+    o.__dict__["a"] = 5.0
+    return o.a * x[1]
+
+
+def attributes_set_plainly(x):
+    o = _Plain()
+    o.a = x[0]
+    setattr(o, "a", x[1] * 2)
+    o.b = o.a + x[2]
+    return o.a * 3 + o.b
+
+
+@pytest.mark.parametrize("fn", [dict_constant_into_constant, attributes_set_plainly])
+def test_plain_attribute_code_still_runs(fn):
+    _check(fn, X3)
