@@ -16,6 +16,12 @@ Findings (each a silently wrong gradient before the fix, with no error):
    sct took ``o.__dict__`` for a new dict of its own, so ``o.a`` kept its old value -- a wrong VALUE
    (0.9 for -1.2) and gradient.  ``o.__dict__`` is now o's attributes for the alias analysis
    (sct/points_to._attribute_objects): such a write is refused at the line.
+
+3. ``r = np.real_if_close(z)`` (z itself for a real z) or ``np.trim_zeros(z)`` (a slice of z), then
+   ``r[0] = 5.0``: sct took r for a new array, so z kept its old entry -- a wrong value
+   and gradient.  Both are now views of their argument for the alias analysis
+   (sct/alias_state.VIEW_FUNCTIONS, with asmatrix, frombuffer, from_dlpack, ix_, and the method
+   ``__array__``): the write is refused at the line.
 """
 import bisect
 import heapq
@@ -220,3 +226,36 @@ def attributes_set_plainly(x):
 @pytest.mark.parametrize("fn", [dict_constant_into_constant, attributes_set_plainly])
 def test_plain_attribute_code_still_runs(fn):
     _check(fn, X3)
+
+
+# --- 3. numpy functions that give their argument itself (or a view of it) ---------------------------
+
+def real_if_close_then_write(x):
+    z = x * 1.0
+    r = np.real_if_close(z)          # a real z: z itself
+    r[0] = 5.0
+    return np.sum(z * np.array([1.0, 2.0, 3.0]))
+
+
+def trim_zeros_then_write(x):
+    z = x * 1.0
+    r = np.trim_zeros(z)             # a slice of z
+    r[0] = 5.0
+    return np.sum(z * np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("fn", [real_if_close_then_write, trim_zeros_then_write])
+def test_writes_through_numpys_same_object_results_are_refused(fn):
+    # (was sum(x * [1, 2, 3]): the write into r not seen in z)
+    assert fn(X3.copy()) == pytest.approx(5.0 - 0.8 + 0.3)
+    with pytest.raises(CompileError, match=r"writing into r\[\.\.\.\] in place"):
+        dlfeval(_entry, fn, dlarray(X3.copy()))
+
+
+def real_if_close_read(x):
+    r = np.real_if_close(x * 2.0)
+    return np.sum(r * np.array([1.0, 2.0, 3.0]))
+
+
+def test_real_if_close_read_still_runs():
+    _check(real_if_close_read, X3)
