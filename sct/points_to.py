@@ -652,7 +652,13 @@ class _Values:
                 self.seq_sites.add(site)
             elif name in ("dict", "dict_merged", "without_key"):
                 self.map_sites.add(site)
-            return self.fresh(state, site, objs | state.contents(objs))
+            held = objs | state.contents(objs)
+            if name == "dict":
+                # dict(pairs): its values are the items of the pairs, one level further down
+                # (`d = dict(zip("ab", M))`: d["a"] is a row of M; was the pair, so a write
+                # d["a"][0] = v was not seen to change M: a wrong value and gradient)
+                held = held | state.contents(held)
+            return self.fresh(state, site, held)
         return None
 
     def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site,
@@ -660,6 +666,12 @@ class _Values:
         """An op sct differentiates or knows: a view of its arguments, or a new value."""
         if name == "as_sequence" and args and all(self.is_sequence(o) for o in args) and not receiver:
             return args          # for r in L: what the loop walks is the list or tuple L itself
+        if name == "sum" and info.obj is sum and not receiver:
+            # Python's sum of lists concatenates them: a new list holding their items (`l = sum([[a],
+            # [b]], [])`: l[0] is a; was a new value holding nothing, so a write l[0][1] = v was not
+            # seen to change a: a wrong value and gradient); of numbers or arrays, a new value
+            held = state.contents(args)
+            return self.fresh(state, site, held | state.contents(held))
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)

@@ -22,6 +22,12 @@ Findings (each a silently wrong gradient before the fix, with no error):
    and gradient.  Both are now views of their argument for the alias analysis
    (sct/alias_state.VIEW_FUNCTIONS, with asmatrix, frombuffer, from_dlpack, ix_, and the method
    ``__array__``): the write is refused at the line.
+
+4. ``d = dict(zip("ab", M))`` (or ``dict([("a", M[0]), ...])``) then ``d["a"][0] = 5.0``: the dict's
+   values, one level below the pairs, were not taken to be M's rows; ``l = sum([[M[0]], [M[1]]], [])``
+   then ``l[0][1] = 5.0``: Python's sum of lists was a new value holding nothing.  Both left M
+   unchanged: a wrong value and gradient.  Now refused at the line (sct/points_to: dict of pairs,
+   builtin sum).
 """
 import bisect
 import heapq
@@ -259,3 +265,56 @@ def real_if_close_read(x):
 
 def test_real_if_close_read_still_runs():
     _check(real_if_close_read, X3)
+
+
+# --- 4. containers built from pairs or lists of lists ----------------------------------------------
+
+_W22 = np.array([[1.0, 2.0], [3.0, 4.0]])
+X4 = np.array([0.3, -0.4, 0.1, 0.7])
+
+
+def dict_of_zip_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    d = dict(zip("ab", M))            # d["a"] is M's first row (a view)
+    d["a"][0] = 5.0
+    return np.sum(M * _W22)
+
+
+def dict_of_pairs_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    d = dict([("a", M[0]), ("b", M[1])])
+    d["b"][1] = 5.0
+    return np.sum(M * _W22)
+
+
+def sum_of_lists_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    l = sum([[M[0]], [M[1]]], [])     # [M[0], M[1]]: views
+    l[0][1] = 5.0
+    return np.sum(M * _W22)
+
+
+@pytest.mark.parametrize("fn", [dict_of_zip_then_write, dict_of_pairs_then_write, sum_of_lists_then_write])
+def test_writes_into_rows_held_by_built_containers_are_refused(fn):
+    M = X4.reshape(2, 2)
+    assert fn(X4.copy()) != pytest.approx(np.sum(M * _W22))     # Python's write changes M
+    with pytest.raises(CompileError, match=r"in place"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def dict_of_zip_read(x):
+    M = x.reshape(2, 2) * 1.0
+    d = dict(zip("ab", M))
+    return np.sum(d["a"] * 2.0 + d["b"] ** 2)
+
+
+def sum_of_arrays_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    s = sum([M[0], M[1]])             # a new array
+    s[0] = 5.0
+    return np.sum(M * _W22) + np.sum(s * np.array([1.0, 3.0]))
+
+
+@pytest.mark.parametrize("fn", [dict_of_zip_read, sum_of_arrays_then_write])
+def test_reads_of_built_containers_still_run(fn):
+    _check(fn, X4)
