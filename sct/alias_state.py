@@ -43,7 +43,11 @@ CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "list
                                     # the changes: was a new object holding nothing, so a write into a view
                                     # of q.w was lost and q.w's own change not followed)
                                     "dataclass_replaced", "namedtuple_replaced",
-                                    "without_position", "without_key"}
+                                    "without_position", "without_key",
+                                    # a | b of dicts (sct/normalize_exprs.py): a new dict holding both's
+                                    # items (was a new value holding nothing: `d = {"a": M[0]} | e;
+                                    # d["a"][0] = v` left M unchanged); bit_or of arrays: a new array
+                                    "dict_or", "bit_or"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
                    "reversed_value", "without_position"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",

@@ -650,7 +650,7 @@ class _Values:
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
                 self.seq_sites.add(site)
-            elif name in ("dict", "dict_merged", "without_key"):
+            elif name in ("dict", "dict_merged", "without_key", "dict_or"):
                 self.map_sites.add(site)
             held = objs | state.contents(objs)
             if name == "dict":

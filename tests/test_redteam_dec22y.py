@@ -28,6 +28,11 @@ Findings (each a silently wrong gradient before the fix, with no error):
    then ``l[0][1] = 5.0``: Python's sum of lists was a new value holding nothing.  Both left M
    unchanged: a wrong value and gradient.  Now refused at the line (sct/points_to: dict of pairs,
    builtin sum).
+
+5. ``d = {"a": M[0]} | {"b": M[1]}`` (also ``e | f`` of two dict names and ``d |= {...}``) then
+   ``d["b"][0] = 5.0``: rt.dict_or / rt.bit_or made a new value holding nothing, so M kept its old
+   entry (a wrong value and gradient).  Both now hold their operands' items
+   (sct/alias_state.CONTAINER_COPIES): the write is refused at the line.
 """
 import bisect
 import heapq
@@ -317,4 +322,56 @@ def sum_of_arrays_then_write(x):
 
 @pytest.mark.parametrize("fn", [dict_of_zip_read, sum_of_arrays_then_write])
 def test_reads_of_built_containers_still_run(fn):
+    _check(fn, X4)
+
+
+# --- 5. dict union ------------------------------------------------------------------------------------
+
+def dict_union_literals_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    d = {"a": M[0]} | {"b": M[1]}
+    d["b"][0] = 5.0
+    return np.sum(M * _W22)
+
+
+def dict_union_names_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    e = {"a": M[0]}
+    f = {"b": M[1]}
+    d = e | f
+    d["b"][0] = 5.0
+    return np.sum(M * _W22)
+
+
+def dict_union_in_place_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    d = {"a": M[0]}
+    d |= {"b": M[1]}
+    d["b"][0] = 5.0
+    return np.sum(M * _W22)
+
+
+@pytest.mark.parametrize("fn", [dict_union_literals_then_write, dict_union_names_then_write,
+                                dict_union_in_place_then_write])
+def test_writes_into_items_of_a_dict_union_are_refused(fn):
+    M = X4.reshape(2, 2)
+    assert fn(X4.copy()) != pytest.approx(np.sum(M * _W22))
+    with pytest.raises(CompileError, match=r"writing into d\['b'\]\[\.\.\.\] in place"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def dict_union_read(x):
+    M = x.reshape(2, 2) * 1.0
+    d = {"a": M[0]} | {"b": M[1]}
+    return np.sum(d["a"] * 2.0 + d["b"] ** 2)
+
+
+def mask_union_write(x):
+    k = (x > 0) | (x < 0.2)
+    k[0] = True
+    return np.sum(x * k)
+
+
+@pytest.mark.parametrize("fn", [dict_union_read, mask_union_write])
+def test_dict_union_reads_and_masks_still_run(fn):
     _check(fn, X4)
