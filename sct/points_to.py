@@ -224,6 +224,8 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             except Exception:
                 target = None
             shape = node.args[0]
+            if _object_dtype(node):
+                return None      # (np.empty(2, dtype=object): its items are objects, arr[0] no number)
             if any(target is f for f in _CREATORS):
                 if isinstance(shape, gast.Constant) and type(shape.value) is int:
                     return 1
@@ -675,6 +677,11 @@ class _Values:
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)
+        if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and _object_dtype(node):
+            # np.array([M[0], None], dtype=object): an array of references to the objects given
+            # (was a new value holding nothing: arr[0][1] = v was not seen to change M)
+            objs = args | receiver
+            return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
                 not _object_dtype(node) and not self._may_make_objects(state, node):
             from .analysis import returns_array

@@ -33,6 +33,11 @@ Findings (each a silently wrong gradient before the fix, with no error):
    ``d["b"][0] = 5.0``: rt.dict_or / rt.bit_or made a new value holding nothing, so M kept its old
    entry (a wrong value and gradient).  Both now hold their operands' items
    (sct/alias_state.CONTAINER_COPIES): the write is refused at the line.
+
+6. ``arr = np.empty(2, dtype=object); arr[0] = M[0]; arr[0][1] = 5.0`` (or ``np.array([...],
+   dtype=object)``): the rank analysis took ``arr[0]`` of a 1-D array for a number and the literal
+   held nothing, so the write into M's row was lost (a wrong value and gradient).  Object arrays now
+   hold references to what they are given (sct/points_to): refused at the line.
 """
 import bisect
 import heapq
@@ -375,3 +380,40 @@ def mask_union_write(x):
 @pytest.mark.parametrize("fn", [dict_union_read, mask_union_write])
 def test_dict_union_reads_and_masks_still_run(fn):
     _check(fn, X4)
+
+
+# --- 6. numpy arrays of objects (MATLAB's cells ported) -----------------------------------------------
+
+def object_array_item_write(x):
+    M = x.reshape(2, 2) * 1.0
+    arr = np.empty(2, dtype=object)
+    arr[0] = M[0]                    # a reference to M's row
+    arr[0][1] = 5.0
+    return np.sum(M * _W22)
+
+
+def object_array_literal_item_write(x):
+    M = x.reshape(2, 2) * 1.0
+    arr = np.array([M[0], None], dtype=object)
+    arr[0][1] = 5.0
+    return np.sum(M * _W22)
+
+
+@pytest.mark.parametrize("fn", [object_array_item_write, object_array_literal_item_write])
+def test_writes_into_items_of_object_arrays_are_refused(fn):
+    M = X4.reshape(2, 2)
+    assert fn(X4.copy()) != pytest.approx(np.sum(M * _W22))
+    with pytest.raises(CompileError, match=r"writing into arr\[0\]\[\.\.\.\] in place"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def numeric_array_row_copy_write(x):
+    M = x.reshape(2, 2) * 1.0
+    z = np.zeros((2, 2))
+    z[0] = M[0]                      # numbers copied
+    z[0][1] = 5.0
+    return np.sum(M * _W22) + np.sum(z * _W22)
+
+
+def test_numeric_array_rows_are_copies():
+    _check(numeric_array_row_copy_write, X4)
