@@ -38,6 +38,13 @@ Findings (each a silently wrong gradient before the fix, with no error):
    dtype=object)``): the rank analysis took ``arr[0]`` of a 1-D array for a number and the literal
    held nothing, so the write into M's row was lost (a wrong value and gradient).  Object arrays now
    hold references to what they are given (sct/points_to): refused at the line.
+
+7. Type tests of traced values: ``type(v).__name__ == "dlarray"``, ``type(v) is dlarray``,
+   ``v.__class__``, ``isinstance(v, np.ndarray)``, ``isinstance(v, float)`` -- v is a dlarray in the
+   function's own run, a numpy array, numpy scalar or Python float in sct's, so the other branch was
+   taken silently (a helper's ``extractdata(v) if type(v).__name__ == "dlarray" else v``: the
+   gradient 4x for 2x).  Refused at the line (sct/analysis: check_type_test, check_type_of), as
+   ``isinstance(v, dlarray)`` was; Python numbers (``float(x)``, ``x.item()``) and containers pass.
 """
 import bisect
 import heapq
@@ -417,3 +424,68 @@ def numeric_array_row_copy_write(x):
 
 def test_numeric_array_rows_are_copies():
     _check(numeric_array_row_copy_write, X4)
+
+
+# --- 7. type tests of traced values -------------------------------------------------------------------
+
+from sct import dlarray as _DL  # noqa: E402
+
+
+def _stop_if_dlarray(v):
+    # a user's helper: a dlarray's numbers without their derivative, anything else as it is
+    return extractdata(v) if type(v).__name__ == "dlarray" else v
+
+
+def type_name_test(x):
+    v = x * 2.0
+    return np.sum(_stop_if_dlarray(v) * x)
+
+
+def type_is_test(x):
+    v = x * 2.0
+    w = extractdata(v) if type(v) is _DL else v
+    return np.sum(w * x)
+
+
+def class_attribute_test(x):
+    v = x * 2.0
+    c = v.__class__
+    return np.sum(v * x) * (2.0 if c is _DL else 1.0)
+
+
+def isinstance_ndarray_test(x):
+    v = x * 2.0
+    return np.sum(v * x) * (2.0 if isinstance(v, np.ndarray) else 1.0)
+
+
+def isinstance_float_test(x):
+    v = x[0] * 2.0
+    return x[1] * (2.0 if isinstance(v, float) else 1.0)
+
+
+@pytest.mark.parametrize("fn", [type_name_test, type_is_test, class_attribute_test, isinstance_ndarray_test,
+                                isinstance_float_test])
+def test_type_tests_of_traced_values_are_refused(fn):
+    # the function's own run on dlarrays takes the other branch than sct's run on numpy values did
+    # (type_name_test: gradient 2x with extractdata, sct gave 4x)
+    with pytest.raises(CompileError, match=r"(type\(v\)|v\.__class__|isinstance\(v, \.\.\.\))"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def python_number_type_tests(x):
+    f = float(x[0])
+    v = x.item(1)
+    s = 2.0 if isinstance(f, float) and type(v) is float else 1.0
+    return x[2] * s
+
+
+def container_type_tests(x):
+    p = {"a": x[:2], "b": x[2:]}
+    l = [x[0], x[1]]
+    s = 2.0 if isinstance(p, dict) and isinstance(l, list) else 1.0
+    return (np.sum(p["a"]) + l[1]) * s
+
+
+@pytest.mark.parametrize("fn", [python_number_type_tests, container_type_tests])
+def test_type_tests_of_python_numbers_and_containers_still_run(fn):
+    _check(fn, X4)
