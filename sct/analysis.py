@@ -1002,6 +1002,18 @@ class Activity(ValueFacts, RealnessProof):
             self.check_type_test(value, line)
         if info.obj is type and len(value.args) == 1 and not value.keywords:
             self.check_type_of(value, line)
+        if (info.obj is np.isscalar and len(value.args) == 1 or
+                info.obj is hasattr and len(value.args) == 2 and isinstance(value.args[1], gast.Constant) and
+                isinstance(value.args[1].value, str) and _attribute_differs(value.args[1].value)) and \
+                self._may_be_dlarray(value.args[0]):
+            # np.isscalar(v), hasattr(v, "__len__") of a traced v: a dlarray's answer in the function's
+            # own run (np.isscalar False, a 0-d dlarray has __len__), numpy's or a float's in sct's
+            what = "np.isscalar" if info.obj is np.isscalar else f"hasattr(v, {value.args[1].value!r})"
+            raise CompileError(
+                f"{what} of a value computed from the traced inputs: in the function's own run v is a "
+                "dlarray, where sct runs the function on numpy arrays, numpy scalars and Python floats, "
+                "which answer otherwise; test np.ndim(v) or v's shape instead", self.filename, line,
+                "isscalar" if info.obj is np.isscalar else "hasattr")
         if info.kind == CallKind.NONDIFF:
             check = CONTINUOUS_NONDIFF.get(id(info.obj))
             if check is not None:
@@ -1143,6 +1155,25 @@ class Activity(ValueFacts, RealnessProof):
                     self.active.add(base.id)
                 if self.value_complex(value):
                     self.complex.add(base.id)
+
+_ATTRIBUTE_DIFFERS: Dict[str, bool] = {}
+
+
+def _attribute_differs(name: str) -> bool:
+    """Whether ``hasattr(v, name)`` may answer otherwise for a dlarray (the function's own run)
+    than for what sct holds there: a numpy array or a numpy float64."""
+    if name not in _ATTRIBUTE_DIFFERS:
+        from .runtime.dlarray import dlarray
+        def has(v):
+            try:
+                return hasattr(v, name)
+            except Exception:          # (a property raising another error: mT of a vector)
+                return None
+        d = has(dlarray(np.zeros(2))), has(dlarray(np.float64(0.0)))
+        others = (has(np.zeros(2)), has(np.float64(0.0)))
+        _ATTRIBUTE_DIFFERS[name] = any(o not in d for o in others) or any(v not in others for v in d)
+    return _ATTRIBUTE_DIFFERS[name]
+
 
 def _array_or_number_class(c) -> bool:
     """numpy's ndarray, a numpy scalar type, or one of Python's number types (the classes an

@@ -45,6 +45,8 @@ Findings (each a silently wrong gradient before the fix, with no error):
    taken silently (a helper's ``extractdata(v) if type(v).__name__ == "dlarray" else v``: the
    gradient 4x for 2x).  Refused at the line (sct/analysis: check_type_test, check_type_of), as
    ``isinstance(v, dlarray)`` was; Python numbers (``float(x)``, ``x.item()``) and containers pass.
+   So are ``np.isscalar(v)`` and ``hasattr(v, name)`` where a dlarray answers otherwise than numpy
+   (``__len__``, ``__index__``, ``__iter__``: a 0-d dlarray has them, numpy's float64 not).
 """
 import bisect
 import heapq
@@ -489,3 +491,31 @@ def container_type_tests(x):
 @pytest.mark.parametrize("fn", [python_number_type_tests, container_type_tests])
 def test_type_tests_of_python_numbers_and_containers_still_run(fn):
     _check(fn, X4)
+
+
+def isscalar_test(x):
+    v = x[0] * 2.0
+    return x[1] * (2.0 if np.isscalar(v) else 1.0)      # a 0-d dlarray: False; numpy's float64: True
+
+
+def hasattr_len_test(x):
+    v = x[0] * 2.0
+    return x[1] * (2.0 if hasattr(v, "__len__") else 1.0)
+
+
+@pytest.mark.parametrize("fn", [isscalar_test, hasattr_len_test])
+def test_isscalar_and_hasattr_that_differ_are_refused(fn):
+    ref = float(extractdata(fn(dlarray(X4.copy()))))       # the function's own run on dlarrays
+    assert ref != pytest.approx(fn(X4.copy()))               # numpy's values answer otherwise
+    with pytest.raises(CompileError, match=r"(np\.isscalar|hasattr\(v, '__len__'\)) of a value computed"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def hasattr_shape_test(x):
+    v = x[0] * 2.0
+    w = x * 3.0
+    return x[1] * (2.0 if hasattr(v, "shape") and hasattr(w, "dtype") and np.ndim(v) == 0 else 1.0)
+
+
+def test_hasattr_that_agrees_still_runs():
+    _check(hasattr_shape_test, X4)
