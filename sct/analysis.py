@@ -1005,7 +1005,7 @@ class Activity(ValueFacts, RealnessProof):
         if (info.obj is np.isscalar and len(value.args) == 1 or
                 info.obj is hasattr and len(value.args) == 2 and isinstance(value.args[1], gast.Constant) and
                 isinstance(value.args[1].value, str) and _attribute_differs(value.args[1].value)) and \
-                self._may_be_dlarray(value.args[0]):
+                self._may_be_dlarray(value.args[0]) and not self._known_array_rank(value.args[0]):
             # np.isscalar(v), hasattr(v, "__len__") of a traced v: a dlarray's answer in the function's
             # own run (np.isscalar False, a 0-d dlarray has __len__), numpy's or a float's in sct's
             what = "np.isscalar" if info.obj is np.isscalar else f"hasattr(v, {value.args[1].value!r})"
@@ -1110,6 +1110,15 @@ class Activity(ValueFacts, RealnessProof):
                 return False
             return node.id in self.arrays or leaf_kind(kind) is not None
         return not isinstance(node, (gast.List, gast.Tuple, gast.Dict, gast.ListComp, gast.DictComp))
+
+    def _known_array_rank(self, node) -> bool:
+        """Is ``node`` a name whose kind says it holds an array of one or more dimensions (where a
+        dlarray and numpy's array answer np.isscalar and hasattr alike)?"""
+        if not isinstance(node, gast.Name):
+            return False
+        kind = self.kinds.get(node.id)
+        return isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and \
+            isinstance(kind[2], int) and kind[2] >= 1
 
     def _python_number(self, node, defs, depth: int = 0) -> bool:
         """Is ``node`` surely a Python number in the function's own run too (``float(x)``,
