@@ -273,6 +273,13 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             del found[name]
 
 
+import operator as _operator  # noqa: E402
+
+_OPERATOR_VIEWS = (_operator.getitem,)
+_OPERATOR_JOINS = (_operator.add, _operator.concat, _operator.mul, _operator.iadd, _operator.iconcat,
+                   _operator.imul, _operator.or_, _operator.ior)
+
+
 class _Values:
     """The objects an expression's value may be, in a state (``value_objects``); allocating a
     new object ages the site's previous one (the recency abstraction)."""
@@ -668,6 +675,14 @@ class _Values:
         """An op sct differentiates or knows: a view of its arguments, or a new value."""
         if name == "as_sequence" and args and all(self.is_sequence(o) for o in args) and not receiver:
             return args          # for r in L: what the loop walks is the list or tuple L itself
+        if info.obj is not None and any(info.obj is f for f in _OPERATOR_VIEWS):
+            # operator.getitem(M, 0): M[0], a view of M (or an item of a list) -- was a new value,
+            # so a write into it was not seen to change M: a wrong value and gradient
+            objs = args | receiver
+            return objs | state.contents(objs)
+        if info.obj is not None and any(info.obj is f for f in _OPERATOR_JOINS):
+            # operator.add(l1, l2), operator.mul([a], 2): a new list holding the operands' items
+            return self.fresh(state, site, state.contents(args | receiver))
         if name == "sum" and info.obj is sum and not receiver:
             # Python's sum of lists concatenates them: a new list holding their items (`l = sum([[a],
             # [b]], [])`: l[0] is a; was a new value holding nothing, so a write l[0][1] = v was not

@@ -47,6 +47,11 @@ Findings (each a silently wrong gradient before the fix, with no error):
    ``isinstance(v, dlarray)`` was; Python numbers (``float(x)``, ``x.item()``) and containers pass.
    So are ``np.isscalar(v)`` and ``hasattr(v, name)`` where a dlarray answers otherwise than numpy
    (``__len__``, ``__index__``, ``__iter__``: a 0-d dlarray has them, numpy's float64 not).
+
+8. ``r = operator.getitem(M, 0)`` (a view of M), ``operator.add([M[0]], [M[1]])`` and
+   ``operator.mul([M[0]], 2)`` (lists holding M's rows) were new values holding nothing: a write into
+   them left M unchanged (a wrong value and gradient).  Now a view / a list of the items
+   (sct/points_to: _OPERATOR_VIEWS, _OPERATOR_JOINS): the write is refused.
 """
 import bisect
 import heapq
@@ -519,3 +524,49 @@ def hasattr_shape_test(x):
 
 def test_hasattr_that_agrees_still_runs():
     _check(hasattr_shape_test, X4)
+
+
+# --- 8. the operator module's functions on containers -------------------------------------------------
+
+import operator  # noqa: E402
+
+
+def operator_getitem_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    r = operator.getitem(M, 0)        # M[0]: a view
+    r[1] = 5.0
+    return np.sum(M * _W22)
+
+
+def operator_add_lists_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    l = operator.add([M[0]], [M[1]])
+    l[1][1] = 5.0
+    return np.sum(M * _W22)
+
+
+def operator_mul_list_then_write(x):
+    M = x.reshape(2, 2) * 1.0
+    l = operator.mul([M[0]], 2)
+    l[1][1] = 5.0
+    return np.sum(M * _W22)
+
+
+@pytest.mark.parametrize("fn", [operator_getitem_then_write, operator_add_lists_then_write,
+                                operator_mul_list_then_write])
+def test_writes_through_operator_results_are_refused(fn):
+    M = X4.reshape(2, 2)
+    assert fn(X4.copy()) != pytest.approx(np.sum(M * _W22))
+    with pytest.raises(CompileError, match=r"writing into (r|l\[1\])\[\.\.\.\] in place"):
+        dlfeval(_entry, fn, dlarray(X4.copy()))
+
+
+def operator_reads(x):
+    M = x.reshape(2, 2) * 1.0
+    r = operator.getitem(M, 1)
+    s = operator.add(M[0], r * 2.0)
+    return np.sum(operator.mul(s, r))
+
+
+def test_operator_reads_still_run():
+    _check(operator_reads, X4)
