@@ -52,6 +52,11 @@ Findings (each a silently wrong gradient before the fix, with no error):
    ``operator.mul([M[0]], 2)`` (lists holding M's rows) were new values holding nothing: a write into
    them left M unchanged (a wrong value and gradient).  Now a view / a list of the items
    (sct/points_to: _OPERATOR_VIEWS, _OPERATOR_JOINS): the write is refused.
+
+9. ``np.power.reduce(a)`` of three or more floats: this numpy (2.4) gives ``a[0] ** a[-1]``-like values
+   (``[2., 3., 2.]`` -> 4.0), where sct computed and differentiated the left fold (64.0): another
+   value than the program's.  The runtime's fold now checks numpy's own reduce and raises where they
+   differ (runtime/more_ops.reduce_agrees); the folds numpy agrees with still run.
 """
 import bisect
 import heapq
@@ -61,6 +66,7 @@ import pytest
 
 from gradcheck import numerical_gradient
 from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
+import sct as sct_errors
 
 X3 = np.array([0.3, -0.4, 0.1])
 
@@ -570,3 +576,28 @@ def operator_reads(x):
 
 def test_operator_reads_still_run():
     _check(operator_reads, X4)
+
+
+# --- 9. np.power.reduce: numpy's own value is not the fold --------------------------------------------
+
+def power_reduce(x):
+    return np.power.reduce(np.abs(x[:3]) + 0.5)
+
+
+def test_power_reduce_where_numpy_does_not_fold_is_refused():
+    a = np.abs(X4[:3]) + 0.5
+    import functools as _ft
+    if np.isclose(np.power.reduce(a), _ft.reduce(np.power, a)):
+        pytest.skip("this numpy's np.power.reduce folds left")
+    with pytest.raises(sct_errors.EvaluationError, match=r"np\.power\.reduce: numpy gives"):
+        dlfeval(_entry, power_reduce, dlarray(X4.copy()))
+
+
+def folds_numpy_agrees_with(x):
+    a = np.abs(x) + 0.5
+    return np.subtract.reduce(a) + np.maximum.reduce(a * 2.0) + np.sum(np.power.accumulate(a[:3])) + \
+        np.power.reduce(a[:2]) + np.hypot.reduce(a)
+
+
+def test_folds_numpy_agrees_with_still_run():
+    _check(folds_numpy_agrees_with, X4)
