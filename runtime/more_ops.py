@@ -1485,6 +1485,26 @@ def _no_out(out):
         raise TypeError("sct reads ufunc methods without out=: assign the result instead")
 
 
+def reduce_agrees(ufunc, array, axis, value):
+    """Raise where numpy's own ``ufunc.reduce`` gives another value than the left fold it defines
+    (numpy 2.4's np.power.reduce of floats: [2., 3., 2.] gives 4.0, the fold 64.0): sct computes the
+    fold, so its value would silently differ from the program's run outside dlfeval."""
+    from .errors import EvaluationError
+    a = np.asarray(array)
+    with np.errstate(all="ignore"):
+        ref = ufunc.reduce(a, axis=axis)
+    if np.shape(ref) == np.shape(value) and np.allclose(ref, value, rtol=1e-12, atol=0.0, equal_nan=True):
+        return True
+    raise EvaluationError(
+        f"np.{ufunc.__name__}.reduce: numpy gives {ref!r} here where the left fold it defines "
+        f"({ufunc.__name__}(({ufunc.__name__}(a[0], a[1]), a[2]), ...) gives {np.asarray(value)!r} (this numpy's "
+        f"reduction of {ufunc.__name__} does not fold left); sct would differentiate the fold, another value "
+        f"than the program computes: write the fold as a loop, or use np.{ufunc.__name__}.accumulate(...)[-1]")
+
+
+nondifferentiable(reduce_agrees)
+
+
 def _ufunc_reduce(ufunc):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False):
         _no_out(out)
@@ -1494,6 +1514,7 @@ def _ufunc_reduce(ufunc):
         value = items[0]
         for i in range(1, items.shape[0]):
             value = ufunc(value, items[i])
+        reduce_agrees(ufunc, array, axis, value)
         if keepdims:
             value = np.expand_dims(value, tuple(range(np.ndim(array))) if axis is None else axis)
         return value if dtype is None else np.asarray(value).astype(dtype)

@@ -23,10 +23,13 @@ VIEW_FUNCTIONS = {
     "flipud", "rot90", "split", "array_split", "hsplit", "vsplit", "dsplit", "unstack", "view",
     "as_strided", "sliding_window_view", "extractdata", "stop_gradient", "data_receiver", "as_sequence",
     "as_dlarray_data", "dlarray_of", "dlarray", "stripdims", "min", "max", "iter", "next", "getattr", "vars", "reversed",
+    # (numpy's that give their argument itself or a view of it: np.real_if_close(z) of a real z is z,
+    # np.trim_zeros(z) a slice of it; a write into the result was not seen to change z)
+    "real_if_close", "trim_zeros", "asmatrix", "frombuffer", "from_dlpack", "ix_",
 }
 VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",
                 "conjugate", "get", "pop", "setdefault", "values", "items", "keys", "astype",
-                "__getitem__", "flatten", "real", "imag"}
+                "__getitem__", "flatten", "real", "imag", "__array__"}
 VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
 COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
 # ops that build a new container of (views of) their arguments' items
@@ -40,7 +43,11 @@ CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "list
                                     # the changes: was a new object holding nothing, so a write into a view
                                     # of q.w was lost and q.w's own change not followed)
                                     "dataclass_replaced", "namedtuple_replaced",
-                                    "without_position", "without_key"}
+                                    "without_position", "without_key",
+                                    # a | b of dicts (sct/normalize_exprs.py): a new dict holding both's
+                                    # items (was a new value holding nothing: `d = {"a": M[0]} | e;
+                                    # d["a"][0] = v` left M unchanged); bit_or of arrays: a new array
+                                    "dict_or", "bit_or"}
 SEQUENCE_MAKERS = {"list", "tuple", "sorted", "listed", "tupled", "copy_list", "extended", "inserted",
                    "reversed_value", "without_position"}
 IMMUTABLE_BUILTINS = {"len", "range", "int", "float", "complex", "bool", "str", "repr", "print",

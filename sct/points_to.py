@@ -224,6 +224,8 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             except Exception:
                 target = None
             shape = node.args[0]
+            if _object_dtype(node):
+                return None      # (np.empty(2, dtype=object): its items are objects, arr[0] no number)
             if any(target is f for f in _CREATORS):
                 if isinstance(shape, gast.Constant) and type(shape.value) is int:
                     return 1
@@ -269,6 +271,13 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
             return known
         for name in wrong:
             del found[name]
+
+
+import operator as _operator  # noqa: E402
+
+_OPERATOR_VIEWS = (_operator.getitem,)
+_OPERATOR_JOINS = (_operator.add, _operator.concat, _operator.mul, _operator.iadd, _operator.iconcat,
+                   _operator.imul, _operator.or_, _operator.ior)
 
 
 class _Values:
@@ -487,7 +496,9 @@ class _Values:
             if attr_name in registry.NONDIFF_ATTRIBUTES and not (
                     k == 0 and self.activity is not None and self.activity.user_receiver(node.id)):
                 return frozenset()      # an array's metadata (an object of the user's class: its field)
-            if attr_name in VIEW_ATTRIBUTES:
+            if attr_name in VIEW_ATTRIBUTES or attr_name == "__dict__":
+                # (``o.__dict__`` is o's attributes: a write into it, ``o.__dict__["a"] = v``, changes
+                # ``o.a``; was a new dict of its own, the write not seen: o.a kept its old value)
                 objs = objs | state.contents(objs)
             else:
                 objs = state.contents(objs)
@@ -648,9 +659,15 @@ class _Values:
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
                 self.seq_sites.add(site)
-            elif name in ("dict", "dict_merged", "without_key"):
+            elif name in ("dict", "dict_merged", "without_key", "dict_or"):
                 self.map_sites.add(site)
-            return self.fresh(state, site, objs | state.contents(objs))
+            held = objs | state.contents(objs)
+            if name == "dict":
+                # dict(pairs): its values are the items of the pairs, one level further down
+                # (`d = dict(zip("ab", M))`: d["a"] is a row of M; was the pair, so a write
+                # d["a"][0] = v was not seen to change M: a wrong value and gradient)
+                held = held | state.contents(held)
+            return self.fresh(state, site, held)
         return None
 
     def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site,
@@ -658,9 +675,28 @@ class _Values:
         """An op sct differentiates or knows: a view of its arguments, or a new value."""
         if name == "as_sequence" and args and all(self.is_sequence(o) for o in args) and not receiver:
             return args          # for r in L: what the loop walks is the list or tuple L itself
+        if info.obj is not None and any(info.obj is f for f in _OPERATOR_VIEWS):
+            # operator.getitem(M, 0): M[0], a view of M (or an item of a list) -- was a new value,
+            # so a write into it was not seen to change M: a wrong value and gradient
+            objs = args | receiver
+            return objs | state.contents(objs)
+        if info.obj is not None and any(info.obj is f for f in _OPERATOR_JOINS):
+            # operator.add(l1, l2), operator.mul([a], 2): a new list holding the operands' items
+            return self.fresh(state, site, state.contents(args | receiver))
+        if name == "sum" and info.obj is sum and not receiver:
+            # Python's sum of lists concatenates them: a new list holding their items (`l = sum([[a],
+            # [b]], [])`: l[0] is a; was a new value holding nothing, so a write l[0][1] = v was not
+            # seen to change a: a wrong value and gradient); of numbers or arrays, a new value
+            held = state.contents(args)
+            return self.fresh(state, site, held | state.contents(held))
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)
+        if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and _object_dtype(node):
+            # np.array([M[0], None], dtype=object): an array of references to the objects given
+            # (was a new value holding nothing: arr[0][1] = v was not seen to change M)
+            objs = args | receiver
+            return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
                 not _object_dtype(node) and not self._may_make_objects(state, node):
             from .analysis import returns_array

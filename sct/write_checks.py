@@ -365,15 +365,41 @@ class _WriteCheck:
         info = self.activity.call_info(node)
         if info.kind != CallKind.PLAIN or target is None or _reads_only(target):
             return
+        changer = _container_changer(target)
         for arg in list(node.args) + [k.value for k in node.keywords]:
+            if isinstance(arg, (gast.Attribute, gast.Subscript)):
+                # ``heapq.heappush(s.h, v)``, ``heapq.heappush(d["h"], v)``: a container reached
+                # through a local object, list or dict (was: not checked, the item's derivative lost)
+                root = arg
+                while isinstance(root, (gast.Attribute, gast.Subscript)):
+                    root = root.value
+                if not isinstance(root, gast.Name) or root.id not in self.locals or \
+                        not self._read_elsewhere(s, root.id):
+                    continue
+                if root.id in self.active or args_active or self.written_saved(s, root.id):
+                    what = self._as_written(s, _dotted(node.func) or "this call")
+                    spelled = _unparse(arg)
+                    self.fail(s, f"{what}(...) is given {spelled} (part of {root.id}) and traced values, and it "
+                              f"may store them into {spelled} or reorder it in place (sct cannot read it: it "
+                              f"runs as it is), which sct does not follow; build the new value and assign it "
+                              f"({spelled} = sorted({spelled} + [v]), {spelled} = {spelled} + [v])", what)
+                continue
             if not isinstance(arg, gast.Name) or arg.id not in self.locals:
                 continue
             z = arg.id
+            kind = self.analysis.kinds.get(z)
+            # a list the analysis does not know as one (``l = sorted(...)``, ``list(x)``,
+            # ``list(map(float, x))``: kind None) is a container too unless z surely holds an array
+            # or a number (was: bisect.insort(l, x[2]) / heapq.heappush(l, x[2]) into such a list
+            # ran unseen, the new item's derivative silently lost)
             if not (self.activity.lists and z in self.activity.lists or
-                    isinstance(self.analysis.kinds.get(z), tuple) and self.analysis.kinds.get(z)[:1] in (("seq",), ("map",))):
+                    isinstance(kind, tuple) and kind[:1] in (("seq",), ("map",)) or
+                    changer and (kind is None and not self.activity.array_receiver(z) or
+                                 changer == "array")):
                 continue
-            if not self._read_elsewhere(s, z):
-                continue          # (a list made for this call only: `bisect.bisect([0.0, 0.5], v)`)
+            if not self._read_elsewhere(s, z) and self.analysis.sharing(s, z) is None:
+                continue          # (a list made for this call only: `bisect.bisect([0.0, 0.5], v)`;
+                #                    not one another name holds too: `s_h = s.h`, an object's field)
             if z in self.active or args_active or self.written_saved(s, z):
                 what = self._as_written(s, _dotted(node.func) or "this call")
                 self.fail(s, f"{what}(...) is given the {('list' if z in self.activity.lists else 'container')} "
@@ -748,12 +774,35 @@ _READ_ONLY_BUILTINS = frozenset(("print", "len", "isinstance", "issubclass", "id
                                  "complex", "map", "filter", "ascii", "divmod", "pow", "vars", "dir"))
 
 
+def _container_changer(target):
+    """Whether ``target`` is a library function known to change a container it is given: heapq's
+    and bisect's writers, list.append, dict.update, np.ndarray.__setitem__... called unbound
+    ("array" where it changes an array: np.ndarray's); None for other functions."""
+    import types
+    from .runtime.effects import _CHANGING_METHODS, _changing_first
+    if isinstance(target, (types.MethodDescriptorType, types.WrapperDescriptorType,
+                           types.ClassMethodDescriptorType)) and \
+            getattr(target, "__name__", "") in _CHANGING_METHODS:
+        return "array" if getattr(target, "__objclass__", None) is np.ndarray else "container"
+    if id(target) in _changing_first() and target not in (next, setattr, delattr):
+        return "container"
+    return None
+
+
+def _read_only_library():
+    """Library functions sct runs as they are that only read their arguments (bisect's searches)."""
+    import bisect
+    return (bisect.bisect, bisect.bisect_left, bisect.bisect_right)
+
+
 def _reads_only(target) -> bool:
     """Whether a function sct runs as it is surely changes none of its arguments: the read-only
     builtins, and numpy's and math's functions (numpy's in-place writers are checked before)."""
     module = getattr(target, "__module__", None) or ""
     if module == "builtins":
         return getattr(target, "__name__", "") in _READ_ONLY_BUILTINS
+    if any(target is f for f in _read_only_library()):
+        return True
     return isinstance(target, np.ufunc) or module.split(".")[0] in ("numpy", "math", "cmath", "sct")
 
 
@@ -877,3 +926,12 @@ def _index_text(index) -> str:
     if isinstance(index, gast.Tuple):
         return ", ".join(gast.unparse(e).strip() for e in index.elts)
     return gast.unparse(index).strip()
+
+
+def _unparse(node) -> str:
+    """The source text of an expression of the normalized code (for messages)."""
+    try:
+        import astunparse
+        return astunparse.unparse(gast.gast_to_ast(node)).strip()
+    except Exception:
+        return "it"
