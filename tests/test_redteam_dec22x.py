@@ -9,6 +9,12 @@ Findings:
    for code running no user code (``Compiled.opaque`` False): the recomputation before a
    ``dlgradient(..., EnableHigherDerivatives=True)`` skipped the random-state watch and the second
    derivative was of another draw's program (6 c' x for 6 c x), silently.
+2. A write, before a gradient differentiated again, into a view or part of an argument made by a call
+   (``v = np.asarray(ws)``, ``ws.ravel()``, ``np.split(ws, 2)``, ``d.get(k)``, ``list(ws)[0]``,
+   ``next(iter(ws))``, ``ident(ws)`` of a helper returning its argument, a loop's item, a helper writing
+   into such a view) was not seen by ``site_checks.check_outside_writes`` (it followed names, items and
+   attributes only): the recomputation read the changed argument, and the second derivative was of
+   another program (6 * 10 * x for 6 * 2.3 * x), silently.  Now refused at the write, as ``ws[0] = ...``.
 """
 import numpy as np
 import pytest
@@ -59,3 +65,104 @@ def test_user_function_given_through_a_value_keeps_the_watch(fun):
         assert "drew random numbers" in str(e)
         return
     np.testing.assert_allclose(np.asarray(h.data), 6 * c * x, rtol=1e-12)     # d2/dx2 of c x^3
+
+
+# --- 2. writes into views of arguments before a gradient differentiated again: refused ---------------
+
+_HEADER = """import numpy as np
+from sct import dlgradient
+
+
+def ident(a):
+    return a
+
+
+def poke(a):
+    a[0] = 9.0
+
+
+def G(x, ws):
+    {bind}
+    w = {read} + 1.0
+    {write}
+    y = w * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), w
+"""
+
+_VIEWS = [
+    ("v = np.asarray(ws)", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = ws.ravel()", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = np.reshape(ws, (2,)).view()", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = np.array(ws, copy=False)", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = np.asarray(ws, dtype=float)", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v, b = np.split(ws, 2)", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = ident(ws)", "np.array([1.3, 2.0])", "v[0] = 9.0", "float(ws[0])"),
+    ("v = np.asarray(ws)", "np.array([1.3, 2.0])", "poke(v)", "float(ws[0])"),
+    ("v = ws.get('a')", "{'a': np.array([1.3, 2.0])}", "v[0] = 9.0", "float(ws['a'][0])"),
+    ("v = list(ws.values())[0]", "{'a': np.array([1.3, 2.0])}", "v[0] = 9.0", "float(ws['a'][0])"),
+    ("v = list(ws)[0]", "[np.array([1.3, 2.0])]", "v[0] = 9.0", "float(ws[0][0])"),
+    ("v = next(iter(ws))", "[np.array([1.3, 2.0])]", "v[0] = 9.0", "float(ws[0][0])"),
+    ("v = None\n    for i, q in enumerate(ws):\n        v = q", "[np.array([1.3, 2.0])]", "v[0] = 9.0",
+     "float(ws[0][0])"),
+    ("v = list(ws)", "[np.array([1.3, 2.0])]", "v[0][0] = 9.0", "float(ws[0][0])"),   # the items are ws's
+    ("v = ws.copy()", "[np.array([1.3, 2.0])]", "v[0][0] = 9.0", "float(ws[0][0])"),
+]
+
+
+@pytest.mark.parametrize("bind, init, write, read", _VIEWS)
+def test_write_into_a_view_of_an_argument_before_a_second_derivative(tmp_path, bind, init, write, read):
+    import importlib.util
+    path = tmp_path / "viewwrite.py"
+    path.write_text(_HEADER.format(bind=bind, read=read, write=write))
+    spec = importlib.util.spec_from_file_location(f"viewwrite_{abs(hash(bind + write + init))}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x = np.array([0.3, 0.7])
+    ws = eval(init, {"np": np})
+    try:
+        h, w = dlfeval(mod.G, dlarray(x), ws)
+    except sct.CompileError as e:
+        assert "writes into ws" in str(e)
+        return
+    np.testing.assert_allclose(float(w), 2.3)            # Python's: read before the write
+    np.testing.assert_allclose(np.asarray(h.data), 6 * 2.3 * x, rtol=1e-12)
+
+
+def _flatten_copy(x, ws):
+    v = ws.flatten()                 # a copy: writing into it leaves ws as it was
+    w = float(ws[0]) + 1.0
+    v[0] = 9.0
+    y = w * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), w
+
+
+def _fresh_arrays(x, ws):
+    z = np.zeros_like(ws)             # new arrays made from an argument: written into freely
+    e = np.exp(ws)
+    w = float(ws[0]) + 1.0
+    z[0] = w
+    e[1] = 0.0
+    y = (z[0] + e[0]) * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), z[0] + e[0]
+
+
+def _list_copy(x, ws):
+    v = list(ws)                     # a new list: replacing its item leaves ws as it was
+    w = ws[0] + 1.0
+    v[0] = 9.0
+    y = w * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), w + 0 * v[0]
+
+
+@pytest.mark.parametrize("fun", [_flatten_copy, _fresh_arrays, _list_copy])
+def test_writes_into_new_arrays_made_from_an_argument_still_compile(fun):
+    x = np.array([0.3, 0.7])
+    ws = [1.3, 2.0] if fun is _list_copy else np.array([1.3, 2.0])
+    h, c = dlfeval(fun, dlarray(x), ws.copy())
+    np.testing.assert_allclose(np.asarray(h.data), 6 * float(c) * x, rtol=1e-12)
+    if fun is _fresh_arrays:
+        np.testing.assert_allclose(float(c), 2.3 + np.exp(1.3))
