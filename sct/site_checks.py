@@ -63,6 +63,16 @@ class SiteChecks:
         for st in block:
             seen |= outside.value_reads(st)
             for r, rmw in outside.writes(st):
+                other = None if rmw or r in seen or r in loop_reads else \
+                    next((o for o in sorted(seen | loop_reads) if outside.may_alias(r, o, st)), None)
+                if other is not None:       # (x = dlarray(BUF), ws = BUF; H.b is BUF: another name of it)
+                    self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
+                              f"(a global, a closure value or an argument), and the code before the "
+                              f"dlgradient on line {site.line} reads {other}, which may be {r} or hold it "
+                              f"(or share its memory); that gradient is differentiated again, so sct "
+                              f"recomputes this code, on the objects as the first run left them, and would "
+                              f"read the new values. Make the change after the gradients, or in a helper "
+                              f"function (it runs once)", "write")
                 if rmw or r in seen or r in loop_reads:
                     self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
                               f"(a global, a closure value or an argument), which the code before the "
@@ -367,6 +377,59 @@ class _OutsideObjects:
                 found.add(self.outside(n.id))
         return found
 
+    def may_alias(self, written: str, read: str, st) -> bool:
+        """Whether the outside object ``read`` (a name the code read) may be the object ``written``
+        (which ``st`` writes into), hold it, or share its memory: two arguments may be one object, or an
+        array and a dlarray of it (dlarray(BUF) keeps BUF's memory); a global object's attribute may be
+        another global or an argument.  Not: a module, class or function, a number, string or None;
+        for a write of an attribute (``obj.a = v``), an array."""
+        if read == written:
+            return True
+        kind = self._kind_of(read)
+        if kind == "code" or kind == "immutable":
+            return False
+        attribute_write = self._attribute_write(st, written)
+        if attribute_write and kind == "array":
+            return False
+        return True
+
+    def _attribute_write(self, st, written: str) -> bool:
+        targets = st.targets if isinstance(st, gast.Assign) else [st.target] if isinstance(st, gast.AugAssign) else []
+        return bool(targets) and all(isinstance(t, gast.Attribute) for t in targets
+                                     if self.outside(_root(t)) == written)
+
+    def _kind_of(self, name: str) -> str:
+        """"code", "immutable", "array" or "other" for an outside name's value (its kind, for an argument;
+        its value, for a global)."""
+        if name in self.params:
+            kind = self.act.kinds.get(name) if self.act is not None else None
+            if not isinstance(kind, tuple) or not kind:
+                return "other"
+            if kind[0] in ("dl", "nd"):
+                return "array"
+            if kind[0] == "num" or kind[0] == "const" and len(kind) == 2 and \
+                    kind[1] in (bool, str, bytes, type(None), int, float, complex):
+                return "immutable"
+            if kind[0] == "const" and len(kind) == 2 and isinstance(kind[1], type) and \
+                    issubclass(kind[1], (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)):
+                return "code"
+            return "other"
+        if self.act is None:
+            return "other"
+        try:
+            value = self.act.resolver.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                        type_comment=None))
+        except Exception:
+            return "other"
+        if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                              types.MethodType, np.ufunc)):
+            return "code"
+        if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+            return "immutable"
+        if isinstance(value, np.ndarray):
+            return "array"
+        return "other"
+
     def _container_copy(self, value) -> bool:
         """A new list, tuple, dict or set of the items given (a display, a comprehension, ``list(ws)``,
         ``sorted(ws)``, ``copy.copy(ws)``, ``ws.copy()``)."""
@@ -455,7 +518,8 @@ class _OutsideObjects:
             [st.target] if isinstance(st, gast.AugAssign) else []
         out += [(self.outside(_root(t)), isinstance(st, gast.AugAssign)) for t in targets
                 if isinstance(t, (gast.Subscript, gast.Attribute)) and
-                not (isinstance(t.value, gast.Name) and t.value.id in self.shallow)]
+                not (isinstance(st, gast.Assign) and isinstance(t.value, gast.Name) and t.value.id in self.shallow)]
+        # (v[0] += 1 of such a v runs the item's own += in place: a write into the outside object's part)
         value = getattr(st, "value", None)
         if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
             f = value.func
