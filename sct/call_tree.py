@@ -1076,7 +1076,23 @@ def _runs_user_code(tree) -> bool:
         if r is None or not r.resolved or (r.compiled is not None and getattr(r.compiled, "opaque", True)):
             return True
     for fdef in context.generated.functions:
-        for node in walk_nodes(fdef):
+        passed = set()       # ids of names a call is passed (or calls): the calls' checks below read them
+        for node in walk_nodes(fdef):    # (breadth first: a call before the names it is passed)
+            if node.__class__ is gast.Name:
+                if id(node) not in passed and isinstance(node.ctx, gast.Load) and \
+                        _user_code_value(namespace.get(node.id, _MISSING) if node.id in namespace
+                                         else context.param_kinds.get(node.id), node.id not in namespace):
+                    return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
+                continue         # whatever it is passed to may call it (np.array2string's formatter)
+            if node.__class__ is gast.Call:
+                passed.add(id(node.func))
+                passed.update(id(a.value if isinstance(a, gast.Starred) else a) for a in node.args)
+                passed.update(id(k.value) for k in node.keywords)
+            elif node.__class__ is gast.Compare:
+                passed.update(id(o) for o in [node.left] + node.comparators)   # type(v) is Cls
+            elif node.__class__ is gast.Attribute and isinstance(node.value, gast.Name) and \
+                    isinstance(namespace.get(node.value.id, _MISSING), type):
+                passed.add(id(node.value))     # Cls.CONSTANT: the class's attribute (checked below)
             if isinstance(node, gast.Attribute):
                 if isinstance(node.ctx, (gast.Store, gast.Del)):
                     return True          # obj.attr = v: an attribute (a module's global) a callee may read
@@ -1115,10 +1131,25 @@ def _runs_user_code(tree) -> bool:
             else:
                 values = given
             for value in values:
-                if _user_function(value):
+                if _user_code_value(value, False):      # (or a global list or dict of them)
                     return True
             if any(_function_kind(k) for k in kinds):
                 return True
+    return False
+
+
+def _user_code_value(value, is_kind: bool, depth: int = 0) -> bool:
+    """A user's function, bound method or class (or a plain list, tuple, dict or set holding one: a
+    global's value), or a parameter's kind saying it holds a function: a value some library function
+    given it, or given a container holding it, may call (sct does not see the call)."""
+    if is_kind:
+        return _function_kind(value)
+    if _user_function(value):
+        return True
+    if depth < 3 and type(value) in (list, tuple, set, frozenset):
+        return any(_user_code_value(v, False, depth + 1) for v in value)
+    if depth < 3 and type(value) is dict:
+        return any(_user_code_value(v, False, depth + 1) for v in value.values())
     return False
 
 

@@ -3,11 +3,15 @@ gradient would not be the exact derivative.
 """
 from __future__ import annotations
 
+import types
 from typing import Dict, List, Set, Tuple
 
 import gast
 
-from .alias_state import WRITING_FUNCTIONS
+import numpy as np
+
+from .alias_state import VIEW_FUNCTIONS, VIEW_METHODS, WRITING_FUNCTIONS
+from .callee_effects import _returns_fresh
 from .ir import walk_nodes
 from .liveness import Liveness
 from .plans import CallKind, FunctionFacts
@@ -45,7 +49,7 @@ class SiteChecks:
         the function (a global's, a closure's, an argument's, or a name taken from one) that the
         code before it reads (``COUNT[0] += 1``, ``np.add.at(z, i, v)``, a write in a loop that
         reads it) would read the changed object, and write it twice."""
-        outside = _OutsideObjects(self.fdef, self.facts)
+        outside = _OutsideObjects(self.fdef, self.facts, getattr(self.live, "act", None))
         seen: Set[str] = set()
         for block, index, parent, _ in site.frames:
             in_loop = isinstance(parent, (gast.For, gast.While))
@@ -59,6 +63,16 @@ class SiteChecks:
         for st in block:
             seen |= outside.value_reads(st)
             for r, rmw in outside.writes(st):
+                other = None if rmw or r in seen or r in loop_reads else \
+                    next((o for o in sorted(seen | loop_reads) if outside.may_alias(r, o, st)), None)
+                if other is not None:       # (x = dlarray(BUF), ws = BUF; H.b is BUF: another name of it)
+                    self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
+                              f"(a global, a closure value or an argument), and the code before the "
+                              f"dlgradient on line {site.line} reads {other}, which may be {r} or hold it "
+                              f"(or share its memory); that gradient is differentiated again, so sct "
+                              f"recomputes this code, on the objects as the first run left them, and would "
+                              f"read the new values. Make the change after the gradients, or in a helper "
+                              f"function (it runs once)", "write")
                 if rmw or r in seen or r in loop_reads:
                     self.fail(st, f"this line writes into {r}, an object from outside {self.facts.fname}() "
                               f"(a global, a closure value or an argument), which the code before the "
@@ -284,15 +298,24 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
+# builtins whose value is a new number, string or array, never a part of what they are given
+_FRESH_BUILTINS = (float, int, complex, bool, len, str, repr, abs, round, sum, any, all, isinstance, hash,
+                   format, print)
+
+
 class _OutsideObjects:
     """For ``SiteChecks.check_outside_writes``: the objects from outside a function (a global's, a
     closure's, an argument's) each name may be (a part of), and what a statement reads and writes
     of them."""
 
-    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts):
+    def __init__(self, fdef: gast.FunctionDef, facts: FunctionFacts, act=None):
         self.facts = facts
+        self.act = act                  # (the activity: what a call is, for the views it may return)
         self.params = set(facts.params) | set(facts.kwonly) | {n for n in (facts.vararg, facts.kwarg) if n}
         self.origin: Dict[str, str] = {}     # a name bound to (a part of) an outside object -> that object
+        # of those, names bound once to a new container of an outside object's parts (list(ws), ws.copy(),
+        # [a, b]): a write of an item of theirs (v[0] = ...) changes no outside object, one into an item does
+        self.shallow: Set[str] = set()
         changed = True
         while changed:                  # names bound to (a part of) such an object
             changed = False
@@ -300,10 +323,181 @@ class _OutsideObjects:
                 pairs = [(st.targets[0], st.value)] if isinstance(st, gast.Assign) else \
                     [(st.target, st.iter)] if isinstance(st, gast.For) else []
                 for target, value in pairs:
-                    if isinstance(target, gast.Name) and target.id not in self.params and \
-                            target.id not in self.origin and self.outside(_root(value)) is not None:
-                        self.origin[target.id] = self.outside(_root(value))
-                        changed = True
+                    # (a, b = np.split(ws, 2); for i, q in enumerate(ws): each name may be a part)
+                    names = [target] if isinstance(target, gast.Name) else \
+                        [n for n in walk_nodes(target) if isinstance(n, gast.Name)] \
+                        if isinstance(target, (gast.Tuple, gast.List)) else []
+                    shared = None
+                    for target in names:
+                        if target.id in self.params or target.id in self.origin:
+                            continue
+                        if shared is None:
+                            shared = sorted(self.shares(value))
+                        if shared:
+                            self.origin[target.id] = shared[0]
+                            changed = True
+                            if isinstance(st, gast.Assign) and target is st.targets[0] and \
+                                    self._container_copy(value) and \
+                                    facts.name_counts.get(target.id, (0, 0))[0] == 1:
+                                self.shallow.add(target.id)
+
+    def shares(self, value) -> Set[str]:
+        """The outside objects the value of ``value`` may be (a part or a view of): a name bound to one,
+        an item or attribute of one, and what a call given one may return unless it surely makes a new
+        value (``np.asarray(ws)``, ``ws.ravel()``, ``d.get(k)``, ``ident(ws)``, ``list(ws)[0]``,
+        ``np.split(ws, 2)``: views or parts of ws, which a write into changes ws)."""
+        if value is None or isinstance(value, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare,
+                                               gast.Lambda, gast.JoinedStr)):
+            return set()
+        if isinstance(value, gast.Name):
+            r = self.outside(value.id)
+            return {r} if r is not None and not self._code(value) else set()
+        if isinstance(value, (gast.Subscript, gast.Attribute)):
+            r = self.outside(_root(value))
+            if r is not None:
+                return {r}
+            while isinstance(value, (gast.Subscript, gast.Attribute)):
+                value = value.value
+            return self.shares(value) if isinstance(value, gast.Call) else set()
+        if isinstance(value, gast.Call):
+            if self._fresh(value) and not self._container_copy(value):
+                return set()
+            found: Set[str] = set()
+            parts = [a.value if isinstance(a, gast.Starred) else a for a in value.args] + \
+                [k.value for k in value.keywords]
+            func = value.func
+            if isinstance(func, gast.Attribute) and self._is_method(value):
+                parts.append(func.value)
+            for part in parts:
+                found |= self.shares(part)
+            return found
+        found = set()          # containers, comprehensions, conditional values: any name they read
+        for n in gast.walk(value):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.outside(n.id) is not None:
+                found.add(self.outside(n.id))
+        return found
+
+    def may_alias(self, written: str, read: str, st) -> bool:
+        """Whether the outside object ``read`` (a name the code read) may be the object ``written``
+        (which ``st`` writes into), hold it, or share its memory: two arguments may be one object, or an
+        array and a dlarray of it (dlarray(BUF) keeps BUF's memory); a global object's attribute may be
+        another global or an argument.  Not: a module, class or function, a number, string or None;
+        for a write of an attribute (``obj.a = v``), an array."""
+        if read == written:
+            return True
+        kind = self._kind_of(read)
+        if kind == "code" or kind == "immutable":
+            return False
+        attribute_write = self._attribute_write(st, written)
+        if attribute_write and kind == "array":
+            return False
+        return True
+
+    def _attribute_write(self, st, written: str) -> bool:
+        targets = st.targets if isinstance(st, gast.Assign) else [st.target] if isinstance(st, gast.AugAssign) else []
+        return bool(targets) and all(isinstance(t, gast.Attribute) for t in targets
+                                     if self.outside(_root(t)) == written)
+
+    def _kind_of(self, name: str) -> str:
+        """"code", "immutable", "array" or "other" for an outside name's value (its kind, for an argument;
+        its value, for a global)."""
+        if name in self.params:
+            kind = self.act.kinds.get(name) if self.act is not None else None
+            if not isinstance(kind, tuple) or not kind:
+                return "other"
+            if kind[0] in ("dl", "nd"):
+                return "array"
+            if kind[0] == "num" or kind[0] == "const" and len(kind) == 2 and \
+                    kind[1] in (bool, str, bytes, type(None), int, float, complex):
+                return "immutable"
+            if kind[0] == "const" and len(kind) == 2 and isinstance(kind[1], type) and \
+                    issubclass(kind[1], (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)):
+                return "code"
+            return "other"
+        if self.act is None:
+            return "other"
+        try:
+            value = self.act.resolver.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                        type_comment=None))
+        except Exception:
+            return "other"
+        if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                              types.MethodType, np.ufunc)):
+            return "code"
+        if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+            return "immutable"
+        if isinstance(value, np.ndarray):
+            return "array"
+        return "other"
+
+    def _container_copy(self, value) -> bool:
+        """A new list, tuple, dict or set of the items given (a display, a comprehension, ``list(ws)``,
+        ``sorted(ws)``, ``copy.copy(ws)``, ``ws.copy()``)."""
+        if isinstance(value, (gast.List, gast.Tuple, gast.Dict, gast.Set, gast.ListComp, gast.DictComp,
+                              gast.SetComp)):
+            return True
+        if not isinstance(value, gast.Call):
+            return False
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args and not value.keywords:
+            return True                 # ws.copy(), copy.copy(ws)
+        info = self._info(value)
+        obj = getattr(info, "obj", None)
+        return any(obj is b for b in (list, tuple, dict, set, frozenset, sorted)) or \
+            (getattr(obj, "__name__", None) == "copy" and getattr(obj, "__module__", None) == "copy")
+
+    def _code(self, name) -> bool:
+        """A global name of a module, class or function (``np``, ``float``): no data to write into."""
+        if self.act is None or name.id in self.params or name.id in self.origin:
+            return False
+        try:
+            value = self.act.resolver.resolve(name)
+        except Exception:
+            return False
+        return isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                                  np.ufunc))
+
+    def _info(self, call):
+        if self.act is None:
+            return None
+        try:
+            return self.act.call_info(call)
+        except Exception:
+            return None
+
+    def _is_method(self, call) -> bool:
+        info = self._info(call)
+        return info is None or info.kind == CallKind.METHOD
+
+    def _fresh(self, call) -> bool:
+        """A call surely returning a new value (or a number), whatever it is given."""
+        info = self._info(call)
+        if info is None:
+            return False
+        func = call.func
+        name = func.attr if isinstance(func, gast.Attribute) else func.id if isinstance(func, gast.Name) else None
+        keywords = {k.arg for k in call.keywords}
+        if info.kind == CallKind.SITE:
+            return True
+        if "out" in keywords:
+            return False
+        if info.kind == CallKind.METHOD:
+            return info.rule is not None and (name not in VIEW_METHODS or name == "flatten")
+        if info.kind == CallKind.FUNCTION and isinstance(info.obj, types.FunctionType):
+            return _returns_fresh(info.obj)      # a helper whose every return is a new value
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and info.obj is not None:
+            obj = info.obj
+            module = getattr(obj, "__module__", None) or ""
+            if any(obj is b for b in _FRESH_BUILTINS):
+                return True
+            if isinstance(obj, np.ufunc) or module.split(".")[0] == "numpy" or module == "math":
+                own = getattr(obj, "__name__", name)
+                if own in VIEW_FUNCTIONS or name in VIEW_FUNCTIONS:
+                    return False
+                if own in ("array", "asarray", "copy") and "copy" in keywords:
+                    return False
+                return True
+        return False
 
     def outside(self, name):
         """The outside object ``name`` is (a part of), or None."""
@@ -323,7 +517,9 @@ class _OutsideObjects:
         targets = st.targets if isinstance(st, gast.Assign) else \
             [st.target] if isinstance(st, gast.AugAssign) else []
         out += [(self.outside(_root(t)), isinstance(st, gast.AugAssign)) for t in targets
-                if isinstance(t, (gast.Subscript, gast.Attribute))]
+                if isinstance(t, (gast.Subscript, gast.Attribute)) and
+                not (isinstance(st, gast.Assign) and isinstance(t.value, gast.Name) and t.value.id in self.shallow)]
+        # (v[0] += 1 of such a v runs the item's own += in place: a write into the outside object's part)
         value = getattr(st, "value", None)
         if isinstance(value, gast.Call):    # np.copyto(z, v), np.add.at(z, i, v), out=z
             f = value.func
