@@ -995,15 +995,6 @@ class Activity(ValueFacts, RealnessProof):
         for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
             if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
                 self.check_call(node.value, node)
-            if isinstance(node, gast.Assign) and isinstance(node.value, gast.Attribute) and \
-                    node.value.attr == "__class__" and self._may_be_dlarray(node.value.value):
-                # (v.__class__ of a traced v: dlarray in the function's own run; see check_type_of)
-                raise CompileError(
-                    "v.__class__ of a value computed from the traced inputs: in the function's own run "
-                    "v is a dlarray, where sct runs the function on numpy arrays, numpy scalars and "
-                    "Python floats, so its class (and a test on it) would differ; test np.ndim(v) or "
-                    "v's shape or dtype instead", self.filename,
-                    getattr(node, "lineno", None) or getattr(self.fdef, "lineno", 0), "__class__")
 
     def check_call(self, value: gast.Call, stmt):
         info = self.call_info(value)
@@ -1017,20 +1008,6 @@ class Activity(ValueFacts, RealnessProof):
 
         if info.obj is isinstance:
             self.check_type_test(value, line)
-        if info.obj is type and len(value.args) == 1 and not value.keywords:
-            self.check_type_of(value, line)
-        if (info.obj is np.isscalar and len(value.args) == 1 or
-                info.obj is hasattr and len(value.args) == 2 and isinstance(value.args[1], gast.Constant) and
-                isinstance(value.args[1].value, str) and _attribute_differs(value.args[1].value)) and \
-                self._may_be_dlarray(value.args[0]) and not self._known_array_rank(value.args[0]):
-            # np.isscalar(v), hasattr(v, "__len__") of a traced v: a dlarray's answer in the function's
-            # own run (np.isscalar False, a 0-d dlarray has __len__), numpy's or a float's in sct's
-            what = "np.isscalar" if info.obj is np.isscalar else f"hasattr(v, {value.args[1].value!r})"
-            raise CompileError(
-                f"{what} of a value computed from the traced inputs: in the function's own run v is a "
-                "dlarray, where sct runs the function on numpy arrays, numpy scalars and Python floats, "
-                "which answer otherwise; test np.ndim(v) or v's shape instead", self.filename, line,
-                "isscalar" if info.obj is np.isscalar else "hasattr")
         if info.kind == CallKind.NONDIFF:
             check = CONTINUOUS_NONDIFF.get(id(info.obj))
             if check is not None:
@@ -1077,82 +1054,12 @@ class Activity(ValueFacts, RealnessProof):
                 return classes(defs[node.id][0], depth + 1)
             found = self.resolver.resolve(node)
             return list(found) if isinstance(found, tuple) else [found]
-        found = classes(value.args[1])
-        if any(c is dlarray for c in found):
+        if any(c is dlarray for c in classes(value.args[1])):
             raise CompileError(
                 "isinstance(..., dlarray) in a function sct transforms: sct runs it on the dlarrays' "
                 "data (numpy arrays), so the test would be False where it is True for dlarrays; test "
                 "the value's shape or dtype instead, or decide outside the function (pass a flag)",
                 self.filename, line, "isinstance")
-        if self._may_be_dlarray(value.args[0]) and any(_array_or_number_class(c) for c in found) and \
-                not self._python_number(value.args[0], defs):
-            # isinstance(v, np.ndarray) / (float, int) of a traced v: a dlarray in the function's own run
-            # (False), where sct holds a numpy array, a numpy scalar or a Python float (True): the
-            # other branch was taken silently (a value of another shape, a gradient stopped or not)
-            raise CompileError(
-                "isinstance(v, ...) with numpy's array or scalar types or Python's numbers, of a value "
-                "computed from the traced inputs: in the function's own run v is a dlarray (neither), "
-                "where sct runs it on numpy arrays, numpy scalars and Python floats, so the test could "
-                "answer otherwise; test np.ndim(v) or v's shape, or decide outside the function (pass "
-                "a flag)", self.filename, line, "isinstance")
-
-    def check_type_of(self, value: gast.Call, line: int):
-        """``type(v)`` of a traced v: dlarray in the function's own run, numpy's ndarray, a numpy
-        scalar type or float where sct runs it (``type(v) is dlarray``, ``type(v).__name__ ==
-        "dlarray"``: the other branch, silently): refused."""
-        module = getattr(getattr(self.resolver, "fn", None), "__module__", "") or ""
-        if module.startswith(("sct.runtime.", "sct_generated")):
-            return
-        from .ir import walk_no_defs
-        defs: Dict[str, List] = {}
-        for node in walk_no_defs(self.fdef):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
-                defs.setdefault(node.targets[0].id, []).append(node.value)
-        if self._may_be_dlarray(value.args[0]) and not self._python_number(value.args[0], defs):
-            raise CompileError(
-                "type(v) of a value computed from the traced inputs: in the function's own run v is a "
-                "dlarray, where sct runs the function on numpy arrays, numpy scalars and Python floats, "
-                "so type(v) (and a test on it) would differ; test np.ndim(v) or v's shape or dtype "
-                "instead, or decide outside the function (pass a flag)", self.filename, line, "type")
-
-    def _may_be_dlarray(self, node) -> bool:
-        """Is ``node`` a traced value that may be a dlarray in the function's own run: an array or
-        number (a name known to hold one, or an expression), not a list, dict or object holding
-        traced values (``type(p)({...})`` of a dict of parameters is dict either way)."""
-        if not self.is_active(node):
-            return False
-        if isinstance(node, gast.Name):
-            kind = self.kinds.get(node.id)
-            if node.id in self.lists or isinstance(kind, tuple) and kind[:1] in (("seq",), ("map",), ("obj",)):
-                return False
-            return node.id in self.arrays or leaf_kind(kind) is not None
-        return not isinstance(node, (gast.List, gast.Tuple, gast.Dict, gast.ListComp, gast.DictComp))
-
-    def _known_array_rank(self, node) -> bool:
-        """Is ``node`` a name whose kind says it holds an array of one or more dimensions (where a
-        dlarray and numpy's array answer np.isscalar and hasattr alike)?"""
-        if not isinstance(node, gast.Name):
-            return False
-        kind = self.kinds.get(node.id)
-        return isinstance(kind, tuple) and len(kind) >= 3 and kind[0] in ("dl", "nd") and \
-            isinstance(kind[2], int) and kind[2] >= 1
-
-    def _python_number(self, node, defs, depth: int = 0) -> bool:
-        """Is ``node`` surely a Python number in the function's own run too (``float(x)``,
-        ``x.item()``, ``int(...)``, ``len(...)``, a name bound only to such)?"""
-        import builtins
-        if isinstance(node, gast.Constant):
-            return True
-        if isinstance(node, gast.Name) and node.id in defs and depth < 8:
-            return all(self._python_number(v, defs, depth + 1) for v in defs[node.id])
-        if isinstance(node, gast.Call):
-            func = node.func
-            if isinstance(func, gast.Attribute) and func.attr in ("item", "tolist"):
-                return True
-            target = self.resolver.resolve(func) if self.resolver is not None else None
-            return any(target is f for f in (builtins.float, builtins.int, builtins.complex, builtins.len,
-                                              builtins.round, builtins.bool))
-        return False
 
     def assignment(self, node: gast.Assign):
         target = node.targets[0]
@@ -1181,35 +1088,6 @@ class Activity(ValueFacts, RealnessProof):
                     self.active.add(base.id)
                 if self.value_complex(value):
                     self.complex.add(base.id)
-
-_ATTRIBUTE_DIFFERS: Dict[str, bool] = {}
-
-
-def _attribute_differs(name: str) -> bool:
-    """Whether ``hasattr(v, name)`` may answer otherwise for a dlarray (the function's own run)
-    than for what sct holds there: a numpy array or a numpy float64."""
-    if name not in _ATTRIBUTE_DIFFERS:
-        from .runtime.dlarray import dlarray
-        def has(v):
-            try:
-                return hasattr(v, name)
-            except Exception:          # (a property raising another error: mT of a vector)
-                return None
-        d = has(dlarray(np.zeros(2))), has(dlarray(np.float64(0.0)))
-        others = (has(np.zeros(2)), has(np.float64(0.0)))
-        _ATTRIBUTE_DIFFERS[name] = any(o not in d for o in others) or any(v not in others for v in d)
-    return _ATTRIBUTE_DIFFERS[name]
-
-
-def _array_or_number_class(c) -> bool:
-    """numpy's ndarray, a numpy scalar type, or one of Python's number types (the classes an
-    isinstance test of a traced value answers otherwise under sct than on a dlarray)."""
-    import numbers
-    if c is np.ndarray or c in (float, int, complex) or c in (numbers.Number, numbers.Complex, numbers.Real,
-                                                               numbers.Rational, numbers.Integral):
-        return True
-    return isinstance(c, type) and issubclass(c, np.generic)
-
 
 def returns_array(op) -> bool:
     """Is ``op``'s result an array or number (never a list or tuple)?"""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sct
-from sct import CompileError, dlarray, dlfeval, dlgradient, extractdata
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient, extractdata
 from gradcheck import assert_close, numerical_gradient
 
 X = np.array([0.5, -1.0, 2.0])
@@ -62,7 +62,9 @@ def object_array_store(x):
 
 
 def test_an_object_array_holding_an_argument_is_still_refused():
-    with pytest.raises(CompileError) as info:
+    # (red team Y, dec 22: an object array's item is no number for the alias analysis now, so the
+    # write is refused when it runs, the item found to be an array, at the same line)
+    with pytest.raises((CompileError, EvaluationError)) as info:
         dlfeval(object_array_store, dlarray(X))
     assert info.value.lineno == object_array_store.__code__.co_firstlineno + 3
 

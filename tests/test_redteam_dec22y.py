@@ -39,21 +39,12 @@ Findings (each a silently wrong gradient before the fix, with no error):
    held nothing, so the write into M's row was lost (a wrong value and gradient).  Object arrays now
    hold references to what they are given (sct/points_to): refused at the line.
 
-7. Type tests of traced values: ``type(v).__name__ == "dlarray"``, ``type(v) is dlarray``,
-   ``v.__class__``, ``isinstance(v, np.ndarray)``, ``isinstance(v, float)`` -- v is a dlarray in the
-   function's own run, a numpy array, numpy scalar or Python float in sct's, so the other branch was
-   taken silently (a helper's ``extractdata(v) if type(v).__name__ == "dlarray" else v``: the
-   gradient 4x for 2x).  Refused at the line (sct/analysis: check_type_test, check_type_of), as
-   ``isinstance(v, dlarray)`` was; Python numbers (``float(x)``, ``x.item()``) and containers pass.
-   So are ``np.isscalar(v)`` and ``hasattr(v, name)`` where a dlarray answers otherwise than numpy
-   (``__len__``, ``__index__``, ``__iter__``: a 0-d dlarray has them, numpy's float64 not).
-
-8. ``r = operator.getitem(M, 0)`` (a view of M), ``operator.add([M[0]], [M[1]])`` and
+7. ``r = operator.getitem(M, 0)`` (a view of M), ``operator.add([M[0]], [M[1]])`` and
    ``operator.mul([M[0]], 2)`` (lists holding M's rows) were new values holding nothing: a write into
    them left M unchanged (a wrong value and gradient).  Now a view / a list of the items
    (sct/points_to: _OPERATOR_VIEWS, _OPERATOR_JOINS): the write is refused.
 
-9. ``np.power.reduce(a)`` of three or more floats: this numpy (2.4) gives ``a[0] ** a[-1]``-like values
+8. ``np.power.reduce(a)`` of three or more floats: this numpy (2.4) gives ``a[0] ** a[-1]``-like values
    (``[2., 3., 2.]`` -> 4.0), where sct computed and differentiated the left fold (64.0): another
    value than the program's.  The runtime's fold now checks numpy's own reduce and raises where they
    differ (runtime/more_ops.reduce_agrees); the folds numpy agrees with still run.
@@ -439,100 +430,7 @@ def test_numeric_array_rows_are_copies():
     _check(numeric_array_row_copy_write, X4)
 
 
-# --- 7. type tests of traced values -------------------------------------------------------------------
-
-from sct import dlarray as _DL  # noqa: E402
-
-
-def _stop_if_dlarray(v):
-    # a user's helper: a dlarray's numbers without their derivative, anything else as it is
-    return extractdata(v) if type(v).__name__ == "dlarray" else v
-
-
-def type_name_test(x):
-    v = x * 2.0
-    return np.sum(_stop_if_dlarray(v) * x)
-
-
-def type_is_test(x):
-    v = x * 2.0
-    w = extractdata(v) if type(v) is _DL else v
-    return np.sum(w * x)
-
-
-def class_attribute_test(x):
-    v = x * 2.0
-    c = v.__class__
-    return np.sum(v * x) * (2.0 if c is _DL else 1.0)
-
-
-def isinstance_ndarray_test(x):
-    v = x * 2.0
-    return np.sum(v * x) * (2.0 if isinstance(v, np.ndarray) else 1.0)
-
-
-def isinstance_float_test(x):
-    v = x[0] * 2.0
-    return x[1] * (2.0 if isinstance(v, float) else 1.0)
-
-
-@pytest.mark.parametrize("fn", [type_name_test, type_is_test, class_attribute_test, isinstance_ndarray_test,
-                                isinstance_float_test])
-def test_type_tests_of_traced_values_are_refused(fn):
-    # the function's own run on dlarrays takes the other branch than sct's run on numpy values did
-    # (type_name_test: gradient 2x with extractdata, sct gave 4x)
-    with pytest.raises(CompileError, match=r"(type\(v\)|v\.__class__|isinstance\(v, \.\.\.\))"):
-        dlfeval(_entry, fn, dlarray(X4.copy()))
-
-
-def python_number_type_tests(x):
-    f = float(x[0])
-    v = x.item(1)
-    s = 2.0 if isinstance(f, float) and type(v) is float else 1.0
-    return x[2] * s
-
-
-def container_type_tests(x):
-    p = {"a": x[:2], "b": x[2:]}
-    l = [x[0], x[1]]
-    s = 2.0 if isinstance(p, dict) and isinstance(l, list) else 1.0
-    return (np.sum(p["a"]) + l[1]) * s
-
-
-@pytest.mark.parametrize("fn", [python_number_type_tests, container_type_tests])
-def test_type_tests_of_python_numbers_and_containers_still_run(fn):
-    _check(fn, X4)
-
-
-def isscalar_test(x):
-    v = x[0] * 2.0
-    return x[1] * (2.0 if np.isscalar(v) else 1.0)      # a 0-d dlarray: False; numpy's float64: True
-
-
-def hasattr_len_test(x):
-    v = x[0] * 2.0
-    return x[1] * (2.0 if hasattr(v, "__len__") else 1.0)
-
-
-@pytest.mark.parametrize("fn", [isscalar_test, hasattr_len_test])
-def test_isscalar_and_hasattr_that_differ_are_refused(fn):
-    ref = float(extractdata(fn(dlarray(X4.copy()))))       # the function's own run on dlarrays
-    assert ref != pytest.approx(fn(X4.copy()))               # numpy's values answer otherwise
-    with pytest.raises(CompileError, match=r"(np\.isscalar|hasattr\(v, '__len__'\)) of a value computed"):
-        dlfeval(_entry, fn, dlarray(X4.copy()))
-
-
-def hasattr_shape_test(x):
-    v = x[0] * 2.0
-    w = x * 3.0
-    return x[1] * (2.0 if hasattr(v, "shape") and hasattr(w, "dtype") and np.ndim(v) == 0 else 1.0)
-
-
-def test_hasattr_that_agrees_still_runs():
-    _check(hasattr_shape_test, X4)
-
-
-# --- 8. the operator module's functions on containers -------------------------------------------------
+# --- 7. the operator module's functions on containers -------------------------------------------------
 
 import operator  # noqa: E402
 
@@ -578,7 +476,7 @@ def test_operator_reads_still_run():
     _check(operator_reads, X4)
 
 
-# --- 9. np.power.reduce: numpy's own value is not the fold --------------------------------------------
+# --- 8. np.power.reduce: numpy's own value is not the fold --------------------------------------------
 
 def power_reduce(x):
     return np.power.reduce(np.abs(x[:3]) + 0.5)
