@@ -8,7 +8,8 @@ Findings:
    an alias ``k = fmt``, an item of a local list ``[fmt][0]``), ran uncompiled while sct took the caller
    for code running no user code (``Compiled.opaque`` False): the recomputation before a
    ``dlgradient(..., EnableHigherDerivatives=True)`` skipped the random-state watch and the second
-   derivative was of another draw's program (6 c' x for 6 c x), silently.
+   derivative was of another draw's program (6 c' x for 6 c x), silently.  Also a module's function
+   (``formatter={"float_kind": helpers.fmt}``).
 2. A write, before a gradient differentiated again, into a view or part of an argument made by a call
    (``v = np.asarray(ws)``, ``ws.ravel()``, ``np.split(ws, 2)``, ``d.get(k)``, ``list(ws)[0]``,
    ``next(iter(ws))``, ``ident(ws)`` of a helper returning its argument, a loop's item, a helper writing
@@ -30,6 +31,8 @@ import pytest
 import sct
 from sct import dlarray, dlfeval, dlgradient
 from sct.errors import SctError
+
+import redteam_dec22x_helpers
 
 
 # --- 1. user functions reached through values: the watch is kept ------------------------------------
@@ -61,7 +64,14 @@ def _second_fmt_list(x):
     return dlgradient(np.sum(g), x), c
 
 
-@pytest.mark.parametrize("fun", [_second_fmt_dict, _second_fmt_alias, _second_fmt_list])
+def _second_fmt_module(x):
+    c = len(np.array2string(np.ones(1), formatter={"float_kind": redteam_dec22x_helpers.fmt}))
+    y = c * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), c
+
+
+@pytest.mark.parametrize("fun", [_second_fmt_dict, _second_fmt_alias, _second_fmt_list, _second_fmt_module])
 def test_user_function_given_through_a_value_keeps_the_watch(fun):
     x = np.array([0.3, 0.7])
     text = str(sct.source(fun, dlarray(x), callees=True))
