@@ -1312,6 +1312,57 @@ class _Aliased(threading.local):
 ALIASED = _Aliased()
 
 
+def dlarray_memory_shared(args) -> bool:
+    """Whether the data of a dlarray that ``args`` hold (lists, tuples, dicts, objects' attributes,
+    nested) may share memory with a plain ndarray they hold elsewhere: ``f(dlarray(buf), buf)``.  A
+    function writing into the ndarray in place would change the dlarray's data under sct's feet."""
+    datas: list = []
+    plain: list = []
+    seen: set = set()
+
+    def visit(v, depth):
+        if isinstance(v, _dlarray):
+            if id(v) not in seen:
+                seen.add(id(v))
+                d = v._data
+                if isinstance(d, np.ndarray):
+                    datas.append(d)
+            return
+        if type(v) is np.ndarray:
+            plain.append(v)
+            return
+        if depth > 20 or v is None or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
+                                                     types.ModuleType, types.FunctionType)):
+            return
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        if isinstance(v, dict):
+            parts = list(v.values())
+        elif isinstance(v, (list, tuple)):
+            parts = list(v)
+        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__"):
+            return
+        else:
+            parts = list(vars(v).values())
+        for part in parts:
+            visit(part, depth + 1)
+
+    for a in args:
+        visit(a, 0)
+    if not datas or not plain:
+        return False
+    for d in datas:
+        for a in plain:
+            if a is d or np.may_share_memory(a, d):
+                try:
+                    if np.shares_memory(a, d, max_work=1000):
+                        return True
+                except np.exceptions.TooHardError:
+                    return True
+    return False
+
+
 def aliased_dlarrays(args) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables

@@ -241,6 +241,8 @@ class AcceleratedFunction(WrappedFunction):
                         return out
         pending: list = []
         compiled = self.compiled_for(fn, args, pending)
+        from .api import _refuse_shared_memory
+        _refuse_shared_memory(fn, args, compiled)
         raw = run_entry(compiled.entry, args)
         if pending:
             self._remember(*pending[0], raw)

@@ -16,7 +16,8 @@ from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
-from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path
+from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
+    dlarray_memory_shared as _dlarray_memory_shared
 
 from . import cache as _cache
 from .call_tree import describe
@@ -202,6 +203,33 @@ def make_hit(fun, args, compiled: Compiled):
     return hit
 
 
+def _writes_args(fun, compiled: Compiled) -> bool:
+    """Whether ``fun`` may change an argument in place (found once per compiled entry)."""
+    found = getattr(compiled, "writes_args", None)
+    if found is None:
+        from .callee_effects import changes_arguments
+        try:
+            found = bool(changes_arguments(fun))
+        except Exception:
+            found = True
+        compiled.writes_args = found
+    return found
+
+
+def _refuse_shared_memory(fun, args, compiled: Compiled) -> None:
+    """``dlfeval(f, dlarray(buf), buf)`` where ``f`` may write into an argument in place: the write
+    through the plain array would change the dlarray's data, which sct's derivative reads as it was
+    (a wrong gradient: red team X); refused."""
+    if _writes_args(fun, compiled) and _dlarray_memory_shared(args):
+        code = getattr(fun, "__code__", None) or getattr(getattr(fun, "__func__", None), "__code__", None)
+        name = getattr(fun, "__qualname__", None) or type(fun).__name__
+        raise EvaluationError(f"{name}() may change an argument in place, and the data of a dlarray argument is "
+                              f"also (or shares memory with) a plain array argument: a write through the plain "
+                              f"array would change the dlarray's values, which the derivative reads as they were. "
+                              f"Pass a copy (dlarray(a.copy()), or a.copy())",
+                              getattr(code, "co_filename", None), getattr(code, "co_firstlineno", None))
+
+
 def _hit_parts(args, compiled: Compiled):
     """make_hit's body up to its last line (``return None`` for a miss), its constants and the
     expression of the plain data it returns; None where the arguments are too big."""
@@ -211,6 +239,10 @@ def _hit_parts(args, compiled: Compiled):
         return None
     lines, consts, result = made
     consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    if getattr(compiled, "writes_args", None) is not False and _holds_dlarray_and_array(args):
+        # (a dlarray's data shared with a plain array: the slow path, which refuses it)
+        consts["SHARED"] = _dlarray_memory_shared
+        lines = list(lines) + ["    if SHARED(args): return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \
@@ -455,6 +487,7 @@ def _run_first(fun, args, compiled: Compiled):
     remembered there (make_call), its checks written for ``args`` as they are before the run."""
     global _LAST_SITE
     code = getattr(fun, "__code__", None)
+    _refuse_shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
     raw = run_entry(compiled.entry, args)
     if parts is not None:
@@ -667,6 +700,32 @@ def _positional_fast(fun, args, kwargs):
 
 
 _UNSET = object()
+
+
+def _holds_dlarray_and_array(args) -> bool:
+    """Whether ``args`` hold a dlarray and a plain ndarray (lists, tuples, dicts, objects: a few levels)."""
+    from .runtime.dlarray import dlarray
+    found = [False, False]
+
+    def visit(v, depth):
+        if isinstance(v, dlarray):
+            found[0] = True
+        elif type(v) is __import__("numpy").ndarray:
+            found[1] = True
+        elif depth < 20 and isinstance(v, (list, tuple)):
+            for part in v:
+                visit(part, depth + 1)
+        elif depth < 20 and isinstance(v, dict):
+            for part in v.values():
+                visit(part, depth + 1)
+        elif depth < 20 and hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType,
+                                                                            types.FunctionType)) and \
+                not hasattr(v, "__sct_kind__"):
+            for part in vars(v).values():
+                visit(part, depth + 1)
+    for a in args:
+        visit(a, 0)
+    return found[0] and found[1]
 
 
 def run_compiled(compiled: Compiled, args):

@@ -1077,6 +1077,7 @@ def _runs_user_code(tree) -> bool:
             return True
     for fdef in context.generated.functions:
         passed = set()       # ids of names a call is passed (or calls): the calls' checks below read them
+        sites = set()        # ids of what a call calls, and of the callees of call sites
         for node in walk_nodes(fdef):    # (breadth first: a call before the names it is passed)
             if node.__class__ is gast.Name:
                 if id(node) not in passed and isinstance(node.ctx, gast.Load) and \
@@ -1084,10 +1085,18 @@ def _runs_user_code(tree) -> bool:
                                          else context.param_kinds.get(node.id), node.id not in namespace):
                     return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
                 continue         # whatever it is passed to may call it (np.array2string's formatter)
+            if node.__class__ is gast.Attribute and isinstance(node.ctx, gast.Load) and id(node) not in sites and \
+                    _user_code_value(_module_chain(node, namespace), False):
+                return True      # a module's user function as a value (formatter={"k": helpers.fmt})
             if node.__class__ is gast.Call:
                 passed.add(id(node.func))
                 passed.update(id(a.value if isinstance(a, gast.Starred) else a) for a in node.args)
                 passed.update(id(k.value) for k in node.keywords)
+                sites.add(id(node.func))        # (called, or a call site's callee: its record decides)
+                func = node.func
+                if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                        func.value.id == context.rt_name and (func.attr.endswith("_at") or func.attr == "new_object"):
+                    sites.update(id(a) for a in node.args)
             elif node.__class__ is gast.Compare:
                 passed.update(id(o) for o in [node.left] + node.comparators)   # type(v) is Cls
             elif node.__class__ is gast.Attribute and isinstance(node.value, gast.Name) and \
@@ -1136,6 +1145,22 @@ def _runs_user_code(tree) -> bool:
             if any(_function_kind(k) for k in kinds):
                 return True
     return False
+
+
+def _module_chain(node, namespace):
+    """What ``mod.attr`` (``pkg.mod.attr``) of a module global refers to, else _MISSING."""
+    attrs = []
+    while isinstance(node, gast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return _MISSING
+    value = namespace.get(node.id, _MISSING)
+    for attr in reversed(attrs):
+        if not isinstance(value, types.ModuleType):
+            return _MISSING
+        value = getattr(value, attr, _MISSING)
+    return value
 
 
 def _user_code_value(value, is_kind: bool, depth: int = 0) -> bool:

@@ -89,6 +89,7 @@ class Compiled:
     call_targets: Any = ()               # (base, attr, value): functions called as base.attr(...), chosen now
     recheck_all: bool = False            # recheck: every guard (else only call_targets), sct.call_tree
     post_check: Optional[Callable] = None  # recheck's check where it differs: without the callees' reads
+    writes_args: Optional[bool] = None    # the function may change an argument in place (sct.api; None: not asked)
 
     def __post_init__(self):
         if self.check is None:

@@ -8,7 +8,8 @@ Findings:
    an alias ``k = fmt``, an item of a local list ``[fmt][0]``), ran uncompiled while sct took the caller
    for code running no user code (``Compiled.opaque`` False): the recomputation before a
    ``dlgradient(..., EnableHigherDerivatives=True)`` skipped the random-state watch and the second
-   derivative was of another draw's program (6 c' x for 6 c x), silently.
+   derivative was of another draw's program (6 c' x for 6 c x), silently.  Also a module's function
+   (``formatter={"float_kind": helpers.fmt}``).
 2. A write, before a gradient differentiated again, into a view or part of an argument made by a call
    (``v = np.asarray(ws)``, ``ws.ravel()``, ``np.split(ws, 2)``, ``d.get(k)``, ``list(ws)[0]``,
    ``next(iter(ws))``, ``ident(ws)`` of a helper returning its argument, a loop's item, a helper writing
@@ -20,9 +21,11 @@ Findings:
    the check compared names only.  Now a write into an outside object is refused where the code before
    read another outside name that may be it, hold it or share its memory (an argument of array or
    container kind, a global array or object; not modules, functions, numbers or strings).
-4. NOT FIXED (first derivative, older code): ``dlfeval(f, dlarray(buf), buf)`` with ``f`` writing into
-   its second argument after reading the first: the adjoint reads the changed data (243 for 5.07).
-   xfail below.
+4. First derivative, older code: ``dlfeval(f, dlarray(buf), buf)`` with ``f`` writing into its second
+   argument after reading the first: the adjoint read the changed data (243 for 5.07): the write checks
+   take two arguments for two objects.  Now refused when it runs, where the function may change an
+   argument in place (callee_effects.changes_arguments) and a dlarray's data shares memory with a plain
+   array the arguments hold (sct.api._refuse_shared_memory; the entry's fast path misses for them).
 """
 import numpy as np
 import pytest
@@ -30,6 +33,8 @@ import pytest
 import sct
 from sct import dlarray, dlfeval, dlgradient
 from sct.errors import SctError
+
+import redteam_dec22x_helpers
 
 
 # --- 1. user functions reached through values: the watch is kept ------------------------------------
@@ -61,7 +66,14 @@ def _second_fmt_list(x):
     return dlgradient(np.sum(g), x), c
 
 
-@pytest.mark.parametrize("fun", [_second_fmt_dict, _second_fmt_alias, _second_fmt_list])
+def _second_fmt_module(x):
+    c = len(np.array2string(np.ones(1), formatter={"float_kind": redteam_dec22x_helpers.fmt}))
+    y = c * np.sum(x ** 3)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return dlgradient(np.sum(g), x), c
+
+
+@pytest.mark.parametrize("fun", [_second_fmt_dict, _second_fmt_alias, _second_fmt_list, _second_fmt_module])
 def test_user_function_given_through_a_value_keeps_the_watch(fun):
     x = np.array([0.3, 0.7])
     text = str(sct.source(fun, dlarray(x), callees=True))
@@ -220,7 +232,7 @@ def test_write_into_a_global_read_under_another_name_before_a_second_derivative(
     np.testing.assert_allclose(np.asarray(h.data), 6 * 2.3 * x, rtol=1e-12)     # was 6 * 10 * x
 
 
-# --- 4. NOT FIXED: an argument written in place that shares memory with a dlarray argument ----------
+# --- 4. an argument written in place that shares memory with a dlarray argument: refused -------------
 
 def _write_into_a_second_name_of_x(x, ws):
     y = np.sum(x ** 3)
@@ -228,13 +240,45 @@ def _write_into_a_second_name_of_x(x, ws):
     return y, dlgradient(y, x)
 
 
-@pytest.mark.xfail(strict=True, reason="red team X finding 4, not fixed: the adjoint reads x after the "
-                   "write through ws (243 for 5.07); the write checks take two arguments for two objects")
-def test_write_into_an_argument_sharing_memory_with_a_dlarray_argument():
+class _Box:
+    def __init__(self, a):
+        self.a = a
+
+
+def _write_into_an_object_holding_x(x, box):
+    y = np.sum(x ** 3)
+    box.a[0] = 9.0
+    return y, dlgradient(y, x)
+
+
+def _no_write(x, ws):
+    y = np.sum(x ** 3) + np.sum(ws)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("first", [False, True])     # (True: a call with separate arrays first: the fast path)
+def test_write_into_an_argument_sharing_memory_with_a_dlarray_argument(first):
+    expected = 3 * np.array([1.3, 2.0]) ** 2
+    if first:
+        y, g = dlfeval(_write_into_a_second_name_of_x, dlarray(np.array([1.3, 2.0])), np.array([1.3, 2.0]))
+        np.testing.assert_allclose(np.asarray(g.data), expected)
+    for make in (lambda b: b, lambda b: b[:1]):
+        buf = np.array([1.3, 2.0])
+        with pytest.raises(SctError, match="shares memory"):
+            dlfeval(_write_into_a_second_name_of_x, dlarray(buf), make(buf))      # was 243 for 5.07
     buf = np.array([1.3, 2.0])
-    try:
-        y, g = dlfeval(_write_into_a_second_name_of_x, dlarray(buf), buf)
-    except SctError:
-        return                          # a refusal would be right too
+    with pytest.raises(SctError):               # (refused when compiled: box.a may be anything)
+        dlfeval(_write_into_an_object_holding_x, dlarray(buf), _Box(buf))
+    buf = np.array([1.3, 2.0])                   # a copy: Python's numbers
+    y, g = dlfeval(_write_into_a_second_name_of_x, dlarray(buf.copy()), buf)
     np.testing.assert_allclose(float(y.data), 1.3 ** 3 + 8.0)
-    np.testing.assert_allclose(np.asarray(g.data), 3 * np.array([1.3, 2.0]) ** 2)
+    np.testing.assert_allclose(np.asarray(g.data), expected)
+    assert buf[0] == 9.0
+
+
+def test_shared_memory_without_writes_still_runs():
+    buf = np.array([1.3, 2.0])
+    for _ in range(2):
+        y, g = dlfeval(_no_write, dlarray(buf), buf)
+        np.testing.assert_allclose(float(y.data), 1.3 ** 3 + 8.0 + 3.3)
+        np.testing.assert_allclose(np.asarray(g.data), 3 * buf ** 2)
