@@ -241,9 +241,10 @@ class AcceleratedFunction(WrappedFunction):
                         return out
         pending: list = []
         compiled = self.compiled_for(fn, args, pending)
-        from .api import _refuse_shared_memory
-        _refuse_shared_memory(fn, args, compiled)
+        from .api import _refuse_shared_memory, _shared_memory
+        shared = _shared_memory(fn, args, compiled)
         raw = run_entry(compiled.entry, args)
+        _refuse_shared_memory(fn, shared)
         if pending:
             self._remember(*pending[0], raw)
         result = wrap_outputs(raw)

@@ -216,11 +216,18 @@ def _writes_args(fun, compiled: Compiled) -> bool:
     return found
 
 
-def _refuse_shared_memory(fun, args, compiled: Compiled) -> None:
+def _shared_memory(fun, args, compiled: Compiled) -> bool:
+    """Whether ``f`` may write into an argument in place and a dlarray's data in ``args`` shares memory
+    with a plain array there (read before the run, which may change them)."""
+    return _writes_args(fun, compiled) and _dlarray_memory_shared(args)
+
+
+def _refuse_shared_memory(fun, shared: bool) -> None:
     """``dlfeval(f, dlarray(buf), buf)`` where ``f`` may write into an argument in place: the write
     through the plain array would change the dlarray's data, which sct's derivative reads as it was
-    (a wrong gradient: red team X); refused."""
-    if _writes_args(fun, compiled) and _dlarray_memory_shared(args):
+    (a wrong gradient: red team X); refused after the run (where the run has its own refusal, that one
+    is raised), its results not returned."""
+    if shared:
         code = getattr(fun, "__code__", None) or getattr(getattr(fun, "__func__", None), "__code__", None)
         name = getattr(fun, "__qualname__", None) or type(fun).__name__
         raise EvaluationError(f"{name}() may change an argument in place, and the data of a dlarray argument is "
@@ -487,9 +494,10 @@ def _run_first(fun, args, compiled: Compiled):
     remembered there (make_call), its checks written for ``args`` as they are before the run."""
     global _LAST_SITE
     code = getattr(fun, "__code__", None)
-    _refuse_shared_memory(fun, args, compiled)
+    shared = _shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
     raw = run_entry(compiled.entry, args)
+    _refuse_shared_memory(fun, shared)
     if parts is not None:
         call = make_call_from(parts, compiled, raw)
         if call is not None:

@@ -158,6 +158,15 @@ def _reduced(fun, primals):
     return function, before, after
 
 
+def _apart(v: np.ndarray, xs) -> np.ndarray:
+    """A tangent that shares memory with a primal's data (``jvp(f, a, a)``), copied: the kernels read
+    tangents only, and dlfeval refuses a dlarray sharing memory with a plain array argument of a
+    function that may write into its arguments (sct.api._refuse_shared_memory)."""
+    if any(isinstance(getattr(x, "_data", None), np.ndarray) and np.may_share_memory(v, x._data) for x in xs):
+        return v.copy()
+    return v
+
+
 def _tangent_as(t, dtype, what: str = "jvp: a tangent") -> np.ndarray:
     """The tangent (or direction) ``t`` as an array of its primal's ``dtype``; a complex one with a
     nonzero imaginary part for a real primal is refused (numpy's cast would drop that part)."""
@@ -211,7 +220,7 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
                        "are followed in forward mode (the default) only; use it, or pass stripdims(x) and give "
                        "the deep-learning calls in fun DataFormat=...")
     xs = [dlarray(p) for p in primals]
-    vs = [_tangent_as(t, xs[i].dtype) for i, t in enumerate(tangents)]
+    vs = [_apart(_tangent_as(t, xs[i].dtype), xs) for i, t in enumerate(tangents)]
     for x, v in zip(xs, vs):
         if x.shape != v.shape:
             raise SctError(f"jvp: a tangent of shape {v.shape} for a primal of shape {x.shape}")
@@ -454,7 +463,7 @@ def _hvp(fun: Callable, x, v):
                        "stripdims(x) and give the deep-learning calls in fun DataFormat=...")
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
-    v = _tangent_as(v, x.dtype, "hvp: the direction v")
+    v = _apart(_tangent_as(v, x.dtype, "hvp: the direction v"), (x,))
     if v.shape != x.shape:
         raise SctError(f"hvp: a direction of shape {v.shape} for x of shape {x.shape}")
     with effects.held():           # fun's effects (draws, prints) happen once in all
