@@ -215,6 +215,17 @@ def unroll_gradient_comprehensions(stmts) -> None:
                         n.args[i] = new
 
 
+_SCOPE_READERS = {
+    "globals": "the generated code runs in sct's own namespace; read the global by its name "
+               "(`K`) or pass the value in as an argument",
+    "locals": "the generated code has its own local names; read the variables by their names",
+    "vars": "the generated code has its own local names; read the variables by their names",
+    "dir": "the generated code has its own local names; read the variables by their names",
+    "eval": "sct cannot see into the string; write the expression as code",
+    "exec": "sct cannot see into the string; write the statements as code",
+}
+
+
 class Normalizer(Statements, Loops, Expressions):
     """The pass over one function: the state its pieces share (the function, its file, the
     namer, the line of the statement being lowered, the pure sub-expressions already computed
@@ -240,11 +251,42 @@ class Normalizer(Statements, Loops, Expressions):
 
     def check_supported(self, node):
         for n in walk_no_defs(node):
+            self._check_scope_reader(n)
+        for n in gast.walk(node):                 # the bodies of lambdas (walk_no_defs skips them)
+            if isinstance(n, gast.Lambda):
+                self._check_scope_reader(n)
             kind = UNSUPPORTED.get(type(n))
             if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
                 continue       # a nested def's: sct/closures.py (its new values returned to each call)
             if kind:
                 self.fail(n, *kind)
+
+    def _check_scope_reader(self, n):
+        """Refuse ``globals()``, ``locals()``, ``vars()``, ``dir()``, ``eval(...)``, ``exec(...)`` of
+        the builtins: the generated code runs in its own namespace with its own local names, so
+        they would read sct's names and values, not the user's (a silent wrong value, or a value
+        read past the tracing: a zero gradient)."""
+        if isinstance(n, gast.Lambda):        # (walk_no_defs does not enter a lambda's body)
+            params = {p.id for p in n.args.posonlyargs + n.args.args + n.args.kwonlyargs +
+                      [n.args.vararg, n.args.kwarg] if isinstance(p, gast.Name)}
+            for inner in gast.walk(n.body):
+                if not (isinstance(inner, gast.Call) and isinstance(inner.func, gast.Name)
+                        and inner.func.id in params):
+                    self._check_scope_reader(inner)
+            return
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in _SCOPE_READERS):
+            return
+        name = n.func.id
+        if name in ("vars", "dir") and (n.args or n.keywords):
+            return                            # vars(obj), dir(obj): an object's attributes
+        if self.locals is None:
+            self.locals = local_names_of(self.fdef)
+        if name in self.locals:
+            return
+        fn = getattr(self.partials, "fn", None)
+        if fn is not None and name in getattr(fn, "__globals__", {}):
+            return                            # the module defines its own function of that name
+        self.fail(n, f"{name}()", _SCOPE_READERS[name])
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
