@@ -226,6 +226,24 @@ _SCOPE_READERS = {
 }
 
 
+_FRAME_READERS = frozenset(("_getframe", "currentframe", "stack"))
+_FRAME_ADVICE = "the generated code runs in its own frame; read the variables by their names"
+_MISSING = object()
+
+
+def _builtin_reader_name(value):
+    """The name of the builtin or frame reader ``value`` is (None: something else)."""
+    import builtins
+    import inspect
+    import sys
+    for name in _SCOPE_READERS:
+        if value is getattr(builtins, name):
+            return name
+    if value is sys._getframe or value is inspect.currentframe or value is inspect.stack:
+        return "_getframe"
+    return None
+
+
 class Normalizer(Statements, Loops, Expressions):
     """The pass over one function: the state its pieces share (the function, its file, the
     namer, the line of the statement being lowered, the pure sub-expressions already computed
@@ -274,19 +292,44 @@ class Normalizer(Statements, Loops, Expressions):
                         and inner.func.id in params):
                     self._check_scope_reader(inner)
             return
-        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in _SCOPE_READERS):
+        if not isinstance(n, gast.Call):
             return
-        name = n.func.id
+        func = n.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _FRAME_READERS:
+            # sys._getframe(), inspect.currentframe(), inspect.stack(): the generated code's frame
+            if self._is_local(func.value.id):
+                return
+            module = self._global_value(func.value.id, _MISSING)
+            if module is _MISSING and func.value.id in ("sys", "inspect") or \
+                    isinstance(module, types.ModuleType) and module.__name__ in ("sys", "inspect"):
+                self.fail(n, f"{func.value.id}.{func.attr}()", _FRAME_ADVICE)
+            return
+        if not isinstance(func, gast.Name) or self._is_local(func.id):
+            return
+        value = self._global_value(func.id, _MISSING)
+        if value is _MISSING:                 # a builtin (or a helper's global, seen by its name)
+            name = func.id if func.id in _SCOPE_READERS else None
+        else:                                 # the module's own name for it (``G = globals``)
+            name = _builtin_reader_name(value)
+        if name is None:
+            return
         if name in ("vars", "dir") and (n.args or n.keywords):
             return                            # vars(obj), dir(obj): an object's attributes
+        self.fail(n, f"{func.id}()", _SCOPE_READERS.get(name, _FRAME_ADVICE))
+
+    def _is_local(self, name: str) -> bool:
         if self.locals is None:
             self.locals = local_names_of(self.fdef)
-        if name in self.locals:
-            return
+        return name in self.locals
+
+    def _global_value(self, name: str, missing):
+        """The value of the global ``name`` of the function being compiled (``missing``: not a
+        global of it, or the function is not known here)."""
         fn = getattr(self.partials, "fn", None)
-        if fn is not None and name in getattr(fn, "__globals__", {}):
-            return                            # the module defines its own function of that name
-        self.fail(n, f"{name}()", _SCOPE_READERS[name])
+        namespace = getattr(fn, "__globals__", None) if fn is not None else None
+        if namespace is None or name not in namespace:
+            return missing
+        return namespace[name]
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:

@@ -9,6 +9,7 @@ read past the tracing).  Now each is refused with a CompileError naming the user
 the names directly still works and its gradient matches finite differences.
 """
 import inspect
+import sys
 
 import numpy as np
 import pytest
@@ -91,7 +92,23 @@ def calls_method_reading_locals(x):
     return _layer(x)
 
 
-READERS = [reads_globals_get, reads_globals_item, checks_name_in_globals, reads_locals, reads_locals_get,
+def reads_frame_line(x):
+    return np.sum(x) * sys._getframe().f_lineno
+
+
+def reads_frame_locals(x):
+    y = x * 2
+    return np.sum(inspect.currentframe().f_locals["y"])
+
+
+_scope = globals
+
+
+def reads_aliased_globals(x):
+    return np.sum(x) * _scope().get("K", 1.0)
+
+
+READERS = [reads_frame_line, reads_frame_locals, reads_aliased_globals, reads_globals_get, reads_globals_item, checks_name_in_globals, reads_locals, reads_locals_get,
            counts_vars, counts_dir, evaluates, calls_helper_reading_globals, lambda_reading_globals,
            nested_def_reading_locals, calls_method_reading_locals]
 
@@ -111,7 +128,7 @@ def _refused(run):
         run()
     message = str(info.value)
     assert __file__.rsplit("/", 1)[-1] in message, message
-    assert any(name + "(" in message for name in ("globals", "locals", "vars", "dir", "eval")), message
+    assert any(name + "(" in message for name in ("globals", "locals", "vars", "dir", "eval", "_getframe", "currentframe", "_scope")), message
 
 
 def _data(v):
