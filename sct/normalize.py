@@ -295,6 +295,15 @@ class Normalizer(Statements, Loops, Expressions):
         if not isinstance(n, gast.Call):
             return
         func = n.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.attr in _SCOPE_READERS and not self._is_local(func.value.id):
+            # builtins.globals(), builtins.locals(), ...
+            module = self._global_value(func.value.id, _MISSING)
+            if (module is _MISSING and func.value.id == "builtins" or
+                    isinstance(module, types.ModuleType) and module.__name__ == "builtins") and \
+                    not (func.attr in ("vars", "dir") and (n.args or n.keywords)):
+                self.fail(n, f"{func.value.id}.{func.attr}()", _SCOPE_READERS[func.attr])
+            return
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _FRAME_READERS:
             # sys._getframe(), inspect.currentframe(), inspect.stack(): the generated code's frame
             if self._is_local(func.value.id):

@@ -8,6 +8,7 @@ names and values, not the user's.  Before the fix these gave silent wrong values
 read past the tracing).  Now each is refused with a CompileError naming the user's line; reading
 the names directly still works and its gradient matches finite differences.
 """
+import builtins
 import inspect
 import sys
 
@@ -108,7 +109,12 @@ def reads_aliased_globals(x):
     return np.sum(x) * _scope().get("K", 1.0)
 
 
-READERS = [reads_frame_line, reads_frame_locals, reads_aliased_globals, reads_globals_get, reads_globals_item, checks_name_in_globals, reads_locals, reads_locals_get,
+def reads_builtins_locals(x):
+    y = x * 3
+    return np.sum(builtins.locals()["y"])
+
+
+READERS = [reads_builtins_locals, reads_frame_line, reads_frame_locals, reads_aliased_globals, reads_globals_get, reads_globals_item, checks_name_in_globals, reads_locals, reads_locals_get,
            counts_vars, counts_dir, evaluates, calls_helper_reading_globals, lambda_reading_globals,
            nested_def_reading_locals, calls_method_reading_locals]
 
