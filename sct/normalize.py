@@ -260,6 +260,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.namer = namer
         self.line = fdef.lineno
         self.locals = None            # names bound in the function (computed when needed)
+        self._scope_locals = None     # local_names_of(fdef), for the refusal of globals() and the like
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):
@@ -268,16 +269,23 @@ class Normalizer(Statements, Loops, Expressions):
                            self.filename, line, construct)
 
     def check_supported(self, node):
-        for n in walk_no_defs(node):
-            self._check_scope_reader(n)
-        for n in gast.walk(node):                 # the bodies of lambdas (walk_no_defs skips them)
-            if isinstance(n, gast.Lambda):
+        outer = self._scope_locals
+        if isinstance(node, gast.FunctionDef):    # a nested def: its own parameters and names too
+            self._scope_locals = (outer if outer is not None else local_names_of(self.fdef)) | local_names_of(node)
+        try:
+            for n in walk_no_defs(node):
                 self._check_scope_reader(n)
-            kind = UNSUPPORTED.get(type(n))
-            if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
-                continue       # a nested def's: sct/closures.py (its new values returned to each call)
-            if kind:
-                self.fail(n, *kind)
+                kind = UNSUPPORTED.get(type(n))
+                if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
+                    continue       # a nested def's: sct/closures.py (its new values returned to each call)
+                if kind:
+                    self.fail(n, *kind)
+            for n in gast.walk(node):             # the bodies of lambdas (walk_no_defs skips them)
+                if isinstance(n, gast.Lambda):
+                    self._check_scope_reader(n)
+        finally:
+            if isinstance(node, gast.FunctionDef):
+                self._scope_locals = outer
 
     def _check_scope_reader(self, n):
         """Refuse ``globals()``, ``locals()``, ``vars()``, ``dir()``, ``eval(...)``, ``exec(...)`` of
@@ -327,9 +335,9 @@ class Normalizer(Statements, Loops, Expressions):
         self.fail(n, f"{func.id}()", _SCOPE_READERS.get(name, _FRAME_ADVICE))
 
     def _is_local(self, name: str) -> bool:
-        if self.locals is None:
-            self.locals = local_names_of(self.fdef)
-        return name in self.locals
+        if self._scope_locals is None:
+            self._scope_locals = local_names_of(self.fdef)
+        return name in self._scope_locals
 
     def _global_value(self, name: str, missing):
         """The value of the global ``name`` of the function being compiled (``missing``: not a

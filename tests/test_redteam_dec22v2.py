@@ -165,6 +165,12 @@ def test_refusal_names_the_line_of_the_call():
     assert f"line {line}" in str(info.value), str(info.value)
 
 
+def nested_def_with_own_globals(x):
+    def inner(a, globals=lambda: {"K": 4.0}):
+        return a * globals()["K"]
+    return np.sum(inner(x) ** 2)
+
+
 def direct_reads(x):
     y = x * 3
     return np.sum(y ** 2) * K
@@ -178,7 +184,7 @@ def object_vars(x):
     return np.sum(x ** 2) * len(vars(_layer))
 
 
-@pytest.mark.parametrize("f", [direct_reads, shadows_vars, object_vars], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("f", [direct_reads, shadows_vars, object_vars, nested_def_with_own_globals], ids=lambda f: f.__name__)
 def test_names_read_directly_and_shadowed_builtins_still_work(f):
     x = np.array([0.5, -1.5, 2.0])
     check_grads(f, x)
