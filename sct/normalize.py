@@ -215,6 +215,35 @@ def unroll_gradient_comprehensions(stmts) -> None:
                         n.args[i] = new
 
 
+_SCOPE_READERS = {
+    "globals": "the generated code runs in sct's own namespace; read the global by its name "
+               "(`K`) or pass the value in as an argument",
+    "locals": "the generated code has its own local names; read the variables by their names",
+    "vars": "the generated code has its own local names; read the variables by their names",
+    "dir": "the generated code has its own local names; read the variables by their names",
+    "eval": "sct cannot see into the string; write the expression as code",
+    "exec": "sct cannot see into the string; write the statements as code",
+}
+
+
+_FRAME_READERS = frozenset(("_getframe", "currentframe", "stack"))
+_FRAME_ADVICE = "the generated code runs in its own frame; read the variables by their names"
+_MISSING = object()
+
+
+def _builtin_reader_name(value):
+    """The name of the builtin or frame reader ``value`` is (None: something else)."""
+    import builtins
+    import inspect
+    import sys
+    for name in _SCOPE_READERS:
+        if value is getattr(builtins, name):
+            return name
+    if value is sys._getframe or value is inspect.currentframe or value is inspect.stack:
+        return "_getframe"
+    return None
+
+
 class Normalizer(Statements, Loops, Expressions):
     """The pass over one function: the state its pieces share (the function, its file, the
     namer, the line of the statement being lowered, the pure sub-expressions already computed
@@ -231,6 +260,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.namer = namer
         self.line = fdef.lineno
         self.locals = None            # names bound in the function (computed when needed)
+        self._scope_locals = None     # local_names_of(fdef), for the refusal of globals() and the like
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):
@@ -239,12 +269,84 @@ class Normalizer(Statements, Loops, Expressions):
                            self.filename, line, construct)
 
     def check_supported(self, node):
-        for n in walk_no_defs(node):
-            kind = UNSUPPORTED.get(type(n))
-            if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
-                continue       # a nested def's: sct/closures.py (its new values returned to each call)
-            if kind:
-                self.fail(n, *kind)
+        outer = self._scope_locals
+        if isinstance(node, gast.FunctionDef):    # a nested def: its own parameters and names too
+            self._scope_locals = (outer if outer is not None else local_names_of(self.fdef)) | local_names_of(node)
+        try:
+            for n in walk_no_defs(node):
+                self._check_scope_reader(n)
+                kind = UNSUPPORTED.get(type(n))
+                if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
+                    continue       # a nested def's: sct/closures.py (its new values returned to each call)
+                if kind:
+                    self.fail(n, *kind)
+            for n in gast.walk(node):             # the bodies of lambdas (walk_no_defs skips them)
+                if isinstance(n, gast.Lambda):
+                    self._check_scope_reader(n)
+        finally:
+            if isinstance(node, gast.FunctionDef):
+                self._scope_locals = outer
+
+    def _check_scope_reader(self, n):
+        """Refuse ``globals()``, ``locals()``, ``vars()``, ``dir()``, ``eval(...)``, ``exec(...)`` of
+        the builtins: the generated code runs in its own namespace with its own local names, so
+        they would read sct's names and values, not the user's (a silent wrong value, or a value
+        read past the tracing: a zero gradient)."""
+        if isinstance(n, gast.Lambda):        # (walk_no_defs does not enter a lambda's body)
+            params = {p.id for p in n.args.posonlyargs + n.args.args + n.args.kwonlyargs +
+                      [n.args.vararg, n.args.kwarg] if isinstance(p, gast.Name)}
+            for inner in gast.walk(n.body):
+                if not (isinstance(inner, gast.Call) and isinstance(inner.func, gast.Name)
+                        and inner.func.id in params):
+                    self._check_scope_reader(inner)
+            return
+        if not isinstance(n, gast.Call):
+            return
+        func = n.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.attr in _SCOPE_READERS and not self._is_local(func.value.id):
+            # builtins.globals(), builtins.locals(), ...
+            module = self._global_value(func.value.id, _MISSING)
+            if (module is _MISSING and func.value.id == "builtins" or
+                    isinstance(module, types.ModuleType) and module.__name__ == "builtins") and \
+                    not (func.attr in ("vars", "dir") and (n.args or n.keywords)):
+                self.fail(n, f"{func.value.id}.{func.attr}()", _SCOPE_READERS[func.attr])
+            return
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _FRAME_READERS:
+            # sys._getframe(), inspect.currentframe(), inspect.stack(): the generated code's frame
+            if self._is_local(func.value.id):
+                return
+            module = self._global_value(func.value.id, _MISSING)
+            if module is _MISSING and func.value.id in ("sys", "inspect") or \
+                    isinstance(module, types.ModuleType) and module.__name__ in ("sys", "inspect"):
+                self.fail(n, f"{func.value.id}.{func.attr}()", _FRAME_ADVICE)
+            return
+        if not isinstance(func, gast.Name) or self._is_local(func.id):
+            return
+        value = self._global_value(func.id, _MISSING)
+        if value is _MISSING:                 # a builtin (or a helper's global, seen by its name)
+            name = func.id if func.id in _SCOPE_READERS else None
+        else:                                 # the module's own name for it (``G = globals``)
+            name = _builtin_reader_name(value)
+        if name is None:
+            return
+        if name in ("vars", "dir") and (n.args or n.keywords):
+            return                            # vars(obj), dir(obj): an object's attributes
+        self.fail(n, f"{func.id}()", _SCOPE_READERS.get(name, _FRAME_ADVICE))
+
+    def _is_local(self, name: str) -> bool:
+        if self._scope_locals is None:
+            self._scope_locals = local_names_of(self.fdef)
+        return name in self._scope_locals
+
+    def _global_value(self, name: str, missing):
+        """The value of the global ``name`` of the function being compiled (``missing``: not a
+        global of it, or the function is not known here)."""
+        fn = getattr(self.partials, "fn", None)
+        namespace = getattr(fn, "__globals__", None) if fn is not None else None
+        if namespace is None or name not in namespace:
+            return missing
+        return namespace[name]
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
