@@ -1125,32 +1125,29 @@ def shape_residuals(fwd: gast.FunctionDef, bwd: gast.FunctionDef, rt_name: str) 
     pop_targets = {id(node): pop[1] for node, pop in pops if pop is not None and pop[1] is not None and
                    popped.get(pop[1]) == pop[0].id}
     followed = _only_popped(bwd_nodes, set(popped.values()), rt_name)
-    cache: Dict = {}
-    pushed_proxies = {n for n in popped if n not in params and (n not in other_reads or followed and
-                      _popped_read_shape_only(bwd.body, n, pop_targets, shape_reads, cache=cache))}
-    # (of the rest, what the adjoint reads only for its length: a list grown in a loop)
-    length_reads = _shape_reads(bwd, rt_name, bwd_nodes, LENGTH_ARGUMENTS)
-    if length_reads:
-        other_length = {n.id for n in bwd_nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
-                        id(n) not in length_reads}
-        length_cache: Dict = {}
-        length_proxies = {n for n in popped if n not in params and n not in pushed_proxies and
-                          (n not in other_length or followed and
-                           _popped_read_shape_only(bwd.body, n, pop_targets, length_reads, cache=length_cache))}
-    else:
-        length_proxies = set()
+    # a pushed name the adjoint reads only for its shape, else (of the rest) only for its length (a
+    # list grown in a loop): pushed as its proxy
+    proxy_of: Dict[str, str] = {}
+    for table, proxy in ((SHAPE_ARGUMENTS, "shape_proxy"), (LENGTH_ARGUMENTS, "length_proxy")):
+        if table is SHAPE_ARGUMENTS:
+            reads, others = shape_reads, other_reads
+        else:
+            reads = _shape_reads(bwd, rt_name, bwd_nodes, table)
+            others = {n.id for n in bwd_nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
+                      id(n) not in reads}
+        cache: Dict = {}
+        for n in popped:
+            if n not in params and n not in proxy_of and (n not in others or followed and _popped_read_shape_only(
+                    bwd.body, n, pop_targets, reads, cache=cache)):
+                proxy_of[n] = proxy
     for node in fwd_nodes:
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call) and \
                 isinstance(node.value.func, gast.Attribute) and node.value.func.attr == "append" and \
                 isinstance(node.value.func.value, gast.Name) and len(node.value.args) == 1 and \
                 not node.value.keywords and isinstance(node.value.args[0], gast.Name):
             name = node.value.args[0].id
-            if popped.get(name) == node.value.func.value.id:
-                if name in pushed_proxies:
-                    node.value.args = [_shape_proxy(rt_name, name)]
-                elif name in length_proxies:
-                    node.value.args = [_shape_proxy(rt_name, name, "length_proxy")]
-
+            if name in proxy_of and popped.get(name) == node.value.func.value.id:
+                node.value.args = [_shape_proxy(rt_name, name, proxy_of[name])]
 
 _SWEEP_NAME = re.compile(r"_dlgradient_line\d+(_\d+)?$")
 
