@@ -1059,7 +1059,6 @@ def _result_kind(generated, kinds, namespace, results):
 
 # --- calls by name -----------------------------------------------------------------------------------
 
-_USER_CODE_RT = USER_CODE_RT
 _REBINDING_BUILTINS = (setattr, delattr, exec, eval, globals, vars)
 _TYPE_TESTS = (isinstance, issubclass, type, id)
 
@@ -1086,8 +1085,8 @@ def _runs_user_code(tree) -> bool:
                     return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
                 continue         # whatever it is passed to may call it (np.array2string's formatter)
             if node.__class__ is gast.Attribute and isinstance(node.ctx, gast.Load) and id(node) not in sites and \
-                    _user_code_value(_module_chain(node, namespace), False):
-                return True      # a module's user function as a value (formatter={"k": helpers.fmt})
+                    _user_code_value(_static_value(node, namespace, set()), False):
+                return True      # a user function read off a module, class or namespace (helpers.fmt)
             if node.__class__ is gast.Call:
                 passed.add(id(node.func))
                 passed.update(id(a.value if isinstance(a, gast.Starred) else a) for a in node.args)
@@ -1120,7 +1119,7 @@ def _runs_user_code(tree) -> bool:
             kinds = [context.param_kinds.get(n) for n in names if n not in namespace]
             if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                     func.value.id == context.rt_name:
-                if func.attr in _USER_CODE_RT:
+                if func.attr in USER_CODE_RT:
                     return True
                 if func.attr.endswith("_at") or func.attr == "new_object":   # call sites: their records
                     continue
@@ -1145,22 +1144,6 @@ def _runs_user_code(tree) -> bool:
             if any(_function_kind(k) for k in kinds):
                 return True
     return False
-
-
-def _module_chain(node, namespace):
-    """What ``mod.attr`` (``pkg.mod.attr``) of a module global refers to, else _MISSING."""
-    attrs = []
-    while isinstance(node, gast.Attribute):
-        attrs.append(node.attr)
-        node = node.value
-    if not isinstance(node, gast.Name):
-        return _MISSING
-    value = namespace.get(node.id, _MISSING)
-    for attr in reversed(attrs):
-        if not isinstance(value, types.ModuleType):
-            return _MISSING
-        value = getattr(value, attr, _MISSING)
-    return value
 
 
 def _user_code_value(value, is_kind: bool, depth: int = 0) -> bool:
