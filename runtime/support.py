@@ -1316,6 +1316,23 @@ def dlarray_memory_shared(args) -> bool:
     """Whether the data of a dlarray that ``args`` hold (lists, tuples, dicts, objects' attributes,
     nested) may share memory with a plain ndarray they hold elsewhere: ``f(dlarray(buf), buf)``.  A
     function writing into the ndarray in place would change the dlarray's data under sct's feet."""
+    datas, plain = dlarray_data_and_arrays(args)
+    if not datas or not plain:
+        return False
+    for d in datas:
+        for a in plain:
+            if a is d or np.may_share_memory(a, d):
+                try:
+                    if np.shares_memory(a, d, max_work=1000):
+                        return True
+                except np.exceptions.TooHardError:
+                    return True
+    return False
+
+
+def dlarray_data_and_arrays(args) -> tuple:
+    """(the ndarray data of the dlarrays, the plain ndarrays) that ``args`` hold (lists, tuples,
+    dicts, objects' attributes, nested)."""
     datas: list = []
     plain: list = []
     seen: set = set()
@@ -1350,17 +1367,7 @@ def dlarray_memory_shared(args) -> bool:
 
     for a in args:
         visit(a, 0)
-    if not datas or not plain:
-        return False
-    for d in datas:
-        for a in plain:
-            if a is d or np.may_share_memory(a, d):
-                try:
-                    if np.shares_memory(a, d, max_work=1000):
-                        return True
-                except np.exceptions.TooHardError:
-                    return True
-    return False
+    return datas, plain
 
 
 def aliased_dlarrays(args) -> frozenset:

@@ -17,7 +17,7 @@ from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
-    dlarray_memory_shared as _dlarray_memory_shared
+    dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays
 
 from . import cache as _cache
 from .call_tree import describe
@@ -246,7 +246,7 @@ def _hit_parts(args, compiled: Compiled):
         return None
     lines, consts, result = made
     consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
-    if getattr(compiled, "writes_args", None) is not False and _holds_dlarray_and_array(args):
+    if getattr(compiled, "writes_args", None) is not False and all(_dlarray_data_and_arrays(args)):
         # (a dlarray's data shared with a plain array: the slow path, which refuses it)
         consts["SHARED"] = _dlarray_memory_shared
         lines = list(lines) + ["    if SHARED(args): return None"]
@@ -708,32 +708,6 @@ def _positional_fast(fun, args, kwargs):
 
 
 _UNSET = object()
-
-
-def _holds_dlarray_and_array(args) -> bool:
-    """Whether ``args`` hold a dlarray and a plain ndarray (lists, tuples, dicts, objects: a few levels)."""
-    from .runtime.dlarray import dlarray
-    found = [False, False]
-
-    def visit(v, depth):
-        if isinstance(v, dlarray):
-            found[0] = True
-        elif type(v) is __import__("numpy").ndarray:
-            found[1] = True
-        elif depth < 20 and isinstance(v, (list, tuple)):
-            for part in v:
-                visit(part, depth + 1)
-        elif depth < 20 and isinstance(v, dict):
-            for part in v.values():
-                visit(part, depth + 1)
-        elif depth < 20 and hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType,
-                                                                            types.FunctionType)) and \
-                not hasattr(v, "__sct_kind__"):
-            for part in vars(v).values():
-                visit(part, depth + 1)
-    for a in args:
-        visit(a, 0)
-    return found[0] and found[1]
 
 
 def run_compiled(compiled: Compiled, args):
