@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .errors import EvaluationError
-from .support import ZERO, _is_zero, index_add, index_adjoint, project, seed
+from .support import _UNSELECTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
 
 _float64 = np.float64
 
@@ -74,6 +74,10 @@ def scalar_argument(x) -> float:
 def scalar_seed(y):
     """``seed(y)`` (the adjoint that starts a sweep) for a specialised scalar ``y``."""
     if type(y) is float:
+        _UNSELECTED.finite_y = y - y == 0.0          # finite (not inf, not NaN): project's NaN refusal
+        if _UNSELECTED.sites:
+            _UNSELECTED.sites.clear()
+            _UNSELECTED.ops.clear()
         return 1.0
     return seed(y)
 
@@ -82,7 +86,7 @@ def scalar_project(grad, x):
     """``project(grad, x)`` (the gradient of ``x``) for a specialised scalar adjoint ``grad``
     of a real float64 scalar argument ``x``."""
     if type(grad) is float and grad != 0.0 and type(x) is np.ndarray and x.ndim == 0 and \
-            x.dtype == np.float64:
+            x.dtype == np.float64 and grad == grad:
         return np.array(grad)
     return project(to_numpy(grad), x)
 
@@ -144,6 +148,8 @@ def scalar_elements_project(grad, x):
     ``scalar_index_adjoint``/``scalar_index_add(_own)`` on ``x`` (sct/scalar_elements.py): for an exact
     float64 ndarray ``x``, a float64 buffer of x's shape already, returned as it is."""
     if type(grad) is _ndarray and type(x) is _ndarray and grad.dtype == _F64 and x.dtype == _F64:
+        if _UNSELECTED.finite_y or _UNSELECTED.sites:
+            return project(grad, x)        # (its NaN refusals)
         return grad
     return project(grad, x)
 
@@ -158,10 +164,14 @@ def scalar_elements_gradient(x, first, elements):
     ``np.array`` of them where ``x`` is an exact float64 vector of that many elements."""
     if x.__class__ is _ndarray and (x.dtype is _F64 or x.dtype == _F64) and x.ndim == 1:
         if len(x) == len(elements):
-            return _array(elements, _F64)
-        out = np.zeros(x.shape, _F64)
-        for i, e in enumerate(elements):
-            out[first + i] = e
+            out = _array(elements, _F64)
+        else:
+            out = np.zeros(x.shape, _F64)
+            for i, e in enumerate(elements):
+                out[first + i] = e
+        total = sum(elements)               # NaN if an element is (or two infinities cancel)
+        if _UNSELECTED.sites or (total != total and _UNSELECTED.finite_y):
+            return project(out, x)         # (its NaN refusals)
         return out
     total = ZERO
     for i, e in enumerate(elements):

@@ -1295,6 +1295,8 @@ class _Unselected(threading.local):
     def __init__(self):
         self.sites = []
         self.ops = {}           # site -> the op that left the entries out, where not np.where
+        self.finite_y = False   # the y of this thread's current sweep is finite (seed): a NaN in its
+        #                         gradient is then a 0 * inf of the rules, refused (project)
 
 
 _UNSELECTED = _Unselected()
@@ -1480,6 +1482,54 @@ def _refuse_nan_through_unselected(grad):
         "with 1.0 any value where f is finite", filename, lineno)
 
 
+def _refuse_nan_of_finite_y(grad):
+    """A gradient with NaN entries of a finite ``y`` (seed noted it): refused, naming the dlgradient.
+
+    The program's derivative of a finite ``y`` is not NaN: the NaN is a rule's factor that is not
+    finite (np.sqrt's 0.5 / sqrt(v) at v <= 0, np.log's 1 / v at 0, np.arcsin's at 1, a power's at 0)
+    times a zero adjoint, where the entry does not reach ``y`` (indexing ``np.sqrt(v)[0]``, a mask, an
+    overwrite ``y[m] = 0``, np.fmax, np.select, builtin max, the diagonal of pairwise distances), or
+    two infinite contributions cancelling.  Where the entry does not reach ``y`` the derivative is 0;
+    elsewhere it may not exist; sct cannot tell which, so it refuses rather than return NaN (was: a
+    silent NaN gradient, all-NaN for pairwise distances through np.sqrt)."""
+    if type(grad) is float:
+        if grad == grad:
+            return
+    else:
+        try:
+            if grad.dtype.kind not in "fc":
+                return
+            # the sum of the squares (one BLAS pass, ~0.5 us on a small array): NaN only if an entry
+            # is NaN for real data (inf * inf is inf); then the entries themselves, which decide
+            total = np.vdot(grad, grad)
+            if total == total or not np.isnan(grad).any():
+                return
+        except (TypeError, AttributeError):
+            return
+    frame = sys._getframe(1)
+    found = None
+    for _ in range(40):
+        if frame is None:
+            break
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            found = frame
+            break
+        frame = frame.f_back
+    filename, lineno = (found.f_code.co_filename, found.f_lineno) if found is not None else ("<unknown>", 0)
+    if found is not None and LINES.user_line is not None:
+        filename, lineno = LINES.user_line(filename, lineno)
+    raise EvaluationError(
+        "the gradient of this dlgradient is NaN at some entries while y is finite: the program's "
+        "derivative of a finite y is not NaN there. A derivative rule's factor that is not finite "
+        "(np.sqrt or a fractional power at 0 or below, np.log of a negative, np.arcsin at 1) met a zero "
+        "adjoint from an entry that does not reach y (np.sqrt(v)[0] with v < 0 elsewhere, a mask or "
+        "an overwrite v[m] = 0 after np.sqrt, np.fmax, np.select, the diagonal of pairwise distances: "
+        "0 * inf is NaN), or two infinite contributions cancelled. sct cannot tell a zero from a "
+        "derivative that does not exist, so it refuses rather than return NaN. Keep those entries "
+        "finite before the op: select the argument first (np.sqrt(np.where(m, v, 1.0))), or take "
+        "the op of a value away from its singular point (np.sqrt(v + 1e-12))", filename, lineno)
+
+
 def seed(y):
     """The adjoint that starts a sweep at ``y``: one, after checking ``y`` is a real scalar."""
     if _UNSELECTED.sites:
@@ -1487,7 +1537,12 @@ def seed(y):
         _UNSELECTED.ops.clear()
     one = _REAL_SCALARS.get(getattr(y, "dtype", None))
     if one is not None and getattr(y, "size", 0) == 1:
+        _UNSELECTED.finite_y = math.isfinite(y.item())
         return one if y.ndim == 0 else np.ones_like(y)
+    try:
+        _UNSELECTED.finite_y = bool(np.isfinite(y).all()) and np.size(y) == 1
+    except TypeError:
+        _UNSELECTED.finite_y = False
     if not (_is_array(y) or isinstance(y, numbers.Number)):
         raise SctRuntimeError(
             f"dlgradient: y must be a real scalar array, got {type(y).__name__}")
@@ -1506,6 +1561,8 @@ def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
     if _UNSELECTED.sites and _is_array(grad):
         _refuse_nan_through_unselected(grad)
+    elif _UNSELECTED.finite_y and (type(grad) is float or _is_array(grad)):
+        _refuse_nan_of_finite_y(grad)
     if type(grad) is _LostAttributeAdjoint[0]:
         return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
@@ -3179,12 +3236,37 @@ def _project_rule(g, ans, grad, x):
 
 @defrule(project_untraced, wrt=("grad",), linear="grad")
 def _project_untraced_rule(g, ans, grad, x, paths):
-    return project_transpose(project_untraced(g, x, paths), grad)
+    return project_transpose(unchecked_project(g, x, paths), grad)
 
 
 @defrule(project_transpose, wrt=("cot",))
 def _project_transpose_rule(g, ans, cot, grad):
-    return project(g, cot)
+    return unchecked_project(g, cot)
+
+
+def unchecked_project(grad, x, paths=None):
+    """``project(grad, x)`` (``project_untraced`` with ``paths``) of an adjoint inside a sweep (a
+    rule's), not a gradient returned: its NaN entries are not refused here (the sweep's own gradient
+    is, if they reach it)."""
+    finite_y = nan_check_suspended()
+    out = project(grad, x) if paths is None else project_untraced(grad, x, paths)
+    nan_check_resumed(finite_y)
+    return out
+
+
+def nan_check_suspended():
+    """Turn project's refusal of a NaN gradient of a finite y off (unchecked_project); the old state."""
+    finite_y = _UNSELECTED.finite_y
+    _UNSELECTED.finite_y = False
+    return finite_y
+
+
+def nan_check_resumed(finite_y):
+    """Restore the state ``nan_check_suspended`` returned."""
+    _UNSELECTED.finite_y = finite_y
+
+
+nondifferentiable(nan_check_suspended, nan_check_resumed)
 
 
 @defrule(select_item, wrt=("grad",))

@@ -1,0 +1,208 @@
+"""Red team A (dec 23): silent wrong gradients in programs written the way users write them.
+
+Findings (each a silently wrong gradient before the fix, with no error):
+
+1. A NaN gradient where the program's derivative is finite: a rule's factor that is not finite
+   (np.sqrt's 0.5 / sqrt(v) at v < 0 or v == 0) times the zero adjoint of an entry that does not
+   reach y.  ``np.sqrt(x)[0]`` with x[1] < 0 gave d/dx[1] = NaN (the program's is 0); so did a
+   slice, a mask, fancy indexing, np.take, np.sort, an overwrite ``y = np.sqrt(x); y[x < 0] = 0``,
+   np.fmax / np.fmin, np.select, np.choose, builtin max / min of a NaN, np.delete, np.compress,
+   unpacking.  The classic: pairwise distances ``np.sqrt(sq)`` with sq's diagonal exactly 0, the
+   diagonal masked out (by indexing or by np.where): an ALL-NaN gradient where central differences
+   give a finite one (np.where's check only saw a branch that is NaN, not one whose derivative is
+   infinite).  Now a NaN gradient of a finite y is refused with an EvaluationError naming the
+   dlgradient's line (runtime/support.project, seed, scalar_ops.scalar_seed), as np.where's
+   unselected NaN branch already was.  A NaN y keeps its NaN gradient; an infinite derivative
+   (np.sqrt at 0, used) stays infinite.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import sct
+from gradcheck import numerical_gradient
+from sct import dlarray, dlfeval, dlgradient, extractdata
+
+
+def _entry(fn, x):
+    y = fn(x)
+    return y, dlgradient(y, x)
+
+
+def _refused_or_right(fn, x):
+    """fn's gradient at x is either refused (EvaluationError naming this file) or right (FD)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = fn(x.copy())
+        try:
+            y, g = dlfeval(_entry, fn, dlarray(x.copy()))
+        except sct.EvaluationError as e:
+            assert "test_redteam_dec23a.py" in str(e)
+            return "refused"
+        num = numerical_gradient(lambda a: float(fn(a.copy())), [x.copy()], 0, 1e-7)
+    np.testing.assert_allclose(np.asarray(extractdata(y)), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(extractdata(g)), num, rtol=1e-5, atol=1e-6)
+    return "right"
+
+
+X4 = np.array([0.5, -0.25, 0.75, 1.0])
+
+
+# --- 1. a NaN gradient of a finite y --------------------------------------------------------------
+
+def sqrt_then_index(x):
+    return np.sqrt(x)[0]
+
+
+def sqrt_then_slice(x):
+    return np.sum(np.sqrt(x)[2:])
+
+
+def sqrt_then_mask(x):
+    return np.sum(np.sqrt(x)[x > 0])
+
+
+def sqrt_then_take(x):
+    return np.sum(np.take(np.sqrt(x), [0, 2]))
+
+
+def sqrt_then_sort(x):
+    return np.sort(np.sqrt(x))[0]
+
+
+def sqrt_overwritten_by_mask(x):
+    y = np.sqrt(x)
+    y[x < 0] = 0.0
+    return np.sum(y)
+
+
+def sqrt_overwritten_at_index(x):
+    y = np.sqrt(x)
+    y[1] = 0.0
+    return np.sum(y)
+
+
+def fmax_of_nan(x):
+    return np.sum(np.fmax(x, np.sqrt(-x)))
+
+
+def select_default_nan(x):
+    return np.sum(np.select([x > 0], [x ** 2], default=np.sqrt(-x)))
+
+
+def choose_nan(x):
+    return np.sum(np.choose((x > 0).astype(int), [np.sqrt(-x), x]))
+
+
+def builtin_max_of_nan(x):
+    return max(x[2], np.sqrt(-x[2])) + x[2]
+
+
+def unpacked(x):
+    a, b, c, d = np.sqrt(x)
+    return a + c
+
+
+@pytest.mark.parametrize("fn", [sqrt_then_index, sqrt_then_slice, sqrt_then_mask, sqrt_then_take,
+                                sqrt_then_sort, sqrt_overwritten_by_mask, sqrt_overwritten_at_index,
+                                fmax_of_nan, select_default_nan, choose_nan, builtin_max_of_nan, unpacked])
+def test_nan_gradient_of_a_finite_y_is_refused_or_right(fn):
+    # was: NaN at the entries that do not reach y (central differences: 0 there)
+    _refused_or_right(fn, X4)
+
+
+def pairwise_masked(X):
+    sq = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    D = np.sqrt(sq)
+    mask = ~np.eye(X.shape[0], dtype=bool)
+    return np.sum(D[mask])
+
+
+def pairwise_where(X):
+    sq = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    D = np.sqrt(sq)
+    return np.sum(np.where(np.eye(X.shape[0], dtype=bool), 0.0, D))
+
+
+def pairwise_safe(X):
+    sq = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    eye = np.eye(X.shape[0], dtype=bool)
+    D = np.sqrt(np.where(eye, 1.0, sq))          # the "double where": the diagonal kept finite
+    return np.sum(np.where(eye, 0.0, D))
+
+
+PTS = np.array([[0.0, 1.0], [1.0, 0.5], [0.3, -0.2]])
+
+
+@pytest.mark.parametrize("fn", [pairwise_masked, pairwise_where])
+def test_pairwise_distances_with_a_zero_diagonal(fn):
+    # was: an all-NaN gradient, the loss finite (6.69)
+    assert _refused_or_right(fn, PTS) == "refused"
+
+
+def test_pairwise_distances_kept_finite_still_differentiate():
+    assert _refused_or_right(pairwise_safe, PTS) == "right"
+
+
+def test_the_error_names_the_dlgradient_line():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(sct.EvaluationError) as info:
+            dlfeval(_entry, sqrt_then_index, dlarray(X4))
+    assert info.value.lineno == _entry.__code__.co_firstlineno + 2
+
+
+def nan_loss(x):
+    return np.sum(np.sqrt(x))
+
+
+def test_a_nan_y_keeps_its_nan_gradient():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y, g = dlfeval(_entry, nan_loss, dlarray(X4))
+    assert np.isnan(extractdata(y)) and np.isnan(extractdata(g)[1])
+    np.testing.assert_allclose(extractdata(g)[[0, 2, 3]], 0.5 / np.sqrt(X4[[0, 2, 3]]))
+
+
+def sqrt_at_zero(x):
+    return np.sum(np.sqrt(x))
+
+
+def test_an_infinite_derivative_stays_infinite():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y, g = dlfeval(_entry, sqrt_at_zero, dlarray(np.array([0.0, 4.0])))
+    assert extractdata(y) == 2.0
+    assert np.isinf(extractdata(g)[0]) and extractdata(g)[1] == 0.25
+
+
+def scalar_elements_nan(x):
+    s = np.sqrt(x[1])
+    return x[0] * 2.0 + 0.0 * s if False else x[0] * 2.0 + (s if x[1] > 0 else 0.0)
+
+
+def scalar_max_nan(x):
+    a = x[0] * 1.0
+    b = np.sqrt(x[1] * 1.0)
+    return max(a, b)
+
+
+def test_scalar_specialised_code_refuses_too():
+    # float64 elements run as Python floats (sct/scalar_elements.py): the same refusal
+    assert _refused_or_right(scalar_max_nan, np.array([0.5, -0.25])) == "refused"
+    assert _refused_or_right(scalar_elements_nan, np.array([0.5, -0.25])) == "right"
+
+
+def _second(fn, x):
+    y = fn(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_second_order_refuses_the_nan_first_gradient():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(sct.EvaluationError, match="NaN"):
+            dlfeval(_second, sqrt_then_index, dlarray(X4))
