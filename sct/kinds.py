@@ -88,6 +88,43 @@ def _refuse_at_users_line(message: str) -> None:
                           lineno=frame.f_lineno if frame is not None else None)
 
 
+def _refuse_at_generated_line(message: str) -> None:
+    """Raise an EvaluationError at the user's line of the generated code that is running (the call
+    whose arguments are read), else as ``_refuse_at_users_line``."""
+    import sys
+    from .runtime import support
+    from .runtime.errors import EvaluationError
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_filename.startswith("<sct-generated"):
+        frame = frame.f_back
+    if frame is not None and support.LINES.user_line is not None:
+        filename, lineno = support.LINES.user_line(frame.f_code.co_filename, frame.f_lineno)
+        if filename and not filename.startswith("<sct"):
+            raise EvaluationError(message, filename=filename, lineno=lineno)
+    _refuse_at_users_line(message)
+
+
+_CONSTANT_ITEMS = (str, bytes, bool, int, type(None), np.integer, np.bool_, np.str_, np.bytes_)
+
+
+def refuse_object_array_traced(x) -> None:
+    """An array of ``dtype=object`` (MATLAB's cell array ported) that may hold values to differentiate,
+    given to code sct compiles on its own (a helper or method called with it, or the sweep of a first
+    derivative differentiated again, whose saved values hold it): sct's kinds take an object array for
+    a constant there, so the derivative through its items was lost (the second derivative of a helper
+    building ``np.array([x[0], x[1]], dtype=object)`` was silently 0; a helper given one raised a
+    reshape error).  Refused where an item is not a str, bytes, bool, int or None."""
+    for item in x.flat:
+        if not isinstance(item, _CONSTANT_ITEMS):
+            _refuse_at_generated_line(
+                "an array of dtype=object holding numbers or arrays (here a "
+                f"{type(item).__name__}) that may depend on the values to differentiate reaches code sct "
+                "compiles on its own (a helper or method it is passed to, or the gradient of a "
+                "dlgradient differentiated again, whose saved values hold it); sct follows derivatives "
+                "through object arrays only in the code that builds and reads them. Keep such values "
+                "in a list or a tuple, or in a float array (np.array(..., dtype=float))")
+
+
 def refuse_array_subclass(cls) -> None:
     """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
     compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its
@@ -130,6 +167,8 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
             return ("dl", _dtype_str(data.dtype), data.ndim, LOST_KIND)
         return ("dl", _dtype_str(data.dtype), data.ndim)
     if cls is np.ndarray:
+        if traced and x.dtype.kind == "O":
+            refuse_object_array_traced(x)
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", _dtype_str(x.dtype), x.ndim)
     if isinstance(x, dlarray):
         return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else (LOST_KIND,) if

@@ -206,3 +206,87 @@ def test_second_order_refuses_the_nan_first_gradient():
         warnings.simplefilter("ignore", RuntimeWarning)
         with pytest.raises(sct.EvaluationError, match="NaN"):
             dlfeval(_second, sqrt_then_index, dlarray(X4))
+
+
+# --- 2. an object array (MATLAB's cell array) in code compiled on its own ---------------------------
+#
+# A helper building ``np.array([x[0], x[1], x[2]], dtype=object)`` differentiated twice: the first
+# derivative's saved values hold the object array, whose kind sct took for a constant's when it
+# compiled the sweep again, so the second derivative was silently 0 (central differences: 4 * x).
+# A helper given such an array raised a reshape error inside the gradient.  Both now refused at the
+# call's line (sct/kinds.refuse_object_array_traced); inline, the same code differentiates.
+
+def object_array_helper(x):
+    a = np.array([x[0], x[1], x[2]], dtype=object)
+    return np.sum(a * a)
+
+
+def _hessian_of_helper(x):
+    y = object_array_helper(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def _hessian_inline(x):
+    a = np.array([x[0], x[1], x[2]], dtype=object)
+    y = np.sum(a * a)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def _sum_squares(a):
+    return np.sum(a * a)
+
+
+def _object_array_to_helper_in_loop(x):
+    a = np.array([x[0], x[1], x[2]], dtype=object)
+    s = 0.0
+    for i in range(2):
+        s = s + _sum_squares(a) * (i + 1)
+    return s, dlgradient(s, x)
+
+
+X3 = np.array([0.35, -0.45, 0.72, 0.23])
+
+
+def test_second_derivative_through_an_object_array_helper_is_refused():
+    # was: z = 4 * sum(x[:3]**2) with gradient 0, 0, 0, 0 (closed form 8 * x[:3])
+    with pytest.raises(sct.EvaluationError, match="dtype=object") as info:
+        dlfeval(_hessian_of_helper, dlarray(X3))
+    assert info.value.lineno == _hessian_of_helper.__code__.co_firstlineno + 1
+
+
+def test_second_derivative_through_an_object_array_inline_is_right():
+    z, gz = dlfeval(_hessian_inline, dlarray(X3))
+    np.testing.assert_allclose(extractdata(z), 4 * np.sum(X3[:3] ** 2), rtol=1e-12)
+    np.testing.assert_allclose(extractdata(gz), np.r_[8 * X3[:3], 0.0], rtol=1e-12)
+
+
+def test_object_array_given_to_a_helper_is_refused_at_the_call():
+    with pytest.raises(sct.EvaluationError, match="dtype=object") as info:
+        dlfeval(_object_array_to_helper_in_loop, dlarray(X3))
+    assert info.value.lineno == _object_array_to_helper_in_loop.__code__.co_firstlineno + 4
+
+
+def _labels_to_helper(x, labels):
+    return np.sum(x * _weights_of(labels))
+
+
+def _weights_of(labels):
+    return np.array([2.0 if v == "a" else 3.0 for v in labels])
+
+
+def _labels_entry(x, labels):
+    y = 0.0
+    for _ in range(2):
+        y = y + _labels_to_helper(x, labels)
+    return y, dlgradient(y, x)
+
+
+def test_object_array_of_strings_still_passes():
+    labels = np.array(["a", "b", "a"], dtype=object)
+    y, g = dlfeval(_labels_entry, dlarray(np.array([1.0, 2.0, 3.0])), labels)
+    assert extractdata(y) == 2 * (2.0 + 6.0 + 6.0)
+    np.testing.assert_allclose(extractdata(g), [4.0, 6.0, 4.0])
