@@ -1515,12 +1515,25 @@ def _refuse_nan_of_finite_y(grad):
             found = frame
             break
         frame = frame.f_back
-    filename, lineno = (found.f_code.co_filename, found.f_lineno) if found is not None else ("<unknown>", 0)
-    if found is not None and LINES.user_line is not None:
-        filename, lineno = LINES.user_line(filename, lineno)
+    if found is not None:
+        filename, lineno = found.f_code.co_filename, found.f_lineno
+        if LINES.user_line is not None:
+            filename, lineno = LINES.user_line(filename, lineno)
+    else:               # (sct.hvp's product: the user's call)
+        import os
+        runtime_dir = os.path.dirname(os.path.abspath(__file__))
+        own = (runtime_dir + os.sep, os.path.join(os.path.dirname(runtime_dir), "sct") + os.sep)
+        own += tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in
+                     (sys.modules.get("sct"),) if m is not None and getattr(m, "__file__", None))
+        frame = sys._getframe(1)
+        while frame is not None and (frame.f_code.co_filename.startswith(own + ("<",)) or
+                                     frame.f_code.co_filename.endswith(os.sep + "functools.py")):
+            frame = frame.f_back
+        filename, lineno = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
     raise EvaluationError(
-        "the gradient of this dlgradient is NaN at some entries while y is finite: the program's "
-        "derivative of a finite y is not NaN there. A derivative rule's factor that is not finite "
+        "the gradient of this dlgradient (dljacobian, dldivergence, hvp) is NaN at some entries while "
+        "the value differentiated (y, u) is finite: the program's derivative of a finite value is not NaN "
+        "there. A derivative rule's factor that is not finite "
         "(np.sqrt or a fractional power at 0 or below, np.log of a negative, np.arcsin at 1) met a zero "
         "adjoint from an entry that does not reach y (np.sqrt(v)[0] with v < 0 elsewhere, a mask or "
         "an overwrite v[m] = 0 after np.sqrt, np.fmax, np.select, the diagonal of pairwise distances: "
@@ -2602,6 +2615,7 @@ def batch_jacobian(sweep, values, u, x, dim):
     ``sweep(values, seed)`` is the adjoint of u with cotangent ``seed``; points along
     the batch axis ``dim`` are independent, so one sweep serves all points at once.
     """
+    sweeps_started(u)
     ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
     batch = np.shape(u_first)[0]
@@ -2623,6 +2637,7 @@ def batch_jacobian(sweep, values, u, x, dim):
 
 def batch_divergence(sweep, values, u, x, dim):
     """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
+    sweeps_started(u)
     ub = xb = _batch_axis(dim, x, u)
     if np.shape(u) != np.shape(x):
         raise ValueError(f"dldivergence: u (shape {np.shape(u)}) and x (shape {np.shape(x)}) must have the "
@@ -2643,6 +2658,20 @@ def batch_divergence(sweep, values, u, x, dim):
         total_div = total_div + row[:, i]
     require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)
     return total_div
+
+
+def sweeps_started(u):
+    """Start the sweeps of a dljacobian / dldivergence (seeded by rt.batch_jacobian, not rt.seed): no
+    np.where noted yet, and project's refusal of a NaN gradient set by whether ``u`` is finite (was:
+    left as the last sweep left it, so a NaN Jacobian entry of a finite ``u`` -- du[b, 0]/dx[b, 1] of
+    ``np.sqrt(x)[:, :1]`` with x[:, 1] < 0 -- came back NaN, the program's derivative 0)."""
+    if _UNSELECTED.sites:
+        _UNSELECTED.sites.clear()
+        _UNSELECTED.ops.clear()
+    try:
+        _UNSELECTED.finite_y = bool(np.isfinite(u).all())
+    except TypeError:
+        _UNSELECTED.finite_y = False
 
 
 def require_independent_points(sweep, values, u, axis, rows, what, dim):

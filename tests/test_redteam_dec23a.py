@@ -290,3 +290,55 @@ def test_object_array_of_strings_still_passes():
     y, g = dlfeval(_labels_entry, dlarray(np.array([1.0, 2.0, 3.0])), labels)
     assert extractdata(y) == 2 * (2.0 + 6.0 + 6.0)
     np.testing.assert_allclose(extractdata(g), [4.0, 6.0, 4.0])
+
+
+# --- 1b. the same through dljacobian and hvp -------------------------------------------------------
+
+def _jacobian_of_sqrt_column(x):
+    u = np.sqrt(x)[:, :1]
+    return dljacobian_(u, x)
+
+
+def dljacobian_(u, x):
+    return sct.dljacobian(u, x, 0)
+
+
+def _jacobian_inline(x):
+    u = np.sqrt(x)[:, :1]
+    return sct.dljacobian(u, x, 0)
+
+
+def _gradient_first(x):
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_dljacobian_nan_entry_of_a_finite_u_is_refused_whatever_ran_before():
+    # was: [[0.707, nan]], [[0.913, nan]] (du[b, 0] / dx[b, 1] is 0)
+    x = np.array([[0.5, -0.2], [0.3, -0.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for before in (None, _gradient_first):
+            if before is not None:
+                dlfeval(before, dlarray(np.array([1.0, 2.0])))
+            with pytest.raises(sct.EvaluationError, match="NaN") as info:
+                dlfeval(_jacobian_inline, dlarray(x))
+            assert "test_redteam_dec23a.py" in str(info.value)
+        # a finite Jacobian still comes back after a refusal
+        J = extractdata(dlfeval(_jacobian_inline, dlarray(np.abs(x))))
+    np.testing.assert_allclose(J[:, 0, :], np.c_[0.5 / np.sqrt(np.abs(x[:, 0])), np.zeros(2)])
+
+
+def _sqrt_first(x):
+    return np.sqrt(x)[0]
+
+
+def test_hvp_nan_entry_is_refused_at_the_users_call():
+    # was: [-0.7071, nan] (the Hessian of sqrt(x[0]) times v: [-0.25 x0^-1.5, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(sct.EvaluationError, match="NaN") as info:
+            sct.hvp(_sqrt_first, np.array([0.5, -0.2]), np.array([1.0, 1.0]))
+    assert "test_redteam_dec23a.py" in str(info.value)
+    hv = sct.hvp(_sqrt_first, np.array([0.5, 0.2]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(extractdata(hv), [-0.25 * 0.5 ** -1.5, 0.0])
