@@ -70,6 +70,9 @@ class Site:
     dim: Any = None
     in_loop: bool = False
     sels: Optional[Tuple[Selection, ...]] = None     # what each x selects
+    # (x0, p) for a root x0 bound once by ``x0 = p`` at the top of the function, p an argument not bound
+    # before that line: x0's gradient is with respect to p's value at the call, p's adjoint at the sweep's end
+    entry: Tuple[Tuple[str, str], ...] = ()
 
 
 class CopyFollowing:
@@ -142,6 +145,30 @@ class CopyFollowing:
                       f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
                       f"miss what that value reaches through {again[0]!r}. Give the new values of "
                       f"{again[0]!r} another name", what)
+
+    def entry_param(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
+        """The argument p of ``root = p``, a statement at the top of the function (run once) binding
+        ``root`` once, where p is a dlarray argument that no statement before it binds: ``root`` holds p's
+        value at the call, so the gradient with respect to it is p's adjoint once the sweep has undone
+        every statement (the uses through ``root`` and, before and after that line, through p, also
+        through p's later values: ``x0 = x; for ...: x = x - 0.1 * g(x)``).  None otherwise (the copy is
+        followed, or refused by ``check_copy_of_rebound``)."""
+        value = self.single_defs().get(root)
+        if root in defs or not isinstance(value, gast.Name) or value.id not in self.facts.params:
+            return None
+        param = value.id
+        kind = self.act.kinds.get(param)
+        if not (isinstance(kind, tuple) and kind and kind[0] == "dl") or param not in self.act.active:
+            return None
+        for i, st in enumerate(self.fdef.body):
+            if isinstance(st, gast.Assign) and st.value is value:
+                break
+        else:
+            return None
+        if any(isinstance(n, gast.Name) and n.id == param and not isinstance(n.ctx, gast.Load)
+               for st in self.fdef.body[:i] for n in walk_nodes(st)):
+            return None
+        return param
 
     def _once(self, name: str, top: bool = False) -> bool:
         """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
@@ -292,7 +319,12 @@ class SiteFinding:
                       "constants)", "dlgradient")
         defs = self._site_defs(frames, line)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
+        entry = []
         for root in _roots(sels):
+            param = self.follow.entry_param(root, defs)
+            if param is not None:
+                entry.append((root, param))
+                continue
             self.follow.check_copy_of_rebound(root, defs, stmt)
             self.copies.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
@@ -322,7 +354,8 @@ class SiteFinding:
             if root in self.act.complex and not options.allow_complex:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
-        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels),
+                    entry=tuple(entry))
 
     def _site_defs(self, frames, line: int) -> Dict[str, Any]:
         """The bindings ``resolve_x`` follows at a site: the site line's own, and those bound once that
