@@ -2668,11 +2668,13 @@ class Closure(tuple):
         self.late = None                     # {position in env: value} rebound since (see rebind)
         return self
 
-    def rebind(self, name, value) -> bool:
+    def rebind(self, name, value, constant: bool = False) -> bool:
         """The enclosing function rebound ``name``, which this closure reads: Python's closure reads
         the new value when called (late binding).  Followed where the old and new values are
-        numbers without derivatives (ints, bools, strings, None: a loop's counter), each captured
-        value in its own place; False (the closure expires) for anything else."""
+        numbers without derivatives (ints, bools, strings, None: a loop's counter), or whatever they
+        are where the compiler found that ``name`` never holds a traced value (``constant``: the
+        floats of ``[lambda u: u * w for w in (0.5, 0.7)]``), each captured value in its own place;
+        False (the closure expires) for anything else."""
         env = tuple(self)
         nfree = len(env) - self.ndefaults
         if len(self.names) != nfree or name not in self.names or \
@@ -2680,7 +2682,7 @@ class Closure(tuple):
             return False
         i = self.names.index(name)
         old = env[i] if self.late is None else self.late.get(i, env[i])
-        if type(old) not in _LATE_BOUND or type(value) not in _LATE_BOUND:
+        if not constant and (type(old) not in _LATE_BOUND or type(value) not in _LATE_BOUND):
             return False
         if self.late is None:
             self.late = {}
@@ -2867,15 +2869,16 @@ def closure_late(closure, i):
 _LATE_BOUND = (int, bool, str, type(None))
 
 
-def closure_rebound(frame, names, line, values=None):
+def closure_rebound(frame, names, line, values=None, constant=False):
     """The enclosing function assigned ``names``: closures that captured them expire, or, where
     ``values`` (their new values) are given and the closure can follow them (``Closure.rebind``:
-    a loop's counter), read the new values from now on, as Python's closures do."""
+    a loop's counter; any value where ``constant``: names the compiler found never traced,
+    sct/closures.py ``constant_rebinds``), read the new values from now on, as Python's closures do."""
     for i, name in enumerate(names):
         kept = []
         for closure in frame.live.pop(name, ()):
             if closure.expired is None:
-                if values is not None and closure.rebind(name, values[i]):
+                if values is not None and closure.rebind(name, values[i], constant):
                     kept.append(closure)
                 else:
                     closure.expired = (name, line)

@@ -26,6 +26,7 @@ from . import fuse as _fuse
 from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprint, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
 from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutations
+from .closures import constant_rebinds
 from .copy_aliases import rebind_copies
 from .emit import source_and_lines
 from .errors import CompileError
@@ -380,6 +381,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
             joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+    constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
