@@ -2421,7 +2421,37 @@ def positional(fn):
     return derived
 
 
-nondifferentiable(positional, keywords_method)      # they make functions (no value to differentiate)
+_CO_VARKEYWORDS = 0x08
+_KEYWORDS_POSITIONAL: dict = {}
+
+
+def keywords_positional(fn):
+    """``fn`` (a Python function taking ``**kw``, without ``*args``) with its keyword-only parameters and
+    then its ``**kw`` made positional, in that order, without defaults (the same code, globals and
+    closure): ``dlfeval(f, x, c=3.0)`` of ``def f(x, **kw)`` runs it as ``f'(x, {"c": 3.0})``, the
+    extra keywords one dict argument (its kind part of the cache's key, as any dict's).  Made once per
+    code (sct/parse.py reads the tree of ``fn`` itself, the parameters moved the same way)."""
+    code = fn.__code__
+    if not code.co_flags & _CO_VARKEYWORDS or code.co_flags & _CO_VARARGS:
+        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs and no *args")
+    held = _KEYWORDS_POSITIONAL.get(id(fn))
+    if held is not None and held[0] is fn and held[1] is code:
+        return held[2]
+    count = code.co_argcount + code.co_kwonlyargcount + 1
+    derived = types.FunctionType(code.replace(co_argcount=count, co_kwonlyargcount=0,
+                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS),
+                                 fn.__globals__, fn.__name__, None, fn.__closure__)
+    derived.__qualname__ = fn.__qualname__
+    derived.__module__ = fn.__module__
+    derived.__sct_positional_of__ = fn
+    derived.__sct_keywords_positional__ = True
+    if len(_KEYWORDS_POSITIONAL) >= 1024:
+        _KEYWORDS_POSITIONAL.clear()
+    _KEYWORDS_POSITIONAL[id(fn)] = (fn, code, derived)
+    return derived
+
+
+nondifferentiable(positional, keywords_method, keywords_positional)      # they make functions (no value to differentiate)
 
 
 def _method_entry(site, obj, name, active, args):
