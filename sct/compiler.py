@@ -38,6 +38,7 @@ from .hooks import API
 from .ir import child_nodes, shared_walks, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .normalize_stmts import check_entered_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
@@ -657,6 +658,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
         check_sites(fdef, activity, filename)
         check_text_numbers(fdef, activity, filename, helper)
     check_nested_functions(nested, activity, filename, fdef.name)
+    check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
     return activity, local_names
