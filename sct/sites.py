@@ -5,6 +5,7 @@ into a tree of selections; the result is a frozen :class:`Site` that the sweeps 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, List, Optional, Tuple
@@ -170,6 +171,26 @@ class CopyFollowing:
             return None
         return param
 
+    def final_source(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
+        """The name q of ``root = q``, a statement at the top of the function binding ``root`` once, where
+        no later statement binds q again (q bound before it, in a loop or a branch, is what the
+        copy saw last): ``root`` holds q's value at the site, whose gradient is q's at the site (its
+        adjoint where the sweep undoes q's last binding: the uses through ``root`` reach it through
+        the copy).  None otherwise."""
+        value = self.single_defs().get(root)
+        if root in defs or not isinstance(value, gast.Name) or value.id not in self.act.active:
+            return None
+        source = value.id
+        for i, st in enumerate(self.fdef.body):
+            if isinstance(st, gast.Assign) and st.value is value:
+                break
+        else:
+            return None
+        if any(isinstance(n, gast.Name) and n.id == source and not isinstance(n.ctx, gast.Load)
+               for st in self.fdef.body[i + 1:] for n in walk_nodes(st)):
+            return None
+        return source
+
     def _once(self, name: str, top: bool = False) -> bool:
         """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
         by a top-level statement, after the loop binding it has ended."""
@@ -325,6 +346,10 @@ class SiteFinding:
             if param is not None:
                 entry.append((root, param))
                 continue
+            source = self.follow.final_source(root, defs)
+            if source is not None and source != root:
+                sels = [_renamed_root(sel, root, source) for sel in sels]
+                root = source
             self.follow.check_copy_of_rebound(root, defs, stmt)
             self.copies.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
@@ -510,6 +535,14 @@ def _literal_item(sel: Selection, index) -> Optional[Selection]:
     if type(index.value) is int and -len(sel.parts) <= index.value < len(sel.parts):
         return sel.parts[index.value]
     return None
+
+
+def _renamed_root(sel: Selection, old: str, new: str) -> Selection:
+    """``sel`` with its root ``old`` read as ``new`` (a copy's source: ``SiteFinding.make_site``)."""
+    if sel.kind == "root":
+        return Selection("root", new) if sel.name == old else sel
+    return dataclasses.replace(sel, of=_renamed_root(sel.of, old, new) if sel.of is not None else None,
+                               parts=tuple(_renamed_root(p, old, new) for p in sel.parts))
 
 
 def _roots(sels) -> List[str]:

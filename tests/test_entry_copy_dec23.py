@@ -289,3 +289,104 @@ def test_write_into_the_argument_after_the_copy_is_refused():
         return loss, dlgradient(loss, x0)
     with pytest.raises(sct.CompileError, match="in place"):
         dlfeval(f, dlarray(np.array([1.0, 2.0])))
+
+
+# --- a copy of a name's last value: ``v = s`` after the loop binding s, s not bound again -------------
+
+def _after_loop(x):
+    s = x * 0.5
+    for k in range(3):
+        s = np.tanh(s * 0.4 + x)
+    return s
+
+
+def _tail(x, v):
+    """What y computes from v (and, through s, the same value) once the loop is done."""
+    t = v * 1.0
+    t = t + np.sin(v) * x
+    return np.log(1.0 + np.sum(t ** 2))
+
+
+def copy_of_last_value(x):
+    s = x * 0.5
+    for k in range(3):
+        s = np.tanh(s * 0.4 + x)
+    v = s
+    t = v * 1.0
+    t = t + np.sin(s) * x
+    y = np.log(1.0 + np.sum(t ** 2))
+    return y, dlgradient(y, v)
+
+
+def copy_of_branch_value(x):
+    s = x * 0.5
+    if np.sum(x) > 0:
+        s = np.tanh(s * 0.4 + x)
+    v = s
+    t = v * 1.0
+    t = t + np.sin(s) * x
+    y = np.log(1.0 + np.sum(t ** 2))
+    return y, dlgradient(y, [v, x])
+
+
+def test_copy_of_a_loop_value_not_bound_again():
+    x = np.array([0.3, -0.6])
+    y, g = dlfeval(copy_of_last_value, dlarray(x))
+    s = _after_loop(x)
+    np.testing.assert_allclose(float(extractdata(y)), _tail(x, s), rtol=1e-13)
+    np.testing.assert_allclose(extractdata(g), numerical_gradient(lambda v: _tail(x, v), [s], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("x", [[0.3, 0.6], [-0.3, -0.6]])
+def test_copy_of_a_branch_value_with_a_second_x(x):
+    x = np.array(x)
+    y, (gv, gx) = dlfeval(copy_of_branch_value, dlarray(x))
+    s = np.tanh(x * 0.5 * 0.4 + x) if np.sum(x) > 0 else x * 0.5
+    np.testing.assert_allclose(extractdata(gv), numerical_gradient(lambda v: _tail(x, v), [s], 0), rtol=1e-6)
+
+    def whole(x):
+        s = np.tanh(x * 0.5 * 0.4 + x) if np.sum(x) > 0 else x * 0.5
+        return _tail(x, s)
+    np.testing.assert_allclose(extractdata(gx), numerical_gradient(whole, [x], 0), rtol=1e-6)
+
+
+def test_copy_whose_source_is_bound_again_after_it():
+    """s bound again after ``v = s`` (at the top, then in a loop): the normalizer gives the later values
+    names of their own, so v is still the value s had, its uses through s's later values included."""
+    def f(x):
+        s = x * 0.5
+        for k in range(2):
+            s = np.tanh(s + x)
+        v = s
+        s = s * 2.0
+        for k in range(2):
+            s = s + np.sin(s)
+        y = np.sum(v * s)
+        return y, dlgradient(y, v)
+
+    def tail(v):
+        s = v * 2.0
+        for k in range(2):
+            s = s + np.sin(s)
+        return np.sum(v * s)
+    x = np.array([0.3, -0.6])
+    s = x * 0.5
+    for k in range(2):
+        s = np.tanh(s + x)
+    y, g = dlfeval(f, dlarray(x))
+    np.testing.assert_allclose(float(extractdata(y)), tail(s), rtol=1e-13)
+    np.testing.assert_allclose(extractdata(g), numerical_gradient(tail, [s], 0), rtol=1e-6)
+
+
+def test_copy_whose_source_is_bound_again_in_a_later_loop_is_refused():
+    def f(x):
+        s = x * 0.5
+        for k in range(2):
+            s = np.tanh(s + x)
+        v = s
+        for k in range(2):
+            s = s + np.sin(s)
+        y = np.sum(v * s)
+        return y, dlgradient(y, v)
+    with pytest.raises(sct.CompileError, match="cannot differentiate with respect to 'v'"):
+        dlfeval(f, dlarray(np.array([0.3, -0.6])))
