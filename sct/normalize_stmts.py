@@ -153,7 +153,7 @@ class Statements:
     def with_stmt(self, s: gast.With, out: List):
         for item in s.items:
             # `with nullcontext(x * 2) as u:` / `with Ctx(x) as u:`: u is what __enter__ gives, which sct does not
-            # follow what __enter__ gives, so a derivative through u was silently zero. Refused where the
+            # follow (it was taken as a constant: a derivative through u silently zero). Refused where the
             # context expression reads a traced value of the function (``check_entered_values``, once activity
             # is known: ``with open(path) as fh`` of a path argument runs; a module's context manager too)
             if item.optional_vars is not None and any(

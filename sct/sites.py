@@ -147,49 +147,45 @@ class CopyFollowing:
                       f"miss what that value reaches through {again[0]!r}. Give the new values of "
                       f"{again[0]!r} another name", what)
 
-    def entry_param(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
-        """The argument p of ``root = p``, a statement at the top of the function (run once) binding
-        ``root`` once, where p is a dlarray argument that no statement before it binds: ``root`` holds p's
-        value at the call, so the gradient with respect to it is p's adjoint once the sweep has undone
-        every statement (the uses through ``root`` and, before and after that line, through p, also
-        through p's later values: ``x0 = x; for ...: x = x - 0.1 * g(x)``).  None otherwise (the copy is
-        followed, or refused by ``check_copy_of_rebound``)."""
+    def _top_copy(self, root: str, defs: Dict[str, Any]):
+        """(q, i) where ``root = q`` is statement i at the top of the function (run once), binding ``root``
+        once, q a name of the function that may hold a traced value; None otherwise."""
         value = self.single_defs().get(root)
-        if root in defs or not isinstance(value, gast.Name) or value.id not in self.facts.params:
-            return None
-        param = value.id
-        kind = self.act.kinds.get(param)
-        if not (isinstance(kind, tuple) and kind and kind[0] == "dl") or param not in self.act.active:
+        if root in defs or not isinstance(value, gast.Name) or value.id not in self.act.active:
             return None
         for i, st in enumerate(self.fdef.body):
             if isinstance(st, gast.Assign) and st.value is value:
-                break
-        else:
+                return value.id, i
+        return None
+
+    def _binds(self, name: str, stmts) -> bool:
+        return any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
+                   for st in stmts for n in walk_nodes(st))
+
+    def entry_param(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
+        """The argument p of ``root = p`` (``_top_copy``) where p is a dlarray argument that no statement
+        before that one binds: ``root`` holds p's value at the call, so the gradient with respect to it
+        is p's adjoint once the sweep has undone every statement (the uses through ``root`` and, before
+        and after that line, through p, also through p's later values: ``x0 = x; for ...: x = x - 0.1 *
+        g(x)``).  None otherwise (the copy is followed, or refused by ``check_copy_of_rebound``)."""
+        found = self._top_copy(root, defs)
+        if found is None or found[0] not in self.facts.params:
             return None
-        if any(isinstance(n, gast.Name) and n.id == param and not isinstance(n.ctx, gast.Load)
-               for st in self.fdef.body[:i] for n in walk_nodes(st)):
+        param, i = found
+        kind = self.act.kinds.get(param)
+        if not (isinstance(kind, tuple) and kind and kind[0] == "dl") or self._binds(param, self.fdef.body[:i]):
             return None
         return param
 
     def final_source(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
-        """The name q of ``root = q``, a statement at the top of the function binding ``root`` once, where
-        no later statement binds q again (q bound before it, in a loop or a branch, is what the
-        copy saw last): ``root`` holds q's value at the site, whose gradient is q's at the site (its
-        adjoint where the sweep undoes q's last binding: the uses through ``root`` reach it through
-        the copy).  None otherwise."""
-        value = self.single_defs().get(root)
-        if root in defs or not isinstance(value, gast.Name) or value.id not in self.act.active:
+        """The name q of ``root = q`` (``_top_copy``) where no later statement binds q again (q bound
+        before it, in a loop or a branch, is what the copy saw last): ``root`` holds q's value at the
+        site, whose gradient is q's at the site (its adjoint where the sweep undoes q's last binding:
+        the uses through ``root`` reach it through the copy).  None otherwise."""
+        found = self._top_copy(root, defs)
+        if found is None or self._binds(found[0], self.fdef.body[found[1] + 1:]):
             return None
-        source = value.id
-        for i, st in enumerate(self.fdef.body):
-            if isinstance(st, gast.Assign) and st.value is value:
-                break
-        else:
-            return None
-        if any(isinstance(n, gast.Name) and n.id == source and not isinstance(n.ctx, gast.Load)
-               for st in self.fdef.body[i + 1:] for n in walk_nodes(st)):
-            return None
-        return source
+        return found[0]
 
     def _once(self, name: str, top: bool = False) -> bool:
         """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
