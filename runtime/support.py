@@ -4818,6 +4818,21 @@ def _dlarray_of_rule(g, ans, data, fmt=None):
     return np.reshape(g, np.shape(data))
 
 
+def flat_values(a):
+    """``a.flat`` read for its values (sct/normalize.py ``FlatReads``: indexed, walked, given to ``sum``...):
+    ``a.flatten()`` of an array or a number (the same items in the same order, new values, as flat's items
+    and slices are), ``a.flat`` itself of anything else (an object of the user's with an attribute
+    ``flat``)."""
+    if isinstance(a, (np.ndarray, np.generic, float, int, complex)):
+        return np.asarray(a).flatten()
+    return a.flat
+
+
+@defrule(flat_values, wrt=("a",), linear=("a",))
+def _flat_values_rule(g, ans, a):
+    return np.reshape(g, np.shape(a))
+
+
 @defrule(bind_closure, wrt=("env",), many_outputs=True)
 def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=None):
     return g

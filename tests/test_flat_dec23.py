@@ -71,3 +71,37 @@ def test_writes_through_flat_are_refused():
     for fun in (f, g):
         with pytest.raises(sct.CompileError):
             dlfeval(fun, dlarray(M0.copy()))
+
+
+class Grid:
+    """A user's object with an attribute named ``flat`` (a list): read as it is."""
+    def __init__(self):
+        self.flat = [0.5, 2.0, -1.0]
+
+
+def test_an_object_attribute_named_flat_is_read_as_it_is():
+    grid = Grid()
+
+    def f(M):
+        y = np.sum(M) * grid.flat[1] + sum(grid.flat)
+        return y, dlgradient(y, M)
+    y, g = dlfeval(f, dlarray(M0))
+    assert float(extractdata(y)) == pytest.approx(np.sum(M0) * 2.0 + 1.5, rel=1e-14)
+    np.testing.assert_allclose(extractdata(g), np.full(M0.shape, 2.0))
+
+
+def test_flat_of_a_scalar_and_second_order():
+    def f(M):
+        s = np.sum(M ** 2)
+        y = s.flat[0] * 2.0 + M[0].flat[1] ** 3
+        g = dlgradient(y, M, EnableHigherDerivatives=True)
+        z = np.sum(g.flat[:3] ** 2)
+        return z, dlgradient(z, M)
+
+    def z_of(M):
+        g = 4.0 * M
+        g[0, 1] += 3 * M[0, 1] ** 2
+        return np.sum(g.flatten()[:3] ** 2)
+    z, gz = dlfeval(f, dlarray(M0))
+    assert float(extractdata(z)) == pytest.approx(z_of(M0.copy()), rel=1e-13)
+    np.testing.assert_allclose(extractdata(gz), numerical_gradient(z_of, [M0.copy()], 0), rtol=1e-6, atol=1e-8)
