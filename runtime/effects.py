@@ -336,7 +336,7 @@ class _Aliased:
         self.recipe = recipe
 
 
-_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, types.FunctionType,
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic, np.ufunc, types.FunctionType,
               types.BuiltinFunctionType, types.ModuleType, type)
 
 

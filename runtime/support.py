@@ -2491,7 +2491,37 @@ def positional(fn):
     return derived
 
 
-nondifferentiable(positional, keywords_method)      # they make functions (no value to differentiate)
+_CO_VARKEYWORDS = 0x08
+_KEYWORDS_POSITIONAL: dict = {}
+
+
+def keywords_positional(fn):
+    """``fn`` (a Python function taking ``**kw``, without ``*args``) with its keyword-only parameters and
+    then its ``**kw`` made positional, in that order, without defaults (the same code, globals and
+    closure): ``dlfeval(f, x, c=3.0)`` of ``def f(x, **kw)`` runs it as ``f'(x, {"c": 3.0})``, the
+    extra keywords one dict argument (its kind part of the cache's key, as any dict's).  Made once per
+    code (sct/parse.py reads the tree of ``fn`` itself, the parameters moved the same way)."""
+    code = fn.__code__
+    if not code.co_flags & _CO_VARKEYWORDS or code.co_flags & _CO_VARARGS:
+        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs and no *args")
+    held = _KEYWORDS_POSITIONAL.get(id(fn))
+    if held is not None and held[0] is fn and held[1] is code:
+        return held[2]
+    count = code.co_argcount + code.co_kwonlyargcount + 1
+    derived = types.FunctionType(code.replace(co_argcount=count, co_kwonlyargcount=0,
+                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS),
+                                 fn.__globals__, fn.__name__, None, fn.__closure__)
+    derived.__qualname__ = fn.__qualname__
+    derived.__module__ = fn.__module__
+    derived.__sct_positional_of__ = fn
+    derived.__sct_keywords_positional__ = True
+    if len(_KEYWORDS_POSITIONAL) >= 1024:
+        _KEYWORDS_POSITIONAL.clear()
+    _KEYWORDS_POSITIONAL[id(fn)] = (fn, code, derived)
+    return derived
+
+
+nondifferentiable(positional, keywords_method, keywords_positional)      # they make functions (no value to differentiate)
 
 
 def _method_entry(site, obj, name, active, args):
@@ -2754,11 +2784,13 @@ class Closure(tuple):
         self.late = None                     # {position in env: value} rebound since (see rebind)
         return self
 
-    def rebind(self, name, value) -> bool:
+    def rebind(self, name, value, constant: bool = False) -> bool:
         """The enclosing function rebound ``name``, which this closure reads: Python's closure reads
         the new value when called (late binding).  Followed where the old and new values are
-        numbers without derivatives (ints, bools, strings, None: a loop's counter), each captured
-        value in its own place; False (the closure expires) for anything else."""
+        numbers without derivatives (ints, bools, strings, None: a loop's counter), or whatever they
+        are where the compiler found that ``name`` never holds a traced value (``constant``: the
+        floats of ``[lambda u: u * w for w in (0.5, 0.7)]``), each captured value in its own place;
+        False (the closure expires) for anything else."""
         env = tuple(self)
         nfree = len(env) - self.ndefaults
         if len(self.names) != nfree or name not in self.names or \
@@ -2766,7 +2798,7 @@ class Closure(tuple):
             return False
         i = self.names.index(name)
         old = env[i] if self.late is None else self.late.get(i, env[i])
-        if type(old) not in _LATE_BOUND or type(value) not in _LATE_BOUND:
+        if not constant and (type(old) not in _LATE_BOUND or type(value) not in _LATE_BOUND):
             return False
         if self.late is None:
             self.late = {}
@@ -2953,15 +2985,16 @@ def closure_late(closure, i):
 _LATE_BOUND = (int, bool, str, type(None))
 
 
-def closure_rebound(frame, names, line, values=None):
+def closure_rebound(frame, names, line, values=None, constant=False):
     """The enclosing function assigned ``names``: closures that captured them expire, or, where
     ``values`` (their new values) are given and the closure can follow them (``Closure.rebind``:
-    a loop's counter), read the new values from now on, as Python's closures do."""
+    a loop's counter; any value where ``constant``: names the compiler found never traced,
+    sct/closures.py ``constant_rebinds``), read the new values from now on, as Python's closures do."""
     for i, name in enumerate(names):
         kept = []
         for closure in frame.live.pop(name, ()):
             if closure.expired is None:
-                if values is not None and closure.rebind(name, values[i]):
+                if values is not None and closure.rebind(name, values[i], constant):
                     kept.append(closure)
                 else:
                     closure.expired = (name, line)
@@ -4894,6 +4927,21 @@ nondifferentiable(last_writes, written_index, sort_order, seed, stop_gradient, d
 @defrule(dlarray_of, wrt=("data",), linear=("data",))
 def _dlarray_of_rule(g, ans, data, fmt=None):
     return np.reshape(g, np.shape(data))
+
+
+def flat_values(a):
+    """``a.flat`` read for its values (sct/normalize.py ``FlatReads``: indexed, walked, given to ``sum``...):
+    ``a.flatten()`` of an array or a number (the same items in the same order, new values, as flat's items
+    and slices are), ``a.flat`` itself of anything else (an object of the user's with an attribute
+    ``flat``)."""
+    if isinstance(a, (np.ndarray, np.generic, float, int, complex)):
+        return np.asarray(a).flatten()
+    return a.flat
+
+
+@defrule(flat_values, wrt=("a",), linear=("a",))
+def _flat_values_rule(g, ans, a):
+    return np.reshape(g, np.shape(a))
 
 
 @defrule(bind_closure, wrt=("env",), many_outputs=True)

@@ -657,10 +657,16 @@ def _positional_call(fun: Callable, args, kwargs) -> tuple:
         import inspect as _inspect
         var = [p.name for p in _inspect.signature(fun).parameters.values() if p.kind == p.VAR_KEYWORD]
         names = ", ".join(passed)
-        if var:
-            raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]}, which sct "
-                           f"does not pass through yet: make {names} ordinary parameters")
         code = getattr(fun, "__code__", None)
+        if var and type(fun) is _FUNCTION and not code.co_flags & 0x04:
+            # def f(x, **kw): the keyword-only parameters, then kw as one dict, by position
+            from .runtime.support import keywords_positional
+            values = [bound.arguments[p.name] if p.kind != p.VAR_KEYWORD else dict(bound.arguments.get(p.name, {}))
+                      for p in _inspect.signature(fun).parameters.values()]
+            return keywords_positional(fun), tuple(values)
+        if var:
+            raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]} and *args, which sct "
+                           f"does not pass through yet: make {names} ordinary parameters")
         if type(fun) is not _FUNCTION or code.co_flags & 0x04:
             raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet "
                            f"{'to a function with *args' if type(fun) is _FUNCTION else 'here'}; "

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import assign, call, const, load, walk_nodes
+from .ir import assign, call, const, load, walk_no_defs, walk_nodes
 
 SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
@@ -625,3 +625,19 @@ class ClosureConverter:
         node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", args))
         node.lineno = line
         return node
+
+
+def constant_rebinds(fdef, active, rt_name: str) -> None:
+    """Once activity is known (``active``: the names that may hold traced values): each
+    ``rt.closure_rebound(frame, names, line, new values)`` whose names never hold a traced value in
+    the function gets ``True`` last, so the closures made before follow the new values whatever
+    they are (``[lambda u: u * w for w in (0.5, 0.7, 0.8)]``: each lambda reads the last w when
+    called, as Python's do), where they would expire otherwise (a float can be a traced scalar in
+    generated code, so the runtime cannot tell a constant from its type).  Nested defs are left to
+    their own compilation (their own activity)."""
+    for node in walk_no_defs(fdef):
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr == "closure_rebound" and isinstance(node.func.value, gast.Name) and \
+                node.func.value.id == rt_name and len(node.args) == 4 and isinstance(node.args[1], gast.Tuple) and \
+                all(isinstance(e, gast.Constant) and e.value not in active for e in node.args[1].elts):
+            node.args.append(const(True))

@@ -26,6 +26,7 @@ from . import fuse as _fuse
 from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprint, kind_complex, kind_traced,
                        rename_straight_line, _MISSING)
 from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutations
+from .closures import constant_rebinds
 from .copy_aliases import rebind_copies
 from .emit import source_and_lines
 from .errors import CompileError
@@ -37,6 +38,7 @@ from .hooks import API
 from .ir import child_nodes, shared_walks, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
+from .normalize_stmts import check_entered_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_super_calls
@@ -380,6 +382,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
             joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+    constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
@@ -655,6 +658,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
         check_sites(fdef, activity, filename)
         check_text_numbers(fdef, activity, filename, helper)
     check_nested_functions(nested, activity, filename, fdef.name)
+    check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
     return activity, local_names

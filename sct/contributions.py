@@ -33,8 +33,9 @@ def _call_signature(node: gast.Call):
 
 # ``x.flat`` (numpy's flat iterator) of a traced array: refused here and, where the compiler
 # cannot tell that ``x`` is an array, by the runtime (support.attribute_adjoint)
-FLAT_ADVICE = ("`{0}.flat` (numpy's flat iterator) is not differentiated: read through np.ravel({0})[i] "
-               "(or {0}.reshape(-1)[i]) instead, and build a changed array with np.ravel / reshape")
+FLAT_ADVICE = ("`{0}.flat` (numpy's flat iterator) kept as a value is not differentiated: index or walk it where "
+               "it is read ({0}.flat[i], for v in {0}.flat: read as {0}.flatten()), or read through "
+               "np.ravel({0})[i]; build a changed array with np.ravel / reshape")
 
 
 def reads_marker(contribution) -> bool:

@@ -30,7 +30,7 @@ import gast
 
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .errors import CompileError
-from .ir import const, walk_no_defs, walk_nodes
+from .ir import call, const, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
@@ -131,6 +131,55 @@ class AttributeBuiltins(gast.NodeTransformer):
 
 
 _ATTRIBUTE_BUILTINS = frozenset(("getattr", "setattr", "delattr"))
+
+
+class FlatReads(gast.NodeTransformer):
+    """``x.flat`` (numpy's flat iterator) read for its values: indexed (``x.flat[i]``, ``x.flat[1:3]``),
+    walked (``for v in x.flat``, a comprehension's ``for``) or given whole to a builtin that walks it
+    (``list``, ``tuple``, ``sum``, ``sorted``, ``max``, ``min``, ``enumerate``, ``zip``) reads
+    ``rt.flat_values(x)`` instead: ``x.flatten()`` of an array, the same items in the same order, always
+    new values (as flat's items and slices are: a write into one leaves x as it was), its adjoint the
+    reshape back (``x.flat`` itself of a user's object).  Any other use of ``.flat`` (written into,
+    bound to a name) is left as written: refused where x is traced."""
+    WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
+
+    def __init__(self, rt_name: str):
+        self.rt_name = rt_name
+
+    @staticmethod
+    def _flat(node) -> bool:
+        return isinstance(node, gast.Attribute) and node.attr == "flat" and isinstance(node.ctx, gast.Load)
+
+    def _flattened(self, node):
+        return gast.copy_location(call(f"{self.rt_name}.flat_values", [node.value]), node)
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if isinstance(node.ctx, gast.Load) and self._flat(node.value):
+            node.value = self._flattened(node.value)
+        return node
+
+    def visit_For(self, node):
+        self.generic_visit(node)
+        if self._flat(node.iter):
+            node.iter = self._flattened(node.iter)
+        return node
+
+    def visit_comprehension(self, node):
+        self.generic_visit(node)
+        if self._flat(node.iter):
+            node.iter = self._flattened(node.iter)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, gast.Name) and node.func.id in self.WALKERS:
+            node.args = [self._flattened(a) if self._flat(a) else a for a in node.args]
+        return node
+
+
+def _reads_flat(node) -> bool:
+    return any(n.__class__ is gast.Attribute and n.attr == "flat" for n in walk_nodes(node))
 
 
 def _names_attribute_builtin(node) -> bool:
@@ -358,6 +407,7 @@ class Normalizer(Statements, Loops, Expressions):
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
+        body = [FlatReads(self.rt_name).visit(st) if _reads_flat(st) else st for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

@@ -11,7 +11,8 @@ from typing import List, Optional
 
 import gast
 
-from .ir import assign, call, const, load, walk_nodes
+from .errors import CompileError
+from .ir import assign, call, const, load, walk_no_defs, walk_nodes
 from .normalize_exprs import BINOP_NAMES
 
 # each unpacking's number, marked on the reads it is lowered to (``sct_unpack``: count, position,
@@ -152,15 +153,13 @@ class Statements:
     def with_stmt(self, s: gast.With, out: List):
         for item in s.items:
             # `with nullcontext(x * 2) as u:` / `with Ctx(x) as u:`: u is what __enter__ gives, which sct does not
-            # follow; it was taken as a constant, so a derivative through u was silently zero. Refused where the
-            # context expression reads the function's own values (a module's context manager still runs)
+            # follow (it was taken as a constant: a derivative through u silently zero). Refused where the
+            # context expression reads a traced value of the function (``check_entered_values``, once activity
+            # is known: ``with open(path) as fh`` of a path argument runs; a module's context manager too)
             if item.optional_vars is not None and any(
                     isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
                     for n in walk_nodes(item.context_expr)):
-                self.fail(item.context_expr, "`with ... as name` of a context manager made from the function's "
-                          "values", "sct does not follow what __enter__ gives, so a derivative through the name "
-                          "would be lost; compute the value before the block and use it there (u = x * 2, "
-                          "then `with ...:` without `as`)")
+                item.sct_entered_check = (self.fdef.name, getattr(item.context_expr, "lineno", None) or self.line)
             func = item.context_expr.func if isinstance(item.context_expr, gast.Call) else None
             if (isinstance(func, gast.Name) and func.id == "suppress") or \
                     (isinstance(func, gast.Attribute) and func.attr == "suppress"):
@@ -334,3 +333,23 @@ class Statements:
             self.emit(out, assign(name, value))
             return load(name)
         return value
+
+
+def check_entered_values(fdef, active, filename: str) -> None:
+    """``with <expression> as u:`` where the expression reads a name that may hold a traced value
+    (``active``, once activity is known): u is what ``__enter__`` gives, which sct does not follow,
+    so a derivative through u would be lost (``with nullcontext(x * 2) as u``: silently zero before
+    this was refused).  The normalizer marks the items that read the function's names; this refuses
+    those reading a traced one, at the user's line."""
+    for node in walk_no_defs(fdef):        # (a nested def: checked where it is compiled, with its activity)
+        if isinstance(node, gast.With):
+            for item in node.items:
+                mark = getattr(item, "sct_entered_check", None)
+                if mark is not None and any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
+                                            n.id in active for n in walk_nodes(item.context_expr)):
+                    raise CompileError(
+                        f"sct cannot differentiate `with ... as name` of a context manager made from the function's "
+                        f"traced values in {mark[0]}(): sct does not follow what __enter__ gives, so a derivative "
+                        "through the name would be lost; compute the value before the block and use it there "
+                        "(u = x * 2, then `with ...:` without `as`)", filename, mark[1],
+                        "`with ... as name` of a context manager made from the function's values")

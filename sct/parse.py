@@ -141,6 +141,11 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
             count = len(fn.__defaults__ or ())
             args.defaults = defaults[len(defaults) - count:] if count else []
             args.kwonlyargs, args.kw_defaults = [], []
+            if getattr(fn, "__sct_keywords_positional__", False) and args.kwarg is not None:
+                # runtime.support.keywords_positional(f): **kw the last positional parameter, no defaults
+                args.args = args.args + [args.kwarg]
+                args.kwarg = None
+                args.defaults = []
         return fdef, filename, source
     gathered = getattr(fn, "__sct_items_tree__", None)
     if gathered is not None:       # generator_items(g): g's tree, its items gathered into a list

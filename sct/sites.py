@@ -5,6 +5,7 @@ into a tree of selections; the result is a frozen :class:`Site` that the sweeps 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, List, Optional, Tuple
@@ -70,6 +71,9 @@ class Site:
     dim: Any = None
     in_loop: bool = False
     sels: Optional[Tuple[Selection, ...]] = None     # what each x selects
+    # (x0, p) for a root x0 bound once by ``x0 = p`` at the top of the function, p an argument not bound
+    # before that line: x0's gradient is with respect to p's value at the call, p's adjoint at the sweep's end
+    entry: Tuple[Tuple[str, str], ...] = ()
 
 
 class CopyFollowing:
@@ -142,6 +146,46 @@ class CopyFollowing:
                       f"and {again[0]!r} is assigned again in {self.facts.fname}(); the gradient would "
                       f"miss what that value reaches through {again[0]!r}. Give the new values of "
                       f"{again[0]!r} another name", what)
+
+    def _top_copy(self, root: str, defs: Dict[str, Any]):
+        """(q, i) where ``root = q`` is statement i at the top of the function (run once), binding ``root``
+        once, q a name of the function that may hold a traced value; None otherwise."""
+        value = self.single_defs().get(root)
+        if root in defs or not isinstance(value, gast.Name) or value.id not in self.act.active:
+            return None
+        for i, st in enumerate(self.fdef.body):
+            if isinstance(st, gast.Assign) and st.value is value:
+                return value.id, i
+        return None
+
+    def _binds(self, name: str, stmts) -> bool:
+        return any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
+                   for st in stmts for n in walk_nodes(st))
+
+    def entry_param(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
+        """The argument p of ``root = p`` (``_top_copy``) where p is a dlarray argument that no statement
+        before that one binds: ``root`` holds p's value at the call, so the gradient with respect to it
+        is p's adjoint once the sweep has undone every statement (the uses through ``root`` and, before
+        and after that line, through p, also through p's later values: ``x0 = x; for ...: x = x - 0.1 *
+        g(x)``).  None otherwise (the copy is followed, or refused by ``check_copy_of_rebound``)."""
+        found = self._top_copy(root, defs)
+        if found is None or found[0] not in self.facts.params:
+            return None
+        param, i = found
+        kind = self.act.kinds.get(param)
+        if not (isinstance(kind, tuple) and kind and kind[0] == "dl") or self._binds(param, self.fdef.body[:i]):
+            return None
+        return param
+
+    def final_source(self, root: str, defs: Dict[str, Any]) -> Optional[str]:
+        """The name q of ``root = q`` (``_top_copy``) where no later statement binds q again (q bound
+        before it, in a loop or a branch, is what the copy saw last): ``root`` holds q's value at the
+        site, whose gradient is q's at the site (its adjoint where the sweep undoes q's last binding:
+        the uses through ``root`` reach it through the copy).  None otherwise."""
+        found = self._top_copy(root, defs)
+        if found is None or self._binds(found[0], self.fdef.body[found[1] + 1:]):
+            return None
+        return found[0]
 
     def _once(self, name: str, top: bool = False) -> bool:
         """Bound once, and outside every loop (one value for the whole call) unless ``top``: read
@@ -292,7 +336,16 @@ class SiteFinding:
                       "constants)", "dlgradient")
         defs = self._site_defs(frames, line)
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
+        entry = []
         for root in _roots(sels):
+            param = self.follow.entry_param(root, defs)
+            if param is not None:
+                entry.append((root, param))
+                continue
+            source = self.follow.final_source(root, defs)
+            if source is not None and source != root:
+                sels = [_renamed_root(sel, root, source) for sel in sels]
+                root = source
             self.follow.check_copy_of_rebound(root, defs, stmt)
             self.copies.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
@@ -322,7 +375,8 @@ class SiteFinding:
             if root in self.act.complex and not options.allow_complex:
                 self.fail(stmt, f"dlgradient: {root!r} is complex but AllowComplex is False",
                           "dlgradient")
-        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels))
+        return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels),
+                    entry=tuple(entry))
 
     def _site_defs(self, frames, line: int) -> Dict[str, Any]:
         """The bindings ``resolve_x`` follows at a site: the site line's own, and those bound once that
@@ -477,6 +531,14 @@ def _literal_item(sel: Selection, index) -> Optional[Selection]:
     if type(index.value) is int and -len(sel.parts) <= index.value < len(sel.parts):
         return sel.parts[index.value]
     return None
+
+
+def _renamed_root(sel: Selection, old: str, new: str) -> Selection:
+    """``sel`` with its root ``old`` read as ``new`` (a copy's source: ``SiteFinding.make_site``)."""
+    if sel.kind == "root":
+        return Selection("root", new) if sel.name == old else sel
+    return dataclasses.replace(sel, of=_renamed_root(sel.of, old, new) if sel.of is not None else None,
+                               parts=tuple(_renamed_root(p, old, new) for p in sel.parts))
 
 
 def _roots(sels) -> List[str]:

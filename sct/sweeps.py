@@ -58,6 +58,9 @@ class Sweeps(EmitPass):
         of a batched sweep (dljacobian...); ``inner``: the earlier sites differentiated again."""
         roots = _roots(site.sels) if site.sels is not None else \
             [x.id for x in site.xs if isinstance(x, gast.Name)]
+        entry = dict(site.entry)            # (x0 = p: the gradient of x0 is p's, so p is the root read)
+        direct = [r for r in roots if r not in entry]
+        roots = list(dict.fromkeys(entry.get(r, r) for r in roots))
         captures: Dict[str, Tuple[str, str]] = {}
         self.summaries = {}
         if site.sels is not None:
@@ -65,7 +68,7 @@ class Sweeps(EmitPass):
             self.gen.checks.check_sibling_results(site, roots)
             self.gen.checks.check_through_gradients(site, roots, inner)
             self.gen.checks.check_attribute_stores(site)
-            captures = self.site_captures(roots)
+            captures = self.site_captures(direct)
         relevant = frozenset(self.live.depends_on(set(roots)))
         self.gen.scope = SweepScope(relevant, MappingProxyType(captures))
         state = {"initialized": {site.y}}
@@ -151,7 +154,7 @@ class Sweeps(EmitPass):
         changed = set()
         for st in rev:
             changed |= self.summary(st)[2]
-        results = _SiteResults(self, head, changed, state["initialized"]).results(site.sels)
+        results = _SiteResults(self, head, changed, state["initialized"], dict(site.entry)).results(site.sels)
         body[head_at:head_at] = head
         body.extend(tail)
         if any(sel.kind == "star" for sel in site.sels):
@@ -304,9 +307,10 @@ class _SiteResults:
     applied to the adjoint of its root name, projected on its value at the site; a value the
     sweep changes is read from a snapshot taken at the site (statements added to ``head``)."""
 
-    def __init__(self, sweeps: "Sweeps", head: List, changed: Set[str], initialized):
+    def __init__(self, sweeps: "Sweeps", head: List, changed: Set[str], initialized, entry=None):
         self.sweeps, self.gen = sweeps, sweeps.gen
         self.head, self.changed, self.initialized = head, changed, initialized
+        self.entry = entry or {}            # x0 -> p (Site.entry): x0's gradient is p's adjoint at the end
         self.snapshots: Dict[str, str] = {}
 
     def results(self, sels) -> List:
@@ -328,6 +332,9 @@ class _SiteResults:
         kind = sel.kind
         if kind == "root":
             r = sel.name
+            if r in self.entry:
+                p = self.entry[r]
+                return (load(self.gen.d(p)) if p in self.initialized else ZERO), self.primal(r)
             if r in self.gen.scope.captures:
                 g = load(self.gen.scope.captures[r][1])
             else:

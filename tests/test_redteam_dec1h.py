@@ -185,11 +185,26 @@ def copy_then_loop(x):
     return dlgradient(y, orig)
 
 
-def test_copy_of_a_name_assigned_again_in_a_loop_is_refused():
+def test_copy_of_an_argument_assigned_again_in_a_loop():
+    """orig holds x's value at the call (x bound again later): its gradient is that value's, through
+    every name (dec23: was refused; tests/test_entry_copy_dec23.py).  x_final = 4 x: y = 16 |x|^2."""
+    assert_close(extractdata(dlfeval(copy_then_loop, dlarray(V))), 32 * V)
+
+
+def copy_of_local_then_loop(x):
+    z = x * 1.5
+    orig = z
+    for i in range(2):
+        z = z * 2.0
+    y = np.sum(z ** 2)
+    return dlgradient(y, orig)
+
+
+def test_copy_of_a_local_assigned_again_in_a_loop_is_refused():
     with pytest.raises(sct.CompileError) as info:
-        dlfeval(copy_then_loop, dlarray(V))
-    assert info.value.lineno == copy_then_loop.__code__.co_firstlineno + 5
-    assert "'orig'" in str(info.value) and "'x'" in str(info.value)
+        dlfeval(copy_of_local_then_loop, dlarray(V))
+    assert info.value.lineno == copy_of_local_then_loop.__code__.co_firstlineno + 6
+    assert "'orig'" in str(info.value) and "'z'" in str(info.value)
 
 
 def copy_in_a_training_loop(p, x):
