@@ -143,8 +143,10 @@ class FlatReads(gast.NodeTransformer):
     bound to a name) is left as written: refused where x is traced."""
     WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
 
-    def __init__(self, rt_name: str):
+    def __init__(self, rt_name: str, local_functions=frozenset()):
         self.rt_name = rt_name
+        self.local_functions = local_functions      # functions the user's function defines (may write)
+        self.kept = None                            # a for loop's iterator left as written (visit_For)
 
     @staticmethod
     def _flat(node) -> bool:
@@ -160,10 +162,24 @@ class FlatReads(gast.NodeTransformer):
         return node
 
     def visit_For(self, node):
+        if self._walks_flat(node.iter) and _may_change_in_place(node.body + node.orelse, self.local_functions):
+            # numpy's flat iterator is live: each step reads the item as it is then, so a loop whose
+            # body changes the array walked (``M[i + 1] += v``, ``M *= 2``, through another name, a
+            # helper) sees the new values, where the flattened copy read at the loop's start does not
+            # (was: 1.5 where Python gives 6.5, silently).  Left as written: refused where x is traced.
+            kept, self.kept = self.kept, node.iter
+            self.generic_visit(node)
+            self.kept = kept
+            return node
         self.generic_visit(node)
         if self._flat(node.iter):
             node.iter = self._flattened(node.iter)
         return node
+
+    def _walks_flat(self, node) -> bool:
+        """``x.flat`` itself, or a walker (enumerate, zip, ...) given it."""
+        return self._flat(node) or (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
+                                    node.func.id in self.WALKERS and any(self._flat(a) for a in node.args))
 
     def visit_comprehension(self, node):
         self.generic_visit(node)
@@ -173,9 +189,40 @@ class FlatReads(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        if node is self.kept:
+            return node
         if isinstance(node.func, gast.Name) and node.func.id in self.WALKERS:
             node.args = [self._flattened(a) if self._flat(a) else a for a in node.args]
         return node
+
+
+_IN_PLACE_METHODS = frozenset(("sort", "fill", "put", "itemset", "resize", "partition", "setfield", "byteswap",
+                               "setflags", "__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
+                               "__ipow__", "at", "copyto", "place", "putmask", "fill_diagonal", "put_along_axis",
+                               "setdefault", "update"))
+
+
+def _may_change_in_place(stmts, local_functions) -> bool:
+    """Might ``stmts`` change an array in place (FlatReads.visit_For)?  A write into an item or an
+    attribute, an augmented assignment (in place for arrays), ``del``, an ``out=`` argument, a method that
+    changes its object (``M.sort()``, ``np.copyto``, ``np.add.at``), or a call of a function the user's
+    function defines (it may write into what it closes over)."""
+    for n in (m for st in stmts for m in walk_nodes(st)):
+        cls = n.__class__
+        if cls is gast.AugAssign or cls is gast.Delete:
+            return True
+        if cls in (gast.Assign, gast.AnnAssign):
+            targets = n.targets if cls is gast.Assign else [n.target]
+            if any(t.__class__ in (gast.Subscript, gast.Attribute) for tg in targets for t in walk_nodes(tg)):
+                return True
+        if cls is gast.Call:
+            if any(k.arg == "out" for k in n.keywords):
+                return True
+            if isinstance(n.func, gast.Attribute) and n.func.attr in _IN_PLACE_METHODS:
+                return True
+            if isinstance(n.func, gast.Name) and n.func.id in local_functions:
+                return True
+    return False
 
 
 def _reads_flat(node) -> bool:
@@ -407,7 +454,14 @@ class Normalizer(Statements, Loops, Expressions):
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
-        body = [FlatReads(self.rt_name).visit(st) if _reads_flat(st) else st for st in body]
+        local_functions = frozenset(n.name if n.__class__ is gast.FunctionDef else t.id
+                                    for st in body for n in walk_nodes(st)
+                                    if n.__class__ is gast.FunctionDef or (
+                                        n.__class__ is gast.Assign and n.value.__class__ is gast.Lambda)
+                                    for t in ([n] if n.__class__ is gast.FunctionDef else n.targets)
+                                    if n.__class__ is gast.FunctionDef or t.__class__ is gast.Name) \
+            if any(_reads_flat(st) for st in body) else frozenset()
+        body = [FlatReads(self.rt_name, local_functions).visit(st) if _reads_flat(st) else st for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

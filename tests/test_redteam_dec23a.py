@@ -342,3 +342,90 @@ def test_hvp_nan_entry_is_refused_at_the_users_call():
     assert "test_redteam_dec23a.py" in str(info.value)
     hv = sct.hvp(_sqrt_first, np.array([0.5, 0.2]), np.array([1.0, 1.0]))
     np.testing.assert_allclose(extractdata(hv), [-0.25 * 0.5 ** -1.5, 0.0])
+
+
+# --- 3. a loop walking x.flat while its body changes x (main's new flat reads) ------------------------
+#
+# numpy's flat iterator is live: each step reads the item as it is then.  sct read ``for v in M.flat``
+# as a walk of M.flatten() taken at the loop's start, so a body changing M (``M[i + 1] += v``,
+# ``M *= 2``, ``M[-1] = ...`` through zip, or through another name N = M) silently gave the old values:
+# 1.5 where Python gives 6.5.  Such a loop now keeps ``.flat`` as written and is refused at the line
+# (sct/normalize.FlatReads.visit_For); loops whose body changes nothing still read it.
+
+def flat_live_next_item(x):
+    M = x.reshape(2, 2) * 1.0
+    acc = 0.0
+    for i, v in enumerate(M.flat):
+        if i + 1 < M.size:
+            M[(i + 1) // 2, (i + 1) % 2] += v
+        acc = acc + v * v
+    return acc
+
+
+def flat_live_scaled(x):
+    M = x * 1.0
+    acc = 0.0
+    for v in M.flat:
+        M *= 2.0
+        acc = acc + v
+    return acc
+
+
+def flat_live_zip(x):
+    M = x * 1.0
+    acc = 0.0
+    for a, b in zip(M.flat, x):
+        M[-1] = a * b
+        acc = acc + a
+    return acc
+
+
+def flat_live_other_name(x):
+    M = x * 1.0
+    N = M
+    acc = 0.0
+    for v in M.flat:
+        N[-1] = v
+        acc = acc + v
+    return acc
+
+
+def flat_live_local_helper(x):
+    M = x * 1.0
+
+    def bump(k):
+        M[-1] = M[-1] + k
+
+    acc = 0.0
+    for v in M.flat:
+        bump(v)
+        acc = acc + v
+    return acc
+
+
+def flat_read_only(x):
+    M = x.reshape(2, 2) * 1.0
+    acc = 0.0
+    for i, v in enumerate(M.flat):
+        acc = acc * 0.5 + np.tanh(v) * (i + 1)
+    return acc
+
+
+@pytest.mark.parametrize("fn", [flat_live_next_item, flat_live_scaled, flat_live_zip, flat_live_other_name,
+                                flat_live_local_helper])
+def test_flat_walk_of_an_array_the_loop_changes_is_refused_or_right(fn):
+    # was: 5.34 for 5.99, 1.5 for 6.5, 1.5 for 0.5, 1.5 for -1.5 (values and gradients of old items)
+    x = np.array([0.5, -1.0, 2.0, 0.3])
+    try:
+        y, g = dlfeval(_entry, fn, dlarray(x.copy()))
+    except (sct.CompileError, sct.EvaluationError) as e:
+        assert "test_redteam_dec23a.py" in str(e)
+        return
+    np.testing.assert_allclose(float(extractdata(y)), fn(x.copy()), rtol=1e-12)
+    np.testing.assert_allclose(extractdata(g), numerical_gradient(lambda a: fn(a.copy()), [x.copy()], 0),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_flat_walk_that_changes_nothing_still_differentiates():
+    x = np.array([0.5, -1.0, 2.0, 0.3])
+    assert _refused_or_right(flat_read_only, x) == "right"
