@@ -143,9 +143,10 @@ class FlatReads(gast.NodeTransformer):
     bound to a name) is left as written: refused where x is traced."""
     WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
 
-    def __init__(self, rt_name: str, local_functions=frozenset()):
+    def __init__(self, rt_name: str, local_functions=frozenset(), fresh_names=frozenset()):
         self.rt_name = rt_name
         self.local_functions = local_functions      # functions the user's function defines (may write)
+        self.fresh_names = fresh_names              # names only ever bound to new values (``acc += v``)
         self.kept = None                            # a for loop's iterator left as written (visit_For)
 
     @staticmethod
@@ -162,7 +163,8 @@ class FlatReads(gast.NodeTransformer):
         return node
 
     def visit_For(self, node):
-        if self._walks_flat(node.iter) and _may_change_in_place(node.body + node.orelse, self.local_functions):
+        if self._walks_flat(node.iter) and _may_change_in_place(node.body + node.orelse, self.local_functions,
+                                                                self.fresh_names - self._bases(node.iter)):
             # numpy's flat iterator is live: each step reads the item as it is then, so a loop whose
             # body changes the array walked (``M[i + 1] += v``, ``M *= 2``, through another name, a
             # helper) sees the new values, where the flattened copy read at the loop's start does not
@@ -175,6 +177,14 @@ class FlatReads(gast.NodeTransformer):
         if self._flat(node.iter):
             node.iter = self._flattened(node.iter)
         return node
+
+    def _bases(self, node) -> frozenset:
+        """The names whose ``.flat`` ``node`` walks (all the fresh names where one is not a name: an
+        augmented assignment to any of them then counts as a change in place)."""
+        flats = [node] if self._flat(node) else [a for a in getattr(node, "args", ()) if self._flat(a)]
+        if all(f.value.__class__ is gast.Name for f in flats):
+            return frozenset(f.value.id for f in flats)
+        return self.fresh_names
 
     def _walks_flat(self, node) -> bool:
         """``x.flat`` itself, or a walker (enumerate, zip, ...) given it."""
@@ -202,14 +212,18 @@ _IN_PLACE_METHODS = frozenset(("sort", "fill", "put", "itemset", "resize", "part
                                "setdefault", "update"))
 
 
-def _may_change_in_place(stmts, local_functions) -> bool:
+def _may_change_in_place(stmts, local_functions, fresh_names=frozenset()) -> bool:
     """Might ``stmts`` change an array in place (FlatReads.visit_For)?  A write into an item or an
-    attribute, an augmented assignment (in place for arrays), ``del``, an ``out=`` argument, a method that
-    changes its object (``M.sort()``, ``np.copyto``, ``np.add.at``), or a call of a function the user's
-    function defines (it may write into what it closes over)."""
+    attribute, an augmented assignment (in place for arrays; not to a name only ever bound to new
+    values, ``acc = 0.0; acc += v``), ``del``, an ``out=`` argument, a method that changes its object
+    (``M.sort()``, ``np.copyto``, ``np.add.at``), or a call of a function the user's function defines
+    (it may write into what it closes over)."""
     for n in (m for st in stmts for m in walk_nodes(st)):
         cls = n.__class__
-        if cls is gast.AugAssign or cls is gast.Delete:
+        if cls is gast.AugAssign:
+            if not (n.target.__class__ is gast.Name and n.target.id in fresh_names):
+                return True
+        if cls is gast.Delete:
             return True
         if cls in (gast.Assign, gast.AnnAssign):
             targets = n.targets if cls is gast.Assign else [n.target]
@@ -223,6 +237,40 @@ def _may_change_in_place(stmts, local_functions) -> bool:
             if isinstance(n.func, gast.Name) and n.func.id in local_functions:
                 return True
     return False
+
+
+_FRESH_CALLS = frozenset(("float", "int", "abs", "len", "round", "complex", "bool", "zeros", "ones", "full", "empty",
+                          "zeros_like", "ones_like", "full_like", "empty_like", "array", "copy", "arange",
+                          "linspace", "eye"))
+
+
+def _fresh_names(fdef, body) -> frozenset:
+    """Names of the function bound only by ``name = value`` with ``value`` a new value (a constant,
+    arithmetic, a comparison, ``float(...)``, ``np.zeros(...)``, ``x.copy()``): an augmented
+    assignment to one cannot change another array in place (FlatReads)."""
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + [fdef.args.vararg, fdef.args.kwarg]
+              if isinstance(a, gast.Name)}
+    fresh, spoilt = set(), set(params)
+    for n in (m for st in body for m in walk_nodes(st)):
+        cls = n.__class__
+        if cls is gast.Assign:
+            names = [t.id for t in n.targets if t.__class__ is gast.Name]
+            others = [t for tg in n.targets if tg.__class__ is not gast.Name for t in walk_nodes(tg)
+                      if t.__class__ is gast.Name]
+            spoilt.update(t.id for t in others)
+            v = n.value
+            new = v.__class__ in (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.BoolOp) or (
+                v.__class__ is gast.Call and (
+                    (v.func.__class__ is gast.Name and v.func.id in _FRESH_CALLS) or
+                    (v.func.__class__ is gast.Attribute and v.func.attr in _FRESH_CALLS)))
+            (fresh if new else spoilt).update(names)
+        elif cls in (gast.For, gast.comprehension, gast.With, gast.NamedExpr, gast.AnnAssign,
+                     gast.FunctionDef, gast.Global, gast.Nonlocal, gast.Import, gast.ImportFrom):
+            for t in walk_nodes(n.target if cls in (gast.For, gast.comprehension, gast.NamedExpr, gast.AnnAssign)
+                                else n):
+                if t.__class__ is gast.Name and not isinstance(t.ctx, gast.Load):
+                    spoilt.add(t.id)
+    return frozenset(fresh - spoilt)
 
 
 def _reads_flat(node) -> bool:
@@ -461,7 +509,9 @@ class Normalizer(Statements, Loops, Expressions):
                                     for t in ([n] if n.__class__ is gast.FunctionDef else n.targets)
                                     if n.__class__ is gast.FunctionDef or t.__class__ is gast.Name) \
             if any(_reads_flat(st) for st in body) else frozenset()
-        body = [FlatReads(self.rt_name, local_functions).visit(st) if _reads_flat(st) else st for st in body]
+        fresh = _fresh_names(self.fdef, body) if local_functions is not None and any(_reads_flat(st) for st in body) \
+            else frozenset()
+        body = [FlatReads(self.rt_name, local_functions, fresh).visit(st) if _reads_flat(st) else st for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

@@ -403,6 +403,26 @@ def flat_live_local_helper(x):
     return acc
 
 
+def flat_live_aug_through_other_name(x):
+    M = x * 1.0
+    N = M
+    acc = 0.0
+    for v in M.flat:
+        N += 1.0
+        acc += v
+    return acc
+
+
+def flat_accumulated_in_place(x):
+    M = x.reshape(2, 2) * 1.0
+    acc = 0.0
+    n = 0
+    for v in M.flat:
+        acc += v ** 2
+        n += 1
+    return acc / n
+
+
 def flat_read_only(x):
     M = x.reshape(2, 2) * 1.0
     acc = 0.0
@@ -412,7 +432,7 @@ def flat_read_only(x):
 
 
 @pytest.mark.parametrize("fn", [flat_live_next_item, flat_live_scaled, flat_live_zip, flat_live_other_name,
-                                flat_live_local_helper])
+                                flat_live_local_helper, flat_live_aug_through_other_name])
 def test_flat_walk_of_an_array_the_loop_changes_is_refused_or_right(fn):
     # was: 5.34 for 5.99, 1.5 for 6.5, 1.5 for 0.5, 1.5 for -1.5 (values and gradients of old items)
     x = np.array([0.5, -1.0, 2.0, 0.3])
@@ -429,3 +449,4 @@ def test_flat_walk_of_an_array_the_loop_changes_is_refused_or_right(fn):
 def test_flat_walk_that_changes_nothing_still_differentiates():
     x = np.array([0.5, -1.0, 2.0, 0.3])
     assert _refused_or_right(flat_read_only, x) == "right"
+    assert _refused_or_right(flat_accumulated_in_place, x) == "right"       # acc += v: a float, not M
