@@ -1531,7 +1531,7 @@ def _refuse_nan_of_finite_y(grad):
             frame = frame.f_back
         filename, lineno = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
     raise EvaluationError(
-        "the gradient of this dlgradient (dljacobian, dldivergence, hvp) is NaN at some entries while "
+        "the gradient of this dlgradient (dljacobian, dldivergence, jvp, hvp) is NaN at some entries while "
         "the value differentiated (y, u) is finite: the program's derivative of a finite value is not NaN "
         "there. A derivative rule's factor that is not finite "
         "(np.sqrt or a fractional power at 0 or below, np.log of a negative, np.arcsin at 1) met a zero "

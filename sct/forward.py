@@ -397,7 +397,29 @@ def _checked_tangent(run, entry, args):
             support._refuse_nan_through_unselected(leaf)
         support._UNSELECTED.sites.clear()
         support._UNSELECTED.ops.clear()
+    _refuse_nan_tangent_of_finite_value(pair)
     return pair
+
+
+def _refuse_nan_tangent_of_finite_value(pair):
+    """A tangent NaN at an entry where the value is finite: the program's derivative of a finite value
+    is not NaN there (a rule's factor not finite times a zero tangent: ``x * np.sqrt(x)`` at 0,
+    ``np.sqrt(x) * 0.0``), as reverse mode's gradient of a finite y is refused (support.project)."""
+    values, tangents = list(_array_leaves(pair[0])), list(_array_leaves(pair[1]))
+    if len(values) != len(tangents):
+        return
+    for value, tangent in zip(values, tangents):
+        try:
+            t = np.asarray(getattr(tangent, "_data", tangent))
+            v = np.asarray(getattr(value, "_data", value))
+            if t.dtype.kind not in "fc" or t.shape != v.shape or not np.isnan(t).any():
+                continue
+            if not (np.isnan(t) & np.isfinite(v)).any():
+                continue
+        except (TypeError, ValueError):
+            continue
+        from .runtime.support import _refuse_nan_of_finite_y
+        _refuse_nan_of_finite_y(np.array([np.nan]))
 
 
 def _array_leaves(tree):

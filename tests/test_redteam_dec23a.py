@@ -450,3 +450,26 @@ def test_flat_walk_that_changes_nothing_still_differentiates():
     x = np.array([0.5, -1.0, 2.0, 0.3])
     assert _refused_or_right(flat_read_only, x) == "right"
     assert _refused_or_right(flat_accumulated_in_place, x) == "right"       # acc += v: a float, not M
+
+
+def _x_sqrt_x(x):
+    return x * np.sqrt(x)
+
+
+def _sqrt_times_zero(x):
+    return np.sum(np.sqrt(x) * 0.0 + x)
+
+
+def test_jvp_nan_tangent_of_a_finite_value_is_refused():
+    # was: tangents [nan, 3.0] and nan where the values are finite (0, 8 and 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for fn in (_x_sqrt_x, _sqrt_times_zero):
+            with pytest.raises(sct.EvaluationError, match="NaN") as info:
+                sct.jvp(fn, np.array([0.0, 4.0]), np.array([1.0, 1.0]))
+            assert "test_redteam_dec23a.py" in str(info.value)
+        value, tangent = sct.jvp(_x_sqrt_x, np.array([-1.0, 4.0]), np.array([1.0, 1.0]))   # a NaN value
+    assert np.isnan(extractdata(value)[0]) and np.isnan(extractdata(tangent)[0])
+    assert extractdata(tangent)[1] == 3.0
+    value, tangent = sct.jvp(_x_sqrt_x, np.array([1.0, 4.0]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(extractdata(tangent), [1.5, 3.0])
