@@ -178,15 +178,20 @@ class FlatReads(gast.NodeTransformer):
         return node
 
 
-def _reads_flat(node) -> bool:
-    return any(n.__class__ is gast.Attribute and n.attr == "flat" for n in walk_nodes(node))
-
-
-def _names_attribute_builtin(node) -> bool:
-    """Does ``node`` name getattr, setattr or delattr (what ``AttributeBuiltins`` rewrites)?"""
+def _attribute_reads(node):
+    """(does ``node`` name getattr, setattr or delattr, or ``__setattr__``/``__delattr__``: what
+    ``AttributeBuiltins`` rewrites; does it read an attribute ``flat``: what ``FlatReads`` rewrites),
+    from one walk."""
     Name, Attribute = gast.Name, gast.Attribute
-    return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS or
-               n.__class__ is Attribute and n.attr in ("__setattr__", "__delattr__") for n in walk_nodes(node))
+    builtins_, flat = False, False
+    for n in walk_nodes(node):
+        cls = n.__class__
+        if cls is Name:
+            builtins_ = builtins_ or n.id in _ATTRIBUTE_BUILTINS
+        elif cls is Attribute:
+            builtins_ = builtins_ or n.attr in ("__setattr__", "__delattr__")
+            flat = flat or n.attr == "flat"
+    return builtins_, flat
 
 
 def _constant_domain(node):
@@ -406,8 +411,15 @@ class Normalizer(Statements, Loops, Expressions):
         for s in body:
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
-        body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
-        body = [FlatReads(self.rt_name).visit(st) if _reads_flat(st) else st for st in body]
+        rewritten = []
+        for st in body:
+            builtins_, flat = _attribute_reads(st)
+            if builtins_:
+                st = AttributeBuiltins(self.fail).visit(st)
+            if flat:
+                st = FlatReads(self.rt_name).visit(st)
+            rewritten.append(st)
+        body = rewritten
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)
