@@ -663,6 +663,7 @@ CASES = [
     Case(support.as_sequence, [R(3, 2)], complex=True),
     Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)], complex=True),   # dllaplacian's sum of u
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
+    Case(support.flat_values, [R(3, 2)], complex=True),                 # x.flat read for its values
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     # an object walked by its __iter__ (its fields): items' adjoints to the fields and back
     Case(support.iterated_adjoint, [R(2), R(3)], (0, 1), complex=True,
