@@ -17,6 +17,7 @@ from sct import dlarray, dlfeval, dlgradient, extractdata
 import redteam_dec23b_cases as K
 import redteam_dec23b_corpus as C
 import redteam_dec23b_harness as H
+import redteam_dec23b_filter as FI
 import redteam_dec23b_ops as O
 
 # programs sct refuses, at their line (each a plain program; see the report of red team B): the
@@ -36,7 +37,6 @@ REFUSED = {
     "la_tensorinv": "tensorinv",
     "e_put_add_at": "np.put()",
     "e_vander_kron": "np.vander",
-    "map_filter": "filter",
     "generator_sum": "yield",
     "dataclass_like_params": "class definition",
     "dict_update_get": "d.pop(",
@@ -294,3 +294,54 @@ def test_scipy_special_rules(name):
     _, jv = sct.jvp(plain, (x,), (t,))
     e = 1e-6
     assert np.isclose(float(extractdata(jv)), (plain(x + e * t) - plain(x - e * t)) / (2 * e), rtol=1e-5)
+
+
+# --- finding 5: the builtin filter was refused ("no derivative rule for filter"); it is the generator
+# expression (v for v in xs if f(v)), whose walks sct follows (and refuses where walked twice, or
+# where what the predicate reads changes before the walk) ------------------------------------------
+
+FX = np.array([0.7, -0.35, 1.1, 0.45])
+FILTERED = ["f_lambda_traced", "f_none", "f_named", "f_loop", "f_helper", "f_closure_var"]
+
+
+@pytest.mark.parametrize("name", FILTERED)
+@pytest.mark.parametrize("mode", ["rev", "acc", "rev2", "jvp", "hvp"])
+def test_filter(name, mode):
+    f = getattr(FI, name)
+    check = {"rev": lambda: H.check_first(name, f, [FX], [], None),
+             "acc": lambda: H.check_first(name, f, [FX], [], None, accelerate=True),
+             "rev2": lambda: H.check_second(name, f, [FX], []),
+             "jvp": lambda: H.check_jvp(name, f, [FX], []),
+             "hvp": lambda: H.check_hvp(name, f, [FX], [])}[mode]
+    assert check()
+
+
+def test_filter_of_arrays_and_keys():
+    W = np.array([[0.7, -0.3], [1.1, 0.45], [0.2, 0.1]])
+    assert H.check_first("f_arrays", FI.f_arrays, [W], [], None)
+    assert H.check_second("f_arrays", FI.f_arrays, [W], [])
+    p = {"w1": FX[:2], "b": FX[2:], "w2": FX[1:]}
+    assert H.check_first("f_dict", FI.f_dict, [p], [], None)
+
+
+def test_filter_differentiated_again():
+    v = dlfeval(FI.f_second, dlarray(FX))
+    assert np.isclose(float(extractdata(v)), np.sum((2 * FX * (FX ** 2 > 0.2)) ** 2))
+
+
+@pytest.mark.parametrize("f", [FI.f_lazy_var, lambda x: (lambda g: sum(g) + sum(g))(filter(lambda v: v > 0, x))])
+def test_filter_walked_late_or_twice_is_refused(f):
+    with pytest.raises(sct.SctError) as info:
+        H.check_first("late", f, [FX], [], None)
+    assert "redteam_dec23b_filter.py" in str(info.value) or "test_redteam_dec23b.py" in str(info.value)
+
+
+def filter_twice(x):
+    f = filter(lambda v: v > 0, x)
+    return sum(f) + sum(f)
+
+
+def test_filter_walked_twice_is_refused():
+    with pytest.raises(sct.CompileError) as info:
+        H.check_first("filter_twice", filter_twice, [FX], [], None)
+    assert info.value.lineno == filter_twice.__code__.co_firstlineno + 2
