@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.special as sp
+from scipy.stats import norm
 
 import sct
 from gradcheck import check_grads, numerical_gradient
@@ -18,13 +19,12 @@ import redteam_dec23b_cases as K
 import redteam_dec23b_corpus as C
 import redteam_dec23b_harness as H
 import redteam_dec23b_filter as FI
+import redteam_dec23b_genout as GO
 import redteam_dec23b_ops as O
 
 # programs sct refuses, at their line (each a plain program; see the report of red team B): the
 # name -> a part of the refusal
 REFUSED = {
-    "bnn_logprob_sum": "generator unpack_layers()",          # a closure's nonlinearity between the items
-    "bnn_svi_objective": "generator unpack_layers()",
     "fluid_objective": "`vx -= ...`",                         # a helper writing its (fresh) argument
     "cnn_loss": "parser.get",                                 # a closure object's method named get
     "t_namedtuple": "Point(",                                 # a namedtuple class made in the function
@@ -345,3 +345,27 @@ def test_filter_walked_twice_is_refused():
     with pytest.raises(sct.CompileError) as info:
         H.check_first("filter_twice", filter_twice, [FX], [], None)
     assert info.value.lineno == filter_twice.__code__.co_firstlineno + 2
+
+
+# --- finding 6: autograd's Bayesian neural net (a generator of layers, a nonlinearity from the enclosing
+# function between its items: np.tanh, or lambda x: norm.pdf(x, 0, 1)) was refused, as a function that
+# may change the objects the generator reads; numpy's ufuncs and array functions given none of them (or a
+# ufunc given no out=), and sct's ops with rules (scipy.stats' norm.pdf), change none ---------------
+
+@pytest.mark.parametrize("nonlinearity", [np.tanh, lambda x: norm.pdf(x, 0, 1), np.sinc])
+def test_generator_of_layers_with_a_closure_nonlinearity(nonlinearity):
+    nw, _, logprob = C.make_bnn_funs([1, 4, 1], 0.01, 0.5, nonlinearity=nonlinearity)
+    w = np.random.RandomState(0).randn(3, nw) * 0.5
+    f = lambda w: np.sum(logprob(w, C.BNN_IN, C.BNN_T))
+    assert H.check_first("bnn", f, [w], [], None)
+    assert H.check_second("bnn", f, [w], [])
+
+
+def test_numpy_writes_between_a_generators_items_are_still_refused():
+    ws = np.array([[0.5, 1.0], [2.0, -1.0]])
+    f, g, h = GO.make(np.multiply)
+    for fn in (f, g):                   # out=buf, np.copyto(buf, ...): buf is read by the generator
+        with pytest.raises(sct.CompileError) as info:
+            H.check_first(fn.__name__, fn, [ws], [], None)
+        assert "redteam_dec23b_genout.py" in str(info.value)
+    assert H.check_first("h", h, [ws], [], None)
