@@ -20,13 +20,13 @@ import redteam_dec23b_corpus as C
 import redteam_dec23b_harness as H
 import redteam_dec23b_filter as FI
 import redteam_dec23b_genout as GO
+import redteam_dec23b_gobj as GB
 import redteam_dec23b_ops as O
 
 # programs sct refuses, at their line (each a plain program; see the report of red team B): the
 # name -> a part of the refusal
 REFUSED = {
     "fluid_objective": "`vx -= ...`",                         # a helper writing its (fresh) argument
-    "cnn_loss": "parser.get",                                 # a closure object's method named get
     "t_namedtuple": "Point(",                                 # a namedtuple class made in the function
     "b_truediv": "__truediv__",
     "s_stats_unsupported": "chi2",
@@ -369,3 +369,42 @@ def test_numpy_writes_between_a_generators_items_are_still_refused():
             H.check_first(fn.__name__, fn, [ws], [], None)
         assert "redteam_dec23b_genout.py" in str(info.value)
     assert H.check_first("h", h, [ws], [], None)
+
+
+# --- finding 7: autograd's convnet example (a WeightsParser made by the factory, read through the
+# closure: parser.get(W_vect, layer)) was refused, its get compiled as an array's (a dict's) method; a
+# closure value or global holding an object of the user's class is now the user's receiver -----------
+
+class OtherAcc:
+    def sum(self, x):
+        return np.sum(x) * 10
+
+    def get(self, x, k):
+        return x[k]
+
+    def mean(self, x):
+        return np.max(x)
+
+
+@pytest.mark.parametrize("mode", ["rev", "acc", "rev2", "jvp", "hvp"])
+def test_methods_of_closure_and_global_objects(mode):
+    x = np.array([0.3, -0.7, 1.1])
+    for name, f in [("global", GB.uses_global), ("closure", GB.make(np.array([0.5, -1.0, 2.0])))]:
+        assert _check(mode, name, f, x)
+
+
+def _check(mode, name, f, x):
+    return {"rev": lambda: H.check_first(name, f, [x], [], None),
+            "acc": lambda: H.check_first(name, f, [x], [], None, accelerate=True),
+            "rev2": lambda: H.check_second(name, f, [x], []),
+            "jvp": lambda: H.check_jvp(name, f, [x], []),
+            "hvp": lambda: H.check_hvp(name, f, [x], [])}[mode]()
+
+
+def test_a_global_object_rebound_is_compiled_again(monkeypatch):
+    x = np.array([0.3, -0.7, 1.1])
+    acc = sct.dlaccelerate(GB.uses_global)
+    assert H.check_first("g1", acc, [x], [], None)
+    monkeypatch.setattr(GB, "AGG", OtherAcc())
+    assert H.check_first("g2", GB.uses_global, [x], [], None)
+    assert H.check_first("g3", acc, [x], [], None)
