@@ -21,6 +21,7 @@ import redteam_dec23b_harness as H
 import redteam_dec23b_filter as FI
 import redteam_dec23b_genout as GO
 import redteam_dec23b_gobj as GB
+import redteam_dec23b_parts as PA
 import redteam_dec23b_ops as O
 
 # programs sct refuses, at their line (each a plain program; see the report of red team B): the
@@ -408,3 +409,50 @@ def test_a_global_object_rebound_is_compiled_again(monkeypatch):
     monkeypatch.setattr(GB, "AGG", OtherAcc())
     assert H.check_first("g2", GB.uses_global, [x], [], None)
     assert H.check_first("g3", acc, [x], [], None)
+
+
+# --- finding 8: a helper given a partial or lambda made in the differentiated function (a gram matrix
+# of partial(kernel, ls=0.7), JAX's kernel least squares ported) refused every second derivative:
+# recomputed, the helper "left other values than in its first run" -- the closure's snapshot was a deep
+# copy whose sentinels were new objects, never the same as the recomputed closure ------------------
+
+PRS = np.random.RandomState(0)
+PARTIAL_CASES = {"kernel_ridge": (PA.kernel_ridge, [PRS.randn(4)], [PRS.randn(4, 2), PRS.randn(4)]),
+                 "advi_partial": (PA.advi_partial, [PRS.randn(4) * 0.3], [PRS.randn(5, 2)]),
+                 "vmap_like": (PA.vmap_like, [PRS.randn(3, 2)], [PRS.randn(4, 3)])}
+
+
+@pytest.mark.parametrize("name", list(PARTIAL_CASES))
+@pytest.mark.parametrize("mode", ["rev", "rev2", "jvp", "hvp"])
+def test_partials_given_to_helpers(name, mode):
+    f, xs, cs = PARTIAL_CASES[name]
+    check = {"rev": lambda: H.check_first(name, f, xs, cs, None),
+             "rev2": lambda: H.check_second(name, f, xs, cs),
+             "jvp": lambda: H.check_jvp(name, f, xs, cs),
+             "hvp": lambda: H.check_hvp(name, f, xs, cs)}[mode]
+    assert check()
+
+
+def grow(k, acc):
+    acc.append(k(1.0))
+    return len(acc)
+
+
+def helper_changing_a_captured_list(x):
+    acc = []
+    k = lambda v: v * x[0] + len(acc)
+    n = grow(k, acc) + grow(k, acc)
+    y = np.sum(x ** 2) * n + acc[1]
+    g = dlgradient(y, x)
+    return np.sum(g * g)
+
+
+def test_a_helper_changing_what_a_closure_captured_differentiated_again():
+    x = np.array([0.3, -0.7])
+    # n = 1 + 2, acc[1] = x0 + 1: y = 3 sum(x^2) + x0 + 1, g = 6x + e0; sum(g^2), its value
+    try:
+        z = dlfeval(helper_changing_a_captured_list, dlarray(x))
+    except sct.SctError:
+        return                                  # refused: acceptable
+    g = 6 * x + np.array([1.0, 0.0])
+    assert np.isclose(float(extractdata(z)), np.sum(g * g))
