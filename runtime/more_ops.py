@@ -44,7 +44,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as)
 
 
 
@@ -1653,25 +1653,26 @@ def not_nan(a):
 @defrule(np.nanprod, nondiff=("where",))
 def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims) * np.conj(
-        prod_of_others(where_filled(where_filled(a, not_nan(a), 1), where, 1), axis)), initial),
+        prod_of_others(where_filled(where_filled(input_as(a, dtype), not_nan(a), 1), where, 1), axis)), initial),
         not_nan(a) & where)
 
 
 @defrule(np.nanvar, real_output=True)
 def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis), not_nan(a),
+    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis, dtype), not_nan(a),
                         nan_variance_scale(a, axis, ddof))
 
 
 @defrule(np.nanstd, real_output=True)
 def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis),
+    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis, dtype),
                         not_nan(a), nan_variance_scale(a, axis, ddof))
 
 
-def nan_deviation(a, axis):
-    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere)."""
-    return where_filled(a, not_nan(a), 0) - np.nanmean(a, axis=axis, keepdims=True)
+def nan_deviation(a, axis, dtype=None):
+    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere); a complex ``a`` given a real
+    ``dtype=``: less the mean of its real part, as numpy computes it (input_as)."""
+    return where_filled(a, not_nan(a), 0) - np.nanmean(input_as(a, dtype), axis=axis, keepdims=True)
 
 
 def nan_variance_scale(a, axis, ddof):
@@ -1687,7 +1688,7 @@ def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
 @defrule(np.nancumprod)
 def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
     # np.cumprod of a with its NaN entries replaced by 1: those take no adjoint
-    return where_masked(cumprod_adjoint(g, where_filled(a, not_nan(a), 1), ans, axis), not_nan(a))
+    return where_masked(cumprod_adjoint(g, where_filled(input_as(a, dtype), not_nan(a), 1), ans, axis), not_nan(a))
 
 
 nondifferentiable(not_nan, nan_variance_scale)
