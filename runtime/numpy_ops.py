@@ -2478,6 +2478,11 @@ def interp_plan(x, xp, left, right, period):
     if period is not None:
         raise NotImplementedError("np.interp with period= is not differentiated")
     xp = np.asarray(xp)
+    # numpy does not check xp: where it decreases, its result is not a function sct can model (its
+    # documentation: 'nonsense'); was: a gradient of the wrong segment
+    require(not np.any(np.diff(np.real(xp)) < 0),
+            "np.interp(x, xp, fp) with xp not increasing: numpy's result is not defined there; sort xp "
+            "(order = np.argsort(xp); np.interp(x, xp[order], fp[order]))")
     seg = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
     below = np.asarray(x) < xp[0]
     above = np.asarray(x) > xp[-1]

@@ -32,6 +32,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# this checkout's sct, not an installed one (the script's own folder comes first on sys.path)
+sys.path.insert(0, os.path.dirname(HERE))
 
 from gradcheck import numerical_gradient  # noqa: E402
 
@@ -617,7 +619,7 @@ def t_elementwise(r):
     if form == "sinc":
         return "np.sinc(x)", pick(r, ["ties", M]), R, {}
     if form == "heaviside":
-        return f"np.heaviside(x, {pick(r, ['0.5', '0.0', '1.0'])}) * x", "ties", R, {}
+        return f"np.heaviside(x, {pick(r, ['0.5', '0.0', '1.0'])}) * x", M, R, {}
     if form == "sqrt_abs":
         return "np.sqrt(np.abs(x) + 0.1)", M, RC, {}
     if form == "square":
@@ -719,9 +721,113 @@ def t_f32_mix(r):
     return form, M, ["f32"], {"K": g.standard_normal((4,))}
 
 
+def t_more(r):
+    g = np.random.default_rng(r.randrange(1 << 30))
+    form = pick(r, ["einsum_ell", "einsum_rep", "max_where_init", "clip_bcast", "tal_neg", "norm_mat_axis",
+                    "det_f32", "maximum_self", "min_init_ax", "sum_where_bcast", "cumsum_neg", "diff0",
+                    "take_scalar", "sort_desc", "einsum_trace3", "outer_mat", "inner_vec", "kron_vec",
+                    "trace_neg", "tri_neg", "roll_neg", "pad_tuple", "repeat_arr", "tile0", "interp_x",
+                    "std_ddof_all", "norm_keep_vec", "norm_neg_axis", "logaddexp_big", "power_frac",
+                    "where_scalar_cond", "solve_vec_b", "matrix_power_big", "pinv_square", "inv_f32",
+                    "cholesky_upper", "svd_vals_batched", "eigh_batched", "qr_batched", "slogdet_batched",
+                    "norm_batched", "cross_2d", "average_nd_w"])
+    if form == "einsum_ell":
+        return "np.einsum('...ij,...jk->...ik', x, K)", T3, RC, {"K": g.standard_normal((4, 2))}
+    if form == "einsum_rep":
+        return "np.einsum('ii,jj->ij', x, K)", (3, 3), RC, {"K": g.standard_normal((3, 3))}
+    if form == "einsum_trace3":
+        return "np.einsum('iii->', x) + np.einsum('iij->ij', x).sum()", (3, 3, 3), RC, {}
+    if form == "max_where_init":
+        op = pick(r, ["max", "min", "amax"])
+        return f"np.{op}(x, axis={pick(r, [0, -1, None, (0, 1)])}, where=K, initial={pick(r, ['-5.0', '5.0', '0.0'])})", M, R, {
+            "K": g.random((3, 4)) < 0.5}
+    if form == "min_init_ax":
+        return f"np.min(x, axis={pick(r, [0, 1, -1])}, initial={pick(r, ['0.0', '-0.3', '0.3'])}, keepdims={pick(r, [True, False])})", M, R, {}
+    if form == "clip_bcast":
+        return pick(r, ["np.clip(x, K, L)", "np.clip(x, K[:, :1], None)", "np.clip(x, None, L[:1])", "np.clip(x, K, x[:1] + 0.1)"]), M, R, {
+            "K": g.uniform(-1, 0, (3, 1)), "L": g.uniform(0, 1, (1, 4))}
+    if form == "sum_where_bcast":
+        return f"np.{pick(r, ['sum', 'mean', 'prod'])}(x, axis={pick(r, [0, 1, None])}, where=K)", M, RC, {"K": g.random((1, 4)) < 0.6}
+    if form == "tal_neg":
+        return "np.take_along_axis(x, K, axis=-1)", M, RC, {"K": g.integers(-4, 4, (3, 6))}
+    if form == "norm_mat_axis":
+        o = pick(r, ["'fro'", "'nuc'", "1", "-1", "2", "-2", "np.inf", "-np.inf", "None"])
+        return f"np.linalg.norm(x, ord={o}, axis={pick(r, ['(1, 2)', '(2, 1)', '(0, 2)', '(-1, 0)'])})", T3, RC, {}
+    if form == "norm_batched":
+        return f"np.linalg.norm(x, axis={pick(r, ['-1', '(-2, -1)', '1'])}, keepdims=True)", T3, RC, {}
+    if form == "det_f32":
+        return "np.linalg.det(x)", "sq", ["f32"], {}
+    if form == "inv_f32":
+        return "np.linalg.inv(x)", "sq", ["f32"], {}
+    if form == "maximum_self":
+        return pick(r, ["np.maximum(x, x.T)", "np.minimum(x, x[::-1, ::-1])", "np.fmax(x, x.T)", "np.maximum(x, x)"]), "sym", R, {}
+    if form == "cumsum_neg":
+        return f"np.{pick(r, ['cumsum', 'cumprod'])}(x, axis={pick(r, [-1, -2, -3])})", T3, RC, {}
+    if form == "diff0":
+        return f"np.diff(x, n={pick(r, [0, 1, 4])}, axis={pick(r, [0, 1])})", M, RC, {}
+    if form == "take_scalar":
+        return f"np.take(x, {pick(r, [0, -1, 5])}) * x", M, RC, {}
+    if form == "sort_desc":
+        return f"-np.sort(-x, axis={pick(r, [0, 1, -1])})", M, R, {}
+    if form == "outer_mat":
+        return "np.outer(x, x[0])", M, RC, {}
+    if form == "inner_vec":
+        return "np.inner(x, x) + np.inner(x[0], x[1])", M, RC, {}
+    if form == "kron_vec":
+        return pick(r, ["np.kron(x[0], x[:, 1])", "np.kron(x, x[:2, :2])", "np.kron(x[0], K)"]), M, RC, {"K": g.standard_normal((2, 2))}
+    if form == "trace_neg":
+        return f"np.trace(x, offset={pick(r, [-1, -2, 1, 5])}, axis1={pick(r, [-1, 0])}, axis2={pick(r, [-2, 1])})", T3, RC, {}
+    if form == "tri_neg":
+        return f"np.{pick(r, ['tril', 'triu'])}(x, {pick(r, [-1, -5, 5, 2])})", M, RC, {}
+    if form == "roll_neg":
+        return f"np.roll(x, {pick(r, ['(-1, 2)', '-5', '[-7, 3]'])}, axis={pick(r, ['(0, -1)', '(-1, -2)', '(2, 1)'])})".replace("-5, axis", "-5, axis"), T3, RC, {}
+    if form == "pad_tuple":
+        mode = pick(r, ["'constant'", "'edge'", "'wrap'", "'reflect'", "'symmetric'"])
+        return f"np.pad(x, {pick(r, ['((0, 1), (2, 0))', '((1, 1),)', '(0, 0)', '[[1, 0], [0, 1]]'])}, mode={mode})", M, RC, {}
+    if form == "repeat_arr":
+        return f"np.repeat(x, K, axis={pick(r, [0, -2])})", M, RC, {"K": np.array([2, 0, 1])}
+    if form == "tile0":
+        return f"np.tile(x, {pick(r, ['(0, 1)', '1', '(1, 1, 1)'])}) * 2", M, RC, {}
+    if form == "interp_x":
+        return pick(r, ["np.interp(x, x[0], x[1])", "np.interp(K, np.sort(x[0]), x[1])", "np.interp(x, K, K ** 2)"]), M, R, {"K": np.array([-1.0, 0.0, 0.5, 1.0])}
+    if form == "std_ddof_all":
+        return f"np.{pick(r, ['std', 'var'])}(x, ddof={pick(r, [0, 1, 3])}, axis={pick(r, [None, (0, 1), 0])})", M, RC, {}
+    if form == "norm_keep_vec":
+        return f"np.linalg.norm(x, ord={pick(r, [1, 2, 'np.inf', 3, -1])}, axis=-1, keepdims=True)", M, RC, {}
+    if form == "norm_neg_axis":
+        return f"np.linalg.norm(x, axis={pick(r, [-1, -2, 0])})", M, RC, {}
+    if form == "logaddexp_big":
+        return pick(r, ["np.logaddexp(50 * x, 40 * x[::-1])", "np.logaddexp2(30 * x, 0.0)"]), M, R, {}
+    if form == "power_frac":
+        return pick(r, ["np.power(np.abs(x) + 0.1, 1.5)", "(x ** 2 + 0.1) ** -0.5", "np.power(x, K)", "np.power(-2.0, x)"]), M, R, {
+            "K": np.array([1, 2, 3, 0])}
+    if form == "where_scalar_cond":
+        return "np.where(np.sum(x) > 0, x, -x) * x", M, RC, {}
+    if form == "solve_vec_b":
+        return "np.linalg.solve(x, x[:, 0])", "sq", RC, {}
+    if form == "matrix_power_big":
+        return f"np.linalg.matrix_power(x * 0.5, {pick(r, [4, 5, -3])})", "sq", RC, {}
+    if form == "pinv_square":
+        return "np.linalg.pinv(x)", "sq", RC, {}
+    if form == "cholesky_upper":
+        return "np.linalg.cholesky(x, upper=True)", "spd", RC, {}
+    if form == "svd_vals_batched":
+        return "np.linalg.svd(x, compute_uv=False)", T3, RC, {}
+    if form == "eigh_batched":
+        return "np.linalg.eigvalsh(x + np.swapaxes(x, -1, -2))", (2, 3, 3), RC, {}
+    if form == "qr_batched":
+        return "np.linalg.qr(x)[1]", (2, 4, 3), RC, {}
+    if form == "slogdet_batched":
+        return "np.linalg.slogdet(x + 3 * np.eye(3))[1]", (2, 3, 3), RC, {}
+    if form == "cross_2d":
+        return "np.cross(x[:, :3], K[:, :3])", M, RC, {"K": g.standard_normal((3, 4))}
+    k = g.uniform(0.2, 2, (2,))
+    return f"np.average(x, axis=0, weights=K)", T3, RC, {"K": k}
+
+
 TEMPLATES = [t_reduce, t_method_reduce, t_stat, t_average, t_average_wrt_weights, t_norm, t_clip,
              t_clip_bounds_active, t_where, t_take, t_cum, t_sort, t_einsum, t_tensordot, t_linalg, t_products,
-             t_diag, t_pad, t_shape, t_elementwise, t_empty0d, t_f32_mix]
+             t_diag, t_pad, t_shape, t_elementwise, t_empty0d, t_f32_mix, t_more, t_more]
 
 HELPERS = '''
 def put_along(x, K, L):
@@ -860,9 +966,12 @@ def run_case(mod, c):
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):
                 return float(np.real(p(xv)))
-    num = numerical_gradient(pfun, [x64], 0, step=1e-6)
-    if not np.allclose(grad, num, rtol=max(rtol, 1e-4),
-                       atol=max(atol, 1e-5) * max(1, np.max(np.abs(num), initial=0))):
+    # float32: a function that casts to float32 (x.astype(np.float32), dtype=np.float32) rounds a
+    # step of 1e-6 away; a larger step and tolerance
+    f32 = c.dtype == "f32"
+    num = numerical_gradient(pfun, [x64], 0, step=1e-3 if f32 else 1e-6)
+    if not np.allclose(grad, num, rtol=1e-2 if f32 else max(rtol, 1e-4),
+                       atol=(1e-2 if f32 else max(atol, 1e-5)) * max(1, np.max(np.abs(num), initial=0))):
         return "grad", f"got\n{grad}\nwant\n{num}"
     if not c.order2 or c.dtype == "f32":
         return "ok", ""

@@ -562,3 +562,31 @@ def test_average_returned(p):
         return float(np.sum(_d(dlfeval(grad_of, p, dlarray(xv))[1]) * V))
     np.testing.assert_allclose(_d(z), zfun(x), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(_d(g2), numerical_gradient(zfun, [x], 0, step=1e-5), rtol=1e-4, atol=1e-5)
+
+
+# --- 3. np.interp with xp not increasing: refused (numpy's result is 'nonsense' there) ----------------
+
+XP_UNSORTED = np.array([0.3, -1.0, 0.8, 0.1])
+XQ = np.array([-2.0, -0.5, 0.0, 0.7, 1.5])
+
+
+def interp_fp(fp):
+    return np.sum(np.interp(XQ, XP_UNSORTED, fp) * np.arange(5.0))
+
+
+def interp_sorted_fp(fp):
+    order = np.argsort(XP_UNSORTED)
+    return np.sum(np.interp(XQ, XP_UNSORTED[order], fp[order]) * np.arange(5.0))
+
+
+def test_interp_unsorted_xp_refused():
+    fp = RNG.standard_normal(4)
+    with pytest.raises(SctError, match="xp not increasing"):
+        dlfeval(grad_of, interp_fp, dlarray(fp))
+
+
+def test_interp_sorted_xp():
+    fp = RNG.standard_normal(4)
+    value, grad = dlfeval(grad_of, interp_sorted_fp, dlarray(fp))
+    np.testing.assert_allclose(_d(value), interp_sorted_fp(fp), rtol=1e-12)
+    np.testing.assert_allclose(_d(grad), numerical_gradient(interp_sorted_fp, [fp], 0), rtol=1e-5, atol=1e-6)
