@@ -1485,14 +1485,20 @@ def _no_out(out):
         raise TypeError("sct reads ufunc methods without out=: assign the result instead")
 
 
-def reduce_agrees(ufunc, array, axis, value):
+def _no_where(where):
+    if where is not True:
+        raise TypeError("sct reads ufunc.reduce without where=: select the entries first "
+                        "(np.where(mask, a, identity)), then reduce")
+
+
+def reduce_agrees(ufunc, array, axis, value, initial=None):
     """Raise where numpy's own ``ufunc.reduce`` gives another value than the left fold it defines
     (numpy 2.4's np.power.reduce of floats: [2., 3., 2.] gives 4.0, the fold 64.0): sct computes the
     fold, so its value would silently differ from the program's run outside dlfeval."""
     from .errors import EvaluationError
     a = np.asarray(array)
     with np.errstate(all="ignore"):
-        ref = ufunc.reduce(a, axis=axis)
+        ref = ufunc.reduce(a, axis=axis) if initial is None else ufunc.reduce(a, axis=axis, initial=initial)
     if np.shape(ref) == np.shape(value) and np.allclose(ref, value, rtol=1e-12, atol=0.0, equal_nan=True):
         return True
     raise EvaluationError(
@@ -1506,15 +1512,22 @@ nondifferentiable(reduce_agrees)
 
 
 def _ufunc_reduce(ufunc):
-    def reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+    def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
         _no_out(out)
+        _no_where(where)
         items = _moved_items(array, axis)
-        if items.shape[0] == 0:
-            raise ValueError(f"sct: {ufunc.__name__}.reduce of an empty axis (numpy's identity) is not read")
-        value = items[0]
-        for i in range(1, items.shape[0]):
-            value = ufunc(value, items[i])
-        reduce_agrees(ufunc, array, axis, value)
+        if initial is not None:
+            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
+            value = np.broadcast_to(initial, items.shape[1:])
+            for i in range(items.shape[0]):
+                value = ufunc(value, items[i])
+        else:
+            if items.shape[0] == 0:
+                raise ValueError(f"sct: {ufunc.__name__}.reduce of an empty axis (numpy's identity) is not read")
+            value = items[0]
+            for i in range(1, items.shape[0]):
+                value = ufunc(value, items[i])
+        reduce_agrees(ufunc, array, axis, value, initial)
         if keepdims:
             value = np.expand_dims(value, tuple(range(np.ndim(array))) if axis is None else axis)
         return value if dtype is None else np.asarray(value).astype(dtype)
@@ -1542,14 +1555,14 @@ def _ufunc_outer(ufunc):
     return outer
 
 
-def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
     _no_out(out)
-    return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims)
+    return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
-def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
     _no_out(out)
-    return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims)
+    return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
 def add_accumulate(array, axis=0, dtype=None, out=None):
@@ -1586,7 +1599,7 @@ def dist_items(p, q):
 
 
 equivalent(math.dist, dist_items)
-nondifferentiable(_no_out)
+nondifferentiable(_no_out, _no_where)
 
 
 def piecewise_items(x, condlist, funclist, *args):

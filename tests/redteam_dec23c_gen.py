@@ -81,6 +81,10 @@ def pick(r, xs):
     return r.choice(xs)
 
 
+def pq(r, xs):
+    return repr(r.choice(xs))
+
+
 def axis_for(r, ndim, allow_tuple=True, allow_none=True):
     opts = list(range(-ndim, ndim))
     if allow_none:
@@ -825,14 +829,170 @@ def t_more(r):
     return f"np.average(x, axis=0, weights=K)", T3, RC, {"K": k}
 
 
+def t_more2(r):
+    g = np.random.default_rng(r.randrange(1 << 30))
+    form = pick(r, ["out_sum", "out_ufunc", "out_inplace", "cov", "corrcoef", "trapezoid", "trapezoid_x",
+                    "convolve", "correlate", "vector_norm", "matrix_norm", "vecdot", "matvec", "vecmat",
+                    "einsum_list", "select", "choose", "piecewise", "logspace", "geomspace", "sum_empty_axes",
+                    "clip_kw", "method_init", "cumulative", "linspace", "meshgrid", "gradient", "ediff1d",
+                    "nanmedian", "nanpercentile", "convolve_same", "sum_bool_where", "prod_neg_axis",
+                    "unique_vals", "flatten", "diagflat", "fill_diag", "put", "setitem_mask", "argmax_take",
+                    "max_keep_where", "std_where_keep", "linalg_outer", "linalg_diag", "cross_vec",
+                    "einsum_scalar", "block", "apply_along_axis", "cumsum_out"])
+    if form == "out_sum":
+        return "np.sum(x, axis=0, out=np.empty(4))", M, RC if False else R, {}
+    if form == "cumsum_out":
+        return "np.cumsum(x, axis=1, out=np.empty((3, 4)))", M, R, {}
+    if form == "out_ufunc":
+        return pick(r, ["np.multiply(x, 2.0, out=np.empty((3, 4)))", "np.exp(x, out=np.zeros((3, 4)))",
+                        "np.add(x, x[0], out=np.empty_like(x))"]), M, R, {}
+    if form == "out_inplace":
+        return pick(r, ["inplace_mul(x)", "inplace_clip(x)", "inplace_exp(x)"]), M, R, {}
+    if form == "cov":
+        return pick(r, ["np.cov(x)", "np.cov(x, rowvar=False)", "np.cov(x, ddof=0)", "np.cov(x, bias=True)",
+                        "np.cov(x[0], x[1])", "np.cov(x, aweights=K)", "np.cov(x, fweights=L)"]), M, RC, {
+            "K": g.uniform(0.5, 2, 4), "L": np.array([1, 2, 1, 3])}
+    if form == "corrcoef":
+        return pick(r, ["np.corrcoef(x)", "np.corrcoef(x, rowvar=False)", "np.corrcoef(x[0], x[1])"]), M, R, {}
+    if form == "trapezoid":
+        return f"np.trapezoid(x, dx={pick(r, ['0.5', '1.0'])}, axis={pick(r, [0, -1, 1])})", M, R, {}
+    if form == "trapezoid_x":
+        return pick(r, ["np.trapezoid(K, x=np.cumsum(np.abs(x[0]) + 0.1))", "np.trapezoid(x, x=K2, axis=-1)",
+                        "np.trapezoid(x, x=np.sort(x[0]))"]), M, R, {"K": g.standard_normal(4), "K2": np.array([0.0, 0.5, 1.5, 2.0])}
+    if form == "convolve":
+        return f"np.convolve(x[0], K, mode={pq(r, ['full', 'valid', 'same'])})", M, RC, {"K": g.standard_normal(3)}
+    if form == "convolve_same":
+        return "np.convolve(x[0], x[1, :2], mode='same')", M, RC, {}
+    if form == "correlate":
+        return f"np.correlate(x[0], K, mode={pq(r, ['full', 'valid', 'same'])})", M, RC, {"K": g.standard_normal(3) + 0.5j}
+    if form == "vector_norm":
+        return f"np.linalg.vector_norm(x, ord={pick(r, ['2', '1', 'np.inf', '-np.inf', '3', '0.5'])}, axis={pick(r, ['None', '0', '-1', '(0, 1)'])}, keepdims={pick(r, [True, False])})", M, RC, {}
+    if form == "matrix_norm":
+        o = pick(r, ["'fro'", "'nuc'", '1', '-1', '2', '-2', 'np.inf', '-np.inf'])
+        return f"np.linalg.matrix_norm(x, ord={o}, keepdims={pick(r, [True, False])})", pick(r, [M, T3]), RC, {}
+    if form == "vecdot":
+        return pick(r, ["np.vecdot(x, K)", "np.vecdot(x, x, axis=0)", "np.linalg.vecdot(x, K[None])"]), M, RC, {"K": g.standard_normal(4) + 1j}
+    if form == "matvec":
+        return "np.matvec(x, K)", M, RC, {"K": g.standard_normal(4)}
+    if form == "vecmat":
+        return "np.vecmat(K, x)", M, RC, {"K": g.standard_normal(3) + 0.5j}
+    if form == "einsum_list":
+        return pick(r, ["np.einsum(x, [0, 1], [1])", "np.einsum(x, [0, 1], x, [0, 1], [0])", "np.einsum(x, [Ellipsis, 1])"]), M, RC, {}
+    if form == "select":
+        return "np.select([x > 0.5, x < -0.5], [x ** 2, np.sin(x)], default=x * 3)", M, R, {}
+    if form == "choose":
+        return "np.choose(K, [x, x ** 2, -x])", M, R, {"K": g.integers(0, 3, (3, 4))}
+    if form == "piecewise":
+        return "np.piecewise(x, [x < 0, x >= 0], [lambda v: v ** 2, lambda v: np.sin(v)])", M, R, {}
+    if form == "logspace":
+        return "np.logspace(x[0, 0], x[0, 1], 5)", M, R, {}
+    if form == "geomspace":
+        return "np.geomspace(np.abs(x[0, 0]) + 0.5, np.abs(x[0, 1]) + 2.0, 4)", M, R, {}
+    if form == "linspace":
+        return f"np.linspace(x[0], x[1], {pick(r, [3, 5])}, axis={pick(r, [0, -1, 1])}, endpoint={pick(r, [True, False])})", M, RC, {}
+    if form == "meshgrid":
+        return f"np.meshgrid(x[0], x[1, :3], indexing={pq(r, ['xy', 'ij'])})[{pick(r, [0, 1])}]", M, RC, {}
+    if form == "gradient":
+        return f"np.gradient(x, axis={pick(r, [0, 1, -1])}{pick(r, ['', ', edge_order=2'])})", M, RC, {}
+    if form == "ediff1d":
+        return "np.ediff1d(x, to_begin=0.5)", M, RC, {}
+    if form == "nanmedian":
+        return f"np.nanmedian(x, axis={pick(r, [0, 1, None])})", M, R, {}
+    if form == "nanpercentile":
+        return f"np.nanpercentile(x, {pick(r, [30, 50, 90])}, axis={pick(r, [0, 1, None])})", M, R, {}
+    if form == "sum_empty_axes":
+        return f"np.{pick(r, ['sum', 'prod', 'max', 'mean'])}(x, axis=())", M, R, {}
+    if form == "clip_kw":
+        return pick(r, ["np.clip(x, min=-0.3)", "np.clip(x, max=0.3)", "np.clip(x, a_min=-0.2, a_max=None)", "x.clip(max=0.1)",
+                        "x.clip(min=K)"]), M, R, {"K": g.uniform(-1, 0, 4)}
+    if form == "method_init":
+        return f"x.{pick(r, ['max', 'min', 'sum', 'prod'])}(axis={pick(r, [0, 1])}, initial={pick(r, ['0.0', '1.0'])}, where=K)", M, R, {"K": g.random((3, 4)) < 0.6}
+    if form == "cumulative":
+        return f"np.{pick(r, ['cumulative_sum', 'cumulative_prod'])}(x, axis={pick(r, [0, 1, -1])}, include_initial={pick(r, [True, False])})", M, RC, {}
+    if form == "sum_bool_where":
+        return "np.sum(x * (x > 0), where=x < 1.0)", M, R, {}
+    if form == "prod_neg_axis":
+        return f"np.prod(x, axis={pick(r, [-1, -2, (-1, -2)])})", M, RC, {}
+    if form == "unique_vals":
+        return "np.unique(x)", M, R, {}
+    if form == "flatten":
+        return f"x.flatten({pq(r, ['C', 'F'])}) * np.arange(12.0)", M, RC, {}
+    if form == "diagflat":
+        return f"np.diagflat(x[0], {pick(r, [0, 1, -1])})", M, RC, {}
+    if form == "fill_diag":
+        return "fill_diag(x)", (3, 3), R, {}
+    if form == "put":
+        return "put_copy(x)", M, R, {}
+    if form == "setitem_mask":
+        return "mask_set(x)", M, R, {}
+    if form == "argmax_take":
+        return f"np.take_along_axis(x, np.expand_dims(np.argmax(x, axis={pick(r, [0, 1])}), {pick(r, [0, 1])}), axis={pick(r, [0, 1])})".replace(
+            "axis=0), 1), axis=0", "axis=0), 0), axis=0").replace("axis=1), 0), axis=1", "axis=1), 1), axis=1").replace(
+            "axis=0), 1), axis=1", "axis=0), 0), axis=0").replace("axis=1), 0), axis=0", "axis=1), 1), axis=1").replace(
+            "axis=0), 0), axis=1", "axis=0), 0), axis=0").replace("axis=1), 1), axis=0", "axis=1), 1), axis=1"), M, R, {}
+    if form == "max_keep_where":
+        return "np.max(x, axis=1, keepdims=True, where=K, initial=-10.0)", M, R, {"K": g.random((1, 4)) < 0.7}
+    if form == "std_where_keep":
+        return f"np.{pick(r, ['std', 'var'])}(x, axis=1, keepdims=True, where=K, ddof={pick(r, [0, 1])})", M, RC, {"K": np.array([[True, True, False, True]])}
+    if form == "linalg_outer":
+        return "np.linalg.outer(x[0], x[1])", M, RC, {}
+    if form == "linalg_diag":
+        return f"np.linalg.diagonal(x, offset={pick(r, [0, 1, -1])})", T3, RC, {}
+    if form == "cross_vec":
+        return "np.linalg.cross(x[:, :3], K)", M, RC, {"K": g.standard_normal(3)}
+    if form == "einsum_scalar":
+        return "np.einsum('ij,->ij', x, 2.5)", M, RC, {}
+    if form == "block":
+        return "np.block([[x, x[:, :1]], [x[:1], x[:1, :1]]])", M, RC, {}
+    return "np.apply_along_axis(lambda v: v ** 2 * np.sum(v), 1, x)", M, R, {}
+
+
 TEMPLATES = [t_reduce, t_method_reduce, t_stat, t_average, t_average_wrt_weights, t_norm, t_clip,
              t_clip_bounds_active, t_where, t_take, t_cum, t_sort, t_einsum, t_tensordot, t_linalg, t_products,
-             t_diag, t_pad, t_shape, t_elementwise, t_empty0d, t_f32_mix, t_more, t_more]
+             t_diag, t_pad, t_shape, t_elementwise, t_empty0d, t_f32_mix, t_more, t_more, t_more2, t_more2, t_more2]
 
 HELPERS = '''
 def put_along(x, K, L):
     z = x.copy()
     np.put_along_axis(z, K, L * z[:, :2], axis=1)
+    return z
+
+
+def inplace_mul(x):
+    z = x.copy()
+    np.multiply(z, 2.0, out=z)
+    return z
+
+
+def inplace_clip(x):
+    z = x * 1.0
+    np.clip(z, -0.3, 0.4, out=z)
+    return z
+
+
+def inplace_exp(x):
+    z = x + 0.0
+    np.exp(z, out=z)
+    z += x
+    return z
+
+
+def fill_diag(x):
+    z = x.copy()
+    np.fill_diagonal(z, x[0] ** 2)
+    return z
+
+
+def put_copy(x):
+    z = x.copy()
+    np.put(z, [0, 5, -1], x[1, :3] * 2)
+    return z
+
+
+def mask_set(x):
+    z = x.copy()
+    z[z > 0.3] = 0.3
+    z[x < -0.5] *= 2
     return z
 
 
@@ -876,11 +1036,12 @@ class Case:
                 f"dtype={self.dtype} kind={self.kind} seed={self.seed}: {self.expr}")
 
 
-def generate(n, seed):
+def generate(n, seed, only=""):
     r = random.Random(seed)
     cases = []
+    templates = [t for t in TEMPLATES if only in t.__name__] or TEMPLATES
     for k in range(n):
-        t = r.choice(TEMPLATES)
+        t = r.choice(templates)
         expr, kind, dtypes, consts = t(r)
         dtype = r.choice(dtypes)
         variant = r.choice(VARIANTS) if r.random() < 0.5 else "direct"
@@ -1008,9 +1169,7 @@ def main(argv=None):
     ap.add_argument("--show", default="value,grad,dtype,grad2,internal")
     ap.add_argument("--showrefused", action="store_true")
     args = ap.parse_args(argv)
-    cases = generate(args.n, args.seed)
-    if args.only:
-        cases = [c for c in cases if args.only in c.template or args.only in c.expr]
+    cases = generate(args.n, args.seed, args.only)
     d = tempfile.mkdtemp(prefix="rt23c_")
     mod = build_module(cases, os.path.join(d, f"rt23c_mod{args.seed}.py"))
     counts = collections.Counter()

@@ -590,3 +590,62 @@ def test_interp_sorted_xp():
     value, grad = dlfeval(grad_of, interp_sorted_fp, dlarray(fp))
     np.testing.assert_allclose(_d(value), interp_sorted_fp(fp), rtol=1e-12)
     np.testing.assert_allclose(_d(grad), numerical_gradient(interp_sorted_fp, [fp], 0), rtol=1e-5, atol=1e-6)
+
+
+# --- 4. ufunc.reduce with initial= / where= (was: a TypeError while evaluating) ----------------------
+
+MASK = np.array([[True, False, True, True], [True, True, False, True], [False, True, True, True]])
+
+
+def ured_min_initial(x):
+    return np.sum(np.sin(np.minimum.reduce(x, axis=0, initial=0.0)) * W[0])
+
+
+def ured_max_initial_keep(x):
+    return np.sum(np.sin(np.maximum.reduce(x, axis=1, initial=0.2, keepdims=True)) * W[:, :1])
+
+
+def ured_add_where(x):
+    return np.sum(np.sin(np.add.reduce(x, axis=1, initial=2.0, where=MASK)) * W[:, 0])
+
+
+def ured_multiply_initial(x):
+    return np.sum(np.multiply.reduce(x, axis=0, initial=1.5) * W[0])
+
+
+def ured_logaddexp_initial(x):
+    return np.sum(np.logaddexp.reduce(x, axis=0, initial=-1.0) * W[0])
+
+
+def ured_subtract_initial(x):
+    return np.sum(np.subtract.reduce(x, axis=1, initial=1.0) ** 2)
+
+
+def ured_max_all_initial(x):
+    return np.maximum.reduce(x ** 2, axis=None, initial=0.5)
+
+
+UREDUCE_CASES = [ured_min_initial, ured_max_initial_keep, ured_add_where, ured_multiply_initial,
+                 ured_logaddexp_initial, ured_subtract_initial, ured_max_all_initial]
+
+
+@pytest.mark.parametrize("p", UREDUCE_CASES, ids=lambda p: p.__name__)
+def test_ufunc_reduce_initial(p):
+    x = RNG.standard_normal((3, 4))
+    value, grad = dlfeval(grad_of, p, dlarray(x))
+    np.testing.assert_allclose(_d(value), p(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_d(grad), numerical_gradient(p, [x], 0), rtol=1e-5, atol=1e-6)
+    z, g2 = dlfeval(grad2_of, p, dlarray(x))
+
+    def zfun(xv):
+        return float(np.sum(_d(dlfeval(grad_of, p, dlarray(xv))[1]) * V))
+    np.testing.assert_allclose(_d(g2), numerical_gradient(zfun, [x], 0, step=1e-5), rtol=1e-4, atol=1e-5)
+
+
+def ured_max_where(x):
+    return np.sum(np.maximum.reduce(x, axis=0, where=MASK, initial=-9.0))
+
+
+def test_ufunc_reduce_where_refused():
+    with pytest.raises(SctError, match="without where="):
+        dlfeval(grad_of, ured_max_where, dlarray(RNG.standard_normal((3, 4))))
