@@ -649,3 +649,21 @@ def ured_max_where(x):
 def test_ufunc_reduce_where_refused():
     with pytest.raises(SctError, match="without where="):
         dlfeval(grad_of, ured_max_where, dlarray(RNG.standard_normal((3, 4))))
+
+
+# --- 5. a sample of the generator's cases (tests/redteam_dec23c_gen.py) ------------------------------
+
+def test_generator_sample():
+    """Eighty generated single-op programs (direct, in a helper, a loop, a lambda; some second order):
+    none gives a wrong value, gradient, gradient dtype or an internal error."""
+    import tempfile
+    import redteam_dec23c_gen as gen
+    cases = gen.generate(80, 2312)
+    mod = gen.build_module(cases, tempfile.mkdtemp(prefix="rt23c_") + "/rt23c_sample.py")
+    outcomes = {}
+    for case in cases:
+        outcome, detail = _quiet(gen.run_case, mod, case)
+        outcomes.setdefault(outcome, []).append((case.describe(), detail[:300]))
+    bad = {k: v for k, v in outcomes.items() if k not in ("ok", "refused", "refused2", "skip")}
+    assert not bad, bad
+    assert len(outcomes.get("ok", ())) >= 60
