@@ -43,6 +43,12 @@ Conventions where the derivative is not unique:
   ``fix`` / ``sign`` (of reals) / ``heaviside`` (in x1; in x2 where x1 == 0) have derivative 0, as MATLAB's; ``int(x)`` and
   ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
+* A reduction's ``dtype=`` converts its input as numpy does: an integer or bool dtype gives a zero
+  adjoint (``cast_kept``), and a complex input given a real dtype is read as its real part
+  (``input_as``: np.prod / np.cumprod / np.var / np.std and their nan* forms).
+* ``np.interp`` needs ``xp`` increasing (numpy does not check it; its result is undefined
+  elsewhere): a decreasing ``xp`` is refused.  ``np.average(..., returned=True)`` differentiates
+  both the average and the sum of weights.
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
   keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
 
