@@ -452,6 +452,11 @@ def _same(a, b, depth: int = 0) -> bool:
             return bool(a == b) or (a != a and b != b)
         except Exception:
             return False
+    if (_closure(a) or _closure(b)) and isinstance(a, tuple) and isinstance(b, tuple):
+        # a closure and its snapshot (the values it captured); two closures: of the same def too
+        if _closure(a) and _closure(b) and getattr(a.fn, "__code__", None) is not getattr(b.fn, "__code__", None):
+            return False
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):
@@ -464,6 +469,12 @@ def _same(a, b, depth: int = 0) -> bool:
                                                      type) + _RANDOM_OWNERS):
         return _same(vars(a), vars(b), depth + 1)
     return False
+
+
+def _closure(value) -> bool:
+    """An sct closure (runtime.support.Closure: a tuple of the values a nested function captured)."""
+    t = type(value)
+    return t.__name__ == "Closure" and t.__module__.endswith("runtime.support")
 
 
 def _restore(entry: _Ran, objects) -> bool:
@@ -812,6 +823,12 @@ def _snapshot(value):
     if isinstance(value, tuple) and type(value) is tuple:
         items = tuple(_snapshot(v) for v in value)
         return items if any(a is not b for a, b in zip(items, value)) else value
+    if _closure(value):
+        # a nested function (a lambda, a partial) made in differentiated code: the values it captured
+        # (was: deep-copied with its frame, its sentinels new objects, so that a recomputed helper given
+        # one never left "the same values"; red team B, dec 23: partial(kernel, ls=0.7) given to a
+        # gram-matrix helper refused every second derivative)
+        return tuple(_snapshot(v) for v in value)
     if type(value) is dict:
         return {k: _snapshot(v) for k, v in value.items()}
     if type(value) in (set, bytearray):

@@ -44,7 +44,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as)
 
 
 
@@ -257,6 +257,67 @@ def _register_scipy_special():
     @defrule(special.multigammaln, wrt=("a",), nondiff=("d",))
     def multigammaln(g, ans, a, d):
         return g * multigamma_derivative(a, d)
+
+    # (red team B, dec 23: autograd's test_scipy.py differentiates these; they had no rule)
+    @defrule(special.log1p, elementwise=True)
+    def log1p(g, ans, x):
+        return g / np.conj(1 + x)
+
+    @defrule(special.expm1, elementwise=True)
+    def expm1(g, ans, x):
+        return g * np.conj(ans + 1)
+
+    @defrule(special.cosm1, elementwise=True)
+    def cosm1(g, ans, x):
+        return -g * np.sin(x)
+
+    @defrule(special.loggamma, elementwise=True)
+    def loggamma(g, ans, x):
+        return g * np.conj(special.digamma(x))
+
+    @defrule(special.rgamma, elementwise=True)
+    def rgamma(g, ans, x):
+        return -g * np.conj(ans * special.digamma(x))
+
+    @defrule(special.j0, elementwise=True)
+    def j0(g, ans, x):
+        return -g * special.j1(x)
+
+    @defrule(special.j1, elementwise=True)
+    def j1(g, ans, x):
+        return g * np.where(x == 0, 0.5, special.j0(x) - special.j1(x) / np.where(x == 0, 1.0, x))
+
+    @defrule(special.y0, elementwise=True)
+    def y0(g, ans, x):
+        return -g * special.y1(x)
+
+    @defrule(special.y1, elementwise=True)
+    def y1(g, ans, x):
+        return g * (special.y0(x) - special.y1(x) / x)
+
+    @defrule(special.jn, wrt=("x",))                 # (integer order n: no derivative in it)
+    def jn(g, ans, n, x):
+        return unbroadcast(g * (special.jv(n - 1, x) - special.jv(n + 1, x)) / 2, x)
+
+    @defrule(special.jv, wrt=("x",))
+    def jv(g, ans, v, x):
+        return unbroadcast(g * (special.jv(v - 1, x) - special.jv(v + 1, x)) / 2, x)
+
+    @defrule(special.yn, wrt=("x",))
+    def yn(g, ans, n, x):
+        return unbroadcast(g * (special.yv(n - 1, x) - special.yv(n + 1, x)) / 2, x)
+
+    @defrule(special.yv, wrt=("x",))
+    def yv(g, ans, v, x):
+        return unbroadcast(g * (special.yv(v - 1, x) - special.yv(v + 1, x)) / 2, x)
+
+    @defrule(special.iv, wrt=("x",))
+    def iv(g, ans, v, x):
+        return unbroadcast(g * (special.iv(v - 1, x) + special.iv(v + 1, x)) / 2, x)
+
+    @defrule(special.ive, wrt=("x",))
+    def ive(g, ans, v, x):
+        return unbroadcast(g * ((special.ive(v - 1, x) + special.ive(v + 1, x)) / 2 - np.sign(x) * ans), x)
 
     if hasattr(special, "softplus"):                 # scipy >= 1.15
         @defrule(special.softplus, elementwise=True)
@@ -1485,14 +1546,20 @@ def _no_out(out):
         raise TypeError("sct reads ufunc methods without out=: assign the result instead")
 
 
-def reduce_agrees(ufunc, array, axis, value):
+def _no_where(where):
+    if where is not True:
+        raise TypeError("sct reads ufunc.reduce without where=: select the entries first "
+                        "(np.where(mask, a, identity)), then reduce")
+
+
+def reduce_agrees(ufunc, array, axis, value, initial=None):
     """Raise where numpy's own ``ufunc.reduce`` gives another value than the left fold it defines
     (numpy 2.4's np.power.reduce of floats: [2., 3., 2.] gives 4.0, the fold 64.0): sct computes the
     fold, so its value would silently differ from the program's run outside dlfeval."""
     from .errors import EvaluationError
     a = np.asarray(array)
     with np.errstate(all="ignore"):
-        ref = ufunc.reduce(a, axis=axis)
+        ref = ufunc.reduce(a, axis=axis) if initial is None else ufunc.reduce(a, axis=axis, initial=initial)
     if np.shape(ref) == np.shape(value) and np.allclose(ref, value, rtol=1e-12, atol=0.0, equal_nan=True):
         return True
     raise EvaluationError(
@@ -1506,15 +1573,22 @@ nondifferentiable(reduce_agrees)
 
 
 def _ufunc_reduce(ufunc):
-    def reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+    def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
         _no_out(out)
+        _no_where(where)
         items = _moved_items(array, axis)
-        if items.shape[0] == 0:
-            raise ValueError(f"sct: {ufunc.__name__}.reduce of an empty axis (numpy's identity) is not read")
-        value = items[0]
-        for i in range(1, items.shape[0]):
-            value = ufunc(value, items[i])
-        reduce_agrees(ufunc, array, axis, value)
+        if initial is not None:
+            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
+            value = np.broadcast_to(initial, items.shape[1:])
+            for i in range(items.shape[0]):
+                value = ufunc(value, items[i])
+        else:
+            if items.shape[0] == 0:
+                raise ValueError(f"sct: {ufunc.__name__}.reduce of an empty axis (numpy's identity) is not read")
+            value = items[0]
+            for i in range(1, items.shape[0]):
+                value = ufunc(value, items[i])
+        reduce_agrees(ufunc, array, axis, value, initial)
         if keepdims:
             value = np.expand_dims(value, tuple(range(np.ndim(array))) if axis is None else axis)
         return value if dtype is None else np.asarray(value).astype(dtype)
@@ -1542,14 +1616,14 @@ def _ufunc_outer(ufunc):
     return outer
 
 
-def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
     _no_out(out)
-    return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims)
+    return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
-def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False):
+def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
     _no_out(out)
-    return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims)
+    return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
 def add_accumulate(array, axis=0, dtype=None, out=None):
@@ -1586,7 +1660,7 @@ def dist_items(p, q):
 
 
 equivalent(math.dist, dist_items)
-nondifferentiable(_no_out)
+nondifferentiable(_no_out, _no_where)
 
 
 def piecewise_items(x, condlist, funclist, *args):
@@ -1653,25 +1727,26 @@ def not_nan(a):
 @defrule(np.nanprod, nondiff=("where",))
 def nanprod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     return where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims) * np.conj(
-        prod_of_others(where_filled(where_filled(a, not_nan(a), 1), where, 1), axis)), initial),
+        prod_of_others(where_filled(where_filled(input_as(a, dtype), not_nan(a), 1), where, 1), axis)), initial),
         not_nan(a) & where)
 
 
 @defrule(np.nanvar, real_output=True)
 def nanvar(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis), not_nan(a),
+    return where_masked(reduction_broadcast(g, a, axis, keepdims) * 2 * nan_deviation(a, axis, dtype), not_nan(a),
                         nan_variance_scale(a, axis, ddof))
 
 
 @defrule(np.nanstd, real_output=True)
 def nanstd(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis),
+    return where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims) * nan_deviation(a, axis, dtype),
                         not_nan(a), nan_variance_scale(a, axis, ddof))
 
 
-def nan_deviation(a, axis):
-    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere)."""
-    return where_filled(a, not_nan(a), 0) - np.nanmean(a, axis=axis, keepdims=True)
+def nan_deviation(a, axis, dtype=None):
+    """``a - nanmean(a)`` with NaN entries at 0 (finite everywhere); a complex ``a`` given a real
+    ``dtype=``: less the mean of its real part, as numpy computes it (input_as)."""
+    return where_filled(a, not_nan(a), 0) - np.nanmean(input_as(a, dtype), axis=axis, keepdims=True)
 
 
 def nan_variance_scale(a, axis, ddof):
@@ -1687,7 +1762,7 @@ def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
 @defrule(np.nancumprod)
 def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
     # np.cumprod of a with its NaN entries replaced by 1: those take no adjoint
-    return where_masked(cumprod_adjoint(g, where_filled(a, not_nan(a), 1), ans, axis), not_nan(a))
+    return where_masked(cumprod_adjoint(g, where_filled(input_as(a, dtype), not_nan(a), 1), ans, axis), not_nan(a))
 
 
 nondifferentiable(not_nan, nan_variance_scale)

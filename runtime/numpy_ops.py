@@ -43,6 +43,12 @@ Conventions where the derivative is not unique:
   ``fix`` / ``sign`` (of reals) / ``heaviside`` (in x1; in x2 where x1 == 0) have derivative 0, as MATLAB's; ``int(x)`` and
   ``round(x)`` (Python ints) stay constants.
 * ``%`` / ``np.mod`` / ``np.fmod``: d/dx1 = 1, d/dx2 = -floor(x1/x2) (or trunc).
+* A reduction's ``dtype=`` converts its input as numpy does: an integer or bool dtype gives a zero
+  adjoint (``cast_kept``), and a complex input given a real dtype is read as its real part
+  (``input_as``: np.prod / np.cumprod / np.var / np.std and their nan* forms).
+* ``np.interp`` needs ``xp`` increasing (numpy does not check it; its result is undefined
+  elsewhere): a decreasing ``xp`` is refused.  ``np.average(..., returned=True)`` differentiates
+  both the average and the sum of weights.
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
   keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
 
@@ -508,9 +514,11 @@ def mean(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=Tr
 @defrule(np.prod, wrt=("a", "initial"), method="prod", nondiff=("where",))
 def prod(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True):
     # a traced initial= (numpy's start value, a factor of every result): g times the product of a
+    # (a complex a given a real dtype= is read as numpy reads it: its real part, input_as)
     return (where_masked(initial_scaled(reduction_broadcast(g, a, axis, keepdims)
-                                        * np.conj(prod_of_others(where_filled(a, where, 1), axis)), initial), where),
-            np.sum(g * np.conj(np.prod(a, axis=axis, keepdims=keepdims, where=where))))
+                                        * np.conj(prod_of_others(where_filled(input_as(a, dtype), where, 1), axis)),
+                                        initial), where),
+            np.sum(g * np.conj(np.prod(input_as(a, dtype), axis=axis, keepdims=keepdims, where=where))))
 
 
 @defrule(np.max, np.amax, np.min, np.amin, wrt=("a", "initial"), method="max", nondiff=("where",))
@@ -644,12 +652,12 @@ def mean_where_scale(a, ans, axis, where):
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
         correction=None):
     return (where_masked(reduction_broadcast(g, a, axis, keepdims) * 2
-                         * (a - given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean))
+                         * (a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean))
                          / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                         correction_or(ddof, correction)), where),
             unbroadcast(given_only(where_masked(
                 reduction_broadcast(g, a, axis, keepdims) * 2
-                * (given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean) - a)
+                * (given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean) - a)
                 / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                correction_or(ddof, correction)), where), mean), mean))
 
@@ -658,12 +666,12 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
         correction=None):
     return (where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
-                         * (a - given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean))
+                         * (a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean))
                          / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                         correction_or(ddof, correction)), where),
             unbroadcast(given_only(where_masked(
                 reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
-                * (given_mean(np.mean(a, axis=axis, keepdims=True, where=where), mean) - a)
+                * (given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean) - a)
                 / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                correction_or(ddof, correction)), where), mean), mean))
 
@@ -728,7 +736,7 @@ def cumsum(g, ans, a, axis=None, dtype=None, out=None):
 
 @defrule(np.cumprod, method="cumprod")
 def cumprod(g, ans, a, axis=None, dtype=None, out=None):
-    return cumprod_adjoint(g, a, ans, axis)
+    return cumprod_adjoint(g, input_as(a, dtype), ans, axis)
 
 
 def logsumexp(a, axis=None, keepdims=False):
@@ -2167,10 +2175,10 @@ def ptp(g, ans, a, axis=None, out=None, keepdims=False):
         - extremum_weights(a, np.min(a, axis=axis, keepdims=keepdims), axis, keepdims))
 
 
-@defrule(np.average, wrt=("a", "weights"))
+@defrule(np.average, wrt=("a", "weights"), many_outputs=True)
 def average(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
     return average_adjoint_a(g, ans, a, axis, weights, returned, keepdims), \
-        average_adjoint_weights(g, ans, a, axis, weights, keepdims)
+        average_adjoint_weights(g, ans, a, axis, weights, returned, keepdims)
 
 
 @defrule(np.kron, wrt=("a", "b"))
@@ -2277,22 +2285,33 @@ def average_weights_shape(shape, axis):
 
 
 def average_adjoint_a(g, ans, a, axis, weights, returned, keepdims):
-    """The adjoint of ``a`` in ``np.average(a, axis, weights)``."""
-    require(not returned, "np.average(..., returned=True) is not differentiable; compute the sum of weights apart")
+    """The adjoint of ``a`` in ``np.average(a, axis, weights)`` (with ``returned=True`` from the
+    average's cotangent: the sum of weights does not depend on ``a``)."""
     w = average_weights(a, axis, weights)
-    return reduction_broadcast(g, a, axis, keepdims) * np.conj(
+    return reduction_broadcast(average_part(g, ans, returned, 0), a, axis, keepdims) * np.conj(
         w / np.sum(np.broadcast_to(w, np.shape(a)), axis=axis, keepdims=True))
 
 
-def average_adjoint_weights(g, ans, a, axis, weights, keepdims):
-    """The adjoint of ``weights`` in ``np.average(a, axis, weights)``."""
+def average_adjoint_weights(g, ans, a, axis, weights, returned, keepdims):
+    """The adjoint of ``weights`` in ``np.average(a, axis, weights)``; with ``returned=True`` also
+    that of the sum of weights numpy returns second (one for each weight summed into it)."""
     if weights is None:
         return None
     w = average_weights(a, axis, weights)
     total = np.sum(np.broadcast_to(w, np.shape(a)), axis=axis, keepdims=True)
-    mean = reduction_broadcast(ans, a, axis, keepdims)
-    return np.reshape(unbroadcast(reduction_broadcast(g, a, axis, keepdims) * np.conj((a - mean) / total), w),
+    mean = reduction_broadcast(average_part(ans, ans, returned, 0), a, axis, keepdims)
+    return np.reshape(unbroadcast(reduction_broadcast(average_part(g, ans, returned, 0), a, axis, keepdims)
+                                  * np.conj((a - mean) / total)
+                                  + reduction_broadcast(average_part(g, ans, returned, 1), a, axis, keepdims), w),
                       np.shape(weights))
+
+
+def average_part(g, ans, returned, k):
+    """The cotangent (or value) of np.average's average (``k`` 0) or of its sum of weights (``k``
+    1, zeros without ``returned=True``): ``g`` is the pair's with ``returned=True``."""
+    if not returned:
+        return g if k == 0 else np.zeros(np.shape(ans), dtype=np.result_type(ans))
+    return fill_zero(getitem_or_zero(g, k), ans[k])
 
 
 def kron_plan(shape_a, shape_b):
@@ -2465,6 +2484,11 @@ def interp_plan(x, xp, left, right, period):
     if period is not None:
         raise NotImplementedError("np.interp with period= is not differentiated")
     xp = np.asarray(xp)
+    # numpy does not check xp: where it decreases, its result is not a function sct can model (its
+    # documentation: 'nonsense'); was: a gradient of the wrong segment
+    require(not np.any(np.diff(np.real(xp)) < 0),
+            "np.interp(x, xp, fp) with xp not increasing: numpy's result is not defined there; sort xp "
+            "(order = np.argsort(xp); np.interp(x, xp[order], fp[order]))")
     seg = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
     below = np.asarray(x) < xp[0]
     above = np.asarray(x) > xp[-1]
@@ -2581,6 +2605,21 @@ def cast_kept(grad, dtype):
 @defrule(cast_kept, wrt=("grad",), linear="grad")
 def _cast_kept_rule(g, ans, grad, dtype):
     return cast_kept(g, dtype)
+
+
+def input_as(a, dtype):
+    """``a`` as a reduction given ``dtype=`` reads it (np.prod(z, dtype=np.float64), np.cumprod,
+    np.var, np.std and their nan* forms): its real part where ``a`` is complex and ``dtype`` a real
+    one (numpy casts the input, dropping the imaginary part with a ComplexWarning), else ``a``.
+    ``dtype`` None: ``a`` itself (dropped from instantiated rules, sct/templates.py)."""
+    if dtype is None or not np.iscomplexobj(a) or np.dtype(dtype).kind == "c":
+        return a
+    return np.real(a)
+
+
+@defrule(input_as, linear="a")
+def _input_as_rule(g, ans, a, dtype):
+    return input_as(g, dtype)
 
 
 @defrule(np.array)

@@ -2330,6 +2330,13 @@ def method_of(obj, name):
             # layer2]``): the function itself, whose rule is looked up (was: its ``__call__`` wrapper,
             # refused as "no derivative rule for 'ufunc.__call__'")
             return obj
+        from .registry import is_nondifferentiable, lookup
+        if type(obj).__name__ == "_ArrayFunctionDispatcher" and \
+                (lookup(obj) is not None or is_nondifferentiable(obj)):
+            # numpy's functions called as a value (``f(x)`` for ``f`` in ``[..., np.tanh, np.sum]``,
+            # PyTorch's nn.Sequential ported): the function, whose rule is looked up (was: refused as
+            # "no derivative rule for '_ArrayFunctionDispatcher.__call__'"; red team B, dec 23)
+            return obj
     method = getattr(obj, name)
     if type(method) is types.MethodType and getattr(type(method.__func__), "__sct_wraps__", False):
         method = types.MethodType(_unwrapped(method.__func__.fn), method.__self__)   # @sct.accelerate: its function

@@ -162,6 +162,36 @@ def _own_writes(fn, fdef) -> Set[int]:
     return exempt
 
 
+def _registered_op(fn, f) -> bool:
+    """Is the attribute call ``f`` (``norm.pdf``, read through a global object of a library, not a local)
+    an op sct has a derivative rule for, without effects (scipy.stats' distributions' methods)?  Such an
+    op computes a value from its arguments (red team B, dec 23: autograd's Bayesian neural net's
+    ``nonlinearity=lambda x: norm.pdf(x, 0, 1)`` was refused between a generator's items as a function
+    that may change objects)."""
+    from .rules import EFFECTFUL_OPS
+    from .runtime import registry
+    chain = []
+    node = f
+    while isinstance(node, gast.Attribute):
+        chain.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or node.id in fn.__code__.co_varnames or \
+            node.id in fn.__code__.co_freevars or node.id in fn.__code__.co_cellvars:
+        return False
+    value = fn.__globals__.get(node.id)
+    if value is None or (type(value).__module__ or "").split(".")[0] not in ("scipy", "numpy"):
+        return False
+    try:
+        for attr in reversed(chain):
+            value = getattr(value, attr)
+    except Exception:
+        return False
+    try:
+        return registry.lookup(value) is not None and id(value) not in EFFECTFUL_OPS
+    except Exception:
+        return False
+
+
 def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     """Does ``fn`` (and the functions it calls by global name) change nothing its caller can see
     in place?  Writes into objects it made itself (``_own_writes``) are allowed.
@@ -214,6 +244,8 @@ def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False) -> boo
                     root = root.value
                 if not (isinstance(root, gast.Name) and root.id not in fn.__code__.co_varnames and
                         isinstance(fn.__globals__.get(root.id), types.ModuleType)):
+                    if _registered_op(fn, f):
+                        continue    # an op of sct's with a rule (scipy.stats' norm.pdf): computes a value
                     return False    # a method of an object (c.step(v)): it may set the object's attributes
                 if fn.__globals__[root.id].__name__.split(".")[0] not in ("numpy", "math", "cmath"):
                     callee = _module_attribute(fn.__globals__[root.id], f)

@@ -622,6 +622,7 @@ class ClosureConverter:
         args = [load(self.frame), gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()), const(line)]
         if bound and not set(names) & self.lazy_names():
             args.append(gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()))
+            self.fdef.sct_rebinds = True        # (constant_rebinds looks once activity is known)
         node = gast.Expr(value=call(f"{self.rt_name}.closure_rebound", args))
         node.lineno = line
         return node
@@ -635,6 +636,8 @@ def constant_rebinds(fdef, active, rt_name: str) -> None:
     called, as Python's do), where they would expire otherwise (a float can be a traced scalar in
     generated code, so the runtime cannot tell a constant from its type).  Nested defs are left to
     their own compilation (their own activity)."""
+    if not getattr(fdef, "sct_rebinds", False):
+        return
     for node in walk_no_defs(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr == "closure_rebound" and isinstance(node.func.value, gast.Name) and \

@@ -274,14 +274,23 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
                 prims = primals if isinstance(primals, (tuple, list)) else (primals,)
                 if any(_labelled(p) for p in prims):
                     raise
-        effects.replay_from(start)     # what ran already (the output's shape) is replayed
+        # what ran already is replayed; where forward mode ran nothing (it refused to compile), the run
+        # for the output's shape is fun's first: its draws are drawn, not replayed from an empty log
+        # (red team B, dec 23: jvp(lambda *a: f(*a), ...) of an f drawing np.random.randn was
+        # refused, with no line, as a recomputation drawing other numbers)
+        replaying = effects.effect_position() != start
+        if replaying:
+            effects.replay_from(start)
         try:
             kernel, args, layout = _arguments(fun, primals, tangents)
-            effects.replay_end()
+            if replaying:
+                effects.replay_end()
+            replaying = True
             effects.replay_from(start)
             y, jv = dlfeval(kernel, *args)
         finally:
-            effects.replay_end()
+            if replaying:
+                effects.replay_end()
     if layout is not None:
         return _split_outputs(y, layout, False), _split_outputs(jv, layout, True)
     return y, jv

@@ -54,6 +54,46 @@ def _simple_reference(node) -> bool:
     return isinstance(node, gast.Name)
 
 
+class FilterCalls(gast.NodeTransformer):
+    """``filter(f, xs)`` as the generator expression ``(v for v in xs if f(v))`` (``filter(None, xs)``:
+    ``if v``): Python's filter object is that lazy iterator (``xs`` walked as it goes, each item once),
+    which sct's generator expressions follow and refuse where walked twice (was: "no derivative rule
+    for filter"; red team B, dec 23).  Only where ``f`` reads the same function at every item as when
+    filter ran: a lambda without defaults, None, or a name the function never binds."""
+
+    def __init__(self, namer, stored):
+        self.namer, self.stored = namer, stored
+
+    def visit_Lambda(self, node):
+        return node                  # (a lambda's own body: its names are the lambda's)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if not (isinstance(node.func, gast.Name) and node.func.id == "filter" and "filter" not in self.stored and
+                len(node.args) == 2 and not node.keywords and
+                not any(isinstance(a, gast.Starred) for a in node.args)):
+            return node
+        pred, items = node.args
+        if not (isinstance(pred, gast.Constant) and pred.value is None or
+                isinstance(pred, gast.Lambda) and not pred.args.defaults and
+                not any(d is not None for d in pred.args.kw_defaults) or
+                isinstance(pred, gast.Name) and pred.id not in self.stored):
+            return node
+        item = self.namer.fresh("item")
+        test = gast.Name(id=item, ctx=gast.Load(), annotation=None, type_comment=None)
+        if not isinstance(pred, gast.Constant):
+            test = gast.Call(func=pred, args=[test], keywords=[])
+        gen = gast.GeneratorExp(
+            elt=gast.Name(id=item, ctx=gast.Load(), annotation=None, type_comment=None),
+            generators=[gast.comprehension(target=gast.Name(id=item, ctx=gast.Store(), annotation=None,
+                                                            type_comment=None),
+                                           iter=items, ifs=[test], is_async=0)])
+        comp = gen.generators[0]
+        for n in (gen, gen.elt, comp.target, test):
+            gast.copy_location(n, node)
+        return gen
+
+
 class AttributeBuiltins(gast.NodeTransformer):
     """``getattr(o, "a")``, ``setattr(o, "a", v)`` and ``delattr(o, "a")`` with a string literal are
     ``o.a``, ``o.a = v`` and ``del o.a`` (analysed like them: an attribute store the analysis
@@ -273,15 +313,21 @@ def _fresh_names(fdef, body) -> frozenset:
     return frozenset(fresh - spoilt)
 
 
-def _reads_flat(node) -> bool:
-    return any(n.__class__ is gast.Attribute and n.attr == "flat" for n in walk_nodes(node))
-
-
-def _names_attribute_builtin(node) -> bool:
-    """Does ``node`` name getattr, setattr or delattr (what ``AttributeBuiltins`` rewrites)?"""
+def _attribute_reads(node):
+    """(does ``node`` name getattr, setattr or delattr, or ``__setattr__``/``__delattr__``: what
+    ``AttributeBuiltins`` rewrites; does it read an attribute ``flat``: what ``FlatReads`` rewrites;
+    does it name ``filter``: what ``FilterCalls`` rewrites), from one walk."""
     Name, Attribute = gast.Name, gast.Attribute
-    return any(n.__class__ is Name and n.id in _ATTRIBUTE_BUILTINS or
-               n.__class__ is Attribute and n.attr in ("__setattr__", "__delattr__") for n in walk_nodes(node))
+    builtins_, flat, filtered = False, False, False
+    for n in walk_nodes(node):
+        cls = n.__class__
+        if cls is Name:
+            builtins_ = builtins_ or n.id in _ATTRIBUTE_BUILTINS
+            filtered = filtered or n.id == "filter"
+        elif cls is Attribute:
+            builtins_ = builtins_ or n.attr in ("__setattr__", "__delattr__")
+            flat = flat or n.attr == "flat"
+    return builtins_, flat, filtered
 
 
 def _constant_domain(node):
@@ -501,17 +547,32 @@ class Normalizer(Statements, Loops, Expressions):
         for s in body:
             self.check_supported(s)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
-        body = [AttributeBuiltins(self.fail).visit(st) if _names_attribute_builtin(st) else st for st in body]
-        local_functions = frozenset(n.name if n.__class__ is gast.FunctionDef else t.id
-                                    for st in body for n in walk_nodes(st)
-                                    if n.__class__ is gast.FunctionDef or (
-                                        n.__class__ is gast.Assign and n.value.__class__ is gast.Lambda)
-                                    for t in ([n] if n.__class__ is gast.FunctionDef else n.targets)
-                                    if n.__class__ is gast.FunctionDef or t.__class__ is gast.Name) \
-            if any(_reads_flat(st) for st in body) else frozenset()
-        fresh = _fresh_names(self.fdef, body) if local_functions is not None and any(_reads_flat(st) for st in body) \
-            else frozenset()
-        body = [FlatReads(self.rt_name, local_functions, fresh).visit(st) if _reads_flat(st) else st for st in body]
+        reads = [_attribute_reads(st) for st in body]
+        local_functions = fresh = frozenset()
+        if any(flat for _, flat, _ in reads):        # (FlatReads: what may change an array a loop walks)
+            local_functions = frozenset(n.name if n.__class__ is gast.FunctionDef else t.id
+                                        for st in body for n in walk_nodes(st)
+                                        if n.__class__ is gast.FunctionDef or (
+                                            n.__class__ is gast.Assign and n.value.__class__ is gast.Lambda)
+                                        for t in ([n] if n.__class__ is gast.FunctionDef else n.targets)
+                                        if n.__class__ is gast.FunctionDef or t.__class__ is gast.Name)
+            fresh = _fresh_names(self.fdef, body)
+        rewritten = []
+        for st, (builtins_, flat, _) in zip(body, reads):
+            if builtins_:
+                st = AttributeBuiltins(self.fail).visit(st)
+            if flat:
+                st = FlatReads(self.rt_name, local_functions, fresh).visit(st)
+            rewritten.append(st)
+        body = rewritten
+        if any(filtered for _, _, filtered in reads):
+            stored = {n.id for st in body for n in walk_nodes(st)
+                      if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
+                {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs + self.fdef.args.posonlyargs
+                 if isinstance(a, gast.Name)} | \
+                {a.id for a in (self.fdef.args.vararg, self.fdef.args.kwarg) if isinstance(a, gast.Name)}
+            body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
+                    for st, (_, _, filtered) in zip(body, reads)]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

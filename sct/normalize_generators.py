@@ -501,6 +501,20 @@ def _check_consumers(stmts: List, norm) -> None:
                         _check_between(g, between, norm, n)
 
 
+def _numpy_function(value, call, passed) -> bool:
+    """A numpy ufunc or array function (``np.tanh``, ``np.sum``, scipy.special's ufuncs), read through a
+    closure or a default (autograd's Bayesian neural net's ``nonlinearity=np.tanh``; red team B, dec 23),
+    that changes no object the generator reads: given none of them, or a ufunc given no ``out``
+    (was: refused between a generator's items, as a function that may change objects)."""
+    import numpy as np
+    if isinstance(value, np.ufunc):
+        return not passed or (not any(k.arg in ("out", None) for k in call.keywords) and
+                              len(call.args) <= value.nin and
+                              not any(isinstance(a, gast.Starred) for a in call.args))
+    return not passed and type(value).__name__ == "_ArrayFunctionDispatcher" and \
+        (getattr(value, "__module__", None) or "").split(".")[0] == "numpy"
+
+
 def _check_between(gen_exp, between: List, norm, where) -> None:
     from .callee_effects import _READING_METHODS, _pure
     label, reads, state = gen_exp._sct_consumed
@@ -571,6 +585,7 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             if isinstance(callee, types.BuiltinFunctionType) or \
                     isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
                         "numpy", "sct", "runtime", "scipy") or \
+                    _numpy_function(callee, n, passed) or \
                     isinstance(callee, types.FunctionType) and _pure(callee):
                 continue
             if callee is None and isinstance(func, gast.Name) and func.id in ("len", "range", "float", "int", "abs",

@@ -160,6 +160,7 @@ class Statements:
                     isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
                     for n in walk_nodes(item.context_expr)):
                 item.sct_entered_check = (self.fdef.name, getattr(item.context_expr, "lineno", None) or self.line)
+                self.fdef.sct_entered_checks = True
             func = item.context_expr.func if isinstance(item.context_expr, gast.Call) else None
             if (isinstance(func, gast.Name) and func.id == "suppress") or \
                     (isinstance(func, gast.Attribute) and func.attr == "suppress"):
@@ -341,6 +342,8 @@ def check_entered_values(fdef, active, filename: str) -> None:
     so a derivative through u would be lost (``with nullcontext(x * 2) as u``: silently zero before
     this was refused).  The normalizer marks the items that read the function's names; this refuses
     those reading a traced one, at the user's line."""
+    if not getattr(fdef, "sct_entered_checks", False):
+        return
     for node in walk_no_defs(fdef):        # (a nested def: checked where it is compiled, with its activity)
         if isinstance(node, gast.With):
             for item in node.items:

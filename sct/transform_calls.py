@@ -226,6 +226,8 @@ def vjp_pair(fn, active, args, kwargs):
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
     if registry.is_nondifferentiable(fn) or _string_method(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
+    if _drawing_with_integers(fn, args, kwargs):
+        return _effect_pair(fn, len(args), tuple(kwargs))
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
                        "a Python function sct can read; add a rule with @sct.defrule (see "
                        "help(sct.defrule)), use ops with rules, or extractdata to make its input a constant")
@@ -1002,6 +1004,47 @@ def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = ()):
               f"def op_bwd(residuals, grad):\n"
               f"    return ({zeros})\n")
     return _generated_pair("const", fn, None, source, (count, keywords))
+
+
+def _integral(v) -> bool:
+    """A value that carries no derivative whatever the compiler thought of it: an int, a bool, None,
+    a str, or a tuple or list of those, or an array of integers or booleans (a shape, a count)."""
+    import numpy as np
+    if v is None or isinstance(v, (bool, int, str, np.integer, np.bool_)):
+        return True
+    if isinstance(v, (tuple, list)):
+        return all(_integral(e) for e in v)
+    return type(v) is np.ndarray and v.dtype.kind in "biu"
+
+
+def _drawing_with_integers(fn, args, kwargs) -> bool:
+    """``rs.randn(*m.shape)`` of a random generator (numpy's RandomState or Generator, numpy.random's
+    or Python's random functions) whose arguments the compiler could not prove constant (``m`` the
+    result of a helper) but are integers when it runs: a draw without derivative.  (Red team B, dec
+    23: autograd's VAE example, ``rs.randn(*mean.shape)`` of a helper's result, was refused as "no
+    derivative rule for 'RandomState.randn'"; ``np.random.randn(*m.shape)`` ran.)"""
+    from .runtime.effects import _RANDOM_OWNERS, effectful
+    owner = getattr(fn, "__self__", None)
+    module = getattr(fn, "__module__", None) or ""
+    drawing = isinstance(owner, _RANDOM_OWNERS) or module.startswith("numpy.random") or \
+        (isinstance(owner, __import__("types").ModuleType) and owner.__name__ in ("numpy.random", "random"))
+    return drawing and effectful(fn) and all(_integral(a) for a in args) and \
+        all(_integral(v) for v in kwargs.values())
+
+
+def _effect_pair(fn, count: int, keywords: Tuple[str, ...] = ()):
+    """The pair of a draw without derivative (see :func:`_drawing_with_integers`): run through
+    ``rt.effect``, logged once and replayed where a second derivative recomputes the code, as the
+    draws the compiler sees are."""
+    params = ", ".join(f"a{i}" for i in range(count))
+    kwonly = (", *, " if params else "*, ") + ", ".join(keywords) if keywords else ""
+    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
+    zeros = ", ".join(["rt.ZERO"] * count) + ("," if count == 1 else "")
+    source = (f"def op_fwd({params}{kwonly}):\n"
+              f"    return rt.effect(op{', ' + passed if passed else ''}), None\n\n\n"
+              f"def op_bwd(residuals, grad):\n"
+              f"    return ({zeros})\n")
+    return _generated_pair("draw", fn, None, source, (count, keywords))
 
 
 _OP_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()

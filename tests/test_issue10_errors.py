@@ -207,9 +207,19 @@ def test_messages_name_the_cause(fun, offset, pattern):
     assert "internal error" not in str(info.value)
 
 
-def test_keywords_for_a_kwargs_parameter_name_it():
-    with pytest.raises(sct.SctError, match=r"takes \*\*options.*make s ordinary parameters"):
-        dlfeval(takes_kwargs, dlarray(X), s=2.0)
+def test_keywords_for_a_kwargs_parameter_reach_it():
+    """dlfeval's keywords reach a **options parameter as one dict (dec23: was refused)."""
+    g = dlfeval(takes_kwargs, dlarray(X), s=2.0)
+    np.testing.assert_allclose(extractdata(g), np.full(np.shape(X), 2.0))
+
+
+def takes_args_and_kwargs(x, *args, **options):
+    return dlgradient(np.sum(x * options["s"]), x)
+
+
+def test_keywords_for_kwargs_beside_args_name_them():
+    with pytest.raises(sct.SctError, match=r"takes \*\*options and \*args.*make s ordinary parameters"):
+        dlfeval(takes_args_and_kwargs, dlarray(X), s=2.0)
 
 
 def test_a_bound_method_as_fun_works():

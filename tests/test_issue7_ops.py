@@ -288,6 +288,23 @@ if special is not None:
               Case(special.expi, [R(2, 3, lo=0.2, hi=3)]),
               Case(special.multigammaln, [R(lo=2.0, hi=4.0), C(3)], (0,)),
               Case(special.multigammaln, [R(2, 3, lo=2.0, hi=4.0), C(2)], (0,))]
+    # (red team B, dec 23: the functions autograd's test_scipy.py differentiates)
+    CASES += [Case(special.log1p, [R(2, 3, lo=-0.5, hi=2)], complex=True),
+              Case(special.expm1, [R(2, 3, lo=-2, hi=2)], complex=True),
+              Case(special.cosm1, [R(2, 3, lo=-2, hi=2)]),
+              Case(special.loggamma, [R(2, 3, lo=0.3, hi=4.0)]),
+              Case(special.rgamma, [R(2, 3, lo=0.3, hi=3.0)]),
+              Case(special.j0, [R(2, 3, lo=0.2, hi=8)]),
+              Case(special.j1, [R(2, 3, lo=-8, hi=8)]),
+              Case(special.j1, [fixed([0.0, 0.7])], note="0"),
+              Case(special.y0, [R(2, 3, lo=0.2, hi=8)]),
+              Case(special.y1, [R(2, 3, lo=0.2, hi=8)]),
+              Case(special.jn, [C(2), R(2, 3, lo=0.2, hi=8)], (1,)),
+              Case(special.jv, [C(np.array([0.5, 1.5, 3.0])), R(2, 3, lo=0.2, hi=8)], (1,)),
+              Case(special.yn, [C(1), R(2, 3, lo=0.5, hi=8)], (1,)),
+              Case(special.yv, [C(2.5), R(2, 3, lo=0.5, hi=8)], (1,)),
+              Case(special.iv, [C(np.array([0.0, 1.5, 3.0])), R(2, 3, lo=0.2, hi=4)], (1,)),
+              Case(special.ive, [C(2), R(2, 3, lo=-4, hi=4)], (1,))]
     if hasattr(special, "softplus"):
         CASES.append(Case(special.softplus, [R(2, 3, lo=-4, hi=4)]))
 

@@ -663,6 +663,7 @@ CASES = [
     Case(support.as_sequence, [R(3, 2)], complex=True),
     Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)], complex=True),   # dllaplacian's sum of u
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
+    Case(support.flat_values, [R(3, 2)], complex=True),                 # x.flat read for its values
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     # an object walked by its __iter__ (its fields): items' adjoints to the fields and back
     Case(support.iterated_adjoint, [R(2), R(3)], (0, 1), complex=True,
@@ -1252,6 +1253,13 @@ CASES = [
     Case(nops.where_filled, [R(2, 3), C(W3), C(1.0)], complex=True),
     Case(nops.cast_kept, [R(2, 3), C(np.float32)], complex=True),
     Case(nops.cast_kept, [R(2, 3), C(np.int64)], note="an integer dtype: zeros"),
+    Case(nops.input_as, [R(2, 3), C(np.float64)], complex=True, note="a complex input: its real part"),
+    Case(nops.input_as, [R(2, 3), C(None)], complex=True),
+    Case(nops.input_as, [R(2, 3), C(np.complex128)], complex=True),
+    Case((np.prod, np.cumprod), [R(2, 3)], kwargs=dict(axis=1, dtype=np.float64), complex=True,
+         note="complex input, real dtype: numpy reads its real part"),
+    Case((np.var, np.std, np.nanvar, np.nanstd), [R(2, 3)], kwargs=dict(axis=0, dtype=np.float64), complex=True,
+         note="complex input, real dtype: less the real part's mean"),
     Case(nops.initial_scaled, [R(2, 3), C(1.5)], complex=True),
     Case(nops.initial_scaled_back, [R(2, 3), C(-0.5)], complex=True),
     Case(np.nanprod, [with_nan(2, 4)], kwargs=dict(axis=1), complex=True),
