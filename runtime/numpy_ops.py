@@ -10,9 +10,10 @@ Conventions where the derivative is not unique:
   it to the non-NaN argument.
 * ``np.max`` / ``np.min`` / ``np.amax`` / ``np.amin`` (and the inf-norms) split
   the adjoint equally among all positions that attain the extremum (as JAX).
-* ``np.clip`` passes the adjoint to ``a`` where ``a_min <= a <= a_max``
-  (bounds inclusive, as PyTorch) and to a bound only where ``a`` is strictly
-  beyond it, so the three contributions partition the adjoint.
+* ``np.clip`` is ``np.minimum(np.maximum(a, a_min), a_max)`` for its adjoint: all of it to ``a`` strictly
+  inside the bounds, to a bound where ``a`` is beyond it, half to each where ``a`` equals a bound (the
+  tie rule above, as JAX's clip, and what central differences give at a bound), so the three
+  contributions partition the adjoint.
 * ``np.abs`` / ``np.sign``-like kinks: the derivative of ``abs`` at 0 is 0 (its second derivative
   there too, as everywhere), and a norm of an all-zero vector has gradient 0.
 * ``np.prod`` is exact at zeros (products of the others, no division);
@@ -466,24 +467,25 @@ def nan_tie_weights(x, y):
 
 
 def clip_weights(a, a_min, a_max, lo, hi, part):
-    """0/1 masks of np.clip: part 0 -> inside [lo, hi] (inclusive), 1 -> below lo, 2 -> above hi."""
+    """Shares of np.clip's adjoint, as ``np.minimum(np.maximum(a, lo), hi)`` shares it under np.maximum's
+    tie rule (half to each side where they are equal, as JAX's clip, and as central differences at a
+    bound see it): part 0 -> a, 1 -> lo, 2 -> hi.  Bounds that cross (lo > hi) give everything to hi,
+    as numpy's clip does; a NaN ``a`` keeps it."""
     lo = a_min if a_min is not None else lo
     hi = a_max if a_max is not None else hi
     if isinstance(a, (list, tuple)):
         a = np.asarray(a)       # np.clip(xs, lo, hi) of a list xs: numpy's array of it (was a TypeError)
-    # np.asarray: for a Python number a comparison is a Python bool, and ~True is -2
-    below = np.asarray(a < lo) if lo is not None else np.zeros(np.shape(a), bool)
-    above = np.asarray(a > hi) if hi is not None else np.zeros(np.shape(a), bool)
-    if hi is not None:          # np.clip is minimum(maximum(a, lo), hi): a_max wherever it is below
-        if lo is not None:      # max(a, lo), so everywhere where the bounds cross (lo > hi)
-            above = above | (lo > hi)
-        below = below & ~above
+    a = np.asarray(a)
+    # (np.asarray: for a Python number a comparison is a Python bool)
+    to_a = np.where(a < lo, 0.0, np.where(a == lo, 0.5, 1.0)) if lo is not None else np.ones(np.shape(a))
+    m = np.maximum(a, lo) if lo is not None else a
+    to_m = np.where(m > hi, 0.0, np.where(m == hi, 0.5, 1.0)) if hi is not None else np.ones(np.shape(m))
     dtype = weight_dtype(a, lo, hi)
     if part == 1:
-        return below.astype(dtype)
+        return np.asarray((1.0 - to_a) * to_m).astype(dtype)
     if part == 2:
-        return above.astype(dtype)
-    return (~below & ~above).astype(dtype)
+        return np.asarray(1.0 - to_m).astype(dtype)
+    return np.asarray(to_a * to_m).astype(dtype)
 
 
 # --- reductions ---------------------------------------------------------------------------

@@ -1600,13 +1600,32 @@ def test_fmax_ignores_nan():
     np.testing.assert_allclose(d2, [1, 0, 0.5])
 
 
-def test_clip_is_inclusive_and_partitions_the_adjoint():
+def test_clip_at_a_bound_splits_as_maximum_does_and_partitions_the_adjoint():
+    """At a == bound the adjoint is halved between a and the bound, as np.maximum's tie rule (and JAX's
+    clip, and central differences) have it (dec23: was all of it to a, PyTorch's choice)."""
     a = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     g = np.arange(1.0, 6.0)
     da, dlo, dhi = lookup(np.clip).fn(g, np.clip(a, -0.5, 0.5), a, np.full(5, -0.5), np.full(5, 0.5))[:3]
-    np.testing.assert_allclose(da, [0, 2, 3, 4, 0])
-    np.testing.assert_allclose(dlo, [1, 0, 0, 0, 0])
-    np.testing.assert_allclose(dhi, [0, 0, 0, 0, 5])
+    np.testing.assert_allclose(da, [0, 1, 3, 2, 0])
+    np.testing.assert_allclose(dlo, [1, 1, 0, 0, 0])
+    np.testing.assert_allclose(dhi, [0, 0, 0, 2, 5])
+    np.testing.assert_allclose(da + dlo + dhi, g)
+    # crossed bounds (numpy: a_max everywhere), a bound equal to both, a NaN
+    da, dlo, dhi = lookup(np.clip).fn(g[:3], None, np.array([0.0, 1.0, np.nan]), np.array([1.0, 1.0, 0.0]),
+                                      np.array([0.5, 1.0, 1.0]))[:3]
+    np.testing.assert_allclose(da, [0, 2 * 0.25, 3])
+    np.testing.assert_allclose(dlo, [0, 2 * 0.25, 0])
+    np.testing.assert_allclose(dhi, [1, 2 * 0.5, 0])
+
+
+def test_clip_at_a_bound_matches_central_differences():
+    x = np.linspace(-2.0, 2.0, 9)           # -1 and 1 are points of the grid
+
+    def f(v):
+        return np.sum(np.clip(v, -1.0, 1.0) * np.arange(1.0, 10.0))
+    from gradcheck import numerical_gradient
+    g = sct.dlfeval(lambda v: sct.dlgradient(f(v), v), sct.dlarray(x))
+    np.testing.assert_allclose(sct.extractdata(g), numerical_gradient(f, [x], 0), atol=1e-8)
 
 
 def test_abs_and_norm_are_zero_at_zero():

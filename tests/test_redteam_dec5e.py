@@ -102,7 +102,7 @@ ROWS = [
     ("x ** 0", np.array([0.0, 2.0]), {}),
     ("np.power(x, np.array([2, 3, -1, 4]))", V4, {"f32": True}),
     ("np.abs(x)", np.array([0.0, -0.0, 1.0]), {"kink": [0.0, 0.0, 1.0], "no2": True}),
-    ("np.clip(x, -0.5, 2.0)", np.array([-0.5, 0.0, 2.0, 3.0]), {"kink": [1.0, 1.0, 1.0, 0.0], "no2": True}),
+    ("np.clip(x, -0.5, 2.0)", np.array([-0.5, 0.0, 2.0, 3.0]), {"kink": [0.5, 1.0, 0.5, 0.0], "no2": True}),
     ("np.maximum(x, 1.5)", np.array([1.5, 2.0, 1.0]), {"kink": [0.5, 1.0, 0.0], "no2": True}),
     ("np.sqrt(x * x + 1.0)", np.array([0.0, 1.0]), {}),
     ("np.angle(x, deg=True)", VC, {}),

@@ -29,7 +29,8 @@ slices, reshape/ravel order='F', swapaxes/moveaxis, stack/concatenate on negativ
 code (logsumexp, softmax, sigmoid at |x| = 1000); integer powers of negative bases, x**0, 0**y; Python and
 integer and bool operands; complex inputs (MATLAB's convention); float32 end to end (value dtype as plain
 numpy, gradient dtype float32).  Conventions at kinks (runtime/numpy_ops.py): max/min ties split the
-adjoint equally, clip passes it at its bounds, abs and sign have derivative 0 at 0.
+adjoint equally, clip gives half of it at its bounds (since dec23, as maximum's ties), abs and sign have
+derivative 0 at 0.
 """
 import math
 
@@ -454,7 +455,7 @@ def test_ties_and_kinks_follow_the_documented_conventions():
     assert_close(extractdata(g), np.array([[0, 2.0, 2.0], [0.5, 0.5, 0]]))
     c = np.array([0.0, 1.5, -0.5, 1.5, 0.7])
     _, g = dlfeval(_value_and_gradient, clip_weighted, dlarray(c))
-    assert_close(extractdata(g), np.array([1.0, 2.0, 0.0, 4.0, 5.0]))    # inclusive bounds pass it
+    assert_close(extractdata(g), np.array([0.5, 1.0, 0.0, 2.0, 5.0]))    # half at a bound (dec23), as maximum
     z = np.array([0.0, 1.5, -0.0, -2.0, 0.0])
     _, g = dlfeval(_value_and_gradient, abs_sign_weighted, dlarray(z))
     assert_close(extractdata(g), np.sign(z) * np.arange(1.0, 6.0) + 2 * np.abs(z))   # 0 at 0
