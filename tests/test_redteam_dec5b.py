@@ -174,7 +174,7 @@ REFUSED = {
     "c_del_item": ((_r(184, 3),), "del l[0]"),
     "b_attribute_augassign": ((_r(151, 6),), "self.h += "),
     # (b_fill_diagonal: compiled since Dec 12, np.fill_diagonal of an unshared local array)
-    "b_generators": ((_r(146, 4),), "filter(lambda"),
+    # (b_generators: filter(lambda ...) differentiated since dec23, the builtin as its generator expression)
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
     # (b_try_except: differentiated since Dec 20, a probe decides the branch: tests/test_try_dec20.py)
     # (b_view_augassign, `y = x.copy(); v = y[1:]; v *= 2.0`: differentiated since Dec 18, the copy
