@@ -170,8 +170,8 @@ def scalar_elements_gradient(x, first, elements):
             for i, e in enumerate(elements):
                 out[first + i] = e
         total = sum(elements)               # NaN if an element is (or two infinities cancel)
-        if _UNSELECTED.sites or (total != total and _UNSELECTED.finite_y):
-            return project(out, x)         # (its NaN refusals)
+        if total != total and (_UNSELECTED.sites or _UNSELECTED.finite_y):
+            return project(out, x)         # (its NaN refusals: both refuse NaN entries only)
         return out
     total = ZERO
     for i, e in enumerate(elements):

@@ -1482,6 +1482,9 @@ def _refuse_nan_through_unselected(grad):
         "with 1.0 any value where f is finite", filename, lineno)
 
 
+_vdot = np.vdot
+
+
 def _refuse_nan_of_finite_y(grad):
     """A gradient with NaN entries of a finite ``y`` (seed noted it): refused, naming the dlgradient.
 
@@ -1572,10 +1575,17 @@ def seed(y):
 
 def project(grad, x):
     """The adjoint ``grad`` as a gradient of ``x``: same structure, shape, dtype and realness."""
-    if _UNSELECTED.sites and _is_array(grad):
+    unselected = _UNSELECTED
+    if unselected.sites and _is_array(grad):
         _refuse_nan_through_unselected(grad)
-    elif _UNSELECTED.finite_y and (type(grad) is float or _is_array(grad)):
-        _refuse_nan_of_finite_y(grad)
+    elif unselected.finite_y:
+        if type(grad) is np.ndarray:        # (the usual gradient: one pass, no call before it)
+            if grad.dtype.kind in "fc":
+                total = _vdot(grad, grad)
+                if total != total:
+                    _refuse_nan_of_finite_y(grad)
+        elif type(grad) is float or _is_array(grad):
+            _refuse_nan_of_finite_y(grad)
     if type(grad) is _LostAttributeAdjoint[0]:
         return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
