@@ -183,8 +183,9 @@ class FlatReads(gast.NodeTransformer):
     bound to a name) is left as written: refused where x is traced."""
     WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
 
-    def __init__(self, rt_name: str):
+    def __init__(self, rt_name: str, walkers=WALKERS):
         self.rt_name = rt_name
+        self.walkers = walkers           # (those the module does not define again)
 
     @staticmethod
     def _flat(node) -> bool:
@@ -213,7 +214,7 @@ class FlatReads(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, gast.Name) and node.func.id in self.WALKERS:
+        if isinstance(node.func, gast.Name) and node.func.id in self.walkers:
             node.args = [self._flattened(a) if self._flat(a) else a for a in node.args]
         return node
 
@@ -443,6 +444,15 @@ class Normalizer(Statements, Loops, Expressions):
             return missing
         return namespace[name]
 
+    def _builtin_names(self, names) -> frozenset:
+        """Those of the builtins ``names`` that the function's module does not define again (a module's
+        own ``def filter(f, xs)`` or ``sum = ...``: its name read as the module's, not rewritten as the
+        builtin's; was: ``filter(f, xs)`` read as the builtin filter whatever the module's filter did)."""
+        import builtins
+        missing = object()
+        return frozenset(n for n in names
+                         if self._global_value(n, missing) in (missing, getattr(builtins, n, missing)))
+
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
@@ -458,7 +468,7 @@ class Normalizer(Statements, Loops, Expressions):
             if builtins_:
                 st = AttributeBuiltins(self.fail).visit(st)
             if flat:
-                st = FlatReads(self.rt_name).visit(st)
+                st = FlatReads(self.rt_name, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
         body = rewritten
         if any(filtered for _, _, filtered in reads):
@@ -467,6 +477,8 @@ class Normalizer(Statements, Loops, Expressions):
                 {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs + self.fdef.args.posonlyargs
                  if isinstance(a, gast.Name)} | \
                 {a.id for a in (self.fdef.args.vararg, self.fdef.args.kwarg) if isinstance(a, gast.Name)}
+            if not self._builtin_names(("filter",)):
+                stored = stored | {"filter"}      # (a module's own filter: a call of it, not the builtin's walk)
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
                     for st, (_, _, filtered) in zip(body, reads)]
         unroll_gradient_comprehensions(body)
