@@ -187,3 +187,67 @@ def test_builtin_filter_still_rewritten():
     y, g = dlfeval(builtin_filter, dlarray(x))
     np.testing.assert_allclose(E(y), 3.5 ** 2, rtol=1e-14)
     np.testing.assert_allclose(E(g), [7.0, 0.0, 7.0], rtol=1e-12)
+
+
+# --- 2. a function made inside a nested function, reading a name of the enclosing function that is
+# bound again after it is made: Python's reads the new value (the cell), sct's held the old one
+
+def inner_returned(x):
+    w = 1.0
+
+    def outer():
+        def inner(u):
+            return u * w
+        return inner
+    g = outer()
+    w = 3.0
+    loss = np.sum(g(x) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def inner_lambda_returned(x):
+    w = 1
+    def outer():
+        return lambda v: v * w
+    g = outer()
+    w = 3
+    loss = np.sum(g(x) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def inner_in_loop(x):
+    fs = []
+    for k in range(3):
+        def make():
+            return lambda t: t * k
+        fs.append(make())
+    loss = np.sum(fs[0](x) * x)
+    return loss, dlgradient(loss, x)
+
+
+@pytest.mark.parametrize("fun", [inner_returned, inner_lambda_returned, inner_in_loop])
+def test_inner_function_reading_a_rebound_name_refused(fun):
+    # was: the old value (sum(x**2) = 4.25 where Python gives sum((3 x)**2) = 38.25; sum(0 * x * x))
+    with pytest.raises(sct.CompileError, match="nested function") as info:
+        dlfeval(fun, dlarray(np.array([0.5, 2.0])))
+    assert info.value.filename == __file__
+
+
+def inner_called_in_place(x):
+    w = 1.0
+
+    def outer(u):
+        def inner(v):
+            return v * w
+        return inner(u) + (lambda v: v * w)(u)
+    w = 3.0
+    loss = np.sum(outer(x) ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def test_inner_function_called_where_made_runs():
+    x = np.array([0.5, 2.0])
+    loss, g = dlfeval(inner_called_in_place, dlarray(x))
+    np.testing.assert_allclose(E(loss), np.sum((6 * x) ** 2), rtol=1e-14)
+    np.testing.assert_allclose(E(g), numerical_gradient(lambda u: np.sum((6 * u) ** 2), [x], 0),
+                               rtol=1e-6, atol=1e-6)
