@@ -55,6 +55,16 @@ def _parameter_copies(fdef, params) -> dict:
             source = copies.get(st.value.id, st.value.id)
             if source in params:
                 copies[st.targets[0].id] = source
+    # a name bound once, anywhere, to an item or attribute of a parameter (or of a copy of one): the
+    # normalizer's ``p_item = p["w"]`` for ``dlgradient(loss, p["w"])`` (was: not a parameter, so the
+    # site was not checked, and a caller passing {"w": x} and x * 2 got a partial derivative)
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, (gast.Subscript, gast.Attribute)) and stores.get(node.targets[0].id) == 1:
+            root = _root(node.value)
+            source = copies.get(root, root)
+            if source in params:
+                copies[node.targets[0].id] = source
     return copies
 
 

@@ -251,3 +251,55 @@ def test_inner_function_called_where_made_runs():
     np.testing.assert_allclose(E(loss), np.sum((6 * x) ** 2), rtol=1e-14)
     np.testing.assert_allclose(E(g), numerical_gradient(lambda u: np.sum((6 * u) ** 2), [x], 0),
                                rtol=1e-6, atol=1e-6)
+
+
+# --- 1b. a helper's dlgradient with respect to an item of its parameter (p["w"]), called with a dict
+# holding the caller's x beside a value computed from x: the helper holds the second constant
+
+def grad_of_item(p, y):
+    loss = np.sum(p["w"] * y)
+    return loss, dlgradient(loss, p["w"])
+
+
+def grad_of_item_copy(p, y):
+    p0 = p
+    loss = np.sum(p["w"] * y)
+    return loss, dlgradient(loss, p0["w"])
+
+
+def caller_item(x):
+    for i in range(1):
+        r = grad_of_item({"w": x}, x * 2)
+    return r
+
+
+def caller_item_same(x):
+    for i in range(1):
+        r = grad_of_item({"w": x}, x)
+    return r
+
+
+def caller_item_copy(x):
+    for i in range(1):
+        r = grad_of_item_copy({"w": x}, x * 2)
+    return r
+
+
+@pytest.mark.parametrize("fun", [caller_item, caller_item_same, caller_item_copy])
+def test_helper_item_of_parameter_joint_refused(fun):
+    # was: x (the helper's y held constant) where sum(2 x**2) has 4 x, sum(x**2) 2 x
+    with pytest.raises(sct.CompileError, match="constant"):
+        dlfeval(fun, dlarray(np.array([0.5, 2.0])))
+
+
+def caller_item_constant(x):
+    for i in range(1):
+        r = grad_of_item({"w": x}, np.array([3.0, -1.0]))
+    return r
+
+
+def test_helper_item_of_parameter_other_constant_runs():
+    x = np.array([0.5, 2.0])
+    loss, g = dlfeval(caller_item_constant, dlarray(x))
+    np.testing.assert_allclose(E(loss), np.sum(x * np.array([3.0, -1.0])), rtol=1e-14)
+    np.testing.assert_allclose(E(g), [3.0, -1.0], rtol=1e-12)
