@@ -941,6 +941,7 @@ def _links(fdef, args, graph=None):
     same value as) argument ``i``, by ``_reads_graph``."""
     names = [_arg_names(a) for a in args]
     pairs = set()
+    holds = None
     for i, xi in enumerate(names):
         if not xi:
             continue
@@ -948,9 +949,58 @@ def _links(fdef, args, graph=None):
             if j != i and xj:
                 if graph is None:
                     graph = _reads_graph(fdef)
-                if xj & xi or _computed_from(graph, xj, xi):
+                if holds is None:
+                    holds = _holds_graph(fdef)
+                # (what argument i holds as it is, in a list, tuple or dict built of names: ``{"w": x}``
+                # passed beside ``x * 2`` links them as ``x`` and ``x * 2`` do; was: not linked, a partial
+                # derivative for a helper's dlgradient(loss, p["w"]))
+                held = _held(holds, xi)
+                if xj & held or _computed_from(graph, xj, held):
                     pairs.add((i, j))
     return frozenset(pairs)
+
+
+def _display_names(value):
+    """The names a value made of names, lists, tuples, dicts and sets of them holds as they are (None
+    for any other value)."""
+    if isinstance(value, gast.Name):
+        return {value.id}
+    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+        elts = value.elts
+    elif isinstance(value, gast.Dict):
+        elts = [v for v in value.values]
+    else:
+        return None
+    out = set()
+    for e in elts:
+        if isinstance(e, gast.Constant):
+            continue
+        inner = _display_names(e)
+        if inner is None:
+            return None
+        out |= inner
+    return out
+
+
+def _holds_graph(fdef) -> Dict[str, set]:
+    """name -> the names whose values it holds as they are (``t = {"w": x}``, ``u = x``)."""
+    holds: Dict[str, set] = {}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            inner = _display_names(node.value)
+            if inner:
+                holds.setdefault(node.targets[0].id, set()).update(inner)
+    return holds
+
+
+def _held(holds: Dict[str, set], names: set) -> set:
+    seen, todo = set(names), list(names)
+    while todo:
+        for m in holds.get(todo.pop(), ()):
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen
 
 
 def _refuse_joint(call, compiled, args, fn, filename) -> None:

@@ -84,6 +84,21 @@ def free_names(scope) -> Set[str]:
     return free
 
 
+def _rebound_names(fdef) -> Set[str]:
+    """The names ``fdef`` binds more than once (parameters included), or inside a loop."""
+    counts: Dict[str, int] = {n: 1 for n in _arg_names(fdef.args)}
+    looped: Set[str] = set()
+    for node in walk_no_defs(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            counts[node.id] = counts.get(node.id, 0) + 1
+        elif isinstance(node, (gast.For, gast.While)):
+            looped |= {n.id for st in node.body + node.orelse for n in walk_no_defs(st)
+                       if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+            if isinstance(node, gast.For):
+                looped |= {n.id for n in walk_nodes(node.target) if isinstance(n, gast.Name)}
+    return {n for n, c in counts.items() if c > 1} | looped
+
+
 def nonlocal_nodes(scope) -> List:
     return [n for n in gast.walk(scope) if isinstance(n, gast.Nonlocal)]
 
@@ -300,6 +315,10 @@ class ClosureConverter:
                 self.env[id(d)] = sorted(n for n in raw[id(d)]
                                          if n not in by_name or id(by_name[n]) in convert)
         self.direct = {name: d for name, d in by_name.items() if id(d) in convert}
+        rebound = _rebound_names(fdef)
+        for d in defs:
+            if id(d) in convert and set(self.env[id(d)]) & rebound:
+                self._check_inner_escapes(d, set(self.env[id(d)]) & rebound)
         # recursion through captured values cannot be bound: refuse it
         for d in defs:
             if id(d) in convert:
@@ -353,6 +372,34 @@ class ClosureConverter:
                     any(isinstance(n, (gast.Yield, gast.YieldFrom, gast.Await)) for n in _own_scope_nodes(d)):
                 self._refuse_nonlocal([d])
             self.outputs[id(d)] = names
+
+    def _check_inner_escapes(self, d, names: Set[str]) -> None:
+        """``d`` (converted: it takes its captured names first, their values when it is bound) makes a
+        function of its own that reads one of ``names`` (captured names the enclosing function binds
+        again) and lets it out (returned, stored, passed on): Python's inner function reads the
+        enclosing function's variable when it is called, after that rebinding too, where sct's holds
+        the value ``d`` was given (``def outer(): return lambda v: v * w``, ``g = outer(); w = 3.0;
+        g(x)``: was a silent wrong value, the old w).  Refused at the inner function's line; one only
+        called where it is made (``(lambda v: v * w)(u)``, ``inner(u)``) reads the value d has then."""
+        _, own = _frees(d)
+        called = {id(n.func) for n in walk_nodes(d) if isinstance(n, gast.Call)}
+        inner_defs = [n for n in walk_nodes(d) if n is not d and isinstance(n, (gast.FunctionDef, gast.Lambda))]
+        for inner in inner_defs:
+            read = (free_names(inner) & names) - own
+            if not read:
+                continue
+            if isinstance(inner, gast.Lambda):
+                escapes = id(inner) not in called
+            else:
+                escapes = any(isinstance(n, gast.Name) and n.id == inner.name and isinstance(n.ctx, gast.Load)
+                              and id(n) not in called for n in walk_nodes(d))
+            if escapes:
+                name = sorted(read)[0]
+                self.fail(inner, f"a function made inside the nested function {d.name}() that reads {name!r}, "
+                          f"which {self.fdef.name}() assigns again, and is returned or kept",
+                          f"Python's function would read {name!r} when it is called, after that assignment too, "
+                          f"which sct does not follow: pass {name!r} to it as an argument, or bind it as a default "
+                          f"({name}={name})")
 
     def _refuse_nonlocal(self, defs) -> None:
         for d in defs:

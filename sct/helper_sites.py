@@ -37,6 +37,37 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
+def _parameter_copies(fdef, params) -> dict:
+    """{r: p} for each name r bound once in the function, by a statement ``r = p`` at its top (p a
+    parameter, or a copy of one: ``x0 = x`` before ``x`` is bound again; ``v = x`` after a loop
+    binding x, which may run no time): a dlgradient with respect to r is read, for the checks
+    below, as one with respect to the parameter p (sct/sites.py's Site.entry and final_source
+    differentiate r as p's value; the helper's own code holds its other parameters constant, as
+    for p itself)."""
+    stores: dict = {}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    copies: dict = {}
+    for st in fdef.body:
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+                isinstance(st.value, gast.Name) and stores.get(st.targets[0].id) == 1:
+            source = copies.get(st.value.id, st.value.id)
+            if source in params:
+                copies[st.targets[0].id] = source
+    # a name bound once, anywhere, to an item or attribute of a parameter (or of a copy of one): the
+    # normalizer's ``p_item = p["w"]`` for ``dlgradient(loss, p["w"])`` (was: not a parameter, so the
+    # site was not checked, and a caller passing {"w": x} and x * 2 got a partial derivative)
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, (gast.Subscript, gast.Attribute)) and stores.get(node.targets[0].id) == 1:
+            root = _root(node.value)
+            source = copies.get(root, root)
+            if source in params:
+                copies[node.targets[0].id] = source
+    return copies
+
+
 def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tuple:
     """Refuse a dlgradient (or dljacobian ...) of a helper whose ``y`` depends on none of its
     ``x``s, each ``x`` a parameter of the helper (see the module's doc).  Returns the sites the
@@ -53,6 +84,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
     if not sites:
         return ()
     params = set(params)
+    copies = _parameter_copies(fdef, params)
     for stmt in sites:
         call = stmt.value
         args = [a for a in call.args if not isinstance(a, gast.Starred)]
@@ -60,7 +92,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
             continue
         y = args[0].id
         xs = args[1:] if getattr(activity.call_info(call).obj, "__name__", "") == "dlgradient" else args[1:2]
-        roots = [_root(x) for x in xs]
+        roots = [copies.get(r, r) for r in (_root(x) for x in xs)]
         if y not in activity.active or any(r is None or r not in params or r not in activity.active
                                            for r in roots):
             continue

@@ -183,11 +183,12 @@ class FlatReads(gast.NodeTransformer):
     bound to a name) is left as written: refused where x is traced."""
     WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
 
-    def __init__(self, rt_name: str, local_functions=frozenset(), fresh_names=frozenset()):
+    def __init__(self, rt_name: str, local_functions=frozenset(), fresh_names=frozenset(), walkers=WALKERS):
         self.rt_name = rt_name
         self.local_functions = local_functions      # functions the user's function defines (may write)
         self.fresh_names = fresh_names              # names only ever bound to new values (``acc += v``)
         self.kept = None                            # a for loop's iterator left as written (visit_For)
+        self.walkers = walkers                      # (those the module does not define again)
 
     @staticmethod
     def _flat(node) -> bool:
@@ -229,7 +230,7 @@ class FlatReads(gast.NodeTransformer):
     def _walks_flat(self, node) -> bool:
         """``x.flat`` itself, or a walker (enumerate, zip, ...) given it."""
         return self._flat(node) or (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
-                                    node.func.id in self.WALKERS and any(self._flat(a) for a in node.args))
+                                    node.func.id in self.walkers and any(self._flat(a) for a in node.args))
 
     def visit_comprehension(self, node):
         self.generic_visit(node)
@@ -241,7 +242,7 @@ class FlatReads(gast.NodeTransformer):
         self.generic_visit(node)
         if node is self.kept:
             return node
-        if isinstance(node.func, gast.Name) and node.func.id in self.WALKERS:
+        if isinstance(node.func, gast.Name) and node.func.id in self.walkers:
             node.args = [self._flattened(a) if self._flat(a) else a for a in node.args]
         return node
 
@@ -538,6 +539,15 @@ class Normalizer(Statements, Loops, Expressions):
             return missing
         return namespace[name]
 
+    def _builtin_names(self, names) -> frozenset:
+        """Those of the builtins ``names`` that the function's module does not define again (a module's
+        own ``def filter(f, xs)`` or ``sum = ...``: its name read as the module's, not rewritten as the
+        builtin's; was: ``filter(f, xs)`` read as the builtin filter whatever the module's filter did)."""
+        import builtins
+        missing = object()
+        return frozenset(n for n in names
+                         if self._global_value(n, missing) in (missing, getattr(builtins, n, missing)))
+
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
@@ -562,7 +572,7 @@ class Normalizer(Statements, Loops, Expressions):
             if builtins_:
                 st = AttributeBuiltins(self.fail).visit(st)
             if flat:
-                st = FlatReads(self.rt_name, local_functions, fresh).visit(st)
+                st = FlatReads(self.rt_name, local_functions, fresh, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
         body = rewritten
         if any(filtered for _, _, filtered in reads):
@@ -571,6 +581,8 @@ class Normalizer(Statements, Loops, Expressions):
                 {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs + self.fdef.args.posonlyargs
                  if isinstance(a, gast.Name)} | \
                 {a.id for a in (self.fdef.args.vararg, self.fdef.args.kwarg) if isinstance(a, gast.Name)}
+            if not self._builtin_names(("filter",)):
+                stored = stored | {"filter"}      # (a module's own filter: a call of it, not the builtin's walk)
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
                     for st, (_, _, filtered) in zip(body, reads)]
         unroll_gradient_comprehensions(body)

@@ -156,10 +156,14 @@ class Statements:
             # follow (it was taken as a constant: a derivative through u silently zero). Refused where the
             # context expression reads a traced value of the function (``check_entered_values``, once activity
             # is known: ``with open(path) as fh`` of a path argument runs; a module's context manager too)
-            if item.optional_vars is not None and any(
-                    isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
-                    for n in walk_nodes(item.context_expr)):
-                item.sct_entered_check = (self.fdef.name, getattr(item.context_expr, "lineno", None) or self.line)
+            # The name itself holding a traced value (``with m as s: s.v = x * 2`` where __enter__ returns m,
+            # or a module's manager): s may be a second name of what the expression holds, which sct does not
+            # follow either (m.v read as a constant: a partial derivative), so refused too (check_entered_values)
+            if item.optional_vars is not None:
+                reads = any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and self.local_root(n)
+                            for n in walk_nodes(item.context_expr))
+                item.sct_entered_check = (self.fdef.name, getattr(item.context_expr, "lineno", None) or self.line,
+                                          reads)
                 self.fdef.sct_entered_checks = True
             func = item.context_expr.func if isinstance(item.context_expr, gast.Call) else None
             if (isinstance(func, gast.Name) and func.id == "suppress") or \
@@ -348,8 +352,19 @@ def check_entered_values(fdef, active, filename: str) -> None:
         if isinstance(node, gast.With):
             for item in node.items:
                 mark = getattr(item, "sct_entered_check", None)
-                if mark is not None and any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
-                                            n.id in active for n in walk_nodes(item.context_expr)):
+                if mark is None:
+                    continue
+                bound = [n.id for n in walk_nodes(item.optional_vars)
+                         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in active]
+                if bound:
+                    raise CompileError(
+                        f"sct cannot differentiate `with ... as {bound[0]}` where {bound[0]!r} holds a traced value "
+                        f"in {mark[0]}(): {bound[0]!r} is what __enter__ gives, which may be the manager itself or "
+                        "hold what it holds (a second name sct does not follow, so a derivative through the other "
+                        f"name would be lost); keep traced values out of {bound[0]!r} (another name, or the block "
+                        "without `as`)", filename, mark[1], "`with ... as name` holding a traced value")
+                if mark[2] and any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
+                                   n.id in active for n in walk_nodes(item.context_expr)):
                     raise CompileError(
                         f"sct cannot differentiate `with ... as name` of a context manager made from the function's "
                         f"traced values in {mark[0]}(): sct does not follow what __enter__ gives, so a derivative "

@@ -1095,6 +1095,16 @@ class PointsTo(_Values):
         state.multi = current.multi
 
     def _with(self, s: gast.With, state: State):
+        # ``with m as u``: u is what ``m.__enter__()`` gives, an object the function may not have created
+        # (a module's list, the manager itself): a write into it would change it there too (was: u held
+        # no object, so ``u.append(x * 2)`` was followed as a new value of u only, and a read of the
+        # module's list saw nothing: a silent wrong value)
+        for item in s.items:
+            if item.optional_vars is not None:
+                for n in walk_nodes(item.optional_vars):
+                    if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                        state.env[n.id] = frozenset({EXT})
+                        self.origin[n.id] = "what the with statement's __enter__() gives"
         self.block(s.body, state)
 
     def describe(self, value) -> str:

@@ -312,12 +312,12 @@ def f(o, x, n):
 
 
 def test_attribute_builtins_only_where_named():
-    from sct.normalize import AttributeBuiltins, _names_attribute_builtin
+    from sct.normalize import AttributeBuiltins, _attribute_reads
 
     def fail(node, construct, advice):
         raise AssertionError(construct)
     body = gast.parse(textwrap.dedent(ATTRIBUTE_PROGRAM)).body[0].body
-    named = [_names_attribute_builtin(st) for st in body]
+    named = [_attribute_reads(st)[0] for st in body]      # (its first part: the attribute builtins)
     assert named == [True, True, True, True, True, True, False, True, False]
     for st, has in zip(body, named):
         dump = gast.dump(st)
