@@ -307,8 +307,9 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
         _default_kind_checks(fn, consts, lines)
     if getattr(fn, "__sct_positional_of__", None) is not None:
         # rt.positional(g): its defaults are g's when made; g's changed, rt.positional(g) is another
-        from .runtime.support import positional
-        consts["POS"] = positional
+        # (rt.keywords_positional(g) for dlfeval's keywords into g's **kw: that one's maker)
+        from .runtime.support import keywords_positional, positional
+        consts["POS"] = keywords_positional if getattr(fn, "__sct_keywords_positional__", False) else positional
         lines.append("    o = getattr(f, '__sct_positional_of__', None)")
         lines.append("    if o is None or POS(o) is not f: return False")
     cell_lines, global_lines = _name_guard_checks(fn, name_guards, consts, lines)

@@ -75,3 +75,17 @@ def test_accelerated_function_with_kwargs():
         y, (gx, gw) = dlfeval(acc, dlarray(X), w=dlarray(W), b=b)
         assert float(extractdata(y)) == pytest.approx(np.sum(X ** 2 * W) * 2 + b, rel=1e-14)
         np.testing.assert_allclose(extractdata(gw), 2 * X ** 2)
+
+
+def test_kwargs_read_by_a_nested_function():
+    """(red team D: stopped with "called code sct did not compile that rebinds a global": the entry's
+    check remade the function with rt.positional instead of rt.keywords_positional)"""
+    def f(x, **kw):
+        def inner(v):
+            return v * kw["c"]
+        y = np.sum(inner(x) ** 2)
+        return y, dlgradient(y, x)
+    for c in (2.0, 3.0, 2.0):
+        y, g = dlfeval(f, dlarray(X), c=c)
+        assert float(extractdata(y)) == pytest.approx(np.sum((X * c) ** 2), rel=1e-14)
+        np.testing.assert_allclose(extractdata(g), 2 * c * c * X)
