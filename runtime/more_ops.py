@@ -295,21 +295,17 @@ def _register_scipy_special():
     def y1(g, ans, x):
         return g * (special.y0(x) - special.y1(x) / x)
 
-    @defrule(special.jn, wrt=("x",))                 # (integer order n: no derivative in it)
-    def jn(g, ans, n, x):
-        return unbroadcast(g * (special.jv(n - 1, x) - special.jv(n + 1, x)) / 2, x)
-
     @defrule(special.jv, wrt=("x",))
     def jv(g, ans, v, x):
         return unbroadcast(g * (special.jv(v - 1, x) - special.jv(v + 1, x)) / 2, x)
 
-    @defrule(special.yn, wrt=("x",))
-    def yn(g, ans, n, x):
-        return unbroadcast(g * (special.yv(n - 1, x) - special.yv(n + 1, x)) / 2, x)
+    alias(special.jn, special.jv)                    # (integer order n: the same rule, no derivative in n)
 
     @defrule(special.yv, wrt=("x",))
     def yv(g, ans, v, x):
         return unbroadcast(g * (special.yv(v - 1, x) - special.yv(v + 1, x)) / 2, x)
+
+    alias(special.yn, special.yv)
 
     @defrule(special.iv, wrt=("x",))
     def iv(g, ans, v, x):

@@ -227,7 +227,7 @@ def vjp_pair(fn, active, args, kwargs):
     if registry.is_nondifferentiable(fn) or _string_method(fn):
         return _constant_pair(fn, len(args), tuple(kwargs))
     if _drawing_with_integers(fn, args, kwargs):
-        return _effect_pair(fn, len(args), tuple(kwargs))
+        return _constant_pair(fn, len(args), tuple(kwargs), draw=True)
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
                        "a Python function sct can read; add a rule with @sct.defrule (see "
                        "help(sct.defrule)), use ops with rules, or extractdata to make its input a constant")
@@ -992,18 +992,21 @@ def _string_method(fn) -> bool:
     return isinstance(fn, types.BuiltinMethodType) and isinstance(getattr(fn, "__self__", None), str)
 
 
-def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = ()):
+def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = (), draw: bool = False):
     """The pair of a function without derivative (its adjoints are zero), generated like
-    :func:`_primitive_pair`."""
+    :func:`_primitive_pair`.  ``draw``: a draw without derivative (see :func:`_drawing_with_integers`),
+    run through ``rt.effect``, logged once and replayed where a second derivative recomputes the
+    code, as the draws the compiler sees are."""
     params = ", ".join(f"a{i}" for i in range(count))
     kwonly = (", *, " if params else "*, ") + ", ".join(keywords) if keywords else ""
     passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
     zeros = ", ".join(["rt.ZERO"] * count) + ("," if count == 1 else "")
+    run = f"rt.effect(op{', ' + passed if passed else ''})" if draw else f"op({passed})"
     source = (f"def op_fwd({params}{kwonly}):\n"
-              f"    return op({passed}), None\n\n\n"
+              f"    return {run}, None\n\n\n"
               f"def op_bwd(residuals, grad):\n"
               f"    return ({zeros})\n")
-    return _generated_pair("const", fn, None, source, (count, keywords))
+    return _generated_pair("draw" if draw else "const", fn, None, source, (count, keywords))
 
 
 def _integral(v) -> bool:
@@ -1030,21 +1033,6 @@ def _drawing_with_integers(fn, args, kwargs) -> bool:
         (isinstance(owner, __import__("types").ModuleType) and owner.__name__ in ("numpy.random", "random"))
     return drawing and effectful(fn) and all(_integral(a) for a in args) and \
         all(_integral(v) for v in kwargs.values())
-
-
-def _effect_pair(fn, count: int, keywords: Tuple[str, ...] = ()):
-    """The pair of a draw without derivative (see :func:`_drawing_with_integers`): run through
-    ``rt.effect``, logged once and replayed where a second derivative recomputes the code, as the
-    draws the compiler sees are."""
-    params = ", ".join(f"a{i}" for i in range(count))
-    kwonly = (", *, " if params else "*, ") + ", ".join(keywords) if keywords else ""
-    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
-    zeros = ", ".join(["rt.ZERO"] * count) + ("," if count == 1 else "")
-    source = (f"def op_fwd({params}{kwonly}):\n"
-              f"    return rt.effect(op{', ' + passed if passed else ''}), None\n\n\n"
-              f"def op_bwd(residuals, grad):\n"
-              f"    return ({zeros})\n")
-    return _generated_pair("draw", fn, None, source, (count, keywords))
 
 
 _OP_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
