@@ -654,15 +654,15 @@ def _positional_call(fun: Callable, args, kwargs) -> tuple:
     passed = dict(bound.kwargs)     # keyword-only ones given (their defaults the function reads itself)
     bound.apply_defaults()
     if passed:
-        import inspect as _inspect
-        var = [p.name for p in _inspect.signature(fun).parameters.values() if p.kind == p.VAR_KEYWORD]
+        params = bound.signature.parameters.values()
+        var = [p.name for p in params if p.kind == p.VAR_KEYWORD]
         names = ", ".join(passed)
         code = getattr(fun, "__code__", None)
         if var and type(fun) is _FUNCTION and not code.co_flags & 0x04:
             # def f(x, **kw): the keyword-only parameters, then kw as one dict, by position
             from .runtime.support import keywords_positional
             values = [bound.arguments[p.name] if p.kind != p.VAR_KEYWORD else dict(bound.arguments.get(p.name, {}))
-                      for p in _inspect.signature(fun).parameters.values()]
+                      for p in params]
             return keywords_positional(fun), tuple(values)
         if var:
             raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]} and *args, which sct "
