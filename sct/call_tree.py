@@ -425,6 +425,7 @@ class _Resolution:
         self.bound: Dict[int, _Bound] = {}     # id(call node) -> its binding
         self.args: Tuple = ()                   # the arguments of the call being resolved
         self.filename: Optional[str] = None     # the caller's file (for a refusal at a call)
+        self.joint_calls: List[Tuple] = []       # (call, callee's Compiled, callee, args): callees with joint sites
 
     def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
@@ -435,6 +436,11 @@ class _Resolution:
 
     def record(self, call, compiled=None, reason="", resolved=False) -> CallRecord:
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
+
+    def refuse_joint(self, call, compiled, fn) -> None:
+        _refuse_joint(call, compiled, self.args, fn, self.filename)
+        if getattr(compiled, "joint_sites", ()):
+            self.joint_calls.append((call, compiled, fn, tuple(self.args)))
 
     def resolve(self, call) -> CallRecord:
         node = call.node
@@ -484,7 +490,7 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
                 first, second = compiled.entry, None
-        _refuse_joint(call, compiled, self.args, fn, self.filename)
+        self.refuse_joint(call, compiled, fn)
         self.add(call, SiteEntry(fn, mask, None, compiled.check, self.version, first, second, fn, ()), kinds, mask)
         self.bind(_Bound(call, first, second, compiled, fn, kinds, _flags(mask), self.exact))
         return self.record(call, compiled, resolved=True)
@@ -519,7 +525,7 @@ class _Resolution:
             else:
                 compiled = _tc.primal_for_kinds(func, kinds, mask)
                 first, second = compiled.entry, None
-        _refuse_joint(call, compiled, self.args, func, self.filename)
+        self.refuse_joint(call, compiled, func)
         check = compiled.check
         conditions: Tuple = ()
         if issubclass(cls, Layer):          # as site_miss: a backward added later takes over
@@ -841,6 +847,49 @@ _CONTEXT: Dict[int, "_Context"] = {}      # id(generated function) -> its contex
 class CallTree:
     """One compilation's call tree: its records, the checks folded into the caller's, and the
     calls resolved once the caller is loaded (generated sweeps differentiated again)."""
+
+    def keep_forwards(self, params, name: str) -> None:
+        """In a helper (parameters ``params``): give each call left to run time the parameters its
+        arguments read (``CallSite.forwards``), for the check of a callee known then that takes a
+        joint dlgradient (sct/transform_calls.py ``_refuse_joint_args``)."""
+        graphs: Dict[int, Dict[str, set]] = {}
+        for call, record in zip(self.calls, self.records):
+            if record is not None and record.resolved or not hasattr(call.site, "forwards"):
+                continue
+            rest = call.node.args[1:]
+            args = rest[3 if call.op in ("vjp_method", "primal_method") else 2:]
+            if len(args) < 2 or any(isinstance(a, gast.Starred) for a in args):
+                continue
+            graph = graphs.get(id(call.fdef))
+            if graph is None:
+                graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+            deps = tuple(frozenset(k for k, p in enumerate(params) if _computed_from(graph, _arg_names(a), {p}))
+                         for a in args)
+            if sum(1 for d in deps if d) >= 2:
+                call.site.forwards = (deps, name, self.resolution.filename, call.line)
+
+    def forwarded_joint_sites(self, params) -> tuple:
+        """The joint sites (sct/helper_sites.py) of the callees resolved here, read as sites of this
+        function's own parameters ``params``: ``g = lambda z, y: hj(z, y)`` passes its ``z`` and ``y``
+        to a helper taking dlgradient of its first parameter of a y that reads its second, so a call
+        ``g(x, x * 2)`` is refused as ``hj(x, x * 2)`` is (was: g had no joint sites, and that call
+        got the partial derivative, holding ``x * 2`` constant).  A parameter reaches an argument by
+        ``_reads_graph`` (more than the values carry, never less)."""
+        out = []
+        graphs: Dict[int, Dict[str, set]] = {}
+        for call, compiled, fn, args in self.resolution.joint_calls:
+            graph = graphs.get(id(call.fdef))
+            if graph is None:
+                graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+            deps = [{k for k, p in enumerate(params) if _computed_from(graph, _arg_names(a), {p})} for a in args]
+            name = getattr(fn, "__name__", "a helper")
+            for line, xs, others in compiled.joint_sites:
+                mine = set().union(*(deps[j] for j in xs if j < len(deps)))
+                theirs = set().union(*(deps[i] for i in others if i < len(deps))) - mine
+                if mine and theirs:
+                    where = line if isinstance(line, str) else f"in {name}(), line {line}"
+                    out.append((where, tuple(sorted(mine)), tuple(sorted(theirs))))
+        return tuple(out)
 
     def __init__(self, fn, calls, resolution, context):
         self.fn = fn

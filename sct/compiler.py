@@ -418,6 +418,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
+    if called or mode == "vjp":     # and those of the helpers it passes its parameters to
+        joint_sites = joint_sites + tree.forwarded_joint_sites(sig.params)
+        tree.keep_forwards(sig.params, getattr(fn, "__name__", "a helper"))
     compiled.joint_sites = joint_sites
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes

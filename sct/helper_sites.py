@@ -127,7 +127,8 @@ def refuse_linked(compiled, links, fn, filename, line) -> None:
                 what = lambda k: repr(params[k]) if k < len(params) else f"argument {k + 1}"   # noqa: E731
                 name = getattr(fn, "__name__", "the helper")
                 generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
-                at = "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                at = f" ({site_line})" if isinstance(site_line, str) else \
+                    "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
                 error = CompileError(
                     f"{name}() takes dlgradient{at} with respect to its parameter "
                     f"{', '.join(what(j) for j in xs)} of a y that also depends on its parameter {what(i)}, "

@@ -31,11 +31,61 @@ from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
 from .plans import NO_ADJOINT
 
+class _Misses(threading.local):
+    def __init__(self):
+        self.frames: List[Tuple[Any, Sequence]] = []     # (site, its call's arguments), innermost last
+
+
+_MISSES = _Misses()
+
+
+def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
+    """``compiled`` (``fn``'s code for the arguments ``args``) takes dlgradient of a parameter of a
+    y that also reads another (``Compiled.joint_sites``, sct/helper_sites.py), called from the
+    site(s) missed on this thread: refused where a site's links (``CallSite.linked``: argument j
+    computed from argument i) join, by identity, the objects passed there, or where the site sits
+    in a helper and the two come from its parameters (``CallSite.forwards``: a function calling,
+    through a callee known at run time only, a helper with a joint site; its callers are not
+    known here).  By identity, every path a call takes (a closure's captured values passed first,
+    a bound method's receiver, a callable object, a partial) reads the same objects."""
+    if not getattr(compiled, "joint_sites", ()) or not _MISSES.frames:
+        return
+    for site, site_args in reversed(_MISSES.frames):
+        linked, forwards = site.linked, site.forwards
+        if linked is None and forwards is None:
+            continue
+        at = [[i for i, b in enumerate(site_args) if b is a] for a in args]   # each parameter's arguments there
+        if linked is not None:
+            pairs = frozenset((p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
+                              if p != q and any((i, j) in linked[0] for i in mine for j in theirs))
+            refuse_linked(compiled, pairs, fn, linked[1], linked[2])
+        if forwards is not None:
+            deps, caller, filename, line = forwards
+            reach = [set().union(*(deps[i] for i in mine if i < len(deps))) for mine in at]
+            for site_line, xs, others in compiled.joint_sites:
+                mine = set().union(*(reach[j] for j in xs if j < len(reach)))
+                theirs = set().union(*(reach[i] for i in others if i < len(reach))) - mine
+                if mine and theirs:
+                    name = getattr(fn, "__name__", "a helper")
+                    error = CompileError(
+                        f"{caller}() passes its parameters to {name}(), which takes dlgradient "
+                        f"({site_line if isinstance(site_line, str) else f'line {site_line}'}) with respect to "
+                        f"one of them of a y that also reads the other, through a callee known at run time only: "
+                        f"sct differentiates {name}()'s own code, holding the other constant, and cannot check "
+                        f"what {caller}()'s callers pass there. Call {name}() directly (a function of the "
+                        "module, not a local), or take the gradient in the function dlfeval runs",
+                        filename, line, "dlgradient")
+                    error.at_call = True
+                    raise error
+
+
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     if not getattr(fn, "__sct_generated__", False) and any(k[:1] in (("map",), ("seq",), ("obj",)) for k in kinds):
         refuse_nested_slotted(args, active)
-    return vjp_for_kinds(fn, kinds, active, returns_self)
+    compiled = vjp_for_kinds(fn, kinds, active, returns_self)
+    _refuse_joint_args(fn, compiled, args)
+    return compiled
 
 
 def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False, keep=None) -> Compiled:
@@ -61,7 +111,9 @@ def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
     """``fn`` compiled as dlfeval would run it, for a call from generated code that no sweep
     differentiates through (its arguments' writes are checked as a helper's)."""
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    return primal_for_kinds(fn, kinds, active)
+    compiled = primal_for_kinds(fn, kinds, active)
+    _refuse_joint_args(fn, compiled, args)
+    return compiled
 
 
 def primal_for_kinds(fn, kinds: tuple, active: Sequence[bool]) -> Compiled:
@@ -1084,22 +1136,18 @@ def site_miss(site, op, target, name, active, args, kwargs):
     cacheable = site.misses <= CallSite.MAX_MISSES
     active = tuple(active)
     version = registry.rules_version()          # before compiling: an entry is as old as its rules
-    if op in ("vjp", "primal_call"):
-        return _function_miss(site, op, target, active, args, kwargs, cacheable, version)
-    if op in ("vjp_method", "primal_method"):
-        return _method_miss(site, op, target, name, active, args, kwargs, cacheable, version)
-    if op == "vjp_init":
-        return _init_miss(site, target, active, args, kwargs, cacheable, version)
-    raise AssertionError(op)
-
-
-def _refuse_linked_at(site, compiled, fn) -> None:
-    """A helper taking dlgradient of a parameter whose ``y`` also reads another, called here with
-    a value computed from the first there (the links its caller's compile kept): refused, as a
-    call resolved with the caller is (sct.helper_sites.refuse_linked)."""
-    linked = getattr(site, "linked", None)
-    if linked is not None and getattr(compiled, "joint_sites", ()):
-        refuse_linked(compiled, linked[0], fn, linked[1], linked[2])
+    frames = _MISSES.frames
+    frames.append((site, args))     # (read by _refuse_joint_args, whichever path compiles the callee)
+    try:
+        if op in ("vjp", "primal_call"):
+            return _function_miss(site, op, target, active, args, kwargs, cacheable, version)
+        if op in ("vjp_method", "primal_method"):
+            return _method_miss(site, op, target, name, active, args, kwargs, cacheable, version)
+        if op == "vjp_init":
+            return _init_miss(site, target, active, args, kwargs, cacheable, version)
+        raise AssertionError(op)
+    finally:
+        frames.pop()
 
 
 def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
@@ -1120,7 +1168,6 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
             return primal_call(fn, active, args, kwargs)
         compiled = _compiled_primal(fn, args, active)
         first, second = compiled.entry, None
-    _refuse_linked_at(site, compiled, fn)
     match = make_matcher(args, _traced(active, args))
     if match is not None:
         _add_entry(site, SiteEntry(fn, active, match, compiled.check, version, first, second, fn, ()))
@@ -1148,7 +1195,6 @@ def _method_miss(site, op, obj, name, active, args, kwargs, cacheable, version):
     else:
         compiled = _compiled_primal(func, args, active)
         first, second = compiled.entry, None
-    _refuse_linked_at(site, compiled, func)
     match = make_matcher(args, _traced(active, args))
     if match is not None:
         check = compiled.check
