@@ -784,15 +784,10 @@ class Rewriter:
             if _rt_call(e, self.rt, "unbroadcast_product"):
                 return gast.BinOp(left=self.spec(e.args[0]), op=gast.Mult(), right=self.spec(e.args[1]))
             if _rt_call(e, self.rt, "seed"):
-                # ``1.0 if y.__class__ is float else rt.scalar_seed(y)``: scalar_seed's first case
-                # without its call (a cost of every call of a scalar function)
-                y = self.spec(e.args[0])
-                if isinstance(y, gast.Name):
-                    test = gast.Compare(left=gast.Attribute(value=_load(y.id), attr="__class__", ctx=gast.Load()),
-                                        ops=[gast.Is()], comparators=[_load("float")])
-                    return gast.IfExp(test=test, body=gast.Constant(value=1.0, kind=None),
-                                      orelse=_call(_rt_attr(self.rt, "scalar_seed"), [y]))
-                return _call(_rt_attr(self.rt, "scalar_seed"), [y])
+                # (always the call: it notes whether y is finite for the sweep's NaN refusal; was
+                # ``1.0 if y.__class__ is float else ...`` inline, which left the flag of an earlier
+                # sweep: a silent NaN gradient of a finite y, np.sqrt(x) * 0.0 + x at x = 0)
+                return _call(_rt_attr(self.rt, "scalar_seed"), [self.spec(e.args[0])])
         if isinstance(e, gast.Subscript):
             return element_read(self, e)
         return e
