@@ -1485,6 +1485,23 @@ def _refuse_nan_through_unselected(grad):
 _vdot = np.vdot
 
 
+def nan_total(grad):
+    """A number that is NaN exactly when the float or complex ndarray ``grad`` has a NaN entry (inf *
+    inf is inf): the sum of the squares, one BLAS pass over the data where it is contiguous in
+    either order.  (np.vdot flattens in C order: on a transposed gradient, the usual one of a weight
+    read as ``W.T``, it copied the array first, 60 times the pass on a 1000 x 300 float64 array; an
+    array strided otherwise is read by np.min, which meets a NaN too, without a copy.)"""
+    flags = grad.flags
+    if flags.c_contiguous:
+        return _vdot(grad, grad)
+    if flags.f_contiguous:
+        grad = grad.T
+        return _vdot(grad, grad)
+    if grad.dtype.kind == "c":
+        return _vdot(grad, grad)
+    return np.min(grad) if grad.size else 0.0
+
+
 def _refuse_nan_of_finite_y(grad):
     """A gradient with NaN entries of a finite ``y`` (seed noted it): refused, naming the dlgradient.
 
@@ -1504,7 +1521,7 @@ def _refuse_nan_of_finite_y(grad):
                 return
             # the sum of the squares (one BLAS pass, ~0.5 us on a small array): NaN only if an entry
             # is NaN for real data (inf * inf is inf); then the entries themselves, which decide
-            total = np.vdot(grad, grad)
+            total = nan_total(grad)
             if total == total or not np.isnan(grad).any():
                 return
         except (TypeError, AttributeError):
@@ -1581,7 +1598,7 @@ def project(grad, x):
     elif unselected.finite_y:
         if type(grad) is np.ndarray:        # (the usual gradient: one pass, no call before it)
             if grad.dtype.kind in "fc":
-                total = _vdot(grad, grad)
+                total = nan_total(grad)
                 if total != total:
                     _refuse_nan_of_finite_y(grad)
         elif type(grad) is float or _is_array(grad):
