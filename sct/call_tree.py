@@ -438,7 +438,7 @@ class _Resolution:
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
 
     def refuse_joint(self, call, compiled, fn) -> None:
-        _refuse_joint(call, compiled, self.args, fn, self.filename)
+        _refuse_joint(call, compiled, self.args, fn, self.filename, self.kinds)
         if getattr(compiled, "joint_sites", ()):
             self.joint_calls.append((call, compiled, fn, tuple(self.args)))
 
@@ -985,7 +985,7 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None):
+def _links(fdef, args, graph=None, kinds=None):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
     same value as) argument ``i``, by ``_reads_graph``."""
     names = [_arg_names(a) for a in args]
@@ -999,7 +999,7 @@ def _links(fdef, args, graph=None):
                 if graph is None:
                     graph = _reads_graph(fdef)
                 if holds is None:
-                    holds = _holds_graph(fdef)
+                    holds = _holds_graph(fdef, kinds)
                 # (what argument i holds as it is, in a list, tuple or dict built of names: ``{"w": x}``
                 # passed beside ``x * 2`` links them as ``x`` and ``x * 2`` do; was: not linked, a partial
                 # derivative for a helper's dlgradient(loss, p["w"]))
@@ -1009,37 +1009,121 @@ def _links(fdef, args, graph=None):
     return frozenset(pairs)
 
 
-def _display_names(value):
-    """The names a value made of names, lists, tuples, dicts and sets of them holds as they are (None
-    for any other value)."""
-    if isinstance(value, gast.Name):
-        return {value.id}
-    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
-        elts = value.elts
-    elif isinstance(value, gast.Dict):
-        elts = [v for v in value.values]
-    else:
-        return None
-    out = set()
-    for e in elts:
-        if isinstance(e, gast.Constant):
-            continue
-        inner = _display_names(e)
-        if inner is None:
-            return None
-        out |= inner
-    return out
+_FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
+_VALUE_KINDS = frozenset(("dl", "nd", "num"))
 
 
-def _holds_graph(fdef) -> Dict[str, set]:
-    """name -> the names whose values it holds as they are (``t = {"w": x}``, ``u = x``)."""
+def _a_value(name: Optional[str], kinds: Dict[str, Any]) -> bool:
+    kind = kinds.get(name) if name is not None else None
+    return isinstance(kind, tuple) and bool(kind) and kind[0] in _VALUE_KINDS
+
+
+def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None) -> set:
+    """The names whose values (or what they hold) a value may hold as they are: a list, tuple or
+    dict of names, an item or attribute of a structure, the value of a call of the user's code (a
+    function, a class, a namedtuple: it may keep its arguments), a conditional of them.  An
+    arithmetic value, numpy's or math's result, a literal, an item of an array hold nothing."""
+    if node is None or isinstance(node, gast.Constant):
+        return set()
+    if isinstance(node, gast.Name):
+        return {node.id}
+    if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
+        return set().union(*(_holding_names(e, kinds, local) for e in node.elts))
+    if isinstance(node, gast.Dict):
+        return set().union(*(_holding_names(v, kinds, local) for v in node.values))
+    if isinstance(node, gast.Starred):
+        return _holding_names(node.value, kinds, local)
+    if isinstance(node, (gast.Subscript, gast.Attribute)):
+        if _a_value(_root_name(node), kinds):
+            return set()            # an item of an array, an attribute of a number: a new value
+        return _holding_names(node.value, kinds, local)
+    if isinstance(node, gast.IfExp):
+        return _holding_names(node.body, kinds, local) | _holding_names(node.orelse, kinds, local)
+    if isinstance(node, gast.BoolOp):
+        return set().union(*(_holding_names(v, kinds, local) for v in node.values))
+    if isinstance(node, (gast.UnaryOp, gast.Compare)):
+        return set()
+    if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
+        sides = [o for o in (node.left, node.right) if not isinstance(o, gast.Constant)]
+        if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
+                not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute))
+                        for o in sides):
+            return set()
+        return set().union(*(_holding_names(o, kinds, local) for o in sides))
+    if isinstance(node, gast.Call):
+        func = node.func
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+                func.value.id in _FRESH_MODULES:
+            return set()
+        out = set()
+        for a in list(node.args) + [k.value for k in node.keywords]:
+            out |= _holding_names(a, kinds, local)
+        if isinstance(func, gast.Attribute) and (local is None or _root_name(func.value) in local):
+            out |= _holding_names(func.value, kinds, local)     # a method's value may be its receiver's part
+            #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
+        return out
+    return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+
+
+def _stored_roots(target) -> List[str]:
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [r for e in target.elts for r in _stored_roots(e)]
+    if isinstance(target, gast.Starred):
+        return _stored_roots(target.value)
+    root = _root_name(target)
+    return [root] if root is not None else []
+
+
+def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]:
+    """name -> the names whose values it may hold as they are (``t = {"w": x}``, ``u = x``, ``m.x = x``,
+    ``xs.append(x)``, ``m = M(x)``, ``(p, p_residuals) = P_fwd(x)``, ``for v in xs``: by
+    :func:`_holding_names`; flow-insensitive, more than the values hold, never less).  Was: names,
+    lists, tuples and dicts of names bound to a name only, so an object given its field
+    (``m.x = x``, ``M(x)``, a namedtuple, a dict comprehension) held nothing, and a helper's method
+    taking dlgradient of ``self.x`` called as ``m.g(x * 2)`` got the partial derivative."""
+    kinds = kinds or {}
     holds: Dict[str, set] = {}
-    for node in walk_nodes(fdef):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
-            inner = _display_names(node.value)
+    local = {a.id for a in walk_nodes(fdef.args) if isinstance(a, gast.Name)} | \
+        {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+
+    def add(roots, names):
+        for root in roots:
+            inner = names - {root}
             if inner:
-                holds.setdefault(node.targets[0].id, set()).update(inner)
+                holds.setdefault(root, set()).update(inner)
+
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign):
+            names = _holding_names(node.value, kinds, local)
+            if names:
+                for target in node.targets:
+                    add(_stored_roots(target), names)
+        elif isinstance(node, (gast.AugAssign, gast.AnnAssign)) and node.value is not None:
+            add(_stored_roots(node.target), _holding_names(node.value, kinds, local))
+        elif isinstance(node, gast.For):
+            add(_stored_roots(node.target), _holding_names(node.iter, kinds, local))
+        elif isinstance(node, gast.Call):
+            func, values = node.func, node.args
+            if isinstance(func, gast.Attribute):        # ``xs.append(x)``, ``d.update(w=x)``
+                root = _root_name(func.value)
+            elif isinstance(func, gast.Name) and func.id == "setattr" and len(values) == 3:
+                root, values = _root_name(values[0]), values[2:]
+            else:
+                continue
+            if root is None or root not in local:        # (a module's function: ``rt.op(x)``)
+                continue
+            names = set()
+            for value in list(values) + [k.value for k in node.keywords]:
+                names |= _holding_names(value, kinds, local)
+            add([root], names)
     return holds
+
+
+def _root_name(node) -> Optional[str]:
+    """The name an attribute or item chain starts from (``m`` of ``m.a["k"]``), or None."""
+    while isinstance(node, (gast.Attribute, gast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
 
 
 def _held(holds: Dict[str, set], names: set) -> set:
@@ -1052,14 +1136,27 @@ def _held(holds: Dict[str, set], names: set) -> set:
     return seen
 
 
-def _refuse_joint(call, compiled, args, fn, filename) -> None:
+def _refuse_joint(call, compiled, args, fn, filename, kinds=None) -> None:
     """``compiled`` (a helper) takes ``dlgradient(y, x)`` of its parameter ``x`` with ``y`` also
     depending on another parameter (``Compiled.joint_sites``, sct/helper_sites.py): the helper's
     code holds that parameter constant, so a call passing there a value computed from the
     argument given as ``x`` (``h(x, x ** 2)``) would get a partial derivative where MATLAB's
     trace gives the whole one: refused at the call."""
     if getattr(compiled, "joint_sites", ()):
-        refuse_linked(compiled, _links(call.fdef, args), fn, filename, call.line)
+        refuse_linked(compiled, _links(call.fdef, args, kinds=kinds), fn, filename, call.line)
+
+
+class _AllPairs(frozenset):
+    """The links of a call whose arguments are unpacked with ``*``: every pair."""
+
+    def __contains__(self, pair) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+
+ALL_PAIRS = _AllPairs()
 
 
 def _keep_links(tree) -> None:
@@ -1073,12 +1170,19 @@ def _keep_links(tree) -> None:
         rest = node.args[1:]
         skip = 3 if call.op in ("vjp_method", "primal_method") else 2
         args = rest[skip:]
-        if len(args) < 2 or any(isinstance(a, gast.Starred) for a in args):
+        if any(isinstance(a, gast.Starred) for a in args):
+            # ``hj(*xs)``: the positions are known at run time only; every pair is read as linked
+            # (was: none, so hj(*[x, x * 2]) of a helper taking a joint dlgradient got the partial
+            # derivative)
+            if hasattr(call.site, "linked"):
+                call.site.linked = (ALL_PAIRS, tree.resolution.filename, call.line)
+            continue
+        if len(args) < 2:
             continue
         graph = graphs.get(id(call.fdef))
         if graph is None:
             graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-        links = _links(call.fdef, args, graph)
+        links = _links(call.fdef, args, graph, tree.resolution.kinds)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 

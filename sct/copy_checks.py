@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
+
 from .ir import loaded_names, walk_nodes
 
 
@@ -62,6 +63,15 @@ class CopyChecks:
                     and value.value.id in self.act.active and (self.structures.built(value.value.id) or
                                                                self.structures.part_of(value.value.id)):
                 copy_of = value.value.id
+            elif isinstance(value, gast.Call) and self.structures._may_hold(value):
+                # the value of a call of the user's (``z = o.first()``, ``z = get(p)``): it may be an
+                # item of the structure it is given (was: a new value, so dlgradient(y, z) missed y's
+                # uses through o: x for 2x)
+                given = [_name_root(a) for a in list(value.args) + [k.value for k in value.keywords] +
+                         ([value.func.value] if isinstance(value.func, gast.Attribute) else [])]
+                held = [m for m in given if m is not None and m in self.act.active and m not in self.act.arrays]
+                if held:
+                    copy_of = held[0]
             elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                     value.value.id in self.act.active and self.structures.holds_items_of(value.value.id):
                 # an item of ``t1 + t2``, ``tuple(t)``: the value an item of t holds, whose other names
@@ -315,6 +325,12 @@ class CopyChecks:
                       f"(p = {{'k': {culprit}}})", "dlgradient")
 
 
+def _name_root(node) -> Optional[str]:
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
 def _is_len_of(node, name: str) -> bool:
     """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
@@ -357,7 +373,10 @@ class Structures:
                 if isinstance(v, gast.Name) and v.id not in seen and self.built(v.id, seen) or \
                         isinstance(v, (gast.List, gast.Dict, gast.Tuple)) or (
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
-                        v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values")) or (
+                        # (simple_namespace: types.SimpleNamespace(x=x); was not a structure, so
+                        # dlgradient(y, p.x) missed y's uses through x: x for 2x)
+                        v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values",
+                                        "simple_namespace")) or (
                         isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
                         any(isinstance(o, gast.List) for o in (v.left, v.right))):
                     return True
@@ -385,6 +404,13 @@ class Structures:
             (self.built(value.value.id) or value.value.id in self.facts.params or
              self.part_of(value.value.id))
 
+    def _may_hold(self, call) -> bool:
+        """A call of the user's function, class or callable object (``P(x)`` of a namedtuple class):
+        its value may hold its arguments (was: read as a new value, so dlgradient(y, p.x) of p = P(x)
+        missed y's uses through x: x for 2x)."""
+        from .helper_sites import may_hold_arguments
+        return may_hold_arguments(call, self.act)
+
     def filled_from(self, r: str, seen: set):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
@@ -394,7 +420,7 @@ class Structures:
         seen.add(r)
         counts = self.facts.name_counts
         for n in self.finding.nodes():
-            values = []
+            values, held = [], []
             if isinstance(n, gast.Assign):
                 for t in n.targets:
                     if isinstance(t, (gast.Subscript, gast.Attribute)) and isinstance(t.value, gast.Name) \
@@ -403,10 +429,18 @@ class Structures:
                     elif isinstance(t, gast.Name) and t.id == r and not (
                             isinstance(n.value, gast.Call) and not self.built(r)):
                         values.append(n.value)
+                    elif isinstance(t, gast.Name) and t.id == r and self._may_hold(n.value):
+                        held.append(n.value)
             elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                     isinstance(n.func.value, gast.Name) and n.func.value.id == r and \
                     n.func.attr in ("append", "extend", "insert", "update", "setdefault"):
                 values.extend(n.args)
+            for v in held:
+                # (the value of a call of the user's: a name it reads counts where it is read again
+                # elsewhere, as an array's does; was: not followed)
+                for m in loaded_names(v):
+                    if m != r and m in self.act.active and counts.get(m, (0, 0))[1] > 1:
+                        return m, getattr(n, "lineno", "?")
             for v in values:
                 for m in loaded_names(v):
                     if m == r or m not in self.act.active:
@@ -417,7 +451,18 @@ class Structures:
                         inner = self.filled_from(m, seen)
                         if inner is not None:
                             return inner
-                    elif counts.get(m, (0, 0))[1] > 1:
+                        continue
+                    if m not in self.act.arrays:
+                        # a value that is not an array, bound from others (``v = item[1]`` of a pair
+                        # ``("x", x)`` a dict comprehension reads): what it was bound from (was: not
+                        # followed, so dlgradient(y, p["x"]) of p = {k: v for k, v in [("x", x)]}
+                        # missed y's uses through x: x for 2x)
+                        # (one read elsewhere too: a copy of an argument's dict, {k: v for k, v in
+                        # p0.items()}, reads p0 once, and its items are p0's only)
+                        inner = self.filled_from(m, seen)
+                        if inner is not None and counts.get(inner[0], (0, 0))[1] > 1:
+                            return inner
+                    if counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
                     else:
                         source = self.argument_item(m)

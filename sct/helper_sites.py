@@ -37,7 +37,7 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def _parameter_copies(fdef, params) -> dict:
+def _parameter_copies(fdef, params, activity=None) -> dict:
     """{r: p} for each name r bound once in the function, by a statement ``r = p`` at its top (p a
     parameter, or a copy of one: ``x0 = x`` before ``x`` is bound again; ``v = x`` after a loop
     binding x, which may run no time): a dlgradient with respect to r is read, for the checks
@@ -65,7 +65,44 @@ def _parameter_copies(fdef, params) -> dict:
             source = copies.get(root, root)
             if source in params:
                 copies[node.targets[0].id] = source
+    if activity is not None:
+        # a name bound once to the value of a call of the user's code that reads parameters (a method of
+        # one, ``z = o.first()``; a function given one): that value may be an item a parameter holds, so
+        # a dlgradient with respect to it is read as one with respect to those parameters (was: a local,
+        # not checked, so a caller passing o holding x and x * 2 got the partial derivative)
+        for node in walk_nodes(fdef):
+            if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                    isinstance(node.value, gast.Call) and stores.get(node.targets[0].id) == 1 and \
+                    node.targets[0].id not in copies and may_hold_arguments(node.value, activity):
+                call = node.value
+                reads = list(call.args) + [k.value for k in call.keywords]
+                if isinstance(call.func, gast.Attribute):
+                    reads.append(call.func.value)
+                found = set()
+                for value in reads:
+                    root = _root(value)
+                    source = copies.get(root, root)
+                    found.update(source if isinstance(source, tuple) else (source,))
+                found &= params
+                if found:
+                    copies[node.targets[0].id] = tuple(sorted(found))
     return copies
+
+
+def may_hold_arguments(call, activity) -> bool:
+    """A call of the user's function, class or callable object, or a method of a value that is not an
+    array or number: its value may be an item of what it is given."""
+    try:
+        kind = activity.call_info(call).kind
+    except Exception:       # noqa: BLE001  (a call the analysis did not classify)
+        return False
+    if kind == CallKind.FUNCTION:
+        return True
+    if kind == CallKind.METHOD and isinstance(call.func, gast.Attribute):
+        root = _root(call.func.value)
+        known = activity.kinds.get(root) if root is not None else None
+        return not (isinstance(known, tuple) and known and known[0] in ("dl", "nd", "num"))
+    return False
 
 
 def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tuple:
@@ -84,7 +121,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
     if not sites:
         return ()
     params = set(params)
-    copies = _parameter_copies(fdef, params)
+    copies = _parameter_copies(fdef, params, activity)
     for stmt in sites:
         call = stmt.value
         args = [a for a in call.args if not isinstance(a, gast.Starred)]
@@ -93,6 +130,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
         y = args[0].id
         xs = args[1:] if getattr(activity.call_info(call).obj, "__name__", "") == "dlgradient" else args[1:2]
         roots = [copies.get(r, r) for r in (_root(x) for x in xs)]
+        roots = [q for r in roots for q in (r if isinstance(r, tuple) else (r,))]
         if y not in activity.active or any(r is None or r not in params or r not in activity.active
                                            for r in roots):
             continue
