@@ -63,6 +63,13 @@ class CopyChecks:
                     and value.value.id in self.act.active and (self.structures.built(value.value.id) or
                                                                self.structures.part_of(value.value.id)):
                 copy_of = value.value.id
+            elif isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
+                    value.func.id in ("max", "min", "next") and not self._shadowed(value.func.id) and \
+                    any(isinstance(a, gast.Name) and a.id in self.act.active for a in value.args):
+                # builtin max / min / next give one of the objects they are given, as it is
+                # (``max(vs, key=...)`` of a list of arrays: the array itself; was a new value, so
+                # dlgradient(y, z) missed y's uses through the list's item: x for 2x)
+                copy_of = next(a.id for a in value.args if isinstance(a, gast.Name) and a.id in self.act.active)
             elif isinstance(value, gast.Call) and self.structures._may_hold(value):
                 # the value of a call of the user's (``z = o.first()``, ``z = get(p)``): it may be an
                 # item of the structure it is given (was: a new value, so dlgradient(y, z) missed y's
@@ -83,6 +90,11 @@ class CopyChecks:
                     self._only_copied_here(n, copy_of, set()):
                 continue
             self._refuse_copy(stmt, root, copy_of, target, what)
+
+    def _shadowed(self, name: str) -> bool:
+        """Is ``name`` bound in the function (not the builtin)?"""
+        return any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
+                   for n in self.finding.nodes())
 
     def _refuse_copy(self, stmt, root: str, copy_of: str, target, what: str) -> None:
         """``check_unfollowed_copy``'s refusal: ``root`` bound at ``target`` to a value ``copy_of`` holds."""

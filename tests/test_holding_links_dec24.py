@@ -158,3 +158,15 @@ def test_star_arguments_to_a_joint_site_are_refused_even_when_independent():
     # hj takes a joint dlgradient: with unpacked arguments sct cannot tell their links, so it refuses
     with pytest.raises(CompileError, match="dlgradient"):
         dlfeval(star_arguments_independent, dlarray(x), dlarray(w))
+
+
+def builtin_max_of_list(x):
+    vs = [x, x * 3]
+    z = max(vs, key=lambda v: -np.sum(v))     # the item x itself
+    y = np.sum(z * x)
+    return dlgradient(y, z)
+
+
+def test_builtin_max_gives_an_item_as_it_is():
+    with pytest.raises(CompileError, match="dlgradient"):
+        dlfeval(builtin_max_of_list, dlarray(np.array([1.0, 2.0])))
