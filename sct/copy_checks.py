@@ -91,6 +91,14 @@ class CopyChecks:
                 continue
             self._refuse_copy(stmt, root, copy_of, target, what)
 
+    def _read_by_site_only(self, name: str, stmt) -> bool:
+        """Is ``name`` read by the site's statement alone (a value the normalizer made for its call,
+        ``dlgradient(y, [a, b])``), not by another statement written on the same line (``z = d["a"];
+        y = ...; return dlgradient(y, z)``, whose names were skipped: a partial derivative)?"""
+        inside = {id(n) for n in walk_nodes(stmt)}
+        return not any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load) and
+                       id(n) not in inside for n in self.finding.nodes())
+
     def _shadowed(self, name: str) -> bool:
         """Is ``name`` bound in the function (not the builtin)?"""
         return any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
@@ -323,8 +331,8 @@ class CopyChecks:
             return
         r = sel.name
         if r in self.act.arrays or not (inside or self.structures.built(r)) or \
-                self.facts.defined_line.get(r) == line:
-            return                  # (made on the site's line: site_checks.check_roots_reached)
+                self.facts.defined_line.get(r) == line and self._read_by_site_only(r, stmt):
+            return                  # (made for the site's call: site_checks.check_roots_reached)
         found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
@@ -390,7 +398,12 @@ class Structures:
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values",
                                         "simple_namespace")) or (
                         isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
-                        any(isinstance(o, gast.List) for o in (v.left, v.right))):
+                        any(isinstance(o, gast.List) for o in (v.left, v.right))) or (
+                        # dict(a=x), list(vs), sorted(vs, key=...): a new container of the same items
+                        # (was: a new value, so dlgradient(y, dict(a=x)["a"]) missed y's uses of x)
+                        isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
+                        v.func.id in ("dict", "list", "tuple", "sorted", "set", "frozenset", "reversed") and
+                        (v.args or v.keywords)):
                     return True
         return False
 

@@ -170,3 +170,44 @@ def builtin_max_of_list(x):
 def test_builtin_max_gives_an_item_as_it_is():
     with pytest.raises(CompileError, match="dlgradient"):
         dlfeval(builtin_max_of_list, dlarray(np.array([1.0, 2.0])))
+
+
+# statements written on the line of the dlgradient (``;``): their names were skipped as values the
+# normalizer makes for the call itself (a partial derivative)
+def setdefault_one_line(x):
+    d = {}; z = d.setdefault("a", x); y = np.sum(z * x); return dlgradient(y, z)     # noqa: E702
+
+
+def dict_call_one_line(x):
+    z = dict(a=x)["a"]; y = np.sum(z * x); return dlgradient(y, z)     # noqa: E702
+
+
+def sorted_one_line(x):
+    vs = [x * 2, x]
+    z = sorted(vs, key=lambda v: np.sum(v))[0]; y = np.sum(z * x); return dlgradient(y, z)     # noqa: E702
+
+
+def comprehension_one_line(x):
+    z = [v for v in [x]][0]; y = np.sum(z * x); return dlgradient(y, z)     # noqa: E702
+
+
+def dict_call(x):
+    z = dict(a=x)["a"]
+    y = np.sum(z * x)
+    return dlgradient(y, z)
+
+
+@pytest.mark.parametrize("fun", [setdefault_one_line, dict_call_one_line, sorted_one_line,
+                                 comprehension_one_line, dict_call], ids=lambda f: f.__name__)
+def test_items_of_new_containers_of_x_are_followed(fun):
+    with pytest.raises(CompileError, match="dlgradient"):
+        dlfeval(fun, dlarray(np.array([1.0, 2.0])))
+
+
+def list_item_one_line(x):
+    z = [x][0]; y = np.sum(z * x); return dlgradient(y, z)     # noqa: E702
+
+
+def test_an_item_sct_follows_keeps_its_exact_gradient():
+    x = np.array([1.0, 2.0])
+    assert np.allclose(dlfeval(list_item_one_line, dlarray(x)).data.ravel(), 2 * x)     # d/dx sum(x*x)
