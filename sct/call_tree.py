@@ -51,7 +51,7 @@ from .ir import child_nodes, constant_int, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
-from .helper_sites import refuse_linked
+from .helper_sites import joint_sites_through, refuse_linked
 from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
@@ -863,8 +863,7 @@ class CallTree:
             graph = graphs.get(id(call.fdef))
             if graph is None:
                 graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-            deps = tuple(frozenset(k for k, p in enumerate(params) if _computed_from(graph, _arg_names(a), {p}))
-                         for a in args)
+            deps = _parameter_reads(graph, params, args)
             if sum(1 for d in deps if d) >= 2:
                 call.site.forwards = (deps, name, self.resolution.filename, call.line)
 
@@ -881,14 +880,8 @@ class CallTree:
             graph = graphs.get(id(call.fdef))
             if graph is None:
                 graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-            deps = [{k for k, p in enumerate(params) if _computed_from(graph, _arg_names(a), {p})} for a in args]
-            name = getattr(fn, "__name__", "a helper")
-            for line, xs, others in compiled.joint_sites:
-                mine = set().union(*(deps[j] for j in xs if j < len(deps)))
-                theirs = set().union(*(deps[i] for i in others if i < len(deps))) - mine
-                if mine and theirs:
-                    where = line if isinstance(line, str) else f"in {name}(), line {line}"
-                    out.append((where, tuple(sorted(mine)), tuple(sorted(theirs))))
+            out += joint_sites_through(compiled.joint_sites, _parameter_reads(graph, params, args),
+                                       getattr(fn, "__name__", "a helper"))
         return tuple(out)
 
     def __init__(self, fn, calls, resolution, context):
@@ -966,6 +959,12 @@ def _reads_graph(fdef) -> Dict[str, set]:
             if isinstance(base, gast.Name):
                 graph.setdefault(base.id, set()).update(n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name))
     return graph
+
+
+def _parameter_reads(graph: Dict[str, set], params, args) -> tuple:
+    """For each argument of a call, the positions of the parameters (``params``) it is computed from."""
+    return tuple(frozenset(k for k, p in enumerate(params) if _computed_from(graph, _arg_names(a), {p}))
+                 for a in args)
 
 
 def _computed_from(graph: Dict[str, set], names: set, sources: set) -> bool:

@@ -154,6 +154,20 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
     return tuple(joint)
 
 
+def joint_sites_through(joint_sites, deps, name: str) -> list:
+    """A callee's joint sites read as sites of its caller's parameters: ``deps[k]``, the caller's
+    parameters (positions) argument k of the call reads; a site whose ``x``s and other parameters
+    reach different ones of them, ``(where, x positions, other positions)`` of the caller."""
+    out = []
+    for line, xs, others in joint_sites:
+        mine = set().union(*(deps[j] for j in xs if j < len(deps)))
+        theirs = set().union(*(deps[i] for i in others if i < len(deps))) - mine
+        if mine and theirs:
+            where = line if isinstance(line, str) else f"in {name}(), line {line}"
+            out.append((where, tuple(sorted(mine)), tuple(sorted(theirs))))
+    return out
+
+
 def refuse_linked(compiled, links, fn, filename, line) -> None:
     """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
     whose callee is known at run time only: its site keeps the links, sct/transform_calls.py)."""

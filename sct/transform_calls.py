@@ -22,7 +22,7 @@ from .runtime import registry
 from .runtime.support import ZERO, Closure, SiteEntry, method_of
 
 from .cache import HELPERS, function_key
-from .helper_sites import refuse_linked
+from .helper_sites import joint_sites_through, refuse_linked
 from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError
@@ -61,22 +61,19 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
             refuse_linked(compiled, pairs, fn, linked[1], linked[2])
         if forwards is not None:
             deps, caller, filename, line = forwards
-            reach = [set().union(*(deps[i] for i in mine if i < len(deps))) for mine in at]
-            for site_line, xs, others in compiled.joint_sites:
-                mine = set().union(*(reach[j] for j in xs if j < len(reach)))
-                theirs = set().union(*(reach[i] for i in others if i < len(reach))) - mine
-                if mine and theirs:
-                    name = getattr(fn, "__name__", "a helper")
-                    error = CompileError(
-                        f"{caller}() passes its parameters to {name}(), which takes dlgradient "
-                        f"({site_line if isinstance(site_line, str) else f'line {site_line}'}) with respect to "
-                        f"one of them of a y that also reads the other, through a callee known at run time only: "
-                        f"sct differentiates {name}()'s own code, holding the other constant, and cannot check "
-                        f"what {caller}()'s callers pass there. Call {name}() directly (a function of the "
-                        "module, not a local), or take the gradient in the function dlfeval runs",
-                        filename, line, "dlgradient")
-                    error.at_call = True
-                    raise error
+            reach = [set().union(*(deps[i] for i in places if i < len(deps))) for places in at]
+            name = getattr(fn, "__name__", "a helper")
+            for where, _, _ in joint_sites_through(compiled.joint_sites, reach, name):
+                error = CompileError(
+                    f"{caller}() passes its parameters to {name}(), which takes dlgradient "
+                    f"({where}) with respect to "
+                    f"one of them of a y that also reads the other, through a callee known at run time only: "
+                    f"sct differentiates {name}()'s own code, holding the other constant, and cannot check "
+                    f"what {caller}()'s callers pass there. Call {name}() directly (a function of the "
+                    "module, not a local), or take the gradient in the function dlfeval runs",
+                    filename, line, "dlgradient")
+                error.at_call = True
+                raise error
 
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
