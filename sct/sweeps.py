@@ -126,6 +126,16 @@ class Sweeps(EmitPass):
         """The adjoint of everything the site's y was computed by, innermost block first."""
         R = {site.y}
         rev: List = []
+        block, index, _, depth = site.frames[-1]
+        if depth > 0 and index < len(block) and isinstance(block[index], gast.Assign) and \
+                isinstance(block[index].targets[0], gast.Name) and \
+                self.adjoints.restores(block[index].targets[0].id, depth):
+            # the site's own statement pushed its target's old value before the call (a later
+            # statement's adjoint reads it): the sweep is given the tape with it on top, so it pops it
+            # first, as the adjoint of that statement does in the iterations before (was: not popped,
+            # every later pop one off: a crash, `p = {"w": p["w"] - lr * g["w"], ...}` after
+            # `g = dlgradient(loss, p)` in a loop, or the wrong residuals)
+            rev.append(self.adjoints.restore(block[index].targets[0].id))
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero
                 touched = self.live.touched(block[:index], R, self.gen.scope.relevant)
