@@ -403,7 +403,7 @@ class Structures:
                         # (was: a new value, so dlgradient(y, dict(a=x)["a"]) missed y's uses of x)
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
                         v.func.id in ("dict", "list", "tuple", "sorted", "set", "frozenset", "reversed") and
-                        (v.args or v.keywords)):
+                        (v.args or v.keywords) and not _shallow_copy_of(v)):     # (dict(p): a copy, followed as one)
                     return True
         return False
 
