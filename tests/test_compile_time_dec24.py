@@ -78,6 +78,15 @@ def test_statement_walk_is_the_full_walk_restricted_to_statements(source):
         assert len(only) > 0
 
 
+@pytest.mark.parametrize("source", SOURCES)
+def test_ir_statement_walk_is_walk_no_defs_restricted_to_statements(source):
+    fdef = gast.parse(textwrap.dedent(source)).body[0]
+    for root in [fdef] + list(fdef.body):
+        full = [n for n in ir._walk_no_defs(root) if isinstance(n, gast.stmt)]
+        only = list(ir.statements_no_defs(root))
+        assert len(full) == len(only) and all(a is b for a, b in zip(full, only))
+
+
 def test_lazy_pass_modules_imported_with_sct():
     import sct  # noqa: F401
     assert "sct.recompute_writes" in sys.modules and "sct.outside_formats" in sys.modules
