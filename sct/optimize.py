@@ -567,6 +567,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
                     known.difference_update(_stored([b]))
         learn(s.body)
         between: List = []
+        mid: List = [set(), set(), 0]      # the names ``between`` stores and loads, and how many of it they count
         j = i + 1
         while j < len(stmts):
             u = stmts[j]
@@ -574,7 +575,12 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
                     not shared(u) and all(calm(b) for b in u.body) and \
                     (t[0] == test[0] or zero_before(t[0], lists)):
-                mid_w, mid_r = names(between, True), names(between, False)
+                if mid[2] < len(between):      # (each statement's names once: unions over statements)
+                    rest = between[mid[2]:]
+                    mid[0] |= names(rest, True)
+                    mid[1] |= names(rest, False)
+                    mid[2] = len(between)
+                mid_w, mid_r = mid[0], mid[1]
                 body_w, body_r = names(u.body, True), names(u.body, False)
                 if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
                     # the comment giving the user's line of the moved statements goes with them
