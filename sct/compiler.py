@@ -48,7 +48,7 @@ from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, ty
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
-from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters, _nodes_no_defs
+from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters, BodyNodes
 from .network_outputs import given_outputs
 from .plans import NO_ADJOINT
 from .parse import copied_user_def, function_ast, register_line_map, register_source
@@ -770,13 +770,13 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 reuse_temporaries(generated_fn, rt_name, shared)
                 # one walk for the three that follow where none changes a node of it (owned_setitems
                 # renames a call, walking only the statements)
-                nodes = _nodes_no_defs(generated_fn.body)
-                if wide_products(generated_fn, rt_name, shared, nodes):
-                    nodes = None
+                body = BodyNodes(generated_fn)
+                if wide_products(generated_fn, rt_name, shared, body):
+                    body.changed()
                 owned_setitems(generated_fn, rt_name, shared)
-                if released_views(generated_fn, rt_name, shared, nodes):
-                    nodes = None
-                owned_zero_at(generated_fn, rt_name, shared, nodes)
+                if released_views(generated_fn, rt_name, shared, body):
+                    body.changed()
+                owned_zero_at(generated_fn, rt_name, shared, body)
     if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads

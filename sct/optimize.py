@@ -157,6 +157,38 @@ def _nodes_no_defs(stmts) -> List:
     return list(_walk_no_defs(stmts))
 
 
+class BodyNodes:
+    """``_nodes_no_defs(fn.body)``, walked when a pass first asks for it and given to the passes
+    after it until one says it changed a node (``changed``)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.nodes: Optional[List] = None
+
+    def get(self) -> List:
+        if self.nodes is None:
+            self.nodes = _nodes_no_defs(self.fn.body)
+        return self.nodes
+
+    def changed(self) -> None:
+        self.nodes = None
+
+
+def _has_assigned_call(fn, rt_name: str, *names) -> bool:
+    """Whether a statement of ``fn`` (nested defs' too) is ``t = rt.<one of names>(...)``."""
+    todo = list(fn.body)
+    pop, extend, holders = todo.pop, todo.extend, _STMT_HOLDERS
+    while todo:
+        s = pop()
+        if s.__class__ is gast.Assign and _rt_call(s.value, rt_name, *names):
+            return True
+        for name in _STMT_FIELDS:
+            field = getattr(s, name, None)
+            if field.__class__ is list:
+                extend(c for c in field if isinstance(c, holders))
+    return False
+
+
 _WALK_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 
 
@@ -1821,7 +1853,7 @@ def _is_view_index(index) -> bool:
 
 
 def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
-                  nodes: Optional[List] = None) -> bool:
+                  nodes: Optional[BodyNodes] = None) -> bool:
     """``t = a * b`` where ``a`` or ``b`` is a name assigned (anywhere in ``fn``) a view of an array
     by basic slicing over several axes (``X[:, i:j, k:m, :]``, ``x[:, None]``: the operands of outer products and
     of convolutions written with shifted slices) becomes ``t = rt.broadcast_mul(a, b)``: the same
@@ -1829,11 +1861,15 @@ def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
     other is a short vector along it (``broadcast_mul``); any other operands, the plain product.
     Code read back to be differentiated again has it expanded back (``expand_in_place``).
     ``shared``: ids of statements another generated function holds too (left as they are).
-    ``nodes``: ``_nodes_no_defs(fn.body)`` where already walked.  Returns whether it changed a node."""
+    ``nodes``: the body's walk, shared (``BodyNodes``).  Returns whether it changed a node."""
+    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
+               isinstance(s.value, gast.Subscript) and _is_view_index(s.value.slice)
+               for s in _statements_no_defs(fn.body)):
+        return False        # (no view: nothing to do; the views are statements)
     views: Set[str] = set()
     products = []
     changed = False
-    for node in (_walk_no_defs(fn.body) if nodes is None else nodes):
+    for node in (_walk_no_defs(fn.body) if nodes is None else nodes.get()):
         cls = node.__class__
         if cls is gast.Assign and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
             value = node.value
@@ -3067,7 +3103,7 @@ _OWNED_FORMS = {"setitem": 3, "add_index_grad": 4}
 
 
 def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
-                   nodes: Optional[List] = None) -> bool:
+                   nodes: Optional[BodyNodes] = None) -> bool:
     """Before ``n = rt.setitem_owned(n, i, v)``, a name ``u`` bound earlier in the same block to a
     part of ``n`` (``u = n[t]``: a view, which holds ``n``'s array) whose value is read only
     between the two (everywhere else only ``rt.shape_proxy(u)``: what a sweep reads of it, shape
@@ -3076,8 +3112,10 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     the sum, then the write, copied the whole array each turn).  A proxy of a small array is the
     array itself (nothing gained, nothing changed).  Code read back to be differentiated again has
     the release left out (``_drop_releases``).  ``shared``: ids of statements another generated
-    function holds too (left as they are).  ``nodes``: ``_nodes_no_defs(fn.body)`` where already
-    walked.  Returns whether it changed the tree (a release added)."""
+    function holds too (left as they are).  ``nodes``: the body's walk, shared (``BodyNodes``).
+    Returns whether it changed the tree (a release added)."""
+    if not _has_assigned_call(fn, rt_name, "setitem_owned"):
+        return False        # (no write in place: nothing to do; the writes are statements)
     scoped = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal)
     added = [False]
 
@@ -3099,7 +3137,7 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
                 return None
         return loads, proxied
 
-    found = counts(fn.body, nodes)
+    found = counts(fn.body, None if nodes is None else nodes.get())
     if found is None or any(n in found[0] for n in _SCOPE_NAMES):
         return False
     loads, proxied = found
@@ -3152,7 +3190,7 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
 
 
 def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
-                  nodes: Optional[List] = None) -> None:
+                  nodes: Optional[BodyNodes] = None) -> None:
     """The adjoint of a write ``n[i] = v``: ``d_n = rt.zero_at(g, i)`` (a copy of ``g`` with
     ``g[i]`` zeroed), then one statement reading ``rt.getitem_or_zero(g, i)`` (``v``'s adjoint),
     where every other read of ``g`` in the function is a test ``g is (not) rt.ZERO``: the two are
@@ -3161,11 +3199,13 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
     nothing else holds it (a row written per iteration of a loop no longer copies the whole
     adjoint each time).  Code read back to be differentiated again has both expanded back
     (``expand_in_place``).  ``shared``: ids of statements another generated function holds too.
-    ``nodes``: ``_nodes_no_defs(fn.body)`` where already walked."""
+    ``nodes``: the body's walk, shared (``BodyNodes``)."""
+    if not _has_assigned_call(fn, rt_name, "zero_at"):
+        return              # (no rt.zero_at: nothing to do; it is assigned by a statement)
     loads: Dict[str, int] = {}
     tests: Dict[str, int] = {}
     nested: Set[str] = set()        # names read inside nested functions and lambdas
-    for node in (_walk_no_defs(fn.body) if nodes is None else nodes):
+    for node in (_walk_no_defs(fn.body) if nodes is None else nodes.get()):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             loads[node.id] = loads.get(node.id, 0) + 1
         elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):

@@ -183,3 +183,48 @@ def test_benchmark_shaped_function_value_and_gradient(checked_walks):
     f = lambda xv, Wv: straight(xv, Wv) + rows(xv, Wv)  # noqa: E731
     np.testing.assert_allclose(np.asarray(gx.data), numerical_gradient(f, [x, W], 0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(gW.data), numerical_gradient(f, [x, W], 1), rtol=1e-5, atol=1e-6)
+
+
+# --- the passes that now look at the statements first still rewrite where they did ------------------
+
+def _rows_grad(x, W):
+    y = rows(x, W)
+    return y, dlgradient(y, x, W)
+
+
+def _views_grad(x, W):
+    y = views(x, W)
+    return y, dlgradient(y, x, W)
+
+
+def _row_reads(x, W):
+    acc = np.zeros((T, x.shape[0]))
+    s = x
+    total = 0.0
+    for t in range(T):
+        s = np.tanh(W @ s)
+        acc[t] = s
+        total = total + np.sum(acc[t] * s)
+    return total
+
+
+def _row_reads_grad(x, W):
+    y = _row_reads(x, W)
+    return y, dlgradient(y, x, W)
+
+
+@pytest.mark.parametrize("fun,plain,forms", [
+    (_rows_grad, rows, ("setitem_owned", "zero_at_owned", "getitem_or_zero_copy", "add_index_grad_owned")),
+    (_views_grad, views, ("broadcast_mul",)),
+    (_row_reads_grad, _row_reads, ("setitem_owned",)),
+])
+def test_in_place_forms_kept(fun, plain, forms, checked_walks):
+    import sct
+    x, W = _inputs()
+    text = str(sct.source(fun, dlarray(x), dlarray(W), callees=True))
+    for form in forms:
+        assert form in text, form
+    y, (gx, gW) = dlfeval(fun, dlarray(x), dlarray(W))
+    assert float(y.data) == pytest.approx(plain(x, W), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(gx.data), numerical_gradient(plain, [x, W], 0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(gW.data), numerical_gradient(plain, [x, W], 1), rtol=1e-5, atol=1e-6)
