@@ -430,8 +430,8 @@ OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator
 def fixed_point_statements(fdef) -> List:
     """The statements the activity fixed point visits, in the walk's order (the tree does not
     change while it runs)."""
-    from .ir import walk_no_defs
-    return [node for node in walk_no_defs(fdef)
+    from .ir import statements_no_defs      # (walk_no_defs' statements, in its order)
+    return [node for node in statements_no_defs(fdef)
             if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
 
 

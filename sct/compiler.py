@@ -35,7 +35,7 @@ from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
-from .ir import child_nodes, shared_walks, walk_nodes
+from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
@@ -48,7 +48,7 @@ from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, ty
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
-from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters
+from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters, BodyNodes
 from .network_outputs import given_outputs
 from .plans import NO_ADJOINT
 from .parse import copied_user_def, function_ast, register_line_map, register_source
@@ -69,6 +69,8 @@ from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
 from .options import canonicalize_sites
+# (imported with sct, not at the first compilation: the modules the passes import where they run)
+from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
 
 
 @dataclass
@@ -408,13 +410,19 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
     _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
-    if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
-        drop_recomputed(generated, tree, rt_name, sig.param_kinds,
-                        numpy_name if plain_numpy else None)                    # sct/recomputed.py
-    # (before the sweeps' rt.replay_from calls change: read by the callers compiled with this one)
-    draws_seen = draws_all_seen(generated, tree, rt_name)
-    calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds, namespace,
-                                                           draws_seen)
+    with ExitStack() as walks:      # one walk of each function for the two tests of its reads
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                walks.enter_context(shared_walks(generated_fn))
+        if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
+            if drop_recomputed(generated, tree, rt_name, sig.param_kinds,
+                               numpy_name if plain_numpy else None):            # sct/recomputed.py
+                for generated_fn in generated.functions:
+                    tree_changed(generated_fn)
+        # (before the sweeps' rt.replay_from calls change: read by the callers compiled with this one)
+        draws_seen = draws_all_seen(generated, tree, rt_name)
+        calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds,
+                                                               namespace, draws_seen)   # (changes: tree_changed)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -760,10 +768,15 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                     direct_matmul_adjoints(generated_fn, rt_name, shared)
                 indexed_sums(generated_fn, rt_name, shared)
                 reuse_temporaries(generated_fn, rt_name, shared)
-                wide_products(generated_fn, rt_name, shared)
+                # one walk for the three that follow where none changes a node of it (owned_setitems
+                # renames a call, walking only the statements)
+                body = BodyNodes(generated_fn)
+                if wide_products(generated_fn, rt_name, shared, body):
+                    body.changed()
                 owned_setitems(generated_fn, rt_name, shared)
-                released_views(generated_fn, rt_name, shared)
-                owned_zero_at(generated_fn, rt_name, shared)
+                if released_views(generated_fn, rt_name, shared, body):
+                    body.changed()
+                owned_zero_at(generated_fn, rt_name, shared, body)
     if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads

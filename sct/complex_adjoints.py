@@ -27,7 +27,8 @@ class ComplexProjection(EmitPass):
         from .optimize import SHAPE_ARGUMENTS
         modules = (self.gen.rt_name, self.gen.np)
         callees = set()
-        for c in walk_nodes(node):
+        nodes = list(walk_nodes(node))      # (one walk for both loops)
+        for c in nodes:
             if isinstance(c, gast.Call):
                 callees.add(id(c.func))         # f(...), and rt / np in rt.f(...), np.f(...)
                 base = getattr(c.func, "value", None)
@@ -39,7 +40,7 @@ class ComplexProjection(EmitPass):
                     for i in (positions,) if isinstance(positions, int) else positions:
                         if i < len(c.args) and isinstance(c.args[i], gast.Name):
                             callees.add(id(c.args[i]))      # read for its shape (rt.index_adjoint(g, t, 0))
-        for n in walk_nodes(node):
+        for n in nodes:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees:
                 primal = self.gen.primal_of(n.id)
                 if adjoints_follow and primal != n.id:
@@ -68,11 +69,12 @@ class ComplexProjection(EmitPass):
 
     def operand_names(self, value) -> set:
         """The names a statement's value reads as values (not the functions it calls)."""
-        callees = {id(c.func) for c in walk_nodes(value) if isinstance(c, gast.Call)} | \
-            {id(c.func.value) for c in walk_nodes(value) if isinstance(c, gast.Call) and
+        nodes = list(walk_nodes(value))     # (one walk for the three)
+        callees = {id(c.func) for c in nodes if isinstance(c, gast.Call)} | \
+            {id(c.func.value) for c in nodes if isinstance(c, gast.Call) and
              isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Name) and
              c.func.value.id in (self.gen.rt_name, self.gen.np)}
-        return {n.id for n in walk_nodes(value) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+        return {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
                 and id(n) not in callees}
 
     def expr_is_complex(self, node) -> bool:

@@ -477,6 +477,28 @@ def walk_no_defs(node):
     return _walk_no_defs(node)
 
 
+_STMT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def statements_no_defs(node):
+    """The statements of ``walk_no_defs(node)`` (its nodes that are ``gast.stmt``), in its order,
+    without walking the expressions (which hold no statement)."""
+    stmt, holders = gast.stmt, (gast.stmt, gast.ExceptHandler, gast.match_case)
+    defs = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)
+    todo = [node]
+    pop, append = todo.pop, todo.append
+    while todo:
+        n = pop()
+        if isinstance(n, stmt):
+            yield n
+        for name in _STMT_FIELDS:       # (in the fields' order, as the full walk pushes them)
+            field = getattr(n, name, None)
+            if field.__class__ is list:
+                for child in field:
+                    if isinstance(child, holders) and not isinstance(child, defs):
+                        append(child)
+
+
 def _walk_no_defs(node):
     AST, defs, fields_of = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda), \
         _CHILD_FIELDS

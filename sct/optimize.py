@@ -125,10 +125,68 @@ def _walk_no_defs(stmts):
                         append(child)
 
 
+#: The fields that can hold statements (of a statement, an ``except`` handler or a ``case``).
+_STMT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+_STMT_HOLDERS = (gast.stmt, gast.ExceptHandler, gast.match_case)
+
+
+def _statements_no_defs(stmts):
+    """The statements of ``_walk_no_defs(stmts)`` (its nodes that are ``gast.stmt``), in its order,
+    without walking the expressions (which hold no statement): about a tenth of the nodes, for the
+    passes that look only at statements."""
+    stmt, holders, defs = gast.stmt, _STMT_HOLDERS, _WALK_DEFS
+    todo = list(stmts)
+    pop, append = todo.pop, todo.append
+    while todo:
+        node = pop()
+        if isinstance(node, stmt):
+            yield node
+            if isinstance(node, defs):
+                continue
+        for name in _STMT_FIELDS:       # (in the fields' order, as the full walk pushes them)
+            field = getattr(node, name, None)
+            if field.__class__ is list:
+                for child in field:
+                    if isinstance(child, holders):
+                        append(child)
+
+
 def _nodes_no_defs(stmts) -> List:
     """``_walk_no_defs(stmts)``'s nodes as a list (the same nodes, in the same order), for the walks
     that read the tree and change nothing while they walk."""
     return list(_walk_no_defs(stmts))
+
+
+class BodyNodes:
+    """``_nodes_no_defs(fn.body)``, walked when a pass first asks for it and given to the passes
+    after it until one says it changed a node (``changed``)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.nodes: Optional[List] = None
+
+    def get(self) -> List:
+        if self.nodes is None:
+            self.nodes = _nodes_no_defs(self.fn.body)
+        return self.nodes
+
+    def changed(self) -> None:
+        self.nodes = None
+
+
+def _has_assigned_call(fn, rt_name: str, *names) -> bool:
+    """Whether a statement of ``fn`` (nested defs' too) is ``t = rt.<one of names>(...)``."""
+    todo = list(fn.body)
+    pop, extend, holders = todo.pop, todo.extend, _STMT_HOLDERS
+    while todo:
+        s = pop()
+        if s.__class__ is gast.Assign and _rt_call(s.value, rt_name, *names):
+            return True
+        for name in _STMT_FIELDS:
+            field = getattr(s, name, None)
+            if field.__class__ is list:
+                extend(c for c in field if isinstance(c, holders))
+    return False
 
 
 _WALK_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
@@ -541,6 +599,7 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
                     known.difference_update(_stored([b]))
         learn(s.body)
         between: List = []
+        mid: List = [set(), set(), 0]      # the names ``between`` stores and loads, and how many of it they count
         j = i + 1
         while j < len(stmts):
             u = stmts[j]
@@ -548,7 +607,12 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
             if t is not None and t[1] and t[0] in known and not any(not _is_comment(k) for k in u.orelse) and \
                     not shared(u) and all(calm(b) for b in u.body) and \
                     (t[0] == test[0] or zero_before(t[0], lists)):
-                mid_w, mid_r = names(between, True), names(between, False)
+                if mid[2] < len(between):      # (each statement's names once: unions over statements)
+                    rest = between[mid[2]:]
+                    mid[0] |= names(rest, True)
+                    mid[1] |= names(rest, False)
+                    mid[2] = len(between)
+                mid_w, mid_r = mid[0], mid[1]
                 body_w, body_r = names(u.body, True), names(u.body, False)
                 if not (mid_w & (body_w | body_r | {t[0]}) or mid_r & body_w):
                     # the comment giving the user's line of the moved statements goes with them
@@ -1166,10 +1230,16 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
         return
     calls: Dict[str, List] = {name: [] for name in sweeps}
     names: List = []
+    walked: Dict[str, List] = {}        # a sweep's walk, kept for its own test below
+    holder: Dict[int, str] = {}         # id of each call of a sweep -> the function it is in
     for fn in named.values():
-        for node in walk_nodes(fn):
+        nodes = list(walk_nodes(fn))
+        if fn.name in sweeps:
+            walked[fn.name] = nodes
+        for node in nodes:
             if node.__class__ is _Call and node.func.__class__ is _Name and node.func.id in sweeps:
                 calls[node.func.id].append(node)
+                holder[id(node)] = fn.name
             elif node.__class__ is _Name and node.id in sweeps:
                 names.append(node)
     callees = {id(c.func) for found in calls.values() for c in found}
@@ -1183,7 +1253,9 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
         if any(len(c.args) != len(params) or c.keywords or
                any(a.__class__ is gast.Starred for a in c.args) for c in calls[name]):
             continue
-        nodes = list(walk_nodes(sweep))
+        nodes = walked.get(name)
+        if nodes is None:       # (a call in it was changed since: walked again)
+            nodes = list(walk_nodes(sweep))
         if any(n.__class__ in (gast.Global, gast.Nonlocal) for n in nodes):
             continue
         read = {n.id for n in nodes if n.__class__ is _Name and n.ctx.__class__ is not gast.Param}
@@ -1196,6 +1268,8 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
         args.args = [args.args[k] for k in keep]
         for c in calls[name]:
             c.args = [c.args[k] for k in keep]
+            walked.pop(holder[id(c)], None)
+        walked.pop(name, None)
 
 
 def _plain_argument(node, rt_name: str) -> bool:
@@ -1227,6 +1301,12 @@ def _tape_push(node):
                 call.func.value.__class__ is gast.Name and len(call.args) == 1 and not call.keywords:
             return call.func.value, call.args[0]
     return None
+
+
+def _is_tape_push(s) -> bool:
+    """What ``shape_only_tapes`` pushes: ``tape....append(n)``."""
+    push = _tape_push(s)
+    return push is not None and push[0].id.startswith("tape") and isinstance(push[1], gast.Name)
 
 
 def _tape_pop(node):
@@ -1267,6 +1347,8 @@ def shape_only_tapes(functions: List, rt_name: str, scopes: Optional[Dict[int, b
     for fn in named.values():
         if not fn.body or _scope_of(fn, scopes):
             continue
+        if not any(_is_tape_push(s) for s in _statements_no_defs(fn.body)):
+            continue            # (no push: nothing to do; the pushes are statements)
         nodes = _nodes_no_defs(fn.body)
         if any(isinstance(n, stops) for n in nodes):
             continue
@@ -1336,10 +1418,14 @@ def shape_only_arguments(functions: List, rt_name: str, scopes: Optional[Dict[in
         return found[name]
 
     for fn in named.values():
-        nodes = _nodes_no_defs(fn.body)
-        written = {s.targets[0].id for s in nodes if s.__class__ is gast.Assign and len(s.targets) == 1 and
+        # (the writes are statements: the whole walk only where there is one)
+        written = {s.targets[0].id for s in _statements_no_defs(fn.body) if s.__class__ is gast.Assign and
+                   len(s.targets) == 1 and
                    s.targets[0].__class__ is _Name and _rt_call(s.value, rt_name, "setitem") and s.value.args and
                    s.value.args[0].__class__ is _Name and s.value.args[0].id == s.targets[0].id}
+        if not written:
+            continue
+        nodes = _nodes_no_defs(fn.body)
         parts = {s.targets[0].id for s in nodes if written and s.__class__ is gast.Assign and len(s.targets) == 1
                  and s.targets[0].__class__ is _Name and s.value.__class__ is gast.Subscript and
                  s.value.value.__class__ is _Name and s.value.value.id in written}
@@ -1766,17 +1852,24 @@ def _is_view_index(index) -> bool:
                                         for p in index.elts)
 
 
-def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
+                  nodes: Optional[BodyNodes] = None) -> bool:
     """``t = a * b`` where ``a`` or ``b`` is a name assigned (anywhere in ``fn``) a view of an array
     by basic slicing over several axes (``X[:, i:j, k:m, :]``, ``x[:, None]``: the operands of outer products and
     of convolutions written with shifted slices) becomes ``t = rt.broadcast_mul(a, b)``: the same
     product, computed with long inner loops where one operand has a last axis of length 1 and the
     other is a short vector along it (``broadcast_mul``); any other operands, the plain product.
     Code read back to be differentiated again has it expanded back (``expand_in_place``).
-    ``shared``: ids of statements another generated function holds too (left as they are)."""
+    ``shared``: ids of statements another generated function holds too (left as they are).
+    ``nodes``: the body's walk, shared (``BodyNodes``).  Returns whether it changed a node."""
+    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
+               isinstance(s.value, gast.Subscript) and _is_view_index(s.value.slice)
+               for s in _statements_no_defs(fn.body)):
+        return False        # (no view: nothing to do; the views are statements)
     views: Set[str] = set()
     products = []
-    for node in _walk_no_defs(fn.body):
+    changed = False
+    for node in (_walk_no_defs(fn.body) if nodes is None else nodes.get()):
         cls = node.__class__
         if cls is gast.Assign and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
             value = node.value
@@ -1786,15 +1879,17 @@ def wide_products(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
                     isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name) and id(node) not in shared:
                 products.append(node)
         elif cls in (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal):
-            return
+            return False
     for node in products:
         value = node.value
         if value.left.id in views or value.right.id in views:
+            changed = True
             call = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
                                                                  type_comment=None),
                                                  attr="broadcast_mul", ctx=gast.Load()),
                              args=[value.left, value.right], keywords=[])
             node.value = gast.copy_location(call, value)
+    return changed
 
 
 def shared_statements(functions) -> Set[int]:
@@ -2994,7 +3089,7 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     read ``x[i]`` added to ``d``): ``rt.add_index_grad_owned``, added into ``d``'s array.  Code read
     back to be differentiated again has them expanded back (``expand_in_place``).  ``shared``: ids
     of statements another generated function holds too."""
-    for s in _walk_no_defs(fn.body):
+    for s in _statements_no_defs(fn.body):
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
                 _rt_call(s.value, rt_name, *_OWNED_FORMS) and not s.value.keywords and \
                 len(s.value.args) == _OWNED_FORMS[s.value.func.attr] and \
@@ -3007,7 +3102,8 @@ def owned_setitems(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
 _OWNED_FORMS = {"setitem": 3, "add_index_grad": 4}
 
 
-def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
+                   nodes: Optional[BodyNodes] = None) -> bool:
     """Before ``n = rt.setitem_owned(n, i, v)``, a name ``u`` bound earlier in the same block to a
     part of ``n`` (``u = n[t]``: a view, which holds ``n``'s array) whose value is read only
     between the two (everywhere else only ``rt.shape_proxy(u)``: what a sweep reads of it, shape
@@ -3016,15 +3112,19 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
     the sum, then the write, copied the whole array each turn).  A proxy of a small array is the
     array itself (nothing gained, nothing changed).  Code read back to be differentiated again has
     the release left out (``_drop_releases``).  ``shared``: ids of statements another generated
-    function holds too (left as they are)."""
+    function holds too (left as they are).  ``nodes``: the body's walk, shared (``BodyNodes``).
+    Returns whether it changed the tree (a release added)."""
+    if not _has_assigned_call(fn, rt_name, "setitem_owned"):
+        return False        # (no write in place: nothing to do; the writes are statements)
     scoped = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal)
+    added = [False]
 
-    def counts(stmts) -> Optional[Tuple[Dict[str, int], Dict[str, int]]]:
+    def counts(stmts, walked=None) -> Optional[Tuple[Dict[str, int], Dict[str, int]]]:
         # (the reads of each name, those inside rt.shape_proxy(name)); None where a nested scope
         # may read a name (not followed)
         loads: Dict[str, int] = {}
         proxied: Dict[str, int] = {}
-        for node in _walk_no_defs(stmts):
+        for node in (_walk_no_defs(stmts) if walked is None else walked):
             cls = node.__class__
             if cls is _Name:
                 if isinstance(node.ctx, gast.Load):
@@ -3037,9 +3137,9 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
                 return None
         return loads, proxied
 
-    found = counts(fn.body)
+    found = counts(fn.body, None if nodes is None else nodes.get())
     if found is None or any(n in found[0] for n in _SCOPE_NAMES):
-        return
+        return False
     loads, proxied = found
     params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs if isinstance(a, gast.Name)} | \
         {a.id for a in (fn.args.vararg, fn.args.kwarg) if isinstance(a, gast.Name)}
@@ -3083,11 +3183,14 @@ def released_views(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozen
             release = gast.Assign(targets=[gast.Name(id=u, ctx=gast.Store(), annotation=None, type_comment=None)],
                                   value=_shape_proxy(rt_name, u), type_comment=None)
             stmts.insert(p, gast.copy_location(release, s))
+            added[0] = True
 
     visit(fn.body)
+    return added[0]
 
 
-def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset()) -> None:
+def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozenset(),
+                  nodes: Optional[BodyNodes] = None) -> None:
     """The adjoint of a write ``n[i] = v``: ``d_n = rt.zero_at(g, i)`` (a copy of ``g`` with
     ``g[i]`` zeroed), then one statement reading ``rt.getitem_or_zero(g, i)`` (``v``'s adjoint),
     where every other read of ``g`` in the function is a test ``g is (not) rt.ZERO``: the two are
@@ -3095,11 +3198,14 @@ def owned_zero_at(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = frozens
     rt.zero_at_owned(g, i)`` zeroes ``g[i]`` in ``g``'s array itself where the run finds that
     nothing else holds it (a row written per iteration of a loop no longer copies the whole
     adjoint each time).  Code read back to be differentiated again has both expanded back
-    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too."""
+    (``expand_in_place``).  ``shared``: ids of statements another generated function holds too.
+    ``nodes``: the body's walk, shared (``BodyNodes``)."""
+    if not _has_assigned_call(fn, rt_name, "zero_at"):
+        return              # (no rt.zero_at: nothing to do; it is assigned by a statement)
     loads: Dict[str, int] = {}
     tests: Dict[str, int] = {}
     nested: Set[str] = set()        # names read inside nested functions and lambdas
-    for node in _walk_no_defs(fn.body):
+    for node in (_walk_no_defs(fn.body) if nodes is None else nodes.get()):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             loads[node.id] = loads.get(node.id, 0) + 1
         elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)):

@@ -25,7 +25,7 @@ import numpy as np
 
 from .analysis import Resolver, classify_call
 from .cache import Unresolved, _MISSING
-from .ir import call, const, load, walk_nodes
+from .ir import call, const, load, shared_walks, walk_nodes
 from .plans import CallKind
 
 _PLAIN_VALUES = (types.ModuleType, type, numbers.Number, str, bytes, np.ndarray, np.generic, np.ufunc,
@@ -280,7 +280,8 @@ def _text(node) -> str:
 def check_outside_reads(fdef, resolver: Resolver, params, rt_name: str, followed=frozenset()) -> None:
     """Follow each read through an outside object of ``fdef`` (normalized) by its check (see above).
     ``followed``: the names whose labels the format pass follows (a formatted value read there is known)."""
-    reads = _OutsideReads(fdef, resolver, params, rt_name, params)
-    reads.followed = dict(followed)
-    reads.find()
+    with shared_walks(fdef):        # (the scans read the tree, none changes it: one walk)
+        reads = _OutsideReads(fdef, resolver, params, rt_name, params)
+        reads.followed = dict(followed)
+        reads.find()
     fdef.body = reads.block(fdef.body)

@@ -36,7 +36,7 @@ import gast
 import numpy as np
 
 from .callee_effects import changes_arguments
-from .ir import walk_nodes
+from .ir import tree_changed, walk_nodes
 from .runtime.support import CallSite, SiteEntry
 
 
@@ -543,6 +543,8 @@ def unwatched_replays(generated, tree, rt_name: str, param_kinds, namespace, see
     if replays is None:
         return False
     if replays and seen and all(_plain_kind(k) for k in param_kinds.values()):
+        for fn in generated.functions:      # (inside sct.ir.shared_walks: walked afresh after)
+            tree_changed(fn)
         for node in replays:
             if len(node.args) == 1 and not node.keywords:
                 node.args.append(gast.Constant(value=False, kind=None))
