@@ -808,8 +808,14 @@ def flattened_axes_kept(layout):
 
 def flatten_features(X, kept=1):
     """``X`` with its axes after the first ``kept`` (the batch, and the time of a sequence) flattened into
-    one, row-major in sct's layout (S.., C: the channel fastest; MATLAB's layers flatten column-major,
-    the first S fastest, an order that only weights given from MATLAB would tell apart)."""
+    one as MATLAB's layers flatten (a MATLAB reshape of H-by-W-by-C: column-major, the first S fastest,
+    feature ``h + H*w + H*W*c``): the axes S.., C of sct's layout reversed, then read row-major.  (Was
+    row-major in sct's layout, ``(h*W + w)*C + c``: a fullyConnectedLayer given MATLAB's ``Weights``, or
+    an lstmLayer/gruLayer given its ``InputWeights``, multiplied other features than MATLAB's, silently;
+    flattenLayer's features came out in another order than MATLAB's.)"""
+    ndim = np.ndim(X)
+    if ndim - kept > 1:
+        X = np.transpose(X, tuple(range(kept)) + tuple(range(ndim - 1, kept - 1, -1)))
     return np.reshape(X, tuple(np.shape(X)[:kept]) + (-1,))
 
 
@@ -831,7 +837,8 @@ class FlattenLayer(BuiltinLayer):
 
 def flattenLayer(Name: str = "") -> Layer:
     """(batch, ...) -> (batch, features), a sequence of images (batch, time, ...) -> (batch, time, features)
-    (MATLAB's flatten layer keeps the time dimension; the features row-major in sct's layout).
+    (MATLAB's flatten layer keeps the time dimension; the features in MATLAB's column-major order, the
+    first S fastest: feature ``h + H*w + H*W*c``).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 2)), flattenLayer()])
     >>> predict(net, np.ones((3, 4, 4, 2))).shape

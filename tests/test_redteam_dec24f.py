@@ -1,0 +1,110 @@
+"""Red team F (dec24): MATLAB's documented behaviour of the deep-learning functions and layers.
+
+1. Layers flatten image data as MATLAB does.  MATLAB's ``flattenLayer`` turns an H-by-W-by-C(-by-N-by-S)
+   array into (H*W*C)-by-N(-by-S), a MATLAB reshape: column-major, feature ``h + H*w + H*W*c``; its
+   ``fullyConnectedLayer`` multiplies that vector by its ``Weights`` (OutputSize-by-InputSize), and its
+   ``lstmLayer``/``gruLayer`` read a sequence of images the same way.  sct's ``fullyconnect`` of
+   formatted data reads MATLAB's weight matrix so (tests/test_redteam_dec14h.py), but the layers flattened
+   row-major in sct's layout (``(h*W + w)*C + c``): ``fullyConnectedLayer(10, Weights=W)`` with MATLAB's
+   W (``loadmat`` of a trained network) gave another value than MATLAB's layer and than sct's own
+   ``fullyconnect(dlarray(X, "SSCB"), W, b)``, silently; ``flattenLayer``'s features came out in another
+   order than MATLAB's.
+
+Values against numpy by hand (``order="F"`` is MATLAB's reshape); gradients against central differences.
+"""
+import numpy as np
+import pytest
+
+from sct import (dims, dlarray, dlfeval, dlgradient, dlnetwork, extractdata, flattenLayer, forward,
+                 fullyConnectedLayer, fullyconnect, gruLayer, imageInputLayer, lstm, lstmLayer, predict,
+                 sequenceInputLayer, stripdims)
+from tests.gradcheck import assert_close, numerical_gradient
+
+rng = np.random.default_rng(2412)
+H, W, C, B, T, OUT = 3, 4, 2, 5, 3, 4
+X_IMG = rng.standard_normal((B, H, W, C))                 # sct's layout (B, H, W, C)
+X_SEQ = rng.standard_normal((2, T, H, W, C))              # sct's layout (B, T, H, W, C)
+W_MATLAB = rng.standard_normal((OUT, H * W * C))          # MATLAB's OutputSize-by-(H*W*C) matrix
+B_MATLAB = rng.standard_normal(OUT)
+
+
+def D(v):
+    return np.asarray(extractdata(v) if hasattr(v, "data") else v)
+
+
+def matlab_features(x):
+    """MATLAB's X(:) of each H-by-W-by-C image of x (sct's layout, images on the last three axes)."""
+    lead = x.shape[:-3]
+    return np.stack([np.reshape(x[i], -1, order="F") for i in np.ndindex(*lead)]).reshape(lead + (-1,))
+
+
+def matlab_fc(x, w, b):
+    return matlab_features(x) @ w.T + b
+
+
+@pytest.mark.parametrize("flatten", [False, True], ids=["fc", "flatten+fc"])
+def test_fully_connected_layer_reads_matlab_weights_as_matlab(flatten):
+    layers = [imageInputLayer((H, W, C), Normalization="none")] + ([flattenLayer()] if flatten else []) + \
+        [fullyConnectedLayer(OUT, Weights=W_MATLAB, Bias=B_MATLAB)]
+    net = dlnetwork(layers)
+    expected = matlab_fc(X_IMG, W_MATLAB, B_MATLAB)
+    assert_close(D(predict(net, X_IMG)), expected, rtol=1e-12, atol=1e-12, what="predict, unformatted")
+    Y = predict(net, dlarray(np.transpose(X_IMG, (1, 2, 3, 0)), "SSCB"))          # MATLAB's layout
+    assert dims(Y) == "BC"
+    assert_close(D(Y), expected, rtol=1e-12, atol=1e-12, what="predict, SSCB")
+    # the same numbers as sct's (MATLAB's) fullyconnect of formatted data
+    assert_close(D(fullyconnect(dlarray(X_IMG, "BSSC"), W_MATLAB, B_MATLAB)), expected, rtol=1e-12, atol=1e-12)
+
+
+def image_loss(net, X):
+    Y, state = forward(net, X)
+    loss = np.sum(np.sin(stripdims(Y)))
+    return loss, dlgradient(loss, net.Learnables), dlgradient(loss, X)
+
+
+@pytest.mark.parametrize("flatten", [False, True], ids=["fc", "flatten+fc"])
+def test_fully_connected_layer_gradients_in_matlab_order(flatten):
+    layers = [imageInputLayer((H, W, C), Normalization="none")] + ([flattenLayer()] if flatten else []) + \
+        [fullyConnectedLayer(OUT, Weights=W_MATLAB, Bias=B_MATLAB)]
+    net = dlnetwork(layers)
+
+    def ref(x, w, b):
+        return float(np.sum(np.sin(matlab_fc(x, w, b))))
+    loss, g, gx = dlfeval(image_loss, net, dlarray(X_IMG))
+    assert_close(float(D(loss)), ref(X_IMG, W_MATLAB, B_MATLAB), rtol=1e-12)
+    args = [X_IMG, W_MATLAB, B_MATLAB]
+    assert_close(D(gx), numerical_gradient(ref, args, 0), what="dX")
+    assert_close(D(g.Value[0]), numerical_gradient(ref, args, 1), what="dW")
+    assert_close(D(g.Value[1]), numerical_gradient(ref, args, 2), what="db")
+
+
+def test_flatten_layer_features_in_matlab_order():
+    net = dlnetwork([imageInputLayer((H, W, C), Normalization="none"), flattenLayer()])
+    assert_close(D(predict(net, X_IMG)), matlab_features(X_IMG), rtol=0, atol=0)
+    seq = dlnetwork([sequenceInputLayer((H, W, C)), flattenLayer()])
+    y = D(predict(seq, X_SEQ))
+    assert y.shape == (2, T, H * W * C)
+    assert_close(y, matlab_features(X_SEQ), rtol=0, atol=0)           # each time step's image on its own
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_recurrent_layers_read_image_sequences_as_matlab(kind):
+    hidden = 3
+    gates = 4 if kind == "lstm" else 3
+    Wi = rng.standard_normal((gates * hidden, H * W * C)) * 0.3      # MATLAB's InputWeights
+    R = rng.standard_normal((gates * hidden, hidden)) * 0.3
+    b = rng.standard_normal(gates * hidden) * 0.3
+    make = lstmLayer if kind == "lstm" else gruLayer
+    net = dlnetwork([sequenceInputLayer((H, W, C)), make(hidden, InputWeights=Wi, RecurrentWeights=R, Bias=b)])
+    feats = matlab_features(X_SEQ)                                     # (B, T, H*W*C), MATLAB's order
+    if kind == "lstm":
+        expected = D(lstm(feats, np.zeros((2, hidden)), np.zeros((2, hidden)), Wi, R, b)[0])
+    else:
+        from sct import gru
+        expected = D(gru(feats, np.zeros((2, hidden)), Wi, R, b)[0])
+    assert_close(D(predict(net, X_SEQ)), expected, rtol=1e-12, atol=1e-12)
+    # MATLAB's lstm function of "SSCBT" data reads the images the same way (README: column-major)
+    if kind == "lstm":
+        Y, _, _ = lstm(dlarray(np.transpose(X_SEQ, (2, 3, 4, 0, 1)), "SSCBT"), np.zeros((hidden, 1)),
+                       np.zeros((hidden, 1)), Wi, R, b)
+        assert_close(np.transpose(D(Y), (1, 2, 0)), expected, rtol=1e-12, atol=1e-12)
