@@ -154,6 +154,31 @@ class BuiltinLayer(Layer):
 # --- input layers ------------------------------------------------------------------------------------
 
 
+def input_statistic(value, input_size, layer, what):
+    """An input layer's ``Mean`` or ``StandardDeviation`` (None: none) as an array broadcasting against one
+    observation of ``input_size`` in sct's layout.  MATLAB's shapes: numFeatures-by-1 (featureInputLayer,
+    sequenceInputLayer of vectors) -- a column, read as the vector of the channels (was subtracted from
+    (batch, C) data as numpy broadcasts a (C, 1) column: a C-by-C table of other values, silently) --,
+    h-by-w-by-c or 1-by-1-by-c (images), or a scalar.  Other shapes are refused."""
+    if value is None:
+        return None
+    v = np.asarray(getattr(value, "_data", value), dtype=np.float64)
+    size = tuple(input_size)
+    if v.ndim == 0:
+        return v
+    if len(size) == 1 and v.size in (1, size[0]) and max(v.shape) == v.size:
+        return np.reshape(v, (v.size,))                 # a row or a column of the channels' values
+    try:
+        fits = np.broadcast_shapes(v.shape, size) == size
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{layer}: {what} has shape {v.shape}, which does not fit inputs of size {size}: give one "
+                         "value per channel (MATLAB's numChannels-by-1, or 1-by-1-by-c for images), one per "
+                         "input element, or a scalar")
+    return v
+
+
 class InputLayer(BuiltinLayer):
     """An input layer: passes its input on, normalised as chosen."""
 
@@ -166,9 +191,14 @@ class InputLayer(BuiltinLayer):
             raise ValueError(f"{type(self).__name__}: Normalization must be 'none', 'zerocenter' or "
                              f"'zscore', got {Normalization!r}")
         self.Normalization = Normalization
-        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float64)
-        self.StandardDeviation = None if StandardDeviation is None else \
-            np.asarray(StandardDeviation, dtype=np.float64)
+        self.Mean = input_statistic(Mean, self.InputSize, type(self).__name__, "Mean")
+        self.StandardDeviation = input_statistic(StandardDeviation, self.InputSize, type(self).__name__,
+                                                 "StandardDeviation")
+        if Normalization == "zscore" and (self.Mean is None) != (self.StandardDeviation is None):
+            # one without the other: the standard deviation alone was ignored (the input passed on as it was),
+            # the mean alone divided by None when the network ran
+            raise ValueError(f"{type(self).__name__}: Normalization 'zscore' takes both Mean and StandardDeviation "
+                             f"(given: {'Mean' if self.StandardDeviation is None else 'StandardDeviation'} only)")
 
     def example(self, batch=1):
         return np.zeros((batch,) + self.InputSize)

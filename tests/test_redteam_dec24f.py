@@ -15,7 +15,7 @@ Values against numpy by hand (``order="F"`` is MATLAB's reshape); gradients agai
 import numpy as np
 import pytest
 
-from sct import (dims, dlarray, dlfeval, dlgradient, dlnetwork, extractdata, flattenLayer, forward,
+from sct import (dims, dlarray, dlfeval, dlgradient, dlnetwork, extractdata, featureInputLayer, flattenLayer, forward,
                  fullyConnectedLayer, fullyconnect, gruLayer, imageInputLayer, lstm, lstmLayer, predict,
                  sequenceInputLayer, stripdims)
 from tests.gradcheck import assert_close, numerical_gradient
@@ -108,3 +108,62 @@ def test_recurrent_layers_read_image_sequences_as_matlab(kind):
         Y, _, _ = lstm(dlarray(np.transpose(X_SEQ, (2, 3, 4, 0, 1)), "SSCBT"), np.zeros((hidden, 1)),
                        np.zeros((hidden, 1)), Wi, R, b)
         assert_close(np.transpose(D(Y), (1, 2, 0)), expected, rtol=1e-12, atol=1e-12)
+
+
+# --- 2. input layers' normalization statistics in MATLAB's shapes ----------------------------------------
+# MATLAB: featureInputLayer's Mean and StandardDeviation are numFeatures-by-1 vectors, sequenceInputLayer's
+# (vector sequences) InputSize-by-1; imageInputLayer's h-by-w-by-c or 1-by-1-by-c.  sct subtracted the
+# (C, 1) column from (batch, C) data as numpy broadcasts it: a batch of C observations gave a C-by-C table
+# of other values, a batch of one a (C, C) array, silently (other batch sizes: numpy's broadcast error).
+
+MEAN_COL = np.array([[1.0], [2.0], [3.0]])                 # MATLAB's numFeatures-by-1
+STD_COL = np.array([[1.0], [2.0], [4.0]])
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4])
+@pytest.mark.parametrize("how", ["zscore", "zerocenter"])
+def test_feature_input_statistics_given_as_matlab_columns(batch, how):
+    X = rng.standard_normal((batch, 3))
+    net = dlnetwork([featureInputLayer(3, Normalization=how, Mean=MEAN_COL, StandardDeviation=STD_COL)])
+    expected = (X - MEAN_COL.ravel()) / (STD_COL.ravel() if how == "zscore" else 1.0)
+    assert_close(D(predict(net, X)), expected, rtol=1e-12, atol=1e-12)
+    Y = predict(net, dlarray(X.T, "CB"))                    # MATLAB's layout
+    assert_close(D(Y), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 5])
+def test_sequence_input_statistics_given_as_matlab_columns(steps):
+    X = rng.standard_normal((2, steps, 3))
+    net = dlnetwork([sequenceInputLayer(3, Normalization="zscore", Mean=MEAN_COL, StandardDeviation=STD_COL)])
+    assert_close(D(predict(net, X)), (X - MEAN_COL.ravel()) / STD_COL.ravel(), rtol=1e-12, atol=1e-12)
+
+
+def test_input_statistics_gradient_and_image_shapes():
+    X = rng.standard_normal((3, 3))
+    net = dlnetwork([featureInputLayer(3, Normalization="zscore", Mean=MEAN_COL, StandardDeviation=STD_COL),
+                     fullyConnectedLayer(2, Weights=W_MATLAB[:2, :3], Bias=B_MATLAB[:2])])
+
+    def loss(net, X):
+        y = np.sum(np.sin(predict(net, X)))
+        return y, dlgradient(y, X)
+
+    def ref(x):
+        return float(np.sum(np.sin(((x - MEAN_COL.ravel()) / STD_COL.ravel()) @ W_MATLAB[:2, :3].T + B_MATLAB[:2])))
+    y, gx = dlfeval(loss, net, dlarray(X))
+    assert_close(float(D(y)), ref(X), rtol=1e-12)
+    assert_close(D(gx), numerical_gradient(ref, [X], 0))
+    # images: h-by-w-by-c and 1-by-1-by-c broadcast as MATLAB's
+    Xi = rng.standard_normal((2, 4, 4, 2))
+    for mean in (np.reshape([1.0, 2.0], (1, 1, 2)), rng.standard_normal((4, 4, 2))):
+        net = dlnetwork([imageInputLayer((4, 4, 2), Mean=mean)])
+        assert_close(D(predict(net, Xi)), Xi - mean, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="Mean"):
+        featureInputLayer(3, Normalization="zerocenter", Mean=np.ones((2, 1)))
+
+
+def test_zscore_needs_both_statistics():
+    # the standard deviation alone was ignored (X passed on unchanged), the mean alone a TypeError when run
+    with pytest.raises(ValueError, match="both Mean and StandardDeviation"):
+        featureInputLayer(3, Normalization="zscore", StandardDeviation=STD_COL)
+    with pytest.raises(ValueError, match="both Mean and StandardDeviation"):
+        sequenceInputLayer(3, Normalization="zscore", Mean=MEAN_COL)
