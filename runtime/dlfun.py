@@ -2062,14 +2062,36 @@ def safe_targets(targets, MaskIndex):
     return np.where(targets == MaskIndex, 0, targets)
 
 
+def index_class_weights(weights, Y):
+    """Are ``weights`` indexcrossentropy's class weights: a vector (any orientation: MATLAB's are
+    numClasses-by-1 columns) of one weight per class?"""
+    shape = np.shape(weights)
+    classes = np.shape(Y)[-1] if np.ndim(Y) else 0
+    return len(shape) >= 1 and int(np.prod(shape)) == classes and max(shape) == classes
+
+
+def check_index_weights(weights, values):
+    """Elementwise weights must broadcast into the per-target losses' shape (was: a (N, 1) column times
+    the (N,) losses, an N-by-N table summed, silently)."""
+    try:
+        fits = np.broadcast_shapes(np.shape(values), np.shape(weights)) == np.shape(values)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"indexcrossentropy: weights of shape {np.shape(weights)} fit neither the classes "
+                         f"(one per class) nor the targets of shape {np.shape(values)} (one per target, or "
+                         "broadcasting into them)")
+
+
 def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
                       MaskIndex: Optional[ArrayLike] = None, Reduction: str = "sum",
                       NormalizationFactor: Union[str, float] = "batch-size") -> Any:
     """Cross-entropy of probabilities ``Y`` (batch, ..., classes) and integer class indices ``targets``
     (batch, ...) (MATLAB's indexcrossentropy, with Python's 0-based class indices).
 
-    ``loss = -sum(w * log(Y[..., t])) / N``.  ``weights``: per class (C,)
-    (picked by each target) or per target element.  Targets equal to
+    ``loss = -sum(w * log(Y[..., t])) / N``.  ``weights``: per class, a vector of C
+    (C,), MATLAB's numClasses-by-1 column or a row (picked by each target), or per target element
+    (broadcasting into the targets' shape; others are refused).  Targets equal to
     ``MaskIndex`` (default None: none) are left out.  ``Reduction`` "sum"
     (default) or "none" (the per-target losses); ``NormalizationFactor``
     ``"batch-size"`` (default), ``"all-elements"`` (the number of targets),
@@ -2085,9 +2107,11 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     p = class_probabilities_at(Y, t)
     values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
     if weights is not None:
-        if np.ndim(weights) == 1 and np.shape(weights)[0] == np.shape(Y)[-1]:
-            values = values * np.take(weights, t)
+        if index_class_weights(weights, Y):
+            # per class: MATLAB's numClasses-by-1 (or a row, or (C,)) picked by each target
+            values = values * np.take(np.reshape(weights, (-1,)), t)
         else:
+            check_index_weights(weights, values)
             values = values * weights
     return reduce_loss(values, index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor),
                        Reduction)
@@ -2295,7 +2319,7 @@ nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_ind
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
-                  running_dtype, weights_labels, unlabelled_sliding)
+                  running_dtype, weights_labels, unlabelled_sliding, index_class_weights, check_index_weights)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",

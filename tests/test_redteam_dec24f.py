@@ -167,3 +167,46 @@ def test_zscore_needs_both_statistics():
         featureInputLayer(3, Normalization="zscore", StandardDeviation=STD_COL)
     with pytest.raises(ValueError, match="both Mean and StandardDeviation"):
         sequenceInputLayer(3, Normalization="zscore", Mean=MEAN_COL)
+
+
+# --- 3. indexcrossentropy's weights as MATLAB gives them -------------------------------------------------
+# A numClasses-by-1 column of class weights (MATLAB's vectors are columns) was multiplied into the (N,)
+# per-target losses as numpy broadcasts it: an N-by-C table, every observation times every class weight,
+# summed -- another value, silently; per-observation weights (N, 1) the same.
+
+from sct import indexcrossentropy, softmax  # noqa: E402
+
+P_IDX = softmax(rng.standard_normal((4, 3)))                  # (N, C) probabilities, sct's layout
+T_IDX = np.array([0, 2, 1, 2])
+
+
+def ice_ref(p, w_class=None, w_obs=None):
+    v = -np.log(p[np.arange(4), T_IDX])
+    if w_class is not None:
+        v = v * np.ravel(w_class)[T_IDX]
+    if w_obs is not None:
+        v = v * np.ravel(w_obs)
+    return float(np.sum(v) / 4)
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 1), (1, 3)])
+def test_indexcrossentropy_class_weights_any_vector_shape(shape):
+    w = np.reshape([0.5, 2.0, 3.0], shape)
+
+    def f(p, w):
+        y = indexcrossentropy(p, T_IDX, w)
+        return y, dlgradient(y, p, w)
+    y, (gp, gw) = dlfeval(f, dlarray(D(P_IDX)), dlarray(w))
+    assert_close(float(D(y)), ice_ref(D(P_IDX), w_class=w), rtol=1e-12)
+    assert D(gw).shape == shape
+    assert_close(D(gw), numerical_gradient(lambda w_: ice_ref(D(P_IDX), w_class=w_), [w], 0))
+    assert_close(D(gp), numerical_gradient(lambda p_: ice_ref(p_, w_class=w), [D(P_IDX)], 0))
+
+
+def test_indexcrossentropy_refuses_weights_that_broadcast_past_the_losses():
+    with pytest.raises(ValueError, match="weights"):
+        indexcrossentropy(D(P_IDX), T_IDX, np.ones((4, 1)) * 2.0)       # per observation as a column
+    # per-observation weights as a vector of the targets' shape are elementwise
+    w = np.array([1.0, 2.0, 0.5, 3.0])
+    assert_close(float(D(indexcrossentropy(D(P_IDX), T_IDX, w, NormalizationFactor="batch-size"))),
+                 ice_ref(D(P_IDX), w_obs=w), rtol=1e-12)
