@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import apply_dropout_mask, check_target_size, kept_filled, log_floor, vector_bias
+from .nn import apply_dropout_mask, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1938,6 +1938,7 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
     check_target_size("l1loss", Y, targets)
+    check_factors_fit("l1loss", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     values = weighted(np.abs(Y - targets), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -1959,6 +1960,7 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
     check_target_size("l2loss", Y, targets)
+    check_factors_fit("l2loss", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -2002,6 +2004,7 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat, "TransitionPoint": TransitionPoint},
                              DataFormat)
     check_target_size("huber", Y, targets)
+    check_factors_fit("huber", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 

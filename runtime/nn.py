@@ -334,6 +334,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
     check_target_size("crossentropy", y_pred, targets)
     if matlab:
+        check_factors_fit("crossentropy", y_pred, crossentropy_weights_fit(y_pred, axis, weights, WeightsFormat), Mask)
         values = crossentropy_values(y_pred, targets, ClassificationMode) \
             * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
         if Reduction == "none":
@@ -351,6 +352,23 @@ def check_target_size(fname, y_pred, targets):
         what = "one-hot vectors, onehotencode" if fname == "crossentropy" else "one target per prediction"
         raise ValueError(f"{fname}: the targets have shape {np.shape(targets)} but the predictions "
                          f"{np.shape(y_pred)}: give targets of the predictions' size ({what})")
+
+
+def check_factors_fit(fname, y_pred, weights_shape, Mask):
+    """The weights (as lined up with ``y_pred``: ``weights_shape``, None without weights) and the Mask must
+    broadcast into the predictions' shape: with more entries (a (2, N, C) mask, an (N, 1, 1) one against
+    (N, C)) the loss summed a bigger array than Y, divided by Y's N -- twice the loss, silently."""
+    shape = tuple(np.shape(y_pred))
+    for what, given in (("weights", weights_shape), ("Mask", None if Mask is None else np.shape(Mask))):
+        if given is None:
+            continue
+        try:
+            fits = np.broadcast_shapes(shape, tuple(given)) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{fname}: the {what} (shape {tuple(given)}) do not broadcast into the predictions' "
+                             f"shape {shape}: give them Y's size, or fewer dimensions that expand into it")
 
 
 def _crossentropy_reduced(y_pred, targets, axis, reduction):
@@ -442,6 +460,14 @@ def crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat):
     shape = [1] * ndim
     shape[along] = n
     return tuple(shape)
+
+
+def crossentropy_weights_fit(y_pred, axis, weights, WeightsFormat):
+    """The shape ``weights`` broadcast with, lined up with ``y_pred`` (None without weights)."""
+    if weights is None:
+        return None
+    shape = crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat)
+    return np.shape(weights) if shape is None else shape
 
 
 def crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat):
@@ -610,7 +636,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(channel_axis, check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(channel_axis, check_target_size, check_broadcast_into, check_factors_fit, crossentropy_weights_fit, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------

@@ -210,3 +210,50 @@ def test_indexcrossentropy_refuses_weights_that_broadcast_past_the_losses():
     w = np.array([1.0, 2.0, 0.5, 3.0])
     assert_close(float(D(indexcrossentropy(D(P_IDX), T_IDX, w, NormalizationFactor="batch-size"))),
                  ice_ref(D(P_IDX), w_obs=w), rtol=1e-12)
+
+
+# --- 4. weights and masks that broadcast past the predictions ----------------------------------------------
+# MATLAB's losses take a Mask (and weights) of the predictions' size, or fewer dimensions expanding into
+# it.  sct multiplied the elementwise losses by them as numpy broadcasts: a Mask or weights with more
+# entries than Y (a (2, N, C) mask, an (N, 1, 1) one against (N, C)) made the loss a sum over a bigger
+# array, divided by Y's N: twice the loss, silently (Reduction="none" a bigger array than Y).
+
+from sct import crossentropy, huber, l1loss, l2loss  # noqa: E402
+
+YL = rng.uniform(0.2, 0.9, (3, 2))
+TL = rng.uniform(0.0, 1.0, (3, 2))
+
+
+@pytest.mark.parametrize("fname", ["l1loss", "l2loss", "huber", "crossentropy"])
+@pytest.mark.parametrize("what", ["weights", "Mask"])
+@pytest.mark.parametrize("shape", [(2, 3, 2), (3, 1, 1)])
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_loss_weights_and_masks_broadcasting_past_the_predictions_are_refused(fname, what, shape, reduction):
+    fn = {"l1loss": l1loss, "l2loss": l2loss, "huber": huber, "crossentropy": crossentropy}[fname]
+    kw = {"Reduction": reduction}
+    if what == "weights":
+        args = (YL, TL, np.ones(shape))
+    else:
+        args, kw["Mask"] = (YL, TL), np.ones(shape)
+    with pytest.raises(ValueError, match=what):
+        fn(*args, **kw)
+
+
+@pytest.mark.parametrize("fname", ["l1loss", "l2loss", "huber", "crossentropy"])
+def test_loss_masks_broadcasting_into_the_predictions_still_work(fname):
+    fn = {"l1loss": l1loss, "l2loss": l2loss, "huber": huber, "crossentropy": crossentropy}[fname]
+    mask = np.array([[1.0], [0.0], [1.0]])                 # per observation, broadcast over the channels
+    wts = np.array([[0.5, 2.0]])                            # per channel, a row
+    elem = {"l1loss": lambda d: np.abs(d), "l2loss": lambda d: d * d,
+            "huber": lambda d: np.where(np.abs(d) <= 1, 0.5 * d * d, np.abs(d) - 0.5)}
+
+    def ref(y):
+        v = -TL * np.log(y) if fname == "crossentropy" else elem[fname](y - TL)
+        return float(np.sum(v * mask * wts) / 3)
+
+    def f(y):
+        loss = fn(y, TL, wts, Mask=mask)
+        return loss, dlgradient(loss, y)
+    loss, g = dlfeval(f, dlarray(YL))
+    assert_close(float(D(loss)), ref(YL), rtol=1e-12)
+    assert_close(D(g), numerical_gradient(ref, [YL.copy()], 0))
