@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import apply_dropout_mask, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
+from .nn import apply_dropout_mask, check_channel_parameters, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1630,6 +1630,8 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if runningMean is not None:
         runningMean = vector_bias(runningMean, channels)
         runningVar = vector_bias(runningVar, channels)
+    check_channel_parameters("batchnorm", np.shape(X), offset=offset, scaleFactor=scaleFactor,
+                             runningMean=runningMean, runningVar=runningVar)
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
@@ -1724,6 +1726,7 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
                              {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("layernorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1756,6 +1759,7 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("instancenorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1800,6 +1804,7 @@ def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: Arra
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("groupnorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)

@@ -171,6 +171,29 @@ def vector_bias(bias, n: int):
     return bias
 
 
+def check_channel_parameters(fname, out_shape, **parameters):
+    """MATLAB's offset, scaleFactor, bias and trained statistics are per channel: each given one (None:
+    not given) must broadcast into one observation of the result (``out_shape`` with its batch axis,
+    axis 0, as 1): one that varies over the observations or has more dimensions was added or multiplied
+    as numpy broadcasts (an (N, 1) offset, one per observation; a (2, 1, C) scale or bias, a result of
+    (2, N, C)), silently."""
+    shape = tuple(out_shape)
+    one = (1,) + shape[1:] if len(shape) >= 2 else shape
+    for what, value in parameters.items():
+        if value is None:
+            continue
+        given = tuple(np.shape(value))
+        if len(given) <= 1 and (not given or given[0] in (1, one[-1])):
+            continue                                    # a scalar or a vector of the channels: the usual case
+        try:
+            fits = len(given) <= len(one) and np.broadcast_shapes(given, one) == one
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{fname}: {what} has shape {given}, which does not fit the channels of data of shape "
+                             f"{shape}: give one value per channel (MATLAB's numChannels-by-1, or (C,)) or a scalar")
+
+
 @defrule(vector_bias, wrt=("bias",), linear="bias")
 def _vector_bias_rule(g, ans, bias, n):
     return np.reshape(g, np.shape(bias))
@@ -636,7 +659,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(channel_axis, check_target_size, check_broadcast_into, check_factors_fit, crossentropy_weights_fit, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(check_channel_parameters, channel_axis, check_target_size, check_broadcast_into, check_factors_fit, crossentropy_weights_fit, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------
@@ -687,6 +710,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
                              {"OutputMode": OutputMode})
     recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
     bias = vector_bias(bias, np.shape(weights)[0])     # MATLAB's 4*numHiddenUnits-by-1
+    check_channel_parameters("lstm", (np.shape(x)[0], np.shape(weights)[0]), bias=bias)
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -762,6 +786,7 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
         raise ValueError(f"gru: bias has {np.shape(bias)[-1]} entries; with ResetGateMode={ResetGateMode!r} "
                          f"it takes {(6 if recurrent_bias else 3) * hidden} (hidden size {hidden})")
+    check_channel_parameters("gru", (np.shape(x)[0], (2 if recurrent_bias else 1) * np.shape(weights)[0]), bias=bias)
     # a (hidden,) H0 serves every observation, as lstm's (was: an IndexError in the gates)
     h = h0 if np.ndim(h0) > 1 else np.reshape(h0, (1, hidden))
     outputs = []

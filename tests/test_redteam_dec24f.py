@@ -257,3 +257,64 @@ def test_loss_masks_broadcasting_into_the_predictions_still_work(fname):
     loss, g = dlfeval(f, dlarray(YL))
     assert_close(float(D(loss)), ref(YL), rtol=1e-12)
     assert_close(D(g), numerical_gradient(ref, [YL.copy()], 0))
+
+
+# --- 5. per-channel parameters that vary over the observations or enlarge the output ----------------------
+# MATLAB's offset, scaleFactor, trained statistics and recurrent biases are numChannels-by-1 (per channel;
+# sct's docstrings: (C,), or broadcasting against the trailing axes).  sct added and multiplied them as
+# numpy broadcasts: an (N, 1) offset gave each observation its own, a (2, 1, C) scale a (2, N, C) output of
+# layernorm, an (N, 4H) lstm bias one per observation, silently.  (fullyconnect's bias keeps its documented
+# numpy broadcasting: tests/test_issue8_train.py.)
+
+from sct import batchnorm, groupnorm, gru, instancenorm, layernorm  # noqa: E402
+
+XN = rng.standard_normal((4, 3))                      # (N, C), N = 4 observations, C = 3 channels
+XI4 = rng.standard_normal((2, 4, 4, 3))
+XS = rng.standard_normal((2, 5, 3))
+
+
+@pytest.mark.parametrize("case", [
+    "batchnorm offset (4,1)", "batchnorm scale (4,3)", "batchnorm mean (4,3)", "layernorm scale (2,1,3)",
+    "layernorm offset (4,1)", "instancenorm offset (2,1,1,3)", "groupnorm scale (2,1,1,3)",
+    "lstm bias (2,8)", "gru bias (2,6)"])
+def test_per_channel_parameters_varying_over_observations_are_refused(case):
+    fname, what = case.split()[:2]
+    calls = {
+        "batchnorm offset (4,1)": lambda: batchnorm(XN, np.zeros((4, 1)), np.ones(3)),
+        "batchnorm scale (4,3)": lambda: batchnorm(XN, np.zeros(3), np.ones((4, 3))),
+        "batchnorm mean (4,3)": lambda: batchnorm(XN, np.zeros(3), np.ones(3), np.zeros((4, 3)), np.ones(3)),
+        "layernorm scale (2,1,3)": lambda: layernorm(XN, np.zeros(3), np.ones((2, 1, 3))),
+        "layernorm offset (4,1)": lambda: layernorm(XN, np.zeros((4, 1)), np.ones(3)),
+        "instancenorm offset (2,1,1,3)": lambda: instancenorm(XI4, np.zeros((2, 1, 1, 3)), np.ones(3)),
+        "groupnorm scale (2,1,1,3)": lambda: groupnorm(XI4, 3, np.zeros(3), np.ones((2, 1, 1, 3))),
+        "lstm bias (2,8)": lambda: lstm(XS, np.zeros(2), np.zeros(2), np.ones((8, 3)), np.ones((8, 2)), np.zeros((2, 8))),
+        "gru bias (2,6)": lambda: gru(XS, np.zeros(2), np.ones((6, 3)), np.ones((6, 2)), np.zeros((2, 6))),
+    }
+    with pytest.raises(ValueError, match=fname):
+        calls[case]()
+
+
+def test_per_channel_parameters_in_matlab_shapes_still_work():
+    off, sc = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    ref_bn = (XI4 - XI4.mean(axis=(0, 1, 2))) / np.sqrt(XI4.var(axis=(0, 1, 2)) + 1e-5) * sc + off
+    for shape in [(3,), (3, 1), (1, 3), (1, 1, 3)]:
+        assert_close(D(batchnorm(XI4, np.reshape(off, shape), np.reshape(sc, shape))), ref_bn, rtol=1e-10, atol=1e-12)
+    ref_ln = (XN - XN.mean(axis=1, keepdims=True)) / np.sqrt(XN.var(axis=1, keepdims=True) + 1e-5) * sc + off
+    assert_close(D(layernorm(XN, np.reshape(off, (3, 1)), np.reshape(sc, (1, 3)))), ref_ln, rtol=1e-10, atol=1e-12)
+    assert_close(D(layernorm(XN, 0.5, 2.0)), (ref_ln - off) / sc * 2.0 + 0.5, rtol=1e-10, atol=1e-12)
+    Wf, bf = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    for shape in [(5,), (5, 1), (1, 5)]:
+        assert_close(D(fullyconnect(XN, Wf, np.reshape(bf, shape))), XN @ Wf.T + bf, rtol=1e-12, atol=1e-12)
+
+    def f(x, o, s):
+        y = np.sum(np.sin(batchnorm(x, o, s)))
+        return y, dlgradient(y, x, o, s)
+
+    def ref(x, o, s):
+        return float(np.sum(np.sin((x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5) * np.ravel(s) + np.ravel(o))))
+    o, s = np.reshape(off, (3, 1)), np.reshape(sc, (3, 1))
+    y, (gx, go, gs) = dlfeval(f, dlarray(XN), dlarray(o), dlarray(s))
+    assert_close(float(D(y)), ref(XN, o, s), rtol=1e-12)
+    assert D(go).shape == (3, 1) and D(gs).shape == (3, 1)
+    for k, g in enumerate((gx, go, gs)):
+        assert_close(D(g), numerical_gradient(ref, [XN, o, s], k))
