@@ -148,6 +148,30 @@ def model_loss(net, X, T):
     return loss, gradients, state
 
 
+# The other implementations flatten the (7, 7, 16) feature maps row-major (channel fastest); MATLAB's layers,
+# and so sct's fullyConnectedLayer, column-major (height fastest): the same weights, columns permuted.
+TCNN_MAPS = (7, 7, 16)
+
+
+def matlab_fc_order(W):
+    """The fully connected weights of the other implementations (columns (h*7 + w)*16 + c) in MATLAB's
+    column order (c*49 + w*7 + h)."""
+    return np.reshape(np.transpose(np.reshape(W, (W.shape[0],) + TCNN_MAPS), (0, 3, 2, 1)), (W.shape[0], -1))
+
+
+def numpy_fc_order(W):
+    """``matlab_fc_order``'s inverse (sct's gradient of those weights in the other implementations' order)."""
+    return np.reshape(np.transpose(np.reshape(W, (W.shape[0],) + TCNN_MAPS[::-1]), (0, 3, 2, 1)), (W.shape[0], -1))
+
+
+def training_gradients(case, values):
+    """The gradients of ``training_network``'s learnables in the order of the case's inputs."""
+    values = list(values)
+    if case == "train_cnn":
+        values[-2] = numpy_fc_order(values[-2])
+    return values
+
+
 def training_network(case, inputs):
     """The case's network as MATLAB code builds it, its learnables set to the case's (float32) values."""
     if case == "train_cnn":
@@ -163,6 +187,8 @@ def training_network(case, inputs):
     net = dlnetwork(layers, Seed=0)
     values = list(inputs.values())[:-2]
     assert [tuple(v.shape) for v in net.Learnables.Value] == [v.shape for v in values]
+    if case == "train_cnn":
+        values[-2] = matlab_fc_order(values[-2])
     net = net.with_learnables([dlarray(v) for v in values])
     dtype = values[0].dtype
     net.State = net.State.with_values([dlarray(np.asarray(v, dtype)) for v in net.State.Value])
@@ -184,7 +210,7 @@ def make_train(case, inputs):
 
     def result(out):
         loss, gradients = out
-        return float(np.asarray(loss.data)), [np.asarray(g.data) for g in gradients.Value]
+        return float(np.asarray(loss.data)), training_gradients(case, [np.asarray(g.data) for g in gradients.Value])
 
     return call, result
 

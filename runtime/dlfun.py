@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, unbroadcast
-from .nn import apply_dropout_mask, check_target_size, kept_filled, log_floor, vector_bias
+from .nn import apply_dropout_mask, check_channel_parameters, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -1630,6 +1630,8 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if runningMean is not None:
         runningMean = vector_bias(runningMean, channels)
         runningVar = vector_bias(runningVar, channels)
+    check_channel_parameters("batchnorm", np.shape(X), offset=offset, scaleFactor=scaleFactor,
+                             runningMean=runningMean, runningVar=runningVar)
     if runningMean is not None and nargout == 1:
         xhat = (X - runningMean) / np.sqrt(runningVar + Epsilon)
         return scaleFactor * xhat + offset
@@ -1724,6 +1726,7 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
                              {"Epsilon": Epsilon, "OperationDimension": OperationDimension}, DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("layernorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     axes = layernorm_axes(X, OperationDimension)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1756,6 +1759,7 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("instancenorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     axes = instance_axes(X)
     mu = np.mean(X, axis=axes, keepdims=True)
     centered = X - mu
@@ -1800,6 +1804,7 @@ def groupnorm(X: ArrayLike, numGroups: int, offset: ArrayLike, scaleFactor: Arra
                              DataFormat)
     offset = vector_bias(offset, np.shape(X)[-1])          # MATLAB's numChannels-by-1
     scaleFactor = vector_bias(scaleFactor, np.shape(X)[-1])
+    check_channel_parameters("groupnorm", np.shape(X), offset=offset, scaleFactor=scaleFactor)
     grouped = np.reshape(X, group_shape(X, numGroups))
     axes = group_axes(X)
     mu = np.mean(grouped, axis=axes, keepdims=True)
@@ -1938,6 +1943,7 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
     check_target_size("l1loss", Y, targets)
+    check_factors_fit("l1loss", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     values = weighted(np.abs(Y - targets), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -1959,6 +1965,7 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat},
                              DataFormat)
     check_target_size("l2loss", Y, targets)
+    check_factors_fit("l2loss", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     diff = Y - targets
     values = weighted(diff * diff, Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
@@ -2002,6 +2009,7 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
                              {"Mask": Mask, "Reduction": Reduction, "NormalizationFactor": NormalizationFactor, "WeightsFormat": WeightsFormat, "TransitionPoint": TransitionPoint},
                              DataFormat)
     check_target_size("huber", Y, targets)
+    check_factors_fit("huber", Y, None if weights is None else loss_weights_shape(weights, Y, WeightsFormat), Mask)
     values = weighted(huber_values(Y - targets, TransitionPoint), Y, weights, Mask, WeightsFormat)
     return reduce_loss(values, loss_divisor(Y, Mask, Reduction, NormalizationFactor), Reduction)
 
@@ -2062,14 +2070,36 @@ def safe_targets(targets, MaskIndex):
     return np.where(targets == MaskIndex, 0, targets)
 
 
+def index_class_weights(weights, Y):
+    """Are ``weights`` indexcrossentropy's class weights: a vector (any orientation: MATLAB's are
+    numClasses-by-1 columns) of one weight per class?"""
+    shape = np.shape(weights)
+    classes = np.shape(Y)[-1] if np.ndim(Y) else 0
+    return len(shape) >= 1 and int(np.prod(shape)) == classes and max(shape) == classes
+
+
+def check_index_weights(weights, values):
+    """Elementwise weights must broadcast into the per-target losses' shape (was: a (N, 1) column times
+    the (N,) losses, an N-by-N table summed, silently)."""
+    try:
+        fits = np.broadcast_shapes(np.shape(values), np.shape(weights)) == np.shape(values)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"indexcrossentropy: weights of shape {np.shape(weights)} fit neither the classes "
+                         f"(one per class) nor the targets of shape {np.shape(values)} (one per target, or "
+                         "broadcasting into them)")
+
+
 def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None,
                       MaskIndex: Optional[ArrayLike] = None, Reduction: str = "sum",
                       NormalizationFactor: Union[str, float] = "batch-size") -> Any:
     """Cross-entropy of probabilities ``Y`` (batch, ..., classes) and integer class indices ``targets``
     (batch, ...) (MATLAB's indexcrossentropy, with Python's 0-based class indices).
 
-    ``loss = -sum(w * log(Y[..., t])) / N``.  ``weights``: per class (C,)
-    (picked by each target) or per target element.  Targets equal to
+    ``loss = -sum(w * log(Y[..., t])) / N``.  ``weights``: per class, a vector of C
+    (C,), MATLAB's numClasses-by-1 column or a row (picked by each target), or per target element
+    (broadcasting into the targets' shape; others are refused).  Targets equal to
     ``MaskIndex`` (default None: none) are left out.  ``Reduction`` "sum"
     (default) or "none" (the per-target losses); ``NormalizationFactor``
     ``"batch-size"`` (default), ``"all-elements"`` (the number of targets),
@@ -2085,9 +2115,11 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     p = class_probabilities_at(Y, t)
     values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
     if weights is not None:
-        if np.ndim(weights) == 1 and np.shape(weights)[0] == np.shape(Y)[-1]:
-            values = values * np.take(weights, t)
+        if index_class_weights(weights, Y):
+            # per class: MATLAB's numClasses-by-1 (or a row, or (C,)) picked by each target
+            values = values * np.take(np.reshape(weights, (-1,)), t)
         else:
+            check_index_weights(weights, values)
             values = values * weights
     return reduce_loss(values, index_divisor(Y, targets, MaskIndex, Reduction, NormalizationFactor),
                        Reduction)
@@ -2295,7 +2327,7 @@ nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_ind
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
-                  running_dtype, weights_labels, unlabelled_sliding)
+                  running_dtype, weights_labels, unlabelled_sliding, index_class_weights, check_index_weights)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",

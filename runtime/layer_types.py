@@ -154,6 +154,31 @@ class BuiltinLayer(Layer):
 # --- input layers ------------------------------------------------------------------------------------
 
 
+def input_statistic(value, input_size, layer, what):
+    """An input layer's ``Mean`` or ``StandardDeviation`` (None: none) as an array broadcasting against one
+    observation of ``input_size`` in sct's layout.  MATLAB's shapes: numFeatures-by-1 (featureInputLayer,
+    sequenceInputLayer of vectors) -- a column, read as the vector of the channels (was subtracted from
+    (batch, C) data as numpy broadcasts a (C, 1) column: a C-by-C table of other values, silently) --,
+    h-by-w-by-c or 1-by-1-by-c (images), or a scalar.  Other shapes are refused."""
+    if value is None:
+        return None
+    v = np.asarray(getattr(value, "_data", value), dtype=np.float64)
+    size = tuple(input_size)
+    if v.ndim == 0:
+        return v
+    if len(size) == 1 and v.size in (1, size[0]) and max(v.shape) == v.size:
+        return np.reshape(v, (v.size,))                 # a row or a column of the channels' values
+    try:
+        fits = np.broadcast_shapes(v.shape, size) == size
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{layer}: {what} has shape {v.shape}, which does not fit inputs of size {size}: give one "
+                         "value per channel (MATLAB's numChannels-by-1, or 1-by-1-by-c for images), one per "
+                         "input element, or a scalar")
+    return v
+
+
 class InputLayer(BuiltinLayer):
     """An input layer: passes its input on, normalised as chosen."""
 
@@ -166,9 +191,14 @@ class InputLayer(BuiltinLayer):
             raise ValueError(f"{type(self).__name__}: Normalization must be 'none', 'zerocenter' or "
                              f"'zscore', got {Normalization!r}")
         self.Normalization = Normalization
-        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float64)
-        self.StandardDeviation = None if StandardDeviation is None else \
-            np.asarray(StandardDeviation, dtype=np.float64)
+        self.Mean = input_statistic(Mean, self.InputSize, type(self).__name__, "Mean")
+        self.StandardDeviation = input_statistic(StandardDeviation, self.InputSize, type(self).__name__,
+                                                 "StandardDeviation")
+        if Normalization == "zscore" and (self.Mean is None) != (self.StandardDeviation is None):
+            # one without the other: the standard deviation alone was ignored (the input passed on as it was),
+            # the mean alone divided by None when the network ran
+            raise ValueError(f"{type(self).__name__}: Normalization 'zscore' takes both Mean and StandardDeviation "
+                             f"(given: {'Mean' if self.StandardDeviation is None else 'StandardDeviation'} only)")
 
     def example(self, batch=1):
         return np.zeros((batch,) + self.InputSize)
@@ -808,8 +838,14 @@ def flattened_axes_kept(layout):
 
 def flatten_features(X, kept=1):
     """``X`` with its axes after the first ``kept`` (the batch, and the time of a sequence) flattened into
-    one, row-major in sct's layout (S.., C: the channel fastest; MATLAB's layers flatten column-major,
-    the first S fastest, an order that only weights given from MATLAB would tell apart)."""
+    one as MATLAB's layers flatten (a MATLAB reshape of H-by-W-by-C: column-major, the first S fastest,
+    feature ``h + H*w + H*W*c``): the axes S.., C of sct's layout reversed, then read row-major.  (Was
+    row-major in sct's layout, ``(h*W + w)*C + c``: a fullyConnectedLayer given MATLAB's ``Weights``, or
+    an lstmLayer/gruLayer given its ``InputWeights``, multiplied other features than MATLAB's, silently;
+    flattenLayer's features came out in another order than MATLAB's.)"""
+    ndim = np.ndim(X)
+    if ndim - kept > 1:
+        X = np.transpose(X, tuple(range(kept)) + tuple(range(ndim - 1, kept - 1, -1)))
     return np.reshape(X, tuple(np.shape(X)[:kept]) + (-1,))
 
 
@@ -831,7 +867,8 @@ class FlattenLayer(BuiltinLayer):
 
 def flattenLayer(Name: str = "") -> Layer:
     """(batch, ...) -> (batch, features), a sequence of images (batch, time, ...) -> (batch, time, features)
-    (MATLAB's flatten layer keeps the time dimension; the features row-major in sct's layout).
+    (MATLAB's flatten layer keeps the time dimension; the features in MATLAB's column-major order, the
+    first S fastest: feature ``h + H*w + H*W*c``).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 2)), flattenLayer()])
     >>> predict(net, np.ones((3, 4, 4, 2))).shape

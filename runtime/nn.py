@@ -171,6 +171,29 @@ def vector_bias(bias, n: int):
     return bias
 
 
+def check_channel_parameters(fname, out_shape, **parameters):
+    """MATLAB's offset, scaleFactor, bias and trained statistics are per channel: each given one (None:
+    not given) must broadcast into one observation of the result (``out_shape`` with its batch axis,
+    axis 0, as 1): one that varies over the observations or has more dimensions was added or multiplied
+    as numpy broadcasts (an (N, 1) offset, one per observation; a (2, 1, C) scale or bias, a result of
+    (2, N, C)), silently."""
+    shape = tuple(out_shape)
+    one = (1,) + shape[1:] if len(shape) >= 2 else shape
+    for what, value in parameters.items():
+        if value is None:
+            continue
+        given = tuple(np.shape(value))
+        if len(given) <= 1 and (not given or given[0] in (1, one[-1])):
+            continue                                    # a scalar or a vector of the channels: the usual case
+        try:
+            fits = len(given) <= len(one) and np.broadcast_shapes(given, one) == one
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{fname}: {what} has shape {given}, which does not fit the channels of data of shape "
+                             f"{shape}: give one value per channel (MATLAB's numChannels-by-1, or (C,)) or a scalar")
+
+
 @defrule(vector_bias, wrt=("bias",), linear="bias")
 def _vector_bias_rule(g, ans, bias, n):
     return np.reshape(g, np.shape(bias))
@@ -334,6 +357,7 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
                          "unformatted: label the predictions (dlarray(Y, fmt)) or give DataFormat=")
     check_target_size("crossentropy", y_pred, targets)
     if matlab:
+        check_factors_fit("crossentropy", y_pred, crossentropy_weights_fit(y_pred, axis, weights, WeightsFormat), Mask)
         values = crossentropy_values(y_pred, targets, ClassificationMode) \
             * crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat)
         if Reduction == "none":
@@ -351,6 +375,23 @@ def check_target_size(fname, y_pred, targets):
         what = "one-hot vectors, onehotencode" if fname == "crossentropy" else "one target per prediction"
         raise ValueError(f"{fname}: the targets have shape {np.shape(targets)} but the predictions "
                          f"{np.shape(y_pred)}: give targets of the predictions' size ({what})")
+
+
+def check_factors_fit(fname, y_pred, weights_shape, Mask):
+    """The weights (as lined up with ``y_pred``: ``weights_shape``, None without weights) and the Mask must
+    broadcast into the predictions' shape: with more entries (a (2, N, C) mask, an (N, 1, 1) one against
+    (N, C)) the loss summed a bigger array than Y, divided by Y's N -- twice the loss, silently."""
+    shape = tuple(np.shape(y_pred))
+    for what, given in (("weights", weights_shape), ("Mask", None if Mask is None else np.shape(Mask))):
+        if given is None:
+            continue
+        try:
+            fits = np.broadcast_shapes(shape, tuple(given)) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{fname}: the {what} (shape {tuple(given)}) do not broadcast into the predictions' "
+                             f"shape {shape}: give them Y's size, or fewer dimensions that expand into it")
 
 
 def _crossentropy_reduced(y_pred, targets, axis, reduction):
@@ -442,6 +483,14 @@ def crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat):
     shape = [1] * ndim
     shape[along] = n
     return tuple(shape)
+
+
+def crossentropy_weights_fit(y_pred, axis, weights, WeightsFormat):
+    """The shape ``weights`` broadcast with, lined up with ``y_pred`` (None without weights)."""
+    if weights is None:
+        return None
+    shape = crossentropy_weights_shape(y_pred, axis, weights, WeightsFormat)
+    return np.shape(weights) if shape is None else shape
 
 
 def crossentropy_factor(y_pred, axis, weights, Mask, WeightsFormat):
@@ -610,7 +659,7 @@ def _mse_rule(g, ans, y, targets, DataFormat=None):
             unbroadcast(-g * np.conj(y - targets) / mse_observations(y), targets))
 
 
-nondifferentiable(channel_axis, check_target_size, check_broadcast_into, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
+nondifferentiable(check_channel_parameters, channel_axis, check_target_size, check_broadcast_into, check_factors_fit, crossentropy_weights_fit, crossentropy_observations, log_floor, mse_observations, crossentropy_matlab_mode, crossentropy_mode,
                   crossentropy_divisor, crossentropy_weights_shape)
 
 # --- recurrent layers and embeddings ------------------------------------------------------
@@ -661,6 +710,7 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
                              {"OutputMode": OutputMode})
     recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
     bias = vector_bias(bias, np.shape(weights)[0])     # MATLAB's 4*numHiddenUnits-by-1
+    check_channel_parameters("lstm", (np.shape(x)[0], np.shape(weights)[0]), bias=bias)
     hidden = np.shape(h0)[-1]
     h = h0
     c = c0
@@ -736,6 +786,7 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     if np.shape(bias)[-1] != (6 if recurrent_bias else 3) * hidden:
         raise ValueError(f"gru: bias has {np.shape(bias)[-1]} entries; with ResetGateMode={ResetGateMode!r} "
                          f"it takes {(6 if recurrent_bias else 3) * hidden} (hidden size {hidden})")
+    check_channel_parameters("gru", (np.shape(x)[0], (2 if recurrent_bias else 1) * np.shape(weights)[0]), bias=bias)
     # a (hidden,) H0 serves every observation, as lstm's (was: an IndexError in the gates)
     h = h0 if np.ndim(h0) > 1 else np.reshape(h0, (1, hidden))
     outputs = []

@@ -549,7 +549,7 @@ def test_maxpool_layer_predict_equals_maxpool():
 
         def f(X):
             P = np.asarray(sct.maxpool(X, 2, **{"Padding": 0, **kw}))
-            return float(np.sum(np.sin(P.reshape(len(X), -1) @ W.T + b)))
+            return float(np.sum(np.sin(P.transpose(0, 3, 2, 1).reshape(len(X), -1) @ W.T + b)))     # MATLAB's flatten
         assert_close(data(gX), numerical_gradient(f, [X], 0), 1e-6, 1e-8)
 
 

@@ -205,7 +205,7 @@ def cnn_reference(values, states, X, training):
     y = np.maximum(y, 0)
     B, H, Wd, C = y.shape
     y = y.reshape(B, H // 2, 2, Wd // 2, 2, C).max(axis=(2, 4))
-    z = y.reshape(B, -1) @ Wf.T + bf
+    z = y.transpose(0, 3, 2, 1).reshape(B, -1) @ Wf.T + bf     # MATLAB's flatten: column-major (h fastest)
     e = np.exp(z - z.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
     m = X.shape[0] * X.shape[1] * X.shape[2]

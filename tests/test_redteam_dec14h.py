@@ -226,8 +226,8 @@ def test_flatten_layer_keeps_the_time_of_image_sequences():
     y = predict(net, X_SEQ)
     assert np.shape(y) == (2, 3, 24)
     for b in range(2):
-        for t in range(3):          # each time step's image flattened on its own
-            assert_close(np.asarray(getattr(y, "data", y))[b, t], np.reshape(X_SEQ[b, t], -1), rtol=0, atol=0)
+        for t in range(3):          # each time step's image flattened on its own, column-major (MATLAB's)
+            assert_close(np.asarray(getattr(y, "data", y))[b, t], np.reshape(X_SEQ[b, t], -1, order="F"), rtol=0, atol=0)
     Y = predict(net, dlarray(np.transpose(X_SEQ, (2, 3, 4, 0, 1)), "SSCBT"))          # MATLAB's layout
     assert dims(Y) == "BTC" and Y.shape == (2, 3, 24)
     Z = predict(dlnetwork([sequenceInputLayer((4, 3, 2)), flattenLayer(), lstmLayer(5)], Seed=0), X_SEQ)
@@ -248,7 +248,7 @@ def test_fully_connected_layer_on_image_sequences_values_and_gradients(flatten):
     Wt, bt = extractdata(net.Learnables.Value[0]), extractdata(net.Learnables.Value[1])
 
     def ref(x, w, b):
-        return float(np.sum((np.reshape(x, (2, 3, -1)) @ w.T + b) ** 2))
+        return float(np.sum((np.reshape(np.transpose(x, (0, 1, 4, 3, 2)), (2, 3, -1)) @ w.T + b) ** 2))
     y = predict(net, X_SEQ)
     assert np.shape(y) == (2, 3, 3)
     loss, g, gx, d = dlfeval(sequence_loss, net, dlarray(X_SEQ, "BTSSC"))
@@ -292,7 +292,7 @@ def test_recurrent_layers_flatten_image_sequences_at_each_time_step(kind, mode):
 
     def ref(x, w):
         states = (np.zeros(4), np.zeros(4)) if kind == "lstm" else (np.zeros(4),)
-        out = fun(np.reshape(x, (2, 3, -1)), *states, w, values[1], values[2], OutputMode=mode)[0]
+        out = fun(np.reshape(np.transpose(x, (0, 1, 4, 3, 2)), (2, 3, -1)), *states, w, values[1], values[2], OutputMode=mode)[0]
         return float(np.sum(np.sin(out)))
     assert_close(float(loss), ref(X_SEQ, values[0]), rtol=1e-10)
     assert_close(extractdata(gx), numerical_gradient(ref, [X_SEQ, values[0]], 0), what="dX")
