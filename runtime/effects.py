@@ -1077,6 +1077,24 @@ def targets_kept(targets, message, filename, lineno):
         raise EvaluationError(message.format(f"{name}.{attribute}"), filename, lineno)
 
 
+def globals_kept(reads, message, filename, lineno):
+    """In a ``with`` block of generated code, after its context manager (code sct did not compile) was
+    entered, and after it was left: each global and attribute the code reads (``reads``: ``(namespace,
+    name, value)``, a dict or an object read with getattr, ``value`` what the code was compiled with and
+    reads) still holds that value.  Generated code reads them as they were when the call began, so a
+    context manager setting one for its block (``global SCALE; SCALE = s``, then restoring it) left the
+    block computing with the old value, and the check after the run saw it restored: refused here."""
+    for namespace, name, value in reads:
+        now = namespace.get(name, reads) if type(namespace) is dict else getattr(namespace, name, reads)
+        if now is value:
+            continue
+        from ..cache import _MISSING, same_attribute
+        if now is reads and value is _MISSING or now is not reads and same_attribute(now, value):
+            continue
+        from .errors import EvaluationError
+        raise EvaluationError(message.format(name), filename, lineno)
+
+
 class held:
     """The log is kept while this is entered (an outermost run of generated code)."""
 
@@ -1162,7 +1180,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept, walked_iterator, walked_object)
+                      replay_end, recompute_guard, targets_kept, globals_kept, walked_iterator, walked_object)
 
 
 _register()

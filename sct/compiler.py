@@ -408,6 +408,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
     _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
+    _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
@@ -818,6 +819,61 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
             out.append(stmt)
         return out
     fdef.body = insert(fdef.body)
+
+
+def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
+    """A ``with`` block of the generated code: its context manager runs code sct did not compile when
+    the block is entered and left, which may set a global the code reads for the block and restore it
+    after (``@contextmanager def scaled(s): global SCALE; ...; SCALE = s; yield; SCALE = old``).  The
+    generated code reads globals as they were when the call began, and the check after the run saw
+    the global restored, so the block computed with the old value (a wrong value and gradient).
+    ``rt.globals_kept(...)`` as the block's first statement and after it refuses such a run."""
+    from .emit import COMMENT, LINE
+    reads = [(guard.namespace, guard.name, guard.value) for guard in resolver.guards.values()
+             if type(guard.namespace) is dict and guard.namespace is not builtins.__dict__]
+    reads += [tuple(g[:3]) for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
+    if not reads:
+        return
+    name = None
+    message = (f"{fn.__qualname__}() reads {{}}, which the context manager of this with statement rebinds "
+               "(sct reads a global's value once per call, so the change made for the block would not be "
+               "seen): pass the value in as an argument, or set it before calling dlfeval")
+
+    def check(line):
+        return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
+                                    [ir.load(name), ir.const(message), ir.const(filename),
+                                     ir.const(line or fn.__code__.co_firstlineno)]))
+
+    def comment_line(stmt):
+        value = getattr(getattr(stmt, "value", None), "value", None)
+        if isinstance(stmt, gast.Expr) and isinstance(value, str) and value.startswith(COMMENT + LINE):
+            try:
+                return int(value[len(COMMENT) + 1:].split(LINE, 1)[0])
+            except ValueError:
+                return None
+        return None
+
+    def insert(body, line):
+        nonlocal name
+        out = []
+        for stmt in body:
+            line = comment_line(stmt) or line
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef)) and inner:
+                    setattr(stmt, field, insert(inner, line))
+            out.append(stmt)
+            if isinstance(stmt, gast.With):
+                if name is None:
+                    name = "__sct_context_reads"
+                stmt.body.insert(0, check(line))
+                out.append(check(line))
+        return out
+    for function in generated.functions:
+        if isinstance(function, gast.FunctionDef):
+            function.body = insert(function.body, None)
+    if name is not None:
+        namespace[name] = tuple(reads)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],

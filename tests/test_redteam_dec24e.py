@@ -187,3 +187,81 @@ def test_default_array_reshaped_in_place_between_calls():
                      1e-6, 1e-7, "d/dx")
         assert_close(extractdata(gt), numerical_gradient(lambda b: default_reshaped(x.copy(), b), [t.copy()], 0),
                      1e-6, 1e-7, "d/dt")
+
+
+# --- 3. a context manager that sets a global for the block and restores it after ----------------
+# Generated code reads a global's value as it was when the call began; the check after the run
+# (sct.api._read_values_kept) saw the global restored, so the block's reads of the old value
+# passed silently (value sum(x) * 1 and gradient 1 where Python gives sum(x) * 3 and 3).  Refused
+# at the with line now (or computed right).
+
+from contextlib import contextmanager  # noqa: E402
+
+SCALE = 1.0
+
+
+@contextmanager
+def scaled(s):
+    global SCALE
+    old = SCALE
+    SCALE = s
+    try:
+        yield
+    finally:
+        SCALE = old
+
+
+class Scaled:
+    def __init__(self, s):
+        self.s = s
+
+    def __enter__(self):
+        global SCALE
+        self.old = SCALE
+        SCALE = self.s
+
+    def __exit__(self, *exc):
+        global SCALE
+        SCALE = self.old
+
+
+def with_scaled(x):
+    with scaled(3.0):
+        y = np.sum(x) * SCALE
+    return y, dlgradient(y, x)
+
+
+def with_given(x, cm):
+    with cm:
+        y = np.sum(x ** 2) * SCALE
+    return y, dlgradient(y, x)
+
+
+def _value_or_refusal(fun, x, *args, expected, gradient):
+    try:
+        y, g = dlfeval(fun, dlarray(x), *args)
+    except sct.SctError as error:
+        assert "line" in str(error) and "test_redteam_dec24e.py" in str(error), str(error)
+        return
+    assert_close(extractdata(y), expected, 1e-12, 1e-12, "value")
+    assert_close(extractdata(g), gradient, 1e-12, 1e-12, "gradient")
+
+
+@pytest.mark.parametrize("how", ["contextmanager", "given class", "given generator"])
+def test_context_manager_rebinding_a_global_for_its_block(how):
+    x = np.array([0.3, -0.7, 1.1])
+    for _ in range(2):                  # the first call and a cached one
+        if how == "contextmanager":
+            _value_or_refusal(with_scaled, x, expected=np.sum(x) * 3.0, gradient=np.full(3, 3.0))
+        else:
+            cm = Scaled(3.0) if how == "given class" else scaled(3.0)
+            _value_or_refusal(with_given, x, cm, expected=np.sum(x ** 2) * 3.0, gradient=6.0 * x)
+        assert SCALE == 1.0
+
+
+def test_context_manager_leaving_globals_alone_still_runs():
+    x = np.array([0.3, -0.7, 1.1])
+    for _ in range(2):
+        y, g = dlfeval(with_given, dlarray(x), np.errstate(all="ignore"))
+        assert_close(extractdata(y), np.sum(x ** 2), 1e-12, 1e-12, "value")
+        assert_close(extractdata(g), 2.0 * x, 1e-12, 1e-12, "gradient")
