@@ -1079,12 +1079,19 @@ def targets_kept(targets, message, filename, lineno):
 
 def globals_kept(reads, message, filename, lineno):
     """In a ``with`` block of generated code, after its context manager (code sct did not compile) was
-    entered, and after it was left: each global and attribute the code reads (``reads``: ``(namespace,
-    name, value)``, a dict or an object read with getattr, ``value`` what the code was compiled with and
-    reads) still holds that value.  Generated code reads them as they were when the call began, so a
-    context manager setting one for its block (``global SCALE; SCALE = s``, then restoring it) left the
-    block computing with the old value, and the check after the run saw it restored: refused here."""
-    for namespace, name, value in reads:
+    entered, and after it was left: each value the code holds from when it was compiled still holds.
+    ``reads``: ``(namespace, name, value, holds)``: a global (``namespace`` a dict) or a function called
+    as ``base.attr(...)`` (read with getattr) that must still be ``value`` (or one that can stand for
+    it); where ``holds`` is not None, a read of a proof of realness, ``holds()`` saying whether the proof
+    still holds.  Generated code reads globals as they were when the call began, so a context manager
+    setting one for its block (``global SCALE; SCALE = s``, then restoring it) left the block computing
+    with the old value, and the check after the run saw it restored: refused here."""
+    for namespace, name, value, holds in reads:
+        if holds is not None:             # what a proof of realness read: one it holds for too
+            if holds():
+                continue
+            from .errors import EvaluationError
+            raise EvaluationError(message.format(name), filename, lineno)
         now = namespace.get(name, reads) if type(namespace) is dict else getattr(namespace, name, reads)
         if now is value:
             continue

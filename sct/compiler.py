@@ -829,9 +829,16 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
     the global restored, so the block computed with the old value (a wrong value and gradient).
     ``rt.globals_kept(...)`` as the block's first statement and after it refuses such a run."""
     from .emit import COMMENT, LINE
-    reads = [(guard.namespace, guard.name, guard.value) for guard in resolver.guards.values()
+    # the globals the code holds as values (not read again), the functions it calls as base.attr(...)
+    # (chosen with their derivatives), and the proofs of realness (a value set complex for the block)
+    import functools
+    reads = [(guard.namespace, guard.name, guard.value, None) for guard in resolver.guards.values()
              if type(guard.namespace) is dict and guard.namespace is not builtins.__dict__]
-    reads += [tuple(g[:3]) for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
+    reads += [tuple(t[:3]) + (None,) for t in resolver.call_targets.values() if not _fixed_module(t[0])]
+    for guard in resolver.guards.values():
+        proof_reads = getattr(guard.namespace, "proof_reads", None)
+        for read in proof_reads or ():       # (still the same, or a value the proof holds for too)
+            reads.append((None, read[1], None, functools.partial(guard.namespace.holds, read)))
     if not reads:
         return
     name = None
