@@ -3402,9 +3402,24 @@ def sequence_adjoint(grad, iterable, given=None):
 
 def as_sequence(items):
     """What a for loop walks by position: a list, tuple or array as it is; dict keys,
-    views and other iterables as a list."""
+    views and other iterables as a list (walked with the checks ``walk_context`` set, if any)."""
+    context = getattr(_WALK_CONTEXT, "value", None)
+    if context is not None:
+        _WALK_CONTEXT.value = None
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    if context is not None and not isinstance(items, (dict, str, bytes, range)) and \
+            type(items) not in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
+        checked = _checked_walk(items, context)
+        if _iterated_object(items):
+            walked = _walked(items, checked(items))
+            for note in WALK_NOTES[:1]:
+                note.walked_object(items, walked)
+            return walked
+        for note in WALK_NOTES[:1]:
+            if note._iterator(items):
+                note.walked_iterator(items)
+        return list(checked(items))
     if _iterated_object(items):
         walked = _walked(items)
         for note in WALK_NOTES[:1]:     # (a recomputation walking it otherwise: refused)
@@ -3450,8 +3465,51 @@ class _Walked(list):
     __slots__ = ("places", "lengths")
 
 
-def _walked(obj):
-    out = _Walked(obj)
+_WALK_CONTEXT = threading.local()
+
+
+def walk_context(reads, message, filename, lineno, watch):
+    """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
+    _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole
+    before the loop's body runs, where Python runs the body between its items.  So the walk must not
+    change what the body reads: after each item, each value the code holds from when it was compiled
+    (``reads``, as effects.globals_kept) still holds, and, where the body reads the object (``watch``),
+    its fields are the objects they were (a loader setting ``self.step`` for each item, read as
+    ``loader.step``: was the value the whole walk left); else refused at the loop's line."""
+    _WALK_CONTEXT.value = (reads, message, filename, lineno, watch)
+
+
+nondifferentiable(walk_context)
+
+
+def _checked_walk(items, context):
+    """``items`` walked as as_sequence walks it, checked after each item as ``walk_context`` says."""
+    reads, message, filename, lineno, watch = context
+    from .effects import globals_kept
+    fields = getattr(items, "__dict__", None) if watch else None
+    state = dict(fields) if type(fields) is dict else None
+
+    def checked(source):
+        for item in source:
+            if reads:
+                globals_kept(reads, message, filename, lineno)
+            if state is not None and (fields.keys() != state.keys() or
+                                      any(fields[k] is not v for k, v in state.items())):
+                changed = next((k for k in fields if k not in state or fields[k] is not state[k]),
+                               next(iter(state), "a field"))
+                raise EvaluationError(message.format(f"the fields of the {type(items).__name__} it walks (its "
+                                                     f"{changed} changed)"), filename, lineno)
+            yield item
+        if reads:
+            globals_kept(reads, message, filename, lineno)
+    return checked
+
+
+_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type({}.items())
+
+
+def _walked(obj, source=None):
+    out = _Walked(obj if source is None else source)
     counts: dict = {}
     for item in out:
         counts[id(item)] = counts.get(id(item), 0) + 1

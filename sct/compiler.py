@@ -822,12 +822,16 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
 
 
 def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
-    """A ``with`` block of the generated code: its context manager runs code sct did not compile when
-    the block is entered and left, which may set a global the code reads for the block and restore it
-    after (``@contextmanager def scaled(s): global SCALE; ...; SCALE = s; yield; SCALE = old``).  The
-    generated code reads globals as they were when the call began, and the check after the run saw
-    the global restored, so the block computed with the old value (a wrong value and gradient).
-    ``rt.globals_kept(...)`` as the block's first statement and after it refuses such a run."""
+    """Where the generated code runs code sct did not compile in the middle of its own: a ``with``
+    block's context manager (entered and left) and the walk of a for loop's iterable (an object's
+    ``__iter__``, an iterator, a generator: walked whole before the loop's body runs, where Python runs
+    the body between its items).  Such code may set a global the code reads for the block and restore
+    it after (``@contextmanager def scaled(s): global SCALE; ...; SCALE = s; yield; SCALE = old``), or
+    set a global or a field of the walked object for each item (``self.step = i``); the generated code
+    reads globals as they were when the call began (and the check after the run saw them restored), and
+    the loop's body read what the whole walk left: a wrong value and gradient.
+    ``rt.globals_kept(...)`` as a with block's first statement and after it, and ``rt.walk_context(...)``
+    before a loop's ``rt.as_sequence(...)`` (checked after each item), refuse such a run."""
     from .emit import COMMENT, LINE
     # the globals the code holds as values (not read again), the functions it calls as base.attr(...)
     # (chosen with their derivatives), and the proofs of realness (a value set complex for the block)
@@ -839,17 +843,45 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
         proof_reads = getattr(guard.namespace, "proof_reads", None)
         for read in proof_reads or ():       # (still the same, or a value the proof holds for too)
             reads.append((None, read[1], None, functools.partial(guard.namespace.holds, read)))
-    if not reads:
-        return
-    name = None
+    name = "__sct_context_reads"
+    used = []
     message = (f"{fn.__qualname__}() reads {{}}, which the context manager of this with statement rebinds "
                "(sct reads a global's value once per call, so the change made for the block would not be "
                "seen): pass the value in as an argument, or set it before calling dlfeval")
+    walk_message = (f"{fn.__qualname__}() reads {{}}, which walking the loop's iterable changes (sct walks an "
+                    "object's __iter__, an iterator or a generator whole before the loop's body runs, so the "
+                    "body would read what the whole walk left): loop over a list of the items, each with "
+                    "the value it needs, or pass the value in as an argument")
 
-    def check(line):
+    def reads_value():
+        used.append(True)
+        return ir.load(name)
+
+    call_message = (f"{fn.__qualname__}() reads {{}}, which code called at this line rebinds (code sct did not "
+                    "compile; sct reads a global's value once per call, so the change made during the call would "
+                    "not be seen): pass the value in as an argument, or make the change before calling dlfeval")
+
+    def check(line, text=message):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
-                                    [ir.load(name), ir.const(message), ir.const(filename),
+                                    [reads_value(), ir.const(text), ir.const(filename),
                                      ir.const(line or fn.__code__.co_firstlineno)]))
+
+    def opaque(stmt) -> bool:
+        """A simple statement calling code sct did not compile (rt.user_call, rt.unnamed_call, rt.effect...):
+        a function passed in, called through a dict, a print; it may rebind a global and restore it later
+        (the check after the run sees the value restored: a later read here would be stale)."""
+        if not isinstance(stmt, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign)):
+            return False
+        from .recomputed import USER_CODE_RT
+        return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                   isinstance(n.func.value, gast.Name) and n.func.value.id == rt_name and
+                   n.func.attr in USER_CODE_RT for n in walk_nodes(stmt))
+
+    def walk(line, watch):
+        return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "walk_context"),
+                                    [reads_value() if reads else ir.const(None), ir.const(walk_message),
+                                     ir.const(filename), ir.const(line or fn.__code__.co_firstlineno),
+                                     ir.const(watch)]))
 
     def comment_line(stmt):
         value = getattr(getattr(stmt, "value", None), "value", None)
@@ -860,26 +892,47 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 return None
         return None
 
+    def walked(stmt):
+        """The iterable of ``seq = rt.as_sequence(items)``, else None."""
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Assign) and isinstance(value, gast.Call) and \
+                isinstance(value.func, gast.Attribute) and value.func.attr == "as_sequence" and \
+                isinstance(value.func.value, gast.Name) and value.func.value.id == rt_name and \
+                len(value.args) == 1 and not value.keywords:
+            return value.args[0]
+        return None
+
+    def body_reads(items, rest) -> bool:
+        """Whether the for loop after ``seq = rt.as_sequence(items)`` reads a name ``items`` reads."""
+        names = {n.id for n in walk_nodes(items) if isinstance(n, gast.Name)}
+        loop = next((s for s in rest if isinstance(s, (gast.For, gast.While))), None)
+        return loop is not None and any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
+                                        n.id in names for s in loop.body for n in walk_nodes(s))
+
     def insert(body, line):
-        nonlocal name
         out = []
-        for stmt in body:
+        for k, stmt in enumerate(body):
             line = comment_line(stmt) or line
             for field in ("body", "orelse", "finalbody"):
                 inner = getattr(stmt, field, None)
                 if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef)) and inner:
                     setattr(stmt, field, insert(inner, line))
+            items = walked(stmt)
+            if items is not None:
+                watch = body_reads(items, body[k + 1:])
+                if reads or watch:
+                    out.append(walk(line, watch))
             out.append(stmt)
-            if isinstance(stmt, gast.With):
-                if name is None:
-                    name = "__sct_context_reads"
+            if isinstance(stmt, gast.With) and reads:
                 stmt.body.insert(0, check(line))
                 out.append(check(line))
+            elif reads and opaque(stmt):
+                out.append(check(line, call_message))
         return out
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
             function.body = insert(function.body, None)
-    if name is not None:
+    if used:
         namespace[name] = tuple(reads)
 
 
