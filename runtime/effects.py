@@ -1077,31 +1077,6 @@ def targets_kept(targets, message, filename, lineno):
         raise EvaluationError(message.format(f"{name}.{attribute}"), filename, lineno)
 
 
-def globals_kept(reads, message, filename, lineno):
-    """In a ``with`` block of generated code, after its context manager (code sct did not compile) was
-    entered, and after it was left: each value the code holds from when it was compiled still holds.
-    ``reads``: ``(namespace, name, value, holds)``: a global (``namespace`` a dict) or a function called
-    as ``base.attr(...)`` (read with getattr) that must still be ``value`` (or one that can stand for
-    it); where ``holds`` is not None, a read of a proof of realness, ``holds()`` saying whether the proof
-    still holds.  Generated code reads globals as they were when the call began, so a context manager
-    setting one for its block (``global SCALE; SCALE = s``, then restoring it) left the block computing
-    with the old value, and the check after the run saw it restored: refused here."""
-    for namespace, name, value, holds in reads:
-        if holds is not None:             # what a proof of realness read: one it holds for too
-            if holds():
-                continue
-            from .errors import EvaluationError
-            raise EvaluationError(message.format(name), filename, lineno)
-        now = namespace.get(name, reads) if type(namespace) is dict else getattr(namespace, name, reads)
-        if now is value:
-            continue
-        from ..cache import _MISSING, same_attribute
-        if now is reads and value is _MISSING or now is not reads and same_attribute(now, value):
-            continue
-        from .errors import EvaluationError
-        raise EvaluationError(message.format(name), filename, lineno)
-
-
 class held:
     """The log is kept while this is entered (an outermost run of generated code)."""
 
@@ -1187,7 +1162,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept, globals_kept, walked_iterator, walked_object)
+                      replay_end, recompute_guard, targets_kept, walked_iterator, walked_object)
 
 
 _register()

@@ -902,12 +902,29 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
             return value.args[0]
         return None
 
-    def body_reads(items, rest) -> bool:
-        """Whether the for loop after ``seq = rt.as_sequence(items)`` reads a name ``items`` reads."""
+    def body_reads(items, rest):
+        """What the for loop after ``seq = rt.as_sequence(items)`` reads of a name ``items`` reads: False
+        (nothing), the attributes it reads of it (a tuple), or True (it is read otherwise: passed on,
+        a method called)."""
         names = {n.id for n in walk_nodes(items) if isinstance(n, gast.Name)}
         loop = next((s for s in rest if isinstance(s, (gast.For, gast.While))), None)
-        return loop is not None and any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and
-                                        n.id in names for s in loop.body for n in walk_nodes(s))
+        if loop is None:
+            return False
+        attributes, through = [], set()
+        for stmt in loop.body:
+            for n in walk_nodes(stmt):
+                if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id in names:
+                    if not isinstance(n.ctx, gast.Load):
+                        return True
+                    through.add(id(n.value))
+                    if n.attr not in attributes:
+                        attributes.append(n.attr)
+        for stmt in loop.body:
+            for n in walk_nodes(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names and \
+                        id(n) not in through:
+                    return True
+        return tuple(attributes) or False
 
     def insert(body, line):
         out = []
@@ -933,7 +950,7 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
         if isinstance(function, gast.FunctionDef):
             function.body = insert(function.body, None)
     if used:
-        namespace[name] = tuple(reads)
+        namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],

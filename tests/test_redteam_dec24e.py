@@ -469,3 +469,27 @@ def test_callback_setting_a_global_and_setting_it_back(loss):
             continue
         assert_close(extractdata(y), expected, 1e-12, 1e-12, "value")
         assert_close(extractdata(g), gradient, 1e-6, 1e-7, "gradient")
+
+
+class ScaledCountingLoader(CountingLoader):
+    def __init__(self, n):
+        super().__init__(n)
+        self.scale = 2.0
+
+
+def loop_reading_another_field(x, loader):
+    y = 0.0
+    for v in loader:
+        y = y + np.sum(x * v) * loader.scale
+    return y
+
+
+def test_loop_body_reading_a_field_the_walk_leaves_alone_computes():
+    x = np.array([0.3, -0.7, 1.1])
+    for _ in range(2):                  # the walk changes loader.i and loader.step, the body reads scale
+        y, g = dlfeval(lambda a, b: grad_of(lambda c: loop_reading_another_field(c, b), a), dlarray(x),
+                       ScaledCountingLoader(3))
+        assert_close(extractdata(y), loop_reading_another_field(x.copy(), ScaledCountingLoader(3)), 1e-12, 1e-12,
+                     "value")
+        assert_close(extractdata(g), numerical_gradient(
+            lambda a: loop_reading_another_field(a, ScaledCountingLoader(3)), [x.copy()], 0), 1e-6, 1e-7, "gradient")
