@@ -836,8 +836,10 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
     # the globals the code holds as values (not read again), the functions it calls as base.attr(...)
     # (chosen with their derivatives), and the proofs of realness (a value set complex for the block)
     import functools
-    reads = [(guard.namespace, guard.name, guard.value, None) for guard in resolver.guards.values()
-             if type(guard.namespace) is dict and guard.namespace is not builtins.__dict__]
+    # (not the globals its callees read: each callee's own check runs at its call, sct/call_tree.py)
+    callees = getattr(resolver, "callee_guards", None) or ()
+    reads = [(guard.namespace, guard.name, guard.value, None) for key, guard in resolver.guards.items()
+             if type(guard.namespace) is dict and guard.namespace is not builtins.__dict__ and key not in callees]
     reads += [tuple(t[:3]) + (None,) for t in resolver.call_targets.values() if not _fixed_module(t[0])]
     for guard in resolver.guards.values():
         proof_reads = getattr(guard.namespace, "proof_reads", None)
@@ -866,16 +868,31 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                                     [reads_value(), ir.const(text), ir.const(filename),
                                      ir.const(line or fn.__code__.co_firstlineno)]))
 
+    site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
+
     def opaque(stmt) -> bool:
-        """A simple statement calling code sct did not compile (rt.user_call, rt.unnamed_call, rt.effect...):
-        a function passed in, called through a dict, a print; it may rebind a global and restore it later
+        """A simple statement calling code sct did not compile (rt.user_call, rt.unnamed_call, rt.effect...:
+        a function passed in, called through a dict, a print) or the code of a call site (a callee known at
+        run time only, which may call such code in turn); it may rebind a global and restore it later
         (the check after the run sees the value restored: a later read here would be stale)."""
         if not isinstance(stmt, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign)):
             return False
         from .recomputed import USER_CODE_RT
-        return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
-                   isinstance(n.func.value, gast.Name) and n.func.value.id == rt_name and
-                   n.func.attr in USER_CODE_RT for n in walk_nodes(stmt))
+        found = False
+        for n in walk_nodes(stmt):
+            if not isinstance(n, gast.Call):
+                continue
+            if isinstance(n.func, gast.Name) and n.func.id in site_pairs:
+                found = True
+            elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                    n.func.value.id == rt_name:
+                if n.func.attr in USER_CODE_RT or n.func.attr in ("primal_call_at", "primal_method_at"):
+                    found = True
+                elif n.func.attr.endswith("_at") and isinstance(stmt, gast.Assign):
+                    # (the pair is bound here; the statement calling its forward is the one to check)
+                    site_pairs.update(t.id for target in stmt.targets for t in walk_nodes(target)
+                                      if isinstance(t, gast.Name))
+        return found
 
     def walk(line, watch):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "walk_context"),
@@ -948,6 +965,7 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
         return out
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
+            site_pairs.clear()
             function.body = insert(function.body, None)
     if used:
         namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING)

@@ -493,3 +493,34 @@ def test_loop_body_reading_a_field_the_walk_leaves_alone_computes():
                      "value")
         assert_close(extractdata(g), numerical_gradient(
             lambda a: loop_reading_another_field(a, ScaledCountingLoader(3)), [x.copy()], 0), 1e-6, 1e-7, "gradient")
+
+
+def calls_its_callback(v, fn):
+    fn(2.0)
+    return v * 1.0
+
+
+def callback_through_a_helper(x, fn, helper):
+    a = helper(x, fn)                   # a helper known at run time only, calling fn: LEVEL = 2.0
+    y = np.sum(a) * LEVEL
+    fn(1.0)
+    return y
+
+
+def test_callback_called_by_a_helper_passed_in():
+    # the helper's own check covers what it reads, not its caller's LEVEL: was sum(x) * 1, gradient 1
+    # for Python's sum(x) * 2, 2
+    x = np.array([0.3, -0.7, 1.1])
+    for _ in range(2):
+        set_level(1.0)
+        expected = callback_through_a_helper(x.copy(), set_level, calls_its_callback)
+        set_level(1.0)
+        try:
+            y, g = dlfeval(lambda a, f, h: grad_of(lambda c: callback_through_a_helper(c, f, h), a), dlarray(x),
+                           set_level, calls_its_callback)
+        except sct.SctError as error:
+            assert "test_redteam_dec24e.py" in str(error), str(error)
+            continue
+        assert_close(extractdata(y), expected, 1e-12, 1e-12, "value")
+        assert_close(extractdata(g), np.full(3, 2.0), 1e-12, 1e-12, "gradient")
+    set_level(1.0)
