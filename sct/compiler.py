@@ -847,9 +847,9 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
             reads.append((None, read[1], None, functools.partial(guard.namespace.holds, read)))
     name = "__sct_context_reads"
     used = []
-    message = (f"{fn.__qualname__}() reads {{}}, which the context manager of this with statement rebinds "
-               "(sct reads a global's value once per call, so the change made for the block would not be "
-               "seen): pass the value in as an argument, or set it before calling dlfeval")
+    message = (f"the context manager of this with statement rebinds a global {fn.__qualname__}() reads ({{}}): "
+               "sct reads a global's value once per call, so the change made for the block would not be seen; "
+               "pass the value in as an argument, or set it before calling dlfeval")
     walk_message = (f"{fn.__qualname__}() reads {{}}, which walking the loop's iterable changes (sct walks an "
                     "object's __iter__, an iterator or a generator whole before the loop's body runs, so the "
                     "body would read what the whole walk left): loop over a list of the items, each with "
@@ -859,9 +859,9 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
         used.append(True)
         return ir.load(name)
 
-    call_message = (f"{fn.__qualname__}() reads {{}}, which code called at this line rebinds (code sct did not "
-                    "compile; sct reads a global's value once per call, so the change made during the call would "
-                    "not be seen): pass the value in as an argument, or make the change before calling dlfeval")
+    call_message = (f"code called at this line (code sct did not compile) rebinds a global {fn.__qualname__}() "
+                    "reads ({}): sct reads a global's value once per call, so the change made during the call "
+                    "would not be seen; pass the value in as an argument, or make the change before calling dlfeval")
 
     def check(line, text=message):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
