@@ -408,7 +408,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
                                    sig.param_kinds)
     _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
-    _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
     if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
         drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                         numpy_name if plain_numpy else None)                    # sct/recomputed.py
@@ -416,6 +415,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     draws_seen = draws_all_seen(generated, tree, rt_name)
     calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds, namespace,
                                                            draws_seen)
+    # (after the passes above read the code: its checks are no library object's reads)
+    _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
