@@ -3419,9 +3419,24 @@ def sequence_adjoint(grad, iterable, given=None):
 
 def as_sequence(items):
     """What a for loop walks by position: a list, tuple or array as it is; dict keys,
-    views and other iterables as a list."""
+    views and other iterables as a list (walked with the checks ``walk_context`` set, if any)."""
+    context = getattr(_WALK_CONTEXT, "value", None)
+    if context is not None:
+        _WALK_CONTEXT.value = None
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    if context is not None and not isinstance(items, (dict, str, bytes, range)) and \
+            type(items) not in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
+        checked = _checked_walk(items, context)
+        if _iterated_object(items):
+            walked = _walked(items, checked(items))
+            for note in WALK_NOTES[:1]:
+                note.walked_object(items, walked)
+            return walked
+        for note in WALK_NOTES[:1]:
+            if note._iterator(items):
+                note.walked_iterator(items)
+        return list(checked(items))
     if _iterated_object(items):
         walked = _walked(items)
         for note in WALK_NOTES[:1]:     # (a recomputation walking it otherwise: refused)
@@ -3467,8 +3482,82 @@ class _Walked(list):
     __slots__ = ("places", "lengths")
 
 
-def _walked(obj):
-    out = _Walked(obj)
+def globals_kept(reads, message, filename, lineno):
+    """Where generated code has run code sct did not compile in the middle of its own (a ``with``
+    block's context manager entered or left, a call of a function passed in, a for loop's iterable
+    walked: sct/compiler.py _check_context_kept), each value the code holds from when it was compiled
+    still holds.  ``reads``: ``(entries, same, missing)``; each entry ``(namespace, name, value,
+    holds)``: a global (``namespace`` a dict) or a function called as ``base.attr(...)`` (read with
+    getattr) that must still be ``value`` or one that ``same(now, value)`` says can stand for it
+    (``missing``: held absent); where ``holds`` is not None, a read of a proof of realness,
+    ``holds()`` saying whether the proof still holds.  Generated code reads globals as they were when
+    the call began, so a context manager setting one for its block (``global SCALE; SCALE = s``, then
+    restoring it), or a callback setting one and setting it back later, left the code between
+    computing with the old value, and the check after the run saw it restored: refused here."""
+    entries, same, missing = reads
+    for namespace, name, value, holds in entries:
+        if holds is not None:             # what a proof of realness read: one it holds for too
+            if holds():
+                continue
+            raise EvaluationError(message.format(name), filename, lineno)
+        now = namespace.get(name, missing) if type(namespace) is dict else getattr(namespace, name, missing)
+        if now is value or now is not missing and value is not missing and same(now, value):
+            continue
+        raise EvaluationError(message.format(name), filename, lineno)
+
+
+nondifferentiable(globals_kept)
+
+
+_WALK_CONTEXT = threading.local()
+
+
+def walk_context(reads, message, filename, lineno, watch):
+    """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
+    _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole
+    before the loop's body runs, where Python runs the body between its items.  So the walk must not
+    change what the body reads: after each item, each value the code holds from when it was compiled
+    (``reads``, as globals_kept) still holds, and, where the body reads the object (``watch``: True,
+    or the names of the fields it reads), its fields are the objects they were (a loader setting ``self.step`` for each item, read as
+    ``loader.step``: was the value the whole walk left); else refused at the loop's line."""
+    _WALK_CONTEXT.value = (reads, message, filename, lineno, watch)
+
+
+nondifferentiable(walk_context)
+
+
+def _checked_walk(items, context):
+    """``items`` walked as as_sequence walks it, checked after each item as ``walk_context`` says."""
+    reads, message, filename, lineno, watch = context
+    fields = getattr(items, "__dict__", None) if watch else None
+    state = None
+    if type(fields) is dict:            # (watch: True, every field; else the names of those the body reads)
+        state = dict(fields) if watch is True else {k: fields.get(k, _WALK_CONTEXT) for k in watch}
+
+    def changed_field():
+        if watch is True and fields.keys() != state.keys():
+            return next((k for k in fields if k not in state), next(iter(state), "a field"))
+        return next((k for k, v in state.items() if fields.get(k, _WALK_CONTEXT) is not v), None)
+
+    def checked(source):
+        for item in source:
+            if reads:
+                globals_kept(reads, message, filename, lineno)
+            changed = changed_field() if state is not None else None
+            if changed is not None:
+                raise EvaluationError(message.format(f"the fields of the {type(items).__name__} it walks (its "
+                                                     f"{changed} changed)"), filename, lineno)
+            yield item
+        if reads:
+            globals_kept(reads, message, filename, lineno)
+    return checked
+
+
+_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type({}.items())
+
+
+def _walked(obj, source=None):
+    out = _Walked(obj if source is None else source)
     counts: dict = {}
     for item in out:
         counts[id(item)] = counts.get(id(item), 0) + 1

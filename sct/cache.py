@@ -292,6 +292,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
     function's own writes into its default, ``log.append(v)``, are no rebinding).
     """
     code = fn.__code__
+    name_guards, attribute_guards = list(name_guards), list(attribute_guards)     # (each read twice)
     consts = {"CODE": code, "G": fn.__globals__, "M": _MISSING, "same": same_value,
               "same_attr": same_attribute, "same_items": same_items}
     lines = ["def check(f):",
@@ -330,6 +331,7 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
         lines.extend(cell_lines)
         lines.append("    except (ValueError, TypeError, IndexError):")
         lines.append("        return False")
+    _array_layout_checks(fn, name_guards, attribute_guards, default_kinds, consts, lines)
     lines.append("    return True")
     namespace = dict(consts)
     exec(compile("\n".join(lines) + "\n", "<sct-guard>", "exec"), namespace)
@@ -375,6 +377,48 @@ def _default_kind_checks(fn, consts: dict, lines: List[str]) -> None:
         consts["DEFAULT_KIND_OF"] = kind_of
         consts[f"DV_{key}"], consts[f"DK_{key}"] = value, kind
         lines.append(f"    if DEFAULT_KIND_OF(DV_{key}) != DK_{key}: return False")
+
+
+def _arrays_in(value, out: list, depth: int = 0) -> None:
+    """The numpy arrays ``value`` is or holds where a guard compares it by identity (itself, the
+    items of a tuple), appended to ``out``."""
+    if isinstance(value, np.ndarray):
+        out.append(value)
+    elif type(value) is tuple and depth < 4:
+        for v in value:
+            _arrays_in(v, out, depth + 1)
+
+
+def _array_layout_checks(fn, name_guards, attribute_guards, default_kinds: bool, consts: dict,
+                         lines: List[str]) -> None:
+    """make_check's lines for the arrays the code was compiled with (the values of globals, closure
+    cells, class and module attributes, what proofs of realness read, the defaults): each still of
+    the dtype and rank it had.  The guards compare them by identity, and an array changes both in
+    place (``G.dtype = np.complex128``, ``G.shape = (4, 1)``, ``G.resize(...)``) while staying the
+    same object: the code compiled for a real array (no conjugates) or for its old rank (``a = z[1]``
+    a number, a default's kind) ran on it (was: a stale real-only gradient, a wrong value)."""
+    arrays: list = []
+    for guard in name_guards:
+        reads = getattr(guard.namespace, "proof_reads", None)
+        if reads is not None:
+            for read in reads:
+                _arrays_in(read[2], arrays)
+        else:
+            _arrays_in(guard.value, arrays)
+    for _, _, value in attribute_guards:
+        _arrays_in(value, arrays)
+    if default_kinds:
+        for value in list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values()):
+            _arrays_in(value, arrays)
+    seen = set()
+    for a in arrays:
+        if id(a) in seen:
+            continue
+        seen.add(id(a))
+        j = len(seen)
+        consts[f"LA{j}"], consts[f"LD{j}"] = a, a.dtype
+        lines.append(f"    if LA{j}.ndim != {a.ndim} or LA{j}.dtype is not LD{j} and LA{j}.dtype != LD{j}: "
+                     "return False")
 
 
 def _cell_value(cell):

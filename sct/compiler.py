@@ -423,6 +423,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         draws_seen = draws_all_seen(generated, tree, rt_name)
         calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds,
                                                                namespace, draws_seen)   # (changes: tree_changed)
+    # (after the passes above read the code: its checks are no library object's reads)
+    _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -831,6 +833,156 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
             out.append(stmt)
         return out
     fdef.body = insert(fdef.body)
+
+
+def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
+    """Where the generated code runs code sct did not compile in the middle of its own: a ``with``
+    block's context manager (entered and left) and the walk of a for loop's iterable (an object's
+    ``__iter__``, an iterator, a generator: walked whole before the loop's body runs, where Python runs
+    the body between its items).  Such code may set a global the code reads for the block and restore
+    it after (``@contextmanager def scaled(s): global SCALE; ...; SCALE = s; yield; SCALE = old``), or
+    set a global or a field of the walked object for each item (``self.step = i``); the generated code
+    reads globals as they were when the call began (and the check after the run saw them restored), and
+    the loop's body read what the whole walk left: a wrong value and gradient.
+    ``rt.globals_kept(...)`` as a with block's first statement and after it, and ``rt.walk_context(...)``
+    before a loop's ``rt.as_sequence(...)`` (checked after each item), refuse such a run."""
+    from .emit import COMMENT, LINE
+    # the globals the code holds as values (not read again), the functions it calls as base.attr(...)
+    # (chosen with their derivatives), and the proofs of realness (a value set complex for the block)
+    import functools
+    # (not the globals its callees read: each callee's own check runs at its call, sct/call_tree.py)
+    callees = getattr(resolver, "callee_guards", None) or ()
+    reads = [(guard.namespace, guard.name, guard.value, None) for key, guard in resolver.guards.items()
+             if type(guard.namespace) is dict and guard.namespace is not builtins.__dict__ and key not in callees]
+    reads += [tuple(t[:3]) + (None,) for t in resolver.call_targets.values() if not _fixed_module(t[0])]
+    for guard in resolver.guards.values():
+        proof_reads = getattr(guard.namespace, "proof_reads", None)
+        for read in proof_reads or ():       # (still the same, or a value the proof holds for too)
+            reads.append((None, read[1], None, functools.partial(guard.namespace.holds, read)))
+    name = "__sct_context_reads"
+    used = []
+    message = (f"the context manager of this with statement rebinds a global {fn.__qualname__}() reads ({{}}): "
+               "sct reads a global's value once per call, so the change made for the block would not be seen; "
+               "pass the value in as an argument, or set it before calling dlfeval")
+    walk_message = (f"{fn.__qualname__}() reads {{}}, which walking the loop's iterable changes (sct walks an "
+                    "object's __iter__, an iterator or a generator whole before the loop's body runs, so the "
+                    "body would read what the whole walk left): loop over a list of the items, each with "
+                    "the value it needs, or pass the value in as an argument")
+
+    def reads_value():
+        used.append(True)
+        return ir.load(name)
+
+    call_message = (f"code called at this line (code sct did not compile) rebinds a global {fn.__qualname__}() "
+                    "reads ({}): sct reads a global's value once per call, so the change made during the call "
+                    "would not be seen; pass the value in as an argument, or make the change before calling dlfeval")
+
+    def check(line, text=message):
+        return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
+                                    [reads_value(), ir.const(text), ir.const(filename),
+                                     ir.const(line or fn.__code__.co_firstlineno)]))
+
+    site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
+
+    def opaque(stmt) -> bool:
+        """A simple statement calling code sct did not compile (rt.user_call, rt.unnamed_call, rt.effect...:
+        a function passed in, called through a dict, a print) or the code of a call site (a callee known at
+        run time only, which may call such code in turn); it may rebind a global and restore it later
+        (the check after the run sees the value restored: a later read here would be stale)."""
+        if not isinstance(stmt, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign)):
+            return False
+        from .recomputed import USER_CODE_RT
+        found = False
+        for n in walk_nodes(stmt):
+            if not isinstance(n, gast.Call):
+                continue
+            if isinstance(n.func, gast.Name) and n.func.id in site_pairs:
+                found = True
+            elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                    n.func.value.id == rt_name:
+                if n.func.attr in USER_CODE_RT or n.func.attr in ("primal_call_at", "primal_method_at"):
+                    found = True
+                elif n.func.attr.endswith("_at") and isinstance(stmt, gast.Assign):
+                    # (the pair is bound here; the statement calling its forward is the one to check)
+                    site_pairs.update(t.id for target in stmt.targets for t in walk_nodes(target)
+                                      if isinstance(t, gast.Name))
+        return found
+
+    def walk(line, watch):
+        return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "walk_context"),
+                                    [reads_value() if reads else ir.const(None), ir.const(walk_message),
+                                     ir.const(filename), ir.const(line or fn.__code__.co_firstlineno),
+                                     ir.const(watch)]))
+
+    def comment_line(stmt):
+        value = getattr(getattr(stmt, "value", None), "value", None)
+        if isinstance(stmt, gast.Expr) and isinstance(value, str) and value.startswith(COMMENT + LINE):
+            try:
+                return int(value[len(COMMENT) + 1:].split(LINE, 1)[0])
+            except ValueError:
+                return None
+        return None
+
+    def walked(stmt):
+        """The iterable of ``seq = rt.as_sequence(items)``, else None."""
+        value = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Assign) and isinstance(value, gast.Call) and \
+                isinstance(value.func, gast.Attribute) and value.func.attr == "as_sequence" and \
+                isinstance(value.func.value, gast.Name) and value.func.value.id == rt_name and \
+                len(value.args) == 1 and not value.keywords:
+            return value.args[0]
+        return None
+
+    def body_reads(items, rest):
+        """What the for loop after ``seq = rt.as_sequence(items)`` reads of a name ``items`` reads: False
+        (nothing), the attributes it reads of it (a tuple), or True (it is read otherwise: passed on,
+        a method called)."""
+        names = {n.id for n in walk_nodes(items) if isinstance(n, gast.Name)}
+        loop = next((s for s in rest if isinstance(s, (gast.For, gast.While))), None)
+        if loop is None:
+            return False
+        attributes, through = [], set()
+        for stmt in loop.body:
+            for n in walk_nodes(stmt):
+                if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id in names:
+                    if not isinstance(n.ctx, gast.Load):
+                        return True
+                    through.add(id(n.value))
+                    if n.attr not in attributes:
+                        attributes.append(n.attr)
+        for stmt in loop.body:
+            for n in walk_nodes(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in names and \
+                        id(n) not in through:
+                    return True
+        return tuple(attributes) or False
+
+    def insert(body, line):
+        out = []
+        for k, stmt in enumerate(body):
+            line = comment_line(stmt) or line
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try, gast.FunctionDef)) and inner:
+                    setattr(stmt, field, insert(inner, line))
+            items = walked(stmt)
+            if items is not None:
+                watch = body_reads(items, body[k + 1:])
+                if reads or watch:
+                    out.append(walk(line, watch))
+            out.append(stmt)
+            if isinstance(stmt, gast.With) and reads:
+                stmt.body.insert(0, check(line))
+                out.append(check(line))
+            elif reads and opaque(stmt):
+                out.append(check(line, call_message))
+        return out
+    for function in generated.functions:
+        if isinstance(function, gast.FunctionDef):
+            site_pairs.clear()
+            function.body = insert(function.body, None)
+    if used:
+        namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],
