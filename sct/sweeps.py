@@ -88,7 +88,7 @@ class Sweeps(EmitPass):
             body.append(assign(self.gen.d(site.y), call(self.rt("seed"), [load(site.y)])))
         else:                       # one cotangent of u per call, chosen by rt.batch_jacobian
             body.append(assign(self.gen.d(site.y), load(seed)))
-        rev = self.reverse_before_site(site, state)
+        rev = self.reverse_before_site(site, state, self_contained)
         body.extend(rev)
         if site.sels is not None:
             results = self.site_results(site, body, head_at, rev, state)
@@ -122,19 +122,20 @@ class Sweeps(EmitPass):
                 captures[r] = (self.namer.fresh(f"found_{r}"), self.namer.fresh(f"grad_{r}"))
         return captures
 
-    def reverse_before_site(self, site: Site, state) -> List:
+    def reverse_before_site(self, site: Site, state, self_contained: bool = False) -> List:
         """The adjoint of everything the site's y was computed by, innermost block first."""
         R = {site.y}
         rev: List = []
         block, index, _, depth = site.frames[-1]
-        if depth > 0 and index < len(block) and isinstance(block[index], gast.Assign) and \
+        if not self_contained and depth > 0 and index < len(block) and isinstance(block[index], gast.Assign) and \
                 isinstance(block[index].targets[0], gast.Name) and \
                 self.adjoints.restores(block[index].targets[0].id, depth):
             # the site's own statement pushed its target's old value before the call (a later
             # statement's adjoint reads it): the sweep is given the tape with it on top, so it pops it
             # first, as the adjoint of that statement does in the iterations before (was: not popped,
             # every later pop one off: a crash, `p = {"w": p["w"] - lr * g["w"], ...}` after
-            # `g = dlgradient(loss, p)` in a loop, or the wrong residuals)
+            # `g = dlgradient(loss, p)` in a loop, or the wrong residuals).  A self-contained sweep
+            # recomputes the statements before the site, which push nothing for it.
             rev.append(self.adjoints.restore(block[index].targets[0].id))
         for block, index, parent, depth in reversed(site.frames):
             if depth > 0:            # inside a branch: adjoints accumulate from zero

@@ -94,5 +94,7 @@ def over_a_name(p, X):
 
 @pytest.mark.parametrize("fun", [computed_items, filtered, over_a_name])
 def test_other_comprehensions_still_refused(fun):
-    with pytest.raises(CompileError, match="new value made in the call itself"):
+    # (a list filled from p by the comprehension's own loop on the site's line: refused as made in the
+    # call, or as filled from p, whichever check meets it first)
+    with pytest.raises(CompileError, match="new value made in the call itself|filled on line"):
         dlfeval(fun, _params(), X)
