@@ -47,7 +47,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
     into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import child_nodes, constant_int, walk_no_defs, walk_nodes
+from .ir import child_nodes, constant_int, root_name, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
@@ -856,8 +856,7 @@ class CallTree:
         for call, record in zip(self.calls, self.records):
             if record is not None and record.resolved or not hasattr(call.site, "forwards"):
                 continue
-            rest = call.node.args[1:]
-            args = rest[3 if call.op in ("vjp_method", "primal_method") else 2:]
+            args = _call_args(call)
             if len(args) < 2 or any(isinstance(a, gast.Starred) for a in args):
                 continue
             graph = graphs.get(id(call.fdef))
@@ -1033,7 +1032,7 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None) -> 
     if isinstance(node, gast.Starred):
         return _holding_names(node.value, kinds, local)
     if isinstance(node, (gast.Subscript, gast.Attribute)):
-        if _a_value(_root_name(node), kinds):
+        if _a_value(root_name(node), kinds):
             return set()            # an item of an array, an attribute of a number: a new value
         return _holding_names(node.value, kinds, local)
     if isinstance(node, gast.IfExp):
@@ -1057,7 +1056,7 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None) -> 
         out = set()
         for a in list(node.args) + [k.value for k in node.keywords]:
             out |= _holding_names(a, kinds, local)
-        if isinstance(func, gast.Attribute) and (local is None or _root_name(func.value) in local):
+        if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local):
             out |= _holding_names(func.value, kinds, local)     # a method's value may be its receiver's part
             #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
         return out
@@ -1069,7 +1068,7 @@ def _stored_roots(target) -> List[str]:
         return [r for e in target.elts for r in _stored_roots(e)]
     if isinstance(target, gast.Starred):
         return _stored_roots(target.value)
-    root = _root_name(target)
+    root = root_name(target)
     return [root] if root is not None else []
 
 
@@ -1104,9 +1103,9 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]
         elif isinstance(node, gast.Call):
             func, values = node.func, node.args
             if isinstance(func, gast.Attribute):        # ``xs.append(x)``, ``d.update(w=x)``
-                root = _root_name(func.value)
+                root = root_name(func.value)
             elif isinstance(func, gast.Name) and func.id == "setattr" and len(values) == 3:
-                root, values = _root_name(values[0]), values[2:]
+                root, values = root_name(values[0]), values[2:]
             else:
                 continue
             if root is None or root not in local:        # (a module's function: ``rt.op(x)``)
@@ -1116,13 +1115,6 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]
                 names |= _holding_names(value, kinds, local)
             add([root], names)
     return holds
-
-
-def _root_name(node) -> Optional[str]:
-    """The name an attribute or item chain starts from (``m`` of ``m.a["k"]``), or None."""
-    while isinstance(node, (gast.Attribute, gast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
 
 
 def _held(holds: Dict[str, set], names: set) -> set:
@@ -1158,6 +1150,11 @@ class _AllPairs(frozenset):
 ALL_PAIRS = _AllPairs()
 
 
+def _call_args(call) -> list:
+    """The arguments a site's call passes its callee: ``rt.X_at(site, target, [name,] mask, *args)``."""
+    return call.node.args[1:][3 if call.op in ("vjp_method", "primal_method") else 2:]
+
+
 def _keep_links(tree) -> None:
     """Give the sites of the calls left to their first run the links of their arguments (for
     refuse_linked when the callee is compiled then)."""
@@ -1165,10 +1162,7 @@ def _keep_links(tree) -> None:
     for call, record in zip(tree.calls, tree.records):
         if record is not None and record.resolved:
             continue
-        node = call.node
-        rest = node.args[1:]
-        skip = 3 if call.op in ("vjp_method", "primal_method") else 2
-        args = rest[skip:]
+        args = _call_args(call)
         if any(isinstance(a, gast.Starred) for a in args):
             # ``hj(*xs)``: the positions are known at run time only; every pair is read as linked
             # (was: none, so hj(*[x, x * 2]) of a helper taking a joint dlgradient got the partial

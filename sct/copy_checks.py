@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import gast
 
 
-from .ir import loaded_names, walk_nodes
+from .ir import loaded_names, root_name, walk_nodes
 
 
 class CopyChecks:
@@ -74,7 +74,7 @@ class CopyChecks:
                 # the value of a call of the user's (``z = o.first()``, ``z = get(p)``): it may be an
                 # item of the structure it is given (was: a new value, so dlgradient(y, z) missed y's
                 # uses through o: x for 2x)
-                given = [_name_root(a) for a in list(value.args) + [k.value for k in value.keywords] +
+                given = [root_name(a) for a in list(value.args) + [k.value for k in value.keywords] +
                          ([value.func.value] if isinstance(value.func, gast.Attribute) else [])]
                 held = [m for m in given if m is not None and m in self.act.active and m not in self.act.arrays]
                 if held:
@@ -343,12 +343,6 @@ class CopyChecks:
                       f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
                       f"with respect to {culprit!r}, or build it as a literal of names "
                       f"(p = {{'k': {culprit}}})", "dlgradient")
-
-
-def _name_root(node) -> Optional[str]:
-    while isinstance(node, (gast.Subscript, gast.Attribute)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
 
 
 def _is_len_of(node, name: str) -> bool:

@@ -26,15 +26,8 @@ import gast
 
 from .analysis import Dependence
 from .errors import CompileError
-from .ir import walk_nodes
+from .ir import root_name, walk_nodes
 from .plans import CallKind
-
-
-def _root(node):
-    """The name an ``x`` argument reads (``x``, ``p["w"]``, ``net.W``), or None."""
-    while isinstance(node, (gast.Subscript, gast.Attribute)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
 
 
 def _parameter_copies(fdef, params, activity=None) -> dict:
@@ -61,7 +54,7 @@ def _parameter_copies(fdef, params, activity=None) -> dict:
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
                 isinstance(node.value, (gast.Subscript, gast.Attribute)) and stores.get(node.targets[0].id) == 1:
-            root = _root(node.value)
+            root = root_name(node.value)
             source = copies.get(root, root)
             if source in params:
                 copies[node.targets[0].id] = source
@@ -80,7 +73,7 @@ def _parameter_copies(fdef, params, activity=None) -> dict:
                     reads.append(call.func.value)
                 found = set()
                 for value in reads:
-                    root = _root(value)
+                    root = root_name(value)
                     source = copies.get(root, root)
                     found.update(source if isinstance(source, tuple) else (source,))
                 found &= params
@@ -99,7 +92,7 @@ def may_hold_arguments(call, activity) -> bool:
     if kind == CallKind.FUNCTION:
         return True
     if kind == CallKind.METHOD and isinstance(call.func, gast.Attribute):
-        root = _root(call.func.value)
+        root = root_name(call.func.value)
         known = activity.kinds.get(root) if root is not None else None
         return not (isinstance(known, tuple) and known and known[0] in ("dl", "nd", "num"))
     return False
@@ -129,7 +122,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
             continue
         y = args[0].id
         xs = args[1:] if getattr(activity.call_info(call).obj, "__name__", "") == "dlgradient" else args[1:2]
-        roots = [copies.get(r, r) for r in (_root(x) for x in xs)]
+        roots = [copies.get(r, r) for r in (root_name(x) for x in xs)]
         roots = [q for r in roots for q in (r if isinstance(r, tuple) else (r,))]
         if y not in activity.active or any(r is None or r not in params or r not in activity.active
                                            for r in roots):

@@ -434,6 +434,13 @@ def name_summary(node) -> Tuple[List[str], Set[str], Set[str]]:
     return out, stores, ids
 
 
+def root_name(node) -> Optional[str]:
+    """The name an attribute or item chain starts from (``x``, ``p["w"]``, ``net.W``, ``m.a["k"]``), or None."""
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
 def constant_int(node) -> Optional[int]:
     """The int a literal ``3`` or ``-3`` (a negated constant, as the printer writes it) stands for, else None."""
     if isinstance(node, gast.Constant) and type(node.value) is int:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .alias_state import VIEW_FUNCTIONS, VIEW_METHODS, WRITING_FUNCTIONS
 from .callee_effects import _returns_fresh
-from .ir import walk_nodes
+from .ir import root_name, walk_nodes
 from .liveness import Liveness
 from .plans import CallKind, FunctionFacts
 from .sites import Site, _in_order, _roots
@@ -292,12 +292,6 @@ class SiteChecks:
                               "dlgradient")
 
 
-def _root(node):
-    while isinstance(node, (gast.Subscript, gast.Attribute)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
-
-
 # builtins whose value is a new number, string or array, never a part of what they are given
 _FRESH_BUILTINS = (float, int, complex, bool, len, str, repr, abs, round, sum, any, all, isinstance, hash,
                    format, print)
@@ -353,7 +347,7 @@ class _OutsideObjects:
             r = self.outside(value.id)
             return {r} if r is not None and not self._code(value) else set()
         if isinstance(value, (gast.Subscript, gast.Attribute)):
-            r = self.outside(_root(value))
+            r = self.outside(root_name(value))
             if r is not None:
                 return {r}
             while isinstance(value, (gast.Subscript, gast.Attribute)):
@@ -396,7 +390,7 @@ class _OutsideObjects:
     def _attribute_write(self, st, written: str) -> bool:
         targets = st.targets if isinstance(st, gast.Assign) else [st.target] if isinstance(st, gast.AugAssign) else []
         return bool(targets) and all(isinstance(t, gast.Attribute) for t in targets
-                                     if self.outside(_root(t)) == written)
+                                     if self.outside(root_name(t)) == written)
 
     def _kind_of(self, name: str) -> str:
         """"code", "immutable", "array" or "other" for an outside name's value (its kind, for an argument;
@@ -516,7 +510,7 @@ class _OutsideObjects:
         out = []
         targets = st.targets if isinstance(st, gast.Assign) else \
             [st.target] if isinstance(st, gast.AugAssign) else []
-        out += [(self.outside(_root(t)), isinstance(st, gast.AugAssign)) for t in targets
+        out += [(self.outside(root_name(t)), isinstance(st, gast.AugAssign)) for t in targets
                 if isinstance(t, (gast.Subscript, gast.Attribute)) and
                 not (isinstance(st, gast.Assign) and isinstance(t.value, gast.Name) and t.value.id in self.shallow)]
         # (v[0] += 1 of such a v runs the item's own += in place: a write into the outside object's part)
@@ -525,8 +519,8 @@ class _OutsideObjects:
             f = value.func
             if isinstance(f, gast.Attribute) and (f.attr in WRITING_FUNCTIONS or f.attr == "at") and \
                     value.args:
-                out.append((self.outside(_root(value.args[0])), f.attr == "at"))
-            out += [(self.outside(_root(k.value)), False) for k in value.keywords if k.arg == "out"]
+                out.append((self.outside(root_name(value.args[0])), f.attr == "at"))
+            out += [(self.outside(root_name(k.value)), False) for k in value.keywords if k.arg == "out"]
         return [(r, rmw) for r, rmw in out if r is not None]
 
     def value_reads(self, st) -> Set[str]:
