@@ -162,6 +162,18 @@ def scalar_elements_gradient(x, first, elements):
     (sct/scalar_elements.py): ``elements[i]`` (a tuple) is element ``first + i`` as those steps
     left it (``first`` 0 or ``-len(elements)``; each element written once, the others zero).  One
     ``np.array`` of them where ``x`` is an exact float64 vector of that many elements."""
+    if x.__class__ is _ndarray and x.dtype is _F64 and x.ndim == 1 and len(x) == len(elements):
+        out = _array(elements)          # floats (or numpy float64s): float64 without a dtype's cost
+        if out.dtype is _F64:
+            total = sum(elements)       # NaN if an element is (or two infinities cancel)
+            if total == total or not (_UNSELECTED.sites or _UNSELECTED.finite_y):
+                return out
+            return project(out, x)      # (its NaN refusals: both refuse NaN entries only)
+    return _elements_gradient(x, first, elements)
+
+
+def _elements_gradient(x, first, elements):
+    """scalar_elements_gradient's general case."""
     if x.__class__ is _ndarray and (x.dtype is _F64 or x.dtype == _F64) and x.ndim == 1:
         if len(x) == len(elements):
             out = _array(elements, _F64)
