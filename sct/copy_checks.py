@@ -238,6 +238,7 @@ class CopyChecks:
         else:
             def other(m):
                 return False
+        defs = self.single_defs()
         for st in _in_order(self.fdef.body):
             if isinstance(st, (gast.If, gast.For, gast.While, gast.With)):
                 header = [getattr(st, "test", None), getattr(st, "iter", None)] + \
@@ -246,7 +247,7 @@ class CopyChecks:
             else:
                 nodes = list(walk_nodes(st))
             total = sum(1 for m in nodes if isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Load))
-            if not total or st is copy_stmt:
+            if not total or st is copy_stmt or _fills_itself(st, src, defs):
                 continue
             elsewhere = sum(1 for m in nodes if other(m) and isinstance(m.value, gast.Name) and m.value.id == src)
             elsewhere += sum(1 for m in nodes if _is_len_of(m, src))
@@ -255,7 +256,7 @@ class CopyChecks:
         if src in self.facts.params or src in (self.facts.vararg, self.facts.kwarg):
             return True
         binds = [n for n in self.finding.nodes() if isinstance(n, gast.Assign) and
-                 any(isinstance(t, gast.Name) and t.id == src for t in n.targets)]
+                 any(isinstance(t, gast.Name) and t.id == src for t in n.targets) and not _fills_itself(n, src, defs)]
         if len(binds) != 1:
             return False
         v = binds[0].value
@@ -461,7 +462,7 @@ class Structures:
                     if m != r and m in self.act.active and counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
             for v in values:
-                for m in loaded_names(v):
+                for m in loaded_names(_held_part(v)):
                     if m == r or m not in self.act.active:
                         continue
                     if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
@@ -535,3 +536,54 @@ def _shallow_copy_of(value) -> list:
             (func.attr == "dict_merged" and func.value.id.startswith("rt"))):
         return names
     return []
+
+
+def _held_part(value):
+    """What of a value bound into a structure the structure may hold: all of it, but the key of the
+    normalizer's ``rt.setitem(d, key, v)`` (a dict's key is hashable, never an array or a structure
+    holding one; was: ``p = {k: v - lr * g[k] for k, v in p.items()}`` in a loop refused, the new
+    dict's string keys read as items of the old p)."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and value.func.value.id == "rt" and \
+            value.func.attr in ("setitem", "setitem_owned") and len(value.args) == 3 and not value.keywords:
+        return gast.Tuple(elts=[value.args[0], value.args[2]], ctx=gast.Load())
+    if isinstance(value, gast.BinOp) and (isinstance(value.op, _NEW_VALUE_OPS) or isinstance(
+            value.op, (gast.Add, gast.Mult)) and any(_float_constant(v) for v in (value.left, value.right))) or \
+            isinstance(value, gast.UnaryOp) and not isinstance(value.op, gast.Not):
+        # numbers' and arrays' arithmetic: a new value (a user class's operator is refused where it
+        # runs, sct/operand_checks; ``+`` and ``*`` of lists and tuples hold their items)
+        return gast.Tuple(elts=[], ctx=gast.Load())
+    return value
+
+
+def _fills_itself(stmt, name: str, defs) -> bool:
+    """Is ``stmt`` the normalizer's ``name = rt.setitem(name, key, v)`` (``name[key] = v`` of a structure
+    being built), reading ``name`` only to give it the new item: no second name of its value?  ``defs``:
+    the function's single bindings (sites' ``single_defs``)."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name) and
+            stmt.targets[0].id == name):
+        return False
+    v = stmt.value
+    right = v.right if isinstance(v, gast.BinOp) else None
+    if isinstance(right, gast.Name) and isinstance(defs.get(right.id), gast.List):
+        right = defs[right.id]
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and isinstance(right, gast.List):
+        # a list comprehension's ``name = name + [item]`` (``t = [item]; name = name + t``)
+        first, rest = v.left, right.elts
+    elif isinstance(v, gast.Call) and _held_part(v) is not v:
+        first, rest = v.args[0], v.args[1:]
+    else:
+        return False
+    return isinstance(first, gast.Name) and first.id == name and \
+        name not in loaded_names(gast.Tuple(elts=list(rest), ctx=gast.Load()))
+
+
+def _float_constant(node) -> bool:
+    """A float or complex literal (``v * 1.0``: lists and tuples cannot be added to or multiplied by
+    one, so the result is a number's or an array's)."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) in (float, complex)
+
+
+_NEW_VALUE_OPS = (gast.Sub, gast.Div, gast.FloorDiv, gast.Pow, gast.MatMult, gast.Mod)

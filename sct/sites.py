@@ -317,6 +317,8 @@ class SiteFinding:
                 x = self.follow.origin_name(gast.Name(id=sel.name, ctx=gast.Load(), annotation=None,
                                                       type_comment=None), frames, line, stmt, kind.value)
             # x's root as dlgradient's: a name bound in a loop or branch is read as at the site
+            if sel is not None and sel.kind in ("item", "attr") and _roots([sel])[0] in self.facts.params:
+                return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop, sels=(sel,))
             return Site(stmt, tuple(frames), u.id, (x,), options, line, kind, dim, in_loop,
                         sels=(Selection("root", x.id),))
         if len(node.args) < 2:
@@ -390,7 +392,7 @@ class SiteFinding:
         """What the x of a dljacobian / dldivergence / dllaplacian site selects, where a binding of it
         is an item of something (else None: the name itself)."""
         defs = self._site_defs(frames, line)
-        if not isinstance(defs.get(x.id), gast.Subscript):
+        if not isinstance(defs.get(x.id), (gast.Subscript, gast.Attribute)):
             return None
         return self.resolve_x(x, defs, stmt)
 
