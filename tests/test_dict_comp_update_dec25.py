@@ -5,11 +5,10 @@ the normalizer's ``p_new = rt.setitem(p_new, key, v)`` is not a second name of p
 (``_fills_itself``).  Was: refused with a message naming the internal ``p_new``.  The forms where a
 second name of a value y reads does exist stay refused or give the full derivative."""
 import numpy as np
-import pytest
 
 from sct import dlarray, dlfeval, dlgradient
 from sct.errors import CompileError
-from gradcheck import check_grads, numerical_gradient
+from gradcheck import numerical_gradient
 
 
 def loss(p, A):
