@@ -882,9 +882,22 @@ def array_operand(obj, symbol, names):
     object): refuse an object whose class has its own method for it (``__mul__``, ``__rmul__``,
     ``__neg__``, ``__getitem__``, ...: ``names``, separated by spaces), whose derivative that would
     not be."""
-    if _is_array(obj) or isinstance(obj, (numbers.Number, list, tuple, dict)):
-        return
     cls = type(obj)
+    if isinstance(obj, np.ndarray) and cls is not np.ndarray:
+        # np.matrix (``*`` a matrix product), a masked array: its operations are not ndarray's
+        from ..kinds import array_subclass_override
+        found = array_subclass_override(cls)
+        if found:
+            what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+            raise SctRuntimeError(
+                f"{what} is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
+                f"own {found}: what its operators, indexing and numpy's functions compute differs from an "
+                f"ndarray's, and sct differentiates ndarray's operations, so the value or the derivative "
+                f"would differ. Use a plain array instead (np.asarray(M), and `@` for a matrix product)")
+        return
+    if (_is_array(obj) and not (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")) or \
+            isinstance(obj, (numbers.Number, list, tuple, dict)):
+        return
     for klass in cls.__mro__:
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue

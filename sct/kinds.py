@@ -125,11 +125,13 @@ def refuse_object_array_traced(x) -> None:
                 "in a list or a tuple, or in a float array (np.array(..., dtype=float))")
 
 
-def refuse_array_subclass(cls) -> None:
-    """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
-    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its
-    own ``__mul__``): generated code differentiates ndarray's operations, whose derivative that
-    would not be.  Refused (``np.memmap`` and ``np.recarray`` only change where data lives)."""
+def array_subclass_override(cls) -> str:
+    """For a subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
+    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its own
+    ``__mul__``), the first such method it defines (``numpy.matrix.__getitem__``); "" for ndarray itself,
+    ``np.memmap`` and ``np.recarray`` (which only change where data lives) and any other class."""
+    if not isinstance(cls, type) or not issubclass(cls, np.ndarray) or cls is np.ndarray:
+        return ""
     found = _SUBCLASS_CHECKED.get(cls)
     if found is None:
         found = ""
@@ -143,6 +145,14 @@ def refuse_array_subclass(cls) -> None:
                     break
         if len(_SUBCLASS_CHECKED) < 256:
             _SUBCLASS_CHECKED[cls] = found
+    return found
+
+
+def refuse_array_subclass(cls) -> None:
+    """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
+    compute (array_subclass_override): generated code differentiates ndarray's operations, whose
+    derivative that would not be.  Refused."""
+    found = array_subclass_override(cls)
     if found:
         _refuse_at_users_line(
             f"a value here is a {cls.__qualname__}, a subclass of numpy's ndarray with its own {found} "
