@@ -7,8 +7,10 @@ Findings (each test below failed before its fix):
    in the function (``np.asmatrix(A)``, ``np.matrix(A)``), or returned by a helper, is a matrix whose
    ``*`` is a matrix product and ``**`` a matrix power; sct differentiated ndarray's elementwise ``*``:
    the value was numpy's, the gradient silently wrong.  (An np.matrix argument was already refused.)
-   Now refused at the user's line (sct/operand_checks.py: an ndarray subclass with its own operators
-   counts as a class defining every operation; runtime/support.py's ``array_operand`` at run time).
+   A masked array (``np.ma.masked_less(A, 0)``, a global or made in the function) likewise: ``np.sum(M * x)``
+   leaves the masked entries out, and their gradient came out as if it did not.  Now refused at the
+   user's line (sct/operand_checks.py: an ndarray subclass with its own operators counts as a class
+   defining every operation; runtime/support.py's ``array_operand`` at run time).
 2. A ``scipy.sparse`` matrix's ``.dot`` (``L.dot(x)``, a global or a local bound to one, Laplacians in
    graph and physics code) was differentiated with ndarray.dot's rule: an internal ``IndexError`` in
    the gradient (tuple index out of range, in numpy's tensordot).  Now refused at the line, as
@@ -142,6 +144,29 @@ def test_plain_array_instead_of_np_matrix_is_exact():
     y, g = dlfeval(grad1, plain_matrix_product, dlarray(X2))
     assert_close(D(y), plain_matrix_product(X2), rtol=1e-12)
     assert_close(D(g), numerical_gradient(plain_matrix_product, [X2.copy()], 0))
+
+
+MASK_SOURCE = np.array([1.0, -2.0, 3.0, -4.0])
+MASKED = np.ma.masked_less(MASK_SOURCE, 0)
+
+
+def masked_global(x):
+    return np.sum(MASKED * x)                      # the masked entries are left out of the sum
+
+
+def masked_made(x):
+    M = np.ma.masked_less(MASK_SOURCE, 0)
+    return np.sum(M * x ** 2)
+
+
+@pytest.mark.parametrize("fun", [masked_global, masked_made], ids=lambda f: f.__name__)
+def test_masked_array_is_refused_at_the_line(fun):
+    # was: the gradient [1, 1, 3, 1] of masked_global where numpy's program has [1, 0, 3, 0]
+    x = np.random.default_rng(4).standard_normal(4)
+    expected = numerical_gradient(fun, [x.copy()], 0)
+    assert_close(expected[[1, 3]], np.zeros(2))
+    with pytest.raises(CompileError, match=r"test_redteam_dec25g.py, line \d+: .*numpy.ma.MaskedArray"):
+        dlfeval(grad1, fun, dlarray(x))
 
 
 # --- 2. scipy.sparse .dot ---------------------------------------------------------------------
