@@ -876,6 +876,20 @@ def array_receiver(obj, name):
                 f"knows its class, or rename the method"))
 
 
+def sparse_class(cls) -> bool:
+    """Is ``cls`` one of scipy.sparse's matrices or arrays?"""
+    return (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")
+
+
+def sparse_refusal(cls, symbol) -> str:
+    """Why a scipy.sparse operand of a differentiated operation is refused, and what to write."""
+    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    return (f"{what} is given a scipy.sparse {cls.__name__}: its products and operators are scipy's code, "
+            f"which sct does not differentiate (numpy's rule would give another derivative, or none). Make "
+            f"it a dense array once, outside the function (L.toarray()), or give the sparse product a "
+            f"derivative rule (@sct.defrule over a function computing it, whose rule multiplies by L.T)")
+
+
 def array_operand(obj, symbol, names):
     """Generated code differentiates ``a * b`` (``-a``, ``a[i]``) as numpy's operator where the
     compiler could not tell what the operand ``obj`` holds (a helper's result, a field of an
@@ -902,6 +916,8 @@ def array_operand(obj, symbol, names):
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue
         found = [n for n in names.split() if n in vars(klass)]
+        if found and sparse_class(cls):
+            raise SctRuntimeError(sparse_refusal(cls, symbol))
         if found and symbol.startswith("np."):
             raise SctRuntimeError(
                 f"an argument of {symbol} is an object of {cls.__name__}, whose {found[0]} numpy runs "

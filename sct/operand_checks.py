@@ -479,6 +479,10 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                 if cls is not UNKNOWN and defines(cls, names):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
                     found = [n for n in names if defines(cls, (n,))]
+                    from .runtime.support import sparse_class, sparse_refusal
+                    if sparse_class(cls):
+                        raise CompileError(sparse_refusal(cls, symbol), act.filename, line,
+                                           f"{symbol} on {cls.__name__}")
                     if symbol.startswith("np."):
                         raise CompileError(
                             f"an argument of {symbol} here may be an object of {cls.__name__}, whose "

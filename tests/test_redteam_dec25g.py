@@ -189,6 +189,27 @@ def test_sparse_dot_is_refused_at_the_line_not_an_internal_error(fun, shape):
         dlfeval(grad1, fun, dlarray(x))
 
 
+def _laplacian(n):
+    return sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n)).tocsr()
+
+
+def sparse_from_helper(x):
+    L = _laplacian(len(x))
+    return np.sum(L.dot(x) ** 2)
+
+
+def sparse_argument_matmul(x, L):
+    return np.sum((L @ x) ** 2)
+
+
+def test_sparse_operand_refusals_say_what_to_write():
+    x = np.random.default_rng(5).standard_normal(5)
+    with pytest.raises(EvaluationError, match=r"line \d+: .*scipy.sparse csr_matrix.*toarray"):
+        dlfeval(grad1, sparse_from_helper, dlarray(x))
+    with pytest.raises(CompileError, match=r"line \d+: .*scipy.sparse csr_matrix.*toarray"):
+        dlfeval(grad1, sparse_argument_matmul, dlarray(x), _laplacian(5))
+
+
 def sparse_as_dense(x):
     return np.sum((LAP.toarray() @ x) ** 2)
 
