@@ -876,6 +876,50 @@ def array_receiver(obj, name):
                 f"knows its class, or rename the method"))
 
 
+_ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
+                    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
+                    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
+_SUBCLASS_CHECKED: dict = {}
+
+
+def array_subclass_override(cls) -> str:
+    """For a subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
+    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its own
+    ``__mul__``), the first such method it defines (``numpy.matrix.__getitem__``); "" for ndarray itself,
+    ``np.memmap`` and ``np.recarray`` (which only change where data lives) and any other class."""
+    if not isinstance(cls, type) or not issubclass(cls, np.ndarray) or cls is np.ndarray:
+        return ""
+    found = _SUBCLASS_CHECKED.get(cls)
+    if found is None:
+        found = ""
+        if cls not in (np.memmap, np.recarray):
+            for klass in cls.__mro__:
+                if klass is np.ndarray:
+                    break
+                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
+                if names:
+                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
+                    break
+        if len(_SUBCLASS_CHECKED) < 256:
+            _SUBCLASS_CHECKED[cls] = found
+    return found
+
+
+_OPERATOR_DUNDERS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+                     "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__",
+                     "__floordiv__", "__getitem__", "__array__")
+
+
+def numpy_operator_class(cls) -> bool:
+    """Is ``cls`` a class of numpy's own, not an array or a scalar, with operators of its own
+    (``np.poly1d``: ``p + c`` adds ``c`` to the constant term, ``p * x`` is a polynomial product;
+    ``np.polynomial.Polynomial``)?  Generated code would differentiate numpy's elementwise operators."""
+    if not isinstance(cls, type) or issubclass(cls, (np.ndarray, np.generic, type)) or \
+            not (getattr(cls, "__module__", "") or "").startswith("numpy"):
+        return False
+    return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)
+
+
 def sparse_class(cls) -> bool:
     """Is ``cls`` one of scipy.sparse's matrices or arrays?"""
     return (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")
@@ -899,7 +943,6 @@ def array_operand(obj, symbol, names):
     cls = type(obj)
     if isinstance(obj, np.ndarray) and cls is not np.ndarray:
         # np.matrix (``*`` a matrix product), a masked array: its operations are not ndarray's
-        from ..kinds import array_subclass_override
         found = array_subclass_override(cls)
         if found:
             what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
@@ -912,6 +955,13 @@ def array_operand(obj, symbol, names):
     if (_is_array(obj) and not (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")) or \
             isinstance(obj, (numbers.Number, list, tuple, dict)):
         return
+    if numpy_operator_class(cls):
+        what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+        raise SctRuntimeError(
+            f"{what} is given a {cls.__module__}.{cls.__qualname__}, whose own operators run for it (a "
+            f"polynomial's arithmetic, not numpy's elementwise one): sct would differentiate numpy's "
+            f"elementwise operation, so the derivative would differ. Work on its coefficients as an array "
+            f"(p.coeffs, or np.polyval(p.coeffs, x) to evaluate it)")
     for klass in cls.__mro__:
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue

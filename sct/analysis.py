@@ -829,8 +829,8 @@ class Activity(ValueFacts, RealnessProof):
         ... is its class's own method, not ndarray's: differentiated with numpy's rule, the gradient
         of a sparse matrix's ``L.dot(x)`` failed inside sct (red team G, dec 25), and an np.matrix's
         ``M.dot(x)`` (a matrix, whose ``*`` is a matrix product) gave a wrong one."""
-        from .operand_checks import odd_array
         from .runtime.dlarray import dlarray
+        from .runtime.support import array_subclass_override
         value = self.resolver.resolve_name(name) if self.resolver is not None else Unresolved
         if value is Unresolved or value is _MISSING:
             return False
@@ -838,7 +838,7 @@ class Activity(ValueFacts, RealnessProof):
         if cls in (np.ndarray, dlarray, list, tuple, dict) or isinstance(value, (numbers.Number, np.generic)):
             return False
         if isinstance(value, np.ndarray):
-            return odd_array(cls)
+            return bool(array_subclass_override(cls))
         return not isinstance(value, (list, tuple, dict, types.ModuleType, type, types.SimpleNamespace))
 
     def array_receiver(self, name) -> bool:

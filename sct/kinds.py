@@ -15,7 +15,7 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
-from .runtime.support import Closure
+from .runtime.support import Closure, array_subclass_override
 
 
 _DTYPE_STR: dict = {}
@@ -31,10 +31,6 @@ def _dtype_str(dtype) -> str:
     return s
 
 
-_ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
-                    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
-                    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
-_SUBCLASS_CHECKED: dict = {}
 
 
 # what a list/tuple/dict subclass may override to change the items its code reads (generated code reads
@@ -123,29 +119,6 @@ def refuse_object_array_traced(x) -> None:
                 "dlgradient differentiated again, whose saved values hold it); sct follows derivatives "
                 "through object arrays only in the code that builds and reads them. Keep such values "
                 "in a list or a tuple, or in a float array (np.array(..., dtype=float))")
-
-
-def array_subclass_override(cls) -> str:
-    """For a subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
-    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its own
-    ``__mul__``), the first such method it defines (``numpy.matrix.__getitem__``); "" for ndarray itself,
-    ``np.memmap`` and ``np.recarray`` (which only change where data lives) and any other class."""
-    if not isinstance(cls, type) or not issubclass(cls, np.ndarray) or cls is np.ndarray:
-        return ""
-    found = _SUBCLASS_CHECKED.get(cls)
-    if found is None:
-        found = ""
-        if cls not in (np.memmap, np.recarray):
-            for klass in cls.__mro__:
-                if klass is np.ndarray:
-                    break
-                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
-                if names:
-                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
-                    break
-        if len(_SUBCLASS_CHECKED) < 256:
-            _SUBCLASS_CHECKED[cls] = found
-    return found
 
 
 def refuse_array_subclass(cls) -> None:

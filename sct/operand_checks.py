@@ -78,14 +78,21 @@ def odd_array(cls) -> bool:
     """Is ``cls`` a subclass of numpy's ndarray whose operators, indexing or numpy's functions compute
     other values than an ndarray's (``np.matrix``: ``*`` is a matrix product, ``m[0]`` a 1-by-n
     matrix; a masked array)?  Its results are of its class again, so every operation on it is."""
-    from .kinds import array_subclass_override
+    from .runtime.support import array_subclass_override
     return bool(array_subclass_override(cls))
+
+
+def odd_class(cls) -> bool:
+    """An odd_array, or a class of numpy's own with operators of its own (``np.poly1d``: ``p + c`` adds
+    to the constant term only; ``np.polynomial.Polynomial``; runtime/support.py numpy_operator_class)."""
+    from .runtime.support import numpy_operator_class
+    return odd_array(cls) or numpy_operator_class(cls)
 
 
 def defines(cls, names) -> bool:
     """Does the user class ``cls`` define (or inherit from a user class) one of ``names``?  An
-    odd_array class counts as defining every operation (what each computes on it differs)."""
-    if odd_array(cls):
+    odd_class counts as defining every operation (what each computes on it differs)."""
+    if odd_class(cls):
         return True
     for klass in cls.__mro__:
         if klass is object or not user_class(klass):
@@ -118,7 +125,7 @@ def _kind_classes(kind, top: bool) -> Set:
 def _value_classes(value, top: bool, depth: int = 0) -> Set:
     """The same for an object the compiler can see now (a global, a closure value)."""
     if top:
-        return {type(value)} if user_class(type(value)) or odd_array(type(value)) else set()
+        return {type(value)} if user_class(type(value)) or odd_class(type(value)) else set()
     if depth > 3:
         return {UNKNOWN}
     out: Set = set()
@@ -239,7 +246,7 @@ class _Origins:
         act = self.act
         target = act.resolver.resolve(node.func)
         if isinstance(target, type):
-            if odd_array(target):               # np.matrix(A), np.ma.masked_array(...)
+            if odd_class(target):               # np.matrix(A), np.ma.masked_array(...), np.poly1d(c)
                 return {target} if top else set()
             if user_class(target):
                 return {target} if top else {UNKNOWN}
@@ -473,7 +480,7 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                 origins.memo.clear()
                 classes = {UNKNOWN}
             for cls in classes:
-                if cls is not UNKNOWN and odd_array(cls):
+                if cls is not UNKNOWN and odd_class(cls):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
                     raise CompileError(odd_array_message(cls, symbol), act.filename, line, f"{symbol} on {cls.__name__}")
                 if cls is not UNKNOWN and defines(cls, names):
@@ -507,9 +514,14 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
 
 def odd_array_message(cls, symbol: str) -> str:
     """Why an operation on an odd_array (np.matrix, a masked array) is refused, and what to write."""
-    from .kinds import array_subclass_override
+    from .runtime.support import array_subclass_override
     what = "indexing" if symbol == "[]" else f"the operator {symbol}" if not symbol.startswith("np.") \
         else symbol
+    if not odd_array(cls):
+        return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, whose own operators run for it "
+                f"(a polynomial's arithmetic, not numpy's elementwise one): sct would differentiate numpy's "
+                f"elementwise operation, so the derivative would differ. Work on its coefficients as an "
+                f"array (p.coeffs, or np.polyval(p.coeffs, x) to evaluate it)")
     extra = " (`*` of an np.matrix is a matrix product, `**` a matrix power)" if issubclass(cls, np.matrix) else ""
     return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
             f"own {array_subclass_override(cls)}{extra}: what its operators, indexing and numpy's functions "

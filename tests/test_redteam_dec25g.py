@@ -10,7 +10,10 @@ Findings (each test below failed before its fix):
    A masked array (``np.ma.masked_less(A, 0)``, a global or made in the function) likewise: ``np.sum(M * x)``
    leaves the masked entries out, and their gradient came out as if it did not.  Now refused at the
    user's line (sct/operand_checks.py: an ndarray subclass with its own operators counts as a class
-   defining every operation; runtime/support.py's ``array_operand`` at run time).
+   defining every operation; runtime/support.py's ``array_operand`` at run time).  So are numpy's own
+   classes with operators of their own: an ``np.poly1d``'s ``p + c`` adds ``c`` to the constant term
+   only (sct's gradient gave every coefficient's), ``p * x`` is a polynomial product (an internal
+   error in the gradient); ``np.polynomial.Polynomial`` likewise.
 2. A ``scipy.sparse`` matrix's ``.dot`` (``L.dot(x)``, a global or a local bound to one, Laplacians in
    graph and physics code) was differentiated with ndarray.dot's rule: an internal ``IndexError`` in
    the gradient (tuple index out of range, in numpy's tensordot).  Now refused at the line, as
@@ -167,6 +170,48 @@ def test_masked_array_is_refused_at_the_line(fun):
     assert_close(expected[[1, 3]], np.zeros(2))
     with pytest.raises(CompileError, match=r"test_redteam_dec25g.py, line \d+: .*numpy.ma.MaskedArray"):
         dlfeval(grad1, fun, dlarray(x))
+
+
+POLY = np.poly1d([1.0, -2.0, 3.0])
+
+
+def poly1d_plus_scalar(x):
+    q = POLY + x[0]                                # np.poly1d: adds x[0] to the constant term only
+    return np.sum(np.asarray(q) * np.array([1.0, 10.0, 100.0]))
+
+
+def poly1d_times(x):
+    return np.sum(np.asarray(POLY * x) ** 2)       # a polynomial product
+
+
+def polynomial_plus(x):
+    from numpy.polynomial import Polynomial
+    q = Polynomial([1.0, -2.0, 3.0]) + x
+    return np.sum(q.coef * np.array([1.0, 10.0, 100.0]))
+
+
+def poly1d_evaluated_by_coefficients(x):
+    return np.sum(np.polyval(POLY.coeffs, x) ** 2)
+
+
+def test_poly1d_plus_scalar_derivative_is_the_constant_terms():
+    # what sct gave silently: [111, 0] (every coefficient), where numpy's program has [100, 0]
+    x = np.array([0.3, -0.2])
+    assert_close(numerical_gradient(poly1d_plus_scalar, [x.copy()], 0), np.array([100.0, 0.0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fun", [poly1d_plus_scalar, poly1d_times, polynomial_plus], ids=lambda f: f.__name__)
+def test_numpy_polynomial_operators_are_refused_at_the_line(fun):
+    x = np.random.default_rng(6).standard_normal(3 if fun is not poly1d_plus_scalar else 2)
+    with pytest.raises(CompileError, match=r"test_redteam_dec25g.py, line \d+: .*(poly1d|Polynomial).*coeff"):
+        dlfeval(grad1, fun, dlarray(x))
+
+
+def test_poly1d_coefficients_as_an_array_are_exact():
+    x = np.random.default_rng(7).standard_normal(4)
+    y, g = dlfeval(grad1, poly1d_evaluated_by_coefficients, dlarray(x))
+    assert_close(D(y), poly1d_evaluated_by_coefficients(x), rtol=1e-12)
+    assert_close(D(g), numerical_gradient(poly1d_evaluated_by_coefficients, [x.copy()], 0))
 
 
 # --- 2. scipy.sparse .dot ---------------------------------------------------------------------
