@@ -920,6 +920,20 @@ def numpy_operator_class(cls) -> bool:
     return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)
 
 
+def numpy_operator_refusal(cls, symbol) -> str:
+    """Why an operand of numpy_operator_class is refused, and what to write."""
+    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if issubclass(cls, np.poly1d) or cls.__module__.startswith("numpy.polynomial"):
+        return (f"{what} is given a {name}, whose own operators run for it (a polynomial's arithmetic, not "
+                f"numpy's elementwise one): sct would differentiate numpy's elementwise operation, so the "
+                f"derivative would differ. Work on its coefficients as an array (p.coeffs, or "
+                f"np.polyval(p.coeffs, x) to evaluate it)")
+    return (f"{what} is given a {name}, an object of numpy's whose own operators or indexing run for it, "
+            f"not an array's: sct would differentiate an array's, so the derivative would differ. Use "
+            f"numpy's functions by their names (np.r_[a, b] written so, np.concatenate, np.stack)")
+
+
 def sparse_class(cls) -> bool:
     """Is ``cls`` one of scipy.sparse's matrices or arrays?"""
     return (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")
@@ -956,12 +970,7 @@ def array_operand(obj, symbol, names):
             isinstance(obj, (numbers.Number, list, tuple, dict)):
         return
     if numpy_operator_class(cls):
-        what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
-        raise SctRuntimeError(
-            f"{what} is given a {cls.__module__}.{cls.__qualname__}, whose own operators run for it (a "
-            f"polynomial's arithmetic, not numpy's elementwise one): sct would differentiate numpy's "
-            f"elementwise operation, so the derivative would differ. Work on its coefficients as an array "
-            f"(p.coeffs, or np.polyval(p.coeffs, x) to evaluate it)")
+        raise SctRuntimeError(numpy_operator_refusal(cls, symbol))
     for klass in cls.__mro__:
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue

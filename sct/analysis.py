@@ -409,7 +409,8 @@ def _index_trick_traced(call: gast.Call, is_active):
         spelled = call.args[2] if len(call.args) >= 3 else None
         name = spelled.value if isinstance(spelled, gast.Constant) else "an index-trick object"
         return (f"{name}[...]", "index",
-                "np.r_[a, b] and np.c_[a, b] of arrays and numbers are differentiated; with slices "
+                "np.r_[a, b] and np.c_[a, b] of arrays and numbers are differentiated (written so, "
+                "numpy's module and the attribute: not r_[a, b] of `from numpy import r_`); with slices "
                 "or directives, and np.mgrid/np.ogrid/np.s_, build the array with np.concatenate, "
                 "np.linspace or np.stack from the traced values instead.")
     return None

@@ -263,8 +263,9 @@ class _Origins:
             if module.startswith("sct.runtime") and not module.startswith(("sct.runtime.numpy_ops",
                                                                            "sct.runtime.nn",
                                                                            "sct.runtime.dlfun")):
-                if top and getattr(target, "__name__", "") == "as_sequence":
-                    return set()  # a list (of an object's items, walked by its __iter__)
+                if top and getattr(target, "__name__", "") in ("as_sequence", "index_trick"):
+                    return set()  # a list (of an object's items, walked by its __iter__); what
+                    #               np.ogrid[...] gives (arrays), not np.ogrid
                 out = set()       # rt helpers (as_sequence, ...): what they pass on
                 for a in node.args:
                     out |= self.of(a, top) | (self.of(a, False) if not top else set())
@@ -518,10 +519,8 @@ def odd_array_message(cls, symbol: str) -> str:
     what = "indexing" if symbol == "[]" else f"the operator {symbol}" if not symbol.startswith("np.") \
         else symbol
     if not odd_array(cls):
-        return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, whose own operators run for it "
-                f"(a polynomial's arithmetic, not numpy's elementwise one): sct would differentiate numpy's "
-                f"elementwise operation, so the derivative would differ. Work on its coefficients as an "
-                f"array (p.coeffs, or np.polyval(p.coeffs, x) to evaluate it)")
+        from .runtime.support import numpy_operator_refusal
+        return numpy_operator_refusal(cls, symbol).replace(" is given ", " here is given ", 1)
     extra = " (`*` of an np.matrix is a matrix product, `**` a matrix power)" if issubclass(cls, np.matrix) else ""
     return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
             f"own {array_subclass_override(cls)}{extra}: what its operators, indexing and numpy's functions "

@@ -13,7 +13,10 @@ Findings (each test below failed before its fix):
    defining every operation; runtime/support.py's ``array_operand`` at run time).  So are numpy's own
    classes with operators of their own: an ``np.poly1d``'s ``p + c`` adds ``c`` to the constant term
    only (sct's gradient gave every coefficient's), ``p * x`` is a polynomial product (an internal
-   error in the gradient); ``np.polynomial.Polynomial`` likewise.
+   error in the gradient); ``np.polynomial.Polynomial`` likewise.  And numpy's index tricks under another
+   name (``from numpy import r_`` then ``r_[x, y]``, ``R = np.r_``, one in a closure): read as indexing
+   an array, every gradient through them was silently zero; now refused, ``np.r_[x, y]`` written so
+   being differentiated (sct/normalize_exprs.py).
 2. A ``scipy.sparse`` matrix's ``.dot`` (``L.dot(x)``, a global or a local bound to one, Laplacians in
    graph and physics code) was differentiated with ndarray.dot's rule: an internal ``IndexError`` in
    the gradient (tuple index out of range, in numpy's tensordot).  Now refused at the line, as
@@ -33,6 +36,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy import c_, r_
 
 import sct
 from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient, extractdata
@@ -212,6 +216,66 @@ def test_poly1d_coefficients_as_an_array_are_exact():
     y, g = dlfeval(grad1, poly1d_evaluated_by_coefficients, dlarray(x))
     assert_close(D(y), poly1d_evaluated_by_coefficients(x), rtol=1e-12)
     assert_close(D(g), numerical_gradient(poly1d_evaluated_by_coefficients, [x.copy()], 0))
+
+
+R_ALIAS = np.r_
+
+
+def r_imported(x, y):
+    z = r_[x, y]                                   # from numpy import r_
+    return np.sum(z ** 3)
+
+
+def c_imported(x, y):
+    z = c_[x, x * 2]
+    return np.sum(z ** 3) + np.sum(y)
+
+
+def r_global_alias(x, y):
+    z = R_ALIAS[x, y]
+    return np.sum(z ** 3)
+
+
+def _r_closure():
+    R = np.r_
+
+    def f(x, y):
+        z = R[x, y]
+        return np.sum(z ** 3)
+    return f
+
+
+def r_spelled_out(x, y):
+    z = np.r_[x, y]
+    return np.sum(z ** 3)
+
+
+def r_untraced_index(x, y):
+    k = r_[0:3, 5]
+    return np.sum(x * k[:2]) + np.sum(y * k[3])
+
+
+def grad_xy(f, x, y):
+    v = f(x, y)
+    return v, dlgradient(v, x, y)
+
+
+@pytest.mark.parametrize("fun", [r_imported, c_imported, r_global_alias, _r_closure()],
+                         ids=["r_imported", "c_imported", "r_global_alias", "r_closure"])
+def test_index_trick_under_another_name_is_refused_not_zero(fun):
+    # was: the value numpy's, every gradient silently zero (read as indexing an array)
+    x, y = np.array([1.0, 2.0]), np.array([3.0])
+    with pytest.raises(CompileError, match=r"test_redteam_dec25g.py, line \d+: .*np.r_\[a, b\]"):
+        dlfeval(grad_xy, fun, dlarray(x), dlarray(y))
+
+
+@pytest.mark.parametrize("fun", [r_spelled_out, r_untraced_index], ids=lambda f: f.__name__)
+def test_index_trick_spelled_out_or_untraced_is_exact(fun):
+    x, y = np.array([1.0, 2.0]), np.array([3.0])
+    v, (gx, gy) = dlfeval(grad_xy, fun, dlarray(x), dlarray(y))
+    assert_close(D(v), fun(x, y), rtol=1e-12)
+    assert_close(D(gx), numerical_gradient(fun, [x.copy(), y], 0))
+    assert_close(D(gy), numerical_gradient(fun, [x, y.copy()], 1))
 
 
 # --- 2. scipy.sparse .dot ---------------------------------------------------------------------
