@@ -876,19 +876,107 @@ def array_receiver(obj, name):
                 f"knows its class, or rename the method"))
 
 
+_ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
+                    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
+                    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
+_SUBCLASS_CHECKED: dict = {}
+
+
+def array_subclass_override(cls) -> str:
+    """For a subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
+    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its own
+    ``__mul__``), the first such method it defines (``numpy.matrix.__getitem__``); "" for ndarray itself,
+    ``np.memmap`` and ``np.recarray`` (which only change where data lives) and any other class."""
+    if not isinstance(cls, type) or not issubclass(cls, np.ndarray) or cls is np.ndarray:
+        return ""
+    found = _SUBCLASS_CHECKED.get(cls)
+    if found is None:
+        found = ""
+        if cls not in (np.memmap, np.recarray):
+            for klass in cls.__mro__:
+                if klass is np.ndarray:
+                    break
+                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
+                if names:
+                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
+                    break
+        if len(_SUBCLASS_CHECKED) < 256:
+            _SUBCLASS_CHECKED[cls] = found
+    return found
+
+
+_OPERATOR_DUNDERS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+                     "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__",
+                     "__floordiv__", "__getitem__", "__array__")
+
+
+def numpy_operator_class(cls) -> bool:
+    """Is ``cls`` a class of numpy's own, not an array or a scalar, with operators of its own
+    (``np.poly1d``: ``p + c`` adds ``c`` to the constant term, ``p * x`` is a polynomial product;
+    ``np.polynomial.Polynomial``)?  Generated code would differentiate numpy's elementwise operators."""
+    if not isinstance(cls, type) or issubclass(cls, (np.ndarray, np.generic, type)) or \
+            not (getattr(cls, "__module__", "") or "").startswith("numpy"):
+        return False
+    return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)
+
+
+def numpy_operator_refusal(cls, symbol) -> str:
+    """Why an operand of numpy_operator_class is refused, and what to write."""
+    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if issubclass(cls, np.poly1d) or cls.__module__.startswith("numpy.polynomial"):
+        return (f"{what} is given a {name}, whose own operators run for it (a polynomial's arithmetic, not "
+                f"numpy's elementwise one): sct would differentiate numpy's elementwise operation, so the "
+                f"derivative would differ. Work on its coefficients as an array (p.coeffs, or "
+                f"np.polyval(p.coeffs, x) to evaluate it)")
+    return (f"{what} is given a {name}, an object of numpy's whose own operators or indexing run for it, "
+            f"not an array's: sct would differentiate an array's, so the derivative would differ. Use "
+            f"numpy's functions by their names (np.r_[a, b] written so, np.concatenate, np.stack)")
+
+
+def sparse_class(cls) -> bool:
+    """Is ``cls`` one of scipy.sparse's matrices or arrays?"""
+    return (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")
+
+
+def sparse_refusal(cls, symbol) -> str:
+    """Why a scipy.sparse operand of a differentiated operation is refused, and what to write."""
+    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    return (f"{what} is given a scipy.sparse {cls.__name__}: its products and operators are scipy's code, "
+            f"which sct does not differentiate (numpy's rule would give another derivative, or none). Make "
+            f"it a dense array once, outside the function (L.toarray()), or give the sparse product a "
+            f"derivative rule (@sct.defrule over a function computing it, whose rule multiplies by L.T)")
+
+
 def array_operand(obj, symbol, names):
     """Generated code differentiates ``a * b`` (``-a``, ``a[i]``) as numpy's operator where the
     compiler could not tell what the operand ``obj`` holds (a helper's result, a field of an
     object): refuse an object whose class has its own method for it (``__mul__``, ``__rmul__``,
     ``__neg__``, ``__getitem__``, ...: ``names``, separated by spaces), whose derivative that would
     not be."""
-    if _is_array(obj) or isinstance(obj, (numbers.Number, list, tuple, dict)):
-        return
     cls = type(obj)
+    if isinstance(obj, np.ndarray) and cls is not np.ndarray:
+        # np.matrix (``*`` a matrix product), a masked array: its operations are not ndarray's
+        found = array_subclass_override(cls)
+        if found:
+            what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+            raise SctRuntimeError(
+                f"{what} is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
+                f"own {found}: what its operators, indexing and numpy's functions compute differs from an "
+                f"ndarray's, and sct differentiates ndarray's operations, so the value or the derivative "
+                f"would differ. Use a plain array instead (np.asarray(M), and `@` for a matrix product)")
+        return
+    if (_is_array(obj) and not (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")) or \
+            isinstance(obj, (numbers.Number, list, tuple, dict)):
+        return
+    if numpy_operator_class(cls):
+        raise SctRuntimeError(numpy_operator_refusal(cls, symbol))
     for klass in cls.__mro__:
         if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
             continue
         found = [n for n in names.split() if n in vars(klass)]
+        if found and sparse_class(cls):
+            raise SctRuntimeError(sparse_refusal(cls, symbol))
         if found and symbol.startswith("np."):
             raise SctRuntimeError(
                 f"an argument of {symbol} is an object of {cls.__name__}, whose {found[0]} numpy runs "

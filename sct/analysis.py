@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import dis
 import inspect
+import numbers
 import operator
 import types
 from dataclasses import dataclass
@@ -408,7 +409,8 @@ def _index_trick_traced(call: gast.Call, is_active):
         spelled = call.args[2] if len(call.args) >= 3 else None
         name = spelled.value if isinstance(spelled, gast.Constant) else "an index-trick object"
         return (f"{name}[...]", "index",
-                "np.r_[a, b] and np.c_[a, b] of arrays and numbers are differentiated; with slices "
+                "np.r_[a, b] and np.c_[a, b] of arrays and numbers are differentiated (written so, "
+                "numpy's module and the attribute: not r_[a, b] of `from numpy import r_`); with slices "
                 "or directives, and np.mgrid/np.ogrid/np.s_, build the array with np.concatenate, "
                 "np.linspace or np.stack from the traced values instead.")
     return None
@@ -814,13 +816,31 @@ class Activity(ValueFacts, RealnessProof):
         if key not in self.calls:
             info = classify_call(node, self.resolver)
             if info.kind == CallKind.METHOD and info.rule is not None:
-                if self.user_receiver(info.receiver):
+                if self.user_receiver(info.receiver) or self._library_receiver(info.receiver):
                     # ``agg.sum(x)`` on an object of the user's class is its own method, not numpy's sum
                     info = CallInfo(CallKind.METHOD, receiver=info.receiver, method=info.method)
                 elif info.receiver not in self.kinds:
                     return info                 # its kind may be found later: decided again then
             self.calls[key] = info
         return self.calls[key]
+
+    def _library_receiver(self, name: str) -> bool:
+        """Is ``name`` a global or closure value holding an object that is not an array, a number or a
+        list, tuple or dict (a scipy.sparse matrix, an ``np.matrix``)?  Its ``.dot(x)``, ``.sum()``,
+        ... is its class's own method, not ndarray's: differentiated with numpy's rule, the gradient
+        of a sparse matrix's ``L.dot(x)`` failed inside sct (red team G, dec 25), and an np.matrix's
+        ``M.dot(x)`` (a matrix, whose ``*`` is a matrix product) gave a wrong one."""
+        from .runtime.dlarray import dlarray
+        from .runtime.support import array_subclass_override
+        value = self.resolver.resolve_name(name) if self.resolver is not None else Unresolved
+        if value is Unresolved or value is _MISSING:
+            return False
+        cls = type(value)
+        if cls in (np.ndarray, dlarray, list, tuple, dict) or isinstance(value, (numbers.Number, np.generic)):
+            return False
+        if isinstance(value, np.ndarray):
+            return bool(array_subclass_override(cls))
+        return not isinstance(value, (list, tuple, dict, types.ModuleType, type, types.SimpleNamespace))
 
     def array_receiver(self, name) -> bool:
         """Is ``name`` known to hold an array or a number (its kind, or what was assigned to it)?"""

@@ -252,6 +252,12 @@ class Contributions(EmitPass):
             self.note_adjoint_reads(s, [i for i, a in enumerate(parts.args) if isinstance(a, gast.Name)
                                         and self.reads_adjoint_of(a.id)])
             return pieces
+        if info.kind == CallKind.PLAIN and info.obj is None and self._raises_first(s, value):
+            # a name or attribute not defined when the function is compiled (``np.trapz`` in the branch
+            # of ``np.trapezoid(...) if hasattr(np, "trapezoid") else np.trapz(...)`` not taken): where
+            # this line runs, the call raises (NameError, AttributeError) in the forward code, before
+            # any derivative; a definition made later compiles the function anew (its guard)
+            return []
         if info.kind == CallKind.PLAIN:
             self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func)), "call")
         return []
@@ -270,6 +276,25 @@ class Contributions(EmitPass):
                 not positions <= self.gen.read_plan[id(s)]:
             self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
                       "was not asked for; please report this with the function's source", "call")
+
+    def _raises_first(self, s, value) -> bool:
+        """Is the callee of ``value`` (statement ``s``) a name or attribute not defined when the function
+        is compiled, called in a branch of an ``if`` (which Python may never take: ``np.trapezoid(...) if
+        hasattr(np, "trapezoid") else np.trapz(...)``)?  The forward code calls it as written, so it
+        raises where it runs.  One called unconditionally is refused when compiling (a misspelling)."""
+        from .cache import _MISSING
+        if self.act.resolver.resolve(value.func) is not _MISSING:
+            return False
+        branches = self.__dict__.get("_in_branches")
+        if branches is None:
+            from .ir import walk_no_defs
+            branches = set()
+            for node in walk_no_defs(self.act.fdef):
+                if isinstance(node, gast.If):
+                    for stmt in node.body + node.orelse:
+                        branches.update(id(n) for n in gast.walk(stmt))
+            self._in_branches = branches
+        return id(s) in branches
 
     def describe(self, func) -> str:
         from .emit import expr_source

@@ -15,7 +15,7 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
-from .runtime.support import Closure
+from .runtime.support import Closure, array_subclass_override
 
 
 _DTYPE_STR: dict = {}
@@ -31,10 +31,6 @@ def _dtype_str(dtype) -> str:
     return s
 
 
-_ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
-                    "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
-                    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
-_SUBCLASS_CHECKED: dict = {}
 
 
 # what a list/tuple/dict subclass may override to change the items its code reads (generated code reads
@@ -127,22 +123,9 @@ def refuse_object_array_traced(x) -> None:
 
 def refuse_array_subclass(cls) -> None:
     """A subclass of numpy's ndarray that changes what its operators, indexing or numpy's functions
-    compute (``np.matrix``: ``*`` is a matrix product; a masked array; a user's subclass with its
-    own ``__mul__``): generated code differentiates ndarray's operations, whose derivative that
-    would not be.  Refused (``np.memmap`` and ``np.recarray`` only change where data lives)."""
-    found = _SUBCLASS_CHECKED.get(cls)
-    if found is None:
-        found = ""
-        if cls not in (np.memmap, np.recarray):
-            for klass in cls.__mro__:
-                if klass is np.ndarray:
-                    break
-                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
-                if names:
-                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
-                    break
-        if len(_SUBCLASS_CHECKED) < 256:
-            _SUBCLASS_CHECKED[cls] = found
+    compute (array_subclass_override): generated code differentiates ndarray's operations, whose
+    derivative that would not be.  Refused."""
+    found = array_subclass_override(cls)
     if found:
         _refuse_at_users_line(
             f"a value here is a {cls.__qualname__}, a subclass of numpy's ndarray with its own {found} "

@@ -10,6 +10,7 @@ import types
 from typing import List
 
 import gast
+import numpy as np
 
 from .ir import assign, call, const, load, node_key, store, walk_nodes
 
@@ -119,6 +120,23 @@ class Expressions:
             return f"{hint}_{fname}"
         return f"{hint}_t"
 
+    def index_trick_object(self, name: str) -> bool:
+        """Is the global ``name`` (not a local of the function) one of numpy's index-trick objects
+        (``np.r_``, ``np.c_``, ``np.mgrid``, ``np.ogrid``, ``np.s_``, ``np.index_exp``)?"""
+        is_local = getattr(self, "_is_local", None)
+        global_value = getattr(self, "_global_value", None)
+        if is_local is None or global_value is None or is_local(name):
+            return False
+        value = global_value(name, None)
+        return value is not None and any(value is getattr(np, t, None) for t in INDEX_TRICKS)
+
+    @staticmethod
+    def _trick_index_value(e):
+        if isinstance(e, gast.Slice):
+            return gast.Call(func=load("slice"), keywords=[], args=[
+                e.lower or const(None), e.upper or const(None), e.step or const(None)])
+        return e
+
     def index_trick(self, node: gast.Subscript):
         """``np.r_[a, b]`` / ``np.c_[a, b]`` are concatenations: written as such, so they are
         differentiated; any other index-trick object (``np.mgrid[...]``, ``np.r_`` with slices or
@@ -189,6 +207,16 @@ class Expressions:
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
                 isinstance(node.value.value, gast.Name) and node.value.attr in INDEX_TRICKS:
             return self.simple(self.index_trick(node), out, hint)
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and \
+                self.index_trick_object(node.value.id):
+            # ``r_[a, b]`` of ``from numpy import r_`` (or ``R = np.r_``): numpy's object under another
+            # name, its index read when it runs (rt.index_trick: refused where it is traced).  Was read
+            # as indexing an array: the derivative through it was silently zero
+            items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+            index = gast.Tuple(elts=[self._trick_index_value(e) for e in items], ctx=gast.Load()) \
+                if isinstance(node.slice, gast.Tuple) else self._trick_index_value(node.slice)
+            return self.simple(call(f"{self.rt_name}.index_trick", [node.value, index, const(node.value.id)]),
+                               out, hint)
         if isinstance(node, gast.Subscript):
             return gast.Subscript(value=self.atom(node.value, out, hint),
                                   slice=self.index(node.slice, out), ctx=gast.Load())

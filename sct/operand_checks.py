@@ -74,8 +74,26 @@ def user_class(cls) -> bool:
     return module not in ("numpy", "sct", "builtins", "sct_generated")
 
 
+def odd_array(cls) -> bool:
+    """Is ``cls`` a subclass of numpy's ndarray whose operators, indexing or numpy's functions compute
+    other values than an ndarray's (``np.matrix``: ``*`` is a matrix product, ``m[0]`` a 1-by-n
+    matrix; a masked array)?  Its results are of its class again, so every operation on it is."""
+    from .runtime.support import array_subclass_override
+    return bool(array_subclass_override(cls))
+
+
+def odd_class(cls) -> bool:
+    """An odd_array, or a class of numpy's own with operators of its own (``np.poly1d``: ``p + c`` adds
+    to the constant term only; ``np.polynomial.Polynomial``; runtime/support.py numpy_operator_class)."""
+    from .runtime.support import numpy_operator_class
+    return odd_array(cls) or numpy_operator_class(cls)
+
+
 def defines(cls, names) -> bool:
-    """Does the user class ``cls`` define (or inherit from a user class) one of ``names``?"""
+    """Does the user class ``cls`` define (or inherit from a user class) one of ``names``?  An
+    odd_class counts as defining every operation (what each computes on it differs)."""
+    if odd_class(cls):
+        return True
     for klass in cls.__mro__:
         if klass is object or not user_class(klass):
             continue
@@ -107,7 +125,7 @@ def _kind_classes(kind, top: bool) -> Set:
 def _value_classes(value, top: bool, depth: int = 0) -> Set:
     """The same for an object the compiler can see now (a global, a closure value)."""
     if top:
-        return {type(value)} if user_class(type(value)) else set()
+        return {type(value)} if user_class(type(value)) or odd_class(type(value)) else set()
     if depth > 3:
         return {UNKNOWN}
     out: Set = set()
@@ -188,9 +206,11 @@ class _Origins:
                 kind = act.value_kind(node)
                 if kind is not None:
                     return _kind_classes(kind, top)
+            # an item or attribute of an np.matrix (``M[0]``, ``M.T``) is one too
+            odd = {c for c in self.of(node.value, True) if odd_array(c)} if top else set()
             if isinstance(node, gast.Subscript) and not top:
                 return self.of(node.value, False)
-            return self.of(node.value, False)
+            return self.of(node.value, False) | odd
         if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
             if top:
                 return set()
@@ -226,6 +246,8 @@ class _Origins:
         act = self.act
         target = act.resolver.resolve(node.func)
         if isinstance(target, type):
+            if odd_class(target):               # np.matrix(A), np.ma.masked_array(...), np.poly1d(c)
+                return {target} if top else set()
             if user_class(target):
                 return {target} if top else {UNKNOWN}
             if issubclass(target, (list, tuple, dict, set, frozenset)):   # list(xs), dict(d), ...
@@ -235,12 +257,15 @@ class _Origins:
                     if node.args else set()
             return set()
         module = (getattr(target, "__module__", "") or "") if target not in (Unresolved, _MISSING) else ""
+        if top and id(target) in _ODD_MAKERS:   # np.asmatrix(A), np.bmat(...), np.ma.masked_where(...)
+            return {_ODD_MAKERS[id(target)]}
         if module.split(".")[0] in ("numpy", "sct") or module in ("math", "builtins", "cmath"):
             if module.startswith("sct.runtime") and not module.startswith(("sct.runtime.numpy_ops",
                                                                            "sct.runtime.nn",
                                                                            "sct.runtime.dlfun")):
-                if top and getattr(target, "__name__", "") == "as_sequence":
-                    return set()  # a list (of an object's items, walked by its __iter__)
+                if top and getattr(target, "__name__", "") in ("as_sequence", "index_trick"):
+                    return set()  # a list (of an object's items, walked by its __iter__); what
+                    #               np.ogrid[...] gives (arrays), not np.ogrid
                 out = set()       # rt helpers (as_sequence, ...): what they pass on
                 for a in node.args:
                     out |= self.of(a, top) | (self.of(a, False) if not top else set())
@@ -257,9 +282,11 @@ class _Origins:
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE, CallKind.SITE):
             return set()
         if info.kind == CallKind.METHOD and info.rule is not None and not act.user_receiver(info.receiver):
-            # an array's method (``.copy()``, ``.get(k)`` of a dict, ...): of what it is called on
+            # an array's method (``.copy()``, ``.get(k)`` of a dict, ...): of what it is called on;
+            # an np.matrix's (``M.dot(x)``, ``M.sum(0)``) gives an np.matrix
+            odd = {c for c in self.of(load_name(info.receiver), True) if odd_array(c)} if top else set()
             return self.of(load_name(info.receiver), top) | self.of(load_name(info.receiver), False) \
-                if info.method in ("get", "pop", "copy", "values", "items") else set()
+                if info.method in ("get", "pop", "copy", "values", "items") else odd
         if top and isinstance(target, types.FunctionType):
             built = _classes_returned(target)
             if built:             # a helper returning ``Cls(...)`` of a user class: that class
@@ -268,6 +295,21 @@ class _Origins:
             return set()          # differentiated where it stands (its result's derivative is followed)
         return {UNKNOWN}
 
+
+def _odd_makers() -> Dict[int, type]:
+    """numpy's functions that make an odd_array (``np.asmatrix``, ``np.bmat``, ``np.ma.masked_where``,
+    ...), by id: its class."""
+    made = {id(np.asmatrix): np.matrix, id(np.bmat): np.matrix}
+    for name in ("array", "masked_array", "asarray", "asanyarray", "masked_where", "masked_invalid",
+                 "masked_equal", "masked_not_equal", "masked_greater", "masked_greater_equal", "masked_less",
+                 "masked_less_equal", "masked_inside", "masked_outside", "masked_values", "fix_invalid"):
+        f = getattr(np.ma, name, None)
+        if f is not None:
+            made[id(f)] = np.ma.MaskedArray
+    return made
+
+
+_ODD_MAKERS = _odd_makers()
 
 _RETURNED: Dict[object, tuple] = {}
 
@@ -410,6 +452,16 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                 symbol = f"np.ndarray.{value.func.attr}"
                 operands = [(a, symbol, NUMPY_DUNDERS) for a in value.args] + \
                     [(k.value, symbol, NUMPY_DUNDERS) for k in value.keywords]
+        elif isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                isinstance(value.func.value, gast.Name) and not act.array_receiver(value.func.value.id) and \
+                not act.is_active(value.func.value) and \
+                any(act.is_active(a) for a in list(value.args) + [k.value for k in value.keywords]):
+            # L.dot(x) where L may be a scipy.sparse matrix or an np.matrix (``L = LAP``): its class's
+            # own method, not the ndarray method whose rule sct would differentiate it with
+            from .plans import CallKind
+            info = act.call_info(value)
+            if info.kind == CallKind.METHOD and info.rule is not None:
+                operands = [(value.func.value, f"np.ndarray.{value.func.attr}", NUMPY_DUNDERS)]
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 value.value.id not in act.arrays and act.is_active(value.value):
             if origins is None:
@@ -429,9 +481,16 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                 origins.memo.clear()
                 classes = {UNKNOWN}
             for cls in classes:
+                if cls is not UNKNOWN and odd_class(cls):
+                    line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
+                    raise CompileError(odd_array_message(cls, symbol), act.filename, line, f"{symbol} on {cls.__name__}")
                 if cls is not UNKNOWN and defines(cls, names):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
                     found = [n for n in names if defines(cls, (n,))]
+                    from .runtime.support import sparse_class, sparse_refusal
+                    if sparse_class(cls):
+                        raise CompileError(sparse_refusal(cls, symbol), act.filename, line,
+                                           f"{symbol} on {cls.__name__}")
                     if symbol.startswith("np."):
                         raise CompileError(
                             f"an argument of {symbol} here may be an object of {cls.__name__}, whose "
@@ -452,3 +511,19 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if UNKNOWN in classes:
                 checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
     return checks
+
+
+def odd_array_message(cls, symbol: str) -> str:
+    """Why an operation on an odd_array (np.matrix, a masked array) is refused, and what to write."""
+    from .runtime.support import array_subclass_override
+    what = "indexing" if symbol == "[]" else f"the operator {symbol}" if not symbol.startswith("np.") \
+        else symbol
+    if not odd_array(cls):
+        from .runtime.support import numpy_operator_refusal
+        return numpy_operator_refusal(cls, symbol).replace(" is given ", " here is given ", 1)
+    extra = " (`*` of an np.matrix is a matrix product, `**` a matrix power)" if issubclass(cls, np.matrix) else ""
+    return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
+            f"own {array_subclass_override(cls)}{extra}: what its operators, indexing and numpy's functions "
+            f"compute differs from an ndarray's, and sct differentiates ndarray's operations, so the value "
+            f"or the derivative would differ. Use a plain array instead (np.asarray(M), and `@` for a "
+            f"matrix product)")
