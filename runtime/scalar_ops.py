@@ -1,5 +1,6 @@
 """Scalar forms of numpy's functions, for generated code specialised to real float64 scalars
-(sct/scalars.py): Python's ``math`` where it gives numpy's result, numpy itself where ``math``
+(sct/scalars.py): Python's ``math`` where it gives numpy's result bit for bit (sqrt, fabs: exact in
+IEEE 754), numpy itself elsewhere (its exp, log, tanh, ... are not libm's) and where ``math``
 would raise (a domain error, an overflow, a division by zero), so every value is numpy's.
 
 ``to_numpy(v)`` turns a specialised value back into what the unspecialised code held (a numpy
@@ -192,6 +193,8 @@ def _elements_gradient(x, first, elements):
 
 
 def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
+    """``np_fn`` of a real float64 scalar by ``math_fn``: only for the functions that IEEE 754 rounds
+    exactly (``sqrt``), where ``math``'s value is numpy's bit for bit; numpy's where ``math`` raises."""
     def scalar(x):
         if type(x) is not float:
             return np_fn(x)       # a numpy float64: numpy's error state is to be honoured
@@ -205,20 +208,34 @@ def _guarded(math_fn, np_fn, errors=(ValueError, OverflowError)):
     return scalar
 
 
-scalar_sin = _guarded(math.sin, np.sin)
-scalar_cos = _guarded(math.cos, np.cos)
-scalar_tan = _guarded(math.tan, np.tan)
-scalar_exp = _guarded(math.exp, np.exp)
-scalar_expm1 = _guarded(math.expm1, np.expm1)
-scalar_log = _guarded(math.log, np.log)
-scalar_log1p = _guarded(math.log1p, np.log1p)
-scalar_log2 = _guarded(math.log2, np.log2)
-scalar_log10 = _guarded(math.log10, np.log10)
-scalar_sqrt = _guarded(math.sqrt, np.sqrt)
-scalar_sinh = _guarded(math.sinh, np.sinh)
-scalar_cosh = _guarded(math.cosh, np.cosh)
-scalar_arcsin = _guarded(math.asin, np.arcsin)
-scalar_arccos = _guarded(math.acos, np.arccos)
+def _by_numpy(np_fn, prefix="scalar_"):
+    """``np_fn`` of a real float64 scalar, as a Python float: numpy's own value bit for bit (its
+    transcendental functions are not libm's: on a CPU with AVX-512 numpy's exp, log, tanh, ... differ
+    from ``math``'s by an ulp), with numpy's inf/nan and warning where ``math`` would raise."""
+    def scalar(x):
+        if type(x) is not float:
+            return np_fn(x)       # a numpy float64: numpy's error state is to be honoured
+        return float(np_fn(x))
+    scalar.__name__ = scalar.__qualname__ = prefix + np_fn.__name__
+    scalar.__module__ = __name__
+    scalar.__doc__ = f"``np.{np_fn.__name__}`` of a real float64 scalar, as a Python float."
+    return scalar
+
+
+scalar_sin = _by_numpy(np.sin)
+scalar_cos = _by_numpy(np.cos)
+scalar_tan = _by_numpy(np.tan)
+scalar_exp = _by_numpy(np.exp)
+scalar_expm1 = _by_numpy(np.expm1)
+scalar_log = _by_numpy(np.log)
+scalar_log1p = _by_numpy(np.log1p)
+scalar_log2 = _by_numpy(np.log2)
+scalar_log10 = _by_numpy(np.log10)
+scalar_sqrt = _guarded(math.sqrt, np.sqrt)      # correctly rounded by both
+scalar_sinh = _by_numpy(np.sinh)
+scalar_cosh = _by_numpy(np.cosh)
+scalar_arcsin = _by_numpy(np.arcsin)
+scalar_arccos = _by_numpy(np.arccos)
 
 
 def scalar_divide(a, b):
@@ -259,7 +276,9 @@ def _exact(math_fn, np_fn):
 
 
 # The math functions that never raise for a float (numpy's for a numpy float64: see scalar_argument).
-EXPORTS = {"math_tanh": _exact(math.tanh, np.tanh), "math_arctan": _exact(math.atan, np.arctan),
+# tanh and arctan by numpy itself (math's differ by an ulp where numpy's are not libm's), fabs by math
+# (exact); the names are kept.
+EXPORTS = {"math_tanh": _by_numpy(np.tanh, "math_"), "math_arctan": _by_numpy(np.arctan, "math_"),
            "math_fabs": _exact(math.fabs, np.fabs)}
 
 # numpy function name -> what specialised code calls instead (an ``rt`` attribute)

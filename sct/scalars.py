@@ -10,8 +10,8 @@ names hold Python floats instead:
 * ``x * y``, ``x + 1.0``, ``-x``, ``x > 0.5`` stay as they are (on Python floats: about 5x
   faster than on numpy scalars); ``/`` and ``**`` go through ``rt.scalar_divide`` and
   ``rt.scalar_power``, which give numpy's inf/nan where Python would raise;
-* ``np.sin(x)`` becomes ``rt.scalar_sin(x)`` (``math.sin``, numpy's result where ``math`` would
-  raise a domain or overflow error), ``np.tanh`` ``rt.math_tanh`` (``math.tanh``);
+* ``np.sin(x)`` becomes ``rt.scalar_sin(x)`` (numpy's value as a Python float: ``math.sin`` is not
+  numpy's bit for bit everywhere; ``math.sqrt`` where it does not raise), ``np.tanh`` ``rt.math_tanh``;
 * ``rt.unbroadcast(d, like)`` of scalars is ``d``, ``rt.unbroadcast_product(a, b, like)`` is
   ``a * b``;
 * an argument ``x`` of such a kind is read once as ``x_f = rt.scalar_argument(x)``
