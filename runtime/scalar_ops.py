@@ -11,6 +11,7 @@ These functions have no derivative rules: specialised code is never differentiat
 from __future__ import annotations
 
 import math
+import warnings as _warnings
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from .errors import EvaluationError
 from .support import _UNSELECTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
 
 _float64 = np.float64
+_RuntimeWarning = RuntimeWarning
 
 
 def to_numpy(v):
@@ -43,10 +45,28 @@ _QUIET = ("ignore", "warn")
 _QUIET_STATE = [object()]
 
 
+def _warnings_raise() -> bool:
+    """Whether a RuntimeWarning may be raised as an exception (``warnings.simplefilter("error")``,
+    ``python -W error``, pytest's ``filterwarnings = error``): numpy's "warn" state then raises
+    where Python's float arithmetic (an overflow, ``inf - inf``) gives inf or nan silently.  The
+    first filter for RuntimeWarning decides; one that matches on a message or module is passed
+    over unless it raises (so may)."""
+    for action, message, category, module, _ in _warnings.filters:
+        if issubclass(_RuntimeWarning, category):
+            if action == "error":
+                return True
+            if message is None and module is None:
+                return False
+    return _warnings.defaultaction == "error"
+
+
 def _floats_allowed() -> bool:
     """Whether numpy's error state lets Python floats stand for numpy float64s: Python's float
     arithmetic neither warns nor raises on overflow, underflow or invalid results, so where the
-    user asked numpy to raise (``np.errstate(over="raise")``) the values stay numpy scalars."""
+    user asked numpy to raise (``np.errstate(over="raise")``), or Python to raise numpy's warnings
+    (``warnings.simplefilter("error")``), the values stay numpy scalars."""
+    if _warnings_raise():
+        return False
     state = _errstate()
     if state is _QUIET_STATE[0]:
         return True
@@ -101,7 +121,7 @@ def scalar_elements(x):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
     if x.__class__ is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
-        if _errstate() is _QUIET_STATE[0] or _floats_allowed():
+        if _errstate() is _QUIET_STATE[0] and not _warnings_raise() or _floats_allowed():
             return x
     return None
 

@@ -186,3 +186,76 @@ def test_out_of_domain_values_and_warnings_are_numpys():
             assert w in got_warn, (fn.__name__, x0, want_warn, got_warn)
         if y is not None:
             assert _bits(y) == _bits(want), (fn.__name__, x0, y, want)
+
+
+# --- warnings raised as errors (warnings.simplefilter("error"), python -W error, pytest's
+# filterwarnings = error): numpy's float64 raises RuntimeWarning on an overflow or inf - inf where
+# Python's float gives inf/nan silently; the specialised code gave inf (was: no error) --------------
+
+def over_grad(x):
+    y = x * 1e308 * 10.0
+    return y, dlgradient(y, x)
+
+
+def over_value(x):
+    y = x * 1e308 * 10.0
+    return y
+
+
+def cancel_elems_grad(v):
+    s = v[0] * 1e308 * 10.0
+    t = s - s
+    return t, dlgradient(t, v)
+
+
+def cancel_elems_value(v):
+    s = v[0] * 1e308 * 10.0
+    t = s - s
+    return t
+
+
+def fine_elems_grad(v):
+    s = 0.0
+    for i in range(len(v)):
+        s = s + v[i] * v[i] * 0.5 - np.tanh(v[i])
+    return s, dlgradient(s, v)
+
+
+def fine_elems_value(v):
+    s = 0.0
+    for i in range(len(v)):
+        s = s + v[i] * v[i] * 0.5 - np.tanh(v[i])
+    return s
+
+
+@pytest.mark.parametrize("fn,value,arg", [(over_grad, over_value, np.array(2.0)),
+                                          (cancel_elems_grad, cancel_elems_value, np.array([2.0, 1.0]))],
+                         ids=["scalar", "elements"])
+def test_runtime_warnings_as_errors_raise_as_in_plain_python(fn, value, arg):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            value(arg.copy())
+        for scalars in (True, False):
+            with pytest.raises(Exception, match="RuntimeWarning|overflow|invalid") as info:
+                _run(fn, dlarray(arg.copy()), scalars=scalars)
+            assert "RuntimeWarning" in str(info.value) or isinstance(info.value, RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = _run(fn, dlarray(arg.copy()))[0]
+        assert _bits(y) == _bits(value(arg.copy()))
+
+
+def test_values_and_gradients_under_warnings_as_errors():
+    v = np.array([0.3, -1.2, 2.5, 0.9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, g = _run(fine_elems_grad, dlarray(v))
+        y0, g0 = _run(fine_elems_grad, dlarray(v), scalars=False)
+        assert _bits(y) == _bits(fine_elems_value(v.copy())) == _bits(y0)
+        assert _bits(g) == _bits(g0)
+        x = np.array(1.7)
+        y, g = _run(f_exp, dlarray(x))
+        assert _bits(y) == _bits(np.exp(x)) and _bits(g) == _bits(np.exp(x))
+    num = numerical_gradient(lambda a: float(fine_elems_value(a)), [v], 0)
+    np.testing.assert_allclose(np.asarray(g0.data), num, rtol=1e-6, atol=1e-8)
