@@ -287,6 +287,17 @@ def scalar_power_of(x, a, b):
     return scalar_power(a, b)
 
 
+def scalar_power_to(x, a, b):
+    """``a ** b`` where the exponent ``b`` may be (the float of) the argument ``x`` itself (``x`` is
+    None where it is not): numpy computes ``1.7 ** x`` of a 0-d array by its power ufunc, whose value
+    is not ``pow``'s everywhere (an ulp on an AVX-512 CPU), of a numpy float64 by ``pow``, so the
+    array decides."""
+    if type(x) is np.ndarray:
+        r = a ** x
+        return float(r) if type(b) is float else r
+    return scalar_power(a, b)
+
+
 def _exact(math_fn, np_fn):
     def scalar(x):
         return math_fn(x) if type(x) is float else np_fn(x)

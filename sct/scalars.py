@@ -764,6 +764,9 @@ class Rewriter:
                 arg = self.argument_of(e.left)
                 if arg is not None:        # numpy's power of a 0-d array is not pow (x ** 0.5)
                     return _call(_rt_attr(self.rt, "scalar_power_of"), [arg, left, right])
+                arg = self.argument_of(e.right)
+                if arg is not None:        # nor is its power to a 0-d array (1.7 ** x: an ulp)
+                    return _call(_rt_attr(self.rt, "scalar_power_to"), [arg, left, right])
                 if isinstance(left, gast.Name) and isinstance(right, gast.Constant) and \
                         type(right.value) is int and right.value in _INLINE_POWERS:
                     return _inline_power(left, right.value, self.rt)

@@ -259,3 +259,48 @@ def test_values_and_gradients_under_warnings_as_errors():
         assert _bits(y) == _bits(np.exp(x)) and _bits(g) == _bits(np.exp(x))
     num = numerical_gradient(lambda a: float(fine_elems_value(a)), [v], 0)
     np.testing.assert_allclose(np.asarray(g0.data), num, rtol=1e-6, atol=1e-8)
+
+
+# --- a power to the argument itself: numpy computes ``1.7 ** x`` of a 0-d array by its power ufunc
+# (not libm's pow: an ulp apart on an AVX-512 CPU); the specialised code used Python's pow (was:
+# 1.7 ** x at x = 2.5557346816453235 gave 3.8812024844787207, numpy 3.8812024844787203) ------------
+
+def rpow_grad(x):
+    w = 1.7 ** x + 1.7 ** (x * 1.0)
+    return w, dlgradient(w, x)
+
+
+def rpow_value(x):
+    w = 1.7 ** x + 1.7 ** (x * 1.0)
+    return w
+
+
+def rpow_alias_grad(x):
+    y = x
+    for i in range(2):
+        y = 1.1 ** y + y ** y
+    return y, dlgradient(y, x)
+
+
+def rpow_alias_value(x):
+    y = x
+    for i in range(2):
+        y = 1.1 ** y + y ** y
+    return y
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")     # y ** y at 5.68: inf, as numpy's
+@pytest.mark.parametrize("fn,value", [(rpow_grad, rpow_value), (rpow_alias_grad, rpow_alias_value)],
+                         ids=["rpow", "alias"])
+def test_power_to_the_argument_is_numpys(fn, value):
+    rng = np.random.default_rng(7)
+    xs = [2.5557346816453235, 1.2940673326342962, 5.684395371050057] + list(rng.uniform(1.1, 2.5, 40))
+    for x0 in xs:
+        y, g = _run(fn, dlarray(float(x0)))
+        assert _bits(y) == _bits(value(np.array(float(x0)))), (x0, y, value(np.array(float(x0))))
+    for x0 in xs[:2] + xs[3:6]:        # (not 5.68: y ** y overflows)
+        y, g = _run(fn, dlarray(float(x0)))
+        y0, g0 = _run(fn, dlarray(float(x0)), scalars=False)
+        assert _bits(y) == _bits(y0) and _bits(g) == _bits(g0), (x0, g, g0)
+        num = numerical_gradient(lambda v: float(value(v)), [np.array(float(x0))], 0)
+        np.testing.assert_allclose(float(g.data), float(num), rtol=1e-6)
