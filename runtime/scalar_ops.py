@@ -77,6 +77,22 @@ def _floats_allowed() -> bool:
     return ok
 
 
+def scalar_state_kept(*witnesses) -> None:
+    """After code that may change numpy's error state or the warnings filters (sct/scalars.py
+    _state_checks): where the specialised code computes with Python floats (a witness, the float of
+    an argument or the vector whose elements are read as floats, says so) the state must still let
+    them stand for numpy's float64s; else refused (numpy's scalars would raise, Python's floats not)."""
+    for w in witnesses:
+        if w.__class__ is float or w.__class__ is _ndarray:
+            if not _floats_allowed():
+                raise EvaluationError(
+                    "the code run at this line changed numpy's error state (np.seterr) or the warnings "
+                    "filters so that numpy's floating-point warnings raise; sct computes this function's "
+                    "float64 scalars as Python floats, which would not raise: set the state before calling "
+                    "dlfeval, or set SCT_SCALARS=0 in the environment")
+            return
+
+
 def scalar_argument(x) -> float:
     """A real float64 scalar argument (a 0-d float64 array or a numpy float64) as a Python float
     (as a numpy float64 where numpy's error state asks to raise: the code then runs on numpy's

@@ -699,6 +699,56 @@ class Specialiser:
             Rewriter(self, fn, sweep_types, set(), sweep_floats, {}, {}, entry_pops=(tape_params, spec_entry)).run()
 
 
+# calls that run no user code and leave numpy's error state and the warnings filters as they are
+_STATE_KEEPING_BUILTINS = frozenset((
+    "len", "range", "int", "float", "bool", "abs", "min", "max", "sum", "round", "isinstance", "enumerate",
+    "zip", "list", "tuple", "dict", "reversed", "sorted", "divmod", "type", "str", "repr", "any", "all",
+    "set", "frozenset", "pow"))
+_STATE_SETTERS = frozenset(("seterr", "seterrcall", "errstate", "simplefilter", "filterwarnings",
+                            "resetwarnings", "catch_warnings"))
+
+
+def _may_change_fp_state(stmt, rt: str, np_name: Optional[str]) -> bool:
+    """Whether a simple statement calls code that may change numpy's error state or the warnings
+    filters (``np.seterr(over="raise")``, ``warnings.simplefilter("error")``, either in a helper,
+    compiled or not): code sct did not compile, a function of the user's, a setter itself."""
+    from .recomputed import USER_CODE_RT
+    for n in gast.walk(stmt):
+        if not isinstance(n, gast.Call):
+            continue
+        f = n.func
+        if isinstance(f, gast.Name):
+            if f.id not in _STATE_KEEPING_BUILTINS:
+                return True
+        elif isinstance(f, gast.Attribute):
+            if isinstance(f.value, gast.Name) and f.value.id == rt:
+                if f.attr in USER_CODE_RT or f.attr in ("primal_call_at", "primal_method_at"):
+                    return True
+            elif f.attr in _STATE_SETTERS:
+                return True
+    return False
+
+
+def _state_checks(stmts, witnesses, rt: str, np_name: Optional[str]):
+    """``rt.scalar_state_kept(x_f, ...)`` after each statement of the entry that may change numpy's
+    error state or the warnings filters (``_may_change_fp_state``): the specialised code computes
+    with Python floats only where the state at the call let them stand for numpy's float64s
+    (runtime/scalar_ops.py _floats_allowed); one that then asks numpy to raise (np.seterr(over=
+    "raise") in the function) is refused there, where numpy's scalars would raise and Python's
+    floats would give inf silently."""
+    out = []
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(s, (gast.If, gast.For, gast.While)) and inner:
+                setattr(s, field, _state_checks(inner, witnesses, rt, np_name))
+        out.append(s)
+        if isinstance(s, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign)) and not _is_comment(s) and \
+                _may_change_fp_state(s, rt, np_name):
+            out.append(gast.Expr(value=_call(_rt_attr(rt, "scalar_state_kept"), [_load(w) for w in witnesses])))
+    return out
+
+
 class Rewriter:
     def __init__(self, owner: Specialiser, fn, types: Types, tapes, floats, taint, sweep_info, entry_pops):
         self.o, self.fn, self.t = owner, fn, types
@@ -711,6 +761,11 @@ class Rewriter:
     def run(self):
         self.fn.body = self.block(self.fn.body)
         head = element_heads(self)
+        if self.entry_pops is None:
+            witnesses = [self.floats[a.id] for a in self.fn.args.args if a.id in self.floats] + \
+                [self.elements[a.id] for a in self.fn.args.args if a.id in self.elements]
+            if witnesses:
+                self.fn.body = _state_checks(self.fn.body, witnesses, self.rt, self.o.np)
         for a in self.fn.args.args:
             if a.id in self.floats:
                 s = gast.Assign(targets=[gast.Name(id=self.floats[a.id], ctx=gast.Store(), annotation=None,

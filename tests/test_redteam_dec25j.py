@@ -304,3 +304,92 @@ def test_power_to_the_argument_is_numpys(fn, value):
         assert _bits(y) == _bits(y0) and _bits(g) == _bits(g0), (x0, g, g0)
         num = numerical_gradient(lambda v: float(value(v)), [np.array(float(x0))], 0)
         np.testing.assert_allclose(float(g.data), float(num), rtol=1e-6)
+
+
+# --- numpy's error state or the warnings filters changed inside the function (np.seterr, a helper
+# setting it, warnings.simplefilter): numpy's scalars then raise on an overflow where Python's floats
+# give inf; the specialised code (its floats chosen at the call) returned inf silently.  Now refused
+# at the line that changed the state; the same code with the state set before dlfeval runs as numpy --
+
+def seterr_grad(x):
+    np.seterr(over="raise")
+    y = x * 1e308 * 10.0
+    return y, dlgradient(y, x)
+
+
+def seterr_value(x):
+    np.seterr(over="raise")
+    y = x * 1e308 * 10.0
+    return y
+
+
+def _raising_filters():
+    warnings.simplefilter("error")
+
+
+def helper_filter_grad(v):
+    _raising_filters()
+    y = v[0] * 1e308 * 10.0 + v[1]
+    return y, dlgradient(y, v)
+
+
+def helper_filter_value(v):
+    _raising_filters()
+    y = v[0] * 1e308 * 10.0 + v[1]
+    return y
+
+
+def seterr_fine_grad(x):
+    np.seterr(over="raise")
+    y = x * 3.0 + np.exp(x)
+    return y, dlgradient(y, x)
+
+
+def seterr_fine_value(x):
+    np.seterr(over="raise")
+    y = x * 3.0 + np.exp(x)
+    return y
+
+
+@pytest.mark.parametrize("fn,value,arg,line", [
+    (seterr_grad, seterr_value, np.array(2.0), "np.seterr"),
+    (helper_filter_grad, helper_filter_value, np.array([2.0, 1.0]), "_raising_filters()")],
+    ids=["seterr", "helper"])
+def test_state_changed_in_the_function_raises_or_is_refused(fn, value, arg, line):
+    old = np.geterr()
+    try:
+        with warnings.catch_warnings():
+            with pytest.raises((FloatingPointError, RuntimeWarning)):
+                value(arg.copy())
+        np.seterr(**old)
+        with warnings.catch_warnings():
+            with pytest.raises(Exception) as info:
+                _run(fn, dlarray(arg.copy()))
+        text = str(info.value)
+        assert "FloatingPointError" in text or "RuntimeWarning" in text or \
+            ("error state" in text and line in text and "test_redteam_dec25j.py" in text), text
+        np.seterr(**old)
+        with warnings.catch_warnings():
+            with pytest.raises(Exception, match="FloatingPointError|RuntimeWarning"):
+                _run(fn, dlarray(arg.copy()), scalars=False)
+    finally:
+        np.seterr(**old)
+
+
+def test_state_set_in_the_function_that_never_raises_gives_numpys_values():
+    old = np.geterr()
+    try:
+        x = np.array(0.7)
+        want = seterr_fine_value(x.copy())
+        np.seterr(**old)
+        try:
+            y, g = _run(seterr_fine_grad, dlarray(x))
+        except Exception as e:              # refused: acceptable, with the line named
+            assert "error state" in str(e) and "np.seterr" in str(e), e
+        else:
+            assert _bits(y) == _bits(want) and _bits(g) == _bits(3.0 + np.exp(x))
+        np.seterr(**old)
+        y0, g0 = _run(seterr_fine_grad, dlarray(x), scalars=False)
+        assert _bits(y0) == _bits(want) and _bits(g0) == _bits(3.0 + np.exp(x))
+    finally:
+        np.seterr(**old)
