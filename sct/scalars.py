@@ -708,17 +708,24 @@ _STATE_SETTERS = frozenset(("seterr", "seterrcall", "errstate", "simplefilter", 
                             "resetwarnings", "catch_warnings"))
 
 
-def _may_change_fp_state(stmt, rt: str, np_name: Optional[str]) -> bool:
+def _may_change_fp_state(stmt, rt: str, np_name: Optional[str], by_name, seen=None) -> bool:
     """Whether a simple statement calls code that may change numpy's error state or the warnings
     filters (``np.seterr(over="raise")``, ``warnings.simplefilter("error")``, either in a helper,
-    compiled or not): code sct did not compile, a function of the user's, a setter itself."""
+    compiled or not): code sct did not compile, a function of the user's, a setter itself; a
+    function generated with the entry (``by_name``: a sweep) where its own code does."""
     from .recomputed import USER_CODE_RT
     for n in gast.walk(stmt):
         if not isinstance(n, gast.Call):
             continue
         f = n.func
         if isinstance(f, gast.Name):
-            if f.id not in _STATE_KEEPING_BUILTINS:
+            if f.id in by_name:
+                seen = set() if seen is None else seen
+                if f.id not in seen:
+                    seen.add(f.id)
+                    if _may_change_fp_state(by_name[f.id], rt, np_name, by_name, seen):
+                        return True
+            elif f.id not in _STATE_KEEPING_BUILTINS:
                 return True
         elif isinstance(f, gast.Attribute):
             if isinstance(f.value, gast.Name) and f.value.id == rt:
@@ -729,7 +736,7 @@ def _may_change_fp_state(stmt, rt: str, np_name: Optional[str]) -> bool:
     return False
 
 
-def _state_checks(stmts, witnesses, rt: str, np_name: Optional[str]):
+def _state_checks(stmts, witnesses, rt: str, np_name: Optional[str], by_name):
     """``rt.scalar_state_kept(x_f, ...)`` after each statement of the entry that may change numpy's
     error state or the warnings filters (``_may_change_fp_state``): the specialised code computes
     with Python floats only where the state at the call let them stand for numpy's float64s
@@ -741,10 +748,10 @@ def _state_checks(stmts, witnesses, rt: str, np_name: Optional[str]):
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(s, (gast.If, gast.For, gast.While)) and inner:
-                setattr(s, field, _state_checks(inner, witnesses, rt, np_name))
+                setattr(s, field, _state_checks(inner, witnesses, rt, np_name, by_name))
         out.append(s)
         if isinstance(s, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign)) and not _is_comment(s) and \
-                _may_change_fp_state(s, rt, np_name):
+                _may_change_fp_state(s, rt, np_name, by_name):
             out.append(gast.Expr(value=_call(_rt_attr(rt, "scalar_state_kept"), [_load(w) for w in witnesses])))
     return out
 
@@ -765,7 +772,7 @@ class Rewriter:
             witnesses = [self.floats[a.id] for a in self.fn.args.args if a.id in self.floats] + \
                 [self.elements[a.id] for a in self.fn.args.args if a.id in self.elements]
             if witnesses:
-                self.fn.body = _state_checks(self.fn.body, witnesses, self.rt, self.o.np)
+                self.fn.body = _state_checks(self.fn.body, witnesses, self.rt, self.o.np, self.o.by_name)
         for a in self.fn.args.args:
             if a.id in self.floats:
                 s = gast.Assign(targets=[gast.Name(id=self.floats[a.id], ctx=gast.Store(), annotation=None,
