@@ -393,3 +393,29 @@ def test_state_set_in_the_function_that_never_raises_gives_numpys_values():
         assert _bits(y0) == _bits(want) and _bits(g0) == _bits(3.0 + np.exp(x))
     finally:
         np.seterr(**old)
+
+
+def test_every_scalar_function_is_numpys_bit_for_bit():
+    """runtime/scalar_ops: each function of FUNCTIONS (math's where libm is numpy's here, as sin and cos
+    usually are; numpy's elsewhere) against numpy's float64 on many arguments, inside and outside
+    the domain; sin/cos kept on math only where that check found libm to be numpy's."""
+    import math
+    from sct.runtime import scalar_ops as so
+    import sct.compiler
+    rng = np.random.default_rng(2512)
+    xs = np.concatenate([rng.uniform(-10, 10, 6000), rng.uniform(-1, 1, 3000), rng.uniform(0, 3, 3000),
+                         np.exp(rng.uniform(-700, 700, 2000)), -np.exp(rng.uniform(-700, 700, 500)),
+                         [0.0, -0.0, 1.0, -1.0, 710.0, -710.0, np.inf, -np.inf, np.nan, 5e-324]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for name, target in so.FUNCTIONS.items():
+            fn = getattr(sct.compiler.RT, target)
+            np_fn = getattr(np, name)
+            for x in xs.tolist():
+                got, want = fn(x), np_fn(np.float64(x))
+                assert type(got) in (float, np.float64), (name, x, got)     # (numpy's where math raises)
+                assert np.float64(got).tobytes() == want.tobytes() or (got != got and want != want), \
+                    (name, x, got, want)
+    assert so._libm_is_numpys(math.fabs, np.fabs)        # (exact: the check holds)
+    if not so._libm_is_numpys(math.sin, np.sin):
+        assert so.scalar_sin.__doc__.endswith("as a Python float.")
