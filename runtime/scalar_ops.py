@@ -49,9 +49,26 @@ def _warnings_raise() -> bool:
     """Whether a RuntimeWarning may be raised as an exception (``warnings.simplefilter("error")``,
     ``python -W error``, pytest's ``filterwarnings = error``): numpy's "warn" state then raises
     where Python's float arithmetic (an overflow, ``inf - inf``) gives inf or nan silently.  The
-    first filter for RuntimeWarning decides; one that matches on a message or module is passed
-    over unless it raises (so may)."""
-    for action, message, category, module, _ in _warnings.filters:
+    answer for the filters as they were last read is kept (``_WARNINGS_READ``): the warnings module
+    changes them by inserting at the front, appending at the end, or binding a new list
+    (``catch_warnings``), each seen by the list, its length, its first and last entries (held, so no
+    other object can take their place) and the default action."""
+    filters, read = _warnings.filters, _WARNINGS_READ
+    n = len(filters)
+    if filters is read[0] and n == read[1] and _warnings.defaultaction is read[4] and \
+            (not n or filters[0] is read[2] and filters[-1] is read[3]):
+        return read[5]
+    answer = _filters_raise(filters)
+    read[:] = [filters, n, filters[0] if n else None, filters[-1] if n else None, _warnings.defaultaction, answer]
+    return answer
+
+
+_WARNINGS_READ: list = [None, -1, None, None, None, False]
+
+
+def _filters_raise(filters) -> bool:
+    """_warnings_raise's answer for ``filters``, read in order."""
+    for action, message, category, module, _ in filters:
         if issubclass(_RuntimeWarning, category):
             if action == "error":
                 return True

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sct import dlarray, dlfeval, dlgradient
+from sct.errors import EvaluationError
 from sct.runtime import scalar_ops as so
 
 
@@ -52,3 +53,51 @@ def test_elements_gradient_other_lengths_and_dtypes():
     out = so.scalar_elements_gradient(x32, 0, (1.5, 2.5))
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, [1.5, 2.5])
+
+
+def test_warnings_filters_read_again_when_changed():
+    """scalar_ops._warnings_raise keeps its answer for the filters as last read; every way the warnings
+    module changes them is seen (the answer is the full scan's each time)."""
+    import warnings
+
+    def check():
+        assert so._warnings_raise() is so._filters_raise(warnings.filters)
+
+    with warnings.catch_warnings():
+        check()
+        warnings.simplefilter("error")
+        assert so._warnings_raise() is True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert so._warnings_raise() is False
+            warnings.filterwarnings("error", category=RuntimeWarning, append=True)
+            assert so._warnings_raise() is False          # the first matching filter decides
+            warnings.filterwarnings("error", category=RuntimeWarning)
+            assert so._warnings_raise() is True
+        assert so._warnings_raise() is True
+        warnings.resetwarnings()
+        assert so._warnings_raise() is False
+        old = warnings.defaultaction
+        try:
+            warnings.defaultaction = "error"
+            assert so._warnings_raise() is True
+        finally:
+            warnings.defaultaction = old
+        assert so._warnings_raise() is False
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", append=True)
+        assert so._warnings_raise() is False
+    check()
+
+
+def test_rosenbrock_under_warnings_as_errors():
+    import warnings
+    x = dlarray(np.array([1e200, 1.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):       # numpy's overflow warning raised, as in plain Python
+            rosen_grad(np.array([1e200, 1.0]))
+        with pytest.raises(EvaluationError, match="RuntimeWarning .* overflow"):    # at the user's line
+            dlfeval(rosen, x)
+    y, g = dlfeval(rosen, dlarray(np.array([0.5, 2.0])))
+    np.testing.assert_allclose(g.data, rosen_grad(np.array([0.5, 2.0])), rtol=1e-14)
