@@ -60,3 +60,15 @@ def test_jvp_outputs_are_python_values(mode):
     np.testing.assert_allclose(np.asarray(extractdata(vals[0])), ref[0], rtol=1e-13)
     np.testing.assert_allclose(float(extractdata(tans[0])), float(np.sum(np.cos(x) * t)), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(extractdata(tans[3])), 2 * t, rtol=1e-6)
+
+
+# --- 2. the random-program tester itself runs clean on a few programs --------------------------------
+
+def test_fuzz4_smoke(tmp_path):
+    """scripts/fuzz4.py on a few seeds: every program's value equals plain Python's and every gradient
+    matches central differences (it exits 1 on a wrong value or gradient or an internal error)."""
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fuzz4.py"), "--n", "4", "--seed", "3",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    counts = dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line and not line.startswith("seed"))
+    assert int(counts.get("ok", 0)) >= 2 and int(counts.get("wrong", 0)) == 0
