@@ -1,6 +1,9 @@
 """An independent differential random-program tester for sct (red team H, dec 25).
 
-    python scripts/fuzz4.py --n 200 --seed 0 [--out /tmp/fuzz4] [--show] [--print]
+    python scripts/fuzz4.py --n 200 --seed 0 [--out /tmp/fuzz4] [--show] [--print] [--big]
+
+(--big: 15 to 30 statements, blocks nested three deep; --f32-exact: float32 values bit for bit, not
+to 1e-6; --print: the program of --seed only)
 
 Generates random numpy functions ``f(x, y, s)`` from a grammar of its own (reassigned names,
 augmented assignment on names, slices and items of private arrays, views and second names, tuple
@@ -16,6 +19,9 @@ returns) and checks, for each program plain Python runs without error on to fini
 * the same compiled code called again with new values and other shapes (the cache is per kind);
 * float32 inputs: values and dtypes as plain Python's, gradients float32;
 * ``sct.jvp`` against directional differences of both outputs;
+* the function given as a dict or a list of its inputs (``dlgradient(loss, p)``), and through an
+  ``AcceleratedFunction`` (``dlaccelerate(f)``, also called outside ``dlfeval``);
+* where plain Python raises (another shape that does not broadcast), that sct raises too;
 * every third program, a second derivative (``dlgradient`` of ``sum(dlgradient(loss, x) * v)``)
   against differences of sct's first-order gradient.
 
@@ -34,6 +40,10 @@ import traceback
 
 import numpy as np
 
+BIG = False
+F64_RTOL = 1e-12
+F32_RTOL = 1e-6   # float32 values: numpy's own rounding, up to a few ulps (a reduction's order)
+MAXD = 2
 SH = {'S': (), 'A': (3,), 'B': (4,), 'M': (3, 4), 'T': (4, 3), 'C': (3, 1), 'R': (1, 4), 'Q': (3, 3)}
 ARR = [k for k in SH]
 
@@ -344,11 +354,11 @@ class Gen:
             return 1
         if x < 0.62:
             return self.alias_stmt(env, ind) if r.random() < 0.5 else self.adv_stmt(env, ind, depth)
-        if x < 0.66 and depth < 2 and budget > 3:
+        if x < 0.66 and depth < MAXD and budget > 3:
             return self.if_block(env, ind, budget, depth)
-        if x < 0.76 and depth < 2 and budget > 3:
+        if x < 0.76 and depth < MAXD and budget > 3:
             return self.for_block(env, ind, budget, depth)
-        if x < 0.81 and depth < 2 and budget > 3:
+        if x < 0.81 and depth < MAXD and budget > 3:
             return self.while_block(env, ind, budget, depth)
         if x < 0.87:
             return self.list_build(env, ind, depth)
@@ -839,7 +849,7 @@ def make_program(seed, n_stmts=None):
     for n_, k_ in ins:
         if r.random() < 0.3:
             g.emit(1, f'{n_} = {n_}' + r.choice(['.copy()', ' * 1.0', ' + 0.0']))
-    n = n_stmts or r.randrange(3, 20)
+    n = n_stmts or (r.randrange(15, 30) if BIG else r.randrange(3, 20))
     i = 0
     while i < n:
         i += g.stmt(env, 1, n - i, 0)
@@ -859,10 +869,15 @@ def make_program(seed, n_stmts=None):
     loss = ' + '.join(terms)
     params = ', '.join(n for n, _ in ins)
     params0 = ', '.join(n + '_in' for n, _ in ins)
-    src = (f'import math\nimport numpy as np\nfrom sct import dlgradient\n{HELPERS}\n\n'
+    src = (f'import math\nimport numpy as np\nfrom sct import dlaccelerate, dlgradient\n{HELPERS}\n\n'
            f'def f({params}):\n{body}\n    loss = {loss}\n    return loss, {aux}\n\n\n'
            f'def f_g({params}):\n    {params0} = {params}\n{body}\n    loss = {loss}\n    return loss, {aux}, dlgradient(loss, {params0})\n\n\n'
            f'def wrap({params}):\n    loss, aux = f({params})\n    return loss, aux, dlgradient(loss, {params})\n\n\n'
+           f'def wrapd(p):\n    loss, aux = f(' + ', '.join(f'p["{n}"]' for n, _ in ins) + ')\n'
+           f'    return loss, aux, dlgradient(loss, p)\n\n\n'
+           f'f_acc = dlaccelerate(f)\n\n\n'
+           f'def wrapa({params}):\n    loss, aux = f_acc({params})\n    return loss, aux, dlgradient(loss, {params})\n\n\n'
+           f'def wrapl(xs):\n    loss, aux = f(*xs)\n    return loss, aux, dlgradient(loss, xs)\n\n\n'
            f'def hv({params}, vx):\n    {params0} = {params}\n    loss, aux = f({params})\n'
            f'    gx = dlgradient(loss, {ins[0][0]}_in)\n    zz = np.sum(gx * vx)\n'
            f'    return zz, dlgradient(zz, {params0})\n')
@@ -902,13 +917,17 @@ def finite(v):
     return bool(np.all(np.isfinite(a))) and float(np.max(np.abs(a), initial=0.0)) < 1e6
 
 
-def same_value(a, b, rtol=1e-12):
+def same_value(a, b, rtol=None):
+    if rtol is None:
+        rtol = F64_RTOL
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
         return f'shape {a.shape} vs {b.shape}'
     if a.dtype != b.dtype:
         return f'dtype {a.dtype} vs {b.dtype}'
+    if rtol == 0.0 and not np.array_equal(a, b, equal_nan=True):
+        return f'value {a!r} vs {b!r} (not bit for bit)'
     if not np.allclose(a, b, rtol=rtol, atol=rtol * 1e-3):
         return f'value {a!r} vs {b!r}'
     return None
@@ -946,7 +965,18 @@ def classify(exc):
     return msg[:110]
 
 
-def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
+def call_variant(dlfeval, dlarray, fun, variant, ins, args):
+    xs = [dlarray(a.copy()) for a in args]
+    if variant == 'wrapd':
+        loss, aux, g = dlfeval(fun, {n: v for (n, _), v in zip(ins, xs)})
+        return loss, aux, [g[n] for n, _ in ins]
+    if variant == 'wrapl':
+        loss, aux, g = dlfeval(fun, xs)
+        return loss, aux, list(g)
+    return dlfeval(fun, *xs)
+
+
+def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap', 'f_g', 'wrapd', 'f_g', 'wrapl', 'f_g', 'wrapa')):
     import sct
     from sct import dlarray, dlfeval, extractdata
     src, ins = make_program(seed)
@@ -963,10 +993,15 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
         alt = {'M': (rows, cols), 'B': (cols,), 'A': (rows,), 'T': (cols, rows), 'Q': (rows, rows), 'S': ()}
         trials.append([np.asarray(rng.uniform(-1.2, 1.2, alt[k])) for _, k in ins])
     ok_trials = []
+    raising = []
     for args in trials:
         try:
             res = plain(mod.f, args)
+        except Warning:
+            continue
         except Exception as e:
+            if len(raising) < 2:
+                raising.append((args, e))
             continue
         if finite(res[0]) and finite(res[1]):
             ok_trials.append((args, res))
@@ -984,7 +1019,7 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
     fun = getattr(mod, variant)
     for args, res in ok_trials:
         try:
-            out = dlfeval(fun, *[dlarray(a.copy()) for a in args])
+            out = call_variant(dlfeval, dlarray, fun, variant, ins, args)
         except sct.CompileError as e:
             stats['refused'] += 1
             stats['refused:' + classify(e)] += 1
@@ -1025,10 +1060,26 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
                 continue
             mask = np.isfinite(fd)
             stats['fd_skipped'] += int((~mask).sum())
-            if not np.allclose(gr[mask], fd[mask], rtol=1e-4, atol=1e-5):
+            # (differences of a large loss carry its rounding: |f| * 1e-16 / 1e-6 absolute)
+            big = float(np.max(np.abs(fd[mask]), initial=0.0))
+            if not np.allclose(gr[mask], fd[mask], rtol=1e-4, atol=1e-5 + 1e-8 * big):
                 problems.append(('grad', f'input {ins[i][0]}: sct {gr!r}\n fd {fd!r}'))
         if problems:
             break
+    # where plain Python raises (another shape that does not broadcast, an index out of range),
+    # the compiled code must raise too, not return a value
+    if not problems:
+        for args, exc in raising:
+            try:
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    out = call_variant(dlfeval, dlarray, fun, variant, ins, args)
+            except Exception:
+                stats['raises_too'] += 1
+                continue
+            problems.append(('no-raise', f'plain Python raised {type(exc).__name__}: {exc} for shapes '
+                             f'{[np.shape(a) for a in args]}; sct returned {out[0]!r}'))
     if problems:
         kind = problems[0][0]
         stats['wrong:' + kind] += 1
@@ -1036,6 +1087,18 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
         with open(os.path.join(workdir, f'fail_{seed}.txt'), 'w') as fh:
             fh.write(f'# variant {variant}\n{src}\n\n' + '\n'.join(f'{k}: {m}' for k, m in problems))
         return problems[0]
+    # the AcceleratedFunction called outside dlfeval gives plain Python's values
+    if variant == 'wrapa' and not problems:
+        for args, res in ok_trials[:2]:
+            try:
+                out = mod.f_acc(*[a.copy() for a in args])
+            except sct.SctError as e:
+                stats['acc_refused:' + classify(e)] += 1
+                break
+            v1 = same_value(np.asarray(extractdata(out[0])), np.asarray(res[0]))
+            v2 = same_value(np.asarray(extractdata(out[1])), np.asarray(res[1]))
+            if v1 or v2:
+                problems.append(('acc-value', f'loss: {v1} aux: {v2}'))
     # float32 inputs: values and dtypes as plain Python's
     args = [a.astype(np.float32) for a in ok_trials[0][0]]
     try:
@@ -1045,10 +1108,10 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
         good = False
     if good:
         try:
-            out = dlfeval(fun, *[dlarray(a.copy()) for a in args])
+            out = call_variant(dlfeval, dlarray, fun, variant, ins, args)
             loss, aux, grads = out
-            v1 = same_value(np.asarray(extractdata(loss)), np.asarray(res[0]), rtol=1e-6)
-            v2 = same_value(np.asarray(extractdata(aux) if hasattr(aux, 'shape') else aux), np.asarray(res[1]), rtol=1e-6)
+            v1 = same_value(np.asarray(extractdata(loss)), np.asarray(res[0]), rtol=F32_RTOL)
+            v2 = same_value(np.asarray(extractdata(aux) if hasattr(aux, 'shape') else aux), np.asarray(res[1]), rtol=F32_RTOL)
             if v1 or v2:
                 problems.append(('value32', f'loss: {v1} aux: {v2}'))
             for i, (a, gr) in enumerate(zip(args, grads)):
@@ -1124,6 +1187,20 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap')):
             stats['hvp_refused:' + classify(e)] += 1
         except Exception:
             problems.append(('internal-hvp', traceback.format_exc()[-3000:]))
+    # where plain Python raises (another shape that does not broadcast, an index out of range),
+    # the compiled code must raise too, not return a value
+    if not problems:
+        for args, exc in raising:
+            try:
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    out = call_variant(dlfeval, dlarray, fun, variant, ins, args)
+            except Exception:
+                stats['raises_too'] += 1
+                continue
+            problems.append(('no-raise', f'plain Python raised {type(exc).__name__}: {exc} for shapes '
+                             f'{[np.shape(a) for a in args]}; sct returned {out[0]!r}'))
     if problems:
         kind = problems[0][0]
         stats['wrong:' + kind] += 1
@@ -1144,7 +1221,18 @@ def main():
     ap.add_argument('--out', default='/tmp/fuzz4')
     ap.add_argument('--show', action='store_true')
     ap.add_argument('--print', action='store_true')
+    ap.add_argument('--f32-exact', action='store_true', help='float32 values bit for bit')
+    ap.add_argument('--exact', action='store_true', help='float64 and float32 values bit for bit')
+    ap.add_argument('--big', action='store_true', help='15-30 statements, blocks nested 3 deep')
     a = ap.parse_args()
+    global F32_RTOL, F64_RTOL
+    if a.f32_exact:
+        F32_RTOL = 0.0
+    if a.exact:
+        F32_RTOL = F64_RTOL = 0.0
+    if a.big:
+        global BIG, MAXD
+        BIG, MAXD = True, 3
     os.makedirs(a.out, exist_ok=True)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout's sct
     if a.print:
@@ -1154,6 +1242,9 @@ def main():
     stats = collections.Counter()
     for s in range(a.seed, a.seed + a.n):
         res = run_one(s, a.out, stats)
+        if (s - a.seed) % 25 == 24:
+            with open(os.path.join(a.out, 'stats.txt'), 'w') as fh:
+                fh.write(f'through seed {s}\n' + ''.join(f'{k}: {v}\n' for k, v in sorted(stats.items())))
         if res and res[0] != 'refused':
             print(f'seed {s}: {res[0]}: {res[1][:300]}', flush=True)
         elif res and a.show:
