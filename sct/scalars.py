@@ -10,8 +10,10 @@ names hold Python floats instead:
 * ``x * y``, ``x + 1.0``, ``-x``, ``x > 0.5`` stay as they are (on Python floats: about 5x
   faster than on numpy scalars); ``/`` and ``**`` go through ``rt.scalar_divide`` and
   ``rt.scalar_power``, which give numpy's inf/nan where Python would raise;
-* ``np.sin(x)`` becomes ``rt.scalar_sin(x)`` (``math.sin``, numpy's result where ``math`` would
-  raise a domain or overflow error), ``np.tanh`` ``rt.math_tanh`` (``math.tanh``);
+* ``np.sin(x)`` becomes ``rt.scalar_sin(x)``, ``np.tanh`` ``rt.math_tanh``: numpy's function of
+  the Python float, numpy's value bit for bit (``math.sin``, ``math.tanh``, ``math.exp``... differ
+  from it in the last bit for many arguments, which an iterated map carries into another value;
+  ``math.sqrt`` and ``math.fabs``, which are numpy's, stay);
 * ``rt.unbroadcast(d, like)`` of scalars is ``d``, ``rt.unbroadcast_product(a, b, like)`` is
   ``a * b``;
 * an argument ``x`` of such a kind is read once as ``x_f = rt.scalar_argument(x)``
