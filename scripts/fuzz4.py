@@ -3,7 +3,7 @@
     python scripts/fuzz4.py --n 200 --seed 0 [--out /tmp/fuzz4] [--show] [--print] [--big]
 
 (--big: 15 to 30 statements, blocks nested three deep; --f32-exact: float32 values bit for bit, not
-to 1e-6; --print: the program of --seed only)
+to 1e-6; --exact: float64 ones too, not to 1e-12; --print: the program of --seed only)
 
 Generates random numpy functions ``f(x, y, s)`` from a grammar of its own (reassigned names,
 augmented assignment on names, slices and items of private arrays, views and second names, tuple
