@@ -1060,9 +1060,11 @@ def run_one(seed, workdir, stats, verbose=False, variants=('f_g', 'wrap', 'f_g',
                 continue
             mask = np.isfinite(fd)
             stats['fd_skipped'] += int((~mask).sum())
-            # (differences of a large loss carry its rounding: |f| * 1e-16 / 1e-6 absolute)
+            # (differences of a large loss carry its rounding: |f| * 1e-16 / 1e-6 absolute, and more
+            # where the loss is a sum of large terms)
             big = float(np.max(np.abs(fd[mask]), initial=0.0))
-            if not np.allclose(gr[mask], fd[mask], rtol=1e-4, atol=1e-5 + 1e-8 * big):
+            f0 = abs(float(res[0]))
+            if not np.allclose(gr[mask], fd[mask], rtol=1e-4, atol=1e-5 + 1e-8 * big + 1e-9 * f0):
                 problems.append(('grad', f'input {ins[i][0]}: sct {gr!r}\n fd {fd!r}'))
         if problems:
             break
