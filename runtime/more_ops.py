@@ -1600,7 +1600,12 @@ def _ufunc_accumulate(ufunc):
         for i in range(1, items.shape[0]):
             values.append(ufunc(values[-1], items[i]))
         out = np.moveaxis(np.stack(values), 0, 0 if axis is None else axis)
-        return out if dtype is None else out.astype(dtype)
+        # laid out as numpy's accumulate lays its result, as its input (order "K"; the stack moved
+        # back is another layout): what is computed from it later (np.sum's pairwise order, a
+        # matmul) rounds as in the program's run (red team H, dec 25: a float32 sum differed by an ulp)
+        laid = np.empty_like(np.ravel(array) if axis is None else np.asarray(array), dtype=out.dtype)
+        laid[...] = out
+        return laid if dtype is None else laid.astype(dtype)
     accumulate.__qualname__ = accumulate.__name__ = f"{ufunc.__name__}_accumulate"
     return accumulate
 

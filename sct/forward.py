@@ -109,7 +109,7 @@ def _output_layout(y):
 def _split_outputs(flat, layout, tangent: bool):
     """The vector of :func:`_concatenated` as the function's outputs again (each its shape; a
     value in its own dtype, a tangent real where its output is real)."""
-    kind, parts = layout
+    kind, parts = layout[:2]
     data = np.asarray(extractdata(flat))
     pieces, start = [], 0
     for shape, dtype in parts:
@@ -228,6 +228,9 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     out = dlfeval(function, *before, *xs, *after)          # the output's shape and type
     layout = _output_layout(out)
     if layout is not None:                  # a tuple of outputs: one vector, split afterwards
+        # (the values are this run's outputs as dlfeval gives them: an int or bool output stays what
+        # Python computed, not the float it is in the vector; red team H, dec 25)
+        layout = layout + (out,)
         y = np.zeros(builtins.sum(int(np.prod(shape, dtype=np.int64)) for shape, _ in layout[1]),
                      dtype=np.result_type(*[dtype for _, dtype in layout[1]]))
     else:
@@ -292,7 +295,7 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
             if replaying:
                 effects.replay_end()
     if layout is not None:
-        return _split_outputs(y, layout, False), _split_outputs(jv, layout, True)
+        return layout[2], _split_outputs(jv, layout, True)
     return y, jv
 
 
