@@ -1017,6 +1017,8 @@ CASES = [
     Case(np.linspace, [R(2), R(2), C(3)], wrt=(0, 1), complex=True),
     Case(nops.tolist_method, [R(2, 3)], complex=True, fn=lambda a: np.array(nops.tolist_method(a)),
          rule=lambda g, ans, a: nops._tolist_method_rule(np.asarray(g).tolist(), ans, a)),
+    Case(nops.nested_adjoints, [R(2, 3)], complex=True, fn=lambda a: np.array(nops.nested_adjoints(a)),
+         rule=lambda g, ans, a: nops._nested_adjoints_rule(nops.nested_adjoints(np.asarray(g)), ans, a)),
     Case(nops.nested_to_array, [R(2, 3), C(np.zeros((2, 3)))], complex=True,
          fn=lambda g, a: nops.nested_to_array(np.asarray(g).tolist(), a),
          rule=lambda g, ans, adjoints, a: np.array(nops._nested_to_array_rule(g, ans, adjoints, a))),
