@@ -92,3 +92,92 @@ def test_float32_stays_float32():
     value, jv = sct.jvp(lambda x: dlgradient(cubes_items(x), x), x, v, mode="transpose")
     assert D(jv).dtype == np.float32 and D(value).dtype == np.float32
     np.testing.assert_allclose(D(jv), 6 * x * v, rtol=1e-5)
+
+
+# --- Python floats in a container, at a point where one is 0 ---------------------------------------
+# y = lst[0] * lst[1] with lst = [float(x[0]), float(x[1])]: the seed of a sweep at a Python float y
+# was the Python float 1.0, so the adjoint of lst[0] was the Python float lst[1]; where that was 0.0,
+# getitem_or_zero read it as the zero marker, and a sweep differentiated again lost the Hessian's
+# off-diagonal (dlfeval's nested dlgradient, sct.hvp and sct.jvp of a gradient function: 0, not 1).
+
+class Pair:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+
+def floats_in_a_list(x):
+    a = float(x[0])
+    b = float(x[1])
+    lst = [a, b]
+    return lst[0] * lst[1] + math.sin(lst[0]) * lst[1] ** 2
+
+
+def items_in_a_tuple(x):
+    t = (x[0].item(), x[1].item())
+    return t[0] * t[1] + math.sin(t[0]) * t[1] ** 2
+
+
+def floats_in_a_dict(x):
+    d = {k: float(v) for k, v in zip("ab", x)}
+    return d["a"] * d["b"] + math.sin(d["a"]) * d["b"] ** 2
+
+
+def floats_in_an_object(x):
+    p = Pair(float(x[0]), float(x[1]))
+    return p.a * p.b + math.sin(p.a) * p.b ** 2
+
+
+def floats_unpacked(x):
+    a, b = [float(e) for e in x]
+    return a * b + math.sin(a) * b ** 2
+
+
+def tolist_appended(x):
+    a, b = x.tolist()
+    lst = [a]
+    lst.append(b)
+    return lst[0] * lst[1] + math.sin(lst[0]) * lst[1] ** 2
+
+
+def hessian(x):
+    """Of a * b + sin(a) * b ** 2 at x = (a, b)."""
+    a, b = x
+    return np.array([[-math.sin(a) * b ** 2, 1 + 2 * b * math.cos(a)],
+                     [1 + 2 * b * math.cos(a), 2 * math.sin(a)]])
+
+
+CONTAINERS = [floats_in_a_list, items_in_a_tuple, floats_in_a_dict, floats_in_an_object, floats_unpacked,
+              tolist_appended]
+
+
+@pytest.mark.parametrize("f", CONTAINERS)
+@pytest.mark.parametrize("x", [[0.0, 0.0], [0.0, 0.7], [0.4, 0.0], [0.4, -0.3]])
+def test_second_derivatives_of_python_floats_in_containers(f, x):
+    x = np.array(x)
+    v = np.array([1.0, -2.0])
+    H = hessian(x)
+    fd_rows = [(numerical_gradient(f, [x + 1e-4 * e], 0) - numerical_gradient(f, [x - 1e-4 * e], 0)) / 2e-4
+               for e in np.eye(2)]
+    np.testing.assert_allclose(np.array(fd_rows), H, atol=1e-5)
+
+    def rows(x):
+        g = dlgradient(f(x), x)
+        return g, dlgradient(g[0], x), dlgradient(g[1], x)
+    g, h0, h1 = dlfeval(rows, dlarray(x))
+    np.testing.assert_allclose(D(g), numerical_gradient(f, [x], 0), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(np.array([D(h0), D(h1)]), H, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(D(sct.hvp(f, x, v)), H @ v, rtol=1e-12, atol=1e-14)
+    for mode in ("forward", "transpose"):
+        np.testing.assert_allclose(D(sct.jvp(lambda x: dlgradient(f(x), x), x, v, mode=mode)[1]), H @ v,
+                                   rtol=1e-12, atol=1e-14, err_msg=mode)
+
+
+def test_a_python_float_seed_keeps_float32_gradients():
+    def grads(x):
+        y = float(np.sum(x ** 2)) * 3.0
+        return y, dlgradient(y, x)
+    x = np.array([0.5, -1.5], dtype=np.float32)
+    y, g = dlfeval(grads, dlarray(x))
+    assert D(g).dtype == np.float32
+    np.testing.assert_allclose(D(g), 6 * x, rtol=1e-6)
