@@ -1494,11 +1494,22 @@ def prod_items(iterable, start=1):
 
 
 def hypot_items(*coordinates):
-    """``math.hypot(*coordinates)`` (any number of them): a Python float, folded with np.hypot."""
-    value = 0.0
-    for c in coordinates:
-        value = np.hypot(value, float(c))
-    return float(value)
+    """``math.hypot(*coordinates)`` (any number of them): a Python float, math's own value, by
+    ``hypot_of`` on the array of the coordinates.  (Was folded with np.hypot from 0.0: hypot(0, c) =
+    |c| first, whose kink at c = 0 gave second derivatives 0 there: math.hypot(a, 1.0) at a = 0 had
+    d2/da2 0, not 1.)"""
+    return hypot_of(np.array([float(c) for c in coordinates], dtype=float))
+
+
+def hypot_of(c):
+    """``math.hypot`` of the items of the 1-d float array ``c``: an op, with its rule below."""
+    return math.hypot(*c.tolist())
+
+
+@defrule(hypot_of)
+def _hypot_of_rule(g, ans, c):
+    # c / |c|, 0 where the norm is 0 (its kink), for every order: as abs's rule (math.hypot(c) is |c|)
+    return g * np.where(ans == 0, 0.0, c / np.where(ans == 0, 1.0, ans))
 
 
 def fromiter_items(iter, dtype, count=-1, *, like=None):
@@ -1649,10 +1660,7 @@ def dist_items(p, q):
     """``math.dist(p, q)``: a Python float, the Euclidean distance, folded as math.hypot is."""
     if len(p) != len(q):
         raise ValueError("both points must have the same number of dimensions")
-    value = 0.0
-    for a, b in zip(p, q):
-        value = np.hypot(value, float(a) - float(b))
-    return float(value)
+    return hypot_of(np.array([float(a) - float(b) for a, b in zip(p, q)], dtype=float))
 
 
 equivalent(math.dist, dist_items)

@@ -181,3 +181,39 @@ def test_a_python_float_seed_keeps_float32_gradients():
     y, g = dlfeval(grads, dlarray(x))
     assert D(g).dtype == np.float32
     np.testing.assert_allclose(D(g), 6 * x, rtol=1e-6)
+
+
+# --- math.hypot and math.dist: second derivatives where a coordinate is 0 ---------------------------
+# Both were folded with np.hypot from 0.0, hypot(0, c) = |c| first: its kink at c = 0 made the second
+# derivative 0 there (math.hypot(a, 1.0) at a = 0: d2/da2 0, not 1).  Now the op hypot_of (math's
+# own value) with the rule c / |c|.
+
+def hypot_two(x):
+    return math.hypot(float(x[0]), 1.0) * x[1] + math.hypot(x[1], x[2])
+
+
+def hypot_three(x):
+    return math.hypot(x[0], x[1], x[2]) + math.hypot(*x.tolist())
+
+
+def distances(x):
+    return math.dist(x.tolist()[:2], [0.0, -1.0]) + math.dist(x, [0.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("f", [hypot_two, hypot_three, distances])
+@pytest.mark.parametrize("x", [[0.0, 0.5, 0.7], [0.0, 0.0, 0.7], [0.3, -0.4, 1.2]])
+def test_second_derivatives_of_hypot_and_dist(f, x):
+    x = np.array(x)
+    fd_rows = np.array([(numerical_gradient(f, [x + 1e-4 * e], 0) - numerical_gradient(f, [x - 1e-4 * e], 0))
+                        / 2e-4 for e in np.eye(3)])
+
+    def rows(x):
+        y = f(x)
+        g = dlgradient(y, x)
+        return y, g, dlgradient(g[0], x), dlgradient(g[1], x), dlgradient(g[2], x)
+    y, g, *h = dlfeval(rows, dlarray(x))
+    assert float(y) == f(x)
+    np.testing.assert_allclose(D(g), numerical_gradient(f, [x], 0), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(np.array([D(r) for r in h]), fd_rows, rtol=1e-5, atol=1e-5)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(D(sct.hvp(f, x, v)), fd_rows @ v, rtol=1e-5, atol=1e-5)
