@@ -1579,12 +1579,27 @@ def reduce_agrees(ufunc, array, axis, value, initial=None):
 nondifferentiable(reduce_agrees)
 
 
+def hypot_reduce(array, axis=0):
+    """``np.hypot.reduce(array, axis)``: numpy's value, an op with its rule below."""
+    return np.hypot.reduce(array, axis=axis)
+
+
+@defrule(hypot_reduce, wrt=("array",))
+def _hypot_reduce_rule(g, ans, array, axis=0):
+    # x / |x| along the axis, 0 where the norm is 0 (its kink): as math.hypot's rule (hypot_of)
+    return reduction_broadcast(np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, ans)), array, axis, False) * array
+
+
 def _ufunc_reduce(ufunc):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
         _no_out(out)
         _no_where(where)
         items = _moved_items(array, axis)
-        if initial is not None:
+        if ufunc is np.hypot and initial is None and items.shape[0] > 0:
+            # an op with its rule (the fold below: hypot(hypot(0, 0), c), whose kink at the first
+            # items' 0 gave second derivatives 0 there, not 1 / |c|)
+            value = hypot_reduce(array, axis)
+        elif initial is not None:
             # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
             value = np.broadcast_to(initial, items.shape[1:])
             for i in range(items.shape[0]):

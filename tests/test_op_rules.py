@@ -658,6 +658,8 @@ CASES = [
     Case(math.hypot, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
     Case(more_ops.hypot_of, [R(3)]),          # math.hypot's and math.dist's op, on the coordinates' array
     Case(more_ops.hypot_of, [R(1)]),
+    Case(more_ops.hypot_reduce, [R(2, 3), C(1)]),         # np.hypot.reduce's op
+    Case(more_ops.hypot_reduce, [R(2, 3), C(None)]),
     Case(math.pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
     Case(math.log, [R(lo=0.5, hi=2)]),
     Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),

@@ -217,3 +217,27 @@ def test_second_derivatives_of_hypot_and_dist(f, x):
     np.testing.assert_allclose(np.array([D(r) for r in h]), fd_rows, rtol=1e-5, atol=1e-5)
     v = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(D(sct.hvp(f, x, v)), fd_rows @ v, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("axis, keepdims", [(0, False), (1, False), (1, True), (None, False)])
+def test_second_derivatives_of_hypot_reduce(axis, keepdims):
+    """np.hypot.reduce folded np.hypot (hypot(hypot(0, 0), c): second derivatives 0 where the first
+    items were 0); now the op hypot_reduce (numpy's value) with its rule."""
+    x = np.array([[0.0, 0.0, 0.7], [0.4, 0.3, -0.2]]).T.copy()      # column 0 starts with two zeros
+    w = np.arange(1.0, 7.0).reshape(3, 2)
+
+    def f(x):
+        return np.hypot.reduce(x, axis=axis, keepdims=keepdims)
+
+    def total(x):
+        return float(np.sum(f(x)))
+
+    def second(x, w):
+        y = f(x)
+        g = dlgradient(np.sum(y), x)
+        return y, g, dlgradient(np.sum(g * w), x)
+    y, g, hw = dlfeval(second, dlarray(x), w)
+    np.testing.assert_array_equal(D(y), f(x))
+    np.testing.assert_allclose(D(g), numerical_gradient(total, [x], 0), rtol=1e-7, atol=1e-9)
+    want = (numerical_gradient(total, [x + 1e-4 * w], 0) - numerical_gradient(total, [x - 1e-4 * w], 0)) / 2e-4
+    np.testing.assert_allclose(D(hw), want, rtol=1e-5, atol=1e-4)
