@@ -1470,19 +1470,26 @@ equivalent(operator.or_, or_items)
 
 
 def fsum_items(iterable):
-    """``math.fsum(iterable)``: a Python float, the sum of the items as floats, read and
-    differentiated as that sum; the rounding fsum avoids is added back as a constant."""
+    """``math.fsum(iterable)``: a Python float, math's own value, differentiated as the sum of the
+    items as floats (the rounding fsum avoids has no derivative)."""
     items = [float(item) for item in iterable]
     value = 0.0
     for item in items:
         value = value + item
-    return value + fsum_rounding(items, value)
+    return fsum_value(value, items)
 
 
-def fsum_rounding(items, value):
-    """math.fsum(items) - value, a constant (the error of the plain left-to-right sum)."""
-    exact = math.fsum(float(np.asarray(getattr(v, "data", v))) for v in items)
-    return exact - float(np.asarray(getattr(value, "data", value)))
+def fsum_value(value, items):
+    """``math.fsum(items)``, whose derivative is that of ``value``, their plain sum: an op with the
+    rule g (was value + (math.fsum(items) - value), which is not math.fsum's value where the
+    difference rounds: fsum([1e16, 1.0, 1.0, -1e16, -2.0, 1e-30]) gave 0.0, not 1e-30, and an
+    infinite sum NaN)."""
+    return math.fsum(float(np.asarray(getattr(v, "data", v))) for v in items)
+
+
+@defrule(fsum_value, wrt=("value",))
+def _fsum_value_rule(g, ans, value, items):
+    return g
 
 
 def prod_items(iterable, start=1):
@@ -1529,7 +1536,6 @@ equivalent(math.fsum, fsum_items)
 equivalent(np.fromiter, fromiter_items)
 equivalent(math.prod, prod_items)
 equivalent(math.hypot, hypot_items)
-nondifferentiable(fsum_rounding)
 nondifferentiable(median_plan)
 
 

@@ -659,6 +659,8 @@ CASES = [
     Case(more_ops.hypot_of, [R(3)]),          # math.hypot's and math.dist's op, on the coordinates' array
     Case(more_ops.hypot_of, [R(1)]),
     Case(more_ops.hypot_reduce, [R(2, 3), C(1)]),         # np.hypot.reduce's op
+    Case(more_ops.fsum_value, [R()], fn=lambda v: more_ops.fsum_value(v, [v]),     # math.fsum's op: the
+         rule=lambda g, ans, v: more_ops._fsum_value_rule(g, ans, v, [v])),         # plain sum's derivative
     Case(more_ops.hypot_reduce, [R(2, 3), C(None)]),
     Case(math.pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
     Case(math.log, [R(lo=0.5, hi=2)]),

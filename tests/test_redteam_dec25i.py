@@ -241,3 +241,39 @@ def test_second_derivatives_of_hypot_reduce(axis, keepdims):
     np.testing.assert_allclose(D(g), numerical_gradient(total, [x], 0), rtol=1e-7, atol=1e-9)
     want = (numerical_gradient(total, [x + 1e-4 * w], 0) - numerical_gradient(total, [x - 1e-4 * w], 0)) / 2e-4
     np.testing.assert_allclose(D(hw), want, rtol=1e-5, atol=1e-4)
+
+
+def test_fsum_is_maths_value():
+    """math.fsum was value + (math.fsum(items) - value), not math.fsum's value where the difference
+    rounds (0.0 for 1e-30 below) and NaN for an infinite sum; now the op fsum_value (math's value,
+    the plain sum's derivative)."""
+    def f(x):
+        y = math.fsum(x.tolist())
+        return y, dlgradient(y, x)
+    items = np.array([1e16, 1.0, 1.0, -1e16, -2.0, 1e-30])
+    y, g = dlfeval(f, dlarray(items))
+    assert float(y) == math.fsum(items.tolist()) == 1e-30
+    np.testing.assert_array_equal(D(g), np.ones(6))
+
+    def infinite(x):
+        y = math.fsum([float(x[0]) ** 2, math.inf])
+        return y, dlgradient(y, x)
+    y, g = dlfeval(infinite, dlarray(np.array([3.0, 1.0])))
+    assert float(y) == math.inf
+    np.testing.assert_array_equal(D(g), [6.0, 0.0])
+
+    def second(x):
+        y = math.fsum([e ** 3 for e in x.tolist()]) * x[0]
+        g = dlgradient(y, x)
+        return y, g, dlgradient(g[0], x)
+    x = np.array([0.3, -1.2, 2.0])
+    y, g, h = dlfeval(second, dlarray(x))
+    fun = lambda x: math.fsum([e ** 3 for e in x.tolist()]) * x[0]      # noqa: E731
+    assert float(y) == fun(x)
+    np.testing.assert_allclose(D(g), numerical_gradient(fun, [x], 0), rtol=1e-7)
+    np.testing.assert_allclose(D(h), [12 * x[0] ** 2, 3 * x[1] ** 2, 3 * x[2] ** 2], rtol=1e-12)
+    for mode in ("forward", "transpose"):
+        value, jv = sct.jvp(fun, x, np.array([0.5, 1.0, -0.7]), mode=mode)
+        assert float(value) == fun(x)
+        np.testing.assert_allclose(D(jv), numerical_gradient(fun, [x], 0) @ [0.5, 1.0, -0.7], rtol=1e-7,
+                                   err_msg=mode)
