@@ -277,3 +277,88 @@ def test_fsum_is_maths_value():
         assert float(value) == fun(x)
         np.testing.assert_allclose(D(jv), numerical_gradient(fun, [x], 0) @ [0.5, 1.0, -0.7], rtol=1e-7,
                                    err_msg=mode)
+
+
+# --- a function with a derivative rule, passed as a value ---------------------------------------------
+# rt.vjp_at of a Python function compiled its source before looking up its rule: a @sct.defrule
+# function or sct's own op (sct.sigmoid) called through an argument, a dict's item, an attribute or a
+# list had its source differentiated, not its rule (a straight-through round's gradient 0, not 1;
+# sigmoid's 0 at x = 0, its implementation's |x|), where the call naming it directly used the rule.
+
+def ste_round(x):
+    return np.round(x)
+
+
+@sct.defrule(ste_round)
+def _ste_round_rule(g, ans, x):
+    return g
+
+
+class Quantized:
+    def __init__(self, q):
+        self.q = q
+
+    def __call__(self, x):
+        return self.q(x) * (x + 1.0)
+
+
+QUANTIZERS = {"round": ste_round, "sigmoid": sct.sigmoid}
+
+
+def through_an_argument(x, q):
+    y = np.sum(q(x) * (x + 1.0))
+    return y, dlgradient(y, x)
+
+
+def through_a_dict(x, name):
+    y = np.sum(QUANTIZERS[name](x) * (x + 1.0))
+    return y, dlgradient(y, x)
+
+
+def through_an_attribute(x, layer):
+    y = np.sum(layer(x))
+    return y, dlgradient(y, x)
+
+
+def through_a_list(x, qs):
+    y = 0.0
+    for q in qs:
+        y = y + np.sum(q(x) * (x + 1.0))
+    return y, dlgradient(y, x)
+
+
+def second_through_an_argument(x, q):
+    g = dlgradient(np.sum(q(x) * x ** 2), x)
+    return dlgradient(np.sum(g), x)
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("name", ["round", "sigmoid"])
+def test_an_op_with_a_rule_passed_as_a_value(name):
+    x = np.array([0.3, 1.7, -0.4, 0.0])
+    q = QUANTIZERS[name]
+    if name == "round":
+        value, d = np.round(x), np.ones(4)                     # the rule's derivative: 1
+        d2 = 2 * np.round(x) + 4 * x                          # of sum(q(x) * x ** 2), summed
+    else:
+        value, d = _sig(x), _sig(x) * (1 - _sig(x))
+        d2 = None
+    want = np.sum(value * (x + 1)), value + d * (x + 1)
+    for fun, arg in [(through_an_argument, q), (through_a_dict, name), (through_an_attribute, Quantized(q)),
+                     (through_a_list, [q])]:
+        y, g = dlfeval(fun, dlarray(x), arg)
+        np.testing.assert_allclose(float(y), want[0], rtol=1e-14, err_msg=fun.__name__)
+        np.testing.assert_allclose(D(g), want[1], rtol=1e-12, atol=1e-15, err_msg=fun.__name__)
+    if d2 is not None:
+        np.testing.assert_allclose(D(dlfeval(second_through_an_argument, dlarray(x), q)), d2, rtol=1e-12)
+        np.testing.assert_allclose(D(sct.hvp(lambda x: np.sum(QUANTIZERS["round"](x) * x ** 2), x, np.ones(4))),
+                                   d2, rtol=1e-12)
+    else:        # sigmoid's second derivative through the value, as where the call names it
+        def named(x):
+            g = dlgradient(np.sum(sct.sigmoid(x) * x ** 2), x)
+            return dlgradient(np.sum(g), x)
+        np.testing.assert_allclose(D(dlfeval(second_through_an_argument, dlarray(x), q)),
+                                   D(dlfeval(named, dlarray(x))), rtol=1e-12)
