@@ -9,6 +9,7 @@ mixed partial; ``sct.jvp`` of a gradient function, whose transposition runs at u
 mode does not follow ``tolist``) then gave zeros: ``sct.jvp(lambda x: dlgradient(f(x), x), x, v)``
 returned 0 for the Hessian-vector product of ``f(x) = sum(e ** 3 for e in x.tolist())``.
 """
+import functools
 import math
 
 import numpy as np
@@ -362,3 +363,69 @@ def test_an_op_with_a_rule_passed_as_a_value(name):
             return dlgradient(np.sum(g), x)
         np.testing.assert_allclose(D(dlfeval(second_through_an_argument, dlarray(x), q)),
                                    D(dlfeval(named, dlarray(x))), rtol=1e-12)
+
+
+# --- a keyword-only parameter assigned in a branch ---------------------------------------------------
+# The forward of a helper compiled for a sweep set every name the tape records before a branch first
+# assigns it to None, and its parameters were only the positional ones: a keyword-only parameter
+# (def f(x, *, scale=None): if scale is None: scale = 0.1) lost the value the call passed, a wrong
+# value and gradient (f(x, scale=0.5) ran with 0.1), and functools.partial(sct.leakyrelu, scale=0.1)
+# made in the function (sct/partials.py writes it as such a nested function) raised a TypeError.
+
+def leaky_keyword(x, *, scale=None):
+    if scale is None:
+        scale = 0.1
+    return np.where(x > 0, x, scale * x)
+
+
+def keyword_passed(x):
+    y = np.sum(leaky_keyword(x, scale=0.5) * (x + 1))
+    return y, dlgradient(y, x)
+
+
+def keyword_nested(x):
+    s = 0.1
+
+    def f(z, *, scale=None):
+        if scale is None:
+            scale = s
+        return np.where(z > 0, z, scale * z)
+    y = np.sum(f(x, scale=0.5) * (x + 1))
+    return y, dlgradient(y, x)
+
+
+def keyword_by_value(x, f):
+    y = np.sum(f(x, scale=0.5) * (x + 1))
+    return y, dlgradient(y, x)
+
+
+def partial_of_an_op(x):
+    f = functools.partial(sct.leakyrelu, scale=0.5)
+    y = np.sum(f(x) * (x + 1))
+    return y, dlgradient(y, x)
+
+
+def keyword_in_a_loop_second(x, v):
+    def inner(z, *, p=None):
+        for _ in range(2):
+            if p is None:
+                p = 2.0
+            z = z ** 2 * p
+        return np.sum(z)
+    g = dlgradient(inner(x, p=3.0), x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def test_a_keyword_only_parameter_assigned_in_a_branch():
+    x = np.array([0.3, 1.7, -0.4, 0.5])
+
+    def plain(x):
+        return np.sum(np.where(x > 0, x, 0.5 * x) * (x + 1))
+    for fun, args in [(keyword_passed, ()), (keyword_nested, ()), (keyword_by_value, (leaky_keyword,)),
+                      (partial_of_an_op, ())]:
+        y, g = dlfeval(fun, dlarray(x), *args)
+        assert float(y) == plain(x), fun.__name__
+        np.testing.assert_allclose(D(g), numerical_gradient(plain, [x], 0), rtol=1e-7, err_msg=fun.__name__)
+    # inner = sum(27 x ** 4): its Hessian-vector product along ones is 324 x ** 2
+    np.testing.assert_allclose(D(dlfeval(keyword_in_a_loop_second, dlarray(x), np.ones(4))), 324 * x ** 2,
+                               rtol=1e-12)
