@@ -9,6 +9,7 @@ mixed partial; ``sct.jvp`` of a gradient function, whose transposition runs at u
 mode does not follow ``tolist``) then gave zeros: ``sct.jvp(lambda x: dlgradient(f(x), x), x, v)``
 returned 0 for the Hessian-vector product of ``f(x) = sum(e ** 3 for e in x.tolist())``.
 """
+import collections
 import functools
 import math
 
@@ -429,3 +430,33 @@ def test_a_keyword_only_parameter_assigned_in_a_branch():
     # inner = sum(27 x ** 4): its Hessian-vector product along ones is 324 x ** 2
     np.testing.assert_allclose(D(dlfeval(keyword_in_a_loop_second, dlarray(x), np.ones(4))), 324 * x ** 2,
                                rtol=1e-12)
+
+
+# --- jvp's outputs through the transposition (forward mode's fallback) --------------------------------
+# A namedtuple came back as a plain tuple (its fields unreachable: out.a an AttributeError), and a dict
+# raised a TypeError naming sct's own kernel line; now the namedtuple as returned, the dict refused.
+
+Pair2 = collections.namedtuple("Pair2", "a b")
+
+
+def as_a_namedtuple(x):
+    return Pair2(np.sin(x), np.sum(x ** 2))
+
+
+def as_a_dict(x):
+    return {"a": np.sin(x)}
+
+
+def test_jvp_keeps_a_namedtuple():
+    x, v = np.array([0.3, 1.7, -0.4]), np.array([1.0, 0.5, -2.0])
+    for mode in ("forward", "transpose"):
+        value, tangent = sct.jvp(as_a_namedtuple, x, v, mode=mode)
+        assert type(value) is Pair2 and type(tangent) is Pair2, mode
+        np.testing.assert_allclose(D(value.a), np.sin(x), rtol=1e-15)
+        np.testing.assert_allclose(float(value.b), np.sum(x ** 2), rtol=1e-15)
+        np.testing.assert_allclose(D(tangent.a), np.cos(x) * v, rtol=1e-12)
+        np.testing.assert_allclose(float(tangent.b), np.sum(2 * x * v), rtol=1e-12)
+    value, tangent = sct.jvp(as_a_dict, x, v)          # forward mode follows a dict
+    np.testing.assert_allclose(D(tangent["a"]), np.cos(x) * v, rtol=1e-12)
+    with pytest.raises(sct.SctError, match="returns a dict"):
+        sct.jvp(as_a_dict, x, v, mode="transpose")
