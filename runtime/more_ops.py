@@ -1470,19 +1470,26 @@ equivalent(operator.or_, or_items)
 
 
 def fsum_items(iterable):
-    """``math.fsum(iterable)``: a Python float, the sum of the items as floats, read and
-    differentiated as that sum; the rounding fsum avoids is added back as a constant."""
+    """``math.fsum(iterable)``: a Python float, math's own value, differentiated as the sum of the
+    items as floats (the rounding fsum avoids has no derivative)."""
     items = [float(item) for item in iterable]
     value = 0.0
     for item in items:
         value = value + item
-    return value + fsum_rounding(items, value)
+    return fsum_value(value, items)
 
 
-def fsum_rounding(items, value):
-    """math.fsum(items) - value, a constant (the error of the plain left-to-right sum)."""
-    exact = math.fsum(float(np.asarray(getattr(v, "data", v))) for v in items)
-    return exact - float(np.asarray(getattr(value, "data", value)))
+def fsum_value(value, items):
+    """``math.fsum(items)``, whose derivative is that of ``value``, their plain sum: an op with the
+    rule g (was value + (math.fsum(items) - value), which is not math.fsum's value where the
+    difference rounds: fsum([1e16, 1.0, 1.0, -1e16, -2.0, 1e-30]) gave 0.0, not 1e-30, and an
+    infinite sum NaN)."""
+    return math.fsum(float(np.asarray(getattr(v, "data", v))) for v in items)
+
+
+@defrule(fsum_value, wrt=("value",))
+def _fsum_value_rule(g, ans, value, items):
+    return g
 
 
 def prod_items(iterable, start=1):
@@ -1494,11 +1501,22 @@ def prod_items(iterable, start=1):
 
 
 def hypot_items(*coordinates):
-    """``math.hypot(*coordinates)`` (any number of them): a Python float, folded with np.hypot."""
-    value = 0.0
-    for c in coordinates:
-        value = np.hypot(value, float(c))
-    return float(value)
+    """``math.hypot(*coordinates)`` (any number of them): a Python float, math's own value, by
+    ``hypot_of`` on the array of the coordinates.  (Was folded with np.hypot from 0.0: hypot(0, c) =
+    |c| first, whose kink at c = 0 gave second derivatives 0 there: math.hypot(a, 1.0) at a = 0 had
+    d2/da2 0, not 1.)"""
+    return hypot_of(np.array([float(c) for c in coordinates], dtype=float))
+
+
+def hypot_of(c):
+    """``math.hypot`` of the items of the 1-d float array ``c``: an op, with its rule below."""
+    return math.hypot(*c.tolist())
+
+
+@defrule(hypot_of)
+def _hypot_of_rule(g, ans, c):
+    # c / |c|, 0 where the norm is 0 (its kink), for every order: as abs's rule (math.hypot(c) is |c|)
+    return g * np.where(ans == 0, 0.0, c / np.where(ans == 0, 1.0, ans))
 
 
 def fromiter_items(iter, dtype, count=-1, *, like=None):
@@ -1518,7 +1536,6 @@ equivalent(math.fsum, fsum_items)
 equivalent(np.fromiter, fromiter_items)
 equivalent(math.prod, prod_items)
 equivalent(math.hypot, hypot_items)
-nondifferentiable(fsum_rounding)
 nondifferentiable(median_plan)
 
 
@@ -1568,12 +1585,27 @@ def reduce_agrees(ufunc, array, axis, value, initial=None):
 nondifferentiable(reduce_agrees)
 
 
+def hypot_reduce(array, axis=0):
+    """``np.hypot.reduce(array, axis)``: numpy's value, an op with its rule below."""
+    return np.hypot.reduce(array, axis=axis)
+
+
+@defrule(hypot_reduce, wrt=("array",))
+def _hypot_reduce_rule(g, ans, array, axis=0):
+    # x / |x| along the axis, 0 where the norm is 0 (its kink): as math.hypot's rule (hypot_of)
+    return reduction_broadcast(np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, ans)), array, axis, False) * array
+
+
 def _ufunc_reduce(ufunc):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
         _no_out(out)
         _no_where(where)
         items = _moved_items(array, axis)
-        if initial is not None:
+        if ufunc is np.hypot and initial is None and items.shape[0] > 0:
+            # an op with its rule (the fold below: hypot(hypot(0, 0), c), whose kink at the first
+            # items' 0 gave second derivatives 0 there, not 1 / |c|)
+            value = hypot_reduce(array, axis)
+        elif initial is not None:
             # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
             value = np.broadcast_to(initial, items.shape[1:])
             for i in range(items.shape[0]):
@@ -1654,10 +1686,7 @@ def dist_items(p, q):
     """``math.dist(p, q)``: a Python float, the Euclidean distance, folded as math.hypot is."""
     if len(p) != len(q):
         raise ValueError("both points must have the same number of dimensions")
-    value = 0.0
-    for a, b in zip(p, q):
-        value = np.hypot(value, float(a) - float(b))
-    return float(value)
+    return hypot_of(np.array([float(a) - float(b) for a, b in zip(p, q)], dtype=float))
 
 
 equivalent(math.dist, dist_items)

@@ -2929,9 +2929,26 @@ def _tolist_method_rule(g, ans, a):
     return nested_to_array(g, a)
 
 
+def nested_adjoints(g):
+    """``g.tolist()`` with numpy scalars for its numbers: the adjoint of ``nested_to_array`` with
+    respect to its list of adjoints.  Not Python floats: a plain 0.0 is the zero marker, which a
+    later sweep reads as "no adjoint reached" (``getitem_or_zero``) and so drops its dependence
+    on what made it (a Hessian-vector product at a zero direction, sct.jvp's transposition at
+    u = 0, gave zeros for a function reading ``x.tolist()``)."""
+    g = np.asarray(g)
+    if g.ndim == 0:
+        return g[()]
+    return [nested_adjoints(v) for v in g]
+
+
+@defrule(nested_adjoints, many_outputs=True)
+def _nested_adjoints_rule(g, ans, g_in):
+    return nested_to_array(g, g_in)
+
+
 @defrule(nested_to_array, wrt=("adjoints",))
 def _nested_to_array_rule(g, ans, adjoints, a):
-    return tolist_method(g)
+    return nested_adjoints(g)
 
 
 def method_axes(axes):

@@ -1675,7 +1675,12 @@ def seed(y):
         raise SctRuntimeError(
             "dlgradient: y must be real even when AllowComplex is true; "
             "take np.real(y) or np.abs(y) first")
-    return np.ones_like(y, dtype=np.result_type(y, np.float32)) if _is_array(y) else 1.0
+    # a Python number's seed is numpy's float64 one, as a 0-d float64 array's: the adjoints made
+    # from it stay numpy scalars.  A Python float 0.0 is the zero marker (getitem_or_zero reads an
+    # item equal to it as "no adjoint reached"), so a sweep differentiated again lost the
+    # dependence of an adjoint that was zero at this point: a, b = float(x[0]), float(x[1]);
+    # lst = [a, b]; y = lst[0] * lst[1] had the Hessian's off-diagonal 0 wherever a or b was 0
+    return np.ones_like(y, dtype=np.result_type(y, np.float32)) if _is_array(y) else _REAL_SCALARS[np.dtype(np.float64)]
 
 
 def project(grad, x):

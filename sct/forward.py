@@ -90,6 +90,10 @@ _MANY_KERNELS = {1: _jvp_kernel_many_1, 2: _jvp_kernel_many_2, 3: _jvp_kernel_ma
 def _output_layout(y):
     """``(type, [(shape, dtype), ...])`` of a tuple or list of arrays / numbers a function
     returned (None for one array); refused for nested or non-numeric outputs."""
+    if isinstance(y, dict) or dataclasses.is_dataclass(y):
+        # (was: a TypeError in the kernel, naming sct's own line)
+        raise SctError(f"jvp(mode='transpose'): the function returns a {type(y).__name__}; return arrays (an "
+                       "array, or a tuple or list of arrays), or differentiate each output by a function of its own")
     if not isinstance(y, (tuple, list)):
         return None
     parts = []
@@ -121,7 +125,11 @@ def _split_outputs(flat, layout, tangent: bool):
         elif dtype.kind != "c":
             piece = np.real(piece)
         pieces.append(dlarray(piece))
-    return kind(pieces) if kind is list else tuple(pieces)
+    if kind is list:
+        return pieces
+    if issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        return kind(*pieces)        # a namedtuple as the function returned it (was: a plain tuple)
+    return tuple(pieces)
 
 
 def _reduced(fun, primals):

@@ -110,8 +110,12 @@ class ForwardCode(EmitPass):
         in_compounds = self.facts.assigned_in_compounds | self.nested_counters | {
             n for parts in self.calls.vjp_calls.values() for n in (parts.bwd, parts.residuals)}
         passed_on = set(self.residuals) | {p for sweep in self.gen.sweeps.values() for p in sweep.params}
+        # (every parameter is bound: a keyword-only one set to None here lost the value the call passed,
+        # def f(x, *, scale=None): if scale is None: scale = 0.1 ran with 0.1 for f(x, scale=0.5))
+        parameters = set(self.gen.params) | set(self.facts.kwonly) | \
+            {p for p in (self.facts.vararg, self.facts.kwarg) if p is not None}
         unbound = sorted({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed}
-                         - set(self.gen.params) - self.facts.bound_before_compounds, key=self.gen.order_key)
+                         - parameters - self.facts.bound_before_compounds, key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
 
     def push(self, value) -> gast.Expr:

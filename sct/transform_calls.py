@@ -132,7 +132,8 @@ def primal_call(fn, active, args, kwargs):
     fn = registry.readable(fn)
     _refuse_forward_mode_entry(fn)
     if type(fn) is types.FunctionType and getattr(fn, "__sct_closure__", None) is None and \
-            not getattr(fn, "__sct_generated__", False) and len(active) == len(args):
+            not getattr(fn, "__sct_generated__", False) and len(active) == len(args) and \
+            registry.lookup(fn) is None and not registry.is_nondifferentiable(fn):
         return _compiled_primal(fn, args, active).entry(*args, **kwargs)
     fwd, _ = vjp_pair(fn, active, args, kwargs)
     return fwd(*args, **kwargs)[0]
@@ -259,10 +260,14 @@ def vjp_pair(fn, active, args, kwargs):
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
-    if isinstance(fn, types.FunctionType):
+    rule = registry.lookup(fn)
+    if isinstance(fn, types.FunctionType) and rule is None and not registry.is_nondifferentiable(fn):
+        # (a function with a rule, sct's or the user's @sct.defrule, passed as a value (an argument,
+        # a dict's item, an attribute: act = sct.sigmoid) is its rule's op, as where the call names
+        # it: its source differentiated instead gave sigmoid's derivative 0 at 0 (its |x|) and a
+        # straight-through estimator's 0)
         compiled = _compiled_vjp(fn, args, active)
         return compiled.fwd, compiled.bwd
-    rule = registry.lookup(fn)
     if rule is None and isinstance(fn, type) and type(fn) is type and \
             isinstance(fn.__dict__.get("__init__") or getattr(fn, "__init__", None), types.FunctionType) and \
             fn.__new__ is object.__new__:
@@ -1151,6 +1156,7 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
     """``rt.vjp_at`` / ``rt.primal_call_at`` of a function."""
     if not cacheable or type(fn) is not types.FunctionType or \
             getattr(fn, "__sct_closure__", None) is not None or \
+            registry.lookup(fn) is not None or registry.is_nondifferentiable(fn) or \
             any(isinstance(a, types.MethodType) for a in args):     # checked each time (vjp_pair)
         if op == "vjp":
             return vjp_pair(fn, active, args, kwargs)

@@ -105,6 +105,8 @@ _LAMBDA_TEMPLATES = {
     "atleast_2d": "FLAT(OP({0}, {1}))",
     "tolist_method": "np.array({0}.tolist())",
     "nested_to_array": "OP({0}.tolist(), {1})",
+    "nested_adjoints": "np.array(OP({0}))",
+    "fsum_value": "OP({0}, [{0}])",
     "dict_get": 'OP({{"a": {0}}}, {2}, {1})',
     "dict_get_adjoint": 'OP({0}, {{"k": 1.0}}, "k")["k"]',
 }

@@ -656,6 +656,12 @@ CASES = [
         ("log2", 0.5, 2), ("log10", 0.5, 2), ("sqrt", 0.5, 2), ("fabs", 0.2, 1)]],
     Case(math.atan2, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
     Case(math.hypot, [R(lo=-1, hi=1), R(lo=0.5, hi=1)], (0, 1)),
+    Case(more_ops.hypot_of, [R(3)]),          # math.hypot's and math.dist's op, on the coordinates' array
+    Case(more_ops.hypot_of, [R(1)]),
+    Case(more_ops.hypot_reduce, [R(2, 3), C(1)]),         # np.hypot.reduce's op
+    Case(more_ops.fsum_value, [R()], fn=lambda v: more_ops.fsum_value(v, [v]),     # math.fsum's op: the
+         rule=lambda g, ans, v: more_ops._fsum_value_rule(g, ans, v, [v])),         # plain sum's derivative
+    Case(more_ops.hypot_reduce, [R(2, 3), C(None)]),
     Case(math.pow, [R(lo=0.5, hi=2), R(lo=0.5, hi=2)], (0, 1)),
     Case(math.log, [R(lo=0.5, hi=2)]),
     Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),
@@ -1017,6 +1023,8 @@ CASES = [
     Case(np.linspace, [R(2), R(2), C(3)], wrt=(0, 1), complex=True),
     Case(nops.tolist_method, [R(2, 3)], complex=True, fn=lambda a: np.array(nops.tolist_method(a)),
          rule=lambda g, ans, a: nops._tolist_method_rule(np.asarray(g).tolist(), ans, a)),
+    Case(nops.nested_adjoints, [R(2, 3)], complex=True, fn=lambda a: np.array(nops.nested_adjoints(a)),
+         rule=lambda g, ans, a: nops._nested_adjoints_rule(nops.nested_adjoints(np.asarray(g)), ans, a)),
     Case(nops.nested_to_array, [R(2, 3), C(np.zeros((2, 3)))], complex=True,
          fn=lambda g, a: nops.nested_to_array(np.asarray(g).tolist(), a),
          rule=lambda g, ans, adjoints, a: np.array(nops._nested_to_array_rule(g, ans, adjoints, a))),
