@@ -1649,13 +1649,23 @@ def _ufunc_outer(ufunc):
     return outer
 
 
-def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
+# np.add.reduce's and np.multiply.reduce's initial= left out is not initial=None: numpy 2.4 sums
+# float64 rows of np.add.reduce(x, axis=1) pairwise, but with initial=None from the first item in
+# another order (another last bit; red team K, dec 25); so initial is passed on only where given
+_NO_INITIAL_GIVEN = np._NoValue
+
+
+def add_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=_NO_INITIAL_GIVEN, where=True):
     _no_out(out)
+    if initial is _NO_INITIAL_GIVEN:
+        return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     return np.sum(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
-def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
+def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=_NO_INITIAL_GIVEN, where=True):
     _no_out(out)
+    if initial is _NO_INITIAL_GIVEN:
+        return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
     return np.prod(array, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
 
 
