@@ -1600,6 +1600,10 @@ def _ufunc_reduce(ufunc):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None, where=True):
         _no_out(out)
         _no_where(where)
+        if dtype is not None:
+            # numpy computes in dtype (the items cast first), not in the items' type cast after
+            # (np.logaddexp.reduce(x32, dtype=np.float64) was a float32 fold; red team K, dec 25)
+            array = np.asarray(array).astype(dtype)
         items = _moved_items(array, axis)
         if ufunc is np.hypot and initial is None and items.shape[0] > 0:
             # an op with its rule (the fold below: hypot(hypot(0, 0), c), whose kink at the first
@@ -1627,6 +1631,8 @@ def _ufunc_reduce(ufunc):
 def _ufunc_accumulate(ufunc):
     def accumulate(array, axis=0, dtype=None, out=None):
         _no_out(out)
+        if dtype is not None:
+            array = np.asarray(array).astype(dtype)      # numpy computes in dtype (as reduce above)
         items = _moved_items(array, axis)
         values = [items[0]]
         for i in range(1, items.shape[0]):
