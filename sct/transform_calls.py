@@ -173,6 +173,13 @@ def refuse_output_argument(fn, rule, args, kwargs):
         raise EvaluationError(f"{name}() is given an output array (out) and writes its result into it in "
                               f"place, which sct does not follow; assign the result instead "
                               f"(`z = {name}(...)` without out)")
+    if fn in (np.median, np.nanmedian, np.quantile, np.percentile, np.nanquantile, np.nanpercentile):
+        position = 3 if fn in (np.median, np.nanmedian) else 4
+        if kwargs["overwrite_input"] if "overwrite_input" in kwargs else \
+                len(args) > position and args[position]:
+            raise EvaluationError(f"{name}(..., overwrite_input=True) reorders the entries of its argument in "
+                                  f"place, which sct does not follow; leave overwrite_input out (numpy then "
+                                  f"works on a copy)")
     if fn is np.nan_to_num and not (kwargs["copy"] if "copy" in kwargs else args[1] if len(args) > 1 else True):
         raise EvaluationError("nan_to_num(..., copy=False) replaces the entries of its argument in place, "
                               "which sct does not follow; write `z = np.nan_to_num(z)` (a new array) instead")

@@ -327,6 +327,13 @@ class _WriteCheck:
             self.fail(s, f"{_dotted(func)}(..., copy=False) replaces the entries of its argument in place, "
                       f"which sct does not follow; write `z = {_dotted(func)}(z)` (a new array) instead",
                       f"{_dotted(func)}")
+        if target is not None and args_active and _overwrite_input_given(target, node):
+            # np.median(x, overwrite_input=True) (np.quantile, np.percentile, the nan ones): numpy
+            # reorders x in place, and the rule and later reads of x saw it reordered (red team K,
+            # dec 25: a silently wrong gradient)
+            self.fail(s, f"{_dotted(func)}(..., overwrite_input=...) may reorder the entries of its argument "
+                      f"in place, which sct does not follow; leave overwrite_input out (numpy then works "
+                      f"on a copy)", f"{_dotted(func)}")
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
@@ -902,6 +909,26 @@ def _out_position(target, method: Optional[str]) -> Optional[int]:
         if p.name == "out":
             return k - 1 if method is not None else k
     return None
+
+
+def _overwrite_input_position(target):
+    """Where ``overwrite_input`` is by position for numpy's median and quantile functions, else None."""
+    for fn, position in ((np.median, 3), (np.nanmedian, 3), (np.quantile, 4), (np.percentile, 4),
+                         (np.nanquantile, 4), (np.nanpercentile, 4)):
+        if target is fn:
+            return position
+    return None
+
+
+def _overwrite_input_given(target, node) -> bool:
+    """Whether the call ``np.median(x, ..., overwrite_input)`` (or quantile, ...) passes an
+    ``overwrite_input`` that may be true."""
+    position = _overwrite_input_position(target)
+    if position is None:
+        return False
+    given = [k.value for k in node.keywords if k.arg == "overwrite_input"] + list(node.args[position:position + 1])
+    return any(not (isinstance(v, gast.Constant) and v.value is False) for v in given) or \
+        any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args)
 
 
 def _copy_not_true(node) -> bool:

@@ -113,3 +113,67 @@ def test_ufunc_reduce_accumulate_dtype_computes_in_dtype(fun):
     # float32 rounding inside: central differences with a step float32 resolves
     expected = numerical_gradient(fun, [x.copy()], 0, step=1e-2)
     np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=1e-3 * (1 + np.abs(expected).max()))
+
+
+# --- np.median / np.quantile / np.percentile with overwrite_input=True ------------------------------
+# numpy reorders the argument in place; the rule and later reads of the argument saw it reordered:
+# np.sum(np.quantile(x, 0.3, axis=1, overwrite_input=True) ** 2) had a gradient 1.09 off (its
+# entries at the partitioned positions), and `np.median(x, axis=1, overwrite_input=True);
+# return np.sum(x * W)` gave W, not W reordered.  Now refused, naming the line.
+
+from sct import dlarray, dlfeval, dlgradient  # noqa: E402
+from sct.errors import CompileError, EvaluationError  # noqa: E402
+
+W = np.arange(35.0).reshape(5, 7)
+
+
+def quantile_overwrite(x):
+    y = np.sum(np.quantile(x, 0.3, axis=1, overwrite_input=True) ** 2)
+    return y, dlgradient(y, x)
+
+
+def median_overwrite_then_read(x):
+    np.median(x, axis=1, overwrite_input=True)
+    y = np.sum(x * W)
+    return y, dlgradient(y, x)
+
+
+def percentile_overwrite_by_position(x):
+    y = np.sum(np.percentile(x * 1.0, 30, 1, None, True) ** 2)
+    return y, dlgradient(y, x)
+
+
+def nanmedian_overwrite(x):
+    y = np.sum(np.nanmedian(x, axis=0, overwrite_input=True) ** 2)
+    return y, dlgradient(y, x)
+
+
+def call_given(op, x):
+    return op(x, 0.3, axis=1, overwrite_input=True)
+
+
+def quantile_overwrite_through_a_helper(x):
+    y = np.sum(call_given(np.quantile, x) ** 2)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [quantile_overwrite, median_overwrite_then_read, percentile_overwrite_by_position,
+                                 nanmedian_overwrite, quantile_overwrite_through_a_helper],
+                         ids=lambda f: f.__name__)
+def test_overwrite_input_refused(fun):
+    x = np.random.default_rng(0).standard_normal((5, 7))
+    with pytest.raises((CompileError, EvaluationError), match="overwrite_input") as info:
+        dlfeval(fun, dlarray(x))
+    assert "test_redteam_dec25k.py" in str(info.value)
+
+
+def quantile_no_overwrite(x):
+    return np.sum(np.quantile(x, 0.3, axis=1, overwrite_input=False) ** 2) + \
+        np.sum(np.median(x, 0, None, False) ** 2)
+
+
+def test_overwrite_input_false_still_right():
+    x = np.random.default_rng(0).standard_normal((5, 7))
+    value, (grad,) = sct_gradients(quantile_no_overwrite, x.copy())
+    assert float(value.data) == quantile_no_overwrite(x.copy())
+    np.testing.assert_allclose(grad, numerical_gradient(quantile_no_overwrite, [x.copy()], 0), rtol=1e-5, atol=1e-6)
