@@ -952,14 +952,41 @@ declare(np.fft.fft, np.fft.ifft, np.fft.fftn, np.fft.ifftn, np.fft.fft2, np.fft.
 
 @defrule(np.linalg.pinv, nondiff=("rcond", "rtol"))
 def pinv(g, ans, a, rcond=None, hermitian=False, *, rtol=None):
-    return pinv_adjoint(g, ans, a, hermitian)
+    return pinv_adjoint(g, ans, a, hermitian, rcond if rcond is not None else rtol)
 
 
-def pinv_adjoint(g, ans, a, hermitian):
+def pinv_drops_singular_values(a, cutoff):
+    """Whether ``np.linalg.pinv(a, cutoff)`` leaves out a singular value of ``a`` that is not zero
+    to rounding (above max(M, N) eps times the largest): its value is then the pseudo-inverse of
+    a's truncation, whose derivative pinv_adjoint is not (red team K, dec 25: rcond=0.5 gave a
+    gradient 4.4 off)."""
+    if cutoff is None or cutoff is np._NoValue:
+        return False
+    s = np.linalg.svd(a, compute_uv=False)
+    largest = np.max(s, axis=-1, keepdims=True, initial=0.0)
+    tiny = max(np.shape(a)[-2:]) * np.finfo(s.dtype).eps * largest
+    cut = np.asarray(cutoff)[..., np.newaxis] * largest
+    return bool(np.any((s <= cut) & (s > tiny)))
+
+
+def lstsq_truncates(a, rcond):
+    """Whether ``np.linalg.lstsq(a, b, rcond)`` leaves out a singular value of a that is not zero
+    to rounding (rcond None or negative: numpy's machine-precision cutoff)."""
+    return pinv_drops_singular_values(a, None if rcond is None or np.all(np.asarray(rcond) < 0) else rcond)
+
+
+nondifferentiable(pinv_drops_singular_values, lstsq_truncates)
+
+
+def pinv_adjoint(g, ans, a, hermitian, cutoff=None):
     """The adjoint of ``a`` in ``p = np.linalg.pinv(a)`` (constant rank; Golub & Pereyra):
     -p^H g p^H + (I - a p) g^H p p^H + p^H p g^H (I - p a)."""
     require(not hermitian, "np.linalg.pinv(..., hermitian=True) reads one triangle of its input and is not "
                            "differentiated; use hermitian=False")
+    require(not pinv_drops_singular_values(a, cutoff),
+            "np.linalg.pinv(a, rcond/rtol) drops singular values of a that are not zero here (its value is "
+            "the pseudo-inverse of a truncated a), and sct differentiates only the pseudo-inverse of a "
+            "itself (constant rank); leave rcond/rtol at numpy's default, or write the truncated SVD out")
     ph = conj_transpose(ans)
     gh = conj_transpose(g)
     rows = np.eye(np.shape(a)[-2], dtype=weight_dtype(a))
@@ -1289,13 +1316,17 @@ def qr_square_adjoint(gq, gr, q, r):
 
 @defrule(np.linalg.lstsq, wrt=("a", "b"), nondiff=("rcond",), many_outputs=True)
 def lstsq(g, ans, a, b, rcond=None):
-    return lstsq_adjoint_a(g, ans, a, b), lstsq_adjoint_b(g, ans, a, b)
+    return lstsq_adjoint_a(g, ans, a, b, rcond), lstsq_adjoint_b(g, ans, a, b, rcond)
 
 
-def lstsq_adjoint_a(g, ans, a, b):
+def lstsq_adjoint_a(g, ans, a, b, rcond=None):
     """The adjoint of ``a`` in ``x, residuals, rank, s = np.linalg.lstsq(a, b)`` (constant rank):
     x = pinv(a) b through pinv's adjoint; residuals |b - a x|^2 (optimal x: a^H r = 0) give
     -2 (r gres) x^H; the singular values U diag(gs) V^H."""
+    require(not lstsq_truncates(a, rcond),
+            "np.linalg.lstsq(a, b, rcond) drops singular values of a that are not zero here (its solution "
+            "is that of a truncated a), and sct differentiates only the solution with a itself (constant "
+            "rank); leave rcond out (or None), or write the truncated SVD out")
     p = np.linalg.pinv(a)
     gx = getitem_or_zero(g, 0)
     gres = getitem_or_zero(g, 1)
@@ -1310,8 +1341,12 @@ def lstsq_adjoint_a(g, ans, a, b):
     return total
 
 
-def lstsq_adjoint_b(g, ans, a, b):
+def lstsq_adjoint_b(g, ans, a, b, rcond=None):
     """The adjoint of ``b`` in ``np.linalg.lstsq(a, b)``: pinv(a)^H gx + 2 r gres."""
+    require(not lstsq_truncates(a, rcond),
+            "np.linalg.lstsq(a, b, rcond) drops singular values of a that are not zero here (its solution "
+            "is that of a truncated a), and sct differentiates only the solution with a itself (constant "
+            "rank); leave rcond out (or None), or write the truncated SVD out")
     gx = getitem_or_zero(g, 0)
     gres = getitem_or_zero(g, 1)
     total = np.zeros(np.shape(b), dtype=np.result_type(a, b, weight_dtype(a, b)))

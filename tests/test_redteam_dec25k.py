@@ -177,3 +177,60 @@ def test_overwrite_input_false_still_right():
     value, (grad,) = sct_gradients(quantile_no_overwrite, x.copy())
     assert float(value.data) == quantile_no_overwrite(x.copy())
     np.testing.assert_allclose(grad, numerical_gradient(quantile_no_overwrite, [x.copy()], 0), rtol=1e-5, atol=1e-6)
+
+
+# --- np.linalg.pinv(a, rcond / rtol) and np.linalg.lstsq(a, b, rcond) that drop singular values ---
+# Their value is that of a truncated a; the rules differentiated the pseudo-inverse of a itself:
+# np.sum(np.linalg.pinv(x, rcond=0.5) * W) had a gradient 4.4 off, lstsq's 23 off.  Refused now
+# where a dropped singular value is not zero to rounding; the default cutoffs stay right.
+
+R = np.random.default_rng(0).standard_normal((4, 4))          # singular values 3.03 1.69 1.16 0.32
+W4 = np.arange(16.0).reshape(4, 4)
+
+
+def pinv_rcond(x):
+    y = np.sum(np.linalg.pinv(x, rcond=0.5) * W4)
+    return y, dlgradient(y, x)
+
+
+def pinv_rtol(x):
+    y = np.sum(np.linalg.pinv(x, rtol=0.5) * W4)
+    return y, dlgradient(y, x)
+
+
+def lstsq_rcond_a(x):
+    y = np.sum(np.linalg.lstsq(x, W4[:, 0], rcond=0.5)[0] ** 2)
+    return y, dlgradient(y, x)
+
+
+def lstsq_rcond_b(b):
+    y = np.sum(np.linalg.lstsq(R, b, rcond=0.5)[0] ** 2)
+    return y, dlgradient(y, b)
+
+
+@pytest.mark.parametrize("fun,arg", [(pinv_rcond, R), (pinv_rtol, R), (lstsq_rcond_a, R), (lstsq_rcond_b, W4[:, 1])],
+                         ids=["pinv_rcond", "pinv_rtol", "lstsq_a", "lstsq_b"])
+def test_truncating_pseudo_inverse_refused(fun, arg):
+    with pytest.raises(EvaluationError, match="drops singular values") as info:
+        dlfeval(fun, dlarray(arg.copy()))
+    assert "test_redteam_dec25k.py" in str(info.value)
+
+
+def pinv_small_rcond(x):
+    return np.sum(np.linalg.pinv(x, 1e-12) * W4) + np.sum(np.linalg.pinv(x, rtol=None) ** 2)
+
+
+def lstsq_small_rcond(x):
+    return np.sum(np.linalg.lstsq(x, W4[:, 0], rcond=1e-12)[0] ** 2) + np.sum(np.linalg.lstsq(x, W4[:, 2])[0] ** 2)
+
+
+def pinv_rank_deficient(x):
+    # rank 3: its smallest singular value is zero to rounding, which rcond drops as the default does
+    return np.sum(np.linalg.pinv(x[:, :3] @ x[:3, :], rcond=1e-10) * W4)
+
+
+@pytest.mark.parametrize("fun", [pinv_small_rcond, lstsq_small_rcond, pinv_rank_deficient], ids=lambda f: f.__name__)
+def test_pseudo_inverse_cutoffs_that_drop_nothing_still_right(fun):
+    value, (grad,) = sct_gradients(fun, R.copy())
+    assert float(value.data) == fun(R.copy())
+    np.testing.assert_allclose(grad, numerical_gradient(fun, [R.copy()], 0), rtol=1e-5, atol=1e-6)
