@@ -14,7 +14,8 @@ Conventions:
   inverse transform of the zero-padded half spectrum; ``irfft*`` adjoints weight the half spectrum
   by the Hermitian multiplicities (1 for the zero and Nyquist bins, 2 for the others).
 * ``np.linalg.pinv`` assumes a constant rank (generic full-rank input); ``hermitian=True`` is
-  refused.  ``np.linalg.eig`` / ``eigvals`` assume distinct eigenvalues and, for the
+  refused, and so is an ``rcond``/``rtol`` that drops a singular value not zero to rounding (as
+  ``np.linalg.lstsq``'s ``rcond``).  ``np.linalg.eig`` / ``eigvals`` assume distinct eigenvalues and, for the
   eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
 * ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
   (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
