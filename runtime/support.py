@@ -914,7 +914,7 @@ def numpy_operator_class(cls) -> bool:
     """Is ``cls`` a class of numpy's own, not an array or a scalar, with operators of its own
     (``np.poly1d``: ``p + c`` adds ``c`` to the constant term, ``p * x`` is a polynomial product;
     ``np.polynomial.Polynomial``)?  Generated code would differentiate numpy's elementwise operators."""
-    if not isinstance(cls, type) or issubclass(cls, (np.ndarray, np.generic, type)) or \
+    if not isinstance(cls, type) or issubclass(cls, (np.ndarray, np.generic, np.dtype, type)) or \
             not (getattr(cls, "__module__", "") or "").startswith("numpy"):
         return False
     return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)

@@ -252,12 +252,8 @@ class Contributions(EmitPass):
             self.note_adjoint_reads(s, [i for i, a in enumerate(parts.args) if isinstance(a, gast.Name)
                                         and self.reads_adjoint_of(a.id)])
             return pieces
-        if info.kind == CallKind.PLAIN and info.obj is None and self._raises_first(s, value):
-            # a name or attribute not defined when the function is compiled (``np.trapz`` in the branch
-            # of ``np.trapezoid(...) if hasattr(np, "trapezoid") else np.trapz(...)`` not taken): where
-            # this line runs, the call raises (NameError, AttributeError) in the forward code, before
-            # any derivative; a definition made later compiles the function anew (its guard)
-            return []
+        if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
+            return []               # raises where it runs, before any derivative (_raises_first)
         if info.kind == CallKind.PLAIN:
             self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func)), "call")
         return []
@@ -277,28 +273,7 @@ class Contributions(EmitPass):
             self.fail(s, "internal error: a sweep reads the adjoint of an argument the helper's pair "
                       "was not asked for; please report this with the function's source", "call")
 
-    def _raises_first(self, s, value) -> bool:
-        """Is the callee of ``value`` (statement ``s``) a name or attribute not defined when the function
-        is compiled, called in a branch of an ``if`` (which Python may never take: ``np.trapezoid(...) if
-        hasattr(np, "trapezoid") else np.trapz(...)``)?  The forward code calls it as written, so it
-        raises where it runs.  One called unconditionally is refused when compiling (a misspelling)."""
-        from .cache import _MISSING
-        if self.act.resolver.resolve(value.func) is not _MISSING:
-            return False
-        branches = self.__dict__.get("_in_branches")
-        if branches is None:
-            from .ir import walk_no_defs
-            branches = set()
-            for node in walk_no_defs(self.act.fdef):
-                if isinstance(node, gast.If):
-                    for stmt in node.body + node.orelse:
-                        branches.update(id(n) for n in gast.walk(stmt))
-            self._in_branches = branches
-        return id(s) in branches
-
-    def describe(self, func) -> str:
-        from .emit import expr_source
-        return expr_source(func)
+    describe = staticmethod(lambda func: _describe(func))     # the source of ``func``, for messages
 
     def rule_pieces(self, rule, bound: Dict[str, Any], g: str, ans: str, s):
         if rule is None:
@@ -558,3 +533,30 @@ def _may_repeat_impl(self, value: gast.BinOp) -> bool:
     return any(isinstance(o, gast.Constant) and type(o.value) is int for o in operands) and \
         not all(isinstance(o, gast.Constant) or isinstance(o, gast.Name) and self.gen.is_array(o.id)
                 for o in operands)
+
+
+def _raises_first(contrib, s, value) -> bool:
+    """Is the callee of ``value`` (statement ``s`` of ``contrib``'s function) a name or attribute not
+    defined when the function is compiled, called in a branch of an ``if`` (which Python may never
+    take: ``np.trapezoid(...) if hasattr(np, "trapezoid") else np.trapz(...)``)?  The forward code
+    calls it as written, so it raises (NameError, AttributeError) where it runs, before any derivative;
+    a definition made later compiles the function anew (its guard).  One called unconditionally is
+    refused when compiling (a misspelling)."""
+    from .cache import _MISSING
+    if contrib.act.resolver.resolve(value.func) is not _MISSING:
+        return False
+    branches = contrib.__dict__.get("_in_branches")
+    if branches is None:
+        from .ir import walk_no_defs
+        branches = set()
+        for node in walk_no_defs(contrib.act.fdef):
+            if isinstance(node, gast.If):
+                for stmt in node.body + node.orelse:
+                    branches.update(id(n) for n in gast.walk(stmt))
+        contrib._in_branches = branches
+    return id(s) in branches
+
+
+def _describe(func) -> str:
+    from .emit import expr_source
+    return expr_source(func)
