@@ -1155,6 +1155,31 @@ def _call_args(call) -> list:
     return call.node.args[1:][3 if call.op in ("vjp_method", "primal_method") else 2:]
 
 
+def _unpacked(args, kinds, fdef) -> Optional[list]:
+    """The arguments of a call with ``*xs`` among them, each ``*xs`` replaced by ``xs[0], xs[1], ...``
+    where ``xs`` is a parameter of ``fdef`` never bound again whose kind (a tuple or list) gives its
+    length; None where one's length is not known.  (``fun(*before, x1, x2, *after)``, jvp's
+    transposing kernel: was every pair linked, so a helper's dlgradient with respect to x1 of a y
+    depending on x2 was refused, naming sct's own file.)"""
+    params = {a.id for a in fdef.args.args if isinstance(a, gast.Name)}
+    bound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)
+             and n not in fdef.args.args}
+    out = []
+    for a in args:
+        if not isinstance(a, gast.Starred):
+            out.append(a)
+            continue
+        name = a.value.id if isinstance(a.value, gast.Name) else None
+        kind = kinds.get(name) if name in params and name not in bound and kinds else None
+        if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] in (tuple, list)):
+            return None
+        out.extend(gast.Subscript(value=gast.Name(id=a.value.id, ctx=gast.Load(), annotation=None,
+                                                  type_comment=None),
+                                  slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+                   for i in range(len(kind[2])))
+    return out
+
+
 def _keep_links(tree) -> None:
     """Give the sites of the calls left to their first run the links of their arguments (for
     refuse_linked when the callee is compiled then)."""
@@ -1164,6 +1189,8 @@ def _keep_links(tree) -> None:
             continue
         args = _call_args(call)
         if any(isinstance(a, gast.Starred) for a in args):
+            args = _unpacked(args, tree.resolution.kinds, call.fdef)
+        if args is None:
             # ``hj(*xs)``: the positions are known at run time only; every pair is read as linked
             # (was: none, so hj(*[x, x * 2]) of a helper taking a joint dlgradient got the partial
             # derivative)

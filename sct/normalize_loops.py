@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import gast
 
-from .ir import assign, call, const, load, store, walk_nodes
+from .ir import assign, call, const, load, node_key, store, walk_nodes
 
 
 class Loops:
@@ -21,6 +21,9 @@ class Loops:
         if s.orelse:       # (lower_loop_else rewrote them before)
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
+        s, check = _items_by_key(s)
+        if check is not None:
+            self.block([check], out)
         it = s.iter
         body: List = []
         if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" \
@@ -232,6 +235,57 @@ class Loops:
         for s in inner:
             s.lineno = self.line
         self.block(inner, out)
+
+
+def _items_by_key(s: gast.For):
+    """``for k, v in d.items():`` whose body writes ``d[k] = ...`` (the current key: a dict of
+    parameters updated in place) as ``for k in list(d): v = d[k]; ...``, after a check that ``d`` is
+    a dict (returned with the loop; None for any other loop, returned as it is).  Python's items
+    view reads each value when the loop reaches its key, so the two run alike while the body
+    rebinds neither ``d`` (nor a name or attribute of its spelling) nor ``k``; the loop walks a list
+    of the keys, so a write into ``d`` is no write into what it walks (was refused, though the
+    README said it ran)."""
+    it, target = s.iter, s.target
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items"
+            and not it.args and not it.keywords and isinstance(target, gast.Tuple) and len(target.elts) == 2
+            and isinstance(target.elts[0], gast.Name)):
+        return s, None
+    held, key = it.func.value, target.elts[0].id
+    chain, root = set(), held
+    while isinstance(root, gast.Attribute):
+        chain.add(root.attr)
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return s, None
+    spelled, writes = node_key(held), False
+    for n in (n for stmt in s.body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in (root.id, key):
+            return s, None          # d or k rebound (or deleted) in the body
+        if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load) and n.attr in chain:
+            return s, None
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.FunctionDef, gast.Lambda, gast.ClassDef)):
+            return s, None
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store) and \
+                isinstance(n.slice, gast.Name) and n.slice.id == key and node_key(n.value) == spelled:
+            writes = True
+    if not writes:
+        return s, None
+
+    def loaded(name):
+        return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    check = gast.Assert(test=gast.Call(func=loaded("isinstance"), args=[copy.deepcopy(held), loaded("dict")],
+                                       keywords=[]),
+                        msg=gast.Constant(value=f"line {s.lineno}: sct runs `for {key}, ... in ....items()`, whose "
+                                                f"body writes [{key}], over the keys of a dict", kind=None))
+    value = gast.Assign(targets=[target.elts[1]],
+                        value=gast.Subscript(value=copy.deepcopy(held), slice=loaded(key), ctx=gast.Load()),
+                        type_comment=None)
+    keys = gast.Call(func=loaded("list"), args=[copy.deepcopy(held)], keywords=[])
+    loop = gast.For(target=target.elts[0], iter=keys, body=[value] + s.body, orelse=s.orelse, type_comment=None)
+    for node in (check, value, loop):
+        gast.copy_location(node, s)
+    return loop, check
 
 
 def _rename_stores(target, mapping: Dict[str, str]):
