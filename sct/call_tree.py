@@ -36,7 +36,7 @@ import copy
 import inspect
 import threading
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
