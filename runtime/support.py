@@ -2843,15 +2843,26 @@ def require_independent_points(sweep, values, u, axis, rows, what, dim):
     count = len(rows)
     if batch < 2 or count == 0:
         return
-    weights = np.cos(np.arange(batch * count) * 0.7548776662466927 + 0.25).reshape(batch, count) + 1.5
+    weights = _point_weights(batch * count).reshape(batch, count)
     seed_u = np.moveaxis(np.reshape(weights.astype(np.real(np.zeros((), dtype=np.result_type(u))).dtype),
                                     (batch,) + np.shape(np.moveaxis(u, axis, 0))[1:]), 0, axis)
     whole = np.reshape(np.moveaxis(sweep(values, seed_u), axis, 0), (batch, -1))
     predicted = 0.0
     for i in range(count):
         predicted = predicted + weights[:, i:i + 1] * rows[i]
+    _require_same_points(whole, predicted, np.result_type(u, whole), what, dim)
+
+
+def _point_weights(n):
+    """Fixed weights in [0.5, 2.5] that differ from point to point (the independence checks)."""
+    return np.cos(np.arange(n) * 0.7548776662466927 + 0.25) + 1.5
+
+
+def _require_same_points(whole, predicted, dtype, what, dim):
+    """Refuse where the derivative of a weighted sum over the points (``whole``) is not the weighted
+    sum of each point's own (``predicted``): a point of u depends on other points of x."""
     scale = max(float(np.max(np.abs(whole), initial=0.0)), float(np.max(np.abs(predicted), initial=0.0)))
-    tolerance = 1e-6 * scale if np.result_type(u, whole) in (np.float64, np.complex128) else 1e-3 * scale
+    tolerance = 1e-6 * scale if dtype in (np.float64, np.complex128) else 1e-3 * scale
     if float(np.max(np.abs(whole - predicted), initial=0.0)) > tolerance:
         raise SctRuntimeError(f"{what}(u, x, {dim}): the points of u along the batch axis {dim} are not independent "
                               f"(a point of u depends on other points of x: a mean or a sum over the batch, a "
@@ -2875,6 +2886,28 @@ def point_total(u, x, dim):
         raise ValueError(f"dllaplacian: u (shape {np.shape(u)}) must have one value per point of x (shape "
                          f"{np.shape(x)}) along its batch axis dim={dim}")
     return np.sum(u)
+
+
+def point_weighted_total(u, x, dim):
+    """``sum_b w[b] * u[b]`` over the points of ``u`` (one value per point of ``x`` along ``dim``),
+    with the fixed weights of the independence checks: its gradient is ``w[b]`` times each point's
+    own where the points are independent (sct/compiler.py expand_laplacians)."""
+    return np.sum(np.reshape(_point_weights(np.size(u)), np.shape(u)) * u)
+
+
+def independent_point_gradient(grad, weighted, x, dim):
+    """``grad`` (the gradient of ``point_total(u, x, dim)``) after checking it against ``weighted``
+    (that of ``point_weighted_total``): where a point of ``u`` depends on other points of ``x`` (a
+    mean over the batch), the Laplacian of the sum is not each point's own (was: returned silently,
+    ``dllaplacian(np.sum(x ** 3, 1) - np.mean(x ** 2), x, 0)`` gave [16, 40] for [17, 41])."""
+    axis = dim % np.ndim(x)
+    own = np.moveaxis(np.asarray(grad), axis, 0)
+    batch = own.shape[0]
+    if batch >= 2 and not _is_zero(weighted) and not _is_zero(grad):
+        whole = np.reshape(np.moveaxis(np.asarray(weighted), axis, 0), (batch, -1))
+        predicted = _point_weights(batch)[:, None] * np.reshape(own, (batch, -1))
+        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
+    return grad
 
 
 # --- closures passed as values (sct/closures.py) -------------------------------------------
@@ -3394,6 +3427,16 @@ def _total_rule(g, ans, x):
 @defrule(point_total, wrt=("u",))
 def _point_total_rule(g, ans, u, x, dim):
     return broadcast_like(g, u)
+
+
+@defrule(point_weighted_total, wrt=("u",))
+def _point_weighted_total_rule(g, ans, u, x, dim):
+    return g * np.reshape(_point_weights(np.size(u)), np.shape(u))
+
+
+@defrule(independent_point_gradient, wrt=("grad",), linear="grad")
+def _independent_point_gradient_rule(g, ans, grad, weighted, x, dim):
+    return g
 
 
 @defrule(add_grad, wrt=("a", "b"), joint_linear=("a", "b"))

@@ -245,8 +245,8 @@ def module_aliases(fdef, resolver: Resolver, params, stores: Optional[Dict[str, 
 def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str) -> None:
     """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
 
-    (Points are independent along ``dim``, so the gradient of the sum of u gives
-    every point's gradient at once.)
+    (Where points are independent along ``dim``, the gradient of the sum of u gives every point's
+    gradient at once; the gradient of a sum weighted point by point checks that they are.)
     """
     from .ir import assign, call, load
     for i in range(len(body) - 1, -1, -1):
@@ -261,17 +261,31 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         if len(node.args) != 3:
             raise CompileError("dllaplacian takes (u, x, dim): dim is the batch axis of u and x",
                                None, getattr(s, "lineno", None), "dllaplacian")
-        u, x, dim = node.args
         base = s.targets[0].id if isinstance(s.targets[0], gast.Name) else "lap"
+        held, args = [], []     # (u, x and dim are read by several statements below: evaluated once)
+        for arg, hint in zip(node.args, ("u", "x", "dim")):
+            if not isinstance(arg, (gast.Name, gast.Constant)):
+                name = namer.fresh(f"{base}_{hint}")
+                held.append(assign(name, arg, s.lineno))
+                arg = load(name)
+            args.append(arg)
+        u, x, dim = (lambda a=a: copy.deepcopy(a) for a in args)     # a fresh node for each use
         total = namer.fresh(base + "_total")
         grad = namer.fresh(base + "_grad")
-        new = [assign(total, call(f"{rt_name}.point_total", [u, x, dim]), s.lineno),
-               assign(grad, call("__sct_dlgradient", [load(total), x], [
-                   gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=True, kind=None))]),
-                   s.lineno),
-               gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x, dim],
-                                                         node.keywords), type_comment=None)]
-        new[2].lineno = s.lineno
+        weighted, weighted_grad = namer.fresh(base + "_weighted"), namer.fresh(base + "_weighted_grad")
+
+        def higher(flag):
+            return [gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=flag, kind=None))]
+        new = held + [
+            assign(total, call(f"{rt_name}.point_total", [u(), x(), dim()]), s.lineno),
+            assign(grad, call("__sct_dlgradient", [load(total), x()], higher(True)), s.lineno),
+            assign(weighted, call(f"{rt_name}.point_weighted_total", [u(), x(), dim()]), s.lineno),
+            assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(False)), s.lineno),
+            assign(grad, call(f"{rt_name}.independent_point_gradient",
+                              [load(grad), load(weighted_grad), x(), dim()]), s.lineno),
+            gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x(), dim()],
+                                                      node.keywords), type_comment=None)]
+        new[-1].lineno = s.lineno
         body[i:i + 1] = new
 
 
