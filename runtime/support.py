@@ -920,9 +920,25 @@ def numpy_operator_class(cls) -> bool:
     return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)
 
 
+def operation_words(symbol) -> str:
+    """How a refusal names the operation ``symbol`` (``[]``, ``*``, ``np.dot``)."""
+    return "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+
+
+def array_subclass_refusal(cls, symbol, where="") -> str:
+    """Why an operation ``symbol`` on an ndarray subclass with its own operations (np.matrix, a
+    masked array) is refused, and what to write; ``where``: " here" for a compile-time refusal."""
+    extra = " (`*` of an np.matrix is a matrix product, `**` a matrix power)" if issubclass(cls, np.matrix) else ""
+    return (f"{operation_words(symbol)}{where} is given a {cls.__module__}.{cls.__qualname__}, a subclass of "
+            f"numpy's ndarray with its own {array_subclass_override(cls)}{extra}: what its operators, indexing "
+            f"and numpy's functions compute differs from an ndarray's, and sct differentiates ndarray's "
+            f"operations, so the value or the derivative would differ. Use a plain array instead "
+            f"(np.asarray(M), and `@` for a matrix product)")
+
+
 def numpy_operator_refusal(cls, symbol) -> str:
     """Why an operand of numpy_operator_class is refused, and what to write."""
-    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    what = operation_words(symbol)
     name = f"{cls.__module__}.{cls.__qualname__}"
     if issubclass(cls, np.poly1d) or cls.__module__.startswith("numpy.polynomial"):
         return (f"{what} is given a {name}, whose own operators run for it (a polynomial's arithmetic, not "
@@ -941,8 +957,7 @@ def sparse_class(cls) -> bool:
 
 def sparse_refusal(cls, symbol) -> str:
     """Why a scipy.sparse operand of a differentiated operation is refused, and what to write."""
-    what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
-    return (f"{what} is given a scipy.sparse {cls.__name__}: its products and operators are scipy's code, "
+    return (f"{operation_words(symbol)} is given a scipy.sparse {cls.__name__}: its products and operators are scipy's code, "
             f"which sct does not differentiate (numpy's rule would give another derivative, or none). Make "
             f"it a dense array once, outside the function (L.toarray()), or give the sparse product a "
             f"derivative rule (@sct.defrule over a function computing it, whose rule multiplies by L.T)")
@@ -957,14 +972,8 @@ def array_operand(obj, symbol, names):
     cls = type(obj)
     if isinstance(obj, np.ndarray) and cls is not np.ndarray:
         # np.matrix (``*`` a matrix product), a masked array: its operations are not ndarray's
-        found = array_subclass_override(cls)
-        if found:
-            what = "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
-            raise SctRuntimeError(
-                f"{what} is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
-                f"own {found}: what its operators, indexing and numpy's functions compute differs from an "
-                f"ndarray's, and sct differentiates ndarray's operations, so the value or the derivative "
-                f"would differ. Use a plain array instead (np.asarray(M), and `@` for a matrix product)")
+        if array_subclass_override(cls):
+            raise SctRuntimeError(array_subclass_refusal(cls, symbol))
         return
     if (_is_array(obj) and not (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")) or \
             isinstance(obj, (numbers.Number, list, tuple, dict)):
@@ -985,9 +994,8 @@ def array_operand(obj, symbol, names):
                 f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one of your own), "
                 f"which sct differentiates")
         if found:
-            what = "indexing" if symbol == "[]" else f"the operator {symbol}"
             raise SctRuntimeError(
-                f"an operand of {what} is an object of {cls.__name__}, whose {found[0]} runs for it; sct "
+                f"an operand of {operation_words(symbol)} is an object of {cls.__name__}, whose {found[0]} runs for it; sct "
                 f"differentiates {symbol} as numpy's operator, so its derivative would be lost. Call a "
                 f"method of it instead ({cls.__name__}.{found[0]}(obj, ...) or one of your own), which sct "
                 f"differentiates")

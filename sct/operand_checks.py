@@ -23,6 +23,7 @@ import numpy as np
 
 from .analysis import Unresolved, _MISSING, fixed_point_statements
 from .errors import CompileError
+from .runtime.support import operation_words
 
 BINARY_DUNDERS = {
     gast.Add: ("+", "__add__", "__radd__"), gast.Sub: ("-", "__sub__", "__rsub__"),
@@ -500,9 +501,8 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                             f"method of the object instead ({cls.__name__}.{found[0]}(obj, ...) or one "
                             f"of your own), which sct differentiates",
                             act.filename, line, f"{symbol} on {cls.__name__}")
-                    what = "indexing" if symbol == "[]" else f"the operator {symbol}"
                     raise CompileError(
-                        f"an operand of {what} here may be an object of {cls.__name__}, whose "
+                        f"an operand of {operation_words(symbol)} here may be an object of {cls.__name__}, whose "
                         f"{'/'.join(found)} runs for it; sct would "
                         f"differentiate it as numpy's {symbol}, not as {cls.__name__}'s code. Call a "
                         f"method of it instead ({cls.__name__}.{names[0]}(obj, ...) or one of your "
@@ -515,15 +515,7 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
 
 def odd_array_message(cls, symbol: str) -> str:
     """Why an operation on an odd_array (np.matrix, a masked array) is refused, and what to write."""
-    from .runtime.support import array_subclass_override
-    what = "indexing" if symbol == "[]" else f"the operator {symbol}" if not symbol.startswith("np.") \
-        else symbol
+    from .runtime.support import array_subclass_refusal, numpy_operator_refusal
     if not odd_array(cls):
-        from .runtime.support import numpy_operator_refusal
         return numpy_operator_refusal(cls, symbol).replace(" is given ", " here is given ", 1)
-    extra = " (`*` of an np.matrix is a matrix product, `**` a matrix power)" if issubclass(cls, np.matrix) else ""
-    return (f"{what} here is given a {cls.__module__}.{cls.__qualname__}, a subclass of numpy's ndarray with its "
-            f"own {array_subclass_override(cls)}{extra}: what its operators, indexing and numpy's functions "
-            f"compute differs from an ndarray's, and sct differentiates ndarray's operations, so the value "
-            f"or the derivative would differ. Use a plain array instead (np.asarray(M), and `@` for a "
-            f"matrix product)")
+    return array_subclass_refusal(cls, symbol, " here")
