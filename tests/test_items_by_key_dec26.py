@@ -90,31 +90,26 @@ def test_not_a_dict_is_refused_at_run_time():
     assert "dict" in str(info.value) or "Pairs" in str(info.value)
 
 
+def rebinding(x):
+    d = {"a": x, "b": 2.0 * x}
+    total = 0.0
+    for k, v in d.items():
+        d[k] = v * x
+        d = dict(d)
+        total = total + np.sum(v)
+    return total + np.sum(d["a"] * d["b"])
+
+
 def test_rebinding_the_dict_keeps_pythons_loop():
     def f(x):
-        d = {"a": x, "b": 2.0 * x}
-        total = 0.0
-        for k, v in d.items():
-            d[k] = v * x
-            d = dict(d)
-            total = total + np.sum(v)
-        y = total + np.sum(d["a"] * d["b"])
+        y = rebinding(x)
         return y, dlgradient(y, x)
-
-    def plain(x):
-        d = {"a": x, "b": 2.0 * x}
-        total = 0.0
-        for k, v in d.items():
-            d[k] = v * x
-            d = dict(d)
-            total = total + np.sum(v)
-        return total + np.sum(d["a"] * d["b"])
     x = np.array([0.3, -0.7])
     try:
         y, g = dlfeval(f, dlarray(x))
     except CompileError:
         return                      # refused: acceptable
-    np.testing.assert_allclose(float(y), plain(x), rtol=1e-12)
+    np.testing.assert_allclose(float(y), rebinding(x), rtol=1e-12)
     eps = 1e-6
-    num = [(plain(x + eps * e) - plain(x - eps * e)) / (2 * eps) for e in np.eye(2)]
+    num = [(rebinding(x + eps * e) - rebinding(x - eps * e)) / (2 * eps) for e in np.eye(2)]
     np.testing.assert_allclose(g.data, num, rtol=1e-6, atol=1e-8)
