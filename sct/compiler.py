@@ -36,6 +36,7 @@ from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
 from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
+from .unroll import NotUnrolled, unroll_loops_around
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
@@ -320,8 +321,8 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
                 gc.disable()
             reads = begin_callee_reads()     # what sct/callee_effects.py reads of the callees
             try:
-                return _compile_function(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
-                                         keep)
+                return _compile_unrolling(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
+                                          keep)
             finally:
                 end_callee_reads(reads)
                 if collecting:
@@ -340,11 +341,33 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
             "def " + getattr(fn, "__name__", "?")) from exc
 
 
+def _compile_unrolling(fn, *options) -> Compiled:
+    """_compile_function, compiled again with the loops around a gradient that is differentiated again
+    written out step by step where it refuses one in a loop of ``fn`` (sct/unroll.py: a few steps of
+    gradient descent differentiated through); its refusal where they cannot be."""
+    unroll: tuple = ()
+    while True:
+        try:
+            return _compile_function(fn, *options, unroll=unroll)
+        except CompileError as error:
+            line = getattr(error, "loop_site_line", None)
+            code = getattr(fn, "__code__", None)
+            if line is None or line in unroll or len(unroll) >= 8 or code is None or \
+                    error.filename != code.co_filename:
+                raise
+            try:
+                unroll_loops_around(_parse(fn, options[3])[0], (line,))
+            except NotUnrolled:
+                raise error from None
+            unroll = unroll + (line,)
+
+
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
-                      keep=None) -> Compiled:
+                      keep=None, unroll: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
+    unroll_loops_around(fdef, unroll)                                           # sct/unroll.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
     inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py

@@ -38,6 +38,7 @@ from .analysis import Activity, Resolver
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
+from .errors import CompileError
 from .forward_code import ForwardCode
 from .generation import Generation
 from .ir import walk_nodes
@@ -224,9 +225,15 @@ class EmitPasses:
             if site.options.enable_higher_derivatives and target in gen.act.active and \
                     gen.live.higher_order_needed(site, sites[k + 1:]):
                 if site.in_loop:
-                    gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                             "again yet: compute it after the loop, or pass "
-                             "EnableHigherDerivatives=False", "dlgradient")
+                    try:
+                        gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
+                                 "again unless the loop is `for i in range(n)` with a constant n of at most "
+                                 "64 steps and no break, continue or return (sct writes it out step by step): "
+                                 "compute it after the loop, or pass EnableHigherDerivatives=False",
+                                 "dlgradient")
+                    except CompileError as error:
+                        error.loop_site_line = site.line    # (sct/unroll.py: compile_function's retry)
+                        raise
                 gen.checks.check_arguments_kept(site)
                 gen.checks.check_outside_writes(site)
                 gen.site_records.add(id(site.stmt))

@@ -1,0 +1,115 @@
+"""Unrolling of the ``for i in range(...)`` loops around a gradient that is differentiated again.
+
+A ``dlgradient`` inside a loop whose result a later ``dlgradient`` differentiates (a few steps of
+gradient descent differentiated through, as in meta-learning) has no second-order sweep in a loop
+(sct/reverse.py refuses it); written out step by step the same code has one per step.  Where every
+loop around such a site is ``for name in range(a[, b[, c]])`` with constant integer bounds, at most
+``MAX_TRIPS`` steps, and a body Python runs to its end each time (no ``break``, ``continue``,
+``return`` or ``yield`` of its own), the loop is replaced by its body once per step, each after
+``name = value``: what Python runs, in the same order.  Anything else is left to the refusal.
+"""
+from __future__ import annotations
+
+import copy
+from typing import List, Optional
+
+import gast
+
+MAX_TRIPS = 64
+_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
+
+
+class NotUnrolled(Exception):
+    """A loop around the site cannot be written out step by step."""
+
+
+def unroll_loops_around(fdef, lines) -> None:
+    """Write out the loops of ``fdef`` around each of ``lines`` (the lines of the sites), in place;
+    NotUnrolled where none holds one of them or one of them cannot be."""
+    for line in lines:
+        if not _unroll(fdef.body, line):
+            raise NotUnrolled(line)
+
+
+def _unroll(body: List, line: int) -> bool:
+    """Unroll the loops in ``body`` whose lines hold ``line``; whether one was found."""
+    found = False
+    i = 0
+    while i < len(body):
+        s = body[i]
+        if isinstance(s, _DEFS) or not _holds(s, line):
+            i += 1
+            continue
+        if isinstance(s, (gast.For, gast.AsyncFor, gast.While)):
+            steps = _steps(s)
+            if steps is None:
+                raise NotUnrolled(line)
+            out: List = []
+            for value in steps:
+                bound = gast.Assign(targets=[gast.Name(id=s.target.id, ctx=gast.Store(), annotation=None,
+                                                       type_comment=None)],
+                                    value=gast.Constant(value=value, kind=None), type_comment=None)
+                out.append(gast.copy_location(bound, s))
+                out.extend(copy.deepcopy(s.body))
+            body[i:i + 1] = out
+            found = True
+            continue            # (the copies are walked next: the loops inside them around the line)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(s, field, None)
+            if isinstance(block, list):
+                for part in block:
+                    if isinstance(part, (gast.ExceptHandler, gast.match_case)):
+                        found = _unroll(part.body, line) or found
+                if block and isinstance(block[0], gast.stmt):
+                    found = _unroll(block, line) or found
+        i += 1
+    return found
+
+
+def _holds(s, line: int) -> bool:
+    end = getattr(s, "end_lineno", None)
+    return getattr(s, "lineno", None) is not None and end is not None and s.lineno <= line <= end
+
+
+def _steps(loop) -> Optional[range]:
+    """The values of a ``for name in range(constants)`` loop that Python runs to the end of its body
+    each time, else None."""
+    if not (isinstance(loop, gast.For) and isinstance(loop.target, gast.Name) and not loop.orelse):
+        return None
+    it = loop.iter
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
+            not it.keywords and 1 <= len(it.args) <= 3):
+        return None
+    bounds = [_constant_int(a) for a in it.args]
+    if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    steps = range(*bounds)
+    if len(steps) > MAX_TRIPS or _leaves_early(loop.body):
+        return None
+    return steps
+
+
+def _constant_int(node) -> Optional[int]:
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        value = _constant_int(node.operand)
+        return None if value is None else -value
+    return None
+
+
+def _leaves_early(body: List) -> bool:
+    """Does ``body`` (a loop's) hold a ``return``, ``yield``, ``global``/``nonlocal`` or a ``break``/
+    ``continue`` of this loop (one of a loop inside it is its own)?"""
+    todo = [(s, False) for s in body]
+    while todo:
+        node, nested_loop = todo.pop()
+        if isinstance(node, (gast.Return, gast.Yield, gast.YieldFrom, gast.Global, gast.Nonlocal)):
+            return True
+        if isinstance(node, (gast.Break, gast.Continue)) and not nested_loop:
+            return True
+        if isinstance(node, _DEFS):
+            continue
+        inner = nested_loop or isinstance(node, (gast.For, gast.AsyncFor, gast.While))
+        todo.extend((child, inner) for child in gast.iter_child_nodes(node))
+    return False
