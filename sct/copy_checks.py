@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
-
+from .errors import CompileError
 from .ir import loaded_names, root_name, walk_nodes
 
 
@@ -111,6 +111,13 @@ class CopyChecks:
         root = self._user_name(root)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
+        try:
+            self._fail_copy(stmt, root, copy_of, line, what)
+        except CompileError as error:     # (in a loop: compiled again with it written out, sct/unroll.py)
+            error.loop_site_line = getattr(stmt, "lineno", None)
+            raise
+
+    def _fail_copy(self, stmt, root: str, copy_of: str, line, what: str) -> None:
         self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
                   f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
                   f"it), and sct cannot follow here whether {root!r} still is that value at this line "

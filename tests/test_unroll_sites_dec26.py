@@ -43,6 +43,15 @@ def maml(w0):
     return L, dlgradient(L, w0)
 
 
+def maml_same_value(w0):
+    w = w0                              # (the first step's w is w0 itself: followed once written out)
+    for i in range(3):
+        g = dlgradient(inner(w), w)
+        w = w - 0.1 * g
+    L = np.sum(w ** 2) + np.sum(w * w0)
+    return L, dlgradient(L, w0)
+
+
 def schedule(w0):
     w = w0 * 1.0
     for i in range(1, 6, 2):            # i = 1, 3, 5: the rate read from the loop variable
@@ -71,6 +80,7 @@ def in_a_dict(w0):
 
 @pytest.mark.parametrize("fun, steps, rates", [
     (maml, 3, [0.1] * 3),
+    (maml_same_value, 3, [0.1] * 3),
     (schedule, 3, [0.3, 0.1, 0.06]),
     (nested, 4, [0.05] * 4),
     (in_a_dict, 3, [0.1] * 3),
