@@ -200,7 +200,30 @@ class _WriteCheck:
     def written_saved(self, s, name) -> bool:
         objs = self.analysis.objects(s, name)
         saved = self.saved(s)
-        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
+        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved)) or \
+            self.aliases_traced(s, name)
+
+    def aliases_traced(self, s, name) -> bool:
+        """Whether ``name``, not traced itself, may hold the numbers of a traced value that is read
+        after ``s`` (``w = extractdata(z)``: z's own array, without its derivative).  A write into
+        ``w`` there changes ``z`` in Python, where sct would keep z's derivative as it was (red team L,
+        dec 26: `w = extractdata(z); w[0] = 7.5` then `z` read gave z[0]'s old derivative, a silently
+        wrong gradient): such a write is checked as a write into a traced value."""
+        if name in self.active:
+            return False
+        analysis = self.analysis
+        state = analysis.before.get(id(s))
+        if state is None:
+            return False
+        objs = state.env.get(name, frozenset()) - {EXT}
+        if not objs:
+            return False
+        for other in analysis.live_after.get(id(s), frozenset()) | analysis.captured:
+            if other == name or other not in self.active or other not in state.env:
+                continue
+            if objs & state.env[other] or objs & frozenset(state.reach(state.env[other])):
+                return True
+        return False
 
     def _item_write(self, s, name: str) -> None:
         """``name[...] = value``."""
@@ -216,7 +239,9 @@ class _WriteCheck:
                      f"`for i in range(len({name}))`), or build a new one (`{name} = {{key: ... for key, value in "
                      f"{name}.items()}}`)", f"write into {name}")
             if why is not None:
-                what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                what = "a traced value" if tracked else \
+                    f"a traced value through {name}, which holds its numbers without their derivative" \
+                    if self.aliases_traced(s, name) else "a value an earlier differentiated operation read"
                 row = self._row_of(name)
                 spelled = self._spelled().get(name, "")
                 advice = (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
@@ -452,9 +477,10 @@ class _WriteCheck:
                 self.fail(s, f"{_dotted(func)}() changes {z} in place, a view of {row[0]}, which sct does not "
                           f"follow into {row[0]}; write `{row[0]}[{row[1]}] = value` instead of "
                           f"`{_dotted(func)}({z}, value)`", f"{_dotted(func)}")
-            self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
-                      f"this function created and no other name shares; write `{z} = {z}.copy()` "
-                      f"first, or compute a new array", f"{_dotted(func)}")
+            why = self.analysis.sharing(s, z)
+            self.fail(s, f"{_dotted(func)}() changes {z} in place{f', and {why}' if why else ''}, which sct "
+                      f"models only for a {z} this function created and no other name shares; write "
+                      f"`{z} = {z}.copy()` first, or compute a new array", f"{_dotted(func)}")
         if self.mode == "vjp" and _not_owned(self.analysis, s, z):
             self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
                       "value instead", f"{_dotted(func)}")
