@@ -359,6 +359,15 @@ class _WriteCheck:
             self.fail(s, f"{_dotted(func)}(..., overwrite_input=...) may reorder the entries of its argument "
                       f"in place, which sct does not follow; leave overwrite_input out (numpy then works "
                       f"on a copy)", f"{_dotted(func)}")
+        overwritten = _overwrite_given(target, node) if target is not None and args_active else None
+        if overwritten:
+            # scipy.linalg.solve(A, b, overwrite_b=True) (inv, cholesky, lu_factor, solve_triangular,
+            # scipy.fft's overwrite_x...): scipy may write its results into the array given, where its
+            # layout allows, and sct followed neither the change nor its derivative (red team L, dec 26:
+            # `s = solve(A, b, overwrite_b=True)` then b read gave a silently wrong gradient)
+            self.fail(s, f"{_dotted(func)}(..., {overwritten}=...) may write into its argument in place (scipy "
+                      f"does where the array's layout allows), which sct does not follow; leave {overwritten} "
+                      f"out (the argument is then left as it is)", f"{_dotted(func)}")
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
@@ -955,6 +964,35 @@ def _overwrite_input_given(target, node) -> bool:
     given = [k.value for k in node.keywords if k.arg == "overwrite_input"] + list(node.args[position:position + 1])
     return any(not (isinstance(v, gast.Constant) and v.value is False) for v in given) or \
         any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args)
+
+
+def _overwrite_given(target, node) -> Optional[str]:
+    """The name of an ``overwrite_*`` parameter (scipy's ``overwrite_a``, ``overwrite_b``,
+    ``overwrite_x``) that the call passes a value that may be true, else None (numpy's median and
+    quantile's ``overwrite_input`` are checked on their own)."""
+    if _overwrite_input_position(target) is not None:
+        return None
+    import inspect
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    names = [p.name for p in parameters if p.name.startswith("overwrite")]
+    if not names:
+        return None
+    if any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args):
+        return names[0]
+    for k, p in enumerate(parameters):
+        if not p.name.startswith("overwrite"):
+            continue
+        if p.kind == p.VAR_POSITIONAL:
+            break
+        given = [kw.value for kw in node.keywords if kw.arg == p.name]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and k < len(node.args):
+            given.append(node.args[k])
+        if any(not (isinstance(v, gast.Constant) and v.value is False) for v in given):
+            return p.name
+    return None
 
 
 def _copy_not_true(node) -> bool:
