@@ -30,6 +30,8 @@ VIEW_FUNCTIONS = {
     # write into the result was not seen to change the operand: red team L, dec 26. Of several
     # operands it computes a new array: sct/points_to.py _op_call)
     "einsum",
+    # (np.diff(z, n=0) is z itself: of a positive n written out, a new array: sct/points_to.py)
+    "diff",
 }
 VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",
                 "conjugate", "get", "pop", "setdefault", "values", "items", "keys", "astype",

@@ -51,6 +51,15 @@ def _einsum_operands(node: gast.Call) -> int:
     return len(args) - 1
 
 
+def _diff_order_positive(node: gast.Call) -> bool:
+    """Does a call of np.diff surely take a difference (``n`` left out, or an int >= 1 written out)?
+    ``np.diff(z, n=0)`` returns z itself (red team L, dec 26: a write into it was not seen to change z)."""
+    given = [k.value for k in node.keywords if k.arg == "n"] + list(node.args[1:2])
+    if any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args):
+        return False
+    return all(isinstance(v, gast.Constant) and type(v.value) is int and v.value >= 1 for v in given)
+
+
 def _number_result(node: gast.Call, info, name: str) -> bool:
     """Is the call's result surely a number (immutable): ``np.sum(a)``, ``a.mean()`` with no
     axis, ``float(v)``, ``v.item()``?"""
@@ -735,6 +744,9 @@ class _Values:
             return self.fresh(state, site, held | state.contents(held))
         if name == "einsum" and not copy_false and not receiver and _einsum_operands(node) > 1:
             return self.fresh(state, site)       # np.einsum('ij,jk->ik', a, b): a new array
+        if name == "diff" and not receiver and _diff_order_positive(node):
+            self.array_sites.add(site)
+            return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)

@@ -534,3 +534,49 @@ def solve_plain(x):
 
 def test_scipy_without_overwrite_is_differentiated():
     check_grads(solve_plain, X)
+
+
+# --- 6. np.diff(z, n=0) is z itself --------------------------------------------------------------------
+
+def diff_order_zero(x):
+    z = x * 1.0
+    w = np.diff(z, 0)
+    w[0] = 7.5
+    return np.sum(z * x)
+
+
+def diff_order_variable(x):
+    z = x * 1.0
+    k = 0
+    w = np.diff(z, n=k)
+    w[0] = 7.5
+    return np.sum(z * x) + np.sum(w)
+
+
+@pytest.mark.parametrize("fun, text", [
+    (diff_order_zero, "w[0] = 7.5"),
+    (diff_order_variable, "w[0] = 7.5"),
+])
+def test_write_into_np_diff_of_order_zero_is_refused(fun, text):
+    # (was: diff_order_zero gave 5.24 where Python, whose np.diff(z, 0) is z, gives 7.4)
+    z = X.copy()
+    assert np.diff(z, 0) is z
+    _refused_at(fun, text)
+
+
+def diff_first(x):
+    w = np.diff(x)
+    w[0] = 7.5
+    return np.sum(w * x[1:])
+
+
+def diff_second_axis(x):
+    z = x.reshape(2, 3) * 1.0
+    w = np.diff(z, 2, axis=1)
+    w[0] = 7.5
+    return np.sum(w * w) + np.sum(z * z)
+
+
+def test_writes_into_np_diff_of_positive_order_are_followed():
+    check_grads(diff_first, X)
+    check_grads(diff_second_axis, X)
