@@ -487,9 +487,16 @@ class _WriteCheck:
                           f"follow into {row[0]}; write `{row[0]}[{row[1]}] = value` instead of "
                           f"`{_dotted(func)}({z}, value)`", f"{_dotted(func)}")
             why = self.analysis.sharing(s, z)
-            self.fail(s, f"{_dotted(func)}() changes {z} in place{f', and {why}' if why else ''}, which sct "
+            dotted = _dotted(func)
+            if why is None and name == "at" and dotted.rsplit(".", 2)[-2:-1] not in (["add"], ["subtract"]):
+                # (np.multiply.at, np.maximum.at of an unshared local: was told to copy it first, which
+                # is refused the same way)
+                self.fail(s, f"{dotted}() changes {z} in place, and sct follows np.add.at and np.subtract.at "
+                          f"only; compute the new values instead (np.where, indexing, a loop of `{z}[i] = ...`)",
+                          dotted)
+            self.fail(s, f"{dotted}() changes {z} in place{f', and {why}' if why else ''}, which sct "
                       f"models only for a {z} this function created and no other name shares; write "
-                      f"`{z} = {z}.copy()` first, or compute a new array", f"{_dotted(func)}")
+                      f"`{z} = {z}.copy()` first, or compute a new array", dotted)
         if self.mode == "vjp" and _not_owned(self.analysis, s, z):
             self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
                       "value instead", f"{_dotted(func)}")

@@ -580,3 +580,28 @@ def diff_second_axis(x):
 def test_writes_into_np_diff_of_positive_order_are_followed():
     check_grads(diff_first, X)
     check_grads(diff_second_axis, X)
+
+
+# --- 7. np.multiply.at / np.maximum.at: the refusal says what sct follows ------------------------------
+
+def multiply_at(x):
+    z = x * 1.0
+    np.multiply.at(z, [0, 0], x[1:3])
+    return np.sum(z * z)
+
+
+def test_unfollowed_ufunc_at_is_refused_saying_which_are_followed():
+    # (was: "changes z in place, which sct models only for a z this function created and no other
+    # name shares; write `z = z.copy()` first", of such a z, and a copy was refused the same way)
+    message = _refused_at(multiply_at, "np.multiply.at(z, [0, 0], x[1:3])")
+    assert "np.add.at and np.subtract.at only" in message
+
+
+def add_at_twice(x):
+    z = x * 1.0
+    np.add.at(z, [0, 0, 2], x[1:4] ** 2)
+    return np.sum(z * z)
+
+
+def test_add_at_with_repeated_indices_is_differentiated():
+    check_grads(add_at_twice, X)
