@@ -605,3 +605,23 @@ def add_at_twice(x):
 
 def test_add_at_with_repeated_indices_is_differentiated():
     check_grads(add_at_twice, X)
+
+
+def sin_out_into_traced_row(x):
+    z = x.reshape(2, 3) * 1.0
+    np.sin(z[0], out=z[1])
+    return np.sum(z * np.arange(6).reshape(2, 3))
+
+
+def sin_out_into_zeros(x):
+    z = np.zeros((2, 3))
+    np.sin(x[:3], out=z[0])
+    np.cos(z[0], out=z[1])
+    return np.sum(z * np.arange(6).reshape(2, 3))
+
+
+def test_out_keyword_sct_does_not_follow_is_refused_saying_what_to_write():
+    # (was: only "got an unexpected keyword argument 'out'", though numpy's np.sin takes out=)
+    message = _refused_at(sin_out_into_traced_row, "np.sin(z[0], out=z[1])")
+    assert "numpy's out= writes the result into an array in place" in message
+    check_grads(sin_out_into_zeros, X)
