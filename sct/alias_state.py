@@ -26,6 +26,12 @@ VIEW_FUNCTIONS = {
     # (numpy's that give their argument itself or a view of it: np.real_if_close(z) of a real z is z,
     # np.trim_zeros(z) a slice of it; a write into the result was not seen to change z)
     "real_if_close", "trim_zeros", "asmatrix", "frombuffer", "from_dlpack", "ix_",
+    # (np.einsum of one operand gives a view of it where it can: 'ij->ji', 'ii->i', 'i->i'; a
+    # write into the result was not seen to change the operand: red team L, dec 26. Of several
+    # operands it computes a new array: sct/points_to.py _op_call)
+    "einsum",
+    # (np.diff(z, n=0) is z itself: of a positive n written out, a new array: sct/points_to.py)
+    "diff",
 }
 VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",
                 "conjugate", "get", "pop", "setdefault", "values", "items", "keys", "astype",

@@ -346,6 +346,12 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
             hint = (f" (it is given {extra} output array{'s' if extra > 1 else ''} by position, after its "
                     f"{op.nin} input{'s' if op.nin > 1 else ''}, to write into in place, which sct does not "
                     f"follow; assign the result instead: `r = {rule.name}(...)` with the inputs only)")
+        elif any(k.arg == "out" for k in node.keywords) and "out" not in sig.parameters:
+            # np.sin(z[0], out=z[1]), np.matmul(a, b, out=z[:, :]): numpy takes out=, sct's rule does not
+            # (was: only "got an unexpected keyword argument 'out'", which numpy's own signature has)
+            hint = (f" (numpy's out= writes the result into an array in place, which sct does not follow "
+                    f"here; assign the result instead: `r = {rule.name}(...)`, or `z[...] = {rule.name}(...)` "
+                    f"to write it into z)")
         raise CompileError(f"the call to {rule.name} does not match its signature "
                            f"{rule.name}{sig}: {exc}{hint}", filename, line, rule.name) from None
     result: Dict[str, Any] = {}

@@ -41,6 +41,25 @@ NUMBER_BUILTINS = {"float", "int", "complex", "bool", "len", "item"}
 _OP_KINDS = (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE)
 
 
+def _einsum_operands(node: gast.Call) -> int:
+    """How many operands a call of np.einsum surely has (its subscripts a string written out, no
+    ``*args``): of several, its result is a new array; of one, it may be a view of it (0: not known)."""
+    args = node.args
+    if not args or any(isinstance(a, gast.Starred) for a in args) or \
+            not (isinstance(args[0], gast.Constant) and isinstance(args[0].value, str)):
+        return 0
+    return len(args) - 1
+
+
+def _diff_order_positive(node: gast.Call) -> bool:
+    """Does a call of np.diff surely take a difference (``n`` left out, or an int >= 1 written out)?
+    ``np.diff(z, n=0)`` returns z itself (red team L, dec 26: a write into it was not seen to change z)."""
+    given = [k.value for k in node.keywords if k.arg == "n"] + list(node.args[1:2])
+    if any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args):
+        return False
+    return all(isinstance(v, gast.Constant) and type(v.value) is int and v.value >= 1 for v in given)
+
+
 def _number_result(node: gast.Call, info, name: str) -> bool:
     """Is the call's result surely a number (immutable): ``np.sum(a)``, ``a.mean()`` with no
     axis, ``float(v)``, ``v.item()``?"""
@@ -648,9 +667,16 @@ class _Values:
         if name in ("as_sequence", "list", "tuple", "sorted", "set") and \
                 len(node.args) == 1 and not node.keywords and not receiver and \
                 args and all(self.is_mapping(o) for o in args):
-            # a new list of a dict's keys (hashable: never one of its values): `for k in d`, list(d)
             if name != "as_sequence":
                 self.seq_sites.add(site)
+            if self._dict_view(node.args[0]):
+                # list(d.values()), list(d.items()), a loop or comprehension walking one: a new list
+                # of d's values (and of (key, value) pairs holding them), not of d itself (a write
+                # into d while a loop walks its view is checked on its own: sct/normalize_loops.py)
+                values = state.contents(args)
+                pairs = self.fresh(state, ("dict view pairs", site), values)
+                return self.fresh(state, site, values | pairs)
+            # a new list of a dict's keys (hashable: never one of its values): `for k in d`, list(d)
             return self.fresh(state, site)
         if name in ("sorted_value", "sorted_array") and args and self._surely_arrays(args):
             return None          # z.sort() of an array: a new array (no items)
@@ -669,6 +695,33 @@ class _Values:
                 held = held | state.contents(held)
             return self.fresh(state, site, held)
         return None
+
+    def _dict_view(self, node) -> bool:
+        """May ``node`` be ``d.values()`` or ``d.items()`` (or a name bound to one): its objects are
+        the dict's (and, of a dict of dicts, its items'), but walking it gives the values, not the
+        keys (``list(d.values())`` holds d's values: was taken for ``list(d)``, a new list holding
+        nothing, so `for layer in list(params.values()): layer["w"] = ...` and `gl = list(g.values());
+        gl[0] *= 2` of a dlgradient's dict were not seen to change the dict: red team L, dec 26,
+        a silently wrong value and gradient)."""
+        def is_view_call(v):
+            return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                v.func.attr in ("values", "items")
+        if is_view_call(node):
+            return True
+        if not isinstance(node, gast.Name):
+            return False
+        views = self.__dict__.setdefault("_dict_view_names", None)
+        if views is None:
+            views = set()
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Assign) and is_view_call(n.value):
+                    views |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+                elif isinstance(n, gast.Assign) and isinstance(n.value, gast.Name):
+                    # (a copy of such a name: ``vals = d_values``)
+                    views |= {t.id for t in n.targets if isinstance(t, gast.Name)} if \
+                        n.value.id in views else set()
+            self._dict_view_names = views
+        return node.id in views
 
     def _op_call(self, state: State, info, name: str, args, receiver, copy_false: bool, site,
                  node: gast.Call) -> FrozenSet:
@@ -689,6 +742,11 @@ class _Values:
             # seen to change a: a wrong value and gradient); of numbers or arrays, a new value
             held = state.contents(args)
             return self.fresh(state, site, held | state.contents(held))
+        if name == "einsum" and not copy_false and not receiver and _einsum_operands(node) > 1:
+            return self.fresh(state, site)       # np.einsum('ij,jk->ik', a, b): a new array
+        if name == "diff" and not receiver and _diff_order_positive(node):
+            self.array_sites.add(site)
+            return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             return objs | state.contents(objs)
@@ -902,6 +960,12 @@ class _Values:
 
     def _plain_call(self, state: State, name: str, args, receiver, site) -> FrozenSet:
         """A call run as it is (a builtin, a function of another library)."""
+        if name in ("zip", "enumerate"):
+            # an iterator whose tuples hold the items of what it is given (was: a value holding
+            # nothing, so `it = enumerate(ps); for i, p in it: p[0] = v`, `list(zip(d.values()))`,
+            # `[*zip(L)]` or `max(zip(L, s))[0]` written into was not seen to change ps or L: red
+            # team L, dec 26, a silently wrong value and gradient)
+            return self.fresh(state, site, args | state.contents(args))
         if name in IMMUTABLE_BUILTINS:
             return frozenset()
         if name in COPY_BUILTINS:
@@ -1220,6 +1284,12 @@ class AliasAnalysis(PointsTo):
         if objs & state.escaped:
             return f"{name} was passed to a function or stored in an object that may keep it"
         live = self.live_after.get(id(s), frozenset()) | self.captured
+        for other in sorted(live):
+            # (what a for loop walks first: a write into its items is said best so. `for layer in
+            # d.values()` walks a new list of d's values, which d holds too)
+            if other != name and other not in exclude and self.origin.get(other) == LOOP_SEQUENCE and \
+                    other in state.env and objs & frozenset(state.reach(state.env[other])):
+                return f"{LOOP_WALK} {name} (its keys, values or items)"
         for other in sorted(live):
             if other == name or other in exclude or other not in state.env:
                 continue

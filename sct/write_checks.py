@@ -200,7 +200,30 @@ class _WriteCheck:
     def written_saved(self, s, name) -> bool:
         objs = self.analysis.objects(s, name)
         saved = self.saved(s)
-        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved))
+        return bool(objs & saved) or (EXT in objs and any(o == EXT or o[0] == "arg" for o in saved)) or \
+            self.aliases_traced(s, name)
+
+    def aliases_traced(self, s, name) -> bool:
+        """Whether ``name``, not traced itself, may hold the numbers of a traced value that is read
+        after ``s`` (``w = extractdata(z)``: z's own array, without its derivative).  A write into
+        ``w`` there changes ``z`` in Python, where sct would keep z's derivative as it was (red team L,
+        dec 26: `w = extractdata(z); w[0] = 7.5` then `z` read gave z[0]'s old derivative, a silently
+        wrong gradient): such a write is checked as a write into a traced value."""
+        if name in self.active:
+            return False
+        analysis = self.analysis
+        state = analysis.before.get(id(s))
+        if state is None:
+            return False
+        objs = state.env.get(name, frozenset()) - {EXT}
+        if not objs:
+            return False
+        for other in analysis.live_after.get(id(s), frozenset()) | analysis.captured:
+            if other == name or other not in self.active or other not in state.env:
+                continue
+            if objs & state.env[other] or objs & frozenset(state.reach(state.env[other])):
+                return True
+        return False
 
     def _item_write(self, s, name: str) -> None:
         """``name[...] = value``."""
@@ -216,7 +239,9 @@ class _WriteCheck:
                      f"`for i in range(len({name}))`), or build a new one (`{name} = {{key: ... for key, value in "
                      f"{name}.items()}}`)", f"write into {name}")
             if why is not None:
-                what = "a traced value" if tracked else "a value an earlier differentiated operation read"
+                what = "a traced value" if tracked else \
+                    f"a traced value through {name}, which holds its numbers without their derivative" \
+                    if self.aliases_traced(s, name) else "a value an earlier differentiated operation read"
                 row = self._row_of(name)
                 spelled = self._spelled().get(name, "")
                 advice = (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
@@ -334,6 +359,15 @@ class _WriteCheck:
             self.fail(s, f"{_dotted(func)}(..., overwrite_input=...) may reorder the entries of its argument "
                       f"in place, which sct does not follow; leave overwrite_input out (numpy then works "
                       f"on a copy)", f"{_dotted(func)}")
+        overwritten = _overwrite_given(target, node) if target is not None and args_active else None
+        if overwritten:
+            # scipy.linalg.solve(A, b, overwrite_b=True) (inv, cholesky, lu_factor, solve_triangular,
+            # scipy.fft's overwrite_x...): scipy may write its results into the array given, where its
+            # layout allows, and sct followed neither the change nor its derivative (red team L, dec 26:
+            # `s = solve(A, b, overwrite_b=True)` then b read gave a silently wrong gradient)
+            self.fail(s, f"{_dotted(func)}(..., {overwritten}=...) may write into its argument in place (scipy "
+                      f"does where the array's layout allows), which sct does not follow; leave {overwritten} "
+                      f"out (the argument is then left as it is)", f"{_dotted(func)}")
         fname_called = getattr(target, "__name__", "") if target is not None else ""
         writes_first = target is not None and (
             (fname_called in WRITING_FUNCTIONS and _is_numpy(target)) or _is_ufunc_method(target))
@@ -452,9 +486,17 @@ class _WriteCheck:
                 self.fail(s, f"{_dotted(func)}() changes {z} in place, a view of {row[0]}, which sct does not "
                           f"follow into {row[0]}; write `{row[0]}[{row[1]}] = value` instead of "
                           f"`{_dotted(func)}({z}, value)`", f"{_dotted(func)}")
-            self.fail(s, f"{_dotted(func)}() changes {z} in place, which sct models only for a {z} "
-                      f"this function created and no other name shares; write `{z} = {z}.copy()` "
-                      f"first, or compute a new array", f"{_dotted(func)}")
+            why = self.analysis.sharing(s, z)
+            dotted = _dotted(func)
+            if why is None and name == "at" and dotted.rsplit(".", 2)[-2:-1] not in (["add"], ["subtract"]):
+                # (np.multiply.at, np.maximum.at of an unshared local: was told to copy it first, which
+                # is refused the same way)
+                self.fail(s, f"{dotted}() changes {z} in place, and sct follows np.add.at and np.subtract.at "
+                          f"only; compute the new values instead (np.where, indexing, a loop of `{z}[i] = ...`)",
+                          dotted)
+            self.fail(s, f"{dotted}() changes {z} in place{f', and {why}' if why else ''}, which sct "
+                      f"models only for a {z} this function created and no other name shares; write "
+                      f"`{z} = {z}.copy()` first, or compute a new array", dotted)
         if self.mode == "vjp" and _not_owned(self.analysis, s, z):
             self.fail(s, f"{self.fname}() changes its caller's {z} with {_dotted(func)}(); return the new "
                       "value instead", f"{_dotted(func)}")
@@ -929,6 +971,35 @@ def _overwrite_input_given(target, node) -> bool:
     given = [k.value for k in node.keywords if k.arg == "overwrite_input"] + list(node.args[position:position + 1])
     return any(not (isinstance(v, gast.Constant) and v.value is False) for v in given) or \
         any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args)
+
+
+def _overwrite_given(target, node) -> Optional[str]:
+    """The name of an ``overwrite_*`` parameter (scipy's ``overwrite_a``, ``overwrite_b``,
+    ``overwrite_x``) that the call passes a value that may be true, else None (numpy's median and
+    quantile's ``overwrite_input`` are checked on their own)."""
+    if _overwrite_input_position(target) is not None:
+        return None
+    import inspect
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    names = [p.name for p in parameters if p.name.startswith("overwrite")]
+    if not names:
+        return None
+    if any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args):
+        return names[0]
+    for k, p in enumerate(parameters):
+        if not p.name.startswith("overwrite"):
+            continue
+        if p.kind == p.VAR_POSITIONAL:
+            break
+        given = [kw.value for kw in node.keywords if kw.arg == p.name]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and k < len(node.args):
+            given.append(node.args[k])
+        if any(not (isinstance(v, gast.Constant) and v.value is False) for v in given):
+            return p.name
+    return None
 
 
 def _copy_not_true(node) -> bool:
