@@ -1,0 +1,194 @@
+"""Red team M (control flow and name binding, dec26): Python's meaning of the names a function
+binds, unbinds and reads, against plain Python; gradients against central differences.
+
+``del name`` was lowered to nothing, so a read of the name after it saw the old value where Python
+raises UnboundLocalError: ``del x; try: r = np.sum(x) except NameError: r = ...`` returned the old
+``x``'s value and gradient (a silent wrong value), and ``del y; return np.sum(y)`` returned a value
+where Python raises.  Such reads are now refused (sct/deleted_names.py); a name bound again before
+it is read (``del h`` closing a loop body that binds ``h``) is still differentiated."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from gradcheck import check_grads
+
+
+def _gradient(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+X = np.array([0.3, -0.7, 1.1])
+
+
+# --- del of a name, then a read of it: refused (was: the old value) ----------------------------
+
+def del_argument_then_caught(x):
+    z = x * 1.0
+    del x
+    try:
+        r = np.sum(x)
+    except NameError:          # Python: x is unbound here, so this handler runs
+        r = np.sum(z * 3)
+    return r
+
+
+def del_then_read(x):
+    y = x * 2
+    del y
+    return np.sum(y)           # Python: UnboundLocalError
+
+
+def del_in_loop_then_read(x):
+    h = x[0]
+    acc = 0.0
+    for i in range(3):
+        acc = acc + h * x[i]   # Python: UnboundLocalError on the third pass
+        if i == 1:
+            del h
+    return acc
+
+
+def del_in_for_else(x):
+    h = x[0]
+    for _ in range(2):
+        pass
+    else:
+        del h
+    return h * 2
+
+
+def del_then_augmented(x):
+    t = x[0] * 2
+    del t
+    t += 1
+    return t
+
+
+def del_of_a_name_a_lambda_reads(x):
+    y = x[0] * 2
+    f = lambda: y
+    del y
+    return f()                 # Python: NameError
+
+
+def del_of_a_name_a_generator_reads(x):
+    k = x[0] * 2
+    g = (v * k for v in x)
+    del k
+    return sum(g)              # Python: NameError
+
+
+def _helper_deleting(v):
+    z = v * 1.0
+    del v
+    try:
+        r = v * 2
+    except NameError:
+        r = z * 3
+    return r
+
+
+def del_in_a_helper(x):
+    return np.sum(_helper_deleting(x))
+
+
+class _Deleting:
+    def m(self, v):
+        w = v * 2
+        del v
+        try:
+            r = v
+        except NameError:
+            r = w
+        return r
+
+
+def del_in_a_method(x):
+    return np.sum(_Deleting().m(x))
+
+
+REFUSED = [del_argument_then_caught, del_then_read, del_in_loop_then_read, del_in_for_else,
+           del_then_augmented, del_of_a_name_a_lambda_reads, del_of_a_name_a_generator_reads,
+           del_in_a_helper, del_in_a_method]
+
+
+@pytest.mark.parametrize("f", REFUSED, ids=lambda f: f.__name__)
+def test_a_read_after_del_is_refused(f):
+    with pytest.raises(sct.CompileError, match=r"del"):
+        dlfeval(_gradient, f, dlarray(X.copy()))
+
+
+def test_the_refusal_names_the_read_and_the_del():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_gradient, del_then_read, dlarray(X.copy()))
+    message = str(info.value)
+    line = del_then_read.__code__.co_firstlineno
+    assert f"line {line + 3}" in message and f"`del y` (line {line + 2})" in message, message
+    assert "test_control_dec26.py" in message
+
+
+# --- del where Python reads no unbound name: differentiated as before ---------------------------
+
+def del_closing_a_loop_body(x):
+    acc = 0.0
+    for i in range(3):
+        h = np.sin(x[i]) * x[0]
+        acc = acc + h * h
+        del h
+    return acc
+
+
+def del_then_bound_again(x):
+    y = x * 2
+    if x[0] > 0:
+        del y
+        y = x * 5
+    return np.sum(y * x)
+
+
+def del_then_bound_in_a_while(x):
+    h = x[0]
+    acc = 0.0
+    i = 0
+    while i < 3:
+        acc = acc + h * x[i]
+        del h
+        h = acc * x[2]
+        i += 1
+    return acc
+
+
+def del_on_the_path_that_leaves(x):
+    h = x[0] * 3
+    acc = 0.0
+    for i in range(3):
+        acc = acc + h * x[i] ** 2
+        if acc > 100:
+            del h
+            break
+    return acc
+
+
+def del_then_a_comprehension_of_its_own_name(x):
+    v = x[0]
+    del v
+    return sum([v * v for v in x])
+
+
+def del_of_several(x):
+    a, b = x[0] * 2, x[1] * 3
+    c = a * b
+    del a, b
+    a = c * x[2]
+    return a + c
+
+
+ACCEPTED = [del_closing_a_loop_body, del_then_bound_again, del_then_bound_in_a_while,
+            del_on_the_path_that_leaves, del_then_a_comprehension_of_its_own_name, del_of_several]
+
+
+@pytest.mark.parametrize("f", ACCEPTED, ids=lambda f: f.__name__)
+def test_del_with_no_read_after_it(f):
+    check_grads(f, X.copy())
