@@ -849,6 +849,21 @@ def getitem_or_zero(grad, idx):
     return ZERO if _is_zero(part) else part
 
 
+def dict_entry_adjoint(grad, keys, j):
+    """The adjoint of the ``j``-th value of a dict literal ``{keys[0]: v0, keys[1]: v1, ...}`` given
+    the dict's adjoint ``grad``: its key's item, or zero where a later entry has an equal key
+    (Python's dict keeps that entry's value: ``v_j`` is not in the dict)."""
+    return ZERO if key_repeated_later(keys, j) else getitem_or_zero(grad, keys[j])
+
+
+def key_repeated_later(keys, j) -> bool:
+    """Is ``keys[j]`` a key of a dict made of ``keys[j+1:]`` (equal as dict keys: ``1``, ``1.0``, ``True``)?"""
+    return keys[j] in dict.fromkeys(keys[j + 1:])
+
+
+nondifferentiable(key_repeated_later)
+
+
 def item_adjoint(grad, idx, like):
     """``grad[idx]``, or zeros shaped like ``like`` (the item's value) if no adjoint reached it."""
     part = getitem_or_zero(grad, idx)
@@ -3197,6 +3212,11 @@ def _index_add_rule(g, ans, total, grad, x, idx):
 @defrule(getitem_or_zero, wrt=("grad",), linear="grad")
 def _getitem_or_zero_rule(g, ans, grad, idx):
     return index_adjoint(g, grad, idx)
+
+
+@defrule(dict_entry_adjoint, wrt=("grad",), linear="grad")
+def _dict_entry_adjoint_rule(g, ans, grad, keys, j):
+    return ZERO if key_repeated_later(keys, j) else index_adjoint(g, grad, keys[j])
 
 
 @defrule(item_adjoint, wrt=("grad",), linear="grad")

@@ -192,3 +192,88 @@ ACCEPTED = [del_closing_a_loop_body, del_then_bound_again, del_then_bound_in_a_w
 @pytest.mark.parametrize("f", ACCEPTED, ids=lambda f: f.__name__)
 def test_del_with_no_read_after_it(f):
     check_grads(f, X.copy())
+
+
+# --- a dict literal with a key twice: the last value is the dict's (was: every value with that key
+# --- was given the adjoint of d[key], a silent wrong gradient; the value was right) --------------
+
+def dict_literal_repeated_constant_key(x):
+    d = {"a": x[0], "a": x[1] * 2}
+    return d["a"] * 3
+
+
+def dict_literal_repeated_name_key(x):
+    k1 = "w"
+    k2 = "w"
+    d = {k1: x[0], k2: x[1] * 2, "b": x[2]}
+    return d["w"] * 3 + d["b"]
+
+
+def dict_literal_key_equal_when_it_runs(x):
+    i = int(x[2] > 0)          # 1 here: the same key as the first entry's
+    d = {1: x[0], i: x[1]}
+    return d[1] * 3 + len(d)
+
+
+def dict_literal_values_walked(x):
+    d = {"a": x[0], "b": x[1], "a": x[2]}
+    return sum(d.values()) * 2 + sum(v * v for v in d.values())
+
+
+def dict_literal_items_walked(x):
+    d = {"a": x[0], "b": x[1], "a": x[2]}
+    acc = 0.0
+    for k, v in d.items():
+        acc = acc + v * len(k)
+    return acc
+
+
+def dict_literal_one_and_true(x):
+    d = {1: x[0], True: x[1], 2: x[2]}    # 1 == True: one key, the last value
+    return d[1] * 3 + d[2]
+
+
+def dict_literal_distinct_name_keys(x):
+    ks = ["p", "q"]
+    d = {ks[0]: x[0], ks[1]: x[1] * x[2]}
+    return d["p"] * d["q"]
+
+
+DICTS = [dict_literal_repeated_constant_key, dict_literal_repeated_name_key,
+         dict_literal_key_equal_when_it_runs, dict_literal_values_walked, dict_literal_items_walked,
+         dict_literal_one_and_true, dict_literal_distinct_name_keys]
+
+
+@pytest.mark.parametrize("f", DICTS, ids=lambda f: f.__name__)
+def test_dict_literal_with_a_repeated_key(f):
+    check_grads(f, X.copy())
+
+
+def _second(f, x):
+    y = f(x)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g * x)
+    return z, dlgradient(z, x)
+
+
+@pytest.mark.parametrize("f", [dict_literal_repeated_name_key, dict_literal_values_walked],
+                         ids=lambda f: f.__name__)
+def test_dict_literal_with_a_repeated_key_second_order(f):
+    from gradcheck import numerical_gradient
+
+    def first(a):
+        _, g = dlfeval(_gradient, f, dlarray(a.copy()))
+        return np.asarray(g.data)
+
+    def z_of(a):
+        return np.sum(first(a) ** 2 * a)
+    z, gz = dlfeval(_second, f, dlarray(X.copy()))
+    np.testing.assert_allclose(np.asarray(z.data), z_of(X.copy()), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(gz.data), numerical_gradient(z_of, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_dict_literal_with_a_repeated_key_forward_mode():
+    for t in np.eye(3):
+        y, dy = sct.jvp(dict_literal_key_equal_when_it_runs, (dlarray(X.copy()),), (t,))
+        expected = 3 * t[1]               # d[1] is x[1]
+        np.testing.assert_allclose(float(np.asarray(getattr(dy, "data", dy))), expected, atol=1e-12)
