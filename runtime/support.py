@@ -5298,3 +5298,17 @@ def try_probe(source: str, *values):
 
 
 nondifferentiable(try_probe)
+
+
+def with_body_completed(done, filename, lineno):
+    """After a ``with`` block (sct/normalize_stmts.py): refuse the run where the block's body did not
+    run to its end, its context manager's ``__exit__`` having suppressed an exception the body raised
+    (sct differentiates every statement of the body: a silent wrong gradient)."""
+    if not done:
+        raise EvaluationError("the context manager of this with statement suppressed an exception its body "
+                              "raised (its __exit__ returned true), so the body stopped part way: sct "
+                              "differentiates a with block whose body runs to its end; catch the exception "
+                              "with try/except (which sct follows) instead", filename, lineno)
+
+
+nondifferentiable(with_body_completed)

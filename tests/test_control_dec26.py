@@ -277,3 +277,80 @@ def test_dict_literal_with_a_repeated_key_forward_mode():
         y, dy = sct.jvp(dict_literal_key_equal_when_it_runs, (dlarray(X.copy()),), (t,))
         expected = 3 * t[1]               # d[1] is x[1]
         np.testing.assert_allclose(float(np.asarray(getattr(dy, "data", dy))), expected, atol=1e-12)
+
+
+# --- a with block whose context manager suppresses an exception of its body: refused when it
+# --- happens (was: the adjoint ran the statements after the raise, a silent wrong gradient) ------
+
+class _Suppressing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return True                     # swallows the exception: the code after the with runs
+
+
+def suppressed_part_way(x):
+    z = x[0] * 1.0
+    with _Suppressing():
+        y2 = x[1] * 2
+        q = 1.0 / float(x[0] - x[0])    # ZeroDivisionError, suppressed
+        z = y2 * 3                      # never runs in Python
+    return z
+
+
+def suppressed_part_way_arrays(x):
+    z = x * 1.0
+    with _Suppressing():
+        y2 = np.sin(x) * 2
+        if np.sum(y2) < 100:
+            raise ValueError("stop")
+        z = y2 * 3
+    return np.sum(z * z)
+
+
+def suppressed_in_a_loop(x):
+    acc = 0.0
+    for i in range(3):
+        with _Suppressing():
+            acc = acc + x[i] ** 2
+            if x[i] < 0:
+                raise ValueError("negative")
+            acc = acc * 2
+    return acc
+
+
+@pytest.mark.parametrize("f", [suppressed_part_way, suppressed_part_way_arrays, suppressed_in_a_loop],
+                         ids=lambda f: f.__name__)
+def test_a_with_block_cut_short_is_refused(f):
+    f(X.copy())                          # (Python runs it)
+    with pytest.raises(sct.EvaluationError, match="suppressed an exception"):
+        dlfeval(_gradient, f, dlarray(X.copy()))
+
+
+def not_suppressed(x):
+    z = x * 1.0
+    with _Suppressing():
+        z = np.sin(z) * x
+        if np.sum(z) > 100:
+            raise ValueError("never here")
+        z = z * 3
+    with np.errstate(divide="ignore"):
+        z = z + np.log(np.abs(x))
+    return np.sum(z * z)
+
+
+def suppressing_manager_of_a_loop_that_returns(x):
+    acc = x[0] * 1.0
+    for i in range(3):
+        with _Suppressing():
+            acc = acc * x[i] + 1.0
+            if i == 1:
+                return acc * 2
+    return acc
+
+
+@pytest.mark.parametrize("f", [not_suppressed, suppressing_manager_of_a_loop_that_returns],
+                         ids=lambda f: f.__name__)
+def test_a_with_block_run_to_its_end(f):
+    check_grads(f, X.copy())
