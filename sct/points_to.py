@@ -691,6 +691,12 @@ class _Values:
             return self.fresh(state, site, held | state.contents(held))
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
+            if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false:
+                # np.asarray(s) of a number or a list is a new array (0-d for a number), which
+                # changes in place (`a = np.asarray(np.sum(x)); b = a; b *= 2` changes a: was
+                # taken for the number itself, which holds no object, so a kept its old value)
+                self.array_sites.add(site)
+                return objs | state.contents(objs) | self.fresh(state, site)
             return objs | state.contents(objs)
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and _object_dtype(node):
             # np.array([M[0], None], dtype=object): an array of references to the objects given
@@ -706,6 +712,10 @@ class _Values:
 
     def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
         """A method of an array, list or dict sct knows."""
+        if info.method in ("ravel", "__array__") and not copy_false:
+            # s.ravel() of a number (np.float64) is a new array; of an array, a view of it (or a copy)
+            self.array_sites.add(site)
+            return receiver | args | state.contents(receiver | args) | self.fresh(state, site)
         if info.method in ("keys", "items", "values") and receiver and \
                 all(o[0] in ("new", "old") and o[1] in self.gradient_sites for o in receiver):
             return receiver          # a loop over a gradient dict's keys or items (as before its items were known)
@@ -980,6 +990,15 @@ _VALUE_RULES = {
     gast.Dict: _Values._literal_objects,
     gast.Call: _Values.call_objects,
 }
+
+
+# numpy's functions whose result is their array argument or a view of it, and a new array where the
+# argument is a number, a list or a tuple (np.asarray(3.0) is a new 0-d array)
+_NEW_FROM_NON_ARRAYS = frozenset({
+    "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite", "require",
+    "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "reshape", "transpose", "permute_dims",
+    "matrix_transpose", "swapaxes", "moveaxis", "rollaxis", "squeeze", "expand_dims", "flip", "fliplr",
+    "flipud", "rot90", "diagonal", "diag", "real_if_close", "broadcast_to"})
 
 
 class PointsTo(_Values):

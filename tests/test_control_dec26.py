@@ -354,3 +354,87 @@ def suppressing_manager_of_a_loop_that_returns(x):
                          ids=lambda f: f.__name__)
 def test_a_with_block_run_to_its_end(f):
     check_grads(f, X.copy())
+
+
+# --- np.asarray / np.atleast_1d / np.ravel / np.expand_dims of a number is a NEW array, which
+# --- `+=` changes in place, seen through every name of it (was: taken for the number itself, so
+# --- `a = np.atleast_1d(loss); b = a; b *= 2` left a unchanged: a silent wrong value and gradient)
+
+def atleast_1d_of_a_sum_aliased(x):
+    a = np.atleast_1d(np.sum(x))
+    b = a
+    b *= 2
+    return np.sum(a * 3 + b)
+
+
+def ravel_of_a_number_aliased(x):
+    a = np.ravel(x[0] * 2)
+    b = a
+    b += x[1]
+    return np.sum(a * 3 + b)
+
+
+def ravel_method_of_a_sum_aliased(x):
+    a = np.sum(x).ravel()
+    b = a
+    b += x[1]
+    return np.sum(a * 3 + b)
+
+
+def expand_dims_of_a_number_aliased(x):
+    a = np.expand_dims(x[0] * 1.0, 0)
+    b = a
+    b *= 3
+    return np.sum(a + b * x[2])
+
+
+def asarray_of_a_list_aliased(x):
+    a = np.asarray([x[0], x[1]])
+    b = a
+    b *= 2
+    return np.sum(a * 3 + b)
+
+
+def asarray_of_a_sum_filled(x):
+    a = np.asarray(np.sum(x))
+    b = a
+    b.fill(0.0)
+    return a * 3 + x[0]
+
+
+NEW_ARRAYS = [atleast_1d_of_a_sum_aliased, ravel_of_a_number_aliased, ravel_method_of_a_sum_aliased,
+              expand_dims_of_a_number_aliased, asarray_of_a_list_aliased, asarray_of_a_sum_filled]
+
+
+@pytest.mark.parametrize("f", NEW_ARRAYS, ids=lambda f: f.__name__)
+def test_a_new_array_from_a_number_changed_through_a_second_name(f):
+    check_grads(f, X.copy())
+
+
+def asarray_of_a_sum_aliased(x):
+    a = np.asarray(np.sum(x))        # a 0-d array: `b *= 2` changes it in place
+    b = a
+    b *= 2
+    return a * 3 + b
+
+
+def asarray_0d_in_a_list(x):
+    a = np.asarray(x[0] * 1.0)
+    lst = [a, x[1]]
+    a *= 3
+    return lst[0] * 2 + lst[1]
+
+
+def asarray_of_a_0d_array(x):
+    s = np.asarray(np.sum(x))
+    t = np.asarray(s)                # s itself
+    t *= 2
+    return s * 3
+
+
+@pytest.mark.parametrize("f", [asarray_of_a_sum_aliased, asarray_0d_in_a_list, asarray_of_a_0d_array],
+                         ids=lambda f: f.__name__)
+def test_a_0d_array_changed_in_place_through_a_second_name_is_refused(f):
+    # (was: the old value, 3.5 where Python gives 5.6 for the first)
+    with pytest.raises((sct.CompileError, sct.EvaluationError), match="in place"):
+        dlfeval(_gradient, f, dlarray(X.copy()))
