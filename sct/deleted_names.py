@@ -22,6 +22,8 @@ State = Optional[Dict[str, int]]        # a name a del may have unbound -> that 
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 _COMPREHENSIONS = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+# builtins that walk a generator expression given to them to its end before they return
+_EAGER = frozenset(("sum", "any", "all", "min", "max", "sorted", "list", "tuple", "set", "frozenset", "dict"))
 
 
 def has_deleted_names(stmts) -> bool:
@@ -38,9 +40,14 @@ def check_deleted_reads(stmts: List, fail) -> None:
     if not deleted:
         return
     captured = set()
+    eager = set()                 # generator expressions walked where they are made: sum(v for v in h)
     for s in stmts:
         for n in _walk_here(s, into_scopes=True):
-            if isinstance(n, _SCOPES + (gast.GeneratorExp,)):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in _EAGER:
+                eager |= {id(a) for a in n.args if isinstance(a, gast.GeneratorExp)}
+    for s in stmts:
+        for n in _walk_here(s, into_scopes=True):
+            if isinstance(n, _SCOPES) or isinstance(n, gast.GeneratorExp) and id(n) not in eager:
                 captured |= {m.id for m in gast.walk(n) if isinstance(m, gast.Name)}
     for name, node in deleted.items():
         if name in captured:

@@ -438,3 +438,14 @@ def test_a_0d_array_changed_in_place_through_a_second_name_is_refused(f):
     # (was: the old value, 3.5 where Python gives 5.6 for the first)
     with pytest.raises((sct.CompileError, sct.EvaluationError), match="in place"):
         dlfeval(_gradient, f, dlarray(X.copy()))
+
+
+def del_after_a_generator_walked_at_once(x):
+    h = np.sin(x) * x[0]
+    s = sum(v * v for v in h) + max(v for v in h)
+    del h
+    return s * 2
+
+
+def test_del_after_a_generator_walked_at_once():
+    check_grads(del_after_a_generator_walked_at_once, X.copy())
