@@ -998,7 +998,8 @@ _NEW_FROM_NON_ARRAYS = frozenset({
     "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite", "require",
     "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "reshape", "transpose", "permute_dims",
     "matrix_transpose", "swapaxes", "moveaxis", "rollaxis", "squeeze", "expand_dims", "flip", "fliplr",
-    "flipud", "rot90", "diagonal", "diag", "real_if_close", "broadcast_to"})
+    "flipud", "rot90", "diagonal", "diag", "real_if_close", "broadcast_to",
+    "dlarray"})     # (sct's dlarray of a number: a new dlarray, whose `*=` changes it in place)
 
 
 class PointsTo(_Values):
