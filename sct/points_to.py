@@ -469,6 +469,12 @@ class _Values:
                 return frozenset().union(*(self.positional[o[1]][k] for o in base))
         if self.is_scalar_item(value, state):
             return frozenset()
+        if _new_axes(value.slice) or not base and isinstance(value.value, gast.Name):
+            # s[None], s[..., np.newaxis], s[...] of a number (np.float64: no object) is a new array
+            # (of an array, a view of it): changed in place by `b op= v` (was: taken for the number,
+            # so `a = x[0][None]; b = a; b += 1` left a unchanged)
+            self.array_sites.add(site)
+            return base | state.contents(base) | self.fresh(state, site)
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
         if index and base and all(o[0] in ("new", "old") and o[1] in self.array_sites for o in index) and \
                 all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",))) and
@@ -712,7 +718,8 @@ class _Values:
 
     def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
         """A method of an array, list or dict sct knows."""
-        if info.method in ("ravel", "__array__") and not copy_false:
+        if info.method in ("ravel", "__array__", "reshape") and not copy_false and \
+                not any(self.is_sequence(o) or self.is_mapping(o) for o in receiver):
             # s.ravel() of a number (np.float64) is a new array; of an array, a view of it (or a copy)
             self.array_sites.add(site)
             return receiver | args | state.contents(receiver | args) | self.fresh(state, site)
@@ -1000,6 +1007,13 @@ _NEW_FROM_NON_ARRAYS = frozenset({
     "matrix_transpose", "swapaxes", "moveaxis", "rollaxis", "squeeze", "expand_dims", "flip", "fliplr",
     "flipud", "rot90", "diagonal", "diag", "real_if_close", "broadcast_to",
     "dlarray"})     # (sct's dlarray of a number: a new dlarray, whose `*=` changes it in place)
+
+
+def _new_axes(index) -> bool:
+    """Does the index hold None, np.newaxis or Ellipsis (which make an array of a number)?"""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(isinstance(p, gast.Constant) and (p.value is None or p.value is Ellipsis) or
+               isinstance(p, gast.Attribute) and p.attr == "newaxis" for p in parts)
 
 
 class PointsTo(_Values):

@@ -477,3 +477,32 @@ def test_a_dlarray_accumulator_is_still_differentiated():
     y, g = dlfeval(_gradient, dlarray_accumulator, dlarray(X.copy()))
     np.testing.assert_allclose(float(np.asarray(y.data)), np.sum(X ** 2), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g.data), 2 * X, rtol=1e-12)
+
+
+# --- a number indexed with None / np.newaxis / ..., or reshaped by its method, is a new array too
+
+def number_with_a_new_axis_aliased(x):
+    a = x[0][None]
+    b = a
+    b += 1.0
+    return np.sum(a * 3 + b * x[1])
+
+
+def number_with_newaxis_twice_aliased(x):
+    a = x[1][np.newaxis, np.newaxis]
+    b = a
+    b *= 2
+    return np.sum(a * 3 + b)
+
+
+def sum_reshaped_by_its_method_aliased(x):
+    a = np.sum(x).reshape(1)
+    b = a
+    b *= 2
+    return np.sum(a * 3 + b)
+
+
+@pytest.mark.parametrize("f", [number_with_a_new_axis_aliased, number_with_newaxis_twice_aliased,
+                               sum_reshaped_by_its_method_aliased], ids=lambda f: f.__name__)
+def test_a_number_made_an_array_changed_through_a_second_name(f):
+    check_grads(f, X.copy())
