@@ -849,6 +849,21 @@ def getitem_or_zero(grad, idx):
     return ZERO if _is_zero(part) else part
 
 
+def dict_entry_adjoint(grad, keys, j):
+    """The adjoint of the ``j``-th value of a dict literal ``{keys[0]: v0, keys[1]: v1, ...}`` given
+    the dict's adjoint ``grad``: its key's item, or zero where a later entry has an equal key
+    (Python's dict keeps that entry's value: ``v_j`` is not in the dict)."""
+    return ZERO if key_repeated_later(keys, j) else getitem_or_zero(grad, keys[j])
+
+
+def key_repeated_later(keys, j) -> bool:
+    """Is ``keys[j]`` a key of a dict made of ``keys[j+1:]`` (equal as dict keys: ``1``, ``1.0``, ``True``)?"""
+    return keys[j] in dict.fromkeys(keys[j + 1:])
+
+
+nondifferentiable(key_repeated_later)
+
+
 def item_adjoint(grad, idx, like):
     """``grad[idx]``, or zeros shaped like ``like`` (the item's value) if no adjoint reached it."""
     part = getitem_or_zero(grad, idx)
@@ -3240,6 +3255,11 @@ def _getitem_or_zero_rule(g, ans, grad, idx):
     return index_adjoint(g, grad, idx)
 
 
+@defrule(dict_entry_adjoint, wrt=("grad",), linear="grad")
+def _dict_entry_adjoint_rule(g, ans, grad, keys, j):
+    return ZERO if key_repeated_later(keys, j) else index_adjoint(g, grad, keys[j])
+
+
 @defrule(item_adjoint, wrt=("grad",), linear="grad")
 def _item_adjoint_rule(g, ans, grad, idx, like):
     return index_adjoint(g, grad, idx)
@@ -5329,3 +5349,17 @@ def try_probe(source: str, *values):
 
 
 nondifferentiable(try_probe)
+
+
+def with_body_completed(done, filename, lineno):
+    """After a ``with`` block (sct/normalize_stmts.py): refuse the run where the block's body did not
+    run to its end, its context manager's ``__exit__`` having suppressed an exception the body raised
+    (sct differentiates every statement of the body: a silent wrong gradient)."""
+    if not done:
+        raise EvaluationError("the context manager of this with statement suppressed an exception its body "
+                              "raised (its __exit__ returned true), so the body stopped part way: sct "
+                              "differentiates a with block whose body runs to its end; catch the exception "
+                              "with try/except (which sct follows) instead", filename, lineno)
+
+
+nondifferentiable(with_body_completed)

@@ -64,6 +64,29 @@ def _unprojected(contribution):
         contribution = contribution.args[0]
     return contribution
 
+def dict_pieces(value: gast.Dict, g: str, rt) -> List[Tuple[str, Any]]:
+    """``{k0: v0, k1: v1, ...}``: each value's adjoint is its key's item of ``g``, but a value whose
+    key a later entry has again is not in the dict (Python keeps the first key and the last value):
+    its adjoint is zero (was: ``{"a": x0, "a": x1}`` gave x0 the adjoint of ``d["a"]`` too).  Equal
+    constant keys are found here; keys that are names, when it runs (``rt.dict_entry_adjoint``)."""
+    keys, pieces = value.keys, []
+    constant = all(isinstance(k, gast.Constant) for k in keys)
+    for j, (k, v) in enumerate(zip(keys, value.values)):
+        if not isinstance(v, gast.Name):
+            continue
+        if constant:
+            try:
+                shadowed = k.value in dict.fromkeys(later.value for later in keys[j + 1:])
+            except TypeError:          # (an unhashable key: the dict itself raises first)
+                shadowed = False
+            if not shadowed:
+                pieces.append((v.id, call(rt("getitem_or_zero"), [load(g), k])))
+        else:
+            tup = gast.Tuple(elts=[copy.deepcopy(e) for e in keys], ctx=gast.Load())
+            pieces.append((v.id, call(rt("dict_entry_adjoint"), [load(g), tup, const(j)])))
+    return pieces
+
+
 class Contributions(EmitPass):
     """The adjoint contributions of one assignment: each op's rule with the call's names put
     in, shared calls made once, accumulated into the operands' adjoints.  Calls the helper
@@ -134,8 +157,7 @@ class Contributions(EmitPass):
             return [(e.id, call(self.rt("getitem_or_zero"), [load(g), const(i)]))
                     for i, e in enumerate(value.elts) if isinstance(e, gast.Name)]
         if isinstance(value, gast.Dict):
-            return [(v.id, call(self.rt("getitem_or_zero"), [load(g), k]))
-                    for k, v in zip(value.keys, value.values) if isinstance(v, gast.Name)]
+            return dict_pieces(value, g, self.rt)
         if isinstance(value, gast.Call):
             return self.call_pieces(s, value, g, ans)
         return []

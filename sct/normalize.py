@@ -29,6 +29,7 @@ from typing import List
 import gast
 
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
+from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
 from .ir import call, const, walk_no_defs, walk_nodes
 from .naming import Namer
@@ -556,6 +557,8 @@ class Normalizer(Statements, Loops, Expressions):
                          local_names_of(self.fdef))       # try statements as if blocks (sct/normalize_try.py)
         for s in body:
             self.check_supported(s)
+        if has_deleted_names(body):       # a read after ``del name`` (lowered to nothing): refused
+            check_deleted_reads(body, self.fail)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         reads = [_attribute_reads(st) for st in body]
         local_functions = fresh = frozenset()

@@ -172,9 +172,22 @@ class Statements:
                 # the gradient: pop from empty list', or the adjoint of statements that never ran)
                 self.fail(item.context_expr, "contextlib.suppress(...)", "sct differentiates a with block whose "
                           "body runs to its end; write the block as try/except (which sct follows)")
+        # A context manager whose __exit__ returns true suppresses an exception of the body: the code
+        # after the with runs with the body cut short, while the adjoint runs every statement's
+        # (a silent wrong gradient where those statements recorded nothing, ``z = y * 3`` after a
+        # raise, or 'pop from empty list').  A flag set where the body ends tells, and
+        # ``rt.with_body_completed`` refuses the run where it is not set after the block.
+        checked = not all(_never_suppresses(item.context_expr) for item in s.items)
+        if checked:
+            done = self.namer.fresh("with_done")
+            self.emit(out, assign(done, const(False), s.lineno))
         node = gast.With(items=s.items, body=[], type_comment=None)
         self.emit(out, node)         # the body runs once, inside the context
         self.block(s.body, node.body)
+        if checked:
+            node.body.append(assign(done, const(True), s.lineno))
+            self.emit(out, gast.Expr(value=call(f"{self.rt_name}.with_body_completed",
+                                                [load(done), const(self.filename), const(s.lineno)])))
         if not node.body:
             node.body.append(gast.Pass())
 
@@ -371,3 +384,14 @@ def check_entered_values(fdef, active, filename: str) -> None:
                         "through the name would be lost; compute the value before the block and use it there "
                         "(u = x * 2, then `with ...:` without `as`)", filename, mark[1],
                         "`with ... as name` of a context manager made from the function's values")
+
+
+#: Context managers (by the name of the function or class called) whose __exit__ never suppresses an
+#: exception of the body: no check of the body's completion is written for them.
+_NON_SUPPRESSING = frozenset(("errstate", "catch_warnings", "printoptions", "open", "nullcontext"))
+
+
+def _never_suppresses(expr) -> bool:
+    func = expr.func if isinstance(expr, gast.Call) else None
+    name = func.id if isinstance(func, gast.Name) else func.attr if isinstance(func, gast.Attribute) else None
+    return name in _NON_SUPPRESSING

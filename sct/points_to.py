@@ -488,6 +488,12 @@ class _Values:
                 return frozenset().union(*(self.positional[o[1]][k] for o in base))
         if self.is_scalar_item(value, state):
             return frozenset()
+        if _new_axes(value.slice) or not base and isinstance(value.value, gast.Name):
+            # s[None], s[..., np.newaxis], s[...] of a number (np.float64: no object) is a new array
+            # (of an array, a view of it): changed in place by `b op= v` (was: taken for the number,
+            # so `a = x[0][None]; b = a; b += 1` left a unchanged)
+            self.array_sites.add(site)
+            return base | state.contents(base) | self.fresh(state, site)
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
         if index and base and all(o[0] in ("new", "old") and o[1] in self.array_sites for o in index) and \
                 all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",))) and
@@ -749,6 +755,12 @@ class _Values:
             return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
+            if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false:
+                # np.asarray(s) of a number or a list is a new array (0-d for a number), which
+                # changes in place (`a = np.asarray(np.sum(x)); b = a; b *= 2` changes a: was
+                # taken for the number itself, which holds no object, so a kept its old value)
+                self.array_sites.add(site)
+                return objs | state.contents(objs) | self.fresh(state, site)
             return objs | state.contents(objs)
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and _object_dtype(node):
             # np.array([M[0], None], dtype=object): an array of references to the objects given
@@ -764,6 +776,11 @@ class _Values:
 
     def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
         """A method of an array, list or dict sct knows."""
+        if info.method in ("ravel", "__array__", "reshape") and not copy_false and \
+                not any(self.is_sequence(o) or self.is_mapping(o) for o in receiver):
+            # s.ravel() of a number (np.float64) is a new array; of an array, a view of it (or a copy)
+            self.array_sites.add(site)
+            return receiver | args | state.contents(receiver | args) | self.fresh(state, site)
         if info.method in ("keys", "items", "values") and receiver and \
                 all(o[0] in ("new", "old") and o[1] in self.gradient_sites for o in receiver):
             return receiver          # a loop over a gradient dict's keys or items (as before its items were known)
@@ -1044,6 +1061,23 @@ _VALUE_RULES = {
     gast.Dict: _Values._literal_objects,
     gast.Call: _Values.call_objects,
 }
+
+
+# numpy's functions whose result is their array argument or a view of it, and a new array where the
+# argument is a number, a list or a tuple (np.asarray(3.0) is a new 0-d array)
+_NEW_FROM_NON_ARRAYS = frozenset({
+    "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite", "require",
+    "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "reshape", "transpose", "permute_dims",
+    "matrix_transpose", "swapaxes", "moveaxis", "rollaxis", "squeeze", "expand_dims", "flip", "fliplr",
+    "flipud", "rot90", "diagonal", "diag", "real_if_close", "broadcast_to",
+    "dlarray"})     # (sct's dlarray of a number: a new dlarray, whose `*=` changes it in place)
+
+
+def _new_axes(index) -> bool:
+    """Does the index hold None, np.newaxis or Ellipsis (which make an array of a number)?"""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(isinstance(p, gast.Constant) and (p.value is None or p.value is Ellipsis) or
+               isinstance(p, gast.Attribute) and p.attr == "newaxis" for p in parts)
 
 
 class PointsTo(_Values):

@@ -109,6 +109,7 @@ _LAMBDA_TEMPLATES = {
     "fsum_value": "OP({0}, [{0}])",
     "dict_get": 'OP({{"a": {0}}}, {2}, {1})',
     "dict_get_adjoint": 'OP({0}, {{"k": 1.0}}, "k")["k"]',
+    "dict_entry_adjoint": 'OP({{"p": {0}, "q": {1}}}, ("p", "q", "p"), 2)',
 }
 
 _COUNTER = [0]

@@ -41,6 +41,11 @@ except ImportError:                      # run as plain `pytest` from inside tes
 
 # --- samplers ------------------------------------------------------------------------------------
 
+def _dict_parts(d, a, b):
+    """The items "p" and "q" of a dict adjoint (zeros like a and b where absent)."""
+    return d.get("p", np.zeros_like(a)), d.get("q", np.zeros_like(b))
+
+
 def R(*shape, lo=-1.0, hi=1.0, ilo=-0.5, ihi=0.5, real=False):
     """Uniform samples in [lo, hi) (plus i*[ilo, ihi) for the complex variant, unless ``real``)."""
     def sample(rng, cplx):
@@ -693,6 +698,10 @@ CASES = [
          fn=lambda a, b, k: support.dict_get({"a": a}, k, b),
          rule=lambda g, ans, a, b, k: (support.getitem_or_zero(support.dict_get_adjoint(g, {"a": a}, k), "a"),
                                        support.default_adjoint(g, {"a": a}, k))),
+    Case(support.dict_entry_adjoint, [R(2), R(3)], (0, 1), complex=True, note="the last value of a repeated key",
+         fn=lambda a, b: support.dict_entry_adjoint({"p": a, "q": b}, ("p", "q", "p"), 2),
+         rule=lambda g, ans, a, b: _dict_parts(support._dict_entry_adjoint_rule(
+             g, ans, {"p": a, "q": b}, ("p", "q", "p"), 2), a, b)),
     Case(support.dict_get_adjoint, [R(3)], complex=True,
          fn=lambda grad: support.dict_get_adjoint(grad, {"k": 1.0}, "k")["k"],
          rule=lambda g, ans, grad: support._dict_get_adjoint_rule({"k": g}, ans, grad, {"k": 1.0}, "k")),
