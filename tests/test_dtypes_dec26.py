@@ -1,0 +1,138 @@
+"""Red team N, Dec 26: dtypes as users meet them.
+
+Found: an integer array or numpy integer returned by the function given to ``dlfeval`` (an
+``np.argmax`` index, ``np.argsort``'s order, labels, a count as ``np.int64``) came back as a dlarray
+of float64: a dtype plain Python never gives, which no array accepts as an index
+(``classes[pred]`` raised IndexError) and which rounds integers beyond 2**53 (2**62 + 1 came back
+as 2**62).  Outside dlfeval, a numpy function's integer result on dlarrays already stayed numpy's
+(runtime/dlarray.py ``_wrap_result``); now ``wrap_outputs`` (the dlfeval, dlaccelerate and jvp
+boundary) leaves integer arrays and numpy integers as numpy's too.
+
+Checked: values and dtypes against plain Python running the same function on numpy arrays;
+gradients against central differences (float64 differences of the same function for float32).
+"""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gradcheck import assert_close, numerical_gradient  # noqa: E402
+
+import sct  # noqa: E402
+from sct import dlaccelerate, dlarray, dlfeval, dlgradient, extractdata  # noqa: E402
+
+
+def D(v):
+    return np.asarray(v.data) if isinstance(v, dlarray) else np.asarray(v)
+
+
+def plain_scores(x):
+    s = np.sum(np.tanh(x) ** 2)
+    return s, np.argmax(x), np.argsort(x), x.astype(np.int32), np.int64(2 ** 62 + 1), np.array([2 ** 62 + 1])
+
+
+def scores(x):
+    s = np.sum(np.tanh(x) ** 2)
+    return (s, dlgradient(s, x), np.argmax(x), np.argsort(x), x.astype(np.int32), np.int64(2 ** 62 + 1),
+            np.array([2 ** 62 + 1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("how", ["dlfeval", "accelerate"])
+def test_integer_results_come_back_as_numpy_gives_them(dtype, how):
+    x = np.array([0.3, -1.2, 2.5, 0.7], dtype=dtype)
+    run = dlaccelerate(scores) if how == "accelerate" else (lambda a: dlfeval(scores, a))
+    for _ in range(2):                  # the first call and a cache hit
+        s, g, *ints = run(dlarray(x.copy()))
+        ref = plain_scores(x.copy())
+        assert D(s).dtype == ref[0].dtype
+        assert_close(D(s), ref[0], rtol=1e-6)
+        assert D(g).dtype == dtype
+        assert_close(D(g), numerical_gradient(lambda a: np.sum(np.tanh(a) ** 2), [x.astype(np.float64)], 0),
+                     rtol=1e-4, atol=1e-5)
+        for got, want in zip(ints, ref[1:]):
+            assert type(got) is type(want), (type(got), type(want))
+            assert np.asarray(got).dtype == np.asarray(want).dtype
+            np.testing.assert_array_equal(got, want)
+        classes = np.array(["a", "b", "c", "d"])
+        assert classes[ints[0]] == "c"                          # an index, as in numpy
+        assert int(ints[4][0]) == 2 ** 62 + 1                   # not rounded through float64
+
+
+def pick(x, labels):
+    t = x[labels]
+    return np.sum(t ** 2), labels, labels * 2
+
+
+def test_an_integer_argument_returned_keeps_its_dtype():
+    labels = np.array([2, 0, 2])
+    x = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    y, lab, lab2 = dlfeval(pick, dlarray(x), labels)
+    assert D(y).dtype == np.float32 and float(D(y)) == pytest.approx(19.0)
+    assert type(lab) is np.ndarray and lab.dtype == labels.dtype
+    np.testing.assert_array_equal(lab, labels)
+    assert type(lab2) is np.ndarray and lab2.dtype == labels.dtype
+    np.testing.assert_array_equal(lab2, labels * 2)
+
+
+# --- found: dljacobian / dldivergence of a complex u gave the derivatives of its real part only ------
+# (dljacobian(x * (1 + 2j), x, 0) was the identity, dldivergence 2 + 0j, for (1 + 2j) I and 2 + 4j);
+# now refused as dlgradient refuses a complex y.  A real u of a complex x keeps MATLAB's convention.
+
+def jac_of_complex(x):
+    u = x * (1 + 2j)
+    return dljacobian(u, x, 0)
+
+
+def div_of_complex(x):
+    u = np.exp(1j * x)
+    return dldivergence(u, x, 0)
+
+
+def jac_of_complex_real_part(x):
+    u = np.real(x * (1 + 2j) + np.exp(1j * x))
+    return u, dljacobian(u, x, 0), dldivergence(u, x, 0)
+
+
+def jac_wrt_complex(z):
+    u = np.abs(z) ** 2 * np.array([1.0, 3.0])
+    return u, dljacobian(u, z, 0)
+
+
+from sct import dldivergence, dljacobian  # noqa: E402
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("f, what", [(jac_of_complex, "dljacobian"), (div_of_complex, "dldivergence")])
+def test_complex_u_of_a_jacobian_is_refused(f, what, dtype):
+    x = np.array([[0.3, -1.2], [2.5, 0.7]], dtype=dtype)
+    with pytest.raises(sct.EvaluationError, match=f"test_dtypes_dec26.py, line .*{what}: u must be real"):
+        dlfeval(f, dlarray(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_real_u_through_complex_values_has_its_jacobian(dtype):
+    x = np.array([[0.3, -1.2], [2.5, 0.7], [-0.4, 1.1]], dtype=dtype)
+    u, J, div = dlfeval(jac_of_complex_real_part, dlarray(x))
+    ref = np.real(x * (1 + 2j) + np.exp(1j * x))
+    assert D(u).dtype == ref.dtype == dtype
+    assert_close(D(u), ref, rtol=1e-6)
+    # u[b, i] = x[b, i] + cos(x[b, i]): a diagonal Jacobian 1 - sin(x)
+    want = np.zeros((3, 2, 2))
+    for i in range(2):
+        want[:, i, i] = 1 - np.sin(x[:, i].astype(np.float64))
+    assert D(J).dtype == dtype and D(div).dtype == dtype
+    assert_close(D(J), want, rtol=1e-5, atol=1e-6)
+    assert_close(D(div), np.trace(want, axis1=1, axis2=2), rtol=1e-5, atol=1e-6)
+
+
+def test_real_u_of_a_complex_x_follows_matlabs_convention():
+    z = np.array([[0.3 + 1j, -1.2 + 0.5j], [2.5 - 1j, 0.7j]])
+    u, J = dlfeval(jac_wrt_complex, dlarray(z))
+    assert D(J).dtype == np.complex128
+    want = np.zeros((2, 2, 2), dtype=complex)
+    for i, w in enumerate([1.0, 3.0]):
+        want[:, i, i] = 2 * w * z[:, i]         # dRe + i dIm of w |z|^2
+    assert_close(D(J), want, rtol=1e-10, atol=1e-12)
