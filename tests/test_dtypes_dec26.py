@@ -136,3 +136,35 @@ def test_real_u_of_a_complex_x_follows_matlabs_convention():
     for i, w in enumerate([1.0, 3.0]):
         want[:, i, i] = 2 * w * z[:, i]         # dRe + i dIm of w |z|^2
     assert_close(D(J), want, rtol=1e-10, atol=1e-12)
+
+
+# --- found: jvp(mode="transpose") (and forward mode's fallback to it) gave a complex64 output a
+# complex128 tangent, and each output of a tuple the tangent dtype of all outputs together (a float32
+# output's float64 beside a complex64 one); forward mode gives each its output's dtype --------------
+
+TANGENT_CASES = [
+    ("expj", lambda a: np.exp(1j * a), lambda a, v: (1j * np.exp(1j * a) * v,)),
+    ("rfft", lambda a: np.fft.rfft(np.real(a * np.conj(a))), lambda a, v: (np.fft.rfft(2 * np.real(np.conj(a) * v)),)),
+    ("pair32", lambda a: (a * 2.0, np.exp(1j * a)), lambda a, v: (2.0 * v, 1j * np.exp(1j * a) * v)),
+    ("pair64", lambda a: (a * np.float64(2.0), a * (1 + 2j)), lambda a, v: (2.0 * v, (1 + 2j) * v)),
+]
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("name, f, want", TANGENT_CASES, ids=[c[0] for c in TANGENT_CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_jvp_tangents_have_their_outputs_dtype(mode, name, f, want, dtype):
+    x = np.array([0.3, -0.7, 1.2, 0.4], dtype=dtype)
+    if dtype == np.complex64:
+        x = x + np.array([0.5j, 0, -0.25j, 1j], dtype=dtype)
+    v = np.array([1.0, 2.0, -0.5, 0.25], dtype=dtype)
+    y, jv = sct.jvp(f, x, v, mode=mode)
+    ys, jvs = (y, jv) if isinstance(y, tuple) else ((y,), (jv,))
+    refs = f(x.copy())
+    refs = refs if isinstance(refs, tuple) else (refs,)
+    for got_y, got_t, ref, closed in zip(ys, jvs, refs, want(x.astype(np.complex128 if dtype == np.complex64
+                                                                        else np.float64), v)):
+        assert D(got_y).dtype == ref.dtype
+        assert_close(D(got_y), ref, rtol=1e-6, atol=1e-6)
+        assert D(got_t).dtype == ref.dtype, (D(got_t).dtype, ref.dtype)
+        assert_close(D(got_t), closed, rtol=1e-5, atol=1e-5)
