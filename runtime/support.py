@@ -2898,6 +2898,7 @@ def point_total(u, x, dim):
     if not -rank <= dim < rank or np.size(u) != np.shape(x)[dim % rank]:
         raise ValueError(f"dllaplacian: u (shape {np.shape(u)}) must have one value per point of x (shape "
                          f"{np.shape(x)}) along its batch axis dim={dim}")
+    _require_real_u(u, "dllaplacian")       # (was refused as dlgradient's complex y, naming dlgradient)
     return np.sum(u)
 
 

@@ -101,11 +101,17 @@ def jac_wrt_complex(z):
     return u, dljacobian(u, z, 0)
 
 
-from sct import dldivergence, dljacobian  # noqa: E402
+from sct import dldivergence, dljacobian, dllaplacian  # noqa: E402
+
+
+def lap_of_complex(x):
+    u = np.sum(x * x, axis=1) * (1 + 2j)
+    return dllaplacian(u, x, 0)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("f, what", [(jac_of_complex, "dljacobian"), (div_of_complex, "dldivergence")])
+@pytest.mark.parametrize("f, what", [(jac_of_complex, "dljacobian"), (div_of_complex, "dldivergence"),
+                                     (lap_of_complex, "dllaplacian")])
 def test_complex_u_of_a_jacobian_is_refused(f, what, dtype):
     x = np.array([[0.3, -1.2], [2.5, 0.7]], dtype=dtype)
     with pytest.raises(sct.EvaluationError, match=f"test_dtypes_dec26.py, line .*{what}: u must be real"):
