@@ -220,14 +220,20 @@ def tan(g, ans, x):
     return g * np.conj(1 + ans ** 2)
 
 
+# For complex x the factor sqrt(1 - x**2) is read from numpy's own value: cos(arcsin(x)) and
+# sin(arccos(x)) are sqrt(1 - x**2) on the branch numpy chose, on the cuts |x| > 1 of the real axis
+# too, where the side is set by the sign of x's zero imaginary part.  1 - x ** 2 loses that sign (the
+# imaginary part of 1 - (1.4 + 0j) ** 2 is +0, not -0), so np.imag(np.arccos(2 * x + 0j)) had the
+# derivative of the other side: +2.04 for -2.04 at x = 0.7 (red team N, dec 26).  Real x as before.
+
 @defrule(np.arcsin)
 def arcsin(g, ans, x):
-    return g / np.conj(np.sqrt(1 - x ** 2))
+    return g / np.conj(np.cos(ans) if np.iscomplexobj(ans) else np.sqrt(1 - x ** 2))
 
 
 @defrule(np.arccos)
 def arccos(g, ans, x):
-    return -g / np.conj(np.sqrt(1 - x ** 2))
+    return -g / np.conj(np.sin(ans) if np.iscomplexobj(ans) else np.sqrt(1 - x ** 2))
 
 
 @defrule(np.arctan)

@@ -174,3 +174,77 @@ def test_jvp_tangents_have_their_outputs_dtype(mode, name, f, want, dtype):
         assert_close(D(got_y), ref, rtol=1e-6, atol=1e-6)
         assert D(got_t).dtype == ref.dtype, (D(got_t).dtype, ref.dtype)
         assert_close(D(got_t), closed, rtol=1e-5, atol=1e-5)
+
+
+# --- found: np.arcsin / np.arccos of complex values on their branch cuts (|x| > 1 on the real axis, a
+# real array made complex: np.arccos(2 * x + 0j)) had the derivative of the other side of the cut:
+# the rule's sqrt(1 - x**2) lost the sign of x's zero imaginary part that numpy's value follows
+# (d/dx Im arccos(2x + 0j) at x = 0.7 was +2.04 for -2.04).  Now read from numpy's value. --------
+
+def acos_cut(x):
+    w = np.arccos(2 * x + 0j)
+    return np.sum(np.imag(w) + np.real(w) * x)
+
+
+def acos_cut_below(x):
+    w = np.arccos(np.conj(2 * x + 0j))
+    return np.sum(np.imag(w) + np.real(w) * x)
+
+
+def asin_cut(x):
+    w = np.arcsin(2 * x + 0j)
+    return np.sum(np.imag(w) * x + np.real(w))
+
+
+def asin_cut_below(x):
+    return np.sum(np.imag(np.arcsin(np.conj(2 * x + 0j))) * x)
+
+
+def asin_acos_complex(z):
+    return np.sum(np.abs(np.arcsin(z)) ** 2 + np.real(np.arccos(z)) * np.imag(np.arccos(z)))
+
+
+def _second_of(f):
+    def run(x):
+        y = f(x)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(np.real(g * np.conj(g)))
+        return y, g, z, dlgradient(z, x)
+    return run
+
+
+def _grad_of(f, a):
+    return D(dlfeval(lambda x: dlgradient(f(x), x), dlarray(a)))
+
+
+@pytest.mark.parametrize("f", [acos_cut, acos_cut_below, asin_cut, asin_cut_below])
+def test_arcsin_arccos_on_their_cuts(f):
+    x = np.array([-1.3, 0.7, -0.4, 2.0, 0.45])          # 2x: both cuts and inside [-1, 1]
+    y, g, z, gz = dlfeval(_second_of(f), dlarray(x.copy()))
+    assert_close(D(y), f(x.copy()), rtol=1e-12, atol=1e-12)
+    assert D(g).dtype == np.float64
+    assert_close(D(g), numerical_gradient(f, [x.copy()], 0), rtol=1e-5, atol=1e-6)
+    assert_close(D(gz), numerical_gradient(lambda a: np.sum(_grad_of(f, a) ** 2), [x.copy()], 0),
+                 rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("op", [np.arccos, np.arcsin])
+def test_arcsin_arccos_tangents_on_their_cuts(op, mode):
+    x = np.array([-1.3, 0.7, -0.4, 2.0])
+    v = np.array([1.0, -0.5, 2.0, 0.25])
+    y, jv = sct.jvp(lambda a: op(2 * a + 0j), x, v, mode=mode)
+    h = 1e-6
+    assert_close(D(y), op(2 * x + 0j), rtol=1e-12, atol=1e-12)
+    assert_close(D(jv), (op(2 * (x + h * v) + 0j) - op(2 * (x - h * v) + 0j)) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_arcsin_arccos_of_complex_inputs(dtype):
+    z = np.array([0.3 + 1j, -0.7 + 0.2j, 1.5 - 0.5j, -2.0 + 0.1j], dtype=dtype)
+    y, g = dlfeval(lambda a: (asin_acos_complex(a), dlgradient(asin_acos_complex(a), a)), dlarray(z.copy()))
+    assert D(y).dtype == asin_acos_complex(z.copy()).dtype
+    assert D(g).dtype == dtype
+    lo = dtype == np.complex64
+    assert_close(D(g), numerical_gradient(asin_acos_complex, [z.astype(np.complex128)], 0),
+                 rtol=1e-2 if lo else 1e-5, atol=1e-2 if lo else 1e-6)
