@@ -248,3 +248,45 @@ def test_arcsin_arccos_of_complex_inputs(dtype):
     lo = dtype == np.complex64
     assert_close(D(g), numerical_gradient(asin_acos_complex, [z.astype(np.complex128)], 0),
                  rtol=1e-2 if lo else 1e-5, atol=1e-2 if lo else 1e-6)
+
+
+# np.arcsinh / np.arccosh the same: their cuts (the imaginary axis beyond +-i, the real axis below 1)
+# reached with a zero part of either sign (-2j * x, -(2 * x + 0j), np.conj(2j * x)).
+
+CUT_OPS = {"arcsin": np.arcsin, "arccos": np.arccos, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
+           "arctanh": np.arctanh, "arctan": np.arctan, "sqrt": np.sqrt, "log": np.log}
+CUT_LINES = {"re+": lambda a: 2 * a + 0j, "re-": lambda a: np.conj(2 * a + 0j), "im+": lambda a: 2j * a,
+             "im-": lambda a: np.conj(2j * a), "neg_re": lambda a: -(2 * a + 0j), "neg_im": lambda a: -2j * a}
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("line", list(CUT_LINES))
+@pytest.mark.parametrize("op", list(CUT_OPS))
+def test_tangents_on_branch_cuts_follow_numpys_side(op, line, mode):
+    x = np.array([-1.7, -1.3, -0.4, 0.45, 1.3, 2.0])
+    v = np.ones_like(x)
+    f = lambda a: CUT_OPS[op](CUT_LINES[line](a))          # noqa: E731
+    y, jv = sct.jvp(f, x, v, mode=mode)
+    assert_close(D(y), f(x), rtol=1e-12, atol=1e-12)
+    h = 1e-7
+    assert_close(D(jv), (f(x + h * v) - f(x - h * v)) / (2 * h), rtol=1e-5, atol=1e-5)
+
+
+def asinh_cut(x):
+    w = np.arcsinh(-2j * x)
+    return np.sum(np.real(w) * x + np.imag(w))
+
+
+def acosh_cut(x):
+    w = np.arccosh(-(2 * x + 0j))
+    return np.sum(np.real(w) + np.imag(w) * x)
+
+
+@pytest.mark.parametrize("f", [asinh_cut, acosh_cut])
+def test_arcsinh_arccosh_gradients_on_their_cuts(f):
+    x = np.array([-1.3, 0.7, -0.4, 2.0, 0.45])
+    y, g, z, gz = dlfeval(_second_of(f), dlarray(x.copy()))
+    assert_close(D(y), f(x.copy()), rtol=1e-12, atol=1e-12)
+    assert_close(D(g), numerical_gradient(f, [x.copy()], 0), rtol=1e-5, atol=1e-6)
+    assert_close(D(gz), numerical_gradient(lambda a: np.sum(_grad_of(f, a) ** 2), [x.copy()], 0),
+                 rtol=1e-4, atol=1e-4)
