@@ -113,11 +113,19 @@ def power(g, ans, a, b):
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
-@defrule(np.power, np.float_power, wrt=("a", "b"), elementwise=True)
+@defrule(np.power, wrt=("a", "b"), elementwise=True)
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
     return (unbroadcast(g * np.conj(b * np.power(a, b - (b != 0))), a),
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+@defrule(np.float_power, wrt=("a", "b"), elementwise=True)
+def float_power(g, ans, a, b):
+    # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
+    # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
+    return (unbroadcast(g * np.conj(b * np.float_power(a, b - (b != 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -137,6 +145,11 @@ def exponent_log(a, b):
     error under ``np.errstate(invalid="raise")``, for an adjoint that is discarded)."""
     if integer_exponent(b):
         return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if type(a) in (float, int, complex):
+        # a Python number's log stays a Python number, weak in numpy's promotion as the base was:
+        # np.log of it is a float64 numpy scalar, which made the tangent of 2.0 ** x of a float32 x
+        # float64 (complex128 for complex64; red team N, dec 26)
+        return type(a * 1.0)(np.log(a if a != 0 else 1))
     return np.log(np.where(a == 0, 1, a))
 
 

@@ -290,3 +290,57 @@ def test_arcsinh_arccosh_gradients_on_their_cuts(f):
     assert_close(D(g), numerical_gradient(f, [x.copy()], 0), rtol=1e-5, atol=1e-6)
     assert_close(D(gz), numerical_gradient(lambda a: np.sum(_grad_of(f, a) ** 2), [x.copy()], 0),
                  rtol=1e-4, atol=1e-4)
+
+
+# --- found: forward-mode tangents of powers in another dtype than their values: 2.0 ** x (and
+# np.power(2.0, x)) of a float32 x had a float64 tangent (complex128 for complex64: the log of the
+# Python base was numpy's float64 scalar, which promotes), np.float_power's a float32 one for its
+# float64 value (the rule was np.power's) ------------------------------------------------------------
+
+POWER_CASES = {
+    "rpow": lambda a: 2.0 ** a,
+    "np_rpow": lambda a: np.power(2.0, a),
+    "complex_base": lambda a: (1 + 1j) ** a,
+    "scalar_rpow": lambda a: 2.0 ** a[0] * a,
+    "float_power": lambda a: np.float_power(np.abs(a), 1.5),
+    "float_power_base": lambda a: np.float_power(2.0, a),
+}
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("name", list(POWER_CASES))
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.float64])
+def test_power_tangents_have_their_values_dtype(name, dtype, mode):
+    f = POWER_CASES[name]
+    x = np.array([0.3, -0.7, 1.5], dtype=dtype)
+    if dtype == np.complex64:
+        x = x + np.array([0.2j, -0.5j, 0.1j], dtype=dtype)
+    v = np.array([1.0, 0.5, -2.0], dtype=dtype)
+    y, jv = sct.jvp(f, x, v, mode=mode)
+    ref = f(x.copy())
+    assert D(y).dtype == ref.dtype and D(jv).dtype == ref.dtype, (D(y).dtype, D(jv).dtype, ref.dtype)
+    assert_close(D(y), ref, rtol=1e-6, atol=1e-6)
+    wide = x.astype(np.complex128 if dtype == np.complex64 else np.float64)
+    h = 1e-6
+    want = (f(wide + h * v) - f(wide - h * v)) / (2 * h)
+    lo = dtype != np.float64
+    assert_close(D(jv), want, rtol=1e-4 if lo else 1e-6, atol=1e-4 if lo else 1e-6)
+
+
+def powers(x):
+    a = float(x[3])
+    return np.sum(2.0 ** x) + np.sum(a ** x * x) + 3.0 ** x[0] + np.sum(np.float_power(2.0, x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_power_gradients_of_python_bases(dtype):
+    x = np.array([0.3, -0.7, 1.5, 0.9], dtype=dtype)
+    y, g, z, gz = dlfeval(_second_of(powers), dlarray(x.copy()))
+    assert D(y).dtype == np.asarray(powers(x.copy())).dtype
+    assert_close(D(y), powers(x.copy()), rtol=1e-6)
+    assert D(g).dtype == dtype
+    lo = dtype == np.float32
+    x64 = x.astype(np.float64)
+    assert_close(D(g), numerical_gradient(powers, [x64], 0), rtol=1e-4 if lo else 1e-6, atol=1e-4 if lo else 1e-6)
+    assert_close(D(gz), numerical_gradient(lambda a: np.sum(_grad_of(powers, a) ** 2), [x64], 0),
+                 rtol=1e-3 if lo else 1e-4, atol=1e-3 if lo else 1e-4)
