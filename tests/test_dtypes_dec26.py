@@ -344,3 +344,27 @@ def test_power_gradients_of_python_bases(dtype):
     assert_close(D(g), numerical_gradient(powers, [x64], 0), rtol=1e-4 if lo else 1e-6, atol=1e-4 if lo else 1e-6)
     assert_close(D(gz), numerical_gradient(lambda a: np.sum(_grad_of(powers, a) ** 2), [x64], 0),
                  rtol=1e-3 if lo else 1e-4, atol=1e-3 if lo else 1e-4)
+
+
+# --- found: forward-mode tangents taken from an op's rule (rt.op_jvp) in another precision than the
+# op's value: np.asarray(x, dtype=np.float64) / np.array(x, dtype=float) of a float32 x had float32
+# tangents for float64 values, np.angle of a complex64 value a float64 tangent -------------------
+
+OP_JVP_CASES = {
+    "asarray64": (lambda a: np.asarray(a, dtype=np.float64) * 2.0, lambda a, v: 2.0 * v),
+    "array64": (lambda a: np.array(a, dtype=float), lambda a, v: v),
+    "angle": (lambda a: np.angle(a + 1j), lambda a, v: v * -1.0 / (a * a + 1.0)),
+}
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+@pytest.mark.parametrize("name", list(OP_JVP_CASES))
+def test_op_tangents_have_their_values_precision(name, mode):
+    f, closed = OP_JVP_CASES[name]
+    x = np.array([0.3, -0.7, 1.5], dtype=np.float32)
+    v = np.array([1.0, 0.5, -2.0], dtype=np.float32)
+    y, jv = sct.jvp(f, x, v, mode=mode)
+    ref = f(x.copy())
+    assert D(y).dtype == ref.dtype and D(jv).dtype == ref.dtype, (D(y).dtype, D(jv).dtype, ref.dtype)
+    assert_close(D(y), ref, rtol=1e-6, atol=1e-6)
+    assert_close(D(jv), closed(x.astype(np.float64), v.astype(np.float64)), rtol=1e-5, atol=1e-6)
