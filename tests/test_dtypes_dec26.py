@@ -368,3 +368,35 @@ def test_op_tangents_have_their_values_precision(name, mode):
     assert D(y).dtype == ref.dtype and D(jv).dtype == ref.dtype, (D(y).dtype, D(jv).dtype, ref.dtype)
     assert_close(D(y), ref, rtol=1e-6, atol=1e-6)
     assert_close(D(jv), closed(x.astype(np.float64), v.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+# --- found: gelu (and its normal_cdf) of complex values: the rules were g * slope, not
+# g * conj(slope), so the gradient of a real loss of gelu(z) had wrong imaginary parts (and jvp's
+# tangents the conjugate slope) ---------------------------------------------------------------------
+
+def gelu_loss(z):
+    return np.sum(np.abs(sct.gelu(z)) ** 2 + np.real(sct.gelu(z, Approximation="tanh")) * np.arange(4))
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float64, np.float32])
+def test_gelu_of_complex_values(dtype):
+    z = np.array([0.3 + 0.2j, -0.7 + 0.1j, 1.5 - 0.1j, 0.2 - 0.3j])
+    z = (z if np.dtype(dtype).kind == "c" else z.real).astype(dtype)
+    y, g, w, gw = dlfeval(_second_of(gelu_loss), dlarray(z.copy()))
+    assert D(y).dtype == np.asarray(gelu_loss(z.copy())).dtype
+    assert_close(D(y), gelu_loss(z.copy()), rtol=1e-6)
+    assert D(g).dtype == dtype
+    lo = dtype in (np.complex64, np.float32)
+    wide = z.astype(np.complex128 if np.dtype(dtype).kind == "c" else np.float64)
+    assert_close(D(g), numerical_gradient(gelu_loss, [wide], 0), rtol=1e-3 if lo else 1e-6, atol=1e-3 if lo else 1e-6)
+    assert_close(D(gw), numerical_gradient(lambda a: np.sum(np.abs(_grad_of(gelu_loss, a)) ** 2), [wide], 0),
+                 rtol=1e-2 if lo else 1e-4, atol=1e-2 if lo else 1e-4)
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_gelu_tangents_of_complex_values(mode):
+    z = np.array([0.3 + 0.2j, -0.7 + 0.1j, 1.5 - 0.1j])
+    v = np.array([1.0, 0.5j, 0.2 + 0.2j])
+    y, jv = sct.jvp(lambda a: sct.gelu(a), z, v, mode=mode)
+    h = 1e-6
+    assert_close(D(jv), (sct.gelu(z + h * v) - sct.gelu(z - h * v)) / (2 * h), rtol=1e-6, atol=1e-7)
