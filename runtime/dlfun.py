@@ -1976,8 +1976,18 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
 def huber_values(d, delta):
     """Elementwise Huber loss of the difference ``d``: ``d^2/2`` where ``|d| <= delta``, else
     ``delta * |d| - delta^2 / 2``."""
+    refuse_complex_loss("huber", d)
     a = np.abs(d)
     return np.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta)
+
+
+def refuse_complex_loss(name, *values):
+    """Refuse complex predictions or targets of a loss defined for real data (MATLAB's are real): its
+    rule differentiates the real formula, so a complex one had wrong gradients (huber's d * d is not
+    |d| ** 2; red team N, dec 26)."""
+    if any(np.iscomplexobj(v) for v in values if v is not None):
+        raise TypeError(f"{name}: complex predictions or targets are not supported (the loss is defined "
+                        f"for real data); pass np.real and np.imag apart, or use mse / l2loss")
 
 
 def huber_delta_slope(d, delta):

@@ -400,3 +400,35 @@ def test_gelu_tangents_of_complex_values(mode):
     y, jv = sct.jvp(lambda a: sct.gelu(a), z, v, mode=mode)
     h = 1e-6
     assert_close(D(jv), (sct.gelu(z + h * v) - sct.gelu(z - h * v)) / (2 * h), rtol=1e-6, atol=1e-7)
+
+
+# --- found: huber and crossentropy of complex predictions differentiated their real formulas (huber's
+# d * d is not |d| ** 2): wrong gradients; now refused as MATLAB's real-only losses, at the user's line
+
+def huber_of_complex(z):
+    return np.real(sct.huber(z, np.zeros(np.shape(z))))
+
+
+def crossentropy_of_complex(z):
+    return np.real(sct.crossentropy(z, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])))
+
+
+def mse_of_complex(z):
+    return np.real(sct.mse(z, np.zeros(np.shape(z))))
+
+
+@pytest.mark.parametrize("f, what", [(huber_of_complex, "huber"), (crossentropy_of_complex, "crossentropy")])
+def test_real_losses_refuse_complex_predictions(f, what):
+    z = np.array([[0.3 + 0.2j, -0.7 + 0.1j, 1.5 - 0.1j], [0.4j, 0.2 - 0.3j, -1.0 + 0.5j]])
+    run = lambda a: (f(a), dlgradient(f(a), a))            # noqa: E731
+    with pytest.raises(sct.EvaluationError, match=f"test_dtypes_dec26.py, line .*{what}: complex predictions"):
+        dlfeval(run, dlarray(z))
+    with pytest.raises(TypeError, match=f"{what}: complex predictions"):
+        f(z)
+
+
+def test_mse_of_complex_predictions_keeps_its_gradient():
+    z = np.array([[0.3 + 0.2j, -0.7 + 0.1j, 1.5 - 0.1j], [0.4j, 0.2 - 0.3j, -1.0 + 0.5j]])
+    y, g = dlfeval(lambda a: (mse_of_complex(a), dlgradient(mse_of_complex(a), a)), dlarray(z.copy()))
+    assert_close(D(y), mse_of_complex(z.copy()), rtol=1e-12)
+    assert_close(D(g), numerical_gradient(mse_of_complex, [z.copy()], 0), rtol=1e-6, atol=1e-7)
