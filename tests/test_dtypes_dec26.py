@@ -432,3 +432,32 @@ def test_mse_of_complex_predictions_keeps_its_gradient():
     y, g = dlfeval(lambda a: (mse_of_complex(a), dlgradient(mse_of_complex(a), a)), dlarray(z.copy()))
     assert_close(D(y), mse_of_complex(z.copy()), rtol=1e-12)
     assert_close(D(g), numerical_gradient(mse_of_complex, [z.copy()], 0), rtol=1e-6, atol=1e-7)
+
+
+# --- found: scipy.special.jv / yv / iv of a complex x: the rules did not conjugate the slope (wrong
+# gradients of a real loss); ive (exp(-|Re x|) iv, not holomorphic) took the real formula with
+# np.sign of a complex x.  Now conjugated, and ive's adjoint has both Wirtinger parts. --------------
+
+sp = pytest.importorskip("scipy.special")
+
+BESSEL = {
+    "jv": lambda a: np.sum(np.abs(sp.jv(1.5, a)) ** 2),
+    "yv": lambda a: np.sum(np.abs(sp.yv(1.0, a + 3)) ** 2),
+    "iv": lambda a: np.sum(np.abs(sp.iv(0.5, a)) ** 2),
+    "ive": lambda a: np.sum(np.abs(sp.ive(1.0, a)) ** 2) + np.sum(np.real(sp.ive(2.0, a)) * np.arange(3)),
+}
+
+
+@pytest.mark.parametrize("name", list(BESSEL))
+@pytest.mark.parametrize("dtype", [np.complex128, np.float64])
+def test_bessel_functions_of_complex_values(name, dtype):
+    f = BESSEL[name]
+    z = np.array([0.3 + 0.2j, 1.1 - 0.4j, 2.0 + 0.5j])
+    if dtype == np.float64:
+        z = z.real.copy()
+    y, g, w, gw = dlfeval(_second_of(f), dlarray(z.copy()))
+    assert_close(D(y), f(z.copy()), rtol=1e-10)
+    assert D(g).dtype == dtype
+    assert_close(D(g), numerical_gradient(f, [z.copy()], 0), rtol=1e-5, atol=1e-6)
+    assert_close(D(gw), numerical_gradient(lambda a: np.sum(np.abs(_grad_of(f, a)) ** 2), [z.copy()], 0),
+                 rtol=1e-4, atol=1e-4)
