@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from gradcheck import assert_close, numerical_gradient  # noqa: E402
 
 import sct  # noqa: E402
-from sct import dlaccelerate, dlarray, dlfeval, dlgradient, extractdata  # noqa: E402
+from sct import dlaccelerate, dlarray, dlfeval, dlgradient  # noqa: E402
 
 
 def D(v):
