@@ -646,7 +646,8 @@ def wrap_outputs(x, _seen=None):
     """Wrap every array inside (nested) containers as a dlarray (the dlfeval boundary).
 
     Python floats and complex numbers (from ``math`` functions, say) come back as
-    0-d dlarrays too; ints, bools and strings stay as they are.  Two results never share
+    0-d dlarrays too; ints, bools and strings stay as they are, and so do integer numpy arrays
+    and scalars (numpy's dtype and values, as plain Python returns them).  Two results never share
     one array (the gradients of ``x + y`` are computed as one object): a repeated array is
     copied, so changing one result in place cannot change another, as with MATLAB's values;
     a read-only view (the gradient of a sum is a broadcast) comes back as an array of its own."""
@@ -674,6 +675,20 @@ def wrap_outputs(x, _seen=None):
         out._data = np.asarray(x)
         out._fmt = ""
         return out
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "iu":
+        # an integer array or numpy integer (np.argmax's index, labels, counts): numpy's, as plain
+        # Python returns it and as _wrap_result leaves it outside dlfeval (was: a dlarray of float64,
+        # which no array accepts as an index and which rounds integers beyond 2**53)
+        if isinstance(x, np.ndarray):
+            if not x.flags.writeable:
+                x = x.copy()
+            if _seen is None:
+                _seen = {}
+            if id(x) in _seen:
+                x = x.copy()
+            else:
+                _seen[id(x)] = x
+        return x
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "USV":
         return x                # text (onehotdecode's labels) or records: no dlarray holds them (was: "could
         #                         not convert string to float" raised inside sct)

@@ -41,7 +41,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
-from .support import broadcast_like, unbroadcast
+from .support import broadcast_like, conj_of, unbroadcast
 from .nn import apply_dropout_mask, check_channel_parameters, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
@@ -1181,7 +1181,9 @@ def normal_cdf(x):
 
 @defrule(normal_cdf)
 def _normal_cdf_rule(g, ans, x):
-    return g * np.exp(-x * x / 2) / _SQRT2PI
+    # conjugated, as every holomorphic rule: for a complex x the adjoint of Phi(x) is g * conj(Phi'(x))
+    # (was g * Phi'(x): the gradient of |gelu(z)| ** 2 had its imaginary parts wrong; red team N, dec 26)
+    return g * conj_of(np.exp(-x * x / 2) / _SQRT2PI)
 
 
 def _check_approximation(approximation):
@@ -1225,12 +1227,12 @@ def gelu_curvature(x, approximation):
 
 @defrule(gelu)
 def _gelu_rule(g, ans, X, Approximation="none"):
-    return g * gelu_slope(X, Approximation)
+    return g * conj_of(gelu_slope(X, Approximation))
 
 
 @defrule(gelu_slope)
 def _gelu_slope_rule(g, ans, x, approximation):
-    return g * gelu_curvature(x, approximation)
+    return g * conj_of(gelu_curvature(x, approximation))
 
 
 # --- normalisation (plain functions of registered ops) ------------------------------------------
@@ -1974,8 +1976,18 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayLike] = None
 def huber_values(d, delta):
     """Elementwise Huber loss of the difference ``d``: ``d^2/2`` where ``|d| <= delta``, else
     ``delta * |d| - delta^2 / 2``."""
+    refuse_complex_loss("huber", d)
     a = np.abs(d)
     return np.where(a <= delta, 0.5 * d * d, delta * a - 0.5 * delta * delta)
+
+
+def refuse_complex_loss(name, *values):
+    """Refuse complex predictions or targets of a loss defined for real data (MATLAB's are real): its
+    rule differentiates the real formula, so a complex one had wrong gradients (huber's d * d is not
+    |d| ** 2; red team N, dec 26)."""
+    if any(np.iscomplexobj(v) for v in values if v is not None):
+        raise TypeError(f"{name}: complex predictions or targets are not supported (the loss is defined "
+                        f"for real data); pass np.real and np.imag apart, or use mse / l2loss")
 
 
 def huber_delta_slope(d, delta):

@@ -298,28 +298,41 @@ def _register_scipy_special():
 
     @defrule(special.jv, wrt=("x",))
     def jv(g, ans, v, x):
-        return unbroadcast(g * (special.jv(v - 1, x) - special.jv(v + 1, x)) / 2, x)
+        # (conjugated, as every holomorphic rule: a complex x had wrong gradients; red team N, dec 26)
+        return unbroadcast(g * np.conj((special.jv(v - 1, x) - special.jv(v + 1, x)) / 2), x)
 
     alias(special.jn, special.jv)                    # (integer order n: the same rule, no derivative in n)
 
     @defrule(special.yv, wrt=("x",))
     def yv(g, ans, v, x):
-        return unbroadcast(g * (special.yv(v - 1, x) - special.yv(v + 1, x)) / 2, x)
+        return unbroadcast(g * np.conj((special.yv(v - 1, x) - special.yv(v + 1, x)) / 2), x)
 
     alias(special.yn, special.yv)
 
     @defrule(special.iv, wrt=("x",))
     def iv(g, ans, v, x):
-        return unbroadcast(g * (special.iv(v - 1, x) + special.iv(v + 1, x)) / 2, x)
+        return unbroadcast(g * np.conj((special.iv(v - 1, x) + special.iv(v + 1, x)) / 2), x)
 
     @defrule(special.ive, wrt=("x",))
     def ive(g, ans, v, x):
-        return unbroadcast(g * ((special.ive(v - 1, x) + special.ive(v + 1, x)) / 2 - np.sign(x) * ans), x)
+        return unbroadcast(ive_adjoint(g, ans, v, x), x)
 
     if hasattr(special, "softplus"):                 # scipy >= 1.15
         @defrule(special.softplus, elementwise=True)
         def softplus(g, ans, x):
             return g * special.expit(x)
+
+
+def ive_adjoint(g, ans, v, x):
+    """The adjoint of ``x`` in ``ans = scipy.special.ive(v, x)`` = iv(v, x) * exp(-|Re x|).  For complex
+    x it is not holomorphic: d/dx = A - s ans / 2 and d/dconj(x) = -s ans / 2 (A the scaled derivative
+    of iv, s the sign of Re x), so the adjoint is g conj(A - s ans / 2) - conj(g) s ans / 2 (was the real
+    formula, with np.sign of a complex x: wrong gradients; red team N, dec 26)."""
+    slope = (special.ive(v - 1, x) + special.ive(v + 1, x)) / 2
+    if np.iscomplexobj(x) or np.iscomplexobj(ans):
+        half = np.sign(np.real(x)) * ans / 2
+        return g * np.conj(slope - half) - np.conj(g) * half
+    return g * (slope - np.sign(x) * ans)
 
 
 def multigamma_derivative(a, d):

@@ -334,7 +334,11 @@ def crossentropy(y_pred: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     >>> round(float(crossentropy(Y, T, ClassificationMode="multilabel")), 4)
     0.734
     """
-    # over 60 lines only by its docstring (MATLAB's options); the code is 24 lines
+    # over 60 lines only by its docstring (MATLAB's options); the code is 25 lines
+    if np.iscomplexobj(y_pred) or np.iscomplexobj(targets):
+        # (its rule is the real formula's: the gradient of a complex y_pred's loss was wrong)
+        raise TypeError("crossentropy: complex predictions or targets are not supported (probabilities "
+                        "are real); pass np.real or np.abs of them")
     ClassificationMode = crossentropy_mode(ClassificationMode, TargetCategories)
     WeightsFormat = labelled_weights("crossentropy", weights, WeightsFormat)
     if reduction not in _REDUCTIONS:

@@ -113,11 +113,19 @@ def power(g, ans, a, b):
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
-@defrule(np.power, np.float_power, wrt=("a", "b"), elementwise=True)
+@defrule(np.power, wrt=("a", "b"), elementwise=True)
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
     return (unbroadcast(g * np.conj(b * np.power(a, b - (b != 0))), a),
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+@defrule(np.float_power, wrt=("a", "b"), elementwise=True)
+def float_power(g, ans, a, b):
+    # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
+    # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
+    return (unbroadcast(g * np.conj(b * np.float_power(a, b - (b != 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -137,6 +145,11 @@ def exponent_log(a, b):
     error under ``np.errstate(invalid="raise")``, for an adjoint that is discarded)."""
     if integer_exponent(b):
         return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if type(a) in (float, int, complex):
+        # a Python number's log stays a Python number, weak in numpy's promotion as the base was:
+        # np.log of it is a float64 numpy scalar, which made the tangent of 2.0 ** x of a float32 x
+        # float64 (complex128 for complex64; red team N, dec 26)
+        return type(a * 1.0)(np.log(a if a != 0 else 1))
     return np.log(np.where(a == 0, 1, a))
 
 
@@ -220,14 +233,20 @@ def tan(g, ans, x):
     return g * np.conj(1 + ans ** 2)
 
 
+# For complex x the factor sqrt(1 - x**2) is read from numpy's own value: cos(arcsin(x)) and
+# sin(arccos(x)) are sqrt(1 - x**2) on the branch numpy chose, on the cuts |x| > 1 of the real axis
+# too, where the side is set by the sign of x's zero imaginary part.  1 - x ** 2 loses that sign (the
+# imaginary part of 1 - (1.4 + 0j) ** 2 is +0, not -0), so np.imag(np.arccos(2 * x + 0j)) had the
+# derivative of the other side: +2.04 for -2.04 at x = 0.7 (red team N, dec 26).  Real x as before.
+
 @defrule(np.arcsin)
 def arcsin(g, ans, x):
-    return g / np.conj(np.sqrt(1 - x ** 2))
+    return g / np.conj(np.cos(ans) if np.iscomplexobj(ans) else np.sqrt(1 - x ** 2))
 
 
 @defrule(np.arccos)
 def arccos(g, ans, x):
-    return -g / np.conj(np.sqrt(1 - x ** 2))
+    return -g / np.conj(np.sin(ans) if np.iscomplexobj(ans) else np.sqrt(1 - x ** 2))
 
 
 @defrule(np.arctan)
@@ -256,14 +275,18 @@ def tanh(g, ans, x):
     return g * np.conj(1 - ans ** 2)
 
 
+# (as arcsin's: for complex x the factor is cosh(arcsinh(x)) / sinh(arccosh(x)) of numpy's value, on
+# the side of the cut numpy's value is on; x ** 2 + 1 and x + 1 lost the sign of a zero part:
+# np.arcsinh(-2j * x) at x = 1.3 had -0.83 for 0.83, np.arccosh(-(2 * x + 0j)) -0.83 for 0.83)
+
 @defrule(np.arcsinh)
 def arcsinh(g, ans, x):
-    return g / np.conj(np.sqrt(x ** 2 + 1))
+    return g / np.conj(np.cosh(ans) if np.iscomplexobj(ans) else np.sqrt(x ** 2 + 1))
 
 
 @defrule(np.arccosh)
 def arccosh(g, ans, x):
-    return g / np.conj(np.sqrt(x - 1) * np.sqrt(x + 1))
+    return g / np.conj(np.sinh(ans) if np.iscomplexobj(ans) else np.sqrt(x - 1) * np.sqrt(x + 1))
 
 
 @defrule(np.arctanh)

@@ -2796,6 +2796,7 @@ def batch_jacobian(sweep, values, u, x, dim):
     ``sweep(values, seed)`` is the adjoint of u with cotangent ``seed``; points along
     the batch axis ``dim`` are independent, so one sweep serves all points at once.
     """
+    _require_real_u(u, "dljacobian")
     sweeps_started(u)
     ub = xb = _batch_axis(dim, x, u)
     u_first = np.moveaxis(u, ub, 0)
@@ -2818,6 +2819,7 @@ def batch_jacobian(sweep, values, u, x, dim):
 
 def batch_divergence(sweep, values, u, x, dim):
     """The per-point divergence (trace of the per-point Jacobian), one sweep per component."""
+    _require_real_u(u, "dldivergence")
     sweeps_started(u)
     ub = xb = _batch_axis(dim, x, u)
     if np.shape(u) != np.shape(x):
@@ -2839,6 +2841,17 @@ def batch_divergence(sweep, values, u, x, dim):
         total_div = total_div + row[:, i]
     require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)
     return total_div
+
+
+def _require_real_u(u, what):
+    """Refuse a complex ``u`` of dljacobian / dldivergence, as dlgradient refuses a complex ``y``: each
+    sweep seeded with a real one differentiates the real part of ``u`` only, so the Jacobian of
+    ``x * (1 + 2j)`` came back as the identity and its divergence as 2 + 0j (silently, for (1 + 2j) I
+    and 2 + 4j)."""
+    if np.iscomplexobj(u):
+        raise SctRuntimeError(
+            f"{what}: u must be real (it is {np.result_type(u)}): the sweeps would give the derivatives "
+            f"of its real part only; take {what} of np.real(u) and of np.imag(u) apart")
 
 
 def sweeps_started(u):
@@ -2908,6 +2921,7 @@ def point_total(u, x, dim):
     if not -rank <= dim < rank or np.size(u) != np.shape(x)[dim % rank]:
         raise ValueError(f"dllaplacian: u (shape {np.shape(u)}) must have one value per point of x (shape "
                          f"{np.shape(x)}) along its batch axis dim={dim}")
+    _require_real_u(u, "dllaplacian")       # (was refused as dlgradient's complex y, naming dlgradient)
     return np.sum(u)
 
 

@@ -516,7 +516,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
     ``fun`` is compiled once per kinds of arguments (types, dtypes, ranks and
     container structure); its ``dlgradient`` calls become generated adjoint
-    code.  Arrays in the outputs come back as dlarrays.
+    code.  Float, complex and bool arrays in the outputs come back as dlarrays;
+    integer arrays and numpy integers as numpy gives them.
 
     >>> import numpy as np
     >>> from sct import dlarray, dlfeval, dlgradient

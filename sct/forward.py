@@ -122,8 +122,11 @@ def _split_outputs(flat, layout, tangent: bool):
         start += size
         if not tangent:
             piece = piece.astype(dtype) if dtype.kind in "fc" else piece.astype(np.result_type(dtype, np.float64))
-        elif dtype.kind != "c":
-            piece = np.real(piece)
+        elif dtype.kind == "c":
+            piece = piece.astype(dtype)         # its output's dtype, as forward mode gives it (was: the
+            #                                     vector's, complex128 beside a float64 output)
+        else:                                   # real: float32 stays float32; integer and bool outputs
+            piece = np.real(piece).astype(dtype if dtype.kind == "f" else np.float64)    # float64
         pieces.append(dlarray(piece))
     if kind is list:
         return pieces
@@ -243,7 +246,10 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
                      dtype=np.result_type(*[dtype for _, dtype in layout[1]]))
     else:
         y = np.asarray(extractdata(out))
-    u = dlarray(np.zeros(y.shape, dtype=np.result_type(y, np.float64 if y.dtype.kind != "f" else y.dtype)))
+    # the cotangent, hence the tangent dlgradient gives back, in the output's dtype: float32 stays
+    # float32 and complex64 complex64, as forward mode gives them (was: result_type(y, float64) for a
+    # complex y, a complex128 tangent of a complex64 output); integer and bool outputs: float64
+    u = dlarray(np.zeros(y.shape, dtype=y.dtype if y.dtype.kind in "fc" else np.float64))
     kernels = _KERNELS if layout is None else _MANY_KERNELS
     return kernels[len(xs)], [function, before, after] + xs + vs + [u], layout
 

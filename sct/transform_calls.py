@@ -963,7 +963,23 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
         cotangent = tuple(dots.get(p, ZERO) for p in rule.wrt)
     tangent = bwd(residuals, cotangent)[0]
     # (the marker where the rule's result does not depend on g, np.floor's: zeros of ans's shape)
-    return zero_adjoint(ans) if _is_zero_tangent(tangent) else tangent
+    if _is_zero_tangent(tangent):
+        return zero_adjoint(ans)
+    return _in_precision_of(tangent, ans)
+
+
+def _in_precision_of(tangent, ans):
+    """The tangent in the precision of the op's value where both are real or both complex arrays (a
+    tangent is in its value's dtype, as numpy computes the value): np.asarray(x, dtype=np.float64) of
+    a float32 x had a float32 tangent, np.angle of a complex64 value a float64 one (red team N,
+    dec 26).  Anything else as it is."""
+    kind = getattr(getattr(ans, "dtype", None), "kind", None)
+    if kind not in ("f", "c") or not isinstance(ans, (np.ndarray, np.generic)) or \
+            not isinstance(tangent, (np.ndarray, np.generic)):
+        return tangent
+    if tangent.dtype.kind == kind and tangent.dtype != ans.dtype:
+        return tangent.astype(ans.dtype)
+    return tangent
 
 
 def _zeros_like_output(ans):

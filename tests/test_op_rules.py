@@ -672,7 +672,7 @@ CASES = [
     Case(math.log, [R(lo=0.5, hi=2), R(lo=1.5, hi=3)], (0, 1), note="with a base"),
     # for loops and dict views
     Case(support.as_sequence, [R(3, 2)], complex=True),
-    Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)], complex=True),   # dllaplacian's sum of u
+    Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)]),   # dllaplacian's sum of u (a complex u: refused)
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
     Case(support.flat_values, [R(3, 2)], complex=True),                 # x.flat read for its values
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
@@ -1102,7 +1102,8 @@ CASES = [
     Case(support.add_index_grad, [R(5), R(2), C(np.zeros(5)), C(slice(1, 3))], (0, 1), complex=True),
     Case(support.add_index_grad, [R(4, 3), R(3), C(np.zeros((4, 3))), C(2)], (0, 1)),
     Case(support.total, [R(3, 2)], complex=True),
-    Case(support.point_total, [R(4), C(np.zeros((4, 3))), C(0)], complex=True, note="dllaplacian's sum of u"),
+    Case(support.point_total, [R(4), C(np.zeros((4, 3))), C(0)],
+         note="dllaplacian's sum of u (a complex u is refused: test_dtypes_dec26.py)"),
     Case(support.point_weighted_total, [R(4), C(np.zeros((4, 3))), C(0)], complex=True,
          note="dllaplacian's independence check: a sum of u weighted point by point"),
     Case(support.independent_point_gradient, [R(4, 3), C(support.ZERO), C(np.zeros((4, 3))), C(0)],
