@@ -509,6 +509,14 @@ def _hvp(fun: Callable, x, v):
                        "data, where its labels are not followed. Take the product inside dlfeval, where they "
                        "are: g = dlgradient(y, X); dlgradient(np.sum(stripdims(g) * v), X), or pass "
                        "stripdims(x) and give the deep-learning calls in fun DataFormat=...")
+    if isinstance(x, (list, tuple)) and any(np.ndim(getattr(p, "data", p)) >= 1 for p in x
+                                            if isinstance(p, (np.ndarray, dlarray))):
+        # (was stacked into one array and passed to fun as its only argument: a TypeError for an
+        # f(a, b), located in sct's own file)
+        raise SctError(f"hvp: x is a {type(x).__name__} of arrays; hvp takes one array x and calls fun(x). "
+                       "For a function of several arrays fix the others (hvp(lambda a: f(a, b), a, v)), "
+                       "stack them into one array (np.concatenate) and split it inside fun, or take the "
+                       "product inside dlfeval: dlgradient(np.sum(dlgradient(y, a) * v), a)")
     x = dlarray(x)
     function, before, after = _reduced(fun, (x,))
     v = _apart(_tangent_as(v, x.dtype, "hvp: the direction v"), (x,))
