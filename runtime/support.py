@@ -2947,6 +2947,22 @@ def independent_point_gradient(grad, weighted, x, dim):
     return grad
 
 
+def independent_point_laplacian(lap, weighted, x, dim):
+    """``lap`` (the divergence of the gradient of ``point_total(u, x, dim)``) after checking it
+    against ``weighted`` (that of the gradient of ``point_weighted_total``): where a point of ``u``
+    depends on other points of ``x`` through second derivatives only (``np.mean(x ** 2)`` at x = 0,
+    whose gradient there is zero: independent_point_gradient's check passes), the Laplacian of the
+    sum adds their second derivatives into each point (was: returned silently, [-2, -2, -2] for each
+    point's own -2/3)."""
+    own = np.reshape(np.asarray(lap), (-1,))
+    batch = own.shape[0]
+    if batch >= 2 and not _is_zero(weighted) and not _is_zero(lap):
+        whole = np.reshape(np.asarray(weighted), (batch, 1))
+        predicted = _point_weights(batch)[:, None] * own[:, None]
+        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
+    return lap
+
+
 # --- closures passed as values (sct/closures.py) -------------------------------------------
 
 class ClosureFrame:
@@ -3478,6 +3494,11 @@ def _point_weighted_total_rule(g, ans, u, x, dim):
 
 @defrule(independent_point_gradient, wrt=("grad",), linear="grad")
 def _independent_point_gradient_rule(g, ans, grad, weighted, x, dim):
+    return g
+
+
+@defrule(independent_point_laplacian, wrt=("lap",), linear="lap")
+def _independent_point_laplacian_rule(g, ans, lap, weighted, x, dim):
     return g
 
 

@@ -247,7 +247,8 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
     """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
 
     (Where points are independent along ``dim``, the gradient of the sum of u gives every point's
-    gradient at once; the gradient of a sum weighted point by point checks that they are.)
+    gradient at once; the gradient and the Laplacian of a sum weighted point by point check that they
+    are: a coupling whose gradient is zero at the points, a mean of x ** 2 at x = 0, passes the first.)
     """
     from .ir import assign, call, load
     for i in range(len(body) - 1, -1, -1):
@@ -274,6 +275,7 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         total = namer.fresh(base + "_total")
         grad = namer.fresh(base + "_grad")
         weighted, weighted_grad = namer.fresh(base + "_weighted"), namer.fresh(base + "_weighted_grad")
+        weighted_lap, lap = namer.fresh(base + "_weighted_lap"), namer.fresh(base + "_own")
 
         def higher(flag):
             return [gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=flag, kind=None))]
@@ -281,11 +283,17 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
             assign(total, call(f"{rt_name}.point_total", [u(), x(), dim()]), s.lineno),
             assign(grad, call("__sct_dlgradient", [load(total), x()], higher(True)), s.lineno),
             assign(weighted, call(f"{rt_name}.point_weighted_total", [u(), x(), dim()]), s.lineno),
-            assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(False)), s.lineno),
+            assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(True)), s.lineno),
             assign(grad, call(f"{rt_name}.independent_point_gradient",
                               [load(grad), load(weighted_grad), x(), dim()]), s.lineno),
-            gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x(), dim()],
-                                                      node.keywords), type_comment=None)]
+            # (points coupled through second derivatives only, a mean of x ** 2 at x = 0, pass the
+            # gradients' check: the weighted sum's Laplacian is compared with each point's too)
+            assign(weighted_lap, call("__sct_dldivergence", [load(weighted_grad), x(), dim()], higher(False)),
+                   s.lineno),
+            assign(lap, call("__sct_dldivergence", [load(grad), x(), dim()], node.keywords), s.lineno),
+            gast.Assign(targets=s.targets, value=call(f"{rt_name}.independent_point_laplacian",
+                                                      [load(lap), load(weighted_lap), x(), dim()]),
+                        type_comment=None)]
         new[-1].lineno = s.lineno
         body[i:i + 1] = new
 

@@ -1108,6 +1108,8 @@ CASES = [
          note="dllaplacian's independence check: a sum of u weighted point by point"),
     Case(support.independent_point_gradient, [R(4, 3), C(support.ZERO), C(np.zeros((4, 3))), C(0)],
          complex=True, note="dllaplacian's independence check (the weighted gradient not there: no check)"),
+    Case(support.independent_point_laplacian, [R(4), C(support.ZERO), C(np.zeros((4, 3))), C(0)],
+         complex=True, note="dllaplacian's second independence check (the weighted Laplacian not there: no check)"),
     Case(support.conj_of, [R(3, 2)], complex=True),
     Case(support.attribute_adjoint_any, [R(3, 2), C(np.zeros((2, 3))), C("T")]),
     Case(support.attribute_adjoint_any_transpose, [R(2, 3), C(np.zeros((2, 3))), C("T")]),
