@@ -8,8 +8,8 @@ rebuilt.
 """
 from __future__ import annotations
 
-import copy
 import builtins
+import copy
 import gc
 import hashlib
 import threading
@@ -361,13 +361,29 @@ def _compile_unrolling(fn, *options) -> Compiled:
             line = getattr(error, "loop_site_line", None)
             code = getattr(fn, "__code__", None)
             if line is None or line in unroll or len(unroll) >= 8 or code is None or \
-                    error.filename != code.co_filename:
+                    error.filename != code.co_filename or not _range_is_builtin(fn, code):
                 raise
             try:
                 unroll_loops_around(_parse(fn, options[3])[0], (line,))
             except NotUnrolled:
                 raise error from None
             unroll = unroll + (line,)
+
+
+def _range_is_builtin(fn, code) -> bool:
+    """Does ``range`` in ``fn`` name Python's own (sct/unroll.py writes ``for i in range(3)`` out as
+    i = 0, 1, 2)?  Not where ``fn`` binds the name (a parameter, a local, a closure's) or its module
+    has a ``range`` of its own (was: unrolled as the builtin's steps, a silent wrong value)."""
+    if "range" in code.co_varnames or "range" in code.co_cellvars or "range" in code.co_freevars:
+        return False
+    glob = getattr(fn, "__globals__", None)
+    if not isinstance(glob, dict):
+        return False
+    if "range" in glob:
+        return glob["range"] is builtins.range
+    spaces = glob.get("__builtins__", builtins)
+    found = spaces.get("range") if isinstance(spaces, dict) else getattr(spaces, "range", None)
+    return found is builtins.range
 
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],

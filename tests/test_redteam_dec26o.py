@@ -79,3 +79,90 @@ def test_pinn_loss_differentiated_again():
     eps = 1e-6
     num = [(plain(w + eps * e, x) - plain(w - eps * e, x)) / (2 * eps) for e in np.eye(2)]
     np.testing.assert_allclose(np.asarray(g.data), num, rtol=1e-6, atol=1e-8)
+
+
+# --- a gradient descent differentiated through, in a loop over a `range` that is not Python's ------
+# sct/unroll.py wrote `for i in range(3)` out as i = 0, 1, 2 whatever `range` named: a module's own
+# range (or a parameter of that name) gave a silent wrong value and gradient ([2, 0, 1] ran as
+# [0, 1, 2]); now the loop is written out only where `range` is the builtin, the refusal kept else.
+
+META_SOURCE = '''
+import builtins
+import numpy as np
+from sct import dlgradient
+
+WT = np.array([1.0, 2.0, 3.0])
+
+
+def range(*a):
+    return [2, 0, 1][:builtins.len(builtins.range(*a))]
+
+
+def inner(w, i):
+    return np.sum((w - 1.0 - 0.3 * i) ** 2 * WT) + np.sum(np.sin(w))
+
+
+def inner_grad(w, i):
+    return 2 * (w - 1.0 - 0.3 * i) * WT + np.cos(w)
+
+
+def meta(w0):
+    w = w0 * 1.0
+    for i in range(3):
+        w = w - (0.1 + 0.1 * i) * dlgradient(inner(w, i), w)
+    L = np.sum(w ** 2) + np.sum(w * w0)
+    return L, dlgradient(L, w0)
+
+
+def meta_plain(w0):
+    w = w0 * 1.0
+    for i in range(3):
+        w = w - (0.1 + 0.1 * i) * inner_grad(w, i)
+    return np.sum(w ** 2) + np.sum(w * w0)
+
+
+def reversed_range(*a):
+    return builtins.list(builtins.reversed(builtins.range(*a)))
+
+
+def meta_param(w0, range=reversed_range):
+    w = w0 * 1.0
+    for i in range(3):
+        w = w - (0.1 + 0.1 * i) * dlgradient(inner(w, i), w)
+    L = np.sum(w ** 2) + np.sum(w * w0)
+    return L, dlgradient(L, w0)
+
+
+def meta_param_plain(w0, range=reversed_range):
+    w = w0 * 1.0
+    for i in range(3):
+        w = w - (0.1 + 0.1 * i) * inner_grad(w, i)
+    return np.sum(w ** 2) + np.sum(w * w0)
+'''
+
+
+@pytest.fixture
+def shadowing_module(tmp_path):
+    import importlib.util
+    path = tmp_path / "shadowed_range_dec26o.py"
+    path.write_text(META_SOURCE)
+    spec = importlib.util.spec_from_file_location("shadowed_range_dec26o", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["meta", "meta_param"])
+def test_unrolled_loop_over_a_range_that_is_not_pythons(shadowing_module, name):
+    from sct import CompileError
+    fun, plain = getattr(shadowing_module, name), getattr(shadowing_module, name + "_plain")
+    w0 = np.array([0.2, -0.3, 0.5])
+    try:
+        L, g = dlfeval(fun, dlarray(w0))
+    except CompileError as error:
+        assert "loop" in str(error)      # refused: acceptable
+        return
+    np.testing.assert_allclose(float(L), plain(w0), rtol=1e-12)
+    eps = 1e-6
+    num = [(plain(w0 + eps * e) - plain(w0 - eps * e)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(np.asarray(g.data), num, rtol=1e-6, atol=1e-8)
