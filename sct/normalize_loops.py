@@ -21,7 +21,7 @@ class Loops:
         if s.orelse:       # (lower_loop_else rewrote them before)
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
-        s, check = _items_by_key(s)
+        s, check = _items_by_key(s, self.rt_name)
         if check is not None:
             self.block([check], out)
         it = s.iter
@@ -237,7 +237,7 @@ class Loops:
         self.block(inner, out)
 
 
-def _items_by_key(s: gast.For):
+def _items_by_key(s: gast.For, rt_name: str = "rt"):
     """``for k, v in d.items():`` whose body writes ``d[k] = ...`` (the current key: a dict of
     parameters updated in place) as ``for k in list(d): v = d[k]; ...``, after a check that ``d`` is
     a dict (returned with the loop; None for any other loop, returned as it is).  Python's items
@@ -274,14 +274,17 @@ def _items_by_key(s: gast.For):
     def loaded(name):
         return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
-    check = gast.Assert(test=gast.Call(func=loaded("isinstance"), args=[copy.deepcopy(held), loaded("dict")],
+    def builtin(name):          # (Python's own, whatever the user's code names so: `list = sorted`)
+        return gast.Attribute(value=loaded(rt_name), attr="builtin_" + name, ctx=gast.Load())
+
+    check = gast.Assert(test=gast.Call(func=builtin("isinstance"), args=[copy.deepcopy(held), builtin("dict")],
                                        keywords=[]),
                         msg=gast.Constant(value=f"line {s.lineno}: sct runs `for {key}, ... in ....items()`, whose "
                                                 f"body writes [{key}], over the keys of a dict", kind=None))
     value = gast.Assign(targets=[target.elts[1]],
                         value=gast.Subscript(value=copy.deepcopy(held), slice=loaded(key), ctx=gast.Load()),
                         type_comment=None)
-    keys = gast.Call(func=loaded("list"), args=[copy.deepcopy(held)], keywords=[])
+    keys = gast.Call(func=builtin("list"), args=[copy.deepcopy(held)], keywords=[])
     loop = gast.For(target=target.elts[0], iter=keys, body=[value] + s.body, orelse=s.orelse, type_comment=None)
     for node in (check, value, loop):
         gast.copy_location(node, s)

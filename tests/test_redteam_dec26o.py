@@ -204,3 +204,56 @@ def test_jvp_of_coupled_points_is_refused():
         return dllaplacian(u, x, 0, EnableHigherDerivatives=True)
     with pytest.raises(EvaluationError, match="not independent"):
         sct.jvp(f, (np.ones(2), np.zeros((3, 2))), (np.ones(2), np.zeros((3, 2))), mode="forward")
+
+
+# --- for k, v in d.items(): d[k] = ... where `list`, `dict` or `isinstance` is the user's ----------
+# sct/normalize_loops.py wrote the loop as `for k in list(d)` after `assert isinstance(d, dict)`,
+# names looked up in the user's code: a module's `list = sorted` walked the keys sorted (a silent
+# wrong value and gradient), a local list named `list` made the loop call it.  Now Python's own.
+
+ITEMS_SOURCE = '''
+import numpy as np
+
+list = sorted
+
+
+def update(x):
+    d = {"b": x * 1.0, "a": x * 2.0}
+    order = []
+    for k, v in d.items():
+        order.append(np.sum(v))
+        d[k] = v * x
+    return np.sum(d["a"] * d["b"]) + order[0] * 3.0
+'''
+
+
+def local_list_named_list(x):
+    list = [1.0, 2.0]
+    dict = {"b": x * 1.0, "a": x * 2.0}
+    for k, v in dict.items():
+        dict[k] = v * x * list[0]
+    return np.sum(dict["a"] * dict["b"]) + list[1]
+
+
+def test_items_loop_with_list_named_so(tmp_path):
+    import importlib.util
+    path = tmp_path / "shadowed_list_dec26o.py"
+    path.write_text(ITEMS_SOURCE)
+    spec = importlib.util.spec_from_file_location("shadowed_list_dec26o", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = np.array([0.3, -0.7])
+
+    def f(x):
+        y = module.update(x)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(f, dlarray(x))
+    np.testing.assert_allclose(float(y), module.update(x), rtol=1e-12)
+    eps = 1e-6
+    num = [(module.update(x + eps * e) - module.update(x - eps * e)) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(np.asarray(g.data), num, rtol=1e-6, atol=1e-8)
+
+
+def test_items_loop_with_local_list_and_dict():
+    from gradcheck import check_grads
+    check_grads(local_list_named_list, np.array([0.3, -0.7]))
