@@ -1214,7 +1214,7 @@ def _may_share(stmts: List, local_names) -> Dict[str, set]:
     return {a: groups[find(a)] for a in local_names}
 
 
-def check_generators_used_once(stmts: List, fail, params=()) -> None:
+def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
@@ -1226,6 +1226,8 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
     if not any(isinstance(n, GeneratorExp) or isinstance(n, Call) and _is_map(n)
                for st in stmts for n in walk_nodes(st)):
         return
+    if consumers is None:   # the builtins that walk a generator given to them once (those the caller's
+        consumers = _CONSUMERS      # module or function does not name again: a module's `def sum(g)`)
     events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'/'change'/'passed'
     # the function's own names (its objects: rng.normal() changes rng; np.sum() leaves np as it is)
     local_names = set(params) | {n.id for st in stmts for n in walk_nodes(st)
@@ -1312,7 +1314,7 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
                 if isinstance(a, gast.Name):
                     events.append(("passed", a.id, node, loops, nested))        # draw(rng)
             visit(node.func, loops, "other", nested)
-            builtin = isinstance(node.func, gast.Name) and node.func.id in _CONSUMERS
+            builtin = isinstance(node.func, gast.Name) and node.func.id in consumers
             library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
             for a in node.args:
                 inner = a.value if isinstance(a, gast.Starred) else a
