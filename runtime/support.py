@@ -2933,10 +2933,13 @@ def point_weighted_total(u, x, dim):
 
 
 def independent_point_gradient(grad, weighted, x, dim):
-    """``grad`` (the gradient of ``point_total(u, x, dim)``) after checking it against ``weighted``
-    (that of ``point_weighted_total``): where a point of ``u`` depends on other points of ``x`` (a
-    mean over the batch), the Laplacian of the sum is not each point's own (was: returned silently,
-    ``dllaplacian(np.sum(x ** 3, 1) - np.mean(x ** 2), x, 0)`` gave [16, 40] for [17, 41])."""
+    """Check ``grad`` (the gradient of ``point_total(u, x, dim)``) against ``weighted`` (that of
+    ``point_weighted_total``): where a point of ``u`` depends on other points of ``x`` (a mean over
+    the batch), the Laplacian of the sum is not each point's own (was: returned silently,
+    ``dllaplacian(np.sum(x ** 3, 1) - np.mean(x ** 2), x, 0)`` gave [16, 40] for [17, 41]).  None:
+    not differentiated (``after_check`` passes ``grad`` on; was an op linear in ``grad``, whose
+    forward-mode tangent ran the check on the tangent against the value's weighted gradient, a
+    refusal of independent points)."""
     axis = dim % np.ndim(x)
     own = np.moveaxis(np.asarray(grad), axis, 0)
     batch = own.shape[0]
@@ -2944,7 +2947,31 @@ def independent_point_gradient(grad, weighted, x, dim):
         whole = np.reshape(np.moveaxis(np.asarray(weighted), axis, 0), (batch, -1))
         predicted = _point_weights(batch)[:, None] * np.reshape(own, (batch, -1))
         _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
-    return grad
+
+
+def independent_point_laplacian(lap, weighted, x, dim):
+    """Check ``lap`` (the divergence of the gradient of ``point_total(u, x, dim)``) against
+    ``weighted`` (that of the gradient of ``point_weighted_total``): where a point of ``u`` depends on
+    other points of ``x`` through second derivatives only (``np.mean(x ** 2)`` at x = 0, whose
+    gradient there is zero: independent_point_gradient's check passes), the Laplacian of the sum
+    adds their second derivatives into each point (was: returned silently, [-2, -2, -2] for each
+    point's own -2/3).  None: not differentiated (``after_check`` passes ``lap`` on)."""
+    own = np.reshape(np.asarray(lap), (-1,))
+    batch = own.shape[0]
+    if batch >= 2 and not _is_zero(weighted) and not _is_zero(lap):
+        whole = np.reshape(np.asarray(weighted), (batch, 1))
+        predicted = _point_weights(batch)[:, None] * own[:, None]
+        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
+
+
+nondifferentiable(independent_point_gradient, independent_point_laplacian)
+
+
+def after_check(value, checked):
+    """``value``, read after ``checked`` (a check's None) was computed: the check runs before the
+    value is used, and a derivative passes through to ``value`` only (its tangent is the tangent's,
+    the check not run on it)."""
+    return value
 
 
 # --- closures passed as values (sct/closures.py) -------------------------------------------
@@ -3476,8 +3503,8 @@ def _point_weighted_total_rule(g, ans, u, x, dim):
     return g * np.reshape(_point_weights(np.size(u)), np.shape(u))
 
 
-@defrule(independent_point_gradient, wrt=("grad",), linear="grad")
-def _independent_point_gradient_rule(g, ans, grad, weighted, x, dim):
+@defrule(after_check, wrt=("value",), linear="value")
+def _after_check_rule(g, ans, value, checked):
     return g
 
 

@@ -8,8 +8,8 @@ rebuilt.
 """
 from __future__ import annotations
 
-import copy
 import builtins
+import copy
 import gc
 import hashlib
 import threading
@@ -247,7 +247,8 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
     """``lap = dllaplacian(u, x, dim)`` becomes the divergence of the gradient of u.
 
     (Where points are independent along ``dim``, the gradient of the sum of u gives every point's
-    gradient at once; the gradient of a sum weighted point by point checks that they are.)
+    gradient at once; the gradient and the Laplacian of a sum weighted point by point check that they
+    are: a coupling whose gradient is zero at the points, a mean of x ** 2 at x = 0, passes the first.)
     """
     from .ir import assign, call, load
     for i in range(len(body) - 1, -1, -1):
@@ -274,6 +275,7 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
         total = namer.fresh(base + "_total")
         grad = namer.fresh(base + "_grad")
         weighted, weighted_grad = namer.fresh(base + "_weighted"), namer.fresh(base + "_weighted_grad")
+        weighted_lap, lap = namer.fresh(base + "_weighted_lap"), namer.fresh(base + "_own")
 
         def higher(flag):
             return [gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=flag, kind=None))]
@@ -281,11 +283,18 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
             assign(total, call(f"{rt_name}.point_total", [u(), x(), dim()]), s.lineno),
             assign(grad, call("__sct_dlgradient", [load(total), x()], higher(True)), s.lineno),
             assign(weighted, call(f"{rt_name}.point_weighted_total", [u(), x(), dim()]), s.lineno),
-            assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(False)), s.lineno),
-            assign(grad, call(f"{rt_name}.independent_point_gradient",
-                              [load(grad), load(weighted_grad), x(), dim()]), s.lineno),
-            gast.Assign(targets=s.targets, value=call("__sct_dldivergence", [load(grad), x(), dim()],
-                                                      node.keywords), type_comment=None)]
+            assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(True)), s.lineno),
+            assign(grad, call(f"{rt_name}.after_check", [load(grad), call(
+                f"{rt_name}.independent_point_gradient", [load(grad), load(weighted_grad), x(), dim()])]),
+                   s.lineno),
+            # (points coupled through second derivatives only, a mean of x ** 2 at x = 0, pass the
+            # gradients' check: the weighted sum's Laplacian is compared with each point's too)
+            assign(weighted_lap, call("__sct_dldivergence", [load(weighted_grad), x(), dim()], higher(False)),
+                   s.lineno),
+            assign(lap, call("__sct_dldivergence", [load(grad), x(), dim()], node.keywords), s.lineno),
+            gast.Assign(targets=s.targets, value=call(f"{rt_name}.after_check", [load(lap), call(
+                f"{rt_name}.independent_point_laplacian", [load(lap), load(weighted_lap), x(), dim()])]),
+                        type_comment=None)]
         new[-1].lineno = s.lineno
         body[i:i + 1] = new
 
@@ -353,13 +362,29 @@ def _compile_unrolling(fn, *options) -> Compiled:
             line = getattr(error, "loop_site_line", None)
             code = getattr(fn, "__code__", None)
             if line is None or line in unroll or len(unroll) >= 8 or code is None or \
-                    error.filename != code.co_filename:
+                    error.filename != code.co_filename or not _range_is_builtin(fn, code):
                 raise
             try:
                 unroll_loops_around(_parse(fn, options[3])[0], (line,))
             except NotUnrolled:
                 raise error from None
             unroll = unroll + (line,)
+
+
+def _range_is_builtin(fn, code) -> bool:
+    """Does ``range`` in ``fn`` name Python's own (sct/unroll.py writes ``for i in range(3)`` out as
+    i = 0, 1, 2)?  Not where ``fn`` binds the name (a parameter, a local, a closure's) or its module
+    has a ``range`` of its own (was: unrolled as the builtin's steps, a silent wrong value)."""
+    if "range" in code.co_varnames or "range" in code.co_cellvars or "range" in code.co_freevars:
+        return False
+    glob = getattr(fn, "__globals__", None)
+    if not isinstance(glob, dict):
+        return False
+    if "range" in glob:
+        return glob["range"] is builtins.range
+    spaces = glob.get("__builtins__", builtins)
+    found = spaces.get("range") if isinstance(spaces, dict) else getattr(spaces, "range", None)
+    return found is builtins.range
 
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],

@@ -595,8 +595,12 @@ class Normalizer(Statements, Loops, Expressions):
                                       {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs +
                                        [self.fdef.args.vararg, self.fdef.args.kwarg] if isinstance(a, gast.Name)})
         body = lower_next_of_generators(body, self.namer, self.fail)
+        from .normalize_loops import _CONSUMERS
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
-                                                    if isinstance(a, gast.Name)])
+                                                    if isinstance(a, gast.Name)],
+                                   # (a module's `def sum(g): return g` given a generator is a helper: was read
+                                   # as the builtin sum, the generator built whole where Python's is lazy)
+                                   self._builtin_names(_CONSUMERS) - local_names_of(self.fdef))
         body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules(), effects=self.call_has_effects)
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)

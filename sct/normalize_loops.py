@@ -21,7 +21,7 @@ class Loops:
         if s.orelse:       # (lower_loop_else rewrote them before)
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
-        s, check = _items_by_key(s)
+        s, check = _items_by_key(s, self.rt_name)
         if check is not None:
             self.block([check], out)
         it = s.iter
@@ -237,7 +237,7 @@ class Loops:
         self.block(inner, out)
 
 
-def _items_by_key(s: gast.For):
+def _items_by_key(s: gast.For, rt_name: str = "rt"):
     """``for k, v in d.items():`` whose body writes ``d[k] = ...`` (the current key: a dict of
     parameters updated in place) as ``for k in list(d): v = d[k]; ...``, after a check that ``d`` is
     a dict (returned with the loop; None for any other loop, returned as it is).  Python's items
@@ -274,14 +274,17 @@ def _items_by_key(s: gast.For):
     def loaded(name):
         return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
-    check = gast.Assert(test=gast.Call(func=loaded("isinstance"), args=[copy.deepcopy(held), loaded("dict")],
+    def builtin(name):          # (Python's own, whatever the user's code names so: `list = sorted`)
+        return gast.Attribute(value=loaded(rt_name), attr="builtin_" + name, ctx=gast.Load())
+
+    check = gast.Assert(test=gast.Call(func=builtin("isinstance"), args=[copy.deepcopy(held), builtin("dict")],
                                        keywords=[]),
                         msg=gast.Constant(value=f"line {s.lineno}: sct runs `for {key}, ... in ....items()`, whose "
                                                 f"body writes [{key}], over the keys of a dict", kind=None))
     value = gast.Assign(targets=[target.elts[1]],
                         value=gast.Subscript(value=copy.deepcopy(held), slice=loaded(key), ctx=gast.Load()),
                         type_comment=None)
-    keys = gast.Call(func=loaded("list"), args=[copy.deepcopy(held)], keywords=[])
+    keys = gast.Call(func=builtin("list"), args=[copy.deepcopy(held)], keywords=[])
     loop = gast.For(target=target.elts[0], iter=keys, body=[value] + s.body, orelse=s.orelse, type_comment=None)
     for node in (check, value, loop):
         gast.copy_location(node, s)
@@ -1211,7 +1214,7 @@ def _may_share(stmts: List, local_names) -> Dict[str, set]:
     return {a: groups[find(a)] for a in local_names}
 
 
-def check_generators_used_once(stmts: List, fail, params=()) -> None:
+def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
@@ -1223,6 +1226,8 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
     if not any(isinstance(n, GeneratorExp) or isinstance(n, Call) and _is_map(n)
                for st in stmts for n in walk_nodes(st)):
         return
+    if consumers is None:   # the builtins that walk a generator given to them once (those the caller's
+        consumers = _CONSUMERS      # module or function does not name again: a module's `def sum(g)`)
     events: List[tuple] = []          # (kind, name, node, loops, how): kind 'lazy'/'store'/'load'/'change'/'passed'
     # the function's own names (its objects: rng.normal() changes rng; np.sum() leaves np as it is)
     local_names = set(params) | {n.id for st in stmts for n in walk_nodes(st)
@@ -1309,7 +1314,7 @@ def check_generators_used_once(stmts: List, fail, params=()) -> None:
                 if isinstance(a, gast.Name):
                     events.append(("passed", a.id, node, loops, nested))        # draw(rng)
             visit(node.func, loops, "other", nested)
-            builtin = isinstance(node.func, gast.Name) and node.func.id in _CONSUMERS
+            builtin = isinstance(node.func, gast.Name) and node.func.id in consumers
             library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
             for a in node.args:
                 inner = a.value if isinstance(a, gast.Starred) else a

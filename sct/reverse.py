@@ -227,7 +227,7 @@ class EmitPasses:
                 if site.in_loop:
                     try:
                         gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                                 "again unless the loop is `for i in range(n)` with a constant n of at most "
+                                 "again unless the loop is `for i in range(n)` (Python's own range) with a constant n of at most "
                                  "64 steps and no break, continue or return (sct writes it out step by step): "
                                  "compute it after the loop, or pass EnableHigherDerivatives=False",
                                  "dlgradient")

@@ -4,6 +4,7 @@ pass can read it; ``sct.compiler`` puts it in each generated module's globals.
 """
 from __future__ import annotations
 
+import builtins
 import types
 from typing import Dict, Tuple
 
@@ -28,6 +29,9 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     ns.PARTIAL_UNSET = support.PARTIAL_UNSET    # a partial's keyword the call left out (sct/partials.py)
     for name, value in scalar_ops.EXPORTS.items():     # math functions, called directly (sct/scalars.py)
         setattr(ns, name, value)
+    # Python's own list/dict/isinstance, whatever the user's code names so (sct/normalize_loops.py
+    # _items_by_key: a module's `list = sorted` walked the keys sorted)
+    ns.builtin_list, ns.builtin_dict, ns.builtin_isinstance = builtins.list, builtins.dict, builtins.isinstance
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
     ns.format_reshape = np.reshape
     ns.format_expand = np.expand_dims      # stripdims(x, fmt) with labels x lacks
