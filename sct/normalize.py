@@ -545,9 +545,11 @@ class Normalizer(Statements, Loops, Expressions):
         own ``def filter(f, xs)`` or ``sum = ...``: its name read as the module's, not rewritten as the
         builtin's; was: ``filter(f, xs)`` read as the builtin filter whatever the module's filter did)."""
         import builtins
+        import functools
         missing = object()
+        known = {"reduce": functools.reduce}        # (not a builtin: the module imports functools')
         return frozenset(n for n in names
-                         if self._global_value(n, missing) in (missing, getattr(builtins, n, missing)))
+                         if self._global_value(n, missing) in (missing, known.get(n, getattr(builtins, n, missing))))
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
