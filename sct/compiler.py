@@ -279,20 +279,23 @@ def expand_laplacians(body: List, resolver: Resolver, namer: Namer, rt_name: str
 
         def higher(flag):
             return [gast.keyword(arg="EnableHigherDerivatives", value=gast.Constant(value=flag, kind=None))]
+        checked = namer.fresh(base + "_checked")
+        # (the Laplacian first: its sweeps recompute what precedes them, so the checks' sweeps come
+        # after it, and read it only through the last statement)
         new = held + [
             assign(total, call(f"{rt_name}.point_total", [u(), x(), dim()]), s.lineno),
             assign(grad, call("__sct_dlgradient", [load(total), x()], higher(True)), s.lineno),
+            assign(lap, call("__sct_dldivergence", [load(grad), x(), dim()], node.keywords), s.lineno),
             assign(weighted, call(f"{rt_name}.point_weighted_total", [u(), x(), dim()]), s.lineno),
             assign(weighted_grad, call("__sct_dlgradient", [load(weighted), x()], higher(True)), s.lineno),
-            assign(grad, call(f"{rt_name}.after_check", [load(grad), call(
-                f"{rt_name}.independent_point_gradient", [load(grad), load(weighted_grad), x(), dim()])]),
-                   s.lineno),
             # (points coupled through second derivatives only, a mean of x ** 2 at x = 0, pass the
             # gradients' check: the weighted sum's Laplacian is compared with each point's too)
             assign(weighted_lap, call("__sct_dldivergence", [load(weighted_grad), x(), dim()], higher(False)),
                    s.lineno),
-            assign(lap, call("__sct_dldivergence", [load(grad), x(), dim()], node.keywords), s.lineno),
-            gast.Assign(targets=s.targets, value=call(f"{rt_name}.after_check", [load(lap), call(
+            assign(checked, call(f"{rt_name}.after_check", [load(lap), call(
+                f"{rt_name}.independent_point_gradient", [load(grad), load(weighted_grad), x(), dim()])]),
+                   s.lineno),
+            gast.Assign(targets=s.targets, value=call(f"{rt_name}.after_check", [load(checked), call(
                 f"{rt_name}.independent_point_laplacian", [load(lap), load(weighted_lap), x(), dim()])]),
                         type_comment=None)]
         new[-1].lineno = s.lineno
