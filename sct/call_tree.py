@@ -47,7 +47,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
     into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import child_nodes, constant_int, root_name, walk_no_defs, walk_nodes
+from .ir import child_nodes, const, constant_int, load, root_name, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
@@ -1173,10 +1173,7 @@ def _unpacked(args, kinds, fdef) -> Optional[list]:
         kind = kinds.get(name) if name in params and name not in bound and kinds else None
         if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] in (tuple, list)):
             return None
-        out.extend(gast.Subscript(value=gast.Name(id=a.value.id, ctx=gast.Load(), annotation=None,
-                                                  type_comment=None),
-                                  slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
-                   for i in range(len(kind[2])))
+        out.extend(gast.Subscript(value=load(name), slice=const(i), ctx=gast.Load()) for i in range(len(kind[2])))
     return out
 
 

@@ -36,7 +36,7 @@ from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
 from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
-from .unroll import NotUnrolled, unroll_loops_around
+from .unroll import NotUnrolled, site_line_of, unroll_loops_around
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
@@ -358,20 +358,19 @@ def _compile_unrolling(fn, *options) -> Compiled:
     written out step by step where it refuses one in a loop of ``fn`` (sct/unroll.py: a few steps of
     gradient descent differentiated through); its refusal where they cannot be."""
     unroll: tuple = ()
+    refusal = None          # (the last refusal: raised where its loops cannot be written out)
     while True:
         try:
             return _compile_function(fn, *options, unroll=unroll)
+        except NotUnrolled:
+            raise refusal from None
         except CompileError as error:
-            line = getattr(error, "loop_site_line", None)
+            line = site_line_of(error)
             code = getattr(fn, "__code__", None)
             if line is None or line in unroll or len(unroll) >= 8 or code is None or \
                     error.filename != code.co_filename or not _range_is_builtin(fn, code):
                 raise
-            try:
-                unroll_loops_around(_parse(fn, options[3])[0], (line,))
-            except NotUnrolled:
-                raise error from None
-            unroll = unroll + (line,)
+            refusal, unroll = error, unroll + (line,)
 
 
 def _range_is_builtin(fn, code) -> bool:

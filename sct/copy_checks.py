@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
-from .errors import CompileError
 from .ir import loaded_names, root_name, walk_nodes
+from .unroll import refused_site
 
 
 class CopyChecks:
@@ -111,20 +111,14 @@ class CopyChecks:
         root = self._user_name(root)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
-        try:
-            self._fail_copy(stmt, root, copy_of, line, what)
-        except CompileError as error:     # (in a loop: compiled again with it written out, sct/unroll.py)
-            error.loop_site_line = getattr(stmt, "lineno", None)
-            raise
-
-    def _fail_copy(self, stmt, root: str, copy_of: str, line, what: str) -> None:
-        self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
-                  f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
-                  f"it), and sct cannot follow here whether {root!r} still is that value at this line "
-                  f"(bound more than once, in a loop, or taken from a structure filled in place); "
-                  f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
-                  f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
-                  f"one where it is bound (... * 1.0)", what)
+        with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
+                      f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
+                      f"it), and sct cannot follow here whether {root!r} still is that value at this line "
+                      f"(bound more than once, in a loop, or taken from a structure filled in place); "
+                      f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
+                      f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
+                          f"one where it is bound (... * 1.0)", what)
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:

@@ -271,18 +271,15 @@ def _items_by_key(s: gast.For, rt_name: str = "rt"):
     if not writes:
         return s, None
 
-    def loaded(name):
-        return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-
     def builtin(name):          # (Python's own, whatever the user's code names so: `list = sorted`)
-        return gast.Attribute(value=loaded(rt_name), attr="builtin_" + name, ctx=gast.Load())
+        return gast.Attribute(value=load(rt_name), attr="builtin_" + name, ctx=gast.Load())
 
     check = gast.Assert(test=gast.Call(func=builtin("isinstance"), args=[copy.deepcopy(held), builtin("dict")],
                                        keywords=[]),
                         msg=gast.Constant(value=f"line {s.lineno}: sct runs `for {key}, ... in ....items()`, whose "
                                                 f"body writes [{key}], over the keys of a dict", kind=None))
     value = gast.Assign(targets=[target.elts[1]],
-                        value=gast.Subscript(value=copy.deepcopy(held), slice=loaded(key), ctx=gast.Load()),
+                        value=gast.Subscript(value=copy.deepcopy(held), slice=load(key), ctx=gast.Load()),
                         type_comment=None)
     keys = gast.Call(func=builtin("list"), args=[copy.deepcopy(held)], keywords=[])
     loop = gast.For(target=target.elts[0], iter=keys, body=[value] + s.body, orelse=s.orelse, type_comment=None)

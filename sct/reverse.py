@@ -38,7 +38,6 @@ from .analysis import Activity, Resolver
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .contributions import Contributions
-from .errors import CompileError
 from .forward_code import ForwardCode
 from .generation import Generation
 from .ir import walk_nodes
@@ -47,6 +46,7 @@ from .plans import AskedPlan, FunctionFacts, Mode, SweepRecords, TapePlan
 from .sites import Site, SiteFinding, function_facts
 from .sweeps import Sweeps
 # re-exported: tangent.py builds its code with these
+from .unroll import refused_site
 from .templates import _function, _reach, instantiate_template, simplify  # noqa: F401
 
 
@@ -225,15 +225,12 @@ class EmitPasses:
             if site.options.enable_higher_derivatives and target in gen.act.active and \
                     gen.live.higher_order_needed(site, sites[k + 1:]):
                 if site.in_loop:
-                    try:
+                    with refused_site(site.line):
                         gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
                                  "again unless the loop is `for i in range(n)` (Python's own range) with a constant n of at most "
                                  "64 steps and no break, continue or return (sct writes it out step by step): "
                                  "compute it after the loop, or pass EnableHigherDerivatives=False",
                                  "dlgradient")
-                    except CompileError as error:
-                        error.loop_site_line = site.line    # (sct/unroll.py: compile_function's retry)
-                        raise
                 gen.checks.check_arguments_kept(site)
                 gen.checks.check_outside_writes(site)
                 gen.site_records.add(id(site.stmt))

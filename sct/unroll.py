@@ -11,9 +11,13 @@ loop around such a site is ``for name in range(a[, b[, c]])`` with constant inte
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from typing import List, Optional
 
 import gast
+
+from .errors import CompileError
+from .ir import assign, const, constant_int
 
 MAX_TRIPS = 64
 _DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
@@ -21,6 +25,22 @@ _DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
 
 class NotUnrolled(Exception):
     """A loop around the site cannot be written out step by step."""
+
+
+@contextmanager
+def refused_site(line):
+    """A CompileError raised inside refuses the site on ``line``, which writing out the loops around it
+    may let through: compile_function's retry (``site_line_of``) compiles again with them written out."""
+    try:
+        yield
+    except CompileError as error:
+        error.loop_site_line = line
+        raise
+
+
+def site_line_of(error) -> Optional[int]:
+    """The line of the site a refusal (``refused_site``) named, else None."""
+    return getattr(error, "loop_site_line", None)
 
 
 def unroll_loops_around(fdef, lines) -> None:
@@ -46,10 +66,7 @@ def _unroll(body: List, line: int) -> bool:
                 raise NotUnrolled(line)
             out: List = []
             for value in steps:
-                bound = gast.Assign(targets=[gast.Name(id=s.target.id, ctx=gast.Store(), annotation=None,
-                                                       type_comment=None)],
-                                    value=gast.Constant(value=value, kind=None), type_comment=None)
-                out.append(gast.copy_location(bound, s))
+                out.append(gast.copy_location(assign(s.target.id, const(value)), s))
                 out.extend(copy.deepcopy(s.body))
             body[i:i + 1] = out
             found = True
@@ -80,22 +97,13 @@ def _steps(loop) -> Optional[range]:
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
             not it.keywords and 1 <= len(it.args) <= 3):
         return None
-    bounds = [_constant_int(a) for a in it.args]
+    bounds = [constant_int(a) for a in it.args]
     if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
         return None
     steps = range(*bounds)
     if len(steps) > MAX_TRIPS or _leaves_early(loop.body):
         return None
     return steps
-
-
-def _constant_int(node) -> Optional[int]:
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        value = _constant_int(node.operand)
-        return None if value is None else -value
-    return None
 
 
 def _leaves_early(body: List) -> bool:
