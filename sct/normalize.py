@@ -526,6 +526,10 @@ class Normalizer(Statements, Loops, Expressions):
             return                            # vars(obj), dir(obj): an object's attributes
         self.fail(n, f"{func.id}()", _SCOPE_READERS.get(name, _FRAME_ADVICE))
 
+    def is_builtin(self, name: str) -> bool:
+        """Whether ``name`` read in the function is Python's builtin of that name."""
+        return not self._is_local(name) and bool(self._builtin_names((name,)))
+
     def _is_local(self, name: str) -> bool:
         if self._scope_locals is None:
             self._scope_locals = local_names_of(self.fdef)

@@ -50,9 +50,37 @@ class Statements:
                 not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
             self.unpack_pairwise(target0, value, out)
             return
+        if any(isinstance(t, (gast.Tuple, gast.List)) for t in s.targets):
+            value = self.iterated(value)
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
         for target in s.targets:
             self.store_into(target, tmp, out)
+
+    # Python unpacks ``a, b = value`` by iterating ``value``; the lowering reads it by position.  A
+    # view or an iterator built by these (``d.values()``, ``zip(...)``) has no positions: its items
+    # are listed first, as Python's iteration gives them (was: "'dict_values' object is not
+    # subscriptable" for ``w, b = params.values()``)
+    _VIEW_METHODS = frozenset({"values", "items", "keys"})
+    _ITERATOR_BUILTINS = frozenset({"zip", "map", "filter", "enumerate", "iter"})
+
+    def iterated(self, value):
+        """``value`` of an unpacking, as a list where it is a dict view or a builtin iterator."""
+        if not isinstance(value, gast.Call) or value.keywords and not (
+                isinstance(value.func, gast.Name) and value.func.id == "enumerate"):
+            return value
+        func = value.func
+        if not self.is_builtin("list"):
+            return value
+        listed = "list"
+        if isinstance(func, gast.Attribute) and func.attr in self._VIEW_METHODS and not value.args:
+            return call(listed, [value])
+        if isinstance(func, gast.Name) and self.is_builtin(func.id):
+            if func.id in self._ITERATOR_BUILTINS:
+                return call(listed, [value])
+            if func.id == "reversed" and len(value.args) == 1 and not isinstance(value.args[0], gast.Starred):
+                return gast.Subscript(value=call(listed, [value.args[0]]),
+                                      slice=gast.Slice(lower=None, upper=None, step=const(-1)), ctx=gast.Load())
+        return value
 
     def unpack_pairwise(self, target, value, out: List):
         """``a, b = e1, e2``: every value first (``a, b = b, a`` swaps), then each target, with no
