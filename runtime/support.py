@@ -648,13 +648,26 @@ def subtract_at(x, idx, value):
     return out
 
 
-def into(value, out):
-    """What ``np.copyto(out, value)`` / ``ufunc(..., out=out)`` leave in ``out``: ``value``
-    broadcast to ``out``'s shape and cast to its dtype (same-kind casting, as numpy)."""
+def into(value, out, casting="same_kind"):
+    """What ``np.copyto(out, value, casting=casting)`` / ``ufunc(..., out=out)`` leave in ``out``:
+    ``value`` broadcast to ``out``'s shape and cast to its dtype (numpy's casting rule; same-kind by
+    default, as numpy)."""
     value = np.asarray(value)
-    if not np.can_cast(value.dtype, out.dtype, casting="same_kind"):
-        raise TypeError(f"cannot cast {value.dtype} to {out.dtype} with casting rule 'same_kind'")
+    if not np.can_cast(value.dtype, out.dtype, casting=casting):
+        raise TypeError(f"Cannot cast array data from dtype({str(value.dtype)!r}) to dtype({str(out.dtype)!r}) "
+                        f"according to the rule {casting!r}")
     return np.array(np.broadcast_to(value, np.shape(out)), dtype=out.dtype, copy=True)
+
+
+def into_where(value, out, where, casting="same_kind"):
+    """What ``np.copyto(out, value, casting=casting, where=where)`` leaves in ``out``: ``value`` (cast
+    as ``into``) where the boolean ``where`` holds, ``out``'s own entries elsewhere."""
+    new = into(value, out, casting)
+    where = np.asarray(where)
+    if not np.can_cast(where.dtype, np.bool_, casting="safe"):
+        raise TypeError(f"Cannot cast array data from dtype({str(where.dtype)!r}) to dtype('bool') "
+                        f"according to the rule 'safe'")
+    return np.where(np.broadcast_to(where, np.shape(out)), new, out)
 
 
 def sort_order(values):
@@ -3405,8 +3418,28 @@ def _masked_rule(g, ans, grad, mask):
 
 
 @defrule(into, wrt=("value",))
-def _into_rule(g, ans, value, out):
-    return unbroadcast(g, value)
+def _into_rule(g, ans, value, out, casting="same_kind"):
+    return unbroadcast(cast_through(g, ans, value), value)
+
+
+@defrule(into_where, wrt=("value", "out"))
+def _into_where_rule(g, ans, value, out, where, casting="same_kind"):
+    return unbroadcast(cast_through(masked(g, where), ans, value), value), masked(g, np.logical_not(where))
+
+
+def cast_through(grad, result, value):
+    """The adjoint ``grad`` of ``result`` passed back to the ``value`` cast into it: zeros where it
+    is an integer or bool array (``np.copyto(ints, floats, casting="unsafe")`` truncates: a constant;
+    was: the gradient passed through as if nothing were cast)."""
+    if np.issubdtype(np.asarray(result).dtype, np.inexact):
+        return grad
+    vtype = np.asarray(value).dtype
+    return np.zeros(np.shape(grad), dtype=vtype if np.issubdtype(vtype, np.inexact) else np.float64)
+
+
+@defrule(cast_through, wrt=("grad",), linear="grad")
+def _cast_through_rule(g, ans, grad, result, value):
+    return cast_through(g, result, value)
 
 
 @defrule(zero_at, wrt=("grad",), linear="grad")

@@ -141,12 +141,18 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if result is not None:
             new.append(assign(result, load(z)))
         return _atomized(new, analysis)
-    if result is None and target is np.copyto and len(node.args) == 2 and not node.keywords and \
-            isinstance(node.args[0], gast.Name):
+    if result is None and target is np.copyto and isinstance(node.args[0] if node.args else None, gast.Name) and \
+            _copyto_arguments(node) is not None:
+        # np.copyto(z, v[, casting][, where]) of an unshared z: z = rt.into(v, z) (where=m: the new
+        # values np.where(m, v, z), as numpy leaves z's entries outside m)
         z = node.args[0].id
         if analysis.sharing(s, z) is not None:
             return None
-        return [assign(z, call(f"{rt_name}.into", [node.args[1], load(z)]))]
+        value, casting, where = _copyto_arguments(node)
+        casting = [casting] if casting is not None else []
+        if where is not None:
+            return [assign(z, call(f"{rt_name}.into_where", [value, load(z), where] + casting))]
+        return [assign(z, call(f"{rt_name}.into", [value, load(z)] + casting))]
     if result is None and target is np.fill_diagonal and 1 <= len(node.args) <= 3 and \
             all(k.arg in ("val", "wrap") for k in node.keywords) and \
             2 <= len(node.args) + len(node.keywords) <= 3 and isinstance(node.args[0], gast.Name):
@@ -282,6 +288,22 @@ def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, r
     if result is not None:
         out.append(assign(result, gast.Subscript(value=load(z), slice=key, ctx=gast.Load())))
     return out
+
+
+def _copyto_arguments(node):
+    """``(value, casting, where)`` of ``np.copyto(z, value, casting=..., where=...)`` (None for one not
+    given), or None where the call has other arguments."""
+    names = ("dst", "src", "casting", "where")
+    given = dict(zip(names, node.args))
+    if len(node.args) > 4 or any(isinstance(a, gast.Starred) for a in node.args):
+        return None
+    for k in node.keywords:
+        if k.arg not in names or k.arg in given:
+            return None
+        given[k.arg] = k.value
+    if "src" not in given:
+        return None
+    return given["src"], given.get("casting"), given.get("where")
 
 
 def _atomized(stmts: List, analysis) -> List:
