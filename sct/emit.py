@@ -56,16 +56,40 @@ class Printer(astunparse.Unparser):
                 self.dispatch(t)
             return
         cls = tree.__class__
+        if self._nested and isinstance(tree, gast.stmt) and isinstance(self.f, _CountingText):
+            line = getattr(tree, "lineno", None)
+            if line is not None:
+                self._pending = line
         meth = self._methods.get(cls)
         if meth is None:
             meth = self._methods[cls] = getattr(type(self), "_" + cls.__name__)
         meth(self, tree)
 
+    def _FunctionDef(self, t):
+        """A def nested in generated code (the user's own, kept as written): each of its statements
+        is the user's line it came from, in the line table (was: all of them the def's line, so an
+        error inside named `def inner(z):`); the code after it, the line before it again."""
+        if self._indent == 0 or not isinstance(self.f, _CountingText):
+            return super()._FunctionDef(t)
+        before = self.events[-1][1] if self.events else None
+        self._nested += 1
+        try:
+            super()._FunctionDef(t)
+        finally:
+            self._nested -= 1
+        self._pending = before
+
     def write(self, text):
         self.f.write(text if text.__class__ is str else str(text))     # (astunparse: six.text_type)
 
+    _nested = 0             # the depth of user defs nested in generated code being printed
+    _pending = None         # the user line of the statement being printed there (``fill`` records it)
+
     def fill(self, text=""):
         super().fill(text)
+        if self._pending is not None:
+            self.events.append((self.f.tell(), self._pending))
+            self._pending = None
         if self._indent == 0 and text.startswith(("def ", "async def ")) and isinstance(self.f, _CountingText):
             self.events.append((self.f.tell(), None))   # a new function: no user line yet
 
