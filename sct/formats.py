@@ -466,12 +466,20 @@ class FormatPass(LayoutCalls):
             return self.into_callee
         return None
 
+    def literal_of(self, node):
+        """``node``, or the literal a name assigned once holds: a string literal or ``dims(x)`` of a followed
+        ``x`` (MATLAB's ``Y = dlarray(Y, dims(X))``, ``fmt = dims(X)``; was refused as not a literal)."""
+        if isinstance(node, gast.Name) and isinstance(self.constants.get(node.id), gast.Constant):
+            return self.constants[node.id]
+        return node
+
     def create(self, stmt, node, info, args, kws, env, rewrite):
         """``dlarray(x, fmt)``: the literal format."""
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
         if fmt_node is None:
             return (args[0] if args else None), None
+        fmt_node = self.literal_of(fmt_node)
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "dlarray(x, fmt) inside dlfeval needs the format as a literal string "
                       "(the labels are followed when the function is compiled)")
@@ -486,6 +494,8 @@ class FormatPass(LayoutCalls):
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
         x = args[0] if args else None
+        if fmt_node is not None:
+            fmt_node = self.literal_of(fmt_node)
         if fmt_node is not None and isinstance(fmt_node, gast.Constant) and (
                 fmt_node.value == "" or (x is None and isinstance(fmt_node.value, str))):
             try:    # MATLAB: an empty fmt, or an unformatted X, is stripdims(X)
