@@ -47,3 +47,89 @@ def test_dlarray_with_format_in_a_local_inside_dlfeval():
     ref = lambda v: np.sum(np.tanh(v)[:, 0] * np.tanh(v)[:, 0])
     assert_close(float(loss), ref(x))
     assert_close(extractdata(g), numerical_gradient(ref, [x], 0))
+
+
+# --- MATLAB's L2 regularization in a custom training loop (the "Specify L2 regularization" page):
+#   idx = net.Learnables.Parameter == "Weights";
+#   gradients(idx,:) = dlupdate(@(g,w) g + l2Regularization*w, gradients(idx,:), net.Learnables(idx,:));
+# Table had no row assignment (TypeError outside dlfeval; inside, rt.setitem read the table as an array:
+# "Cannot interpret ... as a data type"), and a derivative through such a write broke in the rule.
+
+def _small_net():
+    return sct.dlnetwork([sct.featureInputLayer(4), sct.fullyConnectedLayer(3, Name="fc"), sct.tanhLayer()],
+                         Seed=2)
+
+
+def plain_gradients(net, X):
+    Y, state = sct.forward(net, X)
+    loss = np.sum(Y ** 2)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def regularized_gradients(net, X):
+    Y, state = sct.forward(net, X)
+    loss = np.sum(Y ** 2)
+    gradients = dlgradient(loss, net.Learnables)
+    idx = np.array(gradients.Parameter) == "Weights"
+    gradients[idx] = sct.dlupdate(lambda g, w: g + 0.01 * w, gradients[idx], net.Learnables[idx])
+    gradients["fc", "Bias"] = gradients["fc", "Bias"] * 3
+    return loss, gradients
+
+
+def penalty_through_table_write(net, X):
+    Y, state = sct.forward(net, X)
+    g = dlgradient(np.sum(Y ** 2), net.Learnables)
+    g["fc", "Weights"] = g["fc", "Weights"] * 2
+    idx = np.array(g.Parameter) == "Bias"
+    g[idx] = sct.Table(("fc",), ("Bias",), [g.Value[1] * 0.5])
+    p = np.sum(g.Value[0] ** 2) + np.sum(g.Value[1] ** 2)
+    return p, dlgradient(p, net.Learnables)
+
+
+def _reference_gradients(W, b, X):
+    Y = np.tanh(X @ W.T + b)
+    d = 2 * Y * (1 - Y ** 2)
+    return d.T @ X, d.sum(0)
+
+
+def test_table_row_assignment_outside_dlfeval():
+    net = _small_net()
+    X = rng.standard_normal((6, 4))
+    loss, gradients = dlfeval(plain_gradients, net, X)
+    before = [extractdata(v).copy() for v in gradients.Value]
+    idx = np.array(gradients.Parameter) == "Weights"
+    gradients[idx] = sct.dlupdate(lambda g, w: g + 0.01 * w, gradients[idx], net.Learnables[idx])
+    W = extractdata(net.Learnables["fc", "Weights"])
+    assert_close(extractdata(gradients["fc", "Weights"]), before[0] + 0.01 * W)
+    assert_close(extractdata(gradients["fc", "Bias"]), before[1])
+    gradients["fc", "Bias"] = gradients["fc", "Bias"] * 0
+    assert_close(extractdata(gradients.Value[1]), 0 * before[1])
+    assert gradients.Layer == ("fc", "fc") and gradients.Parameter == ("Weights", "Bias")
+    with pytest.raises(ValueError):
+        gradients[idx] = gradients            # two rows into one
+
+
+def test_table_row_assignment_inside_dlfeval():
+    net = _small_net()
+    X = rng.standard_normal((6, 4))
+    loss, gradients = dlfeval(regularized_gradients, net, X)
+    W = extractdata(net.Learnables["fc", "Weights"])
+    b = extractdata(net.Learnables["fc", "Bias"])
+    gW, gb = _reference_gradients(W, b, X)
+    assert_close(extractdata(gradients["fc", "Weights"]), gW + 0.01 * W)
+    assert_close(extractdata(gradients["fc", "Bias"]), 3 * gb)
+
+
+def test_derivative_through_table_assignment():
+    net = _small_net()
+    X = rng.standard_normal((6, 4))
+    p, g = dlfeval(penalty_through_table_write, net, X)
+    W = extractdata(net.Learnables["fc", "Weights"])
+    b = extractdata(net.Learnables["fc", "Bias"])
+
+    def ref(W, b):
+        gW, gb = _reference_gradients(W, b, X)
+        return np.sum((2 * gW) ** 2) + np.sum((0.5 * gb) ** 2)
+    assert_close(float(p), ref(W, b))
+    assert_close(extractdata(g["fc", "Weights"]), numerical_gradient(ref, [W, b], 0), rtol=1e-4, atol=1e-6)
+    assert_close(extractdata(g["fc", "Bias"]), numerical_gradient(ref, [W, b], 1), rtol=1e-4, atol=1e-6)
