@@ -828,7 +828,18 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     """
     if type(indices) is not np.ndarray:
         check_fixed_layout("embed", indices)
+    check_word_indices(indices, np.shape(weights)[0])
     return weights[np.asarray(indices, dtype=np.intp)]
+
+
+def check_word_indices(indices, count):
+    """``embed``'s indices: whole numbers in ``0 .. count - 1`` (was: numpy's -1, the last word, and
+    1.7 read as 1, silently; MATLAB's embed errors outside ``1 .. NumWords``)."""
+    from .dlfun import check_class_indices
+    check_class_indices("embed", indices, count, "word")
+
+
+nondifferentiable(check_word_indices)
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",

@@ -133,3 +133,50 @@ def test_derivative_through_table_assignment():
     assert_close(float(p), ref(W, b))
     assert_close(extractdata(g["fc", "Weights"]), numerical_gradient(ref, [W, b], 0), rtol=1e-4, atol=1e-6)
     assert_close(extractdata(g["fc", "Bias"]), numerical_gradient(ref, [W, b], 1), rtol=1e-4, atol=1e-6)
+
+
+# --- embed and indexcrossentropy take 0-based indices: MATLAB's embed and indexcrossentropy error outside
+# 1 .. NumWords / 1 .. numClasses, but numpy read an index -1 as the last word or class (a MATLAB padding
+# token 0 ported as -1) and 1.7 as 1: a silently wrong value and gradient
+
+
+def embedding_loss(W, idx):
+    y = np.sum(sct.embed(idx, W) ** 2)
+    return y, dlgradient(y, W)
+
+
+def index_loss(Z, t):
+    loss = sct.indexcrossentropy(sct.softmax(Z), t)
+    return loss, dlgradient(loss, Z)
+
+
+def test_embed_refuses_indices_outside_the_words():
+    W = rng.standard_normal((5, 3))
+    good = np.array([[0, 4, 2]])
+    y, g = dlfeval(embedding_loss, dlarray(W), good)
+    assert_close(float(y), np.sum(W[good] ** 2))
+    assert_close(extractdata(g), numerical_gradient(lambda w: np.sum(w[good] ** 2), [W], 0))
+    for bad in (np.array([[0, -1]]), np.array([1.5]), np.array([5])):
+        with pytest.raises(ValueError, match="embed: word index|embed: the word indices"):
+            sct.embed(bad, W)
+        with pytest.raises(sct.SctError, match="embed"):
+            dlfeval(embedding_loss, dlarray(W), bad)
+    assert_close(extractdata(sct.embed(np.array([2.0]), W)), W[[2]])     # whole floats are indices
+
+
+def test_indexcrossentropy_refuses_targets_outside_the_classes():
+    Z = rng.standard_normal((4, 3))
+    t = np.array([0, 2, 1, 2])
+    loss, g = dlfeval(index_loss, dlarray(Z), t)
+
+    def ref(z):
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        return -np.sum(np.log(p[np.arange(4), t])) / 4
+    assert_close(float(loss), ref(Z))
+    assert_close(extractdata(g), numerical_gradient(ref, [Z], 0))
+    for bad in (np.array([0, -1, 1, 2]), np.array([0, 3, 1, 2]), np.array([0.0, 1.5, 1, 2])):
+        with pytest.raises(sct.SctError, match="indexcrossentropy"):
+            dlfeval(index_loss, dlarray(Z), bad)
+    # a target left out by MaskIndex may be any number
+    masked = sct.indexcrossentropy(dlarray(np.full((4, 3), 1 / 3)), np.array([0, -1, 1, 2]), MaskIndex=-1)
+    assert_close(float(masked), 3 * np.log(3) / 4)
