@@ -341,6 +341,17 @@ def fullyConnectedLayer(outputSize: int, Name: str = "", WeightsInitializer: str
     return FullyConnectedLayer(outputSize, Name, WeightsInitializer, BiasInitializer, Weights, Bias)
 
 
+def layer_padding(value):
+    """A layer's ``Padding`` (or ``Cropping``) as the functions take it: MATLAB's layers also take the
+    four-element vector ``[t b l r]`` (top, bottom, left, right), which is ``[[t, l], [b, r]]`` for
+    ``dlconv``/``maxpool``/``avgpool``/``dltranspconv`` (was refused: "Padding must be 'same', a
+    nonnegative integer, [a b] or [t l; b r]"); anything else as given."""
+    if isinstance(value, str) or np.ndim(value) != 1 or np.size(value) != 4:
+        return value
+    t, b, l, r = (int(v) for v in np.ravel(value))
+    return ((t, l), (b, r))
+
+
 class Convolution2DLayer(BuiltinLayer):
     Type = "2-D Convolution"
     BaseName = "conv"
@@ -354,7 +365,7 @@ class Convolution2DLayer(BuiltinLayer):
         self.NumChannels = None
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
         self.DilationFactor = DilationFactor
         self.WeightsInitializer = WeightsInitializer
         self.BiasInitializer = BiasInitializer
@@ -437,7 +448,7 @@ def transposedConv2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int
     layer = TransposedConvolution2DLayer(filterSize, numFilters, Name, Stride, 0, DilationFactor,
                                          WeightsInitializer, BiasInitializer, Weights, Bias)
     del layer.Padding
-    layer.Cropping = Cropping
+    layer.Cropping = layer_padding(Cropping)
     return layer
 
 
@@ -735,7 +746,7 @@ class MaxPooling2DLayer(BuiltinLayer):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
         self.HasUnpoolingOutputs = bool(HasUnpoolingOutputs)
         if self.HasUnpoolingOutputs:                  # MATLAB's outputs "out", "indices", "size"
             self.NumOutputs = 3
@@ -763,7 +774,7 @@ class AveragePooling2DLayer(BuiltinLayer):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
 
     def predict(self, X):
         return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)

@@ -180,3 +180,52 @@ def test_indexcrossentropy_refuses_targets_outside_the_classes():
     # a target left out by MaskIndex may be any number
     masked = sct.indexcrossentropy(dlarray(np.full((4, 3), 1 / 3)), np.array([0, -1, 1, 2]), MaskIndex=-1)
     assert_close(float(masked), 3 * np.log(3) / 4)
+
+
+# --- MATLAB's convolution2dLayer, maxPooling2dLayer, averagePooling2dLayer (Padding) and
+# transposedConv2dLayer (Cropping) take a four-element vector [t b l r] (was refused by dlconv:
+# "Padding must be 'same', a nonnegative integer, [a b] or [t l; b r]")
+
+
+def _layer_loss(net, X):
+    Y, state = sct.forward(net, X)
+    loss = np.sum(Y ** 2)
+    return loss, dlgradient(loss, X)
+
+
+def _xcorr_valid(xp, w):
+    kh, kw = w.shape[:2]
+    return np.array([[np.sum(xp[:, i:i + kh, j:j + kw, :] * w[..., 0], axis=(1, 2, 3))
+                      for j in range(xp.shape[2] - kw + 1)] for i in range(xp.shape[1] - kh + 1)]).transpose(2, 0, 1)
+
+
+def test_layers_take_padding_top_bottom_left_right():
+    X = rng.standard_normal((2, 5, 6, 2))               # sct's layout: batch, height, width, channels
+    W = rng.standard_normal((3, 3, 2, 1))
+    pads = ((1, 0), (2, 1), (0, 0))
+
+    def conv_ref(x):
+        return _xcorr_valid(np.pad(x, ((0, 0),) + pads), W)
+    net = sct.dlnetwork([sct.imageInputLayer([5, 6, 2], Normalization="none"),
+                         sct.convolution2dLayer(3, 1, Padding=[1, 0, 2, 1], Weights=W, Bias=np.zeros((1, 1, 1)))])
+    loss, g = dlfeval(_layer_loss, net, dlarray(X))
+    assert_close(float(loss), np.sum(conv_ref(X) ** 2))
+    assert_close(extractdata(g), numerical_gradient(lambda x: np.sum(conv_ref(x) ** 2), [X], 0))
+
+    def pool_ref(x, fn, fill):
+        xp = np.pad(x, ((0, 0), (1, 0), (1, 1), (0, 0)), constant_values=fill)
+        return np.stack([np.stack([fn(xp[:, i:i + 2, j:j + 2], axis=(1, 2)) for j in range(0, xp.shape[2] - 1, 2)], 1)
+                         for i in range(0, xp.shape[1] - 1, 2)], 1)
+    for layer, fn, fill in ((sct.maxPooling2dLayer(2, Stride=2, Padding=[1, 0, 1, 1]), np.max, -np.inf),
+                            (sct.averagePooling2dLayer(2, Stride=2, Padding=[1, 0, 1, 1]), np.mean, 0.0)):
+        net = sct.dlnetwork([sct.imageInputLayer([5, 6, 2], Normalization="none"), layer])
+        Y = sct.predict(net, dlarray(X))
+        assert_close(extractdata(Y), pool_ref(X, fn, fill))
+
+    # transposedConv2dLayer Cropping [t b l r]: the full transposed convolution cropped so
+    Wt = rng.standard_normal((3, 3, 1, 2))
+    full = sct.dltranspconv(X, Wt, 0, Stride=2)
+    net = sct.dlnetwork([sct.imageInputLayer([5, 6, 2], Normalization="none"),
+                         sct.transposedConv2dLayer(3, 1, Stride=2, Cropping=[1, 0, 2, 1], Weights=Wt,
+                                                   Bias=np.zeros((1, 1, 1)))])
+    assert_close(extractdata(sct.predict(net, dlarray(X))), extractdata(full)[:, 1:, 2:-1])
