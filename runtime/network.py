@@ -1110,7 +1110,15 @@ def _format_rule(layer):
         return ("flatten",)
     if cls in (lt.LSTMLayer, lt.GRULayer):
         return ("last",) if layer.OutputMode == "last" else ("sequence",)
-    return ("unknown",)                 # embeddings, custom layers: the outputs are unformatted
+    if isinstance(layer, Layer) and cls.__module__.split(".")[0] not in ("runtime", "sct") and \
+            getattr(layer, "NumOutputs", 1) == 1:
+        # a custom layer of one output: MATLAB passes a layer that is not Formattable its input unformatted
+        # and gives its output the input's format (a layer changing the layout must be Formattable, as
+        # the projectAndReshape layer of MATLAB's GAN example is); was unformatted, so the PReLU layer of
+        # MATLAB's custom-layer pages left forward(net, X) of "SSCB" data unformatted and crossentropy(Y,
+        # T) of "CB" targets refused.  The rank is checked when the network runs (formats_fit)
+        return ("custom",)
+    return ("unknown",)                 # embeddings, custom layers of several outputs: unformatted
 
 
 def _format_key(net, plan, inputs, outputs):
@@ -1129,7 +1137,7 @@ def _apply_rule(rule, fmts, nout):
         out = rule[1]
     elif f is None or rule[0] == "unknown":
         out = None
-    elif rule[0] == "keep":
+    elif rule[0] in ("keep", "custom"):
         out = f if all(g == f for g in fmts) else None
     elif rule[0] == "fc":
         out = ("BTC" if f.startswith("BT") else "BC") if len(f) > 3 else f
@@ -1182,6 +1190,12 @@ def format_structure(key, fmts, fname="forward", Outputs=None):
     return perms, tuple(slots[j] for j in outputs)
 
 
+def format_checked(key) -> bool:
+    """Do the output formats of a network of structure ``key`` rest on a custom layer's output having its
+    input's rank (``formats_fit`` checks it when the network runs)?"""
+    return any(rule[0] == "custom" for rule, _, _, _ in _FORMAT_STRUCTURES[key][1])
+
+
 def _formatted(inputs) -> bool:
     """Is any input a formatted dlarray (outside dlfeval)?"""
     for x in inputs:
@@ -1202,6 +1216,9 @@ def _run_formatted(net, inputs, training, fname, Outputs=None, given_output=None
         given_value = dlarray(given_value._data)
     outputs, states = run_network(net, arranged, training, output_slots(net, Outputs, fname), given_output,
                                   given_value)
+    if format_checked(net._graph.format_key):
+        from .formats import formats_fit
+        formats_fit(tuple(outputs), tuple(fmts), fname)
     return [relabel(y, f) if f else y for y, f in zip(outputs, fmts)], states
 
 

@@ -229,3 +229,97 @@ def test_layers_take_padding_top_bottom_left_right():
                          sct.transposedConv2dLayer(3, 1, Stride=2, Cropping=[1, 0, 2, 1], Weights=Wt,
                                                    Bias=np.zeros((1, 1, 1)))])
     assert_close(extractdata(sct.predict(net, dlarray(X))), extractdata(full)[:, 1:, 2:-1])
+
+
+# --- MATLAB's custom layer pages (the PReLU layer with its backward function, seed 001): a custom layer
+# that is not Formattable gets its input unformatted and its output takes the input's format. sct left the
+# output of any custom layer unformatted, so forward(net, X) of "SSCB" data gave an unformatted Y and
+# crossentropy(Y, T) of "CB" targets was refused ("the targets are labelled 'CB' but the predictions are
+# unformatted"), in the page's own training pattern.
+
+
+class preluLayer(sct.Layer):
+    learnables = ("Alpha",)
+
+    def __init__(self, Name=""):
+        self.Name = Name
+        self.Alpha = None
+
+    def initialize(self, layout):
+        if self.Alpha is not None:
+            return self
+        sz = layout.Size
+        idx = sct.finddim(layout, "C")
+        shape = [1] * len(sz)
+        shape[idx[0]] = sz[idx[0]]
+        self.Alpha = np.random.default_rng(0).random(shape)
+        return self
+
+    def predict(self, X):
+        return np.maximum(X, 0) + self.Alpha * np.minimum(0, X)
+
+    def backward(self, X, Z, dLdZ, memory):
+        dLdX = self.Alpha * dLdZ
+        dLdX[X > 0] = dLdZ[X > 0]
+        dLdAlpha = np.sum(np.minimum(0, X) * dLdZ, axis=(0, 1, 2), keepdims=True)
+        return dLdX, dLdAlpha
+
+
+class GlobalMean(sct.Layer):
+    def __init__(self, Name="gm"):
+        self.Name = Name
+
+    def predict(self, X):
+        return np.mean(X, axis=(1, 2))
+
+
+def prelu_model_loss(net, X, T):
+    Y, state = sct.forward(net, X)
+    loss = sct.crossentropy(Y, T)
+    return loss, dlgradient(loss, net.Learnables), Y
+
+
+def _prelu_net():
+    return sct.dlnetwork([sct.imageInputLayer([6, 6, 1], Normalization="none"), sct.convolution2dLayer(3, 4),
+                          preluLayer(Name="prelu"), sct.fullyConnectedLayer(3), sct.softmaxLayer()], Seed=1)
+
+
+def test_custom_layer_output_takes_its_input_format():
+    net = _prelu_net()
+    X = rng.standard_normal((6, 6, 1, 5))                         # MATLAB's "SSCB"
+    T = np.eye(3)[rng.integers(0, 3, 5)].T.copy()                 # "CB"
+    assert dims(sct.predict(net, dlarray(X, "SSCB"))) == "BC"
+    loss, grads, Y = dlfeval(prelu_model_loss, net, dlarray(X, "SSCB"), dlarray(T, "CB"))
+    assert dims(Y) == "BC"
+    Xu, Tu = np.transpose(X, (3, 0, 1, 2)).copy(), T.T.copy()     # sct's layout, unformatted
+    loss_u, grads_u, _ = dlfeval(prelu_model_loss, net, Xu, Tu)
+    assert_close(float(loss), float(loss_u))
+    values = [np.array(extractdata(v)) for v in net.Learnables.Value]
+
+    def ref(*vs):
+        import copy
+        n2 = copy.deepcopy(net)
+        table = n2.Learnables
+        table.Value = [dlarray(v) for v in vs]
+        n2.Learnables = table
+        return float(extractdata(sct.crossentropy(sct.predict(n2, Xu), Tu)))
+    for i in range(len(values)):
+        assert_close(extractdata(grads.Value[i]), extractdata(grads_u.Value[i]))
+        assert_close(extractdata(grads.Value[i]), numerical_gradient(ref, values, i), rtol=1e-4, atol=1e-7)
+
+
+def test_custom_layer_changing_the_rank_is_refused_with_formats():
+    net = sct.dlnetwork([sct.imageInputLayer([4, 4, 2], Normalization="none"), sct.convolution2dLayer(3, 2),
+                         GlobalMean(), sct.softmaxLayer()], Seed=0)
+    X = dlarray(rng.standard_normal((4, 4, 2, 3)), "SSCB")
+    with pytest.raises(ValueError, match="custom layer changed the number of dimensions"):
+        sct.predict(net, X)
+    with pytest.raises(sct.SctError):
+        dlfeval(prelu_model_loss, net, X, dlarray(np.eye(2)[:, [0, 1, 0]], "CB"))
+    # followed by a fully connected layer the output is "BC" (the layer flattens what it is given)
+    net = sct.dlnetwork([sct.imageInputLayer([4, 4, 2], Normalization="none"), GlobalMean(),
+                         sct.fullyConnectedLayer(2), sct.softmaxLayer()], Seed=0)
+    loss, grads, Y = dlfeval(prelu_model_loss, net, X, dlarray(np.eye(2)[:, [0, 1, 0]], "CB"))
+    assert dims(Y) == "BC"
+    Xu = np.transpose(extractdata(X), (3, 0, 1, 2)).copy()
+    assert_close(float(loss), float(sct.crossentropy(sct.predict(net, Xu), np.eye(2)[[0, 1, 0]])))
