@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
 from .dlfun import batchnorm_running, fused_batchnorm_applies, maxpool_values
 from .layers import Layer
-from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
+from .nn import embed, fullyconnect, gru, leakyrelu, lstm, recurrent_activations, relu, sigmoid, softmax
 
 __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
            "fullyConnectedLayer", "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
@@ -935,9 +935,13 @@ class LSTMLayer(BuiltinLayer):
     state = ("HiddenState", "CellState")
 
     def __init__(self, num_hidden, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                 BiasInitializer, HiddenState=None, CellState=None):
+                 BiasInitializer, HiddenState=None, CellState=None, StateActivationFunction="tanh",
+                 GateActivationFunction="sigmoid"):
         if OutputMode not in ("sequence", "last"):
             raise ValueError(f"lstmLayer: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
+        recurrent_activations(f"{self.BaseName}Layer", StateActivationFunction, GateActivationFunction)
+        self.StateActivationFunction = StateActivationFunction      # MATLAB's layer options
+        self.GateActivationFunction = GateActivationFunction
         self.NumHiddenUnits = int(num_hidden)
         self.Name = Name
         self.OutputMode = OutputMode
@@ -956,7 +960,8 @@ class LSTMLayer(BuiltinLayer):
     def initialize(self, layout):
         h = self.NumHiddenUnits
         g = self.gates * h
-        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", g)):
+        nb = 2 * g if getattr(self, "ResetGateMode", "") == "recurrent-bias-after-multiplication" else g
+        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", nb)):
             value = getattr(self, prop)
             if value is not None and (np.shape(value)[0] != rows or (prop == "RecurrentWeights" and
                                                                      np.shape(value) != (g, h))):
@@ -981,7 +986,7 @@ class LSTMLayer(BuiltinLayer):
             if self.BiasInitializer == "unit-forget-gate":
                 self.Bias = np.concatenate([np.zeros(h), np.ones(h), np.zeros(2 * h)])
             else:
-                self.Bias = initial_values(self.BiasInitializer, (g,), c, g, self.Name)
+                self.Bias = initial_values(self.BiasInitializer, (nb,), c, g, self.Name)
         # the state's initial values (what resetState goes back to) stay with the layer
         self.InitialState = {n: _state_value(getattr(self, n), h, self.Name, n) for n in self.state}
         for n in self.state:
@@ -993,7 +998,9 @@ class LSTMLayer(BuiltinLayer):
             X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
-        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias,
+                       StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
+                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
         if self.OutputMode == "last":
             return h, h, c
         return Y, h, c
@@ -1006,7 +1013,8 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
               InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
               BiasInitializer: str = "unit-forget-gate", HiddenState: Optional[ArrayLike] = None,
               CellState: Optional[ArrayLike] = None, InputWeights: Optional[ArrayLike] = None,
-              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None) -> Layer:
+              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None,
+              StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Layer:
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
     or "last" (batch, H).
 
@@ -1026,7 +1034,7 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     (2, 5)
     """
     layer = LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                      BiasInitializer, HiddenState, CellState)
+                      BiasInitializer, HiddenState, CellState, StateActivationFunction, GateActivationFunction)
     return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 
 
@@ -1050,7 +1058,10 @@ class GRULayer(LSTMLayer):
         if np.ndim(X) > 3 and getattr(self, "_images", False):
             X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
-        Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias,
+                   ResetGateMode=getattr(self, "ResetGateMode", "after-multiplication"),
+                   StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
+                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
         if self.OutputMode == "last":
             return h, h
         return Y, h
@@ -1060,7 +1071,8 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
              InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
              BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None,
              InputWeights: Optional[ArrayLike] = None, RecurrentWeights: Optional[ArrayLike] = None,
-             Bias: Optional[ArrayLike] = None) -> Layer:
+             Bias: Optional[ArrayLike] = None, ResetGateMode: str = "after-multiplication",
+             StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Layer:
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
     Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
     ``lstmLayer``.
@@ -1069,8 +1081,12 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
     ((2, 7, 5), ('HiddenState',))
     """
+    if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
+        raise ValueError("gruLayer: ResetGateMode must be 'after-multiplication', 'before-multiplication' or "
+                         f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
     layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer, HiddenState)
+                     BiasInitializer, HiddenState, None, StateActivationFunction, GateActivationFunction)
+    layer.ResetGateMode = ResetGateMode          # MATLAB's (a 6*H bias with the recurrent biases)
     del layer.CellState
     return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 

@@ -340,3 +340,91 @@ def test_custom_layer_changing_the_rank_stays_unformatted():
 
 def _formatted_predict(net, X):
     return sct.predict(net, X)
+
+
+# --- MATLAB's lstm / gru (and lstmLayer / gruLayer) options StateActivationFunction ("tanh", "softsign",
+# "relu") and GateActivationFunction ("sigmoid", "hard-sigmoid"), and gruLayer's ResetGateMode: were not
+# taken (a TypeError for the keywords)
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _hard_sigmoid(z):
+    return np.clip(0.2 * z + 0.5, 0, 1)
+
+
+_STATE = {"tanh": np.tanh, "softsign": lambda z: z / (1 + np.abs(z)), "relu": lambda z: np.maximum(z, 0)}
+
+
+def _lstm_reference(x, W, R, b, sa, ga):          # x: MATLAB's "CBT"
+    hidden = R.shape[1]
+    h = np.zeros((hidden, x.shape[1]))
+    c = np.zeros_like(h)
+    gate, state, ys = (_sigmoid if ga == "sigmoid" else _hard_sigmoid), _STATE[sa], []
+    for t in range(x.shape[2]):
+        z = W @ x[:, :, t] + R @ h + b[:, None]
+        i, f, g, o = gate(z[:hidden]), gate(z[hidden:2 * hidden]), state(z[2 * hidden:3 * hidden]), gate(z[3 * hidden:])
+        c = f * c + i * g
+        h = o * state(c)
+        ys.append(h)
+    return np.stack(ys, 2)
+
+
+def _gru_reference(x, W, R, b, sa, ga):           # reset gate after the multiplication
+    hidden = R.shape[1]
+    h = np.zeros((hidden, x.shape[1]))
+    gate, state, ys = (_sigmoid if ga == "sigmoid" else _hard_sigmoid), _STATE[sa], []
+    for t in range(x.shape[2]):
+        zx = W @ x[:, :, t] + b[:, None]
+        zh = R @ h
+        r, u = gate(zx[:hidden] + zh[:hidden]), gate(zx[hidden:2 * hidden] + zh[hidden:2 * hidden])
+        h = (1 - u) * state(zx[2 * hidden:] + r * zh[2 * hidden:]) + u * h
+        ys.append(h)
+    return np.stack(ys, 2)
+
+
+def recurrent_activation_loss(x, W, R, b, w, sa, ga, which):
+    if which == "lstm":
+        Y, h, c = sct.lstm(x, np.zeros(2), np.zeros(2), W, R, b, StateActivationFunction=sa, GateActivationFunction=ga)
+    else:
+        Y, h = sct.gru(x, np.zeros(2), W, R, b, StateActivationFunction=sa, GateActivationFunction=ga)
+    loss = np.sum(Y * w)
+    return Y, loss, dlgradient(loss, x, W)
+
+
+@pytest.mark.parametrize("which", ["lstm", "gru"])
+@pytest.mark.parametrize("sa, ga", [("softsign", "sigmoid"), ("relu", "hard-sigmoid"), ("tanh", "hard-sigmoid")])
+def test_recurrent_activation_functions(which, sa, ga):
+    gates = 4 if which == "lstm" else 3
+    x = 2 * rng.standard_normal((3, 2, 4))
+    W, R, b = rng.standard_normal((gates * 2, 3)), rng.standard_normal((gates * 2, 2)), rng.standard_normal(gates * 2)
+    w = rng.standard_normal((2, 2, 4))
+    reference = _lstm_reference if which == "lstm" else _gru_reference
+    Y, loss, (gx, gW) = dlfeval(recurrent_activation_loss, dlarray(x, "CBT"), dlarray(W), R, b, w, sa, ga, which)
+    assert dims(Y) == "CBT"
+    assert_close(extractdata(Y), reference(x, W, R, b, sa, ga))
+    ref = lambda xx, WW: np.sum(reference(xx, WW, R, b, sa, ga) * w)
+    assert_close(extractdata(gx), numerical_gradient(ref, [x, W], 0), rtol=1e-4, atol=1e-7)
+    assert_close(extractdata(gW), numerical_gradient(ref, [x, W], 1), rtol=1e-4, atol=1e-7)
+    layer = (sct.lstmLayer if which == "lstm" else sct.gruLayer)(2, StateActivationFunction=sa, GateActivationFunction=ga,
+                                                                   InputWeights=W, RecurrentWeights=R, Bias=b)
+    net = sct.dlnetwork([sct.sequenceInputLayer(3), layer], Seed=0)
+    assert_close(np.transpose(extractdata(sct.predict(net, dlarray(x, "CBT"))), (2, 0, 1)),
+                 reference(x, W, R, b, sa, ga))
+    with pytest.raises(ValueError, match="StateActivationFunction"):
+        getattr(sct, which)(x.transpose(1, 2, 0), np.zeros(2), *([np.zeros(2)] if which == "lstm" else []), W, R, b,
+                            StateActivationFunction="sigmoid")
+
+
+def test_gru_layer_reset_gate_mode():
+    x = rng.standard_normal((3, 2, 4))
+    net = sct.dlnetwork([sct.sequenceInputLayer(3), sct.gruLayer(2, ResetGateMode="recurrent-bias-after-multiplication")],
+                        Seed=0)
+    W, R, b = (extractdata(net.Learnables["gru", p]) for p in ("InputWeights", "RecurrentWeights", "Bias"))
+    assert b.shape == (12,)
+    Y = sct.predict(net, dlarray(x, "CBT"))
+    want, _ = sct.gru(x.transpose(1, 2, 0), np.zeros(2), W, R, b, ResetGateMode="recurrent-bias-after-multiplication")
+    assert_close(extractdata(Y), np.asarray(want))
+    with pytest.raises(ValueError, match="ResetGateMode"):
+        sct.gruLayer(2, ResetGateMode="after")
