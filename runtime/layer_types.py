@@ -341,6 +341,11 @@ def fullyConnectedLayer(outputSize: int, Name: str = "", WeightsInitializer: str
     return FullyConnectedLayer(outputSize, Name, WeightsInitializer, BiasInitializer, Weights, Bias)
 
 
+def layer_setting(value):
+    """A layer's setting as it is (a number or a string), a constant to the derivatives."""
+    return value
+
+
 def layer_padding(value):
     """A layer's ``Padding`` (or ``Cropping``) as the functions take it: MATLAB's layers also take the
     four-element vector ``[t b l r]`` (top, bottom, left, right), which is ``[[t, l], [b, r]]`` for
@@ -358,8 +363,9 @@ class Convolution2DLayer(BuiltinLayer):
     learnables = ("Weights", "Bias")
 
     def __init__(self, filter_size, num_filters, Name, Stride, Padding, DilationFactor,
-                 WeightsInitializer, BiasInitializer, Weights, Bias):
+                 WeightsInitializer, BiasInitializer, Weights, Bias, PaddingValue=0):
         fs = tuple(int(n) for n in np.ravel(filter_size))
+        self.PaddingValue = PaddingValue      # MATLAB's: a number or a mode ("replicate", ...), as dlconv's
         self.FilterSize = fs * 2 if len(fs) == 1 else fs
         self.NumFilters = int(num_filters)
         self.NumChannels = None
@@ -389,8 +395,10 @@ class Convolution2DLayer(BuiltinLayer):
         return self
 
     def predict(self, X):
+        # (a setting of the layer, not a parameter to differentiate: a number held by the network would be
+        # read as traced, and dlconv has no derivative with respect to its PaddingValue)
         return dlconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,
-                      Padding=self.Padding)
+                      Padding=self.Padding, PaddingValue=layer_setting(self.PaddingValue))
 
     def describe(self):
         return f"{self.NumFilters} {self.FilterSize[0]}x{self.FilterSize[1]} filters, stride {self.Stride}, " \
@@ -401,16 +409,18 @@ def convolution2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int, N
                        Stride: Union[int, Sequence[int]] = 1, Padding: Union[int, str, Sequence[int]] = 0,
                        DilationFactor: Union[int, Sequence[int]] = 1, WeightsInitializer: str = "glorot",
                        BiasInitializer: str = "zeros", Weights: Optional[ArrayLike] = None,
-                       Bias: Optional[ArrayLike] = None) -> Layer:
+                       Bias: Optional[ArrayLike] = None, PaddingValue: Any = 0) -> Layer:
     """2-D convolution with ``numFilters`` filters of ``filterSize`` (an int or (h, w)); options as
-    ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor).
+    ``dlconv`` (Padding 0, a number, [t b l r] or "same"; PaddingValue; Stride; DilationFactor).
 
     >>> net = dlnetwork([imageInputLayer((8, 8, 3)), convolution2dLayer(3, 16, Padding="same")], Seed=0)
     >>> predict(net, np.ones((2, 8, 8, 3))).shape
     (2, 8, 8, 16)
     """
+    from .dlfun import _padding_value
+    _padding_value(PaddingValue, "convolution2dLayer")        # (checked when made, as MATLAB's)
     return Convolution2DLayer(filterSize, numFilters, Name, Stride, Padding, DilationFactor,
-                              WeightsInitializer, BiasInitializer, Weights, Bias)
+                              WeightsInitializer, BiasInitializer, Weights, Bias, PaddingValue)
 
 
 class TransposedConvolution2DLayer(Convolution2DLayer):
@@ -770,14 +780,16 @@ class AveragePooling2DLayer(BuiltinLayer):
     Type = "2-D Average Pooling"
     BaseName = "avgpool"
 
-    def __init__(self, pool_size, Name, Stride, Padding):
+    def __init__(self, pool_size, Name, Stride, Padding, PaddingValue=0):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
         self.Padding = layer_padding(Padding)
+        self.PaddingValue = PaddingValue      # MATLAB's: 0, or "mean" (the padding left out of the average)
 
     def predict(self, X):
-        return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+        return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding,
+                       PaddingValue=layer_setting(self.PaddingValue))
 
     def describe(self):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
@@ -831,15 +843,19 @@ def maxUnpooling2dLayer(Name: str = "") -> Layer:
 
 def averagePooling2dLayer(poolSize: Union[int, Sequence[int]], Name: str = "",
                           Stride: Union[int, Sequence[int]] = 1,
-                          Padding: Union[int, str, Sequence[int]] = 0) -> Layer:
-    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0).
+                          Padding: Union[int, str, Sequence[int]] = 0, PaddingValue: Any = 0) -> Layer:
+    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0, PaddingValue 0; "mean" leaves the
+    padding out of each window's average).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 1)), averagePooling2dLayer(2, Stride=2)])
     >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    return AveragePooling2DLayer(poolSize, Name, Stride, Padding)
+    if not (isinstance(PaddingValue, str) and PaddingValue == "mean") and \
+            (isinstance(PaddingValue, str) or np.ndim(PaddingValue) != 0 or float(PaddingValue) != 0):
+        raise ValueError(f"averagePooling2dLayer: PaddingValue must be 0 or 'mean' (MATLAB's), got {PaddingValue!r}")
+    return AveragePooling2DLayer(poolSize, Name, Stride, Padding, PaddingValue)
 
 
 def flattened_axes_kept(layout):
@@ -1191,4 +1207,4 @@ def concatenationLayer(dim: int, numInputs: int, Name: str = "") -> Layer:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(check_recurrent_state, state_dtype)
+nondifferentiable(check_recurrent_state, state_dtype, layer_setting)

@@ -428,3 +428,40 @@ def test_gru_layer_reset_gate_mode():
     assert_close(extractdata(Y), np.asarray(want))
     with pytest.raises(ValueError, match="ResetGateMode"):
         sct.gruLayer(2, ResetGateMode="after")
+
+
+# --- MATLAB's convolution2dLayer PaddingValue (a number or "symmetric-include-edge", "symmetric-exclude-edge",
+# "replicate") and averagePooling2dLayer PaddingValue (0 or "mean"): the functions took them, the layers did not
+
+
+def _conv_layer_loss(net, X):
+    Y, state = sct.forward(net, X)
+    loss = np.sum(Y ** 2)
+    return loss, dlgradient(loss, X)
+
+
+@pytest.mark.parametrize("value", [1.5, "replicate", "symmetric-exclude-edge"])
+def test_convolution_layer_padding_value(value):
+    X = rng.standard_normal((2, 5, 5, 2))
+    W = rng.standard_normal((3, 3, 2, 2))
+    net = sct.dlnetwork([sct.imageInputLayer([5, 5, 2], Normalization="none"),
+                         sct.convolution2dLayer(3, 2, Padding=1, PaddingValue=value, Weights=W, Bias=np.zeros(2))],
+                        Seed=0)
+    loss, g = dlfeval(_conv_layer_loss, net, dlarray(X))
+    ref = lambda x: float(np.sum(extractdata(sct.dlconv(x, W, 0, Padding=1, PaddingValue=value)) ** 2))
+    assert_close(float(loss), ref(X))
+    assert_close(extractdata(g), numerical_gradient(ref, [X], 0), rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError):
+        sct.convolution2dLayer(3, 2, PaddingValue="mirror")
+
+
+def test_average_pooling_layer_padding_value_mean():
+    X = rng.standard_normal((1, 4, 4, 1))
+    net = sct.dlnetwork([sct.imageInputLayer([4, 4, 1], Normalization="none"),
+                         sct.averagePooling2dLayer(2, Stride=2, Padding=1, PaddingValue="mean")])
+    Y = extractdata(sct.predict(net, X))[0, :, :, 0]
+    x = X[0, :, :, 0]
+    assert_close(Y[0, 0], x[0, 0])                     # a corner window holds one entry of X
+    assert_close(Y[1, 1], x[1:3, 1:3].mean())
+    with pytest.raises(ValueError):
+        sct.averagePooling2dLayer(2, PaddingValue=1)
