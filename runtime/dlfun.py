@@ -1175,8 +1175,13 @@ _TANH_C = 0.044715
 
 
 def normal_cdf(x):
-    """The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``."""
-    return 0.5 * (1.0 + _erf(np.asarray(x) / math.sqrt(2)))
+    """The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``, in ``x``'s precision
+    (scipy's erf has no float16 loop: a float16 ``x`` gave float64, and so did ``gelu``)."""
+    x = np.asarray(x)
+    e = _erf(x / math.sqrt(2))
+    if x.dtype == np.float16:
+        e = np.asarray(e, dtype=np.float16)
+    return 0.5 * (1.0 + e)
 
 
 @defrule(normal_cdf)

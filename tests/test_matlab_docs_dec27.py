@@ -465,3 +465,22 @@ def test_average_pooling_layer_padding_value_mean():
     assert_close(Y[1, 1], x[1:3, 1:3].mean())
     with pytest.raises(ValueError):
         sct.averagePooling2dLayer(2, PaddingValue=1)
+
+
+# --- gelu keeps its input's precision: scipy's erf has no float16 loop, so gelu of float16 data gave float64
+# (sct keeps float16 to float64 as they are; the tanh approximation and every other activation did)
+
+
+def gelu_loss(x):
+    y = sct.gelu(x)
+    return y, dlgradient(np.sum(y), x)
+
+
+def test_gelu_keeps_float16():
+    x = rng.standard_normal((3, 4)).astype(np.float16)
+    y, g = dlfeval(gelu_loss, dlarray(x, "CB"))
+    assert extractdata(y).dtype == np.float16 and extractdata(g).dtype == np.float16
+    assert extractdata(sct.gelu(dlarray(x))).dtype == np.float16
+    y64, g64 = dlfeval(gelu_loss, dlarray(x.astype(np.float64), "CB"))
+    assert_close(extractdata(y).astype(np.float64), extractdata(y64), rtol=2e-3, atol=2e-3)
+    assert_close(extractdata(g).astype(np.float64), extractdata(g64), rtol=2e-3, atol=2e-3)
