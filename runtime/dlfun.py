@@ -1053,7 +1053,7 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
     total = int(np.prod(size))
     if idx.size and (idx.min() < 0 or idx.max() >= total):
         raise ValueError(f"maxunpool: indx has indices outside an array of size {size}")
-    dtype = np.result_type(x, np.float32) if np.issubdtype(x.dtype, np.inexact) else np.float64
+    dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64      # (float16 stays float16)
     out = np.bincount(idx.ravel(), weights=x.ravel(), minlength=total).astype(dtype, copy=False)
     out = _as_dlarray_if(out.reshape(size), X)
     fmt = format_of(X) if type(X) is not np.ndarray else ""
@@ -1095,7 +1095,9 @@ def avgpool_core(x, geometry):
 def _window_counts(x_shape, geometry, dtype):
     """(1, Ho, Wo, 1): how many entries of ``x`` (not padding) each pooling window holds."""
     pool, stride, pads = geometry[:3]
-    ones = np.ones((1, x_shape[1], x_shape[2], 1), dtype=np.result_type(dtype, np.float32))
+    # (in the data's precision: a float16 count is exact up to 2048, and float32 counts made the pooling of
+    # float16 data float32)
+    ones = np.ones((1, x_shape[1], x_shape[2], 1), dtype=np.result_type(dtype, np.float16))
     return np.sum(_windows(_pad(ones, pads, 0.0), pool, stride, (1, 1)), axis=(-2, -1))
 
 
@@ -1833,7 +1835,8 @@ def dropout_mask(X, Probability=0.5, Training=True, rng=None):
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
         keep = rng.random(np.shape(X)) >= Probability
-    dtype = np.result_type(X, np.float32) if np.issubdtype(np.result_type(X), np.inexact) else np.float64
+    # (in X's precision, float16 too, as X / (1 - p) computes: a float32 mask made dropout of float16 data float32)
+    dtype = np.result_type(X) if np.issubdtype(np.result_type(X), np.inexact) else np.dtype(np.float64)
     return keep.astype(dtype) / dtype.type(1 - Probability)
 
 

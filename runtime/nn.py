@@ -1017,7 +1017,7 @@ def attention_dropout_mask(weights, probability):
     if not 0 <= probability < 1:
         raise ValueError(f"attention: DropoutProbability must be in [0, 1), got {probability!r}")
     keep = np.random.random_sample(np.shape(weights)) >= probability
-    dtype = np.result_type(weights, np.float32)
+    dtype = np.result_type(weights, np.float16)        # (the weights' precision: float16 stays float16)
     return keep.astype(dtype) / dtype.type(1 - probability)
 
 

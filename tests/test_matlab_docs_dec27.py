@@ -484,3 +484,28 @@ def test_gelu_keeps_float16():
     y64, g64 = dlfeval(gelu_loss, dlarray(x.astype(np.float64), "CB"))
     assert_close(extractdata(y).astype(np.float64), extractdata(y64), rtol=2e-3, atol=2e-3)
     assert_close(extractdata(g).astype(np.float64), extractdata(g64), rtol=2e-3, atol=2e-3)
+
+
+# --- float16 data kept float16 by avgpool with PaddingValue="mean", dropout, maxunpool and attention's
+# dropout (each made a float32 factor or result: float32 values from float16 data)
+
+
+def float16_dropout_loss(x, p):
+    y = sct.dropout(x, 0.5) * p
+    z = sct.avgpool(x, 2, Padding=1, PaddingValue="mean")
+    return y, z, dlgradient(np.sum(y) + np.sum(z), x)
+
+
+def test_float16_stays_float16_through_pooling_and_dropout():
+    X = rng.standard_normal((4, 4, 2, 2)).astype(np.float16)
+    np.random.seed(3)
+    y, z, g = dlfeval(float16_dropout_loss, dlarray(X, "SSCB"), np.float16(2.0))
+    assert extractdata(y).dtype == np.float16 and extractdata(z).dtype == np.float16
+    assert extractdata(g).dtype == np.float16
+    np.random.seed(3)
+    keep = np.random.random_sample(X.shape) >= 0.5
+    assert_close(extractdata(y).astype(float), np.where(keep, 2 * X.astype(float) * 2, 0), rtol=2e-3, atol=2e-3)
+    Y, idx, size = sct.maxpool(dlarray(X, "SSCB"), 2, Stride=2, nargout=3)
+    assert extractdata(sct.maxunpool(Y, idx, size)).dtype == np.float16
+    q = dlarray(rng.standard_normal((4, 2, 3)).astype(np.float16), "CBT")
+    assert extractdata(sct.attention(q, q, q, 2, DropoutProbability=0.3)[0]).dtype == np.float16
