@@ -525,7 +525,7 @@ def _run_examples(net, layers, examples):
             try:
                 layer._sct_rank_kept = bool(xs) and all(np.ndim(outs[k]) == np.ndim(xs[0][0])
                                                         for k in range(_num_outputs(layer)))
-            except AttributeError:          # (a class with __slots__: its outputs stay unformatted)
+            except Exception:               # (a class with __slots__ or its own __setattr__: unformatted outputs)
                 pass
         fmt_in = xs[0][1] if xs else None
         for k in range(_num_outputs(layer)):
