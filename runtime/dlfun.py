@@ -1053,7 +1053,7 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sequence[int]) -> Any:
     total = int(np.prod(size))
     if idx.size and (idx.min() < 0 or idx.max() >= total):
         raise ValueError(f"maxunpool: indx has indices outside an array of size {size}")
-    dtype = np.result_type(x, np.float32) if np.issubdtype(x.dtype, np.inexact) else np.float64
+    dtype = x.dtype if np.issubdtype(x.dtype, np.inexact) else np.float64      # (float16 stays float16)
     out = np.bincount(idx.ravel(), weights=x.ravel(), minlength=total).astype(dtype, copy=False)
     out = _as_dlarray_if(out.reshape(size), X)
     fmt = format_of(X) if type(X) is not np.ndarray else ""
@@ -1095,7 +1095,9 @@ def avgpool_core(x, geometry):
 def _window_counts(x_shape, geometry, dtype):
     """(1, Ho, Wo, 1): how many entries of ``x`` (not padding) each pooling window holds."""
     pool, stride, pads = geometry[:3]
-    ones = np.ones((1, x_shape[1], x_shape[2], 1), dtype=np.result_type(dtype, np.float32))
+    # (in the data's precision: a float16 count is exact up to 2048, and float32 counts made the pooling of
+    # float16 data float32)
+    ones = np.ones((1, x_shape[1], x_shape[2], 1), dtype=np.result_type(dtype, np.float16))
     return np.sum(_windows(_pad(ones, pads, 0.0), pool, stride, (1, 1)), axis=(-2, -1))
 
 
@@ -1175,8 +1177,13 @@ _TANH_C = 0.044715
 
 
 def normal_cdf(x):
-    """The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``."""
-    return 0.5 * (1.0 + _erf(np.asarray(x) / math.sqrt(2)))
+    """The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``, in ``x``'s precision
+    (scipy's erf has no float16 loop: a float16 ``x`` gave float64, and so did ``gelu``)."""
+    x = np.asarray(x)
+    e = _erf(x / math.sqrt(2))
+    if x.dtype == np.float16:
+        e = np.asarray(e, dtype=np.float16)
+    return 0.5 * (1.0 + e)
 
 
 @defrule(normal_cdf)
@@ -1828,7 +1835,8 @@ def dropout_mask(X, Probability=0.5, Training=True, rng=None):
         if not isinstance(rng, np.random.Generator):
             rng = np.random.default_rng(rng)
         keep = rng.random(np.shape(X)) >= Probability
-    dtype = np.result_type(X, np.float32) if np.issubdtype(np.result_type(X), np.inexact) else np.float64
+    # (in X's precision, float16 too, as X / (1 - p) computes: a float32 mask made dropout of float16 data float32)
+    dtype = np.result_type(X) if np.issubdtype(np.result_type(X), np.inexact) else np.dtype(np.float64)
     return keep.astype(dtype) / dtype.type(1 - Probability)
 
 
@@ -2074,6 +2082,24 @@ def index_mask(targets, MaskIndex):
     return targets != MaskIndex          # bool: a float32 loss stays float32
 
 
+def check_class_indices(fname, indices, count, what="class"):
+    """Refuse indices that are not whole numbers in ``0 .. count - 1`` (Python's 0-based form of MATLAB's
+    ``1 .. count``, outside which MATLAB errors): numpy read a -1 as the last class or word and a 1.7 as
+    1, silently (a MATLAB index 0, a padding token, ported as -1)."""
+    idx = np.asarray(indices)
+    if idx.size == 0:
+        return
+    if idx.dtype.kind not in "iub":
+        if idx.dtype.kind != "f" or not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
+            raise ValueError(f"{fname}: the {what} indices must be whole numbers (0-based), got {idx.dtype} values "
+                             f"such as {idx.reshape(-1)[np.flatnonzero(~np.isfinite(idx) | (idx != np.round(idx)))[:1]] if idx.dtype.kind == 'f' else idx.reshape(-1)[:1]}")
+    low, high = idx.min(), idx.max()
+    if low < 0 or high >= count:
+        raise ValueError(f"{fname}: {what} index {low if low < 0 else high} is outside 0 .. {count - 1} "
+                         f"(sct's indices are 0-based: MATLAB's {what} k is k - 1 here; a negative index is not "
+                         f"numpy's count from the end here{', give MaskIndex= for targets to leave out' if what == 'class' else ''})")
+
+
 def safe_targets(targets, MaskIndex):
     """The targets with masked entries replaced by class 0 (they are multiplied by 0)."""
     targets = np.asarray(targets)
@@ -2124,6 +2150,7 @@ def indexcrossentropy(Y: ArrayLike, targets: ArrayLike, weights: Optional[ArrayL
     if type(Y) is not np.ndarray:
         check_fixed_layout("indexcrossentropy", Y)     # labelled otherwise: refused, not read as (batch, C)
     t = safe_targets(targets, MaskIndex)
+    check_class_indices("indexcrossentropy", t, np.shape(Y)[-1])
     p = class_probabilities_at(Y, t)
     values = -np.log(np.maximum(p, log_floor(p))) * index_mask(targets, MaskIndex)
     if weights is not None:
@@ -2338,7 +2365,7 @@ def dlmtimes(dlA: ArrayLike, dlB: ArrayLike) -> Any:
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
-                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
+                  loss_divisor, index_divisor, index_mask, safe_targets, check_class_indices, onehotencode, onehotdecode,
                   running_dtype, weights_labels, unlabelled_sliding, index_class_weights, check_index_weights)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",

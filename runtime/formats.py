@@ -642,6 +642,23 @@ def run_formatted(fname: str, fn, args: tuple, kwargs: Dict[str, Any], DataForma
     return arrange(result)
 
 
+def formats_fit(value, tree, fname="forward") -> None:
+    """Refuse a network output whose number of dimensions differs from that of the format followed
+    through its layers (``tree``: a str, None, or tuples of them, as ``value`` nests): a custom layer's
+    output takes its input's format, as MATLAB's do unless the layer is Formattable
+    (``sct.runtime.network._format_rule``), which a layer changing the rank breaks."""
+    if isinstance(tree, str):
+        if np.ndim(value) != len(tree):
+            raise ValueError(f"{fname}: an output of the network has {np.ndim(value)} dimensions, but the data "
+                             f"format followed through its layers is {tree!r}: a custom layer changed the number of "
+                             "dimensions (its output takes its input's format, as in MATLAB, where a layer that "
+                             "changes the layout is Formattable); call forward/predict on stripdims(X) in sct's "
+                             "layout and label the result yourself")
+    elif isinstance(tree, (tuple, list)) and isinstance(value, (tuple, list)):
+        for v, t in zip(value, tree):
+            formats_fit(v, t, fname)
+
+
 def outside_data(x):
     """The data of a formatted dlarray the function reads from outside (a module global, a closure's
     value): generated code holds plain arrays and follows their labels when it is compiled
@@ -728,7 +745,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(formats_fit, pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

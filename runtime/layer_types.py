@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool
 from .dlfun import batchnorm_running, fused_batchnorm_applies, maxpool_values
 from .layers import Layer
-from .nn import embed, fullyconnect, gru, leakyrelu, lstm, relu, sigmoid, softmax
+from .nn import embed, fullyconnect, gru, leakyrelu, lstm, recurrent_activations, relu, sigmoid, softmax
 
 __all__ = ["NetworkDataLayout", "finddim", "featureInputLayer", "imageInputLayer", "sequenceInputLayer",
            "fullyConnectedLayer", "convolution2dLayer", "transposedConv2dLayer", "batchNormalizationLayer", "layerNormalizationLayer",
@@ -341,20 +341,37 @@ def fullyConnectedLayer(outputSize: int, Name: str = "", WeightsInitializer: str
     return FullyConnectedLayer(outputSize, Name, WeightsInitializer, BiasInitializer, Weights, Bias)
 
 
+def layer_setting(value):
+    """A layer's setting as it is (a number or a string), a constant to the derivatives."""
+    return value
+
+
+def layer_padding(value):
+    """A layer's ``Padding`` (or ``Cropping``) as the functions take it: MATLAB's layers also take the
+    four-element vector ``[t b l r]`` (top, bottom, left, right), which is ``[[t, l], [b, r]]`` for
+    ``dlconv``/``maxpool``/``avgpool``/``dltranspconv`` (was refused: "Padding must be 'same', a
+    nonnegative integer, [a b] or [t l; b r]"); anything else as given."""
+    if isinstance(value, str) or np.ndim(value) != 1 or np.size(value) != 4:
+        return value
+    t, b, l, r = (int(v) for v in np.ravel(value))
+    return ((t, l), (b, r))
+
+
 class Convolution2DLayer(BuiltinLayer):
     Type = "2-D Convolution"
     BaseName = "conv"
     learnables = ("Weights", "Bias")
 
     def __init__(self, filter_size, num_filters, Name, Stride, Padding, DilationFactor,
-                 WeightsInitializer, BiasInitializer, Weights, Bias):
+                 WeightsInitializer, BiasInitializer, Weights, Bias, PaddingValue=0):
         fs = tuple(int(n) for n in np.ravel(filter_size))
+        self.PaddingValue = PaddingValue      # MATLAB's: a number or a mode ("replicate", ...), as dlconv's
         self.FilterSize = fs * 2 if len(fs) == 1 else fs
         self.NumFilters = int(num_filters)
         self.NumChannels = None
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
         self.DilationFactor = DilationFactor
         self.WeightsInitializer = WeightsInitializer
         self.BiasInitializer = BiasInitializer
@@ -378,8 +395,10 @@ class Convolution2DLayer(BuiltinLayer):
         return self
 
     def predict(self, X):
+        # (a setting of the layer, not a parameter to differentiate: a number held by the network would be
+        # read as traced, and dlconv has no derivative with respect to its PaddingValue)
         return dlconv(X, self.Weights, self.Bias, Stride=self.Stride, DilationFactor=self.DilationFactor,
-                      Padding=self.Padding)
+                      Padding=self.Padding, PaddingValue=layer_setting(self.PaddingValue))
 
     def describe(self):
         return f"{self.NumFilters} {self.FilterSize[0]}x{self.FilterSize[1]} filters, stride {self.Stride}, " \
@@ -390,16 +409,18 @@ def convolution2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int, N
                        Stride: Union[int, Sequence[int]] = 1, Padding: Union[int, str, Sequence[int]] = 0,
                        DilationFactor: Union[int, Sequence[int]] = 1, WeightsInitializer: str = "glorot",
                        BiasInitializer: str = "zeros", Weights: Optional[ArrayLike] = None,
-                       Bias: Optional[ArrayLike] = None) -> Layer:
+                       Bias: Optional[ArrayLike] = None, PaddingValue: Any = 0) -> Layer:
     """2-D convolution with ``numFilters`` filters of ``filterSize`` (an int or (h, w)); options as
-    ``dlconv`` (Padding 0, a number or "same"; Stride; DilationFactor).
+    ``dlconv`` (Padding 0, a number, [t b l r] or "same"; PaddingValue; Stride; DilationFactor).
 
     >>> net = dlnetwork([imageInputLayer((8, 8, 3)), convolution2dLayer(3, 16, Padding="same")], Seed=0)
     >>> predict(net, np.ones((2, 8, 8, 3))).shape
     (2, 8, 8, 16)
     """
+    from .dlfun import _padding_value
+    _padding_value(PaddingValue, "convolution2dLayer")        # (checked when made, as MATLAB's)
     return Convolution2DLayer(filterSize, numFilters, Name, Stride, Padding, DilationFactor,
-                              WeightsInitializer, BiasInitializer, Weights, Bias)
+                              WeightsInitializer, BiasInitializer, Weights, Bias, PaddingValue)
 
 
 class TransposedConvolution2DLayer(Convolution2DLayer):
@@ -437,7 +458,7 @@ def transposedConv2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int
     layer = TransposedConvolution2DLayer(filterSize, numFilters, Name, Stride, 0, DilationFactor,
                                          WeightsInitializer, BiasInitializer, Weights, Bias)
     del layer.Padding
-    layer.Cropping = Cropping
+    layer.Cropping = layer_padding(Cropping)
     return layer
 
 
@@ -735,7 +756,7 @@ class MaxPooling2DLayer(BuiltinLayer):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
         self.HasUnpoolingOutputs = bool(HasUnpoolingOutputs)
         if self.HasUnpoolingOutputs:                  # MATLAB's outputs "out", "indices", "size"
             self.NumOutputs = 3
@@ -759,14 +780,16 @@ class AveragePooling2DLayer(BuiltinLayer):
     Type = "2-D Average Pooling"
     BaseName = "avgpool"
 
-    def __init__(self, pool_size, Name, Stride, Padding):
+    def __init__(self, pool_size, Name, Stride, Padding, PaddingValue=0):
         self.PoolSize = pool_size
         self.Name = Name
         self.Stride = Stride
-        self.Padding = Padding
+        self.Padding = layer_padding(Padding)
+        self.PaddingValue = PaddingValue      # MATLAB's: 0, or "mean" (the padding left out of the average)
 
     def predict(self, X):
-        return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding)
+        return avgpool(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding,
+                       PaddingValue=layer_setting(self.PaddingValue))
 
     def describe(self):
         return f"{self.PoolSize} pooling, stride {self.Stride}"
@@ -820,15 +843,19 @@ def maxUnpooling2dLayer(Name: str = "") -> Layer:
 
 def averagePooling2dLayer(poolSize: Union[int, Sequence[int]], Name: str = "",
                           Stride: Union[int, Sequence[int]] = 1,
-                          Padding: Union[int, str, Sequence[int]] = 0) -> Layer:
-    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0).
+                          Padding: Union[int, str, Sequence[int]] = 0, PaddingValue: Any = 0) -> Layer:
+    """2-D average pooling (MATLAB's defaults: Stride 1, Padding 0, PaddingValue 0; "mean" leaves the
+    padding out of each window's average).
 
     >>> net = dlnetwork([imageInputLayer((4, 4, 1)), averagePooling2dLayer(2, Stride=2)])
     >>> predict(net, np.arange(16.0).reshape(1, 4, 4, 1))[0, :, :, 0]
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    return AveragePooling2DLayer(poolSize, Name, Stride, Padding)
+    if not (isinstance(PaddingValue, str) and PaddingValue == "mean") and \
+            (isinstance(PaddingValue, str) or np.ndim(PaddingValue) != 0 or float(PaddingValue) != 0):
+        raise ValueError(f"averagePooling2dLayer: PaddingValue must be 0 or 'mean' (MATLAB's), got {PaddingValue!r}")
+    return AveragePooling2DLayer(poolSize, Name, Stride, Padding, PaddingValue)
 
 
 def flattened_axes_kept(layout):
@@ -924,9 +951,13 @@ class LSTMLayer(BuiltinLayer):
     state = ("HiddenState", "CellState")
 
     def __init__(self, num_hidden, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                 BiasInitializer, HiddenState=None, CellState=None):
+                 BiasInitializer, HiddenState=None, CellState=None, StateActivationFunction="tanh",
+                 GateActivationFunction="sigmoid"):
         if OutputMode not in ("sequence", "last"):
             raise ValueError(f"lstmLayer: OutputMode must be 'sequence' or 'last', got {OutputMode!r}")
+        recurrent_activations(f"{self.BaseName}Layer", StateActivationFunction, GateActivationFunction)
+        self.StateActivationFunction = StateActivationFunction      # MATLAB's layer options
+        self.GateActivationFunction = GateActivationFunction
         self.NumHiddenUnits = int(num_hidden)
         self.Name = Name
         self.OutputMode = OutputMode
@@ -945,7 +976,8 @@ class LSTMLayer(BuiltinLayer):
     def initialize(self, layout):
         h = self.NumHiddenUnits
         g = self.gates * h
-        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", g)):
+        nb = 2 * g if getattr(self, "ResetGateMode", "") == "recurrent-bias-after-multiplication" else g
+        for prop, rows in (("InputWeights", g), ("RecurrentWeights", g), ("Bias", nb)):
             value = getattr(self, prop)
             if value is not None and (np.shape(value)[0] != rows or (prop == "RecurrentWeights" and
                                                                      np.shape(value) != (g, h))):
@@ -970,7 +1002,7 @@ class LSTMLayer(BuiltinLayer):
             if self.BiasInitializer == "unit-forget-gate":
                 self.Bias = np.concatenate([np.zeros(h), np.ones(h), np.zeros(2 * h)])
             else:
-                self.Bias = initial_values(self.BiasInitializer, (g,), c, g, self.Name)
+                self.Bias = initial_values(self.BiasInitializer, (nb,), c, g, self.Name)
         # the state's initial values (what resetState goes back to) stay with the layer
         self.InitialState = {n: _state_value(getattr(self, n), h, self.Name, n) for n in self.state}
         for n in self.state:
@@ -982,7 +1014,9 @@ class LSTMLayer(BuiltinLayer):
             X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
-        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias,
+                       StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
+                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
         if self.OutputMode == "last":
             return h, h, c
         return Y, h, c
@@ -995,7 +1029,8 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
               InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
               BiasInitializer: str = "unit-forget-gate", HiddenState: Optional[ArrayLike] = None,
               CellState: Optional[ArrayLike] = None, InputWeights: Optional[ArrayLike] = None,
-              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None) -> Layer:
+              RecurrentWeights: Optional[ArrayLike] = None, Bias: Optional[ArrayLike] = None,
+              StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Layer:
     """LSTM over the time axis of (batch, time, C) input; OutputMode "sequence" (batch, time, H)
     or "last" (batch, H).
 
@@ -1015,7 +1050,7 @@ def lstmLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     (2, 5)
     """
     layer = LSTMLayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                      BiasInitializer, HiddenState, CellState)
+                      BiasInitializer, HiddenState, CellState, StateActivationFunction, GateActivationFunction)
     return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 
 
@@ -1039,7 +1074,10 @@ class GRULayer(LSTMLayer):
         if np.ndim(X) > 3 and getattr(self, "_images", False):
             X = flatten_features(X, 2)
         h0 = recurrent_initial(self.HiddenState, X, self.NumHiddenUnits, self.Name, "HiddenState")
-        Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias)
+        Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias,
+                   ResetGateMode=getattr(self, "ResetGateMode", "after-multiplication"),
+                   StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
+                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
         if self.OutputMode == "last":
             return h, h
         return Y, h
@@ -1049,7 +1087,8 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
              InputWeightsInitializer: str = "glorot", RecurrentWeightsInitializer: str = "orthogonal",
              BiasInitializer: str = "zeros", HiddenState: Optional[ArrayLike] = None,
              InputWeights: Optional[ArrayLike] = None, RecurrentWeights: Optional[ArrayLike] = None,
-             Bias: Optional[ArrayLike] = None) -> Layer:
+             Bias: Optional[ArrayLike] = None, ResetGateMode: str = "after-multiplication",
+             StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Layer:
     """GRU over the time axis (reset gate after the recurrent multiplication, as MATLAB's default).
     Its hidden state is the network's state (row ``HiddenState`` of ``net.State``), as for
     ``lstmLayer``.
@@ -1058,8 +1097,12 @@ def gruLayer(numHiddenUnits: int, Name: str = "", OutputMode: str = "sequence",
     >>> predict(net, np.ones((2, 7, 3))).shape, net.State.Parameter
     ((2, 7, 5), ('HiddenState',))
     """
+    if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
+        raise ValueError("gruLayer: ResetGateMode must be 'after-multiplication', 'before-multiplication' or "
+                         f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
     layer = GRULayer(numHiddenUnits, Name, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                     BiasInitializer, HiddenState)
+                     BiasInitializer, HiddenState, None, StateActivationFunction, GateActivationFunction)
+    layer.ResetGateMode = ResetGateMode          # MATLAB's (a 6*H bias with the recurrent biases)
     del layer.CellState
     return _given_recurrent(layer, InputWeights, RecurrentWeights, Bias)
 
@@ -1164,4 +1207,4 @@ def concatenationLayer(dim: int, numInputs: int, Name: str = "") -> Layer:
 
 
 from .registry import nondifferentiable  # noqa: E402
-nondifferentiable(check_recurrent_state, state_dtype)
+nondifferentiable(check_recurrent_state, state_dtype, layer_setting)

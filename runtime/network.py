@@ -520,6 +520,13 @@ def _run_examples(net, layers, examples):
         out = layer.predict(*[x for x, _ in xs])
         check_layer_outputs(out, layer, _num_outputs(layer) + len(_state_names(layer)), "predict")
         outs = out if (_num_outputs(layer) + len(_state_names(layer)) > 1) else (out,)
+        if _is_custom(layer):
+            # does its output have its input's rank (``_format_rule``: then it takes its input's format)?
+            try:
+                layer._sct_rank_kept = bool(xs) and all(np.ndim(outs[k]) == np.ndim(xs[0][0])
+                                                        for k in range(_num_outputs(layer)))
+            except Exception:               # (a class with __slots__ or its own __setattr__: unformatted outputs)
+                pass
         fmt_in = xs[0][1] if xs else None
         for k in range(_num_outputs(layer)):
             y = extractdata(outs[k]) if isinstance(outs[k], dlarray) else np.asarray(outs[k])
@@ -1089,6 +1096,11 @@ _FORMAT_KEYS: dict = {}            # structure -> number
 _FORMAT_STRUCTURES: list = []      # number -> structure
 
 
+def _is_custom(layer) -> bool:
+    """Is ``layer`` a custom layer (an ``sct.Layer`` subclass of the user's)?"""
+    return isinstance(layer, Layer) and type(layer).__module__.split(".")[0] not in ("runtime", "sct")
+
+
 def _format_rule(layer):
     """How a layer maps the format of its (first) input to that of its outputs."""
     from . import layer_types as lt
@@ -1110,7 +1122,16 @@ def _format_rule(layer):
         return ("flatten",)
     if cls in (lt.LSTMLayer, lt.GRULayer):
         return ("last",) if layer.OutputMode == "last" else ("sequence",)
-    return ("unknown",)                 # embeddings, custom layers: the outputs are unformatted
+    if _is_custom(layer) and getattr(layer, "NumOutputs", 1) == 1 and getattr(layer, "_sct_rank_kept", False):
+        # a custom layer of one output: MATLAB passes a layer that is not Formattable its input unformatted
+        # and gives its output the input's format (a layer changing the layout must be Formattable, as
+        # the projectAndReshape layer of MATLAB's GAN example is); was unformatted, so the PReLU layer of
+        # MATLAB's custom-layer pages left forward(net, X) of "SSCB" data unformatted and crossentropy(Y,
+        # T) of "CB" targets refused.  Only where its output had its input's rank when the network was
+        # initialized (a layer reshaping "CB" data into images, as projectAndReshape, stays unformatted, as
+        # before); the rank is checked again when the network runs (formats_fit)
+        return ("custom",)
+    return ("unknown",)                 # embeddings, custom layers of several outputs: unformatted
 
 
 def _format_key(net, plan, inputs, outputs):
@@ -1129,7 +1150,7 @@ def _apply_rule(rule, fmts, nout):
         out = rule[1]
     elif f is None or rule[0] == "unknown":
         out = None
-    elif rule[0] == "keep":
+    elif rule[0] in ("keep", "custom"):
         out = f if all(g == f for g in fmts) else None
     elif rule[0] == "fc":
         out = ("BTC" if f.startswith("BT") else "BC") if len(f) > 3 else f
@@ -1182,6 +1203,12 @@ def format_structure(key, fmts, fname="forward", Outputs=None):
     return perms, tuple(slots[j] for j in outputs)
 
 
+def format_checked(key) -> bool:
+    """Do the output formats of a network of structure ``key`` rest on a custom layer's output having its
+    input's rank (``formats_fit`` checks it when the network runs)?"""
+    return any(rule[0] == "custom" for rule, _, _, _ in _FORMAT_STRUCTURES[key][1])
+
+
 def _formatted(inputs) -> bool:
     """Is any input a formatted dlarray (outside dlfeval)?"""
     for x in inputs:
@@ -1202,6 +1229,9 @@ def _run_formatted(net, inputs, training, fname, Outputs=None, given_output=None
         given_value = dlarray(given_value._data)
     outputs, states = run_network(net, arranged, training, output_slots(net, Outputs, fname), given_output,
                                   given_value)
+    if format_checked(net._graph.format_key):
+        from .formats import formats_fit
+        formats_fit(tuple(outputs), tuple(fmts), fname)
     return [relabel(y, f) if f else y for y, f in zip(outputs, fmts)], states
 
 

@@ -673,7 +673,8 @@ nondifferentiable(check_channel_parameters, channel_axis, check_target_size, che
 
 
 def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
-         bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence") -> Tuple[Any, Any, Any]:
+         bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence",
+         StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Tuple[Any, Any, Any]:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
@@ -706,12 +707,18 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
 
     ``OutputMode="last"`` (as lstmLayer's) returns only the last time step as ``Y``: (batch, hidden),
     the same values as the hidden state (for formatted ``x``, ``Y`` loses its "T" label).
+
+    MATLAB's ``StateActivationFunction`` ("tanh", the default, "softsign": ``x / (1 + |x|)``, or "relu")
+    for the cell candidate and the output's state, and ``GateActivationFunction`` ("sigmoid", the default,
+    or "hard-sigmoid": ``0.2 x + 0.5`` clipped to [0, 1]) for the gates.
     """
     recurrent_output_mode("lstm", OutputMode)
+    recurrent_activations("lstm", StateActivationFunction, GateActivationFunction)
     if DataFormat is not None or layout_labels(x, "lstm") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, c0, weights, recurrent_weights, bias)):
         return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
-                             {"OutputMode": OutputMode})
+                             {"OutputMode": OutputMode, "StateActivationFunction": StateActivationFunction,
+                              "GateActivationFunction": GateActivationFunction})
     recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
     bias = vector_bias(bias, np.shape(weights)[0])     # MATLAB's 4*numHiddenUnits-by-1
     check_channel_parameters("lstm", (np.shape(x)[0], np.shape(weights)[0]), bias=bias)
@@ -721,12 +728,26 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     outputs = []
     for t in range(np.shape(x)[1]):
         z = x[:, t, :] @ np.transpose(weights) + h @ np.transpose(recurrent_weights) + bias
-        i = sigmoid(z[:, 0:hidden])
-        f = sigmoid(z[:, hidden:2 * hidden])
-        g = np.tanh(z[:, 2 * hidden:3 * hidden])
-        o = sigmoid(z[:, 3 * hidden:4 * hidden])
-        c = f * c + i * g
-        h = o * np.tanh(c)
+        if GateActivationFunction == "hard-sigmoid":
+            i = np.clip(0.2 * z[:, 0:hidden] + 0.5, 0.0, 1.0)
+            f = np.clip(0.2 * z[:, hidden:2 * hidden] + 0.5, 0.0, 1.0)
+            o = np.clip(0.2 * z[:, 3 * hidden:4 * hidden] + 0.5, 0.0, 1.0)
+        else:
+            i = sigmoid(z[:, 0:hidden])
+            f = sigmoid(z[:, hidden:2 * hidden])
+            o = sigmoid(z[:, 3 * hidden:4 * hidden])
+        if StateActivationFunction == "softsign":
+            g = z[:, 2 * hidden:3 * hidden] / (1 + np.abs(z[:, 2 * hidden:3 * hidden]))
+            c = f * c + i * g
+            h = o * (c / (1 + np.abs(c)))
+        elif StateActivationFunction == "relu":
+            g = relu(z[:, 2 * hidden:3 * hidden])
+            c = f * c + i * g
+            h = o * relu(c)
+        else:
+            g = np.tanh(z[:, 2 * hidden:3 * hidden])
+            c = f * c + i * g
+            h = o * np.tanh(c)
         if OutputMode == "sequence":
             outputs.append(h)
     if OutputMode == "last":
@@ -747,6 +768,20 @@ def recurrent_states(fname, x, recurrent_weights, states):
                              f"when C comes first, as in MATLAB's 'CBT', ({batch}, {hidden}) when B does ('TBC')")
 
 
+def recurrent_activations(fname, StateActivationFunction, GateActivationFunction):
+    """Refuse activations other than MATLAB's: state "tanh", "softsign" or "relu"; gate "sigmoid" or
+    "hard-sigmoid"."""
+    if StateActivationFunction not in ("tanh", "softsign", "relu"):
+        raise ValueError(f"{fname}: StateActivationFunction must be 'tanh', 'softsign' or 'relu', "
+                         f"got {StateActivationFunction!r}")
+    if GateActivationFunction not in ("sigmoid", "hard-sigmoid"):
+        raise ValueError(f"{fname}: GateActivationFunction must be 'sigmoid' or 'hard-sigmoid', "
+                         f"got {GateActivationFunction!r}")
+
+
+nondifferentiable(recurrent_activations)
+
+
 def recurrent_output_mode(fname, OutputMode):
     """Refuse an ``OutputMode`` other than MATLAB's "sequence" and "last"."""
     if OutputMode not in ("sequence", "last"):
@@ -755,7 +790,8 @@ def recurrent_output_mode(fname, OutputMode):
 
 def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
         bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence",
-        ResetGateMode: str = "after-multiplication") -> Tuple[Any, Any]:
+        ResetGateMode: str = "after-multiplication", StateActivationFunction: str = "tanh",
+        GateActivationFunction: str = "sigmoid") -> Tuple[Any, Any]:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
@@ -774,15 +810,20 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     multiplies R_h h), "before-multiplication" (it multiplies h: R_h (r * h)), or
     "recurrent-bias-after-multiplication" (after, with a recurrent bias: ``bias`` then has 6*hidden
     entries, the input biases of the three gates followed by their recurrent biases).
+    ``StateActivationFunction`` and ``GateActivationFunction`` as for ``lstm`` (the candidate's and the
+    reset and update gates' activations).
     """
     recurrent_output_mode("gru", OutputMode)
+    recurrent_activations("gru", StateActivationFunction, GateActivationFunction)
     if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
         raise ValueError("gru: ResetGateMode must be 'after-multiplication', 'before-multiplication' or "
                          f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
     if DataFormat is not None or layout_labels(x, "gru") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, weights, recurrent_weights, bias)):
         return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
-                             {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode})
+                             {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode,
+                              "StateActivationFunction": StateActivationFunction,
+                              "GateActivationFunction": GateActivationFunction})
     recurrent_states("gru", x, recurrent_weights, (("H0", h0),))
     hidden = np.shape(h0)[-1]
     recurrent_bias = ResetGateMode == "recurrent-bias-after-multiplication"
@@ -801,12 +842,22 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
         else:
             zx = x[:, t, :] @ np.transpose(weights) + bias
             zh = h @ np.transpose(recurrent_weights)
-        r = sigmoid(zx[:, 0:hidden] + zh[:, 0:hidden])
-        u = sigmoid(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden])
-        if ResetGateMode == "before-multiplication":
-            n = np.tanh(zx[:, 2 * hidden:3 * hidden] + (r * h) @ np.transpose(recurrent_weights[2 * hidden:3 * hidden]))
+        if GateActivationFunction == "hard-sigmoid":
+            r = np.clip(0.2 * (zx[:, 0:hidden] + zh[:, 0:hidden]) + 0.5, 0.0, 1.0)
+            u = np.clip(0.2 * (zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden]) + 0.5, 0.0, 1.0)
         else:
-            n = np.tanh(zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden])
+            r = sigmoid(zx[:, 0:hidden] + zh[:, 0:hidden])
+            u = sigmoid(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden])
+        if ResetGateMode == "before-multiplication":
+            zn = zx[:, 2 * hidden:3 * hidden] + (r * h) @ np.transpose(recurrent_weights[2 * hidden:3 * hidden])
+        else:
+            zn = zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden]
+        if StateActivationFunction == "softsign":
+            n = zn / (1 + np.abs(zn))
+        elif StateActivationFunction == "relu":
+            n = relu(zn)
+        else:
+            n = np.tanh(zn)
         h = (1 - u) * n + u * h
         if OutputMode == "sequence":
             outputs.append(h)
@@ -828,7 +879,18 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
     """
     if type(indices) is not np.ndarray:
         check_fixed_layout("embed", indices)
+    check_word_indices(indices, np.shape(weights)[0])
     return weights[np.asarray(indices, dtype=np.intp)]
+
+
+def check_word_indices(indices, count):
+    """``embed``'s indices: whole numbers in ``0 .. count - 1`` (was: numpy's -1, the last word, and
+    1.7 read as 1, silently; MATLAB's embed errors outside ``1 .. NumWords``)."""
+    from .dlfun import check_class_indices
+    check_class_indices("embed", indices, count, "word")
+
+
+nondifferentiable(check_word_indices)
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",
@@ -955,7 +1017,7 @@ def attention_dropout_mask(weights, probability):
     if not 0 <= probability < 1:
         raise ValueError(f"attention: DropoutProbability must be in [0, 1), got {probability!r}")
     keep = np.random.random_sample(np.shape(weights)) >= probability
-    dtype = np.result_type(weights, np.float32)
+    dtype = np.result_type(weights, np.float16)        # (the weights' precision: float16 stays float16)
     return keep.astype(dtype) / dtype.type(1 - probability)
 
 

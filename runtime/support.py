@@ -469,11 +469,49 @@ def _scalar_list_array_rule(g, ans, v):
     return g            # (a list's adjoint may be an array: its literal reads the items by position)
 
 
+class TableRows:
+    """The rows of a Table a write selects (``t[idx] = value``: rows by mask, list, slice, layer name or
+    number, or one value by (layer, parameter)), as the adjoint of ``setitem`` reads them: the table's
+    adjoint is ``{"Value": [...]}`` (was: read as an array's, numpy's "inhomogeneous shape" ValueError)."""
+    __slots__ = ("rows", "whole")
+
+    def __init__(self, rows, value):
+        self.rows = rows                    # as _table_rows gives: a list, ("row", i) or i
+        self.whole = _is_table(value)       # the value written is a Table of those rows (else a Row or a value)
+
+    def positions(self):
+        return self.rows if isinstance(self.rows, list) else \
+            [self.rows[1]] if isinstance(self.rows, tuple) else [self.rows]
+
+    def zeroed(self, grad):
+        values = _table_values(grad)
+        if _is_zero(values):
+            return ZERO
+        out = list(values)
+        for i in self.positions():
+            out[i] = ZERO
+        return {"Value": out}
+
+    def part(self, grad):
+        values = _table_values(grad)
+        if _is_zero(values):
+            return ZERO
+        if self.whole:
+            return {"Value": [values[i] for i in self.positions()]}
+        if isinstance(self.rows, tuple):
+            from .table import Row
+            return Row(ZERO, ZERO, values[self.rows[1]])
+        return values[self.rows]
+
+
 def written_index(x, idx, value):
     """The index ``setitem(x, idx, value)``'s adjoint reads: ``idx``, or for a slice of a list
     given another number of items than it has (``xs[1:3] = [v]``: the list grows or shrinks,
     its later items move), a :class:`Splice` (was: the adjoint read as an array's, an IndexError
-    or a gradient of the new list's length given for the old one)."""
+    or a gradient of the new list's length given for the old one); for a Table the
+    :class:`TableRows` written."""
+    if _is_table(x):
+        return TableRows(_table_rows(x, idx), value)
     if type(x) is not list or type(idx) is not slice:
         return idx
     start, stop, step = idx.indices(len(x))
@@ -495,6 +533,12 @@ def setitem(x, idx, value):
         return out
     if isinstance(x, dict):
         out = dict(x)
+        out[idx] = value
+        return out
+    if _is_table(x):
+        # MATLAB's gradients(idx,:) = dlupdate(..., gradients(idx,:), ...) on a Table of parameters: a new
+        # table with those rows (was: the table read as an array, "Cannot interpret ... as a data type")
+        out = type(x)(x.Layer, x.Parameter, list(x.Value))
         out[idx] = value
         return out
     if type(x) is np.ndarray:
@@ -613,7 +657,7 @@ def last_writes(x, idx, value):
     or None when every item lands (no advanced index)."""
     if type(x) is np.ndarray and x.dtype.kind in "biu" and np.result_type(value).kind in "fc":
         return np.zeros(np.shape(x[idx]), dtype=bool)   # rounded into an integer array: constant
-    if isinstance(x, (list, dict)) or not _needs_add_at(idx):
+    if isinstance(x, (list, dict)) or _is_table(x) or not _needs_add_at(idx):
         return None
     x = np.asarray(x)
     selected = x[idx].shape
@@ -812,7 +856,7 @@ def zero_at(grad, idx):
     """``grad`` with the positions ``idx`` zeroed (the adjoint of overwriting them)."""
     if _is_zero(grad):
         return grad
-    if type(idx) is Splice:
+    if type(idx) is Splice or type(idx) is TableRows:
         return idx.zeroed(grad)
     if isinstance(grad, (list, tuple)):
         out = list(grad)
@@ -855,6 +899,8 @@ def getitem_or_zero(grad, idx):
     """``grad[idx]`` where ``grad`` may still be the zero adjoint or a partial dict."""
     if _is_zero(grad):
         return ZERO
+    if type(idx) is TableRows:
+        return idx.part(grad)
     part = grad.get(idx, ZERO) if isinstance(grad, dict) else \
         grad[idx] if type(idx) is not Splice else grad[idx.written]
     # an item no adjoint reached (None, a plain 0.0) is the marker itself: generated code tests

@@ -80,6 +80,38 @@ class Table:
         raise TypeError(f"a Table is indexed by a row number, a slice, a list of rows, a layer name "
                         f"or (layer, parameter), not {key!r}")
 
+    def __setitem__(self, key, value) -> None:
+        """MATLAB's assignment of rows: ``t[idx] = rows`` (``gradients(idx,:) = dlupdate(...,
+        gradients(idx,:), ...)``, the L2-regularization pattern) for a mask, a list of rows, a slice, a
+        layer name or a row number, from a Table of as many rows (or a Row); ``t["fc1", "Weights"] = v``
+        sets that value (was: a TypeError from numpy)."""
+        if isinstance(key, tuple) and len(key) == 2 and all(isinstance(k, str) for k in key):
+            self.Value[self.index(*key)] = value
+            return
+        if isinstance(key, (bool, np.bool_)):
+            self[True]          # (the same TypeError as reading)
+        if isinstance(key, numbers.Integral):
+            indices = [range(len(self))[int(key)]]
+            value = Table((value.Layer,), (value.Parameter,), [value.Value]) if isinstance(value, Row) else value
+        else:
+            indices = [i for i, name in enumerate(self.Layer) if name == key] if isinstance(key, str) else \
+                list(range(len(self))[key]) if isinstance(key, slice) else \
+                [int(i) for i in (np.flatnonzero(np.asarray(key)) if np.asarray(key).dtype == bool
+                                  else np.asarray(key).reshape(-1))]
+            if isinstance(key, (list, np.ndarray)) and np.asarray(key).dtype == bool and \
+                    np.asarray(key).size != len(self):
+                raise IndexError(f"a mask of {np.asarray(key).size} entries for a table of {len(self)} rows")
+            indices = [range(len(self))[i] for i in indices]
+        if not isinstance(value, Table):
+            raise TypeError("t[rows] = value takes a Table of the rows (as t[rows] gives, or dlupdate returns "
+                            "for one); set one value with t.Value[i] = v or t[\"layer\", \"parameter\"] = v")
+        if len(value) != len(indices):
+            raise ValueError(f"t[rows] = value: {len(indices)} rows selected, the value has {len(value)}")
+        layers, parameters = list(self.Layer), list(self.Parameter)
+        for i, row in zip(indices, value):
+            layers[i], parameters[i], self.Value[i] = row.Layer, row.Parameter, row.Value
+        self.Layer, self.Parameter = tuple(layers), tuple(parameters)
+
     def rows(self, indices: Any) -> "Table":
         """The table of the rows ``indices`` (in that order)."""
         indices = list(indices)

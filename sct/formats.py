@@ -466,12 +466,20 @@ class FormatPass(LayoutCalls):
             return self.into_callee
         return None
 
+    def literal_of(self, node):
+        """``node``, or the literal a name assigned once holds: a string literal or ``dims(x)`` of a followed
+        ``x`` (MATLAB's ``Y = dlarray(Y, dims(X))``, ``fmt = dims(X)``; was refused as not a literal)."""
+        if isinstance(node, gast.Name) and isinstance(self.constants.get(node.id), gast.Constant):
+            return self.constants[node.id]
+        return node
+
     def create(self, stmt, node, info, args, kws, env, rewrite):
         """``dlarray(x, fmt)``: the literal format."""
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
         if fmt_node is None:
             return (args[0] if args else None), None
+        fmt_node = self.literal_of(fmt_node)
         if not (isinstance(fmt_node, gast.Constant) and isinstance(fmt_node.value, str)):
             self.fail(stmt, "dlarray(x, fmt) inside dlfeval needs the format as a literal string "
                       "(the labels are followed when the function is compiled)")
@@ -486,6 +494,8 @@ class FormatPass(LayoutCalls):
         fmt_node = node.args[1] if len(node.args) > 1 else \
             next((k.value for k in node.keywords if k.arg == "fmt"), None)
         x = args[0] if args else None
+        if fmt_node is not None:
+            fmt_node = self.literal_of(fmt_node)
         if fmt_node is not None and isinstance(fmt_node, gast.Constant) and (
                 fmt_node.value == "" or (x is None and isinstance(fmt_node.value, str))):
             try:    # MATLAB: an empty fmt, or an unformatted X, is stripdims(X)
@@ -877,14 +887,29 @@ class FormatPass(LayoutCalls):
         value = outs[0] if len(outs) == 1 else (outs if any(o is not None for o in outs) else None)
         pair = nargout.value == 2 if nargout is not None else fname == "forward"      # (Y, state)
         tree = (value, None) if pair else value
-        if not rewrite or not any(p is not None for p in perms):
+        checks: List = []
+        if network.format_checked(graph[2]) and value is not None and isinstance(stmt, gast.Assign) and \
+                len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name):
+            # a custom layer's output labelled with its input's format: its rank checked when it runs
+            checks.append(gast.Expr(value=call(f"{self.rt}.formats_fit",
+                                               [load(stmt.targets[0].id), _literal_tree(tree), const(fname)])))
+            for c in checks:
+                gast.copy_location(c, stmt)
+        if not rewrite or not (checks or any(p is not None for p in perms)):
             return tree, None
         new: List = []
         for j, perm in enumerate(perms):
             if perm is not None:
                 node.args[j + 1] = self.transposed(node.args[j + 1], perm, "arranged", stmt, new)
-        return tree, new + [stmt]
+        return tree, new + [stmt] + checks
 
+
+
+def _literal_tree(tree):
+    """A format tree (a str, None, or tuples of them) as an expression."""
+    if isinstance(tree, (tuple, list)):
+        return gast.Tuple(elts=[_literal_tree(t) for t in tree], ctx=gast.Load())
+    return const(tree)
 
 
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):

@@ -339,11 +339,13 @@ class Scale(sct.Layer):
 
 
 def test_custom_layers_give_unformatted_outputs():
+    # (dec 27: a custom layer of one output gives its output its input's format, as MATLAB does for a layer
+    # that is not Formattable, so the fully connected layer after it gives "BC"; was unformatted)
     net = dlnetwork([featureInputLayer(3), Scale(), fullyConnectedLayer(2)], Seed=0)
     x = RNG.standard_normal((3, 4))
     Y = predict(net, dlarray(x, "CB"))
     Z = dlfeval(custom_net_loss, net, dlarray(x, "CB"))
-    assert dims(Y) == "" and dims(Z) == ""
+    assert dims(Y) == "BC" and dims(Z) == "BC"
     assert_close(Y.data, np.asarray(predict(net, x.T)))
     assert_close(Z.data, Y.data)
 
