@@ -40,12 +40,24 @@ from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from .registry import defrule, nondifferentiable
+from .support import unpacked_by_caller
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, conj_of, unbroadcast
 from .nn import apply_dropout_mask, check_channel_parameters, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
+
+
+def _asked_outputs(nargout, name: str):
+    """``nargout`` as given, or (None) MATLAB's count of outputs asked for: 3 where the caller unpacks
+    the call's result into three names (``Y, mu, sigmaSq = batchnorm(...)``, as MATLAB's ``[Y, mu,
+    sigmaSq] = batchnorm(...)``), else 1 (was: always 1, so three names took the first three rows of
+    Y: an error, or with three rows silently wrong numbers).  Compiled code is given ``nargout`` by
+    the compiler (sct/normalize_stmts.py), which sees the same unpacking."""
+    if nargout is not None:
+        return nargout
+    return 3 if unpacked_by_caller(3) == 3 else 1
 
 def _pair(value, name, count=2):
     """An int or a sequence of ``count`` ints, as a tuple of ``count`` ints."""
@@ -938,7 +950,7 @@ def _maxpool_scatter_rule(g, ans, dy, x, geometry, top=None):
 
 def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int, Sequence[int]] = 1,
             Padding: Union[int, str, Sequence[int]] = 0, DataFormat: Optional[str] = None,
-            nargout: int = 1, PaddingValue: Any = None, PoolFormat: Optional[str] = None) -> Any:
+            nargout: Optional[int] = None, PaddingValue: Any = None, PoolFormat: Optional[str] = None) -> Any:
     """2-D max pooling (MATLAB's maxpool) of (batch, height, width, channels) ``X``.
 
     ``poolsize``: an int, ``[ph, pw]``, or ``"global"`` (all of height and
@@ -948,8 +960,8 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     row-major window order).
 
     MATLAB's ``[Y, indx, inputSize] = maxpool(X, poolsize, ...)`` is
-    ``Y, indx, inputSize = maxpool(X, poolsize, ..., nargout=3)`` (Python cannot
-    see how many outputs are unpacked): ``indx`` (shaped like ``Y``, integers)
+    ``Y, indx, inputSize = maxpool(X, poolsize, ...)`` (three names unpacking the
+    call ask for three outputs, as in MATLAB; or ``nargout=3``): ``indx`` (shaped like ``Y``, integers)
     holds the 0-based linear index into ``X`` (numpy's C order, as
     ``np.ravel_multi_index``) of each window's maximum -- MATLAB's 1-based
     linear indices less one in sct's layout -- and ``inputSize`` is
@@ -965,14 +977,14 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
     (array([[ 5,  7],
            [13, 15]]), (1, 4, 4, 1))
     """
+    nargout = _asked_outputs(nargout, "maxpool")
     if PaddingValue is not None:
         raise ValueError("maxpool: MATLAB's maxpool takes no PaddingValue: the padding never wins a maximum "
                          "(it counts as -Inf); pad the data yourself (np.pad) to pool a padded input")
     if DataFormat is not None or layout_labels(X):
         if nargout not in (1, 3):
             raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
-        options = {"Stride": Stride, "Padding": Padding, "PoolFormat": PoolFormat,
-                   **({"nargout": 3} if nargout == 3 else {})}
+        options = {"Stride": Stride, "Padding": Padding, "PoolFormat": PoolFormat, "nargout": nargout}
         return run_formatted("maxpool", maxpool, (X, poolsize), options, DataFormat)
     unlabelled_sliding("maxpool", "PoolFormat", PoolFormat)
     if nargout == 1:
@@ -981,6 +993,9 @@ def maxpool(X: ArrayLike, poolsize: Union[int, Sequence[int]], Stride: Union[int
         raise ValueError(f"maxpool: nargout must be 1 or 3, got {nargout!r}")
     return maxpool_values(X, poolsize, Stride, Padding), maxpool_indices(X, poolsize, Stride, Padding), \
         pooled_input_size(X)
+
+
+maxpool.sct_asked_outputs = (3,)          # (three names unpacking a call: nargout=3; sct/normalize_stmts.py)
 
 
 def maxpool_values(X, poolsize, Stride=1, Padding=0):
@@ -1601,19 +1616,19 @@ def batchnorm_input_curvature(h, u, X, Epsilon):
 def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
               runningMean: Optional[ArrayLike] = None, runningVar: Optional[ArrayLike] = None,
               Epsilon: float = 1e-5, MeanDecay: float = 0.1, VarianceDecay: float = 0.1,
-              nargout: int = 1, DataFormat: Optional[str] = None) -> Any:
+              nargout: Optional[int] = None, DataFormat: Optional[str] = None) -> Any:
     """Batch normalisation (MATLAB's batchnorm) over every axis but the last (channel) axis.
 
     MATLAB's four forms, told apart by the running statistics and ``nargout``:
 
     * ``Y = batchnorm(X, offset, scaleFactor)``: training; normalise with the
       batch mean and variance.
-    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor, nargout=3)``: the same,
-      also returning the batch mean and (biased) variance per channel.
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor)``: the same, also
+      returning the batch mean and (biased) variance per channel (three names
+      unpacking the call ask for three outputs, as MATLAB's nargout; or ``nargout=3``).
     * ``Y = batchnorm(X, offset, scaleFactor, trainedMean, trainedVar)``:
       inference; normalise with the given statistics.
-    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor, runningMean, runningVar,
-      nargout=3)``: training with the batch statistics, returning the updated
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scaleFactor, runningMean, runningVar)``: training with the batch statistics, returning the updated
       running statistics ``MeanDecay * batchMean + (1 - MeanDecay) * runningMean``
       and ``VarianceDecay * m/(m-1) * batchVar + (1 - VarianceDecay) * runningVar``
       (m values per channel).
@@ -1627,6 +1642,7 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     array([[-1., -1.],
            [ 1.,  1.]])
     """
+    nargout = _asked_outputs(nargout, "batchnorm")
     if nargout not in (1, 3):
         raise ValueError(f"batchnorm: nargout must be 1 or 3, got {nargout!r}")
     if DataFormat is not None or layout_labels(X):
@@ -1669,6 +1685,9 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike,
     if column:          # the updated statistics in the running statistics' (C, 1) shape
         return Y, np.reshape(newMean, (channels, 1)), np.reshape(newVar, (channels, 1))
     return Y, newMean, newVar
+
+
+batchnorm.sct_asked_outputs = (3,)        # (three names unpacking a call: nargout=3; sct/normalize_stmts.py)
 
 
 def batchnorm_running(X, offset, scaleFactor, runningMean, runningVar, Epsilon, MeanDecay, VarianceDecay):

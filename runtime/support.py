@@ -692,6 +692,33 @@ def subtract_at(x, idx, value):
     return out
 
 
+_UNPACKING_AFTER: dict = {}       # code object -> {offset of a call: the count an unpacking after it takes}
+
+
+def unpacked_by_caller(depth: int):
+    """The number of names the frame ``depth`` levels up (from this function's own) unpacks the result
+    of the call it is making into (``a, b, c = f(...)``: 3), or None (the result kept whole, or anything else after the call).
+    Read from the caller's bytecode: the first instruction after the call (CPython's inline caches
+    skipped), an UNPACK_SEQUENCE."""
+    import dis
+    frame = sys._getframe(depth)
+    code = frame.f_code
+    table = _UNPACKING_AFTER.get(code)
+    if table is None:
+        table = {}
+        instructions = list(dis.get_instructions(code))
+        for k, ins in enumerate(instructions[:-1]):
+            after = instructions[k + 1]
+            if after.opname == "UNPACK_SEQUENCE":
+                # (f_lasti is the call's offset, or on 3.11+ that of its last inline cache entry)
+                for offset in range(ins.offset, after.offset, 2):
+                    table[offset] = after.argval
+        if len(_UNPACKING_AFTER) > 4096:
+            _UNPACKING_AFTER.clear()
+        _UNPACKING_AFTER[code] = table
+    return table.get(frame.f_lasti)
+
+
 def into(value, out, casting="same_kind"):
     """What ``np.copyto(out, value, casting=casting)`` / ``ufunc(..., out=out)`` leave in ``out``:
     ``value`` broadcast to ``out``'s shape and cast to its dtype (numpy's casting rule; same-kind by

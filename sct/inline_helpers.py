@@ -617,6 +617,7 @@ class _Inliner:
         inner.lineno = gdef.lineno
         try:
             normalizer = Normalizer(inner, filename, self.namer, self.rt_name)
+            normalizer.called_from = self.fn       # (the helper's globals are the caller's: checked above)
             # the caller's names the body now reads (``self`` is the caller's ``st``) are values, not
             # globals: ``st.sub.W`` is atomized as the caller's own chains are, not kept as a module path
             normalizer.local_root(inner)

@@ -453,6 +453,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.line = fdef.lineno
         self.locals = None            # names bound in the function (computed when needed)
         self._scope_locals = None     # local_names_of(fdef), for the refusal of globals() and the like
+        self.called_from = None       # the function whose globals a helper inlined into it reads (called_object)
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):
@@ -525,6 +526,27 @@ class Normalizer(Statements, Loops, Expressions):
         if name in ("vars", "dir") and (n.args or n.keywords):
             return                            # vars(obj), dir(obj): an object's attributes
         self.fail(n, f"{func.id}()", _SCOPE_READERS.get(name, _FRAME_ADVICE))
+
+    def called_object(self, func):
+        """The object a call's ``func`` (a global name, or attributes of one: ``sct.batchnorm``)
+        names in the function's module; None where it is not such a name or not found."""
+        chain = []
+        while isinstance(func, gast.Attribute):
+            chain.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or self._is_local(func.id):
+            return None
+        fn = self.called_from or getattr(self.partials, "fn", None)
+        namespace = getattr(fn, "__globals__", None)
+        if namespace is None or func.id not in namespace:
+            return None
+        value = namespace[func.id]
+        for attr in reversed(chain):
+            try:
+                value = getattr(value, attr)
+            except Exception:
+                return None
+        return value
 
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` read in the function is Python's builtin of that name."""

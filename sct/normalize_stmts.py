@@ -52,9 +52,23 @@ class Statements:
             return
         if any(isinstance(t, (gast.Tuple, gast.List)) for t in s.targets):
             value = self.iterated(value)
+            if len(s.targets) == 1:
+                self.ask_outputs(value, target0)
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
         for target in s.targets:
             self.store_into(target, tmp, out)
+
+    def ask_outputs(self, value, target) -> None:
+        """``Y, mu, sigmaSq = batchnorm(...)``: MATLAB's count of outputs asked for, given as
+        ``nargout=3`` to the sct functions whose outputs depend on it (``sct_asked_outputs``), as
+        they find it themselves run outside sct (runtime.dlfun ``_asked_outputs``: the caller's
+        unpacking, which the generated code does not do)."""
+        if not isinstance(value, gast.Call) or any(k.arg in (None, "nargout") for k in value.keywords) or \
+                any(isinstance(e, gast.Starred) for e in target.elts):
+            return
+        counts = getattr(self.called_object(value.func), "sct_asked_outputs", None)
+        if isinstance(counts, tuple) and len(target.elts) in counts:
+            value.keywords = list(value.keywords) + [gast.keyword(arg="nargout", value=const(len(target.elts)))]
 
     # Python unpacks ``a, b = value`` by iterating ``value``; the lowering reads it by position.  A
     # view or an iterator built by these (``d.values()``, ``zip(...)``) has no positions: its items

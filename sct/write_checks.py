@@ -244,7 +244,8 @@ class _WriteCheck:
                     if self.aliases_traced(s, name) else "a value an earlier differentiated operation read"
                 row = self._row_of(name)
                 spelled = self._spelled().get(name, "")
-                advice = (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
+                advice = self._container_advice(s, name, row) if row and self._holds_containers(s, name, row) \
+                    else (f"Write into {row[0]} with one index instead (`{row[0]}[{row[1]}, ...] = value` for "
                           f"`{row[0]}[{row[1]}][...] = value`)") if row else \
                     (f"Write into {spelled[:-5]} by its indices instead (`{spelled[:-5]}[np.unravel_index(i, "
                      f"{spelled[:-5]}.shape)] = value` for `{spelled}[i] = value`)") if spelled.endswith(".flat") else \
@@ -258,6 +259,33 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _holds_containers(self, s, name: str, row) -> bool:
+        """Is ``name`` (the user's ``row[0][row[1]]``) an item of a dict or a list (a string key, or an
+        object known to be a dict or list), not a row of an array?"""
+        if row[1][:1] in ("'", '"'):
+            return True
+        objs = self.analysis.objects(s, name)
+        return bool(objs) and all(o != EXT and (self.analysis.is_mapping(o) or self.analysis.is_sequence(o))
+                                  for o in objs)
+
+    @staticmethod
+    def _container_advice(s, name: str, row) -> str:
+        """What to write for ``holder[k][j] = value`` into a dict or list ``holder[k]`` that sct cannot
+        prove the function's own: a new one, stored into a new holder (was: the advice for an array's
+        row, ``holder[k, ...] = value``, which a dict or a list does not take)."""
+        holder, key = row
+        target = s.targets[0] if isinstance(s, gast.Assign) and len(s.targets) == 1 else None
+        inner = "j"
+        if isinstance(target, gast.Subscript):
+            try:
+                from .emit import expr_source
+                inner = expr_source(target.slice)
+            except Exception:
+                pass
+        return (f"Build new ones instead: `item = dict({holder}[{key}])` (`list(...)` for a list), "
+                f"`item[{inner}] = value`, then `{holder} = {{**{holder}, {key}: item}}` for a dict "
+                f"(sct follows writes into dicts and lists the function built itself)")
 
     def _attribute_write(self, s, name: str, attr_name: str) -> bool:
         """``name.attr_name = value``; whether the value is traced."""
