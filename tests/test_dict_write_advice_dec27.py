@@ -1,0 +1,41 @@
+"""A refused write into a dict held by an argument (MATLAB's model-function state,
+``state["batchnorm1"]["TrainedMean"] = m``) says what to write for a dict: new dicts, which sct follows
+(was: the advice for an array's row, ``state['batchnorm1', ...] = value``, which a dict does not take).
+The advice, followed, runs and gives Python's values."""
+import numpy as np
+import pytest
+
+from sct import CompileError, dlarray, dlfeval, dlgradient
+
+
+def written_into_argument(x, state):
+    y = np.sum(x ** 2)
+    state["bn"]["m"] = x * 2
+    return y, dlgradient(y, x), state
+
+
+def as_advised(x, state):
+    y = np.sum(x ** 2)
+    item = dict(state["bn"])
+    item["m"] = x * 2
+    state = {**state, "bn": item}
+    return y, dlgradient(y, x), state
+
+
+def test_advice_names_new_dicts():
+    with pytest.raises(CompileError) as info:
+        dlfeval(written_into_argument, dlarray(np.array([1.0, 2.0])), {"bn": {"m": np.zeros(2)}})
+    text = str(info.value)
+    assert "item = dict(state['bn'])" in text and "item['m'] = value" in text
+    assert "{**state, 'bn': item}" in text
+    assert "['bn', ...]" not in text
+
+
+def test_advice_followed_runs():
+    state = {"bn": {"m": np.zeros(2), "v": np.ones(2)}, "k": 3}
+    y, g, new = dlfeval(as_advised, dlarray(np.array([1.0, 2.0])), state)
+    np.testing.assert_allclose(float(y), 5.0)
+    np.testing.assert_allclose(np.asarray(g.data), [2.0, 4.0])
+    np.testing.assert_allclose(np.asarray(getattr(new["bn"]["m"], "data", new["bn"]["m"])), [2.0, 4.0])
+    assert new["k"] == 3
+    np.testing.assert_array_equal(state["bn"]["m"], [0.0, 0.0])       # the caller's dict as it was
