@@ -83,16 +83,15 @@ class Statements:
                 isinstance(value.func, gast.Name) and value.func.id == "enumerate"):
             return value
         func = value.func
-        if not self.is_builtin("list"):
+        if not self.is_builtin("list"):         # (``list`` as Python's: the module does not bind it)
             return value
-        listed = "list"
         if isinstance(func, gast.Attribute) and func.attr in self._VIEW_METHODS and not value.args:
-            return call(listed, [value])
+            return call("list", [value])
         if isinstance(func, gast.Name) and self.is_builtin(func.id):
             if func.id in self._ITERATOR_BUILTINS:
-                return call(listed, [value])
+                return call("list", [value])
             if func.id == "reversed" and len(value.args) == 1 and not isinstance(value.args[0], gast.Starred):
-                return gast.Subscript(value=call(listed, [value.args[0]]),
+                return gast.Subscript(value=call("list", [value.args[0]]),
                                       slice=gast.Slice(lower=None, upper=None, step=const(-1)), ctx=gast.Load())
         return value
 
