@@ -45,7 +45,9 @@ SctRuntimeError = SctError      # the run-time errors raised from generated code
 
 
 def _is_array(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
+    # (not a class: numpy's scalar types have ``shape`` and ``dtype`` descriptors, so an object's
+    # ``self.dtype = np.float32`` field was read as an array, an internal TypeError in its gradient)
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
 def _is_zero(g) -> bool:

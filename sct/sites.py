@@ -604,6 +604,11 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
             for n in walk_nodes(s):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     seen_in_compound.add(n.id)
+                elif isinstance(n, gast.FunctionDef):
+                    # a nested def (a lambda) a branch makes binds its name there: a sweep reading it
+                    # needs it bound on the other path too (was: UnboundLocalError, `key=lambda ...`
+                    # of sorted in a branch not taken)
+                    seen_in_compound.add(n.name)
     return FunctionFacts(fdef.name, filename, fdef.lineno, params, kwonly, vararg, kwarg, frozenset(stored),
                          MappingProxyType(defined_line), MappingProxyType(def_order),
                          MappingProxyType({k: (v[0], v[1]) for k, v in counts.items()}),

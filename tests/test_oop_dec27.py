@@ -1,0 +1,171 @@
+"""Model code written the way users write object-oriented Python (red team, Dec 27).
+
+1. A layer holding a class among its settings (``self.dtype = np.float32``, a dataclass field
+   ``dtype: type = np.float64``): numpy's scalar types have ``shape`` and ``dtype`` attributes (the
+   descriptors of their instances), so the gradient with respect to the object read the class as an
+   array: numpy's TypeError ("Cannot interpret '<attribute 'dtype' of 'numpy.generic' objects>' as a
+   data type") at the user's dlgradient line.  The class is kept as it is (a setting), as a string
+   or ``np.dtype`` there already was.
+2. A ``key=lambda ...`` (``sorted(self.layers, key=lambda l: l.order)``, ``max(..., key=...)``) in a
+   branch or loop body that this call does not run: the sweep is given the lambda's name, which was
+   bound only where the branch ran (UnboundLocalError from generated code, at the user's line).  A
+   nested def made in a compound statement is now bound (to None) before it, like its other names.
+Values against plain Python, gradients against central differences (tests/gradcheck.py).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from gradcheck import D, assert_close, numerical_gradient
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
+RNG = np.random.default_rng(27)
+W0 = RNG.standard_normal((4, 3))
+X0 = RNG.standard_normal((6, 3))
+
+
+# --- 1. a class among an object's fields -----------------------------------------------------------
+
+class Cast:
+    def __init__(self, W, dtype):
+        self.W = W
+        self.dtype = dtype
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T).astype(self.dtype) * 1.5
+
+
+@dataclasses.dataclass
+class CastDC:
+    W: object
+    dtype: type = np.float64
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T).astype(self.dtype) * 1.5
+
+
+def _cubed_sum(m, x):
+    y = np.sum(m(x) ** 3)
+    return y, dlgradient(y, m)
+
+
+@pytest.mark.parametrize("make", [lambda W: Cast(W, np.float64), lambda W: CastDC(W),
+                                  lambda W: Cast(W, float), lambda W: Cast(W, np.dtype("float64"))],
+                         ids=["numpy scalar type", "dataclass field", "builtin float", "np.dtype"])
+def test_a_class_held_by_a_layer_is_a_setting(make):
+    m = make(dlarray(W0.copy()))
+    y, g = dlfeval(_cubed_sum, m, X0)
+
+    def plain(W):
+        return float(np.sum(make(W)(X0) ** 3))
+    assert float(D(y)) == pytest.approx(plain(W0.copy()), rel=1e-12)
+    assert_close(D(g.W), numerical_gradient(plain, [W0.copy()], 0), what="d/dW")
+    assert g.dtype is m.dtype                              # the setting, kept as it is
+    m2, avg, avg_sq = sct.adamupdate(m, g, None, None, 1, 0.01)
+    assert m2.dtype is m.dtype and type(m2) is type(m)
+
+
+# --- 2. a key function made in a branch the call does not take ---------------------------------------
+
+class Dense:
+    def __init__(self, W, order):
+        self.W = W
+        self.order = order
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T)
+
+
+class Net:
+    def __init__(self, Ws, kind):
+        self.layers = [Dense(W, len(Ws) - i) for i, W in enumerate(Ws)]
+        self.kind = kind
+
+    def __call__(self, x):
+        if self.kind == "sorted":
+            for layer in sorted(self.layers, key=lambda l: l.order):
+                x = layer(x)
+            return x
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def _net_loss(m, x):
+    y = np.sum(m(x) ** 2)
+    return y, dlgradient(y, m)
+
+
+@pytest.mark.parametrize("kind", ["plain", "sorted"])
+def test_sorted_by_a_key_lambda_in_a_branch_not_taken(kind):
+    Ws = [RNG.standard_normal((3, 3)) * 0.7 for _ in range(2)]
+    y, g = dlfeval(_net_loss, Net([dlarray(W.copy()) for W in Ws], kind), X0)
+
+    def plain(W, k):
+        ws = [w.copy() for w in Ws]
+        ws[k] = W
+        return float(np.sum(Net(ws, kind)(X0) ** 2))
+    assert float(D(y)) == pytest.approx(plain(Ws[0], 0), rel=1e-12)
+    for k in range(2):
+        assert_close(D(g.layers[k].W), numerical_gradient(lambda W: plain(W, k), [Ws[k].copy()], 0),
+                     what=f"d/dW{k}")
+
+
+def _key_in_branch(x, flag):
+    if flag:
+        xs = sorted([x, 2.0 * x], key=lambda v: float(np.sum(v)))
+        return np.sum(xs[0] ** 2)
+    return np.sum(x * 2.0)
+
+
+def _key_in_loop(x, n):
+    y = np.sum(x)
+    for i in range(n):
+        xs = max([x * i, -x], key=lambda v: float(np.sum(v)))
+        y = y + np.sum(xs ** 2)
+    return y
+
+
+def _key_in_while(x, n):
+    y = np.sum(x)
+    k = 0
+    while k < n:
+        ys = sorted([x * 2.0, x], key=lambda v: float(np.sum(v)))
+        y = y + np.sum(ys[1] ** 3)
+        k += 1
+    return y
+
+
+def _first(f, x, a):
+    y = f(x, a)
+    return y, dlgradient(y, x)
+
+
+def _second(f, x, a):
+    y = f(x, a)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+@pytest.mark.parametrize("f, a", [(_key_in_branch, False), (_key_in_branch, True), (_key_in_loop, 0),
+                                  (_key_in_loop, 2), (_key_in_while, 0), (_key_in_while, 2)])
+def test_a_lambda_made_in_a_compound_statement_first_and_second_order(f, a):
+    x = np.array([0.3, -0.8, 1.2])
+    y, g = dlfeval(_first, f, dlarray(x), a)
+    assert float(D(y)) == pytest.approx(f(x.copy(), a), rel=1e-12)
+    assert_close(D(g), numerical_gradient(lambda v: f(v, a), [x.copy()], 0), what="first")
+
+    def z_of(v):
+        return float(np.sum(D(dlfeval(_first, f, dlarray(v), a)[1]) ** 2))
+    z, gz = dlfeval(_second, f, dlarray(x), a)
+    assert float(D(z)) == pytest.approx(z_of(x.copy()), rel=1e-12)
+    assert_close(D(gz), numerical_gradient(z_of, [x.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5,
+                 what="second")
