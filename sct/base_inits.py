@@ -57,6 +57,20 @@ def _owner(fn) -> Optional[type]:
     return None
 
 
+def _named_owner(sup: gast.Call, fn, me: str) -> Optional[type]:
+    """The class ``C`` of a two-argument ``super(C, self)`` (Python 2's spelling, which old code keeps):
+    ``C`` a global name of the method's module bound to a class, the second argument its first
+    parameter; None for anything else."""
+    if len(sup.args) != 2 or sup.keywords or not all(isinstance(a, gast.Name) for a in sup.args) or \
+            sup.args[1].id != me or not isinstance(fn, types.FunctionType):
+        return None
+    name = sup.args[0].id
+    if name in _local_names(fn) or name in fn.__code__.co_freevars:
+        return None
+    found = fn.__globals__.get(name)
+    return found if isinstance(found, type) else None
+
+
 def _rewrite(body: List, fn, me: str, cls: type, owner, used, depth: int) -> List:
     out = []
     for s in body:
@@ -75,7 +89,9 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
     args = list(call.args)
     target = func.value
     if isinstance(target, gast.Call) and isinstance(target.func, gast.Name) and target.func.id == "super" \
-            and not target.args and not target.keywords:
+            and not target.keywords and (not target.args or _named_owner(target, fn, me) is not None):
+        if target.args:
+            owner = _named_owner(target, fn, me)
         if owner is None or owner not in cls.__mro__:
             return None
         mro = cls.__mro__
@@ -282,23 +298,26 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
     before the defining one (``Mid.name = f`` later makes super() find Mid's) and the class's MRO."""
     if not isinstance(fn, types.FunctionType) or not fdef.args.args:
         return
-    calls = [n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+    me = fdef.args.args[0].id
+    # super() and super(C, self): the class whose successors along self's MRO the call searches
+    calls = [(n, _named_owner(n.func.value, fn, me) if n.func.value.args else _owner(fn))
+             for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
              isinstance(n.func.value, gast.Call) and isinstance(n.func.value.func, gast.Name) and
-             n.func.value.func.id == "super" and not n.func.value.args and not n.func.value.keywords and
-             n.func.attr != "__init__"]
+             n.func.value.func.id == "super" and not n.func.value.keywords and n.func.attr != "__init__" and
+             (not n.func.value.args or _named_owner(n.func.value, fn, me) is not None)]
     if not calls:
         return
-    me = fdef.args.args[0].id
     kind = kinds[0] if kinds else None
     cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and \
         isinstance(kind[1], type) else None
-    owner = _owner(fn)
     rebinds_me = any(isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del))
                      for n in walk_nodes(fdef))
-    if cls is None or owner is None or owner not in cls.__mro__ or rebinds_me:
+    if cls is None or rebinds_me:
         return
     mro = cls.__mro__
-    for call in calls:
+    for call, owner in calls:
+        if owner is None or owner not in mro:
+            continue
         attr = call.func.attr
         defining = next((k for k in mro[mro.index(owner) + 1:] if attr in vars(k)), None)
         if defining is None or not isinstance(vars(defining)[attr], types.FunctionType):

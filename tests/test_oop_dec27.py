@@ -10,6 +10,9 @@
    branch or loop body that this call does not run: the sweep is given the lambda's name, which was
    bound only where the branch ran (UnboundLocalError from generated code, at the user's line).  A
    nested def made in a compound statement is now bound (to None) before it, like its other names.
+3. ``super(Cls, self).f(x)`` and ``super(Cls, self).__init__(...)``, Python 2's spelling that much
+   model code keeps, were refused ("no derivative rule for super") where ``super()`` is read: now the
+   same, the class named by its global name (the MRO searched after it, cooperative diamonds too).
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
@@ -169,3 +172,86 @@ def test_a_lambda_made_in_a_compound_statement_first_and_second_order(f, a):
     assert float(D(z)) == pytest.approx(z_of(x.copy()), rel=1e-12)
     assert_close(D(gz), numerical_gradient(z_of, [x.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5,
                  what="second")
+
+
+# --- 3. two-argument super() -------------------------------------------------------------------------
+
+class Base:
+    def __init__(self, W):
+        self.W = W
+
+    def f(self, x):
+        return x @ self.W.T * 2.0
+
+
+class Plus(Base):
+    def f(self, x):
+        return super(Plus, self).f(x) + 1.0
+
+
+class Squash(Base):
+    def f(self, x):
+        return np.tanh(super(Squash, self).f(x)) * 3.0
+
+
+class Diamond(Plus, Squash):
+    def f(self, x):
+        return super(Diamond, self).f(x) ** 2
+
+
+class SkipsPlus(Plus, Squash):
+    def f(self, x):
+        return super(Plus, self).f(x) ** 2          # Squash.f: the class after Plus in the MRO
+
+
+class Doubled(Base):
+    def __init__(self, W):
+        super(Doubled, self).__init__(W * 2.0)
+
+
+class Shifted(Doubled):
+    def __init__(self, W):
+        super(Shifted, self).__init__(W + 1.0)
+        self.k = 3.0
+
+    def f(self, x):
+        return np.tanh(super(Shifted, self).f(x)) * self.k
+
+
+def _f_sum(m, x):
+    y = np.sum(m.f(x))
+    return y, dlgradient(y, m)
+
+
+@pytest.mark.parametrize("cls", [Plus, Squash, Diamond, SkipsPlus, Shifted])
+def test_two_argument_super_of_an_argument(cls):
+    W = RNG.standard_normal((3, 3)) * 0.6
+    x = X0[:, :3]
+    y, g = dlfeval(_f_sum, cls(dlarray(W.copy())), x)
+    assert float(D(y)) == pytest.approx(float(np.sum(cls(W.copy()).f(x))), rel=1e-12)
+
+    def plain(w):                       # of the field W the object holds (Shifted's __init__ made it)
+        return float(np.sum(_with_W(cls(W.copy()), w).f(x)))
+    assert_close(D(g.W), numerical_gradient(plain, [cls(W.copy()).W.copy()], 0), what="d/dW")
+
+
+def _with_W(m, w):
+    m.W = w
+    return m
+
+
+def _built_inside(p, x):
+    m = Shifted(p["W"])
+    y = np.sum(m.f(x) ** 2)
+    return y, dlgradient(y, p)
+
+
+def test_two_argument_super_init_of_an_object_built_in_the_function():
+    W = RNG.standard_normal((3, 3)) * 0.6
+    x = X0[:, :3]
+    y, g = dlfeval(_built_inside, {"W": dlarray(W.copy())}, x)
+
+    def plain(w):
+        return float(np.sum(Shifted(w).f(x) ** 2))
+    assert float(D(y)) == pytest.approx(plain(W.copy()), rel=1e-12)
+    assert_close(D(g["W"]), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
