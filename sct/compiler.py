@@ -648,11 +648,19 @@ def _nested_functions(fdef, any_defs: bool = True) -> List:
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
 
 
+def _other_parameters(fdef) -> set:
+    """The keyword-only parameters and ``*args``/``**kwargs``: the function's own names too (a
+    keyword-only ``act=np.sin`` called as ``act(z)`` was looked up among the globals, and refused as
+    not defined when the function is compiled)."""
+    args = fdef.args
+    return {a.id for a in args.kwonlyargs} | {a.id for a in (args.vararg, args.kwarg) if a is not None}
+
+
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
     defs: List = []
     stores, imports = _stores_and_imports(fdef, defs)
-    local_names = set(params) | set(stores)
+    local_names = set(params) | set(stores) | _other_parameters(fdef)
     nested = _nested_functions(fdef, bool(defs))          # (no def anywhere: no walk of each statement)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
@@ -721,7 +729,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     fingerprint = tree_fingerprint(fdef, stored)        # (one walk for both)
     if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in walk_nodes(fdef)):
         stored = _stored_names(fdef)        # (not the names a nested def binds for itself)
-    local_names = set(sig.params) | stored
+    local_names = set(sig.params) | stored | _other_parameters(fdef)
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
     if first_tree == (fingerprint, frozenset(local_names)):

@@ -13,12 +13,21 @@
 3. ``super(Cls, self).f(x)`` and ``super(Cls, self).__init__(...)``, Python 2's spelling that much
    model code keeps, were refused ("no derivative rule for super") where ``super()`` is read: now the
    same, the class named by its global name (the MRO searched after it, cooperative diamonds too).
+4. A keyword-only parameter holding a function or a layer (``def forward(self, x, *, act=np.tanh)``
+   calling ``act(z)``, ``def loss(x, *, model)`` calling ``model(x)``) was looked up among the module's
+   globals: refused as "act is not defined when the function is compiled (Python raises NameError)",
+   which it is not.  Keyword-only parameters and ``*args``/``**kwargs`` are the function's own names.
+5. ``functools.partial(dense, W=p["W"], b=p["b"])`` made in the function, of a ``dense`` whose other
+   parameters have defaults that are not literals (``act=np.tanh``, a module-level array): refused
+   ("no derivative rule for functools.partial").  The default is ``dense``'s own, read where the
+   partial is made (``dense.__defaults__`` is guarded: replacing it recompiles).
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -255,3 +264,129 @@ def test_two_argument_super_init_of_an_object_built_in_the_function():
         return float(np.sum(Shifted(w).f(x) ** 2))
     assert float(D(y)) == pytest.approx(plain(W.copy()), rel=1e-12)
     assert_close(D(g["W"]), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+
+
+# --- 4. keyword-only parameters holding functions and layers ----------------------------------------
+
+class Layer:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T)
+
+    def forward(self, x, *, act=np.tanh, k=1.0):
+        return act(k * x @ self.W.T)
+
+
+def _act_kwonly(x, *, act):
+    y = np.sum(act(x) ** 2)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("act", [np.tanh, np.sin, lambda z: z ** 3], ids=["tanh", "sin", "lambda"])
+def test_a_keyword_only_function_given_to_dlfeval(act):
+    y, g = dlfeval(_act_kwonly, dlarray(X0), act=act)
+    plain = lambda v: float(np.sum(act(v) ** 2))
+    assert float(D(y)) == pytest.approx(plain(X0), rel=1e-12)
+    assert_close(D(g), numerical_gradient(plain, [X0.copy()], 0), what="d/dx")
+
+
+def _model_kwonly(x, *, model):
+    y = np.sum(model(x) ** 2) + np.sum(model.forward(x, act=np.sin))
+    return y, dlgradient(y, x)
+
+
+def _method_kwonly(m, x):
+    y = np.sum(m.forward(x, act=np.cos, k=2.0) ** 2) + np.sum(m.forward(x))
+    return y, dlgradient(y, m)
+
+
+def test_keyword_only_layers_and_activations():
+    W = W0.copy()
+    m = Layer(W)
+    y, g = dlfeval(_model_kwonly, dlarray(X0), model=m)
+    plain = lambda v: float(np.sum(m(v) ** 2) + np.sum(m.forward(v, act=np.sin)))
+    assert float(D(y)) == pytest.approx(plain(X0), rel=1e-12)
+    assert_close(D(g), numerical_gradient(plain, [X0.copy()], 0), what="d/dx")
+
+    y, g = dlfeval(_method_kwonly, Layer(dlarray(W.copy())), X0)
+    plain_w = lambda w: float(np.sum(Layer(w).forward(X0, act=np.cos, k=2.0) ** 2) +
+                              np.sum(Layer(w).forward(X0)))
+    assert float(D(y)) == pytest.approx(plain_w(W), rel=1e-12)
+    assert_close(D(g.W), numerical_gradient(plain_w, [W.copy()], 0), what="d/dW")
+
+
+# --- 5. a partial of a function whose defaults are not literals --------------------------------------
+
+SHIFT = np.array([0.1, -0.2, 0.3, 0.0])
+
+
+def dense(x, W, b, act=np.tanh, k=1.0, shift=SHIFT):
+    return act(k * (x @ W.T + b)) + shift
+
+
+def dense_kw(x, W, b, *, act=np.sin, scale=2.0):
+    return act(x @ W.T + b) * scale
+
+
+def _partial_keywords(p, x):
+    layer = functools.partial(dense, W=p["W"], b=p["b"], k=2.0)
+    y = np.sum(layer(x) ** 2) + np.sum(layer(x, act=np.cos))
+    return y, dlgradient(y, p)
+
+
+def _partial_keyword_only(p, x):
+    layer = functools.partial(dense_kw, W=p["W"], b=p["b"])
+    y = np.sum(layer(x) ** 2) + np.sum(layer(x, act=np.tanh))
+    return y, dlgradient(y, p)
+
+
+def _partial_in_a_loop(p, x):
+    y = 0.0
+    for k in (0.5, 1.5):
+        layer = functools.partial(dense, k=k, W=p["W"], b=p["b"])
+        y = y + np.sum(layer(x) ** 2)
+    return y, dlgradient(y, p)
+
+
+def _plain_partial_keywords(W, b):
+    layer = functools.partial(dense, W=W, b=b, k=2.0)
+    return float(np.sum(layer(X0) ** 2) + np.sum(layer(X0, act=np.cos)))
+
+
+def _plain_partial_keyword_only(W, b):
+    layer = functools.partial(dense_kw, W=W, b=b)
+    return float(np.sum(layer(X0) ** 2) + np.sum(layer(X0, act=np.tanh)))
+
+
+def _plain_partial_in_a_loop(W, b):
+    return float(sum(np.sum(dense(X0, W, b, k=k) ** 2) for k in (0.5, 1.5)))
+
+
+@pytest.mark.parametrize("fun, plain", [(_partial_keywords, _plain_partial_keywords),
+                                        (_partial_keyword_only, _plain_partial_keyword_only),
+                                        (_partial_in_a_loop, _plain_partial_in_a_loop)])
+def test_a_partial_of_a_function_with_defaults_that_are_not_literals(fun, plain):
+    W, b = W0.copy(), RNG.standard_normal(4)
+    y, g = dlfeval(fun, {"W": dlarray(W.copy()), "b": dlarray(b.copy())}, X0)
+    assert float(D(y)) == pytest.approx(plain(W, b), rel=1e-12)
+    assert_close(D(g["W"]), numerical_gradient(plain, [W.copy(), b.copy()], 0), what="d/dW")
+    assert_close(D(g["b"]), numerical_gradient(plain, [W.copy(), b.copy()], 1), what="d/db")
+
+
+def test_the_partial_sees_its_functions_defaults_replaced_and_changed_in_place():
+    W, b = W0.copy(), RNG.standard_normal(4)
+    p = {"W": dlarray(W.copy()), "b": dlarray(b.copy())}
+    saved = dense.__defaults__
+    try:
+        for change in (None, "defaults", "array"):
+            if change == "defaults":
+                dense.__defaults__ = (np.sin, 1.0, SHIFT)
+            elif change == "array":
+                SHIFT[0] = 5.0
+            y, _ = dlfeval(_partial_keywords, p, X0)
+            assert float(D(y)) == pytest.approx(_plain_partial_keywords(W, b), rel=1e-12), change
+    finally:
+        dense.__defaults__ = saved
+        SHIFT[0] = 0.1
