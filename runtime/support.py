@@ -2224,13 +2224,27 @@ def _differentiable_leafy(v) -> bool:
         # as the field's value in the gradient object, ``g.scale == 2.0``, silently)
         return True
     if not hasattr(v, "__dict__") or isinstance(v, (type, types.FunctionType, types.MethodType,
-                                                    types.BuiltinFunctionType, types.ModuleType)):
+                                                    types.BuiltinFunctionType, types.ModuleType)) or \
+            service_object(v):
         return False
     # objects of the user's classes, callable ones (layers) too; not tools that are callable
     return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
 
 
 _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
+
+# the standard library's services a model object may hold beside its parameters (``self.log =
+# logging.getLogger(__name__)``, a lock, a queue): they hold no parameters, and a logger holds itself
+# (its manager's table of loggers), so walking one as an object of the user's refused the gradient
+# with respect to the model ("an object of class Logger that holds itself"), and the optimizers
+_SERVICE_MODULES = frozenset({"logging", "threading", "multiprocessing", "queue", "asyncio", "concurrent",
+                              "socket", "subprocess", "sqlite3"})
+
+
+def service_object(v) -> bool:
+    """An object of a class of the standard library's services (``logging.Logger``, ``threading.Lock``):
+    never parameters, kept as it is (kinds: a constant of its class)."""
+    return type(v).__module__.split(".")[0] in _SERVICE_MODULES
 
 
 def zero_adjoint(x):

@@ -21,6 +21,12 @@
    parameters have defaults that are not literals (``act=np.tanh``, a module-level array): refused
    ("no derivative rule for functools.partial").  The default is ``dense``'s own, read where the
    partial is made (``dense.__defaults__`` is guarded: replacing it recompiles).
+6. A model holding a logger (``self.log = logging.getLogger(__name__)``): the gradient with respect to
+   the model, and adamupdate/dlupdate of it, walked the logger as an object of the user's and met its
+   manager's table of loggers, which holds it again: refused ("an object of class Logger that holds
+   itself", "params.log.manager.loggerDict['m'] is a structure it sits in").  Objects of the standard
+   library's services (logging, threading, queue, ...) hold no parameters: kept as they are (and
+   their state is not part of the cache key: a new logger anywhere made a new kind).
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
@@ -28,6 +34,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import logging
+import threading
 
 import numpy as np
 import pytest
@@ -390,3 +398,38 @@ def test_the_partial_sees_its_functions_defaults_replaced_and_changed_in_place()
     finally:
         dense.__defaults__ = saved
         SHIFT[0] = 0.1
+
+
+# --- 6. a model holding a logger and a lock ----------------------------------------------------------
+
+class Logged:
+    def __init__(self, W):
+        self.W = W
+        self.log = logging.getLogger("sct.tests.oop_dec27")
+        self.lock = threading.Lock()
+
+    def __call__(self, x):
+        self.log.debug("forward of %d observations", x.shape[0])
+        return np.tanh(x @ self.W.T)
+
+
+def _logged_loss(m, x):
+    y = np.sum(m(x) ** 2)
+    return y, dlgradient(y, m)
+
+
+def test_a_model_holding_a_logger_is_differentiated_and_updated():
+    W = W0.copy()
+    plain = lambda w: float(np.sum(np.tanh(X0 @ w.T) ** 2))
+    for step in range(2):
+        m = Logged(dlarray(W.copy()))
+        y, g = dlfeval(_logged_loss, m, X0)
+        assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
+        assert_close(D(g.W), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+        assert g.log is m.log and g.lock is m.lock
+        logging.getLogger(f"sct.tests.oop_dec27.new{step}")      # another logger: the same kind
+        m2, _, _ = sct.adamupdate(m, g, None, None, 1, 0.01)
+        m3 = sct.dlupdate(lambda p: p * 2.0, m)
+        assert m2.log is m.log and m3.log is m.log and m3.lock is m.lock
+        np.testing.assert_allclose(D(m3.W), 2.0 * W)
+        W = D(m2.W).copy()
