@@ -336,3 +336,63 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
         call.args = [gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)] + list(call.args)
         for n in gast.walk(call.func):
             gast.copy_location(n, call)
+
+
+def inline_type_of_parameters(fn, fdef: gast.FunctionDef, kinds) -> None:
+    """``type(p)`` and ``p.__class__`` of a parameter whose kind names its class (an object of the
+    user's class: the compiled code is for that class only): the class itself, by the name the module
+    knows it by (``type(self)(self.W * k)``, a functional update building a new object of the same
+    class; was refused as "no derivative rule for type").  Left as it was where the class has no
+    global name there, the parameter is rebound, ``type`` is not the builtin, or a class defines its
+    own ``__class__``.  The global name read is guarded as any global the code reads."""
+    if not isinstance(fn, types.FunctionType) or not kinds or not fdef.args.args:
+        return
+    if not any(isinstance(n, gast.Name) and n.id == "type" or isinstance(n, gast.Attribute) and
+               n.attr == "__class__" for n in walk_nodes(fdef)):
+        return
+    local = _local_names(fn) | set(fn.__code__.co_freevars)
+    rebound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, (gast.Store, gast.Del))}
+    classes: Dict[str, str] = {}
+    for arg, kind in zip(fdef.args.args, kinds):
+        p = arg.id
+        if p in rebound or not (isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and
+                                isinstance(kind[1], type)):
+            continue
+        cls = kind[1]
+        if any("__class__" in vars(k) for k in cls.__mro__[:-1]):
+            continue
+        name = cls.__name__ if fn.__globals__.get(cls.__name__) is cls else \
+            next((k for k, v in fn.__globals__.items() if v is cls), None)
+        if name is not None and name not in local:
+            classes[p] = name
+    if not classes:
+        return
+    builtin_type = "type" not in local and "type" not in fn.__globals__
+
+    def named(node, p):
+        return gast.copy_location(gast.Name(id=classes[p], ctx=gast.Load(), annotation=None,
+                                            type_comment=None), node)
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            return self.generic_visit(node) if node is fdef else node     # (a nested def's own names)
+
+        def visit_Lambda(self, node):
+            return node
+
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if builtin_type and isinstance(node.func, gast.Name) and node.func.id == "type" and \
+                    len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Name) and \
+                    node.args[0].id in classes:
+                return named(node, node.args[0].id)
+            return node
+
+        def visit_Attribute(self, node):
+            self.generic_visit(node)
+            if node.attr == "__class__" and isinstance(node.ctx, gast.Load) and \
+                    isinstance(node.value, gast.Name) and node.value.id in classes:
+                return named(node, node.value.id)
+            return node
+    Rewrite().visit(fdef)

@@ -27,6 +27,10 @@
    itself", "params.log.manager.loggerDict['m'] is a structure it sits in").  Objects of the standard
    library's services (logging, threading, queue, ...) hold no parameters: kept as they are (and
    their state is not part of the cache key: a new logger anywhere made a new kind).
+7. ``type(self)(self.W * k)`` / ``self.__class__(...)`` (a method returning a new object of the same
+   class, a subclass's too) and ``type(self).n += 1`` were refused ("no derivative rule for type").
+   Where the parameter's kind names its class (the compiled code is for that class only), ``type(p)``
+   is the class, by its global name (guarded as any global: rebinding it compiles again).
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
@@ -433,3 +437,74 @@ def test_a_model_holding_a_logger_is_differentiated_and_updated():
         assert m2.log is m.log and m3.log is m.log and m3.lock is m.lock
         np.testing.assert_allclose(D(m3.W), 2.0 * W)
         W = D(m2.W).copy()
+
+
+# --- 7. type(self) of an object whose class the code is compiled for --------------------------------
+
+class Functional:
+    def __init__(self, W):
+        self.W = W
+
+    def scaled(self, k):
+        return type(self)(self.W * k)
+
+    def halved(self):
+        return self.__class__(self.W * 0.5)
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T)
+
+
+class FunctionalSin(Functional):
+    def __call__(self, x):
+        return np.sin(x @ self.W.T)
+
+
+class Counted:
+    n = 0
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        type(self).n += 1
+        return np.tanh(x @ self.W.T) * type(self).n
+
+
+def _functional_loss(m, x):
+    y = np.sum(m.scaled(2.0)(x) ** 2) + np.sum(m.halved().scaled(3.0)(x)) + len(type(m).__name__)
+    return y, dlgradient(y, m)
+
+
+def _counted_loss(m, x):
+    y = np.sum(m(x)) + np.sum(m(x))
+    return y, dlgradient(y, m)
+
+
+@pytest.mark.parametrize("cls", [Functional, FunctionalSin])
+def test_type_of_self_builds_an_object_of_the_same_class(cls):
+    W = W0[:3].copy()
+    x = X0[:, :3]
+    y, g = dlfeval(_functional_loss, cls(dlarray(W.copy())), x)
+
+    def plain(w):
+        m = cls(w)
+        return float(np.sum(m.scaled(2.0)(x) ** 2) + np.sum(m.halved().scaled(3.0)(x)) + len(cls.__name__))
+    assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
+    assert_close(D(g.W), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+
+
+def test_a_class_counter_through_type_of_self():
+    W = W0[:3].copy()
+    x = X0[:, :3]
+    for start in (0, 2):
+        Counted.n = start
+        y, g = dlfeval(_counted_loss, Counted(dlarray(W.copy())), x)
+        assert Counted.n == start + 2
+
+        def plain(w):
+            Counted.n = start
+            m = Counted(w)
+            return float(np.sum(m(x)) + np.sum(m(x)))
+        assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
+        assert_close(D(g.W), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
