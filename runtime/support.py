@@ -3190,6 +3190,22 @@ def keyword_layout(fn, npos, merged):
 nondifferentiable(keyword_defaults, keyword_layout)
 
 
+def no_keywords_forwarded(kwargs):
+    """``g(*args, **kwargs)`` forwarding the function's own ``**kwargs`` (a ``Module.__call__`` calling
+    ``self.forward(*args, **kwargs)``, a decorator's wrapper): compiled as ``g(*args)``, which it is when
+    no keyword reached ``kwargs``; a call that gave keywords is refused here (which parameters they
+    reach is known only when it runs)."""
+    if kwargs:
+        raise EvaluationError(
+            f"sct forwards **kwargs on to another call only when no keyword reaches them; this call passed "
+            f"{', '.join(map(str, kwargs))}: pass them to the function that takes them by name, or give "
+            f"that function's parameters explicitly (def __call__(self, x, mask=None): return "
+            f"self.forward(x, mask=mask))")
+
+
+nondifferentiable(no_keywords_forwarded)
+
+
 def closure_frame(filename):
     return ClosureFrame(filename)
 

@@ -31,6 +31,11 @@
    class, a subclass's too) and ``type(self).n += 1`` were refused ("no derivative rule for type").
    Where the parameter's kind names its class (the compiled code is for that class only), ``type(p)``
    is the class, by its global name (guarded as any global: rebinding it compiles again).
+8. ``def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)`` (PyTorch's Module
+   idiom) and a decorator's ``wrapper(*args, **kwargs)`` were refused when compiled ("sct cannot
+   differentiate **kwargs in a call"), whatever the call passed.  Forwarding the function's own
+   ``**kwargs`` (never changed there) is now ``g(*args)`` checked when it runs: a call that gave
+   keywords is refused there, naming them.
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
@@ -508,3 +513,119 @@ def test_a_class_counter_through_type_of_self():
             return float(np.sum(m(x)) + np.sum(m(x)))
         assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
         assert_close(D(g.W), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+
+
+# --- 8. forwarding the function's own **kwargs -------------------------------------------------------
+
+class Module:
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+
+class Linear(Module):
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def forward(self, x):
+        return np.tanh(x @ self.W.T + self.b)
+
+
+class Sequential(Module):
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Masked(Module):
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x, mask=None):
+        h = np.tanh(x @ self.W.T)
+        return h if mask is None else h * mask
+
+
+def wrapped(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@wrapped
+def wrapped_dense(x, W, b, k=1.0):
+    return np.tanh(k * (x @ W.T + b))
+
+
+def _module_loss(m, x):
+    y = np.sum(m(x) ** 2)
+    return y, dlgradient(y, m)
+
+
+def _module_second(m, x):
+    y = np.sum(m(x) ** 2)
+    gx = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(gx ** 2)
+    return z, dlgradient(z, m)
+
+
+def _first_x(m, x):
+    y = np.sum(m(x) ** 2)
+    return y, dlgradient(y, x)
+
+
+def test_module_call_forwarding_args_and_kwargs_first_and_second_order():
+    W1, W2 = RNG.standard_normal((3, 3)) * 0.6, RNG.standard_normal((3, 3)) * 0.6
+    b1, b2 = RNG.standard_normal(3), RNG.standard_normal(3)
+    x = X0[:, :3]
+
+    def make(w):
+        return Sequential(Linear(w, b1), Linear(W2, b2))
+    m = Sequential(Linear(dlarray(W1.copy()), dlarray(b1.copy())), Linear(dlarray(W2.copy()), dlarray(b2.copy())))
+    y, g = dlfeval(_module_loss, m, x)
+    plain = lambda w: float(np.sum(make(w)(x) ** 2))
+    assert float(D(y)) == pytest.approx(plain(W1), rel=1e-12)
+    assert_close(D(g.layers[0].W), numerical_gradient(plain, [W1.copy()], 0), what="d/dW1")
+
+    def z_of(w):
+        return float(np.sum(D(dlfeval(_first_x, make(w), dlarray(x))[1]) ** 2))
+    z, gz = dlfeval(_module_second, m, dlarray(x))
+    assert float(D(z)) == pytest.approx(z_of(W1), rel=1e-10)
+    assert_close(D(gz.layers[0].W), numerical_gradient(z_of, [W1.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5,
+                 what="second order")
+
+
+def _dense_loss(p, x):
+    y = np.sum(wrapped_dense(x, p["W"], p["b"]) ** 2)
+    return y, dlgradient(y, p)
+
+
+def _dense_keyword_loss(p, x):
+    y = np.sum(wrapped_dense(x, p["W"], p["b"], k=2.0) ** 2)
+    return y, dlgradient(y, p)
+
+
+def _masked_keyword_loss(m, x):
+    y = np.sum(m(x, mask=np.array([1.0, 0.0, 1.0, 1.0])) ** 2)
+    return y, dlgradient(y, m)
+
+
+def test_a_decorators_wrapper_forwarding_no_keywords():
+    W, b = W0.copy(), RNG.standard_normal(4)
+    y, g = dlfeval(_dense_loss, {"W": dlarray(W.copy()), "b": dlarray(b.copy())}, X0)
+    plain = lambda w: float(np.sum(wrapped_dense(X0, w, b) ** 2))
+    assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
+    assert_close(D(g["W"]), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+
+
+@pytest.mark.parametrize("fun, arg", [(_dense_keyword_loss, "p"), (_masked_keyword_loss, "m")])
+def test_keywords_that_reach_forwarded_kwargs_are_refused_when_it_runs(fun, arg):
+    W, b = W0.copy(), RNG.standard_normal(4)
+    a = {"W": dlarray(W), "b": dlarray(b)} if arg == "p" else Masked(dlarray(W))
+    with pytest.raises(sct.EvaluationError, match="forwards \\*\\*kwargs .* passed (k|mask)"):
+        dlfeval(fun, a, X0)
