@@ -396,3 +396,57 @@ def inline_type_of_parameters(fn, fdef: gast.FunctionDef, kinds) -> None:
                 return named(node, node.value.id)
             return node
     Rewrite().visit(fdef)
+
+
+def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List] = None) -> None:
+    """``m.parameters()`` where ``parameters`` is a generator method (``def parameters(self): yield
+    self.W ...``) of the class ``m``'s kind names (a parameter, or a field of one: ``self.l1``): the
+    call of the function the class gives, ``Defining.parameters(m)``, which the generator pass reads
+    as the list of its items like a generator called by name (was refused: "sct cannot differentiate
+    yield in parameters()").  Left as it was where an instance attribute of that name may hide the
+    method, the class has no global name there, or the object's name is rebound.  ``guards`` gets
+    what the choice read: the MRO and each class searched up to the defining one."""
+    import inspect
+    if not isinstance(fn, types.FunctionType) or not kinds or not fdef.args.args:
+        return
+    kinds_of = {a.id: k for a, k in zip(fdef.args.args, kinds)}
+    rebound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, (gast.Store, gast.Del))}
+    local = _local_names(fn) | set(fn.__code__.co_freevars)
+
+    def kind_at(node):
+        if isinstance(node, gast.Name):
+            return kinds_of.get(node.id) if node.id not in rebound else None
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            outer = kind_at(node.value)
+            if isinstance(outer, tuple) and len(outer) > 2 and outer[0] == "obj":
+                return dict(outer[2]).get(node.attr)
+        return None
+
+    for n in walk_nodes(fdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                isinstance(n.func.ctx, gast.Load)):
+            continue
+        kind = kind_at(n.func.value)
+        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)):
+            continue
+        cls, attr = kind[1], n.func.attr
+        if attr in dict(kind[2]) or hasattr(cls, "__getattr__") or hasattr(cls, "__getattribute__") and \
+                cls.__getattribute__ is not object.__getattribute__:
+            continue
+        defining = next((k for k in cls.__mro__ if attr in vars(k)), None)
+        method = vars(defining).get(attr) if defining is not None else None
+        if not (isinstance(method, types.FunctionType) and method.__code__.co_flags & inspect.CO_GENERATOR):
+            continue
+        name = defining.__name__ if fn.__globals__.get(defining.__name__) is defining else \
+            next((k for k, v in fn.__globals__.items() if v is defining), None)
+        if name is None or name in local:
+            continue
+        if guards is not None:
+            guards.append((cls, "__mro__"))
+            guards.extend((k, attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
+        receiver = n.func.value
+        n.func = gast.copy_location(gast.Attribute(
+            value=gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n),
+            attr=attr, ctx=gast.Load()), n)
+        n.args = [receiver] + list(n.args)

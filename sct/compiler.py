@@ -42,7 +42,7 @@ from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
-from .base_inits import inline_base_inits, inline_super_calls, inline_type_of_parameters
+from .base_inits import inline_base_inits, inline_generator_methods, inline_super_calls, inline_type_of_parameters
 from .inline_helpers import class_guards, inline_helpers
 from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
@@ -399,6 +399,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     supers: list = []
     inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
     inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
+    inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None

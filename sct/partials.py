@@ -74,7 +74,9 @@ class PartialRewriter:
         # names the normalizer made for rt.generator_items(gen), each with gen's expression (sct/normalize_generators.py)
         self.generator_items: Dict[str, gast.expr] = {}
 
-    def resolve(self, node, local_root) -> object:
+    def resolve(self, node, local_root, classes: bool = False) -> object:
+        """What the chain of names ``node`` refers to (a global, a closure cell, a builtin, a module's
+        attribute; with ``classes``, a class's attribute too), or None."""
         parts = _chain(node)
         if parts is None or local_root(node):
             return None
@@ -94,7 +96,7 @@ class PartialRewriter:
                 return None
             value = builtins[parts[0]]
         for attr in parts[1:]:
-            if not isinstance(value, types.ModuleType):
+            if not isinstance(value, types.ModuleType) and not (classes and isinstance(value, type)):
                 return None
             value = getattr(value, attr, None)
         return value

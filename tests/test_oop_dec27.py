@@ -36,6 +36,11 @@
    differentiate **kwargs in a call"), whatever the call passed.  Forwarding the function's own
    ``**kwargs`` (never changed there) is now ``g(*args)`` checked when it runs: a call that gave
    keywords is refused there, naming them.
+9. ``for p in model.parameters()`` with ``def parameters(self): yield self.W ...`` was refused ("sct
+   cannot differentiate yield in parameters()"): a generator method of an object whose class its kind
+   names (an argument, or a field of one) is now the class's function called on it,
+   ``Cls.parameters(m)``, read as a generator called by name (its items computed when it is called;
+   one that changes objects is still refused).  Replacing the method recompiles.
 Values against plain Python, gradients against central differences (tests/gradcheck.py).
 """
 from __future__ import annotations
@@ -629,3 +634,99 @@ def test_keywords_that_reach_forwarded_kwargs_are_refused_when_it_runs(fun, arg)
     a = {"W": dlarray(W), "b": dlarray(b)} if arg == "p" else Masked(dlarray(W))
     with pytest.raises(sct.EvaluationError, match="forwards \\*\\*kwargs .* passed (k|mask)"):
         dlfeval(fun, a, X0)
+
+
+# --- 9. a generator method: for p in model.parameters() ---------------------------------------------
+
+class WithParameters:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def parameters(self):
+        yield self.W
+        yield self.b
+
+    def named_parameters(self):
+        yield "W", self.W
+        yield "b", self.b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W.T + self.b)
+
+
+class TwoLayers:
+    def __init__(self, l1, l2):
+        self.l1 = l1
+        self.l2 = l2
+
+    def __call__(self, x):
+        return self.l2(self.l1(x))
+
+
+def _l2_regularised(m, x):
+    y = np.sum(m(x) ** 2) + 0.1 * sum(np.sum(p ** 2) for p in m.parameters())
+    return y, dlgradient(y, m)
+
+
+def _named_weighted(m, x):
+    y = np.sum(m(x) ** 2) + sum(np.sum(v) * (2.0 if k == "W" else 1.0) for k, v in m.named_parameters())
+    return y, dlgradient(y, m)
+
+
+def _first_layer_regularised(m, x):
+    W, b = m.l1.parameters()
+    y = np.sum(m(x) ** 2) + 0.1 * np.sum(W ** 2) + sum(np.sum(p ** 3) for p in m.l2.parameters())
+    return y, dlgradient(y, m)
+
+
+def _plain_l2(W, b):
+    m = WithParameters(W, b)
+    return float(np.sum(m(X0) ** 2) + 0.1 * sum(np.sum(p ** 2) for p in m.parameters()))
+
+
+def _plain_named(W, b):
+    m = WithParameters(W, b)
+    return float(np.sum(m(X0) ** 2) + sum(np.sum(v) * (2.0 if k == "W" else 1.0) for k, v in m.named_parameters()))
+
+
+@pytest.mark.parametrize("fun, plain", [(_l2_regularised, _plain_l2), (_named_weighted, _plain_named)])
+def test_a_generator_method_of_the_model(fun, plain):
+    W, b = W0.copy(), RNG.standard_normal(4)
+    y, g = dlfeval(fun, WithParameters(dlarray(W.copy()), dlarray(b.copy())), X0)
+    assert float(D(y)) == pytest.approx(plain(W, b), rel=1e-12)
+    assert_close(D(g.W), numerical_gradient(plain, [W.copy(), b.copy()], 0), what="d/dW")
+    assert_close(D(g.b), numerical_gradient(plain, [W.copy(), b.copy()], 1), what="d/db")
+
+
+def test_a_generator_method_of_a_field_and_unpacked():
+    W1, W2 = RNG.standard_normal((3, 3)) * 0.6, RNG.standard_normal((3, 3)) * 0.6
+    b1, b2 = RNG.standard_normal(3), RNG.standard_normal(3)
+    x = X0[:, :3]
+    m = TwoLayers(WithParameters(dlarray(W1.copy()), dlarray(b1.copy())),
+                  WithParameters(dlarray(W2.copy()), dlarray(b2.copy())))
+    y, g = dlfeval(_first_layer_regularised, m, x)
+
+    def plain(w1, b2_):
+        n = TwoLayers(WithParameters(w1, b1), WithParameters(W2, b2_))
+        return float(np.sum(n(x) ** 2) + 0.1 * np.sum(w1 ** 2) + np.sum(W2 ** 3) + np.sum(b2_ ** 3))
+    assert float(D(y)) == pytest.approx(plain(W1, b2), rel=1e-12)
+    assert_close(D(g.l1.W), numerical_gradient(plain, [W1.copy(), b2.copy()], 0), what="d/dW1")
+    assert_close(D(g.l2.b), numerical_gradient(plain, [W1.copy(), b2.copy()], 1), what="d/db2")
+
+
+def test_replacing_the_generator_method_recompiles():
+    W, b = W0.copy(), RNG.standard_normal(4)
+    m = WithParameters(dlarray(W.copy()), dlarray(b.copy()))
+    y, _ = dlfeval(_l2_regularised, m, X0)
+    assert float(D(y)) == pytest.approx(_plain_l2(W, b), rel=1e-12)
+    saved = WithParameters.parameters
+
+    def only_W(self):
+        yield self.W
+    try:
+        WithParameters.parameters = only_W
+        y, _ = dlfeval(_l2_regularised, m, X0)
+        assert float(D(y)) == pytest.approx(_plain_l2(W, b), rel=1e-12)
+    finally:
+        WithParameters.parameters = saved
