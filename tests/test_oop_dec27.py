@@ -730,3 +730,56 @@ def test_replacing_the_generator_method_recompiles():
         assert float(D(y)) == pytest.approx(_plain_l2(W, b), rel=1e-12)
     finally:
         WithParameters.parameters = saved
+
+
+def _lambda_in_a_comprehension_second_order(x, b):
+    h = x * 1.0
+    fs = [lambda u, a=a: u * a for a in (h, b)]          # (progtest seed 158: a def bound to None broke
+    h = fs[0](h) + fs[1](h)                              # the closures of the second derivative)
+    y = np.sum(np.tanh(h))
+    gr = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(gr ** 2) + 0.5 * y
+    return z, dlgradient(z, x)
+
+
+def test_lambdas_of_a_comprehension_differentiated_twice():
+    x, b = np.array([0.1, 0.2]), np.array([0.3, 0.4])
+
+    def first(v):
+        def f(v_, b_):
+            h = v_ * 1.0
+            fs = [lambda u, a=a: u * a for a in (h, b_)]
+            h = fs[0](h) + fs[1](h)
+            y = np.sum(np.tanh(h))
+            return y, dlgradient(y, v_)
+        return D(dlfeval(f, dlarray(v), b)[1])
+
+    def z_of(v):
+        h = v * v + v * b
+        return float(np.sum(first(v) ** 2) + 0.5 * np.sum(np.tanh(h)))
+    z, g = dlfeval(_lambda_in_a_comprehension_second_order, dlarray(x), b)
+    assert float(D(z)) == pytest.approx(z_of(x.copy()), rel=1e-10)
+    assert_close(D(g), numerical_gradient(z_of, [x.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5)
+
+
+def _lambda_capturing_in_a_branch(x, flag):
+    y = np.sum(x)
+    if flag:
+        c = x * 3.0
+        f = lambda v: v * c
+        y = y + np.sum(sorted([f(x), x], key=lambda v: float(np.sum(v)))[0] ** 2)
+    return y
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_a_capturing_lambda_and_a_key_in_a_branch(flag):
+    x = np.array([0.3, -0.8, 1.2])
+    y, g = dlfeval(_first, _lambda_capturing_in_a_branch, dlarray(x), flag)
+    assert float(D(y)) == pytest.approx(_lambda_capturing_in_a_branch(x.copy(), flag), rel=1e-12)
+    assert_close(D(g), numerical_gradient(lambda v: _lambda_capturing_in_a_branch(v, flag), [x.copy()], 0))
+    z, gz = dlfeval(_second, _lambda_capturing_in_a_branch, dlarray(x), flag)
+
+    def z_of(v):
+        return float(np.sum(D(dlfeval(_first, _lambda_capturing_in_a_branch, dlarray(v), flag)[1]) ** 2))
+    assert float(D(z)) == pytest.approx(z_of(x.copy()), rel=1e-12)
+    assert_close(D(gz), numerical_gradient(z_of, [x.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5)
