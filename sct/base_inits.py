@@ -431,9 +431,9 @@ def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional
         if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)):
             continue
         cls, attr = kind[1], n.func.attr
-        if attr in dict(kind[2]) or hasattr(cls, "__getattr__") or hasattr(cls, "__getattribute__") and \
-                cls.__getattribute__ is not object.__getattribute__:
-            continue
+        if attr in dict(kind[2]) or any(isinstance(vars(k).get(a), types.FunctionType) for k in cls.__mro__
+                                         for a in ("__getattr__", "__getattribute__")):
+            continue                    # (an instance attribute, or the class's own attribute access)
         defining = next((k for k in cls.__mro__ if attr in vars(k)), None)
         method = vars(defining).get(attr) if defining is not None else None
         if not (isinstance(method, types.FunctionType) and method.__code__.co_flags & inspect.CO_GENERATOR):

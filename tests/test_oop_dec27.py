@@ -50,6 +50,7 @@ import dataclasses
 import functools
 import logging
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -783,3 +784,32 @@ def test_a_capturing_lambda_and_a_key_in_a_branch(flag):
         return float(np.sum(D(dlfeval(_first, _lambda_capturing_in_a_branch, dlarray(v), flag)[1]) ** 2))
     assert float(D(z)) == pytest.approx(z_of(x.copy()), rel=1e-12)
     assert_close(D(gz), numerical_gradient(z_of, [x.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5)
+
+
+class Pair(NamedTuple):
+    W: object
+    b: object
+
+    def scaled(self, k):
+        return type(self)(self.W * k, self.b)
+
+    def powers(self, n):
+        for i in range(n):
+            yield self.W * (i + 1)
+
+
+def _pair_loss(m, x):
+    y = np.sum(np.tanh(x @ m.scaled(2.0).W.T + m.b) ** 2) + sum(np.sum(p ** 2) for p in m.powers(2))
+    return y, dlgradient(y, m)
+
+
+def test_a_namedtuples_generator_method_and_type_of_self():
+    W, b = W0.copy(), RNG.standard_normal(4)
+
+    def plain(w, b_):
+        m = Pair(w, b_)
+        return float(np.sum(np.tanh(X0 @ m.scaled(2.0).W.T + m.b) ** 2) + sum(np.sum(p ** 2) for p in m.powers(2)))
+    y, g = dlfeval(_pair_loss, Pair(dlarray(W.copy()), dlarray(b.copy())), X0)
+    assert float(D(y)) == pytest.approx(plain(W, b), rel=1e-12)
+    assert_close(D(g.W), numerical_gradient(plain, [W.copy(), b.copy()], 0), what="d/dW")
+    assert_close(D(g.b), numerical_gradient(plain, [W.copy(), b.copy()], 1), what="d/db")
