@@ -347,7 +347,7 @@ def _may_be_differentiated(v) -> bool:
         return False
     if isinstance(v, (float, complex)):
         return True
-    if hasattr(v, "shape") and hasattr(v, "dtype"):
+    if _support._is_array(v):
         return np.issubdtype(v.dtype, np.inexact)
     return _support._differentiable_leafy(v)
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
-from .support import _bound_values, class_held_dlarrays, self_holding_path
+from .support import _bound_values, class_held_dlarrays, self_holding_path, service_object
 from .table import Table
 
 __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate", "lbfgsState"]
@@ -78,8 +78,8 @@ def _parameter_object(v) -> bool:
     layer (``sct.Layer``), an object whose class names its ``learnables``, a model or layer of the
     user's whose ``__call__`` runs it (was: skipped as callable, so a model object given to an optimizer
     was refused and its layers held by another object were silently never updated)."""
-    if isinstance(v, _NOT_PARAMETER_OBJECTS) or not hasattr(v, "__dict__"):
-        return False
+    if isinstance(v, _NOT_PARAMETER_OBJECTS) or not hasattr(v, "__dict__") or service_object(v):
+        return False                     # (a logger, a lock: kept as they are)
     if isinstance(v, Layer) or getattr(type(v), "learnables", None):
         return True
     return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES

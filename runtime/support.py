@@ -45,7 +45,9 @@ SctRuntimeError = SctError      # the run-time errors raised from generated code
 
 
 def _is_array(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype")
+    # (not a class: numpy's scalar types have ``shape`` and ``dtype`` descriptors, so an object's
+    # ``self.dtype = np.float32`` field was read as an array, an internal TypeError in its gradient)
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
 def _is_zero(g) -> bool:
@@ -2308,13 +2310,27 @@ def _differentiable_leafy(v) -> bool:
         # as the field's value in the gradient object, ``g.scale == 2.0``, silently)
         return True
     if not hasattr(v, "__dict__") or isinstance(v, (type, types.FunctionType, types.MethodType,
-                                                    types.BuiltinFunctionType, types.ModuleType)):
+                                                    types.BuiltinFunctionType, types.ModuleType)) or \
+            service_object(v):
         return False
     # objects of the user's classes, callable ones (layers) too; not tools that are callable
     return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
 
 
 _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
+
+# the standard library's services a model object may hold beside its parameters (``self.log =
+# logging.getLogger(__name__)``, a lock, a queue): they hold no parameters, and a logger holds itself
+# (its manager's table of loggers), so walking one as an object of the user's refused the gradient
+# with respect to the model ("an object of class Logger that holds itself"), and the optimizers
+_SERVICE_MODULES = frozenset({"logging", "threading", "multiprocessing", "queue", "asyncio", "concurrent",
+                              "socket", "subprocess", "sqlite3"})
+
+
+def service_object(v) -> bool:
+    """An object of a class of the standard library's services (``logging.Logger``, ``threading.Lock``):
+    never parameters, kept as it is (kinds: a constant of its class)."""
+    return type(v).__module__.split(".")[0] in _SERVICE_MODULES
 
 
 def zero_adjoint(x):
@@ -3258,6 +3274,22 @@ def keyword_layout(fn, npos, merged):
 
 
 nondifferentiable(keyword_defaults, keyword_layout)
+
+
+def no_keywords_forwarded(kwargs):
+    """``g(*args, **kwargs)`` forwarding the function's own ``**kwargs`` (a ``Module.__call__`` calling
+    ``self.forward(*args, **kwargs)``, a decorator's wrapper): compiled as ``g(*args)``, which it is when
+    no keyword reached ``kwargs``; a call that gave keywords is refused here (which parameters they
+    reach is known only when it runs)."""
+    if kwargs:
+        raise EvaluationError(
+            f"sct forwards **kwargs on to another call only when no keyword reaches them; this call passed "
+            f"{', '.join(map(str, kwargs))}: pass them to the function that takes them by name, or give "
+            f"that function's parameters explicitly (def __call__(self, x, mask=None): return "
+            f"self.forward(x, mask=mask))")
+
+
+nondifferentiable(no_keywords_forwarded)
 
 
 def closure_frame(filename):

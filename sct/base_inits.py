@@ -57,6 +57,20 @@ def _owner(fn) -> Optional[type]:
     return None
 
 
+def _named_owner(sup: gast.Call, fn, me: str) -> Optional[type]:
+    """The class ``C`` of a two-argument ``super(C, self)`` (Python 2's spelling, which old code keeps):
+    ``C`` a global name of the method's module bound to a class, the second argument its first
+    parameter; None for anything else."""
+    if len(sup.args) != 2 or sup.keywords or not all(isinstance(a, gast.Name) for a in sup.args) or \
+            sup.args[1].id != me or not isinstance(fn, types.FunctionType):
+        return None
+    name = sup.args[0].id
+    if name in _local_names(fn) or name in fn.__code__.co_freevars:
+        return None
+    found = fn.__globals__.get(name)
+    return found if isinstance(found, type) else None
+
+
 def _rewrite(body: List, fn, me: str, cls: type, owner, used, depth: int) -> List:
     out = []
     for s in body:
@@ -75,7 +89,9 @@ def _inlined(s, fn, me: str, cls: type, owner, used, depth: int) -> Optional[Lis
     args = list(call.args)
     target = func.value
     if isinstance(target, gast.Call) and isinstance(target.func, gast.Name) and target.func.id == "super" \
-            and not target.args and not target.keywords:
+            and not target.keywords and (not target.args or _named_owner(target, fn, me) is not None):
+        if target.args:
+            owner = _named_owner(target, fn, me)
         if owner is None or owner not in cls.__mro__:
             return None
         mro = cls.__mro__
@@ -282,23 +298,26 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
     before the defining one (``Mid.name = f`` later makes super() find Mid's) and the class's MRO."""
     if not isinstance(fn, types.FunctionType) or not fdef.args.args:
         return
-    calls = [n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+    me = fdef.args.args[0].id
+    # super() and super(C, self): the class whose successors along self's MRO the call searches
+    calls = [(n, _named_owner(n.func.value, fn, me) if n.func.value.args else _owner(fn))
+             for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
              isinstance(n.func.value, gast.Call) and isinstance(n.func.value.func, gast.Name) and
-             n.func.value.func.id == "super" and not n.func.value.args and not n.func.value.keywords and
-             n.func.attr != "__init__"]
+             n.func.value.func.id == "super" and not n.func.value.keywords and n.func.attr != "__init__" and
+             (not n.func.value.args or _named_owner(n.func.value, fn, me) is not None)]
     if not calls:
         return
-    me = fdef.args.args[0].id
     kind = kinds[0] if kinds else None
     cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and \
         isinstance(kind[1], type) else None
-    owner = _owner(fn)
     rebinds_me = any(isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del))
                      for n in walk_nodes(fdef))
-    if cls is None or owner is None or owner not in cls.__mro__ or rebinds_me:
+    if cls is None or rebinds_me:
         return
     mro = cls.__mro__
-    for call in calls:
+    for call, owner in calls:
+        if owner is None or owner not in mro:
+            continue
         attr = call.func.attr
         defining = next((k for k in mro[mro.index(owner) + 1:] if attr in vars(k)), None)
         if defining is None or not isinstance(vars(defining)[attr], types.FunctionType):
@@ -317,3 +336,117 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
         call.args = [gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)] + list(call.args)
         for n in gast.walk(call.func):
             gast.copy_location(n, call)
+
+
+def inline_type_of_parameters(fn, fdef: gast.FunctionDef, kinds) -> None:
+    """``type(p)`` and ``p.__class__`` of a parameter whose kind names its class (an object of the
+    user's class: the compiled code is for that class only): the class itself, by the name the module
+    knows it by (``type(self)(self.W * k)``, a functional update building a new object of the same
+    class; was refused as "no derivative rule for type").  Left as it was where the class has no
+    global name there, the parameter is rebound, ``type`` is not the builtin, or a class defines its
+    own ``__class__``.  The global name read is guarded as any global the code reads."""
+    if not isinstance(fn, types.FunctionType) or not kinds or not fdef.args.args:
+        return
+    if not any(isinstance(n, gast.Name) and n.id == "type" or isinstance(n, gast.Attribute) and
+               n.attr == "__class__" for n in walk_nodes(fdef)):
+        return
+    local = _local_names(fn) | set(fn.__code__.co_freevars)
+    rebound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, (gast.Store, gast.Del))}
+    classes: Dict[str, str] = {}
+    for arg, kind in zip(fdef.args.args, kinds):
+        p = arg.id
+        if p in rebound or not (isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and
+                                isinstance(kind[1], type)):
+            continue
+        cls = kind[1]
+        if any("__class__" in vars(k) for k in cls.__mro__[:-1]):
+            continue
+        name = cls.__name__ if fn.__globals__.get(cls.__name__) is cls else \
+            next((k for k, v in fn.__globals__.items() if v is cls), None)
+        if name is not None and name not in local:
+            classes[p] = name
+    if not classes:
+        return
+    builtin_type = "type" not in local and "type" not in fn.__globals__
+
+    def named(node, p):
+        return gast.copy_location(gast.Name(id=classes[p], ctx=gast.Load(), annotation=None,
+                                            type_comment=None), node)
+
+    class Rewrite(gast.NodeTransformer):
+        def visit_FunctionDef(self, node):
+            return self.generic_visit(node) if node is fdef else node     # (a nested def's own names)
+
+        def visit_Lambda(self, node):
+            return node
+
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if builtin_type and isinstance(node.func, gast.Name) and node.func.id == "type" and \
+                    len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Name) and \
+                    node.args[0].id in classes:
+                return named(node, node.args[0].id)
+            return node
+
+        def visit_Attribute(self, node):
+            self.generic_visit(node)
+            if node.attr == "__class__" and isinstance(node.ctx, gast.Load) and \
+                    isinstance(node.value, gast.Name) and node.value.id in classes:
+                return named(node, node.value.id)
+            return node
+    Rewrite().visit(fdef)
+
+
+def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List] = None) -> None:
+    """``m.parameters()`` where ``parameters`` is a generator method (``def parameters(self): yield
+    self.W ...``) of the class ``m``'s kind names (a parameter, or a field of one: ``self.l1``): the
+    call of the function the class gives, ``Defining.parameters(m)``, which the generator pass reads
+    as the list of its items like a generator called by name (was refused: "sct cannot differentiate
+    yield in parameters()").  Left as it was where an instance attribute of that name may hide the
+    method, the class has no global name there, or the object's name is rebound.  ``guards`` gets
+    what the choice read: the MRO and each class searched up to the defining one."""
+    import inspect
+    if not isinstance(fn, types.FunctionType) or not kinds or not fdef.args.args:
+        return
+    kinds_of = {a.id: k for a, k in zip(fdef.args.args, kinds)}
+    rebound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+               isinstance(n.ctx, (gast.Store, gast.Del))}
+    local = _local_names(fn) | set(fn.__code__.co_freevars)
+
+    def kind_at(node):
+        if isinstance(node, gast.Name):
+            return kinds_of.get(node.id) if node.id not in rebound else None
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            outer = kind_at(node.value)
+            if isinstance(outer, tuple) and len(outer) > 2 and outer[0] == "obj":
+                return dict(outer[2]).get(node.attr)
+        return None
+
+    for n in walk_nodes(fdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                isinstance(n.func.ctx, gast.Load)):
+            continue
+        kind = kind_at(n.func.value)
+        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)):
+            continue
+        cls, attr = kind[1], n.func.attr
+        if attr in dict(kind[2]) or any(isinstance(vars(k).get(a), types.FunctionType) for k in cls.__mro__
+                                         for a in ("__getattr__", "__getattribute__")):
+            continue                    # (an instance attribute, or the class's own attribute access)
+        defining = next((k for k in cls.__mro__ if attr in vars(k)), None)
+        method = vars(defining).get(attr) if defining is not None else None
+        if not (isinstance(method, types.FunctionType) and method.__code__.co_flags & inspect.CO_GENERATOR):
+            continue
+        name = defining.__name__ if fn.__globals__.get(defining.__name__) is defining else \
+            next((k for k, v in fn.__globals__.items() if v is defining), None)
+        if name is None or name in local:
+            continue
+        if guards is not None:
+            guards.append((cls, "__mro__"))
+            guards.extend((k, attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
+        receiver = n.func.value
+        n.func = gast.copy_location(gast.Attribute(
+            value=gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n),
+            attr=attr, ctx=gast.Load()), n)
+        n.args = [receiver] + list(n.args)

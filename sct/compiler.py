@@ -42,7 +42,7 @@ from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
-from .base_inits import inline_base_inits, inline_super_calls
+from .base_inits import inline_base_inits, inline_generator_methods, inline_super_calls, inline_type_of_parameters
 from .inline_helpers import class_guards, inline_helpers
 from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
@@ -398,6 +398,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
     inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
+    inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
+    inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
@@ -648,11 +650,19 @@ def _nested_functions(fdef, any_defs: bool = True) -> List:
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
 
 
+def _other_parameters(fdef) -> set:
+    """The keyword-only parameters and ``*args``/``**kwargs``: the function's own names too (a
+    keyword-only ``act=np.sin`` called as ``act(z)`` was looked up among the globals, and refused as
+    not defined when the function is compiled)."""
+    args = fdef.args
+    return {a.id for a in args.kwonlyargs} | {a.id for a in (args.vararg, args.kwarg) if a is not None}
+
+
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
     defs: List = []
     stores, imports = _stores_and_imports(fdef, defs)
-    local_names = set(params) | set(stores)
+    local_names = set(params) | set(stores) | _other_parameters(fdef)
     nested = _nested_functions(fdef, bool(defs))          # (no def anywhere: no walk of each statement)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
@@ -721,7 +731,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     fingerprint = tree_fingerprint(fdef, stored)        # (one walk for both)
     if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in walk_nodes(fdef)):
         stored = _stored_names(fdef)        # (not the names a nested def binds for itself)
-    local_names = set(sig.params) | stored
+    local_names = set(sig.params) | stored | _other_parameters(fdef)
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
     if first_tree == (fingerprint, frozenset(local_names)):

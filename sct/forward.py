@@ -455,7 +455,7 @@ def _array_leaves(tree):
     elif isinstance(tree, dict):
         for item in tree.values():
             yield from _array_leaves(item)
-    elif hasattr(tree, "shape") and hasattr(tree, "dtype"):
+    elif hasattr(tree, "shape") and hasattr(tree, "dtype") and not isinstance(tree, type):
         yield tree
 
 

@@ -114,7 +114,9 @@ class ForwardCode(EmitPass):
         # def f(x, *, scale=None): if scale is None: scale = 0.1 ran with 0.1 for f(x, scale=0.5))
         parameters = set(self.gen.params) | set(self.facts.kwonly) | \
             {p for p in (self.facts.vararg, self.facts.kwarg) if p is not None}
-        unbound = sorted({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed}
+        unbound = sorted(({n for n in in_compounds if n in passed_on or n in self.gen.plan.needed} |
+                          # a nested def (a lambda) made in a compound statement that a sweep is given
+                          (self.facts.defined_in_compounds & passed_on))
                          - parameters - self.facts.bound_before_compounds, key=self.gen.order_key)
         return [assign(name, const(None)) for name in unbound]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
-from .runtime.support import Closure, array_subclass_override
+from .runtime.support import Closure, array_subclass_override, service_object
 
 
 _DTYPE_STR: dict = {}
@@ -231,6 +231,8 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         # each call it compiled)
         return ("const", type(x))
     if hasattr(x, "__dict__"):
+        if service_object(x):           # a logger, a lock: no parameters, its state not the code's kind (a
+            return ("const", type(x))   # logger's manager holds every logger of the process)
         return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
     key = getattr(x, "__sct_kind__", None)     # sct's slotted objects keyed on their structure (a network's)

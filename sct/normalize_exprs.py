@@ -320,6 +320,11 @@ class Expressions:
                 args.append(self.atom(a, out, hint))
         keywords = []
         for k in node.keywords:
+            if k.arg is None and self.own_kwargs_forwarded(k.value):
+                # g(*args, **kwargs) of the function's own **kwargs: g(*args) where no keyword reached
+                # them (checked when it runs)
+                self.emit(out, gast.Expr(value=call(f"{self.rt_name}.no_keywords_forwarded", [load(k.value.id)])))
+                continue
             if k.arg is None:
                 self.fail(node, "**kwargs in a call", "pass the keywords explicitly")
             value = k.value
@@ -328,6 +333,23 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def own_kwargs_forwarded(self, value) -> bool:
+        """Is ``value`` (of ``**value`` in a call) the function's own ``**kwargs`` parameter, never
+        rebound or changed in it?"""
+        kwarg = self.fdef.args.kwarg
+        if kwarg is None or not isinstance(value, gast.Name) or value.id != kwarg.id:
+            return False
+        for n in gast.walk(self.fdef):
+            if isinstance(n, gast.Name) and n.id == kwarg.id and isinstance(n.ctx, (gast.Store, gast.Del)):
+                return False
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.value, gast.Name) and \
+                    n.value.id == kwarg.id and isinstance(n.ctx, (gast.Store, gast.Del)) or \
+                    isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    isinstance(n.func.value, gast.Name) and n.func.value.id == kwarg.id and \
+                    n.func.attr in ("update", "setdefault", "pop", "popitem", "clear", "__setitem__"):
+                return False
+        return True
 
     def joined_str(self, node: gast.JoinedStr, out: List, hint: str) -> gast.JoinedStr:
         """``f"{expr:spec}"``: each expression (and a spec's) computed first, left to right as Python does, into

@@ -259,7 +259,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             self.generic_visit(node)
             if not isinstance(node.func, (gast.Name, gast.Attribute)):
                 return node
-            gen = partials.resolve(node.func, norm.local_root)
+            gen = partials.resolve(node.func, norm.local_root, classes=True)   # (Cls.gen(m): a class's function)
             if not _generator_function(gen):
                 return node
             label = dotted_name(node.func) or "generator"

@@ -49,6 +49,20 @@ def _chain(node) -> Optional[List[str]]:
     return parts[::-1]
 
 
+def _default_of(f, name: str, function_name: str) -> Optional[str]:
+    """The expression of ``f``'s default for its parameter ``name`` (``f.__defaults__[i]`` or
+    ``f.__kwdefaults__["name"]``); None where it has none."""
+    code = f.__code__
+    positional = code.co_varnames[:code.co_argcount]
+    if name in positional:
+        defaults = f.__defaults__ or ()
+        i = positional.index(name) - (len(positional) - len(defaults))
+        return f"{function_name}.__defaults__[{i}]" if 0 <= i < len(defaults) else None
+    if name in (f.__kwdefaults__ or {}):
+        return f"{function_name}.__kwdefaults__[{name!r}]"
+    return None
+
+
 class PartialRewriter:
     """Resolves the names of one function (its globals, closure cells, builtins) for the
     normalizer, and writes the nested function of each partial it can see through."""
@@ -60,7 +74,9 @@ class PartialRewriter:
         # names the normalizer made for rt.generator_items(gen), each with gen's expression (sct/normalize_generators.py)
         self.generator_items: Dict[str, gast.expr] = {}
 
-    def resolve(self, node, local_root) -> object:
+    def resolve(self, node, local_root, classes: bool = False) -> object:
+        """What the chain of names ``node`` refers to (a global, a closure cell, a builtin, a module's
+        attribute; with ``classes``, a class's attribute too), or None."""
         parts = _chain(node)
         if parts is None or local_root(node):
             return None
@@ -80,7 +96,7 @@ class PartialRewriter:
                 return None
             value = builtins[parts[0]]
         for attr in parts[1:]:
-            if not isinstance(value, types.ModuleType):
+            if not isinstance(value, types.ModuleType) and not (classes and isinstance(value, type)):
                 return None
             value = getattr(value, attr, None)
         return value
@@ -128,6 +144,7 @@ class PartialRewriter:
         if any(p in taken for p in sig.parameters):
             return None
         params, body, call_args, call_keywords = [], [], list(temps), []
+        kw_defaults: Dict[str, tuple] = {}         # parameter -> (its temp, f's default as an expression)
         star = False
         for p in sig.parameters.values():
             if p.kind == p.VAR_POSITIONAL:
@@ -140,9 +157,17 @@ class PartialRewriter:
                 default = "=" + unset
                 body.append(f"    if {p.name} is {unset}:\n        {p.name} = {kw_temps[p.name]}\n")
             elif p.default is not p.empty:
-                if type(p.default) not in _LITERALS:
-                    return None
-                default = "=" + repr(p.default)
+                if type(p.default) in _LITERALS:
+                    default = "=" + repr(p.default)
+                else:
+                    # a default that is not a literal (act=np.tanh, a module-level array): f's own, read
+                    # where the partial is made (f.__defaults__ is guarded: replacing it recompiles)
+                    where = _default_of(f, p.name, function_name)
+                    if where is None:
+                        return None
+                    default = "=" + unset
+                    kw_defaults[p.name] = (norm.namer.fresh(f"{name}_{p.name}_default"), where)
+                    body.append(f"    if {p.name} is {unset}:\n        {p.name} = {kw_defaults[p.name][0]}\n")
             if p.kind == p.KEYWORD_ONLY:
                 if not star:
                     params.append("*")
@@ -164,6 +189,8 @@ class PartialRewriter:
             norm.assign_to(t, a, out)
         for k in node.keywords:
             norm.assign_to(kw_temps[k.arg], k.value, out)
+        for temp, where in kw_defaults.values():
+            norm.assign_to(temp, gast.parse(where, mode="eval").body, out)
         norm.emit(out, assign(unset, gast.Attribute(value=load(norm.rt_name), attr="PARTIAL_UNSET",
                                                     ctx=gast.Load())))
         norm.emit(out, fdef)

@@ -157,6 +157,9 @@ class FunctionFacts:
     name_counts: Mapping[str, Tuple[int, int]]  # name -> (stores, loads)
     assigned_in_compounds: FrozenSet[str]       # names a top-level if/for/while/with assigns
     bound_before_compounds: FrozenSet[str]      # assigned at the top level before any compound
+    # nested defs (lambdas) a top-level if/for/while/with makes: bound to None before it where a sweep
+    # reads one (was: UnboundLocalError, a ``key=lambda ...`` of sorted in a branch not taken)
+    defined_in_compounds: FrozenSet[str] = frozenset()
 
     def fail(self, node, message: str, construct: str) -> NoReturn:
         raise CompileError(message, self.filename, getattr(node, "lineno", self.line), construct)

@@ -596,6 +596,7 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
                 def_order.setdefault(m.id, len(def_order))
     bound: set = set()              # assigned at the top level before any compound assigns it
     seen_in_compound: set = set()   # every name a top-level compound assigns
+    defs_in_compound: set = set()   # every nested def (a lambda) a top-level compound makes
     for s in fdef.body:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             if s.targets[0].id not in seen_in_compound:
@@ -604,7 +605,9 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
             for n in walk_nodes(s):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     seen_in_compound.add(n.id)
+                elif isinstance(n, gast.FunctionDef):
+                    defs_in_compound.add(n.name)
     return FunctionFacts(fdef.name, filename, fdef.lineno, params, kwonly, vararg, kwarg, frozenset(stored),
                          MappingProxyType(defined_line), MappingProxyType(def_order),
                          MappingProxyType({k: (v[0], v[1]) for k, v in counts.items()}),
-                         frozenset(seen_in_compound), frozenset(bound))
+                         frozenset(seen_in_compound), frozenset(bound), frozenset(defs_in_compound - bound))
