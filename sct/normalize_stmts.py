@@ -50,8 +50,10 @@ class Statements:
                 not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
             self.unpack_pairwise(target0, value, out)
             return
-        if any(isinstance(t, (gast.Tuple, gast.List)) for t in s.targets):
-            value = self.iterated(value)
+        if len(s.targets) == 1 and isinstance(target0, (gast.Tuple, gast.List)):
+            # (one target only: ``p = a, b = zip(...)`` leaves p the iterator, exhausted, or the live
+            # view, not a list of their items)
+            value = self.iterated(value, out)
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
         for target in s.targets:
             self.store_into(target, tmp, out)
@@ -63,7 +65,7 @@ class Statements:
     _VIEW_METHODS = frozenset({"values", "items", "keys"})
     _ITERATOR_BUILTINS = frozenset({"zip", "map", "filter", "enumerate", "iter"})
 
-    def iterated(self, value):
+    def iterated(self, value, out: List):
         """``value`` of an unpacking, as a list where it is a dict view or a builtin iterator."""
         if not isinstance(value, gast.Call) or value.keywords and not (
                 isinstance(value.func, gast.Name) and value.func.id == "enumerate"):
@@ -78,7 +80,12 @@ class Statements:
             if func.id in self._ITERATOR_BUILTINS:
                 return call(listed, [value])
             if func.id == "reversed" and len(value.args) == 1 and not isinstance(value.args[0], gast.Starred):
-                return gast.Subscript(value=call(listed, [value.args[0]]),
+                # (rt.reversible: Python's TypeError for what reversed() refuses, a set or an iterator,
+                # and a refusal for a class with its own __reversed__, which list(x)[::-1] would not
+                # call; was: a set listed in reverse, a custom __reversed__ ignored)
+                seq = self.atom(value.args[0], out, hint="seq")
+                checked = call(f"{self.rt_name}.after_check", [seq, call(f"{self.rt_name}.reversible", [seq])])
+                return gast.Subscript(value=call(listed, [checked]),
                                       slice=gast.Slice(lower=None, upper=None, step=const(-1)), ctx=gast.Load())
         return value
 
