@@ -497,7 +497,10 @@ class TableRows:
         if _is_zero(values):
             return ZERO
         if self.whole:
-            return {"Value": [values[i] for i in self.positions()]}
+            # a row written twice (t[[0, 0]] = rows) holds the last one written: an earlier one of the
+            # value's rows is overwritten, a constant (was: each given the row's adjoint, counted twice)
+            positions = self.positions()
+            return {"Value": [ZERO if i in positions[k + 1:] else values[i] for k, i in enumerate(positions)]}
         if isinstance(self.rows, tuple):
             from .table import Row
             return Row(ZERO, ZERO, values[self.rows[1]])
