@@ -71,14 +71,16 @@ class Statements:
                 isinstance(value.func, gast.Name) and value.func.id == "enumerate"):
             return value
         func = value.func
-        if not self.is_builtin("list"):
-            return value
-        listed = "list"
+        # list(...) where ``list`` is Python's (list(zip(...)) and list(enumerate(...)) are followed by
+        # that name); else the runtime's list of the items, as ``[*value]`` (was: refused where the user's
+        # module or function binds ``list``, though Python's unpacking never reads it)
+        builtin_list = self.is_builtin("list")
+        listed = "list" if builtin_list else f"{self.rt_name}.listed"
         if isinstance(func, gast.Attribute) and func.attr in self._VIEW_METHODS and not value.args:
             return call(listed, [value])
         if isinstance(func, gast.Name) and self.is_builtin(func.id):
             if func.id in self._ITERATOR_BUILTINS:
-                return call(listed, [value])
+                return call(listed, [value]) if builtin_list else value
             if func.id == "reversed" and len(value.args) == 1 and not isinstance(value.args[0], gast.Starred):
                 # (rt.reversible: Python's TypeError for what reversed() refuses, a set or an iterator,
                 # and a refusal for a class with its own __reversed__, which list(x)[::-1] would not
