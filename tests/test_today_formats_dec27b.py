@@ -103,3 +103,15 @@ def test_copyto_where_keeps_the_format():
     assert dims(z) == fmt == "CB"
     assert_close(float(loss), ref)
     assert_close(extractdata(g), numerical_gradient(lambda v: _copyto_where_eager(v)[1], [x], 0))
+
+
+# --- a layer's Padding [t b l r] (today's layer_padding): MATLAB's nonnegative integers (was: 1.5 read as 1,
+# silently; -1 numpy's "index can't contain negative values" when the network was built)
+
+@pytest.mark.parametrize("pad", [[1.5, 0, 2, 1], [-1, 0, 0, 0], [True, False, True, False]])
+def test_layer_padding_four_elements_must_be_whole(pad):
+    with pytest.raises(ValueError, match=r"Padding \[t b l r\] must be four nonnegative integers"):
+        sct.convolution2dLayer(3, 1, Padding=pad)
+    with pytest.raises(ValueError, match=r"Cropping \[t b l r\]"):
+        sct.transposedConv2dLayer(3, 1, Cropping=pad)
+    assert sct.maxPooling2dLayer(2, Padding=[1, 0, 2.0, 1]).Padding == ((1, 2), (0, 1))
