@@ -31,7 +31,7 @@ import gast
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
-from .ir import call, const, load, walk_no_defs, walk_nodes
+from .ir import call, const, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
@@ -528,7 +528,7 @@ class Normalizer(Statements, Loops, Expressions):
 
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` read in the function is Python's builtin of that name."""
-        if self._is_local(name) or self.local_root(load(name)):
+        if self._is_local(name) or (self.locals is not None and name in self.locals):
             return False          # (a caller's local where a helper is inlined into it)
         fn = getattr(self.partials, "fn", None)
         if name in getattr(getattr(fn, "__code__", None), "co_freevars", ()):
@@ -587,7 +587,8 @@ class Normalizer(Statements, Loops, Expressions):
         while isinstance(func, gast.Attribute):
             chain.append(func.attr)
             func = func.value
-        if not isinstance(func, gast.Name) or self._is_local(func.id) or self.local_root(func):
+        if not isinstance(func, gast.Name) or self._is_local(func.id) or \
+                (self.locals is not None and func.id in self.locals):
             return None
         missing = object()
         obj = self._global_value(func.id, missing)
