@@ -3502,7 +3502,9 @@ def _into_rule(g, ans, value, out, casting="same_kind"):
 
 @defrule(into_where, wrt=("value", "out"))
 def _into_where_rule(g, ans, value, out, where, casting="same_kind"):
-    return unbroadcast(cast_through(masked(g, where), ans, value), value), masked(g, np.logical_not(where))
+    # (the mask as numpy reads it: where=None is False, nothing copied; was read as no mask)
+    return unbroadcast(cast_through(masked(g, np.asarray(where, dtype=bool)), ans, value), value), \
+        masked(g, np.logical_not(np.asarray(where, dtype=bool)))
 
 
 def cast_through(grad, result, value):

@@ -193,3 +193,20 @@ def test_copyto_python_int_overflow_as_numpy():
     with pytest.raises(EvaluationError, match="OverflowError"):   # was: 300 cast to 44, a value
         sct_gradients(copyto_int8_overflow, X)
     check_grads(copyto_python_float_where, X)
+
+
+# --- np.copyto(z, v, where=None): numpy reads the mask None as False (nothing copied) ------------------
+
+def copyto_where_none(x):
+    z = x * 2.0
+    np.copyto(z, x ** 2, where=None)
+    return np.sum(z * x)
+
+
+def test_copyto_where_none_copies_nothing():
+    # was: the value right (numpy's copyto) but the gradient [2.5, -1.92] for [2, -4.8]: the rule read
+    # None as no mask
+    check_grads(copyto_where_none, X)
+    import sct
+    value, tangent = sct.jvp(copyto_where_none, (X.copy(),), (np.array([1.0, 0.5]),))
+    np.testing.assert_allclose(np.asarray(getattr(tangent, "data", tangent)), 4 * X @ np.array([1.0, 0.5]))
