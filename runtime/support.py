@@ -701,7 +701,7 @@ def into(value, out, casting="same_kind"):
     default, as numpy).  numpy's own copyto into a copy of ``out``: its errors, and its rules for a
     Python number (``np.copyto(int8s, 300)``: an OverflowError; was: the number read as an int64
     array, cast to 44)."""
-    new = np.array(out, copy=True)
+    new = _copied_out(out)
     np.copyto(new, _copied_value(value), casting=casting)
     return new
 
@@ -709,9 +709,17 @@ def into(value, out, casting="same_kind"):
 def into_where(value, out, where, casting="same_kind"):
     """What ``np.copyto(out, value, casting=casting, where=where)`` leaves in ``out``: ``value`` (cast
     as ``into``) where the boolean ``where`` holds, ``out``'s own entries elsewhere."""
-    new = np.array(out, copy=True)
+    new = _copied_out(out)
     np.copyto(new, _copied_value(value), casting=casting, where=where)
     return new
+
+
+def _copied_out(out):
+    """A copy of the array ``out`` written into; numpy's TypeError for what is not an array (a list, a
+    number: was a list converted and written, a value where Python raises)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"copyto() argument 1 must be a numpy.ndarray, not {type(out).__name__}")
+    return np.array(out, copy=True)
 
 
 def _copied_value(value):

@@ -210,3 +210,26 @@ def test_copyto_where_none_copies_nothing():
     import sct
     value, tangent = sct.jvp(copyto_where_none, (X.copy(),), (np.array([1.0, 0.5]),))
     np.testing.assert_allclose(np.asarray(getattr(tangent, "data", tangent)), 4 * X @ np.array([1.0, 0.5]))
+
+
+# --- np.copyto into what is not an array: numpy's TypeError ---------------------------------------------
+
+def copyto_into_list(x):
+    z = [0.0, 0.0]
+    np.copyto(z, x ** 2)
+    return np.sum(np.array(z) * x)
+
+
+def copyto_into_numpy_scalar(x):
+    z = np.float64(0.0)
+    np.copyto(z, x[0] ** 2)
+    return z * x[0]
+
+
+@pytest.mark.parametrize("fun", [copyto_into_list, copyto_into_numpy_scalar])
+def test_copyto_into_non_array_is_pythons_type_error(fun):
+    with pytest.raises(TypeError):
+        fun(X.copy())
+    # was: a value (the list or number converted and written; 0.125 for the scalar)
+    with pytest.raises(EvaluationError, match="must be a numpy.ndarray"):
+        sct_gradients(fun, X)
