@@ -533,6 +533,10 @@ class Normalizer(Statements, Loops, Expressions):
         fn = getattr(self.partials, "fn", None)
         if name in getattr(getattr(fn, "__code__", None), "co_freevars", ()):
             return False          # a name of the enclosing function (a closure's own ``reversed``)
+        if self.partials is not None:
+            # guarded: a module that defines ``reversed`` or ``zip`` after the first call recompiles (was:
+            # the rewritten code, which no longer reads the name, kept reading it as the builtin)
+            self.partials.used.add(name)
         return bool(self._builtin_names((name,)))
 
     def _is_local(self, name: str) -> bool:
