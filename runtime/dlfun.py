@@ -43,7 +43,7 @@ from .registry import defrule, nondifferentiable
 from .support import unpacked_by_caller
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, conj_of, unbroadcast
-from .nn import apply_dropout_mask, check_channel_parameters, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
+from .nn import apply_dropout_mask, check_channel_parameters, check_class_indices, check_factors_fit, check_target_size, kept_filled, log_floor, vector_bias
 
 # --- geometry (nondifferentiable helpers) -----------------------------------------------
 
@@ -2101,24 +2101,6 @@ def index_mask(targets, MaskIndex):
     return targets != MaskIndex          # bool: a float32 loss stays float32
 
 
-def check_class_indices(fname, indices, count, what="class"):
-    """Refuse indices that are not whole numbers in ``0 .. count - 1`` (Python's 0-based form of MATLAB's
-    ``1 .. count``, outside which MATLAB errors): numpy read a -1 as the last class or word and a 1.7 as
-    1, silently (a MATLAB index 0, a padding token, ported as -1)."""
-    idx = np.asarray(indices)
-    if idx.size == 0:
-        return
-    if idx.dtype.kind not in "iub":
-        if idx.dtype.kind != "f" or not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
-            raise ValueError(f"{fname}: the {what} indices must be whole numbers (0-based), got {idx.dtype} values "
-                             f"such as {idx.reshape(-1)[np.flatnonzero(~np.isfinite(idx) | (idx != np.round(idx)))[:1]] if idx.dtype.kind == 'f' else idx.reshape(-1)[:1]}")
-    low, high = idx.min(), idx.max()
-    if low < 0 or high >= count:
-        raise ValueError(f"{fname}: {what} index {low if low < 0 else high} is outside 0 .. {count - 1} "
-                         f"(sct's indices are 0-based: MATLAB's {what} k is k - 1 here; a negative index is not "
-                         f"numpy's count from the end here{', give MaskIndex= for targets to leave out' if what == 'class' else ''})")
-
-
 def safe_targets(targets, MaskIndex):
     """The targets with masked entries replaced by class 0 (they are multiplied by 0)."""
     targets = np.asarray(targets)
@@ -2384,7 +2366,7 @@ def dlmtimes(dlA: ArrayLike, dlB: ArrayLike) -> Any:
 nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_indices, pooled_input_size, linear_geometry,
                   _unpool_size, batch_axes, batch_count, fused_batchnorm_applies, unbiased_factor, layernorm_axes,
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
-                  loss_divisor, index_divisor, index_mask, safe_targets, check_class_indices, onehotencode, onehotdecode,
+                  loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
                   running_dtype, weights_labels, unlabelled_sliding, index_class_weights, check_index_weights)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",

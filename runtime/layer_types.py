@@ -346,14 +346,19 @@ def layer_setting(value):
     return value
 
 
-def layer_padding(value):
+def layer_padding(value, what="Padding"):
     """A layer's ``Padding`` (or ``Cropping``) as the functions take it: MATLAB's layers also take the
     four-element vector ``[t b l r]`` (top, bottom, left, right), which is ``[[t, l], [b, r]]`` for
     ``dlconv``/``maxpool``/``avgpool``/``dltranspconv`` (was refused: "Padding must be 'same', a
     nonnegative integer, [a b] or [t l; b r]"); anything else as given."""
     if isinstance(value, str) or np.ndim(value) != 1 or np.size(value) != 4:
         return value
-    t, b, l, r = (int(v) for v in np.ravel(value))
+    flat = np.ravel(value)
+    if flat.dtype.kind not in "iuf" or not np.all(np.isfinite(flat)) or np.any(flat != np.round(flat)) \
+            or np.any(flat < 0):
+        # (MATLAB errors; was: 1.5 read as 1, a -1 numpy's "index can't contain negative values")
+        raise ValueError(f"{what} [t b l r] must be four nonnegative integers, got {flat.tolist()}")
+    t, b, l, r = (int(v) for v in flat)
     return ((t, l), (b, r))
 
 
@@ -458,7 +463,7 @@ def transposedConv2dLayer(filterSize: Union[int, Sequence[int]], numFilters: int
     layer = TransposedConvolution2DLayer(filterSize, numFilters, Name, Stride, 0, DilationFactor,
                                          WeightsInitializer, BiasInitializer, Weights, Bias)
     del layer.Padding
-    layer.Cropping = layer_padding(Cropping)
+    layer.Cropping = layer_padding(Cropping, "Cropping")
     return layer
 
 

@@ -886,11 +886,28 @@ def embed(indices: Any, weights: ArrayLike) -> Any:
 def check_word_indices(indices, count):
     """``embed``'s indices: whole numbers in ``0 .. count - 1`` (was: numpy's -1, the last word, and
     1.7 read as 1, silently; MATLAB's embed errors outside ``1 .. NumWords``)."""
-    from .dlfun import check_class_indices
     check_class_indices("embed", indices, count, "word")
 
 
-nondifferentiable(check_word_indices)
+def check_class_indices(fname, indices, count, what="class"):
+    """Refuse indices that are not whole numbers in ``0 .. count - 1`` (Python's 0-based form of MATLAB's
+    ``1 .. count``, outside which MATLAB errors): numpy read a -1 as the last class or word and a 1.7 as
+    1, silently (a MATLAB index 0, a padding token, ported as -1)."""
+    idx = np.asarray(indices)
+    if idx.size == 0:
+        return
+    if idx.dtype.kind not in "iub":
+        if idx.dtype.kind != "f" or not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
+            raise ValueError(f"{fname}: the {what} indices must be whole numbers (0-based), got {idx.dtype} values "
+                             f"such as {idx.reshape(-1)[np.flatnonzero(~np.isfinite(idx) | (idx != np.round(idx)))[:1]] if idx.dtype.kind == 'f' else idx.reshape(-1)[:1]}")
+    low, high = idx.min(), idx.max()
+    if low < 0 or high >= count:
+        raise ValueError(f"{fname}: {what} index {low if low < 0 else high} is outside 0 .. {count - 1} "
+                         f"(sct's indices are 0-based: MATLAB's {what} k is k - 1 here; a negative index is not "
+                         f"numpy's count from the end here{', give MaskIndex= for targets to leave out' if what == 'class' else ''})")
+
+
+nondifferentiable(check_word_indices, check_class_indices)     # (here, not in dlfun: nn imports no dlfun)
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",

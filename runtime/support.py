@@ -499,7 +499,10 @@ class TableRows:
         if _is_zero(values):
             return ZERO
         if self.whole:
-            return {"Value": [values[i] for i in self.positions()]}
+            # a row written twice (t[[0, 0]] = rows) holds the last one written: an earlier one of the
+            # value's rows is overwritten, a constant (was: each given the row's adjoint, counted twice)
+            positions = self.positions()
+            return {"Value": [ZERO if i in positions[k + 1:] else values[i] for k, i in enumerate(positions)]}
         if isinstance(self.rows, tuple):
             from .table import Row
             return Row(ZERO, ZERO, values[self.rows[1]])
@@ -724,23 +727,33 @@ def unpacked_by_caller(depth: int):
 def into(value, out, casting="same_kind"):
     """What ``np.copyto(out, value, casting=casting)`` / ``ufunc(..., out=out)`` leave in ``out``:
     ``value`` broadcast to ``out``'s shape and cast to its dtype (numpy's casting rule; same-kind by
-    default, as numpy)."""
-    value = np.asarray(value)
-    if not np.can_cast(value.dtype, out.dtype, casting=casting):
-        raise TypeError(f"Cannot cast array data from dtype({str(value.dtype)!r}) to dtype({str(out.dtype)!r}) "
-                        f"according to the rule {casting!r}")
-    return np.array(np.broadcast_to(value, np.shape(out)), dtype=out.dtype, copy=True)
+    default, as numpy).  numpy's own copyto into a copy of ``out``: its errors, and its rules for a
+    Python number (``np.copyto(int8s, 300)``: an OverflowError; was: the number read as an int64
+    array, cast to 44)."""
+    new = _copied_out(out)
+    np.copyto(new, _copied_value(value), casting=casting)
+    return new
 
 
 def into_where(value, out, where, casting="same_kind"):
     """What ``np.copyto(out, value, casting=casting, where=where)`` leaves in ``out``: ``value`` (cast
     as ``into``) where the boolean ``where`` holds, ``out``'s own entries elsewhere."""
-    new = into(value, out, casting)
-    where = np.asarray(where)
-    if not np.can_cast(where.dtype, np.bool_, casting="safe"):
-        raise TypeError(f"Cannot cast array data from dtype({str(where.dtype)!r}) to dtype('bool') "
-                        f"according to the rule 'safe'")
-    return np.where(np.broadcast_to(where, np.shape(out)), new, out)
+    new = _copied_out(out)
+    np.copyto(new, _copied_value(value), casting=casting, where=where)
+    return new
+
+
+def _copied_out(out):
+    """A copy of the array ``out`` written into; numpy's TypeError for what is not an array (a list, a
+    number: was a list converted and written, a value where Python raises)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"copyto() argument 1 must be a numpy.ndarray, not {type(out).__name__}")
+    return np.array(out, copy=True)
+
+
+def _copied_value(value):
+    """``value`` as np.copyto reads it: a Python number as itself (numpy's rules for Python numbers)."""
+    return value if type(value) in (bool, int, float, complex) else np.asarray(value)
 
 
 def sort_order(values):
@@ -3069,6 +3082,33 @@ def independent_point_laplacian(lap, weighted, x, dim):
 nondifferentiable(independent_point_gradient, independent_point_laplacian)
 
 
+_REVERSIBLE = (list, tuple, range, str, bytes, dict, type({}.keys()), type({}.values()), type({}.items()))
+
+
+def reversible(x):
+    """None where ``reversed(x)`` lists ``list(x)``'s items in reverse (how sct lowers ``a, b =
+    reversed(x)``): an array, a list, tuple, range, string or dict (or its view).  Python's TypeError for
+    what reversed() refuses (a set, an iterator); a refusal for an object of another class (its own
+    __reversed__ or __getitem__ may give other items than its iteration)."""
+    t = type(x)
+    if isinstance(x, (np.ndarray, np.generic)) or _is_array(x):
+        return None
+    for base in _REVERSIBLE:
+        if isinstance(x, base) and getattr(t, "__reversed__", None) is getattr(base, "__reversed__", None) \
+                and t.__iter__ is base.__iter__ \
+                and getattr(t, "__getitem__", None) is getattr(base, "__getitem__", None):
+            return None
+    if getattr(t, "__reversed__", None) is None and not (hasattr(t, "__len__") and hasattr(t, "__getitem__")):
+        raise TypeError(f"'{t.__name__}' object is not reversible")
+    raise SctRuntimeError(
+        f"`a, b = reversed(obj)` of a {t.__name__}: sct unpacks it as list(obj)[::-1], which need not be what "
+        f"its class's own __reversed__ / __getitem__ gives; write `a, b = list(obj)[::-1]` if that is what "
+        f"it means")
+
+
+nondifferentiable(reversible)
+
+
 def after_check(value, checked):
     """``value``, read after ``checked`` (a check's None) was computed: the check runs before the
     value is used, and a derivative passes through to ``value`` only (its tangent is the tangent's,
@@ -3529,7 +3569,9 @@ def _into_rule(g, ans, value, out, casting="same_kind"):
 
 @defrule(into_where, wrt=("value", "out"))
 def _into_where_rule(g, ans, value, out, where, casting="same_kind"):
-    return unbroadcast(cast_through(masked(g, where), ans, value), value), masked(g, np.logical_not(where))
+    # (the mask as numpy reads it: where=None is False, nothing copied; was read as no mask)
+    return unbroadcast(cast_through(masked(g, np.asarray(where, dtype=bool)), ans, value), value), \
+        masked(g, np.logical_not(np.asarray(where, dtype=bool)))
 
 
 def cast_through(grad, result, value):

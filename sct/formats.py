@@ -427,7 +427,7 @@ class FormatPass(LayoutCalls):
                      id(support.subtract_at): self.written_into,
                      id(support.filled): self.written_into, id(support.sorted_value): self.written_into,
                      id(support.sorted_array): self.written_into,
-                     id(support.into): self.written_into,
+                     id(support.into): self.written_into, id(support.into_where): self.written_into,
                      id(dlfun.maxunpool): self.first_argument,    # formatted maxpool's indices are X's own
                      id(dlfun.onehotdecode): self.decode_axis,
                      id(support.as_sequence): self.first_argument,    # for v in xs: the items of xs
@@ -721,10 +721,11 @@ class FormatPass(LayoutCalls):
 
     def written_into(self, stmt, node, info, args, kws, env, rewrite):
         """``z[i] = v``, ``np.add.at(z, ...)``, ``z.fill(c)``, ``z.sort()``, ``np.copyto(z, v)`` and ``out=z`` (as
-        sct.aliasing writes them: ``rt.setitem(z, i, v)``, ...; ``rt.into(v, z)``): the array written into keeps
+        sct.aliasing writes them: ``rt.setitem(z, i, v)``, ...; ``rt.into(v, z)``, ``rt.into_where(v, z, m)`` for
+        ``np.copyto(z, v, where=m)``, was: unformatted, refused by a deep-learning function): the array written into keeps
         its labels, as the dlarray does outside dlfeval (MATLAB's X(i) = v keeps X's format); an unformatted
         one given formatted values has lost them (``LOST``); a list or dict written into: not known here."""
-        t = args[1 if info.obj is support.into else 0] if args else None
+        t = args[1 if info.obj is support.into or info.obj is support.into_where else 0] if args else None
         if isinstance(t, (str, _Lost)):
             return t, None
         if isinstance(t, dict) and info.obj is support.setitem and len(node.args) == 3 and \

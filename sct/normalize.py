@@ -550,7 +550,16 @@ class Normalizer(Statements, Loops, Expressions):
 
     def is_builtin(self, name: str) -> bool:
         """Whether ``name`` read in the function is Python's builtin of that name."""
-        return not self._is_local(name) and bool(self._builtin_names((name,)))
+        if self._is_local(name) or (self.locals is not None and name in self.locals):
+            return False          # (a caller's local where a helper is inlined into it)
+        fn = getattr(self.partials, "fn", None)
+        if name in getattr(getattr(fn, "__code__", None), "co_freevars", ()):
+            return False          # a name of the enclosing function (a closure's own ``reversed``)
+        if self.partials is not None:
+            # guarded: a module that defines ``reversed`` or ``zip`` after the first call recompiles (was:
+            # the rewritten code, which no longer reads the name, kept reading it as the builtin)
+            self.partials.used.add(name)
+        return bool(self._builtin_names((name,)))
 
     def _is_local(self, name: str) -> bool:
         if self._scope_locals is None:
@@ -577,6 +586,47 @@ class Normalizer(Statements, Loops, Expressions):
         return frozenset(n for n in names
                          if self._global_value(n, missing) in (missing, known.get(n, getattr(builtins, n, missing))))
 
+    # numpy's functions that write into their first argument, by the name of that parameter
+    _WRITTEN_PARAMETER = {"copyto": "dst", "put": "a", "place": "arr", "fill_diagonal": "a",
+                          "put_along_axis": "arr"}
+
+    def positional_written(self, body) -> None:
+        """``np.copyto(dst=z, src=v)``, ``np.fill_diagonal(a=z, val=v)``: the array written given first,
+        positionally, as every pass that follows an in-place write reads it (was: not seen as a write
+        of z at all, so its derivative was z's old value's: a wrong gradient)."""
+        import numpy
+        for n in (m for st in body for m in walk_nodes(st)):
+            if n.__class__ is not gast.Call or n.args or not n.keywords:
+                continue
+            name = n.func.attr if isinstance(n.func, gast.Attribute) else getattr(n.func, "id", None)
+            param = self._WRITTEN_PARAMETER.get(name)
+            if param is None or self._numpy_function(n.func) is not getattr(numpy, name):
+                continue
+            at = [i for i, k in enumerate(n.keywords) if k.arg == param]
+            if at and (at[0] == 0 or isinstance(n.keywords[at[0]].value, gast.Name)):
+                n.args = [n.keywords.pop(at[0]).value]      # (evaluated first either way)
+
+    def _numpy_function(self, func):
+        """The function ``func`` (``np.copyto``, ``numpy.copyto``, ``copyto``) names through modules
+        only, or None."""
+        chain = []
+        while isinstance(func, gast.Attribute):
+            chain.append(func.attr)
+            func = func.value
+        if not isinstance(func, gast.Name) or self._is_local(func.id) or \
+                (self.locals is not None and func.id in self.locals):
+            return None
+        missing = object()
+        obj = self._global_value(func.id, missing)
+        if obj is missing:
+            import numpy
+            obj = numpy if func.id in ("np", "numpy") and chain else None   # (an inlined helper's: no globals)
+        for attr in reversed(chain):
+            if not isinstance(obj, types.ModuleType):
+                return None
+            obj = getattr(obj, attr, None)
+        return obj
+
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
@@ -585,6 +635,7 @@ class Normalizer(Statements, Loops, Expressions):
                          local_names_of(self.fdef))       # try statements as if blocks (sct/normalize_try.py)
         for s in body:
             self.check_supported(s)
+        self.positional_written(body)
         if has_deleted_names(body):       # a read after ``del name`` (lowered to nothing): refused
             check_deleted_reads(body, self.fail)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)

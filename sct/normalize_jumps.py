@@ -10,6 +10,9 @@ from .ir import assign, child_nodes, const, load, store, walk_no_defs
 from .naming import Namer
 
 
+_DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)
+
+
 class JumpLowering:
     """Early return, break and continue become flags and guarded blocks."""
 
@@ -20,7 +23,10 @@ class JumpLowering:
         self.returned: Optional[str] = None
 
     def lower_function(self, body: List) -> List:
-        returns = [n for s in body for n in walk_no_defs(s) if isinstance(n, gast.Return)]
+        # (a nested def's own returns are not the function's: was read as an early return, so the
+        # statements after ``def inner(z): return ...`` were guarded by a flag and the formats of the
+        # values returned merged with the flag's None: an unformatted (lost) dlarray out of dlfeval)
+        returns = [n for s in body if not isinstance(s, _DEFS) for n in walk_no_defs(s) if isinstance(n, gast.Return)]
         final = body[-1] if body and isinstance(body[-1], gast.Return) else None
         if all(r is final for r in returns):
             if not any(self.has_loop_jump(s) for s in body):
@@ -44,6 +50,8 @@ class JumpLowering:
 
     def jumps_here(self, node) -> bool:
         """Does ``node`` contain a break/continue of the current loop, or a return?"""
+        if isinstance(node, _DEFS):
+            return False            # (its returns are its own)
         if isinstance(node, (gast.For, gast.While)):
             return bool(self.returned) and any(isinstance(m, gast.Return) for m in walk_no_defs(node))
         todo = [node]

@@ -1252,6 +1252,12 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> 
                            {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and
                             isinstance(n.ctx, gast.Load)} - own, _receivers(node.value) & local_names))
             return
+        if isinstance(node, gast.Assign) and len(node.targets) > 1 and _lazy_iterator(node.value):
+            # ``a, b = it = map(f, xs)``: the unpacking walks the iterator, the name holds it empty
+            # (was: the name held the list sct builds, its items walked again)
+            fail(node, "a generator or map() assigned to more than one target",
+                 "sct builds it whole, as a list, where Python's iterator is walked once (the next "
+                 "target finds it empty): assign list(...) of it, or assign it to one target")
         if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, (gast.Store, gast.Del)):
             base = node.value
             while isinstance(base, (gast.Subscript, gast.Attribute)):

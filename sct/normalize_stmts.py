@@ -50,10 +50,11 @@ class Statements:
                 not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
             self.unpack_pairwise(target0, value, out)
             return
-        if any(isinstance(t, (gast.Tuple, gast.List)) for t in s.targets):
-            value = self.iterated(value)
-            if len(s.targets) == 1:
-                self.ask_outputs(value, target0)
+        if len(s.targets) == 1 and isinstance(target0, (gast.Tuple, gast.List)):
+            # (one target only: ``p = a, b = zip(...)`` leaves p the iterator, exhausted, or the live
+            # view, not a list of their items)
+            value = self.iterated(value, out)
+            self.ask_outputs(value, target0)
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
         for target in s.targets:
             self.store_into(target, tmp, out)
@@ -77,21 +78,29 @@ class Statements:
     _VIEW_METHODS = frozenset({"values", "items", "keys"})
     _ITERATOR_BUILTINS = frozenset({"zip", "map", "filter", "enumerate", "iter"})
 
-    def iterated(self, value):
+    def iterated(self, value, out: List):
         """``value`` of an unpacking, as a list where it is a dict view or a builtin iterator."""
         if not isinstance(value, gast.Call) or value.keywords and not (
                 isinstance(value.func, gast.Name) and value.func.id == "enumerate"):
             return value
         func = value.func
-        if not self.is_builtin("list"):         # (``list`` as Python's: the module does not bind it)
-            return value
+        # list(...) where ``list`` is Python's (list(zip(...)) and list(enumerate(...)) are followed by
+        # that name); else the runtime's list of the items, as ``[*value]`` (was: refused where the user's
+        # module or function binds ``list``, though Python's unpacking never reads it)
+        builtin_list = self.is_builtin("list")
+        listed = "list" if builtin_list else f"{self.rt_name}.listed"
         if isinstance(func, gast.Attribute) and func.attr in self._VIEW_METHODS and not value.args:
-            return call("list", [value])
+            return call(listed, [value])
         if isinstance(func, gast.Name) and self.is_builtin(func.id):
             if func.id in self._ITERATOR_BUILTINS:
-                return call("list", [value])
+                return call(listed, [value]) if builtin_list else value
             if func.id == "reversed" and len(value.args) == 1 and not isinstance(value.args[0], gast.Starred):
-                return gast.Subscript(value=call("list", [value.args[0]]),
+                # (rt.reversible: Python's TypeError for what reversed() refuses, a set or an iterator,
+                # and a refusal for a class with its own __reversed__, which list(x)[::-1] would not
+                # call; was: a set listed in reverse, a custom __reversed__ ignored)
+                seq = self.atom(value.args[0], out, hint="seq")
+                checked = call(f"{self.rt_name}.after_check", [seq, call(f"{self.rt_name}.reversible", [seq])])
+                return gast.Subscript(value=call(listed, [checked]),
                                       slice=gast.Slice(lower=None, upper=None, step=const(-1)), ctx=gast.Load())
         return value
 
