@@ -670,9 +670,14 @@ class _Values:
 
     def _container_call(self, state: State, node: gast.Call, name: str, args, receiver, site):
         """An op that makes a new list, tuple or dict (None: not one)."""
+        maps = frozenset(o for o in args if self.is_mapping(o))
         if name in ("as_sequence", "list", "tuple", "sorted", "set") and \
-                len(node.args) == 1 and not node.keywords and not receiver and \
-                args and all(self.is_mapping(o) for o in args):
+                len(node.args) == 1 and not node.keywords and not receiver and maps and \
+                (maps == args or self._dict_view(node.args[0]) and args - maps <= state.contents(maps)):
+            # (a view bound to a name first, ``vals_values = d.values()``, holds d and d's values: the
+            # list of it holds d's values, not d; was taken for a copy holding d itself, so a later
+            # ``d["a"] = v`` was refused as a change of what the list holds)
+            args = maps
             if name != "as_sequence":
                 self.seq_sites.add(site)
             if self._dict_view(node.args[0]):

@@ -265,9 +265,16 @@ class _WriteCheck:
         object known to be a dict or list), not a row of an array?"""
         if row[1][:1] in ("'", '"'):
             return True
-        objs = self.analysis.objects(s, name)
+        holder = self._spelled_name(row[0])
+        objs = self.analysis.objects(s, holder) if holder else frozenset()
         return bool(objs) and all(o != EXT and (self.analysis.is_mapping(o) or self.analysis.is_sequence(o))
                                   for o in objs)
+
+    def _spelled_name(self, spelled: str):
+        """The normalizer's name of the user's plain name ``spelled`` (None: not a plain name)."""
+        if not spelled.isidentifier():
+            return None
+        return next((k for k, v in self._spelled().items() if v == spelled), spelled)
 
     @staticmethod
     def _container_advice(s, name: str, row) -> str:
@@ -283,9 +290,10 @@ class _WriteCheck:
                 inner = expr_source(target.slice)
             except Exception:
                 pass
-        return (f"Build new ones instead: `item = dict({holder}[{key}])` (`list(...)` for a list), "
+        return (f"Write into a copy and store it back instead: `item = {holder}[{key}].copy()`, "
                 f"`item[{inner}] = value`, then `{holder} = {{**{holder}, {key}: item}}` for a dict "
-                f"(sct follows writes into dicts and lists the function built itself)")
+                f"(`{holder} = list({holder}); {holder}[{key}] = item` for a list): sct follows writes into "
+                f"dicts, lists and arrays the function made itself")
 
     def _attribute_write(self, s, name: str, attr_name: str) -> bool:
         """``name.attr_name = value``; whether the value is traced."""

@@ -16,7 +16,7 @@ def written_into_argument(x, state):
 
 def as_advised(x, state):
     y = np.sum(x ** 2)
-    item = dict(state["bn"])
+    item = state["bn"].copy()
     item["m"] = x * 2
     state = {**state, "bn": item}
     return y, dlgradient(y, x), state
@@ -26,7 +26,7 @@ def test_advice_names_new_dicts():
     with pytest.raises(CompileError) as info:
         dlfeval(written_into_argument, dlarray(np.array([1.0, 2.0])), {"bn": {"m": np.zeros(2)}})
     text = str(info.value)
-    assert "item = dict(state['bn'])" in text and "item['m'] = value" in text
+    assert "item = state['bn'].copy()" in text and "item['m'] = value" in text
     assert "{**state, 'bn': item}" in text
     assert "['bn', ...]" not in text
 

@@ -7,7 +7,7 @@ object is not subscriptable" for ``w, b = params.values()``, and "no derivative 
 import numpy as np
 import pytest
 
-from sct import EvaluationError, dlarray, dlfeval, dlgradient
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
 from gradcheck import check_grads
 
 
@@ -110,3 +110,39 @@ def test_a_local_named_reversed_is_called():
 
 def keep_order(a, b):
     return a, b
+
+
+def rebinds_after_unpacking(x):
+    d = {"a": x * 2.0, "b": x ** 2}
+    a, b = d.values()
+    d["a"] = a * b                  # a new value under "a": the arrays a and b are not changed
+    return np.sum(d["a"]) + np.sum(b)
+
+
+def rebinds_after_listing(x):
+    d = {"a": x * 2.0, "b": x ** 2}
+    vals = list(d.values())
+    d["a"] = vals[0] * vals[1]
+    return np.sum(d["a"]) + np.sum(vals[1]) + np.sum(vals[0])
+
+
+def writes_through_the_list(x):
+    d = {"a": x * 2.0, "b": x ** 2}
+    vals = list(d.values())
+    vals[0][0] = 5.0                # the array d["a"] itself: d sees the change
+    return np.sum(d["a"] * d["b"])
+
+
+@pytest.mark.parametrize("fun", [rebinds_after_unpacking, rebinds_after_listing])
+def test_dict_rebound_after_its_values_are_taken(fun):
+    # (was refused: the list of d's values was taken to hold d itself)
+    check_grads(fun, np.array([0.3, -0.7]))
+
+
+def test_write_through_the_list_is_refused_with_list_advice():
+    def f(x):
+        y = writes_through_the_list(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError) as info:
+        dlfeval(f, dlarray(np.array([0.3, -0.7])))
+    assert "item = vals[0].copy()" in str(info.value) and "[0, ...]" not in str(info.value)
