@@ -648,11 +648,21 @@ def _nested_functions(fdef, any_defs: bool = True) -> List:
          for n in walk_no_defs_but(s) if isinstance(n, gast.FunctionDef)]
 
 
+def _other_parameters(fdef) -> set:
+    """The function's parameters besides its positional ones (keyword-only, ``*args``, ``**kw``):
+    local names, never the module's globals of the same name (a keyword-only ``act=np.tanh``
+    left to its default was resolved as a global ``act = np.sin`` of the module, its derivative
+    taken for sin's while Python ran tanh; with no such global, refused as undefined)."""
+    a = fdef.args
+    return {p.id for p in list(a.kwonlyargs) + list(getattr(a, "posonlyargs", []) or []) + [a.vararg, a.kwarg]
+            if isinstance(p, gast.Name)}
+
+
 def _resolver(fn, fdef, params: List[str], rt_name: str):
     """What the function's names refer to (guarded), and its nested functions."""
     defs: List = []
     stores, imports = _stores_and_imports(fdef, defs)
-    local_names = set(params) | set(stores)
+    local_names = set(params) | set(stores) | _other_parameters(fdef)
     nested = _nested_functions(fdef, bool(defs))          # (no def anywhere: no walk of each statement)
     local_names |= {n.name for n in nested}
     known = {rt_name: RT, "__sct_dlgradient": API.dlgradient, "__sct_dldivergence": API.dldivergence}
@@ -721,7 +731,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     fingerprint = tree_fingerprint(fdef, stored)        # (one walk for both)
     if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in walk_nodes(fdef)):
         stored = _stored_names(fdef)        # (not the names a nested def binds for itself)
-    local_names = set(sig.params) | stored
+    local_names = set(sig.params) | stored | _other_parameters(fdef)
     local_names |= {n.name for n in nested}
     resolver.locals = local_names
     if first_tree == (fingerprint, frozenset(local_names)):

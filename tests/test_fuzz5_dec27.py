@@ -1,0 +1,117 @@
+"""Red team fuzz5 (dec 27): model-shaped random programs (scripts/fuzz5.py), and one test per finding.
+
+The generator draws models: params as flat or nested dicts, lists of arrays, of dicts or of (w, b)
+tuples; module-level helpers with keyword arguments and defaults called in loops and comprehensions;
+layers by @ / np.dot / np.matmul / fullyconnect with broadcasting biases, shape ops, in-place writes into
+copies, hand-written softmax/logsumexp losses.  Each program is checked against plain Python (values)
+and central differences (gradients), again with new values, in float32, through dlaccelerate, with
+frozen leaves, an update inside the function, the data's gradient, and (every third) a Hessian-vector
+product.
+"""
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlgradient
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradcheck import numerical_gradient  # noqa: E402
+
+_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "fuzz5.py")
+
+
+def _fuzz5():
+    spec = importlib.util.spec_from_file_location("fuzz5_script", _SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_generator_short_run(tmp_path):
+    """30 programs, fixed seeds: none wrong, none crashing (refusals allowed)."""
+    fuzz5 = _fuzz5()
+    sys.path.insert(0, str(tmp_path))
+    bad = []
+    statuses = []
+    try:
+        for seed in range(30):
+            status, kind, msg, _ = fuzz5.run_one(seed, str(tmp_path))
+            statuses.append(status)
+            if status in ("WRONG", "CRASH"):
+                bad.append((seed, status, kind, msg.splitlines()[0] if msg else ""))
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert not bad, bad
+    assert statuses.count("OK") >= 20, statuses        # the programs run (not all refused or skipped)
+
+
+# --- finding 1: a keyword-only parameter was resolved as a module global of the same name ---------
+# ``def layer(h, *, w, act=np.tanh)`` called ``layer(x, w=W)`` with W a constant (no traced keyword:
+# the call is compiled when it runs, for its positional arguments' kinds): the compiler's local names
+# were the positional parameters only, so ``act`` inside was the module's global ``act`` (np.sin): the
+# value came from Python's run (tanh) and the gradient from sin's rule; with no such global, the call
+# was refused as "act is not defined".
+
+act = np.sin        # a global named like the helper's keyword-only parameter
+scale = 3.0
+
+
+def _layer_kw(h, *, w, act=np.tanh):
+    return act(h @ w)
+
+
+def _layer_kw_scaled(h, *, w, scale=1.0, act=np.tanh):
+    return act(h @ w) * scale
+
+
+def _loss_kw_default(W, x):
+    h = _layer_kw(x, w=W)
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def _loss_kw_given(W, x):
+    h = _layer_kw_scaled(x, w=W, act=np.cos, scale=0.5)
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, x)
+
+
+def _loss_kw_hvp(W, x, v):
+    h = _layer_kw(x, w=W)
+    loss = np.sum(h ** 2)
+    g = dlgradient(loss, x)
+    return dlgradient(np.sum(g * v), x)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((4, 3)), rng.standard_normal((5, 4))
+
+
+@pytest.mark.parametrize("fun", [_loss_kw_default, _loss_kw_given])
+def test_keyword_only_parameter_is_not_the_global(fun):
+    W, x = _data()
+    y, g = sct.dlfeval(fun, W, sct.dlarray(x))          # W constant: no traced keyword
+    plain = float(np.sum((_layer_kw(x, w=W) if fun is _loss_kw_default
+                          else _layer_kw_scaled(x, w=W, act=np.cos, scale=0.5)) ** 2))
+    assert float(y) == plain
+    f = (lambda xx: float(np.sum(_layer_kw(xx, w=W) ** 2))) if fun is _loss_kw_default else \
+        (lambda xx: float(np.sum(_layer_kw_scaled(xx, w=W, act=np.cos, scale=0.5) ** 2)))
+    np.testing.assert_allclose(np.asarray(g), numerical_gradient(f, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_keyword_only_parameter_second_derivative():
+    W, x = _data()
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    hv = sct.dlfeval(_loss_kw_hvp, W, sct.dlarray(x), v)
+
+    def grad(xx):
+        _, g = sct.dlfeval(_loss_kw_default, W, sct.dlarray(xx))
+        return np.asarray(g)
+    eps = 1e-6
+    fd = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(np.asarray(hv), fd, rtol=1e-5, atol=1e-7)
