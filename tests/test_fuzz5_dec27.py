@@ -115,3 +115,49 @@ def test_keyword_only_parameter_second_derivative():
     eps = 1e-6
     fd = (grad(x + eps * v) - grad(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(np.asarray(hv), fd, rtol=1e-5, atol=1e-7)
+
+
+# --- finding 2: a local def or lambda named like a same-file helper that takes gradients -----------
+# sct/inline_helpers.py reads a same-file helper taking a dlgradient in place wherever it is called by
+# name; the caller's own names it skipped were its assigned names only, so ``g = lambda z: ...`` (made a
+# def by the normalizer) or ``def g(z): ...`` inside the function was taken for the module's helper
+# ``g``: its body was read in place of the local function's call (values and gradients wrong).
+
+def g(z, act=None):
+    y = np.sum(z ** 3)
+    return dlgradient(y, z)
+
+
+def _local_lambda_named_g(W, x):
+    g = lambda z: np.tanh(z)        # noqa: E731  (hides the module's g)
+    y = np.sum(g(x @ W) ** 2)
+    return y, dlgradient(y, x)
+
+
+def _local_def_named_g(W, x):
+    def g(z):
+        return np.tanh(z)
+    y = np.sum(g(x @ W) ** 2)
+    return y, dlgradient(y, x)
+
+
+def _helper_with_local_g(W, x):
+    g = lambda z, act=np.tanh: act(z)       # noqa: E731
+    return np.sum(g(x @ W) ** 2)
+
+
+def _calls_helper_with_local_g(W, x):
+    y = _helper_with_local_g(W, x)
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [_local_lambda_named_g, _local_def_named_g, _calls_helper_with_local_g])
+def test_local_function_hides_same_file_gradient_helper(fun):
+    W, x = _data()
+    W = W[:, :3] @ np.ones((3, 4)) * 0.3
+    y, gx = sct.dlfeval(fun, sct.dlarray(W), sct.dlarray(x))
+
+    def plain(xx):
+        return float(np.sum(np.tanh(xx @ W) ** 2))
+    assert float(y) == plain(x)
+    np.testing.assert_allclose(np.asarray(gx), numerical_gradient(plain, [x], 0), rtol=1e-6, atol=1e-8)
