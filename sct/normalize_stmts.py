@@ -13,7 +13,7 @@ import gast
 
 from .errors import CompileError
 from .ir import assign, call, const, load, walk_no_defs, walk_nodes
-from .normalize_exprs import BINOP_NAMES
+from .normalize_exprs import BINOP_NAMES, _unzip_call
 
 # each unpacking's number, marked on the reads it is lowered to (``sct_unpack``: count, position,
 # starred, this number), which sct/unpack_objects.py rewrites where the value is an object
@@ -50,6 +50,9 @@ class Statements:
                 not any(isinstance(e, gast.Starred) for e in target0.elts + value.elts):
             self.unpack_pairwise(target0, value, out)
             return
+        if isinstance(target0, (gast.Tuple, gast.List)) and _unzip_call(value):
+            # a, b = zip(*pairs): consumed at once, as list(zip(*pairs)) (sct/normalize_exprs.py)
+            value = gast.Call(func=load("list"), args=[value], keywords=[])
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
         for target in s.targets:
             self.store_into(target, tmp, out)

@@ -161,3 +161,39 @@ def test_local_function_hides_same_file_gradient_helper(fun):
         return float(np.sum(np.tanh(xx @ W) ** 2))
     assert float(y) == plain(x)
     np.testing.assert_allclose(np.asarray(gx), numerical_gradient(plain, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+# --- finding 3 (a false refusal): ``Ws, bs = zip(*layers)`` -------------------------------------
+# The columns of a list of (w, b) pairs, consumed at once (unpacked, or list(...)/tuple(...)), were
+# refused ("no derivative rule for zip"); they are now the comprehension of their tuples.
+
+def _unzip_layers(layers, x):
+    Ws, bs = zip(*layers)
+    h = x
+    for W, b in zip(Ws, bs):
+        h = np.tanh(h @ W + b)
+    cols = list(zip(*[(W[0], b) for W, b in layers[::-1]]))
+    y = np.sum(h ** 2) + np.sum(cols[0][0] * cols[1][1]) + len(tuple(zip(*layers[:0])))
+    return y
+
+
+def _unzip_layers_grad(layers, x):
+    y = _unzip_layers(layers, x)
+    return y, dlgradient(y, layers)
+
+
+def test_unzip_of_layer_pairs():
+    rng = np.random.default_rng(3)
+    layers = [(rng.standard_normal((4, 4)) * 0.5, rng.standard_normal(4)) for _ in range(3)]
+    x = rng.standard_normal((5, 4))
+    y, g = sct.dlfeval(_unzip_layers_grad, [(sct.dlarray(W), sct.dlarray(b)) for W, b in layers], x)
+    assert float(y) == float(_unzip_layers(layers, x))
+    assert type(g) is list and all(type(t) is tuple for t in g)
+    for i in range(3):
+        for j in range(2):
+            def f(v, i=i, j=j):
+                ls = [list(t) for t in layers]
+                ls[i][j] = v
+                return float(_unzip_layers([tuple(t) for t in ls], x))
+            np.testing.assert_allclose(np.asarray(g[i][j]), numerical_gradient(f, [layers[i][j]], 0),
+                                       rtol=1e-6, atol=1e-8)
