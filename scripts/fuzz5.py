@@ -802,6 +802,35 @@ class Prog:
             self.emit(r.choice(['h = hh.sum(axis=0)', 'h = np.mean(hh, axis=0)', 'h = hh.max(0)']))
             self.k = dh
 
+
+    def b_local_fn(self):
+        """A local lambda or def (often named like a module helper) called on h."""
+        r = self.r
+        name = r.choice(['act', 'f', 'g', 'layernorm', 'activation', 'softmax', 'dense', 'nonlin'])
+        if name in ('layernorm', 'activation', 'softmax', 'dense') and r.random() < 0.7:
+            self.helper(name)            # the module has a helper of that name too
+        form = r.choice(['lambda', 'lambda_default', 'def_kwonly', 'def_default', 'lambda_list'])
+        if form == 'lambda':
+            self.emit(f"{name} = lambda u: {self.act('u')}")
+            self.emit(f'h = {name}(h)')
+        elif form == 'lambda_default':
+            self.emit(f"{name} = lambda u, s=0.5, fn={r.choice(ACT_FUNS)}: fn(u) * s + u * (1 - s)")
+            self.emit(r.choice([f'h = {name}(h)', f'h = {name}(h, s=0.25)', f'h = {name}(h, 0.75, np.tanh)']))
+        elif form == 'def_kwonly':
+            self.emit(f"def {name}(u, *, fn={r.choice(ACT_FUNS)}, s=1.0):")
+            self.emit(f"    return fn(u) * s")
+            self.emit(r.choice([f'h = {name}(h)', f'h = {name}(h, s=0.5)', f'h = {name}(h, fn=np.tanh)']))
+        elif form == 'def_default':
+            self.emit(f"def {name}(u, fn={r.choice(ACT_FUNS)}, shift=0.1):")
+            self.emit(f"    v = fn(u)")
+            self.emit(f"    return v - shift * np.mean(v, axis=-1, keepdims=True)")
+            self.emit(r.choice([f'h = {name}(h)', f'h = {name}(h, shift=0.0)', f'h = {name}(h, np.sin)']))
+        else:
+            self.emit(f"fns = [{', '.join(r.sample(ACT_FUNS, 2))}]")
+            self.emit(f"h = sum([{name}(h) for {name} in fns]) * 0.5")
+        if name in self.helpers and form != 'lambda_list':
+            self.emit(f'del {name}')          # the module's helper of that name again for later blocks
+
     # ---- loss ------------------------------------------------------------------------------
     def loss(self):
         r = self.r
@@ -939,7 +968,7 @@ class Prog:
         blocks = [self.b_dense, self.b_act, self.b_scalar, self.b_layernorm, self.b_batchnorm, self.b_residual,
                   self.b_group_loop, self.b_heads, self.b_shape, self.b_shape, self.b_where, self.b_inplace,
                   self.b_rows, self.b_acc, self.b_attention, self.b_helpers2, self.b_wmask, self.b_cols,
-                  self.b_aux, self.b_misc, self.b_rnn, self.b_batched_heads]
+                  self.b_aux, self.b_misc, self.b_rnn, self.b_batched_heads, self.b_local_fn]
         if r.random() < 0.25:
             self.b_rebind()
         if r.random() < 0.7:
