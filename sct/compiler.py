@@ -651,11 +651,13 @@ def _nested_functions(fdef, any_defs: bool = True) -> List:
 
 
 def _other_parameters(fdef) -> set:
-    """The keyword-only parameters and ``*args``/``**kwargs``: the function's own names too (a
-    keyword-only ``act=np.sin`` called as ``act(z)`` was looked up among the globals, and refused as
-    not defined when the function is compiled)."""
-    args = fdef.args
-    return {a.id for a in args.kwonlyargs} | {a.id for a in (args.vararg, args.kwarg) if a is not None}
+    """The function's parameters besides its positional ones (keyword-only, ``*args``, ``**kw``):
+    local names, never the module's globals of the same name (a keyword-only ``act=np.tanh``
+    left to its default was resolved as a global ``act = np.sin`` of the module, its derivative
+    taken for sin's while Python ran tanh; with no such global, refused as undefined)."""
+    a = fdef.args
+    return {p.id for p in list(a.kwonlyargs) + list(getattr(a, "posonlyargs", []) or []) + [a.vararg, a.kwarg]
+            if isinstance(p, gast.Name)}
 
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):

@@ -262,14 +262,29 @@ def _sets_own_attributes(gdef) -> bool:
     return False
 
 
+def _bound_names(fdef) -> Set[str]:
+    """The names ``fdef``'s body binds: assigned (also loop and ``with`` targets), and the nested
+    functions and classes it defines and the modules it imports (a local ``def g`` or ``g = lambda``,
+    which the normalizer makes a def, hides a global helper ``g``: a call of it is the local one,
+    never the helper read in place)."""
+    out: Set[str] = set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            out.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            out.add(n.name)
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return out
+
+
 class _Inliner:
     def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
                  stored: Set[str] = frozenset()):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
-        self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | \
-            {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | _bound_names(fdef)
         # the caller's arguments it never rebinds: what a site read in place may differentiate by
         self.parameters = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
             {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}

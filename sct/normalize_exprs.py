@@ -5,6 +5,7 @@ sub-expression repeated in one statement is computed once (``computed``).  A mix
 ``computed``, ``locals``, ``rt_name``, and calls ``emit``, ``assign_to``, ``lambda_def``, ``fail``)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 from typing import List
@@ -301,6 +302,10 @@ class Expressions:
                 len(node.args) == 1 and _pairing_call(node.args[0]):
             # list(zip(a, b)), dict(enumerate(xs)): consumed at once, so the pairs as a comprehension
             node = gast.Call(func=node.func, args=[self.paired(node.args[0])], keywords=node.keywords)
+        elif isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
+                len(node.args) == 1 and _unzip_call(node.args[0]):
+            # list(zip(*rows)) (also ``a, b = zip(*rows)``): the columns as a comprehension
+            node = gast.Call(func=node.func, args=[self.unzipped(node.args[0], out, hint)], keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \
                 self.fdef.args.args:
             # zero-argument super() needs the __class__ cell of the original method; name it
@@ -419,6 +424,21 @@ class Expressions:
         return gast.ListComp(elt=gast.Tuple(elts=[load(n) for n in names], ctx=gast.Load()),
                              generators=[gast.comprehension(target=target, iter=node, ifs=[], is_async=0)])
 
+    def unzipped(self, node: gast.Call, out: List, hint: str) -> gast.ListComp:
+        """``zip(*rows)`` as ``[tuple([r[j] for r in rows]) for j in range(min([len(r) for r in rows],
+        default=0))]``: the same tuples (zip stops at the shortest row; no row, no tuple), ``rows``
+        evaluated once."""
+        rows = self.atom(node.args[0].value, out, hint + "_rows")
+        r, j = self.namer.fresh("row"), self.namer.fresh("column")
+        lengths = gast.ListComp(elt=call("len", [load(r)]), generators=[
+            gast.comprehension(target=store(r), iter=copy.deepcopy(rows), ifs=[], is_async=0)])
+        count = gast.Call(func=load("min"), args=[lengths],
+                          keywords=[gast.keyword(arg="default", value=const(0))])
+        column = gast.ListComp(elt=gast.Subscript(value=load(r), slice=load(j), ctx=gast.Load()), generators=[
+            gast.comprehension(target=store(r), iter=copy.deepcopy(rows), ifs=[], is_async=0)])
+        return gast.ListComp(elt=call("tuple", [column]), generators=[
+            gast.comprehension(target=store(j), iter=call("range", [count]), ifs=[], is_async=0)])
+
     def mapped(self, node: gast.Call) -> gast.ListComp:
         """``map(f, xs, ...)`` as ``[f(v, ...) for v, ... in zip(xs, ...)]``."""
         names = [self.namer.fresh("item") for _ in node.args[1:]]
@@ -524,6 +544,12 @@ def _is_name_chain(node) -> bool:
     while isinstance(node, gast.Attribute):
         node = node.value
     return isinstance(node, gast.Name)
+
+
+def _unzip_call(node) -> bool:
+    """``zip(*rows)``: one starred argument."""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "zip" and \
+        not node.keywords and len(node.args) == 1 and isinstance(node.args[0], gast.Starred)
 
 
 def _pairing_call(node) -> bool:

@@ -1188,8 +1188,8 @@ def layers_backward_range(layers, x):
     return total + np.sum(h)
 
 
-# refused at the line (zip(*pairs))
-@case(lambda: ([(R(322, 2), R(323, 2)), (R(324, 2), R(325, 2))], ()), refused=(None, "firsts, seconds = zip(*pairs)"))
+# (was refused at the line; fuzz5 dec27: zip(*pairs) consumed at once is the comprehension of its columns)
+@case(lambda: ([(R(322, 2), R(323, 2)), (R(324, 2), R(325, 2))], ()))
 def zip_star_transpose(pairs):
     firsts, seconds = zip(*pairs)
     return sum([np.sum(a * b) for a, b in zip(firsts, seconds)]) + np.sum(firsts[1] ** 2)
