@@ -809,6 +809,7 @@ class Activity(ValueFacts, RealnessProof):
         self.mixed: Set[str] = set()        # of those, names another assignment may bind to a container
         self.sequences: Set[str] = set()    # names some assignment binds to a tuple or list
         self.calls: Dict[int, CallInfo] = {}
+        self._arrays_only = False     # run(): the first fixed point finds the arrays and kinds only
         self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
         self._bound_memo: Optional[Dict[int, tuple]] = {}
@@ -925,6 +926,18 @@ class Activity(ValueFacts, RealnessProof):
         # fields written anywhere here (``o.b = ...``, ``d["k"] = ...``, through any name): a read
         # of such a field may see the written value, so its argument kind does not decide it
         self.written_keys = written_keys(nodes)
+        self.arrays |= self.range_counters()
+        # first the names known to hold arrays (and the kinds), to their own fixed point: an
+        # attribute named as an array's metadata (``lp.shape``) is traced unless its receiver is known
+        # to be an array, and a name made traced stays traced, so activity decided before the arrays
+        # were known (``l = l - l.max()`` in a loop: ``l.max()`` known to give an array only once
+        # ``l``'s kind is) was kept (red team sci, dec 27: ``rng.integers(0, lp.shape[0])`` in a loop
+        # then made ``rng`` read by an adjoint, and a later ``rng.normal()`` was refused)
+        self._arrays_only = True
+        try:
+            semi_naive(nodes, self.visit, lambda: (len(self.arrays), len(self.kinds)))
+        finally:
+            self._arrays_only = False
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
         # (after: a value is proven real from the arrays and kinds found, which only grow)
@@ -933,6 +946,24 @@ class Activity(ValueFacts, RealnessProof):
         self.check_covered(nodes)
         self.mixed = self.mixed_names(nodes)
         self.sequences = self.sequence_names(nodes)
+
+    def range_counters(self) -> Set[str]:
+        """The names bound only as the targets of ``for t in range(...)`` (Python's own range; every
+        loop is one after normalizing): ints, so ``l = theta * t`` holds an array and ``l.shape`` is
+        an array's metadata, not a user's field that may be traced (red team sci, dec 27: such a
+        ``l.shape[0]`` given to ``rng.integers`` in a loop made the generator look read by an adjoint,
+        and a later ``rng.normal()`` was refused)."""
+        from .ir import walk_no_defs
+        stores: Dict[str, int] = {}
+        counters: Dict[str, int] = {}
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node, gast.For) and isinstance(node.target, gast.Name) and \
+                    isinstance(node.iter, gast.Call) and self.resolver is not None and \
+                    self.resolver.resolve(node.iter.func) is range:
+                counters[node.target.id] = counters.get(node.target.id, 0) + 1
+        return {n for n, count in counters.items() if stores.get(n) == count and n not in self.kinds}
 
     def sequence_names(self, nodes) -> Set[str]:
         """The names some assignment binds to a tuple or list: a literal (``xs = a, b``), a list
@@ -1022,6 +1053,8 @@ class Activity(ValueFacts, RealnessProof):
             self.assignment(node)
             changed = node.targets[0]
             return changed if isinstance(changed, gast.Name) else getattr(changed, "value", None)
+        if self._arrays_only:
+            return None
         call_node = node.value
         func = call_node.func
         # xs.append(v) with v active makes the list xs active
@@ -1109,6 +1142,14 @@ class Activity(ValueFacts, RealnessProof):
         target = node.targets[0]
         value = node.value
         self._line = getattr(node, "lineno", 0) or getattr(self.fdef, "lineno", 0)
+        if self._arrays_only:
+            if isinstance(target, gast.Name):
+                if self.value_is_array(value):
+                    self.arrays.add(target.id)
+                kind = self.value_kind(value)
+                if kind is not None and target.id not in self.kinds:
+                    self.kinds[target.id] = kind
+            return
         if isinstance(target, gast.Name):
             name = target.id
             if self.value_active(value):
