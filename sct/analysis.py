@@ -435,6 +435,12 @@ OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator
 
 
 
+def _function_parameters(fdef) -> List[str]:
+    args = fdef.args
+    names = [a.id for a in list(getattr(args, "posonlyargs", []) or []) + list(args.args) + list(args.kwonlyargs)]
+    return names + [extra.id for extra in (args.vararg, args.kwarg) if extra is not None]
+
+
 def fixed_point_statements(fdef) -> List:
     """The statements the activity fixed point visits, in the walk's order (the tree does not
     change while it runs)."""
@@ -873,9 +879,85 @@ class Activity(ValueFacts, RealnessProof):
         if isinstance(receiver, gast.Name):
             if self.user_receiver(receiver.id):
                 return True
-            if self.array_receiver(receiver.id):
-                return False
+            # every binding of the name, not one of them: ``d = np.exp(a)`` then, in a branch,
+            # ``d = Gamma(d[0], d[1])`` with a field ``self.shape``: ``d.shape`` was taken for an
+            # array's metadata, a silently zero derivative (red team sci, dec 27)
+            return not self.surely_array(receiver.id)
         return leaf_kind(self.value_kind(receiver)) is None and not self.value_is_array(receiver)
+
+    def surely_array(self, name: str, seen=None) -> bool:
+        """Does every binding of ``name`` give an array or a number (a parameter of an array's kind,
+        ``for name in range(...)``, assignments each known to give one)?  ``arrays`` has the names
+        some assignment binds to one."""
+        bindings = getattr(self, "_surely_bindings", None)
+        if bindings is None:
+            from .ir import walk_no_defs
+            stores: Dict[str, int] = {}
+            assigned: Dict[str, List] = {}
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                    stores[node.id] = stores.get(node.id, 0) + 1
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name):
+                    assigned.setdefault(node.targets[0].id, []).append(node.value)
+            bindings = self._surely_bindings = (stores, assigned, self.range_counters(),
+                                         set(_function_parameters(self.fdef)))
+        stores, assigned, counters, params = bindings
+        values = assigned.get(name, [])
+        if name in params:
+            if leaf_kind(self.kinds.get(name)) is None:
+                return False
+        elif not values and name not in counters:
+            return False
+        if name in counters:
+            return True             # (bound by range loops only)
+        if stores.get(name, 0) != len(values):
+            return False            # bound otherwise too (a with's as, a loop, a del)
+        seen = set() if seen is None else seen
+        seen.add(name)
+        for v in values:
+            if isinstance(v, gast.Name):
+                if v.id not in seen and not self.surely_array(v.id, seen):
+                    return False
+            elif not (self.value_is_array(v) or self._no_user_object(v, seen)):
+                return False
+        return True
+
+    def _no_user_object(self, v, seen) -> bool:
+        """Is ``v`` surely no object of the user's classes: an operator's result (an operator on such an
+        object is refused), a numpy (or scipy, math) function's or an op's result, a method's result
+        of an object made by one (``rng.random(n)`` of ``rng = np.random.default_rng(0)``)?"""
+        if isinstance(v, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.JoinedStr)):
+            return True
+        if not isinstance(v, gast.Call):
+            return False
+        info = self.call_info(v)
+        if info.kind in (CallKind.OP, CallKind.STOP, CallKind.CREATE):
+            return True
+        if info.kind == CallKind.METHOD:
+            r = info.receiver
+            return r is not None and not self.user_receiver(r) and r not in seen and \
+                self._library_made(r, seen)
+        fn = info.obj
+        if fn is None or isinstance(fn, type):
+            return False
+        module = (getattr(fn, "__module__", None) or "").split(".")[0]
+        return module in ("numpy", "scipy", "math")
+
+    def _library_made(self, name: str, seen) -> bool:
+        """Is ``name`` bound only to arrays, numbers and what numpy's (scipy's, math's) functions give?"""
+        if self.surely_array(name, set(seen)):
+            return True
+        stores, assigned, _, params = self._surely_bindings
+        values = assigned.get(name, [])
+        if name in params or not values or stores.get(name, 0) != len(values):
+            return False
+        seen = set(seen) | {name}
+        for v in values:
+            if not isinstance(v, gast.Call) or self.call_info(v).kind == CallKind.METHOD or \
+                    not self._no_user_object(v, seen):
+                return False
+        return True
 
     def user_receiver(self, name: str) -> bool:
         """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
