@@ -435,6 +435,12 @@ OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator
 
 
 
+def _function_parameters(fdef) -> List[str]:
+    args = fdef.args
+    names = [a.id for a in list(getattr(args, "posonlyargs", []) or []) + list(args.args) + list(args.kwonlyargs)]
+    return names + [extra.id for extra in (args.vararg, args.kwarg) if extra is not None]
+
+
 def fixed_point_statements(fdef) -> List:
     """The statements the activity fixed point visits, in the walk's order (the tree does not
     change while it runs)."""
@@ -809,6 +815,7 @@ class Activity(ValueFacts, RealnessProof):
         self.mixed: Set[str] = set()        # of those, names another assignment may bind to a container
         self.sequences: Set[str] = set()    # names some assignment binds to a tuple or list
         self.calls: Dict[int, CallInfo] = {}
+        self._arrays_only = False     # run(): the first fixed point finds the arrays and kinds only
         self._line = 0              # the line of the statement being analysed (for errors)
         self.objects = self.user_objects()  # names that only ever hold objects of the user's classes
         self._bound_memo: Optional[Dict[int, tuple]] = {}
@@ -872,9 +879,85 @@ class Activity(ValueFacts, RealnessProof):
         if isinstance(receiver, gast.Name):
             if self.user_receiver(receiver.id):
                 return True
-            if self.array_receiver(receiver.id):
-                return False
+            # every binding of the name, not one of them: ``d = np.exp(a)`` then, in a branch,
+            # ``d = Gamma(d[0], d[1])`` with a field ``self.shape``: ``d.shape`` was taken for an
+            # array's metadata, a silently zero derivative (red team sci, dec 27)
+            return not self.surely_array(receiver.id)
         return leaf_kind(self.value_kind(receiver)) is None and not self.value_is_array(receiver)
+
+    def surely_array(self, name: str, seen=None) -> bool:
+        """Does every binding of ``name`` give an array or a number (a parameter of an array's kind,
+        ``for name in range(...)``, assignments each known to give one)?  ``arrays`` has the names
+        some assignment binds to one."""
+        bindings = getattr(self, "_surely_bindings", None)
+        if bindings is None:
+            from .ir import walk_no_defs
+            stores: Dict[str, int] = {}
+            assigned: Dict[str, List] = {}
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+                    stores[node.id] = stores.get(node.id, 0) + 1
+                if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                        isinstance(node.targets[0], gast.Name):
+                    assigned.setdefault(node.targets[0].id, []).append(node.value)
+            bindings = self._surely_bindings = (stores, assigned, self.range_counters(),
+                                         set(_function_parameters(self.fdef)))
+        stores, assigned, counters, params = bindings
+        values = assigned.get(name, [])
+        if name in params:
+            if leaf_kind(self.kinds.get(name)) is None:
+                return False
+        elif not values and name not in counters:
+            return False
+        if name in counters:
+            return True             # (bound by range loops only)
+        if stores.get(name, 0) != len(values):
+            return False            # bound otherwise too (a with's as, a loop, a del)
+        seen = set() if seen is None else seen
+        seen.add(name)
+        for v in values:
+            if isinstance(v, gast.Name):
+                if v.id not in seen and not self.surely_array(v.id, seen):
+                    return False
+            elif not (self.value_is_array(v) or self._no_user_object(v, seen)):
+                return False
+        return True
+
+    def _no_user_object(self, v, seen) -> bool:
+        """Is ``v`` surely no object of the user's classes: an operator's result (an operator on such an
+        object is refused), a numpy (or scipy, math) function's or an op's result, a method's result
+        of an object made by one (``rng.random(n)`` of ``rng = np.random.default_rng(0)``)?"""
+        if isinstance(v, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare, gast.JoinedStr)):
+            return True
+        if not isinstance(v, gast.Call):
+            return False
+        info = self.call_info(v)
+        if info.kind in (CallKind.OP, CallKind.STOP, CallKind.CREATE):
+            return True
+        if info.kind == CallKind.METHOD:
+            r = info.receiver
+            return r is not None and not self.user_receiver(r) and r not in seen and \
+                self._library_made(r, seen)
+        fn = info.obj
+        if fn is None or isinstance(fn, type):
+            return False
+        module = (getattr(fn, "__module__", None) or "").split(".")[0]
+        return module in ("numpy", "scipy", "math")
+
+    def _library_made(self, name: str, seen) -> bool:
+        """Is ``name`` bound only to arrays, numbers and what numpy's (scipy's, math's) functions give?"""
+        if self.surely_array(name, set(seen)):
+            return True
+        stores, assigned, _, params = self._surely_bindings
+        values = assigned.get(name, [])
+        if name in params or not values or stores.get(name, 0) != len(values):
+            return False
+        seen = set(seen) | {name}
+        for v in values:
+            if not isinstance(v, gast.Call) or self.call_info(v).kind == CallKind.METHOD or \
+                    not self._no_user_object(v, seen):
+                return False
+        return True
 
     def user_receiver(self, name: str) -> bool:
         """Is ``name`` known to hold an object of the user's class (an argument's kind says so, or
@@ -925,6 +1008,18 @@ class Activity(ValueFacts, RealnessProof):
         # fields written anywhere here (``o.b = ...``, ``d["k"] = ...``, through any name): a read
         # of such a field may see the written value, so its argument kind does not decide it
         self.written_keys = written_keys(nodes)
+        self.arrays |= self.range_counters()
+        # first the names known to hold arrays (and the kinds), to their own fixed point: an
+        # attribute named as an array's metadata (``lp.shape``) is traced unless its receiver is known
+        # to be an array, and a name made traced stays traced, so activity decided before the arrays
+        # were known (``l = l - l.max()`` in a loop: ``l.max()`` known to give an array only once
+        # ``l``'s kind is) was kept (red team sci, dec 27: ``rng.integers(0, lp.shape[0])`` in a loop
+        # then made ``rng`` read by an adjoint, and a later ``rng.normal()`` was refused)
+        self._arrays_only = True
+        try:
+            semi_naive(nodes, self.visit, lambda: (len(self.arrays), len(self.kinds)))
+        finally:
+            self._arrays_only = False
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
                                                len(self.lists), len(self.kinds)))
         # (after: a value is proven real from the arrays and kinds found, which only grow)
@@ -933,6 +1028,24 @@ class Activity(ValueFacts, RealnessProof):
         self.check_covered(nodes)
         self.mixed = self.mixed_names(nodes)
         self.sequences = self.sequence_names(nodes)
+
+    def range_counters(self) -> Set[str]:
+        """The names bound only as the targets of ``for t in range(...)`` (Python's own range; every
+        loop is one after normalizing): ints, so ``l = theta * t`` holds an array and ``l.shape`` is
+        an array's metadata, not a user's field that may be traced (red team sci, dec 27: such a
+        ``l.shape[0]`` given to ``rng.integers`` in a loop made the generator look read by an adjoint,
+        and a later ``rng.normal()`` was refused)."""
+        from .ir import walk_no_defs
+        stores: Dict[str, int] = {}
+        counters: Dict[str, int] = {}
+        for node in walk_no_defs(self.fdef):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node, gast.For) and isinstance(node.target, gast.Name) and \
+                    isinstance(node.iter, gast.Call) and self.resolver is not None and \
+                    self.resolver.resolve(node.iter.func) is range:
+                counters[node.target.id] = counters.get(node.target.id, 0) + 1
+        return {n for n, count in counters.items() if stores.get(n) == count and n not in self.kinds}
 
     def sequence_names(self, nodes) -> Set[str]:
         """The names some assignment binds to a tuple or list: a literal (``xs = a, b``), a list
@@ -1022,6 +1135,8 @@ class Activity(ValueFacts, RealnessProof):
             self.assignment(node)
             changed = node.targets[0]
             return changed if isinstance(changed, gast.Name) else getattr(changed, "value", None)
+        if self._arrays_only:
+            return None
         call_node = node.value
         func = call_node.func
         # xs.append(v) with v active makes the list xs active
@@ -1109,6 +1224,14 @@ class Activity(ValueFacts, RealnessProof):
         target = node.targets[0]
         value = node.value
         self._line = getattr(node, "lineno", 0) or getattr(self.fdef, "lineno", 0)
+        if self._arrays_only:
+            if isinstance(target, gast.Name):
+                if self.value_is_array(value):
+                    self.arrays.add(target.id)
+                kind = self.value_kind(value)
+                if kind is not None and target.id not in self.kinds:
+                    self.kinds[target.id] = kind
+            return
         if isinstance(target, gast.Name):
             name = target.id
             if self.value_active(value):

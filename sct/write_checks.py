@@ -242,6 +242,20 @@ class _WriteCheck:
                 what = "a traced value" if tracked else \
                     f"a traced value through {name}, which holds its numbers without their derivative" \
                     if self.aliases_traced(s, name) else "a value an earlier differentiated operation read"
+                call = self._unnamed_call_result(s, name)
+                if call is not None:
+                    # ``np.einsum("ii->i", K)[...] += v``, ``y.reshape(2, 3)[1] = x``: the normalizer's
+                    # name for the call's result is no name of the user's (red team sci, dec 27: the
+                    # advice was "Write `t_einsum = t_einsum.copy()`", a name the user never wrote and
+                    # a copy that would not change K as the line means to)
+                    bases = self._view_bases(s, name)
+                    a = bases if re.fullmatch(r"\w+", bases) else "A"
+                    fail(s, f"writing into the result of `{call}` in place changes {what}: it may be a "
+                         f"view sharing the memory of {bases} (numpy's einsum, reshape, ravel, transpose "
+                         "and slices give views), and sct does not follow a write through a view into "
+                         f"the array it views. Compute the new array instead (`{a} = {a} + ...`, "
+                         f"`np.where`, or index {a} itself: `{a}[np.diag_indices_from({a})] += v` for "
+                         "a diagonal)", f"write into {call}")
                 row = self._row_of(name)
                 spelled = self._spelled().get(name, "")
                 advice = self._container_advice(s, name, row) if row and self._holds_containers(s, name, row) \
@@ -700,6 +714,44 @@ class _WriteCheck:
         module = inspect.getmodule(maker) if callable(maker) else None
         return _library_callee(maker) or module is not None and \
             _library_file_of(getattr(module, "__file__", None))
+
+    def _unnamed_call_result(self, s, name: str) -> Optional[str]:
+        """The user's text of the call whose result the normalizer named ``name`` for a write into it
+        (``np.einsum("ii->i", K)[...] += v``: ``t_einsum``), where the user's line does not name it
+        and the name is bound once, to a call; else None."""
+        from .parse import source_line
+        text = source_line(self.filename, getattr(s, "lineno", 0)) or ""
+        if not text or re.search(r"(?<![\w.])" + re.escape(name) + r"\b", text):
+            return None
+        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        if len(values) != 1 or not isinstance(values[0], gast.Call):
+            return None
+        target = text.strip()
+        m = re.match(r"(.*?)\s*(\[.*\])?\s*(\+|-|\*|/|\*\*|//)?=[^=]", target)
+        if m is None:
+            return None
+        head = m.group(1)
+        # the call's text: the written target without its last index (``np.einsum("ii->i", K)``)
+        depth = 0
+        for i in range(len(head) - 1 if head.endswith("]") else -1, -1, -1):
+            c = head[i]
+            if c == "]":
+                depth += 1
+            elif c == "[":
+                depth -= 1
+                if depth == 0:
+                    head = head[:i]
+                    break
+        return head if head.endswith(")") else None
+
+    def _view_bases(self, s, name: str) -> str:
+        """The user's arrays the call bound to ``name`` reads (its receiver and arguments)."""
+        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        names = [n for n in loaded_names(values[0]) if n in self.analysis.locals] if values else []
+        names = [self._spelled().get(n, n) for n in dict.fromkeys(names)]
+        return " or ".join(names) if names else "the array it was called on"
 
     def _as_written(self, s, what: str) -> str:
         """``what`` (a dotted callee) as the user wrote it where the normalizer named a part
