@@ -746,9 +746,10 @@ def into_where(value, out, where, casting="same_kind"):
 def _copied_out(out):
     """A copy of the array ``out`` written into; numpy's TypeError for what is not an array (a list, a
     number: was a list converted and written, a value where Python raises)."""
-    if not isinstance(out, np.ndarray):
+    data = out._data if isinstance(out, _dlarray) else out      # (a dlarray: its data, as before)
+    if not isinstance(data, np.ndarray):
         raise TypeError(f"copyto() argument 1 must be a numpy.ndarray, not {type(out).__name__}")
-    return np.array(out, copy=True)
+    return np.array(data, copy=True)
 
 
 def _copied_value(value):

@@ -214,9 +214,7 @@ class Contributions(EmitPass):
             return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
                                     g, ans, s)
         if op is not None and (base.id not in self.act.kinds or self.gen.is_array(base.id)):
-            # (an array on one path and an object of the user's class with a field `T`, `real`, on
-            # another: was the transpose's adjoint for both, a wrong gradient; red team sci, dec 27)
-            # an array attribute or an object's field: decided when it runs
+            # an array attribute or an object's field (`T`, `real` of a user's class: red team sci, dec 27)
             return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
         return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
 

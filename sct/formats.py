@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import List
 
 import copy
+import re
 import types
 
 import gast
@@ -821,7 +822,8 @@ class FormatPass(LayoutCalls):
         receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
         if any(has_format(t) for t in args + list(kws.values()) + receiver):
             name = getattr(target, "__name__", None) or info.method or \
-                (node.func.id if isinstance(node.func, gast.Name) else "the function")
+                (re.sub(r"_closure(_\d+)?$", "", node.func.id) if isinstance(node.func, gast.Name)
+                 else "the function")        # (a nested def's closure: the def's own name)
             self.fail(stmt, f"a formatted dlarray is passed to {name}(): sct follows data formats through "
                       "the function dlfeval runs, not yet into the functions it calls. Pass stripdims(x) "
                       "and give the deep-learning calls there DataFormat=..., or make the calls in this "
