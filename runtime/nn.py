@@ -728,26 +728,12 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     outputs = []
     for t in range(np.shape(x)[1]):
         z = x[:, t, :] @ np.transpose(weights) + h @ np.transpose(recurrent_weights) + bias
-        if GateActivationFunction == "hard-sigmoid":
-            i = np.clip(0.2 * z[:, 0:hidden] + 0.5, 0.0, 1.0)
-            f = np.clip(0.2 * z[:, hidden:2 * hidden] + 0.5, 0.0, 1.0)
-            o = np.clip(0.2 * z[:, 3 * hidden:4 * hidden] + 0.5, 0.0, 1.0)
-        else:
-            i = sigmoid(z[:, 0:hidden])
-            f = sigmoid(z[:, hidden:2 * hidden])
-            o = sigmoid(z[:, 3 * hidden:4 * hidden])
-        if StateActivationFunction == "softsign":
-            g = z[:, 2 * hidden:3 * hidden] / (1 + np.abs(z[:, 2 * hidden:3 * hidden]))
-            c = f * c + i * g
-            h = o * (c / (1 + np.abs(c)))
-        elif StateActivationFunction == "relu":
-            g = relu(z[:, 2 * hidden:3 * hidden])
-            c = f * c + i * g
-            h = o * relu(c)
-        else:
-            g = np.tanh(z[:, 2 * hidden:3 * hidden])
-            c = f * c + i * g
-            h = o * np.tanh(c)
+        i = gate_activation(z[:, 0:hidden], GateActivationFunction)
+        f = gate_activation(z[:, hidden:2 * hidden], GateActivationFunction)
+        o = gate_activation(z[:, 3 * hidden:4 * hidden], GateActivationFunction)
+        g = state_activation(z[:, 2 * hidden:3 * hidden], StateActivationFunction)
+        c = f * c + i * g
+        h = o * state_activation(c, StateActivationFunction)
         if OutputMode == "sequence":
             outputs.append(h)
     if OutputMode == "last":
@@ -780,6 +766,23 @@ def recurrent_activations(fname, StateActivationFunction, GateActivationFunction
 
 
 nondifferentiable(recurrent_activations)
+
+
+def gate_activation(z, name):
+    """A recurrent layer's gate activation: MATLAB's "sigmoid", or "hard-sigmoid" (``0.2 z + 0.5``
+    clipped to [0, 1])."""
+    if name == "hard-sigmoid":
+        return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+    return sigmoid(z)
+
+
+def state_activation(z, name):
+    """A recurrent layer's state activation: MATLAB's "tanh", "softsign" (``z / (1 + |z|)``) or "relu"."""
+    if name == "softsign":
+        return z / (1 + np.abs(z))
+    if name == "relu":
+        return relu(z)
+    return np.tanh(z)
 
 
 def recurrent_output_mode(fname, OutputMode):
@@ -842,22 +845,13 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
         else:
             zx = x[:, t, :] @ np.transpose(weights) + bias
             zh = h @ np.transpose(recurrent_weights)
-        if GateActivationFunction == "hard-sigmoid":
-            r = np.clip(0.2 * (zx[:, 0:hidden] + zh[:, 0:hidden]) + 0.5, 0.0, 1.0)
-            u = np.clip(0.2 * (zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden]) + 0.5, 0.0, 1.0)
-        else:
-            r = sigmoid(zx[:, 0:hidden] + zh[:, 0:hidden])
-            u = sigmoid(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden])
+        r = gate_activation(zx[:, 0:hidden] + zh[:, 0:hidden], GateActivationFunction)
+        u = gate_activation(zx[:, hidden:2 * hidden] + zh[:, hidden:2 * hidden], GateActivationFunction)
         if ResetGateMode == "before-multiplication":
             zn = zx[:, 2 * hidden:3 * hidden] + (r * h) @ np.transpose(recurrent_weights[2 * hidden:3 * hidden])
         else:
             zn = zx[:, 2 * hidden:3 * hidden] + r * zh[:, 2 * hidden:3 * hidden]
-        if StateActivationFunction == "softsign":
-            n = zn / (1 + np.abs(zn))
-        elif StateActivationFunction == "relu":
-            n = relu(zn)
-        else:
-            n = np.tanh(zn)
+        n = state_activation(zn, StateActivationFunction)
         h = (1 - u) * n + u * h
         if OutputMode == "sequence":
             outputs.append(h)

@@ -730,9 +730,7 @@ def into(value, out, casting="same_kind"):
     default, as numpy).  numpy's own copyto into a copy of ``out``: its errors, and its rules for a
     Python number (``np.copyto(int8s, 300)``: an OverflowError; was: the number read as an int64
     array, cast to 44)."""
-    new = _copied_out(out)
-    np.copyto(new, _copied_value(value), casting=casting)
-    return new
+    return into_where(value, out, True, casting)       # (numpy's default where=True: every entry)
 
 
 def into_where(value, out, where, casting="same_kind"):

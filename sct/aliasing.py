@@ -141,14 +141,15 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if result is not None:
             new.append(assign(result, load(z)))
         return _atomized(new, analysis)
-    if result is None and target is np.copyto and isinstance(node.args[0] if node.args else None, gast.Name) and \
-            _copyto_arguments(node) is not None:
+    copied = _copyto_arguments(node) if result is None and target is np.copyto and node.args and \
+        isinstance(node.args[0], gast.Name) else None
+    if copied is not None:
         # np.copyto(z, v[, casting][, where]) of an unshared z: z = rt.into(v, z) (where=m: the new
         # values np.where(m, v, z), as numpy leaves z's entries outside m)
         z = node.args[0].id
         if analysis.sharing(s, z) is not None:
             return None
-        value, casting, where = _copyto_arguments(node)
+        value, casting, where = copied
         casting = [casting] if casting is not None else []
         if where is not None:
             return [assign(z, call(f"{rt_name}.into_where", [value, load(z), where] + casting))]

@@ -530,18 +530,33 @@ class Normalizer(Statements, Loops, Expressions):
     def called_object(self, func):
         """The object a call's ``func`` (a global name, or attributes of one: ``sct.batchnorm``)
         names in the function's module; None where it is not such a name or not found."""
+        return self._global_chain(func, modules_only=False)
+
+    def _global_chain(self, func, modules_only: bool):
+        """The object ``func`` (a global name, or attributes of one) names in the module of the function
+        (of the caller, for a helper inlined into it: ``called_from``); None where it is not such a
+        name, is not found, or (``modules_only``) an attribute is read off something not a module.
+        Where no module is known (a helper inlined without its caller's function), ``np.``/``numpy.``
+        are numpy."""
         chain = []
         while isinstance(func, gast.Attribute):
             chain.append(func.attr)
             func = func.value
-        if not isinstance(func, gast.Name) or self._is_local(func.id):
+        if not isinstance(func, gast.Name) or self._is_local(func.id) or \
+                (self.locals is not None and func.id in self.locals):
             return None
         fn = self.called_from or getattr(self.partials, "fn", None)
         namespace = getattr(fn, "__globals__", None)
-        if namespace is None or func.id not in namespace:
-            return None
-        value = namespace[func.id]
+        if namespace is not None:
+            if func.id not in namespace:
+                return None
+            value = namespace[func.id]
+        else:
+            import numpy
+            value = numpy if func.id in ("np", "numpy") and chain else None
         for attr in reversed(chain):
+            if modules_only and not isinstance(value, types.ModuleType):
+                return None
             try:
                 value = getattr(value, attr)
             except Exception:
@@ -609,23 +624,7 @@ class Normalizer(Statements, Loops, Expressions):
     def _numpy_function(self, func):
         """The function ``func`` (``np.copyto``, ``numpy.copyto``, ``copyto``) names through modules
         only, or None."""
-        chain = []
-        while isinstance(func, gast.Attribute):
-            chain.append(func.attr)
-            func = func.value
-        if not isinstance(func, gast.Name) or self._is_local(func.id) or \
-                (self.locals is not None and func.id in self.locals):
-            return None
-        missing = object()
-        obj = self._global_value(func.id, missing)
-        if obj is missing:
-            import numpy
-            obj = numpy if func.id in ("np", "numpy") and chain else None   # (an inlined helper's: no globals)
-        for attr in reversed(chain):
-            if not isinstance(obj, types.ModuleType):
-                return None
-            obj = getattr(obj, attr, None)
-        return obj
+        return self._global_chain(func, modules_only=True)
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:

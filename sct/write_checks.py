@@ -723,8 +723,7 @@ class _WriteCheck:
         text = source_line(self.filename, getattr(s, "lineno", 0)) or ""
         if not text or re.search(r"(?<![\w.])" + re.escape(name) + r"\b", text):
             return None
-        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
-                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        values = self._values_bound(name)
         if len(values) != 1 or not isinstance(values[0], gast.Call):
             return None
         target = text.strip()
@@ -745,10 +744,14 @@ class _WriteCheck:
                     break
         return head if head.endswith(")") else None
 
+    def _values_bound(self, name: str) -> list:
+        """The values the function's assignments ``name = value`` bind (in order)."""
+        return [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+
     def _view_bases(self, s, name: str) -> str:
         """The user's arrays the call bound to ``name`` reads (its receiver and arguments)."""
-        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
-                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        values = self._values_bound(name)
         names = [n for n in loaded_names(values[0]) if n in self.analysis.locals] if values else []
         names = [self._spelled().get(n, n) for n in dict.fromkeys(names)]
         return " or ".join(names) if names else "the array it was called on"
