@@ -116,3 +116,42 @@ class EvaluationError(SctError):
 
 for _cls in (SctError, CompileError, EvaluationError):
     _cls.__module__ = "sct"          # users see sct.CompileError, not the module it lives in
+
+
+_ALSO: dict = {}                     # the class of an error the user's code raised -> its EvaluationError
+
+
+def evaluation_error_from(exc: BaseException, message: str, filename: Optional[str] = None,
+                          lineno: Optional[int] = None) -> EvaluationError:
+    """The EvaluationError for ``exc``, an error the user's code raised while it ran (its own ``raise``,
+    an ``assert``, numpy's ValueError, a dict's KeyError), that is also an instance of ``exc``'s class: as
+    in plain Python, ``except ValueError`` (or the user's ``except EarlyStop``, ``pytest.raises(KeyError)``)
+    still catches it, with the attributes the user's exception carried (``e.epoch``).  Was: an
+    EvaluationError only, which such a handler let through.  Where the two classes cannot be combined
+    (a class whose layout or constructor forbids it), a plain EvaluationError."""
+    cls = type(exc)
+    also = _ALSO.get(cls)
+    if also is None:
+        try:
+            also = type("EvaluationError", (EvaluationError, cls), {
+                "__module__": "sct", "__qualname__": "EvaluationError", "__doc__": EvaluationError.__doc__,
+                # (the message, as EvaluationError's: not the other class's own, KeyError's repr of it)
+                "__str__": BaseException.__str__, "__repr__": BaseException.__repr__,
+                "__init__": EvaluationError.__init__})
+        except TypeError:
+            also = EvaluationError
+        if len(_ALSO) < 256:
+            _ALSO[cls] = also
+    if also is not EvaluationError:
+        try:
+            error = also.__new__(also)
+            for key, value in getattr(exc, "__dict__", {}).items():
+                object.__setattr__(error, key, value)
+            message, filename, lineno = _located_message(message, filename, lineno)
+            BaseException.__init__(error, (where(filename, lineno) + ": " if filename else "") + message)
+            error.filename = filename
+            error.lineno = lineno
+            return error
+        except Exception:
+            pass
+    return EvaluationError(message, filename, lineno)

@@ -27,7 +27,7 @@ from .cache import ENTRIES as _ENTRIES
 from .cache import targets_hold
 from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
-from .errors import CompileError, EvaluationError, SctError
+from .errors import CompileError, EvaluationError, SctError, evaluation_error_from
 from .parse import LINE_MAPS as _LINE_MAPS, user_line
 from .kinds import kind_of, refuse_nested_slotted
 
@@ -958,7 +958,7 @@ def _located(exc: Exception, function=None) -> Exception:
         lines = [n for n in mapped[1] if n is not None] if mapped else []
         if not lines:
             return exc if isinstance(exc, SctError) else \
-                EvaluationError(f"{type(exc).__name__}: {_clean(str(exc))}")
+                evaluation_error_from(exc, f"{type(exc).__name__}: {_clean(str(exc))}")
         found = (mapped[0], min(lines), code.co_name)
     filename, lineno, generated_name = found
     text = source_line(filename, lineno)
@@ -969,9 +969,10 @@ def _located(exc: Exception, function=None) -> Exception:
     else:
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
-        error = EvaluationError(f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
-                                f"{_unpacking_hint(exc, text)}{_recursion_hint(exc)}{_generator_hint(filename, lineno)}",
-                                filename, lineno)
+        error = evaluation_error_from(
+            exc, f"{type(exc).__name__} while {phase} `{text}`: {_clean(str(exc))}"
+                 f"{_unpacking_hint(exc, text)}{_recursion_hint(exc)}{_generator_hint(filename, lineno)}",
+            filename, lineno)
     error.function_name = _GENERATED_SUFFIX.sub("", generated_name) or generated_name
     return error
 
