@@ -3820,7 +3820,7 @@ def as_sequence(items):
         for note in WALK_NOTES[:1]:
             if note._iterator(items):
                 note.walked_iterator(items)
-        return list(checked(items))
+        return _walk_list(checked(items), items)
     if _iterated_object(items):
         walked = _walked(items)
         for note in WALK_NOTES[:1]:     # (a recomputation walking it otherwise: refused)
@@ -3829,7 +3829,71 @@ def as_sequence(items):
     for note in WALK_NOTES[:1]:         # (a recomputation would find an iterator used up: refused there)
         if note._iterator(items):
             note.walked_iterator(items)
-    return list(items)
+    return _walk_list(items, items)
+
+
+_GROUPER = type(next(iter(__import__("itertools").groupby((0,))))[1])
+
+
+def _walk_list(source, iterable) -> list:
+    """``list(source)``, the items of ``iterable`` as_sequence walks before the loop's body runs, where
+    that gives each item as Python's loop would see it when it takes it: else refused.  Python's body
+    sees an item as it is when the iterator gives it; sct's body sees it as the whole walk left it.  So
+    refused: an item changed after it was given (a buffer a generator or an ``__iter__`` fills again and
+    gives again, ``buf[:] = batch; yield buf``; a dict or object whose fields are set again), compared
+    with a copy of each array item taken when it is given and with what a list, dict or object held then;
+    and the groups of ``itertools.groupby`` (valid only until the next group is taken).  An item given
+    again unchanged (one array or layer object twice) is taken.  Was: the body read the last state of a
+    reused buffer (every batch the last one) and empty groupby groups, silently."""
+    out = []
+    given = []
+    for item in source:
+        out.append(item)
+        for part in (item if type(item) is tuple else (item,)):
+            if type(part) is _GROUPER:
+                raise SctRuntimeError(
+                    "a for loop (or comprehension) over itertools.groupby(...): its groups are valid only until "
+                    "the loop takes the next group, and sct takes every item of a loop over an iterator before "
+                    "the body runs (the groups would be empty). Group into a dict of lists first (`groups = {}`, "
+                    "`for v in data: groups.setdefault(key(v), []).append(v)`), or pass the groups in")
+            state = _held_state(part)
+            if state is not None:
+                given.append((part, state))
+    for part, state in given:
+        if not _same_held_state(part, state):
+            raise SctRuntimeError(
+                f"a for loop (or comprehension) over a {type(iterable).__name__} that changes a "
+                f"{type(part).__name__} after giving it (a buffer filled again, `buf[:] = ...; yield buf`, or "
+                f"what an object holds): Python's loop body sees each item as it is when given, but sct takes "
+                f"every item before the body runs, so the body would see what the whole iteration left. Give a "
+                f"new array or object each time (`yield buf.copy()`), or loop over a list built so")
+    return out
+
+
+def _held_state(part):
+    """What ``_walk_list`` compares an item with after the walk: an array's copy, what a list, dict,
+    set or object holds (by identity); None for anything else (a number, a string, a function)."""
+    cls = type(part)
+    if cls is np.ndarray:
+        return part.copy() if part.dtype.kind in "biufcmMSU" else None     # (not objects, records)
+    if cls is list:
+        return [id(v) for v in part]
+    if cls is dict:
+        return [(k, id(v)) for k, v in part.items()]
+    if cls is set:
+        return frozenset(id(v) for v in part)
+    fields = getattr(part, "__dict__", None)
+    if type(fields) is dict and not isinstance(part, (type, types.ModuleType, types.FunctionType, types.MethodType,
+                                                      types.BuiltinFunctionType, functools.partial)):
+        return [(k, id(v)) for k, v in fields.items()]
+    return None
+
+
+def _same_held_state(part, state) -> bool:
+    if type(part) is np.ndarray:
+        return part.shape == state.shape and part.dtype == state.dtype and \
+            np.array_equal(part, state, equal_nan=part.dtype.kind in "fc")
+    return _held_state(part) == state
 
 
 #: runtime/effects.py, once imported (it imports this module): what a loop walked, noted for a
@@ -3941,7 +4005,7 @@ _DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type
 
 
 def _walked(obj, source=None):
-    out = _Walked(obj if source is None else source)
+    out = _Walked(_walk_list(obj if source is None else source, obj))
     counts: dict = {}
     for item in out:
         counts[id(item)] = counts.get(id(item), 0) + 1
