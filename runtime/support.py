@@ -3829,6 +3829,9 @@ def as_sequence(items):
     for note in WALK_NOTES[:1]:         # (a recomputation would find an iterator used up: refused there)
         if note._iterator(items):
             note.walked_iterator(items)
+    if isinstance(items, (dict, str, bytes, range, set, frozenset)) or \
+            type(items) in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
+        return list(items)          # (listing these runs no code of the user's: no item changes meanwhile)
     return _walk_list(items, items)
 
 
