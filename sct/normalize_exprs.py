@@ -298,6 +298,13 @@ class Expressions:
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords:
             return self.atom(self.mapped(node), out, hint)
+        if isinstance(node.func, gast.Name) and node.func.id in ("any", "all") and len(node.args) == 1 and \
+                not node.keywords and isinstance(node.args[0], gast.GeneratorExp) and \
+                getattr(self, "is_builtin", None) is not None and self.is_builtin(node.func.id):
+            # any(... for ...) stops at the first true item, as Python's does (sct/normalize_loops.py)
+            name = self.namer.fresh(f"{hint}_{node.func.id}")
+            self.short_circuit(name, node.func.id, node.args[0], out)
+            return load(name)
         if isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
                 len(node.args) == 1 and _pairing_call(node.args[0]):
             # list(zip(a, b)), dict(enumerate(xs)): consumed at once, so the pairs as a comprehension

@@ -205,6 +205,32 @@ class Loops:
                                          right=gast.List(elts=[load(item)], ctx=gast.Load())),
                         type_comment=None)], out)
 
+    def short_circuit(self, name: str, which: str, node: gast.GeneratorExp, out: List):
+        """``name = any(elt for ...)`` (``all``) as Python runs it: the generator's loops, stopped at the
+        first true (false) item, so the items after it are never computed (was: every item computed
+        first, as a list: an item Python never reaches raised, ``any(1 / v > 0 for v in xs)`` with a 0
+        after the first true one, or ``all(x[i] > 5 for i in idx)`` with an index out of range)."""
+        node = self.scoped(node)
+        found = which == "any"
+        test = node.elt if found else gast.UnaryOp(op=gast.Not(), operand=node.elt)
+        inner: List = [gast.If(test=test, body=[assign(name, const(found)), gast.Break()], orelse=[])]
+        for k, gen in enumerate(reversed(node.generators)):
+            if gen.is_async:
+                self.fail(node, "async comprehension", "use a plain loop")
+            for cond in reversed(gen.ifs):
+                inner = [gast.If(test=cond, body=inner, orelse=[])]
+            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
+            if k < len(node.generators) - 1:        # the loop around it stops too
+                stop = load(name) if found else gast.UnaryOp(op=gast.Not(), operand=load(name))
+                inner.append(gast.If(test=stop, body=[gast.Break()], orelse=[]))
+        start = assign(name, const(not found))
+        start._sct_scope = getattr(node, "_sct_scope_names", ())
+        start._sct_lazy = True
+        self.emit(out, start)
+        for st in inner:
+            st.lineno = self.line
+        self.block(inner, out)
+
     def dict_comp(self, name: str, node: gast.DictComp, out: List):
         built = self.reads_itself(name, node)
         if built is not None:
