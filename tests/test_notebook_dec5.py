@@ -1,0 +1,84 @@
+"""Red team nb (dec 5): a notebook user's programs -- functions redefined in later cells, globals
+changed between calls, accelerated functions called with other kinds.  One test per finding; each
+fails before its fix."""
+import linecache
+import hashlib
+import textwrap
+import types
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient
+from gradcheck import assert_close, numerical_gradient
+
+
+def notebook():
+    """A kernel's namespace, and ``cell(src)``: the source registered in linecache under a cell's file
+    name (as ipykernel does), then run in that namespace."""
+    module = types.ModuleType("__nb_dec5__")
+    ns = module.__dict__
+    ns.update(np=np, sct=sct, dlarray=dlarray, dlfeval=dlfeval, dlgradient=dlgradient)
+
+    def cell(src):
+        src = textwrap.dedent(src)
+        name = f"/tmp/ipykernel_dec5/{hashlib.md5(src.encode()).hexdigest()[:10]}.py"
+        linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+        exec(compile(src, name, "exec"), ns)
+        return name
+    return ns, cell
+
+
+X = np.array([0.3, -1.2, 2.0, 0.7])
+
+
+# --- finding 1: `type(x) is dlarray` and kin were answered False silently ------------------------
+# isinstance(x, dlarray) is refused (the function's own run on dlarrays says True, sct runs it on
+# their data); the same test written with type(), __class__, == , `in` or the class's name took the
+# other branch: half the value and half the gradient of the program as written.
+
+TYPE_TESTS = [
+    "w = 2.0 if type(x) is dlarray else 1.0",
+    "w = 2.0 if type(x) == dlarray else 1.0",
+    "w = 1.0 if type(x) is not dlarray else 2.0",
+    "w = 2.0 if type(x) in (dlarray, list) else 1.0",
+    "w = 2.0 if x.__class__ is dlarray else 1.0",
+    "w = 2.0 if type(x).__name__ == 'dlarray' else 1.0",
+    "w = 2.0 if x.__class__.__name__ == 'dlarray' else 1.0",
+    "w = 2.0 if issubclass(type(x), dlarray) else 1.0",
+]
+
+
+@pytest.mark.parametrize("test", TYPE_TESTS)
+def test_type_test_against_dlarray_is_refused(test):
+    ns, cell = notebook()
+    name = cell(f"""
+    def loss(x):
+        {test}
+        return np.sum(x ** 2) * w
+
+    def vg(x):
+        y = loss(x)
+        return y, dlgradient(y, x)
+    """)
+    with pytest.raises(CompileError) as info:
+        dlfeval(ns["vg"], dlarray(X))
+    assert info.value.filename == name and info.value.lineno == 3
+
+
+def test_type_tests_that_do_not_name_dlarray_still_run():
+    ns, cell = notebook()
+    cell("""
+    def loss(x):
+        w = 2.0 if type(x) in (list, tuple) else 1.0
+        v = 3.0 if type(x).__name__ == 'list' else 1.0
+        return np.sum(x ** 2) * w * v
+
+    def vg(x):
+        y = loss(x)
+        return y, dlgradient(y, x)
+    """)
+    y, g = dlfeval(ns["vg"], dlarray(X))
+    assert_close(y.data, ns["loss"](X), rtol=1e-12)
+    assert_close(g.data, numerical_gradient(ns["loss"], [X.copy()], 0))
