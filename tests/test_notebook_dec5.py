@@ -82,3 +82,60 @@ def test_type_tests_that_do_not_name_dlarray_still_run():
     y, g = dlfeval(ns["vg"], dlarray(X))
     assert_close(y.data, ns["loss"](X), rtol=1e-12)
     assert_close(g.data, numerical_gradient(ns["loss"], [X.copy()], 0))
+
+
+# --- finding 2: sct.source of what dlfeval runs ---------------------------------------------------
+# sct.source(f, *args) is "what dlfeval runs for arguments of that kind", but it compiled `fun` as it
+# was given: an accelerated function, a callable object or a partial gave "internal error while
+# differentiating ... no attribute '__code__'", and a bound method's object was taken for its first
+# argument (a refusal naming the wrong argument).
+
+SOURCE_CELL = """
+import functools
+
+def vg(x):
+    y = np.sum(np.sin(x) ** 2)
+    return y, dlgradient(y, x)
+
+avg = sct.dlaccelerate(vg)
+
+class Model:
+    def __init__(self):
+        self.w = 2.0
+
+    def vg(self, x):
+        y = np.sum(np.sin(x * self.w))
+        return y, dlgradient(y, x)
+
+    def __call__(self, x):
+        return self.vg(x)
+
+    @sct.accelerate
+    def avg(self, x):
+        y = np.sum(np.sin(x * self.w))
+        return y, dlgradient(y, x)
+
+m = Model()
+
+def vg2(x, s):
+    y = np.sum(np.sin(x) * s)
+    return y, dlgradient(y, x)
+
+pvg = functools.partial(vg2, s=3.0)
+"""
+
+
+@pytest.mark.parametrize("what, first_line", [
+    ("avg", "def vg(x):"), ("m.vg", "def vg(self, x):"), ("m", "def __call__(self, x):"),
+    ("m.avg", "def avg(self, x):"), ("pvg", "def vg2(x, s):")])
+def test_source_of_what_dlfeval_runs(what, first_line):
+    ns, cell = notebook()
+    cell(SOURCE_CELL)
+    fun = eval(what, ns)
+    x = dlarray(X)
+    text = sct.source(fun, x)
+    assert text.splitlines()[0] == first_line
+    y, g = dlfeval(fun, x)                 # and it is what runs
+    assert np.isfinite(float(y.data)) and g.shape == X.shape
+    full = sct.source(fun, x, callees=True)
+    assert full.splitlines()[0] == first_line and "dlgradient_line" in full
