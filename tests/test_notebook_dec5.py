@@ -139,3 +139,108 @@ def test_source_of_what_dlfeval_runs(what, first_line):
     assert np.isfinite(float(y.data)) and g.shape == X.shape
     full = sct.source(fun, x, callees=True)
     assert full.splitlines()[0] == first_line and "dlgradient_line" in full
+
+
+# --- findings 3 and 4: a helper that starts writing into a global the function read -------------
+# A function whose gradient is differentiated again recomputes its body; a call in it that writes
+# into an object the function read before the call is refused (the recomputation would read it
+# changed).  Whether a call writes was read from the called function's source (and its helpers'),
+# but the answer was kept while that source changed: a helper redefined in a later cell, or its
+# __code__ replaced in place (IPython's %autoreload), left a second derivative 4x Python's.  And a
+# method of a global object (k.tick()) was not followed at all.
+
+SECOND_ORDER = """
+CNT = {"n": 0}
+
+def helper():
+    return 0.0
+
+def cb():
+    return helper()
+
+class Ticker:
+    def tick(self):
+        return helper()
+
+k = Ticker()
+
+def loss_named(x):
+    c = CNT["n"] + 1.0
+    cb()
+    y = np.sum(x ** 3) * c
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+def loss_method(x):
+    c = CNT["n"] + 1.0
+    k.tick()
+    y = np.sum(x ** 3) * c
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+def loss_passed(x, f):
+    c = CNT["n"] + 1.0
+    f()
+    y = np.sum(x ** 3) * c
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+"""
+
+WRITING_HELPER = """
+def helper():
+    CNT["n"] += 1
+    return 0.0
+"""
+
+
+def _z_of(x):
+    """Python's value and gradient (c = 1: CNT is read before the call changes it)."""
+    return np.sum((3 * x ** 2) ** 2), 2 * (3 * x ** 2) * 6 * x
+
+
+def _second_order(ns, entry, *extra):
+    ns["CNT"]["n"] = 0
+    z, g = dlfeval(ns[entry], dlarray(X), *extra)
+    return float(z.data), g.data
+
+
+@pytest.mark.parametrize("entry", ["loss_named", "loss_method", "loss_passed"])
+@pytest.mark.parametrize("how", ["redefined in a later cell", "__code__ replaced (autoreload)"])
+def test_helper_changed_to_write_a_global_is_refused(entry, how):
+    ns, cell = notebook()
+    cell(SECOND_ORDER)
+    extra = (ns["cb"],) if entry == "loss_passed" else ()
+    z, g = _second_order(ns, entry, *extra)          # a pure helper: runs, Python's numbers
+    want_z, want_g = _z_of(X)
+    assert_close(z, want_z, rtol=1e-12)
+    assert_close(g, want_g, rtol=1e-10)
+    if how == "redefined in a later cell":
+        cell(WRITING_HELPER)
+    else:
+        cell(WRITING_HELPER.replace("def helper", "def _writing"))
+        ns["helper"].__code__ = ns["_writing"].__code__
+    with pytest.raises(sct.SctError) as info:        # (was: z 4x Python's, silently)
+        _second_order(ns, entry, *extra)
+    assert "CNT" in str(info.value) or "may change an object from outside" in str(info.value)
+    assert info.value.lineno is not None
+
+
+def test_global_objects_method_writing_a_global_is_refused():
+    ns, cell = notebook()
+    cell(SECOND_ORDER + WRITING_HELPER)               # written so from the start
+    with pytest.raises(sct.SctError) as info:
+        _second_order(ns, "loss_method")
+    assert "changes CNT" in str(info.value) and info.value.lineno == 26
+
+
+def test_pure_helpers_still_run_and_hit():
+    ns, cell = notebook()
+    cell(SECOND_ORDER)
+    for entry in ("loss_named", "loss_method"):
+        for _ in range(3):
+            z, g = _second_order(ns, entry)
+            assert_close(z, _z_of(X)[0], rtol=1e-12)
+            assert_close(g, _z_of(X)[1], rtol=1e-10)
