@@ -244,3 +244,27 @@ def test_pure_helpers_still_run_and_hit():
             z, g = _second_order(ns, entry)
             assert_close(z, _z_of(X)[0], rtol=1e-12)
             assert_close(g, _z_of(X)[1], rtol=1e-10)
+
+
+# --- finding 5: model.fwd.source(x) of an accelerated method showed code that never runs ----------
+# Python binds the object for the call but not for `.source`: the code shown was compiled for
+# self=x (and the method's x missing).  Now a clear refusal saying how to pass the object.
+
+def test_accelerated_method_source_needs_its_object():
+    ns, cell = notebook()
+    cell("""
+    class Model:
+        def __init__(self):
+            self.w = 2.0
+
+        @sct.accelerate
+        def fwd(self, x):
+            return np.tanh(x * self.w)
+    m = Model()
+    """)
+    m = ns["m"]
+    with pytest.raises(sct.SctError, match=r"Model\.fwd\.source\(obj, \.\.\.\)"):
+        m.fwd.source(X)
+    text = ns["Model"].fwd.source(m, X)
+    assert text.splitlines()[0] == "def fwd(self, x):" and "self.w" in text
+    assert_close(m.fwd(X).data, np.tanh(X * 2.0), rtol=1e-12)
