@@ -262,6 +262,7 @@ class RecomputeWrites:
         if not operands or any(isinstance(a, gast.Starred) for a in n.args):
             return []
         keys = []
+        receiver_key = None
         for a in operands:
             if isinstance(a, gast.Constant):
                 continue
@@ -271,11 +272,18 @@ class RecomputeWrites:
             if self.module(a) or (isinstance(a, gast.Attribute) and self.module(a.value)):
                 continue    # np, np.sin: not changed
             keys.append(key)
+            receiver_key = key if isinstance(f, gast.Attribute) and a is f.value else None
         if not keys:
             return []
+        static_receiver = None
         target = self.resolve(f)
         if target is None and isinstance(f, gast.Attribute):
             base = self.resolve(f.value)         # an.step of a global object: its class's function, bound
+            if base is None:                     # STATE['an'].step(): the object, read without running code
+                base, held = self._static_object(f.value)
+                if base is not None and held is not None and self.guard is not None:
+                    self.guard(held)
+                static_receiver = base
             if base is not None and not isinstance(base, (types.ModuleType, type)):
                 import inspect
                 try:
@@ -294,7 +302,112 @@ class RecomputeWrites:
                 return []
         except Exception:
             return []
-        return keys
+        if static_receiver is not None and receiver_key is not None:
+            # what the method changes is the object itself, not the part of STATE its expression read
+            # (the recomputation reads STATE['an'] again and finds the same object)
+            keys = [k for k in keys if k is not receiver_key] + [(f"#{id(static_receiver)}", _WHOLE)]
+            self.names[f"#{id(static_receiver)}"] = _text(f.value)
+        return keys + self.other_names(operands, keys)
+
+    def other_names(self, operands, keys) -> List[Tuple[str, str]]:
+        """The global or closure names this function reads that hold the very objects ``operands``
+        (outside expressions: ``STATE['k']``, ``cfg.model``) are, found without running code; each
+        as a whole part: a call changing ``STATE['k']`` in place changes what ``k.n`` reads (was: the
+        parts told apart by their expressions, ``("STATE", items)`` and ``("k", "n")``, so a
+        recomputation for a second derivative read ``k.n`` as the first run's call left it: 4x
+        Python's value, red team nb dec 5).  Guarded: the compiled code is kept while each operand
+        still reads the same object."""
+        found: List[Tuple[str, str]] = []
+        names = [n for n in self.global_roots() if n not in {k[0] for k in keys}]
+        if not names:
+            return found
+        for a in operands:
+            obj, held = self._static_object(a)
+            if obj is None or isinstance(obj, (types.ModuleType, type, types.FunctionType)) or \
+                    isinstance(obj, (int, float, complex, str, bytes, bool)):
+                continue
+            for name in names:
+                value = self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+                if value is obj and (name, _WHOLE) not in found:
+                    found.append((name, _WHOLE))
+                    if self.guard is not None and held is not None:
+                        self.guard(held)
+        return found
+
+    def _bound_once(self, name: str):
+        """The expression a local of this function is assigned once (normalization's temporaries:
+        ``STATE_item = STATE['k']``), or None."""
+        made = getattr(self, "_assigned", None)
+        if made is None:
+            made = {}
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For, gast.With,
+                                  gast.NamedExpr)):
+                    targets = n.targets if isinstance(n, gast.Assign) else \
+                        [n.target] if not isinstance(n, gast.With) else [i.optional_vars for i in n.items]
+                    for t in targets:
+                        for e in walk_nodes(t) if t is not None else ():
+                            if isinstance(e, gast.Name):
+                                made.setdefault(e.id, []).append(
+                                    n.value if isinstance(n, gast.Assign) and t is e else None)
+            self._assigned = made
+        values = made.get(name, ())
+        return values[0] if len(values) == 1 else None
+
+    def _static_object(self, node, depth: int = 0):
+        """``(the object an outside expression of names, attributes and constant items refers to,
+        held)``, read without running the user's code (an instance's own attribute or its class's by
+        ``inspect.getattr_static``; an item of a dict, list or tuple); ``(None, None)`` otherwise.
+        ``held()``: whether each step still gives the same object."""
+        import inspect
+        steps = []
+        while isinstance(node, (gast.Attribute, gast.Subscript)):
+            steps.append(node)
+            node = node.value
+        if not isinstance(node, gast.Name):
+            return None, None
+        obj = self.resolve(node)
+        first_held = None
+        if obj is None and node.id in self.outside.stored and depth < 4:
+            value = self._bound_once(node.id)
+            if isinstance(value, (gast.Name, gast.Attribute, gast.Subscript)):
+                obj, first_held = self._static_object(value, depth + 1)
+        if obj is None:
+            return None, None
+        reads = []
+        for step in reversed(steps):
+            if isinstance(step, gast.Attribute):
+                try:
+                    static = inspect.getattr_static(obj, step.attr)
+                except Exception:
+                    return None, None
+                if type(static) in (property, staticmethod, classmethod, types.GetSetDescriptorType,
+                                    types.MemberDescriptorType) or isinstance(static, types.FunctionType):
+                    return None, None
+                reads.append((obj, "attr", step.attr, static))
+                obj = static
+            else:
+                if type(obj) not in (dict, list, tuple) or not isinstance(step.slice, gast.Constant):
+                    return None, None
+                try:
+                    value = obj[step.slice.value]
+                except Exception:
+                    return None, None
+                reads.append((obj, "item", step.slice.value, value))
+                obj = value
+
+        def held() -> bool:
+            if first_held is not None and not first_held():
+                return False
+            for base, how, what, value in reads:
+                try:
+                    now = inspect.getattr_static(base, what) if how == "attr" else base[what]
+                except Exception:
+                    return False
+                if now is not value:
+                    return False
+            return True
+        return obj, (held if reads or first_held is not None else None)
 
     def implicit_changes(self, s, part, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts that code of the user's which Python runs implicitly in ``part`` (of the

@@ -268,3 +268,48 @@ def test_accelerated_method_source_needs_its_object():
     text = ns["Model"].fwd.source(m, X)
     assert text.splitlines()[0] == "def fwd(self, x):" and "self.w" in text
     assert_close(m.fwd(X).data, np.tanh(X * 2.0), rtol=1e-12)
+
+
+# --- finding 6: a method called on an object reached through a global dict ----------------------
+# STATE['k'].bump() changes k in place; the function read k.n before the call.  The recomputation
+# for the second derivative replays the call and reads k.n as the first run left it: z was 4x
+# Python's.  The object the receiver expression reaches is now found without running code (and
+# guarded), so the write is known to change what k.n reads.
+
+STATE_CELL = """
+class Counter:
+    def __init__(self):
+        self.n = 1.0
+
+    def bump(self):
+        self.n += 1.0
+
+k = Counter()
+STATE = {"k": k}
+
+def loss(x):
+    c = READ + 0.0
+    STATE["k"].bump()
+    y = np.sum(x ** 3) * c
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+"""
+
+
+def test_method_of_object_in_global_dict_changing_what_is_read_is_refused():
+    ns, cell = notebook()
+    cell(STATE_CELL.replace("READ", "k.n"))
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(ns["loss"], dlarray(X))
+    assert "changes k" in str(info.value) and info.value.lineno == 14     # STATE["k"].bump()
+
+
+def test_method_of_object_in_global_dict_elsewhere_runs():
+    ns, cell = notebook()
+    cell(STATE_CELL.replace("READ", "1.0"))
+    for expected_n in (2.0, 3.0):
+        z, g = dlfeval(ns["loss"], dlarray(X))
+        assert_close(float(z.data), _z_of(X)[0], rtol=1e-12)
+        assert_close(g.data, _z_of(X)[1], rtol=1e-10)
+        assert ns["k"].n == expected_n             # the call ran once per dlfeval, as in Python
