@@ -259,6 +259,18 @@ class AcceleratedFunction(WrappedFunction):
 
     def source(self, *args: Any) -> str:
         """The generated source for arguments like ``args``."""
+        fn, bound, _ = as_function(self.fn, args, {})
+        try:
+            import inspect
+            inspect.signature(fn).bind(*bound)
+        except TypeError as exc:
+            # (a method decorated with @sct.accelerate read through its object, ``model.fwd.source(x)``:
+            # Python hands the object to the call but not to ``.source``, which then compiled for
+            # ``self=x`` and showed code that never runs)
+            name = getattr(fn, "__qualname__", repr(fn))
+            method = "." in name and "<locals>" not in name.rsplit(".", 1)[0]
+            raise SctError(f"source(): the arguments do not match {name}: {exc}" +
+                           (f". For a method, pass its object first: {name}.source(obj, ...)" if method else ""))
         return GeneratedSource(self.compiled(args).source)
 
     def __repr__(self) -> str:

@@ -1154,6 +1154,9 @@ class Activity(ValueFacts, RealnessProof):
         for node in (walk_no_defs(self.fdef) if nodes is None else nodes):
             if isinstance(node, (gast.Assign, gast.Expr)) and isinstance(node.value, gast.Call):
                 self.check_call(node.value, node)
+            elif isinstance(node, gast.Assign) and isinstance(node.value, gast.Compare):
+                self.check_type_compare(node.value, getattr(node, "lineno", None) or
+                                        getattr(self.fdef, "lineno", 0))
 
     def check_call(self, value: gast.Call, stmt):
         info = self.call_info(value)
@@ -1165,7 +1168,7 @@ class Activity(ValueFacts, RealnessProof):
                 f"derivative of {what} with respect to {param!r} (it would silently be zero). "
                 f"{advice}", self.filename, line, what)
 
-        if info.obj is isinstance:
+        if info.obj is isinstance or info.obj is issubclass:
             self.check_type_test(value, line)
         if info.kind == CallKind.NONDIFF:
             check = CONTINUOUS_NONDIFF.get(id(info.obj))
@@ -1191,34 +1194,91 @@ class Activity(ValueFacts, RealnessProof):
                        "with operations sct differentiates.")
 
     def check_type_test(self, value: gast.Call, line: int):
-        """``isinstance(x, dlarray)``: sct runs the function on the dlarrays' data (numpy arrays), so
-        the answer would differ from the function's own run on dlarrays (MATLAB's isa(x, 'dlarray')
-        is true inside dlfeval): refused."""
-        from .runtime.dlarray import dlarray
-        module = getattr(getattr(self.resolver, "fn", None), "__module__", "") or ""
-        if len(value.args) != 2 or module.startswith(("sct.runtime.", "sct_generated")):
+        """``isinstance(x, dlarray)`` (``issubclass(type(x), dlarray)``): sct runs the function on the
+        dlarrays' data (numpy arrays), so the answer would differ from the function's own run on
+        dlarrays (MATLAB's isa(x, 'dlarray') is true inside dlfeval): refused."""
+        if len(value.args) != 2 or self._runtime_code():
             return              # the runtime's own code (optimizers, layers) knows what it is given
-        from .ir import walk_no_defs
-        defs: Dict[str, List] = {}
-        for node in walk_no_defs(self.fdef):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
-                defs.setdefault(node.targets[0].id, []).append(node.value)
-
-        def classes(node, depth=0):
-            """What the classinfo may hold: resolved objects (through the temporaries
-            normalization made of ``(float, sct.dlarray)``)."""
-            if isinstance(node, (gast.Tuple, gast.List)):
-                return [c for e in node.elts for c in classes(e, depth)]
-            if isinstance(node, gast.Name) and len(defs.get(node.id, ())) == 1 and depth < 8:
-                return classes(defs[node.id][0], depth + 1)
-            found = self.resolver.resolve(node)
-            return list(found) if isinstance(found, tuple) else [found]
-        if any(c is dlarray for c in classes(value.args[1])):
+        if any(c is self._dlarray_class() for c in self._classes(value.args[1])):
+            what = "isinstance" if self.call_info(value).obj is isinstance else "issubclass"
             raise CompileError(
-                "isinstance(..., dlarray) in a function sct transforms: sct runs it on the dlarrays' "
+                f"{what}(..., dlarray) in a function sct transforms: sct runs it on the dlarrays' "
                 "data (numpy arrays), so the test would be False where it is True for dlarrays; test "
                 "the value's shape or dtype instead, or decide outside the function (pass a flag)",
-                self.filename, line, "isinstance")
+                self.filename, line, what)
+
+    def check_type_compare(self, value: gast.Compare, line: int):
+        """``type(x) is dlarray``, ``x.__class__ == dlarray``, ``type(x) in (dlarray, ...)``,
+        ``type(x).__name__ == "dlarray"``: the same test as ``isinstance(x, dlarray)`` (refused there),
+        answered False where the function's own run on dlarrays answers True (sct runs it on their
+        data): refused as isinstance is (was: the other branch taken, silently, with its value and
+        gradient; red team nb, dec 5)."""
+        if self._runtime_code():
+            return
+        operands = [value.left] + list(value.comparators)
+        defs = self._single_defs()
+
+        def bound(node):
+            """The expression a temporary of normalization stands for (one level)."""
+            if isinstance(node, gast.Name) and len(defs.get(node.id, ())) == 1:
+                return defs[node.id][0]
+            return node
+
+        def type_of(node):        # type(v) or v.__class__
+            node = bound(node)
+            if isinstance(node, gast.Attribute) and node.attr == "__class__":
+                return True
+            return isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+                self.call_info(node).obj is type
+
+        def type_name(node):      # type(v).__name__ or v.__class__.__name__
+            node = bound(node)
+            return isinstance(node, gast.Attribute) and node.attr in ("__name__", "__qualname__") and \
+                type_of(node.value)
+
+        dl = self._dlarray_class()
+        for a, b in ((x, y) for x in operands for y in operands if x is not y):
+            if type_of(a) and any(c is dl for c in self._classes(b)) or \
+                    type_name(a) and isinstance(b, gast.Constant) and b.value == "dlarray":
+                raise CompileError(
+                    "a test of a value's type against dlarray (type(x) is dlarray, x.__class__ == "
+                    "dlarray, type(x).__name__ == 'dlarray') in a function sct transforms: sct runs it "
+                    "on the dlarrays' data (numpy arrays), so the test would be False where it is True "
+                    "for dlarrays; test the value's shape or dtype instead, or decide outside the "
+                    "function (pass a flag)", self.filename, line, "type test")
+
+    def _runtime_code(self) -> bool:
+        module = getattr(getattr(self.resolver, "fn", None), "__module__", "") or ""
+        return module.startswith(("sct.runtime.", "sct_generated"))
+
+    @staticmethod
+    def _dlarray_class():
+        from .runtime.dlarray import dlarray
+        return dlarray
+
+    def _single_defs(self) -> Dict[str, List]:
+        defs = getattr(self, "_type_test_defs", None)
+        if defs is None:
+            from .ir import walk_no_defs
+            defs = {}
+            for node in walk_no_defs(self.fdef):
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                    defs.setdefault(node.targets[0].id, []).append(node.value)
+            self._type_test_defs = defs
+        return defs
+
+    def _classes(self, node, depth=0) -> list:
+        """What a classinfo may hold: resolved objects (through the temporaries normalization made
+        of ``(float, sct.dlarray)``)."""
+        defs = self._single_defs()
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return [c for e in node.elts for c in self._classes(e, depth)]
+        if isinstance(node, gast.Name) and len(defs.get(node.id, ())) == 1 and depth < 8:
+            return self._classes(defs[node.id][0], depth + 1)
+        if isinstance(node, gast.Constant):
+            return []
+        found = self.resolver.resolve(node)
+        return list(found) if isinstance(found, tuple) else [found]
 
     def assignment(self, node: gast.Assign):
         target = node.targets[0]

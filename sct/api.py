@@ -1207,6 +1207,12 @@ def source(fun: Callable, *args: Any, callees: bool = False, run: bool = False) 
         ...
     """
     try:
+        # what dlfeval(fun, *args) runs: a bound method, partial, callable object or accelerated
+        # function as its function and arguments (was: an internal AttributeError '__code__' for
+        # all but the method, whose object was taken for its first argument)
+        fun, args, kwargs = as_function(fun, args, {})
+        if kwargs:
+            fun, args = _positional_call(fun, args, kwargs)
         compiled = _entry(fun, args)
     except SctError as error:
         raise user_error(error, fun)

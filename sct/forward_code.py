@@ -71,10 +71,19 @@ class ForwardCode(EmitPass):
             return user_line(self.gen.filename, start)[1] + line - start
         holder = gast.FunctionDef(name=self.gen.fname, args=self.gen.fdef.args, body=list(body),
                                   decorator_list=[], returns=None, type_comment=None)
+        guards = self.gen.resolver.guards
+
+        def guard(holds):
+            # (sct.options._Lookup: the guard holds while holds() is True)
+            from .cache import Guard
+            from .options import _Lookup
+            key = f"__sct_scanned_{len(guards)}"
+            guards[key] = Guard(_Lookup(holds), key, True)
         found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
                                 {n for n in (self.facts.vararg, self.facts.kwarg) if n},
                                 set(self.facts.stored), resolve, self.facts.fname,
-                                getattr(getattr(self, "act", None), "kinds", None), show_line).conflict()
+                                getattr(getattr(self, "act", None), "kinds", None), show_line,
+                                guard).conflict()
         if found is None:
             found = self.effectful_op(body, resolve)
         if found is None:

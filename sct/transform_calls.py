@@ -1281,22 +1281,25 @@ _support.HOOKS.changes_arguments = _changes_arguments
 def _writes_outside(fn) -> bool:
     """Whether calling ``fn`` (the user's function, method, class or callable object) may write into
     an object of a global or closure value (sct/recompute_writes.py reads its source); True when unsure."""
-    from .recompute_writes import _written_objects
+    from .recompute_writes import written_objects_read
     key = getattr(fn, "__func__", fn)
     known = _WRITES_OUTSIDE.get(id(key))
-    if known is not None and known[0] is key:
+    if known is not None and known[0] is key and (known[2] is None or known[2]()):
         return known[1]
     try:
-        found = bool(_written_objects(fn))
+        written, holds = written_objects_read(fn)
+        found = bool(written)
     except Exception:
-        found = True
+        found, holds = True, None
     if len(_WRITES_OUTSIDE) > 512:
         _WRITES_OUTSIDE.clear()
-    _WRITES_OUTSIDE[id(key)] = (key, found)
+    _WRITES_OUTSIDE[id(key)] = (key, found, holds)
     return found
 
 
-_WRITES_OUTSIDE: dict = {}       # id(function) -> (function, whether it writes outside objects)
+# id(function) -> (function, whether it writes outside objects, whether what that answer read holds:
+# its code and its helpers' are still those read, recompute_writes.written_objects_read)
+_WRITES_OUTSIDE: dict = {}
 
 
 _support.HOOKS.writes_outside = _writes_outside
