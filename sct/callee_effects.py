@@ -563,9 +563,17 @@ def _changes(fn, skip: int) -> bool:
 
 
 def _root(node):
-    while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
+    """The name an attribute or item chain starts from; through ``type(o)`` to ``o``: ``type(self).n += 1``
+    changes the class every instance reads ``n`` from, as ``self.__class__.n += 1`` does (was not seen
+    as a change, so a second derivative recomputing ``k.bump()`` read the count bumped twice)."""
+    while True:
+        while isinstance(node, (gast.Attribute, gast.Subscript, gast.Starred)):
+            node = node.value
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "type" and \
+                len(node.args) == 1 and not node.keywords:
+            node = node.args[0]
+            continue
+        return node.id if isinstance(node, gast.Name) else None
 
 
 def _depth(node) -> int:

@@ -292,6 +292,8 @@ class RecomputeWrites:
                     static = None
                 if isinstance(static, types.FunctionType) and f.attr not in getattr(base, "__dict__", {}):
                     target = types.MethodType(static, base)
+                elif isinstance(static, classmethod) and isinstance(static.__func__, types.FunctionType):
+                    target = types.MethodType(static.__func__, type(base))     # (k.bump() doing cls.n += 1)
         if not isinstance(target, (types.FunctionType, types.MethodType)) or \
                 _library(getattr(target, "__module__", None)) or isinstance(getattr(target, "__self__", None),
                                                                           types.ModuleType):
@@ -903,9 +905,17 @@ def _source_tree(func):
 
 
 def _root_name(e) -> Optional[str]:
-    while isinstance(e, (ast.Attribute, ast.Subscript)):
-        e = e.value
-    return e.id if isinstance(e, ast.Name) else None
+    """The name an attribute or item chain starts from; through ``type(o)`` to ``o`` (``type(self).count
+    += 1`` writes the class every instance reads ``count`` from: was not seen as a write, and a second
+    derivative recomputing ``k.bump()`` after ``c = k.count`` read the count bumped twice, red team nb)."""
+    while True:
+        while isinstance(e, (ast.Attribute, ast.Subscript)):
+            e = e.value
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "type" and \
+                len(e.args) == 1 and not e.keywords:
+            e = e.args[0]
+            continue
+        return e.id if isinstance(e, ast.Name) else None
 
 
 def _changed_by_call(node, scope) -> List[str]:
