@@ -1659,8 +1659,13 @@ def _ufunc_reduce(ufunc):
             # items' 0 gave second derivatives 0 there, not 1 / |c|)
             value = hypot_reduce(array, axis)
         elif initial is not None:
-            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
-            value = np.broadcast_to(initial, items.shape[1:])
+            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1]), the start value
+            # cast into a float array's dtype as numpy casts it (np.maximum.reduce(x32, initial=0.0) is
+            # float32; was float64, the Python number's)
+            start = initial
+            if items.dtype.kind == "c" or items.dtype.kind == "f" and not np.iscomplexobj(initial):
+                start = np.asarray(initial).astype(items.dtype)
+            value = np.broadcast_to(start, items.shape[1:])
             for i in range(items.shape[0]):
                 value = ufunc(value, items[i])
         else:

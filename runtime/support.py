@@ -3427,6 +3427,25 @@ def _broadcast_like_rule(g, ans, value, like):
     return unbroadcast(g, value)
 
 
+def float64_tangent(t):
+    """Forward mode: the tangent of an operand of a function whose value Python gives as a float (math's
+    functions, ``float(x)``), in float64 as that value (the tangent of ``math.exp(x[0])`` of a float32
+    ``x`` was float32 beside a float64 value, computed in float32; jvp gives each tangent its value's dtype
+    at the end, sct/forward.py)."""
+    if _is_zero(t):
+        return t
+    dtype = getattr(t, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        # (a numpy float64, not a Python float: its division by zero is numpy's inf, not a ZeroDivisionError)
+        return np.float64(t) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
+    return t
+
+
+@defrule(float64_tangent, wrt=("t",), linear="t")
+def _float64_tangent_rule(g, ans, t):
+    return g
+
+
 @defrule(index_adjoint, wrt=("grad",), linear="grad")
 def _index_adjoint_rule(g, ans, grad, x, idx):
     return getitem_of_adjoint(g, x, idx)
@@ -4916,6 +4935,15 @@ def at_least_1d(a):
 @defrule(at_least_1d)
 def _at_least_1d_rule(g, ans, a):
     return np.reshape(g, np.shape(a))
+
+
+def r_dtype(*items):
+    """The dtype ``np.r_[items]`` gives its result: numpy's result type of the items, a Python number
+    as a weak scalar (``np.r_[x32, 0.5]`` is float32), any other item as the array it makes."""
+    return np.result_type(*[v if type(v) in (bool, int, float, complex) else np.asarray(v) for v in items])
+
+
+nondifferentiable(r_dtype)
 
 
 

@@ -1,0 +1,131 @@
+"""Red team (np, dec5): numpy breadth inside differentiated functions. Each test is one finding:
+values against plain Python (dtype included), tangents against central differences."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import sct
+from sct import SctError, dlarray, dlfeval, dlgradient, extractdata
+
+from gradcheck import assert_close, numerical_gradient
+
+
+def _value_and_gradient(f, x):
+    y = f(x)
+    return y, dlgradient(np.sum(y), x)
+
+
+def _check_value_and_gradient(f, x):
+    expected = f(x.copy())
+    y, g = dlfeval(_value_and_gradient, f, dlarray(x.copy()))
+    got = np.asarray(extractdata(y))
+    assert got.dtype == np.asarray(expected).dtype, f"value dtype {got.dtype}, Python's {np.asarray(expected).dtype}"
+    np.testing.assert_array_equal(got, np.asarray(expected))
+    g = np.asarray(extractdata(g))
+    assert g.dtype == x.dtype
+    num = numerical_gradient(lambda v: np.sum(f(v)), [x.astype(np.float64)], 0)
+    assert_close(g, num, rtol=1e-3, atol=1e-4, what="gradient")
+    return got
+
+
+# --- 1. jvp of a function whose value is a Python float (math.sqrt(abs(x)) at 0): the NaN tangent of
+#        a finite value was returned (the Python float was not counted among the values checked;
+#        np.sqrt's was refused)
+
+def _math_sqrt_abs(x):
+    return math.sqrt(abs(x)) + 1.0
+
+
+def test_jvp_nan_tangent_of_python_float_value_is_refused():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SctError, match="NaN"):
+            sct.jvp(_math_sqrt_abs, (np.array(0.0),), (np.array(1.0),))
+
+
+def test_jvp_of_python_float_value_elsewhere_is_its_derivative():
+    y, t = sct.jvp(_math_sqrt_abs, (np.array(0.64),), (np.array(1.0),))
+    assert float(extractdata(y)) == _math_sqrt_abs(np.array(0.64))
+    assert_close(extractdata(t), 0.5 / 0.8, rtol=1e-12)
+
+
+# --- 2. jvp's tangent of a value Python gives as a float (math's functions, float()) of a float32
+#        operand was float32 (computed in float32) beside the float64 value
+
+def _math_of_float32_item(x):
+    return math.exp(x[0]) * 2.0 + math.erf(x[1])
+
+
+def _float_of_item(x):
+    return float(x[0]) * 3.0
+
+
+def _math_plus_float32(x):
+    return math.sin(x[0]) + np.sum(x)      # a Python float plus a float32: float32, as numpy's rules
+
+
+@pytest.mark.parametrize("f", [_math_of_float32_item, _float_of_item, _math_plus_float32])
+def test_jvp_tangent_has_the_values_dtype(f):
+    x = np.array([0.3, -0.7], dtype=np.float32)
+    v = np.array([1.0, 0.5], dtype=np.float32)
+    expected = f(x)
+    y, t = sct.jvp(f, (x,), (v,))
+    y, t = np.asarray(extractdata(y)), np.asarray(extractdata(t))
+    assert y.dtype == np.asarray(expected).dtype
+    assert t.dtype == y.dtype, f"tangent {t.dtype}, value {y.dtype}"
+    xs, h = x.astype(np.float64), 1e-6
+    num = (f(xs + h * v) - f(xs - h * v)) / (2 * h)
+    assert_close(t, num, rtol=1e-6, atol=1e-7)
+
+
+# --- 3. np.maximum.reduce / np.minimum.reduce with initial= of a float32 array: the fold started from
+#        the Python number as a float64 array, so the value was float64 (numpy casts initial into the
+#        array's dtype: float32)
+
+def _max_reduce_initial(x):
+    return np.maximum.reduce(x, initial=0.0)
+
+
+def _min_reduce_initial_axis(x):
+    return np.minimum.reduce(x.reshape(2, 3), axis=0, initial=0.25)
+
+
+def _add_reduce_traced_initial(x):
+    return np.add.reduce(x[1:] ** 2, 0, None, None, False, x[0] * 3.0)     # a traced initial
+
+
+@pytest.mark.parametrize("f", [_max_reduce_initial, _min_reduce_initial_axis, _add_reduce_traced_initial])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ufunc_reduce_initial_keeps_the_arrays_dtype(f, dtype):
+    x = np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5], dtype=dtype)
+    _check_value_and_gradient(f, x)
+
+
+# --- 4. np.r_ with a Python number among float32 arrays: numpy reads the number as a weak scalar
+#        (float32 result); sct's concatenation of np.atleast_1d(0.5) gave float64 values
+
+def _r_with_number(x):
+    return np.r_[x[:3], 0.5, x[4:]] ** 2
+
+
+def _r_number_first(x):
+    return np.r_[0.5, x[:2] * 3.0]
+
+
+def _r_with_list(x):
+    return np.r_[x[:2], [0.5, 1.5]]        # a list is an array (float64), as numpy reads it
+
+
+@pytest.mark.parametrize("f", [_r_with_number, _r_number_first, _r_with_list])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_r_concatenation_dtype_is_numpys(f, dtype):
+    x = np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5], dtype=dtype)
+    _check_value_and_gradient(f, x)
+
+
+def test_r_of_ints_and_floats():
+    def f(x):
+        return np.r_[x, 2] * np.r_[1, 2, 3, 4, 5, 6, 7]
+    _check_value_and_gradient(f, np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5]))
