@@ -129,3 +129,63 @@ def test_r_of_ints_and_floats():
     def f(x):
         return np.r_[x, 2] * np.r_[1, 2, 3, 4, 5, 6, 7]
     _check_value_and_gradient(f, np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5]))
+
+
+# --- 5. dllaplacian of a harmonic u (np.exp(x0) * np.sin(x1), x0**3 - 3 x0 x1**2, log|x|^2): its
+#        Laplacian is rounding error only, and the check of independent points compared the two
+#        divergences' rounding errors relative to their sums (about 1e-16): refused as coupled points.
+#        The tolerance now counts the size of the second derivatives the divergences summed
+
+from sct import dllaplacian  # noqa: E402
+
+
+def _harmonic_exp_sin(x):
+    return np.exp(x[:, 0]) * np.sin(x[:, 1])
+
+
+def _harmonic_cubic(x):
+    return x[:, 0] ** 3 - 3 * x[:, 0] * x[:, 1] ** 2
+
+
+def _harmonic_log(x):
+    return np.log(x[:, 0] ** 2 + x[:, 1] ** 2)
+
+
+def _lap_exp_sin(x):
+    return dllaplacian(_harmonic_exp_sin(x), x, 0)
+
+
+def _lap_cubic(x):
+    return dllaplacian(_harmonic_cubic(x), x, 0)
+
+
+def _lap_log(x):
+    return dllaplacian(_harmonic_log(x), x, 0)
+
+
+@pytest.mark.parametrize("f", [_lap_exp_sin, _lap_cubic, _lap_log])
+def test_laplacian_of_harmonic_function_is_zero(f):
+    x = np.random.default_rng(0).standard_normal((5, 2)) + 1.5
+    lap = np.asarray(extractdata(dlfeval(f, dlarray(x))))
+    assert lap.shape == (5,)
+    assert_close(lap, np.zeros(5), atol=1e-10)
+
+
+def _lap_coupled(x):
+    # points coupled through second derivatives only (np.mean(x ** 2) at x = 0): still refused
+    return dllaplacian(np.sum(x ** 3, axis=1) - np.mean(x ** 2), x, 0)
+
+
+def test_laplacian_of_coupled_points_is_still_refused():
+    with pytest.raises(SctError, match="not independent"):
+        dlfeval(_lap_coupled, dlarray(np.zeros((3, 2))))
+
+
+def _lap_nearly_harmonic(x):
+    return dllaplacian(np.exp(x[:, 0]) * np.sin(x[:, 1]) + 1e-6 * x[:, 0] ** 2, x, 0)
+
+
+def test_laplacian_of_nearly_harmonic_function():
+    x = np.random.default_rng(1).standard_normal((4, 2))
+    lap = np.asarray(extractdata(dlfeval(_lap_nearly_harmonic, dlarray(x))))
+    assert_close(lap, np.full(4, 2e-6), rtol=1e-6, atol=1e-12)
