@@ -741,6 +741,44 @@ def into_where(value, out, where, casting="same_kind"):
     return new
 
 
+def where_mask(where, out):
+    """The mask ``where=`` of ``ufunc(..., out=out, where=where)`` as numpy reads it: booleans
+    broadcast to ``out``'s shape."""
+    return np.broadcast_to(np.asarray(where, dtype=bool), np.shape(out))
+
+
+def where_selected(a, mask):
+    """An argument of ``ufunc(..., out=z, where=mask)`` at the entries ``mask`` selects, in their
+    order (broadcast to the mask's shape first); a number or a 0-d array as it is (numpy's dtype
+    rules for it kept: ``np.divide(x32, 2.0, ...)`` stays float32)."""
+    if type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+        return a
+    return np.broadcast_to(a, np.shape(mask))[mask]
+
+
+def where_selected_adjoint(grad, a, mask):
+    """The adjoint of :func:`where_selected`: ``grad`` laid back on the selected entries, summed over
+    what was broadcast."""
+    if _is_zero(grad) or type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+        return grad
+    full = np.zeros(np.shape(mask), dtype=np.result_type(grad))
+    full[mask] = grad
+    return unbroadcast(full, a)
+
+
+def into_selected(value, out, mask):
+    """What ``ufunc(..., out=out, where=mask)`` leaves in ``out``, ``value`` being the ufunc's results
+    at the entries ``mask`` selects (in their order): cast into out's dtype as numpy's default
+    casting='same_kind' allows, out's own entries elsewhere."""
+    new = _copied_out(out)
+    v = np.asarray(value)
+    if not np.can_cast(v.dtype, new.dtype, "same_kind"):
+        raise TypeError(f"Cannot cast ufunc output from {v.dtype!r} to {new.dtype!r} with casting rule "
+                        f"'same_kind'")
+    new[mask] = v
+    return new
+
+
 def _copied_out(out):
     """A copy of the array ``out`` written into; numpy's TypeError for what is not an array (a list, a
     number: was a list converted and written, a value where Python raises)."""
@@ -3611,6 +3649,25 @@ def _masked_rule(g, ans, grad, mask):
 @defrule(into, wrt=("value",))
 def _into_rule(g, ans, value, out, casting="same_kind"):
     return unbroadcast(cast_through(g, ans, value), value)
+
+
+nondifferentiable(where_mask)
+
+
+@defrule(where_selected, wrt=("a",), linear="a")
+def _where_selected_rule(g, ans, a, mask):
+    return where_selected_adjoint(g, a, mask)
+
+
+@defrule(where_selected_adjoint, wrt=("grad",), linear="grad")
+def _where_selected_adjoint_rule(g, ans, grad, a, mask):
+    return where_selected(g, mask) if np.ndim(a) else g
+
+
+@defrule(into_selected, wrt=("value", "out"), joint_linear=("value", "out"))
+def _into_selected_rule(g, ans, value, out, mask):
+    return unbroadcast(cast_through(getitem_or_zero(g, mask), ans, value), value), \
+        masked(g, np.logical_not(mask))
 
 
 @defrule(into_where, wrt=("value", "out"))

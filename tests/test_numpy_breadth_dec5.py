@@ -189,3 +189,71 @@ def test_laplacian_of_nearly_harmonic_function():
     x = np.random.default_rng(1).standard_normal((4, 2))
     lap = np.asarray(extractdata(dlfeval(_lap_nearly_harmonic, dlarray(x))))
     assert_close(lap, np.full(4, 2e-6), rtol=1e-6, atol=1e-12)
+
+
+# --- 6. ufunc(..., out=z, where=m): numpy's masked ufunc (np.divide(a, b, out=np.zeros_like(a),
+#        where=b != 0), the safe division idiom) was refused as an unexpected keyword; np.clip(z, lo, hi,
+#        out=z) was refused as a derivative "with respect to 'out'". Now the ufunc is computed at the
+#        entries m selects only (no warning, no derivative from the others) and written into a copy of z
+
+def _safe_divide(x):
+    b = np.where(np.abs(x) > 0.5, x, 0.0)
+    r = np.divide(x ** 2, b, out=np.zeros_like(x), where=b != 0)
+    return r ** 2
+
+
+def _safe_log(x):
+    return np.log(x, out=np.full_like(x, -1.0), where=x > 0) * x
+
+
+def _masked_into_traced_out(x):
+    z = x[::-1] * 1.0
+    r = np.arctan2(x, 0.5, out=z, where=x < 0.35)
+    return z ** 3 + r
+
+
+def _masked_broadcast(x):
+    z = np.zeros((2, 3))
+    np.add(x.reshape(2, 3), x[:3] ** 2, out=z, where=np.array([True, False, True]))
+    return z * np.arange(6.0).reshape(2, 3)
+
+
+def _clip_out_self(x):
+    z = x.copy()
+    np.clip(z, -0.5, 0.5, out=z)
+    return z ** 3
+
+
+@pytest.mark.parametrize("f", [_safe_divide, _safe_log, _masked_into_traced_out, _masked_broadcast, _clip_out_self])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ufunc_out_where(f, dtype):
+    x = np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # numpy computes nothing where m is False: no warning
+        _check_value_and_gradient(f, x)
+
+
+@pytest.mark.parametrize("f", [_safe_divide, _masked_into_traced_out, _clip_out_self])
+def test_ufunc_out_where_forward_and_second_order(f):
+    x = np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5])
+    v = np.array([1.0, -0.5, 0.25, 2.0, 0.3, -1.0])
+    loss = lambda a: np.sum(np.sin(f(a)))
+    y, t = sct.jvp(loss, (x,), (v,))
+    h = 1e-6
+    assert_close(extractdata(t), (loss(x + h * v) - loss(x - h * v)) / (2 * h), rtol=1e-6, atol=1e-8)
+    hv = np.asarray(sct.hvp(loss, x, v))
+    grad = lambda a: np.asarray(extractdata(dlfeval(_value_and_gradient, loss, dlarray(a))[1]))
+    assert_close(hv, (grad(x + 1e-5 * v) - grad(x - 1e-5 * v)) / 2e-5, rtol=1e-4, atol=1e-6)
+
+
+def _into_int_out(x):
+    z = np.zeros(6, dtype=int)
+    np.divide(x, 2.0, out=z, where=x > 0)
+    return z * x
+
+
+def test_ufunc_out_where_casting_is_numpys():
+    with pytest.raises(TypeError):
+        _into_int_out(np.ones(6))
+    with pytest.raises(SctError, match="same_kind"):
+        dlfeval(_value_and_gradient, _into_int_out, dlarray(np.ones(6)))
