@@ -257,3 +257,34 @@ def test_ufunc_out_where_casting_is_numpys():
         _into_int_out(np.ones(6))
     with pytest.raises(SctError, match="same_kind"):
         dlfeval(_value_and_gradient, _into_int_out, dlarray(np.ones(6)))
+
+
+# --- 7. numpy 2's array-API functions np.astype, np.linalg.outer and np.linalg.diagonal (the last two
+#        not aliases of np.outer / np.diagonal: vectors only, the last two axes) were refused: no rule
+
+def _astype_function(x):
+    return np.astype(x, np.float64) ** 2 + np.astype(x * 3, np.int64) * x
+
+
+def _linalg_outer(x):
+    return np.linalg.outer(x[:3], x[3:] ** 2)
+
+
+def _linalg_diagonal(x):
+    return np.linalg.diagonal(x.reshape(1, 2, 3), offset=1) ** 3
+
+
+@pytest.mark.parametrize("f", [_astype_function, _linalg_outer, _linalg_diagonal])
+def test_array_api_functions(f):
+    _check_value_and_gradient(f, np.array([0.4, -1.1, 0.9, 0.3, -0.2, 1.5]))
+
+
+def _linalg_outer_of_matrix(x):
+    return np.linalg.outer(x.reshape(2, 3), x)
+
+
+def test_linalg_outer_refuses_what_numpy_refuses():
+    with pytest.raises(ValueError):
+        _linalg_outer_of_matrix(np.ones(6))
+    with pytest.raises(SctError, match="one-dimensional"):
+        dlfeval(_value_and_gradient, _linalg_outer_of_matrix, dlarray(np.ones(6)))
