@@ -1581,6 +1581,31 @@ def fromiter_items(iter, dtype, count=-1, *, like=None):
     return np.array(items, dtype=dtype)
 
 
+def astype_function(x, dtype, copy=True, device=None):
+    """numpy 2's array-API ``np.astype(x, dtype, copy=True)``: the array method's cast (was refused: no rule)."""
+    if not isinstance(x, (np.ndarray, np.generic)):
+        raise TypeError(f"Input should be a NumPy array. It is a {type(x)} instead.")
+    return x.astype(dtype, copy=copy)
+
+
+def linalg_outer(x1, x2):
+    """``np.linalg.outer(x1, x2)``: np.outer of two vectors (numpy's ValueError for other ranks)."""
+    if np.ndim(x1) != 1 or np.ndim(x2) != 1:
+        raise ValueError(f"Input arrays must be one-dimensional, but they are x1.ndim={np.ndim(x1)} and "
+                         f"x2.ndim={np.ndim(x2)}.")
+    return np.outer(x1, x2)
+
+
+def linalg_diagonal(x, offset=0):
+    """``np.linalg.diagonal(x, offset=0)``: the diagonals of the last two axes (np.diagonal's default
+    axes are the first two: the two are not aliases)."""
+    return np.diagonal(x, offset, -2, -1)
+
+
+if hasattr(np, "astype"):
+    equivalent(np.astype, astype_function)
+equivalent(np.linalg.outer, linalg_outer)
+equivalent(np.linalg.diagonal, linalg_diagonal)
 equivalent(math.fsum, fsum_items)
 equivalent(np.fromiter, fromiter_items)
 equivalent(math.prod, prod_items)
@@ -1659,8 +1684,13 @@ def _ufunc_reduce(ufunc):
             # items' 0 gave second derivatives 0 there, not 1 / |c|)
             value = hypot_reduce(array, axis)
         elif initial is not None:
-            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1])
-            value = np.broadcast_to(initial, items.shape[1:])
+            # numpy's fold from its start value: ufunc(...ufunc(initial, a[0])..., a[-1]), the start value
+            # cast into a float array's dtype as numpy casts it (np.maximum.reduce(x32, initial=0.0) is
+            # float32; was float64, the Python number's)
+            start = initial
+            if items.dtype.kind == "c" or items.dtype.kind == "f" and not np.iscomplexobj(initial):
+                start = np.asarray(initial).astype(items.dtype)
+            value = np.broadcast_to(start, items.shape[1:])
             for i in range(items.shape[0]):
                 value = ufunc(value, items[i])
         else:

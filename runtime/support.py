@@ -741,6 +741,44 @@ def into_where(value, out, where, casting="same_kind"):
     return new
 
 
+def where_mask(where, out):
+    """The mask ``where=`` of ``ufunc(..., out=out, where=where)`` as numpy reads it: booleans
+    broadcast to ``out``'s shape."""
+    return np.broadcast_to(np.asarray(where, dtype=bool), np.shape(out))
+
+
+def where_selected(a, mask):
+    """An argument of ``ufunc(..., out=z, where=mask)`` at the entries ``mask`` selects, in their
+    order (broadcast to the mask's shape first); a number or a 0-d array as it is (numpy's dtype
+    rules for it kept: ``np.divide(x32, 2.0, ...)`` stays float32)."""
+    if type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+        return a
+    return np.broadcast_to(a, np.shape(mask))[mask]
+
+
+def where_selected_adjoint(grad, a, mask):
+    """The adjoint of :func:`where_selected`: ``grad`` laid back on the selected entries, summed over
+    what was broadcast."""
+    if _is_zero(grad) or type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+        return grad
+    full = np.zeros(np.shape(mask), dtype=np.result_type(grad))
+    full[mask] = grad
+    return unbroadcast(full, a)
+
+
+def into_selected(value, out, mask):
+    """What ``ufunc(..., out=out, where=mask)`` leaves in ``out``, ``value`` being the ufunc's results
+    at the entries ``mask`` selects (in their order): cast into out's dtype as numpy's default
+    casting='same_kind' allows, out's own entries elsewhere."""
+    new = _copied_out(out)
+    v = np.asarray(value)
+    if not np.can_cast(v.dtype, new.dtype, "same_kind"):
+        raise TypeError(f"Cannot cast ufunc output from {v.dtype!r} to {new.dtype!r} with casting rule "
+                        f"'same_kind'")
+    new[mask] = v
+    return new
+
+
 def _copied_out(out):
     """A copy of the array ``out`` written into; numpy's TypeError for what is not an array (a list, a
     number: was a list converted and written, a value where Python raises)."""
@@ -2954,7 +2992,29 @@ def batch_divergence(sweep, values, u, x, dim):
         rows.append(row)
         total_div = total_div + row[:, i]
     require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)
+    _note_term_scale(total_div, sum(np.abs(row[:, i]) for i, row in enumerate(rows)) if rows else None)
     return total_div
+
+
+# The sizes of the terms each divergence summed (per point), by the divergence's array: its rounding
+# is relative to them, not to the sum (sct's dllaplacian check of independent points reads them).
+_TERM_SCALES: dict = {}
+
+
+def _note_term_scale(total, scale):
+    if scale is None or not isinstance(total, np.ndarray):
+        return
+    if len(_TERM_SCALES) > 64:
+        _TERM_SCALES.clear()
+    _TERM_SCALES[id(total)] = (total, scale)
+
+
+def _term_scale(total):
+    """The largest size of the terms the divergence ``total`` summed at a point, 0 if not known."""
+    held = _TERM_SCALES.pop(id(total), None)
+    if held is None or held[0] is not total:
+        return 0.0
+    return float(np.max(np.abs(held[1]), initial=0.0))
 
 
 def _require_real_u(u, what):
@@ -3008,11 +3068,13 @@ def _point_weights(n):
     return np.cos(np.arange(n) * 0.7548776662466927 + 0.25) + 1.5
 
 
-def _require_same_points(whole, predicted, dtype, what, dim):
+def _require_same_points(whole, predicted, dtype, what, dim, terms=0.0):
     """Refuse where the derivative of a weighted sum over the points (``whole``) is not the weighted
-    sum of each point's own (``predicted``): a point of u depends on other points of x."""
+    sum of each point's own (``predicted``): a point of u depends on other points of x.  ``terms``:
+    the size of the terms the two sides summed, whose rounding they carry (0: not known)."""
     scale = max(float(np.max(np.abs(whole), initial=0.0)), float(np.max(np.abs(predicted), initial=0.0)))
-    tolerance = 1e-6 * scale if dtype in (np.float64, np.complex128) else 1e-3 * scale
+    wide = dtype in (np.float64, np.complex128)
+    tolerance = max(1e-6 * scale, 1e-9 * terms) if wide else max(1e-3 * scale, 1e-4 * terms)
     if float(np.max(np.abs(whole - predicted), initial=0.0)) > tolerance:
         raise SctRuntimeError(f"{what}(u, x, {dim}): the points of u along the batch axis {dim} are not independent "
                               f"(a point of u depends on other points of x: a mean or a sum over the batch, a "
@@ -3070,12 +3132,16 @@ def independent_point_laplacian(lap, weighted, x, dim):
     gradient there is zero: independent_point_gradient's check passes), the Laplacian of the sum
     adds their second derivatives into each point (was: returned silently, [-2, -2, -2] for each
     point's own -2/3).  None: not differentiated (``after_check`` passes ``lap`` on)."""
+    # (the divergences' rounding is relative to the second derivatives they summed: a harmonic u,
+    # np.exp(x0) * np.sin(x1), has a Laplacian of rounding errors only, both sides of the comparison
+    # then differing in their rounding: refused as coupled points, its Laplacian about 1e-16)
+    terms = max(_term_scale(lap) * float(np.max(_point_weights(max(np.size(lap), 1)))), _term_scale(weighted))
     own = np.reshape(np.asarray(lap), (-1,))
     batch = own.shape[0]
     if batch >= 2 and not _is_zero(weighted) and not _is_zero(lap):
         whole = np.reshape(np.asarray(weighted), (batch, 1))
         predicted = _point_weights(batch)[:, None] * own[:, None]
-        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
+        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim, terms)
 
 
 nondifferentiable(independent_point_gradient, independent_point_laplacian)
@@ -3427,6 +3493,25 @@ def _broadcast_like_rule(g, ans, value, like):
     return unbroadcast(g, value)
 
 
+def float64_tangent(t):
+    """Forward mode: the tangent of an operand of a function whose value Python gives as a float (math's
+    functions, ``float(x)``), in float64 as that value (the tangent of ``math.exp(x[0])`` of a float32
+    ``x`` was float32 beside a float64 value, computed in float32; jvp gives each tangent its value's dtype
+    at the end, sct/forward.py)."""
+    if _is_zero(t):
+        return t
+    dtype = getattr(t, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        # (a numpy float64, not a Python float: its division by zero is numpy's inf, not a ZeroDivisionError)
+        return np.float64(t) if np.ndim(t) == 0 else np.asarray(t, dtype=np.float64)
+    return t
+
+
+@defrule(float64_tangent, wrt=("t",), linear="t")
+def _float64_tangent_rule(g, ans, t):
+    return g
+
+
 @defrule(index_adjoint, wrt=("grad",), linear="grad")
 def _index_adjoint_rule(g, ans, grad, x, idx):
     return getitem_of_adjoint(g, x, idx)
@@ -3564,6 +3649,25 @@ def _masked_rule(g, ans, grad, mask):
 @defrule(into, wrt=("value",))
 def _into_rule(g, ans, value, out, casting="same_kind"):
     return unbroadcast(cast_through(g, ans, value), value)
+
+
+nondifferentiable(where_mask)
+
+
+@defrule(where_selected, wrt=("a",), linear="a")
+def _where_selected_rule(g, ans, a, mask):
+    return where_selected_adjoint(g, a, mask)
+
+
+@defrule(where_selected_adjoint, wrt=("grad",), linear="grad")
+def _where_selected_adjoint_rule(g, ans, grad, a, mask):
+    return where_selected(g, mask) if np.ndim(a) else g
+
+
+@defrule(into_selected, wrt=("value", "out"), joint_linear=("value", "out"))
+def _into_selected_rule(g, ans, value, out, mask):
+    return unbroadcast(cast_through(getitem_or_zero(g, mask), ans, value), value), \
+        masked(g, np.logical_not(mask))
 
 
 @defrule(into_where, wrt=("value", "out"))
@@ -4983,6 +5087,15 @@ def at_least_1d(a):
 @defrule(at_least_1d)
 def _at_least_1d_rule(g, ans, a):
     return np.reshape(g, np.shape(a))
+
+
+def r_dtype(*items):
+    """The dtype ``np.r_[items]`` gives its result: numpy's result type of the items, a Python number
+    as a weak scalar (``np.r_[x32, 0.5]`` is float32), any other item as the array it makes."""
+    return np.result_type(*[v if type(v) in (bool, int, float, complex) else np.asarray(v) for v in items])
+
+
+nondifferentiable(r_dtype)
 
 
 

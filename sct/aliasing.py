@@ -127,13 +127,18 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
                                       value=k.value, type_comment=None) for k in node.keywords]
     # ufunc(..., out=z)
     outs = [k for k in node.keywords if k.arg == "out"]
-    if outs and isinstance(outs[0].value, gast.Name) and isinstance(target, np.ufunc) and target.nout == 1 and \
+    if outs and isinstance(outs[0].value, gast.Name) and (
+            isinstance(target, np.ufunc) and target.nout == 1 or target is np.clip) and \
             registry.lookup(target) is not None:
+        # (np.clip(z, lo, hi, out=z): numpy's clip ufunc under a function, written as the ufuncs are)
         # (one output: np.divmod's out is a tuple of two arrays, left to the write checks)
         z = outs[0].value.id
         if analysis.sharing(s, z) is not None:
             return None
         keywords = [k for k in node.keywords if k.arg != "out"]
+        wheres = [k for k in keywords if k.arg == "where"]
+        if wheres and len(keywords) == 1 and not any(isinstance(a, gast.Starred) for a in node.args):
+            return _ufunc_where(z, func, node.args, wheres[0].value, analysis, rt_name, result)
         if any(k.arg in ("where", "casting", "dtype", "order", "subok", "signature") for k in keywords):
             return None
         new = [assign(z, call(f"{rt_name}.into", [gast.Call(func=func, args=node.args, keywords=keywords),
@@ -199,6 +204,26 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if method == "insert" and len(node.args) == 2 and not node.keywords:
             return [assign(z, call(f"{rt_name}.inserted", [load(z), node.args[0], node.args[1]]))]
     return None
+
+
+def _ufunc_where(z: str, func, args, where, analysis, rt_name: str, result) -> List:
+    """``ufunc(a, b, out=z, where=m)`` of an unshared z (``np.divide(a, b, out=np.zeros_like(a),
+    where=b != 0)``): the ufunc computed at the entries m selects only, as numpy computes it (the
+    others are never computed: no warning, no derivative of them), written there into a copy of z,
+    whose other entries stay (``rt.into_selected``; was refused as an unexpected keyword)."""
+    mask = _fresh_name(analysis, z + "_where")
+    new = [assign(mask, call(f"{rt_name}.where_mask", [where, load(z)]))]
+    picked = []
+    for a in args:
+        name = _fresh_name(analysis, "out_t")
+        new.append(assign(name, call(f"{rt_name}.where_selected", [a, load(mask)])))
+        picked.append(load(name))
+    value = _fresh_name(analysis, z + "_selected")
+    new.append(assign(value, gast.Call(func=func, args=picked, keywords=[])))
+    new.append(assign(z, call(f"{rt_name}.into_selected", [load(value), load(z), load(mask)])))
+    if result is not None:
+        new.append(assign(result, load(z)))
+    return new
 
 
 def _list_pop(z: str, node: gast.Call, analysis, rt_name: str, result, s) -> Optional[List]:

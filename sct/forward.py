@@ -424,14 +424,33 @@ def _checked_tangent(run, entry, args):
         support._UNSELECTED.sites.clear()
         support._UNSELECTED.ops.clear()
     _refuse_nan_tangent_of_finite_value(pair)
-    return pair
+    return pair[0], _tangents_as_values(pair[0], pair[1])
+
+
+def _tangents_as_values(value, tangent):
+    """``tangent`` with each real float leaf in its value's dtype (a Python float's: float64): the
+    tangent of ``math.sin(x0) + np.sum(x32)`` (a float32 value) was float64, math's partials being
+    computed in float64."""
+    if isinstance(value, (list, tuple)) and isinstance(tangent, (list, tuple)) and len(value) == len(tangent) \
+            and type(tangent) in (list, tuple):
+        return type(tangent)(_tangents_as_values(v, t) for v, t in zip(value, tangent))
+    if isinstance(value, dict) and type(tangent) is dict and value.keys() == tangent.keys():
+        return {k: _tangents_as_values(value[k], t) for k, t in tangent.items()}
+    target = np.dtype(np.float64) if type(value) is float else getattr(value, "dtype", None)
+    dtype = getattr(tangent, "dtype", None)
+    if target is None or dtype is None or target.kind != "f" or dtype.kind != "f" or dtype == target or \
+            type(tangent) not in (np.ndarray,) and not isinstance(tangent, np.floating):
+        return tangent
+    return tangent.astype(target)
 
 
 def _refuse_nan_tangent_of_finite_value(pair):
     """A tangent NaN at an entry where the value is finite: the program's derivative of a finite value
     is not NaN there (a rule's factor not finite times a zero tangent: ``x * np.sqrt(x)`` at 0,
     ``np.sqrt(x) * 0.0``), as reverse mode's gradient of a finite y is refused (support.project)."""
-    values, tangents = list(_array_leaves(pair[0])), list(_array_leaves(pair[1]))
+    # (a Python number's too: `math.sqrt(abs(x))` at 0 returns a float, whose NaN tangent was returned
+    # because the value was not counted among the leaves)
+    values, tangents = list(_array_leaves(pair[0], True)), list(_array_leaves(pair[1], True))
     if len(values) != len(tangents):
         return
     for value, tangent in zip(values, tangents):
@@ -448,14 +467,18 @@ def _refuse_nan_tangent_of_finite_value(pair):
         _refuse_nan_of_finite_y(np.array([np.nan]))
 
 
-def _array_leaves(tree):
+def _array_leaves(tree, numbers=False):
+    """The arrays of a result nested in lists, tuples and dicts, in order (with ``numbers``, its Python
+    floats and complex numbers too)."""
     if isinstance(tree, (list, tuple)):
         for item in tree:
-            yield from _array_leaves(item)
+            yield from _array_leaves(item, numbers)
     elif isinstance(tree, dict):
         for item in tree.values():
-            yield from _array_leaves(item)
+            yield from _array_leaves(item, numbers)
     elif hasattr(tree, "shape") and hasattr(tree, "dtype") and not isinstance(tree, type):
+        yield tree
+    elif numbers and type(tree) in (float, complex):
         yield tree
 
 

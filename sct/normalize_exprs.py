@@ -138,7 +138,7 @@ class Expressions:
                 e.lower or const(None), e.upper or const(None), e.step or const(None)])
         return e
 
-    def index_trick(self, node: gast.Subscript):
+    def index_trick(self, node: gast.Subscript, out: List, hint: str):
         """``np.r_[a, b]`` / ``np.c_[a, b]`` are concatenations: written as such, so they are
         differentiated; any other index-trick object (``np.mgrid[...]``, ``np.r_`` with slices or
         directives) becomes ``rt.index_trick(obj, index)``, refused when the index is traced."""
@@ -153,9 +153,14 @@ class Expressions:
                                   (isinstance(e, gast.Constant) and isinstance(e.value, str))
                                   for e in items)
         if plain and node.value.attr == "r_":
+            # the items read once each (names), then joined in numpy's dtype for them: a Python number
+            # takes the arrays' dtype (np.r_[x32, 0.5] is float32; was float64, at_least_1d(0.5)'s)
+            items = [self.atom(e, out, hint) for e in items]
             pieces = [call(f"{self.rt_name}.at_least_1d", [e]) for e in items]
             return np_call("concatenate", [gast.List(elts=pieces, ctx=gast.Load())],
-                           [gast.keyword(arg="axis", value=const(0))])
+                           [gast.keyword(arg="axis", value=const(0)),
+                            gast.keyword(arg="dtype", value=call(f"{self.rt_name}.r_dtype",
+                                                                 [copy.deepcopy(e) for e in items]))])
         if plain and node.value.attr == "c_":
             # each piece at least 2-D with its own axes first ((n,) -> (n, 1)), joined on the last
             pieces = []
@@ -207,7 +212,7 @@ class Expressions:
                                   ctx=gast.Load())
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
                 isinstance(node.value.value, gast.Name) and node.value.attr in INDEX_TRICKS:
-            return self.simple(self.index_trick(node), out, hint)
+            return self.simple(self.index_trick(node, out, hint), out, hint)
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and \
                 self.index_trick_object(node.value.id):
             # ``r_[a, b]`` of ``from numpy import r_`` (or ``R = np.r_``): numpy's object under another

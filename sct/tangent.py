@@ -58,6 +58,7 @@ class TangentTransformer:
         self.rt_name = rt_name
         self.params = [a.id for a in fdef.args.args]
         self.tangents: Dict[str, str] = {}
+        self.float_operands = False     # the op being differentiated gives a Python float
 
     def fail(self, node, message: str):
         raise CompileError(message, self.filename, getattr(node, "lineno", self.fdef.lineno), "forward mode")
@@ -73,6 +74,8 @@ class TangentTransformer:
     def dot_of(self, node) -> Optional[Any]:
         """The tangent of an operand (a Name), or None when it is a constant."""
         if isinstance(node, gast.Name) and node.id in self.act.active:
+            if self.float_operands:        # an operand of math's functions or float(): in float64
+                return call(self.rt("float64_tangent"), [load(self.dot(node.id))])
             return load(self.dot(node.id))
         return None
 
@@ -295,6 +298,16 @@ class TangentTransformer:
             return apply(args, keywords)
         if not active:
             return call(self.rt("zero_adjoint"), [load(ans)])
+        if _gives_python_float(info.obj) and not self.float_operands:
+            # math.exp(x0), float(x0) of a float32 element: the value is a float64 Python float, so is
+            # its tangent (was float32, and computed in float32)
+            self.float_operands = True
+            try:
+                tangent = self.op_tangent(s, info, node, ans, apply)
+            finally:
+                self.float_operands = False
+            # (the partial too is read on the operands as they are: np.cos(x0) of a float32 x0)
+            return call(self.rt("float64_tangent"), [tangent])
         cast = cast_dtype(rule, bound)
         if cast is not None:        # np.sum(x, dtype=int): piecewise constant, a zero tangent
             return call(self.rt("cast_kept"), [self.op_tangent_of(s, info, node, ans, bound, active, apply,
@@ -394,6 +407,13 @@ class TangentTransformer:
                                         gast.Dict(keys=[const(k.arg) for k in keywords],
                                                   values=[k.value for k in keywords]),
                                         gast.Tuple(elts=dots, ctx=gast.Load()), kw_dots, load(ans)])
+
+
+def _gives_python_float(obj) -> bool:
+    """Is ``obj`` a function whose value Python gives as a float (math's, the builtin ``float``)?"""
+    import math
+    return obj is float or callable(obj) and getattr(obj, "__module__", None) == "math" and \
+        getattr(math, getattr(obj, "__name__", ""), None) is obj
 
 
 def _pair(a: str, b: str, value) -> gast.Assign:
