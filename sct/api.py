@@ -665,13 +665,14 @@ def _positional_call(fun: Callable, args, kwargs) -> tuple:
             values = [bound.arguments[p.name] if p.kind != p.VAR_KEYWORD else dict(bound.arguments.get(p.name, {}))
                       for p in params]
             return keywords_positional(fun), tuple(values)
+        where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
         if var:
-            raise SctError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]} and *args, which sct "
-                           f"does not pass through yet: make {names} ordinary parameters")
+            raise CompileError(f"dlfeval: {getattr(fun, '__qualname__', fun)} takes **{var[0]} and *args, which sct "
+                               f"does not pass through yet: make {names} ordinary parameters", *where)
         if type(fun) is not _FUNCTION or code.co_flags & 0x04:
-            raise SctError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet "
-                           f"{'to a function with *args' if type(fun) is _FUNCTION else 'here'}; "
-                           "make them ordinary parameters")
+            raise CompileError(f"dlfeval: keyword-only arguments ({names}) cannot be passed yet "
+                               f"{'to a function with *args' if type(fun) is _FUNCTION else 'here'}; "
+                               "make them ordinary parameters (or pass them as a dict argument)", *where)
         from .runtime.support import positional
         return positional(fun), tuple(bound.args) + tuple(bound.kwargs.values())
     return fun, tuple(bound.args)

@@ -27,7 +27,7 @@ from .runtime.support import ZERO as _ZERO, project as _project, seed as _seed
 from .api import dlgradient, dlfeval, recursion_refusal, run_generated, source, user_error
 from . import hooks as _hooks
 from .callables import as_function
-from .errors import CompileError, SctError
+from .errors import CompileError, EvaluationError, SctError
 
 
 def _jvp_kernel_1(fun, before, after, x, v, u):
@@ -508,6 +508,10 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
     """
     try:
         return _hvp(fun, x, v)
+    except _HvpRefusal as error:        # (at fun's own line: was a message with no file or line)
+        code = getattr(getattr(fun, "__func__", fun), "__code__", None)
+        where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+        raise user_error(EvaluationError(str(error), *where), fun) from None
     except SctError as error:
         raise user_error(error, fun)
     except RecursionError as error:
