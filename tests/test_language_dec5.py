@@ -1,0 +1,88 @@
+"""Red team "lang" (dec5): Python's language inside differentiated functions.
+
+Each test is one finding: a program sct accepted with a value other than plain Python's (or one Python
+rejects), or a common idiom it refused; values are checked against plain Python, gradients against
+central differences (tests/gradcheck.py).
+"""
+import numpy as np
+import pytest
+
+from gradcheck import check_grads
+from sct import dlarray, dlfeval, dlgradient
+from sct.errors import CompileError
+
+X = np.array([0.31, 0.77, 1.23, -0.44])
+
+
+def _value_and_gradient(f, x):
+    y = f(x)
+    return y, dlgradient(y, x)
+
+
+# --- 1. a generator given to a numpy function or to len() ------------------------------------------
+# sct builds a generator expression (or map()) as a list; numpy takes a generator as one object
+# (np.all/np.any of it are True whatever its items, np.stack/np.concatenate/np.mean raise TypeError)
+# and len() of one raises TypeError.  sct gave the list's answer: np.all(v > 0 for v in x) False
+# where Python's is True (a wrong value and gradient), len(g) a number where Python raises.
+
+def np_all_of_generator(x):
+    if np.all(v > 0 for v in x):            # Python: always True (the generator object is truthy)
+        return np.sum(x ** 2)
+    return np.sum(x)
+
+
+def np_any_of_named_generator(x):
+    g = (v > 100 for v in x)
+    if np.any(g):                           # Python: True
+        return np.sum(x ** 2)
+    return np.sum(x)
+
+
+def np_stack_of_generator(x):
+    return np.sum(np.stack(x * k for k in range(3)))        # Python: TypeError
+
+
+def np_concatenate_of_map(x):
+    return np.sum(np.concatenate(map(lambda k: x[:k], range(1, 3))))     # Python: TypeError
+
+
+def len_of_generator(x):
+    g = (v * 2 for v in x)
+    return x[0] * len(g)                    # Python: TypeError
+
+
+def len_of_map(x):
+    return x[0] * len(map(abs, x))          # Python: TypeError
+
+
+@pytest.mark.parametrize("f", [np_all_of_generator, np_any_of_named_generator])
+def test_numpy_truth_of_generator_is_refused(f):
+    # plain Python's value is np.sum(x ** 2) (np.all/np.any of a generator object is True)
+    assert f(X.copy()) == np.sum(X ** 2)
+    with pytest.raises(CompileError, match="a generator given to np"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+@pytest.mark.parametrize("f", [np_stack_of_generator, np_concatenate_of_map, len_of_generator, len_of_map])
+def test_generator_python_rejects_is_refused(f):
+    with pytest.raises(TypeError):
+        f(X.copy())
+    with pytest.raises(CompileError, match="a generator given to"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+def np_fromiter_of_generator(x):
+    return np.sum(np.fromiter((v * v for v in x), float)) * x[0]
+
+
+def builtin_all_of_generator(x):
+    return np.sum(x ** 2) if all(v > 0 for v in x) else np.sum(x * 3)
+
+
+def np_stack_of_list(x):
+    return np.sum(np.stack([x * k for k in range(3)]) ** 2) + len([v for v in x if v > 0]) * x[1]
+
+
+@pytest.mark.parametrize("f", [np_fromiter_of_generator, builtin_all_of_generator, np_stack_of_list])
+def test_generator_consumers_still_differentiated(f):
+    check_grads(f, X.copy())
