@@ -86,3 +86,48 @@ def np_stack_of_list(x):
 @pytest.mark.parametrize("f", [np_fromiter_of_generator, builtin_all_of_generator, np_stack_of_list])
 def test_generator_consumers_still_differentiated(f):
     check_grads(f, X.copy())
+
+
+# --- 2. jvp of a flat iterator kept as a value -------------------------------------------------------
+# reverse mode refuses `it = M.flat` (contributions.FLAT_ADVICE); forward mode followed it, walking it
+# whole at the first loop (rt.as_sequence), where Python's flat iterator resumes after a break: the
+# second loop found nothing (value 0.3813 where Python's is 5.1003, its tangent likewise).
+
+def flat_iterator_resumed(x):
+    M = np.outer(x[:2], x[2:])
+    it = M.flat
+    acc = 0.0
+    for v in it:
+        acc = acc + v
+        break
+    for v in it:                 # Python: items 1, 2, 3
+        acc = acc + 10 * v
+    return acc
+
+
+def test_jvp_of_flat_iterator_kept_as_value_is_refused():
+    import sct
+    assert np.isclose(flat_iterator_resumed(X.copy()), 5.1003)
+    with pytest.raises(CompileError, match="flat iterator"):
+        sct.jvp(flat_iterator_resumed, (X.copy(),), (np.ones(4),))
+    with pytest.raises(CompileError, match="flat iterator"):
+        dlfeval(_value_and_gradient, flat_iterator_resumed, dlarray(X.copy()))
+
+
+def flat_walked_in_place(x):
+    M = np.outer(x[:2], x[2:])
+    acc = 0.0
+    for v in M.flat:
+        acc = acc * 0.5 + v
+    return acc + M.flat[2] * 3
+
+
+def test_flat_walked_where_read_still_differentiated():
+    import sct
+    check_grads(flat_walked_in_place, X.copy())
+    v = np.array([0.3, -0.2, 0.5, 1.0])
+    y, t = sct.jvp(flat_walked_in_place, (X.copy(),), (v,))
+    eps = 1e-6
+    fd = (flat_walked_in_place(X + eps * v) - flat_walked_in_place(X - eps * v)) / (2 * eps)
+    assert np.isclose(float(np.asarray(getattr(y, "data", y))), flat_walked_in_place(X.copy()))
+    assert np.isclose(float(np.asarray(getattr(t, "data", t))), fd, rtol=1e-6)
