@@ -26,7 +26,9 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   values of other types than arrays, numbers, strings and plain containers of them, but for the
   objects of which BODY reads only attributes, each a plain one (no property: reading it changes
   nothing).  A nested def's ``try`` is lowered with it.  A ``return expr`` closing BODY (without
-  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch.
+  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch;
+  a ``break``/``continue`` closing BODY (without finally: ``try: L = cholesky(A + j * I); break``) ends
+  BODY's branch, the probe running what comes before it.
 """
 from __future__ import annotations
 
@@ -222,6 +224,13 @@ class _TryLowering:
             st = copy.copy(st)
             st.body = st.body[:-1] + [gast.copy_location(gast.Expr(
                 value=last.value if last.value is not None else const(None)), last)]
+        elif st.body and isinstance(st.body[-1], (gast.Break, gast.Continue)) and not st.finalbody:
+            # ``while True: try: L = cholesky(A + j * I); break / except LinAlgError: j *= 10`` (no
+            # finally): the probe runs the body before the jump; the body's branch ends with it (the
+            # else block, which the jump skips, is not run), the handler's goes on in the loop
+            returning, last = st.body, st.body[-1]
+            st = copy.copy(st)
+            st.body = st.body[:-1] + [gast.copy_location(gast.Pass(), last)]
         try:
             self.check_pure_block(st.body, loop_depth=0)
         except _Refused as r:

@@ -131,3 +131,71 @@ def test_flat_walked_where_read_still_differentiated():
     fd = (flat_walked_in_place(X + eps * v) - flat_walked_in_place(X - eps * v)) / (2 * eps)
     assert np.isclose(float(np.asarray(getattr(y, "data", y))), flat_walked_in_place(X.copy()))
     assert np.isclose(float(np.asarray(getattr(t, "data", t))), fd, rtol=1e-6)
+
+
+# --- 3. break / continue closing a try's body ------------------------------------------------------
+# the jitter loop for a Cholesky factor was refused ("break (leaving the try) inside try"); a jump
+# closing the body is what Python runs after the body when nothing was raised (the else block
+# skipped), as the `return` closing a body already was: the probe runs the body before it.
+
+def cholesky_with_jitter(x):
+    A = np.outer(x, x) - 0.05 * np.eye(4)
+    jitter = 1e-6
+    while True:
+        try:
+            L = np.linalg.cholesky(A + jitter * np.eye(4))
+            break
+        except np.linalg.LinAlgError:
+            jitter = jitter * 10
+    return np.sum(L ** 2) + np.sum(np.log(np.diag(L)))
+
+
+def first_key_found(x):
+    acc = 0.0
+    weights = {0: 1.0, 2: 3.0}
+    for i in range(4):
+        try:
+            w = weights[i]
+            acc = acc + w * x[i]
+            continue
+        except KeyError:
+            acc = acc * x[i]
+        else:
+            acc = acc + 1000.0          # skipped by the continue
+        acc = acc + 0.5
+    return acc
+
+
+def break_skips_else(x):
+    acc = x[0]
+    table = {1: 0.5}
+    for i in range(4):
+        try:
+            r = table[i] * x[i]         # KeyError at i = 0, then found at i = 1
+            acc = acc + r
+            break
+        except KeyError:
+            acc = acc * x[i] + 1
+        else:
+            acc = acc + 1000.0          # skipped by the break
+    return acc
+
+
+@pytest.mark.parametrize("f", [cholesky_with_jitter, first_key_found])
+def test_jump_closing_try_body(f):
+    check_grads(f, X.copy())
+
+
+def test_jump_closing_try_body_handler_then_break():
+    assert break_skips_else(X.copy()) == X[0] * X[0] + 1 + 0.5 * X[1]
+    check_grads(break_skips_else, X.copy())
+
+
+def test_jump_closing_try_body_second_order():
+    import sct
+    v = np.array([0.3, -0.2, 0.5, 1.0])
+    h = sct.hvp(cholesky_with_jitter, X.copy(), v)
+    from gradcheck import numerical_gradient
+    g = lambda a: numerical_gradient(cholesky_with_jitter, [a], 0, step=1e-5)    # noqa: E731
+    fd = (g(X + 1e-4 * v) - g(X - 1e-4 * v)) / 2e-4
+    np.testing.assert_allclose(np.asarray(getattr(h, "data", h)), fd, rtol=1e-3, atol=1e-3)
