@@ -178,6 +178,10 @@ class CallLowering(EmitPass):
                       "tuple with its class, e.g. P(p.w, new_b)", "_replace")
         if not callable(callee) or info.kind != CallKind.FUNCTION:
             self.fail(s, advice, "keyword argument")
+        if any(isinstance(a, gast.Starred) for a in args):     # (was: "does not match: missing 'b'")
+            self.fail(s, f"a traced value passed by keyword ({names}) beside *-unpacked arguments: sct gives "
+                      "keywords their parameter's position, which the unpacking hides; write the unpacked "
+                      "arguments one by one (f(args[0], args[1], name=...))", "keyword argument")
         try:
             signature = inspect.signature(callee)
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})

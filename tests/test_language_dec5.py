@@ -199,3 +199,38 @@ def test_jump_closing_try_body_second_order():
     g = lambda a: numerical_gradient(cholesky_with_jitter, [a], 0, step=1e-5)    # noqa: E731
     fd = (g(X + 1e-4 * v) - g(X - 1e-4 * v)) / 2e-4
     np.testing.assert_allclose(np.asarray(getattr(h, "data", h)), fd, rtol=1e-3, atol=1e-3)
+
+
+# --- 4. a traced keyword beside *-unpacked arguments -----------------------------------------------
+# sct gives a traced keyword its parameter's position, binding the call's arguments to the signature
+# when compiling, with `*xs` counted as one argument: `_four(*xs, c=x[2])` bound xs to a, c to c, and
+# passed b's default by position (the call became _four(*xs, 0.0, x[2]): b = x[1], c = 0.0, d = x[2]):
+# value 1238.01 where Python's is 2131.01, d/dx[2] 1000 for 100.  `_h(*args, d=x)` was refused as
+# "does not match _h: missing a required argument: 'b'".
+
+def _four(a, b=0.0, c=1.0, d=2.0):
+    return a * 1 + b * 10 + c * 100 + d * 1000
+
+
+def star_then_traced_keyword(x):
+    xs = (x[0], x[1])
+    return _four(*xs, c=x[2])
+
+
+def star_list_then_traced_keyword(x):
+    return _four(*[x[0], x[1]], c=x[2] * 2)
+
+
+@pytest.mark.parametrize("f", [star_then_traced_keyword, star_list_then_traced_keyword])
+def test_traced_keyword_beside_star_is_refused(f):
+    with pytest.raises(CompileError, match=r"beside \*-unpacked arguments"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+def star_then_constant_keyword(x):
+    xs = (x[0], x[1])
+    return _four(*xs, c=3.0) + _four(x[2], d=x[3])
+
+
+def test_star_with_constant_keyword_still_differentiated():
+    check_grads(star_then_constant_keyword, X.copy())
