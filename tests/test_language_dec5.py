@@ -234,3 +234,37 @@ def star_then_constant_keyword(x):
 
 def test_star_with_constant_keyword_still_differentiated():
     check_grads(star_then_constant_keyword, X.copy())
+
+
+class _Four:
+    def __init__(self, a, b=0.0, c=1.0, d=2.0):
+        self.v = a * 1 + b * 10 + c * 100 + d * 1000
+
+    def __call__(self, a, b=0.0, c=1.0, d=2.0):
+        return a * 1 + b * 10 + c * 100 + d * 1000
+
+
+def constructor_star_then_traced_keyword(x):
+    xs = (x[0], x[1])
+    return _Four(*xs, c=x[2]).v             # was 1238.01 (Python: 2131.01)
+
+
+def callable_object_star_then_traced_keyword(x):
+    k = _Four(1.0)
+    xs = (x[0], x[1])
+    return k(*xs, c=x[2])                   # was "call_by_keywords() takes 3 positional arguments but 4 were given"
+
+
+def closure_star_then_traced_keyword(x):
+    def f(a, b=0.0, c=1.0, d=2.0):
+        return a * 1 + b * 10 + c * 100 + d * 1000
+    xs = (x[0], x[1])
+    return f(*xs, c=x[2])                   # likewise
+
+
+@pytest.mark.parametrize("f", [constructor_star_then_traced_keyword, callable_object_star_then_traced_keyword,
+                               closure_star_then_traced_keyword])
+def test_traced_keyword_beside_star_refused_for_objects_and_values(f):
+    assert np.isclose(f(X.copy()), 2131.01)
+    with pytest.raises(CompileError, match=r"beside \*-unpacked arguments"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
