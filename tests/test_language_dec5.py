@@ -268,3 +268,75 @@ def test_traced_keyword_beside_star_refused_for_objects_and_values(f):
     assert np.isclose(f(X.copy()), 2131.01)
     with pytest.raises(CompileError, match=r"beside \*-unpacked arguments"):
         dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+# --- 5. `with ... as k` inside a loop ---------------------------------------------------------------
+# the name a with statement binds was not recorded for the gradient's replay of the loop (an ordinary
+# assignment's old value is): the adjoint of every pass read the last pass's k.  `for i in range(3):
+# with Scale(i) as k: acc = acc + x[i] * k` gave d/dx [4, 4, 4, 0] for [0, 2, 4, 0].
+
+class _Scale:
+    def __init__(self, s):
+        self.s = s
+
+    def __enter__(self):
+        return self.s * 2
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Pair(_Scale):
+    def __enter__(self):
+        return (self.s, self.s * 2)
+
+
+def with_as_in_for_loop(x):
+    acc = 0.0
+    for i in range(3):
+        with _Scale(float(i)) as k:
+            acc = acc + x[i] * k
+    return acc
+
+
+def with_tuple_target_and_two_items(x):
+    import contextlib
+    acc = 0.0
+    for i in range(3):
+        with _Pair(float(i + 1)) as (a, b), contextlib.nullcontext(float(i * i)) as m:
+            acc = acc + x[i] * a * m + x[i + 1] * b
+    return acc
+
+
+def with_as_in_while_loop_read_after(x):
+    acc = 0.0
+    i = 0
+    while i < 3:
+        with _Scale(float(i) + 0.5) as k:
+            acc = acc * k + x[i]
+        i += 1
+    return acc + k * x[3]
+
+
+@pytest.mark.parametrize("f", [with_as_in_for_loop, with_tuple_target_and_two_items,
+                               with_as_in_while_loop_read_after])
+def test_with_as_in_loop(f):
+    check_grads(f, X.copy())
+
+
+def test_with_as_in_loop_forward_and_second_order():
+    import sct
+    v = np.array([0.3, -0.2, 0.5, 1.0])
+    y, t = sct.jvp(with_as_in_while_loop_read_after, (X.copy(),), (v,))
+    eps = 1e-6
+    f = with_as_in_while_loop_read_after
+    assert np.isclose(float(np.asarray(getattr(t, "data", t))), (f(X + eps * v) - f(X - eps * v)) / (2 * eps))
+
+    def squared(x):
+        acc = 0.0
+        for i in range(3):
+            with _Scale(float(i)) as k:
+                acc = acc + (x[i] * k) ** 2
+        return acc
+    h = sct.hvp(squared, X.copy(), v)
+    np.testing.assert_allclose(np.asarray(getattr(h, "data", h)), 2 * np.array([0.0, 4.0, 16.0, 0.0]) * v)
