@@ -630,8 +630,11 @@ class Normalizer(Statements, Loops, Expressions):
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        raised_checks: List = []
         body = lower_try(body, self.namer, self.fail, self.rt_name, getattr(self.partials, "fn", None),
-                         local_names_of(self.fdef))       # try statements as if blocks (sct/normalize_try.py)
+                         local_names_of(self.fdef), raised_checks)   # try statements as if blocks (sct/normalize_try.py)
+        if raised_checks:
+            self.fdef.sct_raised_checks = raised_checks
         for s in body:
             self.check_supported(s)
         self.positional_written(body)

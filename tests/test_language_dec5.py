@@ -340,3 +340,58 @@ def test_with_as_in_loop_forward_and_second_order():
         return acc
     h = sct.hvp(squared, X.copy(), v)
     np.testing.assert_allclose(np.asarray(getattr(h, "data", h)), 2 * np.array([0.0, 4.0, 16.0, 0.0]) * v)
+
+
+# --- 6. an exception carrying a traced value, read in its handler ----------------------------------
+# sct picks a try's branch by running its body in plain Python (rt.try_probe); the handler's `e` is
+# that run's exception, whose values are constants to sct: `raise ValueError(x[0] * 2)` read back as
+# `e.args[0] * 3` gave d/dx[0] = 0 for 6 (silently).  Refused now; a message made into text is not.
+
+def exception_carries_traced_value(x):
+    try:
+        if x[0] > 0:
+            raise ValueError(x[0] * 2)
+        r = x[1]
+    except ValueError as e:
+        r = e.args[0] * 3
+    return r
+
+
+def assert_message_carries_traced_value(x):
+    try:
+        assert x[0] > 5, x[1] * 2
+        r = x[0]
+    except AssertionError as e:
+        r = e.args[0] * x[2]
+    return r
+
+
+@pytest.mark.parametrize("f", [exception_carries_traced_value, assert_message_carries_traced_value])
+def test_exception_holding_traced_value_read_in_handler_is_refused(f):
+    with pytest.raises(CompileError, match="an exception holding a traced value"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+def exception_message_as_text(x):
+    try:
+        if x[0] > 0:
+            raise ValueError(f"positive {x[0]:.2f}")
+        r = x[1]
+    except ValueError as e:
+        r = x[0] * len(str(e))
+    return r
+
+
+def exception_not_read(x):
+    try:
+        if x[0] > 0:
+            raise ValueError(x[0])
+        r = x[1]
+    except ValueError:
+        r = x[0] * 3
+    return r
+
+
+@pytest.mark.parametrize("f", [exception_message_as_text, exception_not_read])
+def test_exception_text_or_unread_still_differentiated(f):
+    check_grads(f, X.copy())
