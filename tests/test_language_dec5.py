@@ -395,3 +395,23 @@ def exception_not_read(x):
 @pytest.mark.parametrize("f", [exception_message_as_text, exception_not_read])
 def test_exception_text_or_unread_still_differentiated(f):
     check_grads(f, X.copy())
+
+
+# --- 7. a bool exponent ---------------------------------------------------------------------------
+# the power rule's exponent b - (b != 0) is numpy's bool - bool for a bool b, which raises TypeError:
+# x[2] ** (x[0] > 0), which Python computes, was refused with "numpy boolean subtract, the `-`
+# operator, is not supported" while computing the gradient.
+
+def bool_exponent(x):
+    c = x[0] > 0
+    return x[2] ** c + (x[0] > 0) ** 2 * x[1] + np.sum(x ** (x > 0.5)) + np.sum(np.power(x, x < 1))
+
+
+def test_bool_exponent():
+    import sct
+    check_grads(bool_exponent, X.copy())
+    v = np.array([0.3, -0.2, 0.5, 1.0])
+    y, t = sct.jvp(bool_exponent, (X.copy(),), (v,))
+    eps = 1e-6
+    fd = (bool_exponent(X + eps * v) - bool_exponent(X - eps * v)) / (2 * eps)
+    assert np.isclose(float(np.asarray(getattr(t, "data", t))), fd)
