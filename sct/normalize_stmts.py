@@ -227,7 +227,10 @@ class Statements:
         # (a silent wrong gradient where those statements recorded nothing, ``z = y * 3`` after a
         # raise, or 'pop from empty list').  A flag set where the body ends tells, and
         # ``rt.with_body_completed`` refuses the run where it is not set after the block.
-        checked = not all(_never_suppresses(item.context_expr) for item in s.items)
+        # (not in sct's own generated code, differentiated again by sct.hvp or a transposed jvp: its with
+        # block carries the user's check already; a second one named the generated file and line)
+        checked = not all(_never_suppresses(item.context_expr) for item in s.items) and \
+            not str(self.filename).startswith("<sct-generated")
         if checked:
             done = self.namer.fresh("with_done")
             self.emit(out, assign(done, const(False), s.lineno))

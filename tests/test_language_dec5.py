@@ -415,3 +415,34 @@ def test_bool_exponent():
     eps = 1e-6
     fd = (bool_exponent(X + eps * v) - bool_exponent(X - eps * v)) / (2 * eps)
     assert np.isclose(float(np.asarray(getattr(t, "data", t))), fd)
+
+
+# --- 8. sct.hvp's refusal of a with block cut short names the user's line ----------------------------
+# hvp differentiates sct's generated gradient code again; its with block was given a second
+# completion check, which fired first and named the generated file (`<sct-generated ...>, line 7`).
+
+class _SuppressIndexError:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        return et is IndexError
+
+
+def with_block_cut_short(x):
+    y = np.sum(x)
+    with _SuppressIndexError():
+        y = y * 2
+        z = x[10]
+        y = y * 100 + z
+    return y
+
+
+def test_hvp_refusal_of_with_cut_short_names_user_line():
+    import sct
+    from sct.errors import EvaluationError
+    line = with_block_cut_short.__code__.co_firstlineno + 2
+    for run in (lambda: sct.jvp(with_block_cut_short, (X.copy(),), (X.copy(),)),
+                lambda: sct.hvp(with_block_cut_short, X.copy(), X.copy())):
+        with pytest.raises(EvaluationError, match=rf"test_language_dec5.py, line {line}: the context manager"):
+            run()
