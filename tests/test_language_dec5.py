@@ -446,3 +446,39 @@ def test_hvp_refusal_of_with_cut_short_names_user_line():
                 lambda: sct.hvp(with_block_cut_short, X.copy(), X.copy())):
         with pytest.raises(EvaluationError, match=rf"test_language_dec5.py, line {line}: the context manager"):
             run()
+
+
+# --- 9. an item written into a tuple ----------------------------------------------------------------
+# Python raises TypeError ('tuple' object does not support item assignment); rt.setitem copied the
+# tuple into an array and wrote it: `t = (x[0], x[1]); t[0] = x[2]` ran, giving 1.23.
+
+def tuple_item_written(x):
+    t = (x[0], x[1])
+    t[0] = x[2]
+    return t[0] * t[1]
+
+
+def tuple_item_augmented(x):
+    t = (x[0], x[1])
+    t[1] += x[2]
+    return t[0] * t[1]
+
+
+@pytest.mark.parametrize("f", [tuple_item_written, tuple_item_augmented])
+def test_item_written_into_tuple_raises_as_python(f):
+    from sct.errors import EvaluationError
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        f(X.copy())
+    with pytest.raises(EvaluationError, match="'tuple' object does not support item assignment"):
+        dlfeval(_value_and_gradient, f, dlarray(X.copy()))
+
+
+def tuple_rebuilt(x):
+    t = (x[0], x[1])
+    t = (x[2],) + t[1:]
+    t += (x[3] * 2,)
+    return t[0] * t[1] + t[2]
+
+
+def test_tuple_rebuilt_still_differentiated():
+    check_grads(tuple_rebuilt, X.copy())
