@@ -108,8 +108,10 @@ def positive(g, ans, a):
 @defrule(operator.pow, wrt=("a", "b"), elementwise=True)
 def power(g, ans, a, b):
     # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
-    # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact
-    return (unbroadcast(g * np.conj(b * a ** (b - (b != 0))), a),
+    # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact.
+    # (b - 1 + (b == 0), which is b - (b != 0): numpy's bool - bool raised TypeError in the adjoint of
+    # a bool exponent, x ** (v > 0), a program Python runs; red team lang, dec 5)
+    return (unbroadcast(g * np.conj(b * a ** (b - 1 + (b == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -117,7 +119,7 @@ def power(g, ans, a, b):
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
-    return (unbroadcast(g * np.conj(b * np.power(a, b - (b != 0))), a),
+    return (unbroadcast(g * np.conj(b * np.power(a, b - 1 + (b == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -125,7 +127,7 @@ def array_power(g, ans, a, b):
 def float_power(g, ans, a, b):
     # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
     # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
-    return (unbroadcast(g * np.conj(b * np.float_power(a, b - (b != 0))), a),
+    return (unbroadcast(g * np.conj(b * np.float_power(a, b - 1 + (b == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 

@@ -532,6 +532,10 @@ def written_index(x, idx, value):
 
 def setitem(x, idx, value):
     """``x[idx] = value`` without mutating ``x`` (value semantics, as in MATLAB)."""
+    if isinstance(x, (tuple, str, bytes)):
+        # Python's TypeError (was: a tuple copied into an array and written, t = (a, b); t[0] = v
+        # running where Python raises; red team lang, dec 5)
+        raise TypeError(f"'{type(x).__name__}' object does not support item assignment")
     if isinstance(x, list):
         out = list(x)
         out[idx] = value

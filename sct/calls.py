@@ -24,6 +24,13 @@ from .templates import assign_pair
 from .runtime.support import PARTIAL_UNSET as _PARTIAL_UNSET
 
 
+# keywords beside ``*xs`` go by position only where the count of positional arguments is known: it was
+# taken from the call's text, ``*xs`` one (``_four(*xs, c=v)`` became ``_four(*xs, 0.0, v)``: wrong values)
+STARRED_KEYWORD = ("a traced value passed by keyword ({}) beside *-unpacked arguments: sct gives keywords "
+                   "their parameter's position, which the unpacking hides; write the unpacked arguments one "
+                   "by one (f(args[0], args[1], name=...))")
+
+
 @dataclass(frozen=True)
 class VjpCall:
     statements: List          # forward: get the pair, run the forward
@@ -106,6 +113,8 @@ class CallLowering(EmitPass):
             if any(k.arg is None for k in keywords):
                 self.fail(s, "a traced value passed by keyword to a method or a function value, with ** as "
                           "well: sct does not differentiate that yet; pass the values by name", "keyword argument")
+            if any(isinstance(a, gast.Starred) for a in args):     # (its count of positional arguments)
+                self.fail(s, STARRED_KEYWORD.format(", ".join(k.arg for k in keywords)), "keyword argument")
             names = gast.Tuple(elts=[const(k.arg) for k in keywords], ctx=gast.Load())
             # the traced ones: refused at this line where they would reach the function's **kwargs
             traced = gast.Tuple(elts=[const(k.arg) for k in keywords if self.act.is_active(k.value)],
@@ -178,6 +187,8 @@ class CallLowering(EmitPass):
                       "tuple with its class, e.g. P(p.w, new_b)", "_replace")
         if not callable(callee) or info.kind != CallKind.FUNCTION:
             self.fail(s, advice, "keyword argument")
+        if any(isinstance(a, gast.Starred) for a in args):     # (was: "does not match: missing 'b'")
+            self.fail(s, STARRED_KEYWORD.format(names), "keyword argument")
         try:
             signature = inspect.signature(callee)
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})

@@ -40,6 +40,7 @@ from .unroll import NotUnrolled, site_line_of, unroll_loops_around
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
+from .normalize_try import check_raised_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_generator_methods, inline_super_calls, inline_type_of_parameters
@@ -748,6 +749,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
         check_text_numbers(fdef, activity, filename, helper)
     check_nested_functions(nested, activity, filename, fdef.name)
     check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py
+    check_raised_values(fdef, activity.active, filename)                        # sct/normalize_try.py
     for name in names_in(fdef) - local_names:      # every global the code reads, guarded
         resolver.resolve_name(name)
     return activity, local_names

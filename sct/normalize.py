@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import copy
 import types
-from typing import List
+from typing import List, Optional
 
 import gast
 
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
-from .ir import call, const, walk_no_defs, walk_nodes
+from .ir import call, const, dotted_name, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
@@ -630,8 +630,11 @@ class Normalizer(Statements, Loops, Expressions):
     def run(self) -> gast.FunctionDef:
         body = [s for s in self.fdef.body
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        raised_checks: List = []
         body = lower_try(body, self.namer, self.fail, self.rt_name, getattr(self.partials, "fn", None),
-                         local_names_of(self.fdef))       # try statements as if blocks (sct/normalize_try.py)
+                         local_names_of(self.fdef), raised_checks)   # try statements as if blocks (sct/normalize_try.py)
+        if raised_checks:
+            self.fdef.sct_raised_checks = raised_checks
         for s in body:
             self.check_supported(s)
         self.positional_written(body)
@@ -678,7 +681,8 @@ class Normalizer(Statements, Loops, Expressions):
                                                     if isinstance(a, gast.Name)],
                                    # (a module's `def sum(g): return g` given a generator is a helper: was read
                                    # as the builtin sum, the generator built whole where Python's is lazy)
-                                   self._builtin_names(_CONSUMERS) - local_names_of(self.fdef))
+                                   self._builtin_names(_CONSUMERS) - local_names_of(self.fdef),
+                                   unwalked=self.numpy_taker)
         body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules(), effects=self.call_has_effects)
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)
@@ -691,6 +695,21 @@ class Normalizer(Statements, Loops, Expressions):
         self.fdef.body = new_body
         ClosureConverter(self.fdef, self.namer, self.rt_name, self.fail, self.filename).run()
         return self.fdef
+
+    def numpy_taker(self, node) -> Optional[str]:
+        """``np.all()`` where the call ``node`` is of a numpy function (or a ufunc's method) other than
+        ``np.fromiter``, which take a generator as one object rather than walk it; else None."""
+        import numpy
+        if not isinstance(node.func, gast.Attribute):
+            return None
+        target = self.called_object(node.func)
+        if target is None or target is numpy.fromiter:
+            return None
+        owner = getattr(target, "__self__", None)
+        if not (isinstance(target, numpy.ufunc) or isinstance(owner, numpy.ufunc) or
+                (getattr(target, "__module__", None) or "").split(".")[0] == "numpy"):
+            return None
+        return f"{dotted_name(node.func) or node.func.attr}()"
 
     def call_has_effects(self, node) -> bool:
         """May the call ``node`` of a function by name draw random numbers or change what its caller sees:

@@ -1166,6 +1166,16 @@ _CONSUMERS = frozenset({"sum", "list", "tuple", "sorted", "min", "max", "any", "
                         "reduce", "print"})
 
 
+def _unwalked_advice(taker: str) -> str:
+    if taker == "len()":
+        return ("Python's len() of a generator (or map()) raises TypeError: it has no length; sct builds it "
+                "as a list, whose len() would be a number. Make it a list ([... for ...]) first")
+    return (f"numpy does not walk a generator (or map()): {taker} takes it as one object (np.all(...) and "
+            "np.any(...) of one are True whatever its items, np.stack(...) and np.concatenate(...) raise "
+            "TypeError), where sct, building it as a list, would compute the list's answer. Pass a list "
+            "([... for ...]), or np.fromiter(...) of it")
+
+
 # functions that write into their first argument (np.copyto(z, v), np.add.at(z, i, v))
 _FIRST_ARGUMENT_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "at"})
 
@@ -1237,12 +1247,14 @@ def _may_share(stmts: List, local_names) -> Dict[str, set]:
     return {a: groups[find(a)] for a in local_names}
 
 
-def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> None:
+def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unwalked=None) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
-    see how often it is walked (a helper, a container, another name, a return); and a generator
-    expression passed straight to a helper (not a builtin)."""
+    see how often it is walked (a helper, a container, another name, a return); a generator
+    expression passed straight to a helper (not a builtin); and a generator given to what does not
+    walk it (``unwalked(call)`` names it: ``len()``, a numpy function other than ``np.fromiter``, for
+    which a generator is one object, ``np.all(v > 0 for v in x)`` always True, or an error)."""
     # every refusal below is of a generator expression or of a name bound to one or to map(): none
     # anywhere (most functions), nothing to look at (one walk, not the events of every node)
     GeneratorExp, Call = gast.GeneratorExp, gast.Call
@@ -1345,16 +1357,25 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> 
             visit(node.func, loops, "other", nested)
             builtin = isinstance(node.func, gast.Name) and node.func.id in consumers
             library = isinstance(node.func, gast.Attribute)     # np.stack(...), "".join(...)
+            # len(g), np.all(g), np.stack(g): Python's len raises, numpy takes the generator as one
+            # object (np.all of it is True, np.stack raises); sct, which builds it as a list, gave
+            # the list's answer (was: np.all(v > 0 for v in x) False where Python's is True)
+            taker = "len()" if builtin and node.func.id == "len" else unwalked(node) if unwalked else None
             for a in node.args:
                 inner = a.value if isinstance(a, gast.Starred) else a
+                if taker is not None and _lazy_iterator(inner):
+                    fail(inner, f"a generator given to {taker}", _unwalked_advice(taker))
                 if isinstance(inner, gast.GeneratorExp) and not (builtin or library):
                     fail(inner, "a generator expression passed to a function sct compiles as a helper",
                          "sct builds a generator whole, as a list, which the helper could walk more than "
                          "once where Python's generator is empty after the first walk: pass a list "
                          "([... for ...]) or list(...) of it")
-                visit(inner, loops, "iter" if builtin or library else "other", nested)
+                visit(inner, loops, ("taken by " + taker) if taker is not None else
+                      "iter" if builtin or library else "other", nested)
             for k in node.keywords:
-                visit(k.value, loops, "other", nested)
+                if taker is not None and _lazy_iterator(k.value):
+                    fail(k.value, f"a generator given to {taker}", _unwalked_advice(taker))
+                visit(k.value, loops, ("taken by " + taker) if taker is not None else "other", nested)
             return
         if isinstance(node, gast.Starred):
             visit(node.value, loops, "iter", nested)
@@ -1411,5 +1432,7 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None) -> 
         for _, _, read, read_loops, how in reads:
             if any(n not in loops for n in read_loops) or nested:
                 fail(read, "a generator walked in a loop, a lambda or a nested function", advice)
+            if how.startswith("taken by "):
+                fail(read, f"a generator given to {how[len('taken by '):]}", _unwalked_advice(how[len("taken by "):]))
             if how != "iter":
                 fail(read, "a generator handed on (to a helper, a container, another name)", advice)

@@ -227,13 +227,30 @@ class Statements:
         # (a silent wrong gradient where those statements recorded nothing, ``z = y * 3`` after a
         # raise, or 'pop from empty list').  A flag set where the body ends tells, and
         # ``rt.with_body_completed`` refuses the run where it is not set after the block.
-        checked = not all(_never_suppresses(item.context_expr) for item in s.items)
+        # (not in sct's own generated code, differentiated again by sct.hvp or a transposed jvp: its with
+        # block carries the user's check already; a second one named the generated file and line)
+        checked = not all(_never_suppresses(item.context_expr) for item in s.items) and \
+            not str(self.filename).startswith("<sct-generated")
         if checked:
             done = self.namer.fresh("with_done")
             self.emit(out, assign(done, const(False), s.lineno))
+        # ``with cm as k:`` binds k as the block is entered: written ``with cm as k_entered: k = k_entered``, an
+        # assignment like any other, so the code a gradient replays keeps each k of a loop (was: k bound by the
+        # with statement alone was not recorded, the adjoint of every pass read the last pass's k: a wrong
+        # gradient, ``for i in range(3): with Scale(i) as k: acc = acc + x[i] * k``)
+        entered: List = []
+        for item in s.items:
+            if item.optional_vars is not None:
+                fresh = self.namer.fresh("entered")
+                item.sct_entered_targets = [n.id for n in walk_nodes(item.optional_vars)
+                                            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)]
+                binding = gast.Assign(targets=[item.optional_vars], value=load(fresh), type_comment=None)
+                gast.copy_location(binding, s)
+                entered.append(binding)
+                item.optional_vars = gast.Name(id=fresh, ctx=gast.Store(), annotation=None, type_comment=None)
         node = gast.With(items=s.items, body=[], type_comment=None)
         self.emit(out, node)         # the body runs once, inside the context
-        self.block(s.body, node.body)
+        self.block(entered + s.body, node.body)
         if checked:
             node.body.append(assign(done, const(True), s.lineno))
             self.emit(out, gast.Expr(value=call(f"{self.rt_name}.with_body_completed",
@@ -417,8 +434,10 @@ def check_entered_values(fdef, active, filename: str) -> None:
                 mark = getattr(item, "sct_entered_check", None)
                 if mark is None:
                     continue
+                targets = getattr(item, "sct_entered_targets", None)       # (the names `as` binds)
                 bound = [n.id for n in walk_nodes(item.optional_vars)
-                         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in active]
+                         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in active] \
+                    if targets is None else [t for t in targets if t in active]
                 if bound:
                     raise CompileError(
                         f"sct cannot differentiate `with ... as {bound[0]}` where {bound[0]!r} holds a traced value "

@@ -26,7 +26,9 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   values of other types than arrays, numbers, strings and plain containers of them, but for the
   objects of which BODY reads only attributes, each a plain one (no property: reading it changes
   nothing).  A nested def's ``try`` is lowered with it.  A ``return expr`` closing BODY (without
-  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch.
+  finally: ``try: return np.linalg.solve(A, b)``) is probed as ``expr`` and returned in BODY's branch;
+  a ``break``/``continue`` closing BODY (without finally: ``try: L = cholesky(A + j * I); break``) ends
+  BODY's branch, the probe running what comes before it.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
+from .errors import CompileError
 from .ir import assign, call, const, dotted_name, load, walk_nodes
 
 # builtins that only compute a value from their arguments (and exception classes, below)
@@ -133,15 +136,45 @@ _PROBE_ADVICE = ("sct decides which branch of a try runs by running its body fir
                  "an exception")
 
 
-def lower_try(stmts: List, namer, fail, rt_name: str, fn=None, local_names: Optional[Set[str]] = None) -> List:
+def lower_try(stmts: List, namer, fail, rt_name: str, fn=None, local_names: Optional[Set[str]] = None,
+              raised_checks: Optional[List] = None) -> List:
     """``stmts`` with every ``try`` in them (and in the blocks inside them, not in nested defs)
     written as the statements above.  ``fn``: the user's function (its globals resolve the calls of a
-    probed body; None: only builtins do), ``local_names``: the names the function binds."""
+    probed body; None: only builtins do), ``local_names``: the names the function binds;
+    ``raised_checks`` gets (names, handler's name, line) of each handler reading the exception of a
+    body whose ``raise``/``assert`` message reads those names (``check_raised_values``)."""
     if not any(isinstance(n, gast.Try) for s in stmts for n in gast.walk(s)):
         return stmts
     lowering = _TryLowering(namer, fail, rt_name, fn, local_names or set())
     lowering.function_body = stmts
+    lowering.raised_checks = raised_checks if raised_checks is not None else []
     return lowering.block(stmts)
+
+
+def check_raised_values(fdef, active, filename: str) -> None:
+    """``try: ... raise ValueError(v) ... except ValueError as e: r = e.args[0] * 3`` with ``v`` traced:
+    the handler's ``e`` is the exception the probe (the body run in plain Python) raised, its values
+    constants to sct, so a derivative through them would be lost (was: silently zero).  Refused once
+    activity is known, at the handler's line."""
+    for names, handler, line in getattr(fdef, "sct_raised_checks", None) or ():
+        traced = [n for n in names if n in active]
+        if traced:
+            raise CompileError(
+                f"sct cannot differentiate an exception holding a traced value ({', '.join(traced)}, given to the "
+                f"raise or assert of the try's body) read in its handler as {handler!r}: sct takes {handler!r} from "
+                "running the body in plain Python, so a derivative through what it holds would be lost; bind the "
+                "value to a name before the try and read that name in the handler", filename, line,
+                "an exception holding a traced value")
+
+
+def _numbers_read(node) -> Set[str]:
+    """The names ``node`` reads other than into text (an f-string, ``str(v)``, ``len(v)``: no derivative)."""
+    if isinstance(node, gast.JoinedStr) or isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            node.func.id in ("str", "repr", "format", "len", "type", "int", "bool", "round", "isinstance"):
+        return set()
+    if isinstance(node, gast.Name):
+        return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    return set().union(*(_numbers_read(c) for c in gast.iter_child_nodes(node)))
 
 
 def _walk_no_defs(node):
@@ -222,6 +255,13 @@ class _TryLowering:
             st = copy.copy(st)
             st.body = st.body[:-1] + [gast.copy_location(gast.Expr(
                 value=last.value if last.value is not None else const(None)), last)]
+        elif st.body and isinstance(st.body[-1], (gast.Break, gast.Continue)) and not st.finalbody:
+            # ``while True: try: L = cholesky(A + j * I); break / except LinAlgError: j *= 10`` (no
+            # finally): the probe runs the body before the jump; the body's branch ends with it (the
+            # else block, which the jump skips, is not run), the handler's goes on in the loop
+            returning, last = st.body, st.body[-1]
+            st = copy.copy(st)
+            st.body = st.body[:-1] + [gast.copy_location(gast.Pass(), last)]
         try:
             self.check_pure_block(st.body, loop_depth=0)
         except _Refused as r:
@@ -239,6 +279,13 @@ class _TryLowering:
             if h.name is not None:
                 handler_names.append(h.name.id if isinstance(h.name, gast.Name) else h.name)
                 self.check_handler_name(h, handler_names[-1])
+        raised = {n for s in st.body for r in _walk_no_defs(s)
+                  if isinstance(r, gast.Raise) and r.exc is not None or isinstance(r, gast.Assert) and r.msg is not None
+                  for n in _numbers_read(r.exc if isinstance(r, gast.Raise) else r.msg)}
+        for h in st.handlers if raised else ():
+            name = h.name.id if isinstance(h.name, gast.Name) else h.name
+            if name and any(isinstance(n, gast.Name) and n.id == name for b in h.body for n in _walk_no_defs(b)):
+                self.raised_checks.append((sorted(raised), name, h.lineno))
         self.check_names(st, exposed)
         params = sorted(n for n in exposed if not self.builtin_reference(n))
         wants_error = bool(handler_names) or any(

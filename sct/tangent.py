@@ -32,7 +32,7 @@ from .naming import Namer
 from .plans import CallKind
 from .reverse import _function, _reach, instantiate_template, simplify
 from .templates import guard_rule_globals, rule_namespace
-from .contributions import cast_dtype
+from .contributions import FLAT_ADVICE, cast_dtype
 
 # the functions whose value is NaN where a partial is taken at a point outside their domain (log of
 # x < 0): a term with one is zero where its tangent is the zero marker (TangentTransformer.elementwise)
@@ -177,6 +177,12 @@ class TangentTransformer:
             return gast.Subscript(value=self.dot_of(value.value), slice=copy.deepcopy(value.slice),
                                   ctx=gast.Load())
         if isinstance(value, gast.Attribute):
+            if value.attr == "flat" and isinstance(value.value, gast.Name) and (
+                    value.value.id in self.act.arrays or leaf_kind(self.act.kinds.get(value.value.id)) is not None):
+                # numpy's flat iterator kept as a value: a loop walks it whole (rt.as_sequence), where
+                # Python's resumes after a break (was: a second loop over it found nothing, a wrong
+                # value); reverse mode refuses it (contributions.FLAT_ADVICE), so jvp transposes and says so
+                self.fail(s, FLAT_ADVICE.format(value.value.id))
             base = self.dot_of(value.value)
             if value.attr in registry.ATTRIBUTES:
                 return gast.Attribute(value=base, attr=value.attr, ctx=gast.Load())
