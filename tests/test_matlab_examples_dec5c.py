@@ -32,3 +32,96 @@ def test_reduction_over_a_finddim_item_keeps_the_labels_left():
     assert [dims(v) for v in compiled] == [dims(v) for v in eager] == ["BT", "CB", "BT"]
     for a, b in zip(compiled, eager):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b))
+
+
+# --- writing into a network's output (MATLAB's GAN example: YReal(:,:,:,idx) = 1 - YReal(:,:,:,idx)) ---
+
+from sct import (Layer, convolution2dLayer, dlnetwork, dropoutLayer, extractdata, featureInputLayer,  # noqa: E402
+                 flattenLayer, forward, imageInputLayer, leakyReluLayer, predict, sigmoidLayer)
+
+
+def _gan_discriminator_loss(netD, X, idx):
+    YReal, _ = forward(netD, X)
+    YReal[idx] = 1 - YReal[idx]
+    lossD = -np.mean(np.log(YReal))
+    return lossD, dlgradient(lossD, netD.Learnables)
+
+
+def _gan_discriminator_loss_nargout1(netD, X, idx):
+    YReal = predict(netD, X)
+    YReal[idx] = 1 - YReal[idx]
+    lossD = -np.mean(np.log(YReal))
+    return lossD, dlgradient(lossD, netD.Learnables)
+
+
+def test_writing_into_a_network_output_gan_label_flip():
+    # was: CompileError "writing into YReal[...] ... net is an argument of modelLoss() and would change too"
+    netD = dlnetwork([imageInputLayer([4, 4, 1], Normalization="none"), convolution2dLayer(3, 2, Padding="same"),
+                      leakyReluLayer(0.2), convolution2dLayer(4, 1), sigmoidLayer()], Seed=2)
+    rng = np.random.default_rng(3)
+    X = dlarray(rng.uniform(-1, 1, (4, 4, 1, 3)), "SSCB")
+    idx = np.array([True, False, True])
+
+    def eager(values, fname):
+        import copy
+        n = copy.copy(netD)
+        n.Learnables = netD.Learnables.with_values([dlarray(v) for v in values])
+        Y = extractdata(forward(n, X, nargout=1) if fname == "forward" else predict(n, X))
+        Y = np.array(Y)
+        Y[idx] = 1 - Y[idx]
+        return -np.mean(np.log(Y))
+
+    vals = [np.asarray(v, dtype=float) for v in netD.Learnables.Value]
+    for fun, fname in ((_gan_discriminator_loss, "forward"), (_gan_discriminator_loss_nargout1, "predict")):
+        loss, g = dlfeval(fun, netD, X, idx)
+        np.testing.assert_allclose(float(loss), eager(vals, fname), rtol=1e-13)
+        for i in range(len(vals)):
+            fd = numerical_gradient(lambda *v: eager(v, fname), vals, i)
+            np.testing.assert_allclose(np.asarray(g.Value[i]), fd, atol=1e-7)
+
+
+class _Identity(Layer):
+    def predict(self, X):
+        return X
+
+
+class _ReturnsWeights(Layer):
+    learnables = ("W",)
+
+    def __init__(self):
+        self.W = np.ones((2, 3))
+
+    def predict(self, X):
+        return self.W
+
+
+def _write_into_prediction(net, X):
+    Y = predict(net, X)
+    Y[0] = 5 * Y[0]
+    loss = np.sum(Y * X[0:2]) + np.sum(X ** 2)
+    return loss, dlgradient(loss, X)
+
+
+def test_network_outputs_are_new_arrays_never_the_input_or_a_learnable():
+    # a network whose output would be its input (input layer only, an identity or dropout layer at predict,
+    # a flatten layer's view) or a learnable: writing into the output changes neither, eagerly or compiled
+    xn = np.arange(6.0).reshape(2, 3) / 7
+    for layers in ([], [_Identity()], [dropoutLayer(0.5)], [flattenLayer()], [_ReturnsWeights()]):
+        net = dlnetwork([featureInputLayer(3, Normalization="none")] + layers)
+        before = [np.array(v) for v in net.Learnables.Value]
+        X = dlarray(xn.copy())
+        Y = predict(net, X)
+        Y[0] = 5 * Y[0]
+        np.testing.assert_array_equal(np.asarray(X), xn)
+        for b, v in zip(before, net.Learnables.Value):
+            np.testing.assert_array_equal(np.asarray(v), b)
+        loss, gx = dlfeval(_write_into_prediction, net, dlarray(xn.copy()))
+
+        def plain(x):
+            y = np.array(np.asarray(predict(net, dlarray(x))))
+            y[0] = 5 * y[0]
+            return np.sum(y * x[0:2]) + np.sum(x ** 2)
+        np.testing.assert_allclose(float(loss), plain(xn.copy()), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(gx), numerical_gradient(plain, [xn.copy()], 0), atol=1e-7)
+        np.testing.assert_array_equal(np.asarray(net.Learnables.Value[0]) if len(net.Learnables) else 0,
+                                      before[0] if before else 0)
