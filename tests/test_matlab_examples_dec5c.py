@@ -125,3 +125,49 @@ def test_network_outputs_are_new_arrays_never_the_input_or_a_learnable():
         np.testing.assert_allclose(np.asarray(gx), numerical_gradient(plain, [xn.copy()], 0), atol=1e-7)
         np.testing.assert_array_equal(np.asarray(net.Learnables.Value[0]) if len(net.Learnables) else 0,
                                       before[0] if before else 0)
+
+
+# --- dljacobian / dldivergence / dllaplacian of a network output labelled in another order than X ---
+
+from sct import dldivergence, dljacobian, dllaplacian, fullyConnectedLayer, stripdims, tanhLayer  # noqa: E402
+
+
+def _operators(net, X):
+    U = forward(net, X, nargout=1)                 # "BC", X is "CB"
+    div = dldivergence(U, X, 1)
+    jac = dljacobian(U, X, 1)
+    lap = dllaplacian(U[:, 0:1], X, 1)
+    return div, jac, lap
+
+
+def _divergence_loss(net, X):
+    U = forward(net, X, nargout=1)
+    div = dldivergence(U, X, 1)
+    loss = np.sum(div ** 2)
+    return loss, dlgradient(loss, net.Learnables)
+
+
+def test_operator_of_a_network_output_in_another_label_order():
+    # was: EvaluationError "the points of u along the batch axis 1 are not independent" (u's axis 1 is C)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((2, 2)); b = rng.standard_normal(2)
+    xn = rng.standard_normal((2, 3))                # 2 channels, 3 points
+
+    def ref(W, b, full=False):
+        t = np.tanh(W @ xn + b[:, None]); d1 = 1 - t ** 2; d2 = -2 * t * d1
+        div = np.sum(np.diag(W)[:, None] * d1, 0)
+        jac = np.einsum("cb,cj->bcj", d1, W)       # (points, u channels, x channels)
+        lap = d2[0] * np.sum(W[0] ** 2)
+        return (div, jac, lap) if full else np.sum(div ** 2)
+    net = dlnetwork([featureInputLayer(2, Normalization="none"), fullyConnectedLayer(2, Weights=W, Bias=b), tanhLayer()])
+    div, jac, lap = dlfeval(_operators, net, dlarray(xn, "CB"))
+    loss, g = dlfeval(_divergence_loss, net, dlarray(xn, "CB"))
+    rdiv, rjac, rlap = ref(W, b, True)
+    np.testing.assert_allclose(np.asarray(div), rdiv, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(lap).ravel(), rlap, rtol=1e-12)
+    # u arranged as "CB" (2, 3), x "CB" (2, 3), dim=1: jac[c, b, j] = du[c, b]/dx[j, b]
+    np.testing.assert_allclose(np.moveaxis(np.asarray(jac), 1, 0), rjac, rtol=1e-12)
+    np.testing.assert_allclose(float(loss), ref(W, b), rtol=1e-12)
+    for i, v in enumerate((W, b)):
+        fd = numerical_gradient(ref, [W, b], i)
+        np.testing.assert_allclose(np.asarray(g.Value[i]), fd, atol=1e-7)
