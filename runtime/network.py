@@ -975,7 +975,10 @@ def _runner_source(name, plan, n_inputs, wanted, training, given=None):
             for k in range(nout, count):
                 lines.append(f"    s{i}_{k} = out{i}[{k}]")
                 new_states.append(f"s{i}_{k}")
-    result = ", ".join(acts[j] for j in wanted)
+    # every output a new array (never the input, a view of it or a layer's learnable: a dropout layer's
+    # predict returns its input, a flatten layer a view of it), so that writing into forward's or predict's
+    # output changes nothing else, as in MATLAB (sct.points_to takes it as a new array)
+    result = ", ".join(acts[j] if acts[j] == "given" else f"{acts[j]}.copy()" for j in wanted)
     lines.append(f"    return [{result}], [{', '.join(new_states)}]")
     return "\n".join(lines) + "\n"
 
@@ -1082,7 +1085,7 @@ def run_network_loop(net, inputs, training, outputs=None):
     wanted = graph.outputs if outputs is None else outputs
     result = []
     for j in wanted:
-        result.append(acts[j])
+        result.append(acts[j].copy())         # a new array, as _runner_source's
     return result, new_states
 
 

@@ -307,6 +307,17 @@ class FormatInference:
                 and self.resolver.resolve(s.value.func) in (tuple, list):
             # tuple(finddim(X, "S")): a constant sequence of the constant one
             self.constants[target.id] = gast.Tuple(elts=list(self.constants[s.value.args[0].id].elts), ctx=gast.Load())
+        if isinstance(target, gast.Name) and self.stored.get(target.id) == 1 and isinstance(s.value, gast.Subscript) \
+                and isinstance(s.value.value, gast.Name) and isinstance(s.value.slice, gast.Constant) \
+                and type(s.value.slice.value) is int \
+                and isinstance(self.constants.get(s.value.value.id), (gast.List, gast.Tuple)):
+            # finddim(X, "C")[0]: an item of the constant sequence (np.sum(X, axis=finddim(X, "C")[0]) keeps
+            # the labels of the dimensions left, as outside dlfeval; was taken as an axis not known when the
+            # function is compiled, and the sum came back unformatted)
+            elts = self.constants[s.value.value.id].elts
+            k = s.value.slice.value
+            if -len(elts) <= k < len(elts) and isinstance(elts[k], gast.Constant):
+                self.constants[target.id] = elts[k]
         if isinstance(target, gast.Name) and isinstance(s.value, (gast.Name, gast.Attribute, gast.Subscript)) \
                 and self.stored.get(target.id) == 1:
             self.local_kinds[target.id] = self.kind_at(s.value)

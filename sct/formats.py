@@ -603,8 +603,19 @@ class FormatPass(LayoutCalls):
         if name in ("dljacobian", "dldivergence", "dllaplacian") and len(args) >= 2 and isinstance(args[1], str) \
                 and "B" in args[1] and args[1].count("B") == 1:
             self.batch_axis_check(stmt, node, name, args[1])
+        new = None
+        if name in ("dljacobian", "dldivergence", "dllaplacian") and len(args) >= 2 and len(node.args) >= 2 and \
+                isinstance(args[0], str) and isinstance(args[1], str) and args[0] and args[1] and \
+                args[0] != args[1] and rf.same_labels(args[0], args[1]):
+            # u labelled in another order than x (u = forward(net, X) is "BC", X "CB"; MATLAB keeps every
+            # formatted dlarray in one order): u arranged into x's order, so that dim is the same axis of both
+            # (was: u's axis dim read as its points, refused as "not independent" or of another size)
+            new = []
+            if rewrite:
+                node.args[0] = self.transposed(node.args[0], rf.align_perm(args[0], args[1]), "aligned", stmt, new)
+            new = new + [stmt] if new else None
         xs = args[1:]
-        return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), None
+        return (xs[0] if len(xs) == 1 else (tuple(xs) if xs else None)), new
 
     def batch_axis_check(self, stmt, node, name, x_fmt):
         """``dljacobian(u, x, dim)`` and its siblings: sct's ``dim`` is the axis along which points are

@@ -666,7 +666,41 @@ class _Values:
             # given, as np.copyto; was read as a user's call that may keep z, so np.add.at(z, ...) in
             # a loop was refused: "z ... no other name shares", of a z nothing else shares)
             return self._plain_call(state, name, args, receiver, site)
+        if info.kind == CallKind.FUNCTION and not receiver and \
+                any(info.obj is f for f in (_network.forward, _network.predict)):
+            objs = self._network_call(state, node, info, args, receiver, site)
+            if objs is not None:
+                return objs
         return self._user_call(state, node, info, args, receiver, site)
+
+    def _network_call(self, state: State, node: gast.Call, info, args, receiver, site) -> Optional[FrozenSet]:
+        """sct's ``forward(net, X)`` / ``predict(net, X)`` without ``Outputs=``: the output ``Y`` is a new
+        array (the runner copies every output: runtime/network.py), so MATLAB's ``YReal(:,:,:,idx) = 1 -
+        YReal(:,:,:,idx)`` of a discriminator's output writes into nothing else (was: taken for what may be
+        the network or X, and refused); the state table of ``Y, state = forward(...)`` may hold anything
+        the arguments hold.  None: another form (``Outputs=``, ``nargout`` not a literal): the general rule."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        if any(k is None or k.startswith("_") or k == "Outputs" for k in keywords) or \
+                any(isinstance(a, gast.Starred) for a in node.args):
+            return None
+        nargout = 2 if info.obj is _network.forward else 1
+        if "nargout" in keywords:
+            v = keywords["nargout"]
+            if not (isinstance(v, gast.Constant) and type(v.value) is int):
+                return None
+            nargout = v.value
+        if nargout not in (1, 2):
+            return None
+        reached = frozenset(state.reach(args))
+        state.escaped = state.escaped | reached
+        # (several outputs of a network come as a tuple of new arrays)
+        self.array_sites.add(("network output", site))
+        outputs = self.fresh(state, ("network outputs", site), self.fresh(state, ("network output", site)))
+        if nargout == 1:
+            return outputs
+        self.seq_sites.add(site)
+        self.positional[site] = [outputs, reached | frozenset({EXT})]
+        return self.fresh(state, site, outputs | reached | frozenset({EXT}))
 
     def _container_call(self, state: State, node: gast.Call, name: str, args, receiver, site):
         """An op that makes a new list, tuple or dict (None: not one)."""
@@ -1048,6 +1082,7 @@ def _ufunc_method(target) -> bool:
 
 
 from .runtime.support import bind_closure as _bind_closure  # noqa: E402
+from .runtime import network as _network  # noqa: E402
 
 _KEY_CALLERS = (sorted, min, max)
 
