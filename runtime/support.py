@@ -3874,29 +3874,112 @@ def _walk_list(source, iterable) -> list:
 
 
 def _held_state(part):
-    """What ``_walk_list`` compares an item with after the walk: an array's copy, what a list, dict,
-    set or object holds (by identity); None for anything else (a number, a string, a function)."""
+    """What ``_walk_list`` compares an item with after the walk: a list of ``(object, its state)`` for
+    the item and what it holds, down to a few levels (the arrays of a tuple inside a list, of a dict or
+    of an object's fields, a ``__slots__`` object's values): an array's (or an ndarray subclass's, a
+    bytearray's) copy, what a list, tuple, dict, set or object holds (by identity); None where the item
+    holds nothing that can change (a number, a string, a function).  Was: the item itself only, so a
+    buffer changed in place inside a list, dict or object given again (``yield [buf]``, ``d["x"][:] =
+    ...; yield d``, ``h.a[:] = ...; yield h``), a ``__slots__`` object, a masked array or a bytearray
+    filled again gave every item as the last one, silently."""
+    found: list = []
+    # (the iterable too where an item holds it, ``Sample(self, i)``: its fields set as it goes
+    # would be read as the walk left them, ``s.ds.cur``)
+    _held_parts(part, found, {}, 0)
+    return found or None
+
+
+_HELD_DEPTH = 4          # how deep _held_parts looks into what an item holds
+_HELD_MOST = 4096        # and how many objects at most, per item
+_OPAQUE_HELD = (type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                types.BuiltinMethodType, functools.partial, types.CodeType, types.FrameType, types.GeneratorType)
+
+
+def _slot_names(cls):
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in ((slots,) if isinstance(slots, str) else slots):
+            if name not in ("__dict__", "__weakref__"):
+                yield name
+
+
+def _held_parts(part, found: list, seen: dict, depth: int) -> None:
+    if id(part) in seen or len(seen) >= _HELD_MOST or depth > _HELD_DEPTH:
+        return
     cls = type(part)
-    if cls is np.ndarray:
-        return part.copy() if part.dtype.kind in "biufcmMSU" else None     # (not objects, records)
-    if cls is list:
-        return [id(v) for v in part]
-    if cls is dict:
-        return [(k, id(v)) for k, v in part.items()]
-    if cls is set:
-        return frozenset(id(v) for v in part)
+    if cls in (int, float, complex, bool, str, bytes, type(None)) or isinstance(part, _OPAQUE_HELD) or \
+            (getattr(cls, "__module__", None) or "").split(".")[0] in ("sct", "runtime"):
+        return                                     # (sct's own values: dlarrays, traced values)
+    seen[id(part)] = part
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind == "O":
+            found.append((part, ("objects", part.shape, tuple(id(v) for v in part.ravel().tolist()))))
+            for v in part.ravel().tolist():
+                _held_parts(v, found, seen, depth + 1)
+        elif part.dtype.kind in "biufcmMSUV":
+            mask = np.ma.getmaskarray(part).copy() if isinstance(part, np.ma.MaskedArray) else None
+            found.append((part, ("array", np.array(part, copy=True, subok=False), mask)))
+        return
+    if isinstance(part, np.generic):
+        return
+    if isinstance(part, (bytearray, memoryview)) or type(part).__name__ == "array" and \
+            type(part).__module__ == "array":
+        try:
+            found.append((part, ("bytes", bytes(part))))
+        except Exception:
+            pass
+        return
+    children: list = []
+    if isinstance(part, (list, tuple)) or type(part).__name__ == "deque":
+        if not isinstance(part, tuple):
+            found.append((part, ("items", [id(v) for v in part])))
+        children.extend(part)
+    elif isinstance(part, dict):
+        found.append((part, ("dict", [(k, id(v)) for k, v in part.items()])))
+        children.extend(part.values())
+    elif isinstance(part, (set, frozenset)):
+        if isinstance(part, set):
+            found.append((part, ("set", frozenset(id(v) for v in part))))
+        children.extend(part)
     fields = getattr(part, "__dict__", None)
-    if type(fields) is dict and not isinstance(part, (type, types.ModuleType, types.FunctionType, types.MethodType,
-                                                      types.BuiltinFunctionType, functools.partial)):
-        return [(k, id(v)) for k, v in fields.items()]
-    return None
+    if type(fields) is dict:
+        found.append((part, ("fields", [(k, id(v)) for k, v in fields.items()])))
+        children.extend(fields.values())
+    slots = []
+    for name in _slot_names(cls):
+        try:
+            value = getattr(part, name)
+        except Exception:
+            value = _NO_SLOT
+        slots.append((name, id(value)))
+        if value is not _NO_SLOT:
+            children.append(value)
+    if slots:
+        found.append((part, ("slots", slots)))
+    for child in children:
+        _held_parts(child, found, seen, depth + 1)
+
+
+_NO_SLOT = object()
 
 
 def _same_held_state(part, state) -> bool:
-    if type(part) is np.ndarray:
-        return part.shape == state.shape and part.dtype == state.dtype and \
-            np.array_equal(part, state, equal_nan=part.dtype.kind in "fc")
-    return _held_state(part) == state
+    """Does every object ``_held_state`` noted still hold what it held?"""
+    for obj, (kind, *was) in state:
+        if kind == "array":
+            now = np.asarray(obj)
+            old, mask = was
+            if now.shape != old.shape or now.dtype != old.dtype or \
+                    not np.array_equal(now, old, equal_nan=old.dtype.kind in "fc"):
+                return False
+            if mask is not None and not np.array_equal(np.ma.getmaskarray(obj), mask):
+                return False
+            continue
+        again: list = []
+        _held_parts(obj, again, {}, _HELD_DEPTH)          # (its own state only: the depth reached)
+        if not any(o is obj and s[0] == kind and list(s[1:]) == was for o, s in again):
+            return False
+    return True
 
 
 #: runtime/effects.py, once imported (it imports this module): what a loop walked, noted for a

@@ -1,0 +1,189 @@
+"""Red team of the changes of Dec 5 (rt-today): a loop over an iterator whose items hold something
+changed after they are given (a buffer inside a list, tuple, dict or object, a __slots__ object, a
+masked array, a bytearray) is refused as the item itself changed is (was: every item read as the last);
+an error the user's code raises keeps its own attributes and args (was: clobbered by sct's location,
+lost for OSError/UnicodeError/__slots__ exceptions, not picklable)."""
+import copy
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from gradcheck import check_grads
+
+
+# --- a loop over an iterator: what an item holds, changed after it is given -------------------------
+
+class ListOfBuffer:
+    def __iter__(self):
+        buf = np.zeros(2)
+        held = [buf]
+        for i in range(3):
+            buf[:] = i
+            yield held
+
+
+class TupleInList:
+    def __iter__(self):
+        buf = np.zeros(2)
+        for i in range(3):
+            buf[:] = i
+            yield [(i, buf)]
+
+
+class DictOfBuffer:
+    def __iter__(self):
+        d = {"x": np.zeros(2)}
+        for i in range(3):
+            d["x"][:] = i
+            yield d
+
+
+class Holder:
+    pass
+
+
+class ObjectOfBuffer:
+    def __iter__(self):
+        h = Holder()
+        h.a = np.zeros(2)
+        for i in range(3):
+            h.a[:] = i
+            yield h
+
+
+class Slotted:
+    __slots__ = ("v",)
+
+
+class SlottedLoader:
+    def __iter__(self):
+        s = Slotted()
+        for i in range(3):
+            s.v = float(i)
+            yield s
+
+
+class MaskedLoader:
+    def __iter__(self):
+        buf = np.ma.zeros(2)
+        for i in range(3):
+            buf[:] = i
+            yield buf
+
+
+class BytesLoader:
+    def __iter__(self):
+        ba = bytearray(2)
+        for i in range(3):
+            ba[0] = i
+            yield ba
+
+
+def list_of_buffer(x):
+    return sum(np.sum(x * it[0]) for it in ListOfBuffer())
+
+
+def tuple_in_list(x):
+    t = 0.0
+    for it in TupleInList():
+        t = t + np.sum(x * it[0][1])
+    return t
+
+
+def dict_of_buffer(x):
+    t = 0.0
+    for it in DictOfBuffer():
+        t = t + np.sum(x * it["x"])
+    return t
+
+
+def object_of_buffer(x):
+    t = 0.0
+    for it in ObjectOfBuffer():
+        t = t + np.sum(x * it.a)
+    return t
+
+
+def slotted(x):
+    t = 0.0
+    for it in SlottedLoader():
+        t = t + x[0] * it.v
+    return t
+
+
+def masked(x):
+    t = 0.0
+    for b in MaskedLoader():
+        t = t + np.sum(x * np.asarray(b))
+    return t
+
+
+def bytes_items(x):
+    t = 0.0
+    for b in BytesLoader():
+        t = t + x[0] * b[0]
+    return t
+
+
+def _grad(case):
+    def run(x):
+        y = case(x)
+        return y, dlgradient(y, x)
+    return run
+
+
+@pytest.mark.parametrize("case", [list_of_buffer, tuple_in_list, dict_of_buffer, object_of_buffer, slotted,
+                                  masked, bytes_items])
+def test_item_holding_a_changed_buffer_refused(case):
+    with pytest.raises(sct.EvaluationError, match="after giving it"):
+        dlfeval(_grad(case), dlarray(np.array([0.3, 0.7])))
+
+
+class Layer:
+    def __init__(self, parent):
+        self.W = np.eye(2) * 0.5
+        self.b = np.array([0.1, -0.2])
+        self.parent = parent
+
+
+class Net:
+    def __init__(self):
+        self.layers = [Layer(self), Layer(self)]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+
+class Batches:
+    def __init__(self):
+        self.data = np.arange(12.0).reshape(6, 2)
+
+    def __iter__(self):
+        for i in range(0, 6, 2):
+            yield {"x": self.data[i:i + 2], "y": (self.data[i:i + 2].sum(1), [self.data[i]])}
+
+
+NET, BATCHES = Net(), Batches()
+
+
+def layers_holding_their_net(x):
+    h = x
+    for layer in NET:
+        h = np.tanh(layer.W @ h + layer.b)
+    return np.sum(h)
+
+
+def nested_fresh_batches(x):
+    t = 0.0
+    for b in BATCHES:
+        t = t + np.sum((b["x"] @ x - b["y"][0]) ** 2) + np.sum(b["y"][1][0] * x)
+    return t
+
+
+@pytest.mark.parametrize("case", [layers_holding_their_net, nested_fresh_batches])
+def test_items_holding_unchanged_objects_run(case):
+    check_grads(case, np.array([0.3, 0.7]))
