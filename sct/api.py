@@ -1087,7 +1087,8 @@ def user_error(error: BaseException, fun=None) -> BaseException:
         if cause is not None and cause.__traceback__ is not None:
             error.sct_cause_traceback = cause.__traceback__
             cause.with_traceback(None)
-    filename, lineno = getattr(error, "filename", None), getattr(error, "lineno", None)
+    filename, lineno = getattr(error, "sct_location", None) or \
+        (getattr(error, "filename", None), getattr(error, "lineno", None))     # (sct's, not an OSError's)
     kept = []
     tb = full.tb_next if full is not None else None     # the catching frame is added when raised
     while tb is not None:

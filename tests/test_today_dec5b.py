@@ -187,3 +187,92 @@ def nested_fresh_batches(x):
 @pytest.mark.parametrize("case", [layers_holding_their_net, nested_fresh_batches])
 def test_items_holding_unchanged_objects_run(case):
     check_grads(case, np.array([0.3, 0.7]))
+
+
+# --- an error the user's code raises: its args and fields as Python's -------------------------------
+
+class DataError(Exception):
+    def __init__(self, filename, lineno):
+        super().__init__(filename)
+        self.filename = filename
+        self.lineno = lineno
+
+
+class SlotError(Exception):
+    __slots__ = ("code",)
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def _raises(x, mode):
+    y = np.sum(x ** 2)
+    if mode == "open":
+        open("/nonexistent-sct-dir/data.csv")
+    if mode == "decode":
+        b"\xff".decode("utf-8")
+    if mode == "json":
+        json.loads("{bad")
+    if mode == "data":
+        raise DataError("data.csv", 42)
+    if mode == "slots":
+        raise SlotError(7)
+    if mode == "key":
+        y = y + {"a": 1.0}["b"]
+    return y, dlgradient(y, x)
+
+
+def _plain_and_sct(mode):
+    try:
+        _raises.__wrapped_plain__(mode)
+    except Exception as e:
+        plain = e
+    with pytest.raises(type(plain)) as info:
+        dlfeval(_raises, dlarray(np.array([0.5, 1.0])), mode)
+    assert isinstance(info.value, sct.EvaluationError)
+    return plain, info.value
+
+
+def _plain_raise(mode):
+    # _raises's own error, raised by plain Python (its body, before the dlgradient)
+    if mode == "open":
+        open("/nonexistent-sct-dir/data.csv")
+    if mode == "decode":
+        b"\xff".decode("utf-8")
+    if mode == "json":
+        json.loads("{bad")
+    if mode == "data":
+        raise DataError("data.csv", 42)
+    if mode == "slots":
+        raise SlotError(7)
+    if mode == "key":
+        return {"a": 1.0}["b"]
+
+
+_raises.__wrapped_plain__ = _plain_raise
+
+
+@pytest.mark.parametrize("mode, fields", [
+    ("open", ("errno", "strerror", "filename")),
+    ("decode", ("encoding", "object", "start", "end", "reason")),
+    ("json", ("msg", "pos", "lineno", "colno")),
+    ("data", ("filename", "lineno")),
+    ("slots", ("code",)),
+    ("key", ()),
+])
+def test_user_error_args_and_fields_as_python(mode, fields):
+    plain, error = _plain_and_sct(mode)
+    assert error.args == plain.args                    # (``except KeyError as e: e.args[0]``)
+    for name in fields:
+        assert getattr(error, name) == getattr(plain, name), name
+    assert str(error).startswith(__file__) and error.sct_location[0] == __file__
+    assert error.lineno == (plain.lineno if hasattr(plain, "lineno") else error.sct_location[1])
+
+
+@pytest.mark.parametrize("mode", ["key", "open", "data"])
+def test_user_error_pickles_and_copies(mode):
+    _, error = _plain_and_sct(mode)
+    for again in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert type(again) is type(error) and again.args == error.args and str(again) == str(error)
+        assert again.sct_location == error.sct_location
