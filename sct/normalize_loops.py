@@ -213,16 +213,20 @@ class Loops:
         node = self.scoped(node)
         found = which == "any"
         test = node.elt if found else gast.UnaryOp(op=gast.Not(), operand=node.elt)
-        inner: List = [gast.If(test=test, body=[assign(name, const(found)), gast.Break()], orelse=[])]
+        # (each loop left by a closing `if stop: break`, as sct/normalize_jumps.py lowers a user's break,
+        # which has run by now: was a break inside the test's if, which left the if's branch unrecorded,
+        # a condition `for i in ... if i != k` made the adjoint pop a branch never pushed: IndexError,
+        # or read another iteration's, a wrong gradient inside an enclosing loop)
+        inner: List = [gast.If(test=test, body=[assign(name, const(found))], orelse=[])]
         for k, gen in enumerate(reversed(node.generators)):
             if gen.is_async:
                 self.fail(node, "async comprehension", "use a plain loop")
             for cond in reversed(gen.ifs):
                 inner = [gast.If(test=cond, body=inner, orelse=[])]
-            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
-            if k < len(node.generators) - 1:        # the loop around it stops too
-                stop = load(name) if found else gast.UnaryOp(op=gast.Not(), operand=load(name))
-                inner.append(gast.If(test=stop, body=[gast.Break()], orelse=[]))
+            stop = load(name) if found else gast.UnaryOp(op=gast.Not(), operand=load(name))
+            inner = [gast.For(target=gen.target, iter=gen.iter,
+                              body=inner + [gast.If(test=stop, body=[gast.Break()], orelse=[])],
+                              orelse=[], type_comment=None)]
         start = assign(name, const(not found))
         start._sct_scope = getattr(node, "_sct_scope_names", ())
         start._sct_lazy = True

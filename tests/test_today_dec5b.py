@@ -276,3 +276,41 @@ def test_user_error_pickles_and_copies(mode):
     for again in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
         assert type(again) is type(error) and again.args == error.args and str(again) == str(error)
         assert again.sct_location == error.sct_location
+
+
+# --- any(... for ... if ...) / all(...): the generator's loop left by a flag, as a user's break -----
+
+def any_with_condition(x):
+    k = 2
+    ok = any(x[i] > 0.1 * k for i in range(2) if i != k)          # (was: IndexError, pop from empty list)
+    return x[0] * k * ok + np.sum(x ** 2)
+
+
+def any_with_condition_in_a_loop(x):
+    t = 0.0
+    for k in range(3):
+        ok = any(x[i] > 0.1 * k for i in range(2) if i != k)      # (was: a wrong gradient)
+        t = t + x[0] * k * ok
+    return t + np.sum(np.sin(x))
+
+
+def any_as_loop_test(x):
+    t = 0.0
+    for k in range(3):
+        if any(x[i] > 0.1 * k for i in range(2) if i != k):      # (was: TypeError in the adjoint)
+            t = t + x[0] * k
+    return t
+
+
+def all_nested_with_conditions(x):
+    t = 0.0
+    for k in range(3):
+        if all(x[i] * x[j] < 0.3 * k for i in range(3) if i != k for j in range(i, 3) if j != i):
+            t = t + x[1] * k
+    return t + np.prod(x)
+
+
+@pytest.mark.parametrize("case", [any_with_condition, any_with_condition_in_a_loop, any_as_loop_test,
+                                  all_nested_with_conditions])
+def test_any_all_with_conditions(case):
+    check_grads(case, np.array([0.3, 0.7, 0.5]))
