@@ -314,3 +314,35 @@ def all_nested_with_conditions(x):
                                   all_nested_with_conditions])
 def test_any_all_with_conditions(case):
     check_grads(case, np.array([0.3, 0.7, 0.5]))
+
+
+class FloatFieldLoader:            # one object, a float field set again (ids of freed floats reused)
+    def __iter__(self):
+        b = Holder()
+        for i in range(4):
+            b.lr = 0.5 * i
+            yield b
+
+
+def float_field(x):
+    t = 0.0
+    for b in FloatFieldLoader():
+        t = t + x[0] * b.lr
+    return t
+
+
+def test_float_field_set_again_refused():
+    for _ in range(3):
+        with pytest.raises(sct.EvaluationError, match="after giving it"):
+            dlfeval(_grad(float_field), dlarray(np.array([0.3, 0.7])))
+
+
+def test_list_iterator_items_not_copied(monkeypatch):
+    # an __iter__ returning iter(self.layers) runs no code of the user's while it gives its items:
+    # nothing is compared (was to be: a copy of every layer's weights, reached through .parent, per call)
+    from sct.runtime import support
+
+    def no_copy(*args, **kwargs):
+        raise AssertionError("items of a list's iterator compared")
+    monkeypatch.setattr(support, "_held_parts", no_copy)
+    check_grads(layers_holding_their_net, np.array([0.3, 0.7]))
