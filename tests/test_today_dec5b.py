@@ -346,3 +346,22 @@ def test_list_iterator_items_not_copied(monkeypatch):
         raise AssertionError("items of a list's iterator compared")
     monkeypatch.setattr(support, "_held_parts", no_copy)
     check_grads(layers_holding_their_net, np.array([0.3, 0.7]))
+
+
+# --- code after a raise or return (no instructions): still the function's source ------------------
+
+def _stops_early(x, mode):
+    y = np.sum(np.sin(x) ** 2)
+    if mode:
+        raise ValueError("stop here")
+        y = y + undefined_name          # noqa: F821  (never runs)
+    return y, dlgradient(y, x)
+    print("after the return", y, other_name)    # noqa: F821
+
+
+def test_dead_code_after_raise_and_return_not_refused():
+    X = np.array([0.5, -1.0, 2.0])
+    y, g = dlfeval(_stops_early, dlarray(X), False)          # (was: CompileError 'the file was changed')
+    np.testing.assert_allclose(np.asarray(g.data), 2 * np.sin(X) * np.cos(X), rtol=1e-12)
+    with pytest.raises(ValueError, match="stop here"):
+        dlfeval(_stops_early, dlarray(X), True)
