@@ -3967,7 +3967,10 @@ def _held_parts(part, found: list, seen: dict, depth: int, count: list) -> None:
         if isinstance(part, set):
             found.append((part, ("set", list(part))))
         children.extend(part)
-    fields = getattr(part, "__dict__", None)
+    try:
+        fields = getattr(part, "__dict__", None)
+    except Exception:               # (a __getattr__ of the user's that raises another error)
+        fields = None
     if type(fields) is dict:
         found.append((part, ("fields", list(fields.items()))))
         children.extend(fields.values())
