@@ -4092,6 +4092,27 @@ nondifferentiable(globals_kept)
 _WALK_CONTEXT = threading.local()
 
 
+def loop_left(held, n, k) -> None:
+    """After a for loop left by a break (or return) at position ``k`` of its ``n`` items: refused
+    where what it walked is an iterator the function holds (``it = iter(xs)``, a generator, a file):
+    sct took all ``n`` items before the body ran, Python only ``k + 1``, leaving the rest for the
+    function's next use of it (``list(it)``, ``next(it)``, another loop).  Was: the rest silently gone."""
+    if k + 1 >= n:
+        return
+    for items in held:
+        if hasattr(type(items), "__next__") and not isinstance(items, (list, tuple, dict)) and \
+                not _is_array(items):
+            raise SctRuntimeError(
+                f"a for loop (or any()/all() of a generator) over the {type(items).__name__} iterator "
+                f"leaves it early (a break or return after item {k + 1} of {n}): sct takes every item of "
+                f"an iterator before the loop's body runs, so the items Python leaves in it for later "
+                f"(list(it), next(it), another loop) would be gone. Loop over a list of its items "
+                f"(items = list(it)) and index or slice that, or loop over the iterable itself")
+
+
+nondifferentiable(loop_left)
+
+
 def walk_context(reads, message, filename, lineno, watch):
     """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
     _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole

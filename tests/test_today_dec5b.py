@@ -365,3 +365,66 @@ def test_dead_code_after_raise_and_return_not_refused():
     np.testing.assert_allclose(np.asarray(g.data), 2 * np.sin(X) * np.cos(X), rtol=1e-12)
     with pytest.raises(ValueError, match="stop here"):
         dlfeval(_stops_early, dlarray(X), True)
+
+
+# --- a loop that leaves an iterator the function holds early: refused (was: the rest gone) --------
+
+class Batches5:
+    def __init__(self):
+        self.data = np.arange(10.0).reshape(5, 2)
+
+    def __iter__(self):
+        for i in range(5):
+            yield self.data[i] * 1.0
+
+
+B5 = Batches5()
+
+
+def break_then_rest(x):
+    it = iter(B5)
+    t = 0.0
+    for i, b in enumerate(it):
+        t = t + np.sum(x * b)
+        if i == 1:
+            break
+    rest = [np.sum(b2) for b2 in it]                  # Python: the 3 batches left
+    return t + x[0] * len(rest)
+
+
+def any_then_rest(x):
+    it = iter([0.1, 0.9, 0.2, 0.8])
+    first = any(v > 0.5 for v in it)                  # Python stops at 0.9: 2 left
+    return np.sum(x) * len(list(it)) * (2.0 if first else 1.0)
+
+
+def next_then_rest(x):
+    it = iter([0.1, 0.9, 0.2, 0.8])
+    first = next(v for v in it if v > 0.5)
+    return np.sum(x) * (len(list(it)) + first)
+
+
+@pytest.mark.parametrize("case", [break_then_rest, any_then_rest, next_then_rest])
+def test_iterator_left_early_refused(case):
+    with pytest.raises(sct.EvaluationError, match="leaves it early"):
+        dlfeval(_grad(case), dlarray(np.array([0.3, 0.7])))
+
+
+def first_batches(x):
+    t = 0.0
+    for i, b in enumerate(B5):                        # an iterable, or a temporary: nothing left to use
+        if i == 2:
+            break
+        t = t + np.sum(x * b)
+    for b in iter(B5):
+        t = t + np.sum(x * b) * 0.5
+        break
+    xs = [x[0], x[1]]
+    for v in xs:                                      # a list: walked again from its start in Python too
+        if v > 0.5:
+            break
+    return t + v
+
+
+def test_loops_left_early_over_iterables_run():
+    check_grads(first_batches, np.array([0.3, 0.7]))
