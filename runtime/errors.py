@@ -120,38 +120,116 @@ for _cls in (SctError, CompileError, EvaluationError):
 
 _ALSO: dict = {}                     # the class of an error the user's code raised -> its EvaluationError
 
+# (what every exception has, set by Python or by sct: not copied from the user's error)
+_OWN = frozenset(("__dict__", "__weakref__", "args", "__traceback__", "__cause__", "__context__",
+                  "__suppress_context__", "__notes__"))
 
-def evaluation_error_from(exc: BaseException, message: str, filename: Optional[str] = None,
-                          lineno: Optional[int] = None) -> EvaluationError:
-    """The EvaluationError for ``exc``, an error the user's code raised while it ran (its own ``raise``,
-    an ``assert``, numpy's ValueError, a dict's KeyError), that is also an instance of ``exc``'s class: as
-    in plain Python, ``except ValueError`` (or the user's ``except EarlyStop``, ``pytest.raises(KeyError)``)
-    still catches it, with the attributes the user's exception carried (``e.epoch``).  Was: an
-    EvaluationError only, which such a handler let through.  Where the two classes cannot be combined
-    (a class whose layout or constructor forbids it), a plain EvaluationError."""
-    cls = type(exc)
+
+def _also_str(self):
+    return self.__dict__.get("_sct_message", BaseException.__str__(self))
+
+
+def _also_reduce(self):
+    """Pickled (a process pool's worker, ``copy.deepcopy``) as what it was made from: the user's class,
+    the message, the user's args and fields, sct's location (not the tracebacks sct keeps)."""
+    fields = {k: v for k, v in self.__dict__.items()
+              if k not in ("_sct_message", "sct_traceback", "sct_cause_traceback", "sct_location")}
+    filename, lineno = self.__dict__.get("sct_location", (None, None))
+    return (_rebuilt, (type(self).__bases__[1], self._sct_message, filename, lineno, self.args, fields,
+                       _held_slots(self, type(self).__bases__[1])))
+
+
+def _held_slots(exc, cls) -> dict:
+    """The values of ``exc``'s C-level and ``__slots__`` fields that ``cls`` (an exception class) adds
+    to BaseException's: OSError's errno, strerror and filename, UnicodeDecodeError's object, start and
+    end, StopIteration's value, a user's ``__slots__``."""
+    import types
+    out = {}
+    for klass in cls.__mro__:
+        if klass in (BaseException, object):
+            continue
+        for name, field in vars(klass).items():
+            if name in _OWN or name in out or \
+                    not isinstance(field, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                continue
+            try:
+                out[name] = (field, field.__get__(exc, type(exc)))
+            except Exception:
+                pass
+    return {name: value for name, (_, value) in out.items()}
+
+
+def _set_held(error, cls, values: dict) -> None:
+    import types
+    for klass in cls.__mro__:
+        for name, field in vars(klass).items():
+            if name in values and isinstance(field, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                try:
+                    field.__set__(error, values.pop(name))
+                except Exception:
+                    pass
+
+
+def _rebuilt(cls, message, filename, lineno, args, fields, slots=None):
+    also = _combined(cls)
+    if also is EvaluationError:
+        return EvaluationError(message, filename, lineno)
+    return _filled(also, cls, message, filename, lineno, args, fields, dict(slots or {}), located=True)
+
+
+def _combined(cls):
     also = _ALSO.get(cls)
     if also is None:
         try:
             also = type("EvaluationError", (EvaluationError, cls), {
                 "__module__": "sct", "__qualname__": "EvaluationError", "__doc__": EvaluationError.__doc__,
                 # (the message, as EvaluationError's: not the other class's own, KeyError's repr of it)
-                "__str__": BaseException.__str__, "__repr__": BaseException.__repr__,
+                "__str__": _also_str, "__repr__": BaseException.__repr__, "__reduce__": _also_reduce,
                 "__init__": EvaluationError.__init__})
         except TypeError:
             also = EvaluationError
         if len(_ALSO) < 256:
             _ALSO[cls] = also
+    return also
+
+
+def _filled(also, cls, message, filename, lineno, args, fields, slots, located=False):
+    error = also.__new__(also)
+    BaseException.__init__(error, *args)         # (the user's args: ``except KeyError as e: e.args[0]``)
+    _set_held(error, cls, dict(slots))           # (OSError's errno, a __slots__ field...)
+    for key, value in fields.items():
+        object.__setattr__(error, key, value)
+    if not located:                              # (else as pickled: its location in it already)
+        message, filename, lineno = _located_message(message, filename, lineno)
+        message = (where(filename, lineno) + ": " if filename else "") + message
+    object.__setattr__(error, "_sct_message", message)
+    object.__setattr__(error, "sct_location", (filename, lineno))
+    # sct's .filename and .lineno, where the user's error has none of its own (OSError's filename, a
+    # JSONDecodeError's lineno, a user's field so named are theirs, as in plain Python)
+    for key, value in (("filename", filename), ("lineno", lineno)):
+        if not hasattr(error, key) or key not in fields and getattr(error, key, None) is None and \
+                key not in slots:
+            setattr(error, key, value)
+    return error
+
+
+def evaluation_error_from(exc: BaseException, message: str, filename: Optional[str] = None,
+                          lineno: Optional[int] = None) -> EvaluationError:
+    """The EvaluationError for ``exc``, an error the user's code raised while it ran (its own ``raise``,
+    an ``assert``, numpy's ValueError, a dict's KeyError), that is also an instance of ``exc``'s class: as
+    in plain Python, ``except ValueError`` (or the user's ``except EarlyStop``, ``pytest.raises(KeyError)``)
+    still catches it, with the args and attributes the user's exception carried (``e.epoch``,
+    ``e.args[0]``, OSError's ``errno`` and ``filename``, a ``__slots__`` field); ``str()`` is sct's
+    message, located at the user's line (``sct_location``; ``.filename`` and ``.lineno`` too where the
+    user's error has no such field).  Was: an EvaluationError only, which such a handler let through.
+    Where the two classes cannot be combined (a class whose layout or constructor forbids it), a plain
+    EvaluationError."""
+    cls = type(exc)
+    also = _combined(cls)
     if also is not EvaluationError:
         try:
-            error = also.__new__(also)
-            for key, value in getattr(exc, "__dict__", {}).items():
-                object.__setattr__(error, key, value)
-            message, filename, lineno = _located_message(message, filename, lineno)
-            BaseException.__init__(error, (where(filename, lineno) + ": " if filename else "") + message)
-            error.filename = filename
-            error.lineno = lineno
-            return error
+            return _filled(also, cls, message, filename, lineno, exc.args, dict(getattr(exc, "__dict__", {})),
+                           _held_slots(exc, cls))
         except Exception:
             pass
     return EvaluationError(message, filename, lineno)

@@ -93,6 +93,19 @@ def code_source_lines(code, module_globals=None):
     if not lines or start < 1 or end < start or end > len(lines) or \
             not lines[start - 1].lstrip().startswith(("def ", "async def ", "@")):
         return None
+    # the body's lines after the last with instructions: statements Python compiled to none, code after
+    # a return or raise (``raise ValueError(...)`` then ``return y, dlgradient(y, x)``), whose names are
+    # still the code's co_names (was: left out, so the text compiled again had other names and the
+    # function was refused as edited after it was defined)
+    indent = len(lines[start - 1]) - len(lines[start - 1].lstrip())
+    k = end
+    while k < len(lines):
+        text = lines[k]
+        if text.strip() and not text.lstrip().startswith("#"):
+            if len(text) - len(text.lstrip()) <= indent:
+                break
+            end = k + 1
+        k += 1
     return lines[start - 1:end], start
 
 

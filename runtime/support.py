@@ -3921,14 +3921,16 @@ def as_sequence(items):
             type(items) not in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
         checked = _checked_walk(items, context)
         if _iterated_object(items):
-            walked = _walked(items, checked(items))
+            source = iter(items)
+            walked = _walked(items, checked(source), _quiet_iterator(source))
             for note in WALK_NOTES[:1]:
                 note.walked_object(items, walked)
             return walked
         for note in WALK_NOTES[:1]:
             if note._iterator(items):
                 note.walked_iterator(items)
-        return _walk_list(checked(items), items)
+        source = iter(items)
+        return _walk_list(checked(source), items, _quiet_iterator(source))
     if _iterated_object(items):
         walked = _walked(items)
         for note in WALK_NOTES[:1]:     # (a recomputation walking it otherwise: refused)
@@ -3946,7 +3948,7 @@ def as_sequence(items):
 _GROUPER = type(next(iter(__import__("itertools").groupby((0,))))[1])
 
 
-def _walk_list(source, iterable) -> list:
+def _walk_list(source, iterable, quiet=False) -> list:
     """``list(source)``, the items of ``iterable`` as_sequence walks before the loop's body runs, where
     that gives each item as Python's loop would see it when it takes it: else refused.  Python's body
     sees an item as it is when the iterator gives it; sct's body sees it as the whole walk left it.  So
@@ -3956,8 +3958,12 @@ def _walk_list(source, iterable) -> list:
     and the groups of ``itertools.groupby`` (valid only until the next group is taken).  An item given
     again unchanged (one array or layer object twice) is taken.  Was: the body read the last state of a
     reused buffer (every batch the last one) and empty groupby groups, silently."""
+    source = iter(source)
+    if quiet or _quiet_iterator(source):
+        return list(source)     # (no code of the user's runs while it gives its items: none changes)
     out = []
     given = []
+    seen: dict = {}             # (what the walk noted already: an object held by every item, once)
     for item in source:
         out.append(item)
         for part in (item if type(item) is tuple else (item,)):
@@ -3967,7 +3973,7 @@ def _walk_list(source, iterable) -> list:
                     "the loop takes the next group, and sct takes every item of a loop over an iterator before "
                     "the body runs (the groups would be empty). Group into a dict of lists first (`groups = {}`, "
                     "`for v in data: groups.setdefault(key(v), []).append(v)`), or pass the groups in")
-            state = _held_state(part)
+            state = _held_state(part, seen)
             if state is not None:
                 given.append((part, state))
     for part, state in given:
@@ -3981,30 +3987,153 @@ def _walk_list(source, iterable) -> list:
     return out
 
 
-def _held_state(part):
-    """What ``_walk_list`` compares an item with after the walk: an array's copy, what a list, dict,
-    set or object holds (by identity); None for anything else (a number, a string, a function)."""
+_QUIET_ITERATORS = frozenset(type(iter(v)) for v in ([], (), {}, {}.values(), {}.items(), set(), "", b"",
+                                                  range(1), bytearray(), reversed([])))
+
+
+def _quiet_iterator(it, depth=0) -> bool:
+    """Does taking the items of iterator ``it`` run no code of the user's (a list's, a tuple's, a
+    dict's iterator, the ``iter(self.layers)`` an ``__iter__`` returns; a zip or enumerate of such)?"""
+    cls = type(it)
+    if cls in _QUIET_ITERATORS:
+        return True
+    if cls in (zip, enumerate) and depth < 4:
+        try:
+            parts = it.__reduce__()[1]
+        except Exception:
+            return False
+        return all(_quiet_iterator(p, depth + 1) for p in (parts if cls is zip else parts[:1]))
+    return False
+
+
+def _held_state(part, seen=None):
+    """What ``_walk_list`` compares an item with after the walk: a list of ``(object, its state)`` for
+    the item and what it holds, down to a few levels (the arrays of a tuple inside a list, of a dict or
+    of an object's fields, a ``__slots__`` object's values): an array's (or an ndarray subclass's, a
+    bytearray's) copy, what a list, tuple, dict, set or object holds (by identity); None where the item
+    holds nothing that can change (a number, a string, a function).  Was: the item itself only, so a
+    buffer changed in place inside a list, dict or object given again (``yield [buf]``, ``d["x"][:] =
+    ...; yield d``, ``h.a[:] = ...; yield h``), a ``__slots__`` object, a masked array or a bytearray
+    filled again gave every item as the last one, silently."""
+    found: list = []
+    # (the iterable too where an item holds it, ``Sample(self, i)``: its fields set as it goes
+    # would be read as the walk left them, ``s.ds.cur``)
+    _held_parts(part, found, {} if seen is None else seen, 0, [0])
+    return found or None
+
+
+_HELD_DEPTH = 4          # how deep _held_parts looks into what an item holds
+_HELD_MOST = 4096        # and how many new objects at most, per item
+_OPAQUE_HELD = (type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
+                types.BuiltinMethodType, functools.partial, types.CodeType, types.FrameType, types.GeneratorType)
+
+
+def _slot_names(cls):
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in ((slots,) if isinstance(slots, str) else slots):
+            if name not in ("__dict__", "__weakref__"):
+                yield name
+
+
+def _held_parts(part, found: list, seen: dict, depth: int, count: list) -> None:
+    if depth > _HELD_DEPTH or count[0] >= _HELD_MOST or seen.get(id(part), (depth + 1,))[0] <= depth:
+        return
     cls = type(part)
-    if cls is np.ndarray:
-        return part.copy() if part.dtype.kind in "biufcmMSU" else None     # (not objects, records)
-    if cls is list:
-        return [id(v) for v in part]
-    if cls is dict:
-        return [(k, id(v)) for k, v in part.items()]
-    if cls is set:
-        return frozenset(id(v) for v in part)
-    fields = getattr(part, "__dict__", None)
-    if type(fields) is dict and not isinstance(part, (type, types.ModuleType, types.FunctionType, types.MethodType,
-                                                      types.BuiltinFunctionType, functools.partial)):
-        return [(k, id(v)) for k, v in fields.items()]
-    return None
+    if cls in (int, float, complex, bool, str, bytes, type(None)) or isinstance(part, _OPAQUE_HELD) or \
+            (getattr(cls, "__module__", None) or "").split(".")[0] in ("sct", "runtime"):
+        return                                     # (sct's own values: dlarrays, traced values)
+    count[0] += 1
+    seen[id(part)] = (depth, part)
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind == "O":
+            found.append((part, ("objects", part.shape, part.ravel().tolist())))
+            for v in part.ravel().tolist():
+                _held_parts(v, found, seen, depth + 1, count)
+        elif part.dtype.kind in "biufcmMSUV":
+            mask = np.ma.getmaskarray(part).copy() if isinstance(part, np.ma.MaskedArray) else None
+            found.append((part, ("array", np.array(part, copy=True, subok=False), mask)))
+        return
+    if isinstance(part, np.generic):
+        return
+    if isinstance(part, (bytearray, memoryview)) or type(part).__name__ == "array" and \
+            type(part).__module__ == "array":
+        try:
+            found.append((part, ("bytes", bytes(part))))
+        except Exception:
+            pass
+        return
+    children: list = []
+    if isinstance(part, (list, tuple)) or type(part).__name__ == "deque":
+        if not isinstance(part, tuple):
+            found.append((part, ("items", list(part))))
+        children.extend(part)
+    elif isinstance(part, dict):
+        found.append((part, ("dict", list(part.items()))))
+        children.extend(part.values())
+    elif isinstance(part, (set, frozenset)):
+        if isinstance(part, set):
+            found.append((part, ("set", list(part))))
+        children.extend(part)
+    try:
+        fields = getattr(part, "__dict__", None)
+    except Exception:               # (a __getattr__ of the user's that raises another error)
+        fields = None
+    if type(fields) is dict:
+        found.append((part, ("fields", list(fields.items()))))
+        children.extend(fields.values())
+    slots = []
+    for name in _slot_names(cls):
+        try:
+            value = getattr(part, name)
+        except Exception:
+            value = _NO_SLOT
+        slots.append((name, value))
+        if value is not _NO_SLOT:
+            children.append(value)
+    if slots:
+        found.append((part, ("slots", slots)))
+    for child in children:
+        _held_parts(child, found, seen, depth + 1, count)
+
+
+_NO_SLOT = object()
 
 
 def _same_held_state(part, state) -> bool:
-    if type(part) is np.ndarray:
-        return part.shape == state.shape and part.dtype == state.dtype and \
-            np.array_equal(part, state, equal_nan=part.dtype.kind in "fc")
-    return _held_state(part) == state
+    """Does every object ``_held_state`` noted still hold what it held?"""
+    for obj, (kind, *was) in state:
+        if kind == "array":
+            now = np.asarray(obj)
+            old, mask = was
+            if now.shape != old.shape or now.dtype != old.dtype or \
+                    not np.array_equal(now, old, equal_nan=old.dtype.kind in "fc"):
+                return False
+            if mask is not None and not np.array_equal(np.ma.getmaskarray(obj), mask):
+                return False
+            continue
+        again: list = []
+        _held_parts(obj, again, {}, _HELD_DEPTH, [0])     # (its own state only: the depth reached)
+        if not any(o is obj and s[0] == kind and _same_objects(kind, s[1:], was) for o, s in again):
+            return False
+    return True
+
+
+def _same_objects(kind, now, was) -> bool:
+    """Do ``now`` and ``was``, what ``_held_parts`` noted of one object, hold the same objects?
+    Compared by identity: ``was`` keeps the objects it noted, so that none freed meanwhile gives its
+    id to its replacement (a float field set again)."""
+    if kind == "objects":
+        return now[0] == was[0] and [id(v) for v in now[1]] == [id(v) for v in was[1]]
+    if kind in ("items", "set"):
+        ids_now, ids_was = [id(v) for v in now[0]], [id(v) for v in was[0]]
+        return ids_now == ids_was if kind == "items" else sorted(ids_now) == sorted(ids_was)
+    if kind in ("dict", "fields", "slots"):
+        return len(now[0]) == len(was[0]) and all(
+            k1 == k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(now[0], was[0]))
+    if kind == "bytes":
+        return now[0] == was[0]
+    return False
 
 
 #: runtime/effects.py, once imported (it imports this module): what a loop walked, noted for a
@@ -4071,6 +4200,27 @@ nondifferentiable(globals_kept)
 _WALK_CONTEXT = threading.local()
 
 
+def loop_left(held, n, k) -> None:
+    """After a for loop left by a break (or return) at position ``k`` of its ``n`` items: refused
+    where what it walked is an iterator the function holds (``it = iter(xs)``, a generator, a file):
+    sct took all ``n`` items before the body ran, Python only ``k + 1``, leaving the rest for the
+    function's next use of it (``list(it)``, ``next(it)``, another loop).  Was: the rest silently gone."""
+    if k + 1 >= n:
+        return
+    for items in held:
+        if hasattr(type(items), "__next__") and not isinstance(items, (list, tuple, dict)) and \
+                not _is_array(items):
+            raise SctRuntimeError(
+                f"a for loop (or any()/all() of a generator) over the {type(items).__name__} iterator "
+                f"leaves it early (a break or return after item {k + 1} of {n}): sct takes every item of "
+                f"an iterator before the loop's body runs, so the items Python leaves in it for later "
+                f"(list(it), next(it), another loop) would be gone. Loop over a list of its items "
+                f"(items = list(it)) and index or slice that, or loop over the iterable itself")
+
+
+nondifferentiable(loop_left)
+
+
 def walk_context(reads, message, filename, lineno, watch):
     """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
     _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole
@@ -4115,8 +4265,8 @@ def _checked_walk(items, context):
 _DICT_KEYS, _DICT_VALUES, _DICT_ITEMS = type({}.keys()), type({}.values()), type({}.items())
 
 
-def _walked(obj, source=None):
-    out = _Walked(_walk_list(obj if source is None else source, obj))
+def _walked(obj, source=None, quiet=False):
+    out = _Walked(_walk_list(obj if source is None else source, obj, quiet))
     counts: dict = {}
     for item in out:
         counts[id(item)] = counts.get(id(item), 0) + 1

@@ -839,15 +839,16 @@ def _at_user_line(exc: Exception, function):
         located = _located_sct_error(exc)
         if located is not exc:
             return located
-        if getattr(exc, "filename", None):
+        own = _sct_filename(exc)
+        if own:
             from .parse import library_file
-            if library_file(exc.filename):
+            if library_file(own):
                 # refused inside a library function compiled for this call (dataclasses.asdict):
                 # at the user's line that called it, the message still saying where inside (was:
                 # the library's file and line only)
                 located = _located(exc, function)
-                if located is not exc and getattr(located, "filename", None) and \
-                        not library_file(located.filename):
+                if located is not exc and _sct_filename(located) and \
+                        not library_file(_sct_filename(located)):
                     return located
             return None
     return _located(exc, function)
@@ -905,6 +906,13 @@ def _in_library(exc: SctError, message: str) -> str:
             f"they carry no gradient), or make the call outside the differentiated function")
 
 
+def _sct_filename(exc):
+    """The file sct's error names: its ``sct_location`` where it is also the user's own error (whose
+    ``filename`` is the user's: an OSError's, a None), else its ``filename``."""
+    location = getattr(exc, "sct_location", None)
+    return location[0] if location else getattr(exc, "filename", None)
+
+
 def _located_sct_error(exc: SctError) -> SctError:
     """An error sct raised while the generated code ran (a helper it could not differentiate,
     a function without rule met at run time), pointed at the user's line that made the call.
@@ -912,8 +920,8 @@ def _located_sct_error(exc: SctError) -> SctError:
     json/__init__.py's line, code the user did not write): at the user's call of it."""
     from .errors import CompileError
     from .parse import library_file, source_line, user_location
-    in_library = library_file(getattr(exc, "filename", None))
-    if not _own_file(getattr(exc, "filename", None)) and not in_library:
+    in_library = library_file(_sct_filename(exc))
+    if not _own_file(_sct_filename(exc)) and not in_library:
         return exc
     where = user_location(exc.__traceback__)
     if where is None or _own_file(where[0]) or library_file(where[0]):
@@ -921,7 +929,7 @@ def _located_sct_error(exc: SctError) -> SctError:
     filename, lineno, _ = where
     text = source_line(filename, lineno)
     message = str(exc)
-    old = getattr(exc, "filename", None)
+    old = _sct_filename(exc)
     if old and message.startswith(f"{old}, line "):
         message = message.split(": ", 1)[1] if ": " in message else message
     if in_library:
@@ -1088,7 +1096,8 @@ def user_error(error: BaseException, fun=None) -> BaseException:
         if cause is not None and cause.__traceback__ is not None:
             error.sct_cause_traceback = cause.__traceback__
             cause.with_traceback(None)
-    filename, lineno = getattr(error, "filename", None), getattr(error, "lineno", None)
+    filename, lineno = getattr(error, "sct_location", None) or \
+        (getattr(error, "filename", None), getattr(error, "lineno", None))     # (sct's, not an OSError's)
     kept = []
     tb = full.tb_next if full is not None else None     # the catching frame is added when raised
     while tb is not None:

@@ -70,6 +70,20 @@ class Loops:
                 tmp = self.atom(item, body, hint="item")
                 self.store_into(target, tmp, body)
         self.block(s.body, body)
+        closing = s.body[-1] if s.body else None
+        held = _held_iterables(it)
+        if held and isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) and \
+                len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and not closing.orelse:
+            # a loop that may stop early over an iterator the function holds (`for b in it: ... break`,
+            # then `list(it)`): sct took every item before the body ran, Python leaves the rest in the
+            # iterator; refused when it stops before the last item (was: the rest silently gone)
+            check = gast.If(test=load(closing.test.id), body=[gast.Expr(value=call(
+                f"{self.rt_name}.loop_left", [gast.Tuple(elts=[copy.deepcopy(h) for h in held], ctx=gast.Load()),
+                                              length, load(index)]))], orelse=[])
+            for n in gast.walk(check):
+                if isinstance(n, (gast.stmt, gast.expr)):
+                    n.lineno = s.lineno
+            self.block([check], out)
 
     def walked(self, it, target, out: List, sequences: List, lengths: List, index_targets: List):
         """The sequences a for loop over ``it`` walks by position, with their targets: enumerate
@@ -213,16 +227,20 @@ class Loops:
         node = self.scoped(node)
         found = which == "any"
         test = node.elt if found else gast.UnaryOp(op=gast.Not(), operand=node.elt)
-        inner: List = [gast.If(test=test, body=[assign(name, const(found)), gast.Break()], orelse=[])]
+        # (each loop left by a closing `if stop: break`, as sct/normalize_jumps.py lowers a user's break,
+        # which has run by now: was a break inside the test's if, which left the if's branch unrecorded,
+        # a condition `for i in ... if i != k` made the adjoint pop a branch never pushed: IndexError,
+        # or read another iteration's, a wrong gradient inside an enclosing loop)
+        inner: List = [gast.If(test=test, body=[assign(name, const(found))], orelse=[])]
         for k, gen in enumerate(reversed(node.generators)):
             if gen.is_async:
                 self.fail(node, "async comprehension", "use a plain loop")
             for cond in reversed(gen.ifs):
                 inner = [gast.If(test=cond, body=inner, orelse=[])]
-            inner = [gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)]
-            if k < len(node.generators) - 1:        # the loop around it stops too
-                stop = load(name) if found else gast.UnaryOp(op=gast.Not(), operand=load(name))
-                inner.append(gast.If(test=stop, body=[gast.Break()], orelse=[]))
+            stop = load(name) if found else gast.UnaryOp(op=gast.Not(), operand=load(name))
+            inner = [gast.For(target=gen.target, iter=gen.iter,
+                              body=inner + [gast.If(test=stop, body=[gast.Break()], orelse=[])],
+                              orelse=[], type_comment=None)]
         start = assign(name, const(not found))
         start._sct_scope = getattr(node, "_sct_scope_names", ())
         start._sct_lazy = True
@@ -731,6 +749,17 @@ def _passed_names(stmts: List) -> set:
                     if isinstance(a, gast.Name):
                         passed.add(a.id)
     return passed
+
+
+def _held_iterables(it) -> List:
+    """The names (and attributes) a for loop's iterable walks as they are, through enumerate, zip
+    and reversed: what may be an iterator the function still holds after the loop."""
+    if isinstance(it, (gast.Name, gast.Attribute)):
+        return [it]
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
+            it.func.id in ("enumerate", "zip") and not it.keywords:
+        return [h for a in it.args if not isinstance(a, gast.Starred) for h in _held_iterables(a)]
+    return []
 
 
 def _has_own_break(stmts: List) -> bool:
