@@ -510,7 +510,8 @@ def _guard_callee_reads(fn, resolver) -> None:
     itself: one more check per call, none for code calling only its own helpers).  Redefining one
     (a notebook cell run again: ``helper`` now writing into its argument) compiles anew (was: the
     old helper's answer, its write unseen: a gradient from the changed array)."""
-    added = resolver.callee_guards = set()     # (not rechecked after a run: sct.api._read_values_kept)
+    added = resolver.callee_guards = getattr(resolver, "callee_guards", None) or set()   # (not rechecked
+    # after a run: sct.api._read_values_kept; sct/forward_code.py may have added the guards of its scans)
     for namespace, name, value, code in callee_reads():
         held = cache._MISSING if value is ABSENT_CALLEE else value
         key = name if namespace is fn.__globals__ else f"{name} (in {namespace.get('__name__', '?')})"

@@ -79,6 +79,12 @@ class ForwardCode(EmitPass):
             from .options import _Lookup
             key = f"__sct_scanned_{len(guards)}"
             guards[key] = Guard(_Lookup(holds), key, True)
+            # (what a callee's scan read: checked on the next call, not refused after this one, as a
+            # callee's own guards: set_act() rebinding the global uses_act() reads is Python's run)
+            added = getattr(self.gen.resolver, "callee_guards", None)
+            if added is None:
+                added = self.gen.resolver.callee_guards = set()
+            added.add(key)
         found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
                                 {n for n in (self.facts.vararg, self.facts.kwarg) if n},
                                 set(self.facts.stored), resolve, self.facts.fname,
