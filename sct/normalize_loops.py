@@ -477,8 +477,9 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
-            for name, reads, receivers, drawing in _lazy_parts(st.iter, lazy, modules, effects):
-                changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
+            for name, reads, receivers, drawing, eager in _lazy_parts(st.iter, lazy, modules, effects):
+                changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers) | \
+                    ({n for e in eager for n in [e] + sorted(aliases.get(e, ()))} & _changed_in_place(st.body, aliases))
                 if changed:
                     fail(st, "a for loop over a generator whose body changes what the generator reads",
                          f"{name} computes its items as the loop asks for them, and the body changes "
@@ -586,10 +587,57 @@ def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset(), effects=None) -
 
 
 def _lazy_facts(node, modules=frozenset(), effects=None) -> tuple:
-    """(the names a generator expression or map() reads, the objects whose methods it calls,
-    whether it draws random numbers or calls what may have effects, ``_draws``)."""
-    return ({n.id for n in gast.walk(node) if isinstance(n, gast.Name)}, _receivers(node),
-            _draws(node, modules, effects))
+    """(the names a generator expression or map() reads as it is walked, the objects whose methods it
+    calls, whether it draws random numbers or calls what may have effects, ``_draws``, the names it
+    reads only where it is made).  Python evaluates a generator expression's first iterable and
+    map()'s arguments when it makes the generator (``gen(acc)``, read as ``(v for v in
+    gen_items(acc))``, binds ``acc``'s object then): rebinding such a name later changes nothing the
+    generator computes, changing its object in place does (a lambda's body is read when called)."""
+    if isinstance(node, gast.GeneratorExp):
+        eager_parts = [node.generators[0].iter]
+        lazy_parts = [node.elt] + list(node.generators[0].ifs) + \
+            [p for g in node.generators[1:] for p in [g.iter] + list(g.ifs)]
+    else:   # map(F, A, ...)
+        eager_parts, lazy_parts = list(node.args), []
+
+    def names(parts, in_lambda):
+        out = set()
+        for part in parts:
+            for m in gast.walk(part):
+                if isinstance(m, gast.Lambda) and not in_lambda:
+                    lazy_parts.append(m)
+                elif isinstance(m, gast.Name) and (in_lambda or not any(
+                        m in set(gast.walk(lam)) for lam in lazy_parts if isinstance(lam, gast.Lambda))):
+                    out.add(m.id)
+        return out
+    eager = names(eager_parts, False)
+    lazy = names(lazy_parts, True)
+    return (lazy, _receivers(node), _draws(node, modules, effects), eager - lazy)
+
+
+def _changed_in_place(stmts: List, aliases=None) -> set:
+    """Names whose objects the statements may change in place: written into (``z[i] = v``, ``o.a =
+    v``), augmented (``acc += v``: in place for an array or a list), or the receiver of a method call
+    (``acc.append(v)``), with every name the function binds to one of them (``b = acc``)."""
+    changed = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            base = None
+            if isinstance(n, gast.AugAssign):
+                base = n.target
+            elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                base = n.value
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+                base = n.func.value
+            if isinstance(n, gast.Call):
+                changed |= _written_by_call(n)
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name):
+                changed.add(base.id)
+    for name in list(changed):
+        changed |= set((aliases or {}).get(name, ()))
+    return changed
 
 
 def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None) -> None:
@@ -641,7 +689,31 @@ def _changed_names(stmts: List, modules=frozenset()) -> set:
                 if isinstance(base, gast.Name) and not (
                         isinstance(n, gast.Call) and base.id in modules and "random" not in chain + [base.id]):
                     changed.add(base.id)
+            if isinstance(n, gast.Call):
+                changed |= _written_by_call(n)
     return changed
+
+
+def _written_by_call(n) -> set:
+    """The names whose arrays a call writes into: ``np.copyto(z, v)``, ``np.add.at(z, i, v)``
+    (its first argument, or what it is a view of: ``z[1:]``), ``f(..., out=z)`` (was: a loop over
+    ``(np.sin(v) for v in acc)`` whose body ran ``np.add(acc, u, out=acc)`` or ``np.copyto(acc, ...)``
+    was not refused, and its value was that of the items computed first)."""
+    written = []
+    writer = isinstance(n.func, (gast.Attribute, gast.Name)) and \
+        getattr(n.func, "attr", getattr(n.func, "id", None)) in _FIRST_ARGUMENT_WRITERS
+    if writer and n.args:
+        written.append(n.args[0])
+    for k in n.keywords:
+        if k.arg == "out" or writer and k.arg in ("dst", "a", "arr"):
+            written.extend(k.value.elts if isinstance(k.value, (gast.Tuple, gast.List)) else [k.value])
+    names = set()
+    for w in written:
+        while isinstance(w, (gast.Subscript, gast.Attribute, gast.Starred)):
+            w = w.value
+        if isinstance(w, gast.Name):
+            names.add(w.id)
+    return names
 
 
 def _live_views(it, target) -> Dict[str, set]:

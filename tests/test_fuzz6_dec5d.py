@@ -1,0 +1,137 @@
+"""Red team fuzz6 (dec 5, scripts/fuzz6.py): loops over lazy generators.
+
+sct builds a generator (a generator expression, ``map()``, a generator function's call) whole where
+Python computes its items as a loop asks for them, so a loop whose body changes what the generator
+reads is refused.  Two faults:
+
+* a body that changed the generator's array in place by ``np.copyto(acc, ...)`` or ``out=acc`` was
+  not seen as a change (was: silently wrong values, the items computed before the changes);
+* a body that only *rebinds* a name read by the generator's first iterable (``zip(gen(x),
+  gen(acc))`` then ``acc = acc + ...``) was refused, though Python evaluates that iterable (and a
+  generator function's arguments) when the generator is made: the old object is walked either way.
+  In-place changes of that object are still refused.
+"""
+import numpy as np
+import pytest
+
+import sct
+from gradcheck import check_grads
+
+X = np.array([0.3, -0.7, 1.1, 0.2])
+Y = np.array([0.5, -0.4, 0.9])
+
+
+def gen1(z):
+    for k in range(3):
+        yield np.arctan(z) * (k + 1)
+
+
+def _refused(fun, *args, match="changes what the generator reads"):
+    def f_g(*a):
+        loss = fun(*a)
+        return loss, sct.dlgradient(loss, *a)
+    with pytest.raises(sct.CompileError, match=match):
+        sct.dlfeval(f_g, *[sct.dlarray(np.array(v)) for v in args])
+
+
+# --- in-place writes by np.copyto / out= in the body: refused (were wrong values) -----------------
+
+def out_in_zip_loop(x, y):
+    acc = np.tanh(x)
+    for u, w in zip((np.sin(v) for v in acc), y):
+        np.add(acc, u * w, out=acc)
+    return np.sum(acc ** 2)
+
+
+def copyto_in_zip_loop(x, y):
+    acc = np.tanh(x)
+    for u, w in zip((np.sin(v) for v in acc), y):
+        np.copyto(acc, acc * w + u)
+    return np.sum(acc ** 2)
+
+
+def out_in_named_generator_loop(x, y):
+    acc = np.tanh(x)
+    g = (np.sin(v) for v in acc)
+    for j, u in enumerate(g):
+        np.multiply(acc, u, out=acc)
+    return np.sum(acc ** 2)
+
+
+def test_out_write_in_zip_loop_refused():
+    _refused(out_in_zip_loop, X, Y)
+
+
+def test_copyto_in_zip_loop_refused():
+    _refused(copyto_in_zip_loop, X, Y)
+
+
+def test_out_write_in_named_generator_loop_refused():
+    _refused(out_in_named_generator_loop, X, Y)
+
+
+# --- rebinding what the first iterable read: accepted, values and gradients as Python's --------------
+
+def zip_generator_calls_rebind(x, y):
+    acc = np.tanh(x)
+    for j, (u, w) in enumerate(zip(gen1(x), gen1(acc))):
+        acc = acc + u * w * (j + 1) * 0.2
+    return np.sum(acc ** 2)
+
+
+def genexp_first_iterable_rebind(x, y):
+    acc = np.tanh(x)
+    for u, w in zip((np.sin(v) for v in acc), y):
+        acc = acc * w + u
+    return np.sum(acc ** 2)
+
+
+def named_generator_call_rebind(x, y):
+    acc = np.tanh(x)
+    g = gen1(acc)
+    for j, u in enumerate(g):
+        acc = acc + u * 0.3
+    return np.sum(acc ** 2)
+
+
+def rows_genexp_rebind(x, y):
+    M = np.outer(x, y)
+    for r, w in zip((row * 2 for row in M), x):
+        M = M * w
+    return np.sum(M) + np.sum(r)
+
+
+@pytest.mark.parametrize("fun", [zip_generator_calls_rebind, genexp_first_iterable_rebind,
+                                 named_generator_call_rebind, rows_genexp_rebind])
+def test_rebind_of_first_iterable_accepted(fun):
+    check_grads(fun, X, Y)
+
+
+# --- in-place changes of what the first iterable read: still refused ---------------------------------
+
+def genexp_first_iterable_item_write(x, y):
+    acc = np.tanh(x)
+    for u, w in zip((np.sin(v) for v in acc), y):
+        acc[2] = acc[2] * w + u
+    return np.sum(acc ** 2)
+
+
+def genexp_first_iterable_alias_augassign(x, y):
+    acc = np.tanh(x)
+    b = acc
+    for u, w in zip((np.sin(v) for v in acc), y):
+        b += u * w
+    return np.sum(acc ** 2)
+
+
+def genexp_lazy_read_rebind(x, y):
+    k = 1.0
+    for u, w in zip((v * k for v in x), y):
+        k = k + w * u
+    return k
+
+
+@pytest.mark.parametrize("fun", [genexp_first_iterable_item_write, genexp_first_iterable_alias_augassign,
+                                 genexp_lazy_read_rebind])
+def test_in_place_change_of_first_iterable_still_refused(fun):
+    _refused(fun, X, Y, match="in place|changes what the generator reads")
