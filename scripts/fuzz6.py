@@ -423,10 +423,32 @@ class Gen:
                 '        break',
                 f's = s + k{i} * 0.1']
 
+    def b_lazyloop(self):
+        """A loop over a generator (expression, map, generator function) whose body rebinds or
+        changes in place (item writes, +=, np.copyto, out=, np.add.at) what the generator reads."""
+        i = self.fresh()
+        src = self.r.choice([f'(np.sin(v) for v in acc)', f'({self.e("v")} for v in acc if v > {self.c()})',
+                             'map(np.tanh, acc)', f'(v * w for v, w in zip(acc, x))'])
+        how = self.r.choice(['zip', 'enumerate', 'named', 'plain'])
+        body = self.r.choice([f'acc = acc + u{i} * 0.3', f'acc[j{i} % 4] = acc[j{i} % 4] * 0.5 + u{i}',
+                              f'np.copyto(acc, acc * 0.9 + u{i} * 0.1)', f'np.add(acc, u{i} * 0.2, out=acc)',
+                              f'np.add.at(acc, j{i} % 4, u{i})', f'acc += u{i} * 0.1', f's = s + u{i} * acc[0]'])
+        lines = [f'acc = acc.copy()', f'j{i} = 0']
+        if how == 'named':
+            lines += [f'g{i} = {src}', f'for u{i} in g{i}:']
+        elif how == 'zip':
+            lines += [f'for u{i}, w{i} in zip({src}, x):']
+        elif how == 'enumerate':
+            lines += [f'for j{i}, u{i} in enumerate({src}):']
+        else:
+            lines += [f'for u{i} in {src}:']
+        lines += ['    ' + body, f'    j{i} += 1' if how != 'enumerate' else '    pass']
+        return lines
+
     BLOCKS = ['b_gen_expr', 'b_gen_func', 'b_any_all', 'b_comp', 'b_late', 'b_default', 'b_nested', 'b_try',
               'b_with', 'b_while', 'b_forelse', 'b_walrus', 'b_condexpr', 'b_chain', 'b_star', 'b_augitem',
               'b_dict', 'b_early', 'b_rec', 'b_iter', 'b_listmut', 'b_andor', 'b_isinstance', 'b_defnow',
-              'b_nonlocal', 'b_keyfn', 'b_chainalias', 'b_rows2d', 'b_trywhile']
+              'b_nonlocal', 'b_keyfn', 'b_chainalias', 'b_rows2d', 'b_trywhile', 'b_lazyloop', 'b_lazyloop']
 
     def program(self):
         body = [self.r.choice(['acc = x * 1.0', 'acc = np.tanh(x)', 'acc = x.copy()', 'acc = x + 0.0']),

@@ -479,7 +479,8 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
             for name, reads, receivers, drawing, eager in _lazy_parts(st.iter, lazy, modules, effects):
                 changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers) | \
-                    ({n for e in eager for n in [e] + sorted(aliases.get(e, ()))} & _changed_in_place(st.body, aliases))
+                    ({n for e in eager for n in [e] + sorted(aliases.get(e, ()))} & _changed_in_place(st.body, aliases)) | \
+                    (_passed_to_effects(st.body, effects) & (reads | eager))
                 if changed:
                     fail(st, "a for loop over a generator whose body changes what the generator reads",
                          f"{name} computes its items as the loop asks for them, and the body changes "
@@ -506,6 +507,7 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
                      f"in the body where the new ones are")
         if not isinstance(st, gast.For) or lowered is None:
             _check_partial_consumers(st, lazy, fail, modules, effects)
+            _check_comprehensions_over_lazy(st, lazy, fail, modules, effects)
         if lowered is not None:
             result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects))
             continue
@@ -700,8 +702,7 @@ def _written_by_call(n) -> set:
     ``(np.sin(v) for v in acc)`` whose body ran ``np.add(acc, u, out=acc)`` or ``np.copyto(acc, ...)``
     was not refused, and its value was that of the items computed first)."""
     written = []
-    writer = isinstance(n.func, (gast.Attribute, gast.Name)) and \
-        getattr(n.func, "attr", getattr(n.func, "id", None)) in _FIRST_ARGUMENT_WRITERS
+    writer = isinstance(n.func, gast.Attribute) and n.func.attr in _FIRST_ARGUMENT_WRITERS   # (a user's put(): effects)
     if writer and n.args:
         written.append(n.args[0])
     for k in n.keywords:
@@ -800,6 +801,66 @@ def _passed_names(stmts: List) -> set:
             if isinstance(n, gast.Call):
                 for a in list(n.args) + [k.value for k in n.keywords]:
                     a = a.value if isinstance(a, gast.Starred) else a
+                    if isinstance(a, gast.Name):
+                        passed.add(a.id)
+    return passed
+
+
+def _check_comprehensions_over_lazy(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None) -> None:
+    """Refuse a comprehension over a generator (``[put(d, u) for u in g]``, ``g = (d["a"] * k for k
+    in ...)``) whose other parts change what the generator reads: Python computes each of the
+    generator's items after the comprehension's element for the one before, sct builds the generator
+    whole first (was: silently the items of the old ``d["a"]``)."""
+    for n in walk_nodes(st):
+        if not isinstance(n, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            continue
+        source = n.generators[0].iter
+        parts = _lazy_parts(call("zip", [source]), lazy, modules, effects)
+        if not parts:
+            continue
+        rest = [getattr(n, f) for f in ("elt", "key", "value") if getattr(n, f, None) is not None] + \
+            list(n.generators[0].ifs) + [p for g in n.generators[1:] for p in [g.iter] + list(g.ifs)]
+        stmts = [gast.Expr(value=r) for r in rest]
+        from .alias_state import MUTATORS
+        touched = _passed_to_effects(stmts, effects)
+        for r in rest:
+            for m in gast.walk(r):
+                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):      # (v := ...)
+                    touched.add(m.id)
+                elif isinstance(m, gast.Call):
+                    touched |= _written_by_call(m)
+                    if isinstance(m.func, gast.Attribute) and (m.func.attr in MUTATORS or m.func.attr in _DRAWS):
+                        base = m.func.value
+                        while isinstance(base, (gast.Subscript, gast.Attribute)):
+                            base = base.value
+                        if isinstance(base, gast.Name):
+                            touched.add(base.id)
+        for name, reads, receivers, drawing, eager in parts:
+            if isinstance(source, gast.GeneratorExp) or _is_map(source):
+                name = "the generator expression it walks" if isinstance(source, gast.GeneratorExp) else "map()"
+            changed = (touched & (reads | eager)) | (_passed_names(stmts) & receivers)
+            if changed:
+                fail(n, "a comprehension over a generator whose element changes what the generator reads",
+                     f"{name} computes its items as the comprehension asks for them, and its element changes "
+                     f"{', '.join(sorted(changed))} before the next one; sct would compute them all first. "
+                     f"Write a for loop over the generator's own iterable (for t in ...: v = ...)")
+
+
+def _passed_to_effects(stmts: List, effects) -> set:
+    """Names the statements give (or whose items or fields they give) to a call that ``effects`` says
+    may change what its caller sees: ``put(d, v)`` of a ``def put(d, v): d["a"] = v`` (was: a loop over
+    ``(d["a"] * k for k in ...)`` whose body ran ``z = put(d, ...)`` was not refused, and its items
+    were those of the old ``d["a"]``)."""
+    passed = set()
+    if effects is None:
+        return passed
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Call) and effects(n):
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    while isinstance(a, (gast.Subscript, gast.Attribute)):
+                        a = a.value
                     if isinstance(a, gast.Name):
                         passed.add(a.id)
     return passed

@@ -135,3 +135,67 @@ def genexp_lazy_read_rebind(x, y):
                                  genexp_lazy_read_rebind])
 def test_in_place_change_of_first_iterable_still_refused(fun):
     _refused(fun, X, Y, match="in place|changes what the generator reads")
+
+
+# --- a helper that writes into what the generator reads, called in the body: refused (was wrong) ------
+
+def put_ret(d, v):
+    d['a'] = v
+    return 0
+
+
+def helper_write_in_zip_loop(x, y):
+    d = {'a': x * 1.0}
+    for u, w in zip((d['a'] * (k + 1) for k in range(3)), y):
+        z = put_ret(d, d['a'] + u * w)
+    return np.sum(d['a'] ** 2)
+
+
+def helper_write_in_named_generator_loop(x, y):
+    d = {'a': x * 1.0}
+    g = (d['a'] * (k + 1) for k in range(3))
+    for u in g:
+        z = put_ret(d, d['a'] + u)
+    return np.sum(d['a'] ** 2)
+
+
+@pytest.mark.parametrize("fun", [helper_write_in_zip_loop, helper_write_in_named_generator_loop])
+def test_helper_write_in_lazy_loop_refused(fun):
+    _refused(fun, X, Y)
+
+
+# --- a comprehension over a generator whose element changes what it reads: refused (was wrong) --------
+
+def comprehension_over_named_generator_helper_write(x, y):
+    d = {'a': x * 1.0}
+    g = (d['a'] * (k + 1) for k in range(3))
+    zs = [put_ret(d, d['a'] + u) for u in g]
+    return np.sum(d['a'] ** 2) + len(zs)
+
+
+def comprehension_over_generator_helper_write(x, y):
+    d = {'a': x * 1.0}
+    zs = [put_ret(d, d['a'] + u) for u in (d['a'] * (k + 1) for k in range(3))]
+    return np.sum(d['a'] ** 2) + len(zs)
+
+
+def comprehension_over_generator_walrus(x, y):
+    k = 1.0
+    zs = [(k := k + np.sum(u)) for u in (x * k for _ in range(3))]
+    return sum(zs)
+
+
+@pytest.mark.parametrize("fun", [comprehension_over_named_generator_helper_write,
+                                 comprehension_over_generator_helper_write, comprehension_over_generator_walrus])
+def test_comprehension_changing_what_its_generator_reads_refused(fun):
+    _refused(fun, X, Y, match="changes what the generator reads")
+
+
+def comprehension_over_generator_pure_methods(x, y):
+    d = {'a': x * 1.0}
+    zs = [d.get('a').dot(u) + x.sum() for u in (d['a'] * (k + 1) for k in range(3))]
+    return sum(zs)
+
+
+def test_comprehension_over_generator_pure_methods_accepted():
+    check_grads(comprehension_over_generator_pure_methods, X, Y)
