@@ -515,7 +515,13 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
             lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = _lazy_facts(st.value, modules, effects)
+            reads, receivers, drawing, eager = _lazy_facts(st.value, modules, effects)
+            for other in sorted((reads | eager) & set(lazy)):
+                # g2 = (u * 2 for u in g1): g2 walks g1 as it is walked, reading what g1 reads then
+                o_reads, o_receivers, o_drawing, o_eager = lazy[other]
+                reads, receivers, drawing, eager = reads | o_reads, receivers | o_receivers, \
+                    drawing or o_drawing, eager | o_eager
+            lazy[st.targets[0].id] = (reads, receivers, drawing, eager - reads)
         result.append(st)
     return result
 
@@ -603,13 +609,16 @@ def _lazy_facts(node, modules=frozenset(), effects=None) -> tuple:
         eager_parts, lazy_parts = list(node.args), []
 
     def names(parts, in_lambda):
+        # (a lambda's body, and a generator expression or map() inside the first iterable,
+        # ``(u * 2 for u in (x * k for ...))``, read their names as they are walked: lazily)
         out = set()
         for part in parts:
             for m in gast.walk(part):
-                if isinstance(m, gast.Lambda) and not in_lambda:
+                if not in_lambda and (isinstance(m, gast.Lambda) or _lazy_iterator(m)):
                     lazy_parts.append(m)
                 elif isinstance(m, gast.Name) and (in_lambda or not any(
-                        m in set(gast.walk(lam)) for lam in lazy_parts if isinstance(lam, gast.Lambda))):
+                        m in set(gast.walk(lam)) for lam in lazy_parts
+                        if isinstance(lam, gast.Lambda) or _lazy_iterator(lam))):
                     out.add(m.id)
         return out
     eager = names(eager_parts, False)

@@ -199,3 +199,36 @@ def comprehension_over_generator_pure_methods(x, y):
 
 def test_comprehension_over_generator_pure_methods_accepted():
     check_grads(comprehension_over_generator_pure_methods, X, Y)
+
+
+# --- a generator walking another generator: what the inner one reads is read lazily too ---------------
+
+def chained_named_generators_item_write(x, y):
+    d = {'a': x * 1.0}
+    g1 = (d['a'] * (k + 1) for k in range(3))
+    g2 = (u * 2 for u in g1)
+    for v in g2:
+        d['a'] = d['a'] + v
+    return np.sum(d['a'] ** 2)
+
+
+def chained_named_generators_rebind(x, y):
+    k = 1.0
+    g1 = (x * k for _ in range(3))
+    g2 = (u * 2 for u in g1)
+    for v in g2:
+        k = k + np.sum(v)
+    return k
+
+
+def nested_generator_in_zip_rebind(x, y):
+    k = 1.0
+    for v, w in zip((u * 2 for u in (x * k for _ in range(3))), y):
+        k = k + np.sum(v) * w
+    return k
+
+
+@pytest.mark.parametrize("fun", [chained_named_generators_item_write, chained_named_generators_rebind,
+                                 nested_generator_in_zip_rebind])
+def test_generator_over_generator_refused(fun):
+    _refused(fun, X, Y)
