@@ -429,12 +429,20 @@ class Gen:
         i = self.fresh()
         src = self.r.choice([f'(np.sin(v) for v in acc)', f'({self.e("v")} for v in acc if v > {self.c()})',
                              'map(np.tanh, acc)', f'(v * w for v, w in zip(acc, x))'])
-        how = self.r.choice(['zip', 'enumerate', 'named', 'plain'])
+        how = self.r.choice(['zip', 'enumerate', 'named', 'plain', 'chain', 'comp'])
+        if how == 'comp':
+            elt = self.r.choice([f'np.sum(u{i}) + acc[0]', f'put_{i}(dd{i}, dd{i}["a"] + u{i})', f'(kk{i} := kk{i} + np.sum(u{i}))'])
+            self.helpers.append(f'def put_{i}(d, v):\n    d["a"] = v\n    return 0.0')
+            return [f'dd{i} = {{"a": acc * 1.0}}', f'kk{i} = 1.0',
+                    f'zs{i} = [{elt} for u{i} in {self.r.choice([src, f"(dd{i}[chr(97)] * (q + 1) for q in range(3))", f"(acc * kk{i} for q in range(3))"])}]',
+                    f's = s + sum(zs{i}) * 0.1 + np.sum(dd{i}["a"]) * 0.1 + kk{i} * 0.1']
         body = self.r.choice([f'acc = acc + u{i} * 0.3', f'acc[j{i} % 4] = acc[j{i} % 4] * 0.5 + u{i}',
                               f'np.copyto(acc, acc * 0.9 + u{i} * 0.1)', f'np.add(acc, u{i} * 0.2, out=acc)',
                               f'np.add.at(acc, j{i} % 4, u{i})', f'acc += u{i} * 0.1', f's = s + u{i} * acc[0]'])
         lines = [f'acc = acc.copy()', f'j{i} = 0']
-        if how == 'named':
+        if how == 'chain':
+            lines += [f'g{i} = {src}', f'h{i} = (u * 0.5 for u in g{i})', f'for u{i} in h{i}:']
+        elif how == 'named':
             lines += [f'g{i} = {src}', f'for u{i} in g{i}:']
         elif how == 'zip':
             lines += [f'for u{i}, w{i} in zip({src}, x):']

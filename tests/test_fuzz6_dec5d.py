@@ -232,3 +232,15 @@ def nested_generator_in_zip_rebind(x, y):
                                  nested_generator_in_zip_rebind])
 def test_generator_over_generator_refused(fun):
     _refused(fun, X, Y)
+
+
+# --- next() of iter(list): a clear refusal (was "no derivative rule for next ... @sct.defrule") --------
+
+def next_of_iter(x, y):
+    it = iter([x, y[0]])
+    a = next(it)
+    return np.sum(a) * next(it)
+
+
+def test_next_of_iter_refused_with_advice():
+    _refused(next_of_iter, X, Y, match=r"next\(\) of an iterator .*Index the list instead")
