@@ -452,7 +452,8 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None,
+                     outer: Optional[Dict[str, tuple]] = None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
@@ -462,18 +463,21 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
     if aliases is None:
         aliases = _name_aliases(stmts)
     result: List = []
-    lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
-    # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
+    lazy: Dict[str, tuple] = dict(outer or {})   # name -> (what the generator bound to it reads, the
+    # objects whose methods it calls: rng of rng.normal(), changed by the generator as it runs, whether it
+    # draws, what it reads where it is made); those of the enclosing blocks too (``outer``: was lost in
+    # an if's or a loop's body and in the loop a map() or generator loop is lowered to, so ``for u in
+    # map(np.sum, g): k = ...`` of ``g = (x * k for ...)`` was not refused, and gave the old k's items)
     for st in stmts:
         if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             result.append(st)
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects, lazy))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects, lazy)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
@@ -509,10 +513,12 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
             _check_partial_consumers(st, lazy, fail, modules, effects)
             _check_comprehensions_over_lazy(st, lazy, fail, modules, effects)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects, lazy))
             continue
-        for name in _stored_names(st):
-            lazy.pop(name, None)
+        if not any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse", "finalbody", "handlers",
+                                                                   "cases")):
+            for name in _stored_names(st):      # (rebound in a block that may not run: kept)
+                lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
             reads, receivers, drawing, eager = _lazy_facts(st.value, modules, effects)

@@ -244,3 +244,43 @@ def next_of_iter(x, y):
 
 def test_next_of_iter_refused_with_advice():
     _refused(next_of_iter, X, Y, match=r"next\(\) of an iterator .*Index the list instead")
+
+
+# --- a named generator walked through map()/a generator, or in a nested block: refused (was wrong) ----
+
+def map_over_named_generator(x, y):
+    k = 1.0
+    g = (x * k for _ in range(3))
+    for u in map(np.sum, g):
+        k = k + u
+    return k
+
+
+def generator_over_named_generator_in_loop(x, y):
+    k = 1.0
+    g = (x * k for _ in range(3))
+    for u in filter(None, (np.sum(v) for v in g)):
+        k = k + u
+    return k
+
+
+def named_generator_loop_in_if(x, y):
+    k = 1.0
+    g = (x * k for _ in range(3))
+    if y[0] > 0:
+        for u in g:
+            k = k + np.sum(u)
+    return k
+
+
+def enumerate_named_generator_comprehension(x, y):
+    k = 1.0
+    g = (x * k for _ in range(3))
+    zs = [(k := k + np.sum(u) * j) for j, u in enumerate(g)]
+    return k
+
+
+@pytest.mark.parametrize("fun", [map_over_named_generator, generator_over_named_generator_in_loop,
+                                 named_generator_loop_in_if, enumerate_named_generator_comprehension])
+def test_named_generator_walked_indirectly_refused(fun):
+    _refused(fun, X, Y)
