@@ -429,7 +429,7 @@ class Gen:
         i = self.fresh()
         src = self.r.choice([f'(np.sin(v) for v in acc)', f'({self.e("v")} for v in acc if v > {self.c()})',
                              'map(np.tanh, acc)', f'(v * w for v, w in zip(acc, x))'])
-        how = self.r.choice(['zip', 'enumerate', 'named', 'plain', 'chain', 'comp'])
+        how = self.r.choice(['zip', 'enumerate', 'named', 'plain', 'chain', 'comp', 'mapnamed'])
         if how == 'comp':
             elt = self.r.choice([f'np.sum(u{i}) + acc[0]', f'put_{i}(dd{i}, dd{i}["a"] + u{i})', f'(kk{i} := kk{i} + np.sum(u{i}))'])
             self.helpers.append(f'def put_{i}(d, v):\n    d["a"] = v\n    return 0.0')
@@ -440,6 +440,10 @@ class Gen:
                               f'np.copyto(acc, acc * 0.9 + u{i} * 0.1)', f'np.add(acc, u{i} * 0.2, out=acc)',
                               f'np.add.at(acc, j{i} % 4, u{i})', f'acc += u{i} * 0.1', f's = s + u{i} * acc[0]'])
         lines = [f'acc = acc.copy()', f'j{i} = 0']
+        if how == 'mapnamed':
+            lines += [f'g{i} = {src}', f'if y[0] > {self.c()}:', f'    for u{i} in map(np.tanh, g{i}):',
+                      '        ' + body, f'        j{i} += 1']
+            return lines
         if how == 'chain':
             lines += [f'g{i} = {src}', f'h{i} = (u * 0.5 for u in g{i})', f'for u{i} in h{i}:']
         elif how == 'named':

@@ -453,7 +453,7 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # runs: the generator's own loops, its conditions, the item, then the body.
 
 def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None,
-                     outer: Optional[Dict[str, tuple]] = None) -> List:
+                     outer: Optional[Dict[str, tuple]] = None, shares: Optional[Dict[str, set]] = None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
@@ -462,6 +462,8 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
     items would be those before the change)."""
     if aliases is None:
         aliases = _name_aliases(stmts)
+    if shares is None:
+        shares = _view_aliases(stmts)
     result: List = []
     lazy: Dict[str, tuple] = dict(outer or {})   # name -> (what the generator bound to it reads, the
     # objects whose methods it calls: rng of rng.normal(), changed by the generator as it runs, whether it
@@ -474,17 +476,18 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects, lazy))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects, lazy, shares))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects, lazy)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects, lazy, shares)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
             for name, reads, receivers, drawing, eager in _lazy_parts(st.iter, lazy, modules, effects):
+                touched = (_changed_in_place(st.body, shares) | _spread(_passed_to_effects(st.body, effects), shares)) \
+                    - set(modules) - _MODULE_NAMES      # (np.sum(v) changes nothing; draws: _changed_names)
                 changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers) | \
-                    ({n for e in eager for n in [e] + sorted(aliases.get(e, ()))} & _changed_in_place(st.body, aliases)) | \
-                    (_passed_to_effects(st.body, effects) & (reads | eager))
+                    (touched & (reads | eager))
                 if changed:
                     fail(st, "a for loop over a generator whose body changes what the generator reads",
                          f"{name} computes its items as the loop asks for them, and the body changes "
@@ -511,9 +514,9 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
                      f"in the body where the new ones are")
         if not isinstance(st, gast.For) or lowered is None:
             _check_partial_consumers(st, lazy, fail, modules, effects)
-            _check_comprehensions_over_lazy(st, lazy, fail, modules, effects)
+            _check_comprehensions_over_lazy(st, lazy, fail, modules, effects, shares)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects, lazy))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects, lazy, shares))
             continue
         if not any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse", "finalbody", "handlers",
                                                                    "cases")):
@@ -773,6 +776,54 @@ def _name_aliases(stmts: List) -> Dict[str, set]:
     return {k: v - {k} for k, v in groups.items()}
 
 
+_VIEW_FUNCTIONS = frozenset({"asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "expand_dims",
+                             "atleast_1d", "atleast_2d", "atleast_3d", "swapaxes", "moveaxis", "diagonal",
+                             "broadcast_to", "flip", "fliplr", "flipud", "rot90", "real", "imag", "split",
+                             "array_split", "hsplit", "vsplit", "dsplit"})
+
+
+def _view_aliases(stmts: List) -> Dict[str, set]:
+    """``_name_aliases`` and, besides, the names bound to what may be a view of another's array
+    (``v = acc[1:]``, ``v = acc.T``, ``v = acc.reshape(...)``, ``v = np.asarray(acc)``): a write into
+    either changes what the other holds (was: a loop over ``(np.sin(q) for q in v)`` whose body wrote
+    ``acc[2] = ...`` was not refused, and its items were those of the old ``acc``)."""
+    groups: Dict[str, set] = {}
+
+    def root(e):
+        while True:
+            if isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+                e = e.value
+            elif isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and \
+                    e.func.attr in _VIEW_FUNCTIONS and e.args and isinstance(e.func.value, gast.Name) and \
+                    e.func.value.id in _MODULE_NAMES:
+                e = e.args[0]                       # np.reshape(acc, ...)
+            elif isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and \
+                    (e.func.attr in _VIEW_FUNCTIONS or e.func.attr == "view") and \
+                    not (isinstance(e.func.value, gast.Name) and e.func.value.id in _MODULE_NAMES):
+                e = e.func.value                    # acc.reshape(...), acc.view()
+            else:
+                return e.id if isinstance(e, gast.Name) else None
+
+    for st in stmts:
+        for n in walk_nodes(st):
+            if not isinstance(n, gast.Assign):
+                continue
+            base = root(n.value)
+            if base is None:
+                continue
+            targets = set()
+            for t in n.targets:
+                for m in gast.walk(t):
+                    if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
+                        targets.add(m.id)
+            merged = {base} | targets
+            for name in list(merged):
+                merged |= groups.get(name, set())
+            for name in merged:
+                groups[name] = merged
+    return {k: v - {k} for k, v in groups.items()}
+
+
 #: methods that read a list or dict without changing it
 _READING_METHODS = frozenset({"get", "copy", "keys", "values", "items", "count", "index"})
 
@@ -821,7 +872,16 @@ def _passed_names(stmts: List) -> set:
     return passed
 
 
-def _check_comprehensions_over_lazy(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None) -> None:
+def _spread(names: set, shares: Optional[Dict[str, set]]) -> set:
+    """``names`` with every name that may share their objects (``_view_aliases``)."""
+    out = set(names)
+    for name in names:
+        out |= set((shares or {}).get(name, ()))
+    return out
+
+
+def _check_comprehensions_over_lazy(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None,
+                                    shares=None) -> None:
     """Refuse a comprehension over a generator (``[put(d, u) for u in g]``, ``g = (d["a"] * k for k
     in ...)``) whose other parts change what the generator reads: Python computes each of the
     generator's items after the comprehension's element for the one before, sct builds the generator
@@ -850,6 +910,9 @@ def _check_comprehensions_over_lazy(st, lazy: Dict[str, tuple], fail, modules=fr
                             base = base.value
                         if isinstance(base, gast.Name):
                             touched.add(base.id)
+        names_stored = {m.id for r in rest for m in gast.walk(r) if isinstance(m, gast.Name) and
+                        isinstance(m.ctx, gast.Store)}
+        touched = ((_spread(touched - names_stored, shares)) | names_stored) - set(modules) - _MODULE_NAMES
         for name, reads, receivers, drawing, eager in parts:
             if isinstance(source, gast.GeneratorExp) or _is_map(source):
                 name = "the generator expression it walks" if isinstance(source, gast.GeneratorExp) else "map()"

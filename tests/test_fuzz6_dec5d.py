@@ -284,3 +284,30 @@ def enumerate_named_generator_comprehension(x, y):
                                  named_generator_loop_in_if, enumerate_named_generator_comprehension])
 def test_named_generator_walked_indirectly_refused(fun):
     _refused(fun, X, Y)
+
+
+# --- a write into the base of a view the generator reads: refused (was wrong) ---------------------------
+
+def write_into_base_of_walked_view(x, y):
+    acc = np.tanh(x)
+    v2 = acc[1:]
+    s = 0.0
+    for u, w in zip((np.sin(q) for q in v2), y):
+        acc[2] = acc[2] * 3.0 + w
+        s = s + u
+    return s + np.sum(acc)
+
+
+def write_into_base_of_view_read_lazily(x, y):
+    acc = np.tanh(x)
+    v2 = acc[1:]
+    s = 0.0
+    for u, w in zip((v2[j] * 2 for j in range(3)), y):
+        acc[2] = acc[2] * 3.0 + w
+        s = s + u
+    return s + np.sum(acc)
+
+
+@pytest.mark.parametrize("fun", [write_into_base_of_walked_view, write_into_base_of_view_read_lazily])
+def test_write_into_base_of_view_generator_reads_refused(fun):
+    _refused(fun, X, Y)
