@@ -512,6 +512,11 @@ def _plain_call_refusal(obj, what: str) -> str:
                 f"global, a closure or sct.dlaccelerate): sct reads a partial's function where the partial is "
                 f"made in the function or passed to it as an argument; call {inner}() with the bound arguments "
                 f"here, or pass the partial in")
+    if obj is next or obj is iter:
+        # (was: "no derivative rule for next ... Add one with @sct.defrule", for it = iter([a, b]); a = next(it))
+        return (f"{what}() of an iterator (iter(...) of a list, tuple, array or generator) holding traced values: "
+                f"sct does not follow an iterator's position from call to call. Index the list instead (`items = "
+                f"[a, b]; v = items[0]`), or loop over it directly (`for v in items:`)")
     return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
             f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
             f"rules, or wrap its input with extractdata if it must be a constant")

@@ -470,7 +470,8 @@ def _flag_breaks(stmts: List, flag: str) -> List:
 # other generators whole (a list), so a loop over one is written out here as the loop Python
 # runs: the generator's own loops, its conditions, the item, then the body.
 
-def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None) -> List:
+def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None, effects=None,
+                     outer: Optional[Dict[str, tuple]] = None, shares: Optional[Dict[str, set]] = None) -> List:
     """``for T in (E for t in I if C)`` -> ``for t' in I: if C': T = E'; body`` (its variables
     renamed: they belong to the generator's scope), ``for T in map(F, A, ...)`` -> ``for a' in
     A: T = F(a'); body`` (``zip(A, B)`` for more than one), in ``stmts`` and the blocks inside
@@ -479,24 +480,32 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
     items would be those before the change)."""
     if aliases is None:
         aliases = _name_aliases(stmts)
+    if shares is None:
+        shares = _view_aliases(stmts)
     result: List = []
-    lazy: Dict[str, tuple] = {}        # name -> (what the generator bound to it reads, the objects
-    # whose methods it calls: rng of rng.normal(), changed by the generator as it runs)
+    lazy: Dict[str, tuple] = dict(outer or {})   # name -> (what the generator bound to it reads, the
+    # objects whose methods it calls: rng of rng.normal(), changed by the generator as it runs, whether it
+    # draws, what it reads where it is made); those of the enclosing blocks too (``outer``: was lost in
+    # an if's or a loop's body and in the loop a map() or generator loop is lowered to, so ``for u in
+    # map(np.sum, g): k = ...`` of ``g = (x * k for ...)`` was not refused, and gave the old k's items)
     for st in stmts:
         if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             result.append(st)
             continue
         for field in ("body", "orelse", "finalbody"):
             if isinstance(getattr(st, field, None), list):
-                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects))
+                setattr(st, field, lower_lazy_loops(getattr(st, field), namer, fail, modules, aliases, effects, lazy, shares))
         for field in ("handlers", "cases"):
             for h in getattr(st, field, None) or ():
-                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects)
+                h.body = lower_lazy_loops(h.body, namer, fail, modules, aliases, effects, lazy, shares)
         lowered = _lazy_loop(st, namer, fail) if isinstance(st, gast.For) else None
         if isinstance(st, gast.For) and lowered is None:
             zipped = _call_of(st.iter, "zip") and len(st.iter.args) > 1
-            for name, reads, receivers, drawing in _lazy_parts(st.iter, lazy, modules, effects):
-                changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers)
+            for name, reads, receivers, drawing, eager in _lazy_parts(st.iter, lazy, modules, effects):
+                touched = (_changed_in_place(st.body, shares) | _spread(_passed_to_effects(st.body, effects), shares)) \
+                    - set(modules) - _MODULE_NAMES      # (np.sum(v) changes nothing; draws: _changed_names)
+                changed = (_changed_names(st.body, modules) & reads) | (_passed_names(st.body) & receivers) | \
+                    (touched & (reads | eager))
                 if changed:
                     fail(st, "a for loop over a generator whose body changes what the generator reads",
                          f"{name} computes its items as the loop asks for them, and the body changes "
@@ -523,14 +532,23 @@ def lower_lazy_loops(stmts: List, namer, fail, modules=frozenset(), aliases=None
                      f"in the body where the new ones are")
         if not isinstance(st, gast.For) or lowered is None:
             _check_partial_consumers(st, lazy, fail, modules, effects)
+            _check_comprehensions_over_lazy(st, lazy, fail, modules, effects, shares)
         if lowered is not None:
-            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects))
+            result.extend(lower_lazy_loops(lowered, namer, fail, modules, aliases, effects, lazy, shares))
             continue
-        for name in _stored_names(st):
-            lazy.pop(name, None)
+        if not any(isinstance(getattr(st, f, None), list) for f in ("body", "orelse", "finalbody", "handlers",
+                                                                   "cases")):
+            for name in _stored_names(st):      # (rebound in a block that may not run: kept)
+                lazy.pop(name, None)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
                 and _lazy_iterator(st.value):
-            lazy[st.targets[0].id] = _lazy_facts(st.value, modules, effects)
+            reads, receivers, drawing, eager = _lazy_facts(st.value, modules, effects)
+            for other in sorted((reads | eager) & set(lazy)):
+                # g2 = (u * 2 for u in g1): g2 walks g1 as it is walked, reading what g1 reads then
+                o_reads, o_receivers, o_drawing, o_eager = lazy[other]
+                reads, receivers, drawing, eager = reads | o_reads, receivers | o_receivers, \
+                    drawing or o_drawing, eager | o_eager
+            lazy[st.targets[0].id] = (reads, receivers, drawing, eager - reads)
         result.append(st)
     return result
 
@@ -604,10 +622,60 @@ def _lazy_parts(it, lazy: Dict[str, tuple], modules=frozenset(), effects=None) -
 
 
 def _lazy_facts(node, modules=frozenset(), effects=None) -> tuple:
-    """(the names a generator expression or map() reads, the objects whose methods it calls,
-    whether it draws random numbers or calls what may have effects, ``_draws``)."""
-    return ({n.id for n in gast.walk(node) if isinstance(n, gast.Name)}, _receivers(node),
-            _draws(node, modules, effects))
+    """(the names a generator expression or map() reads as it is walked, the objects whose methods it
+    calls, whether it draws random numbers or calls what may have effects, ``_draws``, the names it
+    reads only where it is made).  Python evaluates a generator expression's first iterable and
+    map()'s arguments when it makes the generator (``gen(acc)``, read as ``(v for v in
+    gen_items(acc))``, binds ``acc``'s object then): rebinding such a name later changes nothing the
+    generator computes, changing its object in place does (a lambda's body is read when called)."""
+    if isinstance(node, gast.GeneratorExp):
+        eager_parts = [node.generators[0].iter]
+        lazy_parts = [node.elt] + list(node.generators[0].ifs) + \
+            [p for g in node.generators[1:] for p in [g.iter] + list(g.ifs)]
+    else:   # map(F, A, ...)
+        eager_parts, lazy_parts = list(node.args), []
+
+    def names(parts, in_lambda):
+        # (a lambda's body, and a generator expression or map() inside the first iterable,
+        # ``(u * 2 for u in (x * k for ...))``, read their names as they are walked: lazily)
+        out = set()
+        for part in parts:
+            for m in gast.walk(part):
+                if not in_lambda and (isinstance(m, gast.Lambda) or _lazy_iterator(m)):
+                    lazy_parts.append(m)
+                elif isinstance(m, gast.Name) and (in_lambda or not any(
+                        m in set(gast.walk(lam)) for lam in lazy_parts
+                        if isinstance(lam, gast.Lambda) or _lazy_iterator(lam))):
+                    out.add(m.id)
+        return out
+    eager = names(eager_parts, False)
+    lazy = names(lazy_parts, True)
+    return (lazy, _receivers(node), _draws(node, modules, effects), eager - lazy)
+
+
+def _changed_in_place(stmts: List, aliases=None) -> set:
+    """Names whose objects the statements may change in place: written into (``z[i] = v``, ``o.a =
+    v``), augmented (``acc += v``: in place for an array or a list), or the receiver of a method call
+    (``acc.append(v)``), with every name the function binds to one of them (``b = acc``)."""
+    changed = set()
+    for st in stmts:
+        for n in walk_nodes(st):
+            base = None
+            if isinstance(n, gast.AugAssign):
+                base = n.target
+            elif isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                base = n.value
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute):
+                base = n.func.value
+            if isinstance(n, gast.Call):
+                changed |= _written_by_call(n)
+            while isinstance(base, (gast.Subscript, gast.Attribute)):
+                base = base.value
+            if isinstance(base, gast.Name):
+                changed.add(base.id)
+    for name in list(changed):
+        changed |= set((aliases or {}).get(name, ()))
+    return changed
 
 
 def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None) -> None:
@@ -659,7 +727,30 @@ def _changed_names(stmts: List, modules=frozenset()) -> set:
                 if isinstance(base, gast.Name) and not (
                         isinstance(n, gast.Call) and base.id in modules and "random" not in chain + [base.id]):
                     changed.add(base.id)
+            if isinstance(n, gast.Call):
+                changed |= _written_by_call(n)
     return changed
+
+
+def _written_by_call(n) -> set:
+    """The names whose arrays a call writes into: ``np.copyto(z, v)``, ``np.add.at(z, i, v)``
+    (its first argument, or what it is a view of: ``z[1:]``), ``f(..., out=z)`` (was: a loop over
+    ``(np.sin(v) for v in acc)`` whose body ran ``np.add(acc, u, out=acc)`` or ``np.copyto(acc, ...)``
+    was not refused, and its value was that of the items computed first)."""
+    written = []
+    writer = isinstance(n.func, gast.Attribute) and n.func.attr in _FIRST_ARGUMENT_WRITERS   # (a user's put(): effects)
+    if writer and n.args:
+        written.append(n.args[0])
+    for k in n.keywords:
+        if k.arg == "out" or writer and k.arg in ("dst", "a", "arr"):
+            written.extend(k.value.elts if isinstance(k.value, (gast.Tuple, gast.List)) else [k.value])
+    names = set()
+    for w in written:
+        while isinstance(w, (gast.Subscript, gast.Attribute, gast.Starred)):
+            w = w.value
+        if isinstance(w, gast.Name):
+            names.add(w.id)
+    return names
 
 
 def _live_views(it, target) -> Dict[str, set]:
@@ -700,6 +791,54 @@ def _name_aliases(stmts: List) -> Dict[str, set]:
                     merged |= groups.get(name, set())
                 for name in merged:
                     groups[name] = merged
+    return {k: v - {k} for k, v in groups.items()}
+
+
+_VIEW_FUNCTIONS = frozenset({"asarray", "asanyarray", "reshape", "ravel", "transpose", "squeeze", "expand_dims",
+                             "atleast_1d", "atleast_2d", "atleast_3d", "swapaxes", "moveaxis", "diagonal",
+                             "broadcast_to", "flip", "fliplr", "flipud", "rot90", "real", "imag", "split",
+                             "array_split", "hsplit", "vsplit", "dsplit"})
+
+
+def _view_aliases(stmts: List) -> Dict[str, set]:
+    """``_name_aliases`` and, besides, the names bound to what may be a view of another's array
+    (``v = acc[1:]``, ``v = acc.T``, ``v = acc.reshape(...)``, ``v = np.asarray(acc)``): a write into
+    either changes what the other holds (was: a loop over ``(np.sin(q) for q in v)`` whose body wrote
+    ``acc[2] = ...`` was not refused, and its items were those of the old ``acc``)."""
+    groups: Dict[str, set] = {}
+
+    def root(e):
+        while True:
+            if isinstance(e, (gast.Subscript, gast.Attribute, gast.Starred)):
+                e = e.value
+            elif isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and \
+                    e.func.attr in _VIEW_FUNCTIONS and e.args and isinstance(e.func.value, gast.Name) and \
+                    e.func.value.id in _MODULE_NAMES:
+                e = e.args[0]                       # np.reshape(acc, ...)
+            elif isinstance(e, gast.Call) and isinstance(e.func, gast.Attribute) and \
+                    (e.func.attr in _VIEW_FUNCTIONS or e.func.attr == "view") and \
+                    not (isinstance(e.func.value, gast.Name) and e.func.value.id in _MODULE_NAMES):
+                e = e.func.value                    # acc.reshape(...), acc.view()
+            else:
+                return e.id if isinstance(e, gast.Name) else None
+
+    for st in stmts:
+        for n in walk_nodes(st):
+            if not isinstance(n, gast.Assign):
+                continue
+            base = root(n.value)
+            if base is None:
+                continue
+            targets = set()
+            for t in n.targets:
+                for m in gast.walk(t):
+                    if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):
+                        targets.add(m.id)
+            merged = {base} | targets
+            for name in list(merged):
+                merged |= groups.get(name, set())
+            for name in merged:
+                groups[name] = merged
     return {k: v - {k} for k, v in groups.items()}
 
 
@@ -760,6 +899,78 @@ def _held_iterables(it) -> List:
             it.func.id in ("enumerate", "zip") and not it.keywords:
         return [h for a in it.args if not isinstance(a, gast.Starred) for h in _held_iterables(a)]
     return []
+
+
+def _spread(names: set, shares: Optional[Dict[str, set]]) -> set:
+    """``names`` with every name that may share their objects (``_view_aliases``)."""
+    out = set(names)
+    for name in names:
+        out |= set((shares or {}).get(name, ()))
+    return out
+
+
+def _check_comprehensions_over_lazy(st, lazy: Dict[str, tuple], fail, modules=frozenset(), effects=None,
+                                    shares=None) -> None:
+    """Refuse a comprehension over a generator (``[put(d, u) for u in g]``, ``g = (d["a"] * k for k
+    in ...)``) whose other parts change what the generator reads: Python computes each of the
+    generator's items after the comprehension's element for the one before, sct builds the generator
+    whole first (was: silently the items of the old ``d["a"]``)."""
+    for n in walk_nodes(st):
+        if not isinstance(n, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            continue
+        source = n.generators[0].iter
+        parts = _lazy_parts(call("zip", [source]), lazy, modules, effects)
+        if not parts:
+            continue
+        rest = [getattr(n, f) for f in ("elt", "key", "value") if getattr(n, f, None) is not None] + \
+            list(n.generators[0].ifs) + [p for g in n.generators[1:] for p in [g.iter] + list(g.ifs)]
+        stmts = [gast.Expr(value=r) for r in rest]
+        from .alias_state import MUTATORS
+        touched = _passed_to_effects(stmts, effects)
+        for r in rest:
+            for m in gast.walk(r):
+                if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Store):      # (v := ...)
+                    touched.add(m.id)
+                elif isinstance(m, gast.Call):
+                    touched |= _written_by_call(m)
+                    if isinstance(m.func, gast.Attribute) and (m.func.attr in MUTATORS or m.func.attr in _DRAWS):
+                        base = m.func.value
+                        while isinstance(base, (gast.Subscript, gast.Attribute)):
+                            base = base.value
+                        if isinstance(base, gast.Name):
+                            touched.add(base.id)
+        names_stored = {m.id for r in rest for m in gast.walk(r) if isinstance(m, gast.Name) and
+                        isinstance(m.ctx, gast.Store)}
+        touched = ((_spread(touched - names_stored, shares)) | names_stored) - set(modules) - _MODULE_NAMES
+        for name, reads, receivers, drawing, eager in parts:
+            if isinstance(source, gast.GeneratorExp) or _is_map(source):
+                name = "the generator expression it walks" if isinstance(source, gast.GeneratorExp) else "map()"
+            changed = (touched & (reads | eager)) | (_passed_names(stmts) & receivers)
+            if changed:
+                fail(n, "a comprehension over a generator whose element changes what the generator reads",
+                     f"{name} computes its items as the comprehension asks for them, and its element changes "
+                     f"{', '.join(sorted(changed))} before the next one; sct would compute them all first. "
+                     f"Write a for loop over the generator's own iterable (for t in ...: v = ...)")
+
+
+def _passed_to_effects(stmts: List, effects) -> set:
+    """Names the statements give (or whose items or fields they give) to a call that ``effects`` says
+    may change what its caller sees: ``put(d, v)`` of a ``def put(d, v): d["a"] = v`` (was: a loop over
+    ``(d["a"] * k for k in ...)`` whose body ran ``z = put(d, ...)`` was not refused, and its items
+    were those of the old ``d["a"]``)."""
+    passed = set()
+    if effects is None:
+        return passed
+    for st in stmts:
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Call) and effects(n):
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    while isinstance(a, (gast.Subscript, gast.Attribute)):
+                        a = a.value
+                    if isinstance(a, gast.Name):
+                        passed.add(a.id)
+    return passed
 
 
 def _has_own_break(stmts: List) -> bool:
