@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import keyword
 import math
 import numbers
@@ -3939,13 +3940,10 @@ def as_sequence(items):
     for note in WALK_NOTES[:1]:         # (a recomputation would find an iterator used up: refused there)
         if note._iterator(items):
             note.walked_iterator(items)
-    if isinstance(items, (dict, str, bytes, range, set, frozenset)) or \
-            type(items) in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
-        return list(items)          # (listing these runs no code of the user's: no item changes meanwhile)
-    return _walk_list(items, items)
+    return _walk_list(items, items)     # (a dict, its views, a set, a range, a string: listed as they are)
 
 
-_GROUPER = type(next(iter(__import__("itertools").groupby((0,))))[1])
+_GROUPER = type(next(itertools.groupby((0,)))[1])      # (the class of groupby's groups)
 
 
 def _walk_list(source, iterable, quiet=False) -> list:
