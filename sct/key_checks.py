@@ -1,0 +1,174 @@
+"""Traced values used as dict keys.
+
+A dict's keys carry no derivative: sct differentiates a dict through its values, and a key read
+back as a value (``d.items()``, ``list(d)``, ``max(d)``, ``for k in d``) is a constant to it.  A key
+computed from a traced value (``{x[0]: w}``, ``d[v] = i``, ``{v: i for i, v in enumerate(x)}``,
+``dict(zip(x, ys))``) would give a silently wrong gradient wherever the program reads it back
+(``sum(k * v for k, v in d.items())`` lost the part through ``k``).  Such a key is refused at the
+user's line; keys computed from constants (names, ints, strings, a loop over a constant list) are
+not touched, and neither are lookups ``d[k]`` (a lookup's value does not depend smoothly on k).
+
+The check runs on the normalized function after the activity analysis: the dict displays, the
+stores into names known to hold a dict (bound to a display, a ``dict(...)`` call, a copy or a new
+version of one) and ``dict(pairs)`` where ``pairs`` is a list the function builds of tuples.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Dict, List, Set
+
+import gast
+
+from .analysis import Unresolved, _MISSING
+from .errors import CompileError
+from .ir import loaded_names, walk_no_defs
+from .runtime import support as rt_support
+
+
+def _refusal(what: str) -> str:
+    return (f"{what}: sct does not follow a derivative through a dict's keys (a key read back, "
+            "by d.items(), list(d) or a loop over d, is a constant to it, so the gradient would "
+            "miss the part through the key). Key the dict by names, ints or strings and keep the "
+            "traced numbers as its values")
+
+
+def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
+    active = activity.active
+    assigns: List[gast.Assign] = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Assign)
+                                  and len(n.targets) == 1]
+    if not active or not assigns:
+        return
+
+    def traced(node) -> bool:
+        return node is not None and bool(set(loaded_names(node)) & active - keys)
+
+    def fail(node, what):
+        raise CompileError(_refusal(what), filename, getattr(node, "lineno", fdef.lineno), "a traced dict key")
+
+    def target(call):
+        try:
+            found = activity.resolver.resolve(call.func)
+        except Exception:                # (an unresolvable name: none of those below)
+            return None
+        return None if found is Unresolved or found is _MISSING else found
+
+    bindings: Dict[str, list] = {}
+    for s in assigns:
+        if isinstance(s.targets[0], gast.Name):
+            bindings.setdefault(s.targets[0].id, []).append(s.value)
+
+    # names that hold a dict wherever they are bound
+    dicts: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, values in bindings.items():
+            if name in dicts:
+                continue
+            if all(_makes_dict(v, dicts, target) for v in values):
+                dicts.add(name)
+                changed = True
+
+    keys = _key_names(bindings, dicts, target)
+
+    def pair_keys_traced(name: str, seen: Set[str]) -> bool:
+        """Does the list ``name`` (of (key, value) tuples, built here) hold a traced key?"""
+        if name in seen:
+            return False
+        seen.add(name)
+        for v in bindings.get(name, ()):
+            if isinstance(v, gast.Name) and pair_keys_traced(v.id, seen):
+                return True
+            if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
+                if any(isinstance(o, gast.Name) and pair_keys_traced(o.id, seen) for o in (v.left, v.right)):
+                    return True
+            if isinstance(v, (gast.List, gast.Tuple)):
+                for e in v.elts:
+                    if isinstance(e, (gast.Tuple, gast.List)) and e.elts and traced(e.elts[0]):
+                        return True
+                    if isinstance(e, gast.Name) and key_of_pair_traced(e.id, set()):
+                        return True
+        return False
+
+    def key_of_pair_traced(name: str, seen: Set[str]) -> bool:
+        if name in seen:
+            return False
+        seen.add(name)
+        for v in bindings.get(name, ()):
+            if isinstance(v, (gast.Tuple, gast.List)) and v.elts and traced(v.elts[0]):
+                return True
+            if isinstance(v, gast.Name) and key_of_pair_traced(v.id, seen):
+                return True
+        return False
+
+    for s in assigns:
+        value, where = s.value, s.targets[0]
+        if isinstance(value, gast.Dict):
+            for k in value.keys:
+                if traced(k):
+                    fail(s, "a dict key computed from a traced value")
+        if isinstance(where, gast.Subscript) and isinstance(where.value, gast.Name) and \
+                where.value.id in dicts and traced(where.slice):
+            fail(s, "a value stored in a dict under a key computed from a traced value")
+        if isinstance(value, gast.Call):
+            found = target(value)
+            if found is rt_support.setitem and len(value.args) >= 2 and isinstance(value.args[0], gast.Name) \
+                    and value.args[0].id in dicts and traced(value.args[1]):
+                fail(s, "a value stored in a dict under a key computed from a traced value")
+            if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
+                    value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):
+                fail(s, "dict() of pairs whose keys are computed from traced values")
+
+
+def _makes_dict(value, dicts: Set[str], target) -> bool:
+    if isinstance(value, (gast.Dict, gast.DictComp)):
+        return True
+    if isinstance(value, gast.Name):
+        return value.id in dicts
+    if isinstance(value, gast.Call):
+        found = target(value)
+        if found is builtins.dict:
+            return True
+        if found is rt_support.setitem:
+            return bool(value.args) and isinstance(value.args[0], gast.Name) and value.args[0].id in dicts
+        func = value.func
+        if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args and \
+                isinstance(func.value, gast.Name) and func.value.id in dicts:
+            return True
+    return False
+
+
+def _key_names(bindings: Dict[str, list], dicts: Set[str], target) -> Set[str]:
+    """Names that hold a key read back from a dict (``k`` of ``for k, v in d.items()`` or of ``for k in
+    d``, lowered to items of ``rt.as_sequence(d.items())``): constants, since a traced key is refused
+    where it is stored (the activity analysis, which does not tell a pair's key from its value, finds
+    them active)."""
+    def method_of(v, names):
+        return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr in names \
+            and not v.args and not v.keywords and isinstance(v.func.value, gast.Name)
+
+    def sequence_of(v):
+        if isinstance(v, gast.Call) and target(v) is rt_support.as_sequence and len(v.args) == 1 and \
+                isinstance(v.args[0], gast.Name):
+            return v.args[0].id
+        return None
+
+    def item_of(v, names, index=None):
+        return isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in names and \
+            (index is None or isinstance(v.slice, gast.Constant) and v.slice.value == index)
+
+    def holding(test) -> Set[str]:
+        return {n for n, values in bindings.items() if values and all(test(v) for v in values)}
+
+    items_views = holding(lambda v: method_of(v, ("items",)))
+    key_views = holding(lambda v: method_of(v, ("keys",)) and v.func.value.id in dicts)
+    pair_seqs = holding(lambda v: sequence_of(v) in items_views)
+    key_seqs = holding(lambda v: sequence_of(v) in key_views or sequence_of(v) in dicts)
+    pairs = holding(lambda v: item_of(v, pair_seqs))
+    keys = holding(lambda v: item_of(v, pairs, 0) or item_of(v, key_seqs))
+    while True:
+        more = holding(lambda v: item_of(v, pairs, 0) or item_of(v, key_seqs) or
+                       isinstance(v, gast.Name) and v.id in keys)
+        if more <= keys:
+            return keys
+        keys |= more
