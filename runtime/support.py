@@ -3179,6 +3179,32 @@ def reversible(x):
 nondifferentiable(reversible)
 
 
+def zip_strict(strict, *sequences):
+    """``zip(*sequences, strict=strict)``'s check, made before sct walks the sequences by position:
+    Python's ValueError where their lengths differ (Python raises it when the walk reaches the end
+    of the shortest; the items before are the same).  An iterator has no length to compare without
+    walking it: refused."""
+    if not strict:
+        return None
+    lengths = []
+    for k, seq in enumerate(sequences):
+        try:
+            lengths.append(len(seq))
+        except TypeError:
+            raise SctRuntimeError(
+                f"zip(..., strict=True): argument {k + 1} is a {type(seq).__name__}, which has no length "
+                "to compare before it is walked; make it a list (list(...)) first") from None
+    for k in range(1, len(lengths)):
+        if lengths[k] != lengths[0]:
+            which = "argument 1" if k == 1 else f"arguments 1-{k}"
+            size = "shorter" if lengths[k] < lengths[0] else "longer"
+            raise ValueError(f"zip() argument {k + 1} is {size} than {which}")
+    return None
+
+
+nondifferentiable(zip_strict)
+
+
 def after_check(value, checked):
     """``value``, read after ``checked`` (a check's None) was computed: the check runs before the
     value is used, and a derivative passes through to ``value`` only (its tangent is the tangent's,

@@ -36,6 +36,7 @@ from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
+from .normalize_iterators import IteratorCalls, ITERATORS, names_iterators
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
     lower_named_generators, lower_next_of_generators
@@ -669,6 +670,11 @@ class Normalizer(Statements, Loops, Expressions):
                 stored = stored | {"filter"}      # (a module's own filter: a call of it, not the builtin's walk)
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
                     for st, (_, _, filtered) in zip(body, reads)]
+        if names_iterators(body):        # zip/enumerate/reversed spelled as the loops do not take them apart
+            names = self._builtin_names(ITERATORS) - local_names_of(self.fdef)
+            if names:
+                rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names)
+                body = [rewrite.visit(st) for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

@@ -565,11 +565,11 @@ def _unzip_call(node) -> bool:
 
 
 def _pairing_call(node) -> bool:
-    """``zip(xs, ys, ...)`` of plain arguments, or ``enumerate(xs)``."""
+    """``zip(xs, ys, ...)`` of plain arguments, or ``enumerate(xs)`` (``enumerate(xs, start)``)."""
     if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not node.keywords and
             node.args and not any(isinstance(a, gast.Starred) for a in node.args)):
         return False
-    return node.func.id == "zip" or (node.func.id == "enumerate" and len(node.args) == 1)
+    return node.func.id == "zip" or (node.func.id == "enumerate" and len(node.args) <= 2)
 
 
 def _one_output_ufunc(func) -> bool:

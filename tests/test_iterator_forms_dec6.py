@@ -1,0 +1,236 @@
+"""zip, enumerate and reversed in the spellings sct's loops did not take apart (sct/normalize_iterators.py).
+
+Each was refused with "no derivative rule for zip" (or enumerate, reversed); each now runs with
+Python's values and exact first and second derivatives, or (used twice, changed between) is refused
+as sct's generators are."""
+import numpy as np
+import pytest
+
+from sct import CompileError, dlarray, dlfeval, dlgradient, jvp
+
+from gradcheck import check_grads
+
+X = np.array([0.3, -1.2, 2.0])
+
+
+def pair_target(x):
+    s = 0.0
+    for pair in zip(x, x[::-1]):
+        s = s + pair[0] * pair[1]
+    return s
+
+
+def enumerate_target(x):
+    s = 0.0
+    for t in enumerate(x):
+        s = s + t[0] * t[1] ** 2
+    return s
+
+
+def pair_generator(x):
+    return sum(p[0] * p[1] for p in zip(x, x[::-1]))
+
+
+def starred_target(x):
+    s = 0.0
+    for a, *rest in zip(x, x, x):
+        s = s + a * sum(rest)
+    return s
+
+
+def enumerate_starred(x):
+    s = 0.0
+    for i, *rest in enumerate(x):
+        s = s + i * rest[0] ** 2
+    return s
+
+
+def named_zip(x):
+    z = zip(x, x[1:])
+    out = 0.0
+    for p, q in z:
+        out = out + p * q
+    return out
+
+
+def named_enumerate(x):
+    e = enumerate(x)
+    out = 0.0
+    for i, v in e:
+        out = out + i * v ** 3
+    return out
+
+
+def named_reversed(x):
+    r = reversed(x)
+    return sum(v * i for i, v in enumerate(r))
+
+
+def named_zip_to_dict(x):
+    z = zip(["a", "b", "c"], x)
+    d = dict(z)
+    return d["a"] * d["c"] ** 2
+
+
+def named_nested_zip(x):
+    z = zip(x, zip(x[::-1], x ** 2))
+    return sum(a * b * c for a, (b, c) in z)
+
+
+def strict_zip(x):
+    w = [1.0, 2.0, 3.0]
+    return sum(a * b ** 2 for a, b in zip(w, x, strict=True))
+
+
+def strict_false(x):
+    return sum(a * b for a, b in zip(x, x[1:], strict=False))
+
+
+def enumerate_start_keyword(x):
+    return sum(i * v ** 2 for i, v in list(enumerate(x, start=1)))
+
+
+def enumerate_start_listed(x):
+    return sum(i * v ** 2 for i, v in list(enumerate(x, 2)))
+
+
+def filtered_pairs(x):
+    return sum(p[0] ** 2 for p in zip(x, x[::-1]) if p[1] > 0)
+
+
+def pairs_then_items(x):
+    return sum(v * v for p in zip(x, x[::-1]) for v in p)
+
+
+def enumerate_zip_start(x):
+    s = 0.0
+    for i, (a, b) in enumerate(zip(x, x[::-1]), start=1):
+        s = s + i * a * b
+    return s
+
+
+def loop_else_break(x):
+    s = 0.0
+    for pair in zip(x, x[1:]):
+        if pair[0] > 1.5:
+            break
+        s = s + pair[0] * pair[1]
+    else:
+        s = s * 2
+    return s
+
+
+class Holder:
+    pass
+
+
+def attribute_target(x):
+    h = Holder()
+    s = 0.0
+    for h.pair in zip(x, x[::-1]):
+        s = s + h.pair[0] * h.pair[1] ** 2
+    return s
+
+
+CASES = [pair_target, enumerate_target, pair_generator, starred_target, enumerate_starred, named_zip,
+         named_enumerate, named_reversed, named_zip_to_dict, named_nested_zip, strict_zip, strict_false,
+         enumerate_start_keyword, enumerate_start_listed, filtered_pairs, pairs_then_items,
+         enumerate_zip_start, loop_else_break]
+
+
+@pytest.mark.parametrize("fn", CASES + [attribute_target])
+def test_first_derivative(fn):
+    check_grads(fn, X.copy())
+
+
+@pytest.mark.parametrize("fn", CASES)
+def test_second_derivative(fn):
+    def second(x):
+        y = fn(x)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g * g)
+        return z, dlgradient(z, x)
+
+    def gradient(a):
+        return np.asarray(dlfeval(lambda x: dlgradient(fn(x), x), dlarray(a)).data)
+
+    z, h = dlfeval(second, dlarray(X.copy()))
+    np.testing.assert_allclose(float(z.data), np.sum(gradient(X.copy()) ** 2), rtol=1e-12)
+    step = 1e-5
+    fd = np.array([(np.sum(gradient(X + step * e) ** 2) - np.sum(gradient(X - step * e) ** 2)) / (2 * step)
+                   for e in np.eye(3)])
+    np.testing.assert_allclose(np.asarray(h.data), fd, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("fn", [pair_target, named_zip, strict_zip])
+def test_forward_mode(fn):
+    v = np.array([0.5, 1.0, -2.0])
+    y, t = jvp(fn, (X.copy(),), (v,))
+    step = 1e-6
+    np.testing.assert_allclose(float(np.asarray(y)), fn(X.copy()), rtol=1e-12)
+    np.testing.assert_allclose(float(np.asarray(t)), (fn(X + step * v) - fn(X - step * v)) / (2 * step), rtol=1e-6)
+
+
+def run(fn):
+    def go(x):
+        y = fn(x)
+        return y, dlgradient(y, x)
+    return dlfeval(go, dlarray(X.copy()))
+
+
+def strict_mismatch(x):
+    short = x[:2]
+    return sum(a * b for a, b in zip(x, short, strict=True))
+
+
+def strict_mismatch_longer(x):
+    return sum(a * b for a, b in zip(x[:2], x, strict=True))
+
+
+@pytest.mark.parametrize("fn", [strict_mismatch, strict_mismatch_longer])
+def test_strict_mismatch_raises_pythons_error(fn):
+    with pytest.raises(ValueError) as python:
+        fn(X.copy())
+    with pytest.raises(ValueError) as ours:
+        run(fn)
+    assert str(python.value) in str(ours.value)
+
+
+def strict_computed(x):
+    return sum(a * b for a, b in zip(x, np.sin(x), strict=True))
+
+
+def test_strict_of_computed_sequence_refused():
+    with pytest.raises(CompileError, match="strict=True"):
+        run(strict_computed)
+
+
+def zip_walked_twice(x):
+    z = zip(x, x[1:])
+    a = sum(p * q for p, q in z)
+    return a + sum(p for p, q in z)        # Python: the iterator is empty by now
+
+
+def zip_source_changed(x):
+    a = [x[0], x[1]]
+    z = zip(a, x)
+    a.append(x[2])
+    return sum(p * q for p, q in z)
+
+
+@pytest.mark.parametrize("fn", [zip_walked_twice, zip_source_changed])
+def test_iterator_misuse_refused(fn):
+    with pytest.raises(CompileError):
+        run(fn)
+
+
+def own_zip(x):
+    def zip(a, b):
+        return [(a[0], b[0])]
+    return sum(p[0] * p[1] for p in zip(x, x[::-1]))
+
+
+def test_a_function_named_zip_is_not_the_builtin():
+    y, g = run(own_zip)
+    np.testing.assert_allclose(float(y.data), own_zip(X.copy()))
+    np.testing.assert_allclose(np.asarray(g.data), [2.0, 0.0, 0.3])
