@@ -21,7 +21,7 @@ from typing import List, Tuple
 
 import gast
 
-from .ir import call, const, copy_tree, load, store
+from .ir import call, copy_tree, load, store
 
 ITERATORS = frozenset(("zip", "enumerate", "reversed"))
 
