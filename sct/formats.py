@@ -44,9 +44,9 @@ from .analysis import Resolver, classify_call
 from .format_inference import (UNKNOWN, LOST, _Lost, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
                                tree_of_kind)
 from .format_layout import LAYOUT_OPS, RECURRENT_OPS, LayoutCalls
-from .ir import assign, call, const, load, shared_walks, walk_nodes
+from .ir import assign, call, const, dotted_name, load, shared_walks, walk_nodes
 from .plans import CallKind
-from .runtime import dlfun, network, nn, support
+from .runtime import dlfun, network, nn, registry, support
 from .runtime.dlarray import (_LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS,
                                _SAME_DIMS_FUNCTIONS as SAME_DIMS_FUNCTIONS)
 from .runtime import formats as rf
@@ -832,7 +832,9 @@ class FormatPass(LayoutCalls):
         target = info.obj
         receiver = [env.get(info.receiver, self.params.get(info.receiver))] if info.receiver else []
         if any(has_format(t) for t in args + list(kws.values()) + receiver):
-            name = getattr(target, "__name__", None) or info.method or \
+            # (a C function sct reads through its Python equivalent, itertools.chain: named as the user calls it)
+            equivalent = any(target is f for f in registry.EQUIVALENTS.values())
+            name = (dotted_name(node.func) if equivalent else None) or getattr(target, "__name__", None) or info.method or \
                 (re.sub(r"_closure(_\d+)?$", "", node.func.id) if isinstance(node.func, gast.Name)
                  else "the function")        # (a nested def's closure: the def's own name)
             self.fail(stmt, f"a formatted dlarray is passed to {name}(): sct follows data formats through "

@@ -672,9 +672,8 @@ class Normalizer(Statements, Loops, Expressions):
                     for st, (_, _, filtered) in zip(body, reads)]
         if names_iterators(body):        # zip/enumerate/reversed spelled as the loops do not take them apart
             names = self._builtin_names(ITERATORS) - local_names_of(self.fdef)
-            if names:
-                rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names)
-                body = [rewrite.visit(st) for st in body]
+            rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names, self.called_object)
+            body = [rewrite.visit(st) for st in body]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

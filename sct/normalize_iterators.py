@@ -8,12 +8,15 @@ before the loops are lowered, into that form with the same values:
 * a target that is not one name per sequence (``for pair in zip(xs, ys)``, ``for i, *rest in
   zip(a, b, c)``, the same in a comprehension) walks fresh names, and the user's target is assigned
   from them first thing in the body (in a comprehension: a ``for target in [(...)]`` clause);
-* an iterator bound to a name (``pairs = zip(xs, ys)``, ``e = enumerate(xs)``, ``r = reversed(xs)``)
+* an iterator bound to a name (``pairs = zip(xs, ys)``, ``e = enumerate(xs)``, ``r = reversed(xs)``,
+  ``p = itertools.pairwise(xs)``, whose call sct reads as the list of its items: runtime/iter_ops.py)
   is the generator expression Python's iterator is (the sequences read when it is made, the items
   when it is walked), which sct's generator checks then follow (walked once, not changed between);
 * ``enumerate(xs, start=1)`` is ``enumerate(xs, 1)``; ``zip(..., strict=False)`` is ``zip(...)``;
   ``zip(..., strict=True)`` checks the lengths first (``rt.zip_strict``: Python's ValueError),
-  where its sequences are names, attributes or constant subscripts of them (read twice).
+  where its sequences are names, attributes or constant subscripts of them (read twice);
+* ``zip(...)``, ``enumerate(...)`` and ``reversed(...)`` given to one of itertools' iterators
+  (``itertools.starmap(f, zip(xs, ys))``) are listed there: it walks them once.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import List, Tuple
 import gast
 
 from .ir import call, copy_tree, load, store
+from .runtime.iter_ops import ITERTOOLS_ITERATORS, ITERTOOLS_NAMES
 
 ITERATORS = frozenset(("zip", "enumerate", "reversed"))
 
@@ -47,8 +51,17 @@ class IteratorCalls(gast.NodeTransformer):
     """The rewrites above, for the builtins ``names`` (those the function's module does not
     define again and the function does not bind)."""
 
-    def __init__(self, namer, rt_name: str, fail, names):
+    def __init__(self, namer, rt_name: str, fail, names, called_object):
         self.namer, self.rt_name, self.fail, self.names = namer, rt_name, fail, frozenset(names)
+        self.called_object = called_object
+
+    def itertools_call(self, node) -> bool:
+        """A call of one of itertools' iterators sct reads as a list of its items (runtime/iter_ops.py)."""
+        if not isinstance(node, gast.Call) or \
+                getattr(node.func, "attr", getattr(node.func, "id", None)) not in ITERTOOLS_NAMES:
+            return False
+        target = self.called_object(node.func)
+        return any(target is f for f in ITERTOOLS_ITERATORS)
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -59,6 +72,19 @@ class IteratorCalls(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
         starred = any(isinstance(a, gast.Starred) for a in node.args)
+        if self.itertools_call(node):
+            # itertools.starmap(f, zip(xs, ys)): the iterator it is given, walked once there, as a list
+            node.args = [self.located(call("list", [a]), a)
+                         if any(self.builtin(a, n) for n in ITERATORS) or self.itertools_call(a) else a
+                         for a in node.args]
+        else:
+            # given to anything else (a helper, len, np.array, next): the iterator as the generator
+            # expression it is, which sct's generator checks follow (a helper walking it twice, len() of
+            # it: refused, as for any generator; sum(), sorted(), max(): walked once)
+            node.args = [self.iterator(a) if self.itertools_call(a) else a for a in node.args]
+            for k in node.keywords:
+                if self.itertools_call(k.value):
+                    k.value = self.iterator(k.value)
         if self.builtin(node, "enumerate") and not starred and len(node.args) == 1 and \
                 [k.arg for k in node.keywords] == ["start"]:
             node.args = node.args + [node.keywords[0].value]
@@ -77,6 +103,18 @@ class IteratorCalls(gast.NodeTransformer):
             node.args = [first] + node.args[1:]
             for n in gast.walk(first):
                 gast.copy_location(n, node)
+        return node
+
+    def iterator(self, value, hint="item"):
+        """``(item for item in value)``: the lazy iterator itertools' call is."""
+        fresh = self.namer.fresh(hint)
+        return self.located(gast.GeneratorExp(elt=load(fresh), generators=[
+            gast.comprehension(target=store(fresh), iter=value, ifs=[], is_async=0)]), value)
+
+    def visit_Return(self, node):
+        self.generic_visit(node)
+        if node.value is not None and self.itertools_call(node.value):
+            node.value = self.iterator(node.value)
         return node
 
     # --- targets -------------------------------------------------------------------------------
@@ -152,7 +190,7 @@ class IteratorCalls(gast.NodeTransformer):
         self.generic_visit(node)
         value = node.value
         if len(node.targets) != 1 or not isinstance(node.targets[0], gast.Name) or \
-                not isinstance(value, gast.Call) or value.keywords or \
+                not isinstance(value, gast.Call) or value.keywords and not self.itertools_call(value) or \
                 any(isinstance(a, gast.Starred) for a in value.args):
             return node
         hint = node.targets[0].id
@@ -160,7 +198,7 @@ class IteratorCalls(gast.NodeTransformer):
             fresh = [self.namer.fresh(f"{hint}_{k}") for k in range(self.parts(value))]
             elt = gast.Tuple(elts=[load(n) for n in fresh], ctx=gast.Load())
             target = gast.Tuple(elts=[store(n) for n in fresh], ctx=gast.Store())
-        elif self.builtin(value, "reversed") and len(value.args) == 1:
+        elif self.builtin(value, "reversed") and len(value.args) == 1 or self.itertools_call(value):
             fresh = self.namer.fresh(f"{hint}_item")
             elt, target = load(fresh), store(fresh)
         else:
@@ -183,5 +221,7 @@ class IteratorCalls(gast.NodeTransformer):
 
 
 def names_iterators(body) -> bool:
-    """Does the body name zip, enumerate or reversed at all (most do not: nothing to rewrite)?"""
-    return any(isinstance(n, gast.Name) and n.id in ITERATORS for st in body for n in gast.walk(st))
+    """Does the body name zip, enumerate, reversed or one of itertools' iterators at all (most do not:
+    nothing to rewrite)?"""
+    return any(isinstance(n, gast.Name) and (n.id in ITERATORS or n.id in ITERTOOLS_NAMES) or
+               isinstance(n, gast.Attribute) and n.attr in ITERTOOLS_NAMES for st in body for n in gast.walk(st))

@@ -185,7 +185,10 @@ def test_values_not_followed_are_refused_where_a_layout_is_read(fun, extra):
     # each was: the default layout's softmax (over the last axis), silently
     with pytest.raises(CompileError) as info:
         dlfeval(fun, dlarray(Z, "CB"), *extra)
-    assert "format of its input is not known" in str(info.value)
+    # (itertools.chain, now read through its Python equivalent, is refused where the formatted value
+    # is given to it)
+    assert "format of its input is not known" in str(info.value) or \
+        "a formatted dlarray is passed to itertools.chain()" in str(info.value)
     assert info.value.filename == __file__
 
 
