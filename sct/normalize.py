@@ -36,7 +36,7 @@ from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
-from .normalize_iterators import IteratorCalls, ITERATORS, names_iterators
+from .normalize_iterators import IteratorCalls, ITERATORS, ITERTOOLS_NAMES
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
     lower_named_generators, lower_next_of_generators
@@ -319,18 +319,21 @@ def _fresh_names(fdef, body) -> frozenset:
 def _attribute_reads(node):
     """(does ``node`` name getattr, setattr or delattr, or ``__setattr__``/``__delattr__``: what
     ``AttributeBuiltins`` rewrites; does it read an attribute ``flat``: what ``FlatReads`` rewrites;
-    does it name ``filter``: what ``FilterCalls`` rewrites), from one walk."""
+    does it name ``filter``: what ``FilterCalls`` rewrites; does it name zip, enumerate, reversed or an
+    itertools iterator: what ``IteratorCalls`` rewrites), from one walk."""
     Name, Attribute = gast.Name, gast.Attribute
-    builtins_, flat, filtered = False, False, False
+    builtins_, flat, filtered, iterators = False, False, False, False
     for n in walk_nodes(node):
         cls = n.__class__
         if cls is Name:
             builtins_ = builtins_ or n.id in _ATTRIBUTE_BUILTINS
             filtered = filtered or n.id == "filter"
+            iterators = iterators or n.id in ITERATORS or n.id in ITERTOOLS_NAMES
         elif cls is Attribute:
             builtins_ = builtins_ or n.attr in ("__setattr__", "__delattr__")
             flat = flat or n.attr == "flat"
-    return builtins_, flat, filtered
+            iterators = iterators or n.attr in ITERTOOLS_NAMES
+    return builtins_, flat, filtered, iterators
 
 
 def _constant_domain(node):
@@ -644,7 +647,7 @@ class Normalizer(Statements, Loops, Expressions):
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
         reads = [_attribute_reads(st) for st in body]
         local_functions = fresh = frozenset()
-        if any(flat for _, flat, _ in reads):        # (FlatReads: what may change an array a loop walks)
+        if any(flat for _, flat, _, _ in reads):        # (FlatReads: what may change an array a loop walks)
             local_functions = frozenset(n.name if n.__class__ is gast.FunctionDef else t.id
                                         for st in body for n in walk_nodes(st)
                                         if n.__class__ is gast.FunctionDef or (
@@ -653,14 +656,14 @@ class Normalizer(Statements, Loops, Expressions):
                                         if n.__class__ is gast.FunctionDef or t.__class__ is gast.Name)
             fresh = _fresh_names(self.fdef, body)
         rewritten = []
-        for st, (builtins_, flat, _) in zip(body, reads):
+        for st, (builtins_, flat, _, _) in zip(body, reads):
             if builtins_:
                 st = AttributeBuiltins(self.fail).visit(st)
             if flat:
                 st = FlatReads(self.rt_name, local_functions, fresh, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
         body = rewritten
-        if any(filtered for _, _, filtered in reads):
+        if any(filtered for _, _, filtered, _ in reads):
             stored = {n.id for st in body for n in walk_nodes(st)
                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
                 {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs + self.fdef.args.posonlyargs
@@ -669,11 +672,11 @@ class Normalizer(Statements, Loops, Expressions):
             if not self._builtin_names(("filter",)):
                 stored = stored | {"filter"}      # (a module's own filter: a call of it, not the builtin's walk)
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
-                    for st, (_, _, filtered) in zip(body, reads)]
-        if names_iterators(body):        # zip/enumerate/reversed spelled as the loops do not take them apart
+                    for st, (_, _, filtered, _) in zip(body, reads)]
+        if any(iterators for _, _, _, iterators in reads):   # zip, enumerate, ... as the loops do not take them apart
             names = self._builtin_names(ITERATORS) - local_names_of(self.fdef)
             rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names, self.called_object)
-            body = [rewrite.visit(st) for st in body]
+            body = [rewrite.visit(st) if iterators else st for st, (_, _, _, iterators) in zip(body, reads)]
         unroll_gradient_comprehensions(body)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)

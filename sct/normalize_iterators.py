@@ -219,9 +219,3 @@ class IteratorCalls(gast.NodeTransformer):
                 gast.copy_location(n, where)
         return node
 
-
-def names_iterators(body) -> bool:
-    """Does the body name zip, enumerate, reversed or one of itertools' iterators at all (most do not:
-    nothing to rewrite)?"""
-    return any(isinstance(n, gast.Name) and (n.id in ITERATORS or n.id in ITERTOOLS_NAMES) or
-               isinstance(n, gast.Attribute) and n.attr in ITERTOOLS_NAMES for st in body for n in gast.walk(st))
