@@ -1345,7 +1345,7 @@ def lstsq_adjoint_a(g, ans, a, b, rcond=None):
     gx = getitem_or_zero(g, 0)
     gres = getitem_or_zero(g, 1)
     gs = getitem_or_zero(g, 3)
-    total = np.zeros(np.shape(a), dtype=np.result_type(a, b, weight_dtype(a, b)))
+    total = np.zeros(np.shape(a), dtype=np.result_type(np.asarray(a), np.asarray(b), weight_dtype(a, b)))
     if not _is_zero(gx):
         total = total + pinv_adjoint(as_columns(gx) @ conj_transpose(as_columns(b)), p, a, False)
     if not _is_zero(gres) and np.size(ans[1]) > 0:
@@ -1363,7 +1363,7 @@ def lstsq_adjoint_b(g, ans, a, b, rcond=None):
             "rank); leave rcond out (or None), or write the truncated SVD out")
     gx = getitem_or_zero(g, 0)
     gres = getitem_or_zero(g, 1)
-    total = np.zeros(np.shape(b), dtype=np.result_type(a, b, weight_dtype(a, b)))
+    total = np.zeros(np.shape(b), dtype=np.result_type(np.asarray(a), np.asarray(b), weight_dtype(a, b)))
     if not _is_zero(gx):
         total = total + conj_transpose(np.linalg.pinv(a)) @ gx
     if not _is_zero(gres) and np.size(ans[1]) > 0:
@@ -1815,6 +1815,75 @@ def piecewise_items(x, condlist, funclist, *args):
 
 
 equivalent(np.piecewise, piecewise_items)
+
+
+def ediff1d_items(ary, to_end=None, to_begin=None):
+    """``np.ediff1d``: the differences of the flattened array, ``to_begin`` before and ``to_end`` after."""
+    flat = np.ravel(ary)
+    parts = [np.ravel(to_begin)] if to_begin is not None else []
+    parts = parts + [flat[1:] - flat[:-1]]
+    if to_end is not None:
+        parts = parts + [np.ravel(to_end)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def vander_items(x, N=None, increasing=False):
+    """``np.vander(x, N, increasing)``: the columns x**(N-1), ..., x**0 (increasing: reversed), as
+    numpy's (its multiply.accumulate of the repeated column, the same products)."""
+    xs = np.asarray(x)
+    if xs.ndim != 1:
+        raise ValueError("x must be a one-dimensional array or sequence.")
+    if N is None:
+        N = len(xs)
+    dtype = np.promote_types(xs.dtype, int)
+    if N == 0:
+        return np.empty((len(xs), 0), dtype=dtype)
+    columns = [np.ones(len(xs), dtype=dtype)]
+    for _ in range(N - 1):
+        columns = columns + [columns[-1] * xs]
+    out = np.stack(columns, axis=1)
+    return out if increasing else out[:, ::-1]
+
+
+def polyfit_items(x, y, deg, rcond=None, full=False, w=None, cov=False):
+    """``np.polyfit(x, y, deg[, rcond, w=])`` as numpy computes it: the least-squares solution of the
+    column-scaled Vandermonde system (np.linalg.lstsq, differentiated at a constant rank); ``full`` and
+    ``cov`` (numpy's extra outputs) are refused."""
+    if full or cov is not False:
+        raise TypeError("sct reads np.polyfit(x, y, deg, rcond=None, w=None); full= and cov= are not read: "
+                        "compute the residuals or the covariance from the coefficients")
+    order = int(deg) + 1
+    xs = np.asarray(x) + 0.0
+    if deg < 0:
+        raise ValueError("expected deg >= 0")
+    if xs.ndim != 1:
+        raise TypeError("expected 1D vector for x")
+    if xs.size == 0:
+        raise TypeError("expected non-empty vector for x")
+    if np.ndim(y) < 1 or np.ndim(y) > 2:
+        raise TypeError("expected 1D or 2D array for y")
+    if xs.shape[0] != np.shape(y)[0]:
+        raise TypeError("expected x and y to have same length")
+    if rcond is None:
+        rcond = len(xs) * np.finfo(xs.dtype).eps
+    lhs = np.vander(xs, order)
+    rhs = y
+    if w is not None:
+        if np.ndim(w) != 1:
+            raise TypeError("expected a 1-d array for weights")
+        if np.shape(w)[0] != np.shape(y)[0]:
+            raise TypeError("expected w and y to have the same length")
+        lhs = lhs * np.asarray(w)[:, np.newaxis]
+        rhs = rhs * w if np.ndim(rhs) == 1 else rhs * np.asarray(w)[:, np.newaxis]
+    scale = np.sqrt(np.sum(lhs * lhs, axis=0))
+    lhs = lhs / scale
+    c = np.linalg.lstsq(lhs, rhs, rcond)[0]
+    return (c.T / scale).T
+
+
+equivalent(np.ediff1d, ediff1d_items)
+equivalent(np.polyfit, polyfit_items)
+equivalent(np.vander, vander_items)
 
 
 def vectorized_call(vec, *args):
