@@ -119,7 +119,8 @@ def power(g, ans, a, b):
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
-    return (unbroadcast(g * np.conj(b * np.power(a, b - 1 + (b == 0))), a),
+    # (np.asarray(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
+    return (unbroadcast(g * np.conj(np.asarray(b) * np.power(a, np.asarray(b) - 1 + (np.asarray(b) == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -127,7 +128,7 @@ def array_power(g, ans, a, b):
 def float_power(g, ans, a, b):
     # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
     # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
-    return (unbroadcast(g * np.conj(b * np.float_power(a, b - 1 + (b == 0))), a),
+    return (unbroadcast(g * np.conj(np.asarray(b) * np.float_power(a, np.asarray(b) - 1 + (np.asarray(b) == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -146,7 +147,7 @@ def exponent_log(a, b):
     ``z ** i`` with ``z < 0`` takes no log of a negative number (NaN and a RuntimeWarning, or an
     error under ``np.errstate(invalid="raise")``, for an adjoint that is discarded)."""
     if integer_exponent(b):
-        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+        return np.zeros(np.shape(a), dtype=np.result_type(np.asarray(a), 1.0))
     if type(a) in (float, int, complex):
         # a Python number's log stays a Python number, weak in numpy's promotion as the base was:
         # np.log of it is a float64 numpy scalar, which made the tangent of 2.0 ** x of a float32 x
@@ -258,8 +259,9 @@ def arctan(g, ans, x):
 
 @defrule(np.arctan2, wrt=("x1", "x2"))
 def arctan2(g, ans, x1, x2):
-    return (unbroadcast(g * x2 / (x1 ** 2 + x2 ** 2), x1),
-            unbroadcast(-g * x1 / (x1 ** 2 + x2 ** 2), x2))
+    # (np.asarray: a list or tuple operand, np.arctan2([1.0, 2.0], x), takes no arithmetic)
+    return (unbroadcast(g * np.asarray(x2) / (np.asarray(x1) ** 2 + np.asarray(x2) ** 2), x1),
+            unbroadcast(-g * np.asarray(x1) / (np.asarray(x1) ** 2 + np.asarray(x2) ** 2), x2))
 
 
 @defrule(np.sinh)
@@ -401,7 +403,8 @@ def fmax(g, ans, x1, x2):
 
 @defrule(np.fmin, wrt=("x1", "x2"))
 def fmin(g, ans, x1, x2):
-    return unbroadcast(g * nan_tie_weights(-x1, -x2), x1), unbroadcast(g * nan_tie_weights(-x2, -x1), x2)
+    return unbroadcast(g * nan_tie_weights(-np.asarray(x1), -np.asarray(x2)), x1), \
+        unbroadcast(g * nan_tie_weights(-np.asarray(x2), -np.asarray(x1)), x2)
 
 
 @defrule(np.where, wrt=("x", "y"))
