@@ -1817,6 +1817,27 @@ def piecewise_items(x, condlist, funclist, *args):
 equivalent(np.piecewise, piecewise_items)
 
 
+def apply_along_axis_items(func1d, axis, arr, *args):
+    """``np.apply_along_axis(func1d, axis, arr, *args)`` as numpy computes it: ``func1d`` of each 1-d
+    slice along ``axis``, its results stacked where that axis was (a scalar result removes the axis,
+    an array result's axes take its place), in the first result's dtype.  Positional extra arguments
+    only (sct reads no **kw)."""
+    arr = np.asanyarray(arr)
+    nd = arr.ndim
+    if not -nd <= axis < nd:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {nd}")
+    axis = axis % nd
+    moved = np.moveaxis(arr, axis, -1)
+    outer = moved.shape[:-1]
+    if int(np.prod(outer)) == 0:
+        raise ValueError("Cannot apply_along_axis when any iteration dimensions are 0")
+    results = [np.asanyarray(func1d(moved[index], *args)) for index in np.ndindex(*outer)]
+    first = results[0]
+    stacked = np.stack([r.astype(first.dtype, copy=False) for r in results]).reshape(outer + first.shape)
+    count = first.ndim
+    return np.moveaxis(stacked, list(range(len(outer), len(outer) + count)), list(range(axis, axis + count)))
+
+
 def ediff1d_items(ary, to_end=None, to_begin=None):
     """``np.ediff1d``: the differences of the flattened array, ``to_begin`` before and ``to_end`` after."""
     flat = np.ravel(ary)
@@ -1882,6 +1903,7 @@ def polyfit_items(x, y, deg, rcond=None, full=False, w=None, cov=False):
 
 
 equivalent(np.ediff1d, ediff1d_items)
+equivalent(np.apply_along_axis, apply_along_axis_items)
 equivalent(np.polyfit, polyfit_items)
 equivalent(np.vander, vander_items)
 

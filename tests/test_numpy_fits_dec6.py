@@ -1,4 +1,4 @@
-"""np.polyfit, np.vander and np.ediff1d (were "no derivative rule"), read through Python equivalents
+"""np.polyfit, np.vander, np.ediff1d and np.apply_along_axis (were "no derivative rule"), read through Python equivalents
 that compute numpy's values bit for bit (runtime/more_ops.py), and np.linalg.lstsq with a list
 argument, whose derivative crashed ("Field elements must be 2- or 3-tuples": the list read as a dtype)."""
 import numpy as np
@@ -21,6 +21,11 @@ CASES = {
     "ediff1d": lambda x: np.sum(np.ediff1d(x, to_begin=x[0]) ** 2),
     "ediff1d_2d": lambda x: np.sum(np.ediff1d(x.reshape(2, 2)) ** 3),
     "ediff1d_end": lambda x: np.sum(np.ediff1d(x, to_end=[1.0, 2.0]) ** 2),
+    "apply_along_rows": lambda x: np.sum(np.apply_along_axis(lambda r: r ** 2, 1, x.reshape(2, 2))),
+    "apply_along_scalar": lambda x: np.sum(np.apply_along_axis(lambda r: np.sum(r ** 3), 0, x.reshape(2, 2)) ** 2),
+    "apply_along_norm": lambda x: np.sum(np.apply_along_axis(np.linalg.norm, 1, x.reshape(2, 2))),
+    "apply_along_args": lambda x: np.sum(np.apply_along_axis(lambda r, p: r ** p, 0, x.reshape(2, 2), 3)),
+    "apply_along_outer": lambda x: np.sum(np.apply_along_axis(lambda r: np.outer(r, r), 1, x.reshape(2, 2)) ** 2),
     "lstsq_list_b": lambda x: np.sum(np.linalg.lstsq(x.reshape(2, 2) + 2 * np.eye(2), [1.0, 2.0], rcond=None)[0] ** 2),
     "lstsq_list_a": lambda x: np.sum(np.linalg.lstsq([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]], x,
                                                      rcond=None)[0] ** 2),
@@ -58,7 +63,9 @@ def test_first_and_second_derivatives(name):
 
 @pytest.mark.parametrize("fn", [lambda x: np.polyfit(T, x, 2), lambda x: np.polyfit(x, T, 3),
                                 lambda x: np.vander(x, 3), lambda x: np.vander(x, increasing=True),
-                                lambda x: np.ediff1d(x, to_begin=x[0])])
+                                lambda x: np.ediff1d(x, to_begin=x[0]),
+                                lambda x: np.apply_along_axis(lambda r: np.outer(r, r), 0, x.reshape(2, 2)),
+                                lambda x: np.apply_along_axis(lambda r: r[:1] * 2, -1, x.reshape(2, 2))])
 def test_values_are_numpys(fn):
     got = np.asarray(dlfeval(fn, dlarray(X.copy())).data)
     want = fn(X.copy())
