@@ -106,3 +106,105 @@ def rows_unknown_count(x, n):
 def test_comprehension_over_a_range_not_constant_still_refused():
     with pytest.raises(sct.CompileError, match="inside a loop"):
         dlfeval(rows_unknown_count, dlarray(X.copy()), 3)
+
+
+# --- writes through `.flat` --------------------------------------------------------------------------
+# GP code adds jitter to a kernel's diagonal with `K.flat[::n + 1] += jitter` (and fills buffers with
+# `out.flat[i] = v`); sct refused every write through `.flat` of a traced array ("write into K by its
+# indices instead").  sct/normalize.py FlatReads now writes `x.flat[i] op= v` as `x[rt.flat_index(x, i)]
+# op= v` (the same elements, in flat's C order), and `x.flat[i] = v` with v given one value or one per
+# element (numpy repeats other counts: refused).
+
+def gp_flat_jitter(theta, X, y):
+    ls = np.exp(theta[0])
+    d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    K = np.exp(-0.5 * d2 / ls ** 2)
+    K.flat[:: K.shape[0] + 1] += np.exp(theta[1])
+    alpha = np.linalg.solve(K, y)
+    return 0.5 * y @ alpha + 0.5 * np.linalg.slogdet(K)[1]
+
+
+def flat_set_values(x):
+    K = np.outer(x, x)
+    K.flat[::4] = x ** 2 + 1          # one value per element written
+    K.flat[1] = 10 * x[2]             # one element
+    K.flat[-1] += x[0]
+    return np.sum(K * np.arange(9).reshape(3, 3))
+
+
+def flat_fill_buffer(x):
+    out = np.zeros((2, 3))
+    for i in range(6):
+        out.flat[i] = x[i % 3] ** 2 * (i + 1)
+    return np.sum(out @ np.ones(3))
+
+
+def flat_of_a_view(x):
+    A = np.outer(x, x)
+    K = A[:2]                         # a view: the writes reach A
+    K.flat[1:4] *= 3.0
+    return np.sum(A * np.arange(9).reshape(3, 3))
+
+
+def flat_of_a_transpose(x):
+    K = np.outer(x, np.arange(1.0, 4.0)).T     # flat walks K's C order, not its memory's
+    K.flat[1:3] = x[:2] * 5
+    return np.sum(K * np.arange(9).reshape(3, 3))
+
+
+def flat_duplicates(x):
+    K = np.outer(x, x)
+    K.flat[[1, 1, 2]] += x            # buffered as numpy's: the repeated element takes the last value
+    return np.sum(K * np.arange(9).reshape(3, 3))
+
+
+RNG = np.random.default_rng(6)
+XG, YG = RNG.standard_normal((5, 2)), RNG.standard_normal(5)
+
+
+def _gradient_of(f, x, *data):
+    y = f(x, *data)
+    return y, dlgradient(y, x)
+
+
+def _second(f, x, v, *data):
+    y = f(x, *data)
+    g = dlgradient(y, x)
+    z = np.sum(g * v)
+    return z, dlgradient(z, x)
+
+
+@pytest.mark.parametrize("fun, x, data", [
+    (gp_flat_jitter, np.array([0.2, -1.0]), (XG, YG)),
+    (flat_set_values, np.array([0.5, -1.2, 0.8]), ()),
+    (flat_fill_buffer, np.array([0.5, -1.2, 0.8]), ()),
+    (flat_of_a_view, np.array([0.5, -1.2, 0.8]), ()),
+    (flat_of_a_transpose, np.array([0.5, -1.2, 0.8]), ()),
+    (flat_duplicates, np.array([0.5, -1.2, 0.8]), ()),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_writes_through_flat(fun, x, data):
+    y, g = dlfeval(_gradient_of, fun, dlarray(x.copy()), *data)
+    assert_close(np.asarray(y.data), fun(x.copy(), *data), rtol=1e-12, atol=1e-12, what="value")
+    plain = lambda v: fun(v, *data)
+    assert_close(np.asarray(g.data), numerical_gradient(plain, [x.copy()], 0), what="gradient")
+    # second order (the written-out index is a constant of the sweep) and float32
+    v = np.linspace(-1.0, 1.0, x.size)
+    _, hv = dlfeval(_second, fun, dlarray(x.copy()), v, *data)
+    h = 1e-5
+    gp = np.asarray(dlfeval(_gradient_of, fun, dlarray(x + h * v), *data)[1].data)
+    gm = np.asarray(dlfeval(_gradient_of, fun, dlarray(x - h * v), *data)[1].data)
+    assert_close(np.asarray(hv.data), (gp - gm) / (2 * h), rtol=1e-4, atol=1e-5, what="Hessian-vector product")
+    y32, g32 = dlfeval(_gradient_of, fun, dlarray(x.astype(np.float32)), *data)
+    assert g32.data.dtype == np.float32
+    assert np.asarray(y32.data).dtype == np.asarray(fun(x.astype(np.float32), *data)).dtype
+
+
+def flat_repeated_values(x):
+    K = np.outer(x, x)
+    K.flat[::4] = x[:2]               # numpy repeats the 2 values over the 3 elements
+    return np.sum(K)
+
+
+def test_flat_write_numpy_would_repeat_is_refused():
+    with pytest.raises(sct.EvaluationError, match="repeats or cuts"):
+        dlfeval(_gradient_of, flat_repeated_values, dlarray(np.array([0.5, -1.2, 0.8])))
