@@ -5791,16 +5791,17 @@ def flat_index(a, index):
     """The index of ``a`` naming the elements ``a.flat[index]`` names (sct/normalize.py ``FlatReads``:
     ``a.flat[i] += v`` is written ``a[flat_index(a, i)] += v``): a tuple of integer arrays (or of
     integers, for one element), in flat's order (C order of a's indices, whatever its memory layout)."""
-    if not isinstance(a, np.ndarray):
+    shape = getattr(a, "shape", None)
+    if not isinstance(shape, tuple) or isinstance(a, np.generic):
         raise SctError(f"sct writes `x.flat[...] = v` as an indexed write into x, and x is a "
                        f"{type(a).__name__}, not an array: write into it without .flat")
-    return np.unravel_index(np.arange(a.size)[index], a.shape)
+    return np.unravel_index(np.arange(int(np.prod(shape)))[index], shape)
 
 
 def flat_assigned(v, a, index):
     """The values of ``a.flat[index] = v`` in the form the indexed write takes: one value as it is, as many
     values as elements flattened; numpy's flat assignment repeats or cuts other counts (refused)."""
-    count = np.arange(np.size(a))[index].size
+    count = np.arange(int(np.prod(np.shape(a))))[index].size
     size = np.size(v)
     if size == 1 or (size == count and np.ndim(v) <= 1):
         return v
