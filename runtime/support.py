@@ -5810,6 +5810,41 @@ def _flat_values_rule(g, ans, a):
     return np.reshape(g, np.shape(a))
 
 
+INDEX = np.s_      # ``INDEX[::4]`` is slice(None, None, 4): an index written in ``x.flat[...]`` as a value
+
+
+def flat_index(a, index):
+    """The index of ``a`` naming the elements ``a.flat[index]`` names (sct/normalize.py ``FlatReads``:
+    ``a.flat[i] += v`` is written ``a[flat_index(a, i)] += v``): a tuple of integer arrays (or of
+    integers, for one element), in flat's order (C order of a's indices, whatever its memory layout)."""
+    shape = getattr(a, "shape", None)
+    if not isinstance(shape, tuple) or isinstance(a, np.generic):
+        raise SctError(f"sct writes `x.flat[...] = v` as an indexed write into x, and x is a "
+                       f"{type(a).__name__}, not an array: write into it without .flat")
+    return np.unravel_index(np.arange(int(np.prod(shape)))[index], shape)
+
+
+def flat_assigned(v, a, index):
+    """The values of ``a.flat[index] = v`` in the form the indexed write takes: one value as it is, as many
+    values as elements flattened; numpy's flat assignment repeats or cuts other counts (refused)."""
+    count = np.arange(int(np.prod(np.shape(a))))[index].size
+    size = np.size(v)
+    if size == 1 or (size == count and np.ndim(v) <= 1):
+        return v
+    if size == count:
+        return np.ravel(v)
+    raise SctError(f"`x.flat[...] = v` writes {count} element{'s' if count != 1 else ''} and v has {size}: numpy "
+                   "repeats or cuts the values, which sct does not follow; give one value or one per element")
+
+
+@defrule(flat_assigned, wrt=("v",), linear=("v",), nondiff=("a", "index"))
+def _flat_assigned_rule(g, ans, v, a, index):
+    return np.reshape(g, np.shape(v))
+
+
+nondifferentiable(flat_index)
+
+
 @defrule(bind_closure, wrt=("env",), many_outputs=True)
 def _bind_closure_rule(g, ans, fn, env, frame, names, line, ndefaults=0, shown=None):
     return g

@@ -181,8 +181,9 @@ class FlatReads(gast.NodeTransformer):
     (``list``, ``tuple``, ``sum``, ``sorted``, ``max``, ``min``, ``enumerate``, ``zip``) reads
     ``rt.flat_values(x)`` instead: ``x.flatten()`` of an array, the same items in the same order, always
     new values (as flat's items and slices are: a write into one leaves x as it was), its adjoint the
-    reshape back (``x.flat`` itself of a user's object).  Any other use of ``.flat`` (written into,
-    bound to a name) is left as written: refused where x is traced."""
+    reshape back (``x.flat`` itself of a user's object).  ``x.flat[i] = v`` and ``x.flat[i] += v`` of a name
+    ``x`` (an index without calls) write ``x[rt.flat_index(x, i)]``.  Any other use of ``.flat`` (written
+    into otherwise, bound to a name) is left as written: refused where x is traced."""
     WALKERS = frozenset(("list", "tuple", "sum", "sorted", "max", "min", "enumerate", "zip"))
 
     def __init__(self, rt_name: str, local_functions=frozenset(), fresh_names=frozenset(), walkers=WALKERS):
@@ -203,6 +204,50 @@ class FlatReads(gast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.ctx, gast.Load) and self._flat(node.value):
             node.value = self._flattened(node.value)
+        return node
+
+    def _flat_target(self, target):
+        """``x.flat[i]`` written into (``x`` a name): ``x[rt.flat_index(x, i)]``, the same elements by their
+        indices (a tuple of integer arrays, C order as flat's), a write sct follows as any indexed
+        write into ``x`` (was: refused where x is traced, so GP code's ``K.flat[::n + 1] += jitter``
+        needed rewriting by hand); else None."""
+        if not (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Attribute) and
+                target.value.attr == "flat" and isinstance(target.value.value, gast.Name)):
+            return None
+        if any(isinstance(n, (gast.Call, gast.NamedExpr, gast.Lambda, gast.ListComp, gast.GeneratorExp,
+                              gast.DictComp, gast.SetComp, gast.Await, gast.Yield, gast.YieldFrom))
+               for n in walk_nodes(target.slice)):
+            return None         # (the index is read twice in `x.flat[i] = v`: no call in it)
+        base = target.value.value.id
+        # the index as a value: rt.INDEX[i] (numpy's np.s_) gives ``::4`` as slice(None, None, 4)
+        key = gast.Subscript(value=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
+                                                                  type_comment=None), attr="INDEX", ctx=gast.Load()),
+                             slice=target.slice, ctx=gast.Load())
+        index = call(f"{self.rt_name}.flat_index", [gast.Name(id=base, ctx=gast.Load(), annotation=None,
+                                                              type_comment=None), key])
+        return gast.copy_location(gast.Subscript(value=gast.Name(id=base, ctx=gast.Load(), annotation=None,
+                                                                 type_comment=None),
+                                                 slice=index, ctx=target.ctx), target)
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        target = self._flat_target(node.target)
+        if target is not None:
+            node.target = target
+        return node
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        if len(node.targets) == 1:
+            target = self._flat_target(node.targets[0])
+            if target is not None:
+                # numpy's flat assignment repeats (or cuts) the values to the number of elements written;
+                # rt.flat_assigned gives them in the indexed write's form (one value, or as many as the
+                # elements, flattened) and refuses other counts
+                node.value = gast.copy_location(call(f"{self.rt_name}.flat_assigned", [
+                    node.value, gast.Name(id=target.value.id, ctx=gast.Load(), annotation=None, type_comment=None),
+                    copy.deepcopy(target.slice.args[1])]), node.value)
+                node.targets = [target]
         return node
 
     def visit_For(self, node):

@@ -27,6 +27,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     ids[id(value)] = public
     ns.ZERO = support.ZERO                  # the zero adjoint marker, compared by identity
     ns.PARTIAL_UNSET = support.PARTIAL_UNSET    # a partial's keyword the call left out (sct/partials.py)
+    ns.INDEX = support.INDEX                # np.s_: an index of `x.flat[...] = v` as a value (sct/normalize.py)
     for name, value in scalar_ops.EXPORTS.items():     # math functions, called directly (sct/scalars.py)
         setattr(ns, name, value)
     # Python's own list/dict/isinstance, whatever the user's code names so (sct/normalize_loops.py

@@ -60,6 +60,10 @@ def _unroll(body: List, line: int) -> bool:
         if isinstance(s, _DEFS) or not _holds(s, line):
             i += 1
             continue
+        if not hasattr(s, "body") and _unroll_comprehensions(s, line):
+            found = True
+            i += 1
+            continue
         if isinstance(s, (gast.For, gast.AsyncFor, gast.While)):
             steps = _steps(s)
             if steps is None:
@@ -121,3 +125,56 @@ def _leaves_early(body: List) -> bool:
         inner = nested_loop or isinstance(node, (gast.For, gast.AsyncFor, gast.While))
         todo.extend((child, inner) for child in gast.iter_child_nodes(node))
     return False
+
+
+def _unroll_comprehensions(stmt, line: int) -> bool:
+    """Write out, in the simple statement ``stmt``, each list comprehension ``[e for i in range(3)]``
+    around ``line`` as the list ``[e(i=0), e(i=1), e(i=2)]`` (Python evaluates the items in that
+    order; the comprehension's ``i`` is its own, so nothing outside reads it): the Hessian rows
+    ``np.stack([dlgradient(g[i], x) for i in range(3)])`` then have a sweep each, as the written-out
+    for loop has.  Only one ``for`` over a constant range, no ``if``, and an item without nested
+    functions or comprehensions (a lambda there would read ``i`` late: Python's last value); whether
+    one was written out."""
+    found = False
+
+    class Writer(gast.NodeTransformer):
+        def visit_ListComp(self, node):
+            nonlocal found
+            self.generic_visit(node)
+            if not _holds(node, line) or len(node.generators) != 1:
+                return node
+            gen = node.generators[0]
+            if gen.ifs or getattr(gen, "is_async", 0) or not isinstance(gen.target, gast.Name):
+                return node
+            it = gen.iter
+            if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
+                    not it.keywords and 1 <= len(it.args) <= 3):
+                return node
+            bounds = [constant_int(a) for a in it.args]
+            if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+                return node
+            steps = range(*bounds)
+            if len(steps) > MAX_TRIPS or any(isinstance(n, _SCOPES) for n in gast.walk(node.elt)):
+                return node
+            name = gen.target.id
+            items = []
+            for value in steps:
+                item = copy.deepcopy(node.elt)
+                for n in list(gast.walk(item)):
+                    for field, old in gast.iter_fields(n):
+                        if isinstance(old, gast.Name) and old.id == name:
+                            setattr(n, field, gast.copy_location(const(value), old))
+                        elif isinstance(old, list):
+                            old[:] = [gast.copy_location(const(value), e)
+                                      if isinstance(e, gast.Name) and e.id == name else e for e in old]
+                if isinstance(item, gast.Name) and item.id == name:
+                    item = gast.copy_location(const(value), item)
+                items.append(item)
+            found = True
+            return gast.copy_location(gast.List(elts=items, ctx=gast.Load()), node)
+
+    Writer().visit(stmt)
+    return found
+
+
+_SCOPES = _DEFS + (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)

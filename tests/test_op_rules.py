@@ -675,6 +675,9 @@ CASES = [
     Case(support.point_total, [R(3), C(np.zeros((3, 2))), C(0)]),   # dllaplacian's sum of u (a complex u: refused)
     Case(support.dlarray_of, [R(3, 2), C("CBT")], complex=True),       # dlarray(x, fmt) of a traced x
     Case(support.flat_values, [R(3, 2)], complex=True),                 # x.flat read for its values
+    Case(support.flat_assigned, [R(2, 3)], complex=True,                # x.flat[::2] = v of a (3, 4) x
+         fn=lambda v: support.flat_assigned(v, np.zeros((3, 4)), slice(None, None, 2)),
+         rule=lambda g, ans, v: support._flat_assigned_rule(g, ans, v, np.zeros((3, 4)), slice(None, None, 2))),
     Case(support.sequence_source_adjoint, [R(3, 2), C(np.zeros((3, 2)))], complex=True),
     # an object walked by its __iter__ (its fields): items' adjoints to the fields and back
     Case(support.iterated_adjoint, [R(2), R(3)], (0, 1), complex=True,

@@ -249,11 +249,11 @@ def test_refusals_name_the_users_spelling_and_advise_what_works():
         dlfeval(gradient_of, copyto_into_a_slice, {"a": dlarray(a)}, x)
     text = str(info.value)
     assert "h_item" not in text and "`h[:2] = value` instead of `np.copyto(h[:2], value)`" in text, text
-    with pytest.raises(sct.CompileError) as info:        # was: "Write `H.flat = H.flat.copy()`"
-        dlfeval(gradient_of, write_through_flat, {"a": dlarray(a)}, x)
-    text = str(info.value)
-    assert info.value.lineno == write_through_flat.__code__.co_firstlineno + 2
-    assert "H.flat = H.flat.copy()" not in text and "H[np.unravel_index(i, H.shape)] = value" in text, text
+    # `H.flat[5] = 1.0` now runs, as `H[np.unravel_index(5, H.shape)] = 1.0` (red team corpus7, dec 6:
+    # sct/normalize.py FlatReads writes it so); it was refused with that advice
+    y, g = dlfeval(gradient_of, write_through_flat, {"a": dlarray(a)}, x)
+    assert_close(extractdata(y), write_through_flat({"a": a.copy()}, x))
+    assert_close(extractdata(g["a"]), numerical_gradient(lambda v: write_through_flat({"a": v}, x), [a.copy()], 0))
     y, g = dlfeval(gradient_of, write_by_unravelled_index, {"a": dlarray(a)}, x)   # the advice works
     assert_close(extractdata(y), write_by_unravelled_index({"a": a.copy()}, x))
     assert_close(extractdata(g["a"]), numerical_gradient(lambda v: write_by_unravelled_index({"a": v}, x), [a.copy()], 0))
