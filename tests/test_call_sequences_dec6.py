@@ -47,3 +47,67 @@ def test_hvp_starred_empty_constants_draws_once():
     np.testing.assert_allclose(got, 2 * np.random.randn(3) * v, rtol=1e-12)
     now = np.random.get_state()
     assert after[2] == now[2] and np.array_equal(after[1], now[1])
+
+
+# --- the walks of a loader of the user's class were kept past the dlfeval call that made them: a later
+# call's recomputation (a dlgradient differentiated again) whose walk of the loader gave other items than
+# its own first run was taken for one of an earlier call's walks and ran, with the batches in another
+# order than Python's single run: the loss right, the gradient and its derivative another loss's
+# (g [-0.62, 5.08] for [2.44, 6.04]). A fresh process refused it. Every walk's batches were held too.
+
+class _EpochLoader:
+    def __init__(self, items):
+        self.items = items
+        self.epoch = 0
+
+    def __iter__(self):
+        self.epoch += 1
+        k = self.epoch % 3
+        return iter(self.items[k:] + self.items[:k])
+
+
+_ITEMS = [np.array([1.0, 2.0]), np.array([-1.0, 0.5]), np.array([0.3, 0.3])]
+_W = np.array([0.4, -0.3])
+
+
+def _first_order(w, loader):
+    loss = 0.0
+    i = 0.0
+    for b in loader:
+        i = i + 1.0
+        loss = loss + i * np.sum(np.sin(w * b))
+    return loss, dlgradient(loss, w)
+
+
+def _second_order(w, loader):
+    loss = 0.0
+    i = 0.0
+    for b in loader:
+        i = i + 1.0
+        loss = loss + i * np.sum(np.sin(w * b))
+    g = dlgradient(loss, w)
+    return loss, g, dlgradient(np.sum(g ** 2), w)
+
+
+def test_loader_walks_of_earlier_calls_do_not_stand_for_this_ones():
+    loader = _EpochLoader(_ITEMS)
+    for _ in range(3):          # first-order calls walk the loader in each of its three orders
+        _, g = dlfeval(_first_order, dlarray(_W), loader)
+    k = loader.epoch % 3
+    order = _ITEMS[k:] + _ITEMS[:k]
+    want = sum((i + 1.0) * b * np.cos(_W * b) for i, b in enumerate(order))
+    np.testing.assert_allclose(extractdata(g), want, rtol=1e-12)
+    with pytest.raises(sct.SctError, match="gave other items"):
+        dlfeval(_second_order, dlarray(_W), loader)
+
+
+def test_walks_are_not_kept_past_the_call():
+    from sct.runtime import effects
+    loader = _EpochLoader(_ITEMS)
+    for _ in range(5):
+        dlfeval(_first_order, dlarray(_W), loader)
+    gens = [(b for b in _ITEMS) for _ in range(3)]
+    for gen in gens:
+        dlfeval(_first_order, dlarray(_W), gen)
+    s = effects.state()
+    assert not s.walks and not s.walked and not s.draws
