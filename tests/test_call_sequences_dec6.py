@@ -111,3 +111,46 @@ def test_walks_are_not_kept_past_the_call():
         dlfeval(_first_order, dlarray(_W), gen)
     s = effects.state()
     assert not s.walks and not s.walked and not s.draws
+
+
+# --- whether a helper writes into what its parameters hold was kept per helper code, though it read the
+# helpers it calls: after a first call with a helper's helper that wrote nothing, the helper redefined to
+# write into the caller's buffer (a notebook cell run again) was refused ("writing into buf[...] in place
+# changes a traced value"), where the same call first in a fresh process ran (the helper read in place)
+
+def _inner_pure(buf, x):
+    return x * 2.0
+
+
+def _inner_writes(buf, x):
+    buf[:] = x ** 2
+    return x * 2.0
+
+
+_inner = _inner_pure
+
+
+def _fill(buf, x):
+    return _inner(buf, x)
+
+
+def _fills(x):
+    A = np.zeros(2)
+    r = _fill(A, x)
+    y = np.sum(A * x) + np.sum(r)
+    return y, dlgradient(y, x)
+
+
+def test_helper_of_helper_redefined_to_write_into_buffer():
+    global _inner
+    x = np.array([0.3, 0.7])
+    _inner = _inner_pure
+    try:
+        y, g = dlfeval(_fills, dlarray(x))
+        np.testing.assert_allclose(extractdata(g), [2.0, 2.0])
+        _inner = _inner_writes
+        y, g = dlfeval(_fills, dlarray(x))
+        np.testing.assert_allclose(extractdata(y), np.sum(x ** 3) + np.sum(2 * x), rtol=1e-12)
+        np.testing.assert_allclose(extractdata(g), 3 * x ** 2 + 2, rtol=1e-12)
+    finally:
+        _inner = _inner_pure
