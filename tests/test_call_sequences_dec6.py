@@ -154,3 +154,45 @@ def test_helper_of_helper_redefined_to_write_into_buffer():
         np.testing.assert_allclose(extractdata(g), 3 * x ** 2 + 2, rtol=1e-12)
     finally:
         _inner = _inner_pure
+
+
+# --- the user classes a helper's `return Cls(...)` builds were kept per helper code with the class
+# objects of the first call: the class redefined with an __rmul__ (a notebook cell run again after the
+# first call's TypeError) was read as the old class, without the operator, so `x * make(2.0)` ran the
+# new __rmul__ differentiated as numpy's *: y right, the gradient [1.68, 1.68] for [1.91, 1.53]; the
+# same call first in a fresh process is refused
+
+class _P:
+    def __init__(self, a):
+        self.a = a
+
+
+def _make_p(a):
+    return _P(a)
+
+
+def _uses_p(x):
+    p = _make_p(2.0)
+    y = np.sum(x * p)
+    return y, dlgradient(y, x)
+
+
+def test_class_a_helper_returns_redefined_with_an_operator():
+    global _P
+    x = np.array([0.3, 0.7])
+    old = _P
+    try:
+        with pytest.raises(TypeError):
+            dlfeval(_uses_p, dlarray(x))
+
+        class _P:
+            def __init__(self, a):
+                self.a = a
+
+            def __rmul__(self, other):
+                return np.sin(other) * self.a
+        globals()["_P"] = _P
+        with pytest.raises(sct.SctError, match="__rmul__"):
+            dlfeval(_uses_p, dlarray(x))
+    finally:
+        globals()["_P"] = old
