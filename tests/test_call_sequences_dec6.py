@@ -196,3 +196,58 @@ def test_class_a_helper_returns_redefined_with_an_operator():
             dlfeval(_uses_p, dlarray(x))
     finally:
         globals()["_P"] = old
+
+
+# --- a subclass of ndarray given an operator after a first call (MyArr.__mul__ = ...): the answer "no
+# operator of its own" was kept per class, and the first call's entry matched the argument by its
+# attributes, so the new operator's result ran differentiated as ndarray's * (y 200 as Python's, the
+# gradient [100, 100] for 0); a fresh process refuses such a subclass
+
+def test_ndarray_subclass_given_an_operator_after_a_first_call():
+    class MyArr(np.ndarray):
+        pass
+
+    def f(x, c):
+        y = np.sum(x * c)
+        return y, dlgradient(y, x)
+
+    x = np.array([0.3, 0.7])
+    c = np.array([2.0, 3.0]).view(MyArr)
+    y, g = dlfeval(f, dlarray(x), c)
+    np.testing.assert_allclose(extractdata(g), [2.0, 3.0])
+    MyArr.__mul__ = lambda self, o: np.asarray(o) * 0.0 + 100.0
+    MyArr.__rmul__ = lambda self, o: np.asarray(o) * 0.0 + 100.0
+    with pytest.raises(sct.SctError, match="subclass of numpy's ndarray"):
+        dlfeval(f, dlarray(x), c)
+
+
+# --- an accelerated function given to dlfeval after it ran outside: the checks of dlfeval's arguments
+# for a dlarray held twice (tied weights) and for a dlarray's memory shared with a plain array walked
+# into the accelerated function's cache, whose entries' guards hold the module's globals: a module-level
+# W given to dlfeval was found there too and its gradient refused ("held at more than one place"), and
+# dlarray(x) of a module-level x refused as sharing x's memory, where the same call first ran
+
+@sct.accelerate
+def _acc_sin(w, x):
+    return np.sum(np.sin(w * x))
+
+
+def _through(w, x, h):
+    y = h(w, x)
+    return y, dlgradient(y, w)
+
+
+_W_GLOBAL = dlarray(np.array([0.3, 0.7]))
+_X_GLOBAL = np.array([1.0, 2.0])
+_C_GLOBAL = np.array([2.0, 3.0])
+
+
+def test_accelerated_function_argument_after_it_ran_outside():
+    W, X = _W_GLOBAL, _X_GLOBAL
+    np.testing.assert_allclose(extractdata(_acc_sin(W, X)), np.sum(np.sin(W.data * X)))
+    y, g = dlfeval(_through, W, X, _acc_sin)
+    np.testing.assert_allclose(extractdata(g), X * np.cos(W.data * X), rtol=1e-12)
+    x, c = _X_GLOBAL, _C_GLOBAL
+    _acc_sin(dlarray(x), c)
+    y, g = dlfeval(_through, dlarray(x), c, _acc_sin)
+    np.testing.assert_allclose(extractdata(g), c * np.cos(x * c), rtol=1e-12)
