@@ -414,6 +414,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         helper = resolver.resolve_name(name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    if unroll:
+        # loops written out as builtin range's steps (sct/unroll.py): the code no longer reads `range`,
+        # so guard it here; a global `range` defined after the first call ran the old steps (was: Python's
+        # one step of a shadowing range, sct's three of the builtin's, a wrong value and gradient)
+        resolver.resolve_name("range")
     for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
         resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles

@@ -251,3 +251,34 @@ def test_accelerated_function_argument_after_it_ran_outside():
     _acc_sin(dlarray(x), c)
     y, g = dlfeval(_through, dlarray(x), c, _acc_sin)
     np.testing.assert_allclose(extractdata(g), c * np.cos(x * c), rtol=1e-12)
+
+
+# --- a loop around a gradient differentiated again is written out as builtin range's steps
+# (sct/unroll.py); the code then no longer read `range`, so a global `range` defined after the first
+# call left the entry in use: sct ran three steps (loss 0.204) where Python ran the shadowing range's one
+# (0.418); the same call first in a fresh process is refused
+
+def _meta_steps(w):
+    v = w
+    for i in range(3):
+        g = dlgradient(np.sum(np.sin(v * 1.5)), v)
+        v = v - 0.1 * g
+    loss = np.sum(v ** 2)
+    return loss, dlgradient(loss, w)
+
+
+def test_range_shadowed_after_a_loop_was_written_out():
+    w = np.array([0.3, 0.7])
+    loss, g = dlfeval(_meta_steps, dlarray(w))
+    v = w
+    for _ in range(3):
+        v = v - 0.15 * np.cos(1.5 * v)
+    np.testing.assert_allclose(extractdata(loss), np.sum(v ** 2), rtol=1e-12)
+    globals()["range"] = lambda n: [0]
+    try:
+        with pytest.raises(sct.SctError):
+            dlfeval(_meta_steps, dlarray(w))
+    finally:
+        del globals()["range"]
+    loss, g = dlfeval(_meta_steps, dlarray(w))
+    np.testing.assert_allclose(extractdata(loss), np.sum(v ** 2), rtol=1e-12)
