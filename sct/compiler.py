@@ -409,6 +409,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    _builtins_of_generated_code(fn, inlined, resolver)
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
@@ -665,6 +666,44 @@ def _other_parameters(fdef) -> set:
     a = fdef.args
     return {p.id for p in list(a.kwonlyargs) + list(getattr(a, "posonlyargs", []) or []) + [a.vararg, a.kwarg]
             if isinstance(p, gast.Name)}
+
+
+#: the builtins sct's passes write calls of into the code they generate (a loop's ``len(seq)``, a map's
+#: ``zip(...)``, unrolled ``range``...), meaning Python's own
+_GENERATED_BUILTINS = ("len", "zip", "range", "slice", "set", "list", "tuple", "min", "hasattr")
+
+
+def _code_names(code, out: set) -> set:
+    """The global and free names ``code`` and the code nested in it read."""
+    out.update(code.co_names)
+    out.update(code.co_freevars)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_names(c, out)
+    return out
+
+
+def _builtins_of_generated_code(fn, inlined, resolver) -> None:
+    """A builtin the generated code calls (``_GENERATED_BUILTINS``) that the function's module defines
+    again (``len = 5`` or ``def len(x)`` in a notebook), where the user's own code (the function's and
+    the helpers read in place) never reads that name: the generated calls are Python's builtin's (was:
+    resolved as the module's, so every for loop of a module with its own ``len`` ran once, a silently
+    wrong value and gradient; a ``len`` defined after the first call the same on the next compile)."""
+    glob = getattr(fn, "__globals__", None)
+    code = getattr(fn, "__code__", None)
+    if not isinstance(glob, dict) or code is None:
+        return
+    shadowed = [n for n in _GENERATED_BUILTINS if n in glob and glob[n] is not getattr(builtins, n)]
+    if not shadowed:
+        return
+    read = _code_names(code, set())
+    for name in inlined:
+        helper = resolver.globals.get(name)
+        if isinstance(getattr(helper, "__code__", None), types.CodeType):
+            _code_names(helper.__code__, read)
+    for name in shadowed:
+        if name not in read and name not in resolver.known:
+            resolver.known[name] = getattr(builtins, name)
 
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):

@@ -102,8 +102,9 @@ class AttributeBuiltins(gast.NodeTransformer):
     setattr and delattr are refused (getattr of an object holding traced values is refused
     where it is differentiated)."""
 
-    def __init__(self, fail):
+    def __init__(self, fail, is_builtin=None):
         self.fail = fail
+        self.is_builtin = is_builtin or (lambda name: True)
 
     @staticmethod
     def _builtin(node, name: str, counts) -> bool:
@@ -157,7 +158,7 @@ class AttributeBuiltins(gast.NodeTransformer):
         if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
             self.fail(node, f"{node.func.id}() inside an expression",
                       f"call {node.func.id}() as a statement of its own (or assign the attribute)")
-        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]):
+        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]) and self.is_builtin("getattr"):
             obj, name = node.args[0], node.args[1].value
             attribute = gast.Attribute(value=obj, attr=name, ctx=gast.Load())
             if len(node.args) == 2:
@@ -654,7 +655,7 @@ class Normalizer(Statements, Loops, Expressions):
         rewritten = []
         for st, (builtins_, flat, _) in zip(body, reads):
             if builtins_:
-                st = AttributeBuiltins(self.fail).visit(st)
+                st = AttributeBuiltins(self.fail, self.is_builtin).visit(st)
             if flat:
                 st = FlatReads(self.rt_name, local_functions, fresh, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
