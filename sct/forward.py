@@ -513,6 +513,13 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
         where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
         raise user_error(EvaluationError(str(error), *where), fun) from None
     except SctError as error:
+        if getattr(error, "filename", None) == __file__ and "must be real" in str(error):
+            # dlgradient's refusal of a complex y in the reverse-over-reverse kernel (reached where
+            # forward mode does not follow fun: `lambda a: np.sum(f(a, *cs))`): named this file's
+            # kernel line, sct's own, not the user's; it is hvp's refusal of what fun returns
+            code = getattr(getattr(fun, "__func__", fun), "__code__", None)
+            where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+            raise user_error(EvaluationError("hvp: fun must return a real scalar", *where), fun) from None
         raise user_error(error, fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, (x,)), fun) from error

@@ -338,3 +338,17 @@ def _value_of(fn, x):
         return float(fn(np.array(x, dtype=float))[0])
     finally:
         M.dlgradient = saved
+
+
+# --- hvp of a complex result through a call forward mode does not follow (`f(a, *cs)`): the refusal
+# named sct/forward.py's kernel line (`y = fun(*before, x, *after)`), not the user's function
+
+def test_hvp_complex_result_refusal_names_the_users_function():
+    def f(x, c):
+        return x * c
+
+    cs = (1 + 1j,)
+    with pytest.raises(sct.SctError) as info:
+        sct.hvp(lambda a: np.sum(f(a, *cs)), np.array([0.3, 0.7]), np.array([1.0, 0.0]))
+    assert "test_call_sequences_dec6.py" in str(info.value) and "forward.py" not in str(info.value)
+    assert "real scalar" in str(info.value)
