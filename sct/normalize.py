@@ -446,6 +446,7 @@ class Normalizer(Statements, Loops, Expressions):
                  partials=None):
         self.rt_name = rt_name
         self.partials = partials      # sct.partials.PartialRewriter of the function (None: none rewritten)
+        self._loaded = None           # the names the function's tree reads (_builtin_names' guards)
         self.fdef = fdef
         self.computed = {}
         self.walrus_names = frozenset()   # names a := of the statement being normalized binds
@@ -599,6 +600,13 @@ class Normalizer(Statements, Loops, Expressions):
         import functools
         missing = object()
         known = {"reduce": functools.reduce}        # (not a builtin: the module imports functools')
+        if self.partials is not None:
+            # guarded, as is_builtin's: a module that defines its own filter, sum... after the first call
+            # recompiles (was: the code rewritten as the builtin's kept running: filter(f, xs) the
+            # builtin's walk, 1.6 where the module's filter gave 0.3)
+            if self._loaded is None:
+                self._loaded = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name)}
+            self.partials.used.update(n for n in names if n in self._loaded)
         return frozenset(n for n in names
                          if self._global_value(n, missing) in (missing, known.get(n, getattr(builtins, n, missing))))
 

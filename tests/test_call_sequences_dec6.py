@@ -352,3 +352,22 @@ def test_hvp_complex_result_refusal_names_the_users_function():
         sct.hvp(lambda a: np.sum(f(a, *cs)), np.array([0.3, 0.7]), np.array([1.0, 0.0]))
     assert "test_call_sequences_dec6.py" in str(info.value) and "forward.py" not in str(info.value)
     assert "real scalar" in str(info.value)
+
+
+# --- filter(f, xs) is rewritten as the builtin's walk where the module has no filter of its own, but the
+# name was not guarded: a module filter defined after the first call left the rewritten code running
+# (1.6 where Python's call of the module's filter gave 0.3)
+
+def _filtered(x):
+    return sum(filter(lambda v: v > 0.5, x)) + 0.0 * np.sum(x)
+
+
+def test_filter_defined_in_the_module_after_a_first_call():
+    x = np.array([0.3, 0.7, 0.9])
+    np.testing.assert_allclose(extractdata(dlfeval(_filtered, dlarray(x))), 1.6, rtol=1e-12)
+    globals()["filter"] = lambda f, xs: [xs[0]]
+    try:
+        np.testing.assert_allclose(extractdata(dlfeval(_filtered, dlarray(x))), _filtered(x), rtol=1e-12)
+    finally:
+        del globals()["filter"]
+    np.testing.assert_allclose(extractdata(dlfeval(_filtered, dlarray(x))), 1.6, rtol=1e-12)
