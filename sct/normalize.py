@@ -333,20 +333,21 @@ def _attribute_reads(node):
     return builtins_, flat, filtered
 
 
-def _constant_domain(node):
+def _constant_domain(node, is_builtin=lambda name: True):
     """The constants a comprehension's ``for`` walks, where they are written out: a tuple or list
     display of constants (``("W", "b")``) or ``range`` of constant ints; else None."""
     if isinstance(node, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Constant) for e in node.elts):
         return [e.value for e in node.elts]
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range" and \
             not node.keywords and 1 <= len(node.args) <= 3 and \
-            all(isinstance(a, gast.Constant) and type(a.value) is int for a in node.args):
+            all(isinstance(a, gast.Constant) and type(a.value) is int for a in node.args) and \
+            is_builtin("range"):       # (guarded: a module's own range, then or defined later, is not written out)
         bounds = range(*[a.value for a in node.args])
         return list(bounds) if len(bounds) <= 64 else None
     return None
 
 
-def _unrolled(node):
+def _unrolled(node, is_builtin=lambda name: True):
     """``[p[k] for k in ("W", "b")]`` as ``[p["W"], p["b"]]`` (a dict comprehension as a dict display,
     a generator as a tuple): the same values in the same order, for a comprehension with one ``for``
     over written-out constants, no ``if``, a name as its target, and no nested scope in it; else None."""
@@ -358,7 +359,7 @@ def _unrolled(node):
             isinstance(n, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp,
                            gast.NamedExpr)) for part in parts for n in walk_nodes(part)):
         return None
-    domain = _constant_domain(gen.iter)
+    domain = _constant_domain(gen.iter, is_builtin)
     if domain is None:
         return None
     name = gen.target.id
@@ -385,7 +386,7 @@ def _unrolled(node):
     return gast.copy_location(out, node)
 
 
-def unroll_gradient_comprehensions(stmts) -> None:
+def unroll_gradient_comprehensions(stmts, is_builtin=lambda name: True) -> None:
     """In the arguments of each ``dlgradient(y, ...)`` call, a comprehension over written-out
     constants becomes the display it builds (``dlgradient(loss, *[p[k] for k in ("W", "b")])`` is
     ``dlgradient(loss, *[p["W"], p["b"]])``): the x it passes are then the items of ``p`` themselves,
@@ -400,7 +401,7 @@ def unroll_gradient_comprehensions(stmts) -> None:
                 inner = a.value if starred else a
                 if isinstance(inner, gast.GeneratorExp) and not starred:
                     continue
-                new = _unrolled(inner)
+                new = _unrolled(inner, is_builtin)
                 if new is not None:
                     if starred:
                         a.value = new
@@ -678,7 +679,7 @@ class Normalizer(Statements, Loops, Expressions):
                 stored = stored | {"filter"}      # (a module's own filter: a call of it, not the builtin's walk)
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
                     for st, (_, _, filtered) in zip(body, reads)]
-        unroll_gradient_comprehensions(body)
+        unroll_gradient_comprehensions(body, self.is_builtin)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)
         body = lower_named_generators(body, self.namer, self.rt_name,
