@@ -409,7 +409,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
-    _builtins_of_generated_code(fn, inlined, resolver)
+    _builtins_of_generated_code(fn, fdef, inlined, resolver, filename)
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
@@ -683,7 +683,15 @@ def _code_names(code, out: set) -> set:
     return out
 
 
-def _builtins_of_generated_code(fn, inlined, resolver) -> None:
+def _name_loads(tree, names) -> Dict[str, int]:
+    counts = dict.fromkeys(names, 0)
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in counts:
+            counts[n.id] += 1
+    return counts
+
+
+def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     """A builtin the generated code calls (``_GENERATED_BUILTINS``) that the function's module defines
     again (``len = 5`` or ``def len(x)`` in a notebook), where the user's own code (the function's and
     the helpers read in place) never reads that name: the generated calls are Python's builtin's (was:
@@ -704,6 +712,31 @@ def _builtins_of_generated_code(fn, inlined, resolver) -> None:
     for name in shadowed:
         if name not in read and name not in resolver.known:
             resolver.known[name] = getattr(builtins, name)
+    conflicts = [n for n in shadowed if n in read]
+    if not conflicts:
+        return
+    # the user's code reads the module's own name too: one name cannot be both in the generated code.
+    # Where the code sct wrote reads it more often than the user's source does, it is refused (was: the
+    # generated calls were the module's, `len = lambda x: 1` read by the function made its loops run once)
+    from .parse import function_ast
+    try:
+        sources = [function_ast(fn)[0]] + [function_ast(resolver.globals[h])[0] for h in inlined
+                                           if isinstance(getattr(resolver.globals.get(h), "__code__", None),
+                                                         types.CodeType)]
+    except Exception:
+        return
+    before = dict.fromkeys(conflicts, 0)
+    for tree in sources:
+        for name, count in _name_loads(tree, conflicts).items():
+            before[name] += count
+    after = _name_loads(fdef, conflicts)
+    for name in conflicts:
+        if after[name] > before[name]:
+            raise CompileError(
+                f"the module of {fn.__qualname__}() defines its own {name!r}, which the function reads, and "
+                f"the code sct writes for it calls Python's builtin {name}() (for a loop or a comprehension): "
+                f"one name cannot be both. Rename the module's {name} (or import builtins and call "
+                f"builtins.{name} in your code)", filename, fn.__code__.co_firstlineno)
 
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):

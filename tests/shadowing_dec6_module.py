@@ -58,3 +58,10 @@ def mapped(x):
 def got_attr(x):
     s = np.sum(getattr(np, "sin")(x))
     return s, dlgradient(s, x)
+
+
+def reads_own_len(x):
+    s = 0.0 * len(x)          # the module's len (1), read by the function itself
+    for v in x:               # and a loop, for which sct's code calls Python's len
+        s = s + v * v
+    return s, dlgradient(s, x)

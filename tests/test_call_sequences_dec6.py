@@ -400,3 +400,11 @@ def test_gradient_comprehension_over_a_module_range():
             np.testing.assert_allclose(extractdata(g[1]), [2.0, 4.0])
     finally:
         del globals()["range"]
+
+
+def test_module_len_read_by_the_function_and_needed_by_its_loop_refused():
+    # the function reads the module's own len and has a loop, whose generated code needs Python's len:
+    # one name cannot be both (was: the loop ran once, 0.09 for 1.39)
+    import shadowing_dec6_module as M
+    with pytest.raises(sct.SctError, match="defines its own 'len'"):
+        dlfeval(M.reads_own_len, dlarray(np.array([0.3, 0.7, 0.9])))
