@@ -702,7 +702,10 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     if not isinstance(glob, dict) or code is None:
         return
     shadowed = [n for n in _GENERATED_BUILTINS if n in glob and glob[n] is not getattr(builtins, n)]
-    if not shadowed:
+    # a local or parameter of that name (`list = [...]`, `def f(x, range=3.0)`): the generated calls in
+    # the same function would read it (was: "'list' object is not callable" at the user's return line)
+    bound = [n for n in _GENERATED_BUILTINS if n in resolver.locals or n in code.co_freevars]
+    if not shadowed and not bound:
         return
     read = _code_names(code, set())
     for name in inlined:
@@ -712,7 +715,7 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     for name in shadowed:
         if name not in read and name not in resolver.known:
             resolver.known[name] = getattr(builtins, name)
-    conflicts = [n for n in shadowed if n in read]
+    conflicts = [n for n in shadowed if n in read] + [n for n in bound if n not in shadowed]
     if not conflicts:
         return
     # the user's code reads the module's own name too: one name cannot be both in the generated code.
@@ -732,10 +735,13 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     after = _name_loads(fdef, conflicts)
     for name in conflicts:
         if after[name] > before[name]:
+            owner = f"{fn.__qualname__}() binds a variable" if name in bound else \
+                f"the module of {fn.__qualname__}() defines its own {name!r}, which the function reads"
+            if name in bound:
+                owner += f" named {name!r}"
             raise CompileError(
-                f"the module of {fn.__qualname__}() defines its own {name!r}, which the function reads, and "
-                f"the code sct writes for it calls Python's builtin {name}() (for a loop or a comprehension): "
-                f"one name cannot be both. Rename the module's {name} (or import builtins and call "
+                f"{owner}, and the code sct writes for it calls Python's builtin {name}() (for a loop or a "
+                f"comprehension): one name cannot be both. Rename yours (or import builtins and call "
                 f"builtins.{name} in your code)", filename, fn.__code__.co_firstlineno)
 
 

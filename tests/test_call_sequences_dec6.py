@@ -408,3 +408,17 @@ def test_module_len_read_by_the_function_and_needed_by_its_loop_refused():
     import shadowing_dec6_module as M
     with pytest.raises(sct.SctError, match="defines its own 'len'"):
         dlfeval(M.reads_own_len, dlarray(np.array([0.3, 0.7, 0.9])))
+
+
+def test_local_named_len_with_a_loop_refused_at_the_function():
+    # a local `len` and a loop whose generated code calls Python's len (was: refused as "no derivative
+    # rule for 2" at the loop's line)
+    def f(x):
+        len = 2
+        s = 0.0
+        for v in x:
+            s = s + v * v * len
+        return s, dlgradient(s, x)
+
+    with pytest.raises(sct.SctError, match="named 'len'"):
+        dlfeval(f, dlarray(np.array([0.3, 0.7, 0.9])))
