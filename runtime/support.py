@@ -1047,7 +1047,12 @@ def array_subclass_override(cls) -> str:
     ``np.memmap`` and ``np.recarray`` (which only change where data lives) and any other class."""
     if not isinstance(cls, type) or not issubclass(cls, np.ndarray) or cls is np.ndarray:
         return ""
-    found = _SUBCLASS_CHECKED.get(cls)
+    # (kept with the sizes of the classes' own namespaces, checked on reuse: an operator set on the class
+    # after a first call, MyArr.__mul__ = ..., is read again; was: the first answer, none, so the new
+    # operator's result was differentiated as ndarray's *, where a fresh process refused it)
+    held = _SUBCLASS_CHECKED.get(cls)
+    sizes = tuple(len(vars(klass)) for klass in cls.__mro__)
+    found = held[0] if held is not None and held[1] == sizes else None
     if found is None:
         found = ""
         if cls not in (np.memmap, np.recarray):
@@ -1058,8 +1063,8 @@ def array_subclass_override(cls) -> str:
                 if names:
                     found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
                     break
-        if len(_SUBCLASS_CHECKED) < 256:
-            _SUBCLASS_CHECKED[cls] = found
+        if len(_SUBCLASS_CHECKED) < 256 or cls in _SUBCLASS_CHECKED:
+            _SUBCLASS_CHECKED[cls] = (found, sizes)
     return found
 
 
@@ -1568,6 +1573,15 @@ class _Aliased(threading.local):
 ALIASED = _Aliased()
 
 
+def _sct_wrapper(v) -> bool:
+    """An accelerated function (sct.callables' wrappers): it stands for its function, as its kind does
+    (sct.kinds); its caches are sct's, not the user's data (was: walked, its entries' guards held the
+    module's globals, so after acc(W, X) outside dlfeval, dlfeval(f, W, X, acc) of a module-level W found
+    W held twice and refused its gradient as tied weights, and dlarray(x) of a module-level x as sharing
+    x's memory with a plain array)."""
+    return getattr(type(v), "__sct_wraps__", False) is True
+
+
 def dlarray_memory_shared(args) -> bool:
     """Whether the data of a dlarray that ``args`` hold (lists, tuples, dicts, objects' attributes,
     nested) may share memory with a plain ndarray they hold elsewhere: ``f(dlarray(buf), buf)``.  A
@@ -1614,7 +1628,7 @@ def dlarray_data_and_arrays(args) -> tuple:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__"):
+        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return
         else:
             parts = list(vars(v).values())
@@ -1655,7 +1669,7 @@ def aliased_dlarrays(args) -> frozenset:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__"):
+        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return []
         else:
             try:

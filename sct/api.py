@@ -323,6 +323,12 @@ def make_call_from(parts, compiled: Compiled, out):
                     e.log.clear()
                 if e.cursors:
                     e.cursors.clear()
+                if e.walked:
+                    e.walked.clear()
+                if e.walks:
+                    e.walks.clear()
+                if e.draws:
+                    e.draws.clear()
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
@@ -830,6 +836,17 @@ def run_generated(function, args):
                 effects.log.clear()
             if effects.cursors:
                 effects.cursors.clear()
+            # what the run's loops walked (and the generator states its recomputations began at) are
+            # this run's, as the log is: kept past it, a later call's recomputation that walked a
+            # loader in another order than its first run was taken as one of an earlier call's walks
+            # (a silently wrong gradient after first-order calls over the same loader), and every
+            # walk's batches were held for the life of the thread
+            if effects.walked:
+                effects.walked.clear()
+            if effects.walks:
+                effects.walks.clear()
+            if effects.draws:
+                effects.draws.clear()
 
 
 def _at_user_line(exc: Exception, function):

@@ -410,11 +410,17 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    _builtins_of_generated_code(fn, fdef, inlined, resolver, filename)
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles
         helper = resolver.resolve_name(name)
         for attr in ("__code__", "__defaults__", "__kwdefaults__"):    # so does replacing its code (IPython's autoreload)
             resolver.attribute(helper, attr)
+    if unroll:
+        # loops written out as builtin range's steps (sct/unroll.py): the code no longer reads `range`,
+        # so guard it here; a global `range` defined after the first call ran the old steps (was: Python's
+        # one step of a shadowing range, sct's three of the builtin's, a wrong value and gradient)
+        resolver.resolve_name("range")
     for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
         resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles
@@ -661,6 +667,83 @@ def _other_parameters(fdef) -> set:
     a = fdef.args
     return {p.id for p in list(a.kwonlyargs) + list(getattr(a, "posonlyargs", []) or []) + [a.vararg, a.kwarg]
             if isinstance(p, gast.Name)}
+
+
+#: the builtins sct's passes write calls of into the code they generate (a loop's ``len(seq)``, a map's
+#: ``zip(...)``, unrolled ``range``...), meaning Python's own
+_GENERATED_BUILTINS = ("len", "zip", "range", "slice", "set", "list", "tuple", "min", "hasattr")
+
+
+def _code_names(code, out: set) -> set:
+    """The global and free names ``code`` and the code nested in it read."""
+    out.update(code.co_names)
+    out.update(code.co_freevars)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_names(c, out)
+    return out
+
+
+def _name_loads(tree, names) -> Dict[str, int]:
+    counts = dict.fromkeys(names, 0)
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in counts:
+            counts[n.id] += 1
+    return counts
+
+
+def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
+    """A builtin the generated code calls (``_GENERATED_BUILTINS``) that the function's module defines
+    again (``len = 5`` or ``def len(x)`` in a notebook), where the user's own code (the function's and
+    the helpers read in place) never reads that name: the generated calls are Python's builtin's (was:
+    resolved as the module's, so every for loop of a module with its own ``len`` ran once, a silently
+    wrong value and gradient; a ``len`` defined after the first call the same on the next compile)."""
+    glob = getattr(fn, "__globals__", None)
+    code = getattr(fn, "__code__", None)
+    if not isinstance(glob, dict) or code is None:
+        return
+    shadowed = [n for n in _GENERATED_BUILTINS if n in glob and glob[n] is not getattr(builtins, n)]
+    # a local or parameter of that name (`list = [...]`, `def f(x, range=3.0)`): the generated calls in
+    # the same function would read it (was: "'list' object is not callable" at the user's return line)
+    bound = [n for n in _GENERATED_BUILTINS if n in resolver.locals or n in code.co_freevars]
+    if not shadowed and not bound:
+        return
+    read = _code_names(code, set())
+    for name in inlined:
+        helper = resolver.globals.get(name)
+        if isinstance(getattr(helper, "__code__", None), types.CodeType):
+            _code_names(helper.__code__, read)
+    for name in shadowed:
+        if name not in read and name not in resolver.known:
+            resolver.known[name] = getattr(builtins, name)
+    conflicts = [n for n in shadowed if n in read] + [n for n in bound if n not in shadowed]
+    if not conflicts:
+        return
+    # the user's code reads the module's own name too: one name cannot be both in the generated code.
+    # Where the code sct wrote reads it more often than the user's source does, it is refused (was: the
+    # generated calls were the module's, `len = lambda x: 1` read by the function made its loops run once)
+    from .parse import function_ast
+    try:
+        sources = [function_ast(fn)[0]] + [function_ast(resolver.globals[h])[0] for h in inlined
+                                           if isinstance(getattr(resolver.globals.get(h), "__code__", None),
+                                                         types.CodeType)]
+    except Exception:
+        return
+    before = dict.fromkeys(conflicts, 0)
+    for tree in sources:
+        for name, count in _name_loads(tree, conflicts).items():
+            before[name] += count
+    after = _name_loads(fdef, conflicts)
+    for name in conflicts:
+        if after[name] > before[name]:
+            owner = f"{fn.__qualname__}() binds a variable" if name in bound else \
+                f"the module of {fn.__qualname__}() defines its own {name!r}, which the function reads"
+            if name in bound:
+                owner += f" named {name!r}"
+            raise CompileError(
+                f"{owner}, and the code sct writes for it calls Python's builtin {name}() (for a loop or a "
+                f"comprehension): one name cannot be both. Rename yours (or import builtins and call "
+                f"builtins.{name} in your code)", filename, fn.__code__.co_firstlineno)
 
 
 def _resolver(fn, fdef, params: List[str], rt_name: str):

@@ -513,6 +513,13 @@ def hvp(fun: Callable, x: ArrayLike, v: ArrayLike) -> Any:
         where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
         raise user_error(EvaluationError(str(error), *where), fun) from None
     except SctError as error:
+        if getattr(error, "filename", None) == __file__ and "must be real" in str(error):
+            # dlgradient's refusal of a complex y in the reverse-over-reverse kernel (reached where
+            # forward mode does not follow fun: `lambda a: np.sum(f(a, *cs))`): named this file's
+            # kernel line, sct's own, not the user's; it is hvp's refusal of what fun returns
+            code = getattr(getattr(fun, "__func__", fun), "__code__", None)
+            where = (code.co_filename, code.co_firstlineno) if code is not None else (None, None)
+            raise user_error(EvaluationError("hvp: fun must return a real scalar", *where), fun) from None
         raise user_error(error, fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, (x,)), fun) from error
@@ -551,6 +558,7 @@ def _hvp(fun: Callable, x, v):
         raise SctError(f"hvp: a direction of shape {v.shape} for x of shape {x.shape}")
     with effects.held():           # fun's effects (draws, prints) happen once in all
         start = effects.effect_position()
+        drawn = effects._global_draw_state()
         try:
             return dlarray(_hvp_forward_over_reverse(function, before, after, extractdata(x), v))
         except CompileError:       # something forward mode cannot follow yet: reverse over reverse
@@ -565,6 +573,13 @@ def _hvp(fun: Callable, x, v):
         except Exception:          # an error raised in a rule or the user's code (np.linalg's
             pass                   # LinAlgError, a rule's NotImplementedError): reverse over reverse
             #                        raises it as an EvaluationError naming the user's line (was: raw)
+        # what forward mode ran already is replayed; where it ran nothing (it refused to compile:
+        # `lambda a: np.sum(fn(a, *cs))`, a call forward mode does not follow), reverse over reverse
+        # is fun's first run: its draws are drawn, not compared with a state from before them (was
+        # refused as a recomputation drawing other numbers, unless an earlier call had left numpy's
+        # global generator where fn's np.random.seed put it)
+        if effects.effect_position() == start and effects._same_draw_state(drawn, effects._global_draw_state()):
+            return dlfeval(_hvp_kernel, function, before, after, x, v)
         effects.replay_from(start)
         try:
             return dlfeval(_hvp_kernel, function, before, after, x, v)

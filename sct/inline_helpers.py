@@ -811,12 +811,19 @@ def _writes_into_parameters(g) -> frozenset:
     compiled on its own, a write into its caller's object is refused."""
     code = g.__code__
     held = _WRITES_INTO_PARAMETERS.get(id(code))
-    if held is not None and held[0] is code:
+    # (the answer read the helpers ``g`` calls by their global names, and what each of them writes into:
+    # kept with it and checked on reuse, so a helper redefined since (a notebook cell run again) is read
+    # again; was: the old helper's "writes nothing" kept for g's code, so g stayed a call and its write,
+    # made by the new helper, was refused, where a fresh process read g in place and ran it)
+    if held is not None and held[0] is code and held[2] is g.__globals__ and \
+            (id(code) in _CHECKING or _callees_hold(code, g.__globals__, held[3])):
         return held[1]
     from .alias_state import MUTATORS
     ops = code.co_code[::2]
     found: Set[str] = set()
-    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset())   # (while reading: a recursive call says none)
+    consulted: list = []
+    # (while reading: a recursive call says none)
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset(), g.__globals__, ())
     callees = [c for c in (g.__globals__.get(name) for name in code.co_names)
                if isinstance(c, types.FunctionType) and c.__globals__ is g.__globals__ and c is not g]
     if any(op in _STORES for op in ops) or any(name in MUTATORS for name in code.co_names) or callees:
@@ -838,7 +845,7 @@ def _writes_into_parameters(g) -> frozenset:
                 elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
                         any(c is g.__globals__.get(n.func.id) for c in callees) and \
                         any(isinstance(a, gast.Name) and a.id in params for a in n.args) and \
-                        _writes_into_parameters(g.__globals__[n.func.id]):
+                        _consulted(consulted, n.func.id, g.__globals__[n.func.id]):
                     # (a helper of the file it gives parameters to writes into them: those given there)
                     callee = g.__globals__[n.func.id]
                     names = callee.__code__.co_varnames[:callee.__code__.co_argcount + callee.__code__.co_kwonlyargcount]
@@ -863,8 +870,31 @@ def _writes_into_parameters(g) -> frozenset:
                 found = set()
     if len(_WRITES_INTO_PARAMETERS) >= 4096:
         _WRITES_INTO_PARAMETERS.clear()
-    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset(found))
+    _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset(found), g.__globals__, tuple(consulted))
     return frozenset(found)
+
+
+_MISSING = object()
+_CHECKING: Set[int] = set()      # the codes whose kept answers are being checked (helpers calling each other)
+
+
+def _callees_hold(code, globals_: dict, consulted) -> bool:
+    """The helpers an answer read (``(name, callee, its answer)``) are still those names' and give it."""
+    if not consulted:
+        return True
+    _CHECKING.add(id(code))
+    try:
+        return all(globals_.get(name, _MISSING) is callee and _writes_into_parameters(callee) == answer
+                   for name, callee, answer in consulted)
+    finally:
+        _CHECKING.discard(id(code))
+
+
+def _consulted(consulted: list, name: str, callee) -> frozenset:
+    """``_writes_into_parameters(callee)``, noted in ``consulted`` with the global name it was read by."""
+    answer = _writes_into_parameters(callee)
+    consulted.append((name, callee, answer))
+    return answer
 
 
 def _takes_gradients(g) -> bool:

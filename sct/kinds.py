@@ -390,6 +390,11 @@ class _MatcherWriter:
             return
         if isinstance(x, (list, tuple, dict)):
             return self.namedtuple_node(v, x, traced)
+        if isinstance(x, np.ndarray):
+            # a subclass of ndarray: kind_of itself, which refuses one given an operator of its own since
+            # (MyArr.__mul__ = ... after a first call: was matched by its attributes and ran, the new
+            # operator's result differentiated as ndarray's *)
+            return self.generic(v, x, traced)
         if dataclasses.is_dataclass(x):
             return self.dataclass_node(v, x, traced)
         if isinstance(x, type):

@@ -103,8 +103,9 @@ class AttributeBuiltins(gast.NodeTransformer):
     setattr and delattr are refused (getattr of an object holding traced values is refused
     where it is differentiated)."""
 
-    def __init__(self, fail):
+    def __init__(self, fail, is_builtin=None):
         self.fail = fail
+        self.is_builtin = is_builtin or (lambda name: True)
 
     @staticmethod
     def _builtin(node, name: str, counts) -> bool:
@@ -158,7 +159,7 @@ class AttributeBuiltins(gast.NodeTransformer):
         if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
             self.fail(node, f"{node.func.id}() inside an expression",
                       f"call {node.func.id}() as a statement of its own (or assign the attribute)")
-        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]):
+        if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]) and self.is_builtin("getattr"):
             obj, name = node.args[0], node.args[1].value
             attribute = gast.Attribute(value=obj, attr=name, ctx=gast.Load())
             if len(node.args) == 2:
@@ -381,20 +382,21 @@ def _attribute_reads(node):
     return builtins_, flat, filtered, iterators
 
 
-def _constant_domain(node):
+def _constant_domain(node, is_builtin=lambda name: True):
     """The constants a comprehension's ``for`` walks, where they are written out: a tuple or list
     display of constants (``("W", "b")``) or ``range`` of constant ints; else None."""
     if isinstance(node, (gast.Tuple, gast.List)) and all(isinstance(e, gast.Constant) for e in node.elts):
         return [e.value for e in node.elts]
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "range" and \
             not node.keywords and 1 <= len(node.args) <= 3 and \
-            all(isinstance(a, gast.Constant) and type(a.value) is int for a in node.args):
+            all(isinstance(a, gast.Constant) and type(a.value) is int for a in node.args) and \
+            is_builtin("range"):       # (guarded: a module's own range, then or defined later, is not written out)
         bounds = range(*[a.value for a in node.args])
         return list(bounds) if len(bounds) <= 64 else None
     return None
 
 
-def _unrolled(node):
+def _unrolled(node, is_builtin=lambda name: True):
     """``[p[k] for k in ("W", "b")]`` as ``[p["W"], p["b"]]`` (a dict comprehension as a dict display,
     a generator as a tuple): the same values in the same order, for a comprehension with one ``for``
     over written-out constants, no ``if``, a name as its target, and no nested scope in it; else None."""
@@ -406,7 +408,7 @@ def _unrolled(node):
             isinstance(n, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp,
                            gast.NamedExpr)) for part in parts for n in walk_nodes(part)):
         return None
-    domain = _constant_domain(gen.iter)
+    domain = _constant_domain(gen.iter, is_builtin)
     if domain is None:
         return None
     name = gen.target.id
@@ -433,7 +435,7 @@ def _unrolled(node):
     return gast.copy_location(out, node)
 
 
-def unroll_gradient_comprehensions(stmts) -> None:
+def unroll_gradient_comprehensions(stmts, is_builtin=lambda name: True) -> None:
     """In the arguments of each ``dlgradient(y, ...)`` call, a comprehension over written-out
     constants becomes the display it builds (``dlgradient(loss, *[p[k] for k in ("W", "b")])`` is
     ``dlgradient(loss, *[p["W"], p["b"]])``): the x it passes are then the items of ``p`` themselves,
@@ -448,7 +450,7 @@ def unroll_gradient_comprehensions(stmts) -> None:
                 inner = a.value if starred else a
                 if isinstance(inner, gast.GeneratorExp) and not starred:
                     continue
-                new = _unrolled(inner)
+                new = _unrolled(inner, is_builtin)
                 if new is not None:
                     if starred:
                         a.value = new
@@ -494,6 +496,7 @@ class Normalizer(Statements, Loops, Expressions):
                  partials=None):
         self.rt_name = rt_name
         self.partials = partials      # sct.partials.PartialRewriter of the function (None: none rewritten)
+        self._loaded = None           # the names the function's tree reads (_builtin_names' guards)
         self.fdef = fdef
         self.computed = {}
         self.walrus_names = frozenset()   # names a := of the statement being normalized binds
@@ -647,6 +650,13 @@ class Normalizer(Statements, Loops, Expressions):
         import functools
         missing = object()
         known = {"reduce": functools.reduce}        # (not a builtin: the module imports functools')
+        if self.partials is not None:
+            # guarded, as is_builtin's: a module that defines its own filter, sum... after the first call
+            # recompiles (was: the code rewritten as the builtin's kept running: filter(f, xs) the
+            # builtin's walk, 1.6 where the module's filter gave 0.3)
+            if self._loaded is None:
+                self._loaded = {n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name)}
+            self.partials.used.update(n for n in names if n in self._loaded)
         return frozenset(n for n in names
                          if self._global_value(n, missing) in (missing, known.get(n, getattr(builtins, n, missing))))
 
@@ -703,7 +713,7 @@ class Normalizer(Statements, Loops, Expressions):
         rewritten = []
         for st, (builtins_, flat, _, _) in zip(body, reads):
             if builtins_:
-                st = AttributeBuiltins(self.fail).visit(st)
+                st = AttributeBuiltins(self.fail, self.is_builtin).visit(st)
             if flat:
                 st = FlatReads(self.rt_name, local_functions, fresh, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
@@ -722,7 +732,7 @@ class Normalizer(Statements, Loops, Expressions):
             names = self._builtin_names(ITERATORS) - local_names_of(self.fdef)
             rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names, self.called_object)
             body = [rewrite.visit(st) if iterators else st for st, (_, _, _, iterators) in zip(body, reads)]
-        unroll_gradient_comprehensions(body)
+        unroll_gradient_comprehensions(body, self.is_builtin)
         body = lower_match(body, self.namer, self.fail, self.rt_name)
         body = wrap_generator_calls(body, self)
         body = lower_named_generators(body, self.namer, self.rt_name,

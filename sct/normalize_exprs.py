@@ -301,7 +301,7 @@ class Expressions:
             if made is not None:
                 return made
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
-                and not node.keywords:
+                and not node.keywords and (getattr(self, "is_builtin", None) is None or self.is_builtin("map")):
             return self.atom(self.mapped(node), out, hint)
         if isinstance(node.func, gast.Name) and node.func.id in ("any", "all") and len(node.args) == 1 and \
                 not node.keywords and isinstance(node.args[0], gast.GeneratorExp) and \
@@ -310,12 +310,13 @@ class Expressions:
             name = self.namer.fresh(f"{hint}_{node.func.id}")
             self.short_circuit(name, node.func.id, node.args[0], out)
             return load(name)
+        builtin = getattr(self, "is_builtin", None) or (lambda name: True)
         if isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
-                len(node.args) == 1 and _pairing_call(node.args[0]):
+                len(node.args) == 1 and _pairing_call(node.args[0]) and builtin(node.args[0].func.id):
             # list(zip(a, b)), dict(enumerate(xs)): consumed at once, so the pairs as a comprehension
             node = gast.Call(func=node.func, args=[self.paired(node.args[0])], keywords=node.keywords)
         elif isinstance(node.func, gast.Name) and node.func.id in ("list", "tuple", "dict", "sorted") and \
-                len(node.args) == 1 and _unzip_call(node.args[0]):
+                len(node.args) == 1 and _unzip_call(node.args[0]) and builtin("zip"):
             # list(zip(*rows)) (also ``a, b = zip(*rows)``): the columns as a comprehension
             node = gast.Call(func=node.func, args=[self.unzipped(node.args[0], out, hint)], keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \

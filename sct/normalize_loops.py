@@ -88,33 +88,29 @@ class Loops:
     def walked(self, it, target, out: List, sequences: List, lengths: List, index_targets: List):
         """The sequences a for loop over ``it`` walks by position, with their targets: enumerate
         and zip (nested in each other too) are taken apart; any other iterable is one sequence."""
-        if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
-                it.func.id == "enumerate" and len(it.args) == 1 and not it.keywords and \
+        if self._builtin_named(it, "enumerate") and len(it.args) == 1 and not it.keywords and \
                 isinstance(target, gast.Tuple) and len(target.elts) == 2:
             index_targets.append(target.elts[0])
             self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
-        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and \
-                it.func.id == "enumerate" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+        elif self._builtin_named(it, "enumerate") and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
                 and len(it.args) + len(it.keywords) == 2 and len(it.args) >= 1 and \
                 all(k.arg == "start" for k in it.keywords):
             start = self.atom(it.args[1] if len(it.args) == 2 else it.keywords[0].value, out, hint="start")
             index_targets.append((target.elts[0], start))
             self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
-        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "reversed" \
-                and len(it.args) == 1 and not it.keywords:
+        elif self._builtin_named(it, "reversed") and len(it.args) == 1 and not it.keywords:
             seq = self.sequence(it.args[0], out)
             back = gast.Subscript(value=seq, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
                                   ctx=gast.Load())
             seq = self.atom(back, out, hint="seq")
             sequences.append((target, seq))
             lengths.append(self.atom(call("len", [seq]), out, hint="n"))
-        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
-                and not it.keywords and isinstance(target, gast.Tuple) and \
+        elif self._builtin_named(it, "zip") and not it.keywords and isinstance(target, gast.Tuple) and \
                 len(target.elts) == len(it.args) and it.args:
             for a, t in zip(it.args, target.elts):
                 self.walked(a, t, out, sequences, lengths, index_targets)
-        elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "zip" \
-                and not it.keywords and len(it.args) == 1 and isinstance(it.args[0], gast.Starred) and \
+        elif self._builtin_named(it, "zip") and not it.keywords and len(it.args) == 1 and \
+                isinstance(it.args[0], gast.Starred) and \
                 isinstance(target, gast.Tuple) and target.elts and \
                 not any(isinstance(t, gast.Starred) for t in target.elts):
             # `for a, b in zip(*seqs)` (autograd's GMM example): seqs holds one sequence per
@@ -131,6 +127,15 @@ class Loops:
             seq = self.sequence(it, out)
             sequences.append((target, seq))
             lengths.append(self.atom(call("len", [seq]), out, hint="n"))
+
+    def _builtin_named(self, it, name: str) -> bool:
+        """``it`` is a call of Python's builtin ``name`` (not a function of the module's own of that name:
+        ``def zip(a, b)`` or ``enumerate = ...`` there, whose items a loop takes as they are; was: taken
+        apart as the builtin's, a silently wrong value)."""
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == name):
+            return False
+        is_builtin = getattr(self, "is_builtin", None)
+        return is_builtin is None or is_builtin(name)
 
     def sequence(self, iterable, out: List):
         """What a for loop walks by position: lists, tuples and arrays as they are, and any

@@ -320,25 +320,35 @@ def _classes_returned(function) -> tuple:
     source; names looked up in its globals), so an operator on its result is checked against them
     like on a constructor call written in place; () when there are none or the source is unseen."""
     code = function.__code__
-    found = _RETURNED.get(code)
-    if found is None:
-        found = ()
-        try:
-            import inspect
-            import textwrap
-            tree = gast.parse(textwrap.dedent(inspect.getsource(getattr(function, "__code__", function))))
-        except (OSError, TypeError, SyntaxError, IndentationError):
-            tree = None
-        if tree is not None:
-            classes = []
-            for n in _own_nodes(tree):
-                if isinstance(n, gast.Return) and isinstance(n.value, gast.Call) and \
-                        isinstance(n.value.func, gast.Name):
-                    cls = function.__globals__.get(n.value.func.id)
-                    if isinstance(cls, type) and user_class(cls) and cls not in classes:
-                        classes.append(cls)
-            found = tuple(classes)
-        _RETURNED[code] = found
+    names = function.__globals__
+    held = _RETURNED.get(code)
+    # (kept with the globals it read, checked on reuse: a class redefined since, a notebook cell run
+    # again to give it an __rmul__, is read again; was: the old class, without the operator, so
+    # `x * make(2.0)` ran P's new __rmul__ differentiated as numpy's *, a wrong gradient, where the
+    # same call first in a fresh process was refused)
+    if held is not None and held[1] is names and all(names.get(n, _MISSING) is v for n, v in held[2]):
+        return held[0]
+    found = ()
+    reads = []
+    try:
+        import inspect
+        import textwrap
+        tree = gast.parse(textwrap.dedent(inspect.getsource(getattr(function, "__code__", function))))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        tree = None
+    if tree is not None:
+        classes = []
+        for n in _own_nodes(tree):
+            if isinstance(n, gast.Return) and isinstance(n.value, gast.Call) and \
+                    isinstance(n.value.func, gast.Name):
+                cls = names.get(n.value.func.id, _MISSING)
+                reads.append((n.value.func.id, cls))
+                if isinstance(cls, type) and user_class(cls) and cls not in classes:
+                    classes.append(cls)
+        found = tuple(classes)
+    if len(_RETURNED) >= 4096:
+        _RETURNED.clear()
+    _RETURNED[code] = (found, names, tuple(reads))
     return found
 
 
