@@ -2986,7 +2986,9 @@ def batch_divergence(sweep, values, u, x, dim):
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
     count = int(np.prod(u_rest))
-    total_div = np.zeros(batch, dtype=u.dtype)
+    # in the gradients' dtype (x's), as dljacobian's rows and dlgradient's (was u's: a float64 u of a
+    # float32 x, x @ W with a float64 W, gave a float64 divergence beside a float32 Jacobian)
+    total_div = np.zeros(batch, dtype=np.result_type(x))
     rows = []
     for i in range(count):
         seed = np.zeros((batch, count), dtype=u.dtype)

@@ -119,7 +119,10 @@ class TangentTransformer:
             value = s.value
             tangent = self.dot_of(value) if isinstance(value, gast.Name) else None
             if tangent is None:
-                tangent = call(self.rt("zero_adjoint"), [value])
+                # forward mode's zero: a tuple's items keep their structure, which the caller's tangent
+                # code reads by subscript (zero_adjoint's tuple of markers made `dot_t[0][0]` of a
+                # helper's ((ub, residuals), ()) a TypeError: jvp over dldivergence/dllaplacian)
+                tangent = call(self.rt("zero_tangent"), [value])
             return [gast.Return(value=gast.Tuple(elts=[value, tangent], ctx=gast.Load()))]
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
                 isinstance(s.value, gast.Name) and s.value.id in self.act.active:

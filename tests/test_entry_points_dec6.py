@@ -1,0 +1,94 @@
+"""Red team "modes" (dec 6): one program through every entry point sct offers (dlgradient, nested
+dlgradient, hvp, jvp, dljacobian, dldivergence, dllaplacian, accelerate, source), each checked against
+the others and against central differences."""
+import numpy as np
+
+import sct
+from sct import dlarray, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, extractdata
+
+from gradcheck import assert_close, numerical_gradient
+
+
+def _d(v):
+    return np.asarray(extractdata(v)) if isinstance(v, sct.dlarray) else np.asarray(v)
+
+
+# --- dldivergence of a float32 x returned float64 where u was float64 -----------------------------
+
+_W3 = np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.6], [-0.1, 0.4, 0.9]])      # float64 weights
+_X = np.array([[0.7, -1.3, 0.4], [1.1, -0.6, 0.25], [-0.8, 0.9, 1.6], [0.3, 0.55, -0.45]])
+
+
+def _u_tanh(x):
+    return np.tanh(x @ _W3 + 0.1)        # float64 for a float32 x (numpy promotes)
+
+
+def _div_and_jac(x):
+    u = _u_tanh(x)
+    return dldivergence(u, x, 0), dljacobian(u, x, 0)
+
+
+def test_divergence_has_the_gradients_dtype_as_the_jacobian():
+    """A float32 x gave a float32 Jacobian but a float64 divergence (the trace of that Jacobian):
+    rt.batch_divergence summed into zeros of u's dtype."""
+    div, jac = dlfeval(_div_and_jac, dlarray(_X.astype(np.float32)))
+    assert _d(jac).dtype == np.float32
+    assert _d(div).dtype == np.float32
+    assert_close(_d(div), np.trace(_d(jac), axis1=1, axis2=2), rtol=1e-6, atol=1e-6)
+    # and the values, against differences of the float64 program per point
+    ref = np.zeros(4)
+    for b in range(4):
+        for i in range(3):
+            row = numerical_gradient(lambda xb: _u_tanh(np.concatenate([_X[:b], xb[None], _X[b + 1:]]))[b, i],
+                                     [_X[b]], 0)
+            ref[b] += row[i]
+    assert_close(_d(div), ref, rtol=1e-3, atol=1e-3)
+    div64, _ = dlfeval(_div_and_jac, dlarray(_X))
+    assert _d(div64).dtype == np.float64
+    assert_close(_d(div64), ref, rtol=1e-6, atol=1e-7)
+
+
+# --- jvp of a helper returning a tuple holding an inactive tuple ----------------------------------
+
+def _shape_info(x, k):
+    r = np.ndim(x) + k
+    return (r, ()), ()
+
+
+def _helper_in_loop(x):
+    s = 0.0
+    for k in range(2):
+        t = _shape_info(x, k)
+        s = s + np.sum(x) * t[0][0]
+    return s
+
+
+class _Info:
+    def shape_info(self, x):
+        return (np.ndim(x), ()), ()
+
+
+def _method(x):
+    m = _Info()
+    t = m.shape_info(x)
+    return np.sum(x ** 2) * t[0][0]
+
+
+def _function_value(x, fn=_shape_info):
+    t = fn(x, 1)
+    a, b = t[0]
+    return np.sum(x ** 2) * a
+
+
+def test_jvp_of_helper_returning_nested_inactive_tuple():
+    """sct.jvp raised "TypeError while evaluating ...: 'float' object is not subscriptable": forward mode
+    gave the zero tangent of a helper's inactive tuple result as zero_adjoint's markers (0.0 for the
+    inner tuple (r, ())), which the caller's tangent code subscripted (dot_t[0][0]).  The same crash hit
+    sct.jvp of a PINN loss with a dllaplacian and a dlgradient after it (rt.batch_divergence's compiled
+    `_batch_axis` returns (ub, residuals))."""
+    x, v = np.array([1.0, 2.0, -0.5]), np.array([0.3, -1.0, 2.0])
+    for fun in (_helper_in_loop, _method, _function_value):
+        y, t = sct.jvp(fun, x, v)
+        assert_close(_d(y), fun(x), rtol=1e-12, atol=0)
+        ref = np.sum(numerical_gradient(fun, [x], 0) * v)
+        assert_close(_d(t), ref, rtol=1e-6, atol=1e-8)
