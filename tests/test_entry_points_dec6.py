@@ -2,6 +2,7 @@
 dlgradient, hvp, jvp, dljacobian, dldivergence, dllaplacian, accelerate, source), each checked against
 the others and against central differences."""
 import numpy as np
+import pytest
 
 import sct
 from sct import dlarray, dldivergence, dlfeval, dlgradient, dljacobian, dllaplacian, extractdata
@@ -92,3 +93,22 @@ def test_jvp_of_helper_returning_nested_inactive_tuple():
         assert_close(_d(y), fun(x), rtol=1e-12, atol=0)
         ref = np.sum(numerical_gradient(fun, [x], 0) * v)
         assert_close(_d(t), ref, rtol=1e-6, atol=1e-8)
+
+
+# --- jvp(mode="transpose") refusals named sct/forward.py ----------------------------------------------
+
+def _sqrt_times_zero(x):
+    return np.sum(np.sqrt(x) * 0.0 + x)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_transpose_jvp_refusal_names_the_users_function():
+    """The NaN-gradient refusal of jvp's transpose mode (np.sqrt at 0, times 0) named
+    "sct/forward.py, line 35" (the kernel's dlgradient), not the user's file; forward mode names
+    the user's line.  Both must name this file."""
+    x = np.array([0.0, 1.0])
+    for mode in ("forward", "transpose"):
+        with pytest.raises(sct.EvaluationError) as info:
+            sct.jvp(_sqrt_times_zero, x, np.ones_like(x), mode=mode)
+        assert info.value.filename == __file__, (mode, str(info.value)[:120])
+        assert "forward.py" not in str(info.value).split(":")[0]
