@@ -138,6 +138,13 @@ class TangentTransformer:
         return checks + self._assignment(s, t, value)
 
     def _assignment(self, s: gast.Assign, t: str, value) -> List:
+        if isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
+                isinstance(value.value, gast.Name) and value.value.id in self.act.active and \
+                not self.act.user_field(value):
+            # dlarray's .data, a constant, as reverse mode reads it (sct/forward_code.py); was numpy's
+            # .data here, a memoryview: `x.data.copy()` an AttributeError, and a test of its type took
+            # the other branch than dlfeval's and jvp(mode="transpose")'s
+            s.value = value = call(self.rt("data_receiver"), [value.value])
         if t not in self.act.active:
             if isinstance(value, gast.Call) and self.act.call_info(value).kind == CallKind.CREATE:
                 # dlarray(c, fmt) of a constant: its data, as the reverse-mode code has it (was the dlarray

@@ -112,3 +112,43 @@ def test_transpose_jvp_refusal_names_the_users_function():
             sct.jvp(_sqrt_times_zero, x, np.ones_like(x), mode=mode)
         assert info.value.filename == __file__, (mode, str(info.value)[:120])
         assert "forward.py" not in str(info.value).split(":")[0]
+
+
+# --- x.data in forward mode: numpy's memoryview, where dlfeval reads dlarray's data --------------------
+
+def _data_copy(x):
+    c = x.data.copy()
+    return np.sum(c * x)
+
+
+def _data_mean(x):
+    return np.sum(x - x.data.mean()) + np.sum(x ** 2)
+
+
+def _data_type_test(x):
+    d = x.data
+    if isinstance(d, np.ndarray):
+        return np.sum(d * x)
+    return np.sum(x * x)
+
+
+def test_dot_data_is_dlarrays_data_in_every_mode():
+    """`x.data` of a traced value is dlarray's data, a constant (README), in dlfeval, hvp and
+    jvp(mode="transpose"); forward-mode jvp read numpy's `.data` (a memoryview): `x.data.copy()` and
+    `x.data.mean()` raised AttributeError, and a type test took the other branch, so jvp's two modes
+    gave different tangents (2 x.v against x.v)."""
+    x, v = np.array([0.7, -1.3, 0.4]), np.array([1.0, 0.5, -2.0])
+    expected = {_data_copy: np.sum(x * v), _data_mean: np.sum(v) + np.sum(2 * x * v),
+                _data_type_test: np.sum(x * v)}
+
+    for fun, tangent in expected.items():
+        def with_gradient(z):
+            y = fun(z)
+            return y, dlgradient(y, z)
+        y, g = dlfeval(with_gradient, dlarray(x))
+        assert_close(np.sum(_d(g) * v), tangent, rtol=1e-12, atol=1e-12)
+        for primals, tangents in ((x, v), (dlarray(x), dlarray(v))):
+            for mode in ("forward", "transpose"):
+                value, t = sct.jvp(fun, primals, tangents, mode=mode)
+                assert_close(_d(value), _d(y), rtol=1e-12, atol=0)
+                assert_close(_d(t), tangent, rtol=1e-12, atol=1e-12)
