@@ -1449,6 +1449,8 @@ def attribute_adjoint_any_transpose(grad, obj, name):
     if _is_array(obj) or _number_part(obj, name):
         if name == "T":
             return np.transpose(grad)
+        if name == "mT":       # (was grad as it is: a (1, 3) for a (3, 1), a second derivative of x.mT)
+            return np.matrix_transpose(grad)
         if name == "imag":
             return np.imag(grad)
         return grad

@@ -152,3 +152,50 @@ def test_dot_data_is_dlarrays_data_in_every_mode():
                 value, t = sct.jvp(fun, primals, tangents, mode=mode)
                 assert_close(_d(value), _d(y), rtol=1e-12, atol=0)
                 assert_close(_d(t), tangent, rtol=1e-12, atol=1e-12)
+
+
+# --- second derivatives through the attribute x.mT ------------------------------------------------------
+
+_C = np.array([[1.0, 2.0], [-0.5, 3.0]])
+
+
+def _mt_square(x):
+    a = x.reshape(2, 2)
+    return np.sum((a.mT @ _C) * a)
+
+
+def _mt_stacked(x):
+    a = x.reshape(2, 2, 2)
+    return np.sum(np.sin(a.mT) * a * _C)
+
+
+def _mt_row(x):
+    return np.sum(x.reshape(1, 3).mT @ x.reshape(1, 3))
+
+
+def _gradient(fun):
+    def g(z):
+        return dlgradient(fun(z), z)
+    return g
+
+
+def test_second_derivative_through_mT_attribute():
+    """The transpose of `.mT`'s adjoint (rt.attribute_adjoint_any_transpose, read by a nested
+    dlgradient) returned its argument untransposed: a silently wrong Hessian-vector product for a
+    square `a.mT` (0.9, -2.23, ... against 1.18, -3.93, ...), a broadcast ValueError for a (1, 3) one.
+    np.matrix_transpose(a) and a.T were right; hvp (forward over reverse) was right."""
+    for fun, x in ((_mt_square, np.array([0.7, -1.3, 0.4, 2.0])), (_mt_stacked, np.linspace(-1, 1, 8)),
+                   (_mt_row, np.array([0.7, -1.3, 0.4]))):
+        v = np.linspace(0.5, -1.2, x.size)
+
+        def nested(z):
+            g = dlgradient(fun(z), z)
+            return dlgradient(np.sum(g * v), z)
+        h = 1e-5
+        ref = (_d(dlfeval(_gradient(fun), dlarray(x + h * v))) -
+               _d(dlfeval(_gradient(fun), dlarray(x - h * v)))) / (2 * h)
+        assert_close(_d(dlfeval(nested, dlarray(x))), ref, rtol=1e-6, atol=1e-8)
+        assert_close(_d(sct.hvp(fun, x, v)), ref, rtol=1e-6, atol=1e-8)
+        # and the first derivative against differences of the plain function
+        assert_close(_d(dlfeval(_gradient(fun), dlarray(x))), numerical_gradient(fun, [x], 0),
+                     rtol=1e-6, atol=1e-8)
