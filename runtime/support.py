@@ -1454,6 +1454,8 @@ def attribute_adjoint_any_transpose(grad, obj, name):
     if _is_array(obj) or _number_part(obj, name):
         if name == "T":
             return np.transpose(grad)
+        if name == "mT":       # (was grad as it is: a (1, 3) for a (3, 1), a second derivative of x.mT)
+            return np.matrix_transpose(grad)
         if name == "imag":
             return np.imag(grad)
         return grad
@@ -3000,7 +3002,9 @@ def batch_divergence(sweep, values, u, x, dim):
     batch = np.shape(u_first)[0]
     u_rest = np.shape(u_first)[1:]
     count = int(np.prod(u_rest))
-    total_div = np.zeros(batch, dtype=u.dtype)
+    # in the gradients' dtype (x's), as dljacobian's rows and dlgradient's (was u's: a float64 u of a
+    # float32 x, x @ W with a float64 W, gave a float64 divergence beside a float32 Jacobian)
+    total_div = np.zeros(batch, dtype=np.result_type(x))
     rows = []
     for i in range(count):
         seed = np.zeros((batch, count), dtype=u.dtype)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import os
 import types
 
 from typing import Any, Callable, Tuple
@@ -267,9 +268,30 @@ def jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward") -> Tu
     try:
         return _jvp(fun, primals, tangents, mode)
     except SctError as error:
-        raise user_error(error, fun)
+        raise user_error(_at_function(error, fun), fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, (primals,)), fun) from error
+
+
+def _at_function(error: SctError, fun: Callable) -> SctError:
+    """A refusal located at a line of this file (the dlgradient of a transpose-mode kernel, where a NaN
+    gradient of a finite value is refused) told at ``fun``'s def instead: the user's file, not sct's
+    (was: "sct/forward.py, line 35: the gradient of this dlgradient ... is NaN")."""
+    filename, lineno = getattr(error, "filename", None), getattr(error, "lineno", None)
+    if not filename or os.path.abspath(filename) != os.path.abspath(__file__):
+        return error
+    code = getattr(getattr(fun, "__func__", fun), "__code__", None)
+    if code is None:
+        return error
+    message = str(error)
+    prefix = f"{filename}, line {lineno}: "
+    message = f"in jvp of {code.co_name}(): " + (message[len(prefix):] if message.startswith(prefix) else message)
+    if isinstance(error, CompileError):
+        located = CompileError(message, code.co_filename, code.co_firstlineno, error.construct)
+    else:
+        located = EvaluationError(message, code.co_filename, code.co_firstlineno)
+    located.__cause__ = error.__cause__
+    return located
 
 
 def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):

@@ -119,7 +119,10 @@ class TangentTransformer:
             value = s.value
             tangent = self.dot_of(value) if isinstance(value, gast.Name) else None
             if tangent is None:
-                tangent = call(self.rt("zero_adjoint"), [value])
+                # forward mode's zero: a tuple's items keep their structure, which the caller's tangent
+                # code reads by subscript (zero_adjoint's tuple of markers made `dot_t[0][0]` of a
+                # helper's ((ub, residuals), ()) a TypeError: jvp over dldivergence/dllaplacian)
+                tangent = call(self.rt("zero_tangent"), [value])
             return [gast.Return(value=gast.Tuple(elts=[value, tangent], ctx=gast.Load()))]
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Attribute) and \
                 isinstance(s.value, gast.Name) and s.value.id in self.act.active:
@@ -135,6 +138,13 @@ class TangentTransformer:
         return checks + self._assignment(s, t, value)
 
     def _assignment(self, s: gast.Assign, t: str, value) -> List:
+        if isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
+                isinstance(value.value, gast.Name) and value.value.id in self.act.active and \
+                not self.act.user_field(value):
+            # dlarray's .data, a constant, as reverse mode reads it (sct/forward_code.py); was numpy's
+            # .data here, a memoryview: `x.data.copy()` an AttributeError, and a test of its type took
+            # the other branch than dlfeval's and jvp(mode="transpose")'s
+            s.value = value = call(self.rt("data_receiver"), [value.value])
         if t not in self.act.active:
             if isinstance(value, gast.Call) and self.act.call_info(value).kind == CallKind.CREATE:
                 # dlarray(c, fmt) of a constant: its data, as the reverse-mode code has it (was the dlarray
