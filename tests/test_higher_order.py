@@ -110,6 +110,7 @@ _LAMBDA_TEMPLATES = {
     "dict_get": 'OP({{"a": {0}}}, {2}, {1})',
     "dict_get_adjoint": 'OP({0}, {{"k": 1.0}}, "k")["k"]',
     "dict_entry_adjoint": 'OP({{"p": {0}, "q": {1}}}, ("p", "q", "p"), 2)',
+    "flat_assigned": "OP({0}, np.zeros((3, 4)), slice(None, None, 2))",     # x.flat[::2] = v of a (3, 4) x
 }
 
 _COUNTER = [0]
