@@ -3175,7 +3175,7 @@ _REVERSIBLE = (list, tuple, range, str, bytes, dict, type({}.keys()), type({}.va
 
 def reversible(x):
     """None where ``reversed(x)`` lists ``list(x)``'s items in reverse (how sct lowers ``a, b =
-    reversed(x)``): an array, a list, tuple, range, string or dict (or its view).  Python's TypeError for
+    reversed(x)`` and ``for v in reversed(x)``): an array, a list, tuple, range, string or dict (or its view).  Python's TypeError for
     what reversed() refuses (a set, an iterator); a refusal for an object of another class (its own
     __reversed__ or __getitem__ may give other items than its iteration)."""
     t = type(x)
@@ -3189,8 +3189,8 @@ def reversible(x):
     if getattr(t, "__reversed__", None) is None and not (hasattr(t, "__len__") and hasattr(t, "__getitem__")):
         raise TypeError(f"'{t.__name__}' object is not reversible")
     raise SctRuntimeError(
-        f"`a, b = reversed(obj)` of a {t.__name__}: sct unpacks it as list(obj)[::-1], which need not be what "
-        f"its class's own __reversed__ / __getitem__ gives; write `a, b = list(obj)[::-1]` if that is what "
+        f"reversed(obj) of a {t.__name__}: sct reads it as list(obj)[::-1], which need not be what "
+        f"its class's own __reversed__ / __getitem__ gives; write list(obj)[::-1] if that is what "
         f"it means")
 
 

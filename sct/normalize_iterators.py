@@ -16,7 +16,9 @@ before the loops are lowered, into that form with the same values:
   ``zip(..., strict=True)`` checks the lengths first (``rt.zip_strict``: Python's ValueError),
   where its sequences are names, attributes or constant subscripts of them (read twice);
 * ``zip(...)``, ``enumerate(...)`` and ``reversed(...)`` given to one of itertools' iterators
-  (``itertools.starmap(f, zip(xs, ys))``) are listed there: it walks them once.
+  (``itertools.starmap(f, zip(xs, ys))``) are listed there: it walks them once; ``reversed(xs)``
+  and itertools' iterators given to another call (``list(reversed(xs))``, a helper) are the
+  generator expression they are, which sct's generator checks follow.
 """
 from __future__ import annotations
 
@@ -81,9 +83,13 @@ class IteratorCalls(gast.NodeTransformer):
             # given to anything else (a helper, len, np.array, next): the iterator as the generator
             # expression it is, which sct's generator checks follow (a helper walking it twice, len() of
             # it: refused, as for any generator; sum(), sorted(), max(): walked once)
-            node.args = [self.iterator(a) if self.itertools_call(a) else a for a in node.args]
+            # reversed(xs) given to a call (list(reversed(xs)), sum(reversed(xs))): the same, except
+            # where zip or enumerate take it apart by position (zip(reversed(xs), ys))
+            lazy = self.itertools_call if any(self.builtin(node, n) for n in ("zip", "enumerate")) else \
+                (lambda a: self.itertools_call(a) or self.reversal(a))
+            node.args = [self.iterator(a) if lazy(a) else a for a in node.args]
             for k in node.keywords:
-                if self.itertools_call(k.value):
+                if lazy(k.value):
                     k.value = self.iterator(k.value)
         if self.builtin(node, "enumerate") and not starred and len(node.args) == 1 and \
                 [k.arg for k in node.keywords] == ["start"]:
@@ -104,6 +110,10 @@ class IteratorCalls(gast.NodeTransformer):
             for n in gast.walk(first):
                 gast.copy_location(n, node)
         return node
+
+    def reversal(self, node) -> bool:
+        return self.builtin(node, "reversed") and len(node.args) == 1 and not node.keywords and \
+            not isinstance(node.args[0], gast.Starred)
 
     def iterator(self, value, hint="item"):
         """``(item for item in value)``: the lazy iterator itertools' call is."""

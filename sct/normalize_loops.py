@@ -99,7 +99,12 @@ class Loops:
             index_targets.append((target.elts[0], start))
             self.walked(it.args[0], target.elts[1], out, sequences, lengths, index_targets)
         elif self._builtin_named(it, "reversed") and len(it.args) == 1 and not it.keywords:
-            seq = self.sequence(it.args[0], out)
+            # (rt.reversible: Python's TypeError for a set or an iterator, and a refusal for a class with
+            # its own __reversed__, which list(x)[::-1] would not call; was: a set walked backwards where
+            # Python raises, a custom __reversed__'s items replaced by the object's own in reverse)
+            raw = self.atom(it.args[0], out, hint="seq")
+            self.emit(out, gast.Expr(value=call(f"{self.rt_name}.reversible", [raw])))
+            seq = self.sequence(raw, out)
             back = gast.Subscript(value=seq, slice=gast.Slice(lower=None, upper=None, step=const(-1)),
                                   ctx=gast.Load())
             seq = self.atom(back, out, hint="seq")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sct import CompileError, dlarray, dlfeval, dlgradient, jvp
+import sct as sct_errors
 
 from gradcheck import check_grads
 
@@ -234,3 +235,59 @@ def test_a_function_named_zip_is_not_the_builtin():
     y, g = run(own_zip)
     np.testing.assert_allclose(float(y.data), own_zip(X.copy()))
     np.testing.assert_allclose(np.asarray(g.data), [2.0, 0.0, 0.3])
+
+
+# --- reversed(...) given to a call (was: "no derivative rule for reversed") and reversed() of what
+# Python does not reverse in a loop (was: a set walked backwards where Python raises TypeError; a
+# class's own __reversed__ ignored, its items replaced by the object's in reverse: -0.9 for 0.3) ---
+
+REVERSED = {
+    "list_of_reversed_array": lambda x: np.sum(np.array(list(reversed(x))) * np.arange(3)),
+    "enumerate_list_reversed": lambda x: sum(v * i for i, v in enumerate(list(reversed([x[0], x[1] ** 2])))),
+    "tuple_reversed": lambda x: tuple(reversed([x[0], x[1]]))[0] * 3,
+    "sum_reversed": lambda x: sum(reversed([x[0], x[1] ** 2])),
+    "stack_reversed": lambda x: np.stack(list(reversed([x[:2], x[1:]])))[0, 1] * x[2],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REVERSED))
+def test_reversed_given_to_a_call(name):
+    check_grads(REVERSED[name], X.copy())
+
+
+def reversed_set(x):
+    s = 0.0
+    for v in reversed({1.0, 2.0}):
+        s = s + v
+    return s * x[0]
+
+
+class OwnReversal:
+    def __init__(self, v):
+        self.v = v
+
+    def __reversed__(self):
+        return iter([self.v[0]])
+
+    def __iter__(self):
+        return iter(self.v)
+
+
+def own_reversal(x):
+    s = 0.0
+    for v in reversed(OwnReversal([x[0], x[1]])):
+        s = s + v
+    return s
+
+
+def test_reversed_set_raises_pythons_error():
+    with pytest.raises(TypeError, match="not reversible"):
+        reversed_set(X.copy())
+    with pytest.raises(TypeError, match="not reversible"):
+        run(reversed_set)
+
+
+def test_own_reversal_refused():
+    assert own_reversal(X.copy()) == X[0]
+    with pytest.raises(sct_errors.SctError, match="__reversed__"):
+        run(own_reversal)
