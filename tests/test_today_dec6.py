@@ -165,3 +165,31 @@ def ediff1d_edges(x):
 
 def test_ediff1d_edges_gradient():
     check_grads(ediff1d_edges, X)
+
+
+# --- a traced keyword-only argument of an op read through its Python equivalent --------------------
+# was: an internal TypeError ("<class 'itertools.accumulate'> is not a Python function") from
+# rt.positional, which did not look the op's equivalent up
+
+def accumulate_traced_initial(x):
+    import itertools
+    return sum(itertools.accumulate(x, initial=x[0] ** 2))
+
+
+def accumulate_function_and_traced_initial(x):
+    import itertools
+    return sum(itertools.accumulate(x, lambda a, b: a * b + 1, initial=x[1]))
+
+
+@pytest.mark.parametrize("fn", [accumulate_traced_initial, accumulate_function_and_traced_initial])
+def test_accumulate_traced_initial(fn):
+    check_grads(fn, X)
+
+
+def test_accumulate_traced_initial_second_order():
+    from gradcheck import check_two_inputs
+    import itertools
+
+    def case(x, t):
+        return sum(itertools.accumulate(x * t, lambda a, b: a * b + np.sin(b), initial=t[0] * x[1]))
+    check_two_inputs(case, X.copy(), np.array([0.5, -0.7, 1.3]))
