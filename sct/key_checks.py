@@ -58,11 +58,18 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
             bindings.setdefault(s.targets[0].id, []).append(s.value)
 
     # names that hold a dict wherever they are bound: the greatest such set (``d = {}`` then, in a
-    # loop, ``d = rt.setitem(d, k, v)``: each binding makes a dict if d is one), among the names with
-    # at least one binding that makes a dict by itself (was the least set: a dict stored into in a
-    # loop or a comprehension, the form a store takes there, was not one, and its traced keys passed)
+    # loop, ``d = rt.setitem(d, k, v)``: each binding makes a dict if d is one; ``h = d``: if d is one),
+    # among the names bound at least once otherwise than by a store into themselves (was the least
+    # set: a dict stored into in a loop or a comprehension, the form a store takes there, was not
+    # one, and its traced keys passed)
+    def stored_into_itself(name, v) -> bool:       # d = rt.setitem(d, k, v)
+        return isinstance(v, gast.Call) and bool(v.args) and isinstance(v.args[0], gast.Name) and \
+            v.args[0].id == name and target(v) is rt_support.setitem
+
+    everything = set(bindings)
     dicts: Set[str] = {name for name, values in bindings.items()
-                       if any(_makes_dict(v, set(), target) for v in values)}
+                       if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
+                              for v in values)}
     changed = True
     while changed:
         changed = False

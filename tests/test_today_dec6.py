@@ -74,8 +74,24 @@ def dict_map_pairs(x):
     return sum(k * v for k, v in d.items())
 
 
+def aliased(x):                      # (refused before: kept by the greatest set too)
+    g = {}
+    h = g
+    h[x[0]] = 2.0
+    return sum(k * v for k, v in g.items())
+
+
+def aliased_in_loop(x):
+    g = {}
+    h = g
+    for i in range(3):
+        h[x[i]] = float(i)
+    return sum(k * v for k, v in g.items())
+
+
 @pytest.mark.parametrize("fn", [dictcomp_zip, dictcomp_swapped, loop_store_sorted, setdefault_key, nested_store,
-                                nested_store_loop, pairs_appended, dict_sorted_zip, dict_list_zip, dict_map_pairs])
+                                nested_store_loop, pairs_appended, dict_sorted_zip, dict_list_zip, dict_map_pairs,
+                                aliased, aliased_in_loop])
 def test_traced_keys_refused(fn):
     with pytest.raises(CompileError, match="dict"):
         check_grads(fn, X)
