@@ -1841,11 +1841,21 @@ def apply_along_axis_items(func1d, axis, arr, *args):
 def ediff1d_items(ary, to_end=None, to_begin=None):
     """``np.ediff1d``: the differences of the flattened array, ``to_begin`` before and ``to_end`` after."""
     flat = np.ravel(ary)
-    parts = [np.ravel(to_begin)] if to_begin is not None else []
+    parts = [_ediff1d_edge(to_begin, flat.dtype, "to_begin")] if to_begin is not None else []
     parts = parts + [flat[1:] - flat[:-1]]
     if to_end is not None:
-        parts = parts + [np.ravel(to_end)]
+        parts = parts + [_ediff1d_edge(to_end, flat.dtype, "to_end")]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _ediff1d_edge(values, dtype, name):
+    """``to_begin``/``to_end`` in the array's dtype, as numpy writes them into its result (was: the
+    result in their promoted dtype, float64 for a float32 array); numpy's TypeError where the cast
+    is not same_kind (a complex or float edge of an int array)."""
+    edge = np.ravel(values)
+    if not np.can_cast(edge.dtype, dtype, casting="same_kind"):
+        raise TypeError(f"dtype of `{name}` must be compatible with input `ary` under the `same_kind` rule.")
+    return edge.astype(dtype)
 
 
 def vander_items(x, N=None, increasing=False):

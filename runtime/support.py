@@ -2781,6 +2781,11 @@ def positional(fn):
     if getattr(type(fn), "__sct_wraps__", False):      # @sct.accelerate: the function it runs
         fn = _unwrapped(fn.fn)
     if type(fn) is not types.FunctionType:
+        # an op differentiated through its Python equivalent (itertools.accumulate(xs, initial=x0):
+        # accumulate_items; was an internal TypeError naming the C type)
+        from .registry import readable
+        fn = readable(fn)
+    if type(fn) is not types.FunctionType:
         raise TypeError(f"{fn!r} is not a Python function: sct passes traced keyword-only "
                         "arguments by position to Python functions only")
     code = fn.__code__

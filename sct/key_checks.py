@@ -57,19 +57,33 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
         if isinstance(s.targets[0], gast.Name):
             bindings.setdefault(s.targets[0].id, []).append(s.value)
 
-    # names that hold a dict wherever they are bound
-    dicts: Set[str] = set()
+    # names that hold a dict wherever they are bound: the greatest such set (``d = {}`` then, in a
+    # loop, ``d = rt.setitem(d, k, v)``: each binding makes a dict if d is one; ``h = d``: if d is one),
+    # among the names bound at least once otherwise than by a store into themselves (was the least
+    # set: a dict stored into in a loop or a comprehension, the form a store takes there, was not
+    # one, and its traced keys passed)
+    def stored_into_itself(name, v) -> bool:       # d = rt.setitem(d, k, v)
+        return isinstance(v, gast.Call) and bool(v.args) and isinstance(v.args[0], gast.Name) and \
+            v.args[0].id == name and target(v) is rt_support.setitem
+
+    everything = set(bindings)
+    dicts: Set[str] = {name for name, values in bindings.items()
+                       if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
+                              for v in values)}
     changed = True
     while changed:
         changed = False
-        for name, values in bindings.items():
-            if name in dicts:
-                continue
-            if all(_makes_dict(v, dicts, target) for v in values):
-                dicts.add(name)
+        for name in sorted(dicts):
+            if not all(_makes_dict(v, dicts, target) for v in bindings[name]):
+                dicts.discard(name)
                 changed = True
 
-    keys = _key_names(bindings, dicts, target)
+    keys, pair_seqs = _key_names(bindings, dicts, target, active)
+    # names bound (everywhere) to an item of a dict (``inner = d["a"]``): a store into one with a traced
+    # key stores into the dict held there (``d["a"][x[0]] = v`` is lowered to that)
+    items_of_dicts = {name for name, values in bindings.items() if values and all(
+        isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in dicts
+        for v in values)}
 
     def pair_keys_traced(name: str, seen: Set[str]) -> bool:
         """Does the list ``name`` (of (key, value) tuples, built here) hold a traced key?"""
@@ -80,14 +94,25 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
             if isinstance(v, gast.Name) and pair_keys_traced(v.id, seen):
                 return True
             if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
-                if any(isinstance(o, gast.Name) and pair_keys_traced(o.id, seen) for o in (v.left, v.right)):
+                # pairs = pairs + [(k, v)] (a loop's append): the displays added are checked too
+                if any(isinstance(o, gast.Name) and pair_keys_traced(o.id, seen) or
+                       isinstance(o, (gast.List, gast.Tuple)) and display_keys_traced(o)
+                       for o in (v.left, v.right)):
                     return True
-            if isinstance(v, (gast.List, gast.Tuple)):
-                for e in v.elts:
-                    if isinstance(e, (gast.Tuple, gast.List)) and e.elts and traced(e.elts[0]):
-                        return True
-                    if isinstance(e, gast.Name) and key_of_pair_traced(e.id, set()):
-                        return True
+            if isinstance(v, (gast.List, gast.Tuple)) and display_keys_traced(v):
+                return True
+            # list(pairs), sorted(pairs), tuple(pairs), reversed(pairs): the same pairs
+            if isinstance(v, gast.Call) and target(v) in (list, sorted, tuple, reversed) and v.args and \
+                    isinstance(v.args[0], gast.Name) and pair_keys_traced(v.args[0].id, seen):
+                return True
+        return False
+
+    def display_keys_traced(v) -> bool:
+        for e in v.elts:
+            if isinstance(e, (gast.Tuple, gast.List)) and e.elts and traced(e.elts[0]):
+                return True
+            if isinstance(e, gast.Name) and key_of_pair_traced(e.id, set()):
+                return True
         return False
 
     def key_of_pair_traced(name: str, seen: Set[str]) -> bool:
@@ -95,9 +120,15 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
             return False
         seen.add(name)
         for v in bindings.get(name, ()):
-            if isinstance(v, (gast.Tuple, gast.List)) and v.elts and traced(v.elts[0]):
-                return True
-            if isinstance(v, gast.Name) and key_of_pair_traced(v.id, seen):
+            if isinstance(v, (gast.Tuple, gast.List)):
+                if v.elts and traced(v.elts[0]):
+                    return True
+            elif isinstance(v, gast.Name):
+                if key_of_pair_traced(v.id, seen):
+                    return True
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in pair_seqs:
+                continue                 # a (key, value) pair of a dict's items(): its key is checked
+            elif traced(v):              # a pair a helper or lambda made of traced values: its key unknown
                 return True
         return False
 
@@ -108,12 +139,12 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
                 if traced(k):
                     fail(s, "a dict key computed from a traced value")
         if isinstance(where, gast.Subscript) and isinstance(where.value, gast.Name) and \
-                where.value.id in dicts and traced(where.slice):
+                (where.value.id in dicts or where.value.id in items_of_dicts) and traced(where.slice):
             fail(s, "a value stored in a dict under a key computed from a traced value")
         if isinstance(value, gast.Call):
             found = target(value)
             if found is rt_support.setitem and len(value.args) >= 2 and isinstance(value.args[0], gast.Name) \
-                    and value.args[0].id in dicts and traced(value.args[1]):
+                    and (value.args[0].id in dicts or value.args[0].id in items_of_dicts) and traced(value.args[1]):
                 fail(s, "a value stored in a dict under a key computed from a traced value")
             if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
                     value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):
@@ -138,37 +169,52 @@ def _makes_dict(value, dicts: Set[str], target) -> bool:
     return False
 
 
-def _key_names(bindings: Dict[str, list], dicts: Set[str], target) -> Set[str]:
+def _key_names(bindings: Dict[str, list], dicts: Set[str], target, active: Set[str]):
     """Names that hold a key read back from a dict (``k`` of ``for k, v in d.items()`` or of ``for k in
-    d``, lowered to items of ``rt.as_sequence(d.items())``): constants, since a traced key is refused
-    where it is stored (the activity analysis, which does not tell a pair's key from its value, finds
-    them active)."""
+    d``, lowered to items of ``rt.as_sequence(d.items())``; of ``sorted(d.items())``, ``list(d)``, a list
+    built of such keys): constants, since a traced key is refused where it is stored (the activity
+    analysis, which does not tell a pair's key from its value, finds them active); and the names of
+    the sequences of (key, value) pairs.  The greatest sets (a list built in a loop, ``names = []`` then
+    ``names = names + [k]``, is one of keys if each binding keeps it one)."""
     def method_of(v, names):
         return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr in names \
             and not v.args and not v.keywords and isinstance(v.func.value, gast.Name)
 
-    def sequence_of(v):
-        if isinstance(v, gast.Call) and target(v) is rt_support.as_sequence and len(v.args) == 1 and \
-                isinstance(v.args[0], gast.Name):
-            return v.args[0].id
-        return None
+    def walked(v, names):
+        """``rt.as_sequence(n)``, ``list(n)``, ``sorted(n)``, ``tuple(n)``, ``reversed(n)`` of a name in names."""
+        if isinstance(v, gast.Call) and len(v.args) == 1 and \
+                isinstance(v.args[0], gast.Name) and v.args[0].id in names:
+            found = target(v)
+            return found is rt_support.as_sequence or any(found is f for f in (list, sorted, tuple, reversed))
+        return False
 
     def item_of(v, names, index=None):
         return isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in names and \
             (index is None or isinstance(v.slice, gast.Constant) and v.slice.value == index)
 
-    def holding(test) -> Set[str]:
-        return {n for n, values in bindings.items() if values and all(test(v) for v in values)}
+    def all_keys(v, keys, key_lists):
+        if isinstance(v, (gast.List, gast.Tuple)):
+            return all(isinstance(e, gast.Name) and e.id in keys for e in v.elts)
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add):
+            return all(isinstance(o, gast.Name) and o.id in key_lists or
+                       isinstance(o, (gast.List, gast.Tuple)) and all_keys(o, keys, key_lists)
+                       for o in (v.left, v.right))
+        return False
 
-    items_views = holding(lambda v: method_of(v, ("items",)))
-    key_views = holding(lambda v: method_of(v, ("keys",)) and v.func.value.id in dicts)
-    pair_seqs = holding(lambda v: sequence_of(v) in items_views)
-    key_seqs = holding(lambda v: sequence_of(v) in key_views or sequence_of(v) in dicts)
-    pairs = holding(lambda v: item_of(v, pair_seqs))
-    keys = holding(lambda v: item_of(v, pairs, 0) or item_of(v, key_seqs))
+    names = {n for n, values in bindings.items() if values}
+    pair_lists, pairs, key_lists, keys = set(names), set(names), set(names), set(names)
     while True:
-        more = holding(lambda v: item_of(v, pairs, 0) or item_of(v, key_seqs) or
-                       isinstance(v, gast.Name) and v.id in keys)
-        if more <= keys:
-            return keys
-        keys |= more
+        new_pair_lists = {n for n in pair_lists if all(
+            method_of(v, ("items",)) or walked(v, pair_lists) for v in bindings[n])}
+        new_pairs = {n for n in pairs if all(item_of(v, new_pair_lists) for v in bindings[n])}
+        new_key_lists = {n for n in key_lists if all(
+            method_of(v, ("keys",)) and v.func.value.id in dicts or walked(v, dicts) or
+            walked(v, key_lists) or all_keys(v, keys, key_lists) for v in bindings[n])}
+        new_keys = {n for n in keys if all(
+            item_of(v, new_pairs, 0) or item_of(v, new_key_lists) or
+            # computed from keys and constants only (k, k.upper(), f"{k}_m"): a constant too
+            not isinstance(v, gast.Subscript) and set(loaded_names(v)) & active <= keys
+            for v in bindings[n])}
+        if (new_pair_lists, new_pairs, new_key_lists, new_keys) == (pair_lists, pairs, key_lists, keys):
+            return keys, pair_lists
+        pair_lists, pairs, key_lists, keys = new_pair_lists, new_pairs, new_key_lists, new_keys
