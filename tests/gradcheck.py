@@ -143,6 +143,30 @@ def check_grads(fun: Callable, *args, rtol: float = 1e-5, atol: float = 1e-6):
 from sct import dlgradient  # noqa: E402  (the wrappers above are compiled by sct)
 
 
+def _gradient_norm(fun, a):
+    g = dlgradient(fun(a), a, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, a)
+
+
+def check_second_order(fun: Callable, x, step: float = 1e-5, rtol: float = 1e-5, atol: float = 1e-5):
+    """Check sct's second derivative of the real scalar ``fun(x)`` (one float64 array): the gradient of
+    ``z = sum(g * g)``, ``g`` the gradient taken with EnableHigherDerivatives, against central
+    differences of sct's own first-order gradient (which ``check_grads`` checks)."""
+    from sct import dlarray, dlfeval
+    x = np.array(x, dtype=np.float64)
+
+    def z_of(a):
+        _, (g,) = sct_gradients(fun, a)
+        return np.sum(g * g)
+
+    z, h = dlfeval(_gradient_norm, fun, dlarray(x.copy()))
+    assert_close(D(z), z_of(x.copy()), rtol=1e-12, atol=1e-12, what=f"{fun.__name__}: z")
+    assert_close(D(h), numerical_gradient(z_of, [x.copy()], 0, step), rtol, atol,
+                 what=f"{fun.__name__} d2")
+    return D(h)
+
+
 # --- a case(x, t) -> scalar differentiated first and second order (tests/test_idioms_dec*.py) ----
 
 from sct import dlarray, dlfeval, extractdata  # noqa: E402

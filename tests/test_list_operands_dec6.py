@@ -4,7 +4,7 @@ arctan2's, ``-x1`` in fmin's)."""
 import numpy as np
 import pytest
 
-from sct import dlarray, dlfeval, dlgradient
+from gradcheck import check_grads, check_second_order
 
 X = np.array([0.3, -1.2, 2.0, 0.7])
 P = [1.5, 2.0, 0.5, 3.0]
@@ -23,30 +23,7 @@ CASES = {
 }
 
 
-def numerical(fn, x, step=1e-6):
-    return np.array([(fn(x + step * e) - fn(x - step * e)) / (2 * step) for e in np.eye(len(x))])
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_first_and_second_derivatives(name):
-    fn = CASES[name]
-
-    def first(x):
-        y = fn(x)
-        return y, dlgradient(y, x)
-
-    def second(x):
-        y = fn(x)
-        g = dlgradient(y, x, EnableHigherDerivatives=True)
-        z = np.sum(g * g)
-        return z, dlgradient(z, x)
-
-    y, g = dlfeval(first, dlarray(X.copy()))
-    np.testing.assert_allclose(float(y.data), fn(X.copy()), rtol=1e-14)
-    np.testing.assert_allclose(np.asarray(g.data), numerical(fn, X.copy()), rtol=1e-6, atol=1e-7)
-
-    def gradient(a):
-        return np.asarray(dlfeval(first, dlarray(a))[1].data)
-    _, h = dlfeval(second, dlarray(X.copy()))
-    np.testing.assert_allclose(np.asarray(h.data), numerical(lambda a: np.sum(gradient(a) ** 2), X.copy(), 1e-5),
-                               rtol=1e-5, atol=1e-4)
+    check_grads(CASES[name], X.copy())
+    check_second_order(CASES[name], X.copy())
