@@ -291,3 +291,35 @@ CASES += [
  ("ctc_dp", G.ctc_like_dp, [R(5, 3)], 1),
  ("soft_dtw", G.dtw_soft, [R(4), R(3)], 2),
 ]
+
+# ---- run_dom9.py
+rng = np.random.default_rng(12)
+def R(*s): return rng.standard_normal(s)
+CASES += [
+ ("ac_circuit", G.ac_circuit, [np.array([1.0, 0.5, 0.2]), np.linspace(0.5, 5, 6)], 1),
+ ("analytic_signal", G.analytic_signal, [R(8)], 1),
+ ("fft_ortho_shift", G.fft_ortho_shift, [R(8)], 1),
+ ("fft2_blur", G.fft2_blur, [R(4, 4), R(2, 2)], 2),
+ ("spectrogram", G.spectrogram, [R(16)], 1),
+ ("phasor_sum", G.phasor_sum, [R(4), R(4)], 2),
+ ("transfer_fn", G.transfer_fn_mag, [R(3), np.array([0.3, 0.1])], 2),
+ ("complex_solve", G.complex_matrix_solve, [R(2)], 1),
+ ("conj_inner", G.conj_inner, [R(4), R(4)], 2),
+]
+
+# ---- run_dom10.py
+rng = np.random.default_rng(13)
+def R(*s): return rng.standard_normal(s)
+CASES += [
+ ("chained_assign", G.chained_assign, [R(2)], 1),
+ ("list_repeat_alias", G.list_repeat_alias, [R(2)], 1),
+ ("unpack_rows_iadd", G.unpack_rows_iadd, [R(2, 3)], 1),
+ ("for_row_imul", G.for_row_imul, [R(3, 2)], 1),
+ ("overlap_reverse", G.overlap_reverse, [R(5)], 1),
+ ("overlap_shift", G.overlap_shift, [R(5)], 1),
+ ("copyto_where", G.copyto_where, [R(5), R(5)], 2),
+ ("alias_iadd", G.alias_iadd, [R(3)], 1),
+ ("view_across_iters", G.view_across_iters, [R(2)], 1),
+ ("dict_inplace", G.dict_of_arrays_inplace, [R(2)], 1),
+ ("object_inplace", G.object_state_inplace, [R(2)], 1),
+]

@@ -1481,6 +1481,142 @@ def dtw_soft(x, y, gamma=0.5):
             R[i, j] = c + mn - gamma * np.log(np.sum(np.exp(-(r - mn) / gamma)))
     return R[n, m]
 
+# ================================================================ dom_funcs8.py
+
+def ac_circuit(p, w):
+    R, L, C = p[0], p[1], p[2]
+    Z = R + 1j * w * L + 1 / (1j * w * C)
+    I = 1.0 / Z
+    return np.sum(np.abs(I) ** 2) + np.sum(np.angle(Z))
+
+def analytic_signal(x):
+    N = len(x)
+    X = np.fft.fft(x)
+    h = np.zeros(N); h[0] = 1; h[1:N // 2] = 2; h[N // 2] = 1
+    z = np.fft.ifft(X * h)
+    env = np.abs(z)
+    return np.sum(env ** 2 * np.arange(N))
+
+def fft_ortho_shift(x):
+    X = np.fft.fftshift(np.fft.fft(x, norm="ortho"))
+    f = np.fft.fftshift(np.fft.fftfreq(len(x), d=0.1))
+    return np.sum(np.abs(X) ** 2 * f ** 2)
+
+def fft2_blur(img, k):
+    K = np.fft.rfft2(k, s=img.shape)
+    out = np.fft.irfft2(np.fft.rfft2(img) * K, s=img.shape)
+    return np.sum(out ** 2 * np.arange(img.size).reshape(img.shape))
+
+def spectrogram(x):
+    n = 8; hop = 4
+    w = np.hanning(n)
+    frames = np.stack([x[i:i + n] * w for i in range(0, len(x) - n + 1, hop)])
+    S = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    logS = np.log(S + 1e-6)
+    return np.mean(logS[:, 1:3])
+
+def phasor_sum(amp, ph):
+    z = np.sum(amp * np.exp(1j * ph))
+    return np.abs(z) ** 2 + np.real(z)
+
+def transfer_fn_mag(b, a):
+    w = np.linspace(0.1, 3.0, 8)
+    zinv = np.exp(-1j * w)
+    num = b[0] + b[1] * zinv + b[2] * zinv ** 2
+    den = 1 + a[0] * zinv + a[1] * zinv ** 2
+    H = num / den
+    return np.sum(20 * np.log10(np.abs(H)))
+
+def complex_matrix_solve(p):
+    A = np.array([[2 + 1j * p[0], 1.0], [1.0, 3 - 1j * p[1]]])
+    b = np.array([1.0, 1j])
+    x = np.linalg.solve(A, b)
+    return np.sum(np.abs(x) ** 2)
+
+def conj_inner(x, y):
+    z = x + 1j * y
+    return np.real(np.vdot(z, z * np.arange(1, len(z) + 1))) + np.sum(np.imag(z ** 3))
+
+# ================================================================ dom_funcs9.py
+
+def chained_assign(x):
+    a = b = np.zeros(3)
+    a[0] = x[0]
+    b[1] = x[1] ** 2
+    return np.sum(a * np.array([1., 2, 3])) + np.sum(b)
+
+def list_repeat_alias(x):
+    base = np.zeros(2)
+    hist = [base] * 3
+    hist[0][0] = x[0]
+    return sum(np.sum(h) for h in hist) * x[1]
+
+def unpack_rows_iadd(X):
+    Y = X.copy()
+    a, b = Y
+    a += 1.0
+    b *= X[0]
+    return np.sum(Y ** 2)
+
+def for_row_imul(X):
+    Y = X.copy()
+    for row in Y:
+        row *= 2.0
+    return np.sum(Y ** 2 * np.arange(Y.size).reshape(Y.shape))
+
+def overlap_reverse(x):
+    y = x.copy()
+    y[:] = y[::-1]
+    return np.sum(y * np.arange(len(y)))
+
+def overlap_shift(x):
+    y = x * 1.0
+    y[1:] = y[:-1]
+    y[:-1] += y[1:]
+    return np.sum(y ** 2 * np.arange(len(y)))
+
+def copyto_where(x, z):
+    y = x.copy()
+    np.copyto(y, z, where=x > 0)
+    return np.sum(y ** 2 * np.arange(len(y)))
+
+def alias_iadd(x):
+    buf = np.zeros(3)
+    y = buf
+    y += x
+    buf *= 2
+    return np.sum(y * buf)
+
+def view_across_iters(x):
+    X = np.zeros((4, 2))
+    X[0] = x
+    for t in range(3):
+        prev = X[t]
+        X[t + 1] = np.tanh(prev) + 0.5 * prev[::-1]
+    return np.sum(X ** 2)
+
+def dict_of_arrays_inplace(x):
+    st = {"pos": np.zeros(2), "vel": x.copy()}
+    for _ in range(3):
+        st["pos"] += 0.1 * st["vel"]
+        st["vel"] -= 0.1 * st["pos"] ** 3
+    return np.sum(st["pos"] ** 2) + np.sum(st["vel"])
+
+def object_state_inplace(x):
+    class_ = _Particle(x)
+    for _ in range(3):
+        class_.step()
+    return np.sum(class_.pos ** 2)
+
+class _Particle:
+    def __init__(self, v):
+        self.pos = np.zeros_like(v)
+        self.vel = v.copy()
+    def step(self):
+        self.pos += 0.1 * self.vel
+        self.vel *= 0.9
+
+
 # ================================================================ wrappers: y and its gradient w.r.t. the first k
 def w_1_1(fun, a0):
     y = fun(a0)

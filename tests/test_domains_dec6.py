@@ -1,4 +1,4 @@
-"""Red team (Dec 6, domains): 230 programs written the way practitioners write them (Black-Scholes and its
+"""Red team (Dec 6, domains): 250 programs written the way practitioners write them (Black-Scholes and its
 greeks, GARCH recursions, CVaR, FIR/IIR filters, power spectra, LQR/MPC rollouts, arm kinematics, ray-sphere
 intersection, soft rasterisation, Lennard-Jones/Morse/Coulomb energies with np.triu_indices and np.add.at,
 hierarchical log-joints with dict parameters, ELBOs, Sinkhorn, binomial trees, soft-DTW, ...;
@@ -23,7 +23,8 @@ from gradcheck import D, numerical_gradient
 # class defined in the function, sqrt at 0 under a mask (NaN gradient), np.put, ** into **kwargs,
 # np.where(x != 0, sin(x)/x, 1), a global statement, a list appended through a dataclass's method
 REFUSED = {"reduceat", "ravel_view", "reshape_view", "transpose_view", "row_view", "state_class",
-           "neighbor_cutoff", "put_take", "kwargs", "errstate", "global_counter", "logging_list"}
+           "neighbor_cutoff", "put_take", "kwargs", "errstate", "global_counter", "logging_list",
+           "list_repeat_alias", "unpack_rows_iadd", "alias_iadd", "object_inplace"}
 # float32 arithmetic: the central difference is good to ~1e-2 only; the exact gradient instead
 EXACT = {"astype32": lambda x: 2.0 * x.astype(np.float32).astype(np.float64)}
 LOOSE = set(EXACT)
@@ -67,12 +68,16 @@ def test_value_and_gradient(name, fun, args, k):
     args = copy.deepcopy(args)
     wrap = getattr(G, f"w_{len(args)}_{k}")
     dargs = [_dl(a) if i < k else a for i, a in enumerate(args)]
-    if name in REFUSED:
-        with pytest.raises(sct.errors.SctError):
-            dlfeval(wrap, fun, *dargs)
-        return
     expected = fun(*copy.deepcopy(args))
-    y, grads = dlfeval(wrap, fun, *dargs)
+    if name in REFUSED:
+        # refused today with an sct error (not an internal one); should sct accept it one day, its
+        # numbers are checked like the others'
+        try:
+            y, grads = dlfeval(wrap, fun, *dargs)
+        except sct.errors.SctError:
+            return
+    else:
+        y, grads = dlfeval(wrap, fun, *dargs)
     assert D(y).shape == np.shape(expected)
     np.testing.assert_allclose(D(y), expected, rtol=1e-10)
     grads = (grads,) if k == 1 else grads
