@@ -323,3 +323,30 @@ CASES += [
  ("dict_inplace", G.dict_of_arrays_inplace, [R(2)], 1),
  ("object_inplace", G.object_state_inplace, [R(2)], 1),
 ]
+
+# ---- run_dom11.py (Python control flow and builtins on traced elements)
+rng = np.random.default_rng(14)
+def R(*s): return rng.standard_normal(s)
+CASES += [
+ ("half_shape", G.half_shape, [R(5)], 1),
+ ("ternary_abs", G.ternary_abs, [np.array([-0.7, 0.4])], 1),
+ ("ternary_abs2", G.ternary_abs, [np.array([0.7, 1.4])], 1),
+ ("builtin_min_sorted", G.builtin_min_sorted, [R(5)], 1),
+ ("any_gen", G.any_gen, [np.array([0.5, 2.5, 1.0])], 1),
+ ("any_gen2", G.any_gen, [np.array([0.5, 1.5, 1.0])], 1),
+ ("round_index", G.round_index, [np.array([0.8, 1.1, 0.33, -0.4])], 1),
+ ("bool_branch", G.bool_branch, [np.array([0.8, 0.1])], 1),
+ ("math_on_elems", G.math_on_elems, [R(3)], 1),
+ ("pow_frac_scalar", G.pow_frac_scalar, [R(3)], 1),
+ ("int_power_loop", G.int_power_loop, [R(3)], 1),
+ ("while_else", G.while_with_else, [np.array([0.3, 0.5, 2.0, 0.1])], 1),
+ ("while_else2", G.while_with_else, [np.array([0.3, 0.5, 0.1])], 1),
+ ("for_else_continue", G.for_else_continue, [np.array([0.3, -1.5, 0.1])], 1),
+ ("nested_default", G.nested_func_default, [R(3)], 1),
+ ("walrus", G.walrus, [R(4)], 1),
+ ("starred_unpack", G.starred_unpack, [R(5)], 1),
+ ("slice_obj", G.slice_obj, [R(6)], 1),
+ ("list_comp_matrix", G.matrix_from_list_comp, [R(3)], 1),
+ ("fstring_key", G.fstring_key_dict, [R(3)], 1),
+ ("enumerate_zip", G.enumerate_start_zip_strict, [R(3), R(3)], 2),
+]

@@ -1616,6 +1616,99 @@ class _Particle:
         self.pos += 0.1 * self.vel
         self.vel *= 0.9
 
+# ================================================================ dom_funcs10.py
+
+def half_shape(x):
+    h = x.shape[0] // 2
+    return np.sum(x[:h] ** 2) - np.sum(x[h:])
+
+def ternary_abs(x):
+    a = x[0] if x[0] > 0 else -x[0]
+    return a ** 3 + (x[1] if 0 < x[1] < 1 else 2 * x[1])
+
+def builtin_min_sorted(x):
+    return min(x) ** 2 + sorted(x)[len(x) // 2] + max(abs(v) for v in x)
+
+def any_gen(x):
+    if any(v > 2 for v in x):
+        return np.sum(x)
+    return np.sum(x ** 2)
+
+def round_index(x):
+    i = int(round(float(x[0]) * 2)) % 3
+    return x[i + 1] ** 2 * round(float(x[2]), 1)
+
+def bool_branch(x):
+    if bool(x[0] > 0) and x[1] < 0.5:
+        return x[0] * x[1]
+    return x[0] + x[1]
+
+def math_on_elems(x):
+    return math.sqrt(x[0] ** 2 + 1) + math.log(1 + x[1] ** 2) + math.atan(x[2]) + math.hypot(x[0], x[1])
+
+def pow_frac_scalar(x):
+    return abs(x[0]) ** 0.5 + x[1] ** 2.0 + 2 ** x[2] + math.pow(abs(x[0]) + 1, x[1])
+
+def int_power_loop(x):
+    p = 1.0
+    for k in range(1, 5):
+        p = p * x[k % len(x)] ** k
+    return p
+
+def while_with_else(x):
+    i = 0
+    s = 0.0
+    while i < len(x):
+        if x[i] > 1.5:
+            break
+        s = s + x[i] ** 2
+        i += 1
+    else:
+        s = s * 2
+    return s
+
+def for_else_continue(x):
+    s = 0.0
+    for v in x:
+        if v < -1:
+            continue
+        s += np.exp(v)
+    else:
+        s += 1.0
+    return s
+
+def nested_func_default(x, scale=2.0):
+    def g(t, k=scale):
+        return k * t ** 2
+    return np.sum(g(x)) + np.sum(g(x, 1.0))
+
+def walrus(x):
+    if (m := np.max(x)) > 0:
+        return m * np.sum(x)
+    return np.sum(x)
+
+def starred_unpack(x):
+    first, *mid, last = x
+    return first * last + sum(v ** 2 for v in mid)
+
+def slice_obj(x):
+    s = slice(1, None, 2)
+    return np.sum(x[s] ** 2) + np.sum(x[::-2])
+
+def matrix_from_list_comp(q):
+    M = np.array([[np.cos(a), -np.sin(a)] for a in q])
+    return np.sum(M @ M.T)
+
+def fstring_key_dict(x):
+    d = {f"c{i}": x[i] ** 2 for i in range(3)}
+    return d["c0"] + 2 * d["c1"] + 3 * d["c2"]
+
+def enumerate_start_zip_strict(x, w):
+    tot = 0.0
+    for i, (a, b) in enumerate(zip(x, w), 1):
+        tot += i * a * b
+    return tot
+
 
 # ================================================================ wrappers: y and its gradient w.r.t. the first k
 def w_1_1(fun, a0):

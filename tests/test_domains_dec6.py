@@ -1,4 +1,4 @@
-"""Red team (Dec 6, domains): 250 programs written the way practitioners write them (Black-Scholes and its
+"""Red team (Dec 6, domains): 271 programs written the way practitioners write them (Black-Scholes and its
 greeks, GARCH recursions, CVaR, FIR/IIR filters, power spectra, LQR/MPC rollouts, arm kinematics, ray-sphere
 intersection, soft rasterisation, Lennard-Jones/Morse/Coulomb energies with np.triu_indices and np.add.at,
 hierarchical log-joints with dict parameters, ELBOs, Sinkhorn, binomial trees, soft-DTW, ...;
