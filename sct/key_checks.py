@@ -70,10 +70,18 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
     dicts: Set[str] = {name for name, values in bindings.items()
                        if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
                               for v in values)}
+    # the arguments given as dicts (their kinds: ``("map", dict, ...)``), whose keys the caller made:
+    # ``{k: params[k] - lr * grads[k] for k in params}`` reads them back as constants
+    given = {name for name, kind in activity.kinds.items()
+             if isinstance(kind, tuple) and kind and kind[0] == "map" and isinstance(kind[1], type) and
+             issubclass(kind[1], dict)}
+    dicts |= given
     changed = True
     while changed:
         changed = False
         for name in sorted(dicts):
+            if name in given and name not in bindings:
+                continue
             if not all(_makes_dict(v, dicts, target) for v in bindings[name]):
                 dicts.discard(name)
                 changed = True

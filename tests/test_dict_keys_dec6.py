@@ -156,3 +156,44 @@ def int_keys(x):
                                 constant_float_keys, sorted_keys, int_keys])
 def test_constant_keys_run(fn):
     check_grads(fn, X.copy())
+
+
+# --- keys of a dict given as an argument, read back (red team "domains": {k: params[k] - 0.1 * grads[k]
+# for k in params} was refused as a traced key; the caller made those keys) --------------------------
+
+def sgd_step(params):
+    grads = {k: 2 * v for k, v in params.items()}
+    new = {k: params[k] - 0.1 * grads[k] for k in params}
+    return sum(np.sum(v ** 3) for v in new.values())
+
+
+def zipped_update(params):
+    grads = {k: 2 * v for k, v in params.items()}
+    new = {}
+    for k, g in zip(params, grads.values()):
+        new[k] = params[k] - g
+    return sum(np.sum(v ** 3) for v in new.values())
+
+
+def enumerated_keys(params):
+    new = {}
+    for i, k in enumerate(sorted(params)):
+        new[f"{k}_{i}"] = params[k] * (i + 1)
+    return sum(np.sum(v ** 3) for v in new.values())
+
+
+@pytest.mark.parametrize("fn", [sgd_step, zipped_update, enumerated_keys])
+def test_argument_dict_keys_run(fn):
+    params = {"w": np.array([0.3, -1.2]), "b": np.array([2.0])}
+
+    def run(p):
+        y = fn(p)
+        return y, dlgradient(y, p)
+    y, g = dlfeval(run, {k: dlarray(v) for k, v in params.items()})
+    np.testing.assert_allclose(float(y.data), fn(params), rtol=1e-12)
+    for k in params:
+        def part(a, k=k):
+            return fn(dict(params, **{k: a}))
+        fd = np.array([(part(params[k] + 1e-6 * e) - part(params[k] - 1e-6 * e)) / 2e-6
+                       for e in np.eye(len(params[k]))])
+        np.testing.assert_allclose(np.asarray(g[k].data), fd, rtol=1e-6, atol=1e-6)
