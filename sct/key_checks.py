@@ -39,8 +39,20 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
     if not active or not assigns:
         return
 
+    origin_sets = {}
+
+    def origins():
+        """The names holding keys read back, and the sequences of pairs (``_key_names``), found at the
+        first question: most functions ask none (no dict key depends on a traced value at all)."""
+        if not origin_sets:
+            origin_sets["keys"], origin_sets["pairs"] = _key_names(bindings, dicts, target, active)
+        return origin_sets["keys"], origin_sets["pairs"]
+
     def traced(node) -> bool:
-        return node is not None and bool(set(loaded_names(node)) & active - keys)
+        if node is None:
+            return False
+        reads = set(loaded_names(node)) & active
+        return bool(reads) and bool(reads - origins()[0])
 
     def fail(node, what):
         raise CompileError(_refusal(what), filename, getattr(node, "lineno", fdef.lineno), "a traced dict key")
@@ -86,7 +98,6 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
                 dicts.discard(name)
                 changed = True
 
-    keys, pair_seqs = _key_names(bindings, dicts, target, active)
     # names bound (everywhere) to an item of a dict (``inner = d["a"]``): a store into one with a traced
     # key stores into the dict held there (``d["a"][x[0]] = v`` is lowered to that)
     items_of_dicts = {name for name, values in bindings.items() if values and all(
@@ -134,7 +145,7 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
             elif isinstance(v, gast.Name):
                 if key_of_pair_traced(v.id, seen):
                     return True
-            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in pair_seqs:
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in origins()[1]:
                 continue                 # a (key, value) pair of a dict's items(): its key is checked
             elif traced(v):              # a pair a helper or lambda made of traced values: its key unknown
                 return True
@@ -210,7 +221,10 @@ def _key_names(bindings: Dict[str, list], dicts: Set[str], target, active: Set[s
         return False
 
     names = {n for n, values in bindings.items() if values}
-    pair_lists, pairs, key_lists, keys = set(names), set(names), set(names), set(names)
+    # (only an active name can matter as a key: the others are constants anyway; what each binding
+    # reads is found once, not at each round)
+    reads = {id(v): set(loaded_names(v)) & active for n in names & active for v in bindings[n]}
+    pair_lists, pairs, key_lists, keys = set(names), set(names), set(names), names & active
     while True:
         new_pair_lists = {n for n in pair_lists if all(
             method_of(v, ("items",)) or walked(v, pair_lists) for v in bindings[n])}
@@ -221,7 +235,7 @@ def _key_names(bindings: Dict[str, list], dicts: Set[str], target, active: Set[s
         new_keys = {n for n in keys if all(
             item_of(v, new_pairs, 0) or item_of(v, new_key_lists) or
             # computed from keys and constants only (k, k.upper(), f"{k}_m"): a constant too
-            not isinstance(v, gast.Subscript) and set(loaded_names(v)) & active <= keys
+            not isinstance(v, gast.Subscript) and reads[id(v)] <= keys
             for v in bindings[n])}
         if (new_pair_lists, new_pairs, new_key_lists, new_keys) == (pair_lists, pairs, key_lists, keys):
             return keys, pair_lists
