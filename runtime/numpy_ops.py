@@ -119,8 +119,9 @@ def power(g, ans, a, b):
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
-    # (np.asarray(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
-    return (unbroadcast(g * np.conj(np.asarray(b) * np.power(a, np.asarray(b) - 1 + (np.asarray(b) == 0))), a),
+    # (sequence_operand(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
+    return (unbroadcast(g * np.conj(sequence_operand(b) * np.power(a, sequence_operand(b) - 1 +
+                                                                    (sequence_operand(b) == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -128,7 +129,8 @@ def array_power(g, ans, a, b):
 def float_power(g, ans, a, b):
     # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
     # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
-    return (unbroadcast(g * np.conj(np.asarray(b) * np.float_power(a, np.asarray(b) - 1 + (np.asarray(b) == 0))), a),
+    return (unbroadcast(g * np.conj(sequence_operand(b) * np.float_power(a, sequence_operand(b) - 1 +
+                                                                          (sequence_operand(b) == 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -147,7 +149,7 @@ def exponent_log(a, b):
     ``z ** i`` with ``z < 0`` takes no log of a negative number (NaN and a RuntimeWarning, or an
     error under ``np.errstate(invalid="raise")``, for an adjoint that is discarded)."""
     if integer_exponent(b):
-        return np.zeros(np.shape(a), dtype=np.result_type(np.asarray(a), 1.0))
+        return np.zeros(np.shape(a), dtype=np.result_type(sequence_operand(a), 1.0))
     if type(a) in (float, int, complex):
         # a Python number's log stays a Python number, weak in numpy's promotion as the base was:
         # np.log of it is a float64 numpy scalar, which made the tangent of 2.0 ** x of a float32 x
@@ -259,9 +261,9 @@ def arctan(g, ans, x):
 
 @defrule(np.arctan2, wrt=("x1", "x2"))
 def arctan2(g, ans, x1, x2):
-    # (np.asarray: a list or tuple operand, np.arctan2([1.0, 2.0], x), takes no arithmetic)
-    return (unbroadcast(g * np.asarray(x2) / (np.asarray(x1) ** 2 + np.asarray(x2) ** 2), x1),
-            unbroadcast(-g * np.asarray(x1) / (np.asarray(x1) ** 2 + np.asarray(x2) ** 2), x2))
+    # (sequence_operand: a list or tuple operand, np.arctan2([1.0, 2.0], x), takes no arithmetic)
+    return (unbroadcast(g * sequence_operand(x2) / (sequence_operand(x1) ** 2 + sequence_operand(x2) ** 2), x1),
+            unbroadcast(-g * sequence_operand(x1) / (sequence_operand(x1) ** 2 + sequence_operand(x2) ** 2), x2))
 
 
 @defrule(np.sinh)
@@ -403,8 +405,8 @@ def fmax(g, ans, x1, x2):
 
 @defrule(np.fmin, wrt=("x1", "x2"))
 def fmin(g, ans, x1, x2):
-    return unbroadcast(g * nan_tie_weights(-np.asarray(x1), -np.asarray(x2)), x1), \
-        unbroadcast(g * nan_tie_weights(-np.asarray(x2), -np.asarray(x1)), x2)
+    return unbroadcast(g * nan_tie_weights(-sequence_operand(x1), -sequence_operand(x2)), x1), \
+        unbroadcast(g * nan_tie_weights(-sequence_operand(x2), -sequence_operand(x1)), x2)
 
 
 @defrule(np.where, wrt=("x", "y"))
@@ -2660,6 +2662,18 @@ def array(g, ans, object, dtype=None, *, copy=True, order="K", subok=False, ndmi
 @defrule(np.asarray, np.asanyarray, np.ascontiguousarray)
 def asarray(g, ans, a, dtype=None, order=None, *, device=None, copy=None, like=None):
     return array_adjoint(np.reshape(g, np.shape(a)), a)
+
+
+def sequence_operand(v):
+    """``v`` as an array where it is a list or tuple (an operand a ufunc reads as one: the rules of
+    np.power, np.arctan2, np.fmin do arithmetic on it), else ``v`` itself (a Python number stays weak
+    in numpy's promotion, so a float32 base keeps float32)."""
+    return np.asarray(v) if isinstance(v, (list, tuple)) else v
+
+
+@defrule(sequence_operand)
+def _sequence_operand_rule(g, ans, v):
+    return array_adjoint(np.reshape(g, np.shape(v)), v)
 
 
 @defrule(array_adjoint, wrt=("grad",))

@@ -437,15 +437,23 @@ def stop_constant_exponents(expr, bound: Dict[str, Any], active, stop):
 
 
 def _constant_of(expr, inactive: Set[str]) -> bool:
-    """Is ``expr`` (an exponent) arithmetic of names in ``inactive`` and numbers, with a name?"""
+    """Is ``expr`` (an exponent) arithmetic of names in ``inactive`` and numbers, with a name?  (The
+    rules' ``sequence_operand(k)``, a list exponent read as an array, is ``k``.)"""
     names = 0
-    for n in walk_nodes(expr):
-        if isinstance(n, gast.Name):
+    todo = [expr]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr == "sequence_operand" and len(n.args) == 1 and not n.keywords:
+            todo.append(n.args[0])
+        elif isinstance(n, gast.Name):
             if n.id not in inactive:
                 return False
             names += 1
-        elif not isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.operator,
-                                gast.unaryop, gast.cmpop, gast.expr_context)):
+        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.operator,
+                            gast.unaryop, gast.cmpop, gast.expr_context)):
+            todo.extend(gast.iter_child_nodes(n))
+        else:
             return False
     return names > 0
 

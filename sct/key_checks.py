@@ -220,6 +220,21 @@ def _key_names(bindings: Dict[str, list], dicts: Set[str], target, active: Set[s
                        for o in (v.left, v.right))
         return False
 
+    def constant_key(e) -> bool:
+        return isinstance(e, gast.Constant) or isinstance(e, gast.Name) and e.id not in active
+
+    def constant_pair(e) -> bool:
+        """A (key, value) display whose key is a constant (``("x", x)``), or a name bound only to one."""
+        if isinstance(e, (gast.Tuple, gast.List)):
+            return bool(e.elts) and constant_key(e.elts[0])
+        return isinstance(e, gast.Name) and bool(bindings.get(e.id)) and all(
+            isinstance(v, (gast.Tuple, gast.List)) and v.elts and constant_key(v.elts[0]) for v in bindings[e.id])
+
+    def constant_pairs(v) -> bool:
+        """A list display of such pairs (``[("x", x), ("b", b)]``: the items walked by ``{k: v for k, v in
+        [...]}``, whose keys are those constants)."""
+        return isinstance(v, (gast.List, gast.Tuple)) and all(constant_pair(e) for e in v.elts)
+
     names = {n for n, values in bindings.items() if values}
     # (only an active name can matter as a key: the others are constants anyway; what each binding
     # reads is found once, not at each round)
@@ -227,7 +242,7 @@ def _key_names(bindings: Dict[str, list], dicts: Set[str], target, active: Set[s
     pair_lists, pairs, key_lists, keys = set(names), set(names), set(names), names & active
     while True:
         new_pair_lists = {n for n in pair_lists if all(
-            method_of(v, ("items",)) or walked(v, pair_lists) for v in bindings[n])}
+            method_of(v, ("items",)) or walked(v, pair_lists) or constant_pairs(v) for v in bindings[n])}
         new_pairs = {n for n in pairs if all(item_of(v, new_pair_lists) for v in bindings[n])}
         new_key_lists = {n for n in key_lists if all(
             method_of(v, ("keys",)) and v.func.value.id in dicts or walked(v, dicts) or

@@ -782,6 +782,7 @@ CASES = [
          complex=True, note="zeros: the exact path"),
     Case(np.cumprod, [fixed([[1.5, 0.0], [2.0, 3.0]])], complex=True, note="zeros, axis=None"),
     Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)]),
+    Case(nops.sequence_operand, [R(2, 3)], complex=True, note="an array: itself (a list: np.asarray)"),
     Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)], kwargs=dict(axis=1)),
     Case(nops.logsumexp, [R(2, 3, 4, lo=-3, hi=3)], kwargs=dict(axis=(0, 2), keepdims=True)),
     # linear algebra

@@ -261,7 +261,7 @@ REFUSED = {
     "zip_star": (_r(13, 3, 2), "zip(*cols)"),
     "scipy_expit": (_r(14, 5), None),          # accepted now (dec10)
     "select_piecewise": (_r(15, 6), None),      # accepted now (dec5e: np.heaviside's rule)
-    "vander_tri": (_r(16, 4), "np.vander"),
+    "vander_tri": (_r(16, 4), None),            # accepted now (dec6: np.vander through a Python equivalent)
     "rk4": (np.array([0.5, 0.2]), None),        # accepted now (was refused at `t += h`)
     "mask_alias": (_r(17, 4), None),            # accepted now (dec8i: the other name follows, copy_aliases)
     "fancy_copy_alias": (_r(18, 4), None),      # accepted now (dec8i)
