@@ -97,7 +97,14 @@ def _steps(loop) -> Optional[range]:
     each time, else None."""
     if not (isinstance(loop, gast.For) and isinstance(loop.target, gast.Name) and not loop.orelse):
         return None
-    it = loop.iter
+    steps = _constant_range(loop.iter)
+    if steps is None or _leaves_early(loop.body):
+        return None
+    return steps
+
+
+def _constant_range(it) -> Optional[range]:
+    """``range(constants)`` of at most MAX_TRIPS values, written so; else None."""
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
             not it.keywords and 1 <= len(it.args) <= 3):
         return None
@@ -105,9 +112,7 @@ def _steps(loop) -> Optional[range]:
     if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
         return None
     steps = range(*bounds)
-    if len(steps) > MAX_TRIPS or _leaves_early(loop.body):
-        return None
-    return steps
+    return steps if len(steps) <= MAX_TRIPS else None
 
 
 def _leaves_early(body: List) -> bool:
@@ -146,15 +151,8 @@ def _unroll_comprehensions(stmt, line: int) -> bool:
             gen = node.generators[0]
             if gen.ifs or getattr(gen, "is_async", 0) or not isinstance(gen.target, gast.Name):
                 return node
-            it = gen.iter
-            if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
-                    not it.keywords and 1 <= len(it.args) <= 3):
-                return node
-            bounds = [constant_int(a) for a in it.args]
-            if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
-                return node
-            steps = range(*bounds)
-            if len(steps) > MAX_TRIPS or any(isinstance(n, _SCOPES) for n in gast.walk(node.elt)):
+            steps = _constant_range(gen.iter)
+            if steps is None or any(isinstance(n, _SCOPES) for n in gast.walk(node.elt)):
                 return node
             name = gen.target.id
             items = []
