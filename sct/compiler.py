@@ -68,6 +68,7 @@ from .callee_effects import ABSENT as ABSENT_CALLEE, begin_callee_reads, callee_
 from .constant_helpers import check_sites
 from .text_checks import check_text_numbers
 from .key_checks import check_traced_keys
+from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
@@ -833,6 +834,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
         check_sites(fdef, activity, filename)
         check_text_numbers(fdef, activity, filename, helper)
         check_traced_keys(fdef, activity, filename)
+        check_written_and_read(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py
     check_raised_values(fdef, activity.active, filename)                        # sct/normalize_try.py
