@@ -128,6 +128,16 @@ class Resolver:
             return Unresolved
         return Unresolved
 
+    def object_of(self, node):
+        """``resolve(node)``, or None where it names nothing known here (Unresolved, a missing global,
+        a name whose resolution raises): the question the checks after the activity analysis ask of a
+        call's function (sct/text_checks.py, sct/key_checks.py, sct/io_checks.py)."""
+        try:
+            found = self.resolve(node)
+        except Exception:
+            return None
+        return None if found is Unresolved or found is _MISSING else found
+
     @staticmethod
     def _method_with_rule(base, attr: str) -> bool:
         """Whether ``base.attr`` is a method of ``base``'s class with a registered rule (a bound method

@@ -13,7 +13,6 @@ import pickle
 import gast
 import numpy as np
 
-from .analysis import Unresolved, _MISSING
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs, walk_nodes
 
@@ -41,11 +40,7 @@ def check_written_and_read(fdef: gast.FunctionDef, activity, filename: str) -> N
         return
 
     def target(call):
-        try:
-            found = activity.resolver.resolve(call.func)
-        except Exception:                # (an unresolvable name: none of those above)
-            return None
-        return None if found is Unresolved or found is _MISSING else found
+        return activity.resolver.object_of(call.func)
 
     def one_of(found, table) -> bool:
         return any(found is f for f in table)

@@ -19,7 +19,6 @@ from typing import Dict, List, Set
 
 import gast
 
-from .analysis import Unresolved, _MISSING
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .runtime import support as rt_support
@@ -58,11 +57,7 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
         raise CompileError(_refusal(what), filename, getattr(node, "lineno", fdef.lineno), "a traced dict key")
 
     def target(call):
-        try:
-            found = activity.resolver.resolve(call.func)
-        except Exception:                # (an unresolvable name: none of those below)
-            return None
-        return None if found is Unresolved or found is _MISSING else found
+        return activity.resolver.object_of(call.func)
 
     bindings: Dict[str, list] = {}
     for s in assigns:
@@ -151,6 +146,7 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
                 return True
         return False
 
+    stored_dicts = dicts | items_of_dicts      # what a store ``n[k] = v`` / rt.setitem(n, k, v) writes a key into
     for s in assigns:
         value, where = s.value, s.targets[0]
         if isinstance(value, gast.Dict):
@@ -158,12 +154,12 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
                 if traced(k):
                     fail(s, "a dict key computed from a traced value")
         if isinstance(where, gast.Subscript) and isinstance(where.value, gast.Name) and \
-                (where.value.id in dicts or where.value.id in items_of_dicts) and traced(where.slice):
+                where.value.id in stored_dicts and traced(where.slice):
             fail(s, "a value stored in a dict under a key computed from a traced value")
         if isinstance(value, gast.Call):
             found = target(value)
             if found is rt_support.setitem and len(value.args) >= 2 and isinstance(value.args[0], gast.Name) \
-                    and (value.args[0].id in dicts or value.args[0].id in items_of_dicts) and traced(value.args[1]):
+                    and value.args[0].id in stored_dicts and traced(value.args[1]):
                 fail(s, "a value stored in a dict under a key computed from a traced value")
             if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
                     value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):

@@ -24,7 +24,6 @@ from typing import Dict, Set
 import gast
 import numpy as np
 
-from .analysis import Unresolved, _MISSING
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs, walk_nodes
 
@@ -168,12 +167,7 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
     active = activity.active
     resolver = activity.resolver
 
-    def resolved(func):
-        try:
-            target = resolver.resolve(func)
-        except Exception:            # (an unresolvable name: not one of the functions above)
-            return None
-        return None if target is Unresolved or target is _MISSING else target
+    resolved = resolver.object_of
 
     def member(target, table) -> bool:
         try:

@@ -149,6 +149,17 @@ def _gradient_norm(fun, a):
     return z, dlgradient(z, a)
 
 
+def check_tangent(fun: Callable, x, v, step: float = 1e-6, rtol: float = 1e-6):
+    """Check ``sct.jvp`` of the real scalar ``fun(x)`` (one float64 array) in the direction ``v``:
+    the value against Python's, the tangent against a central difference along ``v``."""
+    from sct import jvp
+    x, v = np.array(x, dtype=np.float64), np.array(v, dtype=np.float64)
+    y, t = jvp(fun, (x.copy(),), (v,))
+    assert_close(np.asarray(y), fun(x.copy()), rtol=1e-12, atol=1e-12, what=f"{fun.__name__}: value")
+    assert_close(np.asarray(t), (fun(x + step * v) - fun(x - step * v)) / (2 * step), rtol=rtol, atol=1e-7,
+                 what=f"{fun.__name__}: tangent")
+
+
 def check_second_order(fun: Callable, x, step: float = 1e-5, rtol: float = 1e-5, atol: float = 1e-5):
     """Check sct's second derivative of the real scalar ``fun(x)`` (one float64 array): the gradient of
     ``z = sum(g * g)``, ``g`` the gradient taken with EnableHigherDerivatives, against central
