@@ -467,6 +467,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     with shared_walks(fdef):            # (the user's function is read, not changed: one walk of each kind)
         generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                               primal_calls, sig)                                # sct/reverse.py, sct/tangent.py
+    _bound_builtin_calls(fn, generated, inlined, resolver, filename)
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
     if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's
@@ -720,6 +721,32 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     conflicts = [n for n in shadowed if n in read] + [n for n in bound if n not in shadowed]
     if not conflicts:
         return
+    _refuse_more_reads(fn, fdef, inlined, resolver, filename, conflicts, bound, _name_loads)
+
+
+def _bound_builtin_calls(fn, generated, inlined, resolver, filename) -> None:
+    """A local of a builtin's name (``list = [...]``) that the code written after the reverse pass
+    calls: the tape handed to a gradient site is ``list(tape)`` (was: "'list' object is not
+    callable" at the user's return line, a TypeError taken for the user's).  Calls are counted, not
+    loads: the sweeps read the user's own ``list`` again as a residual."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    bound = [n for n in _GENERATED_BUILTINS if n in resolver.locals or n in code.co_freevars]
+    if bound:
+        trees = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
+        _refuse_more_reads(fn, trees, inlined, resolver, filename, bound, bound, _name_calls)
+
+
+def _name_calls(tree, names) -> Dict[str, int]:
+    counts = dict.fromkeys(names, 0)
+    for n in gast.walk(tree):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in counts:
+            counts[n.func.id] += 1
+    return counts
+
+
+def _refuse_more_reads(fn, after_trees, inlined, resolver, filename, conflicts, bound, count) -> None:
     # the user's code reads the module's own name too: one name cannot be both in the generated code.
     # Where the code sct wrote reads it more often than the user's source does, it is refused (was: the
     # generated calls were the module's, `len = lambda x: 1` read by the function made its loops run once)
@@ -732,9 +759,12 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
         return
     before = dict.fromkeys(conflicts, 0)
     for tree in sources:
-        for name, count in _name_loads(tree, conflicts).items():
-            before[name] += count
-    after = _name_loads(fdef, conflicts)
+        for name, found in count(tree, conflicts).items():
+            before[name] += found
+    after = dict.fromkeys(conflicts, 0)
+    for tree in (after_trees if isinstance(after_trees, list) else [after_trees]):
+        for name, found in count(tree, conflicts).items():
+            after[name] += found
     for name in conflicts:
         if after[name] > before[name]:
             owner = f"{fn.__qualname__}() binds a variable" if name in bound else \
@@ -742,8 +772,8 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
             if name in bound:
                 owner += f" named {name!r}"
             raise CompileError(
-                f"{owner}, and the code sct writes for it calls Python's builtin {name}() (for a loop or a "
-                f"comprehension): one name cannot be both. Rename yours (or import builtins and call "
+                f"{owner}, and the code sct writes for it calls Python's builtin {name}() (for a loop, a comprehension or "
+                f"the tape a gradient reads): one name cannot be both. Rename yours (or import builtins and call "
                 f"builtins.{name} in your code)", filename, fn.__code__.co_firstlineno)
 
 
