@@ -211,16 +211,17 @@ def bind_parameters(params: List[str], args, keywords, defaults) -> Optional[Dic
     return bound
 
 
-def _dataclass_init(klass, init):
+def _dataclass_init(klass, init, post_init: bool = False):
     """The generated ``__init__`` of the dataclass ``klass`` as a tree setting each field from its
     parameter (None: not a dataclass's generated ``__init__``; False: one doing more, a
-    ``__post_init__``, a default factory, frozen fields)."""
+    ``__post_init__`` (unless ``post_init``: then its call ends the tree, as it ends the
+    dataclass's ``__init__``), a default factory, frozen fields)."""
     import dataclasses
     code = getattr(init, "__code__", None)
     if klass is None or not dataclasses.is_dataclass(klass) or code is None or code.co_filename != "<string>":
         return None
     params = getattr(klass, "__dataclass_params__", None)
-    if hasattr(klass, "__post_init__") or params is None or params.frozen:
+    if hasattr(klass, "__post_init__") != post_init or params is None or params.frozen:
         return False
     every = dataclasses.fields(klass)
     fields = [f for f in every if f.init]
@@ -245,6 +246,10 @@ def _dataclass_init(klass, init):
                         value=name(f.name, gast.Load()), type_comment=None) for f in fields] + \
         [gast.Assign(targets=[gast.Attribute(value=name("self", gast.Load()), attr=f.name, ctx=gast.Store())],
                      value=gast.Constant(value=f.default, kind=None), type_comment=None) for f in unset]
+    if post_init:       # self.__post_init__(): no InitVar (refused above: not a _FIELD) to pass it
+        body.append(gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=name("self", gast.Load()), attr="__post_init__", ctx=gast.Load()),
+            args=[], keywords=[])))
     return gast.FunctionDef(name="__init__", args=gast.arguments(args=args, posonlyargs=[], vararg=None,
                                                                  kwonlyargs=[], kw_defaults=[], kwarg=None,
                                                                  defaults=[]),
@@ -450,3 +455,93 @@ def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional
             value=gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n),
             attr=attr, ctx=gast.Load()), n)
         n.args = [receiver] + list(n.args)
+
+
+_POST_INITS: dict = {}      # id(class) -> (class, its __init__, its __post_init__, the function made)
+
+
+def dataclass_post_init(klass):
+    """The ``__init__`` that ``@dataclass`` wrote for ``klass``, which has a ``__post_init__``, as a
+    function sct can read (None where ``_dataclass_init`` cannot write it: a default factory, an
+    InitVar, keyword-only or frozen fields): the fields set from the parameters, then
+    ``self.__post_init__()``, the same defaults, in the globals of the ``__post_init__`` and at its
+    line, so that errors name the user's file.  sct differentiates it as an ordinary ``__init__``
+    (was: refused, "a dataclass with __post_init__ is not supported").  Made once per class,
+    ``__init__`` and ``__post_init__`` (both compared by identity)."""
+    import ast
+    init = klass.__dict__.get("__init__") or getattr(klass, "__init__", None)
+    post = getattr(klass, "__post_init__", None)
+    held = _POST_INITS.get(id(klass))
+    if held is not None and held[0] is klass and held[1] is init and held[2] is post:
+        return held[3]
+    post_fn = getattr(post, "__func__", post)
+    if not isinstance(post_fn, types.FunctionType) or post_fn.__code__.co_argcount != 1:
+        return None
+    tree = _dataclass_init(klass, init, post_init=True)
+    if not tree or len(tree.args.args) - 1 < len(init.__defaults__ or ()) or init.__kwdefaults__:
+        return None
+    filename, line = post_fn.__code__.co_filename, post_fn.__code__.co_firstlineno
+    for node in gast.walk(tree):
+        if isinstance(node, (gast.stmt, gast.expr)):
+            node.lineno, node.col_offset = line, 0
+            node.end_lineno, node.end_col_offset = line, 0
+    inlined = _post_init_body(post_fn, [a.id for a in tree.args.args[1:]])
+    if inlined is not None:         # its statements in place of the call, at their own lines
+        tree.body[-1:] = inlined
+    module = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(tree)], type_ignores=[]))
+    ast.fix_missing_locations(module)
+    text = ast.unparse(module)
+    code = next(c for c in compile(module, filename, "exec").co_consts if isinstance(c, types.CodeType))
+    made = types.FunctionType(code, post_fn.__globals__, "__init__", init.__defaults__)
+    made.__qualname__ = f"{klass.__qualname__}.__init__"
+    made.__module__ = klass.__module__
+    made.__sct_items_tree__ = (tree, filename, text)
+    if len(_POST_INITS) >= 1024:
+        _POST_INITS.clear()
+    _POST_INITS[id(klass)] = (klass, init, post, made)
+    return made
+
+
+def _post_init_body(post_fn, fields: List[str]) -> Optional[List]:
+    """The statements of ``__post_init__`` to run in place of ``self.__post_init__()`` at the end of
+    the dataclass's ``__init__`` (its attribute stores then those of ``__init__`` itself, which
+    sct differentiates to any order; a method call storing into ``self`` is refused by a second
+    derivative): None where they may not mean the same there, and the call stays.  Not inlined:
+    a closure (``super()`` included), a name equal to a field's (``__init__``'s parameter),
+    ``self`` as another name, a private ``__name`` (mangled by the class body only), a return of a
+    value, a nested def, lambda, yield or scope statement."""
+    from .parse import function_ast
+    if post_fn.__code__.co_freevars:
+        return None
+    try:
+        pdef, _, _ = function_ast(post_fn)
+    except Exception:
+        return None
+    me = pdef.args.args[0].id if pdef.args.args else None
+    if me is None or pdef.args.vararg or pdef.args.kwarg or pdef.decorator_list:
+        return None
+    names = set()
+    for node in gast.walk(pdef):
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Yield,
+                             gast.YieldFrom, gast.Await, gast.Global, gast.Nonlocal)) and node is not pdef:
+            return None
+        if isinstance(node, gast.Return) and node.value is not None and \
+                not (isinstance(node.value, gast.Constant) and node.value.value is None):
+            return None
+        if isinstance(node, gast.Name):
+            names.add(node.id)
+        attr = getattr(node, "attr", None) if isinstance(node, gast.Attribute) else None
+        for n in (attr, getattr(node, "id", None)):
+            if isinstance(n, str) and n.startswith("__") and not n.endswith("__"):
+                return None
+    if names & set(fields) or (me != "self" and "self" in names):
+        return None
+    body = pdef.body
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) and \
+            isinstance(body[0].value.value, str):
+        body = body[1:]                 # its docstring
+    if me != "self":
+        for node in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(node, gast.Name) and node.id == me:
+                node.id = "self"
+    return list(body) or None

@@ -29,6 +29,7 @@ from .errors import CompileError, EvaluationError
 from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
+from .base_inits import dataclass_post_init
 from .plans import NO_ADJOINT
 
 class _Misses(threading.local):
@@ -791,14 +792,19 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
 
 def vjp_init_pair(cls, active, args, kwargs):
     """The pair for ``cls.__init__`` differentiated as a function returning the new object."""
+    init = cls.__init__
     if _generated_dataclass_init(cls):
-        if hasattr(cls, "__post_init__") and any(active):
-            raise CompileError(f"differentiating through the construction of the dataclass "
-                               f"{cls.__qualname__}, which has a __post_init__, is not supported: "
-                               "give it an ordinary __init__ (sct differentiates that), or build it "
-                               "before dlfeval")
-        return _record_pair(cls, len(args) - 1, tuple(kwargs), namedtuple=False)
-    compiled = _compiled_vjp(cls.__init__, tuple(args), tuple(active), returns_self=True)
+        if not hasattr(cls, "__post_init__"):
+            return _record_pair(cls, len(args) - 1, tuple(kwargs), namedtuple=False)
+        init = dataclass_post_init(cls)         # its fields set, then __post_init__ (sct/base_inits.py)
+        if init is None:
+            if any(active):
+                raise CompileError(f"differentiating through the construction of the dataclass "
+                                   f"{cls.__qualname__}, which has a __post_init__ and a default factory, an "
+                                   "InitVar, keyword-only or frozen fields, is not supported: give it an "
+                                   "ordinary __init__ (sct differentiates that), or build it before dlfeval")
+            return _record_pair(cls, len(args) - 1, tuple(kwargs), namedtuple=False)
+    compiled = _compiled_vjp(init, tuple(args), tuple(active), returns_self=True)
     return compiled.fwd, compiled.bwd
 
 
@@ -1238,6 +1244,8 @@ def _init_miss(site, cls, active, args, kwargs, cacheable, version):
     if not cacheable or not isinstance(cls, type):
         return pair
     init = cls.__init__
+    if _generated_dataclass_init(cls) and hasattr(cls, "__post_init__"):
+        return pair             # (not cached at the site: vjp_init_pair's cache of the class)
     if _generated_dataclass_init(cls):
         count = len(args)
         match = lambda a: len(a) == count   # noqa: E731
