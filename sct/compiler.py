@@ -598,10 +598,26 @@ def _parse(fn, returns_self: bool):
         fdef.args.args = fdef.args.posonlyargs + fdef.args.args
         fdef.args.posonlyargs = []
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
+        _returns_self(fdef.body, fdef.args.args[0].id)
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
                                                      annotation=None, type_comment=None)))
         fdef.body[-1].lineno = fdef.body[-2].lineno if len(fdef.body) > 1 else fdef.lineno
     return fdef, filename
+
+
+def _returns_self(stmts, me: str) -> None:
+    """An early ``return`` (or ``return None``) of ``__init__`` returns its new object too (was: the
+    object built by ``A(x)`` was None where ``__init__`` returned early)."""
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.expr)):
+            continue
+        if isinstance(node, gast.Return) and (node.value is None or isinstance(node.value, gast.Constant) and
+                                              node.value.value is None):
+            node.value = gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)
+            gast.copy_location(node.value, node)
+        todo.extend(gast.iter_child_nodes(node))
 
 
 def _namer(fdef):

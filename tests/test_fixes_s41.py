@@ -180,3 +180,31 @@ def test_dataclass_post_init_with_a_default_factory_is_still_refused():
         return y, dlgradient(y, W)
     with pytest.raises(sct.SctError, match="__post_init__ and a default factory"):
         dlfeval(loss, dlarray(np.ones(2)))
+
+
+class _Early:
+    def __init__(self, W, k=2.0):
+        self.W = W
+        self.k = k
+        if self.k > 5:
+            return                          # an early return: A(x) is still the new object
+        self.V = self.W * self.k
+
+
+@dataclass
+class _EarlyPost:
+    W: np.ndarray
+    k: float = 2.0
+
+    def __post_init__(self):
+        self.V = self.W
+        if self.k > 5:
+            return None
+        self.V = self.W * self.k
+
+
+@pytest.mark.parametrize("cls", [_Early, _EarlyPost])
+def test_early_return_in_init_keeps_the_object(cls):
+    # was: "'NoneType' object has no attribute 'W'" (the compiled __init__ returned None there)
+    check_grads(lambda W: np.sum(cls(W, k=7.0).W * 2.0), _B)
+    check_grads(lambda W: np.sum(cls(W, k=1.5).V ** 2), _B)
