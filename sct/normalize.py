@@ -36,7 +36,7 @@ from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions
 from .normalize_generators import changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
-from .normalize_iterators import IteratorCalls, ITERATORS, ITERTOOLS_NAMES
+from .normalize_iterators import CONSUMERS, IteratorCalls, ITERATORS, ITERTOOLS_NAMES
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
     lower_named_generators, lower_next_of_generators
@@ -729,7 +729,7 @@ class Normalizer(Statements, Loops, Expressions):
             body = [FilterCalls(self.namer, stored).visit(st) if filtered else st
                     for st, (_, _, filtered, _) in zip(body, reads)]
         if any(iterators for _, _, _, iterators in reads):   # zip, enumerate, ... as the loops do not take them apart
-            names = self._builtin_names(ITERATORS) - local_names_of(self.fdef)
+            names = self._builtin_names(ITERATORS | CONSUMERS) - local_names_of(self.fdef)
             rewrite = IteratorCalls(self.namer, self.rt_name, self.fail, names, self.called_object)
             body = [rewrite.visit(st) if iterators else st for st, (_, _, _, iterators) in zip(body, reads)]
         unroll_gradient_comprehensions(body, self.is_builtin)

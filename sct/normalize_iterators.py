@@ -18,10 +18,13 @@ before the loops are lowered, into that form with the same values:
 * ``zip(...)``, ``enumerate(...)`` and ``reversed(...)`` given to one of itertools' iterators
   (``itertools.starmap(f, zip(xs, ys))``) are listed there: it walks them once; ``reversed(xs)``
   and itertools' iterators given to another call (``list(reversed(xs))``, a helper) are the
-  generator expression they are, which sct's generator checks follow.
+  generator expression they are, which sct's generator checks follow; so are ``zip(...)`` and
+  ``enumerate(...)`` given to ``map``, ``max``, ``min``, ``sum`` or a helper
+  (``sum(map(f, zip(xs, ys)))``, ``max(enumerate(xs), key=...)``).
 """
 from __future__ import annotations
 
+import types
 from typing import List, Tuple
 
 import gast
@@ -30,6 +33,8 @@ from .ir import call, copy_tree, load, store
 from .runtime.iter_ops import ITERTOOLS_ITERATORS, ITERTOOLS_NAMES
 
 ITERATORS = frozenset(("zip", "enumerate", "reversed"))
+#: builtins that walk an iterator they are given once, taking no zip or enumerate apart themselves
+CONSUMERS = frozenset(("map", "max", "min", "sum"))
 
 
 def _pure(node) -> bool:
@@ -87,10 +92,15 @@ class IteratorCalls(gast.NodeTransformer):
             # where zip or enumerate take it apart by position (zip(reversed(xs), ys))
             lazy = self.itertools_call if any(self.builtin(node, n) for n in ("zip", "enumerate")) else \
                 (lambda a: self.itertools_call(a) or self.reversal(a))
-            node.args = [self.iterator(a) if lazy(a) else a for a in node.args]
+            if any(self.builtin(node, n) for n in CONSUMERS) or \
+                    isinstance(self.called_object(node.func), types.FunctionType):
+                # zip(...) and enumerate(...) given to map, max, min, sum or a helper (was: "no derivative
+                # rule for zip"): the generator expression they are, walked once there
+                lazy = (lambda a, lazy=lazy: lazy(a) or any(self.builtin(a, n) for n in ("zip", "enumerate")))
+            node.args = [self.comprehension(self.iterator(a), visit=False) if lazy(a) else a for a in node.args]
             for k in node.keywords:
                 if lazy(k.value):
-                    k.value = self.iterator(k.value)
+                    k.value = self.comprehension(self.iterator(k.value), visit=False)
         if self.builtin(node, "enumerate") and not starred and len(node.args) == 1 and \
                 [k.arg for k in node.keywords] == ["start"]:
             node.args = node.args + [node.keywords[0].value]

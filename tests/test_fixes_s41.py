@@ -208,3 +208,38 @@ def test_early_return_in_init_keeps_the_object(cls):
     # was: "'NoneType' object has no attribute 'W'" (the compiled __init__ returned None there)
     check_grads(lambda W: np.sum(cls(W, k=7.0).W * 2.0), _B)
     check_grads(lambda W: np.sum(cls(W, k=1.5).V ** 2), _B)
+
+
+# --- zip and enumerate given to map, max, min, sum (was: "no derivative rule for zip") -----------
+
+def _mul(ab):
+    return ab[0] * ab[1]
+
+
+_ZIP_CONSUMERS = {
+    "map_lambda": lambda x: sum(map(lambda ab: ab[0] * ab[1], zip(x, x[::-1]))),
+    "map_helper": lambda x: sum(map(_mul, zip(x, x[::-1]))),
+    "map_enumerate": lambda x: sum(map(lambda t: t[0] * t[1] ** 2, enumerate(x))),
+    "map_list_array": lambda x: np.sum(np.array(list(map(lambda ab: ab[0] - ab[1], zip(x, x[::-1])))) ** 2),
+    "sorted_map": lambda x: sum(sorted(map(lambda ab: ab[0] * ab[1], zip(x, x[::-1])))),
+    "max_zip": lambda x: max(zip(x, x[::-1]))[1] * 2.0,
+    "min_enumerate_key": lambda x: min(enumerate(x), key=lambda t: t[1])[1] * 2.0,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ZIP_CONSUMERS))
+def test_zip_and_enumerate_given_to_consumers(name):
+    fun = _ZIP_CONSUMERS[name]
+    check_grads(fun, np.array([0.3, -0.7, 1.1, 0.2]))
+
+
+def test_zip_given_to_a_helper_is_refused_as_a_generator():
+    def dot(pairs):
+        return sum(a * b for a, b in pairs)
+
+    def loss(x):
+        y = dot(zip(x, x[::-1]))
+        return y, dlgradient(y, x)
+    # (a helper may walk its argument twice or take its len: a generator, refused; a local def: its call)
+    with pytest.raises(sct.SctError, match="generator expression passed to a function|no derivative rule for zip"):
+        dlfeval(loss, dlarray(np.array([0.3, -0.7, 1.1])))
