@@ -101,9 +101,14 @@ def _class_weights(em: Emitter, node: gast.Call, fname: str, args: List) -> None
 def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: List, fail) -> None:
     keyed = {k.arg: k for k in node.keywords}
     for pos, perm, flatten in p.pre:
-        if isinstance(pos, str):
-            if pos not in keyed:
+        if isinstance(pos, str) and pos not in keyed:
+            # a Mask given by position (``l1loss(Y, T, None, M, DataFormat="CB")``): arranged as by
+            # keyword (was: passed on in the data's order, refused as not broadcasting, or misread)
+            index = _parameter_index(fname, pos)
+            if index is None or index >= len(args):
                 continue
+            pos = index
+        if isinstance(pos, str):
             a = keyed[pos].value
         elif pos >= len(args):
             fail(f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
@@ -125,6 +130,14 @@ def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: Li
             args[pos] = load(em.rt_call("_weights", function, [args[pos]]))
         elif name in keyed:
             keyed[name].value = load(em.rt_call("_weights", function, [keyed[name].value]))
+
+
+def _parameter_index(fname: str, name: str):
+    """The position of parameter ``name`` of the deep-learning function ``fname`` (None: none)."""
+    import inspect
+    fn = getattr(dlfun, fname, None) or getattr(nn, fname, None)
+    names = list(inspect.signature(fn).parameters) if fn is not None else []
+    return names.index(name) if name in names else None
 
 
 # --- lstm and gru (sct.runtime.formats.recurrent_plan) -------------------------------------------

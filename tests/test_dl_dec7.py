@@ -1,0 +1,210 @@
+"""Red team (deep-learning functions, dec 7): MATLAB custom-training-loop idioms checked against
+plain numpy and central differences.
+
+1. A deep-learning function called through a value known only when the code runs (``act = softmax``,
+   a dict of losses, a default argument ``lf=l2loss``, a layer function in a list) with
+   ``DataFormat=`` gave wrong gradients with the right value: the op's rule read the default layout
+   (softmax's adjoint along the last axis, not the format's C) and a function compiled from its source
+   took its formatted branch (``run_formatted``) as having no derivative (l2loss, layernorm, batchnorm:
+   zero gradients); forward mode (``jvp``) the same.  Such a call is now lowered as where the call names
+   the function (sct/transform_calls.py: ``_formatted_wrapper``).
+2. A ``Mask`` given by position to a loss with formatted data (``l1loss(Y, T, None, M,
+   DataFormat="CB")``) was passed on in the data's order inside dlfeval: refused as not broadcasting
+   where plain Python gives the loss (sct/format_layout.py).
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import (batchnorm, crossentropy, dlarray, dlfeval, dlgradient, huber, l1loss, l2loss, layernorm, lstm,
+                 maxpool, mse, softmax)
+
+from gradcheck import D, assert_close, numerical_gradient
+
+RNG = np.random.default_rng(7)
+W0 = RNG.standard_normal((5, 3))
+X0 = RNG.standard_normal((4, 3))
+T0 = np.eye(5)[[0, 1, 2, 3]]
+M0 = (RNG.random((5, 4)) > 0.3).astype(float)
+V0 = RNG.standard_normal(W0.shape)
+
+
+def _softmax_cb(z):
+    e = np.exp(z - z.max(0, keepdims=True))
+    return e / e.sum(0, keepdims=True)
+
+
+# plain numpy references (MATLAB's definitions, data "CB": channels on axis 0, observations on axis 1)
+def ref_softmax_alias(W, x):
+    return np.sum(_softmax_cb((x @ W.T).T) * T0.T)
+
+
+def ref_l2_none(W, x):
+    return np.sum(((np.tanh(x @ W.T).T - T0.T) ** 2) ** 2)
+
+
+def ref_ce_mask(W, x):
+    y = _softmax_cb((x @ W.T).T)
+    per = -np.sum(M0 * T0.T * np.log(y), axis=0) / np.maximum(M0.sum(0) / 5, 1)
+    return np.sum(per)
+
+
+def ref_layernorm(W, x):
+    y = np.tanh(x @ W.T).T
+    mu = y.mean(0, keepdims=True)
+    return np.sum((y - mu) / np.sqrt(y.var(0, keepdims=True) + 1e-5) * T0.T)
+
+
+def ref_batchnorm(W, x):
+    y = np.tanh(x @ W.T).T
+    mu = y.mean(1, keepdims=True)
+    return np.sum((y - mu) / np.sqrt(y.var(1, keepdims=True) + 1e-5) * T0.T)
+
+
+def ref_mse(W, x):
+    return np.sum((np.tanh(x @ W.T) - T0) ** 2) / (2 * 4)
+
+
+def softmax_alias(W, x):
+    act = softmax
+    return np.sum(act((x @ W.T).T, DataFormat="CB") * T0.T)
+
+
+def l2_dict_item(W, x):
+    losses = {"l2": l2loss}
+    return np.sum(losses["l2"](np.tanh((x @ W.T).T), T0.T, DataFormat="CB", Reduction="none") ** 2)
+
+
+def ce_dict_item_mask(W, x):
+    losses = {"ce": crossentropy}
+    return losses["ce"](softmax((x @ W.T).T, DataFormat="CB"), T0.T, DataFormat="CB", Mask=M0,
+                        NormalizationFactor="mask-included")
+
+
+def ce_dict_item(W, x):
+    losses = {"ce": crossentropy}
+    return losses["ce"](softmax((x @ W.T).T, DataFormat="CB"), T0.T, DataFormat="CB")
+
+
+def ref_ce(W, x):
+    return -np.sum(T0.T * np.log(_softmax_cb((x @ W.T).T))) / 4
+
+
+def layernorm_default_argument(W, x, norm=layernorm):
+    return np.sum(norm(np.tanh(x @ W.T).T, 0.0, 1.0, DataFormat="CB") * T0.T)
+
+
+def batchnorm_default_argument(W, x, norm=batchnorm):
+    return np.sum(norm(np.tanh(x @ W.T).T, np.zeros(5), np.ones(5), DataFormat="CB") * T0.T)
+
+
+def mse_in_list(W, x):
+    total = 0.0
+    for loss in [mse]:
+        total = total + loss(np.tanh(x @ W.T).T, T0.T, DataFormat="CB")
+    return total
+
+
+CASES = [(softmax_alias, ref_softmax_alias), (l2_dict_item, ref_l2_none), (ce_dict_item_mask, ref_ce_mask), (ce_dict_item, ref_ce),
+         (layernorm_default_argument, ref_layernorm), (batchnorm_default_argument, ref_batchnorm),
+         (mse_in_list, ref_mse)]
+
+
+def _gradient(fun):
+    def model_loss(W, x):
+        loss = fun(W, x)
+        return loss, dlgradient(loss, W)
+    return model_loss
+
+
+@pytest.mark.parametrize("fun, ref", CASES, ids=[c[0].__name__ for c in CASES])
+def test_function_value_with_data_format(fun, ref):
+    loss, g = dlfeval(_gradient(fun), dlarray(W0), X0)
+    assert_close(D(loss), ref(W0, X0), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(g), numerical_gradient(lambda w: ref(w, X0), [W0.copy()], 0), what="gradient")
+    # forward mode: the tangent along V0
+    y, t = sct.jvp(lambda w: fun(w, X0), (W0.copy(),), (V0,))
+    step = 1e-6
+    expected = (ref(W0 + step * V0, X0) - ref(W0 - step * V0, X0)) / (2 * step)
+    assert_close(np.asarray(t), expected, rtol=1e-5, atol=1e-7, what="tangent")
+
+
+def test_function_value_with_data_format_second_order():
+    def penalty(W, x):
+        loss = ce_dict_item_mask(W, x)
+        g = dlgradient(loss, W, EnableHigherDerivatives=True)
+        z = np.sum(g * g)
+        return z, dlgradient(z, W)
+
+    def z_of(w):
+        return float(np.sum(D(dlfeval(_gradient(ce_dict_item_mask), dlarray(w), X0)[1]) ** 2))
+    z, h = dlfeval(penalty, dlarray(W0), X0)
+    assert_close(D(z), z_of(W0.copy()), rtol=1e-12, atol=1e-12, what="z")
+    assert_close(D(h), numerical_gradient(z_of, [W0.copy()], 0, 1e-5), rtol=1e-4, atol=1e-6, what="d2")
+
+
+def test_lstm_default_argument_with_data_format():
+    X = RNG.standard_normal((3, 2, 4))           # "CBT": C=3, B=2, T=4
+
+    def sig(z):
+        return 1 / (1 + np.exp(-z))
+
+    def ref(W, x):
+        h = np.zeros((2, 1))
+        c = np.zeros((2, 1))
+        out = 0.0
+        for t in range(4):
+            z = X[:, :, t].T @ W[:4].T + h * 0.3
+            i, f, g, o = sig(z[:, 0:1]), sig(z[:, 1:2]), np.tanh(z[:, 2:3]), sig(z[:, 3:4])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            out = out + np.sum(h ** 2)
+        return out + np.sum(h * c)
+
+    def fun(W, x, rnn=lstm):
+        Y, h, c = rnn(X, np.zeros((1, 2)), np.zeros((1, 2)), W[:4], np.ones((4, 1)) * 0.3, np.zeros(4),
+                      DataFormat="CBT")
+        return np.sum(Y ** 2) + np.sum(h * c)
+    loss, g = dlfeval(_gradient(fun), dlarray(W0), X0)
+    assert_close(D(loss), ref(W0, X0), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(g), numerical_gradient(lambda w: ref(w, X0), [W0.copy()], 0), what="gradient")
+
+
+def test_maxpool_default_argument_with_data_format():
+    def pooled(W, x):
+        return np.reshape(np.tanh(x @ W.T), (4, 5, 1, 1))       # "SSCB": 4 x 5 image, 1 channel, 1 obs
+
+    def ref(W, x):
+        y = pooled(W, x)[:, :, 0, 0]
+        windows = np.maximum(np.maximum(y[:-1, :-1], y[1:, :-1]), np.maximum(y[:-1, 1:], y[1:, 1:]))
+        return np.sum(windows ** 2)
+
+    def fun(W, x, pool=maxpool):
+        return np.sum(pool(pooled(W, x), 2, Stride=1, DataFormat="SSCB") ** 2)
+    loss, g = dlfeval(_gradient(fun), dlarray(W0), X0)
+    assert_close(D(loss), ref(W0, X0), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(g), numerical_gradient(lambda w: ref(w, X0), [W0.copy()], 0), what="gradient")
+
+
+@pytest.mark.parametrize("loss_fn", [l1loss, l2loss, huber], ids=["l1loss", "l2loss", "huber"])
+def test_positional_mask_with_data_format(loss_fn):
+    Y0 = RNG.standard_normal((5, 4))
+    T1 = RNG.standard_normal((5, 4))
+    values = {"l1loss": np.abs, "l2loss": np.square,
+              "huber": lambda d: np.where(np.abs(d) <= 1, 0.5 * d * d, np.abs(d) - 0.5)}[loss_fn.__name__]
+
+    def ref(Y):
+        return np.sum(M0 * values(Y - T1)) / 4
+
+    def by_position(Y):
+        loss = loss_fn(Y, T1, None, M0, DataFormat="CB")
+        return loss, dlgradient(loss, Y)
+
+    def formatted(Y):
+        loss = loss_fn(dlarray(Y, "CB"), T1, None, M0)
+        return loss, dlgradient(loss, Y)
+    for fun in (by_position, formatted):
+        loss, g = dlfeval(fun, dlarray(Y0))
+        assert_close(D(loss), ref(Y0), rtol=1e-12, atol=1e-12, what="value")
+        assert_close(D(loss), loss_fn(Y0, T1, None, M0, DataFormat="CB"), rtol=1e-12, atol=1e-12, what="eager")
+        assert_close(D(g), numerical_gradient(ref, [Y0.copy()], 0), what="gradient")
