@@ -110,6 +110,8 @@ def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: Li
             pos = index
         if isinstance(pos, str):
             a = keyed[pos].value
+            if isinstance(a, gast.Constant) and a.value is None:
+                continue        # Mask=None: no mask (was: None transposed, numpy's "axes don't match")
         elif pos >= len(args):
             fail(f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
         else:

@@ -251,14 +251,33 @@ def _takes_formats(fn) -> bool:
     return "DataFormat" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
 
 
-def _formatted_call(fn, kwargs) -> bool:
+def _format_position(fn):
+    """The position of ``fn``'s ``DataFormat`` parameter (None: keyword-only or none)."""
+    code = fn.__code__
+    names = code.co_varnames[:code.co_argcount]
+    return names.index("DataFormat") if "DataFormat" in names else None
+
+
+def _format_site(fn, args, kwargs) -> bool:
+    """May a call of ``fn`` like this one give ``DataFormat`` (by keyword or by position)?"""
+    if not _takes_formats(fn):
+        return False
+    position = _format_position(fn)
+    return "DataFormat" in kwargs or (position is not None and len(args) > position)
+
+
+def _formatted_call(fn, kwargs, args=()) -> bool:
     """A deep-learning function called through a value known only when the code runs (``act = softmax``,
     a dict's item, a default argument) with ``DataFormat=``: the compiler lowers such a call where it
     names the function (transposes around the default-layout op, sct/format_layout.py); here neither
     the op's rule (which reads the default layout: softmax's gradient along the wrong axis) nor the
     function's source (its formatted branch, ``run_formatted``, runs without a derivative: l2loss's
     gradient was zero) knows the format."""
-    return kwargs.get("DataFormat") is not None and _takes_formats(fn)
+    if not _takes_formats(fn):
+        return False
+    position = _format_position(fn)
+    given = args[position] if position is not None and len(args) > position else kwargs.get("DataFormat")
+    return given is not None
 
 
 _FORMATTED_WRAPPERS: "OrderedDict[tuple, Any]" = OrderedDict()
@@ -334,7 +353,7 @@ def vjp_pair(fn, active, args, kwargs):
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
-    if _formatted_call(fn, kwargs):
+    if _formatted_call(fn, kwargs, args):
         compiled = _compiled_vjp(_formatted_wrapper(fn, active, args, kwargs), args, active)
         return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
@@ -929,7 +948,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     _refuse_closure_wrapper(fn)
     if isinstance(fn, types.MethodType):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
-    if _formatted_call(fn, kwargs):        # (as vjp_pair: softmax's tangent along the format's C axis)
+    if _formatted_call(fn, kwargs, args):        # (as vjp_pair: softmax's tangent along the format's C axis)
         active = tuple(not _is_zero_tangent(t) for t in tangents)
         return jvp_call_impl(_formatted_wrapper(fn, active, args, kwargs), args, tangents, kwargs)
     rule = registry.lookup(fn)
@@ -1254,7 +1273,7 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
             getattr(fn, "__sct_closure__", None) is not None or \
             registry.lookup(fn) is not None or registry.is_nondifferentiable(fn) or \
             any(isinstance(a, types.MethodType) for a in args) or \
-            ("DataFormat" in kwargs and _takes_formats(fn)):     # checked each time (vjp_pair; its value)
+            _format_site(fn, args, kwargs):     # checked each time (vjp_pair: its DataFormat's value)
         if op == "vjp":
             return vjp_pair(fn, active, args, kwargs)
         return primal_call(fn, active, args, kwargs)

@@ -208,3 +208,58 @@ def test_positional_mask_with_data_format(loss_fn):
         assert_close(D(loss), ref(Y0), rtol=1e-12, atol=1e-12, what="value")
         assert_close(D(loss), loss_fn(Y0, T1, None, M0, DataFormat="CB"), rtol=1e-12, atol=1e-12, what="eager")
         assert_close(D(g), numerical_gradient(ref, [Y0.copy()], 0), what="gradient")
+
+
+# 3. Options given by position (``softmax(Y, -1, "CB")``, ``l2loss(Y, T, None, None, "sum", "batch-size",
+#    "CB")``) were not seen by the format lowering, which reads them by keyword: the right value (the
+#    function ran its formatted branch) with the default-layout gradient (softmax's along the wrong axis,
+#    l2loss's zero); a positional Reduction "none" (or Mask=None) raised numpy's "axes don't match array".
+#    A functools.partial(l2loss, DataFormat="CB") passed in (its frozen DataFormat laid out by position)
+#    gave a zero gradient.
+Y1 = RNG.standard_normal((5, 4))
+T1 = np.eye(5)[:, [0, 1, 2, 3]]
+POSITIONAL = [
+    ("softmax", lambda Y: np.sum(softmax(Y, -1, "CB") * T1 * np.arange(4.0)),
+     lambda Y: np.sum(_softmax_cb(Y) * T1 * np.arange(4.0))),
+    ("l2loss", lambda Y: l2loss(Y, T1, None, None, "sum", "batch-size", "CB"), lambda Y: np.sum((Y - T1) ** 2) / 4),
+    ("l2loss_none", lambda Y: np.sum(l2loss(Y, T1, None, None, "none", DataFormat="CB") * np.arange(4.0)),
+     lambda Y: np.sum((Y - T1) ** 2 * np.arange(4.0))),
+    ("l1loss_mask_none", lambda Y: l1loss(Y, T1, Mask=None, DataFormat="CB"), lambda Y: np.sum(np.abs(Y - T1)) / 4),
+    ("mse", lambda Y: mse(Y, T1, "CB"), lambda Y: np.sum((Y - T1) ** 2) / 8),
+    ("crossentropy", lambda Y: crossentropy(softmax(Y, DataFormat="CB"), T1, None, -1, "mean", "CB"),
+     lambda Y: -np.sum(T1 * np.log(_softmax_cb(Y))) / 4),
+    ("layernorm", lambda Y: np.sum(layernorm(Y, 0.0, 1.0, 1e-5, "auto", "CB") * T1),
+     lambda Y: np.sum((Y - Y.mean(0)) / np.sqrt(Y.var(0) + 1e-5) * T1)),
+]
+
+
+@pytest.mark.parametrize("fun, ref", [c[1:] for c in POSITIONAL], ids=[c[0] for c in POSITIONAL])
+def test_options_by_position(fun, ref):
+    def model_loss(Y):
+        loss = fun(Y)
+        return loss, dlgradient(loss, Y)
+    loss, g = dlfeval(model_loss, dlarray(Y1))
+    assert_close(D(loss), ref(Y1), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(np.asarray(fun(Y1.copy())), ref(Y1), rtol=1e-12, atol=1e-12, what="eager")
+    assert_close(D(g), numerical_gradient(ref, [Y1.copy()], 0), what="gradient")
+
+
+@pytest.mark.parametrize("name", ["l2loss", "softmax"])
+def test_partial_with_data_format_passed_in(name):
+    import functools
+    fn = functools.partial(l2loss if name == "l2loss" else softmax, DataFormat="CB")
+
+    def ref(W):
+        y = np.tanh(X0 @ W.T).T
+        return np.sum((y - T0.T) ** 2) / 4 if name == "l2loss" else np.sum(_softmax_cb(y) * T0.T)
+
+    def fun(W, x, f):
+        y = np.tanh(x @ W.T).T
+        return f(y, T0.T) if name == "l2loss" else np.sum(f(y) * T0.T)
+
+    def model_loss(W, x, f):
+        loss = fun(W, x, f)
+        return loss, dlgradient(loss, W)
+    loss, g = dlfeval(model_loss, dlarray(W0), X0, fn)
+    assert_close(D(loss), ref(W0), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(g), numerical_gradient(ref, [W0.copy()], 0), what="gradient")
