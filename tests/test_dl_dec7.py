@@ -263,3 +263,57 @@ def test_partial_with_data_format_passed_in(name):
     loss, g = dlfeval(model_loss, dlarray(W0), X0, fn)
     assert_close(D(loss), ref(W0), rtol=1e-12, atol=1e-12, what="value")
     assert_close(D(g), numerical_gradient(ref, [W0.copy()], 0), what="gradient")
+
+
+# 4. A helper of the same file that labels its data (``Y = model(p, X)`` doing ``dlarray(X, "CBT")``) called
+#    from a function that itself meets no data format (the loss and its targets unformatted) was compiled on
+#    its own and refused as returning a formatted dlarray (a false refusal of MATLAB's model-function
+#    idiom); it is now read in place, as where the caller meets formats (sct/inline_helpers.py).
+XS = RNG.standard_normal((5, 2, 4))            # "CBT": 5 features, 2 observations, 4 time steps
+TS = np.eye(3)[RNG.integers(0, 3, (2, 4))].transpose(2, 0, 1)
+MS = np.ones((3, 2, 4))
+MS[:, 1, 2:] = 0
+PS = {"W": RNG.standard_normal((3, 5)), "b": RNG.standard_normal(3)}
+
+
+def sequence_model(p, X):
+    X = dlarray(X, "CBT")
+    return softmax(sct.fullyconnect(X, p["W"], p["b"]))
+
+
+def labelled_inside(X):
+    return dlarray(X, "CBT")
+
+
+def sequence_model_deep(p, X):
+    return softmax(sct.fullyconnect(labelled_inside(X), p["W"], p["b"]))
+
+
+def _reference_scores(p, X):
+    z = np.einsum("cf,fbt->cbt", p["W"], X) + p["b"][:, None, None]
+    e = np.exp(z - z.max(0, keepdims=True))
+    return e / e.sum(0, keepdims=True)
+
+
+def masked_loss(p, X):
+    Y = sequence_model(p, X)
+    loss = crossentropy(Y, TS, Mask=MS, NormalizationFactor="mask-included")
+    return loss, dlgradient(loss, p)
+
+
+def masked_loss_deep(p, X):
+    Y = sequence_model_deep(p, X)
+    loss = crossentropy(Y, TS, Mask=MS, NormalizationFactor="mask-included")
+    return loss, dlgradient(loss, p)
+
+
+@pytest.mark.parametrize("model_loss", [masked_loss, masked_loss_deep], ids=["labels", "helper_labels"])
+def test_model_helper_labelling_its_data(model_loss):
+    def ref(p):
+        per = -np.sum(MS * TS * np.log(_reference_scores(p, XS)), axis=(0, 2)) / (MS.sum((0, 2)) / 3)
+        return np.sum(per)
+    loss, g = dlfeval(model_loss, {k: dlarray(v) for k, v in PS.items()}, XS)
+    assert_close(D(loss), ref(PS), rtol=1e-12, atol=1e-12, what="value")
+    for k in PS:
+        expected = numerical_gradient(lambda a, k=k: ref(dict(PS, **{k: a})), [PS[k].copy()], 0)
+        assert_close(D(g[k]), expected, what=f"d/d{k}")
