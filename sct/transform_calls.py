@@ -245,7 +245,8 @@ def _exec_generated(source: str, label: str, module: str, names: dict, wanted, m
 def _takes_formats(fn) -> bool:
     """Is ``fn`` one of the runtime's deep-learning functions with a ``DataFormat`` option (softmax,
     crossentropy, l2loss, dlconv, lstm, ...)?"""
-    if type(fn) is not types.FunctionType or not fn.__module__.startswith(registry.__name__.rsplit(".", 1)[0]):
+    if type(fn) is not types.FunctionType or \
+            not (fn.__module__ or "").startswith(registry.__name__.rsplit(".", 1)[0] + "."):
         return False
     code = fn.__code__
     return "DataFormat" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]

@@ -12,11 +12,13 @@ plain numpy and central differences.
    DataFormat="CB")``) was passed on in the data's order inside dlfeval: refused as not broadcasting
    where plain Python gives the loss (sct/format_layout.py).
 """
+import functools
+
 import numpy as np
 import pytest
 
 import sct
-from sct import (batchnorm, crossentropy, dlarray, dlfeval, dlgradient, huber, l1loss, l2loss, layernorm, lstm,
+from sct import (batchnorm, crossentropy, dlarray, dlconv, dlfeval, dlgradient, huber, l1loss, l2loss, layernorm, lstm,
                  maxpool, mse, softmax)
 
 from gradcheck import D, assert_close, numerical_gradient
@@ -246,7 +248,6 @@ def test_options_by_position(fun, ref):
 
 @pytest.mark.parametrize("name", ["l2loss", "softmax"])
 def test_partial_with_data_format_passed_in(name):
-    import functools
     fn = functools.partial(l2loss if name == "l2loss" else softmax, DataFormat="CB")
 
     def ref(W):
@@ -317,3 +318,42 @@ def test_model_helper_labelling_its_data(model_loss):
     for k in PS:
         expected = numerical_gradient(lambda a, k=k: ref(dict(PS, **{k: a})), [PS[k].copy()], 0)
         assert_close(D(g[k]), expected, what=f"d/d{k}")
+
+
+# 5. functools.partial(dlconv, Padding="same") made in the function (sct/partials.py: a nested def passing
+#    every parameter on, DataFormat=DataFormat among them) was refused as "DataFormat inside dlfeval must be
+#    a literal string" though no format was given; a parameter defaulting to None is now read as no format,
+#    checked None when the code runs (a DataFormat given to the partial's call then is refused, not misread).
+XC = RNG.standard_normal((2, 5, 5, 2))
+WC = RNG.standard_normal((3, 3, 2, 3)) * 0.5
+
+
+def _conv_same(x, w):
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    out = np.zeros(x.shape[:3] + (w.shape[3],))
+    for i in range(x.shape[1]):
+        for j in range(x.shape[2]):
+            out[:, i, j] = np.einsum("bhwc,hwcf->bf", xp[:, i:i + 3, j:j + 3], w)
+    return out
+
+
+def partial_conv_loss(W):
+    conv = functools.partial(dlconv, Padding="same")
+    loss = np.sum(np.sin(conv(XC, W, 0.0)))
+    return loss, dlgradient(loss, W)
+
+
+def partial_conv_loss_formatted(W):
+    conv = functools.partial(dlconv, Padding="same")
+    loss = np.sum(np.sin(conv(np.transpose(XC, (1, 2, 3, 0)), W, 0.0, DataFormat="SSCB")))
+    return loss, dlgradient(loss, W)
+
+
+def test_partial_of_dlconv_made_in_the_function():
+    def ref(w):
+        return np.sum(np.sin(_conv_same(XC, w)))
+    loss, g = dlfeval(partial_conv_loss, dlarray(WC))
+    assert_close(D(loss), ref(WC), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(g), numerical_gradient(ref, [WC.copy()], 0), what="gradient")
+    with pytest.raises(sct.SctError, match="DataFormat"):
+        dlfeval(partial_conv_loss_formatted, dlarray(WC))
