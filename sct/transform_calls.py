@@ -245,7 +245,7 @@ def _exec_generated(source: str, label: str, module: str, names: dict, wanted, m
 def _takes_formats(fn) -> bool:
     """Is ``fn`` one of the runtime's deep-learning functions with a ``DataFormat`` option (softmax,
     crossentropy, l2loss, dlconv, lstm, ...)?"""
-    if type(fn) is not types.FunctionType or \
+    if type(fn) is not types.FunctionType or getattr(fn, "__sct_keywords__", None) is not None or \
             not (fn.__module__ or "").startswith(registry.__name__.rsplit(".", 1)[0] + "."):
         return False
     code = fn.__code__
@@ -292,14 +292,16 @@ def _literal(value) -> bool:
         isinstance(v, (bool, int, float, str)) and not isinstance(v, np.generic) for v in value)
 
 
-def _formatted_wrapper(fn, active, args, kwargs):
+def _formatted_wrapper(fn, active, args, kwargs, by_keyword=()):
     """A function of the call's arguments that names ``fn`` and passes its options as literals
     (``DataFormat``, ``Reduction``, ...: what the compiler's format lowering reads), compiled as any
-    helper: ``def dl_call(a0, a1, *, Mask): return l2loss(a0, a1, DataFormat='CB', Mask=Mask)``."""
+    helper: ``def dl_call(a0, a1, *, Mask): return l2loss(a0, a1, DataFormat='CB', Mask=Mask)``.
+    ``by_keyword``: the names the last of ``args`` are passed to ``fn`` by (the adapter of a call giving
+    a traced value by keyword, ``rt.keywords_method``: its first argument, the function, not passed)."""
     traced = _traced(active, args)
     baked_args = tuple((i, args[i]) for i in range(len(args)) if not traced[i] and _literal(args[i]))
     baked_kwargs = tuple((k, v) for k, v in kwargs.items() if _literal(v))
-    key = (id(fn), len(args), tuple(kwargs), repr(baked_args), repr(baked_kwargs))
+    key = (id(fn), len(args), tuple(kwargs), tuple(by_keyword), repr(baked_args), repr(baked_kwargs))
     with _WRAPPERS_LOCK:
         hit = _FORMATTED_WRAPPERS.get(key)
         if hit is not None and hit[0] is fn:
@@ -309,7 +311,10 @@ def _formatted_wrapper(fn, active, args, kwargs):
     literal_kwargs = dict(baked_kwargs)
     params = [f"a{i}" for i in range(len(args))]
     kwonly = list(kwargs)
-    passed = [repr(literal_args[i]) if i in literal_args else f"a{i}" for i in range(len(args))]
+    first = len(args) - len(by_keyword)
+    passed = [repr(literal_args[i]) if i in literal_args else f"a{i}" for i in range(1 if by_keyword else 0, first)]
+    passed += [f"{k}={literal_args[i]!r}" if i in literal_args else f"{k}=a{i}"
+               for i, k in zip(range(first, len(args)), by_keyword)]
     passed += [f"{k}={literal_kwargs[k]!r}" if k in literal_kwargs else f"{k}={k}" for k in kwonly]
     signature = ", ".join(params + (["*"] + kwonly if kwonly else []))
     name = fn.__name__
@@ -327,6 +332,19 @@ def _formatted_wrapper(fn, active, args, kwargs):
         while len(_FORMATTED_WRAPPERS) > _WRAPPERS_MAX:
             _FORMATTED_WRAPPERS.popitem(last=False)
     return wrapper
+
+
+def _keywords_adapter_call(fn, args, kwargs):
+    """``(function, its keyword names)`` where ``fn`` is ``rt.keywords_method``'s adapter of a deep-learning
+    function (a traced value given by keyword) called with a ``DataFormat`` (by keyword there); else None."""
+    held = getattr(fn, "__sct_keywords__", None)
+    if held is None or kwargs:
+        return None
+    func, names = held
+    if "DataFormat" not in names or not _takes_formats(func) or len(args) < len(names) + 1:
+        return None
+    value = args[len(args) - len(names) + names.index("DataFormat")]
+    return (func, names) if value is not None else None
 
 
 def vjp_pair(fn, active, args, kwargs):
@@ -356,6 +374,10 @@ def vjp_pair(fn, active, args, kwargs):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
     if _formatted_call(fn, kwargs, args):
         compiled = _compiled_vjp(_formatted_wrapper(fn, active, args, kwargs), args, active)
+        return compiled.fwd, compiled.bwd
+    adapted = _keywords_adapter_call(fn, args, kwargs)
+    if adapted is not None:         # (a traced value by keyword: rt.keywords_method's adapter)
+        compiled = _compiled_vjp(_formatted_wrapper(adapted[0], active, args, kwargs, adapted[1]), args, active)
         return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
     if isinstance(fn, types.FunctionType) and rule is None and not registry.is_nondifferentiable(fn):
@@ -952,6 +974,11 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     if _formatted_call(fn, kwargs, args):        # (as vjp_pair: softmax's tangent along the format's C axis)
         active = tuple(not _is_zero_tangent(t) for t in tangents)
         return jvp_call_impl(_formatted_wrapper(fn, active, args, kwargs), args, tangents, kwargs)
+    adapted = _keywords_adapter_call(fn, args, kwargs)
+    if adapted is not None:
+        active = tuple(not _is_zero_tangent(t) for t in tangents)
+        return jvp_call_impl(_formatted_wrapper(adapted[0], active, args, kwargs, adapted[1]), args, tangents,
+                             kwargs)
     rule = registry.lookup(fn)
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
@@ -1274,7 +1301,8 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
             getattr(fn, "__sct_closure__", None) is not None or \
             registry.lookup(fn) is not None or registry.is_nondifferentiable(fn) or \
             any(isinstance(a, types.MethodType) for a in args) or \
-            _format_site(fn, args, kwargs):     # checked each time (vjp_pair: its DataFormat's value)
+            _format_site(fn, args, kwargs) or \
+            getattr(fn, "__sct_keywords__", None) is not None:    # checked each time (vjp_pair: DataFormat's value)
         if op == "vjp":
             return vjp_pair(fn, active, args, kwargs)
         return primal_call(fn, active, args, kwargs)

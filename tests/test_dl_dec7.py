@@ -357,3 +357,29 @@ def test_partial_of_dlconv_made_in_the_function():
     assert_close(D(g), numerical_gradient(ref, [WC.copy()], 0), what="gradient")
     with pytest.raises(sct.SctError, match="DataFormat"):
         dlfeval(partial_conv_loss_formatted, dlarray(WC))
+
+
+# 6. A traced value given by keyword to a deep-learning function called through a value with DataFormat=
+#    (``losses["l2"](Y, T, weights=w, DataFormat="CB")``: rt.keywords_method's adapter, compiled in the
+#    runtime's module, passes DataFormat on as a name) had a zero gradient.
+YK = RNG.standard_normal((5, 4))
+TK = RNG.standard_normal((5, 4))
+WK = RNG.random(5) + 0.5
+
+
+def keyword_weights_loss(w, Y):
+    losses = {"l2": l2loss}
+    loss = losses["l2"](Y, TK, weights=w, DataFormat="CB")
+    return loss, dlgradient(loss, w, Y)
+
+
+def test_traced_keyword_to_function_value_with_data_format():
+    def ref(w, Y):
+        return np.sum(w[:, None] * (Y - TK) ** 2) / 4
+    loss, (gw, gY) = dlfeval(keyword_weights_loss, dlarray(WK), dlarray(YK))
+    assert_close(D(loss), ref(WK, YK), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(D(gw), numerical_gradient(lambda w: ref(w, YK), [WK.copy()], 0), what="d/dweights")
+    assert_close(D(gY), numerical_gradient(lambda Y: ref(WK, Y), [YK.copy()], 0), what="d/dY")
+    losses = {"l2": l2loss}
+    y, t = sct.jvp(lambda w: losses["l2"](YK, TK, weights=w, DataFormat="CB"), (WK.copy(),), (np.ones(5),))
+    assert_close(np.asarray(t), np.sum((YK - TK) ** 2) / 4, rtol=1e-10, atol=1e-12, what="tangent")
