@@ -667,6 +667,16 @@ def outside_data(x):
     return x._data if isinstance(x, dlarray) else x
 
 
+def format_not_given(value, fname: str) -> None:
+    """Refuse a ``DataFormat`` that a parameter defaulting to None (the parameters of a
+    ``functools.partial``'s function, sct/partials.py; a helper's ``fmt=None``) holds when the code runs:
+    the call was compiled for unformatted data in sct's layout, as the default says."""
+    if value is not None:
+        raise ValueError(f"{fname}: DataFormat={value!r} given when the code runs, where it was compiled for "
+                         f"its default None: inside dlfeval write DataFormat as a literal string at the call "
+                         f"of {fname} (or label the data with dlarray(X, fmt))")
+
+
 def unformatted_result(what: str, *values) -> None:
     """Refuse a formatted dlarray returned, where the function's data formats are followed when it is
     compiled, by a call sct does not read in place (``sct.formats.FormatPass.checked_result``)."""
@@ -745,7 +755,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(formats_fit, pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(format_not_given, formats_fit, pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

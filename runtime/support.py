@@ -2762,6 +2762,10 @@ def keywords_method(obj, name, count, names, traced=()):
     exec(compile(source, filename, "exec"), namespace)
     adapter = namespace[fname]
     adapter.__qualname__ = func.__qualname__
+    if not receiver:
+        # (the function and the names it is given by keyword: a deep-learning function's DataFormat is read
+        # there when the call runs, sct/transform_calls.py: _keywords_adapter_call)
+        adapter.__sct_keywords__ = (func, tuple(names))
     if len(_ADAPTERS) >= 256:
         _ADAPTERS.clear()
     _ADAPTERS[key] = (func, adapter)

@@ -101,10 +101,17 @@ def _class_weights(em: Emitter, node: gast.Call, fname: str, args: List) -> None
 def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: List, fail) -> None:
     keyed = {k.arg: k for k in node.keywords}
     for pos, perm, flatten in p.pre:
-        if isinstance(pos, str):
-            if pos not in keyed:
+        if isinstance(pos, str) and pos not in keyed:
+            # a Mask given by position (``l1loss(Y, T, None, M, DataFormat="CB")``): arranged as by
+            # keyword (was: passed on in the data's order, refused as not broadcasting, or misread)
+            index = _parameter_index(fname, pos)
+            if index is None or index >= len(args):
                 continue
+            pos = index
+        if isinstance(pos, str):
             a = keyed[pos].value
+            if isinstance(a, gast.Constant) and a.value is None:
+                continue        # Mask=None: no mask (was: None transposed, numpy's "axes don't match")
         elif pos >= len(args):
             fail(f"{fname}: pass the {'targets' if pos else 'input'} positionally with formatted data")
         else:
@@ -125,6 +132,14 @@ def _arrange_inputs(em: Emitter, node: gast.Call, fname: str, p, align, args: Li
             args[pos] = load(em.rt_call("_weights", function, [args[pos]]))
         elif name in keyed:
             keyed[name].value = load(em.rt_call("_weights", function, [keyed[name].value]))
+
+
+def _parameter_index(fname: str, name: str):
+    """The position of parameter ``name`` of the deep-learning function ``fname`` (None: none)."""
+    import inspect
+    fn = getattr(dlfun, fname, None) or getattr(nn, fname, None)
+    names = list(inspect.signature(fn).parameters) if fn is not None else []
+    return names.index(name) if name in names else None
 
 
 # --- lstm and gru (sct.runtime.formats.recurrent_plan) -------------------------------------------
@@ -177,6 +192,11 @@ class LayoutCalls(FormatInference):
         """The input's format as the call gives it: ``(DataFormat=..., False)`` for an unformatted
         input, ``(its labels, True)`` for a formatted one, or None (neither)."""
         explicit = next((k for k in node.keywords if k.arg == "DataFormat"), None)
+        if explicit is not None and isinstance(explicit.value, gast.Name) and self.none_parameter(explicit.value.id):
+            # a parameter defaulting to None (``DataFormat=DataFormat`` of a partial's function,
+            # sct/partials.py: functools.partial(dlconv, Padding="same") was refused as a DataFormat not a
+            # literal): unformatted, checked None when it runs (lower: rt.format_not_given)
+            explicit = None
         if explicit is not None:
             if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
                 self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
@@ -186,6 +206,20 @@ class LayoutCalls(FormatInference):
         if isinstance(x, str):
             return x, True
         return None
+
+    def none_parameter(self, name: str) -> bool:
+        """Is ``name`` a parameter of the function, never rebound, that holds None when it runs: given None
+        (its kind), or not given and defaulting to the literal None?"""
+        if self.stored.get(name):
+            return False
+        if name in self.kinds:
+            return self.kinds[name] == ("const", type(None))
+        a = self.fdef.args
+        positional = a.posonlyargs + a.args
+        pairs = list(zip(positional[len(positional) - len(a.defaults):], a.defaults)) + \
+            list(zip(a.kwonlyargs, a.kw_defaults))
+        return any(arg.id == name and isinstance(default, gast.Constant) and default.value is None
+                   for arg, default in pairs)
 
     # --- the functions that read a layout -----------------------------------------------------
     def lower(self, stmt, node, info, args, kws, env, rewrite):
@@ -198,6 +232,11 @@ class LayoutCalls(FormatInference):
             self.weights_format(stmt, node, fname, args[2] if len(args) > 2 else kws.get("weights"))
         if given is None:
             self.check_unformatted(stmt, fname, x, args, kws)
+            explicit = next((k.value for k in node.keywords if k.arg == "DataFormat"), None)
+            if rewrite and isinstance(explicit, gast.Name):         # (a parameter defaulting to None)
+                check = gast.Expr(value=call(f"{self.rt}.format_not_given", [load(explicit.id), const(fname)]))
+                check.lineno = getattr(stmt, "lineno", None)
+                return None, [check, stmt]
             return None, None
         fmt, formatted = given
         align = {}

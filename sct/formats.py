@@ -928,9 +928,43 @@ def _literal_tree(tree):
     return const(tree)
 
 
+# the options of the deep-learning functions that the lowering reads by keyword (from the first of them
+# in the signature on, the arguments given by position are passed by keyword: _options_by_keyword)
+POSITIONAL_OPTIONS = frozenset({"axis", "Mask", "PaddingMask", "Reduction", "reduction", "NormalizationFactor",
+                                "ClassificationMode", "TargetCategories", "OperationDimension", "nargout",
+                                "PoolFormat", "WeightsFormat", "OutputMode", "DataFormat"})
+
+
+def _options_by_keyword(fdef, resolver) -> None:
+    """A deep-learning function's options given by position (``softmax(Y, -1, "CB")``, ``l2loss(Y, T, None,
+    None, "none", "batch-size", "CB")``, a partial's frozen ``DataFormat`` laid out by position) passed by
+    keyword, as Python binds them: the lowering reads ``DataFormat``, ``Reduction``, ``Mask``... by keyword
+    (a positional DataFormat was not seen: the default-layout rule's gradient along the wrong axis, or
+    none; a positional Reduction "none" left the result in the default layout)."""
+    import inspect
+    for node in walk_nodes(fdef):
+        if not isinstance(node, gast.Call) or not node.args or any(isinstance(a, gast.Starred) for a in node.args):
+            continue
+        target = resolver.resolve(node.func)
+        if id(target) not in LAYOUT_OPS and id(target) not in RECURRENT_OPS:
+            continue
+        try:
+            names = list(inspect.signature(target).parameters)
+        except (TypeError, ValueError):
+            continue
+        first = next((i for i, n in enumerate(names) if n in POSITIONAL_OPTIONS), None)
+        given = {k.arg for k in node.keywords}
+        if first is None or len(node.args) <= first or len(node.args) > len(names) or \
+                given & set(names[first:len(node.args)]):
+            continue            # (Python's TypeError, from the call as written)
+        node.keywords[:0] = [gast.keyword(arg=names[i], value=a) for i, a in enumerate(node.args) if i >= first]
+        del node.args[first:]
+
+
 def follow_formats(fdef, resolver, param_kinds, filename, namer, rt_name, mode):
     """Run the pass on ``fdef`` (rewriting it); the formats of its result (None: unformatted)."""
     from .outside_formats import check_outside_reads
+    _options_by_keyword(fdef, resolver)
     with shared_walks(fdef):        # (its scans and whether it is needed read the tree: one walk)
         formats = FormatPass(fdef, resolver, param_kinds, filename, namer, rt_name, mode)
         needed = formats.needed()

@@ -514,7 +514,8 @@ class _Inliner:
             # a call there, whose own pair can)
             if in_loop or _has_loop(g):
                 return None
-        elif not (self.formats or wanted or self._writes_into_own_arrays(g, call)):
+        elif not (self.formats or wanted or self._writes_into_own_arrays(g, call) or
+                     (not _sct_module(self.globals) and _meets_formats(g))):
             return None
         return g
 
@@ -895,6 +896,41 @@ def _consulted(consulted: list, name: str, callee) -> frozenset:
     answer = _writes_into_parameters(callee)
     consulted.append((name, callee, answer))
     return answer
+
+
+def _meets_formats(g, depth: int = 0) -> bool:
+    """Does ``g`` (a function of the caller's file) meet data formats itself (``dlarray(x, fmt)``,
+    ``DataFormat=``, a formatted default), or through the functions of its file it calls by name?  Such a
+    helper is read in place also where its caller meets none (``Y = model(p, X)`` labelling its data,
+    ``loss = crossentropy(Y, T)`` in the caller: compiled on its own it was refused as returning a formatted
+    dlarray)."""
+    code = g.__code__
+    cached = _MEETS_FORMATS.get(code)
+    if cached is not None:
+        return cached
+    _MEETS_FORMATS[code] = False            # (recursion: not through itself)
+    found = False
+    if "dlarray" in code.co_names or "DataFormat" in code.co_names or any(
+            isinstance(c, str) and c == "DataFormat" for c in code.co_consts):
+        try:
+            from .parse import function_ast
+            found = uses_formats(function_ast(g)[0], ())
+        except Exception:
+            found = False
+    if not found and depth < MAX_DEPTH:
+        for n in code.co_names:
+            h = g.__globals__.get(n)
+            if isinstance(h, types.FunctionType) and h is not g and h.__globals__ is g.__globals__ and \
+                    not _sct_module(g.__globals__) and _meets_formats(h, depth + 1):
+                found = True
+                break
+    if len(_MEETS_FORMATS) > 4096:
+        _MEETS_FORMATS.clear()
+    _MEETS_FORMATS[code] = found
+    return found
+
+
+_MEETS_FORMATS: Dict = {}
 
 
 def _takes_gradients(g) -> bool:

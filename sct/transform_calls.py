@@ -243,6 +243,111 @@ def _exec_generated(source: str, label: str, module: str, names: dict, wanted, m
             f.__sct_generated__ = True
     return out
 
+def _takes_formats(fn) -> bool:
+    """Is ``fn`` one of the runtime's deep-learning functions with a ``DataFormat`` option (softmax,
+    crossentropy, l2loss, dlconv, lstm, ...)?"""
+    if type(fn) is not types.FunctionType or getattr(fn, "__sct_keywords__", None) is not None or \
+            not (fn.__module__ or "").startswith(registry.__name__.rsplit(".", 1)[0] + "."):
+        return False
+    code = fn.__code__
+    return "DataFormat" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+
+
+def _format_position(fn):
+    """The position of ``fn``'s ``DataFormat`` parameter (None: keyword-only or none)."""
+    code = fn.__code__
+    names = code.co_varnames[:code.co_argcount]
+    return names.index("DataFormat") if "DataFormat" in names else None
+
+
+def _format_site(fn, args, kwargs) -> bool:
+    """May a call of ``fn`` like this one give ``DataFormat`` (by keyword or by position)?"""
+    if not _takes_formats(fn):
+        return False
+    position = _format_position(fn)
+    return "DataFormat" in kwargs or (position is not None and len(args) > position)
+
+
+def _formatted_call(fn, kwargs, args=()) -> bool:
+    """A deep-learning function called through a value known only when the code runs (``act = softmax``,
+    a dict's item, a default argument) with ``DataFormat=``: the compiler lowers such a call where it
+    names the function (transposes around the default-layout op, sct/format_layout.py); here neither
+    the op's rule (which reads the default layout: softmax's gradient along the wrong axis) nor the
+    function's source (its formatted branch, ``run_formatted``, runs without a derivative: l2loss's
+    gradient was zero) knows the format."""
+    if not _takes_formats(fn):
+        return False
+    position = _format_position(fn)
+    given = args[position] if position is not None and len(args) > position else kwargs.get("DataFormat")
+    return given is not None
+
+
+_FORMATTED_WRAPPERS: "OrderedDict[tuple, Any]" = OrderedDict()
+
+
+def _literal(value) -> bool:
+    """A value the compiler reads as a constant where it is written as a literal (an option)."""
+    if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(value, np.generic):
+        return True
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(v, (bool, int, float, str)) and not isinstance(v, np.generic) for v in value)
+
+
+def _formatted_wrapper(fn, active, args, kwargs, by_keyword=()):
+    """A function of the call's arguments that names ``fn`` and passes its options as literals
+    (``DataFormat``, ``Reduction``, ...: what the compiler's format lowering reads), compiled as any
+    helper: ``def dl_call(a0, a1, *, Mask): return l2loss(a0, a1, DataFormat='CB', Mask=Mask)``.
+    ``by_keyword``: the names the last of ``args`` are passed to ``fn`` by (the adapter of a call giving
+    a traced value by keyword, ``rt.keywords_method``: its first argument, the function, not passed)."""
+    traced = _traced(active, args)
+    baked_args = tuple((i, args[i]) for i in range(len(args)) if not traced[i] and _literal(args[i]))
+    baked_kwargs = tuple((k, v) for k, v in kwargs.items() if _literal(v))
+    key = (id(fn), len(args), tuple(kwargs), tuple(by_keyword), repr(baked_args), repr(baked_kwargs))
+    with _WRAPPERS_LOCK:
+        hit = _FORMATTED_WRAPPERS.get(key)
+        if hit is not None and hit[0] is fn:
+            _FORMATTED_WRAPPERS.move_to_end(key)
+            return hit[1]
+    literal_args = dict(baked_args)
+    literal_kwargs = dict(baked_kwargs)
+    params = [f"a{i}" for i in range(len(args))]
+    kwonly = list(kwargs)
+    first = len(args) - len(by_keyword)
+    passed = [repr(literal_args[i]) if i in literal_args else f"a{i}" for i in range(1 if by_keyword else 0, first)]
+    passed += [f"{k}={literal_args[i]!r}" if i in literal_args else f"{k}=a{i}"
+               for i, k in zip(range(first, len(args)), by_keyword)]
+    passed += [f"{k}={literal_kwargs[k]!r}" if k in literal_kwargs else f"{k}={k}" for k in kwonly]
+    signature = ", ".join(params + (["*"] + kwonly if kwonly else []))
+    name = fn.__name__
+    source = f"def dl_call({signature}):\n    return {name}({', '.join(passed)})\n"
+    # (not sct_generated's module: the compiler trusts that code and skips its format lowering)
+    from .compiler import RT
+    from .parse import register_source
+    filename = f"<sct-generated call {name} {hashlib.sha1(source.encode()).hexdigest()[:10]}>"
+    register_source(filename, source)
+    namespace = {name: fn, "rt": RT, "__name__": "sct.formatted_calls"}
+    exec(compile(source, filename, "exec"), namespace)
+    wrapper = namespace["dl_call"]
+    with _WRAPPERS_LOCK:
+        _FORMATTED_WRAPPERS[key] = (fn, wrapper)
+        while len(_FORMATTED_WRAPPERS) > _WRAPPERS_MAX:
+            _FORMATTED_WRAPPERS.popitem(last=False)
+    return wrapper
+
+
+def _keywords_adapter_call(fn, args, kwargs):
+    """``(function, its keyword names)`` where ``fn`` is ``rt.keywords_method``'s adapter of a deep-learning
+    function (a traced value given by keyword) called with a ``DataFormat`` (by keyword there); else None."""
+    held = getattr(fn, "__sct_keywords__", None)
+    if held is None or kwargs:
+        return None
+    func, names = held
+    if "DataFormat" not in names or not _takes_formats(func) or len(args) < len(names) + 1:
+        return None
+    value = args[len(args) - len(names) + names.index("DataFormat")]
+    return (func, names) if value is not None else None
+
+
 def vjp_pair(fn, active, args, kwargs):
     """The generated (forward, adjoint) functions of ``fn`` for arguments like ``args``.
 
@@ -268,6 +373,13 @@ def vjp_pair(fn, active, args, kwargs):
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
+    if _formatted_call(fn, kwargs, args):
+        compiled = _compiled_vjp(_formatted_wrapper(fn, active, args, kwargs), args, active)
+        return compiled.fwd, compiled.bwd
+    adapted = _keywords_adapter_call(fn, args, kwargs)
+    if adapted is not None:         # (a traced value by keyword: rt.keywords_method's adapter)
+        compiled = _compiled_vjp(_formatted_wrapper(adapted[0], active, args, kwargs, adapted[1]), args, active)
+        return compiled.fwd, compiled.bwd
     rule = registry.lookup(fn)
     if isinstance(fn, types.FunctionType) and rule is None and not registry.is_nondifferentiable(fn):
         # (a function with a rule, sct's or the user's @sct.defrule, passed as a value (an argument,
@@ -865,6 +977,14 @@ def jvp_call_impl(fn, args, tangents, kwargs):
     _refuse_closure_wrapper(fn)
     if isinstance(fn, types.MethodType):
         return jvp_call_impl(fn.__func__, (fn.__self__,) + tuple(args), (ZERO,) + tuple(tangents), kwargs)
+    if _formatted_call(fn, kwargs, args):        # (as vjp_pair: softmax's tangent along the format's C axis)
+        active = tuple(not _is_zero_tangent(t) for t in tangents)
+        return jvp_call_impl(_formatted_wrapper(fn, active, args, kwargs), args, tangents, kwargs)
+    adapted = _keywords_adapter_call(fn, args, kwargs)
+    if adapted is not None:
+        active = tuple(not _is_zero_tangent(t) for t in tangents)
+        return jvp_call_impl(_formatted_wrapper(adapted[0], active, args, kwargs, adapted[1]), args, tangents,
+                             kwargs)
     rule = registry.lookup(fn)
     if rule is not None:
         refuse_user_operands(fn, args, kwargs)
@@ -1186,7 +1306,9 @@ def _function_miss(site, op, fn, active, args, kwargs, cacheable, version):
     if not cacheable or type(fn) is not types.FunctionType or \
             getattr(fn, "__sct_closure__", None) is not None or \
             registry.lookup(fn) is not None or registry.is_nondifferentiable(fn) or \
-            any(isinstance(a, types.MethodType) for a in args):     # checked each time (vjp_pair)
+            any(isinstance(a, types.MethodType) for a in args) or \
+            _format_site(fn, args, kwargs) or \
+            getattr(fn, "__sct_keywords__", None) is not None:    # checked each time (vjp_pair: DataFormat's value)
         if op == "vjp":
             return vjp_pair(fn, active, args, kwargs)
         return primal_call(fn, active, args, kwargs)
