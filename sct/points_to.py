@@ -207,7 +207,33 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
                   if stores.get(name, 0) == len(vs) and (name not in params or name in initial)}
     first = {name: initial[name] for name in candidates if name in params}
 
+    untouched: Dict[str, bool] = {}
+
+    def item_rank(node):
+        """The rank of ``p["W"]`` (``p.W``) of a dict (dataclass, object) argument p whose kind gives
+        that item an array, where the function only reads p's items (never binds p, writes into it,
+        changes an item's shape or passes p itself on)."""
+        base = node.value
+        if not (isinstance(base, gast.Name) and base.id in params and base.id in kinds):
+            return None
+        key = node.attr if isinstance(node, gast.Attribute) else \
+            node.slice.value if isinstance(node.slice, gast.Constant) else None
+        kind = kinds[base.id]
+        if key is None or not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+            return None
+        if isinstance(node, gast.Subscript) != (kind[0] == "map"):
+            return None
+        found = _element_kinds_of(kind, key)
+        if len(found) != 1 or not (isinstance(found[0], tuple) and len(found[0]) >= 3 and
+                                   found[0][0] in ("dl", "nd") and isinstance(found[0][2], int)):
+            return None
+        if base.id not in untouched:
+            untouched[base.id] = _items_only_read(fdef, base.id)
+        return found[0][2] if untouched[base.id] else None
+
     def rank(node, known):
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, gast.Load):
+            return item_rank(node)
         if isinstance(node, gast.Constant):
             v = node.value
             return 0 if isinstance(v, (int, float, complex)) else None
@@ -391,19 +417,22 @@ class _Values:
         base = value.value
         # (an argument's kind tells its rank only where it is not bound again: after
         # ``x = x.reshape(2, 2)``, x[0] is a view)
-        if not (isinstance(base, gast.Name) and self.ranks.get(base.id) == 1):
+        if not (isinstance(base, gast.Name) and self.ranks.get(base.id)):
             return False
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if len(items) != self.ranks[base.id]:
+            return False        # (W[0] of a 2-D W is a row, a view; W[0, 1] a number)
         for item in items:
             if isinstance(item, gast.Slice):
                 return False
-            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis):
+            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis or
+                                                    isinstance(item.value, bool)):
                 return False
             if isinstance(item, gast.Name) and item.id in self.slice_names:
                 return False
             if isinstance(item, gast.Name) and state is not None and not self.immutable(state, item):
                 return False                 # an index array (or a list of indices): x[idx] is new
-        return len(items) == 1
+        return True
 
     def immutable(self, state: State, node) -> bool:
         """Is ``node`` (a name or a constant) surely an immutable value, a number or a string
@@ -921,9 +950,12 @@ class _Values:
             objs = self.names(state, e)
             if objs and all(self._numeric_object(o) for o in objs):
                 return True             # a numeric array, an argument holding numbers
-            if objs == frozenset({EXT}):
-                return _numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and \
-                    all(_numbers(x) for x in self._resolved(e))
+            if objs == frozenset({EXT}) and (_numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and
+                                             all(_numbers(x) for x in self._resolved(e))):
+                return True
+            if objs == frozenset({EXT}) and not (e.id in self._once and e.id not in self.params and
+                                                 isinstance(self._once[e.id], (gast.Subscript, gast.Attribute))):
+                return False
             if e.id in self._once and e.id not in self.params:
                 value = self._once[e.id]
                 if isinstance(value, gast.List) and _changed_in_place(self.fdef, e.id):
@@ -941,8 +973,13 @@ class _Values:
         if isinstance(e, gast.IfExp):
             return self._numeric_expr(state, e.body, depth + 1) and self._numeric_expr(state, e.orelse, depth + 1)
         if isinstance(e, gast.Subscript):
+            if self._numeric_argument_item(state, e.value, e.slice.value if isinstance(e.slice, gast.Constant)
+                                           else None):
+                return True                 # p["w"] of a dict argument whose "w" is a numeric array
             return self._numeric_expr(state, e.value, depth + 1)     # x[0] of a numeric array: a number
         if isinstance(e, gast.Attribute):
+            if self._numeric_argument_item(state, e.value, e.attr):
+                return True                 # p.w of a dataclass (or object) argument holding an array there
             return e.attr in ("shape", "size", "ndim", "T", "mT", "real", "imag", "dtype") and \
                 self._numeric_expr(state, e.value, depth + 1)
         if isinstance(e, gast.Call):
@@ -961,6 +998,29 @@ class _Values:
                 return returns_array(info.obj) and not self._may_make_objects(state, e, depth + 1)
             return False
         return False
+
+    def _numeric_argument_item(self, state: State, base, key) -> bool:
+        """Is ``base[key]`` (``base.key``) the item of a dict (dataclass, object) argument that its
+        kind says is a number or a numeric array, and that the function has not replaced (the
+        argument holds only what the caller gave it)?  ``np.zeros_like(p["w"])`` is then a new numeric
+        array, whose items are numbers (was: taken for a container that may hold objects, so
+        ``out = np.zeros_like(p["w"]); for i in ...: out[i] *= v`` was refused as a change of an item
+        that ``out`` may hold twice)."""
+        if key is None or not isinstance(base, gast.Name) or base.id not in self.params:
+            return False
+        objs = self.names(state, base)
+        if not objs or any(o == EXT or o[0] != "arg" for o in objs):
+            return False
+        if any(c != EXT for c in state.contents(objs)):
+            return False                    # something was stored into it here
+        for o in objs:
+            kind = self.kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+                return False
+            kinds = _element_kinds_of(kind, key)
+            if not kinds or not all(_numbers_kind(k) for k in kinds):
+                return False
+        return True
 
     def _numeric_object(self, o) -> bool:
         """Is the object ``o`` surely a numeric array, or an argument holding numbers only?"""
@@ -1586,6 +1646,45 @@ def _range_target(fdef, name: str) -> bool:
         elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
             stores += 1
     return loops > 0 and loops == stores
+
+
+def _items_only_read(fdef: gast.FunctionDef, name: str) -> bool:
+    """Does ``fdef`` (nested functions too) use the argument ``name`` only as ``name[constant]`` or
+    ``name.attr`` read for its value, never bound, written into, deleted, passed on itself, nor its
+    items' shapes changed in place (``name["W"].shape = ...``, ``.resize(...)``)?"""
+    parents = {}
+    for node in gast.walk(fdef):
+        for child in gast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for node in gast.walk(fdef):
+        if not (isinstance(node, gast.Name) and node.id == name):
+            continue
+        if any(node is a for a in fdef.args.args + fdef.args.kwonlyargs):
+            continue            # (gast's parameters are Names with Param context)
+        if not isinstance(node.ctx, gast.Load):
+            return False
+        item = parents.get(id(node))
+        if not (isinstance(item, (gast.Subscript, gast.Attribute)) and item.value is node and
+                isinstance(item.ctx, gast.Load)):
+            return False
+        if isinstance(item, gast.Subscript) and not isinstance(item.slice, gast.Constant):
+            return False
+        user = parents.get(id(item))
+        if isinstance(user, gast.Attribute) and (not isinstance(user.ctx, gast.Load) or
+                                                 user.attr in ("resize", "shape")):
+            return False
+        if isinstance(user, gast.Subscript) and user.value is item and not isinstance(user.ctx, gast.Load):
+            return False        # (p["W"][0] = v keeps W's rank; refused to keep this simple)
+        if isinstance(user, gast.AugAssign) and user.target is item:
+            return False
+    return True
+
+
+def _element_kinds_of(kind, key) -> list:
+    """The kinds of the item ``key`` of a dict (or the field ``key`` of an object) argument's kind."""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return []
+    return [v for k, v in (i for i in kind[2] if isinstance(i, tuple) and len(i) == 2) if k == key]
 
 
 def _numbers_kind(kind) -> bool:

@@ -1,0 +1,172 @@
+"""Findings of the user-style random-program tester scripts/fuzz7.py (red team gen, dec 7).
+
+Each test runs a short program (minimised from a generated one) through dlfeval with dlgradient
+and compares the value with plain Python and every gradient with central differences.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from gradcheck import assert_close, numerical_gradient
+from sct import dlarray, dlfeval, dlgradient
+
+
+@dataclass
+class Params:
+    W: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+
+
+def _inputs():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(4)
+    arrs = {"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(3), "w": rng.standard_normal(4)}
+    return x, arrs
+
+
+def _value_and_gradients(fun, x, p):
+    y = fun(x, p)
+    return y, dlgradient(y, x, p)
+
+
+def check(fun, style="dict"):
+    """fun(x, p): the value as plain Python's, d/dx and d/dp (each array) as central differences."""
+    x, arrs = _inputs()
+
+    def build(a, dl):
+        vals = {k: (dlarray(v.copy()) if dl else v.copy()) for k, v in a.items()}
+        return vals if style == "dict" else Params(vals["W"], vals["b"], vals["w"])
+
+    y, (gx, gp) = dlfeval(_value_and_gradients, fun, dlarray(x.copy()), build(arrs, True))
+    assert_close(np.asarray(y.data), fun(x.copy(), build(arrs, False)), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(gx.data, numerical_gradient(lambda v: fun(v, build(arrs, False)), [x.copy()], 0), what="d/dx")
+    for key in arrs:
+        def f_key(v, key=key):
+            a = dict(arrs)
+            a[key] = v
+            return fun(x.copy(), build(a, False))
+        got = gp[key] if style == "dict" else getattr(gp, key)
+        assert got.data.dtype == np.float64 and got.data.shape == arrs[key].shape
+        assert_close(got.data, numerical_gradient(f_key, [arrs[key].copy()], 0), what=f"d/d{key}")
+
+
+# --- 1. a buffer made by np.zeros_like of a dict's (dataclass's) array, written item by item -------
+# Refused: "`out[...] *= ...` changes the array (or list) out[...] holds in place, and out may hold
+# the same object at another place too (as `[a] * 2` does)".  np.zeros_like(p["w"]) was not known to
+# be a numeric array (an argument's item read through a name bound to it: sct/points_to.py
+# _numeric_expr), so out[i] was taken for an item of a container.
+
+def zeros_like_item_loop(x, p):
+    out = np.zeros_like(p["w"])
+    for i in range(4):
+        out[i] *= x[0]
+        out[i] += x[i] * p["w"][i]
+    if x[1] < -5:
+        out = x
+    return np.sum(out * out)
+
+
+def zeros_like_field_loop(x, p):
+    out = np.zeros_like(p.w)
+    for i in range(4):
+        out[i] += x[i] * p.w[i]
+        out[i] *= p.b[i % 3]
+    if x[1] < -5:
+        out = x
+    return np.sum(out ** 2)
+
+
+def test_zeros_like_of_dict_item_written_by_items():
+    check(zeros_like_item_loop)
+
+
+def test_zeros_like_of_dataclass_field_written_by_items():
+    check(zeros_like_field_loop, style="dc")
+
+
+# --- 2. an element of a matrix (or of a dict's array) as a starting value, then += -----------------
+# Refused: "`t += ...` changes the array (or list) t holds in place, and t may be an object f() did
+# not create (t is a view or an item of W)".  W[0, 1] of a 2-D array is a number (numpy scalar): +=
+# rebinds it.  Only x[i] of a 1-D argument was known to be a number (sct/points_to.py is_scalar_item:
+# now as many integer indices as the array's rank, the rank also of an item of a dict or dataclass
+# argument that the function only reads).
+
+def matrix_element_accumulated(x, p):
+    W = p["W"]
+    t = W[0, 1]
+    for i in range(3):
+        t += x[i]
+    return t * np.sum(W) + np.sum(x)
+
+
+def dict_item_element(x, p):
+    t = p["b"][-1]
+    t *= 2.0
+    return t * np.sum(x)
+
+
+def unpacked_element(x, p):
+    t, u = p["W"][0, 1], x
+    t += 1.0
+    return t * np.sum(u)
+
+
+def fresh_matrix_element(x, p):
+    h = np.tanh(p["W"])
+    t = h[0, 1]
+    t += 1.0
+    return t * np.sum(h)
+
+
+def field_element(x, p):
+    t = p.W[1, 2]
+    t *= 3.0
+    return t * np.sum(x) + np.sum(p.W)
+
+
+@pytest.mark.parametrize("fun", [matrix_element_accumulated, dict_item_element, unpacked_element,
+                                 fresh_matrix_element])
+def test_matrix_element_augmented(fun):
+    check(fun)
+
+
+def test_dataclass_field_element_augmented():
+    check(field_element, style="dc")
+
+
+# what must stay a view (or stay refused): a row of a matrix, an item the function replaced
+
+def row_view_written(x, p):
+    W = np.tanh(p["W"])
+    t = W[0]
+    t += x
+    return np.sum(W * W)
+
+
+def row_and_element(x, p):
+    W = p["W"].copy()
+    r = W[1]
+    t = W[1, 2]
+    r *= 2.0
+    t += 1.0
+    return np.sum(W ** 2) + t
+
+
+def test_row_of_matrix_is_still_a_view():
+    check(row_view_written)
+    check(row_and_element)
+
+
+def replaced_item(x, p):
+    p["W"] = p["W"].reshape(2, 6)
+    t = p["W"][0, 1]
+    t += 1.0
+    return t * np.sum(x) + np.sum(p["W"])
+
+
+def test_replaced_item_is_not_read_by_its_kind():
+    from sct import SctError
+    with pytest.raises(SctError):
+        check(replaced_item)
