@@ -900,6 +900,79 @@ def check(path, seed, second, verbose=False):
             compare_grad(grad_of(gp, key), fds[key], f'd/d{key}')
     except Result as r:
         return r
+    # the compiled code again at another point (a branch may go the other way there)
+    try:
+        x2, arrs2 = make_inputs(seed + 7919)
+        try:
+            y02 = float(plain(mod, x2, arrs2))
+            ok2 = np.isfinite(y02) and abs(y02) < 1e6
+        except Exception:  # noqa
+            ok2 = False
+        if ok2:
+            y, (gx, gp) = dlfeval(mod.f_g, dlarray(x2.copy()), build(mod, arrs2, True))
+            if not np.allclose(D_(y), y02, rtol=VALUE_RTOL, atol=1e-12):
+                return Result('WRONG', 'value2', f'second point: sct {float(D_(y))!r} python {y02!r}')
+            compare_grad(D_(gx), fd_grad(mod, x2, arrs2, 'x'), 'second point d/dx')
+            for key in ('W', 'b', 'w'):
+                compare_grad(grad_of(gp, key), fd_grad(mod, x2, arrs2, key), f'second point d/d{key}')
+            y, (gx, gp) = dlfeval(mod.f_g, dlarray(x.copy()), build(mod, arrs, True))   # (restore gx)
+    except Result as r:
+        return r
+    except Exception as e:  # noqa
+        r = classify_exc(e, path)
+        r.kind = 'point2:' + r.kind
+        if r.status != 'REFUSED':
+            return r
+    # float32 inputs: the value's dtype and value as plain Python's, gradients float32
+    try:
+        x32 = x.astype(np.float32)
+        a32 = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                p32 = mod.f_x(x32.copy(), build(mod, a32, False))
+            ok32 = np.all(np.isfinite(p32))
+        except Exception:  # noqa
+            ok32 = False
+        if ok32:
+            y, (gx32, gp32) = dlfeval(mod.f_g, dlarray(x32.copy()), build(mod, a32, True))
+            p32 = np.asarray(p32)
+            if D_(y).dtype != p32.dtype or D_(y).shape != p32.shape:
+                return Result('WRONG', 'f32-dtype', f'float32: sct {D_(y).dtype}{D_(y).shape} python {p32.dtype}{p32.shape}')
+            if not np.allclose(D_(y), p32, rtol=2e-5, atol=1e-5):
+                return Result('WRONG', 'f32-value', f'float32: sct {float(D_(y))!r} python {float(p32)!r}')
+            if D_(gx32).dtype != np.float32 or any(grad_of(gp32, k).dtype != np.float32 for k in ('W', 'b', 'w')):
+                return Result('WRONG', 'f32-grad-dtype', f'float32 gradient dtypes {D_(gx32).dtype}')
+    except Result as r:
+        return r
+    except Exception as e:  # noqa
+        r = classify_exc(e, path)
+        r.kind = 'f32:' + r.kind
+        if r.status != 'REFUSED':
+            return r
+    # forward mode along v
+    try:
+        v = np.random.default_rng(seed + 3).standard_normal(4)
+        pp = build(mod, arrs, False)
+        fun = (lambda z: mod.f(z, pp)[0]) if mod.AUX else (lambda z: mod.f(z, pp))  # noqa: E731
+        yj, tj = sct.jvp(fun, (x.copy(),), (v,))
+        if not np.allclose(D_(yj), y0, rtol=VALUE_RTOL, atol=1e-12):
+            return Result('WRONG', 'jvp-value', f'jvp value {float(D_(yj))!r} python {y0!r}')
+        fdx = fds['x']
+        if not np.any(np.isnan(fdx)):
+            want = float(np.sum(fdx * v))
+            if abs(float(D_(tj)) - want) > 1e-5 + 1e-4 * (abs(want) + np.max(np.abs(fdx))):
+                return Result('WRONG', 'jvp', f'jvp tangent {float(D_(tj))!r} fd {want!r}')
+    except Result as r:
+        return r
+    except Exception as e:  # noqa
+        r = classify_exc(e, path)
+        if r.status == 'UNLOCATED' and 'fuzz7' in (getattr(e, 'filename', '') or ''):
+            pass
+        else:
+            r.kind = 'jvp:' + r.kind
+            if r.status != 'REFUSED':
+                return r
     # accelerate, outside and inside dlfeval
     try:
         ya = mod.AF(x.copy(), build(mod, arrs, False))

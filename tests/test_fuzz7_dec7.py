@@ -170,3 +170,90 @@ def test_replaced_item_is_not_read_by_its_kind():
     from sct import SctError
     with pytest.raises(SctError):
         check(replaced_item)
+
+
+# --- 3. in-place writes into an array computed from an object's (dataclass's) float32 field ------
+# WRONG dtype and value: `h = m.b * 1.0; h += np.cos(m.s) ** 2` gave a float64 loss where Python's
+# is float32 (h keeps its dtype in place).  Generated code reads an object's field as the dlarray it
+# is, and rt.inplace_result (the value after `t op= v`) and rt.setitem (`t[i] = v`) kept the dtype
+# of a numpy array only (runtime/support.py).
+
+class Holder:
+    def __init__(self, W, b, s):
+        self.W = W
+        self.b = b
+        self.s = s
+
+
+@dataclass
+class Fields:
+    W: np.ndarray
+    b: np.ndarray
+    s: float
+
+
+def aug_float64_scalar(x, m):
+    h = m.b * 1.0
+    h += np.cos(m.s) ** 2
+    return np.sum(h * x[:3])
+
+
+def item_float64_scalar(x, m):
+    h = m.b * 1.0
+    h[0] = np.cos(m.s)
+    return np.sum(h * x[:3])
+
+
+def slice_aug(x, m):
+    h = m.b * 2.0
+    h[1:] += np.float64(0.5) * m.s
+    return np.sum(h * x[:3])
+
+
+def column_mul(x, m):
+    h = m.W * 1.0
+    h[:, 1] *= np.float64(m.s)
+    return np.sum(h @ x)
+
+
+def zeros_like_field(x, m):
+    h = np.zeros_like(m.b)
+    for i in range(3):
+        h[i] = np.float64(m.s) * i + x[i]
+    return np.sum(h * h)
+
+
+def accumulate(x, m):
+    acc = m.b * 0.0
+    for i in range(3):
+        acc += np.cos(m.s) * x[i]
+    return np.sum(acc * m.b)
+
+
+def _object_gradients(fun, x, m):
+    y = fun(x, m)
+    return y, dlgradient(y, x, m)
+
+
+@pytest.mark.parametrize("cls", [Holder, Fields])
+@pytest.mark.parametrize("fun", [aug_float64_scalar, item_float64_scalar, slice_aug, column_mul,
+                                 zeros_like_field, accumulate])
+def test_float32_field_written_in_place_keeps_its_dtype(fun, cls):
+    x = np.array([1.0, -2.0, 3.0, 0.5], dtype=np.float32)
+    W = np.linspace(-1, 1, 12).reshape(3, 4).astype(np.float32)
+    b = np.array([0.3, -0.2, 0.7], np.float32)
+    expected = np.asarray(fun(x.copy(), cls(W.copy(), b.copy(), 0.9)))
+    assert expected.dtype == np.float32
+    y, (gx, gm) = dlfeval(_object_gradients, fun, dlarray(x), cls(dlarray(W), dlarray(b), 0.9))
+    assert y.data.dtype == np.float32
+    assert_close(y.data, expected, rtol=0, atol=0, what="value")
+    assert dlfeval(fun, dlarray(x), cls(dlarray(W), dlarray(b), 0.9)).data.dtype == np.float32
+    assert gx.data.dtype == np.float32 and gm.b.data.dtype == np.float32
+    # the gradients of the same program in float64 against central differences
+    x64, W64, b64 = x.astype(np.float64), W.astype(np.float64), b.astype(np.float64)
+    _, (gx64, gm64) = dlfeval(_object_gradients, fun, dlarray(x64), cls(dlarray(W64), dlarray(b64), 0.9))
+    assert_close(gx64.data, numerical_gradient(lambda v: fun(v, cls(W64, b64, 0.9)), [x64.copy()], 0), what="d/dx")
+    assert_close(gm64.b.data, numerical_gradient(lambda v: fun(x64.copy(), cls(W64, v, 0.9)), [b64.copy()], 0),
+                 what="d/db")
+    assert_close(gm64.W.data, numerical_gradient(lambda v: fun(x64.copy(), cls(v, b64, 0.9)), [W64.copy()], 0),
+                 what="d/dW")
