@@ -5081,9 +5081,10 @@ def inplace_result(new, old):
     tuples and lists are ``new`` itself.  An ``old`` dlarray (an object's field, which generated
     code reads as the dlarray it is: ``h = m.b * 1.0; h += c``) is an array too: its dtype and
     shape are kept the same way (was: ``new`` itself, so ``h += np.cos(m.s)`` of a float32 field
-    gave float64 where Python's ``h`` stays float32)."""
+    gave float64 where Python's ``h`` stays float32).  Not a 0-d dlarray: that is how an item of
+    such a field reads (``s = m.w[0]``), which Python gives as a numpy scalar, rebound by ``s += v``."""
     if type(old) is not np.ndarray:
-        if not isinstance(old, _dlarray):
+        if not isinstance(old, _dlarray) or old.ndim == 0:
             return new
         shape = np.shape(new)
         if shape != old.shape:

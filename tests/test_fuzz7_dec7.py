@@ -257,3 +257,25 @@ def test_float32_field_written_in_place_keeps_its_dtype(fun, cls):
                  what="d/db")
     assert_close(gm64.W.data, numerical_gradient(lambda v: fun(x64.copy(), cls(v, b64, 0.9)), [W64.copy()], 0),
                  what="d/dW")
+
+
+def field_items_accumulated(x, m):
+    # s is a numpy float32 scalar in Python (an item of m.b): `s += np.sin(1.5)` rebinds it to a
+    # float64 (kept: the fix above is for arrays, not for a field's item, a 0-d dlarray in sct)
+    s = 0.0
+    for i in range(3):
+        s = s + m.b[i] * x[i]
+    s += np.sin(1.5)
+    return s
+
+
+@pytest.mark.parametrize("cls", [Holder, Fields])
+def test_float32_field_item_rebound_by_augmented_assignment(cls):
+    x = np.array([1.0, -2.0, 3.0, 0.5], dtype=np.float32)
+    W = np.linspace(-1, 1, 12).reshape(3, 4).astype(np.float32)
+    b = np.array([0.3, -0.2, 0.7], np.float32)
+    expected = np.asarray(field_items_accumulated(x.copy(), cls(W.copy(), b.copy(), 0.9)))
+    assert expected.dtype == np.float64
+    y, _ = dlfeval(_object_gradients, field_items_accumulated, dlarray(x), cls(dlarray(W), dlarray(b), 0.9))
+    assert y.data.dtype == np.float64
+    assert_close(y.data, expected, rtol=0, atol=0, what="value")
