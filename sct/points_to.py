@@ -814,10 +814,26 @@ class _Values:
             # Python's sum of lists concatenates them: a new list holding their items (`l = sum([[a],
             # [b]], [])`: l[0] is a; was a new value holding nothing, so a write l[0][1] = v was not
             # seen to change a: a wrong value and gradient); of numbers or arrays, a new value
+            start = node.args[1] if len(node.args) == 2 and not node.keywords else \
+                node.keywords[0].value if len(node.args) == 1 and len(node.keywords) == 1 and \
+                node.keywords[0].arg == "start" else None
+            if start is not None and not isinstance(start, (gast.List, gast.Tuple, gast.Starred)) and \
+                    self._numeric_expr(state, start, 0) and self._surely_arrays(self.names(state, start)):
+                # sum(acc, np.zeros(4)): the start array plus the items, a new array of numbers
+                # (was taken for a list that may hold acc's items, so `h = sum(acc, np.zeros(4));
+                # h[[0, 2]] *= v` in a loop was refused as a change of an item h may hold twice)
+                # (sum([], z) is z itself: the result may be the start object)
+                self.array_sites.add(site)
+                return self.fresh(state, site) | self.names(state, start)
             held = state.contents(args)
             return self.fresh(state, site, held | state.contents(held))
         if name == "einsum" and not copy_false and not receiver and _einsum_operands(node) > 1:
-            return self.fresh(state, site)       # np.einsum('ij,jk->ik', a, b): a new array
+            # np.einsum('ij,jk->ik', a, b): a new array, of numbers where the operands hold numbers
+            # (was not marked one: `h = np.einsum(...)` on a path, then `h[[0, 2]] *= v` in a loop was
+            # refused as a change of an item h may hold twice)
+            if not _object_dtype(node) and not self._may_make_objects(state, node):
+                self.array_sites.add(site)
+            return self.fresh(state, site)
         if name == "diff" and not receiver and _diff_order_positive(node):
             self.array_sites.add(site)
             return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
@@ -940,6 +956,8 @@ class _Values:
         never an object that an array of objects would hold by reference)?"""
         if depth > 12:
             return False
+        if not hasattr(self, "_once"):
+            self._once = _bound_once(self.fdef)
         if isinstance(e, gast.Constant):
             return e.value is not None
         if isinstance(e, (gast.Tuple, gast.List)):

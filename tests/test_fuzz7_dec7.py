@@ -279,3 +279,48 @@ def test_float32_field_item_rebound_by_augmented_assignment(cls):
     y, _ = dlfeval(_object_gradients, field_items_accumulated, dlarray(x), cls(dlarray(W), dlarray(b), 0.9))
     assert y.data.dtype == np.float64
     assert_close(y.data, expected, rtol=0, atol=0, what="value")
+
+
+# --- 4. an array bound on one path to np.einsum(...) (or sum(acc, np.zeros(n))), then written by
+# fancy indices in a loop ----------------------------------------------------------------------------
+# Refused: "`h[...] *= ...` changes the array (or list) h[...] holds in place, and h may hold the same
+# object at another place too (as `[a] * 2` does)".  Neither np.einsum of several operands nor
+# Python's sum with an array start was known to give a numeric array (sct/points_to.py _op_call).
+
+def einsum_on_a_path(x, p):
+    h = np.zeros(4)
+    if x[0] > 0.5:
+        h = np.einsum("ij,i->j", p["W"], p["b"])
+    for i in range(2):
+        h[[0, 0, 2]] *= p["b"]
+    return np.sum(h * h) + np.sum(x)
+
+
+def sum_with_start(x, p):
+    acc = [x * (i + 1.0) for i in range(3)]
+    h = sum(acc, np.zeros(4))
+    for i in range(2):
+        h[[0, 1]] *= p["b"][:2]
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("fun", [einsum_on_a_path, sum_with_start])
+def test_new_arrays_written_by_fancy_indices_in_a_loop(fun):
+    check(fun)
+
+
+def sum_of_nothing_is_its_start(x, p):
+    z = x * 2.0
+    acc = []
+    for i in range(3):
+        if x[i] > 100:
+            acc.append(x)
+    h = sum(acc, z)          # h is z itself: a write into h changes z
+    h[1] = 7.0 * x[0]
+    return np.sum(z * z) + np.sum(h)
+
+
+def test_sum_of_nothing_is_its_start_still_refused():
+    from sct import SctError
+    with pytest.raises(SctError, match="z may be the same object as h"):
+        check(sum_of_nothing_is_its_start)
