@@ -732,7 +732,11 @@ class _Values:
         return self.fresh(state, site, outputs | reached | frozenset({EXT}))
 
     def _container_call(self, state: State, node: gast.Call, name: str, args, receiver, site):
-        """An op that makes a new list, tuple or dict (None: not one)."""
+        """An op that makes a new list, tuple or dict (None: not one).  Not numpy's ``np.copy(a)``,
+        named as ``copy.copy``: a new array (was taken for a copy of a container holding a's items,
+        never marked an array, so ``out = np.copy(x * 2.0); for i ...: out[i] *= np.tanh(0.9)`` was
+        refused as a change of an item out may hold twice)."""
+        info_obj = self.info(node).obj
         maps = frozenset(o for o in args if self.is_mapping(o))
         if name in ("as_sequence", "list", "tuple", "sorted", "set") and \
                 len(node.args) == 1 and not node.keywords and not receiver and maps and \
@@ -754,7 +758,8 @@ class _Values:
             return self.fresh(state, site)
         if name in ("sorted_value", "sorted_array") and args and self._surely_arrays(args):
             return None          # z.sort() of an array: a new array (no items)
-        if name in CONTAINER_COPIES and name != "as_sequence":
+        if name in CONTAINER_COPIES and name != "as_sequence" and not (
+                info_obj is np.copy and len(node.args) == 1 and self._numeric_expr(state, node.args[0], 0)):
             # a new list, tuple or dict holding the items (or the rows of an array argument)
             objs = args | receiver
             if name in SEQUENCE_MAKERS:

@@ -324,3 +324,33 @@ def test_sum_of_nothing_is_its_start_still_refused():
     from sct import SctError
     with pytest.raises(SctError, match="z may be the same object as h"):
         check(sum_of_nothing_is_its_start)
+
+
+# --- 5. np.copy(...) written item by item in a loop --------------------------------------------------
+# Refused: "`out[...] *= ...` ... out may hold the same object at another place too".  np.copy is
+# named like copy.copy and was read as a copy of a container holding its argument's items
+# (sct/points_to.py _container_call), never as a new numeric array.
+
+def np_copy_items(x, p):
+    out = np.copy(x * 2.0)
+    for i in range(4):
+        out[i] *= np.tanh(0.9)
+        out[i] += p["w"][i]
+    return np.sum(out * out)
+
+
+def test_np_copy_written_by_items_in_a_loop():
+    check(np_copy_items)
+
+
+def np_copy_of_list_of_rows(x, p):
+    W = p["W"] * 1.0
+    rows = [W[0], W[1]]
+    c = np.copy(rows)          # a new 2-D array of the rows' numbers
+    for i in range(2):
+        c[i] *= x[i]
+    return np.sum(c * c) + np.sum(W)
+
+
+def test_np_copy_of_rows_is_a_new_array():
+    check(np_copy_of_list_of_rows)
