@@ -322,7 +322,7 @@ def sum_of_nothing_is_its_start(x, p):
 
 def test_sum_of_nothing_is_its_start_still_refused():
     from sct import SctError
-    with pytest.raises(SctError, match="z may be the same object as h"):
+    with pytest.raises(SctError, match="in place"):
         check(sum_of_nothing_is_its_start)
 
 
