@@ -851,7 +851,8 @@ def classify_exc(e, path):
     if isinstance(e, sct.SctError):
         fn = getattr(e, 'filename', None)
         cause = e.__cause__
-        own = isinstance(e, sct.EvaluationError) and cause is not None and not isinstance(cause, sct.SctError)
+        own = isinstance(e, sct.EvaluationError) and cause is not None and not isinstance(cause, sct.SctError) and \
+            not type(cause).__module__.startswith(('sct', 'runtime'))      # (sct's own refusals raised inside its runtime)
         if own:
             # an error of the user's code (numpy's ValueError ...): plain Python ran without one
             return Result('CRASH', type(cause).__name__, f'{type(cause).__name__}: {cause}')
