@@ -551,9 +551,11 @@ def setitem(x, idx, value):
         out = type(x)(x.Layer, x.Parameter, list(x.Value))
         out[idx] = value
         return out
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray or isinstance(x, _dlarray):
         dtype = x.dtype           # as numpy's own write: a float32, int or real array keeps its dtype
-        #                           (a complex value into a real array: numpy's warning and real part)
+        #                           (a complex value into a real array: numpy's warning and real part;
+        #                           a dlarray too, an object's field read as it is: was the result type
+        #                           of both, so h[0] = np.cos(m.s) into a float32 h = m.b * 1.0 gave float64)
     else:
         # (a list or tuple of values, z[0:2] = [a, b], as an array: np.result_type reads a list
         # as a dtype's fields and raised TypeError)
@@ -5080,9 +5082,25 @@ def inplace_result(new, old):
     changes it in place, so it keeps its shape (an ``old`` that ``v`` would broadcast to a
     larger shape raises, as numpy does) and its dtype (``new`` cast with same-kind casting:
     ``acc += x`` into a float32 ``acc`` stays float32, into an int array raises); numbers,
-    tuples and lists are ``new`` itself."""
+    tuples and lists are ``new`` itself.  An ``old`` dlarray (an object's field, which generated
+    code reads as the dlarray it is: ``h = m.b * 1.0; h += c``) is an array too: its dtype and
+    shape are kept the same way (was: ``new`` itself, so ``h += np.cos(m.s)`` of a float32 field
+    gave float64 where Python's ``h`` stays float32).  Not a 0-d dlarray: that is how an item of
+    such a field reads (``s = m.w[0]``), which Python gives as a numpy scalar, rebound by ``s += v``."""
     if type(old) is not np.ndarray:
-        return new
+        if not isinstance(old, _dlarray) or old.ndim == 0:
+            return new
+        shape = np.shape(new)
+        if shape != old.shape:
+            raise ValueError(f"non-broadcastable output operand with shape {old.shape} doesn't match the "
+                             f"broadcast shape {shape}")
+        dtype = np.result_type(new)
+        if dtype == old.dtype:
+            return new
+        if not np.can_cast(dtype, old.dtype, casting="same_kind"):
+            raise TypeError(f"Cannot cast ufunc output from {dtype!r} to {old.dtype!r} with casting rule "
+                            "'same_kind'")
+        return new.astype(old.dtype) if isinstance(new, _dlarray) else np.asarray(new).astype(old.dtype)
     shape = np.shape(new)
     if shape != old.shape:
         raise ValueError(f"non-broadcastable output operand with shape {old.shape} doesn't match the "

@@ -207,7 +207,33 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
                   if stores.get(name, 0) == len(vs) and (name not in params or name in initial)}
     first = {name: initial[name] for name in candidates if name in params}
 
+    untouched: Dict[str, bool] = {}
+
+    def item_rank(node):
+        """The rank of ``p["W"]`` (``p.W``) of a dict (dataclass, object) argument p whose kind gives
+        that item an array, where the function only reads p's items (never binds p, writes into it,
+        changes an item's shape or passes p itself on)."""
+        base = node.value
+        if not (isinstance(base, gast.Name) and base.id in params and base.id in kinds):
+            return None
+        key = node.attr if isinstance(node, gast.Attribute) else \
+            node.slice.value if isinstance(node.slice, gast.Constant) else None
+        kind = kinds[base.id]
+        if key is None or not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+            return None
+        if isinstance(node, gast.Subscript) != (kind[0] == "map"):
+            return None
+        found = _element_kinds_of(kind, key)
+        if len(found) != 1 or not (isinstance(found[0], tuple) and len(found[0]) >= 3 and
+                                   found[0][0] in ("dl", "nd") and isinstance(found[0][2], int)):
+            return None
+        if base.id not in untouched:
+            untouched[base.id] = _items_only_read(fdef, base.id)
+        return found[0][2] if untouched[base.id] else None
+
     def rank(node, known):
+        if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, gast.Load):
+            return item_rank(node)
         if isinstance(node, gast.Constant):
             v = node.value
             return 0 if isinstance(v, (int, float, complex)) else None
@@ -391,19 +417,22 @@ class _Values:
         base = value.value
         # (an argument's kind tells its rank only where it is not bound again: after
         # ``x = x.reshape(2, 2)``, x[0] is a view)
-        if not (isinstance(base, gast.Name) and self.ranks.get(base.id) == 1):
+        if not (isinstance(base, gast.Name) and self.ranks.get(base.id)):
             return False
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if len(items) != self.ranks[base.id]:
+            return False        # (W[0] of a 2-D W is a row, a view; W[0, 1] a number)
         for item in items:
             if isinstance(item, gast.Slice):
                 return False
-            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis):
+            if isinstance(item, gast.Constant) and (item.value is None or item.value is Ellipsis or
+                                                    isinstance(item.value, bool)):
                 return False
             if isinstance(item, gast.Name) and item.id in self.slice_names:
                 return False
             if isinstance(item, gast.Name) and state is not None and not self.immutable(state, item):
                 return False                 # an index array (or a list of indices): x[idx] is new
-        return len(items) == 1
+        return True
 
     def immutable(self, state: State, node) -> bool:
         """Is ``node`` (a name or a constant) surely an immutable value, a number or a string
@@ -703,7 +732,11 @@ class _Values:
         return self.fresh(state, site, outputs | reached | frozenset({EXT}))
 
     def _container_call(self, state: State, node: gast.Call, name: str, args, receiver, site):
-        """An op that makes a new list, tuple or dict (None: not one)."""
+        """An op that makes a new list, tuple or dict (None: not one).  Not numpy's ``np.copy(a)``,
+        named as ``copy.copy``: a new array (was taken for a copy of a container holding a's items,
+        never marked an array, so ``out = np.copy(x * 2.0); for i ...: out[i] *= np.tanh(0.9)`` was
+        refused as a change of an item out may hold twice)."""
+        info_obj = self.info(node).obj
         maps = frozenset(o for o in args if self.is_mapping(o))
         if name in ("as_sequence", "list", "tuple", "sorted", "set") and \
                 len(node.args) == 1 and not node.keywords and not receiver and maps and \
@@ -725,7 +758,8 @@ class _Values:
             return self.fresh(state, site)
         if name in ("sorted_value", "sorted_array") and args and self._surely_arrays(args):
             return None          # z.sort() of an array: a new array (no items)
-        if name in CONTAINER_COPIES and name != "as_sequence":
+        if name in CONTAINER_COPIES and name != "as_sequence" and not (
+                info_obj is np.copy and len(node.args) == 1 and self._numeric_expr(state, node.args[0], 0)):
             # a new list, tuple or dict holding the items (or the rows of an array argument)
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
@@ -785,10 +819,26 @@ class _Values:
             # Python's sum of lists concatenates them: a new list holding their items (`l = sum([[a],
             # [b]], [])`: l[0] is a; was a new value holding nothing, so a write l[0][1] = v was not
             # seen to change a: a wrong value and gradient); of numbers or arrays, a new value
+            start = node.args[1] if len(node.args) == 2 and not node.keywords else \
+                node.keywords[0].value if len(node.args) == 1 and len(node.keywords) == 1 and \
+                node.keywords[0].arg == "start" else None
+            if start is not None and not isinstance(start, (gast.List, gast.Tuple, gast.Starred)) and \
+                    self._numeric_expr(state, start, 0) and self._surely_arrays(self.names(state, start)):
+                # sum(acc, np.zeros(4)): the start array plus the items, a new array of numbers
+                # (was taken for a list that may hold acc's items, so `h = sum(acc, np.zeros(4));
+                # h[[0, 2]] *= v` in a loop was refused as a change of an item h may hold twice)
+                # (sum([], z) is z itself: the result may be the start object)
+                self.array_sites.add(site)
+                return self.fresh(state, site) | self.names(state, start)
             held = state.contents(args)
             return self.fresh(state, site, held | state.contents(held))
         if name == "einsum" and not copy_false and not receiver and _einsum_operands(node) > 1:
-            return self.fresh(state, site)       # np.einsum('ij,jk->ik', a, b): a new array
+            # np.einsum('ij,jk->ik', a, b): a new array, of numbers where the operands hold numbers
+            # (was not marked one: `h = np.einsum(...)` on a path, then `h[[0, 2]] *= v` in a loop was
+            # refused as a change of an item h may hold twice)
+            if not _object_dtype(node) and not self._may_make_objects(state, node):
+                self.array_sites.add(site)
+            return self.fresh(state, site)
         if name == "diff" and not receiver and _diff_order_positive(node):
             self.array_sites.add(site)
             return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
@@ -911,6 +961,8 @@ class _Values:
         never an object that an array of objects would hold by reference)?"""
         if depth > 12:
             return False
+        if not hasattr(self, "_once"):
+            self._once = _bound_once(self.fdef)
         if isinstance(e, gast.Constant):
             return e.value is not None
         if isinstance(e, (gast.Tuple, gast.List)):
@@ -921,9 +973,12 @@ class _Values:
             objs = self.names(state, e)
             if objs and all(self._numeric_object(o) for o in objs):
                 return True             # a numeric array, an argument holding numbers
-            if objs == frozenset({EXT}):
-                return _numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and \
-                    all(_numbers(x) for x in self._resolved(e))
+            if objs == frozenset({EXT}) and (_numbers(self._resolved(e)) or isinstance(self._resolved(e), tuple) and
+                                             all(_numbers(x) for x in self._resolved(e))):
+                return True
+            if objs == frozenset({EXT}) and not (e.id in self._once and e.id not in self.params and
+                                                 isinstance(self._once[e.id], (gast.Subscript, gast.Attribute))):
+                return False
             if e.id in self._once and e.id not in self.params:
                 value = self._once[e.id]
                 if isinstance(value, gast.List) and _changed_in_place(self.fdef, e.id):
@@ -941,8 +996,13 @@ class _Values:
         if isinstance(e, gast.IfExp):
             return self._numeric_expr(state, e.body, depth + 1) and self._numeric_expr(state, e.orelse, depth + 1)
         if isinstance(e, gast.Subscript):
+            if self._numeric_argument_item(state, e.value, e.slice.value if isinstance(e.slice, gast.Constant)
+                                           else None):
+                return True                 # p["w"] of a dict argument whose "w" is a numeric array
             return self._numeric_expr(state, e.value, depth + 1)     # x[0] of a numeric array: a number
         if isinstance(e, gast.Attribute):
+            if self._numeric_argument_item(state, e.value, e.attr):
+                return True                 # p.w of a dataclass (or object) argument holding an array there
             return e.attr in ("shape", "size", "ndim", "T", "mT", "real", "imag", "dtype") and \
                 self._numeric_expr(state, e.value, depth + 1)
         if isinstance(e, gast.Call):
@@ -961,6 +1021,29 @@ class _Values:
                 return returns_array(info.obj) and not self._may_make_objects(state, e, depth + 1)
             return False
         return False
+
+    def _numeric_argument_item(self, state: State, base, key) -> bool:
+        """Is ``base[key]`` (``base.key``) the item of a dict (dataclass, object) argument that its
+        kind says is a number or a numeric array, and that the function has not replaced (the
+        argument holds only what the caller gave it)?  ``np.zeros_like(p["w"])`` is then a new numeric
+        array, whose items are numbers (was: taken for a container that may hold objects, so
+        ``out = np.zeros_like(p["w"]); for i in ...: out[i] *= v`` was refused as a change of an item
+        that ``out`` may hold twice)."""
+        if key is None or not isinstance(base, gast.Name) or base.id not in self.params:
+            return False
+        objs = self.names(state, base)
+        if not objs or any(o == EXT or o[0] != "arg" for o in objs):
+            return False
+        if any(c != EXT for c in state.contents(objs)):
+            return False                    # something was stored into it here
+        for o in objs:
+            kind = self.kinds.get(o[1])
+            if not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+                return False
+            kinds = _element_kinds_of(kind, key)
+            if not kinds or not all(_numbers_kind(k) for k in kinds):
+                return False
+        return True
 
     def _numeric_object(self, o) -> bool:
         """Is the object ``o`` surely a numeric array, or an argument holding numbers only?"""
@@ -1586,6 +1669,45 @@ def _range_target(fdef, name: str) -> bool:
         elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Store):
             stores += 1
     return loops > 0 and loops == stores
+
+
+def _items_only_read(fdef: gast.FunctionDef, name: str) -> bool:
+    """Does ``fdef`` (nested functions too) use the argument ``name`` only as ``name[constant]`` or
+    ``name.attr`` read for its value, never bound, written into, deleted, passed on itself, nor its
+    items' shapes changed in place (``name["W"].shape = ...``, ``.resize(...)``)?"""
+    parents = {}
+    for node in gast.walk(fdef):
+        for child in gast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for node in gast.walk(fdef):
+        if not (isinstance(node, gast.Name) and node.id == name):
+            continue
+        if any(node is a for a in fdef.args.args + fdef.args.kwonlyargs):
+            continue            # (gast's parameters are Names with Param context)
+        if not isinstance(node.ctx, gast.Load):
+            return False
+        item = parents.get(id(node))
+        if not (isinstance(item, (gast.Subscript, gast.Attribute)) and item.value is node and
+                isinstance(item.ctx, gast.Load)):
+            return False
+        if isinstance(item, gast.Subscript) and not isinstance(item.slice, gast.Constant):
+            return False
+        user = parents.get(id(item))
+        if isinstance(user, gast.Attribute) and (not isinstance(user.ctx, gast.Load) or
+                                                 user.attr in ("resize", "shape")):
+            return False
+        if isinstance(user, gast.Subscript) and user.value is item and not isinstance(user.ctx, gast.Load):
+            return False        # (p["W"][0] = v keeps W's rank; refused to keep this simple)
+        if isinstance(user, gast.AugAssign) and user.target is item:
+            return False
+    return True
+
+
+def _element_kinds_of(kind, key) -> list:
+    """The kinds of the item ``key`` of a dict (or the field ``key`` of an object) argument's kind."""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return []
+    return [v for k, v in (i for i in kind[2] if isinstance(i, tuple) and len(i) == 2) if k == key]
 
 
 def _numbers_kind(kind) -> bool:
