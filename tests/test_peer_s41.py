@@ -248,3 +248,24 @@ def test_none_given_on_to_a_helper_calling_a_function_value():
     y, g = dlfeval(_value_and_gradient_of, gp_branches_ml, dlarray(x))
     assert_close(extractdata(y), gp_branches_ml(x.copy()), rtol=1e-12, atol=1e-12)
     assert_close(extractdata(g), numerical_gradient(gp_branches_ml, [x.copy()], 0))
+
+
+def walrus_nth(x):
+    g = x ** 3
+    gs = [(g := dlgradient(np.sum(g), x, EnableHigherDerivatives=True)) for k in range(2)]
+    return gs[1]
+
+
+def generator_nth(x):
+    g = x ** 3
+    for k in range(2):
+        g = sum(dlgradient(np.sum(g), x, EnableHigherDerivatives=True) for _ in range(1))
+    return g
+
+
+def test_a_comprehension_feeding_its_gradient_to_its_next_item():
+    # (was [0, 0] where 6x is, and the generator form [0, 0] too)
+    x = np.array([1.0, 2.0])
+    assert_close(extractdata(dlfeval(walrus_nth, dlarray(x))), 6 * x)
+    with pytest.raises(CompileError, match="inside a loop cannot be differentiated again"):
+        dlfeval(generator_nth, dlarray(x))
