@@ -269,3 +269,28 @@ def test_a_comprehension_feeding_its_gradient_to_its_next_item():
     assert_close(extractdata(dlfeval(walrus_nth, dlarray(x))), 6 * x)
     with pytest.raises(CompileError, match="inside a loop cannot be differentiated again"):
         dlfeval(generator_nth, dlarray(x))
+
+
+def divergence_loop(x):
+    v = x ** 3
+    for k in range(2):
+        g = sct.dldivergence(v, x, 0)
+        v = x * g[:, None]
+    return g
+
+
+def divergence_unrolled(x):
+    v = x ** 3
+    g = sct.dldivergence(v, x, 0)
+    v = x * g[:, None]
+    g = sct.dldivergence(v, x, 0)
+    return g
+
+
+def test_a_divergence_in_a_loop_of_the_field_it_made():
+    # (was [30, 7.5]: the second pass's divergence missed the part through g)
+    x = np.array([[1.0, 2.0], [0.5, -1.0]])
+    expected = 3 * x[:, 0] ** 2 + 3 * x[:, 1] ** 2          # g1; then div(x * g1) = D g1 + x . grad g1
+    expected = 2 * expected + x[:, 0] * 6 * x[:, 0] + x[:, 1] * 6 * x[:, 1]
+    assert_close(extractdata(dlfeval(divergence_loop, dlarray(x))), expected)
+    assert_close(extractdata(dlfeval(divergence_unrolled, dlarray(x))), expected)
