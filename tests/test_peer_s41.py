@@ -294,3 +294,53 @@ def test_a_divergence_in_a_loop_of_the_field_it_made():
     expected = 2 * expected + x[:, 0] * 6 * x[:, 0] + x[:, 1] * 6 * x[:, 1]
     assert_close(extractdata(dlfeval(divergence_loop, dlarray(x))), expected)
     assert_close(extractdata(dlfeval(divergence_unrolled, dlarray(x))), expected)
+
+
+def nth_in_with(x):
+    g = x ** 3
+    for k in range(2):
+        with np.errstate(all="ignore"):
+            g = dlgradient(np.sum(g), x, EnableHigherDerivatives=True)
+    return g
+
+
+def nth_in_if(x):
+    g = x ** 3
+    for k in range(3):
+        if k < 2:
+            g = dlgradient(np.sum(g), x, EnableHigherDerivatives=True)
+    return g
+
+
+def nth_if_on_data(x):
+    g = x ** 3
+    for k in range(2):
+        if np.sum(g) > -100:
+            g = dlgradient(np.sum(g), x, EnableHigherDerivatives=True)
+    return g
+
+
+def nth_over_enumerate(x):
+    g = x ** 3
+    for k, c in enumerate([1.0, 1.0]):
+        g = dlgradient(np.sum(g) * c, x, EnableHigherDerivatives=True)
+    return g
+
+
+def nth_over_a_list(x):
+    g = x ** 3
+    for c in [1.0, 1.0]:
+        g = dlgradient(np.sum(g) * c, x, EnableHigherDerivatives=True)
+    return g
+
+
+@pytest.mark.parametrize("f, runs", [(nth_in_with, True), (nth_in_if, True), (nth_if_on_data, True),
+                                     (nth_over_enumerate, False), (nth_over_a_list, False)])
+def test_a_gradient_fed_to_its_next_pass_inside_blocks_and_other_loops(f, runs):
+    # (each gave [0, 0] where 6x is: the second pass's gradient of the first's result)
+    x = np.array([1.0, 2.0])
+    if runs:
+        assert_close(extractdata(dlfeval(f, dlarray(x))), 6 * x)
+    else:
+        with pytest.raises(CompileError, match="inside a loop cannot be differentiated again"):
+            dlfeval(f, dlarray(x))
