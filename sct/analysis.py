@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import dis
+import functools
 import inspect
 import numbers
 import operator
@@ -220,6 +221,12 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
         return CallInfo(CallKind.NONDIFF, obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
+    if type(target) is functools.partial and isinstance(registry.readable(target.func), types.FunctionType):
+        # a partial of a Python function made outside the function (a module global, a closure:
+        # ``marginal_likelihood = partial(gp, compute_marginal_likelihood=True)``): called as a
+        # partial passed in as an argument is, its function read when it runs with the frozen values
+        # constant (rt.vjp's _partial_pair; was refused as a call with no rule)
+        return CallInfo(CallKind.FUNCTION, obj=None)
     return CallInfo(CallKind.PLAIN, obj=target)
 
 

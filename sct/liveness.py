@@ -3,7 +3,7 @@ adjoints a block may make nonzero, which compound statements record on the tape.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, FrozenSet, List, Optional, Set
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set
 
 import gast
 
@@ -88,27 +88,31 @@ class Liveness:
         return [n for n in names if n in self.act.active and
                 (relevant is None or n in relevant)]
 
-    def reach(self, block: List, R: Set[str], relevant: Optional[Set[str]]) -> Set[str]:
+    def reach(self, block: List, R: Set[str], relevant: Optional[Set[str]],
+              stop: FrozenSet[str] = frozenset()) -> Set[str]:
+        """The names whose adjoints the reverse of ``block`` reaches from ``R``; ``stop``: names whose
+        bindings it does not go through (a site's x, where its sweep ends)."""
         R = set(R)
         for s in reversed(block):
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
                 t = s.targets[0].id
-                if t in R and t in self.act.active:
+                if t in R and t in self.act.active and t not in stop:
                     R |= set(self.operands(s, relevant))
             elif self.stored_field(s, R) is not None:      # obj.name = v: v reaches obj's adjoint
                 R.add(s.value.id)
             elif isinstance(s, gast.If):
-                R = self.reach(s.body, R, relevant) | self.reach(s.orelse, R, relevant)
+                R = self.reach(s.body, R, relevant, stop) | self.reach(s.orelse, R, relevant, stop)
             elif isinstance(s, gast.With):
-                R = self.reach(s.body, R, relevant)
+                R = self.reach(s.body, R, relevant, stop)
             elif isinstance(s, (gast.For, gast.While)):
-                R = self.loop_reach(s, R, relevant)
+                R = self.loop_reach(s, R, relevant, stop)
         return R
 
-    def loop_reach(self, loop, R: Set[str], relevant: Optional[Set[str]]) -> Set[str]:
+    def loop_reach(self, loop, R: Set[str], relevant: Optional[Set[str]],
+                   stop: FrozenSet[str] = frozenset()) -> Set[str]:
         current = set(R)
         while True:
-            after = current | self.reach(loop.body, current, relevant)
+            after = current | self.reach(loop.body, current, relevant, stop)
             if after == current:
                 return current
             current = after
@@ -173,9 +177,26 @@ class Liveness:
             return False
         return depth > 0 or test.id in self.facts.assigned_in_compounds
 
-    def higher_order_needed(self, site: Site, later: List[Site]) -> bool:
-        """Does a later sweep (or the caller's, for a helper) differentiate this site's result?"""
+    def higher_order_needed(self, site: Site, later: List[Site], others: Sequence[Site] = ()) -> bool:
+        """Does a later sweep (or the caller's, for a helper) differentiate this site's result?
+        ``others``: every site of the function; one in a loop around this site (this one too) runs
+        again after it in the next pass, so its y reached from this result through the loop's body
+        (``g = dlgradient(np.sum(g), x)`` in a loop: nth derivatives) differentiates it (was: not a
+        later sweep, so the next pass's gradient of it was a silent zero)."""
         target = site.stmt.targets[0].id
+        if site.in_loop:
+            for _block, _index, parent, _depth in site.frames:
+                if not isinstance(parent, (gast.For, gast.While)):
+                    continue
+                inside = {id(n) for n in walk_nodes(parent)}
+                for other in others:
+                    if id(other.stmt) not in inside:
+                        continue
+                    # (its sweep ends at its x: a new value of x bound from this result, ``w = w - lr * g``
+                    # of a training loop, is not differentiated through)
+                    stop = frozenset(x.id for x in other.xs if isinstance(x, gast.Name))
+                    if target in self.loop_reach(parent, {other.y}, None, stop):
+                        return True
         if self.mode == Mode.VJP:
             ret = self.fdef.body[-1]
             if isinstance(ret.value, gast.Name) and \

@@ -223,7 +223,7 @@ class EmitPasses:
                 gen.constant_sites.add(id(site.stmt))
             target = site.stmt.targets[0].id
             if site.options.enable_higher_derivatives and target in gen.act.active and \
-                    gen.live.higher_order_needed(site, sites[k + 1:]):
+                    gen.live.higher_order_needed(site, sites[k + 1:], sites):
                 if site.in_loop:
                     with refused_site(site.line):
                         gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "

@@ -628,7 +628,8 @@ class _WriteCheck:
             return
         receiver_active = info.receiver is not None and info.receiver in active or \
             self._function_value_of_active(node.func)
-        touches_saved = any(self.written_saved(s, n) for n in loaded_names(node) if n in analysis.locals)
+        touches_saved = any(self.written_saved(s, n) for n in loaded_names(node)
+                            if n in analysis.locals and not self._immutable_parameter(s, n))
         if not (args_active or receiver_active or touches_saved):
             return
         callee = _callee(info, node, activity, self.resolver, analysis, s)
@@ -666,6 +667,18 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _immutable_parameter(self, s, name: str) -> bool:
+        """Does ``name`` hold, at ``s``, only the value of a parameter of a kind nothing changes in place
+        (None, a bool, int, float, complex, str or bytes: ``xtest=None`` given on to a helper)?  A callee
+        cannot change such a value (was: ``cov_map(k, xtest)`` with xtest None, read by an earlier call's
+        adjoint, refused as a call that may change its argument)."""
+        kind = self.activity.kinds.get(name)
+        if not (isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "const" and
+                kind[1] in (type(None), bool, int, float, complex, str, bytes)):
+            return False
+        objs = self.analysis.objects(s, name)
+        return all(isinstance(o, tuple) and o and o[0] == "arg" and o[1] == name for o in objs)
 
     def _pure_local_def(self, name: str) -> bool:
         """Is ``name`` bound to a def (or lambda) nested in this function, and nothing else, whose
