@@ -172,3 +172,77 @@ def test_dataclass_with_a_classmethod_post_init_is_refused():
     # was: 100 more (its cls read as self: tag set on the object)
     with pytest.raises(sct.CompileError, match="__post_init__"):
         dlfeval(loss, dlarray(_X))
+
+
+# --- functools.partial(l2loss, DataFormat="CB") made in the function (was refused) --------------------
+
+import functools  # noqa: E402
+
+from gradcheck import check_second_order, check_tangent  # noqa: E402
+
+_RNG = np.random.default_rng(41)
+_W0 = _RNG.standard_normal((5, 3))
+_X0 = _RNG.standard_normal((4, 3))
+_T0 = np.eye(5)[[0, 1, 2, 3]].T.copy()          # "CB": channels on axis 0, observations on axis 1
+
+
+def _softmax_cb(z):
+    e = np.exp(z - z.max(0, keepdims=True))
+    return e / e.sum(0, keepdims=True)
+
+
+def _partial_l2(W):
+    lf = functools.partial(sct.l2loss, DataFormat="CB")
+    return lf(np.tanh((_X0 @ W.T).T), _T0)
+
+
+def _partial_softmax(W):
+    act = functools.partial(sct.softmax, DataFormat="CB")
+    return np.sum(act((_X0 @ W.T).T) * _T0)
+
+
+def _partial_crossentropy(W):
+    act = functools.partial(sct.softmax, DataFormat="CB")
+    lf = functools.partial(sct.crossentropy, DataFormat="CB")
+    return lf(act((_X0 @ W.T).T), _T0)
+
+
+def _helper_format_default(y, fmt="CB"):
+    return sct.softmax(y, DataFormat=fmt)
+
+
+def _helper_default(W):
+    return np.sum(_helper_format_default((_X0 @ W.T).T) * _T0)
+
+
+_REFERENCES = {
+    _partial_l2: lambda W: np.sum((np.tanh((_X0 @ W.T).T) - _T0) ** 2) / 4,
+    _partial_softmax: lambda W: np.sum(_softmax_cb((_X0 @ W.T).T) * _T0),
+    _partial_crossentropy: lambda W: -np.sum(_T0 * np.log(_softmax_cb((_X0 @ W.T).T))) / 4,
+    _helper_default: lambda W: np.sum(_softmax_cb((_X0 @ W.T).T) * _T0),
+}
+
+
+@pytest.mark.parametrize("fun", list(_REFERENCES), ids=lambda f: f.__name__)
+def test_partial_with_a_literal_data_format_made_in_the_function(fun):
+    # was: "DataFormat inside dlfeval must be a literal string" (the partial's def passes it on by name)
+    assert np.isclose(fun(_W0), _REFERENCES[fun](_W0))        # plain Python (MATLAB's definitions)
+    check_grads(fun, _W0)
+    check_second_order(fun, _W0)
+    check_tangent(fun, _W0, _RNG.standard_normal(_W0.shape))
+
+
+def test_literal_default_given_another_value_is_refused_when_it_runs():
+    # compiled for the default's layout: another value given when the code runs is refused, not misread
+    def loss(W):
+        y = np.sum(_helper_format_default((_X0 @ W.T), "BC") * _T0.T)
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.SctError, match="DataFormat='BC' given when the code runs"):
+        dlfeval(loss, dlarray(_W0))
+
+    def axis(W):
+        act = functools.partial(sct.softmax, DataFormat="CB")
+        y = np.sum(act((_X0 @ W.T).T, axis=0) * _T0)
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.SctError, match="axis=0 given when the code runs"):
+        dlfeval(axis, dlarray(_W0))
