@@ -677,6 +677,16 @@ def format_not_given(value, fname: str) -> None:
                          f"of {fname} (or label the data with dlarray(X, fmt))")
 
 
+def format_is(value, fmt, fname: str, option: str = "DataFormat") -> None:
+    """Refuse a ``DataFormat`` that a parameter defaulting to the string ``fmt`` (a
+    ``functools.partial``'s frozen ``DataFormat="CB"``, sct/partials.py; a helper's ``fmt="CB"``) holds
+    when the code runs, other than that string: the call was compiled for the default's layout."""
+    if type(value) is not type(fmt) or value != fmt:
+        raise ValueError(f"{fname}: {option}={value!r} given when the code runs, where it was compiled for "
+                         f"its default {fmt!r}: inside dlfeval write {option} as a literal at the call "
+                         f"of {fname}" + (" (or label the data with dlarray(X, fmt))" if option == "DataFormat" else ""))
+
+
 def unformatted_result(what: str, *values) -> None:
     """Refuse a formatted dlarray returned, where the function's data formats are followed when it is
     compiled, by a call sct does not read in place (``sct.formats.FormatPass.checked_result``)."""
@@ -755,7 +765,7 @@ def pool_indices_into(indx, size, post):
     return np.transpose(flat, post), shape
 
 
-nondifferentiable(format_not_given, formats_fit, pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
+nondifferentiable(format_is, format_not_given, formats_fit, pool_indices_into, outside_data, unformatted_result, unformatted_outside, dims, finddim, flat_shape, labelled_weights, check_format, format_of, check_fixed_layout, run_formatted,
                   formatted_loss, recurrent_plan, recurrent_shape, recurrent_out_shape, run_recurrent,
                   same_labels, align_perm, compose, canonical_layout)
 

@@ -475,7 +475,12 @@ def dataclass_post_init(klass):
     if held is not None and held[0] is klass and held[1] is init and held[2] is post:
         return held[3]
     post_fn = getattr(post, "__func__", post)
-    if not isinstance(post_fn, types.FunctionType) or post_fn.__code__.co_argcount != 1:
+    # the method as the class holds it: a plain function (a classmethod's or staticmethod's would be
+    # read as the object's own, its `cls` taken for `self`: was, a classmethod setting cls.tag set the
+    # object's attribute instead)
+    held_by = next((vars(k)["__post_init__"] for k in klass.__mro__ if "__post_init__" in vars(k)), None)
+    if not isinstance(held_by, types.FunctionType) or held_by is not post_fn or \
+            post_fn.__code__.co_argcount != 1:
         return None
     tree = _dataclass_init(klass, init, post_init=True)
     if not tree or len(tree.args.args) - 1 < len(init.__defaults__ or ()) or init.__kwdefaults__:

@@ -397,6 +397,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                       keep=None, unroll: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
+    renamed = _rename_builtin_locals(fn, fdef)
     unroll_loops_around(fdef, unroll)                                           # sct/unroll.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
@@ -404,6 +405,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
     inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    namer.bases.update(renamed)                                                 # (messages: the user's name)
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
@@ -598,16 +600,18 @@ def _parse(fn, returns_self: bool):
         fdef.args.args = fdef.args.posonlyargs + fdef.args.args
         fdef.args.posonlyargs = []
     if returns_self:       # __init__ builds its first argument: differentiate it as the result
-        _returns_self(fdef.body, fdef.args.args[0].id)
+        _returns_self(fdef.body, fdef.args.args[0].id, filename, fn)
         fdef.body.append(gast.Return(value=gast.Name(id=fdef.args.args[0].id, ctx=gast.Load(),
                                                      annotation=None, type_comment=None)))
         fdef.body[-1].lineno = fdef.body[-2].lineno if len(fdef.body) > 1 else fdef.lineno
     return fdef, filename
 
 
-def _returns_self(stmts, me: str) -> None:
+def _returns_self(stmts, me: str, filename: str = None, fn=None) -> None:
     """An early ``return`` (or ``return None``) of ``__init__`` returns its new object too (was: the
-    object built by ``A(x)`` was None where ``__init__`` returned early)."""
+    object built by ``A(x)`` was None where ``__init__`` returned early).  A ``return`` of anything
+    else is refused: Python raises TypeError there, "__init__() should return None" (was: ``return
+    self`` ran, and ``return 5`` made ``A(x)`` the number 5)."""
     todo = list(stmts)
     while todo:
         node = todo.pop()
@@ -617,6 +621,11 @@ def _returns_self(stmts, me: str) -> None:
                                               node.value.value is None):
             node.value = gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)
             gast.copy_location(node.value, node)
+        elif isinstance(node, gast.Return):
+            name = getattr(fn, "__qualname__", "__init__")
+            raise CompileError(f"{name}() returns a value: Python raises TypeError there (__init__() should "
+                               "return None); return nothing (`return`), the object is what the class call gives",
+                               filename, getattr(node, "lineno", None), "return")
         todo.extend(gast.iter_child_nodes(node))
 
 
@@ -692,6 +701,96 @@ def _other_parameters(fdef) -> set:
 _GENERATED_BUILTINS = ("len", "zip", "range", "slice", "set", "list", "tuple", "min", "hasattr")
 
 
+_SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.ListComp, gast.SetComp,
+           gast.DictComp, gast.GeneratorExp)
+
+
+def _rename_builtin_locals(fn, fdef) -> Dict[str, str]:
+    """A local of the function named like a builtin the generated code calls
+    (``_GENERATED_BUILTINS``: ``def range(n): ...``, ``list = [...]``, ``min = np.minimum``) renamed, in
+    the function and the code nested in it that reads it, to a fresh name (``range_``), before any pass
+    writes its own calls of the builtin: those then mean Python's builtin, and the user's the user's (was:
+    the reverse pass's ``for _ in range(n)`` and the tape's ``list(tape)`` called the user's; the check
+    counting such calls missed a call sct writes another way, ``rt.unnamed_call(range, 3)``, or drops as
+    dead, and gave wrong gradients).  Left as it was (and checked as before) where a nested scope binds the
+    name itself, the function declares it global or nonlocal, or it is a parameter.  Returns {fresh
+    name: the user's}."""
+    candidates = set(_GENERATED_BUILTINS)
+    a = fdef.args
+    # (a parameter keeps its name: a helper's compiled code is called with keywords by it)
+    others = {p.id for p in list(a.args) + list(a.kwonlyargs) + list(getattr(a, "posonlyargs", []) or []) +
+              [a.vararg, a.kwarg] if isinstance(p, gast.Name)}
+    own: set = set()
+    declared: set = set()
+    nested: List = []
+    todo = list(fdef.body)
+    while todo:                     # the function's own scope (a comprehension's walrus binds it too)
+        node = todo.pop()
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            own.add(node.name)
+            nested.append(node)
+            todo.extend(node.decorator_list)
+            continue
+        if isinstance(node, _SCOPES):
+            nested.append(node)
+            continue
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            own.add(node.id)
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):
+            own.update((al.asname or al.name).split(".")[0] for al in node.names)
+        elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            declared.update(node.names)
+        todo.extend(gast.iter_child_nodes(node))
+    candidates &= own
+    candidates -= others | declared
+    if not candidates or not isinstance(getattr(fn, "__globals__", None), dict):
+        return {}
+    for scope in nested:            # a nested scope binding the name itself: left as it was
+        for node in gast.walk(scope):
+            if node is not scope and isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) \
+                    or node is scope and isinstance(node, gast.ClassDef):
+                candidates.discard(node.name)
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del, gast.Param)):
+                if not (isinstance(scope, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)) and
+                        _walrus_target(scope, node)):
+                    candidates.discard(node.id)
+            elif isinstance(node, (gast.Import, gast.ImportFrom, gast.Global, gast.Nonlocal)):
+                names = node.names if isinstance(node, (gast.Global, gast.Nonlocal)) else \
+                    [(al.asname or al.name).split(".")[0] for al in node.names]
+                candidates.difference_update(names)
+    if any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("locals", "vars", "eval", "exec")
+           for n in walk_nodes(fdef)):
+        return {}
+    if not candidates:
+        return {}
+    taken = names_in(fdef) | set(fn.__globals__) | set(dir(builtins))
+    fresh: Dict[str, str] = {}
+    for name in sorted(candidates):
+        new = name + "_"
+        k = 1
+        while new in taken:
+            new = f"{name}_{k}"
+            k += 1
+        taken.add(new)
+        fresh[name] = new
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Name) and node.id in fresh:
+            node.id = fresh[node.id]
+        elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and node is not fdef and \
+                node.name in fresh:
+            node.name = fresh[node.name]
+        elif isinstance(node, (gast.Import, gast.ImportFrom)):
+            for al in node.names:
+                if (al.asname or al.name) in fresh:
+                    al.asname = fresh[al.asname or al.name]
+    return {new: old for old, new in fresh.items()}
+
+
+def _walrus_target(scope, name) -> bool:
+    """``name`` the target of a ``:=`` in the comprehension ``scope`` (it binds the enclosing function)."""
+    return any(isinstance(n, gast.NamedExpr) and n.target is name for n in gast.walk(scope))
+
+
 def _code_names(code, out: set) -> set:
     """The global and free names ``code`` and the code nested in it read."""
     out.update(code.co_names)
@@ -749,17 +848,39 @@ def _bound_builtin_calls(fn, generated, inlined, resolver, filename) -> None:
     if code is None:
         return
     bound = [n for n in _GENERATED_BUILTINS if n in resolver.locals or n in code.co_freevars]
-    if bound:
+    # a global of that name the function (or a helper read in place) reads, as the reverse pass's own
+    # `for _ in range(n)` reads it too (was: checked before the reverse pass was written, a module's
+    # `def range(n)` read by `for i in range(4)` gave a wrong gradient)
+    glob = getattr(fn, "__globals__", None)
+    shadowed = []
+    if isinstance(glob, dict):
+        shadowed = [n for n in _GENERATED_BUILTINS if n not in bound and n in glob and
+                    glob[n] is not getattr(builtins, n) and resolver.known.get(n) is not getattr(builtins, n)]
+    if bound or shadowed:
         trees = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
-        _refuse_more_reads(fn, trees, inlined, resolver, filename, bound, bound, _name_calls)
+        _refuse_more_reads(fn, trees, inlined, resolver, filename, bound + shadowed, bound, _name_calls)
 
 
 def _name_calls(tree, names) -> Dict[str, int]:
+    """The calls of each name: ``name(...)``, and the name given to a method or module function
+    (``rt.unnamed_call(name, 3)``, how the generated code writes some of the user's calls: counted
+    there as in the user's code, where it was ``name(3)``; was missed, a call sct added passed)."""
     counts = dict.fromkeys(names, 0)
     for n in gast.walk(tree):
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in counts:
+        if not isinstance(n, gast.Call):
+            continue
+        if isinstance(n.func, gast.Name) and n.func.id in counts:
             counts[n.func.id] += 1
+        elif isinstance(n.func, gast.Attribute) and n.func.attr in _CALLING:
+            k = _CALLING[n.func.attr]
+            if len(n.args) > k and isinstance(n.args[k], gast.Name) and n.args[k].id in counts:
+                counts[n.args[k].id] += 1
     return counts
+
+
+#: the runtime's functions that call the function given them (at this position) as the user's code did
+_CALLING = {"unnamed_call": 0, "user_call": 0, "effect": 0, "maybe_effect": 0, "vjp_at": 1, "primal_call_at": 1,
+            "jvp_at": 1, "jvp_call": 0}
 
 
 def _refuse_more_reads(fn, after_trees, inlined, resolver, filename, conflicts, bound, count) -> None:

@@ -14,6 +14,7 @@ import gast
 from .format_inference import FormatInference, _Lost, _Unknown, has_format
 from .runtime.labels import lost_message
 from .ir import assign, call, const, load
+from .kinds import kind_of
 from .runtime import dlfun, nn
 from .runtime import formats as rf
 
@@ -197,6 +198,8 @@ class LayoutCalls(FormatInference):
             # sct/partials.py: functools.partial(dlconv, Padding="same") was refused as a DataFormat not a
             # literal): unformatted, checked None when it runs (lower: rt.format_not_given)
             explicit = None
+        if explicit is not None and isinstance(explicit.value, gast.Constant) and explicit.value.value is None:
+            explicit = None         # (DataFormat=None written, or a partial's default read in place: no format)
         if explicit is not None:
             if not (isinstance(explicit.value, gast.Constant) and isinstance(explicit.value.value, str)):
                 self.fail(stmt, f"{fname}: DataFormat inside dlfeval must be a literal string")
@@ -221,12 +224,69 @@ class LayoutCalls(FormatInference):
         return any(arg.id == name and isinstance(default, gast.Constant) and default.value is None
                    for arg, default in pairs)
 
+    def literal_parameter(self, name: str):
+        """``(True, value)``: ``name`` is a parameter of the function, never rebound, defaulting to the
+        literal ``value`` (a string, a number, a bool or None) and compiled for its kind (not given, or
+        given a value of that kind: checked equal when it runs); ``(False, None)`` otherwise."""
+        if self.stored.get(name):
+            return False, None
+        a = self.fdef.args
+        positional = a.posonlyargs + a.args
+        pairs = list(zip(positional[len(positional) - len(a.defaults):], a.defaults)) + \
+            list(zip(a.kwonlyargs, a.kw_defaults))
+        for arg, default in pairs:
+            if arg.id != name:
+                continue
+            sign = 1
+            if isinstance(default, gast.UnaryOp) and isinstance(default.op, gast.USub):
+                sign, default = -1, default.operand         # (axis=-1)
+            if not isinstance(default, gast.Constant) or type(default.value) not in (str, int, float, bool, type(None)) \
+                    or sign < 0 and type(default.value) not in (int, float):
+                return False, None
+            value = default.value if sign > 0 else -default.value
+            if self.kinds.get(name, kind_of(value)) != kind_of(value):
+                return False, None
+            return True, value
+        return False, None
+
+    #: the options a layout op's lowering reads as literals (besides DataFormat)
+    _LITERAL_OPTIONS = ("OperationDimension", "nargout", "PoolFormat", "WeightsFormat", "Reduction", "reduction", "axis")
+
+    def literal_options(self, node, fname):
+        """The options of ``node`` given a parameter defaulting to a literal (``functools.partial(l2loss,
+        DataFormat="CB")`` made in the function: sct/partials.py's nested def passes every option on by
+        name, ``Reduction=Reduction``; a helper's ``fmt="CB"``; was refused as "must be a literal"): that
+        literal in the call, and ``node._sct_literal_checks`` the (parameter, literal, option) checked
+        equal when the code runs (``rt.format_is``)."""
+        checks = getattr(node, "_sct_literal_checks", [])
+        for k in node.keywords:
+            if k.arg in self._LITERAL_OPTIONS + ("DataFormat", "Mask", "weights") and isinstance(k.value, gast.Name):
+                found, value = self.literal_parameter(k.value.id)
+                if found and (value is not None or k.arg != "DataFormat") and \
+                        (value is None or k.arg not in ("Mask", "weights")):
+                    checks.append((k.value.id, value, k.arg))
+                    k.value = const(value)
+        if fname in ("softmax", "crossentropy"):      # axis by position
+            position = 1 if fname == "softmax" else 3
+            if len(node.args) > position and isinstance(node.args[position], gast.Name):
+                found, value = self.literal_parameter(node.args[position].id)
+                if found and isinstance(value, int):
+                    checks.append((node.args[position].id, value, "axis"))
+                    node.args[position] = const(value)
+        node._sct_literal_checks = checks
+
     # --- the functions that read a layout -----------------------------------------------------
     def lower(self, stmt, node, info, args, kws, env, rewrite):
         """dlconv, the poolings, normalisations, losses... on formatted data (or DataFormat=): planned
         here (``sct.runtime.formats.plan``), the statements from ``sct.format_emit.layout_call``."""
         fname = LAYOUT_OPS[id(info.obj)]
         x = args[0] if args else None
+        self.literal_options(node, fname)
+        literal_checks = [gast.Expr(value=call(f"{self.rt}.format_is", [load(name), const(value), const(fname),
+                                                                        const(option)]))
+                          for name, value, option in node._sct_literal_checks] if rewrite else []
+        for check in literal_checks:
+            check.lineno = getattr(stmt, "lineno", None)
         given = self.given_format(stmt, node, fname, x)
         if fname == "crossentropy" or (fname in rf.LOSS_FUNCTIONS and fname != "mse"):
             self.weights_format(stmt, node, fname, args[2] if len(args) > 2 else kws.get("weights"))
@@ -236,8 +296,8 @@ class LayoutCalls(FormatInference):
             if rewrite and isinstance(explicit, gast.Name):         # (a parameter defaulting to None)
                 check = gast.Expr(value=call(f"{self.rt}.format_not_given", [load(explicit.id), const(fname)]))
                 check.lineno = getattr(stmt, "lineno", None)
-                return None, [check, stmt]
-            return None, None
+                return None, literal_checks + [check, stmt]
+            return None, (literal_checks + [stmt] if literal_checks else None)
         fmt, formatted = given
         align = {}
         if fname == "crossentropy" or fname in rf.LOSS_FUNCTIONS:
@@ -250,10 +310,11 @@ class LayoutCalls(FormatInference):
         tree = p.out_format
         if p.item is not None:
             tree = tuple(p.out_format if i == p.item else None for i in range(p.outputs)) if p.out_format else None
+        checks = literal_checks
         if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
-            return tree, None
-        return tree, layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
-                                 lambda message: self.fail(stmt, message))
+            return tree, (checks + [stmt] if checks else None)
+        return tree, checks + layout_call(Emitter(self.namer, self.rt, stmt), node, fname, p, align,
+                                          lambda message: self.fail(stmt, message))
 
     def check_channel_axis(self, stmt, node, fname, fmt):
         """softmax's/crossentropy's ``axis`` on formatted data: -1 or the axis labelled "C" (the plan

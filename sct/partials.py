@@ -37,6 +37,12 @@ from .ir import assign, load
 _LITERALS = (int, float, complex, str, bytes, bool, type(None))
 
 
+def _literal_string(node: gast.Call, name: str) -> Optional[str]:
+    """The literal string the partial ``node`` freezes its keyword ``name`` to (None: another value)."""
+    value = next((k.value for k in node.keywords if k.arg == name), None)
+    return value.value if isinstance(value, gast.Constant) and isinstance(value.value, str) else None
+
+
 def _chain(node) -> Optional[List[str]]:
     """``a.b.c`` as ["a", "b", "c"] (None: not a name chain)."""
     parts = []
@@ -153,7 +159,11 @@ class PartialRewriter:
                 star = True
                 continue
             default = ""
-            if p.name in kw_temps:
+            if p.name in kw_temps and _literal_string(node, p.name):
+                # a frozen literal string (DataFormat="CB", Padding="same"): the parameter's default, as
+                # the partial's is (a call may name it again), read by the format pass as written
+                default = "=" + repr(_literal_string(node, p.name))
+            elif p.name in kw_temps:
                 default = "=" + unset
                 body.append(f"    if {p.name} is {unset}:\n        {p.name} = {kw_temps[p.name]}\n")
             elif p.default is not p.empty:

@@ -913,7 +913,8 @@ def vjp_init_pair(cls, active, args, kwargs):
             if any(active):
                 raise CompileError(f"differentiating through the construction of the dataclass "
                                    f"{cls.__qualname__}, which has a __post_init__ and a default factory, an "
-                                   "InitVar, keyword-only or frozen fields, is not supported: give it an "
+                                   "InitVar, keyword-only or frozen fields (or a __post_init__ other than a method of self alone: a "
+                                   "classmethod, more parameters), is not supported: give it an "
                                    "ordinary __init__ (sct differentiates that), or build it before dlfeval")
             return _record_pair(cls, len(args) - 1, tuple(kwargs), namedtuple=False)
     compiled = _compiled_vjp(init, tuple(args), tuple(active), returns_self=True)
