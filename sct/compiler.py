@@ -715,6 +715,10 @@ def _rename_builtin_locals(fn, fdef) -> Dict[str, str]:
     dead, and gave wrong gradients).  Left as it was (and checked as before) where a nested scope binds the
     name itself, the function declares it global or nonlocal, or it is a parameter.  Returns {fresh
     name: the user's}."""
+    code = getattr(fn, "__code__", None)
+    if code is not None and getattr(fn, "__sct_positional_of__", None) is None and \
+            not set(_GENERATED_BUILTINS) & (set(code.co_varnames) | set(code.co_cellvars)):
+        return {}                   # (the code of fdef binds no local of such a name: no walk)
     candidates = set(_GENERATED_BUILTINS)
     a = fdef.args
     # (a parameter keeps its name: a helper's compiled code is called with keywords by it)
