@@ -202,7 +202,11 @@ class ForwardCode(EmitPass):
             new = assign(t, call(self.rt("stop_gradient"), [call(self.rt("data_receiver"), [value.value])]))
         elif isinstance(value, gast.Call) and self.type_test(value) is not None:
             # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
+            # (str / repr / format of one: numpy's text)
             new = assign(t, call(self.rt(self.type_test(value)), value.args, value.keywords))
+        elif t not in self.act.active and self.text_operands(value) is not None:
+            # f"{v}", "%s" % v, "{}".format(v) of such a dlarray: numpy's text
+            new = assign(t, self.text_operands(value))
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):
@@ -241,6 +245,49 @@ class ForwardCode(EmitPass):
             return "type_as_numpy"
         if obj is np.isscalar and len(value.args) == 1:
             return "isscalar_as_numpy"
+        # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
+        if obj is str and len(value.args) == 1:
+            return "str_as_numpy"
+        if obj is repr and len(value.args) == 1:
+            return "repr_as_numpy"
+        if obj is ascii and len(value.args) == 1:
+            return "ascii_as_numpy"
+        if obj is format and len(value.args) in (1, 2):
+            return "format_as_numpy"
+        return None
+
+    def text_operands(self, value):
+        """``value`` (an f-string, ``"..." % v`` or ``"...".format(v, ...)``) with the values it shows
+        passed through ``rt.text_operand`` (a dlarray held in an argument's container shown as the numpy
+        array or scalar it stands for, as ``type_test``'s functions answer); None where ``value`` is none
+        of them or this is the runtime's own code."""
+        module = getattr(getattr(self.act.resolver, "fn", None), "__module__", "") or ""
+        if module.startswith("sct.runtime."):
+            return None
+
+        def shown(v):
+            if isinstance(v, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple)):
+                return call(self.rt("text_operand"), [v])
+            return v
+
+        def is_text(node):
+            return isinstance(node, gast.Constant) and isinstance(node.value, str)
+        if isinstance(value, gast.JoinedStr):
+            if not any(isinstance(v, gast.FormattedValue) for v in value.values):
+                return None
+            new = copy.deepcopy(value)
+            for v in new.values:
+                if isinstance(v, gast.FormattedValue):
+                    v.value = shown(v.value)
+            return new
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod) and is_text(value.left):
+            return gast.BinOp(left=value.left, op=value.op, right=shown(value.right))
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr == "format" and is_text(value.func.value) and \
+                not any(isinstance(a, gast.Starred) for a in value.args) and \
+                all(k.arg is not None for k in value.keywords):
+            return gast.Call(func=value.func, args=[shown(a) for a in value.args],
+                             keywords=[gast.keyword(arg=k.arg, value=shown(k.value)) for k in value.keywords])
         return None
 
     def forward_vjp_call(self, s: gast.Assign, t: str, depth: int) -> List:
