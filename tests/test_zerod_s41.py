@@ -1,0 +1,167 @@
+"""Red team zerod (s41): values read from an argument's container (a dataclass's or object's field, an item
+of one), which generated code holds as the dlarray it is where Python sees a numpy array or scalar, tested
+the way users write them: type tests and text of such values, in the function dlfeval runs and in a helper
+whose result is differentiated.  Each test compares the value with plain Python's (the same function on the
+numpy structure) and the gradient with central differences.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcheck import assert_close, numerical_gradient
+from sct import dlarray, dlfeval, dlgradient
+
+
+@dataclass
+class Params:
+    b: np.ndarray
+    w: np.ndarray
+
+
+class Layer:
+    def __init__(self, b, w):
+        self.b = b
+        self.w = w
+
+
+def _inputs():
+    rng = np.random.default_rng(41)
+    return rng.standard_normal(3), rng.standard_normal(3) * 0.5 + 0.3, rng.standard_normal(3)
+
+
+def _check(fun, wrapper, cls=Params):
+    """wrapper(x, p) -> (fun's outputs, (d/dx, d/dp)); fun(x, p)[0] is the scalar differentiated."""
+    x, b, w = _inputs()
+    out, (gx, gp) = dlfeval(wrapper, dlarray(x.copy()), cls(dlarray(b.copy()), dlarray(w.copy())))
+    expected = fun(x.copy(), cls(b.copy(), w.copy()))
+    assert_close(out[0].data, expected[0], rtol=1e-12, atol=1e-12, what="value")
+    for got, want in zip(out[1:], expected[1:]):
+        assert type(got) is type(want) and got == want, f"{got!r} != Python's {want!r}"
+    assert_close(gx.data, numerical_gradient(lambda v: fun(v, cls(b.copy(), w.copy()))[0], [x.copy()], 0),
+                 what="d/dx")
+    assert_close(gp.b.data, numerical_gradient(lambda v: fun(x.copy(), cls(v, w.copy()))[0], [b.copy()], 0),
+                 what="d/db")
+
+
+# --- 1. type(v) in a helper whose result is differentiated ----------------------------------------------
+# Refused: "no derivative rule for type": the helper's pair differentiates through its result tuple, and
+# `type` (one argument: a class; no derivative) had no entry among the nondifferentiable builtins, as
+# isinstance has (runtime/numpy_ops.py).  The function dlfeval runs itself took it (type_as_numpy).
+
+def typed_helper(x, p):
+    s = p.b[0]
+    n = type(s).__name__
+    k = type(p.b[1:]).__name__
+    y = np.sum(x) * s
+    return y, n, k
+
+
+def typed_helper_caller(x, p):
+    out = typed_helper(x, p)
+    return out, dlgradient(out[0], x, p)
+
+
+def test_type_of_field_item_in_a_differentiated_helper():
+    _check(typed_helper, typed_helper_caller)
+
+
+# --- 2. np.isscalar in a helper whose result is differentiated ------------------------------------------
+# Crash: "NameError: name 'isscalar_bwd' is not defined".  np.isscalar is a Python function of numpy's, so
+# the helper's pair got a vjp call for it, while the forward code ran it as rt.isscalar_as_numpy and never
+# defined the pair the reverse code called.  np.isscalar is now nondifferentiable (runtime/numpy_ops.py).
+
+def isscalar_helper(x, p):
+    s = p.b[0]
+    r = np.isscalar(s)
+    q = np.isscalar(p.w)
+    y = np.sum(x * p.w) * s
+    return y, r, q
+
+
+def isscalar_helper_caller(x, p):
+    out = isscalar_helper(x, p)
+    return out, dlgradient(out[0], x, p)
+
+
+def test_isscalar_of_field_item_in_a_differentiated_helper():
+    _check(isscalar_helper, isscalar_helper_caller)
+
+
+def test_isscalar_of_argument_item_in_a_differentiated_helper():
+    def helper(x):
+        s = x[0]
+        return np.sum(x) * s, np.isscalar(s)
+
+    def caller(x):
+        out = helper(x)
+        return out, dlgradient(out[0], x)
+    x, _, _ = _inputs()
+    (y, flag), g = dlfeval(caller, dlarray(x.copy()))
+    assert flag is True
+    assert_close(y.data, helper(x.copy())[0], rtol=1e-12, atol=1e-12)
+    assert_close(g.data, numerical_gradient(lambda v: helper(v)[0], [x.copy()], 0))
+
+
+# --- 3. text of a field's item: str, repr, f-string, "%s", format() -------------------------------------
+# WRONG value: the text was the dlarray's display ('  1x1 dlarray\n\n    0.5410\n') where Python gives numpy's
+# ('0.5409726942533929'): a dataclass's (an object's) field is read as the dlarray it is, its item a 0-d
+# dlarray.  (A dict's items are unwrapped at the entry: right there.)  str/repr/ascii/format of a value and
+# the values an f-string or "..." % shows are now read as numpy's (rt.str_as_numpy, rt.text_operand).
+
+def texts(x, p):
+    s = p.b[0]
+    q = p.w[1]
+    y = np.sum(x) * s + q
+    return y, f"{s}", str(s), repr(q), "%s|%s" % (s, q), format(s), f"{p.w}", str(p.b), "%s" % s, f"{s!r}"
+
+
+def texts_caller(x, p):
+    out = texts(x, p)
+    return out, dlgradient(out[0], x, p)
+
+
+def texts_entry(x, p):
+    s = p.b[0]
+    q = p.w[1]
+    y = np.sum(x) * s + q
+    return (y, f"{s}", str(s), repr(q), "%s|%s" % (s, q), format(s), f"{p.w}", str(p.b), "%s" % s,
+            f"{s!r}"), dlgradient(y, x, p)
+
+
+def test_text_of_dataclass_field_items():
+    _check(texts, texts_entry)
+
+
+def test_text_of_object_field_items():
+    _check(texts, texts_entry, cls=Layer)
+
+
+def test_text_of_field_items_in_a_differentiated_helper():
+    _check(texts, texts_caller)
+
+
+def test_text_of_float32_field_items():
+    x, b, w = _inputs()
+    x, b, w = x.astype(np.float32), b.astype(np.float32), w.astype(np.float32)
+    out, _ = dlfeval(texts_entry, dlarray(x.copy()), Params(dlarray(b.copy()), dlarray(w.copy())))
+    expected = texts(x.copy(), Params(b.copy(), w.copy()))
+    assert out[0].data.dtype == np.float32
+    assert out[1:] == expected[1:]
+
+
+# --- 4. print of a field's item --------------------------------------------------------------------------
+# WRONG output: print(p.b[0]) printed the dlarray's display where Python prints numpy's scalar.
+
+def printing(x, p):
+    s = p.b[0]
+    print("s", s, p.w)
+    y = np.sum(x) * s
+    return y, dlgradient(y, x)
+
+
+def test_print_of_field_item(capsys):
+    x, b, w = _inputs()
+    dlfeval(printing, dlarray(x.copy()), Params(dlarray(b.copy()), dlarray(w.copy())))
+    got = capsys.readouterr().out
+    print("s", b[0], w)
+    assert got == capsys.readouterr().out
