@@ -106,13 +106,15 @@ def test_isscalar_of_argument_item_in_a_differentiated_helper():
 # WRONG value: the text was the dlarray's display ('  1x1 dlarray\n\n    0.5410\n') where Python gives numpy's
 # ('0.5409726942533929'): a dataclass's (an object's) field is read as the dlarray it is, its item a 0-d
 # dlarray.  (A dict's items are unwrapped at the entry: right there.)  str/repr/ascii/format of a value and
-# the values an f-string or "..." % shows are now read as numpy's (rt.str_as_numpy, rt.text_operand).
+# the values an f-string or "..." % shows are now read as numpy's (rt.str_as_numpy, rt.text_operand), and
+# so are those a str's method is given ("{}".format(v) of a traced v: its constant pair, transform_calls).
 
 def texts(x, p):
     s = p.b[0]
     q = p.w[1]
     y = np.sum(x) * s + q
-    return y, f"{s}", str(s), repr(q), "%s|%s" % (s, q), format(s), f"{p.w}", str(p.b), "%s" % s, f"{s!r}"
+    return (y, f"{s}", str(s), repr(q), "%s|%s" % (s, q), format(s), f"{p.w}", str(p.b), "%s" % s, f"{s!r}",
+            "{} {}".format(s, q))
 
 
 def texts_caller(x, p):
@@ -125,7 +127,7 @@ def texts_entry(x, p):
     q = p.w[1]
     y = np.sum(x) * s + q
     return (y, f"{s}", str(s), repr(q), "%s|%s" % (s, q), format(s), f"{p.w}", str(p.b), "%s" % s,
-            f"{s!r}"), dlgradient(y, x, p)
+            f"{s!r}", "{} {}".format(s, q)), dlgradient(y, x, p)
 
 
 def test_text_of_dataclass_field_items():
