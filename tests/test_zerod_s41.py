@@ -214,3 +214,69 @@ def test_jvp_type_tests_of_closure_fields():
 def _grad_of_x(x, m):
     y = branches_on_types(x, m)
     return y, dlgradient(y, x)
+
+
+# --- 6. an element of a list argument's array, then += ----------------------------------------------------
+# False refusal: "`s += ...` changes the array (or list) s holds in place, and s may be an object f() did
+# not create (s is a view or an item of p[1])": s = p[1][0] of a list [W, b, w] of arrays is a number in
+# Python (+= rebinds it), as p["b"][0] of a dict is (sct/points_to.py item_rank: the rank of a list or
+# tuple argument's item, where the function reads the argument only by constant index).
+
+def list_item_element(x, p):
+    s = p[1][0]
+    s += np.sum(x)
+    t = p[0][1, 2]
+    t *= 2.0
+    a, b, c = p[1]
+    a += 1.0
+    return s * t + a * b + c + np.sum(p[2] * x)
+
+
+def list_item_element_grads(x, p):
+    y = list_item_element(x, p)
+    return y, dlgradient(y, x, p)
+
+
+def test_element_of_list_argument_item_augmented():
+    rng = np.random.default_rng(5)
+    x, arrs = rng.standard_normal(4), [rng.standard_normal((3, 4)), rng.standard_normal(3), rng.standard_normal(4)]
+    y, (gx, gp) = dlfeval(list_item_element_grads, dlarray(x.copy()), [dlarray(a.copy()) for a in arrs])
+    assert_close(y.data, list_item_element(x.copy(), [a.copy() for a in arrs]), rtol=1e-12, atol=1e-12)
+    assert_close(gx.data, numerical_gradient(lambda v: list_item_element(v, [a.copy() for a in arrs]),
+                                             [x.copy()], 0), what="d/dx")
+    for k in range(3):
+        def f_k(v, k=k):
+            items = [a.copy() for a in arrs]
+            items[k] = v
+            return list_item_element(x.copy(), items)
+        assert_close(gp[k].data, numerical_gradient(f_k, [arrs[k].copy()], 0), what=f"d/dp[{k}]")
+    # the caller's arrays are unchanged, as in Python (+= rebinds the numbers)
+    p = [dlarray(a.copy()) for a in arrs]
+    dlfeval(list_item_element_grads, dlarray(x.copy()), p)
+    for a, d in zip(arrs, p):
+        assert np.array_equal(d.data, a)
+
+
+def list_method_called(x, p):
+    p.reverse()
+    s = p[1][0]
+    s += np.sum(x)
+    return s
+
+
+def test_list_argument_whose_method_is_called_is_not_read_by_rank():
+    # p.reverse() changes what p[1] is: no rank is read for it (refused as before, or right)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(3)
+    arrs = [rng.standard_normal(3), rng.standard_normal((2, 3)), rng.standard_normal(3)]
+
+    def run(x, p):
+        y = list_method_called(x, p)
+        return y, dlgradient(y, x)
+    import sct
+    try:
+        y, g = dlfeval(run, dlarray(x.copy()), [dlarray(a.copy()) for a in arrs])
+    except sct.SctError:
+        return
+    expected = list_method_called(x.copy(), [a.copy() for a in arrs])
+    assert_close(y.data, expected, rtol=1e-12, atol=1e-12)
