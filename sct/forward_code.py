@@ -320,12 +320,13 @@ def type_test(act, value: gast.Call):
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj
+    field = bool(value.args) and _object_field(act, value.args[0])
     if obj is isinstance and len(value.args) == 2:
-        return "isinstance_as_numpy"
+        return "isinstance_of_field" if field else "isinstance_as_numpy"
     if obj is type and len(value.args) == 1:
-        return "type_as_numpy"
+        return "type_of_field" if field else "type_as_numpy"
     if obj is np.isscalar and len(value.args) == 1:
-        return "isscalar_as_numpy"
+        return "isscalar_of_field" if field else "isscalar_as_numpy"
     # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
     if obj is str and len(value.args) == 1:
         return "str_as_numpy"
@@ -370,3 +371,29 @@ def text_operands(act, rt, value):
         return gast.Call(func=value.func, args=[shown(a) for a in value.args],
                          keywords=[gast.keyword(arg=k.arg, value=shown(k.value)) for k in value.keywords])
     return None
+
+
+def _object_field(act, node) -> bool:
+    """Is ``node`` a name bound once to ``m.s``, a field of an object argument ``m`` (a dataclass's, a
+    class's: generated code reads it as the dlarray it is) that the function never binds again nor sets a
+    field of?  A 0-d dlarray there is a 0-d array in Python's object (``type(m.s)`` ndarray), not the numpy
+    scalar an item or a reduction of an array is (was: ``isinstance(m.s, np.ndarray)`` False, another branch)."""
+    if not isinstance(node, gast.Name) or not hasattr(act, "_single_defs"):
+        return False
+    defs = act._single_defs()
+    found = defs.get(node.id, ())
+    if len(found) != 1 or not isinstance(found[0], gast.Attribute) or not isinstance(found[0].value, gast.Name):
+        return False
+    owner = found[0].value.id
+    kind = getattr(act, "kinds", {}).get(owner)
+    fdef = getattr(act, "fdef", None)
+    if owner in defs or fdef is None or owner not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs} or \
+            not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
+        return False
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
+                not isinstance(n.ctx, gast.Load):
+            return False
+        if isinstance(n, gast.Name) and n.id == owner and not isinstance(n.ctx, (gast.Load, gast.Param)):
+            return False
+    return True

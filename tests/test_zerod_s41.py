@@ -280,3 +280,45 @@ def test_list_argument_whose_method_is_called_is_not_read_by_rank():
         return
     expected = list_method_called(x.copy(), [a.copy() for a in arrs])
     assert_close(y.data, expected, rtol=1e-12, atol=1e-12)
+
+
+# --- 7. type tests of a 0-d dlarray field -------------------------------------------------------------------
+# WRONG value: isinstance(m.s, np.ndarray) of a dataclass's 0-d field dlarray(0.5) was False (rt.isinstance_as_
+# numpy reads every 0-d dlarray as numpy's scalar, as an item or a reduction of an array is), where Python's
+# object holds a 0-d array: True, the other branch (0.3 where Python gives 0.6).  A type test of a name bound
+# to an object argument's field, never set in the function, reads the field's data as it is
+# (rt.isinstance_of_field & co.; forward_code._object_field).
+
+@dataclass
+class Scaled:
+    s: np.ndarray
+    w: np.ndarray
+
+
+def zero_d_field_types(x, m):
+    k = 2.0 if isinstance(m.s, np.ndarray) else 1.0
+    j = 3.0 if type(m.s) is np.ndarray else 1.0
+    i = 5.0 if np.isscalar(m.s) else 1.0
+    t = m.w[0]
+    n = 7.0 if isinstance(t, np.ndarray) else 1.0    # an item: numpy's scalar, as before
+    return np.sum(x * m.w) * k * j * i * n * m.s
+
+
+def zero_d_field_types_grads(x, m):
+    y = zero_d_field_types(x, m)
+    return y, dlgradient(y, x, m)
+
+
+def test_type_tests_of_zero_d_field():
+    x, w = np.array([0.1, 0.2, 0.3]), np.array([0.5, -1.0, 2.0])
+    for dt in (np.float64, np.float32):
+        y, (gx, gm) = dlfeval(zero_d_field_types_grads, dlarray(x.astype(dt)),
+                              Scaled(dlarray(np.array(0.5, dt)), dlarray(w.astype(dt))))
+        expected = zero_d_field_types(x.astype(dt), Scaled(np.array(0.5, dt), w.astype(dt)))
+        assert y.data.dtype == np.asarray(expected).dtype
+        assert_close(y.data, expected, rtol=1e-6, atol=1e-6, what="value")
+    f_s = lambda s: zero_d_field_types(x.copy(), Scaled(s, w.copy()))       # noqa: E731
+    y, (gx, gm) = dlfeval(zero_d_field_types_grads, dlarray(x.copy()), Scaled(dlarray(np.array(0.5)), dlarray(w.copy())))
+    assert_close(gm.s.data, numerical_gradient(f_s, [np.array(0.5)], 0), what="d/ds")
+    assert_close(gx.data, numerical_gradient(lambda v: zero_d_field_types(v, Scaled(np.array(0.5), w.copy())),
+                                             [x.copy()], 0), what="d/dx")
