@@ -3070,7 +3070,7 @@ nondifferentiable(
     np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
     np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
-    int, bool, round, range, isinstance, np.argsort, np.random.rand, np.random.randn,
+    int, bool, round, range, isinstance, type, np.isscalar, np.argsort, np.random.rand, np.random.randn,
     hasattr, callable,          # (getattr(o, "a", d) reads as `o.a if hasattr(o, "a") else d`)
     str, repr, ascii, format,   # text of a value (as an f-string): carries no derivative
     # shape, axis and weight helpers of the rules above

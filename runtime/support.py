@@ -2498,9 +2498,66 @@ def isscalar_as_numpy(value):
     return np.isscalar(numpy_view(value))
 
 
+def field_view(value):
+    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): a dlarray as
+    its data, a 0-d one too (a 0-d array in Python's object, where ``numpy_view`` gives numpy's scalar, as
+    an item or a reduction of an array is)."""
+    return value._data if type(value) is _dlarray else value
+
+
+def type_of_field(value):
+    """``type(m.s)`` of an object argument's field in code sct transforms (``field_view``)."""
+    return type(field_view(value))
+
+
+def isinstance_of_field(value, classinfo):
+    """``isinstance(m.s, classinfo)`` of an object argument's field in code sct transforms (``field_view``:
+    a 0-d dlarray field was numpy's scalar, not an ndarray, where Python's object holds a 0-d array)."""
+    return isinstance(value, classinfo) or (type(value) is _dlarray and isinstance(field_view(value), classinfo))
+
+
+def isscalar_of_field(value):
+    """``np.isscalar(m.s)`` of an object argument's field in code sct transforms (``field_view``)."""
+    return np.isscalar(field_view(value))
+
+
+def str_as_numpy(value):
+    """``str(value)`` in code sct transforms: a dlarray (an object's field, or an item of one, which generated
+    code holds as the dlarray it is) as the numpy array or scalar it stands for (was: the dlarray's display,
+    ``'  1x1 dlarray\\n\\n    0.5410\\n'`` where Python gives ``'0.5409726942533929'``)."""
+    return str(numpy_view(value))
+
+
+def repr_as_numpy(value):
+    """``repr(value)`` in code sct transforms (``str_as_numpy``)."""
+    return repr(numpy_view(value))
+
+
+def ascii_as_numpy(value):
+    """``ascii(value)`` in code sct transforms (``str_as_numpy``)."""
+    return ascii(numpy_view(value))
+
+
+def format_as_numpy(value, spec=""):
+    """``format(value, spec)`` in code sct transforms, and a value an f-string shows (``str_as_numpy``)."""
+    return format(numpy_view(value), spec)
+
+
+def text_operand(value):
+    """A value shown by ``"%s" % v``, ``"{}".format(v)`` or ``print(v)`` in code sct transforms: a dlarray
+    as the numpy array or scalar it stands for (``str_as_numpy``); a tuple of values (``"%s %s" % (a, b)``)
+    each so."""
+    if type(value) is tuple:
+        return tuple([numpy_view(v) for v in value])
+    return numpy_view(value)
+
+
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
-# second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type")
-nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy)
+# second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
+# nor does text
+nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy, type_of_field, isinstance_of_field,
+                  isscalar_of_field, field_view, str_as_numpy, repr_as_numpy,
+                  ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 
 def stop_gradient(x):

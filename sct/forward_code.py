@@ -202,7 +202,11 @@ class ForwardCode(EmitPass):
             new = assign(t, call(self.rt("stop_gradient"), [call(self.rt("data_receiver"), [value.value])]))
         elif isinstance(value, gast.Call) and self.type_test(value) is not None:
             # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
+            # (str / repr / format of one: numpy's text)
             new = assign(t, call(self.rt(self.type_test(value)), value.args, value.keywords))
+        elif t not in self.act.active and self.text_operands(value) is not None:
+            # f"{v}", "%s" % v, "{}".format(v) of such a dlarray: numpy's text
+            new = assign(t, self.text_operands(value))
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):
@@ -226,22 +230,12 @@ class ForwardCode(EmitPass):
         return out
 
     def type_test(self, value: gast.Call):
-        """The runtime function a type test of the user's code is run by (``isinstance``, one-argument
-        ``type``, ``np.isscalar``; None for other calls and for the runtime's own code, which knows
-        what it is given): generated code holds traced arguments as numpy arrays but the dlarrays
-        in their containers as dlarrays, so the tests answer for both as numpy does."""
-        module = getattr(getattr(self.act.resolver, "fn", None), "__module__", "") or ""
-        if module.startswith("sct.runtime.") or value.keywords or \
-                any(isinstance(a, gast.Starred) for a in value.args):
-            return None
-        obj = self.act.call_info(value).obj
-        if obj is isinstance and len(value.args) == 2:
-            return "isinstance_as_numpy"
-        if obj is type and len(value.args) == 1:
-            return "type_as_numpy"
-        if obj is np.isscalar and len(value.args) == 1:
-            return "isscalar_as_numpy"
-        return None
+        """(module-level ``type_test``, which forward mode's code shares: sct/tangent.py)"""
+        return type_test(self.act, value)
+
+    def text_operands(self, value):
+        """(module-level ``text_operands``, which forward mode's code shares: sct/tangent.py)"""
+        return text_operands(self.act, self.rt, value)
 
     def forward_vjp_call(self, s: gast.Assign, t: str, depth: int) -> List:
         """A call differentiated through its pair: get the pair and run its forward, recording
@@ -314,3 +308,92 @@ class ForwardCode(EmitPass):
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
+
+
+def type_test(act, value: gast.Call):
+    """The runtime function a type test of the user's code is run by (``isinstance``, one-argument
+    ``type``, ``np.isscalar``; None for other calls and for the runtime's own code, which knows
+    what it is given): generated code holds traced arguments as numpy arrays but the dlarrays
+    in their containers as dlarrays, so the tests answer for both as numpy does."""
+    module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
+    if module.startswith("sct.runtime.") or value.keywords or \
+            any(isinstance(a, gast.Starred) for a in value.args):
+        return None
+    obj = act.call_info(value).obj
+    field = bool(value.args) and _object_field(act, value.args[0])
+    if obj is isinstance and len(value.args) == 2:
+        return "isinstance_of_field" if field else "isinstance_as_numpy"
+    if obj is type and len(value.args) == 1:
+        return "type_of_field" if field else "type_as_numpy"
+    if obj is np.isscalar and len(value.args) == 1:
+        return "isscalar_of_field" if field else "isscalar_as_numpy"
+    # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
+    if obj is str and len(value.args) == 1:
+        return "str_as_numpy"
+    if obj is repr and len(value.args) == 1:
+        return "repr_as_numpy"
+    if obj is ascii and len(value.args) == 1:
+        return "ascii_as_numpy"
+    if obj is format and len(value.args) in (1, 2):
+        return "format_as_numpy"
+    return None
+
+def text_operands(act, rt, value):
+    """``value`` (an f-string, ``"..." % v`` or ``"...".format(v, ...)``) with the values it shows
+    passed through ``rt.text_operand`` (a dlarray held in an argument's container shown as the numpy
+    array or scalar it stands for, as ``type_test``'s functions answer); None where ``value`` is none
+    of them or this is the runtime's own code."""
+    module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
+    if module.startswith("sct.runtime."):
+        return None
+
+    def shown(v):
+        if isinstance(v, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple)):
+            return call(rt("text_operand"), [v])
+        return v
+
+    def is_text(node):
+        return isinstance(node, gast.Constant) and isinstance(node.value, str)
+    if isinstance(value, gast.JoinedStr):
+        if not any(isinstance(v, gast.FormattedValue) for v in value.values):
+            return None
+        new = copy.deepcopy(value)
+        for v in new.values:
+            if isinstance(v, gast.FormattedValue):
+                v.value = shown(v.value)
+        return new
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mod) and is_text(value.left):
+        return gast.BinOp(left=value.left, op=value.op, right=shown(value.right))
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr == "format" and is_text(value.func.value) and \
+            not any(isinstance(a, gast.Starred) for a in value.args) and \
+            all(k.arg is not None for k in value.keywords):
+        return gast.Call(func=value.func, args=[shown(a) for a in value.args],
+                         keywords=[gast.keyword(arg=k.arg, value=shown(k.value)) for k in value.keywords])
+    return None
+
+
+def _object_field(act, node) -> bool:
+    """Is ``node`` a name bound once to ``m.s``, a field of an object argument ``m`` (a dataclass's, a
+    class's: generated code reads it as the dlarray it is) that the function never binds again nor sets a
+    field of?  A 0-d dlarray there is a 0-d array in Python's object (``type(m.s)`` ndarray), not the numpy
+    scalar an item or a reduction of an array is (was: ``isinstance(m.s, np.ndarray)`` False, another branch)."""
+    if not isinstance(node, gast.Name) or not hasattr(act, "_single_defs"):
+        return False
+    defs = act._single_defs()
+    found = defs.get(node.id, ())
+    if len(found) != 1 or not isinstance(found[0], gast.Attribute) or not isinstance(found[0].value, gast.Name):
+        return False
+    owner = found[0].value.id
+    kind = getattr(act, "kinds", {}).get(owner)
+    fdef = getattr(act, "fdef", None)
+    if owner in defs or fdef is None or owner not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs} or \
+            not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
+        return False
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
+                not isinstance(n.ctx, gast.Load):
+            return False
+        if isinstance(n, gast.Name) and n.id == owner and not isinstance(n.ctx, (gast.Load, gast.Param)):
+            return False
+    return True

@@ -219,6 +219,20 @@ def _local_ranks(fdef: gast.FunctionDef, kinds: Dict, classify, resolver) -> Dic
         key = node.attr if isinstance(node, gast.Attribute) else \
             node.slice.value if isinstance(node.slice, gast.Constant) else None
         kind = kinds[base.id]
+        if isinstance(kind, tuple) and kind[:1] == ("seq",) and len(kind) > 2 and isinstance(kind[2], tuple) and \
+                isinstance(node, gast.Subscript) and type(key) is int and -len(kind[2]) <= key < len(kind[2]):
+            # p[1] of a list (tuple) argument of arrays, [W, b]: its item's rank, where p is only read by
+            # constant index (no method of p called: p.reverse(), p.pop() change what p[1] is; was: t = p[1][0];
+            # t += v refused as a change of a view, where numpy's t is a number that += rebinds)
+            if base.id not in untouched:
+                untouched[base.id] = _items_only_read(fdef, base.id) and not any(
+                    isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == base.id
+                    for n in gast.walk(fdef))
+            found = kind[2][key]
+            if not (isinstance(found, tuple) and len(found) >= 3 and found[0] in ("dl", "nd") and
+                    isinstance(found[2], int)):
+                return None
+            return found[2] if untouched[base.id] else None
         if key is None or not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
             return None
         if isinstance(node, gast.Subscript) != (kind[0] == "map"):

@@ -399,7 +399,7 @@ def vjp_pair(fn, active, args, kwargs):
         refuse_output_argument(fn, rule, args, kwargs)
         return _primitive_pair(fn, rule, len(args), tuple(kwargs))
     if registry.is_nondifferentiable(fn) or _string_method(fn):
-        return _constant_pair(fn, len(args), tuple(kwargs))
+        return _constant_pair(fn, len(args), tuple(kwargs), text=_string_method(fn))
     if _drawing_with_integers(fn, args, kwargs):
         return _constant_pair(fn, len(args), tuple(kwargs), draw=True)
     raise CompileError(f"no derivative rule for {getattr(fn, '__qualname__', fn)!r}, and it is not "
@@ -1196,21 +1196,24 @@ def _string_method(fn) -> bool:
     return isinstance(fn, types.BuiltinMethodType) and isinstance(getattr(fn, "__self__", None), str)
 
 
-def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = (), draw: bool = False):
+def _constant_pair(fn, count: int, keywords: Tuple[str, ...] = (), draw: bool = False, text: bool = False):
     """The pair of a function without derivative (its adjoints are zero), generated like
     :func:`_primitive_pair`.  ``draw``: a draw without derivative (see :func:`_drawing_with_integers`),
     run through ``rt.effect``, logged once and replayed where a second derivative recomputes the
-    code, as the draws the compiler sees are."""
+    code, as the draws the compiler sees are.  ``text``: a str's method (``"{}".format(v)``), given
+    each value through ``rt.text_operand`` (a dlarray held in an argument's container shown as the numpy
+    array or scalar it stands for, as Python shows it; was the dlarray's display)."""
     params = ", ".join(f"a{i}" for i in range(count))
     kwonly = (", *, " if params else "*, ") + ", ".join(keywords) if keywords else ""
-    passed = ", ".join([f"a{i}" for i in range(count)] + [f"{k}={k}" for k in keywords])
+    shown = (lambda v: f"rt.text_operand({v})") if text else (lambda v: v)
+    passed = ", ".join([shown(f"a{i}") for i in range(count)] + [f"{k}={shown(k)}" for k in keywords])
     zeros = ", ".join(["rt.ZERO"] * count) + ("," if count == 1 else "")
     run = f"rt.effect(op{', ' + passed if passed else ''})" if draw else f"op({passed})"
     source = (f"def op_fwd({params}{kwonly}):\n"
               f"    return {run}, None\n\n\n"
               f"def op_bwd(residuals, grad):\n"
               f"    return ({zeros})\n")
-    return _generated_pair("draw" if draw else "const", fn, None, source, (count, keywords))
+    return _generated_pair("draw" if draw else "text" if text else "const", fn, None, source, (count, keywords))
 
 
 def _integral(v) -> bool:
