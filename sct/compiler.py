@@ -840,7 +840,7 @@ def _builtins_of_generated_code(fn, fdef, inlined, resolver, filename) -> None:
     conflicts = [n for n in shadowed if n in read] + [n for n in bound if n not in shadowed]
     if not conflicts:
         return
-    _refuse_more_reads(fn, fdef, inlined, resolver, filename, conflicts, bound, _name_loads)
+    _refuse_more_reads(fn, [fdef], inlined, resolver, filename, conflicts, bound, _name_loads)
 
 
 def _bound_builtin_calls(fn, generated, inlined, resolver, filename) -> None:
@@ -903,7 +903,7 @@ def _refuse_more_reads(fn, after_trees, inlined, resolver, filename, conflicts, 
         for name, found in count(tree, conflicts).items():
             before[name] += found
     after = dict.fromkeys(conflicts, 0)
-    for tree in (after_trees if isinstance(after_trees, list) else [after_trees]):
+    for tree in after_trees:
         for name, found in count(tree, conflicts).items():
             after[name] += found
     for name in conflicts:

@@ -200,13 +200,13 @@ class ForwardCode(EmitPass):
                 not self.act.user_field(value):
             # dlarray's .data (of anything but an array, refused at run time: the field of an object)
             new = assign(t, call(self.rt("stop_gradient"), [call(self.rt("data_receiver"), [value.value])]))
-        elif isinstance(value, gast.Call) and self.type_test(value) is not None:
+        elif isinstance(value, gast.Call) and (test := self.type_test(value)) is not None:
             # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
             # (str / repr / format of one: numpy's text)
-            new = assign(t, call(self.rt(self.type_test(value)), value.args, value.keywords))
-        elif t not in self.act.active and self.text_operands(value) is not None:
+            new = assign(t, call(self.rt(test), value.args, value.keywords))
+        elif t not in self.act.active and (text := self.text_operands(value)) is not None:
             # f"{v}", "%s" % v, "{}".format(v) of such a dlarray: numpy's text
-            new = assign(t, self.text_operands(value))
+            new = assign(t, text)
         elif isinstance(value, gast.Call):
             info = self.act.call_info(value)
             if self.calls.uses_vjp(s):
@@ -320,13 +320,14 @@ def type_test(act, value: gast.Call):
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj
-    field = bool(value.args) and _object_field(act, value.args[0])
+    # (whether the value tested is an object argument's field, only for a type test: _object_field may
+    # walk the function)
     if obj is isinstance and len(value.args) == 2:
-        return "isinstance_of_field" if field else "isinstance_as_numpy"
+        return "isinstance_of_field" if _object_field(act, value.args[0]) else "isinstance_as_numpy"
     if obj is type and len(value.args) == 1:
-        return "type_of_field" if field else "type_as_numpy"
+        return "type_of_field" if _object_field(act, value.args[0]) else "type_as_numpy"
     if obj is np.isscalar and len(value.args) == 1:
-        return "isscalar_of_field" if field else "isscalar_as_numpy"
+        return "isscalar_of_field" if _object_field(act, value.args[0]) else "isscalar_as_numpy"
     # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
     if obj is str and len(value.args) == 1:
         return "str_as_numpy"

@@ -146,15 +146,15 @@ class TangentTransformer:
             # .data here, a memoryview: `x.data.copy()` an AttributeError, and a test of its type took
             # the other branch than dlfeval's and jvp(mode="transpose")'s
             s.value = value = call(self.rt("data_receiver"), [value.value])
-        if isinstance(value, gast.Call) and type_test(self.act, value) is not None:
+        if isinstance(value, gast.Call) and (test := type_test(self.act, value)) is not None:
             # isinstance / type / np.isscalar (str / repr / format) of a dlarray held in an argument's or a
             # closure's container, as reverse mode's code answers (sct/forward_code.py): numpy's answer (was
             # the dlarray's: `type(m.W[0]) is np.float64` False where Python's is True, another branch)
-            s.value = call(self.rt(type_test(self.act, value)), value.args, value.keywords)
+            s.value = call(self.rt(test), value.args, value.keywords)
             return [s, assign(self.dot(t), call(self.rt("zero_tangent"), [load(t)]))] if t in self.act.active \
                 else [s]
-        if t not in self.act.active and text_operands(self.act, self.rt, value) is not None:
-            s.value = text_operands(self.act, self.rt, value)       # f"{v}", "%s" % v: numpy's text
+        if t not in self.act.active and (text := text_operands(self.act, self.rt, value)) is not None:
+            s.value = text       # f"{v}", "%s" % v: numpy's text
             return [s]
         if t not in self.act.active:
             if isinstance(value, gast.Call) and self.act.call_info(value).kind == CallKind.CREATE:

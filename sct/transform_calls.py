@@ -253,19 +253,19 @@ def _takes_formats(fn) -> bool:
     return "DataFormat" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
 
 
-def _format_position(fn):
-    """The position of ``fn``'s ``DataFormat`` parameter (None: keyword-only or none)."""
+def _given_format(fn, args, kwargs):
+    """``(whether a call of fn like this one gives DataFormat, by keyword or by position; its value)``."""
     code = fn.__code__
     names = code.co_varnames[:code.co_argcount]
-    return names.index("DataFormat") if "DataFormat" in names else None
+    position = names.index("DataFormat") if "DataFormat" in names else None
+    if position is not None and len(args) > position:
+        return True, args[position]
+    return "DataFormat" in kwargs, kwargs.get("DataFormat")
 
 
 def _format_site(fn, args, kwargs) -> bool:
     """May a call of ``fn`` like this one give ``DataFormat`` (by keyword or by position)?"""
-    if not _takes_formats(fn):
-        return False
-    position = _format_position(fn)
-    return "DataFormat" in kwargs or (position is not None and len(args) > position)
+    return _takes_formats(fn) and _given_format(fn, args, kwargs)[0]
 
 
 def _formatted_call(fn, kwargs, args=()) -> bool:
@@ -275,11 +275,7 @@ def _formatted_call(fn, kwargs, args=()) -> bool:
     the op's rule (which reads the default layout: softmax's gradient along the wrong axis) nor the
     function's source (its formatted branch, ``run_formatted``, runs without a derivative: l2loss's
     gradient was zero) knows the format."""
-    if not _takes_formats(fn):
-        return False
-    position = _format_position(fn)
-    given = args[position] if position is not None and len(args) > position else kwargs.get("DataFormat")
-    return given is not None
+    return _takes_formats(fn) and _given_format(fn, args, kwargs)[1] is not None
 
 
 _FORMATTED_WRAPPERS: "OrderedDict[tuple, Any]" = OrderedDict()
