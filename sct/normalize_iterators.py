@@ -97,10 +97,10 @@ class IteratorCalls(gast.NodeTransformer):
                 # zip(...) and enumerate(...) given to map, max, min, sum or a helper (was: "no derivative
                 # rule for zip"): the generator expression they are, walked once there
                 lazy = (lambda a, lazy=lazy: lazy(a) or any(self.builtin(a, n) for n in ("zip", "enumerate")))
-            node.args = [self.comprehension(self.iterator(a), visit=False) if lazy(a) else a for a in node.args]
+            node.args = [(self.generator(a, "item", "item") or a) if lazy(a) else a for a in node.args]
             for k in node.keywords:
                 if lazy(k.value):
-                    k.value = self.comprehension(self.iterator(k.value), visit=False)
+                    k.value = self.generator(k.value, "item", "item") or k.value
         if self.builtin(node, "enumerate") and not starred and len(node.args) == 1 and \
                 [k.arg for k in node.keywords] == ["start"]:
             node.args = node.args + [node.keywords[0].value]
@@ -214,19 +214,25 @@ class IteratorCalls(gast.NodeTransformer):
                 any(isinstance(a, gast.Starred) for a in value.args):
             return node
         hint = node.targets[0].id
+        node.value = self.generator(value, hint, f"{hint}_item") or value
+        return node
+
+    def generator(self, value, hint: str, single: str):
+        """The generator expression the iterator ``value`` is: ``((a, b) for a, b in zip(xs, ys))`` (names
+        ``hint_0``, ...: taken apart by position as the loops do), ``(v for v in reversed(xs))`` (name
+        ``single``) for reversed and itertools' iterators; None for another call."""
         if self.parts(value):
             fresh = [self.namer.fresh(f"{hint}_{k}") for k in range(self.parts(value))]
             elt = gast.Tuple(elts=[load(n) for n in fresh], ctx=gast.Load())
             target = gast.Tuple(elts=[store(n) for n in fresh], ctx=gast.Store())
-        elif self.builtin(value, "reversed") and len(value.args) == 1 or self.itertools_call(value):
-            fresh = self.namer.fresh(f"{hint}_item")
+        elif self.reversal(value) or self.itertools_call(value):
+            fresh = self.namer.fresh(single)
             elt, target = load(fresh), store(fresh)
         else:
-            return node
-        node.value = self.comprehension(self.located(gast.GeneratorExp(
+            return None
+        return self.comprehension(self.located(gast.GeneratorExp(
             elt=elt, generators=[gast.comprehension(target=target, iter=value, ifs=[], is_async=0)]), value),
             visit=False)
-        return node
 
     def visit_Lambda(self, node):
         self.generic_visit(node)
