@@ -993,6 +993,11 @@ def _located(exc: Exception, function=None) -> Exception:
     elif isinstance(exc, SctError):
         error = EvaluationError(f"{_clean(str(exc))} (at `{text}`)", filename, lineno)
     else:
+        if isinstance(exc, NameError):      # (a local sct renamed: the user's name)
+            from .compiler import RENAMED_LOCALS
+            for (where, new), old in list(RENAMED_LOCALS.items()):
+                if where == filename:
+                    exc = type(exc)(re.sub(rf"'{new}'", f"'{old}'", str(exc)))
         phase = "computing the gradient of" if "dlgradient" in generated_name or \
             generated_name.endswith("_bwd") else "evaluating"
         error = evaluation_error_from(

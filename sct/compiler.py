@@ -16,7 +16,7 @@ import threading
 import types
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import gast
 import numpy as np
@@ -398,6 +398,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
+    RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     unroll_loops_around(fdef, unroll)                                           # sct/unroll.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
@@ -700,6 +701,10 @@ def _other_parameters(fdef) -> set:
 #: ``zip(...)``, unrolled ``range``...), meaning Python's own
 _GENERATED_BUILTINS = ("len", "zip", "range", "slice", "set", "list", "tuple", "min", "hasattr")
 
+
+#: {(the user's file, a fresh name): the user's name} of the locals renamed by _rename_builtin_locals,
+#: so that Python's message about one (UnboundLocalError) names it as the user wrote it
+RENAMED_LOCALS: Dict[Tuple[str, str], str] = {}
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef, gast.ListComp, gast.SetComp,
            gast.DictComp, gast.GeneratorExp)
