@@ -193,7 +193,9 @@ class CallLowering(EmitPass):
             signature = inspect.signature(callee)
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
-            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: {exc}", "call")
+            text = str(exc)         # (in Python's words: "got multiple values for argument 'w'")
+            self.fail(s, f"this call does not match {getattr(callee, '__qualname__', callee)}: "
+                         f"{'got ' if text.startswith('multiple values') else ''}{text}", "call")
         params = list(signature.parameters.values())
         kwonly = [p for p in params if p.kind == p.KEYWORD_ONLY]
         by_position = any(p.name in bound.arguments and self.act.is_active(bound.arguments[p.name])

@@ -33,7 +33,7 @@ from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
 from .ir import call, const, dotted_name, walk_no_defs, walk_nodes
 from .naming import Namer
-from .normalize_exprs import UNSUPPORTED, Expressions
+from .normalize_exprs import UNSUPPORTED, Expressions, static_keyword_dicts
 from .normalize_generators import changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
 from .normalize_iterators import CONSUMERS, IteratorCalls, ITERATORS, ITERTOOLS_NAMES
@@ -687,6 +687,7 @@ class Normalizer(Statements, Loops, Expressions):
 
     # --- entry ---------------------------------------------------------------------------
     def run(self) -> gast.FunctionDef:
+        static_keyword_dicts(self.fdef, self.is_builtin)      # f(a, **{"k": v}) -> f(a, k=v) (sct/normalize_exprs.py)
         body = [s for s in self.fdef.body
                 if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         raised_checks: List = []

@@ -13,7 +13,7 @@ from typing import List
 import gast
 import numpy as np
 
-from .ir import assign, call, const, load, node_key, store, walk_nodes
+from .ir import assign, call, const, load, node_key, statements_no_defs, store, walk_nodes
 
 BINOP_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
@@ -583,3 +583,100 @@ def _one_output_ufunc(func) -> bool:
     target = getattr(numpy, func.attr, None)
     return isinstance(target, numpy.ufunc) and target.nout == 1
 
+
+
+# --- ** of a dict whose keys the code shows ------------------------------------------------------
+
+def _static_dict_items(node, is_builtin):
+    """``[(key, value expression)]`` of a dict display of distinct identifier keys (``{"k": v}``) or
+    of a ``dict(k=v)`` call of the builtin; None for any other expression."""
+    import keyword
+    if isinstance(node, gast.Dict):
+        if not all(isinstance(k, gast.Constant) and isinstance(k.value, str) for k in node.keys):
+            return None
+        items = [(k.value, v) for k, v in zip(node.keys, node.values)]
+    elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "dict" and \
+            not node.args and all(k.arg is not None for k in node.keywords) and is_builtin("dict"):
+        items = [(k.arg, k.value) for k in node.keywords]
+    else:
+        return None
+    keys = [k for k, _ in items]
+    if len(set(keys)) != len(keys) or not all(k.isidentifier() and not keyword.iskeyword(k) for k in keys):
+        return None
+    return items
+
+
+def static_keyword_dicts(fdef, is_builtin) -> None:
+    """``f(a, **{"k": v})`` and ``f(a, **d)``, where ``d`` is a name bound once in ``fdef`` (by
+    ``d = {"k": v, ...}`` or ``d = dict(k=v, ...)``) and read only as ``**d`` or ``d["k"]``, written
+    as Python binds them: ``f(a, k=v)``, ``f(a, k=d["k"])``.  The keys are then the call's own, so a
+    function taking them as keyword-only parameters or ``**kwargs`` can be called so (was refused:
+    the keys of any other ``**`` are known only when it runs, and sct passes them by position,
+    ``splatted_call``).  A call whose other keywords repeat a key is left as written (Python's
+    TypeError, raised where it runs)."""
+    for _ in range(3):          # (again where one made another known: d2 = dict(**d))
+        if not _static_keywords(fdef, is_builtin):
+            return
+
+
+def _static_keywords(fdef, is_builtin) -> bool:
+    """One round of static_keyword_dicts; whether it rewrote a call."""
+    calls = [n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
+             any(k.arg is None for k in n.keywords)]
+    if not calls:
+        return False
+    bound: dict = {}            # name -> its binding nodes (a def, an import, a global statement: None)
+    splats, subscripts, assigns = set(), set(), {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            bound.setdefault(n.id, []).append(n)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            bound.setdefault(n.name, []).extend([None, None])
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            for al in n.names:
+                bound.setdefault((al.asname or al.name).split(".")[0], []).extend([None, None])
+        elif isinstance(n, (gast.Global, gast.Nonlocal)):
+            for name in n.names:
+                bound.setdefault(name, []).extend([None, None])
+        elif type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            for name in (getattr(n, "name", None), getattr(n, "rest", None)):
+                if isinstance(name, str):
+                    bound.setdefault(name, []).extend([None, None])
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) \
+                and isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
+            subscripts.add(id(n.value))
+        if isinstance(n, gast.Call):
+            splats.update(id(k.value) for k in n.keywords if k.arg is None and isinstance(k.value, gast.Name))
+    for st in statements_no_defs(fdef):     # (bound in fdef's own scope: a nested def's is its own)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            assigns[id(st.targets[0])] = st
+    known: dict = {}            # name -> its keys
+    for name, nodes in bound.items():
+        if len(nodes) == 1 and nodes[0] is not None and id(nodes[0]) in assigns:
+            items = _static_dict_items(assigns[id(nodes[0])].value, is_builtin)
+            if items is not None:
+                known[name] = [k for k, _ in items]
+    for n in walk_nodes(fdef):      # any other read of it (an alias, a method call, {**d}): not known
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in known and \
+                id(n) not in splats and id(n) not in subscripts:
+            del known[n.id]
+    changed = False
+    for node in calls:
+        keywords, expanded = [], False
+        for k in node.keywords:
+            if k.arg is None and isinstance(k.value, gast.Name) and k.value.id in known:
+                keywords += [gast.copy_location(gast.keyword(arg=key, value=gast.copy_location(gast.Subscript(
+                    value=load(k.value.id), slice=const(key), ctx=gast.Load()), k.value)), k.value)
+                    for key in known[k.value.id]]
+                expanded = True
+            elif k.arg is None and _static_dict_items(k.value, is_builtin) is not None:
+                keywords += [gast.copy_location(gast.keyword(arg=key, value=value), value)
+                             for key, value in _static_dict_items(k.value, is_builtin)]
+                expanded = True
+            else:
+                keywords.append(k)
+        named = [k.arg for k in keywords if k.arg is not None]
+        if expanded and len(set(named)) == len(named):
+            changed = True
+            node.keywords = keywords
+    return changed
