@@ -376,6 +376,35 @@ def _compile_unrolling(fn, *options) -> Compiled:
             refusal, unroll = error, unroll + (line,)
 
 
+def _known_int(fn, fdef, bounds: Dict[str, int]):
+    """``known(name)`` for sct/unroll.py: the int a global or closure value of ``fn`` that ``fdef`` does
+    not bind holds (``for k in range(STEPS)``), recorded in ``bounds`` (the compiled code is guarded on
+    it); None for any other name."""
+    code = fn.__code__
+    bound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
+        {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef, gast.ClassDef))} | \
+        {(al.asname or al.name).split(".")[0] for n in walk_nodes(fdef) if isinstance(n, (gast.Import, gast.ImportFrom))
+         for al in n.names} | set(code.co_varnames) | set(code.co_cellvars)
+
+    def known(name: str):
+        if name in bound:
+            return None
+        if name in code.co_freevars:
+            try:
+                value = fn.__closure__[code.co_freevars.index(name)].cell_contents
+            except ValueError:
+                return None
+        elif isinstance(getattr(fn, "__globals__", None), dict) and name in fn.__globals__:
+            value = fn.__globals__[name]
+        else:
+            return None
+        if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            return None
+        bounds[name] = int(value)
+        return int(value)
+    return known
+
+
 def _range_is_builtin(fn, code) -> bool:
     """Does ``range`` in ``fn`` name Python's own (sct/unroll.py writes ``for i in range(3)`` out as
     i = 0, 1, 2)?  Not where ``fn`` binds the name (a parameter, a local, a closure's) or its module
@@ -399,7 +428,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
-    unroll_loops_around(fdef, unroll)                                           # sct/unroll.py
+    bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
+    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
     inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
     inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
@@ -425,6 +455,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         # so guard it here; a global `range` defined after the first call ran the old steps (was: Python's
         # one step of a shadowing range, sct's three of the builtin's, a wrong value and gradient)
         resolver.resolve_name("range")
+        for name in bounds:         # (range(STEPS): STEPS rebound recompiles)
+            resolver.resolve_name(name)
     for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
         resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles

@@ -227,9 +227,11 @@ class EmitPasses:
                 if site.in_loop:
                     with refused_site(site.line):
                         gen.fail(site.stmt, "a gradient computed inside a loop cannot be differentiated "
-                                 "again unless the loop is `for i in range(n)` (Python's own range) with a constant n of at most "
-                                 "64 steps and no break, continue or return (sct writes it out step by step): "
-                                 "compute it after the loop, or pass EnableHigherDerivatives=False",
+                                 "again unless the loop is `for i in range(n)` (Python's own range) with n a literal int, "
+                                 "or a global or closure int, of at most 64 steps and no break, continue or return "
+                                 "(sct writes it out step by step; an int argument is not known when it compiles: "
+                                 "make it a global or a closure value): compute it after the loop, or pass "
+                                 "EnableHigherDerivatives=False",
                                  "dlgradient")
                 gen.checks.check_arguments_kept(site)
                 gen.checks.check_outside_writes(site)

@@ -4,7 +4,7 @@ A ``dlgradient`` inside a loop whose result a later ``dlgradient`` differentiate
 gradient descent differentiated through, as in meta-learning) has no second-order sweep in a loop
 (sct/reverse.py refuses it); written out step by step the same code has one per step.  Where every
 loop around such a site is ``for name in range(a[, b[, c]])`` with constant integer bounds, at most
-``MAX_TRIPS`` steps, and a body Python runs to its end each time (no ``break``, ``continue``,
+``MAX_TRIPS`` steps (a literal, or a global or closure int the compiled code is guarded on), and a body Python runs to its end each time (no ``break``, ``continue``,
 ``return`` or ``yield`` of its own), the loop is replaced by its body once per step, each after
 ``name = value``: what Python runs, in the same order.  Anything else is left to the refusal.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import gast
 
@@ -43,15 +43,16 @@ def site_line_of(error) -> Optional[int]:
     return getattr(error, "loop_site_line", None)
 
 
-def unroll_loops_around(fdef, lines) -> None:
+def unroll_loops_around(fdef, lines, known: Optional[Callable[[str], Optional[int]]] = None) -> None:
     """Write out the loops of ``fdef`` around each of ``lines`` (the lines of the sites), in place;
-    NotUnrolled where none holds one of them or one of them cannot be."""
+    NotUnrolled where none holds one of them or one of them cannot be.  ``known(name)``: the int a
+    bound of ``range`` written as a name stands for (a global's, a closure's), else None."""
     for line in lines:
-        if not _unroll(fdef.body, line):
+        if not _unroll(fdef.body, line, known):
             raise NotUnrolled(line)
 
 
-def _unroll(body: List, line: int) -> bool:
+def _unroll(body: List, line: int, known=None) -> bool:
     """Unroll the loops in ``body`` whose lines hold ``line``; whether one was found."""
     found = False
     i = 0
@@ -60,12 +61,12 @@ def _unroll(body: List, line: int) -> bool:
         if isinstance(s, _DEFS) or not _holds(s, line):
             i += 1
             continue
-        if not hasattr(s, "body") and _unroll_comprehensions(s, line):
+        if not hasattr(s, "body") and _unroll_comprehensions(s, line, known):
             found = True
             i += 1
             continue
         if isinstance(s, (gast.For, gast.AsyncFor, gast.While)):
-            steps = _steps(s)
+            steps = _steps(s, known)
             if steps is None:
                 raise NotUnrolled(line)
             out: List = []
@@ -80,9 +81,9 @@ def _unroll(body: List, line: int) -> bool:
             if isinstance(block, list):
                 for part in block:
                     if isinstance(part, (gast.ExceptHandler, gast.match_case)):
-                        found = _unroll(part.body, line) or found
+                        found = _unroll(part.body, line, known) or found
                 if block and isinstance(block[0], gast.stmt):
-                    found = _unroll(block, line) or found
+                    found = _unroll(block, line, known) or found
         i += 1
     return found
 
@@ -92,27 +93,43 @@ def _holds(s, line: int) -> bool:
     return getattr(s, "lineno", None) is not None and end is not None and s.lineno <= line <= end
 
 
-def _steps(loop) -> Optional[range]:
+def _steps(loop, known=None) -> Optional[range]:
     """The values of a ``for name in range(constants)`` loop that Python runs to the end of its body
     each time, else None."""
     if not (isinstance(loop, gast.For) and isinstance(loop.target, gast.Name) and not loop.orelse):
         return None
-    steps = _constant_range(loop.iter)
+    steps = _constant_range(loop.iter, known)
     if steps is None or _leaves_early(loop.body):
         return None
     return steps
 
 
-def _constant_range(it) -> Optional[range]:
-    """``range(constants)`` of at most MAX_TRIPS values, written so; else None."""
+def _constant_range(it, known=None) -> Optional[range]:
+    """``range(constants)`` of at most MAX_TRIPS values, written so (or as names ``known`` knows); else
+    None."""
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and
             not it.keywords and 1 <= len(it.args) <= 3):
         return None
-    bounds = [constant_int(a) for a in it.args]
+    bounds = [_int_of(a, known) for a in it.args]
     if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
         return None
     steps = range(*bounds)
     return steps if len(steps) <= MAX_TRIPS else None
+
+
+_INT_OPS = {gast.Add: int.__add__, gast.Sub: int.__sub__, gast.Mult: int.__mul__, gast.FloorDiv: int.__floordiv__}
+
+
+def _int_of(node, known) -> Optional[int]:
+    """The int ``node`` is: a literal, a name ``known`` knows, or ``+ - * //`` of those (``steps + 1``)."""
+    if isinstance(node, gast.Name):
+        return known(node.id) if known is not None else None
+    if isinstance(node, gast.BinOp) and type(node.op) in _INT_OPS:
+        a, b = _int_of(node.left, known), _int_of(node.right, known)
+        if a is None or b is None or (isinstance(node.op, gast.FloorDiv) and b == 0):
+            return None
+        return _INT_OPS[type(node.op)](a, b)
+    return constant_int(node)
 
 
 def _leaves_early(body: List) -> bool:
@@ -132,7 +149,7 @@ def _leaves_early(body: List) -> bool:
     return False
 
 
-def _unroll_comprehensions(stmt, line: int) -> bool:
+def _unroll_comprehensions(stmt, line: int, known=None) -> bool:
     """Write out, in the simple statement ``stmt``, each list comprehension ``[e for i in range(3)]``
     around ``line`` as the list ``[e(i=0), e(i=1), e(i=2)]`` (Python evaluates the items in that
     order; the comprehension's ``i`` is its own, so nothing outside reads it): the Hessian rows
@@ -151,7 +168,7 @@ def _unroll_comprehensions(stmt, line: int) -> bool:
             gen = node.generators[0]
             if gen.ifs or getattr(gen, "is_async", 0) or not isinstance(gen.target, gast.Name):
                 return node
-            steps = _constant_range(gen.iter)
+            steps = _constant_range(gen.iter, known)
             if steps is None or any(isinstance(n, _SCOPES) for n in gast.walk(node.elt)):
                 return node
             name = gen.target.id

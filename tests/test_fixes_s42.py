@@ -93,3 +93,83 @@ def test_double_star_of_a_global_named_like_a_nested_local_is_not_read_as_it():
     # the nested def's cfg is its own: the call reads the global {"scale": 2.0}, by position
     with pytest.raises(sct.EvaluationError, match="keyword-only"):
         dlfeval(_nested_scope, dlarray(np.array([0.4, -0.7, 1.3])), np.zeros(3))
+
+
+# --- a few steps of gradient descent differentiated through, the step count a global or closure int ---
+
+INNER_STEPS = 3
+
+
+def _inner_loss(p, x, y):
+    return np.mean((x @ p - y) ** 2)
+
+
+def _maml_global(w, x, y):
+    p = w * 1.0
+    for _ in range(INNER_STEPS):
+        g = dlgradient(_inner_loss(p, x, y), p, EnableHigherDerivatives=True)
+        p = p - 0.1 * g
+    outer = _inner_loss(p, x, y)
+    return outer, dlgradient(outer, w)
+
+
+def _maml_closure(steps):
+    def maml(w, x, y):
+        p = w * 1.0
+        for _ in range(1, steps + 1):
+            g = dlgradient(_inner_loss(p, x, y), p, EnableHigherDerivatives=True)
+            p = p - 0.1 * g
+        outer = _inner_loss(p, x, y)
+        return outer, dlgradient(outer, w)
+    return maml
+
+
+def _maml_plain(w, x, y, steps):
+    p = w
+    for _ in range(steps):
+        r = x @ p - y
+        p = p - 0.1 * (2 * x.T @ r / r.size)
+    return np.mean((x @ p - y) ** 2)
+
+
+def _maml_data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
+
+
+@pytest.mark.parametrize("steps", [3, 2, 5])
+def test_steps_of_a_global_int_are_written_out_and_guarded(steps, monkeypatch):
+    # was refused: "a gradient computed inside a loop cannot be differentiated again unless ... a constant n"
+    from gradcheck import numerical_gradient
+    monkeypatch.setitem(globals(), "INNER_STEPS", steps)
+    w, x, y = _maml_data()
+    for run in (dlfeval, lambda f, *a: sct.accelerate(f)(*a)):
+        v, g = run(_maml_global, dlarray(w), x, y)
+        np.testing.assert_allclose(np.asarray(v), _maml_plain(w, x, y, steps), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g), numerical_gradient(lambda w_: _maml_plain(w_, x, y, steps), [w], 0),
+                                   rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_steps_of_a_closure_int_are_written_out(steps):
+    from gradcheck import numerical_gradient
+    w, x, y = _maml_data()
+    v, g = dlfeval(_maml_closure(steps), dlarray(w), x, y)
+    np.testing.assert_allclose(np.asarray(v), _maml_plain(w, x, y, steps), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g), numerical_gradient(lambda w_: _maml_plain(w_, x, y, steps), [w], 0),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_steps_of_an_int_argument_still_refused_saying_what_to_do():
+    def maml(w, x, y, steps):
+        p = w * 1.0
+        for _ in range(steps):
+            g = dlgradient(_inner_loss(p, x, y), p, EnableHigherDerivatives=True)
+            p = p - 0.1 * g
+        outer = _inner_loss(p, x, y)
+        return outer, dlgradient(outer, w)
+    w, x, y = _maml_data()
+    with pytest.raises(sct.CompileError, match="make it a global or a closure value"):
+        dlfeval(maml, dlarray(w), x, y, 3)
+    with pytest.raises(sct.CompileError, match="at most 64 steps"):
+        dlfeval(_maml_closure(65), dlarray(w), x, y)
