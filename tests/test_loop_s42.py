@@ -90,3 +90,76 @@ def test_forward_added_to_a_layer_class_later_is_used(unroll, monkeypatch):
     assert_close(predict(net, X).data, np.tanh((X @ W1.T + b1) * a))
     del ns["Scale"].forward
     check(np.tanh)
+
+
+# --- finding 2: editing the gradients of part of the parameters per key was refused ------------------
+# `g = dlgradient(loss, params["dec"])` then `for k in g: g[k] = g[k] + wd * params["dec"][k]` (weight
+# decay on the layers being trained, the README's idiom) was refused as "writing into g[...] while a
+# for loop walks g": the compiler knew the gradients of a whole dict argument are a dict, not those of
+# an item of one, so it took the loop's sequence for g itself.  The same edit of `dlgradient(loss,
+# params)` ran.
+
+def _mlp(p, x):
+    h = np.tanh(x @ p["enc"]["w"].T + p["enc"]["b"])
+    return h @ p["dec"]["w"].T + p["dec"]["b"]
+
+
+def _decay_item(p, x, t, wd):
+    loss = np.mean((_mlp(p, x) - t) ** 2)
+    g = dlgradient(loss, p["dec"])
+    for k in g:
+        g[k] = g[k] + wd * p["dec"][k]
+    return loss, g
+
+
+def _decay_name(p, x, t, wd):
+    dec = p["dec"]
+    loss = np.mean((_mlp(p, x) - t) ** 2)
+    g = dlgradient(loss, dec)
+    for k in g:
+        g[k] = np.clip(g[k], -0.1, 0.1) + wd * dec[k]
+    return loss, g
+
+
+def _decay_nested(p, x, t, wd):
+    loss = np.mean((x @ p["layers"][1]["w"].T - t) ** 2)
+    g = dlgradient(loss, p["layers"][1])
+    for k in g:
+        g[k] = g[k] * 2 + wd
+    return loss, g
+
+
+@pytest.mark.parametrize("fun", [_decay_item, _decay_name])
+def test_gradients_of_an_item_edited_per_key_in_a_training_loop(fun):
+    x = RNG.standard_normal((6, 3))
+    t = RNG.standard_normal((6, 2))
+    P = {"enc": {"w": RNG.standard_normal((4, 3)), "b": RNG.standard_normal(4)},
+         "dec": {"w": RNG.standard_normal((2, 4)), "b": RNG.standard_normal(2)}}
+    p = {l: {k: dlarray(v.copy()) for k, v in d.items()} for l, d in P.items()}
+    q = {l: dict(d) for l, d in P.items()}
+    clip = fun is _decay_name
+    for it in range(4):
+        wd = 0.01 * (it + 1)
+        loss, g = dlfeval(fun, p, x, t, wd)
+        assert list(g) == ["w", "b"]
+        assert_close(loss.data, np.mean((_mlp(q, x) - t) ** 2), what="loss")
+        expected = {}
+        for k in ("w", "b"):
+            def plain(v, k=k):
+                return np.mean((_mlp({"enc": q["enc"], "dec": dict(q["dec"], **{k: v})}, x) - t) ** 2)
+            e = numerical_gradient(plain, [q["dec"][k]], 0)
+            expected[k] = (np.clip(e, -0.1, 0.1) if clip else e) + wd * q["dec"][k]
+            assert_close(g[k].data, expected[k], what=f"gradient {k}, step {it}")
+        for k in ("w", "b"):
+            p["dec"][k] = p["dec"][k] - 0.5 * g[k]
+            q["dec"][k] = q["dec"][k] - 0.5 * expected[k]
+
+
+def test_gradients_of_a_nested_item_edited_per_key():
+    x = RNG.standard_normal((5, 3))
+    t = RNG.standard_normal((5, 2))
+    w = RNG.standard_normal((2, 3))
+    p = {"layers": [{"w": dlarray(RNG.standard_normal((2, 3)))}, {"w": dlarray(w.copy())}]}
+    loss, g = dlfeval(_decay_nested, p, x, t, 0.25)
+    expected = numerical_gradient(lambda v: np.mean((x @ v.T - t) ** 2), [w], 0)
+    assert_close(g["w"].data, expected * 2 + 0.25)
