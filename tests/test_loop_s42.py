@@ -163,3 +163,64 @@ def test_gradients_of_a_nested_item_edited_per_key():
     loss, g = dlfeval(_decay_nested, p, x, t, 0.25)
     expected = numerical_gradient(lambda v: np.mean((x @ v.T - t) ** 2), [w], 0)
     assert_close(g["w"].data, expected * 2 + 0.25)
+
+
+# --- finding 3: a dict whose size the loop walking it changes ran on -------------------------------
+# Python's dict iterator raises RuntimeError("dictionary changed size during iteration") at the next
+# item (or the loop's end) once the body adds or removes a key; sct walks a list of the keys taken
+# before the body runs, so `for k in g: g[k + "_sq"] = g[k] ** 2` (a gradient dict) and `d.pop(k)`,
+# `d.setdefault(...)`, `d.update(...)` returned numbers where the same function raises in Python.
+
+_RESIZING_BODIES = {
+    "new key": 'd[k + "_sq"] = d[k] ** 2',
+    "new constant key": 'd["c"] = x * 3',
+    "pop": "d.pop(k)",
+    "setdefault": 'd.setdefault("z", x)',
+    "update": 'd.update({"z": x})',
+}
+
+
+def _dict_loop(ns, cell, loop, body, rest=""):
+    cell(f"""
+    def f(x):
+        d = {{"a": x, "b": x * 2}}
+        {loop}
+            {body}
+            {rest}
+        y = sum(np.sum(v) for v in d.values())
+        return y, dlgradient(y, x)
+
+    def plain(x):
+        d = {{"a": x, "b": x * 2}}
+        {loop}
+            {body}
+            {rest}
+        return sum(np.sum(v) for v in d.values())
+    """)
+    return ns["f"], ns["plain"]
+
+
+@pytest.mark.parametrize("body", sorted(_RESIZING_BODIES))
+@pytest.mark.parametrize("loop", ["for k in d:", "for i, k in enumerate(d):"])
+def test_a_dict_resized_while_a_loop_walks_it_raises_as_in_python(loop, body):
+    ns, cell = notebook("__nb_s42_resize__")
+    f, plain = _dict_loop(ns, cell, loop, _RESIZING_BODIES[body])
+    x = np.array([0.3, -1.2, 2.0])
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        plain(x)
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        dlfeval(f, dlarray(x))
+
+
+@pytest.mark.parametrize("body, rest", [
+    ('d["a"] = d["a"] * d[k]', ""),                                      # an existing key: no change of size
+    ('if k == "b":', '    d["new"] = x * 5\n            break'),           # left right after the change
+    ("d[k] = np.sin(d[k])", ""),                                         # the loop's own key
+])
+def test_a_loop_that_keeps_the_dict_size_runs(body, rest):
+    ns, cell = notebook("__nb_s42_resize_ok__")
+    f, plain = _dict_loop(ns, cell, "for k in d:", body, rest)
+    x = np.array([0.3, -1.2, 2.0])
+    y, g = dlfeval(f, dlarray(x))
+    assert_close(y.data, plain(x))
+    assert_close(g.data, numerical_gradient(plain, [x], 0))
