@@ -21,7 +21,7 @@ class Loops:
         if s.orelse:       # (lower_loop_else rewrote them before)
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
-        resized = _resized_walk(s, self._builtin_named)
+        resized = _resized_walk(s, self._builtin_named, getattr(self, "fdef", None))
         s, check = _items_by_key(s, self.rt_name)
         if check is not None:
             self.block([check], out)
@@ -934,11 +934,12 @@ _RESIZING_METHODS = frozenset({"setdefault", "update", "pop", "popitem", "clear"
                                "__ior__"})
 
 
-def _resized_walk(s: gast.For, builtin_named=None) -> Optional[str]:
+def _resized_walk(s: gast.For, builtin_named=None, fdef=None) -> Optional[str]:
     """The name ``d`` of a for loop over ``d``, ``d.keys()``, ``d.values()`` or ``d.items()`` whose body may
     change the size of ``d`` (a write ``d[key] = ...`` by another key than the loop's own, ``del d[...]``,
-    ``d.pop(...)``, ``d.setdefault(...)``, ``d.update(...)``, ``d |= ...``), where Python raises
-    RuntimeError at the next item; None for any other loop (or one whose body binds ``d`` again)."""
+    ``d.pop(...)``, ``d.setdefault(...)``, ``d.update(...)``, ``d |= ...``; through ``d`` or a second name
+    bound to it, ``h = d``, anywhere in ``fdef``), where Python raises RuntimeError at the next item; None
+    for any other loop (or one whose body binds ``d`` again)."""
     it, target = s.iter, s.target
     own = None
     if builtin_named is not None and builtin_named(it, "enumerate") and len(it.args) >= 1 and \
@@ -958,18 +959,30 @@ def _resized_walk(s: gast.For, builtin_named=None) -> Optional[str]:
             own = target.elts[0].id
     else:
         return None
+    names = {name}                      # d and the names bound to it (h = d, d = h: either way)
+    pairs = [(t.id, n.value.id) for n in (walk_nodes(fdef) if fdef is not None else ())
+             if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name)
+             for t in n.targets if isinstance(t, gast.Name)]
+    grown = True
+    while grown:
+        grown = False
+        for a, b in pairs:
+            if (a in names) != (b in names):
+                names |= {a, b}
+                grown = True
     resized = False
     for n in (n for stmt in s.body for n in gast.walk(stmt)):
         if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load):
             return None                 # d bound again: the loop walks the old one
         if isinstance(n, gast.Name) and own is not None and n.id == own and not isinstance(n.ctx, gast.Load):
             own = None                  # the key bound again: d[k] may be a new key
-        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name:
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in names:
             if isinstance(n.ctx, gast.Del) or isinstance(n.ctx, gast.Store) and not (
                     isinstance(n.slice, gast.Name) and n.slice.id == own):
                 resized = True
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
-                isinstance(n.func.value, gast.Name) and n.func.value.id == name and n.func.attr in _RESIZING_METHODS:
+                isinstance(n.func.value, gast.Name) and n.func.value.id in names and \
+                n.func.attr in _RESIZING_METHODS:
             resized = True
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
             return None

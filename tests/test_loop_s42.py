@@ -224,3 +224,16 @@ def test_a_loop_that_keeps_the_dict_size_runs(body, rest):
     y, g = dlfeval(f, dlarray(x))
     assert_close(y.data, plain(x))
     assert_close(g.data, numerical_gradient(plain, [x], 0))
+
+
+def test_a_dict_resized_through_a_second_name_while_walked_raises_as_in_python():
+    def f(p):
+        y = np.sum(p["a"] ** 2) + np.sum(np.sin(p["b"]))
+        g = dlgradient(y, p)
+        h = g
+        for k in g:
+            h[k + "_2"] = g[k] * 2
+        return y, g
+    x = np.array([0.3, -1.2, 2.0])
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        dlfeval(f, {"a": dlarray(x), "b": dlarray(x)})
