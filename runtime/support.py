@@ -4332,9 +4332,10 @@ nondifferentiable(loop_left)
 
 
 def walk_size(items):
-    """Before a for loop over a dict (or its keys, values or items view) whose body may add or remove
-    keys: the dict's size, which Python's iterator compares at each next() (None for anything else)."""
-    return len(items) if isinstance(items, dict) else None
+    """Before a for loop over a dict (or its keys, values or items view, live) whose body may add or
+    remove keys: the dict's size, which Python's iterator compares at each next() (None for anything
+    else)."""
+    return len(items) if isinstance(items, _DICT_AND_VIEWS) else None
 
 
 def walk_size_kept(items, size, check) -> None:
@@ -4342,8 +4343,11 @@ def walk_size_kept(items, size, check) -> None:
     the body changed the dict's size: sct walks a list of its keys taken before the body runs, so the
     loop ran on (red team loop, dec 5: `for k in g: g[k + "_sq"] = g[k] ** 2`, `d.pop(k)`,
     `d.setdefault(...)` returned numbers where Python raises)."""
-    if check and size is not None and isinstance(items, dict) and len(items) != size:
+    if check and size is not None and isinstance(items, _DICT_AND_VIEWS) and len(items) != size:
         raise RuntimeError("dictionary changed size during iteration")
+
+
+_DICT_AND_VIEWS = (dict, type({}.keys()), type({}.values()), type({}.items()))
 
 
 nondifferentiable(walk_size)

@@ -960,8 +960,14 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None) -> Optional[str]:
     else:
         return None
     names = {name}                      # d and the names bound to it (h = d, d = h: either way)
-    pairs = [(t.id, n.value.id) for n in (walk_nodes(fdef) if fdef is not None else ())
-             if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name)
+    pairs = [(t.id, n.value.id if isinstance(n.value, gast.Name) else n.value.func.value.id)
+             for n in (walk_nodes(fdef) if fdef is not None else ())
+             if isinstance(n, gast.Assign) and (
+                 isinstance(n.value, gast.Name) or
+                 # (a view of it, ks = d.keys(): walked, it changes with d)
+                 isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute) and
+                 n.value.func.attr in ("keys", "values", "items") and isinstance(n.value.func.value, gast.Name)
+                 and not n.value.args and not n.value.keywords)
              for t in n.targets if isinstance(t, gast.Name)]
     grown = True
     while grown:

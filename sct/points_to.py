@@ -950,6 +950,10 @@ class _Values:
         if info.method in ("keys", "items", "values") and receiver and \
                 all(o[0] in ("new", "old") and o[1] in self.gradient_sites for o in receiver):
             return receiver          # a loop over a gradient dict's keys or items (as before its items were known)
+        if info.method == "keys" and receiver and all(o[0] in ("new", "old") and self.is_mapping(o) for o in receiver):
+            # d.keys() of a dict the function made: a view of d, walked as d is (`for k in d.keys(): d[k] =
+            # ...` was refused as a write into what the loop walks, where `for k in d:` ran)
+            return receiver
         if info.method in ("astype", "flatten") and not copy_false and self._array_objects(info, receiver):
             # (numpy's astype and flatten of a numeric array always make a new array: was taken for
             # a view, so `a = x.astype(np.float32); a[1] = v` was refused as a write into x)

@@ -237,3 +237,24 @@ def test_a_dict_resized_through_a_second_name_while_walked_raises_as_in_python()
     x = np.array([0.3, -1.2, 2.0])
     with pytest.raises(RuntimeError, match="changed size during iteration"):
         dlfeval(f, {"a": dlarray(x), "b": dlarray(x)})
+
+
+# --- finding 4: `for k in d.keys(): d[k] = ...` was refused where `for k in d:` ran ------------------
+# d.keys() of a dict the function made was taken for a view holding d's values, so the loop's
+# sequence was taken to hold d, and the write d[k] for a refusal (the gradients of dlgradient had
+# their own rule; a dict built in the function had none).
+
+def test_values_rewritten_per_key_over_keys_view():
+    def f(x):
+        d = {"a": x, "b": np.sin(x)}
+        for k in d.keys():
+            d[k] = d[k] * 3
+        y = np.sum(d["a"] * d["b"])
+        return y, dlgradient(y, x)
+
+    def plain(x):
+        return np.sum(9 * x * np.sin(x))
+    x = np.array([0.3, -1.2, 2.0])
+    y, g = dlfeval(f, dlarray(x))
+    assert_close(y.data, plain(x))
+    assert_close(g.data, numerical_gradient(plain, [x], 0))
