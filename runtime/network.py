@@ -130,6 +130,22 @@ def _own_forward(layer) -> bool:
     return fwd is not Layer.forward
 
 
+def _current_plan(graph):
+    """``graph.plan`` with each layer's ``own_forward`` (its eighth field) as the layer's class has it now.
+    The plan is made when the network is initialized, but a class may be given a ``forward`` of its own
+    later (``Scale.forward = f``, or IPython's autoreload adding the method written into the module to
+    the class in place): forward(net, X) then ran the layer's predict, inside dlfeval and outside it, the
+    value and gradient of the network without the new method (red team loop, dec 5).  One look-up per
+    layer and call; the plan (the runners' cache key) is made again only where a flag changed."""
+    plan = graph.plan
+    for step, layer in zip(plan, graph.layers):
+        if step[7] != _own_forward(layer):
+            plan = tuple(s[:7] + (_own_forward(l),) + s[8:] for s, l in zip(plan, graph.layers))
+            graph.plan = plan
+            break
+    return plan
+
+
 # --- the network -----------------------------------------------------------------------------------
 
 
@@ -738,7 +754,7 @@ def given_runner(net, training, outputs, given_output):
     """The runner of ``_run_given`` (cached; non-differentiable: the runner is what is differentiated,
     found once, as ``network_runner``'s)."""
     graph = net._graph
-    plan = graph.plan
+    plan = _current_plan(graph)
     _check_rows(net, graph, plan)
     wanted = graph.outputs if outputs is None else tuple(outputs)
     if len(plan) > UNROLL_MAX_LAYERS:
@@ -895,7 +911,7 @@ def network_runner(net, training, outputs=None):
     Learnables and State values and number of outputs, so networks of one structure share it; the
     layers themselves are read from the network at each call (a layer replaced keeps its place)."""
     graph = net._graph
-    plan = graph.plan
+    plan = _current_plan(graph)
     _check_rows(net, graph, plan)
     if len(plan) > UNROLL_MAX_LAYERS:
         return run_network_loop

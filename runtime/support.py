@@ -4331,6 +4331,29 @@ def loop_left(held, n, k) -> None:
 nondifferentiable(loop_left)
 
 
+def walk_size(items):
+    """Before a for loop over a dict (or its keys, values or items view, live) whose body may add or
+    remove keys: the dict's size, which Python's iterator compares at each next() (None for anything
+    else)."""
+    return len(items) if isinstance(items, _DICT_AND_VIEWS) else None
+
+
+def walk_size_kept(items, size, check) -> None:
+    """Python's ``RuntimeError`` where a for loop over a dict goes on (the next item, or its end) after
+    the body changed the dict's size: sct walks a list of its keys taken before the body runs, so the
+    loop ran on (red team loop, dec 5: `for k in g: g[k + "_sq"] = g[k] ** 2`, `d.pop(k)`,
+    `d.setdefault(...)` returned numbers where Python raises)."""
+    if check and size is not None and isinstance(items, _DICT_AND_VIEWS) and len(items) != size:
+        raise RuntimeError("dictionary changed size during iteration")
+
+
+_DICT_AND_VIEWS = (dict, type({}.keys()), type({}.values()), type({}.items()))
+
+
+nondifferentiable(walk_size)
+nondifferentiable(walk_size_kept)
+
+
 def walk_context(reads, message, filename, lineno, watch):
     """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
     _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole

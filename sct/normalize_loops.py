@@ -21,6 +21,7 @@ class Loops:
         if s.orelse:       # (lower_loop_else rewrote them before)
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
+        resized = _resized_walk(s, self._builtin_named, getattr(self, "fdef", None))
         s, check = _items_by_key(s, self.rt_name)
         if check is not None:
             self.block([check], out)
@@ -59,6 +60,12 @@ class Loops:
                 self.emit(body, assign(target.id, position))
             else:
                 self.store_into(target, self.atom(position, body, hint="i"), body)
+        size = None
+        if resized is not None:
+            # a dict whose size the body may change: Python's RuntimeError at the next item or the end
+            size = self.atom(call(f"{self.rt_name}.walk_size", [load(resized)]), out, hint="n")
+            self.emit(body, gast.Expr(value=call(f"{self.rt_name}.walk_size_kept",
+                                                 [load(resized), size, load(index)])))
         loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
                         orelse=[], type_comment=None)
         self.emit(out, loop)
@@ -71,6 +78,19 @@ class Loops:
                 self.store_into(target, tmp, body)
         self.block(s.body, body)
         closing = s.body[-1] if s.body else None
+        if size is not None:
+            # after the last item (not after a break: the flag of the closing ``if stop: break``)
+            stopped = closing.test.id if isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) \
+                and len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and not closing.orelse \
+                else None
+            breaks = [n for stmt in s.body for n in _loop_level(stmt) if isinstance(n, gast.Break)]
+            if stopped is not None or not breaks:
+                done = const(True) if stopped is None else gast.UnaryOp(op=gast.Not(), operand=load(stopped))
+                after = gast.Expr(value=call(f"{self.rt_name}.walk_size_kept", [load(resized), size, done]))
+                for n in gast.walk(after):
+                    if isinstance(n, (gast.stmt, gast.expr)):
+                        n.lineno = s.lineno
+                self.block([after], out)
         held = _held_iterables(it)
         if held and isinstance(closing, gast.If) and isinstance(closing.test, gast.Name) and \
                 len(closing.body) == 1 and isinstance(closing.body[0], gast.Break) and not closing.orelse:
@@ -898,6 +918,81 @@ def _passed_names(stmts: List) -> set:
                     if isinstance(a, gast.Name):
                         passed.add(a.id)
     return passed
+
+
+def _loop_level(node):
+    """The nodes of ``node`` outside nested loops and definitions (a ``break`` there is its loop's)."""
+    yield node
+    if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda,
+                         gast.ClassDef)):
+        return
+    for child in gast.iter_child_nodes(node):
+        yield from _loop_level(child)
+
+
+_RESIZING_METHODS = frozenset({"setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__",
+                               "__ior__"})
+
+
+def _resized_walk(s: gast.For, builtin_named=None, fdef=None) -> Optional[str]:
+    """The name ``d`` of a for loop over ``d``, ``d.keys()``, ``d.values()`` or ``d.items()`` whose body may
+    change the size of ``d`` (a write ``d[key] = ...`` by another key than the loop's own, ``del d[...]``,
+    ``d.pop(...)``, ``d.setdefault(...)``, ``d.update(...)``, ``d |= ...``; through ``d`` or a second name
+    bound to it, ``h = d``, anywhere in ``fdef``), where Python raises RuntimeError at the next item; None
+    for any other loop (or one whose body binds ``d`` again)."""
+    it, target = s.iter, s.target
+    own = None
+    if builtin_named is not None and builtin_named(it, "enumerate") and len(it.args) >= 1 and \
+            not isinstance(it.args[0], gast.Starred):
+        it = it.args[0]                 # enumerate(d), enumerate(d.items()): the same walk
+        target = target.elts[1] if isinstance(target, gast.Tuple) and len(target.elts) == 2 else None
+    if isinstance(it, gast.Name):
+        name = it.id
+        own = target.id if isinstance(target, gast.Name) else None
+    elif isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and isinstance(it.func.value, gast.Name) \
+            and it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords:
+        name = it.func.value.id
+        if it.func.attr == "keys" and isinstance(target, gast.Name):
+            own = target.id
+        elif it.func.attr == "items" and isinstance(target, gast.Tuple) and target.elts and \
+                isinstance(target.elts[0], gast.Name):
+            own = target.elts[0].id
+    else:
+        return None
+    names = {name}                      # d and the names bound to it (h = d, d = h: either way)
+    pairs = [(t.id, n.value.id if isinstance(n.value, gast.Name) else n.value.func.value.id)
+             for n in (walk_nodes(fdef) if fdef is not None else ())
+             if isinstance(n, gast.Assign) and (
+                 isinstance(n.value, gast.Name) or
+                 # (a view of it, ks = d.keys(): walked, it changes with d)
+                 isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute) and
+                 n.value.func.attr in ("keys", "values", "items") and isinstance(n.value.func.value, gast.Name)
+                 and not n.value.args and not n.value.keywords)
+             for t in n.targets if isinstance(t, gast.Name)]
+    grown = True
+    while grown:
+        grown = False
+        for a, b in pairs:
+            if (a in names) != (b in names):
+                names |= {a, b}
+                grown = True
+    resized = False
+    for n in (n for stmt in s.body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load):
+            return None                 # d bound again: the loop walks the old one
+        if isinstance(n, gast.Name) and own is not None and n.id == own and not isinstance(n.ctx, gast.Load):
+            own = None                  # the key bound again: d[k] may be a new key
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in names:
+            if isinstance(n.ctx, gast.Del) or isinstance(n.ctx, gast.Store) and not (
+                    isinstance(n.slice, gast.Name) and n.slice.id == own):
+                resized = True
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and n.func.value.id in names and \
+                n.func.attr in _RESIZING_METHODS:
+            resized = True
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
+            return None
+    return name if resized else None
 
 
 def _held_iterables(it) -> List:

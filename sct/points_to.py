@@ -598,6 +598,69 @@ class _Values:
             name = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
         return name or ""
 
+    def _argument_dict(self, state: State, node) -> bool:
+        """Is ``node`` surely a dict, read off the kinds of the arguments: an item by constant keys of an
+        argument (``p["enc"]``, ``p["layers"][0]``), or a name bound once to one (the normalizer's
+        ``p_item = p["enc"]``, the user's ``enc = p["enc"]``), where the argument is never bound again and
+        nothing has been stored into an object the function did not create.  (The gradients of such an x
+        are then a dict of its keys, which ``for k in g: g[k] = ...`` walks by a new list of them: was
+        refused as a write into what the loop walks, where ``dlgradient(loss, p)`` of the whole dict ran.)"""
+        if state.heap.get(EXT) != frozenset({EXT}) or state.escaped:
+            return False
+        path, seen = [], set()
+        while True:
+            if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
+                    type(node.slice.value) in (str, int):
+                path.append(node.slice.value)
+                node = node.value
+            elif isinstance(node, gast.Name) and node.id not in self.params and node.id not in seen:
+                seen.add(node.id)
+                node = self._bound_once(node.id)
+            else:
+                break
+        if not path or not isinstance(node, gast.Name) or node.id not in self.params or \
+                self._bound_once(node.id, count_only=True) != 0 or \
+                state.env.get(node.id) != frozenset({("arg", node.id)}) or \
+                state.heap.get(("arg", node.id)) != frozenset({EXT}):
+            return False
+        kind = self.kinds.get(node.id)
+        for key in reversed(path):
+            if not (isinstance(kind, tuple) and len(kind) == 3):
+                return False
+            if kind[0] == "map" and kind[1] is dict:
+                kind = dict(kind[2]).get(key)
+            elif kind[0] == "seq" and kind[1] in (list, tuple) and type(key) is int and \
+                    -len(kind[2]) <= key < len(kind[2]):
+                kind = kind[2][key]
+            else:
+                return False
+        return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict
+
+    def _bound_once(self, name: str, count_only: bool = False):
+        """The value ``name`` is bound to by its one binding in the function, a plain ``name = value``
+        (None: another binding, or several; a nested function declaring it nonlocal counts as several);
+        ``count_only``: the number of its bindings."""
+        bindings = self.__dict__.setdefault("_bindings", None)
+        if bindings is None:
+            bindings = {}
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    bindings.setdefault(n.id, []).append(None)
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                    slots = bindings[n.targets[0].id]
+                    if len(slots) == 1:
+                        slots[0] = n.value
+            for n in gast.walk(self.fdef):
+                if isinstance(n, (gast.Nonlocal, gast.Global)):
+                    for k in n.names:
+                        bindings.setdefault(k, []).extend([None, None])
+            self._bindings = bindings
+        slots = bindings.get(name, [])
+        if count_only:
+            return len(slots)
+        return slots[0] if len(slots) == 1 else None
+
     def _gradient_items(self, state: State, site, position) -> FrozenSet:
         """The items of the structure a dlgradient builds (of its ``position``-th x): one new object
         per depth, the deepest holding itself."""
@@ -638,7 +701,7 @@ class _Values:
             if name == "dlgradient" and wrt:
                 one = len(wrt) == 1 and not isinstance(wrt[0], gast.Starred)
                 of = self.names(state, wrt[0]) if one else frozenset()
-                if one and of and all(self.is_mapping(o) for o in of):
+                if one and of and (all(self.is_mapping(o) for o in of) or self._argument_dict(state, wrt[0])):
                     self.map_sites.add(site)     # the gradients of a dict: a new dict of its keys
                 if one and of and all(self.is_sequence(o) for o in of):
                     self.seq_sites.add(site)     # of a list or tuple: a new one of its length
@@ -660,7 +723,7 @@ class _Values:
                         for k, a in enumerate(wrt):       # (the gradients of a dict: a dict...)
                             of_k = self.names(state, a)
                             top = ("gradient items", site, k, 1)
-                            if of_k and all(self.is_mapping(o) for o in of_k):
+                            if of_k and (all(self.is_mapping(o) for o in of_k) or self._argument_dict(state, a)):
                                 self.map_sites.add(top)
                             elif of_k and all(self.is_sequence(o) for o in of_k):
                                 self.seq_sites.add(top)
@@ -887,6 +950,10 @@ class _Values:
         if info.method in ("keys", "items", "values") and receiver and \
                 all(o[0] in ("new", "old") and o[1] in self.gradient_sites for o in receiver):
             return receiver          # a loop over a gradient dict's keys or items (as before its items were known)
+        if info.method == "keys" and receiver and all(o[0] in ("new", "old") and self.is_mapping(o) for o in receiver):
+            # d.keys() of a dict the function made: a view of d, walked as d is (`for k in d.keys(): d[k] =
+            # ...` was refused as a write into what the loop walks, where `for k in d:` ran)
+            return receiver
         if info.method in ("astype", "flatten") and not copy_false and self._array_objects(info, receiver):
             # (numpy's astype and flatten of a numeric array always make a new array: was taken for
             # a view, so `a = x.astype(np.float32); a[1] = v` was refused as a write into x)
