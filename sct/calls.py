@@ -43,6 +43,13 @@ class VjpCall:
     masks: Tuple = ()         # the mask tuples in the code above (narrowed by refresh_masks)
 
 
+def _text_format(value) -> bool:
+    """``"...".format(...)`` or ``"...".format_map(...)``: a call whose result is text."""
+    func = value.func
+    return isinstance(func, gast.Attribute) and func.attr in ("format", "format_map") and \
+        isinstance(func.value, gast.Constant) and isinstance(func.value.value, str)
+
+
 class CallLowering(EmitPass):
     """Lowering calls of functions (not ops) that sweeps differentiate: their forward/adjoint
     pairs (rt.vjp ...), or their plain run (rt.primal_call) where no sweep reads their adjoint;
@@ -126,7 +133,8 @@ class CallLowering(EmitPass):
                                                             const(len(args) - 1), names, traced])]
             args = args + [k.value for k in keywords]
             keywords = []
-        elif any(self.act.is_active(k.value) for k in keywords):
+        elif any(self.act.is_active(k.value) for k in keywords) and not _text_format(value):
+            # (``"{a}".format(a=x)``: text, no derivative; its keywords passed as they are)
             args, keywords, by_position = self.keywords_to_positions(s, info, args, keywords)
             if by_position:         # traced keyword-only arguments: rt.positional(f) takes them by position
                 maker_args = [call(self.rt("positional"), maker_args)]

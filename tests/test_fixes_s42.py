@@ -173,3 +173,18 @@ def test_steps_of_an_int_argument_still_refused_saying_what_to_do():
         dlfeval(maml, dlarray(w), x, y, 3)
     with pytest.raises(sct.CompileError, match="at most 64 steps"):
         dlfeval(_maml_closure(65), dlarray(w), x, y)
+
+
+# --- "...".format(name=traced): text, no derivative ---------------------------------------------------
+
+def _format_keywords(w):
+    s = np.sum(w ** 2)
+    line = "loss {value:.3f} first {first}".format(value=s, first=w[0])
+    return s * 2.0 + 0.0 * len(line)
+
+
+def test_str_format_with_traced_keywords_runs():
+    # was: "pass value, first positionally: sct differentiates the positional parameters of functions it
+    # only meets at run time"
+    from gradcheck import check_grads
+    check_grads(_format_keywords, np.array([0.4, -0.7, 1.3]))
