@@ -260,12 +260,16 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     ((2,), dtype('float64'))
     """
 
-    __slots__ = ("_data", "_fmt")
+    # _scalar: a 0-d dlarray made of numpy's scalar (an item, a reduction or an elementwise result of 0-d
+    # operands: numpy gives np.float64 there, not an array; ``is_numpy_scalar``); unset where made otherwise
+    __slots__ = ("_data", "_fmt", "_scalar")
     __array_priority__ = 20
 
     def __init__(self, data: Any, fmt: Optional[str] = None) -> None:
         self._data = _as_data(data)
         self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
+        if isinstance(data, np.generic) or isinstance(data, dlarray) and is_numpy_scalar(data):
+            self._scalar = True
         if fmt is not None:                 # MATLAB: a formatted X gets fmt in place of its format
             self._data = formatted_data(self._data, fmt)
             self._fmt = fmt
@@ -415,7 +419,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return attr
 
     def __reduce__(self):
-        return (dlarray, (self._data, self._fmt or None))
+        return (dlarray, (self._data[()] if is_numpy_scalar(self) else self._data, self._fmt or None))
 
     def __deepcopy__(self, memo):
         # copy.deepcopy asks the object for __deepcopy__, which __getattr__ found on the ndarray: the copy came
@@ -424,6 +428,8 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         memo[id(self)] = out
         out._data = _copy.deepcopy(self._data, memo)
         out._fmt = self._fmt
+        if is_numpy_scalar(self):
+            out._scalar = True
         return out
 
     # --- display ----------------------------------------------------------------------
@@ -510,6 +516,22 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         body = "".join("<tr>" + "".join(cell.format(html.escape(c.strip())) for c in row) + "</tr>"
                        for row in rows)
         return f'<div>{head}<table style="border-collapse:collapse">{body}</table></div>'
+
+
+_SCALAR_SLOT = dlarray._scalar
+
+
+def is_numpy_scalar(value) -> bool:
+    """Whether the 0-d dlarray ``value`` stands for numpy's scalar (``np.float64``: an item of an array, a
+    reduction, an elementwise result of 0-d operands, which numpy gives as a scalar) rather than a 0-d
+    array (``np.array(0.5)``: what ``dlarray(0.5)`` holds, a field of the user's object).  A type test or
+    text of a value in code sct transforms answers as that (support.numpy_view); False for anything else."""
+    if not isinstance(value, dlarray) or value._data.ndim:
+        return False
+    try:
+        return _SCALAR_SLOT.__get__(value)
+    except AttributeError:
+        return False
 
 
 def _wrap_result(result):

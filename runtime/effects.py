@@ -83,10 +83,11 @@ def effectful(fn) -> bool:
 
 
 def _numpy_view(value):
-    """(support.numpy_view: a dlarray as its data, a 0-d one as numpy's scalar)"""
+    """(support.numpy_view: a dlarray as its data, a 0-d one as numpy's scalar where numpy made it one)"""
+    from .dlarray import is_numpy_scalar
     if type(value) is _dlarray:
         data = value._data
-        return data[()] if data.ndim == 0 else data
+        return data[()] if data.ndim == 0 and is_numpy_scalar(value) else data
     return value
 
 

@@ -2369,6 +2369,7 @@ def _entered(x) -> set:
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
 from .dlarray import dlarray as _dlarray  # noqa: E402
+from .dlarray import is_numpy_scalar  # noqa: E402
 from .dlarray import rebuilt_like as _rebuilt_like  # noqa: E402
 
 
@@ -2471,12 +2472,15 @@ def conj_of(x):
 
 
 def numpy_view(value):
-    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data (a 0-d
-    one as numpy's scalar), as the traced arguments do, which generated code holds as numpy arrays;
-    anything else as it is."""
+    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data, as the
+    traced arguments do, which generated code holds as numpy arrays; a 0-d one as numpy's scalar where
+    numpy made it so (an item, a reduction: ``is_numpy_scalar``), else as the 0-d array it holds (a field
+    of the user's object, ``m.s = dlarray(0.5)``, however the code reaches it: bound to another name, given
+    to a helper, put in a list; was numpy's scalar there, ``isinstance(s, np.ndarray)`` False where
+    Python's is True); anything else as it is."""
     if type(value) is _dlarray:
         data = value._data
-        return data[()] if data.ndim == 0 else data
+        return data[()] if data.ndim == 0 and is_numpy_scalar(value) else data
     return value
 
 
@@ -2499,10 +2503,10 @@ def isscalar_as_numpy(value):
 
 
 def field_view(value):
-    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): a dlarray as
-    its data, a 0-d one too (a 0-d array in Python's object, where ``numpy_view`` gives numpy's scalar, as
-    an item or a reduction of an array is)."""
-    return value._data if type(value) is _dlarray else value
+    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): ``numpy_view``
+    (a 0-d dlarray field is a 0-d array in Python's object unless numpy made it a scalar: a field set to
+    ``m.s - lr * g`` outside, which numpy computes as np.float64)."""
+    return numpy_view(value)
 
 
 def type_of_field(value):

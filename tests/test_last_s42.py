@@ -1,0 +1,109 @@
+"""Red team 'last' (s42): what the last session changed, broken.  Each test fails before its fix."""
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import sct
+from gradcheck import assert_close, numerical_gradient
+from sct import dlarray, dlfeval, dlgradient
+
+
+# --- 1. a 0-d dlarray field of an object, reached other than as `m.s` in a type test ------------------
+# Python's object holds a 0-d array (np.array(0.5)); generated code holds the dlarray itself, and a type
+# test or text of it answered as numpy's scalar (np.float64) unless the test was written on `m.s` or on a
+# name bound once to it: bound to a second name, unpacked, given to a helper or a lambda, put in a list,
+# copied (m.s.copy(), m.s[...], reshape, np.where: 0-d arrays in numpy too) answered False for
+# isinstance(v, np.ndarray), another branch: a wrong value and gradient.  A dlarray now knows whether
+# numpy made it a scalar (runtime/dlarray.is_numpy_scalar), and the type tests read that.
+
+@dataclass
+class Params:
+    s: object
+    w: object
+
+
+class Layer:
+    def __init__(self, s, w):
+        self.s = s
+        self.w = w
+
+
+def _code(v):
+    return (1.0 if isinstance(v, np.ndarray) else 0.0) + (2.0 if np.isscalar(v) else 0.0) + \
+        (4.0 if type(v) is np.float64 else 0.0) + 0.01 * len(repr(v))
+
+
+def alias_twice(x, m):
+    s = m.s
+    t = s
+    return np.sum(x * m.w) * t * _code(t)
+
+
+def unpacked(x, m):
+    s, w = m.s, m.w
+    return np.sum(x * w) * s * _code(s)
+
+
+def to_a_helper(x, m):
+    return np.sum(x * m.w) * m.s * _code(m.s)
+
+
+def to_a_lambda(x, m):
+    f = lambda v: 2.0 if isinstance(v, np.ndarray) else 3.0  # noqa: E731
+    return np.sum(x * m.w) * m.s * f(m.s)
+
+
+def in_a_list(x, m):
+    k = 0.0
+    for v in [m.s, m.w[0], m.s * 1.0]:
+        k = k + _code(v)
+    return np.sum(x * m.w) * k
+
+
+def copies(x, m):
+    k = _code(m.s.copy()) + 10 * _code(m.s[...]) + 100 * _code(np.where(m.s > 0, m.s, 0.0)) + \
+        1000 * _code(m.w[:1].reshape(()))
+    return np.sum(x * m.w) * k
+
+
+def text(x, m):
+    s = m.s
+    return np.sum(x * m.w) * len(f"{s!r} {m.s * 2!r} {np.sum(m.w)!r} {m.w[0]!r}")
+
+
+def scalars_stay_scalars(x, m):
+    # numpy's scalars (an item, a reduction, an elementwise result of 0-d operands) as before
+    k = _code(m.w[0]) + 10 * _code(np.sum(m.w)) + 100 * _code(m.s * 2.0) + 1000 * _code(-m.s) + \
+        10000 * _code(m.w @ m.w)
+    return np.sum(x * m.w) * k
+
+
+@pytest.mark.parametrize("cls", [Params, Layer])
+@pytest.mark.parametrize("fun", [alias_twice, unpacked, to_a_helper, to_a_lambda, in_a_list, copies, text,
+                                 scalars_stay_scalars])
+def test_zero_d_field_type_tests_follow_the_value(fun, cls):
+    rng = np.random.default_rng(42)
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+
+    def wrapper(x, m):
+        y = fun(x, m)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(wrapper, dlarray(x.copy()), cls(dlarray(np.array(0.5)), dlarray(w.copy())))
+    assert_close(y.data, fun(x.copy(), cls(np.array(0.5), w.copy())), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(g.data, numerical_gradient(lambda v: fun(v, cls(np.array(0.5), w.copy())), [x.copy()], 0),
+                 what="gradient")
+
+
+def test_a_field_numpy_made_a_scalar_outside_reads_as_one():
+    # m.s = m.s - 0.1 * g outside dlfeval: numpy gives np.float64 there, and so do the type tests inside
+    m = Params(dlarray(np.array(0.5)), dlarray(np.ones(3)))
+    m.s = m.s - 0.1 * dlarray(np.array(1.0))
+    plain = Params(np.array(0.5) - 0.1 * np.array(1.0), np.ones(3))
+    x = np.array([0.3, -0.2, 0.7])
+
+    def wrapper(x, m):
+        y = alias_twice(x, m)
+        return y, dlgradient(y, x)
+    y, _ = dlfeval(wrapper, dlarray(x.copy()), m)
+    assert_close(y.data, alias_twice(x.copy(), plain), rtol=1e-12, atol=1e-12, what="value")
