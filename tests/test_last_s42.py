@@ -107,3 +107,26 @@ def test_a_field_numpy_made_a_scalar_outside_reads_as_one():
         return y, dlgradient(y, x)
     y, _ = dlfeval(wrapper, dlarray(x.copy()), m)
     assert_close(y.data, alias_twice(x.copy(), plain), rtol=1e-12, atol=1e-12, what="value")
+
+
+# --- 2. any/all of a map of traced values in forward mode ---------------------------------------------
+# jvp refused all(map(f, xs)) / any(map(...)) as "no derivative rule for all", naming the generated file
+# (<sct-generated ...>, line 27), where reverse mode runs them: Python's any and all give a bool, no
+# derivative (runtime/numpy_ops.py: nondifferentiable, as np.any and np.all are).
+
+def all_of_a_map(x):
+    flag = all(map(lambda a: a < 5, x))
+    return np.sum(x ** 2) * (2.0 if flag else 3.0)
+
+
+def any_of_a_map_of_zip(x):
+    flag = any(map(lambda ab: ab[0] * ab[1] > 0.1, zip(x, x[::-1])))
+    return np.sum(np.sin(x)) * (2.0 if flag else 3.0)
+
+
+@pytest.mark.parametrize("fun", [all_of_a_map, any_of_a_map_of_zip])
+def test_any_all_of_a_map_in_forward_mode(fun):
+    from gradcheck import check_grads, check_tangent
+    x = np.array([0.4, -0.3, 0.9])
+    check_tangent(fun, x, np.array([0.3, -0.5, 1.0]))
+    check_grads(fun, x)
