@@ -256,3 +256,23 @@ def test_base_post_init_not_read_in_place_where_it_would_differ(make, expected):
     except sct.SctError:
         return
     assert_close(y.data, np.sum(expected(W)), rtol=1e-12, what="value")
+
+
+# --- 4. max/min given two zips or enumerates --------------------------------------------------------
+# max(zip(a, b), zip(c, d)) compares the two iterators: Python raises TypeError ('>' not supported between
+# 'zip' and 'zip'); sct made each a generator expression (as for max(zip(...)) alone), compared the lists
+# of their items and returned one (0.4 and a gradient).  Only the argument a consumer walks is made one
+# now (max's and min's only one, sum's first, map's after its function).
+
+@pytest.mark.parametrize("fun", [lambda x: max(zip(x, x), zip(x ** 2, x))[0][0],
+                                 lambda x: min(enumerate(x), enumerate(x))[0][1]])
+def test_max_of_two_zips_is_not_a_value(fun):
+    x = np.array([0.4, -0.3, 0.9])
+    with pytest.raises(TypeError):
+        fun(x)
+
+    def loss(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    with pytest.raises((sct.SctError, TypeError)):
+        dlfeval(loss, dlarray(x))
