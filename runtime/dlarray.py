@@ -586,6 +586,7 @@ def _wrap_tuple(x):
             d = _new_dlarray(dlarray)
             d._data = np.asarray(v)
             d._fmt = ""
+            d._scalar = True                # (numpy's scalar: is_numpy_scalar)
             out.append(d)
         else:
             out.append(wrap_outputs(v, seen))
@@ -644,7 +645,7 @@ def wrapper_lines(example, limit: int = 8):
         elif cls in _KEPT or cls is float:      # a numpy scalar, or a Python float (a 0-d float64 array,
             consts[f"T{i}"] = cls              # as wrap_outputs gives it): an array of its own
             lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
-            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''; w{i}._scalar = True")
         elif cls is dict and all(type(a) is _ND and a.dtype.type in _KEPT for a in v.values()):
             lines += [f"    if type(v{i}) is not dict: return GENERIC(o)",
                       f"    w{i} = {{}}",
@@ -696,6 +697,7 @@ def wrap_outputs(x, _seen=None):
         out = _new_dlarray(dlarray)
         out._data = np.asarray(x)
         out._fmt = ""
+        out._scalar = True                              # (which numpy made a scalar: is_numpy_scalar)
         return out
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "iu":
         # an integer array or numpy integer (np.argmax's index, labels, counts): numpy's, as plain
@@ -720,7 +722,10 @@ def wrap_outputs(x, _seen=None):
         except (TypeError, ValueError):
             return x            # objects that are not numbers (text labels): as they are
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
-        return dlarray(x)
+        out = dlarray(x)
+        if type(x) in (float, complex):
+            out._scalar = True          # (Python's number: a type test in a later call answers as a scalar)
+        return out
     if isinstance(x, list):
         if cls is not list:             # a subclass of list: its own class (rebuilt_like)
             return rebuilt_like(x, [wrap_outputs(v, _seen) for v in x])

@@ -276,3 +276,28 @@ def test_max_of_two_zips_is_not_a_value(fun):
         return y, dlgradient(y, x)
     with pytest.raises((sct.SctError, TypeError)):
         dlfeval(loss, dlarray(x))
+
+
+def _kind(v):
+    return (1.0 if isinstance(v, np.ndarray) else 0.0) + (2.0 if np.isscalar(v) else 0.0) + \
+        (4.0 if isinstance(v, float) else 0.0)
+
+
+def test_a_number_returned_by_dlfeval_reads_as_numpy_s_scalar_in_a_later_call():
+    # dlfeval's loss (np.float64 in Python) and a Python float it returns, set as a field for the next
+    # call and bound to a name there: scalars, as they are in Python (the first call's generic wrapping
+    # and the later calls' fast wrapper alike; were 0-d arrays after the change above)
+    def f(x, m):
+        y = np.sum(x * m.w)
+        return y, dlgradient(y, x), float(np.sqrt(2.0))
+
+    def h(x, m):
+        s = m.s
+        y = np.sum(x * m.w) * _kind(s)
+        return y, dlgradient(y, x)
+    x, m = dlarray(np.ones(3)), Params(dlarray(np.array(0.5)), dlarray(np.ones(3)))
+    for _ in range(2):
+        loss, _, r = dlfeval(f, x, m)
+        for held, plain in ((loss, np.float64(3.0)), (r, float(np.sqrt(2.0)))):
+            y, _ = dlfeval(h, x, Params(held, m.w))
+            assert_close(y.data, 3.0 * _kind(plain), rtol=1e-12, what="value")
