@@ -583,8 +583,10 @@ def _base_post_inits(body: List, post_fn, me: str, names: set, fields: List[str]
             continue
         target = func.value
         if isinstance(target, gast.Call) and isinstance(target.func, gast.Name) and target.func.id == "super" \
-                and not target.args and not target.keywords and not call.args:
-            owner = _owner(post_fn)
+                and not target.keywords and not call.args and \
+                (not target.args or _named_owner(target, post_fn, me) is not None):
+            # super().__post_init__(), or Python 2's super(Sub, self).__post_init__()
+            owner = _named_owner(target, post_fn, me) if target.args else _owner(post_fn)
             if owner is None or owner not in mro:
                 return None
             start = mro.index(owner) + 1

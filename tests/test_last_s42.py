@@ -173,6 +173,17 @@ class _Explicit(_Base):
         self.U = self.A * self.b + self.W ** 2
 
 
+@dataclass
+class _TwoArgSuper(_Base):
+    def __post_init__(self):
+        super(_TwoArgSuper, self).__post_init__()
+        self.D = self.A * self.W
+
+
+def _two_argument_super(W):
+    return np.sum(_TwoArgSuper(W).D)
+
+
 def _super_chain(W):
     return np.sum(_Leaf(W, 1.5).C) + np.sum(_Mid(W).B * W)
 
@@ -181,7 +192,7 @@ def _base_named(W):
     return np.sum(_Explicit(W).U) + np.sum(_Explicit(W, b=3.0).U)
 
 
-@pytest.mark.parametrize("fun", [_super_chain, _base_named])
+@pytest.mark.parametrize("fun", [_super_chain, _base_named, _two_argument_super])
 def test_dataclass_post_init_calling_the_base_one(fun):
     from gradcheck import check_grads, check_second_order, check_tangent
     W = np.array([0.3, -0.5, 0.8])
