@@ -2525,26 +2525,51 @@ def isscalar_of_field(value):
     return np.isscalar(field_view(value))
 
 
+def text_view(value, _depth: int = 0):
+    """What text of ``value`` shows in code sct transforms: ``numpy_view`` of a dlarray, and of each one in a
+    list, tuple, namedtuple, dict or set (Python's str and repr show their items' repr: was the dlarray's
+    display, ``'[1x1 dlarray  0.5000]'`` where Python gives ``'[array(0.5)]'``); anything else as it is."""
+    cls = type(value)
+    if cls is _dlarray:
+        return numpy_view(value)
+    if _depth > 20 or cls not in (list, tuple, dict, set, frozenset) and \
+            not (isinstance(value, tuple) and hasattr(cls, "_fields")):
+        return value
+    if isinstance(value, dict):
+        items = {k: text_view(v, _depth + 1) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    items = [text_view(v, _depth + 1) for v in value]
+    if all(a is b for a, b in zip(items, value)):
+        return value
+    if cls is list:
+        return items
+    if cls is tuple:
+        return tuple(items)
+    if cls in (set, frozenset):
+        return value            # (a set's items hash as they are: shown as they are)
+    return cls(*items)          # a namedtuple
+
+
 def str_as_numpy(value):
     """``str(value)`` in code sct transforms: a dlarray (an object's field, or an item of one, which generated
     code holds as the dlarray it is) as the numpy array or scalar it stands for (was: the dlarray's display,
     ``'  1x1 dlarray\\n\\n    0.5410\\n'`` where Python gives ``'0.5409726942533929'``)."""
-    return str(numpy_view(value))
+    return str(text_view(value))
 
 
 def repr_as_numpy(value):
     """``repr(value)`` in code sct transforms (``str_as_numpy``)."""
-    return repr(numpy_view(value))
+    return repr(text_view(value))
 
 
 def ascii_as_numpy(value):
     """``ascii(value)`` in code sct transforms (``str_as_numpy``)."""
-    return ascii(numpy_view(value))
+    return ascii(text_view(value))
 
 
 def format_as_numpy(value, spec=""):
     """``format(value, spec)`` in code sct transforms, and a value an f-string shows (``str_as_numpy``)."""
-    return format(numpy_view(value), spec)
+    return format(text_view(value), spec)
 
 
 def text_operand(value):
@@ -2552,15 +2577,15 @@ def text_operand(value):
     as the numpy array or scalar it stands for (``str_as_numpy``); a tuple of values (``"%s %s" % (a, b)``)
     each so."""
     if type(value) is tuple:
-        return tuple([numpy_view(v) for v in value])
-    return numpy_view(value)
+        return tuple([text_view(v) for v in value])
+    return text_view(value)
 
 
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
 nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy, type_of_field, isinstance_of_field,
-                  isscalar_of_field, field_view, str_as_numpy, repr_as_numpy,
+                  isscalar_of_field, field_view, text_view, str_as_numpy, repr_as_numpy,
                   ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 

@@ -312,3 +312,33 @@ def test_a_number_returned_by_dlfeval_reads_as_numpy_s_scalar_in_a_later_call():
         for held, plain in ((loss, np.float64(3.0)), (r, float(np.sqrt(2.0)))):
             y, _ = dlfeval(h, x, Params(held, m.w))
             assert_close(y.data, 3.0 * _kind(plain), rtol=1e-12, what="value")
+
+
+# --- 5. text of a list, tuple or dict holding an object's dlarray fields --------------------------------
+# str([m.s, m.w[0]]), repr({"a": m.s}), "%s" % ([m.s],), f"{[m.s]}", print([m.s]) showed MATLAB's dlarray
+# display inside the list ('[1x1 dlarray  0.5000, 1x1 dlarray  1]') where Python shows numpy's
+# ('[array(0.5), np.float64(1.0)]'): a wrong value.  Text now shows each dlarray in a list, tuple, namedtuple,
+# dict as numpy's (rt.text_view).
+
+def containers_shown(x, m):
+    texts = (str([m.s, m.w[0]]), f"{(m.s, m.w[1])}", repr({"a": m.s}), "%s" % ([m.s],), f"{[m.s, m.w[2]]}",
+             "{}".format({"k": [m.s]}), str(((m.s,), [m.w[2]])))
+    return np.sum(x * m.w) * sum(len(t) for t in texts), texts
+
+
+def test_text_of_containers_holding_fields(capsys):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(3), rng.standard_normal(3)
+
+    def wrapper(x, m):
+        y, texts = containers_shown(x, m)
+        print([m.s], {"a": m.w[0]})
+        return y, dlgradient(y, x), texts
+    y, g, texts = dlfeval(wrapper, dlarray(x.copy()), Params(dlarray(np.array(0.5)), dlarray(w.copy())))
+    printed = capsys.readouterr().out
+    plain_y, plain_texts = containers_shown(x.copy(), Params(np.array(0.5), w.copy()))
+    assert texts == plain_texts
+    print([np.array(0.5)], {"a": w[0]})
+    assert printed == capsys.readouterr().out
+    assert_close(y.data, plain_y, rtol=1e-12, what="value")
+    assert_close(g.data, w * sum(len(t) for t in plain_texts), rtol=1e-12, what="gradient")
