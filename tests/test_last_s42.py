@@ -22,6 +22,13 @@ class Params:
     s: object
     w: object
 
+    def kind(self):
+        return _code(self.s)
+
+    @property
+    def both(self):
+        return _code(self.s) + 10 * _code(self.w[0])
+
 
 class Layer:
     def __init__(self, s, w):
@@ -72,6 +79,12 @@ def text(x, m):
     return np.sum(x * m.w) * len(f"{s!r} {m.s * 2!r} {np.sum(m.w)!r} {m.w[0]!r}")
 
 
+def through_methods(x, m):
+    # a method, a property, vars() and getattr (Params only: Layer has no such methods)
+    k = m.kind() + 100 * m.both if isinstance(m, Params) else 0.0
+    return np.sum(x * m.w) * (k + 1000 * _code(vars(m)["s"]) + 10000 * _code(getattr(m, "s")))
+
+
 def scalars_stay_scalars(x, m):
     # numpy's scalars (an item, a reduction, an elementwise result of 0-d operands) as before
     k = _code(m.w[0]) + 10 * _code(np.sum(m.w)) + 100 * _code(m.s * 2.0) + 1000 * _code(-m.s) + \
@@ -81,7 +94,7 @@ def scalars_stay_scalars(x, m):
 
 @pytest.mark.parametrize("cls", [Params, Layer])
 @pytest.mark.parametrize("fun", [alias_twice, unpacked, to_a_helper, to_a_lambda, in_a_list, copies, text,
-                                 scalars_stay_scalars])
+                                 through_methods, scalars_stay_scalars])
 def test_zero_d_field_type_tests_follow_the_value(fun, cls):
     rng = np.random.default_rng(42)
     x, w = rng.standard_normal(3), rng.standard_normal(3)
