@@ -2532,8 +2532,17 @@ def text_view(value, _depth: int = 0):
     cls = type(value)
     if cls is _dlarray:
         return numpy_view(value)
-    if _depth > 20 or cls not in (list, tuple, dict, set, frozenset) and \
-            not (isinstance(value, tuple) and hasattr(cls, "_fields")):
+    if _depth > 20:
+        return value
+    if _dataclass_repr(cls) and type(getattr(value, "__dict__", None)) is dict:
+        # a dataclass's own repr shows its fields' repr: a copy holding their text views shows Python's
+        fields = {k: text_view(v, _depth + 1) for k, v in value.__dict__.items()}
+        if all(fields[k] is v for k, v in value.__dict__.items()):
+            return value
+        shown = object.__new__(cls)
+        shown.__dict__.update(fields)
+        return shown
+    if cls not in (list, tuple, dict, set, frozenset) and not (isinstance(value, tuple) and hasattr(cls, "_fields")):
         return value
     if isinstance(value, dict):
         items = {k: text_view(v, _depth + 1) for k, v in value.items()}
@@ -2548,6 +2557,16 @@ def text_view(value, _depth: int = 0):
     if cls in (set, frozenset):
         return value            # (a set's items hash as they are: shown as they are)
     return cls(*items)          # a namedtuple
+
+
+def _dataclass_repr(cls) -> bool:
+    """Is ``cls`` a dataclass whose str and repr are the ones ``@dataclass`` wrote (its fields' repr)?"""
+    import dataclasses
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__str__ is not object.__str__:
+        return False
+    fn = getattr(cls.__repr__, "__wrapped__", cls.__repr__)
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and code.co_name == "__repr__"
 
 
 def str_as_numpy(value):

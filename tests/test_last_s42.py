@@ -355,3 +355,32 @@ def test_text_of_containers_holding_fields(capsys):
     assert printed == capsys.readouterr().out
     assert_close(y.data, plain_y, rtol=1e-12, what="value")
     assert_close(g.data, w * sum(len(t) for t in plain_texts), rtol=1e-12, what="gradient")
+
+
+@dataclass
+class _Shown:
+    s: object
+    w: object
+    tag: str = "a"
+
+
+def dataclass_shown(x, m):
+    texts = (str(m), f"{m}", repr([m]), "%s" % (m,))
+    return np.sum(x * m.w) * sum(len(t) for t in texts), texts
+
+
+def test_text_of_a_dataclass_holding_dlarrays(capsys):
+    # (its repr, which @dataclass wrote, showed the dlarrays' display: 'M(s=1x1 dlarray  0.5000, ...)')
+    w = np.array([1.0, 2.0, -1.0])
+
+    def wrapper(x, m):
+        y, texts = dataclass_shown(x, m)
+        print(m)
+        return y, dlgradient(y, x), texts
+    y, _, texts = dlfeval(wrapper, dlarray(np.ones(3)), _Shown(dlarray(np.array(0.5)), dlarray(w)))
+    printed = capsys.readouterr().out
+    plain_y, plain_texts = dataclass_shown(np.ones(3), _Shown(np.array(0.5), w))
+    assert texts == plain_texts
+    print(_Shown(np.array(0.5), w))
+    assert printed == capsys.readouterr().out
+    assert_close(y.data, plain_y, rtol=1e-12, what="value")
