@@ -1,4 +1,5 @@
 """Red team 'last' (s42): what the last session changed, broken.  Each test fails before its fix."""
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -384,3 +385,27 @@ def test_text_of_a_dataclass_holding_dlarrays(capsys):
     print(_Shown(np.array(0.5), w))
     assert printed == capsys.readouterr().out
     assert_close(y.data, plain_y, rtol=1e-12, what="value")
+
+
+# --- 6. a partial made in the function whose .func / .args / .keywords the code reads ------------------
+# sct/partials.py writes f = functools.partial(g, ...) as a nested def f, which has no .func: "AttributeError
+# while evaluating ...: 'function' object has no attribute 'func'" for a valid program.  Such a partial is
+# left a partial now (run; or refused where its frozen values are traced, naming the line).
+
+def partial_func_read(Y):
+    f = functools.partial(sct.softmax, DataFormat="CB")
+    return np.sum(f.func(Y, DataFormat="CB") * np.arange(1.0, 21.0).reshape(5, 4)) + len(f.keywords)
+
+
+def partial_args_read(Y):
+    f = functools.partial(sct.l2loss, Y, DataFormat="CB")
+    return f(np.ones((5, 4))) * len(f.args)
+
+
+def test_partial_attributes_read():
+    from gradcheck import check_grads
+    Y = np.random.default_rng(1).standard_normal((5, 4))
+    check_grads(partial_func_read, Y)
+    with pytest.raises(sct.SctError) as refused:      # (its frozen Y is traced: refused, not an AttributeError)
+        check_grads(partial_args_read, Y)
+    assert "AttributeError" not in str(refused.value) and "line" in str(refused.value)
