@@ -260,12 +260,16 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     ((2,), dtype('float64'))
     """
 
-    __slots__ = ("_data", "_fmt")
+    # _scalar: a 0-d dlarray made of numpy's scalar (an item, a reduction or an elementwise result of 0-d
+    # operands: numpy gives np.float64 there, not an array; ``is_numpy_scalar``); unset where made otherwise
+    __slots__ = ("_data", "_fmt", "_scalar")
     __array_priority__ = 20
 
     def __init__(self, data: Any, fmt: Optional[str] = None) -> None:
         self._data = _as_data(data)
         self._fmt = data._fmt if fmt is None and isinstance(data, dlarray) else ""
+        if isinstance(data, np.generic) or isinstance(data, dlarray) and is_numpy_scalar(data):
+            self._scalar = True
         if fmt is not None:                 # MATLAB: a formatted X gets fmt in place of its format
             self._data = formatted_data(self._data, fmt)
             self._fmt = fmt
@@ -415,7 +419,7 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return attr
 
     def __reduce__(self):
-        return (dlarray, (self._data, self._fmt or None))
+        return (dlarray, (self._data[()] if is_numpy_scalar(self) else self._data, self._fmt or None))
 
     def __deepcopy__(self, memo):
         # copy.deepcopy asks the object for __deepcopy__, which __getattr__ found on the ndarray: the copy came
@@ -424,6 +428,8 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         memo[id(self)] = out
         out._data = _copy.deepcopy(self._data, memo)
         out._fmt = self._fmt
+        if is_numpy_scalar(self):
+            out._scalar = True
         return out
 
     # --- display ----------------------------------------------------------------------
@@ -512,6 +518,22 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
         return f'<div>{head}<table style="border-collapse:collapse">{body}</table></div>'
 
 
+_SCALAR_SLOT = dlarray._scalar
+
+
+def is_numpy_scalar(value) -> bool:
+    """Whether the 0-d dlarray ``value`` stands for numpy's scalar (``np.float64``: an item of an array, a
+    reduction, an elementwise result of 0-d operands, which numpy gives as a scalar) rather than a 0-d
+    array (``np.array(0.5)``: what ``dlarray(0.5)`` holds, a field of the user's object).  A type test or
+    text of a value in code sct transforms answers as that (support.numpy_view); False for anything else."""
+    if not isinstance(value, dlarray) or value._data.ndim:
+        return False
+    try:
+        return _SCALAR_SLOT.__get__(value)
+    except AttributeError:
+        return False
+
+
 def _wrap_result(result):
     """A numpy function's or method's result on dlarrays, wrapped: float, complex and bool arrays become
     dlarrays; integer arrays (positions and counts: np.argsort, np.nonzero, np.where(cond), x.astype(int),
@@ -564,6 +586,7 @@ def _wrap_tuple(x):
             d = _new_dlarray(dlarray)
             d._data = np.asarray(v)
             d._fmt = ""
+            d._scalar = True                # (numpy's scalar: is_numpy_scalar)
             out.append(d)
         else:
             out.append(wrap_outputs(v, seen))
@@ -622,7 +645,7 @@ def wrapper_lines(example, limit: int = 8):
         elif cls in _KEPT or cls is float:      # a numpy scalar, or a Python float (a 0-d float64 array,
             consts[f"T{i}"] = cls              # as wrap_outputs gives it): an array of its own
             lines.append(f"    if type(v{i}) is not T{i}: return GENERIC(o)")
-            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''")
+            lines.append(f"    w{i} = NEW(DL); w{i}._data = ASARRAY(v{i}); w{i}._fmt = ''; w{i}._scalar = True")
         elif cls is dict and all(type(a) is _ND and a.dtype.type in _KEPT for a in v.values()):
             lines += [f"    if type(v{i}) is not dict: return GENERIC(o)",
                       f"    w{i} = {{}}",
@@ -674,6 +697,7 @@ def wrap_outputs(x, _seen=None):
         out = _new_dlarray(dlarray)
         out._data = np.asarray(x)
         out._fmt = ""
+        out._scalar = True                              # (which numpy made a scalar: is_numpy_scalar)
         return out
     if isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind in "iu":
         # an integer array or numpy integer (np.argmax's index, labels, counts): numpy's, as plain
@@ -698,7 +722,10 @@ def wrap_outputs(x, _seen=None):
         except (TypeError, ValueError):
             return x            # objects that are not numbers (text labels): as they are
     if isinstance(x, (np.ndarray, np.generic)) or type(x) in (float, complex):
-        return dlarray(x)
+        out = dlarray(x)
+        if type(x) in (float, complex):
+            out._scalar = True          # (Python's number: a type test in a later call answers as a scalar)
+        return out
     if isinstance(x, list):
         if cls is not list:             # a subclass of list: its own class (rebuilt_like)
             return rebuilt_like(x, [wrap_outputs(v, _seen) for v in x])

@@ -25,7 +25,6 @@ from collections import deque
 
 import numpy as np
 
-from .dlarray import dlarray as _dlarray
 
 _LOCAL = threading.local()
 
@@ -82,14 +81,6 @@ def effectful(fn) -> bool:
     return False
 
 
-def _numpy_view(value):
-    """(support.numpy_view: a dlarray as its data, a 0-d one as numpy's scalar)"""
-    if type(value) is _dlarray:
-        data = value._data
-        return data[()] if data.ndim == 0 else data
-    return value
-
-
 def effect(fn, /, *args, **kwargs):
     """``fn(*args, **kwargs)``, run once: replayed from the log while recomputing.  The user's own
     code among them that may change its arguments (``sampler.fill(buf)`` of an object holding a
@@ -101,7 +92,8 @@ def effect(fn, /, *args, **kwargs):
         # a dlarray held in an argument's container (an object's field, an item of one), which generated
         # code holds as the dlarray it is, printed as the numpy array or scalar it stands for, as Python
         # prints it (was: the dlarray's display)
-        args = tuple([_numpy_view(a) for a in args])
+        from .support import text_view
+        args = tuple([text_view(a) for a in args])
     s = state()
     if s.cursors:
         i = s.cursors[-1]

@@ -3072,6 +3072,7 @@ nondifferentiable(
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
     int, bool, round, range, isinstance, type, np.isscalar, np.argsort, np.random.rand, np.random.randn,
     hasattr, callable,          # (getattr(o, "a", d) reads as `o.a if hasattr(o, "a") else d`)
+    builtins.any, builtins.all,  # a bool of the items' truth (forward mode refused all(map(f, xs)))
     str, repr, ascii, format,   # text of a value (as an f-string): carries no derivative
     # shape, axis and weight helpers of the rules above
     angle_scale, weight_dtype, typed_zero, mean_where_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,

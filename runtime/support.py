@@ -2369,6 +2369,7 @@ def _entered(x) -> set:
 
 from .dlarray import GRADIENT_OBJECTS  # noqa: E402  (gradients with an object's structure)
 from .dlarray import dlarray as _dlarray  # noqa: E402
+from .dlarray import is_numpy_scalar  # noqa: E402
 from .dlarray import rebuilt_like as _rebuilt_like  # noqa: E402
 
 
@@ -2471,12 +2472,15 @@ def conj_of(x):
 
 
 def numpy_view(value):
-    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data (a 0-d
-    one as numpy's scalar), as the traced arguments do, which generated code holds as numpy arrays;
-    anything else as it is."""
+    """What a type test in code sct transforms sees of ``value``: a dlarray reads as its data, as the
+    traced arguments do, which generated code holds as numpy arrays; a 0-d one as numpy's scalar where
+    numpy made it so (an item, a reduction: ``is_numpy_scalar``), else as the 0-d array it holds (a field
+    of the user's object, ``m.s = dlarray(0.5)``, however the code reaches it: bound to another name, given
+    to a helper, put in a list; was numpy's scalar there, ``isinstance(s, np.ndarray)`` False where
+    Python's is True); anything else as it is."""
     if type(value) is _dlarray:
         data = value._data
-        return data[()] if data.ndim == 0 else data
+        return data[()] if data.ndim == 0 and is_numpy_scalar(value) else data
     return value
 
 
@@ -2499,10 +2503,10 @@ def isscalar_as_numpy(value):
 
 
 def field_view(value):
-    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): a dlarray as
-    its data, a 0-d one too (a 0-d array in Python's object, where ``numpy_view`` gives numpy's scalar, as
-    an item or a reduction of an array is)."""
-    return value._data if type(value) is _dlarray else value
+    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): ``numpy_view``
+    (a 0-d dlarray field is a 0-d array in Python's object unless numpy made it a scalar: a field set to
+    ``m.s - lr * g`` outside, which numpy computes as np.float64)."""
+    return numpy_view(value)
 
 
 def type_of_field(value):
@@ -2521,26 +2525,70 @@ def isscalar_of_field(value):
     return np.isscalar(field_view(value))
 
 
+def text_view(value, _depth: int = 0):
+    """What text of ``value`` shows in code sct transforms: ``numpy_view`` of a dlarray, and of each one in a
+    list, tuple, namedtuple, dict or set (Python's str and repr show their items' repr: was the dlarray's
+    display, ``'[1x1 dlarray  0.5000]'`` where Python gives ``'[array(0.5)]'``); anything else as it is."""
+    cls = type(value)
+    if cls is _dlarray:
+        return numpy_view(value)
+    if _depth > 20:
+        return value
+    if _dataclass_repr(cls) and type(getattr(value, "__dict__", None)) is dict:
+        # a dataclass's own repr shows its fields' repr: a copy holding their text views shows Python's
+        fields = {k: text_view(v, _depth + 1) for k, v in value.__dict__.items()}
+        if all(fields[k] is v for k, v in value.__dict__.items()):
+            return value
+        shown = object.__new__(cls)
+        shown.__dict__.update(fields)
+        return shown
+    if cls not in (list, tuple, dict, set, frozenset) and not (isinstance(value, tuple) and hasattr(cls, "_fields")):
+        return value
+    if isinstance(value, dict):
+        items = {k: text_view(v, _depth + 1) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    items = [text_view(v, _depth + 1) for v in value]
+    if all(a is b for a, b in zip(items, value)):
+        return value
+    if cls is list:
+        return items
+    if cls is tuple:
+        return tuple(items)
+    if cls in (set, frozenset):
+        return value            # (a set's items hash as they are: shown as they are)
+    return cls(*items)          # a namedtuple
+
+
+def _dataclass_repr(cls) -> bool:
+    """Is ``cls`` a dataclass whose str and repr are the ones ``@dataclass`` wrote (its fields' repr)?"""
+    import dataclasses
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls) or cls.__str__ is not object.__str__:
+        return False
+    fn = getattr(cls.__repr__, "__wrapped__", cls.__repr__)
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>" and code.co_name == "__repr__"
+
+
 def str_as_numpy(value):
     """``str(value)`` in code sct transforms: a dlarray (an object's field, or an item of one, which generated
     code holds as the dlarray it is) as the numpy array or scalar it stands for (was: the dlarray's display,
     ``'  1x1 dlarray\\n\\n    0.5410\\n'`` where Python gives ``'0.5409726942533929'``)."""
-    return str(numpy_view(value))
+    return str(text_view(value))
 
 
 def repr_as_numpy(value):
     """``repr(value)`` in code sct transforms (``str_as_numpy``)."""
-    return repr(numpy_view(value))
+    return repr(text_view(value))
 
 
 def ascii_as_numpy(value):
     """``ascii(value)`` in code sct transforms (``str_as_numpy``)."""
-    return ascii(numpy_view(value))
+    return ascii(text_view(value))
 
 
 def format_as_numpy(value, spec=""):
     """``format(value, spec)`` in code sct transforms, and a value an f-string shows (``str_as_numpy``)."""
-    return format(numpy_view(value), spec)
+    return format(text_view(value), spec)
 
 
 def text_operand(value):
@@ -2548,15 +2596,15 @@ def text_operand(value):
     as the numpy array or scalar it stands for (``str_as_numpy``); a tuple of values (``"%s %s" % (a, b)``)
     each so."""
     if type(value) is tuple:
-        return tuple([numpy_view(v) for v in value])
-    return numpy_view(value)
+        return tuple([text_view(v) for v in value])
+    return text_view(value)
 
 
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
 nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy, type_of_field, isinstance_of_field,
-                  isscalar_of_field, field_view, str_as_numpy, repr_as_numpy,
+                  isscalar_of_field, field_view, text_view, str_as_numpy, repr_as_numpy,
                   ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 

@@ -471,8 +471,12 @@ def dataclass_post_init(klass):
     import ast
     init = klass.__dict__.get("__init__") or getattr(klass, "__init__", None)
     post = getattr(klass, "__post_init__", None)
+    # (each class's own __post_init__ along the MRO: a base's, read in place of super().__post_init__(),
+    # replaced later makes the function again)
+    chain = tuple(vars(k).get("__post_init__") for k in klass.__mro__)
     held = _POST_INITS.get(id(klass))
-    if held is not None and held[0] is klass and held[1] is init and held[2] is post:
+    if held is not None and held[0] is klass and held[1] is init and held[2] is post and \
+            len(held[4]) == len(chain) and all(a is b for a, b in zip(held[4], chain)):
         return held[3]
     post_fn = getattr(post, "__func__", post)
     # the method as the class holds it: a plain function (a classmethod's or staticmethod's would be
@@ -490,7 +494,7 @@ def dataclass_post_init(klass):
         if isinstance(node, (gast.stmt, gast.expr)):
             node.lineno, node.col_offset = line, 0
             node.end_lineno, node.end_col_offset = line, 0
-    inlined = _post_init_body(post_fn, [a.id for a in tree.args.args[1:]])
+    inlined = _post_init_body(post_fn, [a.id for a in tree.args.args[1:]], klass)
     if inlined is not None:         # its statements in place of the call, at their own lines
         tree.body[-1:] = inlined
     module = gast.gast_to_ast(gast.Module(body=[copy.deepcopy(tree)], type_ignores=[]))
@@ -503,20 +507,25 @@ def dataclass_post_init(klass):
     made.__sct_items_tree__ = (tree, filename, text)
     if len(_POST_INITS) >= 1024:
         _POST_INITS.clear()
-    _POST_INITS[id(klass)] = (klass, init, post, made)
+    _POST_INITS[id(klass)] = (klass, init, post, made, chain)
     return made
 
 
-def _post_init_body(post_fn, fields: List[str]) -> Optional[List]:
+def _post_init_body(post_fn, fields: List[str], klass=None, depth: int = 0) -> Optional[List]:
     """The statements of ``__post_init__`` to run in place of ``self.__post_init__()`` at the end of
     the dataclass's ``__init__`` (its attribute stores then those of ``__init__`` itself, which
     sct differentiates to any order; a method call storing into ``self`` is refused by a second
     derivative): None where they may not mean the same there, and the call stays.  Not inlined:
-    a closure (``super()`` included), a name equal to a field's (``__init__``'s parameter),
-    ``self`` as another name, a private ``__name`` (mangled by the class body only), a return of a
-    value, a nested def, lambda, yield or scope statement."""
+    a closure (``super()`` included, but for a statement ``super().__post_init__()``), a name equal
+    to a field's (``__init__``'s parameter), ``self`` as another name, a private ``__name`` (mangled
+    by the class body only), a return of a value, a nested def, lambda, yield or scope statement.
+    A statement ``super().__post_init__()`` (or ``Base.__post_init__(self)``) of a subclass's is the
+    base's ``__post_init__`` read in place the same way (``klass``: the dataclass built), where that
+    one returns nowhere and binds no name the other uses (was: the call stayed, refused as a method
+    changing its object)."""
     from .parse import function_ast
-    if post_fn.__code__.co_freevars:
+    free = post_fn.__code__.co_freevars
+    if free and (free != ("__class__",) or klass is None) or depth > 8:
         return None
     try:
         pdef, _, _ = function_ast(post_fn)
@@ -545,8 +554,70 @@ def _post_init_body(post_fn, fields: List[str]) -> Optional[List]:
     if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) and \
             isinstance(body[0].value.value, str):
         body = body[1:]                 # its docstring
+    if klass is not None:
+        body = _base_post_inits(body, post_fn, me, names, fields, klass, depth)
+        if body is None:
+            return None
+    if {"super", "__class__"} & {n.id for st in body for n in gast.walk(st) if isinstance(n, gast.Name)}:
+        return None
     if me != "self":
         for node in gast.walk(gast.Module(body=body, type_ignores=[])):
             if isinstance(node, gast.Name) and node.id == me:
                 node.id = "self"
     return list(body) or None
+
+
+def _base_post_inits(body: List, post_fn, me: str, names: set, fields: List[str], klass, depth: int):
+    """``body`` with each statement ``super().__post_init__()`` or ``Base.__post_init__(self)`` replaced by
+    the statements of the ``__post_init__`` it calls along ``klass``'s MRO (``_post_init_body``, renamed
+    ``self``); None where one cannot be read so."""
+    out: List = []
+    mro = klass.__mro__
+    bound = {n.id for st in body for n in gast.walk(st) if isinstance(n, gast.Name) and
+             isinstance(n.ctx, (gast.Store, gast.Del))}
+    for st in body:
+        call = st.value if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) else None
+        func = call.func if call is not None else None
+        if not (isinstance(func, gast.Attribute) and func.attr == "__post_init__" and not call.keywords):
+            out.append(st)
+            continue
+        target = func.value
+        if isinstance(target, gast.Call) and isinstance(target.func, gast.Name) and target.func.id == "super" \
+                and not target.keywords and not call.args and \
+                (not target.args or _named_owner(target, post_fn, me) is not None):
+            # super().__post_init__(), or Python 2's super(Sub, self).__post_init__()
+            owner = _named_owner(target, post_fn, me) if target.args else _owner(post_fn)
+            if owner is None or owner not in mro:
+                return None
+            start = mro.index(owner) + 1
+        elif isinstance(target, gast.Name) and len(call.args) == 1 and isinstance(call.args[0], gast.Name) and \
+                call.args[0].id == me and target.id not in _local_names(post_fn) and \
+                isinstance(post_fn.__globals__.get(target.id), type) and post_fn.__globals__[target.id] in mro:
+            start = mro.index(post_fn.__globals__[target.id])
+        else:
+            out.append(st)
+            continue
+        defining = next((k for k in mro[start:] if "__post_init__" in vars(k)), None)
+        base_fn = vars(defining).get("__post_init__") if defining is not None else None
+        if not isinstance(base_fn, types.FunctionType) or base_fn.__code__.co_argcount != 1 or \
+                base_fn.__defaults__ or base_fn.__globals__ is not post_fn.__globals__ or \
+                base_fn.__code__.co_filename != post_fn.__code__.co_filename:
+            return None
+        inner = _post_init_body(base_fn, fields, klass, depth + 1)
+        if inner is None:
+            return None
+        inner_names = {n.id for s2 in inner for n in gast.walk(s2) if isinstance(n, gast.Name)}
+        inner_bound = {n.id for s2 in inner for n in gast.walk(s2) if isinstance(n, gast.Name) and
+                       isinstance(n.ctx, (gast.Store, gast.Del))}
+        # (its return would end the subclass's too; a name both bind, or one binds and the other reads,
+        # would be one variable where Python has two)
+        if any(isinstance(n, gast.Return) for s2 in inner for n in gast.walk(s2)) or \
+                (inner_bound & (names - {me})) or ((inner_names - {"self"}) & bound):
+            return None
+        if me != "self":
+            for s2 in inner:
+                for n in gast.walk(s2):
+                    if isinstance(n, gast.Name) and n.id == "self":
+                        n.id = me
+        out.extend(inner)
+    return out

@@ -349,7 +349,7 @@ def text_operands(act, rt, value):
         return None
 
     def shown(v):
-        if isinstance(v, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple)):
+        if isinstance(v, (gast.Name, gast.Attribute, gast.Subscript, gast.Tuple, gast.List, gast.Dict)):
             return call(rt("text_operand"), [v])
         return v
 

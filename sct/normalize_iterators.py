@@ -92,11 +92,12 @@ class IteratorCalls(gast.NodeTransformer):
             # where zip or enumerate take it apart by position (zip(reversed(xs), ys))
             lazy = self.itertools_call if any(self.builtin(node, n) for n in ("zip", "enumerate")) else \
                 (lambda a: self.itertools_call(a) or self.reversal(a))
-            if any(self.builtin(node, n) for n in CONSUMERS) or \
-                    isinstance(self.called_object(node.func), types.FunctionType):
+            walked = self.walked_arguments(node)
+            if walked is not None:
                 # zip(...) and enumerate(...) given to map, max, min, sum or a helper (was: "no derivative
                 # rule for zip"): the generator expression they are, walked once there
-                lazy = (lambda a, lazy=lazy: lazy(a) or any(self.builtin(a, n) for n in ("zip", "enumerate")))
+                lazy = (lambda a, lazy=lazy: lazy(a) or id(a) in walked and
+                        any(self.builtin(a, n) for n in ("zip", "enumerate")))
             node.args = [(self.generator(a, "item", "item") or a) if lazy(a) else a for a in node.args]
             for k in node.keywords:
                 if lazy(k.value):
@@ -120,6 +121,24 @@ class IteratorCalls(gast.NodeTransformer):
             for n in gast.walk(first):
                 gast.copy_location(n, node)
         return node
+
+    def walked_arguments(self, node):
+        """The ids of the arguments the call ``node`` walks as an iterable, where it is one of ``CONSUMERS``
+        or a helper: all of a helper's, ``map``'s after its function, ``sum``'s first, ``max``'s and
+        ``min``'s one argument (given several, they compare them: Python's TypeError for two zips, not the
+        larger list of items); None for another call."""
+        args = node.args
+        if any(isinstance(a, gast.Starred) for a in args):
+            return set()
+        if self.builtin(node, "map"):
+            return {id(a) for a in args[1:]}
+        if self.builtin(node, "sum"):
+            return {id(a) for a in args[:1]}
+        if self.builtin(node, "max") or self.builtin(node, "min"):
+            return {id(a) for a in args} if len(args) == 1 else set()
+        if isinstance(self.called_object(node.func), types.FunctionType):
+            return {id(a) for a in args}
+        return None
 
     def reversal(self, node) -> bool:
         return self.builtin(node, "reversed") and len(node.args) == 1 and not node.keywords and \

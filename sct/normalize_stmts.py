@@ -325,6 +325,12 @@ class Statements:
             self.emit(out, self.lambda_def(name, value, out))
             return
         if isinstance(value, gast.Call) and self.partials is not None and \
+                any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name
+                    for n in walk_nodes(self.fdef)):
+            # f = partial(g, ...) where the code reads f.func, f.args or f.keywords, which the def it would
+            # be has not (was: "'function' object has no attribute 'func'"): the partial itself
+            value._sct_partial_kept = True
+        if isinstance(value, gast.Call) and self.partials is not None and \
                 self.partials.rewrite(self, value, out, hint, name) is not None:
             return                           # f = partial(g, ...): the def f (sct/partials.py)
         rhs = self.simple(value, out, hint=hint)

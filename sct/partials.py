@@ -120,7 +120,8 @@ class PartialRewriter:
         """The name of the nested function ``node`` (a call of functools.partial) is, its
         statements emitted into ``out``; None where it is not one this module writes.  ``name``:
         the name it is assigned to (the def gets it, so calls of it are direct)."""
-        if self.resolve(node.func, norm.local_root) is not functools.partial or not node.args or \
+        if getattr(node, "_sct_partial_kept", False) or \
+                self.resolve(node.func, norm.local_root) is not functools.partial or not node.args or \
                 any(isinstance(a, gast.Starred) for a in node.args) or \
                 any(k.arg is None for k in node.keywords):
             return None
