@@ -95,3 +95,19 @@ def test_dllaplacian_of_complex_x_is_refused_naming_dllaplacian():
     # the way the message gives: the parts as real arrays (|z|^2 + Re z^3 has Laplacian 4)
     a, b = np.real(Z).copy(), np.imag(Z).copy()
     assert_close(D(dlfeval(parts_laplacian, dlarray(a), dlarray(b))), np.full(3, 4.0), rtol=1e-12, atol=1e-12)
+
+
+# --- 4. np.linalg.matrix_rank in a loss: refused as an op with no derivative rule ---------------------
+
+def ranked_loss(A):
+    y = np.linalg.matrix_rank(A) * np.sum(A ** 2) + np.linalg.matrix_rank(A @ A.T, hermitian=True)
+    return y, dlgradient(y, A)
+
+
+def test_matrix_rank_is_a_constant():
+    # an integer of its argument (as np.count_nonzero or np.argsort): no derivative, not a refusal
+    A = np.random.default_rng(4).standard_normal((3, 3))
+    y, g = dlfeval(ranked_loss, dlarray(A.copy()))
+    f = lambda a: np.linalg.matrix_rank(a) * np.sum(a ** 2) + np.linalg.matrix_rank(a @ a.T, hermitian=True)
+    assert_close(D(y), f(A), rtol=1e-12, atol=1e-12)
+    assert_close(D(g), numerical_gradient(f, [A.copy()], 0), rtol=1e-6, atol=1e-6)
