@@ -16,7 +16,8 @@ Conventions:
 * ``np.linalg.pinv`` assumes a constant rank (generic full-rank input); ``hermitian=True`` is
   refused, and so is an ``rcond``/``rtol`` that drops a singular value not zero to rounding (as
   ``np.linalg.lstsq``'s ``rcond``).  ``np.linalg.eig`` / ``eigvals`` assume distinct eigenvalues and, for the
-  eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
+  eigenvectors, a loss independent of their phases (numpy normalises them to unit length; a loss
+  that reads the phases of complex vectors is refused, runtime/numpy_ops.py ``phase_invariant``).
 * ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
   (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
 * ``np.linalg.qr`` (modes "reduced", "r", and "complete" where Q's extra columns carry no adjoint)
@@ -40,7 +41,7 @@ from .registry import CALL_EQUIVALENTS, LAZY_RULES, alias, declare, defrule, equ
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, solve_adjoint_a, solve_adjoint_b,
                         noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
-                        spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
+                        spectrum_separated, phase_invariant, where_masked, where_filled, initial_scaled, reduction_broadcast,
                         prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
@@ -1027,6 +1028,12 @@ def eig_adjoint(gw, gv, w, v, a):
             "np.linalg.eig: at repeated eigenvalues the eigenvectors have no derivative, and neither "
             "has anything computed from them (also the second derivative of a function of the "
             "eigenvalues alone: its rule uses them); sct does not model that limit")
+    require(phase_invariant(v, gv),
+            "np.linalg.eig: the value differentiated (a loss, or the output of jvp) depends on the phases of "
+            "the complex eigenvectors, which numpy "
+            "fixes by a convention of its own (unit vectors, each defined up to a factor e^{i phi}), so "
+            "it has no derivative sct gives; use quantities independent of them (np.abs(v), "
+            "v @ diag(w) @ inv(v))")
     vhgv = conj_transpose(v) @ fill_zero(gv, v)
     eye = np.eye(np.shape(v)[-1], dtype=weight_dtype(v))
     inner = np.expand_dims(gw, -1) * eye + np.conj(eigen_gaps(w)) * (
