@@ -1315,6 +1315,10 @@ def qr_blocks_adjoint(gq, gr, q, r, a):
     """The adjoint of ``a = q r`` (reduced): a tall or square ``a`` at once, a wide one by blocks."""
     m = np.shape(a)[-2]
     n = np.shape(a)[-1]
+    require(qr_full_rank(r[..., :, :builtins.min(m, n)], gq, gr),
+            "np.linalg.qr: the matrix is (numerically) rank deficient (a zero on R's diagonal): Q's columns "
+            "past its rank are not unique and R's last rows not continuous, so neither has a derivative, "
+            "nor has anything computed from them; sct does not model that limit")
     gq = fill_zero(gq, q)
     gr = fill_zero(gr, r)
     if m >= n:
@@ -1322,6 +1326,35 @@ def qr_blocks_adjoint(gq, gr, q, r, a):
     right = a[..., :, m:]
     left = qr_square_adjoint(gq + right @ conj_transpose(gr[..., :, m:]), gr[..., :, :m], q, r[..., :, :m])
     return np.concatenate([left, q @ gr[..., :, m:]], axis=-1)
+
+
+def qr_full_rank(r, gq, gr):
+    """Whether the derivative of ``q, r = np.linalg.qr(a)`` is finite where the loss reads it: R's
+    (square) diagonal nonzero beyond a few ulps of R's largest entry, or else no cotangent (beyond
+    rounding) on Q's columns and R's rows from the first such zero on (those are not unique, or not
+    continuous, past the rank; was: the adjoint's solve with a nearly singular R returned huge
+    numbers, no derivative of the program, silently: np.sin of the Q of a rank-one np.outer(u, w))."""
+    if _is_zero(gq) and _is_zero(gr):
+        return True
+    r = np.asarray(r)
+    if r.size == 0:
+        return True
+    scale = np.max(np.abs(r), axis=(-2, -1), keepdims=True)[..., 0]
+    tol = 16 * np.finfo(np.result_type(r, np.float32)).eps * scale
+    small = np.abs(np.diagonal(r, 0, -2, -1)) <= tol
+    if not np.any(small):
+        return True
+    first = int(np.min(np.argmax(np.reshape(small, (-1, small.shape[-1])), axis=-1)[np.any(
+        np.reshape(small, (-1, small.shape[-1])), axis=-1)]))
+    parts = ([] if _is_zero(gq) else [np.asarray(gq)[..., :, first:]]) + \
+        ([] if _is_zero(gr) else [np.asarray(gr)[..., first:, :]])
+    size = builtins.max([0.0] + [float(np.max(np.abs(g), initial=0.0)) for g in (gq, gr) if not _is_zero(g)])
+    reach = builtins.max([0.0] + [float(np.max(np.abs(p), initial=0.0)) for p in parts])
+    wide = np.result_type(r) in (np.float64, np.complex128)
+    return reach <= (1e-8 if wide else 1e-4) * size
+
+
+nondifferentiable(qr_full_rank)
 
 
 def qr_square_adjoint(gq, gr, q, r):

@@ -246,3 +246,38 @@ def test_power_of_dlarray_outside_dlfeval_is_numpys(dtype):
     w = dlarray(z.copy())
     w **= 2                                  # in place, as ndarray's
     assert D(w).tobytes() == (z ** 2).tobytes()
+
+
+# --- 7. np.linalg.qr of a rank-deficient matrix: a silently wrong gradient ------------------------------
+
+W_QR = np.array([0.4, -1.3, 0.8])
+
+
+def qr_of_rank_one(u):
+    return np.sum(np.sin(np.linalg.qr(np.outer(u, W_QR))[0]))
+
+
+def qr_r_of_rank_one(u):
+    return np.sum(np.linalg.qr(np.outer(u, W_QR))[1] ** 2)      # |R|^2 = |A|^2: smooth
+
+
+def qr_of_rank_one_run(u):
+    y = qr_of_rank_one(u)
+    return y, dlgradient(y, u)
+
+
+def qr_r_of_rank_one_run(u):
+    y = qr_r_of_rank_one(u)
+    return y, dlgradient(y, u)
+
+
+def test_qr_past_the_rank_is_refused():
+    # Q's columns past the rank of a rank-one matrix are not unique (central differences: about 1e6);
+    # the adjoint's solve with the nearly singular R returned numbers of order 1, silently.  Refused
+    # now; a loss that reads only R's rows up to the rank (and R's rounding past it) is differentiated.
+    u = np.array([0.7, -0.2, 1.1])
+    with pytest.raises(sct.SctError, match="rank deficient"):
+        dlfeval(qr_of_rank_one_run, dlarray(u.copy()))
+    y, g = dlfeval(qr_r_of_rank_one_run, dlarray(u.copy()))
+    assert_close(D(y), qr_r_of_rank_one(u), rtol=1e-12, atol=1e-12)
+    assert_close(D(g), 2 * u * np.sum(W_QR ** 2), rtol=1e-6, atol=1e-8)
