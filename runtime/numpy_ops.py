@@ -1789,8 +1789,10 @@ def _stack_pieces_rule(g, ans, grads, arrays, axis=0):
 # --- more linear algebra and selection ------------------------------------------------------------
 
 
-@defrule(np.einsum, wrt=("operands",))
-def einsum(g, ans, *operands, out=None, optimize=False):
+@defrule(np.einsum, wrt=("operands",), nondiff=("dtype", "order", "casting"))
+def einsum(g, ans, *operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
+    # dtype= (numpy's: the operands cast to it, under ``casting``, before the sum): the adjoints in the
+    # operands' precision, as for any promotion (was: refused as no keyword of einsum's signature)
     return einsum_adjoints(g, operands)
 
 

@@ -281,3 +281,36 @@ def test_qr_past_the_rank_is_refused():
     y, g = dlfeval(qr_r_of_rank_one_run, dlarray(u.copy()))
     assert_close(D(y), qr_r_of_rank_one(u), rtol=1e-12, atol=1e-12)
     assert_close(D(g), 2 * u * np.sum(W_QR ** 2), rtol=1e-6, atol=1e-8)
+
+
+# --- 8. np.einsum(..., dtype=...): refused as a keyword einsum's rule did not take ----------------------
+
+def einsum_complex_loss(A):
+    return np.sum(np.abs(np.einsum('ij,j->i', A, np.arange(3.0), dtype=complex) * (1 + 2j)) ** 2) + \
+        np.einsum('ij,ji->', A, A, dtype=np.float64, casting='same_kind')
+
+
+def einsum_complex_loss_run(A):
+    y = einsum_complex_loss(A)
+    return y, dlgradient(y, A)
+
+
+def einsum_float32_run(A):
+    y = np.sum(np.einsum('ij,jk->ik', A, A, dtype=np.float32) ** 2)
+    return y, dlgradient(y, A)
+
+
+def test_einsum_with_dtype():
+    A = np.random.default_rng(8).standard_normal((3, 3))
+    y, g = dlfeval(einsum_complex_loss_run, dlarray(A.copy()))
+    assert_close(D(y), einsum_complex_loss(A), rtol=1e-12, atol=1e-12)
+    assert_close(D(g), numerical_gradient(einsum_complex_loss, [A.copy()], 0), rtol=1e-5, atol=1e-6)
+    assert D(g).dtype == np.float64
+    A32 = A.astype(np.float32)
+    y, g = dlfeval(einsum_float32_run, dlarray(A32.copy()))
+    assert D(y).dtype == np.float32 and D(y) == np.sum(np.einsum('ij,jk->ik', A32, A32, dtype=np.float32) ** 2)
+    P = A32 @ A32
+    assert D(g).dtype == np.float32
+    assert_close(D(g), 2 * P @ A32.T + A32.T @ (2 * P), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError):      # numpy's own refusal of float64 -> float32 under casting='safe'
+        dlfeval(einsum_float32_run, dlarray(A.copy()))
