@@ -15,6 +15,8 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+_NUMBERS = (int, float, complex, np.number)      # (bool is an int)
+
 from .labels import LABEL_KEEPING_ARGUMENT, LABEL_LOSING_OPS, LOST, LostLabels, align_data, formatted_data, matmul_message, reduced_format
 
 _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
@@ -344,6 +346,25 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
     @property
     def imag(self) -> dlarray:
         return _elementwise_result(self._data.imag, self._fmt)
+
+    # --- x ** p with a number p: numpy's operator, not np.power ------------------------------------
+    # (ndarray's ** takes fast paths for the exponents 2, -1, 0.5 and 1 -- np.square, np.reciprocal,
+    # np.sqrt -- that round differently from np.power for complex data: the mixin's np.power(x, 2)
+    # gave dlarray(z) ** 2 another last bit than z ** 2, and than the same line under dlfeval)
+    def __pow__(self, other):
+        if not isinstance(other, _NUMBERS):
+            return super().__pow__(other)
+        inputs, fmt = _aligned((self, other))
+        data, exponent = _unwrap(inputs)
+        out = _elementwise_result(data ** exponent, fmt)
+        return out if fmt else _mark_lost(out, inputs, elementwise=True)
+
+    def __ipow__(self, other):
+        if not isinstance(other, _NUMBERS):
+            return super().__ipow__(other)
+        data = self._data
+        data **= other                      # in place, as ndarray's (the same fast paths)
+        return self
 
     def __len__(self) -> int:
         return len(self._data)

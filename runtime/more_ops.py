@@ -16,7 +16,8 @@ Conventions:
 * ``np.linalg.pinv`` assumes a constant rank (generic full-rank input); ``hermitian=True`` is
   refused, and so is an ``rcond``/``rtol`` that drops a singular value not zero to rounding (as
   ``np.linalg.lstsq``'s ``rcond``).  ``np.linalg.eig`` / ``eigvals`` assume distinct eigenvalues and, for the
-  eigenvectors, a loss independent of their phases (numpy normalises them to unit length).
+  eigenvectors, a loss independent of their phases (numpy normalises them to unit length; a loss
+  that reads the phases of complex vectors is refused, runtime/numpy_ops.py ``phase_invariant``).
 * ``np.partition`` and builtin ``sorted`` send each adjoint back to the entry that landed there
   (ties by a stable order); ``np.select`` to the chosen choice (or ``default``).
 * ``np.linalg.qr`` (modes "reduced", "r", and "complete" where Q's extra columns carry no adjoint)
@@ -40,7 +41,7 @@ from .registry import CALL_EQUIVALENTS, LAZY_RULES, alias, declare, defrule, equ
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast
 from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, solve_adjoint_a, solve_adjoint_b,
                         noted_skips, concatenate_pieces, conj_transpose, eigen_gaps, fill_zero, inverse_permutation, require,
-                        spectrum_separated, where_masked, where_filled, initial_scaled, reduction_broadcast,
+                        spectrum_separated, phase_invariant, where_masked, where_filled, initial_scaled, reduction_broadcast,
                         prod_of_others, cumsum_adjoint, cumprod_adjoint, extremum_weights, tensordot_adjoint_a,
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
@@ -1027,6 +1028,12 @@ def eig_adjoint(gw, gv, w, v, a):
             "np.linalg.eig: at repeated eigenvalues the eigenvectors have no derivative, and neither "
             "has anything computed from them (also the second derivative of a function of the "
             "eigenvalues alone: its rule uses them); sct does not model that limit")
+    require(phase_invariant(v, gv),
+            "np.linalg.eig: the value differentiated (a loss, or the output of jvp) depends on the phases of "
+            "the complex eigenvectors, which numpy "
+            "fixes by a convention of its own (unit vectors, each defined up to a factor e^{i phi}), so "
+            "it has no derivative sct gives; use quantities independent of them (np.abs(v), "
+            "v @ diag(w) @ inv(v))")
     vhgv = conj_transpose(v) @ fill_zero(gv, v)
     eye = np.eye(np.shape(v)[-1], dtype=weight_dtype(v))
     inner = np.expand_dims(gw, -1) * eye + np.conj(eigen_gaps(w)) * (
@@ -1308,6 +1315,10 @@ def qr_blocks_adjoint(gq, gr, q, r, a):
     """The adjoint of ``a = q r`` (reduced): a tall or square ``a`` at once, a wide one by blocks."""
     m = np.shape(a)[-2]
     n = np.shape(a)[-1]
+    require(qr_full_rank(r[..., :, :builtins.min(m, n)], gq, gr),
+            "np.linalg.qr: the matrix is (numerically) rank deficient (a zero on R's diagonal): Q's columns "
+            "past its rank are not unique and R's last rows not continuous, so neither has a derivative, "
+            "nor has anything computed from them; sct does not model that limit")
     gq = fill_zero(gq, q)
     gr = fill_zero(gr, r)
     if m >= n:
@@ -1315,6 +1326,35 @@ def qr_blocks_adjoint(gq, gr, q, r, a):
     right = a[..., :, m:]
     left = qr_square_adjoint(gq + right @ conj_transpose(gr[..., :, m:]), gr[..., :, :m], q, r[..., :, :m])
     return np.concatenate([left, q @ gr[..., :, m:]], axis=-1)
+
+
+def qr_full_rank(r, gq, gr):
+    """Whether the derivative of ``q, r = np.linalg.qr(a)`` is finite where the loss reads it: R's
+    (square) diagonal nonzero beyond a few ulps of R's largest entry, or else no cotangent (beyond
+    rounding) on Q's columns and R's rows from the first such zero on (those are not unique, or not
+    continuous, past the rank; was: the adjoint's solve with a nearly singular R returned huge
+    numbers, no derivative of the program, silently: np.sin of the Q of a rank-one np.outer(u, w))."""
+    if _is_zero(gq) and _is_zero(gr):
+        return True
+    r = np.asarray(r)
+    if r.size == 0:
+        return True
+    scale = np.max(np.abs(r), axis=(-2, -1), keepdims=True)[..., 0]
+    tol = 16 * np.finfo(np.result_type(r, np.float32)).eps * scale
+    small = np.abs(np.diagonal(r, 0, -2, -1)) <= tol
+    if not np.any(small):
+        return True
+    first = int(np.min(np.argmax(np.reshape(small, (-1, small.shape[-1])), axis=-1)[np.any(
+        np.reshape(small, (-1, small.shape[-1])), axis=-1)]))
+    parts = ([] if _is_zero(gq) else [np.asarray(gq)[..., :, first:]]) + \
+        ([] if _is_zero(gr) else [np.asarray(gr)[..., first:, :]])
+    size = builtins.max([0.0] + [float(np.max(np.abs(g), initial=0.0)) for g in (gq, gr) if not _is_zero(g)])
+    reach = builtins.max([0.0] + [float(np.max(np.abs(p), initial=0.0)) for p in parts])
+    wide = np.result_type(r) in (np.float64, np.complex128)
+    return reach <= (1e-8 if wide else 1e-4) * size
+
+
+nondifferentiable(qr_full_rank)
 
 
 def qr_square_adjoint(gq, gr, q, r):

@@ -1789,8 +1789,10 @@ def _stack_pieces_rule(g, ans, grads, arrays, axis=0):
 # --- more linear algebra and selection ------------------------------------------------------------
 
 
-@defrule(np.einsum, wrt=("operands",))
-def einsum(g, ans, *operands, out=None, optimize=False):
+@defrule(np.einsum, wrt=("operands",), nondiff=("dtype", "order", "casting"))
+def einsum(g, ans, *operands, out=None, optimize=False, dtype=None, order="K", casting="safe"):
+    # dtype= (numpy's: the operands cast to it, under ``casting``, before the sum): the adjoints in the
+    # operands' precision, as for any promotion (was: refused as no keyword of einsum's signature)
     return einsum_adjoints(g, operands)
 
 
@@ -2399,6 +2401,12 @@ def eigh_adjoint(gw, gv, w, v, uplo):
             "np.linalg.eigh: at repeated eigenvalues the eigenvectors have no derivative, and neither "
             "has anything computed from them (also the second derivative of a function of the "
             "eigenvalues alone: its rule uses them); sct does not model that limit")
+    require(phase_invariant(v, gv),
+            "np.linalg.eigh: the value differentiated (a loss, or the output of jvp) depends on the phases of "
+            "the complex eigenvectors, which numpy "
+            "fixes by a convention of its own (each is defined up to a factor e^{i phi}), so it has no "
+            "derivative sct gives; use quantities independent of them (np.abs(v), v @ diag @ v^H, "
+            "|v^H u|)")
     inner = np.expand_dims(gw, -1) * np.eye(np.shape(v)[-1], dtype=weight_dtype(w)) \
         + eigen_gaps(w) * (conj_transpose(v) @ fill_zero(gv, v).astype(np.result_type(v), copy=False))
     return hermitian_input_adjoint(v @ inner @ conj_transpose(v), uplo)
@@ -2428,6 +2436,32 @@ def eigen_gaps(w):
     return np.where(diff == 0, 0.0, 1.0 / np.where(diff == 0, 1.0, diff))
 
 
+def phase_invariant(v, gv, w=None, gw=None):
+    """Whether a loss is independent of the phases of the complex unit vectors ``v`` (the columns of
+    an eigenvector matrix; with ``w`` and ``gw`` the rows of an SVD's ``vh`` too, which turn against
+    ``v``'s columns): numpy (LAPACK) fixes each phase by a convention of its own, so a loss that reads
+    them (``np.real(v)``) has a derivative the rules do not give.  Turning column k by e^{i phi}
+    changes the loss by phi times Im((v^H gv)[k, k]) (minus Im((w gw^H)[k, k]) for ``vh``): those must
+    vanish (PyTorch's check; was: a silently wrong gradient).  Real vectors have signs only: true."""
+    if _is_zero(gv) and _is_zero(gw):
+        return True
+    if not (np.iscomplexobj(v) or np.iscomplexobj(w)):
+        return True
+    turn = 0.0
+    size = 0.0
+    if not _is_zero(gv):
+        gv = np.asarray(gv)
+        turn = np.imag(np.sum(np.conj(v) * gv, axis=-2))
+        size = np.sqrt(np.sum(np.abs(gv) ** 2, axis=-2))
+    if w is not None and not _is_zero(gw):
+        gw = np.asarray(gw)
+        turn = turn + np.imag(np.sum(w * np.conj(gw), axis=-1))
+        size = size + np.sqrt(np.sum(np.abs(gw) ** 2, axis=-1))
+    wide = np.result_type(v) == np.complex128
+    tol = (1e-6 if wide else 1e-3) * (np.max(size, initial=0.0) + np.finfo(np.float64).tiny)
+    return not np.any(np.abs(turn) > tol)
+
+
 def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     """The adjoint of ``a`` in ``np.linalg.svd(a, ...)``: of the singular values alone, or of
     ``u, s, vh`` (thin; distinct nonzero singular values; for losses that do not depend on the
@@ -2455,6 +2489,12 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
             "np.linalg.svd: at repeated or zero singular values the singular vectors have no "
             "derivative, and neither has anything computed from them (also the second derivative of "
             "a function of the singular values alone: its rule uses them); sct does not model that limit")
+    require(phase_invariant(u, getitem_or_zero(g, 0), vh, getitem_or_zero(g, 2)),
+            "np.linalg.svd: the value differentiated (a loss, or the output of jvp) depends on the phases of "
+            "the complex singular vectors, which numpy "
+            "fixes by a convention of its own (u[:, k] and vh[k] are defined up to factors e^{i phi} "
+            "and e^{-i phi}), so it has no derivative sct gives; use quantities independent of them "
+            "(the singular values, u @ diag(s) @ vh, np.abs(u))")
     eye = np.eye(k, dtype=weight_dtype(s))
     uhgu = conj_transpose(u) @ gu
     uhgu = uhgu - conj_transpose(uhgu)
@@ -3068,6 +3108,7 @@ nondifferentiable(
     np.argmax, np.argmin, np.isnan, np.isfinite, np.isinf, np.logical_and,
     np.logical_or, np.logical_not, np.logical_xor, np.invert, np.any, np.all,
     np.count_nonzero, np.nonzero, np.flatnonzero, np.argwhere, np.searchsorted,
+    np.linalg.matrix_rank,      # (an integer: was refused as an op with no derivative rule)
     np.isclose, np.allclose, np.array_equal, np.signbit, np.iscomplexobj,
     np.isrealobj, np.iscomplex, np.isreal, np.result_type, np.issubdtype, np.iterable,
     int, bool, round, range, isinstance, type, np.isscalar, np.argsort, np.random.rand, np.random.randn,
@@ -3078,7 +3119,7 @@ nondifferentiable(
     angle_scale, weight_dtype, typed_zero, mean_where_scale, tie_weights, nan_tie_weights, clip_weights, extremum_weights, merge_axes_plan,
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, take_mode_indices, hstack_axis, method_axes,
-    require, spectrum_separated, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
+    require, spectrum_separated, phase_invariant, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
     einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_extremum_plan, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, diff_end, along_axis_index, cross_axes,

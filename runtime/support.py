@@ -3213,7 +3213,11 @@ def _require_same_points(whole, predicted, dtype, what, dim, terms=0.0):
     the size of the terms the two sides summed, whose rounding they carry (0: not known)."""
     scale = max(float(np.max(np.abs(whole), initial=0.0)), float(np.max(np.abs(predicted), initial=0.0)))
     wide = dtype in (np.float64, np.complex128)
-    tolerance = max(1e-6 * scale, 1e-9 * terms) if wide else max(1e-3 * scale, 1e-4 * terms)
+    # (float16's rounding, about 1e-3 of a value, is as large as float32's tolerance: held to it, about
+    # one in ten dllaplacians of float16 points was refused as coupled points)
+    narrow = 0.0 if wide else float(np.finfo(np.result_type(dtype, np.float16)).eps)
+    tolerance = max(1e-6 * scale, 1e-9 * terms) if wide else \
+        max(max(1e-3, 32 * narrow) * scale, max(1e-4, 4 * narrow) * terms)
     if float(np.max(np.abs(whole - predicted), initial=0.0)) > tolerance:
         raise SctRuntimeError(f"{what}(u, x, {dim}): the points of u along the batch axis {dim} are not independent "
                               f"(a point of u depends on other points of x: a mean or a sum over the batch, a "
@@ -3237,6 +3241,14 @@ def point_total(u, x, dim):
         raise ValueError(f"dllaplacian: u (shape {np.shape(u)}) must have one value per point of x (shape "
                          f"{np.shape(x)}) along its batch axis dim={dim}")
     _require_real_u(u, "dllaplacian")       # (was refused as dlgradient's complex y, naming dlgradient)
+    if np.iscomplexobj(x):
+        # (was refused further on as "dldivergence: u must be real (it is complex128)", naming another
+        # function and a complex u the user never wrote: the divergence of u's complex gradient)
+        raise SctRuntimeError(
+            f"dllaplacian(u, x, {dim}): x is complex ({np.result_type(x)}); the Laplacian is not "
+            f"differentiated with respect to a complex x: pass its real and imaginary parts as two real "
+            f"arrays (x = a + 1j * b inside the function) and add dllaplacian(u, a, {dim}) + "
+            f"dllaplacian(u, b, {dim})")
     return np.sum(u)
 
 
@@ -3261,7 +3273,10 @@ def independent_point_gradient(grad, weighted, x, dim):
     if batch >= 2 and not _is_zero(weighted) and not _is_zero(grad):
         whole = np.reshape(np.moveaxis(np.asarray(weighted), axis, 0), (batch, -1))
         predicted = _point_weights(batch)[:, None] * np.reshape(own, (batch, -1))
-        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim)
+        # (the data's precision: the weights are float64, so result_type(whole, predicted) was float64
+        # for float32 and float16 data too, held to float64's tolerance: every dllaplacian of float16
+        # points was refused as coupled points, their rounding taken for a coupling)
+        _require_same_points(whole, predicted, np.result_type(whole, own), "dllaplacian", dim)
 
 
 def independent_point_laplacian(lap, weighted, x, dim):
@@ -3280,7 +3295,7 @@ def independent_point_laplacian(lap, weighted, x, dim):
     if batch >= 2 and not _is_zero(weighted) and not _is_zero(lap):
         whole = np.reshape(np.asarray(weighted), (batch, 1))
         predicted = _point_weights(batch)[:, None] * own[:, None]
-        _require_same_points(whole, predicted, np.result_type(whole, predicted), "dllaplacian", dim, terms)
+        _require_same_points(whole, predicted, np.result_type(whole, own), "dllaplacian", dim, terms)
 
 
 nondifferentiable(independent_point_gradient, independent_point_laplacian)

@@ -250,7 +250,18 @@ def _arguments(fun, primals, tangents) -> Tuple[Callable, list]:
     # the cotangent, hence the tangent dlgradient gives back, in the output's dtype: float32 stays
     # float32 and complex64 complex64, as forward mode gives them (was: result_type(y, float64) for a
     # complex y, a complex128 tangent of a complex64 output); integer and bool outputs: float64
-    u = dlarray(np.zeros(y.shape, dtype=y.dtype if y.dtype.kind in "fc" else np.float64))
+    # Its value: fixed weights that differ from entry to entry, not zeros.  J v, the gradient of
+    # <J^T u, v> in u, is the same for any u (J^T u is linear in u), but the rules of the inner sweep
+    # check their cotangent where a derivative exists for some cotangents only: np.linalg.eigh's,
+    # svd's and eig's that the loss is independent of the complex vectors' phases, which a zero u
+    # always passed (was: jvp of a function returning complex eigenvectors gave a tangent in
+    # another phase convention than numpy's, silently; runtime/numpy_ops.py phase_invariant)
+    dtype = y.dtype if y.dtype.kind in "fc" else np.float64
+    angles = np.arange(y.size, dtype=np.float64).reshape(y.shape) * 0.7548776662466927 + 0.25
+    weights = np.cos(angles) + 1.5
+    if np.dtype(dtype).kind == "c":
+        weights = weights + 1j * (np.sin(angles) + 1.5)
+    u = dlarray(weights.astype(dtype))
     kernels = _KERNELS if layout is None else _MANY_KERNELS
     return kernels[len(xs)], [function, before, after] + xs + vs + [u], layout
 

@@ -53,7 +53,8 @@ def simplify(expr):
     # makes a parent's operand a number: without one, the transformer changes nothing.
     for n in walk_nodes(expr):
         if isinstance(n, gast.BinOp) and (_number(n.left) or _number(n.right)) or \
-                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)):
+                isinstance(n, gast.Compare) and (_number(n.left) or any(_number(c) for c in n.comparators)
+                                                 or _literal_identity(n)):
             break
     else:
         return expr
@@ -74,6 +75,15 @@ def _fold(node):
 
 
 
+def _literal_identity(node) -> bool:
+    """``c is None`` / ``c is not None`` of two literals: a rule's ``rcond is not None`` given the
+    call's literal (``pinv(M, rcond=1e-10)``), which Python's compiler warns of at the user's line
+    (``SyntaxWarning: "is not" with a literal``) and which is decided here."""
+    return len(node.ops) == 1 and isinstance(node.ops[0], (gast.Is, gast.IsNot)) and \
+        isinstance(node.left, gast.Constant) and isinstance(node.comparators[0], gast.Constant) and \
+        (node.left.value is None or node.comparators[0].value is None)
+
+
 class _Fold(gast.NodeTransformer):
     """The folds of ``simplify`` (one instance: it keeps no state)."""
     def visit_Compare(self, node):
@@ -85,6 +95,9 @@ class _Fold(gast.NodeTransformer):
             fn = {gast.Eq: operator.eq, gast.NotEq: operator.ne}.get(type(node.ops[0]))
             if fn is not None:          # (2 != 0) in the power rule: an int, so it folds on
                 return const(int(fn(node.left.value, node.comparators[0].value)))
+        if _literal_identity(node):     # (None is the one object of its type: decided by the values)
+            same = node.left.value is None and node.comparators[0].value is None
+            return const(same if isinstance(node.ops[0], gast.Is) else not same)
         return node
 
     def visit_BinOp(self, node):
