@@ -39,7 +39,7 @@ from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAM
 from .normalize_iterators import CONSUMERS, IteratorCalls, ITERATORS, ITERTOOLS_NAMES
 from .normalize_jumps import JumpLowering
 from .normalize_loops import Loops, check_generators_used_once, lower_lazy_loops, lower_loop_else, \
-    lower_named_generators, lower_next_of_generators
+    lower_named_generators, lower_next_of_generators, maps_given_to_next
 from .normalize_match import lower_match
 from .normalize_stmts import Statements
 from .normalize_try import local_names_of, lower_try
@@ -739,6 +739,7 @@ class Normalizer(Statements, Loops, Expressions):
         body = lower_named_generators(body, self.namer, self.rt_name,
                                       {a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs +
                                        [self.fdef.args.vararg, self.fdef.args.kwarg] if isinstance(a, gast.Name)})
+        maps_given_to_next(body, self.namer, self.is_builtin)
         body = lower_next_of_generators(body, self.namer, self.fail)
         from .normalize_loops import _CONSUMERS
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs

@@ -1187,15 +1187,38 @@ def _impure_calls(node) -> bool:
                for n in gast.walk(node))
 
 
+def maps_given_to_next(stmts: List, namer, is_builtin) -> None:
+    """``next(map(f, a, b))`` -> ``next((f(u, v) for u, v in zip(a, b)))`` in place (Python's map is the
+    same lazy walk), which lower_next_of_generators then reads as the loop Python runs (was: map built
+    whole as a list, and next() of the list a TypeError in a valid program)."""
+    hits = [n for st in stmts for n in walk_nodes(st)
+            if _is_next_call(n) and n.args and _is_map(n.args[0])]
+    if not hits or not is_builtin("map") or not is_builtin("next"):
+        return
+    for n in hits:
+        m = n.args[0]
+        names = [namer.fresh("item") for _ in m.args[1:]]
+        target = store(names[0]) if len(names) == 1 else \
+            gast.Tuple(elts=[store(v) for v in names], ctx=gast.Store())
+        source = m.args[1] if len(names) == 1 else call("zip", list(m.args[1:]))
+        gen = gast.GeneratorExp(elt=gast.Call(func=m.args[0], args=[load(v) for v in names], keywords=[]),
+                                generators=[gast.comprehension(target=target, iter=source, ifs=[], is_async=0)])
+        for node in gast.walk(gen):
+            if isinstance(node, (gast.expr, gast.stmt)) and not hasattr(node, "lineno"):
+                gast.copy_location(node, m)
+        n.args[0] = gast.copy_location(gen, m)
+
+
 def lower_next_of_generators(stmts: List, namer, fail, generators: Optional[set] = None) -> List:
     """``v = next((E for t in I if C))`` -> ``found = False; for item in (E for t in I if C): found = True;
     break`` then ``v = item`` (``raise StopIteration`` where nothing was found, or ``v = d`` for
     ``next(G, d)``), in ``stmts`` and the blocks inside them (not nested defs); the loop is then
     lowered as any loop over a generator.  ``generators``: the names bound to a generator expression
     anywhere in the function (next() of one is refused)."""
-    if generators is None:
+    if generators is None:      # (map() bound to a name is a generator too: check_generators_used_once)
         generators = {t.id for st in stmts for n in walk_nodes(st) if isinstance(n, gast.Assign)
-                      and isinstance(n.value, gast.GeneratorExp) for t in n.targets if isinstance(t, gast.Name)}
+                      and (isinstance(n.value, gast.GeneratorExp) or _is_map(n.value))
+                      for t in n.targets if isinstance(t, gast.Name)}
     result: List = []
     for st in stmts:
         if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):

@@ -535,10 +535,26 @@ def _ns_from_mapping(w):
     return y, dlgradient(y, w)
 
 
+def _ns_from_written_mapping(w):
+    d = {}
+    d["a"] = w                  # (keys known only when it runs)
+    p = types.SimpleNamespace(**d)
+    y = np.sum(p.a ** 2)
+    return y, dlgradient(y, w)
+
+
+def test_simple_namespace_from_a_dict_display_runs():
+    # (since stop 42 a dict display's keys are the call's own keywords: SimpleNamespace(a=d["a"]))
+    y, g = dlfeval(_ns_from_mapping, dlarray(WX))
+    assert_close(np.asarray(y), np.sum(WX ** 2), 1e-14, 0)
+    assert_close(np.asarray(g), 2 * WX, 1e-14, 0)
+
+
 def test_simple_namespace_from_a_mapping_is_refused_with_what_to_write():
     with pytest.raises(sct.CompileError, match=r"pass the keywords explicitly") as caught:
-        dlfeval(_ns_from_mapping, dlarray(WX))
-    assert caught.value.filename == __file__ and caught.value.lineno == _line(_ns_from_mapping, "SimpleNamespace(**d)")
+        dlfeval(_ns_from_written_mapping, dlarray(WX))
+    assert caught.value.filename == __file__ and \
+        caught.value.lineno == _line(_ns_from_written_mapping, "SimpleNamespace(**d)")
 
 
 # --- 5. a numpy warning inside a runtime function names the user's line, whatever hook is installed ------

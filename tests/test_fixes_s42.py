@@ -188,3 +188,33 @@ def test_str_format_with_traced_keywords_runs():
     # only meets at run time"
     from gradcheck import check_grads
     check_grads(_format_keywords, np.array([0.4, -0.7, 1.3]))
+
+
+# --- next(map(f, xs)): the lazy walk Python runs ---------------------------------------------------
+
+def _next_of_map(x):
+    a = next(map(np.sin, [x, 2 * x]))
+    b = next(map(lambda u, v: u * v, [x], [x + 1.0])) * 3.0
+    return np.sum(a * 2.0) + np.sum(b)
+
+
+def _next_of_named_map(x):
+    m = map(np.sin, [x, 2 * x])
+    y = np.sum(next(m))
+    return y, dlgradient(y, x)
+
+
+def test_next_of_map_runs():
+    # was: "TypeError while evaluating ...: 'list' object is not an iterator" (map built whole as a list),
+    # in dlfeval without a gradient and in jvp; refused with dlgradient
+    from gradcheck import check_grads
+    x = np.array([0.3, 0.5])
+    np.testing.assert_allclose(np.asarray(dlfeval(_next_of_map, dlarray(x))), _next_of_map(x), rtol=1e-12)
+    check_grads(_next_of_map, x)
+    y, jv = sct.jvp(_next_of_map, x, np.array([1.0, 0.0]))
+    np.testing.assert_allclose(np.asarray(jv), 2 * np.cos(0.3) + 3 * (2 * 0.3 + 1.0), rtol=1e-10)
+
+
+def test_next_of_a_map_bound_to_a_name_is_refused_as_a_generator_is():
+    with pytest.raises(sct.CompileError, match="next\\(\\) of the generator m"):
+        dlfeval(_next_of_named_map, dlarray(np.array([0.3, 0.5])))
