@@ -270,7 +270,17 @@ class Types:
             if not isinstance(e.op, _ARITH):
                 return {O}
             lt, rt_ = self.of(e.left) - {N}, self.of(e.right) - {N}
-            return {_combine(a, b, e.op) for a in lt for b in rt_}
+            out = {_combine(a, b, e.op) for a in lt for b in rt_}
+            if isinstance(e.op, gast.Div) and F in out and lt & _PYTHON and rt_ & _PYTHON:
+                # both operands may be Python numbers in the unspecialised code (a float that is
+                # still its start ``s = 0.0`` where a loop ran no step, ``s / n``): Python's ``/``
+                # then raises ZeroDivisionError where numpy's float64 gives inf or nan, and the
+                # specialised code cannot tell the two apart (both are Python floats there), so
+                # the division stays unspecialised, as a power of Python numbers does (_combine):
+                # its operands are then the plain code's values (ArgumentAliases: a mixed name
+                # read outside specialised code is not specialised)
+                out.add(O)
+            return out
         if isinstance(e, gast.UnaryOp):
             if not isinstance(e.op, gast.USub):
                 return {O}
@@ -325,6 +335,7 @@ class Types:
 
 
 _NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs")
+_PYTHON = frozenset((P, I, J))     # Python numbers in the unspecialised code too
 
 
 def _plain_number(t) -> bool:
