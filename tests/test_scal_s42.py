@@ -110,3 +110,87 @@ def test_accumulator_divided_by_numpy_zero_still_gives_numpy_inf():
         ref = value(x, 1.0)
         y, g = dlfeval(grad, dlarray(x), 1.0)
     assert np.isinf(ref) and float(y.data) == float(ref)
+
+
+# --- an int computed at run time compared with a specialised float ---------------------------------
+# numpy compares a float64 with a Python int by converting the int to float64; Python compares a
+# float with an int exactly.  Beyond 2**53 the two differ (np.float64(2.0**60) < 2**60 + 1 is False,
+# 2.0**60 < 2**60 + 1 is True); sct compared the specialised Python float exactly: the other branch.
+
+def power_of_two_value(x):
+    k = 1
+    for i in range(60):
+        k = k * 2
+    k = k + 1
+    if x[0] < k:
+        y = x[0] * 2.0
+    else:
+        y = x[0] * 3.0
+    return y
+
+
+def power_of_two_grad(x):
+    k = 1
+    for i in range(60):
+        k = k * 2
+    k = k + 1
+    if x[0] < k:
+        y = x[0] * 2.0
+    else:
+        y = x[0] * 3.0
+    return y, dlgradient(y, x)
+
+
+def factorial_value(a):
+    fact = 1
+    for i in range(1, 25):
+        fact = fact * i
+    if a >= fact:
+        return a * a
+    return a
+
+
+def factorial_grad(a):
+    fact = 1
+    for i in range(1, 25):
+        fact = fact * i
+    if a >= fact:
+        y = a * a
+    else:
+        y = a
+    return y, dlgradient(y, a)
+
+
+@pytest.mark.parametrize("value, grad, x, dx", [
+    (power_of_two_value, power_of_two_grad, np.array([2.0 ** 60, 1.0]), np.array([3.0, 0.0])),
+    (factorial_value, factorial_grad, np.array(float(np.prod(np.arange(1, 25, dtype=object)))),
+     np.array(2 * float(np.prod(np.arange(1, 25, dtype=object))))),
+], ids=["elements vs 2**60 + 1", "0-d vs 24!"])
+def test_big_runtime_int_compared_as_numpy_does(value, grad, x, dx):
+    ref = value(x)                       # numpy: the int rounded to float64 (the else branch / a*a)
+    y, g = dlfeval(grad, dlarray(x))
+    assert float(y.data) == float(ref)
+    assert g.data.dtype == x.dtype and g.data.shape == x.shape
+    assert_close(g.data, dx, rtol=1e-12, atol=0, what="gradient of the branch numpy takes")
+
+
+def test_range_index_compared_with_elements_still_specialised_and_right():
+    def value(x):
+        s = 0.0
+        for i in range(3):
+            if x[i] > i:
+                s = s + x[i] * i
+        return s
+
+    def grad(x):
+        s = 0.0
+        for i in range(3):
+            if x[i] > i:
+                s = s + x[i] * i
+        return s, dlgradient(s, x)
+
+    x = np.array([0.5, 1.5, 1.0])
+    y, g = dlfeval(grad, dlarray(x))
+    assert float(y.data) == float(value(x))
+    assert_close(g.data, numerical_gradient(value, [x], 0), what="range index compare")
+    assert "rt.scalar_elements" in sct.source(grad, dlarray(x))
