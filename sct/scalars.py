@@ -270,7 +270,17 @@ class Types:
             if not isinstance(e.op, _ARITH):
                 return {O}
             lt, rt_ = self.of(e.left) - {N}, self.of(e.right) - {N}
-            return {_combine(a, b, e.op) for a in lt for b in rt_}
+            out = {_combine(a, b, e.op) for a in lt for b in rt_}
+            if isinstance(e.op, gast.Div) and F in out and lt & _PYTHON and rt_ & _PYTHON:
+                # both operands may be Python numbers in the unspecialised code (a float that is
+                # still its start ``s = 0.0`` where a loop ran no step, ``s / n``): Python's ``/``
+                # then raises ZeroDivisionError where numpy's float64 gives inf or nan, and the
+                # specialised code cannot tell the two apart (both are Python floats there), so
+                # the division stays unspecialised, as a power of Python numbers does (_combine):
+                # its operands are then the plain code's values (ArgumentAliases: a mixed name
+                # read outside specialised code is not specialised)
+                out.add(O)
+            return out
         if isinstance(e, gast.UnaryOp):
             if not isinstance(e.op, gast.USub):
                 return {O}
@@ -280,7 +290,12 @@ class Types:
                 return {O}
             both = (self.of(e.left) | self.of(e.comparators[0])) - {N}
             if both and both <= _NUMERIC - {J} and both & {F, A}:
-                return {C}         # (an int argument may be beyond 2**53, compared exactly by Python)
+                # (an int argument may be beyond 2**53, compared exactly by Python)
+                lt, rt_ = self.of(e.left) - {N}, self.of(e.comparators[0]) - {N}
+                for side, ts, other in ((e.left, lt, rt_), (e.comparators[0], rt_, lt)):
+                    if I in ts and not _int_constant(side) and not (ts == {I} and other <= {F, A}):
+                        return {O}  # (an int computed at run time, against a Python number too)
+                return {C}
             if both and both <= {P, I, J}:
                 return {B}         # Python numbers: a Python bool either way
             return {O}
@@ -325,6 +340,14 @@ class Types:
 
 
 _NUMPY = dict(FUNCTIONS, abs="math_fabs", absolute="math_fabs", fabs="math_fabs")
+_PYTHON = frozenset((P, I, J))     # Python numbers in the unspecialised code too
+
+
+def _int_constant(e) -> bool:
+    """An int written in the code (``3``, ``-1``): below 2**53 where typed I (Types.of)."""
+    if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+        e = e.operand
+    return isinstance(e, gast.Constant) and type(e.value) is int
 
 
 def _plain_number(t) -> bool:
@@ -839,7 +862,7 @@ class Rewriter:
                 return e
             return gast.UnaryOp(op=e.op, operand=self.spec(e.operand))
         if isinstance(e, gast.Compare):
-            return gast.Compare(left=self.spec(e.left), ops=e.ops, comparators=[self.spec(e.comparators[0])])
+            return gast.Compare(left=self.compared(e.left), ops=e.ops, comparators=[self.compared(e.comparators[0])])
         if isinstance(e, gast.Call):
             f = e.func
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == self.o.np:
@@ -856,6 +879,16 @@ class Rewriter:
         if isinstance(e, gast.Subscript):
             return element_read(self, e)
         return e
+
+    def compared(self, e):
+        """An operand of a specialised comparison: an int computed at run time (``k = k * 2`` in a
+        loop, a factorial) as the float numpy converts it to (Python compares a float with an int
+        exactly, numpy with the int rounded to float64: they differ beyond 2**53); the other
+        operand is then a numpy float64 in the unspecialised code (Types.of)."""
+        out = self.spec(e)
+        if not _int_constant(e) and self.t.of(e) - {N} == {I}:
+            return _call(_rt_attr(self.rt, "builtin_float"), [out])
+        return out
 
     def test(self, e):
         """The test of an ``if`` or ``while``: only its truth is read, so comparisons joined by
