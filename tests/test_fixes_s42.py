@@ -64,7 +64,12 @@ def _kw_nested_scope(w, t):
     return np.sum(_scaled(w, **cfg) ** 2) + np.sum(t)
 
 
-@pytest.mark.parametrize("fun", [_kw_local, _kw_literal, _kw_kwargs, _kw_loop])
+def _kw_to_an_op(w, t):
+    options = {"axis": 1, "keepdims": True}
+    return np.sum(np.sum(np.sin(np.outer(w, t)) * 2.0, **options) ** 2)
+
+
+@pytest.mark.parametrize("fun", [_kw_local, _kw_literal, _kw_kwargs, _kw_loop, _kw_to_an_op])
 def test_double_star_of_a_dict_the_code_shows(fun):
     # was: "sct passes the keywords of a call with ** by position, and _scaled() takes scale as a
     # keyword-only parameter" (or "takes them as **kwargs")

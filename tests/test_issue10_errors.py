@@ -181,7 +181,8 @@ def scale_by(a, s=1.0):
 
 
 def forwards_kwargs(x):
-    options = {"axis": 0}
+    options = {}
+    options["axis"] = 0         # (keys known when it runs: a dict display's are read since stop 42)
     y = np.sum(x * 2.0, **options)       # (** to a helper of the user's is read since dec 6; to an op: refused)
     return dlgradient(y, x)
 
@@ -198,7 +199,7 @@ def takes_kwargs(x, **options):
     (coroutine, 0, "async def: sct cannot differentiate a coroutine"),
     (starred_op, 2, r"np.multiply\(\*...\).*write them out"),
     (no_rule, 1, r"no derivative rule for np.frexp.*@sct.defrule"),
-    (forwards_kwargs, 2, r"\*\*kwargs in a call"),
+    (forwards_kwargs, 3, r"\*\*kwargs in a call"),
 ], ids=lambda v: getattr(v, "__name__", None))
 def test_messages_name_the_cause(fun, offset, pattern):
     with pytest.raises(CompileError, match=pattern) as info:
