@@ -808,6 +808,96 @@ def expm_adjoint(g, a):
 LAZY_RULES["scipy.linalg"] = _register_scipy_linalg
 
 
+# --- scipy.signal's convolutions ---------------------------------------------------------------------
+
+
+def _register_scipy_signal():
+    """scipy.signal's convolve / correlate (N-d, any method), fftconvolve (axes=None) and convolve2d / correlate2d (boundary
+    "fill" with fillvalue 0, their default), of real arrays: bilinear, each input's adjoint is g placed
+    where the mode's output sits in the 'full' one (``signal_full``), correlated ('valid') with the
+    other input (flipped for a correlation).  Registered once the program imports scipy.signal
+    (autograd's convnet example convolves with it; was refused as library code)."""
+    global signal
+    import scipy.signal as signal
+
+    @defrule(signal.convolve, wrt=("in1", "in2"), nondiff=("mode", "method"))
+    def convolve(g, ans, in1, in2, mode="full", method="auto"):
+        return (signal_valid(signal_full(g, in1, in2, mode, "convolve"), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "convolve"), in1))
+
+    @defrule(signal.correlate, wrt=("in1", "in2"), nondiff=("mode", "method"))
+    def correlate(g, ans, in1, in2, mode="full", method="auto"):
+        return (signal_valid(signal_full(g, in1, in2, mode, "correlate"), np.flip(in2)),
+                np.flip(signal_valid(signal_full(g, in1, in2, mode, "correlate"), in1)))
+
+    @defrule(signal.fftconvolve, wrt=("in1", "in2"), nondiff=("mode", "axes"))
+    def fftconvolve(g, ans, in1, in2, mode="full", axes=None):
+        return (signal_valid(signal_full(g, in1, in2, mode, "fftconvolve", axes=axes), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "fftconvolve", axes=axes), in1))
+
+    @defrule(signal.convolve2d, wrt=("in1", "in2"), nondiff=("mode", "boundary", "fillvalue"))
+    def convolve2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return (signal_valid(signal_full(g, in1, in2, mode, "convolve2d", boundary, fillvalue), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "convolve2d", boundary, fillvalue), in1))
+
+    @defrule(signal.correlate2d, wrt=("in1", "in2"), nondiff=("mode", "boundary", "fillvalue"))
+    def correlate2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return (signal_valid(signal_full(g, in1, in2, mode, "correlate2d", boundary, fillvalue), np.flip(in2)),
+                np.flip(signal_valid(signal_full(g, in1, in2, mode, "correlate2d", boundary, fillvalue), in1)))
+
+
+def signal_valid(a, v):
+    """scipy.signal.correlate(a, v, "valid"): ``a`` (a padded adjoint) is at least v's size on every axis."""
+    return signal.correlate(a, v, mode="valid")
+
+
+def signal_full(g, in1, in2, mode, name, boundary="fill", fillvalue=0, axes=None):
+    """``g`` of a scipy.signal convolution or correlation of ``in1`` and ``in2`` in ``mode``, padded
+    with zeros to the size of its 'full' output."""
+    require(np.isrealobj(in1) and np.isrealobj(in2) and np.isrealobj(g),
+            f"scipy.signal.{name} of complex arrays is not differentiated; take the real and imaginary "
+            f"parts apart")
+    require(boundary in ("fill", "pad") and np.all(np.asarray(fillvalue) == 0),
+            f"scipy.signal.{name}(..., boundary={boundary!r}, fillvalue={fillvalue!r}) is not "
+            f"differentiated; pad the input (np.pad) and use boundary='fill' with fillvalue=0")
+    require(axes is None, f"scipy.signal.{name}(..., axes={axes!r}) is not differentiated; convolve over "
+                          f"every axis (scipy.signal.convolve)")
+    return np.pad(g, signal_pad_widths(np.shape(in1), np.shape(in2), mode, name))
+
+
+def signal_pad_widths(shape1, shape2, mode, name):
+    """The zeros before and after a ``mode`` output on each axis of the 'full' one."""
+    start, full, part = _signal_offsets(tuple(shape1), tuple(shape2), mode, name)
+    return [(s, f - s - k) for s, f, k in zip(start, full, part)]
+
+
+nondifferentiable(signal_pad_widths)
+
+
+@functools.lru_cache(maxsize=256)
+def _signal_offsets(shape1, shape2, mode, name):
+    """Where the ``mode`` output of ``scipy.signal.<name>`` sits inside its 'full' output, found by
+    computing both for arrays of these shapes (the centring of 'same', the swap of 'valid')."""
+    import itertools
+    op = getattr(signal, name)
+    a = (np.arange(1.0, int(np.prod(shape1)) + 1) ** 1.5).reshape(shape1)
+    b = (np.arange(2.0, int(np.prod(shape2)) + 2) ** 0.5).reshape(shape2)
+    full = op(a, b, "full")
+    part = op(a, b, mode)
+    guess = tuple(min(n, m) - 1 if mode == "valid" else (f - n) // 2 if mode == "same" else 0
+                  for n, m, f in zip(shape1, shape2, full.shape))
+    ranges = [range(f - k + 1) for f, k in zip(full.shape, part.shape)]
+    for start in itertools.chain([guess], itertools.product(*ranges)):
+        if all(0 <= s <= f - k for s, f, k in zip(start, full.shape, part.shape)):
+            window = full[tuple(slice(s, s + k) for s, k in zip(start, part.shape))]
+            if np.allclose(window, part, rtol=1e-9, atol=0):
+                return start, full.shape, part.shape
+    raise NotImplementedError(f"scipy.signal.{name}: mode {mode!r} is not differentiated")
+
+
+LAZY_RULES["scipy.signal"] = _register_scipy_signal
+
+
 # --- the fft family ----------------------------------------------------------------------------------
 
 
