@@ -120,3 +120,23 @@ def test_scipy_signal_refusals_name_the_line(fun, message):
         dlfeval(fun, dlarray(rs.randn(4, 4) if fun is wrapped else rs.randn(4)),
                 rs.randn(3, 3) if fun is wrapped else rs.randn(3))
     assert "test_corpus_s42.py" in str(info.value)
+
+
+def big_fft_loss(x, k, w):
+    return np.sum(scipy_signal.convolve(x, k, "same", method="fft") * w)
+
+
+def big_fft_grad(x, k, w):
+    y = big_fft_loss(x, k, w)
+    return y, dlgradient(y, k)
+
+
+def test_scipy_signal_fft_method_on_a_larger_image():
+    # the offset of 'same' is found from test arrays convolved by the fft method, whose small entries
+    # round: it must still be found (was compared with a relative tolerance only)
+    rs = np.random.RandomState(4)
+    x, k, w = rs.randn(90, 100), rs.randn(7, 6), rs.randn(90, 100)
+    y, g = dlfeval(big_fft_grad, x, dlarray(k), w)
+    assert_close(np.asarray(y.data), big_fft_loss(x, k, w), rtol=1e-12, atol=1e-12, what="value")
+    assert_close(np.asarray(g.data), numerical_gradient(big_fft_loss, [x, k, w], 1), rtol=1e-6, atol=1e-6,
+                 what="kernel")
