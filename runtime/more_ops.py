@@ -507,6 +507,14 @@ def _register_scipy_stats():
     def poisson_pmf(g, ans, k, mu, loc=0):
         return unbroadcast(real_g(g, k, mu, loc) * ans * ((k - loc) / np.where(k == loc, 1.0, mu) - 1), mu)
 
+    @defrule(stats.dirichlet.logpdf, wrt=("x", "alpha"))
+    def dirichlet_logpdf(g, ans, x, alpha):
+        return (dirichlet_x_adjoint(g, x, alpha), dirichlet_alpha_adjoint(g, x, alpha))
+
+    @defrule(stats.dirichlet.pdf, wrt=("x", "alpha"))
+    def dirichlet_pdf(g, ans, x, alpha):
+        return (dirichlet_x_adjoint(g * ans, x, alpha), dirichlet_alpha_adjoint(g * ans, x, alpha))
+
     mvn = stats.multivariate_normal
 
     @defrule(mvn.logpdf, wrt=("x", "mean", "cov"), nondiff=("allow_singular",))
@@ -596,6 +604,33 @@ def cauchy_partials(x, loc, scale):
 
 def logistic_partials(x, loc, scale):
     return location_scale(-np.tanh((x - loc) / scale / 2), x, loc, scale)
+
+
+def dirichlet_points(x, alpha):
+    """The points of ``dirichlet.logpdf(x, alpha)`` as scipy reads them, (K,) or (K, N), with K - 1
+    entries completed by 1 - their sum; each entry inside (0, 1) (the derivative's domain)."""
+    require(np.isrealobj(x) and np.isrealobj(alpha), "scipy.stats.dirichlet.logpdf of complex numbers "
+                                                      "is not differentiated; pass real arrays")
+    if np.shape(x)[0] + 1 == np.shape(alpha)[0]:
+        x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
+    require(np.all(x > 0), "scipy.stats.dirichlet.logpdf at a point on the simplex's boundary (an entry "
+                           "0) is not differentiated")
+    return x
+
+
+def dirichlet_x_adjoint(g, x, alpha):
+    """d/dx of sum (alpha - 1) log x: (alpha - 1) / x; through the completed last entry of K - 1 given."""
+    full = np.reshape(alpha - 1, (-1,) + (1,) * (np.ndim(x) - 1)) / dirichlet_points(x, alpha) * g
+    if np.shape(x)[0] + 1 == np.shape(alpha)[0]:
+        return full[:-1] - full[-1:]
+    return full
+
+
+def dirichlet_alpha_adjoint(g, x, alpha):
+    """d/dalpha of sum (alpha - 1) log x - log B(alpha): log x + digamma(sum alpha) - digamma(alpha)."""
+    logs = np.log(dirichlet_points(x, alpha)) * g
+    total = np.sum(np.reshape(logs, (np.shape(alpha)[0], -1)), axis=1)
+    return total + np.sum(g) * (digamma(np.sum(alpha)) - digamma(alpha))
 
 
 def mvn_residuals(x, mean, cov, allow_singular):
