@@ -11,7 +11,11 @@ agreed.  One false refusal: autograd's convnet example convolves with ``scipy.si
 ``scipy.signal`` convolution as library code.  runtime/more_ops.py now registers rules for
 ``scipy.signal.convolve``, ``correlate``, ``fftconvolve`` (axes=None), ``convolve2d`` and
 ``correlate2d`` (boundary "fill", fillvalue 0) of real arrays; other boundaries, fill values,
-``axes=`` and complex arrays are refused at the user's line.
+``axes=`` and complex arrays are refused at the user's line.  Two more false refusals of the same
+kind: ``scipy.stats.dirichlet.logpdf``/``pdf`` (now rules in x, K or K - 1 entries, and alpha), and a
+registered bound method held as a value (``fn = scipy.stats.norm.logpdf; fn(x)``,
+``getattr(scipy.stats.dirichlet, which)(...)``), which sct/transform_calls.py compiled from the
+library's source before looking up its rule.
 """
 import itertools
 
