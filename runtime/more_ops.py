@@ -507,6 +507,14 @@ def _register_scipy_stats():
     def poisson_pmf(g, ans, k, mu, loc=0):
         return unbroadcast(real_g(g, k, mu, loc) * ans * ((k - loc) / np.where(k == loc, 1.0, mu) - 1), mu)
 
+    @defrule(stats.dirichlet.logpdf, wrt=("x", "alpha"))
+    def dirichlet_logpdf(g, ans, x, alpha):
+        return (dirichlet_x_adjoint(g, x, alpha), dirichlet_alpha_adjoint(g, x, alpha))
+
+    @defrule(stats.dirichlet.pdf, wrt=("x", "alpha"))
+    def dirichlet_pdf(g, ans, x, alpha):
+        return (dirichlet_x_adjoint(g * ans, x, alpha), dirichlet_alpha_adjoint(g * ans, x, alpha))
+
     mvn = stats.multivariate_normal
 
     @defrule(mvn.logpdf, wrt=("x", "mean", "cov"), nondiff=("allow_singular",))
@@ -596,6 +604,33 @@ def cauchy_partials(x, loc, scale):
 
 def logistic_partials(x, loc, scale):
     return location_scale(-np.tanh((x - loc) / scale / 2), x, loc, scale)
+
+
+def dirichlet_points(x, alpha):
+    """The points of ``dirichlet.logpdf(x, alpha)`` as scipy reads them, (K,) or (K, N), with K - 1
+    entries completed by 1 - their sum; each entry inside (0, 1) (the derivative's domain)."""
+    require(np.isrealobj(x) and np.isrealobj(alpha), "scipy.stats.dirichlet.logpdf of complex numbers "
+                                                      "is not differentiated; pass real arrays")
+    if np.shape(x)[0] + 1 == np.shape(alpha)[0]:
+        x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
+    require(np.all(x > 0), "scipy.stats.dirichlet.logpdf at a point on the simplex's boundary (an entry "
+                           "0) is not differentiated")
+    return x
+
+
+def dirichlet_x_adjoint(g, x, alpha):
+    """d/dx of sum (alpha - 1) log x: (alpha - 1) / x; through the completed last entry of K - 1 given."""
+    full = np.reshape(alpha - 1, (-1,) + (1,) * (np.ndim(x) - 1)) / dirichlet_points(x, alpha) * g
+    if np.shape(x)[0] + 1 == np.shape(alpha)[0]:
+        return full[:-1] - full[-1:]
+    return full
+
+
+def dirichlet_alpha_adjoint(g, x, alpha):
+    """d/dalpha of sum (alpha - 1) log x - log B(alpha): log x + digamma(sum alpha) - digamma(alpha)."""
+    logs = np.log(dirichlet_points(x, alpha)) * g
+    total = np.sum(np.reshape(logs, (np.shape(alpha)[0], -1)), axis=1)
+    return total + np.sum(g) * (digamma(np.sum(alpha)) - digamma(alpha))
 
 
 def mvn_residuals(x, mean, cov, allow_singular):
@@ -806,6 +841,97 @@ def expm_adjoint(g, a):
 
 
 LAZY_RULES["scipy.linalg"] = _register_scipy_linalg
+
+
+# --- scipy.signal's convolutions ---------------------------------------------------------------------
+
+
+def _register_scipy_signal():
+    """scipy.signal's convolve / correlate (N-d, any method), fftconvolve (axes=None) and convolve2d / correlate2d (boundary
+    "fill" with fillvalue 0, their default), of real arrays: bilinear, each input's adjoint is g placed
+    where the mode's output sits in the 'full' one (``signal_full``), correlated ('valid') with the
+    other input (flipped for a correlation).  Registered once the program imports scipy.signal
+    (autograd's convnet example convolves with it; was refused as library code)."""
+    global signal
+    import scipy.signal as signal
+
+    @defrule(signal.convolve, wrt=("in1", "in2"), nondiff=("mode", "method"))
+    def convolve(g, ans, in1, in2, mode="full", method="auto"):
+        return (signal_valid(signal_full(g, in1, in2, mode, "convolve"), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "convolve"), in1))
+
+    @defrule(signal.correlate, wrt=("in1", "in2"), nondiff=("mode", "method"))
+    def correlate(g, ans, in1, in2, mode="full", method="auto"):
+        return (signal_valid(signal_full(g, in1, in2, mode, "correlate"), np.flip(in2)),
+                np.flip(signal_valid(signal_full(g, in1, in2, mode, "correlate"), in1)))
+
+    @defrule(signal.fftconvolve, wrt=("in1", "in2"), nondiff=("mode", "axes"))
+    def fftconvolve(g, ans, in1, in2, mode="full", axes=None):
+        return (signal_valid(signal_full(g, in1, in2, mode, "fftconvolve", axes=axes), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "fftconvolve", axes=axes), in1))
+
+    @defrule(signal.convolve2d, wrt=("in1", "in2"), nondiff=("mode", "boundary", "fillvalue"))
+    def convolve2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return (signal_valid(signal_full(g, in1, in2, mode, "convolve2d", boundary, fillvalue), in2),
+                signal_valid(signal_full(g, in1, in2, mode, "convolve2d", boundary, fillvalue), in1))
+
+    @defrule(signal.correlate2d, wrt=("in1", "in2"), nondiff=("mode", "boundary", "fillvalue"))
+    def correlate2d(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return (signal_valid(signal_full(g, in1, in2, mode, "correlate2d", boundary, fillvalue), np.flip(in2)),
+                np.flip(signal_valid(signal_full(g, in1, in2, mode, "correlate2d", boundary, fillvalue), in1)))
+
+
+def signal_valid(a, v):
+    """scipy.signal.correlate(a, v, "valid"): ``a`` (a padded adjoint) is at least v's size on every axis."""
+    return signal.correlate(a, v, mode="valid")
+
+
+def signal_full(g, in1, in2, mode, name, boundary="fill", fillvalue=0, axes=None):
+    """``g`` of a scipy.signal convolution or correlation of ``in1`` and ``in2`` in ``mode``, padded
+    with zeros to the size of its 'full' output."""
+    require(np.isrealobj(in1) and np.isrealobj(in2) and np.isrealobj(g),
+            f"scipy.signal.{name} of complex arrays is not differentiated; take the real and imaginary "
+            f"parts apart")
+    require(boundary in ("fill", "pad") and np.all(np.asarray(fillvalue) == 0),
+            f"scipy.signal.{name}(..., boundary={boundary!r}, fillvalue={fillvalue!r}) is not "
+            f"differentiated; pad the input (np.pad) and use boundary='fill' with fillvalue=0")
+    require(axes is None, f"scipy.signal.{name}(..., axes={axes!r}) is not differentiated; convolve over "
+                          f"every axis (scipy.signal.convolve)")
+    return np.pad(g, signal_pad_widths(np.shape(in1), np.shape(in2), mode, name))
+
+
+def signal_pad_widths(shape1, shape2, mode, name):
+    """The zeros before and after a ``mode`` output on each axis of the 'full' one."""
+    start, full, part = _signal_offsets(tuple(shape1), tuple(shape2), mode, name)
+    return [(s, f - s - k) for s, f, k in zip(start, full, part)]
+
+
+nondifferentiable(signal_pad_widths)
+
+
+@functools.lru_cache(maxsize=256)
+def _signal_offsets(shape1, shape2, mode, name):
+    """Where the ``mode`` output of ``scipy.signal.<name>`` sits inside its 'full' output, found by
+    computing both for arrays of these shapes (the centring of 'same', the swap of 'valid')."""
+    import itertools
+    op = getattr(signal, name)
+    state = np.random.RandomState(0)          # (values that differ at every offset)
+    a, b = state.rand(*shape1) + 1.0, state.rand(*shape2) + 1.0
+    full = op(a, b, "full")
+    part = op(a, b, mode)
+    tol = 1e-9 * np.max(np.abs(full), initial=1.0)      # (an fft method rounds the small entries)
+    guess = tuple(min(n, m) - 1 if mode == "valid" else (f - n) // 2 if mode == "same" else 0
+                  for n, m, f in zip(shape1, shape2, full.shape))
+    ranges = [range(f - k + 1) for f, k in zip(full.shape, part.shape)]
+    for start in itertools.chain([guess], itertools.product(*ranges)):
+        if all(0 <= s <= f - k for s, f, k in zip(start, full.shape, part.shape)):
+            window = full[tuple(slice(s, s + k) for s, k in zip(start, part.shape))]
+            if np.allclose(window, part, rtol=0, atol=tol):
+                return start, full.shape, part.shape
+    raise NotImplementedError(f"scipy.signal.{name}: mode {mode!r} is not differentiated")
+
+
+LAZY_RULES["scipy.signal"] = _register_scipy_signal
 
 
 # --- the fft family ----------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def primal_method(obj, name, active, args, kwargs):
     if not isinstance(obj, Closure) and len(active) == len(args):
         method = method_of(obj, name)
         if type(method) is types.MethodType and method.__self__ is obj and \
-                type(method.__func__) is types.FunctionType:
+                type(method.__func__) is types.FunctionType and registry.lookup(method) is None:
             from .runtime.layers import uses_custom_backward
             if not uses_custom_backward(obj, name):
                 return _compiled_primal(method.__func__, args, active).entry(*args, **kwargs)
@@ -364,7 +364,10 @@ def vjp_pair(fn, active, args, kwargs):
             isinstance(getattr(type(fn), "__call__", None), types.FunctionType):
         # an object of a user class: its class's __call__ (what fn(...) runs, not an instance attribute)
         fn = types.MethodType(type(fn).__call__, fn)
-    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType) and \
+            registry.lookup(fn) is None:
+        # (a bound method registered as an op, ``fn = scipy.stats.norm.logpdf`` then ``fn(x)``, is its
+        # rule's op, as where the call names it: was compiled from the library's source and refused)
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
@@ -450,7 +453,8 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         return _generated_pair("layer", fwd0, bwd0, source, (name, len(args) - 1))
     method = method_of(obj, name)
     if isinstance(method, types.MethodType) and method.__self__ is obj and \
-            isinstance(method.__func__, types.FunctionType):
+            isinstance(method.__func__, types.FunctionType) and registry.lookup(method) is None:
+        # (``d = scipy.stats.norm`` then ``d.logpdf(x)``: an op with a rule, its pair below)
         compiled = _compiled_vjp(method.__func__, tuple(args), tuple(active))   # args start with obj
         return compiled.fwd, compiled.bwd
     if name != "__call__" and _is_callable_object(method):

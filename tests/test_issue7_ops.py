@@ -26,8 +26,9 @@ try:
     import scipy.special as special
     import scipy.stats as stats
     import scipy.linalg as sla
+    import scipy.signal as ssig
 except ImportError:          # scipy is optional: its rules are registered only when it is imported
-    special = stats = sla = None
+    special = stats = sla = ssig = None
 
 pytestmark = pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
 
@@ -346,7 +347,11 @@ if stats is not None:
               Case(stats.poisson.pmf, [C(np.array([0.0, 2.0, 5.0])), R(3, lo=0.5, hi=4)], (1,)),
               Case(stats.multivariate_normal.logpdf, [R(4, 3), R(3), lower_spd(3)], (0, 1, 2)),
               Case(stats.multivariate_normal.logpdf, [R(3), R(3), lower_spd(3)], (0, 1, 2), note="one sample"),
-              Case(stats.multivariate_normal.pdf, [R(2, 3), R(3), lower_spd(3)], (0, 1, 2))]
+              Case(stats.multivariate_normal.pdf, [R(2, 3), R(3), lower_spd(3)], (0, 1, 2)),
+              # (red team s42) x inside the simplex: K - 1 entries (scipy completes the last), or K held
+              Case(stats.dirichlet.logpdf, [R(2, lo=0.1, hi=0.4), R(3, lo=0.5, hi=3)], (0, 1), note="K - 1"),
+              Case(stats.dirichlet.logpdf, [R(2, 4, lo=0.1, hi=0.4), R(3, lo=0.5, hi=3)], (0, 1), note="points"),
+              Case(stats.dirichlet.pdf, [R(2, 3, lo=0.1, hi=0.4), R(3, lo=0.5, hi=3)], (0, 1))]
 
 
 def triangular(d, lower, diagonal=2.0):
@@ -391,6 +396,18 @@ def factor_of(lower):
         c = c if lower else c.T
         return c + (np.triu(rng.uniform(-1, 1, (3, 3)), 1) if lower else np.tril(rng.uniform(-1, 1, (3, 3)), -1))
     return sample
+
+
+if ssig is not None:         # (red team s42: autograd's convnet convolves with scipy.signal)
+    CASES += [Case(ssig.convolve, [R(5, 4), R(2, 3)], (0, 1)),
+              Case(ssig.convolve, [R(3, 2), R(4, 5)], (0, 1), kwargs=dict(mode="valid"), note="in2 larger"),
+              Case(ssig.convolve, [R(6), R(4)], (0, 1), kwargs=dict(mode="same", method="fft")),
+              Case(ssig.correlate, [R(5, 4), R(2, 3)], (0, 1), kwargs=dict(mode="same")),
+              Case(ssig.correlate, [R(3, 4, 2), R(2, 2, 2)], (0, 1), kwargs=dict(mode="valid")),
+              Case(ssig.fftconvolve, [R(5, 4), R(2, 3)], (0, 1), kwargs=dict(mode="same")),
+              Case(ssig.convolve2d, [R(5, 4), R(2, 3)], (0, 1), kwargs=dict(mode="same")),
+              Case(ssig.correlate2d, [R(5, 4), R(3, 2)], (0, 1), kwargs=dict(mode="valid")),
+              Case(ssig.correlate2d, [R(2, 3), R(4, 4)], (0, 1))]
 
 
 if sla is not None:
