@@ -51,6 +51,7 @@ class Gen8:
         self.mod = []           # module-level source blocks
         self.have = set()       # module-level features emitted
         self.pending = set()    # names the statement being generated defines
+        self.kwonly = self.r.random() < 0.3     # act() with keyword-only parameters (refused with **d)
 
     def c(self):
         return self.r.choice(['0.5', '1.5', '0.3', '0.7', '0.25', '1.2', '0.9'])
@@ -103,7 +104,7 @@ class Gen8:
             return
         self.have.add(name)
         src = {
-            'act': ['def act(z, *, alpha=0.1, scale=1.0):',
+            'act': [f'def act(z, {"*, " if self.kwonly else ""}alpha=0.1, scale=1.0):',
                     '    return scale * np.where(z > 0, z, alpha * z)'],
             'lin': ['def lin(h, W, b, **kw):',
                     '    s = kw.get("scale", 1.0)',
@@ -132,6 +133,15 @@ class Gen8:
                       '    def __post_init__(self):', '        self.energy = self.scale * np.sum(self.h ** 2)'],
             'shapechk': ['def checked(M, v):', '    if M.shape[1] != v.shape[0]:',
                          '        raise ValueError("shape mismatch")', '    return M @ v'],
+            'Prop': ['class Scaled:', '    factor = 0.5', '', '    def __init__(self, v, bias=0.0):',
+                     '        self.v = v', '        self.bias = bias', '', '    @property',
+                     '    def norm2(self):', '        return np.sum(self.v ** 2) * self.factor + self.bias', '',
+                     '    def shifted(self, d):', '        return Scaled(self.v + d, bias=self.bias)'],
+            'genret': ['def until(h, limit=2.0):', '    total = 0.0', '    for u in h:', '        total = total + abs(u)',
+                       '        if total > limit:', '            return', '        yield u * total'],
+            'Buf': ['@dataclass', 'class Buf:', '    items: list = field(default_factory=list)',
+                    '    gain: float = 1.0', '', '    def total(self):',
+                    '        return self.gain * sum(np.sum(t) for t in self.items)'],
             'early': ['def clamp_norm(v, r=1.0):', '    n = np.sqrt(np.sum(v ** 2))', '    if n <= r:',
                       '        return v', '    return v * (r / n)'],
         }[name]
@@ -141,7 +151,8 @@ class Gen8:
     def stmt(self, env):
         k = self.r.choice(['kwcfg', 'kwcfg', 'kwargs', 'partial', 'defaults', 'gen', 'gen2', 'comp', 'gd', 'nt',
                            'hier', 'state', 'try', 'tryshape', 'while', 'early', 'log', 'reduce', 'slice',
-                           'bcast', 'replace', 'dictcfg'])
+                           'bcast', 'replace', 'dictcfg', 'prop', 'genret', 'sortkey', 'enum', 'whilebreak',
+                           'getdef', 'factory', 'clsattr'])
         self.pending = set()
         return getattr(self, 's_' + k)(env)
 
@@ -184,7 +195,7 @@ class Gen8:
         shp = self.r.choice(['V3', 'V4'])
         x = self.pick(env, shp)
         env[v] = shp
-        kw = self.r.choice(['', ', scale=2.0', f', scale={self.pick(env, "S")}'])
+        kw = self.r.choice(['', ', scale=2.0', ', scale=0.5', f', scale={self.pick(env, "S")}'])
         return [f'{v} = act2({x}{kw})']
 
     def s_defaults(self, env):
@@ -293,6 +304,10 @@ class Gen8:
         env[v] = 'V3'
         good = self.pick(env, 'V4')
         bad = self.pick(env, 'V3')
+        if self.r.random() < 0.6:
+            M = self.P("W")
+            return ['try:', f'    if {M}.shape[1] != {bad}.shape[0]:', '        raise ValueError("shape")',
+                    f'    {v} = {M} @ {bad}', 'except ValueError:', f'    {v} = np.tanh({M} @ {good})']
         if self.r.random() < 0.5:
             return ['try:', f'    {v} = checked({self.P("W")}, {bad})', 'except ValueError:',
                     f'    {v} = checked({self.P("W")}, {good})']
@@ -379,6 +394,71 @@ class Gen8:
         self.need('smooth')
         return [f'{cfg} = {{"beta": {self.c()}}}', f'{cfg}.update(eps={self.pick(env, "S")} * 0.01)',
                 f'{v} = smooth({x}, **{cfg})']
+
+    def s_prop(self, env):
+        self.need('Prop')
+        o = self.fresh('sc')
+        v = self.fresh('pn')
+        x = self.pick(env, self.r.choice(['V3', 'V4']))
+        out = [f'{o} = Scaled({x}, bias={self.pick(env, "S")})']
+        if self.r.random() < 0.5:
+            out.append(f'{o} = {o}.shifted({self.c()})')
+        out.append(f'{v} = {o}.norm2 + {o}.factor')
+        env[v] = 'S'
+        return out
+
+    def s_genret(self, env):
+        self.need('genret')
+        v = self.fresh('gr')
+        x = self.pick(env, self.r.choice(['V3', 'V4']))
+        env[v] = 'S'
+        return [f'{v} = sum(until({x}, limit={self.r.choice(["0.5", "1.0", "3.0"])})) + 0.0']
+
+    def s_sortkey(self, env):
+        v = self.fresh('sk')
+        a, b, c = self.pick(env, 'V4'), self.pick(env, 'V3'), self.pick(env, 'V4')
+        env[v] = 'S'
+        fn = self.r.choice(['max', 'min'])
+        return [f'{v} = {fn}([np.sum({a} ** 2), np.sum(np.tanh({b})), np.mean({c})], key=lambda t: float(t))']
+
+    def s_enum(self, env):
+        v = self.fresh('en')
+        x = self.pick(env, 'V4')
+        env[v] = 'S'
+        items = 'p.items()' if self.style == 'dict' else '[("W", p.W), ("b", p.b)]'
+        return [f'{v} = 0.0', f'for i, (key, val) in enumerate({items}):', '    if key == "s":', '        continue',
+                f'    {v} = {v} + (i + 1) * np.mean(val) * np.sum({x})']
+
+    def s_whilebreak(self, env):
+        h = self.fresh('wb')
+        x = self.pick(env, 'V3')
+        env[h] = 'V3'
+        return [f'{h} = {x}', 'k = 0', 'while True:', f'    {h} = np.tanh({self.P("W")} @ np.append({h}, 1.0) + {h})',
+                '    k += 1', f'    if np.max(np.abs({h})) < 0.3 or k >= 4:', '        break']
+
+    def s_getdef(self, env):
+        v = self.fresh('gd')
+        x = self.pick(env, 'V4')
+        cfg = self.fresh('conf')
+        env[v] = 'V4'
+        return [f'{cfg} = {{"gain": {self.pick(env, "S")}}}',
+                f'{v} = {cfg}.get("gain", 1.0) * {x} + {cfg}.get("shift", 0.1)']
+
+    def s_factory(self, env):
+        self.need('Buf')
+        b = self.fresh('buf')
+        v = self.fresh('bt')
+        x, y = self.pick(env, 'V4'), self.pick(env, 'V3')
+        env[v] = 'S'
+        return [f'{b} = Buf(gain={self.c()})', f'{b}.items.append({x} ** 2)', f'{b}.items.append(np.tanh({y}))',
+                f'{v} = {b}.total()']
+
+    def s_clsattr(self, env):
+        self.need('Prop')
+        v = self.fresh('ca')
+        x = self.pick(env, 'V4')
+        env[v] = 'S'
+        return [f'{v} = Scaled.factor * np.sum({x}) + Scaled({x}).norm2']
 
     # ---- module ------------------------------------------------------------------------------
     def program(self):

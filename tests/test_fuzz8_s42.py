@@ -70,3 +70,31 @@ def test_gradient_through_items_of_a_dict_holding_a_float():
     assert_close(np.asarray(gx.data), numerical_gradient(lambda z: _items_f(z, p), [X.copy()], 0))
     assert_close(np.asarray(gp["W"].data), numerical_gradient(
         lambda W: _items_f(X, {"W": W, "b": p["b"], "s": p["s"]}), [p["W"].copy()], 0))
+
+
+def _loop_items(x, p):
+    out = 0.0
+    for k, v in p.items():
+        if isinstance(v, np.ndarray):
+            out = out + np.sum(np.tanh(v)) * np.sum(x ** 2)
+        elif isinstance(v, float):
+            out = out + v * x[0]
+    keys = [k for k, v in p.items() if isinstance(v, np.ndarray)]
+    return out + sum(np.sum(p[k] ** 2) for k in keys) * np.sum(x)
+
+
+def test_jvp_and_hvp_through_a_loop_over_items_with_floats_ints_and_strings():
+    p = {"w": np.array([0.5, -1.0, 0.25, 2.0]), "s": 0.7, "n": 3, "name": "net"}
+    y, t = sct.jvp(lambda z: _loop_items(z, p), (X.copy(),), (V,))
+    assert_close(np.asarray(getattr(y, "data", y)), _loop_items(X, p), rtol=1e-12)
+    fd = numerical_gradient(lambda z: _loop_items(z, p), [X.copy()], 0)
+    assert_close(float(np.asarray(getattr(t, "data", t))), float(np.sum(fd * V)), rtol=1e-6, atol=1e-8)
+
+    def fg(x):
+        loss = _loop_items(x, p)
+        return loss, dlgradient(loss, x)
+    hv = sct.hvp(lambda z: _loop_items(z, p), X.copy(), V.copy())
+    h = 1e-5
+    want = (dlfeval(fg, dlarray(X + h * V))[1].data - dlfeval(fg, dlarray(X - h * V))[1].data) / (2 * h)
+    assert_close(np.asarray(getattr(hv, "data", hv)), want, rtol=1e-5, atol=1e-6)
+    assert_close(np.asarray(dlfeval(fg, dlarray(X.copy()))[1].data), fd)
