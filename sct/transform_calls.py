@@ -1059,6 +1059,9 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     from .runtime.support import as_sequence, bit_or, dict_merged, dict_or, zero_tangent
     if op is as_sequence and args and isinstance(args[0], dict):
         return zero_tangent(ans)           # `for key in d`: the keys, constants
+    from .runtime.support import dict_items, dict_values
+    if op in (dict_items, dict_values) and len(args) == 1 and not kwargs and type(args[0]) is dict:
+        return _dict_view_tangent(op is dict_items, args[0], tangents[0] if tangents else None)
     if op in (dict_merged, dict_or, bit_or) and len(args) == 2 and not kwargs and \
             type(args[0]) is dict and type(args[1]) is dict:
         return _dict_merged_tangent(args, tangents, ans)      # {**a, **b}, a | b, d.update(...)
@@ -1126,6 +1129,20 @@ def _zeros_like_output(ans):
     if type(ans) is complex:
         return np.complex128(0.0)
     return zero_adjoint(ans)
+
+
+def _dict_view_tangent(items, mapping, dot):
+    """The tangent of ``d.items()`` (a list of (key, value) pairs) or ``d.values()``: each value's
+    tangent from ``dot``, the dict's tangent, and a constant key.  (The transposed rule gave the pair
+    of a Python float's key the float zero itself rather than a pair, and the loop unpacking it
+    raised "'float' object is not subscriptable", red team gen s42.)"""
+    from .runtime.support import zero_tangent
+    out = []
+    for key, value in mapping.items():
+        item = dot.get(key) if isinstance(dot, dict) else None
+        t = zero_tangent(value) if _is_zero_tangent(item) else item
+        out.append((zero_tangent(key), t) if items else t)
+    return out
 
 
 def _dict_merged_tangent(args, tangents, ans):
