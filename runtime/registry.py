@@ -225,7 +225,8 @@ NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "s
 STOP_ATTRIBUTES = {"data"}
 # Methods whose results carry no derivative (indices, Python values, copies to lists).
 NONDIFF_METHODS = {"argmax", "argmin", "argsort", "argpartition", "nonzero", "searchsorted", "any", "all",
-                   "keys", "__len__", "index", "count"}
+                   "keys", "__len__", "index", "count",
+                   "is_integer", "hex", "as_integer_ratio"}     # (a float's: a bool, text, two ints)
 
 
 def reads_lists_as_arrays(op) -> bool:

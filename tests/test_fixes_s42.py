@@ -223,3 +223,25 @@ def test_next_of_map_runs():
 def test_next_of_a_map_bound_to_a_name_is_refused_as_a_generator_is():
     with pytest.raises(sct.CompileError, match="next\\(\\) of the generator m"):
         dlfeval(_next_of_named_map, dlarray(np.array([0.3, 0.5])))
+
+
+# --- a float's is_integer(), hex(), as_integer_ratio(): no derivative ---------------------------------
+
+def _float_methods(x):
+    v = x[0] * 2.0
+    k = 3.0 if v.is_integer() else 1.0
+    n, d = (x[1] * 1.0).as_integer_ratio()
+    return v * k + x[1] * (len(v.hex()) > 0) + 0.0 * (n / d)
+
+
+def test_float_methods_without_a_derivative_run():
+    # was: "no derivative rule for 'float64.is_integer'"
+    from gradcheck import check_grads
+    check_grads(_float_methods, np.array([0.3, 2.5]))
+
+    def at_integer(x):
+        y = _float_methods(x)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(at_integer, dlarray(np.array([1.0, 2.0])))     # v = 2.0: the is_integer branch
+    np.testing.assert_allclose(np.asarray(y), 8.0, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g), [6.0, 1.0], rtol=1e-12)
