@@ -263,7 +263,11 @@ class _WriteCheck:
                           f"`{row[0]}[{row[1]}][...] = value`)") if row else \
                     (f"Write into {spelled[:-5]} by its indices instead (`{spelled[:-5]}[np.unravel_index(i, "
                      f"{spelled[:-5]}.shape)] = value` for `{spelled}[i] = value`)") if spelled.endswith(".flat") else \
-                    f"Write `{name} = {name}.copy()` before writing into it (or build a new array)"
+                    f"Write `{name} = {name}.copy()` before writing into it (or build a new array)" \
+                    if name in analysis.locals else \
+                    (f"{name} is not a local of the function (a global or a closure value), and a copy bound to "
+                     f"its name would make it one: record such values outside the differentiated function "
+                     f"(after dlfeval returns), or keep them in a local and return it")
                 fail(s, f"writing into {name}[...] in place changes {what}, and {why}; sct "
                      f"differentiates this write as a new value of {name} only. {advice}",
                      f"write into {name}")

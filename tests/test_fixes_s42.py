@@ -245,3 +245,21 @@ def test_float_methods_without_a_derivative_run():
     y, g = dlfeval(at_integer, dlarray(np.array([1.0, 2.0])))     # v = 2.0: the is_integer branch
     np.testing.assert_allclose(np.asarray(y), 8.0, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g), [6.0, 1.0], rtol=1e-12)
+
+
+# --- a write into a global's item: advice that keeps it a global -----------------------------------
+
+STATS = {"calls": 0}
+
+
+def _counts_calls(w, x):
+    y = np.sum(np.tanh(x @ w) ** 2)
+    STATS["calls"] += 1
+    return y, dlgradient(y, w)
+
+
+def test_write_into_a_global_item_says_what_to_do_instead_of_a_copy():
+    # was: "Write `STATS = STATS.copy()` before writing into it", which makes STATS a local (UnboundLocalError)
+    with pytest.raises(sct.CompileError) as e:
+        dlfeval(_counts_calls, dlarray(np.ones(3)), np.ones((2, 3)))
+    assert "STATS is not a local of the function" in str(e.value) and "STATS.copy()" not in str(e.value)
