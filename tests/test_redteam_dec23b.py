@@ -33,7 +33,6 @@ REFUSED = {
     "s_stats_unsupported": "chi2",
     "s_logsumexp_return_sign": "return_sign",
     "s_mvn_entropy": "entropy",
-    "s_dirichlet": "dirichlet",
     "dp_sgd_clipped": "inside a loop",                       # per-example gradients, differentiated again
     "la_tensorinv": "tensorinv",
     "e_put_add_at": "np.put()",
