@@ -42,6 +42,17 @@ UNSUPPORTED = {
 
 
 
+def map_comprehension(node: gast.Call, namer, kind=gast.ListComp):
+    """``map(f, xs, ...)`` as the comprehension ``kind`` of ``f(v, ...) for v, ... in zip(xs, ...)`` (a
+    list, or the generator expression Python's lazy map is)."""
+    names = [namer.fresh("item") for _ in node.args[1:]]
+    targets = [store(n) for n in names]
+    target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
+    source = node.args[1] if len(node.args) == 2 else call("zip", node.args[1:])
+    return kind(elt=gast.Call(func=node.args[0], args=[load(n) for n in names], keywords=[]),
+                generators=[gast.comprehension(target=target, iter=source, ifs=[], is_async=0)])
+
+
 def _dict_syntax(node) -> bool:
     """A dict display, dict comprehension or ``dict(...)`` call: a dict, whatever names mean."""
     return isinstance(node, (gast.Dict, gast.DictComp)) or \
@@ -454,13 +465,7 @@ class Expressions:
 
     def mapped(self, node: gast.Call) -> gast.ListComp:
         """``map(f, xs, ...)`` as ``[f(v, ...) for v, ... in zip(xs, ...)]``."""
-        names = [self.namer.fresh("item") for _ in node.args[1:]]
-        targets = [store(n) for n in names]
-        target = targets[0] if len(targets) == 1 else gast.Tuple(elts=targets, ctx=gast.Store())
-        source = node.args[1] if len(node.args) == 2 else call("zip", node.args[1:])
-        return gast.ListComp(elt=gast.Call(func=node.args[0], args=[load(n) for n in names], keywords=[]),
-                             generators=[gast.comprehension(target=target, iter=source, ifs=[],
-                                                            is_async=0)])
+        return map_comprehension(node, self.namer)
 
     def collection(self, node, out: List, hint: str):
         """A tuple, list or dict display with its items atoms (``*l`` and ``**d`` merged)."""

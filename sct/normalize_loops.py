@@ -1195,14 +1195,10 @@ def maps_given_to_next(stmts: List, namer, is_builtin) -> None:
             if _is_next_call(n) and n.args and _is_map(n.args[0])]
     if not hits or not is_builtin("map") or not is_builtin("next"):
         return
+    from .normalize_exprs import map_comprehension
     for n in hits:
         m = n.args[0]
-        names = [namer.fresh("item") for _ in m.args[1:]]
-        target = store(names[0]) if len(names) == 1 else \
-            gast.Tuple(elts=[store(v) for v in names], ctx=gast.Store())
-        source = m.args[1] if len(names) == 1 else call("zip", list(m.args[1:]))
-        gen = gast.GeneratorExp(elt=gast.Call(func=m.args[0], args=[load(v) for v in names], keywords=[]),
-                                generators=[gast.comprehension(target=target, iter=source, ifs=[], is_async=0)])
+        gen = map_comprehension(m, namer, gast.GeneratorExp)
         for node in gast.walk(gen):
             if isinstance(node, (gast.expr, gast.stmt)) and not hasattr(node, "lineno"):
                 gast.copy_location(node, m)
