@@ -51,6 +51,7 @@ from .ir import child_nodes, const, constant_int, load, root_name, walk_no_defs,
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
+from .parse import function_ast as _function_ast
 from .helper_sites import joint_sites_through, refuse_linked
 from .global_writes import _library
 from . import hooks
@@ -438,7 +439,7 @@ class _Resolution:
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
 
     def refuse_joint(self, call, compiled, fn) -> None:
-        _refuse_joint(call, compiled, self.args, fn, self.filename, self.kinds)
+        _refuse_joint(call, compiled, self.args, fn, self.filename, self.kinds, self.namespace)
         if getattr(compiled, "joint_sites", ()):
             self.joint_calls.append((call, compiled, fn, tuple(self.args)))
 
@@ -983,9 +984,10 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None, kinds=None):
+def _links(fdef, args, graph=None, kinds=None, namespace=None):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
-    same value as) argument ``i``, by ``_reads_graph``."""
+    same value as) argument ``i``, by ``_reads_graph``; ``namespace``: the generated globals, where
+    the helpers called are read (what their values hold: :class:`_KnownReturns`)."""
     names = [_arg_names(a) for a in args]
     pairs = set()
     holds = None
@@ -997,7 +999,7 @@ def _links(fdef, args, graph=None, kinds=None):
                 if graph is None:
                     graph = _reads_graph(fdef)
                 if holds is None:
-                    holds = _holds_graph(fdef, kinds)
+                    holds = _holds_graph(fdef, kinds, namespace=namespace)
                 # (what argument i holds as it is, in a list, tuple or dict built of names: ``{"w": x}``
                 # passed beside ``x * 2`` links them as ``x`` and ``x * 2`` do; was: not linked, a partial
                 # derivative for a helper's dlgradient(loss, p["w"]))
@@ -1016,29 +1018,31 @@ def _a_value(name: Optional[str], kinds: Dict[str, Any]) -> bool:
     return isinstance(kind, tuple) and bool(kind) and kind[0] in _VALUE_KINDS
 
 
-def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None) -> set:
+def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, calls=None) -> set:
     """The names whose values (or what they hold) a value may hold as they are: a list, tuple or
     dict of names, an item or attribute of a structure, the value of a call of the user's code (a
     function, a class, a namedtuple: it may keep its arguments), a conditional of them.  An
-    arithmetic value, numpy's or math's result, a literal, an item of an array hold nothing."""
+    arithmetic value, numpy's or math's result, a literal, an item of an array hold nothing.
+    ``calls(node, kinds, local)``: the names a call's value may hold where the caller knows them
+    better (a helper whose returns are summarised: :func:`returns_holding`), or None."""
     if node is None or isinstance(node, gast.Constant):
         return set()
     if isinstance(node, gast.Name):
         return {node.id}
     if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
-        return set().union(*(_holding_names(e, kinds, local) for e in node.elts))
+        return set().union(*(_holding_names(e, kinds, local, calls) for e in node.elts))
     if isinstance(node, gast.Dict):
-        return set().union(*(_holding_names(v, kinds, local) for v in node.values))
+        return set().union(*(_holding_names(v, kinds, local, calls) for v in node.values))
     if isinstance(node, gast.Starred):
-        return _holding_names(node.value, kinds, local)
+        return _holding_names(node.value, kinds, local, calls)
     if isinstance(node, (gast.Subscript, gast.Attribute)):
         if _a_value(root_name(node), kinds):
             return set()            # an item of an array, an attribute of a number: a new value
-        return _holding_names(node.value, kinds, local)
+        return _holding_names(node.value, kinds, local, calls)
     if isinstance(node, gast.IfExp):
-        return _holding_names(node.body, kinds, local) | _holding_names(node.orelse, kinds, local)
+        return _holding_names(node.body, kinds, local, calls) | _holding_names(node.orelse, kinds, local, calls)
     if isinstance(node, gast.BoolOp):
-        return set().union(*(_holding_names(v, kinds, local) for v in node.values))
+        return set().union(*(_holding_names(v, kinds, local, calls) for v in node.values))
     if isinstance(node, (gast.UnaryOp, gast.Compare)):
         return set()
     if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
@@ -1047,17 +1051,21 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None) -> 
                 not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute))
                         for o in sides):
             return set()
-        return set().union(*(_holding_names(o, kinds, local) for o in sides))
+        return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):
+        if calls is not None:
+            found = calls(node, kinds, local)
+            if found is not None:
+                return found
         func = node.func
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.value.id in _FRESH_MODULES:
             return set()
         out = set()
         for a in list(node.args) + [k.value for k in node.keywords]:
-            out |= _holding_names(a, kinds, local)
+            out |= _holding_names(a, kinds, local, calls)
         if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local):
-            out |= _holding_names(func.value, kinds, local)     # a method's value may be its receiver's part
+            out |= _holding_names(func.value, kinds, local, calls)     # a method's value may be its receiver's part
             #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
         return out
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
@@ -1072,17 +1080,22 @@ def _stored_roots(target) -> List[str]:
     return [root] if root is not None else []
 
 
-def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]:
+def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Optional[Dict[str, Any]] = None,
+                 calls=None) -> Dict[str, set]:
     """name -> the names whose values it may hold as they are (``t = {"w": x}``, ``u = x``, ``m.x = x``,
     ``xs.append(x)``, ``m = M(x)``, ``(p, p_residuals) = P_fwd(x)``, ``for v in xs``: by
     :func:`_holding_names`; flow-insensitive, more than the values hold, never less).  Was: names,
     lists, tuples and dicts of names bound to a name only, so an object given its field
     (``m.x = x``, ``M(x)``, a namedtuple, a dict comprehension) held nothing, and a helper's method
-    taking dlgradient of ``self.x`` called as ``m.g(x * 2)`` got the partial derivative."""
+    taking dlgradient of ``self.x`` called as ``m.g(x * 2)`` got the partial derivative.
+    ``namespace`` (the generated globals): the calls of helpers read there hold what the helpers'
+    returns may hold (:class:`_KnownReturns`); ``calls``: see :func:`_holding_names`."""
     kinds = kinds or {}
     holds: Dict[str, set] = {}
     local = {a.id for a in walk_nodes(fdef.args) if isinstance(a, gast.Name)} | \
         {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    if namespace is not None:
+        calls = _KnownReturns(fdef, namespace, local)
 
     def add(roots, names):
         for root in roots:
@@ -1092,14 +1105,19 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]
 
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign):
-            names = _holding_names(node.value, kinds, local)
+            split = calls.pair(node, kinds, local) if isinstance(calls, _KnownReturns) else None
+            if split is not None:
+                for roots, names in split:
+                    add(roots, names)
+                continue
+            names = _holding_names(node.value, kinds, local, calls)
             if names:
                 for target in node.targets:
                     add(_stored_roots(target), names)
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign)) and node.value is not None:
-            add(_stored_roots(node.target), _holding_names(node.value, kinds, local))
+            add(_stored_roots(node.target), _holding_names(node.value, kinds, local, calls))
         elif isinstance(node, gast.For):
-            add(_stored_roots(node.target), _holding_names(node.iter, kinds, local))
+            add(_stored_roots(node.target), _holding_names(node.iter, kinds, local, calls))
         elif isinstance(node, gast.Call):
             func, values = node.func, node.args
             if isinstance(func, gast.Attribute):        # ``xs.append(x)``, ``d.update(w=x)``
@@ -1112,9 +1130,191 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None) -> Dict[str, set]
                 continue
             names = set()
             for value in list(values) + [k.value for k in node.keywords]:
-                names |= _holding_names(value, kinds, local)
+                names |= _holding_names(value, kinds, local, calls)
             add([root], names)
     return holds
+
+
+_UNSUMMARISED = tuple(getattr(gast, name) for name in (
+    "FunctionDef", "AsyncFunctionDef", "Lambda", "ClassDef", "Global", "Nonlocal", "Yield", "YieldFrom",
+    "Await", "NamedExpr", "With", "AsyncWith", "ExceptHandler", "Match", "Import", "ImportFrom")
+    if hasattr(gast, name))
+_DYNAMIC_NAMES = frozenset(("exec", "eval", "locals", "vars", "globals", "__import__"))
+_ATOMIC = (int, float, complex, bool, str, bytes, type(None), types.ModuleType, type,
+           types.BuiltinFunctionType, np.ufunc, np.generic)
+_TREES: Dict[Any, Any] = {}         # code -> the helper's gast FunctionDef (False: none)
+
+
+def _helper_tree(fn):
+    """The gast tree of a plain function of the user's (a def, not generated, not wrapped by sct),
+    or None."""
+    if type(fn) is not types.FunctionType or getattr(fn, "__sct_generated__", False) or \
+            any(hasattr(fn, a) for a in ("__sct_closure__", "__sct_positional_of__", "__sct_items_tree__")) or \
+            fn.__code__.co_name == "<lambda>" or fn.__code__.co_flags & (inspect.CO_GENERATOR |
+                                                                      inspect.CO_COROUTINE |
+                                                                      inspect.CO_ASYNC_GENERATOR):
+        return None
+    code = fn.__code__
+    found = _TREES.get(code)
+    if found is None:
+        try:
+            found = _function_ast(fn)[0]
+        except Exception:       # noqa: BLE001  (no summary: the call holds all its arguments)
+            found = False
+        if len(_TREES) > 512:
+            _TREES.clear()
+        _TREES[code] = found
+    return found or None
+
+
+def _outside_value(fn, node):
+    """What a name (or attributes of one) that ``fn`` does not bind refers to: its closure cell, its
+    global, a builtin; _MISSING where not known."""
+    if isinstance(node, gast.Attribute):
+        base = _outside_value(fn, node.value)
+        return getattr(base, node.attr, _MISSING) if isinstance(base, types.ModuleType) else _MISSING
+    if not isinstance(node, gast.Name):
+        return _MISSING
+    code = fn.__code__
+    if node.id in code.co_freevars:
+        try:
+            return fn.__closure__[code.co_freevars.index(node.id)].cell_contents
+        except (ValueError, TypeError, IndexError):
+            return _MISSING
+    if node.id in fn.__globals__:
+        return fn.__globals__[node.id]
+    builtins = fn.__globals__.get("__builtins__")
+    builtins = vars(builtins) if isinstance(builtins, types.ModuleType) else builtins
+    return builtins.get(node.id, _MISSING) if isinstance(builtins, dict) else _MISSING
+
+
+def returns_holding(fn) -> Optional[frozenset]:
+    """The positions of ``fn``'s parameters whose values (or what they hold) the value ``fn``
+    returns may hold as they are, read off ``fn``'s own source by :func:`_holds_graph` (more than
+    the value holds, never less); None where that cannot be told: a parameter with ``*``, ``**``
+    or keyword-only, a nested def, lambda or class, a generator, ``global``/``nonlocal``, a
+    binding the graph does not follow (``with ... as``, ``except ... as``, ``:=``, ``match``,
+    ``import``), ``exec``/``eval``/``locals()``, or a value returned that may hold an outside
+    object other than a number, text, a module, a class or a function without a closure.  A
+    call of ``dlgradient`` (and the other derivative functions) holds nothing: its value is a
+    derivative, a new traced value.  (``p = step(p, x)`` with ``return {k: p[k] - lr * g[k] ...}``
+    holds ``p``, not ``x``: was taken to hold every argument, so the loop's second call, passing
+    ``x`` beside ``p``, was refused as passing a value computed from ``p``.)"""
+    fdef = _helper_tree(fn)
+    if fdef is None:
+        return None
+    args = fdef.args
+    if args.vararg is not None or args.kwarg is not None or args.kwonlyargs:
+        return None
+    params = [a.id for a in list(args.posonlyargs) + list(args.args) if isinstance(a, gast.Name)]
+    if len(params) != len(args.posonlyargs) + len(args.args):
+        return None
+    body = [n for stmt in fdef.body for n in walk_nodes(stmt)]
+    for node in body:
+        if isinstance(node, _UNSUMMARISED) or isinstance(node, gast.Name) and node.id in _DYNAMIC_NAMES:
+            return None
+    derivatives = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
+
+    def calls(node, kinds, local):
+        func = node.func
+        if isinstance(func, (gast.Name, gast.Attribute)) and root_name(func) not in local and \
+                any(_outside_value(fn, func) is d for d in derivatives):
+            return set()
+        return None
+
+    local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    holds = _holds_graph(fdef, {}, calls=calls)
+    returned = set()
+    for node in body:
+        if isinstance(node, gast.Return) and node.value is not None:
+            returned |= _holding_names(node.value, {}, local, calls)
+    held = _held(holds, returned)
+    for name in held - local:
+        value = _outside_value(fn, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+        if not (isinstance(value, _ATOMIC) or type(value) is types.FunctionType and value.__closure__ is None):
+            return None
+    return frozenset(i for i, name in enumerate(params) if name in held)
+
+
+class _KnownReturns:
+    """What the calls of helpers in a caller's generated code may hold, from the helpers' own code
+    (:func:`returns_holding`): ``p = rt.primal_call_at(site, step, mask, p, x)``, and ``p`` of
+    ``(p, p_residuals) = step_fwd(p, x)`` after ``(step_fwd, step_bwd) = rt.vjp_at(site, step,
+    mask, p, x)`` (a guarded pair: its ``else``), hold what ``step``'s value may hold of its
+    arguments (the residuals: all of them).  The helper is the one the caller's guards fix (the
+    global, closure cell it reads when the entry check ran): a new one compiles the caller again."""
+
+    def __init__(self, fdef, namespace, local):
+        self.namespace, self.local = namespace, local
+        self.forwards: Dict[str, Optional[frozenset]] = {}
+        self.summaries: Dict[int, Optional[frozenset]] = {}
+        pairs: Dict[str, int] = {}
+        stores: Dict[str, int] = {}
+        for node in walk_nodes(fdef):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], gast.Tuple) and len(node.targets[0].elts) == 2 and \
+                    isinstance(node.targets[0].elts[0], gast.Name):
+                value = node.value.orelse if isinstance(node.value, gast.IfExp) else node.value
+                fn = self._helper(value, "vjp_at")
+                if fn is None:
+                    continue
+                name = node.targets[0].elts[0].id
+                before = self.forwards.get(name, frozenset())
+                positions = self._summary(fn)
+                self.forwards[name] = None if before is None or positions is None else before | positions
+                pairs[name] = pairs.get(name, 0) + 1
+        for name in self.forwards:
+            if stores.get(name) != pairs[name]:
+                self.forwards[name] = None
+
+    def _summary(self, fn) -> Optional[frozenset]:
+        if id(fn) not in self.summaries:
+            self.summaries[id(fn)] = returns_holding(fn)
+        return self.summaries[id(fn)]
+
+    def _helper(self, node, attr: str):
+        """The helper ``node`` (``rt.<attr>(site, helper, mask, *args)``) calls, where it is a plain
+        function and every argument is passed by position."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == attr and
+                isinstance(node.func.value, gast.Name) and node.func.value.id not in self.local and
+                not node.keywords and len(node.args) >= 3 and
+                not any(isinstance(a, gast.Starred) for a in node.args)):
+            return None
+        fn = _static_value(node.args[1], self.namespace, self.local)
+        return fn if type(fn) is types.FunctionType else None
+
+    def _holding(self, positions, args, kinds, local) -> Optional[set]:
+        if positions is None or any(i >= len(args) for i in positions):
+            return None
+        out = set()
+        for i in positions:
+            out |= _holding_names(args[i], kinds, local, self)
+        return out
+
+    def __call__(self, node, kinds, local) -> Optional[set]:
+        fn = self._helper(node, "primal_call_at")
+        if fn is None:
+            return None
+        return self._holding(self._summary(fn), node.args[3:], kinds, local)
+
+    def pair(self, node, kinds, local):
+        """``[(roots, names)]`` for ``(v, v_residuals) = step_fwd(...)`` of a summarised helper, or None."""
+        value = node.value
+        if not (len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and
+                len(node.targets[0].elts) == 2 and isinstance(value, gast.Call) and
+                isinstance(value.func, gast.Name) and self.forwards.get(value.func.id) is not None and
+                not value.keywords and not any(isinstance(a, gast.Starred) for a in value.args)):
+            return None
+        names = self._holding(self.forwards[value.func.id], value.args, kinds, local)
+        if names is None:
+            return None
+        everything = set()
+        for a in value.args:
+            everything |= _holding_names(a, kinds, local, self)
+        first, second = node.targets[0].elts
+        return [(_stored_roots(first), names), (_stored_roots(second), everything)]
 
 
 def _held(holds: Dict[str, set], names: set) -> set:
@@ -1127,14 +1327,14 @@ def _held(holds: Dict[str, set], names: set) -> set:
     return seen
 
 
-def _refuse_joint(call, compiled, args, fn, filename, kinds=None) -> None:
+def _refuse_joint(call, compiled, args, fn, filename, kinds=None, namespace=None) -> None:
     """``compiled`` (a helper) takes ``dlgradient(y, x)`` of its parameter ``x`` with ``y`` also
     depending on another parameter (``Compiled.joint_sites``, sct/helper_sites.py): the helper's
     code holds that parameter constant, so a call passing there a value computed from the
     argument given as ``x`` (``h(x, x ** 2)``) would get a partial derivative where MATLAB's
     trace gives the whole one: refused at the call."""
     if getattr(compiled, "joint_sites", ()):
-        refuse_linked(compiled, _links(call.fdef, args, kinds=kinds), fn, filename, call.line)
+        refuse_linked(compiled, _links(call.fdef, args, kinds=kinds, namespace=namespace), fn, filename, call.line)
 
 
 class _AllPairs(frozenset):
@@ -1199,7 +1399,7 @@ def _keep_links(tree) -> None:
         graph = graphs.get(id(call.fdef))
         if graph is None:
             graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-        links = _links(call.fdef, args, graph, tree.resolution.kinds)
+        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 
