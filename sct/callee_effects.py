@@ -40,23 +40,79 @@ def _returns_fresh(fn) -> bool:
     if len(_FRESH_CACHE) > 4096:
         _FRESH_CACHE.clear()
     bindings, others = _bindings(fdef)
-    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs}
+    params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
+        {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
-    kept = _kept_names(fn, fdef)
-    if any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in gast.walk(fdef)):
+    # (a view returned of a local made here, ``return np.reshape(flat, shape)``: the local is handed
+    # to that call only, so it does not count as kept)
+    viewed = {id(r.value): r.value for r in returns if _view_of_name(fn, r.value) is not None}
+    kept = _kept_names(fn, fdef, skip=frozenset(viewed))
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda, gast.NamedExpr)) and n is not fdef for n in gast.walk(fdef)):
         _FRESH_CACHE[key] = False           # a closure may keep any local
         return False
+
+    def new_local(name) -> bool:
+        return name not in params and name not in others and name not in kept and \
+            name in bindings and all(_fresh_value(fn, b) for b in bindings[name])
     ok = bool(returns)
     for r in returns:
         v = r.value
         if _fresh_value(fn, v):
             continue
-        if isinstance(v, gast.Name) and v.id not in params and v.id not in others and v.id not in kept and \
-                v.id in bindings and all(_fresh_value(fn, b) for b in bindings[v.id]):
+        if isinstance(v, gast.Name) and new_local(v.id):
             continue
+        if id(v) in viewed and new_local(_view_of_name(fn, v)):
+            continue            # a view of a new array made here: new to the caller too
         ok = False
     _FRESH_CACHE[key] = ok
     return ok
+
+
+_VIEW_METHODS = frozenset(("reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "flatten", "copy"))
+
+
+def _view_of_name(fn, node):
+    """The local name ``node`` (in ``fn``) is a view of (or a copy: no less new), or None:
+    ``np.reshape(a, s)`` and numpy's other functions viewing their first argument only,
+    ``a.reshape(...)``, ``a.ravel()``, ``a.T``."""
+    if isinstance(node, gast.Attribute) and node.attr == "T" and isinstance(node.value, gast.Name):
+        return node.value.id
+    if not isinstance(node, gast.Call) or any(isinstance(a, gast.Starred) for a in node.args):
+        return None
+    func = node.func
+    if isinstance(func, gast.Attribute) and func.attr in _VIEW_METHODS and isinstance(func.value, gast.Name) and \
+            func.value.id in fn.__code__.co_varnames:
+        return func.value.id
+    if node.args and isinstance(node.args[0], gast.Name):
+        value = _numpy_function(fn, func)
+        if value is not None and getattr(value, "__name__", "") in _FIRST_ARGUMENT_VIEWS:
+            return node.args[0].id
+    return None
+
+
+# numpy's functions whose value may be a view of their first argument, never of another
+_FIRST_ARGUMENT_VIEWS = frozenset((
+    "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis", "rollaxis",
+    "squeeze", "expand_dims", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "real", "imag",
+    "diagonal", "flip", "fliplr", "flipud", "rot90"))
+
+
+def _numpy_function(fn, f):
+    """The numpy function or ufunc that ``f`` (``np.reshape``, read through a module) names in ``fn``,
+    or None."""
+    chain = []
+    while isinstance(f, gast.Attribute):
+        chain.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name) or not chain:
+        return None
+    value = fn.__globals__.get(f.id)
+    for name in reversed(chain):
+        if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
+            return None
+        value = getattr(value, name, None)
+    module = getattr(value, "__module__", "") or ""
+    return value if isinstance(value, np.ufunc) or module.startswith("numpy") else None
 
 
 def _fresh_call(fn, node) -> bool:
@@ -105,13 +161,13 @@ def _bindings(fdef) -> Tuple[Dict[str, List], Set[str]]:
     return bindings, others
 
 
-def _kept_names(fn, fdef) -> Set[str]:
+def _kept_names(fn, fdef, skip: frozenset = frozenset()) -> Set[str]:
     """A name handed to a call, put in a literal, bound to another name or stored elsewhere
-    may be kept there: its value is not new to the caller."""
+    may be kept there: its value is not new to the caller.  ``skip``: ids of calls not counted."""
     kept = set()
     for n in walk_no_defs(fdef):
         children = []
-        if isinstance(n, gast.Call) and not _fresh_call(fn, n):     # numpy ops keep nothing
+        if isinstance(n, gast.Call) and id(n) not in skip and not _fresh_call(fn, n):     # numpy ops keep nothing
             children = list(n.args) + [k.value for k in n.keywords]
         elif isinstance(n, (gast.List, gast.Tuple, gast.Set)):
             children = list(n.elts)

@@ -801,12 +801,19 @@ def _sct_module(globals_: dict) -> bool:
 
 
 _STORES = frozenset(dis.opmap[name] for name in ("STORE_SUBSCR", "STORE_ATTR", "DELETE_SUBSCR") if name in dis.opmap)
+_INPLACE_OPS = frozenset(op for name, op in dis.opmap.items() if name.startswith("INPLACE_"))
+_BINARY_OP = dis.opmap.get("BINARY_OP")       # (3.11: its argument says in place from 13, NB_INPLACE_ADD)
+
+
+def _augments(raw: bytes) -> bool:
+    """Does the bytecode ``raw`` hold an augmented assignment (``t op= v``)?"""
+    return any(raw[i] in _INPLACE_OPS or raw[i] == _BINARY_OP and raw[i + 1] >= 13 for i in range(0, len(raw) - 1, 2))
 _WRITES_INTO_PARAMETERS: Dict[int, tuple] = {}
 
 
 def _writes_into_parameters(g) -> frozenset:
     """Does ``g`` write into what a parameter holds (``traj[k] = v``, ``out.w = v``, ``acc.append(v)``,
-    ``buf[i] += v``)?  The names of those parameters (none: it does not, or it also writes into a
+    ``buf[i] += v``, ``vx -= v``)?  The names of those parameters (none: it does not, or it also writes into a
     global's object).  Read in place, such a helper's writes are the caller's own writes into its
     argument (the parameter reads the caller's name), which sct follows (or refuses where it cannot);
     compiled on its own, a write into its caller's object is refused."""
@@ -827,7 +834,8 @@ def _writes_into_parameters(g) -> frozenset:
     _WRITES_INTO_PARAMETERS[id(code)] = (code, frozenset(), g.__globals__, ())
     callees = [c for c in (g.__globals__.get(name) for name in code.co_names)
                if isinstance(c, types.FunctionType) and c.__globals__ is g.__globals__ and c is not g]
-    if any(op in _STORES for op in ops) or any(name in MUTATORS for name in code.co_names) or callees:
+    if any(op in _STORES for op in ops) or any(name in MUTATORS for name in code.co_names) or callees or \
+            _augments(code.co_code):
         from .parse import function_ast
         try:
             gdef, _, _ = function_ast(g)
@@ -843,6 +851,11 @@ def _writes_into_parameters(g) -> frozenset:
                     base = n.value
                 elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
                     base = n.func.value
+                elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                    # ``vx -= v``: an array's (or a list's) items changed in place, a number's rebound
+                    if n.target.id in params:
+                        found.add(n.target.id)
+                    continue
                 elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
                         any(c is g.__globals__.get(n.func.id) for c in callees) and \
                         any(isinstance(a, gast.Name) and a.id in params for a in n.args) and \
