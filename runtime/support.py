@@ -5046,6 +5046,14 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+def require_none(value, message):
+    """Before a call whose callee sct read with this parameter None, left to its default None where
+    the calling code was compiled (sct/write_checks.py): another call of that code may give it."""
+    if value is None:
+        return None
+    raise EvaluationError(message)
+
+
 def require_array_value(value, message):
     """Before ``t.any()``, ``t.argmax()`` (a numpy method with no derivative) of a traced ``t`` the
     compiler could not prove an array: an array, a dlarray or a number has numpy's method, which

@@ -44,6 +44,7 @@ from .normalize_try import check_raised_values
 from .properties import compile_property_reads
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_generator_methods, inline_super_calls, inline_type_of_parameters
+from .none_branches import fold_none_parameters
 from .inline_helpers import class_guards, inline_helpers
 from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
@@ -436,6 +437,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
     inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
+                         not filename.startswith("<sct-generated"))
     namer.bases.update(renamed)                                                 # (messages: the user's name)
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None

@@ -16,8 +16,9 @@ import numpy as np
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
-from .callee_effects import _pure, local_def, nested_pure
+from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
+from .none_branches import folded_copy
 from .ir import loaded_names, walk_no_defs
 from .plans import CallKind
 from .runtime import registry
@@ -647,6 +648,9 @@ class _WriteCheck:
         if callee is None and info.kind == CallKind.FUNCTION and info.obj is None and \
                 isinstance(node.func, gast.Name) and self._pure_local_def(node.func.id):
             return          # f = lambda v: np.tanh(v) * w; f(t): its source shows it changes nothing
+        if callee is not None and info.kind == CallKind.FUNCTION and \
+                self._pure_given_none(s, node, callee, self_attributes=not args_active):
+            return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
@@ -671,6 +675,49 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _pure_given_none(self, s, node, callee, self_attributes: bool) -> bool:
+        """Does the plain function ``callee`` change nothing in place once the tests on its parameters
+        this call gives None (a literal None, or a parameter of this function given None, holding its
+        argument only: sct/none_branches.py) are folded?"""
+        code = getattr(callee, "__code__", None)
+        if code is None or not hasattr(callee, "__globals__") or \
+                any(isinstance(a, gast.Starred) for a in node.args):
+            return False
+        params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        given = list(zip(params[:code.co_argcount], node.args)) + \
+            [(k.arg, k.value) for k in node.keywords if k.arg in params]
+        mine = getattr(self.fdef, "sct_none_parameters", frozenset())
+        defaulted = getattr(self.fdef, "sct_none_checked", frozenset())
+        none, checked = set(), []
+        for p, a in given:
+            if isinstance(a, gast.Constant) and a.value is None:
+                none.add(p)
+            elif isinstance(a, gast.Name) and (a.id in mine or a.id in defaulted) and \
+                    self._immutable_parameter(s, a.id):
+                none.add(p)
+                if a.id not in mine:
+                    checked.append(a.id)
+        if not none or len(checked) > 1 or getattr(self.fdef, "sct_number_guards", None) is None:
+            return False
+        from .parse import function_ast
+        try:
+            gdef = function_ast(callee)[0]
+        except Exception:       # noqa: BLE001  (no source: unsure)
+            return False
+        folded = folded_copy(gdef, none)
+        if folded is None or not _pure_source(callee, folded, self_attributes=self_attributes):
+            return False
+        for name in checked:
+            # (None where this code was compiled, left to its default or given by a caller: the run
+            # checks it is None still, as another call may give it by keyword)
+            what = self._as_written(s, _dotted(node.func) or "this call")
+            self.fdef.sct_number_guards.append(NumberGuard(
+                s, name, f"{what}(...) is given {name} that is not None, where sct compiled "
+                f"{self.fname}() for {name} None (so that the code of {what}() run only when it is given "
+                f"a value was left out); pass {name} by position, or make the call outside the "
+                "differentiated function", check="require_none"))
+        return True
 
     def _immutable_parameter(self, s, name: str) -> bool:
         """Does ``name`` hold, at ``s``, only the value of a parameter of a kind nothing changes in place

@@ -384,3 +384,186 @@ def test_views_that_are_not_new_stay_refused(program):
     a write into it is still refused."""
     with pytest.raises(CompileError, match="writing into r"):
         dlfeval(program, dlarray(np.arange(6.0).reshape(2, 3)))
+
+
+# --- branches on a parameter that is None (`ax=None`: plotting that never runs) ----------------------
+
+class _Axes:
+    def __init__(self):
+        self.shown = []
+
+    def imshow(self, r):
+        self.shown.append(r)
+
+
+def _show(ax, r, g, t, render=False):
+    if ax:
+        ax.imshow(np.concatenate((r[..., np.newaxis], g[..., np.newaxis]), axis=2))
+        if render:
+            ax.imshow(t)
+
+
+def _smooth(f, occlusion):
+    keep = 1 - occlusion
+    num = sum(np.roll(f, s, axis=a) * np.roll(keep, s, axis=a) for s in (1, -1) for a in (0, 1))
+    den = sum(np.roll(keep, s, axis=a) for s in (1, -1) for a in (0, 1))
+    return f * keep + (1 - keep) * num / (den + 0.001)
+
+
+def _flow(vx, vy, steps, occlusion, ax=None, render=False):
+    occlusion = 0.5 * (np.tanh(occlusion) + 1.0)
+    mask = np.zeros(vx.shape)
+    mask[2:5, 2:6] = 1.0
+    occlusion = occlusion * mask
+    smoke = np.zeros(vx.shape)
+    smoke[: vx.shape[0] // 2] = 1.0
+    for t in range(steps):
+        _show(ax, smoke, occlusion, t, render)
+        vx, vy = _smooth(vx, occlusion), _smooth(vy, occlusion)
+        smoke = advect(smoke, vx, vy) * (1 - occlusion)
+    _show(ax, smoke, occlusion, steps, render)
+    return vx, vy, smoke
+
+
+def wing_objective(params):
+    vx, vy, smoke = _flow(np.ones((8, 8)), np.zeros((8, 8)), 2, np.reshape(params, (8, 8)))
+    return -np.mean(vy) / (np.mean(1.0 - vx) + 0.1) + np.mean(smoke)
+
+
+def wing_with_gradient(params):
+    v = wing_objective(params)
+    return v, dlgradient(v, params)
+
+
+def test_plotting_helper_given_none_axes():
+    """autograd's wing example: ``show(ax, ...)`` of traced values under ``if ax:``, with ``ax=None``
+    left to its default, was refused as a call that may change its arguments.  A parameter of kind
+    None never rebound takes one branch of such tests, so the plotting is dropped (it never runs)."""
+    params = np.random.default_rng(3).standard_normal(64)
+    v, g = dlfeval(wing_with_gradient, dlarray(params))
+    assert abs(float(D(v)) - wing_objective(params)) < 1e-12
+    np.testing.assert_allclose(D(g), numerical_gradient(wing_objective, [params], 0), atol=1e-8)
+
+
+def none_own(x, ax=None):
+    y = np.sin(x)
+    if ax:
+        ax.imshow(y)
+    z = ax.imshow(y) if ax is not None else y * 2
+    if not ax:
+        v = np.sum(z ** 2)
+    else:
+        v = np.sum(z)
+    return v, dlgradient(v, x)
+
+
+def none_helper(x, ax=None):
+    y = np.sin(x)
+    _show(ax, y, y, 0)
+    v = np.sum(y * 3)
+    return v, dlgradient(v, x)
+
+
+def test_none_parameter_branches_take_their_branch():
+    """dlfeval(f, x, None): the function's own branches on ``ax`` are folded (None is part of the
+    cache's key); left to its default, ``if ax:`` stays and its plotting is refused (another call
+    of the same code may give ``ax`` by keyword); a helper given it is read with a check."""
+    x = np.array([[0.3, -1.2], [2.0, 0.5]])
+    with pytest.raises(CompileError, match="imshow"):
+        dlfeval(none_own, dlarray(x))
+    v, g = dlfeval(none_own, dlarray(x), None)
+    np.testing.assert_allclose(D(v), np.sum((2 * np.sin(x)) ** 2), rtol=1e-12)
+    np.testing.assert_allclose(D(g), 8 * np.sin(x) * np.cos(x), rtol=1e-12)
+    v, g = dlfeval(none_helper, dlarray(x))
+    np.testing.assert_allclose(D(g), 3 * np.cos(x), rtol=1e-12)
+
+
+def none_rebound(x, ax=None):
+    if ax is None:
+        ax = _Axes()
+    y = np.sin(x)
+    ax.imshow(y)
+    v = np.sum(y)
+    return v, dlgradient(v, x)
+
+
+def none_not_first(x, ax=None, render=False):
+    y = np.sin(x)
+    if render and ax:
+        ax.imshow(y)
+    v = np.sum(y)
+    return v, dlgradient(v, x)
+
+
+@pytest.mark.parametrize("program", [none_rebound, none_not_first], ids=lambda f: f.__name__)
+def test_none_branches_not_proven_stay_refused(program):
+    """``ax`` bound again (``if ax is None: ax = ...``), or a test that runs something before
+    reading ``ax``: not folded, and the call on traced values is refused as before."""
+    with pytest.raises(CompileError, match="imshow"):
+        dlfeval(program, dlarray(np.ones(3)))
+
+
+def test_none_default_replaced_compiles_again():
+    """Axes given, or the default replaced: another kind, compiled again, and the call refused."""
+    x = dlarray(np.ones(3))
+    dlfeval(none_helper, x)
+    with pytest.raises(CompileError, match="_show"):
+        dlfeval(none_helper, x, _Axes())
+    saved = none_helper.__defaults__
+    try:
+        none_helper.__defaults__ = (_Axes(),)
+        with pytest.raises(CompileError, match="_show"):
+            dlfeval(none_helper, x)
+    finally:
+        none_helper.__defaults__ = saved
+
+
+def _plotting_helper(x, ax=None):
+    y = np.sin(x)
+    if ax:
+        ax.imshow(y)
+    return np.sum(y)
+
+
+def _showing_helper(x, ax=None):
+    y = np.sin(x)
+    _show(ax, y, y, 0)
+    return np.sum(y)
+
+
+HELPERS = [_plotting_helper, _showing_helper]
+
+
+def keyword_axes_at_run_time(x, which):
+    h = HELPERS[which]                  # (known at run time only: compiled there, for the kinds given)
+    v = h(x) + h(x * 2, ax=_Axes())
+    return v, dlgradient(v, x)
+
+
+def none_given_at_run_time(x, which):
+    h = HELPERS[which]
+    v = h(x) + h(x * 2, ax=None)
+    return v, dlgradient(v, x)
+
+
+def test_none_default_given_by_keyword_is_refused_when_run():
+    """The code compiled for ``h(x)`` (ax left to its default None, ``_show``'s plotting dropped) is
+    reused for ``h(x, ax=...)``, whose keyword the kinds do not hold: the run checks ``ax`` is None
+    first, and refuses."""
+    with pytest.raises(sct.EvaluationError, match="is given ax that is not None"):
+        dlfeval(keyword_axes_at_run_time, dlarray(np.ones(3)), 1)
+
+
+@pytest.mark.parametrize("program", [keyword_axes_at_run_time, none_given_at_run_time], ids=lambda f: f.__name__)
+def test_helpers_own_branch_on_a_default_is_not_folded(program):
+    """A helper's own ``if ax:`` on a parameter left to its default is not folded (the same compiled
+    code may be given ``ax`` by keyword, which its kinds do not hold): refused as before."""
+    with pytest.raises(CompileError, match="imshow"):
+        dlfeval(program, dlarray(np.ones(3)), 0)
+
+
+def test_none_default_given_none_by_keyword_runs():
+    x = np.array([0.3, -1.0, 2.0])
+    v, g = dlfeval(none_given_at_run_time, dlarray(x), 1)
+    np.testing.assert_allclose(D(v), np.sum(np.sin(x)) + np.sum(np.sin(2 * x)), rtol=1e-12)
+    np.testing.assert_allclose(D(g), np.cos(x) + 2 * np.cos(2 * x), rtol=1e-12)
