@@ -76,3 +76,16 @@ def test_dict_walk_that_only_updates_values_runs():
     v, g = dlfeval(_value_updates_in_walk, dlarray(x))
     np.testing.assert_allclose(np.asarray(v), 36 * 0.3 * 0.5, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g), [36 * 0.5, 36 * 0.3], rtol=1e-12)
+
+
+# --- scipy.signal of 0-d inputs ------------------------------------------------------------------------
+
+def _convolve_0d(x):
+    import scipy.signal as ss
+    return np.sum(ss.convolve(x[0], x[1]) ** 2) + ss.correlate(x[0] * 1.0, x[1] + 1.0, mode="same") * x[0]
+
+
+def test_scipy_signal_of_0d_inputs_is_differentiated():
+    # was: "TypeError while computing the gradient ...: `pad_width` must be of integral type" (np.pad of g
+    # with the empty list of widths of a 0-d output)
+    check_grads(_convolve_0d, np.array([0.3, -0.7]))
