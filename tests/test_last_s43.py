@@ -89,3 +89,42 @@ def test_scipy_signal_of_0d_inputs_is_differentiated():
     # was: "TypeError while computing the gradient ...: `pad_width` must be of integral type" (np.pad of g
     # with the empty list of widths of a 0-d output)
     check_grads(_convolve_0d, np.array([0.3, -0.7]))
+
+
+# --- a dlarray with no derivative given to the user's helper that sct runs as it is ---------------------
+
+class _Holder:
+    def __init__(self, s):
+        self.s = s
+
+
+def _kind(v):
+    return (1.0 if isinstance(v, np.ndarray) else 0.0) + (2.0 if np.isscalar(v) else 0.0) + \
+        (4.0 if type(v) is np.ndarray else 0.0) + (8.0 if isinstance(v, np.generic) else 0.0)
+
+
+def _kind_of_field(x, m):
+    y = np.sum(x ** 2) * _kind(m.s)
+    return y, dlgradient(y, x)
+
+
+def _kind_of_returned(x):
+    y = np.sum(x)
+    return y, y > 0
+
+
+@pytest.mark.parametrize("value", [np.array([True, False]), np.array(True)])
+def test_a_bool_dlarray_field_given_to_a_helper_is_the_numpy_array(value):
+    # was 0.0 (the helper, run as it is since a bool carries no derivative, got the dlarray itself:
+    # isinstance(v, np.ndarray) False) where Python's is 5.0
+    x = np.array([0.3, 0.5])
+    expected = np.sum(x ** 2) * _kind(value)
+    assert _kind(value) == 5.0
+    for run in (lambda m: dlfeval(_kind_of_field, dlarray(x), m)[0],
+                lambda m: sct.accelerate(_kind_of_field)(dlarray(x), m)[0]):
+        np.testing.assert_allclose(np.asarray(run(_Holder(dlarray(value)))), expected, rtol=1e-12)
+    # a bool dlfeval returned (np.bool_ in Python: numpy's scalar) set as a field for the next call
+    _, positive = dlfeval(_kind_of_returned, dlarray(x))
+    v, g = dlfeval(_kind_of_field, dlarray(x), _Holder(positive))
+    np.testing.assert_allclose(np.asarray(v), np.sum(x ** 2) * _kind(np.True_), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g), 2 * x * _kind(np.True_), rtol=1e-12)
