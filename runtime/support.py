@@ -2542,6 +2542,19 @@ def text_view(value, _depth: int = 0):
         shown = object.__new__(cls)
         shown.__dict__.update(fields)
         return shown
+    if _dataclass_repr(cls) and "__slots__" in cls.__dict__:
+        # @dataclass(slots=True): no __dict__, the fields are slots (was shown as it is, the dlarray's
+        # display inside Python's repr)
+        import dataclasses
+        names = [f.name for f in dataclasses.fields(cls)]
+        held = {k: getattr(value, k) for k in names if hasattr(value, k)}
+        fields = {k: text_view(v, _depth + 1) for k, v in held.items()}
+        if all(fields[k] is v for k, v in held.items()):
+            return value
+        shown = object.__new__(cls)
+        for k, v in fields.items():
+            object.__setattr__(shown, k, v)
+        return shown
     if cls not in (list, tuple, dict, set, frozenset) and not (isinstance(value, tuple) and hasattr(cls, "_fields")):
         return value
     if isinstance(value, dict):
@@ -4417,7 +4430,7 @@ def walk_size_kept(items, size, check) -> None:
     if len(items) != count:
         raise RuntimeError("dictionary changed size during iteration")
     now = items if isinstance(items, dict) else items.mapping
-    if len(keys) == len(now) and all(a is b or a == b for a, b in zip(keys, now)):
+    if list(now) == keys:         # (a list's == compares by identity first: C speed, NaN keys equal)
         return
     raise SctRuntimeError(
         "the body of a for loop over a dict removed keys of the dict and added others (its size kept): "
