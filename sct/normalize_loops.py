@@ -1027,6 +1027,21 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
         return found is not None and found[0] == path[0] and len(found[1]) < len(path[1]) and \
             found[1] == path[1][:len(found[1])]
 
+    if path is not None:
+        # d["a"] is read again at each item: only where d is used in the body as the base of items read or
+        # written (d["a"][k], d["b"]), not given to a call, bound to another name or called a method of
+        # (L.insert(0, {}), reset(d): what d["a"] reads may then be another dict than the one walked)
+        bases = set()
+        for n in (n for stmt in s.body for n in gast.walk(stmt)):
+            if isinstance(n, gast.Subscript):
+                root = n.value
+                while isinstance(root, gast.Subscript):
+                    root = root.value
+                if isinstance(root, gast.Name):
+                    bases.add(id(root))
+        if any(isinstance(n, gast.Name) and n.id == path[0] and id(n) not in bases
+               for stmt in s.body for n in gast.walk(stmt)):
+            return None
     resized = False
     removes_own = stores_own = False    # d.pop(k) and d[k] = ... of the loop's own key k
     for n in (n for stmt in s.body for n in gast.walk(stmt)):

@@ -337,3 +337,20 @@ def test_float_methods_of_a_conversion_run():
     y, t = sct.jvp(_float_methods_of_conversions, np.array([1.3, 0.3]), np.array([1.0, -1.0]))
     fd = numerical_gradient(_float_methods_of_conversions, [np.array([1.3, 0.3])], 0) @ np.array([1.0, -1.0])
     np.testing.assert_allclose(np.asarray(t), fd, rtol=1e-6)
+
+
+def _insert_before_walked_item(x):
+    rows = [{"x": x[0], "y": x[1]}]
+    n = 0
+    for k in rows[0]:
+        if n == 0:
+            rows.insert(0, {})
+        rows[1][k] = rows[1][k] * 2
+        n += 1
+    return sum(rows[1].values()) * x[0]
+
+
+def test_a_loop_over_an_item_whose_holder_changes_is_not_checked_as_another_dict():
+    # (the item rows[0] read again would be the new {} of rows.insert: the size check is left out there,
+    # Python walks the old dict to its end)
+    check_grads(_insert_before_walked_item, np.array([0.3, 0.5]))
