@@ -960,6 +960,11 @@ def _item_path(node) -> Optional[Tuple[str, tuple]]:
     return node.id, tuple(reversed(keys))
 
 
+# builtins that read a dict given to them, never change it (no size check needed for them)
+_READING_CALLS = frozenset({"len", "list", "tuple", "sorted", "sum", "min", "max", "print", "isinstance", "str",
+                            "repr", "iter", "enumerate", "zip", "any", "all", "dict", "set", "type", "id", "hash"})
+
+
 def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
     """The name ``d`` of a for loop over ``d``, ``d.keys()``, ``d.values()`` or ``d.items()`` whose body may
     change the size of ``d`` (a write ``d[key] = ...`` by another key than the loop's own, ``del d[...]``,
@@ -1044,8 +1049,11 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
             return None
     resized = False
     removes_own = stores_own = False    # d.pop(k) and d[k] = ... of the loop's own key k
+    # d |= e: the dict's own update in place (was read as d bound again: not checked, the loop ran on)
+    merged = {id(n.target) for stmt in s.body for n in gast.walk(stmt)
+              if isinstance(n, gast.AugAssign) and isinstance(n.op, gast.BitOr) and the_dict(n.target)}
     for n in (n for stmt in s.body for n in gast.walk(stmt)):
-        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load):
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load) and id(n) not in merged:
             return None                 # d bound again: the loop walks the old one
         if own is not None and isinstance(n, gast.Subscript) and the_dict(n.value) and \
                 isinstance(n.slice, gast.Name) and n.slice.id == own:
@@ -1070,6 +1078,12 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
                 resized = True
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
                 the_dict(n.func.value) and n.func.attr in _RESIZING_METHODS:
+            resized = True
+        elif isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in _READING_CALLS) and \
+                any(the_dict(a.value if isinstance(a, gast.Starred) else a)
+                    for a in list(n.args) + [k.value for k in n.keywords]):
+            resized = True              # given to a function, which may add or remove keys: add(d, k, v)
+        if isinstance(n, gast.AugAssign) and id(n.target) in merged:
             resized = True
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
             return None

@@ -354,3 +354,43 @@ def test_a_loop_over_an_item_whose_holder_changes_is_not_checked_as_another_dict
     # (the item rows[0] read again would be the new {} of rows.insert: the size check is left out there,
     # Python walks the old dict to its end)
     check_grads(_insert_before_walked_item, np.array([0.3, 0.5]))
+
+
+def _grow_by_ior(x):
+    d = {"a": x[0], "b": x[1]}
+    for k in d:
+        d |= {k + "x": x[0]}
+    return sum(d.values())
+
+
+def _add_item(d, k, v):
+    d[k] = v
+
+
+def _grow_in_a_helper(x):
+    d = {"a": x[0], "b": x[1]}
+    for k in d:
+        _add_item(d, k + "x", x[0])
+    return sum(d.values())
+
+
+def _update_in_a_helper(x):
+    d = {"a": x[0], "b": x[1]}
+    for k in d:
+        _add_item(d, k, d[k] * 3)
+    for k in d:
+        d |= {k: d[k] * 2}
+    return sum(d.values())
+
+
+@pytest.mark.parametrize("fun", [_grow_by_ior, _grow_in_a_helper])
+def test_a_dict_grown_by_ior_or_a_helper_in_its_loop_raises_as_python(fun):
+    # was: 1.4 (d |= ... was read as d bound again, a helper's write not seen: no size check)
+    with pytest.raises(RuntimeError, match="changed size during iteration"):
+        fun(np.array([0.3, 0.5]))
+    with pytest.raises(sct.SctError, match="changed size during iteration"):
+        dlfeval(fun, dlarray(np.array([0.3, 0.5])))
+
+
+def test_values_updated_by_ior_or_a_helper_in_a_dict_loop_run():
+    check_grads(_update_in_a_helper, np.array([0.3, 0.5]))
