@@ -4408,35 +4408,38 @@ nondifferentiable(loop_left)
 
 
 def walk_size(items):
-    """Before a for loop over a dict (or its keys, values or items view, live) whose body may add or
-    remove keys: the dict's size, which Python's iterator compares at each next(), and its keys in order
-    (None for anything else)."""
+    """Before a for loop over a dict (or its keys, values or items view, live) or a set whose body may
+    add or remove items: its size, which Python's iterator compares at each next(), and its keys (items)
+    in order (None for anything else)."""
+    if type(items) is set:
+        return len(items), list(items)
     if not isinstance(items, _DICT_AND_VIEWS):
         return None
     return len(items), list(items if isinstance(items, dict) else items.mapping)
 
 
 def walk_size_kept(items, size, check) -> None:
-    """Python's ``RuntimeError`` where a for loop over a dict goes on (the next item, or its end) after
-    the body changed the dict's size: sct walks a list of its keys taken before the body runs, so the
+    """Python's ``RuntimeError`` where a for loop over a dict (a set) goes on (the next item, or its end)
+    after the body changed its size: sct walks a list of its keys taken before the body runs, so the
     loop ran on (red team loop, dec 5: `for k in g: g[k + "_sq"] = g[k] ** 2`, `d.pop(k)`,
-    `d.setdefault(...)` returned numbers where Python raises).  A body that removed keys and added
-    others, leaving the size as it was (`v = d.pop(k); d[k + "x"] = v`), is refused: Python's iterator
-    then walks the added keys, or raises 'dictionary keys changed during iteration', where sct's list
-    held the old keys (was: the old keys' values, a number where Python raises)."""
-    if not (check and size is not None and isinstance(items, _DICT_AND_VIEWS)):
+    `d.setdefault(...)` returned numbers where Python raises; s43: `for v in S: S.add(...)`).  A body
+    that removed keys and added others, leaving the size as it was (`v = d.pop(k); d[k + "x"] = v`), is
+    refused: Python's iterator then walks the added keys, or raises 'dictionary keys changed during
+    iteration', where sct's list held the old keys (was: the old keys' values, a number where Python
+    raises)."""
+    if not (check and size is not None and (type(items) is set or isinstance(items, _DICT_AND_VIEWS))):
         return
     count, keys = size
     if len(items) != count:
-        raise RuntimeError("dictionary changed size during iteration")
-    now = items if isinstance(items, dict) else items.mapping
+        raise RuntimeError(("Set" if type(items) is set else "dictionary") + " changed size during iteration")
+    now = items if isinstance(items, (dict, set)) else items.mapping
     if list(now) == keys:         # (a list's == compares by identity first: C speed, NaN keys equal)
         return
     raise SctRuntimeError(
-        "the body of a for loop over a dict removed keys of the dict and added others (its size kept): "
-        "Python's iterator then walks the added keys or raises RuntimeError ('dictionary keys changed "
-        "during iteration'), where sct walks the keys the dict held when the loop began; loop over a "
-        "copy of the keys (for k in list(d)) or build a new dict")
+        f"the body of a for loop over a {'set' if type(items) is set else 'dict'} removed items of it and "
+        "added others (its size kept): Python's iterator then walks the added ones or raises RuntimeError "
+        "('dictionary keys changed during iteration'), where sct walks the ones it held when the loop "
+        "began; loop over a copy (for k in list(d)) or build a new one")
 
 
 _DICT_AND_VIEWS = (dict, type({}.keys()), type({}.values()), type({}.items()))

@@ -939,7 +939,10 @@ def _loop_level(node):
 
 
 _RESIZING_METHODS = frozenset({"setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__",
-                               "__ior__"})
+                               "__ior__",
+                               # (a set's: for v in S: S.add(...) raises 'Set changed size during iteration')
+                               "add", "discard", "remove", "difference_update", "intersection_update",
+                               "symmetric_difference_update", "__isub__", "__iand__", "__ixor__"})
 
 
 def _walked_dict(resized):
@@ -1051,7 +1054,8 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
     removes_own = stores_own = False    # d.pop(k) and d[k] = ... of the loop's own key k
     # d |= e: the dict's own update in place (was read as d bound again: not checked, the loop ran on)
     merged = {id(n.target) for stmt in s.body for n in gast.walk(stmt)
-              if isinstance(n, gast.AugAssign) and isinstance(n.op, gast.BitOr) and the_dict(n.target)}
+              if isinstance(n, gast.AugAssign) and isinstance(n.op, (gast.BitOr, gast.Sub, gast.BitAnd, gast.BitXor))
+              and the_dict(n.target)}     # (and a set's S |= ..., S -= ...)
     for n in (n for stmt in s.body for n in gast.walk(stmt)):
         if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load) and id(n) not in merged:
             return None                 # d bound again: the loop walks the old one

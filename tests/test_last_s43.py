@@ -62,7 +62,7 @@ def test_dict_walk_whose_keys_change_at_the_same_size_is_refused(loss, python):
         assert loss(x) == pytest.approx(1.8)
     for run in (lambda: dlfeval(_with_gradient(loss), dlarray(x)), lambda: dlfeval(loss, dlarray(x)),
                 lambda: sct.jvp(loss, x, np.ones(2))):
-        with pytest.raises(sct.SctError, match="removed keys of the dict and added others|removes the key it is at"):
+        with pytest.raises(sct.SctError, match="removed items of it and added others|removes the key it is at"):
             run()
 
 
@@ -394,3 +394,18 @@ def test_a_dict_grown_by_ior_or_a_helper_in_its_loop_raises_as_python(fun):
 
 def test_values_updated_by_ior_or_a_helper_in_a_dict_loop_run():
     check_grads(_update_in_a_helper, np.array([0.3, 0.5]))
+
+
+def _grow_a_set_in_its_loop(x):
+    S = {1.0, 2.0}
+    for v in S:
+        S.add(v + 10)
+    return x[0] * len(S)
+
+
+def test_a_set_grown_in_its_loop_raises_as_python():
+    # was: 1.2 (x[0] * 4: the loop walked the two items taken at its start) where Python raises
+    with pytest.raises(RuntimeError, match="Set changed size during iteration"):
+        _grow_a_set_in_its_loop(np.array([0.3, 0.5]))
+    with pytest.raises(sct.SctError, match="Set changed size during iteration"):
+        dlfeval(_grow_a_set_in_its_loop, dlarray(np.array([0.3, 0.5])))
