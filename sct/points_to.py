@@ -643,17 +643,20 @@ class _Values:
         return kind
 
     def _nested_gradient_dicts(self, state: State, x, key) -> None:
-        """The gradients of an argument's dict of dicts (``dlgradient(loss, params)`` of ``{"enc": {...},
-        "dec": {...}}``): the items at a depth where every item of the argument is a dict are dicts of
+        """The gradients of an argument's dict (or list) of dicts (``dlgradient(loss, params)`` of ``{"enc": {...},
+        "dec": {...}}`` or ``[{"W": ...}, {"W": ...}]``): the items at a depth where every item of the argument is a dict are dicts of
         their keys (one object per depth, ``_gradient_items``), so ``for k in g["enc"]: g["enc"][k] = ...``
         walks a new list of keys (was refused as a write into what the loop walks)."""
         kinds = [self._argument_kind(state, x)]
         for depth in range(1, _GRADIENT_DEPTH):     # (not the deepest, which stands for all below it too)
             items = []
             for kind in kinds:
-                if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict):
+                if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict:
+                    items.extend(v for _, v in kind[2])
+                elif isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] in (list, tuple):
+                    items.extend(kind[2])       # (a list of layers' dicts: g[0], or layer of for layer in g)
+                else:
                     return
-                items.extend(v for _, v in kind[2])
             if not items or not all(isinstance(k, tuple) and len(k) == 3 and k[0] == "map" and k[1] is dict
                                     for k in items):
                 return

@@ -409,3 +409,34 @@ def test_a_set_grown_in_its_loop_raises_as_python():
         _grow_a_set_in_its_loop(np.array([0.3, 0.5]))
     with pytest.raises(sct.SctError, match="Set changed size during iteration"):
         dlfeval(_grow_a_set_in_its_loop, dlarray(np.array([0.3, 0.5])))
+
+
+_LAYERS = [{"w": np.array([0.3, -0.2]), "b": np.array([0.1])}, {"w": np.array([0.5, 0.7]), "b": np.array([0.2])}]
+
+
+def _layers_loss(p):
+    return np.sum(np.tanh(p[0]["w"] * p[1]["w"])) + np.sum(p[0]["b"] * p[1]["b"])
+
+
+def _clip_layer_gradients(p):
+    loss = _layers_loss(p)
+    g = dlgradient(loss, p)
+    for layer in g:
+        for k in layer:
+            layer[k] = np.clip(layer[k], -0.1, 0.1)
+    for k in g[1]:
+        g[1][k] = g[1][k] * 2.0
+    return loss, g
+
+
+def test_per_key_edits_of_a_list_of_layer_dicts_gradients_run():
+    # was refused: "writing into layer[...] while a for loop walks layer" (the gradients of a list of dicts)
+    loss, g = dlfeval(_clip_layer_gradients, [{k: dlarray(v) for k, v in d.items()} for d in _LAYERS])
+    for i, layer in enumerate(_LAYERS):
+        for k in layer:
+            def f(v, i=i, k=k):
+                q = [dict(d) for d in _LAYERS]
+                q[i][k] = v
+                return _layers_loss(q)
+            expected = np.clip(numerical_gradient(f, [layer[k]], 0), -0.1, 0.1) * (2.0 if i == 1 else 1.0)
+            np.testing.assert_allclose(np.asarray(g[i][k]), expected, rtol=1e-6, atol=1e-9)
