@@ -414,6 +414,14 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __getattr__(self, name):
         # Array methods (sum, reshape, mean, ...) compute on the data and wrap.
+        if not self._fmt and not name.startswith("__") and is_numpy_scalar(self):
+            # numpy's scalar (a loss dlfeval returned): its own methods, whose results numpy gives as scalars
+            # too (loss.copy(), loss.astype(np.float32), loss.reshape(()): were 0-d arrays, so a later call's
+            # type test of them, set as a field, answered isinstance(v, np.ndarray) where Python's is False)
+            attr = getattr(self._data[()], name)
+            if callable(attr):
+                return lambda *a, **k: _wrap_result(attr(*_unwrap(a), **_unwrap(k)))
+            return attr
         try:
             attr = getattr(self._data, name)
         except AttributeError:

@@ -277,6 +277,7 @@ def user_call(fn, /, *args, **kwargs):
     were when it returned), so the prints, appends to globals and random draws inside it happen
     once.  A callee that may change its arguments in place runs again instead (the recomputed
     objects it changes are new ones); one given a random generator is always replayed."""
+    args, kwargs = _numpy_views(args, kwargs)
     if effectful(fn):
         return effect(fn, *args, **kwargs)
     draws = _draws(fn, args, kwargs)
@@ -300,6 +301,19 @@ def user_call(fn, /, *args, **kwargs):
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
+
+
+def _numpy_views(args, kwargs):
+    """The arguments of a call of the user's code that sct runs as it is: a dlarray given (an object's
+    field, an item of a container argument, which generated code holds as the dlarray it is) as the
+    numpy array or scalar it stands for (``numpy_view``), as the code sct compiles sees it and as the
+    traced arguments are (was: the dlarray itself where the value carries no derivative, a field
+    ``m.mask = dlarray(np.array([True, False]))``: ``isinstance(v, np.ndarray)`` False in the helper)."""
+    from .dlarray import dlarray
+    if not any(type(a) is dlarray for a in args) and not any(type(a) is dlarray for a in kwargs.values()):
+        return args, kwargs
+    from .support import numpy_view
+    return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
 
 
 def _user_code(fn) -> bool:

@@ -897,7 +897,9 @@ def signal_full(g, in1, in2, mode, name, boundary="fill", fillvalue=0, axes=None
             f"differentiated; pad the input (np.pad) and use boundary='fill' with fillvalue=0")
     require(axes is None, f"scipy.signal.{name}(..., axes={axes!r}) is not differentiated; convolve over "
                           f"every axis (scipy.signal.convolve)")
-    return np.pad(g, signal_pad_widths(np.shape(in1), np.shape(in2), mode, name))
+    widths = signal_pad_widths(np.shape(in1), np.shape(in2), mode, name)
+    return np.pad(g, widths) if widths else g       # (0-d inputs, a 0-d output: no axis to pad; np.pad
+    #                                                  took the empty list for a float width: TypeError)
 
 
 def signal_pad_widths(shape1, shape2, mode, name):

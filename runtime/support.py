@@ -2542,6 +2542,19 @@ def text_view(value, _depth: int = 0):
         shown = object.__new__(cls)
         shown.__dict__.update(fields)
         return shown
+    if _dataclass_repr(cls) and "__slots__" in cls.__dict__:
+        # @dataclass(slots=True): no __dict__, the fields are slots (was shown as it is, the dlarray's
+        # display inside Python's repr)
+        import dataclasses
+        names = [f.name for f in dataclasses.fields(cls)]
+        held = {k: getattr(value, k) for k in names if hasattr(value, k)}
+        fields = {k: text_view(v, _depth + 1) for k, v in held.items()}
+        if all(fields[k] is v for k, v in held.items()):
+            return value
+        shown = object.__new__(cls)
+        for k, v in fields.items():
+            object.__setattr__(shown, k, v)
+        return shown
     if cls not in (list, tuple, dict, set, frozenset) and not (isinstance(value, tuple) and hasattr(cls, "_fields")):
         return value
     if isinstance(value, dict):
@@ -4395,19 +4408,38 @@ nondifferentiable(loop_left)
 
 
 def walk_size(items):
-    """Before a for loop over a dict (or its keys, values or items view, live) whose body may add or
-    remove keys: the dict's size, which Python's iterator compares at each next() (None for anything
-    else)."""
-    return len(items) if isinstance(items, _DICT_AND_VIEWS) else None
+    """Before a for loop over a dict (or its keys, values or items view, live) or a set whose body may
+    add or remove items: its size, which Python's iterator compares at each next(), and its keys (items)
+    in order (None for anything else)."""
+    if type(items) is set:
+        return len(items), list(items)
+    if not isinstance(items, _DICT_AND_VIEWS):
+        return None
+    return len(items), list(items if isinstance(items, dict) else items.mapping)
 
 
 def walk_size_kept(items, size, check) -> None:
-    """Python's ``RuntimeError`` where a for loop over a dict goes on (the next item, or its end) after
-    the body changed the dict's size: sct walks a list of its keys taken before the body runs, so the
+    """Python's ``RuntimeError`` where a for loop over a dict (a set) goes on (the next item, or its end)
+    after the body changed its size: sct walks a list of its keys taken before the body runs, so the
     loop ran on (red team loop, dec 5: `for k in g: g[k + "_sq"] = g[k] ** 2`, `d.pop(k)`,
-    `d.setdefault(...)` returned numbers where Python raises)."""
-    if check and size is not None and isinstance(items, _DICT_AND_VIEWS) and len(items) != size:
-        raise RuntimeError("dictionary changed size during iteration")
+    `d.setdefault(...)` returned numbers where Python raises; s43: `for v in S: S.add(...)`).  A body
+    that removed keys and added others, leaving the size as it was (`v = d.pop(k); d[k + "x"] = v`), is
+    refused: Python's iterator then walks the added keys, or raises 'dictionary keys changed during
+    iteration', where sct's list held the old keys (was: the old keys' values, a number where Python
+    raises)."""
+    if not (check and size is not None and (type(items) is set or isinstance(items, _DICT_AND_VIEWS))):
+        return
+    count, keys = size
+    if len(items) != count:
+        raise RuntimeError(("Set" if type(items) is set else "dictionary") + " changed size during iteration")
+    now = items if isinstance(items, (dict, set)) else items.mapping
+    if list(now) == keys:         # (a list's == compares by identity first: C speed, NaN keys equal)
+        return
+    raise SctRuntimeError(
+        f"the body of a for loop over a {'set' if type(items) is set else 'dict'} removed items of it and "
+        "added others (its size kept): Python's iterator then walks the added ones or raises RuntimeError "
+        "('dictionary keys changed during iteration'), where sct walks the ones it held when the loop "
+        "began; loop over a copy (for k in list(d)) or build a new one")
 
 
 _DICT_AND_VIEWS = (dict, type({}.keys()), type({}.values()), type({}.items()))

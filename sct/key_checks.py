@@ -177,6 +177,13 @@ def _makes_dict(value, dicts: Set[str], target) -> bool:
             return True
         if found is rt_support.setitem:
             return bool(value.args) and isinstance(value.args[0], gast.Name) and value.args[0].id in dicts
+        if found is rt_support.dict_merged or found is rt_support.dict_or:
+            # d.update(e), {**d, **e}, d | e, d |= e of dicts: a dict whose keys are theirs (was not one, so
+            # `for k in d: d.update({k: d[k] * 2})` read k as a traced key and refused it)
+            return len(value.args) == 2 and all(isinstance(a, gast.Dict) or isinstance(a, gast.Name) and
+                                                a.id in dicts for a in value.args)
+        if found is rt_support.inplace_result:
+            return bool(value.args) and isinstance(value.args[0], gast.Name) and value.args[0].id in dicts
         func = value.func
         if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args and \
                 isinstance(func.value, gast.Name) and func.value.id in dicts:

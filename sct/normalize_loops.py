@@ -61,11 +61,19 @@ class Loops:
             else:
                 self.store_into(target, self.atom(position, body, hint="i"), body)
         size = None
+        if resized is not None and getattr(s, "sct_readds_own", False):
+            self.fail(s, "a for loop over a dict whose body removes the key it is at and stores it again "
+                         "(d[k] = d.pop(k)...)",
+                      "Python's iterator meets the key again at the dict's end and raises RuntimeError "
+                      "('dictionary keys changed during iteration'); loop over a copy of the keys "
+                      "(for k in list(d)), or build a new dict")
         if resized is not None:
             # a dict whose size the body may change: Python's RuntimeError at the next item or the end
-            size = self.atom(call(f"{self.rt_name}.walk_size", [load(resized)]), out, hint="n")
+            size = self.atom(call(f"{self.rt_name}.walk_size", [_walked_dict(resized)]), out, hint="n")
+            now = load(resized) if isinstance(resized, str) else \
+                self.atom(_walked_dict(resized), body, hint="walked")    # (d["a"]: read again at each item)
             self.emit(body, gast.Expr(value=call(f"{self.rt_name}.walk_size_kept",
-                                                 [load(resized), size, load(index)])))
+                                                 [now, size, load(index)])))
         loop = gast.For(target=store(index), iter=call("range", [length]), body=body,
                         orelse=[], type_comment=None)
         self.emit(out, loop)
@@ -86,7 +94,7 @@ class Loops:
             breaks = [n for stmt in s.body for n in _loop_level(stmt) if isinstance(n, gast.Break)]
             if stopped is not None or not breaks:
                 done = const(True) if stopped is None else gast.UnaryOp(op=gast.Not(), operand=load(stopped))
-                after = gast.Expr(value=call(f"{self.rt_name}.walk_size_kept", [load(resized), size, done]))
+                after = gast.Expr(value=call(f"{self.rt_name}.walk_size_kept", [_walked_dict(resized), size, done]))
                 for n in gast.walk(after):
                     if isinstance(n, (gast.stmt, gast.expr)):
                         n.lineno = s.lineno
@@ -931,68 +939,165 @@ def _loop_level(node):
 
 
 _RESIZING_METHODS = frozenset({"setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__",
-                               "__ior__"})
+                               "__ior__",
+                               # (a set's: for v in S: S.add(...) raises 'Set changed size during iteration')
+                               "add", "discard", "remove", "difference_update", "intersection_update",
+                               "symmetric_difference_update", "__isub__", "__iand__", "__ixor__"})
 
 
-def _resized_walk(s: gast.For, builtin_named=None, fdef=None) -> Optional[str]:
+def _walked_dict(resized):
+    """The expression a dict-size check reads (``_resized_walk``'s answer): the name, or a new copy of
+    the item ``d["a"]``."""
+    return load(resized) if isinstance(resized, str) else copy.deepcopy(resized)
+
+
+def _item_path(node) -> Optional[Tuple[str, tuple]]:
+    """``d["a"][0]`` as ``("d", ("a", 0))``: a name indexed by constant keys (None for anything else)."""
+    keys = []
+    while isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
+            type(node.slice.value) in (str, int, bytes):
+        keys.append(node.slice.value)
+        node = node.value
+    if not keys or not isinstance(node, gast.Name):
+        return None
+    return node.id, tuple(reversed(keys))
+
+
+# builtins that read a dict given to them, never change it (no size check needed for them)
+_READING_CALLS = frozenset({"len", "list", "tuple", "sorted", "sum", "min", "max", "print", "isinstance", "str",
+                            "repr", "iter", "enumerate", "zip", "any", "all", "dict", "set", "type", "id", "hash"})
+
+
+def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
     """The name ``d`` of a for loop over ``d``, ``d.keys()``, ``d.values()`` or ``d.items()`` whose body may
     change the size of ``d`` (a write ``d[key] = ...`` by another key than the loop's own, ``del d[...]``,
     ``d.pop(...)``, ``d.setdefault(...)``, ``d.update(...)``, ``d |= ...``; through ``d`` or a second name
     bound to it, ``h = d``, anywhere in ``fdef``), where Python raises RuntimeError at the next item; None
-    for any other loop (or one whose body binds ``d`` again)."""
+    for any other loop (or one whose body binds ``d`` again).  Of a loop over an item by constant keys,
+    ``for k in d["a"]`` (a dict of dicts), the item's expression, where the body writes into nothing
+    that holds it (``d`` itself: ``d["a"] = ...``, ``d.pop("a")``), so that reading it again at each
+    item reads the dict the loop walks (was: not checked, the loop ran on where Python raises)."""
     it, target = s.iter, s.target
     own = None
     if builtin_named is not None and builtin_named(it, "enumerate") and len(it.args) >= 1 and \
             not isinstance(it.args[0], gast.Starred):
         it = it.args[0]                 # enumerate(d), enumerate(d.items()): the same walk
         target = target.elts[1] if isinstance(target, gast.Tuple) and len(target.elts) == 2 else None
-    if isinstance(it, gast.Name):
-        name = it.id
-        own = target.id if isinstance(target, gast.Name) else None
-    elif isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and isinstance(it.func.value, gast.Name) \
-            and it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords:
-        name = it.func.value.id
+    walked = None
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
+            it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords and \
+            (isinstance(it.func.value, gast.Name) or _item_path(it.func.value) is not None):
+        walked = it.func.value
         if it.func.attr == "keys" and isinstance(target, gast.Name):
             own = target.id
         elif it.func.attr == "items" and isinstance(target, gast.Tuple) and target.elts and \
                 isinstance(target.elts[0], gast.Name):
             own = target.elts[0].id
-    else:
+    elif isinstance(it, gast.Name) or _item_path(it) is not None:
+        walked = it
+        own = target.id if isinstance(target, gast.Name) else None
+    if walked is None:
         return None
-    names = {name}                      # d and the names bound to it (h = d, d = h: either way)
-    pairs = [(t.id, n.value.id if isinstance(n.value, gast.Name) else n.value.func.value.id)
-             for n in (walk_nodes(fdef) if fdef is not None else ())
-             if isinstance(n, gast.Assign) and (
-                 isinstance(n.value, gast.Name) or
-                 # (a view of it, ks = d.keys(): walked, it changes with d)
-                 isinstance(n.value, gast.Call) and isinstance(n.value.func, gast.Attribute) and
-                 n.value.func.attr in ("keys", "values", "items") and isinstance(n.value.func.value, gast.Name)
-                 and not n.value.args and not n.value.keywords)
-             for t in n.targets if isinstance(t, gast.Name)]
+    path = _item_path(walked)
+    name = walked.id if path is None else path[0]
+    names = {name} if path is None else set()     # d and the names bound to it (h = d, d = h: either way)
+    # (for d["a"]: the names bound to that item, inner = d["a"], and to them)
+    pairs = []
+    for n in (walk_nodes(fdef) if fdef is not None else ()):
+        if not isinstance(n, gast.Assign):
+            continue
+        v = n.value
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+                v.func.attr in ("keys", "values", "items") and not v.args and not v.keywords:
+            v = v.func.value        # (a view of it, ks = d.keys(): walked, it changes with d)
+        if path is not None and _item_path(v) == path:
+            names |= {t.id for t in n.targets if isinstance(t, gast.Name)}
+        elif isinstance(v, gast.Name):
+            pairs += [(t.id, v.id) for t in n.targets if isinstance(t, gast.Name)]
     grown = True
     while grown:
         grown = False
         for a, b in pairs:
-            if (a in names) != (b in names):
+            if (a in names) != (b in names) and (a in names or b in names):
                 names |= {a, b}
                 grown = True
+
+    def the_dict(node) -> bool:
+        return isinstance(node, gast.Name) and node.id in names or path is not None and _item_path(node) == path
+
+    def holds_it(node) -> bool:
+        """A strict part of the item's path (d, d["a"] of d["a"]["b"]): a write there may replace it."""
+        if path is None:
+            return False
+        if isinstance(node, gast.Name):
+            return node.id == path[0]
+        found = _item_path(node)
+        return found is not None and found[0] == path[0] and len(found[1]) < len(path[1]) and \
+            found[1] == path[1][:len(found[1])]
+
+    if path is not None:
+        # d["a"] is read again at each item: only where d is used in the body as the base of items read or
+        # written (d["a"][k], d["b"]), not given to a call, bound to another name or called a method of
+        # (L.insert(0, {}), reset(d): what d["a"] reads may then be another dict than the one walked)
+        bases = set()
+        for n in (n for stmt in s.body for n in gast.walk(stmt)):
+            if isinstance(n, gast.Subscript):
+                root = n.value
+                while isinstance(root, gast.Subscript):
+                    root = root.value
+                if isinstance(root, gast.Name):
+                    bases.add(id(root))
+        if any(isinstance(n, gast.Name) and n.id == path[0] and id(n) not in bases
+               for stmt in s.body for n in gast.walk(stmt)):
+            return None
     resized = False
+    removes_own = stores_own = False    # d.pop(k) and d[k] = ... of the loop's own key k
+    # d |= e: the dict's own update in place (was read as d bound again: not checked, the loop ran on)
+    merged = {id(n.target) for stmt in s.body for n in gast.walk(stmt)
+              if isinstance(n, gast.AugAssign) and isinstance(n.op, (gast.BitOr, gast.Sub, gast.BitAnd, gast.BitXor))
+              and the_dict(n.target)}     # (and a set's S |= ..., S -= ...)
     for n in (n for stmt in s.body for n in gast.walk(stmt)):
-        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load):
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load) and id(n) not in merged:
             return None                 # d bound again: the loop walks the old one
+        if own is not None and isinstance(n, gast.Subscript) and the_dict(n.value) and \
+                isinstance(n.slice, gast.Name) and n.slice.id == own:
+            removes_own = removes_own or isinstance(n.ctx, gast.Del)
+            stores_own = stores_own or isinstance(n.ctx, gast.Store)
+        if own is not None and isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                the_dict(n.func.value) and n.func.attr == "pop" and n.args and \
+                isinstance(n.args[0], gast.Name) and n.args[0].id == own:
+            removes_own = True
         if isinstance(n, gast.Name) and own is not None and n.id == own and not isinstance(n.ctx, gast.Load):
             own = None                  # the key bound again: d[k] may be a new key
-        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in names:
+        if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and holds_it(n.value):
+            return None                 # d["a"] = ... (or del): the item read again is another dict
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and holds_it(n.func.value) and \
+                n.func.attr in _RESIZING_METHODS:
+            return None
+        if isinstance(n, gast.AugAssign) and holds_it(n.target):
+            return None
+        if isinstance(n, gast.Subscript) and the_dict(n.value):
             if isinstance(n.ctx, gast.Del) or isinstance(n.ctx, gast.Store) and not (
                     isinstance(n.slice, gast.Name) and n.slice.id == own):
                 resized = True
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
-                isinstance(n.func.value, gast.Name) and n.func.value.id in names and \
-                n.func.attr in _RESIZING_METHODS:
+                the_dict(n.func.value) and n.func.attr in _RESIZING_METHODS:
+            resized = True
+        elif isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in _READING_CALLS) and \
+                any(the_dict(a.value if isinstance(a, gast.Starred) else a)
+                    for a in list(n.args) + [k.value for k in n.keywords]):
+            resized = True              # given to a function, which may add or remove keys: add(d, k, v)
+        if isinstance(n, gast.AugAssign) and id(n.target) in merged:
             resized = True
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id == name:
             return None
-    return name if resized else None
+    if not resized:
+        return None
+    # (`d[k] = d.pop(k) * 2`: the key the loop is at, removed and stored again, goes to the dict's end,
+    # where Python's iterator meets it again and raises 'dictionary keys changed during iteration'; the
+    # dict's keys read the same in order where it was the last one, so the check at each item cannot see it)
+    s.sct_readds_own = removes_own and stores_own and own is not None
+    return name if path is None else walked
 
 
 def _held_iterables(it) -> List:
@@ -1202,6 +1307,7 @@ def maps_given_to_next(stmts: List, namer, is_builtin) -> None:
         for node in gast.walk(gen):
             if isinstance(node, (gast.expr, gast.stmt)) and not hasattr(node, "lineno"):
                 gast.copy_location(node, m)
+        gen.sct_written_map = True      # (named so in a refusal: the user wrote next(map(...)))
         n.args[0] = gast.copy_location(gen, m)
 
 
@@ -1243,8 +1349,13 @@ def lower_next_of_generators(stmts: List, namer, fail, generators: Optional[set]
                      f"one at a time. Write the generator in the call, v = next((... for ...), default), once per "
                      f"item wanted, or index a list: items = [... for ...]; v = items[0]")
             if isinstance(arg, gast.GeneratorExp):
-                fail(n, "next() of a generator expression inside a larger expression",
-                     "assign it first, on a line of its own: v = next((... for ...), default), then use v")
+                written = "next(map(...))" if getattr(arg, "sct_written_map", False) else \
+                    "next() of a generator expression"
+                fail(n, f"{written} inside a larger expression (a condition, an `and`/`or`, a comparison, or "
+                        f"after a call it would run before)",
+                     "assign it first, on a line of its own: v = " +
+                     ("next(map(f, xs), default)" if written.startswith("next(map") else "next((... for ...), default)") +
+                     ", then use v")
         if not whole:
             result.append(st)
             continue
@@ -1480,36 +1591,58 @@ def _next_steps(st, plan: dict, namer) -> List:
 
 
 def _hoist_next(st, namer) -> Optional[List]:
-    """``y = next(G, d) ** 2`` -> ``v = next(G, d); y = v ** 2`` where the rest of the statement
-    calls nothing (so evaluating next first changes nothing) and the call is reached through
-    operators, tuples and subscripts only (evaluated unconditionally); None otherwise."""
+    """``y = next(G, d) ** 2`` -> ``v = next(G, d); y = v ** 2`` where the call is reached through
+    operators, tuples, subscripts and the arguments of calls of a named function (``np.sum(next(G))``,
+    ``float(next(map(f, xs))) * 2 + np.sum(x)``), so evaluated unconditionally, and what the statement
+    evaluates before it calls nothing (so evaluating next first changes nothing: what comes after it,
+    and the calls around it, run after it as before); None otherwise."""
     if not isinstance(st, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)) or st.value is None:
         return None
     if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
             and _is_next_call(st.value):
         return None
 
-    def find(node, parent, field, index):
+    def named(func) -> bool:
+        while isinstance(func, gast.Attribute):
+            func = func.value
+        return isinstance(func, gast.Name)
+
+    def find(node, parent, field, index, before):
+        """The next() calls of generators in ``node``, each with where it sits and the expressions
+        Python evaluates before it (``before``)."""
         if _is_next_call(node) and node.args and isinstance(node.args[0], gast.GeneratorExp):
-            return [(node, parent, field, index)]
+            return [(node, parent, field, index, before)]
         if isinstance(node, gast.BinOp):
-            return find(node.left, node, "left", None) + find(node.right, node, "right", None)
+            return find(node.left, node, "left", None, before) + \
+                find(node.right, node, "right", None, before + [node.left])
         if isinstance(node, gast.UnaryOp):
-            return find(node.operand, node, "operand", None)
+            return find(node.operand, node, "operand", None, before)
         if isinstance(node, gast.Subscript):
-            return find(node.value, node, "value", None) + find(node.slice, node, "slice", None)
+            return find(node.value, node, "value", None, before) + \
+                find(node.slice, node, "slice", None, before + [node.value])
         if isinstance(node, (gast.Tuple, gast.List)):
-            return [hit for i, e in enumerate(node.elts) for hit in find(e, node, "elts", i)]
+            return [hit for i, e in enumerate(node.elts) for hit in find(e, node, "elts", i, before + node.elts[:i])]
+        if isinstance(node, gast.Call) and named(node.func) and not _is_next_call(node) and \
+                not any(isinstance(a, gast.Starred) for a in node.args) and \
+                all(k.arg is not None for k in node.keywords):
+            return [hit for i, a in enumerate(node.args)
+                    for hit in find(a, node, "args", i, before + [node.func] + node.args[:i])] + \
+                [hit for j, k in enumerate(node.keywords)
+                 for hit in find(k.value, k, "value", None, before + [node.func] + node.args +
+                                 [e.value for e in node.keywords[:j]])]
         return []
 
-    hits = find(st.value, st, "value", None)
+    # (an augmented assignment evaluates its target's parts first: d[f()] += next(G))
+    hits = find(st.value, st, "value", None, [st.target] if isinstance(st, gast.AugAssign) else [])
     if len(hits) != 1:
         return None
-    node, parent, field, index = hits[0]
-    rest = [n for n in walk_nodes(st) if isinstance(n, gast.Call) and n is not node
-            and not any(n is m for m in gast.walk(node))]
-    if any(not (isinstance(n.func, gast.Name) and n.func.id in _PURE_ITERABLES) for n in rest):
-        return None
+    node, parent, field, index, before = hits[0]
+    for part in before:
+        for n in gast.walk(part):
+            if isinstance(n, (gast.NamedExpr, gast.Lambda, gast.GeneratorExp, gast.ListComp, gast.SetComp,
+                              gast.DictComp, gast.Yield, gast.YieldFrom, gast.Await)) or \
+                    isinstance(n, gast.Call) and not (isinstance(n.func, gast.Name) and n.func.id in _PURE_ITERABLES):
+                return None
     name = namer.fresh("next_value")
     first = gast.copy_location(assign(name, node), st)
     if index is None:

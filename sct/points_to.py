@@ -605,8 +605,14 @@ class _Values:
         nothing has been stored into an object the function did not create.  (The gradients of such an x
         are then a dict of its keys, which ``for k in g: g[k] = ...`` walks by a new list of them: was
         refused as a write into what the loop walks, where ``dlgradient(loss, p)`` of the whole dict ran.)"""
+        kind = self._argument_kind(state, node, item_only=True)
+        return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict
+
+    def _argument_kind(self, state: State, node, item_only: bool = False):
+        """The kind of what ``node`` holds where ``_argument_dict`` can read it off an argument's kind (the
+        argument itself too, unless ``item_only``); None elsewhere."""
         if state.heap.get(EXT) != frozenset({EXT}) or state.escaped:
-            return False
+            return None
         path, seen = [], set()
         while True:
             if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
@@ -618,23 +624,44 @@ class _Values:
                 node = self._bound_once(node.id)
             else:
                 break
-        if not path or not isinstance(node, gast.Name) or node.id not in self.params or \
+        if (item_only and not path) or not isinstance(node, gast.Name) or node.id not in self.params or \
                 self._bound_once(node.id, count_only=True) != 0 or \
                 state.env.get(node.id) != frozenset({("arg", node.id)}) or \
                 state.heap.get(("arg", node.id)) != frozenset({EXT}):
-            return False
+            return None
         kind = self.kinds.get(node.id)
         for key in reversed(path):
             if not (isinstance(kind, tuple) and len(kind) == 3):
-                return False
+                return None
             if kind[0] == "map" and kind[1] is dict:
                 kind = dict(kind[2]).get(key)
             elif kind[0] == "seq" and kind[1] in (list, tuple) and type(key) is int and \
                     -len(kind[2]) <= key < len(kind[2]):
                 kind = kind[2][key]
             else:
-                return False
-        return isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict
+                return None
+        return kind
+
+    def _nested_gradient_dicts(self, state: State, x, key) -> None:
+        """The gradients of an argument's dict (or list) of dicts (``dlgradient(loss, params)`` of ``{"enc": {...},
+        "dec": {...}}`` or ``[{"W": ...}, {"W": ...}]``): the items at a depth where every item of the argument is a dict are dicts of
+        their keys (one object per depth, ``_gradient_items``), so ``for k in g["enc"]: g["enc"][k] = ...``
+        walks a new list of keys (was refused as a write into what the loop walks)."""
+        kinds = [self._argument_kind(state, x)]
+        for depth in range(1, _GRADIENT_DEPTH):     # (not the deepest, which stands for all below it too)
+            items = []
+            for kind in kinds:
+                if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "map" and kind[1] is dict:
+                    items.extend(v for _, v in kind[2])
+                elif isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] in (list, tuple):
+                    items.extend(kind[2])       # (a list of layers' dicts: g[0], or layer of for layer in g)
+                else:
+                    return
+            if not items or not all(isinstance(k, tuple) and len(k) == 3 and k[0] == "map" and k[1] is dict
+                                    for k in items):
+                return
+            self.map_sites.add(("gradient items",) + key + (depth,))
+            kinds = items
 
     def _bound_once(self, name: str, count_only: bool = False):
         """The value ``name`` is bound to by its one binding in the function, a plain ``name = value``
@@ -718,6 +745,9 @@ class _Values:
                     positions = len(wrt) if several and not any(isinstance(a, gast.Starred) for a in wrt) else 1
                     tops = [self._gradient_items(state, site, k if positions > 1 else None)
                             for k in range(positions)]
+                    for k in range(positions):
+                        if not isinstance(wrt[k], gast.Starred):
+                            self._nested_gradient_dicts(state, wrt[k], (site, k) if positions > 1 else (site,))
                     if positions > 1:
                         self.positional[site] = tops      # g, h = dlgradient(y, p, q): g is the first's
                         for k, a in enumerate(wrt):       # (the gradients of a dict: a dict...)

@@ -24,6 +24,11 @@ from .plans import CallKind
 from .runtime import registry
 from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_view, written_in_place
 
+
+# a float's (numpy's scalar's) methods with no derivative that arrays lack: x.astype(np.float32)[0].is_integer(),
+# float(v).is_integer() of a traced value (were refused as a call that may change its object in place)
+_NUMBER_METHODS = frozenset({"is_integer", "hex", "as_integer_ratio"})
+
 def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
     new values because an adjoint reads the old value."""
@@ -611,7 +616,8 @@ class _WriteCheck:
                 activity.array_receiver(info.receiver):
             return          # x.argmax(), x.argsort(), x.nonzero() of an array: nothing changed in place
         if info.kind == CallKind.METHOD and info.method in registry.NONDIFF_METHODS and \
-                hasattr(np.ndarray, info.method) and info.method not in ("keys", "index", "count") and \
+                (hasattr(np.ndarray, info.method) or info.method in _NUMBER_METHODS) and \
+                info.method not in ("keys", "index", "count") and \
                 info.receiver is not None and info.receiver in active and \
                 not activity.user_receiver(info.receiver) and \
                 getattr(self.fdef, "sct_number_guards", None) is not None:
