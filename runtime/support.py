@@ -1705,18 +1705,38 @@ def _refuse_aliased_target():
 def note_unselected_nonfinite(depth=0, op=None):
     """Note the generated line ``depth`` frames above the caller (np.where's adjoint there, or
     ``op``'s: a reduction that leaves entries out, numpy_ops.noted_skips)."""
-    frame = found = sys._getframe(depth + 1)
-    for _ in range(40):             # the generated code's frame (where_branch may run in a helper, or in a
+    frame = sys._getframe(depth + 1)
+    found = first = None
+    for _ in range(60):             # the generated code's frame (where_branch may run in a helper, or in a
         #                             rule transposed for forward mode, several calls deep)
-        if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
-            found = frame or found
+        if frame is None:
             break
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            first = first or frame
+            # generated code made from sct's own rules (a rule transposed for forward mode, rt.op_jvp:
+            # the rule's vjp) is passed over for the user's line that called it (was: jvp of
+            # np.nanmax(x * data) refused naming runtime/numpy_ops.py, sct's file, not the user's)
+            if LINES.user_line is None or not _own_source(LINES.user_line(frame.f_code.co_filename,
+                                                                          frame.f_lineno)[0]):
+                found = frame
+                break
         frame = frame.f_back
+    found = found or first or sys._getframe(depth + 1)
     site = (found.f_code.co_filename, found.f_lineno)
     if site not in _UNSELECTED.sites:
         _UNSELECTED.sites.append(site)
         if op is not None:
             _UNSELECTED.ops[site] = op
+
+
+def _own_source(filename) -> bool:
+    """Is ``filename`` a source file of sct itself (its runtime or compiler)?"""
+    if not filename:
+        return False
+    import os
+    runtime_dir = os.path.dirname(os.path.abspath(__file__))
+    own = (runtime_dir + os.sep, os.path.join(os.path.dirname(runtime_dir), "sct") + os.sep)
+    return os.path.abspath(filename).startswith(own)
 
 
 def _refuse_nan_through_unselected(grad):
