@@ -217,9 +217,14 @@ def _integral(exponent) -> bool:
     if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.USub, gast.UAdd,
                                                                                         ast.USub, ast.UAdd)):
         return _integral(exponent.operand)
+    if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.Invert, ast.Invert)):
+        return True                     # (~ of a bool or an int: the power rule's ~(np.abs(a) > 0))
     if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.Add, gast.Sub, gast.Mult,
                                                                                     ast.Add, ast.Sub, ast.Mult)):
         return _integral(exponent.left) and _integral(exponent.right)
+    if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.BitOr, gast.BitAnd,
+                                                                                    ast.BitOr, ast.BitAnd)):
+        return True                     # (| or & of bools or ints: the power rule's (a == 0) | (a != a))
     if isinstance(exponent, (gast.Compare, ast.Compare)):
         return True                     # (a bool: the power rule's b - (b != 0))
     return isinstance(exponent, (gast.Constant, ast.Constant)) and isinstance(exponent.value, (int, float)) and \

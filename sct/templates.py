@@ -47,6 +47,21 @@ def _number(node):
 
 
 
+def _zero(node) -> bool:
+    """The literal int 0 (0 times a bool is the int 0; 0.0 would make it a float)."""
+    return isinstance(node, gast.Constant) and type(node.value) is int and node.value == 0
+
+
+def _boolean(node) -> bool:
+    """A comparison, ``~`` of one, or ``|`` / ``&`` of such: True or False (a bool array), finite, so
+    0 times it is 0."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Invert):
+        return _boolean(node.operand)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.BitOr, gast.BitAnd)):
+        return _boolean(node.left) and _boolean(node.right)
+    return isinstance(node, gast.Compare)
+
+
 def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
     # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
@@ -71,6 +86,10 @@ def _fold(node):
         return _FOLD.binop(node)
     if cls is gast.Compare:
         return _FOLD.compare(node)
+    if cls is gast.Call and isinstance(node.func, gast.Attribute) and node.func.attr == "sequence_operand" \
+            and isinstance(node.func.value, gast.Name) and len(node.args) == 1 and not node.keywords \
+            and _number(node.args[0]):
+        return node.args[0]     # rt.sequence_operand(3.0) is 3.0: np.power(x, 3.0)'s rule folds on
     return node
 
 
@@ -110,6 +129,8 @@ class _Fold(gast.NodeTransformer):
             fn = BINOP_OPS.get(type(node.op))
             if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
                 return const(fn(left.value, right.value))
+        if isinstance(node.op, gast.Mult) and (_zero(left) and _boolean(right) or _zero(right) and _boolean(left)):
+            return const(0)     # 0 * (a comparison): the power rule's (b == 0) * (...) of a literal b
         if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
             return left
         if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:

@@ -24,3 +24,66 @@ def test_jvp_refusal_through_a_reduction_skipping_nan_names_the_users_line():
     assert os.path.abspath(info.value.filename) == os.path.abspath(__file__)
     assert info.value.lineno == _nanmax_scaled.__code__.co_firstlineno + 1
     assert "np.nanmax" in str(info.value)
+
+
+# --- x ** y: the mixed second derivative at y == 0 -------------------------------------------------
+
+def _power(v):
+    return v[0] ** v[1]
+
+
+
+def _np_power(v):
+    return np.power(v[0], v[1]) + np.float_power(v[0] + 1.0, v[1])
+
+
+def _hessian_fd(f, v, h=1e-5):
+    cols = []
+    for j in range(v.size):
+        e = np.zeros_like(v)
+        e[j] = h
+        cols.append((numerical_gradient(f, [v + e], 0) - numerical_gradient(f, [v - e], 0)) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("point", [[2.0, 0.0], [0.5, 0.0], [3.0, 1.5], [2.0, 1.0]])
+@pytest.mark.parametrize("fun", [_power, _np_power])
+def test_mixed_second_derivative_of_power_at_a_zero_exponent(fun, point):
+    # the base's adjoint b * a ** (b - 1 + (b == 0)) had the exponent 0 wherever b == 0, so its
+    # derivative in b there was a ** 0 = 1 for a ** -1: hvp of x ** y at (2, 0) along (1, 3) gave
+    # [1.5, 2.44] for [1.5, 1.94]
+    v = np.array(point)
+    t = np.array([1.0, 3.0])
+    expected = _hessian_fd(fun, v) @ t
+    np.testing.assert_allclose(np.asarray(sct.hvp(fun, v, t)), expected, rtol=1e-5, atol=1e-5)
+    grad = lambda w: dlgradient(fun(w), w)     # noqa: E731 (forward over reverse)
+    _, jv = sct.jvp(lambda w: dlfeval(grad, dlarray(w)), (v,), (t,))
+    np.testing.assert_allclose(np.asarray(jv), expected, rtol=1e-5, atol=1e-5)
+
+
+def _power_twice(v):
+    g = dlgradient(v[0] ** v[1], v)
+    y = g[0] * 1.0 + g[1] * 3.0
+    return y, dlgradient(y, v)
+
+
+def test_nested_dlgradient_of_power_at_a_zero_exponent():
+    v = np.array([2.0, 0.0])
+    _, h = dlfeval(_power_twice, dlarray(v))
+    np.testing.assert_allclose(np.asarray(h), _hessian_fd(_power, v) @ np.array([1.0, 3.0]), rtol=1e-5, atol=1e-5)
+
+
+_P = 1.5
+
+
+def _python_float_power(x):
+    y = np.real(float(x[0]) ** _P) + float(x[1]) ** 0
+    return y, dlgradient(y, x)
+
+
+def test_python_float_power_of_a_negative_base_keeps_pythons_complex_adjoint():
+    # the base's adjoint of float(x) ** p (p a global, not a literal) stays Python's complex power,
+    # 1.5 * (-2) ** 0.5, whose real part is ~0: not numpy's NaN
+    y, g = dlfeval(_python_float_power, dlarray(np.array([-2.0, np.nan])))
+    assert float(y) == pytest.approx(np.real(complex(-2.0) ** 1.5) + 1.0)
+    np.testing.assert_allclose(np.asarray(g), [np.real(1.5 * complex(-2.0) ** 0.5), 0.0], atol=1e-12)
