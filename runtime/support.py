@@ -3113,17 +3113,28 @@ def batch_jacobian(sweep, values, u, x, dim):
     u_rest = np.shape(u_first)[1:]
     x_rest = np.shape(np.moveaxis(x, xb, 0))[1:]
     count = int(np.prod(u_rest))
+    # (the sizes written out, not -1: a batch of no points, x of shape (0, 3), could not be reshaped
+    # to (0, -1), and a u of no components stacked no rows; numpy's ValueErrors reached the user)
+    width = int(np.prod(x_rest))
     rows = []
     for i in range(count):
         seed = np.zeros((batch, count), dtype=u.dtype)
         seed[:, i] = 1
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
-        rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
+        rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, width)))
     require_independent_points(sweep, values, u, ub, rows, "dljacobian", dim)
-    jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
+    # (u of no components: the empty Jacobian, in the gradients' dtype, x's)
+    stacked = np.stack(rows, axis=1) if rows else np.zeros((batch, 0, width), dtype=_jacobian_dtype(x))
+    jac = np.reshape(stacked, (batch,) + u_rest + x_rest)
     # the batch axis of the result is at x's batch axis (dim=-1 of a 2-D x is dim=1)
     return np.moveaxis(jac, 0, xb)
+
+
+def _jacobian_dtype(x):
+    """The dtype of the gradients with respect to ``x`` (dlgradient's: x's float or complex dtype)."""
+    dtype = np.result_type(x)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
 def batch_divergence(sweep, values, u, x, dim):
@@ -3147,7 +3158,7 @@ def batch_divergence(sweep, values, u, x, dim):
         seed[:, i] = 1
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
-        row = np.reshape(np.moveaxis(g, xb, 0), (batch, -1))
+        row = np.reshape(np.moveaxis(g, xb, 0), (batch, count))      # (not -1: a batch of no points)
         rows.append(row)
         total_div = total_div + row[:, i]
     require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)
