@@ -120,6 +120,25 @@ def power(g, ans, a, b):
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
+def base_power(a, b):
+    """``a ** b`` in the adjoint of ``a ** b0`` where the base may be a Python number: Python's value (a
+    complex number for a negative base and a fractional exponent, as the program's own power gives),
+    but numpy's inf where Python's raises: ``0.0 ** -0.5`` in the adjoint of ``float(v) ** 0.5`` at 0
+    (ZeroDivisionError), ``1e-200 ** -2`` in that of ``float(v) ** -1`` (OverflowError).  The program
+    ran; its derivative there is infinite, as ``np.sqrt``'s and ``math.sqrt``'s are."""
+    try:
+        return a ** b
+    except (ZeroDivisionError, OverflowError):
+        return np.power(np.complex128(a) if isinstance(a, complex) else np.float64(a), b)
+
+
+@defrule(base_power, wrt=("a", "b"), elementwise=True)
+def _base_power_rule(g, ans, a, b):
+    # power's rule, its own powers through base_power (differentiated again: hvp of float(v) ** 0.5)
+    return (unbroadcast(g * np.conj(b * base_power(a, b - 1 + (b == 0) * ((a == 0) | (a != a)))), a),
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
 @defrule(np.power, wrt=("a", "b"), elementwise=True)
 def array_power(g, ans, a, b):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array

@@ -3,6 +3,7 @@
 """
 from __future__ import annotations
 
+import builtins
 import copy
 import functools
 import operator
@@ -19,6 +20,7 @@ from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast, guard_rule_globals,
+                        python_base_powers,
                         instantiate_template, may_hold_conj, rule_namespace, simplify)
 
 
@@ -324,7 +326,11 @@ class Contributions(EmitPass):
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
-            pieces.append((arg.id, simplify(expr)))
+            expr = simplify(expr)
+            if rule.op is operator.pow or rule.op is builtins.pow:
+                expr = python_base_powers(expr, bound.get("a"), lambda n: not self.act.numpy_valued(n),
+                                          self.rt("base_power"))
+            pieces.append((arg.id, expr))
         return self.share_common_calls(pieces, s)
 
     def scalar_lists_as_arrays(self, rule, bound: Dict[str, Any]) -> Dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Set
 import gast
 import numpy as np
 
-from .runtime import registry
+from .runtime import numpy_ops as _numpy_ops, registry
 from .runtime import support as rt_support
 
 from .cache import Guard, Unresolved, _MISSING
@@ -636,8 +636,9 @@ class RealnessProof:
         info = self.call_info(value)
         if _makes_complex(value, info) or _numpy_complex_from_real(info.obj):
             return False
-        if info.obj is builtins.pow and len(value.args) >= 2 and not self.power_real(*value.args[:2]):
-            return False
+        if (info.obj is builtins.pow or info.obj is _numpy_ops.base_power) and len(value.args) >= 2 and \
+                not self.power_real(*value.args[:2]):
+            return False            # (rt.base_power: ** in a power's adjoint on a Python number)
         facts = registry.facts_of(info.obj)
         if facts.real_output:
             return True

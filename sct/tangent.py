@@ -17,7 +17,9 @@ time (``rt.jvp_call``).
 """
 from __future__ import annotations
 
+import builtins
 import copy
+import operator
 from typing import Any, Dict, List, Optional
 
 import gast
@@ -32,7 +34,7 @@ from .naming import Namer
 from .plans import CallKind
 from .forward_code import text_operands, type_test
 from .reverse import _function, _reach, instantiate_template, simplify
-from .templates import guard_rule_globals, rule_namespace
+from .templates import guard_rule_globals, python_base_powers, rule_namespace
 from .contributions import FLAT_ADVICE, cast_dtype
 
 # the functions whose value is NaN where a partial is taken at a point outside their domain (log of
@@ -363,6 +365,9 @@ class TangentTransformer:
                 return self.transposed(info, node, bound, active, ans)
             terms.append(term)
         expr = simplify(_sum(terms))
+        if rule.op is operator.pow or rule.op is builtins.pow:     # a Python number's base: rt.base_power (sct/templates.py)
+            expr = python_base_powers(expr, bound.get("a"), lambda n: not self.act.numpy_valued(n),
+                                      self.rt("base_power"))
         # the terms have the shape of their operands: brought to ans's shape unless every other
         # operand is a number (``x ** 2``) or has a term of its own (``x * y``, both traced)
         if all(isinstance(v, gast.Constant) or isinstance(v, gast.Name) and p in active

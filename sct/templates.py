@@ -3,6 +3,7 @@ folded (``simplify``), and the small pieces of generated code the passes share.
 """
 from __future__ import annotations
 
+import copy
 import operator
 import types
 from typing import Any, Dict, List, Optional
@@ -60,6 +61,26 @@ def _boolean(node) -> bool:
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.BitOr, gast.BitAnd)):
         return _boolean(node.left) and _boolean(node.right)
     return isinstance(node, gast.Compare)
+
+
+def python_base_powers(expr, base, python_number, base_power):
+    """``expr`` (an instantiated and simplified rule of ``**``) with each power ``base ** e`` of the
+    base whose exponent is not a non-negative number written as ``base_power(base, e)``
+    (``rt.base_power``) where ``python_number(base)``: the base may be a Python number, whose ``**``
+    raises where numpy's gives inf (the adjoint ``0.5 * v ** -0.5`` of ``float(x) ** 0.5`` at 0 raised
+    ZeroDivisionError, a valid program refused; ``v ** -2`` of ``float(x) ** -1`` at 1e-200,
+    OverflowError)."""
+    if not isinstance(base, gast.Name) or not python_number(base):
+        return expr
+
+    def visit(node):
+        rewrite_children(node, visit)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and \
+                isinstance(node.left, gast.Name) and node.left.id == base.id and \
+                not (_number(node.right) and node.right.value >= 0):
+            return gast.Call(func=copy.deepcopy(base_power), args=[node.left, node.right], keywords=[])
+        return node
+    return visit(expr)
 
 
 def simplify(expr):

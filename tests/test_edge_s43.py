@@ -125,3 +125,66 @@ def test_per_point_derivatives_of_empty_batches_are_empty(fun, x, shape):
 def test_jacobian_of_a_batch_of_one_point_is_unchanged():
     x = np.array([[1.0, -2.0, 0.0]])
     np.testing.assert_array_equal(np.asarray(dlfeval(_jacobian_of_square, dlarray(x))), 2 * np.diag(x[0])[None])
+
+
+# --- a power of a Python float whose adjoint Python cannot compute (0.0 ** -0.5, 1e-200 ** -2) -------
+
+def _python_sqrt_by_power(x):
+    return float(x[0]) ** 0.5 + x[1]
+
+
+def _python_builtin_pow(x):
+    return pow(float(x[0]), 0.5) + x[1]
+
+
+def _python_item_power(x):
+    return x[0].item() ** (1 / 3) + x[1]
+
+
+def _python_reciprocal_by_power(x):
+    return float(x[0]) ** -1 + x[1]
+
+
+def _value_and_gradient(fun):
+    def vg(x):
+        y = fun(x)
+        return y, dlgradient(y, x)
+    return vg
+
+
+@pytest.mark.parametrize("fun, x, expected", [
+    (_python_sqrt_by_power, [0.0, 1.0], [np.inf, 1.0]),
+    (_python_builtin_pow, [0.0, 1.0], [np.inf, 1.0]),
+    (_python_item_power, [0.0, 1.0], [np.inf, 1.0]),
+    (_python_reciprocal_by_power, [1e-200, 1.0], [-np.inf, 1.0]),
+    (_python_sqrt_by_power, [4.0, 1.0], [0.25, 1.0]),
+])
+def test_power_of_a_python_float_where_its_derivative_is_infinite(fun, x, expected):
+    # plain Python computes the value; the adjoint's 0.0 ** -0.5 (1e-200 ** -2) raised ZeroDivisionError
+    # (OverflowError) inside the gradient, as an error of the user's line; numpy's np.sqrt, math.sqrt
+    # and x[0] ** 0.5 of an array element give the derivative inf there
+    x = np.array(x)
+    with np.errstate(all="ignore"):
+        y, g = dlfeval(_value_and_gradient(fun), dlarray(x))
+        assert float(y) == fun(x)
+        np.testing.assert_array_equal(np.asarray(g), expected)
+        y2, g2 = dlfeval(sct.accelerate(_value_and_gradient(fun)), dlarray(x))
+        np.testing.assert_array_equal(np.asarray(g2), expected)
+        _, t = sct.jvp(fun, (x,), (np.array([1.0, 0.0]),))
+        assert float(t) == expected[0]
+
+
+def _python_power_twice(x):
+    y = float(x[0]) ** 0.5 * x[1]
+    g = dlgradient(y, x)
+    z = g[0] + g[1]
+    return z, dlgradient(z, x)
+
+
+def test_second_derivative_of_a_python_float_power():
+    x = np.array([4.0, 3.0])
+    z, h = dlfeval(_python_power_twice, dlarray(x))
+    # d/dx0 (0.5 x1 / sqrt(x0) + sqrt(x0)) = -0.25 x1 x0^-1.5 + 0.5 / sqrt(x0); d/dx1 = 0.5 / sqrt(x0)
+    np.testing.assert_allclose(np.asarray(h), [-0.25 * 3.0 / 8.0 + 0.25, 0.25])
+    np.testing.assert_allclose(np.asarray(sct.hvp(lambda v: float(v[0]) ** 0.5 * v[1], x, np.array([1.0, 0.0]))),
+                               [-0.25 * 3.0 / 8.0, 0.25])
