@@ -456,7 +456,11 @@ def _constant_of(expr, inactive: Set[str]) -> bool:
             if n.id not in inactive:
                 return False
             names += 1
-        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.operator,
+        elif isinstance(n, gast.Compare):
+            # a comparison carries no derivative, whatever it reads: the power rule's
+            # (b == 0) * ((a == 0) | (a != a)) of the traced base a leaves k - 1 + ... constant
+            continue
+        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.operator,
                             gast.unaryop, gast.cmpop, gast.expr_context)):
             todo.extend(gast.iter_child_nodes(n))
         else:
