@@ -188,3 +188,24 @@ def test_second_derivative_of_a_python_float_power():
     np.testing.assert_allclose(np.asarray(h), [-0.25 * 3.0 / 8.0 + 0.25, 0.25])
     np.testing.assert_allclose(np.asarray(sct.hvp(lambda v: float(v[0]) ** 0.5 * v[1], x, np.array([1.0, 0.0]))),
                                [-0.25 * 3.0 / 8.0, 0.25])
+
+
+# --- jvp's transpose mode: a NaN tangent of a finite value is refused, as forward mode refuses it ------
+
+def _sum_of_roots(x, c):
+    return np.sum(np.sqrt(x)) * c
+
+
+_ARGS = (2.0,)
+_THROUGH_STAR_ARGS = lambda z: _sum_of_roots(z, *_ARGS)      # noqa: E731 (forward mode falls back)
+
+
+@pytest.mark.parametrize("fun, mode", [(_THROUGH_STAR_ARGS, "forward"), (lambda z: _sum_of_roots(z, 2.0), "transpose")])
+def test_jvp_nan_tangent_of_a_finite_value_is_refused_in_transpose_mode(fun, mode):
+    # along [0, 1] at x = [0, 4] the rule's infinite factor at 0 times the zero direction is NaN; forward
+    # mode refused it, transpose mode (also forward mode's fallback) returned NaN for a value of 4
+    with np.errstate(all="ignore"):
+        with pytest.raises(sct.EvaluationError, match="NaN"):
+            sct.jvp(fun, (np.array([0.0, 4.0]),), (np.array([0.0, 1.0]),), mode=mode)
+        y, t = sct.jvp(fun, (np.array([1.0, 4.0]),), (np.array([0.0, 1.0]),), mode=mode)
+    assert float(y) == 6.0 and float(t) == 0.5
