@@ -3,7 +3,6 @@
 """
 from __future__ import annotations
 
-import builtins
 import copy
 import functools
 import operator
@@ -326,11 +325,7 @@ class Contributions(EmitPass):
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
-            expr = simplify(expr)
-            if rule.op is operator.pow or rule.op is builtins.pow:
-                expr = python_base_powers(expr, bound.get("a"), lambda n: not self.act.numpy_valued(n),
-                                          self.rt("base_power"))
-            pieces.append((arg.id, expr))
+            pieces.append((arg.id, python_base_powers(rule, simplify(expr), bound, self.act, self.rt("base_power"))))
         return self.share_common_calls(pieces, s)
 
     def scalar_lists_as_arrays(self, rule, bound: Dict[str, Any]) -> Dict[str, Any]:

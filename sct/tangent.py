@@ -17,9 +17,7 @@ time (``rt.jvp_call``).
 """
 from __future__ import annotations
 
-import builtins
 import copy
-import operator
 from typing import Any, Dict, List, Optional
 
 import gast
@@ -365,9 +363,7 @@ class TangentTransformer:
                 return self.transposed(info, node, bound, active, ans)
             terms.append(term)
         expr = simplify(_sum(terms))
-        if rule.op is operator.pow or rule.op is builtins.pow:     # a Python number's base: rt.base_power (sct/templates.py)
-            expr = python_base_powers(expr, bound.get("a"), lambda n: not self.act.numpy_valued(n),
-                                      self.rt("base_power"))
+        expr = python_base_powers(rule, expr, bound, self.act, self.rt("base_power"))     # (sct/templates.py)
         # the terms have the shape of their operands: brought to ans's shape unless every other
         # operand is a number (``x ** 2``) or has a term of its own (``x * y``, both traced)
         if all(isinstance(v, gast.Constant) or isinstance(v, gast.Name) and p in active

@@ -3,6 +3,7 @@ folded (``simplify``), and the small pieces of generated code the passes share.
 """
 from __future__ import annotations
 
+import builtins
 import copy
 import operator
 import types
@@ -63,14 +64,16 @@ def _boolean(node) -> bool:
     return isinstance(node, gast.Compare)
 
 
-def python_base_powers(expr, base, python_number, base_power):
-    """``expr`` (an instantiated and simplified rule of ``**``) with each power ``base ** e`` of the
-    base whose exponent is not a non-negative number written as ``base_power(base, e)``
-    (``rt.base_power``) where ``python_number(base)``: the base may be a Python number, whose ``**``
-    raises where numpy's gives inf (the adjoint ``0.5 * v ** -0.5`` of ``float(x) ** 0.5`` at 0 raised
-    ZeroDivisionError, a valid program refused; ``v ** -2`` of ``float(x) ** -1`` at 1e-200,
-    OverflowError)."""
-    if not isinstance(base, gast.Name) or not python_number(base):
+def python_base_powers(rule, expr, bound, act, base_power):
+    """``expr`` (an instantiated and simplified rule; changed only for ``**`` and ``pow``) with each power
+    ``a ** e`` of the base ``a`` whose exponent is not a non-negative number written as
+    ``base_power(a, e)`` (``rt.base_power``) where ``a`` may be a Python number (not surely numpy's,
+    ``act.numpy_valued``), whose ``**`` raises where numpy's gives inf (the adjoint ``0.5 * v ** -0.5``
+    of ``float(x) ** 0.5`` at 0 raised ZeroDivisionError, a valid program refused; ``v ** -2`` of
+    ``float(x) ** -1`` at 1e-200, OverflowError)."""
+    base = bound.get("a")
+    if (rule.op is not operator.pow and rule.op is not builtins.pow) or not isinstance(base, gast.Name) or \
+            act.numpy_valued(base):
         return expr
 
     def visit(node):
