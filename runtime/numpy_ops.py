@@ -107,11 +107,35 @@ def positive(g, ans, a):
 
 @defrule(operator.pow, wrt=("a", "b"), elementwise=True)
 def power(g, ans, a, b):
-    # b * a ** (b - 1), except where b == 0: there the exponent stays 0 (0 * a ** -1 is NaN at
-    # a = 0, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact.
-    # (b - 1 + (b == 0), which is b - (b != 0): numpy's bool - bool raised TypeError in the adjoint of
-    # a bool exponent, x ** (v > 0), a program Python runs; red team lang, dec 5)
-    return (unbroadcast(g * np.conj(b * a ** (b - 1 + (b == 0))), a),
+    # b * a ** (b - 1), except where b == 0 and a is 0 or NaN: there the exponent is 0 (0 * a ** -1
+    # is NaN, but a ** 0 is constant); differentiated again, the same rule keeps x ** 1 exact.
+    # (b - 1 + ..., not b - (b != 0): numpy's bool - bool raised TypeError in the adjoint of a bool
+    # exponent, x ** (v > 0), a program Python runs; red team lang, dec 5.)  Only where a is 0 or NaN:
+    # b - 1 + (b == 0) made the exponent 0 at every a where b == 0, so its derivative in b there, the
+    # mixed second derivative of x ** y at y = 0, was a ** 0 = 1 for a ** -1 (red team edge43).  A
+    # literal b folds it away (sct/templates.py: 0 times a comparison).  (a == 0) | (a != a), not
+    # ~(np.abs(a) > 0): a Python bool for a Python float, so the exponent stays a Python float and
+    # float(x) ** p of a negative x keeps Python's complex adjoint, where a numpy exponent gives NaN.
+    return (unbroadcast(g * np.conj(b * a ** (b - 1 + (b == 0) * ((a == 0) | (a != a)))), a),
+            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+def base_power(a, b):
+    """``a ** b`` in the adjoint of ``a ** b0`` where the base may be a Python number: Python's value (a
+    complex number for a negative base and a fractional exponent, as the program's own power gives),
+    but numpy's inf where Python's raises: ``0.0 ** -0.5`` in the adjoint of ``float(v) ** 0.5`` at 0
+    (ZeroDivisionError), ``1e-200 ** -2`` in that of ``float(v) ** -1`` (OverflowError).  The program
+    ran; its derivative there is infinite, as ``np.sqrt``'s and ``math.sqrt``'s are."""
+    try:
+        return a ** b
+    except (ZeroDivisionError, OverflowError):
+        return np.power(np.complex128(a) if isinstance(a, complex) else np.float64(a), b)
+
+
+@defrule(base_power, wrt=("a", "b"), elementwise=True)
+def _base_power_rule(g, ans, a, b):
+    # power's rule, its own powers through base_power (differentiated again: hvp of float(v) ** 0.5)
+    return (unbroadcast(g * np.conj(b * base_power(a, b - 1 + (b == 0) * ((a == 0) | (a != a)))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -121,7 +145,8 @@ def array_power(g, ans, a, b):
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
     # (sequence_operand(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
     return (unbroadcast(g * np.conj(sequence_operand(b) * np.power(a, sequence_operand(b) - 1 +
-                                                                    (sequence_operand(b) == 0))), a),
+                                                                    (sequence_operand(b) == 0) *
+                                                                    ~(np.abs(a) > 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -130,7 +155,8 @@ def float_power(g, ans, a, b):
     # np.power's rule in np.float_power's precision: its value is float64 (complex128) whatever the
     # operands' dtypes, and so is the tangent of a float32 x (was float32, from np.power)
     return (unbroadcast(g * np.conj(sequence_operand(b) * np.float_power(a, sequence_operand(b) - 1 +
-                                                                          (sequence_operand(b) == 0))), a),
+                                                                          (sequence_operand(b) == 0) *
+                                                                          ~(np.abs(a) > 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 

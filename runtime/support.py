@@ -1705,18 +1705,38 @@ def _refuse_aliased_target():
 def note_unselected_nonfinite(depth=0, op=None):
     """Note the generated line ``depth`` frames above the caller (np.where's adjoint there, or
     ``op``'s: a reduction that leaves entries out, numpy_ops.noted_skips)."""
-    frame = found = sys._getframe(depth + 1)
-    for _ in range(40):             # the generated code's frame (where_branch may run in a helper, or in a
+    frame = sys._getframe(depth + 1)
+    found = first = None
+    for _ in range(60):             # the generated code's frame (where_branch may run in a helper, or in a
         #                             rule transposed for forward mode, several calls deep)
-        if frame is None or frame.f_code.co_filename.startswith("<sct-generated"):
-            found = frame or found
+        if frame is None:
             break
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            first = first or frame
+            # generated code made from sct's own rules (a rule transposed for forward mode, rt.op_jvp:
+            # the rule's vjp) is passed over for the user's line that called it (was: jvp of
+            # np.nanmax(x * data) refused naming runtime/numpy_ops.py, sct's file, not the user's)
+            if LINES.user_line is None or not _own_source(LINES.user_line(frame.f_code.co_filename,
+                                                                          frame.f_lineno)[0]):
+                found = frame
+                break
         frame = frame.f_back
+    found = found or first or sys._getframe(depth + 1)
     site = (found.f_code.co_filename, found.f_lineno)
     if site not in _UNSELECTED.sites:
         _UNSELECTED.sites.append(site)
         if op is not None:
             _UNSELECTED.ops[site] = op
+
+
+def _own_source(filename) -> bool:
+    """Is ``filename`` a source file of sct itself (its runtime or compiler)?"""
+    if not filename:
+        return False
+    import os
+    runtime_dir = os.path.dirname(os.path.abspath(__file__))
+    own = (runtime_dir + os.sep, os.path.join(os.path.dirname(runtime_dir), "sct") + os.sep)
+    return os.path.abspath(filename).startswith(own)
 
 
 def _refuse_nan_through_unselected(grad):
@@ -3106,17 +3126,28 @@ def batch_jacobian(sweep, values, u, x, dim):
     u_rest = np.shape(u_first)[1:]
     x_rest = np.shape(np.moveaxis(x, xb, 0))[1:]
     count = int(np.prod(u_rest))
+    # (the sizes written out, not -1: a batch of no points, x of shape (0, 3), could not be reshaped
+    # to (0, -1), and a u of no components stacked no rows; numpy's ValueErrors reached the user)
+    width = int(np.prod(x_rest))
     rows = []
     for i in range(count):
         seed = np.zeros((batch, count), dtype=u.dtype)
         seed[:, i] = 1
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
-        rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, -1)))
+        rows.append(np.reshape(np.moveaxis(g, xb, 0), (batch, width)))
     require_independent_points(sweep, values, u, ub, rows, "dljacobian", dim)
-    jac = np.reshape(np.stack(rows, axis=1), (batch,) + u_rest + x_rest)
+    # (u of no components: the empty Jacobian, in the gradients' dtype, x's)
+    stacked = np.stack(rows, axis=1) if rows else np.zeros((batch, 0, width), dtype=_jacobian_dtype(x))
+    jac = np.reshape(stacked, (batch,) + u_rest + x_rest)
     # the batch axis of the result is at x's batch axis (dim=-1 of a 2-D x is dim=1)
     return np.moveaxis(jac, 0, xb)
+
+
+def _jacobian_dtype(x):
+    """The dtype of the gradients with respect to ``x`` (dlgradient's: x's float or complex dtype)."""
+    dtype = np.result_type(x)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
 def batch_divergence(sweep, values, u, x, dim):
@@ -3140,7 +3171,7 @@ def batch_divergence(sweep, values, u, x, dim):
         seed[:, i] = 1
         seed_u = np.moveaxis(np.reshape(seed, (batch,) + u_rest), 0, ub)
         g = sweep(values, seed_u)
-        row = np.reshape(np.moveaxis(g, xb, 0), (batch, -1))
+        row = np.reshape(np.moveaxis(g, xb, 0), (batch, count))      # (not -1: a batch of no points)
         rows.append(row)
         total_div = total_div + row[:, i]
     require_independent_points(sweep, values, u, ub, rows, "dldivergence", dim)

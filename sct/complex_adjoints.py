@@ -52,6 +52,9 @@ class ComplexProjection(EmitPass):
                 return False
             if isinstance(n, gast.BinOp) and isinstance(n.op, gast.Pow) and not self.act.power_real(n.left, n.right):
                 return False            # (-0.5) ** 0.5 of Python floats: complex
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "base_power" and \
+                    len(n.args) == 2 and not self.act.power_real(n.args[0], n.args[1]):
+                return False            # (rt.base_power: a power's adjoint on a Python number, sct/templates.py)
         return True
 
     def keeps_parts_apart(self, value) -> bool:

@@ -19,6 +19,7 @@ from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
 from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast, guard_rule_globals,
+                        python_base_powers,
                         instantiate_template, may_hold_conj, rule_namespace, simplify)
 
 
@@ -324,7 +325,7 @@ class Contributions(EmitPass):
                     isinstance(bound.get(other), gast.Constant) and
                     isinstance(bound[other].value, (int, float)) for other in rule.wrt if other != param):
                 expr = _strip_unbroadcast(expr, self.gen.rt_name)   # a number never broadcasts the other
-            pieces.append((arg.id, simplify(expr)))
+            pieces.append((arg.id, python_base_powers(rule, simplify(expr), bound, self.act, self.rt("base_power"))))
         return self.share_common_calls(pieces, s)
 
     def scalar_lists_as_arrays(self, rule, bound: Dict[str, Any]) -> Dict[str, Any]:
@@ -450,7 +451,11 @@ def _constant_of(expr, inactive: Set[str]) -> bool:
             if n.id not in inactive:
                 return False
             names += 1
-        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Constant, gast.operator,
+        elif isinstance(n, gast.Compare):
+            # a comparison carries no derivative, whatever it reads: the power rule's
+            # (b == 0) * ((a == 0) | (a != a)) of the traced base a leaves k - 1 + ... constant
+            continue
+        elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.operator,
                             gast.unaryop, gast.cmpop, gast.expr_context)):
             todo.extend(gast.iter_child_nodes(n))
         else:

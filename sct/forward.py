@@ -341,6 +341,10 @@ def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
         finally:
             if replaying:
                 effects.replay_end()
+    # a tangent NaN where the value is finite is refused as forward mode refuses it (was: returned, the
+    # NaN of the kernel's J^T u at a rule's infinite factor times u = 0: jvp of np.sum(np.sqrt(x)) at
+    # x = [0, 4] along [0, 1], NaN for 0.25, where forward mode refused)
+    _refuse_nan_tangent_of_finite_value((y, jv))
     if layout is not None:
         return layout[2], _split_outputs(jv, layout, True)
     return y, jv

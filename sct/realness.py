@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Set
 import gast
 import numpy as np
 
-from .runtime import registry
+from .runtime import numpy_ops as _numpy_ops, registry
 from .runtime import support as rt_support
 
 from .cache import Guard, Unresolved, _MISSING
@@ -217,9 +217,14 @@ def _integral(exponent) -> bool:
     if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.USub, gast.UAdd,
                                                                                         ast.USub, ast.UAdd)):
         return _integral(exponent.operand)
+    if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.Invert, ast.Invert)):
+        return True                     # (~ of a bool or an int: the power rule's ~(np.abs(a) > 0))
     if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.Add, gast.Sub, gast.Mult,
                                                                                     ast.Add, ast.Sub, ast.Mult)):
         return _integral(exponent.left) and _integral(exponent.right)
+    if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.BitOr, gast.BitAnd,
+                                                                                    ast.BitOr, ast.BitAnd)):
+        return True                     # (| or & of bools or ints: the power rule's (a == 0) | (a != a))
     if isinstance(exponent, (gast.Compare, ast.Compare)):
         return True                     # (a bool: the power rule's b - (b != 0))
     return isinstance(exponent, (gast.Constant, ast.Constant)) and isinstance(exponent.value, (int, float)) and \
@@ -631,8 +636,9 @@ class RealnessProof:
         info = self.call_info(value)
         if _makes_complex(value, info) or _numpy_complex_from_real(info.obj):
             return False
-        if info.obj is builtins.pow and len(value.args) >= 2 and not self.power_real(*value.args[:2]):
-            return False
+        if (info.obj is builtins.pow or info.obj is _numpy_ops.base_power) and len(value.args) >= 2 and \
+                not self.power_real(*value.args[:2]):
+            return False            # (rt.base_power: ** in a power's adjoint on a Python number)
         facts = registry.facts_of(info.obj)
         if facts.real_output:
             return True

@@ -32,7 +32,7 @@ from .naming import Namer
 from .plans import CallKind
 from .forward_code import text_operands, type_test
 from .reverse import _function, _reach, instantiate_template, simplify
-from .templates import guard_rule_globals, rule_namespace
+from .templates import guard_rule_globals, python_base_powers, rule_namespace
 from .contributions import FLAT_ADVICE, cast_dtype
 
 # the functions whose value is NaN where a partial is taken at a point outside their domain (log of
@@ -363,6 +363,7 @@ class TangentTransformer:
                 return self.transposed(info, node, bound, active, ans)
             terms.append(term)
         expr = simplify(_sum(terms))
+        expr = python_base_powers(rule, expr, bound, self.act, self.rt("base_power"))     # (sct/templates.py)
         # the terms have the shape of their operands: brought to ans's shape unless every other
         # operand is a number (``x ** 2``) or has a term of its own (``x * y``, both traced)
         if all(isinstance(v, gast.Constant) or isinstance(v, gast.Name) and p in active

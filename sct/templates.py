@@ -3,6 +3,8 @@ folded (``simplify``), and the small pieces of generated code the passes share.
 """
 from __future__ import annotations
 
+import builtins
+import copy
 import operator
 import types
 from typing import Any, Dict, List, Optional
@@ -47,6 +49,43 @@ def _number(node):
 
 
 
+def _zero(node) -> bool:
+    """The literal int 0 (0 times a bool is the int 0; 0.0 would make it a float)."""
+    return isinstance(node, gast.Constant) and type(node.value) is int and node.value == 0
+
+
+def _boolean(node) -> bool:
+    """A comparison, ``~`` of one, or ``|`` / ``&`` of such: True or False (a bool array), finite, so
+    0 times it is 0."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Invert):
+        return _boolean(node.operand)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.BitOr, gast.BitAnd)):
+        return _boolean(node.left) and _boolean(node.right)
+    return isinstance(node, gast.Compare)
+
+
+def python_base_powers(rule, expr, bound, act, base_power):
+    """``expr`` (an instantiated and simplified rule; changed only for ``**`` and ``pow``) with each power
+    ``a ** e`` of the base ``a`` whose exponent is not a non-negative number written as
+    ``base_power(a, e)`` (``rt.base_power``) where ``a`` may be a Python number (not surely numpy's,
+    ``act.numpy_valued``), whose ``**`` raises where numpy's gives inf (the adjoint ``0.5 * v ** -0.5``
+    of ``float(x) ** 0.5`` at 0 raised ZeroDivisionError, a valid program refused; ``v ** -2`` of
+    ``float(x) ** -1`` at 1e-200, OverflowError)."""
+    base = bound.get("a")
+    if (rule.op is not operator.pow and rule.op is not builtins.pow) or not isinstance(base, gast.Name) or \
+            act.numpy_valued(base):
+        return expr
+
+    def visit(node):
+        rewrite_children(node, visit)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Pow) and \
+                isinstance(node.left, gast.Name) and node.left.id == base.id and \
+                not (_number(node.right) and node.right.value >= 0):
+            return gast.Call(func=copy.deepcopy(base_power), args=[node.left, node.right], keywords=[])
+        return node
+    return visit(expr)
+
+
 def simplify(expr):
     """Fold constants and drop ``x ** 1``, ``1 * x``, ``x * 1``, ``x / 1`` in instantiated rules."""
     # Only a BinOp or Compare with a number as a direct operand can fold, and a fold is what
@@ -71,6 +110,10 @@ def _fold(node):
         return _FOLD.binop(node)
     if cls is gast.Compare:
         return _FOLD.compare(node)
+    if cls is gast.Call and isinstance(node.func, gast.Attribute) and node.func.attr == "sequence_operand" \
+            and isinstance(node.func.value, gast.Name) and len(node.args) == 1 and not node.keywords \
+            and _number(node.args[0]):
+        return node.args[0]     # rt.sequence_operand(3.0) is 3.0: np.power(x, 3.0)'s rule folds on
     return node
 
 
@@ -110,6 +153,8 @@ class _Fold(gast.NodeTransformer):
             fn = BINOP_OPS.get(type(node.op))
             if fn is not None and not (isinstance(node.op, (gast.Div, gast.Mod)) and right.value == 0):
                 return const(fn(left.value, right.value))
+        if isinstance(node.op, gast.Mult) and (_zero(left) and _boolean(right) or _zero(right) and _boolean(left)):
+            return const(0)     # 0 * (a comparison): the power rule's (b == 0) * (...) of a literal b
         if isinstance(node.op, gast.Pow) and _number(right) and right.value == 1:
             return left
         if isinstance(node.op, gast.Mult) and _number(right) and right.value == 1:

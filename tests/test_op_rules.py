@@ -640,6 +640,8 @@ CASES = [
     Case((operator.pow, np.power, np.float_power), [R(2, 3, lo=0.5, hi=2), R(3, lo=-1, hi=2)], (0, 1),
          complex=True, note="base kept positive"),
     Case((operator.pow, np.power), [R(2, 3, lo=0.5, hi=2), C(3.0)], complex=True, note="constant exponent"),
+    Case(nops.base_power, [R(2, 3, lo=0.5, hi=2), R(3, lo=-1, hi=2)], (0, 1), complex=True,
+         note="** of a Python number's adjoint (inf where Python raises)"),
     Case(nops.exponent_log, [R(2, 3, lo=0.5, hi=2), C(1.5)], complex=True, note="a float exponent: log(a)"),
     Case(nops.exponent_log, [R(2, 3, lo=-2, hi=-0.5), C(2)], note="an int exponent: 0, no log of a < 0"),
     Case((operator.matmul, np.matmul), [R(2, 3), R(3, 4)], (0, 1), complex=True),
