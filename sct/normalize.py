@@ -520,6 +520,7 @@ class Normalizer(Statements, Loops, Expressions):
         try:
             for n in walk_no_defs(node):
                 self._check_scope_reader(n)
+                self._check_iterators_compared(n)
                 kind = UNSUPPORTED.get(type(n))
                 if kind and isinstance(n, gast.Nonlocal) and isinstance(node, gast.FunctionDef):
                     continue       # a nested def's: sct/closures.py (its new values returned to each call)
@@ -531,6 +532,26 @@ class Normalizer(Statements, Loops, Expressions):
         finally:
             if isinstance(node, gast.FunctionDef):
                 self._scope_locals = outer
+
+    def _check_iterators_compared(self, n):
+        """``max(g1, g2)`` / ``min(...)`` of two or more arguments, one a generator expression or an
+        iterator (``map``, ``filter``, ``zip``, ``iter``, ``reversed``, ``enumerate``): Python compares
+        the iterator objects themselves and raises TypeError; sct builds such an argument as a list,
+        whose comparison would give a number (was: ``max((a for a in x), (b for b in x))`` gave 3)."""
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("max", "min") and
+                len(n.args) >= 2 and not self._is_local(n.func.id) and
+                self._global_value(n.func.id, _MISSING) is _MISSING):
+            return
+        for a in n.args:
+            lazy = isinstance(a, gast.GeneratorExp) or \
+                isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and \
+                a.func.id in ("map", "filter", "zip", "iter", "reversed", "enumerate") and \
+                not self._is_local(a.func.id) and self._global_value(a.func.id, _MISSING) is _MISSING
+            if lazy:
+                self.fail(n, f"{n.func.id}(...) of iterators",
+                          f"Python compares the iterator objects themselves there and raises TypeError "
+                          f"('>' not supported between them); compare their items, e.g. "
+                          f"{n.func.id}({n.func.id}(first), {n.func.id}(second)), or make lists of them")
 
     def _check_scope_reader(self, n):
         """Refuse ``globals()``, ``locals()``, ``vars()``, ``dir()``, ``eval(...)``, ``exec(...)`` of

@@ -567,3 +567,28 @@ def test_none_default_given_none_by_keyword_runs():
     v, g = dlfeval(none_given_at_run_time, dlarray(x), 1)
     np.testing.assert_allclose(D(v), np.sum(np.sin(x)) + np.sum(np.sin(2 * x)), rtol=1e-12)
     np.testing.assert_allclose(D(g), np.cos(x) + 2 * np.cos(2 * x), rtol=1e-12)
+
+
+def max_of_generators(x):
+    return np.sum(max((a for a in x), (b for b in x)))
+
+
+def min_of_maps(x):
+    return np.sum(min(map(np.sin, x), map(np.cos, x)))
+
+
+def max_of_lists(x):
+    return np.sum(np.array(max([a * 2 for a in x], [b for b in x])))
+
+
+@pytest.mark.parametrize("program", [max_of_generators, min_of_maps], ids=lambda f: f.__name__)
+def test_max_of_iterators_raises_as_python(program):
+    """``max(g1, g2)`` of generators or maps: Python compares the iterator objects and raises
+    TypeError; sct built them as lists and returned 3.0 (the stop-42 note's item)."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError):
+        program(x)
+    with pytest.raises(CompileError, match="of iterators"):
+        dlfeval(program, dlarray(x))
+    v = dlfeval(max_of_lists, dlarray(x))
+    assert float(D(v)) == max_of_lists(x)
