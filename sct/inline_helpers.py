@@ -808,6 +808,8 @@ _BINARY_OP = dis.opmap.get("BINARY_OP")       # (3.11: its argument says in plac
 def _augments(raw: bytes) -> bool:
     """Does the bytecode ``raw`` hold an augmented assignment (``t op= v``)?"""
     return any(raw[i] in _INPLACE_OPS or raw[i] == _BINARY_OP and raw[i + 1] >= 13 for i in range(0, len(raw) - 1, 2))
+
+
 _WRITES_INTO_PARAMETERS: Dict[int, tuple] = {}
 
 

@@ -22,15 +22,15 @@ _NONE_KIND = ("const", type(None))
 
 
 def fold_none_parameters(fn, fdef: gast.FunctionDef, kinds, entry: bool) -> None:
-    """Drop the branches of ``fdef`` that a parameter given None never takes, where ``fdef`` is
-    the function dlfeval (or an accelerated function) runs, whose arguments' kinds are its cache's
-    key; keep the names of those never bound again as ``fdef.sct_none_parameters``.  Keep as
-    ``fdef.sct_none_checked`` the parameters that hold None where the code was compiled but may hold
-    another value when it runs: one left to its default None (another call of the same compiled code
-    may give it by keyword, which its kinds do not hold: ``def f(v, c=None): if c is None: ...`` called
-    as ``f(x)`` and ``f(x, c=w)``), and, in a helper, one its caller gave None (the caller's own
-    parameter may be such a default).  Their branches stay; sct/write_checks.py reads a call given
-    one, with a check the run makes first."""
+    """Drop the branches of ``fdef`` that a parameter given None, or left to its default None, never
+    takes, where ``fdef`` is the function dlfeval (or an accelerated function) runs, whose arguments'
+    kinds are its cache's key; keep the names of those never bound again as
+    ``fdef.sct_none_parameters``.  In a helper (compiled for the kinds of what its callers give by
+    position), keep them as ``fdef.sct_none_checked`` instead: they hold None where the code was
+    compiled but may hold another value when it runs (another call of the same compiled code may give
+    one by keyword, which its kinds do not hold: ``def f(v, c=None): if c is None: ...`` called as
+    ``f(x)`` and ``f(x, c=w)``; and a caller's parameter given on may be such a default).  Their
+    branches stay; sct/write_checks.py reads a call given one, with a check the run makes first."""
     params = [a.id for a in fdef.args.args if isinstance(a, gast.Name)]
     kinds = tuple(kinds or ())
     given = {p for p, kind in zip(params, kinds) if isinstance(kind, tuple) and kind[:2] == _NONE_KIND}
@@ -41,7 +41,9 @@ def fold_none_parameters(fn, fdef: gast.FunctionDef, kinds, entry: bool) -> None
         defaults = fn.__defaults__ or ()
         first = len(params) - len(defaults)
         defaulted = {p for i, p in enumerate(params) if i >= max(first, len(kinds)) and defaults[i - first] is None}
-    none, checked = (given, defaulted) if entry else (set(), given | defaulted)
+    # (dlfeval and an accelerated function compile a call given keywords for their kinds, and guard
+    # the function's defaults: there, one left to its default None is None whenever the code runs)
+    none, checked = (given | defaulted, set()) if entry else (set(), given | defaulted)
     if none or checked:
         rebound = rebound_names(fdef)
         none, checked = none - rebound, checked - rebound

@@ -464,14 +464,13 @@ def none_helper(x, ax=None):
     return v, dlgradient(v, x)
 
 
-def test_none_parameter_branches_take_their_branch():
-    """dlfeval(f, x, None): the function's own branches on ``ax`` are folded (None is part of the
-    cache's key); left to its default, ``if ax:`` stays and its plotting is refused (another call
-    of the same code may give ``ax`` by keyword); a helper given it is read with a check."""
+@pytest.mark.parametrize("given", [False, True])
+def test_none_parameter_branches_take_their_branch(given):
+    """dlfeval(f, x) and dlfeval(f, x, None): the function's own branches on ``ax`` are folded (the
+    argument's kind is part of the cache's key, a call with keywords is compiled for their kinds, and
+    the defaults are guarded); a helper given it is read with a check."""
     x = np.array([[0.3, -1.2], [2.0, 0.5]])
-    with pytest.raises(CompileError, match="imshow"):
-        dlfeval(none_own, dlarray(x))
-    v, g = dlfeval(none_own, dlarray(x), None)
+    v, g = dlfeval(none_own, dlarray(x), *([None] if given else []))
     np.testing.assert_allclose(D(v), np.sum((2 * np.sin(x)) ** 2), rtol=1e-12)
     np.testing.assert_allclose(D(g), 8 * np.sin(x) * np.cos(x), rtol=1e-12)
     v, g = dlfeval(none_helper, dlarray(x))
@@ -506,6 +505,13 @@ def test_none_branches_not_proven_stay_refused(program):
 def test_none_default_replaced_compiles_again():
     """Axes given, or the default replaced: another kind, compiled again, and the call refused."""
     x = dlarray(np.ones(3))
+    dlfeval(none_own, x)
+    accelerated = sct.accelerate(none_own)
+    accelerated(x)
+    for call in (lambda: dlfeval(none_own, x, ax=_Axes()), lambda: accelerated(x, ax=_Axes()),
+                 lambda: dlfeval(accelerated, x, ax=_Axes()), lambda: accelerated(x, _Axes())):
+        with pytest.raises(CompileError, match="shown.append"):
+            call()
     dlfeval(none_helper, x)
     with pytest.raises(CompileError, match="_show"):
         dlfeval(none_helper, x, _Axes())
