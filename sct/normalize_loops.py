@@ -1660,6 +1660,14 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
             fail(node, "a generator or map() assigned to more than one target",
                  "sct builds it whole, as a list, where Python's iterator is walked once (the next "
                  "target finds it empty): assign list(...) of it, or assign it to one target")
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], (gast.Tuple, gast.List)) and isinstance(node.value, gast.GeneratorExp):
+            # ``i, f, o, g = (z[k] for k in range(4))``: the unpacking walks the generator once, whole,
+            # before it stores a target, as the list sct builds is walked (was refused as "kept in a
+            # container or handed on")
+            visit(node.value, loops, "iter", nested)
+            visit(node.targets[0], loops, "other", nested)
+            return
         if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, (gast.Store, gast.Del)):
             base = node.value
             while isinstance(base, (gast.Subscript, gast.Attribute)):
