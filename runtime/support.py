@@ -1285,6 +1285,12 @@ def refuse_instance_dict(name):
 def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
+    if _is_zero(grad) and _is_array(obj):
+        # a zero adjoint of an array's attribute (a library function's zero for its dtype= argument,
+        # np.tri(n, dtype=x.dtype) compiled from numpy's source, a float 0.0 that is not rt.ZERO):
+        # the array's zero, never a dict of attributes (was: {'dtype': 0.0} added to the array's
+        # adjoint, a TypeError)
+        return ZERO
     if not _is_zero(grad):
         if _is_array(obj) and name in NONDIFF_ATTRIBUTES:
             # an array's metadata (x.shape, x.size: numbers of its layout) read where the compiler

@@ -75,3 +75,80 @@ def test_tuple_unpacking_of_a_too_long_generator_raises_as_python():
         short_gen_unpack(p, None, None)
     with pytest.raises(ValueError, match="too many values to unpack"):
         dlfeval(_lstm_model(short_gen_unpack), {"W": dlarray(p["W"])}, None, None)
+
+
+# --- finding 2: a zero adjoint of `x.dtype` given to a function compiled on its own ------------------
+# jaykmody's "GPT in 60 lines of numpy" builds its mask as ``(1 - np.tri(x.shape[0], dtype=x.dtype)) *
+# -1e10`` with ``x = linear(x, **c_attn)``, a helper's result whose type the compiler cannot tell.  sct
+# compiled numpy's np.tri from its source and its adjoint of dtype= came back as a float 0.0 (not
+# rt.ZERO); rt.attribute_adjoint made it {'dtype': 0.0} and added that dict to x's adjoint: "TypeError:
+# unsupported operand type(s) for +: 'float' and 'dict'" while computing the gradient.  The same for a
+# helper of another module given ``h.dtype``.  Fixed in rt.attribute_adjoint (a zero adjoint of an
+# array's attribute is zero); np.tri, np.finfo and np.iinfo are also registered without derivative
+# (``np.finfo(dt).eps`` of such a dtype was refused as an op with no rule).
+
+import tut_s43_mod  # noqa: E402
+
+
+def _linear(x, w, b):
+    return x @ w + b
+
+
+def _mask_tri(p, x):
+    x = _linear(x, **p["c"])
+    mask = (1 - np.tri(x.shape[0], dtype=x.dtype)) * -1e10
+    return np.sum(np.tanh(x + mask[:, :2]))
+
+
+def _mask_other_module(p, x):
+    h = _linear(x, p["c"]["w"], p["c"]["b"])
+    return np.sum(np.tanh(h + tut_s43_mod.causal(h.shape[0], h.dtype)[:, :2]))
+
+
+def _eye_other_module(p, x):
+    h = _linear(x, p["c"]["w"], p["c"]["b"])
+    return np.sum(np.tanh(h).T @ tut_s43_mod.scaled_eye(h.shape[0], dtype=h.dtype, s=p["c"]["w"][0, 0]))
+
+
+def _finfo_of_dtype(p, x):
+    h = _linear(x, p["c"]["w"], p["c"]["b"])
+    dt = h.dtype
+    return np.sum(np.log(np.tanh(h) ** 2 + np.finfo(dt).eps))
+
+
+@pytest.mark.parametrize("loss", [_mask_tri, _mask_other_module, _eye_other_module, _finfo_of_dtype])
+@pytest.mark.parametrize("how", ["dlfeval", "accelerate", "second", "jvp"])
+def test_dtype_of_a_helper_result_given_on(loss, how):
+    c = {"w": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2)}
+    x = RNG.standard_normal((3, 3))
+
+    def model(p, x):
+        L = loss(p, x)
+        return L, dlgradient(L, p)
+
+    def fd(k):
+        return numerical_gradient(lambda v: loss({"c": dict(c, **{k: v})}, x), [c[k]], 0)
+
+    def dl():
+        return {"c": {k: dlarray(v) for k, v in c.items()}}
+    if how in ("dlfeval", "accelerate"):
+        L, g = dlfeval(model if how == "dlfeval" else sct.accelerate(model), dl(), x)
+        assert_close(L.data, loss({"c": c}, x), rtol=1e-12)
+        for k in c:
+            assert_close(g["c"][k].data, fd(k), rtol=1e-5, atol=1e-7, what=k)
+    elif how == "second":
+        def second(p, x):
+            g = dlgradient(loss(p, x), p["c"]["w"])
+            return dlgradient(np.sum(g ** 2), p["c"]["w"])
+
+        def first_sq(w):
+            g = dlfeval(lambda p, x: dlgradient(loss(p, x), p["c"]["w"]),
+                        {"c": {"w": dlarray(w), "b": dlarray(c["b"])}}, x)
+            return float(np.sum(g.data ** 2))
+        H = dlfeval(second, dl(), x)
+        assert_close(H.data, numerical_gradient(first_sq, [c["w"]], 0), rtol=1e-4, atol=1e-6)
+    else:
+        v = RNG.standard_normal((3, 2))
+        y, jv = sct.jvp(lambda w: loss({"c": dict(c, w=w)}, x), c["w"], v)
+        assert_close(np.asarray(y), loss({"c": c}, x), rtol=1e-12)
+        assert_close(np.asarray(jv), np.sum(fd("w") * v), rtol=1e-5, atol=1e-7)
