@@ -69,6 +69,19 @@ def test_tuple_unpacking_of_a_generator_expression(loss, accelerate):
         assert_close(g[k].data, numerical_gradient(f, [p[k]], 0), rtol=1e-5, atol=1e-7, what=k)
 
 
+@pytest.mark.parametrize("loss", [lstm_gen_unpack, starred_gen_unpack])
+def test_tuple_unpacking_of_a_generator_expression_jvp(loss):
+    p = {"W": RNG.standard_normal((4 * HD, 2 + HD)) * 0.4, "b": RNG.standard_normal(4 * HD) * 0.1,
+         "Wy": RNG.standard_normal((2, HD)) * 0.5}
+    X = RNG.standard_normal((4, 3, 2))
+    Y = RNG.standard_normal((4, 3, 2))
+    v = RNG.standard_normal(p["W"].shape)
+    y, jv = sct.jvp(lambda W: loss(dict(p, W=W), X, Y), p["W"], v)
+    assert_close(np.asarray(y), loss(p, X, Y), rtol=1e-12)
+    g = numerical_gradient(lambda W: loss(dict(p, W=W), X, Y), [p["W"]], 0)
+    assert_close(np.asarray(jv), np.sum(g * v), rtol=1e-5, atol=1e-7)
+
+
 def test_tuple_unpacking_of_a_too_long_generator_raises_as_python():
     p = {"W": RNG.standard_normal((4 * HD, 2 + HD))}
     with pytest.raises(ValueError, match="too many values to unpack"):
