@@ -4099,6 +4099,7 @@ def as_sequence(items):
         _WALK_CONTEXT.value = None
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    _refuse_endless(items)
     if context is not None and not isinstance(items, (dict, str, bytes, range)) and \
             type(items) not in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
         checked = _checked_walk(items, context)
@@ -4125,6 +4126,26 @@ def as_sequence(items):
 
 
 _GROUPER = type(next(itertools.groupby((0,)))[1])      # (the class of groupby's groups)
+
+
+def _refuse_endless(items) -> None:
+    """Refuse a walk of an iterator that never ends (itertools.count(), cycle(), repeat(v) without a
+    count): sct takes every item of a loop's iterator before its body runs, where Python's loop ends at
+    the body's break (or at zip's shortest argument); the walk ran forever (was: dlfeval never returned
+    on ``for i in itertools.count(): ... break``, a fixed-point iteration until it converges)."""
+    kind = type(items)
+    endless = kind is itertools.count or kind is itertools.cycle
+    if kind is itertools.repeat:
+        try:
+            items.__length_hint__()
+        except TypeError:
+            endless = True
+    if endless:
+        raise SctRuntimeError(
+            f"a loop (or zip, comprehension, unpacking) walking itertools.{kind.__name__}(...), which never "
+            "ends: sct takes every item of an iterator before the loop's body runs, where Python's loop stops "
+            "at a break or with zip's shortest argument. Write a while loop with a counter (`i = 0`, "
+            "`while True: ... i += 1`), or walk a range or a list of the items the loop needs")
 
 
 def _walk_list(source, iterable, quiet=False) -> list:

@@ -165,3 +165,92 @@ def test_dtype_of_a_helper_result_given_on(loss, how):
         y, jv = sct.jvp(lambda w: loss({"c": dict(c, w=w)}, x), c["w"], v)
         assert_close(np.asarray(y), loss({"c": c}, x), rtol=1e-12)
         assert_close(np.asarray(jv), np.sum(fd("w") * v), rtol=1e-5, atol=1e-7)
+
+
+# --- finding 3: a loop over an endless iterator never returned -------------------------------------
+# ``for it in itertools.count(): ... if converged: break`` (a fixed-point iteration run until it
+# converges), ``zip(range(n), itertools.cycle(colors))``, ``zip(itertools.count(), xs)``,
+# ``map(f, xs, itertools.count())`` and ``zip(itertools.repeat(v), xs)`` end in Python (at the break, at
+# zip's shortest argument).  sct takes every item of a loop's iterator before the body runs
+# (rt.as_sequence), so dlfeval and jvp ran forever.  Now refused at the user's line (rt._refuse_endless);
+# a bounded itertools.repeat(v, n) runs as before.  (The tuple unpacking of finding 1 is accepted only
+# over iterables that end, range, displays and containers: ``a, b = (w * i for i in itertools.count())``
+# stays refused at compile time.)
+
+import itertools  # noqa: E402
+import signal  # noqa: E402
+
+
+def _fixed_point(p, x):
+    z = x
+    for it in itertools.count():
+        z_new = np.tanh(p["w"] * z + x)
+        if np.max(np.abs(z_new - z)) < 1e-3 or it > 50:
+            break
+        z = z_new
+    return np.sum(z_new)
+
+
+def _cycle_zip(p, x):
+    return sum(np.sum(p["w"] * c) for _, c in zip(range(2), itertools.cycle([1.0, 2.0])))
+
+
+def _count_zip(p, x):
+    return np.sum(np.stack([p["w"] * i for i, _ in zip(itertools.count(), range(3))]))
+
+
+def _count_map(p, x):
+    return sum(map(lambda a, b: np.sum(p["w"] * a * b), [1.0, 2.0], itertools.count()))
+
+
+def _repeat_zip(p, x):
+    return sum(np.sum(p["w"] * r) for r, _ in zip(itertools.repeat(2.0), range(3)))
+
+
+def _count_named_unpack(p, x):
+    c = itertools.count()
+    a, b = (p["w"] * i for i in c)
+    return np.sum(a * b)
+
+
+def _bounded_repeat(p, x):
+    return sum(np.sum(p["w"] * r * x) for r in itertools.repeat(2.0, 3))
+
+
+class _Hung(Exception):           # (sct reports it as the user's error: the match below tells them apart)
+    pass
+
+
+def _within(seconds, fn):
+    def alarm(signum, frame):
+        raise _Hung(f"did not return within {seconds} s")
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("loss", [_fixed_point, _cycle_zip, _count_zip, _count_map, _repeat_zip,
+                                  _count_named_unpack])
+@pytest.mark.parametrize("how", ["dlfeval", "jvp"])
+def test_a_loop_over_an_endless_iterator_is_refused(loss, how):
+    w = RNG.standard_normal(2) * 0.5
+    x = RNG.standard_normal(2)
+    loss({"w": w}, x) if loss is not _count_named_unpack else None      # Python ends
+    with pytest.raises(sct.SctError, match=r"which never ends|generator expression kept"):
+        if how == "dlfeval":
+            _within(20, lambda: dlfeval(_lstm_model(lambda p, x, y: loss(p, x)), {"w": dlarray(w)}, x, None))
+        else:
+            _within(20, lambda: sct.jvp(lambda v: loss({"w": v}, x), w, np.ones(2)))
+
+
+def test_a_bounded_repeat_still_runs():
+    w = RNG.standard_normal(2)
+    x = RNG.standard_normal(2)
+    L, g = dlfeval(_lstm_model(lambda p, x, y: _bounded_repeat(p, x)), {"w": dlarray(w)}, x, None)
+    assert_close(L.data, _bounded_repeat({"w": w}, x), rtol=1e-12)
+    assert_close(g["w"].data, numerical_gradient(lambda v: _bounded_repeat({"w": v}, x), [w], 0),
+                 rtol=1e-6, atol=1e-8)
