@@ -4128,6 +4128,9 @@ def as_sequence(items):
 _GROUPER = type(next(itertools.groupby((0,)))[1])      # (the class of groupby's groups)
 
 
+WALK_LIMIT = 1_000_000     # items sct takes from an iterator of user code before it refuses the walk
+
+
 def _refuse_endless(items) -> None:
     """Refuse a walk of an iterator that never ends (itertools.count(), cycle(), repeat(v) without a
     count): sct takes every item of a loop's iterator before its body runs, where Python's loop ends at
@@ -4166,6 +4169,14 @@ def _walk_list(source, iterable, quiet=False) -> list:
     seen: dict = {}             # (what the walk noted already: an object held by every item, once)
     for item in source:
         out.append(item)
+        if len(out) > WALK_LIMIT:
+            # (an iterator of the user's class whose __next__ never raises StopIteration, walked by a
+            # loop that Python's break ends: sct's walk ran forever)
+            raise SctRuntimeError(
+                f"a loop (or comprehension) walking an iterator of {type(iterable).__name__} that gave more "
+                f"than {WALK_LIMIT:,} items: sct takes every item of an iterator before the loop's body runs, "
+                "so an iterator that ends only at the body's break never ends there. Walk a range or a list "
+                "of the items the loop needs (itertools.islice(it, n))")
         for part in (item if type(item) is tuple else (item,)):
             if type(part) is _GROUPER:
                 raise SctRuntimeError(

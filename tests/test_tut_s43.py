@@ -254,3 +254,32 @@ def test_a_bounded_repeat_still_runs():
     assert_close(L.data, _bounded_repeat({"w": w}, x), rtol=1e-12)
     assert_close(g["w"].data, numerical_gradient(lambda v: _bounded_repeat({"w": v}, x), [w], 0),
                  rtol=1e-6, atol=1e-8)
+
+
+# An iterator of the user's class that only the loop's break ends (``__next__`` never raises
+# StopIteration: a data stream) hung the same way: the walk now stops after rt.WALK_LIMIT items.
+
+class _Stream:
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return 1.0
+
+
+def _stream_loss(p, x, src):
+    tot = 0
+    for i, v in enumerate(src):
+        tot = tot + np.sum(p["w"] * x) * v
+        if i >= 2:
+            break
+    return tot
+
+
+def test_a_loop_over_an_endless_iterator_object_is_refused():
+    w = RNG.standard_normal(2)
+    x = RNG.standard_normal(2)
+    assert_close(_stream_loss({"w": w}, x, _Stream()), 3 * np.sum(w * x), rtol=1e-12)      # Python ends
+    with pytest.raises(sct.SctError, match="gave more than"):
+        _within(60, lambda: dlfeval(_lstm_model(lambda p, x, y: _stream_loss(p, x, _Stream())),
+                                    {"w": dlarray(w)}, x, None))
