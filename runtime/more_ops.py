@@ -2356,6 +2356,10 @@ nondifferentiable(np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np
 nondifferentiable(np.tril_indices_from, np.triu_indices_from, np.diag_indices_from, np.tril_indices, np.triu_indices,
                   np.diag_indices, np.mask_indices, np.indices, np.unravel_index, np.ravel_multi_index, np.digitize,
                   np.argpartition, np.lexsort, np.isin, np.isneginf, np.isposinf, np.array_equiv)
+# a 0/1 mask and a dtype's limits, whatever their arguments (np.tri(n, dtype=x.dtype), np.finfo(x.dtype).eps
+# with x a helper's result: was compiled from numpy's source and differentiated in dtype=, a TypeError, or
+# refused as an op with no rule)
+nondifferentiable(np.tri, np.finfo, np.iinfo)
 
 
 # Python's pow and math.fmod differentiate as ** and np.fmod (pow(v, 0.5) of a Python float v < 0 is

@@ -1285,6 +1285,12 @@ def refuse_instance_dict(name):
 def attribute_adjoint(grad, obj, name):
     """The adjoint of ``obj.name``: a partial adjoint of ``obj`` (a dict of attributes; for a
     namedtuple, a namedtuple of adjoints, so that indexing it works too)."""
+    if _is_zero(grad) and _is_array(obj):
+        # a zero adjoint of an array's attribute (a library function's zero for its dtype= argument,
+        # np.tri(n, dtype=x.dtype) compiled from numpy's source, a float 0.0 that is not rt.ZERO):
+        # the array's zero, never a dict of attributes (was: {'dtype': 0.0} added to the array's
+        # adjoint, a TypeError)
+        return ZERO
     if not _is_zero(grad):
         if _is_array(obj) and name in NONDIFF_ATTRIBUTES:
             # an array's metadata (x.shape, x.size: numbers of its layout) read where the compiler
@@ -4137,6 +4143,7 @@ def as_sequence(items):
         _WALK_CONTEXT.value = None
     if isinstance(items, (list, tuple)) or _is_array(items):
         return items
+    _refuse_endless(items)
     if context is not None and not isinstance(items, (dict, str, bytes, range)) and \
             type(items) not in (_DICT_KEYS, _DICT_VALUES, _DICT_ITEMS):
         checked = _checked_walk(items, context)
@@ -4165,6 +4172,29 @@ def as_sequence(items):
 _GROUPER = type(next(itertools.groupby((0,)))[1])      # (the class of groupby's groups)
 
 
+WALK_LIMIT = 1_000_000     # items sct takes from an iterator of user code before it refuses the walk
+
+
+def _refuse_endless(items) -> None:
+    """Refuse a walk of an iterator that never ends (itertools.count(), cycle(), repeat(v) without a
+    count): sct takes every item of a loop's iterator before its body runs, where Python's loop ends at
+    the body's break (or at zip's shortest argument); the walk ran forever (was: dlfeval never returned
+    on ``for i in itertools.count(): ... break``, a fixed-point iteration until it converges)."""
+    kind = type(items)
+    endless = kind is itertools.count or kind is itertools.cycle
+    if kind is itertools.repeat:
+        try:
+            items.__length_hint__()
+        except TypeError:
+            endless = True
+    if endless:
+        raise SctRuntimeError(
+            f"a loop (or zip, comprehension, unpacking) walking itertools.{kind.__name__}(...), which never "
+            "ends: sct takes every item of an iterator before the loop's body runs, where Python's loop stops "
+            "at a break or with zip's shortest argument. Write a while loop with a counter (`i = 0`, "
+            "`while True: ... i += 1`), or walk a range or a list of the items the loop needs")
+
+
 def _walk_list(source, iterable, quiet=False) -> list:
     """``list(source)``, the items of ``iterable`` as_sequence walks before the loop's body runs, where
     that gives each item as Python's loop would see it when it takes it: else refused.  Python's body
@@ -4183,6 +4213,14 @@ def _walk_list(source, iterable, quiet=False) -> list:
     seen: dict = {}             # (what the walk noted already: an object held by every item, once)
     for item in source:
         out.append(item)
+        if len(out) > WALK_LIMIT:
+            # (an iterator of the user's class whose __next__ never raises StopIteration, walked by a
+            # loop that Python's break ends: sct's walk ran forever)
+            raise SctRuntimeError(
+                f"a loop (or comprehension) walking an iterator of {type(iterable).__name__} that gave more "
+                f"than {WALK_LIMIT:,} items: sct takes every item of an iterator before the loop's body runs, "
+                "so an iterator that ends only at the body's break never ends there. Walk a range or a list "
+                "of the items the loop needs (itertools.islice(it, n))")
         for part in (item if type(item) is tuple else (item,)):
             if type(part) is _GROUPER:
                 raise SctRuntimeError(

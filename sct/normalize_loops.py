@@ -736,6 +736,27 @@ def _check_partial_consumers(st, lazy: Dict[str, tuple], fail, modules=frozenset
                      f"differ. Make a list first ([... for ...]) if every item is meant to be computed")
 
 
+_FINITE_WALKERS = frozenset({"range", "enumerate", "zip", "reversed", "sorted", "list", "tuple"})
+
+
+def _finite_walk(node) -> bool:
+    """Does walking ``node`` surely end: a display, a string, a name, item or attribute (a container
+    the function holds), ``d.items()``/``keys()``/``values()``, or range/enumerate/zip/reversed/sorted/
+    list/tuple of such (not ``itertools.count()``, ``iter(f, sentinel)`` or a call of the user's)?"""
+    if isinstance(node, (gast.Tuple, gast.List, gast.Set, gast.Dict, gast.Constant, gast.Name,
+                         gast.Attribute, gast.Subscript)):
+        return True
+    if isinstance(node, gast.Starred):
+        return _finite_walk(node.value)
+    if isinstance(node, gast.Call) and not node.keywords:
+        if isinstance(node.func, gast.Name) and node.func.id in _FINITE_WALKERS:
+            return node.func.id == "range" or all(_finite_walk(a) for a in node.args)
+        if isinstance(node.func, gast.Attribute) and node.func.attr in ("items", "keys", "values") and \
+                not node.args:
+            return True
+    return False
+
+
 def _is_map(node) -> bool:
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map" and \
         len(node.args) >= 2 and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args)
@@ -1793,6 +1814,16 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
             fail(node, "a generator or map() assigned to more than one target",
                  "sct builds it whole, as a list, where Python's iterator is walked once (the next "
                  "target finds it empty): assign list(...) of it, or assign it to one target")
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], (gast.Tuple, gast.List)) and isinstance(node.value, gast.GeneratorExp) \
+                and all(_finite_walk(gen.iter) for gen in node.value.generators):
+            # ``i, f, o, g = (z[k] for k in range(4))``: the unpacking walks the generator once, whole,
+            # before it stores a target, as the list sct builds is walked (was refused as "kept in a
+            # container or handed on").  Only over what ends (range, displays, containers): Python's
+            # unpacking stops one item past the targets, sct's list would walk itertools.count() forever
+            visit(node.value, loops, "iter", nested)
+            visit(node.targets[0], loops, "other", nested)
+            return
         if isinstance(node, (gast.Subscript, gast.Attribute)) and isinstance(node.ctx, (gast.Store, gast.Del)):
             base = node.value
             while isinstance(base, (gast.Subscript, gast.Attribute)):
