@@ -33,6 +33,7 @@ recursive calls (a callee being compiled on this thread) and generated sweeps di
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import threading
 import types
@@ -1342,6 +1343,8 @@ def returns_holding(fn) -> Optional[frozenset]:
         return None
 
     local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    if _calls_unknown(fn, body, local):
+        return None
 
     def effects(node):
         return _may_store_arguments(fn, node, local, derivatives)
@@ -1366,6 +1369,33 @@ _CONTAINER_METHODS = frozenset((
     "mean", "max", "min", "astype", "transpose", "dot", "flatten", "squeeze", "item", "tolist", "fill",
     "union", "intersection", "difference", "join", "split", "format", "strip", "replace", "startswith",
     "endswith", "lower", "upper"))
+
+
+def _calls_unknown(fn, body, local) -> bool:
+    """Does ``fn``'s code (its nodes ``body``) call what its source does not name: a call's value
+    (``getattr(q, "update")(z=x)``), a local callable (``f = partial(put, q); f(x)``), or hand on a
+    function that may store its arguments into one another, for some other code to call it
+    (``max([q], key=partial(put, v=x))``, ``map(put, [q], [x])``)?"""
+    callees = {id(n.func) for n in body if isinstance(n, gast.Call)}
+    for n in body:
+        if isinstance(n, gast.Call):
+            if not isinstance(n.func, (gast.Name, gast.Attribute)) or \
+                    isinstance(n.func, gast.Name) and n.func.id in local:
+                return True
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees and \
+                n.id not in local:
+            value = _outside_value(fn, n)
+            if isinstance(value, functools.partial) or type(value) is types.FunctionType and \
+                    _may_store_arguments(fn, gast.Call(n, [n, n], []), local, ()):
+                return True
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and id(n) not in callees and \
+                root_name(n) in local and n.attr in _STORING_METHODS:
+            return True         # ``map(q.update, ...)``: a bound method handed on
+    return False
+
+
+_STORING_METHODS = frozenset(("append", "extend", "insert", "update", "setdefault", "add", "__setitem__",
+                              "__setattr__", "__iadd__"))
 
 
 def _may_store_arguments(fn, node, local, derivatives) -> bool:

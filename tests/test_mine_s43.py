@@ -94,6 +94,25 @@ def s_helper_updates(p, x):
     return q
 
 
+def s_called_getattr(p, x):
+    g = dlgradient(_loss(p, x), p)
+    q = {"w": p["w"] - LR * g["z"], "z": p["z"]}
+    getattr(q, "update")(z=x)       # a call's value called: what it does is not read
+    return q
+
+
+def _put_returning(d, v):
+    d["z"] = v
+    return 0
+
+
+def s_key_function(p, x):
+    g = dlgradient(_loss(p, x), p)
+    q = {"w": p["w"] - LR * g["z"], "z": p["z"]}
+    max([q], key=functools.partial(_put_returning, v=x))     # a storing helper handed on to max
+    return q
+
+
 def s_copy_written(p, x):
     g = dlgradient(_loss(p, x), p)
     q = dict(w=p["w"] - LR * g["z"], z=p["z"])
@@ -119,7 +138,8 @@ def _data():
 
 @pytest.mark.parametrize("accelerated", [False, True])
 @pytest.mark.parametrize("helper", [s_alias_written, s_alias_updated, s_list_alias, s_partial_called,
-                                    s_local_callable, s_helper_writes, s_helper_updates],
+                                    s_local_callable, s_helper_writes, s_helper_updates, s_called_getattr,
+                                    s_key_function],
                          ids=lambda h: h.__name__)
 def test_helper_value_holding_x_is_refused(helper, accelerated):
     global STEP
