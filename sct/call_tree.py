@@ -33,6 +33,7 @@ recursive calls (a callee being compiled on this thread) and generated sweeps di
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import threading
 import types
@@ -1064,6 +1065,11 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         out = set()
         for a in list(node.args) + [k.value for k in node.keywords]:
             out |= _holding_names(a, kinds, local, calls)
+        if not isinstance(func, (gast.Name, gast.Attribute)) or \
+                isinstance(func, gast.Name) and (local is None or func.id in local):
+            # a local callable's value may be what it holds: ``f = partial(ident, x); f()``,
+            # ``partial(ident, x)()`` (was: held nothing)
+            out |= _holding_names(func, kinds, local, calls)
         if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local):
             out |= _holding_names(func.value, kinds, local, calls)     # a method's value may be its receiver's part
             #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
@@ -1081,7 +1087,7 @@ def _stored_roots(target) -> List[str]:
 
 
 def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Optional[Dict[str, Any]] = None,
-                 calls=None) -> Dict[str, set]:
+                 calls=None, effects=None) -> Dict[str, set]:
     """name -> the names whose values it may hold as they are (``t = {"w": x}``, ``u = x``, ``m.x = x``,
     ``xs.append(x)``, ``m = M(x)``, ``(p, p_residuals) = P_fwd(x)``, ``for v in xs``: by
     :func:`_holding_names`; flow-insensitive, more than the values hold, never less).  Was: names,
@@ -1097,11 +1103,34 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
     if namespace is not None:
         calls = _KnownReturns(fdef, namespace, local)
 
-    def add(roots, names):
+    writes = []         # (target, names) stored into an object: ``r[k] = x``, ``r.append(x)``, ``r += [x]``
+    same: Dict[str, set] = {}       # name -> the names whose objects it may be itself (``r = q``)
+    part: Dict[str, set] = {}       # name -> the names whose held objects it may be (``r = q[0]``)
+
+    def add(roots, names, write=None):
         for root in roots:
             inner = names - {root}
             if inner:
                 holds.setdefault(root, set()).update(inner)
+        if write is not None and names:
+            writes.append((write, names))
+
+    def bind(target, value, unpacked=False):
+        if isinstance(target, gast.Name):
+            if unpacked:
+                part.setdefault(target.id, set()).update(_holding_names(value, kinds, local, calls))
+            else:
+                is_, in_ = _may_be(value, kinds, local, calls)
+                same.setdefault(target.id, set()).update(is_)
+                part.setdefault(target.id, set()).update(in_)
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts) and \
+                    not any(isinstance(e, gast.Starred) for e in list(value.elts) + list(target.elts)):
+                for t, v in zip(target.elts, value.elts):
+                    bind(t, v)
+            else:
+                for t in target.elts:
+                    bind(t.value if isinstance(t, gast.Starred) else t, value, unpacked=True)
 
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Assign):
@@ -1111,19 +1140,37 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
                     add(roots, names)
                 continue
             names = _holding_names(node.value, kinds, local, calls)
-            if names:
-                for target in node.targets:
-                    add(_stored_roots(target), names)
+            for target in node.targets:
+                bind(target, node.value)
+                if names:
+                    add(_stored_roots(target), names, write=_written_into(target))
         elif isinstance(node, (gast.AugAssign, gast.AnnAssign)) and node.value is not None:
-            add(_stored_roots(node.target), _holding_names(node.value, kinds, local, calls))
+            target = node.target
+            add(_stored_roots(target), _holding_names(node.value, kinds, local, calls),
+                write=(target if isinstance(target, gast.Name) else gast.Attribute(target, "_", gast.Store()))
+                if isinstance(node, gast.AugAssign) else _written_into(target))
+            if isinstance(node, gast.AnnAssign):
+                bind(target, node.value)
         elif isinstance(node, gast.For):
             add(_stored_roots(node.target), _holding_names(node.iter, kinds, local, calls))
+            bind(node.target, node.iter, unpacked=True)
         elif isinstance(node, gast.Call):
             func, values = node.func, node.args
+            if effects is not None and effects(node):
+                # (a call that may store its arguments into one another: ``put(q, x)`` of a helper
+                # writing ``d["z"] = v``, ``operator.setitem(q, "z", x)``; was: q held nothing of x)
+                given = list(values) + [k.value for k in node.keywords] + \
+                    ([func.value] if isinstance(func, gast.Attribute) else [])
+                held_by = [_holding_names(v, kinds, local, calls) for v in given]
+                for k, v in enumerate(given):
+                    root = root_name(v.value if isinstance(v, gast.Starred) else v)
+                    others = set().union(set(), *(h for m, h in enumerate(held_by) if m != k))
+                    if root in local and others:
+                        add([root], others, write=gast.Attribute(v, "_", gast.Store()))
             if isinstance(func, gast.Attribute):        # ``xs.append(x)``, ``d.update(w=x)``
                 root = root_name(func.value)
             elif isinstance(func, gast.Name) and func.id == "setattr" and len(values) == 3:
-                root, values = root_name(values[0]), values[2:]
+                root, values, obj = root_name(values[0]), values[2:], gast.Attribute(values[0], "_", gast.Store())
             else:
                 continue
             if root is None or root not in local:        # (a module's function: ``rt.op(x)``)
@@ -1131,8 +1178,81 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
             names = set()
             for value in list(values) + [k.value for k in node.keywords]:
                 names |= _holding_names(value, kinds, local, calls)
-            add([root], names)
+            add([root], names, write=gast.Attribute(func.value, "_", gast.Store()) if isinstance(func, gast.Attribute)
+                else obj)
+    # a write into an object is one into every name's that may be that object (``r = q; r["z"] = x;
+    # return q``: q holds x; was: only r did) or, written deeper (``r[0]["z"] = x``), a part of it
+    changed = bool(writes)
+    while changed:
+        changed = False
+        for target, names in writes:
+            for other in _written_objects(target, same, part, holds):
+                if not (names - {other}) <= holds.get(other, set()):
+                    holds.setdefault(other, set()).update(names - {other})
+                    changed = True
     return holds
+
+
+def _may_be(node, kinds, local, calls) -> Tuple[set, set]:
+    """The names whose objects the value of ``node`` may be itself, and those whose held objects
+    (items, attributes, what a call may return of them) it may be; a new container is neither."""
+    if isinstance(node, gast.Name):
+        return {node.id}, set()
+    if isinstance(node, gast.Starred):
+        return _may_be(node.value, kinds, local, calls)
+    if isinstance(node, (gast.IfExp, gast.BoolOp)):
+        is_, in_ = set(), set()
+        for v in ([node.body, node.orelse] if isinstance(node, gast.IfExp) else node.values):
+            a, b = _may_be(v, kinds, local, calls)
+            is_ |= a
+            in_ |= b
+        return is_, in_
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in _COPIES and \
+            (local is None or node.func.id not in local):
+        return set(), set()         # ``q2 = dict(q)``: a new container (its items are q's: held)
+    if isinstance(node, (gast.Subscript, gast.Attribute, gast.Call)):
+        return set(), _holding_names(node, kinds, local, calls)
+    return set(), set()
+
+
+_COPIES = frozenset(("dict", "list", "set", "frozenset", "tuple", "sorted"))
+
+
+def _written_objects(target, same, part, holds) -> set:
+    """The names whose objects (or what they hold) a write into ``target`` may change."""
+    deep = False
+    while isinstance(target, (gast.Subscript, gast.Attribute, gast.Starred)):
+        deep = deep or isinstance(target.value, (gast.Subscript, gast.Attribute))
+        target = target.value
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return set().union(set(), *(_written_objects(e, same, part, holds) for e in target.elts
+                                    if _written_into(e) is not None))
+    if not isinstance(target, gast.Name):
+        return set()
+    seen, todo = {target.id}, [target.id]
+    while todo:
+        name = todo.pop()
+        found = set(same.get(name, ()))
+        for whole in part.get(name, ()):
+            found |= _held(holds, {whole})
+        for other in found - seen:
+            seen.add(other)
+            todo.append(other)
+    if deep:
+        seen = _held(holds, seen)
+    return seen
+
+
+def _written_into(target):
+    """``target`` (of an assignment) where it is an item or attribute of an object (not a name bound
+    anew), else None."""
+    if isinstance(target, (gast.Subscript, gast.Attribute)):
+        return target
+    if isinstance(target, (gast.Tuple, gast.List)) and any(_written_into(e) is not None for e in target.elts):
+        return target
+    if isinstance(target, gast.Starred):
+        return _written_into(target.value)
+    return None
 
 
 _UNSUMMARISED = tuple(getattr(gast, name) for name in (
@@ -1223,7 +1343,12 @@ def returns_holding(fn) -> Optional[frozenset]:
         return None
 
     local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-    holds = _holds_graph(fdef, {}, calls=calls)
+    if _calls_unknown(fn, body, local):
+        return None
+
+    def effects(node):
+        return _may_store_arguments(fn, node, local, derivatives)
+    holds = _holds_graph(fdef, {}, calls=calls, effects=effects)
     returned = set()
     for node in body:
         if isinstance(node, gast.Return) and node.value is not None:
@@ -1234,6 +1359,74 @@ def returns_holding(fn) -> Optional[frozenset]:
         if not (isinstance(value, _ATOMIC) or type(value) is types.FunctionType and value.__closure__ is None):
             return None
     return frozenset(i for i, name in enumerate(params) if name in held)
+
+
+# methods of lists, dicts, sets and arrays (on a local) whose effects the holds graph follows: the
+# receiver holds the arguments
+_CONTAINER_METHODS = frozenset((
+    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse", "update", "setdefault", "popitem",
+    "add", "discard", "get", "keys", "values", "items", "copy", "index", "count", "reshape", "ravel", "sum",
+    "mean", "max", "min", "astype", "transpose", "dot", "flatten", "squeeze", "item", "tolist", "fill",
+    "union", "intersection", "difference", "join", "split", "format", "strip", "replace", "startswith",
+    "endswith", "lower", "upper"))
+
+
+def _calls_unknown(fn, body, local) -> bool:
+    """Does ``fn``'s code (its nodes ``body``) call what its source does not name: a call's value
+    (``getattr(q, "update")(z=x)``), a local callable (``f = partial(put, q); f(x)``), or hand on a
+    function that may store its arguments into one another, for some other code to call it
+    (``max([q], key=partial(put, v=x))``, ``map(put, [q], [x])``)?"""
+    callees = {id(n.func) for n in body if isinstance(n, gast.Call)}
+    for n in body:
+        if isinstance(n, gast.Call):
+            if not isinstance(n.func, (gast.Name, gast.Attribute)) or \
+                    isinstance(n.func, gast.Name) and n.func.id in local:
+                return True
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees and \
+                n.id not in local:
+            value = _outside_value(fn, n)
+            if isinstance(value, functools.partial) or type(value) is types.FunctionType and \
+                    _may_store_arguments(fn, gast.Call(n, [n, n], []), local, ()):
+                return True
+        elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and id(n) not in callees and \
+                root_name(n) in local and n.attr in _STORING_METHODS:
+            return True         # ``map(q.update, ...)``: a bound method handed on
+    return False
+
+
+_STORING_METHODS = frozenset(("append", "extend", "insert", "update", "setdefault", "add", "__setitem__",
+                              "__setattr__", "__iadd__"))
+
+
+def _may_store_arguments(fn, node, local, derivatives) -> bool:
+    """May the call ``node`` in ``fn`` store some of its arguments into another (a helper writing into
+    its parameter, ``operator.setitem``, a method of an object of the user's)?  Unsure: yes."""
+    func = node.func
+    given = len(node.args) + len(node.keywords) + isinstance(func, gast.Attribute)
+    if given < 2:
+        return False
+    root = root_name(func)
+    if root is not None and root in local:
+        return not (isinstance(func, gast.Attribute) and func.attr in _CONTAINER_METHODS)
+    value = _outside_value(fn, func)
+    if value is _MISSING:
+        return True
+    if any(value is d for d in derivatives) or isinstance(value, np.ufunc):
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if module.split(".")[0] in ("numpy", "math", "cmath"):
+        return False
+    if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
+        return False            # len, isinstance, print, ... (setattr: the graph's own)
+    if isinstance(value, type):
+        return not (module == "builtins" or hasattr(value, "_fields") or hasattr(value, "__dataclass_fields__"))
+    if type(value) is types.FunctionType:
+        from .inline_helpers import _writes_into_parameters
+        try:
+            return bool(_writes_into_parameters(value))
+        except Exception:       # noqa: BLE001  (unsure)
+            return True
+    return True
 
 
 class _KnownReturns:

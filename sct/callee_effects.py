@@ -90,11 +90,13 @@ def _view_of_name(fn, node):
     return None
 
 
-# numpy's functions whose value may be a view of their first argument, never of another
+# numpy's functions whose value may be a (writeable) view of their first argument, never of another
+# (not np.diagonal, nor np.imag of a real array: read-only, which numpy refuses to write into; was: new, so
+# ``r = h(x); r[0] = 5.0`` of ``def h(a): t = a * 2.0; return np.diagonal(t)`` ran where Python raises)
 _FIRST_ARGUMENT_VIEWS = frozenset((
     "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis", "rollaxis",
-    "squeeze", "expand_dims", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "real", "imag",
-    "diagonal", "flip", "fliplr", "flipud", "rot90"))
+    "squeeze", "expand_dims", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "real",
+    "flip", "fliplr", "flipud", "rot90"))
 
 
 def _numpy_function(fn, f):

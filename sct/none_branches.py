@@ -54,7 +54,9 @@ def fold_none_parameters(fn, fdef: gast.FunctionDef, kinds, entry: bool) -> None
 
 
 def rebound_names(fdef) -> Set[str]:
-    """The names ``fdef`` (or a function or class in it) binds or deletes in its body."""
+    """The names ``fdef`` (or a function or class in it) binds or deletes in its body (also by ``import
+    ... as``, a ``match`` capture: names that are no gast.Name; were missed, so ``case ax:`` or ``import
+    math as ax`` left ``if ax:`` folded as for None)."""
     out = set()
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
@@ -64,6 +66,12 @@ def rebound_names(fdef) -> Set[str]:
             out.add(n.name)
         elif isinstance(n, (gast.Global, gast.Nonlocal)):
             out.update(n.names)
+        elif isinstance(n, gast.alias):         # ``import math as ax``, ``from math import pi as ax``
+            out.add(n.asname or n.name.split(".")[0])
+        elif type(n).__name__ in ("MatchAs", "MatchStar") and getattr(n, "name", None):
+            out.add(n.name)                     # ``case ax:``, ``case [1, *ax]:``
+        elif type(n).__name__ == "MatchMapping" and getattr(n, "rest", None):
+            out.add(n.rest)                     # ``case {**ax}:``
     for a in [fdef.args.vararg, fdef.args.kwarg] + list(fdef.args.kwonlyargs):
         if isinstance(a, gast.Name):
             out.add(a.id)
