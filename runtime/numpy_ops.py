@@ -112,11 +112,9 @@ def power(g, ans, a, b):
     # (b - 1 + ..., not b - (b != 0): numpy's bool - bool raised TypeError in the adjoint of a bool
     # exponent, x ** (v > 0), a program Python runs; red team lang, dec 5.)  Only where a is 0 or NaN:
     # b - 1 + (b == 0) made the exponent 0 at every a where b == 0, so its derivative in b there, the
-    # mixed second derivative of x ** y at y = 0, was a ** 0 = 1 for a ** -1 (red team edge43).  A
-    # literal b folds it away (sct/templates.py: 0 times a comparison).  (a == 0) | (a != a), not
-    # ~(np.abs(a) > 0): a Python bool for a Python float, so the exponent stays a Python float and
-    # float(x) ** p of a negative x keeps Python's complex adjoint, where a numpy exponent gives NaN.
-    return (unbroadcast(g * np.conj(b * a ** (b - 1 + (b == 0) * ((a == 0) | (a != a)))), a),
+    # mixed second derivative of x ** y at y = 0, was a ** 0 = 1 for a ** -1 (red team edge43): the 1
+    # added there is zero_power_fix's (a literal b folds it away: sct/templates.py).
+    return (unbroadcast(g * np.conj(b * a ** (b - 1 + zero_power_fix(a, b))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -135,7 +133,7 @@ def base_power(a, b):
 @defrule(base_power, wrt=("a", "b"), elementwise=True)
 def _base_power_rule(g, ans, a, b):
     # power's rule, its own powers through base_power (differentiated again: hvp of float(v) ** 0.5)
-    return (unbroadcast(g * np.conj(b * base_power(a, b - 1 + (b == 0) * ((a == 0) | (a != a)))), a),
+    return (unbroadcast(g * np.conj(b * base_power(a, b - 1 + zero_power_fix(a, b))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -145,8 +143,7 @@ def array_power(g, ans, a, b):
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
     # (sequence_operand(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
     return (unbroadcast(g * np.conj(sequence_operand(b) * np.power(a, sequence_operand(b) - 1 +
-                                                                    (sequence_operand(b) == 0) *
-                                                                    ~(np.abs(a) > 0))), a),
+                                                                    zero_power_fix(a, sequence_operand(b)))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
 
 
@@ -158,6 +155,28 @@ def float_power(g, ans, a, b):
                                                                           (sequence_operand(b) == 0) *
                                                                           ~(np.abs(a) > 0))), a),
             unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+
+
+def zero_power_fix(a, b):
+    """What ``a ** b``'s adjoint adds to its exponent ``b - 1``: 1 where ``b == 0`` and ``a`` is 0 or
+    NaN (there ``0 * a ** -1`` would be NaN, ``a ** 0`` is constant), else 0.  The int 0 for a number
+    ``b`` other than 0 (no array made: ``x ** p`` of a float ``p``); an array in ``a``'s real precision
+    otherwise (a bool array would make ``p - 1 + mask`` float64: float32 adjoints computed in float64);
+    a Python bool for Python numbers (``float(x) ** p`` keeps Python's complex adjoint of a negative
+    base, where a numpy exponent gives NaN)."""
+    if np.ndim(b) == 0 and not isinstance(b, np.ndarray) and b != 0:
+        return 0
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)       # (np.power([u, v], b): a list base read as an array)
+    fix = (b == 0) * ((a == 0) | (a != a))
+    if integer_exponent(b):
+        return fix          # (an int exponent stays an int: not differentiated, no log of the base taken)
+    if isinstance(a, (np.ndarray, np.generic)) and a.dtype.kind in "fc" and isinstance(fix, (np.ndarray, np.generic)):
+        return fix.astype(np.finfo(a.dtype).dtype)
+    return fix
+
+
+nondifferentiable(zero_power_fix)
 
 
 def integer_exponent(b) -> bool:

@@ -451,9 +451,10 @@ def _constant_of(expr, inactive: Set[str]) -> bool:
             if n.id not in inactive:
                 return False
             names += 1
-        elif isinstance(n, gast.Compare):
-            # a comparison carries no derivative, whatever it reads: the power rule's
-            # (b == 0) * ((a == 0) | (a != a)) of the traced base a leaves k - 1 + ... constant
+        elif isinstance(n, gast.Compare) or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr == "zero_power_fix":
+            # a comparison carries no derivative, whatever it reads, nor does the power rule's
+            # zero_power_fix(a, k) of the traced base a: k - 1 + ... stays constant
             continue
         elif isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Constant, gast.operator,
                             gast.unaryop, gast.cmpop, gast.expr_context)):

@@ -217,6 +217,9 @@ def _integral(exponent) -> bool:
     if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.USub, gast.UAdd,
                                                                                         ast.USub, ast.UAdd)):
         return _integral(exponent.operand)
+    if isinstance(exponent, (gast.Call, ast.Call)) and \
+            getattr(exponent.func, "attr", getattr(exponent.func, "id", None)) == "zero_power_fix":
+        return True                     # (0 or 1: the power rules' exponent fix, runtime/numpy_ops.py)
     if isinstance(exponent, (gast.UnaryOp, ast.UnaryOp)) and isinstance(exponent.op, (gast.Invert, ast.Invert)):
         return True                     # (~ of a bool or an int: the power rule's ~(np.abs(a) > 0))
     if isinstance(exponent, (gast.BinOp, ast.BinOp)) and isinstance(exponent.op, (gast.Add, gast.Sub, gast.Mult,

@@ -114,7 +114,15 @@ def _fold(node):
             and isinstance(node.func.value, gast.Name) and len(node.args) == 1 and not node.keywords \
             and _number(node.args[0]):
         return node.args[0]     # rt.sequence_operand(3.0) is 3.0: np.power(x, 3.0)'s rule folds on
+    if cls is gast.Call and _zero_power_fix(node) and _number(node.args[1]) and node.args[1].value != 0:
+        return const(0)         # the power rules' exponent fix of a literal exponent other than 0: none
     return node
+
+
+def _zero_power_fix(node) -> bool:
+    """``rt.zero_power_fix(a, b)`` (the power rules' exponent fix: runtime/numpy_ops.py)."""
+    return isinstance(node.func, gast.Attribute) and node.func.attr == "zero_power_fix" and \
+        isinstance(node.func.value, gast.Name) and len(node.args) == 2 and not node.keywords
 
 
 

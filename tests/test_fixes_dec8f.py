@@ -273,8 +273,9 @@ def _shown(z):
 def test_generated_code_reads_a_constant_exponent_through_stop_gradient():
     text = str(sct.source(_shown, dlarray(np.array([1.0, 2.0])), callees=True))
     # (the exponent i - 1 + (i == 0), b - (b != 0) as numpy takes it for a bool b: red team lang, dec 5;
-    # kept 0 only where the base is 0 or NaN since edge43, so that its derivative in a traced b is exact)
-    assert "(z ** rt.stop_gradient(rt.into_temporary('add', (i - 1), ((i == 0) * ((z == 0) | (z != z))), 0)))" \
+    # kept 0 only where the base is 0 or NaN since edge43, so that its derivative in a traced b is exact:
+    # rt.zero_power_fix since s43, in the base's precision)
+    assert "(z ** rt.stop_gradient(rt.into_temporary('add', (i - 1), rt.zero_power_fix(z, i), 0)))" \
         in text, text
 
 
