@@ -119,22 +119,9 @@ def _numpy_function(fn, f):
 
 def _fresh_call(fn, node) -> bool:
     """Is ``node`` (a call in ``fn``) a numpy function or ufunc that makes a new array?"""
-    chain = []
-    f = node.func
-    while isinstance(f, gast.Attribute):
-        chain.append(f.attr)
-        f = f.value
-    if not isinstance(f, gast.Name) or not chain:
-        return False
-    value = fn.__globals__.get(f.id)
-    for name in reversed(chain):
-        if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
-            return False
-        value = getattr(value, name, None)
-    module = getattr(value, "__module__", "") or ""
+    value = _numpy_function(fn, node.func)
     name = getattr(value, "__name__", "")
-    return (isinstance(value, np.ufunc) or module.startswith("numpy")) and \
-        name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
+    return value is not None and name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
 
 
 def _fresh_value(fn, node) -> bool:
