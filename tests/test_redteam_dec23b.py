@@ -27,7 +27,6 @@ import redteam_dec23b_ops as O
 # programs sct refuses, at their line (each a plain program; see the report of red team B): the
 # name -> a part of the refusal
 REFUSED = {
-    "fluid_objective": "`vx -= ...`",                         # a helper writing its (fresh) argument
     "t_namedtuple": "Point(",                                 # a namedtuple class made in the function
     "b_truediv": "__truediv__",
     "s_stats_unsupported": "chi2",
