@@ -18,7 +18,8 @@ from .complex_adjoints import ComplexProjection
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
-from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast, guard_rule_globals,
+from .templates import (BINOP_OPS, SCALAR_SAFE_OPS, UNARY_OPS, _strip_unbroadcast, _zero_power_fix,
+                        guard_rule_globals,
                         python_base_powers,
                         instantiate_template, may_hold_conj, rule_namespace, simplify)
 
@@ -451,8 +452,7 @@ def _constant_of(expr, inactive: Set[str]) -> bool:
             if n.id not in inactive:
                 return False
             names += 1
-        elif isinstance(n, gast.Compare) or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
-                n.func.attr == "zero_power_fix":
+        elif isinstance(n, gast.Compare) or isinstance(n, gast.Call) and _zero_power_fix(n):
             # a comparison carries no derivative, whatever it reads, nor does the power rule's
             # zero_power_fix(a, k) of the traced base a: k - 1 + ... stays constant
             continue

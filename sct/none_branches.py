@@ -131,14 +131,10 @@ class _Folder(gast.NodeTransformer):
     def visit_FunctionDef(self, node):
         return self.generic_visit(node) if node is self.top else node
 
-    def visit_AsyncFunctionDef(self, node):
-        return node
+    def _own_scope(self, node):
+        return node         # (an async def, a lambda, a class: their names are their own)
 
-    def visit_Lambda(self, node):
-        return node
-
-    def visit_ClassDef(self, node):
-        return node
+    visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _own_scope
 
     def visit_If(self, node):
         known = _value(node.test, self.names)

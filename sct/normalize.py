@@ -539,14 +539,14 @@ class Normalizer(Statements, Loops, Expressions):
         the iterator objects themselves and raises TypeError; sct builds such an argument as a list,
         whose comparison would give a number (was: ``max((a for a in x), (b for b in x))`` gave 3)."""
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("max", "min") and
-                len(n.args) >= 2 and not self._is_local(n.func.id) and
-                self._global_value(n.func.id, _MISSING) is _MISSING):
+                len(n.args) >= 2):
             return
         for a in n.args:
-            lazy = isinstance(a, gast.GeneratorExp) or \
-                isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and \
-                a.func.id in ("map", "filter", "zip", "iter", "reversed", "enumerate") and \
-                not self._is_local(a.func.id) and self._global_value(a.func.id, _MISSING) is _MISSING
+            # (is_builtin last: it guards the name, which an ordinary max(a, b) need not be)
+            lazy = (isinstance(a, gast.GeneratorExp) or
+                    isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and
+                    a.func.id in ("map", "filter", "zip", "iter", "reversed", "enumerate") and
+                    self.is_builtin(a.func.id)) and self.is_builtin(n.func.id)
             if lazy:
                 self.fail(n, f"{n.func.id}(...) of iterators",
                           f"Python compares the iterator objects themselves there and raises TypeError "
