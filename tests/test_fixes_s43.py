@@ -181,44 +181,7 @@ def test_helper_rebound_to_one_holding_data_is_refused():
 
 # --- autograd's fluid simulation: a helper writing `vx -= ...` into the arrays its caller made --------
 
-def project(vx, vy):
-    h = 1.0 / vx.shape[0]
-    div = -0.5 * h * (np.roll(vx, -1, axis=0) - np.roll(vx, 1, axis=0)
-                      + np.roll(vy, -1, axis=1) - np.roll(vy, 1, axis=1))
-    p = np.zeros(vx.shape)
-    for k in range(10):
-        p = (div + np.roll(p, 1, axis=0) + np.roll(p, -1, axis=0)
-             + np.roll(p, 1, axis=1) + np.roll(p, -1, axis=1)) / 4.0
-    vx -= 0.5 * (np.roll(p, -1, axis=0) - np.roll(p, 1, axis=0)) / h
-    vy -= 0.5 * (np.roll(p, -1, axis=1) - np.roll(p, 1, axis=1)) / h
-    return vx, vy
-
-
-def advect(f, vx, vy):
-    rows, cols = f.shape
-    cell_ys, cell_xs = np.meshgrid(np.arange(rows), np.arange(cols))
-    center_xs = (cell_xs - vx).ravel()
-    center_ys = (cell_ys - vy).ravel()
-    left_ix = np.floor(center_xs).astype(int)
-    top_ix = np.floor(center_ys).astype(int)
-    rw = center_xs - left_ix
-    bw = center_ys - top_ix
-    left_ix = np.mod(left_ix, rows)
-    right_ix = np.mod(left_ix + 1, rows)
-    top_ix = np.mod(top_ix, cols)
-    bot_ix = np.mod(top_ix + 1, cols)
-    flat_f = (1 - rw) * ((1 - bw) * f[left_ix, top_ix] + bw * f[left_ix, bot_ix]) + \
-        rw * ((1 - bw) * f[right_ix, top_ix] + bw * f[right_ix, bot_ix])
-    return np.reshape(flat_f, (rows, cols))
-
-
-def simulate(vx, vy, smoke, num_time_steps):
-    for t in range(num_time_steps):
-        vx_updated = advect(vx, vx, vy)
-        vy_updated = advect(vy, vx, vy)
-        vx, vy = project(vx_updated, vy_updated)
-        smoke = advect(smoke, vx, vy)
-    return smoke
+from redteam_dec23b_corpus import advect, simulate  # noqa: E402  (autograd's fluidsim, as its corpus has it)
 
 
 def fluid_objective(init_vx, init_vy, smoke, target, steps):
