@@ -1101,7 +1101,7 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
     local = {a.id for a in walk_nodes(fdef.args) if isinstance(a, gast.Name)} | \
         {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     if namespace is not None:
-        calls = _KnownReturns(fdef, namespace, local)
+        calls = _KnownReturns(fdef, namespace, local, kinds)
 
     writes = []         # (target, names) stored into an object: ``r[k] = x``, ``r.append(x)``, ``r += [x]``
     same: Dict[str, set] = {}       # name -> the names whose objects it may be itself (``r = q``)
@@ -1309,10 +1309,10 @@ def _outside_value(fn, node):
 
 
 def returns_holding(fn) -> Optional[frozenset]:
-    """The positions of ``fn``'s parameters whose values (or what they hold) the value ``fn``
+    """The names of ``fn``'s parameters whose values (or what they hold) the value ``fn``
     returns may hold as they are, read off ``fn``'s own source by :func:`_holds_graph` (more than
-    the value holds, never less); None where that cannot be told: a parameter with ``*``, ``**``
-    or keyword-only, a nested def, lambda or class, a generator, ``global``/``nonlocal``, a
+    the value holds, never less); None where that cannot be told: a parameter with ``*`` or
+    ``**``, a nested def, lambda or class, a generator, ``global``/``nonlocal``, a
     binding the graph does not follow (``with ... as``, ``except ... as``, ``:=``, ``match``,
     ``import``), ``exec``/``eval``/``locals()``, or a value returned that may hold an outside
     object other than a number, text, a module, a class or a function without a closure.  A
@@ -1324,10 +1324,11 @@ def returns_holding(fn) -> Optional[frozenset]:
     if fdef is None:
         return None
     args = fdef.args
-    if args.vararg is not None or args.kwarg is not None or args.kwonlyargs:
+    if args.vararg is not None or args.kwarg is not None:
         return None
-    params = [a.id for a in list(args.posonlyargs) + list(args.args) if isinstance(a, gast.Name)]
-    if len(params) != len(args.posonlyargs) + len(args.args):
+    every = list(args.posonlyargs) + list(args.args) + list(args.kwonlyargs)
+    params = [a.id for a in every if isinstance(a, gast.Name)]
+    if len(params) != len(every):
         return None
     body = [n for stmt in fdef.body for n in walk_nodes(stmt)]
     for node in body:
@@ -1358,7 +1359,7 @@ def returns_holding(fn) -> Optional[frozenset]:
         value = _outside_value(fn, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
         if not (isinstance(value, _ATOMIC) or type(value) is types.FunctionType and value.__closure__ is None):
             return None
-    return frozenset(i for i, name in enumerate(params) if name in held)
+    return frozenset(name for name in params if name in held)
 
 
 # methods of lists, dicts, sets and arrays (on a local) whose effects the holds graph follows: the
@@ -1437,26 +1438,30 @@ class _KnownReturns:
     arguments (the residuals: all of them).  The helper is the one the caller's guards fix (the
     global, closure cell it reads when the entry check ran): a new one compiles the caller again."""
 
-    def __init__(self, fdef, namespace, local):
-        self.namespace, self.local = namespace, local
-        self.forwards: Dict[str, Optional[frozenset]] = {}
+    def __init__(self, fdef, namespace, local, kinds):
+        self.namespace, self.local, self.kinds = namespace, local, kinds
+        self.forwards: Dict[str, Optional[Tuple[Any, frozenset]]] = {}   # name -> (helper, held)
         self.summaries: Dict[int, Optional[frozenset]] = {}
         pairs: Dict[str, int] = {}
         stores: Dict[str, int] = {}
         for node in walk_nodes(fdef):
             if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
                 stores[node.id] = stores.get(node.id, 0) + 1
-            elif isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+        # a method's receiver: a parameter of the generated function never bound in it, its class
+        # fixed by the kinds the function was compiled for
+        self.receivers = {a.id for a in walk_nodes(fdef.args) if isinstance(a, gast.Name) and stores.get(a.id) == 1}
+        for node in walk_nodes(fdef):
+            if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
                     isinstance(node.targets[0], gast.Tuple) and len(node.targets[0].elts) == 2 and \
                     isinstance(node.targets[0].elts[0], gast.Name):
                 value = node.value.orelse if isinstance(node.value, gast.IfExp) else node.value
-                fn = self._helper(value, "vjp_at")
+                fn = self._helper(value, "vjp_at") or self._method(value, "vjp_method_at")
                 if fn is None:
                     continue
                 name = node.targets[0].elts[0].id
-                before = self.forwards.get(name, frozenset())
-                positions = self._summary(fn)
-                self.forwards[name] = None if before is None or positions is None else before | positions
+                held = self._summary(fn)
+                before = self.forwards.get(name, (fn, held))
+                self.forwards[name] = None if before is None or before[0] is not fn or held is None else (fn, held)
                 pairs[name] = pairs.get(name, 0) + 1
         for name in self.forwards:
             if stores.get(name) != pairs[name]:
@@ -1472,39 +1477,76 @@ class _KnownReturns:
         function and every argument is passed by position."""
         if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == attr and
                 isinstance(node.func.value, gast.Name) and node.func.value.id not in self.local and
-                not node.keywords and len(node.args) >= 3 and
-                not any(isinstance(a, gast.Starred) for a in node.args)):
+                len(node.args) >= 3 and not any(isinstance(a, gast.Starred) for a in node.args[:3])):
             return None
         fn = _static_value(node.args[1], self.namespace, self.local)
         return fn if type(fn) is types.FunctionType else None
 
-    def _holding(self, positions, args, kinds, local) -> Optional[set]:
-        if positions is None or any(i >= len(args) for i in positions):
+    def _method(self, node, attr: str):
+        """The function ``node`` (``rt.<attr>(site, obj, "name", mask, obj, *args)``) calls: the
+        class's own plain function of that name, where ``obj`` is a receiver whose kind (an
+        object of a class, not holding that name itself) the compiled function is keyed on."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == attr and
+                isinstance(node.func.value, gast.Name) and node.func.value.id not in self.local and
+                len(node.args) >= 5 and not any(isinstance(a, gast.Starred) for a in node.args[:5]) and
+                isinstance(node.args[1], gast.Name) and node.args[1].id in self.receivers and
+                isinstance(node.args[4], gast.Name) and node.args[4].id == node.args[1].id and
+                isinstance(node.args[2], gast.Constant) and isinstance(node.args[2].value, str)):
+            return None
+        kind = self.kinds.get(node.args[1].id)
+        if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type) and
+                isinstance(kind[2], tuple)):
+            return None
+        name = node.args[2].value
+        if any(isinstance(f, tuple) and f and f[0] == name for f in kind[2]):
+            return None             # the object's own attribute of that name
+        if kind[1].__getattribute__ is not object.__getattribute__:
+            return None
+        fn = inspect.getattr_static(kind[1], name, None)
+        return fn if type(fn) is types.FunctionType else None
+
+    def _holding(self, fn, held, args, keywords, kinds, local) -> Optional[set]:
+        """What the call ``fn(*args, **keywords)`` (nodes) may return of the caller's names, its
+        parameters ``held`` bound as Python binds them; a parameter left to its default holds
+        nothing of the caller's where that default is a number, text or None (else None)."""
+        if held is None or any(isinstance(a, gast.Starred) for a in args) or \
+                any(k.arg is None for k in keywords):
+            return None
+        try:
+            signature = inspect.signature(fn)
+            bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
+        except (TypeError, ValueError):
             return None
         out = set()
-        for i in positions:
-            out |= _holding_names(args[i], kinds, local, self)
+        for name in held:
+            if name in bound:
+                out |= _holding_names(bound[name], kinds, local, self)
+            elif not isinstance(signature.parameters[name].default, _ATOMIC):
+                return None
         return out
 
     def __call__(self, node, kinds, local) -> Optional[set]:
         fn = self._helper(node, "primal_call_at")
-        if fn is None:
-            return None
-        return self._holding(self._summary(fn), node.args[3:], kinds, local)
+        if fn is not None:
+            return self._holding(fn, self._summary(fn), node.args[3:], node.keywords, kinds, local)
+        fn = self._method(node, "primal_method_at")
+        if fn is not None:
+            return self._holding(fn, self._summary(fn), node.args[4:], node.keywords, kinds, local)
+        return None
 
     def pair(self, node, kinds, local):
         """``[(roots, names)]`` for ``(v, v_residuals) = step_fwd(...)`` of a summarised helper, or None."""
         value = node.value
         if not (len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and
                 len(node.targets[0].elts) == 2 and isinstance(value, gast.Call) and
-                isinstance(value.func, gast.Name) and self.forwards.get(value.func.id) is not None and
-                not value.keywords and not any(isinstance(a, gast.Starred) for a in value.args)):
+                isinstance(value.func, gast.Name) and self.forwards.get(value.func.id) is not None):
             return None
-        names = self._holding(self.forwards[value.func.id], value.args, kinds, local)
+        fn, held = self.forwards[value.func.id]
+        names = self._holding(fn, held, value.args, value.keywords, kinds, local)
         if names is None:
             return None
         everything = set()
-        for a in value.args:
+        for a in value.args + [k.value for k in value.keywords]:
             everything |= _holding_names(a, kinds, local, self)
         first, second = node.targets[0].elts
         return [(_stored_roots(first), names), (_stored_roots(second), everything)]

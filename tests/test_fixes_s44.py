@@ -1,0 +1,184 @@
+"""Stop 44 (mine): fixes found by my own probes, each with its program."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient
+
+from gradcheck import D, numerical_gradient
+
+
+# --- a training step called in a loop, with dlarray data: defaults, keywords, methods -----------
+# ``p = step(p, x, y)`` with dlgradient inside ``step`` was refused ("passes for 'x' a value
+# computed from the one it passes for 'p'") as soon as ``step`` had a parameter with a default
+# (``lr=0.1``), a keyword-only parameter or a keyword argument at the call, or was a method
+# (``self.step(p, x, y)``): what the helper returns was read off its code only for plain
+# positional calls of functions, and taken to hold every argument otherwise.
+
+def _loss(p, x, y):
+    return np.mean((np.tanh(x @ p["w"] + p["b"]) - y) ** 2)
+
+
+def step_default(p, x, y, lr=0.1):
+    g = dlgradient(_loss(p, x, y), p)
+    return {k: p[k] - lr * g[k] for k in p}
+
+
+def step_kwonly(p, x, y, *, lr=0.1):
+    g = dlgradient(_loss(p, x, y), p)
+    return {k: p[k] - lr * g[k] for k in p}
+
+
+def outer_default(p0, x, y):
+    p = p0
+    for _ in range(3):
+        p = step_default(p, x, y)
+    final = _loss(p, x, y)
+    return final, dlgradient(final, p0, x)
+
+
+def outer_keyword(p0, x, y):
+    p = p0
+    for _ in range(3):
+        p = step_default(p, x, y, lr=0.1)
+    final = _loss(p, x, y)
+    return final, dlgradient(final, p0, x)
+
+
+def outer_kwonly(p0, x, y):
+    p = p0
+    for _ in range(3):
+        p = step_kwonly(p, x, lr=0.1, y=y)
+    final = _loss(p, x, y)
+    return final, dlgradient(final, p0, x)
+
+
+class Trainer:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        return {k: p[k] - self.lr * g[k] for k in p}
+
+    def outer(self, p0, x, y):
+        p = p0
+        for _ in range(3):
+            p = self.step(p, x, y)
+        final = _loss(p, x, y)
+        return final, dlgradient(final, p0, x)
+
+
+def _np_step(w, b, x, y, lr=0.1):
+    pred = np.tanh(x @ w + b)
+    dz = 2 * (pred - y) / pred.size * (1 - pred ** 2)
+    return w - lr * (x.T @ dz), b - lr * dz.sum(0)
+
+
+def _np_outer(w, b, x, y):
+    for _ in range(3):
+        w, b = _np_step(w, b, x, y)
+    return np.mean((np.tanh(x @ w + b) - y) ** 2)
+
+
+def _data():
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((5, 3)),
+            rng.standard_normal((5, 2)))
+
+
+@pytest.mark.parametrize("accelerated", [False, True])
+@pytest.mark.parametrize("outer", [outer_default, outer_keyword, outer_kwonly, Trainer(0.1).outer],
+                         ids=["default", "keyword", "kwonly", "method"])
+def test_step_loop_with_defaults_keywords_and_methods(outer, accelerated):
+    w, b, x, y = _data()
+    fun = sct.accelerate(outer) if accelerated else outer
+    val, (gp, gx) = dlfeval(fun, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    assert abs(float(D(val)) - _np_outer(w, b, x, y)) < 1e-12
+    for got, index in ((gp["w"], 0), (gp["b"], 1), (gx, 2)):
+        np.testing.assert_allclose(D(got), numerical_gradient(_np_outer, [w, b, x, y], index), atol=1e-7)
+
+
+# ... and what still holds ``x`` is refused ---------------------------------------------------
+
+def step_extra(p, x, y, *, extra=None):
+    g = dlgradient(_loss(p, x, y), p)
+    return {"w": p["w"] - 0.1 * g["w"], "b": p["b"] - 0.1 * g["b"], "e": extra}
+
+
+def loop_extra(p, x, y):
+    for _ in range(3):
+        p = step_extra(p, x, y, extra=x)
+        p = {"w": p["w"] + 0.0 * p["e"][0, :2], "b": p["b"]}
+    return _loss(p, x, y)
+
+
+def step_cfg(p, x, y, cfg={"keep": []}):       # a default that is not a number: not summarised
+    g = dlgradient(_loss(p, x, y), p)
+    return {"w": p["w"] - 0.1 * g["w"], "b": p["b"] - 0.1 * g["b"], "cfg": cfg}
+
+
+def loop_cfg(p, x, y):
+    for _ in range(3):
+        p = step_cfg(p, x, y)
+        p = {"w": p["w"], "b": p["b"]}
+    return _loss(p, x, y)
+
+
+def _shadow(p, x, y):
+    g = dlgradient(_loss(p, x, y), p)
+    return {"w": p["w"] + x[0, :2] - 0.1 * g["w"], "b": p["b"]}
+
+
+class ReturnsX(Trainer):
+    def step(self, p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": x}
+
+    def outer(self, p, x, y):
+        for _ in range(3):
+            p = self.step(p, x, y)
+            p = {"w": p["w"] + 0.0 * p["x"][0, :2], "b": p["b"]}
+        return _loss(p, x, y)
+
+
+class KeepsX(Trainer):
+    def step(self, p, x, y):
+        self.keep = x
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "k": self.keep}
+
+    def outer(self, p, x, y):
+        for _ in range(3):
+            p = self.step(p, x, y)
+            p = {"w": p["w"] + 0.0 * p["k"][0, :2], "b": p["b"]}
+        return _loss(p, x, y)
+
+
+class Static(Trainer):
+    @staticmethod
+    def step(p, x, y):
+        return _shadow(p, x, y)
+
+
+class Redirects(Trainer):
+    def __getattribute__(self, name):
+        return _shadow if name == "step" else object.__getattribute__(self, name)
+
+
+def _shadowed():
+    t = Trainer(0.1)
+    t.step = _shadow             # the object's own attribute, not the class's method
+    return t
+
+
+@pytest.mark.parametrize("fun", [loop_extra, loop_cfg, ReturnsX(0.1).outer, KeepsX(0.1).outer,
+                                 Static(0.1).outer, Redirects(0.1).outer, _shadowed().outer],
+                         ids=["keyword-x", "object-default", "method-returns-x", "method-keeps-x",
+                              "staticmethod", "getattribute", "instance-attribute"])
+def test_step_loop_holding_x_is_refused(fun):
+    w, b, x, y = _data()
+    with pytest.raises(CompileError, match="computed from the one it passes|second name|holds too"):
+        dlfeval(fun, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
