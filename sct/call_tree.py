@@ -1338,9 +1338,13 @@ def returns_holding(fn) -> Optional[frozenset]:
 
     def calls(node, kinds, local):
         func = node.func
-        if isinstance(func, (gast.Name, gast.Attribute)) and root_name(func) not in local and \
-                any(_outside_value(fn, func) is d for d in derivatives):
-            return set()
+        if isinstance(func, (gast.Name, gast.Attribute)) and root_name(func) not in local:
+            value = _outside_value(fn, func)
+            if any(value is d for d in derivatives):
+                return set()
+            if type(value) is types.FunctionType:       # a helper of the user's: what its value holds
+                return _call_holding(value, _nested_summary(value), node.args, node.keywords,
+                                     lambda a: _holding_names(a, kinds, local, calls))
         return None
 
     local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
@@ -1360,6 +1364,45 @@ def returns_holding(fn) -> Optional[frozenset]:
         if not (isinstance(value, _ATOMIC) or type(value) is types.FunctionType and value.__closure__ is None):
             return None
     return frozenset(name for name in params if name in held)
+
+
+_SUMMARIES = threading.local()          # .active: the code objects whose summaries are being read
+
+
+def _nested_summary(fn) -> Optional[frozenset]:
+    """:func:`returns_holding` of a helper ``fn`` called by one being summarised; None for a
+    recursive call, or more than 8 levels deep."""
+    active = getattr(_SUMMARIES, "active", None)
+    if active is None:
+        active = _SUMMARIES.active = set()
+    if fn.__code__ in active or len(active) >= 8:
+        return None
+    active.add(fn.__code__)
+    try:
+        return returns_holding(fn)
+    finally:
+        active.discard(fn.__code__)
+
+
+def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
+    """What the call ``fn(*args, **keywords)`` (nodes) may return of the caller's names, the
+    parameters ``held`` (:func:`returns_holding`) bound as Python binds them, ``holding(node)``
+    what one argument holds; a parameter left to its default holds nothing of the caller's where
+    that default is a number, text or None (else None, as for ``*``/``**`` arguments)."""
+    if held is None or any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
+        return None
+    try:
+        signature = inspect.signature(fn)
+        bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
+    except (TypeError, ValueError):
+        return None
+    out = set()
+    for name in held:
+        if name in bound:
+            out |= holding(bound[name])
+        elif not isinstance(signature.parameters[name].default, _ATOMIC):
+            return None
+    return out
 
 
 # methods of lists, dicts, sets and arrays (on a local) whose effects the holds graph follows: the
@@ -1506,24 +1549,7 @@ class _KnownReturns:
         return fn if type(fn) is types.FunctionType else None
 
     def _holding(self, fn, held, args, keywords, kinds, local) -> Optional[set]:
-        """What the call ``fn(*args, **keywords)`` (nodes) may return of the caller's names, its
-        parameters ``held`` bound as Python binds them; a parameter left to its default holds
-        nothing of the caller's where that default is a number, text or None (else None)."""
-        if held is None or any(isinstance(a, gast.Starred) for a in args) or \
-                any(k.arg is None for k in keywords):
-            return None
-        try:
-            signature = inspect.signature(fn)
-            bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
-        except (TypeError, ValueError):
-            return None
-        out = set()
-        for name in held:
-            if name in bound:
-                out |= _holding_names(bound[name], kinds, local, self)
-            elif not isinstance(signature.parameters[name].default, _ATOMIC):
-                return None
-        return out
+        return _call_holding(fn, held, args, keywords, lambda a: _holding_names(a, kinds, local, self))
 
     def __call__(self, node, kinds, local) -> Optional[set]:
         fn = self._helper(node, "primal_call_at")

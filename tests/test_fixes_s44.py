@@ -182,3 +182,70 @@ def test_step_loop_holding_x_is_refused(fun):
     w, b, x, y = _data()
     with pytest.raises(CompileError, match="computed from the one it passes|second name|holds too"):
         dlfeval(fun, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+
+
+# --- the step's value computed by other helpers of the user's: read through them ---------------
+# ``return new_p, L`` with ``L = loss_fn(p, x, y)`` was taken to hold ``x`` (a call of the
+# user's code may return its arguments), so ``p, L = step(p, x, y)`` was refused.
+
+def step_tuple(p, x, y):
+    L = _loss(p, x, y)
+    g = dlgradient(L, p)
+    return {k: p[k] - 0.1 * g[k] for k in p}, L
+
+
+def outer_tuple(p0, x, y):
+    p, losses = p0, []
+    for _ in range(3):
+        p, L = step_tuple(p, x, y)
+        losses.append(L)
+    final = _loss(p, x, y)
+    return final, dlgradient(final, p0, x), losses
+
+
+def _keep(q, x):
+    return q
+
+
+def step_through(p, x, y):
+    g = dlgradient(_loss(p, x, y), p)
+    return _keep({k: p[k] - 0.1 * g[k] for k in p}, x)
+
+
+def outer_through(p0, x, y):
+    p = p0
+    for _ in range(3):
+        p = step_through(p, x, y)
+    final = _loss(p, x, y)
+    return final, dlgradient(final, p0, x), []
+
+
+@pytest.mark.parametrize("outer", [outer_tuple, outer_through])
+def test_step_value_read_through_helpers(outer):
+    w, b, x, y = _data()
+    val, (gp, gx), losses = dlfeval(outer, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    assert abs(float(D(val)) - _np_outer(w, b, x, y)) < 1e-12
+    for got, index in ((gp["w"], 0), (gp["b"], 1), (gx, 2)):
+        np.testing.assert_allclose(D(got), numerical_gradient(_np_outer, [w, b, x, y], index), atol=1e-7)
+    w1, b1 = w, b
+    for L in losses:
+        assert abs(float(D(L)) - np.mean((np.tanh(x @ w1 + b1) - y) ** 2)) < 1e-12
+        w1, b1 = _np_step(w1, b1, x, y)
+
+
+def test_helper_of_the_step_rebound_to_keep_x_is_refused():
+    """The summary of ``step`` reads ``_keep``'s code: rebinding ``_keep`` (a notebook cell) to
+    one storing ``x`` into its result is refused at the next call, not run with the old summary."""
+    global _keep
+    w, b, x, y = _data()
+    dlfeval(outer_through, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    old = _keep
+
+    def _keep(q, x):
+        q["x"] = x
+        return q
+    try:
+        with pytest.raises(CompileError, match="computed from the one it passes"):
+            dlfeval(outer_through, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    finally:
+        _keep = old
