@@ -1331,13 +1331,29 @@ def returns_holding(fn) -> Optional[frozenset]:
     if len(params) != len(every):
         return None
     body = [n for stmt in fdef.body for n in walk_nodes(stmt)]
-    for node in body:
-        if isinstance(node, _UNSUMMARISED) or isinstance(node, gast.Name) and node.id in _DYNAMIC_NAMES:
-            return None
     derivatives = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
+    local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    functions = _local_functions(fn, body, local, derivatives)
+    if functions is None:
+        return None
+    defined = {id(f) for f in functions.values()}
+    local |= set(functions)
+    for node in body:
+        if isinstance(node, _UNSUMMARISED) and id(node) not in defined and \
+                not (isinstance(node, gast.Lambda) and _effect_free(fn, node, local, derivatives)) or \
+                isinstance(node, gast.Name) and node.id in _DYNAMIC_NAMES:
+            return None
+    bindings = _local_bindings(body, functions)
+    if bindings is None:
+        return None
 
     def calls(node, kinds, local):
         func = node.func
+        if isinstance(func, gast.Name) and func.id in functions:      # a function defined here: what
+            f = functions[func.id]                                    # it returns (its parameters bound
+            values = [f.body] if isinstance(f, gast.Lambda) else \
+                [n.value for st in f.body for n in walk_no_defs(st) if isinstance(n, gast.Return) and n.value]
+            return set().union(set(), *(_holding_names(v, kinds, local, calls) for v in values))  # below)
         if isinstance(func, (gast.Name, gast.Attribute)) and root_name(func) not in local:
             value = _outside_value(fn, func)
             if any(value is d for d in derivatives):
@@ -1347,15 +1363,18 @@ def returns_holding(fn) -> Optional[frozenset]:
                                      lambda a: _holding_names(a, kinds, local, calls))
         return None
 
-    local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
-    if _calls_unknown(fn, body, local):
+    if _calls_unknown(fn, body, local - set(functions)):
         return None
 
     def effects(node):
+        if isinstance(node.func, gast.Name) and node.func.id in functions:
+            return False        # its body's writes are in the graph, its parameters bound to the arguments
         return _may_store_arguments(fn, node, local, derivatives)
-    holds = _holds_graph(fdef, {}, calls=calls, effects=effects)
+    whole = gast.FunctionDef(name=fdef.name, args=fdef.args, body=list(fdef.body) + bindings, decorator_list=[],
+                             returns=None, type_comment=None, type_params=[])
+    holds = _holds_graph(whole, {}, calls=calls, effects=effects)
     returned = set()
-    for node in body:
+    for node in (n for stmt in fdef.body for n in walk_no_defs(stmt)):
         if isinstance(node, gast.Return) and node.value is not None:
             returned |= _holding_names(node.value, {}, local, calls)
     held = _held(holds, returned)
@@ -1364,6 +1383,109 @@ def returns_holding(fn) -> Optional[frozenset]:
         if not (isinstance(value, _ATOMIC) or type(value) is types.FunctionType and value.__closure__ is None):
             return None
     return frozenset(name for name in params if name in held)
+
+
+def _local_functions(fn, body, local, derivatives) -> Optional[Dict[str, Any]]:
+    """The functions a helper defines and binds once (``def loss(q): ...``, ``f = lambda w: ...``),
+    by name, that :func:`returns_holding` reads as if written in place: no decorator, ``*``,
+    ``**``, nested definition or call of another such function; one handed on other than by a
+    call (``dlupdate(f, p, g)``) without writes (:func:`_effect_free`).  None where a definition
+    does not qualify."""
+    named: Dict[str, list] = {}
+    for node in body:
+        if isinstance(node, gast.FunctionDef):
+            named.setdefault(node.name, []).append(node)
+        elif isinstance(node, gast.AsyncFunctionDef):
+            return None
+        elif isinstance(node, gast.Assign) and isinstance(node.value, gast.Lambda) and \
+                len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            named.setdefault(node.targets[0].id, []).append(node.value)
+    stores = [n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)]
+    functions = {}
+    for name, nodes in named.items():
+        f = nodes[0]
+        if len(nodes) != 1 or stores.count(name) != isinstance(f, gast.Lambda):
+            if isinstance(f, gast.FunctionDef):
+                return None
+            continue            # a lambda bound more than once: a value as any other
+        if isinstance(f, gast.FunctionDef) and f.decorator_list or f.args.vararg is not None or \
+                f.args.kwarg is not None:
+            return None
+        functions[name] = f
+    callees = {id(n.func) for n in body if isinstance(n, gast.Call)}
+    for name, f in functions.items():
+        inner = [n for n in walk_nodes(f) if n is not f]
+        if any(isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)) or
+               isinstance(n, gast.Name) and n.id in functions for n in inner):
+            return None
+        handed_on = any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load) and
+                        id(n) not in callees for n in body)
+        if handed_on and not _effect_free(fn, f, local, derivatives):
+            return None
+    return functions
+
+
+def _local_bindings(body, functions) -> Optional[list]:
+    """Assignments standing for what the calls of ``functions`` (:func:`_local_functions`) bind,
+    for the flow-insensitive holds graph: each parameter to each argument given it and to its
+    default, and each function's name to the names its body reads (what its closure holds).  None
+    for a call it cannot bind (``*``/``**`` arguments, unknown keywords, too many arguments)."""
+    def assign(name, value):
+        return gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                           value=value, type_comment=None)
+
+    out = []
+    for name, f in functions.items():
+        a = f.args
+        positional = [p.id for p in list(a.posonlyargs) + list(a.args)]
+        for p, d in zip(positional[len(positional) - len(a.defaults):], a.defaults):
+            out.append(assign(p, d))
+        for p, d in zip(a.kwonlyargs, a.kw_defaults):
+            if d is not None:
+                out.append(assign(p.id, d))
+        reads = sorted({n.id for n in walk_nodes(f) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)})
+        out.append(assign(name, gast.Tuple(elts=[load(n) for n in reads], ctx=gast.Load())))
+    for node in body:
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in functions):
+            continue
+        a = functions[node.func.id].args
+        positional = [p.id for p in list(a.posonlyargs) + list(a.args)]
+        keyword = [p.id for p in a.args] + [p.id for p in a.kwonlyargs]
+        if len(node.args) > len(positional) or any(isinstance(v, gast.Starred) for v in node.args) or \
+                any(k.arg not in keyword for k in node.keywords):
+            return None
+        out.extend(assign(p, v) for p, v in zip(positional, node.args))
+        out.extend(assign(k.arg, k.value) for k in node.keywords)
+    return out
+
+
+_SAFE_BUILTINS = frozenset(("len", "range", "abs", "min", "max", "sum", "float", "int", "complex", "bool",
+                            "round", "pow", "isinstance", "zip", "enumerate", "tuple", "list", "dict"))
+
+
+def _effect_free(fn, f, local, derivatives) -> bool:
+    """Does the function or lambda ``f`` (a node) write into nothing, calling only numpy's, math's
+    and a few builtins' functions (which neither store nor write their arguments)?"""
+    for n in walk_nodes(f):
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(n.ctx, gast.Load) or \
+                isinstance(n, (gast.AugAssign, gast.Global, gast.Nonlocal, gast.NamedExpr)):
+            return False
+        if isinstance(n, gast.Call):
+            if any(k.arg in (None, "out") for k in n.keywords):
+                return False
+            func = n.func
+            if not isinstance(func, (gast.Name, gast.Attribute)) or root_name(func) in local:
+                return False
+            value = _outside_value(fn, func)
+            if any(value is d for d in derivatives) or isinstance(value, np.ufunc):
+                continue
+            if isinstance(func, gast.Attribute):
+                module = getattr(value, "__module__", None) or ""
+                if not (module.split(".")[0] in ("numpy", "math", "cmath") and callable(value)):
+                    return False
+            elif not (isinstance(value, (types.BuiltinFunctionType, type)) and func.id in _SAFE_BUILTINS):
+                return False
+    return True
 
 
 _SUMMARIES = threading.local()          # .active: the code objects whose summaries are being read

@@ -249,3 +249,144 @@ def test_helper_of_the_step_rebound_to_keep_x_is_refused():
             dlfeval(outer_through, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
     finally:
         _keep = old
+
+
+# --- functions and lambdas the step defines --------------------------------------------------
+# ``def inner(q): ...`` inside the step, or ``dlupdate(lambda w, g: w - lr * g, p, g)`` (MATLAB's
+# SGD idiom), left the step unsummarised, so the loop was refused with dlarray data.  They are read
+# as if written in place: parameters bound to the arguments of each call, the name holding what its
+# closure reads; one handed on (to dlupdate, map) must write nothing.
+
+def step_nested(p, x, y):
+    def inner(q):
+        return np.mean((np.tanh(x @ q["w"] + q["b"]) - y) ** 2)
+    g = dlgradient(inner(p), p)
+    return {k: p[k] - 0.1 * g[k] for k in p}
+
+
+def step_dlupdate(p, x, y):
+    g = dlgradient(_loss(p, x, y), p)
+    return sct.dlupdate(lambda w, gw: w - 0.1 * gw, p, g)
+
+
+def step_named_lambda(p, x, y):
+    sgd = lambda w, gw, lr=0.1: w - lr * gw     # noqa: E731
+    g = dlgradient(_loss(p, x, y), p)
+    return {k: sgd(p[k], g[k]) for k in p}
+
+
+def _outer_of(step):
+    def outer(p0, x, y):
+        p = p0
+        for _ in range(3):
+            p = step(p, x, y)
+        final = _loss(p, x, y)
+        return final, dlgradient(final, p0, x)
+    return outer
+
+
+def test_step_with_dlupdate_lambda_runs():
+    """(dlupdate itself has no derivative: a gradient through the updated values is refused.)"""
+    w, b, x, y = _data()
+
+    def steps(p, x, y):
+        for _ in range(3):
+            p = step_dlupdate(p, x, y)
+        return _loss(p, x, y), p
+    loss, p = dlfeval(steps, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    assert abs(float(D(loss)) - _np_outer(w, b, x, y)) < 1e-12
+    for _ in range(3):
+        w, b = _np_step(w, b, x, y)
+    np.testing.assert_allclose(D(p["w"]), w, rtol=1e-12)
+    np.testing.assert_allclose(D(p["b"]), b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("step", [step_nested, step_named_lambda])
+def test_step_defining_functions(step):
+    w, b, x, y = _data()
+    val, (gp, gx) = dlfeval(_outer_of(step), {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    assert abs(float(D(val)) - _np_outer(w, b, x, y)) < 1e-12
+    for got, index in ((gp["w"], 0), (gp["b"], 1), (gx, 2)):
+        np.testing.assert_allclose(D(got), numerical_gradient(_np_outer, [w, b, x, y], index), atol=1e-7)
+
+
+def _steps_holding_x():
+    def returns_param(p, x, y):
+        def ident(q):
+            return q
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": ident(x)}
+
+    def closure_value(p, x, y):
+        def getx():
+            return x
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": getx()}
+
+    def closure_returned(p, x, y):
+        def getx():
+            return x
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": getx}
+
+    def writes_x(p, x, y):
+        def put(q):
+            q["x"] = x
+        g = dlgradient(_loss(p, x, y), p)
+        new = {"w": p["w"] - 0.1 * g["w"], "b": p["b"]}
+        put(new)
+        return new
+
+    def default_x(p, x, y):
+        def pick(q, s=x):
+            return s
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": pick(p)}
+
+    def keyword_x(p, x, y):
+        def pick(q):
+            return q
+        g = dlgradient(_loss(p, x, y), p)
+        return {"w": p["w"] - 0.1 * g["w"], "b": p["b"], "x": pick(q=x)}
+
+    def lambda_of_x(p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        return sct.dlupdate(lambda w: w + 0.0 * x[0, :w.size].reshape(w.shape) if w.ndim else x, p)
+
+    def lambda_writes(p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        new = {"w": p["w"] - 0.1 * g["w"], "b": p["b"]}
+        list(map(lambda k: new.__setitem__(k, x), ["x"]))
+        return new
+
+    return [returns_param, closure_value, closure_returned, writes_x, default_x, keyword_x, lambda_of_x,
+            lambda_writes]
+
+
+def _loop_reading_x(step):
+    def outer(p, x, y):
+        for _ in range(3):
+            p = step(p, x, y)
+            p = {"w": p["w"] + (0.0 * p["x"][0, :2] if "x" in p and not callable(p["x"]) else 0.0),
+                 "b": p["b"]}
+        return _loss(p, x, y)
+    return outer
+
+
+@pytest.mark.parametrize("step", _steps_holding_x(), ids=lambda f: f.__name__)
+def test_step_defining_functions_that_hold_x_is_refused(step):
+    w, b, x, y = _data()
+    with pytest.raises(CompileError):         # (two are refused by the checks of writes)
+        dlfeval(_loop_reading_x(step), {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+
+
+def test_summaries_of_steps_defining_functions():
+    """What the summary itself says (so the refusals above do not rest on other checks alone)."""
+    from sct.call_tree import returns_holding
+    for step in _steps_holding_x():
+        held = returns_holding(step)
+        assert held is None or "x" in held, step.__name__
+    for step in (step_nested, step_dlupdate, step_named_lambda, step_tuple, step_through):
+        assert returns_holding(step) == {"p"}, step.__name__
+    assert returns_holding(step_default) == {"p", "lr"}
+    assert returns_holding(Trainer.step) == {"p", "self"}
