@@ -351,7 +351,7 @@ def _steps_holding_x():
 
     def lambda_of_x(p, x, y):
         g = dlgradient(_loss(p, x, y), p)
-        return sct.dlupdate(lambda w: w + 0.0 * x[0, :w.size].reshape(w.shape) if w.ndim else x, p)
+        return sct.dlupdate(lambda w, gw: w - 0.1 * gw + 0.0 * x[0, :w.size].reshape(w.shape) if w.ndim else x, p, g)
 
     def lambda_writes(p, x, y):
         g = dlgradient(_loss(p, x, y), p)
