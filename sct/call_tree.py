@@ -985,7 +985,7 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None, kinds=None, namespace=None):
+def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
     same value as) argument ``i``, by ``_reads_graph``; ``namespace``: the generated globals, where
     the helpers called are read (what their values hold: :class:`_KnownReturns`)."""
@@ -1000,7 +1000,7 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None):
                 if graph is None:
                     graph = _reads_graph(fdef)
                 if holds is None:
-                    holds = _holds_graph(fdef, kinds, namespace=namespace)
+                    holds = _holds_graph(fdef, kinds, namespace=namespace, methods=methods)
                 # (what argument i holds as it is, in a list, tuple or dict built of names: ``{"w": x}``
                 # passed beside ``x * 2`` links them as ``x`` and ``x * 2`` do; was: not linked, a partial
                 # derivative for a helper's dlgradient(loss, p["w"]))
@@ -1087,7 +1087,7 @@ def _stored_roots(target) -> List[str]:
 
 
 def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Optional[Dict[str, Any]] = None,
-                 calls=None, effects=None) -> Dict[str, set]:
+                 calls=None, effects=None, methods=True) -> Dict[str, set]:
     """name -> the names whose values it may hold as they are (``t = {"w": x}``, ``u = x``, ``m.x = x``,
     ``xs.append(x)``, ``m = M(x)``, ``(p, p_residuals) = P_fwd(x)``, ``for v in xs``: by
     :func:`_holding_names`; flow-insensitive, more than the values hold, never less).  Was: names,
@@ -1095,13 +1095,14 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
     (``m.x = x``, ``M(x)``, a namedtuple, a dict comprehension) held nothing, and a helper's method
     taking dlgradient of ``self.x`` called as ``m.g(x * 2)`` got the partial derivative.
     ``namespace`` (the generated globals): the calls of helpers read there hold what the helpers'
-    returns may hold (:class:`_KnownReturns`); ``calls``: see :func:`_holding_names`."""
+    returns may hold (:class:`_KnownReturns`; ``methods``: and methods' calls, resolved by the
+    receiver's class); ``calls``: see :func:`_holding_names`."""
     kinds = kinds or {}
     holds: Dict[str, set] = {}
     local = {a.id for a in walk_nodes(fdef.args) if isinstance(a, gast.Name)} | \
         {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     if namespace is not None:
-        calls = _KnownReturns(fdef, namespace, local, kinds)
+        calls = _KnownReturns(fdef, namespace, local, kinds if methods else None)
 
     writes = []         # (target, names) stored into an object: ``r[k] = x``, ``r.append(x)``, ``r += [x]``
     same: Dict[str, set] = {}       # name -> the names whose objects it may be itself (``r = q``)
@@ -1658,7 +1659,7 @@ class _KnownReturns:
                 isinstance(node.args[4], gast.Name) and node.args[4].id == node.args[1].id and
                 isinstance(node.args[2], gast.Constant) and isinstance(node.args[2].value, str)):
             return None
-        kind = self.kinds.get(node.args[1].id)
+        kind = self.kinds.get(node.args[1].id) if self.kinds is not None else None
         if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type) and
                 isinstance(kind[2], tuple)):
             return None
@@ -1765,7 +1766,11 @@ def _keep_links(tree) -> None:
     refuse_linked when the callee is compiled then)."""
     graphs: Dict[int, Dict[str, set]] = {}
     for call, record in zip(tree.calls, tree.records):
-        if record is not None and record.resolved:
+        # a method's call resolved now keeps the links read without the summaries of methods: the
+        # class's function may be replaced later (``Trainer.step = other``), which fails the call's
+        # guard, and its first run is checked then (was: not at all, with the old method's summary)
+        method = record is not None and record.resolved and call.op in ("vjp_method", "primal_method")
+        if record is not None and record.resolved and not method:
             continue
         args = _call_args(call)
         if any(isinstance(a, gast.Starred) for a in args):
@@ -1782,7 +1787,7 @@ def _keep_links(tree) -> None:
         graph = graphs.get(id(call.fdef))
         if graph is None:
             graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace)
+        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 

@@ -390,3 +390,40 @@ def test_summaries_of_steps_defining_functions():
         assert returns_holding(step) == {"p"}, step.__name__
     assert returns_holding(step_default) == {"p", "lr"}
     assert returns_holding(Trainer.step) == {"p", "self"}
+
+
+class Patched:
+    def step(self, p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        return {k: p[k] - 0.1 * g[k] for k in p}
+
+    def outer(self, p, x, y):
+        for _ in range(3):
+            p = self.step(p, x, y)
+        return sum(np.sum(v) for v in p.values())
+
+
+def test_method_replaced_on_the_class_after_compiling_is_refused():
+    """The method's summary is the class's function when the caller was compiled; replacing it on
+    the class (a notebook cell) fails the call's guard, and the new one's first run is checked
+    without the summary (was: run with the old summary, a partial derivative in the new step)."""
+    w, b, x, y = _data()
+    t = Patched()
+    first = dlfeval(t.outer, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    w3, b3 = w, b
+    for _ in range(3):
+        w3, b3 = _np_step(w3, b3, x, y)
+    assert abs(float(D(first)) - (w3.sum() + b3.sum())) < 1e-12
+    old = Patched.step
+
+    def keeps_x(self, p, x, y):
+        g = dlgradient(_loss(p, x, y), p)
+        q = {k: p[k] - 0.1 * g[k] for k in p}
+        q.setdefault("x", x)
+        return q
+    Patched.step = keeps_x
+    try:
+        with pytest.raises(CompileError, match="computed from the one it passes"):
+            dlfeval(t.outer, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
+    finally:
+        Patched.step = old
