@@ -622,13 +622,35 @@ def _same_code(a, b) -> bool:
         return False
     if len(a.co_consts) != len(b.co_consts):
         return False
-    for x, y in zip(a.co_consts, b.co_consts):
+    for i, (x, y) in enumerate(zip(a.co_consts, b.co_consts)):
+        if i == 0 and _same_docstring(a, x, y):
+            continue
         if inspect.iscode(x):
             if not (inspect.iscode(y) and _same_code(x, y)):
                 return False
         elif type(x) is not type(y) or repr(x) != repr(y) and (isinstance(x, (float, complex)) or x != y):
             return False
     return True
+
+
+def _same_docstring(code, x, y) -> bool:
+    """Are ``x`` and ``y``, the first constants of a def's code compiled from the text sct read and
+    of the running code, its docstring, the same but for the indentation the text lost?  A nested def
+    or a method is read dedented (``textwrap.dedent``), which takes the margin off the docstring's
+    later lines too (Python before 3.13 keeps a docstring's text as written): its multi-line
+    docstring differed, and every such method or closure was refused as 'the file was changed'.
+    The docstring is never run (the generated code does not read it); other string constants must
+    still be equal (a multi-line string the code uses would have lost its margin too)."""
+    return (isinstance(x, str) and isinstance(y, str) and x != y and
+            bool(code.co_flags & inspect.CO_OPTIMIZED) and not code.co_name.startswith("<") and
+            _docstring_first(code) and inspect.cleandoc(x) == inspect.cleandoc(y))
+
+
+def _docstring_first(code) -> bool:
+    """Does a def's first constant hold its docstring (Python before 3.14 keeps the docstring, or
+    None, there; 3.14 says so by CO_HAS_DOCSTRING)?"""
+    flag = getattr(inspect, "CO_HAS_DOCSTRING", None)
+    return flag is None or bool(code.co_flags & flag)
 
 
 def user_line(filename, lineno):
