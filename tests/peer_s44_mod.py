@@ -77,3 +77,137 @@ def make_keyed():
         d = {key: x}
         return np.sum(d["a\n        b"] ** 2)
     return inner
+
+
+# --- autograd's mixture_variational_inference.py (build_mog_bbsvi), scipy for autograd.scipy ---------
+from scipy.stats import norm  # noqa: E402
+from scipy.special import logsumexp  # noqa: E402
+
+
+def diag_gaussian_log_density(x, mu, log_std):
+    return np.sum(norm.logpdf(x, mu, np.exp(log_std)), axis=-1)
+
+
+def unpack_gaussian_params(params):
+    # Variational dist is a diagonal Gaussian.
+    D = np.shape(params)[0] // 2
+    mean, log_std = params[:D], params[D:]
+    return mean, log_std
+
+
+def variational_log_density_gaussian(params, x):
+    mean, log_std = unpack_gaussian_params(params)
+    return diag_gaussian_log_density(x, mean, log_std)
+
+
+def sample_diag_gaussian(params, num_samples, rs):
+    mean, log_std = unpack_gaussian_params(params)
+    D = np.shape(mean)[0]
+    return rs.randn(num_samples, D) * np.exp(log_std) + mean
+
+
+def log_normalize(x):
+    return x - logsumexp(x)
+
+
+def build_mog_bbsvi(logprob, num_samples, k=10, rs=None):
+    component_log_density = variational_log_density_gaussian
+    component_sample = sample_diag_gaussian
+
+    def unpack_mixture_params(mixture_params):
+        log_weights = log_normalize(mixture_params[:k])
+        var_params = np.reshape(mixture_params[k:], (k, -1))
+        return log_weights, var_params
+
+    def mixture_log_density(var_mixture_params, x):
+        """Returns a weighted average over component densities."""
+        log_weights, var_params = unpack_mixture_params(var_mixture_params)
+        component_log_densities = np.vstack([component_log_density(params_k, x)
+                                             for params_k in var_params]).T
+        return logsumexp(component_log_densities + log_weights, axis=1, keepdims=False)
+
+    def mixture_elbo(var_mixture_params, t):
+        # We need to only sample the continuous component parameters,
+        # and integrate over the discrete component choice
+
+        def mixture_lower_bound(params):
+            """Provides a stochastic estimate of the variational lower bound."""
+            samples = component_sample(params, num_samples, rs)
+            log_qs = mixture_log_density(var_mixture_params, samples)
+            log_ps = logprob(samples, t)
+            log_ps = np.reshape(log_ps, (num_samples, -1))
+            log_qs = np.reshape(log_qs, (num_samples, -1))
+            return np.mean(log_ps - log_qs)
+
+        log_weights, var_params = unpack_mixture_params(var_mixture_params)
+        component_elbos = np.stack(
+            [mixture_lower_bound(params_k) for params_k in var_params])
+        return np.sum(component_elbos*np.exp(log_weights))
+
+    return mixture_elbo
+
+
+def mog_log_density(x, t):
+    mu, log_sigma = x[:, 0], x[:, 1]
+    sigma_density = norm.logpdf(log_sigma, 0, 1.35)
+    mu_density = norm.logpdf(mu, -0.5, np.exp(log_sigma))
+    sigma_density2 = norm.logpdf(log_sigma, 0.1, 1.35)
+    mu_density2 = norm.logpdf(mu, 0.5, np.exp(log_sigma))
+    return np.logaddexp(sigma_density + mu_density,
+                        sigma_density2 + mu_density2)
+
+
+def make_closure_helper_writer():
+    """A nested def whose helper writes into the array it is given (a captured one): refused."""
+    def bump(a, p):
+        a[0] = a[0] + np.sum(p)
+        return np.sum(p ** 2)
+
+    def f(x):
+        a = x * 1.0
+
+        def lb(p):
+            r = bump(a, p)
+            return r
+        v = lb(x)
+        return v + np.sum(a ** 2)
+    return f
+
+
+# --- autograd's tests/test_scipy.py: a closure factory called inside the function ------------------
+def symmetrize_matrix_arg_2(fun):
+    def T(X):
+        return np.swapaxes(X, -1, -2) if np.ndim(X) > 1 else X
+
+    def symmetrize(X):
+        return 0.5 * (X + T(X))
+
+    def symmetrized_fun(x, mean, cov):
+        return fun(x, mean, symmetrize(cov))
+
+    return symmetrized_fun
+
+
+def make_scaled(f, c):
+    def g(v):
+        return f(v) * c
+    return g
+
+
+def scaled_sin_loss(x):
+    x2 = x * 2
+    return np.sum(make_scaled(np.sin, 3.0)(x2))
+
+
+def scaled_dot_loss(x):
+    h = x[:2] * 2
+    scaled = make_scaled(np.sum, 0.5)
+    return scaled(h * h) + np.sum(x)
+
+
+_GLOBAL_LOG = []
+
+
+def keep_and_wrap(f, v):
+    _GLOBAL_LOG.append(v)
+    return make_scaled(f, 2.0)
