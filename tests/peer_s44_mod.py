@@ -211,3 +211,28 @@ _GLOBAL_LOG = []
 def keep_and_wrap(f, v):
     _GLOBAL_LOG.append(v)
     return make_scaled(f, 2.0)
+
+
+# --- autograd's kfac_pre.py: apply_preconditioner -------------------------------------------------------
+def apply_preconditioner(precond, gradient):
+    def apply_block(Ainv, Ginv, W_grad, b_grad):
+        Wb_grad = np.vstack((W_grad, b_grad))
+        Wb_natgrad = np.dot(Ainv, np.dot(Wb_grad, Ginv))
+        return Wb_natgrad[:-1], Wb_natgrad[-1]
+
+    factors = zip(*precond)
+    return [apply_block(A, G, W, b) for (A,G), (W,b) in zip(factors, gradient)]
+
+
+def apply_preconditioner_listed(precond, gradient):
+    def apply_block(Ainv, Ginv, W_grad, b_grad):
+        Wb_grad = np.vstack((W_grad, b_grad))
+        Wb_natgrad = np.dot(Ainv, np.dot(Wb_grad, Ginv))
+        return Wb_natgrad[:-1], Wb_natgrad[-1]
+
+    factors = list(zip(*precond))
+    return [apply_block(A, G, W, b) for (A,G), (W,b) in zip(factors, gradient)]
+
+
+def natgrad_norm(apply, precond, gradient):
+    return sum(np.sum(dW ** 2) + np.sum(np.sin(db)) for dW, db in apply(precond, gradient))

@@ -149,3 +149,50 @@ def test_factory_given_traced_value_still_checked():
         return y, dlgradient(y, v)
     with pytest.raises(CompileError):
         dlfeval(vg, dlarray(np.array([0.3, -0.7])))
+
+
+# --- 4. `factors = zip(*precond)` walked later: refused as "no derivative rule for zip" -----------------
+# (autograd's kfac_pre.py).  sct walks zip(*rows) taken apart by position or made a list; walked by one
+# name it stays refused, now saying why and what to write; the list(zip(*...)) form runs.
+
+def _kfac_setup():
+    rs = np.random.RandomState(0)
+    sym = lambda n: np.eye(n) + 0.1 * (lambda a: a @ a.T)(rs.randn(n, n))
+    precond = [[sym(4), sym(3)], [sym(3), sym(2)]]
+    gradient = [(rs.randn(3, 3), rs.randn(3)), (rs.randn(2, 2), rs.randn(2))]
+    return precond, gradient
+
+
+def test_kfac_zip_star_named_refused_with_advice():
+    precond, gradient = _kfac_setup()
+
+    def vg(p, g):
+        v = M.natgrad_norm(M.apply_preconditioner, p, g)
+        return v, dlgradient(v, p, g)
+    with pytest.raises(CompileError, match=r"list\(zip\(\*rows\)\)"):
+        dlfeval(vg, [[dlarray(a) for a in r] for r in precond], [(dlarray(W), dlarray(b)) for W, b in gradient])
+
+
+def test_kfac_zip_star_listed_runs():
+    precond, gradient = _kfac_setup()
+
+    def vg(p, g):
+        v = M.natgrad_norm(M.apply_preconditioner_listed, p, g)
+        return v, dlgradient(v, p, g)
+    v, (gp, gg) = dlfeval(vg, [[dlarray(a) for a in r] for r in precond],
+                          [(dlarray(W), dlarray(b)) for W, b in gradient])
+    assert float(D(v)) == pytest.approx(M.natgrad_norm(M.apply_preconditioner, precond, gradient), rel=1e-14)
+
+    def of_leaf(i, j, k):
+        def f(a):
+            p = [list(r) for r in precond]
+            g = [list(t) for t in gradient]
+            (p if i == 0 else g)[j][k] = a
+            return M.natgrad_norm(M.apply_preconditioner, p, g)
+        return f
+    for j in range(2):
+        for k in range(2):
+            np.testing.assert_allclose(D(gp[j][k]), numerical_gradient(of_leaf(0, j, k), [precond[j][k]], 0),
+                                       rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(D(gg[j][k]), numerical_gradient(of_leaf(1, j, k), [gradient[j][k]], 0),
+                                       rtol=1e-6, atol=1e-8)
