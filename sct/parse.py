@@ -507,6 +507,14 @@ def check_source_matches(fn, source: str, start: int, filename: str, parsed=None
             compiled = None
         if compiled is not None and _same_code(compiled, code):
             return
+        if compiled is not None and _same_code(compiled, code, margins=True):
+            # the text read (dedented, a method's or nested def's) differs from the running code only in
+            # the margins of multi-line strings it uses: not a changed file (was said to be one)
+            raise CompileError(
+                f"{fn.__qualname__} uses a multi-line string literal (other than its docstring) inside a "
+                f"method or nested def: sct reads such a def's text with its indentation taken off, which "
+                f"would change the string's lines. Define the string at module level (or build it with "
+                f"'\\n'.join(...))", filename, code.co_firstlineno, "def " + fn.__name__)
     if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))) and \
             type(loader).__module__ != "_pytest.assertion.rewrite":
         return              # an import hook that may rewrite code (unknown to sct): cannot tell
@@ -611,7 +619,7 @@ def _find_code(code, name: str):
     return None
 
 
-def _same_code(a, b) -> bool:
+def _same_code(a, b, margins: bool = False) -> bool:
     if a.co_code != b.co_code or (a.co_flags ^ b.co_flags) & _KIND_FLAGS:
         return False
     for attr in ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_names", "co_varnames",
@@ -626,8 +634,11 @@ def _same_code(a, b) -> bool:
         if i == 0 and _same_docstring(a, x, y):
             continue
         if inspect.iscode(x):
-            if not (inspect.iscode(y) and _same_code(x, y)):
+            if not (inspect.iscode(y) and _same_code(x, y, margins)):
                 return False
+        elif margins and isinstance(x, str) and isinstance(y, str) and x != y and \
+                [line.lstrip() for line in x.splitlines()] == [line.lstrip() for line in y.splitlines()]:
+            continue
         elif type(x) is not type(y) or repr(x) != repr(y) and (isinstance(x, (float, complex)) or x != y):
             return False
     return True

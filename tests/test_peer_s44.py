@@ -196,3 +196,16 @@ def test_kfac_zip_star_listed_runs():
                                        rtol=1e-6, atol=1e-8)
             np.testing.assert_allclose(D(gg[j][k]), numerical_gradient(of_leaf(1, j, k), [gradient[j][k]], 0),
                                        rtol=1e-6, atol=1e-8)
+
+
+def test_multiline_string_refusal_says_why():
+    # (was: "the file was changed after ... was defined", for a file that was not)
+    inner = M.make_spec_user()
+
+    def f(x):
+        y = inner(x)
+        return y, dlgradient(y, x)
+    x = np.arange(6.0).reshape(2, 3)
+    assert inner(x) == np.sum(x @ x[0])
+    with pytest.raises(CompileError, match="multi-line string literal"):
+        dlfeval(f, dlarray(x))
