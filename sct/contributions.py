@@ -280,7 +280,8 @@ class Contributions(EmitPass):
         if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
             return []               # raises where it runs, before any derivative (_raises_first)
         if info.kind == CallKind.PLAIN:
-            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func)), "call")
+            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func),
+                                             starred=any(isinstance(a, gast.Starred) for a in value.args)), "call")
         return []
 
     def reads_adjoint_of(self, name: str) -> bool:
@@ -505,7 +506,7 @@ def cast_dtype(rule, bound):
 _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 
 
-def _plain_call_refusal(obj, what: str) -> str:
+def _plain_call_refusal(obj, what: str, starred: bool = False) -> str:
     """Why a call run as it is (``CallKind.PLAIN``) cannot pass a derivative on."""
     if obj is getattr:
         return ("getattr(obj, name) with a name known only when it runs, on an object holding traced values: "
@@ -531,6 +532,13 @@ def _plain_call_refusal(obj, what: str) -> str:
         return (f"{what}() of an iterator (iter(...) of a list, tuple, array or generator) holding traced values: "
                 f"sct does not follow an iterator's position from call to call. Index the list instead (`items = "
                 f"[a, b]; v = items[0]`), or loop over it directly (`for v in items:`)")
+    if obj is zip and starred:
+        # (was: "no derivative rule for zip ... Add one with @sct.defrule", for `factors = zip(*precond)` walked
+        # later, or `for t in zip(*rows)`, autograd's kfac_pre.py: zip(*...) whose number of sequences is known
+        # only when it runs, walked by one name)
+        return (f"{what}(*...) walked by one name (a zip of as many sequences as the starred value holds, known only "
+                f"when it runs) holding traced values: sct walks zip(*rows) taken apart by position (`for a, b in "
+                f"zip(*rows)`) or made a list at once; write `list(zip(*rows))` where it is made")
     return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
             f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
             f"rules, or wrap its input with extractdata if it must be a constant")

@@ -507,6 +507,14 @@ def check_source_matches(fn, source: str, start: int, filename: str, parsed=None
             compiled = None
         if compiled is not None and _same_code(compiled, code):
             return
+        if compiled is not None and _same_code(compiled, code, margins=True):
+            # the text read (dedented, a method's or nested def's) differs from the running code only in
+            # the margins of multi-line strings it uses: not a changed file (was said to be one)
+            raise CompileError(
+                f"{fn.__qualname__} uses a multi-line string literal (other than its docstring) inside a "
+                f"method or nested def: sct reads such a def's text with its indentation taken off, which "
+                f"would change the string's lines. Define the string at module level (or build it with "
+                f"'\\n'.join(...))", filename, code.co_firstlineno, "def " + fn.__name__)
     if not isinstance(loader, (importlib.machinery.SourceFileLoader, type(None))) and \
             type(loader).__module__ != "_pytest.assertion.rewrite":
         return              # an import hook that may rewrite code (unknown to sct): cannot tell
@@ -611,7 +619,7 @@ def _find_code(code, name: str):
     return None
 
 
-def _same_code(a, b) -> bool:
+def _same_code(a, b, margins: bool = False) -> bool:
     if a.co_code != b.co_code or (a.co_flags ^ b.co_flags) & _KIND_FLAGS:
         return False
     for attr in ("co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_names", "co_varnames",
@@ -622,13 +630,38 @@ def _same_code(a, b) -> bool:
         return False
     if len(a.co_consts) != len(b.co_consts):
         return False
-    for x, y in zip(a.co_consts, b.co_consts):
+    for i, (x, y) in enumerate(zip(a.co_consts, b.co_consts)):
+        if i == 0 and _same_docstring(a, x, y):
+            continue
         if inspect.iscode(x):
-            if not (inspect.iscode(y) and _same_code(x, y)):
+            if not (inspect.iscode(y) and _same_code(x, y, margins)):
                 return False
+        elif margins and isinstance(x, str) and isinstance(y, str) and x != y and \
+                [line.lstrip() for line in x.splitlines()] == [line.lstrip() for line in y.splitlines()]:
+            continue
         elif type(x) is not type(y) or repr(x) != repr(y) and (isinstance(x, (float, complex)) or x != y):
             return False
     return True
+
+
+def _same_docstring(code, x, y) -> bool:
+    """Are ``x`` and ``y``, the first constants of a def's code compiled from the text sct read and
+    of the running code, its docstring, the same but for the indentation the text lost?  A nested def
+    or a method is read dedented (``textwrap.dedent``), which takes the margin off the docstring's
+    later lines too (Python before 3.13 keeps a docstring's text as written): its multi-line
+    docstring differed, and every such method or closure was refused as 'the file was changed'.
+    The docstring is never run (the generated code does not read it); other string constants must
+    still be equal (a multi-line string the code uses would have lost its margin too)."""
+    return (isinstance(x, str) and isinstance(y, str) and x != y and
+            bool(code.co_flags & inspect.CO_OPTIMIZED) and not code.co_name.startswith("<") and
+            _docstring_first(code) and inspect.cleandoc(x) == inspect.cleandoc(y))
+
+
+def _docstring_first(code) -> bool:
+    """Does a def's first constant hold its docstring (Python before 3.14 keeps the docstring, or
+    None, there; 3.14 says so by CO_HAS_DOCSTRING)?"""
+    flag = getattr(inspect, "CO_HAS_DOCSTRING", None)
+    return flag is None or bool(code.co_flags & flag)
 
 
 def user_line(filename, lineno):

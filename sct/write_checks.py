@@ -75,6 +75,15 @@ def spelled_names(fdef) -> Dict[str, str]:
     return spelled
 
 
+def _nested_def_statements(body) -> Set[int]:
+    """The ids of the statements (as ``_statements`` walks them) inside defs nested in ``body``."""
+    found: Set[int] = set()
+    for s in _statements(body):
+        if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef)):
+            found.update(id(t) for t in _statements(s.body))
+    return found
+
+
 class _WriteCheck:
     """``check_writes`` for one function: one method per kind of write (into an item, into an
     attribute, by a call); ``force`` collects the writes that must become new values."""
@@ -90,6 +99,7 @@ class _WriteCheck:
         # objects an adjoint may read, per statement: see _scan (when first asked)
         self.saved_at: Optional[Dict[int, "_SavedView"]] = None
         self.force: Set[int] = set()
+        self._in_nested_def = False     # is the statement checked one of a nested def's (run)
 
     @property
     def analysis(self) -> AliasAnalysis:
@@ -103,6 +113,7 @@ class _WriteCheck:
 
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
+        nested = _nested_def_statements(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
             if getattr(s, "sct_augmented", None) is not None:
@@ -120,6 +131,7 @@ class _WriteCheck:
                     continue        # nothing traced is stored: nothing more to check
             node, result = _mutating_call(s)
             if node is not None:
+                self._in_nested_def = id(s) in nested
                 self._call(s, node, result)
         return self.force
 
@@ -634,13 +646,19 @@ class _WriteCheck:
         if info.kind == CallKind.METHOD and info.method in ("keys", "count", "index") and \
                 info.receiver is not None and analysis.builtin(s, info.receiver):
             return          # p.keys() of a dict (sorted(p.keys())), xs.count(v): read only, no traced result
-        through_pair = result is not None and result in active and activity.value_active(node)
+        # (a statement of a def nested in this one: its names are the nested def's, not in this
+        # function's activity; its traced value is a pair's as this function's would be. Was: a
+        # nested def's `log_qs = helper(vmp, samples)` refused as a call 'that may change its
+        # arguments', autograd's mixture_variational_inference.py)
+        through_pair = result is not None and (result in active or self._in_nested_def) and \
+            activity.value_active(node)
         if through_pair:
             return
         receiver_active = info.receiver is not None and info.receiver in active or \
             self._function_value_of_active(node.func)
         touches_saved = any(self.written_saved(s, n) for n in loaded_names(node)
-                            if n in analysis.locals and not self._immutable_parameter(s, n))
+                            if n in analysis.locals and not self._immutable_parameter(s, n) and
+                            not self._library_function_name(n))
         if not (args_active or receiver_active or touches_saved):
             return
         callee = _callee(info, node, activity, self.resolver, analysis, s)
@@ -681,6 +699,37 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _library_function_name(self, name: str) -> bool:
+        """Is the local ``name`` bound once, to a numpy, scipy or math function, a numpy ufunc or an op
+        sct has a rule for, read from its module (``np_sin = np.sin``, the name normalizing gives ``make_scaled(np.sin, 3.0)``'s
+        argument)?  Such a function is no array an adjoint reads: given to a helper (a closure
+        factory, autograd's ``symmetrize_matrix_arg(mvn.pdf, 2)``) it changes nothing sct saved (was:
+        taken for any outside object, which may be the function's argument, and the factory's call
+        refused after the first differentiated operation)."""
+        import types
+        from .ir import store_counts
+        if store_counts(self.fdef).get(name) != 1:
+            return False
+        values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        if len(values) != 1 or not isinstance(values[0], gast.Attribute):
+            return False
+        value = _resolved(self.resolver, values[0])
+        owner = _resolved(self.resolver, values[0].value) if value is None else None
+        if owner is not None and (type(owner).__module__ or "").startswith("scipy.stats"):
+            value = getattr(owner, values[0].attr, None)     # mvn.logpdf: a method of scipy's object
+        if isinstance(value, (np.ufunc, types.BuiltinFunctionType)) or \
+                type(value).__module__ == "numpy" and type(value).__name__ == "_ArrayFunctionDispatcher":
+            return True         # (np.dot, np.sum: numpy's dispatchers of its functions)
+        module = getattr(value, "__module__", None) or ""
+        if isinstance(value, types.FunctionType) and module.split(".")[0] in ("numpy", "scipy", "math"):
+            return True
+        from .rules import EFFECTFUL_OPS
+        try:        # an op sct has a rule for (scipy.stats' mvn.logpdf, a bound method of its object)
+            return value is not None and registry.lookup(value) is not None and id(value) not in EFFECTFUL_OPS
+        except Exception:
+            return False
 
     def _pure_given_none(self, s, node, callee, self_attributes: bool) -> bool:
         """Does the plain function ``callee`` change nothing in place once the tests on its parameters
