@@ -142,7 +142,7 @@ def _maml_data():
     return rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
 
 
-@pytest.mark.parametrize("steps", [3, 2, 5])
+@pytest.mark.parametrize("steps", [3, 2, 4])
 def test_steps_of_a_global_int_are_written_out_and_guarded(steps, monkeypatch):
     # was refused: "a gradient computed inside a loop cannot be differentiated again unless ... a constant n"
     from gradcheck import numerical_gradient
