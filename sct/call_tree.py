@@ -1514,8 +1514,10 @@ def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
     that default is a number, text or None (else None, as for ``*``/``**`` arguments)."""
     if held is None or any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
         return None
+    if getattr(fn, "__signature__", None) is not None:
+        return None             # (a signature other than its code's)
     try:
-        signature = inspect.signature(fn)
+        signature = inspect.signature(fn, follow_wrapped=False)
         bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
     except (TypeError, ValueError):
         return None
@@ -1639,8 +1641,8 @@ class _KnownReturns:
         return self.summaries[id(fn)]
 
     def _helper(self, node, attr: str):
-        """The helper ``node`` (``rt.<attr>(site, helper, mask, *args)``) calls, where it is a plain
-        function and every argument is passed by position."""
+        """The helper ``node`` (``rt.<attr>(site, helper, mask, *args, **keywords)``) calls, where
+        it is a plain function."""
         if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == attr and
                 isinstance(node.func.value, gast.Name) and node.func.value.id not in self.local and
                 len(node.args) >= 3 and not any(isinstance(a, gast.Starred) for a in node.args[:3])):
