@@ -1011,6 +1011,12 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None):
 
 
 _FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
+# the operands of ``a + b`` / ``a | b`` that may be a list, tuple or dict whose items the value holds
+# (``{"w": w} | {"z": x}``, ``dict(w=w) | dict(z=x)``, ``q | {k: v ...}``: were read as arithmetic
+# holding nothing, so a helper returning them was summarised as not holding x)
+_MAY_BE_CONTAINER = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.DictComp,
+                     gast.Name, gast.Subscript, gast.Attribute, gast.Call, gast.IfExp, gast.BoolOp,
+                     gast.BinOp, gast.NamedExpr, gast.Starred)
 _VALUE_KINDS = frozenset(("dl", "nd", "num"))
 
 
@@ -1049,8 +1055,7 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
     if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
         sides = [o for o in (node.left, node.right) if not isinstance(o, gast.Constant)]
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
-                not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute))
-                        for o in sides):
+                not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):

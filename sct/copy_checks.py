@@ -347,6 +347,25 @@ class CopyChecks:
                       f"(p = {{'k': {culprit}}})", "dlgradient")
 
 
+# the normalizer's functions whose value is a new container holding its arguments' items
+# (sct/alias_state.py's CONTAINER_COPIES but arrays' bit_or, and ``t op= v``'s result)
+_BUILT_BY_RT = frozenset(("dict_or", "dict_merged", "inplace_result", "extended", "inserted", "tupled",
+                          "copy_list", "reversed_value", "sorted_value", "without_position", "without_key",
+                          "dataclass_replaced", "namedtuple_replaced"))
+
+
+def _items_passing(act, call) -> bool:
+    """Is ``call`` one of the standard library's (itertools, functools, operator, collections, copy,
+    a builtin; runtime/iter_ops.py's) whose value may be (or hold) items of what it is given?"""
+    try:
+        obj = act.call_info(call).obj
+    except Exception:       # noqa: BLE001  (unsure: not followed, as before)
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",
+                                                "builtins") or module.endswith("iter_ops")     # (sct's itertools)
+
+
 def _is_len_of(node, name: str) -> bool:
     """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
@@ -393,8 +412,17 @@ class Structures:
                         # dlgradient(y, p.x) missed y's uses through x: x for 2x)
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values",
                                         "simple_namespace")) or (
-                        isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
-                        any(isinstance(o, gast.List) for o in (v.left, v.right))) or (
+                        isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) and
+                        any(isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and
+                            o.id not in seen and o.id not in self.act.arrays and self.built(o.id, seen)
+                            for o in (v.left, v.right))) or (
+                        # the normalizer's containers made of others' items: ``a | b`` and ``{**a, "z": x}``
+                        # of dicts, ``d.update(z=x)``, ``t += [x]``, ``t.extend(..)``, ``t.insert(..)``,
+                        # ``(*t, x)`` (was: not a structure, so dlgradient(y, p) of p = {"w": w} | {"z": x}
+                        # missed y's uses through x: x for w + 2x)
+                        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
+                        isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and
+                        v.func.attr in _BUILT_BY_RT) or (
                         # dict(a=x), list(vs), sorted(vs, key=...): a new container of the same items
                         # (was: a new value, so dlgradient(y, dict(a=x)["a"]) missed y's uses of x)
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
@@ -516,6 +544,23 @@ class Structures:
         if isinstance(v, gast.Call) and not v.args and isinstance(v.func, gast.Attribute) and \
                 v.func.attr == "values" and isinstance(v.func.value, gast.Name):
             return self.argument_item(v.func.value.id, depth + 1)
+        if isinstance(v, gast.Call) and _items_passing(self.act, v):
+            # what ``itertools.chain(xs, [x])``, ``zip(..)``, ``filter(..)`` give: the items of what
+            # they are given
+            for a in v.args:
+                if isinstance(a, gast.Name):
+                    found = self.argument_item(a.id, depth + 1)
+                    if found is not None:
+                        return found
+        if isinstance(v, (gast.Tuple, gast.List)):
+            # an item of a display of names (``for v in (w, x)``, ``(("z", x), ...)`` a comprehension walks):
+            # the names' values (was: not followed, so dlgradient(y, p) of p = [v for v in (w, x)] missed
+            # y's uses through x)
+            for e in v.elts:
+                if isinstance(e, gast.Name):
+                    found = self.argument_item(e.id, depth + 1)
+                    if found is not None:
+                        return found
         return None
 
 
