@@ -1075,9 +1075,11 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
             # a local callable's value may be what it holds: ``f = partial(ident, x); f()``,
             # ``partial(ident, x)()`` (was: held nothing)
             out |= _holding_names(func, kinds, local, calls)
-        if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local):
+        if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local or
+                                                 root_name(func.value) is None):
             out |= _holding_names(func.value, kinds, local, calls)     # a method's value may be its receiver's part
-            #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
+            #       (not a module's: ``rt.op(...)``, whose functions hold nothing; a display's or a call's:
+            #       ``{"z": x}.get("z")``, ``[x].pop()``, ``dict(z=x).get("z")``, were read as holding nothing)
         return out
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
@@ -1145,6 +1147,10 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
                     add(roots, names)
                 continue
             names = _holding_names(node.value, kinds, local, calls)
+            chained = [t.id for t in node.targets if isinstance(t, gast.Name)] if len(node.targets) > 1 else []
+            for name in chained:
+                # ``q = r = {...}``: one object under both names (was: r["z"] = x left q holding nothing)
+                same.setdefault(name, set()).update(set(chained) - {name})
             for target in node.targets:
                 bind(target, node.value)
                 if names:

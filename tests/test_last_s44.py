@@ -186,6 +186,33 @@ def s_union_comprehension(p, x):
     return {"w": p["w"] - LR * g["z"]} | {k: v for k, v in [("z", x)]}
 
 
+def s_get_of_display(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return {"w": p["w"] - LR * g["z"], "z": {"z": x}.get("z")}
+
+
+def s_pop_of_display(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return {"w": p["w"] - LR * g["z"], "z": [x].pop()}
+
+
+def s_values_of_display(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return {"w": p["w"] - LR * g["z"], "z": list({"z": x}.values())[0]}
+
+
+def s_get_of_call(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return {"w": p["w"] - LR * g["z"], "z": dict(z=x).get("z")}
+
+
+def s_chained_assignment(p, x):
+    g = dlgradient(_loss(p, x), p)
+    q = r = {"w": p["w"] - LR * g["z"]}
+    r["z"] = x
+    return q
+
+
 STEP = None
 
 
@@ -197,11 +224,14 @@ def two_steps(p0, x):
 
 
 @pytest.mark.parametrize("accelerated", [False, True])
-@pytest.mark.parametrize("helper", [s_union, s_union_of_calls, s_union_comprehension], ids=lambda h: h.__name__)
+@pytest.mark.parametrize("helper", [s_union, s_union_of_calls, s_union_comprehension, s_get_of_display,
+                                    s_pop_of_display, s_values_of_display, s_get_of_call, s_chained_assignment],
+                         ids=lambda h: h.__name__)
 def test_helper_returning_a_union_holding_x_is_refused(helper, accelerated):
     """``return {...} | {"z": x}``: _holding_names read ``a | b`` of two displays (or calls) as arithmetic,
-    holding nothing, so the loop's second call (p["z"] is x) ran with the partial derivative
-    (0.7318 where the trace gives 0.8091)."""
+    holding nothing; ``{"z": x}.get("z")``, ``[x].pop()``: a method of a display (or of a call's value) as
+    holding nothing of its receiver; ``q = r = {...}; r["z"] = x``: q and r not one object.  The loop's
+    second call (p["z"] is x) ran with the partial derivative (0.7318 where the trace gives 0.8091)."""
     global STEP
     rng = np.random.default_rng(0)
     w, z, x = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3)
@@ -257,3 +287,27 @@ def test_power_of_int_zero_keeps_single_precision(dtype):
     v, g = dlfeval(lambda a: (np.real(power_zero(a)), dlgradient(np.real(power_zero(a)), a)), dlarray(x))
     assert D(g).dtype == dtype
     np.testing.assert_allclose(D(g), np.ones(3), rtol=1e-6)
+
+
+# --- 4. builtins.max(g1, g2) of generators: Python raises TypeError, sct returned a number -------------
+
+import builtins  # noqa: E402
+
+
+def builtins_max_of_generators(x):
+    return np.sum(builtins.max((a for a in x), (b for b in x)))
+
+
+def builtins_min_of_maps(x):
+    return np.sum(builtins.min(map(np.sin, x), map(np.cos, x)))
+
+
+@pytest.mark.parametrize("program", [builtins_max_of_generators, builtins_min_of_maps], ids=lambda f: f.__name__)
+def test_builtins_max_of_iterators_raises_as_python(program):
+    """normalize._check_iterators_compared read ``max`` written as a name only: ``builtins.max(g1, g2)``
+    ran (6.0) where Python raises TypeError."""
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError):
+        program(x)
+    with pytest.raises(CompileError, match="of iterators"):
+        dlfeval(program, dlarray(x))
