@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
+from .alias_state import COPY_BUILTINS
 from .ir import loaded_names, root_name, walk_nodes
 from .unroll import refused_site
 
@@ -354,6 +355,17 @@ _BUILT_BY_RT = frozenset(("dict_or", "dict_merged", "inplace_result", "extended"
                           "dataclass_replaced", "namedtuple_replaced"))
 
 
+def _merged_containers(value) -> bool:
+    """Is ``value`` one of the containers ``Structures.built`` reads since stop 44 (the normalizer's
+    ``rt.dict_or`` / ``dict_merged`` / ``extended`` ... of others, ``+`` / ``*`` of tuples and names)?
+    Their parts are followed: an argument read there only is reached through the container alone."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and value.func.value.id.startswith("rt"):
+        return value.func.attr in _BUILT_BY_RT
+    return isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)) and \
+        not any(isinstance(o, gast.List) for o in (value.left, value.right))
+
+
 def _items_passing(act, call) -> bool:
     """Is ``call`` one of the standard library's (itertools, functools, operator, collections, copy,
     a builtin; runtime/iter_ops.py's) whose value may be (or hold) items of what it is given?"""
@@ -362,6 +374,8 @@ def _items_passing(act, call) -> bool:
     except Exception:       # noqa: BLE001  (unsure: not followed, as before)
         return False
     module = getattr(obj, "__module__", None) or ""
+    if getattr(obj, "__name__", None) in COPY_BUILTINS:
+        return False            # (dict(p), list(xs): copies, which check_unfollowed_copy reads)
     return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",
                                                 "builtins") or module.endswith("iter_ops")     # (sct's itertools)
 
@@ -460,7 +474,7 @@ class Structures:
         from .helper_sites import may_hold_arguments
         return may_hold_arguments(call, self.act)
 
-    def filled_from(self, r: str, seen: set):
+    def filled_from(self, r: str, seen: set, merged_part: bool = False):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
         argument), directly or through the structures it was made from."""
@@ -491,13 +505,22 @@ class Structures:
                     if m != r and m in self.act.active and counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
             for v in values:
+                # (``merged_part``: r is a part of such a container, read there only: ``{"w": w}`` of
+                # ``p = {"w": w} | {"b": b}``)
+                merged = _merged_containers(v) or merged_part and counts.get(r, (0, 0))[1] <= 1
                 for m in loaded_names(_held_part(v)):
                     if m == r or m not in self.act.active:
                         continue
+                    if merged and counts.get(m, (0, 0))[1] > 1:
+                        # (a part of ``a | b``, ``a + b``, ``{**a, ...}`` read elsewhere too: its values
+                        # may be read through it)
+                        return m, getattr(n, "lineno", "?")
                     if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
+                        if merged:
+                            continue        # an argument (or its items) read there only: through r alone
                         return m, getattr(n, "lineno", "?")     # its items are the argument's too
                     if m not in self.act.arrays and (self.built(m) or self.part_of(m)):
-                        inner = self.filled_from(m, seen)
+                        inner = self.filled_from(m, seen, merged)
                         if inner is not None:
                             return inner
                         continue
