@@ -170,7 +170,12 @@ def zero_power_fix(a, b):
         a = np.asarray(a)       # (np.power([u, v], b): a list base read as an array)
     fix = (b == 0) * ((a == 0) | (a != a))
     if integer_exponent(b):
-        return fix          # (an int exponent stays an int: not differentiated, no log of the base taken)
+        # (an int exponent stays an int: not differentiated, no log of the base taken; for a number
+        # b (0) the smallest int, as b - 1 + a bool array was int64 and ``a ** int64 array`` made the
+        # tangent of x ** 0 of a complex64 / float32 x complex128 / float64)
+        if np.ndim(b) == 0 and isinstance(fix, np.ndarray) and fix.dtype == np.bool_:
+            return fix.astype(np.int8)
+        return fix
     if isinstance(a, (np.ndarray, np.generic)) and a.dtype.kind in "fc" and isinstance(fix, (np.ndarray, np.generic)):
         return fix.astype(np.finfo(a.dtype).dtype)
     return fix

@@ -1011,6 +1011,12 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True):
 
 
 _FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
+# the operands of ``a + b`` / ``a | b`` that may be a list, tuple or dict whose items the value holds
+# (``{"w": w} | {"z": x}``, ``dict(w=w) | dict(z=x)``, ``q | {k: v ...}``: were read as arithmetic
+# holding nothing, so a helper returning them was summarised as not holding x)
+_MAY_BE_CONTAINER = (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.DictComp,
+                     gast.Name, gast.Subscript, gast.Attribute, gast.Call, gast.IfExp, gast.BoolOp,
+                     gast.BinOp, gast.NamedExpr, gast.Starred)
 _VALUE_KINDS = frozenset(("dl", "nd", "num"))
 
 
@@ -1049,8 +1055,7 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
     if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
         sides = [o for o in (node.left, node.right) if not isinstance(o, gast.Constant)]
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
-                not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute))
-                        for o in sides):
+                not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):
@@ -1070,9 +1075,11 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
             # a local callable's value may be what it holds: ``f = partial(ident, x); f()``,
             # ``partial(ident, x)()`` (was: held nothing)
             out |= _holding_names(func, kinds, local, calls)
-        if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local):
+        if isinstance(func, gast.Attribute) and (local is None or root_name(func.value) in local or
+                                                 root_name(func.value) is None):
             out |= _holding_names(func.value, kinds, local, calls)     # a method's value may be its receiver's part
-            #       (not a module's: ``rt.op(...)``, whose functions hold nothing)
+            #       (not a module's: ``rt.op(...)``, whose functions hold nothing; a display's or a call's:
+            #       ``{"z": x}.get("z")``, ``[x].pop()``, ``dict(z=x).get("z")``, were read as holding nothing)
         return out
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
@@ -1141,6 +1148,10 @@ def _holds_graph(fdef, kinds: Optional[Dict[str, Any]] = None, namespace: Option
                     add(roots, names)
                 continue
             names = _holding_names(node.value, kinds, local, calls)
+            chained = [t.id for t in node.targets if isinstance(t, gast.Name)] if len(node.targets) > 1 else []
+            for name in chained:
+                # ``q = r = {...}``: one object under both names (was: r["z"] = x left q holding nothing)
+                same.setdefault(name, set()).update(set(chained) - {name})
             for target in node.targets:
                 bind(target, node.value)
                 if names:

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
+from .alias_state import COPY_BUILTINS
 from .ir import loaded_names, root_name, walk_nodes
 from .unroll import refused_site
 
@@ -347,6 +348,38 @@ class CopyChecks:
                       f"(p = {{'k': {culprit}}})", "dlgradient")
 
 
+# the normalizer's functions whose value is a new container holding its arguments' items
+# (sct/alias_state.py's CONTAINER_COPIES but arrays' bit_or, and ``t op= v``'s result)
+_BUILT_BY_RT = frozenset(("dict_or", "dict_merged", "inplace_result", "extended", "inserted", "tupled",
+                          "copy_list", "reversed_value", "sorted_value", "without_position", "without_key",
+                          "dataclass_replaced", "namedtuple_replaced"))
+
+
+def _merged_containers(value) -> bool:
+    """Is ``value`` one of the containers ``Structures.built`` reads since stop 44 (the normalizer's
+    ``rt.dict_or`` / ``dict_merged`` / ``extended`` ... of others, ``+`` / ``*`` of tuples and names)?
+    Their parts are followed: an argument read there only is reached through the container alone."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and value.func.value.id.startswith("rt"):
+        return value.func.attr in _BUILT_BY_RT
+    return isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Mult)) and \
+        not any(isinstance(o, gast.List) for o in (value.left, value.right))
+
+
+def _items_passing(act, call) -> bool:
+    """Is ``call`` one of the standard library's (itertools, functools, operator, collections, copy,
+    a builtin; runtime/iter_ops.py's) whose value may be (or hold) items of what it is given?"""
+    try:
+        obj = act.call_info(call).obj
+    except Exception:       # noqa: BLE001  (unsure: not followed, as before)
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    if getattr(obj, "__name__", None) in COPY_BUILTINS:
+        return False            # (dict(p), list(xs): copies, which check_unfollowed_copy reads)
+    return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",
+                                                "builtins") or module.endswith("iter_ops")     # (sct's itertools)
+
+
 def _is_len_of(node, name: str) -> bool:
     """Is ``node`` ``len(name)`` (a read of the count, not of the items)?"""
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "len" and \
@@ -393,8 +426,17 @@ class Structures:
                         # dlgradient(y, p.x) missed y's uses through x: x for 2x)
                         v.func.attr in ("setitem", "setattr", "listed", "as_sequence", "items", "values",
                                         "simple_namespace")) or (
-                        isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and
-                        any(isinstance(o, gast.List) for o in (v.left, v.right))) or (
+                        isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) and
+                        any(isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and
+                            o.id not in seen and o.id not in self.act.arrays and self.built(o.id, seen)
+                            for o in (v.left, v.right))) or (
+                        # the normalizer's containers made of others' items: ``a | b`` and ``{**a, "z": x}``
+                        # of dicts, ``d.update(z=x)``, ``t += [x]``, ``t.extend(..)``, ``t.insert(..)``,
+                        # ``(*t, x)`` (was: not a structure, so dlgradient(y, p) of p = {"w": w} | {"z": x}
+                        # missed y's uses through x: x for w + 2x)
+                        isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and
+                        isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and
+                        v.func.attr in _BUILT_BY_RT) or (
                         # dict(a=x), list(vs), sorted(vs, key=...): a new container of the same items
                         # (was: a new value, so dlgradient(y, dict(a=x)["a"]) missed y's uses of x)
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
@@ -432,7 +474,7 @@ class Structures:
         from .helper_sites import may_hold_arguments
         return may_hold_arguments(call, self.act)
 
-    def filled_from(self, r: str, seen: set):
+    def filled_from(self, r: str, seen: set, merged_part: bool = False):
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
         argument), directly or through the structures it was made from."""
@@ -463,13 +505,22 @@ class Structures:
                     if m != r and m in self.act.active and counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
             for v in values:
+                # (``merged_part``: r is a part of such a container, read there only: ``{"w": w}`` of
+                # ``p = {"w": w} | {"b": b}``)
+                merged = _merged_containers(v) or merged_part and counts.get(r, (0, 0))[1] <= 1
                 for m in loaded_names(_held_part(v)):
                     if m == r or m not in self.act.active:
                         continue
+                    if merged and counts.get(m, (0, 0))[1] > 1:
+                        # (a part of ``a | b``, ``a + b``, ``{**a, ...}`` read elsewhere too: its values
+                        # may be read through it)
+                        return m, getattr(n, "lineno", "?")
                     if m in self.facts.params or m in (self.facts.vararg, self.facts.kwarg):
+                        if merged:
+                            continue        # an argument (or its items) read there only: through r alone
                         return m, getattr(n, "lineno", "?")     # its items are the argument's too
                     if m not in self.act.arrays and (self.built(m) or self.part_of(m)):
-                        inner = self.filled_from(m, seen)
+                        inner = self.filled_from(m, seen, merged)
                         if inner is not None:
                             return inner
                         continue
@@ -516,6 +567,23 @@ class Structures:
         if isinstance(v, gast.Call) and not v.args and isinstance(v.func, gast.Attribute) and \
                 v.func.attr == "values" and isinstance(v.func.value, gast.Name):
             return self.argument_item(v.func.value.id, depth + 1)
+        if isinstance(v, gast.Call) and _items_passing(self.act, v):
+            # what ``itertools.chain(xs, [x])``, ``zip(..)``, ``filter(..)`` give: the items of what
+            # they are given
+            for a in v.args:
+                if isinstance(a, gast.Name):
+                    found = self.argument_item(a.id, depth + 1)
+                    if found is not None:
+                        return found
+        if isinstance(v, (gast.Tuple, gast.List)):
+            # an item of a display of names (``for v in (w, x)``, ``(("z", x), ...)`` a comprehension walks):
+            # the names' values (was: not followed, so dlgradient(y, p) of p = [v for v in (w, x)] missed
+            # y's uses through x)
+            for e in v.elts:
+                if isinstance(e, gast.Name):
+                    found = self.argument_item(e.id, depth + 1)
+                    if found is not None:
+                        return found
         return None
 
 

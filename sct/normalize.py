@@ -22,6 +22,7 @@ and the statement loop) then lowers it with the methods of ``sct.normalize_stmts
 """
 from __future__ import annotations
 
+import builtins
 import copy
 import types
 from typing import List, Optional
@@ -538,20 +539,32 @@ class Normalizer(Statements, Loops, Expressions):
         iterator (``map``, ``filter``, ``zip``, ``iter``, ``reversed``, ``enumerate``): Python compares
         the iterator objects themselves and raises TypeError; sct builds such an argument as a list,
         whose comparison would give a number (was: ``max((a for a in x), (b for b in x))`` gave 3)."""
-        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("max", "min") and
-                len(n.args) >= 2):
+        if not (isinstance(n, gast.Call) and len(n.args) >= 2 and
+                isinstance(n.func, (gast.Name, gast.Attribute)) and
+                (n.func.id if isinstance(n.func, gast.Name) else n.func.attr) in ("max", "min")):
             return
         for a in n.args:
-            # (is_builtin last: it guards the name, which an ordinary max(a, b) need not be)
-            lazy = (isinstance(a, gast.GeneratorExp) or
-                    isinstance(a, gast.Call) and isinstance(a.func, gast.Name) and
-                    a.func.id in ("map", "filter", "zip", "iter", "reversed", "enumerate") and
-                    self.is_builtin(a.func.id)) and self.is_builtin(n.func.id)
+            # (the builtin tested last: it guards the name, which an ordinary max(a, b) need not be)
+            lazy = (isinstance(a, gast.GeneratorExp) or isinstance(a, gast.Call) and
+                    self._builtin_called(a.func, ("map", "filter", "zip", "iter", "reversed", "enumerate"))) and \
+                self._builtin_called(n.func, ("max", "min"))
             if lazy:
-                self.fail(n, f"{n.func.id}(...) of iterators",
+                what = self._builtin_called(n.func, ("max", "min"))
+                self.fail(n, f"{what}(...) of iterators",
                           f"Python compares the iterator objects themselves there and raises TypeError "
                           f"('>' not supported between them); compare their items, e.g. "
-                          f"{n.func.id}({n.func.id}(first), {n.func.id}(second)), or make lists of them")
+                          f"{what}({what}(first), {what}(second)), or make lists of them")
+
+    def _builtin_called(self, func, names) -> Optional[str]:
+        """The name in ``names`` of the builtin ``func`` calls: ``max``, or ``builtins.max`` (was: not read
+        as the builtin, so ``builtins.max(g1, g2)`` of generators ran where Python raises), or None."""
+        if isinstance(func, gast.Name):
+            return func.id if func.id in names and self.is_builtin(func.id) else None
+        if isinstance(func, gast.Attribute) and func.attr in names and isinstance(func.value, gast.Name) and \
+                not self._is_local(func.value.id) and \
+                self._global_value(func.value.id, None) is builtins:
+            return func.attr
+        return None
 
     def _check_scope_reader(self, n):
         """Refuse ``globals()``, ``locals()``, ``vars()``, ``dir()``, ``eval(...)``, ``exec(...)`` of
