@@ -8,6 +8,8 @@ import sct
 from sct import CompileError, dlarray, dlfeval, dlgradient
 
 from gradcheck import D, numerical_gradient
+# (the loss, its hand-written numpy steps and the data of stop 43's loop tests)
+from test_fixes_s43 import data as _data, loss_fn as _loss, np_outer as _np_outer, np_step as _np_step
 
 
 # --- a training step called in a loop, with dlarray data: defaults, keywords, methods -----------
@@ -17,8 +19,6 @@ from gradcheck import D, numerical_gradient
 # (``self.step(p, x, y)``): what the helper returns was read off its code only for plain
 # positional calls of functions, and taken to hold every argument otherwise.
 
-def _loss(p, x, y):
-    return np.mean((np.tanh(x @ p["w"] + p["b"]) - y) ** 2)
 
 
 def step_default(p, x, y, lr=0.1):
@@ -69,24 +69,6 @@ class Trainer:
             p = self.step(p, x, y)
         final = _loss(p, x, y)
         return final, dlgradient(final, p0, x)
-
-
-def _np_step(w, b, x, y, lr=0.1):
-    pred = np.tanh(x @ w + b)
-    dz = 2 * (pred - y) / pred.size * (1 - pred ** 2)
-    return w - lr * (x.T @ dz), b - lr * dz.sum(0)
-
-
-def _np_outer(w, b, x, y):
-    for _ in range(3):
-        w, b = _np_step(w, b, x, y)
-    return np.mean((np.tanh(x @ w + b) - y) ** 2)
-
-
-def _data():
-    rng = np.random.default_rng(1)
-    return (rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((5, 3)),
-            rng.standard_normal((5, 2)))
 
 
 @pytest.mark.parametrize("accelerated", [False, True])
