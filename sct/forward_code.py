@@ -145,6 +145,9 @@ class ForwardCode(EmitPass):
         for s in block:
             line = getattr(s, "lineno", None)
             stmts = self.forward_stmt(s, depth)
+            mark = self.gen.effect_marks.get(id(s))
+            if mark is not None:
+                out.append(assign(mark, call(self.rt("effect_position"))))
             if stmts and _is_comment(stmts[0]):
                 if line == last_line:
                     stmts = stmts[1:]            # the same line's comment is already there

@@ -77,6 +77,9 @@ class Generation:
         self.uses_tape = False
         self.site_calls: Dict[int, str] = {}            # id(site statement) -> its sweep's name
         self.site_records: Set[int] = set()             # ids of sites differentiated again
+        # id(statement) -> the name the forward binds to ``rt.effect_position()`` just before it: where
+        # the self-contained sweep of a site that recomputes from that statement on replays from
+        self.effect_marks: Dict[int, str] = {}
         self.constant_sites: Set[int] = set()           # ids of sites with EnableHigherDerivatives=False
         self.sweeps: Dict[str, SweepPlan] = {}          # the sweep functions made so far
         # liveness reads what the sweeps of gradients differentiated again read (so far): given

@@ -4,6 +4,7 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
+import dataclasses
 from types import MappingProxyType
 from typing import Dict, List, Set, Tuple
 
@@ -15,7 +16,7 @@ from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
 from .sites import Selection, Site, SiteKind, _roots
-from .plans import SweepPlan, SweepScope
+from .plans import CallKind, SweepPlan, SweepScope
 from .templates import ZERO, _function
 from .kinds import has_own_methods as _has_own_methods, object_array_field
 
@@ -35,6 +36,7 @@ class Sweeps(EmitPass):
         # their loads, stores and names by site_results, note_reads, sweep_function and
         # residual_names, one walk each; made anew for each sweep (nothing changes them between)
         self.summaries: Dict[int, tuple] = {}
+        self.regions: Dict[int, str] = {}       # id(site statement) -> its effect mark (see ``region``)
 
     def summary(self, node) -> tuple:
         """``name_summary(node)``, from one walk per sweep."""
@@ -74,13 +76,28 @@ class Sweeps(EmitPass):
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
+        replay = self.gen.effects_start
+        if self_contained and site.kind == SiteKind.DLGRADIENT:
+            start = self.region(site, roots)
+            if start:
+                block, index, parent, depth = site.frames[0]
+                replay = self.gen.effect_marks.get(id(block[start]))
+                if replay is None:
+                    replay = self.gen.effect_marks[id(block[start])] = self.namer.fresh("effects_region")
+                    self.gen.forward_names.add(replay)
+                self.regions[id(site.stmt)] = replay
+                site = dataclasses.replace(site, frames=((block[start:], index - start, parent, depth),))
         if self_contained:
             # what precedes the site runs again: its effects (draws, prints) are replayed
-            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(self.gen.effects_start)])))
+            self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(replay)])))
             self.last_prefix.extend(self.forward.recompute_guard(
                 [st for block, index, _, _ in site.frames for st in block[:index]]))
+            own = site.frames[0][0][0] if replay != self.gen.effects_start else None
+            mark = self.gen.effect_marks.pop(id(own), None)     # (its own: a parameter here)
             for block, index, _, depth in site.frames:
                 self.last_prefix.extend(self.forward.forward_block(block[:index], depth))
+            if mark is not None:
+                self.gen.effect_marks[id(own)] = mark
             self.last_prefix.append(expr_stmt(call(self.rt("replay_end"))))
             body.extend(self.last_prefix)
         head_at = len(body)
@@ -110,6 +127,52 @@ class Sweeps(EmitPass):
                 if n in self.gen.forward_names:
                     self.adjoints.needed.add(n)
         return body, results
+
+    def region(self, site: Site, roots: List[str]) -> int:
+        """Where a self-contained sweep of ``site`` may start recomputing: after the last statement
+        of the function's body that binds one of its roots (``p = p - lr * g`` written out, MAML's
+        steps), its function then taking the values that part reads (``p`` itself) instead of the
+        function's arguments, so that a later site differentiates only that part again (was: every
+        step's gradient recomputed, and was differentiated again through, every step before it: about
+        3x the code per step).  0 (from the arguments) unless the site is in the body itself and each
+        statement of that part is an assignment to names, none of which it read before, of a value
+        made by arithmetic, an op, a function of the user's differentiated through or a copy of no
+        derivative: nothing it could change in place of what it reads, and no site."""
+        if len(site.frames) != 1 or site.entry:
+            return 0
+        block, index, _, depth = site.frames[0]
+        if depth != 0 or block is not self.gen.fdef.body:
+            return 0
+        wanted = set(roots)
+        start = 0
+        for i in range(index):
+            if self.summary(block[i])[2] & wanted:
+                start = i + 1
+        if start == 0:
+            return 0
+        read: Set[str] = set()
+        for st in block[start:index]:
+            if not (isinstance(st, gast.Assign) and
+                    all(isinstance(t, gast.Name) or isinstance(t, gast.Tuple) and
+                        all(isinstance(e, gast.Name) for e in t.elts) for t in st.targets)):
+                return 0
+            for n in walk_nodes(st.value):
+                if isinstance(n, (gast.NamedExpr, gast.Lambda, gast.Yield, gast.YieldFrom, gast.Await,
+                                  gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+                    return 0
+                if isinstance(n, gast.Call):
+                    if any(k.arg in (None, "out") for k in n.keywords):
+                        return 0
+                    info = self.act.call_info(n)
+                    if not (info.kind in (CallKind.OP, CallKind.FUNCTION, CallKind.STOP, CallKind.CREATE) or
+                            info.kind == CallKind.METHOD and info.rule is not None):
+                        return 0
+            loads, stores = self.summary(st)[1], self.summary(st)[2]
+            read |= set(loads) - stores
+            if stores & read:
+                return 0            # a name it read rebound: the call at the site would pass the new one
+            read |= stores
+        return start
 
     def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
         """A name assigned in a loop or branch, or more than once: its gradient is the adjoint
@@ -223,6 +286,12 @@ class Sweeps(EmitPass):
             read = {n for st in body + list(result) for n in self.summary(st)[1]}
             params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
                 [self.gen.effects_start]
+            replay = self.regions.get(id(site.stmt))
+            if replay is not None:          # recomputing from a statement on: the values it reads there
+                bound = set().union(set(), *(self.summary(st)[2] for st in body))
+                forward = self.gen.forward_names
+                params = sorted((n for n in read - bound if n != replay and n != self.gen.tape and
+                                 (n in self.gen.params or n in forward)), key=self.gen.order_key) + [replay]
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
