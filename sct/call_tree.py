@@ -1626,6 +1626,7 @@ class _KnownReturns:
                     continue
                 name = node.targets[0].elts[0].id
                 held = self._summary(fn)
+                _mark_summarised(value, fn, held)
                 before = self.forwards.get(name, (fn, held))
                 self.forwards[name] = None if before is None or before[0] is not fn or held is None else (fn, held)
                 pairs[name] = pairs.get(name, 0) + 1
@@ -1677,9 +1678,11 @@ class _KnownReturns:
     def __call__(self, node, kinds, local) -> Optional[set]:
         fn = self._helper(node, "primal_call_at")
         if fn is not None:
+            _mark_summarised(node, fn, self._summary(fn))
             return self._holding(fn, self._summary(fn), node.args[3:], node.keywords, kinds, local)
         fn = self._method(node, "primal_method_at")
         if fn is not None:
+            _mark_summarised(node, fn, self._summary(fn))
             return self._holding(fn, self._summary(fn), node.args[4:], node.keywords, kinds, local)
         return None
 
@@ -1699,6 +1702,89 @@ class _KnownReturns:
             everything |= _holding_names(a, kinds, local, self)
         first, second = node.targets[0].elts
         return [(_stored_roots(first), names), (_stored_roots(second), everything)]
+
+
+def _mark_summarised(node, fn, held) -> None:
+    """Note on the generated call ``node`` that the links of its caller's calls were read with
+    ``held``, the summary of ``fn`` (:func:`returns_holding`): its site checks, on a miss, that it
+    still calls ``fn`` with that summary (:func:`summary_still_holds`)."""
+    if held is None:
+        return
+    before = getattr(node, "sct_summarised", None)
+    node.sct_summarised = (fn, held) if before is None or before == (fn, held) else (None, None)
+
+
+class Summarised:
+    """A call site whose callee's summary (:func:`returns_holding`) its caller's checks of the
+    calls after it rest on: ``fn`` and ``held`` (``fn`` None: two were read), where it is
+    (``filename``, ``line``), the receiver's class and the method's name (a method's call), and
+    ``stale``: a miss found it changed (the caller's check then fails: compiled again)."""
+    __slots__ = ("fn", "held", "cls", "name", "filename", "line", "stale")
+
+    def __init__(self, fn, held, cls, name, filename, line):
+        self.fn, self.held, self.cls, self.name = fn, held, cls, name
+        self.filename, self.line, self.stale = filename, line, False
+
+    def at_miss(self, op, target, name) -> None:
+        summary_still_holds(self, op, target, name)
+
+
+def _class_function(cls, name):
+    for k in cls.__mro__:
+        if name in k.__dict__:
+            return k.__dict__[name]
+    return None
+
+
+def _summary_check(site) -> bool:
+    """The caller's check of a summarised site (folded into it): not found changed at a miss, and,
+    for a method, the class's function of that name still the one summarised (``Trainer.step =
+    other`` between two runs compiles the caller again, reading the new one's summary)."""
+    s = site.summarised
+    return not s.stale and (s.cls is None or _class_function(s.cls, s.name) is s.fn)
+
+
+def summary_still_holds(s, op, target, name) -> None:
+    """At a miss of a summarised site (:class:`Summarised`): refused where the function now called
+    is not the one whose summary the caller's checks read, or its summary changed (a helper it
+    calls rebound): the calls after it were checked for links by what the old one returns (was: a
+    method replaced on the class, or set on the object, inside the loop, or a helper of the step
+    rebound by ``global``, ran the later calls with a partial derivative)."""
+    if op in ("vjp_method", "primal_method"):
+        from .runtime.support import method_of
+        method = method_of(target, name)
+        fn = method.__func__ if type(method) is types.MethodType and method.__self__ is target else method
+    else:
+        fn = target
+    if fn is s.fn and returns_holding(fn) == s.held:
+        return
+    s.stale = True
+    what = f"{name}()" if name else f"{getattr(s.fn, '__name__', 'the helper')}()"
+    error = CompileError(
+        f"this call of {what} now runs a different function, or one whose value may hold other arguments "
+        f"(a method replaced on the class or set on the object, a helper it calls rebound), than when the "
+        f"function calling it was compiled: sct checked the calls after this one (for a helper taking "
+        f"dlgradient of one argument passed a value computed from another) by what the old one returns. "
+        f"Change it before calling dlfeval, not while it runs", s.filename, s.line, "call")
+    error.at_call = True
+    raise error
+
+
+def _keep_summaries(tree) -> None:
+    """The sites whose callees' summaries the caller's links were read with: each checks, on a miss,
+    that the summary still holds, and the caller's check that none was found changed."""
+    for call in tree.calls:
+        found = getattr(call.node, "sct_summarised", None)
+        site = call.site
+        if found is None or not isinstance(site, CallSite):
+            continue
+        cls = name = None
+        if call.op in ("vjp_method", "primal_method"):
+            kind = tree.resolution.kinds.get(call.node.args[1].id) if isinstance(call.node.args[1], gast.Name) \
+                else None
+            cls, name = kind[1], call.node.args[2].value
+        site.summarised = Summarised(found[0], found[1], cls, name, tree.resolution.filename, call.line)
+        tree.folded.append((_summary_check, site))
 
 
 def _held(holds: Dict[str, set], names: set) -> set:
@@ -1823,6 +1909,7 @@ def finish_call_tree(tree, compiled, namespace: Dict[str, Any]) -> None:
         with _descend(tree.fn) if code is not None else _nothing():
             for i in tree.deferred:
                 tree.records[i] = _resolve_one(resolution, tree.calls[i])
+    _keep_summaries(tree)
     records = [r for r in tree.records if r is not None]
     for r in records:
         STATS["resolved" if r.resolved else "dynamic"] += 1
