@@ -1507,6 +1507,36 @@ def _nested_summary(fn) -> Optional[frozenset]:
         active.discard(fn.__code__)
 
 
+def _own_signature(fn) -> inspect.Signature:
+    """The signature of the plain function ``fn``'s own code, defaults and keyword defaults."""
+    return inspect.Signature(_own_parameters(fn))
+
+
+def _own_parameters(fn) -> list:
+    code = fn.__code__
+    names = code.co_varnames
+    positional = names[:code.co_argcount]
+    keyword_only = names[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    defaults = fn.__defaults__ or ()
+    kwdefaults = fn.__kwdefaults__ or {}
+    empty = inspect.Parameter.empty
+    out = []
+    for i, name in enumerate(positional):
+        kind = inspect.Parameter.POSITIONAL_ONLY if i < code.co_posonlyargcount else \
+            inspect.Parameter.POSITIONAL_OR_KEYWORD
+        k = i - (len(positional) - len(defaults))
+        out.append(inspect.Parameter(name, kind, default=defaults[k] if k >= 0 else empty))
+    at = code.co_argcount + code.co_kwonlyargcount
+    if code.co_flags & inspect.CO_VARARGS:
+        out.append(inspect.Parameter(names[at], inspect.Parameter.VAR_POSITIONAL))
+        at += 1
+    for name in keyword_only:
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=kwdefaults.get(name, empty)))
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        out.append(inspect.Parameter(names[at], inspect.Parameter.VAR_KEYWORD))
+    return out
+
+
 def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
     """What the call ``fn(*args, **keywords)`` (nodes) may return of the caller's names, the
     parameters ``held`` (:func:`returns_holding`) bound as Python binds them, ``holding(node)``
@@ -1515,12 +1545,18 @@ def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
     if held is None or any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
         return None
     try:
-        signature = inspect.signature(fn)
+        # bound as the function's own code binds them: not inspect.signature's ``__wrapped__`` or
+        # ``__signature__`` (functools.wraps(f) on a def whose parameters differ from f's was read
+        # with f's names: what it returns of its second argument taken as its first, a partial
+        # derivative at the next call; a held name not among f's raised KeyError)
+        signature = _own_signature(fn)
         bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
     except (TypeError, ValueError):
         return None
     out = set()
     for name in held:
+        if name not in signature.parameters:
+            return None
         if name in bound:
             out |= holding(bound[name])
         elif not isinstance(signature.parameters[name].default, _ATOMIC):

@@ -3,6 +3,9 @@ returns_holding, _KnownReturns) read by the checks of the calls after it, broken
 a call runs after its caller was compiled."""
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 import pytest
 
@@ -202,4 +205,63 @@ def test_helper_of_a_method_rebound_between_runs():
     finally:
         _k = old
     out = dlfeval(t.outer, {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
+    np.testing.assert_allclose(D(out), _expected([False] * 3), rtol=1e-12)
+
+
+# --- a helper's call bound by inspect.signature: functools.wraps's names, __signature__ --------
+
+def _swapped(x, p):             # returns its second parameter
+    return {"w": -(-x["w"]), "e": p}
+
+
+@functools.wraps(_swapped)
+def _wrapped(p, x):             # returns x, its second; inspect.signature says (x, p)
+    return _swapped(p, x)
+
+
+def _fresh(a, b):
+    return {"w": -(-a["w"]), "e": -(-a["e"])}
+
+
+@functools.wraps(_fresh)
+def _wrapped_other_names(p, x):     # inspect.signature says (a, b): 'x' not among them
+    return {"w": -(-p["w"]), "e": x}
+
+
+def _with_signature(p, x):
+    return {"w": -(-p["w"]), "e": x}
+
+
+_with_signature.__signature__ = inspect.signature(lambda x, p: None)
+
+
+@functools.wraps(_fresh)
+def _wrapped_fresh(p, x):
+    return {"w": -(-p["w"]), "e": -(-p["e"])}
+
+
+def _loop_of(helper):
+    def outer(p, x):
+        for _ in range(3):
+            p = helper(p, x)
+            p = _jstep(p, x)
+        return p["w"]
+    return outer
+
+
+@pytest.mark.parametrize("helper", [_wrapped, _wrapped_other_names, _with_signature],
+                         ids=["wraps-swapped", "wraps-other-names", "__signature__"])
+def test_helper_bound_by_its_own_code(helper):
+    """(was: wraps-swapped and __signature__ a partial derivative; wraps-other-names an internal
+    KeyError)"""
+    try:
+        out = dlfeval(_loop_of(helper), {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
+    except CompileError as exc:
+        assert "internal error" not in str(exc)
+        return
+    np.testing.assert_allclose(D(out), _expected([True] * 3), rtol=1e-12)
+
+
+def test_wrapped_helper_returning_a_new_value_runs():
+    out = dlfeval(_loop_of(_wrapped_fresh), {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
     np.testing.assert_allclose(D(out), _expected([False] * 3), rtol=1e-12)
