@@ -1335,7 +1335,9 @@ def returns_holding(fn) -> Optional[frozenset]:
     derivatives = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
     local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     functions = _local_functions(fn, body, local, derivatives)
-    if functions is None:
+    if functions is None or set(functions) & set(params):
+        # (a parameter the def or lambda rebinds: a call before it calls what was passed, not the
+        # function defined; was: read as the def's returns, a partial derivative at the next call)
         return None
     defined = {id(f) for f in functions.values()}
     local |= set(functions)

@@ -265,3 +265,39 @@ def test_helper_bound_by_its_own_code(helper):
 def test_wrapped_helper_returning_a_new_value_runs():
     out = dlfeval(_loop_of(_wrapped_fresh), {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
     np.testing.assert_allclose(D(out), _expected([False] * 3), rtol=1e-12)
+
+
+# --- a def or lambda of the step rebinding one of its parameters ------------------------------
+
+def _getx(q, z):
+    return {"w": -(-q["w"]), "e": z}
+
+
+def _step_def_rebinds(p, x, make=None):
+    r = make(p, x)              # the function passed: returns x
+    def make(q, z):             # noqa: E306
+        return {"w": -(-q["w"]), "e": -(-q["e"])}
+    return r
+
+
+def _step_lambda_rebinds(p, x, make=None):
+    r = make(p, x)
+    make = lambda q, z: {"w": -(-q["w"]), "e": -(-q["e"])}     # noqa: E731
+    return r
+
+
+@pytest.mark.parametrize("step", [_step_def_rebinds, _step_lambda_rebinds], ids=["def", "lambda"])
+def test_nested_function_rebinding_a_parameter(step):
+    """The call before the def runs the function passed (was: read as the def's returns, the step
+    summarised as holding nothing: a partial derivative)."""
+    def outer(p, x):
+        for _ in range(3):
+            p = step(p, x, _getx)
+            p = _jstep(p, x)
+        return p["w"]
+    try:
+        out = dlfeval(outer, {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
+    except CompileError as exc:
+        assert "internal error" not in str(exc)
+        return
+    np.testing.assert_allclose(D(out), _expected([True] * 3), rtol=1e-12)
