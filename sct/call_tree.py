@@ -1048,8 +1048,13 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         return set()
     if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
         sides = [o for o in (node.left, node.right) if not isinstance(o, gast.Constant)]
+        # (``{"w": w} | {"e": x}``, ``dict(w=w) | {"e": x}``: a dict merged holds both's values; was:
+        # two literals or a call held nothing, so a step returning one was summarised as holding
+        # nothing of x, a partial derivative at the next call)
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
-                not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute))
+                not isinstance(node.op, gast.BitOr) and \
+                not any(isinstance(o, (gast.List, gast.Tuple, gast.Name, gast.Subscript, gast.Attribute, gast.Dict,
+                                       gast.Set, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp))
                         for o in sides):
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))

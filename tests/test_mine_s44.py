@@ -301,3 +301,33 @@ def test_nested_function_rebinding_a_parameter(step):
         assert "internal error" not in str(exc)
         return
     np.testing.assert_allclose(D(out), _expected([True] * 3), rtol=1e-12)
+
+
+# --- a dict merged with | ---------------------------------------------------------------------
+
+def _merge_literals(p, x):
+    return {"w": -(-p["w"])} | {"e": x}
+
+
+def _merge_call(p, x):
+    return dict(w=-(-p["w"])) | {"e": x}
+
+
+def _merge_fresh(p, x):
+    return {"w": -(-p["w"])} | {"e": p["e"]}
+
+
+@pytest.mark.parametrize("step", [_merge_literals, _merge_call], ids=["literals", "call"])
+def test_step_returning_a_merged_dict_holding_x(step):
+    """(was: summarised as holding nothing, a partial derivative at the next call)"""
+    try:
+        out = dlfeval(_loop_of(step), {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
+    except CompileError as exc:
+        assert "internal error" not in str(exc)
+        return
+    np.testing.assert_allclose(D(out), _expected([True] * 3), rtol=1e-12)
+
+
+def test_step_returning_a_merged_dict_of_its_own_runs():
+    out = dlfeval(_loop_of(_merge_fresh), {"w": dlarray(W), "e": dlarray(E)}, dlarray(X))
+    np.testing.assert_allclose(D(out), _expected([False] * 3), rtol=1e-12)
