@@ -1823,9 +1823,10 @@ def _keep_summaries(tree) -> None:
             continue
         cls = name = None
         if call.op in ("vjp_method", "primal_method"):
-            kind = tree.resolution.kinds.get(call.node.args[1].id) if isinstance(call.node.args[1], gast.Name) \
-                else None
-            cls, name = kind[1], call.node.args[2].value
+            kind = (tree.resolution.kinds or {}).get(call.node.args[1].id) \
+                if isinstance(call.node.args[1], gast.Name) else None
+            name = call.node.args[2].value
+            cls = kind[1] if isinstance(kind, tuple) and len(kind) == 3 and isinstance(kind[1], type) else None
         site.summarised = Summarised(found[0], found[1], cls, name, tree.resolution.filename, call.line)
         tree.folded.append((_summary_check, site))
 
