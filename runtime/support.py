@@ -2734,7 +2734,7 @@ class CallSite:
     first, second, func, keywords)`` (a tuple replaced whole, so readers need no lock); a call that matches none
     goes to the compiler (``HOOKS.site_miss``), which adds one.  After ``MAX_MISSES`` misses a site
     stops adding (a call whose callee or kinds keep changing takes the general path)."""
-    __slots__ = ("entries", "misses", "label", "linked", "forwards", "__weakref__")
+    __slots__ = ("entries", "misses", "label", "linked", "forwards", "summarised", "__weakref__")
     MAX_ENTRIES = 16
     MAX_MISSES = 64
 
@@ -2744,6 +2744,7 @@ class CallSite:
         self.label = label
         self.linked = None      # (pairs (i, j): argument j computed from argument i, file, line): sct/call_tree
         self.forwards = None    # in a helper: (its parameters each argument reads, its name, file, line): sct/call_tree
+        self.summarised = None  # the callee's summary its caller's checks read (sct/call_tree.Summarised)
 
     def __repr__(self):
         return f"<sct call site {self.label}>"

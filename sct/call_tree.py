@@ -1054,8 +1054,11 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         return set()
     if isinstance(node, gast.BinOp):       # ``[x] + t`` of lists and tuples holds their items
         sides = [o for o in (node.left, node.right) if not isinstance(o, gast.Constant)]
+        # (``{"w": w} | {"e": x}``, ``dict(w=w) | {"e": x}``: a dict merged holds both's values; was:
+        # two literals or a call held nothing, so a step returning one was summarised as holding
+        # nothing of x, a partial derivative at the next call)
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
-                not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
+                not isinstance(node.op, gast.BitOr) and not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):
@@ -1346,7 +1349,9 @@ def returns_holding(fn) -> Optional[frozenset]:
     derivatives = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
     local = set(params) | {n.id for n in body if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     functions = _local_functions(fn, body, local, derivatives)
-    if functions is None:
+    if functions is None or set(functions) & set(params):
+        # (a parameter the def or lambda rebinds: a call before it calls what was passed, not the
+        # function defined; was: read as the def's returns, a partial derivative at the next call)
         return None
     defined = {id(f) for f in functions.values()}
     local |= set(functions)
@@ -1518,6 +1523,36 @@ def _nested_summary(fn) -> Optional[frozenset]:
         active.discard(fn.__code__)
 
 
+def _own_signature(fn) -> inspect.Signature:
+    """The signature of the plain function ``fn``'s own code, defaults and keyword defaults."""
+    return inspect.Signature(_own_parameters(fn))
+
+
+def _own_parameters(fn) -> list:
+    code = fn.__code__
+    names = code.co_varnames
+    positional = names[:code.co_argcount]
+    keyword_only = names[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    defaults = fn.__defaults__ or ()
+    kwdefaults = fn.__kwdefaults__ or {}
+    empty = inspect.Parameter.empty
+    out = []
+    for i, name in enumerate(positional):
+        kind = inspect.Parameter.POSITIONAL_ONLY if i < code.co_posonlyargcount else \
+            inspect.Parameter.POSITIONAL_OR_KEYWORD
+        k = i - (len(positional) - len(defaults))
+        out.append(inspect.Parameter(name, kind, default=defaults[k] if k >= 0 else empty))
+    at = code.co_argcount + code.co_kwonlyargcount
+    if code.co_flags & inspect.CO_VARARGS:
+        out.append(inspect.Parameter(names[at], inspect.Parameter.VAR_POSITIONAL))
+        at += 1
+    for name in keyword_only:
+        out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=kwdefaults.get(name, empty)))
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        out.append(inspect.Parameter(names[at], inspect.Parameter.VAR_KEYWORD))
+    return out
+
+
 def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
     """What the call ``fn(*args, **keywords)`` (nodes) may return of the caller's names, the
     parameters ``held`` (:func:`returns_holding`) bound as Python binds them, ``holding(node)``
@@ -1525,15 +1560,19 @@ def _call_holding(fn, held, args, keywords, holding) -> Optional[set]:
     that default is a number, text or None (else None, as for ``*``/``**`` arguments)."""
     if held is None or any(isinstance(a, gast.Starred) for a in args) or any(k.arg is None for k in keywords):
         return None
-    if getattr(fn, "__signature__", None) is not None:
-        return None             # (a signature other than its code's)
     try:
-        signature = inspect.signature(fn, follow_wrapped=False)
+        # bound as the function's own code binds them: not inspect.signature's ``__wrapped__`` or
+        # ``__signature__`` (functools.wraps(f) on a def whose parameters differ from f's was read
+        # with f's names: what it returns of its second argument taken as its first, a partial
+        # derivative at the next call; a held name not among f's raised KeyError)
+        signature = _own_signature(fn)
         bound = signature.bind(*args, **{k.arg: k.value for k in keywords}).arguments
     except (TypeError, ValueError):
         return None
     out = set()
     for name in held:
+        if name not in signature.parameters:
+            return None
         if name in bound:
             out |= holding(bound[name])
         elif not isinstance(signature.parameters[name].default, _ATOMIC):
@@ -1639,6 +1678,7 @@ class _KnownReturns:
                     continue
                 name = node.targets[0].elts[0].id
                 held = self._summary(fn)
+                _mark_summarised(value, fn, held)
                 before = self.forwards.get(name, (fn, held))
                 self.forwards[name] = None if before is None or before[0] is not fn or held is None else (fn, held)
                 pairs[name] = pairs.get(name, 0) + 1
@@ -1690,9 +1730,11 @@ class _KnownReturns:
     def __call__(self, node, kinds, local) -> Optional[set]:
         fn = self._helper(node, "primal_call_at")
         if fn is not None:
+            _mark_summarised(node, fn, self._summary(fn))
             return self._holding(fn, self._summary(fn), node.args[3:], node.keywords, kinds, local)
         fn = self._method(node, "primal_method_at")
         if fn is not None:
+            _mark_summarised(node, fn, self._summary(fn))
             return self._holding(fn, self._summary(fn), node.args[4:], node.keywords, kinds, local)
         return None
 
@@ -1712,6 +1754,90 @@ class _KnownReturns:
             everything |= _holding_names(a, kinds, local, self)
         first, second = node.targets[0].elts
         return [(_stored_roots(first), names), (_stored_roots(second), everything)]
+
+
+def _mark_summarised(node, fn, held) -> None:
+    """Note on the generated call ``node`` that the links of its caller's calls were read with
+    ``held``, the summary of ``fn`` (:func:`returns_holding`): its site checks, on a miss, that it
+    still calls ``fn`` with that summary (:func:`summary_still_holds`)."""
+    if held is None:
+        return
+    before = getattr(node, "sct_summarised", None)
+    node.sct_summarised = (fn, held) if before is None or before == (fn, held) else (None, None)
+
+
+class Summarised:
+    """A call site whose callee's summary (:func:`returns_holding`) its caller's checks of the
+    calls after it rest on: ``fn`` and ``held`` (``fn`` None: two were read), where it is
+    (``filename``, ``line``), the receiver's class and the method's name (a method's call), and
+    ``stale``: a miss found it changed (the caller's check then fails: compiled again)."""
+    __slots__ = ("fn", "held", "cls", "name", "filename", "line", "stale")
+
+    def __init__(self, fn, held, cls, name, filename, line):
+        self.fn, self.held, self.cls, self.name = fn, held, cls, name
+        self.filename, self.line, self.stale = filename, line, False
+
+    def at_miss(self, op, target, name) -> None:
+        summary_still_holds(self, op, target, name)
+
+
+def _class_function(cls, name):
+    for k in cls.__mro__:
+        if name in k.__dict__:
+            return k.__dict__[name]
+    return None
+
+
+def _summary_check(site) -> bool:
+    """The caller's check of a summarised site (folded into it): not found changed at a miss, and,
+    for a method, the class's function of that name still the one summarised (``Trainer.step =
+    other`` between two runs compiles the caller again, reading the new one's summary)."""
+    s = site.summarised
+    return not s.stale and (s.cls is None or _class_function(s.cls, s.name) is s.fn)
+
+
+def summary_still_holds(s, op, target, name) -> None:
+    """At a miss of a summarised site (:class:`Summarised`): refused where the function now called
+    is not the one whose summary the caller's checks read, or its summary changed (a helper it
+    calls rebound): the calls after it were checked for links by what the old one returns (was: a
+    method replaced on the class, or set on the object, inside the loop, or a helper of the step
+    rebound by ``global``, ran the later calls with a partial derivative)."""
+    if op in ("vjp_method", "primal_method"):
+        from .runtime.support import method_of
+        method = method_of(target, name)
+        fn = method.__func__ if type(method) is types.MethodType and method.__self__ is target else method
+    else:
+        fn = target
+    if fn is s.fn and returns_holding(fn) == s.held:
+        return
+    s.stale = True
+    what = f"{name}()" if name else f"{getattr(s.fn, '__name__', 'the helper')}()"
+    error = CompileError(
+        f"this call of {what} now runs a different function, or one whose value may hold other arguments "
+        f"(a method replaced on the class or set on the object, a helper it calls rebound), than when the "
+        f"function calling it was compiled: sct checked the calls after this one (for a helper taking "
+        f"dlgradient of one argument passed a value computed from another) by what the old one returns. "
+        f"Change it before calling dlfeval, not while it runs", s.filename, s.line, "call")
+    error.at_call = True
+    raise error
+
+
+def _keep_summaries(tree) -> None:
+    """The sites whose callees' summaries the caller's links were read with: each checks, on a miss,
+    that the summary still holds, and the caller's check that none was found changed."""
+    for call in tree.calls:
+        found = getattr(call.node, "sct_summarised", None)
+        site = call.site
+        if found is None or not isinstance(site, CallSite):
+            continue
+        cls = name = None
+        if call.op in ("vjp_method", "primal_method"):
+            kind = (tree.resolution.kinds or {}).get(call.node.args[1].id) \
+                if isinstance(call.node.args[1], gast.Name) else None
+            name = call.node.args[2].value
+            cls = kind[1] if isinstance(kind, tuple) and len(kind) == 3 and isinstance(kind[1], type) else None
+        site.summarised = Summarised(found[0], found[1], cls, name, tree.resolution.filename, call.line)
+        tree.folded.append((_summary_check, site))
 
 
 def _held(holds: Dict[str, set], names: set) -> set:
@@ -1836,6 +1962,7 @@ def finish_call_tree(tree, compiled, namespace: Dict[str, Any]) -> None:
         with _descend(tree.fn) if code is not None else _nothing():
             for i in tree.deferred:
                 tree.records[i] = _resolve_one(resolution, tree.calls[i])
+    _keep_summaries(tree)
     records = [r for r in tree.records if r is not None]
     for r in records:
         STATS["resolved" if r.resolved else "dynamic"] += 1

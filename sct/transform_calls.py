@@ -1308,6 +1308,8 @@ def site_miss(site, op, target, name, active, args, kwargs):
     cacheable = site.misses <= CallSite.MAX_MISSES
     active = tuple(active)
     version = registry.rules_version()          # before compiling: an entry is as old as its rules
+    if site.summarised is not None:     # (sct/call_tree.py Summarised)
+        site.summarised.at_miss(op, target, name)
     frames = _MISSES.frames
     frames.append((site, args))     # (read by _refuse_joint_args, whichever path compiles the callee)
     try:
