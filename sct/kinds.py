@@ -60,8 +60,10 @@ def _plain_leaf_map() -> Optional[dict]:
                     walk(u, depth + 1)
         for a in top[0]:
             walk(a, 0)
-        if plain and data:      # (an array sharing memory with a dlarray's data: not a constant for sure)
-            plain = {i: v for i, v in plain.items() if not any(np.shares_memory(v, d) for d in data)}
+        if plain and data:      # (an array sharing memory with a dlarray's data, the same buffer or a view
+            # of one: not a constant for sure)
+            owners = {id(d) for d in data} | {id(d.base) for d in data if d.base is not None}
+            plain = {i: v for i, v in plain.items() if i not in owners and id(v.base) not in owners}
         top[1] = plain
     return top[1]
 
