@@ -336,6 +336,14 @@ class CopyChecks:
         if r in self.act.arrays or not (inside or self.structures.built(r)) or \
                 self.facts.defined_line.get(r) == line and self._read_by_site_only(r, stmt):
             return                  # (made for the site's call: site_checks.check_roots_reached)
+        plain = self._plain_item(r, set())
+        if plain is not None:
+            key, where = plain
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {self._user_name(r)!r} or what it "
+                      f"holds: its item {key!r}, written on line {where}, is a plain array (not a dlarray "
+                      "passed to dlfeval, nor computed from one), a constant that sct would give a gradient "
+                      "here; pass it to dlfeval as a dlarray, or differentiate with respect to the traced "
+                      "items only", "dlgradient")
         found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
@@ -346,6 +354,61 @@ class CopyChecks:
                       f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
                       f"with respect to {culprit!r}, or build it as a literal of names "
                       f"(p = {{'k': {culprit}}})", "dlgradient")
+
+    def _plain_item(self, r: str, seen: set):
+        """(the key, the line) of an item ``r`` (a dict made here, through the versions the normalizer
+        makes of it) was given by ``r[key] = v`` with ``v`` a plain float array that is not traced
+        (``p = dict(p0); p["z"] = x`` with ``x`` a plain argument, or ``np.ones(4)``), or None.  (Was: such
+        an item had the gradient of a variable, where ``{"z": x}`` is refused and a plain array in a dict
+        passed to dlfeval gets zeros.)"""
+        if r in seen:
+            return None
+        seen.add(r)
+        for n in self.finding.nodes():
+            if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                    n.targets[0].id == r):
+                continue
+            v = n.value
+            if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "setitem" and \
+                    isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and \
+                    len(v.args) == 3 and not v.keywords:
+                item = v.args[2]
+                kind = self.act.kinds.get(item.id) if isinstance(item, gast.Name) else None
+                if isinstance(item, gast.Name) and item.id not in self.act.active and (
+                        isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "nd" and _float_dtype(kind[1]) or
+                        kind is None and self._made_plain(item.id)):
+                    key = v.args[1].value if isinstance(v.args[1], gast.Constant) else "..."
+                    return key, getattr(n, "lineno", "?")
+                if isinstance(v.args[0], gast.Name):
+                    found = self._plain_item(v.args[0].id, seen)
+                    if found is not None:
+                        return found
+        return None
+
+    def _made_plain(self, name: str) -> bool:
+        """Is ``name`` bound once, to ``np.zeros(...)`` / ``np.ones`` / ``np.full`` / ``np.eye`` /
+        ``np.linspace`` / ``np.empty`` (``_like``) of values that are not traced (a float constant)?"""
+        import numpy as np
+        binds = [n.value for n in self.finding.nodes() if isinstance(n, gast.Assign) and
+                 any(isinstance(t, gast.Name) and t.id == name for t in n.targets)]
+        value = binds[0] if len(binds) == 1 else None
+        if not isinstance(value, gast.Call) or any(m in self.act.active for m in loaded_names(value)):
+            return False
+        try:
+            obj = self.act.call_info(value).obj
+        except Exception:       # noqa: BLE001  (not known: not refused)
+            return False
+        return any(obj is f for f in (np.zeros, np.ones, np.full, np.eye, np.linspace, np.empty, np.zeros_like,
+                                      np.ones_like, np.full_like, np.empty_like)) and \
+            not any(k.arg == "dtype" for k in value.keywords)
+
+
+def _float_dtype(dtype) -> bool:
+    try:
+        import numpy as np
+        return np.dtype(dtype).kind in "fc"
+    except TypeError:
+        return False
 
 
 # the normalizer's functions whose value is a new container holding its arguments' items

@@ -19,6 +19,7 @@ from typing import Dict, List, Set
 
 import gast
 
+from . import hooks
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs
 from .runtime import support as rt_support
@@ -73,15 +74,15 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
         return isinstance(v, gast.Call) and bool(v.args) and isinstance(v.args[0], gast.Name) and \
             v.args[0].id == name and target(v) is rt_support.setitem
 
-    everything = set(bindings)
-    dicts: Set[str] = {name for name, values in bindings.items()
-                       if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
-                              for v in values)}
     # the arguments given as dicts (their kinds: ``("map", dict, ...)``), whose keys the caller made:
     # ``{k: params[k] - lr * grads[k] for k in params}`` reads them back as constants
     given = {name for name, kind in activity.kinds.items()
              if isinstance(kind, tuple) and kind and kind[0] == "map" and isinstance(kind[1], type) and
              issubclass(kind[1], dict)}
+    everything = set(bindings) | given
+    dicts: Set[str] = {name for name, values in bindings.items()
+                       if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
+                              for v in values)}
     dicts |= given
     changed = True
     while changed:
@@ -184,6 +185,11 @@ def _makes_dict(value, dicts: Set[str], target) -> bool:
                                                 a.id in dicts for a in value.args)
         if found is rt_support.inplace_result:
             return bool(value.args) and isinstance(value.args[0], gast.Name) and value.args[0].id in dicts
+        if found is not None and found is getattr(hooks.API, "dlgradient", None) and len(value.args) == 2 and \
+                isinstance(value.args[1], gast.Name) and value.args[1].id in dicts:
+            # the gradient with respect to a dict: a dict of its keys (was not one, so ``for k in g:
+            # q[k] = q[k] - lr * g[k]`` read k as a traced key and refused it)
+            return True
         func = value.func
         if isinstance(func, gast.Attribute) and func.attr == "copy" and not value.args and \
                 isinstance(func.value, gast.Name) and func.value.id in dicts:
