@@ -409,3 +409,83 @@ def test_method_replaced_on_the_class_after_compiling_is_refused():
             dlfeval(t.outer, {"w": dlarray(w), "b": dlarray(b)}, dlarray(x), y)
     finally:
         Patched.step = old
+
+
+# --- written-out loops of nested gradients: each step's gradient a function of its own step ------
+# (sct/sweeps.py Sweeps.region) each step's self-contained sweep took the function's arguments and
+# recomputed, and was differentiated again through, every step before it: compiling and running
+# grew about 3x per step (MAML with 5 steps: 27 s of CPU to compile).
+
+MAML_STEPS = 8
+
+
+def _maml_loss(p, x, y):
+    return np.mean((x @ p - y) ** 2)
+
+
+def maml_written_out(w, x, y):
+    p = w * 1.0
+    for _ in range(MAML_STEPS):
+        g = dlgradient(_maml_loss(p, x, y), p, EnableHigherDerivatives=True)
+        p = p - 0.1 * g
+    outer = _maml_loss(p, x, y)
+    return outer, dlgradient(outer, w, x)
+
+
+def _maml_plain(w, x, y, steps=MAML_STEPS):
+    p = w
+    for _ in range(steps):
+        r = x @ p - y
+        p = p - 0.1 * (2 * x.T @ r / r.size)
+    return np.mean((x @ p - y) ** 2)
+
+
+def test_written_out_nested_gradients_read_their_own_step():
+    rng = np.random.default_rng(5)
+    w, x, y = rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
+    v, (gw, gx) = dlfeval(maml_written_out, dlarray(w), dlarray(x), y)
+    assert abs(float(D(v)) - _maml_plain(w, x, y)) < 1e-12
+    np.testing.assert_allclose(D(gw), numerical_gradient(_maml_plain, [w, x, y], 0), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(D(gx), numerical_gradient(_maml_plain, [w, x, y], 1), rtol=1e-6, atol=1e-9)
+    text = str(sct.source(maml_written_out, dlarray(w), dlarray(x), y))
+    import re
+    heads = re.findall(r"^def maml_written_out_dlgradient_line\d+(?:_\d+)?\((.*)\):", text, re.M)
+    steps = [h for h in heads if "effects_region" in h]
+    assert len(steps) == MAML_STEPS, heads
+    assert all(not re.search(r"\bw\b", h) for h in steps), steps    # each reads its own p, not w
+
+
+def _noisy_loss(p, x, y):
+    # a draw in the part a step's gradient recomputes: replayed from where that part starts
+    return np.mean((x @ p - y) ** 2) + 0.05 * np.sum(p * np.random.standard_normal(p.shape))
+
+
+def maml_noisy(w, x, y):
+    p = w * 1.0
+    for _ in range(3):
+        g = dlgradient(_noisy_loss(p, x, y), p, EnableHigherDerivatives=True)
+        p = p - 0.1 * g
+    outer = _noisy_loss(p, x, y)
+    return outer, dlgradient(outer, w)
+
+
+def _noisy_plain(w, x, y, seed=11):
+    np.random.seed(seed)
+    p = w
+    for _ in range(3):
+        n = np.random.standard_normal(p.shape)
+        r = x @ p - y
+        p = p - 0.1 * (2 * x.T @ r / r.size + 0.05 * n)
+    n = np.random.standard_normal(p.shape)
+    return np.mean((x @ p - y) ** 2) + 0.05 * np.sum(p * n)
+
+
+def test_written_out_nested_gradients_replay_draws_of_their_own_step():
+    rng = np.random.default_rng(6)
+    w, x, y = rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
+    for accelerated in (False, True):
+        np.random.seed(11)
+        fun = sct.accelerate(maml_noisy) if accelerated else maml_noisy
+        v, gw = dlfeval(fun, dlarray(w), x, y)
+        assert abs(float(D(v)) - _noisy_plain(w, x, y)) < 1e-12
+        np.testing.assert_allclose(D(gw), numerical_gradient(_noisy_plain, [w, x, y], 0), rtol=1e-6, atol=1e-9)
