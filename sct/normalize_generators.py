@@ -268,7 +268,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                 gdef, _, _ = function_ast(gen)
             except CompileError:
                 return node             # (refused where its code is read, with the reason)
-            if changes_or_draws(gen, gdef):
+            if not getattr(node, "_sct_pure_generator", False) and changes_or_draws(gen, gdef):
                 norm.fail(node, f"a call of the generator {label}() that changes objects or draws random numbers",
                           f"sct computes a generator's items all at once, when {label}() is called, where Python "
                           f"computes each as the caller asks for it; with writes into objects or random draws the "

@@ -1,0 +1,172 @@
+"""Code ported from PyTorch and JAX tutorials (red team s44).
+
+1. PyTorch's ``Module.parameters()`` written as a generator that walks the submodules:
+   ``def parameters(self): yield from self.fc1.parameters(); yield from self.fc2.parameters()`` or
+   ``for layer in self.layers: yield from layer.parameters()``, read by ``for p in model.parameters()``
+   (weight decay, a gradient norm) inside ``dlfeval``.  Refused: "a call of the generator
+   Net.parameters() that changes objects or draws random numbers", which it does not: the purity check
+   read ``self.fc1.parameters()`` as a method that may change its object.  A generator method of a field
+   (or of each item of a list field) whose class the argument's kind names, and which itself changes
+   nothing, now counts as pure (the classes and methods the answer read are guarded); one that sets an
+   attribute or draws random numbers is refused as before.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
+from gradcheck import numerical_gradient
+
+
+class Linear:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+    def parameters(self):
+        yield self.W
+        yield self.b
+
+
+class CountingLinear(Linear):
+    def parameters(self):
+        self.calls = getattr(self, "calls", 0) + 1
+        yield self.W
+        yield self.b
+
+
+class NoisyLinear(Linear):
+    def parameters(self):
+        yield self.W * np.random.rand()
+        yield self.b
+
+
+class Net:
+    def __init__(self, fc1, fc2):
+        self.fc1 = fc1
+        self.fc2 = fc2
+
+    def __call__(self, x):
+        return self.fc2(np.tanh(self.fc1(x)))
+
+    def parameters(self):
+        yield from self.fc1.parameters()
+        yield from self.fc2.parameters()
+
+
+class Sequential:
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def __call__(self, x):
+        for layer in self.layers[:-1]:
+            x = np.tanh(layer(x))
+        return self.layers[-1](x)
+
+    def parameters(self):
+        for layer in self.layers:
+            yield from layer.parameters()
+
+
+def regularised(model, x, wd):
+    loss = np.mean(model(x) ** 2)
+    for p in model.parameters():
+        loss = loss + wd * np.sum(p * p)
+    return loss
+
+
+def loss_and_grad(model, x, wd):
+    loss = regularised(model, x, wd)
+    return loss, dlgradient(loss, model)
+
+
+def global_norm(model, x):
+    loss = np.mean(model(x) ** 2)
+    return np.sqrt(sum(np.sum(p ** 2) for p in model.parameters())) + loss
+
+
+def global_norm_grad(model, x):
+    loss = global_norm(model, x)
+    return loss, dlgradient(loss, model)
+
+
+RNG = np.random.default_rng(44)
+ARRAYS = [RNG.standard_normal((3, 4)), RNG.standard_normal(4), RNG.standard_normal((4, 2)), RNG.standard_normal(2)]
+X = RNG.standard_normal((5, 3))
+
+
+def _net(a):
+    return Net(Linear(a[0], a[1]), Linear(a[2], a[3]))
+
+
+def _seq(a):
+    return Sequential(Linear(a[0], a[1]), Linear(a[2], a[3]))
+
+
+def _grads_of(g):
+    net = g.layers if isinstance(g, Sequential) else [g.fc1, g.fc2]
+    return [net[0].W, net[0].b, net[1].W, net[1].b]
+
+
+def _fd(f, arrays):
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    return [numerical_gradient(lambda *a: f(list(a)), arrays, k) for k in range(len(arrays))]
+
+
+@pytest.mark.parametrize("make", [_net, _seq], ids=["yield_from_fields", "yield_from_list_of_layers"])
+@pytest.mark.parametrize("how", ["dlfeval", "accelerate"])
+def test_nested_parameters_generator(make, how):
+    fun = sct.accelerate(loss_and_grad) if how == "accelerate" else loss_and_grad
+    loss, g = dlfeval(fun, make([dlarray(a) for a in ARRAYS]), X, 0.1)
+    np.testing.assert_allclose(np.asarray(loss.data), regularised(make(ARRAYS), X, 0.1), rtol=1e-12)
+    expected = _fd(lambda a: regularised(make(a), X, 0.1), ARRAYS)
+    for got, want in zip(_grads_of(g), expected):
+        np.testing.assert_allclose(np.asarray(got.data), want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("make", [_net, _seq], ids=["yield_from_fields", "yield_from_list_of_layers"])
+def test_nested_parameters_generator_float32(make):
+    arrays32 = [a.astype(np.float32) for a in ARRAYS]
+    x32 = X.astype(np.float32)
+    loss, g = dlfeval(global_norm_grad, make([dlarray(a) for a in arrays32]), x32)
+    want = global_norm(make(arrays32), x32)
+    assert np.asarray(loss.data).dtype == np.asarray(want).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(loss.data), want, rtol=1e-6)
+    expected = _fd(lambda a: global_norm(make(a), X), arrays32)
+    for got, want in zip(_grads_of(g), expected):
+        assert np.asarray(got.data).dtype == np.float32
+        np.testing.assert_allclose(np.asarray(got.data), want, rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: Net(CountingLinear(a[0], a[1]), Linear(a[2], a[3])),
+    lambda a: Net(NoisyLinear(a[0], a[1]), Linear(a[2], a[3])),
+    lambda a: Sequential(Linear(a[0], a[1]), CountingLinear(a[2], a[3])),
+], ids=["sets_attribute", "draws", "list_item_sets_attribute"])
+def test_nested_generator_with_effects_still_refused(make):
+    with pytest.raises(sct.CompileError, match="changes objects or draws random numbers"):
+        dlfeval(loss_and_grad, make([dlarray(a) for a in ARRAYS]), X, 0.1)
+
+
+class Replaceable(Linear):
+    pass
+
+
+def test_replacing_the_field_generator_compiles_again():
+    model = Net(Replaceable(*[dlarray(a) for a in ARRAYS[:2]]), Linear(*[dlarray(a) for a in ARRAYS[2:]]))
+    dlfeval(loss_and_grad, model, X, 0.1)
+
+    def parameters(self):
+        self.calls = 1
+        yield self.W
+        yield self.b
+    Replaceable.parameters = parameters
+    try:
+        with pytest.raises(sct.CompileError, match="changes objects or draws random numbers"):
+            dlfeval(loss_and_grad, model, X, 0.1)
+    finally:
+        del Replaceable.parameters
