@@ -233,8 +233,14 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if hasattr(x, "__dict__"):
         if service_object(x):           # a logger, a lock: no parameters, its state not the code's kind (a
             return ("const", type(x))   # logger's manager holds every logger of the process)
-        return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
+        kind = ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
+        if _declared_slots(type(x)):
+            # a class declaring __slots__ under a base without them: its objects have a __dict__ too,
+            # and the slots' values were left out of the kind (the gradient with respect to the object
+            # held the slot's value itself, the parameter, where its derivative belonged)
+            refuse_slotted_traced(x, traced, memo)
+        return kind
     key = getattr(x, "__sct_kind__", None)     # sct's slotted objects keyed on their structure (a network's)
     if key is not None:
         return ("const", type(x), key)
@@ -249,6 +255,20 @@ def dataclass_extras(x) -> list:
         return []
     names = {f.name for f in dataclasses.fields(x)}
     return sorted((k, v) for k, v in own.items() if k not in names and not k.startswith("__"))
+
+
+_DECLARED_SLOTS: dict = {}
+
+
+def _declared_slots(cls) -> bool:
+    """Does a class of ``cls``'s MRO (but object) declare slots other than ``__dict__``/``__weakref__``?"""
+    held = _DECLARED_SLOTS.get(cls)
+    if held is None:
+        held = _DECLARED_SLOTS[cls] = bool(_slot_names(cls)) if any("__slots__" in vars(k) for k in cls.__mro__[:-1]) \
+            else False
+        if len(_DECLARED_SLOTS) > 4096:
+            _DECLARED_SLOTS.clear()
+    return held
 
 
 def _slot_names(cls) -> list:
@@ -281,6 +301,8 @@ def refuse_nested_slotted(args, active) -> None:
             for f in dataclasses.fields(value):       # (kind_of follows a dataclass's fields, slots or not)
                 walk(getattr(value, f.name, None), traced, depth + 1)
         elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            if depth > 0 and _declared_slots(type(value)):
+                refuse_slotted_traced(value, traced, {-1: 1})     # (slots beside a __dict__: kind_of)
             for v in list(vars(value).values()):
                 walk(v, traced, depth + 1)
         elif depth > 0:
@@ -403,7 +425,7 @@ class _MatcherWriter:
             self.fail_unless(f"{v} is {self.const(x)}")
             return
         if getattr(cls, "__dictoffset__", 0) != 0 and cls.__getattribute__ is object.__getattribute__ and \
-                type(getattr(x, "__dict__", None)) is dict:
+                type(getattr(x, "__dict__", None)) is dict and not _declared_slots(cls):
             return self.attributes_node(v, x, traced)
         if not hasattr(x, "__dict__") and _plain_slots(cls) and self.slotted_node(v, x, cls):
             return

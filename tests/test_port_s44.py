@@ -9,6 +9,13 @@
    (or of each item of a list field) whose class the argument's kind names, and which itself changes
    nothing, now counts as pure (the classes and methods the answer read are guarded); one that sets an
    attribute or draws random numbers is refused as before.
+2. A layer class declaring ``__slots__`` under a base class without them (``class Module: ...``,
+   ``class Linear(Module): __slots__ = ("W",)``): its objects have a ``__dict__`` too, so sct read them
+   as ordinary objects and left the slot out of the kind.  ``dlgradient(loss, model)`` then returned the
+   slot's value, the parameter itself, as its gradient (``g.W`` equal to ``W``: a wrong gradient, no
+   error).  Such an object is now refused as one of a class with only ``__slots__`` already was ("a value
+   here is a Linear, whose class declares __slots__, holding values to differentiate (W)"), also inside
+   another object or a list; slots holding settings (a name) are read as before.
 """
 import numpy as np
 import pytest
@@ -170,3 +177,66 @@ def test_replacing_the_field_generator_compiles_again():
             dlfeval(loss_and_grad, model, X, 0.1)
     finally:
         del Replaceable.parameters
+
+
+class ModuleBase:
+    pass
+
+
+class SlottedLinear(ModuleBase):
+    __slots__ = ("W",)
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+class NamedLinear(ModuleBase):
+    __slots__ = ("name",)
+
+    def __init__(self, W, b):
+        self.name = "fc"
+        self.W = W
+        self.b = b
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W + self.b)
+
+
+class Holder:
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, x):
+        return self.layer(x)
+
+
+def _sum_sq(model, x):
+    loss = np.sum(model(x) ** 2)
+    return loss, dlgradient(loss, model)
+
+
+def _first_layer(layers, x):
+    loss = np.sum(layers[0](x) ** 2)
+    return loss, dlgradient(loss, layers)
+
+
+@pytest.mark.parametrize("wrap, fun", [
+    (lambda m: m, _sum_sq), (Holder, _sum_sq), (lambda m: [m], _first_layer)],
+    ids=["argument", "field", "list_item"])
+def test_slots_beside_a_dict_refused_not_a_wrong_gradient(wrap, fun):
+    model = wrap(SlottedLinear(dlarray(ARRAYS[0]), dlarray(ARRAYS[1])))
+    with pytest.raises(sct.SctError, match="declares __slots__, holding values to differentiate \\(W\\)"):
+        dlfeval(fun, model, X)
+
+
+def test_slots_holding_settings_beside_a_dict():
+    W, b = ARRAYS[0], ARRAYS[1]
+    loss, g = dlfeval(_sum_sq, Holder(NamedLinear(dlarray(W), dlarray(b))), X)
+    assert g.layer.name == "fc"
+    expected = _fd(lambda a: np.sum(np.tanh(X @ a[0] + a[1]) ** 2), [W, b])
+    np.testing.assert_allclose(np.asarray(g.layer.W.data), expected[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(g.layer.b.data), expected[1], rtol=1e-5, atol=1e-7)
