@@ -1199,6 +1199,12 @@ def _class_computed(cls, name):
     instance (no class defines ``name`` and the class has ``__getattr__``: computed unless the
     instance holds it)."""
     for klass in cls.__mro__:
+        if "__getattribute__" in vars(klass) and klass.__module__ != "builtins":
+            # every read goes through the class's own __getattribute__ (``return v * 2.0`` for ``W``):
+            # its value is what that code computes from the field (was: the field's derivative taken
+            # for the value's, half the gradient of ``x @ self.W`` there)
+            return f"{klass.__name__}.__getattribute__({name!r})"
+    for klass in cls.__mro__:
         if name in vars(klass):
             attr = vars(klass)[name]
             if isinstance(attr, property):

@@ -16,6 +16,12 @@
    error).  Such an object is now refused as one of a class with only ``__slots__`` already was ("a value
    here is a Linear, whose class declares __slots__, holding values to differentiate (W)"), also inside
    another object or a list; slots holding settings (a name) are read as before.
+3. A layer class with its own ``__getattribute__`` (a parametrisation applied on read: ``if name == "W":
+   return v * 2.0``): sct took the field's derivative for the value's, so the gradient of
+   ``x @ self.W`` was half the true one (read directly, through ``__call__``, a helper, an object built
+   in the function or a list of layers, subclasses too).  A derivative reaching an attribute read that a
+   class's own ``__getattribute__`` computes is now refused, as one through ``__getattr__`` or a
+   ``cached_property`` already was.
 """
 import numpy as np
 import pytest
@@ -240,3 +246,44 @@ def test_slots_holding_settings_beside_a_dict():
     expected = _fd(lambda a: np.sum(np.tanh(X @ a[0] + a[1]) ** 2), [W, b])
     np.testing.assert_allclose(np.asarray(g.layer.W.data), expected[0], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(np.asarray(g.layer.b.data), expected[1], rtol=1e-5, atol=1e-7)
+
+
+class Doubled:
+    def __init__(self, W):
+        self.W = W
+
+    def __getattribute__(self, name):
+        value = object.__getattribute__(self, name)
+        return value * 2.0 if name == "W" else value
+
+    def __call__(self, x):
+        return x @ self.W
+
+
+class DoubledChild(Doubled):
+    pass
+
+
+def _through_call(model, x):
+    loss = np.sum(np.tanh(model(x)) ** 2)
+    return loss, dlgradient(loss, model)
+
+
+def _direct(model, x):
+    loss = np.sum(np.tanh(x @ model.W) ** 2)
+    return loss, dlgradient(loss, model)
+
+
+def _built_here(W, x):
+    model = Doubled(W)
+    loss = np.sum(np.tanh(model(x)) ** 2)
+    return loss, dlgradient(loss, W)
+
+
+@pytest.mark.parametrize("fun, make", [
+    (_through_call, lambda W: Doubled(W)), (_direct, lambda W: Doubled(W)),
+    (_through_call, lambda W: DoubledChild(W)), (_built_here, lambda W: W)],
+    ids=["call", "direct", "subclass", "built_in_function"])
+def test_own_getattribute_refused_not_half_the_gradient(fun, make):
+    with pytest.raises(sct.SctError, match="__getattribute__"):
+        dlfeval(fun, make(dlarray(ARRAYS[0])), X)
