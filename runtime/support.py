@@ -1186,6 +1186,9 @@ def computed_attribute(obj, name):
         if name not in getattr(obj, "__dict__", {}):
             return f"{cls.__name__}.__getattr__({name!r})"
         return None
+    if type(how) is tuple:          # a non-data descriptor: the instance's own attribute hides it
+        own = getattr(obj, "__dict__", None)
+        return None if type(own) is dict and name in own else how[0]
     return how
 
 
@@ -1199,7 +1202,8 @@ def _class_computed(cls, name):
     instance (no class defines ``name`` and the class has ``__getattr__``: computed unless the
     instance holds it)."""
     for klass in cls.__mro__:
-        if "__getattribute__" in vars(klass) and klass.__module__ != "builtins":
+        if isinstance(vars(klass).get("__getattribute__"), types.FunctionType) and \
+                (klass.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
             # every read goes through the class's own __getattribute__ (``return v * 2.0`` for ``W``):
             # its value is what that code computes from the field (was: the field's derivative taken
             # for the value's, half the gradient of ``x @ self.W`` there)
@@ -1211,10 +1215,26 @@ def _class_computed(cls, name):
                 return f"the property {cls.__name__}.{name}"
             if isinstance(attr, functools.cached_property):
                 return f"the cached_property {cls.__name__}.{name}"
+            kind = type(attr)
+            if isinstance(getattr(kind, "__get__", None), types.FunctionType) and \
+                    (kind.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
+                # a descriptor of the user's (``lengthscale = Softplus()`` whose __get__ computes from
+                # ``obj._lengthscale``): its value is what its code computes from the fields (was: the
+                # derivative reaching the read dropped, a zero gradient)
+                how = f"the descriptor {cls.__name__}.{name} ({kind.__name__}.__get__)"
+                if hasattr(kind, "__set__") or hasattr(kind, "__delete__"):
+                    return how
+                return (how,)
             return None
     if hasattr(cls, "__getattr__"):
         return _BY_INSTANCE
     return None
+
+
+#: the modules whose descriptors (written in Python) give methods, enum members and sct's own fields, not
+#: values computed from an object's fields that a derivative could reach (``functools.partialmethod``)
+_LIBRARY_DESCRIPTORS = ("sct", "runtime", "numpy", "scipy", "functools", "enum", "types", "abc", "dataclasses",
+                        "typing", "collections")
 
 
 def plain_property(cls, name: str):

@@ -22,6 +22,12 @@
    in the function or a list of layers, subclasses too).  A derivative reaching an attribute read that a
    class's own ``__getattribute__`` computes is now refused, as one through ``__getattr__`` or a
    ``cached_property`` already was.
+4. A descriptor of the user's as a class attribute (GPflow-style ``lengthscale = Softplus()`` whose
+   ``__get__`` returns ``log1p(exp(obj._lengthscale))``, or a non-data ``__get__`` returning
+   ``obj.__dict__["W"] * 2``): the derivative reaching the read was dropped, a zero gradient with respect
+   to the object's field, silently.  Such a read now counts as computed (refused where a derivative
+   reaches it, as a property's getter sct cannot compile); a non-data descriptor hidden by the instance's
+   own attribute, slots, namedtuple fields and library descriptors are read as before.
 """
 import numpy as np
 import pytest
@@ -287,3 +293,72 @@ def _built_here(W, x):
 def test_own_getattribute_refused_not_half_the_gradient(fun, make):
     with pytest.raises(sct.SctError, match="__getattribute__"):
         dlfeval(fun, make(dlarray(ARRAYS[0])), X)
+
+
+class Softplus:
+    def __set_name__(self, owner, name):
+        self.field = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return np.log1p(np.exp(getattr(obj, self.field)))
+
+    def __set__(self, obj, value):
+        setattr(obj, self.field, value)
+
+
+class Twice:
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return obj.__dict__[self.field] * 2.0
+
+
+class Kernel:
+    lengthscale = Softplus()
+
+    def __init__(self, raw):
+        self._lengthscale = raw
+
+    def __call__(self, x):
+        return np.exp(-x ** 2 / self.lengthscale)
+
+
+class TwiceLinear:
+    W2 = Twice("W")
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return x @ self.W2
+
+
+class HiddenTwice(TwiceLinear):
+    def __init__(self, W, W2):
+        self.W = W
+        self.W2 = W2           # the instance's own attribute hides the non-data descriptor
+
+
+def _sum_of(model, x):
+    loss = np.sum(model(x))
+    return loss, dlgradient(loss, model)
+
+
+@pytest.mark.parametrize("make", [lambda: Kernel(dlarray(np.array([0.3, -0.2, 1.0]))),
+                                  lambda: TwiceLinear(dlarray(ARRAYS[0]))], ids=["data", "non_data"])
+def test_user_descriptor_refused_not_a_zero_gradient(make):
+    with pytest.raises(sct.SctError, match="descriptor"):
+        dlfeval(_sum_of, make(), X)
+
+
+def test_non_data_descriptor_hidden_by_the_instance():
+    W = ARRAYS[0]
+    loss, g = dlfeval(_sum_of, HiddenTwice(dlarray(W * 3.0), dlarray(W)), X)
+    np.testing.assert_allclose(np.asarray(loss.data), np.sum(X @ W), rtol=1e-12)
+    expected = np.broadcast_to(X.sum(0)[:, None], W.shape)
+    np.testing.assert_allclose(np.asarray(g.__dict__["W2"].data), expected, rtol=1e-10)
