@@ -48,7 +48,15 @@ SctRuntimeError = SctError      # the run-time errors raised from generated code
 def _is_array(x) -> bool:
     # (not a class: numpy's scalar types have ``shape`` and ``dtype`` descriptors, so an object's
     # ``self.dtype = np.float32`` field was read as an array, an internal TypeError in its gradient)
-    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    try:
+        return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+    except Exception:
+        # an object whose __getattr__ raises another error for a missing name (``class AttrDict(dict):
+        # __getattr__ = dict.__getitem__`` raises KeyError: was sct's internal KeyError 'shape' at the
+        # user's dlgradient line): not an array
+        return False
 
 
 def _is_zero(g) -> bool:

@@ -28,6 +28,11 @@
    to the object's field, silently.  Such a read now counts as computed (refused where a derivative
    reaches it, as a property's getter sct cannot compile); a non-data descriptor hidden by the instance's
    own attribute, slots, namedtuple fields and library descriptors are read as before.
+5. Parameters in the common ``class AttrDict(dict): __getattr__ = dict.__getitem__`` read as ``p.W``:
+   sct's ``hasattr(obj, "shape")`` on the object raised the KeyError of its ``__getattr__`` (hasattr
+   catches AttributeError only), reported as "KeyError while computing the gradient ...: 'shape'" at
+   the user's line, an internal error.  Now the read is refused as one through ``__getattr__`` (as a
+   ``Munch`` raising AttributeError already was); ``p["W"]`` and an AttrDict of settings run.
 """
 import numpy as np
 import pytest
@@ -362,3 +367,36 @@ def test_non_data_descriptor_hidden_by_the_instance():
     np.testing.assert_allclose(np.asarray(loss.data), np.sum(X @ W), rtol=1e-12)
     expected = np.broadcast_to(X.sum(0)[:, None], W.shape)
     np.testing.assert_allclose(np.asarray(g.__dict__["W2"].data), expected, rtol=1e-10)
+
+
+class AttrDict(dict):
+    __getattr__ = dict.__getitem__
+    __setattr__ = dict.__setitem__
+
+
+def _by_attribute(p, x):
+    loss = np.sum(np.tanh(x @ p.W + p.b) ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def _by_item(p, x, cfg):
+    h = np.tanh(x @ p["W"] + p["b"]) if cfg.act == "tanh" else x @ p["W"]
+    loss = np.sum(h ** 2) * cfg.scale
+    return loss, dlgradient(loss, p)
+
+
+def test_attrdict_attribute_read_refused_not_an_internal_keyerror():
+    p = AttrDict(W=dlarray(ARRAYS[0]), b=dlarray(ARRAYS[1]))
+    with pytest.raises(sct.SctError, match="__getattr__") as info:
+        dlfeval(_by_attribute, p, X)
+    assert "'shape'" not in str(info.value)
+
+
+def test_attrdict_items_and_settings():
+    W, b = ARRAYS[0], ARRAYS[1]
+    cfg = AttrDict(act="tanh", scale=2.0)
+    loss, g = dlfeval(_by_item, AttrDict(W=dlarray(W), b=dlarray(b)), X, cfg)
+    assert type(g) is AttrDict
+    expected = _fd(lambda a: np.sum(np.tanh(X @ a[0] + a[1]) ** 2) * 2.0, [W, b])
+    np.testing.assert_allclose(np.asarray(g["W"].data), expected[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(g["b"].data), expected[1], rtol=1e-5, atol=1e-7)
