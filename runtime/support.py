@@ -45,6 +45,15 @@ from .errors import EvaluationError, SctError
 SctRuntimeError = SctError      # the run-time errors raised from generated code are SctErrors
 
 
+def _has_attribute(x, name: str) -> bool:
+    """``hasattr(x, name)`` for an object of the user's, whose ``__getattr__`` may raise another error
+    than AttributeError for a missing name (``return self._params[name]``: a KeyError): False then."""
+    try:
+        return hasattr(x, name)
+    except Exception:
+        return False
+
+
 def _is_array(x) -> bool:
     # (not a class: numpy's scalar types have ``shape`` and ``dtype`` descriptors, so an object's
     # ``self.dtype = np.float32`` field was read as an array, an internal TypeError in its gradient)
@@ -1672,7 +1681,7 @@ def dlarray_data_and_arrays(args) -> tuple:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
+        elif hasattr(type(v), "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return
         else:
             parts = list(vars(v).values())
@@ -1713,7 +1722,7 @@ def aliased_dlarrays(args) -> frozenset:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
+        elif hasattr(type(v), "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return []
         else:
             try:
@@ -2284,7 +2293,7 @@ def _project_object(grad, x):
         finally:
             projecting.discard(id(x))
         return out
-    if hasattr(x, "__sct_gradient__"):
+    if _has_attribute(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)
     if isinstance(x, (functools.partial, types.FunctionType)):
         _refuse_bound_dlarrays(x)

@@ -33,6 +33,12 @@
    catches AttributeError only), reported as "KeyError while computing the gradient ...: 'shape'" at
    the user's line, an internal error.  Now the read is refused as one through ``__getattr__`` (as a
    ``Munch`` raising AttributeError already was); ``p["W"]`` and an AttrDict of settings run.
+6. PyTorch's ``Module`` ported with ``__setattr__`` filing arrays into ``self._params`` and
+   ``def __getattr__(self, name): return self._params[name]`` (a KeyError, not AttributeError, for a
+   missing name): ``dlfeval(loss, model, x)`` raised a bare ``KeyError: '__sct_kind__'`` from sct's
+   internals (hasattr passes a KeyError on), with no location; through other paths "KeyError ...:
+   '__sct_effect__'" / "'__self__'".  sct now asks the class for its own markers, and refuses such an
+   object where it is given, naming the class and the fix (raise AttributeError).
 """
 import numpy as np
 import pytest
@@ -400,3 +406,42 @@ def test_attrdict_items_and_settings():
     expected = _fd(lambda a: np.sum(np.tanh(X @ a[0] + a[1]) ** 2) * 2.0, [W, b])
     np.testing.assert_allclose(np.asarray(g["W"].data), expected[0], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(np.asarray(g["b"].data), expected[1], rtol=1e-5, atol=1e-7)
+
+
+class TorchLikeModule:
+    def __init__(self):
+        object.__setattr__(self, "_params", {})
+
+    def __setattr__(self, name, value):
+        if isinstance(value, np.ndarray):
+            self._params[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        return self._params[name]          # a KeyError for a missing name
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class TorchLikeLinear(TorchLikeModule):
+    def __init__(self, W, b):
+        super().__init__()
+        self.weight = W
+        self.bias = b
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+def _value_of(model, x):
+    return np.sum(model(x) ** 2)
+
+
+@pytest.mark.parametrize("fun", [_value_of, _sum_sq], ids=["value", "gradient"])
+def test_getattr_raising_keyerror_refused_with_its_location(fun):
+    model = TorchLikeLinear(dlarray(ARRAYS[0]), dlarray(ARRAYS[1]))
+    with pytest.raises(sct.SctError, match="TorchLikeModule.__getattr__ raises KeyError") as info:
+        dlfeval(fun, model, X)
+    assert info.value.lineno is not None
