@@ -460,8 +460,12 @@ def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional
         # pure as a whole, which the generator pass cannot see from the code alone (it refused the
         # call, "changes objects or draws random numbers"); what the choice read is guarded
         nested: List = []
-        if all(generator_pure_for(method, k, nested) for k in item_kinds):
+        methods: List = []
+        if all(generator_pure_for(method, k, nested, methods=methods) for k in item_kinds):
             n._sct_pure_generator = True
+            # (the generator methods read on its behalf: what they read is checked as its own, a global
+            # rebound between two items included)
+            n._sct_nested_generators = tuple(methods)
             if guards is not None:
                 guards.extend(nested)
         receiver = n.func.value
@@ -505,7 +509,7 @@ def _generator_method_of(kind, attr: str):
     return cls, defining, method
 
 
-def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple = ()) -> bool:
+def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple = (), methods=None) -> bool:
     """Does the generator method ``method``, called on an object of ``kind``, change nothing its caller
     sees and draw no random numbers, counting each call in it of a generator method of its object or
     of a field of it (``yield from self.fc1.parameters()``) by what that field's class (from ``kind``)
@@ -540,6 +544,7 @@ def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple =
 
     pure_calls = set()
     read: List = []
+    below: List = []            # the generator methods of fields counted pure, at any depth
     for n in walk_nodes(fdef):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
                 isinstance(n.func.ctx, gast.Load)):
@@ -552,11 +557,13 @@ def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple =
         found_all = []
         for field_kind in candidates:
             found = _generator_method_of(field_kind, n.func.attr)
-            if found is None or not generator_pure_for(found[2], field_kind, read, depth + 1, seen + (method,)):
+            if found is None or not generator_pure_for(found[2], field_kind, read, depth + 1, seen + (method,),
+                                                       below):
                 break
             found_all.append(found)
         else:
             pure_calls.add(id(n))
+            below.extend(f[2] for f in found_all)
             for cls, defining, _ in found_all:
                 read.append((cls, "__mro__"))
                 read.extend((k, n.func.attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
@@ -564,6 +571,8 @@ def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple =
     if _draws(fdef, modules) or not _pure_source(method, fdef, pure_calls=frozenset(pure_calls)):
         return False
     guards.extend(read)
+    if methods is not None:
+        methods.extend(m for m in below if not any(m is k for k in methods))
     return True
 
 

@@ -281,6 +281,13 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             gen_exp = _located(gen_exp, node)
             gen_exp._sct_items = items
             state = _state_globals(gen)
+            captured = _captured_objects(gen)
+            for nested in getattr(node, "_sct_nested_generators", ()):
+                # a generator method of a field read on gen's behalf (sct/base_inits.py): its globals and
+                # captured objects are gen's too (was: a global one reads, rebound between two items by the
+                # caller's loop, read once for all of them)
+                state.update(_state_globals(nested))
+                captured |= _captured_objects(nested)
             caller = getattr(partials, "fn", None) or gen
             namespaces = {}
             for namespace, name, _ in state.values():
@@ -298,7 +305,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                               f"{found[0]} to {label}() as an argument, or make {label}() return a list of its items")
             gen_exp._sct_consumed = (label, {n.id for a in list(node.args) + [k.value for k in node.keywords]
                                              for n in gast.walk(a) if isinstance(n, gast.Name)},
-                                     {k for k, v in state.items() if not _immutable(v[2])} | _captured_objects(gen))
+                                     {k for k, v in state.items() if not _immutable(v[2])} | captured)
             return gen_exp
 
     wrap = Wrap()
@@ -515,6 +522,14 @@ def _numpy_function(value, call, passed) -> bool:
         (getattr(value, "__module__", None) or "").split(".")[0] == "numpy"
 
 
+def _resolved(norm, name_node):
+    """What the name ``name_node`` refers to in the function's globals or closure (None: a local, unknown)."""
+    try:
+        return norm.partials.resolve(name_node, norm.local_root) if norm.partials is not None else None
+    except Exception:
+        return None
+
+
 def _check_between(gen_exp, between: List, norm, where) -> None:
     from .callee_effects import _READING_METHODS, _pure
     label, reads, state = gen_exp._sct_consumed
@@ -563,6 +578,13 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                     root(n) in watched:
                 refuse(n, f"writes into {root(n)}, which {label}() reads")
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    isinstance(n.value, gast.Name) and reads and root(n) not in watched and \
+                    isinstance(_resolved(norm, n.value), type):
+                # Cls.scale = v: an object the generator is given reads it as self.scale where its own
+                # attribute does not hide it (was: every item computed with the old class attribute)
+                refuse(n, f"sets an attribute of the class {n.value.id}, which objects {label}() reads may "
+                          f"read through self")
             if isinstance(n, gast.AugAssign) and root(n.target) in watched:
                 refuse(n, f"changes {root(n.target)} in place, which {label}() reads")
             if not isinstance(n, gast.Call):

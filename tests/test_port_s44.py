@@ -39,6 +39,12 @@
    internals (hasattr passes a KeyError on), with no location; through other paths "KeyError ...:
    '__sct_effect__'" / "'__self__'".  sct now asks the class for its own markers, and refuses such an
    object where it is given, naming the class and the fix (raise AttributeError).
+7. A generator's items are computed when it is called, Python's as they are asked for: where the caller's
+   loop body changes what a later item reads, the two differ.  (a) With 1., a global or a dict read by a
+   field's generator method (``yield self.W * SCALE``) and changed between two items by a helper the loop
+   calls is checked as the outer generator's own (refused).  (b) A loop body that sets an attribute of a
+   class (``Lin.scale = 2.0``) while a generator method of an object of it reads ``self.scale`` gave every
+   item the old value (4.0 for Python's 6.0, also before 1.): refused.
 """
 import numpy as np
 import pytest
@@ -445,3 +451,77 @@ def test_getattr_raising_keyerror_refused_with_its_location(fun):
     with pytest.raises(sct.SctError, match="TorchLikeModule.__getattr__ raises KeyError") as info:
         dlfeval(fun, model, X)
     assert info.value.lineno is not None
+
+
+SCALE = 1.0
+
+
+def _double_scale():
+    global SCALE
+    SCALE = 2.0
+
+
+class ScaledLeaf:
+    scale = 1.0
+
+    def __init__(self, W):
+        self.W = W
+
+    def parameters(self):
+        yield self.W * SCALE
+
+
+class ClassScaled:
+    scale = 1.0
+
+    def __init__(self, W, V):
+        self.W = W
+        self.V = V
+
+    def parameters(self):
+        yield self.W * self.scale
+        yield self.V * self.scale
+
+
+class Pair:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+    def parameters(self):
+        yield from self.a.parameters()
+        yield from self.b.parameters()
+
+
+def _sum_items_rebinding_global(m):
+    loss = 0.0
+    for p in m.parameters():
+        loss = loss + np.sum(p)
+        _double_scale()
+    return loss, dlgradient(loss, m)
+
+
+def _sum_items_setting_class_attribute(m):
+    loss = 0.0
+    for p in m.parameters():
+        loss = loss + np.sum(p)
+        ClassScaled.scale = 2.0
+    return loss, dlgradient(loss, m)
+
+
+def test_nested_generator_global_rebound_between_items_refused():
+    global SCALE
+    SCALE = 1.0
+    try:
+        with pytest.raises(sct.CompileError, match="SCALE"):
+            dlfeval(_sum_items_rebinding_global, Pair(ScaledLeaf(dlarray(np.ones(2))), ScaledLeaf(dlarray(np.ones(2)))))
+    finally:
+        SCALE = 1.0
+
+
+def test_class_attribute_set_between_items_refused():
+    try:
+        with pytest.raises(sct.CompileError, match="sets an attribute of the class ClassScaled"):
+            dlfeval(_sum_items_setting_class_attribute, ClassScaled(dlarray(np.ones(2)), dlarray(np.ones(2))))
+    finally:
+        ClassScaled.scale = 1.0
