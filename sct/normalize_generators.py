@@ -578,13 +578,17 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                     root(n) in watched:
                 refuse(n, f"writes into {root(n)}, which {label}() reads")
-            if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
-                    isinstance(n.value, gast.Name) and reads and root(n) not in watched and \
-                    isinstance(_resolved(norm, n.value), type):
-                # Cls.scale = v: an object the generator is given reads it as self.scale where its own
-                # attribute does not hide it (was: every item computed with the old class attribute)
-                refuse(n, f"sets an attribute of the class {n.value.id}, which objects {label}() reads may "
-                          f"read through self")
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    reads and root(n) is not None and root(n) not in watched:
+                # Cls.scale = v, CFG.scale = v: a class or an object of the function's globals (or closure)
+                # that an object the generator is given may hold or read through self (self.scale of a
+                # class attribute, self.cfg.scale of that global object): was every item computed with the
+                # old value (4.0 for Python's 6.0)
+                held = _resolved(norm, gast.Name(id=root(n), ctx=gast.Load(), annotation=None, type_comment=None))
+                if held is not None and not isinstance(held, types.ModuleType):
+                    what = f"the class {root(n)}" if isinstance(held, type) else f"{root(n)}, an object from outside"
+                    refuse(n, f"sets an attribute or item of {what}, which objects {label}() reads may read "
+                              f"through self")
             if isinstance(n, gast.AugAssign) and root(n.target) in watched:
                 refuse(n, f"changes {root(n.target)} in place, which {label}() reads")
             if not isinstance(n, gast.Call):

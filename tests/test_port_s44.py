@@ -44,7 +44,8 @@
    field's generator method (``yield self.W * SCALE``) and changed between two items by a helper the loop
    calls is checked as the outer generator's own (refused).  (b) A loop body that sets an attribute of a
    class (``Lin.scale = 2.0``) while a generator method of an object of it reads ``self.scale`` gave every
-   item the old value (4.0 for Python's 6.0, also before 1.): refused.
+   item the old value (4.0 for Python's 6.0, also before 1.): refused; so is one setting an attribute or
+   item of a global object (``CFG.scale = 2.0``) that the object holds (``self.cfg.scale``).
 """
 import numpy as np
 import pytest
@@ -521,7 +522,40 @@ def test_nested_generator_global_rebound_between_items_refused():
 
 def test_class_attribute_set_between_items_refused():
     try:
-        with pytest.raises(sct.CompileError, match="sets an attribute of the class ClassScaled"):
+        with pytest.raises(sct.CompileError, match="sets an attribute or item of the class ClassScaled"):
             dlfeval(_sum_items_setting_class_attribute, ClassScaled(dlarray(np.ones(2)), dlarray(np.ones(2))))
     finally:
         ClassScaled.scale = 1.0
+
+
+class _Settings:
+    scale = 1.0
+
+
+SETTINGS = _Settings()
+
+
+class HoldsSettings:
+    def __init__(self, W):
+        self.W = W
+        self.cfg = SETTINGS
+
+    def parameters(self):
+        yield self.W * self.cfg.scale
+        yield self.W * self.cfg.scale
+
+
+def _sum_items_setting_global_object(m):
+    loss = 0.0
+    for p in m.parameters():
+        loss = loss + np.sum(p)
+        SETTINGS.scale = 2.0
+    return loss, dlgradient(loss, m)
+
+
+def test_global_object_set_between_items_refused():
+    try:
+        with pytest.raises(sct.CompileError, match="sets an attribute or item of SETTINGS"):
+            dlfeval(_sum_items_setting_global_object, HoldsSettings(dlarray(np.ones(2))))
+    finally:
+        SETTINGS.__dict__.pop("scale", None)
