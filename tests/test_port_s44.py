@@ -46,6 +46,12 @@
    class (``Lin.scale = 2.0``) while a generator method of an object of it reads ``self.scale`` gave every
    item the old value (4.0 for Python's 6.0, also before 1.): refused; so is one setting an attribute or
    item of a global object (``CFG.scale = 2.0``) that the object holds (``self.cfg.scale``).
+8. JAX's ``ravel_pytree`` written by hand: ``keys = sorted(params)``, the parameters concatenated, and an
+   ``unravel`` closure made by a helper from the keys (``make_unravel(keys, sizes)``) splitting the flat
+   vector back into a dict.  The helper's adjoint gave the (string) keys a zero ``0.0``, and the adjoint
+   of ``sorted(params)`` turned it into a list of zeros added to the dict's adjoint: "TypeError ...
+   unsupported operand type(s) for +: 'dict' and 'list'" from generated code.  The adjoint of a dict's
+   sorted keys is now no derivative at all.
 """
 import numpy as np
 import pytest
@@ -559,3 +565,31 @@ def test_global_object_set_between_items_refused():
             dlfeval(_sum_items_setting_global_object, HoldsSettings(dlarray(np.ones(2))))
     finally:
         SETTINGS.__dict__.pop("scale", None)
+
+
+def _make_unravel(keys, sizes):
+    def unravel(v):
+        offsets = np.cumsum([0] + list(sizes))
+        return {k: v[offsets[j]:offsets[j + 1]] for j, k in enumerate(keys)}
+    return unravel
+
+
+def _flat_loss(params):
+    keys = sorted(params)
+    flat = np.concatenate([params[k].ravel() for k in keys])
+    unravel = _make_unravel(keys, [params[k].size for k in keys])
+    p = unravel(flat)
+    loss = np.sum(np.tanh(p["W"]) ** 2) + np.sum(p["b"] ** 3)
+    return loss, dlgradient(loss, params)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ravel_pytree_with_sorted_keys(dtype):
+    W, b = ARRAYS[1].astype(dtype), ARRAYS[3].astype(dtype)
+    loss, g = dlfeval(_flat_loss, {"W": dlarray(W), "b": dlarray(b)})
+    want = np.sum(np.tanh(W) ** 2) + np.sum(b ** 3)
+    np.testing.assert_allclose(np.asarray(loss.data), want, rtol=1e-6)
+    expected = _fd(lambda a: np.sum(np.tanh(a[0]) ** 2) + np.sum(a[1] ** 3), [W, b])
+    for key, want_g in zip(("W", "b"), expected):
+        assert np.asarray(g[key].data).dtype == dtype
+        np.testing.assert_allclose(np.asarray(g[key].data), want_g, rtol=1e-4, atol=1e-5)
