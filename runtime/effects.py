@@ -62,14 +62,24 @@ def _builtin_effects():
 _BUILTIN_EFFECTS = _builtin_effects()
 
 
+def _probe(fn, name: str, default):
+    """``getattr(fn, name, default)`` for a callable object of the user's whose ``__getattr__`` may raise
+    another error than AttributeError for a missing name (``return self._params[name]``: a KeyError,
+    which reached the user as "KeyError ...: '__sct_effect__'")."""
+    try:
+        return getattr(fn, name, default)
+    except Exception:
+        return default
+
+
 def effectful(fn) -> bool:
     """Does calling ``fn`` have an effect beyond its result (draws, I/O, time, ...)?"""
-    if id(fn) in _BUILTIN_EFFECTS or getattr(fn, "__sct_effect__", False):
+    if id(fn) in _BUILTIN_EFFECTS or _probe(fn, "__sct_effect__", False):
         return True
-    module = getattr(fn, "__module__", None)
+    module = _probe(fn, "__module__", None)
     if isinstance(module, str) and (module.startswith("numpy.random") or module.split(".")[0] in EFFECT_MODULES):
         return True
-    owner = getattr(fn, "__self__", None)
+    owner = _probe(fn, "__self__", None)
     if owner is None or owner is fn:
         return False
     if isinstance(owner, _RANDOM_OWNERS):

@@ -1336,6 +1336,11 @@ def sorted_order(iterable, key, reverse, ans=None):
 def unsort(grads, like, order):
     """The adjoint of ``iterable`` in ``sorted(iterable)``: item ``r`` of ``grads`` back at position
     ``order[r]``; an array when ``like`` is an array, else a list (zero markers kept)."""
+    if isinstance(like, (dict, type({}.keys()))):
+        # sorted(d), sorted(d.keys()): a dict's keys, which carry no derivative (was: a list of zeros added
+        # to the dict's adjoint, "unsupported operand type(s) for +: 'dict' and 'list'", where a helper
+        # given the keys returned a zero of another form than ZERO for them)
+        return ZERO
     count = len(order)
     out = [ZERO] * count
     if not _is_zero(grads):

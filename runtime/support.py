@@ -45,10 +45,27 @@ from .errors import EvaluationError, SctError
 SctRuntimeError = SctError      # the run-time errors raised from generated code are SctErrors
 
 
+def _has_attribute(x, name: str) -> bool:
+    """``hasattr(x, name)`` for an object of the user's, whose ``__getattr__`` may raise another error
+    than AttributeError for a missing name (``return self._params[name]``: a KeyError): False then."""
+    try:
+        return hasattr(x, name)
+    except Exception:
+        return False
+
+
 def _is_array(x) -> bool:
     # (not a class: numpy's scalar types have ``shape`` and ``dtype`` descriptors, so an object's
     # ``self.dtype = np.float32`` field was read as an array, an internal TypeError in its gradient)
-    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    try:
+        return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+    except Exception:
+        # an object whose __getattr__ raises another error for a missing name (``class AttrDict(dict):
+        # __getattr__ = dict.__getitem__`` raises KeyError: was sct's internal KeyError 'shape' at the
+        # user's dlgradient line): not an array
+        return False
 
 
 def _is_zero(g) -> bool:
@@ -1186,6 +1203,9 @@ def computed_attribute(obj, name):
         if name not in getattr(obj, "__dict__", {}):
             return f"{cls.__name__}.__getattr__({name!r})"
         return None
+    if type(how) is tuple:          # a non-data descriptor: the instance's own attribute hides it
+        own = getattr(obj, "__dict__", None)
+        return None if type(own) is dict and name in own else how[0]
     return how
 
 
@@ -1199,16 +1219,39 @@ def _class_computed(cls, name):
     instance (no class defines ``name`` and the class has ``__getattr__``: computed unless the
     instance holds it)."""
     for klass in cls.__mro__:
+        if isinstance(vars(klass).get("__getattribute__"), types.FunctionType) and \
+                (klass.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
+            # every read goes through the class's own __getattribute__ (``return v * 2.0`` for ``W``):
+            # its value is what that code computes from the field (was: the field's derivative taken
+            # for the value's, half the gradient of ``x @ self.W`` there)
+            return f"{klass.__name__}.__getattribute__({name!r})"
+    for klass in cls.__mro__:
         if name in vars(klass):
             attr = vars(klass)[name]
             if isinstance(attr, property):
                 return f"the property {cls.__name__}.{name}"
             if isinstance(attr, functools.cached_property):
                 return f"the cached_property {cls.__name__}.{name}"
+            kind = type(attr)
+            if isinstance(getattr(kind, "__get__", None), types.FunctionType) and \
+                    (kind.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
+                # a descriptor of the user's (``lengthscale = Softplus()`` whose __get__ computes from
+                # ``obj._lengthscale``): its value is what its code computes from the fields (was: the
+                # derivative reaching the read dropped, a zero gradient)
+                how = f"the descriptor {cls.__name__}.{name} ({kind.__name__}.__get__)"
+                if hasattr(kind, "__set__") or hasattr(kind, "__delete__"):
+                    return how
+                return (how,)
             return None
     if hasattr(cls, "__getattr__"):
         return _BY_INSTANCE
     return None
+
+
+#: the modules whose descriptors (written in Python) give methods, enum members and sct's own fields, not
+#: values computed from an object's fields that a derivative could reach (``functools.partialmethod``)
+_LIBRARY_DESCRIPTORS = ("sct", "runtime", "numpy", "scipy", "functools", "enum", "types", "abc", "dataclasses",
+                        "typing", "collections")
 
 
 def plain_property(cls, name: str):
@@ -1638,7 +1681,7 @@ def dlarray_data_and_arrays(args) -> tuple:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
+        elif hasattr(type(v), "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return
         else:
             parts = list(vars(v).values())
@@ -1679,7 +1722,7 @@ def aliased_dlarrays(args) -> frozenset:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(v, "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
+        elif hasattr(type(v), "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
             return []
         else:
             try:
@@ -2250,7 +2293,7 @@ def _project_object(grad, x):
         finally:
             projecting.discard(id(x))
         return out
-    if hasattr(x, "__sct_gradient__"):
+    if _has_attribute(x, "__sct_gradient__"):
         return x.__sct_gradient__(parts)
     if isinstance(x, (functools.partial, types.FunctionType)):
         _refuse_bound_dlarrays(x)

@@ -428,33 +428,152 @@ def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional
                 return dict(outer[2]).get(node.attr)
         return None
 
+    loop_items = _loop_item_kinds(fdef, kind_at)
     for n in walk_nodes(fdef):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
                 isinstance(n.func.ctx, gast.Load)):
             continue
-        kind = kind_at(n.func.value)
-        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)):
-            continue
-        cls, attr = kind[1], n.func.attr
-        if attr in dict(kind[2]) or any(isinstance(vars(k).get(a), types.FunctionType) for k in cls.__mro__
-                                         for a in ("__getattr__", "__getattribute__")):
-            continue                    # (an instance attribute, or the class's own attribute access)
-        defining = next((k for k in cls.__mro__ if attr in vars(k)), None)
-        method = vars(defining).get(attr) if defining is not None else None
-        if not (isinstance(method, types.FunctionType) and method.__code__.co_flags & inspect.CO_GENERATOR):
-            continue
+        attr = n.func.attr
+        if isinstance(n.func.value, gast.Name) and n.func.value.id in loop_items:
+            # ``for layer in self.layers: yield from layer.parameters()``: each item's class gives the
+            # same generator function
+            item_kinds = loop_items[n.func.value.id]
+            founds = [_generator_method_of(k, attr) for k in item_kinds]
+            if not founds or any(f is None or f[1:] != founds[0][1:] for f in founds):
+                continue
+        else:
+            item_kinds = (kind_at(n.func.value),)
+            founds = [_generator_method_of(item_kinds[0], attr)]
+            if founds[0] is None:
+                continue
+        _, defining, method = founds[0]
         name = defining.__name__ if fn.__globals__.get(defining.__name__) is defining else \
             next((k for k, v in fn.__globals__.items() if v is defining), None)
         if name is None or name in local:
             continue
         if guards is not None:
-            guards.append((cls, "__mro__"))
-            guards.extend((k, attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
+            for cls, _, _ in founds:
+                guards.append((cls, "__mro__"))
+                guards.extend((k, attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
+        # a generator whose only calls of methods are generator methods of its object's fields, of
+        # classes the kind names, that change nothing themselves (``yield from self.fc1.parameters()``):
+        # pure as a whole, which the generator pass cannot see from the code alone (it refused the
+        # call, "changes objects or draws random numbers"); what the choice read is guarded
+        nested: List = []
+        methods: List = []
+        if all(generator_pure_for(method, k, nested, methods=methods) for k in item_kinds):
+            n._sct_pure_generator = True
+            # (the generator methods read on its behalf: what they read is checked as its own, a global
+            # rebound between two items included)
+            n._sct_nested_generators = tuple(methods)
+            if guards is not None:
+                guards.extend(nested)
         receiver = n.func.value
         n.func = gast.copy_location(gast.Attribute(
             value=gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n),
             attr=attr, ctx=gast.Load()), n)
         n.args = [receiver] + list(n.args)
+
+
+def _loop_item_kinds(fdef, kind_at) -> Dict[str, tuple]:
+    """The target of each loop over a list or tuple whose kind ``kind_at`` knows (``for layer in
+    self.layers:``), a name bound nowhere else in ``fdef``: the kinds of the items it takes."""
+    stores: Dict[str, int] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    out: Dict[str, tuple] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.For) and isinstance(n.target, gast.Name) and stores.get(n.target.id) == 1:
+            seq = kind_at(n.iter)
+            if isinstance(seq, tuple) and len(seq) > 2 and seq[0] == "seq" and seq[1] in (list, tuple):
+                out[n.target.id] = tuple(seq[2])
+    return out
+
+
+def _generator_method_of(kind, attr: str):
+    """(the class, the class defining it, the function) where ``attr`` of an object of ``kind`` (an
+    "obj" kind naming its class) is a generator function its class gives; None where it is not, or
+    where an instance attribute of that name or the class's own attribute access may hide it."""
+    import inspect
+    if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)):
+        return None
+    cls = kind[1]
+    if attr in dict(kind[2]) or any(isinstance(vars(k).get(a), types.FunctionType) for k in cls.__mro__
+                                     for a in ("__getattr__", "__getattribute__")):
+        return None                     # (an instance attribute, or the class's own attribute access)
+    defining = next((k for k in cls.__mro__ if attr in vars(k)), None)
+    method = vars(defining).get(attr) if defining is not None else None
+    if not (isinstance(method, types.FunctionType) and method.__code__.co_flags & inspect.CO_GENERATOR):
+        return None
+    return cls, defining, method
+
+
+def generator_pure_for(method, kind, guards: List, depth: int = 0, seen: tuple = (), methods=None) -> bool:
+    """Does the generator method ``method``, called on an object of ``kind``, change nothing its caller
+    sees and draw no random numbers, counting each call in it of a generator method of its object or
+    of a field of it (``yield from self.fc1.parameters()``) by what that field's class (from ``kind``)
+    gives, the same question one level down?  ``guards`` gets the classes and attributes the answer
+    read (replacing one recompiles)."""
+    from .callee_effects import _pure_source
+    from .normalize_loops import _draws
+    from .parse import function_ast
+    if depth > 8 or any(m is method for m in seen):
+        return False
+    try:
+        fdef = function_ast(method)[0]
+    except Exception:
+        return False
+    if not fdef.args.args:
+        return False
+    me = fdef.args.args[0].id
+    if any(isinstance(n, gast.Name) and n.id == me and isinstance(n.ctx, (gast.Store, gast.Del))
+           for n in walk_nodes(fdef)):
+        return False
+
+    def kind_at(node):
+        if isinstance(node, gast.Name):
+            return kind if node.id == me else None
+        if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+            outer = kind_at(node.value)
+            if isinstance(outer, tuple) and len(outer) > 2 and outer[0] == "obj":
+                return dict(outer[2]).get(node.attr)
+        return None
+
+    item_kinds = _loop_item_kinds(fdef, kind_at)
+
+    pure_calls = set()
+    read: List = []
+    below: List = []            # the generator methods of fields counted pure, at any depth
+    for n in walk_nodes(fdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
+                isinstance(n.func.ctx, gast.Load)):
+            continue
+        receiver = n.func.value
+        if isinstance(receiver, gast.Name) and receiver.id in item_kinds:
+            candidates = item_kinds[receiver.id]
+        else:
+            candidates = (kind_at(receiver),)
+        found_all = []
+        for field_kind in candidates:
+            found = _generator_method_of(field_kind, n.func.attr)
+            if found is None or not generator_pure_for(found[2], field_kind, read, depth + 1, seen + (method,),
+                                                       below):
+                break
+            found_all.append(found)
+        else:
+            pure_calls.add(id(n))
+            below.extend(f[2] for f in found_all)
+            for cls, defining, _ in found_all:
+                read.append((cls, "__mro__"))
+                read.extend((k, n.func.attr) for k in cls.__mro__[:cls.__mro__.index(defining) + 1])
+    modules = frozenset(k for k, v in method.__globals__.items() if isinstance(v, types.ModuleType))
+    if _draws(fdef, modules) or not _pure_source(method, fdef, pure_calls=frozenset(pure_calls)):
+        return False
+    guards.extend(read)
+    if methods is not None:
+        methods.extend(m for m in below if not any(m is k for k in methods))
+    return True
 
 
 _POST_INITS: dict = {}      # id(class) -> (class, its __init__, its __post_init__, the function made)

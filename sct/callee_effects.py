@@ -250,13 +250,16 @@ def _pure(fn, depth: int = 0, self_attributes: bool = False) -> bool:
     return _pure_source(fn, fdef, depth, self_attributes)
 
 
-def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False) -> bool:
+def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False,
+                 pure_calls: frozenset = frozenset()) -> bool:
     """``_pure`` of the definition ``fdef`` of ``fn`` (an object with ``__globals__`` and
-    ``__code__``'s names)."""
+    ``__code__``'s names).  ``pure_calls``: the ids of call nodes of ``fdef`` the caller has shown
+    change nothing (a generator method of a field whose class is known: sct/base_inits.py); their
+    arguments are still read."""
     first = fdef.args.args[0].id if fdef.args.args else None
     own = _own_writes(fn, fdef)
     for n in gast.walk(fdef):
-        if id(n) in own:
+        if id(n) in own or id(n) in pure_calls:
             continue
         if isinstance(n, (gast.Global, gast.Nonlocal)):
             return False

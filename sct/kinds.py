@@ -298,9 +298,20 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if hasattr(x, "__dict__"):
         if service_object(x):           # a logger, a lock: no parameters, its state not the code's kind (a
             return ("const", type(x))   # logger's manager holds every logger of the process)
-        return ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
+        kind = ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
-    key = getattr(x, "__sct_kind__", None)     # sct's slotted objects keyed on their structure (a network's)
+        defining = _own_getattr(type(x))
+        if defining is not None:
+            _refuse_getattr_raising(x, defining)
+        if _declared_slots(type(x)):
+            # a class declaring __slots__ under a base without them: its objects have a __dict__ too,
+            # and the slots' values were left out of the kind (the gradient with respect to the object
+            # held the slot's value itself, the parameter, where its derivative belonged)
+            refuse_slotted_traced(x, traced, memo)
+        return kind
+    # sct's slotted objects keyed on their structure (a network's; a property of the class: an object of
+    # the user's is not asked, whose __getattr__ may raise a KeyError for the name)
+    key = getattr(x, "__sct_kind__", None) if hasattr(type(x), "__sct_kind__") else None
     if key is not None:
         return ("const", type(x), key)
     refuse_slotted_traced(x, traced, memo)
@@ -314,6 +325,49 @@ def dataclass_extras(x) -> list:
         return []
     names = {f.name for f in dataclasses.fields(x)}
     return sorted((k, v) for k, v in own.items() if k not in names and not k.startswith("__"))
+
+
+def _own_getattr(cls):
+    """The class of ``cls``'s MRO, written in Python outside sct, that defines its ``__getattr__`` (None)."""
+    for k in cls.__mro__:
+        f = vars(k).get("__getattr__")
+        if f is not None:
+            return k if isinstance(f, types.FunctionType) and \
+                (k.__module__ or "").split(".")[0] not in ("sct", "runtime") else None
+    return None
+
+
+def _refuse_getattr_raising(x, defining) -> None:
+    """Refuse an object whose ``__getattr__`` raises another error than AttributeError for a missing name
+    (PyTorch's ``Module.__getattr__`` ported as ``return self._params[name]``: a KeyError): Python's
+    ``hasattr``/``getattr(o, name, default)`` pass that error on, so sct's reads of what an object offers
+    raised it from inside sct (was: "KeyError: '__sct_kind__'" from dlfeval, no location)."""
+    try:
+        getattr(x, "__sct_missing_attribute__")
+    except AttributeError:
+        return
+    except Exception as e:
+        cls = defining.__qualname__
+        _refuse_at_users_line(
+            f"{cls}.__getattr__ raises {type(e).__name__} ({e}) for a name the object does not have, where "
+            f"Python's attribute protocol expects AttributeError (hasattr() and getattr() with a default pass "
+            f"any other error on, so sct cannot ask the object what it offers): raise AttributeError(name) "
+            f"there (`try: return self._params[name] except KeyError: raise AttributeError(name)`)")
+    return
+
+
+_DECLARED_SLOTS: dict = {}
+
+
+def _declared_slots(cls) -> bool:
+    """Does a class of ``cls``'s MRO (but object) declare slots other than ``__dict__``/``__weakref__``?"""
+    held = _DECLARED_SLOTS.get(cls)
+    if held is None:
+        held = _DECLARED_SLOTS[cls] = bool(_slot_names(cls)) if any("__slots__" in vars(k) for k in cls.__mro__[:-1]) \
+            else False
+        if len(_DECLARED_SLOTS) > 4096:
+            _DECLARED_SLOTS.clear()
+    return held
 
 
 def _slot_names(cls) -> list:
@@ -346,6 +400,8 @@ def refuse_nested_slotted(args, active) -> None:
             for f in dataclasses.fields(value):       # (kind_of follows a dataclass's fields, slots or not)
                 walk(getattr(value, f.name, None), traced, depth + 1)
         elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            if depth > 0 and _declared_slots(type(value)):
+                refuse_slotted_traced(value, traced, {-1: 1})     # (slots beside a __dict__: kind_of)
             for v in list(vars(value).values()):
                 walk(v, traced, depth + 1)
         elif depth > 0:
@@ -468,7 +524,7 @@ class _MatcherWriter:
             self.fail_unless(f"{v} is {self.const(x)}")
             return
         if getattr(cls, "__dictoffset__", 0) != 0 and cls.__getattribute__ is object.__getattribute__ and \
-                type(getattr(x, "__dict__", None)) is dict:
+                type(getattr(x, "__dict__", None)) is dict and not _declared_slots(cls):
             return self.attributes_node(v, x, traced)
         if not hasattr(x, "__dict__") and _plain_slots(cls) and self.slotted_node(v, x, cls):
             return
@@ -561,7 +617,7 @@ class _MatcherWriter:
     def slotted_node(self, v: str, x: Any, cls) -> bool:
         """An object without ``__dict__``, keyed by its ``__sct_kind__``; False where that is not
         checkable here (the caller compares by kind_of)."""
-        key = getattr(x, "__sct_kind__", None)
+        key = getattr(x, "__sct_kind__", None) if hasattr(cls, "__sct_kind__") else None
         if key is None and hasattr(cls, "__sct_kind__"):
             self.fail_unless(f"{v}.__sct_kind__ is None")
             return True

@@ -268,7 +268,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                 gdef, _, _ = function_ast(gen)
             except CompileError:
                 return node             # (refused where its code is read, with the reason)
-            if changes_or_draws(gen, gdef):
+            if not getattr(node, "_sct_pure_generator", False) and changes_or_draws(gen, gdef):
                 norm.fail(node, f"a call of the generator {label}() that changes objects or draws random numbers",
                           f"sct computes a generator's items all at once, when {label}() is called, where Python "
                           f"computes each as the caller asks for it; with writes into objects or random draws the "
@@ -281,6 +281,13 @@ def wrap_generator_calls(stmts: List, norm) -> List:
             gen_exp = _located(gen_exp, node)
             gen_exp._sct_items = items
             state = _state_globals(gen)
+            captured = _captured_objects(gen)
+            for nested in getattr(node, "_sct_nested_generators", ()):
+                # a generator method of a field read on gen's behalf (sct/base_inits.py): its globals and
+                # captured objects are gen's too (was: a global one reads, rebound between two items by the
+                # caller's loop, read once for all of them)
+                state.update(_state_globals(nested))
+                captured |= _captured_objects(nested)
             caller = getattr(partials, "fn", None) or gen
             namespaces = {}
             for namespace, name, _ in state.values():
@@ -298,7 +305,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                               f"{found[0]} to {label}() as an argument, or make {label}() return a list of its items")
             gen_exp._sct_consumed = (label, {n.id for a in list(node.args) + [k.value for k in node.keywords]
                                              for n in gast.walk(a) if isinstance(n, gast.Name)},
-                                     {k for k, v in state.items() if not _immutable(v[2])} | _captured_objects(gen))
+                                     {k for k, v in state.items() if not _immutable(v[2])} | captured)
             return gen_exp
 
     wrap = Wrap()
@@ -515,6 +522,14 @@ def _numpy_function(value, call, passed) -> bool:
         (getattr(value, "__module__", None) or "").split(".")[0] == "numpy"
 
 
+def _resolved(norm, name_node):
+    """What the name ``name_node`` refers to in the function's globals or closure (None: a local, unknown)."""
+    try:
+        return norm.partials.resolve(name_node, norm.local_root) if norm.partials is not None else None
+    except Exception:
+        return None
+
+
 def _check_between(gen_exp, between: List, norm, where) -> None:
     from .callee_effects import _READING_METHODS, _pure
     label, reads, state = gen_exp._sct_consumed
@@ -563,6 +578,17 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                     root(n) in watched:
                 refuse(n, f"writes into {root(n)}, which {label}() reads")
+            if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    reads and root(n) is not None and root(n) not in watched:
+                # Cls.scale = v, CFG.scale = v: a class or an object of the function's globals (or closure)
+                # that an object the generator is given may hold or read through self (self.scale of a
+                # class attribute, self.cfg.scale of that global object): was every item computed with the
+                # old value (4.0 for Python's 6.0)
+                held = _resolved(norm, gast.Name(id=root(n), ctx=gast.Load(), annotation=None, type_comment=None))
+                if held is not None and not isinstance(held, types.ModuleType):
+                    what = f"the class {root(n)}" if isinstance(held, type) else f"{root(n)}, an object from outside"
+                    refuse(n, f"sets an attribute or item of {what}, which objects {label}() reads may read "
+                              f"through self")
             if isinstance(n, gast.AugAssign) and root(n.target) in watched:
                 refuse(n, f"changes {root(n.target)} in place, which {label}() reads")
             if not isinstance(n, gast.Call):
