@@ -151,6 +151,14 @@ class Sweeps(EmitPass):
         if start == 0:
             return 0
         read: Set[str] = set()
+        outside: Set[str] = set()       # the names the part reads that it did not bind itself
+        for st in block[start:index + 1]:
+            loads, stores = self.summary(st)[1], self.summary(st)[2]
+            outside |= set(loads) - read
+            read |= stores
+        if outside & self._iterators(block[:start]):
+            return 0                # a one-shot iterator made before: the part's own run used it up
+        read = set()
         for st in block[start:index]:
             if not (isinstance(st, gast.Assign) and
                     all(isinstance(t, gast.Name) or isinstance(t, gast.Tuple) and
@@ -173,6 +181,38 @@ class Sweeps(EmitPass):
                 return 0            # a name it read rebound: the call at the site would pass the new one
             read |= stores
         return start
+
+    def _iterators(self, stmts) -> Set[str]:
+        """The names these statements bind that may hold a one-shot iterator (``it = iter(xs)``,
+        ``zip``, ``map``, a generator, or a value built from one of those names): a self-contained
+        sweep that took such a name as a parameter would walk what the first run left (nothing:
+        refused when it runs), where recomputing from the arguments makes the iterator again."""
+        import builtins
+        import inspect
+        import itertools
+        makers = {builtins.iter, builtins.map, builtins.zip, builtins.filter, builtins.reversed,
+                  builtins.enumerate}
+        tainted: Set[str] = set()
+        for st in stmts:
+            hit = False
+            for n in walk_nodes(st):
+                if isinstance(n, gast.GeneratorExp) or \
+                        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in tainted:
+                    hit = True
+                    break
+                if isinstance(n, gast.Call):
+                    obj = self.act.call_info(n).obj
+                    try:
+                        if obj in makers or getattr(obj, "__module__", None) == "itertools" or \
+                                isinstance(obj, type) and issubclass(obj, itertools.chain) or \
+                                inspect.isgeneratorfunction(obj):
+                            hit = True
+                            break
+                    except TypeError:           # (an unhashable callable)
+                        continue
+            if hit:
+                tainted |= set(self.summary(st)[2])
+        return tainted
 
     def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
         """A name assigned in a loop or branch, or more than once: its gradient is the adjoint
