@@ -14,11 +14,16 @@ from .adjoints import StatementAdjoints
 from .analysis import index_value
 from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, load, loaded_names, name_summary, root_name, store, substitute, \
+    expr_stmt, walk_nodes
 from .sites import Selection, Site, SiteKind, _roots
 from .plans import CallKind, SweepPlan, SweepScope
 from .templates import ZERO, _function
 from .kinds import has_own_methods as _has_own_methods, object_array_field
+
+
+# the runtime's checks a recomputed part may hold as statements: they read values, bind and change nothing
+_PURE_CHECKS = frozenset(("unformatted_outside",))
 
 
 class Sweeps(EmitPass):
@@ -145,8 +150,10 @@ class Sweeps(EmitPass):
             return 0
         wanted = set(roots)
         start = 0
-        for i in range(index):
-            if self.summary(block[i])[2] & wanted:
+        for i in range(index):      # bound, or written into (``p_new[k] = ...`` of a dict comprehension)
+            if self.summary(block[i])[2] & wanted or any(
+                    isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(n.ctx, gast.Load) and
+                    root_name(n) in wanted for n in walk_nodes(block[i])):
                 start = i + 1
         if start == 0:
             return 0
@@ -158,8 +165,12 @@ class Sweeps(EmitPass):
             read |= stores
         if outside & self._iterators(block[:start]):
             return 0                # a one-shot iterator made before: the part's own run used it up
-        read = set()
+        read, bound = set(), set()      # read before the part binds them; bound by the part
         for st in block[start:index]:
+            if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
+                    isinstance(st.value.func, gast.Attribute) and st.value.func.attr in _PURE_CHECKS and \
+                    isinstance(st.value.func.value, gast.Name) and st.value.func.value.id == self.gen.rt_name:
+                continue            # sct's own check of a value (no effect, nothing bound)
             if not (isinstance(st, gast.Assign) and
                     all(isinstance(t, gast.Name) or isinstance(t, gast.Tuple) and
                         all(isinstance(e, gast.Name) for e in t.elts) for t in st.targets)):
@@ -176,10 +187,10 @@ class Sweeps(EmitPass):
                             info.kind == CallKind.METHOD and info.rule is not None):
                         return 0
             loads, stores = self.summary(st)[1], self.summary(st)[2]
-            read |= set(loads) - stores
+            read |= set(loads) - bound
             if stores & read:
-                return 0            # a name it read rebound: the call at the site would pass the new one
-            read |= stores
+                return 0            # a name it read rebound (``c = c + 1``): the site would pass the new one
+            bound |= stores
         return start
 
     def _iterators(self, stmts) -> Set[str]:
