@@ -29,7 +29,7 @@ from .callables import WrappedFunction, as_function
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError, evaluation_error_from
 from .parse import LINE_MAPS as _LINE_MAPS, user_line
-from .kinds import PLAIN_LEAVES, kind_of, refuse_nested_slotted
+from .kinds import kind_of, refuse_nested_slotted
 
 
 def _outside(name: str):
@@ -533,8 +533,6 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     global _LAST_SITE
-    plain = PLAIN_LEAVES.stack
-    plain.append([args, None])      # (the constants of this call, for helpers compiled inside it: sct/kinds.py)
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
             code = fun.__code__
@@ -562,8 +560,6 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
         raise user_error(error, fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, args, kwargs), fun) from error
-    finally:
-        plain.pop()
 
 
 _FUNCTION = types.FunctionType

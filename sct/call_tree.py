@@ -116,7 +116,7 @@ class _PredictedKinds:
         return True
 
 
-def _retrace(kind, traced: bool, _memo=None, keep_plain: bool = False):
+def _retrace(kind, traced: bool, _memo=None):
     """The kind ``kind_of(value, traced)`` gives, in generated code, a value whose kind (as an
     argument of the caller, or a part of one) is ``kind``; None where it cannot be told.
     Arrays reach generated code as numpy arrays (dlfeval unwraps them).  A kind shares its parts
@@ -126,25 +126,20 @@ def _retrace(kind, traced: bool, _memo=None, keep_plain: bool = False):
         return None
     if _memo is None:
         _memo = {}
-    key = ~id(kind) if keep_plain else id(kind)        # (read with keep_plain: a result of its own)
-    held = _memo.get(key)
+    held = _memo.get(id(kind))
     if held is not None and held[0] is kind:
         return held[1]
-    result = _retrace_parts(kind, traced, _memo, keep_plain)
-    _memo[key] = (kind, result)
+    result = _retrace_parts(kind, traced, _memo)
+    _memo[id(kind)] = (kind, result)
     return result
 
 
-def _retrace_parts(kind, traced: bool, _memo, keep_plain: bool = False):
-    """(``keep_plain``: a plain float array in the dicts, lists and tuples from the top, not in an
-    object, stays plain: sct.kinds.call_kinds' reading of dlfeval's constants)"""
+def _retrace_parts(kind, traced: bool, _memo):
     tag = kind[0]
     if tag in ("dl", "nd"):
         if len(kind) != 3:            # a formatted dlarray: its format is followed elsewhere
             return None
         dtype = np.dtype(kind[1])
-        if keep_plain and tag == "nd":
-            return kind
         return ("dl" if traced and dtype.kind in "fc" else "nd", kind[1], kind[2])
     if tag == "num":
         if traced and kind[2] in (float, complex):
@@ -153,12 +148,10 @@ def _retrace_parts(kind, traced: bool, _memo, keep_plain: bool = False):
     if tag == "const":
         return kind
     if tag == "seq":
-        keep = keep_plain and kind[1] in (list, tuple)
-        items = tuple(_retrace(k, traced, _memo, keep_plain=keep) for k in kind[2])
+        items = tuple(_retrace(k, traced, _memo) for k in kind[2])
         return None if any(k is None for k in items) else (tag, kind[1], items)
     if tag in ("map", "obj"):
-        keep = keep_plain and tag == "map" and kind[1] is dict
-        items = tuple((key, _retrace(k, traced, _memo, keep_plain=keep)) for key, k in kind[2])
+        items = tuple((key, _retrace(k, traced, _memo)) for key, k in kind[2])
         return None if any(k is None for _, k in items) else (tag, kind[1], items)
     return None
 
@@ -202,46 +195,13 @@ def _mask(node) -> Optional[Tuple[Any, ...]]:
     return None
 
 
-def _arg_kind(node, traced: bool, kinds: Dict[str, Any], local: set, own: Dict[str, Any], fdef=None):
+def _arg_kind(node, traced: bool, kinds: Dict[str, Any], local: set, own: Dict[str, Any]):
     if isinstance(node, gast.Constant):
         return kind_of(node.value, traced)
     if isinstance(node, gast.Name) and node.id in local:
         kind = kinds.get(node.id)
-        if kind is not None and traced and fdef is not None and _unchanged_parameter(fdef, node.id):
-            # (a parameter as it was given: its plain float arrays in dicts, lists and tuples are
-            # constants, kept plain as sct.kinds.call_kinds keeps dlfeval's when the call is resolved at
-            # run time; was: traced, so ``for _ in range(2): g = step(p)`` with ``dlgradient(loss(p), p)``
-            # in step gave a plain leaf of p a gradient, zero where step is read in place)
-            return _retrace(kind, traced, keep_plain=True)
         return _retrace(own.get(node.id) if kind is None else kind, traced)
     return None
-
-
-def _unchanged_parameter(fdef, name: str) -> bool:
-    """Whether ``name`` is a parameter of ``fdef`` that the function never rebinds, writes into (items,
-    attributes, a mutating method, ``+=``) or binds to another name (more refused than needed)."""
-    args = fdef.args
-    if name not in {a.id for a in args.posonlyargs + args.args + args.kwonlyargs if isinstance(a, gast.Name)}:
-        return False
-    for node in walk_nodes(fdef):
-        if isinstance(node, gast.Name) and node.id == name and not isinstance(node.ctx, (gast.Load, gast.Param)):
-            return False
-        if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load) and \
-                root_name(node) == name:
-            return False
-        if isinstance(node, gast.AugAssign) and root_name(node.target) == name:
-            return False
-        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and root_name(node.func) == name \
-                and not isinstance(node.func.value, gast.Name):
-            return False
-        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
-                isinstance(node.func.value, gast.Name) and node.func.value.id == name and \
-                node.func.attr not in ("get", "keys", "values", "items", "copy", "index", "count"):
-            return False
-        if isinstance(node, (gast.Assign, gast.AnnAssign, gast.NamedExpr)) and \
-                isinstance(node.value, gast.Name) and node.value.id == name:
-            return False
-    return True
 
 
 _INT_KIND = kind_of(0)
@@ -500,7 +460,7 @@ class _Resolution:
         args = rest[3:] if method else rest[2:]
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
-        kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own, call.fdef) for a, m in zip(args, mask))
+        kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own) for a, m in zip(args, mask))
         self.args = args
         self.exact = tuple(self.context is not None and self.context.exact(call, a, bool(m))
                            for a, m in zip(args, mask))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import threading
 import types
 from typing import Any, Dict, Optional, Tuple
 
@@ -20,68 +19,6 @@ from .runtime.support import Closure, array_subclass_override, service_object
 
 
 _DTYPE_STR: dict = {}
-
-
-class _PlainLeaves(threading.local):
-    """The plain float arrays dlfeval was given (arguments, and leaves of the dicts, lists and
-    tuples among them: constants, zero gradient), for the calls of helpers compiled on their own
-    inside it (``kind_of(..., traced=True)`` of a helper's argument counts every float array as
-    traced).  ``stack``: ``[args, {id: array} or None]`` per dlfeval call, innermost last (read
-    lazily); ``now``: the map :func:`call_kinds` reads while it runs."""
-
-    def __init__(self):
-        self.stack: list = []
-        self.now: Optional[dict] = None
-
-
-PLAIN_LEAVES = _PlainLeaves()
-
-
-def _plain_leaf_map() -> Optional[dict]:
-    stack = PLAIN_LEAVES.stack
-    if not stack:
-        return None
-    top = stack[-1]
-    if top[1] is None:
-        plain, data = {}, []
-
-        def walk(v, depth):
-            t = type(v)
-            if t is dlarray:
-                data.append(v._data)
-            elif t is np.ndarray:
-                if v.dtype.kind in "fc":
-                    plain[id(v)] = v
-            elif depth < 16 and t is dict:
-                for u in v.values():
-                    walk(u, depth + 1)
-            elif depth < 16 and t in (list, tuple):
-                for u in v:
-                    walk(u, depth + 1)
-        for a in top[0]:
-            walk(a, 0)
-        if plain and data:      # (an array sharing memory with a dlarray's data, the same buffer or a view
-            # of one: not a constant for sure)
-            owners = {id(d) for d in data} | {id(d.base) for d in data if d.base is not None}
-            plain = {i: v for i, v in plain.items() if i not in owners and id(v.base) not in owners}
-        top[1] = plain
-    return top[1]
-
-
-def call_kinds(args, active) -> tuple:
-    """``kind_of(a, traced=m)`` of a helper's arguments in a call from generated code, a plain float
-    array dlfeval was given (a constant of the caller: ``{"W": dlarray(W), "z": z}``'s ``z``) kept
-    plain (was: traced, so a helper compiled on its own, ``p = step(p, x)`` with ``dlgradient(loss(p),
-    p)`` in step, gave ``z`` a gradient and trained it, where the README promises zeros).  Read by
-    identity: the array dlfeval was given, as it is."""
-    plain = _plain_leaf_map() if any(active) else None
-    if not plain:
-        return tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    PLAIN_LEAVES.now = plain
-    try:
-        return tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
-    finally:
-        PLAIN_LEAVES.now = None
 
 
 def _dtype_str(dtype) -> str:
@@ -215,8 +152,6 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     if cls is np.ndarray:
         if traced and x.dtype.kind == "O":
             refuse_object_array_traced(x)
-        if traced and PLAIN_LEAVES.now is not None and PLAIN_LEAVES.now.get(id(x)) is x:
-            return ("nd", _dtype_str(x.dtype), x.ndim)      # (dlfeval's constant: call_kinds)
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", _dtype_str(x.dtype), x.ndim)
     if isinstance(x, dlarray):
         return ("dl", x.dtype.str, x.ndim) + ((x._fmt,) if x._fmt else (LOST_KIND,) if

@@ -27,7 +27,7 @@ from .callables import WrappedFunction
 from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError
 from .hooks import FORWARD_ENTRIES
-from .kinds import call_kinds, kind_of, make_matcher, refuse_nested_slotted
+from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
 from .base_inits import dataclass_post_init
 from .plans import NO_ADJOINT
@@ -78,7 +78,7 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
 
 
 def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool = False) -> Compiled:
-    kinds = call_kinds(args, active)
+    kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     if not getattr(fn, "__sct_generated__", False) and any(k[:1] in (("map",), ("seq",), ("obj",)) for k in kinds):
         refuse_nested_slotted(args, active)
     compiled = vjp_for_kinds(fn, kinds, active, returns_self)
@@ -108,7 +108,7 @@ def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool =
 def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
     """``fn`` compiled as dlfeval would run it, for a call from generated code that no sweep
     differentiates through (its arguments' writes are checked as a helper's)."""
-    kinds = call_kinds(args, active)
+    kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     compiled = primal_for_kinds(fn, kinds, active)
     _refuse_joint_args(fn, compiled, args)
     return compiled

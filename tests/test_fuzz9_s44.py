@@ -71,10 +71,14 @@ def f_same(p, x):
 '''
 
 
-@pytest.mark.parametrize("fname", [
-    pytest.param("f", marks=pytest.mark.xfail(strict=True, reason="not fixed: p = step(p) in a loop: the call is "
-                                              "compiled for the loop's merged kinds, z traced at the first step")),
-    "f_inline", "f_same"])
+# (the fix, plain arrays kept plain by identity in helpers' kinds, was taken back in stop 44: inside generated
+# code a traced value can be the same array object as a plain argument, dlarray(x) of it, which it then
+# gave a zero gradient: test_gaps_dec1, test_redteam_dec6a/7a/23b; open, see the closing note)
+_OPEN = pytest.mark.xfail(strict=True, reason="open: a plain float array in a structure given to dlfeval is "
+                          "traced in a helper taking dlgradient compiled on its own")
+
+
+@pytest.mark.parametrize("fname", [pytest.param(f, marks=_OPEN) for f in ("f", "f_inline", "f_same")])
 def test_plain_leaf_of_dlfeval_dict_in_step_loop(tmp_path, fname):
     mod, ref, _ = _load(tmp_path, PLAIN_LEAF, "plain_leaf_" + fname)
     W, b, z = _data(1)
@@ -108,6 +112,7 @@ def f(p0, x):
 '''
 
 
+@_OPEN
 def test_plain_argument_item_in_step_loop(tmp_path):
     mod, ref, _ = _load(tmp_path, PLAIN_ARG, "plain_arg")
     W, b, x = _data(2)
