@@ -145,6 +145,12 @@ class Sweeps(EmitPass):
         derivative: nothing it could change in place of what it reads, and no site."""
         if len(site.frames) != 1 or site.entry:
             return 0
+        if not self.gen.primal_calls:
+            # the entry's code is differentiated again (sct.jvp / sct.hvp of a function with a site,
+            # forward over reverse): the adjoint a step's sweep returns reads the values it took (``p``)
+            # from its closure, whose tangent forward mode does not follow (a zero tangent): the
+            # product missed what goes through them (was: jvp of written-out MAML over a dict wrong)
+            return 0
         block, index, _, depth = site.frames[0]
         if depth != 0 or block is not self.gen.fdef.body:
             return 0
