@@ -280,8 +280,7 @@ class Contributions(EmitPass):
         if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
             return []               # raises where it runs, before any derivative (_raises_first)
         if info.kind == CallKind.PLAIN:
-            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func),
-                                             starred=any(isinstance(a, gast.Starred) for a in value.args)), "call")
+            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func), value.args), "call")
         return []
 
     def reads_adjoint_of(self, name: str) -> bool:
@@ -506,8 +505,9 @@ def cast_dtype(rule, bound):
 _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 
 
-def _plain_call_refusal(obj, what: str, starred: bool = False) -> str:
-    """Why a call run as it is (``CallKind.PLAIN``) cannot pass a derivative on."""
+def _plain_call_refusal(obj, what: str, args=()) -> str:
+    """Why a call run as it is (``CallKind.PLAIN``) cannot pass a derivative on (``args``: its arguments)."""
+    starred = any(isinstance(a, gast.Starred) for a in args)
     if obj is getattr:
         return ("getattr(obj, name) with a name known only when it runs, on an object holding traced values: "
                 "sct follows attributes it can name; write obj.attribute (or getattr with a string literal), "

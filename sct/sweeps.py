@@ -4,7 +4,6 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
-import dataclasses
 from types import MappingProxyType
 from typing import Dict, List, Set, Tuple
 
@@ -14,16 +13,12 @@ from .adjoints import StatementAdjoints
 from .analysis import index_value
 from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, loaded_names, name_summary, root_name, store, substitute, \
-    expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
 from .sites import Selection, Site, SiteKind, _roots
-from .plans import CallKind, SweepPlan, SweepScope
+from .plans import SweepPlan, SweepScope
+from .regions import part_parameters, recomputed_part
 from .templates import ZERO, _function
 from .kinds import has_own_methods as _has_own_methods, object_array_field
-
-
-# the runtime's checks a recomputed part may hold as statements: they read values, bind and change nothing
-_PURE_CHECKS = frozenset(("unformatted_outside",))
 
 
 class Sweeps(EmitPass):
@@ -81,17 +76,8 @@ class Sweeps(EmitPass):
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []
-        replay = self.gen.effects_start
-        if self_contained and site.kind == SiteKind.DLGRADIENT:
-            start = self.region(site, roots)
-            if start:
-                block, index, parent, depth = site.frames[0]
-                replay = self.gen.effect_marks.get(id(block[start]))
-                if replay is None:
-                    replay = self.gen.effect_marks[id(block[start])] = self.namer.fresh("effects_region")
-                    self.gen.forward_names.add(replay)
-                self.regions[id(site.stmt)] = replay
-                site = dataclasses.replace(site, frames=((block[start:], index - start, parent, depth),))
+        site, replay = recomputed_part(self, site, roots) if self_contained and site.kind == SiteKind.DLGRADIENT \
+            else (site, self.gen.effects_start)
         if self_contained:
             # what precedes the site runs again: its effects (draws, prints) are replayed
             self.last_prefix.append(expr_stmt(call(self.rt("replay_from"), [load(replay)])))
@@ -132,104 +118,6 @@ class Sweeps(EmitPass):
                 if n in self.gen.forward_names:
                     self.adjoints.needed.add(n)
         return body, results
-
-    def region(self, site: Site, roots: List[str]) -> int:
-        """Where a self-contained sweep of ``site`` may start recomputing: after the last statement
-        of the function's body that binds one of its roots (``p = p - lr * g`` written out, MAML's
-        steps), its function then taking the values that part reads (``p`` itself) instead of the
-        function's arguments, so that a later site differentiates only that part again (was: every
-        step's gradient recomputed, and was differentiated again through, every step before it: about
-        3x the code per step).  0 (from the arguments) unless the site is in the body itself and each
-        statement of that part is an assignment to names, none of which it read before, of a value
-        made by arithmetic, an op, a function of the user's differentiated through or a copy of no
-        derivative: nothing it could change in place of what it reads, and no site."""
-        if len(site.frames) != 1 or site.entry:
-            return 0
-        if not self.gen.primal_calls:
-            # the entry's code is differentiated again (sct.jvp / sct.hvp of a function with a site,
-            # forward over reverse): the adjoint a step's sweep returns reads the values it took (``p``)
-            # from its closure, whose tangent forward mode does not follow (a zero tangent): the
-            # product missed what goes through them (was: jvp of written-out MAML over a dict wrong)
-            return 0
-        block, index, _, depth = site.frames[0]
-        if depth != 0 or block is not self.gen.fdef.body:
-            return 0
-        wanted = set(roots)
-        start = 0
-        for i in range(index):      # bound, or written into (``p_new[k] = ...`` of a dict comprehension)
-            if self.summary(block[i])[2] & wanted or any(
-                    isinstance(n, (gast.Subscript, gast.Attribute)) and not isinstance(n.ctx, gast.Load) and
-                    root_name(n) in wanted for n in walk_nodes(block[i])):
-                start = i + 1
-        if start == 0:
-            return 0
-        read: Set[str] = set()
-        outside: Set[str] = set()       # the names the part reads that it did not bind itself
-        for st in block[start:index + 1]:
-            loads, stores = self.summary(st)[1], self.summary(st)[2]
-            outside |= set(loads) - read
-            read |= stores
-        if outside & self._iterators(block[:start]):
-            return 0                # a one-shot iterator made before: the part's own run used it up
-        read, bound = set(), set()      # read before the part binds them; bound by the part
-        for st in block[start:index]:
-            if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
-                    isinstance(st.value.func, gast.Attribute) and st.value.func.attr in _PURE_CHECKS and \
-                    isinstance(st.value.func.value, gast.Name) and st.value.func.value.id == self.gen.rt_name:
-                continue            # sct's own check of a value (no effect, nothing bound)
-            if not (isinstance(st, gast.Assign) and
-                    all(isinstance(t, gast.Name) or isinstance(t, gast.Tuple) and
-                        all(isinstance(e, gast.Name) for e in t.elts) for t in st.targets)):
-                return 0
-            for n in walk_nodes(st.value):
-                if isinstance(n, (gast.NamedExpr, gast.Lambda, gast.Yield, gast.YieldFrom, gast.Await,
-                                  gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
-                    return 0
-                if isinstance(n, gast.Call):
-                    if any(k.arg in (None, "out") for k in n.keywords):
-                        return 0
-                    info = self.act.call_info(n)
-                    if not (info.kind in (CallKind.OP, CallKind.FUNCTION, CallKind.STOP, CallKind.CREATE) or
-                            info.kind == CallKind.METHOD and info.rule is not None):
-                        return 0
-            loads, stores = self.summary(st)[1], self.summary(st)[2]
-            read |= set(loads) - bound
-            if stores & read:
-                return 0            # a name it read rebound (``c = c + 1``): the site would pass the new one
-            bound |= stores
-        return start
-
-    def _iterators(self, stmts) -> Set[str]:
-        """The names these statements bind that may hold a one-shot iterator (``it = iter(xs)``,
-        ``zip``, ``map``, a generator, or a value built from one of those names): a self-contained
-        sweep that took such a name as a parameter would walk what the first run left (nothing:
-        refused when it runs), where recomputing from the arguments makes the iterator again."""
-        import builtins
-        import inspect
-        import itertools
-        makers = {builtins.iter, builtins.map, builtins.zip, builtins.filter, builtins.reversed,
-                  builtins.enumerate}
-        tainted: Set[str] = set()
-        for st in stmts:
-            hit = False
-            for n in walk_nodes(st):
-                if isinstance(n, gast.GeneratorExp) or \
-                        isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in tainted:
-                    hit = True
-                    break
-                if isinstance(n, gast.Call):
-                    obj = self.act.call_info(n).obj
-                    try:
-                        if obj in makers or getattr(obj, "__module__", None) == "itertools" or \
-                                isinstance(obj, type) and issubclass(obj, itertools.chain) or \
-                                inspect.isgeneratorfunction(obj):
-                            hit = True
-                            break
-                    except TypeError:           # (an unhashable callable)
-                        continue
-            if hit:
-                tainted |= set(self.summary(st)[2])
-        return tainted
 
     def site_captures(self, roots: List[str]) -> Dict[str, Tuple[str, str]]:
         """A name assigned in a loop or branch, or more than once: its gradient is the adjoint
@@ -343,12 +231,8 @@ class Sweeps(EmitPass):
             read = {n for st in body + list(result) for n in self.summary(st)[1]}
             params = [p for p in self.gen.params + [self.gen.vararg] if p and p in read] + \
                 [self.gen.effects_start]
-            replay = self.regions.get(id(site.stmt))
-            if replay is not None:          # recomputing from a statement on: the values it reads there
-                bound = set().union(set(), *(self.summary(st)[2] for st in body))
-                forward = self.gen.forward_names
-                params = sorted((n for n in read - bound if n != replay and n != self.gen.tape and
-                                 (n in self.gen.params or n in forward)), key=self.gen.order_key) + [replay]
+            if id(site.stmt) in self.regions:     # recomputing from a statement on: the values it reads there
+                params = part_parameters(self, site, body, read)
             if uses_tape:
                 body = copy.deepcopy(tape_head) + body
         else:
