@@ -36,7 +36,7 @@ class Sweeps(EmitPass):
         # their loads, stores and names by site_results, note_reads, sweep_function and
         # residual_names, one walk each; made anew for each sweep (nothing changes them between)
         self.summaries: Dict[int, tuple] = {}
-        self.regions: Dict[int, str] = {}       # id(site statement) -> its effect mark (see ``region``)
+        self.regions: Dict[int, str] = {}       # id(site statement) -> its effect mark (sct/regions.py)
 
     def summary(self, node) -> tuple:
         """``name_summary(node)``, from one walk per sweep."""
