@@ -73,6 +73,7 @@ from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
+from .plain_leaves import Entered, PlainFill, check_plain_leaf_sites, describe, entered, plain_fill
 from .options import canonicalize_sites
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
@@ -325,6 +326,23 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
     ``sct.optimize.keep_outputs``); what only the others needed is not computed.  In "vjp" mode,
     how the caller reads the forward's value (sct.call_tree ``_value_keep``), any function.
     """
+    where = None
+    if mode == "entry" and not called and primal_calls:     # dlfeval's plain items (sct/plain_leaves.py)
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            where = describe(code.co_varnames[:code.co_argcount], kinds, getattr(fn, "__name__", "?"))
+    if where is None:
+        try:
+            return _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
+        except PlainFill as fill:       # (its body makes such a structure: compiled again in the context)
+            where = fill.where
+    with Entered(where):
+        compiled = _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
+    compiled.entry = entered(compiled.entry, where)
+    return compiled
+
+
+def _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep) -> Compiled:
     try:
         with _COMPILING:
             # No cyclic garbage collection while compiling: the passes allocate many small tree
@@ -343,7 +361,7 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
                 end_callee_reads(reads)
                 if collecting:
                     gc.enable()
-    except CompileError:
+    except (CompileError, PlainFill):
         raise
     except Exception as exc:
         # A bug in sct, not in the user's code: still say which function it was.
@@ -497,6 +515,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
             joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+        if not jvp_of_sites and mode in ("entry", "vjp"):   # dlfeval's plain items traced: sct/plain_leaves.py
+            check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename)
+            if mode == "entry" and not called and primal_calls:
+                plain_fill(fdef, activity, fdef.name)
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run

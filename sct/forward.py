@@ -27,6 +27,7 @@ from .runtime.support import ZERO as _ZERO, project as _project, seed as _seed
 
 from .api import dlgradient, dlfeval, recursion_refusal, run_generated, source, user_error
 from . import hooks as _hooks
+from .plain_leaves import context_key
 from .callables import as_function
 from .errors import CompileError, EvaluationError, SctError
 
@@ -407,7 +408,7 @@ def _forward(fun, primals, tangents):
     else:                           # the instance / frozen arguments, integers: constants, no tangents
         kinds = tuple(kind_of(a) for a in before) + own + tuple(kind_of(a) for a in after)
         mask = (False,) * len(before) + tuple(not f for f in fixed) + (False,) * len(after)
-    key = ("jvp-entry",) + function_key(function) + (kinds, mask, registry.rules_version())
+    key = ("jvp-entry",) + function_key(function) + (kinds, mask, registry.rules_version(), context_key())
     compiled = HELPERS.lookup(key, function)
     if compiled is None:
         compiled = compile_function(function, kinds, mode="jvp", active_mask=mask)
@@ -725,7 +726,7 @@ def _jvp_keeping(fn, args, tangents, keep, run: bool = True, kinds=None):
         kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
     else:
         kinds, active = kinds
-    key = ("jvp-keep",) + function_key(fn) + (kinds, active, _registry.rules_version(), keep)
+    key = ("jvp-keep",) + function_key(fn) + (kinds, active, _registry.rules_version(), keep, context_key())
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active, keep=keep)

@@ -30,6 +30,7 @@ from .hooks import FORWARD_ENTRIES
 from .kinds import kind_of, make_matcher, refuse_nested_slotted
 from .aliasing import _generated_dataclass_init
 from .base_inits import dataclass_post_init
+from .plain_leaves import context_key
 from .plans import NO_ADJOINT
 
 class _Misses(threading.local):
@@ -94,7 +95,8 @@ def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool =
     active = tuple(m if m == NO_ADJOINT else bool(m) for m in active)   # (sct/plans.py)
     if returns_self:
         keep = None
-    key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self)
+    key = ("vjp", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), returns_self,
+           context_key())
     if keep is not None:
         key += (keep,)
     compiled = HELPERS.lookup(key, fn)
@@ -117,7 +119,7 @@ def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
 def primal_for_kinds(fn, kinds: tuple, active: Sequence[bool]) -> Compiled:
     """The entry code of ``fn`` run for a call from generated code, for arguments of these kinds."""
     active = tuple(bool(m) for m in active)
-    key = ("primal", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version())
+    key = ("primal", id(fn.__code__), id(fn.__globals__), kinds, active, registry.rules_version(), context_key())
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="entry", active_mask=active, called=True)
@@ -1000,7 +1002,7 @@ def jvp_call_impl(fn, args, tangents, kwargs):
         raise CompileError(f"forward mode has no rule for {getattr(fn, '__qualname__', fn)!r}")
     active = tuple(not _is_zero_tangent(t) for t in tangents)
     kinds = tuple(kind_of(a, traced=m) for a, m in zip(args, active))
-    key = ("jvp",) + function_key(fn) + (kinds, active, registry.rules_version())
+    key = ("jvp",) + function_key(fn) + (kinds, active, registry.rules_version(), context_key())
     compiled = HELPERS.lookup(key, fn)
     if compiled is None:
         compiled = compile_function(fn, kinds, mode="jvp", active_mask=active)

@@ -1,0 +1,251 @@
+"""Plain float values that dlfeval is given beside dlarrays in one dict, list or tuple.
+
+``dlfeval(f, {"W": dlarray(W), "z": z})``: ``z`` is a constant (README: its gradient is zeros),
+which sct knows from the argument's kind while ``f`` reads it from that argument.  Activity is
+followed per variable, not per item, so a value computed from the dict (``q = dict(p)``, ``p =
+{k: p[k] - lr * g[k] for k in p}``, ``p = step(p)``) holds ``z``, or ``z`` minus a zero gradient,
+as a traced item, and a ``dlgradient`` with respect to it gave ``z`` the gradient of a variable (a
+training loop moved it).  A helper compiled on its own is given such a dict as traced arrays only
+(generated code runs on plain arrays): it cannot tell ``z`` either.
+
+Refused (``check_plain_leaf_sites``), where such an argument was given:
+- in the function dlfeval runs, a dlgradient with respect to a dict, list, tuple or object computed
+  from such an argument (not the argument itself), or to an item read from one;
+- in a helper compiled on its own while such a dlfeval runs or is compiled (``CONTEXT``), a
+  dlgradient with respect to a parameter that is not an array, a value computed from one, or an
+  item read from one.  The helpers' cache keys carry the context (``context_key``).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, List, Optional
+
+import gast
+import numpy as np
+
+from .analysis import Dependence
+from .errors import CompileError
+from .ir import root_name, walk_nodes
+from .kinds import leaf_kind
+from .plans import CallKind
+
+
+class _Context(threading.local):
+    """``where``: a description of the plain value of the dlfeval call running (or being compiled)
+    whose arguments hold one, None otherwise."""
+    where: Optional[str] = None
+
+
+CONTEXT = _Context()
+
+
+def context_key() -> bool:
+    """Part of a helper's cache key: compiled inside such a dlfeval call or not."""
+    return CONTEXT.where is not None
+
+
+def _plain_float(kind) -> bool:
+    if not isinstance(kind, tuple) or len(kind) < 2:
+        return False
+    if kind[0] == "nd" or kind[0] == "num":
+        try:
+            return kind[1] is not None and np.dtype(kind[1]).kind in "fc"
+        except TypeError:
+            return False
+    return False
+
+
+def plain_leaf(kind, path: str = "") -> Optional[str]:
+    """The path (``['z']``, ``[1]``) of a plain float leaf of ``kind``, a dict, list or tuple (not
+    into objects, whose arrays are all variables) that also holds a dlarray; None otherwise."""
+    found: List[str] = []
+    traced: List[bool] = []
+
+    def walk(k, at, depth):
+        if not isinstance(k, tuple) or not k or depth > 16:
+            return
+        if k[0] == "dl":
+            traced.append(True)
+        elif _plain_float(k):
+            if at and not found:
+                found.append(at)
+        elif k[0] == "map" and k[1] is dict:
+            for key, v in k[2]:
+                walk(v, f"{at}[{key!r}]", depth + 1)
+        elif k[0] == "seq" and k[1] in (list, tuple):
+            for i, v in enumerate(k[2]):
+                walk(v, f"{at}[{i}]", depth + 1)
+    walk(kind, path, 0)
+    return found[0] if found and traced else None
+
+
+def describe(names: Iterable[str], kinds: Iterable[Any], fname: str) -> Optional[str]:
+    """``CONTEXT.where`` for a function given these kinds, or None."""
+    for name, kind in zip(names, kinds):
+        leaf = plain_leaf(kind)
+        if leaf is not None:
+            return f"{fname}()'s argument {name!r} holds a plain (not dlarray) float value at {name}{leaf}"
+    return None
+
+
+class Entered:
+    """``with Entered(where):`` compiles with ``CONTEXT.where`` set (the helpers compiled meanwhile
+    are compiled in that context)."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def __enter__(self):
+        self.saved = CONTEXT.where
+        CONTEXT.where = self.where
+
+    def __exit__(self, *exc):
+        CONTEXT.where = self.saved
+        return False
+
+
+def entered(fn, where: str):
+    """``fn`` (a generated entry given such arguments) run with ``CONTEXT.where`` set."""
+    def run(*args, **kwargs):
+        saved = CONTEXT.where
+        CONTEXT.where = where
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            CONTEXT.where = saved
+    run.__wrapped__ = fn
+    return run
+
+
+class PlainFill(Exception):
+    """Raised by ``plain_fill`` while an entry is compiled: compile it again in the context."""
+
+    def __init__(self, where: str):
+        super().__init__(where)
+        self.where = where
+
+
+def plain_fill(fdef, activity, fname: str) -> None:
+    """Raise PlainFill where the function dlfeval runs puts a plain float value (a parameter's kind
+    says so) beside traced ones in a dict, list or tuple (``p = dict(p0); p["z"] = x``, ``{"W": W,
+    "z": x}``): a helper compiled on its own that it is given to cannot tell that value's constant."""
+    if CONTEXT.where is not None:
+        return
+
+    def plain(v) -> bool:
+        return isinstance(v, gast.Name) and v.id not in activity.active and _plain_float(activity.kinds.get(v.id))
+
+    for n in walk_nodes(fdef):
+        if not isinstance(n, gast.Assign):
+            continue
+        v, found = n.value, None
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "setitem" and \
+                isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and len(v.args) == 3 and \
+                isinstance(v.args[0], gast.Name) and v.args[0].id in activity.active and plain(v.args[2]):
+            found = v.args[2].id
+        elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)):
+            items = _elements(v)
+            if any(isinstance(e, gast.Name) and e.id in activity.active for e in items):
+                found = next((e.id for e in items if plain(e)), None)
+        if found is not None:
+            raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {_user_name(found)!r} beside "
+                            f"traced values in a dict, list or tuple (line {getattr(n, 'lineno', '?')})")
+
+
+def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict, helper: bool,
+                           filename: str) -> None:
+    """Refuse the dlgradient sites described in the module's doc."""
+    if helper:
+        where = CONTEXT.where
+        if where is None:
+            return
+        seeds = {p for p in params if p in activity.active and not _array(activity, p)}
+        leaves = {}
+    else:
+        leaves = {p: plain_leaf(param_kinds.get(p)) for p in params}
+        seeds = {p for p, leaf in leaves.items() if leaf is not None}
+        where = None
+    if not seeds:
+        return
+    sites = [n for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and
+             activity.call_info(n.value).kind == CallKind.SITE]
+    if not sites:
+        return
+    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    depends = Dependence(fdef, activity, set(seeds)).active
+
+    def container(name: str) -> Optional[str]:
+        """The seed a container ``name`` may hold items of (computed from it), or None."""
+        if name not in depends or _array(activity, name):
+            return None
+        if not helper and name in seeds and name not in stored:
+            return None             # the argument as given: its kind tells its constants
+        return name
+
+    binds, values = {}, {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+            if isinstance(n.value, (gast.Subscript, gast.Attribute)):
+                binds.setdefault(n.targets[0].id, []).append(n.value)
+
+    def roots(x, seen) -> set:
+        """The names x's value is read from: a display's (bound once: ``[p["W"], p["z"]]``) items."""
+        r = root_name(x)
+        if isinstance(x, (gast.List, gast.Tuple, gast.Dict, gast.Starred)):
+            return {q for e in _elements(x) for q in roots(e, seen)}
+        bound = values.get(r, ())
+        if r is not None and r not in seen and len(bound) == 1 and \
+                isinstance(bound[0], (gast.List, gast.Tuple, gast.Dict)):
+            seen.add(r)
+            return roots(bound[0], seen)
+        return {r} if r is not None else set()
+
+    for stmt in sites:
+        call = stmt.value
+        for x in call.args[1:]:
+            for r in roots(x, set()):
+                held = container(r)
+                if held is None and r in depends:
+                    held = next((b for b in (container(root_name(v)) for v in binds.get(r, ()))
+                                 if b is not None), None)
+                if held is None:
+                    continue
+                line = getattr(stmt, "lineno", fdef.lineno)
+                if helper:
+                    message = (f"dlgradient in {fdef.name}() with respect to {_user_name(r)!r}, which may hold values of "
+                               f"its parameters' dicts, lists or tuples: {where}, a constant that a helper "
+                               f"compiled on its own cannot tell from a traced array (it would get the "
+                               f"gradient of a variable)")
+                else:
+                    held = next((s for s in sorted(seeds) if s == r or r in Dependence(fdef, activity, {s}).active),
+                                sorted(seeds)[0])
+                    name = _user_name(r)
+                    what = f"{name!r} as the function changes it" if name == held else \
+                        f"{name!r}, computed from {held!r}"
+                    message = (f"dlgradient with respect to {what}: {held}{leaves[held]} "
+                               f"is a plain (not dlarray) float value, a constant of the argument as given "
+                               f"(zero gradient), but sct follows values per variable, not per item, and here "
+                               f"it would get the gradient of a variable")
+                raise CompileError(message + ". Make it a dlarray (and ignore its gradient), or pass the "
+                                   "constants to dlfeval apart from the dlarrays", filename, line, "dlgradient")
+
+
+def _elements(x) -> list:
+    if isinstance(x, (gast.List, gast.Tuple)):
+        return list(x.elts)
+    if isinstance(x, gast.Dict):
+        return list(x.values)
+    if isinstance(x, gast.Starred):
+        return [x.value]
+    return []
+
+
+def _user_name(name: str) -> str:
+    """The user's name of the normalizer's version of it (``p_1`` of ``p``)."""
+    base, _, suffix = name.rpartition("_")
+    return base if base and suffix.isdigit() else name
+
+
+def _array(activity, name: str) -> bool:
+    return name in activity.arrays or leaf_kind(activity.kinds.get(name)) is not None
