@@ -1,0 +1,219 @@
+"""Stop 45: plain float values given to dlfeval beside dlarrays in one dict, list or tuple.
+
+Such a value is a constant (README: zero gradient) where the function reads it from the argument as
+given.  sct follows whether a value is traced per variable, not per item, so a structure computed
+from that argument (a copy, a comprehension, a training loop rebinding it) held it as a traced
+item, and so did a helper compiled on its own given it (generated code runs on plain arrays): a
+dlgradient with respect to them gave the constant the gradient of a variable, and a training loop
+moved it.  Now refused at the user's line (sct/plain_leaves.py); the argument as given still gives
+zeros, and structures of dlarrays only are not affected.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
+from gradcheck import numerical_gradient
+
+
+def loss(p, x):
+    h = np.tanh(p["W"] @ p["z"] + p["b"])
+    return np.sum(h ** 2) + np.sum(x * p["z"] ** 2)
+
+
+def step(p, x):
+    g = dlgradient(loss(p, x), p)
+    return {k: p[k] - 0.2 * g[k] for k in p}
+
+
+def step_pair(p, x):
+    g = dlgradient(loss(p, x), p)
+    return {k: p[k] - 0.2 * g[k] for k in p}, g
+
+
+def data(seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((3, 4)) * 0.6, rng.standard_normal(3) * 0.5, rng.standard_normal(4), \
+        np.linspace(-0.5, 0.5, 4)
+
+
+def mixed(W, b, z):
+    return {"W": dlarray(W), "b": dlarray(b), "z": z.copy()}
+
+
+# --- in the function dlfeval runs ----------------------------------------------------------------
+
+def own_loop(p, x):
+    for _ in range(3):
+        g = dlgradient(loss(p, x), p)
+        p = {k: p[k] - 0.2 * g[k] for k in p}
+    return loss(p, x)
+
+
+def own_twice(p, x):
+    g = dlgradient(loss(p, x), p)
+    p = {k: p[k] - 0.2 * g[k] for k in p}
+    g = dlgradient(loss(p, x), p)
+    return g["z"]
+
+
+def own_copy(p, x):
+    q = dict(p)
+    return dlgradient(loss(q, x), q)["z"]
+
+
+def own_comprehension(p, x):
+    q = {k: v * 1.0 for k, v in p.items()}
+    return dlgradient(loss(q, x), q)["z"]
+
+
+def own_item_of_copy(p, x):
+    q = {k: v * 1.0 for k, v in p.items()}
+    z = q["z"]
+    return dlgradient(loss(q, x), z)
+
+
+@pytest.mark.parametrize("fn", [own_loop, own_twice, own_copy, own_comprehension, own_item_of_copy])
+def test_structure_computed_from_mixed_argument_refused(fn):
+    W, b, z, x = data()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fn, mixed(W, b, z), dlarray(x))
+    text = str(info.value)
+    assert "test_plain_s45.py" in text and "p['z'] is a plain (not dlarray) float value" in text
+    assert "dlgradient" in text and "Traceback" not in text
+
+
+def as_given_whole(p, x):
+    return dlgradient(loss(p, x), p)
+
+
+def as_given_items(p, x):
+    L = loss(p, x)
+    return dlgradient(L, [p["W"], p["z"]])
+
+
+def as_given_name(p, x):
+    z = p["z"]
+    W = p["W"]
+    L = loss(p, x)
+    return dlgradient(L, W, z)
+
+
+def test_argument_as_given_still_gives_zeros_to_its_constant():
+    W, b, z, x = data()
+    g = dlfeval(as_given_whole, mixed(W, b, z), dlarray(x))
+    np.testing.assert_array_equal(np.asarray(g["z"]), np.zeros(4))
+    want = numerical_gradient(lambda W_: float(loss({"W": W_, "b": b, "z": z}, x)), [W], 0)
+    np.testing.assert_allclose(np.asarray(g["W"]), want, rtol=1e-6, atol=1e-8)
+    gW, gz = dlfeval(as_given_items, mixed(W, b, z), dlarray(x))
+    np.testing.assert_array_equal(np.asarray(gz), np.zeros(4))
+    np.testing.assert_allclose(np.asarray(gW), want, rtol=1e-6, atol=1e-8)
+    gW, gz = dlfeval(as_given_name, mixed(W, b, z), dlarray(x))
+    np.testing.assert_array_equal(np.asarray(gz), np.zeros(4))
+    np.testing.assert_allclose(np.asarray(gW), want, rtol=1e-6, atol=1e-8)
+
+
+# --- a helper taking dlgradient, compiled on its own -----------------------------------------------
+
+def helper_loop(p, x):
+    for _ in range(3):
+        p = step(p, x)
+    return loss(p, x)
+
+
+def helper_once(p, x):
+    p, g = step_pair(p, x)
+    return loss(p, x), g["z"]
+
+
+def helper_list(ws, x):
+    for _ in range(2):
+        g = dlgradient(np.sum(np.tanh(ws[0] @ ws[1]) ** 2) + np.sum(x * ws[1]), ws)
+        ws = [w - 0.1 * d for w, d in zip(ws, g)]
+    return np.sum(ws[1])
+
+
+def filled_in_function(p0, z, x):
+    p = dict(p0)
+    p["z"] = z
+    for _ in range(2):
+        p = step(p, x)
+    return loss(p, x)
+
+
+def test_helper_given_mixed_structure_refused():
+    W, b, z, x = data()
+    for fn in (helper_loop, helper_once):
+        with pytest.raises(sct.CompileError) as info:
+            dlfeval(fn, mixed(W, b, z), dlarray(x))
+        text = str(info.value)
+        assert "step" in text and f"{fn.__name__}()'s argument 'p' holds a plain" in text and "p['z']" in text
+        assert "test_plain_s45.py" in text
+    with pytest.raises(sct.CompileError, match=r"ws\[1\] is a plain"):
+        dlfeval(helper_list, [dlarray(W), z.copy()], dlarray(x))
+    with pytest.raises(sct.CompileError, match="puts the plain .* value 'z' beside traced values"):
+        dlfeval(filled_in_function, {"W": dlarray(W), "b": dlarray(b)}, z.copy(), dlarray(x))
+
+
+def test_helper_context_is_part_of_the_cache_key():
+    """The same helper compiled for dlarrays only runs, and is not reused where the structure is
+    mixed (refused there), in either order; accelerate too."""
+    W, b, z, x = data()
+
+    def run_dl():
+        return float(np.asarray(dlfeval(helper_loop, {"W": dlarray(W), "b": dlarray(b), "z": dlarray(z)},
+                                        dlarray(x))))
+
+    def ref(W_, b_, z_):
+        p = {"W": W_, "b": b_, "z": z_}
+        for _ in range(3):
+            p = _np_step(p, x)
+        return float(loss(p, x))
+
+    first = run_dl()
+    assert first == pytest.approx(ref(W, b, z), rel=1e-12)
+    with pytest.raises(sct.CompileError, match="holds a plain"):
+        dlfeval(helper_loop, mixed(W, b, z), dlarray(x))
+    assert run_dl() == first
+    with pytest.raises(sct.CompileError, match="holds a plain"):
+        dlfeval(helper_loop, mixed(W, b, z), dlarray(x))
+    fast = sct.accelerate(helper_loop)
+    with pytest.raises(sct.SctError, match="holds a plain"):
+        fast(mixed(W, b, z), dlarray(x))
+    assert float(np.asarray(fast({"W": dlarray(W), "b": dlarray(b), "z": dlarray(z)}, dlarray(x)))) == \
+        pytest.approx(first, rel=1e-12)
+
+
+def _np_step(p, x):
+    """step's hand-written numpy gradient (z and b and W all variables)."""
+    W, b, z = p["W"], p["b"], p["z"]
+    a = W @ z + b
+    h = np.tanh(a)
+    da = 2 * h * (1 - h ** 2)
+    g = {"W": np.outer(da, z), "b": da, "z": W.T @ da + 2 * x * z}
+    return {k: p[k] - 0.2 * g[k] for k in p}
+
+
+def outer_of_steps(p, x):
+    for _ in range(2):
+        p = step(p, x)
+    L = loss(p, x)
+    return L, dlgradient(L, x)
+
+
+def test_dlarrays_only_unaffected():
+    """Structures of dlarrays only (and plain arrays passed apart from them) run, values and the
+    outer gradient against finite differences of the hand-written steps."""
+    W, b, z, x = data()
+    L, gx = dlfeval(outer_of_steps, {"W": dlarray(W), "b": dlarray(b), "z": dlarray(z)}, dlarray(x))
+
+    def ref(x_):
+        p = {"W": W, "b": b, "z": z}
+        for _ in range(2):
+            p = _np_step(p, x_)
+        return float(loss(p, x_))
+    assert float(np.asarray(L)) == pytest.approx(ref(x), rel=1e-12)
+    np.testing.assert_allclose(np.asarray(gx), numerical_gradient(ref, [x], 0), rtol=1e-6, atol=1e-8)
