@@ -818,6 +818,7 @@ class Activity(ValueFacts, RealnessProof):
         self.resolver = resolver
         self.filename = filename
         self.active: Set[str] = set(active_params)
+        self.entry_active = frozenset(active_params)    # (the parameters traced as given)
         self.complex: Set[str] = set(complex_params)
         # the names that may hold a complex value: ``complex`` and every name some assignment of which
         # is not proven real (a helper's result, a value from code sct cannot read): a rule drops a

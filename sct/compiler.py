@@ -73,7 +73,8 @@ from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
-from .plain_leaves import Entered, PlainFill, check_plain_leaf_sites, describe, entered, plain_fill
+from .plain_leaves import Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, describe, entered, \
+    plain_fill
 from .options import canonicalize_sites
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
@@ -517,6 +518,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
         if not jvp_of_sites and mode in ("entry", "vjp"):   # dlfeval's plain items traced: sct/plain_leaves.py
             check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename)
+            check_first_pass_calls(fdef, activity, sig.params, filename)
             if mode == "entry" and not called and primal_calls:
                 plain_fill(fdef, activity, fdef.name)
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py

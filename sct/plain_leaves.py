@@ -18,6 +18,7 @@ Refused (``check_plain_leaf_sites``), where such an argument was given:
 from __future__ import annotations
 
 import threading
+import types
 from typing import Any, Iterable, List, Optional
 
 import gast
@@ -27,6 +28,7 @@ from .analysis import Dependence
 from .errors import CompileError
 from .ir import root_name, walk_nodes
 from .kinds import leaf_kind
+from .parse import function_ast
 from .plans import CallKind
 
 
@@ -231,6 +233,128 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
                                    "constants to dlfeval apart from the dlarrays", filename, line, "dlgradient")
 
 
+def first_pass_constant(root: str, frames, activity, params) -> Optional[str]:
+    """What ``root`` is on the first pass of the innermost loop of ``frames`` (sct/sites.py's: (block,
+    index, compound entered, depth), the last the statement's own), where it is a constant there
+    that the loop binds to a traced value after that statement ("a plain argument of dlfeval", "a
+    constant there (line n)"); None otherwise or where not known.  Activity is one fact per name, so
+    the later passes' traced values made the first pass's constant a variable."""
+    loop = max((j for j, f in enumerate(frames) if isinstance(f[2], (gast.For, gast.While))), default=None)
+    if loop is None or root not in activity.active:
+        return None
+
+    def stores(statements) -> bool:
+        return any(isinstance(n, gast.Name) and n.id == root and isinstance(n.ctx, gast.Store)
+                   for st in statements for n in walk_nodes(st))
+    node = frames[loop][2]
+    if isinstance(node, gast.For) and stores([node.target]) or not stores(node.body):
+        return None
+    if any(stores(block[:i]) for block, i, _, _ in frames[loop + 1:]):
+        return None             # bound in the loop before the statement, on every pass
+    for j in range(loop, -1, -1):
+        block, i, _, _ = frames[j]
+        before = [st for st in block[:i] if stores([st])]
+        if before:
+            last = before[-1]
+            if not (isinstance(last, gast.Assign) and len(last.targets) == 1 and isinstance(last.targets[0], gast.Name)):
+                return None     # (bound in a branch, a loop, unpacked: not read here)
+            if activity.value_active(last.value):
+                return None
+            return f"a constant (bound on line {getattr(last, 'lineno', '?')})"
+        if j > 0 and isinstance(frames[j - 1][2], (gast.For, gast.While)):
+            return None         # (the value an enclosing loop's previous pass left: not read here)
+    if root not in params or root in activity.entry_active:
+        return None
+    return "a plain argument of dlfeval"
+
+
+def check_first_pass_calls(fdef, activity, params, filename: str) -> None:
+    """Refuse a call in a loop of a function of the user's that takes dlgradient with respect to a
+    parameter (read off its code) where the call passes there a name that is a constant on the
+    loop's first pass (``first_pass_constant``): the function, compiled for the traced value the
+    later passes give, differentiated the constant (``for _ in range(3): W, z = step(W, z, x)`` with
+    ``z`` a plain argument moved ``z``)."""
+    def walk(block, frames):
+        for i, st in enumerate(block):
+            here = frames + [(block, i, None, len(frames))]
+            if isinstance(st, (gast.Assign, gast.Expr)) and isinstance(st.value, gast.Call) and \
+                    any(isinstance(f[2], (gast.For, gast.While)) for f in frames):
+                _check_call(st, here)
+            for field in ("body", "orelse"):
+                inner = getattr(st, field, None)
+                if isinstance(st, (gast.If, gast.For, gast.While, gast.With)) and isinstance(inner, list):
+                    walk(inner, frames + [(block, i, st, len(frames))])
+
+    def _check_call(st, frames):
+        call = st.value
+        names = [a.id if isinstance(a, gast.Name) else None for a in call.args]
+        if not any(n is not None and n in activity.active for n in names):
+            return
+        try:
+            info = activity.call_info(call)
+        except Exception:       # noqa: BLE001  (a call the analysis did not classify)
+            return
+        fn = getattr(info.obj, "__func__", info.obj)
+        if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType):
+            return
+        wrt = _gradient_parameters(fn)
+        if not wrt:
+            return
+        code = fn.__code__
+        own = code.co_varnames[:code.co_argcount]
+        for position, name in enumerate(names):
+            if name is None or position >= len(own) or own[position] not in wrt:
+                continue
+            what = first_pass_constant(name, frames, activity, params)
+            if what is not None:
+                raise CompileError(
+                    f"{fn.__name__}() takes dlgradient with respect to its parameter {own[position]!r}, and this "
+                    f"call in a loop passes there {name!r}, which on the loop's first pass is {what}, not "
+                    f"traced (only later passes bind it to traced values): {fn.__name__}() would differentiate "
+                    f"a constant. Make {name!r} a dlarray passed to dlfeval (or computed from one) before the loop",
+                    filename, getattr(st, "lineno", fdef.lineno), "dlgradient")
+    walk(fdef.body, [])
+
+
+_GRADIENT_PARAMETERS: dict = {}
+
+
+def _gradient_parameters(fn) -> frozenset:
+    """The parameters of ``fn`` its own code passes as an x of dlgradient (by name, or a name bound
+    once to one: ``q = p``), read off its source; empty where it cannot be read."""
+    code = fn.__code__
+    found = _GRADIENT_PARAMETERS.get(code)
+    if found is not None:
+        return found
+    found = frozenset()
+    if "dlgradient" in code.co_names or any("dlgradient" in getattr(c, "co_names", ()) for c in code.co_consts):
+        try:
+            fdef = function_ast(fn)[0]
+        except Exception:       # noqa: BLE001  (no source: no reading)
+            fdef = None
+        if fdef is not None:
+            own = {a.id for a in fdef.args.args + fdef.args.posonlyargs if isinstance(a, gast.Name)}
+            copies = {}
+            for n in walk_nodes(fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                        isinstance(n.value, gast.Name) and n.value.id in own:
+                    copies[n.targets[0].id] = n.value.id
+            wrt = set()
+            for n in walk_nodes(fdef):
+                if isinstance(n, gast.Call) and (getattr(n.func, "id", None) == "dlgradient" or
+                                                 getattr(n.func, "attr", None) == "dlgradient"):
+                    for x in n.args[1:]:
+                        for r in {root_name(x)} | {root_name(e) for e in _elements(x)}:
+                            r = copies.get(r, r)
+                            if r in own:
+                                wrt.add(r)
+            found = frozenset(wrt)
+    if len(_GRADIENT_PARAMETERS) > 4096:
+        _GRADIENT_PARAMETERS.clear()
+    _GRADIENT_PARAMETERS[code] = found
+    return found
+
+
 def _elements(x) -> list:
     if isinstance(x, (gast.List, gast.Tuple)):
         return list(x.elts)
@@ -242,9 +366,14 @@ def _elements(x) -> list:
 
 
 def _user_name(name: str) -> str:
-    """The user's name of the normalizer's version of it (``p_1`` of ``p``)."""
+    """The user's name of the normalizer's version of it (``p_1`` of ``p``; ``p_item``, an item of
+    ``p``)."""
     base, _, suffix = name.rpartition("_")
-    return base if base and suffix.isdigit() else name
+    if base and suffix.isdigit():
+        return _user_name(base)
+    if base and suffix == "item":
+        return f"{_user_name(base)}[...]"
+    return name
 
 
 def _array(activity, name: str) -> bool:

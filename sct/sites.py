@@ -18,6 +18,7 @@ from types import MappingProxyType
 from .plans import CallKind, FunctionFacts
 from .ir import loaded_names, walk_nodes
 from .copy_checks import CopyChecks
+from .plain_leaves import first_pass_constant
 
 
 class SiteKind(str, Enum):
@@ -340,6 +341,7 @@ class SiteFinding:
         sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
         entry = []
         for root in _roots(sels):
+            self._check_first_pass(root, frames, stmt)
             param = self.follow.entry_param(root, defs)
             if param is not None:
                 entry.append((root, param))
@@ -379,6 +381,18 @@ class SiteFinding:
                           "dlgradient")
         return Site(stmt, tuple(frames), y.id, tuple(xs), options, line, in_loop=in_loop, sels=tuple(sels),
                     entry=tuple(entry))
+
+    def _check_first_pass(self, root: str, frames, stmt) -> None:
+        """Refuse a dlgradient in a loop with respect to a name the loop binds after the site, whose
+        value on the loop's first pass is a constant (sct/plain_leaves.py ``first_pass_constant``:
+        ``for _ in range(3): gW, gz = dlgradient(L(W, z), W, z); z = z - 0.2 * gz`` moved a plain
+        ``z``, where the same dlgradient outside the loop is refused; MATLAB's trace refuses the
+        first pass)."""
+        what = first_pass_constant(root, frames, self.act, self.facts.params)
+        if what is not None:
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r} in this loop: on its first "
+                      f"pass {root!r} is {what}, not traced; only later passes bind it to traced values. Make it "
+                      f"a dlarray passed to dlfeval (or computed from one) before the loop", "dlgradient")
 
     def _site_defs(self, frames, line: int) -> Dict[str, Any]:
         """The bindings ``resolve_x`` follows at a site: the site line's own, and those bound once that

@@ -217,3 +217,93 @@ def test_dlarrays_only_unaffected():
         return float(loss(p, x_))
     assert float(np.asarray(L)) == pytest.approx(ref(x), rel=1e-12)
     np.testing.assert_allclose(np.asarray(gx), numerical_gradient(ref, [x], 0), rtol=1e-6, atol=1e-8)
+
+
+# --- a dlgradient in a loop with respect to a name that is a constant on the loop's first pass --------
+# (activity is one fact per name: the later passes' traced values made the first pass's plain value a
+# variable; the same dlgradient outside the loop is refused, and MATLAB's trace refuses the first pass)
+
+def L_of(W, z, x):
+    return np.sum(np.tanh(W @ z) ** 2) + np.sum(x * z ** 2)
+
+
+def step2(W, z, x):
+    gW, gz = dlgradient(L_of(W, z, x), W, z)
+    return W - 0.2 * gW, z - 0.2 * gz
+
+
+def first_pass_own(W, z, x):
+    for _ in range(3):
+        gW, gz = dlgradient(L_of(W, z, x), W, z)
+        W, z = W - 0.2 * gW, z - 0.2 * gz
+    return L_of(W, z, x), z
+
+
+def first_pass_item(p, x):
+    W, z = p["W"], p["z"]
+    for _ in range(3):
+        gW, gz = dlgradient(L_of(W, z, x), W, z)
+        W, z = W - 0.2 * gW, z - 0.2 * gz
+    return L_of(W, z, x), z
+
+
+def first_pass_helper(W, z, x):
+    for _ in range(3):
+        W, z = step2(W, z, x)
+    return L_of(W, z, x), z
+
+
+def first_pass_helper_item(p, x):
+    W, z = p["W"], p["z"]
+    for _ in range(3):
+        W, z = step2(W, z, x)
+    return L_of(W, z, x), z
+
+
+def test_first_pass_constant_refused():
+    W, _, z, x = data()
+    cases = [(first_pass_own, (dlarray(W), z.copy(), dlarray(x)), "a plain argument of dlfeval"),
+             (first_pass_item, ({"W": dlarray(W), "z": z.copy()}, dlarray(x)), "a constant (bound on line"),
+             (first_pass_helper, (dlarray(W), z.copy(), dlarray(x)), "step2() takes dlgradient"),
+             (first_pass_helper_item, ({"W": dlarray(W), "z": z.copy()}, dlarray(x)), "step2() takes dlgradient")]
+    for fn, args, words in cases:
+        with pytest.raises(sct.CompileError) as info:
+            dlfeval(fn, *args)
+        text = str(info.value)
+        assert words in text and "'z'" in text and "test_plain_s45.py" in text, text
+
+
+def rnn_like(W, x):
+    h = np.zeros(3)
+    for _ in range(3):
+        h = np.tanh(W @ np.concatenate([h, x[:1]]))
+        g = dlgradient(np.sum(h ** 2), W)
+    return np.sum(h), g
+
+
+def test_first_pass_traced_still_runs():
+    """z a dlarray (the same loop and helper): values and gradients against the hand-written steps;
+    a name bound in the loop before the site (an RNN's state starting at zeros) is not refused."""
+    W, _, z, x = data()
+    L, zz = dlfeval(first_pass_own, dlarray(W), dlarray(z), dlarray(x))
+    L2, zz2 = dlfeval(first_pass_helper, dlarray(W), dlarray(z), dlarray(x))
+
+    def ref(W_, z_):
+        for _ in range(3):
+            a = W_ @ z_
+            da = 2 * np.tanh(a) * (1 - np.tanh(a) ** 2)
+            W_, z_ = W_ - 0.2 * np.outer(da, z_), z_ - 0.2 * (W_.T @ da + 2 * x * z_)
+        return float(L_of(W_, z_, x)), z_
+    want, wz = ref(W, z)
+    for got, gz in ((L, zz), (L2, zz2)):
+        assert float(np.asarray(got)) == pytest.approx(want, rel=1e-12)
+        np.testing.assert_allclose(np.asarray(gz), wz, rtol=1e-12)
+    W3 = np.random.default_rng(3).standard_normal((3, 4)) * 0.5
+    s, g = dlfeval(rnn_like, dlarray(W3), dlarray(x))
+
+    def last_loss(W_):
+        h = np.zeros(3)
+        for _ in range(3):
+            h = np.tanh(W_ @ np.concatenate([h, x[:1]]))
+        return float(np.sum(h ** 2))
+    np.testing.assert_allclose(np.asarray(g), numerical_gradient(last_loss, [W3], 0), rtol=1e-6, atol=1e-8)
