@@ -1,19 +1,24 @@
-"""Plain float values that dlfeval is given beside dlarrays in one dict, list or tuple.
+"""Plain values that per-variable activity would trace: refused where a gradient would read them.
 
-``dlfeval(f, {"W": dlarray(W), "z": z})``: ``z`` is a constant (README: its gradient is zeros),
-which sct knows from the argument's kind while ``f`` reads it from that argument.  Activity is
-followed per variable, not per item, so a value computed from the dict (``q = dict(p)``, ``p =
-{k: p[k] - lr * g[k] for k in p}``, ``p = step(p)``) holds ``z``, or ``z`` minus a zero gradient,
-as a traced item, and a ``dlgradient`` with respect to it gave ``z`` the gradient of a variable (a
-training loop moved it).  A helper compiled on its own is given such a dict as traced arrays only
-(generated code runs on plain arrays): it cannot tell ``z`` either.
+sct decides whether a value is traced once per variable (sct/analysis.py), while a plain value given
+to dlfeval is a constant (MATLAB's untraced data; README: zero gradient).  Where one name or one
+structure holds both, a dlgradient would give the constant the gradient of a variable (a training
+loop moved it).  Refused here, at the user's line:
 
-Refused (``check_plain_leaf_sites``), where such an argument was given:
-- in the function dlfeval runs, a dlgradient with respect to a dict, list, tuple or object computed
-  from such an argument (not the argument itself), or to an item read from one;
-- in a helper compiled on its own while such a dlfeval runs or is compiled (``CONTEXT``), a
-  dlgradient with respect to a parameter that is not an array, a value computed from one, or an
-  item read from one.  The helpers' cache keys carry the context (``context_key``).
+- A plain float value beside dlarrays in a dict, list or tuple given to dlfeval (``{"W": dlarray(W),
+  "z": z}``): sct reads its constant off the argument's kind while the function reads it from that
+  argument, but a structure computed from it (``q = dict(p)``, ``p = {k: p[k] - lr * g[k] for k in
+  p}``) holds it as a traced item.  ``check_plain_leaf_sites`` refuses a dlgradient with respect to
+  such a structure, or an item read from one.  A helper compiled on its own is given the structure
+  as traced arrays (generated code runs on plain arrays) and cannot tell either: while such a dlfeval
+  runs or is compiled (``CONTEXT``; part of the helpers' cache keys, ``context_key``), a helper's
+  dlgradient with respect to a parameter that is not an array (or a value computed from one) is
+  refused; so where the function itself puts a plain float value beside traced ones (``plain_fill``:
+  ``p["z"] = x``, compiled again in the context).
+- A name in a loop that holds a constant on the first pass and a traced value on later ones
+  (``first_pass_constant``): a dlgradient with respect to it in the loop (sct/sites.py), or a call
+  passing it to a function of the user's that takes dlgradient with respect to that parameter
+  (``check_first_pass_calls``).
 """
 from __future__ import annotations
 
