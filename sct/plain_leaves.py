@@ -22,6 +22,7 @@ loop moved it).  Refused here, at the user's line:
 """
 from __future__ import annotations
 
+import inspect
 import threading
 import types
 from typing import Any, Iterable, List, Optional
@@ -299,14 +300,25 @@ def check_first_pass_calls(fdef, activity, params, filename: str) -> None:
             info = activity.call_info(call)
         except Exception:       # noqa: BLE001  (a call the analysis did not classify)
             return
-        fn = getattr(info.obj, "__func__", info.obj)
-        if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType):
+        fn, skip = getattr(info.obj, "__func__", info.obj), 0
+        if info.kind == CallKind.METHOD and isinstance(call.func, gast.Attribute) and \
+                isinstance(call.func.value, gast.Name):
+            # a method of an object of the user's class (``t.step(W, z, x)``), found on its class
+            kind = activity.kinds.get(call.func.value.id)
+            if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
+                try:
+                    fn, skip = inspect.getattr_static(kind[1], call.func.attr), 1
+                except AttributeError:
+                    return
+        elif info.kind != CallKind.FUNCTION:
+            return
+        if not isinstance(fn, types.FunctionType):
             return
         wrt = _gradient_parameters(fn)
         if not wrt:
             return
         code = fn.__code__
-        own = code.co_varnames[:code.co_argcount]
+        own = code.co_varnames[skip:code.co_argcount]
         for position, name in enumerate(names):
             if name is None or position >= len(own) or own[position] not in wrt:
                 continue

@@ -260,12 +260,28 @@ def first_pass_helper_item(p, x):
     return L_of(W, z, x), z
 
 
+class Trainer:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, W, z, x):
+        gW, gz = dlgradient(L_of(W, z, x), W, z)
+        return W - self.lr * gW, z - self.lr * gz
+
+
+def first_pass_method(t, W, z, x):
+    for _ in range(3):
+        W, z = t.step(W, z, x)
+    return L_of(W, z, x), z
+
+
 def test_first_pass_constant_refused():
     W, _, z, x = data()
     cases = [(first_pass_own, (dlarray(W), z.copy(), dlarray(x)), "a plain argument of dlfeval"),
              (first_pass_item, ({"W": dlarray(W), "z": z.copy()}, dlarray(x)), "a constant (bound on line"),
              (first_pass_helper, (dlarray(W), z.copy(), dlarray(x)), "step2() takes dlgradient"),
-             (first_pass_helper_item, ({"W": dlarray(W), "z": z.copy()}, dlarray(x)), "step2() takes dlgradient")]
+             (first_pass_helper_item, ({"W": dlarray(W), "z": z.copy()}, dlarray(x)), "step2() takes dlgradient"),
+             (first_pass_method, (Trainer(0.2), dlarray(W), z.copy(), dlarray(x)), "step() takes dlgradient")]
     for fn, args, words in cases:
         with pytest.raises(sct.CompileError) as info:
             dlfeval(fn, *args)
