@@ -133,31 +133,39 @@ class PlainFill(Exception):
         self.where = where
 
 
-def plain_fill(fdef, activity, fname: str) -> None:
-    """Raise PlainFill where the function dlfeval runs puts a plain float value (a parameter's kind
-    says so) beside traced ones in a dict, list or tuple (``p = dict(p0); p["z"] = x``, ``{"W": W,
-    "z": x}``): a helper compiled on its own that it is given to cannot tell that value's constant."""
-    if CONTEXT.where is not None:
-        return
-
+def _mixed_builds(fdef, activity) -> dict:
+    """{name: (value, line)}: the function puts the plain float value ``value`` (a parameter's kind
+    says so) beside traced ones in the dict, list or tuple ``name`` (``p = dict(p0); p["z"] = x``,
+    ``q = {"W": W, "z": z}``)."""
     def plain(v) -> bool:
         return isinstance(v, gast.Name) and v.id not in activity.active and _plain_float(activity.kinds.get(v.id))
 
+    found = {}
     for n in walk_nodes(fdef):
-        if not isinstance(n, gast.Assign):
+        if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
             continue
-        v, found = n.value, None
+        v, value = n.value, None
         if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "setitem" and \
                 isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and len(v.args) == 3 and \
                 isinstance(v.args[0], gast.Name) and v.args[0].id in activity.active and plain(v.args[2]):
-            found = v.args[2].id
+            value = v.args[2].id
         elif isinstance(v, (gast.List, gast.Tuple, gast.Dict)):
             items = _elements(v)
             if any(isinstance(e, gast.Name) and e.id in activity.active for e in items):
-                found = next((e.id for e in items if plain(e)), None)
-        if found is not None:
-            raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {_user_name(found)!r} beside "
-                            f"traced values in a dict, list or tuple (line {getattr(n, 'lineno', '?')})")
+                value = next((e.id for e in items if plain(e)), None)
+        if value is not None:
+            found.setdefault(n.targets[0].id, (_user_name(value), getattr(n, "lineno", "?")))
+    return found
+
+
+def plain_fill(fdef, activity, fname: str) -> None:
+    """Raise PlainFill where the function dlfeval runs makes such a structure (``_mixed_builds``): a
+    helper compiled on its own that it is given to cannot tell that value's constant."""
+    if CONTEXT.where is not None:
+        return
+    for value, line in _mixed_builds(fdef, activity).values():
+        raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {value!r} beside traced values in "
+                        f"a dict, list or tuple (line {line})")
 
 
 def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict, helper: bool,
@@ -171,7 +179,12 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
         leaves = {}
     else:
         leaves = {p: plain_leaf(param_kinds.get(p)) for p in params}
-        seeds = {p for p, leaf in leaves.items() if leaf is not None}
+        leaves = {p: f"{p}{leaf} is a plain (not dlarray) float value, a constant of the argument as given (zero "
+                  f"gradient)" for p, leaf in leaves.items() if leaf is not None}
+        for name, (value, line) in _mixed_builds(fdef, activity).items():
+            leaves.setdefault(name, f"{_user_name(name)} holds the plain (not dlarray) float value {value!r} "
+                                    f"(line {line}), a constant")
+        seeds = set(leaves)
         where = None
     if not seeds:
         return
@@ -186,7 +199,7 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
         """The seed a container ``name`` may hold items of (computed from it), or None."""
         if name not in depends or _array(activity, name):
             return None
-        if not helper and name in seeds and name not in stored:
+        if not helper and name in params and name not in stored:
             return None             # the argument as given: its kind tells its constants
         return name
 
@@ -228,13 +241,11 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
                 else:
                     held = next((s for s in sorted(seeds) if s == r or r in Dependence(fdef, activity, {s}).active),
                                 sorted(seeds)[0])
-                    name = _user_name(r)
-                    what = f"{name!r} as the function changes it" if name == held else \
-                        f"{name!r}, computed from {held!r}"
-                    message = (f"dlgradient with respect to {what}: {held}{leaves[held]} "
-                               f"is a plain (not dlarray) float value, a constant of the argument as given "
-                               f"(zero gradient), but sct follows values per variable, not per item, and here "
-                               f"it would get the gradient of a variable")
+                    name, source = _user_name(r), _user_name(held)
+                    what = f"{name!r} as the function changes it" if name == source else \
+                        f"{name!r}, computed from {source!r}"
+                    message = (f"dlgradient with respect to {what}: {leaves[held]}, but sct follows values per "
+                               f"variable, not per item, and here it would get the gradient of a variable")
                 raise CompileError(message + ". Make it a dlarray (and ignore its gradient), or pass the "
                                    "constants to dlfeval apart from the dlarrays", filename, line, "dlgradient")
 

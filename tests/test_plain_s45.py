@@ -116,6 +116,20 @@ def test_argument_as_given_still_gives_zeros_to_its_constant():
     np.testing.assert_allclose(np.asarray(gW), want, rtol=1e-6, atol=1e-8)
 
 
+def built_then_copied(W, z, x):
+    q = {"W": W, "z": z}
+    q2 = {k: v * 1.0 for k, v in q.items()}
+    return dlgradient(loss({"W": q2["W"], "b": 0.0, "z": q2["z"]}, x), q2)["z"]
+
+
+def test_structure_built_in_function_then_computed_from_refused():
+    """The function itself puts a plain argument beside a dlarray (q = {"W": W, "z": z}): a
+    structure computed from q held z as traced (was: z's gradient, 2 x z + ...)."""
+    W, _, z, x = data()
+    with pytest.raises(sct.CompileError, match=r"'q2', computed from 'q': q holds the plain .* value 'z'"):
+        dlfeval(built_then_copied, dlarray(W), z.copy(), dlarray(x))
+
+
 # --- a helper taking dlgradient, compiled on its own -----------------------------------------------
 
 def helper_loop(p, x):
