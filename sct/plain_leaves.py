@@ -140,10 +140,17 @@ def _mixed_builds(fdef, activity) -> dict:
     def plain(v) -> bool:
         return isinstance(v, gast.Name) and v.id not in activity.active and _plain_float(activity.kinds.get(v.id))
 
+    returned = {n.value.id for n in walk_nodes(fdef) if isinstance(n, gast.Return) and isinstance(n.value, gast.Name)}
+    read = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            read[n.id] = read.get(n.id, 0) + 1
     found = {}
     for n in walk_nodes(fdef):
         if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
             continue
+        if n.targets[0].id in returned and read.get(n.targets[0].id) == 1:
+            continue            # (only returned: ``return L, z``)
         v, value = n.value, None
         if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "setitem" and \
                 isinstance(v.func.value, gast.Name) and v.func.value.id.startswith("rt") and len(v.args) == 3 and \
@@ -192,23 +199,40 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
              activity.call_info(n.value).kind == CallKind.SITE]
     if not sites:
         return
-    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    stores: dict = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
     depends = Dependence(fdef, activity, set(seeds)).active
-
-    def container(name: str) -> Optional[str]:
-        """The seed a container ``name`` may hold items of (computed from it), or None."""
-        if name not in depends or _array(activity, name):
-            return None
-        if not helper and name in params and name not in stored:
-            return None             # the argument as given: its kind tells its constants
-        return name
-
     binds, values = {}, {}
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values.setdefault(n.targets[0].id, []).append(n.value)
             if isinstance(n.value, (gast.Subscript, gast.Attribute)):
                 binds.setdefault(n.targets[0].id, []).append(n.value)
+
+    def as_given(name: str, depth: int = 0) -> bool:
+        """``name`` is an argument never bound again, or a name bound once to it or to a part of it
+        selected by a constant (``Q = P``, ``P["net"]``): sct reads its constants off its kind."""
+        if name in params:
+            return name not in stores
+        bound = values.get(name, ())
+        if depth > 16 or stores.get(name) != 1 or len(bound) != 1:
+            return False
+        v = bound[0]
+        while isinstance(v, (gast.Subscript, gast.Attribute)):
+            if isinstance(v, gast.Subscript) and not isinstance(v.slice, gast.Constant):
+                return False
+            v = v.value
+        return isinstance(v, gast.Name) and as_given(v.id, depth + 1)
+
+    def container(name: str) -> Optional[str]:
+        """The seed a container ``name`` may hold items of (computed from it), or None."""
+        if name not in depends or _array(activity, name):
+            return None
+        if not helper and as_given(name):
+            return None             # the argument as given: its kind tells its constants
+        return name
 
     def roots(x, seen) -> set:
         """The names x's value is read from: a display's (bound once: ``[p["W"], p["z"]]``) items."""
@@ -239,8 +263,8 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
                                f"compiled on its own cannot tell from a traced array (it would get the "
                                f"gradient of a variable)")
                 else:
-                    held = next((s for s in sorted(seeds) if s == r or r in Dependence(fdef, activity, {s}).active),
-                                sorted(seeds)[0])
+                    order = sorted(seeds, key=lambda s: (s not in params, s))
+                    held = next((s for s in order if s == r or r in Dependence(fdef, activity, {s}).active), order[0])
                     name, source = _user_name(r), _user_name(held)
                     what = f"{name!r} as the function changes it" if name == source else \
                         f"{name!r}, computed from {source!r}"
