@@ -73,8 +73,8 @@ from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import kind_of
-from .plain_leaves import Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, describe, entered, \
-    plain_fill
+from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, \
+    describe, entered, plain_fill
 from .options import canonicalize_sites
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
@@ -332,11 +332,14 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
         code = getattr(fn, "__code__", None)
         if code is not None:
             where = describe(code.co_varnames[:code.co_argcount], kinds, getattr(fn, "__name__", "?"))
-    if where is None:
-        try:
+    try:
+        # (given such an argument: compiled in the context only where a value that may hold its plain
+        # item reaches a helper that may take a derivative, plain_fill; ``p = state["params"]`` of
+        # dlarrays only beside ``state["lr"]`` does not)
+        with Described(where):
             return _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
-        except PlainFill as fill:       # (its body makes such a structure: compiled again in the context)
-            where = fill.where
+    except PlainFill as fill:       # (its body makes such a structure: compiled again in the context)
+        where = fill.where
     with Entered(where):
         compiled = _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
     compiled.entry = entered(compiled.entry, where)
@@ -520,7 +523,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename)
             check_first_pass_calls(fdef, activity, sig.params, filename)
             if mode == "entry" and not called and primal_calls:
-                plain_fill(fdef, activity, fdef.name)
+                plain_fill(fdef, activity, fdef.name, sig.params, sig.param_kinds)
+            elif called or mode == "vjp":       # a helper making such a structure: refused there
+                plain_fill(fdef, activity, fdef.name, helper_of=filename)
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run

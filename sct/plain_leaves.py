@@ -42,6 +42,7 @@ class _Context(threading.local):
     """``where``: a description of the plain value of the dlfeval call running (or being compiled)
     whose arguments hold one, None otherwise."""
     where: Optional[str] = None
+    described: Optional[str] = None     # the entry being compiled is given such an argument (plain_fill)
 
 
 CONTEXT = _Context()
@@ -125,6 +126,22 @@ def entered(fn, where: str):
     return run
 
 
+class Described:
+    """``with Described(where):`` compiles an entry given such an argument (``where``, or None) outside
+    the context first: plain_fill raises PlainFill where the context is needed."""
+
+    def __init__(self, where: Optional[str]):
+        self.where = where
+
+    def __enter__(self):
+        self.saved = CONTEXT.described
+        CONTEXT.described = self.where
+
+    def __exit__(self, *exc):
+        CONTEXT.described = self.saved
+        return False
+
+
 class PlainFill(Exception):
     """Raised by ``plain_fill`` while an entry is compiled: compile it again in the context."""
 
@@ -165,14 +182,379 @@ def _mixed_builds(fdef, activity) -> dict:
     return found
 
 
-def plain_fill(fdef, activity, fname: str) -> None:
-    """Raise PlainFill where the function dlfeval runs makes such a structure (``_mixed_builds``): a
-    helper compiled on its own that it is given to cannot tell that value's constant."""
-    if CONTEXT.where is not None:
+def plain_fill(fdef, activity, fname: str, params: Iterable[str] = (), param_kinds: Optional[dict] = None,
+               helper_of: Optional[str] = None) -> None:
+    """Raise PlainFill where the function dlfeval runs puts a value that may be a plain float (a
+    parameter whose kind says so, a float literal, a value computed from constants, a global float
+    array) beside traced ones in a dict, list or tuple (``p = dict(p0); p["z"] = x``, ``{"W": W,
+    "z": x}``, ``{"W": W, "lr": 0.1}``, ``p.update(z=z)``, ``xs.append(z)``) that reaches a helper
+    or method compiled on its own: such a helper cannot tell that value's constant.  (Was: only a
+    plain parameter put there by a display or an item write; a literal, a computed constant, a
+    global, ``update`` and ``{**p, **q}`` made no context, and a helper's training loop moved it.)"""
+    if CONTEXT.where is not None or helper_of is not None and helper_of.startswith("<"):
         return
-    for value, line in _mixed_builds(fdef, activity).values():
-        raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {value!r} beside traced values in "
-                        f"a dict, list or tuple (line {line})")
+    described, CONTEXT.described = CONTEXT.described, None      # (this entry's, not its helpers')
+    if described is not None and helper_of is None:
+        seeds = {p for p in params if plain_leaf((param_kinds or {}).get(p)) is not None}
+        carry = _Carrying(fdef, activity, seeds).active if seeds else set()
+        if _reaches_helper(fdef, activity, carry):
+            raise PlainFill(described)
+    stores: dict = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Name):
+                    stores.setdefault(t.id, []).append(n.value)
+    params = {a.id for a in fdef.args.args if isinstance(a, gast.Name)}
+    memo: dict = {}
+
+    def plain(v) -> bool:
+        """May ``v`` (a display's item, an argument) be or hold a plain float value?"""
+        if isinstance(v, gast.Starred):
+            return plain(v.value)
+        if isinstance(v, gast.Constant):
+            return isinstance(v.value, (float, complex))
+        if not isinstance(v, gast.Name) or v.id in activity.active:
+            return False
+        if helper_of is not None and v.id in stores:
+            return False        # (a helper: its own locals are not read here, only plain parameters and globals)
+        if v.id in memo:
+            return memo[v.id]
+        memo[v.id] = False          # (a cycle through the names' values: not plain)
+        memo[v.id] = found = _maybe_plain_name(v.id, activity, stores, params, plain)
+        return found
+
+    def strong(v) -> bool:
+        """A plain float parameter, or a global's float value."""
+        if not isinstance(v, gast.Name) or v.id in activity.active:
+            return False
+        if v.id in activity.kinds:
+            return _holds_plain(activity.kinds[v.id])
+        return v.id not in stores and v.id not in params and plain(v)
+
+    def container(v) -> bool:
+        if not isinstance(v, gast.Name):
+            return False
+        kind = activity.kinds.get(v.id)
+        if isinstance(kind, tuple) and kind and kind[0] in ("map", "seq"):
+            return True
+        return v.id in activity.lists or v.id in activity.sequences or \
+            any(isinstance(b, (gast.List, gast.Tuple, gast.Dict)) for b in stores.get(v.id, ()))
+
+    def active(v) -> bool:
+        v = v.value if isinstance(v, gast.Starred) else v
+        return isinstance(v, gast.Name) and v.id in activity.active
+
+    mixed = []          # (target, the plain item's name, line)
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            target, v = n.targets[0].id, n.value
+            if target not in activity.active or _array(activity, target):
+                continue
+            if isinstance(v, (gast.List, gast.Tuple, gast.Dict, gast.Set)):
+                items = _elements(v) if not isinstance(v, gast.Set) else list(v.elts)
+            elif isinstance(v, gast.Call) and activity.call_info(v).kind in (CallKind.OP, CallKind.PLAIN) and \
+                    not activity.value_is_array(v):
+                items = list(v.args) + [k.value for k in v.keywords]      # rt.setitem, rt.dict_merged, dict(...)
+                if _is_setitem(activity, v) and len(v.args) == 3:
+                    # ``p[k] = v``: a plain parameter or a global's float value only (the container
+                    # is followed per variable: ``m = {}; m[k] = np.zeros_like(w)``, an optimiser's
+                    # state rebound to traced values later, holds no traced value here)
+                    put = v.args[2]
+                    if active(v.args[0]) and (strong(put) or isinstance(v.args[1], gast.Constant) and
+                                              isinstance(put, gast.Constant) and plain(put)):
+                        mixed.append((target, v.args[2], n))
+                    continue
+            elif isinstance(v, gast.Call) and activity.call_info(v).kind == CallKind.FUNCTION:
+                # pack(W, z) returning {"W": W, "z": z}: a plain float array argument its value may hold
+                # (call_tree.returns_holding, which may say more than it holds: not numbers, ``step(p,
+                # x, lr)``'s learning rate)
+                items = _returned_arguments(activity.call_info(v).obj, v)
+                found = next((e for e in items if strong(e) and _array_kind(activity.kinds.get(e.id))), None)
+                if found is not None and any(active(e) for e in items):
+                    mixed.append((target, found, n))
+                continue
+            elif isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.BitOr)) and \
+                    any(container(o) for o in (v.left, v.right)):
+                items = [v.left, v.right]                                   # [W] + [z], p | q
+            else:
+                continue
+            if any(active(e) for e in items):
+                found = next((e for e in items if plain(e)), None)
+                if found is not None:
+                    mixed.append((target, found, n))
+        elif isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and \
+                isinstance(n.value.func, gast.Attribute) and isinstance(n.value.func.value, gast.Name) and \
+                n.value.func.attr in ("append", "extend", "insert", "update", "setdefault", "__setitem__"):
+            v = n.value
+            if v.func.value.id in activity.active or any(active(a) for a in v.args):
+                found = next((e for e in list(v.args) + [k.value for k in v.keywords] if plain(e)), None)
+                if found is not None:
+                    mixed.append((v.func.value.id, found, n))
+    if not mixed:
+        return
+    reach = set(Dependence(fdef, activity, {t for t, _, _ in mixed}).active) | {t for t, _, _ in mixed}
+    if _reaches_helper(fdef, activity, reach, strict=helper_of is not None):
+        if True:
+            target, found, stmt = mixed[0]
+            line = getattr(stmt, 'lineno', '?')
+            if helper_of is not None:
+                # a helper compiled on its own (fwd/bwd called by its caller's code): refused here
+                # (was: the helper it hands the structure to differentiated the constant as a
+                # variable; a training step inside the helper moved it)
+                what = repr(_user_name(found.id)) if isinstance(found, gast.Name) else \
+                    repr(getattr(found, "value", "?"))
+                raise CompileError(
+                    f"{fname}() puts {what}, which may be a plain (not dlarray) float value (a constant), "
+                    f"beside traced values in a dict, list or tuple and hands it to a function that may "
+                    f"take dlgradient of it, compiled on its own: there it cannot be told from a traced "
+                    f"array and would get the gradient of a variable. Make it a dlarray (and ignore its "
+                    f"gradient), or pass the constants apart from the traced values",
+                    helper_of, line if isinstance(line, int) else fdef.lineno, "dlgradient")
+            if isinstance(found, gast.Name) and _plain_float(activity.kinds.get(found.id)):
+                raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {_user_name(found.id)!r} "
+                                f"beside traced values in a dict, list or tuple (line {line})")
+            what = repr(_user_name(found.id)) if isinstance(found, gast.Name) else \
+                repr(getattr(found, "value", "?"))
+            raise PlainFill(f"{fname}() puts a value that may be a plain (not dlarray) float ({what}) beside "
+                            f"traced values in a dict, list or tuple (line {line})")
+
+
+class _Carrying(Dependence):
+    """The names that may hold a plain item of the arguments ``seeds`` (given such items beside
+    dlarrays) beside traced values: as Dependence, but an item or attribute whose kind is known
+    holds one only where that kind does (``state["params"]`` of dlarrays only beside ``state["lr"]``
+    does not; ``p["z"]`` itself is a constant, known by its kind)."""
+
+    def value_active(self, value):
+        if isinstance(value, (gast.Subscript, gast.Attribute)) and self.is_active(value.value):
+            kind = self.value_kind(value)
+            if kind is not None:
+                return plain_leaf(kind) is not None
+        return super().value_active(value)
+
+
+def _differentiates_parameter(fn, depth: int = 0) -> bool:
+    """Does the def ``fn`` take dlgradient with respect to one of its parameters (as given), or
+    hand a parameter to a def of the user's that does?  (Not known: no.)"""
+    import types
+    from . import hooks
+    from .call_tree import _helper_tree, _outside_value
+    if type(fn) is not types.FunctionType or depth > 4:
+        return False
+    tree = _helper_tree(fn)
+    if tree is None:
+        return False
+    sites = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
+    args = tree.args
+    params = {a.id for a in list(args.posonlyargs) + list(args.args) + list(args.kwonlyargs)
+              if isinstance(a, gast.Name)}
+    for n in walk_nodes(tree):
+        if not isinstance(n, gast.Call) or not isinstance(n.func, (gast.Name, gast.Attribute)):
+            continue
+        given = [a.value if isinstance(a, gast.Starred) else a for a in list(n.args) + [k.value for k in n.keywords]]
+        if not any(isinstance(a, gast.Name) and a.id in params for a in given):
+            continue
+        value = _outside_value(fn, n.func)
+        if any(value is f for f in sites):
+            if any(isinstance(a, gast.Name) and a.id in params for a in given[1:]):
+                return True
+        elif _differentiates_parameter(value, depth + 1):
+            return True
+    return False
+
+
+def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
+    """Is one of ``names`` given to (or the receiver or function of) a call of a helper, method or
+    unknown function that may take a derivative in code compiled on its own?"""
+    if not names:
+        return False
+    local_functions = {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef,)) and n is not fdef} | \
+        {n.targets[0].id for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+         isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Lambda)}
+    resolver = getattr(activity, "resolver", None)
+
+    def differentiates(info, call) -> bool:
+        if strict:              # (a helper's: a def of the user's taking dlgradient of a parameter)
+            return info.kind == CallKind.FUNCTION and _differentiates_parameter(info.obj)
+        if info.kind == CallKind.METHOD or _may_differentiate(info.obj, set(), 0):
+            return True
+        for a in list(call.args) + [k.value for k in call.keywords]:      # train(step, p, x)
+            a = a.value if isinstance(a, gast.Starred) else a
+            if isinstance(a, gast.Name) and a.id not in activity.active:
+                if a.id in local_functions:
+                    return True
+                value = resolver.resolve_name(a.id) if resolver is not None else None
+                if callable(value) and not isinstance(value, type) and _may_differentiate(value, set(), 0):
+                    return True
+        return False
+
+    for n in walk_nodes(fdef):
+        if not isinstance(n, gast.Call):
+            continue
+        info = activity.call_info(n)
+        if info.kind not in (CallKind.FUNCTION, CallKind.METHOD, CallKind.PLAIN):
+            continue
+        given = list(n.args) + [k.value for k in n.keywords] + [n.func]
+        if info.receiver is not None:
+            given.append(gast.Name(id=info.receiver, ctx=gast.Load(), annotation=None, type_comment=None))
+        if any(isinstance(a, gast.Starred) and isinstance(a.value, gast.Name) and a.value.id in names or
+               isinstance(a, gast.Name) and a.id in names for a in given) and differentiates(info, n):
+            return True
+    return False
+
+
+def _maybe_plain_name(name: str, activity, stores: dict, params: set, plain) -> bool:
+    """May the untraced name ``name`` hold a plain float value (or a structure holding one)?"""
+    kind = activity.kinds.get(name)
+    if kind is not None:
+        return _holds_plain(kind)
+    if name in activity.text_names():
+        return False
+    values = stores.get(name)
+    if values:
+        def value_plain(v) -> bool:
+            if isinstance(v, gast.Constant):
+                return isinstance(v.value, (float, complex))
+            if isinstance(v, (gast.List, gast.Tuple, gast.Dict, gast.Set)):
+                items = _elements(v) if not isinstance(v, gast.Set) else list(v.elts)
+                return any(plain(e) for e in items)
+            if isinstance(v, gast.Name):
+                return plain(v)
+            return True             # a value computed here: it may be a float
+        return any(value_plain(v) for v in values)
+    if name in params or name in getattr(getattr(activity, "resolver", None), "locals", ()):
+        return False            # (a loop's target: a key, an index)
+    resolver = getattr(activity, "resolver", None)
+    value = resolver.resolve_name(name) if resolver is not None else None
+    return _plain_value(value, 0)
+
+
+def _array_kind(kind) -> bool:
+    return _plain_float(kind) and kind[0] == "nd"
+
+
+def _is_setitem(activity, call) -> bool:
+    from .runtime import support
+    return activity.call_info(call).obj is getattr(support, "setitem", None)
+
+
+def _returned_arguments(fn, call) -> list:
+    """The arguments of ``call`` that the value ``fn`` returns may hold (``call_tree.returns_holding``);
+    none where that cannot be told."""
+    from .call_tree import returns_holding
+    import inspect
+    try:
+        held = returns_holding(fn)
+    except Exception:           # (a summary sct cannot make: nothing said)
+        return []
+    if not held or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return []
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
+    found = [a for name, a in zip(names, call.args) if name in held]
+    return found + [k.value for k in call.keywords if k.arg in held]
+
+
+_SAFE_METHODS = frozenset((
+    "sum", "mean", "max", "min", "reshape", "copy", "astype", "item", "keys", "values", "items", "get",
+    "append", "extend", "insert", "pop", "update", "setdefault", "index", "count", "dot", "transpose",
+    "ravel", "flatten", "squeeze", "std", "var", "prod", "any", "all", "clip", "round", "tolist",
+    "argmax", "argmin", "cumsum", "conj", "fill", "format", "join", "split", "startswith", "endswith"))
+
+
+def _may_differentiate(obj, seen: set, depth: int) -> bool:
+    """May calling ``obj`` run a dlgradient (or another derivative function) in code sct compiles on
+    its own?  Read off the calls in its source (unknown: may): a call of a parameter or of a method
+    other than an array's, dict's or list's, of a class of the user's, or of a helper that may."""
+    import functools
+    import types
+    from . import hooks
+    from .call_tree import _MISSING as missing, _helper_tree, _outside_value
+    sites = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
+    if obj is None or depth > 6:
+        return True
+    if any(obj is f for f in sites):
+        return True
+    module = (getattr(obj, "__module__", None) or "") if not isinstance(obj, types.ModuleType) else ""
+    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType, np.ufunc)) or \
+            module.split(".")[0] in ("builtins", "numpy", "scipy", "math", "operator", "functools", "itertools"):
+        return isinstance(obj, functools.partial) and _may_differentiate(obj.func, seen, depth + 1)
+    if isinstance(obj, functools.partial):
+        return _may_differentiate(obj.func, seen, depth + 1)
+    if type(obj) is not types.FunctionType:
+        return True
+    code = obj.__code__
+    if code in seen:
+        return False
+    seen.add(code)
+    tree = _helper_tree(obj)
+    if tree is None:
+        return True
+    nodes = list(walk_nodes(tree))
+    local = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    defined = {n.name for n in nodes if isinstance(n, gast.FunctionDef) and n is not tree} | \
+        {n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+         isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Lambda)}
+    for n in nodes:
+        if not isinstance(n, gast.Call):
+            continue
+        func = n.func
+        if isinstance(func, gast.Name) and func.id in defined:
+            continue                    # (its body is read here too)
+        if isinstance(func, gast.Attribute) and root_name(func) in local:
+            if func.attr in _SAFE_METHODS:
+                continue
+            return True                 # (a method of a parameter or a local: an object's, maybe)
+        if not isinstance(func, (gast.Name, gast.Attribute)) or root_name(func) in local:
+            return True                 # (a parameter called: what it is is not known here)
+        value = _outside_value(obj, func)
+        if value is missing:
+            return True
+        if any(value is f for f in sites):
+            return True
+        if isinstance(value, type):
+            if (value.__module__ or "").split(".")[0] not in ("builtins", "numpy", "scipy", "math", "sct",
+                                                              "collections", "functools", "itertools"):
+                return True             # (a class of the user's: its methods may)
+            continue
+        if callable(value) and _may_differentiate(value, seen, depth + 1):
+            return True
+    return False
+
+
+def _plain_value(value, depth: int) -> bool:
+    """A global's or closure's value: a float array or number, or a dict, list or tuple holding one
+    (unknown: may be)."""
+    from .cache import Unresolved
+    if value is Unresolved or depth > 8:
+        return value is Unresolved
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "fc" and type(value) is np.ndarray
+    if isinstance(value, dict):
+        return any(_plain_value(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_plain_value(v, depth + 1) for v in value)
+    return False
+
+
+def _holds_plain(kind, depth: int = 0) -> bool:
+    """Is ``kind`` a plain float, or a dict, list or tuple holding one?"""
+    if _plain_float(kind):
+        return True
+    if not isinstance(kind, tuple) or len(kind) < 3 or depth > 16:
+        return False
+    if kind[0] == "map" and kind[1] is dict:
+        return any(_holds_plain(v, depth + 1) for _, v in kind[2])
+    if kind[0] == "seq" and kind[1] in (list, tuple):
+        return any(_holds_plain(v, depth + 1) for v in kind[2])
+    return False
 
 
 def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict, helper: bool,
