@@ -48,9 +48,26 @@ class _Context(threading.local):
 CONTEXT = _Context()
 
 
-def context_key() -> bool:
-    """Part of a helper's cache key: compiled inside such a dlfeval call or not."""
-    return CONTEXT.where is not None
+class Where(str):
+    """``CONTEXT.where``: the description, and ``keys``: the constant keys (or positions) under which
+    the function put its plain values beside traced ones in displays it built (``{"params": p, "lr":
+    0.1}``: {"lr"}), where those are all there is; None: anything may hold one."""
+    keys: Optional[frozenset] = None
+
+
+def _where(text: str, keys: Optional[frozenset] = None) -> Where:
+    where = Where(text)
+    where.keys = keys
+    return where
+
+
+def context_key():
+    """Part of a helper's cache key: compiled inside such a dlfeval call or not (and for which keys)."""
+    where = CONTEXT.where
+    if where is None:
+        return False
+    keys = getattr(where, "keys", None)
+    return True if keys is None else keys
 
 
 def _plain_float(kind) -> bool:
@@ -295,29 +312,51 @@ def plain_fill(fdef, activity, fname: str, params: Iterable[str] = (), param_kin
         return
     reach = set(Dependence(fdef, activity, {t for t, _, _ in mixed}).active) | {t for t, _, _ in mixed}
     if _reaches_helper(fdef, activity, reach, strict=helper_of is not None):
-        if True:
-            target, found, stmt = mixed[0]
-            line = getattr(stmt, 'lineno', '?')
-            if helper_of is not None:
-                # a helper compiled on its own (fwd/bwd called by its caller's code): refused here
-                # (was: the helper it hands the structure to differentiated the constant as a
-                # variable; a training step inside the helper moved it)
-                what = repr(_user_name(found.id)) if isinstance(found, gast.Name) else \
-                    repr(getattr(found, "value", "?"))
-                raise CompileError(
-                    f"{fname}() puts {what}, which may be a plain (not dlarray) float value (a constant), "
-                    f"beside traced values in a dict, list or tuple and hands it to a function that may "
-                    f"take dlgradient of it, compiled on its own: there it cannot be told from a traced "
-                    f"array and would get the gradient of a variable. Make it a dlarray (and ignore its "
-                    f"gradient), or pass the constants apart from the traced values",
-                    helper_of, line if isinstance(line, int) else fdef.lineno, "dlgradient")
-            if isinstance(found, gast.Name) and _plain_float(activity.kinds.get(found.id)):
-                raise PlainFill(f"{fname}() puts the plain (not dlarray) float value {_user_name(found.id)!r} "
-                                f"beside traced values in a dict, list or tuple (line {line})")
+        keys = _display_keys(mixed)
+        target, found, stmt = mixed[0]
+        line = getattr(stmt, 'lineno', '?')
+        if helper_of is not None:
+            # a helper compiled on its own (fwd/bwd called by its caller's code): refused here
+            # (was: the helper it hands the structure to differentiated the constant as a
+            # variable; a training step inside the helper moved it)
             what = repr(_user_name(found.id)) if isinstance(found, gast.Name) else \
                 repr(getattr(found, "value", "?"))
-            raise PlainFill(f"{fname}() puts a value that may be a plain (not dlarray) float ({what}) beside "
-                            f"traced values in a dict, list or tuple (line {line})")
+            raise CompileError(
+                f"{fname}() puts {what}, which may be a plain (not dlarray) float value (a constant), "
+                f"beside traced values in a dict, list or tuple and hands it to a function that may "
+                f"take dlgradient of it, compiled on its own: there it cannot be told from a traced "
+                f"array and would get the gradient of a variable. Make it a dlarray (and ignore its "
+                f"gradient), or pass the constants apart from the traced values",
+                helper_of, line if isinstance(line, int) else fdef.lineno, "dlgradient")
+        if isinstance(found, gast.Name) and _plain_float(activity.kinds.get(found.id)):
+            raise PlainFill(_where(f"{fname}() puts the plain (not dlarray) float value "
+                                   f"{_user_name(found.id)!r} beside traced values in a dict, list or tuple "
+                                   f"(line {line})", keys))
+        what = repr(_user_name(found.id)) if isinstance(found, gast.Name) else \
+            repr(getattr(found, "value", "?"))
+        raise PlainFill(_where(f"{fname}() puts a value that may be a plain (not dlarray) float ({what}) "
+                               f"beside traced values in a dict, list or tuple (line {line})", keys))
+
+
+def _display_keys(mixed) -> Optional[frozenset]:
+    """The constant keys (positions) the plain items of ``mixed`` sit under in the displays that hold
+    them (``{"params": p, "lr": 0.1}``: "lr"); None where one is put otherwise (an item write, a
+    merge, a method)."""
+    keys = set()
+    for _, found, stmt in mixed:
+        v = getattr(stmt, "value", None)
+        if isinstance(stmt, gast.Assign) and isinstance(v, gast.Dict) and \
+                any(item is found for item in v.values):
+            key = v.keys[[i for i, item in enumerate(v.values) if item is found][0]]
+            if not (isinstance(key, gast.Constant) and isinstance(key.value, (str, int))):
+                return None
+            keys.add(key.value)
+        elif isinstance(stmt, gast.Assign) and isinstance(v, (gast.List, gast.Tuple)) and \
+                any(item is found for item in v.elts) and not any(isinstance(e, gast.Starred) for e in v.elts):
+            keys.add([i for i, item in enumerate(v.elts) if item is found][0])
+        else:
+            return None
+    return frozenset(keys)
 
 
 class _Carrying(Dependence):
@@ -628,10 +667,27 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
             return roots(bound[0], seen)
         return {r} if r is not None else set()
 
+    keys = getattr(where, "keys", None) if helper else None
+
+    def other_part(r) -> bool:
+        """(A helper in a context of known keys) ``r`` is a parameter's part selected by a constant key
+        its plain items are not under (``state["params"]`` beside ``state["lr"]``)."""
+        if keys is None:
+            return False
+        bound = values.get(r, ())
+        v = bound[0] if len(bound) == 1 and stores.get(r) == 1 else None
+        return isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in params and \
+            isinstance(v.slice, gast.Constant) and v.slice.value not in keys
+
     for stmt in sites:
         call = stmt.value
         for x in call.args[1:]:
+            if keys is not None and isinstance(x, gast.Subscript) and isinstance(x.value, gast.Name) and \
+                    x.value.id in params and isinstance(x.slice, gast.Constant) and x.slice.value not in keys:
+                continue
             for r in roots(x, set()):
+                if other_part(r):
+                    continue
                 held = container(r)
                 if held is None and r in depends:
                     held = next((b for b in (container(root_name(v)) for v in binds.get(r, ()))
