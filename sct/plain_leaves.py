@@ -310,7 +310,7 @@ def plain_fill(fdef, activity, fname: str, params: Iterable[str] = (), param_kin
                     mixed.append((v.func.value.id, found, n))
     if not mixed:
         return
-    reach = set(Dependence(fdef, activity, {t for t, _, _ in mixed}).active) | {t for t, _, _ in mixed}
+    reach = set(_Holding(fdef, activity, {t for t, _, _ in mixed}).active) | {t for t, _, _ in mixed}
     if _reaches_helper(fdef, activity, reach, strict=helper_of is not None):
         keys = _display_keys(mixed)
         target, found, stmt = mixed[0]
@@ -359,7 +359,44 @@ def _display_keys(mixed) -> Optional[frozenset]:
     return frozenset(keys)
 
 
-class _Carrying(Dependence):
+class _Holding(Dependence):
+    """The names that may hold items of ``seeds`` (structures holding a plain value), not merely
+    values computed from them: an arithmetic result, an op's array, a derivative and a call of the
+    user's whose value holds none of the arguments given it (``call_tree.returns_holding``) hold none
+    (``p, mu = step(p, state, x)`` beside a state dict: ``p`` is new values; was taken to hold the
+    state's variance, and the loop's next ``step(p, ...)`` was refused)."""
+
+    def value_active(self, value):
+        if isinstance(value, (gast.UnaryOp, gast.Compare, gast.BoolOp, gast.Constant, gast.JoinedStr)):
+            return False
+        if isinstance(value, gast.BinOp):
+            if isinstance(value.op, (gast.Add, gast.BitOr, gast.Mult)) and \
+                    any(isinstance(o, gast.Name) and o.id in self.active and not _array(self.act, o.id)
+                        for o in (value.left, value.right)):
+                return True             # ([a] + [b], p | q)
+            return False
+        if isinstance(value, gast.Call):
+            try:
+                info = self.act.call_info(value)
+            except Exception:           # noqa: BLE001  (a call the analysis did not classify)
+                return super().value_active(value)
+            if info.kind == CallKind.SITE or self.act.value_is_array(value):
+                return False
+            if info.kind == CallKind.FUNCTION and type(info.obj) is types.FunctionType:
+                from .call_tree import returns_holding
+                try:
+                    held = returns_holding(info.obj)
+                    names = list(inspect.signature(info.obj).parameters)
+                except Exception:       # noqa: BLE001  (not told: as Dependence)
+                    held = None
+                if held is not None and not any(isinstance(a, gast.Starred) for a in value.args) and \
+                        not any(k.arg is None for k in value.keywords):
+                    given = [(n, a) for n, a in zip(names, value.args)] + [(k.arg, k.value) for k in value.keywords]
+                    return any(n in held and self.is_active(a) for n, a in given)
+        return super().value_active(value)
+
+
+class _Carrying(_Holding):
     """The names that may hold a plain item of the arguments ``seeds`` (given such items beside
     dlarrays) beside traced values: as Dependence, but an item or attribute whose kind is known
     holds one only where that kind does (``state["params"]`` of dlarrays only beside ``state["lr"]``
@@ -416,6 +453,13 @@ def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
     def differentiates(info, call) -> bool:
         if strict:              # (a helper's: a def of the user's taking dlgradient of a parameter)
             return info.kind == CallKind.FUNCTION and _differentiates_parameter(info.obj)
+        receiving = _receiving_parameters(info, call, activity, names)
+        if receiving is not None:
+            # a def of the user's (or a method of a user's class) known here: only the parameters given
+            # such a value matter (``step(p, state, x)`` differentiating ``p`` beside a state dict of a
+            # traced mean and a plain variance; was refused)
+            fn, params = receiving
+            return any(_parameter_may_differentiate(fn, q) for q in params)
         if info.kind == CallKind.METHOD or _may_differentiate(info.obj, set(), 0):
             return True
         for a in list(call.args) + [k.value for k in call.keywords]:      # train(step, p, x)
@@ -440,6 +484,73 @@ def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
         if any(isinstance(a, gast.Starred) and isinstance(a.value, gast.Name) and a.value.id in names or
                isinstance(a, gast.Name) and a.id in names for a in given) and differentiates(info, n):
             return True
+    return False
+
+
+def _receiving_parameters(info, call, activity, names: set):
+    """(the def, the names of its parameters given one of ``names``) for a call of a function of the
+    user's or a method of a user's class known here, where each of ``names`` the call passes binds a
+    named parameter; None otherwise."""
+    fn, skip = getattr(info.obj, "__func__", info.obj), 0
+    if info.kind == CallKind.METHOD:
+        receiver = call.func.value if isinstance(call.func, gast.Attribute) else None
+        kind = activity.kinds.get(receiver.id) if isinstance(receiver, gast.Name) else None
+        if not (isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type)) or \
+                receiver.id in names:
+            return None
+        try:
+            fn, skip = inspect.getattr_static(kind[1], call.func.attr), 1
+        except AttributeError:
+            return None
+    elif info.kind != CallKind.FUNCTION or isinstance(call.func, gast.Name) and call.func.id in names:
+        return None
+    if type(fn) is not types.FunctionType or any(isinstance(a, gast.Starred) for a in call.args) or \
+            any(k.arg is None for k in call.keywords):
+        return None
+    code = fn.__code__
+    own = code.co_varnames[skip:code.co_argcount + code.co_kwonlyargcount]
+    positional = code.co_varnames[skip:code.co_argcount]
+    params = set()
+    for i, a in enumerate(call.args):
+        if isinstance(a, gast.Name) and a.id in names:
+            if i >= len(positional):
+                return None
+            params.add(positional[i])
+    for k in call.keywords:
+        if isinstance(k.value, gast.Name) and k.value.id in names:
+            if k.arg not in own:
+                return None
+            params.add(k.arg)
+    return fn, params
+
+
+def _parameter_may_differentiate(fn, param: str) -> bool:
+    """May ``fn`` take a derivative with respect to (a part of) its parameter ``param``?  Read off its
+    code: a dlgradient of it, or a use of it (or of a part of it) as an argument of a call that may
+    take one (``_may_differentiate``), or a use not followed here (bound to another name)."""
+    from .call_tree import _MISSING as missing, _helper_tree, _outside_value
+    if param in _gradient_parameters(fn):
+        return True
+    tree = _helper_tree(fn)
+    if tree is None:
+        return True
+    parents = {}
+    for n in walk_nodes(tree):
+        for c in gast.iter_child_nodes(n):
+            parents[id(c)] = n
+    for n in walk_nodes(tree):
+        if not (isinstance(n, gast.Name) and n.id == param and isinstance(n.ctx, gast.Load)):
+            continue
+        node, up = n, parents.get(id(n))
+        while isinstance(up, (gast.Subscript, gast.Attribute)) and up.value is node:
+            node, up = up, parents.get(id(up))
+        if isinstance(up, gast.Call) and up.func is not node:
+            value = _outside_value(fn, up.func) if isinstance(up.func, (gast.Name, gast.Attribute)) else missing
+            if value is missing or _may_differentiate(value, set(), 0):
+                return True
+        elif isinstance(up, gast.Call) or isinstance(up, (gast.Assign, gast.keyword, gast.Starred, gast.List,
+                                                           gast.Tuple, gast.Dict, gast.Return, gast.Lambda)):
+            return True         # (called, bound to another name, put in a structure, returned: not followed)
     return False
 
 

@@ -386,3 +386,44 @@ def test_training_state_with_a_setting_runs():
     assert steps == 3
     with pytest.raises(sct.CompileError, match="train_whole"):
         dlfeval(with_state_whole, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+
+
+# --- a state dict (a traced running mean beside a plain variance) passed beside the parameters -----------
+# (the structure mixes plain and traced values, but the helper differentiates only its other parameter:
+# not refused; a value computed by the helper from the state, ``p, mu = step(p, state, x)``, holds none
+# of the state's items)
+
+def bn_forward(p, state, x):
+    h = p["W"] @ x
+    mu = np.mean(h)
+    hn = (h - mu) / np.sqrt(state["var"] + 1e-5)
+    return np.sum(np.tanh(hn + p["b"]) ** 2), mu
+
+
+def bn_step(p, state, x):
+    L, mu = bn_forward(p, state, x)
+    g = dlgradient(L, p)
+    return {k: p[k] - 0.1 * g[k] for k in p}, mu
+
+
+def bn_loop(p, state, x):
+    for _ in range(3):
+        p, mu = bn_step(p, state, x)
+        state = {"mean": 0.9 * state["mean"] + 0.1 * np.mean(x), "var": state["var"]}
+    return bn_forward(p, state, x)[0], state["mean"]
+
+
+def test_state_dict_beside_parameters_runs():
+    rng = np.random.default_rng(0)
+    W, b, x = rng.standard_normal((3, 4)), rng.standard_normal(3), rng.standard_normal(4)
+    var = np.array([1.0, 2.0, 0.5])
+    L, mean = dlfeval(bn_loop, {"W": dlarray(W), "b": dlarray(b)}, {"mean": np.zeros(3), "var": var}, x)
+
+    def loss_of(W_, b_):
+        return float(bn_forward({"W": W_, "b": b_}, {"var": var}, x)[0])
+    W_, b_ = W.copy(), b.copy()
+    for _ in range(3):
+        gW, gb = numerical_gradient(loss_of, [W_, b_], 0), numerical_gradient(loss_of, [W_, b_], 1)
+        W_, b_ = W_ - 0.1 * gW, b_ - 0.1 * gb
+    assert float(np.asarray(L)) == pytest.approx(loss_of(W_, b_), rel=1e-6)
+    np.testing.assert_allclose(np.asarray(mean), np.full(3, 0.1 * np.mean(x) * (1 + 0.9 + 0.81)), rtol=1e-12)
