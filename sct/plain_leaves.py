@@ -877,42 +877,27 @@ def check_first_pass_calls(fdef, activity, params, filename: str) -> None:
 
     def _check_call(st, frames):
         call = st.value
-        names = [a.id if isinstance(a, gast.Name) else None for a in call.args]
-        if not any(n is not None and n in activity.active for n in names):
+        if not any(isinstance(a, gast.Name) and a.id in activity.active for a in call.args):
             return
         try:
             info = activity.call_info(call)
         except Exception:       # noqa: BLE001  (a call the analysis did not classify)
             return
-        fn, skip = getattr(info.obj, "__func__", info.obj), 0
-        if info.kind == CallKind.METHOD and isinstance(call.func, gast.Attribute) and \
-                isinstance(call.func.value, gast.Name):
-            # a method of an object of the user's class (``t.step(W, z, x)``), found on its class
-            kind = activity.kinds.get(call.func.value.id)
-            if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
-                try:
-                    fn, skip = inspect.getattr_static(kind[1], call.func.attr), 1
-                except AttributeError:
-                    return
-        elif info.kind != CallKind.FUNCTION:
-            return
-        if not isinstance(fn, types.FunctionType):
-            return
-        wrt = _gradient_parameters(fn)
-        if not wrt:
-            return
-        code = fn.__code__
-        own = code.co_varnames[skip:code.co_argcount]
-        for position, name in enumerate(names):
-            if name is None or position >= len(own) or own[position] not in wrt:
+        for a in call.args:
+            if not (isinstance(a, gast.Name) and a.id in activity.active):
                 continue
-            what = first_pass_constant(name, frames, activity, params)
+            receiving = _receiving_parameters(info, call, activity, {a.id})
+            if receiving is None:
+                continue
+            fn, given = receiving
+            wrt = sorted(given & _gradient_parameters(fn))
+            what = first_pass_constant(a.id, frames, activity, params) if wrt else None
             if what is not None:
                 raise CompileError(
-                    f"{fn.__name__}() takes dlgradient with respect to its parameter {own[position]!r}, and this "
-                    f"call in a loop passes there {name!r}, which on the loop's first pass is {what}, not "
+                    f"{fn.__name__}() takes dlgradient with respect to its parameter {wrt[0]!r}, and this "
+                    f"call in a loop passes there {a.id!r}, which on the loop's first pass is {what}, not "
                     f"traced (only later passes bind it to traced values): {fn.__name__}() would differentiate "
-                    f"a constant. Make {name!r} a dlarray passed to dlfeval (or computed from one) before the loop",
+                    f"a constant. Make {a.id!r} a dlarray passed to dlfeval (or computed from one) before the loop",
                     filename, getattr(st, "lineno", fdef.lineno), "dlgradient")
     walk(fdef.body, [])
 
