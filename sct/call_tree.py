@@ -2393,4 +2393,5 @@ def describe(records: List[CallRecord], caller: str) -> List[str]:
     return lines
 
 
-hooks.lend_call_tree(resolve_call_tree, finish_call_tree)
+hooks.lend_call_tree(resolve_call_tree, finish_call_tree, helper_tree=_helper_tree, outside_value=_outside_value,
+                      missing=_MISSING, returns_holding=returns_holding)

@@ -34,7 +34,8 @@ from typing import Any, Dict
 
 API = types.SimpleNamespace()
 FORWARD_ENTRIES: Dict[int, str] = {}
-CALL_TREE = types.SimpleNamespace(resolve=None, finish=None)
+CALL_TREE = types.SimpleNamespace(resolve=None, finish=None, helper_tree=None, outside_value=None, missing=None,
+                                  returns_holding=None)
 
 _API_NAMES = ("dlfeval", "dlgradient", "dljacobian", "dldivergence", "dllaplacian", "SITE_FUNCTIONS")
 
@@ -50,8 +51,12 @@ def lend_forward_entries(**functions: Any) -> None:
     FORWARD_ENTRIES.update({id(fn): name for name, fn in functions.items()})
 
 
-def lend_call_tree(resolve: Any, finish: Any) -> None:
+def lend_call_tree(resolve: Any, finish: Any, **readers: Any) -> None:
     """``sct.call_tree`` lends ``resolve_call_tree`` (before the generated code is emitted: the
-    calls it resolves are called by name) and ``finish_call_tree`` (after it is loaded)."""
+    calls it resolves are called by name) and ``finish_call_tree`` (after it is loaded), and its
+    readers of helpers' code that sct/plain_leaves.py uses (``helper_tree``, ``outside_value``,
+    ``missing``, ``returns_holding``)."""
+    assert sorted(readers) == ["helper_tree", "missing", "outside_value", "returns_holding"], sorted(readers)
     CALL_TREE.resolve = resolve
     CALL_TREE.finish = finish
+    vars(CALL_TREE).update(readers)

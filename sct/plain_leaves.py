@@ -30,6 +30,7 @@ from typing import Any, Iterable, List, Optional
 import gast
 import numpy as np
 
+from . import hooks
 from .analysis import Dependence
 from .errors import CompileError
 from .ir import root_name, walk_nodes
@@ -383,7 +384,7 @@ class _Holding(Dependence):
             if info.kind == CallKind.SITE or self.act.value_is_array(value):
                 return False
             if info.kind == CallKind.FUNCTION and type(info.obj) is types.FunctionType:
-                from .call_tree import returns_holding
+                returns_holding = hooks.CALL_TREE.returns_holding
                 try:
                     held = returns_holding(info.obj)
                     names = list(inspect.signature(info.obj).parameters)
@@ -414,8 +415,7 @@ def _differentiates_parameter(fn, depth: int = 0) -> bool:
     """Does the def ``fn`` take dlgradient with respect to one of its parameters (as given), or
     hand a parameter to a def of the user's that does?  (Not known: no.)"""
     import types
-    from . import hooks
-    from .call_tree import _helper_tree, _outside_value
+    _helper_tree, _outside_value = hooks.CALL_TREE.helper_tree, hooks.CALL_TREE.outside_value
     if type(fn) is not types.FunctionType or depth > 4:
         return False
     tree = _helper_tree(fn)
@@ -528,7 +528,8 @@ def _parameter_may_differentiate(fn, param: str) -> bool:
     """May ``fn`` take a derivative with respect to (a part of) its parameter ``param``?  Read off its
     code: a dlgradient of it, or a use of it (or of a part of it) as an argument of a call that may
     take one (``_may_differentiate``), or a use not followed here (bound to another name)."""
-    from .call_tree import _MISSING as missing, _helper_tree, _outside_value
+    tree_of = hooks.CALL_TREE
+    missing, _helper_tree, _outside_value = tree_of.missing, tree_of.helper_tree, tree_of.outside_value
     if param in _gradient_parameters(fn):
         return True
     tree = _helper_tree(fn)
@@ -592,7 +593,7 @@ def _is_setitem(activity, call) -> bool:
 def _returned_arguments(fn, call) -> list:
     """The arguments of ``call`` that the value ``fn`` returns may hold (``call_tree.returns_holding``);
     none where that cannot be told."""
-    from .call_tree import returns_holding
+    returns_holding = hooks.CALL_TREE.returns_holding
     import inspect
     try:
         held = returns_holding(fn)
@@ -621,8 +622,8 @@ def _may_differentiate(obj, seen: set, depth: int) -> bool:
     other than an array's, dict's or list's, of a class of the user's, or of a helper that may."""
     import functools
     import types
-    from . import hooks
-    from .call_tree import _MISSING as missing, _helper_tree, _outside_value
+    tree_of = hooks.CALL_TREE
+    missing, _helper_tree, _outside_value = tree_of.missing, tree_of.helper_tree, tree_of.outside_value
     sites = tuple(getattr(hooks.API, "SITE_FUNCTIONS", ()))
     if obj is None or depth > 6:
         return True
