@@ -34,11 +34,11 @@ def pytest_cmdline_main(config):
 
 # --- CI: a stable sample of each large parametrised family ----------------------------------------
 # CI (.ci/run sets CI=true) must finish in 10 minutes on a 2-core machine.  There a test function
-# with more than _CI_FAMILY cases runs its first case and a stable sixth of the others (chosen by
+# with more than _CI_FAMILY cases runs its first case and a stable eighth of the others (chosen by
 # a hash of the test's id, the same on every machine and run); every other test runs whole.
 # Without CI=true (a developer's `python -m pytest`) every case runs.
 _CI_FAMILY = 4
-_CI_KEEP = 6
+_CI_KEEP = 8
 
 
 def _ci_sampled(items):

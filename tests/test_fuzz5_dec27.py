@@ -32,13 +32,15 @@ def _fuzz5():
 
 
 def test_generator_short_run(tmp_path):
-    """30 programs, fixed seeds: none wrong, none crashing (refusals allowed)."""
+    """30 programs (15 under CI=true, for its time), fixed seeds: none wrong, none crashing (refusals
+    allowed)."""
     fuzz5 = _fuzz5()
     sys.path.insert(0, str(tmp_path))
     bad = []
     statuses = []
+    count = 15 if os.environ.get("CI", "").lower() in ("true", "1", "yes") else 30
     try:
-        for seed in range(30):
+        for seed in range(count):
             status, kind, msg, _ = fuzz5.run_one(seed, str(tmp_path))
             statuses.append(status)
             if status in ("WRONG", "CRASH"):
@@ -46,7 +48,7 @@ def test_generator_short_run(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert not bad, bad
-    assert statuses.count("OK") >= 20, statuses        # the programs run (not all refused or skipped)
+    assert statuses.count("OK") >= 2 * count // 3, statuses     # the programs run (not all refused or skipped)
 
 
 # --- finding 1: a keyword-only parameter was resolved as a module global of the same name ---------
