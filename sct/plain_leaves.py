@@ -592,13 +592,15 @@ def _is_setitem(activity, call) -> bool:
 
 def _returned_arguments(fn, call) -> list:
     """The arguments of ``call`` that the value ``fn`` returns may hold (``call_tree.returns_holding``);
-    none where that cannot be told."""
+    all of them where that cannot be told (a lambda: ``pack = lambda W, b, z: {...}`` was read as
+    holding none, and a step loop trained the plain ``z`` it packed)."""
     returns_holding = hooks.CALL_TREE.returns_holding
-    import inspect
     try:
         held = returns_holding(fn)
-    except Exception:           # (a summary sct cannot make: nothing said)
-        return []
+    except Exception:           # noqa: BLE001  (a summary sct cannot make: all may be held)
+        held = None
+    if held is None:
+        return [a.value if isinstance(a, gast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
     if not held or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return []
     try:

@@ -285,3 +285,22 @@ def test_helper_building_mixed_structure_for_a_differentiating_helper_refused():
     with pytest.raises(sct.CompileError, match="built_in_helper\\(\\) puts 'b0'") as info:
         dlfeval(grad_through_helper, dlarray(W0.ravel().copy()))
     assert "test_plainrt_s45.py" in str(info.value)
+
+
+# --- a packing helper sct cannot summarise (a lambda): its value may hold every argument --------------
+# (was: read as holding none, so a plain z packed beside dlarrays and trained by a step loop moved; found
+# by the red team, left open in its report, closed at the end of stop 45)
+
+pack_lambda = lambda W, b, z: {"W": W, "b": b, "z": z}   # noqa: E731
+
+
+def lambda_pack_loop(W, b, z, x):
+    p = pack_lambda(W, b, z)
+    for _ in range(3):
+        p = step(p, x)
+    return p["z"]
+
+
+def test_lambda_packing_helper_refused():
+    with pytest.raises(sct.CompileError, match="puts the plain .* float value 'z' beside traced values"):
+        dlfeval(lambda_pack_loop, dlarray(W0), dlarray(b0), z0.copy(), dlarray(x0))
