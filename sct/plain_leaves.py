@@ -22,6 +22,7 @@ loop moved it).  Refused here, at the user's line:
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 import types
@@ -115,20 +116,21 @@ def describe(names: Iterable[str], kinds: Iterable[Any], fname: str) -> Optional
     return None
 
 
-class Entered:
+@contextlib.contextmanager
+def _setting(attr: str, value):
+    """``CONTEXT.<attr>`` set to ``value`` for the block, restored after."""
+    saved = getattr(CONTEXT, attr)
+    setattr(CONTEXT, attr, value)
+    try:
+        yield
+    finally:
+        setattr(CONTEXT, attr, saved)
+
+
+def Entered(where: str):
     """``with Entered(where):`` compiles with ``CONTEXT.where`` set (the helpers compiled meanwhile
     are compiled in that context)."""
-
-    def __init__(self, where: str):
-        self.where = where
-
-    def __enter__(self):
-        self.saved = CONTEXT.where
-        CONTEXT.where = self.where
-
-    def __exit__(self, *exc):
-        CONTEXT.where = self.saved
-        return False
+    return _setting("where", where)
 
 
 def entered(fn, where: str):
@@ -144,20 +146,10 @@ def entered(fn, where: str):
     return run
 
 
-class Described:
+def Described(where: Optional[str]):
     """``with Described(where):`` compiles an entry given such an argument (``where``, or None) outside
     the context first: plain_fill raises PlainFill where the context is needed."""
-
-    def __init__(self, where: Optional[str]):
-        self.where = where
-
-    def __enter__(self):
-        self.saved = CONTEXT.described
-        CONTEXT.described = self.where
-
-    def __exit__(self, *exc):
-        CONTEXT.described = self.saved
-        return False
+    return _setting("described", where)
 
 
 class PlainFill(Exception):
