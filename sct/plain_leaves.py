@@ -432,11 +432,12 @@ def _differentiates_parameter(fn, depth: int = 0) -> bool:
     return False
 
 
-def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
-    """Is one of ``names`` given to (or the receiver or function of) a call of a helper, method or
-    unknown function that may take a derivative in code compiled on its own?"""
+def _reaches_helper(fdef, activity, names: set, strict: bool = False):
+    """The first call (breadth first) of a helper, method or unknown function that may take a
+    derivative in code compiled on its own, given one of ``names`` (or with one as its receiver or
+    function); None if there is none."""
     if not names:
-        return False
+        return None
     local_functions = {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef,)) and n is not fdef} | \
         {n.targets[0].id for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
          isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Lambda)}
@@ -475,8 +476,8 @@ def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
             given.append(gast.Name(id=info.receiver, ctx=gast.Load(), annotation=None, type_comment=None))
         if any(isinstance(a, gast.Starred) and isinstance(a.value, gast.Name) and a.value.id in names or
                isinstance(a, gast.Name) and a.id in names for a in given) and differentiates(info, n):
-            return True
-    return False
+            return n
+    return None
 
 
 def _receiving_parameters(info, call, activity, names: set):
@@ -724,8 +725,6 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
         return
     sites = [n for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and isinstance(n.value, gast.Call) and
              activity.call_info(n.value).kind == CallKind.SITE]
-    if not sites:
-        return
     stores: dict = {}
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -785,37 +784,70 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
         return isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in params and \
             isinstance(v.slice, gast.Constant) and v.slice.value not in keys
 
-    for stmt in sites:
-        call = stmt.value
-        for x in call.args[1:]:
-            if keys is not None and isinstance(x, gast.Subscript) and isinstance(x.value, gast.Name) and \
-                    x.value.id in params and isinstance(x.slice, gast.Constant) and x.slice.value not in keys:
+    def held_by(x):
+        """(the name ``x`` is read from, the seed it may hold items of) where ``x`` (an argument of a
+        dlgradient, or of a call of a helper) may hold an item of a seed computed from it; else None."""
+        if keys is not None and isinstance(x, gast.Subscript) and isinstance(x.value, gast.Name) and \
+                x.value.id in params and isinstance(x.slice, gast.Constant) and x.slice.value not in keys:
+            return None
+        for r in roots(x, set()):
+            if other_part(r):
                 continue
-            for r in roots(x, set()):
-                if other_part(r):
-                    continue
-                held = container(r)
-                if held is None and r in depends:
-                    held = next((b for b in (container(root_name(v)) for v in binds.get(r, ()))
-                                 if b is not None), None)
-                if held is None:
-                    continue
-                line = getattr(stmt, "lineno", fdef.lineno)
-                if helper:
-                    message = (f"dlgradient in {fdef.name}() with respect to {_user_name(r)!r}, which may hold values of "
-                               f"its parameters' dicts, lists or tuples: {where}, a constant that a helper "
-                               f"compiled on its own cannot tell from a traced array (it would get the "
-                               f"gradient of a variable)")
-                else:
-                    order = sorted(seeds, key=lambda s: (s not in params, s))
-                    held = next((s for s in order if s == r or r in Dependence(fdef, activity, {s}).active), order[0])
-                    name, source = _user_name(r), _user_name(held)
-                    what = f"{name!r} as the function changes it" if name == source else \
-                        f"{name!r}, computed from {source!r}"
-                    message = (f"dlgradient with respect to {what}: {leaves[held]}, but sct follows values per "
-                               f"variable, not per item, and here it would get the gradient of a variable")
-                raise CompileError(message + ". Make it a dlarray (and ignore its gradient), or pass the "
-                                   "constants to dlfeval apart from the dlarrays", filename, line, "dlgradient")
+            held = container(r)
+            if held is None and r in depends:
+                held = next((b for b in (container(root_name(v)) for v in binds.get(r, ()))
+                             if b is not None), None)
+            if held is not None:
+                return r, held
+        return None
+
+    def refuse(r, held, line, what_site):
+        if helper:
+            message = (f"{what_site} in {fdef.name}() with respect to {_user_name(r)!r}, which may hold values of "
+                       f"its parameters' dicts, lists or tuples: {where}, a constant that a helper "
+                       f"compiled on its own cannot tell from a traced array (it would get the "
+                       f"gradient of a variable)")
+        else:
+            order = sorted(seeds, key=lambda s: (s not in params, s))
+            held = next((s for s in order if s == r or r in Dependence(fdef, activity, {s}).active), order[0])
+            name, source = _user_name(r), _user_name(held)
+            what = f"{name!r} as the function changes it" if name == source else \
+                f"{name!r}, computed from {source!r}"
+            message = (f"{what_site} with respect to {what}: {leaves[held]}, but sct follows values per "
+                       f"variable, not per item, and here it would get the gradient of a variable")
+        raise CompileError(message + ". Make it a dlarray (and ignore its gradient), or pass the "
+                           "constants to dlfeval apart from the dlarrays", filename, line, "dlgradient")
+
+    for stmt in sites:
+        for x in stmt.value.args[1:]:
+            found = held_by(x)
+            if found is not None:
+                refuse(*found, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
+    # A helper compiled on its own that takes dlgradient with respect to a parameter given such a value
+    # (``z = q["z"]; z = step(z, W)`` in a loop, ``q = dict(p)``) cannot tell it from a traced array
+    # either: the call is refused as the dlgradient would be.
+    statement_of, given = {}, set()
+    for stmt in walk_nodes(fdef):
+        if isinstance(stmt, gast.stmt) and not isinstance(stmt, (gast.FunctionDef, gast.If, gast.For,
+                                                                   gast.While, gast.With, gast.Try)):
+            for n in walk_nodes(stmt):
+                info = activity.call_info(n) if isinstance(n, gast.Call) else None
+                if info is not None and info.kind in (CallKind.FUNCTION, CallKind.METHOD) and \
+                        str(getattr(info.obj, "__module__", "")).split(".")[0] not in ("sct", "runtime"):
+                    statement_of[id(n)] = stmt
+                    for a in list(n.args) + [k.value for k in n.keywords]:
+                        a = a.value if isinstance(a, gast.Starred) else a
+                        if isinstance(a, gast.Name) and (_array(activity, a.id) or a.id in binds and
+                                                         not _structure(activity.kinds.get(a.id))):
+                            given.add(a.id)     # an array, or an item read of unknown kind
+    for name in sorted(given):
+        found = held_by(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+        call = _reaches_helper(fdef, activity, {name}) if found is not None else None
+        if call is not None and id(call) in statement_of:
+            callee = call.func.attr if isinstance(call.func, gast.Attribute) else \
+                getattr(call.func, "id", "the function")
+            refuse(*found, getattr(statement_of.get(id(call)), "lineno", fdef.lineno),
+                   f"a call of {callee}(), which may take dlgradient (compiled on its own),")
 
 
 def first_pass_constant(root: str, frames, activity, params) -> Optional[str]:
@@ -955,6 +987,10 @@ def _user_name(name: str) -> str:
     if base and suffix == "item":
         return f"{_user_name(base)}[...]"
     return name
+
+
+def _structure(kind) -> bool:
+    return isinstance(kind, tuple) and bool(kind) and kind[0] in ("seq", "map", "obj")
 
 
 def _array(activity, name: str) -> bool:
