@@ -4469,11 +4469,12 @@ class _Walked(list):
     __slots__ = ("places", "lengths")
 
 
-def globals_kept(reads, message, filename, lineno):
+def globals_kept(reads, why, lineno):
     """Where generated code has run code sct did not compile in the middle of its own (a ``with``
     block's context manager entered or left, a call of a function passed in, a for loop's iterable
     walked: sct/compiler.py _check_context_kept), each value the code holds from when it was compiled
-    still holds.  ``reads``: ``(entries, same, missing)``; each entry ``(namespace, name, value,
+    still holds.  ``reads``: ``(entries, same, missing, messages, filename)``, ``messages[why]`` what a
+    refusal at ``lineno`` of ``filename`` says (a with block's, a call's, a walk's); each entry ``(namespace, name, value,
     holds)``: a global (``namespace`` a dict) or a function called as ``base.attr(...)`` (read with
     getattr) that must still be ``value`` or one that ``same(now, value)`` says can stand for it
     (``missing``: held absent); where ``holds`` is not None, a read of a proof of realness,
@@ -4481,7 +4482,8 @@ def globals_kept(reads, message, filename, lineno):
     the call began, so a context manager setting one for its block (``global SCALE; SCALE = s``, then
     restoring it), or a callback setting one and setting it back later, left the code between
     computing with the old value, and the check after the run saw it restored: refused here."""
-    entries, same, missing = reads
+    entries, same, missing, messages, filename = reads
+    message = messages[why]
     for namespace, name, value, holds in entries:
         if holds is not None:             # what a proof of realness read: one it holds for too
             if holds():
@@ -4562,7 +4564,7 @@ nondifferentiable(walk_size)
 nondifferentiable(walk_size_kept)
 
 
-def walk_context(reads, message, filename, lineno, watch):
+def walk_context(reads, lineno, watch):
     """Said by generated code just before a for loop's ``rt.as_sequence(items)`` (sct/compiler.py
     _check_walks_kept): an object walked by its ``__iter__``, an iterator or a generator is walked whole
     before the loop's body runs, where Python runs the body between its items.  So the walk must not
@@ -4570,7 +4572,7 @@ def walk_context(reads, message, filename, lineno, watch):
     (``reads``, as globals_kept) still holds, and, where the body reads the object (``watch``: True,
     or the names of the fields it reads), its fields are the objects they were (a loader setting ``self.step`` for each item, read as
     ``loader.step``: was the value the whole walk left); else refused at the loop's line."""
-    _WALK_CONTEXT.value = (reads, message, filename, lineno, watch)
+    _WALK_CONTEXT.value = (reads, lineno, watch)
 
 
 nondifferentiable(walk_context)
@@ -4578,7 +4580,8 @@ nondifferentiable(walk_context)
 
 def _checked_walk(items, context):
     """``items`` walked as as_sequence walks it, checked after each item as ``walk_context`` says."""
-    reads, message, filename, lineno, watch = context
+    reads, lineno, watch = context
+    message, filename = reads[3]["walk"], reads[4]
     fields = getattr(items, "__dict__", None) if watch else None
     state = None
     if type(fields) is dict:            # (watch: True, every field; else the names of those the body reads)
@@ -4591,15 +4594,15 @@ def _checked_walk(items, context):
 
     def checked(source):
         for item in source:
-            if reads:
-                globals_kept(reads, message, filename, lineno)
+            if reads[0]:
+                globals_kept(reads, "walk", lineno)
             changed = changed_field() if state is not None else None
             if changed is not None:
                 raise EvaluationError(message.format(f"the fields of the {type(items).__name__} it walks (its "
                                                      f"{changed} changed)"), filename, lineno)
             yield item
-        if reads:
-            globals_kept(reads, message, filename, lineno)
+        if reads[0]:
+            globals_kept(reads, "walk", lineno)
     return checked
 
 

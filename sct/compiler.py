@@ -1283,10 +1283,9 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                     "reads ({}): sct reads a global's value once per call, so the change made during the call "
                     "would not be seen; pass the value in as an argument, or make the change before calling dlfeval")
 
-    def check(line, text=message):
+    def check(line, why="with"):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
-                                    [reads_value(), ir.const(text), ir.const(filename),
-                                     ir.const(line or fn.__code__.co_firstlineno)]))
+                                    [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)]))
 
     site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
 
@@ -1316,8 +1315,7 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
 
     def walk(line, watch):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "walk_context"),
-                                    [reads_value() if reads else ir.const(None), ir.const(walk_message),
-                                     ir.const(filename), ir.const(line or fn.__code__.co_firstlineno),
+                                    [reads_value(), ir.const(line or fn.__code__.co_firstlineno),
                                      ir.const(watch)]))
 
     def comment_line(stmt):
@@ -1381,14 +1379,15 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 stmt.body.insert(0, check(line))
                 out.append(check(line))
             elif reads and opaque(stmt):
-                out.append(check(line, call_message))
+                out.append(check(line, "call"))
         return out
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
             site_pairs.clear()
             function.body = insert(function.body, None)
-    if used:
-        namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING)
+    if used:        # (what the checks read, and what they say where it changed: by ``why``)
+        namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING,
+                           {"with": message, "call": call_message, "walk": walk_message}, filename)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],
