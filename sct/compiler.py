@@ -521,7 +521,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
         if not jvp_of_sites and mode in ("entry", "vjp"):   # dlfeval's plain items traced: sct/plain_leaves.py
             check_first_pass_calls(fdef, activity, sig.params, filename)
-            check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename)
+            check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename,
+                                   getattr(fn, "__sct_generated__", False))
             if mode == "entry" and not called and primal_calls:
                 plain_fill(fdef, activity, fdef.name, sig.params, sig.param_kinds)
             elif called or mode == "vjp":       # a helper making such a structure: refused there

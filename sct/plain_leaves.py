@@ -704,8 +704,10 @@ def _holds_plain(kind, depth: int = 0) -> bool:
 
 
 def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict, helper: bool,
-                           filename: str) -> None:
-    """Refuse the dlgradient sites described in the module's doc."""
+                           filename: str, generated: bool = False) -> None:
+    """Refuse the dlgradient sites described in the module's doc, and the calls of helpers that may
+    take one with respect to a parameter given such a value (not in sct's ``generated`` code, whose
+    calls of the forward and adjoint functions it is given pass adjoints on)."""
     if helper:
         where = CONTEXT.where
         if where is None:
@@ -827,13 +829,15 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
     # (``z = q["z"]; z = step(z, W)`` in a loop, ``q = dict(p)``) cannot tell it from a traced array
     # either: the call is refused as the dlgradient would be.
     statement_of, given = {}, set()
-    for stmt in walk_nodes(fdef):
+    for stmt in (() if generated else walk_nodes(fdef)):
         if isinstance(stmt, gast.stmt) and not isinstance(stmt, (gast.FunctionDef, gast.If, gast.For,
                                                                    gast.While, gast.With, gast.Try)):
             for n in walk_nodes(stmt):
                 info = activity.call_info(n) if isinstance(n, gast.Call) else None
                 if info is not None and info.kind in (CallKind.FUNCTION, CallKind.METHOD) and \
-                        str(getattr(info.obj, "__module__", "")).split(".")[0] not in ("sct", "runtime"):
+                        not getattr(info.obj, "__sct_generated__", False) and \
+                        str(getattr(info.obj, "__module__", "")).split(".")[0] not in ("sct", "runtime",
+                                                                                      "sct_generated"):
                     statement_of[id(n)] = stmt
                     for a in list(n.args) + [k.value for k in n.keywords]:
                         a = a.value if isinstance(a, gast.Starred) else a
