@@ -37,6 +37,7 @@ from . import hooks, ir
 from .hooks import API
 from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
 from .unroll import NotUnrolled, site_line_of, unroll_loops_around
+from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
@@ -384,13 +385,20 @@ def _compile_unrolling(fn, *options) -> Compiled:
     written out step by step where it refuses one in a loop of ``fn`` (sct/unroll.py: a few steps of
     gradient descent differentiated through); its refusal where they cannot be."""
     unroll: tuple = ()
+    dlupdates: tuple = ()   # the lines of dlupdate calls written out (sct/dlupdates.py)
     refusal = None          # (the last refusal: raised where its loops cannot be written out)
     while True:
         try:
-            return _compile_function(fn, *options, unroll=unroll)
+            return _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates)
         except NotUnrolled:
             raise refusal from None
         except CompileError as error:
+            written = dlupdate_line_of(error)
+            code = getattr(fn, "__code__", None)
+            if written is not None and written not in dlupdates and len(dlupdates) < 32 and code is not None and \
+                    error.filename == code.co_filename:
+                dlupdates = dlupdates + (written,)
+                continue
             line = site_line_of(error)
             code = getattr(fn, "__code__", None)
             if line is None or line in unroll or len(unroll) >= 8 or code is None or \
@@ -446,7 +454,7 @@ def _range_is_builtin(fn, code) -> bool:
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
-                      keep=None, unroll: tuple = ()) -> Compiled:
+                      keep=None, unroll: tuple = (), dlupdates: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
@@ -463,6 +471,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                          not filename.startswith("<sct-generated"))
     namer.bases.update(renamed)                                                 # (messages: the user's name)
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
+    written = rewrite_dlupdates(fn, fdef, kinds, dlupdates, namer, rt_name) if dlupdates else []  # sct/dlupdates.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     methods: list = []
@@ -482,6 +491,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         resolver.resolve_name("range")
         for name in bounds:         # (range(STEPS): STEPS rebound recompiles)
             resolver.resolve_name(name)
+    for func in written:            # dlupdate written out: the name no longer read (rebinding it recompiles)
+        resolver.resolve(func)
     for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
         resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles
