@@ -174,18 +174,49 @@ def _result_part(part):
 def rewrite_dlupdates(fn, fdef, kinds: Sequence, lines, namer, rt_name: str) -> List:
     """Write out the ``dlupdate`` calls on ``lines`` (see the module's doc) in ``fdef``'s body, in place;
     the function expressions now read instead of ``dlupdate`` (guarded by the caller)."""
-    target = _dlupdate_object()
+    return rewrite_known(fn, fdef, known_parameters(fdef, kinds), lines, namer, rt_name)
+
+
+def known_parameters(fdef, kinds, names=None) -> Dict[str, object]:
+    """The structure of each parameter of ``fdef`` given by position (of those in ``names``, where
+    given) whose kind is one written out here."""
     params = [a.id for a in fdef.args.args if isinstance(a, gast.Name)]
     known: Dict[str, object] = {}
     for name, kind in zip(params, tuple(kinds or ())[:len(params)]):
         part = spec_of_kind(kind)
-        if part is not None:
+        if part is not None and (names is None or name in names):
             known[name] = part
+    return known
+
+
+def rewrite_known(fn, fdef, known: Dict[str, object], lines, namer, rt_name: str) -> List:
+    """``rewrite_dlupdates`` with the structures of names known at the top of ``fdef``'s body (a helper
+    read in place, sct/inline_helpers.py: the caller's arguments it reads); ``fn``: the function whose
+    globals the body reads."""
     if any(isinstance(n, (gast.Global, gast.Nonlocal)) for n in walk_nodes(fdef)):
         return []           # (a name the calls of fun may rebind)
-    writer = _Writer(fn, set(lines), namer, rt_name, target, _local_names(fdef))
-    fdef.body = writer.block(fdef.body, known)
+    writer = _Writer(fn, set(lines), namer, rt_name, _dlupdate_object(), _local_names(fdef))
+    fdef.body = writer.block(fdef.body, dict(known))
     return writer.guards
+
+
+def _item_written(s, known):
+    """``q["W"] = v`` of a dict (list) whose structure is known, at a key (position) it has: the same
+    structure, the item a leaf now (checked as one where a dlupdate reads it); else None."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Subscript)):
+        return None
+    t = s.targets[0]
+    if not (isinstance(t.value, gast.Name) and isinstance(t.slice, gast.Constant)) or \
+            t.value.id in _stored(gast.Expr(value=s.value)):
+        return None
+    part, key = known.get(t.value.id), t.slice.value
+    if part is None or part == "L":
+        return None
+    if part[0] == "d" and any(k == key and type(k) is type(key) for k, _ in part[1]):
+        return t.value.id, ("d", tuple((k, "L" if k == key and type(k) is type(key) else p) for k, p in part[1]))
+    if part[0] == "l" and type(key) is int and 0 <= key < len(part[1]):
+        return t.value.id, ("l", tuple("L" if i == key else p for i, p in enumerate(part[1])))
+    return None
 
 
 def _dlupdate_object():
@@ -253,9 +284,12 @@ class _Writer:
                 if part is not None:
                     known[s.targets[0].id] = part
                 continue
+            kept = _item_written(s, known)
             stored = _stored(s)
             for name in stored:
                 known.pop(name, None)
+            if kept is not None:
+                known[kept[0]] = kept[1]
             blocks = [getattr(s, f) for f in ("body", "orelse", "finalbody") if isinstance(getattr(s, f, None), list)]
             blocks += [h.body for h in getattr(s, "handlers", ()) or ()]
             if blocks and not isinstance(s, _DEFS):
