@@ -200,6 +200,33 @@ def rewrite_known(fn, fdef, known: Dict[str, object], lines, namer, rt_name: str
     return writer.guards
 
 
+def _display_part(node, known):
+    """The structure of a display (``[W, b]``, ``{"W": W, "b": b}``, nested), its items the parts known
+    of names, else leaves (checked as leaves when the dlupdate runs); None for ``**`` / ``*``, other keys."""
+    if isinstance(node, gast.Dict):
+        items = []
+        for k, v in zip(node.keys, node.values):
+            if not (isinstance(k, gast.Constant) and type(k.value) in (str, int)):
+                return None
+            part = _display_part(v, known)
+            if part is None:
+                return None
+            items.append((k.value, part))
+        if len({(type(k), k) for k, _ in items}) != len(items):
+            return None             # (a key written twice: the display's last value)
+        return ("d", tuple(items))
+    if isinstance(node, (gast.List, gast.Tuple)):
+        if any(isinstance(e, gast.Starred) for e in node.elts):
+            return None
+        parts = tuple(_display_part(e, known) for e in node.elts)
+        if any(p is None for p in parts):
+            return None
+        return ("l" if isinstance(node, gast.List) else "t", parts)
+    if isinstance(node, gast.Name) and node.id in known:
+        return known[node.id]
+    return "L"
+
+
 def _item_written(s, known):
     """``q["W"] = v`` of a dict (list) whose structure is known, at a key (position) it has: the same
     structure, the item a leaf now (checked as one where a dlupdate reads it); else None."""
@@ -284,6 +311,14 @@ class _Writer:
                 if part is not None:
                     known[s.targets[0].id] = part
                 continue
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and \
+                    isinstance(s.value, (gast.Dict, gast.List, gast.Tuple)) and \
+                    s.targets[0].id not in _stored(gast.Expr(value=s.value)):
+                part = _display_part(s.value, known)      # p = [W, b], {"W": W, "b": b}: its structure
+                known.pop(s.targets[0].id, None)
+                if part is not None:
+                    known[s.targets[0].id] = part
+                continue
             kept = _item_written(s, known)
             stored = _stored(s)
             for name in stored:
@@ -344,11 +379,14 @@ class _Writer:
             else:
                 return None
             base = base.value
-        if not isinstance(base, gast.Name) or base.id not in known:
+        if isinstance(params, (gast.Dict, gast.List, gast.Tuple)):
+            part = _display_part(params, known)             # dlupdate(f, [W, b], g)
+        elif not isinstance(base, gast.Name) or base.id not in known:
             return None
-        part = known[base.id]
-        for step in reversed(path):
-            part = _child(part, step)
+        else:
+            part = known[base.id]
+            for step in reversed(path):
+                part = _child(part, step)
         if part is None:
             return None
         if isinstance(fun, gast.Lambda) and isinstance(fun.body, gast.Tuple):

@@ -480,3 +480,40 @@ def written_into_then_updated(p):
 def test_refused_for_another_reason_keeps_its_refusal():
     # (the structure q is filled in place: sct's own refusal of the code as written, at its line)
     _refused(written_into_then_updated, {"W": dlarray(W0), "b": dlarray(B0)}, match="q")
+
+
+# --- a display as the structure; forward mode and Hessian-vector products ------------------------
+
+def squashed_list(W):
+    p = [W, np.ones(3) * 0.1]                 # (a display: its structure known)
+    q = dlupdate(lambda w: np.tanh(w) * 2.0, p)
+    return loss_seq(q, X, Y)
+
+
+def squashed_list_plain(W):
+    return float(loss_seq(optim.dlupdate(lambda w: np.tanh(w) * 2.0, [W, np.ones(3) * 0.1]), X, Y))
+
+
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_jvp_through_dlupdate_of_a_display(mode):
+    V = np.linspace(-1, 1, 12).reshape(3, 4)
+    val, t = sct.jvp(squashed_list, (W0,), (V,), mode=mode)
+    np.testing.assert_allclose(float(D(val)), squashed_list_plain(W0), rtol=1e-12)
+    e = 1e-6
+    fd = (squashed_list_plain(W0 + e * V) - squashed_list_plain(W0 - e * V)) / (2 * e)
+    np.testing.assert_allclose(float(D(t)), fd, rtol=1e-5, atol=1e-8)
+
+
+def cubed(W):
+    q = dlupdate(lambda w: np.tanh(w) * 2.0, {"W": W})
+    return np.sum(q["W"] ** 3)
+
+
+def test_hvp_through_dlupdate():
+    V = np.linspace(-1, 1, 12).reshape(3, 4)
+
+    def grad(W):
+        return 3 * (np.tanh(W) * 2.0) ** 2 * 2.0 * (1 - np.tanh(W) ** 2)
+    e = 1e-6
+    np.testing.assert_allclose(D(sct.hvp(cubed, W0, V)), (grad(W0 + e * V) - grad(W0 - e * V)) / (2 * e),
+                               rtol=1e-5, atol=1e-8)
