@@ -5283,8 +5283,9 @@ def _dlupdate_walk(spec, x, more, where, optim):
 def _dlupdate_companion(o, where, kind):
     from . import optim
     if optim._empty(o) or optim._is_leaf(o) or (kind == "attr" and isinstance(o, dict)):
-        _dlupdate_refused(f"an argument given with the parameters is {'None or empty' if optim._empty(o) else 'a ' + type(o).__name__} "
-                          f"where they have a {'dataclass' if kind == 'attr' else 'container'} ({where})")
+        what = "None or empty" if optim._empty(o) else "a " + type(o).__name__
+        _dlupdate_refused(f"an argument given with the parameters is {what} where they have a "
+                          f"{'dataclass' if kind == 'attr' else 'container'} ({where})")
     return o
 
 

@@ -163,12 +163,6 @@ def _child(part, step):
     return None
 
 
-def _result_part(part):
-    """The structure dlupdate's result has: the same containers, ``fun``'s values as leaves (checked
-    as leaves where a later dlupdate reads them)."""
-    return part
-
-
 # --- the pass ------------------------------------------------------------------------------------
 
 def rewrite_dlupdates(fn, fdef, kinds: Sequence, lines, namer, rt_name: str) -> List:
@@ -462,7 +456,7 @@ class _Writer:
         for name in _stored(final):
             known.pop(name, None)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name):
-            known[s.targets[0].id] = _result_part(part)
+            known[s.targets[0].id] = part    # (fun's values its leaves: checked as leaves where read again)
         return out
 
     def is_dlupdate(self, func) -> bool:
