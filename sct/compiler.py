@@ -37,6 +37,7 @@ from . import hooks, ir
 from .hooks import API
 from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
 from .unroll import NotUnrolled, site_line_of, unroll_loops_around
+from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
@@ -101,6 +102,7 @@ class Compiled:
     recheck_all: bool = False            # recheck: every guard (else only call_targets), sct.call_tree
     post_check: Optional[Callable] = None  # recheck's check where it differs: without the callees' reads
     writes_args: Optional[bool] = None    # the function may change an argument in place (sct.api; None: not asked)
+    dlupdates: tuple = ()                # the lines of the dlupdate calls written out (sct/dlupdates.py)
 
     def __post_init__(self):
         if self.check is None:
@@ -339,14 +341,40 @@ def compile_function(fn, kinds: Sequence, mode: str = "entry",
         with Described(where):
             return _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
     except PlainFill as fill:       # (its body makes such a structure: compiled again in the context)
-        where = fill.where
-    with Entered(where):
-        compiled = _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
+        described, where = where, fill.where
+    refused = None
+    try:
+        with Entered(where):
+            compiled = _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep)
+        lines = compiled.dlupdates
+    except CompileError as error:
+        lines, refused = tuple(_dlupdate_call_lines(fn)), error
+        if not lines:
+            raise
+    if lines:
+        # dlupdate calls written out (sct/dlupdates.py): the structure found above came from the code with
+        # the calls as they are (their fun given on as a closure), so compiled again from the start with
+        # them written out; a refusal of the code as it was is kept where that does not compile either
+        try:
+            try:
+                with Described(described):
+                    return _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
+                                               keep, lines)
+            except PlainFill as fill:
+                where = fill.where
+                with Entered(where):
+                    compiled = _compile_in_context(fn, kinds, mode, active_mask, returns_self, called,
+                                                   primal_calls, keep, lines)
+        except (PlainFill, CompileError):
+            if refused is not None:
+                raise refused from None
+            raise
     compiled.entry = entered(compiled.entry, where)
     return compiled
 
 
-def _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep) -> Compiled:
+def _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, primal_calls, keep,
+                        dlupdates: tuple = ()) -> Compiled:
     try:
         with _COMPILING:
             # No cyclic garbage collection while compiling: the passes allocate many small tree
@@ -360,7 +388,7 @@ def _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, prim
             reads = begin_callee_reads()     # what sct/callee_effects.py reads of the callees
             try:
                 return _compile_unrolling(fn, kinds, mode, active_mask, returns_self, called, primal_calls,
-                                          keep)
+                                          keep, dlupdates=dlupdates)
             finally:
                 end_callee_reads(reads)
                 if collecting:
@@ -379,24 +407,52 @@ def _compile_in_context(fn, kinds, mode, active_mask, returns_self, called, prim
             "def " + getattr(fn, "__name__", "?")) from exc
 
 
-def _compile_unrolling(fn, *options) -> Compiled:
+def _compile_unrolling(fn, *options, dlupdates: tuple = ()) -> Compiled:
     """_compile_function, compiled again with the loops around a gradient that is differentiated again
     written out step by step where it refuses one in a loop of ``fn`` (sct/unroll.py: a few steps of
     gradient descent differentiated through); its refusal where they cannot be."""
-    unroll: tuple = ()
+    unroll: tuple = ()      # (dlupdates: the lines of dlupdate calls written out, sct/dlupdates.py)
     refusal = None          # (the last refusal: raised where its loops cannot be written out)
+    first = None            # the refusal before every dlupdate was written out
     while True:
         try:
-            return _compile_function(fn, *options, unroll=unroll)
+            compiled = _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates)
+            compiled.dlupdates = dlupdates
+            return compiled
         except NotUnrolled:
-            raise refusal from None
+            raise (refusal if first is None else first) from None
         except CompileError as error:
-            line = site_line_of(error)
+            written = dlupdate_line_of(error)
             code = getattr(fn, "__code__", None)
+            if written is not None and written not in dlupdates and len(dlupdates) < 32 and code is not None and \
+                    error.filename == code.co_filename:
+                dlupdates = dlupdates + (written,)
+                continue
+            line = site_line_of(error)
             if line is None or line in unroll or len(unroll) >= 8 or code is None or \
                     error.filename != code.co_filename or not _range_is_builtin(fn, code):
-                raise
+                if first is not None:
+                    raise first from None
+                # another refusal met first (a check that reads the call as it is, before the refusal of a
+                # derivative through it): compiled again with every dlupdate call written out where it can
+                # be, its own refusal kept where that does not compile either
+                more = tuple(sorted(set(_dlupdate_call_lines(fn)) - set(dlupdates)))
+                if not more:
+                    raise
+                first, dlupdates = error, dlupdates + more
+                continue
             refusal, unroll = error, unroll + (line,)
+
+
+def _dlupdate_call_lines(fn) -> List[int]:
+    """The lines of the calls of ``fn`` spelled ``dlupdate(...)`` or ``module.dlupdate(...)``."""
+    try:
+        fdef = function_ast(fn)[0]
+    except Exception:
+        return []
+    return [n.lineno for n in walk_nodes(fdef) if isinstance(n, gast.Call) and isinstance(getattr(n, "lineno", None), int)
+            and (isinstance(n.func, gast.Name) and n.func.id == "dlupdate" or
+                 isinstance(n.func, gast.Attribute) and n.func.attr == "dlupdate")]
 
 
 def _known_int(fn, fdef, bounds: Dict[str, int]):
@@ -446,7 +502,7 @@ def _range_is_builtin(fn, code) -> bool:
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
-                      keep=None, unroll: tuple = ()) -> Compiled:
+                      keep=None, unroll: tuple = (), dlupdates: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
@@ -463,9 +519,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                          not filename.startswith("<sct-generated"))
     namer.bases.update(renamed)                                                 # (messages: the user's name)
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
+    written = rewrite_dlupdates(fn, fdef, kinds, dlupdates, namer, rt_name) if dlupdates else []  # sct/dlupdates.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
     methods: list = []
+    fdef.sct_dlupdate_lines, fdef.sct_dlupdate_written = dlupdates, written    # (helpers read in place too)
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
@@ -482,6 +540,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         resolver.resolve_name("range")
         for name in bounds:         # (range(STEPS): STEPS rebound recompiles)
             resolver.resolve_name(name)
+    for func in written:            # dlupdate written out: the name no longer read (rebinding it recompiles)
+        resolver.resolve(func)
     for cls, name in supers:        # what super().name(...) found along the MRO: a change recompiles
         resolver.attribute(cls, name)
     for cls, name in methods:       # a method read in place: replacing it on its class recompiles

@@ -15,6 +15,8 @@ from .runtime import registry
 from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
+from .dlupdates import refused_dlupdate
+from .errors import CompileError
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
@@ -280,7 +282,11 @@ class Contributions(EmitPass):
         if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
             return []               # raises where it runs, before any derivative (_raises_first)
         if info.kind == CallKind.PLAIN:
-            self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func), value.args), "call")
+            try:
+                self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func), value.args), "call")
+            except CompileError as error:        # dlupdate: written out where it can be (sct/dlupdates.py)
+                refused_dlupdate(error, info.obj, getattr(s, "lineno", None))
+                raise
         return []
 
     def reads_adjoint_of(self, name: str) -> bool:

@@ -148,7 +148,7 @@ class CopyChecks:
 
         def reads(st) -> bool:
             """Does ``st`` read src, other than another field of it (``model.calls``)?"""
-            if src not in loaded_names(st):
+            if src not in loaded_names(st) or _structure_check(st):
                 return False
             total = sum(1 for m in walk_nodes(st) if isinstance(m, gast.Name) and m.id == src and
                         isinstance(m.ctx, gast.Load))
@@ -249,7 +249,7 @@ class CopyChecks:
             else:
                 nodes = list(walk_nodes(st))
             total = sum(1 for m in nodes if isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Load))
-            if not total or st is copy_stmt or _fills_itself(st, src, defs):
+            if not total or st is copy_stmt or _fills_itself(st, src, defs) or _structure_check(st):
                 continue
             elsewhere = sum(1 for m in nodes if other(m) and isinstance(m.value, gast.Name) and m.value.id == src)
             elsewhere += sum(1 for m in nodes if _is_len_of(m, src))
@@ -441,6 +441,14 @@ def _items_passing(act, call) -> bool:
         return False            # (dict(p), list(xs): copies, which check_unfollowed_copy reads)
     return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",
                                                 "builtins") or module.endswith("iter_ops")     # (sct's itertools)
+
+
+def _structure_check(stmt) -> bool:
+    """Is ``stmt`` ``rt.dlupdate_structure(...)`` (sct/dlupdates.py): a check of the structures it is
+    given that returns nothing and keeps nothing, a read of no value that could reach y?"""
+    v = stmt.value if isinstance(stmt, gast.Expr) else None
+    return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+        isinstance(v.func.value, gast.Name) and v.func.value.id == "rt" and v.func.attr == "dlupdate_structure"
 
 
 def _is_len_of(node, name: str) -> bool:

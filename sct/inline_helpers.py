@@ -282,6 +282,7 @@ class _Inliner:
     def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
                  stored: Set[str] = frozenset()):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
+        self.kinds = kinds
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
         self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | _bound_names(fdef)
@@ -631,6 +632,19 @@ class _Inliner:
             args=[], posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
             body=gdef.body, decorator_list=[], returns=None, type_comment=None, type_params=[])
         inner.lineno = gdef.lineno
+        lines = getattr(self.fdef, "sct_dlupdate_lines", ())
+        if lines:
+            # dlupdate calls refused in an earlier compilation, on the caller's arguments: written out
+            # (sct/dlupdates.py; the structures the caller's kinds give)
+            from .dlupdates import known_parameters, rewrite_known
+            given = known_parameters(self.fdef, self.kinds, self.arguments)
+            known = {}
+            for p in params:
+                arg = bound[p]
+                if isinstance(arg, gast.Name) and arg.id in given:
+                    known[same[p].id if p in same else renamed[p]] = given[arg.id]
+            self.fdef.sct_dlupdate_written.extend(
+                rewrite_known(self.fn, inner, known, lines, self.namer, self.rt_name))
         try:
             normalizer = Normalizer(inner, filename, self.namer, self.rt_name)
             normalizer.called_from = self.fn       # (the helper's globals are the caller's: checked above)
