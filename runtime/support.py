@@ -5271,7 +5271,8 @@ def _dlupdate_walk(spec, x, more, where, optim):
     if type(x) is not want:
         _dlupdate_refused(f"{where} is a {type(x).__name__} where it was a {want.__name__} when compiled")
     keys = [k for k, _ in children] if tag == "d" else list(range(len(children)))
-    if (list(x) if tag == "d" else len(x)) != (keys if tag == "d" else len(keys)):
+    if (list(x) if tag == "d" else len(x)) != (keys if tag == "d" else len(keys)) or \
+            tag == "d" and [type(k) for k in x] != [type(k) for k in keys]:     # (True == 1 == 1.0)
         _dlupdate_refused(f"{where} has the {'keys' if tag == 'd' else 'length'} "
                           f"{list(x) if tag == 'd' else len(x)} where it had {keys if tag == 'd' else len(keys)} "
                           f"when compiled")

@@ -204,6 +204,11 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
             return ("const", type(x))
         if type(x) is not dict:
             refuse_container_subclass(type(x), ("map", type(x), items))
+        if any(type(k) not in (str, int) for k, _ in items):
+            # keys equal across types (1 == 1.0 == True, the same hash): their types told apart, so code
+            # compiled for {1: x} is not run for {True: x} (was: its dict(p), dlupdate(f, p) rebuilt with
+            # the key 1, a value plain Python never gives)
+            return ("map", type(x), items, tuple([type(k) for k, _ in items]))
         return ("map", type(x), items)
     if type(x) in _DICT_VIEWS:
         # p.values() / p.items() passed to a helper: a sequence of the dict's values (or pairs),
@@ -502,6 +507,9 @@ class _MatcherWriter:
         if not all(type(k) in (str, int) for k in keys):
             return self.generic(v, x, traced)
         self.fail_unless(f"len({v}) == {len(keys)} and list({v}) == {self.const(keys)}")
+        if any(type(k) is int for k in keys):
+            # (True == 1 == 1.0: the keys' types too, as kind_of tells them apart)
+            self.fail_unless(f"list(map(type, {v})) == {self.const([type(k) for k in keys])}")
         items = self.parts[v] = []
         for k in keys:
             items.append((k, self.var(f"{v}[{k!r}]")))

@@ -1,0 +1,70 @@
+"""Red-team findings around dlupdate differentiated through (sct/dlupdates.py) and what it rests on.
+Values against plain Python (the runtime's dlupdate on numpy arrays), gradients against central
+differences (tests/gradcheck.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, dlupdate
+from sct.errors import SctError
+from sct.runtime import optim
+
+from gradcheck import D, numerical_gradient
+
+A = np.array([0.3, -1.2, 0.7])
+
+
+# --- keys equal across types (1 == 1.0 == True): code compiled for one was run for the others ---------
+
+def _dict_copy(p):
+    q = dict(p)
+    return np.sum(q[1] ** 2), [type(k) for k in q]
+
+
+def _maml_int_key(p):
+    q = dlupdate(lambda w: w * 2, p)
+    L = np.sum(q[1] ** 2)
+    return L, dlgradient(L, p), [type(k) for k in q]
+
+
+@pytest.mark.parametrize("later", [True, 1.0])
+def test_dict_keys_of_another_type_after_int_keys(later):
+    # was: dlfeval(f, {1: x}) then dlfeval(f, {True: x}) ran the code compiled for the int key (the
+    # kinds and the entry's fast check compared keys with ==): dict(p) came back keyed 1, not True
+    for key in (1, 1, later):
+        L, types = dlfeval(_dict_copy, {key: dlarray(A)})
+        assert types == [type(k) for k in dict({key: A})]
+        np.testing.assert_allclose(float(D(L)), np.sum(A ** 2))
+
+
+@pytest.mark.parametrize("later", [True, 1.0])
+def test_accelerated_dict_keys_of_another_type(later):
+    fast = sct.accelerate(_dict_copy)
+    for key in (1, 1, later):
+        assert fast({key: A})[1] == [type(key)]
+
+
+@pytest.mark.parametrize("later", [True, 1.0])
+def test_dlupdate_written_out_for_int_keys_not_run_for_others(later):
+    # was: the written-out dlupdate rebuilt {1: ...} for a parameter dict keyed True / 1.0 (its check of
+    # the structure compared the keys with ==); now compiled for that key (refused there: not a str or
+    # int key) or its value
+    L, g, types = dlfeval(_maml_int_key, {1: dlarray(A)})
+    assert types == [int]
+    np.testing.assert_allclose(D(g[1]), 8 * A)
+    p = {later: dlarray(A)}
+    try:
+        L, g, types = dlfeval(_maml_int_key, p)
+    except SctError:
+        return
+    ref = optim.dlupdate(lambda w: w * 2, {later: A})
+    assert types == [type(k) for k in ref]
+
+
+def test_dlupdate_structure_check_tells_key_types_apart():
+    from sct.runtime import support
+    support.dlupdate_structure(repr(("d", ((1, "L"),))), {1: A})
+    with pytest.raises(SctError):
+        support.dlupdate_structure(repr(("d", ((1, "L"),))), {True: A})
