@@ -260,11 +260,22 @@ def _local_names(fdef) -> set:
     return out
 
 
-def _stored(node) -> set:
+# methods of dict, list and tuple that leave the container as it is (``g = {k: v ** 2 for k, v in
+# q.items()}`` before ``dlupdate(f, q, g)``: q's structure still known; was: forgotten, refused)
+_READING_METHODS = frozenset(("items", "keys", "values", "get", "copy", "index", "count"))
+
+
+def _stored(node, known=None) -> set:
     """Names a statement binds or deletes, or whose value it may change (the base of an item or
-    attribute written, the receiver of a method called): their structure is no longer known."""
+    attribute written, the receiver of a method called, but a method of ``_READING_METHODS`` called
+    on a name ``known`` holds a dict, list or tuple, exactly those types): their structure is no
+    longer known."""
     out = set()
     for n in walk_nodes(node):
+        if known and isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in _READING_METHODS and isinstance(n.func.value, gast.Name) and \
+                isinstance(known.get(n.func.value.id), tuple) and known[n.func.value.id][0] in ("d", "l", "t"):
+            continue
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
             out.add(n.id)
         elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
@@ -314,7 +325,7 @@ class _Writer:
                     known[s.targets[0].id] = part
                 continue
             kept = _item_written(s, known)
-            stored = _stored(s)
+            stored = _stored(s, known)
             for name in stored:
                 known.pop(name, None)
             if kept is not None:
@@ -324,7 +335,7 @@ class _Writer:
             if blocks and not isinstance(s, _DEFS):
                 for b in blocks:
                     b[:] = self.block(b, dict(known))
-                for name in _stored(s):         # (what the written-out blocks bind too)
+                for name in _stored(s, known):  # (what the written-out blocks bind too)
                     known.pop(name, None)
         return out
 

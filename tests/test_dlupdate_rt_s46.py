@@ -68,3 +68,52 @@ def test_dlupdate_structure_check_tells_key_types_apart():
     support.dlupdate_structure(repr(("d", ((1, "L"),))), {1: A})
     with pytest.raises(SctError):
         support.dlupdate_structure(repr(("d", ((1, "L"),))), {True: A})
+
+
+# --- a read-only method of the parameters (q.items()) before the dlupdate: its structure kept ----------
+
+B = np.array([0.4, -0.9])
+
+
+def _squared_step(q, lr=0.1):
+    g = {k: v ** 2 for k, v in q.items()}
+    return dlupdate(lambda w, d: w - lr * d, q, g)
+
+
+def _meta_items(p):
+    a = _squared_step(p)
+    b = _squared_step(p, lr=0.3)
+    L = np.sum(a["W"] ** 3) + np.sum(a["b"]) + np.sum(b["b"] ** 2 * b["W"][:2])
+    return L, dlgradient(L, p)
+
+
+def _meta_items_inline(p):
+    g = {k: np.sin(v) for k, v in p.items()}
+    n = len(list(p.keys())) + len(p.values())
+    q = dlupdate(lambda w, d: w - 0.1 * n * d, p, g)
+    L = np.sum(q["W"] ** 3) + np.sum(q["b"] ** 2)
+    return L, dlgradient(L, p)
+
+
+def _meta_items_plain(W, b):
+    p = {"W": W, "b": b}
+    a = optim.dlupdate(lambda w, d: w - 0.1 * d, p, {k: v ** 2 for k, v in p.items()})
+    c = optim.dlupdate(lambda w, d: w - 0.3 * d, p, {k: v ** 2 for k, v in p.items()})
+    return float(np.sum(a["W"] ** 3) + np.sum(a["b"]) + np.sum(c["b"] ** 2 * c["W"][:2]))
+
+
+def _meta_items_inline_plain(W, b):
+    p = {"W": W, "b": b}
+    q = optim.dlupdate(lambda w, d: w - 0.4 * d, p, {k: np.sin(v) for k, v in p.items()})
+    return float(np.sum(q["W"] ** 3) + np.sum(q["b"] ** 2))
+
+
+@pytest.mark.parametrize("fn, plain", [(_meta_items, _meta_items_plain),
+                                       (_meta_items_inline, _meta_items_inline_plain)])
+def test_items_of_the_parameters_before_dlupdate(fn, plain):
+    # was: "dlupdate has no derivative" (q.items() counted as a call that may change q: its structure
+    # forgotten, the dlupdate left as it is)
+    L, g = dlfeval(fn, {"W": dlarray(A), "b": dlarray(B)})
+    np.testing.assert_allclose(float(D(L)), plain(A, B), rtol=1e-12)
+    for k, key in enumerate(("W", "b")):
+        np.testing.assert_allclose(D(g[key]), numerical_gradient(plain, [A, B], k), rtol=1e-5, atol=1e-7)
