@@ -292,6 +292,15 @@ def _stored(node, known=None) -> set:
     return out
 
 
+def _header(s):
+    """``s`` without the statements of its blocks: what it binds before (or besides) them."""
+    c = copy.copy(s)
+    for f in ("body", "orelse", "finalbody", "handlers"):
+        if isinstance(getattr(c, f, None), list):
+            setattr(c, f, [])
+    return c
+
+
 class _Writer:
     def __init__(self, fn, lines, namer, rt_name, target, local_names):
         self.fn, self.lines, self.namer, self.rt_name = fn, lines, namer, rt_name
@@ -325,6 +334,9 @@ class _Writer:
                     known[s.targets[0].id] = part
                 continue
             kept = _item_written(s, known)
+            compound = isinstance(s, (gast.If, gast.For, gast.AsyncFor, gast.While, gast.With, gast.AsyncWith,
+                                      gast.Try))
+            before = dict(known)
             stored = _stored(s, known)
             for name in stored:
                 known.pop(name, None)
@@ -333,8 +345,30 @@ class _Writer:
             blocks = [getattr(s, f) for f in ("body", "orelse", "finalbody") if isinstance(getattr(s, f, None), list)]
             blocks += [h.body for h in getattr(s, "handlers", ()) or ()]
             if blocks and not isinstance(s, _DEFS):
-                for b in blocks:
-                    b[:] = self.block(b, dict(known))
+                if compound:
+                    # a branch, a loop's body (its first pass: a later one is checked where a dlupdate
+                    # runs, rt.dlupdate_structure), a with's body: what is known before it, less what
+                    # its header binds (``for q in ...``, ``as q``, ``:=``); what runs after the body
+                    # (a loop's else, a handler, finally) knows only what the body leaves unbound
+                    # (was: everything the statement binds anywhere forgotten first: a loop not
+                    # written out refused ``q = dlupdate(f, q)`` in its body)
+                    entry = {k: v for k, v in before.items() if k not in _stored(_header(s), before)}
+                    after = {k: v for k, v in entry.items() if k not in _stored(gast.Module(body=s.body, type_ignores=[]), before)}
+                    s.body[:] = self.block(s.body, dict(entry))
+                    if isinstance(s, gast.If):
+                        s.orelse[:] = self.block(s.orelse, dict(entry))
+                    elif isinstance(s, gast.Try):
+                        s.orelse[:] = self.block(s.orelse, dict(after))
+                        for h in s.handlers:
+                            h_known = {k: v for k, v in after.items() if k not in _stored(_header(h), before)}
+                            h.body[:] = self.block(h.body, h_known)
+                        s.finalbody[:] = self.block(s.finalbody, {k: v for k, v in after.items() if k not in
+                                                                  _stored(s, before)})
+                    elif isinstance(getattr(s, "orelse", None), list):
+                        s.orelse[:] = self.block(s.orelse, dict(after))
+                else:
+                    for b in blocks:
+                        b[:] = self.block(b, dict(known))
                 for name in _stored(s, known):  # (what the written-out blocks bind too)
                     known.pop(name, None)
         return out

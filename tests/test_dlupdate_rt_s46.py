@@ -117,3 +117,56 @@ def test_items_of_the_parameters_before_dlupdate(fn, plain):
     np.testing.assert_allclose(float(D(L)), plain(A, B), rtol=1e-12)
     for k, key in enumerate(("W", "b")):
         np.testing.assert_allclose(D(g[key]), numerical_gradient(plain, [A, B], k), rtol=1e-5, atol=1e-7)
+
+
+# --- q = dlupdate(f, q) in a loop that is not written out (no dlgradient inside it) ---------------------
+
+def _loop_of_updates(p):
+    q = p
+    for i in range(3):
+        q = dlupdate(lambda w: w - 0.1 * (i + 1) * w ** 2, q)
+    L = np.sum(q["W"] ** 2) + np.sum(q["b"])
+    return L, dlgradient(L, p)
+
+
+def _while_of_updates(p):
+    q = p
+    i = 0
+    while i < 3:
+        q = dlupdate(lambda w: w - 0.1 * (i + 1) * w ** 2, q)
+        i += 1
+    L = np.sum(q["W"] ** 2) + np.sum(q["b"])
+    return L, dlgradient(L, p)
+
+
+def _loop_of_updates_plain(W, b):
+    q = {"W": W, "b": b}
+    for i in range(3):
+        q = optim.dlupdate(lambda w: w - 0.1 * (i + 1) * w ** 2, q)
+    return float(np.sum(q["W"] ** 2) + np.sum(q["b"]))
+
+
+def _loop_growing(p):
+    q = p
+    for i in range(2):
+        q = dlupdate(lambda w: w * 2, q)
+        q["c"] = q["W"][:1]
+    L = np.sum(q["W"] ** 2) + np.sum(q["b"])
+    return L, dlgradient(L, p)
+
+
+@pytest.mark.parametrize("fn", [_loop_of_updates, _while_of_updates])
+def test_dlupdate_in_a_loop_not_written_out(fn):
+    # was: "dlupdate has no derivative" (the names a loop binds anywhere were forgotten before its body:
+    # q's structure unknown at the dlupdate in it)
+    L, g = dlfeval(fn, {"W": dlarray(A), "b": dlarray(B)})
+    np.testing.assert_allclose(float(D(L)), _loop_of_updates_plain(A, B), rtol=1e-12)
+    for k, key in enumerate(("W", "b")):
+        np.testing.assert_allclose(D(g[key]), numerical_gradient(_loop_of_updates_plain, [A, B], k),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_dlupdate_in_a_loop_whose_structure_changes_is_refused():
+    # the second pass has a key the code written for the first pass does not: refused, never rebuilt
+    with pytest.raises(SctError):
+        dlfeval(_loop_growing, {"W": dlarray(A), "b": dlarray(B)})
