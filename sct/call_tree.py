@@ -985,13 +985,13 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True):
+def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, holds=None):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
     same value as) argument ``i``, by ``_reads_graph``; ``namespace``: the generated globals, where
-    the helpers called are read (what their values hold: :class:`_KnownReturns`)."""
+    the helpers called are read (what their values hold: :class:`_KnownReturns`); ``holds``: the
+    ``_holds_graph`` of ``fdef`` for these, where the caller has it."""
     names = [_arg_names(a) for a in args]
     pairs = set()
-    holds = None
     for i, xi in enumerate(names):
         if not xi:
             continue
@@ -1904,13 +1904,17 @@ def _keep_links(tree) -> None:
     """Give the sites of the calls left to their first run the links of their arguments (for
     refuse_linked when the callee is compiled then)."""
     graphs: Dict[int, Dict[str, set]] = {}
+    held: Dict[Tuple[int, bool], Dict[str, set]] = {}
     for call, record in zip(tree.calls, tree.records):
         # a method's call resolved now keeps the links read without the summaries of methods: the
         # class's function may be replaced later (``Trainer.step = other``), which fails the call's
         # guard, and its first run is checked then (was: not at all, with the old method's summary)
         method = record is not None and record.resolved and call.op in ("vjp_method", "primal_method")
-        if record is not None and record.resolved and not method:
-            continue
+        # (a function's call resolved now keeps its links too: its guard fails where the arguments'
+        # kinds when it runs differ from those read when compiling, an object built by its class,
+        # ``o = Obj(np.sum(w), x)``, read as holding no traced value, and the callee is compiled then
+        # for the kinds it is given; was: not checked then, so a helper's dlgradient with respect to
+        # ``w`` of a y also reading ``o`` gave the partial derivative)
         args = _call_args(call)
         if any(isinstance(a, gast.Starred) for a in args):
             args = _unpacked(args, tree.resolution.kinds, call.fdef)
@@ -1926,7 +1930,12 @@ def _keep_links(tree) -> None:
         graph = graphs.get(id(call.fdef))
         if graph is None:
             graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method)
+        holds = held.get((id(call.fdef), method))
+        if holds is None:
+            holds = held[(id(call.fdef), method)] = _holds_graph(
+                call.fdef, tree.resolution.kinds, namespace=tree.resolution.namespace, methods=not method)
+        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method,
+                       holds=holds)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 

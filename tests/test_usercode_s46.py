@@ -1,0 +1,144 @@
+"""Red team s46 ("wrong gradients in code written the way users write it"): one test per finding.
+
+Each wrong-number finding is a helper compiled on its own (called in a loop, or from another helper)
+taking ``dlgradient(y, w)`` of a ``y`` that also reads a value its caller computed from ``w`` and handed
+it inside an object or a ``functools.partial``.  MATLAB's trace differentiates through the caller too
+(the whole derivative); sct differentiates the helper's own code with that value held constant, so
+it must refuse (sct/helper_sites.py) rather than return the partial derivative it gave before.
+"""
+from functools import partial
+
+import numpy as np
+import pytest
+
+from gradcheck import assert_close, numerical_gradient
+from sct import dlarray, dlfeval, dlgradient
+from sct.errors import SctError
+
+W0 = np.array([0.1, 0.2, 0.3])
+X = np.array([1.0, 2.0, 3.0])
+
+
+class Obj:
+    def __init__(self, s, x):
+        self.s = s
+        self.x = x
+
+    def loss(self, v):
+        return np.sum(v * self.s * self.x)
+
+
+def grad_obj(obj, w):
+    return dlgradient(obj.loss(w), w)
+
+
+def grad_of(fn, w):
+    return dlgradient(fn(w), w)
+
+
+# --- finding 1: an object built by its class (o = Obj(np.sum(w), x)) handed to such a helper ------
+# The call was resolved when compiling with o's kind read as holding no traced value; its guard
+# failed when it ran, the helper was compiled then for o's real kind (a y reading o and w), and
+# the check of the caller's links was skipped for a call resolved when compiling: the helper held
+# o.s constant and gave s * x, not s * x + sum(w * x).
+
+def obj_in_loop(w, x):
+    out = []
+    for _ in range(2):
+        o = Obj(np.sum(w), x)
+        out.append(grad_obj(o, w))
+    return out[0]
+
+
+def obj_through_helper(w, x):
+    o = Obj(np.sum(w), x)
+    return forward_to(o, w)
+
+
+def forward_to(o, w):
+    for _ in range(1):
+        g = grad_obj(o, w)
+    return g
+
+
+@pytest.mark.parametrize("fun", [obj_in_loop, obj_through_helper])
+def test_object_built_from_w_given_to_gradient_helper_refused(fun):
+    with pytest.raises(SctError, match="computed from the one it passes"):
+        dlfeval(fun, dlarray(W0), X)
+
+
+def obj_independent(w, u, x):
+    out = []
+    for _ in range(2):
+        o = Obj(np.sum(u), x)
+        out.append(grad_obj(o, w))
+    return out[1]
+
+
+def test_object_built_from_another_variable_still_runs():
+    u = np.array([0.5, -1.0, 2.0])
+    g = dlfeval(obj_independent, dlarray(W0), dlarray(u), X)
+    expected = numerical_gradient(lambda w: np.sum(w * np.sum(u) * X), [W0.copy()], 0)
+    assert_close(np.asarray(g.data), expected)
+
+
+# --- finding 2: a functools.partial of a nested function (or a lambda, or a function taking **kw)
+# made from w, handed to such a helper.  sct/partials.py leaves such a partial as written, and its
+# kind was an object of no fields (a constant): the helper compiled for it held the frozen value
+# constant and gave the partial derivative. --------------------------------------------------------
+
+def partial_nested(w, x):
+    def loss(v, s):
+        return np.sum(v * s * x)
+    out = []
+    for _ in range(2):
+        out.append(grad_of(partial(loss, s=np.sum(w)), w))
+    return out[0]
+
+
+def partial_lambda(w, x):
+    out = []
+    for _ in range(2):
+        out.append(grad_of(partial(lambda v, s: np.sum(v * s), s=np.sum(w)), w))
+    return out[0]
+
+
+def scaled(v, s, **kw):
+    return np.sum(v * s) * kw.get("k", 1.0)
+
+
+def partial_kwargs(w, x):
+    out = []
+    for _ in range(2):
+        out.append(grad_of(partial(scaled, s=np.sum(w), k=2.0), w))
+    return out[0]
+
+
+@pytest.mark.parametrize("fun", [partial_nested, partial_lambda, partial_kwargs])
+def test_partial_of_w_given_to_gradient_helper_refused(fun):
+    with pytest.raises(SctError, match="computed from the one it passes"):
+        dlfeval(fun, dlarray(W0), X)
+
+
+def partial_independent(w, u):
+    def loss(v, s):
+        return np.sum(np.sin(v) * s)
+    p = partial(loss, s=np.sum(u))
+    gs = [grad_of(p, w) for _ in range(2)]
+    return gs[0] + gs[1]
+
+
+def test_partial_of_another_variable_still_runs():
+    u = np.array([0.5, -1.0, 2.0])
+    g = dlfeval(partial_independent, dlarray(W0), dlarray(u))
+    expected = 2 * numerical_gradient(lambda w: np.sum(np.sin(w) * np.sum(u)), [W0.copy()], 0)
+    assert_close(np.asarray(g.data), expected)
+
+
+def test_partial_made_outside_still_constant():
+    frozen = partial(scaled, s=np.array(3.0))
+
+    def outside(w):
+        return grad_of(frozen, w)
+    g = dlfeval(outside, dlarray(W0))
+    assert_close(np.asarray(g.data), 3.0 * np.ones(3))
