@@ -985,7 +985,7 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, holds=None):
+def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, holds=None, displays=None):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
     same value as) argument ``i``, by ``_reads_graph``; ``namespace``: the generated globals, where
     the helpers called are read (what their values hold: :class:`_KnownReturns`); ``holds``: the
@@ -1007,7 +1007,63 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 held = _held(holds, xi)
                 if xj & held or _computed_from(graph, xj, held):
                     pairs.add((i, j))
+                if isinstance(args[i], gast.Name) and isinstance(args[j], gast.Name) and args[i].id == args[j].id:
+                    pairs.add(("same", i, j))       # one value passed twice (sct/helper_sites.py)
+        if isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
+            if graph is None:
+                graph = _reads_graph(fdef)
+            if displays is None:
+                displays = _displays(fdef)
+            if _display_linked(displays, args[i], graph):
+                pairs.add((i, i))
     return frozenset(pairs)
+
+
+def _displays(fdef) -> Dict[str, list]:
+    """name -> the list, tuple and dict displays bound to it in ``fdef``."""
+    out: Dict[str, list] = {}
+    for st in walk_nodes(fdef):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+                isinstance(st.value, (gast.List, gast.Tuple, gast.Dict)):
+            out.setdefault(st.targets[0].id, []).append(st.value)
+    return out
+
+
+def _display_items(displays, node, depth: int = 0) -> set:
+    """The names a list, tuple or dict display holds as its items (nested displays too), where
+    ``node`` is one or a name bound to one (``displays``: :func:`_displays`)."""
+    if depth > 4:
+        return set()
+    if isinstance(node, (gast.List, gast.Tuple)):
+        items = node.elts
+    elif isinstance(node, gast.Dict):
+        items = node.values
+    elif isinstance(node, gast.Name):
+        out = set()
+        for value in displays.get(node.id, ()):
+            out |= _display_items(displays, value, depth + 1)
+        return out
+    else:
+        return set()
+    out = set()
+    for e in items:
+        if isinstance(e, gast.Name):
+            out.add(e.id)
+            out |= _display_items(displays, e, depth + 1)
+        elif isinstance(e, (gast.List, gast.Tuple, gast.Dict)):
+            out |= _display_items(displays, e, depth + 1)
+    return out
+
+
+def _display_linked(displays, arg, graph) -> bool:
+    """Does the argument ``arg`` (a display, or a name bound to one) hold an item computed from
+    another item it holds (``{"a": w, "b": w * 3}``, ``[W, W.T]``)?  A helper taking dlgradient with
+    respect to it differentiates each item as a value of its own (sct/helper_sites.py)."""
+    items = _display_items(displays, arg)
+    if len(items) < 2:
+        return False
+    return any(_computed_from(graph, {b}, {a}) and not _computed_from(graph, {a}, {b})
+               for a in items for b in items if a != b)
 
 
 _FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
@@ -1905,6 +1961,7 @@ def _keep_links(tree) -> None:
     refuse_linked when the callee is compiled then)."""
     graphs: Dict[int, Dict[str, set]] = {}
     held: Dict[Tuple[int, bool], Dict[str, set]] = {}
+    shown: Dict[int, Dict[str, list]] = {}
     for call, record in zip(tree.calls, tree.records):
         # a method's call resolved now keeps the links read without the summaries of methods: the
         # class's function may be replaced later (``Trainer.step = other``), which fails the call's
@@ -1925,7 +1982,7 @@ def _keep_links(tree) -> None:
             if hasattr(call.site, "linked"):
                 call.site.linked = (ALL_PAIRS, tree.resolution.filename, call.line)
             continue
-        if len(args) < 2:
+        if not args:
             continue
         graph = graphs.get(id(call.fdef))
         if graph is None:
@@ -1934,8 +1991,11 @@ def _keep_links(tree) -> None:
         if holds is None:
             holds = held[(id(call.fdef), method)] = _holds_graph(
                 call.fdef, tree.resolution.kinds, namespace=tree.resolution.namespace, methods=not method)
+        found = shown.get(id(call.fdef))
+        if found is None:
+            found = shown[id(call.fdef)] = _displays(call.fdef)
         links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method,
-                       holds=holds)
+                       holds=holds, displays=found)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 

@@ -58,8 +58,11 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
             continue
         at = [[i for i, b in enumerate(site_args) if b is a] for a in args]   # each parameter's arguments there
         if linked is not None:
+            # (p, p): the argument is a display holding an item computed from another it holds
             pairs = frozenset((p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
-                              if p != q and any((i, j) in linked[0] for i in mine for j in theirs))
+                              if any((i, j) in linked[0] for i in mine for j in theirs if p != q or i == j)) | \
+                frozenset(("same", p, q) for p in range(len(args)) for q in range(len(args))
+                          if p != q and args[p] is args[q])
             refuse_linked(compiled, pairs, fn, linked[1], linked[2])
         if forwards is not None:
             deps, caller, filename, line = forwards

@@ -142,3 +142,93 @@ def test_partial_made_outside_still_constant():
         return grad_of(frozen, w)
     g = dlfeval(outside, dlarray(W0))
     assert_close(np.asarray(g.data), 3.0 * np.ones(3))
+
+
+# --- finding 3: a helper with *args taking dlgradient: its *args parameter was left out of the
+# check, so g_star(w, np.sum(w), x) gave rest[0] constant (called from the function dlfeval runs
+# too, not only in a loop), and dlgradient(y, args[0]) was not checked at all. --------------------
+
+def g_star(w, *rest):
+    return dlgradient(np.sum(w * rest[0] * rest[1]), w)
+
+
+def g_items(*args):
+    return dlgradient(np.sum(args[0] ** 2 * args[1]), args[1])
+
+
+def star_rest_from_w(w, u, x):
+    return g_star(w, np.sum(w), x)
+
+
+def star_item_from_x(w, u, x):
+    return g_items(u * 2, u)
+
+
+@pytest.mark.parametrize("fun", [star_rest_from_w, star_item_from_x])
+def test_star_args_helper_gradient_refused(fun):
+    with pytest.raises(SctError, match="computed from the one it passes"):
+        dlfeval(fun, dlarray(W0), dlarray(np.array([0.5, -1.0, 2.0])), X)
+
+
+def star_independent(w, u, x):
+    return g_star(w, np.sum(u), x) + g_items(w, u)
+
+
+def test_star_args_helper_independent_still_runs():
+    u = np.array([0.5, -1.0, 2.0])
+    g = dlfeval(star_independent, dlarray(W0), dlarray(u), X)
+    # d/dw sum(w * s * x) = s * x; d/du sum(w**2 * u) = w ** 2
+    assert_close(np.asarray(g.data), np.sum(u) * X + W0 ** 2)
+
+
+# --- finding 4: a helper compiled on its own taking dlgradient with respect to two parameters, or a
+# dict, the caller passing one value computed from the other: the first's gradient missed the path
+# through the second (6w where the same code in the function dlfeval runs gives 12w). --------------
+
+def g_two(a, b):
+    return dlgradient(np.sum(a * b * 2), a, b)
+
+
+def g_dict(p):
+    return dlgradient(np.sum(p["a"] * p["b"] * 2), p)
+
+
+def two_in_loop(w):
+    out = [g_two(w, w * 3) for _ in range(2)]
+    return out[0]
+
+
+def dict_in_loop(w):
+    out = [g_dict({"a": w, "b": w * 3}) for _ in range(2)]
+    return out[0]
+
+
+def same_twice_in_loop(w):
+    out = [g_two(w, w) for _ in range(2)]
+    return out[0]
+
+
+@pytest.mark.parametrize("fun", [two_in_loop, dict_in_loop, same_twice_in_loop])
+def test_gradient_helper_given_linked_values_refused(fun):
+    with pytest.raises(SctError, match="computed from"):
+        dlfeval(fun, dlarray(W0))
+
+
+def two_inline(w):
+    b = w * 3
+    return dlgradient(np.sum(w * b * 2), w, b)
+
+
+def independent_in_loop(w, u):
+    out = [g_two(w, u) for _ in range(2)] + [g_dict({"a": w, "b": u})]
+    return out[0][0], out[2]["b"]
+
+
+def test_linked_values_inline_and_independent_still_run():
+    ga, gb = dlfeval(two_inline, dlarray(W0))
+    assert_close(np.asarray(ga.data), 12 * W0)       # the whole derivative, through b = 3w
+    assert_close(np.asarray(gb.data), 2 * W0)
+    u = np.array([0.5, -1.0, 2.0])
+    ga, gb = dlfeval(independent_in_loop, dlarray(W0), dlarray(u))
+    assert_close(np.asarray(ga.data), 2 * u)
+    assert_close(np.asarray(gb.data), 2 * W0)
