@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gradcheck import assert_close, numerical_gradient
-from sct import dlarray, dlfeval, dlgradient
+from sct import dlaccelerate, dlarray, dlfeval, dlgradient
 from sct.errors import SctError
 
 W0 = np.array([0.1, 0.2, 0.3])
@@ -232,3 +232,38 @@ def test_linked_values_inline_and_independent_still_run():
     ga, gb = dlfeval(independent_in_loop, dlarray(W0), dlarray(u))
     assert_close(np.asarray(ga.data), 2 * u)
     assert_close(np.asarray(gb.data), 2 * W0)
+
+
+# --- finding 5: a functools.partial sct/partials.py leaves as written (here of an accelerated
+# function) made of traced values and called: its frozen values were held constant, so the callee's
+# dlgradient with respect to its argument gave the partial derivative. ----------------------------
+
+def g_three(w, s, x):
+    return dlgradient(np.sum(w * s * x), w)
+
+
+G_THREE = dlaccelerate(g_three)
+
+
+def partial_accelerated(w, x):
+    return partial(G_THREE, s=np.sum(w), x=x)(w)
+
+
+def partial_accelerated_named(w, x):
+    p = partial(G_THREE, s=np.sum(w), x=x)
+    return [p(w) for _ in range(2)][0]
+
+
+@pytest.mark.parametrize("fun", [partial_accelerated, partial_accelerated_named])
+def test_called_partial_of_traced_values_refused(fun):
+    with pytest.raises(SctError, match="computed from the one it passes"):
+        dlfeval(fun, dlarray(W0), X)
+
+
+def partial_accelerated_constant(w, x):
+    return partial(G_THREE, s=2.0, x=x)(w)
+
+
+def test_called_partial_of_constants_still_runs():
+    g = dlfeval(partial_accelerated_constant, dlarray(W0), X)
+    assert_close(np.asarray(g.data), 2.0 * X)
