@@ -267,3 +267,38 @@ def partial_accelerated_constant(w, x):
 def test_called_partial_of_constants_still_runs():
     g = dlfeval(partial_accelerated_constant, dlarray(W0), X)
     assert_close(np.asarray(g.data), 2.0 * X)
+
+
+# --- finding 4b (the realistic form of finding 4): tied weights, autograd's list of (W, b) tuples
+# with the second layer's weight W.T, given to a training step taking dlgradient(loss, params) in a
+# loop: W's gradient missed the path through W.T (the step held it as a value of its own). ---------
+
+def tied_net(params, x):
+    for W, b in params:
+        x = np.tanh(x @ W + b)
+    return np.sum(x ** 2)
+
+
+def tied_step(params, x):
+    return dlgradient(tied_net(params, x), params)
+
+
+def tied_in_loop(W, b, x):
+    params = [(W, b), (W.T, b)]
+    gs = [tied_step(params, x) for _ in range(2)]
+    return gs[0][0][0]
+
+
+def tied_inline(W, b, x):
+    params = [(W, b), (W.T, b)]
+    return tied_step(params, x)[0][0]
+
+
+def test_tied_weights_step_in_loop_refused_inline_right():
+    rng = np.random.default_rng(34)
+    W, b, x = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal(3) * 0.1, rng.standard_normal((4, 3))
+    with pytest.raises(SctError, match="computed from another value it holds"):
+        dlfeval(tied_in_loop, dlarray(W), dlarray(b), x)
+    g = dlfeval(tied_inline, dlarray(W), dlarray(b), x)
+    expected = numerical_gradient(lambda Wf: tied_net([(Wf, b), (Wf.T, b)], x), [W.copy()], 0)
+    assert_close(np.asarray(g.data), expected)
