@@ -1020,39 +1020,79 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
 
 
 def _displays(fdef) -> Dict[str, list]:
-    """name -> the list, tuple and dict displays bound to it in ``fdef``."""
+    """name -> what makes its items in ``fdef``: the list, tuple and dict displays bound to it,
+    ``dict(k=v, ...)`` of names, and the names stored into it afterwards (``p["b"] = v``,
+    ``p.update(b=v)``, ``p.append(v)``; as a list display of them)."""
     out: Dict[str, list] = {}
     for st in walk_nodes(fdef):
-        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
-                isinstance(st.value, (gast.List, gast.Tuple, gast.Dict)):
-            out.setdefault(st.targets[0].id, []).append(st.value)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            value = st.value
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "dict" and \
+                    all(k.arg is not None for k in value.keywords):
+                value = gast.List(elts=list(value.args) + [k.value for k in value.keywords], ctx=gast.Load())
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    value.func.attr in ("setitem", "dict_merged") and isinstance(value.func.value, gast.Name):
+                # the generated code's functional writes: ``p_1 = rt.setitem(p, "b", v)``,
+                # ``p = rt.dict_merged(a, b)`` (of ``{**a, ...}``, ``p.update(...)``): the items of
+                # the dicts given, and the value set
+                merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
+                set_value = value.args[2:3] if value.func.attr == "setitem" else []
+                value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
+                                  values=merged + set_value)
+            if isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
+                out.setdefault(st.targets[0].id, []).append(value)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript) and \
+                isinstance(st.targets[0].value, gast.Name) and isinstance(st.value, gast.Name):
+            out.setdefault(st.targets[0].value.id, []).append(gast.List(elts=[st.value], ctx=gast.Load()))
+        if isinstance(st, gast.Call) and isinstance(st.func, gast.Attribute) and isinstance(st.func.value, gast.Name) \
+                and st.func.attr in ("update", "append", "setdefault", "insert", "extend"):
+            stored = [a for a in st.args if isinstance(a, (gast.Name, gast.Dict, gast.List, gast.Tuple))] + \
+                [k.value for k in st.keywords if k.arg is not None]
+            if stored:
+                out.setdefault(st.func.value.id, []).append(gast.List(elts=stored, ctx=gast.Load()))
     return out
 
 
-def _display_items(displays, node, depth: int = 0) -> set:
+def _display_items(displays, node, seen: Optional[set] = None) -> set:
     """The names a list, tuple or dict display holds as its items (nested displays too), where
-    ``node`` is one or a name bound to one (``displays``: :func:`_displays`)."""
-    if depth > 4:
-        return set()
+    ``node`` is one or a name bound to one (``displays``: :func:`_displays`); each name's
+    displays read once (``seen``)."""
+    if seen is None:
+        seen = set()
     if isinstance(node, (gast.List, gast.Tuple)):
-        items = node.elts
+        items = list(node.elts)
     elif isinstance(node, gast.Dict):
-        items = node.values
+        items = [v for k, v in zip(node.keys, node.values) if k is not None]
+        out = set()
+        for k, v in zip(node.keys, node.values):
+            if k is None:       # ``{**base, "b": v}``, rt.dict_merged(base, ...): base's items
+                out |= _display_items(displays, v, seen)
+        for e in items:
+            out |= _item_names(displays, e, seen)
+        return out
     elif isinstance(node, gast.Name):
+        if node.id in seen:
+            return set()
+        seen.add(node.id)
         out = set()
         for value in displays.get(node.id, ()):
-            out |= _display_items(displays, value, depth + 1)
+            out |= _display_items(displays, value, seen)
         return out
     else:
         return set()
     out = set()
     for e in items:
-        if isinstance(e, gast.Name):
-            out.add(e.id)
-            out |= _display_items(displays, e, depth + 1)
-        elif isinstance(e, (gast.List, gast.Tuple, gast.Dict)):
-            out |= _display_items(displays, e, depth + 1)
+        out |= _item_names(displays, e, seen)
     return out
+
+
+def _item_names(displays, e, seen: set) -> set:
+    """An item of a display: its name (and what it holds as a display itself), or a nested display's."""
+    if isinstance(e, gast.Name):
+        return {e.id} | _display_items(displays, e, seen)
+    if isinstance(e, (gast.List, gast.Tuple, gast.Dict)):
+        return _display_items(displays, e, seen)
+    return set()
 
 
 def _display_linked(displays, arg, graph) -> bool:

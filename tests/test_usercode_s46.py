@@ -208,7 +208,26 @@ def same_twice_in_loop(w):
     return out[0]
 
 
-@pytest.mark.parametrize("fun", [two_in_loop, dict_in_loop, same_twice_in_loop])
+def dict_item_set_in_loop(w):
+    p = {"a": w}
+    p["b"] = w * 3
+    return [g_dict(p) for _ in range(2)][0]
+
+
+def dict_merge_in_loop(w):
+    base = {"a": w}
+    p = {**base, "b": w * 3}
+    return [g_dict(p) for _ in range(2)][0]
+
+
+def dict_update_in_loop(w):
+    p = {"a": w, "b": None}
+    p.update(b=w * 3)
+    return [g_dict(p) for _ in range(2)][0]
+
+
+@pytest.mark.parametrize("fun", [two_in_loop, dict_in_loop, same_twice_in_loop, dict_item_set_in_loop,
+                                 dict_merge_in_loop, dict_update_in_loop])
 def test_gradient_helper_given_linked_values_refused(fun):
     with pytest.raises(SctError, match="computed from"):
         dlfeval(fun, dlarray(W0))
