@@ -212,6 +212,15 @@ def joint_sites_through(joint_sites, deps, name: str) -> list:
     reach different ones of them, ``(where, x positions, other positions)`` of the caller."""
     out = []
     for line, xs, others in joint_sites:
+        if xs == others:
+            # x's among themselves (several, or a structure's items): the caller's parameters they
+            # come from, among themselves (was: not forwarded, so a helper passing its parameters on
+            # to such a helper, fw(w, w * 3) in a loop, gave the partial derivative)
+            mine = set().union(*(deps[j] for j in xs if j < len(deps)))
+            if mine:
+                where = line if isinstance(line, str) else f"in {name}(), line {line}"
+                out.append((where, tuple(sorted(mine)), tuple(sorted(mine))))
+            continue
         mine = set().union(*(deps[j] for j in xs if j < len(deps)))
         theirs = set().union(*(deps[i] for i in others if i < len(deps))) - mine
         if mine and theirs:

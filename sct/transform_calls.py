@@ -93,7 +93,9 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
             deps, caller, filename, line = forwards
             reach = [set().union(*(deps[i] for i in places if i < len(deps))) for places in at]
             name = getattr(fn, "__name__", "a helper")
-            for where, _, _ in joint_sites_through(compiled.joint_sites, reach, name):
+            for where, mine, theirs in joint_sites_through(compiled.joint_sites, reach, name):
+                if mine == theirs and len(mine) < 2:
+                    continue        # a structure's items among themselves: its caller's display decides
                 error = CompileError(
                     f"{caller}() passes its parameters to {name}(), which takes dlgradient "
                     f"({where}) with respect to "

@@ -321,3 +321,44 @@ def test_tied_weights_step_in_loop_refused_inline_right():
     g = dlfeval(tied_inline, dlarray(W), dlarray(b), x)
     expected = numerical_gradient(lambda Wf: tied_net([(Wf, b), (Wf.T, b)], x), [W.copy()], 0)
     assert_close(np.asarray(g.data), expected)
+
+
+# --- finding 4c: the same through a helper that passes its parameters on (compiled on its own):
+# the x's-among-themselves check was not forwarded to its callers. --------------------------------
+
+def pass_on(a, b):
+    out = None
+    for _ in range(1):
+        out = g_two(a, b)
+    return out
+
+
+def pass_on_dict(p):
+    out = None
+    for _ in range(1):
+        out = g_dict(p)
+    return out
+
+
+def forwarded_two(w):
+    return pass_on(w, w * 3)[0]
+
+
+def forwarded_dict(w):
+    return pass_on_dict({"a": w, "b": w * 3})["a"]
+
+
+@pytest.mark.parametrize("fun", [forwarded_two, forwarded_dict])
+def test_forwarded_linked_values_refused(fun):
+    with pytest.raises(SctError, match="computed from"):
+        dlfeval(fun, dlarray(W0))
+
+
+def forwarded_independent(w, u):
+    return pass_on(w, u)[0] + pass_on_dict({"a": w, "b": u})["a"]
+
+
+def test_forwarded_independent_still_runs():
+    u = np.array([0.5, -1.0, 2.0])
+    g = dlfeval(forwarded_independent, dlarray(W0), dlarray(u))
+    assert_close(np.asarray(g.data), 4 * u)
