@@ -985,13 +985,13 @@ def _arg_names(node) -> set:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
 
 
-def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True):
+def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, holds=None, displays=None):
     """The pairs ``(i, j)``: argument ``j`` of a call in the generated ``fdef`` computed from (or the
     same value as) argument ``i``, by ``_reads_graph``; ``namespace``: the generated globals, where
-    the helpers called are read (what their values hold: :class:`_KnownReturns`)."""
+    the helpers called are read (what their values hold: :class:`_KnownReturns`); ``holds``: the
+    ``_holds_graph`` of ``fdef`` for these, where the caller has it."""
     names = [_arg_names(a) for a in args]
     pairs = set()
-    holds = None
     for i, xi in enumerate(names):
         if not xi:
             continue
@@ -1007,7 +1007,103 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True):
                 held = _held(holds, xi)
                 if xj & held or _computed_from(graph, xj, held):
                     pairs.add((i, j))
+                if isinstance(args[i], gast.Name) and isinstance(args[j], gast.Name) and args[i].id == args[j].id:
+                    pairs.add(("same", i, j))       # one value passed twice (sct/helper_sites.py)
+        if isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
+            if graph is None:
+                graph = _reads_graph(fdef)
+            if displays is None:
+                displays = _displays(fdef)
+            if _display_linked(displays, args[i], graph):
+                pairs.add((i, i))
     return frozenset(pairs)
+
+
+def _displays(fdef) -> Dict[str, list]:
+    """name -> what makes its items in ``fdef``: the list, tuple and dict displays bound to it,
+    ``dict(k=v, ...)`` of names, and the names stored into it afterwards (``p["b"] = v``,
+    ``p.update(b=v)``, ``p.append(v)``; as a list display of them)."""
+    out: Dict[str, list] = {}
+    for st in walk_nodes(fdef):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            value = st.value
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "dict" and \
+                    all(k.arg is not None for k in value.keywords):
+                value = gast.List(elts=list(value.args) + [k.value for k in value.keywords], ctx=gast.Load())
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    value.func.attr in ("setitem", "dict_merged") and isinstance(value.func.value, gast.Name):
+                # the generated code's functional writes: ``p_1 = rt.setitem(p, "b", v)``,
+                # ``p = rt.dict_merged(a, b)`` (of ``{**a, ...}``, ``p.update(...)``): the items of
+                # the dicts given, and the value set
+                merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
+                set_value = value.args[2:3] if value.func.attr == "setitem" else []
+                value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
+                                  values=merged + set_value)
+            if isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
+                out.setdefault(st.targets[0].id, []).append(value)
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript) and \
+                isinstance(st.targets[0].value, gast.Name) and isinstance(st.value, gast.Name):
+            out.setdefault(st.targets[0].value.id, []).append(gast.List(elts=[st.value], ctx=gast.Load()))
+        if isinstance(st, gast.Call) and isinstance(st.func, gast.Attribute) and isinstance(st.func.value, gast.Name) \
+                and st.func.attr in ("update", "append", "setdefault", "insert", "extend"):
+            stored = [a for a in st.args if isinstance(a, (gast.Name, gast.Dict, gast.List, gast.Tuple))] + \
+                [k.value for k in st.keywords if k.arg is not None]
+            if stored:
+                out.setdefault(st.func.value.id, []).append(gast.List(elts=stored, ctx=gast.Load()))
+    return out
+
+
+def _display_items(displays, node, seen: Optional[set] = None) -> set:
+    """The names a list, tuple or dict display holds as its items (nested displays too), where
+    ``node`` is one or a name bound to one (``displays``: :func:`_displays`); each name's
+    displays read once (``seen``)."""
+    if seen is None:
+        seen = set()
+    if isinstance(node, (gast.List, gast.Tuple)):
+        items = list(node.elts)
+    elif isinstance(node, gast.Dict):
+        items = [v for k, v in zip(node.keys, node.values) if k is not None]
+        out = set()
+        for k, v in zip(node.keys, node.values):
+            if k is None:       # ``{**base, "b": v}``, rt.dict_merged(base, ...): base's items
+                out |= _display_items(displays, v, seen)
+        for e in items:
+            out |= _item_names(displays, e, seen)
+        return out
+    elif isinstance(node, gast.Name):
+        if node.id in seen:
+            return set()
+        seen.add(node.id)
+        out = set()
+        for value in displays.get(node.id, ()):
+            out |= _display_items(displays, value, seen)
+        return out
+    else:
+        return set()
+    out = set()
+    for e in items:
+        out |= _item_names(displays, e, seen)
+    return out
+
+
+def _item_names(displays, e, seen: set) -> set:
+    """An item of a display: its name (and what it holds as a display itself), or a nested display's."""
+    if isinstance(e, gast.Name):
+        return {e.id} | _display_items(displays, e, seen)
+    if isinstance(e, (gast.List, gast.Tuple, gast.Dict)):
+        return _display_items(displays, e, seen)
+    return set()
+
+
+def _display_linked(displays, arg, graph) -> bool:
+    """Does the argument ``arg`` (a display, or a name bound to one) hold an item computed from
+    another item it holds (``{"a": w, "b": w * 3}``, ``[W, W.T]``)?  A helper taking dlgradient with
+    respect to it differentiates each item as a value of its own (sct/helper_sites.py)."""
+    items = _display_items(displays, arg)
+    if len(items) < 2:
+        return False
+    return any(_computed_from(graph, {b}, {a}) and not _computed_from(graph, {a}, {b})
+               for a in items for b in items if a != b)
 
 
 _FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
@@ -1904,13 +2000,18 @@ def _keep_links(tree) -> None:
     """Give the sites of the calls left to their first run the links of their arguments (for
     refuse_linked when the callee is compiled then)."""
     graphs: Dict[int, Dict[str, set]] = {}
+    held: Dict[Tuple[int, bool], Dict[str, set]] = {}
+    shown: Dict[int, Dict[str, list]] = {}
     for call, record in zip(tree.calls, tree.records):
         # a method's call resolved now keeps the links read without the summaries of methods: the
         # class's function may be replaced later (``Trainer.step = other``), which fails the call's
         # guard, and its first run is checked then (was: not at all, with the old method's summary)
         method = record is not None and record.resolved and call.op in ("vjp_method", "primal_method")
-        if record is not None and record.resolved and not method:
-            continue
+        # (a function's call resolved now keeps its links too: its guard fails where the arguments'
+        # kinds when it runs differ from those read when compiling, an object built by its class,
+        # ``o = Obj(np.sum(w), x)``, read as holding no traced value, and the callee is compiled then
+        # for the kinds it is given; was: not checked then, so a helper's dlgradient with respect to
+        # ``w`` of a y also reading ``o`` gave the partial derivative)
         args = _call_args(call)
         if any(isinstance(a, gast.Starred) for a in args):
             args = _unpacked(args, tree.resolution.kinds, call.fdef)
@@ -1921,12 +2022,20 @@ def _keep_links(tree) -> None:
             if hasattr(call.site, "linked"):
                 call.site.linked = (ALL_PAIRS, tree.resolution.filename, call.line)
             continue
-        if len(args) < 2:
+        if not args:
             continue
         graph = graphs.get(id(call.fdef))
         if graph is None:
             graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
-        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method)
+        holds = held.get((id(call.fdef), method))
+        if holds is None:
+            holds = held[(id(call.fdef), method)] = _holds_graph(
+                call.fdef, tree.resolution.kinds, namespace=tree.resolution.namespace, methods=not method)
+        found = shown.get(id(call.fdef))
+        if found is None:
+            found = shown[id(call.fdef)] = _displays(call.fdef)
+        links = _links(call.fdef, args, graph, tree.resolution.kinds, tree.resolution.namespace, methods=not method,
+                       holds=holds, displays=found)
         if links and hasattr(call.site, "linked"):
             call.site.linked = (links, tree.resolution.filename, call.line)
 

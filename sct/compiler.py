@@ -578,7 +578,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
-            joint_sites = check_helper_sites(fdef, activity, sig.params, filename)  # of a y the caller made: sct/helper_sites.py
+            vararg = fdef.args.vararg.id if fdef.args.vararg is not None else None
+            joint_sites = check_helper_sites(fdef, activity, sig.params, filename,    # of a y the caller made:
+                                             vararg, len(sig.param_kinds.get(vararg, (0, 0, ()))[2]))  # helper_sites.py
         if not jvp_of_sites and mode in ("entry", "vjp"):   # dlfeval's plain items traced: sct/plain_leaves.py
             check_first_pass_calls(fdef, activity, sig.params, filename)
             check_plain_leaf_sites(fdef, activity, sig.params, sig.param_kinds, called or mode == "vjp", filename,

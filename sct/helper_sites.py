@@ -98,13 +98,27 @@ def may_hold_arguments(call, activity) -> bool:
     return False
 
 
-def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tuple:
+def check_helper_sites(fdef, activity, params: List[str], filename: str, vararg=None, nvararg: int = 0) -> tuple:
     """Refuse a dlgradient (or dljacobian ...) of a helper whose ``y`` depends on none of its
     ``x``s, each ``x`` a parameter of the helper (see the module's doc).  Returns the sites the
     caller must check (``Compiled.joint_sites``): ``(line, x positions, positions of the other
     traced parameters y depends on)``, each ``x`` a parameter; a caller passing, at one of the
-    latter, a value it computed from the argument at an ``x`` is refused (sct/call_tree.py)."""
+    latter, a value it computed from the argument at an ``x`` is refused (sct/call_tree.py).
+    ``vararg``: the name of its ``*args`` parameter, which takes the ``nvararg`` positions after
+    ``params`` (an ``x`` that is its item ``args[k]`` the position of that item); was left out, so
+    ``def g(w, *rest): return dlgradient(np.sum(w * rest[0]), w)`` called ``g(w, np.sum(w))`` gave
+    the partial derivative."""
     order = list(params)
+    if vararg is not None and nvararg and vararg not in order:
+        spread = list(range(len(order), len(order) + nvararg))
+        item_of = _vararg_items(fdef, vararg)
+    else:
+        vararg, spread, item_of = None, [], {}
+
+    def positions(name) -> list:
+        if name == vararg:
+            return spread
+        return [order.index(name)] if name in order else []
     joint = []
     sites = []
     for node in walk_nodes(fdef):
@@ -113,7 +127,7 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
             sites.append(node)
     if not sites:
         return ()
-    params = set(params)
+    params = set(params) | ({vararg} if vararg is not None else set())
     copies = _parameter_copies(fdef, params, activity)
     for stmt in sites:
         call = stmt.value
@@ -128,10 +142,30 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
                                            for r in roots):
             continue
         if y in roots or y in Dependence(fdef, activity, set(roots)).active:
-            others = tuple(i for i, p in enumerate(order) if p in activity.active and p not in roots and
-                           (p == y or y in Dependence(fdef, activity, {p}).active))
-            if others:
-                joint.append((getattr(stmt, "lineno", fdef.lineno), tuple(order.index(r) for r in roots), others))
+            # the x positions: an item ``args[k]`` of the *args parameter is its own position, the
+            # other items then count among the parameters y may also read
+            mine = set()
+            for x, r in zip(xs, [root_name(x) for x in xs]):
+                k = item_of.get(r) if isinstance(x, gast.Name) else _constant_item(x, vararg)
+                if k is None and r == vararg and isinstance(x, gast.Subscript):
+                    k = _constant_item(x, vararg)
+                mine.update([len(order) + k] if k is not None and 0 <= k < nvararg else
+                            positions(copies.get(r, r)) if isinstance(copies.get(r, r), str) else
+                            [i for q in copies.get(r, r) for i in positions(q)])
+            others = tuple(i for p in order + ([vararg] if vararg is not None else [])
+                           if p in activity.active and (p not in roots or p == vararg) and
+                           (p == y or y in Dependence(fdef, activity, {p}).active)
+                           for i in positions(p) if i not in mine)
+            if others and mine:
+                joint.append((getattr(stmt, "lineno", fdef.lineno), tuple(sorted(mine)), others))
+            structure = any(isinstance(activity.kinds.get(r), tuple) and activity.kinds.get(r)[:1] in
+                            (("seq",), ("map",), ("obj",)) for r in roots if isinstance(r, str))
+            if len(mine) > 1 or structure:
+                # several x's (``dlgradient(y, a, b)``): a caller passing for b a value it computed from
+                # the one it passes for a gets, for a, the partial derivative (b held constant), where
+                # the function's own code (and MATLAB's trace) gives the whole one through b (was: not
+                # checked, g(w, w * 3) in a loop gave 6w for a where sct's own inline code gives 12w)
+                joint.append((getattr(stmt, "lineno", fdef.lineno), tuple(sorted(mine)), tuple(sorted(mine))))
             continue
         name, xs_text = fdef.name, ", ".join(repr(r) for r in roots)
         if name.startswith(("out_lambda", "lambda_")):         # sct's name of a lambda
@@ -147,12 +181,46 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str) -> tupl
     return tuple(joint)
 
 
+def _constant_item(node, vararg) -> "int | None":
+    """``k`` of ``args[k]`` (a literal int) where ``args`` is the *args parameter ``vararg``."""
+    if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id == vararg and \
+            isinstance(node.slice, gast.Constant) and type(node.slice.value) is int:
+        return node.slice.value
+    return None
+
+
+def _vararg_items(fdef, vararg) -> dict:
+    """{name: k} for each name bound once to ``args[k]`` of the *args parameter (the normalizer's
+    ``args_item = args[0]`` for ``dlgradient(y, args[0])``)."""
+    stores: dict = {}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    out = {}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                stores.get(node.targets[0].id) == 1:
+            k = _constant_item(node.value, vararg)
+            if k is not None:
+                out[node.targets[0].id] = k
+    return out
+
+
 def joint_sites_through(joint_sites, deps, name: str) -> list:
     """A callee's joint sites read as sites of its caller's parameters: ``deps[k]``, the caller's
     parameters (positions) argument k of the call reads; a site whose ``x``s and other parameters
     reach different ones of them, ``(where, x positions, other positions)`` of the caller."""
     out = []
     for line, xs, others in joint_sites:
+        if xs == others:
+            # x's among themselves (several, or a structure's items): the caller's parameters they
+            # come from, among themselves (was: not forwarded, so a helper passing its parameters on
+            # to such a helper, fw(w, w * 3) in a loop, gave the partial derivative)
+            mine = set().union(*(deps[j] for j in xs if j < len(deps)))
+            if mine:
+                where = line if isinstance(line, str) else f"in {name}(), line {line}"
+                out.append((where, tuple(sorted(mine)), tuple(sorted(mine))))
+            continue
         mine = set().union(*(deps[j] for j in xs if j < len(deps)))
         theirs = set().union(*(deps[i] for i in others if i < len(deps))) - mine
         if mine and theirs:
@@ -164,16 +232,50 @@ def joint_sites_through(joint_sites, deps, name: str) -> list:
 def refuse_linked(compiled, links, fn, filename, line) -> None:
     """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
     whose callee is known at run time only: its site keeps the links, sct/transform_calls.py)."""
+    def linked(j, i, among_xs) -> bool:
+        if not among_xs:
+            return j != i and (j, i) in links
+        # x's among themselves: i computed from j, not also j from i (loop-carried state, W and z both
+        # rebound from one step's results, is read as computed from each other by sct's by-name reading:
+        # neither was computed from the other at the call), or the same value passed twice, or (i == j)
+        # a display holding an item computed from another
+        return (j, i) in links and (j == i or (i, j) not in links or ("same", j, i) in links)
     for site_line, xs, others in getattr(compiled, "joint_sites", ()):
         for i in others:
-            if any((j, i) in links for j in xs):
+            if any(linked(j, i, xs == others) for j in xs):
                 code = getattr(fn, "__code__", None)
                 params = code.co_varnames[:code.co_argcount] if code is not None else ()
-                what = lambda k: repr(params[k]) if k < len(params) else f"argument {k + 1}"   # noqa: E731
+                star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount] \
+                    if code is not None and code.co_flags & 0x04 else None        # (CO_VARARGS: *args)
+                what = lambda k: repr(params[k]) if k < len(params) else (                    # noqa: E731
+                    f"*{star} (its item {star}[{k - len(params)}])" if star else f"argument {k + 1}")
                 name = getattr(fn, "__name__", "the helper")
                 generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
                 at = f" ({site_line})" if isinstance(site_line, str) else \
                     "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                if i in xs and (i, i) in links:
+                    error = CompileError(
+                        f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "
+                        f"passes for it a list, tuple or dict holding a value computed from another value it "
+                        f"holds: sct differentiates the helper's own code, where each is a value of its own, so "
+                        f"the gradient for the first would miss the path through the second that MATLAB's trace "
+                        f"(and the same code in the function dlfeval runs) follows. Take the gradient in the "
+                        "function dlfeval runs, or compute that value inside the helper", filename, line,
+                        "dlgradient")
+                    error.at_call = True
+                    raise error
+                if i in xs:
+                    j = next(j for j in xs if linked(j, i, True))
+                    error = CompileError(
+                        f"{name}() takes dlgradient{at} with respect to its parameters "
+                        f"{', '.join(what(k) for k in xs)}, and this call passes for {what(i)} a value computed "
+                        f"from the one it passes for {what(j)}: sct differentiates the helper's own code, where "
+                        f"{what(i)} is a value of its own, so the gradient for {what(j)} would miss the path "
+                        f"through {what(i)} that MATLAB's trace (and the same code in the function dlfeval runs) "
+                        "follows. Take the gradient in the function dlfeval runs, or compute that value inside "
+                        "the helper", filename, line, "dlgradient")
+                    error.at_call = True
+                    raise error
                 error = CompileError(
                     f"{name}() takes dlgradient{at} with respect to its parameter "
                     f"{', '.join(what(j) for j in xs)} of a y that also depends on its parameter {what(i)}, "

@@ -7,6 +7,7 @@ kinds run the same generated code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import types
 from typing import Any, Dict, Optional, Tuple
@@ -235,6 +236,15 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         # kind is its type (was: its caches read as an object's attributes, a kind that grew with
         # each call it compiled)
         return ("const", type(x))
+    if type(x) is functools.partial and (traced or _partial_of_closure(x)):
+        # a partial of a nested function or lambda, made in generated code (sct/partials.py leaves
+        # it as written), or one given to a helper as a traced value (made of the caller's traced
+        # values): its frozen values are the code's, traced where they are (was: an object of
+        # no fields, a constant, so a helper given it, ``grad_of(partial(loss, s=np.sum(w)), w)``,
+        # held ``s`` constant, and its dlgradient with respect to w gave the partial derivative)
+        return ("obj", functools.partial, (("args", kind_of(x.args, traced, memo)),
+                                           ("func", kind_of(x.func, traced, memo)),
+                                           ("keywords", kind_of(x.keywords, traced, memo))))
     if hasattr(x, "__dict__"):
         if service_object(x):           # a logger, a lock: no parameters, its state not the code's kind (a
             return ("const", type(x))   # logger's manager holds every logger of the process)
@@ -256,6 +266,19 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
         return ("const", type(x), key)
     refuse_slotted_traced(x, traced, memo)
     return ("const", type(x))
+
+
+def _partial_of_closure(x) -> bool:
+    """Is ``x`` (a functools.partial) one of a nested function or lambda of generated code (a
+    ``Closure``, or a function sct generated), or a partial of such a partial?"""
+    for _ in range(16):
+        x = x.func
+        if isinstance(x, Closure) or isinstance(x, types.FunctionType) and \
+                str(x.__code__.co_filename).startswith("<sct-generated"):
+            return True
+        if type(x) is not functools.partial:
+            return False
+    return False
 
 
 def dataclass_extras(x) -> list:
@@ -441,6 +464,8 @@ class _MatcherWriter:
         exact = self._BY_TYPE.get(cls)
         if exact is not None:
             return exact(self, v, x, traced)
+        if cls is functools.partial:    # kind_of reads a partial of a nested function's frozen values
+            return self.generic(v, x, traced)
         if cls is types.ModuleType:     # kind_of: ("module", x), the module itself (xp=np, not cupy)
             self.fail_unless(f"{v} is {self.const(x)}")
             return

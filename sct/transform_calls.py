@@ -41,6 +41,26 @@ class _Misses(threading.local):
 _MISSES = _Misses()
 
 
+def _holds_object(holder, a) -> bool:
+    """Does ``holder`` (an argument of a call) hold the object ``a`` one level down: a partial's frozen
+    arguments (through partials and a nested function's captured values), a closure's captured
+    values, an object's fields?"""
+    if a is None or type(a) in (bool, int, str):      # (small ints and strings are shared objects)
+        return False
+    for _ in range(8):
+        if type(holder) is functools.partial:
+            if any(v is a for v in holder.args) or any(v is a for v in holder.keywords.values()):
+                return True
+            holder = holder.func
+            continue
+        if isinstance(holder, Closure):
+            return any(v is a for v in holder)
+        own = getattr(holder, "__dict__", None)
+        return type(own) is dict and not isinstance(holder, (type, types.ModuleType, types.FunctionType)) and \
+            any(v is a for v in own.values())
+    return False
+
+
 def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
     """``compiled`` (``fn``'s code for the arguments ``args``) takes dlgradient of a parameter of a
     y that also reads another (``Compiled.joint_sites``, sct/helper_sites.py), called from the
@@ -56,16 +76,26 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
         linked, forwards = site.linked, site.forwards
         if linked is None and forwards is None:
             continue
-        at = [[i for i, b in enumerate(site_args) if b is a] for a in args]   # each parameter's arguments there
+        # each parameter's arguments there: the argument itself, or one holding it (a partial's frozen
+        # value, a closure's captured one, an object's field: ``partial(g, s=np.sum(w))(w)`` calls g
+        # with s frozen; was: s was found at no argument, and g's dlgradient with respect to w held s
+        # constant, the partial derivative)
+        at = [[i for i, b in enumerate(site_args) if b is a] or
+              [i for i, b in enumerate(site_args) if _holds_object(b, a)] for a in args]
         if linked is not None:
+            # (p, p): the argument is a display holding an item computed from another it holds
             pairs = frozenset((p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
-                              if p != q and any((i, j) in linked[0] for i in mine for j in theirs))
+                              if any((i, j) in linked[0] for i in mine for j in theirs if p != q or i == j)) | \
+                frozenset(("same", p, q) for p in range(len(args)) for q in range(len(args))
+                          if p != q and args[p] is args[q])
             refuse_linked(compiled, pairs, fn, linked[1], linked[2])
         if forwards is not None:
             deps, caller, filename, line = forwards
             reach = [set().union(*(deps[i] for i in places if i < len(deps))) for places in at]
             name = getattr(fn, "__name__", "a helper")
-            for where, _, _ in joint_sites_through(compiled.joint_sites, reach, name):
+            for where, mine, theirs in joint_sites_through(compiled.joint_sites, reach, name):
+                if mine == theirs and len(mine) < 2:
+                    continue        # a structure's items among themselves: its caller's display decides
                 error = CompileError(
                     f"{caller}() passes its parameters to {name}(), which takes dlgradient "
                     f"({where}) with respect to "
@@ -420,6 +450,14 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         # generated source (code calling it can be differentiated again); a closure's pair
         # inside refuses that itself (see _refuse_closure_wrapper)
         return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
+    if name == "__call__" and type(obj) is functools.partial and active and active[0]:
+        # a partial sct/partials.py left as written (of an accelerated function, of a function taking
+        # **kwargs, ...), made of traced values and called: its frozen values are traced too, so that
+        # a dlgradient of the callee with respect to an argument of a y also reading them is checked
+        # against the caller's links (``partial(acc_step, s=np.sum(w))(w)``: was the partial
+        # derivative, s held constant); the derivative back into them is refused where it is made
+        fwd, bwd = _partial_pair(obj, tuple(active[1:]), tuple(args[1:]), kwargs, frozen_active=True)
+        return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))
     from .runtime.layers import apply_layer, uses_custom_backward
     custom = uses_custom_backward(obj, name)
     inputs = getattr(obj, "NumInputs", 1) if custom else 1
@@ -655,7 +693,7 @@ def _users_line(filename, line):
     return filename, line
 
 
-def _partial_pair(partial, active, args, kwargs):
+def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
     """The pair of a ``functools.partial`` value that generated code calls (one made outside the
     function, or one sct/partials.py did not rewrite, made of constants: a partial of traced
     values made in the function is refused where it is made, as a call with no rule): its
@@ -667,9 +705,10 @@ def _partial_pair(partial, active, args, kwargs):
     every = partial.args + tuple(args)
     keywords = {**partial.keywords, **kwargs}
     layout: list = []       # the parameters after the arguments passed by keyword, by position
-    if isinstance(fn, types.FunctionType) and keywords:
+    target = _unwrapped(fn) if frozen_active else fn
+    if isinstance(target, types.FunctionType) and keywords:
         # keywords of named parameters to their positions (the helper's kinds are positional)
-        params = list(inspect.signature(fn).parameters.values())
+        params = list(inspect.signature(target).parameters.values())
         plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if len(every) <= len(plain):
             named = plain[len(every):]
@@ -686,9 +725,9 @@ def _partial_pair(partial, active, args, kwargs):
             rest.pop(p.name) if p.name in rest else p.default for p in layout), rest
 
     every, rest = bound(args, kwargs)
-    mask = (False,) * nfrozen + tuple(active) + (False,) * len(layout)
+    mask = (frozen_active,) * nfrozen + tuple(active) + (frozen_active,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
-    pair = _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
+    pair = None if frozen_active else _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
     if pair is not None:
         return pair
 
