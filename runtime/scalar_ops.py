@@ -16,7 +16,7 @@ import warnings as _warnings
 import numpy as np
 
 from .errors import EvaluationError
-from .support import _UNSELECTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
+from .support import _UNSELECTED, SITES_NOTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
 
 _float64 = np.float64
 _RuntimeWarning = RuntimeWarning
@@ -154,7 +154,7 @@ def scalar_seed(y):
     """``seed(y)`` (the adjoint that starts a sweep) for a specialised scalar ``y``."""
     if type(y) is float:
         _UNSELECTED.finite_y = y - y == 0.0          # finite (not inf, not NaN): project's NaN refusal
-        if _UNSELECTED.sites:
+        if SITES_NOTED[0] and _UNSELECTED.sites:
             _UNSELECTED.sites.clear()
             _UNSELECTED.ops.clear()
         return 1.0
@@ -246,7 +246,7 @@ def scalar_elements_gradient(x, first, elements):
     if x.__class__ is _ndarray and x.dtype is _F64 and x.ndim == 1 and len(x) == len(elements):
         out = _array(elements)          # floats (or numpy float64s): float64 without a dtype's cost
         if out.dtype is _F64:
-            total = sum(elements)       # NaN if an element is (or two infinities cancel)
+            total = sum(elements, 0.0)  # NaN if an element is (or two infinities cancel); a float start: no int path
             if total == total or not (_UNSELECTED.sites or _UNSELECTED.finite_y):
                 return out
             return project(out, x)      # (its NaN refusals: both refuse NaN entries only)
