@@ -85,8 +85,7 @@ def _floats_allowed() -> bool:
     allow them is kept as ``_ALLOWED[0]`` (see _state_key); the hot callers (scalar_elements,
     scalar_argument) compare it inline and call this only where it differs."""
     filters = _warnings.filters
-    if filters and (_errstate(), filters, len(filters), filters[0], filters[-1],
-                    _warnings.defaultaction) == _ALLOWED[0]:
+    if (_errstate(), filters, _warnings.defaultaction) == _ALLOWED[0]:
         return True
     if _warnings_raise():
         return False
@@ -98,18 +97,23 @@ def _floats_allowed() -> bool:
         ok = all(err[k] in _QUIET for k in ("over", "under", "invalid", "divide"))
     if ok and state is not None:
         _QUIET_STATE[0] = state
-        if filters is _warnings.filters and filters:
+        if filters is _warnings.filters:
+            # the filters read in full before the key is kept: _warnings_raise's kept answer sees a
+            # change at the list's ends only, the key sees one anywhere
+            if _filters_raise(filters):
+                return False
             _ALLOWED[0] = _state_key(state, filters)
     return ok
 
 
 def _state_key(state, filters) -> tuple:
-    """What the fast test of _floats_allowed compares: numpy's error state object, the warnings
-    filters as _warnings_raise reads them (the list, its length, its first and last entries: the
-    warnings module inserts at the front, appends at the end or binds a new list) and the default
-    action.  One tuple comparison (an equal filter list or entry gives the same answer, so ``==``
-    where not the same object is right too): ~70 ns less per call than _warnings_raise's reads."""
-    return (state, filters, len(filters), filters[0], filters[-1], _warnings.defaultaction)
+    """What the fast test of _floats_allowed compares: numpy's error state object, a copy of the
+    warnings filters and the default action.  One tuple comparison: the filters list (however it
+    was changed: at the front, at the end, in the middle, or a new list bound) equal to the copy
+    item by item (the same filter tuples: identity, no tuple compared), the error state the same
+    object (numpy makes one per state).  ~70 ns less per call than the error state test and
+    _warnings_raise's reads, and it sees every change of the list, not only its ends."""
+    return (state, list(filters), _warnings.defaultaction)
 
 
 # the state key (_state_key) of the last state found to let Python floats stand for numpy's
@@ -139,9 +143,8 @@ def scalar_argument(x) -> float:
     scalars, which honour it)."""
     cls = type(x)
     if cls is np.ndarray or cls is _float64:
-        filters = _warnings.filters         # (_floats_allowed's fast test, inline)
-        if filters and (_errstate(), filters, len(filters), filters[0], filters[-1],
-                        _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
+        # (_floats_allowed's fast test, inline)
+        if (_errstate(), _warnings.filters, _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
             return float(x)
         return _float64(x)
     raise EvaluationError(
@@ -179,9 +182,8 @@ def scalar_elements(x):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
     if x.__class__ is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
-        filters = _warnings.filters         # (_floats_allowed's fast test, inline)
-        if filters and (_errstate(), filters, len(filters), filters[0], filters[-1],
-                        _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
+        # (_floats_allowed's fast test, inline)
+        if (_errstate(), _warnings.filters, _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
             return x
     return None
 

@@ -53,6 +53,16 @@ def test_state_key_sees_every_change():
         warnings.filters.append(("error", None, Warning, None, 0))           # after "ignore": no effect
         assert _floats(x)
     with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, UserWarning, ImportWarning):
+            warnings.filterwarnings("ignore", category=category)
+        assert _floats(x)
+        warnings.filters[1] = ("error", None, RuntimeWarning, None, 0)     # in the middle: ends unchanged
+        assert not _floats(x)
+        assert type(so.scalar_argument(np.array(2.0))) is np.float64
+        warnings.filters[1] = ("ignore", None, UserWarning, None, 0)
+        assert _floats(x)
+    with warnings.catch_warnings():
         warnings.resetwarnings()          # an empty list: read in full
         assert _floats(x)
         old = warnings.defaultaction
@@ -115,3 +125,27 @@ def test_elements_gradient_sum_start_float():
     np.testing.assert_array_equal(out, [0.0, 1.5, 2.5])
     assert np.signbit(out[0])                           # the element as given
     assert so.scalar_elements_gradient(x, 0, (0, 1, 2)).dtype == np.float64
+
+
+def scaled_product(x):
+    y = x[0] * x[1] * 1e300
+    return y, dlgradient(y, x)
+
+
+def test_filter_changed_in_the_middle_raises_as_plain_python():
+    """A RuntimeWarning-as-error filter put in the middle of the list (its length, first and last
+    entries unchanged): plain Python raises numpy's overflow warning, and so does sct (was: the kept
+    answer saw the list's ends only, so the Python floats gave inf silently: a value where plain
+    Python raises)."""
+    x = np.array([1e10, 1e10])
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, UserWarning, ImportWarning):
+            warnings.filterwarnings("ignore", category=category)
+        y, g = dlfeval(scaled_product, dlarray(np.array([1.0, 2.0])))    # the state read with these filters
+        assert float(y) == 2e300
+        warnings.filters[1] = ("error", None, RuntimeWarning, None, 0)
+        with pytest.raises(RuntimeWarning):
+            x[0] * x[1] * 1e300
+        with pytest.raises(EvaluationError, match="RuntimeWarning .* overflow"):
+            dlfeval(scaled_product, dlarray(x.copy()))
