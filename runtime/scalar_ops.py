@@ -16,7 +16,7 @@ import warnings as _warnings
 import numpy as np
 
 from .errors import EvaluationError
-from .support import _UNSELECTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
+from .support import _UNSELECTED, SITES_NOTED, ZERO, _is_zero, index_add, index_adjoint, project, seed
 
 _float64 = np.float64
 _RuntimeWarning = RuntimeWarning
@@ -81,17 +81,44 @@ def _floats_allowed() -> bool:
     """Whether numpy's error state lets Python floats stand for numpy float64s: Python's float
     arithmetic neither warns nor raises on overflow, underflow or invalid results, so where the
     user asked numpy to raise (``np.errstate(over="raise")``), or Python to raise numpy's warnings
-    (``warnings.simplefilter("error")``), the values stay numpy scalars."""
+    (``warnings.simplefilter("error")``), the values stay numpy scalars.  The state last found to
+    allow them is kept as ``_ALLOWED[0]`` (see _state_key); the hot callers (scalar_elements,
+    scalar_argument) compare it inline and call this only where it differs."""
+    filters = _warnings.filters
+    if (_errstate(), filters, _warnings.defaultaction) == _ALLOWED[0]:
+        return True
     if _warnings_raise():
         return False
     state = _errstate()
     if state is _QUIET_STATE[0]:
-        return True
-    err = np.geterr()
-    ok = all(err[k] in _QUIET for k in ("over", "under", "invalid", "divide"))
+        ok = True
+    else:
+        err = np.geterr()
+        ok = all(err[k] in _QUIET for k in ("over", "under", "invalid", "divide"))
     if ok and state is not None:
         _QUIET_STATE[0] = state
+        if filters is _warnings.filters:
+            # the filters read in full before the key is kept: _warnings_raise's kept answer sees a
+            # change at the list's ends only, the key sees one anywhere
+            if _filters_raise(filters):
+                return False
+            _ALLOWED[0] = _state_key(state, filters)
     return ok
+
+
+def _state_key(state, filters) -> tuple:
+    """What the fast test of _floats_allowed compares: numpy's error state object, a copy of the
+    warnings filters and the default action.  One tuple comparison: the filters list (however it
+    was changed: at the front, at the end, in the middle, or a new list bound) equal to the copy
+    item by item (the same filter tuples: identity, no tuple compared), the error state the same
+    object (numpy makes one per state).  ~70 ns less per call than the error state test and
+    _warnings_raise's reads, and it sees every change of the list, not only its ends."""
+    return (state, list(filters), _warnings.defaultaction)
+
+
+# the state key (_state_key) of the last state found to let Python floats stand for numpy's
+# float64s; None: none found yet (numpy without its error-state context variable never sets it)
+_ALLOWED: list = [None]
 
 
 def scalar_state_kept(*witnesses) -> None:
@@ -116,9 +143,10 @@ def scalar_argument(x) -> float:
     scalars, which honour it)."""
     cls = type(x)
     if cls is np.ndarray or cls is _float64:
-        if not _floats_allowed():
-            return _float64(x)
-        return float(x)
+        # (_floats_allowed's fast test, inline)
+        if (_errstate(), _warnings.filters, _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
+            return float(x)
+        return _float64(x)
     raise EvaluationError(
         f"an argument of type {cls.__name__} (a 0-d float64 array of a subclass) reached code "
         "specialised for plain float64 scalars; pass np.asarray(value) or a dlarray, or set "
@@ -129,7 +157,7 @@ def scalar_seed(y):
     """``seed(y)`` (the adjoint that starts a sweep) for a specialised scalar ``y``."""
     if type(y) is float:
         _UNSELECTED.finite_y = y - y == 0.0          # finite (not inf, not NaN): project's NaN refusal
-        if _UNSELECTED.sites:
+        if SITES_NOTED[0] and _UNSELECTED.sites:
             _UNSELECTED.sites.clear()
             _UNSELECTED.ops.clear()
         return 1.0
@@ -154,7 +182,8 @@ def scalar_elements(x):
     an exact 1-d float64 ndarray under a quiet numpy error state; else None (``x[i]`` is read,
     numpy's float64, as by unspecialised code)."""
     if x.__class__ is _ndarray and x.ndim == 1 and (x.dtype is _F64 or x.dtype == _F64):
-        if _errstate() is _QUIET_STATE[0] and not _warnings_raise() or _floats_allowed():
+        # (_floats_allowed's fast test, inline)
+        if (_errstate(), _warnings.filters, _warnings.defaultaction) == _ALLOWED[0] or _floats_allowed():
             return x
     return None
 
@@ -219,7 +248,7 @@ def scalar_elements_gradient(x, first, elements):
     if x.__class__ is _ndarray and x.dtype is _F64 and x.ndim == 1 and len(x) == len(elements):
         out = _array(elements)          # floats (or numpy float64s): float64 without a dtype's cost
         if out.dtype is _F64:
-            total = sum(elements)       # NaN if an element is (or two infinities cancel)
+            total = sum(elements, 0.0)  # NaN if an element is (or two infinities cancel); a float start: no int path
             if total == total or not (_UNSELECTED.sites or _UNSELECTED.finite_y):
                 return out
             return project(out, x)      # (its NaN refusals: both refuse NaN entries only)
