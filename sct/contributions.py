@@ -282,11 +282,7 @@ class Contributions(EmitPass):
         if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
             return []               # raises where it runs, before any derivative (_raises_first)
         if info.kind == CallKind.PLAIN:
-            try:
-                self.fail(s, _plain_call_refusal(info.obj, self.describe(value.func), value.args), "call")
-            except CompileError as error:        # dlupdate: written out where it can be (sct/dlupdates.py)
-                refused_dlupdate(error, info.obj, getattr(s, "lineno", None))
-                raise
+            _refuse_plain_call(self, s, info, value)
         return []
 
     def reads_adjoint_of(self, name: str) -> bool:
@@ -509,6 +505,16 @@ def cast_dtype(rule, bound):
 
 
 _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
+
+
+def _refuse_plain_call(emit, s, info: CallInfo, value) -> None:
+    """Refuse a derivative through a call run as it is; a refusal of dlupdate's is marked, for the
+    call to be written out where it can be (sct/dlupdates.py)."""
+    try:
+        emit.fail(s, _plain_call_refusal(info.obj, emit.describe(value.func), value.args), "call")
+    except CompileError as error:
+        refused_dlupdate(error, info.obj, getattr(s, "lineno", None))
+        raise
 
 
 def _plain_call_refusal(obj, what: str, args=()) -> str:

@@ -42,7 +42,7 @@ from typing import Dict, List, Optional, Sequence
 import gast
 import numpy as np
 
-from .ir import assign, call, const, expr_stmt, load, walk_nodes
+from .ir import assign, call, const, expr_stmt, load, local_names, walk_nodes
 
 _DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 
@@ -83,7 +83,7 @@ def spec_of_kind(kind):
             return None
         return ("l" if kind[1] is list else "t", parts)
     if tag == "obj" and len(kind) > 2 and isinstance(kind[1], type):
-        from .runtime.support import dlupdate_class_fits
+        from .runtime.dlupdate_checks import dlupdate_class_fits
         cls = kind[1]
         if not dlupdate_class_fits(cls):
             return None
@@ -189,7 +189,7 @@ def rewrite_known(fn, fdef, known: Dict[str, object], lines, namer, rt_name: str
     globals the body reads."""
     if any(isinstance(n, (gast.Global, gast.Nonlocal)) for n in walk_nodes(fdef)):
         return []           # (a name the calls of fun may rebind)
-    writer = _Writer(fn, set(lines), namer, rt_name, _dlupdate_object(), _local_names(fdef))
+    writer = _Writer(fn, set(lines), namer, rt_name, _dlupdate_object(), local_names(fdef))
     fdef.body = writer.block(fdef.body, dict(known))
     return writer.guards
 
@@ -243,21 +243,6 @@ def _item_written(s, known):
 def _dlupdate_object():
     from .runtime.optim import dlupdate
     return dlupdate
-
-
-def _local_names(fdef) -> set:
-    out = {a.id for a in fdef.args.args + fdef.args.kwonlyargs if isinstance(a, gast.Name)}
-    for a in (fdef.args.vararg, fdef.args.kwarg):
-        if isinstance(a, gast.Name):
-            out.add(a.id)
-    for n in walk_nodes(fdef):
-        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
-            out.add(n.id)
-        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
-            out.add(n.name)
-        elif isinstance(n, (gast.Import, gast.ImportFrom)):
-            out.update((al.asname or al.name).split(".")[0] for al in n.names)
-    return out
 
 
 # methods of dict, list and tuple that leave the container as it is (``g = {k: v ** 2 for k, v in

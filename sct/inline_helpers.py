@@ -37,7 +37,7 @@ import gast
 
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
-from .ir import shared_walks, walk_nodes
+from .ir import local_names, shared_walks, walk_nodes
 from .parse import copied_user_def
 
 MAX_DEPTH = 4
@@ -262,22 +262,6 @@ def _sets_own_attributes(gdef) -> bool:
     return False
 
 
-def _bound_names(fdef) -> Set[str]:
-    """The names ``fdef``'s body binds: assigned (also loop and ``with`` targets), and the nested
-    functions and classes it defines and the modules it imports (a local ``def g`` or ``g = lambda``,
-    which the normalizer makes a def, hides a global helper ``g``: a call of it is the local one,
-    never the helper read in place)."""
-    out: Set[str] = set()
-    for n in walk_nodes(fdef):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-            out.add(n.id)
-        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
-            out.add(n.name)
-        elif isinstance(n, (gast.Import, gast.ImportFrom)):
-            out.update((a.asname or a.name).split(".")[0] for a in n.names)
-    return out
-
-
 class _Inliner:
     def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
                  stored: Set[str] = frozenset()):
@@ -285,7 +269,7 @@ class _Inliner:
         self.kinds = kinds
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
-        self.locals = {a.id for a in fdef.args.args + fdef.args.kwonlyargs} | _bound_names(fdef)
+        self.locals = local_names(fdef)
         # the caller's arguments it never rebinds: what a site read in place may differentiate by
         self.parameters = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
             {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}

@@ -526,3 +526,20 @@ def _walk_no_defs(node):
                 for child in field:
                     if isinstance(child, AST) and not isinstance(child, defs):
                         append(child)
+
+
+def local_names(fdef) -> Set[str]:
+    """The names local to ``fdef``: its parameters, the names its body binds (assigned, loop and
+    ``with`` targets, deleted), the nested functions and classes it defines and the modules it imports
+    (a local ``g``, a def the normalizer made of ``g = lambda ...``, hides a global ``g``)."""
+    args = fdef.args
+    out = {a.id for a in args.posonlyargs + args.args + args.kwonlyargs if isinstance(a, gast.Name)}
+    out.update(a.id for a in (args.vararg, args.kwarg) if isinstance(a, gast.Name))
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            out.add(n.id)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            out.add(n.name)
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            out.update((al.asname or al.name).split(".")[0] for al in n.names)
+    return out

@@ -10,14 +10,16 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .runtime import dlfun, effects, formats, fused, labels, layers, more_ops, nn, numpy_ops, scalar_ops, support
+from .runtime import dlfun, dlupdate_checks, effects, formats, fused, labels, layers, more_ops, nn, numpy_ops, \
+    scalar_ops, support
 
 
 def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     """``rt`` in generated code: every public function of the runtime, by name."""
     ns = types.SimpleNamespace()
     ids: Dict[int, str] = {}
-    for module in (support, numpy_ops, more_ops, nn, layers, dlfun, effects, formats, labels, fused, scalar_ops):
+    for module in (support, numpy_ops, more_ops, nn, layers, dlfun, effects, formats, labels, fused, scalar_ops,
+                   dlupdate_checks):
         for name, value in vars(module).items():
             if callable(value) and not name.startswith("__") and \
                     getattr(value, "__module__", "") == module.__name__:

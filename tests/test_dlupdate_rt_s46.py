@@ -64,7 +64,7 @@ def test_dlupdate_written_out_for_int_keys_not_run_for_others(later):
 
 
 def test_dlupdate_structure_check_tells_key_types_apart():
-    from sct.runtime import support
+    from sct.runtime import dlupdate_checks as support
     support.dlupdate_structure(repr(("d", ((1, "L"),))), {1: A})
     with pytest.raises(SctError):
         support.dlupdate_structure(repr(("d", ((1, "L"),))), {True: A})
