@@ -525,6 +525,8 @@ def _parameter_may_differentiate(fn, param: str) -> bool:
     missing, _helper_tree, _outside_value = tree_of.missing, tree_of.helper_tree, tree_of.outside_value
     if param in _gradient_parameters(fn):
         return True
+    if not _may_differentiate(fn, set(), 0):
+        return False            # (no derivative taken in it or in what it calls: sqnorm(p) recursing)
     tree = _helper_tree(fn)
     if tree is None:
         return True
@@ -828,30 +830,83 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
     # A helper compiled on its own that takes dlgradient with respect to a parameter given such a value
     # (``z = q["z"]; z = step(z, W)`` in a loop, ``q = dict(p)``) cannot tell it from a traced array
     # either: the call is refused as the dlgradient would be.
-    statement_of, given = {}, set()
+    # calls of functions of the user's (and methods of the user's classes) given such a name for a
+    # parameter whose dlgradient they take (in their own code or a def they pass it to by name)
+    calls = []
     for stmt in (() if generated else walk_nodes(fdef)):
         if isinstance(stmt, gast.stmt) and not isinstance(stmt, (gast.FunctionDef, gast.If, gast.For,
                                                                    gast.While, gast.With, gast.Try)):
             for n in walk_nodes(stmt):
                 info = activity.call_info(n) if isinstance(n, gast.Call) else None
-                if info is not None and info.kind in (CallKind.FUNCTION, CallKind.METHOD) and \
-                        not getattr(info.obj, "__sct_generated__", False) and \
-                        str(getattr(info.obj, "__module__", "")).split(".")[0] not in ("sct", "runtime",
-                                                                                      "sct_generated"):
-                    statement_of[id(n)] = stmt
-                    for a in list(n.args) + [k.value for k in n.keywords]:
-                        a = a.value if isinstance(a, gast.Starred) else a
-                        if isinstance(a, gast.Name) and (_array(activity, a.id) or a.id in binds and
-                                                         not _structure(activity.kinds.get(a.id))):
-                            given.add(a.id)     # an array, or an item read of unknown kind
-    for name in sorted(given):
+                if info is not None and info.kind in (CallKind.FUNCTION, CallKind.METHOD):
+                    calls.extend((stmt, n, info, a.id) for a in list(n.args) + [k.value for k in n.keywords]
+                                 if isinstance(a, gast.Name) and (_array(activity, a.id) or a.id in binds and
+                                                                  not _structure(activity.kinds.get(a.id))))
+    for stmt, call, info, name in calls:     # (an array, or an item read of a kind not known here)
         found = held_by(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
-        call = _reaches_helper(fdef, activity, {name}) if found is not None else None
-        if call is not None and id(call) in statement_of:
-            callee = call.func.attr if isinstance(call.func, gast.Attribute) else \
-                getattr(call.func, "id", "the function")
-            refuse(*found, getattr(statement_of.get(id(call)), "lineno", fdef.lineno),
-                   f"a call of {callee}(), which may take dlgradient (compiled on its own),")
+        receiving = _receiving_parameters(info, call, activity, {name}) if found is not None else None
+        if found is not None and receiving is None and info.kind == CallKind.METHOD:
+            receiving = _method_of_made(fdef, activity, call, name)
+        if receiving is not None and any(_takes_gradient_of(receiving[0], q) for q in receiving[1]):
+            callee = call.func.attr if isinstance(call.func, gast.Attribute) else getattr(call.func, "id", "?")
+            refuse(*found, getattr(stmt, "lineno", fdef.lineno),
+                   f"a call of {callee}(), which takes dlgradient (compiled on its own),")
+
+
+def _method_of_made(fdef, activity, call, name: str):
+    """(the def, the parameters given ``name``) for ``m.f(...)`` where ``m`` is bound once to an
+    instance of a class of the user's made here (``m = Model()``, ``m, q = Model(), dict(p)``), else None."""
+    receiver = call.func.value if isinstance(call.func, gast.Attribute) else None
+    made = receiver
+    for _ in range(4):          # (through names bound once to it: m = m_Model)
+        if not isinstance(made, gast.Name):
+            break
+        bound = []
+        for n in walk_nodes(fdef):
+            for t in (n.targets if isinstance(n, gast.Assign) else ()):
+                pairs = zip(t.elts, n.value.elts) if isinstance(t, gast.Tuple) and \
+                    isinstance(n.value, gast.Tuple) and len(t.elts) == len(n.value.elts) else [(t, n.value)]
+                bound += [v for k, v in pairs if isinstance(k, gast.Name) and k.id == made.id]
+            if isinstance(n, gast.Name) and n.id == made.id and not isinstance(n.ctx, gast.Load):
+                bound.append(None)
+        made = bound[0] if len(bound) == 2 else None        # (one binding, and its Store)
+    made = made if isinstance(made, gast.Call) else None
+    resolver = getattr(activity, "resolver", None)
+    if made is None or not isinstance(made.func, gast.Name) or resolver is None:
+        return None
+    cls = resolver.resolve_name(made.func.id)
+    try:
+        fn = inspect.getattr_static(cls, call.func.attr) if isinstance(cls, type) else None
+    except AttributeError:
+        return None
+    if type(fn) is not types.FunctionType:
+        return None
+    code = fn.__code__
+    names = code.co_varnames[1:code.co_argcount]
+    params = {names[i] for i, a in enumerate(call.args) if isinstance(a, gast.Name) and a.id == name and i < len(names)}
+    params |= {k.arg for k in call.keywords if isinstance(k.value, gast.Name) and k.value.id == name and k.arg}
+    return fn, params
+
+
+def _takes_gradient_of(fn, param: str, depth: int = 0) -> bool:
+    """Does ``fn`` take dlgradient with respect to its parameter ``param``: in its own code, or in a
+    function of the user's it passes ``param`` to by name (read off their sources)?"""
+    if param in _gradient_parameters(fn):
+        return True
+    tree = hooks.CALL_TREE.helper_tree(fn) if depth < 4 else None
+    for n in (walk_nodes(tree) if tree is not None else ()):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)):
+            continue
+        given = [i for i, a in enumerate(n.args) if isinstance(a, gast.Name) and a.id == param]
+        named = [k.arg for k in n.keywords if k.arg and isinstance(k.value, gast.Name) and k.value.id == param]
+        callee = hooks.CALL_TREE.outside_value(fn, n.func) if given or named else None
+        if type(callee) is types.FunctionType:
+            code = callee.__code__
+            names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+            if any(_takes_gradient_of(callee, q, depth + 1)
+                   for q in [names[i] for i in given if i < code.co_argcount] + [k for k in named if k in names]):
+                return True
+    return False
 
 
 def first_pass_constant(root: str, frames, activity, params) -> Optional[str]:
