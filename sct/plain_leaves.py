@@ -432,12 +432,11 @@ def _differentiates_parameter(fn, depth: int = 0) -> bool:
     return False
 
 
-def _reaches_helper(fdef, activity, names: set, strict: bool = False):
-    """The first call (breadth first) of a helper, method or unknown function that may take a
-    derivative in code compiled on its own, given one of ``names`` (or with one as its receiver or
-    function); None if there is none."""
+def _reaches_helper(fdef, activity, names: set, strict: bool = False) -> bool:
+    """Is one of ``names`` given to (or the receiver or function of) a call of a helper, method or
+    unknown function that may take a derivative in code compiled on its own?"""
     if not names:
-        return None
+        return False
     local_functions = {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef,)) and n is not fdef} | \
         {n.targets[0].id for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
          isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Lambda)}
@@ -476,8 +475,8 @@ def _reaches_helper(fdef, activity, names: set, strict: bool = False):
             given.append(gast.Name(id=info.receiver, ctx=gast.Load(), annotation=None, type_comment=None))
         if any(isinstance(a, gast.Starred) and isinstance(a.value, gast.Name) and a.value.id in names or
                isinstance(a, gast.Name) and a.id in names for a in given) and differentiates(info, n):
-            return n
-    return None
+            return True
+    return False
 
 
 def _receiving_parameters(info, call, activity, names: set):
@@ -829,9 +828,8 @@ def check_plain_leaf_sites(fdef, activity, params: List[str], param_kinds: dict,
                 refuse(*found, getattr(stmt, "lineno", fdef.lineno), "dlgradient")
     # A helper compiled on its own that takes dlgradient with respect to a parameter given such a value
     # (``z = q["z"]; z = step(z, W)`` in a loop, ``q = dict(p)``) cannot tell it from a traced array
-    # either: the call is refused as the dlgradient would be.
-    # calls of functions of the user's (and methods of the user's classes) given such a name for a
-    # parameter whose dlgradient they take (in their own code or a def they pass it to by name)
+    # either: a call of a def of the user's (or a method of a class of the user's) taking dlgradient of
+    # that parameter (in its own code or a def it passes it to by name) is refused as the dlgradient is.
     calls = []
     for stmt in (() if generated else walk_nodes(fdef)):
         if isinstance(stmt, gast.stmt) and not isinstance(stmt, (gast.FunctionDef, gast.If, gast.For,
