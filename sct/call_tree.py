@@ -1059,28 +1059,22 @@ def _display_items(displays, node, seen: Optional[set] = None) -> set:
     displays read once (``seen``)."""
     if seen is None:
         seen = set()
+    out: set = set()
     if isinstance(node, (gast.List, gast.Tuple)):
         items = list(node.elts)
     elif isinstance(node, gast.Dict):
         items = [v for k, v in zip(node.keys, node.values) if k is not None]
-        out = set()
         for k, v in zip(node.keys, node.values):
             if k is None:       # ``{**base, "b": v}``, rt.dict_merged(base, ...): base's items
                 out |= _display_items(displays, v, seen)
-        for e in items:
-            out |= _item_names(displays, e, seen)
-        return out
     elif isinstance(node, gast.Name):
-        if node.id in seen:
-            return set()
-        seen.add(node.id)
-        out = set()
-        for value in displays.get(node.id, ()):
-            out |= _display_items(displays, value, seen)
+        if node.id not in seen:
+            seen.add(node.id)
+            for value in displays.get(node.id, ()):
+                out |= _display_items(displays, value, seen)
         return out
     else:
-        return set()
-    out = set()
+        return out
     for e in items:
         out |= _item_names(displays, e, seen)
     return out

@@ -15,8 +15,7 @@ from .runtime import registry
 from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_op_refusal, starred_unbound
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
-from .dlupdates import refused_dlupdate
-from .errors import CompileError
+from .dlupdates import marking_dlupdate
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
@@ -510,11 +509,8 @@ _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 def _refuse_plain_call(emit, s, info: CallInfo, value) -> None:
     """Refuse a derivative through a call run as it is; a refusal of dlupdate's is marked, for the
     call to be written out where it can be (sct/dlupdates.py)."""
-    try:
+    with marking_dlupdate(info.obj, getattr(s, "lineno", None)):
         emit.fail(s, _plain_call_refusal(info.obj, emit.describe(value.func), value.args), "call")
-    except CompileError as error:
-        refused_dlupdate(error, info.obj, getattr(s, "lineno", None))
-        raise
 
 
 def _plain_call_refusal(obj, what: str, args=()) -> str:

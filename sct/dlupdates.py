@@ -34,7 +34,7 @@ structure known only when it runs, the call inside another expression) keeps the
 """
 from __future__ import annotations
 
-import builtins
+import contextlib
 import copy
 import dataclasses
 from typing import Dict, List, Optional, Sequence
@@ -42,17 +42,25 @@ from typing import Dict, List, Optional, Sequence
 import gast
 import numpy as np
 
+from . import hooks
+from .errors import CompileError
 from .ir import assign, call, const, expr_stmt, load, local_names, walk_nodes
 
 _DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)
 
 
-def refused_dlupdate(error, obj, line) -> None:
-    """Mark a CompileError refusing a derivative through ``obj`` on ``line`` where ``obj`` is dlupdate:
-    compile_function compiles again with that line written out (``rewrite_dlupdates``)."""
-    from .runtime.optim import dlupdate
-    if obj is dlupdate and isinstance(line, int):
-        error.dlupdate_line = line
+@contextlib.contextmanager
+def marking_dlupdate(obj, line):
+    """A CompileError raised inside, refusing a derivative through ``obj`` on ``line``, is marked where
+    ``obj`` is dlupdate: compile_function compiles again with that line written out
+    (``rewrite_dlupdates``)."""
+    try:
+        yield
+    except CompileError as error:
+        from .runtime.optim import dlupdate
+        if obj is dlupdate and isinstance(line, int):
+            error.dlupdate_line = line
+        raise
 
 
 def dlupdate_line_of(error) -> Optional[int]:
@@ -498,31 +506,15 @@ class _Writer:
             node = node.value
         if not isinstance(node, gast.Name) or node.id in self.local_names:
             return False
-        value = _global_value(self.fn, node.id)
+        if getattr(self.fn, "__code__", None) is None:
+            return False
+        missing = hooks.CALL_TREE.missing
+        value = hooks.CALL_TREE.outside_value(self.fn, node)      # (sct/call_tree.py's reading)
         for attr in reversed(chain):
-            if value is _MISSING:
+            if value is missing:
                 return False
-            value = getattr(value, attr, _MISSING)
+            value = getattr(value, attr, missing)
         return value is self.target
-
-
-_MISSING = object()
-
-
-def _global_value(fn, name: str):
-    code = getattr(fn, "__code__", None)
-    if code is not None and name in code.co_freevars:
-        try:
-            return fn.__closure__[code.co_freevars.index(name)].cell_contents
-        except (ValueError, TypeError, IndexError):
-            return _MISSING
-    glob = getattr(fn, "__globals__", None)
-    if isinstance(glob, dict):
-        if name in glob:
-            return glob[name]
-        spaces = glob.get("__builtins__", builtins)
-        return spaces.get(name, _MISSING) if isinstance(spaces, dict) else getattr(spaces, name, _MISSING)
-    return _MISSING
 
 
 _SCOPES = (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.NamedExpr,

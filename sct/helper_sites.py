@@ -147,8 +147,6 @@ def check_helper_sites(fdef, activity, params: List[str], filename: str, vararg=
             mine = set()
             for x, r in zip(xs, [root_name(x) for x in xs]):
                 k = item_of.get(r) if isinstance(x, gast.Name) else _constant_item(x, vararg)
-                if k is None and r == vararg and isinstance(x, gast.Subscript):
-                    k = _constant_item(x, vararg)
                 mine.update([len(order) + k] if k is not None and 0 <= k < nvararg else
                             positions(copies.get(r, r)) if isinstance(copies.get(r, r), str) else
                             [i for q in copies.get(r, r) for i in positions(q)])

@@ -34,7 +34,7 @@ from .forward_code import text_operands, type_test
 from .reverse import _function, _reach, instantiate_template, simplify
 from .templates import guard_rule_globals, python_base_powers, rule_namespace
 from .contributions import FLAT_ADVICE, cast_dtype
-from .dlupdates import refused_dlupdate
+from .dlupdates import marking_dlupdate
 
 # the functions whose value is NaN where a partial is taken at a point outside their domain (log of
 # x < 0): a term with one is zero where its tangent is the zero marker (TangentTransformer.elementwise)
@@ -290,13 +290,10 @@ class TangentTransformer:
                                                 gast.Tuple(elts=[self.dot_or_zero(a) for a in args],
                                                            ctx=gast.Load())], value.keywords)
             return _JointCall(pair)
-        try:
+        # (dlupdate: written out where it can be, sct/dlupdates.py)
+        with marking_dlupdate(info.obj if info.kind == CallKind.PLAIN else None, getattr(s, "lineno", None)):
             self.fail(s, "no derivative rule for this call in forward mode; add one with @sct.defrule "
                       "(see help(sct.defrule))")
-        except CompileError as error:           # dlupdate: written out where it can be (sct/dlupdates.py)
-            if info.kind == CallKind.PLAIN:
-                refused_dlupdate(error, info.obj, getattr(s, "lineno", None))
-            raise
 
     def op_tangent(self, s, info: CallInfo, node: gast.Call, ans: str, apply=None):
         """The tangent of ``node`` (a call of an op, or ``apply``'s rebuilding of an operator)
