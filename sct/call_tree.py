@@ -54,6 +54,7 @@ from .recomputed import USER_CODE_RT
 from .errors import CompileError
 from .parse import function_ast as _function_ast
 from .helper_sites import joint_sites_through, refuse_linked
+from .fresh_returns import fresh_components
 from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
@@ -426,6 +427,7 @@ class _Resolution:
         self.results: Dict[Any, Any] = {}      # kinds of resolved calls' values (see _generated_kinds)
         self.bound: Dict[int, _Bound] = {}     # id(call node) -> its binding
         self.args: Tuple = ()                   # the arguments of the call being resolved
+        self.arg_kinds: Tuple = ()              # and their kinds (None: not known)
         self.filename: Optional[str] = None     # the caller's file (for a refusal at a call)
         self.joint_calls: List[Tuple] = []       # (call, callee's Compiled, callee, args): callees with joint sites
 
@@ -440,7 +442,7 @@ class _Resolution:
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
 
     def refuse_joint(self, call, compiled, fn) -> None:
-        _refuse_joint(call, compiled, self.args, fn, self.filename, self.kinds, self.namespace)
+        _refuse_joint(call, compiled, self.args, fn, self.filename, self.kinds, self.namespace, self.arg_kinds)
         if getattr(compiled, "joint_sites", ()):
             self.joint_calls.append((call, compiled, fn, tuple(self.args)))
 
@@ -461,7 +463,7 @@ class _Resolution:
         if mask is None or len(mask) != len(args) or (method and name is None):
             return self.record(call, reason="arguments known at run time only")
         kinds = tuple(_arg_kind(a, bool(m), self.kinds, local, own) for a, m in zip(args, mask))
-        self.args = args
+        self.args, self.arg_kinds = args, kinds
         self.exact = tuple(self.context is not None and self.context.exact(call, a, bool(m))
                            for a, m in zip(args, mask))
         keywords = tuple(k.arg for k in node.keywords)
@@ -1016,29 +1018,126 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 displays = _displays(fdef)
             if _display_linked(displays, args[i], graph):
                 pairs.add((i, i))
+            if isinstance(args[i], gast.Name):
+                paths = _result_links(displays, args[i].id, namespace, kinds)
+                if paths != frozenset():
+                    # a list, dict or object a helper returned (``g3(mk(w))`` with ``mk`` returning
+                    # ``{"a": w, "b": w * 3}``): its items may be computed from one another, in the
+                    # callee (was: not linked, the partial derivative); for a structure only, where
+                    # the items at ``paths`` (None: any) are traced (helper_sites.refuse_linked)
+                    pairs.add(("result", i, paths))
     return frozenset(pairs)
+
+
+def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
+    """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
+    other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
+    known when compiling, or not fresh); empty where it is no such value or a fresh one."""
+    results = getattr(displays, "results", {})
+    local = set(getattr(displays, "bindings", {})) | set(results)
+    out: set = set()
+    for n in _same_values(getattr(displays, "bindings", {}), name):
+        for call, k in results.get(n, ()):
+            fn, pair = _returning_helper(call, displays, namespace, local, kinds)
+            if pair and k is not None:      # ``(p, p_residuals) = step_fwd(...)``: p is its value
+                k = None if k == 0 else -1
+            fresh = fresh_components(fn, _helper_tree, lambda f: functools.partial(_outside_value, f))
+            if fresh is None:
+                return None
+            part = fresh[k] if k is not None and 0 <= k < len(fresh) and len(fresh) > 1 else \
+                fresh[0] if k is None and len(fresh) == 1 else None
+            if part is None:
+                return None
+            out |= part
+    return frozenset(out)
+
+
+def _returning_helper(call, displays, namespace, local, kinds=None):
+    """(the plain function of the user's whose value ``call`` (see _helper_result) is, or None;
+    whether ``call`` is its forward function, returning the pair of its value and residuals).  A
+    method's: the class's own function, where the receiver's kind (``kinds``) fixes its class."""
+    if isinstance(call, gast.IfExp):
+        call = call.orelse
+    if not isinstance(call, gast.Call) or namespace is None:
+        return None, False
+    func = call.func
+    if isinstance(func, gast.Name) and func.id in getattr(displays, "firsts", {}):
+        return _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)[0], True   # (fwd, bwd)
+    if isinstance(func, gast.Attribute) and func.attr in ("primal_method_at", "vjp_method_at") and \
+            len(call.args) >= 5 and isinstance(call.args[1], gast.Name) and isinstance(call.args[4], gast.Name) and \
+            call.args[4].id == call.args[1].id and isinstance(call.args[2], gast.Constant):
+        kind = (kinds or {}).get(call.args[1].id)
+        if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type) and \
+                isinstance(kind[2], tuple) and all(k != call.args[2].value for k, _ in kind[2]):
+            fn = inspect.getattr_static(kind[1], call.args[2].value, None)
+            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at"
+        return None, False
+    if isinstance(func, gast.Attribute) and func.attr in ("primal_call_at", "vjp_at") and len(call.args) >= 2:
+        fn = _static_value(call.args[1], namespace, local)
+        return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_at"
+    return None, False
+
+
+class _Displays(dict):
+    """:func:`_displays`' map, with ``bindings``: name -> the values bound to it by ``name = value``
+    (every binding, in branches and loops too); ``appended``: the names filled in place by a call
+    (``hs.append(h)``)."""
+    def __init__(self):
+        super().__init__()
+        self.bindings: Dict[str, list] = {}
+        self.appended: set = set()
+        self.results: Dict[str, list] = {}  # name -> (call, component) of the user's calls bound to it
+        self.firsts: Dict[str, Any] = {}    # name -> the value of ``(name, other) = value``
 
 
 def _displays(fdef) -> Dict[str, list]:
     """name -> what makes its items in ``fdef``: the list, tuple and dict displays bound to it,
     ``dict(k=v, ...)`` of names, and the names stored into it afterwards (``p["b"] = v``,
-    ``p.update(b=v)``, ``p.append(v)``; as a list display of them)."""
-    out: Dict[str, list] = {}
+    ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
+    bound to (``p = p_new`` of a comprehension's dict)."""
+    out = _Displays()
     for st in walk_nodes(fdef):
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Tuple) and \
+                st.targets[0].elts and isinstance(st.targets[0].elts[0], gast.Name):
+            out.firsts[st.targets[0].elts[0].id] = st.value
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and _helper_result(st.value):
+            target = st.targets[0]
+            if isinstance(target, gast.Name):
+                out.results.setdefault(target.id, []).append((st.value, None))
+            elif isinstance(target, gast.Tuple):
+                for k, e in enumerate(target.elts):
+                    if isinstance(e, gast.Name):
+                        out.results.setdefault(e.id, []).append((st.value, k))
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name):
+            out.bindings.setdefault(st.targets[0].id, []).append(st.value)
             value = st.value
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "dict" and \
                     all(k.arg is not None for k in value.keywords):
                 value = gast.List(elts=list(value.args) + [k.value for k in value.keywords], ctx=gast.Load())
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
-                    value.func.attr in ("setitem", "dict_merged") and isinstance(value.func.value, gast.Name):
+                    value.func.attr in ("setitem", "setitem_owned", "dict_merged") and \
+                    isinstance(value.func.value, gast.Name):
                 # the generated code's functional writes: ``p_1 = rt.setitem(p, "b", v)``,
                 # ``p = rt.dict_merged(a, b)`` (of ``{**a, ...}``, ``p.update(...)``): the items of
                 # the dicts given, and the value set
                 merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
-                set_value = value.args[2:3] if value.func.attr == "setitem" else []
+                set_value = value.args[2:3] if value.func.attr != "dict_merged" else []
                 value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
                                   values=merged + set_value)
+            if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) and \
+                    isinstance(value.value, gast.Name):
+                # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
+                value = gast.Dict(keys=[None], values=[value.value])
+            if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and all(
+                    isinstance(o, (gast.Name, gast.List, gast.Tuple)) for o in (value.left, value.right)):
+                # ``hs = hs + [h]`` (the normalizer's ``hs.append(h)``), ``t1 + t2``: the items of both
+                parts = [value.left, value.right]
+                merged = [o for o in parts if isinstance(o, gast.Name)]
+                elts = [e for o in parts if not isinstance(o, gast.Name) for e in o.elts]
+                if any(o.id == st.targets[0].id for o in merged):
+                    out.appended.add(st.targets[0].id)
+                value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(elts),
+                                  values=merged + elts)
             if isinstance(value, (gast.List, gast.Tuple, gast.Dict)):
                 out.setdefault(st.targets[0].id, []).append(value)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript) and \
@@ -1050,6 +1149,11 @@ def _displays(fdef) -> Dict[str, list]:
                 [k.value for k in st.keywords if k.arg is not None]
             if stored:
                 out.setdefault(st.func.value.id, []).append(gast.List(elts=stored, ctx=gast.Load()))
+                out.appended.add(st.func.value.id)
+    for name, values in out.bindings.items():
+        for v in values:
+            if isinstance(v, gast.Name) and v.id in out and name != v.id:
+                out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
     return out
 
 
@@ -1092,12 +1196,58 @@ def _item_names(displays, e, seen: set) -> set:
 def _display_linked(displays, arg, graph) -> bool:
     """Does the argument ``arg`` (a display, or a name bound to one) hold an item computed from
     another item it holds (``{"a": w, "b": w * 3}``, ``[W, W.T]``)?  A helper taking dlgradient with
-    respect to it differentiates each item as a value of its own (sct/helper_sites.py)."""
-    items = _display_items(displays, arg)
-    if len(items) < 2:
+    respect to it differentiates each item as a value of its own (sct/helper_sites.py).  An item's
+    name stands for every value bound to it: one bound to another name in some branch (``a = w``)
+    is that value too, and one stored again and again (``hs.append(h)`` in a loop) holds each value
+    it had, so one computed from another (``h = np.tanh(h)``, ``hs.append(f(hs[-1]))``) links them
+    (was: not linked, the partial derivatives of an RNN's states given to a helper)."""
+    own: set = set()
+    items = _display_items(displays, arg, own)
+    bindings = getattr(displays, "bindings", {})
+    same = {a: _same_values(bindings, a) for a in items}
+    if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
+           for a in items for b in items if a != b):
+        return True
+    # (a name of the argument's own, rebound to a new one, ``p = p_new`` of a comprehension's dict in
+    # a loop, reads the earlier dict's items: not followed; one filled in place, ``hs``, is)
+    avoid = own - getattr(displays, "appended", set())
+    for a in items:
+        reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
+                 for m in _arg_names(v)}
+        if _computed_from({k: v for k, v in graph.items() if k not in avoid}, reads - avoid, same[a]):
+            return True
+    return False
+
+
+_HELPER_CALLS = ("primal_call_at", "primal_method_at", "vjp_at", "vjp_method_at", "vjp_init_at")
+_NOT_HELPERS = frozenset(("len", "range", "int", "float", "bool", "str", "abs", "min", "max", "sum", "isinstance",
+                          "enumerate", "zip", "dict", "list", "tuple", "sorted", "reversed", "set", "frozenset"))
+
+
+def _helper_result(value) -> bool:
+    """Is ``value`` a call of a function of the user's as the generated code makes it (its site,
+    ``rt.primal_call_at(site, mk, ...)``; its compiled entry or forward function, called by name;
+    the guarded pair of both)?  What its value holds, and how its items were computed from one
+    another, are the callee's."""
+    if isinstance(value, gast.IfExp):
+        return _helper_result(value.body) or _helper_result(value.orelse)
+    if not isinstance(value, gast.Call):
         return False
-    return any(_computed_from(graph, {b}, {a}) and not _computed_from(graph, {a}, {b})
-               for a in items for b in items if a != b)
+    func = value.func
+    if isinstance(func, gast.Attribute):
+        return isinstance(func.value, gast.Name) and func.value.id.startswith("rt") and func.attr in _HELPER_CALLS
+    return isinstance(func, gast.Name) and func.id not in _NOT_HELPERS
+
+
+def _same_values(bindings, name: str) -> set:
+    """``name`` and the names it is bound to by ``name = other`` (in any branch), through such names."""
+    out, todo = {name}, [name]
+    while todo:
+        for v in bindings.get(todo.pop(), ()):
+            if isinstance(v, gast.Name) and v.id not in out:
+                out.add(v.id)
+                todo.append(v.id)
+    return out
 
 
 _FRESH_MODULES = frozenset(("np", "numpy", "math", "cmath"))
@@ -1940,14 +2090,31 @@ def _held(holds: Dict[str, set], names: set) -> set:
     return seen
 
 
-def _refuse_joint(call, compiled, args, fn, filename, kinds=None, namespace=None) -> None:
+def _refuse_joint(call, compiled, args, fn, filename, kinds=None, namespace=None, arg_kinds=()) -> None:
     """``compiled`` (a helper) takes ``dlgradient(y, x)`` of its parameter ``x`` with ``y`` also
     depending on another parameter (``Compiled.joint_sites``, sct/helper_sites.py): the helper's
     code holds that parameter constant, so a call passing there a value computed from the
     argument given as ``x`` (``h(x, x ** 2)``) would get a partial derivative where MATLAB's
     trace gives the whole one: refused at the call."""
     if getattr(compiled, "joint_sites", ()):
-        refuse_linked(compiled, _links(call.fdef, args, kinds=kinds, namespace=namespace), fn, filename, call.line)
+        refuse_linked(compiled, _links(call.fdef, args, kinds=kinds, namespace=namespace), fn, filename, call.line,
+                      lambda i, paths: _linking_kind(arg_kinds[i] if i < len(arg_kinds) else None, paths))
+
+
+def _linking_kind(kind, paths) -> bool:
+    """May a value of this kind (None: not known) be a list, tuple, dict or object, with a traced
+    item at one of ``paths`` (None: any)?"""
+    def item(kind, path):
+        for key in path:
+            if not (isinstance(kind, tuple) and kind[:1] in (("map",), ("seq",), ("obj",))):
+                return None
+            found = [v for k, v in (enumerate(kind[2]) if kind[0] == "seq" else kind[2]) if k == key]
+            kind = found[0] if found else None
+        return kind
+    if isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("num",), ("const",)):
+        return False
+    return paths is None or any(not (isinstance(k, tuple) and k[:1] in (("num",), ("const",)))
+                                for k in (item(kind, path) for path in paths))
 
 
 class _AllPairs(frozenset):

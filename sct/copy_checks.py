@@ -607,6 +607,12 @@ class Structures:
                             return inner
                     if counts.get(m, (0, 0))[1] > 1:
                         return m, getattr(n, "lineno", "?")
+                    second = self.second_name_of(m)
+                    if second is not None:
+                        # a name bound in some branch to another array read elsewhere too (``{k: (w if
+                        # k == "a" else w * 3) ...}``: ``d_item = w`` in one branch; was: not followed,
+                        # so dlgradient(y, d["a"]) missed y's uses through w: 3w for 6w)
+                        return second, getattr(n, "lineno", "?")
                     else:
                         source = self.argument_item(m)
                         if source is not None:
@@ -615,6 +621,42 @@ class Structures:
                             # ys silently without the uses through xs)
                             return source, getattr(n, "lineno", "?")
         return None
+
+    def second_name_of(self, m: str, seen: Optional[set] = None):
+        """An active name read more than once whose value ``m`` may be, bound to it by name in one of
+        its bindings (a branch's ``m = w``), through such names, or None."""
+        seen = set() if seen is None else seen
+        if m in seen:
+            return None
+        seen.add(m)
+        for n in self.finding.nodes():
+            if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
+                    any(isinstance(t, gast.Name) and t.id == m for t in n.targets):
+                v = n.value.id
+                if v in self.act.active and self._value_reads().get(v, 0) > 1:
+                    return v
+                found = self.second_name_of(v, seen)
+                if found is not None:
+                    return found
+        return None
+
+    def _value_reads(self) -> Dict[str, int]:
+        """name -> its reads in the function but those of the normalizer's checks (a statement
+        ``rt.check(...)`` that returns nothing: ``rt.unformatted_outside('p[k]', v)``)."""
+        if getattr(self, "_reads", None) is None:
+            reads: Dict[str, int] = {}
+            todo = [self.fdef]
+            while todo:
+                n = todo.pop()
+                if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call) and \
+                        isinstance(n.value.func, gast.Attribute) and isinstance(n.value.func.value, gast.Name) \
+                        and n.value.func.value.id.startswith("rt"):
+                    continue
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    reads[n.id] = reads.get(n.id, 0) + 1
+                todo.extend(gast.iter_child_nodes(n))
+            self._reads = reads
+        return self._reads
 
     def argument_item(self, m: str, depth: int = 0):
         """The argument whose item (or value, or element of its ``values()``) the name ``m`` is, bound

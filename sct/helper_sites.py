@@ -227,9 +227,14 @@ def joint_sites_through(joint_sites, deps, name: str) -> list:
     return out
 
 
-def refuse_linked(compiled, links, fn, filename, line) -> None:
+def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: True) -> None:
     """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
-    whose callee is known at run time only: its site keeps the links, sct/transform_calls.py)."""
+    whose callee is known at run time only: its site keeps the links, sct/transform_calls.py).
+    ``linking(i, paths)``: may argument i be a list, tuple, dict or object with a traced item at one
+    of ``paths`` (None: any), where a link ``("result", i, paths)`` (a value a helper returned,
+    sct/fresh_returns.py) counts as items computed from one another?"""
+    results = {k[1] for k in links if k[0] == "result" and linking(k[1], k[2])}
+    links = frozenset(links) | {(i, i) for i in results}
     def linked(j, i, among_xs) -> bool:
         if not among_xs:
             return j != i and (j, i) in links
@@ -251,6 +256,17 @@ def refuse_linked(compiled, links, fn, filename, line) -> None:
                 generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
                 at = f" ({site_line})" if isinstance(site_line, str) else \
                     "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                if i in xs and (i, i) in links and i in results:
+                    error = CompileError(
+                        f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "
+                        f"passes for it a list, tuple or dict that a function of the user's returned: its items "
+                        f"may be computed from one another (or from a value it was given) there, and sct "
+                        f"differentiates the helper's own code, where each is a value of its own, so the gradient "
+                        f"could miss the paths between them that MATLAB's trace (and the same code in the "
+                        f"function dlfeval runs) follows. Take the gradient in the function dlfeval runs, or "
+                        f"build the structure in the helper", filename, line, "dlgradient")
+                    error.at_call = True
+                    raise error
                 if i in xs and (i, i) in links:
                     error = CompileError(
                         f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "

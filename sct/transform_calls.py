@@ -61,6 +61,26 @@ def _holds_object(holder, a) -> bool:
     return False
 
 
+def _traced_at(value, paths) -> bool:
+    """Is ``value`` a list, tuple, dict or object (not an array, a number or None), with an item
+    that may be traced (not a number, text or None) at one of ``paths`` (None: any)?"""
+    plain = (int, float, complex, str, bool, type(None))
+    if isinstance(value, (np.ndarray, np.generic) + plain):
+        return False
+    if paths is None:
+        return True
+    for path in paths:
+        item = value
+        for key in path:
+            try:
+                item = item[key] if isinstance(item, (dict, list, tuple)) else getattr(item, key)
+            except (KeyError, IndexError, TypeError, AttributeError):
+                return True         # (not read: may be)
+        if not isinstance(item, plain):
+            return True
+    return False
+
+
 def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
     """``compiled`` (``fn``'s code for the arguments ``args``) takes dlgradient of a parameter of a
     y that also reads another (``Compiled.joint_sites``, sct/helper_sites.py), called from the
@@ -87,8 +107,10 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
             pairs = frozenset((p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
                               if any((i, j) in linked[0] for i in mine for j in theirs if p != q or i == j)) | \
                 frozenset(("same", p, q) for p in range(len(args)) for q in range(len(args))
-                          if p != q and args[p] is args[q])
-            refuse_linked(compiled, pairs, fn, linked[1], linked[2])
+                          if p != q and args[p] is args[q]) | \
+                frozenset(("result", p, k[2]) for p, mine in enumerate(at) for k in linked[0]
+                          if k[0] == "result" and k[1] in mine)
+            refuse_linked(compiled, pairs, fn, linked[1], linked[2], lambda p, paths: _traced_at(args[p], paths))
         if forwards is not None:
             deps, caller, filename, line = forwards
             reach = [set().union(*(deps[i] for i in places if i < len(deps))) for places in at]

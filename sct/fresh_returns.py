@@ -1,0 +1,264 @@
+"""Does a helper of the user's return new values, none computed from another it returns?
+
+A helper that takes ``dlgradient`` with respect to a list, dict or object it is given differentiates
+each item as a value of its own (sct/helper_sites.py).  Where its caller passes the value another
+helper returned (``g3(mk(w))``), the items may be computed from one another inside that helper
+(``mk`` returning ``{"a": w, "b": w * 3}``): the gradient for ``a`` would miss the path through
+``b`` that MATLAB's trace follows.  The caller then refuses the call (sct/call_tree.py), unless
+:func:`fresh_components` reads in the returning helper's own source that each component of what
+it returns is fresh: an array computed there, or a display (or comprehension, or ``|`` / ``+`` of
+them) whose items are new values (arithmetic, numpy's functions, derivatives) or items of its
+parameters selected by a constant key, none read by another item.  More is refused than needs to
+be, never less (a helper building its dict in a loop, returning a name bound twice, or calling
+another helper for an item is read as not fresh).
+"""
+from __future__ import annotations
+
+import types
+from typing import Optional, Tuple
+
+import gast
+
+from .ir import walk_no_defs, walk_nodes
+
+_MODULES = ("numpy", "math", "cmath", "sct", "runtime")
+_READS = frozenset(("get", "items", "keys", "values", "copy", "index", "count"))
+_UNKNOWN = object()         # a key not known when compiling (a comprehension's)
+
+
+def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[Optional[frozenset], ...]]:
+    """Per component of what ``fn`` returns (the items of the tuple each ``return`` gives, or the
+    one value): None where it is not fresh (see the module's doc), else the key paths of its items
+    that are its parameters' items read by other items too (linking only where traced).
+    ``tree_of(f)``: the gast def of a function (None: not read); ``outside_of(f)(node)``: what a
+    name ``f`` does not bind refers to.  A function ``fn`` calls for what it returns is read the
+    same way, and one returning a parameter as it is (``_keep(q, x)``) as that argument.  None
+    where ``fn`` cannot be read."""
+    tree = tree_of(fn) if isinstance(fn, types.FunctionType) and depth < 4 else None
+    if tree is None:
+        return None
+    outside = outside_of(fn)
+    body = [n for st in tree.body for n in walk_no_defs(st)]
+    returns = [n.value for n in body if isinstance(n, gast.Return)]
+    if not returns or any(v is None for v in returns):
+        return None
+    bound: dict = {}            # name -> its bindings' values (None: not ``name = value``)
+    for n in body:
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            bound.setdefault(n.id, [])
+    for n in body:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            bound[n.targets[0].id].append(n.value)
+    for n in body:
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id]:
+            bound[n.id].append(None)        # (a loop's target, ``with ... as``, an unpacking)
+    for n in body:
+        # a name written into (``out[k] = v``, ``out.append(v)``, ``out += [v]``): bound again
+        root = None
+        if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            root = n.value
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr not in _READS:
+            root = n.func.value
+        while isinstance(root, (gast.Subscript, gast.Attribute)):
+            root = root.value
+        if isinstance(root, gast.Name) and root.id in bound:
+            bound[root.id].append(None)
+    for n in body:
+        if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and not (
+                isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+            for target in n.targets if isinstance(n, gast.Assign) else [n.target]:
+                for t in walk_nodes(target):
+                    if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
+                        bound[t.id].append(None)
+    params = {a.id for a in walk_nodes(tree.args) if isinstance(a, gast.Name)}
+    reader = _Reader(bound, params, outside, tree_of, outside_of, depth)
+    sizes = {len(v.elts) if isinstance(v, gast.Tuple) else None for v in returns}
+    if len(sizes) == 1 and None not in sizes:
+        n = sizes.pop()
+        return tuple(_union(reader.component(v.elts[k]) for v in returns) for k in range(n))
+    return (_union(reader.component(v) for v in returns),)
+
+
+def _union(parts) -> Optional[frozenset]:
+    parts = list(parts)
+    return None if any(p is None for p in parts) else frozenset().union(*parts)
+
+
+class _Reader:
+    def __init__(self, bound, params, outside, tree_of, outside_of, depth):
+        self.bound, self.params, self.outside, self.tree_of = bound, params, outside, tree_of
+        self.outside_of, self.depth = outside_of, depth
+
+    def passed_through(self, node):
+        """The argument a call of a function returning one of its parameters as it is (every
+        ``return`` the same positional one) gives back, or None."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name)) or node.func.id in self.bound:
+            return None
+        fn = self.outside(node.func)
+        tree = self.tree_of(fn) if isinstance(fn, types.FunctionType) else None
+        if tree is None or tree.args.vararg is not None or any(isinstance(a, gast.Starred) for a in node.args):
+            return None
+        names = [a.id for a in tree.args.args if isinstance(a, gast.Name)]
+        returns = [n.value for st in tree.body for n in walk_no_defs(st) if isinstance(n, gast.Return)]
+        given = {r.id for r in returns if isinstance(r, gast.Name)}
+        if not returns or len(given) != 1 or len(given) != len({id(r) for r in returns}) and \
+                not all(isinstance(r, gast.Name) for r in returns):
+            return None
+        name = given.pop()
+        if not all(isinstance(r, gast.Name) for r in returns) or name not in names or \
+                any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
+                    for st in tree.body for n in walk_nodes(st)):
+            return None
+        k = names.index(name)
+        return node.args[k] if k < len(node.args) else None
+
+    def single(self, name: str):
+        """The value ``name`` is bound to, where it is bound once by ``name = value``."""
+        values = self.bound.get(name, ())
+        return values[0] if len(values) == 1 else None
+
+    def component(self, node) -> Optional[frozenset]:
+        """The paths that may link a component's items (see linking), empty for a new array; None:
+        not fresh."""
+        items = self.items(node, 0)
+        if items is not None:
+            return self.linking(items)
+        if self.new_value(node, 0):
+            return frozenset()
+        while isinstance(node, gast.Name) and node.id not in self.params and self.single(node.id) is not None:
+            node = self.single(node.id)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id not in self.bound:
+            # what a function of the user's returns (``return _jstep(p, x)``): read in its own code
+            fn = self.outside(node.func)
+            found = fresh_components(fn, self.tree_of, self.outside_of, self.depth + 1)
+            return found[0] if found is not None and len(found) == 1 else None
+        return None
+
+    def items(self, node, depth: int):
+        """``(key, item expression)`` of a display (the key a constant one, or _UNKNOWN), a
+        comprehension, ``dict(k=v, ...)``, ``sct.dlupdate(lambda ...: new value, ...)``, or ``|`` /
+        ``+`` of them; None if ``node`` is none of these."""
+        if isinstance(node, gast.Name) and node.id not in self.params and depth < 8:
+            value = self.single(node.id)
+            return self.items(value, depth + 1) if value is not None else None
+        through = self.passed_through(node) if depth < 8 else None
+        if through is not None:
+            return self.items(through, depth + 1)
+        if isinstance(node, (gast.List, gast.Tuple)):
+            return [(k, e) for k, e in enumerate(node.elts)] if not any(
+                isinstance(e, gast.Starred) for e in node.elts) else None
+        if isinstance(node, gast.Dict):
+            return [(k.value if isinstance(k, gast.Constant) else _UNKNOWN, v) for k, v in zip(node.keys, node.values)] \
+                if all(k is not None for k in node.keys) else None
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            return [(_UNKNOWN, node.elt)]
+        if isinstance(node, gast.DictComp):
+            return [(_UNKNOWN, node.value)]
+        if isinstance(node, gast.Call) and not node.args and all(k.arg is not None for k in node.keywords) and \
+                self.outside(node.func) is dict:
+            return [(k.arg, k.value) for k in node.keywords]
+        if isinstance(node, gast.Call) and getattr(self.outside(node.func), "__name__", None) == "dlupdate" and \
+                node.args and self.new_function(node.args[0]):
+            return [(_UNKNOWN, gast.Constant(value=0.0, kind=None))]      # (each item: what the function makes)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.BitOr, gast.Add)):
+            parts = [self.items(o, depth + 1) if depth < 8 else None for o in (node.left, node.right)]
+            if any(p is None for p in parts):
+                return None
+            return parts[0] + parts[1]
+        return None
+
+    def new_function(self, node) -> bool:
+        """Is ``node`` a lambda (or a name bound once to one) whose value is a new value?"""
+        if isinstance(node, gast.Name) and node.id not in self.params:
+            node = self.single(node.id)
+        return isinstance(node, gast.Lambda) and self.new_value(node.body, 0)
+
+    def leaves(self, items, path=()) -> Optional[list]:
+        """(path of keys, expression) of the items, nested displays entered; None where an item is
+        neither a new value, a parameter's item by a constant key, nor such a display."""
+        out = []
+        for key, item in items:
+            nested = self.items(item, 0)
+            if nested is not None:
+                inner = self.leaves(nested, path + (key,))
+                if inner is None:
+                    return None
+                out += inner
+            elif _constant_item(item, self.params) is not None or self.new_value(item, 0):
+                out.append((path + (key,), item))
+            else:
+                return None
+        return out
+
+    def linking(self, items) -> Optional[frozenset]:
+        """The paths of the items that other items may be computed from: a parameter's item that
+        another item reads (``{"lr": s["lr"], "p": {k: v - s["lr"] * g[k] ...}}``: linked only where
+        that item is a traced array, which the caller's check reads); None where not told."""
+        leaves = self.leaves(items)
+        if leaves is None:
+            return None
+        out = set()
+        for k, (path, item) in enumerate(leaves):
+            key = _constant_item(item, self.params)
+            if key is not None and any(_reads_item(o, key) for j, (_, o) in enumerate(leaves) if j != k):
+                if _UNKNOWN in path:
+                    return None
+                out.add(path)
+        return frozenset(out)
+
+    def new_value(self, node, depth: int) -> bool:
+        """Is ``node`` a value computed here, never a value given or held elsewhere (a name, an item,
+        a call of a function of the user's that may return what it is given)?"""
+        if isinstance(node, gast.Constant):
+            return True
+        if isinstance(node, gast.BinOp) and not isinstance(node.op, (gast.BitOr, gast.Add)) or \
+                isinstance(node, gast.UnaryOp):
+            return True
+        if isinstance(node, gast.BinOp):        # a + b of arrays (not of lists: items() read those)
+            return self.items(node, depth) is None
+        if isinstance(node, gast.Call):
+            if isinstance(node.func, gast.Name) and node.func.id in self.bound:
+                return self.new_function(node.func)          # (a lambda of its own: ``sgd(p[k], g[k])``)
+            value = self.outside(node.func)
+            if getattr(value, "__name__", None) == "dlupdate":
+                return False        # (its items are what the function it is given returns)
+            module = getattr(value, "__module__", None) or getattr(type(value), "__module__", "")
+            if isinstance(value, types.ModuleType):
+                return False
+            return isinstance(module, str) and module.split(".")[0] in _MODULES
+        if isinstance(node, gast.Name) and node.id not in self.params and depth < 8:
+            value = self.single(node.id)
+            return value is not None and not isinstance(value, gast.Lambda) and \
+                self.items(value, depth + 1) is None and self.new_value(value, depth + 1)
+        return False
+
+
+def _constant_item(node, params):
+    """``(p, key)`` where ``node`` is ``p[key]`` or ``p.key`` of a parameter ``p`` and a constant key."""
+    if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id in params and \
+            isinstance(node.slice, gast.Constant):
+        return node.value.id, node.slice.value
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and node.value.id in params:
+        return node.value.id, node.attr
+    return None
+
+
+def _reads_item(node, key) -> bool:
+    """Does ``node`` read the item ``key`` (``(p, k)``) of ``p``: ``p[k]``, or ``p`` other than by
+    another constant key?"""
+    name, k = key
+    for n in walk_nodes(node):
+        if isinstance(n, gast.Name) and n.id == name:
+            return not _only_other_keys(node, name, k)
+    return False
+
+
+def _only_other_keys(node, name, k) -> bool:
+    """Is every read of ``name`` in ``node`` an item or attribute by a constant key other than k?"""
+    reads = [n for n in walk_nodes(node) if isinstance(n, gast.Name) and n.id == name]
+    selected = [n for n in walk_nodes(node)
+                if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name and
+                isinstance(n.slice, gast.Constant) and n.slice.value != k or
+                isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name and
+                n.attr != k]
+    return len(selected) == len(reads)

@@ -1,0 +1,288 @@
+"""Stop 47: a helper taking dlgradient with respect to a list or dict it is given, where the
+caller passes one whose items were computed from one another (each was a wrong gradient before:
+the helper, compiled on its own, differentiates each item as a value of its own; MATLAB's trace
+follows the paths between them).  Refused now at the caller's line; fresh structures still run.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import CompileError, dlarray, dlfeval, dlgradient
+
+from gradcheck import D, numerical_gradient
+
+W0 = np.array([1.0, 2.0, 3.0])
+
+
+def g3(d):
+    y = np.sum(d["a"] * d["b"])
+    return dlgradient(y, d["a"])
+
+
+def gl(hs):
+    y = sum(np.sum(h ** 2) for h in hs)
+    return dlgradient(y, hs)
+
+
+# --- 1. a name bound to another value in one branch (comprehension with an if-expression) ---------
+
+def comp_alias_inline(w):
+    d = {k: (w if k == "a" else w * 3) for k in ("a", "b")}
+    return g3(d)
+
+
+def comp_alias_loop(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        d = {k: (w if k == "a" else w * s) for k in ("a", "b")}
+        tot = tot + g3(d)
+    return tot
+
+
+def item_alias_branch_loop(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        d = {}
+        d["a"] = w if s > 0 else w * 2
+        d["b"] = w * s
+        tot = tot + g3(d)
+    return tot
+
+
+def name_alias_branch_loop(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        a = w
+        if s < 0:
+            a = w * 2
+        tot = tot + g3({"a": a, "b": w * s})
+    return tot
+
+
+# --- 2. a dict a helper returned (a factory) ---------------------------------------------------------
+
+def mk(w, s):
+    return {k: (w if k == "a" else w * s) for k in ("a", "b")}
+
+
+def mk_loop(w, s):
+    out = {}
+    for k in ("a", "b"):
+        if k == "a":
+            v = w
+        else:
+            v = w * s
+        out[k] = v
+    return out
+
+
+def mk_display(w, s):
+    return {"a": w, "b": w * s}
+
+
+def factory_loop(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        tot = tot + g3(mk(w, s))
+    return tot
+
+
+def factory_built_in_loop(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        tot = tot + g3(mk_loop(w, s))
+    return tot
+
+
+def factory_display(w):
+    tot = 0
+    for s in (2.0, 3.0):
+        d = mk_display(w, s)
+        tot = tot + g3(d)
+    return tot
+
+
+# --- 3. a list of an RNN's states (each computed from the one before) ---------------------------------
+
+def rnn_states(w):
+    hs = []
+    h = w
+    for t in range(3):
+        h = np.tanh(h * 0.5)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def rnn_states_twice(w):
+    hs = []
+    h = w
+    for t in range(3):
+        h = np.tanh(h * 0.5)
+        hs.append(h)
+    tot = 0
+    for k in range(2):
+        tot = tot + gl(hs)[0]
+    return tot / 2
+
+
+def rnn_states_read_back(w):
+    hs = [w]
+    for t in range(3):
+        hs.append(np.tanh(hs[-1] * 0.5))
+    return gl(hs[1:])[0]
+
+
+def rnn_state_in_a_dict(w):
+    hs = []
+    state = {"h": w}
+    for t in range(3):
+        h = np.tanh(state["h"] * 0.5)
+        state = {"h": h}
+        hs.append(h)
+    return gl(hs)[0]
+
+
+WRONG_BEFORE = [comp_alias_inline, comp_alias_loop, item_alias_branch_loop, name_alias_branch_loop,
+                factory_loop, factory_built_in_loop, factory_display, rnn_states, rnn_states_twice,
+                rnn_states_read_back, rnn_state_in_a_dict]
+
+
+@pytest.mark.parametrize("fun", WRONG_BEFORE, ids=[f.__name__ for f in WRONG_BEFORE])
+def test_linked_items_given_to_a_dlgradient_helper_are_refused(fun):
+    sct.clear_cache()
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(W0))
+    text = str(info.value)
+    assert __file__ in text and "dlgradient" in text
+    assert "internal error" not in text
+
+
+def test_the_states_differentiated_in_the_function_itself_stay_exact():
+    """The same list differentiated where it is built: MATLAB's answer (through later states)."""
+    def f(w):
+        h1 = np.tanh(w * 0.5)
+        h2 = np.tanh(h1 * 0.5)
+        h3 = np.tanh(h2 * 0.5)
+        hs = [h1, h2, h3]
+        y = np.sum(h1 ** 2) + np.sum(h2 ** 2) + np.sum(h3 ** 2)
+        return dlgradient(y, hs)[0]
+
+    def expected(w):
+        h1 = np.tanh(w * 0.5)
+        h2 = np.tanh(h1 * 0.5)
+        h3 = np.tanh(h2 * 0.5)
+        d3 = 2 * h3
+        d2 = 2 * h2 + d3 * (1 - h3 ** 2) * 0.5
+        return 2 * h1 + d2 * (1 - h2 ** 2) * 0.5
+    np.testing.assert_allclose(D(dlfeval(f, dlarray(W0))), expected(W0), rtol=1e-12)
+
+
+# --- fresh structures a helper returns still run (training steps inside dlfeval) ---------------------
+
+def _loss(p, x):
+    return np.sum(np.tanh(p["W"] * x + p["b"]) ** 2)
+
+
+def sgd_step(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return {k: p[k] - 0.1 * g[k] for k in p}
+
+
+def sgd_step_lambda(p, x):
+    upd = lambda w, gw: w - 0.1 * gw        # noqa: E731
+    g = dlgradient(_loss(p, x), p)
+    return {k: upd(p[k], g[k]) for k in p}
+
+
+def sgd_step_dlupdate(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return sct.dlupdate(lambda w, gw: w - 0.1 * gw, p, g)
+
+
+def sgd_step_keyword_dict(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return dict(W=p["W"] - 0.1 * g["W"], b=p["b"] - 0.1 * g["b"])
+
+
+def _keep(q, x):
+    return q
+
+
+def sgd_step_kept(p, x):
+    g = dlgradient(_loss(p, x), p)
+    return _keep({k: p[k] - 0.1 * g[k] for k in p}, x)
+
+
+def sgd_step_delegated(p, x):
+    return sgd_step(p, x)
+
+
+STEPS = [sgd_step, sgd_step_lambda, sgd_step_dlupdate, sgd_step_keyword_dict, sgd_step_kept, sgd_step_delegated]
+
+
+def _plain_steps(W, b, x, n=3):
+    for _ in range(n):
+        a = np.tanh(W * x + b)
+        gz = 2 * a * (1 - a ** 2)
+        W, b = W - 0.1 * gz * x, b - 0.1 * gz
+    return np.sum(W ** 2) + np.sum(b ** 2)
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[s.__name__ for s in STEPS])
+def test_training_steps_returning_new_values_run_and_match_finite_differences(step):
+    def outer(p0, x):
+        p = p0
+        for _ in range(3):
+            p = step(p, x)
+        L = np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2)
+        return L, dlgradient(L, p0["W"])
+
+    rng = np.random.default_rng(3)
+    W, b, x = rng.standard_normal(4) * 0.5, rng.standard_normal(4) * 0.5, rng.standard_normal(4)
+    sct.clear_cache()
+    L, gW = dlfeval(outer, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    assert abs(float(D(L)) - _plain_steps(W, b, x)) < 1e-12
+    np.testing.assert_allclose(D(gW), numerical_gradient(_plain_steps, [W, b, x], 0), rtol=1e-6, atol=1e-8)
+
+
+def train_state_step(state, x):
+    g = dlgradient(_loss(state["params"], x), state["params"])
+    p = {k: v - state["lr"] * g[k] for k, v in state["params"].items()}
+    return {"params": p, "lr": state["lr"], "step": state["step"] + 1}
+
+
+def test_a_state_with_a_plain_setting_read_by_its_new_params_runs():
+    """``lr`` is both an item of the new state and read by its params: a link only where it is
+    traced; a plain float carries none."""
+    def outer(p0, x):
+        state = {"params": p0, "lr": 0.1, "step": 0}
+        for _ in range(3):
+            state = train_state_step(state, x)
+        p = state["params"]
+        L = np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2)
+        return L, dlgradient(L, p0["W"])
+
+    rng = np.random.default_rng(4)
+    W, b, x = rng.standard_normal(4) * 0.5, rng.standard_normal(4) * 0.5, rng.standard_normal(4)
+    L, gW = dlfeval(outer, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    assert abs(float(D(L)) - _plain_steps(W, b, x)) < 1e-12
+    np.testing.assert_allclose(D(gW), numerical_gradient(_plain_steps, [W, b, x], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_a_state_whose_traced_setting_its_params_read_is_refused():
+    """The same step with a traced ``lr``: the new params are computed from the ``lr`` item the new
+    state holds, and a helper differentiating with respect to the state would miss that path."""
+    def lr_step(state, x):
+        g = dlgradient(_loss(state["params"], x) + state["lr"] ** 2, state)
+        p = {k: v - state["lr"] * g["params"][k] for k, v in state["params"].items()}
+        return {"params": p, "lr": state["lr"]}
+
+    def outer(p0, lr, x):
+        state = {"params": p0, "lr": lr}
+        for _ in range(2):
+            state = lr_step(state, x)
+        return np.sum(state["params"]["W"] ** 2)
+
+    with pytest.raises(CompileError) as info:
+        dlfeval(outer, {"W": dlarray(W0), "b": dlarray(W0 * 0.1)}, dlarray(np.array(0.1)), dlarray(W0))
+    assert __file__ in str(info.value) and "internal error" not in str(info.value)
