@@ -1016,7 +1016,7 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 graph = _reads_graph(fdef)
             if displays is None:
                 displays = _displays(fdef)
-            if _display_linked(displays, args[i], graph):
+            if _display_linked(displays, args[i], graph) or _repeated(displays, args[i], kinds or {}, set()):
                 pairs.add((i, i))
             if isinstance(args[i], gast.Name):
                 paths = _result_links(displays, args[i].id, namespace, kinds)
@@ -1128,6 +1128,12 @@ def _displays(fdef) -> Dict[str, list]:
                     isinstance(value.value, gast.Name):
                 # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
                 value = gast.Dict(keys=[None], values=[value.value])
+            copied = _copied_from(value)
+            if copied:
+                # ``list(hs)``, ``copy.copy(d)``, ``d.copy()``, ``rt.as_sequence(hs)`` (of a for loop, zip,
+                # map), ``rt.extended(hs, t)`` (``hs.extend(t)``): the items of those names
+                # (was: no display, so not linked: the partial derivative for ``gl(list(hs))``)
+                value = gast.Dict(keys=[None] * len(copied), values=copied)
             if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and all(
                     isinstance(o, (gast.Name, gast.List, gast.Tuple)) for o in (value.left, value.right)):
                 # ``hs = hs + [h]`` (the normalizer's ``hs.append(h)``), ``t1 + t2``: the items of both
@@ -1154,6 +1160,12 @@ def _displays(fdef) -> Dict[str, list]:
         for v in values:
             if isinstance(v, gast.Name) and v.id in out and name != v.id:
                 out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and out.bindings.get(v.value.id) and \
+                    all(_copied_from(s) and isinstance(s.func, gast.Attribute) and s.func.attr == "as_sequence"
+                        for s in out.bindings[v.value.id]):
+                # ``item = seq[k]`` of the sequence a for loop (zip, map, a comprehension) walks: one of
+                # its items (was: none, so ``[h for h in hs]`` of linked states was not linked)
+                out.setdefault(name, []).append(gast.Dict(keys=[None], values=[v.value]))
     return out
 
 
@@ -1217,6 +1229,49 @@ def _display_linked(displays, arg, graph) -> bool:
         if _computed_from({k: v for k, v in graph.items() if k not in avoid}, reads - avoid, same[a]):
             return True
     return False
+
+
+def _repeated(displays, node, kinds, seen: set) -> bool:
+    """Does a display the argument is (or a name bound to one, nested ones too) hold one name at two
+    places (``[W, W]``, ``{"a": w, "b": w}``, tied weights), a name not a plain number?  Both items
+    are one traced value, and MATLAB's trace gives each the derivative through both (was: not
+    linked, so a helper's dlgradient with respect to the structure gave each item's partial: w
+    where the same code in the function dlfeval runs gives 2w)."""
+    if isinstance(node, gast.Name):
+        if node.id in seen:
+            return False
+        seen.add(node.id)
+        return any(_repeated(displays, v, kinds, seen) for v in displays.get(node.id, ()))
+    if isinstance(node, (gast.List, gast.Tuple)):
+        elts = list(node.elts)
+    elif isinstance(node, gast.Dict):
+        elts = [v for k, v in zip(node.keys, node.values) if k is not None]
+    else:
+        return False
+    names = [e.id for e in elts if isinstance(e, gast.Name) and not (
+        isinstance(kinds.get(e.id), tuple) and kinds.get(e.id)[:1] in (("num",), ("const",)))]
+    return len(names) != len(set(names)) or any(_repeated(displays, e, kinds, seen) for e in elts)
+
+
+_COPIES = frozenset(("list", "tuple", "dict", "sorted", "reversed", "set", "frozenset"))
+
+
+def _copied_from(value) -> list:
+    """The names whose items ``value`` holds as they are (a copy of a list, tuple or dict, the
+    sequence a loop walks, ``rt.extended``'s operands: more than it holds, never less), or none."""
+    if not isinstance(value, gast.Call):
+        return []
+    func, names = value.func, [a for a in value.args if isinstance(a, gast.Name)]
+    if isinstance(func, gast.Name) and func.id in _COPIES and len(value.args) == 1:
+        return names
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+        if func.value.id == "copy" and func.attr in ("copy", "deepcopy"):
+            return names[:1]
+        if func.attr == "copy" and not value.args:
+            return [func.value]
+        if func.value.id.startswith("rt") and func.attr in ("as_sequence", "extended"):
+            return names
+    return []
 
 
 _HELPER_CALLS = ("primal_call_at", "primal_method_at", "vjp_at", "vjp_method_at", "vjp_init_at")
