@@ -885,6 +885,35 @@ class CallTree:
                 graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
             out += joint_sites_through(compiled.joint_sites, _parameter_reads(graph, params, args),
                                        getattr(fn, "__name__", "a helper"))
+        return tuple(out) + self._unresolved_joint_sites(params, graphs)
+
+    def _unresolved_joint_sites(self, params, graphs) -> tuple:
+        """A call left to run time (``g3({"a": a, "b": b})``: a display's kind is known then only) of
+        a function of the user's that takes dlgradient with respect to the parameter given a value
+        made of several of this function's parameters (read off its source, plain_leaves'
+        _takes_gradient_of): a site of those parameters among themselves, so that a caller passing
+        there values computed from one another (``h3(w, w * 3)``) is refused as the callee's own
+        joint site would refuse it (was: the callee was compiled after this function's joint sites
+        were read, and the call got the partial derivative)."""
+        from .plain_leaves import _takes_gradient_of
+        out = []
+        for call, record in zip(self.calls, self.records):
+            if record is None or record.resolved or call.op not in ("vjp", "primal_call"):
+                continue
+            args = _call_args(call)
+            if not args or any(isinstance(a, gast.Starred) for a in args) or len(call.node.args) < 2:
+                continue
+            fn = _static_value(call.node.args[1], self.resolution.namespace, self.resolution.local(call.fdef)[0])
+            if type(fn) is not types.FunctionType:
+                continue
+            graph = graphs.get(id(call.fdef))
+            if graph is None:
+                graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+            names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+            for k, deps in enumerate(_parameter_reads(graph, params, args)):
+                if len(deps) > 1 and k < len(names) and _takes_gradient_of(fn, names[k]):
+                    where = f"in {getattr(fn, '__name__', 'a helper')}(), called on line {call.line}"
+                    out.append((where, tuple(sorted(deps)), tuple(sorted(deps))))
         return tuple(out)
 
     def __init__(self, fn, calls, resolution, context):
@@ -1354,6 +1383,12 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         # nothing of x, a partial derivative at the next call)
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
                 not isinstance(node.op, gast.BitOr) and not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
+            return set()
+        if any(isinstance(o, gast.Name) and isinstance(kinds.get(o.id), tuple) and kinds.get(o.id)[:1] in
+               (("dl",), ("nd",)) for o in sides):
+            # an array's arithmetic with anything is an array (``w * s``, s of a kind not known: was read
+            # as a list repeated, holding w, so ``g2(w, w * s)`` linked both ways, read as loop-carried
+            # state, and a helper's dlgradient with respect to both gave the partial derivative)
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):
