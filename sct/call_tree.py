@@ -1038,6 +1038,8 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 held = _held(holds, xi)
                 if xj & held or _computed_from(graph, xj, held):
                     pairs.add((i, j))
+                    if _computed_just_before(fdef, args[j], xj, xi):
+                        pairs.add(("direct", i, j))
                 if isinstance(args[i], gast.Name) and isinstance(args[j], gast.Name) and args[i].id == args[j].id:
                     pairs.add(("same", i, j))       # one value passed twice (sct/helper_sites.py)
         if isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
@@ -1058,6 +1060,49 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
     return frozenset(pairs)
 
 
+def _computed_just_before(fdef, arg, xj: set, xi: set) -> bool:
+    """Is argument ``arg`` (its names ``xj``) computed from the value the names ``xi`` have at the
+    call, by the plain assignments just before the statement holding it in its block (``v = w * 3``
+    then ``g2(w, v)``)?  Then ``(j, i)`` read both ways (``w = v * 0.5`` later in the loop) is not
+    loop-carried state of one step's results (helper_sites.refuse_linked): j is computed from i at
+    the call.  No where not shown so."""
+    found = _statement_at(fdef, arg)
+    if found is None:
+        return False
+    block, index = found
+    need = set(xj)
+    for st in reversed(block[:index]):
+        if not (isinstance(st, gast.Assign) and all(isinstance(t, gast.Name) for t in st.targets)):
+            if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id in need | xi
+                   for n in walk_nodes(st)):
+                return False        # (bound in a branch, a loop, unpacked: not read here)
+            continue
+        stored = {t.id for t in st.targets}
+        if stored & need:
+            reads = _arg_names(st.value)
+            if reads & xi:
+                return True
+            need = (need - stored) | reads
+        if stored & xi:
+            return False            # (before: an earlier value of i)
+    return False
+
+
+def _statement_at(fdef, node) -> Optional[Tuple[list, int]]:
+    """(the block, the index there) of the innermost statement holding ``node`` in ``fdef``."""
+    found = None
+    for st in walk_nodes(fdef):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(st, field, None)
+            if not isinstance(block, list):
+                continue
+            for k, inner in enumerate(block):
+                if isinstance(inner, gast.AST) and any(n is node for n in walk_nodes(inner)):
+                    if found is None or any(n is inner for n in walk_nodes(found[0][found[1]])):
+                        found = (block, k)
+    return found
+
+
 def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
     """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
     other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
@@ -1065,9 +1110,24 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
     results = getattr(displays, "results", {})
     local = set(getattr(displays, "bindings", {})) | set(results)
     out: set = set()
-    for n in _same_values(getattr(displays, "bindings", {}), name):
+    bindings = getattr(displays, "bindings", {})
+    names = _same_values(bindings, name)
+    # a value a helper returned held as an item (``ds = [mk(w)]; g3(ds[0])``, ``g3({"d": mk(w)})``):
+    # its links anywhere in the argument (was: not read, the partial derivative)
+    # (and the names whose items it holds: ``hs = list(gen(w))``, the sequence of a loop over a
+    # generator's items, seen by _display_items)
+    seen: set = set()
+    held = set().union(*(_display_items(displays, v.value, seen) for n in names for v in bindings.get(n, ())
+                         if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name))) | \
+        _display_items(displays, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), seen)
+    held = (held | seen) - names
+    for n in sorted(names | held):
         for call, k in results.get(n, ()):
             fn, pair = _returning_helper(call, displays, namespace, local, kinds)
+            if isinstance(k, tuple):        # ``d = d_mk2[1]`` of ``d_mk2 = mk2(...)``: the value's item 1
+                if k[1] != (0 if pair else None):
+                    return None
+                k, pair = k[0], False
             if pair and k is not None:      # ``(p, p_residuals) = step_fwd(...)``: p is its value
                 k = None if k == 0 else -1
             fresh = fresh_components(fn, _helper_tree, lambda f: functools.partial(_outside_value, f))
@@ -1075,8 +1135,8 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
                 return None
             part = fresh[k] if k is not None and 0 <= k < len(fresh) and len(fresh) > 1 else \
                 fresh[0] if k is None and len(fresh) == 1 else None
-            if part is None:
-                return None
+            if part is None or part and n in held:
+                return None         # (its paths: in the value held, not in the argument's)
             out |= part
     return frozenset(out)
 
@@ -1157,6 +1217,10 @@ def _displays(fdef) -> Dict[str, list]:
                     isinstance(value.value, gast.Name):
                 # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
                 value = gast.Dict(keys=[None], values=[value.value])
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    value.func.attr == "inserted" and len(value.args) == 3:
+                # ``hs.insert(k, v)``: hs's items and v (was: not read, the partial derivative)
+                value = gast.Dict(keys=[None, gast.Constant(value=0, kind=None)], values=[value.args[0], value.args[2]])
             copied = _copied_from(value)
             if copied:
                 # ``list(hs)``, ``copy.copy(d)``, ``d.copy()``, ``rt.as_sequence(hs)`` (of a for loop, zip,
@@ -1187,14 +1251,25 @@ def _displays(fdef) -> Dict[str, list]:
                 out.appended.add(st.func.value.id)
     for name, values in out.bindings.items():
         for v in values:
-            if isinstance(v, gast.Name) and v.id in out and name != v.id:
-                out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and isinstance(v.slice, gast.Constant) \
+                    and type(v.slice.value) is int:
+                for call, k in list(out.results.get(v.value.id, ())):
+                    # ``d = d_mk2[0]`` (the normalizer's unpacking of ``d, z = mk2(...)``): item 0 of the value
+                    out.results.setdefault(name, []).append((call, (v.slice.value, k)))
             if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and out.bindings.get(v.value.id) and \
                     all(_copied_from(s) and isinstance(s.func, gast.Attribute) and s.func.attr == "as_sequence"
                         for s in out.bindings[v.value.id]):
                 # ``item = seq[k]`` of the sequence a for loop (zip, map, a comprehension) walks: one of
                 # its items (was: none, so ``[h for h in hs]`` of linked states was not linked)
                 out.setdefault(name, []).append(gast.Dict(keys=[None], values=[v.value]))
+    changed = True
+    while changed:      # (through names bound to names in any order: ``a = item``, ``item = seq[k]``)
+        changed = False
+        for name, values in out.bindings.items():
+            for v in values:
+                if isinstance(v, gast.Name) and v.id in out and name != v.id and v not in out.get(name, ()):
+                    out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
+                    changed = True
     return out
 
 
@@ -1283,11 +1358,17 @@ def _repeated(displays, node, kinds, seen: set) -> bool:
 
 
 _COPIES = frozenset(("list", "tuple", "dict", "sorted", "reversed", "set", "frozenset"))
+# the runtime's functions of lists, tuples and dicts the normalizer writes (``hs.extend(t)``, ``hs +=
+# t``, ``d | e``, ``d |= e``, ``list(t)``, ``nt._replace(...)``): their values
+# hold the items of what they are given
+_RT_CONTAINERS = frozenset(("as_sequence", "extended", "dict_or", "inplace_result", "listed", "tupled",
+                            "namedtuple_replaced", "dataclass_replaced"))
 
 
 def _copied_from(value) -> list:
     """The names whose items ``value`` holds as they are (a copy of a list, tuple or dict, the
-    sequence a loop walks, ``rt.extended``'s operands: more than it holds, never less), or none."""
+    sequence a loop walks, the operands of the runtime's list and dict functions: more than it
+    holds, never less), or none."""
     if not isinstance(value, gast.Call):
         return []
     func, names = value.func, [a for a in value.args if isinstance(a, gast.Name)]
@@ -1298,7 +1379,7 @@ def _copied_from(value) -> list:
             return names[:1]
         if func.attr == "copy" and not value.args:
             return [func.value]
-        if func.value.id.startswith("rt") and func.attr in ("as_sequence", "extended"):
+        if func.value.id.startswith("rt") and func.attr in _RT_CONTAINERS:
             return names
     return []
 

@@ -242,7 +242,10 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
         # rebound from one step's results, is read as computed from each other by sct's by-name reading:
         # neither was computed from the other at the call), or the same value passed twice, or (i == j)
         # a display holding an item computed from another
-        return (j, i) in links and (j == i or (i, j) not in links or ("same", j, i) in links)
+        # (``("direct", j, i)``: i computed from j just before the call, sct/call_tree.py; was: read
+        # as loop-carried state where j was rebound from i later in the loop, the partial derivative)
+        return (j, i) in links and (j == i or (i, j) not in links or ("same", j, i) in links or
+                                    ("direct", j, i) in links)
     for site_line, xs, others in getattr(compiled, "joint_sites", ()):
         for i in others:
             if any(linked(j, i, xs == others) for j in xs):
