@@ -1115,10 +1115,12 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
     # a value a helper returned held as an item (``ds = [mk(w)]; g3(ds[0])``, ``g3({"d": mk(w)})``):
     # its links anywhere in the argument (was: not read, the partial derivative)
     # (and the names whose items it holds: ``hs = list(gen(w))``, the sequence of a loop over a
-    # generator's items, seen by _display_items)
+    # generator's items, seen by _display_items; an item of a helper's value by a constant key, ``p =
+    # p_m[0]``: that component, in results)
     seen: set = set()
     held = set().union(*(_display_items(displays, v.value, seen) for n in names for v in bindings.get(n, ())
-                         if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name))) | \
+                         if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
+                         v.value.id not in results)) | \
         _display_items(displays, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), seen)
     held = (held | seen) - names
     for n in sorted(names | held):

@@ -326,6 +326,21 @@ def sgd_tuple_generator(p0, x):
     return L, dlgradient(L, p0["W"])
 
 
+def _momentum_step(p, x, m):
+    g = dlgradient(_loss(p, x), p)
+    m = {k: 0.0 * m[k] + g[k] for k in p}
+    return {k: p[k] - 0.1 * m[k] for k in p}, m
+
+
+def sgd_pair_returned(p0, x):
+    p = p0
+    m = {"W": 0 * p0["W"], "b": 0 * p0["b"]}
+    for _ in range(3):
+        p, m = _momentum_step(p, x, m)
+    L = np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2)
+    return L, dlgradient(L, p0["W"])
+
+
 def _plain_steps(W, b, x, n=3):
     for _ in range(n):
         a = np.tanh(W * x + b)
@@ -334,7 +349,7 @@ def _plain_steps(W, b, x, n=3):
     return np.sum(W ** 2) + np.sum(b ** 2)
 
 
-STEPS = [sgd_names_display, sgd_list_state, sgd_list_of_values, sgd_tuple_generator]
+STEPS = [sgd_names_display, sgd_list_state, sgd_list_of_values, sgd_tuple_generator, sgd_pair_returned]
 
 
 @pytest.mark.parametrize("outer", STEPS, ids=[s.__name__ for s in STEPS])
