@@ -1169,6 +1169,21 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
     return None, False
 
 
+def _fields_as_names(st):
+    """``b.hs = v`` and ``hs = b.hs`` (a field of a name) read by :func:`_displays` as a name ``b.hs``
+    bound to v and read (was: not read, so ``b.add(w); b.add(w * s); gl(b.hs)``, a method building
+    a list in a field, was not linked: the partial derivative)."""
+    if not (isinstance(st, gast.Assign) and len(st.targets) == 1):
+        return st
+    field = lambda n: gast.Name(id=f"{n.value.id}.{n.attr}", ctx=gast.Load(), annotation=None,  # noqa: E731
+                                type_comment=None) if isinstance(n, gast.Attribute) and \
+        isinstance(n.value, gast.Name) else n
+    target, value = field(st.targets[0]), field(st.value)
+    if target is st.targets[0] and value is st.value:
+        return st
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
 class _Displays(dict):
     """:func:`_displays`' map, with ``bindings``: name -> the values bound to it by ``name = value``
     (every binding, in branches and loops too); ``appended``: the names filled in place by a call
@@ -1187,7 +1202,7 @@ def _displays(fdef) -> Dict[str, list]:
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
     bound to (``p = p_new`` of a comprehension's dict)."""
     out = _Displays()
-    for st in walk_nodes(fdef):
+    for st in map(_fields_as_names, walk_nodes(fdef)):
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Tuple) and \
                 st.targets[0].elts and isinstance(st.targets[0].elts[0], gast.Name):
             out.firsts[st.targets[0].elts[0].id] = st.value
@@ -1264,15 +1279,32 @@ def _displays(fdef) -> Dict[str, list]:
                 # ``item = seq[k]`` of the sequence a for loop (zip, map, a comprehension) walks: one of
                 # its items (was: none, so ``[h for h in hs]`` of linked states was not linked)
                 out.setdefault(name, []).append(gast.Dict(keys=[None], values=[v.value]))
+    _bound_names(out)
+    for name, values in out.bindings.items():
+        for v in values:
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in out and \
+                    not isinstance(v.slice, gast.Slice):
+                # ``d = outer["d"]`` of ``outer = {"d": {"a": w}}``, written into (``outer["d"]["b"] = v``):
+                # the items of the displays outer holds (was: none, the partial derivative)
+                inner = sorted(m for m in _display_items(out, v.value) if m in out and m != name)
+                if inner:
+                    out.setdefault(name, []).append(gast.Dict(keys=[None] * len(inner), values=[
+                        gast.Name(id=m, ctx=gast.Load(), annotation=None, type_comment=None) for m in inner]))
+    _bound_names(out)
+    return out
+
+
+def _bound_names(out) -> None:
+    """:func:`_displays`' names bound to names with displays: theirs (in any order: ``a = item``,
+    ``item = seq[k]``)."""
     changed = True
-    while changed:      # (through names bound to names in any order: ``a = item``, ``item = seq[k]``)
+    while changed:
         changed = False
         for name, values in out.bindings.items():
             for v in values:
                 if isinstance(v, gast.Name) and v.id in out and name != v.id and v not in out.get(name, ()):
                     out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
                     changed = True
-    return out
 
 
 def _display_items(displays, node, seen: Optional[set] = None) -> set:
@@ -1361,10 +1393,11 @@ def _repeated(displays, node, kinds, seen: set) -> bool:
 
 _COPIES = frozenset(("list", "tuple", "dict", "sorted", "reversed", "set", "frozenset"))
 # the runtime's functions of lists, tuples and dicts the normalizer writes (``hs.extend(t)``, ``hs +=
-# t``, ``d | e``, ``d |= e``, ``list(t)``, ``nt._replace(...)``): their values
+# t``, ``d | e``, ``d |= e``, ``list(t)``, ``nt._replace(...)``, a helper's ``hs.append(v)`` inlined):
+# their values
 # hold the items of what they are given
 _RT_CONTAINERS = frozenset(("as_sequence", "extended", "dict_or", "inplace_result", "listed", "tupled",
-                            "namedtuple_replaced", "dataclass_replaced"))
+                            "namedtuple_replaced", "dataclass_replaced", "into_temporary"))
 
 
 def _copied_from(value) -> list:
@@ -1382,7 +1415,7 @@ def _copied_from(value) -> list:
         if func.attr == "copy" and not value.args:
             return [func.value]
         if func.value.id.startswith("rt") and func.attr in _RT_CONTAINERS:
-            return names
+            return names + [a for a in value.args if isinstance(a, (gast.List, gast.Tuple, gast.Dict))]
     return []
 
 

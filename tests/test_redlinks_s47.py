@@ -176,10 +176,63 @@ def display_of_parameters(w):
     return t / 2
 
 
+# --- filled in place: a nested structure, a helper, a field of an object ---------------------------------
+
+def nested_write(w):
+    t = 0
+    for s in (3.0, 3.0):
+        outer = {"d": {"a": w}}
+        outer["d"]["b"] = w * s
+        t = t + gd(outer["d"])
+    return t / 2
+
+
+def nested_append(w):
+    t = 0
+    for s in (3.0, 3.0):
+        hs = [[w]]
+        hs[0].append(w * s)
+        t = t + gl(hs[0])
+    return t / 2
+
+
+def _fill(hs, w, s):
+    hs.append(w)
+    hs.append(w * s)
+
+
+def filled_by_a_helper(w):
+    t = 0
+    for s in (3.0, 3.0):
+        hs = []
+        _fill(hs, w, s)
+        t = t + gl(hs)
+    return t / 2
+
+
+class _Buf:
+    def __init__(self):
+        self.hs = []
+
+    def add(self, v):
+        self.hs = self.hs + [v]
+
+
+def a_field_built_by_a_method(w):
+    t = 0
+    for s in (3.0, 3.0):
+        b = _Buf()
+        b.add(w)
+        b.add(b.hs[0] * s)
+        t = t + gl(b.hs)
+    return t / 2
+
+
 # --- 6w expected (3w before) -------------------------------------------------------------------------
 
 SIX_W = [via_list, via_tuple, via_copy, via_map, via_extend, via_iadd, via_insert, via_dict_or, via_dict_ior,
-         via_generator, result_unpacked, result_in_a_list, result_in_a_dict, display_of_parameters]
+         via_generator, result_unpacked, result_in_a_list, result_in_a_dict, display_of_parameters, nested_write,
+         nested_append, filled_by_a_helper, a_field_built_by_a_method]
 
 
 # --- one traced value held twice (tied weights): 2w expected (w before) --------------------------------
@@ -206,7 +259,24 @@ def same_parameter_twice(w):
     return t / 2
 
 
-TWO_W = [same_in_a_dict, same_in_a_list, same_parameter_twice]
+def _tied_loss(p, x):
+    y = np.tanh(x @ p["enc"]) @ p["dec"].T
+    L = np.sum((y - x) ** 2)
+    return L, dlgradient(L, p)
+
+
+def tied_autoencoder(w):
+    x = np.ones((2, 3)) * 0.1
+    W = w.reshape(3, 1)
+    p = {"enc": W, "dec": W}
+    tot = 0
+    for i in range(2):
+        L, g = _tied_loss(p, x)
+        tot = tot + g["enc"].reshape(3) / 2
+    return tot
+
+
+TWO_W = [same_in_a_dict, same_in_a_list, same_parameter_twice, tied_autoencoder]
 
 
 @pytest.mark.parametrize("fun", SIX_W + TWO_W, ids=[f.__name__ for f in SIX_W + TWO_W])
