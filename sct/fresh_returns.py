@@ -197,6 +197,13 @@ class _Reader:
         leaves = self.leaves(items)
         if leaves is None:
             return None
+        for k, (_, item) in enumerate(leaves):
+            # an item that is a local name another item is, or is computed from (``h = np.tanh(w)``
+            # returned as ``[h, h * s]`` or ``[h, h]``; was: both new values, read as not linked, so
+            # a helper's dlgradient with respect to the list gave h's partial derivative)
+            if isinstance(item, gast.Name) and item.id not in self.params and \
+                    any(item.id in self.local_reads(o) for j, (_, o) in enumerate(leaves) if j != k):
+                return None
         out = set()
         for k, (path, item) in enumerate(leaves):
             key = _constant_item(item, self.params)
@@ -205,6 +212,15 @@ class _Reader:
                     return None
                 out.add(path)
         return frozenset(out)
+
+    def local_reads(self, node, seen: Optional[set] = None) -> set:
+        """The local names ``node`` reads, through the values those bound once are bound to."""
+        seen = set() if seen is None else seen
+        for n in walk_nodes(node) if node is not None else ():
+            if isinstance(n, gast.Name) and n.id not in self.params and n.id not in seen:
+                seen.add(n.id)
+                self.local_reads(self.single(n.id), seen)
+        return seen
 
     def new_value(self, node, depth: int) -> bool:
         """Is ``node`` a value computed here, never a value given or held elsewhere (a name, an item,

@@ -160,6 +160,18 @@ def result_in_a_dict(w):
     return t / 2
 
 
+def _mk_shared(w, s):
+    h = w * 1.0
+    return {"a": h, "b": h * s}
+
+
+def result_items_of_one_local(w):
+    t = 0
+    for s in (3.0, 3.0):
+        t = t + gd(_mk_shared(w, s))
+    return t / 2
+
+
 # --- a helper passing a display of its parameters on ---------------------------------------------------
 
 def _h3(a, b):
@@ -232,7 +244,7 @@ def a_field_built_by_a_method(w):
 
 SIX_W = [via_list, via_tuple, via_copy, via_map, via_extend, via_iadd, via_insert, via_dict_or, via_dict_ior,
          via_generator, result_unpacked, result_in_a_list, result_in_a_dict, display_of_parameters, nested_write,
-         nested_append, filled_by_a_helper, a_field_built_by_a_method]
+         nested_append, filled_by_a_helper, a_field_built_by_a_method, result_items_of_one_local]
 
 
 # --- one traced value held twice (tied weights): 2w expected (w before) --------------------------------
@@ -276,7 +288,19 @@ def tied_autoencoder(w):
     return tot
 
 
-TWO_W = [same_in_a_dict, same_in_a_list, same_parameter_twice, tied_autoencoder]
+def _mk_same(w):
+    h = w * 1.0
+    return [h, h]
+
+
+def result_holding_one_local_twice(w):
+    t = 0
+    for s in (3.0, 3.0):
+        t = t + gl(_mk_same(w))
+    return t / 2
+
+
+TWO_W = [result_holding_one_local_twice, same_in_a_dict, same_in_a_list, same_parameter_twice, tied_autoencoder]
 
 
 @pytest.mark.parametrize("fun", SIX_W + TWO_W, ids=[f.__name__ for f in SIX_W + TWO_W])
