@@ -1066,31 +1066,44 @@ def _computed_just_before(fdef, arg, xj: set, xi: set) -> bool:
     then ``g2(w, v)``)?  Then ``(j, i)`` read both ways (``w = v * 0.5`` later in the loop) is not
     loop-carried state of one step's results (helper_sites.refuse_linked): j is computed from i at
     the call.  No where not shown so."""
-    found = _statement_at(fdef, arg)
-    if found is None:
-        return False
-    block, index = found
     need = set(xj)
-    for st in reversed(block[:index]):
+    for block, index in _statements_at(fdef, arg):
+        # (then the statements before the loop or branch holding the block: the loop's first pass)
+        found = _computed_before(block[:index], need, xi)
+        if found is not None:
+            return found
+    return False
+
+
+def _computed_before(statements, need: set, xi: set) -> Optional[bool]:
+    """_computed_just_before over ``statements`` (backwards), ``need`` the names the argument
+    reads (updated): True, False (xi bound there: an earlier value before), None (not told)."""
+    for st in reversed(statements):
         if not (isinstance(st, gast.Assign) and all(isinstance(t, gast.Name) for t in st.targets)):
-            if any(isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store) and n.id in need | xi
-                   for n in walk_nodes(st)):
-                return False        # (bound in a branch, a loop, unpacked: not read here)
+            stored = {n.id for n in walk_nodes(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            if stored & need:       # (bound in a branch or a loop: from any name read there)
+                reads = _arg_names(st) - stored
+                if reads & xi:
+                    return True
+                need |= reads
+            if stored & xi:
+                return False
             continue
         stored = {t.id for t in st.targets}
         if stored & need:
             reads = _arg_names(st.value)
             if reads & xi:
                 return True
-            need = (need - stored) | reads
+            need -= stored
+            need |= reads
         if stored & xi:
             return False            # (before: an earlier value of i)
-    return False
+    return None
 
 
-def _statement_at(fdef, node) -> Optional[Tuple[list, int]]:
-    """(the block, the index there) of the innermost statement holding ``node`` in ``fdef``."""
-    found = None
+def _statements_at(fdef, node) -> List[Tuple[list, int]]:
+    """(the block, the index there) of each statement holding ``node`` in ``fdef``, innermost first."""
+    found = []
     for st in walk_nodes(fdef):
         for field in ("body", "orelse", "finalbody"):
             block = getattr(st, field, None)
@@ -1098,9 +1111,8 @@ def _statement_at(fdef, node) -> Optional[Tuple[list, int]]:
                 continue
             for k, inner in enumerate(block):
                 if isinstance(inner, gast.AST) and any(n is node for n in walk_nodes(inner)):
-                    if found is None or any(n is inner for n in walk_nodes(found[0][found[1]])):
-                        found = (block, k)
-    return found
+                    found.append((block, k))
+    return sorted(found, key=lambda bk: sum(1 for _ in walk_nodes(bk[0][bk[1]])))
 
 
 def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
