@@ -390,10 +390,11 @@ def _step(W, z, x):
 def test_state_rebound_from_one_step_still_runs():
     """``W, z = step(W, z, x)``: both rebound from one step's results, neither computed from the
     other at the call (read both ways by name): runs, exact."""
-    def f(W, z, x):
+    def f(W_in, z, x):
+        W = W_in
         for i in range(3):
             W, z = _step(W, z, x)
-        return dlgradient(np.sum(W ** 2 + z ** 2), W)
+        return dlgradient(np.sum(W ** 2 + z ** 2), W_in)
 
     def plain(W, z, x):
         for i in range(3):
