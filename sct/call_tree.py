@@ -1038,11 +1038,15 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 held = _held(holds, xi)
                 if xj & held or _computed_from(graph, xj, held):
                     pairs.add((i, j))
-                    if _computed_just_before(fdef, args[j], xj, xi):
-                        pairs.add(("direct", i, j))
                 if isinstance(args[i], gast.Name) and isinstance(args[j], gast.Name) and args[i].id == args[j].id:
                     pairs.add(("same", i, j))       # one value passed twice (sct/helper_sites.py)
-        if isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
+    for i, j in [p for p in pairs if len(p) == 2 and p[0] != p[1] and (p[1], p[0]) in pairs]:
+        # (read both ways by name, as loop-carried state is: linked where one is computed from the other
+        # at the call)
+        if _computed_just_before(fdef, args[j], names[j], names[i]):
+            pairs.add(("direct", i, j))
+    for i, xi in enumerate(names):
+        if xi and isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
             if graph is None:
                 graph = _reads_graph(fdef)
             if displays is None:
