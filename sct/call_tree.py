@@ -1043,7 +1043,9 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
     for i, j in [p for p in pairs if len(p) == 2 and p[0] != p[1] and (p[1], p[0]) in pairs]:
         # (read both ways by name, as loop-carried state is: linked where one is computed from the other
         # at the call)
-        if _computed_just_before(fdef, args[j], names[j], names[i]):
+        if displays is None:
+            displays = _displays(fdef)
+        if _computed_just_before(displays.statements(fdef), args[j], names[j], names[i]):
             pairs.add(("direct", i, j))
     for i, xi in enumerate(names):
         if xi and isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
@@ -1064,14 +1066,14 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
     return frozenset(pairs)
 
 
-def _computed_just_before(fdef, arg, xj: set, xi: set) -> bool:
+def _computed_just_before(statements, arg, xj: set, xi: set) -> bool:
     """Is argument ``arg`` (its names ``xj``) computed from the value the names ``xi`` have at the
     call, by the plain assignments just before the statement holding it in its block (``v = w * 3``
     then ``g2(w, v)``)?  Then ``(j, i)`` read both ways (``w = v * 0.5`` later in the loop) is not
     loop-carried state of one step's results (helper_sites.refuse_linked): j is computed from i at
     the call.  No where not shown so."""
     need = set(xj)
-    for block, index in _statements_at(fdef, arg):
+    for block, index in reversed(statements.get(id(arg), ())):
         # (then the statements before the loop or branch holding the block: the loop's first pass)
         found = _computed_before(block[:index], need, xi)
         if found is not None:
@@ -1105,18 +1107,28 @@ def _computed_before(statements, need: set, xi: set) -> Optional[bool]:
     return None
 
 
-def _statements_at(fdef, node) -> List[Tuple[list, int]]:
-    """(the block, the index there) of each statement holding ``node`` in ``fdef``, innermost first."""
-    found = []
-    for st in walk_nodes(fdef):
-        for field in ("body", "orelse", "finalbody"):
-            block = getattr(st, field, None)
-            if not isinstance(block, list):
-                continue
-            for k, inner in enumerate(block):
-                if isinstance(inner, gast.AST) and any(n is node for n in walk_nodes(inner)):
-                    found.append((block, k))
-    return sorted(found, key=lambda bk: sum(1 for _ in walk_nodes(bk[0][bk[1]])))
+def _statement_chains(fdef) -> Dict[int, list]:
+    """id(expression node) -> (the block, the index there) of each statement holding it, outermost first."""
+    out: Dict[int, list] = {}
+    blocks = ("body", "orelse", "finalbody", "handlers")
+
+    def visit(stmts, chain):
+        for k, st in enumerate(stmts):
+            here = chain + [(stmts, k)]
+            todo = [c for f, c in gast.iter_fields(st) if f not in blocks]
+            while todo:
+                n = todo.pop()
+                if isinstance(n, list):
+                    todo.extend(n)
+                elif isinstance(n, gast.AST):
+                    out[id(n)] = here
+                    todo.extend(c for _, c in gast.iter_fields(n))
+            for f in blocks:
+                inner = getattr(st, f, None)
+                if isinstance(inner, list):
+                    visit([b for b in inner if isinstance(b, gast.AST)], here)
+    visit(fdef.body, [])
+    return out
 
 
 def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
@@ -1210,6 +1222,13 @@ class _Displays(dict):
         self.appended: set = set()
         self.results: Dict[str, list] = {}  # name -> (call, component) of the user's calls bound to it
         self.firsts: Dict[str, Any] = {}    # name -> the value of ``(name, other) = value``
+        self._chains = None
+
+    def statements(self, fdef) -> Dict[int, list]:
+        """_statement_chains of the function read (made once)."""
+        if self._chains is None:
+            self._chains = _statement_chains(fdef)
+        return self._chains
 
 
 def _displays(fdef) -> Dict[str, list]:
