@@ -897,6 +897,7 @@ class CallTree:
         were read, and the call got the partial derivative)."""
         from .plain_leaves import _takes_gradient_of
         out = []
+        displays: Dict[int, Any] = {}
         for call, record in zip(self.calls, self.records):
             if record is None or record.resolved or call.op not in ("vjp", "primal_call"):
                 continue
@@ -910,8 +911,15 @@ class CallTree:
             if graph is None:
                 graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
             names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+            shown = displays.get(id(call.fdef))
+            if shown is None:
+                shown = displays[id(call.fdef)] = _displays(call.fdef)
             for k, deps in enumerate(_parameter_reads(graph, params, args)):
-                if len(deps) > 1 and k < len(names) and _takes_gradient_of(fn, names[k]):
+                # (a display, or a name bound to one: its items are the parameters' values or items; a
+                # field of a parameter, ``{"a": self.a, "b": self.b}``, too)
+                display = isinstance(args[k], (gast.List, gast.Tuple, gast.Dict)) or \
+                    isinstance(args[k], gast.Name) and args[k].id in shown
+                if deps and display and k < len(names) and _takes_gradient_of(fn, names[k]):
                     where = f"in {getattr(fn, '__name__', 'a helper')}(), called on line {call.line}"
                     out.append((where, tuple(sorted(deps)), tuple(sorted(deps))))
         return tuple(out)

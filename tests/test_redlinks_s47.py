@@ -240,11 +240,42 @@ def a_field_built_by_a_method(w):
     return t / 2
 
 
+def _h3_once(a, b):
+    return gd({"a": a, "b": b})
+
+
+def display_of_parameters_inlined(w):
+    t = 0
+    for s in (3.0, 3.0):
+        t = t + _h3_once(w, w * s)
+    return t / 2
+
+
+class _Pair:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+    def grad(self):
+        t = 0
+        for k in range(2):
+            t = t + gd({"a": self.a, "b": self.b})
+        return t / 2
+
+
+def display_of_fields(w):
+    t = 0
+    for s in (3.0, 3.0):
+        t = t + _Pair(w, w * s).grad()
+    return t / 2
+
+
 # --- 6w expected (3w before) -------------------------------------------------------------------------
 
 SIX_W = [via_list, via_tuple, via_copy, via_map, via_extend, via_iadd, via_insert, via_dict_or, via_dict_ior,
          via_generator, result_unpacked, result_in_a_list, result_in_a_dict, display_of_parameters, nested_write,
-         nested_append, filled_by_a_helper, a_field_built_by_a_method, result_items_of_one_local]
+         nested_append, filled_by_a_helper, a_field_built_by_a_method, result_items_of_one_local,
+         display_of_parameters_inlined, display_of_fields]
 
 
 # --- one traced value held twice (tied weights): 2w expected (w before) --------------------------------
@@ -413,11 +444,11 @@ def test_independent_values_still_run():
     def f(w, v):
         t = 0
         for s in (3.0, 3.0):
-            t = t + _h3(w, v * s) + g2(w, v * s)
+            t = t + _h3(w, v * s) + g2(w, v * s) + _h3_once(w, v * s)
         return t / 2
     v0 = np.array([0.5, -1.0, 2.0])
     sct.clear_cache()
-    np.testing.assert_allclose(D(dlfeval(f, dlarray(W0), dlarray(v0))), 2 * 3.0 * v0, rtol=1e-12)
+    np.testing.assert_allclose(D(dlfeval(f, dlarray(W0), dlarray(v0))), 3 * 3.0 * v0, rtol=1e-12)
 
 
 # --- fresh structures in training loops still run ------------------------------------------------------
