@@ -1543,9 +1543,8 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
                 not isinstance(node.op, gast.BitOr) and not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
             return set()
-        if any(isinstance(o, gast.Name) and isinstance(kinds.get(o.id), tuple) and kinds.get(o.id)[:1] in
-               (("dl",), ("nd",)) for o in sides):
-            # an array's arithmetic with anything is an array (``w * s``, s of a kind not known: was read
+        if any(isinstance(o, gast.Name) and _array_leaf(kinds.get(o.id)) is not None for o in sides):
+            # a float array's arithmetic with anything is an array (``w * s``, s of a kind not known: was read
             # as a list repeated, holding w, so ``g2(w, w * s)`` linked both ways, read as loop-carried
             # state, and a helper's dlgradient with respect to both gave the partial derivative)
             return set()
