@@ -54,7 +54,7 @@ from .recomputed import USER_CODE_RT
 from .errors import CompileError
 from .parse import function_ast as _function_ast
 from .helper_sites import joint_sites_through, refuse_linked
-from .fresh_returns import fresh_components
+from .fresh_returns import fresh_components, stores_arguments
 from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
@@ -1019,7 +1019,7 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
             if _display_linked(displays, args[i], graph):
                 pairs.add((i, i))
             if isinstance(args[i], gast.Name):
-                paths = _result_links(displays, args[i].id, namespace, kinds)
+                paths = _result_links(displays, args[i].id, namespace, kinds, graph)
                 if paths != frozenset():
                     # a list, dict or object a helper returned (``g3(mk(w))`` with ``mk`` returning
                     # ``{"a": w, "b": w * 3}``): its items may be computed from one another, in the
@@ -1029,7 +1029,7 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
     return frozenset(pairs)
 
 
-def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
+def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[frozenset]:
     """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
     other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
     known when compiling, or not fresh); empty where it is no such value or a fresh one."""
@@ -1038,9 +1038,16 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
     out: set = set()
     for n in _same_values(getattr(displays, "bindings", {}), name):
         for call, k in results.get(n, ()):
-            fn, pair = _returning_helper(call, displays, namespace, local, kinds)
+            fn, pair, given = _returning_helper(call, displays, namespace, local, kinds)
             if pair and k is not None:      # ``(p, p_residuals) = step_fwd(...)``: p is its value
                 k = None if k == 0 else -1
+            if isinstance(fn, type):
+                # an object its class builds of the arguments (``P(W, b)``): linked where they are
+                # (``P(W, W * 3)``; was: not linked, the partial derivative for P.W)
+                if k is not None or not stores_arguments(fn, _helper_tree) or \
+                        _display_linked(displays, gast.List(elts=list(given), ctx=gast.Load()), graph):
+                    return None
+                continue
             fresh = fresh_components(fn, _helper_tree, lambda f: functools.partial(_outside_value, f))
             if fresh is None:
                 return None
@@ -1053,16 +1060,21 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
 
 
 def _returning_helper(call, displays, namespace, local, kinds=None):
-    """(the plain function of the user's whose value ``call`` (see _helper_result) is, or None;
-    whether ``call`` is its forward function, returning the pair of its value and residuals).  A
-    method's: the class's own function, where the receiver's kind (``kinds``) fixes its class."""
+    """(the plain function of the user's whose value ``call`` (see _helper_result) is, or the class
+    an object is built by, or None; whether ``call`` is its forward function, returning the pair of
+    its value and residuals; the arguments given to the class).  A method's: the class's own
+    function, where the receiver's kind (``kinds``) fixes its class."""
     if isinstance(call, gast.IfExp):
         call = call.orelse
     if not isinstance(call, gast.Call) or namespace is None:
-        return None, False
+        return None, False, ()
     func = call.func
     if isinstance(func, gast.Name) and func.id in getattr(displays, "firsts", {}):
-        return _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)[0], True   # (fwd, bwd)
+        fn, _, given = _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)
+        return fn, True, given or call.args[1:]        # (fwd, bwd) = rt.vjp_init_at(site, P, mask, new, *args)
+    if isinstance(func, gast.Attribute) and func.attr == "vjp_init_at" and len(call.args) >= 4:
+        cls = _static_value(call.args[1], namespace, local)
+        return (cls if isinstance(cls, type) else None), True, tuple(call.args[4:])
     if isinstance(func, gast.Attribute) and func.attr in ("primal_method_at", "vjp_method_at") and \
             len(call.args) >= 5 and isinstance(call.args[1], gast.Name) and isinstance(call.args[4], gast.Name) and \
             call.args[4].id == call.args[1].id and isinstance(call.args[2], gast.Constant):
@@ -1070,12 +1082,13 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
         if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type) and \
                 isinstance(kind[2], tuple) and all(k != call.args[2].value for k, _ in kind[2]):
             fn = inspect.getattr_static(kind[1], call.args[2].value, None)
-            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at"
-        return None, False
+            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at", ()
+        return None, False, ()
     if isinstance(func, gast.Attribute) and func.attr in ("primal_call_at", "vjp_at") and len(call.args) >= 2:
         fn = _static_value(call.args[1], namespace, local)
-        return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_at"
-    return None, False
+        return (fn if type(fn) is types.FunctionType or isinstance(fn, type) else None), func.attr == "vjp_at", \
+            tuple(call.args[3:])
+    return None, False, ()
 
 
 class _Displays(dict):

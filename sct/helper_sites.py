@@ -259,8 +259,9 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
                 if i in xs and (i, i) in links and i in results:
                     error = CompileError(
                         f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "
-                        f"passes for it a list, tuple or dict that a function of the user's returned: its items "
-                        f"may be computed from one another (or from a value it was given) there, and sct "
+                        f"passes for it a list, tuple, dict or object that a function (or class) of the user's "
+                        f"returned: its items may be computed from one another (or from a value it was given) "
+                        f"there, or be values computed from one another here, and sct "
                         f"differentiates the helper's own code, where each is a value of its own, so the gradient "
                         f"could miss the paths between them that MATLAB's trace (and the same code in the "
                         f"function dlfeval runs) follows. Take the gradient in the function dlfeval runs, or "
