@@ -1126,7 +1126,10 @@ def _displays(fdef) -> Dict[str, list]:
             value = st.value
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "dict" and \
                     all(k.arg is not None for k in value.keywords):
-                value = gast.List(elts=list(value.args) + [k.value for k in value.keywords], ctx=gast.Load())
+                # (``dict(p, b=v)``: p's items, and v; was: p itself an item, so ``q = dict(p)`` read
+                # its later rebinding's items as computed from that item)
+                value = gast.Dict(keys=[None] * len(value.args) + [gast.Constant(value=0, kind=None)] * len(
+                    value.keywords), values=list(value.args) + [k.value for k in value.keywords])
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
                     value.func.attr in ("setitem", "setitem_owned", "dict_merged") and \
                     isinstance(value.func.value, gast.Name):
@@ -1221,9 +1224,12 @@ def _display_linked(displays, arg, graph) -> bool:
     if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
            for a in items for b in items if a != b):
         return True
-    # (a name of the argument's own, rebound to a new one, ``p = p_new`` of a comprehension's dict in
-    # a loop, reads the earlier dict's items: not followed; one filled in place, ``hs``, is)
-    avoid = own - getattr(displays, "appended", set())
+    # Not followed: a name of the argument's own rebound to a new one (``p = p_new`` of a
+    # comprehension's dict in a loop reads the earlier dict's items; one filled in place, ``hs``, is
+    # followed), a list filled in place that is not the argument (the generated code's tape, whose
+    # reads would join every value to every other), the runtime's module (``rt.check(v)``).
+    appended = getattr(displays, "appended", set())
+    avoid = (own - appended) | (appended - own) | {k for k in graph if k.startswith("rt") and k not in bindings}
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
                  for m in _arg_names(v)}
