@@ -1230,10 +1230,13 @@ def _display_linked(displays, arg, graph) -> bool:
     # reads would join every value to every other), the runtime's module (``rt.check(v)``).
     appended = getattr(displays, "appended", set())
     avoid = (own - appended) | (appended - own) | {k for k in graph if k.startswith("rt") and k not in bindings}
+    kept = None
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
-                 for m in _arg_names(v)}
-        if _computed_from({k: v for k, v in graph.items() if k not in avoid}, reads - avoid, same[a]):
+                 for m in _arg_names(v)} - avoid
+        if reads and kept is None:
+            kept = {k: v for k, v in graph.items() if k not in avoid}
+        if reads and _computed_from(kept, reads, same[a]):
             return True
     return False
 
