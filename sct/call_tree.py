@@ -1018,6 +1018,13 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 displays = _displays(fdef)
             if _display_linked(displays, args[i], graph):
                 pairs.add((i, i))
+            elif isinstance(args[i], gast.Name):
+                if holds is None:
+                    holds = _holds_graph(fdef, kinds, namespace=namespace, methods=methods)
+                if _display_linked(displays, args[i], graph, _held(holds, {args[i].id}) - {args[i].id}, kinds):
+                    # what it holds, whatever built it, linked: where it is a list, tuple, dict or
+                    # object (an array's "items" are no values of their own: refuse_linked)
+                    pairs.add(("held", i))
             if isinstance(args[i], gast.Name):
                 paths = _result_links(displays, args[i].id, namespace, kinds, graph)
                 if paths != frozenset():
@@ -1209,14 +1216,17 @@ def _item_names(displays, e, seen: set) -> set:
     return set()
 
 
-def _display_linked(displays, arg, graph) -> bool:
+def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     """Does the argument ``arg`` (a display, or a name bound to one) hold an item computed from
     another item it holds (``{"a": w, "b": w * 3}``, ``[W, W.T]``)?  A helper taking dlgradient with
     respect to it differentiates each item as a value of its own (sct/helper_sites.py).  An item's
     name stands for every value bound to it: one bound to another name in some branch (``a = w``)
     is that value too, and one stored again and again (``hs.append(h)`` in a loop) holds each value
     it had, so one computed from another (``h = np.tanh(h)``, ``hs.append(f(hs[-1]))``) links them
-    (was: not linked, the partial derivatives of an RNN's states given to a helper)."""
+    (was: not linked, the partial derivatives of an RNN's states given to a helper).  ``held``: the
+    names whose values the argument may hold (:func:`_holds_graph`), whatever built it (``hs +=
+    [h]``, ``rt.inserted(hs, 0, h)``, ``st["hs"].append(h)``, ``tuple(hs)``, ``hs[::-1]``): its
+    arrays (``kinds``, or how they are computed) count as items for the latter."""
     own: set = set()
     items = _display_items(displays, arg, own)
     bindings = getattr(displays, "bindings", {})
@@ -1224,6 +1234,10 @@ def _display_linked(displays, arg, graph) -> bool:
     if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
            for a in items for b in items if a != b):
         return True
+    values = {n for n in held if n not in items and _array_like(n, bindings, kinds or {})}
+    own |= set(held) - values
+    items = set(items) | values
+    same.update((a, _same_values(bindings, a)) for a in values)
     # Not followed: a name of the argument's own rebound to a new one (``p = p_new`` of a
     # comprehension's dict in a loop reads the earlier dict's items; one filled in place, ``hs``, is
     # followed), a list filled in place that is not the argument (the generated code's tape, whose
@@ -1237,6 +1251,30 @@ def _display_linked(displays, arg, graph) -> bool:
         if reads and kept is None:
             kept = {k: v for k, v in graph.items() if k not in avoid}
         if reads and _computed_from(kept, reads, same[a]):
+            return True
+    return False
+
+
+_CONTAINER_OPS = frozenset(("setitem", "setitem_owned", "dict_merged", "inserted", "extended", "as_sequence",
+                            "listed", "items", "values", "simple_namespace", "new_object"))
+
+
+def _array_like(name: str, bindings, kinds) -> bool:
+    """Does ``name`` hold an array or number: its kind says so, or (no kind known) one of its
+    bindings computes one (numpy's arithmetic, a function of a module; not a display, a list's
+    ``+``, an item or slice of something, the runtime's container operations)?"""
+    kind = kinds.get(name)
+    if isinstance(kind, tuple) and kind:
+        return kind[0] in ("dl", "nd", "num")
+    for v in bindings.get(name, ()):
+        if isinstance(v, gast.UnaryOp) or isinstance(v, gast.BinOp) and not any(
+                isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and not _array_like(
+                    o.id, {}, kinds) and any(isinstance(b, (gast.List, gast.Tuple)) for b in bindings.get(o.id, ()))
+                for o in (v.left, v.right)):
+            return True
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name) \
+                and not (v.func.value.id.startswith("rt") and v.func.attr in _CONTAINER_OPS) and \
+                v.func.value.id in ("np", "numpy", "math", "rt"):
             return True
     return False
 

@@ -232,9 +232,11 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
     whose callee is known at run time only: its site keeps the links, sct/transform_calls.py).
     ``linking(i, paths)``: may argument i be a list, tuple, dict or object with a traced item at one
     of ``paths`` (None: any), where a link ``("result", i, paths)`` (a value a helper returned,
-    sct/fresh_returns.py) counts as items computed from one another?"""
+    sct/fresh_returns.py) or ``("held", i)`` (what it holds, computed from one another) counts as
+    items computed from one another?"""
     results = {k[1] for k in links if k[0] == "result" and linking(k[1], k[2])}
-    links = frozenset(links) | {(i, i) for i in results}
+    held = {k[1] for k in links if k[0] == "held" and linking(k[1], None)}
+    links = frozenset(links) | {(i, i) for i in results | held}
     def linked(j, i, among_xs) -> bool:
         if not among_xs:
             return j != i and (j, i) in links
