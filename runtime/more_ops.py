@@ -2184,7 +2184,7 @@ def polysub_items(a1, a2):
 
 def polymul_items(a1, a2):
     """``np.polymul(a1, a2)``: np.convolve of the coefficients, each with its leading zeros dropped first
-    (np.poly1d's reading: an all-zero array is the constant [0], whose coefficients get no adjoint)."""
+    (np.poly1d's reading)."""
     _not_poly1d(a1, a2)
     return np.convolve(poly_coefficients(a1), poly_coefficients(a2))
 
@@ -2194,10 +2194,36 @@ def poly_coefficients(c):
     c = np.atleast_1d(c)
     if c.ndim > 1:
         raise ValueError("Polynomial must be 1d only.")
-    first = leading_zeros(c)
+    return poly_trim(c, leading_zeros(c))
+
+
+_TRIM_REFUSAL = ("np.polymul of a traced coefficient array with a leading zero: numpy drops the zero (np.poly1d's "
+                 "reading), so the product has fewer coefficients than at any nearby point and its derivative in "
+                 "that coefficient is not defined (np.polyval of the product reads it). Use np.convolve(a, b), "
+                 "which keeps them (the same polynomial), or drop the leading zeros before")
+
+
+def poly_trim(c, first):
+    """``c[first:]`` for the ``first`` leading zeros of ``c`` ([0] where all are), an op linear in ``c``:
+    called on a tangent (forward mode), one that moves a dropped zero is refused (see trimmed_adjoint)."""
+    require(not np.any(c[:first]), _TRIM_REFUSAL)
     if first == len(c):
         return np.zeros(1, dtype=c.dtype)
     return c[first:]
+
+
+@defrule(poly_trim, linear="c", nondiff=("first",))
+def _poly_trim_rule(g, ans, c, first):
+    return trimmed_adjoint(g, first)
+
+
+def trimmed_adjoint(g, first):
+    """The adjoint of ``poly_trim(c, first)`` where it drops nothing: ``g``.  Where it drops a leading zero
+    of a traced ``c`` the product is shorter than at any nearby point, and the derivative in that
+    coefficient is what the code after makes of the missing entries (np.polyval of the product: not
+    zero): refused."""
+    require(first == 0, _TRIM_REFUSAL)
+    return g
 
 
 def leading_zeros(c):

@@ -208,6 +208,7 @@ CASES = [
     Case(more_ops.bessel_i1, [fixed([0.0, 0.7])], note="0"),
     Case(more_ops.bessel_i1, [R(lo=-40, hi=-25)], note="the integral's range"),
     Case(np.float16, [R(2, 3)], fn=lambda x: x),
+    Case(more_ops.poly_trim, [R(4), C(0)], note="np.polymul's leading zeros (none: one dropped is refused)"),
     Case(np.median, [R(5)]),
     Case(np.median, [R(4, 3)], kwargs=dict(axis=0), note="an even count: the two middle entries"),
     Case(np.median, [R(4, 6)], kwargs=dict(axis=1, keepdims=True)),
