@@ -25,6 +25,12 @@ Conventions:
   x = pinv(a) b (constant rank), the residuals and the singular values (the rank is an integer).
 * ``np.median`` sends each adjoint to the middle entry of its sorted lane (half to each of the two
   middle ones for an even count; ties by a stable order); ``np.polyval`` in its coefficients and x.
+* ``np.polyadd`` / ``polysub`` / ``polymul`` / ``polyder`` / ``polyint`` (in ``p`` and the constants ``k``)
+  and ``np.resize`` are differentiated as numpy's own code (``registry.equivalent``), on coefficient
+  arrays (an ``np.poly1d`` argument is refused).  ``np.polymul`` drops leading zeros, as numpy does: a
+  traced coefficient array with a leading zero is refused (the product is shorter than at any nearby
+  point).  ``np.i0``'s derivative is I1 (``bessel_i1``: its series, or the trapezoidal rule on its
+  integral, to a few ulps); the derivative of I1 is I0 - I1/x (1/2 at 0) for every higher order.
 * ``functools.reduce`` (C code) is differentiated as the Python loop ``reduce_items``
   (``registry.equivalent``): its function may be an op, an operator, a lambda or a helper.
 """

@@ -51,7 +51,9 @@ Conventions where the derivative is not unique:
   elsewhere): a decreasing ``xp`` is refused.  ``np.average(..., returned=True)`` differentiates
   both the average and the sum of weights.
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
-  keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
+  keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures, but for
+  ``np.power(..., dtype=)`` (a complex dtype makes a real base complex: ``ufunc_operand``).
+* ``np.modf``: the fractional part has slope 1, the integral part 0.
 
 Helper functions called from rules come in two kinds: *helper ops* (registered
 below with their own rule, e.g. ``reduction_broadcast``) and *plain helpers*
