@@ -1603,15 +1603,18 @@ def bessel_i1(x):
     for k in range(1, 60):
         term = term * q / (k * (k + 1))
         total = total + term
-    big = np.minimum(np.where(small, 21.0, v), 800.0)
-    c = np.cos(np.linspace(0.0, np.pi, 201))
-    weights = np.ones(201)
-    weights[0] = weights[-1] = 0.5
-    integral = (np.exp(np.multiply.outer(big, c - 1.0)) * c) @ weights / 200
-    half = np.exp(big / 2)
-    with np.errstate(over="ignore", invalid="ignore"):
-        large = half * integral * half
-    return (np.sign(x) * np.where(small, total, large)).astype(dtype)
+    out = np.array(total, dtype=np.float64)
+    beyond = ~small                             # (NaN too: the integral keeps it)
+    if np.any(beyond):                          # (only those: 201 points each)
+        big = np.minimum(v[beyond], 800.0)
+        c = np.cos(np.linspace(0.0, np.pi, 201))
+        weights = np.ones(201)
+        weights[0] = weights[-1] = 0.5
+        integral = (np.exp(np.multiply.outer(big, c - 1.0)) * c) @ weights / 200
+        half = np.exp(big / 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[beyond] = half * integral * half
+    return (np.sign(x) * out).astype(dtype)
 
 
 @defrule(bessel_i1, elementwise=True)
