@@ -1116,10 +1116,25 @@ def _displays(fdef) -> Dict[str, list]:
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
     bound to (``p = p_new`` of a comprehension's dict)."""
     out = _Displays()
+    loop_of: Dict[int, Any] = {}        # id(statement) -> id of the innermost loop holding it
+    fresh: Dict[str, set] = {}          # name -> the loops (ids; None: none) that bind it to a display
+    todo = [(fdef, None)]
+    while todo:
+        node, loop = todo.pop()
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.stmt):
+                loop_of[id(child)] = loop
+                if isinstance(child, gast.Assign) and len(child.targets) == 1 and \
+                        isinstance(child.targets[0], gast.Name) and isinstance(child.value, (gast.Dict, gast.List)):
+                    fresh.setdefault(child.targets[0].id, set()).add(loop)
+            todo.append((child, id(child) if isinstance(child, (gast.For, gast.While)) else loop))
     for st in walk_nodes(fdef):
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Tuple) and \
                 st.targets[0].elts and isinstance(st.targets[0].elts[0], gast.Name):
             out.firsts[st.targets[0].elts[0].id] = st.value
+            for e in st.targets[0].elts:        # (``(h, h_residuals) = cell_fwd(h)``: h computed there)
+                if isinstance(e, gast.Name):
+                    out.bindings.setdefault(e.id, []).append(st.value)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and _helper_result(st.value):
             target = st.targets[0]
             if isinstance(target, gast.Name):
@@ -1145,8 +1160,26 @@ def _displays(fdef) -> Dict[str, list]:
                 # the dicts given, and the value set
                 merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
                 set_value = value.args[2:3] if value.func.attr != "dict_merged" else []
+                if any(isinstance(a, gast.Name) and a.id == st.targets[0].id for a in merged) and \
+                        loop_of.get(id(st)) not in fresh.get(st.targets[0].id, ()):
+                    # (``hs = rt.setitem(hs, t, v)`` in a loop: its earlier items stay, ``hs[t] =
+                    # cell(hs[t - 1])`` reads them; not where the loop makes it anew, ``q = {}``
+                    # then ``q["W"] = q_old_W - ...``, whose reads are of the dict it had before)
+                    out.appended.add(st.targets[0].id)
                 value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
                                   values=merged + set_value)
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    isinstance(value.func.value, gast.Name) and value.func.value.id.startswith("rt") and \
+                    value.func.attr in ("inserted", "extended") and value.args and \
+                    isinstance(value.args[0], gast.Name):
+                # ``hs = rt.inserted(hs, 0, h)``, ``rt.extended(hs, [h])``: hs's items, and those given
+                if value.args[0].id == st.targets[0].id:
+                    out.appended.add(st.targets[0].id)
+                given = list(value.args[2:] if value.func.attr == "inserted" else [])
+                value = gast.Dict(keys=[None] * (1 + (value.func.attr == "extended")) +
+                                  [gast.Constant(value=0, kind=None)] * len(given),
+                                  values=[value.args[0]] + list(value.args[1:2] if value.func.attr == "extended"
+                                                                else []) + given)
             if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) and \
                     isinstance(value.value, gast.Name):
                 # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
@@ -1235,7 +1268,13 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
            for a in items for b in items if a != b):
         return True
     values = {n for n in held if n not in items and _array_like(n, bindings, kinds or {})}
-    own |= set(held) - values
+    # what the argument's items are read from (``[hs[1], hs[2]]``: hs) is its own, as a display it is
+    # built of; another container it may hold is passed by (an optimizer's state, ``(p, m, v) =
+    # adam(p, g, m, v)``: its own loop's values, not the argument's)
+    sources = {root_name(v) for a in [getattr(arg, "id", None), *items] for v in bindings.get(a, ())
+               if isinstance(v, (gast.Subscript, gast.Attribute))}
+    own |= sources
+    containers = set(held) - values - set(items) - own
     items = set(items) | values
     same.update((a, _same_values(bindings, a)) for a in values)
     # Not followed: a name of the argument's own rebound to a new one (``p = p_new`` of a
@@ -1243,7 +1282,9 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     # followed), a list filled in place that is not the argument (the generated code's tape, whose
     # reads would join every value to every other), the runtime's module (``rt.check(v)``).
     appended = getattr(displays, "appended", set())
-    avoid = (own - appended) | (appended - own) | {k for k in graph if k.startswith("rt") and k not in bindings}
+    own -= set(items)
+    avoid = (own - appended) | (appended - own) | containers | \
+        {k for k in graph if k.startswith("rt") and k not in bindings}
     kept = None
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
@@ -1266,7 +1307,16 @@ def _array_like(name: str, bindings, kinds) -> bool:
     kind = kinds.get(name)
     if isinstance(kind, tuple) and kind:
         return kind[0] in ("dl", "nd", "num")
-    for v in bindings.get(name, ()):
+    values = bindings.get(name, ())
+    if any(isinstance(v, (gast.Dict, gast.List, gast.Tuple, gast.Set, gast.DictComp, gast.ListComp)) or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name)
+           and v.func.value.id.startswith("rt") and v.func.attr in _CONTAINER_OPS or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("dict", "list", "tuple")
+           for v in values):
+        return False            # (a list, tuple or dict made here)
+    for v in values:
+        if _helper_result(v):
+            return True         # (a helper's value: an array, or a structure read as one, never fewer links)
         if isinstance(v, gast.UnaryOp) or isinstance(v, gast.BinOp) and not any(
                 isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and not _array_like(
                     o.id, {}, kinds) and any(isinstance(b, (gast.List, gast.Tuple)) for b in bindings.get(o.id, ()))

@@ -490,3 +490,60 @@ def test_a_list_of_new_values_filled_in_a_loop_still_runs():
         g = gl(xs)
         return g[0] + g[2]
     np.testing.assert_allclose(D(dlfeval(f, dlarray(W0))), 2 * W0 + 6 * W0, rtol=1e-12)
+
+
+# --- states computed by a helper (a cell), a callable object, a method, or kept in a dict ------------
+
+def _cell(h):
+    return np.tanh(h * 0.5)
+
+
+class _Cell:
+    def __call__(self, h):
+        return np.tanh(h * 0.5)
+
+    def step(self, h):
+        return np.tanh(h * 0.5)
+
+
+def cell_states(w):
+    h, hs = w, []
+    for t in range(3):
+        h = _cell(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def callable_states(w):
+    c = _Cell()
+    h, hs = w, []
+    for t in range(3):
+        h = c(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def method_states(w):
+    c = _Cell()
+    h, hs = w, []
+    for t in range(3):
+        h = c.step(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def dict_states(w):
+    hs = {0: w}
+    for t in range(1, 4):
+        hs[t] = _cell(hs[t - 1])
+    return gl([hs[1], hs[2], hs[3]])[0]
+
+
+CELLS = [cell_states, callable_states, method_states, dict_states]
+
+
+@pytest.mark.parametrize("fun", CELLS, ids=[f.__name__ for f in CELLS])
+def test_states_a_cell_computes_given_to_a_dlgradient_helper_are_refused(fun):
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(W0))
+    assert __file__ in str(info.value) and "internal error" not in str(info.value)
