@@ -25,6 +25,12 @@ Conventions:
   x = pinv(a) b (constant rank), the residuals and the singular values (the rank is an integer).
 * ``np.median`` sends each adjoint to the middle entry of its sorted lane (half to each of the two
   middle ones for an even count; ties by a stable order); ``np.polyval`` in its coefficients and x.
+* ``np.polyadd`` / ``polysub`` / ``polymul`` / ``polyder`` / ``polyint`` (in ``p`` and the constants ``k``)
+  and ``np.resize`` are differentiated as numpy's own code (``registry.equivalent``), on coefficient
+  arrays (an ``np.poly1d`` argument is refused).  ``np.polymul`` drops leading zeros, as numpy does: a
+  traced coefficient array with a leading zero is refused (the product is shorter than at any nearby
+  point).  ``np.i0``'s derivative is I1 (``bessel_i1``: its series, or the trapezoidal rule on its
+  integral, to a few ulps); the derivative of I1 is I0 - I1/x (1/2 at 0) for every higher order.
 * ``functools.reduce`` (C code) is differentiated as the Python loop ``reduce_items``
   (``registry.equivalent``): its function may be an op, an operator, a lambda or a helper.
 """
@@ -1575,6 +1581,48 @@ def polyval_coefficients_adjoint(g, p, x):
     return np.stack(pieces)
 
 
+@defrule(np.i0, elementwise=True)
+def i0(g, ans, x):
+    # I0' = I1, which numpy lacks: bessel_i1 (was refused: no derivative rule for np.i0)
+    return g * bessel_i1(x)
+
+
+def bessel_i1(x):
+    """The modified Bessel function I1 of the real ``x``, in np.i0(x)'s dtype (to a few ulps): its power
+    series for |x| <= 20 (positive terms, no cancellation), else the trapezoidal rule on
+    I1(v) = (1/pi) int_0^pi exp(v cos t) cos t dt (periodic and analytic: 200 intervals are exact to
+    rounding up to where I1 overflows), its exponential factored out."""
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    v = np.abs(x.astype(np.float64))
+    small = v <= 20.0
+    s = np.where(small, v, 0.0)
+    q = s * s / 4
+    term = s / 2
+    total = term
+    for k in range(1, 60):
+        term = term * q / (k * (k + 1))
+        total = total + term
+    out = np.array(total, dtype=np.float64)
+    beyond = ~small                             # (NaN too: the integral keeps it)
+    if np.any(beyond):                          # (only those: 201 points each)
+        big = np.minimum(v[beyond], 800.0)
+        c = np.cos(np.linspace(0.0, np.pi, 201))
+        weights = np.ones(201)
+        weights[0] = weights[-1] = 0.5
+        integral = (np.exp(np.multiply.outer(big, c - 1.0)) * c) @ weights / 200
+        half = np.exp(big / 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out[beyond] = half * integral * half
+    return (np.sign(x) * out).astype(dtype)
+
+
+@defrule(bessel_i1, elementwise=True)
+def _bessel_i1_rule(g, ans, x):
+    # I1' = I0 - I1 / x, 1/2 at 0
+    return g * np.where(x == 0, 0.5, np.i0(x) - bessel_i1(x) / np.where(x == 0, 1.0, x))
+
+
 @defrule(np.median, nondiff=("overwrite_input",))
 def median(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return median_adjoint(g, a, axis)
@@ -2085,6 +2133,153 @@ def polyfit_items(x, y, deg, rcond=None, full=False, w=None, cov=False):
     return (c.T / scale).T
 
 
+def resize_items(a, new_shape):
+    """``np.resize(a, new_shape)`` as numpy computes it: the flattened ``a`` repeated cyclically to the
+    new size (its adjoint sums the repeated copies back), zeros for an empty ``a`` or size 0 (was
+    refused: no derivative rule)."""
+    if isinstance(new_shape, (int, np.integer)):
+        new_shape = (new_shape,)
+    flat = np.ravel(a)
+    new_size = resize_size(new_shape)
+    if flat.size == 0 or new_size == 0:
+        return np.zeros_like(flat, shape=new_shape)
+    repeats = (new_size + flat.size - 1) // flat.size
+    return np.reshape(np.tile(flat, repeats)[:new_size], new_shape)
+
+
+def resize_size(new_shape):
+    """The number of items of ``new_shape`` (numpy's ValueError for a negative length)."""
+    size = 1
+    for length in new_shape:
+        size = size * length
+        if length < 0:
+            raise ValueError("all elements of `new_shape` must be non-negative")
+    return size
+
+
+def _not_poly1d(*values):
+    """numpy's poly* functions return an np.poly1d for a poly1d argument, which sct does not read."""
+    if any(isinstance(v, np.poly1d) for v in values):
+        raise TypeError("sct differentiates numpy's polynomial functions on coefficient arrays, not np.poly1d "
+                        "objects: pass p.coeffs (and np.poly1d(result) if a poly1d is needed)")
+
+
+def polyadd_items(a1, a2):
+    """``np.polyadd(a1, a2)``: the shorter coefficient array padded with zeros at the front (numpy's
+    code; was refused: no derivative rule)."""
+    _not_poly1d(a1, a2)
+    a1 = np.atleast_1d(a1)
+    a2 = np.atleast_1d(a2)
+    diff = len(a2) - len(a1)
+    if diff == 0:
+        return a1 + a2
+    if diff > 0:
+        return np.concatenate((np.zeros(diff, a1.dtype), a1)) + a2
+    return a1 + np.concatenate((np.zeros(-diff, a2.dtype), a2))
+
+
+def polysub_items(a1, a2):
+    """``np.polysub(a1, a2)``: as polyadd, the difference (numpy's code)."""
+    _not_poly1d(a1, a2)
+    a1 = np.atleast_1d(a1)
+    a2 = np.atleast_1d(a2)
+    diff = len(a2) - len(a1)
+    if diff == 0:
+        return a1 - a2
+    if diff > 0:
+        return np.concatenate((np.zeros(diff, a1.dtype), a1)) - a2
+    return a1 - np.concatenate((np.zeros(-diff, a2.dtype), a2))
+
+
+def polymul_items(a1, a2):
+    """``np.polymul(a1, a2)``: np.convolve of the coefficients, each with its leading zeros dropped first
+    (np.poly1d's reading)."""
+    _not_poly1d(a1, a2)
+    return np.convolve(poly_coefficients(a1), poly_coefficients(a2))
+
+
+def poly_coefficients(c):
+    """The coefficients np.poly1d(c) keeps: ``c`` from its first nonzero item on; [0] if there is none."""
+    c = np.atleast_1d(c)
+    if c.ndim > 1:
+        raise ValueError("Polynomial must be 1d only.")
+    return poly_trim(c, leading_zeros(c))
+
+
+_TRIM_REFUSAL = ("np.polymul of a traced coefficient array with a leading zero: numpy drops the zero (np.poly1d's "
+                 "reading), so the product has fewer coefficients than at any nearby point and its derivative in "
+                 "that coefficient is not defined (np.polyval of the product reads it). Use np.convolve(a, b), "
+                 "which keeps them (the same polynomial), or drop the leading zeros before")
+
+
+def poly_trim(c, first):
+    """``c[first:]`` for the ``first`` leading zeros of ``c`` ([0] where all are), an op linear in ``c``:
+    called on a tangent (forward mode), one that moves a dropped zero is refused (see trimmed_adjoint)."""
+    require(not np.any(c[:first]), _TRIM_REFUSAL)
+    if first == len(c):
+        return np.zeros(1, dtype=c.dtype)
+    return c[first:]
+
+
+@defrule(poly_trim, linear="c", nondiff=("first",))
+def _poly_trim_rule(g, ans, c, first):
+    return trimmed_adjoint(g, first)
+
+
+def trimmed_adjoint(g, first):
+    """The adjoint of ``poly_trim(c, first)`` where it drops nothing: ``g``.  Where it drops a leading zero
+    of a traced ``c`` the product is shorter than at any nearby point, and the derivative in that
+    coefficient is what the code after makes of the missing entries (np.polyval of the product: not
+    zero): refused."""
+    require(first == 0, _TRIM_REFUSAL)
+    return g
+
+
+def leading_zeros(c):
+    """How many items of the 1-d ``c`` are zero before its first nonzero one."""
+    found = np.flatnonzero(c)
+    return int(found[0]) if len(found) else len(c)
+
+
+def polyder_items(p, m=1):
+    """``np.polyder(p, m)`` (numpy's recursion as a loop; was refused: no derivative rule)."""
+    m = int(m)
+    if m < 0:
+        raise ValueError("Order of derivative must be positive (see polyint)")
+    _not_poly1d(p)
+    p = np.asarray(p)
+    for _ in range(m):
+        p = p[:-1] * np.arange(len(p) - 1, 0, -1)
+    return p
+
+
+def polyint_items(p, m=1, k=None):
+    """``np.polyint(p, m, k)``, differentiable in ``p`` and the integration constants ``k`` (numpy's
+    recursion as a loop; was refused: no derivative rule)."""
+    m = int(m)
+    if m < 0:
+        raise ValueError("Order of integral must be positive (see polyder)")
+    if k is None:
+        k = np.zeros(m, float)
+    k = np.atleast_1d(k)
+    if len(k) == 1 and m > 1:
+        k = k[0] * np.ones(m, float)
+    if len(k) < m:
+        raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
+    _not_poly1d(p)
+    p = np.asarray(p)
+    for i in range(m):
+        p = np.concatenate((p / np.arange(len(p), 0, -1), k[i:i + 1]))
+    return p
+
+
+nondifferentiable(resize_size, _not_poly1d, leading_zeros)
+equivalent(np.resize, resize_items)
+equivalent(np.polyadd, polyadd_items)
+equivalent(np.polysub, polysub_items)
+equivalent(np.polymul, polymul_items)
+equivalent(np.polyder, polyder_items)
+equivalent(np.polyint, polyint_items)
 equivalent(np.ediff1d, ediff1d_items)
 equivalent(np.apply_along_axis, apply_along_axis_items)
 equivalent(np.polyfit, polyfit_items)
@@ -2110,6 +2305,24 @@ def vectorized_call(vec, *args):
 
 
 CALL_EQUIVALENTS[np.vectorize] = vectorized_call
+
+
+def itemgetter_call(getter, obj):
+    """``operator.itemgetter(*keys)(obj)``: ``obj[key]``, or the tuple of ``obj[key]`` for several keys
+    (was refused: no derivative rule for an itemgetter called on traced values)."""
+    keys = itemgetter_keys(getter)
+    if len(keys) == 1:
+        return obj[keys[0]]
+    return tuple([obj[key] for key in keys])
+
+
+def itemgetter_keys(getter):
+    """The keys an ``operator.itemgetter`` was made with (its ``__reduce__`` gives them)."""
+    return tuple(getter.__reduce__()[1])
+
+
+nondifferentiable(itemgetter_keys)
+CALL_EQUIVALENTS[operator.itemgetter] = itemgetter_call
 
 
 # --- peer corpus (Dec 2): nan reductions, statistics, grids, linalg aliases, casts ----------------------
@@ -2334,7 +2547,7 @@ def ldexp(g, ans, x1, x2):
 
 # casts and builtins on numbers
 
-@defrule(np.float32, np.float64, linear="x")
+@defrule(np.float32, np.float64, np.float16, linear="x")      # (np.float16: was refused, no rule)
 def numpy_float(g, ans, x=0.0):
     return np.reshape(astype_adjoint(g, x, np.float64), np.shape(x))
 

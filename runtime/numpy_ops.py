@@ -51,7 +51,9 @@ Conventions where the derivative is not unique:
   elsewhere): a decreasing ``xp`` is refused.  ``np.average(..., returned=True)`` differentiates
   both the average and the sum of weights.
 * Keyword arguments ``where=`` / ``initial=`` of the reductions and the ufunc
-  keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures.
+  keywords (``out=``, ``dtype=``, ...) are not part of the rules' signatures, but for
+  ``np.power(..., dtype=)`` (a complex dtype makes a real base complex: ``ufunc_operand``).
+* ``np.modf``: the fractional part has slope 1, the integral part 0.
 
 Helper functions called from rules come in two kinds: *helper ops* (registered
 below with their own rule, e.g. ``reduction_broadcast``) and *plain helpers*
@@ -138,13 +140,30 @@ def _base_power_rule(g, ans, a, b):
 
 
 @defrule(np.power, wrt=("a", "b"), elementwise=True)
-def array_power(g, ans, a, b):
+def array_power(g, ans, a, b, *, dtype=None):
     # power's rule with np.power for **: np.power reads a list or tuple base as an array
     # (np.power([u, v], 2.0)), ** raised TypeError in its adjoint
     # (sequence_operand(b): a list or tuple exponent, np.power(x, [1.5, 2.0]), takes no arithmetic)
-    return (unbroadcast(g * np.conj(sequence_operand(b) * np.power(a, sequence_operand(b) - 1 +
+    # (dtype=: numpy computes in that dtype; a complex one makes the base complex, ufunc_operand; was
+    # refused as not matching the signature power(a, b))
+    return (unbroadcast(g * np.conj(sequence_operand(b) * np.power(ufunc_operand(a, dtype), sequence_operand(b) - 1 +
                                                                     zero_power_fix(a, sequence_operand(b)))), a),
-            unbroadcast(g * np.conj(ans * exponent_log(a, b)), b))
+            unbroadcast(g * np.conj(ans * exponent_log(ufunc_operand(a, dtype), b)), b))
+
+
+def ufunc_operand(a, dtype):
+    """The operand ``a`` of a ufunc given ``dtype=`` as its partials read it: complex where the dtype is
+    complex and ``a`` real (np.power(x, 0.5, dtype=complex) of x < 0: the partial b * a ** (b - 1) is
+    complex, not NaN), else ``a``.  ``dtype`` None: ``a`` itself (dropped from instantiated rules,
+    sct/templates.py)."""
+    if dtype is None or np.dtype(dtype).kind != "c" or np.iscomplexobj(a):
+        return a
+    return np.asarray(a, dtype=np.result_type(sequence_operand(a), dtype))
+
+
+@defrule(ufunc_operand, linear="a")
+def _ufunc_operand_rule(g, ans, a, dtype):
+    return astype_adjoint(g, a, dtype)
 
 
 @defrule(np.float_power, wrt=("a", "b"), elementwise=True)
@@ -1533,6 +1552,13 @@ def divmod_(g, ans, x1, x2):
     # the quotient is piecewise constant (no derivative); the remainder differentiates as np.remainder
     return (unbroadcast(item_adjoint(g, 1, ans[1]), x1),
             unbroadcast(-item_adjoint(g, 1, ans[1]) * np.floor_divide(x1, x2), x2))
+
+
+@defrule(np.modf, many_outputs=True)
+def modf(g, ans, x):
+    # (fractional part, integral part): the fraction x - trunc(x) has slope 1, the integral part is
+    # piecewise constant (was refused: no derivative rule for np.modf)
+    return item_adjoint(g, 0, ans[0])
 
 
 @defrule(np.delete, linear="arr")

@@ -54,7 +54,7 @@ from .recomputed import USER_CODE_RT
 from .errors import CompileError
 from .parse import function_ast as _function_ast
 from .helper_sites import joint_sites_through, refuse_linked
-from .fresh_returns import fresh_components
+from .fresh_returns import fresh_components, stores_arguments
 from .global_writes import _library
 from . import hooks
 from . import transform_calls as _tc
@@ -1063,8 +1063,18 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 displays = _displays(fdef)
             if _display_linked(displays, args[i], graph) or _repeated(displays, args[i], kinds or {}, set()):
                 pairs.add((i, i))
+            elif isinstance(args[i], gast.Name) and not _made_here(displays, args[i].id):
+                # (not a display made where it is bound of names none filled in place, ``g = grad({"W":
+                # W, "b": b})`` in a loop rebinding W and b: its items are the values they have there,
+                # read above; was: what it holds read as an RNN's states, W computed from its earlier one)
+                if holds is None:
+                    holds = _holds_graph(fdef, kinds, namespace=namespace, methods=methods)
+                if _display_linked(displays, args[i], graph, _held(holds, {args[i].id}) - {args[i].id}, kinds):
+                    # what it holds, whatever built it, linked: where it is a list, tuple, dict or
+                    # object (an array's "items" are no values of their own: refuse_linked)
+                    pairs.add(("held", i))
             if isinstance(args[i], gast.Name):
-                paths = _result_links(displays, args[i].id, namespace, kinds)
+                paths = _result_links(displays, args[i].id, namespace, kinds, graph)
                 if paths != frozenset():
                     # a list, dict or object a helper returned (``g3(mk(w))`` with ``mk`` returning
                     # ``{"a": w, "b": w * 3}``): its items may be computed from one another, in the
@@ -1072,6 +1082,20 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                     # the items at ``paths`` (None: any) are traced (helper_sites.refuse_linked)
                     pairs.add(("result", i, paths))
     return frozenset(pairs)
+
+
+def _made_here(displays, name: str) -> bool:
+    """Is ``name`` bound only to list, tuple or dict displays, neither it nor what its items are read
+    from (``[hs[1], hs[2]]``: hs) filled in place?"""
+    values = displays.bindings.get(name)
+    if not values or name in displays.appended or \
+            not all(isinstance(v, (gast.List, gast.Tuple, gast.Dict)) for v in values):
+        return False
+    own: set = set()
+    items = _display_items(displays, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), own)
+    roots = {root_name(v) for a in items for v in displays.bindings.get(a, ())
+             if isinstance(v, (gast.Subscript, gast.Attribute))}
+    return not ((own | roots) & displays.appended)
 
 
 def _computed_just_before(statements, arg, xj: set, xi: set) -> bool:
@@ -1139,7 +1163,7 @@ def _statement_chains(fdef) -> Dict[int, list]:
     return out
 
 
-def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
+def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[frozenset]:
     """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
     other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
     known when compiling, or not fresh); empty where it is no such value or a fresh one."""
@@ -1161,13 +1185,20 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
     held = (held | seen) - names
     for n in sorted(names | held):
         for call, k in results.get(n, ()):
-            fn, pair = _returning_helper(call, displays, namespace, local, kinds)
+            fn, pair, given = _returning_helper(call, displays, namespace, local, kinds)
             if isinstance(k, tuple):        # ``d = d_mk2[1]`` of ``d_mk2 = mk2(...)``: the value's item 1
                 if k[1] != (0 if pair else None):
                     return None
                 k, pair = k[0], False
             if pair and k is not None:      # ``(p, p_residuals) = step_fwd(...)``: p is its value
                 k = None if k == 0 else -1
+            if isinstance(fn, type):
+                # an object its class builds of the arguments (``P(W, b)``): linked where they are
+                # (``P(W, W * 3)``; was: not linked, the partial derivative for P.W)
+                if k is not None or not stores_arguments(fn, _helper_tree) or \
+                        _display_linked(displays, gast.List(elts=list(given), ctx=gast.Load()), graph):
+                    return None
+                continue
             fresh = fresh_components(fn, _helper_tree, lambda f: functools.partial(_outside_value, f))
             if fresh is None:
                 return None
@@ -1180,16 +1211,21 @@ def _result_links(displays, name: str, namespace, kinds) -> Optional[frozenset]:
 
 
 def _returning_helper(call, displays, namespace, local, kinds=None):
-    """(the plain function of the user's whose value ``call`` (see _helper_result) is, or None;
-    whether ``call`` is its forward function, returning the pair of its value and residuals).  A
-    method's: the class's own function, where the receiver's kind (``kinds``) fixes its class."""
+    """(the plain function of the user's whose value ``call`` (see _helper_result) is, or the class
+    an object is built by, or None; whether ``call`` is its forward function, returning the pair of
+    its value and residuals; the arguments given to the class).  A method's: the class's own
+    function, where the receiver's kind (``kinds``) fixes its class."""
     if isinstance(call, gast.IfExp):
         call = call.orelse
     if not isinstance(call, gast.Call) or namespace is None:
-        return None, False
+        return None, False, ()
     func = call.func
     if isinstance(func, gast.Name) and func.id in getattr(displays, "firsts", {}):
-        return _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)[0], True   # (fwd, bwd)
+        fn, _, given = _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)
+        return fn, True, given or call.args[1:]        # (fwd, bwd) = rt.vjp_init_at(site, P, mask, new, *args)
+    if isinstance(func, gast.Attribute) and func.attr == "vjp_init_at" and len(call.args) >= 4:
+        cls = _static_value(call.args[1], namespace, local)
+        return (cls if isinstance(cls, type) else None), True, tuple(call.args[4:])
     if isinstance(func, gast.Attribute) and func.attr in ("primal_method_at", "vjp_method_at") and \
             len(call.args) >= 5 and isinstance(call.args[1], gast.Name) and isinstance(call.args[4], gast.Name) and \
             call.args[4].id == call.args[1].id and isinstance(call.args[2], gast.Constant):
@@ -1197,15 +1233,16 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
         if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type) and \
                 isinstance(kind[2], tuple) and all(k != call.args[2].value for k, _ in kind[2]):
             fn = inspect.getattr_static(kind[1], call.args[2].value, None)
-            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at"
-        return None, False
+            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at", ()
+        return None, False, ()
     if isinstance(func, gast.Attribute) and func.attr in ("primal_call_at", "vjp_at") and len(call.args) >= 2:
         fn = _static_value(call.args[1], namespace, local)
-        return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_at"
-    return None, False
+        return (fn if type(fn) is types.FunctionType or isinstance(fn, type) else None), func.attr == "vjp_at", \
+            tuple(call.args[3:])
+    return None, False, ()
 
 
-def _fields_as_names(st):
+def _fields_as_names(st, loop_of: Dict[int, Any]):
     """``b.hs = v`` and ``hs = b.hs`` (a field of a name) read by :func:`_displays` as a name ``b.hs``
     bound to v and read (was: not read, so ``b.add(w); b.add(w * s); gl(b.hs)``, a method building
     a list in a field, was not linked: the partial derivative)."""
@@ -1217,7 +1254,9 @@ def _fields_as_names(st):
     target, value = field(st.targets[0]), field(st.value)
     if target is st.targets[0] and value is st.value:
         return st
-    return gast.Assign(targets=[target], value=value, type_comment=None)
+    out = gast.Assign(targets=[target], value=value, type_comment=None)
+    loop_of[id(out)] = loop_of.get(id(st))
+    return out
 
 
 class _Displays(dict):
@@ -1245,10 +1284,25 @@ def _displays(fdef) -> Dict[str, list]:
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
     bound to (``p = p_new`` of a comprehension's dict)."""
     out = _Displays()
-    for st in map(_fields_as_names, walk_nodes(fdef)):
+    loop_of: Dict[int, Any] = {}        # id(statement) -> id of the innermost loop holding it
+    fresh: Dict[str, set] = {}          # name -> the loops (ids; None: none) that bind it to a display
+    todo = [(fdef, None)]
+    while todo:
+        node, loop = todo.pop()
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.stmt):
+                loop_of[id(child)] = loop
+                if isinstance(child, gast.Assign) and len(child.targets) == 1 and \
+                        isinstance(child.targets[0], gast.Name) and isinstance(child.value, (gast.Dict, gast.List)):
+                    fresh.setdefault(child.targets[0].id, set()).add(loop)
+            todo.append((child, id(child) if isinstance(child, (gast.For, gast.While)) else loop))
+    for st in (_fields_as_names(n, loop_of) for n in walk_nodes(fdef)):
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Tuple) and \
                 st.targets[0].elts and isinstance(st.targets[0].elts[0], gast.Name):
             out.firsts[st.targets[0].elts[0].id] = st.value
+            for e in st.targets[0].elts:        # (``(h, h_residuals) = cell_fwd(h)``: h computed there)
+                if isinstance(e, gast.Name):
+                    out.bindings.setdefault(e.id, []).append(st.value)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and _helper_result(st.value):
             target = st.targets[0]
             if isinstance(target, gast.Name):
@@ -1262,7 +1316,10 @@ def _displays(fdef) -> Dict[str, list]:
             value = st.value
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "dict" and \
                     all(k.arg is not None for k in value.keywords):
-                value = gast.List(elts=list(value.args) + [k.value for k in value.keywords], ctx=gast.Load())
+                # (``dict(p, b=v)``: p's items, and v; was: p itself an item, so ``q = dict(p)`` read
+                # its later rebinding's items as computed from that item)
+                value = gast.Dict(keys=[None] * len(value.args) + [gast.Constant(value=0, kind=None)] * len(
+                    value.keywords), values=list(value.args) + [k.value for k in value.keywords])
             if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
                     value.func.attr in ("setitem", "setitem_owned", "dict_merged") and \
                     isinstance(value.func.value, gast.Name):
@@ -1271,16 +1328,30 @@ def _displays(fdef) -> Dict[str, list]:
                 # the dicts given, and the value set
                 merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
                 set_value = value.args[2:3] if value.func.attr != "dict_merged" else []
+                if any(isinstance(a, gast.Name) and a.id == st.targets[0].id for a in merged) and \
+                        loop_of.get(id(st)) not in fresh.get(st.targets[0].id, ()):
+                    # (``hs = rt.setitem(hs, t, v)`` in a loop: its earlier items stay, ``hs[t] =
+                    # cell(hs[t - 1])`` reads them; not where the loop makes it anew, ``q = {}``
+                    # then ``q["W"] = q_old_W - ...``, whose reads are of the dict it had before)
+                    out.appended.add(st.targets[0].id)
                 value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
                                   values=merged + set_value)
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    isinstance(value.func.value, gast.Name) and value.func.value.id.startswith("rt") and \
+                    value.func.attr in ("inserted", "extended") and value.args and \
+                    isinstance(value.args[0], gast.Name):
+                # ``hs = rt.inserted(hs, 0, h)``, ``rt.extended(hs, [h])``: hs's items, and those given
+                if value.args[0].id == st.targets[0].id:
+                    out.appended.add(st.targets[0].id)
+                given = list(value.args[2:] if value.func.attr == "inserted" else [])
+                value = gast.Dict(keys=[None] * (1 + (value.func.attr == "extended")) +
+                                  [gast.Constant(value=0, kind=None)] * len(given),
+                                  values=[value.args[0]] + list(value.args[1:2] if value.func.attr == "extended"
+                                                                else []) + given)
             if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) and \
                     isinstance(value.value, gast.Name):
                 # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
                 value = gast.Dict(keys=[None], values=[value.value])
-            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
-                    value.func.attr == "inserted" and len(value.args) == 3:
-                # ``hs.insert(k, v)``: hs's items and v (was: not read, the partial derivative)
-                value = gast.Dict(keys=[None, gast.Constant(value=0, kind=None)], values=[value.args[0], value.args[2]])
             copied = _copied_from(value)
             if copied:
                 # ``list(hs)``, ``copy.copy(d)``, ``d.copy()``, ``rt.as_sequence(hs)`` (of a for loop, zip,
@@ -1386,14 +1457,17 @@ def _item_names(displays, e, seen: set) -> set:
     return set()
 
 
-def _display_linked(displays, arg, graph) -> bool:
+def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     """Does the argument ``arg`` (a display, or a name bound to one) hold an item computed from
     another item it holds (``{"a": w, "b": w * 3}``, ``[W, W.T]``)?  A helper taking dlgradient with
     respect to it differentiates each item as a value of its own (sct/helper_sites.py).  An item's
     name stands for every value bound to it: one bound to another name in some branch (``a = w``)
     is that value too, and one stored again and again (``hs.append(h)`` in a loop) holds each value
     it had, so one computed from another (``h = np.tanh(h)``, ``hs.append(f(hs[-1]))``) links them
-    (was: not linked, the partial derivatives of an RNN's states given to a helper)."""
+    (was: not linked, the partial derivatives of an RNN's states given to a helper).  ``held``: the
+    names whose values the argument may hold (:func:`_holds_graph`), whatever built it (``hs +=
+    [h]``, ``rt.inserted(hs, 0, h)``, ``st["hs"].append(h)``, ``tuple(hs)``, ``hs[::-1]``): its
+    arrays (``kinds``, or how they are computed) count as items for the latter."""
     own: set = set()
     items = _display_items(displays, arg, own)
     bindings = getattr(displays, "bindings", {})
@@ -1401,13 +1475,69 @@ def _display_linked(displays, arg, graph) -> bool:
     if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
            for a in items for b in items if a != b):
         return True
-    # (a name of the argument's own, rebound to a new one, ``p = p_new`` of a comprehension's dict in
-    # a loop, reads the earlier dict's items: not followed; one filled in place, ``hs``, is)
-    avoid = own - getattr(displays, "appended", set())
+    values = {n for n in held if n not in items and _array_like(n, bindings, kinds or {})}
+    # what the argument's items are read from (``[hs[1], hs[2]]``: hs) is its own, as a display it is
+    # built of; another container it may hold is passed by (an optimizer's state, ``(p, m, v) =
+    # adam(p, g, m, v)``: its own loop's values, not the argument's)
+    sources = {root_name(v) for a in [getattr(arg, "id", None), *items] for v in bindings.get(a, ())
+               if isinstance(v, (gast.Subscript, gast.Attribute))}
+    own |= sources
+    containers = set(held) - values - set(items) - own
+    items = set(items) | values
+    same.update((a, _same_values(bindings, a)) for a in values)
+    # Not followed: a name of the argument's own rebound to a new one (``p = p_new`` of a
+    # comprehension's dict in a loop reads the earlier dict's items; one filled in place, ``hs``, is
+    # followed), a list filled in place that is not the argument (the generated code's tape, whose
+    # reads would join every value to every other), the runtime's module (``rt.check(v)``).
+    appended = getattr(displays, "appended", set())
+    if not values and not (own & appended):
+        # a display made anew where it is bound, filled by no call in place: it holds the values its
+        # items have there, not each value they had (``g = grad({"W": W, "b": b})`` in a loop rebinding
+        # W and b: was read as an RNN's states, refused)
+        return False
+    own -= set(items)
+    avoid = (own - appended) | (appended - own) | containers | \
+        {k for k in graph if k.startswith("rt") and k not in bindings}
+    kept = None
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
-                 for m in _arg_names(v)}
-        if _computed_from({k: v for k, v in graph.items() if k not in avoid}, reads - avoid, same[a]):
+                 for m in _arg_names(v)} - avoid
+        if reads and kept is None:
+            kept = {k: v for k, v in graph.items() if k not in avoid}
+        if reads and _computed_from(kept, reads, same[a]):
+            return True
+    return False
+
+
+_CONTAINER_OPS = frozenset(("setitem", "setitem_owned", "dict_merged", "inserted", "extended", "as_sequence",
+                            "listed", "items", "values", "simple_namespace", "new_object"))
+
+
+def _array_like(name: str, bindings, kinds) -> bool:
+    """Does ``name`` hold an array or number: its kind says so, or (no kind known) one of its
+    bindings computes one (numpy's arithmetic, a function of a module; not a display, a list's
+    ``+``, an item or slice of something, the runtime's container operations)?"""
+    kind = kinds.get(name)
+    if isinstance(kind, tuple) and kind:
+        return kind[0] in ("dl", "nd", "num")
+    values = bindings.get(name, ())
+    if any(isinstance(v, (gast.Dict, gast.List, gast.Tuple, gast.Set, gast.DictComp, gast.ListComp)) or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name)
+           and v.func.value.id.startswith("rt") and v.func.attr in _CONTAINER_OPS or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("dict", "list", "tuple")
+           for v in values):
+        return False            # (a list, tuple or dict made here)
+    for v in values:
+        if _helper_result(v):
+            return True         # (a helper's value: an array, or a structure read as one, never fewer links)
+        if isinstance(v, gast.UnaryOp) or isinstance(v, gast.BinOp) and not any(
+                isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and not _array_like(
+                    o.id, {}, kinds) and any(isinstance(b, (gast.List, gast.Tuple)) for b in bindings.get(o.id, ()))
+                for o in (v.left, v.right)):
+            return True
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name) \
+                and not (v.func.value.id.startswith("rt") and v.func.attr in _CONTAINER_OPS) and \
+                v.func.value.id in ("np", "numpy", "math", "rt"):
             return True
     return False
 

@@ -14,6 +14,7 @@ another helper for an item is read as not fresh).
 """
 from __future__ import annotations
 
+import dataclasses
 import types
 from typing import Optional, Tuple
 
@@ -278,3 +279,42 @@ def _only_other_keys(node, name, k) -> bool:
                 isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name and
                 n.attr != k]
     return len(selected) == len(reads)
+
+
+def stores_arguments(cls, tree_of) -> bool:
+    """Does building an object of ``cls`` store its arguments as they are, and nothing computed
+    from them (a namedtuple; a dataclass with the ``__init__`` it generates and no
+    ``__post_init__``; a class whose ``__init__`` only does ``self.a = a``)?  Then its items are
+    the arguments, linked where the caller's are."""
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return _generated(getattr(cls, "__new__", None)) and getattr(cls, "__init__", None) is object.__init__
+    init = getattr(cls, "__init__", None)
+    if dataclasses.is_dataclass(cls) and _generated(init):
+        return not hasattr(cls, "__post_init__")
+    return isinstance(init, types.FunctionType) and not _generated(init) and _only_stores(init, tree_of)
+
+
+def _generated(fn) -> bool:
+    """Is ``fn`` a function Python's namedtuple or dataclass wrote (no source file)?"""
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_filename == "<string>"
+
+
+def _only_stores(init, tree_of) -> bool:
+    """Is ``init``'s body only ``self.a = b``, each ``b`` a parameter (not ``self``)?"""
+    tree = tree_of(init)
+    if tree is None or tree.args.vararg is not None or tree.args.kwarg is not None:
+        return False
+    names = [a.id for a in list(tree.args.posonlyargs) + list(tree.args.args) + list(tree.args.kwonlyargs)
+             if isinstance(a, gast.Name)]
+    if not names:
+        return False
+    me = names[0]
+    for st in tree.body:
+        if isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant):
+            continue            # (a docstring)
+        if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Attribute)
+                and isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id == me and
+                isinstance(st.value, gast.Name) and st.value.id in names[1:]):
+            return False
+    return True

@@ -248,9 +248,11 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
     whose callee is known at run time only: its site keeps the links, sct/transform_calls.py).
     ``linking(i, paths)``: may argument i be a list, tuple, dict or object with a traced item at one
     of ``paths`` (None: any), where a link ``("result", i, paths)`` (a value a helper returned,
-    sct/fresh_returns.py) counts as items computed from one another?"""
+    sct/fresh_returns.py) or ``("held", i)`` (what it holds, computed from one another) counts as
+    items computed from one another?"""
     results = {k[1] for k in links if k[0] == "result" and linking(k[1], k[2])}
-    links = frozenset(links) | {(i, i) for i in results}
+    held = {k[1] for k in links if k[0] == "held" and linking(k[1], None)}
+    links = frozenset(links) | {(i, i) for i in results | held}
     def linked(j, i, among_xs) -> bool:
         if not among_xs:
             return j != i and (j, i) in links
@@ -278,8 +280,9 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
                 if i in xs and (i, i) in links and i in results:
                     error = CompileError(
                         f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "
-                        f"passes for it a list, tuple or dict that a function of the user's returned: its items "
-                        f"may be computed from one another (or from a value it was given) there, and sct "
+                        f"passes for it a list, tuple, dict or object that a function (or class) of the user's "
+                        f"returned: its items may be computed from one another (or from a value it was given) "
+                        f"there, or be values computed from one another here, and sct "
                         f"differentiates the helper's own code, where each is a value of its own, so the gradient "
                         f"could miss the paths between them that MATLAB's trace (and the same code in the "
                         f"function dlfeval runs) follows. Take the gradient in the function dlfeval runs, or "

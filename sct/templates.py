@@ -222,7 +222,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
 # without those keywords gets the adjoint it always had (runtime/numpy_ops.py, reductions).
 _DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None,
               "given_mean": None, "mean_unused": None, "correction_or": None, "masked_count": True,
-              "cast_kept": None, "where_skips_noted": True, "input_as": None}
+              "cast_kept": None, "where_skips_noted": True, "input_as": None, "ufunc_operand": None}
 
 
 class _DropDefaulted(gast.NodeTransformer):

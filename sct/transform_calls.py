@@ -111,7 +111,8 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
                 frozenset(("direct", p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
                           if p != q and any(("direct", i, j) in linked[0] for i in mine for j in theirs)) | \
                 frozenset(("result", p, k[2]) for p, mine in enumerate(at) for k in linked[0]
-                          if k[0] == "result" and k[1] in mine)
+                          if k[0] == "result" and k[1] in mine) | \
+                frozenset(("held", p) for p, mine in enumerate(at) for k in linked[0] if k[0] == "held" and k[1] in mine)
             refuse_linked(compiled, pairs, fn, linked[1], linked[2], lambda p, paths: _traced_at(args[p], paths))
         if forwards is not None:
             deps, caller, filename, line = forwards

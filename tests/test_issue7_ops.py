@@ -197,6 +197,18 @@ CASES = [
     Case(np.polyval, [R(4), R(2, 3)], (0, 1), complex=True),
     Case(np.polyval, [R(3), R()], (0, 1), note="a number x"),
     Case(np.polyval, [R(1), R(3)], (0, 1), note="a constant polynomial"),
+    # s47: np.i0 (its derivative I1, more_ops.bessel_i1), np.float16 (float16 rounding is beyond the
+    # differences' reach: its rule checked against the cast it differentiates, the identity)
+    # (one scale per case: a sum of values ~1e6 hides the differences of the small ones; every
+    # |x| <= 20 elementwise in tests/test_rules_s47.py)
+    Case(np.i0, [R(2, 3, lo=-6, hi=6)]),
+    Case(np.i0, [fixed([0.0, -7.9, 8.1, -8.0])], note="0 and numpy's switch of series at 8"),
+    Case(np.i0, [R(lo=15, hi=20)]),
+    Case(more_ops.bessel_i1, [R(2, 3, lo=-6, hi=6)]),
+    Case(more_ops.bessel_i1, [fixed([0.0, 0.7])], note="0"),
+    Case(more_ops.bessel_i1, [R(lo=-40, hi=-25)], note="the integral's range"),
+    Case(np.float16, [R(2, 3)], fn=lambda x: x),
+    Case(more_ops.poly_trim, [R(4), C(0)], note="np.polymul's leading zeros (none: one dropped is refused)"),
     Case(np.median, [R(5)]),
     Case(np.median, [R(4, 3)], kwargs=dict(axis=0), note="an even count: the two middle entries"),
     Case(np.median, [R(4, 6)], kwargs=dict(axis=1, keepdims=True)),

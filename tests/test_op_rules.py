@@ -240,6 +240,14 @@ def divmod_stacked(op):
     return dict(fn=fn, rule=rule)
 
 
+def modf_stacked(a):
+    return np.stack(np.modf(a))
+
+
+def modf_rule(g, ans, a):
+    return lookup(np.modf).fn((g[0], g[1]), np.modf(a), a)
+
+
 def slogdet_stacked(a):
     return np.stack(np.linalg.slogdet(a))
 
@@ -1431,6 +1439,15 @@ CASES = [
     Case(np.divmod, [R(2, 3, lo=-5, hi=5), R(3, lo=0.7, hi=2)], (0, 1), **divmod_stacked(np.divmod)),
     Case(divmod, [R(2, 3, lo=-5, hi=5), R(lo=-2, hi=-0.7)], (0, 1), **divmod_stacked(divmod)),
     Case(math.remainder, [R(lo=-5, hi=5), R(lo=0.7, hi=2)], (0, 1)),
+    # s47: np.modf (the fraction's slope 1, the integral part's 0), np.power's dtype= (a complex dtype:
+    # a complex base, ufunc_operand)
+    Case(np.modf, [R(2, 3, lo=-5, hi=5)], fn=modf_stacked, rule=modf_rule),
+    Case(np.power, [R(2, 3, lo=-2, hi=-0.5), C(0.5)], kwargs=dict(dtype=np.complex128),
+         note="a negative base, a complex dtype"),
+    Case(np.power, [R(2, 3, lo=0.5, hi=2), R(3, lo=-1, hi=2)], (0, 1), kwargs=dict(dtype=np.float64)),
+    Case(nops.ufunc_operand, [R(2, 3), C(np.complex128)], note="a real operand made complex"),
+    Case(nops.ufunc_operand, [R(2, 3), C(np.float32)], complex=True),
+    Case(nops.ufunc_operand, [R(2, 3), C(None)], complex=True),
     Case(more_ops.with_diagonal, [R(3, 4), R(2)], (0, 1), complex=True, note="a short val, cycled"),
     Case(more_ops.with_diagonal, [R(7, 3), R()], (0, 1), kwargs=dict(wrap=True), note="tall, wrapped"),
     Case(more_ops.with_diagonal, [R(3, 3, 3), R(3)], (0, 1)),
