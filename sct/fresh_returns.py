@@ -72,6 +72,10 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
                     if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
                         bound[t.id].append(None)
     params = {a.id for a in walk_nodes(tree.args) if isinstance(a, gast.Name)}
+    # a parameter bound again once, by a statement of the body itself (``p = {k: p[k] - ...}`` before
+    # ``return p, m, v``): what is returned is that value, read as a local's
+    params -= {st.targets[0].id for st in tree.body if isinstance(st, gast.Assign) and len(st.targets) == 1 and
+               isinstance(st.targets[0], gast.Name) and len(bound.get(st.targets[0].id, ())) == 1}
     reader = _Reader(bound, params, outside, tree_of, outside_of, depth)
     sizes = {len(v.elts) if isinstance(v, gast.Tuple) else None for v in returns}
     if len(sizes) == 1 and None not in sizes:
