@@ -1234,6 +1234,14 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
                 isinstance(kind[2], tuple) and all(k != call.args[2].value for k, _ in kind[2]):
             fn = inspect.getattr_static(kind[1], call.args[2].value, None)
             return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at", ()
+        made = getattr(displays, "bindings", {}).get(call.args[1].id, ())
+        cls = _static_value(made[0].args[0], namespace, local) if len(made) == 1 and isinstance(made[0], gast.Call) \
+            and isinstance(made[0].func, gast.Attribute) and made[0].func.attr in ("new_object", "user_call") and \
+            made[0].args else None
+        if isinstance(cls, type) and not _may_set_attribute(cls, call.args[2].value):
+            # an object the function makes (``opt = Opt(0.1)``), whose methods set no attribute of that name
+            fn = inspect.getattr_static(cls, call.args[2].value, None)
+            return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at", ()
         return None, False, ()
     if isinstance(func, gast.Attribute) and func.attr in ("primal_call_at", "vjp_at") and len(call.args) >= 2:
         fn = _static_value(call.args[1], namespace, local)
@@ -1257,6 +1265,27 @@ def _fields_as_names(st, loop_of: Dict[int, Any]):
     out = gast.Assign(targets=[target], value=value, type_comment=None)
     loop_of[id(out)] = loop_of.get(id(st))
     return out
+
+
+def _may_set_attribute(cls, name: str) -> bool:
+    """May an object of ``cls`` get an attribute ``name`` of its own (``self.step = ...`` in one of its
+    class's functions, ``__setattr__``, ``__getattribute__``, slots), or is that not told?"""
+    if any(k in vars(c) for c in cls.__mro__[:-1] for k in ("__setattr__", "__getattribute__", "__getattr__")):
+        return True
+    for c in cls.__mro__[:-1]:
+        for f in vars(c).values():
+            if isinstance(f, (staticmethod, classmethod)):
+                f = f.__func__
+            if type(f) is not types.FunctionType:
+                continue
+            tree = _helper_tree(f)
+            if tree is None:
+                return True
+            if any(isinstance(n, gast.Attribute) and n.attr == name and isinstance(n.ctx, gast.Store) or
+                   isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "setattr"
+                   for n in walk_nodes(tree)):
+                return True
+    return False
 
 
 class _Displays(dict):

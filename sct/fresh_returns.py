@@ -39,7 +39,8 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     if tree is None:
         return None
     outside = outside_of(fn)
-    body = [n for st in tree.body for n in walk_no_defs(st)]
+    body = [n for st in tree.body if not isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef))
+            for n in walk_no_defs(st)]        # (a def of its own: not its statements, nor its returns)
     returns = [n.value for n in body if isinstance(n, gast.Return)]
     if not returns or any(v is None for v in returns):
         return None
