@@ -268,3 +268,34 @@ def _line_of(fdef, node) -> int:
             if found is None or simple or not found[0]:
                 found = (simple, stmt.lineno)
     return found[1] if found else fdef.lineno
+
+
+def read_by_callees(fn: types.FunctionType, name: str) -> bool:
+    """Does a function reachable from ``fn``'s globals (and from what those name, a few levels down)
+    name ``name`` (a global it reads, a module's attribute of that name, a closure's cell of that name)?
+    Where it may (a user class's methods included), True: a list of losses ``fn`` appends to may be read
+    back by a helper (sct/write_checks.py ``_plain_record``)."""
+    seen: Set[int] = {id(fn.__code__)}
+    todo = [(value, 1) for n in fn.__code__.co_names for value in [fn.__globals__.get(n)] if value is not None]
+    todo += [(cell.cell_contents, 1) for cell in (fn.__closure__ or ()) if _filled(cell)]
+    while todo:
+        value, depth = todo.pop()
+        for func in _functions_of(value):
+            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
+                continue
+            seen.add(id(func.__code__))
+            for code in _codes(func.__code__):
+                if name in code.co_names or name in code.co_freevars or name in code.co_cellvars:
+                    return True
+                if depth < _DEPTH:
+                    todo.extend((func.__globals__.get(n), depth + 1) for n in code.co_names
+                                if func.__globals__.get(n) is not None)
+    return False
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True

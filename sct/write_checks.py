@@ -675,6 +675,9 @@ class _WriteCheck:
         if callee is not None and info.kind == CallKind.FUNCTION and \
                 self._pure_given_none(s, node, callee, self_attributes=not args_active):
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
+        if result is None and self._plain_record(s, node, info):
+            node.sct_plain_record = True     # (sct/analysis.py: not lowered to `LOG = LOG + [v]`)
+            return          # LOG.append(float(L)) into a list from outside the function: a Python number
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
@@ -699,6 +702,51 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _plain_record(self, s, node, info) -> bool:
+        """``LOG.append(float(L))``, ``history.append(L.item())`` (a log of the losses kept in a list from
+        outside the function, README's training loops): the item appended is a new Python number (or
+        string), which nothing that sct differentiates can change in place, and the list is a global's
+        or a closure's that neither the function nor any function reachable from its globals reads (a
+        read-back of ``float(L)``, which is differentiated, would lose its derivative): nothing sct
+        follows changes (was: refused as a call that "may change its arguments or its object in place")."""
+        if not (info.kind == CallKind.METHOD and info.method == "append" and len(node.args) == 1 and
+                not node.keywords and isinstance(node.func, gast.Attribute) and
+                isinstance(node.func.value, gast.Name)):
+            return False
+        z = node.func.value.id
+        if z in self.analysis.locals or self.resolver is None or not self._plain_scalar(node.args[0]):
+            return False
+        from .global_writes import read_by_callees
+        return type(self.resolver.object_of(node.func.value)) is list and not self._read_but_appended(z) and \
+            not read_by_callees(self.resolver.fn, z)
+
+    def _read_but_appended(self, z: str) -> bool:
+        """Is ``z`` read by the function other than as the list of a ``z.append(plain number)``?"""
+        appends = {id(n.func.value) for n in walk_no_defs(self.fdef) if isinstance(n, gast.Call) and
+                   isinstance(n.func, gast.Attribute) and n.func.attr == "append" and
+                   isinstance(n.func.value, gast.Name) and n.func.value.id == z and len(n.args) == 1 and
+                   not n.keywords and self._plain_scalar(n.args[0])}
+        return any(isinstance(n, gast.Name) and n.id == z and id(n) not in appends for n in walk_no_defs(self.fdef))
+
+    def _plain_scalar(self, arg) -> bool:
+        """Is ``arg`` a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)``, ``str(v)`` or
+        ``v.item()`` (a new Python number or string: immutable, holding no array)?"""
+        import builtins
+        if isinstance(arg, gast.Constant):
+            return True
+        if not isinstance(arg, gast.Name):
+            return False
+        values = self._values_bound(arg.id)
+        if len(values) != 1 or not isinstance(values[0], gast.Call):
+            return False
+        call = values[0]
+        func = call.func
+        if isinstance(func, gast.Attribute) and func.attr == "item" and not call.args and not call.keywords:
+            return True
+        target = self.resolver.object_of(func) if self.resolver is not None else None
+        return any(target is getattr(builtins, n) for n in ("float", "int", "round", "bool", "str")) and \
+            len(call.args) == 1 and not call.keywords
 
     def _library_function_name(self, name: str) -> bool:
         """Is the local ``name`` bound once, to a numpy, scipy or math function, a numpy ufunc or an op
