@@ -5198,6 +5198,29 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
+_PLAIN_ITEMS = (int, float, complex, bool, str, bytes, type(None), np.generic)
+
+
+def require_plain_write(value, message, container):
+    """Before ``counter["n"] += 1``, ``STEP[0] += 1``, ``stats["loss"] = float(L)`` into a global's or a
+    closure's list or dict the function reads no other way (sct/write_checks.py ``_plain_item_write``):
+    the item written is a Python number (or string, None), and the container holds nothing but such
+    items, so it is no argument's container (whose arrays an adjoint reads) and no array changes in
+    place; else refused with ``message``."""
+    if type(container) is dict:
+        items = container.values()
+    elif type(container) is list:
+        items = container
+    else:
+        raise EvaluationError(message.format(found=f"a {type(container).__name__} (not a list or dict)"))
+    if value is not container and not isinstance(value, _PLAIN_ITEMS):
+        raise EvaluationError(message.format(found=f"a value of type {type(value).__name__} to write"))
+    for item in items:
+        if not isinstance(item, _PLAIN_ITEMS):
+            raise EvaluationError(message.format(found=f"an item of type {type(item).__name__}"))
+    return None
+
+
 def require_none(value, message):
     """Before a call whose callee sct read with this parameter None, left to its default None where
     the calling code was compiled (sct/write_checks.py): another call of that code may give it."""
@@ -5599,7 +5622,7 @@ def rows_like(items, grad):
     return np.stack(rows)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_plain_write, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
                   attribute_is_held, attribute_changed_in_place,
                   item_changed_in_place, entry_is_view, walks_itself, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)

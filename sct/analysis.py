@@ -798,7 +798,7 @@ class Dependence(ValueFacts):
                 return target
             base = getattr(target, "value", None)
             if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(base, gast.Name) and \
-                    self.value_active(node.value):
+                    not getattr(node, "sct_plain_record", False) and self.value_active(node.value):
                 self.active.add(base.id)
             return base
         func = node.value.func
@@ -1365,7 +1365,7 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
     out = []
     for s in body:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
-                isinstance(s.targets[0].value, gast.Name) and \
+                isinstance(s.targets[0].value, gast.Name) and not getattr(s, "sct_plain_record", False) and \
                 (s.targets[0].value.id in active or _name_in(s.value, active) or id(s) in force):
             target = s.targets[0]
             index = index_value(target.slice, rt_name)

@@ -248,6 +248,8 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
+        if needs_value and self._plain_item_write(s, name, tracked):
+            return
         if needs_value:
             why = analysis.sharing(s, name)
             if why is not None and why.startswith(LOOP_WALK):
@@ -728,6 +730,50 @@ class _WriteCheck:
                    isinstance(n.func.value, gast.Name) and n.func.value.id == z and len(n.args) == 1 and
                    not n.keywords and self._plain_scalar(n.args[0])}
         return any(isinstance(n, gast.Name) and n.id == z and id(n) not in appends for n in walk_no_defs(self.fdef))
+
+    def _plain_item_write(self, s, name: str, tracked: bool) -> bool:
+        """``counter["n"] += 1``, ``STEP[0] += 1``, ``stats["loss"] = float(L)``: a write into a global's or a
+        closure's list or dict that the function reads only as ``name[key]`` with a constant key (an
+        untraced write: the counter's old value), or not at all (a traced one: the Python number that
+        ``float(L)`` or ``L.item()`` makes, whose derivative a read-back would carry), and that no
+        function reachable from its globals names.  The run checks that the container holds only
+        Python numbers, strings and None and that the item written is one (``rt.require_plain_write``):
+        then it is no argument's container and no array changes in place, and the write changes
+        nothing sct follows (was: refused as a write that "changes a value an earlier differentiated
+        operation read", the outside object taken to hold the arguments' arrays)."""
+        from .global_writes import read_by_callees
+        target = s.targets[0]
+        if name in self.analysis.locals or self.resolver is None or len(s.targets) != 1 or \
+                type(self.resolver.object_of(target.value)) not in (dict, list) or \
+                not (isinstance(target.slice, gast.Constant) or
+                     isinstance(target.slice, gast.Name) and target.slice.id not in self.active):
+            return False
+        value = s.value
+        if tracked and (name in self.active and not self.is_active(value) or not self._plain_scalar(value)):
+            return False
+        if not isinstance(value, (gast.Name, gast.Constant)):
+            return False
+        inside = {id(target.value)}
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name and \
+                    isinstance(n.slice, gast.Constant) and not tracked:
+                inside.add(id(n.value))     # counter["n"]: the old count read
+        if any(isinstance(n, gast.Name) and n.id == name and id(n) not in inside for n in walk_no_defs(self.fdef)) \
+                or read_by_callees(self.resolver.fn, name):
+            return False
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if guards is None:
+            return False
+        what = self._spelled().get(name, name)
+        guards.append(NumberGuard(
+            s, value.id if isinstance(value, gast.Name) else name,
+            self.spell(f"writing into {what}[...] from a differentiated function found {{found}} there; sct "
+                       f"lets such a write through only into a list or dict of Python numbers, strings and None "
+                       f"(a count, a log of float(loss)), since another may hold the arguments' arrays; record "
+                       f"other values outside the differentiated function (after dlfeval returns)"),
+            name, check="require_plain_write"))
+        s.sct_plain_record = True           # (sct/analysis.py: not lowered to `name = rt.setitem(...)`)
+        return True
 
     def _plain_scalar(self, arg) -> bool:
         """Is ``arg`` a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)``, ``str(v)`` or
