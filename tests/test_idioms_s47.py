@@ -1,0 +1,248 @@
+"""Bookkeeping inside the function given to dlfeval (a custom training loop's model-gradients function):
+a log of the losses (``LOG.append(float(L))``, ``history.append(L.item())``, ``stats["loss"] = float(L)``)
+and counters (``counter["n"] += 1``, ``STEP[0] += 1``) kept in a global's list or dict run as Python runs
+them (they were refused as writes that may change the arguments' arrays); what would read such a value
+back, an array stored there, or a container holding the arguments' arrays stays refused."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import CompileError, EvaluationError
+
+from gradcheck import assert_close, numerical_gradient
+
+X = np.array([0.5, -1.25, 2.0])
+
+LOG, HISTORY, LOSSES, BEST, ARRAYS = [], [], [], [], []
+STATS, COUNTER, STEP = {}, {"n": 0}, [0]
+READ_LOG, READ_STATS, HELPED, HELPED_STATS, HESS_LOG = [], {}, [], {}, []
+HESS_COUNT = {"n": 0}
+W = np.array([1.0, 2.0, 3.0])
+HOLDS_ARRAY = {"n": 0, "w": W}
+
+
+def _loss(x):
+    return (np.sin(x) * x ** 2).sum()
+
+
+def _expected_grad():
+    return numerical_gradient(lambda v: float(_loss(v)), [X.copy()], 0)
+
+
+def log_float(x):
+    L = (np.sin(x) * x ** 2).sum()
+    LOG.append(float(L))
+    return L, dlgradient(L, x)
+
+
+def log_item(x):
+    L = (np.sin(x) * x ** 2).sum()
+    HISTORY.append(L.item())
+    return L, dlgradient(L, x)
+
+
+def log_extracted(x):
+    L = (np.sin(x) * x ** 2).sum()
+    LOSSES.append(float(extractdata(L)))
+    return L, dlgradient(L, x)
+
+
+def log_best(x):
+    L = (np.sin(x) * x ** 2).sum()
+    if float(L) < 100.0:
+        BEST.append(float(L))
+    for i in range(2):
+        BEST.append(int(i))
+    return L, dlgradient(L, x)
+
+
+def store_stats(x):
+    L = (np.sin(x) * x ** 2).sum()
+    STATS["loss"] = float(L)
+    return L, dlgradient(L, x)
+
+
+def count_calls(x):
+    L = (np.sin(x) * x ** 2).sum()
+    COUNTER["n"] += 1
+    STEP[0] += 1
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fun, held, each", [
+    (log_float, LOG, None), (log_item, HISTORY, None), (log_extracted, LOSSES, None)])
+def test_a_log_of_the_losses_runs_as_python(fun, held, each):
+    del held[:]
+    sct.clear_cache()
+    x = dlarray(X)
+    expected = float(_loss(X))
+    for _ in range(3):                      # the cache's hit path too
+        L, g = dlfeval(fun, x)
+        assert_close(np.asarray(extractdata(L)), expected)
+        assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    assert len(held) == 3 and all(type(v) is float for v in held)
+    assert_close(np.array(held), np.full(3, expected))
+
+
+def test_a_log_under_an_if_and_of_ints():
+    del BEST[:]
+    for _ in range(2):
+        L, g = dlfeval(log_best, dlarray(X))
+    assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    expected = float(_loss(X))
+    assert [type(v) for v in BEST] == [float, int, int] * 2
+    assert_close(np.array(BEST), np.array([expected, 0, 1] * 2, dtype=float))
+
+
+def test_a_stored_loss_in_a_global_dict():
+    STATS.clear()
+    for _ in range(2):
+        L, g = dlfeval(store_stats, dlarray(X))
+    assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    assert list(STATS) == ["loss"] and type(STATS["loss"]) is float
+    assert_close(STATS["loss"], float(_loss(X)))
+
+
+def test_counters_in_a_global_dict_and_list():
+    COUNTER["n"], STEP[0] = 0, 0
+    for _ in range(4):
+        L, g = dlfeval(count_calls, dlarray(X))
+        assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    assert COUNTER == {"n": 4} and STEP == [4]
+
+
+def counter_read_back(x):
+    L = (np.sin(x) * x ** 2).sum()
+    COUNTER["n"] += 1
+    y = L * COUNTER["n"]
+    return y, dlgradient(y, x)
+
+
+def test_a_counter_read_as_a_number_after_it_changes():
+    COUNTER["n"] = 1
+    for n in (2, 3):
+        y, g = dlfeval(counter_read_back, dlarray(X))
+        assert COUNTER["n"] == n
+        assert_close(np.asarray(extractdata(y)), n * float(_loss(X)))
+        assert_close(np.asarray(extractdata(g)), n * _expected_grad(), rtol=1e-6)
+
+
+def log_hessian(x):
+    L = (x ** 3).sum()
+    HESS_LOG.append(float(L))
+    g = dlgradient(L, x, EnableHigherDerivatives=True)
+    return dlgradient(g.sum(), x)
+
+
+def test_a_log_before_a_gradient_differentiated_again_is_written_once():
+    del HESS_LOG[:]
+    h = dlfeval(log_hessian, dlarray(X))
+    assert_close(np.asarray(extractdata(h)), 6 * X)
+    assert_close(np.array(HESS_LOG), np.array([float((X ** 3).sum())]))
+
+
+# --- the dangerous neighbours stay refused --------------------------------------------------------
+
+def log_read_back(x):
+    L = (x ** 2).sum()
+    READ_LOG.append(float(L))
+    y = L * READ_LOG[-1]
+    return y, dlgradient(y, x)
+
+
+def stats_read_back(x):
+    L = (x ** 2).sum()
+    READ_STATS["loss"] = float(L)
+    y = L * READ_STATS["loss"]
+    return y, dlgradient(y, x)
+
+
+def _last_helped():
+    return HELPED[-1]
+
+
+def _helped_stats():
+    return HELPED_STATS["loss"]
+
+
+def log_read_by_helper(x):
+    L = (x ** 2).sum()
+    HELPED.append(float(L))
+    y = L * _last_helped()
+    return y, dlgradient(y, x)
+
+
+def stats_read_by_helper(x):
+    L = (x ** 2).sum()
+    HELPED_STATS["loss"] = float(L)
+    y = L * _helped_stats()
+    return y, dlgradient(y, x)
+
+
+def log_the_array(x):
+    L = (x ** 2).sum()
+    ARRAYS.append(L)
+    return L, dlgradient(L, x)
+
+
+def store_the_array(x):
+    L = (x ** 2).sum()
+    STATS["array"] = L
+    return L, dlgradient(L, x)
+
+
+def counter_beside_arrays(x):
+    L = (x ** 2).sum()
+    HOLDS_ARRAY["n"] += 1
+    return L, dlgradient(L, x)
+
+
+def counter_in_the_argument_dict(p):
+    L = (p["w"] ** 2).sum()
+    COUNTER_IS_P["n"] += 1
+    y = L * p["w"][0]
+    return y, dlgradient(y, p["w"])
+
+
+COUNTER_IS_P = {"w": dlarray(W), "n": 0}     # given to dlfeval itself
+
+
+def count_before_a_hessian(x):
+    L = (x ** 3).sum()
+    HESS_COUNT["n"] += 1
+    g = dlgradient(L, x, EnableHigherDerivatives=True)
+    return dlgradient(g.sum(), x)
+
+
+@pytest.mark.parametrize("fun, line, says", [
+    (log_read_back, "READ_LOG.append(float(L))", "READ_LOG.append(...) is called with traced values"),
+    (stats_read_back, 'READ_STATS["loss"] = float(L)', "writing into READ_STATS[...] in place changes a traced"),
+    (log_read_by_helper, "HELPED.append(float(L))", "HELPED.append(...) is called with traced values"),
+    (stats_read_by_helper, 'HELPED_STATS["loss"] = float(L)', "writing into HELPED_STATS[...] in place"),
+    (log_the_array, "ARRAYS.append(L)", "ARRAYS.append(...) is called with traced values"),
+    (store_the_array, 'STATS["array"] = L', "writing into STATS[...] in place changes a traced value"),
+    (count_before_a_hessian, 'HESS_COUNT["n"] += 1', "the write would happen twice"),
+])
+def test_what_could_read_a_traced_value_back_stays_refused(fun, line, says):
+    with pytest.raises(CompileError) as e:
+        dlfeval(fun, dlarray(X))
+    assert says in str(e.value)
+    assert f"line {_line_of(fun, line)}" in str(e.value)
+
+
+def test_a_counter_in_a_dict_holding_arrays_is_refused_when_it_runs():
+    HOLDS_ARRAY["n"] = 0
+    with pytest.raises(EvaluationError, match=r"writing into HOLDS_ARRAY\[...\] .*found an item of type ndarray"):
+        dlfeval(counter_beside_arrays, dlarray(X))
+    assert HOLDS_ARRAY["n"] == 0
+    COUNTER_IS_P["n"] = 0
+    with pytest.raises(EvaluationError, match=r"writing into COUNTER_IS_P\[...\]"):
+        dlfeval(counter_in_the_argument_dict, COUNTER_IS_P)
+    assert COUNTER_IS_P["n"] == 0
+
+
+def _line_of(fun, text):
+    import inspect
+    lines, start = inspect.getsourcelines(fun)
+    return start + next(i for i, l in enumerate(lines) if text in l)
