@@ -677,6 +677,8 @@ class _WriteCheck:
         if callee is not None and info.kind == CallKind.FUNCTION and \
                 self._pure_given_none(s, node, callee, self_attributes=not args_active):
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
+        if result is None and not receiver_active and self._plain_logging(node, callee):
+            return          # logging.info("loss %f", float(L)): logging formats Python numbers, changes none
         if result is None and self._plain_record(s, node, info):
             node.sct_plain_record = True     # (sct/analysis.py: not lowered to `LOG = LOG + [v]`)
             return          # LOG.append(float(L)) into a list from outside the function: a Python number
@@ -696,7 +698,8 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
-            elif _library_callee(callee) or callee is None and self._library_receiver(info):
+            elif _library_callee(callee) or callee is None and self._library_receiver(info) or \
+                    self._logger_receiver(node):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
                           "no gradient, or make the call outside the differentiated function")
@@ -774,6 +777,26 @@ class _WriteCheck:
             name, check="require_plain_write"))
         s.sct_plain_record = True           # (sct/analysis.py: not lowered to `name = rt.setitem(...)`)
         return True
+
+    def _plain_logging(self, node, callee) -> bool:
+        """``logging.info("%f", float(L))``, ``log.warning(...)`` of a global ``logging.Logger``: the traced
+        values given are Python numbers or strings (``float(L)``, ``L.item()``, ``str(...)``), which logging
+        formats into its record and cannot change in place (was: refused as a library call that "may change
+        its arguments")."""
+        if not (getattr(callee, "__module__", None) == "logging" and callable(callee) or
+                self._logger_receiver(node)):
+            return False
+        values = list(node.args) + [k.value for k in node.keywords]
+        return all(not self.is_active(v) or self._plain_scalar(v) for v in values) and \
+            not any(isinstance(v, gast.Starred) for v in node.args) and all(k.arg is not None for k in node.keywords)
+
+    def _logger_receiver(self, node) -> bool:
+        """Is the call ``log.info(...)`` of a global ``logging.Logger`` (or of the logging module)?"""
+        import logging
+        func = node.func
+        owner = self.resolver.object_of(func.value) if self.resolver is not None and \
+            isinstance(func, gast.Attribute) else None
+        return isinstance(owner, logging.Logger) or owner is logging
 
     def _plain_scalar(self, arg) -> bool:
         """Is ``arg`` a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)``, ``str(v)`` or

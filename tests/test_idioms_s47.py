@@ -246,3 +246,41 @@ def _line_of(fun, text):
     import inspect
     lines, start = inspect.getsourcelines(fun)
     return start + next(i for i, l in enumerate(lines) if text in l)
+
+
+# --- logging given Python numbers -------------------------------------------------------------------
+
+import logging
+
+TRAIN_LOG = logging.getLogger("sct.test_idioms_s47")
+
+
+def logs_the_loss(x):
+    L = (np.sin(x) * x ** 2).sum()
+    logging.getLogger("sct.test_idioms_s47").debug("unused")
+    logging.info("loss %f", float(L))
+    TRAIN_LOG.warning("loss %.6f step %d", L.item(), 3)
+    return L, dlgradient(L, x)
+
+
+def logs_the_array(x):
+    L = (x ** 2).sum()
+    TRAIN_LOG.warning("loss %s", L)
+    return L, dlgradient(L, x)
+
+
+def test_logging_of_python_numbers_runs(caplog):
+    with caplog.at_level(logging.INFO):
+        for _ in range(2):
+            L, g = dlfeval(logs_the_loss, dlarray(X))
+    assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    expected = float(_loss(X))
+    assert [r.getMessage() for r in caplog.records if r.name == "root"] == [f"loss {expected:f}"] * 2
+    assert [r.getMessage() for r in caplog.records if r.name == TRAIN_LOG.name] == [f"loss {expected:.6f} step 3"] * 2
+
+
+def test_logging_of_a_traced_array_stays_refused_with_the_library_advice():
+    with pytest.raises(CompileError) as e:
+        dlfeval(logs_the_array, dlarray(X))
+    assert f"line {_line_of(logs_the_array, 'TRAIN_LOG.warning')}" in str(e.value)
+    assert "give it plain values" in str(e.value)
