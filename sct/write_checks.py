@@ -593,6 +593,9 @@ class _WriteCheck:
         if not (method in MUTATORS and analysis.builtin(s, z)):
             return False
         tracked = z in self.active or args_active
+        if method == "append" and result is None and self._plain_attribute_record(s, node, z):
+            node.sct_plain_record = True     # (sct/analysis.py: not lowered to `z = z + [v]`)
+            return True
         modelled = method in ("append",) and len(node.args) == 1 and result is None or \
             method == "pop" and not node.args and not node.keywords
         if tracked or self.written_saved(s, z):
@@ -732,7 +735,8 @@ class _WriteCheck:
                    isinstance(n.func, gast.Attribute) and n.func.attr == "append" and
                    isinstance(n.func.value, gast.Name) and n.func.value.id == z and len(n.args) == 1 and
                    not n.keywords and self._plain_scalar(n.args[0])}
-        return any(isinstance(n, gast.Name) and n.id == z and id(n) not in appends for n in walk_no_defs(self.fdef))
+        return any(isinstance(n, gast.Name) and n.id == z and isinstance(n.ctx, gast.Load) and id(n) not in appends
+                   for n in walk_no_defs(self.fdef))
 
     def _plain_item_write(self, s, name: str, tracked: bool) -> bool:
         """``counter["n"] += 1``, ``STEP[0] += 1``, ``stats["loss"] = float(L)``: a write into a global's or a
@@ -776,6 +780,47 @@ class _WriteCheck:
                        f"other values outside the differentiated function (after dlfeval returns)"),
             name, check="require_plain_write"))
         s.sct_plain_record = True           # (sct/analysis.py: not lowered to `name = rt.setitem(...)`)
+        return True
+
+    def _plain_attribute_record(self, s, node, z: str) -> bool:
+        """``self.history.append(float(L))`` (``z`` the normalizer's name for ``self.history``): as
+        ``_plain_record``, into a list that an attribute of an object holds, where the function reads
+        that attribute nowhere else (by no name nor string: no ``getattr``), gives the object to no call
+        and no function reachable from its globals names the attribute.  The run checks that the list
+        holds only Python numbers, strings and None (``rt.require_plain_write``): then it holds no
+        argument's array."""
+        from .global_writes import read_by_callees
+        if len(node.args) != 1 or node.keywords or not self._plain_scalar(node.args[0]):
+            return False
+        values = self._values_bound(z)
+        if len(values) != 1 or not isinstance(values[0], gast.Attribute) or \
+                not isinstance(values[0].value, gast.Name) or self._read_but_appended(z):
+            return False
+        obj, attr = values[0].value.id, values[0].attr
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Attribute) and n.attr == attr and n is not values[0] or \
+                    isinstance(n, gast.Constant) and n.value == attr:
+                return False        # self.history read again, getattr(self, "history")
+            if isinstance(n, gast.Call) and not (isinstance(n.func, gast.Attribute) and
+                                                 n.func.attr == "method_read_here") and \
+                    any(isinstance(a, gast.Name) and a.id == obj for a in list(n.args) + [k.value for k in n.keywords]):
+                return False        # helper(self): it may read self.history
+            if isinstance(n, gast.Call) and n is not node and isinstance(n.func, gast.Attribute) and \
+                    isinstance(n.func.value, gast.Name) and n.func.value.id == obj:
+                return False        # self.penalty(): a method left a call may read it
+        if self.resolver is None or read_by_callees(self.resolver.fn, attr):
+            return False
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if guards is None or not isinstance(node.args[0], gast.Name):
+            return False
+        what = self._spelled().get(z, z)
+        guards.append(NumberGuard(
+            s, node.args[0].id,
+            self.spell(f"{what}.append(...) in a differentiated function found {{found}} in {what}; sct lets "
+                       f"such an append through only into a list of Python numbers, strings and None (a log of "
+                       f"float(loss)), since another may hold the arguments' arrays; record other values "
+                       f"outside the differentiated function (after dlfeval returns)"),
+            z, check="require_plain_write"))
         return True
 
     def _plain_logging(self, node, callee) -> bool:

@@ -284,3 +284,76 @@ def test_logging_of_a_traced_array_stays_refused_with_the_library_advice():
         dlfeval(logs_the_array, dlarray(X))
     assert f"line {_line_of(logs_the_array, 'TRAIN_LOG.warning')}" in str(e.value)
     assert "give it plain values" in str(e.value)
+
+
+# --- self.history.append(float(L)) in a method ---------------------------------------------------------
+
+class Trainer:
+    def __init__(self):
+        self.history = []
+
+    def step(self, x):
+        L = (np.sin(x) * x ** 2).sum()
+        self.history.append(float(L))
+        return L, dlgradient(L, x)
+
+    def reads_it_back(self, x):
+        L = (x ** 2).sum()
+        self.history.append(float(L))
+        y = L * self.history[-1]
+        return y, dlgradient(y, x)
+
+    def gives_itself_away(self, x):
+        L = (x ** 2).sum()
+        self.history.append(float(L))
+        y = L * _last_of(self)
+        return y, dlgradient(y, x)
+
+
+def _last_of(trainer):
+    return trainer.history[-1]
+
+
+TRAINER = Trainer()
+
+
+def steps_the_global_trainer(x):
+    return TRAINER.step(x)
+
+
+def steps_the_trainer_given(x, trainer):
+    return trainer.step(x)
+
+
+@pytest.mark.parametrize("how", ["bound method", "global object", "argument"])
+def test_a_method_keeping_a_log_of_the_losses(how):
+    trainer = TRAINER if how == "global object" else Trainer()
+    del trainer.history[:]
+    for _ in range(3):
+        if how == "bound method":
+            L, g = dlfeval(trainer.step, dlarray(X))
+        elif how == "global object":
+            L, g = dlfeval(steps_the_global_trainer, dlarray(X))
+        else:
+            L, g = dlfeval(steps_the_trainer_given, dlarray(X), trainer)
+        assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    assert len(trainer.history) == 3 and all(type(v) is float for v in trainer.history)
+    assert_close(np.array(trainer.history), np.full(3, float(_loss(X))))
+
+
+@pytest.mark.parametrize("method", ["reads_it_back", "gives_itself_away"])
+def test_a_method_reading_its_log_back_stays_refused(method):
+    trainer = Trainer()
+    with pytest.raises(CompileError) as e:
+        dlfeval(getattr(trainer, method), dlarray(X))
+    assert "self.history.append(...) changes self.history in place" in str(e.value)
+    assert f"line {_line_of(getattr(Trainer, method), 'self.history.append')}" in str(e.value)
+    assert trainer.history == []
+
+
+def test_a_method_log_holding_an_array_is_refused_when_it_runs():
+    trainer = Trainer()
+    trainer.history.append(np.ones(3))
+    with pytest.raises(EvaluationError, match=r"self\.history\.append\(...\) .*found an item of type ndarray"):
+        dlfeval(trainer.step, dlarray(X))
+    assert len(trainer.history) == 1
