@@ -726,8 +726,11 @@ class _WriteCheck:
         if z in self.analysis.locals or self.resolver is None or not self._plain_scalar(node.args[0]):
             return False
         from .global_writes import read_by_callees
-        return type(self.resolver.object_of(node.func.value)) is list and not self._read_but_appended(z) and \
-            not read_by_callees(self.resolver.fn, z)
+        container = self.resolver.object_of(node.func.value)
+        if type(container) is not list or self._read_but_appended(z) or \
+                read_by_callees(self.resolver.fn, z, container):
+            return False
+        return self._reach_guard(s, z, f"{z}.append(...)")
 
     def _read_but_appended(self, z: str) -> bool:
         """Is ``z`` read by the function other than as the list of a ``z.append(plain number)``?"""
@@ -766,10 +769,10 @@ class _WriteCheck:
                     isinstance(n.slice, gast.Constant) and not tracked:
                 inside.add(id(n.value))     # counter["n"]: the old count read
         if any(isinstance(n, gast.Name) and n.id == name and id(n) not in inside for n in walk_no_defs(self.fdef)) \
-                or read_by_callees(self.resolver.fn, name):
+                or read_by_callees(self.resolver.fn, name, self.resolver.object_of(target.value)):
             return False
         guards = getattr(self.fdef, "sct_number_guards", None)
-        if guards is None:
+        if guards is None or not self._reach_guard(s, name, f"writing into {self._spelled().get(name, name)}[...]"):
             return False
         what = self._spelled().get(name, name)
         guards.append(NumberGuard(
@@ -811,9 +814,10 @@ class _WriteCheck:
         if self.resolver is None or read_by_callees(self.resolver.fn, attr):
             return False
         guards = getattr(self.fdef, "sct_number_guards", None)
-        if guards is None or not isinstance(node.args[0], gast.Name):
-            return False
         what = self._spelled().get(z, z)
+        if guards is None or not isinstance(node.args[0], gast.Name) or \
+                not self._reach_guard(s, z, f"{what}.append(...)", obj, attr):
+            return False
         guards.append(NumberGuard(
             s, node.args[0].id,
             self.spell(f"{what}.append(...) in a differentiated function found {{found}} in {what}; sct lets "
@@ -842,6 +846,51 @@ class _WriteCheck:
         owner = self.resolver.object_of(func.value) if self.resolver is not None and \
             isinstance(func, gast.Attribute) else None
         return isinstance(owner, logging.Logger) or owner is logging
+
+    def _reach_guard(self, s, container: str, what: str, holder: Optional[str] = None,
+                     attr: Optional[str] = None) -> bool:
+        """The run's check (``rt.require_unreached``) that the list or dict ``container`` that ``s`` writes a
+        Python number into is none of the function's arguments, nor held in one or in another global or
+        closure value the function reads (``holder.attr`` itself aside): sct would read it back there as a
+        constant, without the derivative ``float(L)`` carries (or as the value it had when compiled).
+        False where the function's names cannot be listed (nothing added)."""
+        import types
+        from .ir import load
+        from .rt_namespace import RT
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if guards is None:
+            return False
+        args = self.fdef.args
+        params = [a.id for a in list(getattr(args, "posonlyargs", [])) + list(args.args) + list(args.kwonlyargs)
+                  if isinstance(a, gast.Name)]
+        params += [a.id for a in (args.vararg, args.kwarg) if isinstance(a, gast.Name)]
+        roots, seen = [load(p) for p in params], set(params) | {container}
+        skipped = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen and \
+                    n.id not in self.analysis.locals:
+                seen.add(n.id)
+                value = self.resolver.object_of(n)
+                if value is None or value is RT or isinstance(value, skipped) or \
+                        callable(value) and not isinstance(value, (list, dict)):
+                    continue        # (a module, a function, sct's own runtime)
+                roots.append(load(n.id))
+            elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                    isinstance(self.resolver.object_of(n.value), types.ModuleType):
+                value = self.resolver.object_of(n)
+                if value is None or isinstance(value, skipped) or callable(value):
+                    continue
+                roots.append(gast.Attribute(value=load(n.value.id), attr=n.attr, ctx=gast.Load()))
+        holder_node = load(holder) if holder is not None else gast.Constant(value=None, kind=None)
+        guards.append(NumberGuard(
+            s, container,
+            self.spell(f"{what} in a differentiated function writes a Python number into a list or dict that an "
+                       f"argument of {self.fname}() or another value it reads holds too, where sct would read it "
+                       f"without the derivative it carries; record such values outside the differentiated "
+                       f"function (after dlfeval returns), or keep them in a list or dict of their own"),
+            None, check="require_unreached",
+            extra=(gast.Tuple(elts=roots, ctx=gast.Load()), holder_node, gast.Constant(value=attr, kind=None))))
+        return True
 
     def _plain_scalar(self, arg) -> bool:
         """Is ``arg`` a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)``, ``str(v)`` or

@@ -357,3 +357,75 @@ def test_a_method_log_holding_an_array_is_refused_when_it_runs():
     with pytest.raises(EvaluationError, match=r"self\.history\.append\(...\) .*found an item of type ndarray"):
         dlfeval(trainer.step, dlarray(X))
     assert len(trainer.history) == 1
+
+
+# --- the list or dict written into, reached another way ---------------------------------------------
+
+SHARED_LOG = [1.0]
+SHARED_STATS = {"a": 1.0}
+HELD_LOG = []
+CONFIG = {"scale": 2.0, "log": HELD_LOG}
+CALLEE_LOG = []
+HOLDER = {"log": CALLEE_LOG}
+
+
+def log_given_too(x, hist):
+    L = (x ** 2).sum()
+    SHARED_LOG.append(float(L))
+    s = 0.0
+    for h in hist:
+        s = s + h
+    y = L + s
+    return y, dlgradient(y, x)
+
+
+def stats_given_too(x, d):
+    L = (x ** 2).sum()
+    SHARED_STATS["b"] = float(L)
+    y = L + sum(d.values())
+    return y, dlgradient(y, x)
+
+
+def log_held_by_a_global_read(x):
+    L = (x ** 2).sum()
+    HELD_LOG.append(float(L))
+    y = L * CONFIG["scale"] + CONFIG["log"][-1]
+    return y, dlgradient(y, x)
+
+
+def _from_holder():
+    return HOLDER["log"][-1]
+
+
+def log_read_by_a_helper_through_another_global(x):
+    L = (x ** 2).sum()
+    CALLEE_LOG.append(float(L))
+    y = L * _from_holder()
+    return y, dlgradient(y, x)
+
+
+def test_a_log_given_as_an_argument_too_is_refused_when_it_runs():
+    # (Python's y reads float(L) back through hist, whose derivative sct would not follow: was [2, 4]
+    # for [4, 8] before the run's check)
+    with pytest.raises(EvaluationError, match=r"SHARED_LOG\.append\(\.\.\.\) .*an argument of log_given_too\(\)"):
+        dlfeval(log_given_too, dlarray(X), SHARED_LOG)
+    assert SHARED_LOG == [1.0]
+    with pytest.raises(EvaluationError, match=r"writing into SHARED_STATS\[\.\.\.\]"):
+        dlfeval(stats_given_too, dlarray(X), SHARED_STATS)
+    assert SHARED_STATS == {"a": 1.0}
+    L, g = dlfeval(log_given_too, dlarray(X), [3.0])        # another list: runs
+    assert_close(np.asarray(extractdata(g)), 2 * X)
+    assert len(SHARED_LOG) == 2
+
+
+def test_a_log_held_by_a_global_the_function_reads_is_refused_when_it_runs():
+    with pytest.raises(EvaluationError, match=r"HELD_LOG\.append\(\.\.\.\)"):
+        dlfeval(log_held_by_a_global_read, dlarray(X))
+    assert HELD_LOG == []
+
+
+def test_a_log_a_helper_reads_through_another_global_is_refused():
+    with pytest.raises(CompileError) as e:
+        dlfeval(log_read_by_a_helper_through_another_global, dlarray(X))
+    assert "CALLEE_LOG.append(...) is called with traced values" in str(e.value)
+    assert f"line {_line_of(log_read_by_a_helper_through_another_global, 'CALLEE_LOG.append')}" in str(e.value)
