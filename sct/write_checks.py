@@ -893,8 +893,8 @@ class _WriteCheck:
         return True
 
     def _plain_scalar(self, arg) -> bool:
-        """Is ``arg`` a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)``, ``str(v)`` or
-        ``v.item()`` (a new Python number or string: immutable, holding no array)?"""
+        """Is ``arg`` a constant or a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)`` or
+        ``v.item()`` (a new Python number: immutable, holding no array)?"""
         import builtins
         if isinstance(arg, gast.Constant):
             return True
@@ -908,7 +908,8 @@ class _WriteCheck:
         if isinstance(func, gast.Attribute) and func.attr == "item" and not call.args and not call.keywords:
             return True
         target = self.resolver.object_of(func) if self.resolver is not None else None
-        return any(target is getattr(builtins, n) for n in ("float", "int", "round", "bool", "str")) and \
+        # (not str(v): a traced value's text is the dlarray's display in Python, not the array's)
+        return any(target is getattr(builtins, n) for n in ("float", "int", "round", "bool")) and \
             len(call.args) == 1 and not call.keywords
 
     def _library_function_name(self, name: str) -> bool:
