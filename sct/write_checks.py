@@ -248,8 +248,9 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
-        if needs_value and self._plain_item_write(s, name, tracked):
-            return
+        if (needs_value or self.mode == "vjp" and name not in analysis.locals) and \
+                self._plain_item_write(s, name, tracked):
+            return          # (a helper's or method's count into a global: was "CNT belongs to its caller")
         if needs_value:
             why = analysis.sharing(s, name)
             if why is not None and why.startswith(LOOP_WALK):

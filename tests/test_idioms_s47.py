@@ -429,3 +429,45 @@ def test_a_log_a_helper_reads_through_another_global_is_refused():
         dlfeval(log_read_by_a_helper_through_another_global, dlarray(X))
     assert "CALLEE_LOG.append(...) is called with traced values" in str(e.value)
     assert f"line {_line_of(log_read_by_a_helper_through_another_global, 'CALLEE_LOG.append')}" in str(e.value)
+
+
+# --- a count and a stored loss in a method the function calls (compiled with its own adjoint) ---------
+
+CALLS = {"n": 0}
+LAST = {}
+
+
+class Model:
+    def __init__(self):
+        self.w = dlarray(np.array([0.5, -1.0, 0.25]))
+
+    def loss(self, x):
+        CALLS["n"] += 1
+        L = (np.tanh(self.w * x) ** 2).sum()
+        LAST["loss"] = float(L)
+        return L
+
+
+MODEL = Model()
+
+
+def calls_the_model(x):
+    L = MODEL.loss(x) * 2 + (x ** 3).sum()
+    return L, dlgradient(L, x)
+
+
+def test_a_count_and_a_stored_loss_in_a_method_it_calls():
+    CALLS["n"] = 0
+    LAST.clear()
+    w = np.array([0.5, -1.0, 0.25])
+
+    def plain(v):
+        return 2 * float((np.tanh(w * v) ** 2).sum()) + float((v ** 3).sum())
+
+    for n in (1, 2, 3):
+        L, g = dlfeval(calls_the_model, dlarray(X))
+        assert CALLS == {"n": n}
+        assert_close(np.asarray(extractdata(L)), plain(X))
+        assert_close(np.asarray(extractdata(g)), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6)
+    assert type(LAST["loss"]) is float
+    assert_close(LAST["loss"], float((np.tanh(w * X) ** 2).sum()))
