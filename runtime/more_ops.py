@@ -1504,7 +1504,25 @@ def qr_square_adjoint(gq, gr, q, r):
     upper = np.triu(inner, 1)
     eye = np.eye(np.shape(r)[-1], dtype=weight_dtype(r))
     hermitian = upper + conj_transpose(upper) + np.expand_dims(np.real(np.diagonal(inner, 0, -2, -1)), -1) * eye
-    return conj_transpose(np.linalg.solve(r, conj_transpose(gq + q @ hermitian)))
+    rhs = conj_transpose(gq + q @ hermitian)
+    if qr_singular(r):
+        # R singular (a rank-deficient a whose loss reads nothing past the rank, qr_full_rank): the
+        # least-norm solution, which drops nothing the loss reads (was: LinAlgError with numpy >= 2.4,
+        # whose R has exact zeros there; older ones gave rounding-sized pivots, solved by luck)
+        return conj_transpose(np.linalg.pinv(r) @ rhs)
+    return conj_transpose(np.linalg.solve(r, rhs))
+
+
+def qr_singular(r):
+    """Has the (square) R an exactly zero, or rounding-sized, diagonal entry?"""
+    r = np.asarray(r)
+    if r.size == 0:
+        return False
+    scale = np.max(np.abs(r), axis=(-2, -1), keepdims=True)[..., 0]
+    return bool(np.any(np.abs(np.diagonal(r, 0, -2, -1)) <= 16 * np.finfo(np.result_type(r, np.float32)).eps * scale))
+
+
+nondifferentiable(qr_singular)
 
 
 @defrule(np.linalg.lstsq, wrt=("a", "b"), nondiff=("rcond",), many_outputs=True)

@@ -885,6 +885,43 @@ class CallTree:
                 graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
             out += joint_sites_through(compiled.joint_sites, _parameter_reads(graph, params, args),
                                        getattr(fn, "__name__", "a helper"))
+        return tuple(out) + self._unresolved_joint_sites(params, graphs)
+
+    def _unresolved_joint_sites(self, params, graphs) -> tuple:
+        """A call left to run time (``g3({"a": a, "b": b})``: a display's kind is known then only) of
+        a function of the user's that takes dlgradient with respect to the parameter given a value
+        made of several of this function's parameters (read off its source, plain_leaves'
+        _takes_gradient_of): a site of those parameters among themselves, so that a caller passing
+        there values computed from one another (``h3(w, w * 3)``) is refused as the callee's own
+        joint site would refuse it (was: the callee was compiled after this function's joint sites
+        were read, and the call got the partial derivative)."""
+        from .plain_leaves import _takes_gradient_of
+        out = []
+        displays: Dict[int, Any] = {}
+        for call, record in zip(self.calls, self.records):
+            if record is None or record.resolved or call.op not in ("vjp", "primal_call"):
+                continue
+            args = _call_args(call)
+            if not args or any(isinstance(a, gast.Starred) for a in args) or len(call.node.args) < 2:
+                continue
+            fn = _static_value(call.node.args[1], self.resolution.namespace, self.resolution.local(call.fdef)[0])
+            if type(fn) is not types.FunctionType:
+                continue
+            graph = graphs.get(id(call.fdef))
+            if graph is None:
+                graph = graphs[id(call.fdef)] = _reads_graph(call.fdef)
+            names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+            shown = displays.get(id(call.fdef))
+            if shown is None:
+                shown = displays[id(call.fdef)] = _displays(call.fdef)
+            for k, deps in enumerate(_parameter_reads(graph, params, args)):
+                # (a display, or a name bound to one: its items are the parameters' values or items; a
+                # field of a parameter, ``{"a": self.a, "b": self.b}``, too)
+                display = isinstance(args[k], (gast.List, gast.Tuple, gast.Dict)) or \
+                    isinstance(args[k], gast.Name) and args[k].id in shown
+                if deps and display and k < len(names) and _takes_gradient_of(fn, names[k]):
+                    where = f"in {getattr(fn, '__name__', 'a helper')}(), called on line {call.line}"
+                    out.append((where, tuple(sorted(deps)), tuple(sorted(deps))))
         return tuple(out)
 
     def __init__(self, fn, calls, resolution, context):
@@ -1011,14 +1048,25 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                     pairs.add((i, j))
                 if isinstance(args[i], gast.Name) and isinstance(args[j], gast.Name) and args[i].id == args[j].id:
                     pairs.add(("same", i, j))       # one value passed twice (sct/helper_sites.py)
-        if isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
+    for i, j in [p for p in pairs if len(p) == 2 and p[0] != p[1] and (p[1], p[0]) in pairs]:
+        # (read both ways by name, as loop-carried state is: linked where one is computed from the other
+        # at the call)
+        if displays is None:
+            displays = _displays(fdef)
+        if _computed_just_before(displays.statements(fdef), args[j], names[j], names[i]):
+            pairs.add(("direct", i, j))
+    for i, xi in enumerate(names):
+        if xi and isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
             if graph is None:
                 graph = _reads_graph(fdef)
             if displays is None:
                 displays = _displays(fdef)
-            if _display_linked(displays, args[i], graph):
+            if _display_linked(displays, args[i], graph) or _repeated(displays, args[i], kinds or {}, set()):
                 pairs.add((i, i))
-            elif isinstance(args[i], gast.Name):
+            elif isinstance(args[i], gast.Name) and not _made_here(displays, args[i].id):
+                # (not a display made where it is bound of names none filled in place, ``g = grad({"W":
+                # W, "b": b})`` in a loop rebinding W and b: its items are the values they have there,
+                # read above; was: what it holds read as an RNN's states, W computed from its earlier one)
                 if holds is None:
                     holds = _holds_graph(fdef, kinds, namespace=namespace, methods=methods)
                 if _display_linked(displays, args[i], graph, _held(holds, {args[i].id}) - {args[i].id}, kinds):
@@ -1036,6 +1084,85 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
     return frozenset(pairs)
 
 
+def _made_here(displays, name: str) -> bool:
+    """Is ``name`` bound only to list, tuple or dict displays, neither it nor what its items are read
+    from (``[hs[1], hs[2]]``: hs) filled in place?"""
+    values = displays.bindings.get(name)
+    if not values or name in displays.appended or \
+            not all(isinstance(v, (gast.List, gast.Tuple, gast.Dict)) for v in values):
+        return False
+    own: set = set()
+    items = _display_items(displays, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), own)
+    roots = {root_name(v) for a in items for v in displays.bindings.get(a, ())
+             if isinstance(v, (gast.Subscript, gast.Attribute))}
+    return not ((own | roots) & displays.appended)
+
+
+def _computed_just_before(statements, arg, xj: set, xi: set) -> bool:
+    """Is argument ``arg`` (its names ``xj``) computed from the value the names ``xi`` have at the
+    call, by the plain assignments just before the statement holding it in its block (``v = w * 3``
+    then ``g2(w, v)``)?  Then ``(j, i)`` read both ways (``w = v * 0.5`` later in the loop) is not
+    loop-carried state of one step's results (helper_sites.refuse_linked): j is computed from i at
+    the call.  No where not shown so."""
+    need = set(xj)
+    for block, index in reversed(statements.get(id(arg), ())):
+        # (then the statements before the loop or branch holding the block: the loop's first pass)
+        found = _computed_before(block[:index], need, xi)
+        if found is not None:
+            return found
+    return False
+
+
+def _computed_before(statements, need: set, xi: set) -> Optional[bool]:
+    """_computed_just_before over ``statements`` (backwards), ``need`` the names the argument
+    reads (updated): True, False (xi bound there: an earlier value before), None (not told)."""
+    for st in reversed(statements):
+        if not (isinstance(st, gast.Assign) and all(isinstance(t, gast.Name) for t in st.targets)):
+            stored = {n.id for n in walk_nodes(st) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            if stored & need:       # (bound in a branch or a loop: from any name read there)
+                reads = _arg_names(st) - stored
+                if reads & xi:
+                    return True
+                need |= reads
+            if stored & xi:
+                return False
+            continue
+        stored = {t.id for t in st.targets}
+        if stored & need:
+            reads = _arg_names(st.value)
+            if reads & xi:
+                return True
+            need -= stored
+            need |= reads
+        if stored & xi:
+            return False            # (before: an earlier value of i)
+    return None
+
+
+def _statement_chains(fdef) -> Dict[int, list]:
+    """id(expression node) -> (the block, the index there) of each statement holding it, outermost first."""
+    out: Dict[int, list] = {}
+    blocks = ("body", "orelse", "finalbody", "handlers")
+
+    def visit(stmts, chain):
+        for k, st in enumerate(stmts):
+            here = chain + [(stmts, k)]
+            todo = [c for f, c in gast.iter_fields(st) if f not in blocks]
+            while todo:
+                n = todo.pop()
+                if isinstance(n, list):
+                    todo.extend(n)
+                elif isinstance(n, gast.AST):
+                    out[id(n)] = here
+                    todo.extend(c for _, c in gast.iter_fields(n))
+            for f in blocks:
+                inner = getattr(st, f, None)
+                if isinstance(inner, list):
+                    visit([b for b in inner if isinstance(b, gast.AST)], here)
+    visit(fdef.body, [])
+    return out
+
+
 def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[frozenset]:
     """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
     other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
@@ -1043,9 +1170,26 @@ def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[froz
     results = getattr(displays, "results", {})
     local = set(getattr(displays, "bindings", {})) | set(results)
     out: set = set()
-    for n in _same_values(getattr(displays, "bindings", {}), name):
+    bindings = getattr(displays, "bindings", {})
+    names = _same_values(bindings, name)
+    # a value a helper returned held as an item (``ds = [mk(w)]; g3(ds[0])``, ``g3({"d": mk(w)})``):
+    # its links anywhere in the argument (was: not read, the partial derivative)
+    # (and the names whose items it holds: ``hs = list(gen(w))``, the sequence of a loop over a
+    # generator's items, seen by _display_items; an item of a helper's value by a constant key, ``p =
+    # p_m[0]``: that component, in results)
+    seen: set = set()
+    held = set().union(*(_display_items(displays, v.value, seen) for n in names for v in bindings.get(n, ())
+                         if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
+                         v.value.id not in results)) | \
+        _display_items(displays, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), seen)
+    held = (held | seen) - names
+    for n in sorted(names | held):
         for call, k in results.get(n, ()):
             fn, pair, given = _returning_helper(call, displays, namespace, local, kinds)
+            if isinstance(k, tuple):        # ``d = d_mk2[1]`` of ``d_mk2 = mk2(...)``: the value's item 1
+                if k[1] != (0 if pair else None):
+                    return None
+                k, pair = k[0], False
             if pair and k is not None:      # ``(p, p_residuals) = step_fwd(...)``: p is its value
                 k = None if k == 0 else -1
             if isinstance(fn, type):
@@ -1060,8 +1204,8 @@ def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[froz
                 return None
             part = fresh[k] if k is not None and 0 <= k < len(fresh) and len(fresh) > 1 else \
                 fresh[0] if k is None and len(fresh) == 1 else None
-            if part is None:
-                return None
+            if part is None or part and n in held:
+                return None         # (its paths: in the value held, not in the argument's)
             out |= part
     return frozenset(out)
 
@@ -1098,6 +1242,23 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
     return None, False, ()
 
 
+def _fields_as_names(st, loop_of: Dict[int, Any]):
+    """``b.hs = v`` and ``hs = b.hs`` (a field of a name) read by :func:`_displays` as a name ``b.hs``
+    bound to v and read (was: not read, so ``b.add(w); b.add(w * s); gl(b.hs)``, a method building
+    a list in a field, was not linked: the partial derivative)."""
+    if not (isinstance(st, gast.Assign) and len(st.targets) == 1):
+        return st
+    field = lambda n: gast.Name(id=f"{n.value.id}.{n.attr}", ctx=gast.Load(), annotation=None,  # noqa: E731
+                                type_comment=None) if isinstance(n, gast.Attribute) and \
+        isinstance(n.value, gast.Name) else n
+    target, value = field(st.targets[0]), field(st.value)
+    if target is st.targets[0] and value is st.value:
+        return st
+    out = gast.Assign(targets=[target], value=value, type_comment=None)
+    loop_of[id(out)] = loop_of.get(id(st))
+    return out
+
+
 class _Displays(dict):
     """:func:`_displays`' map, with ``bindings``: name -> the values bound to it by ``name = value``
     (every binding, in branches and loops too); ``appended``: the names filled in place by a call
@@ -1108,6 +1269,13 @@ class _Displays(dict):
         self.appended: set = set()
         self.results: Dict[str, list] = {}  # name -> (call, component) of the user's calls bound to it
         self.firsts: Dict[str, Any] = {}    # name -> the value of ``(name, other) = value``
+        self._chains = None
+
+    def statements(self, fdef) -> Dict[int, list]:
+        """_statement_chains of the function read (made once)."""
+        if self._chains is None:
+            self._chains = _statement_chains(fdef)
+        return self._chains
 
 
 def _displays(fdef) -> Dict[str, list]:
@@ -1116,10 +1284,25 @@ def _displays(fdef) -> Dict[str, list]:
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
     bound to (``p = p_new`` of a comprehension's dict)."""
     out = _Displays()
-    for st in walk_nodes(fdef):
+    loop_of: Dict[int, Any] = {}        # id(statement) -> id of the innermost loop holding it
+    fresh: Dict[str, set] = {}          # name -> the loops (ids; None: none) that bind it to a display
+    todo = [(fdef, None)]
+    while todo:
+        node, loop = todo.pop()
+        for child in gast.iter_child_nodes(node):
+            if isinstance(child, gast.stmt):
+                loop_of[id(child)] = loop
+                if isinstance(child, gast.Assign) and len(child.targets) == 1 and \
+                        isinstance(child.targets[0], gast.Name) and isinstance(child.value, (gast.Dict, gast.List)):
+                    fresh.setdefault(child.targets[0].id, set()).add(loop)
+            todo.append((child, id(child) if isinstance(child, (gast.For, gast.While)) else loop))
+    for st in (_fields_as_names(n, loop_of) for n in walk_nodes(fdef)):
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Tuple) and \
                 st.targets[0].elts and isinstance(st.targets[0].elts[0], gast.Name):
             out.firsts[st.targets[0].elts[0].id] = st.value
+            for e in st.targets[0].elts:        # (``(h, h_residuals) = cell_fwd(h)``: h computed there)
+                if isinstance(e, gast.Name):
+                    out.bindings.setdefault(e.id, []).append(st.value)
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and _helper_result(st.value):
             target = st.targets[0]
             if isinstance(target, gast.Name):
@@ -1145,12 +1328,36 @@ def _displays(fdef) -> Dict[str, list]:
                 # the dicts given, and the value set
                 merged = [a for a in value.args[:2 if value.func.attr == "dict_merged" else 1]]
                 set_value = value.args[2:3] if value.func.attr != "dict_merged" else []
+                if any(isinstance(a, gast.Name) and a.id == st.targets[0].id for a in merged) and \
+                        loop_of.get(id(st)) not in fresh.get(st.targets[0].id, ()):
+                    # (``hs = rt.setitem(hs, t, v)`` in a loop: its earlier items stay, ``hs[t] =
+                    # cell(hs[t - 1])`` reads them; not where the loop makes it anew, ``q = {}``
+                    # then ``q["W"] = q_old_W - ...``, whose reads are of the dict it had before)
+                    out.appended.add(st.targets[0].id)
                 value = gast.Dict(keys=[None] * len(merged) + [gast.Constant(value=0, kind=None)] * len(set_value),
                                   values=merged + set_value)
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                    isinstance(value.func.value, gast.Name) and value.func.value.id.startswith("rt") and \
+                    value.func.attr in ("inserted", "extended") and value.args and \
+                    isinstance(value.args[0], gast.Name):
+                # ``hs = rt.inserted(hs, 0, h)``, ``rt.extended(hs, [h])``: hs's items, and those given
+                if value.args[0].id == st.targets[0].id:
+                    out.appended.add(st.targets[0].id)
+                given = list(value.args[2:] if value.func.attr == "inserted" else [])
+                value = gast.Dict(keys=[None] * (1 + (value.func.attr == "extended")) +
+                                  [gast.Constant(value=0, kind=None)] * len(given),
+                                  values=[value.args[0]] + list(value.args[1:2] if value.func.attr == "extended"
+                                                                else []) + given)
             if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) and \
                     isinstance(value.value, gast.Name):
                 # ``hs[1:]``: items of hs (of a list or tuple; an array's slice has no displays)
                 value = gast.Dict(keys=[None], values=[value.value])
+            copied = _copied_from(value)
+            if copied:
+                # ``list(hs)``, ``copy.copy(d)``, ``d.copy()``, ``rt.as_sequence(hs)`` (of a for loop, zip,
+                # map), ``rt.extended(hs, t)`` (``hs.extend(t)``): the items of those names
+                # (was: no display, so not linked: the partial derivative for ``gl(list(hs))``)
+                value = gast.Dict(keys=[None] * len(copied), values=copied)
             if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and all(
                     isinstance(o, (gast.Name, gast.List, gast.Tuple)) for o in (value.left, value.right)):
                 # ``hs = hs + [h]`` (the normalizer's ``hs.append(h)``), ``t1 + t2``: the items of both
@@ -1175,9 +1382,43 @@ def _displays(fdef) -> Dict[str, list]:
                 out.appended.add(st.func.value.id)
     for name, values in out.bindings.items():
         for v in values:
-            if isinstance(v, gast.Name) and v.id in out and name != v.id:
-                out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and isinstance(v.slice, gast.Constant) \
+                    and type(v.slice.value) is int:
+                for call, k in list(out.results.get(v.value.id, ())):
+                    # ``d = d_mk2[0]`` (the normalizer's unpacking of ``d, z = mk2(...)``): item 0 of the value
+                    out.results.setdefault(name, []).append((call, (v.slice.value, k)))
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and out.bindings.get(v.value.id) and \
+                    all(_copied_from(s) and isinstance(s.func, gast.Attribute) and s.func.attr == "as_sequence"
+                        for s in out.bindings[v.value.id]):
+                # ``item = seq[k]`` of the sequence a for loop (zip, map, a comprehension) walks: one of
+                # its items (was: none, so ``[h for h in hs]`` of linked states was not linked)
+                out.setdefault(name, []).append(gast.Dict(keys=[None], values=[v.value]))
+    _bound_names(out)
+    for name, values in out.bindings.items():
+        for v in values:
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in out and \
+                    not isinstance(v.slice, gast.Slice):
+                # ``d = outer["d"]`` of ``outer = {"d": {"a": w}}``, written into (``outer["d"]["b"] = v``):
+                # the items of the displays outer holds (was: none, the partial derivative)
+                inner = sorted(m for m in _display_items(out, v.value) if m in out and m != name)
+                if inner:
+                    out.setdefault(name, []).append(gast.Dict(keys=[None] * len(inner), values=[
+                        gast.Name(id=m, ctx=gast.Load(), annotation=None, type_comment=None) for m in inner]))
+    _bound_names(out)
     return out
+
+
+def _bound_names(out) -> None:
+    """:func:`_displays`' names bound to names with displays: theirs (in any order: ``a = item``,
+    ``item = seq[k]``)."""
+    changed = True
+    while changed:
+        changed = False
+        for name, values in out.bindings.items():
+            for v in values:
+                if isinstance(v, gast.Name) and v.id in out and name != v.id and v not in out.get(name, ()):
+                    out.setdefault(name, []).append(v)      # (its items: _display_items reads v's)
+                    changed = True
 
 
 def _display_items(displays, node, seen: Optional[set] = None) -> set:
@@ -1235,7 +1476,13 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
            for a in items for b in items if a != b):
         return True
     values = {n for n in held if n not in items and _array_like(n, bindings, kinds or {})}
-    own |= set(held) - values
+    # what the argument's items are read from (``[hs[1], hs[2]]``: hs) is its own, as a display it is
+    # built of; another container it may hold is passed by (an optimizer's state, ``(p, m, v) =
+    # adam(p, g, m, v)``: its own loop's values, not the argument's)
+    sources = {root_name(v) for a in [getattr(arg, "id", None), *items] for v in bindings.get(a, ())
+               if isinstance(v, (gast.Subscript, gast.Attribute))}
+    own |= sources
+    containers = set(held) - values - set(items) - own
     items = set(items) | values
     same.update((a, _same_values(bindings, a)) for a in values)
     # Not followed: a name of the argument's own rebound to a new one (``p = p_new`` of a
@@ -1243,7 +1490,14 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     # followed), a list filled in place that is not the argument (the generated code's tape, whose
     # reads would join every value to every other), the runtime's module (``rt.check(v)``).
     appended = getattr(displays, "appended", set())
-    avoid = (own - appended) | (appended - own) | {k for k in graph if k.startswith("rt") and k not in bindings}
+    if not values and not (own & appended):
+        # a display made anew where it is bound, filled by no call in place: it holds the values its
+        # items have there, not each value they had (``g = grad({"W": W, "b": b})`` in a loop rebinding
+        # W and b: was read as an RNN's states, refused)
+        return False
+    own -= set(items)
+    avoid = (own - appended) | (appended - own) | containers | \
+        {k for k in graph if k.startswith("rt") and k not in bindings}
     kept = None
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
@@ -1266,7 +1520,16 @@ def _array_like(name: str, bindings, kinds) -> bool:
     kind = kinds.get(name)
     if isinstance(kind, tuple) and kind:
         return kind[0] in ("dl", "nd", "num")
-    for v in bindings.get(name, ()):
+    values = bindings.get(name, ())
+    if any(isinstance(v, (gast.Dict, gast.List, gast.Tuple, gast.Set, gast.DictComp, gast.ListComp)) or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and isinstance(v.func.value, gast.Name)
+           and v.func.value.id.startswith("rt") and v.func.attr in _CONTAINER_OPS or
+           isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in ("dict", "list", "tuple")
+           for v in values):
+        return False            # (a list, tuple or dict made here)
+    for v in values:
+        if _helper_result(v):
+            return True         # (a helper's value: an array, or a structure read as one, never fewer links)
         if isinstance(v, gast.UnaryOp) or isinstance(v, gast.BinOp) and not any(
                 isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and not _array_like(
                     o.id, {}, kinds) and any(isinstance(b, (gast.List, gast.Tuple)) for b in bindings.get(o.id, ()))
@@ -1277,6 +1540,56 @@ def _array_like(name: str, bindings, kinds) -> bool:
                 v.func.value.id in ("np", "numpy", "math", "rt"):
             return True
     return False
+
+
+def _repeated(displays, node, kinds, seen: set) -> bool:
+    """Does a display the argument is (or a name bound to one, nested ones too) hold one name at two
+    places (``[W, W]``, ``{"a": w, "b": w}``, tied weights), a name not a plain number?  Both items
+    are one traced value, and MATLAB's trace gives each the derivative through both (was: not
+    linked, so a helper's dlgradient with respect to the structure gave each item's partial: w
+    where the same code in the function dlfeval runs gives 2w)."""
+    if isinstance(node, gast.Name):
+        if node.id in seen:
+            return False
+        seen.add(node.id)
+        return any(_repeated(displays, v, kinds, seen) for v in displays.get(node.id, ()))
+    if isinstance(node, (gast.List, gast.Tuple)):
+        elts = list(node.elts)
+    elif isinstance(node, gast.Dict):
+        elts = [v for k, v in zip(node.keys, node.values) if k is not None]
+    else:
+        return False
+    names = [e.id for e in elts if isinstance(e, gast.Name) and not (
+        isinstance(kinds.get(e.id), tuple) and kinds.get(e.id)[:1] in (("num",), ("const",)))]
+    return len(names) != len(set(names)) or any(_repeated(displays, e, kinds, seen) for e in elts)
+
+
+_COPIES = frozenset(("list", "tuple", "dict", "sorted", "reversed", "set", "frozenset"))
+# the runtime's functions of lists, tuples and dicts the normalizer writes (``hs.extend(t)``, ``hs +=
+# t``, ``d | e``, ``d |= e``, ``list(t)``, ``nt._replace(...)``, a helper's ``hs.append(v)`` inlined):
+# their values
+# hold the items of what they are given
+_RT_CONTAINERS = frozenset(("as_sequence", "extended", "dict_or", "inplace_result", "listed", "tupled",
+                            "namedtuple_replaced", "dataclass_replaced", "into_temporary"))
+
+
+def _copied_from(value) -> list:
+    """The names whose items ``value`` holds as they are (a copy of a list, tuple or dict, the
+    sequence a loop walks, the operands of the runtime's list and dict functions: more than it
+    holds, never less), or none."""
+    if not isinstance(value, gast.Call):
+        return []
+    func, names = value.func, [a for a in value.args if isinstance(a, gast.Name)]
+    if isinstance(func, gast.Name) and func.id in _COPIES and len(value.args) == 1:
+        return names
+    if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name):
+        if func.value.id == "copy" and func.attr in ("copy", "deepcopy"):
+            return names[:1]
+        if func.attr == "copy" and not value.args:
+            return [func.value]
+        if func.value.id.startswith("rt") and func.attr in _RT_CONTAINERS:
+            return names + [a for a in value.args if isinstance(a, (gast.List, gast.Tuple, gast.Dict))]
+    return []
 
 
 _HELPER_CALLS = ("primal_call_at", "primal_method_at", "vjp_at", "vjp_method_at", "vjp_init_at")
@@ -1359,6 +1672,11 @@ def _holding_names(node, kinds: Dict[str, Any], local: Optional[set] = None, cal
         # nothing of x, a partial derivative at the next call)
         if all(isinstance(o, gast.Name) and _a_value(o.id, kinds) for o in sides) or \
                 not isinstance(node.op, gast.BitOr) and not any(isinstance(o, _MAY_BE_CONTAINER) for o in sides):
+            return set()
+        if any(isinstance(o, gast.Name) and _array_leaf(kinds.get(o.id)) is not None for o in sides):
+            # a float array's arithmetic with anything is an array (``w * s``, s of a kind not known: was read
+            # as a list repeated, holding w, so ``g2(w, w * s)`` linked both ways, read as loop-carried
+            # state, and a helper's dlgradient with respect to both gave the partial derivative)
             return set()
         return set().union(*(_holding_names(o, kinds, local, calls) for o in sides))
     if isinstance(node, gast.Call):

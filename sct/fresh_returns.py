@@ -53,8 +53,17 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     for n in body:
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id]:
             bound[n.id].append(None)        # (a loop's target, ``with ... as``, an unpacking)
+    fills = {}      # id(node) -> the value ``out[k] = v`` or ``out.append(v)`` puts into a name's object
     for n in body:
-        # a name written into (``out[k] = v``, ``out.append(v)``, ``out += [v]``): bound again
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Subscript) and \
+                isinstance(n.targets[0].value, gast.Name):
+            fills[id(n.targets[0])] = n.value
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "append" and \
+                isinstance(n.func.value, gast.Name) and len(n.args) == 1 and not n.keywords:
+            fills[id(n)] = n.args[0]
+    for n in body:
+        # a name written into (``out[k] = v``, ``out.append(v)``, ``out += [v]``): bound again (a fill:
+        # what it puts there; anything else: not told)
         root = None
         if isinstance(n, (gast.Subscript, gast.Attribute)) and isinstance(n.ctx, (gast.Store, gast.Del)):
             root = n.value
@@ -63,7 +72,7 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
         while isinstance(root, (gast.Subscript, gast.Attribute)):
             root = root.value
         if isinstance(root, gast.Name) and root.id in bound:
-            bound[root.id].append(None)
+            bound[root.id].append(_Fill(fills[id(n)]) if id(n) in fills else None)
     for n in body:
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and not (
                 isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
@@ -72,6 +81,10 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
                     if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
                         bound[t.id].append(None)
     params = {a.id for a in walk_nodes(tree.args) if isinstance(a, gast.Name)}
+    # a parameter bound again once, by a statement of the body itself (``p = {k: p[k] - ...}`` before
+    # ``return p, m, v``): what is returned is that value, read as a local's
+    params -= {st.targets[0].id for st in tree.body if isinstance(st, gast.Assign) and len(st.targets) == 1 and
+               isinstance(st.targets[0], gast.Name) and len(bound.get(st.targets[0].id, ())) == 1}
     reader = _Reader(bound, params, outside, tree_of, outside_of, depth)
     sizes = {len(v.elts) if isinstance(v, gast.Tuple) else None for v in returns}
     if len(sizes) == 1 and None not in sizes:
@@ -83,6 +96,12 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
 def _union(parts) -> Optional[frozenset]:
     parts = list(parts)
     return None if any(p is None for p in parts) else frozenset().union(*parts)
+
+
+class _Fill:
+    """A value put into a list or dict a name holds (``out[k] = v``, ``out.append(v)``)."""
+    def __init__(self, value):
+        self.value = value
 
 
 class _Reader:
@@ -116,7 +135,21 @@ class _Reader:
     def single(self, name: str):
         """The value ``name`` is bound to, where it is bound once by ``name = value``."""
         values = self.bound.get(name, ())
-        return values[0] if len(values) == 1 else None
+        return values[0] if len(values) == 1 and not isinstance(values[0], _Fill) else None
+
+    def filled(self, name: str):
+        """The values put into a new list or dict ``name`` holds (``out = {}`` then ``out[k] = v`` or
+        ``out.append(v)``, none of them reading ``out``), or None."""
+        values = self.bound.get(name, ())
+        made = [v for v in values if not isinstance(v, _Fill)]
+        put = [v.value for v in values if isinstance(v, _Fill)]
+        empty = len(made) == 1 and (isinstance(made[0], gast.List) and not made[0].elts or
+                                    isinstance(made[0], gast.Dict) and not made[0].keys)
+        if not empty:
+            return None
+        if any(isinstance(n, gast.Name) and n.id == name for v in put for n in walk_nodes(v)):
+            return None
+        return put
 
     def component(self, node) -> Optional[frozenset]:
         """The paths that may link a component's items (see linking), empty for a new array; None:
@@ -140,8 +173,17 @@ class _Reader:
         comprehension, ``dict(k=v, ...)``, ``sct.dlupdate(lambda ...: new value, ...)``, or ``|`` /
         ``+`` of them; None if ``node`` is none of these."""
         if isinstance(node, gast.Name) and node.id not in self.params and depth < 8:
+            put = self.filled(node.id)
+            if put is not None:
+                return [(_UNKNOWN, v) for v in put]
             value = self.single(node.id)
             return self.items(value, depth + 1) if value is not None else None
+        if isinstance(node, gast.Call) and node.args + [k.value for k in node.keywords] and \
+                not any(isinstance(a, gast.Starred) for a in node.args) and all(k.arg for k in node.keywords):
+            cls = self.outside(node.func)
+            if isinstance(cls, type) and stores_arguments(cls, self.tree_of):
+                # an object its class builds of the values given (``Params(W - lr * gW, b - lr * gb)``)
+                return [(_UNKNOWN, a) for a in node.args] + [(k.arg, k.value) for k in node.keywords]
         through = self.passed_through(node) if depth < 8 else None
         if through is not None:
             return self.items(through, depth + 1)
@@ -167,6 +209,24 @@ class _Reader:
                 return None
             return parts[0] + parts[1]
         return None
+
+    def reads_item(self, node, key, seen=None) -> bool:
+        """Does ``node`` read the parameter's item ``key`` (``(p, k)``), directly (``p[k]``, or ``p``
+        other than by another constant key) or through the names of this function it reads (``g =
+        dlgradient(loss(p), p)`` reads every item of p)?"""
+        seen = set() if seen is None else seen
+        if _reads_item(node, key):
+            return True
+        for n in walk_nodes(node):
+            if isinstance(n, gast.Name) and n.id not in self.params and n.id not in seen and n.id in self.bound:
+                seen.add(n.id)
+                for v in self.bound[n.id]:
+                    v = v.value if isinstance(v, _Fill) else v
+                    if v is None:
+                        return True         # (bound by a loop or an unpacking: not told)
+                    if self.reads_item(v, key, seen):
+                        return True
+        return False
 
     def new_function(self, node) -> bool:
         """Is ``node`` a lambda (or a name bound once to one) whose value is a new value?"""
@@ -198,14 +258,30 @@ class _Reader:
         leaves = self.leaves(items)
         if leaves is None:
             return None
+        for k, (_, item) in enumerate(leaves):
+            # an item that is a local name another item is, or is computed from (``h = np.tanh(w)``
+            # returned as ``[h, h * s]`` or ``[h, h]``; was: both new values, read as not linked, so
+            # a helper's dlgradient with respect to the list gave h's partial derivative)
+            if isinstance(item, gast.Name) and item.id not in self.params and \
+                    any(item.id in self.local_reads(o) for j, (_, o) in enumerate(leaves) if j != k):
+                return None
         out = set()
         for k, (path, item) in enumerate(leaves):
             key = _constant_item(item, self.params)
-            if key is not None and any(_reads_item(o, key) for j, (_, o) in enumerate(leaves) if j != k):
+            if key is not None and any(self.reads_item(o, key) for j, (_, o) in enumerate(leaves) if j != k):
                 if _UNKNOWN in path:
                     return None
                 out.add(path)
         return frozenset(out)
+
+    def local_reads(self, node, seen: Optional[set] = None) -> set:
+        """The local names ``node`` reads, through the values those bound once are bound to."""
+        seen = set() if seen is None else seen
+        for n in walk_nodes(node) if node is not None else ():
+            if isinstance(n, gast.Name) and n.id not in self.params and n.id not in seen:
+                seen.add(n.id)
+                self.local_reads(self.single(n.id), seen)
+        return seen
 
     def new_value(self, node, depth: int) -> bool:
         """Is ``node`` a value computed here, never a value given or held elsewhere (a name, an item,

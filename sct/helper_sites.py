@@ -48,6 +48,22 @@ def _parameter_copies(fdef, params, activity=None) -> dict:
             source = copies.get(st.value.id, st.value.id)
             if source in params:
                 copies[st.targets[0].id] = source
+    # a name bound once to a list, tuple or dict display of parameters (or their items): ``d = {"a": a,
+    # "b": b}`` for ``dlgradient(y, d["a"])`` (``gd({"a": a, "b": b})`` inlined) is read as one with
+    # respect to those parameters, among themselves (was: a local, not checked, so a caller passing
+    # w and w * 3 got the partial derivative)
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) and \
+                isinstance(node.value, (gast.List, gast.Tuple, gast.Dict)) and stores.get(node.targets[0].id) == 1 \
+                and node.targets[0].id not in copies:
+            found = set()
+            for e in (node.value.values if isinstance(node.value, gast.Dict) else node.value.elts):
+                root = root_name(e) if isinstance(e, (gast.Name, gast.Subscript, gast.Attribute)) else None
+                source = copies.get(root, root)
+                found.update(source if isinstance(source, tuple) else (source,))
+            found &= set(params)
+            if found:
+                copies[node.targets[0].id] = tuple(sorted(found))
     # a name bound once, anywhere, to an item or attribute of a parameter (or of a copy of one): the
     # normalizer's ``p_item = p["w"]`` for ``dlgradient(loss, p["w"])`` (was: not a parameter, so the
     # site was not checked, and a caller passing {"w": x} and x * 2 got a partial derivative)
@@ -56,7 +72,7 @@ def _parameter_copies(fdef, params, activity=None) -> dict:
                 isinstance(node.value, (gast.Subscript, gast.Attribute)) and stores.get(node.targets[0].id) == 1:
             root = root_name(node.value)
             source = copies.get(root, root)
-            if source in params:
+            if isinstance(source, tuple) or source in params:      # (a tuple: a display's, above)
                 copies[node.targets[0].id] = source
     if activity is not None:
         # a name bound once to the value of a call of the user's code that reads parameters (a method of
@@ -244,7 +260,10 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
         # rebound from one step's results, is read as computed from each other by sct's by-name reading:
         # neither was computed from the other at the call), or the same value passed twice, or (i == j)
         # a display holding an item computed from another
-        return (j, i) in links and (j == i or (i, j) not in links or ("same", j, i) in links)
+        # (``("direct", j, i)``: i computed from j just before the call, sct/call_tree.py; was: read
+        # as loop-carried state where j was rebound from i later in the loop, the partial derivative)
+        return (j, i) in links and (j == i or (i, j) not in links or ("same", j, i) in links or
+                                    ("direct", j, i) in links)
     for site_line, xs, others in getattr(compiled, "joint_sites", ()):
         for i in others:
             if any(linked(j, i, xs == others) for j in xs):

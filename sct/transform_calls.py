@@ -108,6 +108,8 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
                               if any((i, j) in linked[0] for i in mine for j in theirs if p != q or i == j)) | \
                 frozenset(("same", p, q) for p in range(len(args)) for q in range(len(args))
                           if p != q and args[p] is args[q]) | \
+                frozenset(("direct", p, q) for p, mine in enumerate(at) for q, theirs in enumerate(at)
+                          if p != q and any(("direct", i, j) in linked[0] for i in mine for j in theirs)) | \
                 frozenset(("result", p, k[2]) for p, mine in enumerate(at) for k in linked[0]
                           if k[0] == "result" and k[1] in mine) | \
                 frozenset(("held", p) for p, mine in enumerate(at) for k in linked[0] if k[0] == "held" and k[1] in mine)

@@ -490,3 +490,117 @@ def test_a_list_of_new_values_filled_in_a_loop_still_runs():
         g = gl(xs)
         return g[0] + g[2]
     np.testing.assert_allclose(D(dlfeval(f, dlarray(W0))), 2 * W0 + 6 * W0, rtol=1e-12)
+
+
+# --- states computed by a helper (a cell), a callable object, a method, or kept in a dict ------------
+
+def _cell(h):
+    return np.tanh(h * 0.5)
+
+
+class _Cell:
+    def __call__(self, h):
+        return np.tanh(h * 0.5)
+
+    def step(self, h):
+        return np.tanh(h * 0.5)
+
+
+def cell_states(w):
+    h, hs = w, []
+    for t in range(3):
+        h = _cell(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def callable_states(w):
+    c = _Cell()
+    h, hs = w, []
+    for t in range(3):
+        h = c(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def method_states(w):
+    c = _Cell()
+    h, hs = w, []
+    for t in range(3):
+        h = c.step(h)
+        hs.append(h)
+    return gl(hs)[0]
+
+
+def dict_states(w):
+    hs = {0: w}
+    for t in range(1, 4):
+        hs[t] = _cell(hs[t - 1])
+    return gl([hs[1], hs[2], hs[3]])[0]
+
+
+CELLS = [cell_states, callable_states, method_states, dict_states]
+
+
+@pytest.mark.parametrize("fun", CELLS, ids=[f.__name__ for f in CELLS])
+def test_states_a_cell_computes_given_to_a_dlgradient_helper_are_refused(fun):
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, dlarray(W0))
+    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+
+
+# --- what a step returns: a parameter's item beside a value computed from it through the gradient -----
+
+def _nl_loss(p, x):
+    return np.sum(np.tanh(p["w"] * p["e"]) * x) + np.sum(p["e"] ** 2 * x)
+
+
+def _step_keeping_e(p, x):
+    g = dlgradient(_nl_loss(p, x), p)
+    return {"w": p["w"] - 0.1 * (g["w"] + g["e"]), "e": p["e"]}
+
+
+def test_a_step_returning_an_item_its_other_items_are_computed_from_is_refused():
+    """The next step's dlgradient with respect to p["e"] would miss the path through p["w"], computed
+    from it through g (was: the partial derivative, the value of the loop silently MATLAB's only for a
+    linear loss)."""
+    def outer(p0, x):
+        p = p0
+        for _ in range(3):
+            p = _step_keeping_e(p, x)
+        return np.sum(p["w"] ** 2)
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(CompileError) as info:
+        dlfeval(outer, {"w": dlarray(rng.standard_normal(3)), "e": dlarray(rng.standard_normal(3))},
+                dlarray(rng.standard_normal(3)))
+    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+
+
+# --- steps building their result in a loop, or as an object of new values, still run ----------------
+
+def step_list_loop(p, x):
+    g = dlgradient(_list_loss(p, x), p)
+    q = []
+    for i in range(len(p)):
+        q.append(p[i] - 0.1 * g[i])
+    return q
+
+
+def _list_loss(p, x):
+    return np.sum(np.tanh(p[0] * x + p[1]) ** 2)
+
+
+@pytest.mark.parametrize("step", [step_list_loop], ids=["appended"])
+def test_steps_returning_new_values_built_in_a_loop_run(step):
+    def outer(p0, x):
+        p = p0
+        for _ in range(3):
+            p = step(p, x)
+        return np.sum(p[0] ** 2) + np.sum(p[1] ** 2)
+
+    rng = np.random.default_rng(5)
+    W, b, x = rng.standard_normal(4) * 0.5, rng.standard_normal(4) * 0.5, rng.standard_normal(4)
+    sct.clear_cache()
+    L = dlfeval(outer, [dlarray(W), dlarray(b)], dlarray(x))
+    assert abs(float(D(L)) - _plain_steps(W, b, x)) < 1e-12

@@ -115,8 +115,8 @@ def s_key_function(p, x):
 
 def s_copy_written(p, x):
     g = dlgradient(_loss(p, x), p)
-    q = dict(w=p["w"] - LR * g["z"], z=p["z"])
-    q2 = dict(q)
+    q = dict(w=p["w"] - LR * g["z"], z=p["z"] * 1.0)     # (p["z"] itself: refused since stop 47, w is
+    q2 = dict(q)                                          # computed from it through g)
     q2["z"] = x         # a copy's item: q holds nothing of x
     return q
 
