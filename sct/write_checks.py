@@ -702,6 +702,12 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
+                if info.method == "append" and len(node.args) == 1 and self._plain_scalar(node.args[0]):
+                    # (LOG.append(float(L)) runs where nothing reads LOG back: say why this one did not)
+                    advice = (f"{info.receiver} is read in this function or by a function it reaches "
+                              f"(or is not a plain list), where the number appended would carry its "
+                              f"derivative (float() and .item() are differentiated), which sct would not "
+                              f"follow through {info.receiver}; " + advice)
             elif _library_callee(callee) or callee is None and self._library_receiver(info) or \
                     self._logger_receiver(node):
                 # (a library's function or method: logging, a formatter: the user cannot change it)

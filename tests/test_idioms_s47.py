@@ -216,9 +216,9 @@ def count_before_a_hessian(x):
 
 
 @pytest.mark.parametrize("fun, line, says", [
-    (log_read_back, "READ_LOG.append(float(L))", "READ_LOG.append(...) is called with traced values"),
+    (log_read_back, "READ_LOG.append(float(L))", "READ_LOG is read in this function or by a function it reaches"),
     (stats_read_back, 'READ_STATS["loss"] = float(L)', "writing into READ_STATS[...] in place changes a traced"),
-    (log_read_by_helper, "HELPED.append(float(L))", "HELPED.append(...) is called with traced values"),
+    (log_read_by_helper, "HELPED.append(float(L))", "HELPED is read in this function or by a function it reaches"),
     (stats_read_by_helper, 'HELPED_STATS["loss"] = float(L)', "writing into HELPED_STATS[...] in place"),
     (log_the_array, "ARRAYS.append(L)", "ARRAYS.append(...) is called with traced values"),
     (store_the_array, 'STATS["array"] = L', "writing into STATS[...] in place changes a traced value"),
