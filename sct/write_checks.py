@@ -720,8 +720,8 @@ class _WriteCheck:
 
     def _plain_record(self, s, node, info) -> bool:
         """``LOG.append(float(L))``, ``history.append(L.item())`` (a log of the losses kept in a list from
-        outside the function, README's training loops): the item appended is a new Python number (or
-        string), which nothing that sct differentiates can change in place, and the list is a global's
+        outside the function, README's training loops): the item appended is a new Python number,
+        which nothing that sct differentiates can change in place, and the list is a global's
         or a closure's that neither the function nor any function reachable from its globals reads (a
         read-back of ``float(L)``, which is differentiated, would lose its derivative): nothing sct
         follows changes (was: refused as a call that "may change its arguments or its object in place")."""

@@ -471,3 +471,23 @@ def test_a_count_and_a_stored_loss_in_a_method_it_calls():
         assert_close(np.asarray(extractdata(g)), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6)
     assert type(LAST["loss"]) is float
     assert_close(LAST["loss"], float((np.tanh(w * X) ** 2).sum()))
+
+
+def _make_step():
+    log, counter = [], {"n": 0}
+
+    def step(x):
+        L = (np.sin(x) * x ** 2).sum()
+        log.append(float(L))
+        counter["n"] += 1
+        return L, dlgradient(L, x)
+    return step, log, counter
+
+
+def test_a_log_and_a_count_in_closure_values():
+    step, log, counter = _make_step()
+    for _ in range(3):
+        L, g = dlfeval(step, dlarray(X))
+        assert_close(np.asarray(extractdata(g)), _expected_grad(), rtol=1e-6)
+    assert counter == {"n": 3}
+    assert_close(np.array(log), np.full(3, float(_loss(X))))
