@@ -268,3 +268,46 @@ def _line_of(fdef, node) -> int:
             if found is None or simple or not found[0]:
                 found = (simple, stmt.lineno)
     return found[1] if found else fdef.lineno
+
+
+def read_by_callees(fn: types.FunctionType, name: str, container: Any = None) -> bool:
+    """Does a function reachable from ``fn``'s globals (and from what those name, a few levels down)
+    name ``name`` (a global it reads, a module's attribute of that name, a closure's cell of that name)?
+    Where it may (a user class's methods included), True: a list of losses ``fn`` appends to may be read
+    back by a helper (sct/write_checks.py ``_plain_record``)."""
+    seen: Set[int] = {id(fn.__code__)}
+    todo = [(value, 1) for n in fn.__code__.co_names for value in [fn.__globals__.get(n)] if value is not None]
+    todo += [(cell.cell_contents, 1) for cell in (fn.__closure__ or ()) if _filled(cell)]
+    while todo:
+        value, depth = todo.pop()
+        for func in _functions_of(value):
+            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
+                continue
+            seen.add(id(func.__code__))
+            for code in _codes(func.__code__):
+                if name in code.co_names or name in code.co_freevars or name in code.co_cellvars:
+                    return True
+                if container is not None and _reaches_container(func, code, container):
+                    return True     # CFG["log"][-1] of a global CFG holding the list
+                if depth < _DEPTH:
+                    todo.extend((func.__globals__.get(n), depth + 1) for n in code.co_names
+                                if func.__globals__.get(n) is not None)
+    return False
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _reaches_container(func, code: types.CodeType, container: Any) -> bool:
+    """Does a global that ``code`` names (its value now) hold ``container``?"""
+    from .runtime.support import reaches
+    roots = [func.__globals__[n] for n in code.co_names if n in func.__globals__ and
+             isinstance(func.__globals__[n], (list, tuple, dict, set)) or
+             n in func.__globals__ and hasattr(func.__globals__[n], "__dict__") and
+             not isinstance(func.__globals__[n], (types.ModuleType, type, types.FunctionType))]
+    return reaches(roots, container)
