@@ -55,10 +55,20 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id]:
             bound[n.id].append(None)        # (a loop's target, ``with ... as``, an unpacking)
     fills = {}      # id(node) -> the value ``out[k] = v`` or ``out.append(v)`` puts into a name's object
+    loops = {}      # id(``out[k]`` written) -> the loop directly around it
+    todo = [(st, None) for st in tree.body]
+    while todo:
+        st, loop = todo.pop()
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript):
+            loops[id(st.targets[0])] = loop
+        for field in ("body", "orelse"):
+            todo.extend((c, st if isinstance(st, gast.For) and field == "body" else loop)
+                        for c in getattr(st, field, None) or () if isinstance(c, gast.stmt))
     for n in body:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Subscript) and \
                 isinstance(n.targets[0].value, gast.Name):
             fills[id(n.targets[0])] = n.value
+            n.value._sct_fill = (n.targets[0], loops.get(id(n.targets[0])))
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "append" and \
                 isinstance(n.func.value, gast.Name) and len(n.args) == 1 and not n.keywords:
             fills[id(n)] = n.args[0]
@@ -147,10 +157,44 @@ class _Reader:
         empty = len(made) == 1 and (isinstance(made[0], gast.List) and not made[0].elts or
                                     isinstance(made[0], gast.Dict) and not made[0].keys)
         if not empty:
-            return None
+            return self.replaced(name, made, put)
         if any(isinstance(n, gast.Name) and n.id == name for v in put for n in walk_nodes(v)):
             return None
         return put
+
+    def replaced(self, name: str, made, put):
+        """The values of a copy of a parameter's dict whose every item is put again in a loop over
+        its keys (``q = dict(p); for k in g: q[k] = q[k] - lr * g[k]``, ``g = dlgradient(.., p)``
+        having p's keys), each reading ``q`` only as ``q[k]``; or None."""
+        if len(made) != 1 or not put:
+            return None
+        v = made[0]
+        copied = v.args[0].id if isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords and \
+            isinstance(v.args[0], gast.Name) and self.outside(v.func) is dict else None
+        if copied is None or copied not in self.params:
+            return None
+        for value in put:
+            target, loop = getattr(value, "_sct_fill", (None, None))
+            if loop is None or not isinstance(loop.target, gast.Name) or not isinstance(target.slice, gast.Name) or \
+                    target.slice.id != loop.target.id or not isinstance(loop.iter, gast.Name) or \
+                    not self.keys_of(loop.iter.id, copied, name):
+                return None
+            k = loop.target.id
+            reads = [n for n in walk_nodes(value) if isinstance(n, gast.Name) and n.id == name]
+            own = [n for n in walk_nodes(value) if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name)
+                   and n.value.id == name and isinstance(n.slice, gast.Name) and n.slice.id == k]
+            if len(reads) != len(own) or self.bound.get(k, [None]) != [None]:
+                return None
+        return put
+
+    def keys_of(self, name: str, copied: str, made: str) -> bool:
+        """Does ``name`` have exactly the keys of the parameter ``copied``: it is that parameter, the
+        copy ``made``, or a name bound once to ``dlgradient(..., copied)``?"""
+        if name in (copied, made):
+            return True
+        v = self.single(name)
+        return isinstance(v, gast.Call) and getattr(self.outside(v.func), "__name__", None) == "dlgradient" and \
+            len(v.args) == 2 and isinstance(v.args[1], gast.Name) and v.args[1].id == copied and not v.keywords
 
     def component(self, node) -> Optional[frozenset]:
         """The paths that may link a component's items (see linking), empty for a new array; None:
