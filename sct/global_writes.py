@@ -66,9 +66,30 @@ def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[d
     function reachable from ``fn``'s globals (and from ``also``) rebinds (``how``: "global" for
     ``global name``, "globals()" for a write into ``globals()``), or None."""
     module_globals = fn.__globals__ if namespace is None else namespace
+    for func, code in _reachable_codes(fn, also):
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and ins.argval in read and \
+                    func.__globals__ is module_globals:
+                return ins.argval, func, "global"
+        if func.__globals__ is module_globals:
+            name = _namespace_write(code, read)
+            if name is not None:
+                return name, func, "globals()"
+        name = _module_attribute_write(code, read, func.__globals__, module_globals)
+        if name is not None:
+            return name, func, "module attribute"
+    return None
+
+
+def _reachable_codes(fn: types.FunctionType, also=(), closures: bool = False):
+    """``(function, code)`` of the user's functions reachable from ``fn``'s globals (and from ``also``,
+    and its closure's cells where ``closures``), through the globals those read, a few levels down
+    (``_DEPTH``): each function's code objects once, libraries' left out."""
     seen: Set[int] = {id(fn.__code__)}
     todo = [(value, 1) for name in fn.__code__.co_names for value in
             [fn.__globals__.get(name)] if value is not None] + [(value, 1) for value in also]
+    if closures:
+        todo += [(cell.cell_contents, 1) for cell in (fn.__closure__ or ()) if _filled(cell)]
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
@@ -76,21 +97,10 @@ def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[d
                 continue
             seen.add(id(func.__code__))
             for code in _codes(func.__code__):
-                for ins in dis.get_instructions(code):
-                    if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and ins.argval in read and \
-                            func.__globals__ is module_globals:
-                        return ins.argval, func, "global"
-                if func.__globals__ is module_globals:
-                    name = _namespace_write(code, read)
-                    if name is not None:
-                        return name, func, "globals()"
-                name = _module_attribute_write(code, read, func.__globals__, module_globals)
-                if name is not None:
-                    return name, func, "module attribute"
+                yield func, code
                 if depth < _DEPTH:
                     todo.extend((func.__globals__.get(n), depth + 1) for n in code.co_names
                                 if func.__globals__.get(n) is not None)
-    return None
 
 
 _WRITING_METHODS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"))
@@ -275,23 +285,11 @@ def read_by_callees(fn: types.FunctionType, name: str, container: Any = None) ->
     name ``name`` (a global it reads, a module's attribute of that name, a closure's cell of that name)?
     Where it may (a user class's methods included), True: a list of losses ``fn`` appends to may be read
     back by a helper (sct/write_checks.py ``_plain_record``)."""
-    seen: Set[int] = {id(fn.__code__)}
-    todo = [(value, 1) for n in fn.__code__.co_names for value in [fn.__globals__.get(n)] if value is not None]
-    todo += [(cell.cell_contents, 1) for cell in (fn.__closure__ or ()) if _filled(cell)]
-    while todo:
-        value, depth = todo.pop()
-        for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
-                continue
-            seen.add(id(func.__code__))
-            for code in _codes(func.__code__):
-                if name in code.co_names or name in code.co_freevars or name in code.co_cellvars:
-                    return True
-                if container is not None and _reaches_container(func, code, container):
-                    return True     # CFG["log"][-1] of a global CFG holding the list
-                if depth < _DEPTH:
-                    todo.extend((func.__globals__.get(n), depth + 1) for n in code.co_names
-                                if func.__globals__.get(n) is not None)
+    for func, code in _reachable_codes(fn, closures=True):
+        if name in code.co_names or name in code.co_freevars or name in code.co_cellvars:
+            return True
+        if container is not None and _reaches_container(func, code, container):
+            return True     # CFG["log"][-1] of a global CFG holding the list
     return False
 
 
