@@ -5198,73 +5198,6 @@ def require_number(value, message, container=None):
     raise EvaluationError(message)
 
 
-_PLAIN_ITEMS = (int, float, complex, bool, str, bytes, type(None), np.generic)
-
-
-def require_plain_write(value, message, container):
-    """Before ``counter["n"] += 1``, ``STEP[0] += 1``, ``stats["loss"] = float(L)`` into a global's or a
-    closure's list or dict the function reads no other way (sct/write_checks.py ``_plain_item_write``):
-    the item written is a Python number (or string, None), and the container holds nothing but such
-    items, so it is no argument's container (whose arrays an adjoint reads) and no array changes in
-    place; else refused with ``message``."""
-    if type(container) is dict:
-        items = container.values()
-    elif type(container) is list:
-        items = container
-    else:
-        raise EvaluationError(message.format(found=f"a {type(container).__name__} (not a list or dict)"))
-    if value is not container and not isinstance(value, _PLAIN_ITEMS):
-        raise EvaluationError(message.format(found=f"a value of type {type(value).__name__} to write"))
-    for item in items:
-        if not isinstance(item, _PLAIN_ITEMS):
-            raise EvaluationError(message.format(found=f"an item of type {type(item).__name__}"))
-    return None
-
-
-_UNWALKED = (np.ndarray, np.generic, int, float, complex, str, bytes, type(None), types.ModuleType, type,
-             types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
-
-
-def reaches(roots, target, holder=None, attr=None) -> bool:
-    """Is ``target`` (a list or dict) one of ``roots`` or held in one, through lists, tuples, sets, dicts'
-    values and objects' attributes (not ``holder.attr`` itself, where ``target`` is ``holder.attr``)?"""
-    seen, stack = set(), list(roots)
-    while stack:
-        o = stack.pop()
-        if o is target:
-            return True
-        if id(o) in seen or isinstance(o, _UNWALKED) or isinstance(o, _dlarray):
-            continue
-        seen.add(id(o))
-        if isinstance(o, (list, tuple, set, frozenset)):
-            stack.extend(o)
-        elif isinstance(o, dict):
-            stack.extend(o.values())
-        else:
-            try:
-                fields = object.__getattribute__(o, "__dict__")
-            except Exception:
-                fields = None
-            if type(fields) is dict:
-                stack.extend(v for k, v in fields.items() if not (o is holder and k == attr))
-            for name in getattr(type(o), "__slots__", ()):
-                try:
-                    stack.append(object.__getattribute__(o, name))
-                except Exception:
-                    pass
-    return False
-
-
-def require_unreached(container, message, roots, holder=None, attr=None):
-    """Before ``LOG.append(float(L))``, ``stats["loss"] = float(L)``, ``self.history.append(L.item())``
-    (sct/write_checks.py ``_plain_record``): the list or dict written into is none of the function's
-    arguments nor held in one, nor in another global it reads (where sct would read it back without
-    the derivative ``float(L)`` carries); else refused with ``message``."""
-    if reaches(roots, container, holder, attr):
-        raise EvaluationError(message)
-    return None
-
-
 def require_none(value, message):
     """Before a call whose callee sct read with this parameter None, left to its default None where
     the calling code was compiled (sct/write_checks.py): another call of that code may give it."""
@@ -5666,7 +5599,7 @@ def rows_like(items, grad):
     return np.stack(rows)
 
 
-nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, require_plain_write, require_unreached, reaches, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
+nondifferentiable(jvp_call, jvp_method, op_jvp, tangent_attribute, require_number, updated_in_place, require_array, require_view_item, item_is_view, array_item_is_view, item_is_held,
                   attribute_is_held, attribute_changed_in_place,
                   item_changed_in_place, entry_is_view, walks_itself, require_unpacked, require_unpacked_exactly, array_receiver,
                   array_operand)

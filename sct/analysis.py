@@ -798,12 +798,12 @@ class Dependence(ValueFacts):
                 return target
             base = getattr(target, "value", None)
             if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(base, gast.Name) and \
-                    not getattr(node, "sct_plain_record", False) and self.value_active(node.value):
+                    self.value_active(node.value):
                 self.active.add(base.id)
             return base
         func = node.value.func
         if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
-                and isinstance(func.value, gast.Name) and not getattr(node.value, "sct_plain_record", False) and \
+                and isinstance(func.value, gast.Name) and \
                 any(self.is_active(a) for a in node.value.args):
             self.active.add(func.value.id)
         return getattr(func, "value", None)
@@ -1159,7 +1159,7 @@ class Activity(ValueFacts, RealnessProof):
         func = call_node.func
         # xs.append(v) with v active makes the list xs active
         if isinstance(func, gast.Attribute) and func.attr in ("append", "extend", "insert") \
-                and isinstance(func.value, gast.Name) and not getattr(call_node, "sct_plain_record", False) and \
+                and isinstance(func.value, gast.Name) and \
                 any(self.is_active(a) for a in call_node.args):
             self.active.add(func.value.id)
             self.lists.add(func.value.id)
@@ -1365,7 +1365,7 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
     out = []
     for s in body:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
-                isinstance(s.targets[0].value, gast.Name) and not getattr(s, "sct_plain_record", False) and \
+                isinstance(s.targets[0].value, gast.Name) and \
                 (s.targets[0].value.id in active or _name_in(s.value, active) or id(s) in force):
             target = s.targets[0]
             index = index_value(target.slice, rt_name)
@@ -1375,7 +1375,6 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                 isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
                 isinstance(s.value.func.value, gast.Name) and len(s.value.args) == 1 and \
-                not getattr(s.value, "sct_plain_record", False) and \
                 (s.value.func.value.id in active or _name_in(s.value.args[0], active) or id(s) in force):
             name = s.value.func.value.id
             new = assign(name, gast.BinOp(left=load(name), op=gast.Add(),

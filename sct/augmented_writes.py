@@ -71,7 +71,6 @@ class NumberGuard:
     message: str
     container: Optional[str] = None     # d of ``d[k] op= v``: an item of a numeric array is part of it
     check: str = "require_number"       # the runtime's check (require_array_value: t.any() of a traced t)
-    extra: tuple = ()                   # more arguments of the check (gast expressions: require_unreached's roots)
 
 
 def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -> None:
@@ -213,9 +212,7 @@ def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
 
 def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -> None:
     """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
-    wanted = {}
-    for g in guards:        # (a statement may have more than one: `d[k] += 1`'s old item and d itself)
-        wanted.setdefault(id(g.stmt), []).append((g.old_name, g.message, g.container, g.check, g.extra))
+    wanted = {id(g.stmt): (g.old_name, g.message, g.container, g.check) for g in guards}
     i = 0
     while i < len(body):
         s = body[i]
@@ -223,9 +220,10 @@ def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -
             inner = getattr(s, field_name, None)
             if isinstance(inner, list):
                 _insert_number_guards(inner, guards, rt_name)
-        for old, message, container, checker, extra in wanted.get(id(s), ()):
+        if id(s) in wanted:
+            old, message, container, checker = wanted[id(s)]
             check = gast.Expr(value=call(f"{rt_name}.{checker}", [load(old), const(message)] +
-                                         ([load(container)] if container is not None else []) + list(extra)))
+                                         ([load(container)] if container is not None else [])))
             check.lineno = s.lineno
             body.insert(i, check)
             i += 1

@@ -81,15 +81,13 @@ def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[d
     return None
 
 
-def _reachable_codes(fn: types.FunctionType, also=(), closures: bool = False):
-    """``(function, code)`` of the user's functions reachable from ``fn``'s globals (and from ``also``,
-    and its closure's cells where ``closures``), through the globals those read, a few levels down
-    (``_DEPTH``): each function's code objects once, libraries' left out."""
+def _reachable_codes(fn: types.FunctionType, also=()):
+    """``(function, code)`` of the user's functions reachable from ``fn``'s globals (and from ``also``),
+    through the globals those read, a few levels down (``_DEPTH``): each function's code objects
+    once, libraries' left out."""
     seen: Set[int] = {id(fn.__code__)}
     todo = [(value, 1) for name in fn.__code__.co_names for value in
             [fn.__globals__.get(name)] if value is not None] + [(value, 1) for value in also]
-    if closures:
-        todo += [(cell.cell_contents, 1) for cell in (fn.__closure__ or ()) if _filled(cell)]
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
@@ -278,34 +276,3 @@ def _line_of(fdef, node) -> int:
             if found is None or simple or not found[0]:
                 found = (simple, stmt.lineno)
     return found[1] if found else fdef.lineno
-
-
-def read_by_callees(fn: types.FunctionType, name: str, container: Any = None) -> bool:
-    """Does a function reachable from ``fn``'s globals (and from what those name, a few levels down)
-    name ``name`` (a global it reads, a module's attribute of that name, a closure's cell of that name)?
-    Where it may (a user class's methods included), True: a list of losses ``fn`` appends to may be read
-    back by a helper (sct/write_checks.py ``_plain_record``)."""
-    for func, code in _reachable_codes(fn, closures=True):
-        if name in code.co_names or name in code.co_freevars or name in code.co_cellvars:
-            return True
-        if container is not None and _reaches_container(func, code, container):
-            return True     # CFG["log"][-1] of a global CFG holding the list
-    return False
-
-
-def _filled(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
-
-
-def _reaches_container(func, code: types.CodeType, container: Any) -> bool:
-    """Does a global that ``code`` names (its value now) hold ``container``?"""
-    from .runtime.support import reaches
-    roots = [func.__globals__[n] for n in code.co_names if n in func.__globals__ and
-             isinstance(func.__globals__[n], (list, tuple, dict, set)) or
-             n in func.__globals__ and hasattr(func.__globals__[n], "__dict__") and
-             not isinstance(func.__globals__[n], (types.ModuleType, type, types.FunctionType))]
-    return reaches(roots, container)

@@ -165,12 +165,6 @@ class RecomputeWrites:
             nodes = list(walk_nodes(node))      # (gast.walk's order, without the leaves: one walk)
         called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         inner = set()
-        # (rt.require_unreached(LOG, ...): sct's check that LOG is no argument's, sct/write_checks.py; not a read
-        # the recomputation would see changed. Was: `LOG.append(float(L))` before a Hessian refused)
-        checks = {id(m) for n in nodes if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and
-                  n.func.attr in ("require_unreached", "require_plain_write") for m in walk_nodes(n)}
-        if checks:
-            nodes = [n for n in nodes if id(n) not in checks]
         for n in nodes:
             if isinstance(n, (gast.Attribute, gast.Subscript)):
                 inner.add(id(n.value))            # o of o.a / o[i]: read as that part, or written into

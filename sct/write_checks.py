@@ -248,9 +248,6 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
-        if (needs_value or self.mode == "vjp" and name not in analysis.locals) and \
-                self._plain_item_write(s, name, tracked):
-            return          # (a helper's or method's count into a global: was "CNT belongs to its caller")
         if needs_value:
             why = analysis.sharing(s, name)
             if why is not None and why.startswith(LOOP_WALK):
@@ -594,9 +591,6 @@ class _WriteCheck:
         if not (method in MUTATORS and analysis.builtin(s, z)):
             return False
         tracked = z in self.active or args_active
-        if method == "append" and result is None and self._plain_attribute_record(s, node, z):
-            node.sct_plain_record = True     # (sct/analysis.py: not lowered to `z = z + [v]`)
-            return True
         modelled = method in ("append",) and len(node.args) == 1 and result is None or \
             method == "pop" and not node.args and not node.keywords
         if tracked or self.written_saved(s, z):
@@ -681,11 +675,6 @@ class _WriteCheck:
         if callee is not None and info.kind == CallKind.FUNCTION and \
                 self._pure_given_none(s, node, callee, self_attributes=not args_active):
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
-        if result is None and not receiver_active and self._plain_logging(node, callee):
-            return          # logging.info("loss %f", float(L)): logging formats Python numbers, changes none
-        if result is None and self._plain_record(s, node, info):
-            node.sct_plain_record = True     # (sct/analysis.py: not lowered to `LOG = LOG + [v]`)
-            return          # LOG.append(float(L)) into a list from outside the function: a Python number
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
@@ -702,14 +691,7 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
-                if info.method == "append" and len(node.args) == 1 and self._plain_scalar(node.args[0]):
-                    # (LOG.append(float(L)) runs where nothing reads LOG back: say why this one did not)
-                    advice = (f"{info.receiver} is read in this function or by a function it reaches "
-                              f"(or is not a plain list), where the number appended would carry its "
-                              f"derivative (float() and .item() are differentiated), which sct would not "
-                              f"follow through {info.receiver}; " + advice)
-            elif _library_callee(callee) or callee is None and self._library_receiver(info) or \
-                    self._logger_receiver(node):
+            elif _library_callee(callee) or callee is None and self._library_receiver(info):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
                           "no gradient, or make the call outside the differentiated function")
@@ -717,207 +699,6 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
-
-    def _plain_record(self, s, node, info) -> bool:
-        """``LOG.append(float(L))``, ``history.append(L.item())`` (a log of the losses kept in a list from
-        outside the function, README's training loops): the item appended is a new Python number,
-        which nothing that sct differentiates can change in place, and the list is a global's
-        or a closure's that neither the function nor any function reachable from its globals reads (a
-        read-back of ``float(L)``, which is differentiated, would lose its derivative): nothing sct
-        follows changes (was: refused as a call that "may change its arguments or its object in place")."""
-        if not (info.kind == CallKind.METHOD and info.method == "append" and len(node.args) == 1 and
-                not node.keywords and isinstance(node.func, gast.Attribute) and
-                isinstance(node.func.value, gast.Name)):
-            return False
-        z = node.func.value.id
-        if z in self.analysis.locals or self.resolver is None or not self._plain_scalar(node.args[0]):
-            return False
-        from .global_writes import read_by_callees
-        container = self.resolver.object_of(node.func.value)
-        if type(container) is not list or self._read_but_appended(z) or \
-                read_by_callees(self.resolver.fn, z, container):
-            return False
-        return self._reach_guard(s, z, f"{z}.append(...)")
-
-    def _read_but_appended(self, z: str) -> bool:
-        """Is ``z`` read by the function other than as the list of a ``z.append(plain number)``?"""
-        appends = {id(n.func.value) for n in walk_no_defs(self.fdef) if isinstance(n, gast.Call) and
-                   isinstance(n.func, gast.Attribute) and n.func.attr == "append" and
-                   isinstance(n.func.value, gast.Name) and n.func.value.id == z and len(n.args) == 1 and
-                   not n.keywords and self._plain_scalar(n.args[0])}
-        return any(isinstance(n, gast.Name) and n.id == z and isinstance(n.ctx, gast.Load) and id(n) not in appends
-                   for n in walk_no_defs(self.fdef))
-
-    def _plain_item_write(self, s, name: str, tracked: bool) -> bool:
-        """``counter["n"] += 1``, ``STEP[0] += 1``, ``stats["loss"] = float(L)``: a write into a global's or a
-        closure's list or dict that the function reads only as ``name[key]`` with a constant key (an
-        untraced write: the counter's old value), or not at all (a traced one: the Python number that
-        ``float(L)`` or ``L.item()`` makes, whose derivative a read-back would carry), and that no
-        function reachable from its globals names.  The run checks that the container holds only
-        Python numbers, strings and None and that the item written is one (``rt.require_plain_write``):
-        then it is no argument's container and no array changes in place, and the write changes
-        nothing sct follows (was: refused as a write that "changes a value an earlier differentiated
-        operation read", the outside object taken to hold the arguments' arrays)."""
-        from .global_writes import read_by_callees
-        target = s.targets[0]
-        if name in self.analysis.locals or self.resolver is None or len(s.targets) != 1 or \
-                type(self.resolver.object_of(target.value)) not in (dict, list) or \
-                not (isinstance(target.slice, gast.Constant) or
-                     isinstance(target.slice, gast.Name) and target.slice.id not in self.active):
-            return False
-        value = s.value
-        if tracked and (name in self.active and not self.is_active(value) or not self._plain_scalar(value)):
-            return False
-        if not isinstance(value, (gast.Name, gast.Constant)):
-            return False
-        inside = {id(target.value)}
-        for n in walk_no_defs(self.fdef):
-            if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name and \
-                    isinstance(n.slice, gast.Constant) and not tracked:
-                inside.add(id(n.value))     # counter["n"]: the old count read
-        if any(isinstance(n, gast.Name) and n.id == name and id(n) not in inside for n in walk_no_defs(self.fdef)) \
-                or read_by_callees(self.resolver.fn, name, self.resolver.object_of(target.value)):
-            return False
-        guards = getattr(self.fdef, "sct_number_guards", None)
-        if guards is None or not self._reach_guard(s, name, f"writing into {self._spelled().get(name, name)}[...]"):
-            return False
-        what = self._spelled().get(name, name)
-        guards.append(NumberGuard(
-            s, value.id if isinstance(value, gast.Name) else name,
-            self.spell(f"writing into {what}[...] from a differentiated function found {{found}} there; sct "
-                       f"lets such a write through only into a list or dict of Python numbers, strings and None "
-                       f"(a count, a log of float(loss)), since another may hold the arguments' arrays; record "
-                       f"other values outside the differentiated function (after dlfeval returns)"),
-            name, check="require_plain_write"))
-        s.sct_plain_record = True           # (sct/analysis.py: not lowered to `name = rt.setitem(...)`)
-        return True
-
-    def _plain_attribute_record(self, s, node, z: str) -> bool:
-        """``self.history.append(float(L))`` (``z`` the normalizer's name for ``self.history``): as
-        ``_plain_record``, into a list that an attribute of an object holds, where the function reads
-        that attribute nowhere else (by no name nor string: no ``getattr``), gives the object to no call
-        and no function reachable from its globals names the attribute.  The run checks that the list
-        holds only Python numbers, strings and None (``rt.require_plain_write``): then it holds no
-        argument's array."""
-        from .global_writes import read_by_callees
-        if len(node.args) != 1 or node.keywords or not self._plain_scalar(node.args[0]):
-            return False
-        values = self._values_bound(z)
-        if len(values) != 1 or not isinstance(values[0], gast.Attribute) or \
-                not isinstance(values[0].value, gast.Name) or self._read_but_appended(z):
-            return False
-        obj, attr = values[0].value.id, values[0].attr
-        for n in walk_no_defs(self.fdef):
-            if isinstance(n, gast.Attribute) and n.attr == attr and n is not values[0] or \
-                    isinstance(n, gast.Constant) and n.value == attr:
-                return False        # self.history read again, getattr(self, "history")
-            if isinstance(n, gast.Call) and not (isinstance(n.func, gast.Attribute) and
-                                                 n.func.attr == "method_read_here") and \
-                    any(isinstance(a, gast.Name) and a.id == obj for a in list(n.args) + [k.value for k in n.keywords]):
-                return False        # helper(self): it may read self.history
-            if isinstance(n, gast.Call) and n is not node and isinstance(n.func, gast.Attribute) and \
-                    isinstance(n.func.value, gast.Name) and n.func.value.id == obj:
-                return False        # self.penalty(): a method left a call may read it
-        if self.resolver is None or read_by_callees(self.resolver.fn, attr):
-            return False
-        guards = getattr(self.fdef, "sct_number_guards", None)
-        what = self._spelled().get(z, z)
-        if guards is None or not isinstance(node.args[0], gast.Name) or \
-                not self._reach_guard(s, z, f"{what}.append(...)", obj, attr):
-            return False
-        guards.append(NumberGuard(
-            s, node.args[0].id,
-            self.spell(f"{what}.append(...) in a differentiated function found {{found}} in {what}; sct lets "
-                       f"such an append through only into a list of Python numbers, strings and None (a log of "
-                       f"float(loss)), since another may hold the arguments' arrays; record other values "
-                       f"outside the differentiated function (after dlfeval returns)"),
-            z, check="require_plain_write"))
-        return True
-
-    def _plain_logging(self, node, callee) -> bool:
-        """``logging.info("%f", float(L))``, ``log.warning(...)`` of a global ``logging.Logger``: the traced
-        values given are Python numbers or strings (``float(L)``, ``L.item()``, ``str(...)``), which logging
-        formats into its record and cannot change in place (was: refused as a library call that "may change
-        its arguments")."""
-        if not (getattr(callee, "__module__", None) == "logging" and callable(callee) or
-                self._logger_receiver(node)):
-            return False
-        values = list(node.args) + [k.value for k in node.keywords]
-        return all(not self.is_active(v) or self._plain_scalar(v) for v in values) and \
-            not any(isinstance(v, gast.Starred) for v in node.args) and all(k.arg is not None for k in node.keywords)
-
-    def _logger_receiver(self, node) -> bool:
-        """Is the call ``log.info(...)`` of a global ``logging.Logger`` (or of the logging module)?"""
-        import logging
-        func = node.func
-        owner = self.resolver.object_of(func.value) if self.resolver is not None and \
-            isinstance(func, gast.Attribute) else None
-        return isinstance(owner, logging.Logger) or owner is logging
-
-    def _reach_guard(self, s, container: str, what: str, holder: Optional[str] = None,
-                     attr: Optional[str] = None) -> bool:
-        """The run's check (``rt.require_unreached``) that the list or dict ``container`` that ``s`` writes a
-        Python number into is none of the function's arguments, nor held in one or in another global or
-        closure value the function reads (``holder.attr`` itself aside): sct would read it back there as a
-        constant, without the derivative ``float(L)`` carries (or as the value it had when compiled).
-        False where the function's names cannot be listed (nothing added)."""
-        import types
-        from .ir import load
-        from .rt_namespace import RT
-        guards = getattr(self.fdef, "sct_number_guards", None)
-        if guards is None:
-            return False
-        args = self.fdef.args
-        params = [a.id for a in list(getattr(args, "posonlyargs", [])) + list(args.args) + list(args.kwonlyargs)
-                  if isinstance(a, gast.Name)]
-        params += [a.id for a in (args.vararg, args.kwarg) if isinstance(a, gast.Name)]
-        roots, seen = [load(p) for p in params], set(params) | {container}
-        skipped = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
-        for n in walk_no_defs(self.fdef):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in seen and \
-                    n.id not in self.analysis.locals:
-                seen.add(n.id)
-                value = self.resolver.object_of(n)
-                if value is None or value is RT or isinstance(value, skipped) or \
-                        callable(value) and not isinstance(value, (list, dict)):
-                    continue        # (a module, a function, sct's own runtime)
-                roots.append(load(n.id))
-            elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
-                    isinstance(self.resolver.object_of(n.value), types.ModuleType):
-                value = self.resolver.object_of(n)
-                if value is None or isinstance(value, skipped) or callable(value):
-                    continue
-                roots.append(gast.Attribute(value=load(n.value.id), attr=n.attr, ctx=gast.Load()))
-        holder_node = load(holder) if holder is not None else gast.Constant(value=None, kind=None)
-        guards.append(NumberGuard(
-            s, container,
-            self.spell(f"{what} in a differentiated function writes a Python number into a list or dict that an "
-                       f"argument of {self.fname}() or another value it reads holds too, where sct would read it "
-                       f"without the derivative it carries; record such values outside the differentiated "
-                       f"function (after dlfeval returns), or keep them in a list or dict of their own"),
-            None, check="require_unreached",
-            extra=(gast.Tuple(elts=roots, ctx=gast.Load()), holder_node, gast.Constant(value=attr, kind=None))))
-        return True
-
-    def _plain_scalar(self, arg) -> bool:
-        """Is ``arg`` a constant or a name bound once, to ``float(v)``, ``int(v)``, ``round(v)``, ``bool(v)`` or
-        ``v.item()`` (a new Python number: immutable, holding no array)?"""
-        import builtins
-        if isinstance(arg, gast.Constant):
-            return True
-        if not isinstance(arg, gast.Name):
-            return False
-        values = self._values_bound(arg.id)
-        if len(values) != 1 or not isinstance(values[0], gast.Call):
-            return False
-        call = values[0]
-        func = call.func
-        if isinstance(func, gast.Attribute) and func.attr == "item" and not call.args and not call.keywords:
-            return True
-        target = self.resolver.object_of(func) if self.resolver is not None else None
-        # (not str(v): a traced value's text is the dlarray's display in Python, not the array's)
-        return any(target is getattr(builtins, n) for n in ("float", "int", "round", "bool")) and \
-            len(call.args) == 1 and not call.keywords
 
     def _library_function_name(self, name: str) -> bool:
         """Is the local ``name`` bound once, to a numpy, scipy or math function, a numpy ufunc or an op
