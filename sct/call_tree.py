@@ -1167,10 +1167,10 @@ def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[froz
     """Where ``name`` may be the value a helper of the user's returned: the key paths of its items
     other items may be computed from (sct/fresh_returns.py), None where not told (a helper not
     known when compiling, or not fresh); empty where it is no such value or a fresh one."""
-    results = getattr(displays, "results", {})
-    local = set(getattr(displays, "bindings", {})) | set(results)
+    results = displays.results
+    local = set(displays.bindings) | set(results)
     out: set = set()
-    bindings = getattr(displays, "bindings", {})
+    bindings = displays.bindings
     names = _same_values(bindings, name)
     # a value a helper returned held as an item (``ds = [mk(w)]; g3(ds[0])``, ``g3({"d": mk(w)})``):
     # its links anywhere in the argument (was: not read, the partial derivative)
@@ -1220,7 +1220,7 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
     if not isinstance(call, gast.Call) or namespace is None:
         return None, False, ()
     func = call.func
-    if isinstance(func, gast.Name) and func.id in getattr(displays, "firsts", {}):
+    if isinstance(func, gast.Name) and func.id in displays.firsts:
         fn, _, given = _returning_helper(displays.firsts[func.id], displays, namespace, local, kinds)
         return fn, True, given or call.args[1:]        # (fwd, bwd) = rt.vjp_init_at(site, P, mask, new, *args)
     if isinstance(func, gast.Attribute) and func.attr == "vjp_init_at" and len(call.args) >= 4:
@@ -1234,7 +1234,7 @@ def _returning_helper(call, displays, namespace, local, kinds=None):
                 isinstance(kind[2], tuple) and all(k != call.args[2].value for k, _ in kind[2]):
             fn = inspect.getattr_static(kind[1], call.args[2].value, None)
             return (fn if type(fn) is types.FunctionType else None), func.attr == "vjp_method_at", ()
-        made = getattr(displays, "bindings", {}).get(call.args[1].id, ())
+        made = displays.bindings.get(call.args[1].id, ())
         cls = _static_value(made[0].args[0], namespace, local) if len(made) == 1 and isinstance(made[0], gast.Call) \
             and isinstance(made[0].func, gast.Attribute) and made[0].func.attr in ("new_object", "user_call") and \
             made[0].args else None
@@ -1307,7 +1307,7 @@ class _Displays(dict):
         return self._chains
 
 
-def _displays(fdef) -> Dict[str, list]:
+def _displays(fdef) -> "_Displays":
     """name -> what makes its items in ``fdef``: the list, tuple and dict displays bound to it,
     ``dict(k=v, ...)`` of names, and the names stored into it afterwards (``p["b"] = v``,
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
@@ -1499,7 +1499,7 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     arrays (``kinds``, or how they are computed) count as items for the latter."""
     own: set = set()
     items = _display_items(displays, arg, own)
-    bindings = getattr(displays, "bindings", {})
+    bindings = displays.bindings
     same = {a: _same_values(bindings, a) for a in items}
     if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
            for a in items for b in items if a != b):
@@ -1518,7 +1518,7 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     # comprehension's dict in a loop reads the earlier dict's items; one filled in place, ``hs``, is
     # followed), a list filled in place that is not the argument (the generated code's tape, whose
     # reads would join every value to every other), the runtime's module (``rt.check(v)``).
-    appended = getattr(displays, "appended", set())
+    appended = displays.appended
     if not values and not (own & appended):
         # a display made anew where it is bound, filled by no call in place: it holds the values its
         # items have there, not each value they had (``g = grad({"W": W, "b": b})`` in a loop rebinding

@@ -54,7 +54,7 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     for n in body:
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id]:
             bound[n.id].append(None)        # (a loop's target, ``with ... as``, an unpacking)
-    fills = {}      # id(node) -> the value ``out[k] = v`` or ``out.append(v)`` puts into a name's object
+    fills = {}      # id(node) -> the _Fill of ``out[k] = v`` or ``out.append(v)`` (v put into out's object)
     loops = {}      # id(``out[k]`` written) -> the loop directly around it
     todo = [(st, None) for st in tree.body]
     while todo:
@@ -67,11 +67,10 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     for n in body:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Subscript) and \
                 isinstance(n.targets[0].value, gast.Name):
-            fills[id(n.targets[0])] = n.value
-            n.value._sct_fill = (n.targets[0], loops.get(id(n.targets[0])))
+            fills[id(n.targets[0])] = _Fill(n.value, n.targets[0], loops.get(id(n.targets[0])))
         elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "append" and \
                 isinstance(n.func.value, gast.Name) and len(n.args) == 1 and not n.keywords:
-            fills[id(n)] = n.args[0]
+            fills[id(n)] = _Fill(n.args[0])
     for n in body:
         # a name written into (``out[k] = v``, ``out.append(v)``, ``out += [v]``): bound again (a fill:
         # what it puts there; anything else: not told)
@@ -83,7 +82,7 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
         while isinstance(root, (gast.Subscript, gast.Attribute)):
             root = root.value
         if isinstance(root, gast.Name) and root.id in bound:
-            bound[root.id].append(_Fill(fills[id(n)]) if id(n) in fills else None)
+            bound[root.id].append(fills.get(id(n)))
     for n in body:
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and not (
                 isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
@@ -110,9 +109,10 @@ def _union(parts) -> Optional[frozenset]:
 
 
 class _Fill:
-    """A value put into a list or dict a name holds (``out[k] = v``, ``out.append(v)``)."""
-    def __init__(self, value):
-        self.value = value
+    """A value put into a list or dict a name holds (``out[k] = v``, ``out.append(v)``), with the
+    item written (``out[k]``) and the loop directly around it, where it is ``out[k] = v``."""
+    def __init__(self, value, target=None, loop=None):
+        self.value, self.target, self.loop = value, target, loop
 
 
 class _Reader:
@@ -131,12 +131,10 @@ class _Reader:
             return None
         names = [a.id for a in tree.args.args if isinstance(a, gast.Name)]
         returns = [n.value for st in tree.body for n in walk_no_defs(st) if isinstance(n, gast.Return)]
-        given = {r.id for r in returns if isinstance(r, gast.Name)}
-        if not returns or len(given) != 1 or len(given) != len({id(r) for r in returns}) and \
-                not all(isinstance(r, gast.Name) for r in returns):
+        if not returns or not all(isinstance(r, gast.Name) for r in returns) or len({r.id for r in returns}) != 1:
             return None
-        name = given.pop()
-        if not all(isinstance(r, gast.Name) for r in returns) or name not in names or \
+        name = returns[0].id
+        if name not in names or \
                 any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)
                     for st in tree.body for n in walk_nodes(st)):
             return None
@@ -153,28 +151,29 @@ class _Reader:
         ``out.append(v)``, none of them reading ``out``), or None."""
         values = self.bound.get(name, ())
         made = [v for v in values if not isinstance(v, _Fill)]
-        put = [v.value for v in values if isinstance(v, _Fill)]
+        fills = [v for v in values if isinstance(v, _Fill)]
+        put = [f.value for f in fills]
         empty = len(made) == 1 and (isinstance(made[0], gast.List) and not made[0].elts or
                                     isinstance(made[0], gast.Dict) and not made[0].keys)
         if not empty:
-            return self.replaced(name, made, put)
+            return self.replaced(name, made, fills)
         if any(isinstance(n, gast.Name) and n.id == name for v in put for n in walk_nodes(v)):
             return None
         return put
 
-    def replaced(self, name: str, made, put):
+    def replaced(self, name: str, made, fills):
         """The values of a copy of a parameter's dict whose every item is put again in a loop over
         its keys (``q = dict(p); for k in g: q[k] = q[k] - lr * g[k]``, ``g = dlgradient(.., p)``
         having p's keys), each reading ``q`` only as ``q[k]``; or None."""
-        if len(made) != 1 or not put:
+        if len(made) != 1 or not fills:
             return None
         v = made[0]
         copied = v.args[0].id if isinstance(v, gast.Call) and len(v.args) == 1 and not v.keywords and \
             isinstance(v.args[0], gast.Name) and self.outside(v.func) is dict else None
         if copied is None or copied not in self.params:
             return None
-        for value in put:
-            target, loop = getattr(value, "_sct_fill", (None, None))
+        for fill in fills:
+            value, target, loop = fill.value, fill.target, fill.loop
             if loop is None or not isinstance(loop.target, gast.Name) or not isinstance(target.slice, gast.Name) or \
                     target.slice.id != loop.target.id or not isinstance(loop.iter, gast.Name) or \
                     not self.keys_of(loop.iter.id, copied, name):
@@ -185,7 +184,7 @@ class _Reader:
                    and n.value.id == name and isinstance(n.slice, gast.Name) and n.slice.id == k]
             if len(reads) != len(own) or self.bound.get(k, [None]) != [None]:
                 return None
-        return put
+        return [f.value for f in fills]
 
     def keys_of(self, name: str, copied: str, made: str) -> bool:
         """Does ``name`` have exactly the keys of the parameter ``copied``: it is that parameter, the

@@ -14,6 +14,16 @@ from gradcheck import D, numerical_gradient
 W0 = np.array([1.0, 2.0, 3.0])
 
 
+def refused_here(fun, *args):
+    """dlfeval(fun, *args) is refused with a CompileError naming this file and dlgradient, and no
+    internal error."""
+    with pytest.raises(CompileError) as info:
+        dlfeval(fun, *args)
+    text = str(info.value)
+    assert __file__ in text and "dlgradient" in text
+    assert "internal error" not in text
+
+
 def g3(d):
     y = np.sum(d["a"] * d["b"])
     return dlgradient(y, d["a"])
@@ -150,11 +160,7 @@ WRONG_BEFORE = [comp_alias_inline, comp_alias_loop, item_alias_branch_loop, name
 @pytest.mark.parametrize("fun", WRONG_BEFORE, ids=[f.__name__ for f in WRONG_BEFORE])
 def test_linked_items_given_to_a_dlgradient_helper_are_refused(fun):
     sct.clear_cache()
-    with pytest.raises(CompileError) as info:
-        dlfeval(fun, dlarray(W0))
-    text = str(info.value)
-    assert __file__ in text and "dlgradient" in text
-    assert "internal error" not in text
+    refused_here(fun, dlarray(W0))
 
 
 def test_the_states_differentiated_in_the_function_itself_stay_exact():
@@ -283,9 +289,7 @@ def test_a_state_whose_traced_setting_its_params_read_is_refused():
             state = lr_step(state, x)
         return np.sum(state["params"]["W"] ** 2)
 
-    with pytest.raises(CompileError) as info:
-        dlfeval(outer, {"W": dlarray(W0), "b": dlarray(W0 * 0.1)}, dlarray(np.array(0.1)), dlarray(W0))
-    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+    refused_here(outer, {"W": dlarray(W0), "b": dlarray(W0 * 0.1)}, dlarray(np.array(0.1)), dlarray(W0))
 
 
 # --- objects built in the loop and handed to such a helper -------------------------------------------
@@ -359,9 +363,7 @@ def test_objects_of_linked_values_built_in_a_loop_are_refused(make):
     """P(W, W * 3): the helper's gradient for p.W misses the path through p.b (was: the partial
     derivative, 3.86 where MATLAB's trace gives 11.6)."""
     W, b, x = np.array([0.1, 0.2]), np.array([0.3, -0.2]), np.array([1.0, 2.0])
-    with pytest.raises(CompileError) as info:
-        dlfeval(_built_in_loop(make, True), dlarray(W), dlarray(b), dlarray(x))
-    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+    refused_here(_built_in_loop(make, True), dlarray(W), dlarray(b), dlarray(x))
 
 
 # --- MAML-style loops in the function dlfeval runs: a helper's gradient, then new values --------------
@@ -477,9 +479,7 @@ FILLED = [states_in_a_dict_list, states_augmented, states_inserted, states_tuple
 def test_states_filled_any_way_given_to_a_dlgradient_helper_are_refused(fun):
     """(each gave the partial derivatives [0.92 1.52 1.81] where the states' own, through the later
     states, are [1.19 1.91 2.24])"""
-    with pytest.raises(CompileError) as info:
-        dlfeval(fun, dlarray(W0))
-    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+    refused_here(fun, dlarray(W0))
 
 
 def test_a_list_of_new_values_filled_in_a_loop_still_runs():
@@ -544,9 +544,7 @@ CELLS = [cell_states, callable_states, method_states, dict_states]
 
 @pytest.mark.parametrize("fun", CELLS, ids=[f.__name__ for f in CELLS])
 def test_states_a_cell_computes_given_to_a_dlgradient_helper_are_refused(fun):
-    with pytest.raises(CompileError) as info:
-        dlfeval(fun, dlarray(W0))
-    assert __file__ in str(info.value) and "internal error" not in str(info.value)
+    refused_here(fun, dlarray(W0))
 
 
 # --- what a step returns: a parameter's item beside a value computed from it through the gradient -----
@@ -571,10 +569,8 @@ def test_a_step_returning_an_item_its_other_items_are_computed_from_is_refused()
         return np.sum(p["w"] ** 2)
 
     rng = np.random.default_rng(0)
-    with pytest.raises(CompileError) as info:
-        dlfeval(outer, {"w": dlarray(rng.standard_normal(3)), "e": dlarray(rng.standard_normal(3))},
+    refused_here(outer, {"w": dlarray(rng.standard_normal(3)), "e": dlarray(rng.standard_normal(3))},
                 dlarray(rng.standard_normal(3)))
-    assert __file__ in str(info.value) and "internal error" not in str(info.value)
 
 
 # --- steps building their result in a loop, or as an object of new values, still run ----------------
