@@ -179,6 +179,41 @@ def class_guards(cls) -> List:
     return out
 
 
+def _forwarded(fn) -> Optional[str]:
+    """The name of the method a ``__call__`` only hands its arguments to, PyTorch's ``nn.Module``:
+    ``def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)`` (``*args`` or
+    ``**kwargs`` alone too), else None.  ``obj(x)`` is then ``obj.forward(x)``, which is read in place
+    (was: the ``*args`` of ``__call__`` kept the call a call, and forward's ``self.h = ...`` refused)."""
+    from .parse import function_ast
+    if not isinstance(fn, types.FunctionType) or fn.__code__.co_freevars:
+        return None
+    try:
+        gdef = function_ast(fn)[0]
+    except Exception:
+        return None
+    spec = gdef.args
+    if len(spec.args) != 1 or spec.posonlyargs or spec.kwonlyargs or spec.defaults or gdef.decorator_list or \
+            spec.vararg is None and spec.kwarg is None:
+        return None
+    body = gdef.body
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) and \
+            isinstance(body[0].value.value, str):
+        body = body[1:]                  # (a docstring)
+    if len(body) != 1 or not isinstance(body[0], gast.Return) or not isinstance(body[0].value, gast.Call):
+        return None
+    call, me = body[0].value, spec.args[0].id
+    func = call.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id == me):
+        return None
+    args = [gast.dump(a) for a in call.args]
+    want = [] if spec.vararg is None else [gast.dump(gast.Starred(
+        value=gast.Name(id=spec.vararg.id, ctx=gast.Load(), annotation=None, type_comment=None), ctx=gast.Load()))]
+    keywords = [(k.arg, gast.dump(k.value)) for k in call.keywords]
+    want_kw = [] if spec.kwarg is None else [(None, gast.dump(gast.Name(id=spec.kwarg.id, ctx=gast.Load(),
+                                                                        annotation=None, type_comment=None)))]
+    return func.attr if args == want and keywords == want_kw else None
+
+
 def _field_kind(kind, name):
     if isinstance(kind, tuple) and len(kind) > 2 and isinstance(kind[2], tuple):
         return dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2).get(name)
@@ -270,6 +305,7 @@ class _Inliner:
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
         self.locals = local_names(fdef)
+        self.original_locals = frozenset(self.locals)     # (the user's names; those a body read in place binds are new)
         # the caller's arguments it never rebinds: what a site read in place may differentiate by
         self.parameters = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
             {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
@@ -350,15 +386,30 @@ class _Inliner:
         return out
 
     def method(self, call: gast.Call):
-        """``(function, receiver, its kind or None, its class, the attribute it is read as)`` of a call of a
-        method of an object whose class is known: ``st.add(h)``, ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's
-        object, by the field's kind); None where not one."""
+        """``(function, receiver, its kind or None, its class, the attribute it is read as, the __call__ it is
+        reached through or None)`` of a call of a method of an object whose class is known: ``st.add(h)``,
+        ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's object, by the field's kind),
+        ``self.l1.forward(h)`` (a method of a field's object); None where not one."""
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.classes:
             # obj(x): its class's __call__ (a special method: looked up on the class only)
-            cls = self.classes[func.id][0]
-            fn = _method_of(cls, "__call__", None)
-            return None if fn is None else (fn, func, self.object_kinds.get(func.id), cls, "__call__")
+            cls, own = self.classes[func.id]
+            found = self._call_of(cls, own, call)
+            return None if found is None else (found[0], func, self.object_kinds.get(func.id), cls) + found[1:]
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Attribute) and \
+                isinstance(func.value.value, gast.Name) and func.value.value.id in self.classes:
+            # self.l1.forward(h): a method of a field's object, by the field's kind (was: left a call, and
+            # forward's ``self.x = x`` refused on an object its caller passed in)
+            base = func.value
+            if base.attr in self.stored_attributes or func.attr in self.stored_attributes:
+                return None
+            self.looked_up.update((base.attr, func.attr))
+            field = _field_kind(self.object_kinds.get(base.value.id), base.attr)
+            found = _class_of_kind(field)
+            if found is None or not _plain_class(found[0]):
+                return None
+            fn = _method_of(found[0], func.attr, found[1])
+            return None if fn is None else (fn, base, field, found[0], func.attr, None)
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
                 func.attr in self.stored_attributes:
             return None
@@ -373,10 +424,27 @@ class _Inliner:
             found = _class_of_kind(field)
             if found is None or not _plain_class(found[0]):
                 return None                # (an attribute of the instance itself, not an object of a known class)
-            fn = _method_of(found[0], "__call__", None)
-            return None if fn is None else (fn, func, field, found[0], "__call__")
+            called = self._call_of(found[0], found[1], call)
+            return None if called is None else (called[0], func, field, found[0]) + called[1:]
         fn = _method_of(cls, func.attr, own)
-        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls, func.attr)
+        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls, func.attr, None)
+
+    def _call_of(self, cls, own, call: gast.Call):
+        """``(function, the attribute it is read as, the __call__ it is reached through or None)`` that
+        ``obj(...)`` of an object of ``cls`` runs: its class's ``__call__``, or the method a ``__call__``
+        that only hands its arguments on calls (``_forwarded``: ``nn.Module``'s ``self.forward(*args,
+        **kwargs)``); None where neither."""
+        fn = _method_of(cls, "__call__", None)
+        if fn is None:
+            return None
+        name = _forwarded(fn)
+        flags = fn.__code__.co_flags
+        if name is None or name in self.stored_attributes or \
+                call.args and not flags & inspect.CO_VARARGS or call.keywords and not flags & inspect.CO_VARKEYWORDS:
+            return fn, "__call__", None
+        self.looked_up.add(name)
+        target = _method_of(cls, name, own)
+        return (fn, "__call__", None) if target is None else (target, name, fn)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
@@ -410,7 +478,7 @@ class _Inliner:
             found = self.method(call)
             if found is None:
                 return None
-            method, receiver, kind, cls, attr = found
+            method, receiver, kind, cls, attr, via = found
             if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
                                         self.classes[receiver.id][1] is None):
                 return None      # (only an object the function makes itself, where recomputed)
@@ -429,10 +497,15 @@ class _Inliner:
         if method is not None:
             # (guarded and checked by the name it is read as: ``Net.setk = other`` binds other() as setk)
             self.methods.append((cls, attr))
-            body = self._still_the_method(method, call.args[0], cls, s, attr) + body
+            checks = [(method, attr)]
+            if via is not None:          # obj(x) of a __call__ handing x on: both still the functions read
+                self.methods.append((cls, "__call__"))
+                checks.insert(0, (via, "__call__"))
+            body = self._still_the_method(checks, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
         body = _returned_to(body, target, s)
+        self._fields_read(body)
         if wanted:
             # what the helper returns is what a gradient is taken with respect to, or holds it: the calls
             # of its body whose results it returns are read in place too (a helper calling a helper)
@@ -440,7 +513,33 @@ class _Inliner:
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
 
-    def _still_the_method(self, method, receiver, cls, s, attr: str) -> List:
+    def _fields_read(self, body: List) -> None:
+        """The names a body read in place binds once to a field of an object of a known class
+        (``self = net.bn``, the normalizer's ``net_l1 = net.l1``) hold an object of the field's kind's class:
+        its methods are read in place too (``net_l1.forward(x)`` of Net.forward's ``self.l1.forward(x)``;
+        was: left a call, and Linear.forward's ``self.x = x`` refused)."""
+        stores: Dict[str, int] = {}
+        for st in body:
+            for n in walk_nodes(st):
+                if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                    stores[n.id] = stores.get(n.id, 0) + 1
+        for st in body:
+            for n in walk_nodes(st):
+                if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+                    continue
+                name, value = n.targets[0].id, n.value
+                if stores.get(name) != 1 or name in self.classes or name in self.original_locals or \
+                        not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name)) or \
+                        value.value.id not in self.object_kinds or value.attr in self.stored_attributes:
+                    continue
+                field = _field_kind(self.object_kinds[value.value.id], value.attr)
+                found = _class_of_kind(field)
+                if found is not None and _plain_class(found[0]):
+                    self.looked_up.add(value.attr)
+                    self.classes[name] = found
+                    self.object_kinds[name] = field
+
+    def _still_the_method(self, checks, receiver, cls, s) -> List:
         """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
         class was read from a kind or a constructor when compiling, and code the function runs
         before the call may put an object of another class in the field (``rebind(net)`` setting
@@ -455,20 +554,21 @@ class _Inliner:
             out.append(bind)
             self.locals.add(name)
             receiver = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-        code = method.__code__
-        shown = attr if attr != "__call__" else "__call__ (its call)"
-        message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
-                   f"{shown} when compiling; it is now another (an object of another class was put in its "
-                   f"place, or the object was given its own attribute {attr!r}, since the function "
-                   f"began). Call the method on an object that keeps its class, or return the new object")
-        args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
-                                            (attr, code.co_filename, code.co_firstlineno, code.co_name, message)]
-        check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
-                                                                              type_comment=None),
-                                                              attr="method_read_here", ctx=gast.Load()),
-                                          args=args, keywords=[]))
-        check.lineno = line
-        out.append(check)
+        for method, attr in checks:
+            code = method.__code__
+            shown = attr if attr != "__call__" else "__call__ (its call)"
+            message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
+                       f"{shown} when compiling; it is now another (an object of another class was put in its "
+                       f"place, or the object was given its own attribute {attr!r}, since the function "
+                       f"began). Call the method on an object that keeps its class, or return the new object")
+            args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
+                                                (attr, code.co_filename, code.co_firstlineno, code.co_name, message)]
+            check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(),
+                                                                                  annotation=None, type_comment=None),
+                                                                  attr="method_read_here", ctx=gast.Load()),
+                                              args=args, keywords=[]))
+            check.lineno = line
+            out.append(check)
         return out
 
     @staticmethod
