@@ -247,6 +247,8 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
     found = _class_of_kind(kind)
     cls = found[0] if found is not None else None
     own = found[1] if found is not None else None
+    if cls is not None and _held_layers_change(gdef, me, kind, depth):
+        return True
     for n in walk_nodes(gdef):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
             continue
@@ -268,6 +270,39 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
             if inner is not None and _plain_class(inner[0]):
                 callee = _method_of(inner[0], n.func.attr, inner[1])
                 if callee is not None and _changes_objects(callee, field, depth + 1):
+                    return True
+    return False
+
+
+def _item_kinds(kind, key=_NO_DEFAULT) -> Optional[List]:
+    """The kinds of the items of a list or tuple (``key``: the item at that position, or of a dict at that
+    key) of ``kind``; None where not one."""
+    if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] in ("seq", "map") and isinstance(kind[2], tuple)):
+        return None
+    items = dict(enumerate(kind[2])) if kind[0] == "seq" else \
+        dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2)
+    if key is _NO_DEFAULT:
+        return list(items.values()) if kind[0] == "seq" else None
+    return [items[key]] if key in items else None
+
+
+def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
+    """Does the method read a list or dict field of its object (``self.layers``) whose items are objects
+    of classes whose call sets attributes of theirs (``for layer in self.layers: h = layer(h)``,
+    ``self.layers["a"](x)``)?"""
+    for n in walk_nodes(gdef):
+        if not (isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me):
+            continue
+        field = _field_kind(kind, n.attr)
+        if not (isinstance(field, tuple) and field[:1] in (("seq",), ("map",))):
+            continue
+        items = dict(enumerate(field[2])) if field[0] == "seq" else \
+            dict(f for f in field[2] if isinstance(f, tuple) and len(f) == 2)
+        for item in items.values():
+            found = _class_of_kind(item)
+            if found is not None and _plain_class(found[0]):
+                callee = _method_of(found[0], "__call__", None)
+                if callee is not None and _changes_objects(callee, item, depth + 1):
                     return True
     return False
 
@@ -319,7 +354,9 @@ class _Inliner:
         # attribute names the function stores anywhere (st.add = ... would be an instance's own)
         self.stored_attributes = _stored_attributes(fdef) | set(stored)
         self.looked_up: Set[str] = set()   # the attribute names a reading below relied on not being set
+        self.container_kinds: Dict[str, tuple] = {}    # name -> the kind of the list or dict of layers it holds
         self.classes = self._known_classes(fdef, kinds or ())
+        self._fields_read(fdef.body, user=True)     # (the function's own ``for layer in net.layers``)
         # a gradient differentiated again recomputes the code before it: a method read in place there
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
@@ -513,7 +550,38 @@ class _Inliner:
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
 
-    def _fields_read(self, body: List) -> None:
+    def _item_read(self, name: str, value) -> bool:
+        """``name`` bound to the list a for loop walks of a list of layers (``rt.as_sequence(self_layers)``)
+        or to an item of one (``layer = seq[k]``: every item of one kind; ``self_layers["a"]``): noted
+        (``container_kinds``, or ``classes`` for an object of a known class); whether it was such a read."""
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr == "as_sequence" and isinstance(value.func.value, gast.Name) and \
+                value.func.value.id == self.rt_name and len(value.args) == 1 and not value.keywords and \
+                isinstance(value.args[0], gast.Name) and \
+                _item_kinds(self.container_kinds.get(value.args[0].id)) is not None:
+            self.container_kinds[name] = self.container_kinds[value.args[0].id]     # (a list: itself)
+            return True
+        if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and
+                value.value.id in self.container_kinds):
+            return False
+        kind = self.container_kinds[value.value.id]
+        index = value.slice
+        if isinstance(index, gast.Constant) and isinstance(index.value, (int, str)) and \
+                not isinstance(index.value, bool):
+            items = _item_kinds(kind, index.value)
+        elif isinstance(index, gast.Name):
+            items = _item_kinds(kind)         # (any item: all of one kind)
+        else:
+            items = None
+        if not items or any(k != items[0] for k in items):
+            return True
+        found = _class_of_kind(items[0])
+        if found is not None and _plain_class(found[0]):
+            self.classes[name] = found
+            self.object_kinds[name] = items[0]
+        return True
+
+    def _fields_read(self, body: List, user: bool = False) -> None:
         """The names a body read in place binds once to a field of an object of a known class
         (``self = net.bn``, the normalizer's ``net_l1 = net.l1``) hold an object of the field's kind's class:
         its methods are read in place too (``net_l1.forward(x)`` of Net.forward's ``self.l1.forward(x)``;
@@ -528,11 +596,17 @@ class _Inliner:
                 if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
                     continue
                 name, value = n.targets[0].id, n.value
-                if stores.get(name) != 1 or name in self.classes or name in self.original_locals or \
-                        not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name)) or \
+                if stores.get(name) != 1 or name in self.classes or name in self.original_locals and not user:
+                    continue
+                if self._item_read(name, value):
+                    continue
+                if not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name)) or \
                         value.value.id not in self.object_kinds or value.attr in self.stored_attributes:
                     continue
                 field = _field_kind(self.object_kinds[value.value.id], value.attr)
+                if _item_kinds(field) is not None or isinstance(field, tuple) and field[:1] == ("map",):
+                    self.container_kinds[name] = field          # (self.layers: a list or dict of layers)
+                    continue
                 found = _class_of_kind(field)
                 if found is not None and _plain_class(found[0]):
                     self.looked_up.add(value.attr)

@@ -367,7 +367,9 @@ class _WriteCheck:
             return True
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
-            what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \
+            # (was: "sets self.n to a traced value" for a count ``self.n += 1`` on an object holding traced values)
+            traced = self.is_active(s.value) and not self._constant_value(s.value, self._constant_fields())
+            what = "to a traced value on an object its caller passed in" if traced else \
                 "on an object its caller passed in that holds traced values (sct counts such an object's " \
                 "fields as traced here)"
             fail(s, f"{self.fname}() sets {name}.{attr_name} {what}; sct follows values, not changes of "
@@ -457,6 +459,23 @@ class _WriteCheck:
     def _assign_targets(self) -> list:
         return [n.targets[0] for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1]
 
+    def _changed_layout(self):
+        """``(the attribute names the function sets or deletes, whether it writes an item or calls a method
+        that may change a list or dict)``: where the arguments' kinds may no longer say what a field or an
+        item holds."""
+        memo = getattr(self, "_layout_memo", None)
+        if memo is None:
+            attrs, items = set(), False
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    attrs.add(n.attr)
+                elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    items = True
+                elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+                    items = True
+            memo = self._layout_memo = (frozenset(attrs), items)
+        return memo
+
     def _bindings(self, name: str) -> Optional[list]:
         """The values ``name`` is bound to in the function (None: bound some other way too)."""
         values = []
@@ -521,9 +540,37 @@ class _WriteCheck:
                 inner = self._kinds(v.id, depth + 1)
             elif isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name):
                 inner = self._kinds(v.value.id, depth + 1)
-                if inner is None or not all(isinstance(k, tuple) and k[:1] == ("obj",) for k in inner):
-                    return None
+                if inner is None or not all(isinstance(k, tuple) and k[:1] == ("obj",) for k in inner) or \
+                        v.attr in self._changed_layout()[0]:
+                    return None          # (``net.bn = BN2()`` in the function: the kind is the old field's)
                 inner = [child_kind(k, v.attr) for k in inner]
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "as_sequence" and \
+                    len(v.args) == 1 and isinstance(v.args[0], gast.Name) and not v.keywords:
+                # (what a for loop walks: a list or tuple as it is)
+                inner = self._kinds(v.args[0].id, depth + 1)
+                if inner is None or not all(isinstance(k, tuple) and k[:1] == ("seq",) for k in inner):
+                    return None
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                # an item of a list or dict of layers: at a constant key, or any item
+                inner = self._kinds(v.value.id, depth + 1)
+                if inner is None or not all(isinstance(k, tuple) and k[:1] in (("seq",), ("map",)) for k in inner) or \
+                        self._changed_layout()[1]:
+                    return None          # (a list or dict changed in the function: its items' kinds may not hold)
+                key = v.slice.value if isinstance(v.slice, gast.Constant) and \
+                    isinstance(v.slice.value, (int, str)) and not isinstance(v.slice.value, bool) else None
+                if key is None and not isinstance(v.slice, gast.Name):
+                    return None
+                items = []
+                for k in inner:
+                    children = dict(enumerate(k[2])) if k[0] == "seq" else \
+                        dict(f for f in k[2] if isinstance(f, tuple) and len(f) == 2)
+                    if key is None:
+                        items.extend(children.values())
+                    elif key in children:
+                        items.append(children[key])
+                    else:
+                        return None
+                inner = items
             else:
                 return None
             if inner is None or not all(isinstance(k, tuple) for k in inner):

@@ -251,6 +251,85 @@ def test_accelerated_with_checks_changes_the_state_once():
     np.testing.assert_allclose(net.bn.running_mean, 0.19 * (X @ W0).mean(axis=0), rtol=1e-12)
 
 
+class Counted(Module):
+    def __init__(self, W):
+        self.W = dlarray(W)
+        self.calls = 0
+        self.rm = np.zeros(2)
+
+    def forward(self, x):
+        self.calls += 1
+        self.rm = 0.5 * self.rm + extractdata(x).mean(axis=0)
+        return x @ self.W
+
+
+class Stack(Module):
+    def __init__(self):
+        self.layers = [Counted(W0), Counted(V0)]
+        self.named = {"a": Counted(V0), "b": Counted(W0)}
+
+    def forward(self, x):
+        h = x
+        for layer in self.layers:
+            h = np.tanh(layer(h))
+        return self.named["b"](self.named["a"](h))
+
+
+def stack_loss(net, x):
+    loss = np.sum(net(x) ** 2)
+    return loss, dlgradient(loss, net.layers[0].W, net.named["a"].W)
+
+
+def plain_stack(W, V):
+    return float(np.sum((np.tanh(np.tanh(X @ W) @ V0) @ V @ W0) ** 2))
+
+
+def test_layers_in_a_list_and_a_dict():
+    net = Stack()
+    ref = copy.deepcopy(net)
+    for calls in (1, 2):
+        loss, (g0, ga) = dlfeval(stack_loss, net, X)
+        h = X
+        for layer in ref.layers:
+            layer.calls += 1
+            layer.rm = 0.5 * layer.rm + D(h).mean(axis=0)
+            h = np.tanh(h @ W0 if layer is ref.layers[0] else h @ V0)
+        for key in ("a", "b"):
+            ref.named[key].calls += 1
+            ref.named[key].rm = 0.5 * ref.named[key].rm + h.mean(axis=0)
+            h = h @ (V0 if key == "a" else W0)
+        assert float(D(loss)) == pytest.approx(plain_stack(W0, V0), rel=1e-12)
+        for a, b in zip(net.layers + list(net.named.values()), ref.layers + list(ref.named.values())):
+            assert a.calls == b.calls == calls
+            np.testing.assert_allclose(a.rm, b.rm, rtol=1e-12)
+        np.testing.assert_allclose(D(g0), numerical_gradient(plain_stack, [W0.copy(), V0.copy()], 0), rtol=1e-6,
+                                   atol=1e-9)
+        np.testing.assert_allclose(D(ga), numerical_gradient(plain_stack, [W0.copy(), V0.copy()], 1), rtol=1e-6,
+                                   atol=1e-9)
+
+
+class Mixed(Module):
+    def __init__(self):
+        self.layers = [Counted(W0), DenseDrop()]     # items of two classes: each call left a call
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def mixed_loss(net, x):
+    loss = np.sum(net(x) ** 2)
+    return loss, dlgradient(loss, net.layers[0].W)
+
+
+def test_a_count_on_a_layer_left_a_call_is_not_called_traced():
+    with pytest.raises(CompileError) as info:
+        dlfeval(mixed_loss, Mixed(), X)
+    # (was: "sets self.calls to a traced value" for an int)
+    assert "self.calls on an object its caller passed in that holds traced values" in str(info.value)
+
+
 # --- still refused ---------------------------------------------------------------------------------------
 
 def whole_layer(net, x):
