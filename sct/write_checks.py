@@ -415,7 +415,8 @@ class _WriteCheck:
         by a whole object, list or dict (``dlgradient(y, net.bn)``, whose field ``running_mean`` the
         derivative of a read of the new value would be credited to: refused, was 1 for 0.9)?"""
         from .inline_helpers import _SITE_NAMES
-        for n in walk_no_defs(self.fdef):
+        from .ir import walk_nodes
+        for n in walk_nodes(self.fdef):          # (a nested function's too)
             if not isinstance(n, gast.Call):
                 continue
             f = n.func
