@@ -391,21 +391,32 @@ def _values_by_key(s: gast.For, rt_name: str, namer):
 
 
 def _resizes_walked(body, value: str) -> bool:
-    """May a loop of ``body`` walking ``value`` (``for k in v``, ``v.keys()``, ``v.values()``, ``v.items()``)
-    write into ``v`` by another key than its own (``v[k + "x"] = ...``, ``del v[k]``, ``v.pop(k)``), where
-    Python raises RuntimeError?  (Read as ``d[key]`` by _values_by_key, the walk is one the size check of
-    sct/normalize_loops.py ``_resized_walk`` does not read: such a loop is left as it was, refused.)"""
+    """May ``body`` change the size of ``value`` while a loop walks it, where Python raises RuntimeError,
+    or read ``value`` otherwise than by its items (``value[k]``) and by the loops walking it (``for k in
+    value``, ``value.keys()``, ``value.values()``, ``value.items()``) that write into it by their own key
+    only (``value[k] = ...``: no new key)?  (Read as ``d[key]`` by _values_by_key, a walk of it is one
+    the size check of ``_resized_walk`` does not read, nor a view of it, ``ks = value.keys()``, nor a walk
+    of an item, ``for j in value[k]``: such a body is left as it was, refused.)"""
+    parent = {}
+    for stmt in body:
+        for n in gast.walk(stmt):
+            for c in gast.iter_child_nodes(n):
+                parent[id(c)] = n
+    walks = set()
     for loop in (n for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.For)):
         it, target = loop.iter, loop.target
+        if not any(isinstance(n, gast.Name) and n.id == value for n in gast.walk(it)):
+            continue
         if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
-                it.func.attr in ("keys", "values", "items"):
+                it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords:
             own = target.elts[0] if it.func.attr == "items" and isinstance(target, gast.Tuple) and target.elts else \
                 target if it.func.attr == "keys" else None
             it = it.func.value
         else:
             own = target
         if not (isinstance(it, gast.Name) and it.id == value):
-            continue
+            return True         # (a walk of an item of it, or of something made of it)
+        walks.add(id(it))
         own = own.id if isinstance(own, gast.Name) else None
         for n in (n for stmt in loop.body for n in gast.walk(stmt)):
             if isinstance(n, gast.Name) and n.id == own and not isinstance(n.ctx, gast.Load):
@@ -414,9 +425,11 @@ def _resizes_walked(body, value: str) -> bool:
                     isinstance(n.value, gast.Name) and n.value.id == value and \
                     (isinstance(n.ctx, gast.Del) or not (isinstance(n.slice, gast.Name) and n.slice.id == own)):
                 return True
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
-                    isinstance(n.func.value, gast.Name) and n.func.value.id == value:
-                return True
+    for n in (n for stmt in body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and n.id == value and id(n) not in walks:
+            up = parent.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n):
+                return True     # (given to a call, a view or iterator of it, a method of it)
     return False
 
 

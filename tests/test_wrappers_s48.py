@@ -280,8 +280,28 @@ def new_key_while_walking(x):
     return d
 
 
+def new_key_through_a_view(x):
+    d = {"a": {"w": x * 1.0, "v": x * 2.0}}
+    for layer in d.values():
+        ks = layer.keys()
+        for k in ks:
+            layer[k + "3"] = layer[k] * 2      # Python: RuntimeError, dictionary changed size
+    return d
+
+
+def new_key_into_an_item_walked(x):
+    d = {"a": {"l": {"w": x * 1.0}}}
+    for layer in d.values():
+        for k in layer:
+            for j in layer[k]:
+                layer[k][j + "4"] = layer[k][j] * 2      # Python: RuntimeError, dictionary changed size
+    return d
+
+
 @pytest.mark.parametrize("fun, line", [(same_dict_twice, "layer[\"w\"] = np.sin"),
-                                       (new_key_while_walking, "layer[k + \"2\"]")])
+                                       (new_key_while_walking, "layer[k + \"2\"]"),
+                                       (new_key_through_a_view, "layer[k + \"3\"]"),
+                                       (new_key_into_an_item_walked, "layer[k][j + \"4\"]")])
 def test_writes_sct_cannot_follow_stay_refused(fun, line):
     sct.clear_cache()
     with pytest.raises(CompileError) as info:
