@@ -2538,6 +2538,7 @@ def _linking_kind(kind, paths) -> bool:
 
 class _AllPairs(frozenset):
     """The links of a call whose arguments are unpacked with ``*``: every pair."""
+    unpacked = True             # (said so by helper_sites.refuse_linked)
 
     def __contains__(self, pair) -> bool:
         return True

@@ -311,3 +311,17 @@ def test_writes_sct_cannot_follow_stay_refused(fun, line):
         lines = f.read().splitlines()
     at = next(i + 1 for i, t in enumerate(lines) if line in t)
     assert f"line {at}:" in str(info.value)
+
+
+def test_star_wrapper_called_as_a_helper_says_why():
+    """Called from differentiated code, the wrapper's *args items come from its caller, which sct does
+    not follow through the unpacking: refused, saying so (was: "passes for 'x' a value computed from
+    the one it passes for 'W'", which the caller need not do)."""
+    def independent(W, x):
+        return WL(W, x)
+    sct.clear_cache()
+    text = refused_here(independent, dlarray(W0), dlarray(X0))
+    assert "unpacked with *" in text and "passes for 'x' a value computed" not in text
+    sct.clear_cache()
+    text = refused_here(computes_x(loss_fn), dlarray(W0), dlarray(X0))
+    assert "passes for 'x' a value computed from the one it passes for 'W'" in text
