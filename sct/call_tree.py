@@ -929,9 +929,12 @@ class CallTree:
         is (``def wrapper(*args): return f(*args)``, ``lambda *a: f(*a)``) links its items as the same
         call with named parameters would (:func:`_forwarded_links`); was: every pair, so a decorated
         loss function taking dlgradient of W of a y reading x was refused, "x computed from W"."""
+        entry = getattr(self.context.generated, "entry", None) if self.context is not None else None
         for call in self.calls:
             site = call.site
-            if getattr(site, "linked", None) is not None and site.linked[0] is ALL_PAIRS:
+            # (in the entry's own code: not a function defined in it, whose *args are what it is given)
+            if getattr(site, "linked", None) is not None and site.linked[0] is ALL_PAIRS and \
+                    entry is not None and getattr(call.fdef, "name", None) == entry:
                 links = _forwarded_links(call, self.resolution.kinds, self.resolution.namespace)
                 if links is not None:
                     site.linked = (links, self.resolution.filename, call.line) if links else None
