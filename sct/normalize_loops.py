@@ -361,7 +361,7 @@ def _values_by_key(s: gast.For, rt_name: str, namer):
             writes = writes or isinstance(base, gast.Name) and base.id == value
     if not writes or _resizes_walked(s.body, value):
         return None
-    key = key or namer.fresh(value + "_key")
+    key = key or namer.fresh("key")
 
     def item():
         return gast.Subscript(value=load(held.id), slice=load(key), ctx=gast.Load())
