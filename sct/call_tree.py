@@ -924,6 +924,21 @@ class CallTree:
                     out.append((where, tuple(sorted(deps)), tuple(sorted(deps))))
         return tuple(out)
 
+    def keep_entry_links(self) -> None:
+        """In the function dlfeval runs (not a helper): a call passing on its ``*args`` parameter as it
+        is (``def wrapper(*args): return f(*args)``, ``lambda *a: f(*a)``) links its items as the same
+        call with named parameters would (:func:`_forwarded_links`); was: every pair, so a decorated
+        loss function taking dlgradient of W of a y reading x was refused, "x computed from W"."""
+        entry = getattr(self.context.generated, "entry", None) if self.context is not None else None
+        for call in self.calls:
+            site = call.site
+            # (in the entry's own code: not a function defined in it, whose *args are what it is given)
+            if getattr(site, "linked", None) is not None and site.linked[0] is ALL_PAIRS and \
+                    entry is not None and getattr(call.fdef, "name", None) == entry:
+                links = _forwarded_links(call, self.resolution.kinds, self.resolution.namespace)
+                if links is not None:
+                    site.linked = (links, self.resolution.filename, call.line) if links else None
+
     def __init__(self, fn, calls, resolution, context):
         self.fn = fn
         self.calls = calls
@@ -2560,6 +2575,7 @@ def _linking_kind(kind, paths) -> bool:
 
 class _AllPairs(frozenset):
     """The links of a call whose arguments are unpacked with ``*``: every pair."""
+    unpacked = True             # (said so by helper_sites.refuse_linked)
 
     def __contains__(self, pair) -> bool:
         return True
@@ -2596,6 +2612,40 @@ def _unpacked(args, kinds, fdef) -> Optional[list]:
             return None
         out.extend(gast.Subscript(value=load(name), slice=const(i), ctx=gast.Load()) for i in range(len(kind[2])))
     return out
+
+
+def _forwarded_links(call, kinds, namespace) -> Optional[frozenset]:
+    """The links of ``f(a, *args)`` in a function whose ``*args`` parameter (of a length its kind gives)
+    is read nowhere else: never bound again, never read but by this one call (and the generated
+    ``rt.starred_mask`` counting its items there), so nothing in the function reads or changes its
+    items, which are the values its own caller passed: each item is read as a parameter of its own
+    (``args[k]``, a name no code has), which the names computed from ``args`` (none, but for this
+    call's value) read.  None where the call is not such a one."""
+    fdef = call.fdef
+    vararg = fdef.args.vararg.id if isinstance(fdef.args.vararg, gast.Name) else None
+    args = _call_args(call)
+    starred = [a for a in args if isinstance(a, gast.Starred)]
+    kind = (kinds or {}).get(vararg)
+    if vararg is None or len(starred) != 1 or not isinstance(starred[0].value, gast.Name) or \
+            starred[0].value.id != vararg or \
+            not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] is tuple):
+        return None
+    masks = [a for a in call.node.args if isinstance(a, gast.Call) and isinstance(a.func, gast.Attribute) and
+             a.func.attr == "starred_mask"]
+    allowed = {id(starred[0].value)} | {id(a) for m in masks for a in m.args if isinstance(a, gast.Name)}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Name) and node.id == vararg and node is not fdef.args.vararg and \
+                id(node) not in allowed:
+            return None         # (read or bound again elsewhere: every pair, as before)
+    items = [f"{vararg}[{k}]" for k in range(len(kind[2]))]
+    graph = {k: set(v) for k, v in _reads_graph(fdef).items()}
+    graph.setdefault(vararg, set()).update(items)
+    known = dict(kinds or {})
+    known.update(zip(items, kind[2]))
+    expanded = []
+    for a in args:
+        expanded += [load(n) for n in items] if a is starred[0] else [a]
+    return _links(fdef, expanded, graph, known, namespace)
 
 
 def _keep_links(tree) -> None:
