@@ -1090,11 +1090,13 @@ def _walked_dict(resized):
 
 
 def _item_path(node) -> Optional[Tuple[str, tuple]]:
-    """``d["a"][0]`` as ``("d", ("a", 0))``: a name indexed by constant keys (None for anything else)."""
+    """``d["a"][0]`` as ``("d", ("a", 0))``: a name indexed by constant keys, or by names (``d[name]``:
+    ``("d", (("name", "name"),))``, read as the same key wherever the name is not bound again); None for
+    anything else."""
     keys = []
-    while isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
-            type(node.slice.value) in (str, int, bytes):
-        keys.append(node.slice.value)
+    while isinstance(node, gast.Subscript) and (isinstance(node.slice, gast.Constant) and type(
+            node.slice.value) in (str, int, bytes) or isinstance(node.slice, gast.Name)):
+        keys.append(node.slice.value if isinstance(node.slice, gast.Constant) else ("name", node.slice.id))
         node = node.value
     if not keys or not isinstance(node, gast.Name):
         return None
@@ -1137,6 +1139,9 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
     if walked is None:
         return None
     path = _item_path(walked)
+    if path is not None and any(isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and
+                                ("name", n.id) in path[1] for stmt in s.body + [target] for n in gast.walk(stmt)):
+        return None                     # (d[name] with name bound again in the body: another dict at each item)
     name = walked.id if path is None else path[0]
     names = {name} if path is None else set()     # d and the names bound to it (h = d, d = h: either way)
     # (for d["a"]: the names bound to that item, inner = d["a"], and to them)
