@@ -764,7 +764,7 @@ class _Inliner:
             return None
         # its locals get fresh names; the globals it reads must mean the same in the caller
         assigned = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and
-                    isinstance(n.ctx, (gast.Store, gast.Del))}
+                    isinstance(n.ctx, (gast.Store, gast.Del))} | _captured(gdef)
         stored = set(params) | assigned
         reads = {n.id for n in walk_nodes(gdef) if isinstance(n, gast.Name) and n.id not in stored}
         if reads & self.locals and not nested:
@@ -1131,11 +1131,27 @@ def _takes_gradients(g) -> bool:
     return False
 
 
+def _captured(gdef) -> set:
+    """The names a ``match`` statement's patterns bind (``case c:``, ``case [*rest]``, ``case {**rest}``:
+    strings in the tree, not Name nodes)."""
+    return {getattr(n, f) for n in walk_nodes(gdef) for f in ("name", "rest")
+            if type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping") and isinstance(getattr(n, f, None), str)}
+
+
 class _Substitute(gast.NodeTransformer):
-    """Parameters read as the caller's arguments, the helper's other names renamed."""
+    """Parameters read as the caller's arguments, the helper's other names renamed (a ``match``
+    pattern's captures too: was left as it was, so ``case c:`` bound the caller's ``c`` while the
+    helper's renamed ``c_1`` kept its earlier value: a wrong value, and a wrong derivative)."""
 
     def __init__(self, same: Dict[str, gast.AST], renamed: Dict[str, str]):
         self.same, self.renamed = same, renamed
+
+    def generic_visit(self, node):
+        for f in ("name", "rest"):
+            if type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping") and \
+                    getattr(node, f, None) in self.renamed:
+                setattr(node, f, self.renamed[getattr(node, f)])
+        return super().generic_visit(node)
 
     def visit_Name(self, node):
         if node.id in self.same:

@@ -342,9 +342,15 @@ def _values_by_key(s: gast.For, rt_name: str, namer):
     else:
         return None
     writes = False
+    items_of_d = {id(n.value) for stmt in s.body for n in gast.walk(stmt)
+                  if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load)}
     for n in (n for stmt in s.body for n in gast.walk(stmt)):
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in (held.id, key, value):
             return None         # d, k or v rebound (or deleted) in the body
+        if isinstance(n, gast.Name) and n.id == held.id and id(n) not in items_of_d:
+            # d read otherwise than by its items (given to a helper that may put another dict at the
+            # key, ``swap(d)``, where Python's v stays the old one: was 525 where 131.25 is right)
+            return None
         if isinstance(n, (gast.Global, gast.Nonlocal, gast.FunctionDef, gast.Lambda, gast.ClassDef, gast.Break,
                           gast.Continue)):
             return None

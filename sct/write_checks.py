@@ -489,31 +489,101 @@ class _WriteCheck:
             elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                     not any(n is t for t in self._assign_targets()):
                 return None           # (a for loop's target, a deletion, ...)
+            elif name in (getattr(n, "name", None), getattr(n, "rest", None)) and \
+                    type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+                return None           # (a match pattern's capture: was read as the name's only binding)
         return values
 
     def _constant_value(self, value, fields, depth: int = 0) -> bool:
-        """Has ``value`` no derivative: it reads no traced name, or only names bound to such values and
-        to fields in ``fields`` of objects whose kinds say the field holds no traced value?"""
+        """Has ``value`` no derivative, shown by its form alone (not by the activity the analysis reads of
+        names, which a value bound or written some other way passes by: was a traced value taken for a
+        constant after ``t = {}; t["m"] = mu``, ``with ... as c``, a ``match`` capture, a comprehension's
+        list)?  Numbers; arithmetic, comparisons and if-expressions of such values; ``extractdata(...)``;
+        numpy's functions of such values; an item of one by such keys; a field in ``fields`` (or one the
+        function never sets) of objects whose kinds say it holds no traced value; a name of the
+        function's own bound only to such values and read only as an operand (:meth:`_operand_only`); a
+        parameter holding a plain number or array, never bound again; a global or closure value."""
         if depth > 12:
             return False
-        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
-            if value.attr not in fields:
-                return not self.is_active(value)
+        again = lambda v: v is None or self._constant_value(v, fields, depth + 1)      # noqa: E731
+        if isinstance(value, gast.Constant):
+            return True
+        if isinstance(value, gast.BinOp):
+            return again(value.left) and again(value.right)
+        if isinstance(value, gast.UnaryOp):
+            return again(value.operand)
+        if isinstance(value, gast.Compare):
+            return again(value.left) and all(map(again, value.comparators))
+        if isinstance(value, gast.IfExp):
+            return again(value.test) and again(value.body) and again(value.orelse)
+        if isinstance(value, gast.Slice):
+            return again(value.lower) and again(value.upper) and again(value.step)
+        if isinstance(value, gast.Tuple) and isinstance(value.ctx, gast.Load):
+            return all(map(again, value.elts))              # (an index's: x[0, 1:])
+        if isinstance(value, gast.Subscript):
+            return again(value.value) and again(value.slice)
+        if isinstance(value, gast.Attribute):
+            if not isinstance(value.value, gast.Name) or \
+                    value.attr not in fields and value.attr in self._changed_layout()[0]:
+                return False
             kinds = self._object_kinds(value.value.id)
             return bool(kinds) and all(_untraced_field(k, value.attr) for k in kinds)
-        for name in loaded_names(value):
-            if name not in self.active:
-                continue
-            memo = getattr(self, "_constant_memo", None)
-            if memo is None:
-                memo = self._constant_memo = {}
-            if name not in memo:
-                memo[name] = False               # (a name bound from itself, in a loop: not proved)
-                bound = None if name in self.param_kinds else self._bindings(name)
-                memo[name] = bool(bound) and all(self._constant_value(v, fields, depth + 1) for v in bound)
-            if not memo[name]:
-                return False
-        return True
+        if isinstance(value, gast.Call):
+            from .runtime.dlarray import extractdata
+            from .runtime import support
+            target = _resolved(self.resolver, value.func)
+            if target is extractdata:
+                return True
+            if target is support.inplace_result or _reading_method(value) and again(value.func.value):
+                # (``t += v`` of numbers or arrays: ``t_add = t + v; t = rt.inplace_result(t_add, t)``;
+                # ``c.mean(axis=0)`` of a constant ``c``)
+                return all(again(a) for a in value.args) and all(again(k.value) for k in value.keywords)
+            plain = target in (float, int, abs, round, min, max, len) or isinstance(target, np.ufunc) or \
+                callable(target) and str(getattr(target, "__module__", None) or "").split(".")[0] == "numpy"
+            return plain and not any(k.arg == "out" for k in value.keywords) and \
+                all(again(a) for a in value.args) and all(again(k.value) for k in value.keywords)
+        if not isinstance(value, gast.Name):
+            return False
+        name = value.id
+        if name in self.param_kinds:
+            kind = self.param_kinds[name]
+            return self._bindings(name) == [] and isinstance(kind, tuple) and kind[:1] in (("nd",), ("num",)) \
+                and self._operand_only(name)
+        if name not in self.locals:
+            return True                     # (a global's or a closure's value: a constant in sct)
+        memo = getattr(self, "_constant_memo", None)
+        if memo is None:
+            memo = self._constant_memo = {}
+        if name not in memo:
+            memo[name] = False              # (a name bound from itself, in a loop: not proved)
+            bound = self._bindings(name)
+            memo[name] = bool(bound) and self._operand_only(name) and all(map(again, bound))
+        return memo[name]
+
+    def _operand_only(self, name: str) -> bool:
+        """Is ``name`` read only as an operand of arithmetic or a comparison, or as the whole value bound
+        to a name or stored in a field?  Then no write reaches the value it holds (was: ``t = {}`` then
+        ``t["m"] = mu``, a list filled by a comprehension, ``box[0] = mu``, ``put(box, mu)``: a traced value
+        written into what ``t``'s bindings said was a constant, stored on a layer, its derivative lost)."""
+        from .ir import walk_nodes
+        allowed = set()
+        for n in walk_nodes(self.fdef):          # (a nested function's too)
+            if isinstance(n, gast.BinOp):
+                allowed.update((id(n.left), id(n.right)))
+            elif isinstance(n, gast.UnaryOp):
+                allowed.add(id(n.operand))
+            elif isinstance(n, gast.Compare):
+                allowed.update(id(c) for c in [n.left] + list(n.comparators))
+            elif isinstance(n, gast.Assign) and len(n.targets) == 1 and \
+                    isinstance(n.targets[0], (gast.Name, gast.Attribute)):
+                allowed.add(id(n.value))
+            elif isinstance(n, gast.Call) and (_reading_method(n) or isinstance(n.func, gast.Attribute) and
+                                               n.func.attr == "inplace_result"):
+                allowed.update(id(a) for a in n.args)
+                if _reading_method(n):
+                    allowed.add(id(n.func.value))
+        return all(id(n) in allowed for n in walk_nodes(self.fdef)
+                   if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load))
 
     def _object_kinds(self, name: str) -> Optional[list]:
         """The kinds (from the arguments' kinds) of every object ``name`` may hold: an argument never bound
@@ -1095,6 +1165,19 @@ _NEW_VALUE_FOR = {
             "array: assign the sorted values into that array, `a[i:j] = np.sort(a[i:j])`)",
     "popitem": "read the item by its key and build the rest as a new dict",
 }
+
+
+def _reading_method(call) -> bool:
+    """Is ``call`` a method of an array that reads it into a new value (``c.mean(axis=0)``, ``c.copy()``),
+    given no ``out=``?"""
+    return isinstance(call.func, gast.Attribute) and call.func.attr in _ARRAY_READS and \
+        not any(k.arg == "out" for k in call.keywords)
+
+
+_ARRAY_READS = frozenset(("sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "argmax", "argmin",
+                          "cumsum", "cumprod", "flatten", "copy", "item", "round", "clip", "repeat", "take"))
+# (new arrays only: not a view, ``c.reshape(...)``, ``c.T``, ``c.astype(t, copy=False)``, through which a
+# write would reach ``c``)
 
 
 def _untraced_field(kind, attr: str) -> bool:

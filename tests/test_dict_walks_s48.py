@@ -64,3 +64,42 @@ def test_writes_that_python_allows_run(fun):
     y, g = dlfeval(f, dlarray(x))
     assert abs(float(D(y)) - fun(x)) < 1e-12
     np.testing.assert_allclose(D(g), numerical_gradient(fun, [x], 0), rtol=1e-6, atol=1e-9)
+
+
+# --- red team of `for v in d.values()` walked by key (sct/normalize_loops.py _values_by_key) ---------
+
+def _swap(d):
+    d["a"] = {"w": d["a"]["w"] * 5.0}
+
+
+def _grow(d):
+    d["a"]["extra"] = d["a"]["w"] * 0.0
+
+
+def values_with_a_helper_replacing_the_item(x):
+    d = {"a": {"w": x * 1.0}}
+    for layer in d.values():
+        _swap(d)                        # Python's layer stays the old dict
+        layer["w"] = layer["w"] * 2.0
+    y = np.sum(d["a"]["w"] ** 2)
+    return y, sct.dlgradient(y, x)
+
+
+def values_with_a_helper_growing_the_walked(x):
+    d = {"a": {"w": x * 1.0}}
+    for layer in d.values():
+        for k in layer:
+            layer[k] = layer[k] * 2.0
+            _grow(d)                    # Python raises: the dict `for k in layer` walks grew
+    return d["a"]["w"]
+
+
+@pytest.mark.parametrize("fun", [values_with_a_helper_replacing_the_item, values_with_a_helper_growing_the_walked],
+                         ids=lambda f: f.__name__)
+def test_values_walk_given_to_a_helper_is_not_read_by_key(fun):
+    """d given to a helper in the body: left as written (refused), not walked by key (was 525 where Python's
+    131.25 is right, and a value where Python raises)."""
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fun, dlarray(np.array([0.5, -1.0, 2.0])))
+    assert __file__ in str(info.value)
