@@ -1,7 +1,11 @@
 """One file holding every source sct generates, and every refusal, for a large corpus.
 
     PYTHONPATH=$PWD python scripts/source_snapshot.py OUT.txt [--progtest 300] [--fuzz9 100] [--seed 0]
+    python scripts/source_snapshot.py BEFORE.txt --sct /work/main     # the compiler of another checkout
     diff BEFORE.txt AFTER.txt          # compile-speed work: must be empty
+
+The process runs with PYTHONHASHSEED=0 (re-executed so where it is not): a message naming one of
+several names found in a set (``lr`` or ``p``) otherwise changes from run to run.
 
 Corpus, in this order (each item starts from an empty cache, sct.clear_cache()):
   * benchmarks/compile_time.py's functions at 10 and 200 lines (sct.source);
@@ -25,9 +29,19 @@ import sys
 import tempfile
 import time
 
+if os.environ.get("PYTHONHASHSEED") != "0":     # sets of names are iterated: one order for every run
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-for _p in (ROOT, os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "tests"), HERE):
+# --sct DIR: the compiler of another checkout (its sct/ and runtime/), e.g. --sct /work/main
+SCT_ROOT = ROOT
+if "--sct" in sys.argv:
+    _k = sys.argv.index("--sct")
+    SCT_ROOT = os.path.abspath(sys.argv[_k + 1])
+    del sys.argv[_k:_k + 2]
+for _p in (os.path.join(ROOT, "benchmarks"), os.path.join(ROOT, "tests"), HERE, SCT_ROOT):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -133,7 +147,8 @@ def main():
         fh.write("".join(OUT))
     items = sum(1 for s in OUT if s.startswith("=== "))
     sources = sum(1 for s in OUT if s.startswith("--- source"))
-    print(f"{items} items, {sources} sources, {time.time() - t0:.0f} s -> {a.out}")
+    print(f"{items} items, {sources} sources, {time.time() - t0:.0f} s -> {a.out} "
+          f"(sct: {os.path.dirname(os.path.dirname(os.path.abspath(sct.__file__)))})")
 
 
 if __name__ == "__main__":
