@@ -839,8 +839,18 @@ def local_names_of(fdef) -> Set[str]:
         elif isinstance(n, (gast.Import, gast.ImportFrom)):
             for alias in n.names:
                 names.add((alias.asname or alias.name).split(".")[0])
-    # nested defs are not walked, but their names are bound here
-    for n in walk_nodes(fdef):
+    # nested defs are not walked, but their names are bound here (those at any depth, as a full
+    # walk finds them: a definition is a statement, so the walk reads only statements' blocks)
+    todo = [fdef]
+    while todo:
+        n = todo.pop()
         if n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             names.add(n.name)
+        for field in _STMT_BLOCKS:
+            block = getattr(n, field, None)
+            if isinstance(block, list):
+                todo.extend(b for b in block if isinstance(b, (gast.stmt, gast.ExceptHandler, gast.match_case)))
     return names
+
+
+_STMT_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
