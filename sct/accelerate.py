@@ -243,6 +243,7 @@ class AcceleratedFunction(WrappedFunction):
         compiled = self.compiled_for(fn, args, pending)
         from .api import _refuse_shared_memory, _shared_memory
         shared = _shared_memory(fn, args, compiled)
+        before = _copied_for_check(fn, args) if self._check_mode == "tolerance" else None
         raw = run_entry(compiled.entry, args)
         _refuse_shared_memory(fn, shared)
         if pending:
@@ -253,7 +254,7 @@ class AcceleratedFunction(WrappedFunction):
         if compiled.formats is not None:
             result = apply_formats(result, compiled.formats)
         if self._check_mode == "tolerance":
-            fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in args]), mode="entry"), args)
+            fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in before]), mode="entry"), before)
             _check_close(result, fresh, self.CheckTolerance, getattr(fn, "__qualname__", fn))
         return result
 
@@ -277,6 +278,21 @@ class AcceleratedFunction(WrappedFunction):
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return (f"AcceleratedFunction({name}, cache {len(self._cache)}/{self.cache_size}, "
                 f"hit rate {self.hit_rate:.2f}, enabled={self.enabled})")
+
+
+def _copied_for_check(fn, args):
+    """A copy of ``args`` as they are before the call, for CheckMode "tolerance"'s fresh run (was: the
+    fresh run given the caller's own objects, so a layer's ``self.running_mean = ...`` or a counter
+    ``self.n += 1`` ran twice per call, the objects left unlike Python's; and the fresh run started from
+    the state the first had left)."""
+    import copy
+    try:
+        return copy.deepcopy(args)
+    except Exception as exc:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise SctError(f'CheckMode "tolerance" runs {name} again on a copy of its arguments, to check the '
+                       f"cached code without changing the arguments twice; copying them failed ({exc}). "
+                       f'Use CheckMode "none" for these arguments') from None
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:

@@ -924,6 +924,21 @@ class CallTree:
                     out.append((where, tuple(sorted(deps)), tuple(sorted(deps))))
         return tuple(out)
 
+    def keep_entry_links(self) -> None:
+        """In the function dlfeval runs (not a helper): a call passing on its ``*args`` parameter as it
+        is (``def wrapper(*args): return f(*args)``, ``lambda *a: f(*a)``) links its items as the same
+        call with named parameters would (:func:`_forwarded_links`); was: every pair, so a decorated
+        loss function taking dlgradient of W of a y reading x was refused, "x computed from W"."""
+        entry = getattr(self.context.generated, "entry", None) if self.context is not None else None
+        for call in self.calls:
+            site = call.site
+            # (in the entry's own code: not a function defined in it, whose *args are what it is given)
+            if getattr(site, "linked", None) is not None and site.linked[0] is ALL_PAIRS and \
+                    entry is not None and getattr(call.fdef, "name", None) == entry:
+                links = _forwarded_links(call, self.resolution.kinds, self.resolution.namespace)
+                if links is not None:
+                    site.linked = (links, self.resolution.filename, call.line) if links else None
+
     def __init__(self, fn, calls, resolution, context):
         self.fn = fn
         self.calls = calls
@@ -1053,7 +1068,7 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
         # at the call)
         if displays is None:
             displays = _displays(fdef)
-        if _computed_just_before(displays.statements(fdef), args[j], names[j], names[i]):
+        if _computed_just_before(displays.statements(), args[j], names[j], names[i]):
             pairs.add(("direct", i, j))
     for i, xi in enumerate(names):
         if xi and isinstance(args[i], (gast.Name, gast.List, gast.Tuple, gast.Dict)):
@@ -1105,12 +1120,33 @@ def _computed_just_before(statements, arg, xj: set, xi: set) -> bool:
     loop-carried state of one step's results (helper_sites.refuse_linked): j is computed from i at
     the call.  No where not shown so."""
     need = set(xj)
-    for block, index in reversed(statements.get(id(arg), ())):
+    chain = statements.get(id(arg), ())
+    for pos in range(len(chain) - 1, -1, -1):
         # (then the statements before the loop or branch holding the block: the loop's first pass)
+        block, index = chain[pos]
         found = _computed_before(block[:index], need, xi)
         if found is not None:
             return found
+        holder = chain[pos - 1][0][chain[pos - 1][1]] if pos else None
+        if isinstance(holder, (gast.For, gast.While)) and block and block[0] in holder.body and \
+                _computed_around(block, set(need), xi):
+            # the loop's earlier passes: computed after the call, for the next pass's (``g = h(w, v)``
+            # then ``w = w - g[0]; v = w * 3``; was: read as loop-carried state, not linked: the
+            # partial derivative for v's path from w)
+            return True
     return False
+
+
+def _computed_around(body, need: set, xi: set) -> bool:
+    """_computed_before over a loop's ``body`` walked backwards once or more (the earlier passes),
+    until what the argument reads grows no more: True where it is computed from ``xi``'s value."""
+    while True:
+        seen = set(need)
+        found = _computed_before(body, need, xi)
+        if found is not None:
+            return found
+        if need <= seen:
+            return False
 
 
 def _computed_before(statements, need: set, xi: set) -> Optional[bool]:
@@ -1292,18 +1328,19 @@ class _Displays(dict):
     """:func:`_displays`' map, with ``bindings``: name -> the values bound to it by ``name = value``
     (every binding, in branches and loops too); ``appended``: the names filled in place by a call
     (``hs.append(h)``)."""
-    def __init__(self):
+    def __init__(self, fdef):
         super().__init__()
+        self.fdef = fdef
         self.bindings: Dict[str, list] = {}
         self.appended: set = set()
         self.results: Dict[str, list] = {}  # name -> (call, component) of the user's calls bound to it
         self.firsts: Dict[str, Any] = {}    # name -> the value of ``(name, other) = value``
         self._chains = None
 
-    def statements(self, fdef) -> Dict[int, list]:
+    def statements(self) -> Dict[int, list]:
         """_statement_chains of the function read (made once)."""
         if self._chains is None:
-            self._chains = _statement_chains(fdef)
+            self._chains = _statement_chains(self.fdef)
         return self._chains
 
 
@@ -1312,7 +1349,7 @@ def _displays(fdef) -> "_Displays":
     ``dict(k=v, ...)`` of names, and the names stored into it afterwards (``p["b"] = v``,
     ``p.update(b=v)``, ``p.append(v)``; as a list display of them), and the other such name it is
     bound to (``p = p_new`` of a comprehension's dict)."""
-    out = _Displays()
+    out = _Displays(fdef)
     loop_of: Dict[int, Any] = {}        # id(statement) -> id of the innermost loop holding it
     fresh: Dict[str, set] = {}          # name -> the loops (ids; None: none) that bind it to a display
     todo = [(fdef, None)]
@@ -1501,8 +1538,12 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     items = _display_items(displays, arg, own)
     bindings = displays.bindings
     same = {a: _same_values(bindings, a) for a in items}
-    if any(_computed_from(graph, {b}, same[a]) and not _computed_from(graph, {a}, {b})
+    if any(_computed_from(graph, {b}, same[a]) and (not _computed_from(graph, {a}, {b}) or
+                                                    _computed_where_made(displays, arg, b, same[a]))
            for a in items for b in items if a != b):
+        # (read both ways by name: linked where b is computed from a's value where the display is
+        # made, ``hd({"w": w, "v": v})`` in a loop ending ``w = w - ...; v = w * 3``; was: read as
+        # loop-carried state, the partial derivative)
         return True
     values = {n for n in held if n not in items and _array_like(n, bindings, kinds or {})}
     # what the argument's items are read from (``[hs[1], hs[2]]``: hs) is its own, as a display it is
@@ -1536,6 +1577,14 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
         if reads and _computed_from(kept, reads, same[a]):
             return True
     return False
+
+
+def _computed_where_made(displays, arg, b: str, xi: set) -> bool:
+    """Is item ``b`` of the display ``arg`` (or of a display bound to the name ``arg``) computed from
+    the value the names ``xi`` have there (:func:`_computed_just_before`)?"""
+    sites = [arg] + ([v for v in displays.bindings.get(arg.id, ()) if isinstance(v, (gast.Dict, gast.List, gast.Tuple))]
+                     if isinstance(arg, gast.Name) else [])
+    return any(_computed_just_before(displays.statements(), site, {b}, xi) for site in sites)
 
 
 _CONTAINER_OPS = frozenset(("setitem", "setitem_owned", "dict_merged", "inserted", "extended", "as_sequence",
@@ -2526,6 +2575,7 @@ def _linking_kind(kind, paths) -> bool:
 
 class _AllPairs(frozenset):
     """The links of a call whose arguments are unpacked with ``*``: every pair."""
+    unpacked = True             # (said so by helper_sites.refuse_linked)
 
     def __contains__(self, pair) -> bool:
         return True
@@ -2562,6 +2612,40 @@ def _unpacked(args, kinds, fdef) -> Optional[list]:
             return None
         out.extend(gast.Subscript(value=load(name), slice=const(i), ctx=gast.Load()) for i in range(len(kind[2])))
     return out
+
+
+def _forwarded_links(call, kinds, namespace) -> Optional[frozenset]:
+    """The links of ``f(a, *args)`` in a function whose ``*args`` parameter (of a length its kind gives)
+    is read nowhere else: never bound again, never read but by this one call (and the generated
+    ``rt.starred_mask`` counting its items there), so nothing in the function reads or changes its
+    items, which are the values its own caller passed: each item is read as a parameter of its own
+    (``args[k]``, a name no code has), which the names computed from ``args`` (none, but for this
+    call's value) read.  None where the call is not such a one."""
+    fdef = call.fdef
+    vararg = fdef.args.vararg.id if isinstance(fdef.args.vararg, gast.Name) else None
+    args = _call_args(call)
+    starred = [a for a in args if isinstance(a, gast.Starred)]
+    kind = (kinds or {}).get(vararg)
+    if vararg is None or len(starred) != 1 or not isinstance(starred[0].value, gast.Name) or \
+            starred[0].value.id != vararg or \
+            not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "seq" and kind[1] is tuple):
+        return None
+    masks = [a for a in call.node.args if isinstance(a, gast.Call) and isinstance(a.func, gast.Attribute) and
+             a.func.attr == "starred_mask"]
+    allowed = {id(starred[0].value)} | {id(a) for m in masks for a in m.args if isinstance(a, gast.Name)}
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Name) and node.id == vararg and node is not fdef.args.vararg and \
+                id(node) not in allowed:
+            return None         # (read or bound again elsewhere: every pair, as before)
+    items = [f"{vararg}[{k}]" for k in range(len(kind[2]))]
+    graph = {k: set(v) for k, v in _reads_graph(fdef).items()}
+    graph.setdefault(vararg, set()).update(items)
+    known = dict(kinds or {})
+    known.update(zip(items, kind[2]))
+    expanded = []
+    for a in args:
+        expanded += [load(n) for n in items] if a is starred[0] else [a]
+    return _links(fdef, expanded, graph, known, namespace)
 
 
 def _keep_links(tree) -> None:

@@ -637,6 +637,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if called or mode == "vjp":     # and those of the helpers it passes its parameters to
         joint_sites = joint_sites + tree.forwarded_joint_sites(sig.params)
         tree.keep_forwards(sig.params, getattr(fn, "__name__", "a helper"))
+    elif mode == "entry":       # dlfeval's function: its *args items are the arguments dlfeval was given
+        tree.keep_entry_links()
     compiled.joint_sites = joint_sites
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes

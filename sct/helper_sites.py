@@ -243,7 +243,7 @@ def joint_sites_through(joint_sites, deps, name: str) -> list:
     return out
 
 
-def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: True) -> None:
+def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: True, unpacked=False) -> None:
     """_refuse_joint's check and error, given the call's links (sct/call_tree.py; also for a call
     whose callee is known at run time only: its site keeps the links, sct/transform_calls.py).
     ``linking(i, paths)``: may argument i be a list, tuple, dict or object with a traced item at one
@@ -277,6 +277,21 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
                 generated = str(getattr(code, "co_filename", "")).startswith("<sct-generated")
                 at = f" ({site_line})" if isinstance(site_line, str) else \
                     "" if generated else f" (line {site_line})"      # (a nested function: sct's lines)
+                if unpacked:
+                    # (every pair read as linked, sct/call_tree.py ALL_PAIRS: was said as "computed from",
+                    # which the call need not do)
+                    error = CompileError(
+                        f"{name}() takes dlgradient{at} with respect to its parameter "
+                        f"{', '.join(what(j) for j in xs)}" +
+                        ("" if xs == others else f" of a y that also depends on {what(i)}") + ", and this call "
+                        f"passes its arguments unpacked with * from a value sct does not follow item by item here "
+                        f"(a list or tuple, or the *args of a function called from differentiated code), so it "
+                        f"cannot tell that none of them is computed from another, where sct's gradient (the "
+                        f"helper's own code, the others held constant) would miss the path between them. Pass the "
+                        f"arguments by name, or take the gradient in the function dlfeval runs",
+                        filename, line, "dlgradient")
+                    error.at_call = True
+                    raise error
                 if i in xs and (i, i) in links and i in results:
                     error = CompileError(
                         f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "

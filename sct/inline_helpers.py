@@ -179,6 +179,41 @@ def class_guards(cls) -> List:
     return out
 
 
+def _forwarded(fn) -> Optional[str]:
+    """The name of the method a ``__call__`` only hands its arguments to, PyTorch's ``nn.Module``:
+    ``def __call__(self, *args, **kwargs): return self.forward(*args, **kwargs)`` (``*args`` or
+    ``**kwargs`` alone too), else None.  ``obj(x)`` is then ``obj.forward(x)``, which is read in place
+    (was: the ``*args`` of ``__call__`` kept the call a call, and forward's ``self.h = ...`` refused)."""
+    from .parse import function_ast
+    if not isinstance(fn, types.FunctionType) or fn.__code__.co_freevars:
+        return None
+    try:
+        gdef = function_ast(fn)[0]
+    except Exception:
+        return None
+    spec = gdef.args
+    if len(spec.args) != 1 or spec.posonlyargs or spec.kwonlyargs or spec.defaults or gdef.decorator_list or \
+            spec.vararg is None and spec.kwarg is None:
+        return None
+    body = gdef.body
+    if body and isinstance(body[0], gast.Expr) and isinstance(body[0].value, gast.Constant) and \
+            isinstance(body[0].value.value, str):
+        body = body[1:]                  # (a docstring)
+    if len(body) != 1 or not isinstance(body[0], gast.Return) or not isinstance(body[0].value, gast.Call):
+        return None
+    call, me = body[0].value, spec.args[0].id
+    func = call.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id == me):
+        return None
+    args = [gast.dump(a) for a in call.args]
+    want = [] if spec.vararg is None else [gast.dump(gast.Starred(
+        value=gast.Name(id=spec.vararg.id, ctx=gast.Load(), annotation=None, type_comment=None), ctx=gast.Load()))]
+    keywords = [(k.arg, gast.dump(k.value)) for k in call.keywords]
+    want_kw = [] if spec.kwarg is None else [(None, gast.dump(gast.Name(id=spec.kwarg.id, ctx=gast.Load(),
+                                                                        annotation=None, type_comment=None)))]
+    return func.attr if args == want and keywords == want_kw else None
+
+
 def _field_kind(kind, name):
     if isinstance(kind, tuple) and len(kind) > 2 and isinstance(kind[2], tuple):
         return dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2).get(name)
@@ -212,6 +247,8 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
     found = _class_of_kind(kind)
     cls = found[0] if found is not None else None
     own = found[1] if found is not None else None
+    if cls is not None and _held_layers_change(gdef, me, kind, depth):
+        return True
     for n in walk_nodes(gdef):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
             continue
@@ -233,6 +270,39 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
             if inner is not None and _plain_class(inner[0]):
                 callee = _method_of(inner[0], n.func.attr, inner[1])
                 if callee is not None and _changes_objects(callee, field, depth + 1):
+                    return True
+    return False
+
+
+def _item_kinds(kind, key=_NO_DEFAULT) -> Optional[List]:
+    """The kinds of the items of a list or tuple (``key``: the item at that position, or of a dict at that
+    key) of ``kind``; None where not one."""
+    if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] in ("seq", "map") and isinstance(kind[2], tuple)):
+        return None
+    items = dict(enumerate(kind[2])) if kind[0] == "seq" else \
+        dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2)
+    if key is _NO_DEFAULT:
+        return list(items.values()) if kind[0] == "seq" else None
+    return [items[key]] if key in items else None
+
+
+def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
+    """Does the method read a list or dict field of its object (``self.layers``) whose items are objects
+    of classes whose call sets attributes of theirs (``for layer in self.layers: h = layer(h)``,
+    ``self.layers["a"](x)``)?"""
+    for n in walk_nodes(gdef):
+        if not (isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == me):
+            continue
+        field = _field_kind(kind, n.attr)
+        if not (isinstance(field, tuple) and field[:1] in (("seq",), ("map",))):
+            continue
+        items = dict(enumerate(field[2])) if field[0] == "seq" else \
+            dict(f for f in field[2] if isinstance(f, tuple) and len(f) == 2)
+        for item in items.values():
+            found = _class_of_kind(item)
+            if found is not None and _plain_class(found[0]):
+                callee = _method_of(found[0], "__call__", None)
+                if callee is not None and _changes_objects(callee, item, depth + 1):
                     return True
     return False
 
@@ -270,6 +340,7 @@ class _Inliner:
         self.formats = formats             # every helper of the file, else those taking gradients
         self.globals = fn.__globals__
         self.locals = local_names(fdef)
+        self.original_locals = frozenset(self.locals)     # (the user's names; those a body read in place binds are new)
         # the caller's arguments it never rebinds: what a site read in place may differentiate by
         self.parameters = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
             {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
@@ -283,7 +354,9 @@ class _Inliner:
         # attribute names the function stores anywhere (st.add = ... would be an instance's own)
         self.stored_attributes = _stored_attributes(fdef) | set(stored)
         self.looked_up: Set[str] = set()   # the attribute names a reading below relied on not being set
+        self.container_kinds: Dict[str, tuple] = {}    # name -> the kind of the list or dict of layers it holds
         self.classes = self._known_classes(fdef, kinds or ())
+        self._fields_read(fdef.body, user=True)     # (the function's own ``for layer in net.layers``)
         # a gradient differentiated again recomputes the code before it: a method read in place there
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
@@ -350,15 +423,30 @@ class _Inliner:
         return out
 
     def method(self, call: gast.Call):
-        """``(function, receiver, its kind or None, its class, the attribute it is read as)`` of a call of a
-        method of an object whose class is known: ``st.add(h)``, ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's
-        object, by the field's kind); None where not one."""
+        """``(function, receiver, its kind or None, its class, the attribute it is read as, the __call__ it is
+        reached through or None)`` of a call of a method of an object whose class is known: ``st.add(h)``,
+        ``layer(h)`` (its class's ``__call__``), ``self.bn(h)`` (a field's object, by the field's kind),
+        ``self.l1.forward(h)`` (a method of a field's object); None where not one."""
         func = call.func
         if isinstance(func, gast.Name) and func.id in self.classes:
             # obj(x): its class's __call__ (a special method: looked up on the class only)
-            cls = self.classes[func.id][0]
-            fn = _method_of(cls, "__call__", None)
-            return None if fn is None else (fn, func, self.object_kinds.get(func.id), cls, "__call__")
+            cls, own = self.classes[func.id]
+            found = self._call_of(cls, own, call)
+            return None if found is None else (found[0], func, self.object_kinds.get(func.id), cls) + found[1:]
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Attribute) and \
+                isinstance(func.value.value, gast.Name) and func.value.value.id in self.classes:
+            # self.l1.forward(h): a method of a field's object, by the field's kind (was: left a call, and
+            # forward's ``self.x = x`` refused on an object its caller passed in)
+            base = func.value
+            if base.attr in self.stored_attributes or func.attr in self.stored_attributes:
+                return None
+            self.looked_up.update((base.attr, func.attr))
+            field = _field_kind(self.object_kinds.get(base.value.id), base.attr)
+            found = _class_of_kind(field)
+            if found is None or not _plain_class(found[0]):
+                return None
+            fn = _method_of(found[0], func.attr, found[1])
+            return None if fn is None else (fn, base, field, found[0], func.attr, None)
         if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
                 func.attr in self.stored_attributes:
             return None
@@ -373,10 +461,27 @@ class _Inliner:
             found = _class_of_kind(field)
             if found is None or not _plain_class(found[0]):
                 return None                # (an attribute of the instance itself, not an object of a known class)
-            fn = _method_of(found[0], "__call__", None)
-            return None if fn is None else (fn, func, field, found[0], "__call__")
+            called = self._call_of(found[0], found[1], call)
+            return None if called is None else (called[0], func, field, found[0]) + called[1:]
         fn = _method_of(cls, func.attr, own)
-        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls, func.attr)
+        return None if fn is None else (fn, func.value, self.object_kinds.get(func.value.id), cls, func.attr, None)
+
+    def _call_of(self, cls, own, call: gast.Call):
+        """``(function, the attribute it is read as, the __call__ it is reached through or None)`` that
+        ``obj(...)`` of an object of ``cls`` runs: its class's ``__call__``, or the method a ``__call__``
+        that only hands its arguments on calls (``_forwarded``: ``nn.Module``'s ``self.forward(*args,
+        **kwargs)``); None where neither."""
+        fn = _method_of(cls, "__call__", None)
+        if fn is None:
+            return None
+        name = _forwarded(fn)
+        flags = fn.__code__.co_flags
+        if name is None or name in self.stored_attributes or \
+                call.args and not flags & inspect.CO_VARARGS or call.keywords and not flags & inspect.CO_VARKEYWORDS:
+            return fn, "__call__", None
+        self.looked_up.add(name)
+        target = _method_of(cls, name, own)
+        return (fn, "__call__", None) if target is None else (target, name, fn)
 
     def block(self, stmts: List, stack, depth: int, in_loop: bool = False) -> List:
         out: List = []
@@ -410,7 +515,7 @@ class _Inliner:
             found = self.method(call)
             if found is None:
                 return None
-            method, receiver, kind, cls, attr = found
+            method, receiver, kind, cls, attr, via = found
             if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
                                         self.classes[receiver.id][1] is None):
                 return None      # (only an object the function makes itself, where recomputed)
@@ -429,10 +534,15 @@ class _Inliner:
         if method is not None:
             # (guarded and checked by the name it is read as: ``Net.setk = other`` binds other() as setk)
             self.methods.append((cls, attr))
-            body = self._still_the_method(method, call.args[0], cls, s, attr) + body
+            checks = [(method, attr)]
+            if via is not None:          # obj(x) of a __call__ handing x on: both still the functions read
+                self.methods.append((cls, "__call__"))
+                checks.insert(0, (via, "__call__"))
+            body = self._still_the_method(checks, call.args[0], cls, s) + body
         else:
             self.inlined.add(call.func.id)
         body = _returned_to(body, target, s)
+        self._fields_read(body)
         if wanted:
             # what the helper returns is what a gradient is taken with respect to, or holds it: the calls
             # of its body whose results it returns are read in place too (a helper calling a helper)
@@ -440,7 +550,70 @@ class _Inliner:
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
 
-    def _still_the_method(self, method, receiver, cls, s, attr: str) -> List:
+    def _item_read(self, name: str, value) -> bool:
+        """``name`` bound to the list a for loop walks of a list of layers (``rt.as_sequence(self_layers)``)
+        or to an item of one (``layer = seq[k]``: every item of one kind; ``self_layers["a"]``): noted
+        (``container_kinds``, or ``classes`` for an object of a known class); whether it was such a read."""
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr == "as_sequence" and isinstance(value.func.value, gast.Name) and \
+                value.func.value.id == self.rt_name and len(value.args) == 1 and not value.keywords and \
+                isinstance(value.args[0], gast.Name) and \
+                _item_kinds(self.container_kinds.get(value.args[0].id)) is not None:
+            self.container_kinds[name] = self.container_kinds[value.args[0].id]     # (a list: itself)
+            return True
+        if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and
+                value.value.id in self.container_kinds):
+            return False
+        kind = self.container_kinds[value.value.id]
+        index = value.slice
+        if isinstance(index, gast.Constant) and isinstance(index.value, (int, str)) and \
+                not isinstance(index.value, bool):
+            items = _item_kinds(kind, index.value)
+        elif isinstance(index, gast.Name):
+            items = _item_kinds(kind)         # (any item: all of one kind)
+        else:
+            items = None
+        if not items or any(k != items[0] for k in items):
+            return True
+        found = _class_of_kind(items[0])
+        if found is not None and _plain_class(found[0]):
+            self.classes[name] = found
+            self.object_kinds[name] = items[0]
+        return True
+
+    def _fields_read(self, body: List, user: bool = False) -> None:
+        """The names a body read in place binds once to a field of an object of a known class
+        (``self = net.bn``, the normalizer's ``net_l1 = net.l1``) hold an object of the field's kind's class:
+        its methods are read in place too (``net_l1.forward(x)`` of Net.forward's ``self.l1.forward(x)``;
+        was: left a call, and Linear.forward's ``self.x = x`` refused)."""
+        stores: Dict[str, int] = {}
+        for st in body:
+            for n in walk_nodes(st):
+                if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                    stores[n.id] = stores.get(n.id, 0) + 1
+        for st in body:
+            for n in walk_nodes(st):
+                if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+                    continue
+                name, value = n.targets[0].id, n.value
+                if stores.get(name) != 1 or name in self.classes or name in self.original_locals and not user:
+                    continue
+                if self._item_read(name, value):
+                    continue
+                if not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name)) or \
+                        value.value.id not in self.object_kinds or value.attr in self.stored_attributes:
+                    continue
+                field = _field_kind(self.object_kinds[value.value.id], value.attr)
+                if _item_kinds(field) is not None or isinstance(field, tuple) and field[:1] == ("map",):
+                    self.container_kinds[name] = field          # (self.layers: a list or dict of layers)
+                    continue
+                found = _class_of_kind(field)
+                if found is not None and _plain_class(found[0]):
+                    self.looked_up.add(value.attr)
+                    self.classes[name] = found
+                    self.object_kinds[name] = field
+
+    def _still_the_method(self, checks, receiver, cls, s) -> List:
         """Statements checking, when the call runs, that ``receiver.name`` is still ``method``: the
         class was read from a kind or a constructor when compiling, and code the function runs
         before the call may put an object of another class in the field (``rebind(net)`` setting
@@ -455,20 +628,21 @@ class _Inliner:
             out.append(bind)
             self.locals.add(name)
             receiver = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-        code = method.__code__
-        shown = attr if attr != "__call__" else "__call__ (its call)"
-        message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
-                   f"{shown} when compiling; it is now another (an object of another class was put in its "
-                   f"place, or the object was given its own attribute {attr!r}, since the function "
-                   f"began). Call the method on an object that keeps its class, or return the new object")
-        args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
-                                            (attr, code.co_filename, code.co_firstlineno, code.co_name, message)]
-        check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None,
-                                                                              type_comment=None),
-                                                              attr="method_read_here", ctx=gast.Load()),
-                                          args=args, keywords=[]))
-        check.lineno = line
-        out.append(check)
+        for method, attr in checks:
+            code = method.__code__
+            shown = attr if attr != "__call__" else "__call__ (its call)"
+            message = (f"{method.__name__}() of {cls.__name__} was read in place here, as this object's "
+                       f"{shown} when compiling; it is now another (an object of another class was put in its "
+                       f"place, or the object was given its own attribute {attr!r}, since the function "
+                       f"began). Call the method on an object that keeps its class, or return the new object")
+            args = [copy.deepcopy(receiver)] + [gast.Constant(value=v, kind=None) for v in
+                                                (attr, code.co_filename, code.co_firstlineno, code.co_name, message)]
+            check = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(),
+                                                                                  annotation=None, type_comment=None),
+                                                                  attr="method_read_here", ctx=gast.Load()),
+                                              args=args, keywords=[]))
+            check.lineno = line
+            out.append(check)
         return out
 
     @staticmethod

@@ -22,7 +22,7 @@ class Loops:
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
         resized = _resized_walk(s, self._builtin_named, getattr(self, "fdef", None))
-        s, check = _items_by_key(s, self.rt_name)
+        s, check = _items_by_key(s, self.rt_name, self.namer)
         if check is not None:
             self.block([check], out)
         it = s.iter
@@ -319,7 +319,121 @@ class Loops:
         self.block(inner, out)
 
 
-def _items_by_key(s: gast.For, rt_name: str = "rt"):
+def _values_by_key(s: gast.For, rt_name: str, namer):
+    """``for v in d.values():`` (or ``for k, v in d.items():``) whose body writes into ``v[...]`` (a
+    dict of layers, each a dict of arrays: gradients clipped in place) as ``for k in list(d): ...``
+    with ``v`` read as ``d[k]`` throughout the body, and ``v = d[k]`` at its end (returned with the
+    check that ``d`` is a dict, or None for any other loop).  Python's ``v`` is the object ``d[k]``
+    holds, and stays so while the body rebinds none of ``d``, ``k`` and ``v``, writes nothing into
+    ``d`` itself (nor calls its methods: d keeps its keys, so Python's walk raises nothing) and
+    leaves the loop by neither ``break`` nor ``continue`` (the last line binds ``v`` as Python left
+    it); so the two run alike, the writes then spelled through ``d`` as sct follows them (was:
+    refused, the write read as one into what the loop walks)."""
+    it, target = s.iter, s.target
+    if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr in ("values", "items")
+            and not it.args and not it.keywords and isinstance(it.func.value, gast.Name)):
+        return None
+    held = it.func.value
+    if it.func.attr == "values" and isinstance(target, gast.Name):
+        key, value = None, target.id
+    elif it.func.attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2 and \
+            all(isinstance(e, gast.Name) for e in target.elts) and target.elts[0].id != target.elts[1].id:
+        key, value = target.elts[0].id, target.elts[1].id
+    else:
+        return None
+    writes = False
+    for n in (n for stmt in s.body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in (held.id, key, value):
+            return None         # d, k or v rebound (or deleted) in the body
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.FunctionDef, gast.Lambda, gast.ClassDef, gast.Break,
+                          gast.Continue)):
+            return None
+        if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
+                isinstance(n.value, gast.Name) and n.value.id == held.id:
+            return None         # a write into d itself
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                isinstance(n.func.value, gast.Name) and n.func.value.id == held.id:
+            return None         # d.update(...), d.pop(...): d's keys may change
+        if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store):
+            base = n.value
+            while isinstance(base, gast.Subscript):
+                base = base.value
+            writes = writes or isinstance(base, gast.Name) and base.id == value
+    if not writes or _resizes_walked(s.body, value):
+        return None
+    key = key or namer.fresh("key")
+
+    def item():
+        return gast.Subscript(value=load(held.id), slice=load(key), ctx=gast.Load())
+
+    class Spell(gast.NodeTransformer):
+        def visit_Name(self, n):
+            return gast.copy_location(item(), n) if isinstance(n.ctx, gast.Load) and n.id == value else n
+
+    body = [Spell().visit(stmt) for stmt in s.body]
+    check = gast.Assert(test=gast.Call(func=gast.Attribute(value=load(rt_name), attr="builtin_isinstance",
+                                                           ctx=gast.Load()),
+                                       args=[load(held.id), gast.Attribute(value=load(rt_name), attr="builtin_dict",
+                                                                           ctx=gast.Load())], keywords=[]),
+                        msg=gast.Constant(value=f"line {s.lineno}: sct runs `for ... in {held.id}.{it.func.attr}()`, "
+                                                f"whose body writes into {value}[...], over the keys of a dict",
+                                          kind=None))
+    last = gast.Assign(targets=[store(value)], value=item(), type_comment=None)
+    keys = gast.Call(func=gast.Attribute(value=load(rt_name), attr="builtin_list", ctx=gast.Load()),
+                     args=[load(held.id)], keywords=[])
+    loop = gast.For(target=store(key), iter=keys, body=body + [last], orelse=s.orelse, type_comment=None)
+    for node in (check, last, loop):
+        gast.copy_location(node, s)
+    for node in (n for b in body for n in gast.walk(b)):
+        if isinstance(node, gast.Subscript) and not hasattr(node, "lineno"):
+            gast.copy_location(node, s)
+    return loop, check
+
+
+def _resizes_walked(body, value: str) -> bool:
+    """May ``body`` change the size of ``value`` while a loop walks it, where Python raises RuntimeError,
+    or read ``value`` otherwise than by its items (``value[k]``) and by the loops walking it (``for k in
+    value``, ``value.keys()``, ``value.values()``, ``value.items()``) that write into it by their own key
+    only (``value[k] = ...``: no new key)?  (Read as ``d[key]`` by _values_by_key, a walk of it is one
+    the size check of ``_resized_walk`` does not read, nor a view of it, ``ks = value.keys()``, nor a walk
+    of an item, ``for j in value[k]``: such a body is left as it was, refused.)"""
+    parent = {}
+    for stmt in body:
+        for n in gast.walk(stmt):
+            for c in gast.iter_child_nodes(n):
+                parent[id(c)] = n
+    walks = set()
+    for loop in (n for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.For)):
+        it, target = loop.iter, loop.target
+        if not any(isinstance(n, gast.Name) and n.id == value for n in gast.walk(it)):
+            continue
+        if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
+                it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords:
+            own = target.elts[0] if it.func.attr == "items" and isinstance(target, gast.Tuple) and target.elts else \
+                target if it.func.attr == "keys" else None
+            it = it.func.value
+        else:
+            own = target
+        if not (isinstance(it, gast.Name) and it.id == value):
+            return True         # (a walk of an item of it, or of something made of it)
+        walks.add(id(it))
+        own = own.id if isinstance(own, gast.Name) else None
+        for n in (n for stmt in loop.body for n in gast.walk(stmt)):
+            if isinstance(n, gast.Name) and n.id == own and not isinstance(n.ctx, gast.Load):
+                return True
+            if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
+                    isinstance(n.value, gast.Name) and n.value.id == value and \
+                    (isinstance(n.ctx, gast.Del) or not (isinstance(n.slice, gast.Name) and n.slice.id == own)):
+                return True
+    for n in (n for stmt in body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and n.id == value and id(n) not in walks:
+            up = parent.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n):
+                return True     # (given to a call, a view or iterator of it, a method of it)
+    return False
+
+
+def _items_by_key(s: gast.For, rt_name: str = "rt", namer=None):
     """``for k, v in d.items():`` whose body writes ``d[k] = ...`` (the current key: a dict of
     parameters updated in place) as ``for k in list(d): v = d[k]; ...``, after a check that ``d`` is
     a dict (returned with the loop; None for any other loop, returned as it is).  Python's items
@@ -327,6 +441,9 @@ def _items_by_key(s: gast.For, rt_name: str = "rt"):
     rebinds neither ``d`` (nor a name or attribute of its spelling) nor ``k``; the loop walks a list
     of the keys, so a write into ``d`` is no write into what it walks (was refused, though the
     README said it ran)."""
+    by_value = _values_by_key(s, rt_name, namer) if namer is not None else None
+    if by_value is not None:
+        return by_value
     it, target = s.iter, s.target
     if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and it.func.attr == "items"
             and not it.args and not it.keywords and isinstance(target, gast.Tuple) and len(target.elts) == 2
@@ -973,11 +1090,13 @@ def _walked_dict(resized):
 
 
 def _item_path(node) -> Optional[Tuple[str, tuple]]:
-    """``d["a"][0]`` as ``("d", ("a", 0))``: a name indexed by constant keys (None for anything else)."""
+    """``d["a"][0]`` as ``("d", ("a", 0))``: a name indexed by constant keys, or by names (``d[name]``:
+    ``("d", (("name", "name"),))``, read as the same key wherever the name is not bound again); None for
+    anything else."""
     keys = []
-    while isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant) and \
-            type(node.slice.value) in (str, int, bytes):
-        keys.append(node.slice.value)
+    while isinstance(node, gast.Subscript) and (isinstance(node.slice, gast.Constant) and type(
+            node.slice.value) in (str, int, bytes) or isinstance(node.slice, gast.Name)):
+        keys.append(node.slice.value if isinstance(node.slice, gast.Constant) else ("name", node.slice.id))
         node = node.value
     if not keys or not isinstance(node, gast.Name):
         return None
@@ -1020,6 +1139,9 @@ def _resized_walk(s: gast.For, builtin_named=None, fdef=None):
     if walked is None:
         return None
     path = _item_path(walked)
+    if path is not None and any(isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and
+                                ("name", n.id) in path[1] for stmt in s.body + [target] for n in gast.walk(stmt)):
+        return None                     # (d[name] with name bound again in the body: another dict at each item)
     name = walked.id if path is None else path[0]
     names = {name} if path is None else set()     # d and the names bound to it (h = d, d = h: either way)
     # (for d["a"]: the names bound to that item, inner = d["a"], and to them)

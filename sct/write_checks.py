@@ -22,6 +22,7 @@ from .none_branches import folded_copy
 from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
+from .kinds import _holds_traced, child_kind, kind_traced
 from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_view, written_in_place
 
 
@@ -360,9 +361,15 @@ class _WriteCheck:
             fail(s, f"setting {name}.flat changes the array {name} in place, which sct does not follow; "
                  f"build a new value instead (`{name} = np.broadcast_to(v, {name}.shape) * 1.0`, or "
                  f"`np.resize(v, {name}.shape)`)", f"{name}.flat = ...")
+        if mode == "entry" and self._constant_field_write(s, name, attr_name):
+            # (was: refused on an object reached through an argument, ``self = net.bn`` of a layer read in
+            # place: "self may be an object loss_fn() did not create", for a running mean of constants)
+            return True
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
-            what = "to a traced value on an object its caller passed in" if self.is_active(s.value) else \
+            # (was: "sets self.n to a traced value" for a count ``self.n += 1`` on an object holding traced values)
+            traced = self.is_active(s.value) and not self._constant_value(s.value, self._constant_fields())
+            what = "to a traced value on an object its caller passed in" if traced else \
                 "on an object its caller passed in that holds traced values (sct counts such an object's " \
                 "fields as traced here)"
             fail(s, f"{self.fname}() sets {name}.{attr_name} {what}; sct follows values, not changes of "
@@ -385,6 +392,192 @@ class _WriteCheck:
                  f"follows the new value through {name} only. Build a new object, or set the "
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         return True
+
+    def _constant_field_write(self, s, name: str, attr_name: str) -> bool:
+        """``self.running_mean = 0.9 * self.running_mean + 0.1 * extractdata(mu)``, ``self.n = self.n + 1``,
+        ``self.x = x`` of a constant ``x``, where ``self`` is an object the arguments hold (a batch-norm layer
+        ``net.bn`` whose ``gamma`` is traced, read in place): a value with no derivative stored in a field that
+        holds none when the function begins (``name``'s kind, read from the arguments' kinds along every
+        binding of ``name``) and is given none anywhere in the function (every store of ``.attr_name``, on any
+        object, a constant).  Every value that field holds while the function runs is then a constant, so a
+        read of it through any name (``net.bn.running_mean`` after the call, an alias bound before) has no
+        derivative to lose, and what it would send back lands on a field holding a constant, which no gradient
+        selects; the object checks below (who else may see the object) guard derivatives only: Python's values
+        are the code's own, which runs the write."""
+        fields = self._constant_fields()
+        if attr_name not in fields or not self._constant_value(s.value, fields) or not self._leaf_gradients():
+            return False
+        kinds = self._object_kinds(name)
+        return bool(kinds) and all(_untraced_field(k, attr_name) for k in kinds)
+
+    def _leaf_gradients(self) -> bool:
+        """Is every gradient the function takes with respect to single traced arrays (``net.W``, ``x``), none
+        by a whole object, list or dict (``dlgradient(y, net.bn)``, whose field ``running_mean`` the
+        derivative of a read of the new value would be credited to: refused, was 1 for 0.9)?"""
+        from .inline_helpers import _SITE_NAMES
+        from .ir import walk_nodes
+        for n in walk_nodes(self.fdef):          # (a nested function's too)
+            if not isinstance(n, gast.Call):
+                continue
+            f = n.func
+            name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
+            target = _resolved(self.resolver, f)
+            if name not in _SITE_NAMES and getattr(target, "__name__", None) not in _SITE_NAMES:
+                continue
+            for x in n.args[1:] + [k.value for k in n.keywords if k.arg not in (
+                    "EnableHigherDerivatives", "RetainData", "AllowUnusedVariable")]:
+                if isinstance(x, gast.Constant) and isinstance(x.value, (str, bool)) or x is None:
+                    continue
+                kinds = self._kinds(x.id) if isinstance(x, gast.Name) else None
+                if not kinds or not all(isinstance(k, tuple) and k[:1] == ("dl",) for k in kinds):
+                    return False
+        return True
+
+    def _constant_fields(self) -> FrozenSet[str]:
+        """The attribute names every store of which in the function (on any object) is a constant (up to
+        reads of such fields themselves, that hold none when the function begins): a fixed point."""
+        if getattr(self, "_fields_memo", None) is not None:
+            return self._fields_memo
+        stores = [(n.targets[0].attr, n.value) for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and isinstance(n.targets[0], gast.Attribute)]
+        fields = frozenset(a for a, _ in stores)
+        # (stored any other way, an augmented or deleted attribute, a tuple target: not one)
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    not any(n is t for t in self._assign_targets()):
+                fields = fields - {n.attr}
+        self._fields_memo = frozenset()          # (a recursive question while it is computed: none)
+        while True:
+            self._constant_memo = {}
+            smaller = frozenset(a for a in fields
+                                if all(self._constant_value(v, fields) for b, v in stores if b == a))
+            if smaller == fields:
+                break
+            fields = smaller
+        self._fields_memo = fields
+        return fields
+
+    def _assign_targets(self) -> list:
+        return [n.targets[0] for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1]
+
+    def _changed_layout(self):
+        """``(the attribute names the function sets or deletes, whether it writes an item or calls a method
+        that may change a list or dict)``: where the arguments' kinds may no longer say what a field or an
+        item holds."""
+        memo = getattr(self, "_layout_memo", None)
+        if memo is None:
+            attrs, items = set(), False
+            for n in walk_no_defs(self.fdef):
+                if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    attrs.add(n.attr)
+                elif isinstance(n, gast.Subscript) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                    items = True
+                elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS:
+                    items = True
+            memo = self._layout_memo = (frozenset(attrs), items)
+        return memo
+
+    def _bindings(self, name: str) -> Optional[list]:
+        """The values ``name`` is bound to in the function (None: bound some other way too)."""
+        values = []
+        for n in walk_no_defs(self.fdef):
+            if isinstance(n, gast.Assign) and any(isinstance(m, gast.Name) and m.id == name and isinstance(m.ctx, gast.Store)
+                                                  for t in n.targets for m in gast.walk(t)):
+                if len(n.targets) != 1 or not isinstance(n.targets[0], gast.Name):
+                    return None
+                values.append(n.value)
+            elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, (gast.Store, gast.Del)) and \
+                    not any(n is t for t in self._assign_targets()):
+                return None           # (a for loop's target, a deletion, ...)
+        return values
+
+    def _constant_value(self, value, fields, depth: int = 0) -> bool:
+        """Has ``value`` no derivative: it reads no traced name, or only names bound to such values and
+        to fields in ``fields`` of objects whose kinds say the field holds no traced value?"""
+        if depth > 12:
+            return False
+        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
+            if value.attr not in fields:
+                return not self.is_active(value)
+            kinds = self._object_kinds(value.value.id)
+            return bool(kinds) and all(_untraced_field(k, value.attr) for k in kinds)
+        for name in loaded_names(value):
+            if name not in self.active:
+                continue
+            memo = getattr(self, "_constant_memo", None)
+            if memo is None:
+                memo = self._constant_memo = {}
+            if name not in memo:
+                memo[name] = False               # (a name bound from itself, in a loop: not proved)
+                bound = None if name in self.param_kinds else self._bindings(name)
+                memo[name] = bool(bound) and all(self._constant_value(v, fields, depth + 1) for v in bound)
+            if not memo[name]:
+                return False
+        return True
+
+    def _object_kinds(self, name: str) -> Optional[list]:
+        """The kinds (from the arguments' kinds) of every object ``name`` may hold: an argument never bound
+        again, or a name every binding of which is such a name or a field of one (``self = net.bn``);
+        None where not known, or not all objects."""
+        kinds = self._kinds(name)
+        return kinds if kinds and all(isinstance(k, tuple) and k[:1] == ("obj",) for k in kinds) else None
+
+    def _kinds(self, name: str, depth: int = 0) -> Optional[list]:
+        """The kinds of every value ``name`` may hold, read as ``_object_kinds`` says (None: not known)."""
+        if depth > 8:
+            return None
+        bound = self._bindings(name)
+        if bound is None:
+            return None
+        if name in self.param_kinds:
+            if bound:
+                return None
+            return [self.param_kinds[name]]
+        if not bound:
+            return None
+        out = []
+        for v in bound:
+            if isinstance(v, gast.Name):
+                inner = self._kinds(v.id, depth + 1)
+            elif isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name):
+                inner = self._kinds(v.value.id, depth + 1)
+                if inner is None or not all(isinstance(k, tuple) and k[:1] == ("obj",) for k in inner) or \
+                        v.attr in self._changed_layout()[0]:
+                    return None          # (``net.bn = BN2()`` in the function: the kind is the old field's)
+                inner = [child_kind(k, v.attr) for k in inner]
+            elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr == "as_sequence" and \
+                    len(v.args) == 1 and isinstance(v.args[0], gast.Name) and not v.keywords:
+                # (what a for loop walks: a list or tuple as it is)
+                inner = self._kinds(v.args[0].id, depth + 1)
+                if inner is None or not all(isinstance(k, tuple) and k[:1] == ("seq",) for k in inner):
+                    return None
+            elif isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                # an item of a list or dict of layers: at a constant key, or any item
+                inner = self._kinds(v.value.id, depth + 1)
+                if inner is None or not all(isinstance(k, tuple) and k[:1] in (("seq",), ("map",)) for k in inner) or \
+                        self._changed_layout()[1]:
+                    return None          # (a list or dict changed in the function: its items' kinds may not hold)
+                key = v.slice.value if isinstance(v.slice, gast.Constant) and \
+                    isinstance(v.slice.value, (int, str)) and not isinstance(v.slice.value, bool) else None
+                if key is None and not isinstance(v.slice, gast.Name):
+                    return None
+                items = []
+                for k in inner:
+                    children = dict(enumerate(k[2])) if k[0] == "seq" else \
+                        dict(f for f in k[2] if isinstance(f, tuple) and len(f) == 2)
+                    if key is None:
+                        items.extend(children.values())
+                    elif key in children:
+                        items.append(children[key])
+                    else:
+                        return None
+                inner = items
+            else:
+                return None
+            if inner is None or not all(isinstance(k, tuple) for k in inner):
+                return None
+            out.extend(inner)
+        return out
 
     def _call(self, s, node, result) -> None:
         """A call that may change its arguments or object in place (``result``: the name its
@@ -902,6 +1095,15 @@ _NEW_VALUE_FOR = {
             "array: assign the sorted values into that array, `a[i:j] = np.sort(a[i:j])`)",
     "popitem": "read the item by its key and build the rest as a new dict",
 }
+
+
+def _untraced_field(kind, attr: str) -> bool:
+    """Does the object of ``kind`` hold no traced value in its field ``attr`` (or no such field)?"""
+    if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and isinstance(kind[2], tuple)):
+        return False
+    fields = dict(f for f in kind[2] if isinstance(f, tuple) and len(f) == 2)
+    return attr not in fields or not _holds_traced(fields[attr]) and not kind_traced(fields[attr]) and \
+        fields[attr][:1] != ("back",)
 
 
 class _Saved:
