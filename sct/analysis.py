@@ -474,21 +474,31 @@ def written_keys(nodes) -> Set:
             (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
 
 
-def semi_naive(nodes: List, visit, sizes) -> None:
-    """Visit ``nodes`` until ``sizes()`` (the sets' sizes) stops changing.  Semi-naive evaluation:
-    a statement's effect only adds to the sets and depends only on the state of the names its
-    value reads, so a statement none of whose names changed since its last visit would add
-    nothing and is skipped (the same fixed point, reached through the same changes in the same
-    order).  ``visit(node)`` applies a statement and returns the name node it may change."""
-    from heapq import heapify, heappop, heappush
+def name_readers(nodes: List) -> Dict[str, List[int]]:
+    """For each name, the positions in ``nodes`` (statements) of those whose value reads it, in
+    order: the statements ``semi_naive`` visits again once the name changes."""
     from .ir import walk_nodes
-    count = len(nodes)
-    # the statements reading each name: the ones to visit again once it changes (a worklist in
-    # the walk's order, the same visits as checking every statement's names each round)
     readers: Dict[str, List[int]] = {}
     for i, node in enumerate(nodes):
         for name in {n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name)}:
             readers.setdefault(name, []).append(i)
+    return readers
+
+
+def semi_naive(nodes: List, visit, sizes, readers: Optional[Dict[str, List[int]]] = None) -> None:
+    """Visit ``nodes`` until ``sizes()`` (the sets' sizes) stops changing.  Semi-naive evaluation:
+    a statement's effect only adds to the sets and depends only on the state of the names its
+    value reads, so a statement none of whose names changed since its last visit would add
+    nothing and is skipped (the same fixed point, reached through the same changes in the same
+    order).  ``visit(node)`` applies a statement and returns the name node it may change.
+    ``readers``: ``name_readers(nodes)``, where already found (the fixed points of one
+    ``Activity.run`` visit the same statements, which none of them changes)."""
+    from heapq import heapify, heappop, heappush
+    count = len(nodes)
+    # the statements reading each name: the ones to visit again once it changes (a worklist in
+    # the walk's order, the same visits as checking every statement's names each round)
+    if readers is None:
+        readers = name_readers(nodes)
     due = range(count)                  # the statements to visit this round: all, at first
     rounds = 0
     while True:
@@ -1033,16 +1043,17 @@ class Activity(ValueFacts, RealnessProof):
         # were known (``l = l - l.max()`` in a loop: ``l.max()`` known to give an array only once
         # ``l``'s kind is) was kept (red team sci, dec 27: ``rng.integers(0, lp.shape[0])`` in a loop
         # then made ``rng`` read by an adjoint, and a later ``rng.normal()`` was refused)
+        readers = name_readers(nodes)       # (the three fixed points' statements: found once)
         self._arrays_only = True
         try:
-            semi_naive(nodes, self.visit, lambda: (len(self.arrays), len(self.kinds)))
+            semi_naive(nodes, self.visit, lambda: (len(self.arrays), len(self.kinds)), readers)
         finally:
             self._arrays_only = False
         semi_naive(nodes, self.visit, lambda: (len(self.active), len(self.complex), len(self.arrays),
-                                               len(self.lists), len(self.kinds)))
+                                               len(self.lists), len(self.kinds)), readers)
         # (after: a value is proven real from the arrays and kinds found, which only grow)
         self.maybe_complex |= self.complex
-        semi_naive(nodes, self.visit_realness, lambda: len(self.maybe_complex))
+        semi_naive(nodes, self.visit_realness, lambda: len(self.maybe_complex), readers)
         self.check_covered(nodes)
         self.mixed = self.mixed_names(nodes)
         self.sequences = self.sequence_names(nodes)

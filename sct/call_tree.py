@@ -2783,16 +2783,18 @@ def _runs_user_code(tree) -> bool:
             continue
         if r is None or not r.resolved or (r.compiled is not None and getattr(r.compiled, "opaque", True)):
             return True
+    plain = set()            # names read as values found to hold no user code (each looked up once)
     for fdef in context.generated.functions:
         passed = set()       # ids of names a call is passed (or calls): the calls' checks below read them
         sites = set()        # ids of what a call calls, and of the callees of call sites
         for node in walk_nodes(fdef):    # (breadth first: a call before the names it is passed)
             if node.__class__ is gast.Name:
-                if id(node) not in passed and isinstance(node.ctx, gast.Load) and \
-                        _user_code_value(namespace.get(node.id, _MISSING) if node.id in namespace
-                                         else context.param_kinds.get(node.id), node.id not in namespace):
-                    return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
-                continue         # whatever it is passed to may call it (np.array2string's formatter)
+                if id(node) not in passed and isinstance(node.ctx, gast.Load) and node.id not in plain:
+                    if _user_code_value(namespace.get(node.id, _MISSING) if node.id in namespace
+                                        else context.param_kinds.get(node.id), node.id not in namespace):
+                        return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
+                    plain.add(node.id)   # whatever it is passed to may call it (np.array2string's formatter)
+                continue
             if node.__class__ is gast.Attribute and isinstance(node.ctx, gast.Load) and id(node) not in sites and \
                     _user_code_value(_static_value(node, namespace, set()), False):
                 return True      # a user function read off a module, class or namespace (helpers.fmt)

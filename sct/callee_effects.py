@@ -15,7 +15,7 @@ import numpy as np
 
 from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS,
                           WRITING_FUNCTIONS, _dotted)
-from .ir import loaded_names, walk_no_defs
+from .ir import loaded_names, walk_no_defs, walk_nodes
 
 # --- does every return give a new object? ----------------------------------------------------------
 
@@ -601,7 +601,7 @@ def _changes(fn, skip: int) -> bool:
     params = [p.id for p in a.posonlyargs + a.args][skip:] + [p.id for p in a.kwonlyargs] + \
         [p.id for p in (a.vararg, a.kwarg) if p is not None]
     flow = _ArgumentFlow(fdef, params)
-    for n in gast.walk(fdef):
+    for n in walk_nodes(fdef):
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
             if _store_changes(n, flow):
                 return True
@@ -652,8 +652,8 @@ class _ArgumentFlow:
     def __init__(self, fdef, params: List[str]):
         self.derived: Set[str] = set(params)
         self.holders: Set[str] = set()
-        assigns = [n for n in gast.walk(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
-                                                               gast.With, gast.comprehension))]
+        assigns = [n for n in walk_nodes(fdef) if isinstance(n, (gast.Assign, gast.AnnAssign, gast.For,
+                                                                gast.With, gast.comprehension))]
         changed = True
         while changed:
             changed = False

@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 
 import gast
 
+from .ir import statements_no_defs
+
 State = Optional[Dict[str, int]]        # a name a del may have unbound -> that del's line; None: unreachable
 
 _SCOPES = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
@@ -27,9 +29,10 @@ _EAGER = frozenset(("sum", "any", "all", "min", "max", "sorted", "list", "tuple"
 
 
 def has_deleted_names(stmts) -> bool:
-    """Does a ``del name`` appear in ``stmts`` (outside nested defs)?"""
+    """Does a ``del name`` appear in ``stmts`` (outside nested defs)?  (The statements of
+    ``_walk_here``'s walk, found without walking the expressions, which hold none.)"""
     return any(isinstance(n, gast.Delete) and any(isinstance(t, gast.Name) for t in n.targets)
-               for s in stmts for n in _walk_here(s))
+               for s in stmts for n in statements_no_defs(s))
 
 
 def check_deleted_reads(stmts: List, fail) -> None:

@@ -527,7 +527,7 @@ class Normalizer(Statements, Loops, Expressions):
                     continue       # a nested def's: sct/closures.py (its new values returned to each call)
                 if kind:
                     self.fail(n, *kind)
-            for n in gast.walk(node):             # the bodies of lambdas (walk_no_defs skips them)
+            for n in walk_nodes(node):            # the bodies of lambdas (walk_no_defs skips them)
                 if isinstance(n, gast.Lambda):
                     self._check_scope_reader(n)
         finally:
@@ -867,7 +867,7 @@ class Normalizer(Statements, Loops, Expressions):
         writers = getattr(self, "_nonlocal_writers", None)
         if writers is None:
             writers = {}
-            for d in gast.walk(self.fdef):
+            for d in walk_nodes(self.fdef):
                 if isinstance(d, (gast.FunctionDef, gast.AsyncFunctionDef)) and d is not self.fdef:
                     names = {name for n in walk_no_defs(d) if isinstance(n, gast.Nonlocal) for name in n.names}
                     if names:

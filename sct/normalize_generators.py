@@ -24,7 +24,7 @@ import gast
 
 from .errors import CompileError
 from .global_writes import rebound_global
-from .ir import assign, call, dotted_name, load, store, walk_no_defs
+from .ir import assign, call, dotted_name, load, store, walk_no_defs, walk_nodes
 
 
 _GENERATOR_ITEMS: dict = {}     # id(fn) -> (code, derived, fn, defaults, keyword defaults)
@@ -464,7 +464,7 @@ def _created_before_walked(stmts: List, norm, named) -> None:
 
 
 def _check_consumers(stmts: List, norm) -> None:
-    defs = {d.name: d for d in gast.walk(norm.fdef) if isinstance(d, gast.FunctionDef) and d is not norm.fdef}
+    defs = {d.name: d for d in walk_nodes(norm.fdef) if isinstance(d, gast.FunctionDef) and d is not norm.fdef}
     named: dict = {}                 # g = gen(...) or g = (... for w in gen(...)): for v in g walks it
     for st in stmts:
         for n in walk_no_defs(st):

@@ -42,7 +42,7 @@ import gast
 import numpy as np
 
 from .errors import CompileError
-from .ir import assign, call, const, dotted_name, load, walk_nodes
+from .ir import assign, call, const, dotted_name, load, walk_no_defs, walk_nodes
 
 # builtins that only compute a value from their arguments (and exception classes, below)
 PURE_BUILTINS = frozenset((
@@ -143,7 +143,7 @@ def lower_try(stmts: List, namer, fail, rt_name: str, fn=None, local_names: Opti
     probed body; None: only builtins do), ``local_names``: the names the function binds;
     ``raised_checks`` gets (names, handler's name, line) of each handler reading the exception of a
     body whose ``raise``/``assert`` message reads those names (``check_raised_values``)."""
-    if not any(isinstance(n, gast.Try) for s in stmts for n in gast.walk(s)):
+    if not any(isinstance(n, gast.Try) for s in stmts for n in walk_nodes(s)):
         return stmts
     lowering = _TryLowering(namer, fail, rt_name, fn, local_names or set())
     lowering.function_body = stmts
@@ -827,7 +827,7 @@ def local_names_of(fdef) -> Set[str]:
     for p in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
         if isinstance(p, gast.Name):
             names.add(p.id)
-    for n in _walk_no_defs(fdef):
+    for n in walk_no_defs(fdef):     # (sct.ir's walks: the same nodes but the ctx and operator leaves)
         if n is fdef:
             continue
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del, gast.Param)):
@@ -839,8 +839,18 @@ def local_names_of(fdef) -> Set[str]:
         elif isinstance(n, (gast.Import, gast.ImportFrom)):
             for alias in n.names:
                 names.add((alias.asname or alias.name).split(".")[0])
-    # nested defs are not walked, but their names are bound here
-    for n in gast.walk(fdef):
+    # nested defs are not walked, but their names are bound here (those at any depth, as a full
+    # walk finds them: a definition is a statement, so the walk reads only statements' blocks)
+    todo = [fdef]
+    while todo:
+        n = todo.pop()
         if n is not fdef and isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             names.add(n.name)
+        for field in _STMT_BLOCKS:
+            block = getattr(n, field, None)
+            if isinstance(block, list):
+                todo.extend(b for b in block if isinstance(b, (gast.stmt, gast.ExceptHandler, gast.match_case)))
     return names
+
+
+_STMT_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")

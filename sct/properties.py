@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 
 import gast
 
-from .ir import assign, call, const, load
+from .ir import assign, call, const, load, walk_nodes
 from .runtime.support import plain_property
 from .unpack_objects import _blocks, _known_classes
 
@@ -120,10 +120,10 @@ def _getter_name(resolver, cls, name: str, namer) -> str:
 def _site_arguments(fdef, resolver) -> set:
     """The names passed to dlgradient (dljacobian, ...) as what to differentiate with respect to."""
     out = set()
-    for node in gast.walk(fdef):
+    for node in walk_nodes(fdef):
         if isinstance(node, gast.Call) and _site_argument(node, resolver):
             for a in node.args[1:]:
-                out |= {n.id for n in gast.walk(a) if isinstance(n, gast.Name)}
+                out |= {n.id for n in walk_nodes(a) if isinstance(n, gast.Name)}
     return out
 
 

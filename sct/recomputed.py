@@ -357,6 +357,7 @@ def draws_all_seen(generated, tree, rt_name: str) -> bool:
         if r is not None and r.compiled is not None and not getattr(r.compiled, "draws_seen", False):
             return False
     runtimes = [v for k, v in namespace.items() if k in (rt_name, "sct_rt")]
+    seen = set()        # (name, attributes...) of the reads found known (np.tanh: each read once)
     for fn in generated.functions:
         if not isinstance(fn, gast.FunctionDef):
             continue
@@ -380,8 +381,11 @@ def draws_all_seen(generated, tree, rt_name: str) -> bool:
             if not isinstance(root, gast.Name) or not isinstance(root.ctx, gast.Load) or \
                     root.id not in namespace:
                 continue                # a local, a parameter, or an expression's attribute
-            value = namespace[root.id]
             attrs.reverse()
+            key = (root.id, *attrs)
+            if key in seen:
+                continue
+            value = namespace[root.id]
             for k, attr in enumerate(attrs):
                 if not (isinstance(value, types.ModuleType) or any(value is r for r in runtimes)):
                     if not _plain_value(value):
@@ -393,6 +397,7 @@ def draws_all_seen(generated, tree, rt_name: str) -> bool:
             else:
                 if not _known_value(value, runtimes):
                     return False
+            seen.add(key)
     return True
 
 

@@ -19,7 +19,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .ir import loaded_names, walk_no_defs
+from .ir import loaded_names, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced
@@ -141,7 +141,7 @@ class _WriteCheck:
         numpy raises, where sct would compute a new value (refused)."""
         for node in ([s.value] if isinstance(s, (gast.Assign, gast.Expr, gast.Return)) and s.value is not None
                      else []):
-            for call_node in (n for n in gast.walk(node) if isinstance(n, gast.Call)):
+            for call_node in (n for n in walk_nodes(node) if isinstance(n, gast.Call)):
                 f = call_node.func
                 fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "")
                 writeable = [k.value for k in call_node.keywords if k.arg == "writeable"]
