@@ -1744,6 +1744,54 @@ def aliased_dlarrays(args) -> frozenset:
     return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
 
 
+_PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
+                types.BuiltinFunctionType, types.MethodType)
+
+
+def written_reached_twice(args, positions, extra=()):
+    """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
+    ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
+    another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
+    nested, a cycle back to it) or from the values ``extra`` (the globals and closure values the function
+    reads: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item" or "attr"; an index past
+    the arguments is one of ``extra``); None where each is reached only as its own argument.  Walks what sct's
+    kinds walk, each container or object once (sct's networks and wrappers, whose parts are their own, and the
+    standard library's services, not read)."""
+    want = {id(args[i]): i for i in positions}
+    met: dict = {}
+    done: set = set()
+    count = len(args)
+    stack = [(a, (i,)) for i, a in enumerate(args)] + [(v, (count + i,)) for i, (_, v) in enumerate(extra)]
+    stack.reverse()
+    while stack:
+        v, path = stack.pop()
+        if v is None or isinstance(v, _PLAIN_PARTS) or isinstance(v, _dlarray) or service_object(v):
+            continue
+        key = id(v)
+        i = want.get(key)
+        if i is not None and args[i] is v:
+            first = met.get(key)
+            if first is not None:
+                return i, first, path
+            met[key] = path
+        if key in done:
+            continue
+        done.add(key)
+        if type(v) is dict or isinstance(v, dict):
+            parts = [(("item", k), p) for k, p in dict.items(v)]
+        elif isinstance(v, (list, tuple)):
+            parts = [(("item", j), p) for j, p in enumerate(v)]
+        elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
+            continue
+        else:
+            try:
+                parts = [(("attr", k), p) for k, p in vars(v).items()]
+            except TypeError:
+                continue
+        stack.extend((p, path + (step,)) for step, p in reversed(parts))
+    return None
+
+
 def _refuse_aliased_target():
     raise ValueError(
         "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of "
