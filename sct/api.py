@@ -246,7 +246,7 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
     sct follows the write by the argument's name, so a read of the object through the other path (``b.h``) is of
     the value it had at entry, a constant (was: a gradient of 0, or "y does not depend on any traced input").
     Refused before the run, at the line of the write, naming both paths (Compiled.written_args)."""
-    written = compiled.written_args
+    written = getattr(compiled, "written_args", ())
     if not written:
         return
     extra = _read_outside(compiled)
@@ -303,7 +303,7 @@ def _hit_parts(args, compiled: Compiled):
         # (a dlarray's data shared with a plain array: the slow path, which refuses it)
         consts["SHARED"] = _dlarray_memory_shared
         lines = list(lines) + ["    if SHARED(args): return None"]
-    if compiled.written_args:
+    if getattr(compiled, "written_args", ()):
         # (an argument whose attributes it sets, reached another way too: the slow path, which refuses it)
         consts["TWICE"], consts["WRITTEN"] = _written_reached_twice, [w[0] for w in compiled.written_args]
         consts["OUTSIDE"] = _read_outside(compiled)
