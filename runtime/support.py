@@ -1746,6 +1746,38 @@ def aliased_dlarrays(args) -> frozenset:
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
                 types.BuiltinFunctionType, types.MethodType)
+_LEAF_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, np.ndarray, np.float64, np.float32,
+                         np.int64, np.bool_, types.FunctionType, types.ModuleType, type})
+
+
+_WALKED_CLASSES: dict = {}     # class -> whether _parts_of reads its objects' attributes (kept per class)
+
+
+def _walked_class(cls) -> bool:
+    """Are objects of ``cls`` read by their attributes (not sct's networks and wrappers, the standard
+    library's services, numbers, code, arrays)?"""
+    known = _WALKED_CLASSES.get(cls)
+    if known is None:
+        known = not (issubclass(cls, _PLAIN_PARTS) or issubclass(cls, _dlarray) or hasattr(cls, "__sct_kind__") or
+                     getattr(cls, "__sct_wraps__", False) is True or
+                     (getattr(cls, "__module__", None) or "").split(".")[0] in _SERVICE_MODULES)
+        if len(_WALKED_CLASSES) > 4096:
+            _WALKED_CLASSES.clear()
+        _WALKED_CLASSES[cls] = known
+    return known
+
+
+def _parts_of(v):
+    """The ``((kind, key), part)`` an object or container holds, as sct's kinds read them (None: a leaf, or
+    sct's networks and wrappers, the standard library's services, whose parts are not the user's)."""
+    if isinstance(v, dict):
+        return [(("item", k), p) for k, p in dict.items(v)]
+    if isinstance(v, (list, tuple)):
+        return [(("item", j), p) for j, p in enumerate(v)]
+    d = getattr(v, "__dict__", None)
+    if type(d) is not dict or not _walked_class(type(v)):
+        return None
+    return [(("attr", k), p) for k, p in d.items()]
 
 
 def written_reached_twice(args, positions, extra=()):
@@ -1755,8 +1787,48 @@ def written_reached_twice(args, positions, extra=()):
     nested, a cycle back to it) or from the values ``extra`` (the globals and closure values the function
     reads: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item" or "attr"; an index past
     the arguments is one of ``extra``); None where each is reached only as its own argument.  Walks what sct's
-    kinds walk, each container or object once (sct's networks and wrappers, whose parts are their own, and the
-    standard library's services, not read)."""
+    kinds walk, each container or object once (_parts_of).  Run on each call of such a function (its entry's
+    hit too): a first walk only tells whether it is so (no paths kept), a second finds the paths."""
+    want = {id(args[i]) for i in positions}
+    met: set = set()
+    done: set = set()
+    stack = list(args)
+    stack += [v for _, v in extra]
+    leaves = _LEAF_TYPES
+    found = False
+    while stack:
+        v = stack.pop()
+        cls = type(v)
+        if cls in leaves or cls is _dlarray:
+            continue
+        key = id(v)
+        if key in want:
+            if key in met:
+                found = True
+                break
+            met.add(key)
+        if key in done:
+            continue
+        done.add(key)
+        if cls is dict:
+            stack += v.values()
+        elif cls is list or cls is tuple:
+            stack += v
+        elif isinstance(v, dict):
+            stack += dict.values(v)
+        elif isinstance(v, (list, tuple)):
+            stack += v
+        else:
+            d = getattr(v, "__dict__", None)
+            if type(d) is dict and _walked_class(cls):
+                stack += d.values()
+    if not found:
+        return None
+    return _written_paths(args, positions, extra)
+
+
+def _written_paths(args, positions, extra):
+    """written_reached_twice's paths (its second walk, where the first found one)."""
     want = {id(args[i]): i for i in positions}
     met: dict = {}
     done: set = set()
@@ -1765,8 +1837,6 @@ def written_reached_twice(args, positions, extra=()):
     stack.reverse()
     while stack:
         v, path = stack.pop()
-        if v is None or isinstance(v, _PLAIN_PARTS) or isinstance(v, _dlarray) or service_object(v):
-            continue
         key = id(v)
         i = want.get(key)
         if i is not None and args[i] is v:
@@ -1777,18 +1847,9 @@ def written_reached_twice(args, positions, extra=()):
         if key in done:
             continue
         done.add(key)
-        if type(v) is dict or isinstance(v, dict):
-            parts = [(("item", k), p) for k, p in dict.items(v)]
-        elif isinstance(v, (list, tuple)):
-            parts = [(("item", j), p) for j, p in enumerate(v)]
-        elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
-            continue
-        else:
-            try:
-                parts = [(("attr", k), p) for k, p in vars(v).items()]
-            except TypeError:
-                continue
-        stack.extend((p, path + (step,)) for step, p in reversed(parts))
+        parts = _parts_of(v)
+        if parts:
+            stack.extend((p, path + (step,)) for step, p in reversed(parts))
     return None
 
 
