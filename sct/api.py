@@ -271,8 +271,9 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
     name = getattr(fun, "__qualname__", None) or type(fun).__name__
     raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() sets an attribute of "
                           f"{names[position]}'s object here, and reads of it through {b if a == names[position] else a} "
-                          f"would not see the new value's derivative (they read the value it had when the call began). "
-                          f"Pass the object once (read it through one name), or pass distinct objects", *where)
+                          f"would lose the new value's derivative (sct differentiates them as reads of what the object "
+                          f"held when the call began). Pass the object once (read it through one name), or pass "
+                          f"distinct objects", *where)
 
 
 _NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
