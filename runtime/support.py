@@ -1744,6 +1744,115 @@ def aliased_dlarrays(args) -> frozenset:
     return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
 
 
+_PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
+                types.BuiltinFunctionType, types.MethodType)
+_LEAF_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, np.ndarray, np.float64, np.float32,
+                         np.int64, np.bool_, types.FunctionType, types.ModuleType, type})
+
+
+_WALKED_CLASSES: dict = {}     # class -> whether _parts_of reads its objects' attributes (kept per class)
+
+
+def _walked_class(cls) -> bool:
+    """Are objects of ``cls`` read by their attributes (not sct's networks and wrappers, the standard
+    library's services, numbers, code, arrays)?"""
+    known = _WALKED_CLASSES.get(cls)
+    if known is None:
+        known = not (issubclass(cls, _PLAIN_PARTS) or issubclass(cls, _dlarray) or hasattr(cls, "__sct_kind__") or
+                     getattr(cls, "__sct_wraps__", False) is True or
+                     (getattr(cls, "__module__", None) or "").split(".")[0] in _SERVICE_MODULES)
+        if len(_WALKED_CLASSES) > 4096:
+            _WALKED_CLASSES.clear()
+        _WALKED_CLASSES[cls] = known
+    return known
+
+
+def _parts_of(v):
+    """The ``((kind, key), part)`` an object or container holds, as sct's kinds read them (None: a leaf, or
+    sct's networks and wrappers, the standard library's services, whose parts are not the user's)."""
+    if isinstance(v, dict):
+        return [(("item", k), p) for k, p in dict.items(v)]
+    if isinstance(v, (list, tuple)):
+        return [(("item", j), p) for j, p in enumerate(v)]
+    d = getattr(v, "__dict__", None)
+    if type(d) is not dict or not _walked_class(type(v)):
+        return None
+    return [(("attr", k), p) for k, p in d.items()]
+
+
+def written_reached_twice(args, positions, extra=()):
+    """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
+    ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
+    another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
+    nested, a cycle back to it) or from the values ``extra`` (the globals and closure values the function
+    reads: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item" or "attr"; an index past
+    the arguments is one of ``extra``); None where each is reached only as its own argument.  Walks what sct's
+    kinds walk, each container or object once (_parts_of).  Run on each call of such a function (its entry's
+    hit too): a first walk only tells whether it is so (no paths kept), a second finds the paths."""
+    want = {id(args[i]) for i in positions}
+    met: set = set()
+    done: set = set()
+    stack = list(args)
+    stack += [v for _, v in extra]
+    leaves = _LEAF_TYPES
+    found = False
+    while stack:
+        v = stack.pop()
+        cls = type(v)
+        if cls in leaves or cls is _dlarray:
+            continue
+        key = id(v)
+        if key in want:
+            if key in met:
+                found = True
+                break
+            met.add(key)
+        if key in done:
+            continue
+        done.add(key)
+        if cls is dict:
+            stack += v.values()
+        elif cls is list or cls is tuple:
+            stack += v
+        elif isinstance(v, dict):
+            stack += dict.values(v)
+        elif isinstance(v, (list, tuple)):
+            stack += v
+        else:
+            d = getattr(v, "__dict__", None)
+            if type(d) is dict and _walked_class(cls):
+                stack += d.values()
+    if not found:
+        return None
+    return _written_paths(args, positions, extra)
+
+
+def _written_paths(args, positions, extra):
+    """written_reached_twice's paths (its second walk, where the first found one)."""
+    want = {id(args[i]): i for i in positions}
+    met: dict = {}
+    done: set = set()
+    count = len(args)
+    stack = [(a, (i,)) for i, a in enumerate(args)] + [(v, (count + i,)) for i, (_, v) in enumerate(extra)]
+    stack.reverse()
+    while stack:
+        v, path = stack.pop()
+        key = id(v)
+        i = want.get(key)
+        if i is not None and args[i] is v:
+            first = met.get(key)
+            if first is not None:
+                return i, first, path
+            met[key] = path
+        if key in done:
+            continue
+        done.add(key)
+        parts = _parts_of(v)
+        if parts:
+            stack.extend((p, path + (step,)) for step, p in reversed(parts))
+    return None
+
+
 def _refuse_aliased_target():
     raise ValueError(
         "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of "

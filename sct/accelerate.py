@@ -241,7 +241,8 @@ class AcceleratedFunction(WrappedFunction):
                         return out
         pending: list = []
         compiled = self.compiled_for(fn, args, pending)
-        from .api import _refuse_shared_memory, _shared_memory
+        from .api import _refuse_aliased_writes, _refuse_shared_memory, _shared_memory
+        _refuse_aliased_writes(fn, args, compiled)
         shared = _shared_memory(fn, args, compiled)
         before = _copied_for_check(fn, args) if self._check_mode == "tolerance" else None
         raw = run_entry(compiled.entry, args)

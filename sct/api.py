@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import linecache
+import numbers
 import os
 import re
 import sys
@@ -10,6 +11,7 @@ import types
 import warnings
 from typing import Any, Callable, Optional
 
+import numpy as np
 from numpy.typing import ArrayLike
 
 from .runtime import registry
@@ -17,7 +19,8 @@ from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
-    dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays
+    dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
+    written_reached_twice as _written_reached_twice
 
 from . import cache as _cache
 from .call_tree import describe
@@ -237,6 +240,57 @@ def _refuse_shared_memory(fun, shared: bool) -> None:
                               getattr(code, "co_filename", None), getattr(code, "co_firstlineno", None))
 
 
+def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
+    """``dlfeval(f, c, c, x)`` (or ``c, [c]``, ``{"m": c}``, ``c.other = c``) of an ``f`` that sets a traced
+    attribute of an argument's object (``a.h = np.tanh(x @ a.W)``, a method read in place setting ``self.h``):
+    sct follows the write by the argument's name, so a read of the object through the other path (``b.h``) is of
+    the value it had at entry, a constant (was: a gradient of 0, or "y does not depend on any traced input").
+    Refused before the run, at the line of the write, naming both paths (Compiled.written_args)."""
+    written = getattr(compiled, "written_args", ())
+    if not written:
+        return
+    extra = _read_outside(compiled)
+    found = _written_reached_twice(args, [w[0] for w in written], extra)
+    if found is None:
+        return
+    position, first, second = found
+    names = {w[0]: w[1] for w in written}
+    code = getattr(fun, "__code__", None)
+    params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]) if code is not None else []
+    params += [w[1] for w in written if w[0] >= len(params)]
+
+    def spell(path) -> str:
+        i = path[0]
+        text = names.get(i) or (extra[i - len(args)][0] if i >= len(args) else
+                                params[i] if i < len(params) else f"argument {i + 1}")
+        for how, key in path[1:]:
+            text += f".{key}" if how == "attr" else f"[{key!r}]"
+        return text
+    where = next(w[2] for w in written if w[0] == position)
+    a, b = spell(first), spell(second)
+    name = getattr(fun, "__qualname__", None) or type(fun).__name__
+    raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() sets an attribute of "
+                          f"{names[position]}'s object here, and reads of it through {b if a == names[position] else a} "
+                          f"would lose the new value's derivative (sct differentiates them as reads of what the object "
+                          f"held when the call began). Pass the object once (read it through one name), or pass "
+                          f"distinct objects", *where)
+
+
+_NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                functools.partial, np.ufunc, str, bytes, numbers.Number, np.ndarray, np.generic)
+
+
+def _read_outside(compiled: Compiled) -> tuple:
+    """``((name, value), ...)``: the globals and closure values ``compiled`` reads (its guards: the same
+    objects while it is run) that may hold an object (not a module, class, function or number); kept on it."""
+    found = getattr(compiled, "outside_values", None)
+    if found is None:
+        found = compiled.outside_values = tuple(
+            (g.name, g.value) for g in compiled.guards
+            if g.value is not None and not isinstance(g.value, _NOT_HOLDERS))
+    return found
+
+
 def _hit_parts(args, compiled: Compiled):
     """make_hit's body up to its last line (``return None`` for a miss), its constants and the
     expression of the plain data it returns; None where the arguments are too big."""
@@ -250,6 +304,11 @@ def _hit_parts(args, compiled: Compiled):
         # (a dlarray's data shared with a plain array: the slow path, which refuses it)
         consts["SHARED"] = _dlarray_memory_shared
         lines = list(lines) + ["    if SHARED(args): return None"]
+    if getattr(compiled, "written_args", ()):
+        # (an argument whose attributes it sets, reached another way too: the slow path, which refuses it)
+        consts["TWICE"], consts["WRITTEN"] = _written_reached_twice, [w[0] for w in compiled.written_args]
+        consts["OUTSIDE"] = _read_outside(compiled)
+        lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE) is not None: return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \
@@ -500,6 +559,7 @@ def _run_first(fun, args, compiled: Compiled):
     remembered there (make_call), its checks written for ``args`` as they are before the run."""
     global _LAST_SITE
     code = getattr(fun, "__code__", None)
+    _refuse_aliased_writes(fun, args, compiled)
     shared = _shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
     raw = run_entry(compiled.entry, args)

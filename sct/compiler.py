@@ -103,6 +103,10 @@ class Compiled:
     post_check: Optional[Callable] = None  # recheck's check where it differs: without the callees' reads
     writes_args: Optional[bool] = None    # the function may change an argument in place (sct.api; None: not asked)
     dlupdates: tuple = ()                # the lines of the dlupdate calls written out (sct/dlupdates.py)
+    # ((position, parameter, (file, line)), ...): the arguments whose objects it sets traced attributes of,
+    # followed by name (sct.write_checks._note_argument_write; checked by sct.api._refuse_aliased_writes)
+    written_args: tuple = ()
+    outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
 
     def __post_init__(self):
         if self.check is None:
@@ -593,7 +597,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
         entry = compile_function(fn, sig.kinds, mode="entry", called=called, primal_calls=False)
-        return compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
+        compiled = compile_function(entry.entry, sig.kinds, mode="jvp", active_mask=active_mask)
+        compiled.written_args = entry.written_args      # (its writes are the entry's)
+        return compiled
     with shared_walks(fdef):            # (the user's function is read, not changed: one walk of each kind)
         generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                               primal_calls, sig)                                # sct/reverse.py, sct/tangent.py
@@ -640,6 +646,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     elif mode == "entry":       # dlfeval's function: its *args items are the arguments dlfeval was given
         tree.keep_entry_links()
     compiled.joint_sites = joint_sites
+    written = getattr(fdef, "sct_written_arguments", None)
+    if written and mode == "entry" and not called:
+        compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()
+                                      if p in sig.params)
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled

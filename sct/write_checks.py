@@ -114,6 +114,7 @@ class _WriteCheck:
 
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
+        self.fdef.sct_written_arguments = {}     # see _note_argument_write
         nested = _nested_def_statements(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
@@ -391,7 +392,21 @@ class _WriteCheck:
             fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
                  f"follows the new value through {name} only. Build a new object, or set the "
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
+        if mode == "entry":
+            self._note_argument_write(s, objs)
         return True
+
+    def _note_argument_write(self, s, objs) -> None:
+        """A traced write into dlfeval's argument's object (``a.h = np.tanh(x @ a.W)``, a method read in place
+        setting ``self.h``), followed by the argument's name: noted on the function
+        (``fdef.sct_written_arguments``: parameter -> (file, line) of its first such write), so that the call
+        refuses arguments under which that object is also reached another way (``dlfeval(f, c, c, x)``,
+        ``dlfeval(f, c, [c], x)``, ``c.other = c``), where reads through the other path are of the value it had at
+        entry (was: ``b.h`` read as a constant after ``a.h = ...``, a gradient of 0; sct.api._refuse_aliased_writes)."""
+        written = self.fdef.sct_written_arguments
+        for o in objs:
+            if o != EXT and o[0] == "arg" and o[1] not in written:
+                written[o[1]] = (self.filename, getattr(s, "lineno", self.fdef.lineno))
 
     def _constant_field_write(self, s, name: str, attr_name: str) -> bool:
         """``self.running_mean = 0.9 * self.running_mean + 0.1 * extractdata(mu)``, ``self.n = self.n + 1``,
