@@ -5376,14 +5376,61 @@ def item_is_held(base, key, item, message):
     object's is refused with ``message``."""
     kind = type(base)
     if kind is dict:
+        _refuse_held_twice(base, key, message)
         return True
     if kind is list and type(key) is not tuple:
         if _integer_key(key):
+            _refuse_held_twice(base, key, message)
             return True
         raise EvaluationError(message)
     if kind is np.ndarray or kind is _dlarray:
         return _integer_key(key) and _ndim_of(item) >= 1
     raise EvaluationError(message)
+
+
+_HELD_KINDS = (dict, list, np.ndarray)
+
+
+def _refuse_held_twice(base, key, message) -> None:
+    """Refused where what ``base[key]`` held before the change (the dicts, lists and arrays inside it)
+    is also held by another item of ``base`` (``d = {"a": {"l": L}, "b": {"l": L}}`` written through
+    ``d["a"]["l"]["w"]``): sct sets the changed value back along the one path written, so a read
+    through the other gave the old value (was: a wrong value and gradient, 5.25 where 47.25)."""
+    try:
+        old = base[key]
+    except (KeyError, IndexError, TypeError):
+        return
+    if not isinstance(old, _HELD_KINDS):
+        return
+    inside = _held_ids(old)
+    others = base.items() if type(base) is dict else enumerate(base)
+    for k, v in others:
+        if (k is key or k == key) and v is old:
+            continue
+        if isinstance(v, _HELD_KINDS + (tuple,)) and inside & _held_ids(v):
+            raise EvaluationError(
+                message.split(";")[0] + f", and a dict, list or array inside it is also held by another item of the "
+                "same container (one object at two places); sct sets the change back along the path written "
+                "only, so a read through the other place would miss it. Put a copy at each place (`.copy()`), "
+                "or build a new value")
+
+
+def _held_ids(value, depth: int = 0, seen=None) -> set:
+    """The ids of the dicts, lists and arrays ``value`` is or holds (through dicts, lists and tuples)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen or depth > 8:
+        return seen
+    if isinstance(value, _HELD_KINDS):
+        seen.add(id(value))
+    if isinstance(value, dict):
+        for v in value.values():
+            if isinstance(v, _HELD_KINDS + (tuple,)):
+                _held_ids(v, depth + 1, seen)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            if isinstance(v, _HELD_KINDS + (tuple,)):
+                _held_ids(v, depth + 1, seen)
+    return seen
 
 
 def _plain_attribute(base, attr) -> bool:
