@@ -110,6 +110,9 @@ class _Outside:
 
 
 def _overlap(a: Tuple[str, str], b: Tuple[str, str]) -> bool:
+    if a[0][:2] == b[0][:2] == "#g":          # a global variable (sct/rebinds.py)
+        from .rebinds import overlap
+        return overlap(a[0], b[0])
     return a[0] == b[0] and (a[1] == b[1] or _WHOLE in (a[1], b[1]))
 
 
@@ -156,6 +159,7 @@ class RecomputeWrites:
         self._global_roots: Optional[Set[str]] = None
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
         self.notes: Dict[Tuple[str, str], str] = {}     # why a part counts as changed (implicit calls)
+        self.effect_calls: Set[int] = set()      # id(call) of the calls found changing a part
 
     def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
@@ -221,9 +225,88 @@ class RecomputeWrites:
                     out.append((f"#{oid}", _WHOLE))
         return out
 
+    def replayed_call(self, n: gast.Call, receiver: bool) -> bool:
+        """Is the call ``n`` one a recomputation replays rather than runs (a call of the user's that is
+        not differentiated: its arguments constants or outside names holding no traced value;
+        ``receiver``: a method's object may hold some, ``critic.eval()``, rt.effect)?"""
+        if any(isinstance(a, gast.Starred) for a in n.args):
+            return False
+        operands = list(n.args) + [k.value for k in n.keywords]
+        f = n.func
+        if isinstance(f, gast.Attribute) and not self.module(f.value):
+            if not receiver:
+                operands.append(f.value)
+            elif self.outside.key(f.value) is None:
+                return False
+        elif not isinstance(f, (gast.Name, gast.Attribute)):
+            return False
+        for a in operands:
+            if isinstance(a, gast.Constant):
+                continue
+            key = self.outside.key(a)
+            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0], a)):
+                return False
+        return True
+
+    def call_reads(self, part, bindings: bool) -> List[Tuple[str, str]]:
+        """The outside parts the calls in ``part`` that a recomputation runs again read: the object a
+        method is called on (``n.forward(x)``, a classmethod's class), a called object (``n(x)``), and
+        (``bindings``) the global and closure variables the called functions read (sct/rebinds.py)."""
+        out = []
+        for n in walk_nodes(part):
+            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or self.replayed_call(n, False):
+                continue
+            f = n.func
+            obj = None
+            if isinstance(f, gast.Attribute):
+                if f.attr not in MUTATING_METHODS and not self.module(f.value):
+                    obj = f.value
+            elif isinstance(f, gast.Name):
+                value = self.resolve(f)
+                if not isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.ModuleType,
+                                          types.MethodType, type)) or \
+                        (isinstance(value, type) and not _library(value.__module__)):
+                    obj = f
+            key = self.outside.key(obj) if obj is not None else None
+            if key is not None:
+                out.append(key)
+            if bindings:
+                target, held = self._callee(f)
+                if target is not None:
+                    out += self._bindings(target, False, held)
+        return out
+
+    def rebound(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
+        """(variable, whether the call is replayed) for each global or closure variable a call in ``s``
+        rebinds (``set_scale(3.0)`` doing ``global SCALE; SCALE = v``: sct/rebinds.py)."""
+        out = []
+        for n in (walk_nodes(s) if nodes is None else nodes):
+            if not isinstance(n, gast.Call):
+                continue
+            target, held = self._callee(n.func)
+            keys = self._bindings(target, True, held) if target is not None else []
+            if keys:
+                self.effect_calls.add(id(n))
+                replayed = self.replayed_call(n, True)
+                out += [(key, replayed) for key in keys]
+        return out
+
+    def _bindings(self, target, writes: bool, held=None) -> List[Tuple[str, str]]:
+        from .rebinds import binding_keys
+        cache = self.__dict__.setdefault("_binding_cache", {})
+        entry = cache.get((id(target), writes))
+        if entry is None or entry[0] is not target:
+            found, holds = binding_keys(target, writes)
+            if self.guard is not None and (holds is not None or held is not None):
+                self.guard(held if holds is None else holds if held is None else (lambda: held() and holds()))
+            entry = cache[(id(target), writes)] = (target, found)
+        for key, name in entry[1].items():
+            self.names.setdefault(key, name if not key.endswith(".*") else "a global")
+        return [(key, _WHOLE) for key in entry[1]]
+
     def changing_calls(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
-        """(part, whether the call's result reads it) for each outside part a library function
-        called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
+        """(part, whether the call's result reads it: None for a call of the user's replayed where code is
+        recomputed) for each outside part a library function called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
         too: a recomputation runs them again on the changed object), or a method whose result reads
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
@@ -241,7 +324,10 @@ class RecomputeWrites:
                     if key is not None:
                         out.append((key, kind))
             if isinstance(n, gast.Call):
-                out += [(key, False) for key in self.changed_by_user_call(n)]
+                keys = self.changed_by_user_call(n)
+                if keys:
+                    self.effect_calls.add(id(n))
+                out += [(key, None if self.replayed_call(n, True) else False) for key in keys]
         return out
 
     def changed_by_user_call(self, n: gast.Call) -> List[Tuple[str, str]]:
@@ -699,12 +785,19 @@ class RecomputeWrites:
             for key in self.replayed_writes(s, nodes):
                 events.append((i, loops, "replayed", key, s))
             for key, reads_it in self.changing_calls(s, nodes):
-                events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
+                events.append((i, loops, "rmw" if reads_it else "effect" if reads_it is None else "replayed", key, s))
+            for key, replayed in self.rebound(s, nodes):
+                events.append((i, loops, "effect" if replayed else "replayed", key, s))
+        for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+            for part in _header(s):
+                for key in self.call_reads(part, any(e[3][0].startswith("#g") or e[3][0].startswith("#c")
+                                                     for e in events)):
+                    events.append((i, loops, "callread", key, s))
         # a global's object written here and read by a helper this function calls (``a = scaled(x)``
         # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
         for e in list(events):
             root = e[3][0]
-            if e[2] != "read" and not root.startswith("#") and root in self.global_roots():
+            if e[2] != "read" and not root.startswith("#") and (root in self.global_roots() or e[2] == "callread"):
                 obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
                 if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
                                                             types.BuiltinFunctionType)):
@@ -716,18 +809,32 @@ class RecomputeWrites:
                     for key in self.helper_reads(part):
                         events.append((i, loops, "read", key, s))
         reads = [e for e in events if e[2] == "read"]
+        calls = [e for e in events if e[2] == "callread"]
         for i, loops, kind, key, s in events:
-            if kind == "read":
+            if kind in ("read", "callread"):
                 continue
+
+            def before(r):                # read before the write (or in its loop)
+                return r[0] < i or (r[0] == i and r[4] is not s) or bool(set(r[1]) & set(loops))
+            # (a call reading the object, a helper reading the variable: ``n(x)``, ``layer(x)``, was not a
+            # read, so ``n.set(False); y = n(x); n.set(True)`` before the site recomputed y in the
+            # final mode: the first gradient too 4/9 of Python's, red team 48.  A replayed call of the
+            # user's leaves the object as the first run left it at the site: wrong for the calls
+            # recomputed before it, not after)
+            by_call = [r for r in calls if _overlap(key, r[3]) and (before(r) if kind in ("write", "effect")
+                                                                   else r[4] is not s)]
             if kind == "rmw":
                 hit = True
             elif kind == "write":         # runs again: wrong where read before it (or in its loop)
-                hit = any(_overlap(key, r[3]) and (r[0] < i or (r[0] == i and r[4] is not s) or
-                                                   set(r[1]) & set(loops)) for r in reads)
-            else:                         # replayed (or run again): wrong where read anywhere
-                hit = any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s)) for r in reads)
+                hit = bool(by_call) or any(_overlap(key, r[3]) and before(r) for r in reads)
+            else:                         # replayed (or run again): wrong where read anywhere (a call
+                # reading it, where a call of the user's replays it: before it)
+                hit = bool(by_call) or any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s))
+                                           for r in reads)
             if hit:
                 root = self.names.get(key[0], key[0])
+                reader = f" (the call on line {self.show_line(by_call[0][4].lineno)} reads it)" \
+                    if by_call and getattr(by_call[0][4], "lineno", None) else ""
                 what = root if key[1] in (_WHOLE, _ITEMS) else f"{root}.{key[1]}"
                 line = getattr(s, "lineno", None)
                 note = self.notes.get(key)
@@ -735,7 +842,7 @@ class RecomputeWrites:
                     what = f"{what} ({note})"
                 return line, (
                     f"{self.fname}() changes {what} (line {self.show_line(line)}), an object from outside it (a global, a closure value, "
-                    f"an argument or self), and reads it; a later dlgradient differentiates a gradient "
+                    f"an argument or self), and reads it{reader}; a later dlgradient differentiates a gradient "
                     f"computed from this code again, so sct recomputes it, on {what} as the first run left "
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
                     f"code (pass it in as an argument and return its new value), or change it after the "
