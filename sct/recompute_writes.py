@@ -200,10 +200,11 @@ class RecomputeWrites:
                         out.append((key, isinstance(s, gast.AugAssign)))
         return out
 
-    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
-        """The outside parts changed by a call in ``s`` that a recomputation replays or runs again:
-        a changing method of an outside object (``LOG.append(v)``), a function of the user's that
-        writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
+    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
+        """(part, whether a call of the user's replays it) for the outside parts changed by a call in
+        ``s`` that a recomputation replays or runs again: a changing method of an outside object
+        (``LOG.append(v)``), a function of the user's that writes into a global this function reads
+        (``bump()`` doing ``Cfg.scale = ...``)."""
         out = []
         for n in (walk_nodes(s) if nodes is None else nodes):
             if not isinstance(n, gast.Call):
@@ -212,17 +213,19 @@ class RecomputeWrites:
             if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS and not self.module(f.value):
                 key = self.outside.key(f.value)
                 if key is not None:
-                    out.append(key)
+                    out.append((key, False))
             target, held = self._callee(f)
             written = self._scanned(target, True, held) if target is not None else {}
             if written:
+                self.effect_calls.add(id(n))
+                replayed = self.replayed_call(n, True)
                 for name in self.global_roots():
                     if id(self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
                                                  type_comment=None))) in written:
-                        out.append((name, _WHOLE))
+                        out.append(((name, _WHOLE), replayed))
                 for oid, name in written.items():      # read by the helpers this function calls
                     self.names[f"#{oid}"] = name
-                    out.append((f"#{oid}", _WHOLE))
+                    out.append(((f"#{oid}", _WHOLE), replayed))
         return out
 
     def replayed_call(self, n: gast.Call, receiver: bool) -> bool:
@@ -254,8 +257,9 @@ class RecomputeWrites:
         (``bindings``) the global and closure variables the called functions read (sct/rebinds.py)."""
         out = []
         for n in walk_nodes(part):
-            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or self.replayed_call(n, False):
-                continue
+            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or \
+                    (self.replayed_call(n, False) and self.users_call(n.func)):
+                continue                  # (a library's method, CFG.get("s"), runs again: a read)
             f = n.func
             obj = None
             if isinstance(f, gast.Attribute):
@@ -275,6 +279,23 @@ class RecomputeWrites:
                 if target is not None:
                     out += self._bindings(target, False, held)
         return out
+
+    def users_call(self, f) -> bool:
+        """Does calling ``f`` run a function of the user's (a function, a method of the user's class)?"""
+        target, _ = self._callee(f)
+        if target is None and isinstance(f, gast.Attribute):
+            cls = self.class_of(f.value)
+            if cls is not None:
+                import inspect
+                try:
+                    target = inspect.getattr_static(cls, f.attr)
+                except AttributeError:
+                    return False
+                if isinstance(target, (staticmethod, classmethod)):
+                    target = target.__func__
+        if isinstance(target, types.MethodType):
+            target = target.__func__
+        return isinstance(target, types.FunctionType) and not _library(getattr(target, "__module__", None))
 
     def rebound(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
         """(variable, whether the call is replayed) for each global or closure variable a call in ``s``
@@ -782,8 +803,8 @@ class RecomputeWrites:
                 continue
             for key, rmw in self.direct_writes(s):
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
-            for key in self.replayed_writes(s, nodes):
-                events.append((i, loops, "replayed", key, s))
+            for key, replayed in self.replayed_writes(s, nodes):
+                events.append((i, loops, "effect" if replayed else "replayed", key, s))
             for key, reads_it in self.changing_calls(s, nodes):
                 events.append((i, loops, "rmw" if reads_it else "effect" if reads_it is None else "replayed", key, s))
             for key, replayed in self.rebound(s, nodes):
