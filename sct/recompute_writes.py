@@ -275,27 +275,37 @@ class RecomputeWrites:
             if key is not None:
                 out.append(key)
             if bindings:
-                target, held = self._callee(f)
+                target, held = self._target(f)
                 if target is not None:
                     out += self._bindings(target, False, held)
         return out
 
     def users_call(self, f) -> bool:
         """Does calling ``f`` run a function of the user's (a function, a method of the user's class)?"""
-        target, _ = self._callee(f)
-        if target is None and isinstance(f, gast.Attribute):
-            cls = self.class_of(f.value)
-            if cls is not None:
-                import inspect
-                try:
-                    target = inspect.getattr_static(cls, f.attr)
-                except AttributeError:
-                    return False
-                if isinstance(target, (staticmethod, classmethod)):
-                    target = target.__func__
+        target, _ = self._target(f)
         if isinstance(target, types.MethodType):
             target = target.__func__
         return isinstance(target, types.FunctionType) and not _library(getattr(target, "__module__", None))
+
+    def _target(self, f):
+        """``_callee(f)``, else the function of the class of an argument's object (from its kind) that
+        calling ``f`` runs (``n.set(v)``: ``Net.set``; ``n(x)``: ``Net.__call__``), unguarded: the kind
+        is the compiled code's key."""
+        target, held = self._callee(f)
+        if target is not None:
+            return target, held
+        node, attr = (f.value, f.attr) if isinstance(f, gast.Attribute) else (f, "__call__")
+        cls = self.class_of(node) if isinstance(node, (gast.Name, gast.Attribute)) else None
+        if cls is None:
+            return None, None
+        import inspect
+        try:
+            found = inspect.getattr_static(cls, attr)
+        except AttributeError:
+            return None, None
+        if isinstance(found, (staticmethod, classmethod)):
+            found = found.__func__
+        return (found, None) if isinstance(found, types.FunctionType) else (None, None)
 
     def rebound(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
         """(variable, whether the call is replayed) for each global or closure variable a call in ``s``
@@ -304,7 +314,7 @@ class RecomputeWrites:
         for n in (walk_nodes(s) if nodes is None else nodes):
             if not isinstance(n, gast.Call):
                 continue
-            target, held = self._callee(n.func)
+            target, held = self._target(n.func)
             keys = self._bindings(target, True, held) if target is not None else []
             if keys:
                 self.effect_calls.add(id(n))

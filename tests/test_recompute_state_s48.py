@@ -271,6 +271,93 @@ def logged(x, n):
     return g, dlgradient(np.sum(g ** 2), x)
 
 
+
+# --- more forms: a library's method reads, a read before the change, an argument's method rebinding
+
+CFG = {"s": 2.0}
+
+
+def set_c(v):
+    CFG["s"] = v
+
+
+def dict_get_toggled(x):
+    set_c(3.0)
+    y = np.sum((x * CFG.get("s")) ** 2)
+    set_c(2.0)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def read_then_eval(x, n):
+    y = np.sum(n(x) ** 2)
+    n.eval()
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+class Setter:
+    def set_scale(self, v):
+        global SCALE
+        SCALE = v
+
+
+class Scaled:
+    def __call__(self, t):
+        return t * SCALE
+
+
+def method_rebinds_global(x, c, n):
+    c.set_scale(3.0)
+    y = np.sum(n(x) ** 2)
+    c.set_scale(2.0)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+class Sched:
+    def __init__(self):
+        self.t = 0
+
+    def step(self):
+        self.t += 1
+
+    def lr(self):
+        return 2.0 + self.t
+
+
+SCHED = Sched()
+
+
+def sched_read_then_step(x):
+    k = SCHED.lr()
+    y = np.sum((k * x) ** 2)
+    SCHED.step()
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def global_train_at_top(x):
+    NET.train()
+    y = np.sum(NET(x) ** 2)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+STEP = 0
+
+
+def tick():
+    global STEP
+    STEP += 1
+
+
+def ticks_around(x, n):
+    tick()
+    y = np.sum(n(x) ** 2)
+    tick()
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
 '''
 
 
@@ -453,3 +540,48 @@ def fd_check():
 
 def test_reference_of_the_toggled_programs():
     np.testing.assert_allclose(fd_check(), 18 * X, rtol=1e-6)
+
+
+def test_library_method_read_of_a_toggled_dict_is_refused():
+    try:
+        back = _line(P.dict_get_toggled, "set_c(2.0)")
+        _refused(P.dict_get_toggled, back, reads=back - 1)
+    finally:
+        P.set_c(2.0)
+
+
+def test_call_read_before_a_method_change_is_refused():
+    back = _line(P.read_then_eval, "n.eval()")
+    _refused(P.read_then_eval, back, P.Net(), reads=back - 1)
+
+
+def test_arguments_method_rebinding_a_global_is_refused():
+    try:
+        back = _line(P.method_rebinds_global, "c.set_scale(2.0)")
+        _refused(P.method_rebinds_global, back, P.Setter(), P.Scaled(), reads=back - 1)
+    finally:
+        P.set_scale(2.0)
+
+
+def test_scheduler_read_then_stepped_stays_exact():
+    P.SCHED.t = 0
+    g, h = _second(P.sched_read_then_step)
+    np.testing.assert_allclose(g, 8 * X)
+    np.testing.assert_allclose(h, 128 * X)
+    assert P.SCHED.t == 1
+
+
+def test_global_model_trained_at_the_top_stays_exact():
+    P.NET.eval()
+    g, h = _second(P.global_train_at_top)
+    np.testing.assert_allclose(g, 8 * X)
+    np.testing.assert_allclose(h, 128 * X)
+    assert P.NET.training
+
+
+def test_global_counter_ticked_around_a_read_that_does_not_read_it_stays_exact():
+    P.STEP = 0
+    g, h = _second(P.ticks_around, P.Net())
+    np.testing.assert_allclose(g, 8 * X)
+    np.testing.assert_allclose(h, 128 * X)
+    assert P.STEP == 2
