@@ -160,6 +160,7 @@ class RecomputeWrites:
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
         self.notes: Dict[Tuple[str, str], str] = {}     # why a part counts as changed (implicit calls)
         self.effect_calls: Set[int] = set()      # id(call) of the calls found changing a part
+        self.objects: Dict[int, object] = {}     # id -> an object a helper scan found ("#id" parts)
 
     def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
@@ -307,6 +308,52 @@ class RecomputeWrites:
             found = found.__func__
         return (found, None) if isinstance(found, types.FunctionType) else (None, None)
 
+    def class_parts(self, events) -> List:
+        """A change of a class of the user's (``M.set(3.0)`` doing ``cls.scale = v``) changes what its
+        instances read (``inst.scale``, ``m.apply(x)``, a helper reading ``inst``): each change of a class
+        and each read of an instance of it (or of the class) as the class's part ``("#k<id>", "*")``, the
+        read ordered as a call's (was: the class and its instance told apart, a classmethod toggle read
+        through an instance recomputed in the final state, red team 48)."""
+        def named(key):
+            root = key[0]
+            if root[:2] in ("#g", "#c", "#k"):
+                return None
+            if root.startswith("#"):
+                obj = self.objects.get(int(root[1:])) if root[1:].isdigit() else None
+                if obj is None:
+                    name = self.names.get(root)
+                    obj = self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)) \
+                        if name and name.isidentifier() else None
+                return obj if obj is not None and f"#{id(obj)}" == root else None
+            node = gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None)
+            if root in self.outside.params:
+                return self.class_of(node)
+            return self.resolve(node) if root in self.global_roots() else None
+
+        def user_class(cls) -> bool:
+            return isinstance(cls, type) and not _library(getattr(cls, "__module__", None)) and \
+                (cls.__module__ or "").split(".")[0] not in ("collections", "types")
+        out = []
+        written = set()
+        for e in events:
+            if e[2] not in ("read", "callread"):
+                obj = named(e[3])
+                if user_class(obj):
+                    written.add(id(obj))
+                    self.names[f"#k{id(obj)}"] = obj.__qualname__
+                    out.append(e[:3] + ((f"#k{id(obj)}", _WHOLE), e[4]))
+        if not written:
+            return out
+        for e in events:
+            if e[2] in ("read", "callread"):
+                obj = named(e[3])
+                if obj is None or isinstance(obj, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType)):
+                    continue
+                for cls in (obj if isinstance(obj, type) else type(obj)).__mro__:
+                    if id(cls) in written:
+                        out.append((e[0], e[1], "callread", (f"#k{id(cls)}", _WHOLE), e[4]))
+        return out
+
     def rebound(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
         """(variable, whether the call is replayed) for each global or closure variable a call in ``s``
         rebinds (``set_scale(3.0)`` doing ``global SCALE; SCALE = v``: sct/rebinds.py)."""
@@ -328,7 +375,9 @@ class RecomputeWrites:
         entry = cache.get((id(target), writes))
         if entry is None or entry[0] is not target:
             found, holds = binding_keys(target, writes)
-            if self.guard is not None and (holds is not None or held is not None):
+            # (a scan that found nothing keeps no guard of its own: the objects' scan of the same call,
+            # _scanned, keeps the compiled code while the functions it reaches are the same)
+            if found and self.guard is not None and (holds is not None or held is not None):
                 self.guard(held if holds is None else holds if held is None else (lambda: held() and holds()))
             entry = cache[(id(target), writes)] = (target, found)
         for key, name in entry[1].items():
@@ -786,7 +835,7 @@ class RecomputeWrites:
         kept only while what the scan read holds (was: a helper redefined to write into a global
         read before the call left it unguarded, and a recomputation for a second derivative ran it
         again: 4x Python's value, red team nb dec 5)."""
-        found, holds = written_objects_read(target, writes)
+        found, holds = written_objects_read(target, writes, self.objects)
         if self.guard is not None and (holds is not None or held is not None):
             self.guard(held if holds is None else holds if held is None else (lambda: held() and holds()))
         return found
@@ -839,6 +888,7 @@ class RecomputeWrites:
                 for part in _header(s):
                     for key in self.helper_reads(part):
                         events.append((i, loops, "read", key, s))
+        events += self.class_parts(events)
         reads = [e for e in events if e[2] == "read"]
         calls = [e for e in events if e[2] == "callread"]
         for i, loops, kind, key, s in events:
@@ -942,7 +992,8 @@ def _read_objects(target) -> Dict[int, str]:
     return _scan(target, False)
 
 
-def written_objects_read(target, writes: bool = True) -> Tuple[Dict[int, str], Optional[Callable[[], bool]]]:
+def written_objects_read(target, writes: bool = True, objects: Optional[Dict[int, object]] = None) \
+        -> Tuple[Dict[int, str], Optional[Callable[[], bool]]]:
     """:func:`_written_objects` (``writes``; else :func:`_read_objects`) of ``target``, and ``holds()``: whether what the scan read still
     holds -- each function's code (a ``__code__`` replaced in place, IPython's autoreload), the
     functions a class or value stands for, and every global or closure value read by name (a helper
@@ -953,6 +1004,8 @@ def written_objects_read(target, writes: bool = True) -> Tuple[Dict[int, str], O
     can change (library functions only)."""
     reads: list = []
     found = _scan(target, writes, reads)
+    if objects is not None:             # (id -> the object, for what is read as its class's part)
+        objects.update((id(entry[3]), entry[3]) for entry in reads if entry[0] == "name" and id(entry[3]) in found)
 
     def holds() -> bool:
         for entry in reads:

@@ -358,6 +358,47 @@ def ticks_around(x, n):
     tick()
     g = dlgradient(y, x)
     return g, dlgradient(np.sum(g ** 2), x)
+
+
+class Scale:
+    scale = 2.0
+
+    @classmethod
+    def set(cls, v):
+        cls.scale = v
+
+    def apply(self, t):
+        return t * self.scale
+
+
+SCALER = Scale()
+
+
+def layer_instance(t):
+    return t * SCALER.scale
+
+
+def class_toggled_instance_read(x):
+    Scale.set(3.0)
+    y = np.sum(layer_instance(x) ** 2)
+    Scale.set(2.0)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def class_toggled_method_of_argument(x, m):
+    Scale.set(3.0)
+    y = np.sum(m.apply(x) ** 2)
+    Scale.set(2.0)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def class_set_then_instance_read(x):
+    Scale.set(3.0)
+    y = np.sum(SCALER.apply(x) ** 2)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
 '''
 
 
@@ -585,3 +626,23 @@ def test_global_counter_ticked_around_a_read_that_does_not_read_it_stays_exact()
     np.testing.assert_allclose(g, 8 * X)
     np.testing.assert_allclose(h, 128 * X)
     assert P.STEP == 2
+
+
+@pytest.mark.parametrize("name", ["class_toggled_instance_read", "class_toggled_method_of_argument"])
+def test_class_attribute_toggled_read_through_an_instance_is_refused(name):
+    f = getattr(P, name)
+    extra = (P.Scale(),) if name.endswith("argument") else ()
+    try:
+        back = _line(f, "Scale.set(2.0)")
+        _refused(f, back, *extra, reads=back - 1)
+    finally:
+        P.Scale.scale = 2.0
+
+
+def test_class_attribute_set_before_the_instance_read_stays_exact():
+    try:
+        g, h = _second(P.class_set_then_instance_read)
+        np.testing.assert_allclose(g, 18 * X)
+        np.testing.assert_allclose(h, 8 * 81 * X)
+    finally:
+        P.Scale.scale = 2.0
