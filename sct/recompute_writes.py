@@ -272,14 +272,38 @@ class RecomputeWrites:
                                           types.MethodType, type)) or \
                         (isinstance(value, type) and not _library(value.__module__)):
                     obj = f
+            elif isinstance(f, gast.Subscript):
+                obj = f                           # NETS[0](x)
             key = self.outside.key(obj) if obj is not None else None
             if key is not None:
                 out.append(key)
+                if isinstance(obj, (gast.Attribute, gast.Subscript)) or obj.id in self.outside.stored:
+                    # the object itself, as a change through the same expression counts it (NETS[0].eval():
+                    # changed_by_user_call's static receiver)
+                    found, held = self._static_object(obj)
+                    if found is not None and not isinstance(found, (types.ModuleType, type, types.FunctionType)):
+                        if self.guard is not None and held is not None:
+                            self.guard(held)
+                        self.names.setdefault(f"#{id(found)}", self._shown(obj))
+                        out.append((f"#{id(found)}", _WHOLE))
             if bindings:
                 target, held = self._target(f)
                 if target is not None:
                     out += self._bindings(target, False, held)
         return out
+
+    def _shown(self, node, depth: int = 0) -> str:
+        """``node``'s text for a message: a normalization's temporary (``NETS0_2 = NETS[0]``) as its value."""
+        if isinstance(node, gast.Name) and node.id in self.outside.stored and depth < 4:
+            value = self._bound_once(node.id)
+            if isinstance(value, (gast.Name, gast.Attribute, gast.Subscript)):
+                return self._shown(value, depth + 1)
+        if isinstance(node, (gast.Attribute, gast.Subscript)) and isinstance(node.value, gast.Name) and \
+                node.value.id in self.outside.stored and depth < 4:
+            inner = self._shown(node.value, depth + 1)
+            text = _text(node)
+            return inner + text[len(node.value.id):] if text.startswith(node.value.id) else text
+        return _text(node)
 
     def users_call(self, f) -> bool:
         """Does calling ``f`` run a function of the user's (a function, a method of the user's class)?"""
@@ -474,7 +498,7 @@ class RecomputeWrites:
             # what the method changes is the object itself, not the part of STATE its expression read
             # (the recomputation reads STATE['an'] again and finds the same object)
             keys = [k for k in keys if k is not receiver_key] + [(f"#{id(static_receiver)}", _WHOLE)]
-            self.names[f"#{id(static_receiver)}"] = _text(f.value)
+            self.names[f"#{id(static_receiver)}"] = self._shown(f.value)
         return keys + self.other_names(operands, keys)
 
     def other_names(self, operands, keys) -> List[Tuple[str, str]]:

@@ -399,6 +399,26 @@ def class_set_then_instance_read(x):
     y = np.sum(SCALER.apply(x) ** 2)
     g = dlgradient(y, x)
     return g, dlgradient(np.sum(g ** 2), x)
+
+
+NETS = [Net()]
+NET_BY_NAME = {"n": Net()}
+
+
+def list_item_toggled(x):
+    NETS[0].eval()
+    y = np.sum(NETS[0](x) ** 2)
+    NETS[0].train()
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def dict_item_toggled(x):
+    NET_BY_NAME["n"].eval()
+    y = np.sum(NET_BY_NAME["n"].forward(x) ** 2)
+    NET_BY_NAME["n"].train()
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
 '''
 
 
@@ -646,3 +666,13 @@ def test_class_attribute_set_before_the_instance_read_stays_exact():
         np.testing.assert_allclose(h, 8 * 81 * X)
     finally:
         P.Scale.scale = 2.0
+
+
+@pytest.mark.parametrize("name,shown", [("list_item_toggled", "NETS[0]"), ("dict_item_toggled", "NET_BY_NAME['n']")])
+def test_item_object_toggled_around_a_call_is_refused(name, shown):
+    f = getattr(P, name)
+    back = _line(f, ".train()")
+    _refused(f, back, reads=back - 1)
+    with pytest.raises(EvaluationError) as e:
+        _second(f)
+    assert f"changes {shown}" in str(e.value)
