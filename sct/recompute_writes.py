@@ -110,6 +110,9 @@ class _Outside:
 
 
 def _overlap(a: Tuple[str, str], b: Tuple[str, str]) -> bool:
+    if a[0][:2] == b[0][:2] == "#g":          # a global variable (sct/rebinds.py)
+        from .rebinds import overlap
+        return overlap(a[0], b[0])
     return a[0] == b[0] and (a[1] == b[1] or _WHOLE in (a[1], b[1]))
 
 
@@ -156,6 +159,8 @@ class RecomputeWrites:
         self._global_roots: Optional[Set[str]] = None
         self.names: Dict[str, str] = {}          # "#id" -> the global's name, for messages
         self.notes: Dict[Tuple[str, str], str] = {}     # why a part counts as changed (implicit calls)
+        self.effect_calls: Set[int] = set()      # id(call) of the calls found changing a part
+        self.objects: Dict[int, object] = {}     # id -> an object a helper scan found ("#id" parts)
 
     def reads(self, node, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
         """The outside parts ``node`` reads (a called function's name is not a read); ``nodes``:
@@ -196,10 +201,11 @@ class RecomputeWrites:
                         out.append((key, isinstance(s, gast.AugAssign)))
         return out
 
-    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[str, str]]:
-        """The outside parts changed by a call in ``s`` that a recomputation replays or runs again:
-        a changing method of an outside object (``LOG.append(v)``), a function of the user's that
-        writes into a global this function reads (``bump()`` doing ``Cfg.scale = ...``)."""
+    def replayed_writes(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
+        """(part, whether a call of the user's replays it) for the outside parts changed by a call in
+        ``s`` that a recomputation replays or runs again: a changing method of an outside object
+        (``LOG.append(v)``), a function of the user's that writes into a global this function reads
+        (``bump()`` doing ``Cfg.scale = ...``)."""
         out = []
         for n in (walk_nodes(s) if nodes is None else nodes):
             if not isinstance(n, gast.Call):
@@ -208,22 +214,203 @@ class RecomputeWrites:
             if isinstance(f, gast.Attribute) and f.attr in MUTATING_METHODS and not self.module(f.value):
                 key = self.outside.key(f.value)
                 if key is not None:
-                    out.append(key)
+                    out.append((key, False))
             target, held = self._callee(f)
             written = self._scanned(target, True, held) if target is not None else {}
             if written:
+                self.effect_calls.add(id(n))
+                replayed = self.replayed_call(n, True)
                 for name in self.global_roots():
                     if id(self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None,
                                                  type_comment=None))) in written:
-                        out.append((name, _WHOLE))
+                        out.append(((name, _WHOLE), replayed))
                 for oid, name in written.items():      # read by the helpers this function calls
                     self.names[f"#{oid}"] = name
-                    out.append((f"#{oid}", _WHOLE))
+                    out.append(((f"#{oid}", _WHOLE), replayed))
         return out
 
+    def replayed_call(self, n: gast.Call, receiver: bool) -> bool:
+        """Is the call ``n`` one a recomputation replays rather than runs (a call of the user's that is
+        not differentiated: its arguments constants or outside names holding no traced value;
+        ``receiver``: a method's object may hold some, ``critic.eval()``, rt.effect)?"""
+        if any(isinstance(a, gast.Starred) for a in n.args):
+            return False
+        operands = list(n.args) + [k.value for k in n.keywords]
+        f = n.func
+        if isinstance(f, gast.Attribute) and not self.module(f.value):
+            if not receiver:
+                operands.append(f.value)
+            elif self.outside.key(f.value) is None:
+                return False
+        elif not isinstance(f, (gast.Name, gast.Attribute)):
+            return False
+        for a in operands:
+            if isinstance(a, gast.Constant):
+                continue
+            key = self.outside.key(a)
+            if key is None or (key[0] in self.outside.params and not self.constant_argument(key[0], a)):
+                return False
+        return True
+
+    def call_reads(self, part, bindings: bool) -> List[Tuple[str, str]]:
+        """The outside parts the calls in ``part`` that a recomputation runs again read: the object a
+        method is called on (``n.forward(x)``, a classmethod's class), a called object (``n(x)``), and
+        (``bindings``) the global and closure variables the called functions read (sct/rebinds.py)."""
+        out = []
+        for n in walk_nodes(part):
+            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or \
+                    (self.replayed_call(n, False) and self.users_call(n.func)):
+                continue                  # (a library's method, CFG.get("s"), runs again: a read)
+            f = n.func
+            obj = None
+            if isinstance(f, gast.Attribute):
+                if f.attr not in MUTATING_METHODS and not self.module(f.value):
+                    obj = f.value
+            elif isinstance(f, gast.Name):
+                value = self.resolve(f)
+                if not isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.ModuleType,
+                                          types.MethodType, type)) or \
+                        (isinstance(value, type) and not _library(value.__module__)):
+                    obj = f
+            elif isinstance(f, gast.Subscript):
+                obj = f                           # NETS[0](x)
+            key = self.outside.key(obj) if obj is not None else None
+            if key is not None:
+                out.append(key)
+                if isinstance(obj, (gast.Attribute, gast.Subscript)) or obj.id in self.outside.stored:
+                    # the object itself, as a change through the same expression counts it (NETS[0].eval():
+                    # changed_by_user_call's static receiver)
+                    found, held = self._static_object(obj)
+                    if found is not None and not isinstance(found, (types.ModuleType, type, types.FunctionType)):
+                        if self.guard is not None and held is not None:
+                            self.guard(held)
+                        self.names.setdefault(f"#{id(found)}", self._shown(obj))
+                        out.append((f"#{id(found)}", _WHOLE))
+            if bindings:
+                target, held = self._target(f)
+                if target is not None:
+                    out += self._bindings(target, False, held)
+        return out
+
+    def _shown(self, node, depth: int = 0) -> str:
+        """``node``'s text for a message: a normalization's temporary (``NETS0_2 = NETS[0]``) as its value."""
+        if isinstance(node, gast.Name) and node.id in self.outside.stored and depth < 4:
+            value = self._bound_once(node.id)
+            if isinstance(value, (gast.Name, gast.Attribute, gast.Subscript)):
+                return self._shown(value, depth + 1)
+        if isinstance(node, (gast.Attribute, gast.Subscript)) and isinstance(node.value, gast.Name) and \
+                node.value.id in self.outside.stored and depth < 4:
+            inner = self._shown(node.value, depth + 1)
+            text = _text(node)
+            return inner + text[len(node.value.id):] if text.startswith(node.value.id) else text
+        return _text(node)
+
+    def users_call(self, f) -> bool:
+        """Does calling ``f`` run a function of the user's (a function, a method of the user's class)?"""
+        target, _ = self._target(f)
+        if isinstance(target, types.MethodType):
+            target = target.__func__
+        return isinstance(target, types.FunctionType) and not _library(getattr(target, "__module__", None))
+
+    def _target(self, f):
+        """``_callee(f)``, else the function of the class of an argument's object (from its kind) that
+        calling ``f`` runs (``n.set(v)``: ``Net.set``; ``n(x)``: ``Net.__call__``), unguarded: the kind
+        is the compiled code's key."""
+        target, held = self._callee(f)
+        if target is not None:
+            return target, held
+        node, attr = (f.value, f.attr) if isinstance(f, gast.Attribute) else (f, "__call__")
+        cls = self.class_of(node) if isinstance(node, (gast.Name, gast.Attribute)) else None
+        if cls is None:
+            return None, None
+        import inspect
+        try:
+            found = inspect.getattr_static(cls, attr)
+        except AttributeError:
+            return None, None
+        if isinstance(found, (staticmethod, classmethod)):
+            found = found.__func__
+        return (found, None) if isinstance(found, types.FunctionType) else (None, None)
+
+    def class_parts(self, events) -> List:
+        """A change of a class of the user's (``M.set(3.0)`` doing ``cls.scale = v``) changes what its
+        instances read (``inst.scale``, ``m.apply(x)``, a helper reading ``inst``): each change of a class
+        and each read of an instance of it (or of the class) as the class's part ``("#k<id>", "*")``, the
+        read ordered as a call's (was: the class and its instance told apart, a classmethod toggle read
+        through an instance recomputed in the final state, red team 48)."""
+        def named(key):
+            root = key[0]
+            if root[:2] in ("#g", "#c", "#k"):
+                return None
+            if root.startswith("#"):
+                obj = self.objects.get(int(root[1:])) if root[1:].isdigit() else None
+                if obj is None:
+                    name = self.names.get(root)
+                    obj = self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)) \
+                        if name and name.isidentifier() else None
+                return obj if obj is not None and f"#{id(obj)}" == root else None
+            node = gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None)
+            if root in self.outside.params:
+                return self.class_of(node)
+            return self.resolve(node) if root in self.global_roots() else None
+
+        def user_class(cls) -> bool:
+            return isinstance(cls, type) and not _library(getattr(cls, "__module__", None)) and \
+                (cls.__module__ or "").split(".")[0] not in ("collections", "types")
+        out = []
+        written = set()
+        for e in events:
+            if e[2] not in ("read", "callread"):
+                obj = named(e[3])
+                if user_class(obj):
+                    written.add(id(obj))
+                    self.names[f"#k{id(obj)}"] = obj.__qualname__
+                    out.append(e[:3] + ((f"#k{id(obj)}", _WHOLE), e[4]))
+        if not written:
+            return out
+        for e in events:
+            if e[2] in ("read", "callread"):
+                obj = named(e[3])
+                if obj is None or isinstance(obj, (types.FunctionType, types.ModuleType, types.BuiltinFunctionType)):
+                    continue
+                for cls in (obj if isinstance(obj, type) else type(obj)).__mro__:
+                    if id(cls) in written:
+                        out.append((e[0], e[1], "callread", (f"#k{id(cls)}", _WHOLE), e[4]))
+        return out
+
+    def rebound(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
+        """(variable, whether the call is replayed) for each global or closure variable a call in ``s``
+        rebinds (``set_scale(3.0)`` doing ``global SCALE; SCALE = v``: sct/rebinds.py)."""
+        out = []
+        for n in (walk_nodes(s) if nodes is None else nodes):
+            if not isinstance(n, gast.Call):
+                continue
+            target, held = self._target(n.func)
+            keys = self._bindings(target, True, held) if target is not None else []
+            if keys:
+                self.effect_calls.add(id(n))
+                replayed = self.replayed_call(n, True)
+                out += [(key, replayed) for key in keys]
+        return out
+
+    def _bindings(self, target, writes: bool, held=None) -> List[Tuple[str, str]]:
+        from .rebinds import binding_keys
+        cache = self.__dict__.setdefault("_binding_cache", {})
+        entry = cache.get((id(target), writes))
+        if entry is None or entry[0] is not target:
+            found, holds = binding_keys(target, writes)
+            # (a scan that found nothing keeps no guard of its own: the objects' scan of the same call,
+            # _scanned, keeps the compiled code while the functions it reaches are the same)
+            if found and self.guard is not None and (holds is not None or held is not None):
+                self.guard(held if holds is None else holds if held is None else (lambda: held() and holds()))
+            entry = cache[(id(target), writes)] = (target, found)
+        for key, name in entry[1].items():
+            self.names.setdefault(key, name if not key.endswith(".*") else "a global")
+        return [(key, _WHOLE) for key in entry[1]]
+
     def changing_calls(self, s, nodes: Optional[List] = None) -> List[Tuple[Tuple[str, str], bool]]:
-        """(part, whether the call's result reads it) for each outside part a library function
-        called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
+        """(part, whether the call's result reads it: None for a call of the user's replayed where code is
+        recomputed) for each outside part a library function called in ``s`` changes (``heapq.heappush(H, v)``; ``next(IT)``, ``heapq.heappop(H)`` read it
         too: a recomputation runs them again on the changed object), or a method whose result reads
         the object it changes (``STACK.pop()``: READING_METHODS)."""
         out = []
@@ -241,7 +428,10 @@ class RecomputeWrites:
                     if key is not None:
                         out.append((key, kind))
             if isinstance(n, gast.Call):
-                out += [(key, False) for key in self.changed_by_user_call(n)]
+                keys = self.changed_by_user_call(n)
+                if keys:
+                    self.effect_calls.add(id(n))
+                out += [(key, None if self.replayed_call(n, True) else False) for key in keys]
         return out
 
     def changed_by_user_call(self, n: gast.Call) -> List[Tuple[str, str]]:
@@ -308,7 +498,7 @@ class RecomputeWrites:
             # what the method changes is the object itself, not the part of STATE its expression read
             # (the recomputation reads STATE['an'] again and finds the same object)
             keys = [k for k in keys if k is not receiver_key] + [(f"#{id(static_receiver)}", _WHOLE)]
-            self.names[f"#{id(static_receiver)}"] = _text(f.value)
+            self.names[f"#{id(static_receiver)}"] = self._shown(f.value)
         return keys + self.other_names(operands, keys)
 
     def other_names(self, operands, keys) -> List[Tuple[str, str]]:
@@ -669,7 +859,7 @@ class RecomputeWrites:
         kept only while what the scan read holds (was: a helper redefined to write into a global
         read before the call left it unguarded, and a recomputation for a second derivative ran it
         again: 4x Python's value, red team nb dec 5)."""
-        found, holds = written_objects_read(target, writes)
+        found, holds = written_objects_read(target, writes, self.objects)
         if self.guard is not None and (holds is not None or held is not None):
             self.guard(held if holds is None else holds if held is None else (lambda: held() and holds()))
         return found
@@ -696,15 +886,22 @@ class RecomputeWrites:
                 continue
             for key, rmw in self.direct_writes(s):
                 events.append((i, loops, "rmw" if rmw else "write", key, s))
-            for key in self.replayed_writes(s, nodes):
-                events.append((i, loops, "replayed", key, s))
+            for key, replayed in self.replayed_writes(s, nodes):
+                events.append((i, loops, "effect" if replayed else "replayed", key, s))
             for key, reads_it in self.changing_calls(s, nodes):
-                events.append((i, loops, "rmw" if reads_it else "replayed", key, s))
+                events.append((i, loops, "rmw" if reads_it else "effect" if reads_it is None else "replayed", key, s))
+            for key, replayed in self.rebound(s, nodes):
+                events.append((i, loops, "effect" if replayed else "replayed", key, s))
+        for i, (s, loops) in enumerate(_statements(self.fdef.body)):
+            for part in _header(s):
+                for key in self.call_reads(part, any(e[3][0].startswith("#g") or e[3][0].startswith("#c")
+                                                     for e in events)):
+                    events.append((i, loops, "callread", key, s))
         # a global's object written here and read by a helper this function calls (``a = scaled(x)``
         # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
         for e in list(events):
             root = e[3][0]
-            if e[2] != "read" and not root.startswith("#") and root in self.global_roots():
+            if e[2] != "read" and not root.startswith("#") and (root in self.global_roots() or e[2] == "callread"):
                 obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
                 if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
                                                             types.BuiltinFunctionType)):
@@ -715,19 +912,34 @@ class RecomputeWrites:
                 for part in _header(s):
                     for key in self.helper_reads(part):
                         events.append((i, loops, "read", key, s))
+        events += self.class_parts(events)
         reads = [e for e in events if e[2] == "read"]
+        calls = [e for e in events if e[2] == "callread"]
         for i, loops, kind, key, s in events:
-            if kind == "read":
+            if kind in ("read", "callread"):
                 continue
+
+            def before(r):                # read before the write (or in its loop)
+                return r[0] < i or (r[0] == i and r[4] is not s) or bool(set(r[1]) & set(loops))
+            # (a call reading the object, a helper reading the variable: ``n(x)``, ``layer(x)``, was not a
+            # read, so ``n.set(False); y = n(x); n.set(True)`` before the site recomputed y in the
+            # final mode: the first gradient too 4/9 of Python's, red team 48.  A replayed call of the
+            # user's leaves the object as the first run left it at the site: wrong for the calls
+            # recomputed before it, not after)
+            by_call = [r for r in calls if _overlap(key, r[3]) and (before(r) if kind in ("write", "effect")
+                                                                   else r[4] is not s)]
             if kind == "rmw":
                 hit = True
             elif kind == "write":         # runs again: wrong where read before it (or in its loop)
-                hit = any(_overlap(key, r[3]) and (r[0] < i or (r[0] == i and r[4] is not s) or
-                                                   set(r[1]) & set(loops)) for r in reads)
-            else:                         # replayed (or run again): wrong where read anywhere
-                hit = any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s)) for r in reads)
+                hit = bool(by_call) or any(_overlap(key, r[3]) and before(r) for r in reads)
+            else:                         # replayed (or run again): wrong where read anywhere (a call
+                # reading it, where a call of the user's replays it: before it)
+                hit = bool(by_call) or any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s))
+                                           for r in reads)
             if hit:
                 root = self.names.get(key[0], key[0])
+                reader = f" (the call on line {self.show_line(by_call[0][4].lineno)} reads it)" \
+                    if by_call and getattr(by_call[0][4], "lineno", None) else ""
                 what = root if key[1] in (_WHOLE, _ITEMS) else f"{root}.{key[1]}"
                 line = getattr(s, "lineno", None)
                 note = self.notes.get(key)
@@ -735,7 +947,7 @@ class RecomputeWrites:
                     what = f"{what} ({note})"
                 return line, (
                     f"{self.fname}() changes {what} (line {self.show_line(line)}), an object from outside it (a global, a closure value, "
-                    f"an argument or self), and reads it; a later dlgradient differentiates a gradient "
+                    f"an argument or self), and reads it{reader}; a later dlgradient differentiates a gradient "
                     f"computed from this code again, so sct recomputes it, on {what} as the first run left "
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
                     f"code (pass it in as an argument and return its new value), or change it after the "
@@ -804,7 +1016,8 @@ def _read_objects(target) -> Dict[int, str]:
     return _scan(target, False)
 
 
-def written_objects_read(target, writes: bool = True) -> Tuple[Dict[int, str], Optional[Callable[[], bool]]]:
+def written_objects_read(target, writes: bool = True, objects: Optional[Dict[int, object]] = None) \
+        -> Tuple[Dict[int, str], Optional[Callable[[], bool]]]:
     """:func:`_written_objects` (``writes``; else :func:`_read_objects`) of ``target``, and ``holds()``: whether what the scan read still
     holds -- each function's code (a ``__code__`` replaced in place, IPython's autoreload), the
     functions a class or value stands for, and every global or closure value read by name (a helper
@@ -815,6 +1028,8 @@ def written_objects_read(target, writes: bool = True) -> Tuple[Dict[int, str], O
     can change (library functions only)."""
     reads: list = []
     found = _scan(target, writes, reads)
+    if objects is not None:             # (id -> the object, for what is read as its class's part)
+        objects.update((id(entry[3]), entry[3]) for entry in reads if entry[0] == "name" and id(entry[3]) in found)
 
     def holds() -> bool:
         for entry in reads:
