@@ -361,6 +361,9 @@ class RecomputeWrites:
         written = set()
         for e in events:
             if e[2] not in ("read", "callread"):
+                if e[3][0] in self.outside.params:
+                    continue        # (an argument's object: its own fields, not its class's; was: a
+                    #                 dataclass's __init__ setting self.W read as a change of the class)
                 obj = named(e[3])
                 if user_class(obj):
                     written.add(id(obj))
