@@ -895,11 +895,14 @@ class RecomputeWrites:
                 events.append((i, loops, "rmw" if reads_it else "effect" if reads_it is None else "replayed", key, s))
             for key, replayed in self.rebound(s, nodes):
                 events.append((i, loops, "effect" if replayed else "replayed", key, s))
+        # (whether a global's or a closure's variable is changed: kept as the events grow, not asked of all
+        # of them at each statement: that was quadratic, 0.9 s of a 1,000-line function's compilation)
+        variables = any(e[3][0].startswith(("#g", "#c")) for e in events)
         for i, (s, loops) in enumerate(_statements(self.fdef.body)):
             for part in _header(s):
-                for key in self.call_reads(part, any(e[3][0].startswith("#g") or e[3][0].startswith("#c")
-                                                     for e in events)):
+                for key in self.call_reads(part, variables):
                     events.append((i, loops, "callread", key, s))
+                    variables = variables or key[0].startswith(("#g", "#c"))
         # a global's object written here and read by a helper this function calls (``a = scaled(x)``
         # reading Cfg.scale, then ``Cfg.scale = 5.0``): the written object by its identity
         for e in list(events):
