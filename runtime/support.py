@@ -5409,7 +5409,7 @@ def _refuse_held_twice(base, key, message) -> None:
             continue
         if isinstance(v, _HELD_KINDS + (tuple,)) and inside & _held_ids(v):
             raise EvaluationError(
-                message.split(";")[0] + f", and a dict, list or array inside it is also held by another item of the "
+                message.split(";")[0] + ", and a dict, list or array inside it is also held by another item of the "
                 "same container (one object at two places); sct sets the change back along the path written "
                 "only, so a read through the other place would miss it. Put a copy at each place (`.copy()`), "
                 "or build a new value")

@@ -2792,8 +2792,10 @@ def _runs_user_code(tree) -> bool:
                 if id(node) not in passed and isinstance(node.ctx, gast.Load) and node.id not in plain:
                     if _user_code_value(namespace.get(node.id, _MISSING) if node.id in namespace
                                         else context.param_kinds.get(node.id), node.id not in namespace):
-                        return True  # a user function kept as a value (k = f, {"float_kind": f}, [f]):
-                    plain.add(node.id)   # whatever it is passed to may call it (np.array2string's formatter)
+                        # a user function kept as a value (k = f, {"float_kind": f}, [f]): whatever it
+                        # is passed to may call it (np.array2string's formatter)
+                        return True
+                    plain.add(node.id)
                 continue
             if node.__class__ is gast.Attribute and isinstance(node.ctx, gast.Load) and id(node) not in sites and \
                     _user_code_value(_static_value(node, namespace, set()), False):

@@ -37,7 +37,7 @@ import gast
 
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
-from .ir import local_names, shared_walks, walk_nodes
+from .ir import local_names, pattern_captures, shared_walks, walk_nodes
 from .parse import copied_user_def
 
 MAX_DEPTH = 4
@@ -1134,8 +1134,7 @@ def _takes_gradients(g) -> bool:
 def _captured(gdef) -> set:
     """The names a ``match`` statement's patterns bind (``case c:``, ``case [*rest]``, ``case {**rest}``:
     strings in the tree, not Name nodes)."""
-    return {getattr(n, f) for n in walk_nodes(gdef) for f in ("name", "rest")
-            if type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping") and isinstance(getattr(n, f, None), str)}
+    return {name for n in walk_nodes(gdef) for _, name in pattern_captures(n)}
 
 
 class _Substitute(gast.NodeTransformer):
@@ -1147,10 +1146,9 @@ class _Substitute(gast.NodeTransformer):
         self.same, self.renamed = same, renamed
 
     def generic_visit(self, node):
-        for f in ("name", "rest"):
-            if type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping") and \
-                    getattr(node, f, None) in self.renamed:
-                setattr(node, f, self.renamed[getattr(node, f)])
+        for f, name in pattern_captures(node):
+            if name in self.renamed:
+                setattr(node, f, self.renamed[name])
         return super().generic_visit(node)
 
     def visit_Name(self, node):

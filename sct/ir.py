@@ -371,6 +371,14 @@ def child_nodes(node) -> List:
     return out
 
 
+def pattern_captures(node) -> List[Tuple[str, str]]:
+    """The names a ``match`` pattern node binds, each with its field: ``case c:``, ``case [*c]`` (``name``),
+    ``case {**c}`` (``rest``); strings in the tree, not Name nodes, so a walk for gast.Name misses them."""
+    if type(node).__name__ not in ("MatchAs", "MatchStar", "MatchMapping"):
+        return []
+    return [(f, getattr(node, f)) for f in ("name", "rest") if isinstance(getattr(node, f, None), str)]
+
+
 def loaded_names(node) -> List[str]:
     """The loaded names of ``node`` in ``walk``'s order (its breadth-first loop, inlined: this
     runs for every statement of every sweep)."""

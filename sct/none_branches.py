@@ -16,7 +16,7 @@ from typing import Optional, Set
 
 import gast
 
-from .ir import walk_nodes
+from .ir import pattern_captures, walk_nodes
 
 _NONE_KIND = ("const", type(None))
 
@@ -68,10 +68,8 @@ def rebound_names(fdef) -> Set[str]:
             out.update(n.names)
         elif isinstance(n, gast.alias):         # ``import math as ax``, ``from math import pi as ax``
             out.add(n.asname or n.name.split(".")[0])
-        elif type(n).__name__ in ("MatchAs", "MatchStar") and getattr(n, "name", None):
-            out.add(n.name)                     # ``case ax:``, ``case [1, *ax]:``
-        elif type(n).__name__ == "MatchMapping" and getattr(n, "rest", None):
-            out.add(n.rest)                     # ``case {**ax}:``
+        else:
+            out.update(name for _, name in pattern_captures(n))   # ``case ax:``, ``case [1, *ax]:``, ``case {**ax}:``
     for a in [fdef.args.vararg, fdef.args.kwarg] + list(fdef.args.kwonlyargs):
         if isinstance(a, gast.Name):
             out.add(a.id)

@@ -13,7 +13,7 @@ from typing import List
 import gast
 import numpy as np
 
-from .ir import assign, call, const, load, node_key, statements_no_defs, store, walk_nodes
+from .ir import assign, call, const, load, node_key, pattern_captures, statements_no_defs, store, walk_nodes
 
 BINOP_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
@@ -643,10 +643,9 @@ def _static_keywords(fdef, is_builtin) -> bool:
         elif isinstance(n, (gast.Global, gast.Nonlocal)):
             for name in n.names:
                 bound.setdefault(name, []).extend([None, None])
-        elif type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
-            for name in (getattr(n, "name", None), getattr(n, "rest", None)):
-                if isinstance(name, str):
-                    bound.setdefault(name, []).extend([None, None])
+        elif pattern_captures(n):
+            for _, name in pattern_captures(n):
+                bound.setdefault(name, []).extend([None, None])
         elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) \
                 and isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
             subscripts.add(id(n.value))

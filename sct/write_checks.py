@@ -19,7 +19,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .ir import loaded_names, walk_no_defs, walk_nodes
+from .ir import loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced
@@ -430,7 +430,6 @@ class _WriteCheck:
         by a whole object, list or dict (``dlgradient(y, net.bn)``, whose field ``running_mean`` the
         derivative of a read of the new value would be credited to: refused, was 1 for 0.9)?"""
         from .inline_helpers import _SITE_NAMES
-        from .ir import walk_nodes
         for n in walk_nodes(self.fdef):          # (a nested function's too)
             if not isinstance(n, gast.Call):
                 continue
@@ -504,8 +503,7 @@ class _WriteCheck:
             elif isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, (gast.Store, gast.Del)) and \
                     not any(n is t for t in self._assign_targets()):
                 return None           # (a for loop's target, a deletion, ...)
-            elif name in (getattr(n, "name", None), getattr(n, "rest", None)) and \
-                    type(n).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            elif any(name == bound for _, bound in pattern_captures(n)):
                 return None           # (a match pattern's capture: was read as the name's only binding)
         return values
 
@@ -580,7 +578,6 @@ class _WriteCheck:
         to a name or stored in a field?  Then no write reaches the value it holds (was: ``t = {}`` then
         ``t["m"] = mu``, a list filled by a comprehension, ``box[0] = mu``, ``put(box, mu)``: a traced value
         written into what ``t``'s bindings said was a constant, stored on a layer, its derivative lost)."""
-        from .ir import walk_nodes
         allowed = set()
         for n in walk_nodes(self.fdef):          # (a nested function's too)
             if isinstance(n, gast.BinOp):
