@@ -245,6 +245,7 @@ class AcceleratedFunction(WrappedFunction):
         _refuse_aliased_writes(fn, args, compiled)
         shared = _shared_memory(fn, args, compiled)
         before = _copied_for_check(fn, args) if self._check_mode == "tolerance" else None
+        draws = _draw_states(fn) if before is not None else None
         raw = run_entry(compiled.entry, args)
         _refuse_shared_memory(fn, shared)
         if pending:
@@ -255,7 +256,12 @@ class AcceleratedFunction(WrappedFunction):
         if compiled.formats is not None:
             result = apply_formats(result, compiled.formats)
         if self._check_mode == "tolerance":
-            fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in before]), mode="entry"), before)
+            after = _draw_states(fn)
+            _set_draw_states(draws)          # the fresh run draws the numbers the cached run drew
+            try:
+                fresh = run_compiled(compile_function(fn, tuple([kind_of(a) for a in before]), mode="entry"), before)
+            finally:
+                _set_draw_states(after)      # and the generators are left where one run leaves them
             _check_close(result, fresh, self.CheckTolerance, getattr(fn, "__qualname__", fn))
         return result
 
@@ -296,6 +302,46 @@ def _copied_for_check(fn, args):
                        f'Use CheckMode "none" for these arguments') from None
 
 
+def _draw_states(fn) -> list:
+    """Where the random generators ``fn`` may draw from are: numpy's and Python's global ones, and
+    the generators its globals, closure and defaults hold (those in its arguments travel in
+    _copied_for_check's copy).  CheckMode "tolerance" starts its fresh run from here, so that a
+    function drawing random numbers is compared with itself, not with other draws (was: refused as
+    "a stale cache entry" at every call; unlike MATLAB's traces, sct's code draws new numbers on
+    each call, as Python does)."""
+    import random
+    fn = getattr(fn, "__func__", fn)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    held = list(getattr(fn, "__defaults__", None) or ())
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:
+            pass
+    code, space = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    held += [space[n] for n in getattr(code, "co_names", ()) if n in space]
+    owners = [g for g in held if isinstance(g, (np.random.Generator, np.random.RandomState, random.Random))]
+    return [(np.random, np.random.get_state()), (random, random.getstate())] + \
+        [(g, _owner_state(g)) for g in owners]
+
+
+def _owner_state(g):
+    if isinstance(g, np.random.Generator):
+        return g.bit_generator.state
+    return g.get_state() if isinstance(g, np.random.RandomState) else g.getstate()
+
+
+def _set_draw_states(states) -> None:
+    for owner, state in states:
+        if isinstance(owner, np.random.Generator):
+            owner.bit_generator.state = state
+        elif owner is np.random or isinstance(owner, np.random.RandomState):
+            owner.set_state(state)
+        else:
+            owner.setstate(state)
+
+
 def _check_close(cached, fresh, tolerance: float, name) -> None:
     """MATLAB's CheckMode "tolerance": the cached outputs must match a fresh run's."""
     from .runtime.dlarray import unwrap
@@ -305,8 +351,10 @@ def _check_close(cached, fresh, tolerance: float, name) -> None:
         scale = max(float(np.max(np.abs(b), initial=0.0)), 1.0)
         if a.shape != b.shape or np.max(np.abs(a - b), initial=0.0) > tolerance * scale:
             raise SctError(f"AcceleratedFunction {name}: the cached result differs from a fresh "
-                           f"evaluation by more than CheckTolerance={tolerance} (a stale cache entry: "
-                           "call clear_cache(), and report it if it happens again)")
+                           f"evaluation by more than CheckTolerance={tolerance}, both started from the same "
+                           "arguments and random generators (a stale cache entry, or a function whose result "
+                           "changes from run to run through something else, such as the time: call clear_cache(), "
+                           "and report it if it happens again)")
 
 
 def _leaves(x) -> list:

@@ -75,8 +75,12 @@ def test_accelerated_methods_and_partials(fun):
     assert acc.hit_rate == 0.5
 
 
+RUNS = [0]
+
+
 def noisy_loss(x):
-    y = np.sum(x ** 2) + 1000.0 * np.random.rand()      # two draws within the tolerance: ~1e-6
+    RUNS[0] += 1        # a result that changes from run to run (random draws do not: the check's fresh
+    y = np.sum(x ** 2) + 1000.0 * RUNS[0]     # run starts from the same generators, test_accelerate_draws_s49)
     return y, dlgradient(y, x)
 
 
