@@ -283,6 +283,9 @@ class _WriteCheck:
                           f"`{row[0]}[{row[1]}][...] = value`)") if row else \
                     (f"Write into {spelled[:-5]} by its indices instead (`{spelled[:-5]}[np.unravel_index(i, "
                      f"{spelled[:-5]}.shape)] = value` for `{spelled}[i] = value`)") if spelled.endswith(".flat") else \
+                    (f"{spelled} is a view of {spelled.rsplit('.', 1)[0]}, sharing its memory: write into "
+                     f"{spelled.rsplit('.', 1)[0]} itself with the indices that reach the same elements, or "
+                     "build a new array") if re.fullmatch(r"[\w.]+\.(T|mT|real|imag)", spelled) else \
                     f"Write `{name} = {name}.copy()` before writing into it (or build a new array)" \
                     if name in analysis.locals else \
                     (f"{name} is not a local of the function (a global or a closure value), and a copy bound to "
