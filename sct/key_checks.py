@@ -76,9 +76,12 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
 
     # the arguments given as dicts (their kinds: ``("map", dict, ...)``), whose keys the caller made:
     # ``{k: params[k] - lr * grads[k] for k in params}`` reads them back as constants
-    given = {name for name, kind in activity.kinds.items()
-             if isinstance(kind, tuple) and kind and kind[0] == "map" and isinstance(kind[1], type) and
-             issubclass(kind[1], dict)}
+    given = {name for name, kind in activity.kinds.items() if _dict_kind(kind)}
+    # and the names bound only to an item of one whose items are dicts (``p[k]`` of a dict of dicts,
+    # ``{k: {kk: p[k][kk] - lr * g[k][kk] for kk in p[k]} for k in p}``: its keys the caller's too; was
+    # not one, so ``kk`` read as a traced key and the nested comprehension of a pytree update refused)
+    item_dicts = _dict_items(bindings, activity.kinds)
+    given |= item_dicts
     everything = set(bindings) | given
     dicts: Set[str] = {name for name, values in bindings.items()
                        if any(_makes_dict(v, everything, target) and not stored_into_itself(name, v)
@@ -88,7 +91,7 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
     while changed:
         changed = False
         for name in sorted(dicts):
-            if name in given and name not in bindings:
+            if name in given and (name not in bindings or name in item_dicts):
                 continue
             if not all(_makes_dict(v, dicts, target) for v in bindings[name]):
                 dicts.discard(name)
@@ -165,6 +168,44 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
             if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
                     value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):
                 fail(s, "dict() of pairs whose keys are computed from traced values")
+
+
+def _dict_kind(kind) -> bool:
+    return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "map" and isinstance(kind[1], type) and \
+        issubclass(kind[1], dict)
+
+
+def _dict_items(bindings: Dict[str, list], kinds) -> Set[str]:
+    """The names bound (everywhere) to an item ``m[key]`` of an argument never bound again whose kind is
+    a dict (or of such a name), where that item is a dict by its kind: the item of a constant key present,
+    or any item where every item of ``m`` is one (the kinds are the caller's values', checked when the
+    cache is hit)."""
+    known = {name: kind for name, kind in kinds.items() if _dict_kind(kind) and name not in bindings}
+    found: Set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, values in bindings.items():
+            if name in found or name in kinds or not values:
+                continue
+            item_kinds = set()
+            for v in values:
+                if not (isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in known):
+                    break
+                items = dict(known[v.value.id][2]) if len(known[v.value.id]) > 2 and \
+                    isinstance(known[v.value.id][2], tuple) else {}
+                key = v.slice.value if isinstance(v.slice, gast.Constant) else None
+                kind = items.get(key) if key is not None and key in items else \
+                    next(iter(set(items.values()))) if len(set(items.values())) == 1 else \
+                    ("map", dict) if items and all(_dict_kind(k) for k in items.values()) else None
+                if not _dict_kind(kind):
+                    break
+                item_kinds.add(kind)
+            else:
+                found.add(name)
+                known[name] = item_kinds.pop() if len(item_kinds) == 1 else ("map", dict)
+                changed = True
+    return found
 
 
 def _makes_dict(value, dicts: Set[str], target) -> bool:
