@@ -208,18 +208,7 @@ class Contributions(EmitPass):
         return pieces
 
     def attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
-        base = value.value
-        op = registry.ATTRIBUTES.get(value.attr)
-        if value.attr == "flat" and self.gen.is_array(base.id):
-            self.fail(s, FLAT_ADVICE.format(base.id), "attribute")
-        surely = getattr(self.act, "surely_array", None)
-        if op is not None and self.gen.is_array(base.id) and (surely is None or surely(base.id)):
-            return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
-                                    g, ans, s)
-        if op is not None and (base.id not in self.act.kinds or self.gen.is_array(base.id)):
-            # an array attribute or an object's field (`T`, `real` of a user's class: red team sci, dec 27)
-            return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
-        return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
+        return _attribute_pieces(self, value, g, ans, s)
 
     def operator_pieces(self, op, operands, g: str, ans: str, s):
         rule = registry.lookup(op)
@@ -550,6 +539,27 @@ def _plain_call_refusal(obj, what: str, args=()) -> str:
     return (f"no derivative rule for {what}: it is not a Python function sct can read, and the runtime has no "
             f"rule for it. Add one with @sct.defrule (see help(sct.defrule)), use numpy functions that have "
             f"rules, or wrap its input with extractdata if it must be a constant")
+
+
+def _attribute_pieces(self, value: gast.Attribute, g: str, ans: str, s) -> List[Tuple[str, Any]]:
+    """Contributions.attribute_pieces: the adjoint of ``base.attr``."""
+    base = value.value
+    if not isinstance(base, gast.Name):
+        # ``None.rm``: a helper's ``prev.rm if prev is not None else self.rm`` read in place with
+        # ``prev=None`` (the arm that never runs); a constant has no adjoint (was: an internal
+        # AttributeError, red team s49)
+        return []
+    op = registry.ATTRIBUTES.get(value.attr)
+    if value.attr == "flat" and self.gen.is_array(base.id):
+        self.fail(s, FLAT_ADVICE.format(base.id), "attribute")
+    surely = getattr(self.act, "surely_array", None)
+    if op is not None and self.gen.is_array(base.id) and (surely is None or surely(base.id)):
+        return self.rule_pieces(registry.lookup(op), self.bind(registry.lookup(op), [base], []),
+                                g, ans, s)
+    if op is not None and (base.id not in self.act.kinds or self.gen.is_array(base.id)):
+        # an array attribute or an object's field (`T`, `real` of a user's class: red team sci, dec 27)
+        return [(base.id, call(self.rt("attribute_adjoint_any"), [load(g), base, const(value.attr)]))]
+    return [(base.id, call(self.rt("attribute_adjoint"), [load(g), base, const(value.attr)]))]
 
 
 def _may_repeat_impl(self, value: gast.BinOp) -> bool:
