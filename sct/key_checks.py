@@ -45,7 +45,7 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
         """The names holding keys read back, and the sequences of pairs (``_key_names``), found at the
         first question: most functions ask none (no dict key depends on a traced value at all)."""
         if not origin_sets:
-            origin_sets["keys"], origin_sets["pairs"] = _key_names(bindings, dicts, target, active)
+            origin_sets["keys"], origin_sets["pairs"] = _key_names(bindings, dicts | items_of_dicts, target, active)
         return origin_sets["keys"], origin_sets["pairs"]
 
     def traced(node) -> bool:
@@ -99,9 +99,28 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
 
     # names bound (everywhere) to an item of a dict (``inner = d["a"]``): a store into one with a traced
     # key stores into the dict held there (``d["a"][x[0]] = v`` is lowered to that)
-    items_of_dicts = {name for name, values in bindings.items() if values and all(
-        isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in dicts
-        for v in values)}
+    # (also an item of a list or tuple display of dicts, walked or indexed, and a name stored into itself
+    # besides: ``for k in q: q[k][float(w[1])] = v`` binds ``q_item = rt.setitem(q_item, ...)`` too,
+    # ``q = [{}]; q[0][key] = v`` and ``for dd in lst: dd[key] = v`` read items of a list of dicts; were
+    # not checked, and a key read back after gave a gradient without the part through it: red team s49)
+    def holds_dicts(v, names) -> bool:
+        if isinstance(v, (gast.List, gast.Tuple)):
+            return any(isinstance(e, gast.Dict) or isinstance(e, gast.Name) and e.id in dicts for e in v.elts)
+        return isinstance(v, gast.Call) and len(v.args) == 1 and isinstance(v.args[0], gast.Name) and \
+            v.args[0].id in names and target(v) is rt_support.as_sequence
+
+    holders = {name for name, values in bindings.items() if values}
+    while True:
+        kept = {name for name in holders if any(holds_dicts(v, holders) for v in bindings[name]) and all(
+            holds_dicts(v, holders) or stored_into_itself(name, v) or isinstance(v, gast.Name) and v.id in holders
+            for v in bindings[name])}
+        if kept == holders:
+            break
+        holders = kept
+    items_of_dicts = {name for name, values in bindings.items() if values and any(
+        isinstance(v, gast.Subscript) for v in values) and all(
+        isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and v.value.id in dicts | holders or
+        stored_into_itself(name, v) for v in values)}
 
     def pair_keys_traced(name: str, seen: Set[str]) -> bool:
         """Does the list ``name`` (of (key, value) tuples, built here) hold a traced key?"""

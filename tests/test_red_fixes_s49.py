@@ -1,7 +1,9 @@
 """Findings of this session's red team fixed in place."""
 import numpy as np
+import pytest
 
 from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import SctError
 
 
 class BN:
@@ -71,3 +73,52 @@ def test_layer_reading_an_optional_other_layers_field():
                     fd.flat[i] += sign * plain_loss(trial, x, rms, mus) / (2 * eps)
             np.testing.assert_allclose(np.asarray(got), fd, rtol=1e-5, atol=1e-8)
         rms = [a.rm.copy(), b.rm.copy()]
+
+
+def key_in_dict_walked(w):
+    q = {"a": {}}
+    for k in q:
+        q[k][float(w[1])] = np.sum(w)
+    L = 0.0
+    for kk in q["a"]:
+        L = L + kk * q["a"][kk]
+    return L, dlgradient(L, w)
+
+
+def key_in_listed_dict(w):
+    q = [{}]
+    q[0][w[1] * 1.0] = np.sum(w)
+    L = sum(kk * v for kk, v in q[0].items())
+    return L, dlgradient(L, w)
+
+
+def key_in_dicts_of_a_loop(w):
+    lst = [{}]
+    for dd in lst:
+        dd[float(w[0])] = np.sum(w)
+    L = sum(kk * v for kk, v in lst[0].items())
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("fun", [key_in_dict_walked, key_in_listed_dict, key_in_dicts_of_a_loop])
+def test_a_traced_key_stored_into_a_dict_reached_otherwise_is_refused(fun):
+    """A key computed from a traced value stored into a dict reached through an item or a loop (was:
+    only names shown to hold a dict were checked: [1.5, 1.5] where the derivative is [1.5, 3.5])."""
+    with pytest.raises(SctError, match="key computed from a traced value"):
+        dlfeval(fun, dlarray(np.array([0.5, 1.5])))
+
+
+def int_index_store(w):
+    a = np.zeros(3)
+    a[int(np.round(w[0]))] = 2.0 * w[1]
+    b = [0.0, 0.0]
+    b[int(w[1] > 1.0)] = w[0] * 3.0
+    L = np.sum(a * w) + b[1]
+    return L, dlgradient(L, w)
+
+
+def test_integer_indices_computed_from_traced_values_still_run():
+    w = np.array([1.2, 1.5, 0.7])
+    L, g = dlfeval(int_index_store, dlarray(w))
+    np.testing.assert_allclose(float(L), 2.0 * 1.5 * 1.5 + 3.6)
+    np.testing.assert_allclose(np.asarray(g), [3.0, 2.0 * 1.5 + 2.0 * 1.5, 0.0])
