@@ -618,14 +618,15 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         check_attribute_rebinds(fdef, resolver, filename)
     _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
-    # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
-    tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
-                                   sig.param_kinds)
-    _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
-    with ExitStack() as walks:      # one walk of each function for the two tests of its reads
-        for generated_fn in generated.functions:
+    with ExitStack() as walks:      # one walk of each function for the call tree's test of user code (after
+        for generated_fn in generated.functions:        # its callees are resolved) and the two tests of its reads
             if isinstance(generated_fn, gast.FunctionDef):
                 walks.enter_context(shared_walks(generated_fn))
+        # the callees' code, made now, called by name from the generated code (sct/call_tree.py: a call
+        # it rewrites, tree_changed)
+        tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
+                                       sig.param_kinds)
+        _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)   # (adds: tree_changed)
         if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
             if drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                                numpy_name if plain_numpy else None):            # sct/recomputed.py
@@ -1314,6 +1315,7 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
             out.append(stmt)
         return out
     fdef.body = insert(fdef.body)
+    tree_changed(fdef)          # (statements added: sct.ir.shared_walks walks it again)
 
 
 def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
