@@ -1,0 +1,171 @@
+"""Compile-speed work (s49, issue 8 item 6), guarded without timing:
+
+- ``sct.ir``'s node builders (``load``, ``store``, ``const``, ``assign``, ``attr``, ``call``,
+  ``expr_stmt``) make the nodes gast's constructors make (the same fields, in the same order, in the
+  node's ``__dict__``) without calling them (they make most of the compiler's nodes: ~210,000 for a
+  1,000-line function, each a keyword constructor call and a ``Load()``'s before);
+- the generated functions are walked once from the call tree's test of user code
+  (``call_tree._runs_user_code``) to the draws' test (``recomputed.draws_all_seen``): one
+  ``sct.ir.shared_walks`` section holds both (was: a walk each); where the call tree rewrites a
+  call to call its code by name, the next pass walks the new tree (checked with
+  ``sct.ir._CHECK_SHARED``: every shared walk compared with a fresh one), and the value and
+  gradient are exact.
+
+``scripts/source_snapshot.py`` checks that no generated source or refusal changed.
+"""
+import gast
+import numpy as np
+import pytest
+
+import sct
+from sct import call_tree, compiler, dlarray, dlfeval, dlgradient, ir
+
+
+# --- the builders: gast's nodes, without gast's constructor ---------------------------------------
+
+def _built():
+    return [
+        (lambda: ir.load("x"), lambda: gast.Name(id="x", ctx=gast.Load(), annotation=None, type_comment=None)),
+        (lambda: ir.store("x"), lambda: gast.Name(id="x", ctx=gast.Store(), annotation=None, type_comment=None)),
+        (lambda: ir.const(2.5), lambda: gast.Constant(value=2.5, kind=None)),
+        (lambda: ir.assign("t", ir.const(1)),
+         lambda: gast.Assign(targets=[gast.Name(id="t", ctx=gast.Store(), annotation=None, type_comment=None)],
+                             value=gast.Constant(value=1, kind=None), type_comment=None)),
+        (lambda: ir.attr(ir.load("np"), "tanh"),
+         lambda: gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                                attr="tanh", ctx=gast.Load())),
+        (lambda: ir.call("np.sum", [ir.load("a")]),
+         lambda: gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                               type_comment=None), attr="sum", ctx=gast.Load()),
+                           args=[gast.Name(id="a", ctx=gast.Load(), annotation=None, type_comment=None)],
+                           keywords=[])),
+        (lambda: ir.expr_stmt(ir.const(None)), lambda: gast.Expr(value=gast.Constant(value=None, kind=None))),
+    ]
+
+
+def _fields(node):
+    """Every node of the tree: its class and its ``__dict__``'s keys and leaves, in order."""
+    out = []
+    for n in gast.walk(node):
+        out.append((type(n).__name__, [(k, v if not isinstance(v, (gast.AST, list)) else type(v).__name__)
+                                       for k, v in vars(n).items()]))
+    return out
+
+
+@pytest.mark.parametrize("k", range(7))
+def test_builders_make_the_constructors_nodes(k):
+    build, reference = _built()[k]
+    made, expected = build(), reference()
+    assert gast.dump(made) == gast.dump(expected)
+    assert _fields(made) == _fields(expected)
+    assert ir.assign("t", ir.const(1), lineno=7).lineno == 7
+
+
+def test_builders_call_no_constructor(monkeypatch):
+    calls = []
+    for cls in (gast.Name, gast.Load, gast.Store, gast.Constant, gast.Assign, gast.Attribute, gast.Call, gast.Expr):
+        init = cls.__init__
+
+        def counting(self, *args, _init=init, **kwargs):
+            calls.append(type(self).__name__)
+            _init(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "__init__", counting)
+    nodes = [build() for build, _ in _built()]
+    assert calls == []          # (was: 22 constructor calls for these seven)
+    assert [type(n).__name__ for n in nodes] == ["Name", "Name", "Constant", "Assign", "Attribute", "Call", "Expr"]
+
+
+# --- one walk of the generated functions from the call tree to the draws' test --------------------
+
+def _straight(x, W):
+    a = np.tanh(x) * 0.5 + x
+    b = a @ W + 0.1 * x
+    c = np.sin(b[::-1]) * a
+    y = np.sum(c ** 2) / 3
+    return y, dlgradient(y, x, W)
+
+
+def _inputs():
+    rng = np.random.default_rng(49)
+    return 0.3 * rng.standard_normal(4), 0.3 * rng.standard_normal((4, 4))
+
+
+def _fd(f, x, eps=1e-6):
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, dn = x.copy(), x.copy()
+        up[i] += eps
+        dn[i] -= eps
+        out[i] = (f(up) - f(dn)) / (2 * eps)
+    return out
+
+
+def test_generated_functions_walked_once_from_the_call_tree_to_the_draws_test(monkeypatch):
+    walks = {}
+    window = [False]
+    walk = ir._walk_nodes
+
+    def counting_walk(node):
+        if window[0] and isinstance(node, gast.FunctionDef):
+            walks[node.name] = walks.get(node.name, 0) + 1
+        return walk(node)
+    runs_user_code, draws_all_seen = call_tree._runs_user_code, compiler.draws_all_seen
+
+    def opening(tree):
+        window[0] = True
+        return runs_user_code(tree)
+
+    def closing(*args):
+        try:
+            return draws_all_seen(*args)
+        finally:
+            window[0] = False
+    monkeypatch.setattr(ir, "_walk_nodes", counting_walk)
+    monkeypatch.setattr(call_tree, "_runs_user_code", opening)
+    monkeypatch.setattr(compiler, "draws_all_seen", closing)
+    sct.clear_cache()
+    x, W = _inputs()
+    y, (gx, gW) = dlfeval(_straight, dlarray(x), dlarray(W))
+    assert len(walks) == 2, walks            # the forward and the sweep
+    assert set(walks.values()) == {1}, walks     # (was: 2 each, the call tree's walk and the draws')
+    expected = float(np.sum((np.sin((np.tanh(x) * 0.5 + x) @ W + 0.1 * x)[::-1] *
+                             (np.tanh(x) * 0.5 + x)) ** 2) / 3)
+    assert np.isclose(float(sct.extractdata(y)), expected, rtol=1e-12)
+
+
+def _helper(W, x):
+    if np.sum(x) > 100.0:       # (a branch on a value: a call site, bound to its code by name)
+        return x
+    return np.tanh(W @ x)
+
+
+def _looped(W, x):
+    for _ in range(3):
+        x = _helper(W, x)
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, W)
+
+
+def _looped_plain(W, x):
+    for _ in range(3):
+        x = np.tanh(W @ x)
+    return float(np.sum(x ** 2))
+
+
+def test_calls_bound_by_name_are_walked_again_and_the_gradient_is_exact(monkeypatch):
+    monkeypatch.setattr(ir, "_CHECK_SHARED", True)      # every shared walk checked against a fresh one
+    bound = []
+    bind = call_tree._bind
+
+    def counting_bind(tree, b):
+        bound.append(b)
+        return bind(tree, b)
+    monkeypatch.setattr(call_tree, "_bind", counting_bind)
+    sct.clear_cache()
+    rng = np.random.default_rng(7)
+    W, x = 0.5 * rng.standard_normal((3, 3)), rng.standard_normal(3)
+    y, g = dlfeval(_looped, dlarray(W), dlarray(x))
+    assert bound, "the helper's call is bound to its code by name"
+    assert np.isclose(float(sct.extractdata(y)), _looped_plain(W, x), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(sct.extractdata(g)), _fd(lambda w: _looped_plain(w, x), W),
+                               rtol=1e-6, atol=1e-8)
