@@ -2935,7 +2935,6 @@ def _bind_all(tree) -> None:
         isinstance(node, gast.Attribute) and isinstance(node.ctx, (gast.Store, gast.Del))
         for fdef in tree.context.generated.functions for node in walk_nodes(fdef))
     seen = set()
-    rebound = False         # a call rewritten to call its code by name (_bind)
     for i, r in enumerate(tree.records):
         if r is None or not r.resolved:
             continue
@@ -2943,7 +2942,8 @@ def _bind_all(tree) -> None:
         if bound is None:
             continue
         names, guarded = _bind(tree, bound)
-        rebound = True
+        for fdef in tree.context.generated.functions:     # (its call rewritten: the next walk walks
+            tree_changed(fdef)                            # the new tree, sct.ir.shared_walks)
         if names:
             tree.records[i] = CallRecord(r.label, r.line, r.op, r.site, r.compiled, r.reason, r.resolved,
                                          names, guarded)
@@ -2952,9 +2952,6 @@ def _bind_all(tree) -> None:
             if key not in seen:
                 seen.add(key)
                 tree.folded.append((bound.compiled.check, bound.callee))
-    if rebound:
-        for fdef in tree.context.generated.functions:
-            tree_changed(fdef)
     for fdef, renames in tree.context.renames.values():
         for n in walk_nodes(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:

@@ -120,6 +120,7 @@ def test_generated_functions_walked_once_from_the_call_tree_to_the_draws_test(mo
             return draws_all_seen(*args)
         finally:
             window[0] = False
+    monkeypatch.setattr(ir, "_CHECK_SHARED", False)     # (SCT_CHECK_SHARED_WALKS=1 walks again to check)
     monkeypatch.setattr(ir, "_walk_nodes", counting_walk)
     monkeypatch.setattr(call_tree, "_runs_user_code", opening)
     monkeypatch.setattr(compiler, "draws_all_seen", closing)
@@ -142,14 +143,15 @@ def _helper(W, x):
 def _looped(W, x):
     for _ in range(3):
         x = _helper(W, x)
-    y = np.sum(x ** 2)
+    z = _helper(W, x * 0.5)     # (a second call bound: walked after the first's rewrite)
+    y = np.sum(x ** 2) + np.sum(z)
     return y, dlgradient(y, W)
 
 
 def _looped_plain(W, x):
     for _ in range(3):
         x = np.tanh(W @ x)
-    return float(np.sum(x ** 2))
+    return float(np.sum(x ** 2) + np.sum(np.tanh(W @ (x * 0.5))))
 
 
 def test_calls_bound_by_name_are_walked_again_and_the_gradient_is_exact(monkeypatch):
@@ -165,7 +167,36 @@ def test_calls_bound_by_name_are_walked_again_and_the_gradient_is_exact(monkeypa
     rng = np.random.default_rng(7)
     W, x = 0.5 * rng.standard_normal((3, 3)), rng.standard_normal(3)
     y, g = dlfeval(_looped, dlarray(W), dlarray(x))
-    assert bound, "the helper's call is bound to its code by name"
+    assert len(bound) >= 2, "the helper's calls are bound to their code by name"
     assert np.isclose(float(sct.extractdata(y)), _looped_plain(W, x), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(sct.extractdata(g)), _fd(lambda w: _looped_plain(w, x), W),
                                rtol=1e-6, atol=1e-8)
+
+
+def _power_zero(x):
+    return np.sum(x ** 0 * x)
+
+
+def _twice(a):
+    return np.real(_power_zero(a)), dlgradient(np.real(_power_zero(a)), a)
+
+
+def test_two_calls_bound_by_name_each_walked_after_the_last_rewrite(monkeypatch):
+    """The call tree's second pair (``rt.vjp_at``'s statement) is read (its names' stores counted)
+    after the first one's call was rewritten: that walk walks the new tree (was, with the walk
+    shared from the call tree's test of user code and no tree_changed after each rewrite: the
+    stale walk, caught by the check)."""
+    monkeypatch.setattr(ir, "_CHECK_SHARED", True)
+    bound = []
+    bind = call_tree._bind
+
+    def counting_bind(tree, b):
+        bound.append(b)
+        return bind(tree, b)
+    monkeypatch.setattr(call_tree, "_bind", counting_bind)
+    sct.clear_cache()
+    x = np.array([0.0, 1.5, -2.0])
+    y, g = dlfeval(_twice, dlarray(x))
+    assert len(bound) == 2
+    assert np.isclose(float(sct.extractdata(y)), float(np.sum(x ** 0 * x)))
+    np.testing.assert_allclose(np.asarray(sct.extractdata(g)), np.ones(3), rtol=1e-12)
