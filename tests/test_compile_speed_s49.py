@@ -200,3 +200,63 @@ def test_two_calls_bound_by_name_each_walked_after_the_last_rewrite(monkeypatch)
     assert len(bound) == 2
     assert np.isclose(float(sct.extractdata(y)), float(np.sum(x ** 0 * x)))
     np.testing.assert_allclose(np.asarray(sct.extractdata(g)), np.ones(3), rtol=1e-12)
+
+
+# --- _check_context_kept: no statement walked where no statement can call other code --------------
+
+def test_context_check_walks_no_statement_of_code_calling_nothing_else(monkeypatch):
+    """A generated function calling no runtime function that runs code sct did not compile (nor a
+    call site's code) holds no statement to check after: its statements are not walked one by one
+    (was: one walk per simple statement of every generated function)."""
+    statement_walks = []
+    window = [False]
+    walk = ir._walk_nodes
+
+    def counting_walk(node):
+        if window[0] and isinstance(node, gast.stmt):
+            statement_walks.append(type(node).__name__)
+        return walk(node)
+    check = compiler._check_context_kept
+
+    def inside(*args):
+        window[0] = True
+        try:
+            return check(*args)
+        finally:
+            window[0] = False
+    monkeypatch.setattr(ir, "_CHECK_SHARED", False)
+    monkeypatch.setattr(ir, "_walk_nodes", counting_walk)
+    monkeypatch.setattr(compiler, "_check_context_kept", inside)
+    sct.clear_cache()
+    x, W = _inputs()
+    dlfeval(_straight, dlarray(x), dlarray(W))
+    assert statement_walks == []       # (was: one walk of each Assign, Expr and Return of the two functions)
+
+
+SCALE = 2.0
+
+
+def _bump():
+    global SCALE
+    SCALE = 3.0
+
+
+def _calls_back(x, cb):
+    y = np.sum(x * SCALE)
+    cb()
+    z = y + np.sum(x * SCALE)
+    return z, dlgradient(z, x)
+
+
+def test_code_calling_other_code_still_checked_after_the_call(monkeypatch):
+    """Where the function does call code sct did not compile, the statement calling it is still
+    found and the global it rebinds refused when it runs, naming the line."""
+    monkeypatch.setattr(ir, "_CHECK_SHARED", True)
+    monkeypatch.setitem(globals(), "SCALE", 2.0)
+    sct.clear_cache()
+    text = str(sct.source(_calls_back, dlarray(np.ones(3)), _bump))
+    assert "rt.globals_kept(__sct_context_reads, 'call'" in text
+    line = _calls_back.__code__.co_firstlineno + 2
+    with pytest.raises(sct.SctError,
+                       match=rf"line {line}: code called at this line .* rebinds a global .*\(SCALE\)"):
+        dlfeval(_calls_back, dlarray(np.ones(3)), _bump)
