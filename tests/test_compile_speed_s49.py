@@ -9,7 +9,10 @@
   ``sct.ir.shared_walks`` section holds both (was: a walk each); where the call tree rewrites a
   call to call its code by name, the next pass walks the new tree (checked with
   ``sct.ir._CHECK_SHARED``: every shared walk compared with a fresh one), and the value and
-  gradient are exact.
+  gradient are exact;
+- ``compiler._check_context_kept`` walks no statement of a generated function that calls no code sct
+  did not compile (one walk of the function, shared with the passes before, says so); where it
+  does call such code, the statement is still found and a global it rebinds refused at its line.
 
 ``scripts/source_snapshot.py`` checks that no generated source or refusal changed.
 """
