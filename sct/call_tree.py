@@ -48,7 +48,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
     into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import child_nodes, const, constant_int, load, root_name, walk_no_defs, walk_nodes
+from .ir import child_nodes, const, constant_int, load, root_name, tree_changed, walk_no_defs, walk_nodes
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
@@ -2926,6 +2926,8 @@ def _runs_getter(base, attr: str) -> bool:
 
 def _bind_all(tree) -> None:
     resolution = tree.resolution
+    for fdef in tree.context.generated.functions:   # (walked afresh below, as its calls are now: the caller's
+        tree_changed(fdef)                          # sct.ir.shared_walks gives that walk to its later passes)
     tree.opaque = _runs_user_code(tree)
     # the values the caller read are checked again after its run (sct.api) where only user code it
     # calls, not an attribute it assigns itself, could have rebound them
@@ -2940,6 +2942,8 @@ def _bind_all(tree) -> None:
         if bound is None:
             continue
         names, guarded = _bind(tree, bound)
+        for fdef in tree.context.generated.functions:     # (its call rewritten: the next walk walks
+            tree_changed(fdef)                            # the new tree, sct.ir.shared_walks)
         if names:
             tree.records[i] = CallRecord(r.label, r.line, r.op, r.site, r.compiled, r.reason, r.resolved,
                                          names, guarded)
@@ -2951,7 +2955,7 @@ def _bind_all(tree) -> None:
     for fdef, renames in tree.context.renames.values():
         for n in walk_nodes(fdef):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in renames:
-                n.id = renames[n.id]
+                n.id = renames[n.id]      # (a leaf changed in place: no walk changes)
 
 
 def _digest(first) -> str:

@@ -618,14 +618,15 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         check_attribute_rebinds(fdef, resolver, filename)
     _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
     namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
-    # the callees' code, made now, called by name from the generated code (sct/call_tree.py)
-    tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
-                                   sig.param_kinds)
-    _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)
-    with ExitStack() as walks:      # one walk of each function for the two tests of its reads
-        for generated_fn in generated.functions:
+    with ExitStack() as walks:      # one walk of each function for the call tree's test of user code (after
+        for generated_fn in generated.functions:        # its callees are resolved) and the two tests of its reads
             if isinstance(generated_fn, gast.FunctionDef):
                 walks.enter_context(shared_walks(generated_fn))
+        # the callees' code, made now, called by name from the generated code (sct/call_tree.py: a call
+        # it rewrites, tree_changed)
+        tree = hooks.CALL_TREE.resolve(fn, site_calls, namespace, activity.kinds, generated, namer, rt_name,
+                                       sig.param_kinds)
+        _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)   # (adds: tree_changed)
         if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
             if drop_recomputed(generated, tree, rt_name, sig.param_kinds,
                                numpy_name if plain_numpy else None):            # sct/recomputed.py
@@ -635,8 +636,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         draws_seen = draws_all_seen(generated, tree, rt_name)
         calls_known = optimize_enabled() and unwatched_replays(generated, tree, rt_name, sig.param_kinds,
                                                                namespace, draws_seen)   # (changes: tree_changed)
-    # (after the passes above read the code: its checks are no library object's reads)
-    _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
+        # (after the passes above read the code: its checks are no library object's reads; it reads the
+        # shared walk first, then adds its checks: tree_changed)
+        _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -1314,6 +1316,21 @@ def _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name: str, 
             out.append(stmt)
         return out
     fdef.body = insert(fdef.body)
+    tree_changed(fdef)          # (statements added: sct.ir.shared_walks walks it again)
+
+
+def _calls_other_code(fdef, rt_name: str) -> bool:
+    """Whether ``fdef`` calls a runtime function running code sct did not compile (``rt.user_call``,
+    ``rt.effect``...) or a call site's code (``rt.vjp_at``, ``rt.primal_call_at``, ...): without
+    one, no statement of it is ``opaque`` (below; the names of a site's pair are bound by such a call)."""
+    from .recomputed import USER_CODE_RT
+    for n in walk_nodes(fdef):
+        if n.__class__ is gast.Call:
+            func = n.func
+            if func.__class__ is gast.Attribute and func.value.__class__ is gast.Name and \
+                    func.value.id == rt_name and (func.attr in USER_CODE_RT or func.attr.endswith("_at")):
+                return True
+    return False
 
 
 def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
@@ -1363,6 +1380,7 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                                     [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)]))
 
     site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
+    may_call = [True]              # whether the function being checked may hold an opaque statement
 
     def opaque(stmt) -> bool:
         """A simple statement calling code sct did not compile (rt.user_call, rt.unnamed_call, rt.effect...:
@@ -1453,13 +1471,17 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
             if isinstance(stmt, gast.With) and reads:
                 stmt.body.insert(0, check(line))
                 out.append(check(line))
-            elif reads and opaque(stmt):
+            elif reads and may_call[0] and opaque(stmt):
                 out.append(check(line, "call"))
         return out
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
             site_pairs.clear()
+            # (a function calling no such runtime function, nor a call site's code: none of its
+            # statements is opaque, each left unwalked; one walk of it, shared with the passes before)
+            may_call[0] = bool(reads) and _calls_other_code(function, rt_name)
             function.body = insert(function.body, None)
+            tree_changed(function)      # (checks added: sct.ir.shared_walks walks it again)
     if used:        # (what the checks read, and what they say where it changed: by ``why``)
         namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING,
                            {"with": message, "call": call_message, "walk": walk_message}, filename)

@@ -11,33 +11,53 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 import gast
 
 
+# The builders below make their nodes as gast's constructor does (``gast.Name(id=..., ctx=gast.Load(),
+# ...)``: the fields set in the instance's ``__dict__``, in that order, nothing else), without its
+# keyword handling: they run for most nodes the compiler makes (hundreds of thousands for a long
+# function).  ``_new(cls)`` is the node with no field set (``ast.AST``'s ``__new__``).
+_new = ast.AST.__new__
+_Name, _Load, _Store, _Constant, _Assign, _Attribute, _Call, _Expr = \
+    gast.Name, gast.Load, gast.Store, gast.Constant, gast.Assign, gast.Attribute, gast.Call, gast.Expr
+
+
 def load(name: str) -> gast.Name:
-    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+    node = _new(_Name)          # gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+    node.__dict__.update(id=name, ctx=_new(_Load), annotation=None, type_comment=None)
+    return node
 
 
 def store(name: str) -> gast.Name:
-    return gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+    node = _new(_Name)          # gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+    node.__dict__.update(id=name, ctx=_new(_Store), annotation=None, type_comment=None)
+    return node
 
 
 def const(value: Any) -> gast.Constant:
-    return gast.Constant(value=value, kind=None)
+    node = _new(_Constant)      # gast.Constant(value=value, kind=None)
+    node.__dict__.update(value=value, kind=None)
+    return node
 
 
 def assign(target: str, value, lineno: int = None) -> gast.Assign:
-    node = gast.Assign(targets=[store(target)], value=value, type_comment=None)
+    node = _new(_Assign)        # gast.Assign(targets=[store(target)], value=value, type_comment=None)
+    node.__dict__.update(targets=[store(target)], value=value, type_comment=None)
     if lineno is not None:
         node.lineno = lineno
     return node
 
 
 def attr(value, name: str) -> gast.Attribute:
-    return gast.Attribute(value=value, attr=name, ctx=gast.Load())
+    node = _new(_Attribute)     # gast.Attribute(value=value, attr=name, ctx=gast.Load())
+    node.__dict__.update(value=value, attr=name, ctx=_new(_Load))
+    return node
 
 
 def call(func, args: Iterable = (), keywords: Iterable = ()) -> gast.Call:
     if isinstance(func, str):
         func = dotted(func)
-    return gast.Call(func=func, args=list(args), keywords=list(keywords))
+    node = _new(_Call)          # gast.Call(func=func, args=list(args), keywords=list(keywords))
+    node.__dict__.update(func=func, args=list(args), keywords=list(keywords))
+    return node
 
 
 def dotted(path: str):
@@ -49,7 +69,9 @@ def dotted(path: str):
 
 
 def expr_stmt(value) -> gast.Expr:
-    return gast.Expr(value=value)
+    node = _new(_Expr)          # gast.Expr(value=value)
+    node.__dict__["value"] = value
+    return node
 
 
 _ATOMS = (str, int, float, complex, bool, bytes, type(None), type(Ellipsis))
