@@ -1291,6 +1291,38 @@ def property_read_here(obj, name, fget):
 nondifferentiable(property_read_here)
 
 
+def plain_setter(cls, name: str):
+    """The ``property`` that ``obj.name = v`` runs the setter of (``cls.name.fset(obj, v)``), where the
+    setter is a plain function and the class has no ``__setattr__`` of its own; else None."""
+    if not isinstance(cls, type) or getattr(cls, "__setattr__", None) is not object.__setattr__:
+        return None
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            if type(attr) is property and type(attr.fset) is types.FunctionType and \
+                    getattr(attr.fset, "__sct_closure__", None) is None:
+                return attr
+            return None
+    return None
+
+
+def property_write_here(obj, name, filename, line, fname):
+    """The check before ``obj.name = v`` read in place as its property's setter (sct/inline_helpers.py):
+    the object met now still runs that setter for it."""
+    prop = plain_setter(type(obj), name)
+    code = getattr(getattr(prop, "fset", None), "__code__", None)
+    if code is None or (code.co_filename, code.co_firstlineno, code.co_name) != (filename, line, fname):
+        raise SctRuntimeError(
+            f"`.{name} = ...` was read as the setter of the property {fname} (line {line}), but the object "
+            f"written now is of {type(obj).__name__}, whose `.{name} = ...` runs other code (an object of "
+            f"another class was put in its place since the function began): write to an object that keeps "
+            f"its class, or call a method instead")
+    return None
+
+
+nondifferentiable(property_write_here)
+
+
 def _operator_method(cls, name):
     """What Python's operator finds for ``name`` on ``cls`` (its MRO's first), else None."""
     if name is None:
