@@ -26,7 +26,7 @@ from typing import Dict, Optional
 import gast
 
 from .ir import call, const, load, walk_nodes
-from .operand_checks import BINARY_DUNDERS, UNARY_DUNDERS, odd_class, user_class
+from .operand_checks import BINARY_DUNDERS, UNARY_DUNDERS, UNKNOWN, _numpy_function, odd_class, user_class
 from .augmented_writes import INPLACE_METHODS
 from .unpack_objects import _blocks, _dotted
 
@@ -248,6 +248,13 @@ class _Classes:
                 return None
             if isinstance(target, type) and _constructs_itself(target):
                 return target
+            if _numpy_function(target):         # np.sin(x) of numbers and arrays: numpy's (no dispatch)
+                found = [self.operand(a) if not isinstance(a, gast.Constant) else NUMERIC
+                         for a in list(value.args) + [k.value for k in value.keywords]]
+                if "unset" in found:
+                    return "unset"
+                if found and all(f in (PYNUM, NUMERIC) for f in found):
+                    return NUMERIC
         return None
 
 
@@ -292,6 +299,8 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 operands[0], operands[1] if len(operands) > 1 else const(None), load(function)] + names +
                 [const(plan.symbol), const(plan.reflected), const(plan.defer_arrays)]))
             stmt.value = call(function, args)
+            made = _returned_class(plan.function, cls)
+            stmt.value.sct_user_operator = made if made is not None else UNKNOWN
             if getattr(stmt, "sct_augmented", None) is not None:
                 # (``t += v``: t is bound to what the call returns, ``rt.inplace_result`` gives it back
                 # for an object; what the method changes in place is the call's, followed as any call's)
