@@ -43,8 +43,14 @@ def raw_method(cls, name: str):
 
 
 def _plain_function(cls, name: str):
+    """The plain function of the user's that ``cls``'s operator ``name`` runs (not a library's: a
+    scipy.sparse matrix's ``__matmul__`` keeps its own refusal), else None."""
+    from .parse import library_file
     f = raw_method(cls, name)
-    return f if type(f) is types.FunctionType and getattr(f, "__sct_closure__", None) is None else None
+    if type(f) is not types.FunctionType or getattr(f, "__sct_closure__", None) is not None or \
+            library_file(f.__code__.co_filename):
+        return None
+    return f
 
 
 def _constructs_itself(cls) -> bool:

@@ -514,3 +514,32 @@ def test_a_class_with_its_own_setattr_is_not_read_as_the_setter():
         return
     assert_close(D(value), setter_behind_setattr(X0))
     assert_close(D(grad), _fd(setter_behind_setattr, X0))
+
+
+# --- a helper's result of a user class, met by an operator (was a wrong gradient) ------------------
+
+class Mul:
+    def __init__(self, a):
+        self.a = a
+
+    def __add__(self, o):
+        return Mul(self.a * o.a)              # "+" multiplies
+
+
+def make_mul(a):
+    c = Mul(a)
+    return c                                 # (no `return Mul(...)`: its class is not read here)
+
+
+def helpers_results_added(x):
+    t = make_mul(x)
+    s = make_mul(x ** 2)
+    u = t + s
+    return np.sum(u.a)
+
+
+def test_an_operator_on_a_helpers_object_is_checked_when_it_runs():
+    # was: differentiated as numpy's +: gradient 1 + 2 x where Python's is 3 x^2, silently
+    with pytest.raises(SctError, match="__add__") as info:
+        check_grads(helpers_results_added, X0)
+    assert info.value.lineno == helpers_results_added.__code__.co_firstlineno + 3
