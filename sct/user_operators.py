@@ -156,6 +156,20 @@ def _binary_plan(op, ca, cb, augmented: bool) -> Optional[_Plan]:
     return None
 
 
+def _item_plan(ca) -> Optional[_Plan]:
+    """``obj[i]``: ``type(obj).__getitem__(obj, i)``."""
+    if not isinstance(ca, type):
+        return None
+    f = _plain_function(ca, "__getitem__")
+    return _Plan(f, 0, 1, ("__getitem__", None), "[]") if f is not None else None
+
+
+def _subscript(value) -> bool:
+    """``obj[i]`` read by a name or a constant (not an unpacking's read: sct/unpack_objects.py)."""
+    return isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+        isinstance(value.slice, (gast.Name, gast.Constant)) and not hasattr(value, "sct_unpack")
+
+
 def _unary_plan(op, ca) -> Optional[_Plan]:
     if not isinstance(ca, type) or type(op) not in UNARY_DUNDERS:
         return None
@@ -188,6 +202,7 @@ class _Classes:
         self.unknown = other | {n for n, c in counts.items() if c != simple.get(n, 0) + (n in params)}
         self.start = {p: _kind_class(param_kinds.get(p)) for p in params}
         self.of: Dict[str, object] = {}
+        self.returns: Dict = {}
         for _ in range(50):
             before = dict(self.of)
             for s in self.assigns:
@@ -217,6 +232,12 @@ class _Classes:
             return self.name(node.id)
         return None
 
+    def returned(self, function, receiver):
+        key = (function, receiver)
+        if key not in self.returns:
+            self.returns[key] = _returned_class(function, receiver)
+        return self.returns[key]
+
     def known(self, node):
         found = self.operand(node)
         return None if found == "unset" else found
@@ -230,7 +251,7 @@ class _Classes:
                 return "unset"
             plan = _binary_plan(value.op, ca, cb, augmented)
             if plan is not None:
-                return _returned_class(plan.function, ca if plan.receiver == 0 else cb)
+                return self.returned(plan.function, ca if plan.receiver == 0 else cb)
             if ca in (PYNUM, NUMERIC) and cb in (PYNUM, NUMERIC):
                 return PYNUM if ca == cb == PYNUM else NUMERIC
             return None
@@ -240,8 +261,14 @@ class _Classes:
                 return "unset"
             plan = _unary_plan(value.op, ca)
             if plan is not None:
-                return _returned_class(plan.function, ca)
+                return self.returned(plan.function, ca)
             return ca if ca in (PYNUM, NUMERIC) and type(value.op) in UNARY_DUNDERS else None
+        if _subscript(value):
+            ca = self.operand(value.value)
+            if ca == "unset":
+                return "unset"
+            plan = _item_plan(ca)
+            return self.returned(plan.function, ca) if plan is not None else None
         if isinstance(value, gast.Call):
             if _dotted(value.func) == f"{self.rt_name}.inplace_result" and len(value.args) == 2:
                 new, old = (self.expr(a) for a in value.args)
@@ -271,7 +298,7 @@ def _augmented(stmt) -> bool:
 def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, filename: str) -> None:
     """Rewrite the operator statements on objects of user classes into their methods' calls (see the
     module's doc), in place."""
-    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp)) for n in walk_nodes(fdef)):
+    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Subscript)) for n in walk_nodes(fdef)):
         return
     classes = None
     for block in _blocks(fdef):
@@ -280,7 +307,7 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
             stmt = block[at]
             value = getattr(stmt, "value", None) if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
                 and isinstance(stmt.targets[0], gast.Name) else None
-            if not isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            if not (isinstance(value, (gast.BinOp, gast.UnaryOp)) or _subscript(value)):
                 at += 1
                 continue
             if classes is None:
@@ -290,6 +317,9 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 plan = _binary_plan(value.op, classes.known(value.left), classes.known(value.right),
                                     _augmented(stmt)) \
                     if type(value.op) in BINARY_DUNDERS else None
+            elif isinstance(value, gast.Subscript):
+                operands = [value.value, value.slice]
+                plan = _item_plan(classes.known(value.value))
             else:
                 operands = [value.operand]
                 plan = _unary_plan(value.op, classes.known(value.operand))
@@ -305,7 +335,7 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 operands[0], operands[1] if len(operands) > 1 else const(None), load(function)] + names +
                 [const(plan.symbol), const(plan.reflected), const(plan.defer_arrays)]))
             stmt.value = call(function, args)
-            made = _returned_class(plan.function, cls)
+            made = classes.returned(plan.function, cls)
             stmt.value.sct_user_operator = made if made is not None else UNKNOWN
             if getattr(stmt, "sct_augmented", None) is not None:
                 # (``t += v``: t is bound to what the call returns, ``rt.inplace_result`` gives it back
@@ -316,10 +346,12 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
             after = gast.Expr(value=call(f"{rt_name}.user_operator_result", [
                 load(result), operands[0], operands[1] if len(operands) > 1 else const(None)] + names +
                 [const(plan.symbol), const(plan.reflected)]))
-            for s in (check, after):
+            # (a NotImplemented of -a or a[i] is the value Python gives: no other turn)
+            written = [check, stmt, after] if plan.other is not None and plan.symbol != "[]" else [check, stmt]
+            for s in written:
                 s.lineno = line
-            block[at:at + 1] = [check, stmt, after]
-            at += 3
+            block[at:at + 1] = written
+            at += len(written)
 
 
 def _function_name(resolver, cls, name: str, function) -> str:

@@ -543,3 +543,48 @@ def test_an_operator_on_a_helpers_object_is_checked_when_it_runs():
     with pytest.raises(SctError, match="__add__") as info:
         check_grads(helpers_results_added, X0)
     assert info.value.lineno == helpers_results_added.__code__.co_firstlineno + 3
+
+
+# --- obj[i] of a class with its own __getitem__ ----------------------------------------------------
+
+class Scaled:
+    def __init__(self, a):
+        self.a = a
+
+    def __getitem__(self, i):
+        return self.a[i] * 2.0 + self.a[0]    # computed, not a field
+
+    def __len__(self):
+        return len(self.a)
+
+
+def items_computed(x):
+    g = Scaled(np.sin(x))
+    s = g[1] * g[2]
+    for k in range(len(g)):
+        s = s + g[k] ** 2
+    return s
+
+
+def test_getitem_computing_its_item_is_its_call():
+    # was: "the derivative reaches `obj[2]` of a Scaled read by its __getitem__, which sct does not
+    # differentiate"
+    check_grads(items_computed, X0)
+
+
+class Fields:
+    def __init__(self, w, b):
+        self.w = w
+        self.b = b
+
+    def __getitem__(self, k):
+        return self.w if k == 0 else self.b
+
+
+def items_are_fields(x):
+    p = Fields(x * 2.0, np.exp(x))
+    return np.sum(p[0] * p[1]) + np.sum(p[1])
+
+
+def test_getitem_giving_fields_stays_exact():
+    check_grads(items_are_fields, X0)
