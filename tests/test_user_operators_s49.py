@@ -588,3 +588,52 @@ def items_are_fields(x):
 
 def test_getitem_giving_fields_stays_exact():
     check_grads(items_are_fields, X0)
+
+
+# --- setters that stay as Python runs them, or refused ------------------------------------------------
+
+class ReadOnly:
+    def __init__(self, x):
+        self._x = x
+
+    @property
+    def x(self):
+        return self._x
+
+
+def write_read_only(x):
+    r = ReadOnly(x)
+    r.x = x * 2.0                           # Python: AttributeError (no setter)
+    return np.sum(r.x)
+
+
+def test_a_property_without_a_setter_raises_as_in_python():
+    with pytest.raises(AttributeError):
+        write_read_only(X0)
+    with pytest.raises((AttributeError, SctError)):
+        check_grads(write_read_only, X0)
+
+
+class Defaulted:
+    def __init__(self, x):
+        self._x = x
+
+    def _set(self, v, scale=3.0):
+        self._x = v * scale
+
+    x = property(lambda self: self._x, _set)
+
+
+def setter_with_a_default(x):
+    d = Defaulted(x)
+    d.x = np.cos(x)
+    return np.sum(d.x * x)
+
+
+def test_a_setter_not_read_in_place_is_refused_or_exact():
+    try:
+        got = check_grads(setter_with_a_default, X0)
+    except SctError as e:
+        assert e.lineno == setter_with_a_default.__code__.co_firstlineno + 2
+    else:
+        assert_close(got[0], _fd(setter_with_a_default, X0))
