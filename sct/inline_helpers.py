@@ -566,8 +566,10 @@ class _Inliner:
             return None
         fset = prop.fset
         if fset.__globals__ is not self.globals or not self._simple(fset, stack) or \
-                fset.__code__.co_argcount != 2 or fset.__defaults__ or fset.__kwdefaults__:
+                fset.__code__.co_argcount != 2 or fset.__code__.co_kwonlyargcount or fset.__defaults__:
             return None
+        if self.recomputes and self.classes[target.value.id][1] is not None:
+            return None      # (only an object the function makes itself, where recomputed: as methods)
         call = gast.Call(func=gast.Name(id=fset.__name__, ctx=gast.Load(), annotation=None, type_comment=None),
                          args=[copy.deepcopy(target.value), s.value], keywords=[])
         line = getattr(s, "lineno", None)

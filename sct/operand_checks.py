@@ -294,7 +294,7 @@ class _Origins:
                 return set(built)
         made = getattr(node, "sct_user_operator", None)
         if made is not None:        # an operator compiled as its method's call (sct/user_operators.py)
-            return ({made} if made is not UNKNOWN else {UNKNOWN}) if top else {UNKNOWN}
+            return {made} if top else {UNKNOWN}     # (its class where proven, else UNKNOWN)
         if act.value_active(node) and not (top and info.kind in (CallKind.FUNCTION, CallKind.METHOD)):
             return set()          # differentiated where it stands (its result's derivative is followed)
         # (a function or method of the user's may return an object of a user class: checked when it
