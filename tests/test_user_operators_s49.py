@@ -637,3 +637,49 @@ def test_a_setter_not_read_in_place_is_refused_or_exact():
         assert e.lineno == setter_with_a_default.__code__.co_firstlineno + 2
     else:
         assert_close(got[0], _fd(setter_with_a_default, X0))
+
+
+# --- a number on the left: reflected, and `s += v` of a number -----------------------------------
+
+class Acc2:
+    def __init__(self, a):
+        self.a = a
+
+    def __radd__(self, o):
+        return Acc2(o + self.a ** 2)
+
+    def __rpow__(self, o):
+        return Acc2(o ** self.a)
+
+
+def number_plus_object(x):
+    s = 1.5 + Acc2(x)                        # float's + declines: Acc2.__radd__(v, 1.5)
+    t = 2.0 ** Acc2(np.cos(x))
+    return np.sum(s.a * t.a)
+
+
+def test_a_number_on_the_left_runs_the_reflected_method():
+    check_grads(number_plus_object, X0)
+
+
+def number_plus_equals_object(x):
+    s = 1.5
+    s += Acc2(x)                             # s: a number, then an Acc2 (not one class: not proven)
+    return np.sum(s.a)
+
+
+def test_a_name_rebound_from_a_number_to_an_object_is_refused():
+    with pytest.raises(SctError, match=r"\+") as info:
+        check_grads(number_plus_equals_object, X0)
+    assert info.value.lineno == number_plus_equals_object.__code__.co_firstlineno + 2
+
+
+def numpy_scalar_on_the_left(x):
+    c = np.sum(x)                            # numpy's scalar: its + turns Acc2 into an object array
+    return np.sum((c + Acc2(x)).a)
+
+
+def test_a_numpy_scalar_on_the_left_of_an_object_without_array_ufunc_none_is_refused():
+    with pytest.raises(SctError, match=r"\+") as info:
+        check_grads(numpy_scalar_on_the_left, X0)
+    assert info.value.lineno == numpy_scalar_on_the_left.__code__.co_firstlineno + 2
