@@ -1291,6 +1291,102 @@ def property_read_here(obj, name, fget):
 nondifferentiable(property_read_here)
 
 
+def plain_setter(cls, name: str):
+    """The ``property`` that ``obj.name = v`` runs the setter of (``cls.name.fset(obj, v)``), where the
+    setter is a plain function and the class has no ``__setattr__`` of its own; else None."""
+    if not isinstance(cls, type) or getattr(cls, "__setattr__", None) is not object.__setattr__:
+        return None
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            if type(attr) is property and type(attr.fset) is types.FunctionType and \
+                    getattr(attr.fset, "__sct_closure__", None) is None:
+                return attr
+            return None
+    return None
+
+
+def property_write_here(obj, name, filename, line, fname):
+    """The check before ``obj.name = v`` read in place as its property's setter (sct/inline_helpers.py):
+    the object met now still runs that setter for it."""
+    prop = plain_setter(type(obj), name)
+    code = getattr(getattr(prop, "fset", None), "__code__", None)
+    if code is None or (code.co_filename, code.co_firstlineno, code.co_name) != (filename, line, fname):
+        raise SctRuntimeError(
+            f"`.{name} = ...` was read as the setter of the property {fname} (line {line}), but the object "
+            f"written now is of {type(obj).__name__}, whose `.{name} = ...` runs other code (an object of "
+            f"another class was put in its place since the function began): write to an object that keeps "
+            f"its class, or call a method instead")
+    return None
+
+
+nondifferentiable(property_write_here)
+
+
+def _operator_method(cls, name):
+    """What Python's operator finds for ``name`` on ``cls`` (its MRO's first), else None."""
+    if name is None:
+        return None
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
+
+
+_PY_NUMBERS = (int, float, complex, bool)
+
+
+def _defers_arrays(cls) -> bool:
+    """Do numpy's arrays and scalars give ``cls`` the turn (its ``__array_ufunc__`` is None)?"""
+    return any("__array_ufunc__" in vars(k) for k in cls.__mro__) and _operator_method(cls, "__array_ufunc__") is None
+
+
+def user_operator_here(a, b, method, name, reflected_name, symbol, reflected, defer_arrays):
+    """The check before an operator compiled as its method's call (sct/user_operators.py): ``a op b``
+    (``-a``, ``a op= b``) still runs ``method`` first in Python, with the operands met now."""
+    cls = type(b) if reflected else type(a)
+    ok = _operator_method(cls, reflected_name if reflected else name) is method
+    if ok and reflected:
+        ok = type(a) in _PY_NUMBERS or defer_arrays and _defers_arrays(cls) and (
+            type(a) is np.ndarray or type(a) is _dlarray or isinstance(a, np.generic) and
+            (type(a).__module__ or "").split(".")[0] == "numpy")
+    elif ok and reflected_name is not None and b is not None:
+        right = type(b)
+        ok = right is cls or not issubclass(right, cls) or \
+            _operator_method(right, reflected_name) is _operator_method(cls, reflected_name)
+    if not ok:
+        raise SctRuntimeError(
+            f"`{symbol}` was compiled as the call of {method.__qualname__}, but the operands met now are of "
+            f"{type(a).__name__}" + (f" and {type(b).__name__}" if b is not None else "") +
+            f", for which Python runs other code first (an object of another class than the compiler "
+            f"read): call the method you mean instead")
+    return None
+
+
+nondifferentiable(user_operator_here)
+
+
+def user_operator_result(result, a, b, name, reflected_name, symbol, reflected):
+    """After an operator compiled as its method's call: a ``NotImplemented`` returned is Python's
+    TypeError where no other method has a turn, else refused (the turn it passes is not followed)."""
+    if result is not NotImplemented or b is None:
+        return None
+    inplace = reflected_name is None
+    other = type(b)
+    if reflected or not inplace and (other is type(a) or other in _PY_NUMBERS or
+                                     _operator_method(other, reflected_name) is None):
+        shown = "** or pow()" if symbol == "**" else symbol
+        raise TypeError(f"unsupported operand type(s) for {shown}: '{type(a).__name__}' and "
+                        f"'{type(b).__name__}'")
+    raise SctRuntimeError(
+        f"`{symbol}`: {type(a).__name__}.{name} returned NotImplemented, so Python passes the turn to "
+        + (f"the operator `{symbol[:-1]}`" if inplace else f"{other.__name__}.{reflected_name}") +
+        ", which sct does not follow here: call the method you mean instead")
+
+
+nondifferentiable(user_operator_result)
+
+
 def refuse_computed_attribute(obj, name, what):
     """Raise where a nonzero derivative reaches ``obj.name`` computed by a getter (see
     :func:`computed_attribute`) whose value can carry one (not an int, bool, str or None)."""

@@ -43,6 +43,7 @@ from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
 from .normalize_try import check_raised_values
 from .properties import compile_property_reads
+from .user_operators import compile_user_operators
 from .partials import PartialRewriter
 from .base_inits import inline_base_inits, inline_generator_methods, inline_super_calls, inline_type_of_parameters
 from .none_branches import fold_none_parameters
@@ -566,6 +567,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     expand_laplacians(fdef.body, resolver, namer, rt_name)                      # dllaplacian (below)
     unpack_objects(fdef, resolver, sig.param_kinds, namer, rt_name, filename)   # sct/unpack_objects.py
     compile_property_reads(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/properties.py
+    compile_user_operators(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/user_operators.py
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business

@@ -497,6 +497,9 @@ class _Inliner:
     def statement(self, s, stack, depth: int, in_loop: bool) -> Optional[List]:
         if depth >= MAX_DEPTH:
             return None
+        if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Attribute) and \
+                isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in self.classes:
+            return self.setter(s, stack, depth, in_loop)
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.value, gast.Call):
             call, target = s.value, s.targets[0]
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):
@@ -549,6 +552,42 @@ class _Inliner:
             self.wrt_parts = _wrt_parts((n for st in body for n in walk_nodes(st)), self.wrt_parts)
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
+
+    def setter(self, s, stack, depth: int, in_loop: bool) -> Optional[List]:
+        """``obj.x = v`` where ``x`` is a property of obj's known class with a setter: Python runs
+        ``type(obj).x.fset(obj, v)``, read in place as a method setting fields is (was: refused,
+        sct/write_checks.py, "runs the property's setter, which sct does not differentiate"); a check
+        first refuses an object of another class met there when it runs."""
+        from .runtime.support import plain_setter
+        target = s.targets[0]
+        cls = self.classes[target.value.id][0]
+        prop = plain_setter(cls, target.attr) if _plain_class(cls) else None
+        if prop is None or not isinstance(s.value, (gast.Name, gast.Constant)):
+            return None
+        fset = prop.fset
+        if fset.__globals__ is not self.globals or not self._simple(fset, stack) or \
+                fset.__code__.co_argcount != 2 or fset.__code__.co_kwonlyargcount or fset.__defaults__:
+            return None
+        if self.recomputes and self.classes[target.value.id][1] is not None:
+            return None      # (only an object the function makes itself, where recomputed: as methods)
+        call = gast.Call(func=gast.Name(id=fset.__name__, ctx=gast.Load(), annotation=None, type_comment=None),
+                         args=[copy.deepcopy(target.value), s.value], keywords=[])
+        line = getattr(s, "lineno", None)
+        body = self.body(fset, call, line)
+        if body is None:
+            return None
+        self.methods.append((cls, target.attr))
+        code = fset.__code__
+        check = gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=gast.Name(id=self.rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                attr="property_write_here", ctx=gast.Load()),
+            args=[copy.deepcopy(target.value)] + [gast.Constant(value=v, kind=None) for v in
+                                                  (target.attr, code.co_filename, code.co_firstlineno, code.co_name)],
+            keywords=[]))
+        check.lineno = line
+        body = [check] + _returned_to(body, None, s)
+        self._fields_read(body)
+        return self.block(body, stack + (code,), depth + 1, in_loop)
 
     def _item_read(self, name: str, value) -> bool:
         """``name`` bound to the list a for loop walks of a list of layers (``rt.as_sequence(self_layers)``)

@@ -292,8 +292,14 @@ class _Origins:
             built = _classes_returned(target)
             if built:             # a helper returning ``Cls(...)`` of a user class: that class
                 return set(built)
-        if act.value_active(node):
+        made = getattr(node, "sct_user_operator", None)
+        if made is not None:        # an operator compiled as its method's call (sct/user_operators.py)
+            return {made} if top else {UNKNOWN}     # (its class where proven, else UNKNOWN)
+        if act.value_active(node) and not (top and info.kind in (CallKind.FUNCTION, CallKind.METHOD)):
             return set()          # differentiated where it stands (its result's derivative is followed)
+        # (a function or method of the user's may return an object of a user class: checked when it
+        # runs; was: none, so `t = make(x); s = make(x ** 2); u = t + s` of a T whose __add__ multiplies
+        # was differentiated as numpy's +, a wrong gradient)
         return {UNKNOWN}
 
 

@@ -1137,8 +1137,9 @@ class Params:
         return vdot(self.d, v["d"])
 
 
-# refused at the line (a __getitem__ sct does not differentiate: the README's limitation)
-@case(lambda: (Params({"w": R(308, 3), "b": R(309, 3)}), (R(310, 3),)), refused=(None, "return np.sum((p["))
+# (was refused at the line, a __getitem__ sct did not differentiate; p["w"] of a known class is now
+# Params.__getitem__(p, "w"), sct/user_operators.py)
+@case(lambda: (Params({"w": R(308, 3), "b": R(309, 3)}), (R(310, 3),)))
 def getitem_container_class(p, x):
     return np.sum((p["w"] * x + p["b"]) ** 2)
 

@@ -283,7 +283,9 @@ class _Augmented:
         return 2
 
 
-def test_random_dataset_item_in_recomputed_code_refused():
+def test_random_dataset_item_in_recomputed_code_is_drawn_once():
+    # was refused ("drew random numbers"); ds[i] is now _Augmented.__getitem__(ds, i), a call whose
+    # forward draws once and keeps its items for the second dlgradient (sct/user_operators.py)
     def k(w, ds):
         loss = 0.0
         for i in range(2):
@@ -293,8 +295,16 @@ def test_random_dataset_item_in_recomputed_code_refused():
         return g, dlgradient(np.sum(g ** 2), w)
 
     np.random.seed(1)
-    with pytest.raises(sct.SctError, match="drew random numbers"):
-        dlfeval(k, dlarray(_W), _Augmented())
+    g, h = dlfeval(k, dlarray(_W), _Augmented())
+    after = np.random.get_state()[2]
+    np.random.seed(1)
+    ds = _Augmented()
+    b0, b1 = ds[0], ds[1]
+    assert np.random.get_state()[2] == after          # the generator advanced as Python's
+    gp = np.cos(_W * b0) * b0 + np.cos(_W * b1) * b1
+    hp = 2 * gp * -(np.sin(_W * b0) * b0 ** 2 + np.sin(_W * b1) * b1 ** 2)
+    np.testing.assert_allclose(np.asarray(g.data), gp, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(h.data), hp, rtol=1e-10)
 
 
 def test_known_draws_still_replayed():

@@ -482,7 +482,9 @@ def gradient_of_property(p):
 
 
 def test_gradient_with_respect_to_a_getitem_or_property_is_refused():
-    with pytest.raises(sct.EvaluationError, match="__getitem__"):
+    # (p["W"] is ByKey.__getitem__'s call now, sct/user_operators.py: refused as a second name of what
+    # p holds; was refused when it ran, by its __getitem__)
+    with pytest.raises(sct.SctError, match="__getitem__|holds too"):
         dlfeval(gradient_by_key, ByKey({"W": dlarray(W0[0])}))           # was [0, 0, 0]
     with pytest.raises(sct.EvaluationError, match="property WithProperty.weight"):
         dlfeval(gradient_of_property, WithProperty(dlarray(W0[0])))      # was [0, 0, 0]
