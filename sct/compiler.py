@@ -1265,7 +1265,8 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads
         entries = {generated.entry, generated.fwd, generated.bwd}
-        tape_walks(generated.functions, rt_name, entries)          # sct/tape_entries.py
+        unpopped_pushes(generated.functions, rt_name)                # sct/tape_entries.py
+        tape_walks(generated.functions, rt_name, entries)
         unread_parameters(generated.functions, rt_name, entries)
         unpopped_pushes(generated.functions, rt_name)
         for generated_fn in generated.functions:

@@ -228,27 +228,33 @@ def _plain(node, rt_name: str) -> bool:
 
 
 def _drop(fn: gast.FunctionDef, gone) -> None:
-    """Remove the statements ``gone`` says (at any depth); a body left empty gets ``pass``, an ``else``
-    left with comments only is dropped."""
-    def block(stmts: List) -> List:
+    """Remove the statements ``gone`` says, at any depth (each statement list: bodies, ``else``,
+    ``finally``, handlers'); a body left empty gets ``pass``, an ``else`` or ``finally`` left with
+    comments only is dropped."""
+    def block(stmts: List, required: bool) -> List:
         out = []
         for s in stmts:
             if gone(s):
                 continue
-            for field in ("body", "orelse"):
-                inner = getattr(s, field, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt) and \
-                        not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
-                    kept = block(inner)
-                    if field == "body":
-                        kept = _block(kept)
-                    elif not any(not _is_comment(k) for k in kept):
-                        kept = []
-                    setattr(s, field, kept)
+            if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                inner_of(s)
             out.append(s)
-        return out
+        if required:
+            return _block(out)
+        return out if any(not _is_comment(k) for k in out) else []
 
-    fn.body = _block(block(fn.body))
+    def inner_of(node) -> None:
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt):
+                setattr(node, field, block(inner, field == "body" or (field == "finalbody" and
+                                                                      not getattr(node, "handlers", None))))
+        for holder in getattr(node, "handlers", ()) or ():
+            inner_of(holder)
+        for case in getattr(node, "cases", ()) or ():
+            inner_of(case)
+
+    fn.body = block(fn.body, True)
 
 
 def _unread_counters(fn: gast.FunctionDef) -> None:
@@ -284,16 +290,17 @@ def _unread_counters(fn: gast.FunctionDef) -> None:
 
 
 def unpopped_pushes(functions: List, rt_name: str) -> None:
-    """A forward's pushes of a name no function handed its tape pops into (``tape.append(s_0)``,
-    ``tape.append(rt.shape_proxy(A_0))``, where each sweep's walk of that loop was dropped): dropped.
+    """A forward's pushes of a name whose popped values nothing reads, with the pops (``tape.append(s_0)``
+    ... ``s_0 = tape.pop()``, where the sweeps' adjoints of that statement were found zero, or their
+    walk of its loop was dropped): dropped from the forward and from every function that pops its tape.
     Tape entries are pushed by name and popped into the same name (a flag a branch pushes is popped
-    into a ``cond`` name or by a bare pop: only names are dropped), so what a sweep pops is above
-    every entry of a name it never pops, and stays where it was.  Only for a tape the forward makes
-    (``tape = []``), reads only to push, pop and hand copies (``list(tape)``) to generated functions
-    that own them (``_owned_tapes``) and push nothing onto them."""
+    into a ``cond`` name or by a bare pop: only names are dropped), so every other entry is popped where
+    it was.  A pop is unread where no read may see the value it popped (``_popped_read_shape_only``).
+    Only for a tape the forward makes (``tape = []``) and reads only to push, pop and hand copies
+    (``list(tape)``) to generated sweeps that read them only to pop (``_popped_into``)."""
+    from .optimize import _SWEEP_STOPS, _popped_read_shape_only
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
     copies = _sweep_copies(functions, ())
-    owned_in: Dict[str, Set[str]] = {}
     for fn in named.values():
         if any(n.__class__ in (gast.Global, gast.Nonlocal) or (n.__class__ is _Name and n.id in _SCOPE_NAMES)
                for n in walk_nodes(fn)):
@@ -302,7 +309,7 @@ def unpopped_pushes(functions: List, rt_name: str) -> None:
                 s.targets[0].__class__ is _Name and _is_tape(s.targets[0].id) and s.value.__class__ is gast.List
                 and not s.value.elts}
         for tape in made & _owned_tapes(fn, rt_name, set()):
-            popped = _popped_into(fn, tape, pushing=True)
+            users = [(fn, tape)]            # the functions popping the tape (or a copy), and its name there
             pushes: List = []
             for node in walk_nodes(fn):
                 push = _tape_push(node)
@@ -313,22 +320,74 @@ def unpopped_pushes(functions: List, rt_name: str) -> None:
                         if _copied(arg, rt_name) and arg.args[0].id == tape:
                             sweep = named[node.func.id]
                             params = [a.id for a in sweep.args.args]
-                            if sweep is fn or k >= len(params) or params[k] not in copies.get(sweep.name, ()):
-                                popped = None
+                            if sweep is fn or k >= len(params) or params[k] not in copies.get(sweep.name, ()) or \
+                                    _popped_into(sweep, params[k]) is None:
+                                users = None
                                 break
-                            if popped is not None:
-                                if sweep.name not in owned_in:
-                                    owned_in[sweep.name] = _owned_tapes(sweep, rt_name, copies[sweep.name])
-                                inner = _popped_into(sweep, params[k]) \
-                                    if params[k] in owned_in[sweep.name] else None
-                                popped = None if inner is None else popped | inner
-                if popped is None:
+                            users.append((sweep, params[k]))
+                if users is None:
                     break
-            if popped is None:
+            if users is None:
                 continue
-            gone = {id(node) for node, value in pushes if _pushed_name(value, rt_name) not in (None, *popped)}
+            names = {_pushed_name(value, rt_name) for _, value in pushes} - {None}
+            pops: List = []                 # (pop statement, its name)
+            for user, name in users:
+                if any(n.__class__ in _SWEEP_STOPS or n.__class__ in (gast.Global, gast.Nonlocal) or
+                       (n.__class__ is _Name and n.id in _SCOPE_NAMES) for st in user.body for n in walk_nodes(st)):
+                    names = set()
+                    break
+                targets = {}
+                for node in walk_nodes(user):
+                    pop = _tape_pop(node)
+                    if pop is not None and pop[0].id == name and pop[1] is not None:
+                        targets[id(node)] = pop[1]
+                        pops.append((node, pop[1]))
+                cache: Dict = {}
+                for n in set(targets.values()) & names:
+                    if not _popped_read_shape_only(user.body, n, targets, set(), cache=cache):
+                        names.discard(n)
+            gone = {id(node) for node, value in pushes if _pushed_name(value, rt_name) in names} | \
+                {id(node) for node, n in pops if n in names}
             if gone:
-                _drop(fn, lambda s: id(s) in gone)
+                for k, (user, _) in enumerate(users):
+                    _drop(user, lambda s: id(s) in gone)
+                    if k:                   # (a sweep's walks: the forward's own loops are the user's)
+                        _empty_walks(user)
+
+
+def _empty_walks(fn: gast.FunctionDef) -> None:
+    """Loops ``for _ in range(n)`` and branches ``if cond_taken:`` whose pops were all dropped (only
+    ``pass`` and comments left, the loop's name read nowhere), with the comment just above them."""
+    loaded = _loads(fn)
+
+    def empty(stmts) -> bool:
+        return all(_is_comment(k) or k.__class__ is gast.Pass for k in stmts)
+
+    def idle(s) -> bool:
+        if s.__class__ is gast.If:
+            return s.test.__class__ is _Name and empty(s.body) and empty(s.orelse)
+        return s.__class__ is gast.For and not s.orelse and s.target.__class__ is _Name and \
+            s.target.id == "_" and s.target.id not in loaded and _walk_only([s], "") is not None and empty(s.body)
+
+    def block(stmts: List, required: bool) -> List:
+        out: List = []
+        for s in stmts:
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], gast.stmt) and \
+                        not isinstance(s, (gast.FunctionDef, gast.ClassDef)) and s.__class__ in (gast.If, gast.For,
+                                                                                                gast.While):
+                    setattr(s, field, block(inner, field == "body"))
+            if idle(s):
+                while out and _is_comment(out[-1]):
+                    out.pop()
+                continue
+            out.append(s)
+        if required:
+            return _block(out)
+        return out if any(not _is_comment(k) for k in out) else []
+
+    fn.body = block(fn.body, True)
 
 
 def _pushed_name(value, rt_name: str) -> Optional[str]:
@@ -341,14 +400,19 @@ def _pushed_name(value, rt_name: str) -> Optional[str]:
 
 
 def _popped_into(fn: gast.FunctionDef, tape: str, pushing: bool = False) -> Optional[Set[str]]:
-    """The names ``fn`` pops ``tape`` into, or None where it also pushes onto it (unless ``pushing``:
-    the forward that makes it)."""
+    """The names ``fn`` pops ``tape`` into; None where it reads ``tape`` otherwise than to pop it (it
+    pushes onto it, hands it on, binds it again), unless ``pushing`` (the forward that makes it,
+    ``_owned_tapes``: its copies handed on are followed by the caller)."""
     out: Set[str] = set()
-    for node in walk_nodes(fn):
-        push = _tape_push(node)
-        if push is not None and push[0].id == tape and not pushing:
-            return None
+    popping: Set[int] = set()
+    nodes = list(walk_nodes(fn))
+    for node in nodes:
         pop = _tape_pop(node)
-        if pop is not None and pop[0].id == tape and pop[1] is not None:
-            out.add(pop[1])
+        if pop is not None and pop[0].id == tape:
+            popping.add(id(pop[0]))
+            if pop[1] is not None:
+                out.add(pop[1])
+    if not pushing and any(n.__class__ is _Name and n.id == tape and id(n) not in popping and
+                           not isinstance(n.ctx, gast.Param) for n in nodes):
+        return None
     return out
