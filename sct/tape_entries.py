@@ -183,23 +183,39 @@ def _sweep_copies(functions: List, entries) -> Dict[str, Set[str]]:
 
 def walks(functions: List, rt_name: str, entries=()) -> None:
     """``trailing_walks`` of every generated function (``entries``: called from outside)."""
+    tapeful = [fn for fn in functions if isinstance(fn, gast.FunctionDef) and _may_own_tape(fn)]
+    if not tapeful:
+        return
     copies = _sweep_copies(functions, entries)
-    for fn in functions:
-        if isinstance(fn, gast.FunctionDef):
-            trailing_walks(fn, rt_name, copies.get(fn.name, set()))
+    for fn in tapeful:
+        trailing_walks(fn, rt_name, copies.get(fn.name, set()))
+
+
+def _may_own_tape(fn: gast.FunctionDef) -> bool:
+    """A parameter named as a tape, or a tape made at the top (no walk: most functions have neither)."""
+    return any(_is_tape(a.id) for a in fn.args.args if a.__class__ is _Name) or \
+        any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is _Name and
+            _is_tape(s.targets[0].id) for s in fn.body)
+
+
+def _made_tapes(fn: gast.FunctionDef) -> Set[str]:
+    """The tapes made at the top of ``fn`` (``tape = []``)."""
+    return {s.targets[0].id for s in fn.body if s.__class__ is gast.Assign and len(s.targets) == 1 and
+            s.targets[0].__class__ is _Name and _is_tape(s.targets[0].id) and s.value.__class__ is gast.List and
+            not s.value.elts}
 
 
 def unread_tapes(fn: gast.FunctionDef, rt_name: str) -> None:
     """A tape ``fn`` makes (``tape = []``) and only pushes to: the pushes and the tape dropped; then
     the loop counters (``n_i = 0``, ``n_i = n_i + 1``) that nothing else reads (a sweep no longer
     handed them, or a loop no sweep walks: was counted for nothing)."""
-    if any(n.__class__ in (gast.Global, gast.Nonlocal) or (n.__class__ is _Name and n.id in _SCOPE_NAMES)
-           for n in walk_nodes(fn)):
-        return
+    made = _made_tapes(fn)
+    if not made and not any(s.__class__ in (gast.For, gast.While) for s in fn.body):
+        return                  # (no tape, no loop: nothing to look for, no walk)
     nodes = list(walk_nodes(fn))
-    made = {s.targets[0].id for s in fn.body if s.__class__ is gast.Assign and len(s.targets) == 1 and
-            s.targets[0].__class__ is _Name and _is_tape(s.targets[0].id) and s.value.__class__ is gast.List and
-            not s.value.elts}
+    if any(n.__class__ in (gast.Global, gast.Nonlocal) or (n.__class__ is _Name and n.id in _SCOPE_NAMES)
+           for n in nodes):
+        return
     pushed: Dict[int, str] = {}
     for node in nodes:
         push = _tape_push(node)
@@ -216,7 +232,8 @@ def unread_tapes(fn: gast.FunctionDef, rt_name: str) -> None:
                 s.targets[0].id in unread
 
         _drop(fn, lambda s: id(s) in dropped or is_made(s))
-    _unread_counters(fn)
+        nodes = None
+    _unread_counters(fn, nodes)
 
 
 def _plain(node, rt_name: str) -> bool:
@@ -257,7 +274,7 @@ def _drop(fn: gast.FunctionDef, gone) -> None:
     fn.body = block(fn.body, True)
 
 
-def _unread_counters(fn: gast.FunctionDef) -> None:
+def _unread_counters(fn: gast.FunctionDef, nodes: Optional[List] = None) -> None:
     """``n = 0`` and ``n = n + 1`` of a name read nowhere else (a loop's count for a tape walk)."""
     def counting(s) -> Optional[str]:
         if s.__class__ is not gast.Assign or len(s.targets) != 1 or s.targets[0].__class__ is not _Name:
@@ -274,7 +291,7 @@ def _unread_counters(fn: gast.FunctionDef) -> None:
     counts: Dict[str, List] = {}
     stores: Dict[str, int] = {}
     loads: Dict[str, int] = {}
-    for node in walk_nodes(fn):
+    for node in (walk_nodes(fn) if nodes is None else nodes):
         name = counting(node)
         if name is not None:
             counts.setdefault(name, []).append(node)
@@ -300,14 +317,14 @@ def unpopped_pushes(functions: List, rt_name: str) -> None:
     (``list(tape)``) to generated sweeps that read them only to pop (``_popped_into``)."""
     from .optimize import _SWEEP_STOPS, _popped_read_shape_only
     named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
-    copies = _sweep_copies(functions, ())
+    copies = None
     for fn in named.values():
-        if any(n.__class__ in (gast.Global, gast.Nonlocal) or (n.__class__ is _Name and n.id in _SCOPE_NAMES)
-               for n in walk_nodes(fn)):
+        made = _made_tapes(fn)
+        if not made or any(n.__class__ in (gast.Global, gast.Nonlocal) or
+                           (n.__class__ is _Name and n.id in _SCOPE_NAMES) for n in walk_nodes(fn)):
             continue
-        made = {s.targets[0].id for s in fn.body if s.__class__ is gast.Assign and len(s.targets) == 1 and
-                s.targets[0].__class__ is _Name and _is_tape(s.targets[0].id) and s.value.__class__ is gast.List
-                and not s.value.elts}
+        if copies is None:
+            copies = _sweep_copies(functions, ())
         for tape in made & _owned_tapes(fn, rt_name, set()):
             users = [(fn, tape)]            # the functions popping the tape (or a copy), and its name there
             pushes: List = []
