@@ -249,13 +249,19 @@ def _drop(fn: gast.FunctionDef, gone) -> None:
     ``finally``, handlers'); a body left empty gets ``pass``, an ``else`` or ``finally`` left with
     comments only is dropped."""
     def block(stmts: List, required: bool) -> List:
-        out = []
+        out: List = []
+        orphans: Set[int] = set()       # comments whose statements were all dropped
         for s in stmts:
             if gone(s):
+                if out and _is_comment(out[-1]):
+                    orphans.add(id(out[-1]))
                 continue
             if not isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
                 inner_of(s)
             out.append(s)
+        if orphans:
+            out = [k for j, k in enumerate(out) if id(k) not in orphans or
+                   (j + 1 < len(out) and not _is_comment(out[j + 1]))]
         if required:
             return _block(out)
         return out if any(not _is_comment(k) for k in out) else []
