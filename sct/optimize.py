@@ -8,7 +8,9 @@ nothing but speed:
   point at each loop head).  With them, ``if d is not rt.ZERO:`` is decided where
   the answer is known, and the first contribution to an adjoint known to be
   ``rt.ZERO`` is assigned instead of added (``d = rt.ZERO; d = d + g`` becomes
-  ``d = g``; ``rt.add_grad(ZERO, g)`` is ``g`` by definition).
+  ``d = g``; ``rt.add_grad(ZERO, g)`` is ``g`` by definition).  An object's adjoint is known
+  field by field (``ZeroFacts.fields``): ``rt.getattr_or_zero`` of a field no
+  ``rt.attribute_adjoint`` put in it is the marker (the adjoint of a constant field's write).
 * ``accumulate_in_place``: an adjoint built only from index adjoints
   (``d_x = d_x + rt.index_adjoint(g, x, idx)``) and read by nothing but its
   accumulations and the function's final ``return`` becomes one buffer added
