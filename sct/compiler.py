@@ -54,6 +54,7 @@ from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, ty
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
     has_in_place, known_products, shared_statements, shift_invariant_maxima
 from .optimize import indexed_sums, owned_setitems, owned_zero_at, released_views, unread_parameters, BodyNodes
+from .tape_entries import unpopped_pushes, unread_tapes, walks as tape_walks
 from .network_outputs import given_outputs
 from .plans import NO_ADJOINT
 from .parse import copied_user_def, function_ast, register_line_map, register_source
@@ -1267,7 +1268,14 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads
-        unread_parameters(generated.functions, rt_name, {generated.entry, generated.fwd, generated.bwd})
+        entries = {generated.entry, generated.fwd, generated.bwd}
+        unpopped_pushes(generated.functions, rt_name)                # sct/tape_entries.py
+        tape_walks(generated.functions, rt_name, entries)
+        unread_parameters(generated.functions, rt_name, entries)
+        unpopped_pushes(generated.functions, rt_name)
+        for generated_fn in generated.functions:
+            if isinstance(generated_fn, gast.FunctionDef):
+                unread_tapes(generated_fn, rt_name)
     return sites, site_calls
 
 

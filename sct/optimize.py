@@ -8,7 +8,9 @@ nothing but speed:
   point at each loop head).  With them, ``if d is not rt.ZERO:`` is decided where
   the answer is known, and the first contribution to an adjoint known to be
   ``rt.ZERO`` is assigned instead of added (``d = rt.ZERO; d = d + g`` becomes
-  ``d = g``; ``rt.add_grad(ZERO, g)`` is ``g`` by definition).
+  ``d = g``; ``rt.add_grad(ZERO, g)`` is ``g`` by definition).  An object's adjoint is known
+  field by field (``ZeroFacts.fields``): ``rt.getattr_or_zero`` of a field no
+  ``rt.attribute_adjoint`` put in it is the marker (the adjoint of a constant field's write).
 * ``accumulate_in_place``: an adjoint built only from index adjoints
   (``d_x = d_x + rt.index_adjoint(g, x, idx)``) and read by nothing but its
   accumulations and the function's final ``return`` becomes one buffer added
@@ -28,11 +30,18 @@ import re
 from typing import Dict, List, Optional, Set, Tuple
 
 import gast
+import numpy as np
 
 from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
+#: A fact of an object's adjoint (``rt.attribute_adjoint``, ``rt.add_grad`` of such): ``(FIELDS, names)``,
+#: the zero marker or an adjoint none of whose other fields is anything but the marker.
+FIELDS = "fields"
+#: Names of numpy arrays' own attributes: an object's adjoint made for one of them may be an array
+#: (``rt.zero_adjoint`` of ``x.shape``), whose other attributes getattr_or_zero reads (not followed).
+_ARRAY_ATTRIBUTES = frozenset(dir(np.ndarray))
 #: Runtime adjoint functions whose result is an inexact array or number (never the zero marker or a
 #: container) for the operands generated code passes them: ``0.0 + f(...)`` is ``f(...)`` (the batch
 #: normalisation's and max pooling's adjoints of the whole input, the first contribution to it).
@@ -210,6 +219,16 @@ def _rt_call(node, rt_name: str, *names) -> bool:
 _Call, _Attribute, _Name = gast.Call, gast.Attribute, gast.Name
 
 
+def _constant_str(node) -> Optional[str]:
+    return node.value if isinstance(node, gast.Constant) and isinstance(node.value, str) else None
+
+
+def _rt_attr(rt_name: str, attr: str):
+    """``rt.attr`` (a load)."""
+    return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                          attr=attr, ctx=gast.Load())
+
+
 def _name(node) -> Optional[str]:
     return node.id if isinstance(node, gast.Name) else None
 
@@ -249,7 +268,16 @@ def _block(stmts: List) -> List:
 
 
 def _merge(a: Facts, b: Facts) -> Facts:
-    return {k: v for k, v in a.items() if b.get(k) == v}
+    out = {}
+    for k, v in a.items():
+        w = b.get(k)
+        if w == v:
+            out[k] = v
+        elif w is not None and (isinstance(v, tuple) or isinstance(w, tuple)) and NONZERO not in (v, w):
+            # an object's adjoint holding some fields on one way, the marker or others on the other
+            out[k] = FIELDS, (v[1] if isinstance(v, tuple) else frozenset()) | \
+                (w[1] if isinstance(w, tuple) else frozenset())
+    return out
 
 
 # --- zero facts: decided checks, first contributions assigned --------------------------------
@@ -280,7 +308,37 @@ class ZeroFacts:
         if _rt_call(value, self.rt, "seed", "index_adjoint", "index_add", "reduction_broadcast", *_NEW_ADJOINT_ARRAYS):
             return NONZERO
         if _rt_call(value, self.rt, "unbroadcast") and value.args:
-            return self.classify(value.args[0], facts)   # its argument itself, or a new array
+            kind = self.classify(value.args[0], facts)   # its argument itself, or a new array
+            return kind if kind in (ZERO, NONZERO) else None
+        return self.fields(value, facts)
+
+    def fields(self, value, facts: Facts):
+        """What an object's adjoint holds, field by field (was: the adjoint of a constant field's
+        write ``self.running_mean = 0.9 * self.running_mean + ...``, ``self.n += 1`` of a layer
+        whose gamma is traced, kept: its rules ran on the marker and read values only for them, so
+        the sweep was handed ``self_mul``, ``self_n``): ``rt.attribute_adjoint(g, obj, 'w')`` holds
+        ``w`` only (a dict, a namedtuple whose other fields are the marker, or the marker itself),
+        ``rt.add_grad`` of two such both, ``rt.drop_attribute`` no more; ``rt.getattr_or_zero`` of a
+        field it does not hold is the marker, and ``rt.drop_attribute`` of one is the adjoint itself."""
+        if value.__class__ is not gast.Call or value.keywords or not isinstance(value.func, gast.Attribute) or \
+                not _is_rt(value.func, self.rt, value.func.attr):
+            return None
+        attr, args = value.func.attr, value.args
+        if attr == "attribute_adjoint" and len(args) == 3:
+            field = _constant_str(args[2])
+            return None if field is None or field in _ARRAY_ATTRIBUTES else (FIELDS, frozenset((field,)))
+        if attr == "add_grad" and len(args) == 2:
+            a, b = (self.classify(arg, facts) for arg in args)
+            if a == ZERO or b == ZERO:
+                return b if a == ZERO else a
+            if isinstance(a, tuple) and isinstance(b, tuple):
+                return FIELDS, a[1] | b[1]
+            return None
+        if attr in ("getattr_or_zero", "drop_attribute") and len(args) == 2:
+            held, field = self.classify(args[0], facts), _constant_str(args[1])
+            if held == ZERO or (isinstance(held, tuple) and field is not None and field not in held[1]):
+                return ZERO if attr == "getattr_or_zero" else held
+            return held if attr == "drop_attribute" and isinstance(held, tuple) else None
         return None
 
     def zero_test(self, test):
@@ -362,6 +420,18 @@ class ZeroFacts:
                 if rewrite:
                     s.value = first
             kind = self.classify(value, facts)
+            if rewrite and (kind == ZERO or isinstance(kind, tuple)) and \
+                    _rt_call(value, self.rt, "getattr_or_zero", "drop_attribute"):
+                held = value.args[0]
+                field = _constant_str(value.args[1])
+                if value.func.attr == "getattr_or_zero":
+                    if kind == ZERO:
+                        s.value = _rt_attr(self.rt, "ZERO")     # a field the adjoint does not hold
+                elif field is not None and (kind == ZERO or field not in kind[1]):
+                    if _name(held) == target:               # d = rt.drop_attribute(d, 'n'): d itself
+                        facts[target] = kind
+                        return []
+                    s.value = held
             if kind is None:
                 facts.pop(target, None)
             else:
@@ -369,7 +439,7 @@ class ZeroFacts:
             return [s]
         if isinstance(s, gast.If):
             decided = self.zero_test(s.test)
-            if decided is not None and decided[0] in facts:
+            if decided is not None and facts.get(decided[0]) in (ZERO, NONZERO):
                 name, when_nonzero = decided
                 taken = (facts[name] == NONZERO) == when_nonzero
                 return self.block_in_place(s.body if taken else s.orelse, facts, rewrite)
@@ -1273,8 +1343,13 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
 
 
 def _plain_argument(node, rt_name: str) -> bool:
-    """A name, or ``rt.shape_proxy(name)``: an argument whose dropping runs nothing."""
+    """A name, ``rt.shape_proxy(name)`` or the tape's copy ``list(tape)``: an argument whose dropping
+    runs nothing."""
     if node.__class__ is _Name:
+        return True
+    if node.__class__ is _Call and node.func.__class__ is _Name and node.func.id == "list" and \
+            len(node.args) == 1 and not node.keywords and node.args[0].__class__ is _Name and \
+            node.args[0].id.startswith("tape"):
         return True
     return _rt_call(node, rt_name, "shape_proxy") and len(node.args) == 1 and node.args[0].__class__ is _Name
 
