@@ -388,6 +388,8 @@ def make_call_from(parts, compiled: Compiled, out):
                     e.walks.clear()
                 if e.draws:
                     e.draws.clear()
+                if e.captured:
+                    e.captured.clear()
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
@@ -907,6 +909,8 @@ def run_generated(function, args):
                 effects.walks.clear()
             if effects.draws:
                 effects.draws.clear()
+            if effects.captured:            # (support.note_captured: this run's)
+                effects.captured.clear()
 
 
 def _at_user_line(exc: Exception, function):
