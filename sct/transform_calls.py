@@ -151,7 +151,9 @@ def note_function_state(fn) -> None:
     ``__getattr__`` or passed to dlfeval beside the object, gave W a zero gradient)."""
     if type(fn) is types.FunctionType and (fn.__closure__ is not None or fn.__defaults__ is not None or
                                           fn.__kwdefaults__ is not None) and \
-            not getattr(fn, "__sct_generated__", False):
+            not getattr(fn, "__sct_generated__", False) and \
+            not fn.__code__.co_filename.startswith("<sct-generated"):
+        # (a nested def of compiled code is called with its captured values and defaults passed: Closure)
         note_captured(fn, _described(fn))
 
 
