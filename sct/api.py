@@ -597,6 +597,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
+            if fun.__closure__ is not None and _cells_hold_values(fun):
+                return _noting_cells(fun, args)
             code = fun.__code__
             site = _LAST_SITE
             if site[0] is not code:
@@ -625,6 +627,51 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 _FUNCTION = types.FunctionType
+_ATOMIC_CELLS = (numbers.Number, str, bytes, type, types.ModuleType, types.BuiltinFunctionType, type(None))
+
+
+def _cells_hold_values(fun) -> bool:
+    """May a value ``fun`` captured (its closure's cells) reach an array or an object (not a number, a
+    string, a class, a module, or a function capturing nothing)?"""
+    for cell in fun.__closure__:
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(value, _ATOMIC_CELLS) or type(value) is _FUNCTION and value.__closure__ is None and \
+                value.__defaults__ is None and value.__kwdefaults__ is None:
+            continue
+        return True
+    return False
+
+
+def _noting_cells(fun, args):
+    """dlfeval of ``fun``, a closure whose captured values may hold arrays: its code reads them as
+    constants, so the leaves they reach are noted for the run (rt.note_captured; the effects log kept
+    around it, as around a run) and a gradient with respect to one of them is refused (was: ``def
+    make(m): def loss(mm, x): ... x @ m.W ...`` run as dlfeval(make(m), m, x) gave m.W a zero gradient)."""
+    from .runtime.effects import held
+    from .runtime.support import note_captured
+    code = fun.__code__
+    with held():
+        note_captured(_cells_only(fun), f"{fun.__name__}() ({code.co_filename}, line {code.co_firstlineno}), "
+                                        "the function dlfeval runs, through a value it captures")
+        return _dlfeval(fun, args, {})
+
+
+def _cells_only(fun):
+    """A partial holding ``fun``'s captured values (what note_captured walks)."""
+    values = []
+    for cell in fun.__closure__:
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return functools.partial(_no_function, *values)
+
+
+def _no_function(*args):
+    """(see _cells_only)"""
 
 
 def recursion_refusal(fun, args, kwargs=None) -> EvaluationError:
