@@ -1929,32 +1929,56 @@ def captured_leaves(fn) -> list:
     return found
 
 
+def state_holds_values(fn, defaults: bool = True) -> bool:
+    """May the values ``fn`` (a Python function) captured, or (where ``defaults``) its defaults, reach an
+    array or an object (anything but a number, a string, None, a class, a module, a builtin, a function
+    capturing nothing)?"""
+    for cell in fn.__closure__ or ():
+        try:
+            if not _atomic(cell.cell_contents):
+                return True
+        except ValueError:
+            pass
+    return defaults and any(not _atomic(v) for v in fn.__defaults__ or ()) or \
+        any(not _atomic(v) for v in (fn.__kwdefaults__ or {}).values())
+
+
+_ATOMIC = (numbers.Number, str, bytes, type, types.ModuleType, types.BuiltinFunctionType, type(None))
+
+
+def _atomic(v) -> bool:
+    if type(v) is types.FunctionType:
+        return v.__closure__ is None and v.__defaults__ is None and v.__kwdefaults__ is None
+    return isinstance(v, _ATOMIC)
+
+
 def note_captured(fn, what) -> None:
-    """Note the leaves calling ``fn`` (``what`` it is, for the refusal) reaches besides its arguments
-    for this outermost run of generated code: a gradient with respect to one is refused (project)."""
-    found = captured_leaves(fn)
-    if not found or not WALK_NOTES:
+    """Note the leaves calling ``fn`` reaches besides its arguments for this outermost run of generated
+    code: a gradient with respect to one is refused (project).  ``what``: what ``fn`` is, for the
+    refusal (a string, or a function giving it)."""
+    if not WALK_NOTES:
         return
     s = WALK_NOTES[0].state()
     if s.depth <= 0:
         return                  # (not inside a run: nothing differentiates)
-    where = _calling_user_line()
-    text = what if where is None else f"{what}, called at {where[0]}, line {where[1]}"
+    found = captured_leaves(fn)
+    if not found:
+        return
+    where = _generated_line()
     for key, leaf in found:
-        s.captured.setdefault(key, (leaf, text))
+        if key not in s.captured:
+            s.captured[key] = (leaf, what, where)
     CAPTURED_NOTED[0] = True
 
 
-def _calling_user_line():
-    """(file, line) of the user's code the innermost generated code running now was made from, or None."""
-    frame = sys._getframe(1)
+def _generated_line():
+    """(file, line) of the innermost generated code running now (mapped to the user's at a refusal), or None."""
+    frame = sys._getframe(2)
     for _ in range(60):
         if frame is None:
             return None
-        if frame.f_code.co_filename.startswith("<sct-generated") and LINES.user_line is not None:
-            found = LINES.user_line(frame.f_code.co_filename, frame.f_lineno)
-            if found and not _own_source(found[0]):
-                return found
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            return frame.f_code.co_filename, frame.f_lineno
         frame = frame.f_back
     return None
 
@@ -1967,8 +1991,12 @@ def _refuse_captured_target(x) -> None:
     if held is None or not (held[0] is x or isinstance(held[0], _dlarray) and held[0]._data is x or
                             isinstance(x, _dlarray) and held[0] is x._data):
         return
+    what = held[1]() if callable(held[1]) else held[1]
+    where = LINES.user_line(*held[2]) if held[2] is not None and LINES.user_line is not None else None
+    if where is not None and not _own_source(where[0]):
+        what = f"{what}, called at {where[0]}, line {where[1]}"
     raise ValueError(
-        f"dlgradient: the value to differentiate with respect to is also read by {held[1]}, which sct runs as "
+        f"dlgradient: the value to differentiate with respect to is also read by {what}, which sct runs as "
         "a function of the arguments it is given only (what it captures, the object it is bound to or the "
         "arguments frozen in it are constants there): the derivative through that read would be lost. Pass "
         "the value (or the object holding it) to the function as an argument, or call a method defined in "

@@ -20,7 +20,7 @@ from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
-    written_reached_twice as _written_reached_twice
+    written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values
 
 from . import cache as _cache
 from .call_tree import describe
@@ -597,8 +597,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
-            if fun.__closure__ is not None and _cells_hold_values(fun):
-                return _noting_cells(fun, args)
+            if fun.__closure__ is not None and _state_holds_values(fun, False):
+                return _noting_cells(fun, args)     # (its defaults are arguments: traced)
             code = fun.__code__
             site = _LAST_SITE
             if site[0] is not code:
@@ -627,22 +627,6 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 _FUNCTION = types.FunctionType
-_ATOMIC_CELLS = (numbers.Number, str, bytes, type, types.ModuleType, types.BuiltinFunctionType, type(None))
-
-
-def _cells_hold_values(fun) -> bool:
-    """May a value ``fun`` captured (its closure's cells) reach an array or an object (not a number, a
-    string, a class, a module, or a function capturing nothing)?"""
-    for cell in fun.__closure__:
-        try:
-            value = cell.cell_contents
-        except ValueError:
-            continue
-        if isinstance(value, _ATOMIC_CELLS) or type(value) is _FUNCTION and value.__closure__ is None and \
-                value.__defaults__ is None and value.__kwdefaults__ is None:
-            continue
-        return True
-    return False
 
 
 def _noting_cells(fun, args):

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import ZERO, Closure, SiteEntry, captured_leaves, method_of, note_captured
+from .runtime.support import ZERO, Closure, SiteEntry, captured_leaves, method_of, note_captured, \
+    state_holds_values
 
 from .cache import HELPERS, function_key
 from .helper_sites import joint_sites_through, refuse_linked
@@ -151,10 +152,9 @@ def note_function_state(fn) -> None:
     ``__getattr__`` or passed to dlfeval beside the object, gave W a zero gradient)."""
     if type(fn) is types.FunctionType and (fn.__closure__ is not None or fn.__defaults__ is not None or
                                           fn.__kwdefaults__ is not None) and \
-            not getattr(fn, "__sct_generated__", False) and \
-            not fn.__code__.co_filename.startswith("<sct-generated"):
+            not fn.__code__.co_filename.startswith("<sct-generated") and state_holds_values(fn):
         # (a nested def of compiled code is called with its captured values and defaults passed: Closure)
-        note_captured(fn, _described(fn))
+        note_captured(fn, functools.partial(_described, fn))
 
 
 def _described(fn) -> str:
@@ -457,7 +457,7 @@ def vjp_pair(fn, active, args, kwargs):
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
         # (the object's adjoint is not given back: the leaves it reaches are noted, a gradient with
         # respect to one refused; was: ``ops = {"f": self.apply}`` called gave self.W a zero gradient)
-        note_captured(fn, _described(fn))
+        note_captured(fn, functools.partial(_described, fn))
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
@@ -812,7 +812,8 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
     if not frozen_active:
         # (its frozen values are constants of the pair: a gradient with respect to a leaf they reach is
         # refused; was: ``functools.partial(apply, model)`` passed or stored gave model's arrays zero)
-        note_captured(functools.partial(_no_function, *partial.args, **partial.keywords), _described(partial))
+        note_captured(functools.partial(_no_function, *partial.args, **partial.keywords),
+                      functools.partial(_described, partial))
     mask = (frozen_active,) * nfrozen + tuple(active) + (frozen_active,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
     pair = None if frozen_active else _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
