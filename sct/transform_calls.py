@@ -160,7 +160,8 @@ def note_function_state(fn) -> None:
 def _described(fn) -> str:
     """The callable ``fn`` as a refusal names it: a function with where it is defined, a bound method, a partial."""
     if type(fn) is functools.partial:
-        return f"functools.partial({getattr(fn.func, '__qualname__', type(fn.func).__name__)}, ...) (its frozen arguments)"
+        name = getattr(fn.func, "__qualname__", type(fn.func).__name__)
+        return f"functools.partial({name}, ...) (its frozen arguments)"
     if isinstance(fn, types.MethodType):
         return f"the method {type(fn.__self__).__name__}.{getattr(fn.__func__, '__name__', '?')} taken as a value " \
                "(the object it is bound to)"
