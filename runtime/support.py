@@ -1862,6 +1862,10 @@ def _written_paths(args, positions, extra):
 # callable reaches (note_captured) for the outermost run of generated code (effects' state, cleared as
 # its log is); a gradient with respect to one of them is refused (project).  Was: silently zero.
 CAPTURED_NOTED = [False]        # whether any thread ever noted one: until then project reads nothing more
+# .held: this thread's effects state's dict of them (the same dict for the thread's life, cleared in place
+# at the end of each outermost run), for project: which reads no effects state itself (sct.api._reaches_log:
+# code whose gradients reached the log would keep it on every call)
+_CAPTURED = threading.local()
 
 
 def _captured_roots(fn) -> list:
@@ -1965,9 +1969,11 @@ def note_captured(fn, what) -> None:
     if not found:
         return
     where = _generated_line()
+    held = s.captured
     for key, leaf in found:
-        if key not in s.captured:
-            s.captured[key] = (leaf, what, where)
+        if key not in held:
+            held[key] = (leaf, what, where)
+    _CAPTURED.held = held
     CAPTURED_NOTED[0] = True
 
 
@@ -1984,10 +1990,10 @@ def _generated_line():
 
 
 def _refuse_captured_target(x) -> None:
-    state = getattr(WALK_NOTES[0]._LOCAL, "state", None) if WALK_NOTES else None
-    if state is None or not state.captured:
+    marks = getattr(_CAPTURED, "held", None)
+    if not marks:
         return
-    held = state.captured.get(id(x._data if isinstance(x, _dlarray) else x))
+    held = marks.get(id(x._data if isinstance(x, _dlarray) else x))
     if held is None or not (held[0] is x or isinstance(held[0], _dlarray) and held[0]._data is x or
                             isinstance(x, _dlarray) and held[0] is x._data):
         return
