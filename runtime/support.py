@@ -1906,9 +1906,12 @@ def captured_leaves(fn) -> list:
         if isinstance(v, _dlarray):
             found.append((id(v._data), v))
             continue
-        if isinstance(v, (np.ndarray, np.inexact, float, complex)):
-            if np.iscomplexobj(v) or np.issubdtype(np.result_type(v), np.floating):
+        if isinstance(v, (np.ndarray, np.generic)):
+            if v.dtype.kind in "fc":
                 found.append((id(v), v))
+            continue
+        if isinstance(v, (float, complex)):
+            found.append((id(v), v))
             continue
         if v is None or depth > 60 or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
                                                      types.ModuleType, types.BuiltinFunctionType)):
@@ -1956,10 +1959,10 @@ def _atomic(v) -> bool:
     return isinstance(v, _ATOMIC)
 
 
-def note_captured(fn, what) -> None:
+def note_captured(fn, what, called: bool = True) -> None:
     """Note the leaves calling ``fn`` reaches besides its arguments for this outermost run of generated
     code: a gradient with respect to one is refused (project).  ``what``: what ``fn`` is, for the
-    refusal (a string, or a function giving it)."""
+    refusal (a string, or a function giving it); ``called``: by generated code (its line is noted)."""
     if not WALK_NOTES:
         return
     s = WALK_NOTES[0].state()
@@ -1968,7 +1971,7 @@ def note_captured(fn, what) -> None:
     found = captured_leaves(fn)
     if not found:
         return
-    where = _generated_line()
+    where = _generated_line() if called else None
     held = s.captured
     for key, leaf in found:
         if key not in held:

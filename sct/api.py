@@ -7,6 +7,7 @@ import numbers
 import os
 import re
 import sys
+import threading
 import types
 import warnings
 from typing import Any, Callable, Optional
@@ -597,7 +598,7 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
-            if fun.__closure__ is not None and _state_holds_values(fun, False):
+            if fun.__closure__ is not None and _state_holds_values(fun, False) and _NOTING.fun is not fun:
                 return _noting_cells(fun, args)     # (its defaults are arguments: traced)
             code = fun.__code__
             site = _LAST_SITE
@@ -636,11 +637,26 @@ def _noting_cells(fun, args):
     make(m): def loss(mm, x): ... x @ m.W ...`` run as dlfeval(make(m), m, x) gave m.W a zero gradient)."""
     from .runtime.effects import held
     from .runtime.support import note_captured
-    code = fun.__code__
     with held():
-        note_captured(_cells_only(fun), f"{fun.__name__}() ({code.co_filename}, line {code.co_firstlineno}), "
-                                        "the function dlfeval runs, through a value it captures")
-        return _dlfeval(fun, args, {})
+        note_captured(_cells_only(fun), functools.partial(_entry_described, fun), called=False)
+        saved, _NOTING.fun = _NOTING.fun, fun
+        try:
+            return dlfeval(fun, *args)      # (its entry sites, as any call's)
+        finally:
+            _NOTING.fun = saved
+
+
+class _Noting(threading.local):
+    fun = None                  # the closure _noting_cells runs now (its cells noted)
+
+
+_NOTING = _Noting()
+
+
+def _entry_described(fun) -> str:
+    code = fun.__code__
+    return f"{fun.__name__}() ({code.co_filename}, line {code.co_firstlineno}), the function dlfeval runs, " \
+        "through a value it captures"
 
 
 def _cells_only(fun):
