@@ -35,7 +35,7 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws", "captured")
 
     def __init__(self):
         self.log: list = []
@@ -45,6 +45,8 @@ class _State:
         self.walked: dict = {}  # id -> the iterators (generators, iter(...), map, ...) a first run walked
         self.walks: dict = {}   # id -> (an object walked by its __iter__, the items of each first-run walk)
         self.draws: list = []   # the global random states where each replay began (see replay_end)
+        # key -> (a leaf, what reads it): the leaves functions called as constants reached (support.note_captured)
+        self.captured: dict = {}
 
 
 def state() -> _State:
@@ -1125,6 +1127,7 @@ class held:
             s.walked.clear()
             s.walks.clear()
             s.draws.clear()
+            s.captured.clear()
         return False
 
 

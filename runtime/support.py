@@ -1949,6 +1949,165 @@ def _written_paths(args, positions, extra):
     return None
 
 
+# --- what a function called as a constant reaches -------------------------------------------------
+# A callable that generated code calls as a function of its arguments only (sct/transform_calls.py: a
+# Python closure made outside the code sct compiled, whose captured values are constants there; a bound
+# method taken as a value, whose object is; a functools.partial's frozen arguments) may read a value the
+# dlfeval call differentiates (``m.fwd`` made by ``__getattr__`` as ``lambda x: x @ self.W``): the
+# derivative through that read is not in the sweep.  The call notes the differentiable leaves the
+# callable reaches (note_captured) for the outermost run of generated code (effects' state, cleared as
+# its log is); a gradient with respect to one of them is refused (project).  Was: silently zero.
+CAPTURED_NOTED = [False]        # whether any thread ever noted one: until then project reads nothing more
+# .held: this thread's effects state's dict of them (the same dict for the thread's life, cleared in place
+# at the end of each outermost run), for project: which reads no effects state itself (sct.api._reaches_log:
+# code whose gradients reached the log would keep it on every call)
+_CAPTURED = threading.local()
+
+
+def _captured_roots(fn) -> list:
+    """What calling ``fn`` reads besides its arguments: a partial's frozen arguments, a bound method's
+    object, a function's captured values and defaults, a callable object's fields."""
+    roots: list = []
+    for _ in range(8):
+        if type(fn) is functools.partial:
+            roots += list(fn.args) + list(fn.keywords.values())
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            roots.append(fn.__self__)
+            fn = fn.__func__
+        else:
+            break
+    if type(fn) is types.FunctionType:
+        for cell in fn.__closure__ or ():
+            try:
+                roots.append(cell.cell_contents)
+            except ValueError:
+                pass
+        roots += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    elif not isinstance(fn, (type, types.ModuleType, types.BuiltinFunctionType, Closure)) and \
+            hasattr(fn, "__dict__") and not _sct_wrapper(fn):
+        roots.append(fn)
+    return roots
+
+
+def captured_leaves(fn) -> list:
+    """``(key, leaf)`` for each differentiable leaf (a dlarray, keyed by its data as project reads it; a
+    float array; a float or complex number) that calling ``fn`` reaches besides its arguments, through
+    lists, tuples, dicts, objects' fields and nested functions' captured values."""
+    found: list = []
+    seen: set = set()
+    todo = [(v, 0) for v in _captured_roots(fn)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, _dlarray):
+            found.append((id(v._data), v))
+            continue
+        if isinstance(v, (np.ndarray, np.generic)):
+            if v.dtype.kind in "fc":
+                found.append((id(v), v))
+            continue
+        if isinstance(v, (float, complex)):
+            found.append((id(v), v))
+            continue
+        if v is None or depth > 60 or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
+                                                     types.ModuleType, types.BuiltinFunctionType)):
+            continue
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, dict):
+            parts = list(v.values())
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            parts = list(v)
+        elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
+            parts = _captured_roots(v)
+        elif hasattr(v, "__dict__") and not _sct_wrapper(v) and not service_object(v):
+            try:
+                parts = list(vars(v).values())
+            except TypeError:
+                continue
+        else:
+            continue
+        todo.extend((p, depth + 1) for p in parts)
+    return found
+
+
+def state_holds_values(fn, defaults: bool = True) -> bool:
+    """May the values ``fn`` (a Python function) captured, or (where ``defaults``) its defaults, reach an
+    array or an object (anything but a number, a string, None, a class, a module, a builtin, a function
+    capturing nothing)?"""
+    for cell in fn.__closure__ or ():
+        try:
+            if not _atomic(cell.cell_contents):
+                return True
+        except ValueError:
+            pass
+    return defaults and any(not _atomic(v) for v in fn.__defaults__ or ()) or \
+        any(not _atomic(v) for v in (fn.__kwdefaults__ or {}).values())
+
+
+_ATOMIC = (numbers.Number, str, bytes, type, types.ModuleType, types.BuiltinFunctionType, type(None))
+
+
+def _atomic(v) -> bool:
+    if type(v) is types.FunctionType:
+        return v.__closure__ is None and v.__defaults__ is None and v.__kwdefaults__ is None
+    return isinstance(v, _ATOMIC)
+
+
+def note_captured(fn, what, called: bool = True) -> None:
+    """Note the leaves calling ``fn`` reaches besides its arguments for this outermost run of generated
+    code: a gradient with respect to one is refused (project).  ``what``: what ``fn`` is, for the
+    refusal (a string, or a function giving it); ``called``: by generated code (its line is noted)."""
+    if not WALK_NOTES:
+        return
+    s = WALK_NOTES[0].state()
+    if s.depth <= 0:
+        return                  # (not inside a run: nothing differentiates)
+    found = captured_leaves(fn)
+    if not found:
+        return
+    where = _generated_line() if called else None
+    held = s.captured
+    for key, leaf in found:
+        if key not in held:
+            held[key] = (leaf, what, where)
+    _CAPTURED.held = held
+    CAPTURED_NOTED[0] = True
+
+
+def _generated_line():
+    """(file, line) of the innermost generated code running now (mapped to the user's at a refusal), or None."""
+    frame = sys._getframe(2)
+    for _ in range(60):
+        if frame is None:
+            return None
+        if frame.f_code.co_filename.startswith("<sct-generated"):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def _refuse_captured_target(x) -> None:
+    marks = getattr(_CAPTURED, "held", None)
+    if not marks:
+        return
+    held = marks.get(id(x._data if isinstance(x, _dlarray) else x))
+    if held is None or not (held[0] is x or isinstance(held[0], _dlarray) and held[0]._data is x or
+                            isinstance(x, _dlarray) and held[0] is x._data):
+        return
+    what = held[1]() if callable(held[1]) else held[1]
+    where = LINES.user_line(*held[2]) if held[2] is not None and LINES.user_line is not None else None
+    if where is not None and not _own_source(where[0]):
+        what = f"{what}, called at {where[0]}, line {where[1]}"
+    raise ValueError(
+        f"dlgradient: the value to differentiate with respect to is also read by {what}, which sct runs as "
+        "a function of the arguments it is given only (what it captures, the object it is bound to or the "
+        "arguments frozen in it are constants there): the derivative through that read would be lost. Pass "
+        "the value (or the object holding it) to the function as an argument, or call a method defined in "
+        "the object's class through the object (obj.method(x))")
+
+
 def _refuse_aliased_target():
     raise ValueError(
         "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of "
@@ -2163,6 +2322,8 @@ def project(grad, x):
     cls = type(x)
     if ALIASED.ids and id(x._data if isinstance(x, _dlarray) else x) in ALIASED.ids:
         _refuse_aliased_target()
+    if CAPTURED_NOTED[0]:
+        _refuse_captured_target(x)
     if cls is np.ndarray:
         return _project_leaf(grad, x)
     if cls is _dlarray and type(grad) is np.ndarray:
@@ -2926,6 +3087,7 @@ class CompilerHooks:
     vjp_pair = vjp_method_pair = vjp_init_pair = jvp_call_impl = op_jvp_impl = None
     primal_call = primal_method = None
     site_miss = None                  # a call site's first call, or one its entries do not match
+    function_state = None             # a function called through a call site's entry: its captured values noted
     changes_arguments = None          # whether a user function may change its arguments in place
     writes_outside = None             # whether a user function may write into a global's or closure's object
 
@@ -3273,6 +3435,8 @@ def vjp_at(site, fn, active, /, *args, **kwargs):
     """:func:`vjp` at a call site: ``(forward, adjoint)`` of ``fn`` for arguments like ``args``."""
     e = _function_entry(site, fn, active, args)
     if e is not None:
+        if fn.__closure__ is not None or fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
+            HOOKS.function_state(fn)     # (its captured values are constants: noted, as at its first call)
         return e.first, e.second
     return HOOKS.site_miss(site, "vjp", fn, None, active, args, kwargs)
 
@@ -3298,6 +3462,8 @@ def primal_call_at(site, fn, active, /, *args, **kwargs):
     """:func:`primal_call` at a call site: the value of ``fn(*args, **kwargs)``."""
     e = _function_entry(site, fn, active, args)
     if e is not None:
+        if fn.__closure__ is not None or fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
+            HOOKS.function_state(fn)
         return e.first(*args, **kwargs)
     return HOOKS.site_miss(site, "primal_call", fn, None, active, args, kwargs)
 

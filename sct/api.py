@@ -7,6 +7,7 @@ import numbers
 import os
 import re
 import sys
+import threading
 import types
 import warnings
 from typing import Any, Callable, Optional
@@ -20,7 +21,7 @@ from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
-    written_reached_twice as _written_reached_twice
+    written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values
 
 from . import cache as _cache
 from .call_tree import describe
@@ -388,6 +389,8 @@ def make_call_from(parts, compiled: Compiled, out):
                     e.walks.clear()
                 if e.draws:
                     e.draws.clear()
+                if e.captured:
+                    e.captured.clear()
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
@@ -595,6 +598,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     global _LAST_SITE
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
+            if fun.__closure__ is not None and _state_holds_values(fun, False) and _NOTING.fun is not fun:
+                return _noting_cells(fun, args)     # (its defaults are arguments: traced)
             code = fun.__code__
             site = _LAST_SITE
             if site[0] is not code:
@@ -623,6 +628,50 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 _FUNCTION = types.FunctionType
+
+
+def _noting_cells(fun, args):
+    """dlfeval of ``fun``, a closure whose captured values may hold arrays: its code reads them as
+    constants, so the leaves they reach are noted for the run (rt.note_captured; the effects log kept
+    around it, as around a run) and a gradient with respect to one of them is refused (was: ``def
+    make(m): def loss(mm, x): ... x @ m.W ...`` run as dlfeval(make(m), m, x) gave m.W a zero gradient)."""
+    from .runtime.effects import held
+    from .runtime.support import note_captured
+    with held():
+        note_captured(_cells_only(fun), functools.partial(_entry_described, fun), called=False)
+        saved, _NOTING.fun = _NOTING.fun, fun
+        try:
+            return dlfeval(fun, *args)      # (its entry sites, as any call's)
+        finally:
+            _NOTING.fun = saved
+
+
+class _Noting(threading.local):
+    fun = None                  # the closure _noting_cells runs now (its cells noted)
+
+
+_NOTING = _Noting()
+
+
+def _entry_described(fun) -> str:
+    code = fun.__code__
+    return f"{fun.__name__}() ({code.co_filename}, line {code.co_firstlineno}), the function dlfeval runs, " \
+        "through a value it captures"
+
+
+def _cells_only(fun):
+    """A partial holding ``fun``'s captured values (what note_captured walks)."""
+    values = []
+    for cell in fun.__closure__:
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return functools.partial(_no_function, *values)
+
+
+def _no_function(*args):
+    """(see _cells_only)"""
 
 
 def recursion_refusal(fun, args, kwargs=None) -> EvaluationError:
@@ -907,6 +956,8 @@ def run_generated(function, args):
                 effects.walks.clear()
             if effects.draws:
                 effects.draws.clear()
+            if effects.captured:            # (support.note_captured: this run's)
+                effects.captured.clear()
 
 
 def _at_user_line(exc: Exception, function):

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .runtime import registry
-from .runtime.support import ZERO, Closure, SiteEntry, method_of
+from .runtime.support import ZERO, Closure, SiteEntry, captured_leaves, method_of, note_captured, \
+    state_holds_values
 
 from .cache import HELPERS, function_key
 from .helper_sites import joint_sites_through, refuse_linked
@@ -140,7 +141,34 @@ def _compiled_vjp(fn, args: Sequence, active: Sequence[bool], returns_self: bool
         refuse_nested_slotted(args, active)
     compiled = vjp_for_kinds(fn, kinds, active, returns_self)
     _refuse_joint_args(fn, compiled, args)
+    note_function_state(fn)
     return compiled
+
+
+def note_function_state(fn) -> None:
+    """``fn``'s captured values and defaults are constants of the code compiled for it: the leaves they
+    reach are noted for this run (rt.note_captured), so that a gradient with respect to one of them is
+    refused (was: a closure made outside the compiled code, ``lambda x: x @ self.W`` returned by
+    ``__getattr__`` or passed to dlfeval beside the object, gave W a zero gradient)."""
+    if type(fn) is types.FunctionType and (fn.__closure__ is not None or fn.__defaults__ is not None or
+                                          fn.__kwdefaults__ is not None) and \
+            not fn.__code__.co_filename.startswith("<sct-generated") and state_holds_values(fn):
+        # (a nested def of compiled code is called with its captured values and defaults passed: Closure)
+        note_captured(fn, functools.partial(_described, fn))
+
+
+def _described(fn) -> str:
+    """The callable ``fn`` as a refusal names it: a function with where it is defined, a bound method, a partial."""
+    if type(fn) is functools.partial:
+        name = getattr(fn.func, "__qualname__", type(fn.func).__name__)
+        return f"functools.partial({name}, ...) (its frozen arguments)"
+    if isinstance(fn, types.MethodType):
+        return f"the method {type(fn.__self__).__name__}.{getattr(fn.__func__, '__name__', '?')} taken as a value " \
+               "(the object it is bound to)"
+    code = getattr(fn, "__code__", None)
+    where = f" ({code.co_filename}, line {code.co_firstlineno})" if code is not None else ""
+    what = "the lambda" if getattr(fn, "__name__", "") == "<lambda>" else f"the function {fn.__name__}()"
+    return f"{what}{where}, made outside the code sct compiled (its captured values and defaults)"
 
 
 def vjp_for_kinds(fn, kinds: tuple, active: Sequence[bool], returns_self: bool = False, keep=None) -> Compiled:
@@ -169,6 +197,7 @@ def _compiled_primal(fn, args: Sequence, active: Sequence[bool]) -> Compiled:
     kinds = tuple(kind_of(a, traced=bool(m)) for a, m in zip(args, active))
     compiled = primal_for_kinds(fn, kinds, active)
     _refuse_joint_args(fn, compiled, args)
+    note_function_state(fn)
     return compiled
 
 
@@ -207,7 +236,7 @@ def primal_method(obj, name, active, args, kwargs):
             from .runtime.layers import uses_custom_backward
             if not uses_custom_backward(obj, name):
                 return _compiled_primal(method.__func__, args, active).entry(*args, **kwargs)
-    fwd, _ = vjp_method_pair(obj, name, active, args, kwargs)
+    fwd, _ = vjp_method_pair(obj, name, active, args, kwargs, primal=True)
     return fwd(*args, **kwargs)[0]
 
 
@@ -427,6 +456,9 @@ def vjp_pair(fn, active, args, kwargs):
         # (a bound method registered as an op, ``fn = scipy.stats.norm.logpdf`` then ``fn(x)``, is its
         # rule's op, as where the call names it: was compiled from the library's source and refused)
         compiled = _compiled_vjp(fn.__func__, (fn.__self__,) + tuple(args), (True,) + tuple(active))
+        # (the object's adjoint is not given back: the leaves it reaches are noted, a gradient with
+        # respect to one refused; was: ``ops = {"f": self.apply}`` called gave self.W a zero gradient)
+        note_captured(fn, functools.partial(_described, fn))
         return _bound_pair(compiled.fwd, compiled.bwd, fn.__self__, len(args), tuple(kwargs))
     if isinstance(fn, type) and issubclass(fn, tuple) and hasattr(fn, "_fields"):
         return _record_pair(fn, len(args), tuple(kwargs), namedtuple=True)
@@ -464,7 +496,7 @@ def vjp_pair(fn, active, args, kwargs):
                        "help(sct.defrule)), use ops with rules, or extractdata to make its input a constant")
 
 
-def vjp_method_pair(obj, name, active, args, kwargs):
+def vjp_method_pair(obj, name, active, args, kwargs, primal: bool = False):
     """Like :func:`vjp_pair` for ``obj.name(*args[1:])``: ``args[0]`` is ``obj``, and the
     functions take it first too."""
     _refuse_traced_bound_methods(args, active)
@@ -524,6 +556,10 @@ def vjp_method_pair(obj, name, active, args, kwargs):
         compiled = _compiled_vjp(method.__func__, tuple(args), tuple(active))   # args start with obj
         return compiled.fwd, compiled.bwd
     if name != "__call__" and _is_callable_object(method):
+        if type(method) is functools.partial and active[0] and active[0] != NO_ADJOINT and not primal:
+            # (the adjoint of its frozen values goes to obj's field `name`, not to obj itself: was
+            # ``self.f = functools.partial(apply, self)`` giving self.W a zero gradient)
+            _refuse_receiver_captured(obj, name, method)
         return _field_call_pair(obj, name, method, active, args, kwargs)
     if active[0] and isinstance(method, types.MethodType) and _is_callable_object(method.__self__, True) \
             and _holds_arrays(method.__self__):
@@ -531,8 +567,31 @@ def vjp_method_pair(obj, name, active, args, kwargs):
                            f"({type(method.__self__).__name__}) stored as an attribute: sct cannot give "
                            "the gradient of that object's arrays to this one. Store the object itself "
                            f"(self.{name} = layer) and call it, or call its method through it")
+    if active[0] and active[0] != NO_ADJOINT and not primal:
+        _refuse_receiver_captured(obj, name, method)
     fwd, bwd = vjp_pair(method, tuple(active[1:]), tuple(args[1:]), kwargs)
     return _wrapped_pair(fwd, bwd, None, len(args) - 1, tuple(kwargs))   # a function held in a field
+
+
+def _refuse_receiver_captured(obj, name, method) -> None:
+    """``obj.name(...)`` whose adjoint the sweep wants for ``obj``, where ``obj.name`` is no method of its
+    class but a function value (made by ``__getattr__`` or a property, set in ``__init__``: ``self.f =
+    lambda x: x @ self.W``, a partial, a bound method kept in a field) that reaches ``obj`` or its leaves
+    through what it captures: the pair is the function's of its arguments only, ``obj``'s adjoint zero
+    (was: W's gradient silently zero, also for a value the function computed into obj's fields)."""
+    if not isinstance(method, (types.FunctionType, types.MethodType, functools.partial)):
+        return
+    mine = {key for key, _ in captured_leaves(functools.partial(_no_function, obj))}
+    reached = captured_leaves(method) if mine else []
+    if not any(key in mine for key, _ in reached):
+        return
+    cls = type(obj).__name__
+    raise CompileError(
+        f"{cls}.{name} is not a method defined in {cls}'s class but {_described(method)}, reached through "
+        f"the object (made by __getattr__ or a property, or stored in a field) and reading its arrays: sct runs "
+        f"it as a function of the arguments it is given only, and the derivative through {cls}'s fields would be "
+        f"lost. Define {name} as a method of the class (def {name}(self, x): ...), or call a function that "
+        f"takes the object as an argument ({name}(obj, x))")
 
 
 def _refuse_traced_bound_methods(values, active) -> None:
@@ -751,6 +810,11 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
             rest.pop(p.name) if p.name in rest else p.default for p in layout), rest
 
     every, rest = bound(args, kwargs)
+    if not frozen_active:
+        # (its frozen values are constants of the pair: a gradient with respect to a leaf they reach is
+        # refused; was: ``functools.partial(apply, model)`` passed or stored gave model's arrays zero)
+        note_captured(functools.partial(_no_function, *partial.args, **partial.keywords),
+                      functools.partial(_described, partial))
     mask = (frozen_active,) * nfrozen + tuple(active) + (frozen_active,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
     pair = None if frozen_active else _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
@@ -770,6 +834,10 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
 
 
 _PARTIAL_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
+
+
+def _no_function(*args, **kwargs):
+    """(a partial's frozen values, without its function: note_captured reads the function's own where it is compiled)"""
 
 
 def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
@@ -1488,6 +1556,7 @@ _support.HOOKS.op_jvp_impl = op_jvp_impl
 _support.HOOKS.primal_call = primal_call
 _support.HOOKS.primal_method = primal_method
 _support.HOOKS.site_miss = site_miss
+_support.HOOKS.function_state = note_function_state
 
 
 from .parse import user_line as _user_line  # noqa: E402
