@@ -1999,6 +1999,18 @@ def captured_leaves(fn) -> list:
     todo = [(v, 0) for v in _captured_roots(fn)]
     while todo:
         v, depth = todo.pop()
+        t = type(v)
+        # (the usual leaves and containers by their exact type first: this runs at each call of a
+        # closure dlfeval is given)
+        if t is np.ndarray:
+            if v.dtype.kind in "fc":
+                found.append((id(v), v))
+            continue
+        if t is dict or t is list or t is tuple:
+            if id(v) not in seen and depth <= 60:
+                seen.add(id(v))
+                todo.extend([(p, depth + 1) for p in (v.values() if t is dict else v)])
+            continue
         if isinstance(v, _dlarray):
             found.append((id(v._data), v))
             continue

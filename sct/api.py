@@ -635,15 +635,22 @@ def _noting_cells(fun, args):
     constants, so the leaves they reach are noted for the run (rt.note_captured; the effects log kept
     around it, as around a run) and a gradient with respect to one of them is refused (was: ``def
     make(m): def loss(mm, x): ... x @ m.W ...`` run as dlfeval(make(m), m, x) gave m.W a zero gradient)."""
+    from .runtime.dlarray import dlarray as dl
     from .runtime.effects import held
-    from .runtime.support import note_captured
-    with held():
-        note_captured(_cells_only(fun), functools.partial(_entry_described, fun), called=False)
-        saved, _NOTING.fun = _NOTING.fun, fun
-        try:
+    from .runtime.support import captured_leaves, note_captured
+    cells = _cells_only(fun)
+    saved, _NOTING.fun = _NOTING.fun, fun
+    try:
+        if not any(type(leaf) is dl for _, leaf in captured_leaves(cells)):
+            # (only a dlarray it captures can be one the arguments hold and a gradient is taken with
+            # respect to: plain arrays and numbers are constants to the caller too; the usual closure,
+            # over data, is not noted: about 20 us a call)
+            return dlfeval(fun, *args)
+        with held():
+            note_captured(cells, functools.partial(_entry_described, fun), called=False)
             return dlfeval(fun, *args)      # (its entry sites, as any call's)
-        finally:
-            _NOTING.fun = saved
+    finally:
+        _NOTING.fun = saved
 
 
 class _Noting(threading.local):
