@@ -776,7 +776,13 @@ class RecomputeWrites:
         if not isinstance(static, types.FunctionType) or _library(getattr(static, "__module__", None)):
             return None
         if not _writes_self(static):
-            return None
+            from .callee_effects import changes_arguments
+            try:            # (a write through a local: ``for l in self.layers: l.training = v``; was: not a
+                changes = changes_arguments(static)         # change, red team 49)
+            except Exception:
+                changes = True
+            if not changes:
+                return None
         self.notes.setdefault(key, f"{cls.__qualname__}.{f.attr}() changes it")
         return [key]
 
@@ -921,6 +927,7 @@ class RecomputeWrites:
         events += self.class_parts(events)
         reads = [e for e in events if e[2] == "read"]
         calls = [e for e in events if e[2] == "callread"]
+        candidates: List = []
         for i, loops, kind, key, s in events:
             if kind in ("read", "callread"):
                 continue
@@ -942,6 +949,12 @@ class RecomputeWrites:
                 # reading it, where a call of the user's replays it: before it)
                 hit = bool(by_call) or any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s))
                                            for r in reads)
+            if not hit and kind in ("effect", "replayed"):
+                # another outside value read where the recomputation reads the state the call leaves
+                # (``trainer.set_training(False); y = model(x)`` with ``trainer.model is model``): checked
+                # at run time, alias_guard (was: told apart by their names, red team 49)
+                candidates.append((key, s, [r for r in calls if r[3][0] != key[0] and (
+                    before(r) if kind == "effect" else r[4] is not s)] + [r for r in reads if r[3][0] != key[0]]))
             if hit:
                 root = self.names.get(key[0], key[0])
                 reader = f" (the call on line {self.show_line(by_call[0][4].lineno)} reads it)" \
@@ -958,7 +971,66 @@ class RecomputeWrites:
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
                     f"code (pass it in as an argument and return its new value), or change it after the "
                     f"gradients")
+        return self.alias_pairs(candidates)
+
+    def alias_pairs(self, candidates) -> Optional[Tuple[int, str]]:
+        """``self.aliases``: ``(changed, read, line, message)`` for each outside object a replayed call
+        changes and each other outside value read where the recomputation would see the change
+        (``("param", name)`` or ``("object", value)``), checked at run time (rt.recompute_alias_guard);
+        (line, message) where one of them is not known (refused)."""
+        self.aliases = []
+        done = set()
+        for key, s, found in candidates:
+            changed = self.root_value(key[0])
+            for r in found:
+                read = self.root_value(r[3][0])
+                if changed == "skip" or read == "skip" or (key[0], r[3][0]) in done:
+                    continue
+                done.add((key[0], r[3][0]))
+                line, at = getattr(s, "lineno", None), getattr(r[4], "lineno", None)
+                what, other = self.names.get(key[0], key[0]), self.names.get(r[3][0], r[3][0])
+                message = (
+                    f"{self.fname}() changes {what} (line {self.show_line(line)}) by a call sct replays, and "
+                    f"{other}, another value from outside it that reaches an object {what} reaches, is read "
+                    f"(the call on line {self.show_line(at)} reads it); a later dlgradient differentiates a "
+                    f"gradient computed from this code again, so sct recomputes it, on that object as the "
+                    f"first run left it, and would not compute Python's values. Pass objects that hold "
+                    f"nothing in common, keep the state out of the differentiated code, or change it "
+                    f"after the gradients")
+                if changed is None or read is None:
+                    return line, message.replace(" that reaches an object", " that may reach an object")
+                self.aliases.append((changed, read, line, message))
         return None
+
+    def root_value(self, root: str):
+        """What the outside part ``root`` is when the function runs: ``("param", name)``, ``("object",
+        value)``, "skip" (a variable or a class: their own keys; a value that holds nothing that
+        changes), or None (not known)."""
+        if root in self.outside.params:       # (one the code binds again: not known)
+            bound = self.__dict__.get("_bound")
+            if bound is None:
+                bound = self._bound = {n.id for st in self.fdef.body for n in walk_nodes(st)
+                                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            return ("param", root) if root not in bound else None
+        if root[:2] in ("#g", "#c", "#k"):
+            return "skip"
+        if root.startswith("#"):
+            obj = self.objects.get(int(root[1:])) if root[1:].isdigit() else None
+            if obj is None:
+                name = self.names.get(root)
+                obj = self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)) \
+                    if name and name.isidentifier() else None
+            if obj is None or f"#{id(obj)}" != root:
+                return None
+        else:
+            obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
+            if obj is None:
+                return None
+        if isinstance(obj, (types.ModuleType, type, types.BuiltinFunctionType, int, float, complex, str, bytes,
+                            bool)) or (isinstance(obj, types.FunctionType) and not obj.__closure__ and
+                                       not obj.__defaults__ and not obj.__kwdefaults__):
+            return "skip"
+        return ("object", obj)
 
 
 def _traced_kind(kind) -> bool:
@@ -1178,3 +1250,25 @@ def _written_roots(node) -> List[str]:
                 if root is not None:
                     out.append(root)
     return out
+
+
+def alias_guard(checker: RecomputeWrites, made: Dict[str, object], rt, filename) -> List:
+    """``rt.recompute_alias_guard(filename, ((changed, read, line, message), ...))`` for
+    ``checker.aliases`` (the values not arguments bound in the generated module as ``made``), or []."""
+    from .ir import call, const, expr_stmt, load
+    pairs = []
+    for changed, read, line, message in getattr(checker, "aliases", ()):
+        values = []
+        for how, value in (changed, read):
+            if how == "param":
+                values.append(load(value))
+            else:
+                name = next((k for k, v in made.items() if v is value and k.startswith("__sct_alias_")), None)
+                if name is None:
+                    name = f"__sct_alias_{len(made)}"
+                    made[name] = value
+                values.append(load(name))
+        pairs.append(gast.Tuple(elts=values + [const(line), const(message)], ctx=gast.Load()))
+    if not pairs:
+        return []
+    return [expr_stmt(call(rt("recompute_alias_guard"), [const(filename), gast.Tuple(elts=pairs, ctx=gast.Load())]))]
