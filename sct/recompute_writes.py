@@ -216,6 +216,8 @@ class RecomputeWrites:
                 if key is not None:
                     out.append((key, False))
             target, held = self._callee(f)
+            if target is None:          # (a method of an argument's class, from its kind, writing a global's
+                target, held = self._target(f)      # object: was not seen, red team 49)
             written = self._scanned(target, True, held) if target is not None else {}
             if written:
                 self.effect_calls.add(id(n))
@@ -802,7 +804,26 @@ class RecomputeWrites:
                 # state as the first run did)
                 target, held = self._callee(n.func)
                 if target is not None:
-                    out += [(f"#{oid}", _WHOLE) for oid in self._scanned(target, False, held)]
+                    for oid, name in self._scanned(target, False, held).items():
+                        self.names.setdefault(f"#{oid}", name)
+                        out.append((f"#{oid}", _WHOLE))
+        return out
+
+    def method_reads(self, node) -> List[Tuple[str, str]]:
+        """The objects that a method of an argument's class called in ``node`` and run again by a
+        recomputation (``m(x)``: ``Layer.__call__``, from the argument's kind) reads through its globals
+        and closure values (``CFG.training``), as ``("#id", "*")`` (was: not read, so ``CFG.set(False);
+        y = m(x); CFG.set(True)`` recomputed y in the final mode, red team 49)."""
+        out = []
+        for n in walk_nodes(node):
+            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or \
+                    (self.replayed_call(n, False) and self.users_call(n.func)) or self._callee(n.func)[0] is not None:
+                continue
+            target, _ = self._target(n.func)
+            if target is not None:
+                for oid, name in self._scanned(target, False).items():
+                    self.names.setdefault(f"#{oid}", name)
+                    out.append((f"#{oid}", _WHOLE))
         return out
 
     def _callee(self, f):
@@ -924,6 +945,8 @@ class RecomputeWrites:
                 for part in _header(s):
                     for key in self.helper_reads(part):
                         events.append((i, loops, "read", key, s))
+                    for key in self.method_reads(part):
+                        events.append((i, loops, "callread", key, s))
         events += self.class_parts(events)
         reads = [e for e in events if e[2] == "read"]
         calls = [e for e in events if e[2] == "callread"]
@@ -988,7 +1011,8 @@ class RecomputeWrites:
                     continue
                 done.add((key[0], r[3][0]))
                 line, at = getattr(s, "lineno", None), getattr(r[4], "lineno", None)
-                what, other = self.names.get(key[0], key[0]), self.names.get(r[3][0], r[3][0])
+                what, other = (self.names.get(k, k) + (" (an object the code it calls names so)" if k[1:].isdigit()
+                                                          else "") for k in (key[0], r[3][0]))
                 message = (
                     f"{self.fname}() changes {what} (line {self.show_line(line)}) by a call sct replays, and "
                     f"{other}, another value from outside it that reaches an object {what} reaches, is read "
