@@ -216,8 +216,8 @@ class RecomputeWrites:
                 if key is not None:
                     out.append((key, False))
             target, held = self._callee(f)
-            if target is None:          # (a method of an argument's class, from its kind, writing a global's
-                target, held = self._target(f)      # object: was not seen, red team 49)
+            if target is None and self.replayed_call(n, True):     # (a replayed method of an argument's
+                target, held = self._target(f)   # class, from its kind, writing a global's object: red team 49)
             written = self._scanned(target, True, held) if target is not None else {}
             if written:
                 self.effect_calls.add(id(n))
@@ -1007,7 +1007,9 @@ class RecomputeWrites:
             changed = self.root_value(key[0])
             for r in found:
                 read = self.root_value(r[3][0])
-                if changed == "skip" or read == "skip" or (key[0], r[3][0]) in done:
+                if changed == "skip" or read == "skip" or (key[0], r[3][0]) in done or \
+                        (changed is not None and read is not None and changed[0] == read[0] == "object" and
+                         changed[1] is read[1]):        # (one object: its keys' rule)
                     continue
                 done.add((key[0], r[3][0]))
                 line, at = getattr(s, "lineno", None), getattr(r[4], "lineno", None)

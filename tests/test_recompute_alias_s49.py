@@ -271,6 +271,20 @@ class Logger:
         self.hist.append(v)
 
 
+def step(w, x, model, tr):
+    tr.set_training(False)
+    loss = np.sum(model(w * x) ** 2)
+    tr.set_training(True)
+    g = dlgradient(loss, w)
+    return w - 0.1 * g
+
+
+def unrolled(w, x, model, tr):
+    v = step(step(w, x, model, tr), x, model, tr)
+    L = np.sum(v ** 2)
+    return L, dlgradient(L, w)
+
+
 def logged(x, m, lg):
     lg.log("start")
     y = np.sum(m(x) ** 2)
@@ -471,3 +485,31 @@ def test_logger_keeps_its_entries_once():
     lg = P.Logger()
     _second(P.logged, P.Layer(), lg)
     assert lg.hist == ["start", "loss"]
+
+
+W_U = np.array([0.3, -0.6])
+X_U = np.array([1.0, 0.5])
+
+
+def _unrolled_plain(w, k):
+    for _ in range(2):
+        w = w - 0.1 * 2 * k ** 2 * X_U ** 2 * w
+    return np.sum(w ** 2)
+
+
+def _unrolled_fd(k, e=1e-6):
+    return np.array([(_unrolled_plain(W_U + e * d, k) - _unrolled_plain(W_U - e * d, k)) / (2 * e) for d in np.eye(2)])
+
+
+def test_helper_step_with_a_trainer_is_refused():
+    m, tr = _fresh_trainer()
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(P.unrolled, dlarray(W_U.copy()), X_U, m, tr)
+    back = _line(P.step, "set_training(True)")
+    assert f"line {back}:" in str(e.value) and f"the call on line {back - 1} reads it" in str(e.value)
+
+
+def test_helper_step_with_the_trainer_of_another_model_is_exact():
+    L, g = dlfeval(P.unrolled, dlarray(W_U.copy()), X_U, P.Layer(), P.Trainer(P.Layer()))
+    assert np.isclose(float(extractdata(L)), _unrolled_plain(W_U, 2.0))
+    np.testing.assert_allclose(extractdata(g), _unrolled_fd(2.0), rtol=1e-6, atol=1e-9)
