@@ -18,6 +18,12 @@ generated code then calls ``rt.recompute_guard(message)``, which raises an ``Eva
 it runs in a recomputation, and does nothing in the first run (a first derivative, or a function
 no later ``dlgradient`` recomputes, is unaffected).  A write that runs again with the same value and
 that nothing read before (``self.cache = x``) is left alone.
+
+Parts are told apart by the names they are reached through; two of them may still be one object
+(``trainer.set_training(False); y = model(x)`` with ``trainer.model is model``, a global trainer, the same
+object passed twice).  For each outside value changed by a replayed call and each other one read where
+the recomputation sees the change, ``alias_guard`` makes ``rt.recompute_alias_guard``, which refuses the
+recomputation where the two reach a common object (red team 49).
 """
 from __future__ import annotations
 
