@@ -1116,10 +1116,11 @@ _ATOMS = (type(None), bool, int, float, complex, str, bytes, range, np.generic, 
 def _reached(value, limit: int = 1_000_000):
     """The ids of the mutable objects ``value`` reaches (itself, an item of a list, dict, set or deque, an
     object's attribute (``__dict__``, ``__slots__``), an array's base, a bound method's object, a closure
-    cell's or a partial's value; dlarrays, numbers, strings, classes, modules and functions themselves
-    aside); None past ``limit`` objects (not checked: refused)."""
+    cell's or a partial's value; dlarrays, numbers, strings, classes, modules, functions themselves and the
+    standard library's services aside); None past ``limit`` objects (not checked: refused)."""
     import functools
     from .dlarray import dlarray
+    from .support import service_object
     out: set = set()
     seen: set = set()
     stack = [value]
@@ -1129,8 +1130,8 @@ def _reached(value, limit: int = 1_000_000):
                                                                      (types.ModuleType, type(None))):
             stack.append(v.__self__)              # (a builtin's bound method: LOG.append)
             continue
-        if isinstance(v, _ATOMS) or isinstance(v, dlarray) or id(v) in seen:
-            continue
+        if isinstance(v, _ATOMS) or isinstance(v, dlarray) or id(v) in seen or service_object(v):
+            continue                                # (a logger both hold: not the user's state)
         seen.add(id(v))
         if len(seen) > limit:
             return None

@@ -225,6 +225,9 @@ class RecomputeWrites:
             if target is None and self.replayed_call(n, True):     # (a replayed method of an argument's
                 target, held = self._target(f)   # class, from its kind, writing a global's object: red team 49)
             written = self._scanned(target, True, held) if target is not None else {}
+            for obj in self.bound_objects(f, target):
+                self.effect_calls.add(id(n))
+                out.append(((f"#{id(obj)}", _WHOLE), self.replayed_call(n, True)))
             if written:
                 self.effect_calls.add(id(n))
                 replayed = self.replayed_call(n, True)
@@ -236,6 +239,34 @@ class RecomputeWrites:
                     self.names[f"#{oid}"] = name
                     out.append(((f"#{oid}", _WHOLE), replayed))
         return out
+
+    def bound_objects(self, f, target) -> List[object]:
+        """The objects a global's or closure's bound method or partial called by name (``SET(False)``,
+        ``SET = trainer.set_training``) is bound to, where its code may change them (was: not seen, so a
+        recomputation read the model it toggles as the first run left it, red team 49)."""
+        import functools
+        if not isinstance(f, gast.Name) or target is None:
+            return []
+        if isinstance(target, types.MethodType):
+            func, bound = target.__func__, [target.__self__]
+        elif isinstance(target, functools.partial):
+            func, bound = target.func, list(target.args) + list(target.keywords.values())
+        else:
+            return []
+        bound = [b for b in bound if not isinstance(b, (types.ModuleType, type, int, float, complex, str, bytes,
+                                                         bool, types.FunctionType)) and b is not None]
+        if not bound or (isinstance(func, types.FunctionType) and _library(getattr(func, "__module__", None))):
+            return []
+        from .callee_effects import changes_arguments
+        try:
+            if not changes_arguments(func):
+                return []
+        except Exception:
+            pass
+        for b in bound:
+            self.objects[id(b)] = b
+            self.names.setdefault(f"#{id(b)}", f"the object {f.id} is bound to")
+        return bound
 
     def replayed_call(self, n: gast.Call, receiver: bool) -> bool:
         """Is the call ``n`` one a recomputation replays rather than runs (a call of the user's that is
@@ -1019,8 +1050,8 @@ class RecomputeWrites:
                     continue
                 done.add((key[0], r[3][0]))
                 line, at = getattr(s, "lineno", None), getattr(r[4], "lineno", None)
-                what, other = (self.names.get(k, k) + (" (an object the code it calls names so)" if k[1:].isdigit()
-                                                          else "") for k in (key[0], r[3][0]))
+                what, other = (self.names.get(k, k) + (" (an object the code it calls names so)" if k[1:].isdigit() and
+                                                          not self.names.get(k, "").startswith("the ") else "") for k in (key[0], r[3][0]))
                 message = (
                     f"{self.fname}() changes {what} (line {self.show_line(line)}) by a call sct replays, and "
                     f"{other}, another value from outside it that reaches an object {what} reaches, is read "
