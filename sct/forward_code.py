@@ -89,6 +89,7 @@ class ForwardCode(EmitPass):
                                   {n for n in (self.facts.vararg, self.facts.kwarg) if n},
                                   set(self.facts.stored), resolve, self.facts.fname,
                                   getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
+        checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
         found = checker.conflict()
         if found is None:
             found = self.effectful_op(body, resolve)

@@ -324,6 +324,7 @@ class RecomputeWrites:
                         if self.guard is not None and held is not None:
                             self.guard(held)
                         self.names.setdefault(f"#{id(found)}", self._shown(obj))
+                        self.objects[id(found)] = found
                         out.append((f"#{id(found)}", _WHOLE))
             if bindings:
                 target, held = self._target(f)
@@ -541,6 +542,7 @@ class RecomputeWrites:
             # (the recomputation reads STATE['an'] again and finds the same object)
             keys = [k for k in keys if k is not receiver_key] + [(f"#{id(static_receiver)}", _WHOLE)]
             self.names[f"#{id(static_receiver)}"] = self._shown(f.value)
+            self.objects[id(static_receiver)] = static_receiver
         return keys + self.other_names(operands, keys)
 
     def other_names(self, operands, keys) -> List[Tuple[str, str]]:
@@ -976,6 +978,7 @@ class RecomputeWrites:
                 if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
                                                             types.BuiltinFunctionType)):
                     self.names[f"#{id(obj)}"] = root
+                    self.objects[id(obj)] = obj
                     events.append(e[:3] + ((f"#{id(obj)}", _WHOLE), e[4]))
         if any(e[3][0].startswith("#") for e in events):
             for i, (s, loops) in enumerate(_statements(self.fdef.body)):
@@ -1014,7 +1017,8 @@ class RecomputeWrites:
                 # (``trainer.set_training(False); y = model(x)`` with ``trainer.model is model``): checked
                 # at run time, alias_guard (was: told apart by their names, red team 49)
                 candidates.append((key, s, [r for r in calls if r[3][0] != key[0] and (
-                    before(r) if kind == "effect" else r[4] is not s)] + [r for r in reads if r[3][0] != key[0]]))
+                    before(r) if kind == "effect" else r[4] is not s)] + [r for r in reads if r[3][0] != key[0] and r[4] is not s and not _binding(r[4]) and
+                      not self.own_check(r[4])]))
             if hit:
                 root = self.names.get(key[0], key[0])
                 reader = f" (the call on line {self.show_line(by_call[0][4].lineno)} reads it)" \
@@ -1065,6 +1069,14 @@ class RecomputeWrites:
                 self.aliases.append((changed, read, line, message))
         return None
 
+    def own_check(self, s) -> bool:
+        """``rt.unformatted_outside(...)``: a check of sct's own (normalization's) on a value, not a read of
+        its state."""
+        rt = getattr(self, "rt_name", None)
+        return rt is not None and isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+            isinstance(s.value.func, gast.Attribute) and isinstance(s.value.func.value, gast.Name) and \
+            s.value.func.value.id == rt and rt not in self.outside.params
+
     def root_value(self, root: str):
         """What the outside part ``root`` is when the function runs: ``("param", name)``, ``("object",
         value)``, "skip" (a variable or a class: their own keys; a value that holds nothing that
@@ -1087,8 +1099,8 @@ class RecomputeWrites:
                 return None
         else:
             obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
-            if obj is None:
-                return None
+            if obj is None:         # (no global of that name: sct's own, rt of code it made)
+                return "skip"
         if isinstance(obj, (types.ModuleType, type, types.BuiltinFunctionType, int, float, complex, str, bytes,
                             bool)) or (isinstance(obj, types.FunctionType) and not obj.__closure__ and
                                        not obj.__defaults__ and not obj.__kwdefaults__):
@@ -1127,6 +1139,19 @@ def _writes_self(fn) -> bool:
                 and _root_name(node.func.value) == me:
             return True
     return False
+
+
+def _binding(s) -> bool:
+    """``t = STATE['k']`` (a name bound to an outside object: its reference, not its state, is read; the
+    state read through ``t`` is each read's own, by ``t``'s origin)."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+        return False
+    e = s.value
+    while isinstance(e, (gast.Attribute, gast.Subscript)):
+        if isinstance(e, gast.Subscript) and not isinstance(e.slice, (gast.Constant, gast.Name)):
+            return False
+        e = e.value
+    return isinstance(e, gast.Name)
 
 
 def _text(node) -> str:
