@@ -1102,8 +1102,10 @@ def recompute_alias_guard(filename, pairs):
     and second gradient, red team 49).  Nothing in a first run."""
     if not state().cursors:
         return
+    walked: dict = {}               # id -> what the value reaches (each value walked once per guard)
     for changed, read, line, message in pairs:
-        mine, theirs = _reached(changed), _reached(read)
+        mine, theirs = (walked[id(v)] if id(v) in walked else walked.setdefault(id(v), _reached(v))
+                        for v in (changed, read))
         if mine is None or theirs is None or mine & theirs:
             from .errors import EvaluationError
             raise EvaluationError(message, filename, line)

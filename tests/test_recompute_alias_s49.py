@@ -17,6 +17,11 @@ import sct
 from sct import EvaluationError, dlarray, dlfeval, extractdata
 
 PROGRAMS = r'''
+import collections
+import dataclasses
+import functools
+import logging
+
 import numpy as np
 
 import sct
@@ -26,6 +31,7 @@ from sct import dlgradient
 class Layer:
     def __init__(self):
         self.training = True
+        self.out = logging.getLogger("sct_s49")
 
     def __call__(self, t):
         return t * (2.0 if self.training else 3.0)
@@ -266,6 +272,7 @@ def registry_switch(x, m, c):
 class Logger:
     def __init__(self):
         self.hist = []
+        self.out = logging.getLogger("sct_s49")
 
     def log(self, v):
         self.hist.append(v)
@@ -283,6 +290,50 @@ def unrolled(w, x, model, tr):
     v = step(step(w, x, model, tr), x, model, tr)
     L = np.sum(v ** 2)
     return L, dlgradient(L, w)
+
+
+BM = Layer()
+SET = Trainer(BM).set_training
+
+
+def set_mode(model, v):
+    model.training = v
+
+
+PM = Layer()
+PSET = functools.partial(set_mode, PM)
+
+
+def bound_method_toggle(x, m):
+    SET(False)
+    y = np.sum(m(x) ** 2)
+    SET(True)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+def partial_toggle(x, m):
+    PSET(False)
+    y = np.sum(m(x) ** 2)
+    PSET(True)
+    g = dlgradient(y, x)
+    return g, dlgradient(np.sum(g ** 2), x)
+
+
+@dataclasses.dataclass(slots=True)
+class SlotsTrainer:
+    model: object
+
+    def set_training(self, v):
+        self.model.training = v
+
+
+class QueueTrainer:
+    def __init__(self, q):
+        self.q = q
+
+    def set_training(self, v):
+        self.q[0].set_training(v)
 
 
 def logged(x, m, lg):
@@ -511,3 +562,24 @@ def test_helper_step_with_the_trainer_of_another_model_is_exact():
     L, g = dlfeval(P.unrolled, dlarray(W_U.copy()), X_U, P.Layer(), P.Trainer(P.Layer()))
     assert np.isclose(float(extractdata(L)), _unrolled_plain(W_U, 2.0))
     np.testing.assert_allclose(extractdata(g), _unrolled_fd(2.0), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name,needle,model", [("bound_method_toggle", "SET(True)", "BM"),
+                                               ("partial_toggle", "PSET(True)", "PM")])
+def test_global_bound_method_or_partial_toggle_is_refused(name, needle, model):
+    f = getattr(P, name)
+    m = getattr(P, model)
+    m.training = True
+    text = _refused(f, _line(f, needle), m)
+    assert "is bound to" in text
+    g, h = _second(f, P.Layer())                    # another model: exact
+    np.testing.assert_allclose(g, 8 * X)
+    np.testing.assert_allclose(h, 128 * X)
+
+
+def test_trainer_in_a_slots_dataclass_or_a_deque_is_refused():
+    import collections
+    m = P.Layer()
+    back = _line(P.with_trainer, "set_training(True)")
+    _refused(P.with_trainer, back, m, P.SlotsTrainer(m))
+    _refused(P.with_trainer, back, m, P.QueueTrainer(collections.deque([P.Trainer(m)])))
