@@ -1094,6 +1094,94 @@ def recompute_guard(message, filename, lineno):
         raise EvaluationError(message, filename, lineno)
 
 
+def recompute_alias_guard(filename, pairs):
+    """Before code a second derivative recomputes in which a call sct replays changes an object from
+    outside the function (``trainer.set_training(False)``) and other code reads another outside value
+    (``y = model(x)``), each pair ``(changed, read, line, message)``: in a recomputation, refused where
+    ``read`` reaches an object ``changed`` reaches (``trainer.model is model``, two arguments holding one
+    list, a global's closure holding the argument), so the recomputed read would see it as the first run
+    left it (sct/recompute_writes.py; was: the change keyed on the receiver's name only, a wrong first
+    and second gradient, red team 49).  Nothing in a first run."""
+    if not state().cursors:
+        return
+    walked: dict = {}               # id -> what the value reaches (each value walked once per guard)
+    for changed, read, line, message in pairs:
+        mine, theirs = (walked[id(v)] if id(v) in walked else walked.setdefault(id(v), _reached(v))
+                        for v in (changed, read))
+        if mine is None or theirs is None or mine & theirs:
+            from .errors import EvaluationError
+            raise EvaluationError(message, filename, line)
+
+
+_ATOMS = (type(None), bool, int, float, complex, str, bytes, range, np.generic, types.ModuleType, type,
+          types.BuiltinFunctionType, np.ufunc, np.dtype)
+
+
+def _reached(value, limit: int = 1_000_000):
+    """The ids of the mutable objects ``value`` reaches (itself, an item of a list, dict, set or deque, an
+    object's attribute (``__dict__``, ``__slots__``), an array's base, a bound method's object, a closure
+    cell's or a partial's value; dlarrays, numbers, strings, classes, modules, functions themselves and the
+    standard library's services aside); None past ``limit`` objects (not checked: refused)."""
+    import functools
+    from .dlarray import dlarray
+    from .support import service_object
+    out: set = set()
+    seen: set = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, types.BuiltinMethodType) and not isinstance(getattr(v, "__self__", None),
+                                                                     (types.ModuleType, type(None))):
+            stack.append(v.__self__)              # (a builtin's bound method: LOG.append)
+            continue
+        if isinstance(v, _ATOMS) or isinstance(v, dlarray) or id(v) in seen or service_object(v):
+            continue                                # (a logger both hold: not the user's state)
+        seen.add(id(v))
+        if len(seen) > limit:
+            return None
+        if isinstance(v, types.FunctionType):
+            stack += [c.cell_contents for c in v.__closure__ or () if _filled(c)]
+            stack += list(v.__defaults__ or ()) + list((v.__kwdefaults__ or {}).values())
+            continue
+        if isinstance(v, types.MethodType):
+            stack += [v.__self__, v.__func__]
+            continue
+        if isinstance(v, functools.partial):
+            stack += [v.func, *v.args, *v.keywords.values()]
+            continue
+        if isinstance(v, (tuple, frozenset)):
+            stack += v
+            continue
+        out.add(id(v))
+        if isinstance(v, dict):
+            stack += dict.values(v)
+        elif isinstance(v, (list, set, deque)):
+            stack += list(v)
+        elif isinstance(v, np.ndarray):
+            if v.dtype == object:
+                stack += list(v.flat)
+            if v.base is not None:
+                stack.append(v.base)
+        else:
+            d = getattr(v, "__dict__", None)
+            if isinstance(d, dict):
+                stack += list(d.values())
+            for cls in type(v).__mro__:
+                slots = cls.__dict__.get("__slots__", ())
+                for name in ((slots,) if isinstance(slots, str) else slots):
+                    if name not in ("__dict__", "__weakref__"):
+                        stack.append(getattr(v, name, None))
+    return out
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
 def targets_kept(targets, message, filename, lineno):
     """At the end of a helper's generated forward that runs user code sct did not compile: each
     function it calls as ``base.attr(...)`` (``targets``: ``(base, attr, value)``, chosen when it was
@@ -1196,7 +1284,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, targets_kept, walked_iterator, walked_object)
+                      replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object)
 
 
 _register()

@@ -54,7 +54,7 @@ class ForwardCode(EmitPass):
         that it reads (``sct/recompute_writes.py``): a recomputation of it is refused."""
         from .analysis import Unresolved, _MISSING
         from .parse import copied_user_def, user_line
-        from .recompute_writes import RecomputeWrites
+        from .recompute_writes import RecomputeWrites, alias_guard
         if str(self.gen.filename).startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
             return []            # generated code differentiated again: it keeps the user's guard
 
@@ -85,15 +85,16 @@ class ForwardCode(EmitPass):
             if added is None:
                 added = self.gen.resolver.callee_guards = set()
             added.add(key)
-        found = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
-                                {n for n in (self.facts.vararg, self.facts.kwarg) if n},
-                                set(self.facts.stored), resolve, self.facts.fname,
-                                getattr(getattr(self, "act", None), "kinds", None), show_line,
-                                guard).conflict()
+        checker = RecomputeWrites(holder, set(self.facts.params) | set(self.facts.kwonly) |
+                                  {n for n in (self.facts.vararg, self.facts.kwarg) if n},
+                                  set(self.facts.stored), resolve, self.facts.fname,
+                                  getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
+        checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
+        found = checker.conflict()
         if found is None:
             found = self.effectful_op(body, resolve)
-        if found is None:
-            return []
+        if found is None:       # (another outside value read that may reach what a replayed call changes)
+            return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
         return [expr_stmt(call(self.rt("recompute_guard"), [const(message), const(self.gen.filename),
                                                              const(line)]))]

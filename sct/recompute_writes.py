@@ -18,6 +18,12 @@ generated code then calls ``rt.recompute_guard(message)``, which raises an ``Eva
 it runs in a recomputation, and does nothing in the first run (a first derivative, or a function
 no later ``dlgradient`` recomputes, is unaffected).  A write that runs again with the same value and
 that nothing read before (``self.cache = x``) is left alone.
+
+Parts are told apart by the names they are reached through; two of them may still be one object
+(``trainer.set_training(False); y = model(x)`` with ``trainer.model is model``, a global trainer, the same
+object passed twice).  For each outside value changed by a replayed call and each other one read where
+the recomputation sees the change, ``alias_guard`` makes ``rt.recompute_alias_guard``, which refuses the
+recomputation where the two reach a common object (red team 49).
 """
 from __future__ import annotations
 
@@ -216,7 +222,12 @@ class RecomputeWrites:
                 if key is not None:
                     out.append((key, False))
             target, held = self._callee(f)
+            if target is None and self.replayed_call(n, True):     # (a replayed method of an argument's
+                target, held = self._target(f)   # class, from its kind, writing a global's object: red team 49)
             written = self._scanned(target, True, held) if target is not None else {}
+            for obj in self.bound_objects(f, target):
+                self.effect_calls.add(id(n))
+                out.append(((f"#{id(obj)}", _WHOLE), self.replayed_call(n, True)))
             if written:
                 self.effect_calls.add(id(n))
                 replayed = self.replayed_call(n, True)
@@ -228,6 +239,34 @@ class RecomputeWrites:
                     self.names[f"#{oid}"] = name
                     out.append(((f"#{oid}", _WHOLE), replayed))
         return out
+
+    def bound_objects(self, f, target) -> List[object]:
+        """The objects a global's or closure's bound method or partial called by name (``SET(False)``,
+        ``SET = trainer.set_training``) is bound to, where its code may change them (was: not seen, so a
+        recomputation read the model it toggles as the first run left it, red team 49)."""
+        import functools
+        if not isinstance(f, gast.Name) or target is None:
+            return []
+        if isinstance(target, types.MethodType):
+            func, bound = target.__func__, [target.__self__]
+        elif isinstance(target, functools.partial):
+            func, bound = target.func, list(target.args) + list(target.keywords.values())
+        else:
+            return []
+        bound = [b for b in bound if not isinstance(b, (types.ModuleType, type, int, float, complex, str, bytes,
+                                                         bool, types.FunctionType)) and b is not None]
+        if not bound or (isinstance(func, types.FunctionType) and _library(getattr(func, "__module__", None))):
+            return []
+        from .callee_effects import changes_arguments
+        try:
+            if not changes_arguments(func):
+                return []
+        except Exception:
+            pass
+        for b in bound:
+            self.objects[id(b)] = b
+            self.names.setdefault(f"#{id(b)}", f"the object {f.id} is bound to")
+        return bound
 
     def replayed_call(self, n: gast.Call, receiver: bool) -> bool:
         """Is the call ``n`` one a recomputation replays rather than runs (a call of the user's that is
@@ -285,6 +324,7 @@ class RecomputeWrites:
                         if self.guard is not None and held is not None:
                             self.guard(held)
                         self.names.setdefault(f"#{id(found)}", self._shown(obj))
+                        self.objects[id(found)] = found
                         out.append((f"#{id(found)}", _WHOLE))
             if bindings:
                 target, held = self._target(f)
@@ -502,6 +542,7 @@ class RecomputeWrites:
             # (the recomputation reads STATE['an'] again and finds the same object)
             keys = [k for k in keys if k is not receiver_key] + [(f"#{id(static_receiver)}", _WHOLE)]
             self.names[f"#{id(static_receiver)}"] = self._shown(f.value)
+            self.objects[id(static_receiver)] = static_receiver
         return keys + self.other_names(operands, keys)
 
     def other_names(self, operands, keys) -> List[Tuple[str, str]]:
@@ -776,7 +817,13 @@ class RecomputeWrites:
         if not isinstance(static, types.FunctionType) or _library(getattr(static, "__module__", None)):
             return None
         if not _writes_self(static):
-            return None
+            from .callee_effects import changes_arguments
+            try:            # (a write through a local: ``for l in self.layers: l.training = v``; was: not a
+                changes = changes_arguments(static)         # change, red team 49)
+            except Exception:
+                changes = True
+            if not changes:
+                return None
         self.notes.setdefault(key, f"{cls.__qualname__}.{f.attr}() changes it")
         return [key]
 
@@ -796,7 +843,26 @@ class RecomputeWrites:
                 # state as the first run did)
                 target, held = self._callee(n.func)
                 if target is not None:
-                    out += [(f"#{oid}", _WHOLE) for oid in self._scanned(target, False, held)]
+                    for oid, name in self._scanned(target, False, held).items():
+                        self.names.setdefault(f"#{oid}", name)
+                        out.append((f"#{oid}", _WHOLE))
+        return out
+
+    def method_reads(self, node) -> List[Tuple[str, str]]:
+        """The objects that a method of an argument's class called in ``node`` and run again by a
+        recomputation (``m(x)``: ``Layer.__call__``, from the argument's kind) reads through its globals
+        and closure values (``CFG.training``), as ``("#id", "*")`` (was: not read, so ``CFG.set(False);
+        y = m(x); CFG.set(True)`` recomputed y in the final mode, red team 49)."""
+        out = []
+        for n in walk_nodes(node):
+            if not isinstance(n, gast.Call) or id(n) in self.effect_calls or \
+                    (self.replayed_call(n, False) and self.users_call(n.func)) or self._callee(n.func)[0] is not None:
+                continue
+            target, _ = self._target(n.func)
+            if target is not None:
+                for oid, name in self._scanned(target, False).items():
+                    self.names.setdefault(f"#{oid}", name)
+                    out.append((f"#{oid}", _WHOLE))
         return out
 
     def _callee(self, f):
@@ -912,15 +978,19 @@ class RecomputeWrites:
                 if obj is not None and not isinstance(obj, (types.FunctionType, types.ModuleType,
                                                             types.BuiltinFunctionType)):
                     self.names[f"#{id(obj)}"] = root
+                    self.objects[id(obj)] = obj
                     events.append(e[:3] + ((f"#{id(obj)}", _WHOLE), e[4]))
         if any(e[3][0].startswith("#") for e in events):
             for i, (s, loops) in enumerate(_statements(self.fdef.body)):
                 for part in _header(s):
                     for key in self.helper_reads(part):
                         events.append((i, loops, "read", key, s))
+                    for key in self.method_reads(part):
+                        events.append((i, loops, "callread", key, s))
         events += self.class_parts(events)
         reads = [e for e in events if e[2] == "read"]
         calls = [e for e in events if e[2] == "callread"]
+        candidates: List = []
         for i, loops, kind, key, s in events:
             if kind in ("read", "callread"):
                 continue
@@ -942,6 +1012,13 @@ class RecomputeWrites:
                 # reading it, where a call of the user's replays it: before it)
                 hit = bool(by_call) or any(_overlap(key, r[3]) and not (r[0] == i and _only_receiver(r, s))
                                            for r in reads)
+            if not hit and kind in ("effect", "replayed"):
+                # another outside value read where the recomputation reads the state the call leaves
+                # (``trainer.set_training(False); y = model(x)`` with ``trainer.model is model``): checked
+                # at run time, alias_guard (was: told apart by their names, red team 49)
+                candidates.append((key, s, [r for r in calls if r[3][0] != key[0] and (
+                    before(r) if kind == "effect" else r[4] is not s)] + [r for r in reads if r[3][0] != key[0] and r[4] is not s and not _binding(r[4]) and
+                      not self.own_check(r[4])]))
             if hit:
                 root = self.names.get(key[0], key[0])
                 reader = f" (the call on line {self.show_line(by_call[0][4].lineno)} reads it)" \
@@ -958,7 +1035,77 @@ class RecomputeWrites:
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
                     f"code (pass it in as an argument and return its new value), or change it after the "
                     f"gradients")
+        return self.alias_pairs(candidates)
+
+    def alias_pairs(self, candidates) -> Optional[Tuple[int, str]]:
+        """``self.aliases``: ``(changed, read, line, message)`` for each outside object a replayed call
+        changes and each other outside value read where the recomputation would see the change
+        (``("param", name)`` or ``("object", value)``), checked at run time (rt.recompute_alias_guard);
+        (line, message) where one of them is not known (refused)."""
+        self.aliases = []
+        done = set()
+        for key, s, found in candidates:
+            changed = self.root_value(key[0])
+            for r in found:
+                read = self.root_value(r[3][0])
+                if changed == "skip" or read == "skip" or (key[0], r[3][0]) in done or \
+                        (changed is not None and read is not None and changed[0] == read[0] == "object" and
+                         changed[1] is read[1]):        # (one object: its keys' rule)
+                    continue
+                done.add((key[0], r[3][0]))
+                line, at = getattr(s, "lineno", None), getattr(r[4], "lineno", None)
+                what, other = (self.names.get(k, k) + (" (an object the code it calls names so)" if k[1:].isdigit() and
+                                                          not self.names.get(k, "").startswith("the ") else "") for k in (key[0], r[3][0]))
+                message = (
+                    f"{self.fname}() changes {what} (line {self.show_line(line)}) by a call sct replays, and "
+                    f"{other}, another value from outside it that reaches an object {what} reaches, is read "
+                    f"(the call on line {self.show_line(at)} reads it); a later dlgradient differentiates a "
+                    f"gradient computed from this code again, so sct recomputes it, on that object as the "
+                    f"first run left it, and would not compute Python's values. Pass objects that hold "
+                    f"nothing in common, keep the state out of the differentiated code, or change it "
+                    f"after the gradients")
+                if changed is None or read is None:
+                    return line, message.replace(" that reaches an object", " that may reach an object")
+                self.aliases.append((changed, read, line, message))
         return None
+
+    def own_check(self, s) -> bool:
+        """``rt.unformatted_outside(...)``: a check of sct's own (normalization's) on a value, not a read of
+        its state."""
+        rt = getattr(self, "rt_name", None)
+        return rt is not None and isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+            isinstance(s.value.func, gast.Attribute) and isinstance(s.value.func.value, gast.Name) and \
+            s.value.func.value.id == rt and rt not in self.outside.params
+
+    def root_value(self, root: str):
+        """What the outside part ``root`` is when the function runs: ``("param", name)``, ``("object",
+        value)``, "skip" (a variable or a class: their own keys; a value that holds nothing that
+        changes), or None (not known)."""
+        if root in self.outside.params:       # (one the code binds again: not known)
+            bound = self.__dict__.get("_bound")
+            if bound is None:
+                bound = self._bound = {n.id for st in self.fdef.body for n in walk_nodes(st)
+                                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            return ("param", root) if root not in bound else None
+        if root[:2] in ("#g", "#c", "#k"):
+            return "skip"
+        if root.startswith("#"):
+            obj = self.objects.get(int(root[1:])) if root[1:].isdigit() else None
+            if obj is None:
+                name = self.names.get(root)
+                obj = self.resolve(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)) \
+                    if name and name.isidentifier() else None
+            if obj is None or f"#{id(obj)}" != root:
+                return None
+        else:
+            obj = self.resolve(gast.Name(id=root, ctx=gast.Load(), annotation=None, type_comment=None))
+            if obj is None:         # (no global of that name: sct's own, rt of code it made)
+                return "skip"
+        if isinstance(obj, (types.ModuleType, type, types.BuiltinFunctionType, int, float, complex, str, bytes,
+                            bool)) or (isinstance(obj, types.FunctionType) and not obj.__closure__ and
+                                       not obj.__defaults__ and not obj.__kwdefaults__):
+            return "skip"
+        return ("object", obj)
 
 
 def _traced_kind(kind) -> bool:
@@ -992,6 +1139,19 @@ def _writes_self(fn) -> bool:
                 and _root_name(node.func.value) == me:
             return True
     return False
+
+
+def _binding(s) -> bool:
+    """``t = STATE['k']`` (a name bound to an outside object: its reference, not its state, is read; the
+    state read through ``t`` is each read's own, by ``t``'s origin)."""
+    if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+        return False
+    e = s.value
+    while isinstance(e, (gast.Attribute, gast.Subscript)):
+        if isinstance(e, gast.Subscript) and not isinstance(e.slice, (gast.Constant, gast.Name)):
+            return False
+        e = e.value
+    return isinstance(e, gast.Name)
 
 
 def _text(node) -> str:
@@ -1178,3 +1338,25 @@ def _written_roots(node) -> List[str]:
                 if root is not None:
                     out.append(root)
     return out
+
+
+def alias_guard(checker: RecomputeWrites, made: Dict[str, object], rt, filename) -> List:
+    """``rt.recompute_alias_guard(filename, ((changed, read, line, message), ...))`` for
+    ``checker.aliases`` (the values not arguments bound in the generated module as ``made``), or []."""
+    from .ir import call, const, expr_stmt, load
+    pairs = []
+    for changed, read, line, message in getattr(checker, "aliases", ()):
+        values = []
+        for how, value in (changed, read):
+            if how == "param":
+                values.append(load(value))
+            else:
+                name = next((k for k, v in made.items() if v is value and k.startswith("__sct_alias_")), None)
+                if name is None:
+                    name = f"__sct_alias_{len(made)}"
+                    made[name] = value
+                values.append(load(name))
+        pairs.append(gast.Tuple(elts=values + [const(line), const(message)], ctx=gast.Load()))
+    if not pairs:
+        return []
+    return [expr_stmt(call(rt("recompute_alias_guard"), [const(filename), gast.Tuple(elts=pairs, ctx=gast.Load())]))]
