@@ -1,4 +1,4 @@
-"""User-style functions for scripts/snapshot_sources.py (compile-speed work: generated code must not change)."""
+"""User-style functions for scripts/source_snapshot.py (compile-speed work: generated code must not change)."""
 import numpy as np
 from sct import dlgradient
 

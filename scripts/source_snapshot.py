@@ -13,7 +13,10 @@ Corpus, in this order (each item starts from an empty cache, sct.clear_cache()):
     dlfeval);
   * ``--progtest N`` programs of the program tester (tests/progtest, seeds from ``--seed``), run
     as scripts/progtest.py runs them (values and gradients against plain Python);
-  * ``--fuzz9 N`` programs of scripts/fuzz9.py (training loops with dlgradient in helpers).
+  * ``--fuzz9 N`` programs of scripts/fuzz9.py (training loops with dlgradient in helpers);
+  * with ``--benchmarks``: benchmarks/cases_sct.py's cases with the benchmarks' inputs, plain and
+    numexpr-fused; with ``--examples``: the examples' training functions (a short run each); with
+    ``--tests FILE ...``: those test files under pytest (each test's sources under its node id).
 
 For each item the file gets its label, its outcome (the tester's status, kind and message: a
 refusal's full text, a crash's first line) and every source the compiler emitted while it ran
@@ -128,12 +131,64 @@ def fuzz9(n, seed, d):
         item(f"fuzz9_{s}", lambda: one(s))
 
 
+def benchmarks():
+    """benchmarks/cases_sct.py's cases with the benchmarks' inputs, run once, plain and numexpr-fused."""
+    import cases_sct
+    from cases_data import CASES, make_inputs
+    for fused in (False, True):
+        for case in CASES:
+            if fused and case in ("train_cnn", "train_mlp", "cnn_conv"):
+                continue
+
+            def run(case=case, fused=fused):
+                inputs = make_inputs(case)
+                call, _ = (cases_sct.make_fused if fused else cases_sct.make)(case, inputs)
+                call()
+                return "ran"
+            try:
+                item(("fused_" if fused else "bench_") + case, run)
+            finally:
+                sct.set_backend("numpy")
+
+
+def examples():
+    """The examples' training functions, a short run each."""
+    os.environ["SCT_EXAMPLES_QUICK"] = "1"
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from examples import burgers_pinn, image_classifier, sequence_lstm, wgan_gp
+    item("ex_burgers", lambda: burgers_pinn.train(iterations=2) and "ran")
+    item("ex_image", lambda: image_classifier.train(epochs=1) and "ran")
+    item("ex_lstm", lambda: sequence_lstm.train(epochs=1, num_train=100, num_test=50) and "ran")
+    item("ex_wgan", lambda: wgan_gp.train(iterations=2) and "ran")
+
+
+def tests(files):
+    """The given test files under pytest, one process: each test's sources under its node id."""
+    import pytest
+
+    class Plugin:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_call(self, item):
+            OUT.append(f"=== test {item.nodeid}\n")
+            yield
+
+        def pytest_runtest_logreport(self, report):
+            if report.when == "call":
+                OUT.append(f"--- outcome\n{report.outcome}\n")
+
+    pytest.main(["-q", "-n", "0", "-p", "no:cacheprovider", "-p", "no:randomly", *files], plugins=[Plugin()])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--progtest", type=int, default=300)
     ap.add_argument("--fuzz9", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--benchmarks", action="store_true", help="also benchmarks/cases_sct.py's cases, plain and fused")
+    ap.add_argument("--examples", action="store_true", help="also the examples' training functions")
+    ap.add_argument("--tests", nargs="+", default=(), metavar="FILE", help="also these test files under pytest")
     a = ap.parse_args()
     d = os.path.join(tempfile.gettempdir(), "sct_source_snapshot")
     shutil.rmtree(d, ignore_errors=True)
@@ -143,6 +198,12 @@ def main():
     users()
     progtest(a.progtest, a.seed, d)
     fuzz9(a.fuzz9, a.seed, d)
+    if a.benchmarks:
+        benchmarks()
+    if a.examples:
+        examples()
+    if a.tests:
+        tests(a.tests)
     with open(a.out, "w") as fh:
         fh.write("".join(OUT))
     items = sum(1 for s in OUT if s.startswith("=== "))

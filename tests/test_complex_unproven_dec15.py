@@ -11,7 +11,7 @@ a global complex array).  Now analysis keeps ``maybe_complex``: every name some 
 not proven real (``Activity.value_real``: a user function's code is read for that, ``_code_real``);
 for those a rule's conjugate is ``rt.conj_of`` and the projection ``rt.real_if_real``, decided when
 the code runs.  Values proven real (the usual case: real arguments, helpers whose code makes no
-complex value) generate the same code as before (scripts/snapshot_sources.py: the benchmarks'
+complex value) generate the same code as before (scripts/source_snapshot.py: the benchmarks'
 sources are unchanged).
 
 Checked: value against plain Python, gradient and a gradient of the gradient against central
