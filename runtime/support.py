@@ -1360,26 +1360,28 @@ def user_operator_here(a, b, method, name, reflected_name, symbol, reflected, de
             f"{type(a).__name__}" + (f" and {type(b).__name__}" if b is not None else "") +
             f", for which Python runs other code first (an object of another class than the compiler "
             f"read): call the method you mean instead")
-    return None
+    return type(a), (type(b) if b is not None else None)   # (for user_operator_result: the operands' classes)
 
 
 nondifferentiable(user_operator_here)
 
 
-def user_operator_result(result, a, b, name, reflected_name, symbol, reflected):
+def user_operator_result(result, classes, name, reflected_name, symbol, reflected):
     """After an operator compiled as its method's call: a ``NotImplemented`` returned is Python's
-    TypeError where no other method has a turn, else refused (the turn it passes is not followed)."""
-    if result is not NotImplemented or b is None:
+    TypeError where no other method has a turn, else refused (the turn it passes is not followed).
+    ``classes``: the operands' classes, as :func:`user_operator_here` gave them before the call (was:
+    the operands themselves, read after the call had rebound ``p`` in ``p = p * 2.0``)."""
+    if result is not NotImplemented or classes is None or classes[1] is None:
         return None
+    left, other = classes
     inplace = reflected_name is None
-    other = type(b)
-    if reflected or not inplace and (other is type(a) or other in _PY_NUMBERS or
+    if reflected or not inplace and (other is left or other in _PY_NUMBERS or
                                      _operator_method(other, reflected_name) is None):
         shown = "** or pow()" if symbol == "**" else symbol
-        raise TypeError(f"unsupported operand type(s) for {shown}: '{type(a).__name__}' and "
-                        f"'{type(b).__name__}'")
+        raise TypeError(f"unsupported operand type(s) for {shown}: '{left.__name__}' and "
+                        f"'{other.__name__}'")
     raise SctRuntimeError(
-        f"`{symbol}`: {type(a).__name__}.{name} returned NotImplemented, so Python passes the turn to "
+        f"`{symbol}`: {left.__name__}.{name} returned NotImplemented, so Python passes the turn to "
         + (f"the operator `{symbol[:-1]}`" if inplace else f"{other.__name__}.{reflected_name}") +
         ", which sct does not follow here: call the method you mean instead")
 

@@ -20,6 +20,7 @@ proven that way keeps the refusal of sct/operand_checks.py.
 """
 from __future__ import annotations
 
+import copy
 import types
 from typing import Dict, Optional
 
@@ -328,12 +329,23 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 continue
             line = getattr(stmt, "lineno", None) or getattr(fdef, "lineno", 0)
             cls = classes.known(operands[plan.receiver])
-            function = _function_name(resolver, cls, plan.names[0], plan.function)
-            args = [operands[plan.receiver]] + ([operands[plan.other]] if plan.other is not None else [])
+            # (the name of the method called: ``__rmul__`` for ``2.0 * v``; was: plan.names[0], so ``2.0 * v``
+            # and ``v * 2.0`` in one function were bound to one of the two methods)
+            function = _function_name(resolver, cls, plan.names[1] if plan.reflected else plan.names[0],
+                                      plan.function)
+            # (each use its own copy of the operand nodes, and the check after the call reads the
+            # operands' classes the check before gave, not the operands: was: one Name node shared by the
+            # three statements, so ``p = p * 2.0`` had all of them renamed to the new version of p)
+            fresh = lambda o: copy.deepcopy(o)      # noqa: E731
+            args = [fresh(operands[plan.receiver])] + ([fresh(operands[plan.other])] if plan.other is not None else [])
             names = [const(n) for n in plan.names] + [const(None)] * (2 - len(plan.names))
-            check = gast.Expr(value=call(f"{rt_name}.user_operator_here", [
-                operands[0], operands[1] if len(operands) > 1 else const(None), load(function)] + names +
-                [const(plan.symbol), const(plan.reflected), const(plan.defer_arrays)]))
+            held = namer.fresh("operand_classes") if plan.other is not None and plan.symbol != "[]" else None
+            here = call(f"{rt_name}.user_operator_here", [
+                fresh(operands[0]), fresh(operands[1]) if len(operands) > 1 else const(None), load(function)] + names +
+                [const(plan.symbol), const(plan.reflected), const(plan.defer_arrays)])
+            check = gast.Expr(value=here) if held is None else \
+                gast.Assign(targets=[gast.Name(id=held, ctx=gast.Store(), annotation=None, type_comment=None)],
+                            value=here, type_comment=None)
             stmt.value = call(function, args)
             made = classes.returned(plan.function, cls)
             stmt.value.sct_user_operator = made if made is not None else UNKNOWN
@@ -344,7 +356,7 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 del stmt.sct_augmented
             result = stmt.targets[0].id
             after = gast.Expr(value=call(f"{rt_name}.user_operator_result", [
-                load(result), operands[0], operands[1] if len(operands) > 1 else const(None)] + names +
+                load(result), load(held) if held is not None else const(None)] + names +
                 [const(plan.symbol), const(plan.reflected)]))
             # (a NotImplemented of -a or a[i] is the value Python gives: no other turn)
             written = [check, stmt, after] if plan.other is not None and plan.symbol != "[]" else [check, stmt]

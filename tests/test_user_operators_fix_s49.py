@@ -1,0 +1,153 @@
+"""Fixes after the red team of the user operators and property setters (report redop49).
+
+- F8: ``p = p * 2.0`` (a name rebound by a user operator on itself, in straight-line code) raised
+  ``UnboundLocalError: p_1`` in the generated code (one gast Name shared by the check, the call and the
+  check after it, renamed together).
+- F1: ``2.0 * v`` and ``v * 2.0`` in one function, with a separate ``__rmul__``: both bound to one
+  method, refused at run time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sct
+from sct import EvaluationError, SctError, dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import check_grads
+
+X0 = np.array([0.3, -0.7, 1.1])
+
+
+class V:
+    def __init__(self, a):
+        self.a = a
+
+    def __mul__(self, c):
+        return V(self.a * (c.a if isinstance(c, V) else c))
+
+    def __rmul__(self, c):
+        return V(self.a * c * 3.0)
+
+    def __sub__(self, o):
+        return V(self.a - o.a)
+
+    def __add__(self, o):
+        return V(self.a + o.a)
+
+    def __rpow__(self, c):
+        return V(c ** self.a)
+
+    def __pow__(self, c):
+        return V(self.a ** c)
+
+    def s(self):
+        return np.sum(self.a * self.a)
+
+
+# --- F8 ---------------------------------------------------------------------------------------------
+
+def f8_mul(x):
+    p = V(x)
+    p = p * 2.0
+    return np.sum(p.a)
+
+
+def f8_step(x):
+    p = V(x)
+    g = V(x ** 2)
+    p = p - g * 0.1
+    p = p - g
+    return p.s()
+
+
+def f8_after_loop(x):
+    p = V(x)
+    for _ in range(2):
+        p = p * x
+    p = p * 2.0
+    return p.s()
+
+
+def f8_after_branch(x):
+    p = V(x)
+    if x[0] > 0:
+        p = V(x ** 2)
+    p = p * 2.0
+    return p.s()
+
+
+def f8_reflected(x):
+    v = V(x)
+    v = 2.0 * v
+    w = V(x ** 2)
+    w = w * w
+    return v.s() + w.s()
+
+
+@pytest.mark.parametrize("fun", [f8_mul, f8_step, f8_after_loop, f8_after_branch, f8_reflected])
+def test_f8_rebinding_by_operator_exact(fun):
+    check_grads(fun, X0)
+
+
+def test_f8_rebinding_written_as_the_dlfevald_function():
+    def loss(x):
+        p = V(x)
+        p = p * 2.0
+        L = np.sum(p.a) + np.sum(x)
+        return L, dlgradient(L, x)
+    L, g = dlfeval(loss, dlarray(X0))
+    assert np.allclose(float(np.asarray(extractdata(L))), np.sum(X0) * 3.0)
+    assert np.allclose(np.asarray(extractdata(g)).ravel(), [3.0, 3.0, 3.0])
+
+
+class NI:
+    def __init__(self, a):
+        self.a = a
+
+    def __mul__(self, o):
+        return NotImplemented
+
+
+def test_f8_not_implemented_still_pythons_type_error():
+    def f(x):
+        p = NI(x)
+        q = p * 2.0            # (the check after the call reads the classes the check before gave)
+        return np.sum(q.a)
+    with pytest.raises(Exception) as e:
+        dlfeval(lambda x: (lambda L: (L, dlgradient(L, x)))(f(x)), dlarray(X0))
+    assert "unsupported operand type(s) for *: 'NI' and 'float'" in str(e.value)
+
+
+# --- F1 ---------------------------------------------------------------------------------------------
+
+def f1_both_ways(x):
+    v = V(x)
+    u = 2.0 * v
+    w = v * 2.0
+    return u.s() + w.s()
+
+
+def f1_chain(x):
+    v = V(x)
+    t = 2.0 * v + v * v
+    return t.s()
+
+
+def f1_pow(x):
+    v = V(x)
+    t = 2.0 ** v
+    u = v ** 2
+    return t.s() + u.s()
+
+
+def f1_loop(x):
+    v = V(x)
+    for _ in range(2):
+        v = v * v
+        v = 0.5 * v
+    return v.s()
+
+
+@pytest.mark.parametrize("fun", [f1_both_ways, f1_chain, f1_pow, f1_loop])
+def test_f1_direct_and_reflected_in_one_function_exact(fun):
+    check_grads(fun, X0)
