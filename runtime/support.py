@@ -1306,6 +1306,42 @@ def plain_setter(cls, name: str):
     return None
 
 
+_SLOT = type(type("_Slotted", (), {"__slots__": ("a",)}).a)      # a __slots__ field: a plain field's write
+
+
+def data_descriptor(cls, name: str):
+    """The data descriptor ``obj.name = v`` runs for an object of ``cls`` (a ``property``, or any class
+    attribute whose type has ``__set__``: not a ``__slots__`` field), else None."""
+    for klass in getattr(cls, "__mro__", ()):
+        if name in vars(klass):
+            attr = vars(klass)[name]
+            return attr if hasattr(type(attr), "__set__") and type(attr) is not _SLOT else None
+    return None
+
+
+_PLAIN_HOLDERS = (dict, list, tuple, np.ndarray, types.SimpleNamespace, types.ModuleType)
+
+
+def attribute_write_here(obj, name, traced):
+    """The check before ``obj.name = v`` on an object whose class the compiler did not prove
+    (sct/properties.py): where the value is traced, refuse a write that runs a property's setter or a
+    descriptor's ``__set__`` (sct takes the write for a field's)."""
+    if not traced or type(obj) in _PLAIN_HOLDERS:
+        return None
+    found = data_descriptor(type(obj), name)
+    if found is None:
+        return None
+    what = f"the property {type(obj).__name__}.{name}'s setter" if isinstance(found, property) else \
+        f"the descriptor {type(obj).__name__}.{name}'s __set__"
+    raise SctRuntimeError(
+        f"setting .{name} to a traced value runs {what} (the object met now is of {type(obj).__name__}), "
+        f"which sct does not differentiate here (the class of the object is not proven at this line): set "
+        f"the fields it sets directly, call a method that sets them, or bind the name once to Cls(...)")
+
+
+nondifferentiable(attribute_write_here)
+
+
 def property_write_here(obj, name, filename, line, fname):
     """The check before ``obj.name = v`` read in place as its property's setter (sct/inline_helpers.py):
     the object met now still runs that setter for it."""

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional
 import gast
 
 from .ir import assign, call, const, load, walk_nodes
-from .runtime.support import plain_property
+from .runtime.support import data_descriptor, plain_property
 from .unpack_objects import _blocks, _known_classes
 
 
@@ -69,12 +69,29 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
             pre: List = []
             for node, parent, field, index in found:
                 cls = classes.get(node.value.id)
+                if cls is None and isinstance(node.ctx, gast.Store) and parent is None and \
+                        isinstance(stmt, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+                    # an object whose class is not proven here: ``p.w = v`` may run a property's setter
+                    # or a descriptor's __set__ (was: taken for a field's write, the derivative of what the
+                    # setter stored lost); checked at run time where the write is traced (sct/write_checks.py
+                    # turns the flag on)
+                    check = gast.Expr(value=call(f"{rt_name}.attribute_write_here", [
+                        load(node.value.id), const(node.attr), const(False)]))
+                    check.lineno = line
+                    pre.append(check)
+                    stmt.sct_write_check = check.value
+                    continue
                 if cls is None or _site_argument(parent, resolver) or \
                         isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
                         stmt.targets[0].id in asked:
                     continue
                 if isinstance(node.ctx, (gast.Store, gast.Del)):
                     prop = _setter_property(cls, node.attr)
+                    if prop is None and data_descriptor(cls, node.attr) is not None:
+                        # a descriptor's __set__ (not a property's): refused where traced as a setter is
+                        # (was: taken for a field's write, the derivative of what __set__ stored lost)
+                        stmt.sct_setter = f"{cls.__name__}.{node.attr}"
+                        stmt.sct_descriptor = True
                     if prop is not None and (prop.fset is not None or prop.fdel is not None):
                         # refused where the write is traced (sct/write_checks.py): a setter of an object
                         # holding no traced value (a flag, a setting) runs as Python runs it

@@ -19,7 +19,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .ir import loaded_names, pattern_captures, walk_no_defs, walk_nodes
+from .ir import const, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced
@@ -342,7 +342,15 @@ class _WriteCheck:
         tracked = name in self.active or self.is_active(s.value)
         if not tracked:
             return False
+        check = getattr(s, "sct_write_check", None)    # (sct/properties.py: rt.attribute_write_here)
+        if check is not None:
+            check.args[2] = const(True)             # a traced write: refused at run time through a setter
         setter = getattr(s, "sct_setter", None)        # (sct/properties.py)
+        if setter is not None and getattr(s, "sct_descriptor", False):
+            fail(s, f"setting {name}.{attr_name} runs the descriptor {setter}'s __set__, which sct does not "
+                 f"differentiate (the derivative of what it stores would be lost): set the fields it sets "
+                 f"directly, or call a method that sets them (def set_{attr_name}(self, value): ...)",
+                 f"{name}.{attr_name} = ...")
         if setter is not None:
             # (was: taken for a write of the field; the setter stored another field, whose derivative
             # was lost: a gradient of 0 through ``self.w = w`` in __init__ with a setter of w)
