@@ -14,6 +14,7 @@ differentiate there, a field of an object built here) gets a run-time check
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import types
 from typing import Dict, List, Set
@@ -153,7 +154,11 @@ class _Origins:
                     for name in _stored(target):
                         self.defs.setdefault(name, []).append(
                             node.value if isinstance(target, gast.Name) else None)
-        from .ir import walk_no_defs
+        from .ir import walk_no_defs, walk_nodes
+        for node in walk_nodes(act.fdef):
+            if isinstance(node, gast.Nonlocal):     # rebound by a nested function (was: not seen)
+                for name in node.names:
+                    self.defs.setdefault(name, []).append(None)
         for node in walk_no_defs(act.fdef):
             if isinstance(node, (gast.For, gast.AsyncFor)):        # the items of what it walks
                 for name in _stored(node.target):
@@ -202,9 +207,20 @@ class _Origins:
                     isinstance(act.resolver.resolve(node.value), types.ModuleType):
                 value = act.resolver.resolve(node)
                 return _value_classes(value, top) if value is not None else set()
+            if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
+                    node.value.id not in self.defs and node.value.id not in self.params and \
+                    isinstance(act.resolver.resolve(node.value), type):
+                # ``Cfg.scale``: a class's attribute, as a module's (was: none, numpy's * taken)
+                return _value_classes(_class_attribute(act.resolver.resolve(node.value), node.attr), top)
             if isinstance(node.value, gast.Name) and node.value.id in self.params and \
                     node.value.id not in self.defs:
                 kind = act.value_kind(node)
+                held = _class_attribute(kind_class(act.kinds.get(node.value.id)), node.attr) \
+                    if isinstance(node, gast.Attribute) else _NONE
+                if held is not _NONE:
+                    # ``self.scale`` of a class attribute (was: none, numpy's * taken): the object met
+                    # then may hold its own in place of the class's: checked when it runs
+                    return _value_classes(held, top) | {UNKNOWN}
                 if kind is not None:
                     return _kind_classes(kind, top)
             # an item or attribute of an np.matrix (``M[0]``, ``M.T``) is one too
@@ -246,6 +262,21 @@ class _Origins:
         from .plans import CallKind
         act = self.act
         target = act.resolver.resolve(node.func)
+        if top and (isinstance(node.func, (gast.Call, gast.Lambda, gast.Subscript)) or
+                    isinstance(node.func, gast.Name) and (node.func.id in self.defs or target is Unresolved)):
+            # ``type(obj)(...)``, ``functools.partial(Cls, ..)()``, ``fs[0](x)``, a lambda or a nested
+            # function's call (``mk = lambda: Sq(..)``): a callee made here, its
+            # result not seen (was: none, numpy's * taken): checked when it runs
+            return {UNKNOWN}
+        if isinstance(node.func, gast.Attribute) and node.func.attr in ("get", "pop", "setdefault", "copy") and \
+                isinstance(node.func.value, gast.Name) and not isinstance(target, types.FunctionType):
+            # ``d.get("s")`` of a dict holding an object (was: none where the call is a rule's)
+            held = self.of(node.func.value, False)
+            if top and held:
+                return held | self.of(node.func.value, True)
+        if target in (copy.copy, copy.deepcopy) and node.args:
+            # a copy is of its argument's class (was: none, numpy's * taken for ``copy.copy(v) * 2.0``)
+            return self.of(node.args[0], top)
         if isinstance(target, type):
             if odd_class(target):               # np.matrix(A), np.ma.masked_array(...), np.poly1d(c)
                 return {target} if top else set()
@@ -271,9 +302,13 @@ class _Origins:
                 for a in node.args:
                     out |= self.of(a, top) | (self.of(a, False) if not top else set())
                 return out
+            if module == "builtins" and getattr(target, "__name__", "") == "getattr":
+                # ``getattr(Cfg, "scale")``: an attribute read (was: of the class object, none)
+                return {UNKNOWN} if top else \
+                    set().union(*[self.of(a, True) | self.of(a, False) for a in node.args])
             if module == "builtins" and getattr(target, "__name__", "") in (
                     "sorted", "reversed", "list", "tuple", "iter", "next", "max", "min", "enumerate",
-                    "zip", "getattr"):
+                    "zip"):
                 out = set()
                 for a in node.args:
                     out |= self.of(a, True) | self.of(a, False)
@@ -301,6 +336,23 @@ class _Origins:
         # runs; was: none, so `t = make(x); s = make(x ** 2); u = t + s` of a T whose __add__ multiplies
         # was differentiated as numpy's +, a wrong gradient)
         return {UNKNOWN}
+
+
+_NONE = object()
+
+
+def kind_class(kind):
+    """The class of an object's kind (``("obj", cls, ...)``), else None."""
+    return kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and \
+        isinstance(kind[1], type) else None
+
+
+def _class_attribute(cls, name: str):
+    """The value ``cls`` itself holds for ``name`` along its MRO (a class attribute), else _NONE."""
+    for klass in getattr(cls, "__mro__", ()):
+        if name in vars(klass):
+            return vars(klass)[name]
+    return _NONE
 
 
 def _odd_makers() -> Dict[int, type]:
