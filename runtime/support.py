@@ -1104,7 +1104,8 @@ def numpy_operator_class(cls) -> bool:
 
 def operation_words(symbol) -> str:
     """How a refusal names the operation ``symbol`` (``[]``, ``*``, ``np.dot``)."""
-    return "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") else f"the operator {symbol}"
+    return "indexing" if symbol == "[]" else symbol if symbol.startswith("np.") or symbol.endswith(")") \
+        else f"the operator {symbol}"
 
 
 def array_subclass_refusal(cls, symbol, where="") -> str:
@@ -1145,6 +1146,9 @@ def sparse_refusal(cls, symbol) -> str:
             f"derivative rule (@sct.defrule over a function computing it, whose rule multiplies by L.T)")
 
 
+_PLAIN_OPERANDS = frozenset((np.ndarray, float, int, complex, bool, np.float64, np.float32, np.complex128))
+
+
 def array_operand(obj, symbol, names):
     """Generated code differentiates ``a * b`` (``-a``, ``a[i]``) as numpy's operator where the
     compiler could not tell what the operand ``obj`` holds (a helper's result, a field of an
@@ -1152,6 +1156,8 @@ def array_operand(obj, symbol, names):
     ``__neg__``, ``__getitem__``, ...: ``names``, separated by spaces), whose derivative that would
     not be."""
     cls = type(obj)
+    if cls in _PLAIN_OPERANDS:       # (the common case first: no lookups)
+        return
     if isinstance(obj, np.ndarray) and cls is not np.ndarray:
         # np.matrix (``*`` a matrix product), a masked array: its operations are not ndarray's
         if array_subclass_override(cls):

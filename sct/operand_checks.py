@@ -262,10 +262,10 @@ class _Origins:
         from .plans import CallKind
         act = self.act
         target = act.resolver.resolve(node.func)
-        if top and (isinstance(node.func, (gast.Call, gast.Lambda, gast.Subscript)) or
-                    isinstance(node.func, gast.Name) and (node.func.id in self.defs or target is Unresolved)):
+        if isinstance(node.func, (gast.Call, gast.Lambda, gast.Subscript)) or \
+                isinstance(node.func, gast.Name) and (node.func.id in self.defs or target is Unresolved):
             # ``type(obj)(...)``, ``functools.partial(Cls, ..)()``, ``fs[0](x)``, a lambda or a nested
-            # function's call (``mk = lambda: Sq(..)``): a callee made here, its
+            # function's call (``mk = lambda: Sq(..)``, ``g()`` rebinding a nonlocal): a callee made here, its
             # result not seen (was: none, numpy's * taken): checked when it runs
             return {UNKNOWN}
         if isinstance(node.func, gast.Attribute) and node.func.attr in ("get", "pop", "setdefault", "copy") and \
@@ -501,6 +501,13 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             # operator.mul(a, b) is a * b (functools.reduce(operator.mul, ...))
             symbol, *names = _OPERATOR_FUNCTIONS[id(act.resolver.resolve(value.func))]
             operands = [(a, symbol, tuple(names)) for a in (value.args[:1] if symbol == "[]" else value.args)]
+        elif isinstance(value, gast.Call) and not value.keywords and \
+                _builtin_dunders(act.resolver.resolve(value.func)) is not None and \
+                any(act.is_active(a) for a in value.args):
+            # float(obj), abs(obj), pow(obj, 2), math.sqrt(obj): the object's __float__/__abs__/__pow__ runs
+            # (was: differentiated as the numeric builtin of the object, a wrong gradient or a crash)
+            symbol, names = _builtin_dunders(act.resolver.resolve(value.func))
+            operands = [(a, symbol, names) for a in value.args]
         elif isinstance(value, gast.Subscript) and any(
                 isinstance(n, gast.Name) and n.id in act.active for n in gast.walk(value.slice)):
             operands = [(value.value, "[]", ("__getitem__",))]
@@ -572,13 +579,33 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                     raise CompileError(
                         f"an operand of {operation_words(symbol)} here may be an object of {cls.__name__}, whose "
                         f"{'/'.join(found)} runs for it; sct would "
-                        f"differentiate it as numpy's {symbol}, not as {cls.__name__}'s code. Call a "
+                        f"differentiate it as " + (f"{symbol} of a number" if symbol.endswith(")") else
+                                                     f"numpy's {symbol}") + f", not as {cls.__name__}'s code. Call a "
                         f"method of it instead ({cls.__name__}.{names[0]}(obj, ...) or one of your "
                         f"own), which sct differentiates",
                         act.filename, line, f"{symbol} on {cls.__name__}")
             if UNKNOWN in classes:
                 checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
     return checks
+
+
+_BUILTIN_DUNDERS = {"float": ("__float__", "__index__"), "int": ("__int__", "__index__", "__trunc__"),
+                    "complex": ("__complex__", "__float__", "__index__"), "abs": ("__abs__",),
+                    "pow": ("__pow__", "__rpow__"), "round": ("__round__",)}
+_MATH_DUNDERS = ("__float__", "__index__", "__floor__", "__ceil__", "__trunc__")
+
+
+def _builtin_dunders(target):
+    """``(symbol, the dunders it runs of its argument's class)`` for builtin float/int/complex/abs/pow/round
+    and the math module's functions, else None."""
+    import builtins
+    import math
+    name = getattr(target, "__name__", None)
+    if isinstance(name, str) and getattr(builtins, name, None) is target and name in _BUILTIN_DUNDERS:
+        return f"{name}()", _BUILTIN_DUNDERS[name]
+    if isinstance(name, str) and getattr(math, name, None) is target and callable(target):
+        return f"math.{name}()", _MATH_DUNDERS
+    return None
 
 
 def odd_array_message(cls, symbol: str) -> str:
