@@ -155,10 +155,13 @@ class _Origins:
                         self.defs.setdefault(name, []).append(
                             node.value if isinstance(target, gast.Name) else None)
         from .ir import walk_no_defs, walk_nodes
+        self.local_defs: Set[str] = set()       # the functions defined in it
         for node in walk_nodes(act.fdef):
             if isinstance(node, gast.Nonlocal):     # rebound by a nested function (was: not seen)
                 for name in node.names:
                     self.defs.setdefault(name, []).append(None)
+            if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) and node is not act.fdef:
+                self.local_defs.add(node.name)
         for node in walk_no_defs(act.fdef):
             if isinstance(node, (gast.For, gast.AsyncFor)):        # the items of what it walks
                 for name in _stored(node.target):
@@ -263,7 +266,7 @@ class _Origins:
         act = self.act
         target = act.resolver.resolve(node.func)
         if isinstance(node.func, (gast.Call, gast.Lambda, gast.Subscript)) or \
-                isinstance(node.func, gast.Name) and (node.func.id in self.defs or target is Unresolved):
+                isinstance(node.func, gast.Name) and (node.func.id in self.defs or node.func.id in self.local_defs):
             # ``type(obj)(...)``, ``functools.partial(Cls, ..)()``, ``fs[0](x)``, a lambda or a nested
             # function's call (``mk = lambda: Sq(..)``, ``g()`` rebinding a nonlocal): a callee made here, its
             # result not seen (was: none, numpy's * taken): checked when it runs

@@ -65,12 +65,17 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 except Exception:           # (nothing proven: the reads stay reads, refused where traced)
                     classes = {}
                 asked = _site_arguments(fdef, resolver)
+                local = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+                         isinstance(n.ctx, (gast.Store, gast.Param))} | \
+                    {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs
+                     if isinstance(a, gast.Name)}
             line = getattr(stmt, "lineno", None) or getattr(fdef, "lineno", 0)
             pre: List = []
             for node, parent, field, index in found:
                 cls = classes.get(node.value.id)
                 if cls is None and isinstance(node.ctx, gast.Store) and parent is None and \
-                        isinstance(stmt, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
+                        isinstance(stmt, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and \
+                        node.value.id in local:     # (not ``Cfg.scale = v`` of a global: its own checks)
                     # an object whose class is not proven here: ``p.w = v`` may run a property's setter
                     # or a descriptor's __set__ (was: taken for a field's write, the derivative of what the
                     # setter stored lost); checked at run time where the write is traced (sct/write_checks.py
