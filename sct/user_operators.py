@@ -10,9 +10,9 @@ tries ``type(t).__iadd__`` first; ``-a`` is ``type(a).__neg__(a)``.  Where the c
 the classes (``_classes``: an argument's kind, ``Cls(...)``, a number, an array, the result of
 an operator whose method returns ``Cls(...)`` or ``self``), the normalized statement becomes::
 
-    rt.user_operator_here(a, b, __sct_operator_3_V___mul__, "__mul__", "__rmul__", "*")   # still so?
+    operand_classes = rt.user_operator_here(a, b, __sct_operator_3_V___mul__, "__mul__", "__rmul__", "*")  # still so?
     t = __sct_operator_3_V___mul__(a, b)       # V.__mul__, differentiated as any function of the user's
-    rt.user_operator_result(t, a, b, "*", "__rmul__")     # NotImplemented: Python's TypeError, or refused
+    rt.user_operator_result(t, operand_classes, "*", "__rmul__")   # NotImplemented: Python's TypeError, or refused
 
 (the function bound to a guarded global name, as sct/properties.py binds getters; the checks
 refuse at run time what the compiler's reading of the classes does not cover).  Anything not
