@@ -16,6 +16,7 @@ import numbers
 import operator
 import sys
 import threading
+import enum
 import types
 from typing import Any, NamedTuple
 
@@ -1143,6 +1144,37 @@ def sparse_refusal(cls, symbol) -> str:
             f"which sct does not differentiate (numpy's rule would give another derivative, or none). Make "
             f"it a dense array once, outside the function (L.toarray()), or give the sparse product a "
             f"derivative rule (@sct.defrule over a function computing it, whose rule multiplies by L.T)")
+
+
+def constant_key(key) -> None:
+    """Before ``n[key] = v`` of a ``key`` computed from a traced value into what may be a dict
+    (sct/key_checks.py): a key that can carry a derivative (a float, a complex, a float or complex array
+    or dlarray, an object of a class of the user's, a tuple holding one) is refused; a dict's key
+    read back is a constant to sct, so the part of the gradient through it would be lost.  (A list or
+    an array refuses such an index too, with Python's own error: this one says more.)"""
+    if type(key) is str or type(key) is int:
+        return
+    parts = list(key) if isinstance(key, (tuple, frozenset)) else [key]
+    while parts:
+        part = parts.pop()
+        if isinstance(part, (tuple, frozenset)):
+            parts.extend(part)
+            continue
+        data = getattr(part, "_data", part)
+        if isinstance(data, (float, complex, np.floating, np.complexfloating)) or \
+                isinstance(data, np.ndarray) and data.dtype.kind in "fc" or \
+                not isinstance(data, (str, int, bytes, type(None), np.integer, np.bool_, type, enum.Enum,
+                                      types.FunctionType, types.BuiltinFunctionType, np.ndarray)):
+            # (an object as the key: its fields may hold the traced numbers)
+            raise SctRuntimeError(
+                "a value stored under a key computed from a traced value (a number that carries its "
+                "derivative): sct does not follow a derivative through a dict's keys (a key read back, by "
+                "d.items(), list(d) or a loop over d, is a constant to it, so the gradient would miss the "
+                "part through the key). Key the dict by names, ints or strings and keep the traced numbers "
+                "as its values")
+
+
+nondifferentiable(constant_key)
 
 
 def array_operand(obj, symbol, names):

@@ -1153,7 +1153,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
         check_text_numbers(fdef, activity, filename, helper)
-        check_traced_keys(fdef, activity, filename)
+        activity.key_checks = check_traced_keys(fdef, activity, filename)
         check_written_and_read(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py
