@@ -2702,7 +2702,7 @@ def _project_object(grad, x):
             own = getattr(x, "__dict__", None)
             for k, v in (list(own.items()) if type(own) is dict else ()):
                 if k not in names and not k.startswith("__") and id(v) not in projecting and \
-                        _differentiable_leafy(v):
+                        (_differentiable_leafy(v) or _integral_leaf(v)):
                     object.__setattr__(out, k, project(parts.get(k, ZERO), v))
         finally:
             projecting.discard(id(x))
@@ -2723,6 +2723,8 @@ def _project_object(grad, x):
                     part = parts.get(k, ZERO)
                     setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
                             else project(part, v))
+                elif _integral_leaf(v):
+                    setattr(out, k, _project_leaf(ZERO, v))
         finally:
             projecting.discard(id(x))
         try:
@@ -2875,6 +2877,15 @@ def _differentiable_leafy(v) -> bool:
 
 
 _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
+
+
+def _integral_leaf(v) -> bool:
+    """An int or bool field of an object (a number, a numpy scalar, an int or bool array): a constant,
+    whose gradient is zeros, as a dict's or a dataclass's such leaf (was: the field's own value,
+    ``g.mask == [2, 0]``, which a user's own update loop ``l.m - lr * g.m`` moved)."""
+    if _is_array(v):
+        return v.dtype.kind in "biu"
+    return isinstance(v, (int, np.integer, np.bool_))
 
 # the standard library's services a model object may hold beside its parameters (``self.log =
 # logging.getLogger(__name__)``, a lock, a queue): they hold no parameters, and a logger holds itself
