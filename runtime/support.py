@@ -2402,10 +2402,35 @@ def project_untraced(grad, x, paths):
     """``project(grad, x)`` with zeros at ``paths`` (flattened ("item", key) / ("attr", name) steps): the
     plain float arrays and numbers among the leaves of a dlfeval argument, which are constants (their
     gradient is zero whether the function reads them by key or by a loop over the structure)."""
-    out = project(grad, x)
+    marks = getattr(_CAPTURED, "held", None)
+    removed = {}
+    if marks:
+        # (a constant leaf read by a callable's captured state, a frozen layer called as ls[1](h): its
+        # gradient is zero however it is read, not refused as one whose derivative would be lost)
+        for path in paths:
+            leaf = _leaf_at(x, path)
+            if leaf is not None and id(leaf) in marks:
+                removed[id(leaf)] = marks.pop(id(leaf))
+    try:
+        out = project(grad, x)
+    finally:
+        if removed:
+            marks.update(removed)
     for path in paths:
         out = _zeroed_at(out, x, path)
     return out
+
+
+def _leaf_at(x, path):
+    """The value at ``path`` (project_untraced's steps) of ``x``; None where it has no such part."""
+    while path:
+        step, key = path[0], path[1]
+        try:
+            x = getattr(x, key) if step == "attr" else x[key]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            return None
+        path = path[2:]
+    return x
 
 
 def _zeroed_at(out, x, path):
