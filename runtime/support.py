@@ -2014,6 +2014,8 @@ def _written_paths(args, positions, extra, refs=None):
         key = refs.get(id(v), id(v))
         i = want.get(key)
         if i is not None and (args[i] is v or id(v) in refs):
+            if args[i] is not v and isinstance(v, weakref.ref):
+                path = path + (("ref", None),)          # (spelled ``ref()``)
             first = met.get(key)
             if first is not None:
                 return i, first, path
