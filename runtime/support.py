@@ -1989,6 +1989,9 @@ def written_reached_twice(args, positions, extra=()):
             stack += v.values()
         elif cls is list or cls is tuple:
             stack += v
+        elif cls is np.ndarray:
+            if v.dtype.hasobject:
+                stack += v.ravel().tolist()
         else:
             parts = _parts_of(v)
             if parts:

@@ -85,9 +85,9 @@ class Reads:
         self.refusal = None
         keys: set = set()
         seen: set = set()
-        todo = [fun] if isinstance(fun, types.FunctionType) else []
-        if isinstance(getattr(fun, "__func__", None), types.FunctionType):
-            todo.append(fun.__func__)
+        todo: list = []
+        self._follow(fun, todo)                 # (a function, a bound method, a callable object's methods)
+        fun = getattr(fun, "__func__", fun)
         home = getattr(fun, "__globals__", None)
         for cls in _classes_held(args):         # (the methods of the arguments' objects: model.step(x))
             todo.extend(_functions_of_class(cls))
