@@ -195,6 +195,8 @@ def make_hit(fun, args, compiled: Compiled):
     compiled under, the arguments' kinds part by part (exact types, dtypes, ranks, formats, keys,
     fields) while unwrapping them, then ``compiled.check(f)`` (code, globals, defaults, closure
     cells, the globals and attributes the code read).  None where the arguments are too big."""
+    if getattr(compiled, "written_args", ()):
+        _outside_reads(fun, args, compiled)     # (its hits read the globals of the code it may call again)
     parts = _hit_parts(args, compiled)
     if parts is None:
         return None

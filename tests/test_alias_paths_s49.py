@@ -316,6 +316,24 @@ def test_global_read_by_a_helper_rebound_after_compiling_refused():
         HD = None
 
 
+def test_global_read_by_a_helper_rebound_under_dlaccelerate_refused():
+    global HD
+    other = M()
+    HD = types.SimpleNamespace(m=other)
+    try:
+        sct.clear_cache()
+        acc = sct.dlaccelerate(via_helper)
+        m = M()
+        for _ in range(3):                     # (compiled, then the calls tried first)
+            L, g = dlfeval(acc, dlarray(X0), m)
+            assert np.allclose(extractdata(g), 1.0)
+        HD = types.SimpleNamespace(m=m)        # was: still [1, 1] from the accelerated hit
+        with pytest.raises(SctError, match="model and HD.m are one object"):
+            dlfeval(acc, dlarray(X0), m)
+    finally:
+        HD = None
+
+
 MODEL = None
 
 
