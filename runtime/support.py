@@ -8,6 +8,7 @@ follow that array's module (CuPy dispatches these through ``__array_function__``
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import itertools
 import keyword
@@ -18,6 +19,8 @@ import sys
 import threading
 import enum
 import types
+import weakref
+import collections
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -1853,8 +1856,14 @@ def aliased_dlarrays(args) -> frozenset:
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
             parts = list(v)
-        elif hasattr(type(v), "__sct_kind__") or not hasattr(v, "__dict__") or _sct_wrapper(v):
+        elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
             return []
+        elif not hasattr(v, "__dict__"):
+            # a @dataclass(slots=True) (kind_of follows its fields; was: P(W, W) differentiated as two
+            # variables, a gradient without the other field's part, red team 49)
+            if not dataclasses.is_dataclass(v) or isinstance(v, type):
+                return []
+            parts = [getattr(v, f.name, None) for f in dataclasses.fields(v)]
         else:
             try:
                 parts = list(vars(v).values())
@@ -1874,11 +1883,17 @@ def aliased_dlarrays(args) -> frozenset:
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
                 types.BuiltinFunctionType, types.MethodType)
-_LEAF_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, np.ndarray, np.float64, np.float32,
-                         np.int64, np.bool_, types.FunctionType, types.ModuleType, type})
+_LEAF_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, np.float64, np.float32,
+                         np.int64, np.bool_, types.FunctionType, types.ModuleType})
+# (np.ndarray and type are not leaves of written_reached_twice: an object array's items, a class's attributes
+# may hold the written object: was ``oa[0].h``, ``M.instances[-1].h`` read as constants, red team 49)
+_LIBRARY_ROOTS = frozenset({"builtins", "numpy", "sct", "collections", "abc", "typing", "enum", "dataclasses",
+                            "functools", "weakref", "types", "logging", "threading", "multiprocessing", "queue",
+                            "asyncio", "concurrent", "socket", "subprocess", "sqlite3"})
 
 
 _WALKED_CLASSES: dict = {}     # class -> whether _parts_of reads its objects' attributes (kept per class)
+_CLASS_PARTS: dict = {}        # class -> (its slots' attribute names, the user classes of its MRO) (per class)
 
 
 def _walked_class(cls) -> bool:
@@ -1895,17 +1910,74 @@ def _walked_class(cls) -> bool:
     return known
 
 
+def _class_parts(cls) -> tuple:
+    """(the attribute names of ``cls``'s slots, its MRO's classes that are the user's (not the library's,
+    whose class attributes are not the user's objects)), kept per class."""
+    known = _CLASS_PARTS.get(cls)
+    if known is None:
+        slots: list = []
+        for k in cls.__mro__:
+            declared = vars(k).get("__slots__", ())
+            for name in ((declared,) if isinstance(declared, str) else declared):
+                if not isinstance(name, str) or name in ("__dict__", "__weakref__"):
+                    continue
+                if name.startswith("__") and not name.endswith("__"):      # (a private name, mangled)
+                    name = f"_{k.__name__.lstrip('_')}{name}"
+                if name not in slots:
+                    slots.append(name)
+        users = tuple(k for k in cls.__mro__
+                      if (getattr(k, "__module__", None) or "builtins").split(".")[0] not in _LIBRARY_ROOTS)
+        known = (tuple(slots), users)
+        if len(_CLASS_PARTS) > 4096:
+            _CLASS_PARTS.clear()
+        _CLASS_PARTS[cls] = known
+    return known
+
+
 def _parts_of(v):
-    """The ``((kind, key), part)`` an object or container holds, as sct's kinds read them (None: a leaf, or
-    sct's networks and wrappers, the standard library's services, whose parts are not the user's)."""
+    """The ``((kind, key), part)`` an object or container holds, as sct's kinds read them, and the ways code
+    may reach further from it: an object's slots (a ``@dataclass(slots=True)``), its class (kind "class": its
+    class attributes, ``type(m).last``), a class's attributes (its MRO's user classes), a deque's or set's items
+    (kind "member"), an object array's items, a weakref's object (kind "ref")  (None: a leaf, or sct's networks
+    and wrappers, the standard library's services, whose parts are not the user's).  Was: only dicts, lists,
+    tuples and ``__dict__``: ``DCS(m).m.h``, ``deque([m])[0].h``, ``M.instances[-1].h`` read as constants."""
     if isinstance(v, dict):
         return [(("item", k), p) for k, p in dict.items(v)]
     if isinstance(v, (list, tuple)):
         return [(("item", j), p) for j, p in enumerate(v)]
-    d = getattr(v, "__dict__", None)
-    if type(d) is not dict or not _walked_class(type(v)):
+    cls = type(v)
+    if cls is np.ndarray:
+        return [(("item", j), p) for j, p in enumerate(v.ravel().tolist())] if v.dtype.hasobject else None
+    if isinstance(v, type):
+        users = _class_parts(v)[1]
+        if not users or issubclass(v, _dlarray) or hasattr(v, "__sct_kind__"):
+            return None
+        parts, seen = [], set()
+        for k in users:
+            for name, p in vars(k).items():
+                if name not in seen and not (name.startswith("__") and name.endswith("__")):
+                    seen.add(name)
+                    parts.append((("attr", name), p))
+        return parts
+    if isinstance(v, weakref.ref):
+        return [(("ref", None), v())]
+    if isinstance(v, (collections.deque, set, frozenset, types.MappingProxyType)):
+        return [(("member", None), p) for p in (v.values() if isinstance(v, types.MappingProxyType) else v)]
+    if not _walked_class(cls):
         return None
-    return [(("attr", k), p) for k, p in d.items()]
+    slots, users = _class_parts(cls)
+    d = getattr(v, "__dict__", None)
+    parts = [(("attr", k), p) for k, p in d.items()] if type(d) is dict else []
+    for name in slots:
+        p = getattr(v, name, _UNSET_SLOT)
+        if p is not _UNSET_SLOT:
+            parts.append((("attr", name), p))
+    if users:
+        parts.append((("class", None), cls))
+    return parts
+
+
+_UNSET_SLOT = object()
 
 
 def written_reached_twice(args, positions, extra=()):
@@ -1913,11 +1985,16 @@ def written_reached_twice(args, positions, extra=()):
     ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
     another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
     nested, a cycle back to it) or from the values ``extra`` (the globals and closure values the function
-    reads: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item" or "attr"; an index past
-    the arguments is one of ``extra``); None where each is reached only as its own argument.  Walks what sct's
-    kinds walk, each container or object once (_parts_of).  Run on each call of such a function (its entry's
-    hit too): a first walk only tells whether it is so (no paths kept), a second finds the paths."""
+    and the code it may call read: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item",
+    "attr", "class", "member" or "ref"; an index past the arguments is one of ``extra``); None where each is
+    reached only as its own argument.  A weakref or proxy of the object counts as reaching it.  Walks what
+    _parts_of walks, each container or object once.  Run on each call of such a function (its entry's hit
+    too): a first walk only tells whether it is so (no paths kept), a second finds the paths."""
     want = {id(args[i]) for i in positions}
+    refs = {}
+    for i in positions:                 # (weakref.getweakrefs: those of the object, proxies too)
+        for r in weakref.getweakrefs(args[i]):
+            refs[id(r)] = id(args[i])
     met: set = set()
     done: set = set()
     stack = list(args)
@@ -1930,6 +2007,8 @@ def written_reached_twice(args, positions, extra=()):
         if cls in leaves or cls is _dlarray:
             continue
         key = id(v)
+        if key in refs:
+            key = refs[key]
         if key in want:
             if key in met:
                 found = True
@@ -1942,22 +2021,22 @@ def written_reached_twice(args, positions, extra=()):
             stack += v.values()
         elif cls is list or cls is tuple:
             stack += v
-        elif isinstance(v, dict):
-            stack += dict.values(v)
-        elif isinstance(v, (list, tuple)):
-            stack += v
+        elif cls is np.ndarray:
+            if v.dtype.hasobject:
+                stack += v.ravel().tolist()
         else:
-            d = getattr(v, "__dict__", None)
-            if type(d) is dict and _walked_class(cls):
-                stack += d.values()
+            parts = _parts_of(v)
+            if parts:
+                stack += [p for _, p in parts]
     if not found:
         return None
-    return _written_paths(args, positions, extra)
+    return _written_paths(args, positions, extra, refs)
 
 
-def _written_paths(args, positions, extra):
+def _written_paths(args, positions, extra, refs=None):
     """written_reached_twice's paths (its second walk, where the first found one)."""
     want = {id(args[i]): i for i in positions}
+    refs = refs or {}
     met: dict = {}
     done: set = set()
     count = len(args)
@@ -1965,9 +2044,13 @@ def _written_paths(args, positions, extra):
     stack.reverse()
     while stack:
         v, path = stack.pop()
-        key = id(v)
+        if type(v) in _LEAF_TYPES:
+            continue
+        key = refs.get(id(v), id(v))
         i = want.get(key)
-        if i is not None and args[i] is v:
+        if i is not None and (args[i] is v or id(v) in refs):
+            if args[i] is not v and isinstance(v, weakref.ref):
+                path = path + (("ref", None),)          # (spelled ``ref()``)
             first = met.get(key)
             if first is not None:
                 return i, first, path

@@ -109,6 +109,7 @@ class Compiled:
     # followed by name (sct.write_checks._note_argument_write; checked by sct.api._refuse_aliased_writes)
     written_args: tuple = ()
     outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
+    outside_reads: Any = None            # the globals the code it may call reads (sct.outside_reads.Reads; sct.api)
 
     def __post_init__(self):
         if self.check is None:
