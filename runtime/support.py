@@ -5324,6 +5324,67 @@ def require_array_value(value, message):
     raise EvaluationError(message.format(type=type(value).__name__))
 
 
+def require_logger(logger, message, *values):
+    """Before ``log.info("%f", loss)`` given traced values (sct/write_checks.py _logging_call): ``logger``
+    is logging's module or a ``logging.Logger`` of logging's own class, and the values are numbers or
+    arrays.  An array may be changed in place by code that sees the record: a handler, formatter or
+    filter of the user's (its errors swallowed by logging's handler), a record factory, a logger class of
+    the user's: refused with ``message`` (``{part}`` filled in); logging's own code only formats it."""
+    import logging
+    if isinstance(logger, types.ModuleType) and logger is logging:
+        logger = logging.getLogger()
+    if type(logger) not in (logging.Logger, logging.RootLogger):
+        raise EvaluationError(message.format(part=f"the logger's class {type(logger).__name__}"))
+    if not any(isinstance(v, (np.ndarray, _dlarray)) for v in values):
+        if all(isinstance(v, (np.generic, numbers.Number, str)) for v in values):
+            return None         # (numbers cannot be changed in place)
+        raise EvaluationError(message.format(part=f"its {type(values[0]).__name__}'s text"))
+    parts = [("the record factory", logging.getLogRecordFactory())]
+    node = logger
+    while node is not None:
+        parts += [("a filter of the logger", f) for f in node.filters]
+        for h in node.handlers:
+            parts += [("the handler", h), ("the handler's formatter", h.formatter)]
+            parts += [("a filter of the handler", f) for f in h.filters]
+        node = node.parent if node.propagate else None
+    if not any(node.handlers for node in _logger_chain(logger)):
+        parts.append(("the last-resort handler", logging.lastResort))
+    for part, obj in parts:
+        if obj is not None and not _library_code(obj):
+            raise EvaluationError(message.format(part=f"{part} {getattr(obj, '__qualname__', type(obj).__qualname__)}"))
+    return None
+
+
+def _logger_chain(logger):
+    while logger is not None:
+        yield logger
+        logger = logger.parent if logger.propagate else None
+
+
+def _library_code(obj) -> bool:
+    """Is ``obj`` (a function, or an object: its class) defined in a file of Python's standard library or
+    of an installed package (not the user's, whose code may change what it is given)?"""
+    import os
+    import sysconfig
+    fn = getattr(obj, "__func__", obj)
+    owner = fn if isinstance(fn, (types.FunctionType, types.BuiltinFunctionType, type)) else type(fn)
+    module = sys.modules.get(getattr(owner, "__module__", None) or "")
+    filename = getattr(module, "__file__", None)
+    if module is not None and filename is None:
+        return getattr(module, "__name__", "") in sys.builtin_module_names
+    if not isinstance(filename, str):
+        return False
+    roots = _LIBRARY_ROOTS or _LIBRARY_ROOTS.extend(sorted({
+        os.path.realpath(r) + os.sep for r in (sysconfig.get_paths().get(k) for k in
+                                                  ("stdlib", "platstdlib", "purelib", "platlib")) if r}))
+    path = os.path.realpath(filename)
+    sct_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
+    return not path.startswith(sct_root) and any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+_LIBRARY_ROOTS: list = []
+
+
 def require_array(value, message):
     """Before following a view ``w = z[1:]`` of ``z`` (sct/copy_aliases.py): ``z`` must be an
     array (a dlarray under dlfeval), whose basic slices are views of it; a list's slice is a new

@@ -1,0 +1,217 @@
+"""False refusals of everyday code (session 49): each program was refused before its fix; now it runs
+exactly (value against numpy, gradients against central differences), and the adversarial variants
+of each loosening are exact or refused."""
+import functools
+import io
+import logging
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import CompileError, SctError
+
+from gradcheck import numerical_gradient
+
+RNG = np.random.default_rng(49)
+X0 = RNG.standard_normal(3)
+LOG = logging.getLogger("sct_s49")
+
+
+def _plain(x):
+    return float((np.tanh(x) ** 2).sum() + (x ** 3).sum())
+
+
+def _check(f, x=X0):
+    sct.clear_cache()
+    value, grad = dlfeval(f, dlarray(x))
+    assert np.isclose(float(extractdata(value)), _plain(x))
+    assert np.allclose(extractdata(grad), numerical_gradient(_plain, [x], 0), atol=1e-6)
+
+
+def _with_stream(logger, fmt=None):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    if fmt is not None:
+        handler.setFormatter(fmt)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return stream, handler
+
+
+# ---------------------------------------------------------------- 3. logging of a traced value
+
+def loss_logged(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    LOG.info("loss %f", loss)
+    return loss, dlgradient(loss, x)
+
+
+def loss_get_logger(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    logging.getLogger("sct_s49").info("loss %.4f x %s", loss, x)
+    return loss, dlgradient(loss, x)
+
+
+def loss_module_logging(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    logging.warning("loss %s", loss)
+    return loss, dlgradient(loss, x)
+
+
+def loss_print_format(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    print(f"{loss:.3f}")
+    return loss, dlgradient(loss, x)
+
+
+@pytest.mark.parametrize("f", [loss_logged, loss_get_logger, loss_module_logging, loss_print_format])
+def test_logging_a_traced_loss_runs_exactly(f, capsys):
+    # was: "log.info(...) is called with traced values ... and it may change its arguments"
+    stream, handler = _with_stream(LOG)
+    try:
+        _check(f)
+        _check(f)           # the cached code too
+    finally:
+        LOG.removeHandler(handler)
+    want = _plain(X0)
+    if f is loss_logged:
+        assert stream.getvalue().splitlines() == [f"loss {want:f}"] * 2
+    if f is loss_get_logger:
+        assert stream.getvalue().splitlines() == [f"loss {want:.4f} x {X0}"] * 2
+    if f is loss_print_format:
+        assert capsys.readouterr().out.splitlines() == [f"{want:.3f}"] * 2
+
+
+class _Zeroing(logging.Handler):
+    """A handler of the user's that writes into the arrays it is given."""
+    def emit(self, record):
+        for a in record.args:
+            if isinstance(a, np.ndarray):
+                a[...] = 0.0
+
+
+class _SwallowingFormatter(logging.Formatter):
+    """A formatter of the user's that writes into the arrays (its errors would be swallowed)."""
+    def format(self, record):
+        record.args[1][...] = 0.0
+        return super().format(record)
+
+
+def _zeroing_filter(record):
+    record.args[1][...] = 0.0
+    return True
+
+
+def loss_logs_array(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    LOG.info("loss %f x %s", loss, x)
+    return loss, dlgradient(loss, x)
+
+
+@pytest.mark.parametrize("install", ["handler", "formatter", "filter", "handler_filter"])
+def test_logging_an_array_past_the_users_code_is_refused(install):
+    # adversarial: code of the user's on the record's way could change x in place
+    stream, handler = _with_stream(LOG, _SwallowingFormatter() if install == "formatter" else None)
+    extra = _Zeroing() if install == "handler" else None
+    if extra is not None:
+        LOG.addHandler(extra)
+    if install == "filter":
+        LOG.addFilter(_zeroing_filter)
+    if install == "handler_filter":
+        handler.addFilter(_zeroing_filter)
+    try:
+        sct.clear_cache()
+        with pytest.raises(SctError, match=r"line \d+.*LOG.info\(...\) is given an array to log"):
+            dlfeval(loss_logs_array, dlarray(X0.copy()))
+    finally:
+        LOG.removeHandler(handler)
+        if extra is not None:
+            LOG.removeHandler(extra)
+        LOG.removeFilter(_zeroing_filter)
+
+
+class _Keeping(logging.Handler):
+    """A handler of the user's keeping the records: given a number, nothing it can change."""
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def emit(self, record):
+        self.kept.append(record.args)
+
+
+def test_logging_a_number_past_the_users_handler_runs_exactly():
+    keeping = _Keeping()
+    LOG.addHandler(keeping)
+    LOG.setLevel(logging.INFO)
+    try:
+        _check(loss_logged)
+    finally:
+        LOG.removeHandler(keeping)
+    assert len(keeping.kept) == 1 and np.isclose(float(keeping.kept[0][0]), _plain(X0))
+
+
+class _MyLogger(logging.Logger):
+    def info(self, msg, *args, **kwargs):
+        for a in args:
+            if isinstance(a, np.ndarray):
+                a *= 2
+        super().info(msg, *args, **kwargs)
+
+
+def loss_logs_by_name(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    logging.getLogger("sct_s49_own_class").info("%s %s", loss, x)
+    return loss, dlgradient(loss, x)
+
+
+def test_a_logger_of_the_users_class_is_refused():
+    old = logging.getLoggerClass()
+    logging.setLoggerClass(_MyLogger)
+    try:
+        logging.getLogger("sct_s49_own_class")
+    finally:
+        logging.setLoggerClass(old)
+    sct.clear_cache()
+    with pytest.raises(SctError, match=r"the logger's class _MyLogger"):
+        dlfeval(loss_logs_by_name, dlarray(X0.copy()))
+
+
+def loss_logs_params(p):
+    loss = (p["w"] ** 2).sum()
+    LOG.info("params %s", p)
+    return loss, dlgradient(loss, p)
+
+
+def test_logging_a_container_of_traced_values_stays_refused():
+    sct.clear_cache()
+    with pytest.raises(CompileError, match=r"LOG.info\(...\) is called with traced values"):
+        dlfeval(loss_logs_params, {"w": dlarray(X0)})
+
+
+def loss_logged_twice(x):
+    loss = (np.tanh(x) ** 2).sum() + (x ** 3).sum()
+    LOG.info("loss %f", loss)
+    g = dlgradient(loss, x, EnableHigherDerivatives=True)
+    s = (g * g).sum()
+    return s, dlgradient(s, x)
+
+
+def test_logging_in_second_order_code_logs_once():
+    stream, handler = _with_stream(LOG)
+    try:
+        sct.clear_cache()
+        value, grad = dlfeval(loss_logged_twice, dlarray(X0))
+    finally:
+        LOG.removeHandler(handler)
+    def plain_s(x):
+        eps = 1e-6
+        g = np.array([(_plain(x + eps * e) - _plain(x - eps * e)) / (2 * eps) for e in np.eye(3)])
+        return float((g * g).sum())
+    d = 1 - np.tanh(X0) ** 2
+    g = 2 * np.tanh(X0) * d + 3 * X0 ** 2
+    assert np.isclose(float(extractdata(value)), float((g * g).sum()))
+    assert np.allclose(extractdata(grad), numerical_gradient(plain_s, [X0], 0, step=1e-4), atol=1e-4)
+    assert stream.getvalue().splitlines() == [f"loss {_plain(X0):f}"]
