@@ -3784,6 +3784,45 @@ def no_keywords_forwarded(kwargs):
 nondifferentiable(no_keywords_forwarded)
 
 
+def _forwarded_parameters(fn, npos, kwargs):
+    """The parameters a decorator's wrapper ``fn(*args, **kwargs)`` binds (sct/normalize_exprs.py
+    forwarded_call): those of a plain Python function or method as it is written (not the function it
+    wraps), checked as Python binds them; ``fn`` of another kind, or taking ``**kwargs`` or a keyword-only
+    parameter that a keyword names, is refused where keywords reach it."""
+    import inspect
+    if isinstance(fn, (types.FunctionType, types.MethodType)) and not isinstance(fn, Closure):
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
+        if not any(p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in params):
+            try:
+                inspect.signature(fn, follow_wrapped=False).bind(*([None] * npos), **{k: None for k in kwargs})
+            except TypeError as exc:        # Python's TypeError, in Python's words
+                text = str(exc)
+                text = "got " + text if text.startswith("multiple values") else text
+                raise TypeError(f"{getattr(fn, '__qualname__', type(fn).__name__)}() {text}") from None
+            plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+            last = max((i for i, p in enumerate(plain) if p.name in kwargs), default=-1)
+            return plain[:last + 1]
+    no_keywords_forwarded(kwargs)
+    return []
+
+
+def forwarded_defaults(fn, npos, kwargs):
+    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names."""
+    if not kwargs:
+        return {}
+    return {p.name: p.default for p in _forwarded_parameters(fn, npos, kwargs) if p.name not in kwargs}
+
+
+def forwarded_layout(fn, npos, merged):
+    """The names of the parameters ``merged`` (the keywords and the defaults between) fills, in order."""
+    if not merged:
+        return []
+    return [p.name for p in _forwarded_parameters(fn, npos, merged)]
+
+
+nondifferentiable(forwarded_defaults, forwarded_layout)
+
+
 def closure_frame(filename):
     return ClosureFrame(filename)
 
