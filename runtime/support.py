@@ -2679,6 +2679,20 @@ def type_as_numpy(value):
     return type(numpy_view(value))
 
 
+def sequence_type(value):
+    """``type(value)`` of ``type(value)(... for ...)`` (sct/normalize_loops.py rebuild_same_type): list or
+    tuple, which walk the generator once, whole, as the list sct builds from it; another class is refused."""
+    if type(value) is list or type(value) is tuple:
+        return type(value)
+    raise EvaluationError(f"type(...)(... for ...) of a {type(value).__name__}: sct rebuilds a list or tuple "
+                          f"from a generator (its items built whole, as a list), not another class, whose "
+                          f"constructor may keep the generator or walk it more than once; write "
+                          f"{type(value).__name__}([... for ...]) or build the new value by its fields")
+
+
+nondifferentiable(sequence_type)
+
+
 def isscalar_as_numpy(value):
     """``np.isscalar(value)`` in code sct transforms: a 0-d dlarray (np.sum of one) is numpy's scalar."""
     return np.isscalar(numpy_view(value))
