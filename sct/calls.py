@@ -384,8 +384,7 @@ def forwards_only(fn) -> bool:
         fdef = function_ast(fn)[0]
     except Exception:
         return False
-    tree = ast.parse(astunparse_source(fdef))
-    fdef = tree.body[0]
+    fdef = gast.gast_to_ast(fdef)
     star, double = fdef.args.vararg.arg, fdef.args.kwarg.arg
     passed = set()
     for node in ast.walk(fdef):
@@ -402,11 +401,6 @@ def forwards_only(fn) -> bool:
         return False
     # (the function it wraps a wrapper too: it must pass them on as well, inspect.signature follows both)
     return getattr(wrapped, "__wrapped__", None) is None or forwards_only(wrapped)
-
-
-def astunparse_source(fdef) -> str:
-    import astunparse
-    return astunparse.unparse(gast.gast_to_ast(fdef))
 
 
 def _complex_keywords(act, info: CallInfo, args: List, keywords: List) -> bool:

@@ -388,6 +388,17 @@ class _WriteCheck:
         if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
                 "is an argument" in why:
             why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
+        if why is not None and f"({name} is an attribute of " in why:
+            # state kept by an object reached through a field (an RNN cell ``net.cell`` setting self.h):
+            # say what runs instead (was only "build a new object, or set the attribute through the one
+            # name you read it with", which a method of the cell cannot do)
+            owner = why.split(f"({name} is an attribute of ", 1)[1].split(")", 1)[0]
+            fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
+                 f"follows the new value through {name} only. Pass the state in and return it "
+                 f"(`def forward(self, x, {attr_name}): return ...`, called as `{attr_name} = "
+                 f"layer(x, {attr_name})`), keep it on {owner} itself (set by {owner}'s own method from "
+                 f"what the layer returns), or give the object that keeps it to {self.fname}() as an "
+                 f"argument of its own", f"{name}.{attr_name} = ...")
         if why is not None:
             fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
                  f"follows the new value through {name} only. Build a new object, or set the "

@@ -505,3 +505,164 @@ def test_a_type_of_the_users_is_not_rebuilt():
     sct.clear_cache()
     with pytest.raises(CompileError, match="generator expression passed to a function"):
         dlfeval(shadowed_type, [dlarray(p) for p in P0])
+
+
+# ---------------------------------------------------------------- 1. state of a layer reached through a field
+
+WX, WH, XT = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 3)), RNG.standard_normal((4, 2))
+
+
+class Cell:
+    def __init__(self, Wx, Wh):
+        self.Wx, self.Wh, self.h = Wx, Wh, np.zeros(3)
+
+    def __call__(self, x):
+        self.h = np.tanh(x @ self.Wx + self.h @ self.Wh)
+        return self.h
+
+    def step(self, x, h):
+        return np.tanh(x @ self.Wx + h @ self.Wh)
+
+
+class Net:
+    def __init__(self, cell):
+        self.cell, self.h = cell, np.zeros(3)
+
+    def __call__(self, xs):
+        loss = 0.0
+        for t in range(xs.shape[0]):
+            loss = loss + (self.cell(xs[t]) ** 2).sum()
+        return loss
+
+    def run_kept_here(self, xs):
+        loss = 0.0
+        for t in range(xs.shape[0]):
+            self.h = self.cell.step(xs[t], self.h)
+            loss = loss + (self.h ** 2).sum()
+        return loss
+
+
+def rnn_loss(net, xs):
+    loss = net(xs)
+    return loss, dlgradient(loss, net.cell.Wx, net.cell.Wh)
+
+
+def rnn_loss_kept_on_net(net, xs):
+    loss = net.run_kept_here(xs)
+    return loss, dlgradient(loss, net.cell.Wx, net.cell.Wh)
+
+
+def rnn_loss_of_cell(cell, xs):
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        loss = loss + (cell(xs[t]) ** 2).sum()
+    return loss, dlgradient(loss, cell.Wx, cell.Wh)
+
+
+def _rnn_plain(Wx, Wh, h0, xs):
+    h, loss = h0, 0.0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh)
+        loss += float((h ** 2).sum())
+    return loss, h
+
+
+def test_state_set_by_a_layer_reached_through_a_field_is_refused_saying_what_runs():
+    sct.clear_cache()
+    with pytest.raises(CompileError) as info:
+        dlfeval(rnn_loss, Net(Cell(dlarray(WX), dlarray(WH))), XT)
+    text = str(info.value)
+    assert text.startswith(f"{__file__}, line {Cell.__call__.__code__.co_firstlineno + 1}: setting self.h")
+    assert "self is an attribute of net" in text and "Pass the state in and return it" in text
+    assert "keep it on net itself" in text
+
+
+@pytest.mark.parametrize("how", ["kept_on_net", "cell_given"])
+def test_the_ways_the_refusal_names_run_exactly_with_pythons_state(how):
+    # (what the refusal above tells the user to write: the state after 1 and 2 calls as Python's)
+    sct.clear_cache()
+    if how == "kept_on_net":
+        owner = Net(Cell(dlarray(WX), dlarray(WH)))
+        run = lambda: dlfeval(rnn_loss_kept_on_net, owner, XT)
+        state = lambda: owner.h
+    else:
+        owner = Cell(dlarray(WX), dlarray(WH))
+        run = lambda: dlfeval(rnn_loss_of_cell, owner, XT)
+        state = lambda: owner.h
+    h = np.zeros(3)
+    for _ in range(2):
+        loss, (gx, gh) = run()
+        h_before = h
+        want, h = _rnn_plain(WX, WH, h_before, XT)
+        assert np.isclose(float(extractdata(loss)), want)
+        assert np.allclose(extractdata(state()), h)
+        assert np.allclose(extractdata(gx), numerical_gradient(
+            lambda w: _rnn_plain(w, WH, h_before, XT)[0], [WX], 0), atol=1e-6)
+        assert np.allclose(extractdata(gh), numerical_gradient(
+            lambda w: _rnn_plain(WX, w, h_before, XT)[0], [WH], 0), atol=1e-6)
+
+
+def two_nets_one_cell(a, b, xs):
+    loss = a(xs) + b(xs)
+    return loss, dlgradient(loss, a.cell.Wx)
+
+
+def test_a_cell_shared_by_two_networks_stays_refused():
+    sct.clear_cache()
+    cell = Cell(dlarray(WX), dlarray(WH))
+    with pytest.raises(CompileError, match=r"line \d+: setting self.h changes the object in place"):
+        dlfeval(two_nets_one_cell, Net(cell), Net(cell), XT)
+
+
+# ---------------------------------------------------------------- 4. an object's fields read with vars()
+
+class Affine:
+    def __init__(self):
+        self.W, self.b, self.name = dlarray(RNG.standard_normal((3, 2))), dlarray(np.zeros(2)), "affine"
+
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+XA = RNG.standard_normal((4, 3))
+
+
+def fields_by_vars(m, x):
+    p = {k: v for k, v in vars(m).items() if isinstance(v, np.ndarray)}
+    loss = ((x @ p["W"] + p["b"]) ** 2).sum()
+    return loss, dlgradient(loss, p)
+
+
+def fields_of_method(m, x):
+    loss = (m(x) ** 2).sum()
+    return loss, dlgradient(loss, m.params())
+
+
+def gradient_object_read_by_vars(m, x):
+    loss = (m(x) ** 2).sum()
+    g = dlgradient(loss, m)
+    return loss, {k: v for k, v in vars(g).items() if isinstance(v, np.ndarray)}
+
+
+def test_fields_read_with_vars_are_refused_saying_what_runs():
+    sct.clear_cache()
+    with pytest.raises(CompileError, match=r"line \d+: .*differentiate with respect to m itself, "
+                                           r"`g = dlgradient\(loss, m\)`"):
+        dlfeval(fields_by_vars, Affine(), XA)
+    with pytest.raises(CompileError, match=r"line \d+: dlgradient: cannot differentiate with respect to "
+                                           r"'m.params\(\)'"):     # (was 'out_params')
+        dlfeval(fields_of_method, Affine(), XA)
+
+
+def test_what_the_vars_refusal_names_runs_exactly():
+    sct.clear_cache()
+    m = Affine()
+    loss, g = dlfeval(gradient_object_read_by_vars, m, XA)
+    W, b = extractdata(m.W), extractdata(m.b)
+    plain = lambda W, b: float(((XA @ W + b) ** 2).sum())
+    assert sorted(g) == ["W", "b"] and np.isclose(float(extractdata(loss)), plain(W, b))
+    assert np.allclose(extractdata(g["W"]), numerical_gradient(lambda w: plain(w, b), [W], 0), atol=1e-6)
+    assert np.allclose(extractdata(g["b"]), numerical_gradient(lambda v: plain(W, v), [b], 0), atol=1e-6)
