@@ -202,7 +202,7 @@ class CallLowering(EmitPass):
             # the callee's own parameters: a decorator's wrapper(*args, **kwargs) gets the keywords in
             # kwargs (was: bound by the wrapped function's signature, functools.wraps', and passed by
             # position: a wrapper reading kwargs saw none, 71 where Python gives 146)
-            signature = inspect.signature(callee, follow_wrapped=forwards_only(callee))
+            signature = inspect.signature(callee, follow_wrapped=follows_wrapped(callee))
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
             text = str(exc)         # (in Python's words: "got multiple values for argument 'w'")
@@ -359,16 +359,40 @@ class CallLowering(EmitPass):
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
 
 
+def follows_wrapped(fn) -> bool:
+    """``inspect.signature``'s follow_wrapped for ``fn``: a Python function with ``__wrapped__`` (a
+    decorator's wrapper) binds by its own parameters unless it only passes them on (forwards_only);
+    anything else as inspect reads it."""
+    if type(fn) is not _types.FunctionType or getattr(fn, "__wrapped__", None) is None:
+        return True
+    return forwards_only(fn)
+
+
 def forwards_only(fn) -> bool:
     """Is ``fn`` a decorator's wrapper ``def wrapper(*args, **kwargs)`` (functools.wraps: its
     ``__wrapped__``) whose code reads ``args`` and ``kwargs`` only to pass them on,
     ``f(*args, **kwargs)``, to the function it wraps?  Then a call binds its keywords as the wrapped
     function's signature says, whether they pass through kwargs or by position; a wrapper reading them
     (``"x" in kwargs``, ``len(args)``) sees the call as written."""
-    import ast
     wrapped = getattr(fn, "__wrapped__", None)
     if type(fn) is not _types.FunctionType or wrapped is None or fn.__closure__ is None:
         return False
+    key = (id(fn.__code__), id(wrapped))
+    known = _FORWARDS.get(key)
+    if known is not None and known[0] is fn.__code__ and known[1] is wrapped:
+        return known[2]
+    if len(_FORWARDS) >= 512:
+        _FORWARDS.clear()
+    found = _forwards_only(fn, wrapped)
+    _FORWARDS[key] = (fn.__code__, wrapped, found)
+    return found
+
+
+_FORWARDS: dict = {}        # (id(code), id(wrapped)) -> (code, wrapped, forwards_only)
+
+
+def _forwards_only(fn, wrapped) -> bool:
+    import ast
     code = fn.__code__
     if code.co_argcount or code.co_kwonlyargcount or code.co_posonlyargcount or \
             not code.co_flags & inspect.CO_VARARGS or not code.co_flags & inspect.CO_VARKEYWORDS:
@@ -417,7 +441,7 @@ def _complex_keywords(act, info: CallInfo, args: List, keywords: List) -> bool:
             all(act.value_real(k.value) for k in keywords):
         return False
     try:
-        signature = inspect.signature(fn, follow_wrapped=forwards_only(fn))
+        signature = inspect.signature(fn, follow_wrapped=follows_wrapped(fn))
         bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
     except (TypeError, ValueError):
         return False

@@ -507,6 +507,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.locals = None            # names bound in the function (computed when needed)
         self._scope_locals = None     # local_names_of(fdef), for the refusal of globals() and the like
         self.called_from = None       # the function whose globals a helper inlined into it reads (called_object)
+        self.keywords_reach = True    # may a call give the function's **kwargs keywords (not dlfeval's function)
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):

@@ -348,7 +348,7 @@ class Expressions:
             else:
                 args.append(self.atom(a, out, hint))
         keywords = []
-        if len(node.keywords) == 1 and node.keywords[0].arg is None and \
+        if len(node.keywords) == 1 and node.keywords[0].arg is None and getattr(self, "keywords_reach", False) and \
                 self.own_kwargs_forwarded(node.keywords[0].value):
             # g(*args, **kwargs) of a decorator's wrapper, the function's own **kwargs and no other
             # keyword: the keywords that reach it passed by position as Python binds them, g's
@@ -370,28 +370,38 @@ class Expressions:
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
 
-    def forwarded_call(self, func, args, kwargs: str, out: List, hint: str) -> gast.Call:
-        """``func(*args, **kwargs)`` as ``func(*args, *[merged[n] for n in names])``: ``merged`` the
-        keywords with the defaults of the parameters between (a dict display, its values
+    def forwarded_call(self, func, args, kwargs: str, out: List, hint: str) -> gast.Name:
+        """``func(*args, **kwargs)`` as ``func(*args)`` where no keyword reached ``kwargs`` (a wrapper run by
+        dlfeval, or called by position: as before) and else as ``func(*args, *[merged[n] for n in names])``:
+        ``merged`` the keywords with the defaults of the parameters between (a dict display, its values
         differentiated as items), ``names`` their parameters in order (see ``splatted_call``)."""
-        npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
-        for a in args:
-            if isinstance(a, gast.Starred):
-                npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [a.value]))
-        npos = self.atom(npos, out, hint + "_count")
         signed = func
         if isinstance(func, gast.Attribute) or isinstance(func, gast.Name) and self.local_root(func):
             signed = load(self.namer.fresh(hint + "_signed"))       # (read once: a bound method)
             self.emit(out, assign(signed.id, func))
-        defaults = call(f"{self.rt_name}.forwarded_defaults", [signed, npos, load(kwargs)])
-        merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), out, hint + "_keywords")
-        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [signed, npos, merged]), out, hint + "_names")
+        result = self.namer.fresh(hint + "_forwarded")
+        given: List = []
+        npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
+        for a in args:
+            if isinstance(a, gast.Starred):
+                npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [copy.deepcopy(a.value)]))
+        npos = self.atom(npos, given, hint + "_count")
+        defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)])
+        merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), given, hint + "_keywords")
+        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged]), given,
+                          hint + "_names")
         item = self.namer.fresh("name")
         listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
                                generators=[gast.comprehension(target=store(item), iter=names, ifs=[],
                                                               is_async=0)])
-        passed = self.atom(listed, out, hint + "_arguments")
-        return gast.Call(func=signed, args=args + [gast.Starred(value=passed, ctx=gast.Load())], keywords=[])
+        passed = self.atom(listed, given, hint + "_arguments")
+        self.emit(given, assign(result, gast.Call(func=copy.deepcopy(signed), args=copy.deepcopy(args) + [
+            gast.Starred(value=passed, ctx=gast.Load())], keywords=[])))
+        plain: List = []
+        self.emit(plain, assign(result, gast.Call(func=signed, args=args, keywords=[])))
+        branch = gast.If(test=load(kwargs), body=given, orelse=plain)
+        self.emit(out, branch)
+        return load(result)
 
     def own_kwargs_forwarded(self, value) -> bool:
         """Is ``value`` (of ``**value`` in a call) the function's own ``**kwargs`` parameter, never

@@ -666,3 +666,29 @@ def test_what_the_vars_refusal_names_runs_exactly():
     assert sorted(g) == ["W", "b"] and np.isclose(float(extractdata(loss)), plain(W, b))
     assert np.allclose(extractdata(g["W"]), numerical_gradient(lambda w: plain(w, b), [W], 0), atol=1e-6)
     assert np.allclose(extractdata(g["b"]), numerical_gradient(lambda v: plain(W, v), [b], 0), atol=1e-6)
+
+
+# ---------------------------------------------------------------- 2 (adversarial): dlfeval given the wrapper
+
+def counting(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if "x" in kwargs:
+            return f(*args, **kwargs) * 2.0
+        return f(*args, **kwargs) - len(args)
+    return wrapper
+
+
+@counting
+def run_directly(w, x=XD):
+    return ((x * w) ** 2).sum()
+
+
+def test_dlfeval_of_a_wrapper_reading_its_arguments_is_exact_or_refused():
+    # was: bound by the wrapped function's signature (its defaults added by position, the keyword passed by
+    # position): 71 where Python gives 146, len(args) 2 where Python's is 1
+    sct.clear_cache()
+    value = dlfeval(run_directly, dlarray(W0))
+    assert np.isclose(float(extractdata(value)), float(((XD * W0) ** 2).sum()) - 1)
+    with pytest.raises(CompileError, match=r"line \d+: dlfeval: .* takes \*\*kwargs and \*args"):
+        dlfeval(run_directly, dlarray(W0), x=XD)
