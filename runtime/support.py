@@ -5387,11 +5387,14 @@ def require_logger(logger, message, *values):
     if isinstance(logger, types.ModuleType) and logger is logging:
         logger = logging.getLogger()
     if type(logger) not in (logging.Logger, logging.RootLogger):
-        raise EvaluationError(message.format(part=f"the logger's class {type(logger).__name__}"))
+        raise EvaluationError(message.format(part=f"traced values, and its logger is of your class "
+                                                  f"{type(logger).__name__}"))
+    other = [v for v in values if not isinstance(v, (np.ndarray, _dlarray, np.generic, numbers.Number, str))]
+    if other:
+        raise EvaluationError(message.format(part=f"a {type(other[0]).__name__} holding traced values, whose "
+                                                  f"text is made by code sct does not follow"))
     if not any(isinstance(v, (np.ndarray, _dlarray)) for v in values):
-        if all(isinstance(v, (np.generic, numbers.Number, str)) for v in values):
-            return None         # (numbers cannot be changed in place)
-        raise EvaluationError(message.format(part=f"its {type(values[0]).__name__}'s text"))
+        return None         # (numbers cannot be changed in place)
     parts = [("the record factory", logging.getLogRecordFactory())]
     node = logger
     while node is not None:
@@ -5404,7 +5407,8 @@ def require_logger(logger, message, *values):
         parts.append(("the last-resort handler", logging.lastResort))
     for part, obj in parts:
         if obj is not None and not _library_code(obj):
-            raise EvaluationError(message.format(part=f"{part} {getattr(obj, '__qualname__', type(obj).__qualname__)}"))
+            name = getattr(obj, '__qualname__', type(obj).__qualname__)
+            raise EvaluationError(message.format(part=f"an array, and {part} {name} on its way is your code"))
     return None
 
 

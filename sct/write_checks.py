@@ -1136,14 +1136,15 @@ class _WriteCheck:
         if not known:
             return False
         traced = [a.id for a in node.args if isinstance(a, gast.Name) and a.id in self.active]
-        if not all(self.activity.array_receiver(n) for n in traced):
+        if any(self.activity.user_receiver(n) or kind_traced(self.param_kinds.get(n)) and
+               not self.activity.array_receiver(n) for n in traced):
             return False        # (a list, an object of the user's class: its repr may be the user's code)
         what = self._as_written(s, f"{receiver}.{method}")
         self.fdef.sct_number_guards.append(NumberGuard(
             s, receiver,
-            f"{what}(...) is given an array to log, and {{part}} on its way is your code, which may change "
-            f"the array in place, which sct does not follow; log a number (`float(extractdata(x))`) or "
-            f"`extractdata(x).copy()`, or make the call outside the differentiated function",
+            f"{what}(...) is given {{part}}, which may change the logged values in place, which sct does not "
+            f"follow; log numbers (`float(extractdata(x))`) or `extractdata(x).copy()`, or make the call "
+            f"outside the differentiated function",
             check="require_logger", values=tuple(traced)))
         return True
 

@@ -123,7 +123,7 @@ def test_logging_an_array_past_the_users_code_is_refused(install):
         handler.addFilter(_zeroing_filter)
     try:
         sct.clear_cache()
-        with pytest.raises(SctError, match=r"line \d+.*LOG.info\(...\) is given an array to log"):
+        with pytest.raises(SctError, match=r"line \d+.*LOG.info\(...\) is given an array, and .* on its way is your code"):
             dlfeval(loss_logs_array, dlarray(X0.copy()))
     finally:
         LOG.removeHandler(handler)
@@ -175,7 +175,7 @@ def test_a_logger_of_the_users_class_is_refused():
     finally:
         logging.setLoggerClass(old)
     sct.clear_cache()
-    with pytest.raises(SctError, match=r"the logger's class _MyLogger"):
+    with pytest.raises(SctError, match=r"its logger is of your class _MyLogger"):
         dlfeval(loss_logs_by_name, dlarray(X0.copy()))
 
 
@@ -692,3 +692,50 @@ def test_dlfeval_of_a_wrapper_reading_its_arguments_is_exact_or_refused():
     assert np.isclose(float(extractdata(value)), float(((XD * W0) ** 2).sum()) - 1)
     with pytest.raises(CompileError, match=r"line \d+: dlfeval: .* takes \*\*kwargs and \*args"):
         dlfeval(run_directly, dlarray(W0), x=XD)
+
+
+# ---------------------------------------------------------------- 3 (more): in a helper, in a loop, a list
+
+def _helper_logs(x, k):
+    y = (np.sin(x) * k).sum()
+    LOG.info("k=%d y=%.6f", k, y)
+    return y
+
+
+def logs_in_a_loop(x):
+    tot = 0.0
+    for k in range(3):
+        tot = tot + _helper_logs(x, k) ** 2
+        LOG.warning("tot %.6f", tot)
+    return tot, dlgradient(tot, x)
+
+
+def test_logging_in_a_helper_and_a_loop_runs_exactly():
+    plain = lambda x: sum(float((np.sin(x) * k).sum()) ** 2 for k in range(3))
+    stream, handler = _with_stream(LOG)
+    try:
+        sct.clear_cache()
+        value, grad = dlfeval(logs_in_a_loop, dlarray(X0))
+    finally:
+        LOG.removeHandler(handler)
+    assert np.isclose(float(extractdata(value)), plain(X0))
+    assert np.allclose(extractdata(grad), numerical_gradient(plain, [X0], 0), atol=1e-6)
+    want, tot = [], 0.0
+    for k in range(3):
+        y = float((np.sin(X0) * k).sum())
+        tot += y ** 2
+        want += [f"k={k} y={y:.6f}", f"tot {tot:.6f}"]
+    assert stream.getvalue().splitlines() == want
+
+
+def logs_a_list(x):
+    y = (x ** 2).sum()
+    pair = [y, x]
+    LOG.info("%s", pair)
+    return y, dlgradient(y, x)
+
+
+def test_logging_a_list_of_traced_values_is_refused():
+    sct.clear_cache()
+    with pytest.raises(SctError, match=r"line \d+.*(is given a list holding traced values|is called with traced)"):
+        dlfeval(logs_a_list, dlarray(X0))
