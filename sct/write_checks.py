@@ -1136,8 +1136,12 @@ class _WriteCheck:
         if not known:
             return False
         traced = [a.id for a in node.args if isinstance(a, gast.Name) and a.id in self.active]
+        displays = (gast.List, gast.Tuple, gast.Dict, gast.Set, gast.ListComp, gast.DictComp, gast.SetComp)
         if any(self.activity.user_receiver(n) or kind_traced(self.param_kinds.get(n)) and
-               not self.activity.array_receiver(n) for n in traced):
+               not self.activity.array_receiver(n) for n in traced) or \
+                any(isinstance(n, gast.Assign) and isinstance(n.value, displays) and
+                    any(isinstance(t, gast.Name) and t.id in traced for t in n.targets)
+                    for n in walk_no_defs(self.fdef)):
             return False        # (a list, an object of the user's class: its repr may be the user's code)
         what = self._as_written(s, f"{receiver}.{method}")
         self.fdef.sct_number_guards.append(NumberGuard(
