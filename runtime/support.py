@@ -5435,8 +5435,7 @@ def _library_code(obj) -> bool:
         os.path.realpath(r) + os.sep for r in (sysconfig.get_paths().get(k) for k in
                                                   ("stdlib", "platstdlib", "purelib", "platlib")) if r}))
     path = os.path.realpath(filename)
-    sct_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
-    return not path.startswith(sct_root) and any(path.startswith(root) for root in _LIBRARY_ROOTS)
+    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
 
 
 _LIBRARY_ROOTS: list = []

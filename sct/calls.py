@@ -414,6 +414,9 @@ def _forwards_only(fn, wrapped) -> bool:
     for node in ast.walk(fdef):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and node is not fdef:
             return False
+        if isinstance(node, ast.Name) and node.id in ("locals", "vars", "eval", "exec", "globals") or \
+                isinstance(node, ast.Attribute) and node.attr in ("_getframe", "currentframe", "f_locals"):
+            return False        # (what reads the arguments without naming them)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 cells.get(node.func.id, None) is wrapped and len(node.args) == 1 and len(node.keywords) == 1 and \
                 isinstance(node.args[0], ast.Starred) and isinstance(node.args[0].value, ast.Name) and \

@@ -739,3 +739,34 @@ def test_logging_a_list_of_traced_values_is_refused():
     sct.clear_cache()
     with pytest.raises(SctError, match=r"line \d+.*(is given a list holding traced values|is called with traced)"):
         dlfeval(logs_a_list, dlarray(X0))
+
+
+def sneaky(f):
+    """Adversarial: a wrapper reading its keywords without naming them."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if "x" in locals()["kwargs"]:
+            return f(*args, **kwargs) * 2.0
+        return f(*args, **kwargs)
+    return wrapper
+
+
+@sneaky
+def sneaky_loss(w, x):
+    return (w * x).sum()
+
+
+def calls_sneaky(w, x):
+    loss = sneaky_loss(w, x=x)
+    return loss, dlgradient(loss, w)
+
+
+def test_a_wrapper_reading_locals_is_exact_or_refused():
+    sct.clear_cache()
+    try:
+        loss, g = dlfeval(calls_sneaky, dlarray(W0), dlarray(XD))
+    except SctError as e:
+        assert "line" in str(e)
+    else:
+        assert np.isclose(float(extractdata(loss)), 2 * float((W0 * XD).sum()))
+        assert np.allclose(extractdata(g), 2 * XD)
