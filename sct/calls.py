@@ -199,9 +199,7 @@ class CallLowering(EmitPass):
         if any(isinstance(a, gast.Starred) for a in args):     # (was: "does not match: missing 'b'")
             self.fail(s, STARRED_KEYWORD.format(names), "keyword argument")
         try:
-            # the callee's own parameters: a decorator's wrapper(*args, **kwargs) gets the keywords in
-            # kwargs (was: bound by the wrapped function's signature, functools.wraps', and passed by
-            # position: a wrapper reading kwargs saw none, 71 where Python gives 146)
+            # (a wrapper's own parameters unless it only passes them on: follows_wrapped)
             signature = inspect.signature(callee, follow_wrapped=follows_wrapped(callee))
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
@@ -240,12 +238,6 @@ class CallLowering(EmitPass):
                 continue
             if p.kind == p.VAR_KEYWORD:
                 caught = [k for k, v in bound.arguments.get(p.name, {}).items() if self.act.is_active(v)]
-                if caught and getattr(callee, "__wrapped__", None) is not None:
-                    fname = getattr(callee, "__name__", "the function")
-                    self.fail(s, f"{', '.join(caught)} reach{'es' if len(caught) == 1 else ''} the wrapper of the "
-                              f"decorated {fname}() through **{p.name}: sct differentiates the wrapper's named "
-                              f"parameters only; pass {'it' if len(caught) == 1 else 'them'} by position "
-                              f"({fname}(..., {', '.join(caught)}))", "keyword argument")
                 if caught:
                     fname = getattr(callee, "__name__", "the function")
                     self.fail(s, f"{', '.join(caught)} reach{'es' if len(caught) == 1 else ''} {fname}() through "
@@ -281,8 +273,7 @@ class CallLowering(EmitPass):
         from .analysis import Guard
         from .options import _Lookup
         fn = getattr(callee, "__func__", callee)
-        if forwards_only(fn):
-            fn = inspect.unwrap(fn)     # (a decorator's wrapper: the defaults of the function it wraps)
+        fn = inspect.unwrap(fn) if forwards_only(fn) else fn      # (a wrapper's: the wrapped function's)
         if not hasattr(fn, "__defaults__"):
             return
         value = p.default
@@ -362,7 +353,8 @@ class CallLowering(EmitPass):
 def follows_wrapped(fn) -> bool:
     """``inspect.signature``'s follow_wrapped for ``fn``: a Python function with ``__wrapped__`` (a
     decorator's wrapper) binds by its own parameters unless it only passes them on (forwards_only);
-    anything else as inspect reads it."""
+    anything else as inspect reads it.  (Was: the wrapped function's signature, functools.wraps', the
+    keywords passed by position: a wrapper reading kwargs saw none, 71 where Python gives 146.)"""
     if type(fn) is not _types.FunctionType or getattr(fn, "__wrapped__", None) is None:
         return True
     return forwards_only(fn)
