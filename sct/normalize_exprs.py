@@ -349,7 +349,7 @@ class Expressions:
                 args.append(self.atom(a, out, hint))
         keywords = []
         if len(node.keywords) == 1 and node.keywords[0].arg is None and getattr(self, "keywords_reach", False) and \
-                self.own_kwargs_forwarded(node.keywords[0].value):
+                isinstance(func, gast.Name) and self.own_kwargs_forwarded(node.keywords[0].value):
             # g(*args, **kwargs) of a decorator's wrapper, the function's own **kwargs and no other
             # keyword: the keywords that reach it passed by position as Python binds them, g's
             # parameters read when it runs (rt.forwarded_defaults, rt.forwarded_layout: a plain function's;
@@ -375,10 +375,7 @@ class Expressions:
         dlfeval, or called by position: as before) and else as ``func(*args, *[merged[n] for n in names])``:
         ``merged`` the keywords with the defaults of the parameters between (a dict display, its values
         differentiated as items), ``names`` their parameters in order (see ``splatted_call``)."""
-        signed = func
-        if isinstance(func, gast.Attribute) or isinstance(func, gast.Name) and self.local_root(func):
-            signed = load(self.namer.fresh(hint + "_signed"))       # (read once: a bound method)
-            self.emit(out, assign(signed.id, func))
+        signed = func       # (a name: self.forward(*args, **kwargs), a method taken as a value, keeps its check)
         result = self.namer.fresh(hint + "_forwarded")
         given: List = []
         npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
