@@ -3099,6 +3099,20 @@ def type_as_numpy(value):
     return type(numpy_view(value))
 
 
+def sequence_type(value):
+    """``type(value)`` of ``type(value)(... for ...)`` (sct/normalize_loops.py rebuild_same_type): list or
+    tuple, which walk the generator once, whole, as the list sct builds from it; another class is refused."""
+    if type(value) is list or type(value) is tuple:
+        return type(value)
+    raise EvaluationError(f"type(...)(... for ...) of a {type(value).__name__}: sct rebuilds a list or tuple "
+                          f"from a generator (its items built whole, as a list), not another class, whose "
+                          f"constructor may keep the generator or walk it more than once; write "
+                          f"{type(value).__name__}([... for ...]) or build the new value by its fields")
+
+
+nondifferentiable(sequence_type)
+
+
 def isscalar_as_numpy(value):
     """``np.isscalar(value)`` in code sct transforms: a 0-d dlarray (np.sum of one) is numpy's scalar."""
     return np.isscalar(numpy_view(value))
@@ -4207,6 +4221,45 @@ def no_keywords_forwarded(kwargs):
 
 
 nondifferentiable(no_keywords_forwarded)
+
+
+def _forwarded_parameters(fn, npos, kwargs):
+    """The parameters a decorator's wrapper ``fn(*args, **kwargs)`` binds (sct/normalize_exprs.py
+    forwarded_call): those of a plain Python function or method as it is written (not the function it
+    wraps), checked as Python binds them; ``fn`` of another kind, or taking ``**kwargs`` or a keyword-only
+    parameter that a keyword names, is refused where keywords reach it."""
+    import inspect
+    if isinstance(fn, (types.FunctionType, types.MethodType)) and not isinstance(fn, Closure):
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
+        if not any(p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in params):
+            try:
+                inspect.signature(fn, follow_wrapped=False).bind(*([None] * npos), **{k: None for k in kwargs})
+            except TypeError as exc:        # Python's TypeError, in Python's words
+                text = str(exc)
+                text = "got " + text if text.startswith("multiple values") else text
+                raise TypeError(f"{getattr(fn, '__qualname__', type(fn).__name__)}() {text}") from None
+            plain = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][npos:]
+            last = max((i for i, p in enumerate(plain) if p.name in kwargs), default=-1)
+            return plain[:last + 1]
+    no_keywords_forwarded(kwargs)
+    return []
+
+
+def forwarded_defaults(fn, npos, kwargs):
+    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names."""
+    if not kwargs:
+        return {}
+    return {p.name: p.default for p in _forwarded_parameters(fn, npos, kwargs) if p.name not in kwargs}
+
+
+def forwarded_layout(fn, npos, merged):
+    """The names of the parameters ``merged`` (the keywords and the defaults between) fills, in order."""
+    if not merged:
+        return []
+    return [p.name for p in _forwarded_parameters(fn, npos, merged)]
+
+
+nondifferentiable(forwarded_defaults, forwarded_layout)
 
 
 def closure_frame(filename):
@@ -5747,6 +5800,70 @@ def require_array_value(value, message):
     if isinstance(value, (np.ndarray, np.generic, _dlarray, int, float, complex)):
         return None
     raise EvaluationError(message.format(type=type(value).__name__))
+
+
+def require_logger(logger, message, *values):
+    """Before ``log.info("%f", loss)`` given traced values (sct/write_checks.py _logging_call): ``logger``
+    is logging's module or a ``logging.Logger`` of logging's own class, and the values are numbers or
+    arrays.  An array may be changed in place by code that sees the record: a handler, formatter or
+    filter of the user's (its errors swallowed by logging's handler), a record factory, a logger class of
+    the user's: refused with ``message`` (``{part}`` filled in); logging's own code only formats it."""
+    import logging
+    if isinstance(logger, types.ModuleType) and logger is logging:
+        logger = logging.getLogger()
+    if type(logger) not in (logging.Logger, logging.RootLogger):
+        raise EvaluationError(message.format(part=f"traced values, and its logger is of your class "
+                                                  f"{type(logger).__name__}"))
+    other = [v for v in values if not isinstance(v, (np.ndarray, _dlarray, np.generic, numbers.Number, str))]
+    if other:
+        raise EvaluationError(message.format(part=f"a {type(other[0]).__name__} holding traced values, whose "
+                                                  f"text is made by code sct does not follow"))
+    if not any(isinstance(v, (np.ndarray, _dlarray)) for v in values):
+        return None         # (numbers cannot be changed in place)
+    parts = [("the record factory", logging.getLogRecordFactory())]
+    node = logger
+    while node is not None:
+        parts += [("a filter of the logger", f) for f in node.filters]
+        for h in node.handlers:
+            parts += [("the handler", h), ("the handler's formatter", h.formatter)]
+            parts += [("a filter of the handler", f) for f in h.filters]
+        node = node.parent if node.propagate else None
+    if not any(node.handlers for node in _logger_chain(logger)):
+        parts.append(("the last-resort handler", logging.lastResort))
+    for part, obj in parts:
+        if obj is not None and not _library_code(obj):
+            name = getattr(obj, '__qualname__', type(obj).__qualname__)
+            raise EvaluationError(message.format(part=f"an array, and {part} {name} on its way is your code"))
+    return None
+
+
+def _logger_chain(logger):
+    while logger is not None:
+        yield logger
+        logger = logger.parent if logger.propagate else None
+
+
+def _library_code(obj) -> bool:
+    """Is ``obj`` (a function, or an object: its class) defined in a file of Python's standard library or
+    of an installed package (not the user's, whose code may change what it is given)?"""
+    import os
+    import sysconfig
+    fn = getattr(obj, "__func__", obj)
+    owner = fn if isinstance(fn, (types.FunctionType, types.BuiltinFunctionType, type)) else type(fn)
+    module = sys.modules.get(getattr(owner, "__module__", None) or "")
+    filename = getattr(module, "__file__", None)
+    if module is not None and filename is None:
+        return getattr(module, "__name__", "") in sys.builtin_module_names
+    if not isinstance(filename, str):
+        return False
+    roots = _LIBRARY_ROOTS or _LIBRARY_ROOTS.extend(sorted({
+        os.path.realpath(r) + os.sep for r in (sysconfig.get_paths().get(k) for k in
+                                                  ("stdlib", "platstdlib", "purelib", "platlib")) if r}))
+    path = os.path.realpath(filename)
+    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+_LIBRARY_ROOTS: list = []
 
 
 def require_array(value, message):

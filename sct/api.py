@@ -801,8 +801,11 @@ def _positional_call(fun: Callable, args, kwargs) -> tuple:
     if fast is not None:
         return fun, fast
     import inspect
+    from .calls import follows_wrapped
     try:
-        bound = inspect.signature(fun).bind(*args, **kwargs)
+        # (a decorator's wrapper: its own parameters unless its code only passes them on; was the wrapped
+        # function's, a wrapper reading kwargs saw none: 71 where Python gives 146)
+        bound = inspect.signature(fun, follow_wrapped=follows_wrapped(fun)).bind(*args, **kwargs)
     except TypeError as exc:
         raise SctError(f"dlfeval: the arguments do not match {getattr(fun, '__qualname__', fun)}: {exc}") from None
     passed = dict(bound.kwargs)     # keyword-only ones given (their defaults the function reads itself)

@@ -528,7 +528,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     written = rewrite_dlupdates(fn, fdef, kinds, dlupdates, namer, rt_name) if dlupdates else []  # sct/dlupdates.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
-    fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
+    normalizer = Normalizer(fdef, filename, namer, rt_name, partials)
+    normalizer.keywords_reach = called or mode != "entry"     # (dlfeval's function: its **kwargs checked empty)
+    fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
     methods: list = []
     fdef.sct_dlupdate_lines, fdef.sct_dlupdate_written = dlupdates, written    # (helpers read in place too)
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
