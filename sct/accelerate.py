@@ -17,8 +17,8 @@ from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
 
-from .api import (MISS, GeneratedSource, _hit_parts, _positional_call, _read_values_kept, dlfeval, make_call_from, run_compiled,
-                  run_entry, run_generated, user_error)
+from .api import (MISS, GeneratedSource, _hit_parts, _outside_reads, _positional_call, _read_values_kept, dlfeval,
+                  make_call_from, run_compiled, run_entry, run_generated, user_error)
 from .cache import LRU
 from .callables import WrappedFunction, as_function
 from .errors import SctError
@@ -177,12 +177,16 @@ class AcceleratedFunction(WrappedFunction):
         if entry is not None:
             self._hits += 1
             if fn is self.fn and pending is not None and not any(e[1] is entry for e in self._fast):
+                if entry.written_args:
+                    _outside_reads(fn, args, entry)
                 pending.append((key, entry, _hit_parts(args, entry)))   # (forgotten by a resize)
             return entry
         self._misses += 1
         entry = compile_function(fn, kinds, mode="entry")
         self._cache.insert(key, entry)
         if fn is self.fn and pending is not None:
+            if entry.written_args:                # (before _hit_parts: its hits read those globals again,
+                _outside_reads(fn, args, entry)   # was: a helper's global rebound unseen, red team 49)
             pending.append((key, entry, _hit_parts(args, entry)))
         return entry
 

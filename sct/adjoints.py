@@ -228,10 +228,16 @@ class StatementAdjoints(EmitPass):
         else:
             self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the loop on"))
-        loop = gast.For(target=store("_"), iter=call("range", [load(n)]), body=body or [gast.Pass()],
+        loop = gast.For(target=store(self.iteration_name()), iter=call("range", [load(n)]), body=body or [gast.Pass()],
                         orelse=[], type_comment=None)
         out.append(loop)
         return out, R_in
+
+    def iteration_name(self) -> str:
+        """The reversed loop's own counter: ``_``, unless the function names a value so (was: ``for _,
+        layer in enumerate(ls)`` had its index, taped for the adjoint, overwritten by the reversed loop's
+        ``for _ in range(n)``, and each layer's gradient went to another layer)."""
+        return "_" if "_" not in self.namer.taken else self.namer.fresh("_iteration")
 
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
@@ -251,7 +257,7 @@ class StatementAdjoints(EmitPass):
         self.needed.add(n)
         out.append(self.gen.line_comment(s.lineno, "adjoint of the earlier iterations of the loop on"))
         done = gast.BinOp(left=load(n), op=gast.Sub(), right=const(1))
-        out.append(gast.For(target=store("_"), iter=call("range", [done]), body=body or [gast.Pass()],
+        out.append(gast.For(target=store(self.iteration_name()), iter=call("range", [done]), body=body or [gast.Pass()],
                             orelse=[], type_comment=None))
         return out, R_in
 

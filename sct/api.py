@@ -196,6 +196,8 @@ def make_hit(fun, args, compiled: Compiled):
     compiled under, the arguments' kinds part by part (exact types, dtypes, ranks, formats, keys,
     fields) while unwrapping them, then ``compiled.check(f)`` (code, globals, defaults, closure
     cells, the globals and attributes the code read).  None where the arguments are too big."""
+    if getattr(compiled, "written_args", ()):
+        _outside_reads(fun, args, compiled)     # (its hits read the globals of the code it may call again)
     parts = _hit_parts(args, compiled)
     if parts is None:
         return None
@@ -250,7 +252,16 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
     written = getattr(compiled, "written_args", ())
     if not written:
         return
-    extra = _read_outside(compiled)
+    reads = _outside_reads(fun, args, compiled)
+    name = getattr(fun, "__qualname__", None) or type(fun).__name__
+    if reads.refusal is not None:       # (was: sys.modules[__name__].MODEL.h read as a constant, red team 49)
+        position, param, where = written[0]
+        raise EvaluationError(f"{name}() sets an attribute of {param}'s object here, and {reads.refusal} reads "
+                              f"sys.modules or globals(), through which sct cannot tell which objects it reaches: "
+                              f"a read of this object that way would lose the new value's derivative (sct "
+                              f"follows writes by name). Read the object through {param}, or pass it as an "
+                              f"argument", *where)
+    extra = _read_outside(compiled) + tuple(reads.now())
     found = _written_reached_twice(args, [w[0] for w in written], extra)
     if found is None:
         return
@@ -264,12 +275,12 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
         i = path[0]
         text = names.get(i) or (extra[i - len(args)][0] if i >= len(args) else
                                 params[i] if i < len(params) else f"argument {i + 1}")
-        for how, key in path[1:]:
-            text += f".{key}" if how == "attr" else f"[{key!r}]"
+        for how, key in path[1:]:       # (a class, a deque's or set's item, a weakref's object: red team 49)
+            text = f"{text}.{key}" if how == "attr" else f"type({text})" if how == "class" else \
+                f"an item of {text}" if how == "member" else f"{text}()" if how == "ref" else f"{text}[{key!r}]"
         return text
     where = next(w[2] for w in written if w[0] == position)
     a, b = spell(first), spell(second)
-    name = getattr(fun, "__qualname__", None) or type(fun).__name__
     raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() sets an attribute of "
                           f"{names[position]}'s object here, and reads of it through {b if a == names[position] else a} "
                           f"would lose the new value's derivative (sct differentiates them as reads of what the object "
@@ -281,6 +292,15 @@ _NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctio
                 functools.partial, np.ufunc, str, bytes, numbers.Number, np.ndarray, np.generic)
 
 
+def _outside_reads(fun, args, compiled: Compiled):
+    """sct.outside_reads.Reads of ``fun`` (the globals of the code it may call), kept on ``compiled``."""
+    found = getattr(compiled, "outside_reads", None)
+    if found is None:
+        from .outside_reads import Reads
+        found = compiled.outside_reads = Reads(fun, args)
+    return found
+
+
 def _read_outside(compiled: Compiled) -> tuple:
     """``((name, value), ...)``: the globals and closure values ``compiled`` reads (its guards: the same
     objects while it is run) that may hold an object (not a module, class, function or number); kept on it."""
@@ -288,8 +308,14 @@ def _read_outside(compiled: Compiled) -> tuple:
     if found is None:
         found = compiled.outside_values = tuple(
             (g.name, g.value) for g in compiled.guards
-            if g.value is not None and not isinstance(g.value, _NOT_HOLDERS))
+            if g.value is not None and (not isinstance(g.value, _NOT_HOLDERS) or _users_class(g.value)))
     return found
+
+
+def _users_class(value) -> bool:
+    """A class of the user's (its class attributes may hold the user's objects: ``Base.shared``)."""
+    return isinstance(value, type) and (getattr(value, "__module__", None) or "builtins").split(".")[0] not in \
+        ("builtins", "numpy", "sct")
 
 
 def _hit_parts(args, compiled: Compiled):
@@ -309,7 +335,12 @@ def _hit_parts(args, compiled: Compiled):
         # (an argument whose attributes it sets, reached another way too: the slow path, which refuses it)
         consts["TWICE"], consts["WRITTEN"] = _written_reached_twice, [w[0] for w in compiled.written_args]
         consts["OUTSIDE"] = _read_outside(compiled)
-        lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE) is not None: return None"]
+        reads = getattr(compiled, "outside_reads", None)
+        if reads is not None and reads.live:   # (the globals of the code it may call: read now)
+            consts["READS"] = reads.now
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE + tuple(READS())) is not None: return None"]
+        else:
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE) is not None: return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \
@@ -770,8 +801,11 @@ def _positional_call(fun: Callable, args, kwargs) -> tuple:
     if fast is not None:
         return fun, fast
     import inspect
+    from .calls import follows_wrapped
     try:
-        bound = inspect.signature(fun).bind(*args, **kwargs)
+        # (a decorator's wrapper: its own parameters unless its code only passes them on; was the wrapped
+        # function's, a wrapper reading kwargs saw none: 71 where Python gives 146)
+        bound = inspect.signature(fun, follow_wrapped=follows_wrapped(fun)).bind(*args, **kwargs)
     except TypeError as exc:
         raise SctError(f"dlfeval: the arguments do not match {getattr(fun, '__qualname__', fun)}: {exc}") from None
     passed = dict(bound.kwargs)     # keyword-only ones given (their defaults the function reads itself)

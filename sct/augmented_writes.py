@@ -71,6 +71,7 @@ class NumberGuard:
     message: str
     container: Optional[str] = None     # d of ``d[k] op= v``: an item of a numeric array is part of it
     check: str = "require_number"       # the runtime's check (require_array_value: t.any() of a traced t)
+    values: tuple = ()                  # names given to the check after the message (require_logger's)
 
 
 def _check_augmented(s, analysis: AliasAnalysis, param_kinds, mode: str, fail) -> None:
@@ -212,7 +213,7 @@ def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
 
 def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -> None:
     """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
-    wanted = {id(g.stmt): (g.old_name, g.message, g.container, g.check) for g in guards}
+    wanted = {id(g.stmt): (g.old_name, g.message, g.container, g.check, g.values) for g in guards}
     i = 0
     while i < len(body):
         s = body[i]
@@ -221,9 +222,10 @@ def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -
             if isinstance(inner, list):
                 _insert_number_guards(inner, guards, rt_name)
         if id(s) in wanted:
-            old, message, container, checker = wanted[id(s)]
+            old, message, container, checker, values = wanted[id(s)]
             check = gast.Expr(value=call(f"{rt_name}.{checker}", [load(old), const(message)] +
-                                         ([load(container)] if container is not None else [])))
+                                         ([load(container)] if container is not None else []) +
+                                         [load(v) for v in values]))
             check.lineno = s.lineno
             body.insert(i, check)
             i += 1

@@ -8,6 +8,7 @@ recomputing sweeps replay them.
 from __future__ import annotations
 
 import copy
+import inspect
 import types as _types
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -198,7 +199,8 @@ class CallLowering(EmitPass):
         if any(isinstance(a, gast.Starred) for a in args):     # (was: "does not match: missing 'b'")
             self.fail(s, STARRED_KEYWORD.format(names), "keyword argument")
         try:
-            signature = inspect.signature(callee)
+            # (a wrapper's own parameters unless it only passes them on: follows_wrapped)
+            signature = inspect.signature(callee, follow_wrapped=follows_wrapped(callee))
             bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
         except (TypeError, ValueError) as exc:
             text = str(exc)         # (in Python's words: "got multiple values for argument 'w'")
@@ -271,6 +273,7 @@ class CallLowering(EmitPass):
         from .analysis import Guard
         from .options import _Lookup
         fn = getattr(callee, "__func__", callee)
+        fn = inspect.unwrap(fn) if forwards_only(fn) else fn      # (a wrapper's: the wrapped function's)
         if not hasattr(fn, "__defaults__"):
             return
         value = p.default
@@ -347,6 +350,78 @@ class CallLowering(EmitPass):
         return gast.Tuple(elts=[const(isinstance(a, gast.Starred)) for a in args], ctx=gast.Load())
 
 
+def follows_wrapped(fn) -> bool:
+    """``inspect.signature``'s follow_wrapped for ``fn``: a Python function with ``__wrapped__`` (a
+    decorator's wrapper) binds by its own parameters unless it only passes them on (forwards_only);
+    anything else as inspect reads it.  (Was: the wrapped function's signature, functools.wraps', the
+    keywords passed by position: a wrapper reading kwargs saw none, 71 where Python gives 146.)"""
+    if type(fn) is not _types.FunctionType or getattr(fn, "__wrapped__", None) is None:
+        return True
+    return forwards_only(fn)
+
+
+def forwards_only(fn) -> bool:
+    """Is ``fn`` a decorator's wrapper ``def wrapper(*args, **kwargs)`` (functools.wraps: its
+    ``__wrapped__``) whose code reads ``args`` and ``kwargs`` only to pass them on,
+    ``f(*args, **kwargs)``, to the function it wraps?  Then a call binds its keywords as the wrapped
+    function's signature says, whether they pass through kwargs or by position; a wrapper reading them
+    (``"x" in kwargs``, ``len(args)``) sees the call as written."""
+    wrapped = getattr(fn, "__wrapped__", None)
+    if type(fn) is not _types.FunctionType or wrapped is None or fn.__closure__ is None:
+        return False
+    key = (id(fn.__code__), id(wrapped))
+    known = _FORWARDS.get(key)
+    if known is not None and known[0] is fn.__code__ and known[1] is wrapped:
+        return known[2]
+    if len(_FORWARDS) >= 512:
+        _FORWARDS.clear()
+    found = _forwards_only(fn, wrapped)
+    _FORWARDS[key] = (fn.__code__, wrapped, found)
+    return found
+
+
+_FORWARDS: dict = {}        # (id(code), id(wrapped)) -> (code, wrapped, forwards_only)
+
+
+def _forwards_only(fn, wrapped) -> bool:
+    import ast
+    code = fn.__code__
+    if code.co_argcount or code.co_kwonlyargcount or code.co_posonlyargcount or \
+            not code.co_flags & inspect.CO_VARARGS or not code.co_flags & inspect.CO_VARKEYWORDS:
+        return False
+    cells = {}
+    for name, cell in zip(code.co_freevars, fn.__closure__):
+        try:
+            cells[name] = cell.cell_contents
+        except ValueError:
+            return False
+    try:
+        from .parse import function_ast
+        fdef = function_ast(fn)[0]
+    except Exception:
+        return False
+    fdef = gast.gast_to_ast(fdef)
+    star, double = fdef.args.vararg.arg, fdef.args.kwarg.arg
+    passed = set()
+    for node in ast.walk(fdef):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and node is not fdef:
+            return False
+        if isinstance(node, ast.Name) and node.id in ("locals", "vars", "eval", "exec", "globals") or \
+                isinstance(node, ast.Attribute) and node.attr in ("_getframe", "currentframe", "f_locals"):
+            return False        # (what reads the arguments without naming them)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                cells.get(node.func.id, None) is wrapped and len(node.args) == 1 and len(node.keywords) == 1 and \
+                isinstance(node.args[0], ast.Starred) and isinstance(node.args[0].value, ast.Name) and \
+                node.args[0].value.id == star and node.keywords[0].arg is None and \
+                isinstance(node.keywords[0].value, ast.Name) and node.keywords[0].value.id == double:
+            passed.update((id(node.args[0].value), id(node.keywords[0].value)))
+    if not all(id(node) in passed for node in ast.walk(fdef)
+               if isinstance(node, ast.Name) and node.id in (star, double)):
+        return False
+    # (the function it wraps a wrapper too: it must pass them on as well, inspect.signature follows both)
+    return getattr(wrapped, "__wrapped__", None) is None or forwards_only(wrapped)
+
+
 def _complex_keywords(act, info: CallInfo, args: List, keywords: List) -> bool:
     """Does a call of a Python function take by keyword a value not proven real, for an
     ordinary parameter that ``keywords_to_positions`` can put in its position?"""
@@ -361,7 +436,7 @@ def _complex_keywords(act, info: CallInfo, args: List, keywords: List) -> bool:
             all(act.value_real(k.value) for k in keywords):
         return False
     try:
-        signature = inspect.signature(fn)
+        signature = inspect.signature(fn, follow_wrapped=follows_wrapped(fn))
         bound = signature.bind(*args, **{k.arg: k.value for k in keywords})
     except (TypeError, ValueError):
         return False

@@ -109,6 +109,7 @@ class Compiled:
     # followed by name (sct.write_checks._note_argument_write; checked by sct.api._refuse_aliased_writes)
     written_args: tuple = ()
     outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
+    outside_reads: Any = None            # the globals the code it may call reads (sct.outside_reads.Reads; sct.api)
 
     def __post_init__(self):
         if self.check is None:
@@ -527,7 +528,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     written = rewrite_dlupdates(fn, fdef, kinds, dlupdates, namer, rt_name) if dlupdates else []  # sct/dlupdates.py
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
-    fdef = Normalizer(fdef, filename, namer, rt_name, partials).run()           # sct/normalize.py, sct/partials.py
+    normalizer = Normalizer(fdef, filename, namer, rt_name, partials)
+    normalizer.keywords_reach = called or mode != "entry"     # (dlfeval's function: its **kwargs checked empty)
+    fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
     methods: list = []
     fdef.sct_dlupdate_lines, fdef.sct_dlupdate_written = dlupdates, written    # (helpers read in place too)
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
@@ -1153,7 +1156,7 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     if not trusted:                 # y traced only through helpers returning constant gradients
         check_sites(fdef, activity, filename)
         check_text_numbers(fdef, activity, filename, helper)
-        check_traced_keys(fdef, activity, filename)
+        activity.key_checks = check_traced_keys(fdef, activity, filename)
         check_written_and_read(fdef, activity, filename)
     check_nested_functions(nested, activity, filename, fdef.name)
     check_entered_values(fdef, activity.active, filename)                       # sct/normalize_stmts.py

@@ -109,7 +109,7 @@ class CopyChecks:
         """``check_unfollowed_copy``'s refusal: ``root`` bound at ``target`` to a value ``copy_of`` holds."""
         line = getattr(target, "lineno", "?")
         copy_of = self._user_name(self._origin_structure(copy_of))
-        root = self._user_name(root)
+        root = self._call_text(root) or self._user_name(root)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
@@ -313,6 +313,26 @@ class CopyChecks:
                 break
         return name
 
+    def _call_text(self, name: str):
+        """The user's call whose result the normalizer named ``name`` (``m.params()`` of ``out_params``,
+        was shown as 'out_params'), or None."""
+        if not name.startswith("out_"):
+            return None
+        values = [n.value for n in self.finding.nodes() if isinstance(n, gast.Assign) and len(n.targets) == 1
+                  and isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        if len(values) != 1 or not isinstance(values[0], gast.Call) or values[0].args or values[0].keywords:
+            return None
+        try:
+            import astunparse
+            return f"{astunparse.unparse(gast.gast_to_ast(values[0].func)).strip()}()"
+        except Exception:
+            return None
+
+    def _fields_read(self) -> bool:
+        """Does the function read an object's fields as a dict (``vars(m)``, ``m.__dict__``)?"""
+        return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "vars" or
+                   isinstance(n, gast.Attribute) and n.attr == "__dict__" for n in self.finding.nodes())
+
     def _user_name(self, name: str) -> str:
         """The user's name of a version the normalizer made (``p_1`` of ``p["w"] = x``)."""
         base, _, suffix = name.rpartition("_")
@@ -353,7 +373,11 @@ class CopyChecks:
                       f"{line} from {culprit!r}, which may hold the same value; its gradient would also "
                       f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
                       f"with respect to {culprit!r}, or build it as a literal of names "
-                      f"(p = {{'k': {culprit}}})", "dlgradient")
+                      f"(p = {{'k': {culprit}}})" +
+                      (" (for the fields of an object m read with vars(m) or m.__dict__: differentiate with "
+                       "respect to m itself, `g = dlgradient(loss, m)`, an object of m's class holding "
+                       "the gradients, whose vars(g) are a dict of them)" if self._fields_read() else ""),
+                      "dlgradient")
 
     def _plain_item(self, r: str, seen: set):
         """(the key, the line) of an item ``r`` (a dict made here, through the versions the normalizer

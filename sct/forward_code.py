@@ -162,6 +162,11 @@ class ForwardCode(EmitPass):
         return out
 
     def forward_stmt(self, s, depth: int) -> List:
+        key = getattr(self.act, "key_checks", {}).get(id(s))     # a traced key into what may be a dict
+        check = [expr_stmt(call(self.rt("constant_key"), [copy.deepcopy(key)]))] if key is not None else []
+        return check + self.forward_statement(s, depth)      # (sct/key_checks.py)
+
+    def forward_statement(self, s, depth: int) -> List:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
             return self.forward_assign(s, depth)
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call):

@@ -15,7 +15,7 @@ version of one) and ``dict(pairs)`` where ``pairs`` is a list the function build
 from __future__ import annotations
 
 import builtins
-from typing import Dict, List, Set
+from typing import Any, Dict, List, Set
 
 import gast
 
@@ -32,12 +32,17 @@ def _refusal(what: str) -> str:
             "traced numbers as its values")
 
 
-def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
+def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[int, Any]:
+    """Refuse the keys above where a dict is known to be written; ``{id(statement): key}`` for the other stores
+    ``n[key] = v``, ``n = rt.setitem(n, key, v)`` of a traced key (into what may be a dict), checked
+    when they run (rt.constant_key: no number or float array as the key: ``d = fresh(); d[w[0] * 3.0] =
+    v``, ``lst.append({}); lst[0][key] = v``, a dict from a helper, ``copy.copy({})``: were not checked, and
+    the gradient through a key read back was lost; red team s49)."""
     active = activity.active
     assigns: List[gast.Assign] = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Assign)
                                   and len(n.targets) == 1]
     if not active or not assigns:
-        return
+        return {}
 
     origin_sets = {}
 
@@ -170,23 +175,47 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> None:
         return False
 
     stored_dicts = dicts | items_of_dicts      # what a store ``n[k] = v`` / rt.setitem(n, k, v) writes a key into
+    def read_back(key) -> bool:
+        """A key bound only to an item read from a container (``for k in q``, ``k = pair[0]``): traced to
+        the analysis where the container holds traced values, but its type tells (checked when it runs:
+        a string key passes; was refused where ``q`` came from a helper)."""
+        def walked_item(name, depth=0):
+            values = bindings.get(name)
+            return bool(values) and depth < 3 and all(
+                isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
+                (walk_of(v.value.id) or walked_item(v.value.id, depth + 1)) for v in values)
+
+        def walk_of(name):           # seq = rt.as_sequence(q): what a for loop over q walks (not an array's)
+            values = bindings.get(name)
+            return bool(values) and all(
+                isinstance(v, gast.Call) and target(v) is rt_support.as_sequence and v.args and
+                not (isinstance(v.args[0], gast.Name) and array_receiver is not None and array_receiver(v.args[0].id))
+                for v in values)
+        return isinstance(key, gast.Name) and walked_item(key.id)
+
+    array_receiver = getattr(activity, "array_receiver", None)
+    checks: Dict[int, Any] = {}
     for s in assigns:
         value, where = s.value, s.targets[0]
         if isinstance(value, gast.Dict):
             for k in value.keys:
                 if traced(k):
                     fail(s, "a dict key computed from a traced value")
-        if isinstance(where, gast.Subscript) and isinstance(where.value, gast.Name) and \
-                where.value.id in stored_dicts and traced(where.slice):
-            fail(s, "a value stored in a dict under a key computed from a traced value")
+        if isinstance(where, gast.Subscript) and isinstance(where.value, gast.Name) and traced(where.slice):
+            if where.value.id in stored_dicts and not read_back(where.slice):
+                fail(s, "a value stored in a dict under a key computed from a traced value")
+            checks[id(s)] = where.slice
         if isinstance(value, gast.Call):
             found = target(value)
             if found is rt_support.setitem and len(value.args) >= 2 and isinstance(value.args[0], gast.Name) \
-                    and value.args[0].id in stored_dicts and traced(value.args[1]):
-                fail(s, "a value stored in a dict under a key computed from a traced value")
+                    and traced(value.args[1]):
+                if value.args[0].id in stored_dicts and not read_back(value.args[1]):
+                    fail(s, "a value stored in a dict under a key computed from a traced value")
+                checks[id(s)] = value.args[1]
             if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
                     value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):
                 fail(s, "dict() of pairs whose keys are computed from traced values")
+    return checks
 
 
 def _dict_kind(kind) -> bool:

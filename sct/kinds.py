@@ -744,6 +744,8 @@ def object_array_field(base_kind, kind) -> bool:
     cls = base_kind[1]
     if isinstance(cls, type) and issubclass(cls, tuple) and not has_own_methods(cls):
         return False
+    if not kind_traced(base_kind):
+        return False        # an object of plain arrays only is a constant, as a plain array is
     if not (isinstance(kind, tuple) and kind and kind[0] == "nd"):
         # (a Python number field, ``self.eps``, is a setting: read directly it stays a constant, so a
         # hyperparameter given to an op without a derivative in it, np.percentile(x, m.q) or

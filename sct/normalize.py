@@ -507,6 +507,7 @@ class Normalizer(Statements, Loops, Expressions):
         self.locals = None            # names bound in the function (computed when needed)
         self._scope_locals = None     # local_names_of(fdef), for the refusal of globals() and the like
         self.called_from = None       # the function whose globals a helper inlined into it reads (called_object)
+        self.keywords_reach = True    # may a call give the function's **kwargs keywords (not dlfeval's function)
 
     # --- errors --------------------------------------------------------------------
     def fail(self, node, construct: str, advice: str):
@@ -775,7 +776,9 @@ class Normalizer(Statements, Loops, Expressions):
                                        [self.fdef.args.vararg, self.fdef.args.kwarg] if isinstance(a, gast.Name)})
         maps_given_to_next(body, self.namer, self.is_builtin)
         body = lower_next_of_generators(body, self.namer, self.fail)
-        from .normalize_loops import _CONSUMERS
+        from .normalize_loops import _CONSUMERS, rebuild_same_type
+        if self._builtin_names(("type",)) and "type" not in local_names_of(self.fdef):
+            rebuild_same_type(body, self.rt_name)
         check_generators_used_once(body, self.fail, [a.id for a in self.fdef.args.args + self.fdef.args.kwonlyargs
                                                     if isinstance(a, gast.Name)],
                                    # (a module's `def sum(g): return g` given a generator is a helper: was read

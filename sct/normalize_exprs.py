@@ -348,6 +348,13 @@ class Expressions:
             else:
                 args.append(self.atom(a, out, hint))
         keywords = []
+        if len(node.keywords) == 1 and node.keywords[0].arg is None and getattr(self, "keywords_reach", False) and \
+                isinstance(func, gast.Name) and self.own_kwargs_forwarded(node.keywords[0].value):
+            # g(*args, **kwargs) of a decorator's wrapper, the function's own **kwargs and no other
+            # keyword: the keywords that reach it passed by position as Python binds them, g's
+            # parameters read when it runs (rt.forwarded_defaults, rt.forwarded_layout: a plain function's;
+            # g taking **kwargs or a keyword-only one refused) (was: refused when any keyword reached them)
+            return self.forwarded_call(func, args, node.keywords[0].value.id, out, hint)
         for k in node.keywords:
             if k.arg is None and self.own_kwargs_forwarded(k.value):
                 # g(*args, **kwargs) of the function's own **kwargs: g(*args) where no keyword reached
@@ -362,6 +369,36 @@ class Expressions:
                 value = value.elts[0]       # np.add(a, b, out=(z,)): numpy's out=z for one output
             keywords.append(gast.keyword(arg=k.arg, value=self.atom(value, out, hint)))
         return gast.Call(func=func, args=args, keywords=keywords)
+
+    def forwarded_call(self, func, args, kwargs: str, out: List, hint: str) -> gast.Name:
+        """``func(*args, **kwargs)`` as ``func(*args)`` where no keyword reached ``kwargs`` (a wrapper run by
+        dlfeval, or called by position: as before) and else as ``func(*args, *[merged[n] for n in names])``:
+        ``merged`` the keywords with the defaults of the parameters between (a dict display, its values
+        differentiated as items), ``names`` their parameters in order (see ``splatted_call``)."""
+        signed = func       # (a name: self.forward(*args, **kwargs), a method taken as a value, keeps its check)
+        result = self.namer.fresh(hint + "_forwarded")
+        given: List = []
+        npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
+        for a in args:
+            if isinstance(a, gast.Starred):
+                npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [copy.deepcopy(a.value)]))
+        npos = self.atom(npos, given, hint + "_count")
+        defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)])
+        merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), given, hint + "_keywords")
+        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged]), given,
+                          hint + "_names")
+        item = self.namer.fresh("name")
+        listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
+                               generators=[gast.comprehension(target=store(item), iter=names, ifs=[],
+                                                              is_async=0)])
+        passed = self.atom(listed, given, hint + "_arguments")
+        self.emit(given, assign(result, gast.Call(func=copy.deepcopy(signed), args=copy.deepcopy(args) + [
+            gast.Starred(value=passed, ctx=gast.Load())], keywords=[])))
+        plain: List = []
+        self.emit(plain, assign(result, gast.Call(func=signed, args=args, keywords=[])))
+        branch = gast.If(test=load(kwargs), body=given, orelse=plain)
+        self.emit(out, branch)
+        return load(result)
 
     def own_kwargs_forwarded(self, value) -> bool:
         """Is ``value`` (of ``**value`` in a call) the function's own ``**kwargs`` parameter, never

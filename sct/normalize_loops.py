@@ -1893,6 +1893,25 @@ def _may_share(stmts: List, local_names) -> Dict[str, set]:
     return {a: groups[find(a)] for a in local_names}
 
 
+def rebuild_same_type(stmts: List, rt_name: str) -> None:
+    """``type(params)(p - lr * g for p, g in zip(params, grads))``: a list or tuple of the input's type
+    rebuilt from a generator, which list() and tuple() walk once, whole, as the list comprehension sct
+    builds: ``rt.sequence_type(params)([...])``, the run checking that ``params`` is a list or tuple
+    (another class's constructor may keep the generator or walk it twice: refused there) (was: refused
+    as a generator expression passed to a helper).  Only where ``type`` is the builtin."""
+    for st in stmts:
+        for node in walk_nodes(st):
+            if isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+                    isinstance(node.args[0], gast.GeneratorExp) and isinstance(node.func, gast.Call) and \
+                    isinstance(node.func.func, gast.Name) and node.func.func.id == "type" and \
+                    len(node.func.args) == 1 and not node.func.keywords and \
+                    not isinstance(node.func.args[0], gast.Starred):
+                gen = node.args[0]
+                node.func = call(f"{rt_name}.sequence_type", [node.func.args[0]])
+                node.args = [gast.ListComp(elt=gen.elt, generators=gen.generators)]
+                gast.copy_location(node.args[0], gen)
+
+
 def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unwalked=None) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's

@@ -35,7 +35,7 @@ from . import hooks
 from .analysis import Dependence
 from .errors import CompileError
 from .ir import root_name, walk_nodes
-from .kinds import leaf_kind
+from .kinds import kind_traced, leaf_kind
 from .parse import function_ast
 from .plans import CallKind
 
@@ -84,8 +84,10 @@ def _plain_float(kind) -> bool:
 
 
 def plain_leaf(kind, path: str = "") -> Optional[str]:
-    """The path (``['z']``, ``[1]``) of a plain float leaf of ``kind``, a dict, list or tuple (not
-    into objects, whose arrays are all variables) that also holds a dlarray; None otherwise."""
+    """The path (``['z']``, ``[1]``, ``[1].W``) of a plain float leaf of ``kind``, a dict, list or tuple
+    (not into objects holding a dlarray, whose arrays are all variables; an object of plain arrays
+    only is a constant, as a plain array is: its float arrays are such leaves) that also holds a
+    dlarray; None otherwise."""
     found: List[str] = []
     traced: List[bool] = []
 
@@ -103,6 +105,31 @@ def plain_leaf(kind, path: str = "") -> Optional[str]:
         elif k[0] == "seq" and k[1] in (list, tuple):
             for i, v in enumerate(k[2]):
                 walk(v, f"{at}[{i}]", depth + 1)
+        elif k[0] == "obj" and len(k) > 2 and isinstance(k[2], tuple):
+            # (was: never walked, so a helper compiled on its own walking a list of layers, ``for l in
+            # ls: x = l(x)``, gave a frozen layer of plain arrays the derivative of a variable)
+            plain_object = not kind_traced(k)
+            if not plain_object:
+                traced.append(True)
+            for key, v in k[2]:
+                if not isinstance(key, str):
+                    continue
+                if plain_object and isinstance(v, tuple) and v and v[0] == "nd" and _plain_float(v):
+                    if at and not found:
+                        found.append(f"{at}.{key}")
+                elif isinstance(v, tuple) and v and v[0] in ("obj", "map", "seq"):
+                    walk(v, f"{at}.{key}", depth + 1) if plain_object or v[0] == "obj" else \
+                        _objects(v, f"{at}.{key}", depth + 1)
+
+    def _objects(k, at, depth):
+        """(the field of an object holding a dlarray) the objects of plain arrays only among its items"""
+        if not isinstance(k, tuple) or not k or depth > 16:
+            return
+        if k[0] == "obj":
+            walk(k, at, depth)
+        elif k[0] in ("map", "seq") and len(k) > 2 and isinstance(k[2], tuple):
+            for key, v in (k[2] if k[0] == "map" else enumerate(k[2])):
+                _objects(v, f"{at}[{key!r}]", depth + 1)
     walk(kind, path, 0)
     return found[0] if found and traced else None
 

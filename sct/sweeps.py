@@ -18,7 +18,7 @@ from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .regions import part_parameters, recomputed_part
 from .templates import ZERO, _function
-from .kinds import has_own_methods as _has_own_methods, object_array_field
+from .kinds import has_own_methods as _has_own_methods, kind_traced, object_array_field
 
 
 class Sweeps(EmitPass):
@@ -466,14 +466,23 @@ def _untraced_paths(kind, path, out) -> bool:
         # was their methods' derivative, while read directly they were constants, so a field read both
         # ways had a part of its derivative, 3 for 5.  A namedtuple with methods of its own is such an
         # object)
+        if len(kind) > 2 and isinstance(kind[2], tuple) and not kind_traced(kind):
+            # an object of plain arrays only is a constant, as a plain array is: its float leaves are
+            # zero however it is read (was: walked by a loop, ``for l in layers: x = l(x)``, its
+            # ``__call__``'s derivative came back for them, while ``layers[1](h)`` gave zeros, and
+            # adamupdate trained the layer the user froze)
+            for key, child in kind[2]:
+                if isinstance(key, str):
+                    _untraced_paths(child, path + ("attr", key), out)
+            return True
         for key, child in (kind[2] if len(kind) > 2 and isinstance(kind[2], tuple) else ()):
             if not isinstance(key, str):
                 continue
             if isinstance(child, tuple) and child and child[0] == "num" and \
                     (child[2] in (float, complex) or child[1] is not None and np.dtype(child[1]).kind in "fc"):
                 out.append(path + ("attr", key))
-            elif isinstance(child, tuple) and child and child[0] == "obj":
-                _untraced_paths(child, path + ("attr", key), out)
+            elif isinstance(child, tuple) and child and child[0] in ("obj", "seq", "map"):
+                _objects_within(child, path + ("attr", key), out)
         return True
     if tag in ("map", "obj") and len(kind) > 2 and isinstance(kind[2], tuple):
         step = "item" if tag == "map" else "attr"
@@ -489,6 +498,21 @@ def _untraced_paths(kind, path, out) -> bool:
             found = _untraced_paths(child, path + ("item", i), out) or found
         return found
     return False
+
+
+def _objects_within(kind, path, out) -> None:
+    """Collect in ``out`` the constant leaves of the objects of plain arrays only held in a field of an
+    object that holds dlarrays (``self.layers = [Lin(dlarray(W)), Lin(V)]``): the field's own arrays
+    are the object's variables, left as they are."""
+    if not isinstance(kind, tuple) or not kind:
+        return
+    if kind[0] == "obj":
+        _untraced_paths(kind, path, out)
+    elif kind[0] in ("seq", "map") and len(kind) > 2 and isinstance(kind[2], tuple):
+        for key, child in (enumerate(kind[2]) if kind[0] == "seq" else kind[2]):
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                return
+            _objects_within(child, path + ("item", key), out)
 
 
 def untraced_leaves(gen, sel) -> List[Tuple]:

@@ -137,6 +137,8 @@ class TangentTransformer:
         # an operand the compiler could not tell is an array: not an object with its own operator
         checks = [gast.Expr(value=call(self.rt("array_operand"), [load(operand), const(symbol), const(' '.join(names))]))
                   for operand, symbol, names in getattr(self.act, "operand_checks", {}).get(id(s), ())]
+        if id(s) in getattr(self.act, "key_checks", {}):   # a traced key into what may be a dict (sct/key_checks)
+            checks.append(gast.Expr(value=call(self.rt("constant_key"), [copy.deepcopy(self.act.key_checks[id(s)])])))
         return checks + self._assignment(s, t, value)
 
     def _assignment(self, s: gast.Assign, t: str, value) -> List:

@@ -399,6 +399,17 @@ class _WriteCheck:
         if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
                 "is an argument" in why:
             why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
+        if why is not None and f"({name} is an attribute of " in why:
+            # state kept by an object reached through a field (an RNN cell ``net.cell`` setting self.h):
+            # say what runs instead (was only "build a new object, or set the attribute through the one
+            # name you read it with", which a method of the cell cannot do)
+            owner = why.split(f"({name} is an attribute of ", 1)[1].split(")", 1)[0]
+            fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
+                 f"follows the new value through {name} only. Pass the state in and return it "
+                 f"(`def forward(self, x, {attr_name}): return ...`, called as `{attr_name} = "
+                 f"layer(x, {attr_name})`), keep it on {owner} itself (set by {owner}'s own method from "
+                 f"what the layer returns), or give the object that keeps it to {self.fname}() as an "
+                 f"argument of its own", f"{name}.{attr_name} = ...")
         if why is not None:
             fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
                  f"follows the new value through {name} only. Build a new object, or set the "
@@ -961,6 +972,8 @@ class _WriteCheck:
         if callee is not None and info.kind == CallKind.FUNCTION and \
                 self._pure_given_none(s, node, callee, self_attributes=not args_active):
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
+        if not receiver_active and self._logging_call(s, node):
+            return          # log.info("%f", loss): logging's own code reads the values (checked when it runs)
         if callee is None or not _pure(callee, self_attributes=not args_active):
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
@@ -1104,6 +1117,51 @@ class _WriteCheck:
         inside = {id(n) for n in walk_no_defs(s)}
         return any(isinstance(n, gast.Name) and n.id == z and isinstance(n.ctx, gast.Load) and id(n) not in inside
                    for n in walk_no_defs(self.fdef))
+
+    def _logging_call(self, s, node) -> bool:
+        """Is ``node`` ``log.info("%f", loss)`` (debug, warning, error, critical, exception) of logging's
+        module or of a ``logging.Logger`` (a global one, or one made here by ``logging.getLogger(...)``),
+        given arrays and numbers (was: refused as a call that may change its arguments, the loss printed
+        by MATLAB's users with logging)?  logging's own code only formats them; the run checks
+        (rt.require_logger) that the logger is logging's and that no handler, formatter or filter of the
+        user's, which could change an array in place, is on its way."""
+        import logging
+        func = node.func
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
+                func.attr not in _LOG_METHODS or self.resolver is None or \
+                getattr(self.fdef, "sct_number_guards", None) is None:
+            return False
+        receiver, method = func.value.id, func.attr
+        if any(not isinstance(a, (gast.Name, gast.Constant)) for a in node.args) or \
+                any(k.arg not in ("exc_info", "stack_info", "stacklevel") or
+                    self.activity.value_active(k.value) for k in node.keywords) or receiver in self.active:
+            return False
+        owner = _resolved(self.resolver, func.value)
+        known = owner is logging or type(owner) in (logging.Logger, logging.RootLogger)
+        if not known and owner is None:
+            values = [n.value for n in walk_no_defs(self.fdef) if isinstance(n, gast.Assign) and
+                      len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                      n.targets[0].id == receiver]
+            known = len(values) == 1 and isinstance(values[0], gast.Call) and \
+                _resolved(self.resolver, values[0].func) is logging.getLogger
+        if not known:
+            return False
+        traced = [a.id for a in node.args if isinstance(a, gast.Name) and a.id in self.active]
+        displays = (gast.List, gast.Tuple, gast.Dict, gast.Set, gast.ListComp, gast.DictComp, gast.SetComp)
+        if any(self.activity.user_receiver(n) or kind_traced(self.param_kinds.get(n)) and
+               not self.activity.array_receiver(n) for n in traced) or \
+                any(isinstance(n, gast.Assign) and isinstance(n.value, displays) and
+                    any(isinstance(t, gast.Name) and t.id in traced for t in n.targets)
+                    for n in walk_no_defs(self.fdef)):
+            return False        # (a list, an object of the user's class: its repr may be the user's code)
+        what = self._as_written(s, f"{receiver}.{method}")
+        self.fdef.sct_number_guards.append(NumberGuard(
+            s, receiver,
+            f"{what}(...) is given {{part}}, which may change the logged values in place, which sct does not "
+            f"follow; log numbers (`float(extractdata(x))`) or `extractdata(x).copy()`, or make the call "
+            f"outside the differentiated function",
+            check="require_logger", values=tuple(traced)))
+        return True
 
     def _library_receiver(self, info) -> bool:
         """Whether the object of a method call was made by a library's function or class
@@ -1332,6 +1390,9 @@ def _is_ufunc_method(obj) -> bool:
 
 
 
+
+# logging's methods that only log (logging.info, Logger.info...): see _logging_call
+_LOG_METHODS = frozenset(("debug", "info", "warning", "error", "critical", "exception"))
 
 # functions sct runs as they are that only read their arguments
 _READ_ONLY_BUILTINS = frozenset(("print", "len", "isinstance", "issubclass", "id", "repr", "str", "format",

@@ -241,7 +241,8 @@ def _formatter_of_traced(x):
 
 def _logger_of_traced(x):
     y = np.sum(x ** 2)
-    logging.getLogger("sct-test-dec6").debug("x=%s", x)
+    # (a list: an array alone is logged, s49)
+    logging.getLogger("sct-test-dec6").debug("x=%s", [x])
     return y, dlgradient(y, x)
 
 

@@ -629,7 +629,16 @@ def test_a_decorators_wrapper_forwarding_no_keywords():
     assert_close(D(g["W"]), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
 
 
-@pytest.mark.parametrize("fun, arg", [(_dense_keyword_loss, "p"), (_masked_keyword_loss, "m")])
+def test_keywords_that_reach_a_decorators_forwarded_kwargs_are_passed_as_python_binds_them():
+    # (s49: was refused when it ran, as the Module's below still is)
+    W, b = W0.copy(), RNG.standard_normal(4)
+    y, g = dlfeval(_dense_keyword_loss, {"W": dlarray(W.copy()), "b": dlarray(b.copy())}, X0)
+    plain = lambda w: float(np.sum(wrapped_dense(X0, w, b, k=2.0) ** 2))
+    assert float(D(y)) == pytest.approx(plain(W), rel=1e-12)
+    assert_close(D(g["W"]), numerical_gradient(plain, [W.copy()], 0), what="d/dW")
+
+
+@pytest.mark.parametrize("fun, arg", [(_masked_keyword_loss, "m")])
 def test_keywords_that_reach_forwarded_kwargs_are_refused_when_it_runs(fun, arg):
     W, b = W0.copy(), RNG.standard_normal(4)
     a = {"W": dlarray(W), "b": dlarray(b)} if arg == "p" else Masked(dlarray(W))

@@ -122,3 +122,63 @@ def test_integer_indices_computed_from_traced_values_still_run():
     L, g = dlfeval(int_index_store, dlarray(w))
     np.testing.assert_allclose(float(L), 2.0 * 1.5 * 1.5 + 3.6)
     np.testing.assert_allclose(np.asarray(g), [3.0, 2.0 * 1.5 + 2.0 * 1.5, 0.0])
+
+
+def fresh():
+    return {}
+
+
+def key_into_helper_dict(w):
+    d = fresh()
+    d[w[0] * 3.0] = 2.0
+    L = sum(k * v for k, v in d.items()) + w[1]
+    return L, dlgradient(L, w)
+
+
+def key_into_copied_dict(w):
+    import copy
+    d = copy.copy({})
+    d[w[0] * 3.0] = w[1]
+    L = sum(k * v for k, v in d.items())
+    return L, dlgradient(L, w)
+
+
+def key_into_appended_dict(w):
+    lst = []
+    lst.append({})
+    lst[0][float(w[0])] = 2.0
+    L = sum(k * v for k, v in lst[0].items()) + w[1]
+    return L, dlgradient(L, w)
+
+
+def key_into_nested_display(w):
+    q = {"a": {"b": {}}}
+    q["a"]["b"][w[0] * 3.0] = 2.0
+    L = sum(k * v for k, v in q["a"]["b"].items()) + w[1]
+    return L, dlgradient(L, w)
+
+
+@pytest.mark.parametrize("fun", [key_into_helper_dict, key_into_copied_dict, key_into_appended_dict,
+                                 key_into_nested_display])
+def test_a_traced_key_into_a_dict_the_compiler_cannot_see_is_refused_when_it_runs(fun):
+    """(was: [0, 1] where the derivative is [4.5, 1] or [2, 1]: the key read back a constant; red team s49)"""
+    with pytest.raises(SctError, match="key computed from a traced value"):
+        dlfeval(fun, dlarray(np.array([0.5, 1.5])))
+
+
+def string_keys_of_a_helper_dict(p, w):
+    q = fresh()
+    q.update(p)
+    out = {}
+    for k in q:
+        out[k] = q[k] * w
+    L = sum(np.sum(v) for v in out.values())
+    return L, dlgradient(L, w, p)
+
+
+def test_string_keys_read_back_from_a_dict_run():
+    """(the keys of a dict from a helper, not known to be a dict's: checked when they run, strings)"""
+    p = {"a": dlarray(np.array([1.0, 2.0])), "b": dlarray(np.array([3.0, 0.5]))}
+    y, (g, gp) = dlfeval(string_keys_of_a_helper_dict, p, dlarray(np.array([0.5, 1.5])))
+    np.testing.assert_allclose(np.asarray(g), [4.0, 2.5])
+    np.testing.assert_allclose(np.asarray(gp["a"]), [0.5, 1.5])
