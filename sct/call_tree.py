@@ -1011,9 +1011,16 @@ def _reads_graph(fdef) -> Dict[str, set]:
             base = node.value.func.value
             while isinstance(base, (gast.Attribute, gast.Subscript)):
                 base = base.value
-            if isinstance(base, gast.Name):
+            if isinstance(base, gast.Name) and base.id not in _MODULE_NAMES:
                 graph.setdefault(base.id, set()).update(n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name))
     return graph
+
+
+# the runtime's and numpy's names in generated code: a call on them (``rt.array_operand(t, ...)``, a check
+# of an operand) changes no object of theirs that values are computed from (was: ``rt`` read as changed by
+# the call, so every value computed through ``rt.as_sequence(...)`` read its arguments: ``v * s`` of a loop
+# over ``(3.0, 3.0)`` taken for a value computed from ``w``, and a helper's dlgradient refused)
+_MODULE_NAMES = frozenset({"rt", "np", "numpy", "math"})
 
 
 def _parameter_reads(graph: Dict[str, set], params, args) -> tuple:
