@@ -2235,7 +2235,10 @@ def note_captured(fn, what, called: bool = True) -> None:
     s = WALK_NOTES[0].state()
     if s.depth <= 0:
         return                  # (not inside a run: nothing differentiates)
-    found = captured_leaves(fn)
+    # (dlarrays only: a plain array or number captured is a constant to the caller too, as a function
+    # of its argument: ``jvp(lambda w: loss(dict(c, w=w)), c["w"], v)`` perturbs a new array, not the one
+    # the lambda holds; was noted, and that jvp refused)
+    found = [(key, leaf) for key, leaf in captured_leaves(fn) if isinstance(leaf, _dlarray)]
     if not found:
         return
     where = _generated_line() if called else None
@@ -2529,35 +2532,10 @@ def project_untraced(grad, x, paths):
     """``project(grad, x)`` with zeros at ``paths`` (flattened ("item", key) / ("attr", name) steps): the
     plain float arrays and numbers among the leaves of a dlfeval argument, which are constants (their
     gradient is zero whether the function reads them by key or by a loop over the structure)."""
-    marks = getattr(_CAPTURED, "held", None)
-    removed = {}
-    if marks:
-        # (a constant leaf read by a callable's captured state, a frozen layer called as ls[1](h): its
-        # gradient is zero however it is read, not refused as one whose derivative would be lost)
-        for path in paths:
-            leaf = _leaf_at(x, path)
-            if leaf is not None and id(leaf) in marks:
-                removed[id(leaf)] = marks.pop(id(leaf))
-    try:
-        out = project(grad, x)
-    finally:
-        if removed:
-            marks.update(removed)
+    out = project(grad, x)
     for path in paths:
         out = _zeroed_at(out, x, path)
     return out
-
-
-def _leaf_at(x, path):
-    """The value at ``path`` (project_untraced's steps) of ``x``; None where it has no such part."""
-    while path:
-        step, key = path[0], path[1]
-        try:
-            x = getattr(x, key) if step == "attr" else x[key]
-        except (AttributeError, KeyError, IndexError, TypeError):
-            return None
-        path = path[2:]
-    return x
 
 
 def _zeroed_at(out, x, path):
@@ -5900,9 +5878,9 @@ def _library_code(obj) -> bool:
         return getattr(module, "__name__", "") in sys.builtin_module_names
     if not isinstance(filename, str):
         return False
-    roots = _LIBRARY_ROOTS or _LIBRARY_ROOTS.extend(sorted({
-        os.path.realpath(r) + os.sep for r in (sysconfig.get_paths().get(k) for k in
-                                                  ("stdlib", "platstdlib", "purelib", "platlib")) if r}))
+    if not _LIBRARY_ROOTS:
+        _LIBRARY_ROOTS.extend(sorted({os.path.realpath(r) + os.sep for r in (sysconfig.get_paths().get(k) for k in
+                                      ("stdlib", "platstdlib", "purelib", "platlib")) if r}))
     path = os.path.realpath(filename)
     return any(path.startswith(root) for root in _LIBRARY_ROOTS)
 

@@ -731,6 +731,17 @@ def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
         return False
     if isinstance(func, gast.Name):
         return _function_call_changes(fn, func)
+    if isinstance(func, gast.Attribute) and _super_call(func.value):
+        # ``super().act(z)``: the method of the class after the one ``fn`` is defined in (its __class__
+        # cell), read in turn (was: unsure, so a method calling its base's was taken for one changing self)
+        method = _super_method(fn, func.attr)
+        if method is None or id(method) in _FOLLOWING or len(_FOLLOWING) >= 4:
+            return True
+        _FOLLOWING.add(id(method))
+        try:
+            return changes_arguments(method)
+        finally:
+            _FOLLOWING.discard(id(method))
     if isinstance(func, gast.Attribute) and not flow.derived_node(func.value):
         base = _global_or_free(fn, _root(func.value)) if _root(func.value) else None
         if isinstance(base, types.ModuleType) and \
@@ -744,6 +755,24 @@ def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
             return False
         return True
     return False
+
+
+def _super_call(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "super" and \
+        not node.args and not node.keywords
+
+
+def _super_method(fn, name: str):
+    """The plain function ``super().name`` runs in ``fn``, a method of a class (its ``__class__`` cell);
+    None where it is not one."""
+    cls = _global_or_free(fn, "__class__") if "__class__" in getattr(fn.__code__, "co_freevars", ()) else None
+    if not isinstance(cls, type):
+        return None
+    for klass in cls.__mro__[1:]:
+        if name in vars(klass):
+            found = vars(klass)[name]
+            return found if isinstance(found, types.FunctionType) else None
+    return None
 
 
 _RANDOM_GENERATORS = (__import__("numpy").random.Generator, __import__("numpy").random.RandomState,
@@ -789,8 +818,10 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
         # read, or a class, is unsure: True).  Was always True, so a helper calling a helper with
         # its argument (def noise(n): return _draw(n) * 0.5) was run again where second-order code
         # recomputes, not replayed: its random draws happened twice.
-        if not isinstance(callee, types.FunctionType) or id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
+        if id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
             return True
+        # (a class: its __init__, whose self is the new object, read as changes_arguments reads it; was
+        # always True, so a method returning ``Fluent(self.w, self.k * k)`` was taken for one changing self)
         _FOLLOWING.add(id(callee))
         try:
             return changes_arguments(callee)
