@@ -237,7 +237,11 @@ class StatementAdjoints(EmitPass):
         """The reversed loop's own counter: ``_``, unless the function names a value so (was: ``for _,
         layer in enumerate(ls)`` had its index, taped for the adjoint, overwritten by the reversed loop's
         ``for _ in range(n)``, and each layer's gradient went to another layer)."""
-        return "_" if "_" not in self.namer.taken else self.namer.fresh("_iteration")
+        # (read from the user's code, once: the names taken so far varied with what was compiled before,
+        # and so did the printed source)
+        if not hasattr(self, "underscore_used"):
+            self.underscore_used = any(isinstance(n, gast.Name) and n.id == "_" for n in gast.walk(self.gen.fdef))
+        return self.namer.fresh("_iteration") if self.underscore_used else "_"
 
     def reverse_earlier_iterations(self, s, R: Set[str], depth: int, state) -> Tuple[List, Set[str]]:
         """For a site inside loop ``s``: undo the current iteration's start, then the
