@@ -1077,6 +1077,18 @@ def _owner_state(g):
     return None
 
 
+def set_owner_state(g, state) -> None:
+    """Put the generator ``g`` back where ``_owner_state`` found it."""
+    if isinstance(g, np.random.Generator):
+        g.bit_generator.state = state
+    elif isinstance(g, np.random.BitGenerator):
+        g.state = state
+    elif isinstance(g, np.random.RandomState):
+        g.set_state(state)
+    else:
+        g.setstate(state)
+
+
 def _same_owner_state(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same_owner_state(a[k], b[k]) for k in a)

@@ -314,36 +314,24 @@ def _draw_states(fn) -> list:
     "a stale cache entry" at every call; unlike MATLAB's traces, sct's code draws new numbers on
     each call, as Python does)."""
     import random
-    fn = getattr(fn, "__func__", fn)
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    held = list(getattr(fn, "__defaults__", None) or ())
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            held.append(cell.cell_contents)
-        except ValueError:
-            pass
+    from .runtime.effects import _owner_state
+    from .runtime.support import _captured_roots
+    held = _captured_roots(fn)
+    while isinstance(fn, (functools.partial, types.MethodType)):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.__func__
     code, space = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
     held += [space[n] for n in getattr(code, "co_names", ()) if n in space]
     owners = [g for g in held if isinstance(g, (np.random.Generator, np.random.RandomState, random.Random))]
-    return [(np.random, np.random.get_state()), (random, random.getstate())] + \
-        [(g, _owner_state(g)) for g in owners]
-
-
-def _owner_state(g):
-    if isinstance(g, np.random.Generator):
-        return g.bit_generator.state
-    return g.get_state() if isinstance(g, np.random.RandomState) else g.getstate()
+    return [(None, np.random.get_state()), (random, random.getstate())] + [(g, _owner_state(g)) for g in owners]
 
 
 def _set_draw_states(states) -> None:
+    from .runtime.effects import set_owner_state
     for owner, state in states:
-        if isinstance(owner, np.random.Generator):
-            owner.bit_generator.state = state
-        elif owner is np.random or isinstance(owner, np.random.RandomState):
-            owner.set_state(state)
+        if owner is None:
+            np.random.set_state(state)       # (numpy's global generator)
         else:
-            owner.setstate(state)
+            set_owner_state(owner, state)    # (random's module-level functions: its setstate)
 
 
 def _check_close(cached, fresh, tolerance: float, name) -> None:
