@@ -997,6 +997,7 @@ def _reads_graph(fdef) -> Dict[str, set]:
     function (flow-insensitive: more than the values can carry, never less); an object changed by
     a call (``buf.append(v)``, ``obj.f(v)``) reads that call's names."""
     graph: Dict[str, set] = {}
+    modules = _module_names(fdef)
     for node in walk_nodes(fdef):       # (gast.walk's nodes but the context and operator leaves)
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For)):
             targets = node.targets if isinstance(node, gast.Assign) else [node.target]
@@ -1011,16 +1012,26 @@ def _reads_graph(fdef) -> Dict[str, set]:
             base = node.value.func.value
             while isinstance(base, (gast.Attribute, gast.Subscript)):
                 base = base.value
-            if isinstance(base, gast.Name) and base.id not in _MODULE_NAMES:
+            if isinstance(base, gast.Name) and base.id not in modules:
                 graph.setdefault(base.id, set()).update(n.id for n in walk_nodes(node.value) if isinstance(n, gast.Name))
     return graph
 
 
-# the runtime's and numpy's names in generated code: a call on them (``rt.array_operand(t, ...)``, a check
-# of an operand) changes no object of theirs that values are computed from (was: ``rt`` read as changed by
-# the call, so every value computed through ``rt.as_sequence(...)`` read its arguments: ``v * s`` of a loop
-# over ``(3.0, 3.0)`` taken for a value computed from ``w``, and a helper's dlgradient refused)
-_MODULE_NAMES = frozenset({"rt", "np", "numpy", "math"})
+def _module_names(fdef) -> set:
+    """The runtime's and numpy's names in generated code ``fdef``, where it binds none of them itself: a
+    call on them (``rt.array_operand(t, ...)``, a check of an operand) changes no object of theirs that
+    values are computed from (was: ``rt`` read as changed by the call, so every value computed through
+    ``rt.as_sequence(...)`` read its arguments: ``v * s`` of a loop over ``(3.0, 3.0)`` taken for a value
+    computed from ``w``, and a helper's dlgradient refused).  The runtime is ``rt`` unless the user's code
+    names something so (sct.compiler._namer: then ``sct_rt...``, and ``rt`` is the user's)."""
+    names, bound = set(), set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name):
+            names.add(n.id)
+            if not isinstance(n.ctx, gast.Load):
+                bound.add(n.id)
+    runtime = {n for n in names if n.startswith("sct_rt")} or {"rt"}
+    return (runtime | {"np", "numpy", "math"}) - bound
 
 
 def _parameter_reads(graph: Dict[str, set], params, args) -> tuple:
