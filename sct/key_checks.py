@@ -33,7 +33,7 @@ def _refusal(what: str) -> str:
 
 
 def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[int, Any]:
-    """Refuse the keys above where a dict is known to be written; ``{id(statement): key}`` for the other stores
+    """Refuse such keys where a dict is known to be written; ``{id(statement): key}`` for the other stores
     ``n[key] = v``, ``n = rt.setitem(n, key, v)`` of a traced key (into what may be a dict), checked
     when they run (rt.constant_key: no number or float array as the key: ``d = fresh(); d[w[0] * 3.0] =
     v``, ``lst.append({}); lst[0][key] = v``, a dict from a helper, ``copy.copy({})``: were not checked, and
@@ -175,25 +175,25 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
         return False
 
     stored_dicts = dicts | items_of_dicts      # what a store ``n[k] = v`` / rt.setitem(n, k, v) writes a key into
-    def read_back(key) -> bool:
+    array_receiver = getattr(activity, "array_receiver", None)
+
+    def walk_of(name) -> bool:
+        """``seq = rt.as_sequence(q)``: what a for loop over ``q`` walks (not an array's)."""
+        values = bindings.get(name)
+        return bool(values) and all(
+            isinstance(v, gast.Call) and target(v) is rt_support.as_sequence and v.args and
+            not (isinstance(v.args[0], gast.Name) and array_receiver is not None and array_receiver(v.args[0].id))
+            for v in values)
+
+    def read_back(key, depth: int = 0) -> bool:
         """A key bound only to an item read from a container (``for k in q``, ``k = pair[0]``): traced to
         the analysis where the container holds traced values, but its type tells (checked when it runs:
         a string key passes; was refused where ``q`` came from a helper)."""
-        def walked_item(name, depth=0):
-            values = bindings.get(name)
-            return bool(values) and depth < 3 and all(
-                isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
-                (walk_of(v.value.id) or walked_item(v.value.id, depth + 1)) for v in values)
+        values = bindings.get(key.id) if isinstance(key, gast.Name) else None
+        return bool(values) and depth < 3 and all(
+            isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and
+            (walk_of(v.value.id) or read_back(v.value, depth + 1)) for v in values)
 
-        def walk_of(name):           # seq = rt.as_sequence(q): what a for loop over q walks (not an array's)
-            values = bindings.get(name)
-            return bool(values) and all(
-                isinstance(v, gast.Call) and target(v) is rt_support.as_sequence and v.args and
-                not (isinstance(v.args[0], gast.Name) and array_receiver is not None and array_receiver(v.args[0].id))
-                for v in values)
-        return isinstance(key, gast.Name) and walked_item(key.id)
-
-    array_receiver = getattr(activity, "array_receiver", None)
     checks: Dict[int, Any] = {}
     for s in assigns:
         value, where = s.value, s.targets[0]
@@ -243,9 +243,10 @@ def _dict_items(bindings: Dict[str, list], kinds) -> Set[str]:
                 items = dict(known[v.value.id][2]) if len(known[v.value.id]) > 2 and \
                     isinstance(known[v.value.id][2], tuple) else {}
                 key = v.slice.value if isinstance(v.slice, gast.Constant) else None
+                distinct = set(items.values())
                 kind = items.get(key) if key is not None and key in items else \
-                    next(iter(set(items.values()))) if len(set(items.values())) == 1 else \
-                    ("map", dict) if items and all(_dict_kind(k) for k in items.values()) else None
+                    next(iter(distinct)) if len(distinct) == 1 else \
+                    ("map", dict) if items and all(_dict_kind(k) for k in distinct) else None
                 if not _dict_kind(kind):
                     break
                 item_kinds.add(kind)
