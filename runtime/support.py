@@ -1302,14 +1302,19 @@ def plain_property(cls, name: str):
         return None
     if getattr(cls, "__getattribute__", None) is not object.__getattribute__:
         return None
-    mro = cls.__mro__
-    if any("__getattr__" in vars(klass) for klass in mro):
+    if any("__getattr__" in vars(klass) for klass in cls.__mro__):
         return None                         # (an AttributeError of the getter would go to __getattr__)
-    for klass in mro:
+    return _plain_property_in(cls, name, "fget")
+
+
+def _plain_property_in(cls, name: str, accessor: str):
+    """The ``property`` named ``name`` that ``cls``'s MRO finds first, where its ``accessor`` (``fget`` or
+    ``fset``) is a plain function; else None."""
+    for klass in cls.__mro__:
         if name in vars(klass):
             attr = vars(klass)[name]
-            if type(attr) is property and type(attr.fget) is types.FunctionType and \
-                    getattr(attr.fget, "__sct_closure__", None) is None:
+            found = getattr(attr, accessor, None) if type(attr) is property else None
+            if type(found) is types.FunctionType and getattr(found, "__sct_closure__", None) is None:
                 return attr
             return None
     return None
@@ -1337,14 +1342,7 @@ def plain_setter(cls, name: str):
     setter is a plain function and the class has no ``__setattr__`` of its own; else None."""
     if not isinstance(cls, type) or getattr(cls, "__setattr__", None) is not object.__setattr__:
         return None
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            attr = vars(klass)[name]
-            if type(attr) is property and type(attr.fset) is types.FunctionType and \
-                    getattr(attr.fset, "__sct_closure__", None) is None:
-                return attr
-            return None
-    return None
+    return _plain_property_in(cls, name, "fset")
 
 
 _SLOT = type(type("_Slotted", (), {"__slots__": ("a",)}).a)      # a __slots__ field: a plain field's write
