@@ -2151,9 +2151,14 @@ def captured_leaves(fn) -> list:
     """``(key, leaf)`` for each differentiable leaf (a dlarray, keyed by its data as project reads it; a
     float array; a float or complex number) that calling ``fn`` reaches besides its arguments, through
     lists, tuples, dicts, objects' fields and nested functions' captured values."""
+    return leaves_of(_captured_roots(fn))
+
+
+def leaves_of(roots) -> list:
+    """``(key, leaf)`` for each differentiable leaf ``roots`` reach (see captured_leaves)."""
     found: list = []
     seen: set = set()
-    todo = [(v, 0) for v in _captured_roots(fn)]
+    todo = [(v, 0) for v in roots]
     while todo:
         v, depth = todo.pop()
         t = type(v)
@@ -2248,6 +2253,33 @@ def note_captured(fn, what, called: bool = True) -> None:
     CAPTURED_NOTED[0] = True
 
 
+def note_outside(holders) -> None:
+    """Note the dlarrays reached by the values of globals (and captured names) that generated code reads
+    by name, ``holders`` ``((label, value, filename, line), ...)`` made when it was compiled (sct/compiler.py
+    _note_outside_reads: its values are those its guards hold): sct reads what such a value holds as
+    constants, so a gradient with respect to one of these dlarrays (the same object passed to dlfeval too:
+    ``dlfeval(loss, M, x)`` of a loss reading the global ``M.W`` and ``m.W``) would lose the derivative
+    through that read; project refuses it (was: the read through the global gave a zero contribution).
+    Each value is walked once per outermost run."""
+    if not WALK_NOTES:
+        return
+    s = WALK_NOTES[0].state()
+    if s.depth <= 0:
+        return
+    held = s.captured
+    for holder in holders:
+        value = holder[1]
+        mark = ("outside", id(value))           # (a tuple: never a leaf's key)
+        if mark in held:
+            continue
+        held[mark] = (value, None, None)
+        for key, leaf in leaves_of((value,)):
+            if key not in held and isinstance(leaf, _dlarray):
+                held[key] = (leaf, holder, None)
+    _CAPTURED.held = held
+    CAPTURED_NOTED[0] = True
+
+
 def _generated_line():
     """(file, line) of the innermost generated code running now (mapped to the user's at a refusal), or None."""
     frame = sys._getframe(2)
@@ -2268,6 +2300,14 @@ def _refuse_captured_target(x) -> None:
     if held is None or not (held[0] is x or isinstance(held[0], _dlarray) and held[0]._data is x or
                             isinstance(x, _dlarray) and held[0] is x._data):
         return
+    if type(held[1]) is tuple:          # a global read by name (note_outside)
+        label, _, filename, line = held[1]
+        raise ValueError(
+            f"dlgradient: the value to differentiate with respect to is also reached through {label}, which "
+            f"the code reads by name ({filename}, line {line}): sct reads what a global (or a value a function "
+            f"captures) holds as constants, only the arguments of dlfeval are traced, so the derivative through "
+            f"that read would be lost. Read the value through the argument that holds it (m.W where the global's "
+            f"M.W was read), or pass what the code reads there to the function as an argument")
     what = held[1]() if callable(held[1]) else held[1]
     where = LINES.user_line(*held[2]) if held[2] is not None and LINES.user_line is not None else None
     if where is not None and not _own_source(where[0]):

@@ -79,6 +79,7 @@ from .kinds import kind_of
 from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, \
     describe, entered, plain_fill
 from .options import canonicalize_sites
+from .outside_holders import note_outside_reads
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
 
@@ -645,6 +646,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         # (after the passes above read the code: its checks are no library object's reads; it reads the
         # shared walk first, then adds its checks: tree_changed)
         _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
+        if not trusted:     # the globals it reads by name that may hold a traced argument's dlarray
+            note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

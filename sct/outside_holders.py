@@ -1,0 +1,115 @@
+"""Globals (and captured values) the generated code reads by name that may hold a dlarray: noted when it runs.
+
+sct traces the arguments of dlfeval only; what a global holds is a constant where the code reads it by
+name.  Where the global is the same object as an argument (``M = Model(); dlfeval(loss, M, x)`` of a loss
+reading both ``M.W`` and ``m.W``; a global dict ``PARAMS`` passed as ``params``; a module-level list of
+layers; a closure ``F = make(M)`` or a helper reading ``M``), the derivative through the global's read
+was lost: a gradient with respect to ``m.W`` without the ``M.W * x`` term (red team 50).
+
+Each generated function reading such a name by name starts with ``rt.note_outside(holders)``
+(sct.runtime.support.note_outside): the dlarrays the values reach are noted for the run, and a gradient
+with respect to one of them is refused (support.project), naming the global and the line reading it.
+A name whose value cannot hold a dlarray (a module, class, number, string, plain array, a function
+capturing nothing) takes no check: the usual code reads no such global and pays nothing.
+"""
+from __future__ import annotations
+
+import builtins
+import functools
+import numbers
+import types
+
+import gast
+import numpy as np
+
+from . import ir
+from .cache import _MISSING
+from .ir import walk_nodes
+
+_NO_DLARRAY = (types.ModuleType, type, numbers.Number, str, bytes, np.ndarray, np.generic, np.ufunc,
+               types.BuiltinFunctionType, types.BuiltinMethodType, type(None), range, slice)
+
+
+def may_hold_dlarray(value) -> bool:
+    """Whether a dlarray may be reached from ``value`` (decided once, when the code is compiled: the
+    guards keep the value the same object)."""
+    if value is _MISSING or isinstance(value, _NO_DLARRAY):
+        return False
+    if type(value) is types.FunctionType:
+        from .runtime.support import state_holds_values
+        return state_holds_values(value)
+    if isinstance(value, (list, tuple, dict, set, frozenset, types.MethodType, functools.partial)):
+        return True
+    module = (getattr(type(value), "__module__", None) or "builtins").split(".")[0]
+    if module in ("numpy", "builtins") and not hasattr(value, "__dict__"):
+        return False
+    return True
+
+
+def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filename: str, mode: str,
+                       called: bool) -> None:
+    """Start each generated function reading such a name with ``rt.note_outside(<its holders>)``."""
+    from .emit import COMMENT, LINE
+    own_cells = set(map(id, getattr(fn, "__closure__", None) or ())) if mode == "entry" and not called else set()
+    candidates = {}
+    for key, guard in resolver.guards.items():
+        space = guard.namespace
+        if space is builtins.__dict__ or id(space) in own_cells or namespace.get(key, _MISSING) is not guard.value:
+            continue        # (the entry's own captured values: sct.api._noting_cells notes them)
+        if may_hold_dlarray(guard.value):
+            candidates[key] = guard
+    if not candidates:
+        return
+    for k, function in enumerate(generated.functions):
+        if not isinstance(function, gast.FunctionDef):
+            continue
+        stored = {n.id for n in walk_nodes(function) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        stored |= {a.id for a in function.args.args + function.args.kwonlyargs if isinstance(a, gast.Name)}
+        first: dict = {}
+        line = [None]
+
+        def scan(body):
+            for stmt in body:
+                value = getattr(stmt, "value", None)
+                if isinstance(stmt, gast.Expr) and isinstance(value, gast.Constant) and \
+                        isinstance(value.value, str) and value.value.startswith(COMMENT + LINE):
+                    try:
+                        line[0] = int(value.value[len(COMMENT) + 1:].split(LINE, 1)[0])
+                    except ValueError:
+                        pass
+                    continue
+                compound = isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try))
+                heads = [getattr(stmt, f, None) for f in ("test", "iter", "items", "handlers")] if compound else [stmt]
+                heads = [h for head in heads for h in (head if isinstance(head, list) else [head]) if h is not None]
+                for n in (n for head in heads for n in walk_nodes(head)):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in candidates and \
+                            n.id not in stored and n.id not in first:
+                        first[n.id] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
+                for field in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field, None)
+                    if compound and inner:
+                        scan(inner)
+        scan(function.body)
+        if not first:
+            continue
+        holders = tuple((_label(key, candidates[key], fn), candidates[key].value, filename, first[key])
+                        for key in sorted(first))
+        name = f"__sct_outside_{function.name}"
+        namespace[name] = holders
+        at = 1 if function.body and _is_comment(function.body[0], COMMENT) else 0
+        function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_outside"), [ir.load(name)])))
+        ir.tree_changed(function)
+
+
+def _is_comment(stmt, comment: str) -> bool:
+    value = getattr(stmt, "value", None)
+    return isinstance(stmt, gast.Expr) and isinstance(value, gast.Constant) and isinstance(value.value, str) and \
+        value.value.startswith(comment)
+
+
+def _label(key: str, guard, fn) -> str:
+    name = guard.name
+    if type(guard.namespace) is dict:
+        return f"the global {name}" if guard.namespace is getattr(fn, "__globals__", None) else \
+            f"the global {guard.namespace.get('__name__', '?')}.{name}"
+    return f"{name} (a value {getattr(fn, '__qualname__', 'the function')}() captures)"
