@@ -2151,14 +2151,9 @@ def captured_leaves(fn) -> list:
     """``(key, leaf)`` for each differentiable leaf (a dlarray, keyed by its data as project reads it; a
     float array; a float or complex number) that calling ``fn`` reaches besides its arguments, through
     lists, tuples, dicts, objects' fields and nested functions' captured values."""
-    return leaves_of(_captured_roots(fn))
-
-
-def leaves_of(roots) -> list:
-    """``(key, leaf)`` for each differentiable leaf ``roots`` reach (see captured_leaves)."""
     found: list = []
     seen: set = set()
-    todo = [(v, 0) for v in roots]
+    todo = [(v, 0) for v in _captured_roots(fn)]
     while todo:
         v, depth = todo.pop()
         t = type(v)
@@ -2273,11 +2268,63 @@ def note_outside(holders) -> None:
         if mark in held:
             continue
         held[mark] = (value, None, None)
-        for key, leaf in leaves_of((value,)):
-            if key not in held and isinstance(leaf, _dlarray):
+        for leaf in _dlarrays_of(value):
+            key = id(leaf._data)
+            if key not in held:
                 held[key] = (leaf, holder, None)
     _CAPTURED.held = held
     CAPTURED_NOTED[0] = True
+
+
+# the item types of a container that hold no dlarray (a data set's list of plain arrays: one pass in C)
+_NO_DLARRAY_ITEMS = frozenset({np.ndarray, float, int, bool, complex, str, bytes, type(None), np.float64,
+                               np.float32, np.int64, np.int32, np.bool_})
+
+
+def _dlarrays_of(value) -> list:
+    """The dlarrays ``value`` reaches (note_outside): as leaves_of, dlarrays only, and a list, tuple or dict
+    whose items are all plain arrays, numbers or strings taken in one step (a global data set read by the
+    code costs one pass over its items' types, not a walk of each)."""
+    found: list = []
+    seen: set = set()
+    todo = [(value, 0)]
+    no_dlarray = _NO_DLARRAY_ITEMS
+    while todo:
+        v, depth = todo.pop()
+        t = type(v)
+        if t in no_dlarray:
+            continue
+        if t is dict or t is list or t is tuple:
+            if id(v) in seen or depth > 60:
+                continue
+            seen.add(id(v))
+            items = v.values() if t is dict else v
+            if len(items) > 8 and no_dlarray.issuperset(map(type, items)):
+                continue
+            todo.extend([(p, depth + 1) for p in items])
+            continue
+        if isinstance(v, _dlarray):
+            found.append(v)
+            continue
+        if depth > 60 or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
+                                        types.ModuleType, types.BuiltinFunctionType)) or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, dict):
+            parts = list(v.values())
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            parts = list(v)
+        elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
+            parts = _captured_roots(v)
+        elif hasattr(v, "__dict__") and not _sct_wrapper(v) and not service_object(v):
+            try:
+                parts = list(vars(v).values())
+            except TypeError:
+                continue
+        else:
+            continue
+        todo.extend((p, depth + 1) for p in parts)
+    return found
 
 
 def _generated_line():

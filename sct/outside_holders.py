@@ -57,7 +57,13 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         if space is builtins.__dict__ or id(space) in own_cells or namespace.get(key, _MISSING) is not guard.value:
             continue        # (the entry's own captured values: sct.api._noting_cells notes them)
         if may_hold_dlarray(guard.value):
-            candidates[key] = guard
+            candidates[key] = (_label(guard, fn), guard.value)
+    for base, attr, value in resolver.attribute_guards.values():
+        # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL)
+        if isinstance(base, types.ModuleType) and may_hold_dlarray(value):
+            for key, guard in resolver.guards.items():
+                if guard.value is base and namespace.get(key, _MISSING) is base:
+                    candidates[(key, attr)] = (f"the global {base.__name__}.{attr}", value)
     if not candidates:
         return
     for k, function in enumerate(generated.functions):
@@ -82,9 +88,15 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                 heads = [getattr(stmt, f, None) for f in ("test", "iter", "items", "handlers")] if compound else [stmt]
                 heads = [h for head in heads for h in (head if isinstance(head, list) else [head]) if h is not None]
                 for n in (n for head in heads for n in walk_nodes(head)):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in candidates and \
-                            n.id not in stored and n.id not in first:
-                        first[n.id] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
+                    if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                            n.value.id not in stored:
+                        key = (n.value.id, n.attr)
+                    elif isinstance(n, gast.Name) and n.id not in stored:
+                        key = n.id
+                    else:
+                        continue
+                    if key in candidates and key not in first and isinstance(n.ctx, gast.Load):
+                        first[key] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
                 for field in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, field, None)
                     if compound and inner:
@@ -92,8 +104,7 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         scan(function.body)
         if not first:
             continue
-        holders = tuple((_label(key, candidates[key], fn), candidates[key].value, filename, first[key])
-                        for key in sorted(first))
+        holders = tuple(candidates[key] + (filename, line) for key, line in first.items())
         name = f"__sct_outside_{function.name}"
         namespace[name] = holders
         at = 1 if function.body and _is_comment(function.body[0], COMMENT) else 0
@@ -107,7 +118,7 @@ def _is_comment(stmt, comment: str) -> bool:
         value.value.startswith(comment)
 
 
-def _label(key: str, guard, fn) -> str:
+def _label(guard, fn) -> str:
     name = guard.name
     if type(guard.namespace) is dict:
         return f"the global {name}" if guard.namespace is getattr(fn, "__globals__", None) else \

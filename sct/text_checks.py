@@ -253,6 +253,14 @@ def check_text_numbers(fdef: gast.FunctionDef, activity, filename: str, helper: 
             if targets - text and makes_text(value, text):
                 text |= targets
                 changed = True
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript):
+                # d[str(x)] = 1.0: the container holds text as a key (its keys, read back by a loop over d,
+                # are text; was: only a value stored that was text marked it, the gradient through
+                # float(k) of such a key lost, red team 50)
+                base = _target_names(s.targets[0].value)
+                if base - text and makes_text(s.targets[0].slice, text):
+                    text |= base
+                    changed = True
     if not text:
         return
     # numbers read from that text, and the values computed from them

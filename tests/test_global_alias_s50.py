@@ -183,3 +183,140 @@ def test_global_layer_not_passed_runs():
     w = np.array([0.2, 0.1, -0.3])
     y, g = dlfeval(l_global_model_not_passed, {"w": dlarray(w)}, dlarray(X0))
     np.testing.assert_allclose(np.asarray(g["w"].data), OTHER.W.data * X0 + 2 * w)
+
+
+import tests.helper_module as _helper_module       # noqa: E402  (a user's module holding a model)
+
+
+def l_module_attribute(m, x):
+    y = np.sum(_helper_module.SHARED.W * x) + np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def test_global_of_a_module_read_as_attribute_refused():
+    sct.clear_cache()
+    _helper_module.SHARED = M
+    try:
+        with pytest.raises(sct.EvaluationError) as info:
+            dlfeval(l_module_attribute, M, dlarray(X0))
+        assert "helper_module.SHARED" in str(info.value), str(info.value)
+        assert re.search(HERE + r", line \d+", str(info.value))
+    finally:
+        del _helper_module.SHARED
+
+
+BATCHES = [np.array([0.1 * i, 0.2, -0.3]) for i in range(50)]
+
+
+def l_dataset_list(m, i):
+    y = np.sum(BATCHES[i] * m.W) + HYPER["scale"] * np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def test_global_list_of_plain_arrays_runs():
+    sct.clear_cache()
+    m = Model([0.7, -0.4, 1.3])
+    y, g = dlfeval(l_dataset_list, m, 7)
+    np.testing.assert_allclose(np.asarray(g.data), BATCHES[7] + 4.0 * m.W.data)
+
+
+# --- a number read back from text made of a traced value, the text a dict's key ------------------------
+
+def t_key_constant_value(w):
+    d = {}
+    d[str(float(w[0]))] = 1.0
+    out = 0.0
+    for k in d:
+        out = out + float(k) * w[1]
+    return out, dlgradient(out, w)
+
+
+def t_key_sorted(w):
+    d = {}
+    d[str(float(w[0]))] = 1.0
+    out = 0.0
+    for k in sorted(d):
+        out = out + np.float64(k) * w[1]
+    return out, dlgradient(out, w)
+
+
+@pytest.mark.parametrize("fun", [t_key_constant_value, t_key_sorted])
+def test_text_key_read_back_refused(fun):
+    # was: [0, 1.5] where the derivative of float(str(w0)) * w1 is [2, 1.5]
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fun, dlarray(np.array([1.5, 2.0])))
+    assert re.search(HERE + r", line \d+", str(info.value)) and "read back from text" in str(info.value)
+
+
+def t_key_label(w):
+    d = {}
+    d[str(float(w[0]))] = 1.0
+    out = w[1] * 3.0
+    for k in d:
+        out = out + len(k) * w[1]
+    return out, dlgradient(out, w)
+
+
+def test_text_key_not_read_as_a_number_runs():
+    sct.clear_cache()
+    w = np.array([1.5, 2.0])
+    y, g = dlfeval(t_key_label, dlarray(w))
+    np.testing.assert_allclose(np.asarray(g.data), [0.0, 3.0 + len(str(1.5))])
+
+
+# --- forward mode: closures over a traced value (exact; checked against central differences) ------------
+
+def _apply(g, v):
+    return g(v)
+
+
+class _Holder:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return x * self.w
+
+
+def _mul(a, x):
+    return a * x
+
+
+def j_lambda(w):
+    g = lambda x: x * w      # noqa: E731
+    return _apply(g, w)
+
+
+def j_nested(w):
+    f = lambda x: x * w      # noqa: E731
+    f2 = lambda x: f(x) + w  # noqa: E731
+    return _apply(functools.partial(_apply, f2), w)
+
+
+def j_callable_object(w):
+    return _apply(_Holder(np.cos(w)), w)
+
+
+def j_partial(w):
+    return _apply(functools.partial(_mul, w), np.sin(w))
+
+
+def j_rebound(w):
+    acc = [w]
+
+    def f(x):
+        return x * acc[0]
+    acc[0] = np.sin(w)
+    return _apply(f, w)
+
+
+@pytest.mark.parametrize("fun", [j_lambda, j_nested, j_callable_object, j_partial, j_rebound])
+@pytest.mark.parametrize("mode", ["forward", "transpose"])
+def test_jvp_of_closures_over_traced_values(fun, mode):
+    sct.clear_cache()
+    w, v = np.array([0.7, -1.2, 0.4]), np.array([0.3, 0.5, -1.0])
+    y, t = sct.jvp(fun, (w,), (v,), mode=mode)
+    fd = (fun(w + 1e-6 * v) - fun(w - 1e-6 * v)) / 2e-6
+    np.testing.assert_allclose(np.asarray(getattr(y, "data", y)), fun(w), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(getattr(t, "data", t)), fd, rtol=1e-6, atol=1e-8)
