@@ -2263,17 +2263,40 @@ def note_outside(holders) -> None:
         return
     held = s.captured
     for holder in holders:
-        value = holder[1]
-        mark = ("outside", id(value))           # (a tuple: never a leaf's key)
-        if mark in held:
-            continue
-        held[mark] = (value, None, None)
-        for leaf in _dlarrays_of(value):
-            key = id(leaf._data)
-            if key not in held:
-                held[key] = (leaf, holder, None)
+        for path in holder[4]:
+            value = _along(holder[1], path)
+            mark = ("outside", id(value))           # (a tuple: never a leaf's key)
+            if mark in held:
+                continue
+            held[mark] = (value, None, None)
+            for leaf in _dlarrays_of(value):
+                key = id(leaf._data)
+                if key not in held:
+                    held[key] = (leaf, holder, None)
     _CAPTURED.held = held
     CAPTURED_NOTED[0] = True
+
+
+def _along(value, path):
+    """What the code reads from ``value`` along ``path`` (("attr", name) / ("item", key) steps), as far as
+    it is an instance's own field, a dict's item or a list's or tuple's: a step that would run code (a
+    property, ``__getitem__``) or is absent stops there, the value reached so far walked whole."""
+    for step, key in path:
+        if step == "attr":
+            fields = getattr(value, "__dict__", None)
+            if type(fields) is not dict or key not in fields or \
+                    hasattr(type(getattr(type(value), key, None)), "__set__"):
+                return value
+            value = fields[key]
+        elif type(value) is dict:
+            if key not in value:
+                return value
+            value = value[key]
+        elif (type(value) is list or type(value) is tuple) and type(key) is int and -len(value) <= key < len(value):
+            value = value[key]
+        else:
+            return value
+    return value
 
 
 # the item types of a container that hold no dlarray (a data set's list of plain arrays: one pass in C)
@@ -2348,7 +2371,7 @@ def _refuse_captured_target(x) -> None:
                             isinstance(x, _dlarray) and held[0] is x._data):
         return
     if type(held[1]) is tuple:          # a global read by name (note_outside)
-        label, _, filename, line = held[1]
+        label, _, filename, line = held[1][:4]
         raise ValueError(
             f"dlgradient: the value to differentiate with respect to is also reached through {label}, which "
             f"the code reads by name ({filename}, line {line}): sct reads what a global (or a value a function "

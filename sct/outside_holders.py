@@ -23,6 +23,7 @@ import gast
 import numpy as np
 
 from . import ir
+from .outside_reads import _library
 from .cache import _MISSING
 from .ir import walk_nodes
 
@@ -40,10 +41,13 @@ def may_hold_dlarray(value) -> bool:
         return state_holds_values(value)
     if isinstance(value, (list, tuple, dict, set, frozenset, types.MethodType, functools.partial)):
         return True
+    from .runtime.dlarray import dlarray
+    if isinstance(value, dlarray):
+        return True
     module = (getattr(type(value), "__module__", None) or "builtins").split(".")[0]
-    if module in ("numpy", "builtins") and not hasattr(value, "__dict__"):
-        return False
-    return True
+    # (numpy's, scipy's and sct's own objects: np.sum's dispatcher, a Generator, sct's functions)
+    return module not in ("numpy", "scipy", "sct", "runtime", "builtins") or hasattr(value, "__dict__") and \
+        module == "builtins"
 
 
 def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filename: str, mode: str,
@@ -60,7 +64,7 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
             candidates[key] = (_label(guard, fn), guard.value)
     for base, attr, value in resolver.attribute_guards.values():
         # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL)
-        if isinstance(base, types.ModuleType) and may_hold_dlarray(value):
+        if isinstance(base, types.ModuleType) and not _library(base.__name__) and may_hold_dlarray(value):
             for key, guard in resolver.guards.items():
                 if guard.value is base and namespace.get(key, _MISSING) is base:
                     candidates[(key, attr)] = (f"the global {base.__name__}.{attr}", value)
@@ -72,6 +76,7 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         stored = {n.id for n in walk_nodes(function) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         stored |= {a.id for a in function.args.args + function.args.kwonlyargs if isinstance(a, gast.Name)}
         first: dict = {}
+        paths: dict = {}            # key -> the attribute and item steps each read takes from it
         line = [None]
 
         def scan(body):
@@ -87,6 +92,11 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                 compound = isinstance(stmt, (gast.If, gast.For, gast.While, gast.With, gast.Try))
                 heads = [getattr(stmt, f, None) for f in ("test", "iter", "items", "handlers")] if compound else [stmt]
                 heads = [h for head in heads for h in (head if isinstance(head, list) else [head]) if h is not None]
+                parents = {}
+                for head in heads:
+                    for n in walk_nodes(head):
+                        for c in gast.iter_child_nodes(n):
+                            parents[id(c)] = n
                 for n in (n for head in heads for n in walk_nodes(head)):
                     if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
                             n.value.id not in stored:
@@ -95,8 +105,10 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                         key = n.id
                     else:
                         continue
-                    if key in candidates and key not in first and isinstance(n.ctx, gast.Load):
-                        first[key] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
+                    if key in candidates and isinstance(n.ctx, gast.Load):
+                        if key not in first:
+                            first[key] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
+                        paths.setdefault(key, set()).add(_read_path(n, parents))
                 for field in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, field, None)
                     if compound and inner:
@@ -104,12 +116,38 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         scan(function.body)
         if not first:
             continue
-        holders = tuple(candidates[key] + (filename, line) for key, line in first.items())
+        holders = tuple(candidates[key] + (filename, line, _shortest(paths[key])) for key, line in first.items())
         name = f"__sct_outside_{function.name}"
         namespace[name] = holders
         at = 1 if function.body and _is_comment(function.body[0], COMMENT) else 0
         function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_outside"), [ir.load(name)])))
         ir.tree_changed(function)
+
+
+def _read_path(node, parents) -> tuple:
+    """The attribute reads and constant-key items the code takes from ``node`` before using the value
+    otherwise (``CFG["lr"]``: ``(("item", "lr"),)``; ``M.layers[0].W``: three steps; ``M`` passed on: none)."""
+    steps = []
+    while len(steps) < 16:
+        up = parents.get(id(node))
+        if isinstance(up, gast.Attribute) and up.value is node and isinstance(up.ctx, gast.Load):
+            steps.append(("attr", up.attr))
+        elif isinstance(up, gast.Subscript) and up.value is node and isinstance(up.ctx, gast.Load) and \
+                isinstance(up.slice, gast.Constant) and type(up.slice.value) in (str, int):
+            steps.append(("item", up.slice.value))
+        else:
+            break
+        node = up
+    return tuple(steps)
+
+
+def _shortest(paths) -> tuple:
+    """The read paths, none that another one begins (``M`` read whole: ``((),)``)."""
+    out = []
+    for p in sorted(paths, key=len):
+        if not any(p[:len(q)] == q for q in out):
+            out.append(p)
+    return tuple(out)
 
 
 def _is_comment(stmt, comment: str) -> bool:

@@ -320,3 +320,44 @@ def test_jvp_of_closures_over_traced_values(fun, mode):
     fd = (fun(w + 1e-6 * v) - fun(w - 1e-6 * v)) / 2e-6
     np.testing.assert_allclose(np.asarray(getattr(y, "data", y)), fun(w), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(getattr(t, "data", t)), fd, rtol=1e-6, atol=1e-8)
+
+
+# --- only what the code reads from the global counts: a config holding the model too still runs ----------
+
+class _Trainer:
+    def __init__(self, model):
+        self.model = model
+        self.lr = 0.5
+
+
+CFG = {"lr": 0.5, "model": M}
+TRAINER = _Trainer(M)
+
+
+def l_cfg_item(m, x):
+    y = CFG["lr"] * np.sum(m.W * x)
+    return y, dlgradient(y, m.W)
+
+
+def l_trainer_field(m, x):
+    y = TRAINER.lr * np.sum(m.W * x)
+    return y, dlgradient(y, m.W)
+
+
+@pytest.mark.parametrize("loss", [l_cfg_item, l_trainer_field])
+def test_global_holding_the_argument_read_for_a_number_runs(loss):
+    sct.clear_cache()
+    y, g = dlfeval(loss, M, dlarray(X0))
+    np.testing.assert_allclose(np.asarray(g.data), 0.5 * X0)
+
+
+def l_trainer_model(m, x):
+    y = np.sum(TRAINER.model.W * x) + np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def test_global_holding_the_argument_read_through_a_field_refused():
+    sct.clear_cache()
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(l_trainer_model, M, dlarray(X0))
+    assert "the global TRAINER" in str(info.value) and re.search(HERE + r", line \d+", str(info.value))
