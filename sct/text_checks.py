@@ -137,8 +137,13 @@ def _returns_text(fn) -> bool:
             except TypeError:
                 return False
         return False
-    return any(isinstance(n, gast.Return) and n.value is not None and text(n.value)
-               for n in walk_no_defs(fdef))
+    # dicts keyed by such text (d[str(y)] = v), returned by name: a loop over them reads the text back (was:
+    # the helper's keys taken for plain text in its caller, float(k) of one a constant there, red team 50)
+    keyed = {n.targets[0].value.id for n in walk_no_defs(fdef)
+             if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Subscript) and
+             isinstance(n.targets[0].value, gast.Name) and text(n.targets[0].slice)}
+    return any(isinstance(n, gast.Return) and n.value is not None and
+               (text(n.value) or keyed & set(loaded_names(n.value))) for n in walk_no_defs(fdef))
 
 
 def _users_function(target) -> bool:

@@ -361,3 +361,44 @@ def test_global_holding_the_argument_read_through_a_field_refused():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(l_trainer_model, M, dlarray(X0))
     assert "the global TRAINER" in str(info.value) and re.search(HERE + r", line \d+", str(info.value))
+
+
+def _keyed_by_text(w, v):
+    d = {}
+    d[str(float(w[0]))] = v
+    return d
+
+
+def t_key_from_helper(w):
+    v = w[1] * 2.0
+    d = _keyed_by_text(w, v)
+    out = 0.0
+    for k in d:
+        out = out + float(k) * v
+    return out, dlgradient(out, w)
+
+
+def test_text_key_made_in_a_helper_refused():
+    # was: [0, 3] where the derivative of 2 * w0 * w1 is [4, 3]
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(t_key_from_helper, dlarray(np.array([1.5, 2.0])))
+    assert re.search(HERE + r", line \d+", str(info.value)) and "read back from text" in str(info.value)
+
+
+def _keyed_by_name(w):
+    return {"first": w[0], "second": w[1]}
+
+
+def t_named_keys_from_helper(w):
+    d = _keyed_by_name(w)
+    out = 0.0
+    for k in d:
+        out = out + len(k) * d[k]
+    return out, dlgradient(out, w)
+
+
+def test_named_keys_from_a_helper_run():
+    sct.clear_cache()
+    y, g = dlfeval(t_named_keys_from_helper, dlarray(np.array([1.5, 2.0])))
+    np.testing.assert_allclose(np.asarray(g.data), [5.0, 6.0])
