@@ -54,12 +54,12 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                        called: bool) -> None:
     """Start each generated function reading such a name with ``rt.note_outside(<its holders>)``."""
     from .emit import COMMENT, LINE
-    own_cells = set(map(id, getattr(fn, "__closure__", None) or ())) if mode == "entry" and not called else set()
     candidates = {}
     for key, guard in resolver.guards.items():
-        space = guard.namespace
-        if space is builtins.__dict__ or id(space) in own_cells or namespace.get(key, _MISSING) is not guard.value:
-            continue        # (the entry's own captured values: sct.api._noting_cells notes them)
+        # (the entry's own captured values too: sct.api._noting_cells notes them where dlfeval is given no
+        # keywords; was: dlfeval(make(M), M, x=x) of a closure over M gave m.W's gradient without mm.W * x)
+        if guard.namespace is builtins.__dict__ or namespace.get(key, _MISSING) is not guard.value:
+            continue
         if may_hold_dlarray(guard.value):
             candidates[key] = (_label(guard, fn), guard.value)
     for base, attr, value in resolver.attribute_guards.values():

@@ -402,3 +402,18 @@ def test_named_keys_from_a_helper_run():
     sct.clear_cache()
     y, g = dlfeval(t_named_keys_from_helper, dlarray(np.array([1.5, 2.0])))
     np.testing.assert_allclose(np.asarray(g.data), [5.0, 6.0])
+
+
+def _make_loss(mm):
+    def loss(m, x):
+        y = np.sum(mm.W * x) + np.sum(m.W ** 2)
+        return y, dlgradient(y, m.W)
+    return loss
+
+
+def test_closure_over_the_argument_given_keywords_refused():
+    # was: with x passed by keyword (dlfeval's adapting path), the gradient 2 * W without mm.W * x
+    sct.clear_cache()
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(_make_loss(M), M, x=dlarray(X0))
+    assert re.search(HERE + r", line \d+", str(info.value)), str(info.value)
