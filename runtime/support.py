@@ -2305,49 +2305,63 @@ _NO_DLARRAY_ITEMS = frozenset({np.ndarray, float, int, bool, complex, str, bytes
 
 
 def _dlarrays_of(value) -> list:
-    """The dlarrays ``value`` reaches (note_outside): as leaves_of, dlarrays only, and a list, tuple or dict
-    whose items are all plain arrays, numbers or strings taken in one step (a global data set read by the
-    code costs one pass over its items' types, not a walk of each)."""
+    """The dlarrays ``value`` reaches (note_outside): as captured_leaves, dlarrays only, and a list, tuple or
+    dict whose items are all plain arrays, numbers or strings taken in one step (a global data set read by
+    the code costs one pass over its items' types, not a walk of each)."""
     found: list = []
     seen: set = set()
     todo = [(value, 0)]
     no_dlarray = _NO_DLARRAY_ITEMS
+    classes = _FIELD_CLASSES
     while todo:
         v, depth = todo.pop()
         t = type(v)
         if t in no_dlarray:
             continue
+        if t is _dlarray:
+            found.append(v)
+            continue
+        if depth > 60 or id(v) in seen:
+            continue
         if t is dict or t is list or t is tuple:
-            if id(v) in seen or depth > 60:
-                continue
             seen.add(id(v))
             items = v.values() if t is dict else v
             if len(items) > 8 and no_dlarray.issuperset(map(type, items)):
                 continue
             todo.extend([(p, depth + 1) for p in items])
             continue
-        if isinstance(v, _dlarray):
+        fields = classes.get(t)
+        if fields is None:          # (once per class: an object of the user's whose fields are walked)
+            fields = classes[t] = not isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
+                                                     types.ModuleType, types.BuiltinFunctionType, dict, list,
+                                                     tuple, set, frozenset, types.FunctionType, types.MethodType,
+                                                     functools.partial, _dlarray)) and \
+                hasattr(v, "__dict__") and not _sct_wrapper(v) and not service_object(v)
+        seen.add(id(v))
+        if fields:
+            try:
+                parts = list(vars(v).values())
+            except TypeError:
+                continue
+        elif isinstance(v, _dlarray):
             found.append(v)
             continue
-        if depth > 60 or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
-                                        types.ModuleType, types.BuiltinFunctionType)) or id(v) in seen:
+        elif isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType,
+                            types.BuiltinFunctionType)):
             continue
-        seen.add(id(v))
-        if isinstance(v, dict):
+        elif isinstance(v, dict):
             parts = list(v.values())
         elif isinstance(v, (list, tuple, set, frozenset)):
             parts = list(v)
         elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
             parts = _captured_roots(v)
-        elif hasattr(v, "__dict__") and not _sct_wrapper(v) and not service_object(v):
-            try:
-                parts = list(vars(v).values())
-            except TypeError:
-                continue
         else:
             continue
-        todo.extend((p, depth + 1) for p in parts)
+        todo.extend([(p, depth + 1) for p in parts])
     return found
+
+
+_FIELD_CLASSES: dict = {}       # class -> whether _dlarrays_of walks its objects' fields (their __dict__)
 
 
 def _generated_line():
