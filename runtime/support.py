@@ -2299,6 +2299,12 @@ def _along(value, path):
     return value
 
 
+def note_default(value, holder) -> None:
+    """note_outside of a helper's parameter's default (``holder``), where the call left it out (``value`` is it)."""
+    if value is holder[1]:
+        note_outside((holder,))
+
+
 # the item types of a container that hold no dlarray (a data set's list of plain arrays: one pass in C)
 _NO_DLARRAY_ITEMS = frozenset({np.ndarray, float, int, bool, complex, str, bytes, type(None), np.float64,
                                np.float32, np.int64, np.int32, np.bool_})
@@ -2354,11 +2360,38 @@ def _dlarrays_of(value) -> list:
         elif isinstance(v, (list, tuple, set, frozenset)):
             parts = list(v)
         elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
-            parts = _captured_roots(v)
+            # (not a function's defaults: a call giving that argument does not read them, and sct compiles a
+            # helper that does with its own note; was: predict(x, params) of def predict(x, params=PARAMS)
+            # refused with PARAMS given to dlfeval)
+            parts = [p for p in _captured_roots(v) if not _is_default_of(p, v)]
         else:
             continue
         todo.extend([(p, depth + 1) for p in parts])
     return found
+
+
+def _is_default_of(value, fn) -> bool:
+    """Whether ``value`` is one of the defaults of the function ``fn`` is, binds or wraps (and not held otherwise)."""
+    for _ in range(8):
+        if type(fn) is functools.partial:
+            if any(value is a for a in fn.args) or any(value is a for a in fn.keywords.values()):
+                return False
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            if fn.__self__ is value:
+                return False
+            fn = fn.__func__
+        else:
+            break
+    if type(fn) is not types.FunctionType:
+        return False
+    for cell in fn.__closure__ or ():
+        try:
+            if cell.cell_contents is value:
+                return False
+        except ValueError:
+            pass
+    return any(value is d for d in fn.__defaults__ or ()) or any(value is d for d in (fn.__kwdefaults__ or {}).values())
 
 
 _FIELD_CLASSES: dict = {}       # class -> whether _dlarrays_of walks its objects' fields (their __dict__)

@@ -38,7 +38,7 @@ def may_hold_dlarray(value) -> bool:
         return False
     if type(value) is types.FunctionType:
         from .runtime.support import state_holds_values
-        return state_holds_values(value)
+        return state_holds_values(value, False)      # (its defaults: see support._dlarrays_of)
     if isinstance(value, (list, tuple, dict, set, frozenset, types.MethodType, functools.partial)):
         return True
     from .runtime.dlarray import dlarray
@@ -68,6 +68,8 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
             for key, guard in resolver.guards.items():
                 if guard.value is base and namespace.get(key, _MISSING) is base:
                     candidates[(key, attr)] = (f"the global {base.__name__}.{attr}", value)
+    if called:
+        _note_defaults(fn, generated, namespace, rt_name, filename)
     if not candidates:
         return
     for k, function in enumerate(generated.functions):
@@ -122,6 +124,37 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         at = 1 if function.body and _is_comment(function.body[0], COMMENT) else 0
         function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_outside"), [ir.load(name)])))
         ir.tree_changed(function)
+
+
+def _note_defaults(fn, generated, namespace, rt_name: str, filename: str) -> None:
+    """A helper's parameter whose default may hold a dlarray (``def predict(x, m=M)``): where a call leaves it
+    out, the helper reads the default, a constant there (was: predict(x) in a loss given M gave m.W's gradient
+    without predict's part); ``rt.note_default(m, <holder>)`` notes it for the run where the value is the
+    default (a call giving the argument reads what it is given)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    params = code.co_varnames[:code.co_argcount]
+    defaults = dict(zip(params[len(params) - len(fn.__defaults__ or ()):], fn.__defaults__ or ()))
+    defaults.update(fn.__kwdefaults__ or {})
+    defaults = {p: v for p, v in defaults.items() if may_hold_dlarray(v)}
+    function = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == generated.entry),
+                    None)
+    if not defaults or function is None:
+        return
+    args = function.args
+    names = {a.id for a in args.args + args.kwonlyargs if isinstance(a, gast.Name)}
+    from .emit import COMMENT
+    at = 1 if function.body and _is_comment(function.body[0], COMMENT) else 0
+    for param, value in defaults.items():
+        if param not in names:
+            continue
+        name = f"__sct_default_{function.name}_{param}"
+        namespace[name] = (f"the default of {param} of {fn.__qualname__}()", value, filename, code.co_firstlineno,
+                           ((),))
+        function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_default"),
+                                                      [ir.load(param), ir.load(name)])))
+    ir.tree_changed(function)
 
 
 def _read_path(node, parents) -> tuple:

@@ -417,3 +417,31 @@ def test_closure_over_the_argument_given_keywords_refused():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(_make_loss(M), M, x=dlarray(X0))
     assert re.search(HERE + r", line \d+", str(info.value)), str(info.value)
+
+
+def _predict(x, m=M):
+    return np.sum(m.W * x)
+
+
+def l_default_used(m, x):
+    y = _predict(x) + np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def l_default_given(m, x):
+    y = _predict(x, m) + np.sum(m.W ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def test_helper_default_holding_the_argument_refused_where_used():
+    # was: _predict(x) read its default M as a constant: the gradient 2 * W where x + 2 * W is exact
+    sct.clear_cache()
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(l_default_used, M, dlarray(X0))
+    assert "the default of m" in str(info.value) and re.search(HERE + r", line \d+", str(info.value))
+
+
+def test_helper_default_not_used_runs():
+    sct.clear_cache()
+    y, g = dlfeval(l_default_given, M, dlarray(X0))
+    np.testing.assert_allclose(np.asarray(g.data), _expected())
