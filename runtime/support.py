@@ -2022,7 +2022,136 @@ def _parts_of(v):
 _UNSET_SLOT = object()
 
 
-def written_reached_twice(args, positions, extra=()):
+# names whose use in code may read any attribute of a class, by a name not written in the code
+DYNAMIC_READS = frozenset({"getattr", "vars", "__dict__", "getmembers", "attrgetter", "__getattribute__", "dir",
+                           "getattr_static", "methodcaller", "getmembers_static", "__mro__", "mro"})
+_CLASS_NAMES: dict = {}         # class -> the names its user classes' code names (None: it may read any), per class
+
+
+def code_names(code):
+    """The names ``code`` and its nested code name (``co_names``); None where it may read attributes by names
+    it does not write (DYNAMIC_READS)."""
+    names: set = set()
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        if isinstance(c, types.CodeType):
+            names.update(c.co_names)
+            todo.extend(c.co_consts)
+    return None if names & DYNAMIC_READS else frozenset(names)
+
+
+CONSTRUCTORS = frozenset({"__init__", "__new__", "__init_subclass__", "__set_name__"})
+# (names through which code may build an object of a class it does not name: then its constructors may run)
+BUILDS_BY_TYPE = frozenset({"type", "__class__"})
+
+
+def class_code_names(cls, constructors: bool = False):
+    """The names (``co_names``) the code of ``cls``'s user classes names (methods, static and class methods,
+    properties' accessors, their nested code; ``constructors``: __init__ and __new__ too, which run only where
+    code builds an object of the class); None where that code may read attributes by names it does not
+    write (getattr, vars, ``__dict__``: DYNAMIC_READS).  Kept per class."""
+    key = (cls, constructors)
+    if key in _CLASS_NAMES:
+        return _CLASS_NAMES[key]
+    names: set = set()
+    for k in _class_parts(cls)[1]:
+        for attr, v in vars(k).items():
+            if attr in CONSTRUCTORS and not constructors:
+                continue
+            if isinstance(v, (staticmethod, classmethod)):
+                v = v.__func__
+            parts = (v.fget, v.fset, v.fdel) if isinstance(v, property) else (v,)
+            for f in parts:
+                code = getattr(f, "__code__", None)
+                more = code_names(code) if isinstance(code, types.CodeType) else frozenset()
+                if more is None:
+                    names = None
+                    break
+                names |= more
+            if names is None:
+                break
+        if names is None:
+            break
+    found = None if names is None else frozenset(names)
+    if len(_CLASS_NAMES) > 4096:
+        _CLASS_NAMES.clear()
+    _CLASS_NAMES[key] = found
+    return found
+
+
+def _class_attributes(cls, allowed):
+    """_parts_of of the class ``cls``, its attributes named in ``allowed`` only (None: all)."""
+    parts = _parts_of(cls) or ()
+    return parts if allowed is None else [(step, p) for step, p in parts if step[1] in allowed]
+
+
+def written_reached_twice(args, positions, extra=(), names=None):
+    """written_reached_twice_in's answer (its paths), where ``names`` (the names the code the function may
+    run names, None: not known) says which class attributes code may read: a class's attributes are walked
+    only where some code names them (or the code of a class met reads attributes by computed names).  Was:
+    every class attribute walked, so a registry of instances (``class M: instances = []`` appended to in
+    __init__) refused every traced write on an instance, read or not."""
+    if names is None:
+        return written_reached_twice_in(args, positions, extra)
+    allowed = _allowed_names(args, extra, names)
+    return written_reached_twice_in(args, positions, extra, allowed)
+
+
+def _allowed_names(args, extra, names):
+    """The attribute names code may read of the classes ``args`` and ``extra`` reach: ``names`` and the names
+    the code of each class met names (its methods may run), grown to a fixed point (a class attribute walked
+    may hold objects of further classes); None where any of that code reads by computed names."""
+    allowed = set(names)
+    met: set = set()
+    done: set = set()
+    stack = list(args) + [v for _, v in extra]
+    classes: list = []
+    while True:
+        while stack:
+            v = stack.pop()
+            cls = type(v)
+            if cls is types.MethodType or cls is functools.partial:
+                v = getattr(v, "__func__", None) or getattr(v, "func", None)
+                cls = type(v)
+            if cls is types.FunctionType:
+                # (a function an object holds, ``self.act = fn``, may run: the names its code names)
+                more = code_names(v.__code__)
+                if more is None:
+                    return None
+                allowed |= more
+                continue
+            if cls in _LEAF_TYPES or cls is _dlarray or id(v) in done:
+                continue
+            done.add(id(v))
+            if isinstance(v, type):
+                classes.append(v)
+                continue
+            parts = _parts_of(v)
+            if parts:
+                stack += [p for _, p in parts]
+        grown = False
+        builds = bool(allowed & BUILDS_BY_TYPE)
+        for c in classes:
+            if (c, builds) not in met:
+                met.add((c, builds))
+                more = class_code_names(c, builds) if _class_parts(c)[1] else frozenset()
+                if more is None:
+                    return None
+                if not more <= allowed:
+                    allowed |= more
+                    grown = True
+        for c in classes:
+            for step, p in _class_attributes(c, allowed):
+                key = (id(c), step[1])
+                if key not in done:
+                    done.add(key)
+                    stack.append(p)
+        if not stack and not grown:
+            return frozenset(allowed)
+
+
+def written_reached_twice_in(args, positions, extra=(), allowed=None):
     """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
     ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
     another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
@@ -2067,15 +2196,15 @@ def written_reached_twice(args, positions, extra=()):
             if v.dtype.hasobject:
                 stack += v.ravel().tolist()
         else:
-            parts = _parts_of(v)
+            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
             if parts:
                 stack += [p for _, p in parts]
     if not found:
         return None
-    return _written_paths(args, positions, extra, refs)
+    return _written_paths(args, positions, extra, refs, allowed)
 
 
-def _written_paths(args, positions, extra, refs=None):
+def _written_paths(args, positions, extra, refs=None, allowed=None):
     """written_reached_twice's paths (its second walk, where the first found one)."""
     want = {id(args[i]): i for i in positions}
     refs = refs or {}
@@ -2100,7 +2229,7 @@ def _written_paths(args, positions, extra, refs=None):
         if key in done:
             continue
         done.add(key)
-        parts = _parts_of(v)
+        parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
         if parts:
             stack.extend((p, path + (step,)) for step, p in reversed(parts))
     return None

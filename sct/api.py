@@ -262,7 +262,7 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
                               f"follows writes by name). Read the object through {param}, or pass it as an "
                               f"argument", *where)
     extra = _read_outside(compiled) + tuple(reads.now())
-    found = _written_reached_twice(args, [w[0] for w in written], extra)
+    found = _written_reached_twice(args, [w[0] for w in written], extra, _names_read(reads))
     if found is None:
         return
     position, first, second = found
@@ -290,6 +290,12 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
 
 _NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                 functools.partial, np.ufunc, str, bytes, numbers.Number, np.ndarray, np.generic)
+
+
+def _names_read(reads):
+    """The names the code ``reads`` followed names (the class attributes it may read), as a frozenset; None
+    where not known (some of that code reads attributes by computed names)."""
+    return None if reads is None or reads.names is None else frozenset(reads.names)
 
 
 def _outside_reads(fun, args, compiled: Compiled):
@@ -336,11 +342,13 @@ def _hit_parts(args, compiled: Compiled):
         consts["TWICE"], consts["WRITTEN"] = _written_reached_twice, [w[0] for w in compiled.written_args]
         consts["OUTSIDE"] = _read_outside(compiled)
         reads = getattr(compiled, "outside_reads", None)
+        consts["NAMES"] = _names_read(reads)     # (the class attributes the code may read: None, all)
         if reads is not None and reads.live:   # (the globals of the code it may call: read now)
             consts["READS"] = reads.now
-            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE + tuple(READS())) is not None: return None"]
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE + tuple(READS()), NAMES) is not None: "
+                                   "return None"]
         else:
-            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE) is not None: return None"]
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE, NAMES) is not None: return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \

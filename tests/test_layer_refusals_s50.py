@@ -152,3 +152,101 @@ def test_the_gradient_by_the_whole_layer_is_exact_or_refused(f):
         assert "line" in str(e)
         return
     assert np.allclose(np.asarray(extractdata(g.rm)), 0.0)
+
+
+# ---------------------------------------------------------------- 3. a registry of instances on the class
+
+X3 = np.array([0.5, -1.0])
+W3 = np.array([0.7, 0.3])
+
+
+class Registered:
+    instances = []
+
+    def __init__(self):
+        self.W = dlarray(W3.copy())
+        self.h = np.zeros(2)
+        Registered.instances.append(self)
+
+
+class RegisteredByType(Registered):
+    def clone(self):
+        return type(self)()
+
+
+def registry_unread(x, model):
+    model.h = np.tanh(x * model.W)
+    L = np.sum(model.h ** 2) + np.sum(model.W)
+    return L, dlgradient(L, model.W)
+
+
+def registry_read(x, model):
+    model.h = np.tanh(x * model.W)              # WRITE
+    L = np.sum(Registered.instances[-1].h ** 2) + np.sum(model.W)
+    return L, dlgradient(L, model.W)
+
+
+def _registry_helper():
+    return Registered.instances[-1].h
+
+
+def registry_read_by_a_helper(x, model):
+    model.h = np.tanh(x * model.W)              # WRITE
+    L = np.sum(_registry_helper() ** 2) + np.sum(model.W)
+    return L, dlgradient(L, model.W)
+
+
+def registry_read_by_getattr(x, model):
+    model.h = np.tanh(x * model.W)              # WRITE
+    L = np.sum(getattr(type(model), "inst" + "ances")[-1].h ** 2) + np.sum(model.W)
+    return L, dlgradient(L, model.W)
+
+
+def _registry_plain(w):
+    h = np.tanh(X3 * w)
+    return float(np.sum(h ** 2) + np.sum(w))
+
+
+def test_a_registry_of_instances_unread_runs_exactly():
+    # was: "model and type(model).instances[0] are one object" for code that never reads the registry
+    Registered.instances.clear()
+    try:
+        m = Registered()
+        sct.clear_cache()
+        for _ in range(2):
+            L, g = dlfeval(registry_unread, dlarray(X3), m)
+            assert np.isclose(float(extractdata(L)), _registry_plain(W3))
+            assert np.allclose(extractdata(g), numerical_gradient(_registry_plain, [W3], 0), atol=1e-6)
+            assert np.allclose(extractdata(m.h), np.tanh(X3 * W3))
+    finally:
+        Registered.instances.clear()
+
+
+@pytest.mark.parametrize("f", [registry_read, registry_read_by_a_helper, registry_read_by_getattr])
+def test_a_registry_read_stays_refused(f):
+    import inspect
+    Registered.instances.clear()
+    try:
+        m = Registered()
+        lines, first = inspect.getsourcelines(f)
+        line = first + next(i for i, t in enumerate(lines) if "WRITE" in t)
+        for _ in range(2):              # (the cached code's check too)
+            with pytest.raises(SctError, match=rf"line {line}: model and .* are one object"):
+                dlfeval(f, dlarray(X3), m)
+    finally:
+        Registered.instances.clear()
+
+
+def test_a_registry_read_through_the_classes_stays_refused():
+    RegisteredByType.instances.clear()
+    try:
+        m = RegisteredByType()
+        sct.clear_cache()
+        def f(x, model):
+            model.h = np.tanh(x * model.W)
+            L = np.sum(type(model).__mro__[0].instances[-1].h ** 2) + np.sum(model.W)
+            return L, dlgradient(L, model.W)
+        with pytest.raises(SctError, match=r"are one object"):
+            dlfeval(f, dlarray(X3), m)
+    finally:
+        RegisteredByType.instances.clear()
