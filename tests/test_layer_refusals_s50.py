@@ -250,3 +250,18 @@ def test_a_registry_read_through_the_classes_stays_refused():
             dlfeval(f, dlarray(X3), m)
     finally:
         RegisteredByType.instances.clear()
+
+
+def test_a_helper_given_one_object_twice_runs_exactly():
+    # (was refused, tests/test_aliased_args_s48.py: compiled on its own, _helper's write through a and read
+    # through b; read in place, both are the caller's c, as in Python)
+    import test_aliased_args_s48 as s48
+    sct.clear_cache()
+    c, x = s48.Cell(), s48._x()
+    W, xx = np.full((2, 2), 0.3), np.asarray(extractdata(x))
+    plain = lambda v: float(np.sum(np.tanh(v @ W) ** 2) + np.sum(W))   # noqa: E731
+    for _ in range(2):
+        L, g = dlfeval(s48.helper_twice, c, x)
+        assert np.isclose(float(extractdata(L)), plain(xx))
+        assert np.allclose(extractdata(g), numerical_gradient(plain, [xx], 0), atol=1e-6)
+        assert np.allclose(np.asarray(extractdata(c.h)), np.tanh(xx @ W))
