@@ -1795,8 +1795,10 @@ class _Aliased(threading.local):
     (one dlarray object twice: ``{"enc": W, "dec": W}``, ``dlfeval(f, x, x)``, a model whose two
     layers hold one array), by id: sct differentiates each place of an argument as a variable of
     its own, so a gradient with respect to one of them would leave out the uses through the others
-    (project refuses it).  Empty for every other call."""
+    (project refuses it, or project_tied sums its places).  Empty for every other call."""
     ids = frozenset()
+    # (split: those whose data another dlarray object holds too, aliased_dlarrays; not summed by project_tied)
+    split = frozenset()
 
 
 ALIASED = _Aliased()
@@ -1869,10 +1871,12 @@ def dlarray_data_and_arrays(args) -> tuple:
     return datas, plain
 
 
-def aliased_dlarrays(args) -> frozenset:
+def aliased_dlarrays(args, split=None) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
-    are their own, not read)."""
+    are their own, not read).  ``split``: a set given is filled with those of them whose data another
+    dlarray object holds too (``dlarray(a)`` twice: two variables of one memory, which project_tied's
+    walk, reading the data, cannot tell apart)."""
     counts: dict = {}               # id of a dlarray -> the places it is met at
     found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
@@ -1920,7 +1924,13 @@ def aliased_dlarrays(args) -> frozenset:
         return held
 
     visit(args, 0)
-    return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
+    ids = frozenset(id(a._data) for a in found if counts[id(a)] > 1)
+    if split is not None and ids:
+        owners: dict = {}
+        for a in found:
+            owners[id(a._data)] = owners.get(id(a._data), 0) + 1
+        split.update(k for k in ids if owners[k] > 1)
+    return ids
 
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
@@ -2622,7 +2632,11 @@ def project(grad, x):
         return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
     if ALIASED.ids and id(x._data if isinstance(x, _dlarray) else x) in ALIASED.ids:
-        _refuse_aliased_target()
+        totals = _TIED.totals
+        key = id(x._data if isinstance(x, _dlarray) else x)
+        if totals is None or key not in totals:
+            _refuse_aliased_target()
+        grad = totals[key]              # (project_tied: the sum of the adjoints of every place)
     if CAPTURED_NOTED[0]:
         _refuse_captured_target(x)
     if cls is np.ndarray:
@@ -2653,6 +2667,96 @@ def project(grad, x):
     if _is_array(x) or isinstance(x, numbers.Number):
         return _project_leaf(grad, x)
     return _project_object(grad, x)
+
+
+class _Tied(threading.local):
+    """project_tied's sums while it projects: id of a dlarray's data -> the sum of its places' adjoints."""
+    totals = None
+
+
+_TIED = _Tied()
+_TIED_BUDGET = 200000           # places read at most (an object reached many ways is read at each)
+
+
+def project_tied(grad, x, roots):
+    """``project(grad, x)`` where the arguments of dlfeval may hold one dlarray at two places or more (tied
+    weights: ``self.layers = [self.a, self.b]``, ``head.W = embed.W``): the gradient of such a dlarray is the
+    sum of the adjoints of all its places (each place is a variable of its own in the sweep), read from
+    ``roots``, ``((adjoint, value), ...)`` of every parameter of the function dlfeval runs (sct/sweeps.py
+    _tied_roots).  Where they do not account for every place ALIASED counted (a place reached only back
+    through a cycle with a derivative, an adjoint not of the argument's form), the gradient stays refused."""
+    if not ALIASED.ids:
+        return project(grad, x)
+    saved = _TIED.totals
+    _TIED.totals = _tied_totals(roots)
+    try:
+        return project(grad, x)
+    finally:
+        _TIED.totals = saved
+
+
+class _NotTied(Exception):
+    pass
+
+
+def _tied_totals(roots):
+    """id of the data of each dlarray ALIASED names -> the sum of the adjoints of its places in ``roots``
+    (walked as aliased_dlarrays walks the arguments); None where that is not every place."""
+    sums: dict = {}
+    counts: dict = {}
+    on_path: set = set()
+    budget = [_TIED_BUDGET]
+    wanted = ALIASED.ids
+    if wanted & ALIASED.split:
+        return None
+
+    def visit(g, v, depth):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 60:
+            raise _NotTied
+        if isinstance(v, (_dlarray, np.ndarray)):      # (a dlarray, or its data where unwrap took it out)
+            k = id(v._data) if isinstance(v, _dlarray) else id(v)
+            if k in wanted:
+                counts[k] = counts.get(k, 0) + 1
+                sums[k] = add_grad(sums[k], g) if k in sums else g
+            return
+        if v is None or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
+                                       types.ModuleType, types.FunctionType)):
+            return
+        key = id(v)
+        if key in on_path:              # a cycle (a layer's owner): aliased_dlarrays reads it once
+            if not _is_zero(g):
+                raise _NotTied
+            return
+        if isinstance(v, dict):
+            parts = [(k, p, True) for k, p in v.items()]
+        elif isinstance(v, (list, tuple)):
+            parts = [(j, p, True) for j, p in enumerate(v)]
+        elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
+            return
+        elif not hasattr(v, "__dict__"):
+            if not dataclasses.is_dataclass(v) or isinstance(v, type):
+                return
+            parts = [(f.name, getattr(v, f.name, None), False) for f in dataclasses.fields(v)]
+        else:
+            try:
+                parts = [(k, p, False) for k, p in vars(v).items()]
+            except TypeError:
+                return
+        on_path.add(key)
+        for k, p, item in parts:
+            part = ZERO if _is_zero(g) else select_item(g, v, k) if item else getattr_or_zero(g, k)
+            visit(part, p, depth + 1)
+        on_path.discard(key)
+
+    try:
+        for g, v in roots:
+            visit(g, v, 0)
+    except (_NotTied, SctError, TypeError, KeyError, IndexError, AttributeError, ValueError):
+        return None
+    if frozenset(k for k, c in counts.items() if c > 1) != wanted:
+        return None         # (not every place ALIASED counted: no sum)
+    return sums
 
 
 def project_untraced(grad, x, paths):

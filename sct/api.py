@@ -160,10 +160,23 @@ def _entry(fun: Callable, args) -> Compiled:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
+    # arguments holding one dlarray at two places (tied weights): compiled apart, its gradients summing the
+    # adjoints of the places (sct/sweeps.py _tied_roots; run_entry notes them for the run: rt.project_tied)
+    tied = bool(_aliased_dlarrays(args))
+    if tied:
+        key += ("tied",)
     entry = _ENTRIES.lookup(key, fun)
     if entry is None:
         refuse_nested_slotted(args, [False] * len(args))   # a __slots__ object in a list or dict argument
-        entry = compile_function(fun, kinds, mode="entry")
+        if tied:
+            from .sweeps import TIED_ENTRY
+            saved, TIED_ENTRY.code = getattr(TIED_ENTRY, "code", None), fun.__code__
+            try:
+                entry = compile_function(fun, kinds, mode="entry")
+            finally:
+                TIED_ENTRY.code = saved
+        else:
+            entry = compile_function(fun, kinds, mode="entry")
         _ENTRIES.insert(key, entry)
     return entry
 
@@ -892,15 +905,17 @@ def run_entry(entry, args):
     """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
     hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
     respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
-    ids = _aliased_dlarrays(args)
+    split: set = set()
+    ids = _aliased_dlarrays(args, split)
     saved = _ALIASED.ids
     if not ids and not saved:
         return run_generated(entry, unwrap(args))
-    _ALIASED.ids = ids
+    saved_split = _ALIASED.split
+    _ALIASED.ids, _ALIASED.split = ids, frozenset(split)
     try:
         return run_generated(entry, unwrap(args))
     finally:
-        _ALIASED.ids = saved
+        _ALIASED.ids, _ALIASED.split = saved, saved_split
 
 
 

@@ -265,3 +265,181 @@ def test_a_helper_given_one_object_twice_runs_exactly():
         assert np.isclose(float(extractdata(L)), plain(xx))
         assert np.allclose(extractdata(g), numerical_gradient(plain, [xx], 0), atol=1e-6)
         assert np.allclose(np.asarray(extractdata(c.h)), np.tanh(xx @ W))
+
+
+# ---------------------------------------------------------------- 2. weight tying: one dlarray at two places
+
+A0, B0, BA0, BB0 = (RNG.standard_normal((3, 3)) for _ in range(4))
+X2 = RNG.standard_normal(3)
+
+
+class Linear:
+    def __init__(self, W, b):
+        self.W, self.b = dlarray(W.copy()), dlarray(b[:, 0].copy())
+
+    def __call__(self, x):
+        return np.tanh(self.W @ x + self.b)
+
+
+class Listed:
+    """Two layers kept as fields and in a list too (``self.layers = [self.a, self.b]``)."""
+    def __init__(self):
+        self.a, self.b = Linear(A0, BA0), Linear(B0, BB0)
+        self.layers = [self.a, self.b]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class TiedHead:
+    """The output layer's weights are the embedding's (``self.head.W = self.embed.W``)."""
+    def __init__(self):
+        self.embed, self.head = Linear(A0, BA0), Linear(B0, BB0)
+        self.head.W = self.embed.W
+
+    def __call__(self, x):
+        return self.head(self.embed(x))
+
+
+def _two_layers(Wa, ba, Wb, bb, x=X2):
+    return float((np.tanh(Wb @ np.tanh(Wa @ x + ba) + bb) ** 2).sum())
+
+
+def loss_by_fields(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net.a.W, net.b.W, net.a.b)
+
+
+def loss_by_list(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net.layers[0].W, net.layers[1].b)
+
+
+def loss_by_net(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net)
+
+
+def loss_tied(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net.embed.W, net.head.W, net.head.b)
+
+
+def loss_tied_by_net(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net)
+
+
+def _fd(f, *at):
+    return [numerical_gradient(f, list(at), i) for i in range(len(at))]
+
+
+def test_layers_kept_as_fields_and_in_a_list_run_exactly():
+    # was: "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of
+    # dlfeval hold at more than one place" (net.a.W is net.layers[0].W: one parameter, used once)
+    sct.clear_cache()
+    ba, bb = BA0[:, 0], BB0[:, 0]
+    gA, gba, gB, gbb = _fd(_two_layers, A0, ba, B0, bb)
+    want = _two_layers(A0, ba, B0, bb)
+    net = Listed()
+    for _ in range(2):
+        L, (ga, gb, gab) = dlfeval(loss_by_fields, net, X2)
+        assert np.isclose(float(extractdata(L)), want)
+        assert np.allclose(extractdata(ga), gA, atol=1e-6) and np.allclose(extractdata(gb), gB, atol=1e-6)
+        assert np.allclose(extractdata(gab), gba, atol=1e-6)
+        L, (g0, g1) = dlfeval(loss_by_list, net, X2)
+        assert np.allclose(extractdata(g0), gA, atol=1e-6) and np.allclose(extractdata(g1), gbb, atol=1e-6)
+        L, g = dlfeval(loss_by_net, net, X2)
+        # (each place of a parameter holds its gradient: the gradient of the one array)
+        assert g.layers[0] is not None
+        for grad in (g.a.W, g.layers[0].W):
+            assert np.allclose(extractdata(grad), gA, atol=1e-6)
+        for grad in (g.b.b, g.layers[1].b):
+            assert np.allclose(extractdata(grad), gbb, atol=1e-6)
+
+
+def test_tied_weights_get_the_sum_of_both_uses():
+    # (PyTorch's gradient of a tied parameter: the sum over its uses)
+    sct.clear_cache()
+    ba, bb = BA0[:, 0], BB0[:, 0]
+    tied = lambda W, b1, b2: _two_layers(W, b1, W, b2)          # noqa: E731
+    gW, _, gbb = _fd(tied, A0, ba, bb)
+    net = TiedHead()
+    for _ in range(2):
+        L, (g1, g2, g3) = dlfeval(loss_tied, net, X2)
+        assert np.isclose(float(extractdata(L)), tied(A0, ba, bb))
+        for grad in (g1, g2):
+            assert np.allclose(extractdata(grad), gW, atol=1e-6)
+        assert np.allclose(extractdata(g3), gbb, atol=1e-6)
+        L, g = dlfeval(loss_tied_by_net, net, X2)
+        assert np.allclose(extractdata(g.embed.W), gW, atol=1e-6)
+        assert np.allclose(extractdata(g.head.W), gW, atol=1e-6)
+
+
+def test_tied_weights_in_a_dict_and_twice_as_arguments_get_the_sum():
+    sct.clear_cache()
+    def f(p, x):
+        L = ((p["dec"] @ np.tanh(p["enc"] @ x)) ** 2).sum()
+        return L, dlgradient(L, p["enc"])
+    def g(a, b, x):
+        L = ((b @ np.tanh(a @ x)) ** 2).sum()
+        return L, dlgradient(L, a)
+    def g_both(a, b, x):
+        L = ((b @ np.tanh(a @ x)) ** 2).sum()
+        return L, dlgradient(L, a, b)
+    plain = lambda W: float(((W @ np.tanh(W @ X2)) ** 2).sum())     # noqa: E731
+    want = numerical_gradient(plain, [A0], 0)
+    W = dlarray(A0.copy())
+    for _ in range(2):
+        assert np.allclose(extractdata(dlfeval(f, {"enc": W, "dec": W}, X2)[1]), want, atol=1e-6)
+        with pytest.raises(SctError, match="hold at more than one place"):
+            # (b's adjoint is not computed: the gradient by a alone is refused, not a part of the sum)
+            dlfeval(g, W, W, X2)
+        L, (ga, gb) = dlfeval(g_both, W, W, X2)
+        assert np.allclose(extractdata(ga), want, atol=1e-6) and np.allclose(extractdata(gb), want, atol=1e-6)
+
+
+def test_tied_weights_where_the_sum_is_not_followed_stay_refused():
+    # a second derivative of the gradient, a parameter rebound: the gradient of the tied array is refused
+    sct.clear_cache()
+    def second(p, x):
+        L = ((p["dec"] @ np.tanh(p["enc"] @ x)) ** 2).sum()
+        g = dlgradient(L, p["enc"], EnableHigherDerivatives=True)
+        s = (g ** 2).sum()
+        return s, dlgradient(s, p["enc"])
+    def rebound(p, x):
+        p = {"enc": p["enc"], "dec": p["dec"] * 1.0}
+        L = ((p["dec"] @ np.tanh(p["enc"] @ x)) ** 2).sum()
+        return L, dlgradient(L, p["enc"])
+    W = dlarray(A0.copy())
+    with pytest.raises(SctError, match="hold at more than one place"):
+        dlfeval(second, {"enc": W, "dec": W}, X2)
+    # (the new dict's "enc" is p's own: the gradient is with respect to the one array, both uses summed)
+    plain = lambda W: float(((W @ np.tanh(W @ X2)) ** 2).sum())     # noqa: E731
+    assert np.allclose(extractdata(dlfeval(rebound, {"enc": W, "dec": W}, X2)[1]),
+                       numerical_gradient(plain, [A0], 0), atol=1e-6)
+
+
+def test_another_dlarray_of_the_same_memory_is_not_summed():
+    # dlarray(a) twice: two variables holding one array's memory; beside a tied one, no sum (refused)
+    sct.clear_cache()
+    def f(p, x):
+        L = ((p["dec"] @ np.tanh(p["enc"] @ x)) ** 2).sum() + (p["other"] ** 2).sum()
+        return L, dlgradient(L, p)
+    a = A0.copy()
+    W = dlarray(a)
+    with pytest.raises(SctError, match="hold at more than one place"):
+        dlfeval(f, {"enc": W, "dec": W, "other": dlarray(a)}, X2)
+
+
+def test_a_parameter_holding_a_tied_array_beside_the_site_is_refused():
+    # b also holds W but the gradient is by a alone: b's adjoint is not computed, so no sum (not a part of it)
+    sct.clear_cache()
+    def g(a, net, x):
+        L = ((net["W"] @ np.tanh(a["W"] @ x)) ** 2).sum()
+        return L, dlgradient(L, a["W"])
+    W = dlarray(A0.copy())
+    with pytest.raises(SctError, match="hold at more than one place"):
+        dlfeval(g, {"W": W}, {"W": W}, X2)
