@@ -1487,6 +1487,16 @@ def refuse_computed_attribute(obj, name, what):
         f"differentiate through attribute getters (that derivative would be lost): {advice}")
 
 
+def _fields_by_dict(grad, obj, name) -> bool:
+    """Is ``grad``, the adjoint of ``obj.__dict__`` (``name``), a dict whose keys are fields of ``obj`` (its
+    ``vars``): the adjoint of the object itself, field by field (was refused, refuse_instance_dict: ``for k, v
+    in self.__dict__.items()`` in a parameter walk, an L2 penalty)?  An object's adjoint is a dict of its
+    fields' adjoints (attribute_adjoint), so the dict's is the object's; the rule of attribute_adjoint
+    reads it back whole."""
+    return name == "__dict__" and isinstance(grad, dict) and not isinstance(obj, type) and \
+        type(getattr(obj, "__dict__", None)) is dict and all(type(k) is str and k in obj.__dict__ for k in grad)
+
+
 def refuse_instance_dict(name):
     """``obj.__dict__`` read where a derivative reaches it: its adjoint would be filed under a field
     named "__dict__", which no field is (the derivative was silently zero: `m.__dict__["w"]`,
@@ -1513,6 +1523,8 @@ def attribute_adjoint(grad, obj, name):
             # could not tell an array from an object of the user's class with a field of that
             # name (sct/analysis.py user_attribute): no derivative reaches the array
             return zero_adjoint(obj)
+        if _fields_by_dict(grad, obj, name):
+            return dict(grad)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
@@ -1539,6 +1551,8 @@ def getattr_or_zero(grad, name):
     if _is_zero(grad) or (_is_array(grad) and name in NONDIFF_ATTRIBUTES):
         return ZERO                    # an array's metadata (see attribute_adjoint)
     if isinstance(grad, dict):
+        if name == "__dict__":
+            return grad        # (an object's adjoint, field by field, is its __dict__'s: _fields_by_dict)
         return grad.get(name, ZERO)
     if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
         raise SctRuntimeError(
@@ -1668,6 +1682,8 @@ def attribute_adjoint_any(grad, obj, name):
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
     if not _is_zero(grad):
+        if _fields_by_dict(grad, obj, name):
+            return dict(grad)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
     return {name: grad}

@@ -364,9 +364,12 @@ def _sets_own_attributes(gdef, me: Optional[str] = None) -> bool:
             return False
         me = gdef.args.args[0].id
     for n in walk_nodes(gdef):
-        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
-                isinstance(n.value, gast.Name) and n.value.id == me:
-            return True
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store):
+            base = n.value
+            while isinstance(base, gast.Attribute):      # (``self.cell.h = ...``: a field's object's field;
+                base = base.value                        # was left a call, refused as a helper's write)
+            if isinstance(base, gast.Name) and base.id == me:
+                return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS and \
                 isinstance(n.func.value, gast.Attribute) and isinstance(n.func.value.value, gast.Name) and \
                 n.func.value.value.id == me:
