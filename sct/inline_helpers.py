@@ -228,12 +228,15 @@ def _method_of(cls, name: str, own):
     return _class_method(cls, name)
 
 
-def _changes_objects(fn, kind, depth: int = 0) -> bool:
+def _changes_objects(fn, kind, depth: int = 0, readable: bool = False) -> bool:
     """Does the method ``fn`` (of an object of ``kind``, where known) set attributes of its object or
     change them in place, itself or through a method of it or of a field's object it calls
-    (``self.bn(h)`` where BN's ``__call__`` sets ``self.running_mean``)?"""
+    (``self.bn(h)`` where BN's ``__call__`` sets ``self.running_mean``)?  ``readable``: only through code
+    that can be read in place (not a generator's: ``yield``, left a call, is refused as it was)."""
     from .parse import function_ast
     if depth > 3:
+        return False
+    if readable and not _Inliner._simple(fn, ()):
         return False
     try:
         gdef = function_ast(fn)[0]
@@ -241,10 +244,10 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
         return False
     if not gdef.args.args:
         return False
-    return _changes_through(gdef, gdef.args.args[0].id, kind, depth)
+    return _changes_through(gdef, gdef.args.args[0].id, kind, depth, readable)
 
 
-def _changes_through(gdef, me: str, kind, depth: int) -> bool:
+def _changes_through(gdef, me: str, kind, depth: int, readable: bool = False) -> bool:
     """Does the function ``gdef`` set attributes of the object its parameter ``me`` (of ``kind``) holds, or
     change them in place, itself or through a method of it or of a field's object it calls: ``me(h)``
     (its class's ``__call__``), ``me.update(h)``, ``me.bn(h)``, ``me.bn.update(h)``?"""
@@ -253,12 +256,12 @@ def _changes_through(gdef, me: str, kind, depth: int) -> bool:
     found = _class_of_kind(kind)
     cls = found[0] if found is not None else None
     own = found[1] if found is not None else None
-    if cls is not None and _held_layers_change(gdef, me, kind, depth):
+    if cls is not None and _held_layers_change(gdef, me, kind, depth, readable):
         return True
     for n in walk_nodes(gdef):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == me and cls is not None:
             callee = _method_of(cls, "__call__", None)                  # me(h): a helper's ``bn(h)``
-            if callee is not None and _plain_class(cls) and _changes_objects(callee, kind, depth + 1):
+            if callee is not None and _plain_class(cls) and _changes_objects(callee, kind, depth + 1, readable):
                 return True
             continue
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
@@ -269,18 +272,18 @@ def _changes_through(gdef, me: str, kind, depth: int) -> bool:
             inner = _class_of_kind(field)
             if inner is not None and _plain_class(inner[0]):            # self.bn(h)
                 callee = _method_of(inner[0], "__call__", None)
-                if callee is not None and _changes_objects(callee, field, depth + 1):
+                if callee is not None and _changes_objects(callee, field, depth + 1, readable):
                     return True
             else:                                                       # self.update(h)
                 callee = _method_of(cls, n.func.attr, own)
-                if callee is not None and _changes_objects(callee, kind, depth + 1):
+                if callee is not None and _changes_objects(callee, kind, depth + 1, readable):
                     return True
         elif isinstance(base, gast.Attribute) and isinstance(base.value, gast.Name) and base.value.id == me:
             field = _field_kind(kind, base.attr)                       # self.bn.update(h)
             inner = _class_of_kind(field)
             if inner is not None and _plain_class(inner[0]):
                 callee = _method_of(inner[0], n.func.attr, inner[1])
-                if callee is not None and _changes_objects(callee, field, depth + 1):
+                if callee is not None and _changes_objects(callee, field, depth + 1, readable):
                     return True
     return False
 
@@ -294,7 +297,7 @@ def _helper_changes(g, gdef, at, kind, depth: int) -> bool:
     me = params[at] if isinstance(at, int) and at < len(params) else at if isinstance(at, str) else None
     if me is None or depth > 3:
         return False
-    if _changes_through(gdef, me, kind, depth):
+    if _changes_through(gdef, me, kind, depth, readable=True):
         return True
     for n in walk_nodes(gdef):
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)):
@@ -327,7 +330,7 @@ def _item_kinds(kind, key=_NO_DEFAULT) -> Optional[List]:
     return [items[key]] if key in items else None
 
 
-def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
+def _held_layers_change(gdef, me: str, kind, depth: int, readable: bool = False) -> bool:
     """Does the method read a list or dict field of its object (``self.layers``) whose items are objects
     of classes whose call sets attributes of theirs (``for layer in self.layers: h = layer(h)``,
     ``self.layers["a"](x)``)?"""
@@ -343,7 +346,7 @@ def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
             found = _class_of_kind(item)
             if found is not None and _plain_class(found[0]):
                 callee = _method_of(found[0], "__call__", None)
-                if callee is not None and _changes_objects(callee, item, depth + 1):
+                if callee is not None and _changes_objects(callee, item, depth + 1, readable):
                     return True
     return False
 
