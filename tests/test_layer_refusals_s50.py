@@ -573,3 +573,18 @@ def test_state_kept_on_a_fields_object_by_the_owners_method_is_refused_saying_wh
     text = str(info.value)
     assert f"line {line}: setting net.cell.h changes the object in place" in text, text
     assert "Pass the state in and return it" in text and "keep it on net itself" in text
+
+
+def test_tied_and_untied_calls_in_any_order_are_exact():
+    # (the code compiled for tied arguments and the code for distinct ones, each call's the right one)
+    sct.clear_cache()
+    ba, bb = BA0[:, 0], BB0[:, 0]
+    tied = lambda W, b1, b2: _two_layers(W, b1, W, b2)          # noqa: E731
+    gW_tied = numerical_gradient(tied, [A0, ba, bb], 0)
+    gW_free = numerical_gradient(_two_layers, [A0, ba, B0, bb], 0)
+    free = TiedHead()
+    free.head.W = dlarray(B0.copy())
+    for net, want in [(free, gW_free), (TiedHead(), gW_tied), (free, gW_free), (TiedHead(), gW_tied),
+                      (TiedHead(), gW_tied), (free, gW_free)]:
+        L, (g1, g2, g3) = dlfeval(loss_tied, net, X2)
+        assert np.allclose(extractdata(g1), want, atol=1e-6)
