@@ -2050,7 +2050,8 @@ _UNSET_SLOT = object()
 
 # names whose use in code may read any attribute of a class, by a name not written in the code
 DYNAMIC_READS = frozenset({"getattr", "vars", "__dict__", "getmembers", "attrgetter", "__getattribute__", "dir",
-                           "getattr_static", "methodcaller", "getmembers_static", "__mro__", "mro"})
+                           "getattr_static", "methodcaller", "getmembers_static", "__mro__", "mro", "eval", "exec",
+                           "locals", "compile"})
 _CLASS_NAMES: dict = {}         # class -> the names its user classes' code names (None: it may read any), per class
 
 

@@ -588,3 +588,20 @@ def test_tied_and_untied_calls_in_any_order_are_exact():
                       (TiedHead(), gW_tied), (free, gW_free)]:
         L, (g1, g2, g3) = dlfeval(loss_tied, net, X2)
         assert np.allclose(extractdata(g1), want, atol=1e-6)
+
+
+def registry_read_by_eval(x, model):
+    model.h = np.tanh(x * model.W)              # WRITE
+    L = np.sum(eval("Registered.inst" + "ances[-1]").h ** 2) + np.sum(model.W)
+    return L, dlgradient(L, model.W)
+
+
+def test_a_registry_read_by_eval_stays_refused():
+    Registered.instances.clear()
+    try:
+        m = Registered()
+        sct.clear_cache()
+        with pytest.raises(SctError, match=r"are one object|eval"):       # (sct refuses eval itself)
+            dlfeval(registry_read_by_eval, dlarray(X3), m)
+    finally:
+        Registered.instances.clear()
