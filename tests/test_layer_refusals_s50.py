@@ -605,3 +605,35 @@ def test_a_registry_read_by_eval_stays_refused():
             dlfeval(registry_read_by_eval, dlarray(X3), m)
     finally:
         Registered.instances.clear()
+
+
+class InputKept:
+    def __init__(self):
+        self.W = dlarray(RNG.standard_normal((3, 3)))
+
+    def __call__(self, x):
+        self.x = x                          # KEPT
+        return np.tanh(self.W @ x)
+
+
+class TwoKept:
+    def __init__(self):
+        self.a, self.b = InputKept(), InputKept()
+
+    def __call__(self, x):
+        return self.b(self.a(x))
+
+
+def two_kept_loss(net, x):
+    L = (net(x) ** 2).sum()
+    return L, dlgradient(L, net.a.W)
+
+
+def test_a_layer_keeping_its_input_x_is_refused_with_advice_that_reads():
+    # (the advice named the field and the input alike: `def forward(self, x, x)`)
+    sct.clear_cache()
+    with pytest.raises(CompileError) as info:
+        dlfeval(two_kept_loss, TwoKept(), RNG.standard_normal(3))
+    text = str(info.value)
+    assert "setting self.x changes the object in place" in text, text
+    assert "`def forward(self, inp, x): return ...`, called as `x = layer(inp, x)`" in text, text
