@@ -1487,6 +1487,16 @@ def refuse_computed_attribute(obj, name, what):
         f"differentiate through attribute getters (that derivative would be lost): {advice}")
 
 
+def _fields_by_dict(grad, obj, name) -> bool:
+    """Is ``grad``, the adjoint of ``obj.__dict__`` (``name``), a dict whose keys are fields of ``obj`` (its
+    ``vars``): the adjoint of the object itself, field by field (was refused, refuse_instance_dict: ``for k, v
+    in self.__dict__.items()`` in a parameter walk, an L2 penalty)?  An object's adjoint is a dict of its
+    fields' adjoints (attribute_adjoint), so the dict's is the object's; the rule of attribute_adjoint
+    reads it back whole."""
+    return name == "__dict__" and isinstance(grad, dict) and not isinstance(obj, type) and \
+        type(getattr(obj, "__dict__", None)) is dict and all(type(k) is str and k in obj.__dict__ for k in grad)
+
+
 def refuse_instance_dict(name):
     """``obj.__dict__`` read where a derivative reaches it: its adjoint would be filed under a field
     named "__dict__", which no field is (the derivative was silently zero: `m.__dict__["w"]`,
@@ -1513,6 +1523,8 @@ def attribute_adjoint(grad, obj, name):
             # could not tell an array from an object of the user's class with a field of that
             # name (sct/analysis.py user_attribute): no derivative reaches the array
             return zero_adjoint(obj)
+        if _fields_by_dict(grad, obj, name):
+            return dict(grad)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
         if _is_array(obj):
@@ -1539,6 +1551,8 @@ def getattr_or_zero(grad, name):
     if _is_zero(grad) or (_is_array(grad) and name in NONDIFF_ATTRIBUTES):
         return ZERO                    # an array's metadata (see attribute_adjoint)
     if isinstance(grad, dict):
+        if name == "__dict__":
+            return grad        # (an object's adjoint, field by field, is its __dict__'s: _fields_by_dict)
         return grad.get(name, ZERO)
     if isinstance(grad, (list, tuple)) and not hasattr(type(grad), "_fields"):
         raise SctRuntimeError(
@@ -1668,6 +1682,8 @@ def attribute_adjoint_any(grad, obj, name):
         op = ATTRIBUTES[name]
         return lookup(op).fn(grad, getattr(obj, name), obj)
     if not _is_zero(grad):
+        if _fields_by_dict(grad, obj, name):
+            return dict(grad)
         refuse_instance_dict(name)
         refuse_computed_attribute(obj, name, "derivative")
     return {name: grad}
@@ -1795,8 +1811,10 @@ class _Aliased(threading.local):
     (one dlarray object twice: ``{"enc": W, "dec": W}``, ``dlfeval(f, x, x)``, a model whose two
     layers hold one array), by id: sct differentiates each place of an argument as a variable of
     its own, so a gradient with respect to one of them would leave out the uses through the others
-    (project refuses it).  Empty for every other call."""
+    (project refuses it, or project_tied sums its places).  Empty for every other call."""
     ids = frozenset()
+    # (split: those whose data another dlarray object holds too, aliased_dlarrays; not summed by project_tied)
+    split = frozenset()
 
 
 ALIASED = _Aliased()
@@ -1869,10 +1887,12 @@ def dlarray_data_and_arrays(args) -> tuple:
     return datas, plain
 
 
-def aliased_dlarrays(args) -> frozenset:
+def aliased_dlarrays(args, split=None) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
-    are their own, not read)."""
+    are their own, not read).  ``split``: a set given is filled with those of them whose data another
+    dlarray object holds too (``dlarray(a)`` twice: two variables of one memory, which project_tied's
+    walk, reading the data, cannot tell apart)."""
     counts: dict = {}               # id of a dlarray -> the places it is met at
     found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
@@ -1920,7 +1940,13 @@ def aliased_dlarrays(args) -> frozenset:
         return held
 
     visit(args, 0)
-    return frozenset(id(a._data) for a in found if counts[id(a)] > 1)
+    ids = frozenset(id(a._data) for a in found if counts[id(a)] > 1)
+    if split is not None and ids:
+        owners: dict = {}
+        for a in found:
+            owners[id(a._data)] = owners.get(id(a._data), 0) + 1
+        split.update(k for k in ids if owners[k] > 1)
+    return ids
 
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
@@ -2022,7 +2048,137 @@ def _parts_of(v):
 _UNSET_SLOT = object()
 
 
-def written_reached_twice(args, positions, extra=()):
+# names whose use in code may read any attribute of a class, by a name not written in the code
+DYNAMIC_READS = frozenset({"getattr", "vars", "__dict__", "getmembers", "attrgetter", "__getattribute__", "dir",
+                           "getattr_static", "methodcaller", "getmembers_static", "__mro__", "mro", "eval", "exec",
+                           "locals", "compile"})
+_CLASS_NAMES: dict = {}         # class -> the names its user classes' code names (None: it may read any), per class
+
+
+def code_names(code):
+    """The names ``code`` and its nested code name (``co_names``); None where it may read attributes by names
+    it does not write (DYNAMIC_READS)."""
+    names: set = set()
+    todo = [code]
+    while todo:
+        c = todo.pop()
+        if isinstance(c, types.CodeType):
+            names.update(c.co_names)
+            todo.extend(c.co_consts)
+    return None if names & DYNAMIC_READS else frozenset(names)
+
+
+CONSTRUCTORS = frozenset({"__init__", "__new__", "__init_subclass__", "__set_name__"})
+# (names through which code may build an object of a class it does not name: then its constructors may run)
+BUILDS_BY_TYPE = frozenset({"type", "__class__"})
+
+
+def class_code_names(cls, constructors: bool = False):
+    """The names (``co_names``) the code of ``cls``'s user classes names (methods, static and class methods,
+    properties' accessors, their nested code; ``constructors``: __init__ and __new__ too, which run only where
+    code builds an object of the class); None where that code may read attributes by names it does not
+    write (getattr, vars, ``__dict__``: DYNAMIC_READS).  Kept per class."""
+    key = (cls, constructors)
+    if key in _CLASS_NAMES:
+        return _CLASS_NAMES[key]
+    names: set = set()
+    for k in _class_parts(cls)[1]:
+        for attr, v in vars(k).items():
+            if attr in CONSTRUCTORS and not constructors:
+                continue
+            if isinstance(v, (staticmethod, classmethod)):
+                v = v.__func__
+            parts = (v.fget, v.fset, v.fdel) if isinstance(v, property) else (v,)
+            for f in parts:
+                code = getattr(f, "__code__", None)
+                more = code_names(code) if isinstance(code, types.CodeType) else frozenset()
+                if more is None:
+                    names = None
+                    break
+                names |= more
+            if names is None:
+                break
+        if names is None:
+            break
+    found = None if names is None else frozenset(names)
+    if len(_CLASS_NAMES) > 4096:
+        _CLASS_NAMES.clear()
+    _CLASS_NAMES[key] = found
+    return found
+
+
+def _class_attributes(cls, allowed):
+    """_parts_of of the class ``cls``, its attributes named in ``allowed`` only (None: all)."""
+    parts = _parts_of(cls) or ()
+    return parts if allowed is None else [(step, p) for step, p in parts if step[1] in allowed]
+
+
+def written_reached_twice(args, positions, extra=(), names=None):
+    """written_reached_twice_in's answer (its paths), where ``names`` (the names the code the function may
+    run names, None: not known) says which class attributes code may read: a class's attributes are walked
+    only where some code names them (or the code of a class met reads attributes by computed names).  Was:
+    every class attribute walked, so a registry of instances (``class M: instances = []`` appended to in
+    __init__) refused every traced write on an instance, read or not."""
+    if names is None:
+        return written_reached_twice_in(args, positions, extra)
+    allowed = _allowed_names(args, extra, names)
+    return written_reached_twice_in(args, positions, extra, allowed)
+
+
+def _allowed_names(args, extra, names):
+    """The attribute names code may read of the classes ``args`` and ``extra`` reach: ``names`` and the names
+    the code of each class met names (its methods may run), grown to a fixed point (a class attribute walked
+    may hold objects of further classes); None where any of that code reads by computed names."""
+    allowed = set(names)
+    met: set = set()
+    done: set = set()
+    stack = list(args) + [v for _, v in extra]
+    classes: list = []
+    while True:
+        while stack:
+            v = stack.pop()
+            cls = type(v)
+            if cls is types.MethodType or cls is functools.partial:
+                v = getattr(v, "__func__", None) or getattr(v, "func", None)
+                cls = type(v)
+            if cls is types.FunctionType:
+                # (a function an object holds, ``self.act = fn``, may run: the names its code names)
+                more = code_names(v.__code__)
+                if more is None:
+                    return None
+                allowed |= more
+                continue
+            if cls in _LEAF_TYPES or cls is _dlarray or id(v) in done:
+                continue
+            done.add(id(v))
+            if isinstance(v, type):
+                classes.append(v)
+                continue
+            parts = _parts_of(v)
+            if parts:
+                stack += [p for _, p in parts]
+        grown = False
+        builds = bool(allowed & BUILDS_BY_TYPE)
+        for c in classes:
+            if (c, builds) not in met:
+                met.add((c, builds))
+                more = class_code_names(c, builds) if _class_parts(c)[1] else frozenset()
+                if more is None:
+                    return None
+                if not more <= allowed:
+                    allowed |= more
+                    grown = True
+        for c in classes:
+            for step, p in _class_attributes(c, allowed):
+                key = (id(c), step[1])
+                if key not in done:
+                    done.add(key)
+                    stack.append(p)
+        if not stack and not grown:
+            return frozenset(allowed)
+
+
+def written_reached_twice_in(args, positions, extra=(), allowed=None):
     """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
     ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
     another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
@@ -2067,15 +2223,15 @@ def written_reached_twice(args, positions, extra=()):
             if v.dtype.hasobject:
                 stack += v.ravel().tolist()
         else:
-            parts = _parts_of(v)
+            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
             if parts:
                 stack += [p for _, p in parts]
     if not found:
         return None
-    return _written_paths(args, positions, extra, refs)
+    return _written_paths(args, positions, extra, refs, allowed)
 
 
-def _written_paths(args, positions, extra, refs=None):
+def _written_paths(args, positions, extra, refs=None, allowed=None):
     """written_reached_twice's paths (its second walk, where the first found one)."""
     want = {id(args[i]): i for i in positions}
     refs = refs or {}
@@ -2100,7 +2256,7 @@ def _written_paths(args, positions, extra, refs=None):
         if key in done:
             continue
         done.add(key)
-        parts = _parts_of(v)
+        parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
         if parts:
             stack.extend((p, path + (step,)) for step, p in reversed(parts))
     return None
@@ -2650,7 +2806,11 @@ def project(grad, x):
         return grad.projected(x)          # a layer's attribute its custom backward gives nothing for
     cls = type(x)
     if ALIASED.ids and id(x._data if isinstance(x, _dlarray) else x) in ALIASED.ids:
-        _refuse_aliased_target()
+        totals = _TIED.totals
+        key = id(x._data if isinstance(x, _dlarray) else x)
+        if totals is None or key not in totals:
+            _refuse_aliased_target()
+        grad = totals[key]              # (project_tied: the sum of the adjoints of every place)
     if CAPTURED_NOTED[0]:
         _refuse_captured_target(x)
     if cls is np.ndarray:
@@ -2681,6 +2841,96 @@ def project(grad, x):
     if _is_array(x) or isinstance(x, numbers.Number):
         return _project_leaf(grad, x)
     return _project_object(grad, x)
+
+
+class _Tied(threading.local):
+    """project_tied's sums while it projects: id of a dlarray's data -> the sum of its places' adjoints."""
+    totals = None
+
+
+_TIED = _Tied()
+_TIED_BUDGET = 200000           # places read at most (an object reached many ways is read at each)
+
+
+def project_tied(grad, x, roots):
+    """``project(grad, x)`` where the arguments of dlfeval may hold one dlarray at two places or more (tied
+    weights: ``self.layers = [self.a, self.b]``, ``head.W = embed.W``): the gradient of such a dlarray is the
+    sum of the adjoints of all its places (each place is a variable of its own in the sweep), read from
+    ``roots``, ``((adjoint, value), ...)`` of every parameter of the function dlfeval runs (sct/sweeps.py
+    _tied_roots).  Where they do not account for every place ALIASED counted (a place reached only back
+    through a cycle with a derivative, an adjoint not of the argument's form), the gradient stays refused."""
+    if not ALIASED.ids:
+        return project(grad, x)
+    saved = _TIED.totals
+    _TIED.totals = _tied_totals(roots)
+    try:
+        return project(grad, x)
+    finally:
+        _TIED.totals = saved
+
+
+class _NotTied(Exception):
+    pass
+
+
+def _tied_totals(roots):
+    """id of the data of each dlarray ALIASED names -> the sum of the adjoints of its places in ``roots``
+    (walked as aliased_dlarrays walks the arguments); None where that is not every place."""
+    sums: dict = {}
+    counts: dict = {}
+    on_path: set = set()
+    budget = [_TIED_BUDGET]
+    wanted = ALIASED.ids
+    if wanted & ALIASED.split:
+        return None
+
+    def visit(g, v, depth):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 60:
+            raise _NotTied
+        if isinstance(v, (_dlarray, np.ndarray)):      # (a dlarray, or its data where unwrap took it out)
+            k = id(v._data) if isinstance(v, _dlarray) else id(v)
+            if k in wanted:
+                counts[k] = counts.get(k, 0) + 1
+                sums[k] = add_grad(sums[k], g) if k in sums else g
+            return
+        if v is None or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
+                                       types.ModuleType, types.FunctionType)):
+            return
+        key = id(v)
+        if key in on_path:              # a cycle (a layer's owner): aliased_dlarrays reads it once
+            if not _is_zero(g):
+                raise _NotTied
+            return
+        if isinstance(v, dict):
+            parts = [(k, p, True) for k, p in v.items()]
+        elif isinstance(v, (list, tuple)):
+            parts = [(j, p, True) for j, p in enumerate(v)]
+        elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
+            return
+        elif not hasattr(v, "__dict__"):
+            if not dataclasses.is_dataclass(v) or isinstance(v, type):
+                return
+            parts = [(f.name, getattr(v, f.name, None), False) for f in dataclasses.fields(v)]
+        else:
+            try:
+                parts = [(k, p, False) for k, p in vars(v).items()]
+            except TypeError:
+                return
+        on_path.add(key)
+        for k, p, item in parts:
+            part = ZERO if _is_zero(g) else select_item(g, v, k) if item else getattr_or_zero(g, k)
+            visit(part, p, depth + 1)
+        on_path.discard(key)
+
+    try:
+        for g, v in roots:
+            visit(g, v, 0)
+    except (_NotTied, SctError, TypeError, KeyError, IndexError, AttributeError, ValueError):
+        return None
+    if frozenset(k for k, c in counts.items() if c > 1) != wanted:
+        return None         # (not every place ALIASED counted: no sum)
+    return sums
 
 
 def project_untraced(grad, x, paths):

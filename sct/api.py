@@ -160,10 +160,23 @@ def _entry(fun: Callable, args) -> Compiled:
         key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
+    # arguments holding one dlarray at two places (tied weights): compiled apart, its gradients summing the
+    # adjoints of the places (sct/sweeps.py _tied_roots; run_entry notes them for the run: rt.project_tied)
+    tied = bool(_aliased_dlarrays(args))
+    if tied:
+        key += ("tied",)
     entry = _ENTRIES.lookup(key, fun)
     if entry is None:
         refuse_nested_slotted(args, [False] * len(args))   # a __slots__ object in a list or dict argument
-        entry = compile_function(fun, kinds, mode="entry")
+        if tied:
+            from .sweeps import TIED_ENTRY
+            saved, TIED_ENTRY.code = getattr(TIED_ENTRY, "code", None), fun.__code__
+            try:
+                entry = compile_function(fun, kinds, mode="entry")
+            finally:
+                TIED_ENTRY.code = saved
+        else:
+            entry = compile_function(fun, kinds, mode="entry")
         _ENTRIES.insert(key, entry)
     return entry
 
@@ -262,7 +275,7 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
                               f"follows writes by name). Read the object through {param}, or pass it as an "
                               f"argument", *where)
     extra = _read_outside(compiled) + tuple(reads.now())
-    found = _written_reached_twice(args, [w[0] for w in written], extra)
+    found = _written_reached_twice(args, [w[0] for w in written], extra, _names_read(reads))
     if found is None:
         return
     position, first, second = found
@@ -290,6 +303,12 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
 
 _NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                 functools.partial, np.ufunc, str, bytes, numbers.Number, np.ndarray, np.generic)
+
+
+def _names_read(reads):
+    """The names the code ``reads`` followed names (the class attributes it may read), as a frozenset; None
+    where not known (some of that code reads attributes by computed names)."""
+    return None if reads is None or reads.names is None else frozenset(reads.names)
 
 
 def _outside_reads(fun, args, compiled: Compiled):
@@ -336,11 +355,13 @@ def _hit_parts(args, compiled: Compiled):
         consts["TWICE"], consts["WRITTEN"] = _written_reached_twice, [w[0] for w in compiled.written_args]
         consts["OUTSIDE"] = _read_outside(compiled)
         reads = getattr(compiled, "outside_reads", None)
+        consts["NAMES"] = _names_read(reads)     # (the class attributes the code may read: None, all)
         if reads is not None and reads.live:   # (the globals of the code it may call: read now)
             consts["READS"] = reads.now
-            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE + tuple(READS())) is not None: return None"]
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE + tuple(READS()), NAMES) is not None: "
+                                   "return None"]
         else:
-            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE) is not None: return None"]
+            lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE, NAMES) is not None: return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \
@@ -884,15 +905,17 @@ def run_entry(entry, args):
     """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
     hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
     respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
-    ids = _aliased_dlarrays(args)
+    split: set = set()
+    ids = _aliased_dlarrays(args, split)
     saved = _ALIASED.ids
     if not ids and not saved:
         return run_generated(entry, unwrap(args))
-    _ALIASED.ids = ids
+    saved_split = _ALIASED.split
+    _ALIASED.ids, _ALIASED.split = ids, frozenset(split)
     try:
         return run_generated(entry, unwrap(args))
     finally:
-        _ALIASED.ids = saved
+        _ALIASED.ids, _ALIASED.split = saved, saved_split
 
 
 

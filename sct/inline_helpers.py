@@ -228,28 +228,42 @@ def _method_of(cls, name: str, own):
     return _class_method(cls, name)
 
 
-def _changes_objects(fn, kind, depth: int = 0) -> bool:
+def _changes_objects(fn, kind, depth: int = 0, readable: bool = False) -> bool:
     """Does the method ``fn`` (of an object of ``kind``, where known) set attributes of its object or
     change them in place, itself or through a method of it or of a field's object it calls
-    (``self.bn(h)`` where BN's ``__call__`` sets ``self.running_mean``)?"""
+    (``self.bn(h)`` where BN's ``__call__`` sets ``self.running_mean``)?  ``readable``: only through code
+    that can be read in place (not a generator's: ``yield``, left a call, is refused as it was)."""
     from .parse import function_ast
     if depth > 3:
+        return False
+    if readable and not _Inliner._simple(fn, ()):
         return False
     try:
         gdef = function_ast(fn)[0]
     except Exception:
         return False
-    if _sets_own_attributes(gdef):
-        return True
     if not gdef.args.args:
         return False
-    me = gdef.args.args[0].id
+    return _changes_through(gdef, gdef.args.args[0].id, kind, depth, readable)
+
+
+def _changes_through(gdef, me: str, kind, depth: int, readable: bool = False) -> bool:
+    """Does the function ``gdef`` set attributes of the object its parameter ``me`` (of ``kind``) holds, or
+    change them in place, itself or through a method of it or of a field's object it calls: ``me(h)``
+    (its class's ``__call__``), ``me.update(h)``, ``me.bn(h)``, ``me.bn.update(h)``?"""
+    if _sets_own_attributes(gdef, me):
+        return True
     found = _class_of_kind(kind)
     cls = found[0] if found is not None else None
     own = found[1] if found is not None else None
-    if cls is not None and _held_layers_change(gdef, me, kind, depth):
+    if cls is not None and _held_layers_change(gdef, me, kind, depth, readable):
         return True
     for n in walk_nodes(gdef):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == me and cls is not None:
+            callee = _method_of(cls, "__call__", None)                  # me(h): a helper's ``bn(h)``
+            if callee is not None and _plain_class(cls) and _changes_objects(callee, kind, depth + 1, readable):
+                return True
+            continue
         if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)):
             continue
         base = n.func.value
@@ -258,19 +272,49 @@ def _changes_objects(fn, kind, depth: int = 0) -> bool:
             inner = _class_of_kind(field)
             if inner is not None and _plain_class(inner[0]):            # self.bn(h)
                 callee = _method_of(inner[0], "__call__", None)
-                if callee is not None and _changes_objects(callee, field, depth + 1):
+                if callee is not None and _changes_objects(callee, field, depth + 1, readable):
                     return True
             else:                                                       # self.update(h)
                 callee = _method_of(cls, n.func.attr, own)
-                if callee is not None and _changes_objects(callee, kind, depth + 1):
+                if callee is not None and _changes_objects(callee, kind, depth + 1, readable):
                     return True
         elif isinstance(base, gast.Attribute) and isinstance(base.value, gast.Name) and base.value.id == me:
             field = _field_kind(kind, base.attr)                       # self.bn.update(h)
             inner = _class_of_kind(field)
             if inner is not None and _plain_class(inner[0]):
                 callee = _method_of(inner[0], n.func.attr, inner[1])
-                if callee is not None and _changes_objects(callee, field, depth + 1):
+                if callee is not None and _changes_objects(callee, field, depth + 1, readable):
                     return True
+    return False
+
+
+def _helper_changes(g, gdef, at, kind, depth: int) -> bool:
+    """Does the helper ``g`` (its tree ``gdef``) change the object of ``kind`` given as its argument ``at`` (a
+    position or a keyword), itself, through a method of it, or through a helper of its file it hands the
+    parameter on to (``model_loss(W, bn, x)`` calling ``forward(W, bn, x)``)?"""
+    from .parse import function_ast
+    params = [a.id for a in gdef.args.posonlyargs + gdef.args.args]
+    me = params[at] if isinstance(at, int) and at < len(params) else at if isinstance(at, str) else None
+    if me is None or depth > 3:
+        return False
+    if _changes_through(gdef, me, kind, depth, readable=True):
+        return True
+    for n in walk_nodes(gdef):
+        if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name)):
+            continue
+        callee = g.__globals__.get(n.func.id)
+        if not isinstance(callee, types.FunctionType) or callee.__globals__ is not g.__globals__ or callee is g:
+            continue
+        passed = [(i, a) for i, a in enumerate(n.args) if isinstance(a, gast.Name) and a.id == me] + \
+            [(k.arg, k.value) for k in n.keywords if isinstance(k.value, gast.Name) and k.value.id == me]
+        if not passed:
+            continue
+        try:
+            inner = function_ast(callee)[0]
+        except Exception:
+            continue
+        if any(_helper_changes(callee, inner, i, kind, depth + 1) for i, _ in passed):
+            return True
     return False
 
 
@@ -286,7 +330,7 @@ def _item_kinds(kind, key=_NO_DEFAULT) -> Optional[List]:
     return [items[key]] if key in items else None
 
 
-def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
+def _held_layers_change(gdef, me: str, kind, depth: int, readable: bool = False) -> bool:
     """Does the method read a list or dict field of its object (``self.layers``) whose items are objects
     of classes whose call sets attributes of theirs (``for layer in self.layers: h = layer(h)``,
     ``self.layers["a"](x)``)?"""
@@ -302,7 +346,7 @@ def _held_layers_change(gdef, me: str, kind, depth: int) -> bool:
             found = _class_of_kind(item)
             if found is not None and _plain_class(found[0]):
                 callee = _method_of(found[0], "__call__", None)
-                if callee is not None and _changes_objects(callee, item, depth + 1):
+                if callee is not None and _changes_objects(callee, item, depth + 1, readable):
                     return True
     return False
 
@@ -314,17 +358,21 @@ def _stored_attributes(tree) -> Set[str]:
             if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
 
 
-def _sets_own_attributes(gdef) -> bool:
-    """Does the method's body set an attribute of its first parameter, or change one in place
-    (``self.total = ...``, ``self.hist.append(...)``)?"""
+def _sets_own_attributes(gdef, me: Optional[str] = None) -> bool:
+    """Does the method's body set an attribute of its first parameter (or of its parameter ``me``), or
+    change one in place (``self.total = ...``, ``self.hist.append(...)``)?"""
     from .alias_state import MUTATORS
-    if not gdef.args.args:
-        return False
-    me = gdef.args.args[0].id
+    if me is None:
+        if not gdef.args.args:
+            return False
+        me = gdef.args.args[0].id
     for n in walk_nodes(gdef):
-        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store) and \
-                isinstance(n.value, gast.Name) and n.value.id == me:
-            return True
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Store):
+            base = n.value
+            while isinstance(base, gast.Attribute):      # (``self.cell.h = ...``: a field's object's field;
+                base = base.value                        # was left a call, refused as a helper's write)
+            if isinstance(base, gast.Name) and base.id == me:
+                return True
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in MUTATORS and \
                 isinstance(n.func.value, gast.Attribute) and isinstance(n.func.value.value, gast.Name) and \
                 n.func.value.value.id == me:
@@ -713,9 +761,30 @@ class _Inliner:
             if in_loop or _has_loop(g):
                 return None
         elif not (self.formats or wanted or self._writes_into_own_arrays(g, call) or
+                  self._changes_known_objects(g, call) or
                      (not _sct_module(self.globals) and _meets_formats(g))):
             return None
         return g
+
+    def _changes_known_objects(self, g, call: gast.Call) -> bool:
+        """Does ``g`` set attributes of an object of a known class its caller gives it, itself or through
+        a method of it (``def forward(W, bn, x): return bn(W @ x)``, where BN's ``__call__`` sets
+        ``self.running_mean``)?  Read in place, that write is the caller's own (a method's, read in place
+        as below), whose constant fields sct follows (was: compiled on its own, refused: "forward() sets
+        bn.rm to a traced value on an object its caller passed in", for ``0.9 * bn.rm + 0.1 *
+        extractdata(mu)``).  Not where a gradient differentiated again recomputes the code (as methods)."""
+        from .parse import function_ast
+        if self.recomputes or _sct_module(self.globals):
+            return False
+        given = [(i, a) for i, a in enumerate(call.args) if isinstance(a, gast.Name) and a.id in self.classes] + \
+            [(k.arg, k.value) for k in call.keywords if isinstance(k.value, gast.Name) and k.value.id in self.classes]
+        if not given:
+            return False
+        try:
+            gdef = function_ast(g)[0]
+        except Exception:
+            return False
+        return any(_helper_changes(g, gdef, at, self.object_kinds.get(a.id), 0) for at, a in given)
 
     def _writes_into_own_arrays(self, g, call: gast.Call) -> bool:
         """Does ``g`` write into what a parameter holds, given there (every such parameter) a name the

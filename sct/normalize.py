@@ -99,7 +99,7 @@ class FilterCalls(gast.NodeTransformer):
 
 class AttributeBuiltins(gast.NodeTransformer):
     """``getattr(o, "a")``, ``setattr(o, "a", v)`` and ``delattr(o, "a")`` with a string literal are
-    ``o.a``, ``o.a = v`` and ``del o.a`` (analysed like them: an attribute store the analysis
+    ``o.a``, ``o.a = v`` and ``del o.a``, ``vars(o)`` is ``o.__dict__`` (analysed like them: an attribute store the analysis
     does not see would be a silent zero derivative); with a name known only when the code runs,
     setattr and delattr are refused (getattr of an object holding traced values is refused
     where it is differentiated)."""
@@ -160,6 +160,10 @@ class AttributeBuiltins(gast.NodeTransformer):
         if self._builtin(node, "setattr", (3,)) or self._builtin(node, "delattr", (2,)):
             self.fail(node, f"{node.func.id}() inside an expression",
                       f"call {node.func.id}() as a statement of its own (or assign the attribute)")
+        if self._builtin(node, "vars", (1,)) and self.is_builtin("vars"):
+            # vars(o) is o.__dict__ (the same dict), whose derivative goes back to o's fields (runtime
+            # _fields_by_dict; was: "no derivative rule for vars" in a parameter walk, vars(self).items())
+            return gast.copy_location(gast.Attribute(value=node.args[0], attr="__dict__", ctx=gast.Load()), node)
         if self._builtin(node, "getattr", (2, 3)) and _constant_name(node.args[1]) and self.is_builtin("getattr"):
             obj, name = node.args[0], node.args[1].value
             attribute = gast.Attribute(value=obj, attr=name, ctx=gast.Load())
@@ -174,7 +178,7 @@ class AttributeBuiltins(gast.NodeTransformer):
         return node
 
 
-_ATTRIBUTE_BUILTINS = frozenset(("getattr", "setattr", "delattr"))
+_ATTRIBUTE_BUILTINS = frozenset(("getattr", "setattr", "delattr", "vars"))
 
 
 class FlatReads(gast.NodeTransformer):

@@ -16,6 +16,9 @@ import builtins
 import dis
 import sys
 import types
+from typing import Optional
+
+from .runtime.support import BUILDS_BY_TYPE, CONSTRUCTORS, DYNAMIC_READS
 
 _LIBRARY = frozenset(sys.stdlib_module_names) | {"numpy", "scipy", "sct", "gast", "pytest", "_pytest"}
 _MAX_FUNCTIONS = 4000
@@ -35,13 +38,15 @@ def _codes(code):
         todo += [k for k in c.co_consts if isinstance(k, types.CodeType)]
 
 
-def _functions_of_class(cls):
+def _functions_of_class(cls, constructors: bool = True):
     """The functions a user's class holds (its MRO's user classes): methods, static and class methods,
-    properties' accessors."""
+    properties' accessors (``constructors``: __init__ and __new__ too)."""
     for k in cls.__mro__:
         if _library(getattr(k, "__module__", None)):
             continue
-        for v in vars(k).values():
+        for attr, v in vars(k).items():
+            if attr in CONSTRUCTORS and not constructors:
+                continue
             if isinstance(v, (staticmethod, classmethod)):
                 v = v.__func__
             if isinstance(v, property):
@@ -83,16 +88,33 @@ class Reads:
     def __init__(self, fun, args=()):
         self.live: list = []
         self.refusal = None
+        # the names the code read names (its co_names: the attributes it may read by name), for the class
+        # attributes sct.runtime.support.written_reached_twice walks; None where some code may read
+        # attributes by names it does not write (getattr, vars, __dict__)
+        self.names: Optional[set] = set()
         keys: set = set()
         seen: set = set()
         todo: list = []
         self._follow(fun, todo)                 # (a function, a bound method, a callable object's methods)
         fun = getattr(fun, "__func__", fun)
         home = getattr(fun, "__globals__", None)
-        for cls in _classes_held(args):         # (the methods of the arguments' objects: model.step(x))
-            todo.extend(_functions_of_class(cls))
-        while todo and len(seen) < _MAX_FUNCTIONS:
+        held = _classes_held(args)
+        for cls in held:                        # (the methods of the arguments' objects: model.step(x))
+            # (not their constructors, which run where code builds such an object: by the class's name, read
+            # as a global below, or by type(obj)(...): added then; was: ``M.instances.append(self)`` in
+            # __init__ counted as a read of the registry, refusing every traced write on an instance)
+            todo.extend(_functions_of_class(cls, constructors=False))
+        built = False
+        while (todo or not built) and len(seen) < _MAX_FUNCTIONS:
+            if not todo:
+                built = True
+                if self.names is not None and self.names & BUILDS_BY_TYPE:
+                    for cls in held:
+                        todo.extend(_functions_of_class(cls))
+                continue
             f = todo.pop()
+            if len(seen) + 1 >= _MAX_FUNCTIONS:
+                self.names = None       # (not all the code read: any name)
             code = getattr(f, "__code__", None)
             if code is None or id(code) in seen or code.co_filename.startswith("<sct-generated"):
                 continue
@@ -105,6 +127,8 @@ class Reads:
             for c in _codes(code):
                 names.update(c.co_names)
                 read.update(i.argval for i in dis.get_instructions(c) if i.opname in _GLOBAL_OPS)
+            if self.names is not None:
+                self.names = None if names & DYNAMIC_READS else self.names | names
             label = f"{f.__qualname__}()"
             if "globals" in read and "globals" not in space or \
                     "modules" in names and any(space.get(n) is sys for n in read):

@@ -4,6 +4,7 @@ the adjoint of a function differentiated from its caller, and the functions that
 from __future__ import annotations
 
 import copy
+import threading
 from types import MappingProxyType
 from typing import Dict, List, Set, Tuple
 
@@ -335,6 +336,7 @@ class _SiteResults:
         self.snapshots: Dict[str, str] = {}
 
     def results(self, sels) -> List:
+        self.sel_roots = set(_selection_roots(sels))        # (the names the site differentiates by)
         return [self.result(sel) for sel in sels]
 
     def primal(self, name: str):
@@ -384,6 +386,12 @@ class _SiteResults:
 
     def projected(self, sel, g, v):
         paths = untraced_leaves(self.gen, sel)
+        roots = None if paths else _tied_roots(self)
+        if roots is not None:
+            # dlfeval's arguments hold one dlarray at two places (tied weights): the gradient of each such
+            # dlarray is the sum of the adjoints of all its places, summed from the arguments' adjoints
+            # (runtime support.project_tied; was: refused, "hold at more than one place")
+            return call(self.sweeps.rt("project_tied"), [g, v, roots])
         if paths:
             # plain (not dlarray) float arrays and numbers among the x's leaves: constants, whose
             # gradient is zero however they are read (was: read by a loop over the structure,
@@ -397,6 +405,54 @@ class _SiteResults:
 
 _MUTATORS = frozenset(("update", "setdefault", "pop", "popitem", "clear", "append", "extend", "insert",
                        "remove", "sort", "reverse", "__setitem__", "__delitem__", "__setattr__"))
+
+
+# the code object of the function dlfeval compiles for arguments that hold one dlarray at two places or
+# more (sct.api._entry sets it while compiling): its gradients sum the adjoints of every place (_tied_roots)
+TIED_ENTRY = threading.local()
+
+
+def _tied_roots(results: "_SiteResults"):
+    """``((adjoint, value), ...)`` of every parameter, where the site's gradient may sum the adjoints of the
+    places of a dlarray the arguments hold twice: the function dlfeval compiles for such arguments
+    (TIED_ENTRY), its only site (none differentiated again: the sum is not differentiated), every
+    parameter named (no ``*args``/``**kwargs``) and holding what dlfeval passed wherever the site reads it
+    (_root_unchanged: then the parameters' adjoints hold every use of each place).  None otherwise (the
+    gradient of such a dlarray stays refused: support.project)."""
+    from .plans import CallKind
+    gen = results.gen
+    code = getattr(TIED_ENTRY, "code", None)
+    if code is None or gen.mode != "entry" or gen.fname != code.co_name or gen.filename != code.co_filename or \
+            gen.vararg is not None or gen.kwarg is not None or gen.site_records or \
+            sum(info.kind == CallKind.SITE for info in gen.act.calls.values()) != 1:
+        return None
+    params = list(gen.params) + list(gen.kwonly)
+    if not params or not all(_root_unchanged(gen, p) for p in params):
+        return None
+    # every parameter that may hold a dlarray is one the site differentiates by: the sweep computes the
+    # adjoints of those only (was, without this: ``dlfeval(g, W, W, x)`` with dlgradient(L, a) summed a's
+    # places only, b's adjoint never computed, a wrong gradient)
+    roots = set(getattr(results, "sel_roots", ())) | {p for x0, p in results.entry.items()
+                                                       if x0 in getattr(results, "sel_roots", ())}
+    for p in params:
+        kind = gen.act.kinds.get(p)
+        if p not in roots and (kind is None or kind_traced(kind)):
+            return None
+    pairs = [results.grad_and_value(Selection("root", name=p)) for p in params]
+    return gast.Tuple(elts=[gast.Tuple(elts=list(pair), ctx=gast.Load()) for pair in pairs], ctx=gast.Load())
+
+
+def _selection_roots(sels):
+    """The root names of the selections ``sels``."""
+    for sel in sels:
+        while sel is not None and sel.kind != "root":
+            if sel.parts:
+                yield from _selection_roots(sel.parts)
+                break
+            sel = sel.of
+        else:
+            if sel is not None:
+                yield sel.name
 
 
 def _root_unchanged(gen, root: str) -> bool:

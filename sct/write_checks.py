@@ -404,10 +404,11 @@ class _WriteCheck:
             # say what runs instead (was only "build a new object, or set the attribute through the one
             # name you read it with", which a method of the cell cannot do)
             owner = why.split(f"({name} is an attribute of ", 1)[1].split(")", 1)[0]
+            given = "x" if attr_name != "x" else "inp"     # (was `def forward(self, x, x)` for a field x)
             fail(s, f"setting {name}.{attr_name} changes the object in place, and {why}; sct "
                  f"follows the new value through {name} only. Pass the state in and return it "
-                 f"(`def forward(self, x, {attr_name}): return ...`, called as `{attr_name} = "
-                 f"layer(x, {attr_name})`), keep it on {owner} itself (set by {owner}'s own method from "
+                 f"(`def forward(self, {given}, {attr_name}): return ...`, called as `{attr_name} = "
+                 f"layer({given}, {attr_name})`), keep it on {owner} itself (set by {owner}'s own method from "
                  f"what the layer returns), or give the object that keeps it to {self.fname}() as an "
                  f"argument of its own", f"{name}.{attr_name} = ...")
         if why is not None:
