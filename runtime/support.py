@@ -4265,17 +4265,20 @@ def _forwarded_parameters(fn, npos, kwargs):
     return []
 
 
-def forwarded_defaults(fn, npos, kwargs):
-    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names."""
+def forwarded_defaults(fn, npos, kwargs, attr=None):
+    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names (of
+    ``fn``'s method ``attr`` where it is given: ``self.forward(*args, **kwargs)``)."""
     if not kwargs:
         return {}
+    fn = fn if attr is None else getattr(fn, attr)
     return {p.name: p.default for p in _forwarded_parameters(fn, npos, kwargs) if p.name not in kwargs}
 
 
-def forwarded_layout(fn, npos, merged):
+def forwarded_layout(fn, npos, merged, attr=None):
     """The names of the parameters ``merged`` (the keywords and the defaults between) fills, in order."""
     if not merged:
         return []
+    fn = fn if attr is None else getattr(fn, attr)
     return [p.name for p in _forwarded_parameters(fn, npos, merged)]
 
 
