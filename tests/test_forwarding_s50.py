@@ -234,3 +234,65 @@ def test_a_starred_iterator_second_order():
     z, g = dlfeval(star_second, dlarray(X), dlarray(Y))
     assert float(D(z)) == pytest.approx(z_of(X), rel=1e-10)
     assert_close(D(g), numerical_gradient(z_of, [X.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5, what="second")
+
+
+# --- 3. sum() of objects of a user class ---------------------------------------------------------------
+
+class V:
+    def __init__(self, v):
+        self.v = v
+
+    def __add__(self, other):
+        return V(self.v + other.v)
+
+    def __radd__(self, other):
+        return V(other + self.v)
+
+
+def summed_objects(x, y):
+    s = sum([V(x), V(y * x)])
+    out = np.sum(np.sin(s.v) * x)
+    return out, dlgradient(out, x)
+
+
+def summed_objects_second(x, y):
+    s = sum([V(x), V(y * x)], 1.0)
+    out = np.sum(np.sin(s.v) * x)
+    g = dlgradient(out, x, EnableHigherDerivatives=True)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+def _summed_first(x, y):
+    s = sum([V(x), V(y * x)], 1.0)
+    out = np.sum(np.sin(s.v) * x)
+    return out, dlgradient(out, x)
+
+
+def summed_object_list(x, y):
+    items = [V(x)]
+    items.append(V(y))
+    s = sum(items)
+    out = np.sum(np.sin(s.v) * x)
+    return out, dlgradient(out, x)
+
+
+def test_sum_of_a_list_of_user_objects_runs_their_additions():
+    sct.clear_cache()
+    plain = lambda x: float(np.sum(np.sin(x + Y * x) * x))       # noqa: E731
+    out, g = dlfeval(summed_objects, dlarray(X), dlarray(Y))
+    assert float(D(out)) == pytest.approx(plain(X), rel=1e-12)
+    assert_close(D(g), numerical_gradient(plain, [X.copy()], 0), what="d/dx")
+    plain1 = lambda x: float(np.sum(np.sin(1.0 + x + Y * x) * x))       # noqa: E731
+    assert_close(D(dlfeval(_summed_first, dlarray(X), dlarray(Y))[1]), numerical_gradient(plain1, [X.copy()], 0))
+    z_of = lambda x: float(np.sum(D(dlfeval(_summed_first, dlarray(x), dlarray(Y))[1]) ** 2))    # noqa: E731
+    z, g = dlfeval(summed_objects_second, dlarray(X), dlarray(Y))
+    assert float(D(z)) == pytest.approx(z_of(X), rel=1e-10)
+    assert_close(D(g), numerical_gradient(z_of, [X.copy()], 0, step=1e-5), rtol=1e-4, atol=1e-5, what="second")
+
+
+def test_sum_of_user_objects_it_does_not_see_is_refused():
+    sct.clear_cache()
+    line = summed_object_list.__code__.co_firstlineno + 3           # s = sum(items)
+    with pytest.raises(sct.SctError, match=f"line {line}\\b.*sum\\(\\) of V objects"):
+        dlfeval(summed_object_list, dlarray(X), dlarray(Y))
