@@ -572,6 +572,13 @@ def setitem(x, idx, value):
         out = type(x)(x.Layer, x.Parameter, list(x.Value))
         out[idx] = value
         return out
+    if not isinstance(x, (np.ndarray, _dlarray)) and hasattr(type(x), "__setitem__") and \
+            (type(x).__module__ or "").split(".")[0] not in ("numpy", "builtins", "collections", "sct", "runtime"):
+        # an object of a user class with its own __setitem__ (o[k] = v runs its code, which changes o in place):
+        # refused, naming the line (was: the object read as an array, an internal TypeError)
+        raise EvaluationError(f"{type(x).__name__}[...] = value runs {type(x).__name__}.__setitem__, which changes "
+                              f"the object in place; sct does not differentiate that: call a method that returns "
+                              f"the new value, or keep the values in a dict or list")
     if type(x) is np.ndarray or isinstance(x, _dlarray):
         dtype = x.dtype           # as numpy's own write: a float32, int or real array keeps its dtype
         #                           (a complex value into a real array: numpy's warning and real part;

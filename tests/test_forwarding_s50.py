@@ -296,3 +296,30 @@ def test_sum_of_user_objects_it_does_not_see_is_refused():
     line = summed_object_list.__code__.co_firstlineno + 3           # s = sum(items)
     with pytest.raises(sct.SctError, match=f"line {line}\\b.*sum\\(\\) of V objects"):
         dlfeval(summed_object_list, dlarray(X), dlarray(Y))
+
+
+# --- 3b. o[k] = v of an object with its own __setitem__ --------------------------------------------------
+
+class Store:
+    def __init__(self):
+        self.d = {}
+
+    def __setitem__(self, k, v):
+        self.d[k] = v * 2.0
+
+    def __getitem__(self, k):
+        return self.d[k]
+
+
+def stored_item(x, y):
+    st = Store()
+    st["a"] = x * y
+    out = np.sum(st["a"] ** 2)
+    return out, dlgradient(out, x)
+
+
+def test_an_item_written_into_an_object_with_its_own_setitem_is_refused_naming_the_line():
+    sct.clear_cache()
+    line = stored_item.__code__.co_firstlineno + 2          # st["a"] = x * y
+    with pytest.raises(sct.SctError, match=f"line {line}\\b.*Store.__setitem__"):
+        dlfeval(stored_item, dlarray(X), dlarray(Y))
