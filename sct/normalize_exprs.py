@@ -357,8 +357,10 @@ class Expressions:
             else:
                 args.append(self.atom(a, out, hint))
         keywords = []
+        # (g(...) or self.forward(...): was g's name only, so a Module's __call__ refused the keywords)
+        named = isinstance(func, gast.Name) or isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
         if len(node.keywords) == 1 and node.keywords[0].arg is None and getattr(self, "keywords_reach", False) and \
-                (isinstance(func, gast.Name) or isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) and self.own_kwargs_forwarded(node.keywords[0].value):
+                named and self.own_kwargs_forwarded(node.keywords[0].value):
             # g(*args, **kwargs) of a decorator's wrapper, the function's own **kwargs and no other
             # keyword: the keywords that reach it passed by position as Python binds them, g's
             # parameters read when it runs (rt.forwarded_defaults, rt.forwarded_layout: a plain function's;

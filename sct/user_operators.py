@@ -299,8 +299,8 @@ def _augmented(stmt) -> bool:
 def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, filename: str) -> None:
     """Rewrite the operator statements on objects of user classes into their methods' calls (see the
     module's doc), in place."""
-    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Subscript)) or
-               isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "sum" for n in walk_nodes(fdef)):
+    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Subscript)) or isinstance(n, gast.Call) and
+               isinstance(n.func, gast.Name) and n.func.id == "sum" for n in walk_nodes(fdef)):
         return
     classes = None
     for block in _blocks(fdef):
