@@ -2905,6 +2905,15 @@ def builtin_sum_weights(iterable):
         from .support import SctRuntimeError
         raise SctRuntimeError("sum() of tuples or lists joins them (a concatenation), and sct does not "
                               "differentiate that: build the joined list with + or a comprehension instead")
+    odd = next((v for v in items if not isinstance(v, (numbers.Number, np.ndarray, np.generic)) and
+                (type(v).__module__ or "").split(".")[0] not in ("numpy", "builtins", "sct", "runtime")), None)
+    if odd is not None:
+        # (sum() of objects of a user class runs their __add__/__radd__, whose derivative this is not; was an
+        # internal error in the gradient.  sct/user_operators.py makes sum([a, b]) of a list it sees the additions)
+        from .support import SctRuntimeError
+        raise SctRuntimeError(f"sum() of {type(odd).__name__} objects runs their __add__/__radd__, which sct "
+                              f"differentiates only where it sees the additions: write a + b + ..., or sum a "
+                              f"list made where it is summed (sum([a, b]))")
     # (bool ones: g * True keeps g's dtype, so a float32 tangent of a sum of float32 items stays float32)
     return [np.ones(np.shape(v), dtype=bool) for v in items]
 

@@ -572,6 +572,13 @@ def setitem(x, idx, value):
         out = type(x)(x.Layer, x.Parameter, list(x.Value))
         out[idx] = value
         return out
+    if not isinstance(x, (np.ndarray, _dlarray)) and hasattr(type(x), "__setitem__") and \
+            (type(x).__module__ or "").split(".")[0] not in ("numpy", "builtins", "collections", "sct", "runtime"):
+        # an object of a user class with its own __setitem__ (o[k] = v runs its code, which changes o in place):
+        # refused, naming the line (was: the object read as an array, an internal TypeError)
+        raise EvaluationError(f"{type(x).__name__}[...] = value runs {type(x).__name__}.__setitem__, which changes "
+                              f"the object in place; sct does not differentiate that: call a method that returns "
+                              f"the new value, or keep the values in a dict or list")
     if type(x) is np.ndarray or isinstance(x, _dlarray):
         dtype = x.dtype           # as numpy's own write: a float32, int or real array keeps its dtype
         #                           (a complex value into a real array: numpy's warning and real part;
@@ -4672,17 +4679,20 @@ def _forwarded_parameters(fn, npos, kwargs):
     return []
 
 
-def forwarded_defaults(fn, npos, kwargs):
-    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names."""
+def forwarded_defaults(fn, npos, kwargs, attr=None):
+    """The defaults of the parameters between the positional ones and the last one ``kwargs`` names (of
+    ``fn``'s method ``attr`` where it is given: ``self.forward(*args, **kwargs)``)."""
     if not kwargs:
         return {}
+    fn = fn if attr is None else getattr(fn, attr)
     return {p.name: p.default for p in _forwarded_parameters(fn, npos, kwargs) if p.name not in kwargs}
 
 
-def forwarded_layout(fn, npos, merged):
+def forwarded_layout(fn, npos, merged, attr=None):
     """The names of the parameters ``merged`` (the keywords and the defaults between) fills, in order."""
     if not merged:
         return []
+    fn = fn if attr is None else getattr(fn, attr)
     return [p.name for p in _forwarded_parameters(fn, npos, merged)]
 
 

@@ -344,12 +344,23 @@ class Expressions:
         args = []
         for a in node.args:
             if isinstance(a, gast.Starred):
-                args.append(gast.Starred(value=self.atom(a.value, out, hint), ctx=gast.Load()))
+                value = a.value
+                # f(*reversed(args)), f(*zip(a, b)), f(*d.values()), f(*(g(v) for v in xs)): the items taken
+                # once, as Python does, as a list (sct/normalize_stmts.py iterated; was: the iterator read
+                # again for its length, a TypeError "reversed has no len()" where Python runs, or no rule
+                # for reversed)
+                if isinstance(value, gast.GeneratorExp):
+                    value = gast.copy_location(call("tuple", [value]), value)
+                elif hasattr(self, "iterated"):
+                    value = self.iterated(value, out)
+                args.append(gast.Starred(value=self.atom(value, out, hint), ctx=gast.Load()))
             else:
                 args.append(self.atom(a, out, hint))
         keywords = []
+        # (g(...) or self.forward(...): was g's name only, so a Module's __call__ refused the keywords)
+        named = isinstance(func, gast.Name) or isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
         if len(node.keywords) == 1 and node.keywords[0].arg is None and getattr(self, "keywords_reach", False) and \
-                isinstance(func, gast.Name) and self.own_kwargs_forwarded(node.keywords[0].value):
+                named and self.own_kwargs_forwarded(node.keywords[0].value):
             # g(*args, **kwargs) of a decorator's wrapper, the function's own **kwargs and no other
             # keyword: the keywords that reach it passed by position as Python binds them, g's
             # parameters read when it runs (rt.forwarded_defaults, rt.forwarded_layout: a plain function's;
@@ -376,6 +387,12 @@ class Expressions:
         ``merged`` the keywords with the defaults of the parameters between (a dict display, its values
         differentiated as items), ``names`` their parameters in order (see ``splatted_call``)."""
         signed = func       # (a name: self.forward(*args, **kwargs), a method taken as a value, keeps its check)
+        looked_up = []      # (the rt helpers' last argument: the method's name)
+        if isinstance(func, gast.Attribute):
+            # self.forward(*args, **kwargs) of a Module's __call__: the helpers given self and "forward", so that
+            # they look the method up as the call does (was: refused; the bound method read into a name first
+            # was a read of self, which a second order's recomputation refused as changed by the call)
+            signed, looked_up = func.value, [const(func.attr)]
         result = self.namer.fresh(hint + "_forwarded")
         given: List = []
         npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
@@ -383,19 +400,20 @@ class Expressions:
             if isinstance(a, gast.Starred):
                 npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [copy.deepcopy(a.value)]))
         npos = self.atom(npos, given, hint + "_count")
-        defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)])
+        defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)] + looked_up)
         merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), given, hint + "_keywords")
-        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged]), given,
+        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged] +
+                               copy.deepcopy(looked_up)), given,
                           hint + "_names")
         item = self.namer.fresh("name")
         listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
                                generators=[gast.comprehension(target=store(item), iter=names, ifs=[],
                                                               is_async=0)])
         passed = self.atom(listed, given, hint + "_arguments")
-        self.emit(given, assign(result, gast.Call(func=copy.deepcopy(signed), args=copy.deepcopy(args) + [
+        self.emit(given, assign(result, gast.Call(func=copy.deepcopy(func), args=copy.deepcopy(args) + [
             gast.Starred(value=passed, ctx=gast.Load())], keywords=[])))
         plain: List = []
-        self.emit(plain, assign(result, gast.Call(func=signed, args=args, keywords=[])))
+        self.emit(plain, assign(result, gast.Call(func=func, args=args, keywords=[])))
         branch = gast.If(test=load(kwargs), body=given, orelse=plain)
         self.emit(out, branch)
         return load(result)

@@ -2040,13 +2040,15 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
                 inner = a.value if isinstance(a, gast.Starred) else a
                 if taker is not None and _lazy_iterator(inner):
                     fail(inner, f"a generator given to {taker}", _unwalked_advice(taker))
-                if isinstance(inner, gast.GeneratorExp) and not (builtin or library):
+                # (f(*(g(v) for v in xs)): walked once into the arguments, by Python as by sct; was refused)
+                unpacked = inner is not a
+                if isinstance(inner, gast.GeneratorExp) and not (builtin or library or unpacked):
                     fail(inner, "a generator expression passed to a function sct compiles as a helper",
                          "sct builds a generator whole, as a list, which the helper could walk more than "
                          "once where Python's generator is empty after the first walk: pass a list "
                          "([... for ...]) or list(...) of it")
                 visit(inner, loops, ("taken by " + taker) if taker is not None else
-                      "iter" if builtin or library else "other", nested)
+                      "iter" if builtin or library or unpacked else "other", nested)
             for k in node.keywords:
                 if taker is not None and _lazy_iterator(k.value):
                     fail(k.value, f"a generator given to {taker}", _unwalked_advice(taker))

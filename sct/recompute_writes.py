@@ -175,6 +175,15 @@ class RecomputeWrites:
         if nodes is None:
             nodes = list(walk_nodes(node))      # (gast.walk's order, without the leaves: one walk)
         called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
+        rt = getattr(self, "rt_name", None)
+        for n in nodes:
+            if isinstance(n, gast.Call) and len(n.args) == 4 and isinstance(n.args[3], gast.Constant) and \
+                    isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                    n.func.value.id == rt and rt not in self.outside.params and \
+                    n.func.attr in ("forwarded_defaults", "forwarded_layout"):
+                # rt.forwarded_defaults(self, n, kwargs, "forward"): self.forward looked up for its parameters,
+                # as the call self.forward(...) looks it up (sct/normalize_exprs.py forwarded_call), not a read
+                called.add(id(n.args[0]))
         inner = set()
         for n in nodes:
             if isinstance(n, (gast.Attribute, gast.Subscript)):

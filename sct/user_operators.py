@@ -299,7 +299,8 @@ def _augmented(stmt) -> bool:
 def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, filename: str) -> None:
     """Rewrite the operator statements on objects of user classes into their methods' calls (see the
     module's doc), in place."""
-    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Subscript)) for n in walk_nodes(fdef)):
+    if not any(isinstance(n, (gast.BinOp, gast.UnaryOp, gast.Subscript)) or isinstance(n, gast.Call) and
+               isinstance(n.func, gast.Name) and n.func.id == "sum" for n in walk_nodes(fdef)):
         return
     classes = None
     for block in _blocks(fdef):
@@ -308,6 +309,14 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
             stmt = block[at]
             value = getattr(stmt, "value", None) if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
                 and isinstance(stmt.targets[0], gast.Name) else None
+            if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "sum":
+                if classes is None:
+                    classes = _Classes(fdef, resolver, param_kinds, rt_name)
+                added = _summed_objects(fdef, block, at, classes, namer)
+                if added is not None:
+                    block[at:at + 1] = added
+                    classes = None          # (the new names' classes: read again)
+                    continue
             if not (isinstance(value, (gast.BinOp, gast.UnaryOp)) or _subscript(value)):
                 at += 1
                 continue
@@ -364,6 +373,48 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
                 s.lineno = line
             block[at:at + 1] = written
             at += len(written)
+
+
+def _summed_objects(fdef, block, at, classes, namer):
+    """``t = sum(items)`` of a list ``items = [a, b, ...]`` made just before (in the same block, read nowhere
+    else) holding an object of a user class: ``t1 = 0 + a; t2 = t1 + b; ...; t = tn``, the additions Python's
+    sum makes, left to right from its start (each then the user's ``__add__``/``__radd__``, below; was: the
+    builtin's derivative taken for numbers, an internal error in the gradient); else None."""
+    import builtins
+    stmt = block[at]
+    value = stmt.value
+    try:
+        if classes.resolver.resolve(value.func) is not builtins.sum:
+            return None
+    except Exception:
+        return None
+    if value.keywords or not 1 <= len(value.args) <= 2 or not isinstance(value.args[0], gast.Name) or \
+            not all(isinstance(a, (gast.Name, gast.Constant)) for a in value.args):
+        return None
+    listed = value.args[0].id
+    made = [s for s in block[:at] if isinstance(s, gast.Assign) and len(s.targets) == 1 and
+            isinstance(s.targets[0], gast.Name) and s.targets[0].id == listed]
+    if len(made) != 1 or not isinstance(made[0].value, (gast.List, gast.Tuple)) or listed in classes.unknown:
+        return None
+    items = made[0].value.elts
+    if not items or not all(isinstance(e, (gast.Name, gast.Constant)) for e in items) or \
+            not any(isinstance(classes.known(e), type) for e in items):
+        return None
+    uses = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == listed]
+    if len(uses) != 2 or any(isinstance(classes.known(e), type) and e.id in classes.unknown
+                             for e in items if isinstance(e, gast.Name)):
+        return None             # (the list read elsewhere, or changed: not only these additions)
+    total = copy.deepcopy(value.args[1]) if len(value.args) == 2 else const(0)
+    out = []
+    for e in items:
+        name = namer.fresh(f"{stmt.targets[0].id}_sum")
+        out.append(gast.Assign(targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+                               value=gast.BinOp(left=total, op=gast.Add(), right=copy.deepcopy(e)), type_comment=None))
+        total = load(name)
+    out.append(gast.Assign(targets=stmt.targets, value=total, type_comment=None))
+    for s in out:
+        gast.copy_location(s, stmt)
+    return out
 
 
 def _function_name(resolver, cls, name: str, function) -> str:
