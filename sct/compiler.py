@@ -516,11 +516,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
     unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
-    inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
-    inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
-    inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
-    inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
+    with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)
+        inline_base_inits(fn, fdef, kinds)                                      # sct/base_inits.py
+        inline_super_calls(fn, fdef, kinds, supers)                             # sct/base_inits.py
+        inline_type_of_parameters(fn, fdef, kinds)                              # sct/base_inits.py
+        inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
                          not filename.startswith("<sct-generated"))
