@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 import gast
 
-from .ir import walk_nodes
+from .ir import tree_changed, walk_nodes
 
 _ALLOWED = (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp, gast.Attribute, gast.Subscript,
             gast.Tuple, gast.List, gast.Slice, gast.Load, gast.Store, gast.operator, gast.unaryop,
@@ -39,6 +39,7 @@ def inline_base_inits(fn, fdef: gast.FunctionDef, kinds) -> None:
     owner = _owner(fn)
     used = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
     fdef.body = _rewrite(fdef.body, fn, me, cls, owner, used, depth=0)
+    tree_changed(fdef)          # (inside sct.ir.shared_walks: walked again)
 
 
 def _mentions_init(fdef) -> bool:
@@ -341,6 +342,7 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
         call.args = [gast.Name(id=me, ctx=gast.Load(), annotation=None, type_comment=None)] + list(call.args)
         for n in gast.walk(call.func):
             gast.copy_location(n, call)
+        tree_changed(fdef)      # (inside sct.ir.shared_walks: walked again)
 
 
 def inline_type_of_parameters(fn, fdef: gast.FunctionDef, kinds) -> None:
@@ -401,6 +403,7 @@ def inline_type_of_parameters(fn, fdef: gast.FunctionDef, kinds) -> None:
                 return named(node, node.value.id)
             return node
     Rewrite().visit(fdef)
+    tree_changed(fdef)          # (inside sct.ir.shared_walks: walked again)
 
 
 def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List] = None) -> None:
@@ -473,6 +476,9 @@ def inline_generator_methods(fn, fdef: gast.FunctionDef, kinds, guards: Optional
             value=gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None), n),
             attr=attr, ctx=gast.Load()), n)
         n.args = [receiver] + list(n.args)
+        # (inside sct.ir.shared_walks: walked again; this walk goes on over the nodes it had queued, as
+        # a fresh walk would: n's old children, queued before n was met)
+        tree_changed(fdef)
 
 
 def _loop_item_kinds(fdef, kind_at) -> Dict[str, tuple]:

@@ -2944,8 +2944,9 @@ def _runs_getter(base, attr: str) -> bool:
 
 def _bind_all(tree) -> None:
     resolution = tree.resolution
-    for fdef in tree.context.generated.functions:   # (walked afresh below, as its calls are now: the caller's
-        tree_changed(fdef)                          # sct.ir.shared_walks gives that walk to its later passes)
+    # (the caller's walk of its generated functions, sct.ir.shared_walks, is read here as it is: resolving
+    # the calls changes none of their nodes, _bind below rewrites them and marks them changed; was: walked
+    # afresh here, once more at each compilation)
     tree.opaque = _runs_user_code(tree)
     # the values the caller read are checked again after its run (sct.api) where only user code it
     # calls, not an attribute it assigns itself, could have rebound them

@@ -517,11 +517,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
     unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
-    inline_base_inits(fn, fdef, kinds)                                          # sct/base_inits.py
     supers: list = []
-    inline_super_calls(fn, fdef, kinds, supers)                                 # sct/base_inits.py
-    inline_type_of_parameters(fn, fdef, kinds)                                  # sct/base_inits.py
-    inline_generator_methods(fn, fdef, kinds, supers)                           # sct/base_inits.py
+    with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)
+        inline_base_inits(fn, fdef, kinds)                                      # sct/base_inits.py
+        inline_super_calls(fn, fdef, kinds, supers)                             # sct/base_inits.py
+        inline_type_of_parameters(fn, fdef, kinds)                              # sct/base_inits.py
+        inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
                          not filename.startswith("<sct-generated"))
@@ -617,16 +618,18 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         keep = None if keep is None else (keep, True)
     elif not trusted:
         keep = None
-    sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
-                                 keep, resolver,
-                                 sig.param_kinds if scalars else None)          # call_sites, optimize, scalars, fuse
-    if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
-        check_global_rebinds(fn, resolver.guards, filename)
-        check_attribute_rebinds(fdef, resolver, filename)
-    _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
-    namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
-    with ExitStack() as walks:      # one walk of each function for the call tree's test of user code (after
-        for generated_fn in generated.functions:        # its callees are resolved) and the two tests of its reads
+    with ExitStack() as walks:      # one walk of each function for the last passes of _rewrite (they mark a
+        # tree they change: sct.ir.tree_changed), the call tree's test of user code (after its callees are
+        # resolved) and the two tests of its reads (nothing between them changes the generated code)
+        sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
+                                     keep, resolver,
+                                     sig.param_kinds if scalars else None, walks)   # call_sites, optimize, scalars, fuse
+        if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
+            check_global_rebinds(fn, resolver.guards, filename)
+            check_attribute_rebinds(fdef, resolver, filename)
+        _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
+        namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
+        for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef):
                 walks.enter_context(shared_walks(generated_fn))
         # the callees' code, made now, called by name from the generated code (sct/call_tree.py: a call
@@ -1208,11 +1211,12 @@ def _runtime_as(functions, rt_name: str, resolver: Resolver) -> None:
 
 
 def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy: bool, keep,
-             resolver: Resolver, scalar_kinds: Optional[Dict[str, Any]]):
+             resolver: Resolver, scalar_kinds: Optional[Dict[str, Any]], kept_walks: Optional[ExitStack] = None):
     """The generated functions' call sites attached, then optimized: ``keep`` (sct's own code: the
     parts of the entry's value its caller reads), ``scalar_kinds`` (specialise scalars: the
     parameters' kinds), fused where numexpr is the backend.  Returns the call sites' objects and
-    records."""
+    records.  ``kept_walks``: the caller's, open after this returns: the last passes walk each
+    function once (sct.ir.shared_walks, entered on it) and the caller's passes read that walk."""
     site_calls: List = []
     found_readers = None
     with ExitStack() as walks:      # one walk of each function for these three (sct.ir.shared_walks)
@@ -1274,6 +1278,10 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads
+        if kept_walks is not None:      # (each marks a tree it changes: sct.ir.tree_changed)
+            for generated_fn in generated.functions:
+                if isinstance(generated_fn, gast.FunctionDef):
+                    kept_walks.enter_context(shared_walks(generated_fn))
         entries = {generated.entry, generated.fwd, generated.bwd}
         unpopped_pushes(generated.functions, rt_name)                # sct/tape_entries.py
         tape_walks(generated.functions, rt_name, entries)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import ast
 import copy
 import os
-from collections import deque
 from contextlib import contextmanager
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -330,7 +329,8 @@ def tree_changed(root) -> None:
 def _shared_walk(entry, slot: int, walk, node):
     nodes = entry[slot]
     if nodes is None:
-        nodes = entry[slot] = list(walk(node))
+        build = _WALK_LISTS.get(walk)      # (the walk itself where it has no twin: a test's counting walk)
+        nodes = entry[slot] = build(node) if build is not None else list(walk(node))
     elif _CHECK_SHARED:
         _check_same(nodes, walk, node)
     return iter(nodes)
@@ -357,10 +357,9 @@ def walk_nodes(node):
 
 def _walk_nodes(node):
     AST, fields_of = ast.AST, _CHILD_FIELDS
-    todo = deque([node])
-    popleft, append = todo.popleft, todo.append
-    while todo:
-        node = popleft()
+    todo = [node]           # (breadth first: the list is the queue, read on while it grows)
+    append = todo.append
+    for node in todo:
         cls = node.__class__
         fields = fields_of.get(cls)
         if fields is None:
@@ -374,6 +373,27 @@ def _walk_nodes(node):
                     if isinstance(item, AST):
                         append(item)
         yield node
+
+
+def _walk_nodes_list(node) -> List:
+    """``list(_walk_nodes(node))``, built without the generator (the queue is the list)."""
+    AST, fields_of = ast.AST, _CHILD_FIELDS
+    todo = [node]
+    append = todo.append
+    for node in todo:
+        cls = node.__class__
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for name in fields:
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif field.__class__ is list:
+                for item in field:
+                    if isinstance(item, AST):
+                        append(item)
+    return todo
 
 
 def child_nodes(node) -> List:
@@ -556,6 +576,35 @@ def _walk_no_defs(node):
                 for child in field:
                     if isinstance(child, AST) and not isinstance(child, defs):
                         append(child)
+
+
+def _walk_no_defs_list(node) -> List:
+    """``list(_walk_no_defs(node))``, built without the generator."""
+    AST, defs, fields_of = ast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda), \
+        _CHILD_FIELDS
+    out = []
+    todo = [node]
+    pop, append, emit = todo.pop, todo.append, out.append
+    while todo:
+        n = pop()
+        emit(n)
+        fields = fields_of.get(n.__class__)
+        if fields is None:
+            fields = _child_fields(n.__class__)
+        for name in fields:
+            field = getattr(n, name, None)
+            if isinstance(field, AST):
+                if not isinstance(field, defs):
+                    append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST) and not isinstance(child, defs):
+                        append(child)
+    return out
+
+
+#: each walk's list-building twin (sct.ir.shared_walks materialises its walks with it)
+_WALK_LISTS = {_walk_nodes: _walk_nodes_list, _walk_no_defs: _walk_no_defs_list}
 
 
 def local_names(fdef) -> Set[str]:

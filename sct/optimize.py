@@ -33,7 +33,7 @@ import gast
 import numpy as np
 
 from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
-from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, tree_changed, walk_nodes
 
 ZERO, NONZERO = "zero", "nonzero"
 #: A fact of an object's adjoint (``rt.attribute_adjoint``, ``rt.add_grad`` of such): ``(FIELDS, names)``,
@@ -162,8 +162,28 @@ def _statements_no_defs(stmts):
 
 def _nodes_no_defs(stmts) -> List:
     """``_walk_no_defs(stmts)``'s nodes as a list (the same nodes, in the same order), for the walks
-    that read the tree and change nothing while they walk."""
-    return list(_walk_no_defs(stmts))
+    that read the tree and change nothing while they walk (built without the generator)."""
+    AST, defs, fields_of = ast.AST, _WALK_DEFS, _CHILD_FIELDS
+    out: List = []
+    todo = list(stmts)
+    pop, append, emit = todo.pop, todo.append, out.append
+    while todo:
+        node = pop()
+        emit(node)
+        if isinstance(node, defs):
+            continue
+        fields = fields_of.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for name in fields:
+            field = getattr(node, name, None)
+            if isinstance(field, AST):
+                append(field)
+            elif isinstance(field, list):
+                for child in field:
+                    if isinstance(child, AST):
+                        append(child)
+    return out
 
 
 class BodyNodes:
@@ -1336,9 +1356,11 @@ def unread_parameters(functions: List, rt_name: str, entries=()) -> None:
         if len(keep) == len(params):
             continue
         args.args = [args.args[k] for k in keep]
+        tree_changed(sweep)         # (inside sct.ir.shared_walks: walked again)
         for c in calls[name]:
             c.args = [c.args[k] for k in keep]
             walked.pop(holder[id(c)], None)
+            tree_changed(named[holder[id(c)]])
         walked.pop(name, None)
 
 

@@ -64,8 +64,9 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
                     classes = _known_classes(fdef, resolver, param_kinds, rt_name)
                 except Exception:           # (nothing proven: the reads stay reads, refused where traced)
                     classes = {}
-                asked = _site_arguments(fdef, resolver)
-                local = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+                nodes = list(walk_nodes(fdef))      # (one walk for both)
+                asked = _site_arguments(fdef, resolver, nodes)
+                local = {n.id for n in nodes if isinstance(n, gast.Name) and
                          isinstance(n.ctx, (gast.Store, gast.Param))} | \
                     {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs
                      if isinstance(a, gast.Name)}
@@ -139,10 +140,11 @@ def _getter_name(resolver, cls, name: str, namer) -> str:
     return key
 
 
-def _site_arguments(fdef, resolver) -> set:
-    """The names passed to dlgradient (dljacobian, ...) as what to differentiate with respect to."""
+def _site_arguments(fdef, resolver, nodes=None) -> set:
+    """The names passed to dlgradient (dljacobian, ...) as what to differentiate with respect to
+    (``nodes``: ``walk_nodes(fdef)``'s, where already walked)."""
     out = set()
-    for node in walk_nodes(fdef):
+    for node in (walk_nodes(fdef) if nodes is None else nodes):
         if isinstance(node, gast.Call) and _site_argument(node, resolver):
             for a in node.args[1:]:
                 out |= {n.id for n in walk_nodes(a) if isinstance(n, gast.Name)}

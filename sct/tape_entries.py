@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import walk_nodes
+from .ir import tree_changed, walk_nodes
 from .optimize import _SCOPE_NAMES, _SWEEP_NAME, _block, _is_comment, _rt_call, _tape_pop, _tape_push
 
 _Name, _Call = gast.Name, gast.Call
@@ -147,6 +147,7 @@ def trailing_walks(fn: gast.FunctionDef, rt_name: str, copied_params: Set[str]) 
                 k -= 1              # the walk's comments (just above it)
         if k < len(body) and changed:
             fn.body = _block(body[:k] + keep[::-1])
+            tree_changed(fn)        # (inside sct.ir.shared_walks: walked again)
     return changed
 
 
@@ -278,6 +279,7 @@ def _drop(fn: gast.FunctionDef, gone) -> None:
             inner_of(case)
 
     fn.body = block(fn.body, True)
+    tree_changed(fn)                # (inside sct.ir.shared_walks: walked again)
 
 
 def _unread_counters(fn: gast.FunctionDef, nodes: Optional[List] = None) -> None:
@@ -411,6 +413,7 @@ def _empty_walks(fn: gast.FunctionDef) -> None:
         return out if any(not _is_comment(k) for k in out) else []
 
     fn.body = block(fn.body, True)
+    tree_changed(fn)                # (inside sct.ir.shared_walks: walked again)
 
 
 def _pushed_name(value, rt_name: str) -> Optional[str]:

@@ -191,13 +191,13 @@ class _Classes:
         for s in self.assigns:
             simple[s.targets[0].id] = simple.get(s.targets[0].id, 0) + 1
         other = set()
-        for node in walk_nodes(fdef):   # (nested functions too: a nonlocal rebinding)
-            if isinstance(node, (gast.Global, gast.Nonlocal)):
-                other.update(node.names)
         counts: Dict[str, int] = {}
-        for node in walk_nodes(fdef):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
-                counts[node.id] = counts.get(node.id, 0) + 1
+        for node in walk_nodes(fdef):   # (nested functions too: a nonlocal rebinding; one walk for both)
+            if isinstance(node, gast.Name):
+                if isinstance(node.ctx, (gast.Store, gast.Del)):
+                    counts[node.id] = counts.get(node.id, 0) + 1
+            elif isinstance(node, (gast.Global, gast.Nonlocal)):
+                other.update(node.names)
         params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs
                   if isinstance(a, gast.Name)}
         self.unknown = other | {n for n, c in counts.items() if c != simple.get(n, 0) + (n in params)}

@@ -5,7 +5,8 @@
   node's ``__dict__``) without calling them (they make most of the compiler's nodes: ~210,000 for a
   1,000-line function, each a keyword constructor call and a ``Load()``'s before);
 - the generated functions are walked once from the call tree's test of user code
-  (``call_tree._runs_user_code``) to the draws' test (``recomputed.draws_all_seen``): one
+  (``call_tree._runs_user_code``; since s50, from the last passes of ``compiler._rewrite``,
+  ``unread_parameters``) to the draws' test (``recomputed.draws_all_seen``): one
   ``sct.ir.shared_walks`` section holds both (was: a walk each); where the call tree rewrites a
   call to call its code by name, the next pass walks the new tree (checked with
   ``sct.ir._CHECK_SHARED``: every shared walk compared with a fresh one), and the value and
@@ -112,21 +113,30 @@ def test_generated_functions_walked_once_from_the_call_tree_to_the_draws_test(mo
         if window[0] and isinstance(node, gast.FunctionDef):
             walks[node.name] = walks.get(node.name, 0) + 1
         return walk(node)
-    runs_user_code, draws_all_seen = call_tree._runs_user_code, compiler.draws_all_seen
+    unread_parameters, draws_all_seen = compiler.unread_parameters, compiler.draws_all_seen
 
-    def opening(tree):
+    def opening(*args):     # (the walk of the last passes of _rewrite, kept for the call tree's: comp50)
         window[0] = True
-        return runs_user_code(tree)
+        return unread_parameters(*args)
 
     def closing(*args):
         try:
             return draws_all_seen(*args)
         finally:
             window[0] = False
+    attribute_rebinds = compiler.check_attribute_rebinds
+
+    def users_tree(*args):      # (the user's function, walked between them: not counted)
+        window[0] = False
+        try:
+            return attribute_rebinds(*args)
+        finally:
+            window[0] = True
     monkeypatch.setattr(ir, "_CHECK_SHARED", False)     # (SCT_CHECK_SHARED_WALKS=1 walks again to check)
     monkeypatch.setattr(ir, "_walk_nodes", counting_walk)
-    monkeypatch.setattr(call_tree, "_runs_user_code", opening)
+    monkeypatch.setattr(compiler, "unread_parameters", opening)
     monkeypatch.setattr(compiler, "draws_all_seen", closing)
+    monkeypatch.setattr(compiler, "check_attribute_rebinds", users_tree)
     sct.clear_cache()
     x, W = _inputs()
     y, (gx, gW) = dlfeval(_straight, dlarray(x), dlarray(W))

@@ -126,12 +126,17 @@ def test_shape_residuals_walks_each_body_once(monkeypatch):
             return d_x
     """)).body[0]
     walks = []
-    real = optimize._walk_no_defs
+    real, real_list = optimize._walk_no_defs, optimize._nodes_no_defs
 
     def counting(stmts):
         walks.append(1)
         return real(stmts)
+
+    def counting_list(stmts):       # (s50: the list-built walk, no longer through _walk_no_defs)
+        walks.append(1)
+        return real_list(stmts)
     monkeypatch.setattr(optimize, "_walk_no_defs", counting)
+    monkeypatch.setattr(optimize, "_nodes_no_defs", counting_list)
     optimize.shape_residuals(fwd, bwd, "rt")
     assert len(walks) == 2
     # t is never read in the adjoint: proxied (x is the forward's parameter: kept), as before
