@@ -16,6 +16,7 @@ from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .dlupdates import marking_dlupdate
+from .unroll import refused_site
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
@@ -498,7 +499,9 @@ _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 def _refuse_plain_call(emit, s, info: CallInfo, value) -> None:
     """Refuse a derivative through a call run as it is; a refusal of dlupdate's is marked, for the
     call to be written out where it can be (sct/dlupdates.py)."""
-    with marking_dlupdate(info.obj, getattr(s, "lineno", None)):
+    line = getattr(s, "lineno", None)
+    # getattr(self, f"fc{i}") in `for i in range(3)`: the loop written out names each attribute (sct/unroll.py)
+    with marking_dlupdate(info.obj, line), refused_site(line if info.obj is getattr else None):
         emit.fail(s, _plain_call_refusal(info.obj, emit.describe(value.func), value.args), "call")
 
 

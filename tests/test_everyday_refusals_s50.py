@@ -1,0 +1,105 @@
+"""False refusals and crashes of everyday code (session 50, red teams red50 / fuzz50): each program was
+refused (or crashed) before its fix; now it runs exactly (value against plain numpy, gradients against
+central differences of the plain program), and the variants that must stay refused are refused."""
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import CompileError, SctError
+
+from gradcheck import numerical_gradient
+
+RNG = np.random.default_rng(50)
+
+
+def D(v):
+    return np.asarray(extractdata(v)) if isinstance(v, dlarray) else np.asarray(v)
+
+
+# ---------------------------------------------------------------- 1. getattr(self, f"fc{i}") in a loop
+
+class Linear:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return x @ self.W
+
+
+class MLP:
+    def __init__(self, Ws):
+        for i in range(3):
+            setattr(self, f"fc{i}", Linear(Ws[i]))
+
+    def __call__(self, x):
+        for i in range(3):
+            x = np.tanh(getattr(self, f"fc{i}")(x))
+        return x
+
+
+class MLPPercent(MLP):
+    def __call__(self, x):
+        for i in range(3):
+            x = np.tanh(getattr(self, "fc%d" % i)(x))
+        return x
+
+
+class MLPUnknown(MLP):
+    def __call__(self, x):
+        for i in range(len(vars(self))):
+            x = np.tanh(getattr(self, f"fc{i}")(x))
+        return x
+
+
+def _mlp_plain(Ws, x, names=("fc0", "fc1", "fc2")):
+    for name in names:
+        x = np.tanh(x @ Ws[int(name[2:])])
+    return float(np.sum(x ** 2))
+
+
+def mlp_loss(m, x):
+    L = np.sum(m(x) ** 2)
+    return L, dlgradient(L, m)
+
+
+def names_loss(m, x):
+    for name in ("fc0", "fc2"):
+        x = np.tanh(getattr(m, name)(x))
+    L = np.sum(x ** 2)
+    return L, dlgradient(L, m)
+
+
+@pytest.mark.parametrize("cls", [MLP, MLPPercent])
+def test_getattr_of_a_formatted_name_in_a_constant_loop(cls):
+    sct.clear_cache()
+    Ws = [RNG.standard_normal((3, 3)) for _ in range(3)]
+    x = RNG.standard_normal((2, 3))
+    L, g = dlfeval(mlp_loss, cls([dlarray(w) for w in Ws]), x)
+    assert np.isclose(float(D(L)), _mlp_plain(Ws, x))
+    for k in range(3):
+        fd = numerical_gradient(lambda w: _mlp_plain(Ws[:k] + [w] + Ws[k + 1:], x), [Ws[k]], 0)
+        assert np.allclose(D(getattr(g, f"fc{k}").W), fd, atol=1e-6)
+
+
+def test_getattr_of_each_name_of_a_tuple():
+    sct.clear_cache()
+    Ws = [RNG.standard_normal((3, 3)) for _ in range(3)]
+    x = RNG.standard_normal((2, 3))
+    L, g = dlfeval(names_loss, MLP([dlarray(w) for w in Ws]), x)
+    assert np.isclose(float(D(L)), _mlp_plain(Ws, x, ("fc0", "fc2")))
+    for k in (0, 2):
+        fd = numerical_gradient(lambda w: _mlp_plain(Ws[:k] + [w] + Ws[k + 1:], x, ("fc0", "fc2")), [Ws[k]], 0)
+        assert np.allclose(D(getattr(g, f"fc{k}").W), fd, atol=1e-6)
+    assert np.allclose(D(g.fc1.W), 0.0)
+
+
+def test_getattr_of_a_name_known_only_when_it_runs_stays_refused():
+    sct.clear_cache()
+    Ws = [dlarray(RNG.standard_normal((3, 3))) for _ in range(3)]
+    with pytest.raises(CompileError, match="getattr.*known only when it runs") as info:
+        dlfeval(mlp_loss, MLPUnknown(Ws), RNG.standard_normal((2, 3)))
+    assert "test_everyday_refusals_s50.py" in str(info.value)
