@@ -103,3 +103,42 @@ def test_getattr_of_a_name_known_only_when_it_runs_stays_refused():
     with pytest.raises(CompileError, match="getattr.*known only when it runs") as info:
         dlfeval(mlp_loss, MLPUnknown(Ws), RNG.standard_normal((2, 3)))
     assert "test_everyday_refusals_s50.py" in str(info.value)
+
+
+# ---------------------------------------------------------------- 2. fuzz50: einsum broadcast, 0-d reduce
+
+@pytest.mark.parametrize("spec,sb,sa", [("ij,ij->i", (1, 3), (3, 1)), ("ij,ij->j", (3, 1), (1, 3)),
+                                        ("...i,...i->...", (1, 3), (3, 1)), ("ij,ij->i", (3, 1), (1, 3))])
+def test_einsum_of_operands_broadcast_along_a_size_one_axis(spec, sb, sa):
+    sct.clear_cache()
+    b0, a0 = RNG.standard_normal(sb), RNG.standard_normal(sa)
+
+    def f(b, a):
+        v = np.einsum(spec, b, a)
+        L = np.sum(v * v)
+        return L, dlgradient(L, b, a)
+
+    def plain(b, a):
+        return float(np.sum(np.einsum(spec, b, a) ** 2))
+    L, (gb, ga) = dlfeval(f, dlarray(b0), dlarray(a0))
+    assert np.isclose(float(D(L)), plain(b0, a0))
+    assert np.allclose(D(gb), numerical_gradient(plain, [b0, a0], 0), atol=1e-6)
+    assert np.allclose(D(ga), numerical_gradient(plain, [b0, a0], 1), atol=1e-6)
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.logaddexp, np.minimum])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_ufunc_reduce_of_a_zero_d_value_along_axis_zero(ufunc, axis):
+    sct.clear_cache()
+
+    def f(b):
+        v2 = ufunc.reduce(np.square(b), axis=axis)
+        L = np.sum(np.sin(v2))
+        return L, dlgradient(L, b)
+
+    def plain(b):
+        return float(np.sum(np.sin(ufunc.reduce(np.square(b), axis=axis))))
+    b0 = np.array(1.5)
+    L, g = dlfeval(f, dlarray(b0))
+    assert np.isclose(float(D(L)), plain(b0))
+    assert np.allclose(D(g), numerical_gradient(plain, [b0], 0), atol=1e-6)
