@@ -142,3 +142,32 @@ def test_ufunc_reduce_of_a_zero_d_value_along_axis_zero(ufunc, axis):
     L, g = dlfeval(f, dlarray(b0))
     assert np.isclose(float(D(L)), plain(b0))
     assert np.allclose(D(g), numerical_gradient(plain, [b0], 0), atol=1e-6)
+
+
+# ---------------------------------------------------------------- 3. functools.partial of a ufunc, of a lambda
+
+def partial_ufunc(w, x):
+    m = functools.partial(np.multiply, w)
+    return np.sum(np.tanh(m(x))) + np.sum(functools.partial(np.add, w)(x) ** 2)
+
+
+def partial_lambda(w, x):
+    m = functools.partial(lambda a, b: a * np.sin(b) + b, w)
+    return np.sum(m(x) ** 2)
+
+
+@pytest.mark.parametrize("f", [partial_ufunc, partial_lambda])
+def test_partial_of_a_ufunc_or_a_lambda(f):
+    sct.clear_cache()
+    w0, x0 = RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def loss(w, x):
+        L = f(w, x)
+        return L, dlgradient(L, w)
+    L, g = dlfeval(loss, dlarray(w0), x0)
+    assert np.isclose(float(D(L)), f(w0, x0))
+    assert np.allclose(D(g), numerical_gradient(f, [w0, x0], 0), atol=1e-6)
+    d = RNG.standard_normal(3)
+    value, tangent = sct.jvp(f, (w0, x0), (d, np.zeros(3)))
+    assert np.isclose(float(D(value)), f(w0, x0))
+    assert np.isclose(float(D(tangent)), numerical_gradient(f, [w0, x0], 0) @ d, atol=1e-6)
