@@ -171,3 +171,61 @@ def test_partial_of_a_ufunc_or_a_lambda(f):
     value, tangent = sct.jvp(f, (w0, x0), (d, np.zeros(3)))
     assert np.isclose(float(D(value)), f(w0, x0))
     assert np.isclose(float(D(tangent)), numerical_gradient(f, [w0, x0], 0) @ d, atol=1e-6)
+
+
+# ---------------------------------------------------------------- 5. optimizer steps inside dlfeval (red50 FR2)
+
+XS, YS = RNG.standard_normal((6, 3)), RNG.standard_normal(6)
+
+
+def opt_loss(p, X, Y):
+    return np.mean((np.tanh(X @ p["w"]) + p["b"] - Y) ** 2)
+
+
+def opt_train(p, X, Y):
+    vel = None
+    for it in range(3):
+        L = opt_loss(p, X, Y)
+        g = dlgradient(L, p)
+        p, vel = sct.sgdmupdate(p, g, vel, 0.1, 0.9)
+    return p, L
+
+
+def opt_through(p, X, Y):
+    L = opt_loss(p, X, Y)
+    g = dlgradient(L, p)
+    q, vel = sct.sgdmupdate(p, g, None, 0.1, 0.9)
+    Lq = opt_loss(q, X, Y)
+    return Lq, dlgradient(Lq, p)
+
+
+def opt_alias(x):
+    h = {"w": np.sin(x)}
+    q, vel = sct.sgdmupdate(h, {"w": np.ones(2)}, None, 0.1, 0.9)
+    r = h
+    L = np.sum(r["w"]) + np.sum(q["w"])
+    return L, dlgradient(L, r)
+
+
+def test_sgdmupdate_steps_each_gradient_with_respect_to_the_current_parameters():
+    sct.clear_cache()
+    w0, b0 = RNG.standard_normal(3), 0.1
+    p, L = dlfeval(opt_train, {"w": dlarray(w0), "b": dlarray(b0)}, XS, YS)
+    q, vel = {"w": w0, "b": np.float64(b0)}, None        # the plain loop, each gradient exact
+    for it in range(3):
+        Lq = opt_loss(q, XS, YS)
+        gw = numerical_gradient(lambda w: opt_loss({"w": w, "b": q["b"]}, XS, YS), [q["w"]], 0)
+        gb = numerical_gradient(lambda b: opt_loss({"w": q["w"], "b": b}, XS, YS), [np.array(q["b"])], 0)
+        q, vel = sct.sgdmupdate(q, {"w": gw, "b": gb}, vel, 0.1, 0.9)
+    assert np.isclose(float(D(L)), Lq)
+    assert np.allclose(D(p["w"]), q["w"], atol=1e-7) and np.allclose(D(p["b"]), q["b"], atol=1e-7)
+
+
+@pytest.mark.parametrize("f,args", [(opt_through, lambda: ({"w": dlarray(RNG.standard_normal(3)), "b": dlarray(0.1)},
+                                                           XS, YS)),
+                                    (opt_alias, lambda: (dlarray(np.array([0.5, 1.0])),))])
+def test_a_derivative_through_sgdmupdate_stays_refused(f, args):
+    sct.clear_cache()
+    with pytest.raises(CompileError, match="sgdmupdate has no derivative") as info:
+        dlfeval(f, *args())
+    assert "test_everyday_refusals_s50.py" in str(info.value)
