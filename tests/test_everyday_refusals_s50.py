@@ -229,3 +229,43 @@ def test_a_derivative_through_sgdmupdate_stays_refused(f, args):
     with pytest.raises(CompileError, match="sgdmupdate has no derivative") as info:
         dlfeval(f, *args())
     assert "test_everyday_refusals_s50.py" in str(info.value)
+
+
+# ---------------------------------------------------------------- 4. dlupdate through a dataclass with a 0-d field
+
+@dataclasses.dataclass
+class PW:
+    W: object
+    b: object
+
+
+XM, YM = RNG.standard_normal((4, 2)), RNG.standard_normal(4)
+
+
+def maml_loss(p, x, y):
+    return np.mean((np.tanh(x @ p.W) + p.b - y) ** 2)
+
+
+def maml(p, x, y):
+    L = maml_loss(p, x, y)
+    g = dlgradient(L, p)
+    q = sct.dlupdate(lambda w, d: w - 0.5 * d, p, g)
+    Lq = maml_loss(q, x, y)
+    return Lq, dlgradient(Lq, p)
+
+
+def _maml_plain(W, b):
+    t = np.tanh(XM @ W)
+    r = t + b - YM
+    gW = XM.T @ (2 * r * (1 - t ** 2)) / len(YM)
+    gb = np.mean(2 * r)
+    return float(np.mean((np.tanh(XM @ (W - 0.5 * gW)) + (b - 0.5 * gb) - YM) ** 2))
+
+
+def test_dlupdate_differentiated_through_on_a_dataclass_with_a_zero_d_field():
+    sct.clear_cache()
+    W0, b0 = RNG.standard_normal(2), np.array(0.3)
+    Lq, g = dlfeval(maml, PW(dlarray(W0), dlarray(b0)), XM, YM)
+    assert np.isclose(float(D(Lq)), _maml_plain(W0, b0))
+    assert np.allclose(D(g.W), numerical_gradient(_maml_plain, [W0, b0], 0), atol=1e-6)
+    assert np.allclose(D(g.b), numerical_gradient(_maml_plain, [W0, b0], 1), atol=1e-6)
