@@ -269,3 +269,35 @@ def test_dlupdate_differentiated_through_on_a_dataclass_with_a_zero_d_field():
     assert np.isclose(float(D(Lq)), _maml_plain(W0, b0))
     assert np.allclose(D(g.W), numerical_gradient(_maml_plain, [W0, b0], 0), atol=1e-6)
     assert np.allclose(D(g.b), numerical_gradient(_maml_plain, [W0, b0], 1), atol=1e-6)
+
+
+# ---------------------------------------------------------------- 2. fuzz50: writes through views of fresh arrays
+
+def two_view_writes(a):
+    v = a.copy()
+    w = v[::2]
+    w *= 3.0
+    w += 1.0
+    return np.sum(v * v) + np.sum(np.sin(w))
+
+
+def three_view_writes(a):
+    v = np.tanh(a)
+    w = v[1:]
+    w *= a[:-1]
+    w -= 0.5
+    w **= 2
+    return np.sum(v * a) + np.sum(w)
+
+
+@pytest.mark.parametrize("f", [two_view_writes, three_view_writes])
+def test_augmented_writes_through_a_view_of_a_fresh_array(f):
+    sct.clear_cache()
+    a0 = RNG.standard_normal(5)
+
+    def loss(a):
+        L = f(a)
+        return L, dlgradient(L, a)
+    L, g = dlfeval(loss, dlarray(a0))
+    assert np.isclose(float(D(L)), f(a0.copy()))
+    assert np.allclose(D(g), numerical_gradient(f, [a0], 0), atol=1e-6)
