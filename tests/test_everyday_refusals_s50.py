@@ -301,3 +301,49 @@ def test_augmented_writes_through_a_view_of_a_fresh_array(f):
     L, g = dlfeval(loss, dlarray(a0))
     assert np.isclose(float(D(L)), f(a0.copy()))
     assert np.allclose(D(g), numerical_gradient(f, [a0], 0), atol=1e-6)
+
+
+def test_einsum_broadcast_second_order():
+    sct.clear_cache()
+    b0, a0 = RNG.standard_normal((1, 3)), RNG.standard_normal((3, 1))
+
+    def f(b, a):
+        v = np.einsum('ij,ij->i', b, a)
+        L = np.sum(v ** 3)
+        gb = dlgradient(L, b, EnableHigherDerivatives=True)
+        s = np.sum(gb * gb)
+        return s, dlgradient(s, a)
+
+    def plain(b, a):
+        v = np.einsum('ij,ij->i', b, a)
+        return float(np.sum(np.full_like(b, np.sum(3 * v ** 2 * a[:, 0])) ** 2))
+    s, ga = dlfeval(f, dlarray(b0), dlarray(a0))
+    assert np.isclose(float(D(s)), plain(b0, a0))
+    assert np.allclose(D(ga), numerical_gradient(plain, [b0, a0], 1), rtol=1e-6, atol=1e-5)
+
+
+class MLPConcat(MLP):
+    def __call__(self, x):
+        for i in range(3):
+            x = np.tanh(getattr(self, "fc" + str(i))(x))
+        return x
+
+
+class MLPRebound(MLP):
+    def __call__(self, x):
+        for i in range(2):
+            i = i + 1
+            x = np.tanh(getattr(self, f"fc{i}")(x))
+        return x
+
+
+def test_getattr_of_a_concatenated_name_and_a_rebound_loop_variable():
+    sct.clear_cache()
+    Ws = [RNG.standard_normal((3, 3)) for _ in range(3)]
+    x = RNG.standard_normal((2, 3))
+    L, g = dlfeval(mlp_loss, MLPConcat([dlarray(w) for w in Ws]), x)
+    assert np.isclose(float(D(L)), _mlp_plain(Ws, x))
+    fd = numerical_gradient(lambda w: _mlp_plain([w] + Ws[1:], x), [Ws[0]], 0)
+    assert np.allclose(D(g.fc0.W), fd, atol=1e-6)
+    with pytest.raises(CompileError, match="getattr.*known only when it runs"):
+        dlfeval(mlp_loss, MLPRebound([dlarray(w) for w in Ws]), x)
