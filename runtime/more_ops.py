@@ -1917,6 +1917,9 @@ def _ufunc_reduce(ufunc):
             # numpy computes in dtype (the items cast first), not in the items' type cast after
             # (np.logaddexp.reduce(x32, dtype=np.float64) was a float32 fold; red team K, dec 25)
             array = np.asarray(array).astype(dtype)
+        if np.ndim(array) == 0 and isinstance(axis, (int, np.integer)) and axis in (0, -1):
+            # numpy reduces a 0-d value along axis 0 (or -1) to itself (was: AxisError, fuzz50 mini4)
+            axis = None
         items = _moved_items(array, axis)
         if ufunc is np.hypot and initial is None and items.shape[0] > 0:
             # an op with its rule (the fold below: hypot(hypot(0, 0), c), whose kink at the first

@@ -1978,12 +1978,21 @@ def einsum_list_adjoints(g, subscripts, arrays):
             reduced = reduced + [arrays[k]]
         else:
             reduced = reduced + [einsum_list(diagonals[k][0], [arrays[k]])]
+    full = einsum_full_shapes(subscripts, einsum_shapes(arrays))
+    wide = []
+    for k in range(len(arrays)):
+        if np.shape(reduced[k]) != full[k]:
+            # an operand broadcast along a size-1 axis ('ij,ij->i' of (1,3) and (3,1)): the other
+            # operands' adjoints see it at the full size (was: einsum refused the shapes, fuzz50 F1)
+            wide = wide + [np.broadcast_to(reduced[k], full[k])]
+        else:
+            wide = wide + [reduced[k]]
     grads = []
     for k in range(len(arrays)):
         plan = plans[k]
         others = [g]
         for j in plan[1]:
-            others = others + [np.conj(reduced[j])]
+            others = others + [np.conj(wide[j])]
         for n in plan[2]:
             others = others + [np.ones(n, weight_dtype(g))]
         grad = unbroadcast(einsum_list(plan[0], others), reduced[k])
@@ -1994,6 +2003,18 @@ def einsum_list_adjoints(g, subscripts, arrays):
             grad = einsum_list(diagonals[k][1], eyes)
         grads = grads + [grad]
     return grads
+
+
+def einsum_full_shapes(subscripts, shapes):
+    """The shape of each operand (its diagonal where it repeats an index) with its size-1 axes at the
+    size the others give their letter (numpy's einsum broadcasts them)."""
+    terms = einsum_terms(subscripts, shapes)[0]
+    sizes = {}
+    for term, shape in zip(terms, shapes):
+        for c, n in zip(term, shape):
+            if n != 1 or c not in sizes:
+                sizes[c] = n
+    return [tuple(sizes[c] for c in unique_letters(term)) for term in terms]
 
 
 def einsum_shapes(arrays):

@@ -1122,7 +1122,11 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
             return AliasAnalysis(fdef, resolver, alias_mode, sig.param_kinds, owned, act)
         missing: List[bool] = []
         memo: Dict = {}             # (what the first run followed: the second leaves it)
-        rebind_copies(fdef, analysis_of, rt_name, memo)
+        for _ in range(4):
+            # again while it adds: the view a write takes again (w = v[::2] after `w *= 3.0`) is one the next
+            # write through it follows (was: `w += 1.0` after it refused, fuzz50 mini3)
+            if not rebind_copies(fdef, analysis_of, rt_name, memo):
+                break
         lowered = lower_mutations(fdef, resolver, alias_mode, sig.param_kinds, owned, rt_name)
         # (again after lowering: r = d.setdefault(k, []) became r = d[k], an item write-backs follow)
         if (missing or lowered) and rebind_copies(fdef, analysis_of, rt_name, memo):

@@ -16,6 +16,7 @@ from .analysis import CallInfo, bind_arguments, index_value, leaf_kind, starred_
 from .calls import CallLowering
 from .complex_adjoints import ComplexProjection
 from .dlupdates import marking_dlupdate
+from .unroll import refused_site
 from .generation import EmitPass, Generation
 from .ir import assign, call, const, dotted_name, load, node_key, rewrite_children, walk_nodes
 from .plans import CallKind
@@ -269,6 +270,11 @@ class Contributions(EmitPass):
             return pieces
         if info.kind == CallKind.PLAIN and info.obj is None and _raises_first(self, s, value):
             return []               # raises where it runs, before any derivative (_raises_first)
+        if info.kind == CallKind.PLAIN and registry.is_run_as_is(info.obj) and _roots_made_by(self.gen, s, info.obj):
+            # p, vel = sgdmupdate(p, g, vel, ...) then a dlgradient with respect to the new p only: what the sweep
+            # differentiates with respect to is made after the call, so no derivative passes through it (was:
+            # refused, red50 FR2; in a loop, once the loop is written out)
+            return []
         if info.kind == CallKind.PLAIN:
             _refuse_plain_call(self, s, info, value)
         return []
@@ -495,10 +501,67 @@ def cast_dtype(rule, bound):
 _RUNTIME_PACKAGE = registry.__name__.rsplit(".", 1)[0] + "."
 
 
+def _roots_made_by(gen, s, obj) -> bool:
+    """Is each name the sweep differentiates with respect to bound only to an output of the optimizer update
+    ``s`` (``t = sgdmupdate(...)``, outside every loop of the function), as ``r = t[0]`` after it?  The update
+    makes new arrays, so no root's value reaches what ``s`` reads.  False where unsure (dlupdate, whose ``fun``
+    may return its input; a root bound otherwise, a parameter; ``s`` in a loop)."""
+    from .runtime.optim import dlupdate
+    roots = gen.scope.roots
+    if not roots or obj is dlupdate or not (
+            isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)):
+        return False
+    made = s.targets[0].id
+    fdef = gen.fdef
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs if isinstance(a, gast.Name)} | \
+        {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if isinstance(a, gast.Name)}
+    if roots & params or made in params:
+        return False
+    order: Dict[int, int] = {}
+    looped: Set[int] = set()
+    stores: Dict[str, List] = {}
+    todo = [(st, False) for st in reversed(fdef.body)]
+    while todo:
+        st, in_loop = todo.pop()
+        order[id(st)] = len(order)
+        if in_loop:
+            looped.add(id(st))
+        for n in walk_nodes(st):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and (n.id in roots or n.id == made):
+                stores.setdefault(n.id, []).append(st)
+            elif isinstance(n, (gast.Global, gast.Nonlocal)) and (roots | {made}) & set(n.names):
+                return False
+        if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            continue
+        inner = in_loop or isinstance(st, (gast.For, gast.AsyncFor, gast.While))
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(st, field, None)
+            if isinstance(block, list):
+                todo.extend((c, inner) for c in reversed(block) if isinstance(c, gast.stmt))
+        for part in getattr(st, "handlers", []) + getattr(st, "cases", []):
+            todo.extend((c, inner) for c in reversed(part.body))
+    if id(s) not in order or id(s) in looped or stores.get(made) != [s]:
+        return False
+
+    def of_update(st) -> bool:
+        value = getattr(st, "value", None)
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
+                type(value.slice.value) is int:
+            value = value.value
+        return isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+            isinstance(value, gast.Name) and value.id == made and order[id(st)] > order[id(s)]
+    return all(r in stores and all(of_update(st) for st in stores[r]) for r in roots)
+
+
 def _refuse_plain_call(emit, s, info: CallInfo, value) -> None:
     """Refuse a derivative through a call run as it is; a refusal of dlupdate's is marked, for the
     call to be written out where it can be (sct/dlupdates.py)."""
-    with marking_dlupdate(info.obj, getattr(s, "lineno", None)):
+    line = getattr(s, "lineno", None)
+    # getattr(self, f"fc{i}") in `for i in range(3)`: the loop written out names each attribute (sct/unroll.py)
+    # getattr(self, f"fc{i}") / sgdmupdate(p, g, vel) in `for i in range(3)`: the loop written out names each
+    # attribute, and has no derivative through an update where none passes (_before_every_root)
+    unrolls = info.obj is getattr or registry.is_run_as_is(info.obj)
+    with marking_dlupdate(info.obj, line), refused_site(line if unrolls else None):
         emit.fail(s, _plain_call_refusal(info.obj, emit.describe(value.func), value.args), "call")
 
 

@@ -31,6 +31,7 @@ import types
 from typing import Dict, List, Optional, Set
 
 import gast
+import numpy as np
 
 from .ir import assign, load
 
@@ -126,7 +127,14 @@ class PartialRewriter:
                 any(k.arg is None for k in node.keywords):
             return None
         target = node.args[0]
+        if isinstance(target, gast.Lambda):
+            return self._rewrite_lambda(norm, node, out, hint, name)
         f = self.resolve(target, norm.local_root)
+        if isinstance(f, np.ufunc) and _chain(target) is not None and not node.keywords and \
+                len(node.args) - 1 < f.nin:
+            # partial(np.multiply, w): a ufunc's positional operands, the frozen ones first (was: "no
+            # derivative rule for functools.partial", red team red50)
+            return self._rewrite_star(norm, node, out, hint, name, ".".join(_chain(target)), f.nin)
         if not isinstance(f, types.FunctionType) or _chain(target) is None:
             return None
         frozen = node.args[1:]
@@ -209,3 +217,52 @@ class PartialRewriter:
         if len(_chain(target)) == 1:
             self.functions.add(_chain(target)[0])
         return load(name)
+
+    def _emit_def(self, norm, node, out, name, source: str, frozen, parsed_body=None):
+        """The nested function ``source`` (its body ``parsed_body`` where given) emitted after the frozen
+        values' temps; its name."""
+        fdef = gast.parse(source).body[0]
+        if parsed_body is not None:
+            fdef.body = parsed_body
+        for n in gast.walk(fdef):
+            if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno = norm.line
+                n.col_offset = getattr(node, "col_offset", 0)
+        fdef._sct_shown = f"{name} = functools.partial(...)"    # (messages name the user's)
+        for t, a in frozen:
+            norm.assign_to(t, a, out)
+        norm.emit(out, fdef)
+        self.used |= {_chain(node.func)[0]}
+        return load(name)
+
+    def _rewrite_star(self, norm, node, out, hint, name, function_name, count):
+        """``partial(np.multiply, w)``: ``def p(x): return np.multiply(p_arg, x)`` (the ufunc's other
+        operands, ``count`` in all, by position)."""
+        base = hint if hint.isidentifier() else "partial"
+        name = name or norm.namer.fresh(base + "_partial")
+        temps = [norm.namer.fresh(f"{name}_arg") for _ in node.args[1:]]
+        args = [norm.namer.fresh(f"{name}_x") for _ in range(count - len(temps))]
+        source = f"def {name}({', '.join(args)}):\n    return {function_name}({', '.join(temps + args)})\n"
+        self.used |= {_chain(node.args[0])[0]}
+        return self._emit_def(norm, node, out, name, source, list(zip(temps, node.args[1:])))
+
+    def _rewrite_lambda(self, norm, node, out, hint, name):
+        """``partial(lambda a, b: e, w)``: ``def p(b): a = p_arg; return e`` (the lambda's parameters
+        plain positional ones without defaults; no frozen keywords); None for any other lambda."""
+        lam = node.args[0]
+        spec = lam.args
+        frozen = node.args[1:]
+        if node.keywords or spec.vararg or spec.kwarg or spec.kwonlyargs or spec.defaults or \
+                getattr(spec, "posonlyargs", None) or len(frozen) > len(spec.args) or \
+                not all(isinstance(a, gast.Name) for a in spec.args):
+            return None
+        base = hint if hint.isidentifier() else "partial"
+        name = name or norm.namer.fresh(base + "_partial")
+        temps = [norm.namer.fresh(f"{name}_arg") for _ in frozen]
+        params = [a.id for a in spec.args]
+        if name in params:
+            return None
+        body = [assign(p, load(t)) for p, t in zip(params, temps)]
+        body.append(gast.Return(value=lam.body))
+        source = f"def {name}({', '.join(params[len(frozen):])}):\n    pass\n"
+        return self._emit_def(norm, node, out, name, source, list(zip(temps, frozen)), body)

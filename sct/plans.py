@@ -127,6 +127,7 @@ class SweepScope:
     gradient is the adjoint of the version the site sees."""
     relevant: Optional[FrozenSet[str]] = None
     captures: Mapping[str, Tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    roots: FrozenSet[str] = frozenset()     # a site's sweep: the names it differentiates with respect to
 
 
 @dataclass(frozen=True)

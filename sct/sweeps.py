@@ -73,7 +73,7 @@ class Sweeps(EmitPass):
             self.gen.checks.check_attribute_stores(site)
             captures = self.site_captures(direct)
         relevant = frozenset(self.live.depends_on(set(roots)))
-        self.gen.scope = SweepScope(relevant, MappingProxyType(captures))
+        self.gen.scope = SweepScope(relevant, MappingProxyType(captures), frozenset(roots))
         state = {"initialized": {site.y}}
         body: List = []
         self.last_prefix = []

@@ -72,7 +72,7 @@ def _unroll(body: List, line: int, known=None) -> bool:
             out: List = []
             for value in steps:
                 out.append(gast.copy_location(assign(s.target.id, const(value)), s))
-                out.extend(copy.deepcopy(s.body))
+                out.extend(_named_getattrs(copy.deepcopy(s.body), s.target.id, value))
             body[i:i + 1] = out
             found = True
             continue            # (the copies are walked next: the loops inside them around the line)
@@ -88,6 +88,46 @@ def _unroll(body: List, line: int, known=None) -> bool:
     return found
 
 
+def _named_getattrs(body: List, name: str, value) -> List:
+    """``body`` (a step's copy, run after ``name = value``) with the attribute name of each
+    ``getattr(obj, f"fc{name}")`` / ``"fc%d" % name`` / ``"fc" + str(name)`` / ``name`` that reads no
+    other name written as the string it is (the normalizer reads ``obj.fc0`` then); left as it is
+    where the body (outside nested functions) assigns ``name`` itself."""
+    stores = [n for s in body for n in _walk_scope(s) if isinstance(n, gast.Name) and n.id == name and
+              not isinstance(n.ctx, gast.Load)]
+    if stores:
+        return body
+    for s in body:
+        for n in _walk_scope(s):
+            if not (isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "getattr" and
+                    len(n.args) in (2, 3) and not n.keywords):
+                continue
+            spelled = n.args[1]
+            names = {m.id for m in gast.walk(spelled) if isinstance(m, gast.Name)}
+            if isinstance(spelled, gast.Constant) or name not in names or not names <= {name, "str"} or \
+                    any(isinstance(m, gast.Call) and not (isinstance(m.func, gast.Name) and m.func.id == "str")
+                        for m in gast.walk(spelled)):
+                continue
+            try:
+                attr = eval(compile(gast.unparse(spelled), "<name>", "eval"), {"__builtins__": {"str": str}},
+                            {name: value})
+            except Exception:
+                continue
+            if isinstance(attr, str) and attr.isidentifier():
+                n.args[1] = gast.copy_location(const(attr), spelled)
+    return body
+
+
+def _walk_scope(node):
+    """The nodes of ``node`` outside nested functions, classes and comprehensions (their names are their own,
+    or read late)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in gast.iter_child_nodes(n) if not isinstance(c, _SCOPES))
+
+
 def _holds(s, line: int) -> bool:
     end = getattr(s, "end_lineno", None)
     return getattr(s, "lineno", None) is not None and end is not None and s.lineno <= line <= end
@@ -99,6 +139,10 @@ def _steps(loop, known=None) -> Optional[range]:
     if not (isinstance(loop, gast.For) and isinstance(loop.target, gast.Name) and not loop.orelse):
         return None
     steps = _constant_range(loop.iter, known)
+    if steps is None and isinstance(loop.iter, (gast.Tuple, gast.List)) and len(loop.iter.elts) <= MAX_TRIPS and \
+            all(isinstance(e, gast.Constant) and type(e.value) in (str, int) for e in loop.iter.elts):
+        # `for name in ("fc1", "fc2"):` (the items Python walks, in order)
+        steps = [e.value for e in loop.iter.elts]
     if steps is None or _leaves_early(loop.body):
         return None
     return steps
