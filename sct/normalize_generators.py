@@ -637,6 +637,9 @@ _SAFE_BUILTINS = frozenset({"len", "range", "float", "int", "abs", "sum", "min",
                             "type", "id", "hasattr", "sorted", "reversed", "any", "all", "dict", "set"})
 
 
+_NUMPY_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "at", "shuffle"})
+
+
 def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
     """May the call ``node``, run after a lazy iterator is bound to a name and before it is walked,
     change what the iterator reads (``reads``: the names it reads, with those that may share their
@@ -644,6 +647,7 @@ def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
     numpy's, a pure user function); a nested def naming one (a ``nonlocal`` rebinding, a write through
     its closure) that may change what its caller sees; a user function that may change objects where
     the iterator reads a global or closure object."""
+    import numpy as np
     from .callee_effects import _READING_METHODS, _pure
 
     def root(n):
@@ -668,9 +672,14 @@ def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
             if norm.partials is not None and isinstance(func, (gast.Name, gast.Attribute)) else None
     except Exception:
         callee = None
-    if isinstance(callee, types.BuiltinFunctionType) or \
+    library = (getattr(callee, "__module__", None) or "").split(".")[0] in ("numpy", "scipy") or \
+        isinstance(callee, np.ufunc)
+    if library and not any(k.arg in ("out", None) for k in node.keywords) and \
+            not (isinstance(func, gast.Attribute) and func.attr in _NUMPY_WRITERS):
+        return False        # np.sum(x), np.tanh(v): numpy's functions change no argument (but out=)
+    if isinstance(callee, types.BuiltinFunctionType) and not library or \
             isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
-                "numpy", "sct", "runtime", "scipy") or \
+                "sct", "runtime") or \
             _numpy_function(callee, node, passed) or \
             isinstance(callee, type) and callee.__module__ == "builtins" or \
             callee is None and isinstance(func, gast.Name) and func.id in _SAFE_BUILTINS:
