@@ -666,7 +666,12 @@ def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
                 {name for d in nested for n in walk_nodes(d) if isinstance(n, gast.Nonlocal) for name in n.names}
             return bool(passed or named & reads) and norm.call_has_effects(node)
         if func.id in local_names:
-            return bool(passed)     # a local value: what it runs is not known here
+            # a local value: what it runs is not known here; given what the iterator reads, or bound to
+            # what reads it (``reset = cfg.reset``, ``run = lambda: warmup(cfg)``)
+            bound = {n.id for a in walk_nodes(norm.fdef) if isinstance(a, gast.Assign) and
+                     any(isinstance(t, gast.Name) and t.id == func.id for t in a.targets)
+                     for n in gast.walk(a.value) if isinstance(n, gast.Name)}
+            return bool(passed or bound & reads)
     try:
         callee = norm.partials.resolve(func, norm.local_root) \
             if norm.partials is not None and isinstance(func, (gast.Name, gast.Attribute)) else None

@@ -6,6 +6,7 @@ their own.  A mixin of ``sct.normalize.Normalizer`` (it reads the shared state t
 ``store_into``, ``fail``)."""
 from __future__ import annotations
 
+import builtins
 import copy
 from typing import Dict, List, Optional, Tuple
 
@@ -2112,7 +2113,9 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
                         other[0] == "call" and may_change is not None and \
                         may_change(other[2], generator_reads | shared_reads, local_names):
                     callee = dotted_name(other[2].func) if other[0] == "call" else ""
-                    shown = sorted(generator_reads & local_names) or sorted(generator_reads)
+                    shown = sorted(n for n in generator_reads if n in local_names or not (
+                        hasattr(builtins, n) or n in _MODULE_NAMES or n in ("itertools", "functools"))) \
+                        or sorted(generator_reads)
                     via = f"{', '.join(shown)}, which {callee + '()' if callee else 'the call'} may change," \
                         if other[0] == "call" else other[1] if other[1] in generator_reads else \
                         f"{', '.join(sorted(shared_reads & generator_reads))}, which may share its object with {other[1]},"
