@@ -2105,12 +2105,13 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
             if later[0] == "load":
                 reads.append(later)
         if reads:
-            # changed after the binding, before the generator is walked: Python's reads the new values
+            # changed after the binding, before the generator is walked: Python's reads the new values (a
+            # call that may change what it reads: not one in a def or lambda made there, run when called)
             for other in between:
                 if other[0] in ("store", "change") and other[1] in generator_reads or \
                         other[0] == "change" and other[1] in shared_reads or \
                         other[0] == "passed" and other[1] in receivers or \
-                        other[0] == "call" and may_change is not None and \
+                        other[0] == "call" and may_change is not None and (nested or not other[4]) and \
                         may_change(other[2], generator_reads | shared_reads, local_names):
                     callee = dotted_name(other[2].func) if other[0] == "call" else ""
                     shown = sorted(n for n in generator_reads if n in local_names or not (
