@@ -2831,6 +2831,11 @@ def astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
 def astype_adjoint(grad, a, dtype):
     """The adjoint of casting ``a`` to ``dtype``: ``grad``, or zeros when ``dtype`` is integral."""
     adtype = np.asarray(a).dtype
+    if np.dtype(dtype).kind == "O":
+        # an object array holds the very numbers (``grad`` itself, as cast_kept gives np.asarray(x,
+        # dtype=object)'s; was: zeros, object taken for an integer dtype, so x.astype(object) was a
+        # constant: a silently wrong gradient)
+        return grad
     if np.issubdtype(np.dtype(dtype), np.inexact):
         if not np.issubdtype(adtype, np.inexact) or _is_zero(grad) or not hasattr(grad, "dtype") \
                 or grad.dtype == adtype:

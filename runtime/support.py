@@ -323,6 +323,8 @@ def index_adjoint(grad, x, idx):
         return ZERO
     if type(idx) is Splice:
         idx = idx.written
+    if type(x) is np.ndarray and x.dtype.names is not None:
+        _refuse_structured(x)
     if isinstance(x, (list, tuple)) and (type(idx) is tuple or isinstance(idx, (list, np.ndarray))):
         # a list read by numpy's index (np.sort(xs), np.take(xs, i) of a list xs of traced values:
         # numpy made it an array): an array adjoint, whose items the list's literal reads by position
@@ -552,8 +554,34 @@ def written_index(x, idx, value):
     return idx if new == old else Splice(start, old, new, len(x))
 
 
+def _refuse_structured(x) -> None:
+    """A write into (or a derivative through a read of) an array of a structured dtype (fields, as
+    ``np.zeros(3, [("a", float), ("b", float)])``) on the differentiated path: sct has no adjoint that
+    holds one derivative per field (was: an internal DTypePromotionError while computing the gradient
+    of ``st["a"] = x; L = np.dot(st["a"], c)``).  A CompileError at the user's line."""
+    from .errors import CompileError
+    where = _generated_line()
+    filename, lineno = where if where is not None else (None, None)
+    if where is not None and LINES.user_line is not None:
+        filename, lineno = LINES.user_line(filename, lineno)
+    raise CompileError(
+        f"sct cannot differentiate through an array of a structured dtype ({x.dtype}): its fields share "
+        "one array, and sct has no derivative holding one part per field. Keep each field in its own "
+        "float array (a = np.zeros(3); b = np.zeros(3)), or a dict of them", filename, lineno)
+
+
+def _structured(x) -> bool:
+    """Is ``x`` an array of a structured dtype, a view of one (its field ``st["a"]``, whose write
+    changes ``st``: was a silently wrong value, the write not followed into ``st``) or one's record?"""
+    if type(x) is np.ndarray:
+        return x.dtype.names is not None or (type(x.base) is np.ndarray and x.base.dtype.names is not None)
+    return type(x) is np.void
+
+
 def setitem(x, idx, value):
     """``x[idx] = value`` without mutating ``x`` (value semantics, as in MATLAB)."""
+    if _structured(x):
+        _refuse_structured(x if type(x) is np.void or x.dtype.names is not None else x.base)
     if isinstance(x, (tuple, str, bytes)):
         # Python's TypeError (was: a tuple copied into an array and written, t = (a, b); t[0] = v
         # running where Python raises; red team lang, dec 5)
@@ -599,7 +627,8 @@ def setitem_owned(x, idx, value):
     rt.setitem_owned(n, i, v)``, sct/optimize.py ``owned_setitems``): its reference count says no
     other name, view, container or tape entry can see the change.  numpy's write into ``x``'s
     dtype, as ``setitem`` makes into its copy: the same numbers.  Anything else: ``setitem``."""
-    if type(x) is np.ndarray and x.flags.owndata and x.flags.writeable and _getrefcount(x) <= _OWNED_REFS:
+    if type(x) is np.ndarray and x.flags.owndata and x.flags.writeable and _getrefcount(x) <= _OWNED_REFS \
+            and x.dtype.names is None:
         x[idx] = value
         return x
     return setitem(x, idx, value)

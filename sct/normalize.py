@@ -35,7 +35,7 @@ from .errors import CompileError
 from .ir import call, const, dotted_name, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions, static_keyword_dicts
-from .normalize_generators import changes_or_draws, wrap_generator_calls
+from .normalize_generators import call_changes_lazy_reads, changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
 from .normalize_iterators import CONSUMERS, IteratorCalls, ITERATORS, ITERTOOLS_NAMES
 from .normalize_jumps import JumpLowering
@@ -788,7 +788,8 @@ class Normalizer(Statements, Loops, Expressions):
                                    # (a module's `def sum(g): return g` given a generator is a helper: was read
                                    # as the builtin sum, the generator built whole where Python's is lazy)
                                    self._builtin_names(_CONSUMERS) - local_names_of(self.fdef),
-                                   unwalked=self.numpy_taker)
+                                   unwalked=self.numpy_taker,
+                                   may_change=lambda node, reads, local: call_changes_lazy_reads(self, node, reads, local))
         body = lower_lazy_loops(body, self.namer, self.fail, self.global_modules(), effects=self.call_has_effects)
         body = lower_loop_else(body, self.namer)
         body = JumpLowering(self.namer, self.fail).lower_function(body)

@@ -623,3 +623,81 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             what = f"gives {', '.join(sorted(passed))} to" if passed else "calls"
             refuse(n, f"{what} a function that may change objects ({', '.join(sorted(passed or state))} read "
                       f"by {label}())")
+
+
+# A generator expression, map(), filter(), enumerate(), zip() or an itertools iterator bound to a name
+# and walked later reads its objects when it is walked; sct builds its items where it is made.  A call
+# made in between that may change what it reads (a helper given the object, a nested def rebinding a
+# name with ``nonlocal``, a user function changing a global object it reads) is refused there, as code
+# run before a generator function's items is (_check_between) (was: ``terms = (a * cfg.k for a in x);
+# warmup(cfg); L = sum(terms)`` gave the items of the old cfg.k: a wrong value and gradient).
+
+_SAFE_BUILTINS = frozenset({"len", "range", "float", "int", "abs", "sum", "min", "max", "list", "tuple", "zip",
+                            "enumerate", "isinstance", "print", "round", "str", "repr", "bool", "complex",
+                            "type", "id", "hasattr", "sorted", "reversed", "any", "all", "dict", "set"})
+
+
+_NUMPY_WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "at", "shuffle"})
+
+
+def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
+    """May the call ``node``, run after a lazy iterator is bound to a name and before it is walked,
+    change what the iterator reads (``reads``: the names it reads, with those that may share their
+    objects)?  Given one of them (or its attribute or item) and not known to change nothing (a builtin,
+    numpy's, a pure user function); a nested def naming one (a ``nonlocal`` rebinding, a write through
+    its closure) that may change what its caller sees; a user function that may change objects where
+    the iterator reads a global or closure object."""
+    import numpy as np
+    from .callee_effects import _READING_METHODS, _pure
+
+    def root(n):
+        while isinstance(n, (gast.Attribute, gast.Subscript, gast.Starred)):
+            n = n.value
+        return n.id if isinstance(n, gast.Name) else None
+    func = node.func
+    passed = {root(a) for a in list(node.args) + [k.value for k in node.keywords]} & reads
+    if isinstance(func, gast.Attribute) and root(func.value) in reads and func.attr not in _READING_METHODS:
+        return True         # s.cfg.reset(), lst.append(v) (a method of an object the iterator reads)
+    if isinstance(func, gast.Name):
+        nested = [d for d in walk_nodes(norm.fdef) if isinstance(d, (gast.FunctionDef, gast.AsyncFunctionDef))
+                  and d.name == func.id and d is not norm.fdef]
+        if nested:
+            named = {n.id for d in nested for n in walk_nodes(d) if isinstance(n, gast.Name)} | \
+                {name for d in nested for n in walk_nodes(d) if isinstance(n, gast.Nonlocal) for name in n.names}
+            return bool(passed or named & reads) and norm.call_has_effects(node)
+        if func.id in local_names:
+            # a local value: what it runs is not known here; given what the iterator reads, or bound to
+            # what reads it (``reset = cfg.reset``, ``run = lambda: warmup(cfg)``)
+            bound = {n.id for a in walk_nodes(norm.fdef) if isinstance(a, gast.Assign) and
+                     any(isinstance(t, gast.Name) and t.id == func.id for t in a.targets)
+                     for n in gast.walk(a.value) if isinstance(n, gast.Name)}
+            return bool(passed or bound & reads)
+    try:
+        callee = norm.partials.resolve(func, norm.local_root) \
+            if norm.partials is not None and isinstance(func, (gast.Name, gast.Attribute)) else None
+    except Exception:
+        callee = None
+    library = (getattr(callee, "__module__", None) or "").split(".")[0] in ("numpy", "scipy") or \
+        isinstance(callee, np.ufunc)
+    if library and not any(k.arg in ("out", None) for k in node.keywords) and \
+            not (isinstance(func, gast.Attribute) and func.attr in _NUMPY_WRITERS):
+        return False        # np.sum(x), np.tanh(v): numpy's functions change no argument (but out=)
+    if isinstance(callee, types.BuiltinFunctionType) and not library or \
+            isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
+                "sct", "runtime") or \
+            _numpy_function(callee, node, passed) or \
+            isinstance(callee, type) and callee.__module__ == "builtins" or \
+            callee is None and isinstance(func, gast.Name) and func.id in _SAFE_BUILTINS:
+        return False
+    if isinstance(callee, types.FunctionType) and _pure(callee):
+        return False
+    if passed:
+        return True
+    if not isinstance(callee, types.FunctionType):
+        return False        # (a method of an object the iterator does not read, a class: as before)
+    for name in reads - local_names:    # a global or closure object a user function may change
+        value = _resolved(norm, gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+        if value is not None and not _immutable(value) and \
+                not isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+            return True
+    return False

@@ -6,12 +6,13 @@ their own.  A mixin of ``sct.normalize.Normalizer`` (it reads the shared state t
 ``store_into``, ``fail``)."""
 from __future__ import annotations
 
+import builtins
 import copy
 from typing import Dict, List, Optional, Tuple
 
 import gast
 
-from .ir import assign, call, const, load, node_key, store, walk_nodes
+from .ir import assign, call, const, dotted_name, load, node_key, store, walk_nodes
 
 
 class Loops:
@@ -883,6 +884,25 @@ def _finite_walk(node) -> bool:
 def _is_map(node) -> bool:
     return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "map" and \
         len(node.args) >= 2 and not node.keywords and not any(isinstance(a, gast.Starred) for a in node.args)
+
+
+_LAZY_BUILTINS = frozenset({"filter", "enumerate", "zip", "reversed"})
+_LAZY_ITERTOOLS = frozenset({"chain", "accumulate", "islice", "starmap", "compress", "takewhile", "dropwhile",
+                             "zip_longest", "filterfalse", "pairwise", "cycle", "groupby", "tee", "from_iterable"})
+
+
+def _stored_iterator(node) -> bool:
+    """A call making an iterator that reads its arguments' items (and calls its functions) as it is
+    walked, not where it is made: filter(), enumerate(), zip(), reversed(), map() given a
+    starred argument, and itertools' (``itertools.chain(...)``, ``islice(...)``).  (iter() of a list or
+    an object: its own checks, a generator method's __iter__ running when walked.)"""
+    if not isinstance(node, gast.Call):
+        return False
+    func = node.func
+    if isinstance(func, gast.Name):
+        return func.id in _LAZY_BUILTINS or func.id == "map" or func.id in _LAZY_ITERTOOLS - {"cycle", "tee"}
+    return isinstance(func, gast.Attribute) and func.attr in _LAZY_ITERTOOLS and \
+        "itertools" in dotted_name(func).split(".")[:-1]
 
 
 def _stored_names(st) -> set:
@@ -1912,7 +1932,8 @@ def rebuild_same_type(stmts: List, rt_name: str) -> None:
                 gast.copy_location(node.args[0], gen)
 
 
-def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unwalked=None) -> None:
+def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unwalked=None,
+                               may_change=None) -> None:
     """Refuse a name bound to a generator expression or map() that the function may walk more
     than once: read twice before the name is bound again, read in a loop (or a comprehension's
     later part, a lambda, a nested def) that does not hold the binding, or handed on where sct cannot
@@ -1923,7 +1944,7 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
     # every refusal below is of a generator expression or of a name bound to one or to map(): none
     # anywhere (most functions), nothing to look at (one walk, not the events of every node)
     GeneratorExp, Call = gast.GeneratorExp, gast.Call
-    if not any(isinstance(n, GeneratorExp) or isinstance(n, Call) and _is_map(n)
+    if not any(isinstance(n, GeneratorExp) or isinstance(n, Call) and (_is_map(n) or _stored_iterator(n))
                for st in stmts for n in walk_nodes(st)):
         return
     if consumers is None:   # the builtins that walk a generator given to them once (those the caller's
@@ -1948,12 +1969,15 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
         if isinstance(node, gast.ClassDef):
             return
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
-                and _lazy_iterator(node.value):
+                and (_lazy_iterator(node.value) or _stored_iterator(node.value)):
             visit(node.value, loops, "iter", nested)
             own = {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+            # (filter(), enumerate(), zip(), itertools' iterators: only what runs before the walk is
+            # checked, the walks themselves as before)
             events.append(("lazy", node.targets[0].id, node, loops, nested,
                            {n.id for n in gast.walk(node.value) if isinstance(n, gast.Name) and
-                            isinstance(n.ctx, gast.Load)} - own, _receivers(node.value) & local_names))
+                            isinstance(n.ctx, gast.Load)} - own, _receivers(node.value) & local_names,
+                           not _lazy_iterator(node.value)))
             return
         if isinstance(node, gast.Assign) and len(node.targets) > 1 and _lazy_iterator(node.value):
             # ``a, b = it = map(f, xs)``: the unpacking walks the iterator, the name holds it empty
@@ -2053,6 +2077,7 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
                 if taker is not None and _lazy_iterator(k.value):
                     fail(k.value, f"a generator given to {taker}", _unwalked_advice(taker))
                 visit(k.value, loops, ("taken by " + taker) if taker is not None else "other", nested)
+            events.append(("call", None, node, loops, nested))     # (after its arguments: when it runs)
             return
         if isinstance(node, gast.Starred):
             visit(node.value, loops, "iter", nested)
@@ -2066,7 +2091,7 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
     for i, (kind, name, node, loops, nested, *more) in enumerate(events):
         if kind != "lazy":
             continue
-        generator_reads, receivers = more
+        generator_reads, receivers, only_between = more
         # the objects the generator reads may be changed in place through another name too (c = z,
         # w = z[1:], z.reshape(...)): the generator reads c, z[0] = v changes it
         shared_reads = set().union(*(sharing.get(n, {n}) for n in generator_reads)) if generator_reads else set()
@@ -2082,12 +2107,20 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
             if later[0] == "load":
                 reads.append(later)
         if reads:
-            # changed after the binding, before the generator is walked: Python's reads the new values
+            # changed after the binding, before the generator is walked: Python's reads the new values (a
+            # call that may change what it reads: not one in a def or lambda made there, run when called)
             for other in between:
                 if other[0] in ("store", "change") and other[1] in generator_reads or \
                         other[0] == "change" and other[1] in shared_reads or \
-                        other[0] == "passed" and other[1] in receivers:
-                    via = other[1] if other[1] in generator_reads else \
+                        other[0] == "passed" and other[1] in receivers or \
+                        other[0] == "call" and may_change is not None and (nested or not other[4]) and \
+                        may_change(other[2], generator_reads | shared_reads, local_names):
+                    callee = dotted_name(other[2].func) if other[0] == "call" else ""
+                    shown = sorted(n for n in generator_reads if n in local_names or not (
+                        hasattr(builtins, n) or n in _MODULE_NAMES or n in ("itertools", "functools"))) \
+                        or sorted(generator_reads)
+                    via = f"{', '.join(shown)}, which {callee + '()' if callee else 'the call'} may change," \
+                        if other[0] == "call" else other[1] if other[1] in generator_reads else \
                         f"{', '.join(sorted(shared_reads & generator_reads))}, which may share its object with {other[1]},"
                     fail(other[2], "a change to what a generator reads, made after the generator and before it "
                          "is walked",
@@ -2104,6 +2137,8 @@ def check_generators_used_once(stmts: List, fail, params=(), consumers=None, unw
         advice = (f"sct builds {name} whole, as a list, where Python's generator yields each item once "
                   f"(a second walk finds nothing): write {name} = [...] (a list) if the items are meant "
                   f"to be used again, or use the generator once")
+        if only_between:
+            continue
         if len(reads) > 1:
             fail(reads[1][2], what, advice)
         for _, _, read, read_loops, how in reads:
