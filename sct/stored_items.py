@@ -255,6 +255,7 @@ class StoredItems:
         the bindings storing into it ((statement, key node or None))."""
         from .copy_checks import _BUILT_BY_RT
         family, links, rebinds, origins, todo = set(), set(), [], set(), [name]
+        self._origin_binds: Dict[str, List] = {}
         while todo:
             n = todo.pop()
             if n in family:
@@ -281,6 +282,7 @@ class StoredItems:
                     rebinds.append((a, None))
                 else:
                     origins.add(self._kind(v))
+                    self._origin_binds.setdefault(n, []).append(a)
         kind = origins.pop() if len(origins) == 1 else None
         return family, links, rebinds, kind
 
@@ -290,24 +292,25 @@ class StoredItems:
             pos: Dict[int, Tuple] = {}
             count = [0]
 
-            def visit(block, loops):
+            def visit(block, loops, conds=()):
                 for st in block:
                     count[0] += 1
-                    here = (count[0], loops, st)
+                    here = (count[0], loops, st, conds)
                     pos[id(st)] = here
                     inner = loops + (id(st),) if isinstance(st, (gast.For, gast.While)) else loops
+                    within = conds + (id(st),) if isinstance(st, gast.If) else conds
                     heads = [getattr(st, f, None) for f in ("target", "iter", "test")] + \
                         [i.context_expr for i in getattr(st, "items", [])]
                     if not any(hasattr(st, f) for f in ("body", "orelse", "handlers", "finalbody")):
                         heads = [st]
                     for h in heads:
                         for m in walk_nodes(h) if h is not None else ():
-                            pos[id(m)] = (count[0], inner, st)
-                    visit(getattr(st, "body", []) if not isinstance(st, gast.FunctionDef) else [], inner)
-                    visit(getattr(st, "orelse", []) or [], loops)
+                            pos[id(m)] = (count[0], inner, st, conds)
+                    visit(getattr(st, "body", []) if not isinstance(st, gast.FunctionDef) else [], inner, within)
+                    visit(getattr(st, "orelse", []) or [], loops, within if within != conds else conds + (id(st),))
                     for handler in getattr(st, "handlers", []) or []:
-                        visit(handler.body, loops)
-                    visit(getattr(st, "finalbody", []) or [], loops)
+                        visit(handler.body, loops, conds + (id(st),))
+                    visit(getattr(st, "finalbody", []) or [], loops, conds)
             visit(self.fdef.body, ())
             self._pos = pos
         return self._pos
@@ -350,8 +353,38 @@ class StoredItems:
                 continue            # stored after the site: the item at the site is as before
             for r in reads:
                 rat = pos.get(id(r))
-                if rat is None or rat[0] < at[0] or any(lp in at[1] and lp not in site[1] for lp in rat[1]):
+                if rat is None or (rat[0] < at[0] or any(lp in at[1] and lp not in site[1] for lp in rat[1])) and \
+                        not self._made_between(rat, r.id, b, at):
                     self._refuse(name, "..." if nested else index, known, key, r, rat, b, stmt)
+
+    def _made_between(self, rat, read: str, b, at) -> bool:
+        """Does the read at ``rat`` of the name ``read`` see another container than the one ``b`` stores into,
+        made anew (a display, ``{}``) before ``b`` on every run (``p = {k: v - lr * g[k] for k, v in
+        p.items()}``: the comprehension's new dict, which ``p`` names only after it is filled), from values
+        that are not items read from that name?"""
+        v = b.value
+        names = {b.targets[0].id} | ({v.args[0].id} if isinstance(v, gast.Call) and v.args and
+                                     isinstance(v.args[0], gast.Name) else set())
+        if read in names or not (isinstance(v, gast.Call) and len(v.args) == 3 and
+                                 isinstance(v.args[2], gast.Name) and self._new_value(v.args[2].id)):
+            return False
+        pos = self._positions()
+        rebound = [pos.get(id(a), (None,))[0] for a in self.binds(read)]
+        for n in names:
+            for o in self._origin_binds.get(n, ()):
+                oat = pos.get(id(o))
+                if oat is not None and oat[0] < at[0] and set(oat[1]) <= set(rat[1]) & set(at[1]) and \
+                        set(oat[3]) <= set(at[3]) and \
+                        not any(k is None or oat[0] < k < at[0] for k in rebound):
+                    return True
+        return False
+
+    def _new_value(self, name: str) -> bool:
+        """Is ``name`` bound only to values computed by arithmetic or a call (a new array), not to a name,
+        an item or an attribute (which may be an item of another container)?"""
+        binds = self.binds(name)
+        return bool(binds) and all(isinstance(a.value, (gast.BinOp, gast.UnaryOp, gast.Call)) and
+                                   not _rt_call(a.value) for a in binds)
 
     def _refuse(self, name, index, known, key, r, rat, b, stmt) -> None:
         user = self.finding.copies._user_name(name)

@@ -368,3 +368,27 @@ def test_a_training_loop_storing_into_its_dict():
     got_L, got_g = run(train, dlarray(np.array(0.7)), x)
     assert_close(float(extractdata(got_L)), float(L))
     assert_close(extractdata(got_g), gw)
+
+
+def train_comprehension(p, x):
+    g = {"w": 0.0, "b": 0.0}
+    for it in range(3):
+        p = {k: v - 0.1 * g[k] for k, v in p.items()}
+        L = np.sum((x * p["w"] + p["b"]) ** 2)
+        gw = dlgradient(L, p["w"])
+        g = {"w": gw, "b": 0.0}
+    return L, gw
+
+
+def test_a_training_loop_making_a_new_dict_by_a_comprehension():
+    # (the comprehension's new dict is filled in a loop after p.items() is read: a read of the old dict)
+    w, b = 0.5, 0.2
+    x = np.array([1.0, -2.0, 0.5])
+    gw = 0.0
+    for it in range(3):
+        w = w - 0.1 * gw
+        L = np.sum((x * w + b) ** 2)
+        gw = fd(lambda w: np.sum((x * w + b) ** 2), w)
+    got_L, got_g = run(train_comprehension, {"w": dlarray(np.array(0.5)), "b": dlarray(np.array(0.2))}, x)
+    assert_close(float(extractdata(got_L)), float(L))
+    assert_close(extractdata(got_g), gw)
