@@ -273,7 +273,10 @@ class StoredItems:
                 elif isinstance(v, gast.BinOp) and isinstance(v.op, (gast.Add, gast.Mult)) or _rt_call(v, _BUILT_BY_RT):
                     parts = [v.left, v.right] if isinstance(v, gast.BinOp) else list(v.args)
                     held = [o for o in parts if isinstance(o, gast.Name) and o.id not in self.act.arrays]
-                    if not held:
+                    if isinstance(v, gast.BinOp) and not any(
+                            isinstance(o, (gast.List, gast.Tuple)) or isinstance(o, gast.Name) and
+                            (self.finding.follow._structure(o.id) or o.id in self.act.lists) for o in parts):
+                        held = []           # numbers' or arrays' arithmetic (``d_item * 3``): a new value
                         origins.add(None)
                         continue
                     for o in held:
