@@ -18,6 +18,7 @@ from types import MappingProxyType
 from .plans import CallKind, FunctionFacts
 from .ir import loaded_names, walk_nodes
 from .copy_checks import CopyChecks
+from .stored_items import StoredItems
 from .plain_leaves import first_pass_constant
 
 
@@ -256,12 +257,13 @@ class SiteFinding:
         self.fail = facts.fail
         self.follow = CopyFollowing(self)
         self.copies = CopyChecks(self)
+        self.stored = StoredItems(self, Selection)
         self._nodes: Optional[List] = None
 
     def release(self) -> None:
         """Once the sites are found: the finding's parts, which point back at it, let go (the
         cycle held the function's tree and its analysis until the cyclic collector ran)."""
-        self.follow = self.copies = self._nodes = None
+        self.follow = self.copies = self.stored = self._nodes = None
 
     def nodes(self) -> List:
         """``walk_nodes(fdef)`` as a list, walked once: the checks of the sites read the function
@@ -338,7 +340,8 @@ class SiteFinding:
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
         defs = self._site_defs(frames, line)
-        sels = [self.resolve_x(x, defs, stmt, top=True) for x in xs]
+        sels = [self.stored.expand(self.resolve_x(x, defs, stmt, top=True), lambda e: self.resolve_x(e, defs, stmt))
+                for x in xs]
         entry = []
         for root in _roots(sels):
             self._check_first_pass(root, frames, stmt)
@@ -354,6 +357,7 @@ class SiteFinding:
             self.copies.check_unfollowed_copy(root, stmt, frames=frames)
         for sel in sels:
             self.copies.check_filled_structure(sel, stmt, False, line)
+            self.stored.check(sel, stmt, frames)
             if root not in self.act.active:
                 where = self.facts.defined_line.get(root)
                 if self.created_by_dlarray(root):
@@ -491,6 +495,8 @@ class SiteFinding:
                 base = self.resolve_x(value.value, defs, stmt)
                 if base.kind == "root":
                     item = self._held_item(base.name, value.slice, defs, stmt)
+                    if item is None:        # (an item of a list or dict filled in place: sct/stored_items.py)
+                        item = self.stored.item(base.name, value.slice, lambda e: self.resolve_x(e, defs, stmt))
                     if item is not None:
                         return item
                 if base.kind in ("list", "tuple", "dict"):      # an item of a container built here

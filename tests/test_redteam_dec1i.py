@@ -241,7 +241,7 @@ def copy_of_attribute_of_built_object(x):
     return dlgradient(y, v)
 
 
-@pytest.mark.parametrize("fn", [item_of_filled_dict, copy_of_item_of_filled_dict, attribute_of_built_object,
+@pytest.mark.parametrize("fn", [copy_of_item_of_filled_dict, attribute_of_built_object,
                                 copy_of_attribute_of_built_object])
 def test_item_of_a_structure_filled_here_is_refused(fn):
     with pytest.raises(sct.CompileError, match="cannot differentiate with respect to") as info:
@@ -249,9 +249,11 @@ def test_item_of_a_structure_filled_here_is_refused(fn):
     assert info.value.filename == __file__
 
 
-def test_item_of_an_appended_list_is_refused():
-    with pytest.raises(sct.CompileError, match="filled on line"):
-        dlfeval(item_of_appended_list, dlarray(V), dlarray(V + 1.0))
+def test_items_of_a_dict_or_list_filled_here_are_the_values_stored():
+    # (refused until s50: the container's stores are followed back to the item's, sct/stored_items.py, so
+    # p["w"] and t[0] are x, reached through x too)
+    assert_close(extractdata(dlfeval(item_of_filled_dict, dlarray(V))), 2 * V + 1)
+    assert_close(extractdata(dlfeval(item_of_appended_list, dlarray(V), dlarray(V + 1.0))), 2 * V)
 
 
 def starred_rest_of_literal(x, w):

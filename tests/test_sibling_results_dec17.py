@@ -176,8 +176,13 @@ def test_in_a_loop_is_followed_once_written_out():
     assert_close(extractdata(got), 8 * np.tanh(X) + 8 * np.tanh(2 * X))
 
 
-@pytest.mark.parametrize("fn", [helper_with_branches, second_name_of_branch_tuple,
-                                second_name_of_filled_list])
+def test_an_item_of_a_list_filled_in_place_is_followed_to_its_value():
+    # (refused until s50: the list's versions are followed back to the item's store, sct/stored_items.py,
+    # so h is a's value, reached through u[1] = a * 2)
+    assert_close(extractdata(dlfeval(second_name_of_filled_list, dlarray(X))), 2 * np.ones_like(X))
+
+
+@pytest.mark.parametrize("fn", [helper_with_branches, second_name_of_branch_tuple])
 def test_what_cannot_be_followed_is_refused_not_zero(fn):
     # (each gave zeros, or would: the value h names is reached through the structure too)
     with pytest.raises(sct.CompileError) as info:
