@@ -260,6 +260,8 @@ def inline_call(checks: str, consts: dict, result: str, entry, wrap_lines: list)
     if reads & locals_:
         return None
     _, helper_consts = _helpers()
+    if set(helper_consts) & set(consts):
+        return None
     taken = _names(stmts + [ret]) | locals_ | reads
     counter = [0]
 
