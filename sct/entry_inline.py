@@ -130,10 +130,12 @@ and ((I_ERRSTATE(), I_WARN.filters, I_WARN.defaultaction) == I_ALLOWED[0] or I_F
     if name == "scalar_elements_gradient" and len(args) == 3 and isinstance(args[0], ast.Name) and \
             isinstance(args[1], ast.Constant) and type(args[1].value) is int:
         p, first, e, s = args[0].id, args[1].value, fresh(), fresh()
+        count = len(args[2].elts) if isinstance(args[2], ast.Tuple) and \
+            not any(isinstance(a, ast.Starred) for a in args[2].elts) else f"I_LEN({e})"
         test = "" if p in proved else f"{p}.__class__ is I_ND and {p}.dtype is I_F64 and {p}.ndim == 1 and "
         out = _parse(f"""
             {e} = None
-            if {test}I_LEN({p}) == I_LEN({e}):
+            if {test}I_LEN({p}) == {count}:
                 {target} = I_ARRAY({e})
                 if {target}.dtype is I_F64:
                     {s} = I_SUM({e}, 0.0)
