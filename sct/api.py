@@ -407,6 +407,14 @@ def make_call_from(parts, compiled: Compiled, out):
     consts.update(run)
     text = re.sub(r"return None$", "return MISS", text, flags=re.M)
     call = f"ENTRY{result}" if result.startswith("(") else f"ENTRY(*{result})"
+    if _HOOK[0] is not None and not (compiled.recheck or compiled.formats is not None or wrap is None) and \
+            not _uses_effects(compiled):
+        # the entry's body (and its sweep's) written into the call: one frame (sct/entry_inline.py)
+        from .entry_inline import inline_call
+        inlined = inline_call(text, dict(consts, **wrap[1]), result, compiled.entry, wrap[0])
+        if inlined is not None:
+            inlined.compiled = compiled
+            return inlined
     if _HOOK[0] is None:                # no warning hook: run_generated catches them
         text += f"    o = SLOW(ENTRY, {result})\n"
     else:

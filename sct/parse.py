@@ -7,6 +7,7 @@ import copy
 import inspect
 import types
 import linecache
+import weakref
 import textwrap
 from typing import List, Optional, Tuple
 
@@ -387,6 +388,9 @@ def source_line(filename: str, lineno: int) -> str:
 
 # generated file name -> (user's file name, user's line for each generated line)
 LINE_MAPS = {}
+# The code of a call with generated functions' lines in it (sct/entry_inline.py) -> ((first, last,
+# name), ...): the lines of the function ``name`` it runs, the name user_location reports for them.
+INLINED_NAMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def register_line_map(gen_filename: str, user_filename: str, lines: List[Optional[int]]) -> None:
@@ -446,7 +450,11 @@ def user_location(tb):
             user_file, lines = LINE_MAPS[filename]
             lineno = tb.tb_lineno
             if 0 < lineno <= len(lines) and lines[lineno - 1] is not None:
-                found = (user_file, lines[lineno - 1], tb.tb_frame.f_code.co_name)
+                name = tb.tb_frame.f_code.co_name
+                for first, last, inlined in INLINED_NAMES.get(tb.tb_frame.f_code, ()):
+                    if first <= lineno <= last:
+                        name = inlined
+                found = (user_file, lines[lineno - 1], name)
                 for _ in range(8):        # generated from generated code: back to the user's
                     if found[0] not in LINE_MAPS:
                         break
