@@ -36,6 +36,9 @@ _NUMPY_VIEWS = frozenset(("asarray", "asanyarray", "ravel", "reshape", "squeeze"
                           "moveaxis", "swapaxes", "ascontiguousarray", "asfortranarray", "require", "flip",
                           "fliplr", "flipud", "rot90", "squeeze", "view", "matrix_transpose", "permute_dims"))
 
+_VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "T",
+                           "__getitem__", "getfield"))
+
 
 def _dotted(node) -> List[str]:
     parts = []
@@ -61,6 +64,7 @@ class _Pass:
             self._sweep_names(name, set())
         self.active = set(active)
         self.fresh: Dict[str, bool] = {}
+        self.views: Set[str] = set()        # names bound to the result of a method that may give a view
 
     def _sweep_names(self, name: str, seen: Set[str]) -> Set[str]:
         """The names a generated function (and the generated functions it names) reads or binds."""
@@ -106,6 +110,12 @@ class _Pass:
                 out.append(("stmt", s, parent))
 
     def opaque(self, s) -> bool:
+        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == self.rt):
+                return True         # ``G.flat = v``, a property's setter
+            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in self.views:
+                return True         # ``G.reshape(3)[1] = v``: into a view the compiler took for a new array
         for n in walk_nodes(s):
             if not isinstance(n, gast.Call):
                 continue
@@ -143,10 +153,17 @@ class _Pass:
             parts = _dotted(v.func)
             fresh = (len(parts) >= 2 and parts[0] == self.np and parts[-1] not in _NUMPY_VIEWS) or \
                 (len(parts) >= 2 and parts[-1] in ("copy", "astype"))
+        view = isinstance(v, gast.Call) and (
+            isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
+            not (isinstance(v.func.value, gast.Name) and v.func.value.id == self.rt) or
+            _dotted(v.func)[:1] == [self.np] and _dotted(v.func)[-1] in _NUMPY_VIEWS or
+            self.opaque(gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
         for t in s.targets:
             for n in walk_nodes(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                     self.fresh[n.id] = fresh and self.fresh.get(n.id, True)
+                    if view:
+                        self.views.add(n.id)
 
     @staticmethod
     def _line(s, current):
@@ -215,8 +232,7 @@ class _Pass:
                     continue
                 residual = any(n.endswith("_residuals") for n in later & _targets(events[j][1]))
                 for n in loads:
-                    if n in active or n in self.generated or n == self.rt or n == self.np or \
-                            self.is_fresh(n) and n not in params:
+                    if n in active or n in self.generated or n == self.rt or n == self.np:
                         continue
                     if n in later or residual:
                         at_stake.setdefault(n, line_j)
