@@ -1288,14 +1288,12 @@ def walked_iterator(items) -> None:
             f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
-def stale_kept(local_values, global_values, local_names, global_names):
+def stale_kept(*values):
     """Before a call sct cannot look into (a helper taken as not writing, a method, ``next``, a ``with``
     block's ``__enter__``/``__exit__``) that runs after differentiated operations read the plain arrays
-    named (the function's locals, then its globals and closure values) and before the gradient that reads
-    them again (sct/stale_reads.py): each array and a copy of its numbers, for :func:`stale_check`."""
+    ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
+    of its numbers, for :func:`stale_check`."""
     from .dlarray import dlarray
-    values = [local_values.get(n) for n in local_names] + \
-        [local_values.get(n, global_values.get(n)) for n in global_names]     # (a closure value: in locals())
     return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else None
                   for v in values])
 

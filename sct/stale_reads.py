@@ -109,6 +109,27 @@ class _Pass:
             else:
                 out.append(("stmt", s, parent))
 
+    def surely_bound(self, body, sure: Set[str]) -> None:
+        """Per statement of the forward code, the names surely bound where it starts."""
+        for s in body:
+            self.sure[id(s)] = set(sure)
+            if isinstance(s, (gast.For, gast.While)):
+                self.surely_bound(s.body, set(sure))
+                self.surely_bound(s.orelse, set(sure))
+            elif isinstance(s, gast.If):
+                self.surely_bound(s.body, set(sure))
+                self.surely_bound(s.orelse, set(sure))
+            elif isinstance(s, gast.Try):
+                for block in [s.body, s.orelse, s.finalbody] + [h.body for h in s.handlers]:
+                    self.surely_bound(block, set(sure))
+            elif isinstance(s, gast.With):
+                self.surely_bound(s.body, set(sure))
+            elif isinstance(s, gast.Delete):
+                sure -= {n.id for t in s.targets for n in walk_nodes(t) if isinstance(n, gast.Name)}
+            else:
+                sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
+                                       if isinstance(s, gast.AugAssign) else set())
+
     def opaque(self, s) -> bool:
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
@@ -210,6 +231,8 @@ class _Pass:
             if info[i][4]:
                 first.setdefault((kind, id(s)), i)
                 last[(kind, id(s))] = i
+        self.sure: Dict[int, Set[str]] = {}
+        self.surely_bound(self.fwd.body, set(params))
         bound = {n.id for n in walk_nodes(self.fwd) if isinstance(n, gast.Name) and
                  isinstance(n.ctx, (gast.Store, gast.Param))} | params
         for key, i in first.items():
@@ -245,16 +268,18 @@ class _Pass:
         kept = self.namer.fresh("stale_kept")
         rt = lambda f: gast.Attribute(value=load(self.rt), attr=f, ctx=gast.Load())
         strings = lambda items: gast.Tuple(elts=[const(n) for n in items], ctx=gast.Load())
-        # (by name, from locals() and globals(): a name the code binds later in a loop's body, or in a
-        # branch not taken, may be unbound here)
-        take = assign(kept, call(rt("stale_kept"), [
-            call(load("locals"), []), call(load("globals"), []), strings([n for n in names if n in bound]),
-            strings([n for n in names if n not in bound])]))
-        local_first = [n for n in names if n in bound] + [n for n in names if n not in bound]
+        sure = set(self.sure.get(id(s), ()))
+        if kind == "exit":      # (at the end of the with block's body)
+            for t in s.body:
+                sure |= _targets(t)
+        names = [n for n in names if n not in bound or n in sure]
+        if not names:
+            return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
+        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]))
         what = "this with statement's context manager" if kind != "stmt" else "this call"
         check = expr_stmt(call(rt("stale_check"), [
-            load(kept), strings([self.spelled.get(n, n) for n in local_first]),
-            gast.Tuple(elts=[const(at_stake[n]) for n in local_first], ctx=gast.Load()),
+            load(kept), strings([self.spelled.get(n, n) for n in names]),
+            gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
             const(what), const(self.filename), const(line)]))
         k = next(k for k, t in enumerate(parent) if t is s)
         if kind == "stmt":
