@@ -22,14 +22,14 @@ from .ir import walk_nodes
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
 _OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled"))
-# Python builtins that run no user code that could write into an array
-_PURE_BUILTINS = frozenset(("len", "range", "float", "int", "bool", "complex", "isinstance", "tuple", "list",
-                            "dict", "abs", "min", "max", "sum", "zip", "enumerate", "print", "str", "type",
-                            "round", "reversed", "sorted", "any", "all", "set", "frozenset", "slice", "repr",
-                            "hasattr", "id", "callable", "divmod", "pow", "format", "iter", "extractdata"))
-# methods of lists, dicts and sets (and of arrays that make new ones): they change no array's numbers
-_PURE_METHODS = frozenset(("append", "extend", "insert", "add", "keys", "values", "items", "get", "copy",
-                           "astype", "index", "count", "discard", "setdefault"))
+# calls by a plain name that run code of the user's the compiler did not look into (the others it could
+# not name are generated as rt.maybe_effect, rt.unnamed_call, rt.user_call)
+_OPAQUE_BUILTINS = frozenset(("next", "setattr", "exec", "eval"))
+# methods that change an array (or a generator's state and its output) in place
+_ARRAY_WRITERS = frozenset(("sort", "fill", "partition", "put", "itemset", "resize", "setfield", "byteswap",
+                            "shuffle", "permuted", "__setitem__", "__iadd__", "__isub__", "__imul__",
+                            "__itruediv__", "__ifloordiv__", "__ipow__", "__imod__", "__imatmul__", "__ior__",
+                            "__iand__", "__ixor__", "__next__", "send"))
 # numpy functions whose result may be (a view of) the array they are given
 _NUMPY_VIEWS = frozenset(("asarray", "asanyarray", "ravel", "reshape", "squeeze", "transpose", "atleast_1d",
                           "atleast_2d", "atleast_3d", "broadcast_to", "diagonal", "expand_dims", "real", "imag",
@@ -153,13 +153,11 @@ class _Pass:
                     return True
                 continue
             if len(parts) == 1:
-                if parts[0] in self.generated or parts[0] in _PURE_BUILTINS or parts[0].endswith("_fwd") or \
-                        parts[0].endswith("_bwd") or parts[0].endswith("_primal"):
-                    continue
-                return True
-            if parts[-1] in _PURE_METHODS:
+                if parts[0] in _OPAQUE_BUILTINS:
+                    return True     # (other calls the compiler could not name go through rt.maybe_effect)
                 continue
-            return True
+            if parts[-1] in _ARRAY_WRITERS:
+                return True
         return False
 
     def is_fresh(self, name: str) -> bool:
