@@ -63,7 +63,7 @@ class _Pass:
         for name in self.generated:
             self._sweep_names(name, set())
         self.active = set(active)
-        self.fresh: Dict[str, bool] = {}
+        self.read_from: Dict[str, bool] = {}      # per name the code binds: to a field or an item read?
         self.views: Set[str] = set()        # names bound to the result of a method that may give a view
 
     def _sweep_names(self, name: str, seen: Set[str]) -> Set[str]:
@@ -160,18 +160,16 @@ class _Pass:
                 return True
         return False
 
-    def is_fresh(self, name: str) -> bool:
-        return self.fresh.get(name, False)
-
     def _note_bindings(self, s) -> None:
         if not isinstance(s, gast.Assign):
             return
         v = s.value
-        fresh = isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.BoolOp, gast.Constant))
-        if isinstance(v, gast.Call):
-            parts = _dotted(v.func)
-            fresh = (len(parts) >= 2 and parts[0] == self.np and parts[-1] not in _NUMPY_VIEWS) or \
-                (len(parts) >= 2 and parts[-1] in ("copy", "astype"))
+        # a field or an item read from something (``bn_rv = bn.rv``), or a traced value's own numbers: a
+        # recomputation reads it again as the first run left it (what the function made, it makes anew)
+        base = v.value if isinstance(v, (gast.Attribute, gast.Subscript)) else \
+            v.args[0] if isinstance(v, gast.Call) and _dotted(v.func)[-1:] == ["extractdata"] and v.args else None
+        read = isinstance(base, gast.Name) and (base.id not in self.bound or base.id in self.params or
+                                                self.read_from.get(base.id, False))
         view = isinstance(v, gast.Call) and (
             isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
             not (isinstance(v.func.value, gast.Name) and v.func.value.id == self.rt) or
@@ -180,7 +178,7 @@ class _Pass:
         for t in s.targets:
             for n in walk_nodes(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    self.fresh[n.id] = fresh and self.fresh.get(n.id, True)
+                    self.read_from[n.id] = read     # (the binding the code that follows reads)
                     if view:
                         self.views.add(n.id)
 
@@ -198,6 +196,9 @@ class _Pass:
         self.events(self.fwd.body, events, self.fwd.body)
         params = {a.id for a in self.fwd.args.args if isinstance(a, gast.Name)}
         # the names a differentiated statement reads, with the line of its first such read
+        self.params = params
+        self.bound = {n.id for n in walk_nodes(self.fwd) if isinstance(n, gast.Name) and
+                      isinstance(n.ctx, (gast.Store, gast.Param))} | params
         info = []           # per event: (line, loads, active?, sweeps referenced, is opaque)
         line = self.fwd.lineno if hasattr(self.fwd, "lineno") else 0
         active = set(self.active)
@@ -215,14 +216,16 @@ class _Pass:
                 # ``e = extractdata(x)`` is not)
                 for t in node.targets:
                     active |= {n.id for n in walk_nodes(t) if isinstance(n, gast.Name) and n.id not in self.known}
-            if node is not None:
-                self._note_bindings(node)
             sweeps = {n for n in loads if n in self.generated}
             final = isinstance(node, gast.Return) and self.final_loads
             opaque = kind != "stmt" or (node is not None and not isinstance(node, (gast.Return, gast.Raise)) and
                                         not (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant))
                                         and self.opaque(node))
-            info.append((line, loads, is_active, sweeps, opaque, final))
+            # (what each name read here was bound to: a field or an item read, where the name is the code's)
+            reads_of_fields = {n for n in loads if self.read_from.get(n)}
+            if node is not None:
+                self._note_bindings(node)
+            info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
         for i, (kind, s, parent) in enumerate(events):
@@ -231,8 +234,8 @@ class _Pass:
                 last[(kind, id(s))] = i
         self.sure: Dict[int, Set[str]] = {}
         self.surely_bound(self.fwd.body, set(params))
-        bound = {n.id for n in walk_nodes(self.fwd) if isinstance(n, gast.Name) and
-                 isinstance(n.ctx, (gast.Store, gast.Param))} | params
+        bound = self.bound
+        guarded = any(isinstance(n, gast.Attribute) and n.attr == "recompute_guard" for n in walk_nodes(self.fwd))
         for key, i in first.items():
             kind, s, parent = events[i]
             later: Set[str] = set()
@@ -248,12 +251,18 @@ class _Pass:
             at_stake: Dict[str, int] = {}
             upto = last[key] + 1 if kind == "exit" else last[key]
             for j in range(upto):
-                line_j, loads, is_active, _, _, _ = info[j]
-                if not (is_active or recompute):
+                line_j, loads, is_active, _, _, _, reads_of_fields = info[j]
+                # (a recomputation that reads an argument's, a global's or a field's array as changed, not an
+                # operation's saved reference: what no differentiated operation read is checked only there;
+                # code with rt.recompute_guard is refused in its recomputation already)
+                recomputed = recompute and not guarded
+                if not (is_active or recomputed):
                     continue
                 residual = any(n.endswith("_residuals") for n in later & _targets(events[j][1]))
                 for n in loads:
                     if n in active or n in self.generated or n == self.rt or n == self.np:
+                        continue
+                    if not is_active and (n in bound and n not in params and n not in reads_of_fields):
                         continue
                     if n in later or residual:
                         at_stake.setdefault(n, line_j)
