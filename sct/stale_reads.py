@@ -13,7 +13,7 @@ that calls nothing opaque after its reads (a training step's matmul of its data)
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Set
 
 import gast
 
