@@ -1288,6 +1288,40 @@ def walked_iterator(items) -> None:
             f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
+def stale_kept(*values):
+    """Before a call sct cannot look into (a helper taken as not writing, a method, ``next``, a ``with``
+    block's ``__enter__``/``__exit__``) that runs after differentiated operations read the plain arrays
+    ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
+    of its numbers, for :func:`stale_check`."""
+    from .dlarray import dlarray
+    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else None
+                  for v in values])
+
+
+def _same_numbers(a, b) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "O":
+        return all(p is q for p, q in zip(a.ravel().tolist(), b.ravel().tolist()))
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def stale_check(kept, names, lines, what, filename, lineno):
+    """After that call: refused where it changed one of the arrays in place (was: the adjoint read the
+    changed array, a silently wrong gradient; red team 50, C: ``y = x * st["w"]; reweight(st)``)."""
+    if kept is None:
+        return
+    for held, name, line in zip(kept, names, lines):
+        if held is not None and not _same_numbers(held[0], held[1]):
+            from .errors import EvaluationError
+            raise EvaluationError(
+                f"{what} changed {name} in place, an array the differentiated operation at line {line} read; "
+                f"sct computes that operation's derivative from the array as it is when the gradient runs, "
+                f"so it would use the changed numbers where Python's derivative uses those the operation "
+                f"read. Give the operation a copy ({name}.copy()), or change {name} after the gradients",
+                filename, lineno)
+
+
 def _register():
     from .registry import nondifferentiable
     from .support import WALK_NOTES
@@ -1296,7 +1330,8 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object)
+                      replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
+                      stale_kept, stale_check)
 
 
 _register()

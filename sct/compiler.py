@@ -49,6 +49,8 @@ from .base_inits import inline_base_inits, inline_generator_methods, inline_supe
 from .none_branches import fold_none_parameters
 from .inline_helpers import class_guards, inline_helpers
 from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
+from .stale_reads import stale_read_checks
+from .write_checks import spelled_names
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
 from .optimize import direct_index_adjoints, direct_matmul_adjoints, expand_in_place, fold_broadcast_factors, \
@@ -651,6 +653,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
         if not trusted:     # the globals it reads by name that may hold a traced argument's dlarray
             note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
+    if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
+        stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
+                          mode == "vjp")                                        # sct/stale_reads.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

@@ -270,7 +270,9 @@ class ForwardCode(EmitPass):
         name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
         if name == "shuffle" and len(s.value.args) == 1 and not s.value.keywords and \
                 isinstance(s.value.args[0], gast.Name) and s.value.args[0].id not in self.act.active:
-            new = assign(s.value.args[0].id, call(self.rt("shuffled"), [func, s.value.args[0]]))
+            shuffled, a = call(self.rt("shuffled"), [func, s.value.args[0]]), s.value.args[0].id
+            # (a global's or closure value's: not bound, was `W = rt.shuffled(...)`, an UnboundLocalError)
+            new = assign(a, shuffled) if a in self.gen.resolver.locals else expr_stmt(shuffled)
             new.lineno = getattr(s, "lineno", None)
             return [new]
         wrapped = self.calls.effect_call(s.value, True, True)
