@@ -316,3 +316,20 @@ def test_a_fixed_table_that_is_the_tied_arrays_memory_is_refused():
     E = dlarray(E0)
     with pytest.raises(SctError, match="shares its memory"):
         dlfeval(loss_table, {"embed": E, "head": E, "pe": E0}, np.array([0, 1, 2]))
+
+
+def loss_scaled(p, X):
+    L = p["s"] * ((p["dec"] @ np.tanh(p["enc"] @ X)) ** 2).sum()
+    return L, dlgradient(L, p)
+
+
+def test_a_tied_dict_with_a_number_and_a_dlarray_input_and_a_tied_model_with_one():
+    W = dlarray(A0.copy())
+    _, g = dlfeval(loss_scaled, {"enc": W, "dec": W, "s": 2.0}, dlarray(X0.copy()))
+    want = numerical_gradient(lambda W: 2.0 * float(((W @ np.tanh(W @ X0)) ** 2).sum()), [A0], 0)
+    np.testing.assert_allclose(D(g["enc"]), want, rtol=1e-6, atol=1e-8)
+    assert float(D(g["s"])) == 0.0
+    _, g = dlfeval(loss_net, TiedHead(), dlarray(X0.copy()))
+    gs = ref_grads(A0, C1, C2)
+    for got, want in [(g.embed.W, gs[0]), (g.head.W, gs[0]), (g.embed.b, gs[1]), (g.head.b, gs[2])]:
+        np.testing.assert_allclose(D(got), want, rtol=1e-6, atol=1e-8)
