@@ -154,44 +154,88 @@ def _rebuilt_dict(tree, keys, vals):
     return new
 
 
-def tree_map(fn, tree, *others, nout=1, where="params"):
+def tree_map(fn, tree, *others, nout=1, where="params", memo=None):
     """Apply ``fn(leaf, *other_leaves)`` leaf by leaf over ``tree`` and companion trees of the same
     structure (a companion may be None, giving None leaves).  With ``nout > 1`` ``fn`` returns that
-    many values and the result is a tuple of ``nout`` trees."""
+    many values and the result is a tuple of ``nout`` trees.
+
+    One object at several places of ``tree`` (a tied weight: ``head.W = embed.W``, a layer also in a
+    list, ``self.layers = [self.a, self.b]``) is mapped once and its one result put at every place, so
+    the tie stays (was: each place rebuilt apart, the model untied after the first step and trained on
+    with each place's own momentum); its companions (gradients, states) must agree at every place."""
+    if memo is None:
+        memo = {}
+    if _is_leaf(tree):
+        return _mapped_leaf(fn, tree, others, where, memo)
+    seen = memo.get(id(tree))
+    result = _tree_map(fn, tree, others, nout, where, memo)
+    if seen is not None:
+        return seen[1]        # (walked again for its leaves' companions, checked there)
+    memo[id(tree)] = (tree, result, where)
+    return result
+
+
+def _mapped_leaf(fn, leaf, others, where, memo):
+    """``fn(leaf, *others)``, once per array object (see tree_map)."""
+    if type(leaf) is dlarray and leaf._fmt:
+        others = _aligned(leaf, others, where)
+    if not isinstance(leaf, (dlarray, np.ndarray)):
+        return fn(leaf, *others)          # (a Python number: its identity means nothing)
+    seen = memo.get(id(leaf))
+    if seen is None:
+        result = fn(leaf, *others)
+        memo[id(leaf)] = (leaf, result, where, others)
+        return result
+    _, result, first, first_others = seen
+    for a, b in zip(first_others, others):
+        if not _same_companion(a, b):
+            raise ValueError(f"{where} is the array at {first} (one parameter at two places, a tied weight, "
+                             "updated once), but its gradient or optimizer state differs between the two "
+                             "places: pass the gradients dlgradient returns for the parameters and the state "
+                             "the optimizer returned (None at first)")
+    return result
+
+
+def _same_companion(a, b) -> bool:
+    """Whether ``a`` and ``b``, a tied parameter's gradients or states at two places, are one value."""
+    if a is b or (_empty(a) and _empty(b)):
+        return True
+    if a is None or b is None or type(a) is not type(b) or getattr(a, "_fmt", "") != getattr(b, "_fmt", ""):
+        return False
+    da, db = _data(a), _data(b)
+    return da.shape == db.shape and da.dtype == db.dtype and bool(np.array_equal(da, db))
+
+
+def _tree_map(fn, tree, others, nout, where, memo):
     def split(results_list, rebuild):
         if nout == 1:
             return rebuild(results_list)
         return tuple(rebuild([r[i] for r in results_list]) for i in range(nout))
 
-    if _is_leaf(tree):
-        if type(tree) is dlarray and tree._fmt:
-            others = _aligned(tree, others, where)
-        return fn(tree, *others)
     if getattr(type(tree), "__sct_network__", False):
         # a dlnetwork: its Learnables are updated (the companions are tables or networks);
         # the parameters come back as a network, the optimizer state as tables (as MATLAB's)
         results = tree_map(fn, tree.Learnables, *[_learnables_of(o) for o in others], nout=nout,
-                           where=f"{where}.Learnables")
+                           where=f"{where}.Learnables", memo=memo)
         if nout == 1:
             return tree.with_learnables(results)
         return (tree.with_learnables(results[0]),) + tuple(results[1:])
     if isinstance(tree, dict):
         keys = list(tree)
         results = [tree_map(fn, tree[k], *[_part(o, k, "item") for o in others], nout=nout,
-                            where=f"{where}[{k!r}]") for k in keys]
+                            where=f"{where}[{k!r}]", memo=memo) for k in keys]
         return split(results, lambda vals: _rebuilt_dict(tree, keys, vals))
     if type(tree) is list and all(o is None or (type(o) is list and len(o) == len(tree)) for o in others):
         # the common case (a network's Learnables.Value, a list of parameters): leaves passed to ``fn``
         # directly, as the general walk below does, without its per-element look-ups
-        results = [fn(v, *_aligned(v, [None if o is None else o[i] for o in others], f"{where}[{i}]"))
-                   if type(v) is dlarray and v._fmt else
-                   fn(v, *[None if o is None else o[i] for o in others]) if _is_leaf(v)
+        results = [_mapped_leaf(fn, v, [None if o is None else o[i] for o in others], f"{where}[{i}]", memo)
+                   if _is_leaf(v)
                    else tree_map(fn, v, *[None if o is None else o[i] for o in others], nout=nout,
-                                 where=f"{where}[{i}]")
+                                 where=f"{where}[{i}]", memo=memo)
                    for i, v in enumerate(tree)]
         return split(results, lambda vals: list(vals))
     if isinstance(tree, (list, tuple)):
-        results = [tree_map(fn, v, *[_part(o, i, "item") for o in others], nout=nout, where=f"{where}[{i}]")
+        results = [tree_map(fn, v, *[_part(o, i, "item") for o in others], nout=nout, where=f"{where}[{i}]", memo=memo)
                    for i, v in enumerate(tree)]
         if _is_namedtuple(tree):
             return split(results, lambda vals: type(tree)(*vals))
@@ -204,7 +248,7 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
         # a table of dlarrays (a network's Learnables): what the dataclass walk below does, whose only
         # field holding arrays is Value (the names are strings), without its per-field look-ups
         results = [tree_map(fn, tree.Value, *[_part(o, "Value", "attr") for o in others], nout=nout,
-                            where=f"{where}.Value")]
+                            where=f"{where}.Value", memo=memo)]
 
         def rebuild_table(vals):
             out = copy.copy(tree)
@@ -226,7 +270,7 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
                         if k not in fields and not k.startswith("__") and
                         isinstance(v, (dlarray, np.ndarray, list, tuple, dict)) and _holds_arrays(v))
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
-                            where=f"{where}.{n}") for n in names]
+                            where=f"{where}.{n}", memo=memo) for n in names]
 
         def rebuild_dataclass(vals):
             out = copy.copy(tree)
@@ -243,7 +287,7 @@ def tree_map(fn, tree, *others, nout=1, where="params"):
                             f"on one object: set it on the instance in __init__ (self.{shared[0]} = ...)")
         names = _array_attributes(tree)
         results = [tree_map(fn, getattr(tree, n), *[_part(o, n, "attr") for o in others], nout=nout,
-                            where=f"{where}.{n}") for n in names]
+                            where=f"{where}.{n}", memo=memo) for n in names]
 
         def rebuild(vals):
             out = copy.copy(tree)

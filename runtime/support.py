@@ -1933,6 +1933,10 @@ def aliased_dlarrays(args, split=None) -> frozenset:
     found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
     on_path: set = set()
+    cut = [0]                       # on-path containers met (cycles cut) so far
+    budget = [_TIED_BUDGET]
+
+    plain: list = []                # the plain arrays met (split: may share a tied dlarray's memory)
 
     def visit(v, depth):
         if isinstance(v, _dlarray):
@@ -1940,16 +1944,21 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 found.append(v)
             counts[id(v)] = counts.get(id(v), 0) + 1
             return [v]
+        if type(v) is np.ndarray and split is not None:
+            plain.append(v)
+            return []
         if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
                                                      types.ModuleType, types.FunctionType)):
             return []
         key = id(v)
         if key in on_path:          # a cycle (a layer's owner): read once
+            cut[0] += 1
             return []
         if key in inside:           # one container at two places: what it holds is held twice
             for a in inside[key]:
                 counts[id(a)] += 1
             return inside[key]
+        budget[0] -= 1
         if isinstance(v, dict):
             parts = list(v.values())
         elif isinstance(v, (list, tuple)):
@@ -1969,20 +1978,56 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 return []
         on_path.add(key)
         held = []
+        before = cut[0]
         for part in parts:
             held.extend(visit(part, depth + 1))
         on_path.discard(key)
-        inside[key] = held
+        if cut[0] == before or budget[0] < 0:
+            # (not where its walk cut a cycle: what it holds then lacks the on-path object's arrays, which
+            # another place reaching it holds; was: cached so, ``self.layers = [self.a, self.b]`` with
+            # ``self.a.siblings = self.layers`` counted net.a.W at one place, a zero gradient by it)
+            inside[key] = held
         return held
 
     visit(args, 0)
+    if budget[0] < 0:               # (walked too long to count: every dlarray taken as tied, whose sum refuses)
+        return frozenset(id(a._data) for a in found)
     ids = frozenset(id(a._data) for a in found if counts[id(a)] > 1)
     if split is not None and ids:
         owners: dict = {}
         for a in found:
             owners[id(a._data)] = owners.get(id(a._data), 0) + 1
         split.update(k for k in ids if owners[k] > 1)
+        split.update(_sharing_memory(ids, found, plain))
     return ids
+
+
+def _sharing_memory(ids, found, plain):
+    """The ids in ``ids`` (of tied dlarrays' data) whose memory another array the arguments hold shares: a
+    view (``W.T``, ``W[0]``, ``W.reshape(9)``), another dlarray of a view, a plain array that is the data
+    (was: summed without the view's part, which plain Python moves with W; project_tied refuses these)."""
+    groups: dict = {}              # the buffer an array's memory is in -> (its data's id, the data)
+    for d in [a._data for a in found] + plain:
+        if not isinstance(d, np.ndarray):
+            continue
+        root = d
+        while isinstance(root, np.ndarray) and root.base is not None:
+            root = root.base
+        groups.setdefault(id(root), {})[id(d)] = d
+    out = set()
+    for members in groups.values():
+        for k, d in members.items():
+            if k in ids and (any(e is d for e in plain) or
+                             any(j != k and _overlapping(d, e) for j, e in members.items())):
+                out.add(k)
+    return out
+
+
+def _overlapping(a, b) -> bool:
+    try:
+        return bool(np.shares_memory(a, b, max_work=10000))
+    except Exception:               # (too hard to tell: taken as sharing, refused)
+        return True
 
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
@@ -2629,7 +2674,14 @@ def _refuse_captured_target(x) -> None:
         "the object's class through the object (obj.method(x))")
 
 
-def _refuse_aliased_target():
+def _refuse_aliased_target(key=None):
+    if key is not None and key in ALIASED.split:
+        raise ValueError(
+            "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of dlfeval "
+            "hold at more than one place (tied weights), and another array they hold shares its memory (a view "
+            "such as W.T, W[0] or W.reshape(...), another dlarray of the same data): sct cannot sum the uses "
+            "through that array. Pass a copy (W.T.copy(), dlarray(np.array(W))) or read the view inside the "
+            "function (W.T)")
     raise ValueError(
         "dlgradient: the value to differentiate with respect to is a dlarray that the arguments of "
         "dlfeval hold at more than one place (the same dlarray object twice: tied weights such as "
@@ -2845,7 +2897,7 @@ def project(grad, x):
         totals = _TIED.totals
         key = id(x._data if isinstance(x, _dlarray) else x)
         if totals is None or key not in totals:
-            _refuse_aliased_target()
+            _refuse_aliased_target(key)
         grad = totals[key]              # (project_tied: the sum of the adjoints of every place)
     if CAPTURED_NOTED[0]:
         _refuse_captured_target(x)
@@ -2909,6 +2961,9 @@ class _NotTied(Exception):
     pass
 
 
+TIED_UNREAD = _Tied()           # the adjoint of a parameter the site does not differentiate by (not computed)
+
+
 def _tied_totals(roots):
     """id of the data of each dlarray ALIASED names -> the sum of the adjoints of its places in ``roots``
     (walked as aliased_dlarrays walks the arguments); None where that is not every place."""
@@ -2927,6 +2982,8 @@ def _tied_totals(roots):
         if isinstance(v, (_dlarray, np.ndarray)):      # (a dlarray, or its data where unwrap took it out)
             k = id(v._data) if isinstance(v, _dlarray) else id(v)
             if k in wanted:
+                if g is TIED_UNREAD:
+                    raise _NotTied          # (a place whose adjoint is not computed: no sum)
                 counts[k] = counts.get(k, 0) + 1
                 sums[k] = add_grad(sums[k], g) if k in sums else g
             return
@@ -2935,7 +2992,7 @@ def _tied_totals(roots):
             return
         key = id(v)
         if key in on_path:              # a cycle (a layer's owner): aliased_dlarrays reads it once
-            if not _is_zero(g):
+            if g is TIED_UNREAD or not _is_zero(g):
                 raise _NotTied
             return
         if isinstance(v, dict):
@@ -2955,7 +3012,8 @@ def _tied_totals(roots):
                 return
         on_path.add(key)
         for k, p, item in parts:
-            part = ZERO if _is_zero(g) else select_item(g, v, k) if item else getattr_or_zero(g, k)
+            part = g if g is TIED_UNREAD else ZERO if _is_zero(g) else \
+                select_item(g, v, k) if item else getattr_or_zero(g, k)
             visit(part, p, depth + 1)
         on_path.discard(key)
 
@@ -2967,6 +3025,15 @@ def _tied_totals(roots):
     if frozenset(k for k, c in counts.items() if c > 1) != wanted:
         return None         # (not every place ALIASED counted: no sum)
     return sums
+
+
+def project_tied_untraced(grad, x, roots, paths):
+    """``project_tied`` where ``x`` holds plain float arrays or numbers too (``paths``): their gradients zeros
+    (project_untraced) (was: refused, a tied dict beside a fixed table: ``{"embed": E, "head": E, "pe": PE}``)."""
+    out = project_tied(grad, x, roots)
+    for path in paths:
+        out = _zeroed_at(out, x, path)
+    return out
 
 
 def project_untraced(grad, x, paths):

@@ -29,6 +29,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
                     ids[id(value)] = public
     ns.ZERO = support.ZERO                  # the zero adjoint marker, compared by identity
     ns.PARTIAL_UNSET = support.PARTIAL_UNSET    # a partial's keyword the call left out (sct/partials.py)
+    ns.TIED_UNREAD = support.TIED_UNREAD    # the adjoint of a parameter not differentiated by (sweeps._tied_roots)
     ns.INDEX = support.INDEX                # np.s_: an index of `x.flat[...] = v` as a value (sct/normalize.py)
     for name, value in scalar_ops.EXPORTS.items():     # math functions, called directly (sct/scalars.py)
         setattr(ns, name, value)

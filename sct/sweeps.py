@@ -386,7 +386,12 @@ class _SiteResults:
 
     def projected(self, sel, g, v):
         paths = untraced_leaves(self.gen, sel)
-        roots = None if paths else _tied_roots(self)
+        roots = _tied_roots(self)
+        if roots is not None and paths:
+            # a tied dict beside plain float arrays (a fixed table): the sum, and zeros for those (was: refused)
+            return call(self.sweeps.rt("project_tied_untraced"), [g, v, roots,
+                gast.Tuple(elts=[gast.Tuple(elts=[const(e) for e in path], ctx=gast.Load())
+                                 for path in paths], ctx=gast.Load())])
         if roots is not None:
             # dlfeval's arguments hold one dlarray at two places (tied weights): the gradient of each such
             # dlarray is the sum of the adjoints of all its places, summed from the arguments' adjoints
@@ -434,11 +439,18 @@ def _tied_roots(results: "_SiteResults"):
     # places only, b's adjoint never computed, a wrong gradient)
     roots = set(getattr(results, "sel_roots", ())) | {p for x0, p in results.entry.items()
                                                        if x0 in getattr(results, "sel_roots", ())}
+    unread = set()
     for p in params:
         kind = gen.act.kinds.get(p)
-        if p not in roots and (kind is None or kind_traced(kind)):
+        if p not in roots and kind is None:
             return None
-    pairs = [results.grad_and_value(Selection("root", name=p)) for p in params]
+        if p not in roots and kind_traced(kind):
+            unread.add(p)
+    # a parameter the site does not differentiate by that may hold a dlarray (an input X = dlarray(x)): its
+    # adjoint is not computed, so its places are walked with rt.TIED_UNREAD, refused where it holds a tied
+    # array (was: refused always, a tied model called with a dlarray input)
+    pairs = [(results.sweeps.rt("TIED_UNREAD"), results.grad_and_value(Selection("root", name=p))[1])
+             if p in unread else results.grad_and_value(Selection("root", name=p)) for p in params]
     return gast.Tuple(elts=[gast.Tuple(elts=list(pair), ctx=gast.Load()) for pair in pairs], ctx=gast.Load())
 
 
