@@ -1894,13 +1894,16 @@ def dlarray_data_and_arrays(args) -> tuple:
     return datas, plain
 
 
-def aliased_dlarrays(args, split=None) -> frozenset:
+def aliased_dlarrays(args, split=None, opaque=None) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
     are their own, not read).  ``split``: a set given is filled with those of them whose data another
     dlarray object holds too (``dlarray(a)`` twice: two variables of one memory, which project_tied's
-    walk, reading the data, cannot tell apart)."""
+    walk, reading the data, cannot tell apart).  ``opaque``: a list given is filled with ``(what, holder)``
+    for the holders the arguments' kinds do not follow, whose dlarrays the code reads as constants (a
+    deque, a mapping proxy, a set, an object array, a dict's keys, a class attribute: note_opaque)."""
     counts: dict = {}               # id of a dlarray -> the places it is met at
+    classes: set = set()
     found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
     on_path: set = set()
@@ -1911,6 +1914,9 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 found.append(v)
             counts[id(v)] = counts.get(id(v), 0) + 1
             return [v]
+        if opaque is not None and type(v) is np.ndarray and v.dtype.kind == "O":
+            opaque.append(("an object array", v))
+            return []
         if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
                                                      types.ModuleType, types.FunctionType)):
             return []
@@ -1921,8 +1927,14 @@ def aliased_dlarrays(args, split=None) -> frozenset:
             for a in inside[key]:
                 counts[id(a)] += 1
             return inside[key]
+        if opaque is not None and type(v) in _OPAQUE_HOLDERS:
+            if not (type(v) is np.ndarray and v.dtype.kind != "O"):
+                opaque.append((_OPAQUE_HOLDERS[type(v)], v))
+            return []
         if isinstance(v, dict):
             parts = list(v.values())
+            if opaque is not None and not _NO_DLARRAY_ITEMS.issuperset(map(type, v)):
+                opaque.append(("a dict's keys", list(v)))        # (layers as keys: for l in self.order)
         elif isinstance(v, (list, tuple)):
             parts = list(v)
         elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
@@ -1938,6 +1950,9 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 parts = list(vars(v).values())
             except TypeError:
                 return []
+            if opaque is not None and type(v) not in classes:
+                classes.add(type(v))
+                _opaque_class_attributes(type(v), opaque)
         on_path.add(key)
         held = []
         for part in parts:
@@ -1954,6 +1969,44 @@ def aliased_dlarrays(args, split=None) -> frozenset:
             owners[id(a._data)] = owners.get(id(a._data), 0) + 1
         split.update(k for k in ids if owners[k] > 1)
     return ids
+
+
+_OPAQUE_HOLDERS = {collections.deque: "a deque", types.MappingProxyType: "a mapping proxy", set: "a set",
+                   frozenset: "a frozenset"}
+
+
+def _opaque_class_attributes(cls, opaque: list) -> None:
+    """``(what, value)`` into ``opaque`` for the attributes of ``cls`` (its user classes') that may hold a dlarray
+    (not methods, properties, numbers, strings): read through an object (``self.W``, ``type(self).W``) they are
+    constants to the code (was: a class attribute tied to an argument's dlarray, a gradient without its use)."""
+    for k in cls.__mro__[:-1]:
+        if not _user_module(sys.modules.get(k.__module__)):
+            continue
+        for name, a in list(vars(k).items()):
+            if type(a) in _NO_DLARRAY_ITEMS or name.startswith("__") or hasattr(type(a), "__get__") or \
+                    isinstance(a, (type, types.ModuleType)):
+                continue
+            opaque.append((f"the class attribute {k.__qualname__}.{name}", a))
+
+
+def opaque_leaves(opaque) -> list:
+    """``(what, dlarray)`` for the dlarrays that ``opaque`` (aliased_dlarrays') holders reach."""
+    return [(what, leaf) for what, holder in opaque for leaf in _dlarrays_of(holder)]
+
+
+def note_opaque(leaves) -> None:
+    """Note for this run the dlarrays ``leaves`` (opaque_leaves): a gradient with respect to one is refused
+    (project), its place there a constant to the code."""
+    s = WALK_NOTES[0].state() if WALK_NOTES else None
+    if s is None or s.depth <= 0:
+        return
+    held = s.captured
+    for what, leaf in leaves:
+        key = id(leaf._data)
+        if key not in held:
+            held[key] = (leaf, _Untraced(f"{what} held by the arguments of dlfeval"), None)
+    _CAPTURED.held = held
+    CAPTURED_NOTED[0] = True
 
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
