@@ -1986,12 +1986,23 @@ def _opaque_class_attributes(cls, opaque: list) -> None:
             if type(a) in _NO_DLARRAY_ITEMS or name.startswith("__") or hasattr(type(a), "__get__") or \
                     isinstance(a, (type, types.ModuleType)):
                 continue
-            opaque.append((f"the class attribute {k.__qualname__}.{name}", a))
+            opaque.append((f"the class attribute {k.__qualname__}.{name}", a, name))
 
 
-def opaque_leaves(opaque) -> list:
-    """``(what, dlarray)`` for the dlarrays that ``opaque`` (aliased_dlarrays') holders reach."""
-    return [(what, leaf) for what, holder in opaque for leaf in _dlarrays_of(holder)]
+def opaque_leaves(opaque, names=None) -> list:
+    """``(what, dlarray)`` for the dlarrays that ``opaque`` (aliased_dlarrays') holders reach; a class attribute
+    only where ``names`` (a function giving the names the code may read, None for all) has its name (was: a
+    registry of instances, ``Model.instances``, that the code never reads refused every gradient)."""
+    allowed = _NOT_FOUND
+    out = []
+    for entry in opaque:
+        if len(entry) == 3:
+            if allowed is _NOT_FOUND:
+                allowed = names() if names is not None else None
+            if allowed is not None and entry[2] not in allowed:
+                continue
+        out += [(entry[0], leaf) for leaf in _dlarrays_of(entry[1])]
+    return out
 
 
 def note_opaque(leaves) -> None:

@@ -618,7 +618,7 @@ def _run_first(fun, args, compiled: Compiled):
     shared = _shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
     _OPAQUE_MET.flag = False
-    raw = run_entry(compiled.entry, args)
+    raw = run_entry(compiled.entry, args, lambda: _names_read(_outside_reads(fun, args, compiled)))
     _refuse_shared_memory(fun, shared)
     if parts is not None and not _OPAQUE_MET.flag:      # (opaque holders noted: each call runs run_entry)
         call = make_call_from(parts, compiled, raw)
@@ -902,7 +902,7 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
-def run_entry(entry, args):
+def run_entry(entry, args, names=None):
     """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
     hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
     respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
@@ -913,7 +913,7 @@ def run_entry(entry, args):
         # (dlarrays the arguments hold where their kinds do not follow: in a deque, a set, a dict's keys,
         # an object array, a class attribute; noted, a gradient with respect to one refused)
         from .runtime.support import opaque_leaves
-        leaves = opaque_leaves(opaque)
+        leaves = opaque_leaves(opaque, names)
         if leaves:
             return _run_noting_opaque(entry, args, ids, split, leaves)
     saved = _ALIASED.ids
