@@ -2611,7 +2611,7 @@ def _dlarrays_of(value) -> list:
         elif t is _LRU_WRAPPER:
             # (an lru_cache'd getter called by name, cached().W: what its cache holds is what the function
             # reads; was: a gradient without the read through it)
-            parts = [r for _, r in _untraced_reads(v, getattr(v, "__qualname__", "the function"))]
+            parts = [r for _, r in _untraced_reads(v, getattr(v, "__qualname__", "the function"), False)]
         elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
             # (not a function's defaults: a call giving that argument does not read them, and sct compiles a
             # helper that does with its own note; was: predict(x, params) of def predict(x, params=PARAMS)
@@ -2700,12 +2700,13 @@ def note_untraced(fn, value) -> None:
     CAPTURED_NOTED[0] = True
 
 
-def _untraced_reads(fn, name: str) -> list:
+def _untraced_reads(fn, name: str, named: bool = True) -> list:
     """``(label, value)`` for what ``fn`` (and the functions of the user's it names, a few calls deep) reads by
     name: its globals (a user module's attributes it names too), captured values and bound object."""
     out: list = []
     seen: set = set()
     todo = [(fn, 0)]
+    words: set = set()          # the names and string constants of the code visited (the keys it may read)
     while todo:
         f, depth = todo.pop()
         if id(f) in seen or depth > 4:
@@ -2739,7 +2740,9 @@ def _untraced_reads(fn, name: str) -> list:
         while codes:
             c = codes.pop()
             names.update(c.co_names)
+            words.update(k for k in c.co_consts if type(k) is str)
             codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        words |= names
         g = f.__globals__
         for n in names:
             v = g.get(n, _NOT_FOUND)
@@ -2759,7 +2762,18 @@ def _untraced_reads(fn, name: str) -> list:
                     out.append((f"the class {v.__qualname__}, which {f.__qualname__}() reads", v))
             else:
                 out.append((f"the global {g.get('__name__', '?')}.{n}, which {f.__qualname__}() reads", v))
-    return out
+    # a dict's items, an object's fields: those under the keys and names the code names only (CFG["lr"] of a
+    # global also holding the model; was: the model noted, a gradient refused)
+    return [(what, _named_parts(v, words)) for what, v in out] if named else out
+
+
+def _named_parts(v, words):
+    if type(v) is dict:
+        return [p for k, p in v.items() if type(k) is not str or k in words]
+    fields = getattr(v, "__dict__", None)
+    if type(fields) is dict and not isinstance(v, (type, types.FunctionType)) and _FIELD_CLASSES.get(type(v), True):
+        return [p for k, p in fields.items() if k in words]
+    return v
 
 
 def _generated_line():
