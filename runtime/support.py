@@ -2015,7 +2015,7 @@ def note_opaque(leaves) -> None:
     for what, leaf in leaves:
         key = id(leaf._data)
         if key not in held:
-            held[key] = (leaf, _Untraced(f"{what} held by the arguments of dlfeval"), None)
+            held[key] = (leaf, _Opaque(f"{what} held by the arguments of dlfeval"), None)
     _CAPTURED.held = held
     CAPTURED_NOTED[0] = True
 
@@ -2670,6 +2670,10 @@ class _Untraced(str):
     """What note_untraced noted a dlarray for: the call sct ran without differentiating it (the refusal's text)."""
 
 
+class _Opaque(str):
+    """What note_opaque noted a dlarray for: the holder in the arguments sct does not follow (the refusal's text)."""
+
+
 def note_untraced(fn, value) -> None:
     """A call of the user's code that generated code runs as it is (rt.user_call: no traced argument, its
     result a constant) whose result holds a dlarray: a getter returning a global model (``getm().W``, an
@@ -2805,6 +2809,12 @@ def _refuse_captured_target(x) -> None:
             f"that read would be lost. Read the value through the argument that holds it (m.W where the global's "
             f"M.W was read), or pass what the code reads there to the function as an argument")
     where = LINES.user_line(*held[2]) if held[2] is not None and LINES.user_line is not None else None
+    if type(held[1]) is _Opaque:        # (note_opaque)
+        raise ValueError(
+            f"dlgradient: the value to differentiate with respect to is also reached through {held[1]}, which sct "
+            f"does not follow as part of the arguments: what the code reads there is a constant, so the derivative "
+            f"through that read would be lost. Hold the object in a field, a list, a tuple or a dict's values "
+            f"(not a deque, a set, a mapping proxy, a dict's keys, an object array or a class attribute)")
     if type(held[1]) is _Untraced:      # (note_untraced)
         at = f" ({where[0]}, line {where[1]})" if where is not None else ""
         raise ValueError(
