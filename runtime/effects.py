@@ -21,6 +21,7 @@ import random
 import sys
 import threading
 import types
+import weakref
 from collections import deque
 
 import numpy as np
@@ -155,7 +156,10 @@ def maybe_effect(fn, /, *args, **kwargs):
     changed = _changed_by(fn, args)
     if changed:
         return _builtin_change(fn, args, kwargs, changed)
-    return fn(*args, **kwargs)
+    value = fn(*args, **kwargs)
+    if type(value) not in _PLAIN_RESULTS and type(fn) is weakref.ref:
+        _note_untraced(fn, value)       # (a weak reference to a layer: self.src().W, was a constant)
+    return value
 
 
 def unnamed_call(fn, /, *args, **kwargs):
@@ -308,11 +312,21 @@ def user_call(fn, /, *args, **kwargs):
                 return _replayed(entry, _roots(fn, args, kwargs), fn)
             return _snapshot(entry.value if type(entry) in (_Ran, _Aliased, _Changed) else entry)
     value = fn(*args, **kwargs)
+    if type(value) not in _PLAIN_RESULTS:
+        _note_untraced(fn, value)       # (a result holding a dlarray: support.note_untraced)
     recipe = _alias_of(value, _roots(fn, args, kwargs)) if not _iterator(value) else ("iterator",)
     s.log.append(_snapshot(value) if recipe is None else _Aliased(_snapshot(value), recipe))
     if s.cursors:
         s.cursors[-1] = len(s.log)
     return value
+
+
+_PLAIN_RESULTS = frozenset((float, int, bool, type(None), str, np.ndarray, np.float64, np.float32))
+
+
+def _note_untraced(fn, value) -> None:
+    from .support import note_untraced
+    note_untraced(fn, value)
 
 
 def _numpy_views(args, kwargs):
@@ -419,6 +433,8 @@ def _changing_call(fn, args, kwargs, rerun: bool = True):
             return fn(*args, **kwargs)           # (not this call's entry: as before, run again)
     before = _inside_ids(objects)
     value = fn(*args, **kwargs)
+    if type(value) not in _PLAIN_RESULTS:
+        _note_untraced(fn, value)
     after = [_snapshot(o) if type(o) is not np.ndarray else o.copy() for o in objects]
     returned = next((k for k, o in enumerate(objects) if o is value), -1)
     roots = _roots(fn, args, kwargs)

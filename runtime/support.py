@@ -1923,13 +1923,16 @@ def dlarray_data_and_arrays(args) -> tuple:
     return datas, plain
 
 
-def aliased_dlarrays(args, split=None) -> frozenset:
+def aliased_dlarrays(args, split=None, opaque=None) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
     are their own, not read).  ``split``: a set given is filled with those of them whose data another
     dlarray object holds too (``dlarray(a)`` twice: two variables of one memory, which project_tied's
-    walk, reading the data, cannot tell apart)."""
+    walk, reading the data, cannot tell apart).  ``opaque``: a list given is filled with ``(what, holder)``
+    for the holders the arguments' kinds do not follow, whose dlarrays the code reads as constants (a
+    deque, a mapping proxy, a set, an object array, a dict's keys, a class attribute: note_opaque)."""
     counts: dict = {}               # id of a dlarray -> the places it is met at
+    classes: set = set()
     found: list = []                # the dlarrays met, once each
     inside: dict = {}               # id of a container read -> the dlarrays it holds
     on_path: set = set()
@@ -1944,6 +1947,8 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 found.append(v)
             counts[id(v)] = counts.get(id(v), 0) + 1
             return [v]
+        if opaque is not None and type(v) is np.ndarray and v.dtype.kind == "O":
+            opaque.append(("an object array", v))
         if type(v) is np.ndarray and split is not None:
             plain.append(v)
             return []
@@ -1958,9 +1963,15 @@ def aliased_dlarrays(args, split=None) -> frozenset:
             for a in inside[key]:
                 counts[id(a)] += 1
             return inside[key]
+        if opaque is not None and type(v) in _OPAQUE_HOLDERS:
+            if not (type(v) is np.ndarray and v.dtype.kind != "O"):
+                opaque.append((_OPAQUE_HOLDERS[type(v)], v))
+            return []
         budget[0] -= 1
         if isinstance(v, dict):
             parts = list(v.values())
+            if opaque is not None and not _NO_DLARRAY_ITEMS.issuperset(map(type, v)):
+                opaque.append(("a dict's keys", list(v)))        # (layers as keys: for l in self.order)
         elif isinstance(v, (list, tuple)):
             parts = list(v)
         elif hasattr(type(v), "__sct_kind__") or _sct_wrapper(v):
@@ -1976,6 +1987,9 @@ def aliased_dlarrays(args, split=None) -> frozenset:
                 parts = list(vars(v).values())
             except TypeError:
                 return []
+            if opaque is not None and type(v) not in classes:
+                classes.add(type(v))
+                _opaque_class_attributes(type(v), opaque)
         on_path.add(key)
         held = []
         before = cut[0]
@@ -2028,6 +2042,53 @@ def _overlapping(a, b) -> bool:
         return bool(np.shares_memory(a, b, max_work=10000))
     except Exception:               # (too hard to tell: taken as sharing, refused)
         return True
+_OPAQUE_HOLDERS = {collections.deque: "a deque", types.MappingProxyType: "a mapping proxy", set: "a set",
+                   frozenset: "a frozenset"}
+
+
+def _opaque_class_attributes(cls, opaque: list) -> None:
+    """``(what, value)`` into ``opaque`` for the attributes of ``cls`` (its user classes') that may hold a dlarray
+    (not methods, properties, numbers, strings): read through an object (``self.W``, ``type(self).W``) they are
+    constants to the code (was: a class attribute tied to an argument's dlarray, a gradient without its use)."""
+    for k in cls.__mro__[:-1]:
+        if not _user_module(sys.modules.get(k.__module__)):
+            continue
+        for name, a in list(vars(k).items()):
+            if type(a) in _NO_DLARRAY_ITEMS or name.startswith("__") or hasattr(type(a), "__get__") or \
+                    isinstance(a, (type, types.ModuleType)):
+                continue
+            opaque.append((f"the class attribute {k.__qualname__}.{name}", a, name))
+
+
+def opaque_leaves(opaque, names=None) -> list:
+    """``(what, dlarray)`` for the dlarrays that ``opaque`` (aliased_dlarrays') holders reach; a class attribute
+    only where ``names`` (a function giving the names the code may read, None for all) has its name (was: a
+    registry of instances, ``Model.instances``, that the code never reads refused every gradient)."""
+    allowed = _NOT_FOUND
+    out = []
+    for entry in opaque:
+        if len(entry) == 3:
+            if allowed is _NOT_FOUND:
+                allowed = names() if names is not None else None
+            if allowed is not None and entry[2] not in allowed:
+                continue
+        out += [(entry[0], leaf) for leaf in _dlarrays_of(entry[1])]
+    return out
+
+
+def note_opaque(leaves) -> None:
+    """Note for this run the dlarrays ``leaves`` (opaque_leaves): a gradient with respect to one is refused
+    (project), its place there a constant to the code."""
+    s = WALK_NOTES[0].state() if WALK_NOTES else None
+    if s is None or s.depth <= 0:
+        return
+    held = s.captured
+    for what, leaf in leaves:
+        key = id(leaf._data)
+        if key not in held:
+            held[key] = (leaf, _Opaque(f"{what} held by the arguments of dlfeval"), None)
+    _CAPTURED.held = held
+    CAPTURED_NOTED[0] = True
 
 
 _PLAIN_PARTS = (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType, types.FunctionType,
@@ -2519,7 +2580,14 @@ def _along(value, path):
     it is an instance's own field, a dict's item or a list's or tuple's: a step that would run code (a
     property, ``__getitem__``) or is absent stops there, the value reached so far walked whole."""
     for step, key in path:
-        if step == "attr":
+        if step == "attr" and isinstance(value, type):
+            # a class's attribute (Config.model, Holder.items: was a class taken for no holder, a gradient
+            # without the read through it); a method, property or other descriptor: the class walked whole
+            found = next((k.__dict__[key] for k in value.__mro__ if key in k.__dict__), _NOT_FOUND)
+            if found is _NOT_FOUND or hasattr(type(found), "__get__"):
+                return value
+            value = found
+        elif step == "attr":
             fields = getattr(value, "__dict__", None)
             if type(fields) is not dict or key not in fields or \
                     hasattr(type(getattr(type(value), key, None)), "__set__"):
@@ -2529,7 +2597,8 @@ def _along(value, path):
             if key not in value:
                 return value
             value = value[key]
-        elif (type(value) is list or type(value) is tuple) and type(key) is int and -len(value) <= key < len(value):
+        elif (type(value) is list or type(value) is tuple or type(value) is collections.deque) and type(key) is int \
+                and -len(value) <= key < len(value):
             value = value[key]
         else:
             return value
@@ -2559,7 +2628,7 @@ def _dlarrays_of(value) -> list:
     while todo:
         v, depth = todo.pop()
         t = type(v)
-        if t in no_dlarray:
+        if t in no_dlarray and (t is not np.ndarray or v.dtype.kind != "O"):
             continue
         if t is _dlarray:
             found.append(v)
@@ -2568,6 +2637,12 @@ def _dlarrays_of(value) -> list:
             continue
         if t is dict or t is list or t is tuple:
             seen.add(id(v))
+            if t is dict:
+                if v is sys.modules:        # (sys.modules[__name__].MODEL: the user's modules' globals)
+                    todo.extend([(m.__dict__, depth + 1) for m in list(v.values()) if _user_module(m)])
+                    continue
+                if not no_dlarray.issuperset(map(type, v)):
+                    todo.extend([(p, depth + 1) for p in v])   # (layers as a dict's keys: was not walked)
             items = v.values() if t is dict else v
             if len(items) > 8 and no_dlarray.issuperset(map(type, items)):
                 continue
@@ -2575,7 +2650,7 @@ def _dlarrays_of(value) -> list:
             continue
         fields = classes.get(t)
         if fields is None:          # (once per class: an object of the user's whose fields are walked)
-            fields = classes[t] = not isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
+            fields = classes[t] = t is not _LRU_WRAPPER and not isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
                                                      types.ModuleType, types.BuiltinFunctionType, dict, list,
                                                      tuple, set, frozenset, types.FunctionType, types.MethodType,
                                                      functools.partial, _dlarray)) and \
@@ -2589,13 +2664,25 @@ def _dlarrays_of(value) -> list:
         elif isinstance(v, _dlarray):
             found.append(v)
             continue
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "O":
+            parts = list(v.flat)            # (an object array holding layers: was taken for a plain one)
+        elif isinstance(v, type) and _user_module(sys.modules.get(getattr(v, "__module__", None))):
+            # a user's class: its attributes other than methods and descriptors (Holder.items, Config.model)
+            parts = [a for k in v.__mro__[:-1] if _user_module(sys.modules.get(k.__module__))
+                     for a in list(vars(k).values()) if not hasattr(type(a), "__get__")]
         elif isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType,
                             types.BuiltinFunctionType)):
             continue
-        elif isinstance(v, dict):
-            parts = list(v.values())
-        elif isinstance(v, (list, tuple, set, frozenset)):
+        elif isinstance(v, (dict, types.MappingProxyType)):
+            parts = list(v.values()) + list(v.keys())
+        elif isinstance(v, (list, tuple, set, frozenset, collections.deque)):
             parts = list(v)
+        elif type(v) is weakref.ref:
+            parts = [v()]
+        elif t is _LRU_WRAPPER:
+            # (an lru_cache'd getter called by name, cached().W: what its cache holds is what the function
+            # reads; was: a gradient without the read through it)
+            parts = [r for _, r in _untraced_reads(v, getattr(v, "__qualname__", "the function"), False)]
         elif isinstance(v, (types.FunctionType, types.MethodType, functools.partial)):
             # (not a function's defaults: a call giving that argument does not read them, and sct compiles a
             # helper that does with its own note; was: predict(x, params) of def predict(x, params=PARAMS)
@@ -2632,6 +2719,136 @@ def _is_default_of(value, fn) -> bool:
 
 
 _FIELD_CLASSES: dict = {}       # class -> whether _dlarrays_of walks its objects' fields (their __dict__)
+_NOT_FOUND = object()
+_LRU_WRAPPER = type(functools.lru_cache()(lambda: None))
+_NOT_USER_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {"numpy", "scipy", "sct", "runtime", "gast",
+                                                                      "pytest", "_pytest", "builtins"}
+
+
+def _user_module(m) -> bool:
+    """Whether ``m`` is a module of the user's (not the standard library's, numpy's, sct's or an installed
+    package's): its globals may hold the user's model."""
+    if not isinstance(m, types.ModuleType):
+        return False
+    name = getattr(m, "__name__", None)
+    if not isinstance(name, str) or name.split(".")[0] in _NOT_USER_ROOTS:
+        return False
+    file = getattr(m, "__file__", None) or ""
+    return name == "__main__" or bool(file) and "-packages" not in file
+
+
+class _Untraced(str):
+    """What note_untraced noted a dlarray for: the call sct ran without differentiating it (the refusal's text)."""
+
+
+class _Opaque(str):
+    """What note_opaque noted a dlarray for: the holder in the arguments sct does not follow (the refusal's text)."""
+
+
+def note_untraced(fn, value) -> None:
+    """A call of the user's code that generated code runs as it is (rt.user_call: no traced argument, its
+    result a constant) whose result holds a dlarray: a getter returning a global model (``getm().W``, an
+    lru_cache'd one), or a helper of another module computing from its module's global (``from mymodel
+    import predict``; ``gmod2.term(x)`` reading gmod2.MODEL): the dlarrays the result and the globals the
+    callee (and the functions it names) reads by name reach are noted for the run, and a gradient with
+    respect to one of them refused (project).  Was: the read through the call a constant, the gradient
+    without its part ([3, 4] where [5, 8])."""
+    if type(value) in _NO_DLARRAY_ITEMS or not WALK_NOTES:
+        return
+    s = WALK_NOTES[0].state()
+    if s.depth <= 0 or not _dlarrays_of(value):
+        return
+    named = getattr(fn, "__func__", fn)
+    name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+    if type(fn) is weakref.ref:         # (self.src().W of a layer's weak reference to another)
+        roots = [("the object a weak reference (weakref.ref) gives", value)]
+    else:
+        roots = [(f"the value {name}() returns", value)] + _untraced_reads(fn, name)
+    where = _generated_line()
+    held = s.captured
+    for what, root in roots:
+        for leaf in _dlarrays_of(root):
+            key = id(leaf._data)
+            if key not in held:
+                held[key] = (leaf, _Untraced(what), where)
+    _CAPTURED.held = held
+    CAPTURED_NOTED[0] = True
+
+
+def _untraced_reads(fn, name: str, named: bool = True) -> list:
+    """``(label, value)`` for what ``fn`` (and the functions of the user's it names, a few calls deep) reads by
+    name: its globals (a user module's attributes it names too), captured values and bound object."""
+    out: list = []
+    seen: set = set()
+    todo = [(fn, 0)]
+    words: set = set()          # the names and string constants of the code visited (the keys it may read)
+    while todo:
+        f, depth = todo.pop()
+        if id(f) in seen or depth > 4:
+            continue
+        seen.add(id(f))
+        for _ in range(8):
+            if type(f) is functools.partial:
+                out += [(f"an argument frozen in {name}", a) for a in list(f.args) + list(f.keywords.values())]
+                f = f.func
+            elif isinstance(f, types.MethodType):
+                out.append((f"the object {name}() is bound to", f.__self__))
+                f = f.__func__
+            elif hasattr(f, "__wrapped__") and not isinstance(f, types.FunctionType):
+                f = f.__wrapped__               # (a functools.lru_cache'd function)
+            else:
+                break
+        if isinstance(f, type):
+            if _user_module(sys.modules.get(f.__module__)):
+                todo += [(a, depth + 1) for k in f.__mro__[:-1] for a in vars(k).values()
+                         if isinstance(a, types.FunctionType)]
+            continue
+        if type(f) is not types.FunctionType or not _user_module(sys.modules.get(f.__module__)):
+            continue
+        for cell in f.__closure__ or ():
+            try:
+                out.append((f"a value {f.__qualname__}() captures", cell.cell_contents))
+            except ValueError:
+                pass
+        names: set = set()
+        codes = [f.__code__]
+        while codes:
+            c = codes.pop()
+            names.update(c.co_names)
+            words.update(k for k in c.co_consts if type(k) is str)
+            codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        words |= names
+        g = f.__globals__
+        for n in names:
+            v = g.get(n, _NOT_FOUND)
+            if v is _NOT_FOUND:
+                continue
+            if isinstance(v, types.ModuleType):
+                if _user_module(v):         # (gmod.MODEL read by the helper)
+                    for a in names:
+                        w = v.__dict__.get(a, _NOT_FOUND)
+                        if isinstance(w, (types.FunctionType, type)):
+                            todo.append((w, depth + 1))
+                        elif w is not _NOT_FOUND and not isinstance(w, types.ModuleType):
+                            out.append((f"the global {v.__name__}.{a}, which {f.__qualname__}() reads", w))
+            elif isinstance(v, (types.FunctionType, type, functools.partial)) or hasattr(v, "__wrapped__"):
+                todo.append((v, depth + 1))
+                if isinstance(v, type):
+                    out.append((f"the class {v.__qualname__}, which {f.__qualname__}() reads", v))
+            else:
+                out.append((f"the global {g.get('__name__', '?')}.{n}, which {f.__qualname__}() reads", v))
+    # a dict's items, an object's fields: those under the keys and names the code names only (CFG["lr"] of a
+    # global also holding the model; was: the model noted, a gradient refused)
+    return [(what, _named_parts(v, words)) for what, v in out] if named else out
+
+
+def _named_parts(v, words):
+    if type(v) is dict:
+        return [p for k, p in v.items() if type(k) is not str or k in words]
+    fields = getattr(v, "__dict__", None)
+    if type(fields) is dict and not isinstance(v, (type, types.FunctionType)) and _FIELD_CLASSES.get(type(v), True):
+        return [p for k, p in fields.items() if k in words]
+    return v
 
 
 def _generated_line():
@@ -2662,8 +2879,22 @@ def _refuse_captured_target(x) -> None:
             f"captures) holds as constants, only the arguments of dlfeval are traced, so the derivative through "
             f"that read would be lost. Read the value through the argument that holds it (m.W where the global's "
             f"M.W was read), or pass what the code reads there to the function as an argument")
-    what = held[1]() if callable(held[1]) else held[1]
     where = LINES.user_line(*held[2]) if held[2] is not None and LINES.user_line is not None else None
+    if type(held[1]) is _Opaque:        # (note_opaque)
+        raise ValueError(
+            f"dlgradient: the value to differentiate with respect to is also reached through {held[1]}, which sct "
+            f"does not follow as part of the arguments: what the code reads there is a constant, so the derivative "
+            f"through that read would be lost. Hold the object in a field, a list, a tuple or a dict's values "
+            f"(not a deque, a set, a mapping proxy, a dict's keys, an object array or a class attribute)")
+    if type(held[1]) is _Untraced:      # (note_untraced)
+        at = f" ({where[0]}, line {where[1]})" if where is not None else ""
+        raise ValueError(
+            f"dlgradient: the value to differentiate with respect to is also reached through {held[1]}, in a "
+            f"call{at} that sct runs as it is, not differentiating it (none of its arguments is traced): what it "
+            f"reads from a global (or the value it returns) is a constant there, so the derivative through that "
+            f"read would be lost. Pass the model (or the value) to the function as an argument, or read it "
+            f"through the argument of dlfeval that holds it")
+    what = held[1]() if callable(held[1]) else held[1]
     if where is not None and not _own_source(where[0]):
         what = f"{what}, called at {where[0]}, line {where[1]}"
     raise ValueError(

@@ -625,9 +625,10 @@ def _run_first(fun, args, compiled: Compiled):
     _refuse_aliased_writes(fun, args, compiled)
     shared = _shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
-    raw = run_entry(compiled.entry, args)
+    _OPAQUE_MET.flag = False
+    raw = run_entry(compiled.entry, args, lambda: _names_read(_outside_reads(fun, args, compiled)))
     _refuse_shared_memory(fun, shared)
-    if parts is not None:
+    if parts is not None and not _OPAQUE_MET.flag:      # (opaque holders noted: each call runs run_entry)
         call = make_call_from(parts, compiled, raw)
         if call is not None:
             site = _ENTRY_SITES.get(id(code))
@@ -909,12 +910,20 @@ def run_compiled(compiled: Compiled, args):
     return out if compiled.formats is None else apply_formats(out, compiled.formats)
 
 
-def run_entry(entry, args):
+def run_entry(entry, args, names=None):
     """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
     hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
     respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
     split: set = set()
-    ids = _aliased_dlarrays(args, split)
+    opaque: list = []
+    ids = _aliased_dlarrays(args, split, opaque)
+    if opaque:
+        # (dlarrays the arguments hold where their kinds do not follow: in a deque, a set, a dict's keys,
+        # an object array, a class attribute; noted, a gradient with respect to one refused)
+        from .runtime.support import opaque_leaves
+        leaves = opaque_leaves(opaque, names)
+        if leaves:
+            return _run_noting_opaque(entry, args, ids, split, leaves)
     saved = _ALIASED.ids
     if not ids and not saved:
         return run_generated(entry, unwrap(args))
@@ -926,6 +935,23 @@ def run_entry(entry, args):
         _ALIASED.ids, _ALIASED.split = saved, saved_split
 
 
+
+
+_OPAQUE_MET = threading.local()
+
+
+def _run_noting_opaque(entry, args, ids, split, leaves):
+    from .runtime.effects import held
+    _OPAQUE_MET.flag = True
+    from .runtime.support import note_opaque
+    saved, saved_split = _ALIASED.ids, _ALIASED.split
+    _ALIASED.ids, _ALIASED.split = ids or saved, frozenset(split) if ids else saved_split
+    try:
+        with held():
+            note_opaque(leaves)
+            return run_generated(entry, unwrap(args))
+    finally:
+        _ALIASED.ids, _ALIASED.split = saved, saved_split
 
 
 def _install_warning_hook() -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import functools
 import numbers
+import sys
 import types
 
 import gast
@@ -63,11 +64,21 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         if may_hold_dlarray(guard.value):
             candidates[key] = (_label(guard, fn), guard.value)
     for base, attr, value in resolver.attribute_guards.values():
-        # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL)
+        # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL);
+        # a user's class's attribute (Config.model.W, Holder.items[0].W: was a class taken for no holder, a
+        # gradient without that read); sys.modules (sys.modules[__name__].MODEL.W: the user's modules' globals)
         if isinstance(base, types.ModuleType) and not _library(base.__name__) and may_hold_dlarray(value):
-            for key, guard in resolver.guards.items():
-                if guard.value is base and namespace.get(key, _MISSING) is base:
-                    candidates[(key, attr)] = (f"the global {base.__name__}.{attr}", value)
+            label = f"the global {base.__name__}.{attr}"
+        elif isinstance(base, type) and not _library(getattr(base, "__module__", None)) and \
+                may_hold_dlarray(value) and not isinstance(value, (types.FunctionType, property)):
+            label = f"the class attribute {base.__qualname__}.{attr}"
+        elif base is sys and attr == "modules":
+            label = "sys.modules"
+        else:
+            continue
+        for key, guard in resolver.guards.items():
+            if guard.value is base and namespace.get(key, _MISSING) is base:
+                candidates[(key, attr)] = (label, value)
     if called:
         _note_defaults(fn, generated, namespace, rt_name, filename)
     if not candidates:
