@@ -1873,6 +1873,13 @@ def _no_out(out):
         raise TypeError("sct reads ufunc methods without out=: assign the result instead")
 
 
+def _no_scalar(array):
+    # numpy's own error for ufunc.accumulate of a 0-d value (was: sct's fold or np.cumsum made a
+    # (1,) array of it, a value where the program raises)
+    if np.ndim(array) == 0:
+        raise TypeError("cannot accumulate on a scalar")
+
+
 def _no_where(where):
     if where is not True:
         raise TypeError("sct reads ufunc.reduce without where=: select the entries first "
@@ -1950,8 +1957,7 @@ def _ufunc_reduce(ufunc):
 def _ufunc_accumulate(ufunc):
     def accumulate(array, axis=0, dtype=None, out=None):
         _no_out(out)
-        if np.ndim(array) == 0:
-            raise TypeError("cannot accumulate on a scalar")     # numpy's own error
+        _no_scalar(array)
         if dtype is not None:
             array = np.asarray(array).astype(dtype)      # numpy computes in dtype (as reduce above)
         items = _moved_items(array, axis)
@@ -1998,11 +2004,13 @@ def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial
 
 def add_accumulate(array, axis=0, dtype=None, out=None):
     _no_out(out)
+    _no_scalar(array)
     return np.cumsum(array, axis=axis, dtype=dtype)
 
 
 def multiply_accumulate(array, axis=0, dtype=None, out=None):
     _no_out(out)
+    _no_scalar(array)
     return np.cumprod(array, axis=axis, dtype=dtype)
 
 

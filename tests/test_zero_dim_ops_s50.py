@@ -121,15 +121,6 @@ def test_fuzz50_F3_convolve_with_0d():
     np.testing.assert_allclose(got[1], [29.4, 29.4], rtol=1e-12)
 
 
-def test_accumulate_of_0d_is_numpy_error():
-    # numpy: "cannot accumulate on a scalar" (sct's fold must not make a (1,) array of it)
-    def f(a):
-        v = np.maximum.accumulate(a * 2.0)
-        return np.sum(v), dlgradient(np.sum(v), a)
-    with pytest.raises(Exception, match="cannot accumulate on a scalar"):
-        dlfeval(f, dlarray(np.array(0.7)))
-
-
 # --- F5: the README's safe-divide idiom on a 0-d value ---------------------------------------------
 
 def _safe_divide(a):
@@ -173,3 +164,18 @@ def test_fuzz50_F5_divide_where_0d_float32(x):
     assert L.dtype == np.asarray(plain).dtype == np.float32 and L == plain
     assert g.dtype == np.float32 and g.shape == ()
     np.testing.assert_allclose(g, numerical_gradient(_safe_divide, [np.array(x)], 0), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("acc", [np.maximum.accumulate, np.add.accumulate, np.multiply.accumulate])
+def test_accumulate_of_0d_raises_as_numpy(acc):
+    # numpy: "cannot accumulate on a scalar" (was: np.add/np.multiply.accumulate read as np.cumsum /
+    # np.cumprod gave a (1,) array, a value where the program raises)
+    def f(a):
+        v = acc(a * 2.0)
+        return np.sum(v), dlgradient(np.sum(v), a)
+    with pytest.raises(TypeError, match="cannot accumulate on a scalar"):
+        acc(np.array(1.4))
+    with pytest.raises(Exception, match="cannot accumulate on a scalar"):
+        dlfeval(f, dlarray(np.array(0.7)))
+    with pytest.raises(Exception, match="cannot accumulate on a scalar"):
+        dlfeval(lambda a: acc(np.dot(a, a)), dlarray(np.array([0.7])))
