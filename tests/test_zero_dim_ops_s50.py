@@ -179,3 +179,22 @@ def test_accumulate_of_0d_raises_as_numpy(acc):
         dlfeval(f, dlarray(np.array(0.7)))
     with pytest.raises(Exception, match="cannot accumulate on a scalar"):
         dlfeval(lambda a: acc(np.dot(a, a)), dlarray(np.array([0.7])))
+
+
+def _cum_take_convolve(a):
+    return (np.sum(np.cumprod(np.dot(a, a), axis=0)) + np.sum(np.take(np.sum(a), [0, 0], axis=0))
+            + np.sum(np.convolve(a, np.sum(a))) + np.maximum.reduce(np.sum(a) * 2.0, axis=0)
+            + np.prod(np.sum(a), axis=0) + np.sum(np.repeat(np.sum(a), 2, axis=0)))
+
+
+def test_zero_dim_forward_mode():
+    # the same 0-d cases through sct.jvp (the tangent against a central difference)
+    from sct import jvp   # noqa: F401  (check_tangent uses it)
+    try:
+        from tests.gradcheck import check_tangent
+    except ImportError:
+        from gradcheck import check_tangent
+    check_tangent(_safe_divide, np.array(1.5), np.array(1.0))
+    check_tangent(_safe_divide, np.array(1.9), np.array(1.0))
+    check_tangent(_cum_take_convolve, np.array([0.5, -1.0]), np.array([1.0, 0.3]))
+    check_grads(_cum_take_convolve, np.array([0.5, -1.0]))
