@@ -1858,7 +1858,8 @@ nondifferentiable(median_plan)
 def _moved_items(array, axis):
     """The items of ``array`` along ``axis`` (None: of the flattened array), first to last."""
     a = np.asarray(array)
-    if axis is None:
+    if axis is None or a.ndim == 0 and axis in (0, -1):
+        # (a 0-d array along axis 0 or -1: numpy reduces its one item; was an AxisError of moveaxis)
         a = np.ravel(a)
         axis = 0
     if not isinstance(axis, (int, np.integer)):
@@ -1870,6 +1871,13 @@ def _moved_items(array, axis):
 def _no_out(out):
     if out is not None:
         raise TypeError("sct reads ufunc methods without out=: assign the result instead")
+
+
+def _no_scalar(array):
+    # numpy's own error for ufunc.accumulate of a 0-d value (was: sct's fold or np.cumsum made a
+    # (1,) array of it, a value where the program raises)
+    if np.ndim(array) == 0:
+        raise TypeError("cannot accumulate on a scalar")
 
 
 def _no_where(where):
@@ -1942,7 +1950,7 @@ def _ufunc_reduce(ufunc):
             for i in range(1, items.shape[0]):
                 value = ufunc(value, items[i])
         reduce_agrees(ufunc, array, axis, value, initial)
-        if keepdims:
+        if keepdims and np.ndim(array):     # (numpy keeps a 0-d array's result 0-d; was shape (1,))
             value = np.expand_dims(value, tuple(range(np.ndim(array))) if axis is None else axis)
         return value if dtype is None else np.asarray(value).astype(dtype)
     reduce.__qualname__ = reduce.__name__ = f"{ufunc.__name__}_reduce"
@@ -1952,6 +1960,7 @@ def _ufunc_reduce(ufunc):
 def _ufunc_accumulate(ufunc):
     def accumulate(array, axis=0, dtype=None, out=None):
         _no_out(out)
+        _no_scalar(array)
         if dtype is not None:
             array = np.asarray(array).astype(dtype)      # numpy computes in dtype (as reduce above)
         items = _moved_items(array, axis)
@@ -1998,11 +2007,13 @@ def multiply_reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial
 
 def add_accumulate(array, axis=0, dtype=None, out=None):
     _no_out(out)
+    _no_scalar(array)
     return np.cumsum(array, axis=axis, dtype=dtype)
 
 
 def multiply_accumulate(array, axis=0, dtype=None, out=None):
     _no_out(out)
+    _no_scalar(array)
     return np.cumprod(array, axis=axis, dtype=dtype)
 
 

@@ -946,7 +946,9 @@ def _reduction_sum_rule(g, ans, grad, like, axis, keepdims):
 
 def extremum_weights(a, ans, axis=None, keepdims=False):
     """Weights sharing the adjoint of a max/min reduction equally among the positions attaining it."""
-    extremum = ans if keepdims or axis is None else np.expand_dims(ans, axis)
+    # (a 0-d ``a`` along axis 0: its 0-d result as it is; was expanded to shape (1,), an adjoint of
+    # the wrong shape that np.dot's rule of a numpy scalar could not take)
+    extremum = ans if keepdims or axis is None or np.ndim(a) == 0 else np.expand_dims(ans, axis)
     if type(a) is np.ndarray and type(axis) is int and a.ndim and a.shape[axis]:
         found = np.equal(a, extremum)
         if np.count_nonzero(found) * a.shape[axis] == a.size and _logical_or_reduce(found, axis=axis).all():
@@ -1006,7 +1008,7 @@ def _extremum_scaled_rule(g, ans, grad, a, top, axis=None, keepdims=False):
 
 def prod_of_others(a, axis=None):
     """For every position, the product of the other entries along ``axis`` (exact at zeros)."""
-    if axis is None:
+    if axis is None or np.ndim(a) == 0:     # (np.prod(a, axis=0) of a 0-d a: was an AxisError)
         return np.reshape(prod_of_others_along(np.ravel(a), 0), np.shape(a))
     if isinstance(axis, (int, np.integer)):
         return prod_of_others_along(a, axis)
@@ -1040,15 +1042,18 @@ def merge_axes_plan(shape, axes):
 
 
 def cumsum_adjoint(g, a, axis):
-    """The adjoint of ``np.cumsum(a, axis)``: a reversed cumulative sum."""
-    if axis is None:
+    """The adjoint of ``np.cumsum(a, axis)``: a reversed cumulative sum.  A 0-d ``a`` along axis 0
+    or -1 is numpy's cumsum of its ravel (shape (1,)): as axis None (was: a (1,) adjoint of a 0-d
+    value, which np.dot's rule of a numpy scalar could not take)."""
+    if axis is None or np.ndim(a) == 0:
         return np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a))
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
 def cumprod_adjoint(g, a, ans, axis):
-    """The adjoint of ``np.cumprod(a, axis)``; divides by ``a`` only when it has no zero."""
-    if axis is None:
+    """The adjoint of ``np.cumprod(a, axis)``; divides by ``a`` only when it has no zero.  A 0-d
+    ``a``: as axis None, as cumsum_adjoint."""
+    if axis is None or np.ndim(a) == 0:
         return np.reshape(cumprod_adjoint_axis(g, np.ravel(a), np.ravel(ans), 0), np.shape(a))
     return cumprod_adjoint_axis(g, a, ans, axis)
 
@@ -1652,7 +1657,7 @@ def tile_plan(shape, reps):
 
 def repeat_index(shape, repeats, axis):
     """The positions of the input that ``np.repeat`` copied to each output position."""
-    n = int(np.prod(shape)) if axis is None else shape[axis]
+    n = int(np.prod(shape)) if axis is None or not shape else shape[axis]   # (0-d: was an IndexError)
     return np.repeat(np.arange(n), repeats)
 
 
@@ -1674,7 +1679,7 @@ def take_mode_indices(shape, indices, axis, mode):
         indices = np.asarray(indices, dtype=np.intp)
     if mode in (None, "raise"):
         return indices
-    n = int(np.prod(shape)) if axis is None else shape[axis]
+    n = int(np.prod(shape)) if axis is None or not shape else shape[axis]
     if mode == "clip":
         return np.clip(np.asarray(indices), 0, builtins.max(n - 1, 0))
     return np.asarray(indices) % builtins.max(n, 1)
@@ -1743,7 +1748,8 @@ def choose_adjoint(g, a, choices, mode):
 
 def take_adjoint(g, a, indices, axis):
     """The adjoint of ``np.take(a, indices, axis)``: ``g`` added at the taken positions."""
-    if axis is None and np.ndim(a) == 0:       # a 0-d array (numpy flattens it to one entry)
+    if np.ndim(a) == 0:       # a 0-d array, any axis (numpy flattens it to one entry; was: axis=0 a
+        # ZeroDivisionError)
         return np.reshape(index_adjoint(g, np.reshape(a, (1,)), flat_to_index((1,), indices)), ())
     if axis is None:
         return index_adjoint(g, a, flat_to_index(np.shape(a), indices))
@@ -2717,7 +2723,10 @@ def interp_points_adjoint(adjoint, points):
 
 def convolve_adjoint(g, a, v, mode):
     """The adjoint of ``a`` in ``np.convolve(a, v, mode)``: ``g``, placed in the full output,
-    correlated with ``v``."""
+    correlated with ``v``.  A 0-d ``a`` or ``v`` is numpy's one-entry vector (was: len() of a
+    numpy scalar, a TypeError)."""
+    if np.ndim(a) == 0 or np.ndim(v) == 0:
+        return np.reshape(convolve_adjoint(g, np.ravel(a), np.ravel(v), mode), np.shape(a))
     return np.correlate(convolve_full(g, a, v, mode), v, mode="valid")
 
 

@@ -811,11 +811,17 @@ def where_mask(where, out):
     return np.broadcast_to(np.asarray(where, dtype=bool), np.shape(out))
 
 
+_PY_NUMBERS = (bool, int, float, complex)
+
+
 def where_selected(a, mask):
     """An argument of ``ufunc(..., out=z, where=mask)`` at the entries ``mask`` selects, in their
     order (broadcast to the mask's shape first); a number or a 0-d array as it is (numpy's dtype
-    rules for it kept: ``np.divide(x32, 2.0, ...)`` stays float32)."""
-    if type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+    rules for it kept: ``np.divide(x32, 2.0, ...)`` stays float32).  A 0-d array under a 0-d mask
+    (every argument 0-d): its selected entries, none where the mask is False (was: the 0-d value
+    itself, computed where the program does not compute it: np.divide(s, z, where=z != 0) at a 0-d
+    z = 0 gave NaN, a false "gradient is NaN" refusal, and numpy's warnings the program has not)."""
+    if type(a) in (bool, int, float, complex) or np.ndim(a) == 0 and np.ndim(mask) != 0:
         return a
     return np.broadcast_to(a, np.shape(mask))[mask]
 
@@ -823,7 +829,7 @@ def where_selected(a, mask):
 def where_selected_adjoint(grad, a, mask):
     """The adjoint of :func:`where_selected`: ``grad`` laid back on the selected entries, summed over
     what was broadcast."""
-    if _is_zero(grad) or type(a) in (bool, int, float, complex) or np.ndim(a) == 0:
+    if _is_zero(grad) or type(a) in (bool, int, float, complex) or np.ndim(a) == 0 and np.ndim(mask) != 0:
         return grad
     full = np.zeros(np.shape(mask), dtype=np.result_type(grad))
     full[mask] = grad
@@ -5290,7 +5296,8 @@ def _where_selected_rule(g, ans, a, mask):
 
 @defrule(where_selected_adjoint, wrt=("grad",), linear="grad")
 def _where_selected_adjoint_rule(g, ans, grad, a, mask):
-    return where_selected(g, mask) if np.ndim(a) else g
+    # (a 0-d array a under a 0-d mask: selected as where_selected selects it)
+    return where_selected(g, mask) if np.ndim(a) or np.ndim(mask) == 0 and not isinstance(a, _PY_NUMBERS) else g
 
 
 @defrule(into_selected, wrt=("value", "out"), joint_linear=("value", "out"))
