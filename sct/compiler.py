@@ -586,9 +586,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     out_formats = None if trusted else \
         follow_formats(fdef, resolver, sig.param_kinds, filename, namer, rt_name, mode)  # sct/formats.py
     with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
-        activity, local_names = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
+        activity, _ = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
                                           called or mode == "vjp")  # sct/analysis.py
-        numpy_name, plain_numpy = _numpy_name(fdef, resolver, namer, local_names)
+        numpy_name, plain_numpy = _numpy_name(resolver, namer)
         jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
@@ -1181,14 +1181,13 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     return activity, local_names
 
 
-def _numpy_name(fdef, resolver: Resolver, namer: Namer, local_names: set):
+def _numpy_name(resolver: Resolver, namer: Namer):
     """The name numpy has in the generated code, and whether ``np`` there is numpy (not the user's)."""
     user_np = resolver.resolve_name("np")
-    numpy_name = "np" if user_np is np or user_np is _MISSING or "np" not in names_in(fdef) \
-        else namer.fresh("numpy")
-    if user_np is not np and user_np is not _MISSING and "np" in local_names:
-        numpy_name = namer.fresh("numpy")
-    return numpy_name, numpy_name != "np" or resolver.resolve_name("np") in (np, _MISSING)
+    # (a user's global np that is not numpy: another name for numpy, also where the function never reads np,
+    # since the derivative rules' code does: was the user's np.sin in cos's rule, a wrong gradient)
+    numpy_name = "np" if user_np is np or user_np is _MISSING else namer.fresh("numpy")
+    return numpy_name, True
 
 
 def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer: Namer, mode: str,
