@@ -85,6 +85,11 @@ def recompute_start(self, site: Site, roots: List[str]) -> int:
         read |= stores
     if outside & _iterators(self, block[:start]):
         return 0                # a one-shot iterator made before: the part's own run used it up
+    if (outside - wanted) & _holders(self, block[:start], wanted):
+        # the part reads a value made from a root before it starts (``q1 = {"b": b}`` with the root
+        # ``b`` that ``q["b"]`` resolved to, read as ``q1["b"]`` in the part): its sweep took that
+        # value as a constant, missing what reaches y through it (was: the gradient of that path 0)
+        return 0
     read, bound = set(), set()      # read before the part binds them; bound by the part
     for st in block[start:index]:
         if isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
@@ -112,6 +117,23 @@ def recompute_start(self, site: Site, roots: List[str]) -> int:
             return 0            # a name it read rebound (``c = c + 1``): the site would pass the new one
         bound |= stores
     return start
+
+
+def _holders(self, stmts, roots: Set[str]) -> Set[str]:
+    """The names these statements bind (or may change in place) from a root's value once the root
+    is bound: a container holding it, a value computed from it, an alias of it."""
+    dep: Set[str] = set()
+    for st in stmts:
+        loads, stores = self.summary(st)[1], self.summary(st)[2]
+        if set(loads) & dep:
+            dep |= set(stores)
+            if not isinstance(st, gast.Assign):
+                dep |= set(loads)   # (a call of a method may store the value into what it reads)
+        if stores & roots:
+            dep |= set(stores) & roots
+            if isinstance(st, gast.Assign) and isinstance(st.value, gast.Name):
+                dep.add(st.value.id)    # (``b = a``: the root is ``a``'s value too)
+    return dep
 
 
 def _iterators(self, stmts) -> Set[str]:
