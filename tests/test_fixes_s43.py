@@ -479,7 +479,9 @@ def test_none_default_replaced_compiles_again():
         with pytest.raises(CompileError, match="shown.append"):
             call()
     dlfeval(none_helper, x)
-    with pytest.raises(CompileError, match="_show"):
+    # (named at the helper's call, or, since same-file helpers handing an object to a method that changes
+    # it are read in place (s50), at the method's append)
+    with pytest.raises(CompileError, match="_show|shown.append"):
         dlfeval(none_helper, x, _Axes())
     saved = none_helper.__defaults__
     try:
