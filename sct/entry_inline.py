@@ -252,7 +252,10 @@ def inline_call(checks: str, consts: dict, result: str, entry, wrap_lines: list)
                                                 for a in call.args] != s_params:
             continue
         own = set(s_code.co_varnames) - set(s_params)
-        if own & (locals_ | reads) or set(s_code.co_names) & (locals_ | own) or \
+        stored = {n.id for n in ast.walk(s_node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        # (a sweep assigning one of its parameters, a loop's s or i: inlined it would change the entry's own
+        # name of that value, which the entry may read after the call; red team redinl50)
+        if stored & set(s_params) or own & (locals_ | reads) or set(s_code.co_names) & (locals_ | own) or \
                 sum(isinstance(n, ast.Name) and n.id == call.func.id for n in ast.walk(tree)) != 1:
             continue
         sweeps[id(stmt)] = s_parts
