@@ -2103,9 +2103,12 @@ _LEAF_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes, np.f
                          np.int64, np.bool_, types.FunctionType, types.ModuleType})
 # (np.ndarray and type are not leaves of written_reached_twice: an object array's items, a class's attributes
 # may hold the written object: was ``oa[0].h``, ``M.instances[-1].h`` read as constants, red team 49)
-_LIBRARY_ROOTS = frozenset({"builtins", "numpy", "sct", "collections", "abc", "typing", "enum", "dataclasses",
-                            "functools", "weakref", "types", "logging", "threading", "multiprocessing", "queue",
-                            "asyncio", "concurrent", "socket", "subprocess", "sqlite3"})
+# (the library's top-level modules, whose classes' attributes are not the user's objects; was named
+# _LIBRARY_ROOTS, which a list of paths later in this module rebinds, so _class_parts took every class of an
+# MRO, object's and the library's too, for the user's)
+_LIBRARY_MODULES = frozenset({"builtins", "numpy", "sct", "collections", "abc", "typing", "enum", "dataclasses",
+                              "functools", "weakref", "types", "logging", "threading", "multiprocessing", "queue",
+                              "asyncio", "concurrent", "socket", "subprocess", "sqlite3"})
 
 
 _WALKED_CLASSES: dict = {}     # class -> whether _parts_of reads its objects' attributes (kept per class)
@@ -2142,7 +2145,7 @@ def _class_parts(cls) -> tuple:
                 if name not in slots:
                     slots.append(name)
         users = tuple(k for k in cls.__mro__
-                      if (getattr(k, "__module__", None) or "builtins").split(".")[0] not in _LIBRARY_ROOTS)
+                      if (getattr(k, "__module__", None) or "builtins").split(".")[0] not in _LIBRARY_MODULES)
         known = (tuple(slots), users)
         if len(_CLASS_PARTS) > 4096:
             _CLASS_PARTS.clear()
