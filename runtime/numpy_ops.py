@@ -3240,7 +3240,7 @@ nondifferentiable(
     tensordot_plan, dot_axes, inner_axes, trace_axes, trace_mask, norm_kind,
     inverse_permutation, tile_plan, repeat_index, take_index, take_mode_indices, hstack_axis, method_axes,
     require, spectrum_separated, phase_invariant, piecewise_constant_adjoint, flat_to_index, item_flat_index, linspace_fraction, einsum_plan, einsum_form, einsum_terms,
-    einsum_diagonals, unique_letters, einsum_shapes, builtin_extremum_weights, builtin_extremum_plan, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
+    einsum_diagonals, unique_letters, einsum_shapes, einsum_full_shapes, builtin_extremum_weights, builtin_extremum_plan, builtin_sum_weights, non_nan_count, average_weights_shape, kron_plan,
     pad_index, interp_plan, convolve_offset, np.floor_divide,
     diagonal_basis, sorted_pair, negated, diff_middle, diff_end, along_axis_index, cross_axes,
 )

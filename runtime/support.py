@@ -1959,7 +1959,9 @@ def aliased_dlarrays(args, split=None, opaque=None) -> frozenset:
             plain.append(v)
             return []
         if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
-                                                     types.ModuleType, types.FunctionType)):
+                                                     types.ModuleType, types.FunctionType, types.MethodType)):
+            # (a bound method: vars() of it are its function's, an accelerated function's caches, whose
+            # entries held a dlarray of an earlier call: dlfeval(f, acc_method, dlarray(x)) refused as tied)
             return []
         key = id(v)
         if key in on_path:          # a cycle (a layer's owner): read once
@@ -3228,7 +3230,7 @@ def _tied_totals(roots):
                 sums[k] = add_grad(sums[k], g) if k in sums else g
             return
         if v is None or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
-                                       types.ModuleType, types.FunctionType)):
+                                       types.ModuleType, types.FunctionType, types.MethodType)):
             return
         key = id(v)
         if key in on_path:              # a cycle (a layer's owner): aliased_dlarrays reads it once

@@ -340,7 +340,7 @@ class StoredItems:
             elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "len" and \
                     len(n.args) == 1 and isinstance(n.args[0], gast.Name):
                 lens.add(id(n.args[0]))
-        reads = []
+        reads, read_keys = [], {}
         for n in self.finding.nodes():
             if not (isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in family) or \
                     id(n) in links or id(n) in site_nodes or id(n) in lens:
@@ -349,16 +349,34 @@ class StoredItems:
             if known and s_known and self._different(kind, key, s_key):
                 continue
             reads.append(n)
+            read_keys[id(n)] = (s_known, s_key)
         site = pos.get(id(stmt))
-        for b, _ in rebinds:
+        for b, k in rebinds:
             at = pos.get(id(b))
             if at is None or site is None or at[0] >= site[0]:
                 continue            # stored after the site: the item at the site is as before
             for r in reads:
                 rat = pos.get(id(r))
+                if self._overwritten(read_keys[id(r)], k, rat, at):
+                    continue
                 if rat is None or (rat[0] < at[0] or any(lp in at[1] and lp not in site[1] for lp in rat[1])) and \
                         not self._made_between(rat, r.id, b, at):
                     self._refuse(name, "..." if nested else index, known, key, r, rat, b, stmt)
+
+    def _overwritten(self, read_key, store_key, rat, at) -> bool:
+        """Does the store at ``at`` always replace the item the read at ``rat`` reads, after it (one constant
+        key, the same loops and branches, the read first, nothing between them that leaves the block)? The
+        read then sees an earlier value, never the one at the site (``p["w"] = np.sin(p["w"]) * 2.0`` in a
+        loop before ``dlgradient(y, p)``: was refused as a read before a later store)."""
+        if rat is None or not read_key[0] or store_key is None:
+            return False
+        s_known, s_key = _const(store_key)
+        if not (s_known and type(s_key) is type(read_key[1]) and s_key == read_key[1]):
+            return False
+        if not (rat[0] < at[0] and rat[1] == at[1] and rat[3] == at[3]):
+            return False
+        leaves = (gast.Break, gast.Continue, gast.Return, gast.Raise, gast.Try, gast.With)
+        return not any(rat[0] < place < at[0] and isinstance(st, leaves) for place, _, st, _ in self._positions().values())
 
     def _made_between(self, rat, read: str, b, at) -> bool:
         """Does the read at ``rat`` of the name ``read`` see another container than the one ``b`` stores into,

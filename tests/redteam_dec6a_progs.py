@@ -563,12 +563,13 @@ def _bag_build():
     return Bag(R(130, 3), R(131, 3)), ()
 
 
-@case(_bag_build, refused=(None, 'm.__dict__["w"]'))
+# (was refused; since s50 an object's __dict__ is read as its fields, differentiated)
+@case(_bag_build, second=False)          # (Bag has no vdot for the harness's Hessian check)
 def dunder_dict_item(m):
     return np.sum(m.__dict__["w"] ** 2) + np.sum(m.b)
 
 
-@case(_bag_build, refused=(None, "m.__dict__.items()"))
+@case(_bag_build, second=False)          # (Bag has no vdot for the harness's Hessian check)
 def dunder_dict_items_loop(m):
     t = 0.0
     for k, v in m.__dict__.items():
@@ -576,12 +577,12 @@ def dunder_dict_items_loop(m):
     return t
 
 
-@case(_bag_build, refused=(None, "m.__dict__.values()"))
+@case(_bag_build, second=False)          # (Bag has no vdot for the harness's Hessian check)
 def dunder_dict_values(m):
     return sum([np.sum(np.sin(v)) for v in m.__dict__.values()])
 
 
-@case(lambda: (R(132, 3), ()), refused=(None, "d = bag.__dict__"))
+@case(lambda: (R(132, 3), ()))
 def dunder_dict_of_local_object(x):
     bag = Bag(x * 2.0, np.cos(x))
     d = bag.__dict__
