@@ -10,6 +10,8 @@ A part of ``sites.SiteFinding`` (it reads its ``fdef``, ``facts``, ``act``, ``fo
 """
 from __future__ import annotations
 
+import bisect
+
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
@@ -375,8 +377,11 @@ class StoredItems:
             return False
         if not (rat[0] < at[0] and rat[1] == at[1] and rat[3] == at[3]):
             return False
-        leaves = (gast.Break, gast.Continue, gast.Return, gast.Raise, gast.Try, gast.With)
-        return not any(rat[0] < place < at[0] and isinstance(st, leaves) for place, _, st, _ in self._positions().values())
+        if getattr(self, "_leaving", None) is None:      # the places of statements that may leave a block
+            leaves = (gast.Break, gast.Continue, gast.Return, gast.Raise, gast.Try, gast.With)
+            self._leaving = sorted({place for place, _, st, _ in self._positions().values() if isinstance(st, leaves)})
+        k = bisect.bisect_right(self._leaving, rat[0])
+        return not (k < len(self._leaving) and self._leaving[k] < at[0])
 
     def _made_between(self, rat, read: str, b, at) -> bool:
         """Does the read at ``rat`` of the name ``read`` see another container than the one ``b`` stores into,
