@@ -18,7 +18,7 @@ from typing import Dict, List, Set
 import gast
 
 from .emit import COMMENT, LINE
-from .ir import walk_nodes
+from .ir import dotted_name, walk_nodes
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
 _OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled"))
@@ -41,14 +41,9 @@ _VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "
 
 
 def _dotted(node) -> List[str]:
-    parts = []
-    while isinstance(node, gast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, gast.Name):
-        parts.append(node.id)
-        return parts[::-1]
-    return []
+    """``["np", "linalg", "norm"]`` for an Attribute chain on a Name (ir.dotted_name's parts), else []."""
+    name = dotted_name(node)
+    return name.split(".") if name else []
 
 
 class _Pass:

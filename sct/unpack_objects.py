@@ -22,7 +22,7 @@ import gast
 
 from .analysis import child_kind
 from .errors import CompileError
-from .ir import assign, call, const, load, walk_nodes
+from .ir import assign, call, const, dotted_name, load, walk_nodes
 from .operand_checks import user_class
 
 
@@ -64,7 +64,7 @@ def _known_classes(fdef, resolver, param_kinds, rt_name: str) -> Dict[str, type]
                 (cls,) = item_classes if len(item_classes) == 1 else (None,)
                 if cls is not None and user_class(cls):
                     classes[name] = cls
-        elif isinstance(value, gast.Call) and _dotted(value.func) == f"{rt_name}.as_sequence" and \
+        elif isinstance(value, gast.Call) and dotted_name(value.func) == f"{rt_name}.as_sequence" and \
                 len(value.args) == 1 and isinstance(value.args[0], gast.Name):
             kind = kinds.get(value.args[0].id)          # a for loop's sequence: a list or tuple as it is
             if not (isinstance(kind, tuple) and kind and kind[0] == "seq"):
@@ -181,16 +181,6 @@ def _in_order(block):
                 yield from _in_order(inner)
         for handler in getattr(stmt, "handlers", None) or ():
             yield from _in_order(handler.body)
-
-
-def _dotted(node) -> str:
-    parts = []
-    while isinstance(node, gast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, gast.Name):
-        return ""
-    return ".".join([node.id] + parts[::-1])
 
 
 def _blocks(fdef):

@@ -26,10 +26,10 @@ from typing import Dict, Optional
 
 import gast
 
-from .ir import call, const, load, walk_nodes
+from .ir import call, const, dotted_name, load, walk_nodes
 from .operand_checks import BINARY_DUNDERS, UNARY_DUNDERS, UNKNOWN, _numpy_function, odd_class, user_class
 from .augmented_writes import INPLACE_METHODS
-from .unpack_objects import _blocks, _dotted
+from .unpack_objects import _blocks
 
 PYNUM = "a Python number"           # int, float, complex or bool
 NUMERIC = "a number or an array"    # also numpy's arrays, scalars, dlarray: no user object
@@ -271,7 +271,7 @@ class _Classes:
             plan = _item_plan(ca)
             return self.returned(plan.function, ca) if plan is not None else None
         if isinstance(value, gast.Call):
-            if _dotted(value.func) == f"{self.rt_name}.inplace_result" and len(value.args) == 2:
+            if dotted_name(value.func) == f"{self.rt_name}.inplace_result" and len(value.args) == 2:
                 new, old = (self.expr(a) for a in value.args)
                 if "unset" in (new, old):
                     return "unset"
