@@ -735,13 +735,7 @@ def _call_changes(fn, n: gast.Call, flow: _ArgumentFlow) -> bool:
         # ``super().act(z)``: the method of the class after the one ``fn`` is defined in (its __class__
         # cell), read in turn (was: unsure, so a method calling its base's was taken for one changing self)
         method = _super_method(fn, func.attr)
-        if method is None or id(method) in _FOLLOWING or len(_FOLLOWING) >= 4:
-            return True
-        _FOLLOWING.add(id(method))
-        try:
-            return changes_arguments(method)
-        finally:
-            _FOLLOWING.discard(id(method))
+        return method is None or _followed_changes(method)
     if isinstance(func, gast.Attribute) and not flow.derived_node(func.value):
         base = _global_or_free(fn, _root(func.value)) if _root(func.value) else None
         if isinstance(base, types.ModuleType) and \
@@ -805,6 +799,18 @@ def _method_call_changes(func: gast.Attribute, flow: _ArgumentFlow, touches: boo
 _FOLLOWING: Set[int] = set()       # the callees ``_function_call_changes`` is reading now
 
 
+def _followed_changes(callee) -> bool:
+    """``changes_arguments(callee)``, read at most four callees deep and never into one being read
+    (there: unsure, True)."""
+    if id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
+        return True
+    _FOLLOWING.add(id(callee))
+    try:
+        return changes_arguments(callee)
+    finally:
+        _FOLLOWING.discard(id(callee))
+
+
 def _function_call_changes(fn, func: gast.Name) -> bool:
     """``f(...)`` given (a part of) an argument: may ``f`` change it?"""
     if func.id in IMMUTABLE_BUILTINS or func.id in COPY_BUILTINS or func.id in VIEW_FUNCTIONS:
@@ -818,15 +824,9 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
         # read, or a class, is unsure: True).  Was always True, so a helper calling a helper with
         # its argument (def noise(n): return _draw(n) * 0.5) was run again where second-order code
         # recomputes, not replayed: its random draws happened twice.
-        if id(callee) in _FOLLOWING or len(_FOLLOWING) >= 4:
-            return True
         # (a class: its __init__, whose self is the new object, read as changes_arguments reads it; was
         # always True, so a method returning ``Fluent(self.w, self.k * k)`` was taken for one changing self)
-        _FOLLOWING.add(id(callee))
-        try:
-            return changes_arguments(callee)
-        finally:
-            _FOLLOWING.discard(id(callee))
+        return _followed_changes(callee)
     if getattr(callee, "__module__", "") and str(getattr(callee, "__module__", "")).startswith(
             ("numpy", "sct", "math")):
         return False
