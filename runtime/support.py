@@ -1929,6 +1929,12 @@ def dlarray_data_and_arrays(args) -> tuple:
     return datas, plain
 
 
+# What the walks of tied dlarrays (aliased_dlarrays, _tied_totals: they must agree) do not look into. A bound
+# method: vars() of it are its function's, an accelerated function's caches, whose entries held a dlarray of an
+# earlier call (was: dlfeval(f, acc_method, dlarray(x)) refused as tied).
+_TIE_LEAVES = (str, bytes, numbers.Number, np.generic, type, types.ModuleType, types.FunctionType, types.MethodType)
+
+
 def aliased_dlarrays(args, split=None, opaque=None) -> frozenset:
     """The ids of the data of the dlarrays that ``args`` hold at more than one place (lists,
     tuples, dicts, dataclasses and objects' attributes, nested; sct's networks, whose learnables
@@ -1958,10 +1964,7 @@ def aliased_dlarrays(args, split=None, opaque=None) -> frozenset:
         if type(v) is np.ndarray and split is not None:
             plain.append(v)
             return []
-        if depth > 60 or v is None or isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type,
-                                                     types.ModuleType, types.FunctionType, types.MethodType)):
-            # (a bound method: vars() of it are its function's, an accelerated function's caches, whose
-            # entries held a dlarray of an earlier call: dlfeval(f, acc_method, dlarray(x)) refused as tied)
+        if depth > 60 or v is None or isinstance(v, (np.ndarray,) + _TIE_LEAVES):
             return []
         key = id(v)
         if key in on_path:          # a cycle (a layer's owner): read once
@@ -3229,8 +3232,7 @@ def _tied_totals(roots):
                 counts[k] = counts.get(k, 0) + 1
                 sums[k] = add_grad(sums[k], g) if k in sums else g
             return
-        if v is None or isinstance(v, (str, bytes, numbers.Number, np.generic, type,
-                                       types.ModuleType, types.FunctionType, types.MethodType)):
+        if v is None or isinstance(v, _TIE_LEAVES):
             return
         key = id(v)
         if key in on_path:              # a cycle (a layer's owner): aliased_dlarrays reads it once
