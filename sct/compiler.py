@@ -588,7 +588,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
         activity, _ = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
                                           called or mode == "vjp")  # sct/analysis.py
-        numpy_name, plain_numpy = _numpy_name(resolver, namer)
+        numpy_name = _numpy_name(resolver, namer)
         jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
         joint_sites = ()
         if not jvp_of_sites and (called or mode == "vjp"):   # a helper's (or nested function's) dlgradient
@@ -623,14 +623,14 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     with ExitStack() as walks:      # one walk of each function for the last passes of _rewrite (they mark a
         # tree they change: sct.ir.tree_changed), the call tree's test of user code (after its callees are
         # resolved) and the two tests of its reads (nothing between them changes the generated code)
-        sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name, plain_numpy,
+        sites, site_calls = _rewrite(generated, rt_name, namer, numpy_name,
                                      keep, resolver,
                                      sig.param_kinds if scalars else None, walks)   # call_sites, optimize, scalars, fuse
         if not trusted:     # a global it reads, rebound by a function it calls (sct/global_writes.py)
             check_global_rebinds(fn, resolver.guards, filename)
             check_attribute_rebinds(fdef, resolver, filename)
         _guard_callee_reads(fn, resolver)      # the helpers the analyses of its calls read (callee_effects)
-        namespace = _namespace(fn, resolver, sites, rt_name, numpy_name, plain_numpy)
+        namespace = _namespace(fn, resolver, sites, rt_name, numpy_name)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef):
                 walks.enter_context(shared_walks(generated_fn))
@@ -641,7 +641,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         _check_targets_kept(fn, generated, tree, resolver, namespace, rt_name, filename)   # (adds: tree_changed)
         if optimize_enabled():          # what only a self-contained sweep needs, and it runs again
             if drop_recomputed(generated, tree, rt_name, sig.param_kinds,
-                               numpy_name if plain_numpy else None):            # sct/recomputed.py
+                               numpy_name):            # sct/recomputed.py
                 for generated_fn in generated.functions:
                     tree_changed(generated_fn)
         # (before the sweeps' rt.replay_from calls change: read by the callers compiled with this one)
@@ -1181,13 +1181,12 @@ def _activity(fdef, resolver: Resolver, sig: _Signature, first: Activity, first_
     return activity, local_names
 
 
-def _numpy_name(resolver: Resolver, namer: Namer):
-    """The name numpy has in the generated code, and whether ``np`` there is numpy (not the user's)."""
+def _numpy_name(resolver: Resolver, namer: Namer) -> str:
+    """The name numpy has in the generated code: ``np`` where the user's ``np`` is numpy or unbound."""
     user_np = resolver.resolve_name("np")
     # (a user's global np that is not numpy: another name for numpy, also where the function never reads np,
     # since the derivative rules' code does: was the user's np.sin in cos's rule, a wrong gradient)
-    numpy_name = "np" if user_np is np or user_np is _MISSING else namer.fresh("numpy")
-    return numpy_name, True
+    return "np" if user_np is np or user_np is _MISSING else namer.fresh("numpy")
 
 
 def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer: Namer, mode: str,
@@ -1218,7 +1217,7 @@ def _runtime_as(functions, rt_name: str, resolver: Resolver) -> None:
         n.id = rt_name
 
 
-def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy: bool, keep,
+def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, keep,
              resolver: Resolver, scalar_kinds: Optional[Dict[str, Any]], kept_walks: Optional[ExitStack] = None):
     """The generated functions' call sites attached, then optimized: ``keep`` (sct's own code: the
     parts of the entry's value its caller reads), ``scalar_kinds`` (specialise scalars: the
@@ -1236,10 +1235,10 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
         sites = attach_sites(generated.functions, rt_name, namer, site_calls)      # sct/call_sites.py
         if optimize_enabled():      # the functions that only read their arguments (sct/cse.py)
             scopes: Dict[int, bool] = {}
-            found_readers = (readers(generated.functions, rt_name, numpy_name if plain_numpy else None, scopes),
+            found_readers = (readers(generated.functions, rt_name, numpy_name, scopes),
                              scopes)
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
-             numpy_name=numpy_name if plain_numpy else None, found_readers=found_readers)
+             numpy_name=numpy_name, found_readers=found_readers)
     if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:
@@ -1255,19 +1254,19 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 walks.enter_context(shared_walks(generated_fn))
         if scalar_kinds is not None:
             specialised = specialise(generated.functions, generated.entry, scalar_kinds, rt_name,  # sct/scalars.py
-                                     numpy_name if plain_numpy else None)
+                                     numpy_name)
         plain_rewrites = optimize_enabled() and _fuse.plain_rewrites()
         if plain_rewrites:
             shared = shared_statements(generated.functions)
     # the code on numpy arrays (not the functions specialised to Python floats)
     on_arrays = [fn for fn in generated.functions if not isinstance(fn, gast.FunctionDef) or fn.name not in specialised]
     if plain_rewrites:    # temporaries overwritten, slice adjoints written directly
-        shift_invariant_maxima(on_arrays, rt_name, numpy_name if plain_numpy else None,
+        shift_invariant_maxima(on_arrays, rt_name, numpy_name,
                                (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
-                fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name if plain_numpy else None)
-        known_products(on_arrays, rt_name, numpy_name if plain_numpy else None, (generated.fwd, generated.bwd), shared)
+                fold_broadcast_factors(generated_fn, rt_name, shared, numpy_name)
+        known_products(on_arrays, rt_name, numpy_name, (generated.fwd, generated.bwd), shared)
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name not in specialised:
                 if direct_index_adjoints(generated_fn, rt_name, shared):    # (False: no matmul adjoint in it)
@@ -1283,7 +1282,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
                 if released_views(generated_fn, rt_name, shared, body):
                     body.changed()
                 owned_zero_at(generated_fn, rt_name, shared, body)
-    if _fuse.active() and plain_numpy:      # sct.set_backend("numexpr")
+    if _fuse.active():      # sct.set_backend("numexpr")
         _fuse.fuse_functions(on_arrays, rt_name, numpy_name)
     if optimize_enabled():      # each sweep takes only what it still reads
         if kept_walks is not None:      # (each marks a tree it changes: sct.ir.tree_changed)
@@ -1301,8 +1300,7 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, plain_numpy
     return sites, site_calls
 
 
-def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, numpy_name: str,
-               plain_numpy: bool) -> Dict[str, Any]:
+def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, numpy_name: str) -> Dict[str, Any]:
     """The globals of the generated code: what the user's names referred to, the runtime, the sites."""
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
     for name, guard in resolver.guards.items():
@@ -1311,7 +1309,7 @@ def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, nump
     namespace.update(resolver.made)
     namespace[rt_name] = RT
     namespace.update(sites)
-    namespace[numpy_name] = np if plain_numpy else namespace["np"]
+    namespace[numpy_name] = np
     return namespace
 
 
