@@ -208,3 +208,58 @@ def test_hoist_next_leaves_no_cycle():
         def fresh(self, base):
             return base + "_1"
     assert _garbage_after(lambda: _hoist_next(stmt, Namer())) == 0
+
+
+# -- normalize's header nodes: a list without the context and operator leaves, the same other nodes
+def _header_nodes_as_it_was(stmt):
+    bodies = ("body", "orelse", "handlers", "finalbody", "cases")
+    if not isinstance(stmt, gast.AST) or isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+        return
+    todo = [stmt]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+            continue
+        yield node
+        for name in node._fields:
+            if isinstance(node, gast.stmt) and name in bodies:
+                continue
+            child = getattr(node, name, None)
+            todo.extend(c for c in (child if isinstance(child, list) else [child]) if isinstance(c, gast.AST))
+
+
+_HEADERS = '''
+def f(x, xs):
+    y = (n := x + 1) * np.tanh(x) if x > 0 else -x
+    for v in [w := t * 2 for t in xs if (u := t)]:
+        z = v
+    while (k := k - 1) > 0:
+        pass
+    with open(p := "f") as fh, ctx(q := 2):
+        a = 1
+    if bump(x) and (lambda r: r)(x):
+        b = 2
+    else:
+        c = 3
+    try:
+        d = g(x)
+    except E as e:
+        pass
+    def inner(m=(dd := 4)):
+        return m
+    return {kk: vv for kk, vv in pairs}, x[1:2, ::3], f"{x!r:>{w}}"
+'''
+
+
+def test_header_nodes_are_the_walks_nodes_but_the_leaves():
+    from sct import normalize
+    leaves = (gast.expr_context, gast.operator, gast.unaryop, gast.boolop, gast.cmpop)
+    fdef = gast.parse(_HEADERS).body[0]
+    for stmt in fdef.body:
+        got = normalize._header_nodes(stmt)
+        assert isinstance(got, list)        # (was: a generator over every field, the leaves too)
+        assert not any(isinstance(n, leaves) for n in got)
+        expected = [n for n in _header_nodes_as_it_was(stmt) if not isinstance(n, leaves)]
+        assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
+    targets = [sorted(normalize._walrus_targets(s)) for s in fdef.body]
+    assert targets[:4] == [["n"], ["u", "w"], ["k"], ["p", "q"]] and targets[-2:] == [[], []]     # (a def: none of its own)
