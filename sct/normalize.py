@@ -32,7 +32,7 @@ import gast
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
-from .ir import call, const, dotted_name, walk_no_defs, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, call, const, dotted_name, walk_no_defs, walk_nodes
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions, static_keyword_dicts
 from .normalize_generators import call_changes_lazy_reads, changes_or_draws, wrap_generator_calls
@@ -898,22 +898,39 @@ class Normalizer(Statements, Loops, Expressions):
 _BODIES = ("body", "orelse", "handlers", "finalbody", "cases")
 
 
-def _header_nodes(stmt):
+def _header_nodes(stmt) -> List:
     """The nodes of ``stmt``'s own expressions (its header's, for an if, for, while, with or try; the
-    comprehensions in them too; not nested defs, classes or lambdas)."""
+    comprehensions in them too; not nested defs, classes or lambdas), but the context and operator
+    leaves (``Load``, ``Add``: sct.ir's child fields; the callers look for ``:=`` and calls).  (Was: a
+    generator over every field, the leaves too, for every statement: 1 % of a long function's
+    compilation.)"""
     if not isinstance(stmt, gast.AST) or isinstance(stmt, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
-        return
+        return []
+    AST, skipped, stmt_cls, fields_of = gast.AST, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef,
+                                                   gast.Lambda), gast.stmt, _CHILD_FIELDS
+    out = []
     todo = [stmt]
+    pop, push = todo.pop, todo.append
     while todo:
-        node = todo.pop()
-        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda)):
+        node = pop()
+        if isinstance(node, skipped):
             continue
-        yield node
-        for name in node._fields:
-            if isinstance(node, gast.stmt) and name in _BODIES:
+        out.append(node)
+        fields = fields_of.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        header_only = isinstance(node, stmt_cls)
+        for name in fields:
+            if header_only and name in _BODIES:
                 continue
             child = getattr(node, name, None)
-            todo.extend(c for c in (child if isinstance(child, list) else [child]) if isinstance(c, gast.AST))
+            if child.__class__ is list:
+                for c in child:
+                    if isinstance(c, AST):
+                        push(c)
+            elif isinstance(child, AST):
+                push(child)
+    return out
 
 
 def _walrus_targets(stmt) -> frozenset:

@@ -230,6 +230,28 @@ def changes_or_draws(fn, tree) -> bool:
     return not _pure(fn) or _draws(tree, modules)
 
 
+def _calls_generators(calls: List, partials, local_root) -> bool:
+    """Whether a call of ``calls`` (calls and generator expressions) may be one wrap_generator_calls
+    rewrites: its function resolves to a generator function (each chain of names resolved once: what
+    ``partials.resolve`` finds depends on the chain only), or an expression it made before."""
+    from .partials import _chain
+    resolved: dict = {}
+    for n in calls:
+        if n.__class__ is gast.GeneratorExp:
+            if getattr(n, "_sct_items", None) is not None:
+                return True
+            continue
+        if not isinstance(n.func, (gast.Name, gast.Attribute)):
+            continue
+        key = _chain(n.func)
+        key = tuple(key) if key is not None else None
+        if key not in resolved:
+            resolved[key] = _generator_function(partials.resolve(n.func, local_root, classes=True))
+        if resolved[key]:
+            return True
+    return False
+
+
 def wrap_generator_calls(stmts: List, norm) -> List:
     """``gen(a)`` -> ``(v for v in gen_items(a))`` in ``stmts`` (not in nested defs or lambdas: their
     calls are left as written, and refused where the generator's code is read), for each ``gen`` the
@@ -237,7 +259,15 @@ def wrap_generator_calls(stmts: List, norm) -> List:
     ``gen_items`` -> ``gen``'s expression (sct/compiler.py binds it).  A generator that changes
     what its caller sees or draws random numbers is refused here."""
     partials = norm.partials
-    if partials is None or not any(isinstance(n, gast.Call) for st in stmts for n in walk_no_defs(st)):
+    if partials is None:
+        return stmts
+    calls = [n for st in stmts for n in walk_no_defs(st) if isinstance(n, (gast.Call, gast.GeneratorExp))]
+    if not any(isinstance(n, gast.Call) for n in calls):
+        return stmts
+    if not _calls_generators(calls, partials, norm.local_root):
+        # no call of a generator function (the nested defs' calls looked at too): the transformer below
+        # would leave every node as it is (was: it visited every node of the function anyway)
+        _check_consumers(stmts, norm)
         return stmts
 
     class Wrap(gast.NodeTransformer):

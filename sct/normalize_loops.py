@@ -1803,6 +1803,7 @@ def _hoist_next(st, namer) -> Optional[List]:
 
     # (an augmented assignment evaluates its target's parts first: d[f()] += next(G))
     hits = find(st.value, st, "value", None, [st.target] if isinstance(st, gast.AugAssign) else [])
+    del find        # (a recursive closure: freed now rather than by the cyclic collector)
     if len(hits) != 1:
         return None
     node, parent, field, index, before = hits[0]

@@ -194,4 +194,5 @@ def _attributes(stmt):
             visit(stmt.value, stmt, "value", None)
     elif stmt.value is not None:
         visit(stmt.value, stmt, "value", None)
+    del visit       # (a recursive closure: freed now rather than by the cyclic collector)
     return out
