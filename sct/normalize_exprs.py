@@ -393,6 +393,10 @@ class Expressions:
             # they look the method up as the call does (was: refused; the bound method read into a name first
             # was a read of self, which a second order's recomputation refused as changed by the call)
             signed, looked_up = func.value, [const(func.attr)]
+        # Module.__call__(self, *args, **kwargs) (super().__call__ of a subclass's __call__): self given too, for a
+        # base's __call__ that forwards to self.forward (was: refused, that __call__ taking **kwargs)
+        receiver = [gast.keyword(arg="receiver", value=copy.deepcopy(args[0]))] \
+            if looked_up and args and isinstance(args[0], gast.Name) else []
         result = self.namer.fresh(hint + "_forwarded")
         given: List = []
         npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
@@ -401,10 +405,11 @@ class Expressions:
                 npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [copy.deepcopy(a.value)]))
         npos = self.atom(npos, given, hint + "_count")
         defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)] + looked_up)
+        defaults.keywords = receiver
         merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), given, hint + "_keywords")
-        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged] +
-                               copy.deepcopy(looked_up)), given,
-                          hint + "_names")
+        layout = call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged] + copy.deepcopy(looked_up))
+        layout.keywords = copy.deepcopy(receiver)
+        names = self.atom(layout, given, hint + "_names")
         item = self.namer.fresh("name")
         listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
                                generators=[gast.comprehension(target=store(item), iter=names, ifs=[],

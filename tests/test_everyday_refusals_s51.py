@@ -92,3 +92,92 @@ def test_loop_of_stores_not_always_replaced_stays_refused(fn, k):
         dlfeval(fn, {"w": dlarray(RNG.standard_normal(3)), "b": dlarray(RNG.standard_normal(3))},
                 RNG.standard_normal(3))
     assert info.value.lineno == _line(fn, k)
+
+
+# ---------------------------------------------------------------- 2. super().__call__(*args, **kwargs) given a keyword
+
+class Module:
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+
+class Lin(Module):
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x, scale=1.0):
+        return np.tanh(x @ self.W) * scale
+
+
+class Hooked(Lin):
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs) + 1.0
+
+
+class Scaled(Lin):
+    def __call__(self, x):
+        return super().__call__(x, scale=2.0) + 1.0
+
+
+class Gained(Lin):
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs) + 1.0
+
+    def forward(self, x, scale=1.0, shift=0.0):
+        return np.tanh(x @ self.W + shift) * scale
+
+
+def module_loss(m, x):
+    y = np.sum(m(x, scale=2.0) ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def module_loss_positional(m, x):
+    y = np.sum(m(x) ** 2)
+    return y, dlgradient(y, m.W)
+
+
+def module_loss_shift(m, x):
+    y = np.sum(m(x, shift=0.5) ** 2)
+    g = dlgradient(y, m.W)
+    return y, g
+
+
+@pytest.mark.parametrize("cls, fn, scale, shift", [(Hooked, module_loss, 2.0, 0.0),
+                                                   (Scaled, module_loss_positional, 2.0, 0.0),
+                                                   (Gained, module_loss_shift, 1.0, 0.5),
+                                                   (Gained, module_loss, 2.0, 0.0)])
+def test_super_call_given_a_keyword_runs(cls, fn, scale, shift):
+    W, x = RNG.standard_normal((3, 2)), RNG.standard_normal((4, 3))
+
+    def plain(W):
+        return np.sum((np.tanh(x @ W + shift) * scale + 1.0) ** 2)
+    for _ in range(2):          # the compiled call, then the cached one
+        y, g = dlfeval(fn, cls(dlarray(W)), x)
+        assert np.allclose(D(y), plain(W), rtol=1e-12)
+        assert np.allclose(D(g), numerical_gradient(plain, [W], 0), rtol=1e-6, atol=1e-8)
+
+
+class Reading(Module):
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs) * kwargs.get("scale", 1.0)
+
+
+class ReadingLin(Reading):
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x, scale=1.0):
+        return np.tanh(x @ self.W) * scale
+
+
+class HookedReading(ReadingLin):
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs) + 1.0
+
+
+def test_super_call_to_a_call_reading_its_kwargs_stays_refused():
+    # the base's __call__ reads kwargs itself: not a plain forwarder, the keywords are not passed by position
+    with pytest.raises(Exception) as info:
+        dlfeval(module_loss, HookedReading(dlarray(RNG.standard_normal((3, 2)))), RNG.standard_normal((4, 3)))
+    assert "**kwargs" in str(info.value) and "line" in str(info.value)
