@@ -4347,14 +4347,16 @@ def keywords_positional(fn):
     extra keywords one dict argument (its kind part of the cache's key, as any dict's).  Made once per
     code (sct/parse.py reads the tree of ``fn`` itself, the parameters moved the same way)."""
     code = fn.__code__
-    if not code.co_flags & _CO_VARKEYWORDS or code.co_flags & _CO_VARARGS:
-        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs and no *args")
+    if not code.co_flags & _CO_VARKEYWORDS:
+        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs")
     held = _KEYWORDS_POSITIONAL.get(id(fn))
     if held is not None and held[0] is fn and held[1] is code:
         return held[2]
-    count = code.co_argcount + code.co_kwonlyargcount + 1
+    # (a function taking *args too: its *args a tuple by position before the dict, ``f'(x, (a, b), {"w": W})``
+    # of ``f(x, a, b, w=W)``, a helper's call (sct/normalize_exprs.py packed_keywords_call))
+    count = code.co_argcount + code.co_kwonlyargcount + 1 + bool(code.co_flags & _CO_VARARGS)
     derived = types.FunctionType(code.replace(co_argcount=count, co_kwonlyargcount=0,
-                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS),
+                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS & ~_CO_VARARGS),
                                  fn.__globals__, fn.__name__, None, fn.__closure__)
     derived.__qualname__ = fn.__qualname__
     derived.__module__ = fn.__module__
@@ -4366,7 +4368,20 @@ def keywords_positional(fn):
     return derived
 
 
-nondifferentiable(positional, keywords_method, keywords_positional)      # they make functions (no value to differentiate)
+def parameter_default(fn, name):
+    """The default of ``fn``'s parameter ``name`` as it is when the call runs (a call of
+    ``keywords_positional(fn)`` passes every parameter: sct/normalize_exprs.py packed_keywords_call)."""
+    kwdefaults = fn.__kwdefaults__ or {}
+    if name in kwdefaults:
+        return kwdefaults[name]
+    code, defaults = fn.__code__, fn.__defaults__ or ()
+    k = code.co_varnames.index(name) - (code.co_argcount - len(defaults))
+    if name not in code.co_varnames[:code.co_argcount] or not 0 <= k < len(defaults):
+        raise TypeError(f"{fn.__qualname__}() missing 1 required argument: {name!r}")
+    return defaults[k]
+
+
+nondifferentiable(positional, keywords_method, keywords_positional, parameter_default)      # they make functions (no value to differentiate)
 
 
 def _method_entry(site, obj, name, active, args):

@@ -181,3 +181,76 @@ def test_super_call_to_a_call_reading_its_kwargs_stays_refused():
     with pytest.raises(Exception) as info:
         dlfeval(module_loss, HookedReading(dlarray(RNG.standard_normal((3, 2)))), RNG.standard_normal((4, 3)))
     assert "**kwargs" in str(info.value) and "line" in str(info.value)
+
+
+# ---------------------------------------------------------------- 3. a traced value through a helper's **kw
+
+def kw_layer(x, **kw):
+    return np.tanh(x * kw["w"]) + kw.get("b", 0.0)
+
+
+def kw_layer_default(x, act=None, **kw):
+    h = x * kw["w"]
+    return act(h) if act is not None else h + 1.0
+
+
+def kw_star_layer(x, *args, **kw):
+    out = np.tanh(x * kw["w"])
+    for a in args:
+        out = out + a
+    return out
+
+
+def kw_loss_star(W, B, x):
+    y = np.sum(kw_star_layer(x, w=W) ** 2) + np.sum(kw_star_layer(x, B, B * 2.0, w=W) ** 3)
+    return y, dlgradient(y, W), dlgradient(y, B)
+
+
+def _kw_star_plain(W, B, x):
+    return np.sum(np.tanh(x * W) ** 2) + np.sum((np.tanh(x * W) + 3 * B) ** 3)
+
+
+def kw_loss(W, B, x):
+    y = np.sum(kw_layer(x, w=W) ** 2) + np.sum(kw_layer(x, b=B, w=W * 2.0) ** 3)
+    return y, dlgradient(y, W), dlgradient(y, B)
+
+
+def kw_loss_default(W, B, x):
+    y = np.sum(kw_layer_default(x, w=W) * B) + np.sum(kw_layer_default(x, act=np.tanh, w=B))
+    return y, dlgradient(y, W), dlgradient(y, B)
+
+
+def _kw_plain(W, B, x):
+    return np.sum(np.tanh(x * W) ** 2) + np.sum((np.tanh(x * W * 2.0) + B) ** 3)
+
+
+def _kw_default_plain(W, B, x):
+    return np.sum((x * W + 1.0) * B) + np.sum(np.tanh(x * B))
+
+
+@pytest.mark.parametrize("fn, plain", [(kw_loss, _kw_plain), (kw_loss_default, _kw_default_plain),
+                                       (kw_loss_star, _kw_star_plain)])
+def test_traced_value_through_a_helpers_kwargs_runs(fn, plain):
+    W, B, x = RNG.standard_normal(3), RNG.standard_normal(3), RNG.standard_normal(3)
+    for _ in range(2):
+        y, gW, gB = dlfeval(fn, dlarray(W), dlarray(B), x)
+        assert np.allclose(D(y), plain(W, B, x), rtol=1e-12)
+        assert np.allclose(D(gW), numerical_gradient(plain, [W, B, x], 0), rtol=1e-6, atol=1e-8)
+        assert np.allclose(D(gB), numerical_gradient(plain, [W, B, x], 1), rtol=1e-6, atol=1e-8)
+
+
+def kw_writing_layer(x, **kw):
+    kw["w"] = kw["w"] * 2.0
+    return np.tanh(x * kw["w"])
+
+
+def kw_loss_writing(W, x):
+    y = np.sum(kw_writing_layer(x, w=W) ** 2)
+    return y, dlgradient(y, W)
+
+
+def test_helper_writing_into_its_kwargs_stays_refused():
+    # (Python's kw is a new dict each call; sct reads it as the caller's: refused, never a wrong gradient)
+    with pytest.raises(CompileError) as info:
+        dlfeval(kw_loss_writing, dlarray(RNG.standard_normal(3)), RNG.standard_normal(3))
+    assert info.value.lineno == _line(kw_writing_layer, 1)
