@@ -254,3 +254,58 @@ def test_helper_writing_into_its_kwargs_stays_refused():
     with pytest.raises(CompileError) as info:
         dlfeval(kw_loss_writing, dlarray(RNG.standard_normal(3)), RNG.standard_normal(3))
     assert info.value.lineno == _line(kw_writing_layer, 1)
+
+
+# ---------------------------------------------------------------- 4. dlgradient of items read through a user __getitem__
+
+class ParamBox:
+    def __init__(self, d):
+        self.d = d
+
+    def __getitem__(self, k):
+        return self.d[k]
+
+
+class RenamedBox(ParamBox):
+    def __getitem__(self, k):
+        return self.d["w" if k == "v" else k]
+
+
+class PropertyBox(ParamBox):
+    def __init__(self, d):
+        self._d = d
+
+    @property
+    def d(self):
+        return self._d
+
+
+def box_loss(P, x):
+    y = np.sum(np.tanh(x @ P["w"]) + P["b"] * P["w"][0])
+    return y, dlgradient(y, P["w"]), dlgradient(y, P["b"])
+
+
+def box_loss_renamed(P, x):
+    y = np.sum(np.tanh(x @ P["w"]) + P["b"])
+    return y, dlgradient(y, P["v"])
+
+
+def test_gradient_of_items_read_through_getitem_runs():
+    W, b, x = RNG.standard_normal((3, 2)), RNG.standard_normal(2), RNG.standard_normal((4, 3))
+
+    def plain(W, b):
+        return np.sum(np.tanh(x @ W) + b * W[0])
+    for _ in range(2):
+        y, gW, gb = dlfeval(box_loss, ParamBox({"w": dlarray(W), "b": dlarray(b)}), x)
+        assert np.allclose(D(y), plain(W, b), rtol=1e-12)
+        assert np.allclose(D(gW), numerical_gradient(plain, [W, b], 0), rtol=1e-6, atol=1e-8)
+        assert np.allclose(D(gb), numerical_gradient(plain, [W, b], 1), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("cls, fn, k", [(RenamedBox, box_loss_renamed, 2), (PropertyBox, box_loss, 2)])
+def test_gradient_through_other_getitems_stays_refused(cls, fn, k):
+    # a __getitem__ choosing another key, or a field behind a property: not read as an item of the field
+    with pytest.raises(CompileError) as info:
+        dlfeval(fn, cls({"w": dlarray(RNG.standard_normal((3, 2))), "b": dlarray(RNG.standard_normal(2))}),
+                RNG.standard_normal((4, 3)))
+    assert info.value.lineno == _line(fn, k)
