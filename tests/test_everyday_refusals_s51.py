@@ -309,3 +309,83 @@ def test_gradient_through_other_getitems_stays_refused(cls, fn, k):
         dlfeval(fn, cls({"w": dlarray(RNG.standard_normal((3, 2))), "b": dlarray(RNG.standard_normal(2))}),
                 RNG.standard_normal((4, 3)))
     assert info.value.lineno == _line(fn, k)
+
+
+# ---------------------------------------------------------------- 5. a batch-norm helper through a dict item / two helpers
+
+G0 = RNG.standard_normal(3)
+
+
+class RunningNorm:
+    def __init__(self):
+        self.g = dlarray(G0.copy())
+        self.rm = np.zeros(3)
+
+    def __call__(self, h):
+        mu = h.mean(axis=1)
+        self.rm = 0.9 * self.rm + 0.1 * extractdata(mu)
+        return self.g[:, None] * (h - mu[:, None])
+
+
+class TracedNorm(RunningNorm):
+    def __call__(self, h):
+        mu = h.mean(axis=1)
+        self.rm = 0.9 * self.rm + 0.1 * mu          # a traced value kept on the object
+        return self.g[:, None] * (h - mu[:, None])
+
+
+class NormNet:
+    def __init__(self, W, norm):
+        self.W = dlarray(W.copy())
+        self.bn = norm
+
+
+def norm_forward(W, bn, x):
+    return bn(W @ x)
+
+
+def norm_body(net, x):
+    return np.tanh(norm_forward(net.W, net.bn, x))
+
+
+def norm_by_item(W, p, x):
+    L = (norm_forward(W, p["bn"], x) ** 2).sum()
+    return L, dlgradient(L, W, p["bn"].g)
+
+
+def norm_two_deep(net, x):
+    L = (norm_body(net, x) ** 2).sum()
+    return L, dlgradient(L, net.W, net.bn.g)
+
+
+def _norm_plain(W, g, x, deep):
+    h = W @ x
+    z = g[:, None] * (h - h.mean(axis=1)[:, None])
+    return float(((np.tanh(z) if deep else z) ** 2).sum())
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_batch_norm_helper_by_item_or_two_deep_runs(deep):
+    W, x = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 5))
+    bn = RunningNorm()
+    rm = np.zeros(3)
+    for _ in range(2):
+        if deep:
+            L, (gW, gg) = dlfeval(norm_two_deep, NormNet(W, bn), x)
+        else:
+            L, (gW, gg) = dlfeval(norm_by_item, dlarray(W), {"bn": bn}, x)
+        rm = 0.9 * rm + 0.1 * (W @ x).mean(axis=1)
+        assert np.allclose(bn.rm, rm, rtol=1e-12)
+        assert np.allclose(D(L), _norm_plain(W, G0, x, deep), rtol=1e-12)
+        assert np.allclose(D(gW), numerical_gradient(lambda W: _norm_plain(W, G0, x, deep), [W], 0), rtol=1e-6,
+                           atol=1e-8)
+        assert np.allclose(D(gg), numerical_gradient(lambda g: _norm_plain(W, g, x, deep), [G0.copy()], 0),
+                           rtol=1e-6, atol=1e-8)
+
+
+def test_batch_norm_helper_keeping_a_traced_value_stays_refused():
+    # the running mean computed from traced values (no extractdata): a derivative stored on the caller's object
+    with pytest.raises(CompileError) as info:
+        dlfeval(norm_by_item, dlarray(RNG.standard_normal((3, 4))), {"bn": TracedNorm()}, RNG.standard_normal((4, 5)))
+    assert info.value.lineno == _line(TracedNorm.__call__, 2)
+
