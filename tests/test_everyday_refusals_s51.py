@@ -389,3 +389,49 @@ def test_batch_norm_helper_keeping_a_traced_value_stays_refused():
         dlfeval(norm_by_item, dlarray(RNG.standard_normal((3, 4))), {"bn": TracedNorm()}, RNG.standard_normal((4, 5)))
     assert info.value.lineno == _line(TracedNorm.__call__, 2)
 
+
+# ---------------------------------------------------------------- 6. net.step + 1 in a loss with tied weights
+
+class TiedLin:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+
+class TiedNet:
+    def __init__(self, A, b0):
+        W = dlarray(A.copy())
+        self.embed, self.head = TiedLin(W, dlarray(b0.copy())), TiedLin(W, dlarray(np.zeros(3)))
+        self.step = 0
+
+
+def tied_loss_counting(net, x):
+    net.step = net.step + 1
+    L = ((net.head.W @ np.tanh(net.embed.W @ x + net.embed.b)) ** 2).sum()
+    return L, dlgradient(L, net.embed.W)
+
+
+def tied_loss_new_place(net, x):
+    net.step = net.embed.W
+    L = ((net.head.W @ np.tanh(net.step @ x + net.embed.b)) ** 2).sum()
+    return L, dlgradient(L, net.embed.W)
+
+
+def test_step_counter_in_a_tied_loss_runs():
+    A, b0, x = RNG.standard_normal((3, 3)), RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def plain(W):
+        return float(((W @ np.tanh(W @ x + b0)) ** 2).sum())
+    net = TiedNet(A, b0)
+    for k in range(2):
+        L, g = dlfeval(tied_loss_counting, net, x)
+        assert net.step == k + 1
+        assert np.allclose(D(L), plain(A), rtol=1e-12)
+        assert np.allclose(D(g), numerical_gradient(plain, [A], 0), rtol=1e-6, atol=1e-8)   # both places
+
+
+def test_tied_weight_stored_into_a_number_field_stays_refused():
+    # the field now holds a place of the tied array: not the places dlfeval passed
+    A, b0, x = RNG.standard_normal((3, 3)), RNG.standard_normal(3), RNG.standard_normal(3)
+    with pytest.raises(Exception) as info:
+        dlfeval(tied_loss_new_place, TiedNet(A, b0), x)
+    assert "more than one place" in str(info.value) or isinstance(info.value, CompileError)
