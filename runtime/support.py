@@ -4347,14 +4347,16 @@ def keywords_positional(fn):
     extra keywords one dict argument (its kind part of the cache's key, as any dict's).  Made once per
     code (sct/parse.py reads the tree of ``fn`` itself, the parameters moved the same way)."""
     code = fn.__code__
-    if not code.co_flags & _CO_VARKEYWORDS or code.co_flags & _CO_VARARGS:
-        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs and no *args")
+    if not code.co_flags & _CO_VARKEYWORDS:
+        raise TypeError(f"{fn.__qualname__}: keywords_positional takes a function with **kwargs")
     held = _KEYWORDS_POSITIONAL.get(id(fn))
     if held is not None and held[0] is fn and held[1] is code:
         return held[2]
-    count = code.co_argcount + code.co_kwonlyargcount + 1
+    # (a function taking *args too: its *args a tuple by position before the dict, ``f'(x, (a, b), {"w": W})``
+    # of ``f(x, a, b, w=W)``, a helper's call (sct/normalize_exprs.py packed_keywords_call))
+    count = code.co_argcount + code.co_kwonlyargcount + 1 + bool(code.co_flags & _CO_VARARGS)
     derived = types.FunctionType(code.replace(co_argcount=count, co_kwonlyargcount=0,
-                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS),
+                                              co_flags=code.co_flags & ~_CO_VARKEYWORDS & ~_CO_VARARGS),
                                  fn.__globals__, fn.__name__, None, fn.__closure__)
     derived.__qualname__ = fn.__qualname__
     derived.__module__ = fn.__module__
@@ -4366,7 +4368,20 @@ def keywords_positional(fn):
     return derived
 
 
-nondifferentiable(positional, keywords_method, keywords_positional)      # they make functions (no value to differentiate)
+def parameter_default(fn, name):
+    """The default of ``fn``'s parameter ``name`` as it is when the call runs (a call of
+    ``keywords_positional(fn)`` passes every parameter: sct/normalize_exprs.py packed_keywords_call)."""
+    kwdefaults = fn.__kwdefaults__ or {}
+    if name in kwdefaults:
+        return kwdefaults[name]
+    code, defaults = fn.__code__, fn.__defaults__ or ()
+    k = code.co_varnames.index(name) - (code.co_argcount - len(defaults))
+    if name not in code.co_varnames[:code.co_argcount] or not 0 <= k < len(defaults):
+        raise TypeError(f"{fn.__qualname__}() missing 1 required argument: {name!r}")
+    return defaults[k]
+
+
+nondifferentiable(positional, keywords_method, keywords_positional, parameter_default)      # they make functions (no value to differentiate)
 
 
 def _method_entry(site, obj, name, active, args):
@@ -4997,12 +5012,59 @@ def no_keywords_forwarded(kwargs):
 nondifferentiable(no_keywords_forwarded)
 
 
-def _forwarded_parameters(fn, npos, kwargs):
+_METHOD_FORWARDS: dict = {}     # code -> the method name its function only forwards to, or None
+
+
+def _forwards_to_method(fn):
+    """The name ``attr`` where ``fn`` is a bound method whose whole body is ``return self.attr(*args,
+    **kwargs)`` (a ``Module.__call__``, its own parameters ``(self, *args, **kwargs)``), else None."""
+    import ast
+    import inspect
+    func = getattr(fn, "__func__", None)
+    if not isinstance(fn, types.MethodType) or type(func) is not types.FunctionType or \
+            hasattr(func, "__wrapped__") or func.__closure__:
+        return None
+    code = func.__code__
+    if code in _METHOD_FORWARDS:
+        return _METHOD_FORWARDS[code]
+    found = None
+    if code.co_argcount == 1 and not code.co_kwonlyargcount and not code.co_posonlyargcount and \
+            code.co_flags & inspect.CO_VARARGS and code.co_flags & inspect.CO_VARKEYWORDS:
+        try:
+            import textwrap
+            tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+        except Exception:       # noqa: BLE001  (no source: not followed)
+            tree = None
+        fdef = tree.body[0] if tree is not None and len(tree.body) == 1 else None
+        if isinstance(fdef, ast.FunctionDef) and fdef.name == func.__name__ and not fdef.decorator_list:
+            me, args, kw = fdef.args.args[0].arg, fdef.args.vararg.arg, fdef.args.kwarg.arg
+            body = [st for st in fdef.body if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)
+                                                   and isinstance(st.value.value, str))]
+            v = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and \
+                    isinstance(v.func.value, ast.Name) and v.func.value.id == me and len(v.args) == 1 and \
+                    isinstance(v.args[0], ast.Starred) and isinstance(v.args[0].value, ast.Name) and \
+                    v.args[0].value.id == args and len(v.keywords) == 1 and v.keywords[0].arg is None and \
+                    isinstance(v.keywords[0].value, ast.Name) and v.keywords[0].value.id == kw:
+                found = v.func.attr
+    if len(_METHOD_FORWARDS) >= 256:
+        _METHOD_FORWARDS.clear()
+    _METHOD_FORWARDS[code] = found
+    return found
+
+
+def _forwarded_parameters(fn, npos, kwargs, depth=0):
     """The parameters a decorator's wrapper ``fn(*args, **kwargs)`` binds (sct/normalize_exprs.py
     forwarded_call): those of a plain Python function or method as it is written (not the function it
     wraps), checked as Python binds them; ``fn`` of another kind, or taking ``**kwargs`` or a keyword-only
-    parameter that a keyword names, is refused where keywords reach it."""
+    parameter that a keyword names, is refused where keywords reach it.  A method that only forwards to
+    another of its object's, ``return self.forward(*args, **kwargs)``, binds as that one does (``super().__call__(
+    *args, **kwargs)`` of a Module subclass's ``__call__``: was refused, the base's ``__call__`` taking
+    ``**kwargs``)."""
     import inspect
+    attr = _forwards_to_method(fn) if depth < 8 else None
+    if attr is not None:
+        return _forwarded_parameters(getattr(fn.__self__, attr), npos, kwargs, depth + 1)
     if isinstance(fn, (types.FunctionType, types.MethodType)) and not isinstance(fn, Closure):
         params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
         if not any(p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY) for p in params):
@@ -5019,20 +5081,36 @@ def _forwarded_parameters(fn, npos, kwargs):
     return []
 
 
-def forwarded_defaults(fn, npos, kwargs, attr=None):
+def _forwarded_callee(fn, npos, attr, receiver):
+    """``fn`` (its attribute ``attr`` where given) and ``npos``; a class's function called with its object
+    first (``Module.__call__(self, *args, **kwargs)``, what ``super().__call__(*args, **kwargs)`` compiles
+    to: ``receiver`` is ``self``) that only forwards to another method of the object: bound to it, so that
+    the method it forwards to is found."""
+    fn = fn if attr is None else getattr(fn, attr)
+    if receiver is not _NO_RECEIVER and type(fn) is types.FunctionType:
+        bound = types.MethodType(fn, receiver)
+        if _forwards_to_method(bound) is not None:
+            return bound, npos - 1
+    return fn, npos
+
+
+_NO_RECEIVER = object()
+
+
+def forwarded_defaults(fn, npos, kwargs, attr=None, receiver=_NO_RECEIVER):
     """The defaults of the parameters between the positional ones and the last one ``kwargs`` names (of
     ``fn``'s method ``attr`` where it is given: ``self.forward(*args, **kwargs)``)."""
     if not kwargs:
         return {}
-    fn = fn if attr is None else getattr(fn, attr)
+    fn, npos = _forwarded_callee(fn, npos, attr, receiver)
     return {p.name: p.default for p in _forwarded_parameters(fn, npos, kwargs) if p.name not in kwargs}
 
 
-def forwarded_layout(fn, npos, merged, attr=None):
+def forwarded_layout(fn, npos, merged, attr=None, receiver=_NO_RECEIVER):
     """The names of the parameters ``merged`` (the keywords and the defaults between) fills, in order."""
     if not merged:
         return []
-    fn = fn if attr is None else getattr(fn, attr)
+    fn, npos = _forwarded_callee(fn, npos, attr, receiver)
     return [p.name for p in _forwarded_parameters(fn, npos, merged)]
 
 

@@ -629,7 +629,10 @@ class Structures:
                         inner = self.filled_from(m, seen)
                         if inner is not None and counts.get(inner[0], (0, 0))[1] > 1:
                             return inner
-                    if counts.get(m, (0, 0))[1] > 1:
+                    if counts.get(m, (0, 0))[1] > 1 and self._value_reads().get(m, 0) > 1:
+                        # (a read by the normalizer's check, ``rt.unformatted_outside('f(a)', p_f)``, is not
+                        # a use: was counted, so ``p["w"] = f(p["w"])`` of a helper returning a new array
+                        # was refused as filled from a name read elsewhere)
                         return m, getattr(n, "lineno", "?")
                     second = self.second_name_of(m)
                     if second is not None:

@@ -20,10 +20,13 @@ statement at once: more than the values carry, never less.
 """
 from __future__ import annotations
 
+import inspect
+import types
 from typing import List
 
 import gast
 
+from . import hooks
 from .analysis import Dependence
 from .errors import CompileError
 from .ir import root_name, walk_nodes
@@ -106,12 +109,32 @@ def may_hold_arguments(call, activity) -> bool:
     except Exception:       # noqa: BLE001  (a call the analysis did not classify)
         return False
     if kind == CallKind.FUNCTION:
-        return True
+        return _returns_given(call, activity.call_info(call).obj)
     if kind == CallKind.METHOD and isinstance(call.func, gast.Attribute):
         root = root_name(call.func.value)
         known = activity.kinds.get(root) if root is not None else None
         return not (isinstance(known, tuple) and known and known[0] in ("dl", "nd", "num"))
     return False
+
+
+def _returns_given(call, fn) -> bool:
+    """May the value of ``call`` of ``fn`` hold an argument given it?  False only where ``fn`` is a plain
+    function whose own source shows it returns none of the arguments given here (``call_tree.returns_holding``;
+    ``def f(w, b): return np.tanh(w * 1.5 + b)``: a new array; was: every call of the user's read as holding
+    what it is given, so ``p["w"] = f(p["w"], p["b"])`` made p a dict filled from ``p["w"]`` and dlgradient(y, p)
+    was refused)."""
+    if type(fn) is not types.FunctionType or any(isinstance(a, gast.Starred) for a in call.args) or \
+            any(k.arg is None for k in call.keywords):
+        return True
+    try:
+        held = hooks.CALL_TREE.returns_holding(fn)
+        names = list(inspect.signature(fn).parameters)
+    except Exception:       # noqa: BLE001  (not told: it may hold them)
+        return True
+    if held is None:
+        return True
+    given = [n for n, _ in zip(names, call.args)] + [k.arg for k in call.keywords]
+    return any(n in held for n in given)
 
 
 def check_helper_sites(fdef, activity, params: List[str], filename: str, vararg=None, nvararg: int = 0) -> tuple:

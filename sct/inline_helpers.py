@@ -305,15 +305,19 @@ def _helper_changes(g, gdef, at, kind, depth: int) -> bool:
         callee = g.__globals__.get(n.func.id)
         if not isinstance(callee, types.FunctionType) or callee.__globals__ is not g.__globals__ or callee is g:
             continue
-        passed = [(i, a) for i, a in enumerate(n.args) if isinstance(a, gast.Name) and a.id == me] + \
-            [(k.arg, k.value) for k in n.keywords if isinstance(k.value, gast.Name) and k.value.id == me]
+        # (the parameter itself, or a field of it: ``forward(net.W, net.bn, x)`` of ``body(net, x)``, the field's
+        # kind; was: the parameter only, so body was compiled on its own and refused, "body() sets net.bn.rm")
+        given = list(enumerate(n.args)) + [(k.arg, k.value) for k in n.keywords if k.arg is not None]
+        passed = [(i, kind) for i, a in given if isinstance(a, gast.Name) and a.id == me] + \
+            [(i, _field_kind(kind, a.attr)) for i, a in given if isinstance(a, gast.Attribute) and
+             isinstance(a.value, gast.Name) and a.value.id == me and _field_kind(kind, a.attr) is not None]
         if not passed:
             continue
         try:
             inner = function_ast(callee)[0]
         except Exception:
             continue
-        if any(_helper_changes(callee, inner, i, kind, depth + 1) for i, _ in passed):
+        if any(_helper_changes(callee, inner, i, k, depth + 1) for i, k in passed):
             return True
     return False
 
@@ -458,6 +462,18 @@ class _Inliner:
                 cls = self.globals.get(value.func.id)
                 if _plain_class(cls) and cls.__new__ is object.__new__:
                     out[name] = (cls, None)
+            elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                    value.value.id in params and value.value.id in self.arguments and \
+                    isinstance(value.slice, gast.Constant) and type(value.slice.value) in (str, int):
+                # bn = p["bn"] (the normalizer's name for a read of an argument's item): its kind is the item's
+                # (was: not known, so forward(W, p["bn"], x) whose bn sets its running mean was compiled on its
+                # own and refused as setting an attribute of an object its caller passed in)
+                from .kinds import child_kind
+                item = child_kind(dict(zip(params, kinds)).get(value.value.id), value.slice.value)
+                found = _class_of_kind(item)
+                if found is not None and _plain_class(found[0]):
+                    out[name] = found
+                    self.object_kinds[name] = item
             elif isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
                     value.value.id in self.object_kinds and value.attr not in self.stored_attributes:
                 self.looked_up.add(value.attr)

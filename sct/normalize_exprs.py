@@ -311,6 +311,10 @@ class Expressions:
             made = self.splatted_call(node, out, hint)
             if made is not None:
                 return made
+        elif node.keywords and isinstance(node.func, gast.Name) and self.partials is not None:
+            made = self.packed_keywords_call(node, out, hint)
+            if made is not None:
+                return made
         if isinstance(node.func, gast.Name) and node.func.id == "map" and len(node.args) >= 2 \
                 and not node.keywords and (getattr(self, "is_builtin", None) is None or self.is_builtin("map")):
             return self.atom(self.mapped(node), out, hint)
@@ -393,6 +397,10 @@ class Expressions:
             # they look the method up as the call does (was: refused; the bound method read into a name first
             # was a read of self, which a second order's recomputation refused as changed by the call)
             signed, looked_up = func.value, [const(func.attr)]
+        # Module.__call__(self, *args, **kwargs) (super().__call__ of a subclass's __call__): self given too, for a
+        # base's __call__ that forwards to self.forward (was: refused, that __call__ taking **kwargs)
+        receiver = [gast.keyword(arg="receiver", value=copy.deepcopy(args[0]))] \
+            if looked_up and args and isinstance(args[0], gast.Name) else []
         result = self.namer.fresh(hint + "_forwarded")
         given: List = []
         npos = const(sum(1 for a in args if not isinstance(a, gast.Starred)))
@@ -401,10 +409,11 @@ class Expressions:
                 npos = gast.BinOp(left=npos, op=gast.Add(), right=call("len", [copy.deepcopy(a.value)]))
         npos = self.atom(npos, given, hint + "_count")
         defaults = call(f"{self.rt_name}.forwarded_defaults", [copy.deepcopy(signed), npos, load(kwargs)] + looked_up)
+        defaults.keywords = receiver
         merged = self.atom(gast.Dict(keys=[None, None], values=[defaults, load(kwargs)]), given, hint + "_keywords")
-        names = self.atom(call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged] +
-                               copy.deepcopy(looked_up)), given,
-                          hint + "_names")
+        layout = call(f"{self.rt_name}.forwarded_layout", [copy.deepcopy(signed), npos, merged] + copy.deepcopy(looked_up))
+        layout.keywords = copy.deepcopy(receiver)
+        names = self.atom(layout, given, hint + "_names")
         item = self.namer.fresh("name")
         listed = gast.ListComp(elt=gast.Subscript(value=merged, slice=load(item), ctx=gast.Load()),
                                generators=[gast.comprehension(target=store(item), iter=names, ifs=[],
@@ -451,6 +460,52 @@ class Expressions:
                 else v.format_spec
             values.append(gast.FormattedValue(value=shown, conversion=v.conversion, format_spec=spec))
         return gast.JoinedStr(values=values)
+
+    def packed_keywords_call(self, node: gast.Call, out: List, hint: str):
+        """``layer(x, w=W)`` of a plain function ``def layer(x, **kw)`` of the user's, a keyword reaching its
+        ``**kw``: ``rt.keywords_positional(layer)(x, {"w": W})``, its ``**kw`` one dict by position (as
+        dlfeval passes an entry's), so that a traced value there is differentiated as the dict's item (was:
+        refused, "w reaches layer() through **kw").  The derived function has no defaults: a parameter left to
+        its default is given it as it is when the call runs (rt.parameter_default).  Not for a function taking
+        ``*args``; the arguments computed in the order written; the name guarded (another function bound to it
+        recompiles)."""
+        import inspect
+        if any(isinstance(a, gast.Starred) for a in node.args) or self.local_root(node.func):
+            return None
+        fn = self.partials.resolve(node.func, self.local_root)
+        code = getattr(fn, "__code__", None)
+        if type(fn) is not types.FunctionType or not code.co_flags & inspect.CO_VARKEYWORDS or \
+                code.co_posonlyargcount or hasattr(fn, "__wrapped__") or \
+                any(a.startswith("__sct_") for a in vars(fn)) or fn.__code__.co_name == "<lambda>" or \
+                (getattr(fn, "__module__", "") or "").startswith(("numpy", "sct", "runtime")):
+            return None
+        try:
+            signature = inspect.signature(fn, follow_wrapped=False)
+            bound = signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+        except (TypeError, ValueError):
+            return None             # (Python's error when it runs)
+        params = list(signature.parameters.values())
+        var = params[-1].name
+        named = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD] + \
+            [p for p in params if p.kind == p.KEYWORD_ONLY]
+        if not bound.arguments.get(var):
+            return None
+        atoms = {}
+        for a in node.args + [k.value for k in node.keywords]:
+            atoms[id(a)] = self.atom(a, out, hint)           # (in the order written, as Python computes them)
+        extra = bound.arguments[var]
+        packed = self.atom(gast.Dict(keys=[const(k) for k in extra], values=[atoms[id(v)] for v in extra.values()]),
+                           out, hint + "_keywords")
+        self.partials.used.add(node.func.id)
+        func = self.atom(call(f"{self.rt_name}.keywords_positional", [load(node.func.id)]), out, hint + "_packed")
+        given = [atoms[id(bound.arguments[p.name])] if p.name in bound.arguments else
+                 self.atom(call(f"{self.rt_name}.parameter_default", [load(node.func.id), const(p.name)]), out,
+                           hint + "_default") for p in named]
+        starred = [p.name for p in params if p.kind == p.VAR_POSITIONAL]
+        if starred:             # (its *args: a tuple of the extra positional arguments)
+            given.append(self.atom(gast.Tuple(elts=[atoms[id(a)] for a in bound.arguments.get(starred[0], ())],
+                                              ctx=gast.Load()), out, hint + "_args"))
+        return gast.Call(func=func, args=given + [packed], keywords=[])
 
     def splatted_call(self, node: gast.Call, out: List, hint: str):
         """``f(a, k=v, **d)`` of a function called by its name (not a numpy or sct op): its keywords

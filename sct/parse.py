@@ -135,7 +135,12 @@ def function_ast(fn) -> Tuple[gast.FunctionDef, str, str]:
     if original is not None:       # rt.positional(f): f's tree, its keyword-only parameters made positional
         fdef, filename, source = function_ast(original)
         args = fdef.args
-        if args.vararg is None:
+        if args.vararg is not None and getattr(fn, "__sct_keywords_positional__", False) and args.kwarg is not None:
+            # keywords_positional(f) of f(x, *args, **kw): its *args a tuple, then **kw a dict, by position
+            args.args = args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+            args.vararg = args.kwarg = None
+            args.defaults, args.kwonlyargs, args.kw_defaults = [], [], []
+        elif args.vararg is None:
             defaults = [None] * (len(args.posonlyargs) + len(args.args) - len(args.defaults)) + list(args.defaults) + \
                 list(args.kw_defaults)
             args.args = args.args + args.kwonlyargs

@@ -325,6 +325,7 @@ class StoredItems:
             return
         known, key = _const(index) if index is not None else (False, None)
         family, links, rebinds, kind = self._family(name)
+        every_store = rebinds
         if known:
             rebinds = [(a, k) for a, k in rebinds if not (k is not None and _const(k)[0] and not
                                                           self._different(kind, key, _const(k)[1]))]
@@ -353,13 +354,20 @@ class StoredItems:
             reads.append(n)
             read_keys[id(n)] = (s_known, s_key)
         site = pos.get(id(stmt))
+        # a read that some store of its key always replaces before the site reads an earlier value, whatever the
+        # other stores are (was: checked against the store at hand only, so ``p["b"]`` read in ``p["w"] = f(p["w"],
+        # p["b"])`` before ``p["b"] = g(p["b"])`` in a loop was refused for the store of "w")
+        stores = [(pos.get(id(a)), k) for a, k in every_store]
+        stores = [(at, k) for at, k in stores if at is not None and site is not None and at[0] < site[0]]
+        replaced = {id(r) for r in reads
+                    if any(self._overwritten(read_keys[id(r)], k, pos.get(id(r)), at) for at, k in stores)}
         for b, k in rebinds:
             at = pos.get(id(b))
             if at is None or site is None or at[0] >= site[0]:
                 continue            # stored after the site: the item at the site is as before
             for r in reads:
                 rat = pos.get(id(r))
-                if self._overwritten(read_keys[id(r)], k, rat, at):
+                if id(r) in replaced:
                     continue
                 if rat is None or (rat[0] < at[0] or any(lp in at[1] and lp not in site[1] for lp in rat[1])) and \
                         not self._made_between(rat, r.id, b, at):

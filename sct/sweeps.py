@@ -486,6 +486,7 @@ def _root_unchanged(gen, root: str) -> bool:
                             grew = True
 
     augmented = {id(n.target) for n in nodes if isinstance(n, gast.AugAssign)}     # (``q += [v]``: in place)
+    stored = {id(n.targets[0]): n.value for n in nodes if isinstance(n, gast.Assign) and len(n.targets) == 1}
 
     def based(node) -> bool:
         while isinstance(node, (gast.Subscript, gast.Attribute)):
@@ -499,12 +500,46 @@ def _root_unchanged(gen, root: str) -> bool:
                     node.id != root and (isinstance(node.ctx, gast.Del) or id(node) in augmented):
                 return False
         if isinstance(node, (gast.Subscript, gast.Attribute)) and not isinstance(node.ctx, gast.Load) and \
-                based(node.value):
+                based(node.value) and not _number_field_set(gen, node, names, stored.get(id(node))):
             return False
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr in _MUTATORS and based(node.func.value):
             return False
     return True
+
+
+def _number_field_set(gen, node, names, value) -> bool:
+    """Is ``node`` (a target) ``p.step`` of a parameter's name, set to a new value (arithmetic, a literal: no
+    dlarray the arguments hold), the field holding a number, no dlarray, in the kind dlfeval's argument has
+    (``net.step = net.step + 1`` of a step counter)?  The places of the arguments' dlarrays are then as dlfeval
+    passed them (was: a tied model's loss counting its steps refused, "hold at more than one place")."""
+    from .kinds import child_kind
+    if isinstance(value, gast.Name):
+        binds = [n.value for n in walk_nodes(gen.fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+                 isinstance(n.targets[0], gast.Name) and n.targets[0].id == value.id]
+        value = binds[0] if len(binds) == 1 else None
+    if not (isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and node.value.id in names) or \
+            not _new_number(value):
+        return False
+    kinds = [gen.act.kinds.get(n) for n in names if n in gen.params]
+    fields = [child_kind(k, node.attr) for k in kinds]
+    return bool(fields) and all(isinstance(f, tuple) and f[:1] == ("num",) and not kind_traced(f) for f in fields)
+
+
+def _new_number(v) -> bool:
+    """Is ``v`` a literal number or arithmetic that cannot be a list or tuple holding what it is given
+    (``step + 1``, ``-n``; not ``a + b`` or ``[w] * 2``)?"""
+    def number(o):
+        return isinstance(o, gast.Constant) and type(o.value) in (int, float, complex, bool)
+    if number(v) or isinstance(v, gast.UnaryOp):
+        return True
+    if not isinstance(v, gast.BinOp):
+        return False
+    if isinstance(v.op, gast.Add):
+        return number(v.left) or number(v.right)
+    if isinstance(v.op, gast.Mult):
+        return any(isinstance(o, gast.Constant) and type(o.value) in (float, complex) for o in (v.left, v.right))
+    return isinstance(v.op, (gast.Sub, gast.Div, gast.FloorDiv, gast.Pow))
 
 
 def _untraced_paths(kind, path, out) -> bool:

@@ -165,6 +165,41 @@ def _item_plan(ca) -> Optional[_Plan]:
     return _Plan(f, 0, 1, ("__getitem__", None), "[]") if f is not None else None
 
 
+def _item_forwarded(resolver, cls, plan) -> Optional[str]:
+    """The field ``d`` where ``cls``'s ``__getitem__`` (``plan``'s) is ``def __getitem__(self, k): return self.d[k]``
+    and ``d`` an attribute of the object itself (no class along the MRO defines it, no ``__getattr__`` or
+    ``__getattribute__`` of the user's): ``obj[k]`` is ``obj.d[k]``.  Guarded: the method (and its code)
+    and the field's absence from the class; None otherwise."""
+    import inspect
+    import textwrap
+    if plan is None or plan.symbol != "[]" or not isinstance(cls, type):
+        return None
+    f = plan.function
+    try:
+        tree = gast.parse(textwrap.dedent(inspect.getsource(f.__code__)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    top = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(top, gast.FunctionDef) or top.decorator_list or top.args.vararg or top.args.kwarg or \
+            top.args.kwonlyargs or top.args.posonlyargs or top.args.defaults or len(top.args.args) != 2:
+        return None
+    me, key = (a.id for a in top.args.args)
+    body = [st for st in top.body if not (isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant))]
+    v = body[0].value if len(body) == 1 and isinstance(body[0], gast.Return) else None
+    if not (isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Name) and v.slice.id == key and
+            isinstance(v.value, gast.Attribute) and isinstance(v.value.value, gast.Name) and v.value.value.id == me):
+        return None
+    field = v.value.attr
+    if raw_method(cls, field) is not None or any(raw_method(cls, n) not in (None, getattr(object, n, None))
+                                                  for n in ("__getattr__", "__getattribute__")):
+        return None
+    method = resolver.attribute(cls, "__getitem__")
+    for attr in ("__code__", "__defaults__", "__kwdefaults__"):
+        resolver.attribute(method, attr)
+    resolver.attribute(cls, field)
+    return field
+
+
 def _subscript(value) -> bool:
     """``obj[i]`` read by a name or a constant (not an unpacking's read: sct/unpack_objects.py)."""
     return isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
@@ -330,6 +365,23 @@ def compile_user_operators(fdef, resolver, param_kinds, namer, rt_name: str, fil
             elif isinstance(value, gast.Subscript):
                 operands = [value.value, value.slice]
                 plan = _item_plan(classes.known(value.value))
+                held_in = _item_forwarded(resolver, classes.known(value.value), plan)
+                if held_in is not None:
+                    # ``P["w"]`` of a class whose __getitem__ is ``return self.d[k]``: ``P.d["w"]``, an item of
+                    # its field, which the sites follow (was: the method's value, a second name of an item P
+                    # holds: dlgradient(y, P["w"]) refused)
+                    field = namer.fresh(f"{value.value.id}_{held_in}")
+                    read = gast.Assign(targets=[gast.Name(id=field, ctx=gast.Store(), annotation=None,
+                                                          type_comment=None)],
+                                       value=gast.Attribute(value=copy.deepcopy(value.value), attr=held_in,
+                                                            ctx=gast.Load()), type_comment=None)
+                    gast.copy_location(read, stmt)
+                    stmt.value = gast.copy_location(gast.Subscript(value=load(field), slice=value.slice,
+                                                                   ctx=gast.Load()), value)
+                    block[at:at] = [read]
+                    at += 2
+                    classes = None
+                    continue
             else:
                 operands = [value.operand]
                 plan = _unary_plan(value.op, classes.known(value.operand))

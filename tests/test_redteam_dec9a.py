@@ -482,10 +482,10 @@ def gradient_of_property(p):
 
 
 def test_gradient_with_respect_to_a_getitem_or_property_is_refused():
-    # (p["W"] is ByKey.__getitem__'s call now, sct/user_operators.py: refused as a second name of what
-    # p holds; was refused when it ran, by its __getitem__)
-    with pytest.raises(sct.SctError, match="__getitem__|holds too"):
-        dlfeval(gradient_by_key, ByKey({"W": dlarray(W0[0])}))           # was [0, 0, 0]
+    # (p["W"] of ByKey, whose __getitem__ is ``return self.d[k]``, is p.d["W"] since s51 (sct/user_operators.py
+    # _item_forwarded): exact; was refused as a second name of what p holds, and before that [0, 0, 0])
+    g = dlfeval(gradient_by_key, ByKey({"W": dlarray(W0[0])}))
+    assert_close(extractdata(g), 2 * W0[0], 1e-12, 1e-12, "d/dp['W']")
     with pytest.raises(sct.EvaluationError, match="property WithProperty.weight"):
         dlfeval(gradient_of_property, WithProperty(dlarray(W0[0])))      # was [0, 0, 0]
 
