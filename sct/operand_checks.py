@@ -546,11 +546,15 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if origins is None:
                 origins = _Origins(act, nodes)
             _refuse_unpacking_iterable(act, stmt, value.value, origins)
-        operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
+        operands = [o for o in operands if isinstance(o[0], gast.Name)]
+        if operands and origins is None:
+            origins = _Origins(act, nodes)
+        # (an operand every binding of which gives an array or a number: numpy's operator; was: any name
+        # one binding made an array (``act.arrays``), so ``s = temp if temp is not None else x[0]; y = s *
+        # x`` of a Temperature with __mul__ was differentiated as numpy's *: a zero gradient for temp)
+        operands = [o for o in operands if not _surely_array(act, origins, o[0].id)]
         if not operands:
             continue
-        if origins is None:
-            origins = _Origins(act, nodes)
         for operand, symbol, names in operands:
             try:
                 classes = origins.of(operand, True)
@@ -590,6 +594,29 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if UNKNOWN in classes:
                 checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
     return checks
+
+
+def _surely_array(act, origins, name: str, seen=None) -> bool:
+    """Does every binding of ``name`` give an array or a number (an argument of an array's kind, an
+    array's operation, another such name)?  ``act.arrays`` holds a name where one binding does."""
+    from .kinds import leaf_kind
+    if name not in act.arrays:
+        return False
+    seen = set() if seen is None else seen
+    if name in seen:
+        return True                 # (a cycle of names: the other bindings decide)
+    seen.add(name)
+    if name in origins.params and leaf_kind(act.kinds.get(name)) is None:
+        return False
+    for value in origins.defs.get(name, []):
+        if value is None or isinstance(value, _Items):
+            return False
+        if isinstance(value, gast.Name) and value.id in act.arrays:
+            if not _surely_array(act, origins, value.id, seen):
+                return False
+        elif not act.value_is_array(value):
+            return False
+    return True
 
 
 _BUILTIN_DUNDERS = {"float": ("__float__", "__index__"), "int": ("__int__", "__index__", "__trunc__"),
