@@ -551,7 +551,10 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             origins = _Origins(act, nodes)
         # (an operand every binding of which gives an array or a number: numpy's operator; was: any name
         # one binding made an array (``act.arrays``), so ``s = temp if temp is not None else x[0]; y = s *
-        # x`` of a Temperature with __mul__ was differentiated as numpy's *: a zero gradient for temp)
+        # x`` of a Temperature with __mul__ was differentiated as numpy's *: a zero gradient for temp),
+        # while a name that may be one (an array on the other branch) is checked when it runs: the
+        # object refused there, the array's product exact (``c.a if isinstance(c, V) else c``)
+        merged = {o[0].id for o in operands if o[0].id in act.arrays}
         operands = [o for o in operands if not _surely_array(act, origins, o[0].id)]
         if not operands:
             continue
@@ -562,6 +565,8 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                     classes = classes | (origins.of(operand, False) - {UNKNOWN})
             except RecursionError:          # a very long chain of assignments: checked when it runs
                 origins.memo.clear()
+                classes = {UNKNOWN}
+            if operand.id in merged and classes:
                 classes = {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and odd_class(cls):
