@@ -70,8 +70,9 @@ _PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes,
 
 def user_class(cls) -> bool:
     """A class of the user's code (not numpy's, sct's or Python's own types)."""
-    if not isinstance(cls, type) or issubclass(cls, _PLAIN):
-        return False
+    from .runtime.support import number_subclass_override
+    if not isinstance(cls, type) or issubclass(cls, _PLAIN) and not number_subclass_override(cls):
+        return False        # (a float subclass with its own __mul__ is one: was not, numpy's * taken)
     module = (getattr(cls, "__module__", "") or "").split(".")[0]
     return module not in ("numpy", "sct", "builtins", "sct_generated")
 
