@@ -375,3 +375,51 @@ def test_m1_dlarray_of_a_masked_array_without_masked_entries_kept():
         return L, dlgradient(L, x)
     L, g = dlfeval(loss, dlarray(d))
     assert np.isclose(float(_e(L)), 2510.0) and np.allclose(_e(g), [2.0, 100.0, 6.0])
+
+
+# --- FR4: an operator of a user class whose other operand's class is not proven (a loop counter) ------------
+
+class Vec4:
+    def __init__(self, v):
+        self.v = v
+
+    def __add__(self, o):
+        return Vec4(self.v + (o.v if isinstance(o, Vec4) else o))
+
+    def __mul__(self, o):
+        return Vec4(self.v * (o.v if isinstance(o, Vec4) else o))
+
+    def norm2(self):
+        return np.sum(self.v ** 2)
+
+
+class Sub4(Vec4):
+    def __rmul__(self, o):
+        return Vec4(o.v * self.v * 10.0)
+
+
+def test_fr4_operator_of_a_user_class_in_a_loop_exact():
+    # was: refused ("an operand of the operator + here may be an object of Vec4"): k + 1's class unproven
+    def loss(x):
+        acc = Vec4(np.zeros(3))
+        for k in range(3):
+            acc = acc + Vec4(x) * (k + 1)
+        L = acc.norm2()
+        return L, dlgradient(L, x)
+    L, g = dlfeval(loss, dlarray(X))
+    assert np.isclose(float(_e(L)), np.sum((6 * X) ** 2))
+    assert np.allclose(_e(g), 72.0 * X)
+
+
+def test_fr4_a_subclass_with_its_own_reflected_method_still_refused_when_it_runs():
+    # Python runs Sub4.__rmul__ first for ``acc * item`` of a Sub4 item: not the Vec4.__mul__ compiled
+    def loss(x, items):
+        acc = Vec4(x)
+        for k in range(2):
+            acc = acc * items[k]
+        L = acc.norm2()
+        return L, dlgradient(L, x)
+    with pytest.raises(SctError, match="compiled as the call of Vec4.__mul__"):
+        dlfeval(loss, dlarray(X), [Sub4(2.0), Sub4(3.0)])
+    L, g = dlfeval(loss, dlarray(X), [Vec4(2.0), Vec4(3.0)])
+    assert np.allclose(_e(g), 2 * 36.0 * X)
