@@ -1144,8 +1144,8 @@ def number_subclass_override(cls) -> str:
     the first such method (``F.__mul__``): Python runs it where generated code differentiates a number's
     operation; "" for the numbers themselves, bool, enum's and a subclass that keeps the number's."""
     if not isinstance(cls, type) or cls in (int, float, complex, bool) or \
-            not issubclass(cls, (int, float, complex)):
-        return ""
+            not issubclass(cls, (int, float, complex)) or issubclass(cls, np.generic):
+        return ""                           # (np.float64, np.complex128: numpy's scalars, differentiated)
     for klass in cls.__mro__:
         if klass in (int, float, complex):
             break

@@ -423,3 +423,21 @@ def test_fr4_a_subclass_with_its_own_reflected_method_still_refused_when_it_runs
         dlfeval(loss, dlarray(X), [Sub4(2.0), Sub4(3.0)])
     L, g = dlfeval(loss, dlarray(X), [Vec4(2.0), Vec4(3.0)])
     assert np.allclose(_e(g), 2 * 36.0 * X)
+
+
+def test_numpy_scalars_and_enums_are_not_number_subclasses_with_operators():
+    import enum
+    from sct.runtime.support import number_subclass_override
+
+    class Color(enum.IntEnum):
+        RED = 1
+
+    assert number_subclass_override(np.float64) == "" and number_subclass_override(np.complex128) == ""
+    assert number_subclass_override(Color) == "" and number_subclass_override(NamedFloat) == ""
+    assert number_subclass_override(F) == "F.__mul__"
+
+    def loss(x, c):
+        L = np.sum((c * x) ** 2) + np.sum(np.complex128(1.0).real * x)
+        return L, dlgradient(L, x)
+    L, g = dlfeval(loss, dlarray(X), np.float64(0.7))
+    assert np.allclose(_e(g), 2 * X * 0.49 + 1.0)
