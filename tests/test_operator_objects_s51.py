@@ -441,3 +441,31 @@ def test_numpy_scalars_and_enums_are_not_number_subclasses_with_operators():
         return L, dlgradient(L, x)
     L, g = dlfeval(loss, dlarray(X), np.float64(0.7))
     assert np.allclose(_e(g), 2 * X * 0.49 + 1.0)
+
+
+GAIN = Gain(0.7)
+USE_GAIN = [True]
+
+
+def _gain_or_first(x):
+    s = GAIN if USE_GAIN[0] else x[0]
+    return np.sum((s * x) ** 2)
+
+
+@pytest.mark.parametrize("how", ["jvp", "hvp"])
+def test_a_forward_mode_and_hvp_refuse_the_merged_object(how):
+    # was: jvp 1.6866 and hvp [0.55, 0.55, 0.55], numpy's product differentiated for Gain's tanh
+    sct.clear_cache()
+    USE_GAIN[0] = True
+    with pytest.raises(SctError, match="is an object of Gain"):
+        if how == "jvp":
+            sct.jvp(_gain_or_first, X, np.ones(3))
+        else:
+            sct.hvp(_gain_or_first, X, np.ones(3))
+    USE_GAIN[0] = False
+    sct.clear_cache()
+    try:
+        y, t = sct.jvp(_gain_or_first, X, np.ones(3))
+    finally:
+        USE_GAIN[0] = True
+    assert np.isclose(float(_e(t)), np.sum(2 * (X[0] * X) * (X + X[0])))
