@@ -9,7 +9,8 @@ derivative (``Pow(3) * x`` computing ``x ** 3`` got the gradient of a product: 1
 come from (the statements assigning them, the kinds of the arguments, the globals): an operand that
 may be an object of a user class defining that operator is refused at its line; one whose value
 comes from code the compiler does not see through (the result of a helper it does not
-differentiate there, a field of an object built here) gets a run-time check
+differentiate there, a field of an object built here), or of a name that may hold an array too
+(``s = temp if temp is not None else x[0]``), gets a run-time check
 (``rt.array_operand``), recorded in ``Activity.operand_checks``.
 """
 from __future__ import annotations
