@@ -25,6 +25,17 @@ _KEPT = (np.float32, np.float64, np.complex64, np.complex128, np.bool_)
 def _as_data(data: Any) -> np.ndarray:
     if isinstance(data, dlarray):
         return data._data
+    if isinstance(data, np.ma.MaskedArray) and np.ma.getmask(data) is not np.ma.nomask and \
+            np.ma.getmaskarray(data).any():
+        # (was: np.asarray kept the masked entries' data and dropped the mask, so np.sum(x ** 2) counted
+        # what plain numpy leaves out, silently)
+        from .errors import SctError
+        raise SctError(
+            "dlarray() is given a numpy masked array with masked entries: a dlarray holds a plain array, "
+            "so the mask would be dropped and the masked entries' data counted, where numpy's masked "
+            "operations leave them out. Pass the data without the mask, with the masked entries as you "
+            "mean them (m.filled(0.0), or m.compressed() for the unmasked entries alone), or the mask as "
+            "a second (plain) argument to use with np.where")
     arr = np.asarray(data)
     if arr.dtype.type not in _KEPT and arr.dtype.kind not in "fc":
         arr = arr.astype(np.float64)        # integers and others differentiate as float64

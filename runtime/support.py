@@ -1133,6 +1133,39 @@ def array_subclass_override(cls) -> str:
     return found
 
 
+_NUMBER_OVERRIDES = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+                     "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__",
+                     "__abs__", "__mod__", "__rmod__", "__floordiv__", "__rfloordiv__", "__float__", "__complex__",
+                     "__array_ufunc__", "__array_function__", "__array__")
+
+
+def number_subclass_override(cls) -> str:
+    """For a subclass of int, float or complex with operators of its own (``class F(float): def __mul__``),
+    the first such method (``F.__mul__``): Python runs it where generated code differentiates a number's
+    operation; "" for the numbers themselves, bool, enum's and a subclass that keeps the number's."""
+    if not isinstance(cls, type) or cls in (int, float, complex, bool) or \
+            not issubclass(cls, (int, float, complex)) or issubclass(cls, np.generic):
+        return ""                           # (np.float64, np.complex128: numpy's scalars, differentiated)
+    for klass in cls.__mro__:
+        if klass in (int, float, complex):
+            break
+        if (getattr(klass, "__module__", "") or "") in ("enum", "builtins"):
+            continue
+        found = [n for n in _NUMBER_OVERRIDES if n in vars(klass)]
+        if found:
+            return f"{klass.__qualname__}.{found[0]}"
+    return ""
+
+
+def number_subclass_refusal(cls, what="a value here") -> str:
+    base = next(b.__name__ for b in cls.__mro__ if b in (int, float, complex))
+    return (f"{what} is a {cls.__qualname__}, a subclass of {base} with its own "
+            f"{number_subclass_override(cls)}: Python runs it for the value's operators, and sct "
+            f"differentiates a number's operations, so values and derivatives would differ. Pass "
+            f"{base}(value) (or a plain array) instead, or hold the number in an object of your own "
+            f"class and call its methods")
+
+
 _OPERATOR_DUNDERS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
                      "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__",
                      "__floordiv__", "__getitem__", "__array__")
@@ -1240,6 +1273,10 @@ def array_operand(obj, symbol, names):
         if array_subclass_override(cls):
             raise SctRuntimeError(array_subclass_refusal(cls, symbol))
         return
+    if isinstance(obj, numbers.Number) and number_subclass_override(cls):
+        # (was: passed as a number, so ``G * x`` of a global ``class F(float)`` with its own __mul__ was
+        # differentiated as a product)
+        raise SctRuntimeError(number_subclass_refusal(cls, f"an operand of {operation_words(symbol)}"))
     if (_is_array(obj) and not (getattr(cls, "__module__", "") or "").startswith("scipy.sparse")) or \
             isinstance(obj, (numbers.Number, list, tuple, dict)):
         return

@@ -16,7 +16,8 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
-from .runtime.support import Closure, array_subclass_override, service_object
+from .runtime.support import Closure, array_subclass_override, number_subclass_override, \
+    number_subclass_refusal, service_object
 
 
 _DTYPE_STR: dict = {}
@@ -135,6 +136,14 @@ def refuse_array_subclass(cls) -> None:
             f"np.asarray(value) (or dlarray(value) for an input to differentiate) instead")
 
 
+def refuse_number_subclass(cls) -> None:
+    """A subclass of int, float or complex of the user's with its own operators (``class F(float): def
+    __mul__(...)``): Python runs its methods, generated code differentiates a number's operations (was: kind
+    ("num", ...), so ``m * x`` of such an m was differentiated as a product, a wrong gradient).  Refused."""
+    if number_subclass_override(cls):
+        _refuse_at_users_line(number_subclass_refusal(cls))
+
+
 def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     """``traced``: count float arrays as traced (calls inside compiled code).
 
@@ -165,6 +174,8 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     if isinstance(x, np.generic):
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, 0)
     if isinstance(x, numbers.Number):
+        if cls not in (int, float, complex):
+            refuse_number_subclass(cls)
         if traced and isinstance(x, (float, complex)):
             return ("dl", np.dtype(type(x)).str, 0)
         return ("num", np.dtype(type(x)).str if isinstance(x, (int, float, complex)) else None, type(x))

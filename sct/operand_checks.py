@@ -9,7 +9,8 @@ derivative (``Pow(3) * x`` computing ``x ** 3`` got the gradient of a product: 1
 come from (the statements assigning them, the kinds of the arguments, the globals): an operand that
 may be an object of a user class defining that operator is refused at its line; one whose value
 comes from code the compiler does not see through (the result of a helper it does not
-differentiate there, a field of an object built here) gets a run-time check
+differentiate there, a field of an object built here), or of a name that may hold an array too
+(``s = temp if temp is not None else x[0]``), gets a run-time check
 (``rt.array_operand``), recorded in ``Activity.operand_checks``.
 """
 from __future__ import annotations
@@ -70,8 +71,9 @@ _PLAIN = (np.ndarray, np.generic, numbers.Number, list, tuple, dict, str, bytes,
 
 def user_class(cls) -> bool:
     """A class of the user's code (not numpy's, sct's or Python's own types)."""
-    if not isinstance(cls, type) or issubclass(cls, _PLAIN):
-        return False
+    from .runtime.support import number_subclass_override
+    if not isinstance(cls, type) or issubclass(cls, _PLAIN) and not number_subclass_override(cls):
+        return False        # (a float subclass with its own __mul__ is one: was not, numpy's * taken)
     module = (getattr(cls, "__module__", "") or "").split(".")[0]
     return module not in ("numpy", "sct", "builtins", "sct_generated")
 
@@ -546,11 +548,18 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if origins is None:
                 origins = _Origins(act, nodes)
             _refuse_unpacking_iterable(act, stmt, value.value, origins)
-        operands = [o for o in operands if isinstance(o[0], gast.Name) and o[0].id not in act.arrays]
+        operands = [o for o in operands if isinstance(o[0], gast.Name)]
+        if operands and origins is None:
+            origins = _Origins(act, nodes)
+        # (an operand every binding of which gives an array or a number: numpy's operator; was: any name
+        # one binding made an array (``act.arrays``), so ``s = temp if temp is not None else x[0]; y = s *
+        # x`` of a Temperature with __mul__ was differentiated as numpy's *: a zero gradient for temp),
+        # while a name that may be one (an array on the other branch) is checked when it runs: the
+        # object refused there, the array's product exact (``c.a if isinstance(c, V) else c``)
+        merged = {o[0].id for o in operands if o[0].id in act.arrays}
+        operands = [o for o in operands if not _surely_array(act, origins, o[0].id)]
         if not operands:
             continue
-        if origins is None:
-            origins = _Origins(act, nodes)
         for operand, symbol, names in operands:
             try:
                 classes = origins.of(operand, True)
@@ -558,6 +567,8 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                     classes = classes | (origins.of(operand, False) - {UNKNOWN})
             except RecursionError:          # a very long chain of assignments: checked when it runs
                 origins.memo.clear()
+                classes = {UNKNOWN}
+            if operand.id in merged and classes:
                 classes = {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and odd_class(cls):
@@ -590,6 +601,29 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if UNKNOWN in classes:
                 checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
     return checks
+
+
+def _surely_array(act, origins, name: str, seen=None) -> bool:
+    """Does every binding of ``name`` give an array or a number (an argument of an array's kind, an
+    array's operation, another such name)?  ``act.arrays`` holds a name where one binding does."""
+    from .kinds import leaf_kind
+    if name not in act.arrays:
+        return False
+    seen = set() if seen is None else seen
+    if name in seen:
+        return True                 # (a cycle of names: the other bindings decide)
+    seen.add(name)
+    if name in origins.params and leaf_kind(act.kinds.get(name)) is None:
+        return False
+    for value in origins.defs.get(name, []):
+        if value is None or isinstance(value, _Items):
+            return False
+        if isinstance(value, gast.Name) and value.id in act.arrays:
+            if not _surely_array(act, origins, value.id, seen):
+                return False
+        elif not act.value_is_array(value):
+            return False
+    return True
 
 
 _BUILTIN_DUNDERS = {"float": ("__float__", "__index__"), "int": ("__int__", "__index__", "__trunc__"),

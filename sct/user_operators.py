@@ -139,8 +139,11 @@ def _binary_plan(op, ca, cb, augmented: bool) -> Optional[_Plan]:
                 f = _plain_function(ca, INPLACE_METHODS[type(op)])
                 return _Plan(f, 0, 1, (INPLACE_METHODS[type(op)], None), symbol) if f is not None else None
         f = _plain_function(ca, left)
-        if f is None or cb is None:
+        if f is None:
             return None
+        # (a right operand of a class not proven here, ``acc * (k + 1)`` of a loop counter k: the check
+        # before the call, rt.user_operator_here, refuses where its class's reflected method would go
+        # first; was: refused at compile time, an operator of a user class in a loop)
         if isinstance(cb, type) and cb is not ca and issubclass(cb, ca) and \
                 raw_method(cb, right) is not raw_method(ca, right):
             return None         # (the subclass's __rmul__ goes first: not followed)
