@@ -1,0 +1,152 @@
+"""False refusals of everyday code (session 51, red team red51, FR1/FR2/FR7/FR8/FR9): each program was
+refused before its fix; now it runs exactly (value against plain numpy, gradients against central
+differences of the plain program), and a nearby program that sct cannot model stays refused at its line.
+Where the refusal is right, its message now says the real reason."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import SctError
+
+from gradcheck import numerical_gradient
+
+X = np.array([0.6, -0.8, 1.3, 0.2])
+
+
+def D(v):
+    return np.asarray(extractdata(v)) if isinstance(v, dlarray) else np.asarray(v)
+
+
+# ---------------------------------------------------------------- FR2: a global Dropout keeping its mask on self
+
+class Dropout:
+    def __init__(self, p, seed=1):
+        self.p = p
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, h):
+        self.mask = (self.rng.random(h.shape) > self.p) / (1 - self.p)   # plain: no dlarray in it
+        return h * self.mask
+
+
+class Net:
+    def __init__(self, W):
+        self.W = W
+        self.drop = Dropout(0.3)
+
+    def __call__(self, x):
+        return self.drop(np.tanh(self.W @ x))
+
+
+class BN:
+    def __init__(self):
+        self.rm = np.zeros(4)
+
+    def __call__(self, h):
+        mu = np.mean(h)
+        self.rm = 0.9 * self.rm + 0.1 * extractdata(mu)
+        return h - mu
+
+
+class Cell:
+    def __init__(self):
+        self.h = np.zeros(4)
+
+    def __call__(self, x):
+        self.h = np.tanh(x + self.h)          # traced state kept on a global object
+        return self.h
+
+
+DROP = Dropout(0.3)
+NET = Net(np.arange(16.0).reshape(4, 4) / 20 - 0.3)
+NORM = BN()
+CELL = Cell()
+
+
+def _drop_plain(x):
+    return np.sum(DROP(np.sin(x)) ** 2)
+
+
+def _drop_loss(x):
+    L = np.sum(DROP(np.sin(x)) ** 2)
+    return L, dlgradient(L, x)
+
+
+def _drop_loop(x):
+    L = 0.0
+    for i in range(2):
+        L = L + np.sum(DROP(np.sin(x) * (i + 1)) ** 2)
+    return L, dlgradient(L, x)
+
+
+def _drop_loop_plain(x):
+    L = 0.0
+    for i in range(2):
+        L = L + np.sum(DROP(np.sin(x) * (i + 1)) ** 2)
+    return L
+
+
+def _net_loss(x):
+    L = np.sum(NET(x) ** 2)
+    return L, dlgradient(L, x)
+
+
+def _net_plain(x):
+    return np.sum(NET(x) ** 2)
+
+
+def _bn_loss(x):
+    L = np.sum(NORM(np.sin(x)) ** 2)
+    return L, dlgradient(L, x)
+
+
+def _bn_plain(x):
+    return np.sum(NORM(np.sin(x)) ** 2)
+
+
+def _reset(seed_obj):
+    seed_obj.rng = np.random.default_rng(1)
+
+
+@pytest.mark.parametrize("loss, plain, obj", [(_drop_loss, _drop_plain, DROP), (_drop_loop, _drop_loop_plain, DROP),
+                                              (_net_loss, _net_plain, NET.drop)])
+def test_global_dropout_mask_on_self(loss, plain, obj):
+    # was: "__call__() sets self.mask to a traced value on an object its caller passed in" (the mask is plain)
+    _reset(obj)
+    L, g = dlfeval(loss, dlarray(X))
+    mask = obj.mask
+    assert type(mask) is np.ndarray
+    _reset(obj)
+    np.testing.assert_allclose(D(L), plain(X.copy()), rtol=1e-12)
+    np.testing.assert_array_equal(mask, obj.mask)
+
+    def fd(x):
+        _reset(obj)
+        return plain(x)
+    np.testing.assert_allclose(D(g), numerical_gradient(fd, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_global_batchnorm_running_mean():
+    NORM.rm = np.zeros(4)
+    L, g = dlfeval(_bn_loss, dlarray(X))
+    rm = NORM.rm
+    assert type(rm) is np.ndarray
+    np.testing.assert_allclose(rm, 0.1 * np.mean(np.sin(X)))
+    NORM.rm = np.zeros(4)
+    np.testing.assert_allclose(D(L), _bn_plain(X), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(_bn_plain, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+def _cell_loss(x):
+    y = CELL(x)
+    L = np.sum(y * CELL.h)
+    return L, dlgradient(L, x)
+
+
+def test_global_object_keeping_traced_state_still_refused():
+    # a traced value stored on a global object (read again through it, or left for the next call): refused
+    CELL.h = np.zeros(4)
+    line = Cell.__call__.__code__.co_firstlineno + 1
+    with pytest.raises(SctError, match=rf"test_user_refusals_s51.py, line {line}: setting CELL.h changes the object"):
+        dlfeval(_cell_loss, dlarray(X))
