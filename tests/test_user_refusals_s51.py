@@ -150,3 +150,104 @@ def test_global_object_keeping_traced_state_still_refused():
     line = Cell.__call__.__code__.co_firstlineno + 1
     with pytest.raises(SctError, match=rf"test_user_refusals_s51.py, line {line}: setting CELL.h changes the object"):
         dlfeval(_cell_loss, dlarray(X))
+
+
+# ---------------------------------------------------------------- FR1: logging the loss into an outside list
+
+HIST = []
+ACC = []
+
+
+def _hist_helper(v):
+    return v * (HIST[-1] if HIST else 1.0)
+
+
+def _log_basic(x):
+    L = np.sum(np.sin(x))
+    HIST.append(float(L))
+    return L, dlgradient(L, x)
+
+
+def _log_two_then_ops(x):
+    L = np.sum(np.sin(x))
+    HIST.append(float(L))
+    ACC.append(np.max(x).item())
+    L2 = L * 2.0 + np.sum(x ** 2)
+    return L2, dlgradient(L2, x)
+
+
+def _log_in_branch(x):
+    L = np.sum(np.sin(x))
+    if L > 0:
+        HIST.append(float(L))
+    return L, dlgradient(L, x)
+
+
+def _log_second_order(x):
+    L = np.sum(np.sin(x) ** 2)
+    g = dlgradient(L, x, EnableHigherDerivatives=True)
+    G = np.sum(g ** 2)
+    HIST.append(float(G))
+    return G, dlgradient(G, x)
+
+
+@pytest.mark.parametrize("loss, plain, logged", [
+    (_log_basic, lambda x: np.sum(np.sin(x)), lambda x: ([np.sum(np.sin(x))], [])),
+    (_log_two_then_ops, lambda x: np.sum(np.sin(x)) * 2.0 + np.sum(x ** 2),
+     lambda x: ([np.sum(np.sin(x))], [np.max(x)])),
+    (_log_in_branch, lambda x: np.sum(np.sin(x)), lambda x: ([np.sum(np.sin(x))], [])),
+    (_log_second_order, lambda x: np.sum(np.sin(2 * x) ** 2), lambda x: ([np.sum(np.sin(2 * x) ** 2)], []))])
+def test_log_of_the_loss_into_an_outside_list(loss, plain, logged):
+    # was: "HIST.append(...) is called with traced values and its result is not used"
+    HIST.clear()
+    ACC.clear()
+    L, g = dlfeval(loss, dlarray(X))
+    np.testing.assert_allclose(D(L), plain(X), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+    hist, acc = logged(X)
+    assert [type(v) for v in HIST + ACC] == [float] * (len(hist) + len(acc))     # Python's numbers, as float() gives
+    np.testing.assert_allclose(HIST, hist, rtol=1e-12)
+    np.testing.assert_allclose(ACC, acc, rtol=1e-12)
+    dlfeval(loss, dlarray(X))                   # again (compiled once): one more item each
+    assert len(HIST) == 2 * len(hist)
+
+
+def _log_read_back(x):
+    L = np.sum(np.sin(x))
+    HIST.append(float(L))
+    L2 = L * HIST[-1]                   # the logged number's derivative would be lost
+    return L2, dlgradient(L2, x)
+
+
+def _log_then_helper(x):
+    L = np.sum(np.sin(x))
+    HIST.append(float(L))
+    L2 = _hist_helper(L)                # a helper reading HIST
+    return L2, dlgradient(L2, x)
+
+
+def _log_alias(x):
+    h = HIST
+    L = np.sum(np.sin(x))
+    HIST.append(float(L))
+    L2 = L * h[-1]
+    return L2, dlgradient(L2, x)
+
+
+def _log_in_loop(x):
+    L = 0.0
+    for i in range(2):
+        L = L + np.sum(np.sin(x * (i + 1))) * (HIST[-1] if HIST else 1.0)
+        HIST.append(float(L))
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("loss", [_log_read_back, _log_then_helper, _log_alias, _log_in_loop])
+def test_logged_number_read_back_still_refused(loss):
+    import inspect
+    lines, first = inspect.getsourcelines(loss)
+    line = first + next(i for i, t in enumerate(lines) if "HIST.append" in t)
+    HIST.clear()
+    with pytest.raises(SctError, match=rf"test_user_refusals_s51.py, line {line}: HIST.append\(...\) is called with "
+                                       "traced values"):
+        dlfeval(loss, dlarray(X))
