@@ -251,3 +251,86 @@ def test_logged_number_read_back_still_refused(loss):
     with pytest.raises(SctError, match=rf"test_user_refusals_s51.py, line {line}: HIST.append\(...\) is called with "
                                        "traced values"):
         dlfeval(loss, dlarray(X))
+
+
+# ---------------------------------------------------------------- FR9: gradient with respect to a loop's last state
+
+def _last_hidden(x):
+    h = x
+    for i in range(3):
+        h = np.tanh(h) * 1.5
+    L = np.sum(h ** 2) + np.sum(x * h)
+    return L, dlgradient(L, h)
+
+
+def test_gradient_with_respect_to_last_hidden_state():
+    # was: "on line N it is bound to a value that 'x' holds too ... sct cannot follow here whether 'h' still is
+    # that value"; the loop surely runs and rebinds h to a new array
+    L, g = dlfeval(_last_hidden, dlarray(X))
+    h = X.copy()
+    for i in range(3):
+        h = np.tanh(h) * 1.5
+    np.testing.assert_allclose(D(L), np.sum(h ** 2) + np.sum(X * h), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(lambda v: np.sum(v ** 2) + np.sum(X * v), [h], 0),
+                               rtol=1e-6, atol=1e-8)
+
+
+def _hidden_maybe_x(x, n):
+    h = x
+    for i in range(n):                  # n == 0: h is x at the site
+        h = np.tanh(h)
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+def _hidden_empty(x, n):
+    h = x
+    for i in range(0):
+        h = np.tanh(h)
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+def _hidden_break(x, n):
+    h = x
+    for i in range(3):
+        if i == n:
+            break
+        h = np.tanh(h)
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+def _hidden_same(x, n):
+    h = x
+    for i in range(2):
+        h = h                           # still x
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+def _hidden_asarray(x, n):
+    h = x
+    for i in range(2):
+        h = np.asarray(h)               # may give back the same object
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+def _hidden_branch(x, n):
+    h = x
+    for i in range(3):
+        if i > n:
+            h = np.tanh(h)
+    L = np.sum(h ** 2) + np.sum(x)
+    return L, dlgradient(L, h)
+
+
+@pytest.mark.parametrize("loss", [_hidden_maybe_x, _hidden_empty, _hidden_break, _hidden_same, _hidden_asarray,
+                                  _hidden_branch])
+def test_state_that_may_still_be_the_input_stays_refused(loss):
+    import inspect
+    lines, first = inspect.getsourcelines(loss)
+    line = first + next(i for i, t in enumerate(lines) if "dlgradient" in t)
+    with pytest.raises(SctError, match=rf"line {line}: dlgradient: cannot differentiate with respect to 'h'"):
+        dlfeval(loss, dlarray(X), 0)
