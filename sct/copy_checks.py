@@ -16,7 +16,7 @@ from .ir import loaded_names, root_name, walk_nodes
 from .unroll import refused_site
 
 
-def _surely_runs(loop) -> bool:
+def _surely_runs(loop, act) -> bool:
     """Does the for loop ``loop`` run its body at least once, each pass to its end: ``range(K)`` (or
     ``range(a, b)``) of int constants with at least one item, or a display of at least one item, walked
     with no ``break``/``continue``/``return`` anywhere in its body?"""
@@ -24,7 +24,7 @@ def _surely_runs(loop) -> bool:
     if isinstance(it, (gast.List, gast.Tuple)):
         runs = bool(it.elts) and not any(isinstance(e, gast.Starred) for e in it.elts)
     elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and \
-            not it.keywords and 1 <= len(it.args) <= 2 and \
+            not it.keywords and 1 <= len(it.args) <= 2 and _builtin_range(it.func, act) and \
             all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args):
         bounds = [a.value for a in it.args]
         runs = len(range(*bounds)) > 0
@@ -32,6 +32,13 @@ def _surely_runs(loop) -> bool:
         return False
     return runs and not loop.orelse and not any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Try))
                                                 for st in loop.body for n in walk_nodes(st))
+
+
+def _builtin_range(func, act) -> bool:
+    try:
+        return act.resolver.resolve(func) is range
+    except Exception:           # noqa: BLE001  (not known: not the builtin)
+        return False
 
 
 def _new_array(value, root: str, act) -> bool:
@@ -72,7 +79,7 @@ def _rebound_before_site(root: str, copy_stmt, frames, act) -> bool:
     for st in block[i + 1:s_index]:
         if binds(st):
             return True
-        if isinstance(st, gast.For) and _surely_runs(st) and any(binds(b) for b in st.body):
+        if isinstance(st, gast.For) and _surely_runs(st, act) and any(binds(b) for b in st.body):
             return True
     return False
 
