@@ -334,3 +334,81 @@ def test_state_that_may_still_be_the_input_stays_refused(loss):
     line = first + next(i for i, t in enumerate(lines) if "dlgradient" in t)
     with pytest.raises(SctError, match=rf"line {line}: dlgradient: cannot differentiate with respect to 'h'"):
         dlfeval(loss, dlarray(X), 0)
+
+
+# ---------------------------------------------------------------- FR8: a step helper (dlgradient + sgdmupdate) in a loop
+
+from sct import sgdmupdate  # noqa: E402
+
+W0 = np.array([[0.5, -0.3, 0.2], [0.1, 0.8, -0.5], [0.3, 0.3, 0.3]])
+XS = np.array([1.0, -2.0, 0.5])
+
+
+def _sgdm_step(p, vel, x):
+    L = np.sum(np.tanh(p["W"] @ x) ** 2)
+    g = dlgradient(L, p)
+    p, vel = sgdmupdate(p, g, vel, 0.1, 0.9)
+    return p, vel, L
+
+
+def _train(p, x):
+    vel = None
+    for it in range(3):
+        p, vel, L = _sgdm_step(p, vel, x)
+    return L, p["W"]
+
+
+def _linked_step(p, vel, x):
+    L = np.sum(np.tanh(p["W"] @ x) ** 2) + np.sum(p["U"] ** 2)
+    g = dlgradient(L, p)
+    q, vel = sgdmupdate(p, g, vel, 0.1, 0.9)
+    return {"W": q["W"], "U": q["W"] * 2.0}, vel, L       # U computed from W
+
+
+def _train_linked(p, x):
+    vel = None
+    for it in range(3):
+        p, vel, L = _linked_step(p, vel, x)
+    return L, p["W"]
+
+
+def _train_nested(p, x):
+    def step(p, vel):
+        L = np.sum(np.tanh(p["W"] @ x) ** 2)
+        g = dlgradient(L, p)
+        p, vel = sgdmupdate(p, g, vel, 0.1, 0.9)
+        return p, vel, L
+    vel = None
+    for it in range(3):
+        p, vel, L = step(p, vel)
+    return L, p["W"]
+
+
+def test_step_helper_with_sgdmupdate_in_a_loop():
+    # was: "step() takes dlgradient ... with respect to its parameter 'p', and this call passes for it a ... dict
+    # that a function (or class) of the user's returned": sgdmupdate's parameters are new arrays
+    L, W = dlfeval(_train, {"W": dlarray(W0)}, XS)
+    Wn, v = W0.copy(), np.zeros_like(W0)
+    for it in range(3):
+        t = np.tanh(Wn @ XS)
+        Ln = np.sum(t ** 2)
+        g = np.outer(2 * t * (1 - t ** 2), XS)
+        v = 0.9 * v - 0.1 * g
+        Wn = Wn + v
+    np.testing.assert_allclose(D(L), Ln, rtol=1e-12)
+    np.testing.assert_allclose(D(W), Wn, rtol=1e-12)
+
+
+def test_step_helper_returning_linked_items_still_refused():
+    line = _train_linked.__code__.co_firstlineno + 3
+    with pytest.raises(SctError, match=rf"line {line}: _linked_step\(\) takes dlgradient"):
+        dlfeval(_train_linked, {"W": dlarray(W0), "U": dlarray(np.ones(3))}, XS)
+
+
+def test_nested_step_helper_refusal_says_why():
+    # was: "train() puts the plain (not dlarray) float value 'x' beside traced values in a dict, list or tuple"
+    # (untrue), then "holding a value computed from another value it holds" (untrue)
+    line = _train_nested.__code__.co_firstlineno + 8
+    with pytest.raises(SctError, match=rf"line {line}: step\(\) takes dlgradient .* a def nested in it binds "
+                                       r"'p', 'vel' too .* Define the helper at module level"):
+        dlfeval(_train_nested, {"W": dlarray(W0)}, XS)
