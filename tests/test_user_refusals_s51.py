@@ -412,3 +412,117 @@ def test_nested_step_helper_refusal_says_why():
     with pytest.raises(SctError, match=rf"line {line}: step\(\) takes dlgradient .* a def nested in it binds "
                                        r"'p', 'vel' too .* Define the helper at module level"):
         dlfeval(_train_nested, {"W": dlarray(W0)}, XS)
+
+
+# ---------------------------------------------------------------- FR7: jumps through try/finally, appends in try/except
+
+def _continue_finally(x):
+    total = 0.0
+    for v in x:
+        try:
+            if v < 0:
+                continue
+            total = total + v ** 2
+        finally:
+            total = total * 1.1
+    return total, dlgradient(total, x)
+
+
+def _break_finally(x):
+    total = 0.0
+    for v in x:
+        try:
+            if v < 0:
+                break
+            total = total + v ** 2
+        finally:
+            total = total * 1.1
+    return total, dlgradient(total, x)
+
+
+def _return_finally(x):
+    s = np.sum(x ** 2)
+    try:
+        if s > 1:
+            return s * 2, dlgradient(s * 2, x)
+        s = s + 1
+    finally:
+        s = s * 3                       # after the return's value is taken
+    return s, dlgradient(s, x)
+
+
+def _inner_break_finally(x):
+    s = 0.0
+    for v in x:
+        try:
+            for k in range(3):
+                if k == 2:
+                    break               # the inner loop's own
+                s = s + v * k
+        finally:
+            s = s * 1.1
+    return s, dlgradient(s, x)
+
+
+def _append_in_try(x):
+    vals, logs = [], []
+    for v in x:
+        try:
+            assert v > 0
+            w = np.log(v)
+            vals.append(w * 2)
+            logs.append(w)
+        except AssertionError:
+            vals.append(-v)
+    L = sum(vals) + sum(logs)
+    return L, dlgradient(L, x)
+
+
+def _plain(f):
+    import types
+    g = types.FunctionType(f.__code__, {**f.__globals__, "dlgradient": lambda y, x: 0.0})
+    return lambda x: g(x)[0]
+
+
+@pytest.mark.parametrize("loss", [_continue_finally, _break_finally, _return_finally, _inner_break_finally,
+                                  _append_in_try])
+@pytest.mark.parametrize("x", [np.array([0.5, -1.2, 2.0]), np.array([0.3, 0.2, 0.1])])
+def test_try_with_jumps_and_appends(loss, x):
+    # was: "continue inside a try with finally" / "the call vals.append(...) ... inside try (with except)"
+    L, g = dlfeval(loss, dlarray(x))
+    plain = _plain(loss)
+    np.testing.assert_allclose(D(L), plain(x.copy()), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [x.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+def _return_in_loop_finally(x):
+    s = 0.0
+    for v in x:
+        try:
+            for k in range(2):
+                if v < 0:
+                    return s, dlgradient(s, x)      # leaves two loops: not written out
+                s = s + v
+        finally:
+            s = s * 1.1
+    return s, dlgradient(s, x)
+
+
+def _append_to_parameter(x, out):
+    for v in x:
+        try:
+            assert v > 0
+            out.append(np.log(v))           # the caller's list
+        except AssertionError:
+            out.append(-v)
+    L = sum(out)
+    return L, dlgradient(L, x)
+
+
+def test_try_forms_still_refused():
+    line = _return_in_loop_finally.__code__.co_firstlineno + 6
+    with pytest.raises(SctError, match=rf"line {line}: sct cannot differentiate return inside a try with finally"):
+        dlfeval(_return_in_loop_finally, dlarray(X))
+    line = _append_to_parameter.__code__.co_firstlineno + 4
+    with pytest.raises(SctError, match=rf"line {line}: sct cannot differentiate the call out.append"):
+        dlfeval(_append_to_parameter, dlarray(X), [])
