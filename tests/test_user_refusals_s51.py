@@ -526,3 +526,32 @@ def test_try_forms_still_refused():
     line = _append_to_parameter.__code__.co_firstlineno + 4
     with pytest.raises(SctError, match=rf"line {line}: sct cannot differentiate the call out.append"):
         dlfeval(_append_to_parameter, dlarray(X), [])
+
+
+# ---------------------------------------------------------------- longer tail: the method form of clip with out=
+
+def _clip_method_out(x):
+    h = np.sin(x) * 3
+    h.clip(0, 2, out=h)
+    L = np.sum(h ** 2)
+    return L, dlgradient(L, x)
+
+
+def _clip_function_out(x):
+    h = np.sin(x) * 3
+    np.clip(h, 0, 2, out=h)
+    L = np.sum(h ** 2)
+    return L, dlgradient(L, x)
+
+
+def test_clip_method_with_out_says_what_to_write():
+    # was: "np.clip: the argument 'out' depends on the traced inputs, but sct has no derivative of np.clip with
+    # respect to 'out'" (out is where the result goes, not an input)
+    line = _clip_method_out.__code__.co_firstlineno + 2
+    with pytest.raises(SctError, match=rf"line {line}: np.clip\(\.\.\., out=\.\.\.\) writes its result into a traced "
+                                       r"array in place.*np.clip\(h, lo, hi, out=h\)"):
+        dlfeval(_clip_method_out, dlarray(X))
+    L, g = dlfeval(_clip_function_out, dlarray(X))         # the form it points to runs
+    plain = lambda v: np.sum(np.clip(np.sin(v) * 3, 0, 2) ** 2)   # noqa: E731
+    np.testing.assert_allclose(D(L), plain(X), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6, atol=1e-8)
