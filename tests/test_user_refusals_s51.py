@@ -555,3 +555,22 @@ def test_clip_method_with_out_says_what_to_write():
     plain = lambda v: np.sum(np.clip(np.sin(v) * 3, 0, 2) ** 2)   # noqa: E731
     np.testing.assert_allclose(D(L), plain(X), rtol=1e-12)
     np.testing.assert_allclose(D(g), numerical_gradient(plain, [X.copy()], 0), rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- longer tail: round() of a 0-d value
+
+def _round_0d(x):
+    r = round(x)
+    s = round(x * 1.0, 1)
+    L = x ** 2 * r + s * x
+    return L, dlgradient(L, x)
+
+
+def test_round_of_a_0d_argument():
+    # was: "TypeError while evaluating `r = round(x)`: type numpy.ndarray doesn't define __round__ method"
+    x = np.array(1.46)
+    L, g = dlfeval(_round_0d, dlarray(x))
+    np.testing.assert_allclose(D(L), 1.46 ** 2 * round(1.46) + round(1.46, 1) * 1.46, rtol=1e-12)
+    np.testing.assert_allclose(D(g), 2 * 1.46 * round(1.46) + round(1.46, 1), rtol=1e-12)   # round: derivative 0
+    with pytest.raises(SctError, match="TypeError"):
+        dlfeval(_round_0d, dlarray(np.array([1.46, 2.0])))        # an array: Python's TypeError, as on a dlarray
