@@ -7307,6 +7307,18 @@ class _Length:
         return f"<the length of a list: {self._n}>"
 
 
+def round_number(x, *ndigits):
+    """``round(x)`` / ``round(x, n)`` (Python's builtin): of a 0-d array, its item's, as ``round`` of a 0-d
+    dlarray gives (numpy's 0-d arrays have no ``__round__``: was a TypeError where the function, run on
+    dlarrays, rounds; red team 51).  Anything else: Python's ``round`` of it."""
+    if type(x) is np.ndarray and x.ndim == 0:
+        x = x[()]
+    return round(x, *ndigits)
+
+
+nondifferentiable(round_number)
+
+
 def length_proxy(x):
     """What a forward keeps on its tape of a list or tuple ``x`` whose adjoint reads only its length
     (``list_head(g, x)``/``list_tail(g, x)`` of ``x + [v]``; sct/optimize.py decides): an object

@@ -1218,6 +1218,17 @@ class Activity(ValueFacts, RealnessProof):
         bound = bind_arguments(rule, node, self.filename, line)
         for param in registry.uncovered_params(rule):
             if param in bound and self.is_active(bound[param]):
+                if param == "out":
+                    # (was: "sct has no derivative of np.clip with respect to 'out'" for ``h.clip(0, 2, out=h)``,
+                    # untrue: out is where the result is written, red team 51)
+                    name = _op_name(rule.op)
+                    raise CompileError(
+                        f"{name}(..., out=...) writes its result into a traced array in place, which sct does "
+                        f"not follow for this call{' (the method form)' if info.kind == CallKind.METHOD else ''}; "
+                        f"assign the result instead (`h = {name}(...)` without out"
+                        + (", or the function form `np.clip(h, lo, hi, out=h)`, which sct follows)"
+                           if info.kind == CallKind.METHOD and name.endswith("clip") else ")"),
+                        self.filename, line, name)
                 refuse(_op_name(rule.op), param,
                        "Pass a constant (extractdata(...)) if that is intended, or compute the value "
                        "with operations sct differentiates.")

@@ -1102,10 +1102,16 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                 # read above; was: what it holds read as an RNN's states, W computed from its earlier one)
                 if holds is None:
                     holds = _holds_graph(fdef, kinds, namespace=namespace, methods=methods)
-                if _display_linked(displays, args[i], graph, _held(holds, {args[i].id}) - {args[i].id}, kinds):
+                held = _held(holds, {args[i].id}) - {args[i].id}
+                if _display_linked(displays, args[i], graph, held, kinds):
                     # what it holds, whatever built it, linked: where it is a list, tuple, dict or
                     # object (an array's "items" are no values of their own: refuse_linked)
                     pairs.add(("held", i))
+                    shadowed = _nested_names(fdef) & (held | {args[i].id})
+                    if shadowed:
+                        # (names a nested def binds too, read by name as this function's: the refusal
+                        # says so, red team 51 FR8)
+                        pairs.add(("nested", i, tuple(sorted(shadowed))))
             if isinstance(args[i], gast.Name):
                 paths = _result_links(displays, args[i].id, namespace, kinds, graph)
                 if paths != frozenset():
@@ -1115,6 +1121,15 @@ def _links(fdef, args, graph=None, kinds=None, namespace=None, methods=True, hol
                     # the items at ``paths`` (None: any) are traced (helper_sites.refuse_linked)
                     pairs.add(("result", i, paths))
     return frozenset(pairs)
+
+
+def _nested_names(fdef) -> set:
+    """The names the defs nested in ``fdef`` bind (their own locals and parameters)."""
+    out: set = set()
+    for d in walk_nodes(fdef):
+        if d is not fdef and isinstance(d, (gast.FunctionDef, gast.AsyncFunctionDef)):
+            out |= {n.id for n in walk_nodes(d) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+    return out
 
 
 def _made_here(displays, name: str) -> bool:
@@ -1253,7 +1268,22 @@ def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[froz
                         _display_linked(displays, gast.List(elts=list(given), ctx=gast.Load()), graph):
                     return None
                 continue
-            fresh = fresh_components(fn, _helper_tree, lambda f: functools.partial(_outside_value, f))
+            if fn is None and isinstance(call, gast.Call) and _optimizer_update(call, namespace, local):
+                continue            # (sgdmupdate's new parameters and states: new arrays, none read by another)
+            tree_of = _helper_tree
+            called = call.func if isinstance(call, gast.Call) else None
+            if isinstance(called, gast.Attribute) and called.attr in ("primal_call_at", "vjp_at") and \
+                    len(call.args) >= 2:
+                called = call.args[1]       # (rt.primal_call_at(site, step, mask, x, p, vel))
+            if fn is None and isinstance(called, gast.Name) and namespace is not None:
+                # a def of the function's own (``p, vel, L = step(p, vel)``, its closure values made its first
+                # parameters): read from its tree, names it does not bind looked up in the globals (was: not
+                # told, refused; red team 51 FR8)
+                tree = _nested_def(displays.fdef, called.id)
+                if tree is not None:
+                    fn = types.FunctionType(_STAND_IN.__code__, namespace)
+                    tree_of = functools.partial(_tree_or_nested, fn, tree)
+            fresh = fresh_components(fn, tree_of, lambda f: functools.partial(_outside_value, f))
             if fresh is None:
                 return None
             part = fresh[k] if k is not None and 0 <= k < len(fresh) and len(fresh) > 1 else \
@@ -1262,6 +1292,38 @@ def _result_links(displays, name: str, namespace, kinds, graph) -> Optional[froz
                 return None         # (its paths: in the value held, not in the argument's)
             out |= part
     return frozenset(out)
+
+
+def _STAND_IN():
+    """(The code of a stand-in function for a nested def read from its tree: globals only, no closure.)"""
+
+
+def _tree_or_nested(stand, tree, f):
+    return tree if f is stand else _helper_tree(f)
+
+
+def _nested_def(fdef, name: str):
+    """The def named ``name`` nested in ``fdef``, where it is the one binding of that name (no decorator,
+    no ``*``/``**``), else None."""
+    found = [n for n in walk_nodes(fdef) if isinstance(n, gast.FunctionDef) and n.name == name and n is not fdef]
+    stores = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == name and
+              not isinstance(n.ctx, gast.Load)]
+    if len(found) != 1 or stores or found[0].decorator_list or found[0].args.vararg is not None or \
+            found[0].args.kwarg is not None:
+        return None
+    return found[0]
+
+
+def _optimizer_update(call, namespace, local) -> bool:
+    """Is ``call`` sct's sgdmupdate, adamupdate or rmspropupdate, whose every component is a structure of
+    new arrays (``pd + new_v`` per parameter and state; was: not a helper of the user's whose returns sct
+    reads, so a step read in place, ``p, vel = sgdmupdate(p, g, vel)``, refused its next call's
+    dlgradient with respect to p, red team 51 FR8)?"""
+    if namespace is None:
+        return False
+    fn = _static_value(call.func, namespace, local)
+    return getattr(fn, "__name__", None) in ("sgdmupdate", "adamupdate", "rmspropupdate") and \
+        (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime")
 
 
 def _returning_helper(call, displays, namespace, local, kinds=None):
@@ -2037,7 +2099,7 @@ def _outside_value(fn, node):
     return builtins.get(node.id, _MISSING) if isinstance(builtins, dict) else _MISSING
 
 
-def returns_holding(fn) -> Optional[frozenset]:
+def returns_holding(fn, tree=None) -> Optional[frozenset]:
     """The names of ``fn``'s parameters whose values (or what they hold) the value ``fn``
     returns may hold as they are, read off ``fn``'s own source by :func:`_holds_graph` (more than
     the value holds, never less); None where that cannot be told: a parameter with ``*`` or
@@ -2048,8 +2110,10 @@ def returns_holding(fn) -> Optional[frozenset]:
     call of ``dlgradient`` (and the other derivative functions) holds nothing: its value is a
     derivative, a new traced value.  (``p = step(p, x)`` with ``return {k: p[k] - lr * g[k] ...}``
     holds ``p``, not ``x``: was taken to hold every argument, so the loop's second call, passing
-    ``x`` beside ``p``, was refused as passing a value computed from ``p``.)"""
-    fdef = _helper_tree(fn)
+    ``x`` beside ``p``, was refused as passing a value computed from ``p``.)  ``tree``: the def read
+    instead of ``fn``'s own (a def nested in ``fn``, its closure values made its first parameters by
+    normalizing: ``fn`` then answers what the names it does not bind refer to)."""
+    fdef = _helper_tree(fn) if tree is None else tree
     if fdef is None:
         return None
     args = fdef.args
@@ -2372,6 +2436,7 @@ class _KnownReturns:
 
     def __init__(self, fdef, namespace, local, kinds):
         self.namespace, self.local, self.kinds = namespace, local, kinds
+        self.fdef = fdef
         self.forwards: Dict[str, Optional[Tuple[Any, frozenset]]] = {}   # name -> (helper, held)
         self.summaries: Dict[int, Optional[frozenset]] = {}
         pairs: Dict[str, int] = {}
@@ -2415,6 +2480,45 @@ class _KnownReturns:
         fn = _static_value(node.args[1], self.namespace, self.local)
         return fn if type(fn) is types.FunctionType else None
 
+    def _nested(self, node):
+        """For ``rt.primal_call_at(site, step, mask, *args)`` of a def nested in the function (its closure
+        values its first parameters, ``def step(x, p, vel)``): what its value holds of the arguments, read
+        from its tree, as ``holding(kinds, local)``; None where not such a call (was: all its arguments, so
+        ``p, vel, L = step(p, vel)`` in a loop held the plain ``x`` it closes over beside p: refused as "a
+        value computed from another value it holds", red team 51 FR8).  The def is the function's own code,
+        fixed with it: nothing to check when it runs."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and
+                node.func.attr == "primal_call_at" and isinstance(node.func.value, gast.Name) and
+                node.func.value.id not in self.local and len(node.args) >= 3 and
+                isinstance(node.args[1], gast.Name) and self.namespace is not None and
+                not any(isinstance(a, gast.Starred) for a in node.args) and all(k.arg for k in node.keywords)):
+            return None
+        tree = _nested_def(self.fdef, node.args[1].id)
+        if tree is None or tree.args.kwonlyargs or tree.args.posonlyargs:
+            return None
+        key = ("nested", id(tree))
+        if key not in self.summaries:
+            stand = types.FunctionType(_STAND_IN.__code__, self.namespace)
+            try:
+                self.summaries[key] = returns_holding(stand, tree)
+            except Exception:           # noqa: BLE001  (not told)
+                self.summaries[key] = None
+        held = self.summaries[key]
+        if held is None:
+            return None
+        params = [a.id for a in tree.args.args]
+        given = dict(zip(params, node.args[3:]))
+        given.update({k.arg: k.value for k in node.keywords})
+        if len(node.args) - 3 > len(params) or any(name not in given for name in held):
+            return None
+
+        def holding(kinds, local):
+            out = set()
+            for name in held:
+                out |= _holding_names(given[name], kinds, local, self)
+            return out
+        return holding
+
     def _method(self, node, attr: str):
         """The function ``node`` (``rt.<attr>(site, obj, "name", mask, obj, *args)``) calls: the
         class's own plain function of that name, where ``obj`` is a receiver whose kind (an
@@ -2446,6 +2550,11 @@ class _KnownReturns:
         if fn is not None:
             _mark_summarised(node, fn, self._summary(fn))
             return self._holding(fn, self._summary(fn), node.args[3:], node.keywords, kinds, local)
+        nested = self._nested(node)
+        if nested is not None:
+            return nested(kinds, local)
+        if isinstance(node, gast.Call) and _optimizer_update(node, self.namespace, self.local):
+            return set()        # (sgdmupdate's parameters and states: new arrays, none of its arguments)
         fn = self._method(node, "primal_method_at")
         if fn is not None:
             _mark_summarised(node, fn, self._summary(fn))

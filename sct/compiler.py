@@ -1143,7 +1143,7 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
         first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
         use_custom_backwards(fdef, first, rt_name)
         force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
-                                                   filename)
+                                                   filename, rt_name)
     if not trusted:
         inplace_updates(fdef, rt_name)
     return first, force, first_tree

@@ -9,10 +9,79 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
+import numpy as np
 
 from .alias_state import COPY_BUILTINS
 from .ir import loaded_names, root_name, walk_nodes
 from .unroll import refused_site
+
+
+def _surely_runs(loop, act) -> bool:
+    """Does the for loop ``loop`` run its body at least once, each pass to its end: ``range(K)`` (or
+    ``range(a, b)``) of int constants with at least one item, or a display of at least one item, walked
+    with no ``break``/``continue``/``return`` anywhere in its body?"""
+    it = loop.iter
+    if isinstance(it, (gast.List, gast.Tuple)):
+        runs = bool(it.elts) and not any(isinstance(e, gast.Starred) for e in it.elts)
+    elif isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range" and \
+            not it.keywords and 1 <= len(it.args) <= 2 and _builtin_range(it.func, act) and \
+            all(isinstance(a, gast.Constant) and type(a.value) is int for a in it.args):
+        bounds = [a.value for a in it.args]
+        runs = len(range(*bounds)) > 0
+    else:
+        return False
+    return runs and not loop.orelse and not any(isinstance(n, (gast.Break, gast.Continue, gast.Return, gast.Try))
+                                                for st in loop.body for n in walk_nodes(st))
+
+
+def _builtin_range(func, act) -> bool:
+    try:
+        return act.resolver.resolve(func) is range
+    except Exception:           # noqa: BLE001  (not known: not the builtin)
+        return False
+
+
+def _new_array(value, root: str, act) -> bool:
+    """Is ``value`` surely a new array (never an object some name holds): arithmetic of arrays (``root``
+    known to hold arrays), or a numpy ufunc's call without ``out``?"""
+    if isinstance(value, (gast.BinOp, gast.UnaryOp)) and root in act.arrays and \
+            not (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.BitOr)) and
+                 not all(isinstance(o, gast.Name) and o.id in act.arrays or isinstance(o, gast.Constant)
+                         for o in (value.left, value.right))):
+        return True
+    if isinstance(value, gast.Call) and not any(k.arg in ("out", None) for k in value.keywords) and \
+            root in act.arrays:
+        try:
+            target = act.resolver.resolve(value.func)
+        except Exception:       # noqa: BLE001  (not known: not a new value)
+            return False
+        return isinstance(target, np.ufunc) and len(value.args) <= target.nin
+    return False
+
+
+def _rebound_before_site(root: str, copy_stmt, frames, act) -> bool:
+    """Is ``root``, bound at ``copy_stmt`` to a second name of another value, surely bound again before the
+    site: by a statement of the site's own block between them, ``root = ...`` itself or a for loop that
+    surely runs (_surely_runs) binding it at its body's top level (``h = x`` then ``for i in range(3): h =
+    np.tanh(h)``: was refused, as the copy may reach the site, red team 51 FR9)?  Then the copy's value is not
+    what the site differentiates by; the other bindings of ``root`` are checked on their own."""
+    if not frames or not isinstance(copy_stmt, gast.Assign):
+        return False
+    block, s_index = frames[-1][0], frames[-1][1]
+    i = next((k for k, st in enumerate(block) if st is copy_stmt), None)
+    if i is None or i >= s_index:
+        return False
+
+    def binds(st) -> bool:          # (a new array: ``h = h`` would leave the copy there)
+        return isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+            st.targets[0].id == root and _new_array(st.value, root, act)
+
+    for st in block[i + 1:s_index]:
+        if binds(st):
+            return True
+        if isinstance(st, gast.For) and _surely_runs(st, act) and any(binds(b) for b in st.body):
+            return True
+    return False
 
 
 class CopyChecks:
@@ -88,7 +157,7 @@ class CopyChecks:
                 if copy_of != root:
                     self._refuse_copy(stmt, root, copy_of, target, what)
             if copy_of is None or copy_of == root or self._copy_read_only_here(root, n, copy_of, frames) or \
-                    self._only_copied_here(n, copy_of, set()):
+                    self._only_copied_here(n, copy_of, set()) or _rebound_before_site(root, n, frames, self.act):
                 continue
             self._refuse_copy(stmt, root, copy_of, target, what)
 

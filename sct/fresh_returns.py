@@ -51,8 +51,10 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     for n in body:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             bound[n.targets[0].id].append(n.value)
+    steps = [st for st in tree.body if _optimizer_step(st, outside)]
+    stepped = {id(t) for st in steps for t in st.targets[0].elts}
     for n in body:
-        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id]:
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and not bound[n.id] and id(n) not in stepped:
             bound[n.id].append(None)        # (a loop's target, ``with ... as``, an unpacking)
     fills = {}      # id(node) -> the _Fill of ``out[k] = v`` or ``out.append(v)`` (v put into out's object)
     loops = {}      # id(``out[k]`` written) -> the loop directly around it
@@ -83,9 +85,18 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
             root = root.value
         if isinstance(root, gast.Name) and root.id in bound:
             bound[root.id].append(fills.get(id(n)))
+    updated = set()         # names bound by ``p, vel = sgdmupdate(p, g, vel, ...)`` at the body's top level
     for n in body:
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and not (
                 isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)):
+            if any(st is n for st in steps):
+                # sct's optimizers build new arrays for each parameter and state (pd + new_v): each
+                # name bound to the call itself, a new value reading every argument (was: not told, so
+                # a step helper returning the new parameters was refused in a loop, red team 51 FR8)
+                for t in n.targets[0].elts:
+                    bound[t.id].append(n.value)
+                    updated.add(t.id)
+                continue
             for target in n.targets if isinstance(n, gast.Assign) else [n.target]:
                 for t in walk_nodes(target):
                     if isinstance(t, gast.Name) and isinstance(t.ctx, gast.Store):
@@ -95,12 +106,30 @@ def fresh_components(fn, tree_of, outside_of, depth: int = 0) -> Optional[Tuple[
     # ``return p, m, v``): what is returned is that value, read as a local's
     params -= {st.targets[0].id for st in tree.body if isinstance(st, gast.Assign) and len(st.targets) == 1 and
                isinstance(st.targets[0], gast.Name) and len(bound.get(st.targets[0].id, ())) == 1}
+    params -= {name for name in updated if len(bound.get(name, ())) == 1}
     reader = _Reader(bound, params, outside, tree_of, outside_of, depth)
     sizes = {len(v.elts) if isinstance(v, gast.Tuple) else None for v in returns}
     if len(sizes) == 1 and None not in sizes:
         n = sizes.pop()
         return tuple(_union(reader.component(v.elts[k]) for v in returns) for k in range(n))
     return (_union(reader.component(v) for v in returns),)
+
+
+_OPTIMIZER_STEPS = ("sgdmupdate", "adamupdate", "rmspropupdate")
+
+
+def _optimizer_step(n, outside) -> bool:
+    """``p, vel = sgdmupdate(...)`` (adamupdate, rmspropupdate) of sct's, unpacked into names."""
+    if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], (gast.Tuple, gast.List))
+            and n.targets[0].elts and all(isinstance(t, gast.Name) for t in n.targets[0].elts) and
+            isinstance(n.value, gast.Call) and isinstance(n.value.func, (gast.Name, gast.Attribute))):
+        return False
+    try:
+        fn = outside(n.value.func)
+    except Exception:           # noqa: BLE001  (not known: not one)
+        return False
+    return getattr(fn, "__name__", None) in _OPTIMIZER_STEPS and \
+        (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime")
 
 
 def _union(parts) -> Optional[frozenset]:

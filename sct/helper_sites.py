@@ -327,6 +327,21 @@ def refuse_linked(compiled, links, fn, filename, line, linking=lambda i, paths: 
                         f"build the structure in the helper", filename, line, "dlgradient")
                     error.at_call = True
                     raise error
+                shadowed = next((k[2] for k in links if k[0] == "nested" and k[1] == i), None)
+                if i in xs and (i, i) in links and shadowed is not None:
+                    # (was: "holding a value computed from another value it holds", untrue for a step helper
+                    # nested in the function, ``p, vel, L = step(p, vel)`` in a loop; red team 51 FR8)
+                    names = ", ".join(repr(n) for n in shadowed)
+                    error = CompileError(
+                        f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and sct cannot "
+                        f"tell that no item of the value this call passes for it is computed from another: it "
+                        f"reads what that value holds by the names of the function, and a def nested in it binds "
+                        f"{names} too (its own names, which sct takes for the function's here). Define the "
+                        f"helper at module level (sct then reads what it returns from its own code: "
+                        f"`p, vel, L = step(p, vel, x)` in a loop runs), or take the gradient in the function "
+                        f"dlfeval runs", filename, line, "dlgradient")
+                    error.at_call = True
+                    raise error
                 if i in xs and (i, i) in links:
                     error = CompileError(
                         f"{name}() takes dlgradient{at} with respect to its parameter {what(i)}, and this call "

@@ -413,6 +413,8 @@ class _Inliner:
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
         self.recomputes = self._gradient_sites(fdef) > 1
+        if not self.recomputes:
+            self._global_objects(fdef)
         self.nested: Optional[Dict] = None   # the functions the caller defines (_nested_definitions), read once
         # the names a gradient is taken with respect to, and those they are parts of (``h, out = helper(x)``
         # then ``dlgradient(f(out), h)``): a call of a helper assigning one is read in place, so that the
@@ -485,6 +487,34 @@ class _Inliner:
                     out[name] = found
                     self.object_kinds[name] = field
         return out
+
+    def _global_objects(self, fdef) -> None:
+        """A global the function reads and never binds, holding an object of a user's plain class
+        (``drop = Dropout(0.3)`` at module level, called as ``drop(h)``): its methods that set attributes
+        of it are read in place as an argument's are (was: left a call, compiled on its own, where its
+        object's fields all count as traced: ``self.mask = (rng.random(h.shape) > p) / (1 - p)`` refused
+        as "sets self.mask to a traced value on an object its caller passed in", a PyTorch-style
+        Dropout; red team 51).  The global is guarded (the same object while the code runs) and each
+        method read is checked when it runs (_still_the_method).  Not where a gradient differentiated
+        again recomputes the code: a write into an object from outside would run twice there."""
+        bound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
+        for n in walk_nodes(fdef):
+            if not (isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)) or n.id in self.locals or \
+                    n.id in bound or n.id in self.classes:
+                continue
+            value = self.globals.get(n.id)
+            cls = type(value)
+            if value is not None and _plain_class(cls) and cls.__new__ is object.__new__ and \
+                    getattr(cls, "__module__", None) == self.globals.get("__name__"):
+                from .kinds import kind_of
+                try:
+                    kind = kind_of(value)
+                except Exception:
+                    continue
+                found = _class_of_kind(kind)
+                if found is not None and found[0] is cls and found[1] is not None:
+                    self.classes[n.id] = found
+                    self.object_kinds[n.id] = kind      # (its fields' objects: ``self.drop(h)`` of a global net)
 
     def method(self, call: gast.Call):
         """``(function, receiver, its kind or None, its class, the attribute it is read as, the __call__ it is

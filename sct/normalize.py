@@ -758,6 +758,15 @@ class Normalizer(Statements, Loops, Expressions):
                 st = FlatReads(self.rt_name, local_functions, fresh, self._builtin_names(FlatReads.WALKERS)).visit(st)
             rewritten.append(st)
         body = rewritten
+        if self.is_builtin("round") and any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and
+                                            n.func.id == "round" for st in body for n in walk_no_defs(st)):
+            # round(x) of a 0-d array rounds its item, as round() of a 0-d dlarray does (rt.round_number)
+            for st in body:
+                for n in walk_no_defs(st):
+                    if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "round" and \
+                            not n.keywords and 1 <= len(n.args) <= 2 and \
+                            not any(isinstance(a, gast.Starred) for a in n.args):
+                        n.func = gast.copy_location(call(f"{self.rt_name}.round_number", []).func, n.func)
         if any(filtered for _, _, filtered, _ in reads):
             stored = {n.id for st in body for n in walk_nodes(st)
                       if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \

@@ -242,11 +242,15 @@ class _TryLowering:
         line = st.lineno
         if getattr(st, "is_star", False) or type(st).__name__ == "TryStar":
             self.refuse(st, "try/except*", "catch the exception group outside the differentiated function")
+        after: List = []
+        if not st.handlers and st.finalbody:
+            st, after = self.jumps_through_finally(st)
         if st.finalbody:
             self.check_final(st)
         if not st.handlers:
             # try/finally: what Python runs when the body raises nothing (FIN is local: see check_final)
-            return self.block(st.body) + self.block(st.orelse) + self.block(st.finalbody)
+            return self.block(st.body) + self.block(st.orelse) + self.block(st.finalbody) + after
+        st = self.appends_to_else(st)
         returning = None
         if st.body and isinstance(st.body[-1], gast.Return) and not st.finalbody:
             # ``try: ...; return expr`` (no finally): the probe evaluates expr; the body's branch
@@ -372,6 +376,124 @@ class _TryLowering:
                     self.refuse(n, f"a read of {name} outside its handler (except ... as {name})",
                                 f"Python deletes {name} when the handler ends: copy it into another name "
                                 "inside the handler")
+
+    def appends_to_else(self, st: gast.Try) -> gast.Try:
+        """``try: ...; vals.append(f(v)) except E: ...`` with ``vals`` a list the function makes (every
+        binding of it a list display or ``list(...)``): the appends closing the body move to the front of
+        the else block, their values computed in the body (``tmp = f(v)``).  A list's append raises
+        nothing, so Python runs the same statements in the same order; the body left is probed as any
+        (was: refused, "the call vals.append(...) ... inside try (with except)", red team 51 FR7)."""
+        body, moved, values = list(st.body), [], []
+        while body and isinstance(body[-1], gast.Expr) and isinstance(body[-1].value, gast.Call):
+            c, at = body[-1].value, body[-1]
+            f = c.func
+            if not (isinstance(f, gast.Attribute) and f.attr == "append" and isinstance(f.value, gast.Name) and
+                    len(c.args) == 1 and not c.keywords and not isinstance(c.args[0], gast.Starred) and
+                    self.own_list(f.value.id)):
+                break
+            body.pop()
+            tmp = self.namer.fresh(f"{f.value.id}_item")
+            values.insert(0, gast.copy_location(assign(tmp, c.args[0], at.lineno), at))
+            moved.insert(0, gast.copy_location(gast.Expr(value=call(
+                gast.Attribute(value=load(f.value.id), attr="append", ctx=gast.Load()), [load(tmp)])), at))
+        lists = {m.value.func.value.id for m in moved}
+        if any(isinstance(n, gast.Name) and n.id in lists for v in values for n in walk_nodes(v.value)):
+            return st           # (a value reading a list appended to: computed before an append it followed)
+        body += values
+        if not moved:
+            return st
+        new = copy.copy(st)
+        new.body, new.orelse = body, moved + list(st.orelse)
+        return new
+
+    def own_list(self, name: str) -> bool:
+        """Is ``name`` bound in the function only to list displays or ``list(...)`` (never a parameter, a
+        loop's or with's target, an unpacking)?"""
+        binds = 0
+        for s in self.function_body:
+            for n in _walk_no_defs(s):
+                if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load):
+                    binds += 1
+        values = []
+        for s in self.function_body:
+            for n in _walk_no_defs(s):
+                if not (isinstance(n, gast.Assign) and len(n.targets) == 1):
+                    continue
+                t, v = n.targets[0], n.value
+                if isinstance(t, gast.Name) and t.id == name:
+                    values.append(v)
+                elif isinstance(t, (gast.Tuple, gast.List)) and isinstance(v, (gast.Tuple, gast.List)) and \
+                        len(t.elts) == len(v.elts) and not any(isinstance(e, gast.Starred) for e in t.elts + v.elts):
+                    values += [e for te, e in zip(t.elts, v.elts) if isinstance(te, gast.Name) and te.id == name]
+        return bool(values) and binds == len(values) and name not in self.free and \
+            "list" not in self.local_names and \
+            all(isinstance(v, gast.List) or isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
+                v.func.id == "list" for v in values)
+
+    def jumps_through_finally(self, st: gast.Try):
+        """``continue``, ``break`` or ``return e`` in the body of a ``try``/``finally`` (not in a loop of the
+        body; no nested ``try``, ``with`` or ``match`` holding one): Python runs FIN, then jumps.  Written
+        ``jump = 0; for once in range(1): BODY'`` (each jump ``jump = k; break``, a return's value kept
+        first), then FIN, then ``if jump == k: <the jump>`` (was: refused, "continue inside a try with
+        finally", red team 51 FR7).  ``(the try, statements after it)``; the try as it was where none."""
+        found: List = []
+
+        def visit(stmts, depth):
+            for s in stmts:
+                if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                    continue
+                if isinstance(s, _JUMPS) and (depth == 0 or isinstance(s, gast.Return)):
+                    found.append((s, depth))
+                elif isinstance(s, (gast.Try, gast.With, gast.AsyncWith, gast.Match)) and \
+                        any(isinstance(n, _JUMPS) for n in _walk_no_defs(s)):
+                    found.append((s, -1))
+                loop = isinstance(s, (gast.For, gast.While, gast.AsyncFor))
+                if loop and depth == 0 and any(isinstance(n, _JUMPS) for e in s.orelse for n in _walk_no_defs(e)):
+                    found.append((s, -1))           # (a jump in a loop's else: not written out)
+                for field in ("body", "orelse"):
+                    inner = getattr(s, field, None)
+                    if isinstance(inner, list) and not isinstance(s, (gast.Try, gast.With, gast.AsyncWith)):
+                        visit(inner, depth + 1 if loop else depth)
+        visit(st.body, 0)
+        if not found or any(d != 0 for _, d in found) or "range" in self.local_names or \
+                self.globals is not None and self.globals.get("range", range) is not range:
+            return st, []           # (none, or one sct cannot move: check_final refuses it)
+        line = st.lineno
+        jump, once, value = self.namer.fresh("jump"), self.namer.fresh("once"), self.namer.fresh("returning")
+        kinds = {gast.Continue: 1, gast.Break: 2, gast.Return: 3}
+
+        def rewrite(stmts):
+            out = []
+            for s in stmts:
+                if isinstance(s, _JUMPS):
+                    at = s.lineno
+                    if isinstance(s, gast.Return):
+                        out.append(gast.copy_location(assign(value, copy.deepcopy(s.value) if s.value is not None
+                                                             else const(None), at), s))
+                    out.append(gast.copy_location(assign(jump, const(kinds[type(s)]), at), s))
+                    out.append(gast.copy_location(gast.Break(), s))
+                    continue
+                if isinstance(s, gast.If):
+                    s = copy.copy(s)
+                    s.body, s.orelse = rewrite(s.body), rewrite(s.orelse)
+                out.append(s)
+            return out
+        loop = gast.For(target=gast.Name(id=once, ctx=gast.Store(), annotation=None, type_comment=None),
+                        iter=call("range", [const(1)]), body=rewrite(st.body), orelse=[], type_comment=None)
+        gast.copy_location(loop, st)
+        new = copy.copy(st)
+        new.body = [assign(jump, const(0), line), loop]
+        after = []
+        for s, _ in found:
+            k = kinds[type(s)]
+            if any(isinstance(a, gast.If) and a.test.comparators[0].value == k for a in after):
+                continue
+            act = gast.Return(value=load(value)) if isinstance(s, gast.Return) else type(s)()
+            test = gast.Compare(left=load(jump), ops=[gast.Eq()], comparators=[const(k)])
+            after.append(gast.copy_location(gast.If(test=test, body=[gast.copy_location(act, s)], orelse=[]), s))
+        for a in after:
+            a.lineno = getattr(st.finalbody[-1], "lineno", line)
+        return new, after
 
     def check_final(self, st: gast.Try):
         """FIN runs also when the body (or a handler) raises, and the exception goes on: sct, which

@@ -306,7 +306,7 @@ def plain_fill(fdef, activity, fname: str, params: Iterable[str] = (), param_kin
                 # pack(W, z) returning {"W": W, "z": z}: a plain float array argument its value may hold
                 # (call_tree.returns_holding, which may say more than it holds: not numbers, ``step(p,
                 # x, lr)``'s learning rate)
-                items = _returned_arguments(activity.call_info(v).obj, v)
+                items = _returned_arguments(activity.call_info(v).obj, v, fdef, activity)
                 found = next((e for e in items if strong(e) and _array_kind(activity.kinds.get(e.id))), None)
                 if found is not None and any(active(e) for e in items):
                     mixed.append((target, found, n))
@@ -611,23 +611,40 @@ def _is_setitem(activity, call) -> bool:
     return activity.call_info(call).obj is getattr(support, "setitem", None)
 
 
-def _returned_arguments(fn, call) -> list:
+def _returned_arguments(fn, call, fdef=None, activity=None) -> list:
     """The arguments of ``call`` that the value ``fn`` returns may hold (``call_tree.returns_holding``);
     all of them where that cannot be told (a lambda: ``pack = lambda W, b, z: {...}`` was read as
-    holding none, and a step loop trained the plain ``z`` it packed)."""
+    holding none, and a step loop trained the plain ``z`` it packed).  A def nested in ``fdef`` called
+    by its name (``fn`` None: ``p, vel, L = step(p, vel)`` of a ``def step`` of the function): read
+    from its tree (was: all, so a plain ``x`` it closes over, passed first, was "put beside traced
+    values", red team 51 FR8)."""
     returns_holding = hooks.CALL_TREE.returns_holding
+    tree = None
+    if fn is None and fdef is not None and activity is not None and isinstance(call.func, gast.Name):
+        nested = [n for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda))
+                  and n is not fdef]
+        found = [n for n in nested if isinstance(n, gast.FunctionDef) and n.name == call.func.id]
+        stores = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == call.func.id and
+                  not isinstance(n.ctx, gast.Load)]
+        if len(found) == 1 and not stores and not found[0].decorator_list:
+            fn, tree = getattr(activity.resolver, "fn", None), found[0]
+            if fn is None:
+                tree = None
     try:
-        held = returns_holding(fn)
+        held = returns_holding(fn, tree) if tree is not None else returns_holding(fn)
     except Exception:           # noqa: BLE001  (a summary sct cannot make: all may be held)
         held = None
     if held is None:
         return [a.value if isinstance(a, gast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
     if not held or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return []
-    try:
-        names = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return []
+    if tree is not None:
+        names = [a.id for a in tree.args.posonlyargs + tree.args.args if isinstance(a, gast.Name)]
+    else:
+        try:
+            names = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            return []
     found = [a for name, a in zip(names, call.args) if name in held]
     return found + [k.value for k in call.keywords if k.arg in held]
 

@@ -311,6 +311,10 @@ class RecomputeWrites:
                 continue                  # (a library's method, CFG.get("s"), runs again: a read)
             f = n.func
             obj = None
+            rt = getattr(self, "rt_name", None)
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == rt and \
+                    rt not in self.outside.params and f.attr == "stop_gradient":
+                continue                  # (sct's own: a logged number's, sct/logged_values.py; reads nothing)
             if isinstance(f, gast.Attribute):
                 if f.attr not in MUTATING_METHODS and not self.module(f.value):
                     obj = f.value

@@ -113,7 +113,9 @@ def _refuse_joint_args(fn, compiled: Compiled, args: Sequence) -> None:
                           if p != q and any(("direct", i, j) in linked[0] for i in mine for j in theirs)) | \
                 frozenset(("result", p, k[2]) for p, mine in enumerate(at) for k in linked[0]
                           if k[0] == "result" and k[1] in mine) | \
-                frozenset(("held", p) for p, mine in enumerate(at) for k in linked[0] if k[0] == "held" and k[1] in mine)
+                frozenset(("held", p) for p, mine in enumerate(at) for k in linked[0] if k[0] == "held" and k[1] in mine) | \
+                frozenset(("nested", p, k[2]) for p, mine in enumerate(at) for k in linked[0]
+                          if k[0] == "nested" and k[1] in mine)
             refuse_linked(compiled, pairs, fn, linked[1], linked[2], lambda p, paths: _traced_at(args[p], paths),
                           unpacked=getattr(linked[0], "unpacked", False))
         if forwards is not None:

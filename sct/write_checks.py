@@ -19,6 +19,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
+from .logged_values import detach_logged, logged_number
 from .ir import const, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
@@ -30,10 +31,16 @@ from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_
 # float(v).is_integer() of a traced value (were refused as a call that may change its object in place)
 _NUMBER_METHODS = frozenset({"is_integer", "hex", "as_integer_ratio"})
 
-def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str) -> Set[int]:
+def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, filename: str,
+                 rt_name: str = "rt") -> Set[int]:
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
     new values because an adjoint reads the old value."""
-    return _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename).run()
+    check = _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename)
+    check.logged = []
+    force = check.run()
+    for s, node in check.logged:        # (after the walk over the statements: one is added before each)
+        detach_logged(fdef, s, node, rt_name)
+    return force
 
 
 # the methods of lists, dicts and sets that keep their arguments (history.append(loss))
@@ -989,6 +996,18 @@ class _WriteCheck:
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
             advice = f"return the new values from {what}() and assign them{hint}"
+            if self.mode == "entry" and info.kind == CallKind.METHOD and \
+                    result is None and info.receiver is not None and \
+                    logged_number(self.fdef, s, node, info.receiver, analysis.locals, activity,
+                                  getattr(self.resolver, "globals", None) or {}):
+                # HIST.append(float(L)) with nothing after it that could read the item (was: refused
+                # as "called with traced values", the everyday log of the loss; red team 51): the number
+                # appended as a constant (sct/logged_values.py), the call then run as any call for its
+                # effect on an outside object (rt.effect, replayed where code is recomputed)
+                self.logged.append((s, node))
+                activity.lists.discard(info.receiver)       # (holds no traced value: the next activity's too)
+                activity.active.discard(info.receiver)
+                return
             if info.kind == CallKind.METHOD and info.method in _KEEPERS and args_active and \
                     info.receiver not in analysis.locals and \
                     (callee is None or getattr(callee, "__module__", None) is None):

@@ -419,9 +419,9 @@ def r_item_write(h):
 
 
 def r_append(h):
-    out = []
+    out = [h]
     try:
-        out.append(h)
+        out.append(out[-1] * 2)     # (a value read from the list: not moved to the else block, s51)
     except Exception:
         pass
     return np.sum(h)
@@ -492,10 +492,11 @@ def r_finally_prints(h):
 def r_break_with_finally(h):
     for i in range(3):
         try:
-            h = h * 2
-            if i == 1:
-                break
-        finally:
+            for k in range(2):
+                h = h * 2
+                if i == 1:
+                    return np.sum(h)    # (leaving two loops: not written out; a break of the try's loop
+        finally:                        # runs, s51: tests/test_user_refusals_s51.py)
             h = h + 1
     return np.sum(h)
 
@@ -591,7 +592,7 @@ def test_pure_calls_with_positional_arguments():
     (r_item_write, "a write into an item"), (r_append, "out.append"), (r_random, "np.random.normal"),
     (r_user_function, "_user(...) (a function of your own)"), (r_augmented, "augmented assignment"),
     (r_return, "return inside try"), (r_return_with_finally, "return inside a try with finally"), (r_nested, "a nested try"), (r_finally_prints, "print(...) inside finally"),
-    (r_break_with_finally, "break inside a try with finally"), (r_out_keyword, "out="),
+    (r_break_with_finally, "return inside a try with finally"), (r_out_keyword, "out="),
     (r_fill, "g.fill"), (r_error_name_after, "a read of e outside its handler"),
     (r_with_inside, "a with statement"), (r_lambda, "a call of a computed function"),
     (r_undefined, "undefined_name"),
