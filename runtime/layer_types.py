@@ -1021,7 +1021,7 @@ class LSTMLayer(BuiltinLayer):
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
         Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias,
                        StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
-                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
+                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"), nargout=3)
         if self.OutputMode == "last":
             return h, h, c
         return Y, h, c
@@ -1082,7 +1082,7 @@ class GRULayer(LSTMLayer):
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias,
                    ResetGateMode=getattr(self, "ResetGateMode", "after-multiplication"),
                    StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
-                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
+                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"), nargout=2)
         if self.OutputMode == "last":
             return h, h
         return Y, h

@@ -215,3 +215,166 @@ def test_second_derivative_recomputing_a_dict_write_is_refused():
         dlfeval(written_then_second_derivative, {"y": 0.0}, dlarray(np.array([1.0, 2.0])))
     assert info.value.lineno == _line_of(written_then_second_derivative, 'd["y"] = x * 2')
     assert "recomputes" in str(info.value)
+
+
+# --- F1: Y = lstm(...), Y = gru(...), Y = attention(...): MATLAB's one output ---------------------------
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _ref_lstm(x, h, c, W, R, b):
+    """MATLAB's lstm (gates i, f, g, o) on (C, B, T) data; (Y (H, B, T), h, c)."""
+    H = R.shape[1]
+    ys = []
+    for t in range(x.shape[2]):
+        z = W @ x[:, :, t] + R @ h + b[:, None]
+        i, f, g, o = _sig(z[:H]), _sig(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), _sig(z[3 * H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys, axis=2), h, c
+
+
+def _ref_gru(x, h, W, R, b):
+    """MATLAB's gru (reset gate after the multiplication) on (C, B, T) data; (Y, h)."""
+    H = R.shape[1]
+    ys = []
+    for t in range(x.shape[2]):
+        zx, zh = W @ x[:, :, t] + b[:, None], R @ h
+        r, u = _sig(zx[:H] + zh[:H]), _sig(zx[H:2 * H] + zh[H:2 * H])
+        n = np.tanh(zx[2 * H:] + r * zh[2 * H:])
+        h = (1 - u) * n + u * h
+        ys.append(h)
+    return np.stack(ys, axis=2), h
+
+
+def _ref_attention(q, k, v, heads):
+    """MATLAB's attention on (C, B, T) queries, keys and values; (Y (C, B, T), weights per (b, head))."""
+    C, B, T = q.shape
+    d = C // heads
+    y = np.zeros((v.shape[0], B, T))
+    A = np.zeros((B, heads, T, k.shape[2]))
+    for bb in range(B):
+        for hh in range(heads):
+            s = q[hh * d:(hh + 1) * d, bb, :].T @ k[hh * d:(hh + 1) * d, bb, :] / np.sqrt(d)
+            w = np.exp(s - s.max(axis=1, keepdims=True))
+            w /= w.sum(axis=1, keepdims=True)
+            A[bb, hh] = w
+            dv = v.shape[0] // heads
+            y[hh * dv:(hh + 1) * dv, bb, :] = (w @ v[hh * dv:(hh + 1) * dv, bb, :].T).T
+    return y, A
+
+
+_RNG = np.random.default_rng(51)
+_X = _RNG.standard_normal((3, 2, 4))          # C=3, B=2, T=4
+_W4, _R4, _B4 = _RNG.standard_normal((8, 3)), _RNG.standard_normal((8, 2)), _RNG.standard_normal(8)
+_W3, _R3, _B3 = _RNG.standard_normal((6, 3)), _RNG.standard_normal((6, 2)), _RNG.standard_normal(6)
+_H0 = np.zeros((2, 1))
+_Q = _RNG.standard_normal((4, 2, 3))          # C=4 (2 heads), B=2, T=3
+_K = _RNG.standard_normal((4, 2, 5))
+_V = _RNG.standard_normal((4, 2, 5))
+_WY = _RNG.standard_normal((2, 2, 4))
+
+
+def lstm_one_output(X, W):
+    Y = sct.lstm(X, _H0, _H0, W, _R4, _B4)
+    loss = np.sum(Y * Y * _WY)
+    return Y, loss, dlgradient(loss, W)
+
+
+def lstm_two_outputs(X, W):
+    Y, h = sct.lstm(X, _H0, _H0, W, _R4, _B4)
+    loss = np.sum(Y * _WY) + np.sum(h ** 3)
+    return Y, h, loss, dlgradient(loss, W)
+
+
+def gru_one_output(X, W):
+    Y = sct.gru(X, _H0, W, _R3, _B3)
+    loss = np.sum(Y * Y * _WY)
+    return Y, loss, dlgradient(loss, W)
+
+
+def attention_one_output(Q, K):
+    Y = sct.attention(Q, K, dlarray(_V, "CBT"), 2)
+    loss = np.sum(Y ** 2 * np.arange(1.0, 4.0))
+    return Y, loss, dlgradient(loss, K)
+
+
+def attention_unformatted_one_output(Q, K):
+    Y = sct.attention(Q, K, np.transpose(_V, (1, 2, 0)), 2)        # sct's (batch, time, channels)
+    loss = np.sum(Y ** 2 * np.arange(1.0, 5.0))
+    return Y, loss, dlgradient(loss, K)
+
+
+def _run(f, args, mode):
+    if mode == "dlfeval":
+        return dlfeval(f, *args)
+    if mode == "dlaccelerate":
+        acc = dlaccelerate(f)
+        acc(*args)
+        return acc(*args)
+    return f(*args)
+
+
+@pytest.mark.parametrize("mode", ["dlfeval", "dlaccelerate"])
+def test_one_output_lstm_gru_attention_inside_dlfeval(mode):
+    # was: Y a tuple, "unsupported operand type(s) for ** or pow(): 'tuple' and 'int'"
+    X = dlarray(_X, "CBT")
+    Y, loss, g = _run(lstm_one_output, (X, dlarray(_W4)), mode)
+    ref = lambda w: np.sum(_ref_lstm(_X, np.zeros((2, 2)), np.zeros((2, 2)), w, _R4, _B4)[0] ** 2 * _WY)
+    np.testing.assert_allclose(D(Y), _ref_lstm(_X, np.zeros((2, 2)), np.zeros((2, 2)), _W4, _R4, _B4)[0], rtol=1e-12)
+    assert sct.dims(Y) == "CBT"
+    np.testing.assert_allclose(D(loss), ref(_W4), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(ref, [_W4], 0), atol=1e-7)
+    Y, h, loss, g = _run(lstm_two_outputs, (X, dlarray(_W4)), mode)
+    y_ref, h_ref, _ = _ref_lstm(_X, np.zeros((2, 2)), np.zeros((2, 2)), _W4, _R4, _B4)
+    np.testing.assert_allclose(D(h), h_ref, rtol=1e-12)
+    ref2 = lambda w: (lambda out: np.sum(out[0] * _WY) + np.sum(out[1] ** 3))(
+        _ref_lstm(_X, np.zeros((2, 2)), np.zeros((2, 2)), w, _R4, _B4))
+    np.testing.assert_allclose(D(g), numerical_gradient(ref2, [_W4], 0), atol=1e-7)
+    Y, loss, g = _run(gru_one_output, (X, dlarray(_W3)), mode)
+    ref = lambda w: np.sum(_ref_gru(_X, np.zeros((2, 2)), w, _R3, _B3)[0] ** 2 * _WY)
+    np.testing.assert_allclose(D(Y), _ref_gru(_X, np.zeros((2, 2)), _W3, _R3, _B3)[0], rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(ref, [_W3], 0), atol=1e-7)
+    Y, loss, g = _run(attention_one_output, (dlarray(_Q, "CBT"), dlarray(_K, "CBT")), mode)
+    ref = lambda k: np.sum(np.transpose(_ref_attention(_Q, k, _V, 2)[0], (0, 1, 2)) ** 2 * np.arange(1.0, 4.0))
+    np.testing.assert_allclose(D(Y), _ref_attention(_Q, _K, _V, 2)[0], rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(ref, [_K], 0), atol=1e-7)
+    q, k = np.transpose(_Q, (1, 2, 0)), np.transpose(_K, (1, 2, 0))
+    Y, loss, g = _run(attention_unformatted_one_output, (dlarray(q), dlarray(k)), mode)
+    ref = lambda kk: np.sum(np.transpose(_ref_attention(_Q, np.transpose(kk, (2, 0, 1)), _V, 2)[0], (1, 2, 0)) ** 2
+                            * np.arange(1.0, 5.0))
+    np.testing.assert_allclose(D(Y), np.transpose(_ref_attention(_Q, _K, _V, 2)[0], (1, 2, 0)), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(ref, [k], 0), atol=1e-7)
+
+
+def test_one_output_lstm_gru_attention_outside_dlfeval():
+    X = dlarray(_X, "CBT")
+    y_ref, h_ref, c_ref = _ref_lstm(_X, np.zeros((2, 2)), np.zeros((2, 2)), _W4, _R4, _B4)
+    Y = sct.lstm(X, _H0, _H0, _W4, _R4, _B4)               # the doc's call
+    assert isinstance(Y, dlarray) and sct.dims(Y) == "CBT"
+    np.testing.assert_allclose(D(Y), y_ref, rtol=1e-12)
+    Y, h = sct.lstm(X, _H0, _H0, _W4, _R4, _B4)
+    np.testing.assert_allclose(D(h), h_ref, rtol=1e-12)
+    Y, h, c = sct.lstm(X, _H0, _H0, _W4, _R4, _B4)
+    np.testing.assert_allclose(D(c), c_ref, rtol=1e-12)
+    x = np.transpose(_X, (1, 2, 0))                        # unformatted: sct's (batch, time, channels)
+    Y = sct.lstm(x, np.zeros(2), np.zeros(2), _W4, _R4, _B4)
+    np.testing.assert_allclose(Y, np.transpose(y_ref, (1, 2, 0)), rtol=1e-12)
+    assert len(sct.lstm(x, np.zeros(2), np.zeros(2), _W4, _R4, _B4, nargout=3)) == 3
+    Y = sct.gru(X, _H0, _W3, _R3, _B3)
+    np.testing.assert_allclose(D(Y), _ref_gru(_X, np.zeros((2, 2)), _W3, _R3, _B3)[0], rtol=1e-12)
+    Y, h = sct.gru(X, _H0, _W3, _R3, _B3)
+    np.testing.assert_allclose(D(h), _ref_gru(_X, np.zeros((2, 2)), _W3, _R3, _B3)[1], rtol=1e-12)
+    y_ref, a_ref = _ref_attention(_Q, _K, _V, 2)
+    Y = sct.attention(dlarray(_Q, "CBT"), dlarray(_K, "CBT"), dlarray(_V, "CBT"), 2)
+    np.testing.assert_allclose(D(Y), y_ref, rtol=1e-12)
+    Y, A = sct.attention(dlarray(_Q, "CBT"), dlarray(_K, "CBT"), dlarray(_V, "CBT"), 2)
+    np.testing.assert_allclose(D(A), a_ref, rtol=1e-12)
+    # the attention doc's multiheadSelfAttention: A = attention(...); Y = pagemtimes(weightsO, A)
+    A = sct.attention(_Q, _K, _V, 2, DataFormat="CBT")
+    np.testing.assert_allclose(np.asarray(A), y_ref, rtol=1e-12)
+    with pytest.raises(ValueError, match="nargout must be 1 or 2"):
+        sct.gru(X, _H0, _W3, _R3, _B3, nargout=3)
+
