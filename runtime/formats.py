@@ -158,8 +158,7 @@ LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax",
     + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"indexcrossentropy": ("BC", "BTC"),
-                "embed": ("B", "BT")}
+FIXED_LAYOUT = {"indexcrossentropy": ("BC", "BTC")}
 
 
 class Plan:

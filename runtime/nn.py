@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
-                      matlab_feature_weights, run_formatted, run_recurrent)
+from .formats import (check_format, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
+                      matlab_feature_weights, relabel, run_formatted, run_recurrent)
 from .support import unbroadcast, unpacked_by_caller
 
 # --- activations ----------------------------------------------------------------------
@@ -891,27 +891,94 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     return Y if nargout == 1 else (Y, h)
 
 
-def embed(indices: Any, weights: ArrayLike) -> Any:
-    """Look up the rows of ``weights`` (words, dimension) for integer ``indices``.
+def embed(X: Any, weights: ArrayLike, DataFormat: Optional[str] = None) -> Any:
+    """MATLAB's embed: the column of ``weights`` of each index of ``X``.
 
-    The result has shape ``indices.shape + (dimension,)`` (MATLAB's embed, with one
-    row per word).  Gradients flow to ``weights`` (repeated words add up).
+    ``weights`` is MATLAB's embeddingDimension-by-numWords matrix (one column per word; was the transpose,
+    red team mat51 F2).  Indices are 0-based (MATLAB's word k is k - 1 here), whole numbers in
+    ``0 .. numWords - 1``; MATLAB's padding index 0 (here -1) and NaN (``doc2sequence``'s unknown words)
+    give the last column, MATLAB's out-of-vocabulary vector; any other index is refused (never wrapped
+    around).  Gradients flow to ``weights`` (repeated words add up).
 
-    >>> weights = np.arange(6.0).reshape(3, 2)
+    Unformatted ``X`` (sct's layout): indices of any shape, the result ``X.shape + (embeddingDimension,)``.
+
+    >>> weights = np.arange(6.0).reshape(2, 3)          # dimension 2, three words
     >>> embed(np.array([[2, 0]]), weights)
-    array([[[4., 5.],
-            [0., 1.]]])
+    array([[[2., 5.],
+            [0., 3.]]])
+
+    Formatted ``X`` (MATLAB's ``dlarray(X, "BC")``, "BT", "CBT", in any order; or ``DataFormat=`` for an
+    unformatted ``X``, whose result is then unformatted): a "C" dimension (of size 1) becomes the embedding
+    dimension where it is, and data without one gets it in front (MATLAB's "BT" indices give an
+    embeddingDimension-by-N-by-S "CBT" result).
+
+    >>> from sct import dlarray, dims
+    >>> Y = embed(dlarray(np.array([[1.0, 2.0]]), "CB"), weights)
+    >>> dims(Y), Y.shape
+    ('CB', (2, 2))
     """
-    if type(indices) is not np.ndarray:
-        check_fixed_layout("embed", indices)
-    check_word_indices(indices, np.shape(weights)[0])
-    return weights[np.asarray(indices, dtype=np.intp)]
+    if DataFormat is None and layout_labels(X, "embed"):
+        return run_embed(X, weights)
+    idx, axis = embed_indices(X, np.shape(weights)[-1], DataFormat)
+    Y = np.transpose(weights)[idx]
+    return Y if axis is None else np.moveaxis(Y, -1, axis)
 
 
-def check_word_indices(indices, count):
-    """``embed``'s indices: whole numbers in ``0 .. count - 1`` (was: numpy's -1, the last word, and
-    1.7 read as 1, silently; MATLAB's embed errors outside ``1 .. NumWords``)."""
-    check_class_indices("embed", indices, count, "word")
+def embed_indices(X, count, DataFormat=None):
+    """``embed``'s indices as an intp array laid out for ``np.transpose(weights)[idx]`` (MATLAB's padding
+    index, here -1, and NaN as the last word) and the axis its embedding dimension goes to (None: last):
+    the "C" dimension of ``DataFormat`` (squeezed from the indices), or the first where there is none."""
+    idx = np.asarray(getattr(X, "_data", X))
+    axis = None
+    if DataFormat is not None:
+        fmt = check_format(DataFormat, np.ndim(idx), "embed")
+        if len(fmt) != np.ndim(idx):
+            raise ValueError(f"embed: the data format {fmt!r} has {len(fmt)} labels but X has {np.ndim(idx)} "
+                             "dimensions")
+        axis = fmt.find("C")
+        if axis >= 0:
+            if np.shape(idx)[axis] != 1:
+                raise ValueError(f"embed: X's 'C' dimension has size {np.shape(idx)[axis]}; MATLAB's embed takes one "
+                                 "index per entry, a singleton 'C' dimension (or none), which becomes the embedding "
+                                 "dimension")
+            idx = np.squeeze(idx, axis)
+        else:
+            axis = 0
+    return word_indices(idx, count), axis
+
+
+def embed_format(fmt: str) -> str:
+    """The labels of ``embed``'s result for indices labelled ``fmt``: "C" where it is, else in front."""
+    return fmt if "C" in fmt else "C" + fmt
+
+
+def run_embed(X, weights):
+    """``embed`` of a formatted ``X`` outside dlfeval: by its labels, the result labelled (``embed_format``)."""
+    from .dlarray import dlarray
+    fmt = layout_labels(X, "embed")
+    Y = embed(X._data, getattr(weights, "_data", weights), DataFormat=fmt)
+    return relabel(dlarray(Y), embed_format(fmt))
+
+
+def word_indices(idx, count):
+    """``embed``'s indices: whole numbers in ``0 .. count - 1``, -1 (MATLAB's padding index 0) or NaN, both the
+    last word (MATLAB's out-of-vocabulary vector), as an intp array.  Anything else is refused, naming
+    the weights' layout where the index would fit its other dimension (was: numpy's -1 and any negative
+    index counted from the end, 1.7 read as 1, weights laid out (numWords, dimension) read silently)."""
+    idx = np.asarray(idx)
+    if idx.dtype.kind == "f":
+        idx = np.where(np.isnan(idx), -1.0, idx)
+    if idx.size and (idx.dtype.kind in "iub" or idx.dtype.kind == "f" and np.all(np.isfinite(idx))):
+        low, high = idx.min(), idx.max()
+        if low < -1 or high >= count:
+            bad = low if low < -1 else high
+            raise ValueError(f"embed: word index {bad:g} is outside 0 .. {count - 1}: the weights are MATLAB's "
+                             f"embeddingDimension-by-numWords matrix, here {count} words (sct's indices are 0-based: "
+                             f"MATLAB's word k is k - 1 here, its padding index 0 is -1; a weights matrix laid out "
+                             f"numWords-by-embeddingDimension needs a transpose)")
+        idx = np.where(idx == -1, count - 1, idx)
+    check_class_indices("embed", idx, count, "word")
+    return idx.astype(np.intp)
 
 
 def check_class_indices(fname, indices, count, what="class"):
@@ -932,7 +999,7 @@ def check_class_indices(fname, indices, count, what="class"):
                          f"numpy's count from the end here{', give MaskIndex= for targets to leave out' if what == 'class' else ''})")
 
 
-nondifferentiable(check_word_indices, check_class_indices, asked_outputs)     # (here, not in dlfun: nn imports no dlfun)
+nondifferentiable(embed_indices, word_indices, embed_format, run_embed, check_class_indices, asked_outputs)     # (here, not in dlfun: nn imports no dlfun)
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",

@@ -378,3 +378,100 @@ def test_one_output_lstm_gru_attention_outside_dlfeval():
     with pytest.raises(ValueError, match="nargout must be 1 or 2"):
         sct.gru(X, _H0, _W3, _R3, _B3, nargout=3)
 
+
+# --- F2: embed's weights are MATLAB's embeddingDimension-by-numWords; formatted indices ------------------
+
+_EW = np.random.default_rng(7).random((10, 3))          # dimension 10, vocabularySize 2 + 1 (the last: out of vocabulary)
+
+
+def _ref_embed(idx, w):
+    """MATLAB's embed by its doc: column k of the weights for (0-based) index k, the last column for MATLAB's
+    padding index 0 (here -1) and NaN, laid out (dimension,) + idx.shape."""
+    idx = np.where(np.isnan(idx), -1, idx).astype(int)
+    idx = np.where(idx == -1, w.shape[1] - 1, idx)
+    out = np.zeros((w.shape[0],) + idx.shape)
+    for pos in np.ndindex(idx.shape):
+        out[(slice(None),) + pos] = w[:, idx[pos]]
+    return out
+
+
+def embed_loss(X, W):
+    Y = sct.embed(X, W)
+    loss = np.sum(np.sin(Y) * Y)
+    return Y, loss, dlgradient(loss, W)
+
+
+def embed_loss_format(X, W):
+    Y = sct.embed(X, W, DataFormat="BT")
+    loss = np.sum(np.sin(Y) * Y)
+    return Y, loss, dlgradient(loss, W)
+
+
+def test_embed_categorical_doc_example():
+    # MATLAB: X = [2 1 2 1 1]' (here 0-based), dlX = dlarray(X,'BC'), dlY = embed(dlX, weights): 10(C) x 5(B)
+    x = np.array([2, 1, 2, 1, 1]) - 1
+    Y = sct.embed(dlarray(x[:, None].astype(float), "BC"), _EW)
+    assert sct.dims(Y) == "BC" and Y.shape == (5, 10)           # C where X has it (sct keeps X's order)
+    np.testing.assert_array_equal(D(Y).T, _ref_embed(x.astype(float), _EW))
+    Y = sct.embed(dlarray(x[None, :].astype(float), "CB"), _EW)   # MATLAB's own order: 10(C) x 5(B)
+    assert sct.dims(Y) == "CB" and Y.shape == (10, 5)
+    np.testing.assert_array_equal(D(Y), _ref_embed(x.astype(float), _EW))
+    # unformatted: sct's layout, the embedding dimension last
+    np.testing.assert_array_equal(np.asarray(sct.embed(x, _EW)), _ref_embed(x.astype(float), _EW).T)
+
+
+def test_embed_text_doc_example_padding_and_unknown_words():
+    # MATLAB: X (2 x 11, 'BT') with padding 0 -> the out-of-vocabulary vector; here 0-based, padding -1, and NaN
+    x = np.array([[-1, 0, 1, np.nan], [1, 1, 0, -1]])
+    Y = sct.embed(dlarray(x, "BT"), _EW)
+    assert sct.dims(Y) == "CBT" and Y.shape == (10, 2, 4)          # embeddingDimension x N x S, as MATLAB's
+    ref = _ref_embed(x, _EW)
+    np.testing.assert_array_equal(D(Y), ref)
+    np.testing.assert_array_equal(D(Y)[:, 0, 0], _EW[:, -1])
+    np.testing.assert_array_equal(np.asarray(sct.embed(x, _EW, DataFormat="BT")), ref)
+
+
+@pytest.mark.parametrize("mode", ["dlfeval", "dlaccelerate"])
+def test_embed_inside_dlfeval_values_formats_and_gradients(mode):
+    cases = [(np.array([[1.0], [0.0], [1.0], [-1.0], [2.0]]), "BC", (5, 10)),
+             (np.array([[1.0, 0.0, 1.0, np.nan, 2.0]]), "CB", (10, 5)),
+             (np.array([[-1.0, 0.0, 1.0], [2.0, 2.0, np.nan]]), "BT", (10, 2, 3)),
+             (np.array([[[1.0, 0.0, 2.0]], [[2.0, 2.0, -1.0]]]), "BCT", (2, 10, 3))]
+    for x, fmt, shape in cases:
+        Y, loss, g = _run(embed_loss, (dlarray(x, fmt), dlarray(_EW)), mode)
+        assert sct.dims(Y) == (fmt if "C" in fmt else "C" + fmt) and Y.shape == shape
+        squeezed = x[:, 0] if fmt == "BC" else x[0] if fmt == "CB" else x[:, 0, :] if fmt == "BCT" else x
+        ref = _ref_embed(squeezed, _EW)
+        got = np.moveaxis(D(Y), fmt.index("C"), 0) if "C" in fmt else D(Y)
+        np.testing.assert_array_equal(got, ref)
+        plain = lambda w: np.sum(np.sin(_ref_embed(squeezed, w)) * _ref_embed(squeezed, w))
+        np.testing.assert_allclose(D(loss), plain(_EW), rtol=1e-12)
+        np.testing.assert_allclose(D(g), numerical_gradient(plain, [_EW], 0), atol=1e-7)
+    x = np.array([[-1.0, 0.0, 1.0], [2.0, 2.0, 1.0]])
+    Y, loss, g = _run(embed_loss_format, (dlarray(x), dlarray(_EW)), mode)
+    assert sct.dims(Y) == "" and Y.shape == (10, 2, 3)
+    plain = lambda w: np.sum(np.sin(_ref_embed(x, w)) * _ref_embed(x, w))
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [_EW], 0), atol=1e-7)
+    x = np.array([[0, 2, 2], [1, -1, 0]])                           # unformatted: the dimension last
+    Y, loss, g = _run(embed_loss, (x, dlarray(_EW)), mode)
+    np.testing.assert_array_equal(D(Y), np.moveaxis(_ref_embed(x.astype(float), _EW), 0, -1))
+    plain = lambda w: np.sum(np.sin(_ref_embed(x.astype(float), w)) * _ref_embed(x.astype(float), w))
+    np.testing.assert_allclose(D(g), numerical_gradient(plain, [_EW], 0), atol=1e-7)
+
+
+def test_embed_refuses_indices_outside_the_words_never_wraps():
+    # weights laid out the old way (numWords, dimension) with an index >= numWords of MATLAB's layout: refused
+    w_rows = _EW.T                                                  # (3 words, 10): read as 10 dimensions, 3 words?
+    with pytest.raises(ValueError, match=r"word index 5 is outside 0 \.\. 2.*embeddingDimension-by-numWords"):
+        sct.embed(np.array([0, 5]), _EW)
+    with pytest.raises(ValueError, match=r"word index 3 is outside 0 \.\. 2"):
+        sct.embed(dlarray(np.array([[3.0, 1.0]]), "CB"), _EW)
+    with pytest.raises(ValueError, match=r"word index -2 is outside"):
+        sct.embed(np.array([-2]), _EW)
+    with pytest.raises(ValueError, match=r"word index 3 is outside 0 \.\. 2"):
+        sct.embed(np.array([3]), _EW)
+    np.testing.assert_array_equal(np.asarray(sct.embed(np.array([2]), w_rows.T)), _EW.T[[2]])
+    with pytest.raises(sct.SctError, match=r"word index 7 is outside 0 \.\. 2"):
+        dlfeval(embed_loss, dlarray(np.array([[7.0]]), "BC"), dlarray(_EW))
+    with pytest.raises(ValueError, match=r"'C' dimension has size 2"):
+        sct.embed(dlarray(np.zeros((2, 3)), "CB"), _EW)
