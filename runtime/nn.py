@@ -759,8 +759,14 @@ def asked_outputs(nargout, fname: str, counts: Tuple[int, ...]) -> int:
         if nargout != 1 and nargout not in counts:
             raise ValueError(f"{fname}: nargout must be 1 or {' or '.join(map(str, counts))}, got {nargout!r}")
         return nargout
-    if sys._getframe(2).f_code.co_filename.startswith("<sct-generated"):
-        return 1
+    if any(sys._getframe(k).f_code.co_filename.startswith("<sct-generated") for k in (1, 2)):
+        # compiled code the compiler gave no nargout: the function was called through a name it could not
+        # resolve (a parameter holding it), so the names unpacking the call are not known here (was: 1, and
+        # ``Y, h = fn(...)`` unpacked Y by its rows, silently)
+        raise ValueError(f"{fname}: called inside dlfeval through a name sct cannot resolve when it compiles (a "
+                         f"parameter or a variable holding {fname}), so MATLAB's nargout (the names unpacking the "
+                         f"call) is not known: give nargout= (1 for Y alone, or {' or '.join(map(str, counts))}), or "
+                         f"call {fname} by its global name")
     asked = unpacked_by_caller(3)
     return asked if asked in counts else 1
 

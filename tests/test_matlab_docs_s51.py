@@ -379,6 +379,51 @@ def test_one_output_lstm_gru_attention_outside_dlfeval():
         sct.gru(X, _H0, _W3, _R3, _B3, nargout=3)
 
 
+
+def _recurrent_through(fn):
+    def one(x, w):
+        Y = fn(x, np.zeros(2), w, _R3, _B3)
+        loss = np.sum(Y ** 2)
+        return loss, dlgradient(loss, w)
+
+    def two(x, w):
+        Y, h = fn(x, np.zeros(2), w, _R3, _B3)
+        loss = np.sum(Y ** 2) + np.sum(h)
+        return loss, dlgradient(loss, w)
+    return one, two
+
+
+def gru_through_parameter(x, w, fn):
+    Y, h = fn(x, np.zeros(2), w, _R3, _B3)
+    loss = np.sum(Y ** 2) + np.sum(h)
+    return loss, dlgradient(loss, w)
+
+
+def test_recurrent_function_held_by_a_closure_or_a_parameter():
+    # a name the compiler cannot resolve (a closure value, a parameter): the names unpacking the call are not
+    # known where it runs: refused naming nargout=, never Y unpacked by its rows (a batch of 2 here)
+    x = np.transpose(_X, (1, 2, 0))                                # sct's (batch, time, channels): batch 2
+    one, two = _recurrent_through(sct.gru)
+    for f in (one, two):
+        with pytest.raises(sct.EvaluationError, match="give nargout="):
+            dlfeval(f, dlarray(x), dlarray(_W3))
+    with pytest.raises(sct.EvaluationError, match="give nargout=") as info:
+        dlfeval(gru_through_parameter, dlarray(x), dlarray(_W3), sct.gru)
+    assert info.value.lineno == _line_of(gru_through_parameter, "Y, h = fn(")
+    # nargout given: runs, the value and gradient Python's
+    def ref(w):
+        y, h = _ref_gru(_X, np.zeros((2, 2)), w, _R3, _B3)
+        return np.sum(y ** 2) + np.sum(h)
+    loss, g = dlfeval(gru_given_nargout, dlarray(x), dlarray(_W3), sct.gru)
+    np.testing.assert_allclose(D(loss), ref(_W3), rtol=1e-12)
+    np.testing.assert_allclose(D(g), numerical_gradient(ref, [_W3], 0), atol=1e-7)
+
+
+def gru_given_nargout(x, w, fn):
+    Y, h = fn(x, np.zeros(2), w, _R3, _B3, nargout=2)
+    loss = np.sum(Y ** 2) + np.sum(h)
+    return loss, dlgradient(loss, w)
+
 # --- F2: embed's weights are MATLAB's embeddingDimension-by-numWords; formatted indices ------------------
 
 _EW = np.random.default_rng(7).random((10, 3))          # dimension 10, vocabularySize 2 + 1 (the last: out of vocabulary)
