@@ -158,8 +158,7 @@ LAYOUT_FUNCTIONS = CONV_FUNCTIONS + NORM_FUNCTIONS + ("fullyconnect", "softmax",
     + LOSS_FUNCTIONS
 # functions with a fixed batch-first layout that do not read labels yet: a formatted input is refused
 # unless its labels are that layout
-FIXED_LAYOUT = {"indexcrossentropy": ("BC", "BTC"),
-                "embed": ("B", "BT")}
+FIXED_LAYOUT = {"indexcrossentropy": ("BC", "BTC")}
 
 
 class Plan:
@@ -337,8 +336,9 @@ def plan(fname: str, fmt: str, formatted: bool, options: Dict[str, Any]) -> Plan
             raise ValueError(f"attention: sct's attention reads data labelled C, B and T (MATLAB's 'CBT' in any "
                              f"order), got {fmt!r}")
         perm = _perm(fmt, [fmt.index(c) for c in "BTC"])
+        one = options.get("nargout", 2) == 1         # MATLAB's Y = attention(...): Y alone
         return Plan([(0, perm, None), (1, perm, None), (2, perm, None), ("PaddingMask", perm, None)], {},
-                    _inverse(perm), keep, 0, outputs=2)
+                    _inverse(perm), keep, None if one else 0, outputs=1 if one else 2)
     if fname == "fullyconnect":
         if "B" not in fmt:
             raise ValueError(f"fullyconnect: the data format {fmt!r} has no batch dimension 'B'")

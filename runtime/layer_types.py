@@ -12,7 +12,7 @@ Layout: batch first, channels last (see ``runtime.dlfun``): feature data
 Weights follow the runtime functions: ``fullyConnectedLayer`` (out, in),
 ``convolution2dLayer`` (kh, kw, Cin, numFilters), ``lstmLayer``/``gruLayer``
 (gates*hidden, in) with gates stacked as MATLAB does, ``embeddingLayer``
-(numWords, dimension).  Class indices and word indices are 0-based.
+(dimension, numWords), MATLAB's.  Class indices and word indices are 0-based.
 
 Initialisers are MATLAB's defaults: Glorot (uniform) for weights, zeros for
 biases, ones for scales, orthogonal recurrent weights, the "unit-forget-gate"
@@ -1021,7 +1021,7 @@ class LSTMLayer(BuiltinLayer):
         c0 = recurrent_initial(self.CellState, X, self.NumHiddenUnits, self.Name, "CellState")
         Y, h, c = lstm(X, h0, c0, self.InputWeights, self.RecurrentWeights, self.Bias,
                        StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
-                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
+                       GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"), nargout=3)
         if self.OutputMode == "last":
             return h, h, c
         return Y, h, c
@@ -1082,7 +1082,7 @@ class GRULayer(LSTMLayer):
         Y, h = gru(X, h0, self.InputWeights, self.RecurrentWeights, self.Bias,
                    ResetGateMode=getattr(self, "ResetGateMode", "after-multiplication"),
                    StateActivationFunction=getattr(self, "StateActivationFunction", "tanh"),
-                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"))
+                   GateActivationFunction=getattr(self, "GateActivationFunction", "sigmoid"), nargout=2)
         if self.OutputMode == "last":
             return h, h
         return Y, h
@@ -1125,16 +1125,16 @@ class EmbeddingLayer(BuiltinLayer):
         self.Weights = Weights
 
     def initialize(self, layout):
-        shape = (self.NumWords, self.Dimension)
+        shape = (self.Dimension, self.NumWords)          # MATLAB's embeddingDimension-by-numWords (as embed's)
         if self.Weights is None:
             self.Weights = initial_values(self.WeightsInitializer, shape, self.NumWords, self.Dimension, self.Name)
         else:
-            # given Weights were taken as they were: MATLAB's (dimension, numWords) array embedded each index as
-            # a row of it, a vector of numWords values (silently wrong values and size)
-            if tuple(np.shape(self.Weights)) == (self.Dimension, self.NumWords) and self.Dimension != self.NumWords:
+            # weights laid out (numWords, dimension), one row per word: refused, naming the layout (was sct's
+            # layout until red team mat51 F2, MATLAB's transpose)
+            if tuple(np.shape(self.Weights)) == (self.NumWords, self.Dimension) and self.Dimension != self.NumWords:
                 raise ValueError(f"{self.Name or 'embeddingLayer'}: Weights has shape {tuple(np.shape(self.Weights))}, "
-                                 f"MATLAB's (dimension, numWords) layout; sct's embedding weights are (numWords, "
-                                 f"dimension) = {shape}, one row per word: pass the transpose (Weights.T)")
+                                 f"one row per word; the embedding weights are MATLAB's embeddingDimension-by-numWords "
+                                 f"= {shape}, one column per word: pass the transpose (Weights.T)")
             self.Weights = _given(self.Weights, shape, self.Name or "embeddingLayer", "Weights")
         return self
 
@@ -1145,7 +1145,7 @@ class EmbeddingLayer(BuiltinLayer):
 def embeddingLayer(dimension: int, numWords: int, Name: str = "",
                    WeightsInitializer: str = "narrow-normal", Weights: Optional[ArrayLike] = None) -> Layer:
     """Word embedding: integer indices 0..numWords-1 of any shape -> shape + (dimension,);
-    Weights (numWords, dimension).
+    Weights MATLAB's (dimension, numWords), one column per word, as ``embed``'s.
 
     >>> net = dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 10)], Seed=0)
     >>> predict(net, np.array([[3, 1, 4]])).shape

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable
-from .formats import (check_fixed_layout, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
-                      matlab_feature_weights, run_formatted, run_recurrent)
-from .support import unbroadcast
+from .formats import (check_format, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
+                      matlab_feature_weights, relabel, run_formatted, run_recurrent)
+from .support import unbroadcast, unpacked_by_caller
 
 # --- activations ----------------------------------------------------------------------
 
@@ -674,20 +675,25 @@ nondifferentiable(check_channel_parameters, channel_axis, check_target_size, che
 
 def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
          bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence",
-         StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> Tuple[Any, Any, Any]:
+         StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid",
+         nargout: Optional[int] = None) -> Any:
     """Long short-term memory over the time axis (MATLAB's lstm, batch-first layout).
 
     ``x`` is (batch, time, channels); ``h0`` and ``c0`` are (batch, hidden);
     ``weights`` (4*hidden, channels), ``recurrent_weights`` (4*hidden, hidden) and
     ``bias`` (4*hidden,) stack the input, forget, cell-candidate and output gates
     in that order, as MATLAB does.  Returns the outputs (batch, time, hidden) and
-    the final hidden and cell states.
+    the final hidden and cell states, as many as MATLAB's nargout asks: ``Y = lstm(...)`` gives
+    ``Y`` alone, ``Y, h = lstm(...)`` and ``Y, h, c = lstm(...)`` the states too (the names unpacking
+    the call count, as batchnorm's; or ``nargout=1``, 2 or 3).
 
     >>> x = np.ones((2, 5, 3))
     >>> h0 = c0 = np.zeros((2, 4))
     >>> Y, h, c = lstm(x, h0, c0, 0.1 * np.ones((16, 3)), np.zeros((16, 4)), np.zeros(16))
     >>> Y.shape, h.shape, c.shape
     ((2, 5, 4), (2, 4), (2, 4))
+    >>> lstm(x, h0, c0, 0.1 * np.ones((16, 3)), np.zeros((16, 4)), np.zeros(16)).shape
+    (2, 5, 4)
 
     A formatted ``x`` (MATLAB's "CBT", any order; or ``DataFormat="CBT"`` for an unformatted one) is
     read by its labels (S dimensions flattened into the channels as MATLAB's ``X(:, :)``, column-major
@@ -712,13 +718,14 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     for the cell candidate and the output's state, and ``GateActivationFunction`` ("sigmoid", the default,
     or "hard-sigmoid": ``0.2 x + 0.5`` clipped to [0, 1]) for the gates.
     """
+    nargout = asked_outputs(nargout, "lstm", (2, 3))
     recurrent_output_mode("lstm", OutputMode)
     recurrent_activations("lstm", StateActivationFunction, GateActivationFunction)
     if DataFormat is not None or layout_labels(x, "lstm") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, c0, weights, recurrent_weights, bias)):
-        return run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
-                             {"OutputMode": OutputMode, "StateActivationFunction": StateActivationFunction,
-                              "GateActivationFunction": GateActivationFunction})
+        return first_outputs(run_recurrent("lstm", lstm, (x, h0, c0, weights, recurrent_weights, bias), DataFormat,
+                                           {"OutputMode": OutputMode, "StateActivationFunction": StateActivationFunction,
+                                            "GateActivationFunction": GateActivationFunction, "nargout": 3}), nargout)
     recurrent_states("lstm", x, recurrent_weights, (("H0", h0), ("C0", c0)))
     bias = vector_bias(bias, np.shape(weights)[0])     # MATLAB's 4*numHiddenUnits-by-1
     check_channel_parameters("lstm", (np.shape(x)[0], np.shape(weights)[0]), bias=bias)
@@ -736,9 +743,37 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
         h = o * state_activation(c, StateActivationFunction)
         if OutputMode == "sequence":
             outputs.append(h)
-    if OutputMode == "last":
-        return np.copy(h), h, c
-    return np.stack(outputs, axis=1), h, c
+    Y = np.copy(h) if OutputMode == "last" else np.stack(outputs, axis=1)
+    if nargout == 1:
+        return Y
+    return (Y, h) if nargout == 2 else (Y, h, c)
+
+
+def asked_outputs(nargout, fname: str, counts: Tuple[int, ...]) -> int:
+    """MATLAB's nargout of ``fname`` (lstm, gru, attention): ``nargout`` as given (1 or one of ``counts``),
+    else the number of names the caller unpacks the call into where it is one of ``counts`` (``Y, h, c =
+    lstm(...)``), else 1 (``Y = lstm(...)``: was the tuple of every output, red team mat51 F1).  Compiled code
+    is given ``nargout`` by the compiler (sct/normalize_stmts.py, sct/normalize_exprs.py), which sees the
+    same unpacking; a call from generated code without it asks for one."""
+    if nargout is not None:
+        if nargout != 1 and nargout not in counts:
+            raise ValueError(f"{fname}: nargout must be 1 or {' or '.join(map(str, counts))}, got {nargout!r}")
+        return nargout
+    if any(sys._getframe(k).f_code.co_filename.startswith("<sct-generated") for k in (1, 2)):
+        # compiled code the compiler gave no nargout: the function was called through a name it could not
+        # resolve (a parameter holding it), so the names unpacking the call are not known here (was: 1, and
+        # ``Y, h = fn(...)`` unpacked Y by its rows, silently)
+        raise ValueError(f"{fname}: called inside dlfeval through a name sct cannot resolve when it compiles (a "
+                         f"parameter or a variable holding {fname}), so MATLAB's nargout (the names unpacking the "
+                         f"call) is not known: give nargout= (1 for Y alone, or {' or '.join(map(str, counts))}), or "
+                         f"call {fname} by its global name")
+    asked = unpacked_by_caller(3)
+    return asked if asked in counts else 1
+
+
+def first_outputs(outputs: tuple, nargout: int):
+    """The first ``nargout`` of a tuple of outputs (the first alone for 1)."""
+    return outputs[0] if nargout == 1 else tuple(outputs[:nargout])
 
 
 def recurrent_states(fname, x, recurrent_weights, states):
@@ -794,14 +829,15 @@ def recurrent_output_mode(fname, OutputMode):
 def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: ArrayLike,
         bias: ArrayLike, DataFormat: Optional[str] = None, OutputMode: str = "sequence",
         ResetGateMode: str = "after-multiplication", StateActivationFunction: str = "tanh",
-        GateActivationFunction: str = "sigmoid") -> Tuple[Any, Any]:
+        GateActivationFunction: str = "sigmoid", nargout: Optional[int] = None) -> Any:
     """Gated recurrent unit over the time axis (MATLAB's gru, batch-first layout).
 
     ``x`` is (batch, time, channels) and ``h0`` (batch, hidden); ``weights``
     (3*hidden, channels), ``recurrent_weights`` (3*hidden, hidden) and ``bias``
     (3*hidden,) stack the reset, update and candidate gates.  The reset gate is
     applied after the recurrent multiplication.  Returns the outputs (batch, time,
-    hidden) and the final hidden state.
+    hidden) and the final hidden state, as many as MATLAB's nargout asks: ``Y = gru(...)`` gives ``Y``
+    alone, ``Y, h = gru(...)`` the state too (or ``nargout=1`` or 2).
 
     >>> x = np.ones((2, 5, 3))
     >>> Y, h = gru(x, np.zeros((2, 4)), 0.1 * np.ones((12, 3)), np.zeros((12, 4)), np.zeros(12))
@@ -816,6 +852,7 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
     ``StateActivationFunction`` and ``GateActivationFunction`` as for ``lstm`` (the candidate's and the
     reset and update gates' activations).
     """
+    nargout = asked_outputs(nargout, "gru", (2,))
     recurrent_output_mode("gru", OutputMode)
     recurrent_activations("gru", StateActivationFunction, GateActivationFunction)
     if ResetGateMode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
@@ -823,10 +860,11 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
                          f"'recurrent-bias-after-multiplication', got {ResetGateMode!r}")
     if DataFormat is not None or layout_labels(x, "gru") or any(type(a) is not np.ndarray and format_of(a)
                                      for a in (x, h0, weights, recurrent_weights, bias)):
-        return run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
-                             {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode,
-                              "StateActivationFunction": StateActivationFunction,
-                              "GateActivationFunction": GateActivationFunction})
+        return first_outputs(run_recurrent("gru", gru, (x, h0, weights, recurrent_weights, bias), DataFormat,
+                                           {"OutputMode": OutputMode, "ResetGateMode": ResetGateMode,
+                                            "StateActivationFunction": StateActivationFunction,
+                                            "GateActivationFunction": GateActivationFunction, "nargout": 2}),
+                             nargout)
     recurrent_states("gru", x, recurrent_weights, (("H0", h0),))
     hidden = np.shape(h0)[-1]
     recurrent_bias = ResetGateMode == "recurrent-bias-after-multiplication"
@@ -855,32 +893,98 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
         h = (1 - u) * n + u * h
         if OutputMode == "sequence":
             outputs.append(h)
-    if OutputMode == "last":
-        return np.copy(h), h
-    return np.stack(outputs, axis=1), h
+    Y = np.copy(h) if OutputMode == "last" else np.stack(outputs, axis=1)
+    return Y if nargout == 1 else (Y, h)
 
 
-def embed(indices: Any, weights: ArrayLike) -> Any:
-    """Look up the rows of ``weights`` (words, dimension) for integer ``indices``.
+def embed(X: Any, weights: ArrayLike, DataFormat: Optional[str] = None) -> Any:
+    """MATLAB's embed: the column of ``weights`` of each index of ``X``.
 
-    The result has shape ``indices.shape + (dimension,)`` (MATLAB's embed, with one
-    row per word).  Gradients flow to ``weights`` (repeated words add up).
+    ``weights`` is MATLAB's embeddingDimension-by-numWords matrix (one column per word; was the transpose,
+    red team mat51 F2).  Indices are 0-based (MATLAB's word k is k - 1 here), whole numbers in
+    ``0 .. numWords - 1``; MATLAB's padding index 0 (here -1) and NaN (``doc2sequence``'s unknown words)
+    give the last column, MATLAB's out-of-vocabulary vector; any other index is refused (never wrapped
+    around).  Gradients flow to ``weights`` (repeated words add up).
 
-    >>> weights = np.arange(6.0).reshape(3, 2)
+    Unformatted ``X`` (sct's layout): indices of any shape, the result ``X.shape + (embeddingDimension,)``.
+
+    >>> weights = np.arange(6.0).reshape(2, 3)          # dimension 2, three words
     >>> embed(np.array([[2, 0]]), weights)
-    array([[[4., 5.],
-            [0., 1.]]])
+    array([[[2., 5.],
+            [0., 3.]]])
+
+    Formatted ``X`` (MATLAB's ``dlarray(X, "BC")``, "BT", "CBT", in any order; or ``DataFormat=`` for an
+    unformatted ``X``, whose result is then unformatted): a "C" dimension (of size 1) becomes the embedding
+    dimension where it is, and data without one gets it in front (MATLAB's "BT" indices give an
+    embeddingDimension-by-N-by-S "CBT" result).
+
+    >>> from sct import dlarray, dims
+    >>> Y = embed(dlarray(np.array([[1.0, 2.0]]), "CB"), weights)
+    >>> dims(Y), Y.shape
+    ('CB', (2, 2))
     """
-    if type(indices) is not np.ndarray:
-        check_fixed_layout("embed", indices)
-    check_word_indices(indices, np.shape(weights)[0])
-    return weights[np.asarray(indices, dtype=np.intp)]
+    if DataFormat is None and layout_labels(X, "embed"):
+        return run_embed(X, weights)
+    idx, axis = embed_indices(X, np.shape(weights)[-1], DataFormat)
+    Y = np.transpose(weights)[idx]
+    return Y if axis is None else np.moveaxis(Y, -1, axis)
 
 
-def check_word_indices(indices, count):
-    """``embed``'s indices: whole numbers in ``0 .. count - 1`` (was: numpy's -1, the last word, and
-    1.7 read as 1, silently; MATLAB's embed errors outside ``1 .. NumWords``)."""
-    check_class_indices("embed", indices, count, "word")
+def embed_indices(X, count, DataFormat=None):
+    """``embed``'s indices as an intp array laid out for ``np.transpose(weights)[idx]`` (MATLAB's padding
+    index, here -1, and NaN as the last word) and the axis its embedding dimension goes to (None: last):
+    the "C" dimension of ``DataFormat`` (squeezed from the indices), or the first where there is none."""
+    idx = np.asarray(getattr(X, "_data", X))
+    axis = None
+    if DataFormat is not None:
+        fmt = check_format(DataFormat, np.ndim(idx), "embed")
+        if len(fmt) != np.ndim(idx):
+            raise ValueError(f"embed: the data format {fmt!r} has {len(fmt)} labels but X has {np.ndim(idx)} "
+                             "dimensions")
+        axis = fmt.find("C")
+        if axis >= 0:
+            if np.shape(idx)[axis] != 1:
+                raise ValueError(f"embed: X's 'C' dimension has size {np.shape(idx)[axis]}; MATLAB's embed takes one "
+                                 "index per entry, a singleton 'C' dimension (or none), which becomes the embedding "
+                                 "dimension")
+            idx = np.squeeze(idx, axis)
+        else:
+            axis = 0
+    return word_indices(idx, count), axis
+
+
+def embed_format(fmt: str) -> str:
+    """The labels of ``embed``'s result for indices labelled ``fmt``: "C" where it is, else in front."""
+    return fmt if "C" in fmt else "C" + fmt
+
+
+def run_embed(X, weights):
+    """``embed`` of a formatted ``X`` outside dlfeval: by its labels, the result labelled (``embed_format``)."""
+    from .dlarray import dlarray
+    fmt = layout_labels(X, "embed")
+    Y = embed(X._data, getattr(weights, "_data", weights), DataFormat=fmt)
+    return relabel(dlarray(Y), embed_format(fmt))
+
+
+def word_indices(idx, count):
+    """``embed``'s indices: whole numbers in ``0 .. count - 1``, -1 (MATLAB's padding index 0) or NaN, both the
+    last word (MATLAB's out-of-vocabulary vector), as an intp array.  Anything else is refused, naming
+    the weights' layout where the index would fit its other dimension (was: numpy's -1 and any negative
+    index counted from the end, 1.7 read as 1, weights laid out (numWords, dimension) read silently)."""
+    idx = np.asarray(idx)
+    if idx.dtype.kind == "f":
+        idx = np.where(np.isnan(idx), -1.0, idx)
+    if idx.size and (idx.dtype.kind in "iub" or idx.dtype.kind == "f" and np.all(np.isfinite(idx))):
+        low, high = idx.min(), idx.max()
+        if low < -1 or high >= count:
+            bad = low if low < -1 else high
+            raise ValueError(f"embed: word index {bad:g} is outside 0 .. {count - 1}: the weights are MATLAB's "
+                             f"embeddingDimension-by-numWords matrix, here {count} words (sct's indices are 0-based: "
+                             f"MATLAB's word k is k - 1 here, its padding index 0 is -1; a weights matrix laid out "
+                             f"numWords-by-embeddingDimension needs a transpose)")
+        idx = np.where(idx == -1, count - 1, idx)
+    check_class_indices("embed", idx, count, "word")
+    return idx.astype(np.intp)
 
 
 def check_class_indices(fname, indices, count, what="class"):
@@ -901,18 +1005,20 @@ def check_class_indices(fname, indices, count, what="class"):
                          f"numpy's count from the end here{', give MaskIndex= for targets to leave out' if what == 'class' else ''})")
 
 
-nondifferentiable(check_word_indices, check_class_indices)     # (here, not in dlfun: nn imports no dlfun)
+nondifferentiable(embed_indices, word_indices, embed_format, run_embed, check_class_indices, asked_outputs)     # (here, not in dlfun: nn imports no dlfun)
 
 
 def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, Scale: Any = "auto",
               PaddingMask: Any = None, AttentionMask: Any = "none", DropoutProbability: float = 0,
-              DataFormat: Optional[str] = None) -> Any:
+              DataFormat: Optional[str] = None, nargout: Optional[int] = None) -> Any:
     """Multi-head scaled dot-product attention (MATLAB's attention, batch-first layout).
 
     ``queries`` (batch, target, features), ``keys`` (batch, source, features) and
     ``values`` (batch, source, value features: MATLAB's values may have another number
     of channels); each channel count split evenly into ``num_heads`` heads.  Returns
-    (batch, target, value features) and the attention weights (batch, heads, target, source).
+    (batch, target, value features) and the attention weights (batch, heads, target, source), as many
+    as MATLAB's nargout asks: ``Y = attention(...)`` gives ``Y`` alone, ``Y, A = attention(...)`` the
+    weights too (or ``nargout=1`` or 2).
 
     MATLAB's options: ``Scale`` ("auto": 1/sqrt(features per head), or a number
     multiplying the scores); ``PaddingMask`` (shaped like ``keys``, or (batch,
@@ -935,10 +1041,11 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
     PaddingMask shaped like the keys; ``Y`` then has the queries' order and format, the weights stay
     (batch, heads, target, source).
     """
+    nargout = asked_outputs(nargout, "attention", (2,))
     if DataFormat is not None or any(type(a) is not np.ndarray and format_of(a) for a in (queries, keys, values)):
         return run_formatted("attention", attention, (queries, keys, values, num_heads),
                              {"Scale": Scale, "PaddingMask": PaddingMask, "AttentionMask": AttentionMask,
-                              "DropoutProbability": DropoutProbability}, DataFormat)
+                              "DropoutProbability": DropoutProbability, "nargout": nargout}, DataFormat)
     batch, target, features = np.shape(queries)
     source = np.shape(keys)[1]
     value_features = np.shape(values)[-1]      # MATLAB's values may have other channels than the keys
@@ -959,8 +1066,15 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: Any, num_heads: int, 
     if DropoutProbability != 0:
         weights = apply_dropout_mask(weights, attention_dropout_mask(weights, DropoutProbability),
                                      DropoutProbability, True)
-    out = np.transpose(weights @ v, (0, 2, 1, 3))
-    return np.reshape(out, (batch, target, value_features)), weights
+    out = np.reshape(np.transpose(weights @ v, (0, 2, 1, 3)), (batch, target, value_features))
+    return out if nargout == 1 else (out, weights)
+
+
+# MATLAB's nargout: the names unpacking a call (sct/normalize_stmts.py); not unpacked, the compiler gives nargout=1
+lstm.sct_asked_outputs = (2, 3)
+gru.sct_asked_outputs = (2,)
+attention.sct_asked_outputs = (2,)
+lstm.sct_nargout_given = gru.sct_nargout_given = attention.sct_nargout_given = True
 
 
 def attention_sizes(q_shape, k_shape, v_shape, num_heads):

@@ -148,7 +148,10 @@ def recurrent_call(em: Emitter, node: gast.Call, fname: str, p, states: List, ns
     """X arranged (batch, time, features), the states into (batch, hidden), the default-layout call,
     and its outputs arranged back."""
     args = _recurrent_inputs(em, node, fname, p, states)
-    keywords = [k for k in node.keywords if k.arg != "DataFormat"]
+    nargout = recurrent_nargout(node, nstate)
+    # (the default-layout call gives every output, arranged back; MATLAB's nargout keeps the first ones)
+    keywords = [k for k in node.keywords if k.arg not in ("DataFormat", "nargout")]
+    keywords.append(gast.keyword(arg="nargout", value=const(1 + nstate)))
     inner = em.emit("_core", gast.Call(func=node.func, args=args, keywords=keywords))
     parts = []
     y = em.item("_0", inner, 0)
@@ -158,13 +161,22 @@ def recurrent_call(em: Emitter, node: gast.Call, fname: str, p, states: List, ns
         y = em.rt_call("_0", "format_reshape", [load(y), load(shape)])
     if p.y_post is not None:
         y = em.rt_call("_0", "format_transpose", [load(y), perm_tuple(p.y_post)])
+    if nargout == 1:
+        return em.finish(load(y))
     parts.append(load(y))
-    for i in range(1, 1 + nstate):
+    for i in range(1, nargout):
         h = em.item(f"_{i}", inner, i)
         if p.c_first:
             h = em.rt_call(f"_{i}", "state_arrange", [load(h), const(True)])
         parts.append(load(h))
     return em.finish(gast.Tuple(elts=parts, ctx=gast.Load()))
+
+
+def recurrent_nargout(node: gast.Call, nstate: int) -> int:
+    """The literal ``nargout`` of an lstm/gru call (the compiler gives it: sct/normalize_exprs.py), or all of
+    its outputs."""
+    given = next((k.value for k in node.keywords if k.arg == "nargout"), None)
+    return given.value if isinstance(given, gast.Constant) and given.value in range(1, 2 + nstate) else 1 + nstate
 
 
 def _recurrent_inputs(em: Emitter, node: gast.Call, fname: str, p, states: List) -> List:
@@ -454,7 +466,9 @@ class LayoutCalls(FormatInference):
             self.fail(stmt, f"{fname} on formatted data: give OutputMode as a string literal")
         p = self.recurrent_plan(stmt, fname, fmt, formatted, args, states, bool(mode) and mode[0].value == "last")
         tree = (p.y_format,) + tuple(p.state_format if (s and formatted) else None for s in states)
-        if not any(t is not None for t in tree):
+        nargout = recurrent_nargout(node, nstate)
+        tree = tree[0] if nargout == 1 else tree[:nargout]
+        if not (any(t is not None for t in tree) if isinstance(tree, tuple) else tree is not None):
             tree = None
         if not rewrite or not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
             if rewrite:

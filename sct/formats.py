@@ -50,7 +50,7 @@ from .runtime import dlfun, network, nn, registry, support
 from .runtime.dlarray import (_LABEL_KEEPING_METHODS as LABEL_KEEPING_METHODS, KEEPDIMS_REDUCTIONS,
                                _SAME_DIMS_FUNCTIONS as SAME_DIMS_FUNCTIONS)
 from .runtime import formats as rf
-from .runtime.labels import LABEL_LOSING_OPS
+from .runtime.labels import LABEL_LOSING_OPS, lost_message
 
 
 FIXED_OPS = {id(getattr(nn, n, None) or getattr(dlfun, n)): n for n in rf.FIXED_LAYOUT}
@@ -453,6 +453,8 @@ class FormatPass(LayoutCalls):
             return self.lower_recurrent
         if info.kind in _OP_KINDS and id(target) in FIXED_OPS:
             return self.fixed_layout
+        if target is nn.embed:
+            return self.embed_layout
         if id(target) in TWO_OUTPUTS and info.kind != CallKind.METHOD:
             return self.two_outputs
         if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN) and (id(target) in ELEMENTWISE or (
@@ -816,6 +818,35 @@ class FormatPass(LayoutCalls):
                           f"{' or '.join(rf.FIXED_LAYOUT[name])}; arrange the data (np.transpose) and call "
                           "stripdims first")
         return None, (new + [stmt] if new else None)
+
+    def embed_layout(self, stmt, node, info, args, kws, env, rewrite):
+        """``embed`` of formatted indices (MATLAB's "BC", "BT", "CBT"): their labels passed on as ``DataFormat=``
+        (the run lays the indices out by them), the result labelled with "C" where X has it, else in front
+        (``sct.runtime.nn.embed_format``; was refused: "embed does not read data formats yet", red team mat51)."""
+        x = args[0] if args else kws.get("X")
+        given = next((k.value for k in node.keywords if k.arg == "DataFormat"), None)
+        made = getattr(node, "_sct_embed_format", None)
+        if made is not None:            # (the labels this pass gave it, read again)
+            return nn.embed_format(made), None
+        if given is not None:
+            if not (isinstance(given, gast.Constant) and (given.value is None or isinstance(given.value, str))):
+                self.fail(stmt, "embed: DataFormat inside dlfeval must be a literal string")
+            if given.value is not None and isinstance(x, str):
+                self.fail(stmt, f"embed: DataFormat is for unformatted input; X is labelled {x!r}")
+            return None, None
+        if isinstance(x, _Lost):
+            self.fail(stmt, lost_message("embed"))
+        if isinstance(x, _Unknown):
+            self.fail(stmt, "embed: the format of X is not known when the function is compiled (it differs by path, "
+                      "or comes from a call sct does not follow): give DataFormat= on stripdims(X)")
+        if not isinstance(x, str) or not x:
+            return None, None
+        if "C" in x and x.count("C") > 1:
+            self.fail(stmt, f"embed: X is labelled {x!r}, with more than one 'C' dimension")
+        if rewrite:
+            node.keywords = list(node.keywords) + [gast.keyword(arg="DataFormat", value=const(x))]
+            node._sct_embed_format = x
+        return nn.embed_format(x), None
 
     def two_outputs(self, stmt, node, info, args, kws, env, rewrite):
         """``divmod(x, y)``, ``np.modf(x)``, ...: two elementwise results, each with the operands' format."""

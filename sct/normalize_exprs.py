@@ -283,6 +283,20 @@ class Expressions:
         """A call with its function (an attribute chain on a module kept), arguments and keywords
         atoms; ``map(f, xs)`` becomes a list comprehension, ``super()`` names its arguments;
         ``functools.partial(f, ...)`` of a function it sees, a nested function (sct/partials.py)."""
+        unpacking = self.__dict__.pop("_pending_unpacking", None)    # (this call's value unpacked: normalize_stmts)
+        target = getattr(self, "called_object", lambda f: None)(node.func) \
+            if not any(k.arg in (None, "nargout") for k in node.keywords) and \
+            not str(getattr(self, "filename", "")).startswith("<sct-generated") else None
+        # (generated code: its calls carry the user's nargout where the user's had one; the unpacking of a call
+        # written out again there is not the user's)
+        if getattr(target, "sct_nargout_given", False):
+            # ``Y = lstm(...)``: MATLAB's one output, given; unpacked (``_pending_unpacking``, sct/normalize_stmts.py),
+            # the count of names where it is one of the function's (red team mat51 F1: the generated code's frames
+            # are not the caller's unpacking)
+            count, starred = unpacking or (1, False)
+            asked = 1 if starred or count == 1 else count      # (another count: the function's own ValueError)
+            node = gast.Call(func=node.func, args=node.args,
+                             keywords=list(node.keywords) + [gast.keyword(arg="nargout", value=const(asked))])
         if self.partials is not None:
             made = self.partials.rewrite(self, node, out, hint)
             if made is not None:

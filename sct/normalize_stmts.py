@@ -55,7 +55,10 @@ class Statements:
             # view, not a list of their items)
             value = self.iterated(value, out)
             self.ask_outputs(value, target0)
+            if isinstance(value, gast.Call):        # (read by sct/normalize_exprs.py call_expr, the next call it makes)
+                self._pending_unpacking = (len(target0.elts), any(isinstance(e, gast.Starred) for e in target0.elts))
         tmp = self.atom(value, out, hint=self.hint_of(s.targets[0]))
+        self.__dict__.pop("_pending_unpacking", None)
         for target in s.targets:
             self.store_into(target, tmp, out)
 

@@ -468,8 +468,8 @@ def test_output_mode_last_on_formatted_data_drops_the_time_label():
 
         def plain(v, f=f):
             if f is _lstm_last:
-                return lstm(XS, np.zeros((2, HID)), np.zeros((2, HID)), v, RL, BL)[0][:, -1]
-            return gru(XS, np.zeros((2, HID)), v, RG, BG6, ResetGateMode="recurrent-bias-after-multiplication")[0][:, -1]
+                return lstm(XS, np.zeros((2, HID)), np.zeros((2, HID)), v, RL, BL, nargout=3)[0][:, -1]
+            return gru(XS, np.zeros((2, HID)), v, RG, BG6, ResetGateMode="recurrent-bias-after-multiplication", nargout=2)[0][:, -1]
         assert_close(np.asarray(y.data), plain(w).T, rtol=1e-12, atol=1e-14)
         assert_close(float(loss.data), float(np.sum(plain(w) ** 2)), rtol=1e-12)
         assert_close(np.asarray(g.data), numerical_gradient(lambda v: float(np.sum(plain(v) ** 2)), [w], 0),
@@ -479,18 +479,18 @@ def test_output_mode_last_on_formatted_data_drops_the_time_label():
     assert dims(y) == "CB" and y.shape == (HID, 2)
     y, h = gru(X, np.zeros((HID, 1)), WG, RG, BG3, OutputMode="last")
     assert dims(y) == "CB"
-    assert_close(np.asarray(y.data), np.asarray(gru(X, np.zeros((HID, 1)), WG, RG, BG3)[0].data)[:, :, -1],
+    assert_close(np.asarray(y.data), np.asarray(gru(X, np.zeros((HID, 1)), WG, RG, BG3, nargout=2)[0].data)[:, :, -1],
                  rtol=0, atol=0)
 
 
 def _lstm_scbt(X, w):
-    y = lstm(X, np.zeros((HID, 1)), np.zeros((HID, 1)), w, RL, BL)[0]
+    y = lstm(X, np.zeros((HID, 1)), np.zeros((HID, 1)), w, RL, BL, nargout=3)[0]
     loss = np.sum(y ** 2)
     return loss, dlgradient(loss, X, w), y
 
 
 def _gru_scbt(X, w):
-    y = gru(X, np.zeros((HID, 1)), w, RG, BG3, ResetGateMode="before-multiplication")[0]
+    y = gru(X, np.zeros((HID, 1)), w, RG, BG3, ResetGateMode="before-multiplication", nargout=2)[0]
     loss = np.sum(y ** 2)
     return loss, dlgradient(loss, X, w), y
 
@@ -503,8 +503,8 @@ def test_lstm_and_gru_on_scbt_input_flatten_s_into_the_channels():
     for f, w in ((_lstm_scbt, RNG.uniform(-0.5, 0.5, (4 * HID, 6))), (_gru_scbt, RNG.uniform(-0.5, 0.5, (3 * HID, 6)))):
         def plain(v, w, f=f):
             if f is _lstm_scbt:
-                return lstm(arranged(v), np.zeros((2, HID)), np.zeros((2, HID)), w, RL, BL)[0]
-            return gru(arranged(v), np.zeros((2, HID)), w, RG, BG3, ResetGateMode="before-multiplication")[0]
+                return lstm(arranged(v), np.zeros((2, HID)), np.zeros((2, HID)), w, RL, BL, nargout=3)[0]
+            return gru(arranged(v), np.zeros((2, HID)), w, RG, BG3, ResetGateMode="before-multiplication", nargout=2)[0]
         loss, (gx, gw), y = dlfeval(f, dlarray(xs, "SCBT"), dlarray(w))
         assert dims(y) == "CBT"
         assert_close(np.asarray(y.data), np.transpose(plain(xs, w), (2, 0, 1)), rtol=1e-12, atol=1e-14)

@@ -315,7 +315,7 @@ def test_lstm_state_rows_forward_predict_and_reset():
     # resetState: back to the initial (zero) states
     fresh = sct.resetState(net)
     assert_close(extractdata(fresh.State["lstm", "HiddenState"]), np.zeros((1, 4)), 0, 0)
-    assert_close(extractdata(predict(fresh, X2)), sct.lstm(X2, zeros, zeros, w, r, b)[0] @ W.T + B, 1e-12, 1e-12)
+    assert_close(extractdata(predict(fresh, X2)), sct.lstm(X2, zeros, zeros, w, r, b, nargout=3)[0] @ W.T + B, 1e-12, 1e-12)
     # a stored state of another batch size is refused
     with pytest.raises(ValueError, match="resetState"):
         predict(net, rng.standard_normal((3, 2, 3)))
@@ -328,7 +328,7 @@ def test_given_initial_states_and_gru():
     w, r, b = _lstm_values(net)
     X = rng.standard_normal((4, 6, 2))
     hb, cb = np.tile(h0, (4, 1)), np.tile(c0, (4, 1))
-    assert_close(extractdata(predict(net, X)), sct.lstm(X, hb, cb, w, r, b)[1], 1e-12, 1e-12)
+    assert_close(extractdata(predict(net, X)), sct.lstm(X, hb, cb, w, r, b, nargout=3)[1], 1e-12, 1e-12)
     _, state = forward(net, X)
     net.State = state
     net = sct.resetState(net)
@@ -362,13 +362,13 @@ def test_lstm_gradients_from_a_stored_state_inside_dlfeval():
     W, B = extractdata(net.Learnables["fc", "Weights"]), extractdata(net.Learnables["fc", "Bias"])
 
     def loss_of(w, r, b):
-        y = sct.lstm(X, h, c, w, r, b)[0]
+        y = sct.lstm(X, h, c, w, r, b, nargout=3)[0]
         return float(np.sum(np.sin(y @ W.T + B)))
     args = _lstm_values(net)
     assert_close(float(loss), loss_of(*args), 1e-12, 1e-12)
     for k, name in enumerate(("InputWeights", "RecurrentWeights", "Bias")):
         assert_close(extractdata(grads["lstm", name]), numerical_gradient(loss_of, args, k), 1e-5, 1e-7)
-    assert_close(extractdata(state["lstm", "HiddenState"]), sct.lstm(X, h, c, *args)[1], 1e-12, 1e-12)
+    assert_close(extractdata(state["lstm", "HiddenState"]), sct.lstm(X, h, c, *args, nargout=3)[1], 1e-12, 1e-12)
 
 
 def unpool_net_loss(net, X):

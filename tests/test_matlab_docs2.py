@@ -356,9 +356,12 @@ def test_dltranspconv_sscb_eager_and_compiled():
     assert_close(extractdata(gw), numerical_gradient(loss, [x, w], 1), rtol=1e-5, atol=1e-6)
 
 
-def test_embed_and_maxunpool_refuse_formats_they_do_not_read():
-    with pytest.raises(ValueError, match="embed does not read data formats"):
-        embed(dlarray(np.zeros((1, 2)), "CB"), rng.random((3, 4)))
+def test_embed_reads_formats_maxunpool_too():
+    # embed reads formatted indices since red team mat51 (MATLAB's 'CB', weights embeddingDimension-by-numWords)
+    w = rng.random((3, 4))
+    y = embed(dlarray(np.array([[0.0, 3.0]]), "CB"), w)
+    assert sct.dims(y) == "CB"
+    assert_close(extractdata(y), w[:, [0, 3]], rtol=0, atol=0)
     # maxunpool now reads formatted data (MATLAB's doc example): tests/test_matlab_docs4.py
 
 

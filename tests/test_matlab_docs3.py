@@ -159,7 +159,7 @@ def test_lstm_dataformat_unformatted():
         return np.sum(ref_lstm(x, H0, C0, w, R4, B4)[0] ** 2)
     assert_close(extractdata(gx), numerical_gradient(ref, [X_CBT, W4], 0), rtol=1e-5, atol=1e-7)
     assert_close(extractdata(gw), numerical_gradient(ref, [X_CBT, W4], 1), rtol=1e-5, atol=1e-7)
-    Ye = lstm(X_CBT, H0, C0, W4, R4, B4, DataFormat="CBT")[0]
+    Ye = lstm(X_CBT, H0, C0, W4, R4, B4, DataFormat="CBT", nargout=3)[0]
     assert type(Ye) is np.ndarray
     assert_close(Ye, y_ref, rtol=1e-10, atol=1e-12)
 
@@ -175,7 +175,7 @@ def test_lstm_one_sequence_ct_and_spatial_channels():
     # "SCBT": the S axis flattened into the channels as MATLAB's X(:, :, :), column-major (s fastest;
     # tests/test_redteam_dec14h.py, was row-major here)
     xs = rng.standard_normal((2, 2, B, T))           # S=2, C=2: 4 features
-    Ys = lstm(dlarray(xs, "SCBT"), H0, C0, W4, R4, B4)[0]
+    Ys = lstm(dlarray(xs, "SCBT"), H0, C0, W4, R4, B4, nargout=3)[0]
     assert dims(Ys) == "CBT"
     assert_close(extractdata(Ys), ref_lstm(xs.reshape(4, B, T, order="F"), H0, C0, W4, R4, B4)[0], rtol=1e-10,
                  atol=1e-12)
@@ -234,7 +234,7 @@ def test_gru_cbt_eager_and_compiled():
     assert_close(loss, ref(*args), rtol=1e-10)
     for got, k in ((gx, 0), (gh, 1), (gw, 2)):
         assert_close(extractdata(got), numerical_gradient(ref, args, k), rtol=1e-5, atol=1e-7)
-    Yd = gru(X_CBT, H0, W3, R3, B3, DataFormat="CBT")[0]
+    Yd = gru(X_CBT, H0, W3, R3, B3, DataFormat="CBT", nargout=2)[0]
     assert_close(Yd, y_ref, rtol=1e-10, atol=1e-12)
 
 
@@ -639,7 +639,7 @@ def test_attention_options_values():
     y3, _ = attention(Q_ATT, K_ATT, V_ATT, 3, AttentionMask=per_obs, PaddingMask=PAD[:, :, 0])
     assert_close(y3, ref_attention(Q_ATT, K_ATT, V_ATT, 3, None, per_obs & (PAD[:, None, :, 0] != 0))[0],
                  rtol=1e-12, atol=1e-12)
-    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, Scale="auto")[0], attention(Q_ATT, K_ATT, V_ATT, 2)[0], rtol=0,
+    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, Scale="auto", nargout=2)[0], attention(Q_ATT, K_ATT, V_ATT, 2, nargout=2)[0], rtol=0,
                  atol=0)
 
 
@@ -691,7 +691,7 @@ def test_attention_dropout_repeats_under_seed():
     y, loss, g = dlfeval(model, dlarray(Q_ATT))
     assert_close(extractdata(y), y_ref, rtol=1e-12, atol=1e-12)
     np.random.seed(5)
-    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, DropoutProbability=0.25)[0], y_ref, rtol=1e-12, atol=1e-12)
+    assert_close(attention(Q_ATT, K_ATT, V_ATT, 2, DropoutProbability=0.25, nargout=2)[0], y_ref, rtol=1e-12, atol=1e-12)
 
     def ref_loss(q):
         return np.sum(ref_attention(q, K_ATT, V_ATT, 2, keep=keep)[0] ** 2)

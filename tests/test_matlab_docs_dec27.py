@@ -135,9 +135,10 @@ def test_derivative_through_table_assignment():
     assert_close(extractdata(g["fc", "Bias"]), numerical_gradient(ref, [W, b], 1), rtol=1e-4, atol=1e-6)
 
 
-# --- embed and indexcrossentropy take 0-based indices: MATLAB's embed and indexcrossentropy error outside
-# 1 .. NumWords / 1 .. numClasses, but numpy read an index -1 as the last word or class (a MATLAB padding
-# token 0 ported as -1) and 1.7 as 1: a silently wrong value and gradient
+# --- embed and indexcrossentropy take 0-based indices: MATLAB's indexcrossentropy errors outside 1 .. numClasses,
+# but numpy read an index -1 as the last class and 1.7 as 1: a silently wrong value and gradient.  embed's -1
+# (MATLAB's padding index 0) is the last word, MATLAB's out-of-vocabulary vector (red team mat51); other
+# indices outside the words are refused.  embed's weights are MATLAB's embeddingDimension-by-numWords.
 
 
 def embedding_loss(W, idx):
@@ -151,17 +152,17 @@ def index_loss(Z, t):
 
 
 def test_embed_refuses_indices_outside_the_words():
-    W = rng.standard_normal((5, 3))
+    W = rng.standard_normal((3, 5))             # dimension 3, five words
     good = np.array([[0, 4, 2]])
     y, g = dlfeval(embedding_loss, dlarray(W), good)
-    assert_close(float(y), np.sum(W[good] ** 2))
-    assert_close(extractdata(g), numerical_gradient(lambda w: np.sum(w[good] ** 2), [W], 0))
-    for bad in (np.array([[0, -1]]), np.array([1.5]), np.array([5])):
+    assert_close(float(y), np.sum(W.T[good] ** 2))
+    assert_close(extractdata(g), numerical_gradient(lambda w: np.sum(w.T[good] ** 2), [W], 0))
+    for bad in (np.array([[0, -2]]), np.array([1.5]), np.array([5])):
         with pytest.raises(ValueError, match="embed: word index|embed: the word indices"):
             sct.embed(bad, W)
         with pytest.raises(sct.SctError, match="embed"):
             dlfeval(embedding_loss, dlarray(W), bad)
-    assert_close(extractdata(sct.embed(np.array([2.0]), W)), W[[2]])     # whole floats are indices
+    assert_close(extractdata(sct.embed(np.array([2.0]), W)), W.T[[2]])     # whole floats are indices
 
 
 def test_indexcrossentropy_refuses_targets_outside_the_classes():
@@ -508,4 +509,4 @@ def test_float16_stays_float16_through_pooling_and_dropout():
     Y, idx, size = sct.maxpool(dlarray(X, "SSCB"), 2, Stride=2, nargout=3)
     assert extractdata(sct.maxunpool(Y, idx, size)).dtype == np.float16
     q = dlarray(rng.standard_normal((4, 2, 3)).astype(np.float16), "CBT")
-    assert extractdata(sct.attention(q, q, q, 2, DropoutProbability=0.3)[0]).dtype == np.float16
+    assert extractdata(sct.attention(q, q, q, 2, DropoutProbability=0.3, nargout=2)[0]).dtype == np.float16

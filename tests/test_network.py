@@ -429,10 +429,10 @@ def test_more_layers_gradients():
     emb = dlnetwork([embeddingLayer(3, 10), flattenLayer(), fullyConnectedLayer(2)],
                     np.array([[1, 2], [3, 1]]), Seed=0)
     w = extractdata(emb.Learnables.Value[0])
-    assert w.shape == (10, 3) and np.std(w) < 0.05
+    assert w.shape == (3, 10) and np.std(w) < 0.05          # MATLAB's embeddingDimension-by-numWords
     _, grads = dlfeval(predict_loss, emb, np.array([[1, 2], [3, 1]]))
     g = extractdata(grads.Value[0])
-    assert np.all(g[[0, 4, 5, 6, 7, 8, 9]] == 0) and np.any(g[1] != 0)
+    assert np.all(g[:, [0, 4, 5, 6, 7, 8, 9]] == 0) and np.any(g[:, 1] != 0)
 
 
 # --- optimizers over networks and tables ------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_second_derivatives_through_recurrent_layers(hvp, loss, gates):
 
 
 def test_second_derivative_through_embed():
-    w = rng.standard_normal((3, 4))
+    w = rng.standard_normal((4, 3))             # MATLAB's embeddingDimension-by-numWords: 3 words
     v = rng.standard_normal(w.shape)
     got = extractdata(dlfeval(hvp_embed, dlarray(w), v))
 

@@ -187,7 +187,7 @@ def lstm_ref(x_fbt, w, r, b):
 
 
 def lstm_loss(X, w):
-    Y = sct.lstm(X, np.zeros(HID), np.zeros(HID), w, RNN_R, RNN_B)[0]
+    Y = sct.lstm(X, np.zeros(HID), np.zeros(HID), w, RNN_R, RNN_B, nargout=3)[0]
     loss = np.sum(stripdims(Y) ** 2)
     return loss, dlgradient(loss, X, w), Y
 
@@ -197,7 +197,7 @@ def test_lstm_spatial_channels_are_matlabs_features(fmt, order):
     xs = rng.standard_normal((2, 3, 2, 4))            # S=2, C=3, B=2, T=4 (MATLAB's order S, C, B, T)
     features = lambda v: np.reshape(v, (6, 2, 4), order="F")                 # X(:, :, :) column-major
     x = np.transpose(xs, order)
-    Y = sct.lstm(dlarray(x, fmt), np.zeros(HID), np.zeros(HID), RNN_W, RNN_R, RNN_B)[0]
+    Y = sct.lstm(dlarray(x, fmt), np.zeros(HID), np.zeros(HID), RNN_W, RNN_R, RNN_B, nargout=3)[0]
     expected = lstm_ref(features(xs), RNN_W, RNN_R, RNN_B)          # (hidden, B, T)
     got = extractdata(Y)
     got = got if dims(Y) == "CBT" else np.transpose(got, [dims(Y).index(c) for c in "CBT"])
@@ -292,7 +292,7 @@ def test_recurrent_layers_flatten_image_sequences_at_each_time_step(kind, mode):
 
     def ref(x, w):
         states = (np.zeros(4), np.zeros(4)) if kind == "lstm" else (np.zeros(4),)
-        out = fun(np.reshape(np.transpose(x, (0, 1, 4, 3, 2)), (2, 3, -1)), *states, w, values[1], values[2], OutputMode=mode)[0]
+        out = fun(np.reshape(np.transpose(x, (0, 1, 4, 3, 2)), (2, 3, -1)), *states, w, values[1], values[2], OutputMode=mode)    # MATLAB: Y alone
         return float(np.sum(np.sin(out)))
     assert_close(float(loss), ref(X_SEQ, values[0]), rtol=1e-10)
     assert_close(extractdata(gx), numerical_gradient(ref, [X_SEQ, values[0]], 0), what="dX")

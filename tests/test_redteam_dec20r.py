@@ -99,7 +99,7 @@ def formatted_attention_loss(q, k, v):
 
 def test_attention_values_with_their_own_channel_count_formatted_cbt():
     t = lambda a: np.transpose(a, (2, 0, 1)).copy()          # (batch, time, C) -> MATLAB's (C, batch, time)
-    y = attention(dlarray(t(Q), "CBT"), dlarray(t(KEYS), "CBT"), dlarray(t(VALUES), "CBT"), 2)[0]
+    y = attention(dlarray(t(Q), "CBT"), dlarray(t(KEYS), "CBT"), dlarray(t(VALUES), "CBT"), 2, nargout=2)[0]
     assert dims(y) == "CBT" and y.shape == (6, 2, 3)
     assert_close(extractdata(y), t(ref_attention(Q, KEYS, VALUES, 2)[0]), rtol=1e-12, atol=1e-12, what="Y CBT")
     loss, gv, fmt, shape = dlfeval(formatted_attention_loss, dlarray(t(Q), "CBT"), dlarray(t(KEYS), "CBT"),
@@ -121,18 +121,18 @@ def test_attention_sizes_refused_by_name(q, k, v, heads, match):
         attention(q, k, v, heads)
 
 
-# --- embeddingLayer with given Weights: sct's (numWords, dimension) checked ---------------------------------------
+# --- embeddingLayer with given Weights: MATLAB's (dimension, numWords) checked (sct's layout since red team mat51) ----
 
 from sct import dlnetwork, embeddingLayer, embed, forward, predict, sequenceInputLayer  # noqa: E402
 
 
-def test_embedding_layer_given_weights_in_matlabs_layout_refused():
-    # was: MATLAB's (dimension, numWords) Weights taken as they were, each index embedded as a row of numWords values
-    w_matlab = np.arange(12.0).reshape(4, 3)           # dimension 4, 3 words, as MATLAB's embeddingLayer holds them
-    with pytest.raises(ValueError, match=r"MATLAB's \(dimension, numWords\) layout.*Weights\.T"):
-        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=w_matlab)])
-    with pytest.raises(ValueError, match=r"Weights has shape \(5, 4\), the input needs \(3, 4\)"):
-        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=np.ones((5, 4)))])
+def test_embedding_layer_given_weights_in_the_transposed_layout_refused():
+    # weights one row per word (numWords, dimension): refused, naming MATLAB's layout (was sct's layout)
+    w_rows = np.arange(12.0).reshape(3, 4)             # 3 words, dimension 4: the transpose of MATLAB's
+    with pytest.raises(ValueError, match=r"one row per word.*embeddingDimension-by-numWords.*Weights\.T"):
+        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=w_rows)])
+    with pytest.raises(ValueError, match=r"Weights has shape \(4, 5\), the input needs \(4, 3\)"):
+        dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=np.ones((4, 5)))])
 
 
 def embedding_loss(net, idx):
@@ -142,11 +142,11 @@ def embedding_loss(net, idx):
 
 
 def test_embedding_layer_given_weights_values_and_gradient():
-    w = np.arange(12.0).reshape(4, 3).T / 10.0          # (numWords 3, dimension 4)
+    w = np.arange(12.0).reshape(4, 3) / 10.0            # MATLAB's (dimension 4, numWords 3)
     net = dlnetwork([sequenceInputLayer(1), embeddingLayer(4, 3, Weights=w)])
     idx = np.array([[0, 2, 2], [1, 0, 2]])
-    assert_close(extractdata(predict(net, idx)), w[idx], rtol=1e-12, atol=1e-12, what="embedding values")
+    assert_close(extractdata(predict(net, idx)), w.T[idx], rtol=1e-12, atol=1e-12, what="embedding values")
     _, grads = dlfeval(embedding_loss, net, idx)
-    expected = numerical_gradient(lambda ww: np.sum(np.sin(ww[idx])), [w.copy()], 0)
+    expected = numerical_gradient(lambda ww: np.sum(np.sin(ww.T[idx])), [w.copy()], 0)
     assert_close(extractdata(grads.Value[0]), expected, what="d/dWeights")
-    assert_close(embed(idx, w), w[idx], rtol=1e-12, atol=1e-12, what="embed")
+    assert_close(embed(idx, w), w.T[idx], rtol=1e-12, atol=1e-12, what="embed")

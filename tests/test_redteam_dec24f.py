@@ -98,10 +98,10 @@ def test_recurrent_layers_read_image_sequences_as_matlab(kind):
     net = dlnetwork([sequenceInputLayer((H, W, C)), make(hidden, InputWeights=Wi, RecurrentWeights=R, Bias=b)])
     feats = matlab_features(X_SEQ)                                     # (B, T, H*W*C), MATLAB's order
     if kind == "lstm":
-        expected = D(lstm(feats, np.zeros((2, hidden)), np.zeros((2, hidden)), Wi, R, b)[0])
+        expected = D(lstm(feats, np.zeros((2, hidden)), np.zeros((2, hidden)), Wi, R, b, nargout=3)[0])
     else:
         from sct import gru
-        expected = D(gru(feats, np.zeros((2, hidden)), Wi, R, b)[0])
+        expected = D(gru(feats, np.zeros((2, hidden)), Wi, R, b, nargout=2)[0])
     assert_close(D(predict(net, X_SEQ)), expected, rtol=1e-12, atol=1e-12)
     # MATLAB's lstm function of "SSCBT" data reads the images the same way (README: column-major)
     if kind == "lstm":

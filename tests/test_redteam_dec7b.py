@@ -614,7 +614,7 @@ def lost_image(x):
 
 def lost_lstm(x):
     y = np.transpose(x)
-    out = sct.lstm(y, np.zeros(2), np.zeros(2), np.ones((8, 4)), np.ones((8, 2)), np.zeros(8))
+    out = sct.lstm(y, np.zeros(2), np.zeros(2), np.ones((8, 4)), np.ones((8, 2)), np.zeros(8), nargout=3)
     loss = np.sum(out[0] ** 2)
     return loss, dlgradient(loss, x)
 
