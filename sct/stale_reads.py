@@ -21,7 +21,11 @@ from .emit import COMMENT, LINE
 from .ir import dotted_name, walk_nodes
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
-_OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled"))
+_OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled", "primal_call_at",
+                        "primal_method_at", "as_sequence"))
+# (``rt.as_sequence(c)`` of a for loop runs ``c.__iter__``/``__next__`` where c is a user's object: was taken for no
+# such call, a container whose __iter__ rescaled an array read before the loop gave a silently wrong gradient;
+# checked only where what it walks is not a list, tuple, dict, array...: rt.stale_kept_walk)
 # calls by a plain name that run code of the user's the compiler did not look into (the others it could
 # not name are generated as rt.maybe_effect, rt.unnamed_call, rt.user_call)
 _OPAQUE_BUILTINS = frozenset(("next", "setattr", "exec", "eval"))
@@ -47,9 +51,14 @@ def _dotted(node) -> List[str]:
 
 
 class _Pass:
-    def __init__(self, fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final_loads, known):
+    def __init__(self, fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final_loads, known,
+                 callees=None):
         self.known = known      # the names of the function sct compiled (after normalizing)
+        # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
+        # run user code sct did not compile (Compiled.opaque); and the local names of a helper's forward
+        self.callees = dict(callees or {})
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
+        self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
         self.generated = {f.name: f for f in others}
         self.final_loads = final_loads      # (VJP mode: what the forward's return hands to the adjoint)
@@ -60,6 +69,24 @@ class _Pass:
         self.active = set(active)
         self.read_from: Dict[str, bool] = {}      # per name the code binds: to a field or an item read?
         self.views: Set[str] = set()        # names bound to the result of a method that may give a view
+
+    def _bind_callees(self, fwd) -> None:
+        """The names ``(f, b) = (helper_fwd_.., helper_bwd_..) if rt.guard_holds(..) else rt.vjp_at(..)`` binds:
+        opaque as the helper's code is; a pair made at run time (``rt.vjp_at``): code not known here, opaque."""
+        for n in walk_nodes(fwd):
+            if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Tuple)):
+                continue
+            v = n.value.body if isinstance(n.value, gast.IfExp) else n.value
+            if isinstance(v, gast.Tuple) and v.elts and isinstance(v.elts[0], gast.Name):
+                runs = self.callees.get(v.elts[0].id, False)
+            elif isinstance(v, gast.Call) and _dotted(v.func)[:1] == [self.rt] and \
+                    _dotted(v.func)[-1:][0] in ("vjp_at", "vjp_method_at", "vjp_init_at"):
+                runs = True
+            else:
+                continue
+            for t in n.targets[0].elts[:1]:
+                if isinstance(t, gast.Name):
+                    self.callees[t.id] = self.callees.get(t.id, False) or runs
 
     def _sweep_names(self, name: str, seen: Set[str]) -> Set[str]:
         """The names a generated function (and the generated functions it names) reads or binds."""
@@ -142,6 +169,11 @@ class _Pass:
                 if len(parts) == 2 and parts[1] in _OPAQUE_RT:
                     return True
                 continue
+            if len(parts) == 1 and self.callees.get(parts[0], False):
+                # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
+                # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
+                # reweighted array: a silently wrong gradient)
+                return True
             if parts[0] == self.np:
                 if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
                         len(parts) > 2 and parts[-1] == "at":
@@ -277,8 +309,13 @@ class _Pass:
         names = [n for n in names if n not in bound or n in sure]
         if not names:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]))
-        what = "this with statement's context manager" if kind != "stmt" else "this call"
+        walked = s.value.args[0] if kind == "stmt" and isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) \
+            and _dotted(s.value.func) == [self.rt, "as_sequence"] and len(s.value.args) == 1 and \
+            isinstance(s.value.args[0], gast.Name) else None
+        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]) if walked is None else
+                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names]))
+        what = "this with statement's context manager" if kind != "stmt" else "this call" if walked is None else \
+            "this for loop's walk of what it iterates"
         check = expr_stmt(call(rt("stale_check"), [
             load(kept), strings([self.spelled.get(n, n) for n in names]),
             gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
@@ -301,8 +338,10 @@ def _targets(s) -> Set[str]:
     return set()
 
 
-def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool) -> None:
-    """Add the checks to the generated forward function (``generated.entry``)."""
+def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
+                      records=()) -> None:
+    """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
+    (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may run user code)."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
@@ -312,4 +351,10 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     if vjp and generated.bwd is not None:
         final = {"__return__"}
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
-    _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known).run()
+    callees = {}
+    for r in records or ():
+        if r is not None and r.names:
+            runs = r.compiled is None or getattr(r.compiled, "opaque", True)
+            for name in r.names:
+                callees[name] = callees.get(name, False) or runs
+    _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees).run()
