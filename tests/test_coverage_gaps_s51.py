@@ -1,0 +1,135 @@
+"""Gaps left by red team 50's two fixes (sct/stale_reads.py, sct/outside_holders.py), each a silently wrong
+gradient at f689838:
+- a plain array a differentiated operation read, changed in place by a helper sct compiles that calls the
+  user's code (``z = helper(x, st)`` of a helper calling ``reweight(st)``; a helper chosen at run time), or by
+  a for loop walking a user's object whose ``__iter__`` changes it: now refused at the call's (loop's) line;
+- a global holding the model that dlfeval is given, reached through an object array (``OBJ[0].W``), a
+  function's attribute (``getm.model.W``) or a name put in builtins: now refused naming the holder.
+Everyday code next to each keeps running with exact gradients."""
+import builtins
+import inspect
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+
+X0 = np.array([0.5, -1.2, 2.0])
+W0 = np.array([1.0, 2.0, 0.5])
+
+
+def _line(fn, text):
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(k for k, l in enumerate(lines) if text in l)
+
+
+def _refused(fn, args, call_text, op_text, name):
+    with pytest.raises(sct.SctError) as err:
+        dlfeval(fn, *args)
+    msg = str(err.value)
+    assert f"line {_line(fn, call_text)}:" in msg, msg
+    assert f"operation at line {_line(fn, op_text)} read" in msg, msg
+    assert f"changed {name} in place" in msg, msg
+    return msg
+
+
+def _fd(plain, x, h=1e-6):
+    return np.array([(plain(x + h * e) - plain(x - h * e)) / (2 * h) for e in np.eye(x.size)])
+
+
+# -- 1: a compiled helper calling the user's code that writes an array read before the call
+def reweight(st):
+    st["w"][:] = 2.0 * st["w"]
+
+
+def reweighting_helper(x, st):
+    reweight(st)
+    return x * 1.0
+
+
+def helper_after_read(x, st):
+    y = x * st["w"]
+    z = reweighting_helper(x, st)
+    L = np.sum(y ** 2) + 0 * np.sum(z)
+    return L, dlgradient(L, x)
+
+
+def test_compiled_helper_calling_a_writer_is_refused():
+    # (was: gradient 2 * x * w * (2 w), [2, -19.2, 2] for [1, -9.6, 1])
+    _refused(helper_after_read, (dlarray(X0), {"w": W0.copy()}), "z = reweighting_helper(x, st)",
+             'y = x * st["w"]', "st['w']")
+
+
+def helper_passed_in(x, st, h):
+    y = x * st["w"]
+    z = h(x, st)
+    L = np.sum(y ** 2) + 0 * np.sum(z)
+    return L, dlgradient(L, x)
+
+
+def test_helper_chosen_at_run_time_calling_a_writer_is_refused():
+    _refused(helper_passed_in, (dlarray(X0), {"w": W0.copy()}, reweighting_helper), "z = h(x, st)",
+             'y = x * st["w"]', "st['w']")
+
+
+# -- 1: a for loop walking a user's object whose __iter__ changes an array read before the loop
+class Rescaling:
+    def __init__(self):
+        self.w = W0.copy()
+
+    def __iter__(self):
+        self.w *= 2.0
+        return iter([1, 2])
+
+
+def walk_after_read(x, c):
+    y = x * c.w
+    n = 0
+    for k in c:
+        n = n + k
+    L = np.sum(y ** 2) * n
+    return L, dlgradient(L, x)
+
+
+def test_loop_over_an_object_whose_iter_writes_is_refused():
+    msg = _refused(walk_after_read, (dlarray(X0), Rescaling()), "for k in c:", "y = x * c.w", "c.w")
+    assert "for loop" in msg, msg
+
+
+# -- what keeps running: a helper that calls no user code, a loop over a list, an object's __iter__ that
+# changes nothing read, after a read of the data
+def layer(h, W):
+    return np.tanh(h @ W)
+
+
+class Scales:
+    def __init__(self, s):
+        self.s = s
+
+    def __iter__(self):
+        return iter(self.s)
+
+
+def step(W1, W2, X, ws, scales):
+    h = X @ W1
+    h = layer(h, W2)
+    for w in ws:
+        h = h * w
+    for s in scales:
+        h = h * s
+    L = np.sum(h ** 2)
+    return L, dlgradient(L, W1)
+
+
+def test_helper_and_loops_after_a_read_of_the_data_keep_running():
+    r = np.random.default_rng(0)
+    W1, W2, X = r.normal(size=(3, 3)), r.normal(size=(3, 3)), r.normal(size=(4, 3))
+    L, g = dlfeval(step, dlarray(W1), dlarray(W2), X, [1.0, 2.0], Scales([0.5, 3.0]))
+
+    def plain(w1):
+        return np.sum((np.tanh(X @ w1.reshape(3, 3) @ W2) * 3.0) ** 2)
+    assert np.isclose(float(extractdata(L)), plain(W1.ravel()))
+    assert np.allclose(extractdata(g).ravel(), _fd(plain, W1.ravel()), atol=1e-5)
+    src = sct.source(step, dlarray(W1), dlarray(W2), X, [1.0, 2.0], Scales([0.5, 3.0]))
+    assert "rt.stale_kept(" not in src     # (no copy of X taken around the helper or the list's loop)
