@@ -133,3 +133,96 @@ def test_helper_and_loops_after_a_read_of_the_data_keep_running():
     assert np.allclose(extractdata(g).ravel(), _fd(plain, W1.ravel()), atol=1e-5)
     src = sct.source(step, dlarray(W1), dlarray(W2), X, [1.0, 2.0], Scales([0.5, 3.0]))
     assert "rt.stale_kept(" not in src     # (no copy of X taken around the helper or the list's loop)
+
+
+# -- 2, 3: globals holding the model dlfeval is given, through holders note_outside did not walk
+class Model:
+    def __init__(self, w):
+        self.W = dlarray(np.array(w, dtype=float))
+
+
+def _refused_holder(fn, m, holder):
+    with pytest.raises(sct.SctError) as err:
+        dlfeval(fn, m, dlarray(X0))
+    msg = str(err.value)
+    assert f"line {_line(fn, 'return L, dlgradient')}" in msg and holder in msg, msg
+
+
+HELD = np.empty(1, dtype=object)
+
+
+def through_object_array(m, x):
+    L = np.sum(HELD[0].W * x * m.W)
+    return L, dlgradient(L, m.W)
+
+
+def test_object_array_holding_the_argument_is_refused():
+    # (was: the gradient without HELD[0].W's read, [0.5, -2.4, 1] for 2 * w * x = [1, -4.8, 2])
+    other = Model(3 * W0)
+    HELD[0] = other
+    L, g = dlfeval(through_object_array, Model(W0), dlarray(X0))
+    assert np.allclose(extractdata(g), 3 * W0 * X0)         # another model there: a constant
+    m = Model(W0)
+    HELD[0] = m                 # (the cached code: the global is the same object)
+    _refused_holder(through_object_array, m, "the global HELD")
+
+
+def get_model():
+    return None
+
+
+def through_function_attribute(m, x):
+    L = np.sum(get_model.model.W * x * m.W)
+    return L, dlgradient(L, m.W)
+
+
+def test_function_attribute_holding_the_argument_is_refused():
+    get_model.model = Model(3 * W0)
+    try:
+        L, g = dlfeval(through_function_attribute, Model(W0), dlarray(X0))
+        assert np.allclose(extractdata(g), 3 * W0 * X0)
+        m = Model(W0)
+        get_model.model = m
+        _refused_holder(through_function_attribute, m, "the global get_model")
+    finally:
+        del get_model.model
+
+
+def through_builtins(m, x):
+    L = np.sum(SCT_S51_MODEL.W * x * m.W)      # noqa: F821 (put in builtins by the test)
+    return L, dlgradient(L, m.W)
+
+
+def test_builtin_name_holding_the_argument_is_refused():
+    m = Model(W0)
+    builtins.SCT_S51_MODEL = m
+    try:
+        _refused_holder(through_builtins, m, "SCT_S51_MODEL")
+    finally:
+        del builtins.SCT_S51_MODEL
+
+
+# everyday: a helper called by name, a global plain array, an object array of numbers, a global model that
+# is not the argument
+SCALE = np.array([1.0, 2.0, 3.0])
+NUMBERS = np.array([1.0, 2.0], dtype=object)
+FROZEN = Model(3 * W0)
+
+
+def predict(m, x):
+    return m.W * x * SCALE
+
+
+def everyday(m, x):
+    L = np.sum(predict(m, x) ** 2) * NUMBERS[1] + np.sum(FROZEN.W * m.W)
+    return L, dlgradient(L, m.W)
+
+
+def test_helpers_arrays_and_other_models_keep_running():
+    L, g = dlfeval(everyday, Model(W0), dlarray(X0))
+    f3 = 3 * W0
+
+    def plain(w):
+        return np.sum((w * X0 * SCALE) ** 2) * 2.0 + np.sum(f3 * w)
+    assert np.isclose(float(extractdata(L)), plain(W0))
+    assert np.allclose(extractdata(g), _fd(plain, W0), atol=1e-5)
