@@ -88,6 +88,14 @@ class _Pass:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
 
+    def _walk_of(self, s):
+        """``items`` of ``seq = rt.as_sequence(items)`` (a for loop's walk of a name), else None."""
+        v = s.value if isinstance(s, gast.Assign) else None
+        if isinstance(v, gast.Call) and _dotted(v.func) == [self.rt, "as_sequence"] and len(v.args) == 1 and \
+                isinstance(v.args[0], gast.Name):
+            return v.args[0]
+        return None
+
     def _sweep_names(self, name: str, seen: Set[str]) -> Set[str]:
         """The names a generated function (and the generated functions it names) reads or binds."""
         if name in self.loads:
@@ -259,6 +267,11 @@ class _Pass:
             if info[i][4]:
                 first.setdefault((kind, id(s)), i)
                 last[(kind, id(s))] = i
+        # whether it may change an array unseen (its callers check around its call); a loop's walk of a name is
+        # left out (a list's, an array's: the usual helper's loop; an object's __iter__ changing its caller's
+        # array is checked where the caller's own code walks it)
+        self.unseen = any(kind != "stmt" or self._walk_of(s) is None for kind, s in
+                          (events[i][:2] for i in first.values()))
         self.sure: Dict[int, Set[str]] = {}
         self.surely_bound(self.fwd.body, set(params))
         bound = self.bound
@@ -309,9 +322,7 @@ class _Pass:
         names = [n for n in names if n not in bound or n in sure]
         if not names:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
-        walked = s.value.args[0] if kind == "stmt" and isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) \
-            and _dotted(s.value.func) == [self.rt, "as_sequence"] and len(s.value.args) == 1 and \
-            isinstance(s.value.args[0], gast.Name) else None
+        walked = self._walk_of(s) if kind == "stmt" else None
         take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]) if walked is None else
                       call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names]))
         what = "this with statement's context manager" if kind != "stmt" else "this call" if walked is None else \
@@ -339,13 +350,16 @@ def _targets(s) -> Set[str]:
 
 
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
-                      records=()) -> None:
+                      records=()) -> bool:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
-    (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may run user code)."""
+    (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
+    unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
+    (``Compiled.unseen_writes``: a caller checks around its call; was: a helper writing ``W.reshape(-1)[:] = v``
+    or calling ``reweight(st)`` was taken for none, a silently wrong gradient of the caller's read before)."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
-        return
+        return True
     others = [f for f in functions if f is not fwd]
     final = set()
     if vjp and generated.bwd is not None:
@@ -354,7 +368,9 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     callees = {}
     for r in records or ():
         if r is not None and r.names:
-            runs = r.compiled is None or getattr(r.compiled, "opaque", True)
+            runs = r.compiled is None or getattr(r.compiled, "unseen_writes", True)
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
-    _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees).run()
+    checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
+    checks.run()
+    return checks.unseen

@@ -73,6 +73,30 @@ def test_helper_chosen_at_run_time_calling_a_writer_is_refused():
              'y = x * st["w"]', "st['w']")
 
 
+# -- 1: a compiled helper writing a global array through a view
+G = W0.copy()
+
+
+def doubled_through_a_view(x):
+    G.reshape(-1)[:] = 2 * G
+    return x * 1.0
+
+
+def helper_writing_a_view(x):
+    y = x * G
+    z = doubled_through_a_view(x)
+    L = np.sum(y ** 2) + 0 * np.sum(z)
+    return L, dlgradient(L, x)
+
+
+def test_compiled_helper_writing_a_global_through_a_view_is_refused():
+    G[:] = W0
+    try:
+        _refused(helper_writing_a_view, (dlarray(X0),), "z = doubled_through_a_view(x)", "y = x * G", "G")
+    finally:
+        G[:] = W0
+
+
 # -- 1: a for loop walking a user's object whose __iter__ changes an array read before the loop
 class Rescaling:
     def __init__(self):
@@ -111,11 +135,16 @@ class Scales:
         return iter(self.s)
 
 
+def scaled_by(h, ws):
+    for w in ws:
+        h = h * w
+    return h
+
+
 def step(W1, W2, X, ws, scales):
     h = X @ W1
     h = layer(h, W2)
-    for w in ws:
-        h = h * w
+    h = scaled_by(h, ws)
     for s in scales:
         h = h * s
     L = np.sum(h ** 2)
