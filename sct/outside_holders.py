@@ -59,6 +59,7 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
     from .emit import COMMENT, LINE
     candidates = {}
     fields_only = set()
+    instances = set()
     for key, guard in resolver.guards.items():
         # (the entry's own captured values too: sct.api._noting_cells notes them where dlfeval is given no
         # keywords; was: dlfeval(make(M), M, x=x) of a closure over M gave m.W's gradient without mm.W * x)
@@ -76,6 +77,12 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
             # noted only where the code reads such a field, not where it calls the function
             candidates[key] = (_label(guard, fn), guard.value)
             fields_only.add(key)
+        elif isinstance(guard.value, type) and not _library(getattr(guard.value, "__module__", None)):
+            # a user's class called (``Shared().model.W``: its instance reads the class attribute, set before or
+            # after the code is compiled: was a class taken for no holder, a gradient without that read); its
+            # own attributes read by name are noted as such (below), isinstance(v, Cls) not at all
+            candidates[key] = (_label(guard, fn), guard.value)
+            instances.add(key)
     for base, attr, value in resolver.attribute_guards.values():
         # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL);
         # a user's class's attribute (Config.model.W, Holder.items[0].W: was a class taken for no holder, a
@@ -136,6 +143,8 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                         if key in fields_only and not (path and path[0][0] == "attr" and
                                                        not path[0][1].startswith("__")):
                             continue
+                        if key in instances and not _instantiated(n, parents):
+                            continue
                         if key not in first:
                             first[key] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
                         paths.setdefault(key, set()).add(path)
@@ -183,6 +192,15 @@ def _note_defaults(fn, generated, namespace, rt_name: str, filename: str) -> Non
         function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_default"),
                                                       [ir.load(param), ir.load(name)])))
     ir.tree_changed(function)
+
+
+def _instantiated(node, parents) -> bool:
+    """Whether a class read as ``node`` is called there (``Cls(...)``, ``rt.user_call(Cls, ...)``), not tested."""
+    up = parents.get(id(node))
+    if not isinstance(up, gast.Call):
+        return False
+    return up.func is node or any(a is node for a in up.args[:2]) and isinstance(up.func, gast.Attribute) and \
+        up.func.attr in ("user_call", "new_object", "vjp_init_at", "primal_call_at", "effect", "maybe_effect")
 
 
 def _read_path(node, parents) -> tuple:

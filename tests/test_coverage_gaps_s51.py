@@ -255,3 +255,82 @@ def test_helpers_arrays_and_other_models_keep_running():
         return np.sum((w * X0 * SCALE) ** 2) * 2.0 + np.sum(f3 * w)
     assert np.isclose(float(extractdata(L)), plain(W0))
     assert np.allclose(extractdata(g), _fd(plain, W0), atol=1e-5)
+
+
+# -- 3: a class attribute read through an instance the code makes (set before or after the first call)
+class Scaler:
+    model = None
+
+    def __init__(self, x):
+        self.x = x * 2.0
+
+    def out(self):
+        return self.model.W * self.x
+
+
+def through_an_instance(m, x):
+    L = np.sum(Scaler(x).out() * m.W)
+    return L, dlgradient(L, m.W)
+
+
+def test_class_attribute_read_through_a_new_instance_is_refused():
+    # (was: the gradient without self.model.W's read, [1, -4.8, 2] for 4 * w * x = [2, -9.6, 4])
+    Scaler.model = Model(3 * W0)
+    try:
+        L, g = dlfeval(through_an_instance, Model(W0), dlarray(X0))
+        assert np.allclose(extractdata(g), 2 * 3 * W0 * X0)
+        m = Model(W0)
+        Scaler.model = m        # (the cached code)
+        _refused_holder(through_an_instance, m, "the global Scaler")
+    finally:
+        Scaler.model = None
+
+
+# -- 3: a module found by a call (importlib.import_module, __import__): refused where the code calls it
+def through_import_module(m, x):
+    import importlib
+    mod = importlib.import_module(__name__)
+    L = np.sum(mod.HELD[0].W * x * m.W)
+    return L, dlgradient(L, m.W)
+
+
+def through_dunder_import(m, x):
+    L = np.sum(__import__(__name__).HELD[0].W * x * m.W)
+    return L, dlgradient(L, m.W)
+
+
+@pytest.mark.parametrize("fn, text", [(through_import_module, "importlib.import_module("),
+                                      (through_dunder_import, "__import__(")])
+def test_module_found_by_a_call_is_refused(fn, text):
+    HELD[0] = Model(W0)
+    with pytest.raises(sct.CompileError) as err:
+        dlfeval(fn, HELD[0], dlarray(X0))
+    msg = str(err.value)
+    assert f"line {_line(fn, text)}:" in msg and "import it at the top of the file" in msg, msg
+
+
+# everyday: a class made and tested in the loss, holding no model
+class Affine:
+    bias = 0.5
+
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return self.W * x + self.bias
+
+
+def makes_a_layer(m, x):
+    layer = Affine(m.W)
+    assert isinstance(layer, Affine)
+    L = np.sum(layer(x) ** 2)
+    return L, dlgradient(L, m.W)
+
+
+def test_class_made_in_the_loss_keeps_running():
+    L, g = dlfeval(makes_a_layer, Model(W0), dlarray(X0))
+
+    def plain(w):
+        return np.sum((w * X0 + 0.5) ** 2)
+    assert np.isclose(float(extractdata(L)), plain(W0))
+    assert np.allclose(extractdata(g), _fd(plain, W0), atol=1e-5)
