@@ -12,6 +12,7 @@ that calls nothing opaque after its reads (a training step's matmul of its data)
 """
 from __future__ import annotations
 
+import copy
 import re
 from typing import Dict, List, Set
 
@@ -44,6 +45,27 @@ _VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "
                            "__getitem__", "getfield"))
 
 
+# what Python runs of an object's class where code uses the object otherwise than reading its fields or
+# calling its methods: ``len(c)``, ``if c:``, ``3 in c``, ``f"{c}"``, ``W[c]``, ``np.asarray(c)``, ``list(c)``
+_PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__complex__", "__contains__", "__eq__",
+             "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__format__", "__str__", "__repr__", "__array__",
+             "__iter__", "__next__", "__getitem__", "__hash__", "__round__", "__abs__", "__reversed__",
+             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
+
+
+def protocol_objects(param_kinds) -> Set[str]:
+    """The parameters holding an object of a user's class whose own code runs where the code uses the
+    object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a call sct sees)."""
+    from .operand_checks import user_class
+    out = set()
+    for name, kind in (param_kinds or {}).items():
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        if isinstance(cls, type) and user_class(cls) and any(
+                m in vars(k) for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
+            out.add(name)
+    return out
+
+
 def _dotted(node) -> List[str]:
     """``["np", "linalg", "norm"]`` for an Attribute chain on a Name (ir.dotted_name's parts), else []."""
     name = dotted_name(node)
@@ -57,6 +79,7 @@ class _Pass:
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # run user code sct did not compile (Compiled.opaque); and the local names of a helper's forward
         self.callees = dict(callees or {})
+        self.objects: Set[str] = set()
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -124,6 +147,8 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
+                if self.objects and self._uses_object(gast.Expr(value=s.test)):
+                    out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.Try):
@@ -160,7 +185,30 @@ class _Pass:
                 sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
                                        if isinstance(s, gast.AugAssign) else set())
 
+    def _uses_object(self, s) -> bool:
+        """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
+        (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
+        array read before were taken for no call, a silently wrong gradient)."""
+        parents = {}
+        for n in walk_nodes(s):
+            for c in gast.iter_child_nodes(n):
+                parents[id(c)] = n
+        for n in walk_nodes(s):
+            if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
+                up = parents.get(id(n))
+                if isinstance(up, gast.Attribute) and up.value is n:
+                    continue
+                if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [self.rt] and \
+                        _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                    continue        # (sct's runtime: what it reads of the object it reads as Python would not)
+                if isinstance(s, gast.Assign) and up is s:
+                    continue        # (``c_1 = c``: the name bound again)
+                return True
+        return False
+
     def opaque(self, s) -> bool:
+        if self.objects and self._uses_object(s):
+            return True
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
             if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == self.rt):
@@ -245,6 +293,8 @@ class _Pass:
             if kind == "enter":
                 loads = {n.id for item in s.items for n in walk_nodes(item)
                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            elif kind == "test":
+                loads = {n.id for n in walk_nodes(s.test) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             is_active = bool(loads & active)
             if is_active and isinstance(node, gast.Assign):
                 # (the temporaries generated code made; the user's names are traced as the compiler found:
@@ -325,8 +375,8 @@ class _Pass:
         walked = self._walk_of(s) if kind == "stmt" else None
         take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]) if walked is None else
                       call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names]))
-        what = "this with statement's context manager" if kind != "stmt" else "this call" if walked is None else \
-            "this for loop's walk of what it iterates"
+        what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
+            if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
         check = expr_stmt(call(rt("stale_check"), [
             load(kept), strings([self.spelled.get(n, n) for n in names]),
             gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
@@ -334,6 +384,10 @@ class _Pass:
         k = next(k for k, t in enumerate(parent) if t is s)
         if kind == "stmt":
             parent[k:k + 1] = [take, s, check]
+        elif kind == "test":
+            parent.insert(k, take)
+            s.body.insert(0, check)
+            s.orelse.insert(0, copy.deepcopy(check))
         elif kind == "enter":
             parent.insert(k, take)
             s.body.insert(0, check)
@@ -350,7 +404,7 @@ def _targets(s) -> Set[str]:
 
 
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
-                      records=()) -> bool:
+                      records=(), param_kinds=None) -> bool:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
     (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
     unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
@@ -372,5 +426,6 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
+    checks.objects = protocol_objects(param_kinds)
     checks.run()
     return checks.unseen

@@ -121,6 +121,110 @@ def test_loop_over_an_object_whose_iter_writes_is_refused():
     assert "for loop" in msg, msg
 
 
+# -- 1, 3: the object's other protocols: len(c), if c:, list(c), f"{c}", 3 in c
+class Touchy:
+    def __init__(self):
+        self.w = W0.copy()
+
+    def _bump(self):
+        self.w *= 2.0
+
+    def __len__(self):
+        self._bump()
+        return 2
+
+    def __iter__(self):
+        self._bump()
+        return iter([1.0, 2.0])
+
+    def __format__(self, spec):
+        self._bump()
+        return "touchy"
+
+    def __contains__(self, k):
+        self._bump()
+        return True
+
+
+def uses_len(x, c):
+    y = x * c.w
+    n = len(c)
+    L = np.sum(y ** 2) * n
+    return L, dlgradient(L, x)
+
+
+def uses_truth(x, c):
+    y = x * c.w
+    if c:
+        L = np.sum(y ** 2)
+    else:
+        L = np.sum(y)
+    return L, dlgradient(L, x)
+
+
+def uses_list(x, c):
+    y = x * c.w
+    n = len(list(c))
+    L = np.sum(y ** 2) * n
+    return L, dlgradient(L, x)
+
+
+def uses_format(x, c):
+    y = x * c.w
+    name = f"{c}"
+    L = np.sum(y ** 2) * len(name)
+    return L, dlgradient(L, x)
+
+
+def uses_in(x, c):
+    y = x * c.w
+    k = 1.0 if 3 in c else 2.0
+    L = np.sum(y ** 2) * k
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn, text, what", [(uses_len, "n = len(c)", "this call"),
+                                            (uses_truth, "if c:", "this if statement's test"),
+                                            (uses_list, "n = len(list(c))", "this call"),
+                                            (uses_format, 'name = f"{c}"', "this call"),
+                                            (uses_in, "k = 1.0 if 3 in c", "this call")])
+def test_an_objects_protocol_changing_an_array_read_before_is_refused(fn, text, what):
+    # (was: the gradient read the doubled c.w, twice Python's: [2, -19.2, 2] for [1, -9.6, 1] (x n))
+    msg = _refused(fn, (dlarray(X0), Touchy()), text, "y = x * c.w", "c.w")
+    assert msg.split(": ", 1)[1].startswith(what), msg
+
+
+class Batches:
+    """A data set of the usual kind: its protocol reads, changes nothing."""
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i]
+
+
+def over_batches(w, ds):
+    L = np.sum((ds.X @ w) ** 2)
+    if ds:
+        for i in range(len(ds)):
+            L = L + np.sum(ds[i] * w)
+    return L, dlgradient(L, w)
+
+
+def test_a_data_set_with_len_and_getitem_keeps_running():
+    r = np.random.default_rng(2)
+    X, w0 = r.normal(size=(3, 3)), r.normal(size=3)
+    L, g = dlfeval(over_batches, dlarray(w0), Batches(X))
+
+    def plain(w):
+        return np.sum((X @ w) ** 2) + np.sum(X @ w)
+    assert np.isclose(float(extractdata(L)), plain(w0))
+    assert np.allclose(extractdata(g), _fd(plain, w0), atol=1e-5)
+
+
 # -- what keeps running: a helper that calls no user code, a loop over a list, an object's __iter__ that
 # changes nothing read, after a read of the data
 def layer(h, W):
