@@ -655,8 +655,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
     unseen_writes = True
     if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
-        unseen_writes = stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
-                          mode == "vjp", getattr(tree, "records", ()), sig.param_kinds)   # sct/stale_reads.py
+        unseen_writes = stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef),
+                                          filename, namer, mode == "vjp", getattr(tree, "records", ()),
+                                          sig.param_kinds)                      # sct/stale_reads.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py

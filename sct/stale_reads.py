@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import types
 from typing import Dict, List, Set
 
 import gast
@@ -60,8 +61,10 @@ def protocol_objects(param_kinds) -> Set[str]:
     out = set()
     for name, kind in (param_kinds or {}).items():
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
         if isinstance(cls, type) and user_class(cls) and any(
-                m in vars(k) for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
+                type(vars(k).get(m)) is types.FunctionType and not vars(k)[m].__code__.co_filename.startswith("<")
+                for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
             out.add(name)
     return out
 
@@ -77,7 +80,7 @@ class _Pass:
                  callees=None):
         self.known = known      # the names of the function sct compiled (after normalizing)
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
-        # run user code sct did not compile (Compiled.opaque); and the local names of a helper's forward
+        # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
@@ -203,6 +206,9 @@ class _Pass:
                     continue        # (sct's runtime: what it reads of the object it reads as Python would not)
                 if isinstance(s, gast.Assign) and up is s:
                     continue        # (``c_1 = c``: the name bound again)
+                if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in self.callees and \
+                        up.func is not n:
+                    continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
                 return True
         return False
 
