@@ -1314,6 +1314,19 @@ def stale_kept(*values):
                   for v in values])
 
 
+# what a for loop walks without running code of the user's (rt.as_sequence): no copy taken there
+_QUIET_WALKS = (list, tuple, dict, str, bytes, range, set, frozenset, np.ndarray, type({}.keys()),
+                type({}.values()), type({}.items()))
+
+
+def stale_kept_walk(items, *values):
+    """:func:`stale_kept` before ``rt.as_sequence(items)`` of a for loop, where walking ``items`` may run the
+    user's code (an object's ``__iter__``, a generator): None where it is a list, tuple, dict, array..."""
+    if isinstance(items, _QUIET_WALKS):
+        return None
+    return stale_kept(*values)
+
+
 def _same_numbers(a, b) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
@@ -1347,7 +1360,7 @@ def _register():
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
                       replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
-                      stale_kept, stale_check)
+                      stale_kept, stale_check, stale_kept_walk)
 
 
 _register()

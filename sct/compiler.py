@@ -657,9 +657,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
         if not trusted:     # the globals it reads by name that may hold a traced argument's dlarray
             note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
+    unseen_writes = True
     if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
-        stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
-                          mode == "vjp")                                        # sct/stale_reads.py
+        unseen_writes = stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef),
+                                          filename, namer, mode == "vjp", getattr(tree, "records", ()),
+                                          sig.param_kinds)                      # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
@@ -670,6 +672,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     elif mode == "entry":       # dlfeval's function: its *args items are the arguments dlfeval was given
         tree.keep_entry_links()
     compiled.joint_sites = joint_sites
+    compiled.unseen_writes = unseen_writes      # (its callers' stale-read checks: sct/stale_reads.py)
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import importlib
 import types
 from typing import List, Optional
 
@@ -474,6 +475,11 @@ _SCOPE_READERS = {
 }
 
 
+# a module looked up by its name at run time (``importlib.import_module("gmod").MODEL.W``): sct notes the globals
+# the code reads of a module it names (sct/outside_holders.py); one found by a call was not (was: a gradient
+# without the read through it, where MODEL is dlfeval's argument)
+_IMPORTERS = "sct reads a module's globals where the code names the module; import it at the top of the " \
+    "file and read it by its name (`import gmod` ... `gmod.MODEL`)"
 _FRAME_READERS = frozenset(("_getframe", "currentframe", "stack"))
 _FRAME_ADVICE = "the generated code runs in its own frame; read the variables by their names"
 _MISSING = object()
@@ -596,6 +602,15 @@ class Normalizer(Statements, Loops, Expressions):
                     not (func.attr in ("vars", "dir") and (n.args or n.keywords)):
                 self.fail(n, f"{func.value.id}.{func.attr}()", _SCOPE_READERS[func.attr])
             return
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr == "import_module":
+            name = func.value.id
+            module = self._global_value(name, _MISSING) if not self._is_local(name) else \
+                importlib if any(isinstance(i, gast.Import) and any(a.name == "importlib" and (a.asname or a.name) ==
+                                                                    name for a in i.names)
+                                 for i in gast.walk(self.fdef)) else _MISSING     # (``import importlib`` in it)
+            if isinstance(module, types.ModuleType) and module.__name__ == "importlib":
+                self.fail(n, f"{func.value.id}.import_module()", _IMPORTERS)
+            return
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in _FRAME_READERS:
             # sys._getframe(), inspect.currentframe(), inspect.stack(): the generated code's frame
             if self._is_local(func.value.id):
@@ -608,6 +623,9 @@ class Normalizer(Statements, Loops, Expressions):
         if not isinstance(func, gast.Name) or self._is_local(func.id):
             return
         value = self._global_value(func.id, _MISSING)
+        if value is _MISSING and func.id == "__import__" or value is builtins.__import__ or \
+                value is importlib.import_module:
+            self.fail(n, f"{func.id}()", _IMPORTERS)
         if value is _MISSING:                 # a builtin (or a helper's global, seen by its name)
             name = func.id if func.id in _SCOPE_READERS else None
         else:                                 # the module's own name for it (``G = globals``)

@@ -35,6 +35,8 @@ _NO_DLARRAY = (types.ModuleType, type, numbers.Number, str, bytes, np.ndarray, n
 def may_hold_dlarray(value) -> bool:
     """Whether a dlarray may be reached from ``value`` (decided once, when the code is compiled: the
     guards keep the value the same object)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return True         # (an object array holding the model, OBJ[0].W: was taken for a plain array)
     if value is _MISSING or isinstance(value, _NO_DLARRAY):
         return False
     if type(value) is types.FunctionType:
@@ -56,13 +58,31 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
     """Start each generated function reading such a name with ``rt.note_outside(<its holders>)``."""
     from .emit import COMMENT, LINE
     candidates = {}
+    fields_only = set()
+    instances = set()
     for key, guard in resolver.guards.items():
         # (the entry's own captured values too: sct.api._noting_cells notes them where dlfeval is given no
         # keywords; was: dlfeval(make(M), M, x=x) of a closure over M gave m.W's gradient without mm.W * x)
-        if guard.namespace is builtins.__dict__ or namespace.get(key, _MISSING) is not guard.value:
+        if guard.namespace is builtins.__dict__:
+            # (a name the user put in builtins, ``builtins.MODEL = m``: was never noted, a gradient without its read)
+            if namespace.get(key, builtins.__dict__.get(key, _MISSING)) is not guard.value:
+                continue
+        elif namespace.get(key, _MISSING) is not guard.value:
             continue
         if may_hold_dlarray(guard.value):
             candidates[key] = (_label(guard, fn), guard.value)
+        elif type(guard.value) is types.FunctionType and not _library(getattr(guard.value, "__module__", None)):
+            # a user function read for a field of its own (``getm.model = M``, read as getm.model.W, set before or
+            # after the code is compiled: was a function taken for no holder, a gradient without that read);
+            # noted only where the code reads such a field, not where it calls the function
+            candidates[key] = (_label(guard, fn), guard.value)
+            fields_only.add(key)
+        elif isinstance(guard.value, type) and not _library(getattr(guard.value, "__module__", None)):
+            # a user's class called (``Shared().model.W``: its instance reads the class attribute, set before or
+            # after the code is compiled: was a class taken for no holder, a gradient without that read); its
+            # own attributes read by name are noted as such (below), isinstance(v, Cls) not at all
+            candidates[key] = (_label(guard, fn), guard.value)
+            instances.add(key)
     for base, attr, value in resolver.attribute_guards.values():
         # a user's module's global read as an attribute (gmod.MODEL.W: the generated code reads gmod.MODEL);
         # a user's class's attribute (Config.model.W, Holder.items[0].W: was a class taken for no holder, a
@@ -119,9 +139,15 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
                     else:
                         continue
                     if key in candidates and isinstance(n.ctx, gast.Load):
+                        path = _read_path(n, parents)
+                        if key in fields_only and not (path and path[0][0] == "attr" and
+                                                       not path[0][1].startswith("__")):
+                            continue
+                        if key in instances and not _instantiated(n, parents):
+                            continue
                         if key not in first:
                             first[key] = line[0] or getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
-                        paths.setdefault(key, set()).add(_read_path(n, parents))
+                        paths.setdefault(key, set()).add(path)
                 for field in ("body", "orelse", "finalbody"):
                     inner = getattr(stmt, field, None)
                     if compound and inner:
@@ -166,6 +192,15 @@ def _note_defaults(fn, generated, namespace, rt_name: str, filename: str) -> Non
         function.body.insert(at, ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "note_default"),
                                                       [ir.load(param), ir.load(name)])))
     ir.tree_changed(function)
+
+
+def _instantiated(node, parents) -> bool:
+    """Whether a class read as ``node`` is called there (``Cls(...)``, ``rt.user_call(Cls, ...)``), not tested."""
+    up = parents.get(id(node))
+    if not isinstance(up, gast.Call):
+        return False
+    return up.func is node or any(a is node for a in up.args[:2]) and isinstance(up.func, gast.Attribute) and \
+        up.func.attr in ("user_call", "new_object", "vjp_init_at", "primal_call_at", "effect", "maybe_effect")
 
 
 def _read_path(node, parents) -> tuple:

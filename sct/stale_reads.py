@@ -12,7 +12,9 @@ that calls nothing opaque after its reads (a training step's matmul of its data)
 """
 from __future__ import annotations
 
+import copy
 import re
+import types
 from typing import Dict, List, Set
 
 import gast
@@ -21,7 +23,11 @@ from .emit import COMMENT, LINE
 from .ir import dotted_name, walk_nodes
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
-_OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled"))
+_OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled", "primal_call_at",
+                        "primal_method_at", "as_sequence"))
+# (``rt.as_sequence(c)`` of a for loop runs ``c.__iter__``/``__next__`` where c is a user's object: was taken for no
+# such call, a container whose __iter__ rescaled an array read before the loop gave a silently wrong gradient;
+# checked only where what it walks is not a list, tuple, dict, array...: rt.stale_kept_walk)
 # calls by a plain name that run code of the user's the compiler did not look into (the others it could
 # not name are generated as rt.maybe_effect, rt.unnamed_call, rt.user_call)
 _OPAQUE_BUILTINS = frozenset(("next", "setattr", "exec", "eval"))
@@ -40,6 +46,29 @@ _VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "
                            "__getitem__", "getfield"))
 
 
+# what Python runs of an object's class where code uses the object otherwise than reading its fields or
+# calling its methods: ``len(c)``, ``if c:``, ``3 in c``, ``f"{c}"``, ``W[c]``, ``np.asarray(c)``, ``list(c)``
+_PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__complex__", "__contains__", "__eq__",
+             "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__format__", "__str__", "__repr__", "__array__",
+             "__iter__", "__next__", "__getitem__", "__hash__", "__round__", "__abs__", "__reversed__",
+             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
+
+
+def protocol_objects(param_kinds) -> Set[str]:
+    """The parameters holding an object of a user's class whose own code runs where the code uses the
+    object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a call sct sees)."""
+    from .operand_checks import user_class
+    out = set()
+    for name, kind in (param_kinds or {}).items():
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
+        if isinstance(cls, type) and user_class(cls) and any(
+                type(vars(k).get(m)) is types.FunctionType and not vars(k)[m].__code__.co_filename.startswith("<")
+                for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
+            out.add(name)
+    return out
+
+
 def _dotted(node) -> List[str]:
     """``["np", "linalg", "norm"]`` for an Attribute chain on a Name (ir.dotted_name's parts), else []."""
     name = dotted_name(node)
@@ -47,9 +76,15 @@ def _dotted(node) -> List[str]:
 
 
 class _Pass:
-    def __init__(self, fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final_loads, known):
+    def __init__(self, fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final_loads, known,
+                 callees=None):
         self.known = known      # the names of the function sct compiled (after normalizing)
+        # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
+        # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
+        self.callees = dict(callees or {})
+        self.objects: Set[str] = set()
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
+        self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
         self.generated = {f.name: f for f in others}
         self.final_loads = final_loads      # (VJP mode: what the forward's return hands to the adjoint)
@@ -60,6 +95,32 @@ class _Pass:
         self.active = set(active)
         self.read_from: Dict[str, bool] = {}      # per name the code binds: to a field or an item read?
         self.views: Set[str] = set()        # names bound to the result of a method that may give a view
+
+    def _bind_callees(self, fwd) -> None:
+        """The names ``(f, b) = (helper_fwd_.., helper_bwd_..) if rt.guard_holds(..) else rt.vjp_at(..)`` binds:
+        opaque as the helper's code is; a pair made at run time (``rt.vjp_at``): code not known here, opaque."""
+        for n in walk_nodes(fwd):
+            if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Tuple)):
+                continue
+            v = n.value.body if isinstance(n.value, gast.IfExp) else n.value
+            if isinstance(v, gast.Tuple) and v.elts and isinstance(v.elts[0], gast.Name):
+                runs = self.callees.get(v.elts[0].id, False)
+            elif isinstance(v, gast.Call) and _dotted(v.func)[:1] == [self.rt] and \
+                    _dotted(v.func)[-1:][0] in ("vjp_at", "vjp_method_at", "vjp_init_at"):
+                runs = True
+            else:
+                continue
+            for t in n.targets[0].elts[:1]:
+                if isinstance(t, gast.Name):
+                    self.callees[t.id] = self.callees.get(t.id, False) or runs
+
+    def _walk_of(self, s):
+        """``items`` of ``seq = rt.as_sequence(items)`` (a for loop's walk of a name), else None."""
+        v = s.value if isinstance(s, gast.Assign) else None
+        if isinstance(v, gast.Call) and _dotted(v.func) == [self.rt, "as_sequence"] and len(v.args) == 1 and \
+                isinstance(v.args[0], gast.Name):
+            return v.args[0]
+        return None
 
     def _sweep_names(self, name: str, seen: Set[str]) -> Set[str]:
         """The names a generated function (and the generated functions it names) reads or binds."""
@@ -89,6 +150,8 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
+                if self.objects and self._uses_object(gast.Expr(value=s.test)):
+                    out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.Try):
@@ -128,7 +191,33 @@ class _Pass:
                 sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
                                        if isinstance(s, gast.AugAssign) else set())
 
+    def _uses_object(self, s) -> bool:
+        """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
+        (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
+        array read before were taken for no call, a silently wrong gradient)."""
+        parents = {}
+        for n in walk_nodes(s):
+            for c in gast.iter_child_nodes(n):
+                parents[id(c)] = n
+        for n in walk_nodes(s):
+            if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
+                up = parents.get(id(n))
+                if isinstance(up, gast.Attribute) and up.value is n:
+                    continue
+                if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [self.rt] and \
+                        _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                    continue        # (sct's runtime: what it reads of the object it reads as Python would not)
+                if isinstance(s, gast.Assign) and up is s:
+                    continue        # (``c_1 = c``: the name bound again)
+                if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in self.callees and \
+                        up.func is not n:
+                    continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
+                return True
+        return False
+
     def opaque(self, s) -> bool:
+        if self.objects and self._uses_object(s):
+            return True
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
             if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == self.rt):
@@ -145,6 +234,11 @@ class _Pass:
                 if len(parts) == 2 and parts[1] in _OPAQUE_RT:
                     return True
                 continue
+            if len(parts) == 1 and self.callees.get(parts[0], False):
+                # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
+                # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
+                # reweighted array: a silently wrong gradient)
+                return True
             if parts[0] == self.np:
                 if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
                         len(parts) > 2 and parts[-1] == "at":
@@ -208,6 +302,8 @@ class _Pass:
             if kind == "enter":
                 loads = {n.id for item in s.items for n in walk_nodes(item)
                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            elif kind == "test":
+                loads = {n.id for n in walk_nodes(s.test) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             is_active = bool(loads & active)
             if is_active and isinstance(node, gast.Assign):
                 # (the temporaries generated code made; the user's names are traced as the compiler found:
@@ -230,6 +326,11 @@ class _Pass:
             if info[i][4]:
                 first.setdefault((kind, id(s)), i)
                 last[(kind, id(s))] = i
+        # whether it may change an array unseen (its callers check around its call); a loop's walk of a name is
+        # left out (a list's, an array's: the usual helper's loop; an object's __iter__ changing its caller's
+        # array is checked where the caller's own code walks it)
+        self.unseen = any(kind != "stmt" or self._walk_of(s) is None for kind, s in
+                          (events[i][:2] for i in first.values()))
         self.sure: Dict[int, Set[str]] = {}
         self.wanted = {id(events[i][1]) for i in first.values()}
         self.surely_bound(self.fwd.body, set(params))
@@ -281,8 +382,11 @@ class _Pass:
         names = [n for n in names if n not in bound or n in sure]
         if not names:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]))
-        what = "this with statement's context manager" if kind != "stmt" else "this call"
+        walked = self._walk_of(s) if kind == "stmt" else None
+        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]) if walked is None else
+                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names]))
+        what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
+            if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
         check = expr_stmt(call(rt("stale_check"), [
             load(kept), strings([self.spelled.get(n, n) for n in names]),
             gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
@@ -290,6 +394,10 @@ class _Pass:
         k = next(k for k, t in enumerate(parent) if t is s)
         if kind == "stmt":
             parent[k:k + 1] = [take, s, check]
+        elif kind == "test":
+            parent.insert(k, take)
+            s.body.insert(0, check)
+            s.orelse.insert(0, copy.deepcopy(check))
         elif kind == "enter":
             parent.insert(k, take)
             s.body.insert(0, check)
@@ -305,15 +413,29 @@ def _targets(s) -> Set[str]:
     return set()
 
 
-def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool) -> None:
-    """Add the checks to the generated forward function (``generated.entry``)."""
+def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
+                      records=(), param_kinds=None) -> bool:
+    """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
+    (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
+    unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
+    (``Compiled.unseen_writes``: a caller checks around its call; was: a helper writing ``W.reshape(-1)[:] = v``
+    or calling ``reweight(st)`` was taken for none, a silently wrong gradient of the caller's read before)."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
-        return
+        return True
     others = [f for f in functions if f is not fwd]
     final = set()
     if vjp and generated.bwd is not None:
         final = {"__return__"}
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
-    _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known).run()
+    callees = {}
+    for r in records or ():
+        if r is not None and r.names:
+            runs = r.compiled is None or getattr(r.compiled, "unseen_writes", True)
+            for name in r.names:
+                callees[name] = callees.get(name, False) or runs
+    checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
+    checks.objects = protocol_objects(param_kinds)
+    checks.run()
+    return checks.unseen
