@@ -1025,6 +1025,10 @@ def fit_lengths(a, lengths, axes):
     shape = np.shape(a)
     index = [slice(None)] * len(shape)
     pad = [(0, 0)] * len(shape)
+    if not axes:
+        # no axis transformed (a 0-d array's fftn / ifftn, ``axes=()``): numpy's transform is the
+        # identity (was: np.pad of a 0-d array with no widths, a TypeError in the sweep)
+        return a
     for ax, n in zip(axes, lengths):
         index[ax] = slice(0, n)
         pad[ax] = (0, builtins.max(n - shape[ax], 0))

@@ -3956,8 +3956,11 @@ def adjoint_or_zeros(grad, like):
 
 def real_if_real(grad, x):
     """``grad`` as the adjoint of ``x``: its real part where ``x`` is a real number or array (a
-    complex contribution reaching a value whose kind the compiler did not know), else ``grad``."""
-    if not isinstance(grad, (np.ndarray, complex, np.complexfloating)) or not np.iscomplexobj(grad):
+    complex contribution reaching a value whose kind the compiler did not know), else ``grad``.  A
+    dlarray ``grad`` too: an object's field read in generated code is the dlarray it holds, not its
+    data as an argument's is (was: left complex, so a real ``r = 0.0; r = r + np.sum(abs(m.W) ** 2)``
+    passed a complex cotangent into abs's rule: a silently wrong gradient of a complex ``m.W``)."""
+    if not isinstance(grad, (np.ndarray, complex, np.complexfloating, _dlarray)) or not np.iscomplexobj(grad):
         return grad             # (the zero marker, a real value, or a container's adjoint record)
     if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
             (_is_array(x) and not np.iscomplexobj(x)):

@@ -949,6 +949,11 @@ class _Values:
         if name == "diff" and not receiver and _diff_order_positive(node):
             self.array_sites.add(site)
             return self.fresh(state, site)       # np.diff(z), np.diff(z, 2): a new array
+        if name in _FFT_IDENTITIES and not receiver and not self._fft_transforms(info, node):
+            # np.fft.fftn(z) of a 0-d z, np.fft.fft2(z, axes=()): numpy transforms no axis and returns z
+            # itself (was a new array: `v = np.fft.fftn(z); v[...] = 5.0` left z unchanged, a wrong value)
+            self.array_sites.add(site)
+            return args | state.contents(args) | self.fresh(state, site)
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
             if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false:
@@ -969,6 +974,35 @@ class _Values:
             if returns_array(info.obj):   # np.zeros(...) too: `y[0] = x` copies x's numbers
                 self.array_sites.add(site)
         return self.fresh(state, site)
+
+    def _fft_transforms(self, info, node: gast.Call) -> bool:
+        """Does a call of np.fft.fftn / ifftn / fft2 / ifft2 surely transform an axis (a new array)?
+        Its ``s`` or ``axes`` a non-empty tuple or list written out, fft2's default axes, or fftn's
+        first argument a name of rank 1 or more."""
+        if info.obj not in _FFT_IDENTITY_OPS or any(isinstance(a, gast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            return False
+        given = dict(zip(("a", "s", "axes"), node.args[:3]))
+        given.update({k.arg: k.value for k in node.keywords})
+
+        def written(v):     # the tuple written out, or the one binding of the name it is kept in (axes=(0,))
+            if isinstance(v, gast.Name):
+                nodes = list(walk_no_defs(self.fdef))
+                bound = [n.value for n in nodes if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+                         isinstance(n.targets[0], gast.Name) and n.targets[0].id == v.id]
+                stores = [n for n in nodes if isinstance(n, gast.Name) and n.id == v.id and
+                          not isinstance(n.ctx, gast.Load)]
+                v = bound[0] if len(bound) == 1 and len(stores) == 1 and v.id not in self.params else v
+            return isinstance(v, (gast.Tuple, gast.List)) and bool(v.elts) and \
+                not any(isinstance(e, gast.Starred) for e in v.elts)
+        if any(written(v) for k, v in given.items() if k in ("s", "axes")):
+            return True
+        if "axes" in given and not (isinstance(given["axes"], gast.Constant) and given["axes"].value is None):
+            return False        # (axes=() or a name: may be none)
+        if info.obj in (np.fft.fft2, np.fft.ifft2):
+            return True         # (axes (-2, -1): numpy raises for fewer dimensions)
+        a = given.get("a")
+        return isinstance(a, gast.Name) and bool(self.ranks.get(a.id)) and "s" not in given
 
     def _method_call(self, state: State, info, args, receiver, copy_false: bool, site) -> FrozenSet:
         """A method of an array, list or dict sct knows."""
@@ -1299,6 +1333,11 @@ _VALUE_RULES = {
 
 # numpy's functions whose result is their array argument or a view of it, and a new array where the
 # argument is a number, a list or a tuple (np.asarray(3.0) is a new 0-d array)
+# numpy's transforms that return their argument itself where they transform no axis (a 0-d array,
+# ``axes=()``); the others raise there (np.fft.fft, rfftn)
+_FFT_IDENTITY_OPS = (np.fft.fftn, np.fft.ifftn, np.fft.fft2, np.fft.ifft2)
+_FFT_IDENTITIES = frozenset({"fftn", "ifftn", "fft2", "ifft2"})
+
 _NEW_FROM_NON_ARRAYS = frozenset({
     "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite", "require",
     "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "reshape", "transpose", "permute_dims",
