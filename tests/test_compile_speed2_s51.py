@@ -16,7 +16,6 @@ import random
 import sys
 
 import numpy as np
-import pytest
 
 import sct
 from sct import call_tree, dlarray, dlfeval
