@@ -355,12 +355,13 @@ def _elementwise_kind(left, right, known):
 
 
 def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any],
-                     results: Optional[Dict[Any, Any]] = None) -> Dict[str, Any]:
+                     results: Optional[Dict[Any, Any]] = None, assignments: Optional[List] = None) -> Dict[str, Any]:
     """Kinds of names the generated function assigns, from their first assignment in order:
     ``effects_start = rt.effect_position()`` (an int), and values plain numpy computes from
     values of known kinds (see :func:`_value_kind`); ``results``: the kinds of the values of
     calls resolved so far (by the name of the pair's forward, or the id of a call run for its
-    value), which the callees' code says (``Compiled.result_kind``)."""
+    value), which the callees' code says (``Compiled.result_kind``); ``assignments``:
+    ``_kind_assignments(fdef)`` where the caller has it."""
     found: Dict[str, Any] = {}
     results = results or {}
 
@@ -368,18 +369,13 @@ def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any],
         kind = kinds.get(name)
         return found.get(name) if kind is None else kind
 
-    todo = [fdef]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) \
-                and node.targets[0].elts and isinstance(node.targets[0].elts[0], gast.Name) and \
-                isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name):
+    for node in _kind_assignments(fdef) if assignments is None else assignments:
+        if isinstance(node.targets[0], gast.Tuple):
             name = node.targets[0].elts[0].id       # (y, y_residuals) = layer_fwd(...)
             kind = results.get(node.value.func.id)
             if kind is not None and name not in found and name not in kinds:
                 found[name] = kind
-            continue
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+        else:
             name = node.targets[0].id
             value = node.value
             if name not in found and name not in kinds:
@@ -393,11 +389,29 @@ def _generated_kinds(fdef, kinds: Dict[str, Any], namespace: Dict[str, Any],
                     kind = _value_kind(value, known, namespace)
                     if kind is not None:
                         found[name] = kind
+    return found
+
+
+def _kind_assignments(fdef) -> List:
+    """The assignments ``_generated_kinds`` reads, in its order: ``(y, r) = f(...)`` and ``name = value``
+    (one walk of the statements, kept by the caller while no code changes: was a walk for each round of
+    resolution, each after a resolved call's value gave later names kinds)."""
+    out = []
+    todo = [fdef]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) \
+                and node.targets[0].elts and isinstance(node.targets[0].elts[0], gast.Name) and \
+                isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name):
+            out.append(node)
+            continue
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            out.append(node)
             continue
         if isinstance(node, (gast.Expr, gast.Return)):
             continue
         todo.extend(reversed(child_nodes(node)))   # (the context and operator leaves match nothing)
-    return found
+    return out
 
 
 @dataclass
@@ -424,6 +438,9 @@ class _Resolution:
         self.version = version
         self.context = context          # _Context, or None (no calls by name)
         self.locals: Dict[int, Tuple[set, Dict[str, Any]]] = {}
+        self.kept_names: Dict[int, tuple] = {}  # (_local_names, _kind_assignments) kept by forget_kinds
+        self.walked: Dict[int, tuple] = {}      # the same of each function in locals
+        self.walks: Dict[int, tuple] = {}       # _value_keep's index of each function, while no code changes
         self.results: Dict[Any, Any] = {}      # kinds of resolved calls' values (see _generated_kinds)
         self.bound: Dict[int, _Bound] = {}     # id(call node) -> its binding
         self.args: Tuple = ()                   # the arguments of the call being resolved
@@ -434,9 +451,19 @@ class _Resolution:
     def local(self, fdef) -> Tuple[set, Dict[str, Any]]:
         found = self.locals.get(id(fdef))
         if found is None:
-            found = self.locals[id(fdef)] = (_local_names(fdef),
-                                             _generated_kinds(fdef, self.kinds, self.namespace, self.results))
+            kept = self.kept_names.pop(id(fdef), None)
+            names, assignments = (_local_names(fdef), _kind_assignments(fdef)) if kept is None else kept
+            self.walked[id(fdef)] = (names, assignments)
+            found = self.locals[id(fdef)] = (names, _generated_kinds(fdef, self.kinds, self.namespace, self.results,
+                                                                     assignments))
         return found
+
+    def forget_kinds(self) -> None:
+        """The kinds found so far forgotten (a resolved call's value gives later names their kinds),
+        the names each function binds kept (no code changed: was a walk of the function for each
+        call resolved in turn, quadratic in a chain of calls each reading the last one's value)."""
+        self.kept_names = {key: self.walked[key] for key in self.locals}
+        self.locals.clear()
 
     def record(self, call, compiled=None, reason="", resolved=False) -> CallRecord:
         return CallRecord(call.label, call.line, call.op, call.site, compiled, reason, resolved)
@@ -489,7 +516,7 @@ class _Resolution:
         _tc._refuse_forward_mode_entry(fn)
         with _descend(fn):
             if call.op == "vjp":
-                compiled = _tc.vjp_for_kinds(fn, kinds, mask, keep=_value_keep(call))
+                compiled = _tc.vjp_for_kinds(fn, kinds, mask, keep=_value_keep(call, self.walks))
                 first, second = compiled.fwd, compiled.bwd
             else:
                 compiled = _tc.primal_for_kinds(fn, kinds, mask)
@@ -746,56 +773,82 @@ def _immutable(kind, traced: bool) -> bool:
     return False
 
 
-def _value_keep(call):
+def _value_keep(call, walks: Optional[Dict[int, tuple]] = None):
     """"type" where the caller reads the value its forward returns only to seed a sweep
     (``(f, b) = rt.vjp_at(...)``, then ``(y, r) = f(...)`` once, ``y`` read only as
     ``rt.seed(y)``, which checks its type, dtype and shape: a dlgradient of a value the function
     does not use otherwise, as in a nested gradient's first sweep): the callee's forward then
-    computes only what its residuals need (sct/optimize.py ``keep_outputs``).  Else None."""
+    computes only what its residuals need (sct/optimize.py ``keep_outputs``).  Else None.
+    ``walks``: id(function) -> (function, its ``_keep_index``), for calls of one function whose
+    code does not change between them (was: three walks of the function for each call)."""
     context = _CONTEXT.get(id(call.fdef))
     found = _pair_statement(call)
     if context is None or found is None:
         return None
     fwd = found[1].targets[0].elts[0].id
     runtime = {context.rt_name, "rt"}
-    value = None
-    seeded = set()
-    fwd_loads = 0
-    for node in walk_nodes(call.fdef):
+    hit = walks.get(id(call.fdef)) if walks is not None else None
+    if hit is None or hit[0] is not call.fdef:
+        hit = (call.fdef, _keep_index(call.fdef))
+        if walks is not None:
+            walks[id(call.fdef)] = hit
+    index = hit[1]
+    if index is None:
+        return None             # (a lambda, class, global, nonlocal or nested def)
+    loads, assigned, seeds, passes, names = index
+    made = assigned.get(fwd, ())
+    if len(made) != 1:
+        return None
+    target = made[0].targets[0] if len(made[0].targets) == 1 else None
+    if not isinstance(target, gast.Tuple) or len(target.elts) != 2 or not isinstance(target.elts[0], gast.Name):
+        return None
+    value = target.elts[0].id
+    if loads.get(fwd, 0) != 1:
+        return None
+    seeded = {arg for base, arg in seeds if base in runtime}
+    passed = {arg: where for arg, where in passes.get(value, ())}
+    stores = 0
+    for node in names.get(value, ()):
+        if isinstance(node.ctx, gast.Load):
+            if id(node) not in seeded and not (id(node) in passed and _only_seeded(context, *passed[id(node)])):
+                return None
+        else:
+            stores += 1
+    return "type" if stores == 1 else None
+
+
+def _keep_index(fdef) -> Optional[tuple]:
+    """What ``_value_keep`` reads of ``fdef``, from one walk: None where it holds a lambda, class,
+    global, nonlocal or nested def; else (name -> its loads, callee's name -> the assignments
+    ``t = callee(...)``, (runtime's name, id(y)) of each ``rt.seed(y)``, name -> (id(load), (callee's
+    name, position)) of each call by name without keywords passing it, name -> its Name nodes), each
+    in the walk's order."""
+    loads: Dict[str, int] = {}
+    assigned: Dict[str, list] = {}
+    seeds: List[tuple] = []
+    passes: Dict[str, list] = {}
+    names: Dict[str, list] = {}
+    for node in walk_nodes(fdef):
         cls = node.__class__
         if cls in (gast.Lambda, gast.ClassDef, gast.Global, gast.Nonlocal) or \
-                cls is gast.FunctionDef and node is not call.fdef:
+                cls is gast.FunctionDef and node is not fdef:
             return None
-        if cls is gast.Name and node.id == fwd and isinstance(node.ctx, gast.Load):
-            fwd_loads += 1
-        elif cls is gast.Assign and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name) \
-                and node.value.func.id == fwd:
-            target = node.targets[0] if len(node.targets) == 1 else None
-            if value is not None or not isinstance(target, gast.Tuple) or len(target.elts) != 2 or \
-                    not isinstance(target.elts[0], gast.Name):
-                return None
-            value = target.elts[0].id
-        elif cls is gast.Call and isinstance(node.func, gast.Attribute) and node.func.attr == "seed" and \
-                isinstance(node.func.value, gast.Name) and node.func.value.id in runtime and \
-                len(node.args) == 1 and not node.keywords and isinstance(node.args[0], gast.Name):
-            seeded.add(id(node.args[0]))
-    if value is None or fwd_loads != 1:
-        return None
-    stores = 0
-    passed = {}         # id(a load of the value passed to a sweep of this compilation) -> the sweep's parameter
-    for node in walk_nodes(call.fdef):
-        if node.__class__ is gast.Call and isinstance(node.func, gast.Name) and not node.keywords:
-            for k, arg in enumerate(node.args):
-                if isinstance(arg, gast.Name) and arg.id == value:
-                    passed[id(arg)] = (node.func.id, k)
-    for node in walk_nodes(call.fdef):
-        if node.__class__ is gast.Name and node.id == value:
+        if cls is gast.Name:
+            names.setdefault(node.id, []).append(node)
             if isinstance(node.ctx, gast.Load):
-                if id(node) not in seeded and not (id(node) in passed and _only_seeded(context, *passed[id(node)])):
-                    return None
-            else:
-                stores += 1
-    return "type" if stores == 1 else None
+                loads[node.id] = loads.get(node.id, 0) + 1
+        elif cls is gast.Assign and isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name):
+            assigned.setdefault(node.value.func.id, []).append(node)
+        if cls is gast.Call:
+            if isinstance(node.func, gast.Attribute) and node.func.attr == "seed" and \
+                    isinstance(node.func.value, gast.Name) and len(node.args) == 1 and not node.keywords and \
+                    isinstance(node.args[0], gast.Name):
+                seeds.append((node.func.value.id, id(node.args[0])))
+            if isinstance(node.func, gast.Name) and not node.keywords:
+                for k, arg in enumerate(node.args):
+                    if isinstance(arg, gast.Name):
+                        passes.setdefault(arg.id, []).append((id(arg), (node.func.id, k)))
+    return loads, assigned, seeds, passes, names
 
 
 def _only_seeded(context, name: str, position: int) -> bool:
@@ -981,7 +1034,8 @@ def resolve_call_tree(fn, calls: List, namespace: Dict[str, Any], kinds: Dict[st
                     tree.records[i] = _resolve_one(resolution, call)
                 if len(resolution.results) == known:
                     break
-                resolution.locals.clear()
+                resolution.forget_kinds()
+            resolution.kept_names, resolution.walks = {}, {}
         if context is not None:
             _bind_all(tree)
         _keep_links(tree)
@@ -1051,6 +1105,76 @@ def _computed_from(graph: Dict[str, set], names: set, sources: set) -> bool:
                 seen.add(m)
                 todo.append(m)
     return False
+
+
+class _Reach:
+    """``_computed_from(graph, names, sources)`` for many queries of one graph: for each name of the
+    graph (its keys and the names they read), the names reachable from it (itself included), as a
+    bit mask, found once (the graph's strongly connected components, each masked as the union of
+    its members and its successors' masks) rather than by a walk of the graph per query."""
+
+    def __init__(self, graph: Dict[str, set]):
+        bits: Dict[str, int] = {}
+        reach: Dict[str, int] = {}
+        index: Dict[str, int] = {}
+        low: Dict[str, int] = {}
+        stack: List[str] = []
+        on_stack: set = set()
+        get = graph.get
+        for root in graph:
+            if root in index:
+                continue
+            index[root] = low[root] = len(index)
+            stack.append(root)
+            on_stack.add(root)
+            work = [(root, iter(get(root, ())))]
+            while work:             # (Tarjan's, without recursion)
+                node, successors = work[-1]
+                for m in successors:
+                    if m not in index:
+                        index[m] = low[m] = len(index)
+                        stack.append(m)
+                        on_stack.add(m)
+                        work.append((m, iter(get(m, ()))))
+                        break
+                    if m in on_stack and index[m] < low[node]:
+                        low[node] = index[m]
+                else:
+                    work.pop()
+                    if work and low[node] < low[work[-1][0]]:
+                        low[work[-1][0]] = low[node]
+                    if low[node] == index[node]:
+                        members = []
+                        while True:
+                            m = stack.pop()
+                            on_stack.discard(m)
+                            members.append(m)
+                            if m == node:
+                                break
+                        mask = 0
+                        for m in members:
+                            mask |= 1 << bits.setdefault(m, len(bits))
+                        for m in members:
+                            for succ in get(m, ()):
+                                mask |= reach.get(succ, 0)     # (done: an earlier component, or this one)
+                        for m in members:
+                            reach[m] = mask
+        self.bits, self.reach = bits, reach
+
+    def computed_from(self, names, sources) -> bool:
+        """``_computed_from(graph, names, sources)``."""
+        reach, mask = self.reach, 0
+        for name in names:
+            if name in sources:
+                return True
+            mask |= reach.get(name, 0)
+        if mask:
+            bits = self.bits
+            for name in sources:
+                bit = bits.get(name)
+                if bit is not None and mask >> bit & 1:
+                    return True
+        return False
 
 
 def _arg_names(node) -> set:
@@ -1416,6 +1540,13 @@ class _Displays(dict):
         self.results: Dict[str, list] = {}  # name -> (call, component) of the user's calls bound to it
         self.firsts: Dict[str, Any] = {}    # name -> the value of ``(name, other) = value``
         self._chains = None
+        self._reach: Optional[tuple] = None
+
+    def reach(self, graph: Dict[str, set]) -> "_Reach":
+        """``_Reach(graph)``, made once for the graph (not once for each argument of each call)."""
+        if self._reach is None or self._reach[0] is not graph:
+            self._reach = (graph, _Reach(graph))
+        return self._reach[1]
 
     def statements(self) -> Dict[int, list]:
         """_statement_chains of the function read (made once)."""
@@ -1648,13 +1779,22 @@ def _display_linked(displays, arg, graph, held=frozenset(), kinds=None) -> bool:
     own -= set(items)
     avoid = (own - appended) | (appended - own) | containers | \
         {k for k in graph if k.startswith("rt") and k not in bindings}
-    kept = None
+    kept = full = None
     for a in items:
         reads = {m for n in same[a] for v in bindings.get(n, ()) if not isinstance(v, gast.Name)
                  for m in _arg_names(v)} - avoid
-        if reads and kept is None:
+        if not reads:
+            continue
+        if full is None:
+            full = displays.reach(graph)
+        # not computed from it in the whole graph: not in the graph less what ``avoid``'s names read
+        # either (was: a walk of the graph for each item, at each call of a helper with an array:
+        # cubic in the function's length); else that walk
+        if not full.computed_from(reads, same[a]):
+            continue
+        if kept is None:
             kept = {k: v for k, v in graph.items() if k not in avoid}
-        if reads and _computed_from(kept, reads, same[a]):
+        if _computed_from(kept, reads, same[a]):
             return True
     return False
 

@@ -12,6 +12,7 @@ that calls nothing opaque after its reads (a training step's matmul of its data)
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import re
 import types
@@ -336,11 +337,16 @@ class _Pass:
         self.surely_bound(self.fwd.body, set(params))
         bound = self.bound
         guarded = any(isinstance(n, gast.Attribute) and n.attr == "recompute_guard" for n in walk_nodes(self.fwd))
+        # the events that read a sweep or are the final return (what ``later`` gathers), and each event's
+        # targets, found once (was: every event after and before each opaque one looked at again:
+        # quadratic in a function of many opaque calls)
+        reading = [j for j in range(len(events)) if info[j][3] or info[j][5]]
+        targets: List = [None] * len(events)
         for key, i in first.items():
             kind, s, parent = events[i]
             later: Set[str] = set()
             recompute = False
-            for j in range(i + 1, len(events)):
+            for j in reading[bisect.bisect_right(reading, i):]:
                 for sweep in info[j][3]:
                     later |= self.loads[sweep]
                     recompute = recompute or self.recomputes[sweep]
@@ -358,7 +364,9 @@ class _Pass:
                 recomputed = recompute and not guarded
                 if not (is_active or recomputed):
                     continue
-                residual = any(n.endswith("_residuals") for n in later & _targets(events[j][1]))
+                if targets[j] is None:
+                    targets[j] = _targets(events[j][1])
+                residual = any(n.endswith("_residuals") for n in later & targets[j])
                 for n in loads:
                     if n in active or n in self.generated or n == self.rt or n == self.np:
                         continue
