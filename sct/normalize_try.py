@@ -382,7 +382,11 @@ class _TryLowering:
         binding of it a list display or ``list(...)``): the appends closing the body move to the front of
         the else block, their values computed in the body (``tmp = f(v)``).  A list's append raises
         nothing, so Python runs the same statements in the same order; the body left is probed as any
-        (was: refused, "the call vals.append(...) ... inside try (with except)", red team 51 FR7)."""
+        (was: refused, "the call vals.append(...) ... inside try (with except)", red team 51 FR7).  The
+        first append moved takes any value, those after it a name or a constant: of two, Python has done
+        the first when the second's value raises (the handler sees it appended), and the second's value
+        may read the list through another name (``seen = vals``) after the first append (was: every
+        closing append moved, the first lost or read early: wrong values, redfix51)."""
         body, moved, values = list(st.body), [], []
         while body and isinstance(body[-1], gast.Expr) and isinstance(body[-1].value, gast.Call):
             c, at = body[-1].value, body[-1]
@@ -391,6 +395,8 @@ class _TryLowering:
                     len(c.args) == 1 and not c.keywords and not isinstance(c.args[0], gast.Starred) and
                     self.own_list(f.value.id)):
                 break
+            if values and not isinstance(values[0].value, (gast.Name, gast.Constant)):
+                return st       # (the value of an append after this one may raise or read the list)
             body.pop()
             tmp = self.namer.fresh(f"{f.value.id}_item")
             values.insert(0, gast.copy_location(assign(tmp, c.args[0], at.lineno), at))

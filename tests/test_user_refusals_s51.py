@@ -574,3 +574,62 @@ def test_round_of_a_0d_argument():
     np.testing.assert_allclose(D(g), 2 * 1.46 * round(1.46) + round(1.46, 1), rtol=1e-12)   # round: derivative 0
     with pytest.raises(SctError, match="TypeError"):
         dlfeval(_round_0d, dlarray(np.array([1.46, 2.0])))        # an array: Python's TypeError, as on a dlarray
+
+
+# --- redfix51 W1: only the one append closing a try body moves to the else block --------------------
+# (two moved: Python has done the first when the second's value raises, and the second's value may read
+# the list through another name after the first append; both were wrong values, now refused)
+
+_TRY_D = {0: 1.0}
+
+
+def _try_two_appends(x):
+    vals = []
+    try:
+        vals.append(x * 2.0)
+        vals.append(x * _TRY_D[1])
+    except KeyError:
+        pass
+    return np.sum(x) + len(vals)
+
+
+def _try_alias_append(x):
+    vals = []
+    seen = vals
+    try:
+        vals.append(x)
+        vals.append(x * len(seen))
+    except KeyError:
+        pass
+    return np.sum(vals[1] ** 2)
+
+
+@pytest.mark.parametrize("loss", [_try_two_appends, _try_alias_append])
+def test_two_appends_closing_a_try_body_refused(loss):
+    def f(x):
+        L = loss(x)
+        return L, dlgradient(L, x)
+
+    with pytest.raises(sct.CompileError, match=r"vals\.append"):
+        dlfeval(f, dlarray(np.array([1.0, 2.0])))
+
+
+def _try_one_append(x):
+    vals = [x]
+    try:
+        y = x * _TRY_D[0]
+        vals.append(y * 2.0)
+    except KeyError:
+        pass
+    return np.sum(vals[-1] ** 2) + len(vals)
+
+
+def test_one_append_closing_a_try_body_exact():
+    def f(x):
+        L = _try_one_append(x)
+        return L, dlgradient(L, x)
+
+    x0 = np.array([1.0, 2.0])
+    L, g = dlfeval(f, dlarray(x0))
+    assert np.isclose(float(extractdata(L)), _try_one_append(x0))
+    assert np.allclose(extractdata(g), 8.0 * x0)       # d/dx sum((2x)^2)
