@@ -90,3 +90,85 @@ def test_closure_changing_state_in_method_second_order_still_refused():
     with pytest.raises(sct.SctError) as e:
         sct.dlfeval(_second_order, _CountingModel(dlarray(_W0), dlarray(np.array(0.7))), _X)
     assert f"line {_line(_make_counting, 'k.bump()')}" in str(e.value)
+
+
+# --- F3: `st.acc += v` on a dataclass made in a method --------------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass
+class _St:
+    h: object
+    acc: object
+
+    def push(self, x):
+        self.acc = self.acc + np.sum(x * x)
+        self.h = self.h * 0.9 + x * 0.1
+
+
+@dataclass
+class _ScaledSt:
+    h: object
+    scale = np.ones(2)          # a class attribute every instance reads
+
+
+class _StateModel:
+    def __init__(self, W):
+        self.W = W
+
+    def loss(self, X):
+        h = X @ self.W
+        st = _St(h, 0.0)
+        st.push(np.tanh(h))
+        st.acc += np.sum(st.h)
+        return st.acc
+
+    def aliased(self, X):       # h is st.h: the in-place add changes h in Python
+        h = X @ self.W
+        st = _St(h, 0.0)
+        st.h += 1.0
+        return np.sum(h * h) + np.sum(st.h)
+
+    def class_attribute(self, X):       # changes _ScaledSt.scale, which every instance reads
+        h = X @ self.W
+        st = _ScaledSt(h)
+        st.scale *= 2.0
+        return np.sum(h * st.scale)
+
+
+_X3 = np.array([[0.5, -1.0], [1.5, 0.3], [0.2, 0.2]])
+
+
+def _state_loss(m, X):
+    L = m.loss(X)
+    return L, dlgradient(L, m.W)
+
+
+def _state_aliased(m, X):
+    L = m.aliased(X)
+    return L, dlgradient(L, m.W)
+
+
+def _state_class_attribute(m, X):
+    L = m.class_attribute(X)
+    return L, dlgradient(L, m.W)
+
+
+def test_dataclass_state_augassign_in_method():
+    def plain(W):
+        h = _X3 @ W
+        t = np.tanh(h)
+        return np.sum(t * t) + np.sum(h * 0.9 + t * 0.1)
+    L, g = sct.dlfeval(_state_loss, _StateModel(dlarray(_W0)), _X3)
+    assert_close(np.asarray(extractdata(L)), plain(_W0), rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(extractdata(g)), numerical_gradient(plain, [_W0.copy()], 0))
+
+
+@pytest.mark.parametrize("driver, text", [(_state_aliased, "st.h += 1.0"),
+                                          (_state_class_attribute, "st.scale *= 2.0")])
+def test_dataclass_state_shared_augassign_still_refused(driver, text):
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(driver, _StateModel(dlarray(_W0)), _X3)
+    assert f"line {_line(_StateModel, text)}" in str(e.value)
+    assert np.all(_ScaledSt.scale == 1.0)
