@@ -986,6 +986,9 @@ class _WriteCheck:
                 what = f"super().{info.method}"      # (not the name normalizing gave the proxy)
             given = "is called with traced values" if args_active or receiver_active else \
                 "is given values that earlier differentiated operations read"
+            # (as written before the advice names it: was the normalizer's out_bump.bump in the advice for
+            # ``bf.bump(b).bump(0.1)``, fuzz51 F4)
+            what = self._as_written(s, what)
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
             advice = f"return the new values from {what}() and assign them{hint}"
@@ -1000,7 +1003,6 @@ class _WriteCheck:
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
                           "no gradient, or make the call outside the differentiated function")
-            what = self._as_written(s, what)
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)

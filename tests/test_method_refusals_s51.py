@@ -172,3 +172,80 @@ def test_dataclass_state_shared_augassign_still_refused(driver, text):
         sct.dlfeval(driver, _StateModel(dlarray(_W0)), _X3)
     assert f"line {_line(_StateModel, text)}" in str(e.value)
     assert np.all(_ScaledSt.scale == 1.0)
+
+
+# --- F4: a chained method returning self on an object the function built ---------------------------
+
+class _Buf:
+    def __init__(self, x):
+        self.x = x
+
+    def bump(self, v):
+        self.x = self.x + v
+        return self
+
+
+class _StarBuf:
+    def __init__(self, x):
+        self.x = x
+
+    def bump(self, *v):             # (*args: not read in place, left a call)
+        self.x = self.x + v[0]
+        return self
+
+
+def _chained(W, b, X):
+    bf = _Buf(X @ W)
+    bf.bump(b).bump(0.1)
+    L = np.sum(np.tanh(bf.x))
+    return L, dlgradient(L, W, b)
+
+
+def _named_then_chained(W, b, X):
+    bf = _Buf(X @ W)
+    c = bf.bump(b)
+    c.bump(0.1)
+    L = np.sum(np.tanh(bf.x))
+    return L, dlgradient(L, W, b)
+
+
+def _set_through_second_name(W, b, X):
+    bf = _Buf(X @ W)
+    c = bf.bump(b)
+    c.x = c.x * 2.0
+    L = np.sum(np.tanh(bf.x))
+    return L, dlgradient(L, W, b)
+
+
+def _star_chained(W, b, X):
+    bf = _StarBuf(X @ W)
+    bf.bump(b).bump(0.1)
+    L = np.sum(np.tanh(bf.x))
+    return L, dlgradient(L, W, b)
+
+
+_b0 = np.array([0.2, -0.1])
+_X2 = np.array([[0.5, -1.0], [1.5, 0.3]])
+
+
+@pytest.mark.parametrize("driver", [_chained, _named_then_chained])
+def test_chained_method_returning_self(driver):
+    def plain(W, b):
+        return np.sum(np.tanh(_X2 @ W + b + 0.1))
+    L, (gW, gb) = sct.dlfeval(driver, dlarray(_W0), dlarray(_b0), _X2)
+    assert_close(np.asarray(extractdata(L)), plain(_W0, _b0), rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(extractdata(gW)), numerical_gradient(plain, [_W0.copy(), _b0], 0))
+    assert_close(np.asarray(extractdata(gb)), numerical_gradient(plain, [_W0, _b0.copy()], 1))
+
+
+def test_attribute_set_through_the_returned_name_still_refused():
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(_set_through_second_name, dlarray(_W0), dlarray(_b0), _X2)
+    assert f"line {_line(_set_through_second_name, 'c.x = c.x * 2.0')}" in str(e.value)
+
+
+def test_chained_call_left_a_call_names_no_internal_name():
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(_star_chained, dlarray(_W0), dlarray(_b0), _X2)
+    assert f"line {_line(_star_chained, '.bump(0.1)')}" in str(e.value)
+    assert "out_" not in str(e.value) and "bf.bump(b).bump" in str(e.value)
