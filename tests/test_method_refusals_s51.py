@@ -249,3 +249,70 @@ def test_chained_call_left_a_call_names_no_internal_name():
         sct.dlfeval(_star_chained, dlarray(_W0), dlarray(_b0), _X2)
     assert f"line {_line(_star_chained, '.bump(0.1)')}" in str(e.value)
     assert "out_" not in str(e.value) and "bf.bump(b).bump" in str(e.value)
+
+
+# --- F5: `h[0] -= self.b` on a fresh copy of what a helper returned -------------------------------
+
+def _scaled_pair(x, s):
+    a = x * s
+    return a, np.sum(a * x) * 0.1
+
+
+def _scaled_rows(x, s):
+    a = x * s
+    return [a, a * 2.0], np.sum(a * x) * 0.1
+
+
+class _RowModel:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def loss(self, X):
+        h = X @ self.W
+        h, t = _scaled_pair(h, 2.0)
+        h = h + 0.05 * t
+        h = h.copy()
+        h[0] -= self.b
+        return np.sum(h ** 2)
+
+    def shallow(self, X):      # a list's shallow copy: its first array is g's too, changed in place
+        h = X @ self.W
+        h, t = _scaled_rows(h, 2.0)
+        g = h
+        h = h.copy()
+        h[0] -= self.b
+        return np.sum(h[0] ** 2) + np.sum(g[0] * t)
+
+
+def _row_loss(P, X):
+    L = P.loss(X)
+    return L, dlgradient(L, P.W, P.b)
+
+
+def _row_shallow(P, X):
+    L = P.shallow(X)
+    return L, dlgradient(L, P.W, P.b)
+
+
+_W1 = np.array([[0.3, -0.2]])
+_X1 = np.array([[0.5], [1.5]])
+
+
+def test_row_augassign_on_copy_in_method():
+    def plain(W, b):
+        h = _X1 @ W * 2.0
+        t = np.sum(h * (_X1 @ W)) * 0.1
+        h = h + 0.05 * t
+        h[0] -= b
+        return np.sum(h ** 2)
+    L, (gW, gb) = sct.dlfeval(_row_loss, _RowModel(dlarray(_W1), dlarray(_b0)), _X1)
+    assert_close(np.asarray(extractdata(L)), plain(_W1, _b0), rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(extractdata(gW)), numerical_gradient(plain, [_W1.copy(), _b0], 0))
+    assert_close(np.asarray(extractdata(gb)), numerical_gradient(plain, [_W1, _b0.copy()], 1))
+
+
+def test_row_augassign_on_shallow_list_copy_still_refused():
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(_row_shallow, _RowModel(dlarray(_W1), dlarray(_b0)), _X1)
+    assert f"line {_line(_RowModel.shallow, 'h[0] -= self.b')}" in str(e.value)
