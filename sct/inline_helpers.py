@@ -574,6 +574,8 @@ class _Inliner:
             method, receiver, kind, cls, attr, via = found
             if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
                                         self.classes[receiver.id][1] is None):
+                if method.__globals__ is self.globals and _changes_objects(method, kind):
+                    call.sct_recomputed_setter = True     # (its refusal says why: sct/write_checks.py)
                 return None      # (only an object the function makes itself, where recomputed)
             # (a method of another module reads that module's globals: read in place, its names
             # would be the caller's; it stays a call)

@@ -316,3 +316,37 @@ def test_row_augassign_on_shallow_list_copy_still_refused():
     with pytest.raises(sct.SctError) as e:
         sct.dlfeval(_row_shallow, _RowModel(dlarray(_W1), dlarray(_b0)), _X1)
     assert f"line {_line(_RowModel.shallow, 'h[0] -= self.b')}" in str(e.value)
+
+
+# --- R2: a method setting an argument's attribute between two gradients: refused, saying why -----------
+
+class _Stepped:
+    def __init__(self, W):
+        self.W = W
+
+    def loss(self, X):
+        return np.sum(np.tanh(X @ self.W) ** 2)
+
+    def step(self, g, lr):
+        self.W = self.W - lr * g
+        return self
+
+
+def _two_steps(m, X):
+    L = m.loss(X)
+    g = dlgradient(L, m.W)
+    m.step(g, 0.1)
+    L2 = m.loss(X)
+    return L2, dlgradient(L2, m.W)
+
+
+def test_step_method_on_argument_between_gradients_says_why():
+    m = _Stepped(dlarray(_W0))
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(_two_steps, m, _X)
+    text = str(e.value)
+    assert f"line {_line(_two_steps, 'm.step(g, 0.1)')}" in text
+    assert "m.step() sets attributes of m" in text and "more than one gradient" in text
+    assert "return the new values" not in text
+    assert np.array_equal(np.asarray(extractdata(m.W)), _W0)
+
