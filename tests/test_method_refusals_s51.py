@@ -350,3 +350,52 @@ def test_step_method_on_argument_between_gradients_says_why():
     assert "return the new values" not in text
     assert np.array_equal(np.asarray(extractdata(m.W)), _W0)
 
+
+# --- R1: a shallow copy of the parameters filled again: refused (sct follows neither the copy nor the
+# loop's stores), with advice that works (was: "... * 1.0" of the dict) --------------------------------
+
+def _dict_loss(P, X):
+    return np.sum(np.tanh(X @ P["W"] + P["b"]) ** 2)
+
+
+def _copied_and_filled(P, X):
+    L = _dict_loss(P, X)
+    g = dlgradient(L, P)
+    Q = dict(P)
+    for k in Q:
+        Q[k] = Q[k] - 0.1 * g[k]
+    L2 = _dict_loss(Q, X)
+    return L2, dlgradient(L2, Q)
+
+
+def _comprehension(P, X):
+    L = _dict_loss(P, X)
+    g = dlgradient(L, P)
+    Q = {k: v - 0.1 * g[k] for k, v in P.items()}
+    L2 = _dict_loss(Q, X)
+    return L2, dlgradient(L2, Q)
+
+
+def test_shallow_copy_filled_again_refused_with_working_advice():
+    P = {"W": dlarray(_W0), "b": dlarray(_b0)}
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(_copied_and_filled, P, _X2)
+    text = str(e.value)
+    assert f"line {_line(_copied_and_filled, 'return L2, dlgradient(L2, Q)')}" in text
+    assert "for k, v in P.items()" in text and "* 1.0" not in text
+
+    def plain(W, b):            # the advice's program: L2 at the updated parameters, and its gradient
+        t = np.tanh(_X2 @ W + b)
+        d = 2 * t * (1 - t ** 2)
+        W, b = W - 0.1 * _X2.T @ d, b - 0.1 * d.sum(0)
+        return np.sum(np.tanh(_X2 @ W + b) ** 2)
+    L2, g2 = sct.dlfeval(_comprehension, P, _X2)
+    assert_close(np.asarray(extractdata(L2)), plain(_W0, _b0), rtol=1e-12, atol=1e-12)
+
+    def at_update(W, b):
+        return np.sum(np.tanh(_X2 @ W + b) ** 2)
+    t = np.tanh(_X2 @ _W0 + _b0)
+    d = 2 * t * (1 - t ** 2)
+    W1, b1 = _W0 - 0.1 * _X2.T @ d, _b0 - 0.1 * d.sum(0)
+    assert_close(np.asarray(extractdata(g2["W"])), numerical_gradient(at_update, [W1.copy(), b1], 0))
+    assert_close(np.asarray(extractdata(g2["b"])), numerical_gradient(at_update, [W1, b1.copy()], 1))
