@@ -399,3 +399,69 @@ def test_shallow_copy_filled_again_refused_with_working_advice():
     W1, b1 = _W0 - 0.1 * _X2.T @ d, _b0 - 0.1 * d.sum(0)
     assert_close(np.asarray(extractdata(g2["W"])), numerical_gradient(at_update, [W1.copy(), b1], 0))
     assert_close(np.asarray(extractdata(g2["b"])), numerical_gradient(at_update, [W1, b1.copy()], 1))
+
+
+# --- F4's `+=` form: `self.x += v` in a method of a plain class whose __init__ sets self.x = x ----------
+
+class _AugBuf:
+    def __init__(self, x):
+        self.x = x
+
+    def bump(self, v):
+        self.x += v
+        return self
+
+
+_SHARED = np.ones(2)
+
+
+
+
+class _GlobalBuf:
+    def __init__(self, x):
+        self.x = _SHARED       # not what it is given: an array every instance shares
+        self.y = x
+
+    def bump(self, v):
+        self.x += v
+        return self
+
+
+def _aug_chained(W, b, X):
+    bf = _AugBuf(X @ W * 1.0)
+    bf.bump(b).bump(0.1)
+    L = np.sum(np.tanh(bf.x))
+    return L, dlgradient(L, W, b)
+
+
+def _aug_aliased(W, b, X):
+    h = X @ W * 1.0
+    bf = _AugBuf(h)
+    bf.bump(b)
+    L = np.sum(np.tanh(bf.x)) + np.sum(h)
+    return L, dlgradient(L, W, b)
+
+
+def _aug_global(W, b, X):
+    bf = _GlobalBuf(X @ W)
+    bf.bump(b)
+    L = np.sum(np.tanh(bf.x * bf.y))
+    return L, dlgradient(L, W, b)
+
+
+def test_augassign_method_of_plain_class_chained():
+    def plain(W, b):
+        return np.sum(np.tanh(_X2 @ W + b + 0.1))
+    L, (gW, gb) = sct.dlfeval(_aug_chained, dlarray(_W0), dlarray(_b0), _X2)
+    assert_close(np.asarray(extractdata(L)), plain(_W0, _b0), rtol=1e-12, atol=1e-12)
+    assert_close(np.asarray(extractdata(gW)), numerical_gradient(plain, [_W0.copy(), _b0], 0))
+    assert_close(np.asarray(extractdata(gb)), numerical_gradient(plain, [_W0, _b0.copy()], 1))
+
+
+@pytest.mark.parametrize("driver, cls, why", [(_aug_aliased, _AugBuf, "h may be the same object as bf.x"),
+                                              (_aug_global, _GlobalBuf, "may be an object _aug_global() did not create")])
+def test_augassign_method_on_shared_array_still_refused(driver, cls, why):
+    with pytest.raises(sct.SctError) as e:
+        sct.dlfeval(driver, dlarray(_W0), dlarray(_b0), _X2)
+    assert f"line {_line(cls, 'self.x += v')}" in str(e.value) and why in str(e.value)
+    assert np.all(_SHARED == 1.0)
