@@ -6764,6 +6764,8 @@ def require_number(value, message, container=None):
         return None
     if type(container) is np.ndarray and container.dtype.kind in "biufc":
         return None
+    if type(container) is _dlarray and container._data.dtype.kind in "biufc":
+        return None     # (its item too: was refused, so ``h[0] -= self.b`` in a method, fuzz51 F5)
     raise EvaluationError(message)
 
 

@@ -605,9 +605,42 @@ def _changes(fn, skip: int) -> bool:
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
             if _store_changes(n, flow):
                 return True
-        if isinstance(n, gast.Call) and _call_changes(fn, n, flow):
+        if isinstance(n, gast.Call) and _call_changes(fn, n, flow) and not _pure_made_closure(fn, fdef, n):
             return True
     return False
+
+
+def _pure_made_closure(fn, fdef, n: gast.Call) -> bool:
+    """Is ``n`` a call ``g(h)`` of a local name bound once, to what a user's function returns
+    (``g = make(self.s)``), where every ``return`` of that function returns a def nested in it whose
+    source shows it changes nothing in place?  (was: a function value, unsure, so a method applying
+    a helper-made closure to a local was taken for one changing self: a second derivative through
+    ``h = make(self.s)(h)`` written in two lines was refused, fuzz51 F2)"""
+    from .ir import store_counts
+    from .parse import function_ast
+    if not isinstance(n.func, gast.Name) or store_counts(fdef).get(n.func.id) != 1:
+        return False
+    made = [a.value for a in walk_no_defs(fdef) if isinstance(a, gast.Assign) and len(a.targets) == 1 and
+            isinstance(a.targets[0], gast.Name) and a.targets[0].id == n.func.id]
+    if len(made) != 1 or not isinstance(made[0], gast.Call) or not isinstance(made[0].func, gast.Name):
+        return False
+    _note_callee(fn.__globals__, made[0].func.id)
+    factory = fn.__globals__.get(made[0].func.id)
+    if not isinstance(factory, types.FunctionType) or \
+            (getattr(factory, "__module__", "") or "").startswith(("numpy", "sct")):
+        return False
+    try:
+        inner, _, _ = function_ast(factory)
+    except Exception:
+        return False
+    returns = [r for r in walk_no_defs(inner) if isinstance(r, gast.Return)]
+    enclosing = {x.id for x in gast.walk(inner) if isinstance(x, gast.Name)}
+    for r in returns:
+        d = local_def(inner, r.value.id) if isinstance(r.value, gast.Name) else None
+        if d is None or any(isinstance(x, (gast.Global, gast.Nonlocal)) for x in gast.walk(d)) or \
+                not nested_pure(d, factory, enclosing):
+            return False
+    return bool(returns)
 
 
 def _root(node):

@@ -177,18 +177,24 @@ class CopyChecks:
     def _refuse_copy(self, stmt, root: str, copy_of: str, target, what: str) -> None:
         """``check_unfollowed_copy``'s refusal: ``root`` bound at ``target`` to a value ``copy_of`` holds."""
         line = getattr(target, "lineno", "?")
+        shallow = isinstance(target, gast.Assign) and bool(_shallow_copy_of(target.value))
         copy_of = self._user_name(self._origin_structure(copy_of))
         root = self._call_text(root) or self._user_name(root)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
+        # (a shallow copy filled again, ``Q = dict(P); for k in Q: Q[k] = Q[k] - lr * g[k]``: was told to
+        # write ``... * 1.0`` of the dict, fuzz51 R1)
+        advice = (f"build {root!r} as a new container of new values where it is made (`{root} = {{k: v - lr * g[k] "
+                  f"for k, v in {copy_of}.items()}}`), not as a copy of {copy_of!r} filled again") if shallow else \
+            (f"differentiate with respect to {copy_of!r} (and select from its gradient), or make the value of "
+             f"{root!r} a new one where it is bound (... * 1.0)")
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
             self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
                       f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
                       f"it), and sct cannot follow here whether {root!r} still is that value at this line "
                       f"(bound more than once, in a loop, or taken from a structure filled in place); "
-                      f"the gradient would miss the uses through {copy_of!r}. Differentiate with respect "
-                      f"to {copy_of!r} (and select from its gradient), or make the value of {root!r} a new "
-                          f"one where it is bound (... * 1.0)", what)
+                      f"the gradient would miss the uses through {copy_of!r}. {advice[0].upper()}{advice[1:]}",
+                      what)
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:

@@ -402,6 +402,7 @@ class _Inliner:
             if extra is not None:
                 self.locals.add(extra.id)
         self.inlined: Set[str] = set()
+        self.same_object: Dict[str, str] = {}   # out -> bf of ``out = bf.bump(b)``, bump returning self
         self.methods: List = []            # (class, name) of each method read in place
         # attribute names the function stores anywhere (st.add = ... would be an instance's own)
         self.stored_attributes = _stored_attributes(fdef) | set(stored)
@@ -609,12 +610,18 @@ class _Inliner:
             if body is not None:
                 return self.block(_returned_to(body, target, s), stack, depth + 1, in_loop)
         if helper is None:
+            if isinstance(call.func, gast.Attribute) and isinstance(call.func.value, gast.Name) and \
+                    call.func.value.id in self.same_object:      # out_bump.bump(0.1): bf.bump(0.1)
+                call.func.value = gast.Name(id=self.same_object[call.func.value.id], ctx=gast.Load(),
+                                            annotation=None, type_comment=None)
             found = self.method(call)
             if found is None:
                 return None
             method, receiver, kind, cls, attr, via = found
             if self.recomputes and not (isinstance(receiver, gast.Name) and receiver.id in self.classes and
                                         self.classes[receiver.id][1] is None):
+                if method.__globals__ is self.globals and _changes_objects(method, kind):
+                    call.sct_recomputed_setter = True     # (its refusal says why: sct/write_checks.py)
                 return None      # (only an object the function makes itself, where recomputed)
             # (a method of another module reads that module's globals: read in place, its names
             # would be the caller's; it stays a call)
@@ -636,6 +643,7 @@ class _Inliner:
                 self.methods.append((cls, "__call__"))
                 checks.insert(0, (via, "__call__"))
             body = self._still_the_method(checks, call.args[0], cls, s) + body
+            self._returned_receiver(body, call.args[0], target)
         else:
             self.inlined.add(call.func.id)
         body = _returned_to(body, target, s)
@@ -646,6 +654,21 @@ class _Inliner:
             self.wrt_parts = _wrt_parts((n for st in body for n in walk_nodes(st)), self.wrt_parts)
             self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
         return self.block(body, stack + (helper.__code__,), depth + 1, in_loop)
+
+    def _returned_receiver(self, body: List, receiver, target) -> None:
+        """``out = bf.bump(b)`` read in place, ``bump`` returning ``self``: ``out`` (bound only here) holds
+        ``bf``'s object all along: its method calls are ``bf``'s, read in place as those are (was: left a
+        call, so ``bf.bump(b).bump(0.1)``, normalized to ``out_bump.bump(0.1)``, was refused as a call that
+        may change its object, fuzz51 F4)."""
+        ret = body[-1] if body else None
+        if not (isinstance(target, gast.Name) and isinstance(receiver, gast.Name) and
+                receiver.id in self.classes and isinstance(ret, gast.Return) and
+                isinstance(ret.value, gast.Name) and ret.value.id == receiver.id):
+            return
+        if sum(1 for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and n.id == target.id and
+               not isinstance(n.ctx, gast.Load)) != 1:
+            return
+        self.same_object[target.id] = receiver.id
 
     def setter(self, s, stack, depth: int, in_loop: bool) -> Optional[List]:
         """``obj.x = v`` where ``x`` is a property of obj's known class with a setter: Python runs

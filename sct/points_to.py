@@ -784,8 +784,14 @@ class _Values:
             # Box(...) of a class whose __init__ keeps self to itself: a new object (the
             # arguments may be stored in it: its contents may be anything)
             reached = frozenset(state.reach(args))
-            state.escaped = state.escaped | reached
             self.instance_sites.add(site)
+            if _fields_given(info.obj):
+                # a dataclass whose generated __init__ sets each field to its argument or to a number:
+                # it holds what it is given and keeps it nowhere else (was: anything, kept anywhere, so
+                # ``st.acc += v`` after ``st.acc = st.acc + w`` on ``st = St(h, 0.0)`` was refused as a
+                # change of an outside object, fuzz51 F3)
+                return self.fresh(state, site, reached)
+            state.escaped = state.escaped | reached
             return self.fresh(state, site, reached | frozenset({EXT}))
         if info.kind == CallKind.PLAIN and not receiver and any(info.obj is c for c in _NEW_LIBRARY_OBJECTS):
             # np.random.default_rng(0): a new object that holds none of its arguments; what its
@@ -1944,6 +1950,67 @@ def _plain_instances(cls) -> bool:
                 continue                      # a dataclass's generated __init__: sets the fields
             if not _keeps_self(fn):
                 return False
+    return True
+
+
+_IMMUTABLE_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _fields_given(cls) -> bool:
+    """Does a new object of the dataclass ``cls`` (``new_instance_class``) hold only what its
+    generated ``__init__`` is given: no ``__post_init__``, every field's default a number or a string
+    (or a new list, dict or set), and no class attribute that is an object an instance would read (nor a
+    property, whose setter the generated ``__init__`` runs)?"""
+    import dataclasses
+    if not dataclasses.is_dataclass(cls):
+        return _init_sets_given(cls)
+    for klass in cls.__mro__[:-1]:
+        if "__post_init__" in vars(klass) or "__init__" in vars(klass) and \
+                getattr(getattr(vars(klass)["__init__"], "__code__", None), "co_filename", None) != "<string>":
+            return False
+        for name, value in vars(klass).items():
+            if not (name.startswith("__") and name.endswith("__")) and \
+                    not isinstance(value, (types.FunctionType, classmethod, staticmethod,
+                                           types.MemberDescriptorType) + _IMMUTABLE_DEFAULTS):
+                return False
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING and not isinstance(f.default, _IMMUTABLE_DEFAULTS) or \
+                f.default_factory is not dataclasses.MISSING and f.default_factory not in (list, dict, set):
+            return False
+    return True
+
+
+def _init_sets_given(cls) -> bool:
+    """``_fields_given`` of a plain class: its one ``__init__`` (of the class itself, no base's) only sets
+    attributes of self to its parameters or to constants (``self.x = x``), and no class attribute is an
+    object an instance would read (was: anything, so ``bf.x += v`` in ``bump`` on ``bf = Buf(h * 1.0)``
+    was refused at run time, fuzz51 F4's ``+=`` form)."""
+    init = vars(cls).get("__init__")
+    if not isinstance(init, types.FunctionType) or \
+            any("__init__" in vars(k) or "__post_init__" in vars(k) for k in cls.__mro__[1:-1]):
+        return False
+    for klass in cls.__mro__[:-1]:
+        for name, value in vars(klass).items():
+            if not (name.startswith("__") and name.endswith("__")) and \
+                    not isinstance(value, (types.FunctionType, classmethod, staticmethod) + _IMMUTABLE_DEFAULTS):
+                return False
+    try:
+        from .parse import function_ast
+        fdef, _, _ = function_ast(init)
+    except Exception:
+        return False
+    a = fdef.args
+    if a.posonlyargs or a.vararg or a.kwarg or a.kwonlyargs or a.defaults or not a.args:
+        return False
+    me, params = a.args[0].id, {p.id for p in a.args[1:]}
+    for st in fdef.body:
+        if isinstance(st, gast.Expr) and isinstance(st.value, gast.Constant) and isinstance(st.value.value, str):
+            continue
+        if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Attribute) and
+                isinstance(st.targets[0].value, gast.Name) and st.targets[0].value.id == me and
+                (isinstance(st.value, gast.Name) and st.value.id in params or
+                 isinstance(st.value, gast.Constant) and isinstance(st.value.value, _IMMUTABLE_DEFAULTS))):
+            return False
     return True
 
 

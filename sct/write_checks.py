@@ -1105,6 +1105,9 @@ class _WriteCheck:
                 what = f"super().{info.method}"      # (not the name normalizing gave the proxy)
             given = "is called with traced values" if args_active or receiver_active else \
                 "is given values that earlier differentiated operations read"
+            # (as written before the advice names it: was the normalizer's out_bump.bump in the advice for
+            # ``bf.bump(b).bump(0.1)``, fuzz51 F4)
+            what = self._as_written(s, what)
             hint = (" (sct reads a base __init__ in place where it only sets attributes of self from "
                     "its parameters: self.w = w, self.b = 2 * b)") if what.endswith("__init__") else ""
             advice = f"return the new values from {what}() and assign them{hint}"
@@ -1127,11 +1130,22 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
+            elif getattr(node, "sct_recomputed_setter", False):
+                # m.step(g, lr) setting m.W between two dlgradient calls (was: "return the new values from
+                # m.step()", which is not why, fuzz51 R2): as the same write made inline is refused
+                written = self._as_written(s, what)
+                receiver = written.rsplit(".", 1)[0]
+                self.fail(s, f"{written}() sets attributes of {receiver}, an object from outside {self.fdef.name}(), "
+                          f"in a function that takes more than one gradient: sct reads such a method in place "
+                          f"there only on an object {self.fdef.name}() builds itself, and does not follow an "
+                          f"outside object's fields as they change between gradients (as `{receiver}.field = ...` "
+                          f"written inline is refused). Keep the values in names (`v = {receiver}.field`, "
+                          f"`v = v - lr * g`) and differentiate with respect to those names, or update "
+                          f"{receiver} outside the differentiated function", written)
             elif _library_callee(callee) or callee is None and self._library_receiver(info):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
                           "no gradient, or make the call outside the differentiated function")
-            what = self._as_written(s, what)
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
