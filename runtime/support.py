@@ -1190,12 +1190,12 @@ def number_subclass_override(cls) -> str:
     the first such method (``F.__mul__``): Python runs it where generated code differentiates a number's
     operation; "" for the numbers themselves, bool, enum's and a subclass that keeps the number's."""
     if not isinstance(cls, type) or cls in (int, float, complex, bool) or \
-            not issubclass(cls, (int, float, complex)) or issubclass(cls, np.generic):
+            not issubclass(cls, (int, float, complex, np.number)) or _numpy_scalar_type(cls):
         return ""                           # (np.float64, np.complex128: numpy's scalars, differentiated)
-    for klass in cls.__mro__:
-        if klass in (int, float, complex):
-            break
-        if (getattr(klass, "__module__", "") or "") in ("enum", "builtins"):
+    for klass in cls.__mro__:               # (a user's subclass of np.float64 / np.float32 / np.int64 with its
+        if klass in (int, float, complex):  # own __mul__ is one: was exempt as an np.generic, Python ran its
+            break                           # __mul__ and generated code differentiated numpy's *)
+        if (getattr(klass, "__module__", "") or "") in ("enum", "builtins") or _numpy_scalar_type(klass):
             continue
         found = [n for n in _NUMBER_OVERRIDES if n in vars(klass)]
         if found:
@@ -1203,8 +1203,20 @@ def number_subclass_override(cls) -> str:
     return ""
 
 
+def _numpy_scalar_type(cls) -> bool:
+    """A scalar class of numpy's own (np.float64, np.floating, np.generic), or another library's dtype's
+    own scalar type (its dtype's type is itself); a user's subclass of one is not."""
+    if (getattr(cls, "__module__", "") or "").split(".")[0] == "numpy":
+        return True
+    try:
+        return issubclass(cls, np.generic) and np.dtype(cls).type is cls
+    except TypeError:
+        return False
+
+
 def number_subclass_refusal(cls, what="a value here") -> str:
-    base = next(b.__name__ for b in cls.__mro__ if b in (int, float, complex))
+    base = next(b.__name__ if b in (int, float, complex) else f"np.{b.__name__}"
+                for b in cls.__mro__ if b in (int, float, complex) or _numpy_scalar_type(b))
     return (f"{what} is a {cls.__qualname__}, a subclass of {base} with its own "
             f"{number_subclass_override(cls)}: Python runs it for the value's operators, and sct "
             f"differentiates a number's operations, so values and derivatives would differ. Pass "

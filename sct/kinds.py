@@ -172,6 +172,8 @@ def kind_of(x: Any, traced: bool = False, _memo: Any = None) -> Tuple:
     if isinstance(x, (bool, np.bool_)):
         return ("const", bool)
     if isinstance(x, np.generic):
+        if cls not in _NUMPY_SCALAR_TYPES:
+            refuse_number_subclass(cls)     # (was: none, a user's np.float64 subclass with its own __mul__)
         return ("dl" if traced and x.dtype.kind in "fc" else "nd", x.dtype.str, 0)
     if isinstance(x, numbers.Number):
         if cls not in (int, float, complex):
@@ -482,6 +484,8 @@ class _MatcherWriter:
             return
         if cls in _SCALAR_TYPES or (isinstance(x, np.generic) and cls in _NUMPY_SCALAR_TYPES):
             return                     # the type alone decides the kind (checked by the caller)
+        if isinstance(x, np.generic) and (cls.__module__ or "").split(".")[0] != "numpy":
+            return self.generic(v, x, traced)  # a user's subclass: kind_of, which refuses one given operators
         if isinstance(x, np.generic):   # another numpy scalar (np.datetime64's unit, a longdouble): its dtype
             self.fail_unless(f"{v}.dtype == {self.const(x.dtype)}")
             return
