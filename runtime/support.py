@@ -634,52 +634,6 @@ def setitem_owned(x, idx, value):
     return setitem(x, idx, value)
 
 
-def setitem_into(x, idx, value):
-    """``x[idx] = value`` written into the dict ``x`` itself, which is returned: a write into a dict dlfeval
-    was given that no other name reads later (sct.write_checks._argument_item_write), so the caller's dict
-    changes as in Python.  Where ``x`` is the copy dlfeval made of the caller's dict (one holding dlarrays,
-    unwrapped: ``note_argument_dicts``), the caller's dict is written too: the value as dlfeval returns it
-    (a dlarray), a copy of the caller's dict as the caller's dict itself.  Anything but a dict: ``setitem``."""
-    if type(x) is dict:
-        x[idx] = value
-        pairs = ARGUMENT_DICTS.pairs
-        if pairs:
-            found = pairs.get(id(x))
-            if found is not None and found[0] is x:
-                held = pairs.get(id(value))
-                if held is not None and held[0] is value:
-                    found[1][idx] = held[1]
-                else:
-                    from .dlarray import wrap_outputs
-                    found[1][idx] = wrap_outputs(value)
-        return x
-    return setitem(x, idx, value)
-
-
-class _ArgumentDicts(threading.local):
-    pairs = None        # id(copy) -> (copy, the caller's dict), while dlfeval runs an entry (note_argument_dicts)
-
-
-ARGUMENT_DICTS = _ArgumentDicts()
-
-
-def note_argument_dicts(args, unwrapped, positions) -> dict:
-    """The pairs (``ARGUMENT_DICTS.pairs``) of the dicts in ``unwrapped`` (dlfeval's unwrapped arguments) that
-    are copies of the caller's dicts ``args[i]`` (and of the dicts their items hold, by dict items), for the
-    positions ``positions`` of the dict arguments whose items the entry writes (sct.api.run_entry)."""
-    pairs: dict = {}
-    stack = [(args[i], unwrapped[i]) for i in positions]
-    while stack:
-        mine, copied = stack.pop()
-        if type(mine) is not dict or type(copied) is not dict or mine is copied:
-            continue
-        pairs[id(copied)] = (copied, mine)
-        for k, v in dict.items(mine):
-            if type(v) is dict and k in copied:
-                stack.append((v, copied[k]))
-    return pairs
-
-
 def _untraced(measure):
     """``measure()`` with this thread's trace and profile functions off.  A trace function that
     reads a frame's locals (``frame.f_locals``: a debugger stepping, pysnooper, a line tracer that
@@ -2480,46 +2434,6 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
     if not found:
         return None
     return _written_paths(args, positions, extra, refs, allowed)
-
-
-def inner_dicts_reached_twice(args, positions, extra=()):
-    """``(position, keys)`` where a dict held (by dict items, at any depth) inside the dict ``args[position]``
-    (an argument whose items' dicts the function writes into: ``state["bn"]["TrainedMean"] = m``, followed
-    along that one path) is also reached another way from ``args`` or the values ``extra`` (another argument,
-    another item: ``dlfeval(f, params, state)`` with ``state["bn"] is params["bn"]``), ``keys`` its keys from
-    the argument; None where each is reached once.  sct.api._refuse_aliased_writes refuses such a call (a read
-    through the other path would be of the value the dict held at entry)."""
-    want: dict = {}
-    for i in positions:
-        stack = [(args[i], ())]
-        while stack:
-            v, keys = stack.pop()
-            for k, p in dict.items(v):
-                if type(p) is dict and id(p) not in want:
-                    want[id(p)] = (i, keys + (k,))
-                    stack.append((p, keys + (k,)))
-    if not want:
-        return None
-    met: set = set()
-    done: set = set()
-    stack = list(args) + [v for _, v in extra]
-    while stack:
-        v = stack.pop()
-        cls = type(v)
-        if cls in _LEAF_TYPES or cls is _dlarray:
-            continue
-        key = id(v)
-        if key in want:
-            if key in met:
-                return want[key]
-            met.add(key)
-        if key in done:
-            continue
-        done.add(key)
-        parts = _parts_of(v)
-        if parts:
-            stack += [p for _, p in parts]
-    return None
 
 
 def _written_paths(args, positions, extra, refs=None, allowed=None):

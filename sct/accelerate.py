@@ -250,7 +250,7 @@ class AcceleratedFunction(WrappedFunction):
         shared = _shared_memory(fn, args, compiled)
         before = _copied_for_check(fn, args) if self._check_mode == "tolerance" else None
         draws = _draw_states(fn) if before is not None else None
-        raw = run_entry(compiled.entry, args, dicts=compiled.dict_written_args)
+        raw = run_entry(compiled.entry, args)
         _refuse_shared_memory(fn, shared)
         if pending:
             self._remember(*pending[0], raw)
