@@ -1322,7 +1322,7 @@ _QUIET_WALKS = (list, tuple, dict, str, bytes, range, set, frozenset, np.ndarray
 def stale_kept_walk(items, *values):
     """:func:`stale_kept` before ``rt.as_sequence(items)`` of a for loop, where walking ``items`` may run the
     user's code (an object's ``__iter__``, a generator): None where it is a list, tuple, dict, array..."""
-    if isinstance(items, _QUIET_WALKS):
+    if type(items) in _QUIET_WALKS:    # (exact: a subclass's own __iter__ may run code; was isinstance, redfix51b G1)
         return None
     return stale_kept(*values)
 

@@ -53,14 +53,7 @@ def refuse_container_subclass(cls, kind) -> None:
     its code reads: generated code differentiates a plain item's read, whose derivative that would
     not be (a ``__getitem__`` doubling the item gave half the gradient).  Refused like an ndarray
     subclass's operators (``refuse_array_subclass``)."""
-    found = ""
-    for klass in cls.__mro__:
-        if klass in (list, tuple, dict) or (klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"):
-            continue
-        names = [n for n in _CONTAINER_OVERRIDES if n in vars(klass)]
-        if names:
-            found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
-            break
+    found = _users_override(cls, _CONTAINER_OVERRIDES)
     if not found or not _holds_traced(kind):
         return
     _refuse_at_users_line(
@@ -68,6 +61,33 @@ def refuse_container_subclass(cls, kind) -> None:
         f"holding values to differentiate; sct reads its items as a plain {cls.__mro__[-2].__name__}'s, so "
         f"derivatives would not be those of {found}'s code. Pass a plain {cls.__mro__[-2].__name__} "
         f"({cls.__mro__[-2].__name__}(value)) instead, or read the items through a method of your own")
+
+
+def _users_override(cls, names) -> str:
+    """``module.Class.name`` of the first of ``names`` a class of the user's in ``cls``'s MRO defines
+    (not list's, tuple's, dict's, collections' or sct's own); "" where none does."""
+    for klass in cls.__mro__:
+        if klass in (list, tuple, dict) or (klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"):
+            continue
+        found = [n for n in names if n in vars(klass)]
+        if found:
+            return f"{klass.__module__}.{klass.__qualname__}.{found[0]}"
+    return ""
+
+
+def refuse_walked_subclass(cls) -> None:
+    """A subclass of list or tuple with its own ``__iter__`` or ``__len__``, met among the arguments: sct
+    walks the arguments several times before and while the code runs (their kinds, the values to unwrap,
+    the ties), each walk running that code, where Python runs it once per loop of the user's; code with
+    an effect (``self.arr *= 2``) ran eight times (was: a value 128 times too large, redfix51b G1).
+    Refused before the first walk, whatever it holds."""
+    found = _users_override(cls, ("__iter__", "__len__", "__reversed__"))
+    if found:
+        _refuse_at_users_line(
+            f"a value here is a {cls.__qualname__}, a subclass of {cls.__mro__[-2].__name__} with its own {found}; "
+            f"sct walks the arguments more than once (Python walks them where the code loops), so that code "
+            f"would run more often than the program says. Pass a plain {cls.__mro__[-2].__name__} "
+            f"({cls.__mro__[-2].__name__}(value)) instead")
 
 
 def _refuse_at_users_line(message: str) -> None:
@@ -207,6 +227,8 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
     if isinstance(x, (list, tuple)):
         if hasattr(type(x), "_fields"):
             return ("obj", type(x), tuple((f, kind_of(getattr(x, f), traced, memo)) for f in x._fields))
+        if type(x) not in (list, tuple):
+            refuse_walked_subclass(type(x))
         kind = ("seq", type(x), tuple([kind_of(v, traced, memo) for v in x]))
         if type(x) not in (list, tuple):
             refuse_container_subclass(type(x), kind)

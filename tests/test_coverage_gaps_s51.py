@@ -438,3 +438,51 @@ def test_class_made_in_the_loss_keeps_running():
         return np.sum((w * X0 + 0.5) ** 2)
     assert np.isclose(float(extractdata(L)), plain(W0))
     assert np.allclose(extractdata(g), _fd(plain, W0), atol=1e-5)
+
+
+# --- redfix51b G1: a list/dict subclass whose own __iter__ changes an array ------------------------------
+# (sct walked a list subclass's __iter__ eight times for one loop: a value 128x too large; a dict subclass's
+# loop walk was taken for a plain dict's by rt.stale_kept_walk's isinstance test)
+
+class _Walk(list):
+    def __init__(self, items, arr):
+        super().__init__(items)
+        self.arr = arr
+
+    def __iter__(self):
+        self.arr *= 2.0
+        return super().__iter__()
+
+
+class _WalkDict(dict):
+    def __init__(self, items, arr):
+        super().__init__(items)
+        self.arr = arr
+
+    def __iter__(self):
+        self.arr *= 2.0
+        return super().__iter__()
+
+
+def _walk_loss(x, a, items):
+    y = np.sum(a * x)
+    s = 0.0
+    for it in items:
+        s = s + (items[it] if isinstance(items, dict) else it)
+    L = y + s * np.sum(x)
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("cls, items", [(_Walk, [1.0, 2.0]), (_WalkDict, {"p": 1.0, "q": 2.0})])
+def test_container_subclass_whose_iter_changes_an_array_is_refused(cls, items):
+    a = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(sct.SctError, match=r"__iter__|walk of what it iterates"):
+        dlfeval(_walk_loss, dlarray(np.array([0.5, -1.0, 2.0])), a, cls(items, a))
+
+
+def test_plain_list_and_dict_walks_still_exact():
+    x0, a0 = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    for items in ([1.0, 2.0], {"p": 1.0, "q": 2.0}):
+        L, g = dlfeval(_walk_loss, dlarray(x0), a0.copy(), items)
+        assert np.isclose(float(sct.extractdata(L)), np.sum(a0 * x0) + 3 * np.sum(x0))
+        assert np.allclose(sct.extractdata(g), a0 + 3)

@@ -8,7 +8,7 @@ import pytest
 
 import sct
 from gradcheck import D, numerical_gradient
-from sct import (batchnorm, crossentropy, dlaccelerate, dlarray, dlfeval, dlgradient, extractdata, fullyconnect,
+from sct import (batchnorm, crossentropy, dlaccelerate, dlarray, dlfeval, dlgradient, fullyconnect,
                  softmax)
 
 
