@@ -172,7 +172,8 @@ REFUSED = {
     # (c_dict_pop: differentiated since Dec 18, d.pop(key) of a dict no other name shares:
     # tests/test_redteam_dec18w.py)
     "c_del_item": ((_r(184, 3),), "del l[0]"),
-    "b_attribute_augassign": ((_r(151, 6),), "self.h += "),
+    # (b_attribute_augassign: differentiated since s51, frc51: the object made in the function holds only
+    # what its __init__ was given, so `self.h += ...` in its method changes nothing from outside; checked)
     # (b_fill_diagonal: compiled since Dec 12, np.fill_diagonal of an unshared local array)
     # (b_generators: filter(lambda ...) differentiated since dec23, the builtin as its generator expression)
     "b_recursion_memo": ((_r(152, 4),), "def f(k):"),
