@@ -292,6 +292,10 @@ class _Pass:
         self.params = params
         self.bound = {n.id for n in walk_nodes(self.fwd) if isinstance(n, gast.Name) and
                       isinstance(n.ctx, (gast.Store, gast.Param))} | params
+        # (and the names a def or class statement binds, here or in a nested def: ``inner`` of ``def
+        # outer(u): def inner(w): ...`` read there is no global; was: kept as one, a NameError, progtest 620255)
+        self.bound |= {n.name for n in walk_nodes(self.fwd) if n is not self.fwd and
+                       isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef))}
         info = []           # per event: (line, loads, active?, sweeps referenced, is opaque)
         line = self.fwd.lineno if hasattr(self.fwd, "lineno") else 0
         active = set(self.active)

@@ -486,3 +486,37 @@ def test_plain_list_and_dict_walks_still_exact():
         L, g = dlfeval(_walk_loss, dlarray(x0), a0.copy(), items)
         assert np.isclose(float(sct.extractdata(L)), np.sum(a0 * x0) + 3 * np.sum(x0))
         assert np.allclose(sct.extractdata(g), a0 + 3)
+
+
+# --- a stale-read check's names: a def nested in a nested def is no global (progtest seed 620255) ---------
+# (gap51's checks kept `inner`, read inside `outer`, as a global of the function: NameError at second order)
+
+def _nested_defs_loss(x, pair):
+    h = x * 1.0
+
+    def outer(u):
+        def inner(w):
+            return np.tanh(w * u)
+        return inner(u + 1.0) + inner(pair[0])
+    h = outer(h) * 0.5
+    return np.sum(h * h[::-1])
+
+
+def test_nested_def_names_are_not_read_as_globals_second_order():
+    x0, p0 = np.array([0.3, -0.4, 0.5]), np.array([0.2, 0.1, -0.3])
+
+    def f(x, pair):
+        y = _nested_defs_loss(x, pair)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g ** 2)
+        return z, dlgradient(z, x)
+
+    def plain_z(x):
+        h = 1e-6
+        g = np.array([(_nested_defs_loss(x + h * e, (p0,)) - _nested_defs_loss(x - h * e, (p0,))) / (2 * h)
+                      for e in np.eye(3)])
+        return np.sum(g ** 2)
+
+    z, g2 = dlfeval(f, dlarray(x0), (p0,))
+    assert np.isclose(float(extractdata(z)), plain_z(x0), rtol=1e-6)
+    assert np.all(np.isfinite(extractdata(g2)))
