@@ -520,3 +520,11 @@ def test_nested_def_names_are_not_read_as_globals_second_order():
     z, g2 = dlfeval(f, dlarray(x0), (p0,))
     assert np.isclose(float(extractdata(z)), plain_z(x0), rtol=1e-6)
     assert np.all(np.isfinite(extractdata(g2)))
+
+
+def test_progtest_seed_620255_runs(tmp_path):
+    # the generated program that found it (features all): second order, nested defs in the function
+    from progtest.checker import run_seed
+    from progtest.runner import resolve_features
+    r = run_seed(620255, str(tmp_path), resolve_features("all"))
+    assert r.status == "PASSED", (r.status, r.detail)
