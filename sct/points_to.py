@@ -1337,13 +1337,13 @@ _VALUE_RULES = {
 }
 
 
-# numpy's functions whose result is their array argument or a view of it, and a new array where the
-# argument is a number, a list or a tuple (np.asarray(3.0) is a new 0-d array)
 # numpy's transforms that return their argument itself where they transform no axis (a 0-d array,
 # ``axes=()``); the others raise there (np.fft.fft, rfftn)
 _FFT_IDENTITY_OPS = (np.fft.fftn, np.fft.ifftn, np.fft.fft2, np.fft.ifft2)
 _FFT_IDENTITIES = frozenset({"fftn", "ifftn", "fft2", "ifft2"})
 
+# numpy's functions whose result is their array argument or a view of it, and a new array where the
+# argument is a number, a list or a tuple (np.asarray(3.0) is a new 0-d array)
 _NEW_FROM_NON_ARRAYS = frozenset({
     "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite", "require",
     "atleast_1d", "atleast_2d", "atleast_3d", "ravel", "reshape", "transpose", "permute_dims",
@@ -1956,6 +1956,15 @@ def _plain_instances(cls) -> bool:
 _IMMUTABLE_DEFAULTS = (type(None), bool, int, float, complex, str, bytes)
 
 
+def _plain_class_attributes(cls, also=()) -> bool:
+    """Is every class attribute of ``cls`` and its bases (but object's and dunders) a function, a
+    class or static method, one of the types ``also`` or an immutable constant: none an object an
+    instance would read (a shared array, a property)?"""
+    kinds = (types.FunctionType, classmethod, staticmethod) + tuple(also) + _IMMUTABLE_DEFAULTS
+    return all(name.startswith("__") and name.endswith("__") or isinstance(value, kinds)
+               for klass in cls.__mro__[:-1] for name, value in vars(klass).items())
+
+
 def _fields_given(cls) -> bool:
     """Does a new object of the dataclass ``cls`` (``new_instance_class``) hold only what its
     generated ``__init__`` is given: no ``__post_init__``, every field's default a number or a string
@@ -1968,11 +1977,8 @@ def _fields_given(cls) -> bool:
         if "__post_init__" in vars(klass) or "__init__" in vars(klass) and \
                 getattr(getattr(vars(klass)["__init__"], "__code__", None), "co_filename", None) != "<string>":
             return False
-        for name, value in vars(klass).items():
-            if not (name.startswith("__") and name.endswith("__")) and \
-                    not isinstance(value, (types.FunctionType, classmethod, staticmethod,
-                                           types.MemberDescriptorType) + _IMMUTABLE_DEFAULTS):
-                return False
+    if not _plain_class_attributes(cls, (types.MemberDescriptorType,)):
+        return False
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING and not isinstance(f.default, _IMMUTABLE_DEFAULTS) or \
                 f.default_factory is not dataclasses.MISSING and f.default_factory not in (list, dict, set):
@@ -1989,11 +1995,8 @@ def _init_sets_given(cls) -> bool:
     if not isinstance(init, types.FunctionType) or \
             any("__init__" in vars(k) or "__post_init__" in vars(k) for k in cls.__mro__[1:-1]):
         return False
-    for klass in cls.__mro__[:-1]:
-        for name, value in vars(klass).items():
-            if not (name.startswith("__") and name.endswith("__")) and \
-                    not isinstance(value, (types.FunctionType, classmethod, staticmethod) + _IMMUTABLE_DEFAULTS):
-                return False
+    if not _plain_class_attributes(cls):
+        return False
     try:
         from .parse import function_ast
         fdef, _, _ = function_ast(init)
