@@ -1099,6 +1099,23 @@ def array_receiver(obj, name):
                 f"knows its class, or rename the method"))
 
 
+def users_override(cls, names, stop=(), skip=None, with_module=True) -> str:
+    """``module.Class.name`` (``Class.name`` without ``with_module``) of the first of ``names`` that a class
+    in ``cls``'s MRO defines in its own namespace, walking up to (not into) a class of ``stop`` and passing
+    the classes ``skip`` exempts; "" where none does.  The one walk behind "a user's class changes what
+    this value does" (array and number subclasses here, the compiler's container subclasses)."""
+    for klass in cls.__mro__:
+        if klass in stop:
+            break
+        if skip is not None and skip(klass):
+            continue
+        found = [n for n in names if n in vars(klass)]
+        if found:
+            return f"{klass.__module__}.{klass.__qualname__}.{found[0]}" if with_module else \
+                f"{klass.__qualname__}.{found[0]}"
+    return ""
+
+
 _ARRAY_OVERRIDES = ("__array_ufunc__", "__array_function__", "__getitem__", "__add__", "__radd__",
                     "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__pow__",
                     "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__mod__", "__floordiv__")
@@ -1121,13 +1138,7 @@ def array_subclass_override(cls) -> str:
     if found is None:
         found = ""
         if cls not in (np.memmap, np.recarray):
-            for klass in cls.__mro__:
-                if klass is np.ndarray:
-                    break
-                names = [n for n in _ARRAY_OVERRIDES if n in vars(klass)]
-                if names:
-                    found = f"{klass.__module__}.{klass.__qualname__}.{names[0]}"
-                    break
+            found = users_override(cls, _ARRAY_OVERRIDES, stop=(np.ndarray,))
         if len(_SUBCLASS_CHECKED) < 256 or cls in _SUBCLASS_CHECKED:
             _SUBCLASS_CHECKED[cls] = (found, sizes)
     return found
@@ -1146,15 +1157,11 @@ def number_subclass_override(cls) -> str:
     if not isinstance(cls, type) or cls in (int, float, complex, bool) or \
             not issubclass(cls, (int, float, complex, np.number)) or _numpy_scalar_type(cls):
         return ""                           # (np.float64, np.complex128: numpy's scalars, differentiated)
-    for klass in cls.__mro__:               # (a user's subclass of np.float64 / np.float32 / np.int64 with its
-        if klass in (int, float, complex):  # own __mul__ is one: was exempt as an np.generic, Python ran its
-            break                           # __mul__ and generated code differentiated numpy's *)
-        if (getattr(klass, "__module__", "") or "") in ("enum", "builtins") or _numpy_scalar_type(klass):
-            continue
-        found = [n for n in _NUMBER_OVERRIDES if n in vars(klass)]
-        if found:
-            return f"{klass.__qualname__}.{found[0]}"
-    return ""
+    # (a user's subclass of np.float64 / np.float32 / np.int64 with its own __mul__ is one: was exempt as an
+    # np.generic, Python ran its __mul__ and generated code differentiated numpy's *)
+    return users_override(cls, _NUMBER_OVERRIDES, stop=(int, float, complex), with_module=False,
+                          skip=lambda klass: (getattr(klass, "__module__", "") or "") in ("enum", "builtins")
+                          or _numpy_scalar_type(klass))
 
 
 def _numpy_scalar_type(cls) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
-from .runtime.support import Closure, array_subclass_override, number_subclass_override, \
+from .runtime.support import Closure, array_subclass_override, number_subclass_override, users_override, \
     number_subclass_refusal, service_object
 
 
@@ -66,13 +66,8 @@ def refuse_container_subclass(cls, kind) -> None:
 def _users_override(cls, names) -> str:
     """``module.Class.name`` of the first of ``names`` a class of the user's in ``cls``'s MRO defines
     (not list's, tuple's, dict's, collections' or sct's own); "" where none does."""
-    for klass in cls.__mro__:
-        if klass in (list, tuple, dict) or (klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"):
-            continue
-        found = [n for n in names if n in vars(klass)]
-        if found:
-            return f"{klass.__module__}.{klass.__qualname__}.{found[0]}"
-    return ""
+    return users_override(cls, names, skip=lambda klass: klass in (list, tuple, dict) or (
+        klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"))
 
 
 def refuse_walked_subclass(cls) -> None:
