@@ -163,6 +163,8 @@ def tree_map(fn, tree, *others, nout=1, where="params", memo=None):
     list, ``self.layers = [self.a, self.b]``) is mapped once and its one result put at every place, so
     the tie stays (was: each place rebuilt apart, the model untied after the first step and trained on
     with each place's own momentum); its companions (gradients, states) must agree at every place."""
+    if tree is None and memo is not None:
+        return _no_parameter(others, nout, where)
     if memo is None:
         memo = {}
     if _is_leaf(tree):
@@ -173,6 +175,20 @@ def tree_map(fn, tree, *others, nout=1, where="params", memo=None):
         return seen[1]        # (walked again for its leaves' companions, checked there)
     memo[id(tree)] = (tree, result, where)
     return result
+
+
+def _no_parameter(others, nout, where):
+    """A None among the parameters (a layer without a bias, ``{"W": W, "b": None}``): no parameter, left as
+    it is, its optimizer state None there too (``fn`` is not called; was: TypeError "cannot update a
+    NoneType" for a dict or list, while an object's ``self.bias = None`` was passed over).  Its gradient
+    (what ``dlgradient`` gives for it) and states are None, ``[]`` or absent; a value there is refused."""
+    for o in others:
+        if not _empty(o):
+            raise ValueError(f"{where} is None (no parameter) but a gradient or optimizer state holds a "
+                             f"{type(o).__name__} there: pass the gradients dlgradient returns for these "
+                             "parameters (None where a parameter is None) and the state the optimizer returned "
+                             "(None at first; start it again with None after changing the parameters)")
+    return None if nout == 1 else (None,) * nout
 
 
 def _mapped_leaf(fn, leaf, others, where, memo):
@@ -222,7 +238,9 @@ def _tree_map(fn, tree, others, nout, where, memo):
         return (tree.with_learnables(results[0]),) + tuple(results[1:])
     if isinstance(tree, dict):
         keys = list(tree)
-        results = [tree_map(fn, tree[k], *[_part(o, k, "item") for o in others], nout=nout,
+        # (a None parameter's gradient and states may be absent: ``_no_parameter``)
+        results = [tree_map(fn, tree[k], *[_part(o, k, "item") if tree[k] is not None or not isinstance(o, dict)
+                                           else o.get(k) for o in others], nout=nout,
                             where=f"{where}[{k!r}]", memo=memo) for k in keys]
         return split(results, lambda vals: _rebuilt_dict(tree, keys, vals))
     if type(tree) is list and all(o is None or (type(o) is list and len(o) == len(tree)) for o in others):
