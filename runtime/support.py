@@ -6719,6 +6719,15 @@ def require_array_value(value, message):
     raise EvaluationError(message.format(type=type(value).__name__))
 
 
+def require_str(value, message):
+    """Before ``k.startswith(...)`` on a name the compiler could not tell apart from values an adjoint
+    reads (the key of ``for k, v in d.items()``, sct/write_checks.py _str_method_guarded): a str's
+    method changes nothing; any other object (a str subclass too) is refused with ``message``."""
+    if type(value) is str:
+        return None
+    raise EvaluationError(message.format(type=type(value).__name__))
+
+
 def require_logger(logger, message, *values):
     """Before ``log.info("%f", loss)`` given traced values (sct/write_checks.py _logging_call): ``logger``
     is logging's module or a ``logging.Logger`` of logging's own class, and the values are numbers or

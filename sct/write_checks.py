@@ -988,6 +988,9 @@ class _WriteCheck:
         if not receiver_active and self._logging_call(s, node):
             return          # log.info("%f", loss): logging's own code reads the values (checked when it runs)
         if callee is None or not _pure(callee, self_attributes=not args_active):
+            if callee is None and not (args_active or receiver_active) and \
+                    self._str_method_guarded(s, node, info):
+                return          # name.startswith("kl") of `for name, wt in d.items()`: checked a str when it runs
             what = _dotted(node.func) or "this call"
             if info.kind == CallKind.METHOD and _super_class(info.receiver, analysis, self.resolver) is not None:
                 what = f"super().{info.method}"      # (not the name normalizing gave the proxy)
@@ -1037,6 +1040,32 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+
+    def _str_method_guarded(self, s, node, info) -> bool:
+        """``k.startswith("kl")``, ``k.upper()`` on a local ``k`` that may share an object with what an
+        adjoint reads only as the key beside a value (``for name, wt in weights.items()``, the pair's
+        items not told apart: was refused as a call that may change ``wt``, red team 52 FR2), given
+        nothing else an adjoint reads: a str's method changes nothing, so the run checks that ``k``
+        is a str (``type(k) is str``; anything else is refused there) and the call is left as it is."""
+        func = node.func
+        if info.kind != CallKind.METHOD or not isinstance(func, gast.Attribute) or \
+                not isinstance(func.value, gast.Name) or func.value.id != info.receiver or \
+                not hasattr(str, func.attr) or func.attr.startswith("_") or \
+                getattr(self.fdef, "sct_number_guards", None) is None or \
+                any(g.stmt is s for g in self.fdef.sct_number_guards) or not _in_blocks(self.fdef.body, s):
+            return False
+        analysis = self.analysis
+        for arg in list(node.args) + [k.value for k in node.keywords]:
+            if any(self.written_saved(s, n) for n in loaded_names(arg)
+                   if n != info.receiver and n in analysis.locals and not self._immutable_parameter(s, n)):
+                return False            # (an argument an adjoint reads: "{}".format(w) may run w's code)
+        what = self._as_written(s, f"{info.receiver}.{func.attr}")
+        self.fdef.sct_number_guards.append(NumberGuard(
+            s, info.receiver,
+            f"{what}(...) of a {{type}}, not a str: its method may change values that earlier "
+            f"differentiated operations read, which sct does not follow; return the new values from "
+            f"{what}() and assign them", check="require_str"))
+        return True
 
     def _library_function_name(self, name: str) -> bool:
         """Is the local ``name`` bound once, to a numpy, scipy or math function, a numpy ufunc or an op
@@ -1347,6 +1376,13 @@ class _SavedView:
         if self._frozen is None:
             self._frozen = frozenset(self.saved.log[:self.size])
         return self._frozen
+
+
+def _in_blocks(body, s) -> bool:
+    """Is the statement ``s`` in ``body`` or a ``body``/``orelse`` nested in it (where a NumberGuard's
+    check is put before it: sct/augmented_writes.py _insert_number_guards)?"""
+    return any(st is s or any(isinstance(getattr(st, f, None), list) and _in_blocks(getattr(st, f), s)
+                              for f in ("body", "orelse")) for st in body)
 
 
 def _reaches_saved_locals(analysis: AliasAnalysis, s, node: gast.Call, saved) -> bool:
