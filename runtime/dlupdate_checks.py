@@ -57,6 +57,16 @@ def dlupdate_structure(spec, params, *more):
 
 
 def _dlupdate_walk(spec, x, more, where, optim):
+    if spec == "N":
+        # no parameter (``{"W": W, "b": None}``): dlupdate leaves it None (optim._no_parameter), its companions
+        # None, ``[]`` or absent (a companion's None for an absent one: _dlupdate_item)
+        if x is not None:
+            _dlupdate_refused(f"{where} is a {type(x).__name__} where it was None when compiled")
+        for o in more:
+            if not optim._empty(o):
+                _dlupdate_refused(f"{where} is None (no parameter) and an argument given with it holds a "
+                                  f"{type(o).__name__} there")
+        return
     if spec == "L":
         if not optim._is_leaf(x):
             _dlupdate_refused(f"{where} is a {type(x).__name__} where it was an array or number when compiled")
@@ -105,8 +115,8 @@ def _dlupdate_walk(spec, x, more, where, optim):
         return
     others = [_dlupdate_companion(o, where, "item") for o in more]
     for k, part in zip(keys, children if tag != "d" else [c for _, c in children]):
-        _dlupdate_walk(part, x[k], [_dlupdate_item(o, k, where, "item") for o in others],
-                       f"{where}[{k!r}]", optim)
+        _dlupdate_walk(part, x[k], [o.get(k) if part == "N" and type(o) is dict else _dlupdate_item(o, k, where, "item")
+                                    for o in others], f"{where}[{k!r}]", optim)
 
 
 def _dlupdate_companion(o, where, kind):

@@ -77,6 +77,10 @@ def spec_of_kind(kind):
     tag = kind[0]
     if tag in ("dl", "nd", "num"):
         return "L"
+    if tag == "const" and len(kind) > 1 and kind[1] is type(None):
+        # a None among the parameters (``{"W": W, "b": None}``, no bias): dlupdate leaves it None without
+        # calling fun (was: refused here, the whole structure taken for unknown)
+        return "N"
     if tag == "map" and len(kind) > 2 and kind[1] is dict:
         items = []
         for key, sub in kind[2]:
@@ -138,8 +142,8 @@ def _field_spec(kind):
 
 
 def _holds_leaf(part) -> bool:
-    if part == "L":
-        return True
+    if part in ("L", "N"):
+        return part == "L"
     if part[0] == "c":
         return any(p != "K" and _holds_leaf(p) for _, p in part[2])
     children = [p for _, p in part[1]] if part[0] == "d" else part[1]
@@ -228,6 +232,8 @@ def _display_part(node, known):
         return ("l" if isinstance(node, gast.List) else "t", parts)
     if isinstance(node, gast.Name) and node.id in known:
         return known[node.id]
+    if isinstance(node, gast.Constant) and node.value is None:
+        return "N"
     return "L"
 
 
@@ -421,8 +427,8 @@ class _Writer:
             part = known[base.id]
             for step in reversed(path):
                 part = _child(part, step)
-        if part is None:
-            return None
+        if part is None or part == "N":
+            return None             # (dlupdate(f, None): refused when it runs, as it runs)
         if isinstance(fun, gast.Lambda) and isinstance(fun.body, gast.Tuple):
             return None         # (several outputs: several structures, left to the refusal)
         line = s.lineno
@@ -465,6 +471,8 @@ class _Writer:
         def built(p, steps):
             if p == "L":
                 return leaf(steps)
+            if p == "N":
+                return const(None)          # (dlupdate calls no fun there: checked None when it runs)
             if p[0] == "d":
                 keys, values = [], []
                 for k, sub in p[1]:
