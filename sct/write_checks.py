@@ -1059,12 +1059,12 @@ class _WriteCheck:
             if any(self.written_saved(s, n) for n in loaded_names(arg)
                    if n != info.receiver and n in analysis.locals and not self._immutable_parameter(s, n)):
                 return False            # (an argument an adjoint reads: "{}".format(w) may run w's code)
-        what = self._as_written(s, f"{info.receiver}.{func.attr}")
+        # (named by the method: the receiver may be a name the normalizer made, k_1 for a comprehension's k)
         self.fdef.sct_number_guards.append(NumberGuard(
             s, info.receiver,
-            f"{what}(...) of a {{type}}, not a str: its method may change values that earlier "
-            f"differentiated operations read, which sct does not follow; return the new values from "
-            f"{what}() and assign them", check="require_str"))
+            f".{func.attr}() is called on a {{type}} here, not on a str: a method of another class may change "
+            f"values that earlier differentiated operations read, which sct does not follow; use str keys, or "
+            f"return the new values from the method and assign them", check="require_str"))
         return True
 
     def _library_function_name(self, name: str) -> bool:

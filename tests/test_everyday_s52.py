@@ -173,7 +173,7 @@ class _Key:
 def test_str_method_on_key_of_other_class_refused():
     x0 = np.array([0.3, -0.7, 1.1])
     arr = np.array([0.5, 1.0, 2.0])
-    with pytest.raises(SctError, match=r"name\.startswith\(\.\.\.\) of a _Key, not a str"):
+    with pytest.raises(SctError, match=r"line \d+: at `if name\.startswith\(\"kl\"\):`: \.startswith\(\) is called on a _Key here, not on a str"):
         dlfeval(_weighted, dlarray(x0), {_Key(arr): arr})
 
 
@@ -184,7 +184,7 @@ class _Text(str):
 
 def test_str_subclass_key_refused():
     x0 = np.array([0.3, -0.7, 1.1])
-    with pytest.raises(SctError, match=r"name\.startswith\(\.\.\.\) of a _Text, not a str"):
+    with pytest.raises(SctError, match=r"\.startswith\(\) is called on a _Text here, not on a str"):
         dlfeval(_weighted, dlarray(x0), {_Text("recon"): 0.5})
 
 
@@ -241,3 +241,25 @@ def test_dlupdate_differentiated_through_none_parameter(fn):
     if isinstance(g, dict):
         assert g["b"] is None
     np.testing.assert_allclose(D(gW), numerical_gradient(lambda w: _plain_maml(w, x0), [W0], 0), rtol=1e-6, atol=1e-9)
+
+
+def _kl_terms(x, weights):
+    L = np.sum(x ** 2)
+    L = L + sum([w * np.sum(x ** 3) for k, w in weights.items() if k.startswith("kl")])
+    return L
+
+
+def test_str_method_on_items_key_comprehension_jvp_hvp():
+    x0, v = np.array([0.3, -0.7, 1.1]), np.array([1.0, 0.5, -2.0])
+    weights = {"kl_x": 0.5, "recon": 2.0, "kl_y": -1.25}
+
+    def loss(x, w):
+        L = _kl_terms(x, w)
+        return L, dlgradient(L, x)
+    L, g = dlfeval(loss, dlarray(x0), weights)
+    assert float(D(L)) == pytest.approx(_kl_terms(x0, weights), rel=1e-14)
+    np.testing.assert_allclose(D(g), numerical_gradient(lambda x: _kl_terms(x, weights), [x0], 0), rtol=1e-7)
+    _, t = sct.jvp(lambda x: _kl_terms(x, weights), x0, v)
+    assert float(D(t)) == pytest.approx(float(np.dot(2 * x0 - 2.25 * x0 ** 2, v)), rel=1e-13)
+    h = sct.hvp(lambda x: _kl_terms(x, weights), x0, v)
+    np.testing.assert_allclose(D(h), (2 - 4.5 * x0) * v, rtol=1e-13)
