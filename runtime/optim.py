@@ -93,11 +93,7 @@ _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
 def _passed_through(x) -> bool:
     """A function among the parameters, which holds none: a function or numpy ufunc in a list of layers
     (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
-    for a Sequential-style list of layers with an activation in it).  So is a str (a setting among the
-    parameters, ``{"W": W, "act": "tanh"}``, whose gradient dlgradient gives as the str: was "cannot update a
-    str", where an object's str field was left as it is)."""
-    if type(x) is str:
-        return True
+    for a Sequential-style list of layers with an activation in it)."""
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
         if isinstance(x, (functools.partial, types.FunctionType)) and _holds_bound_arrays(x):
             # a partial or closure holding parameters (``partial(dense, W=W1)``): they would never be
