@@ -59,7 +59,7 @@ def dlupdate_structure(spec, params, *more):
 def _dlupdate_walk(spec, x, more, where, optim):
     if spec == "N":
         # no parameter (``{"W": W, "b": None}``): dlupdate leaves it None (optim._no_parameter), its companions
-        # None, ``[]`` or absent (a companion's None for an absent one: _dlupdate_item)
+        # None, ``[]`` or absent (a dict companion without the key: read as None by the loop below)
         if x is not None:
             _dlupdate_refused(f"{where} is a {type(x).__name__} where it was None when compiled")
         for o in more:
