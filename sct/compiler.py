@@ -82,6 +82,7 @@ from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls,
     describe, entered, plain_fill
 from .options import canonicalize_sites
 from .outside_holders import note_outside_reads
+from .held_state import hold_written_fields
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
 
@@ -577,6 +578,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compile_property_reads(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/properties.py
     compile_user_operators(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/user_operators.py
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
+    if mode == "entry" and not called:      # an object an argument holds, written: one name (sct/held_state.py)
+        hold_written_fields(fdef, sig.params, sig.param_kinds, namer, rt_name)
+    if __import__("os").environ.get("SCTIR"):
+        import gast as _g
+        print(__import__("ast").unparse(_g.gast_to_ast(fdef)))
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
