@@ -82,7 +82,7 @@ from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls,
     describe, entered, plain_fill
 from .options import canonicalize_sites
 from .outside_holders import note_outside_reads
-from .held_state import hold_written_fields
+from .held_state import held_writes, hold_written_fields
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
 
@@ -580,9 +580,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
     if mode == "entry" and not called:      # an object an argument holds, written: one name (sct/held_state.py)
         hold_written_fields(fdef, sig.params, sig.param_kinds, namer, rt_name)
-    if __import__("os").environ.get("SCTIR"):
-        import gast as _g
-        print(__import__("ast").unparse(_g.gast_to_ast(fdef)))
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
@@ -677,7 +674,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()
-                                      if p in sig.params)
+                                      if p in sig.params) + held_writes(fdef, sig.params, written)
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled

@@ -188,3 +188,22 @@ def _drop_self_binds(stmts: List, name: str) -> List:
             h.body = kept or [gast.copy_location(gast.Pass(), h.body[0])]
         out.append(s)
     return out
+
+
+def held_writes(fdef, params: List[str], written: Dict) -> tuple:
+    """Compiled.written_args' entries for the held objects the function sets traced attributes of
+    (``written``: sct.write_checks._note_argument_write's, by name): ``((i, "cell"), "net.cell", where)``, the
+    position a path from argument ``i`` (sct.runtime.support.written_reached_twice walks it so)."""
+    held = getattr(fdef, "sct_held", None) or {}
+    out = []
+    for name, where in written.items():
+        path, spelled, at = [], [], name
+        while at in held:
+            root, attr, _ = held[at]
+            path.insert(0, attr)
+            spelled.insert(0, attr)
+            at = root
+        if not path or at not in params:
+            continue
+        out.append(((params.index(at),) + tuple(path), ".".join([at] + spelled), where))
+    return tuple(out)
