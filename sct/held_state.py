@@ -96,7 +96,7 @@ def _read_as_holder(root: str, nodes, parents, rt_name: str) -> bool:
     """Is ``root`` read only as ``root.attr`` (or by sct's check that a method read in place is still the
     object's, ``rt.method_read_here(root, ...)``), never passed, stored or returned whole?"""
     for n in nodes:
-        if not (isinstance(n, gast.Name) and n.id == root):
+        if not (isinstance(n, gast.Name) and n.id == root and isinstance(n.ctx, gast.Load)):
             continue
         p = parents.get(id(n))
         if isinstance(p, gast.Attribute) and p.value is n:
@@ -127,15 +127,20 @@ def _is_field(e, root: str, attr: str) -> bool:
         isinstance(e.value, gast.Name) and e.value.id == root
 
 
-def _written_through(root: str, attr: str, nodes, parents) -> bool:
+def _written_through(root: str, attr: str, nodes, parents, depth: int = 0) -> bool:
     """Does the function set (or delete) an attribute of ``root.attr``'s object, through a name bound to it
-    or the chain itself?"""
+    or the chain itself, or of an object held in its fields so (``net.block`` of ``self = net.block;
+    c = self.cell; c.h = ...``)?"""
     names = _aliases(root, attr, nodes)
     for n in nodes:
         if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load) and \
                 (isinstance(n.value, gast.Name) and n.value.id in names or _is_field(n.value, root, attr)):
             return True
-    return False
+    if depth >= 3:
+        return False
+    inner = {(n.value.id, n.attr) for n in nodes if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load)
+             and isinstance(n.value, gast.Name) and n.value.id in names}
+    return any(_written_through(r, a, nodes, parents, depth + 1) for r, a in sorted(inner))
 
 
 class _Rename(gast.NodeTransformer):
