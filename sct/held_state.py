@@ -87,9 +87,32 @@ def _one_field(fdef, roots: Dict, held: Dict, done: set, rt_name: str) -> Option
             if (root, attr) in done or attr in set_attrs or hasattr(cls, attr) or \
                     _user_object_kind(_field_kind(roots[root], attr)) is None:
                 continue
-            if _written_through(root, attr, nodes, parents):
+            if _written_through(root, attr, nodes, parents) and _read_by_fields(root, attr, nodes, parents, rt_name):
                 return root, attr
     return None
+
+
+def _read_by_fields(root: str, attr: str, nodes, parents, rt_name: str) -> bool:
+    """Is the object ``root.attr`` read only through its fields, as a holder is (_read_as_holder), never used
+    whole (``dlgradient(L, net.bn)``: a gradient with respect to an object whose fields change, refused as it
+    was; ``c2 = c if k else d``, a second name bound otherwise; passed to a call)?"""
+    names = _aliases(root, attr, nodes)
+    for n in nodes:
+        if not _is_field(n, root, attr):
+            continue
+        p = parents.get(id(n))
+        if isinstance(p, gast.Assign) and p.value is n and isinstance(p.targets[0], gast.Name) and \
+                p.targets[0].id in names or isinstance(p, gast.Attribute) and p.value is n or _method_check(p, n, rt_name):
+            continue
+        return False
+    return all(_read_as_holder(name, nodes, parents, rt_name) for name in names)
+
+
+def _method_check(p, n, rt_name: str) -> bool:
+    """Is ``n`` the object of sct's check that a method read in place is still the object's
+    (``rt.method_read_here(n, ...)``)?"""
+    return isinstance(p, gast.Call) and bool(p.args) and p.args[0] is n and isinstance(p.func, gast.Attribute) and \
+        p.func.attr == "method_read_here" and isinstance(p.func.value, gast.Name) and p.func.value.id == rt_name
 
 
 def _read_as_holder(root: str, nodes, parents, rt_name: str) -> bool:
@@ -99,11 +122,7 @@ def _read_as_holder(root: str, nodes, parents, rt_name: str) -> bool:
         if not (isinstance(n, gast.Name) and n.id == root and isinstance(n.ctx, gast.Load)):
             continue
         p = parents.get(id(n))
-        if isinstance(p, gast.Attribute) and p.value is n:
-            continue
-        if isinstance(p, gast.Call) and p.args and p.args[0] is n and isinstance(p.func, gast.Attribute) and \
-                p.func.attr == "method_read_here" and isinstance(p.func.value, gast.Name) and \
-                p.func.value.id == rt_name:
+        if isinstance(p, gast.Attribute) and p.value is n or _method_check(p, n, rt_name):
             continue
         return False
     return True
