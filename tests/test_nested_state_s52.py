@@ -321,3 +321,29 @@ def test_still_refused(fn):
     with pytest.raises(sct.CompileError) as info:
         dlfeval(fn, RNN(), XS)
     assert "line " in str(info.value)
+
+
+# --- a method read in place binding `with ... as c` (its check was the method's own, never run) ----------------
+class EnteredMean:
+    def __init__(self):
+        self.W = dlarray(np.array([[0.3, -0.5], [0.8, 0.2]]))
+        self.rm = np.zeros(2)
+
+    def __call__(self, x):
+        h = x @ self.W
+        with __import__("contextlib").nullcontext(h.mean(axis=0)) as c:       # ENTERED
+            pass
+        self.rm = c
+        return h
+
+
+def entered_loss(net, x):
+    loss = np.sum(net(x)) + np.sum(net.rm ** 2)
+    return loss, dlgradient(loss, net.W)
+
+
+def test_with_as_in_a_method_read_in_place_is_refused():
+    # (was: c's derivative lost, a wrong gradient (2.55 off) for state kept on the argument itself)
+    line = EnteredMean.__call__.__code__.co_firstlineno + 2
+    with pytest.raises(sct.CompileError, match=rf"line {line}: sct cannot differentiate `with \.\.\. as name`"):
+        dlfeval(entered_loss, EnteredMean(), np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]))
