@@ -5,6 +5,7 @@ Values are Python's (the caller's net.cell.h after the call too, of Python's typ
 finite differences of the plain program, also under dlaccelerate with the state carried between calls; where the
 written object is reached another way too (net.cell2 is net.cell, another argument, a global, a list, the same cell
 held twice) the call is refused at the line of the write, naming both paths."""
+import contextlib
 import copy
 import re
 
@@ -331,7 +332,7 @@ class EnteredMean:
 
     def __call__(self, x):
         h = x @ self.W
-        with __import__("contextlib").nullcontext(h.mean(axis=0)) as c:       # ENTERED
+        with contextlib.nullcontext(h.mean(axis=0)) as c:       # ENTERED
             pass
         self.rm = c
         return h
