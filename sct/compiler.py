@@ -425,14 +425,20 @@ def _compile_unrolling(fn, *options, dlupdates: tuple = ()) -> Compiled:
     unroll: tuple = ()      # (dlupdates: the lines of dlupdate calls written out, sct/dlupdates.py)
     refusal = None          # (the last refusal: raised where its loops cannot be written out)
     first = None            # the refusal before every dlupdate was written out
+    held = False            # objects an argument holds, written, bound once (sct/held_state.py)
     while True:
         try:
-            compiled = _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates)
+            compiled = _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates, held=held)
             compiled.dlupdates = dlupdates
             return compiled
         except NotUnrolled:
             raise (refusal if first is None else first) from None
         except CompileError as error:
+            if not held and getattr(error, "sct_held_retry", False):
+                # a write into an object an argument holds, refused as one sct may not follow: compiled again
+                # with such objects bound once (only then: the code of every function compiled before is kept)
+                held = True
+                continue
             written = dlupdate_line_of(error)
             code = getattr(fn, "__code__", None)
             if written is not None and written not in dlupdates and len(dlupdates) < 32 and code is not None and \
@@ -513,7 +519,7 @@ def _range_is_builtin(fn, code) -> bool:
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
-                      keep=None, unroll: tuple = (), dlupdates: tuple = ()) -> Compiled:
+                      keep=None, unroll: tuple = (), dlupdates: tuple = (), held: bool = False) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
@@ -578,7 +584,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compile_property_reads(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/properties.py
     compile_user_operators(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/user_operators.py
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
-    if mode == "entry" and not called:      # an object an argument holds, written: one name (sct/held_state.py)
+    if held and mode == "entry" and not called:     # an object an argument holds, written: one name (sct/held_state.py)
         hold_written_fields(fdef, sig.params, sig.param_kinds, namer, rt_name)
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
