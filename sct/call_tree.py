@@ -48,7 +48,7 @@ from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_se
     into_temporary as _into_temporary, positional
 
 from .kinds import kind_of, make_matcher
-from .ir import child_nodes, const, constant_int, load, root_name, tree_changed, walk_no_defs, walk_nodes
+from .ir import child_nodes, const, constant_int, load, root_name, tree_changed, walk_no_defs, walk_nodes, walk_nodes_list
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
 from .errors import CompileError
@@ -163,7 +163,7 @@ def _local_names(fdef) -> set:
     for extra in (args.vararg, args.kwarg):
         if extra is not None:
             names.add(extra.id)
-    nodes = list(walk_nodes(fdef))      # (gast.walk's nodes but the context and operator leaves)
+    nodes = walk_nodes_list(fdef)      # (gast.walk's nodes but the context and operator leaves)
     names |= {n.id for n in nodes if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
     names |= {n.name for n in nodes if isinstance(n, gast.FunctionDef) and n is not fdef}
     return names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gast
 
 from .generation import EmitPass
-from .ir import attr, call, load, rewrite_children, walk_nodes
+from .ir import attr, call, load, rewrite_children, walk_nodes, walk_nodes_list
 
 
 #: numpy's functions whose result is an array's metadata (an int or a tuple of ints)
@@ -27,7 +27,7 @@ class ComplexProjection(EmitPass):
         from .optimize import SHAPE_ARGUMENTS
         modules = (self.gen.rt_name, self.gen.np)
         callees = set()
-        nodes = list(walk_nodes(node))      # (one walk for both loops)
+        nodes = walk_nodes_list(node)      # (one walk for both loops)
         for c in nodes:
             if isinstance(c, gast.Call):
                 callees.add(id(c.func))         # f(...), and rt / np in rt.f(...), np.f(...)
@@ -72,7 +72,7 @@ class ComplexProjection(EmitPass):
 
     def operand_names(self, value) -> set:
         """The names a statement's value reads as values (not the functions it calls)."""
-        nodes = list(walk_nodes(value))     # (one walk for the three)
+        nodes = walk_nodes_list(value)     # (one walk for the three)
         callees = {id(c.func) for c in nodes if isinstance(c, gast.Call)} | \
             {id(c.func.value) for c in nodes if isinstance(c, gast.Call) and
              isinstance(c.func, gast.Attribute) and isinstance(c.func.value, gast.Name) and

@@ -12,7 +12,7 @@ import gast
 import numpy as np
 
 from .alias_state import COPY_BUILTINS
-from .ir import loaded_names, root_name, walk_nodes
+from .ir import loaded_names, root_name, walk_nodes, walk_nodes_list
 from .unroll import refused_site
 
 
@@ -324,7 +324,7 @@ class CopyChecks:
                     [item.context_expr for item in getattr(st, "items", [])]
                 nodes = [m for h in header if h is not None for m in walk_nodes(h)]
             else:
-                nodes = list(walk_nodes(st))
+                nodes = walk_nodes_list(st)
             total = sum(1 for m in nodes if isinstance(m, gast.Name) and m.id == src and isinstance(m.ctx, gast.Load))
             if not total or st is copy_stmt or _fills_itself(st, src, defs) or _structure_check(st):
                 continue

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
-from .ir import child_nodes, walk_nodes
+from .ir import child_nodes, walk_nodes, walk_nodes_list
 
 _OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
 _MUTATING_RT = frozenset(("index_add", "scalar_index_add", "scalar_index_add_own", "into_temporary",
@@ -77,7 +77,7 @@ def _store(name):
 
 _BINDS = (gast.Assign, gast.AnnAssign, gast.NamedExpr, gast.For, gast.AsyncFor, gast.withitem)
 # what _Uses looks at, by a node's class
-_USES_KINDS = {gast.Name: 0, gast.Subscript: 1, gast.Attribute: 1, gast.AugAssign: 2, gast.Call: 3,
+_USES_KINDS = {gast.Subscript: 1, gast.Attribute: 1, gast.AugAssign: 2, gast.Call: 3,
                gast.Global: 4, gast.Nonlocal: 4, **{cls: 5 for cls in _BINDS}}
 
 
@@ -95,18 +95,20 @@ class _Uses:
         self.binds: List = []           # its assignments, for loops and with items (_sharing)
         # one walk (gast.walk's nodes but the context and operator leaves); calls looked at after
         # it, once every local name is known
-        kinds = _USES_KINDS         # by class (no gast node class is subclassed): most nodes are none
-        for node in (walk_nodes(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
-            kind = kinds.get(node.__class__)
+        get = _USES_KINDS.get       # by class (no gast node class is subclassed): most nodes are none
+        Name, Load = gast.Name, gast.Load
+        names, stored = self.all.add, self.stored.add
+        for node in (walk_nodes_list(fn) if body_nodes is None else _nodes_of(fn, body_nodes)):
+            cls = node.__class__
+            if cls is Name:             # (most of those looked at: a name; its scope test after the walk)
+                names(node.id)
+                if node.ctx.__class__ is not Load:
+                    stored(node.id)
+                continue
+            kind = get(cls)
             if kind is None:
                 continue
-            if kind == 0:               # a name
-                self.all.add(node.id)
-                if not isinstance(node.ctx, gast.Load):
-                    self.stored.add(node.id)
-                if node.id in _SCOPE_NAMES:
-                    self.scope = True
-            elif kind == 1:             # a subscript or an attribute
+            if kind == 1:               # a subscript or an attribute
                 if isinstance(node.value, gast.Name) and (
                         not isinstance(node.ctx, gast.Load) or
                         (isinstance(node, gast.Attribute) and node.attr not in _READ_ATTRS)):
@@ -121,6 +123,8 @@ class _Uses:
                 self.scope = True
             else:
                 self.binds.append(node)
+        if not _SCOPE_NAMES.isdisjoint(self.all):      # a name that reads the frame (locals, eval...)
+            self.scope = True
         self.local = self.stored | {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs} | \
             {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
         for node in self.calls:
@@ -269,7 +273,7 @@ def _held_names(expr, local: Set[str]) -> Set[str]:
     if isinstance(expr, gast.Call):
         f = expr.func
         if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id not in local:
-            if isinstance(getattr(np, f.attr, None), np.ufunc) and f.value.id in ("np", "numpy") and \
+            if f.value.id in ("np", "numpy") and _is_ufunc(f.attr) and \
                     not any(k.arg == "out" for k in expr.keywords):
                 return set()
             parts = list(expr.args) + [k.value for k in expr.keywords]
@@ -284,6 +288,17 @@ def _held_names(expr, local: Set[str]) -> Set[str]:
         out |= _held_names(child, local) if isinstance(child, gast.expr) else \
             {m.id for m in walk_nodes(child) if isinstance(m, gast.Name)} & local
     return out
+
+
+_UFUNCS: Dict[str, bool] = {}
+
+
+def _is_ufunc(attr: str) -> bool:
+    """Is numpy's ``attr`` a ufunc (found once per name: numpy's module __getattr__ is slow)?"""
+    found = _UFUNCS.get(attr)
+    if found is None:
+        found = _UFUNCS[attr] = isinstance(getattr(np, attr, None), np.ufunc)
+    return found
 
 
 _DEFS = (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda, gast.ClassDef)
@@ -464,7 +479,7 @@ class _Rewrite:
             if not isinstance(s, _COMPOUND):
                 # the names s may change: those it assigns, and every name that may share memory
                 # with one it writes into in place (a view of it, an alias)
-                nodes = list(walk_nodes(s))        # (read again by occurrences: one walk)
+                nodes = walk_nodes_list(s)        # (read again by occurrences: one walk)
                 rebound, written, barrier = _scan(s, self.rt_name, self.generated, self.numpy_name,
                                                   self.uses.local, nodes)
                 stores = rebound | self.uses.written_stores(written)

@@ -355,6 +355,15 @@ def walk_nodes(node):
     return _walk_nodes(node)
 
 
+def walk_nodes_list(node) -> List:
+    """``list(walk_nodes(node))`` (a new list), built without the generator."""
+    if _SHARED:
+        entry = _SHARED.get(id(node))
+        if entry is not None and entry[0] is node:
+            return list(_shared_walk(entry, 1, _walk_nodes, node))
+    return _walk_nodes_list(node)
+
+
 def _walk_nodes(node):
     AST, fields_of = ast.AST, _CHILD_FIELDS
     todo = [node]           # (breadth first: the list is the queue, read on while it grows)

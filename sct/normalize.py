@@ -33,7 +33,7 @@ import gast
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
-from .ir import _CHILD_FIELDS, _child_fields, call, const, dotted_name, walk_no_defs, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, call, const, dotted_name, walk_no_defs, walk_nodes, walk_nodes_list
 from .naming import Namer
 from .normalize_exprs import UNSUPPORTED, Expressions, static_keyword_dicts
 from .normalize_generators import call_changes_lazy_reads, changes_or_draws, wrap_generator_calls
@@ -421,7 +421,7 @@ def _unrolled(node, is_builtin=lambda name: True):
 
     def instance(part, value):
         part = copy.deepcopy(part)
-        for n in list(walk_nodes(part)):
+        for n in walk_nodes_list(part):
             for field, old in gast.iter_fields(n):
                 if isinstance(old, gast.Name) and old.id == name:
                     setattr(n, field, gast.copy_location(gast.Constant(value=value, kind=None), old))

@@ -34,7 +34,7 @@ import numpy as np
 from . import hooks
 from .analysis import Dependence
 from .errors import CompileError
-from .ir import root_name, walk_nodes
+from .ir import root_name, walk_nodes, walk_nodes_list
 from .kinds import kind_traced, leaf_kind
 from .parse import function_ast
 from .plans import CallKind
@@ -684,7 +684,7 @@ def _may_differentiate(obj, seen: set, depth: int) -> bool:
     tree = _helper_tree(obj)
     if tree is None:
         return True
-    nodes = list(walk_nodes(tree))
+    nodes = walk_nodes_list(tree)
     local = {n.id for n in nodes if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
     defined = {n.name for n in nodes if isinstance(n, gast.FunctionDef) and n is not tree} | \
         {n.targets[0].id for n in nodes if isinstance(n, gast.Assign) and len(n.targets) == 1 and

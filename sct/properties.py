@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 
 import gast
 
-from .ir import assign, call, const, load, walk_nodes
+from .ir import assign, call, const, load, walk_nodes, walk_nodes_list
 from .runtime.support import data_descriptor, plain_property
 from .unpack_objects import _blocks, _known_classes
 
@@ -64,7 +64,7 @@ def compile_property_reads(fdef, resolver, param_kinds, namer, rt_name: str, fil
                     classes = _known_classes(fdef, resolver, param_kinds, rt_name)
                 except Exception:           # (nothing proven: the reads stay reads, refused where traced)
                     classes = {}
-                nodes = list(walk_nodes(fdef))      # (one walk for both)
+                nodes = walk_nodes_list(fdef)      # (one walk for both)
                 asked = _site_arguments(fdef, resolver, nodes)
                 local = {n.id for n in nodes if isinstance(n, gast.Name) and
                          isinstance(n.ctx, (gast.Store, gast.Param))} | \

@@ -34,7 +34,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 import gast
 
 from .global_writes import _codes, _functions_of, _library, _library_code
-from .ir import walk_nodes
+from .ir import walk_nodes, walk_nodes_list
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
 MUTATING_METHODS = frozenset((
@@ -173,7 +173,7 @@ class RecomputeWrites:
         ``walk_nodes(node)``'s, where already walked."""
         out = []
         if nodes is None:
-            nodes = list(walk_nodes(node))      # (gast.walk's order, without the leaves: one walk)
+            nodes = walk_nodes_list(node)      # (gast.walk's order, without the leaves: one walk)
         called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         rt = getattr(self, "rt_name", None)
         for n in nodes:
@@ -667,7 +667,7 @@ class RecomputeWrites:
         value of the property's second run: 0.0675 for Python's 0.135)."""
         out = []
         if nodes is None:
-            nodes = list(walk_nodes(part))
+            nodes = walk_nodes_list(part)
         called = {id(n.func) for n in nodes if isinstance(n, gast.Call)}
         tests = []
         if isinstance(s, (gast.If, gast.While)) and part is s.test:
@@ -959,7 +959,7 @@ class RecomputeWrites:
             nodes = None            # a simple statement's walk, read three times
             for part in _header(s):
                 if part is s:
-                    nodes = list(walk_nodes(s))
+                    nodes = walk_nodes_list(s)
                 for key in self.reads(part, nodes if part is s else None):
                     events.append((i, loops, "read", key, s))
                 for key in self.implicit_changes(s, part, nodes if part is s else None):

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
-from .ir import stop_sharing, walk_nodes
+from .ir import stop_sharing, walk_nodes, walk_nodes_list
 from .optimize import _block, _is_comment, _jumps, enabled as _optimizing
 from .runtime.scalar_ops import FUNCTIONS
 from .scalar_elements import E, drop_shared, reads_elements, element_adjoint, element_heads, element_param, element_read, element_type
@@ -504,7 +504,7 @@ class Specialiser:
         (``sct.ir.walk_nodes``: ``gast.walk``'s order; walked once, again after a rewrite)."""
         found = self._walks.get(id(fn))
         if found is None or found[0] is not fn:
-            found = self._walks[id(fn)] = (fn, list(walk_nodes(fn)))
+            found = self._walks[id(fn)] = (fn, walk_nodes_list(fn))
         return found[1]
 
     def fresh(self, base: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from types import MappingProxyType
 
 from .plans import CallKind, FunctionFacts
-from .ir import loaded_names, walk_nodes
+from .ir import loaded_names, walk_nodes, walk_nodes_list
 from .copy_checks import CopyChecks
 from .stored_items import StoredItems
 from .plain_leaves import first_pass_constant
@@ -269,7 +269,7 @@ class SiteFinding:
         """``walk_nodes(fdef)`` as a list, walked once: the checks of the sites read the function
         many times (each x, each name they follow), and finding the sites changes no node."""
         if self._nodes is None:
-            self._nodes = list(walk_nodes(self.fdef))
+            self._nodes = walk_nodes_list(self.fdef)
         return self._nodes
 
     # --- sites ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import bisect
 import copy
 import re
 import types
-from typing import Dict, List, Set
+from typing import Dict, List, Set, Tuple
 
 import gast
 
@@ -290,12 +290,10 @@ class _Pass:
         params = {a.id for a in self.fwd.args.args if isinstance(a, gast.Name)}
         # the names a differentiated statement reads, with the line of its first such read
         self.params = params
-        self.bound = {n.id for n in walk_nodes(self.fwd) if isinstance(n, gast.Name) and
-                      isinstance(n.ctx, (gast.Store, gast.Param))} | params
         # (and the names a def or class statement binds, here or in a nested def: ``inner`` of ``def
         # outer(u): def inner(w): ...`` read there is no global; was: kept as one, a NameError, progtest 620255)
-        self.bound |= {n.name for n in walk_nodes(self.fwd) if n is not self.fwd and
-                       isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef))}
+        self.bound, guarded = _bound_and_guarded(self.fwd)      # (one walk for both: nothing changes the tree
+        self.bound |= params                                    # before the checks are inserted, below)
         info = []           # per event: (line, loads, active?, sweeps referenced, is opaque)
         line = self.fwd.lineno if hasattr(self.fwd, "lineno") else 0
         active = set(self.active)
@@ -340,7 +338,6 @@ class _Pass:
         self.wanted = {id(events[i][1]) for i in first.values()}
         self.surely_bound(self.fwd.body, set(params))
         bound = self.bound
-        guarded = any(isinstance(n, gast.Attribute) and n.attr == "recompute_guard" for n in walk_nodes(self.fwd))
         # the events that read a sweep or are the final return (what ``later`` gathers), and each event's
         # targets, found once (was: every event after and before each opaque one looked at again:
         # quadratic in a function of many opaque calls)
@@ -417,6 +414,26 @@ class _Pass:
             parent.insert(k, assign(kept, const(None)))
             s.body.append(take)
             parent.insert(k + 2, check)
+
+
+def _bound_and_guarded(fwd) -> Tuple[Set[str], bool]:
+    """(the names ``fwd`` stores or has as parameters, and those its def and class statements
+    bind, here or in nested defs; whether it reads a ``recompute_guard`` attribute), from one walk."""
+    bound: Set[str] = set()
+    guarded = False
+    Name, Attribute, defs, binding = gast.Name, gast.Attribute, \
+        (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef), (gast.Store, gast.Param)
+    for n in walk_nodes(fwd):
+        cls = n.__class__
+        if cls is Name:
+            if isinstance(n.ctx, binding):
+                bound.add(n.id)
+        elif cls is Attribute:
+            if n.attr == "recompute_guard":
+                guarded = True
+        elif isinstance(n, defs) and n is not fwd:
+            bound.add(n.name)
+    return bound, guarded
 
 
 def _targets(s) -> Set[str]:

@@ -14,7 +14,7 @@ from .adjoints import StatementAdjoints
 from .analysis import index_value
 from .forward_code import ForwardCode
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, load, loaded_names, name_summary, store, substitute, expr_stmt, walk_nodes, walk_nodes_list
 from .sites import Selection, Site, SiteKind, _roots
 from .plans import SweepPlan, SweepScope
 from .regions import part_parameters, recomputed_part
@@ -472,7 +472,7 @@ def _root_unchanged(gen, root: str) -> bool:
     nor a name bound to it (``q = p``) is rebound or written into (items, attributes, a mutating
     method).  (A helper it is passed to that writes traced values into it is refused where it is
     called, as a write into an argument is.)"""
-    nodes = list(walk_nodes(gen.fdef))
+    nodes = walk_nodes_list(gen.fdef)
     names = {root}
     grew = True
     while grew:

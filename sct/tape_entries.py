@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
-from .ir import tree_changed, walk_nodes
+from .ir import tree_changed, walk_nodes, walk_nodes_list
 from .optimize import _SCOPE_NAMES, _SWEEP_NAME, _block, _is_comment, _rt_call, _tape_pop, _tape_push
 
 _Name, _Call = gast.Name, gast.Call
@@ -213,7 +213,7 @@ def unread_tapes(fn: gast.FunctionDef, rt_name: str) -> None:
     made = _made_tapes(fn)
     if not made and not any(s.__class__ in (gast.For, gast.While) for s in fn.body):
         return                  # (no tape, no loop: nothing to look for, no walk)
-    nodes = list(walk_nodes(fn))
+    nodes = walk_nodes_list(fn)
     if any(n.__class__ in (gast.Global, gast.Nonlocal) or (n.__class__ is _Name and n.id in _SCOPE_NAMES)
            for n in nodes):
         return
@@ -431,7 +431,7 @@ def _popped_into(fn: gast.FunctionDef, tape: str, pushing: bool = False) -> Opti
     ``_owned_tapes``: its copies handed on are followed by the caller)."""
     out: Set[str] = set()
     popping: Set[int] = set()
-    nodes = list(walk_nodes(fn))
+    nodes = walk_nodes_list(fn)
     for node in nodes:
         pop = _tape_pop(node)
         if pop is not None and pop[0].id == tape:

@@ -240,8 +240,15 @@ def test_site_finding_walks_the_function_once(tmp_path, monkeypatch):
         if walks["inside"] and isinstance(node, gast.FunctionDef):
             walks["count"] += 1
         return real_walk(node)
+    real_list = ir.walk_nodes_list
+
+    def counted_list(node):     # (the walk as a list: sct.ir.walk_nodes_list)
+        if walks["inside"] and isinstance(node, gast.FunctionDef):
+            walks["count"] += 1
+        return real_list(node)
     for module in (sites, copy_checks):
         monkeypatch.setattr(module, "walk_nodes", counted)
+        monkeypatch.setattr(module, "walk_nodes_list", counted_list)
     real_find = sites.SiteFinding.find_sites
 
     def find(self):
