@@ -1,0 +1,184 @@
+"""False refusals found by fuzz52 (R1, R2, R4, m05): writes into fresh values that sct took for
+possibly the arguments; each accepted case is checked against plain Python (value, arguments
+unchanged) and central finite differences, and the aliasing cases stay refused or are exact."""
+import inspect
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
+X0 = np.array([0.3, 0.5, 0.7])
+Y0 = np.array([0.1, 0.2, 0.4])
+
+
+def _fd(plain, args, i, h=1e-6):
+    args = [np.array(a, dtype=float) for a in args]
+    g = np.zeros_like(args[i])
+    for j in range(args[i].size):
+        up = [a.copy() for a in args]
+        dn = [a.copy() for a in args]
+        up[i].flat[j] += h
+        dn[i].flat[j] -= h
+        g.flat[j] = (plain(*up) - plain(*dn)) / (2 * h)
+    return g
+
+
+def _check(fn, plain, *args):
+    """sct's value and gradients against the plain program, and the arguments left as plain
+    Python leaves them."""
+    before = [a.copy() for a in args]
+    given = [a.copy() for a in args]
+    expect = plain(*given)
+    expect_args = given
+    traced = [dlarray(a.copy()) for a in args]
+    out = dlfeval(fn, *traced)
+    L, grads = out[0], out[1:]
+    if len(grads) == 1 and isinstance(grads[0], tuple):
+        grads = grads[0]
+    assert np.allclose(np.asarray(sct.extractdata(L)), expect, rtol=1e-12, atol=1e-12)
+    for i, g in enumerate(grads):
+        assert np.allclose(np.asarray(sct.extractdata(g)), _fd(plain, before, i), rtol=1e-6, atol=1e-7)
+    for t, a in zip(traced, expect_args):
+        assert np.array_equal(np.asarray(sct.extractdata(t)), a)
+
+
+def _refused(fn, *args, match):
+    """Refused with ``match``, naming the line of the in-place write (the last ``op=`` in fn)."""
+    lines, first = inspect.getsourcelines(fn)
+    line = first + max(i for i, text in enumerate(lines) if "= " in text and text.split("=")[0][-1:] in "+-*/")
+    with pytest.raises(sct.CompileError, match=f"line {line}: {match}"):
+        dlfeval(fn, *[dlarray(a.copy()) for a in args])
+
+
+# --- R2: op= on a fresh item of a list or dict that holds an argument at another key ----------
+
+def r2_list(x, y):
+    lst = [x * 1.0, y]
+    lst[0] += y
+    L = np.sum(lst[0] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_list_plain(x, y):
+    lst = [x * 1.0, y]
+    lst[0] += y
+    return np.sum(lst[0] ** 2)
+
+
+def r2_dict(x, y):
+    d = {"u": x * 1.0, "v": y}
+    d["u"] *= 2.0
+    L = np.sum(d["u"] ** 2) + np.sum(d["v"])
+    return L, dlgradient(L, x, y)
+
+
+def r2_dict_plain(x, y):
+    d = {"u": x * 1.0, "v": y}
+    d["u"] *= 2.0
+    return np.sum(d["u"] ** 2) + np.sum(d["v"])
+
+
+def r2_negative(x, y):
+    lst = [y, x * 1.0]
+    lst[-1] *= y
+    lst[1] += 1.0
+    L = np.sum(lst[1] ** 2) + np.sum(lst[0] * x)
+    return L, dlgradient(L, x, y)
+
+
+def r2_negative_plain(x, y):
+    lst = [y, x * 1.0]
+    lst[-1] *= y
+    lst[1] += 1.0
+    return np.sum(lst[1] ** 2) + np.sum(lst[0] * x)
+
+
+def r2_loop(x, y):
+    d = {"u": x * 1.0, "v": y}
+    for _ in range(3):
+        d["u"] += d["v"]
+    L = np.sum(np.sin(d["u"])) + np.sum(d["v"] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_loop_plain(x, y):
+    d = {"u": x * 1.0, "v": y}
+    for _ in range(3):
+        d["u"] += d["v"]
+    return np.sum(np.sin(d["u"])) + np.sum(d["v"] ** 2)
+
+
+@pytest.mark.parametrize("fn, plain", [(r2_list, r2_list_plain), (r2_dict, r2_dict_plain),
+                                       (r2_negative, r2_negative_plain), (r2_loop, r2_loop_plain)])
+def test_fresh_item_next_to_argument_is_exact(fn, plain):
+    _check(fn, plain, X0, Y0)
+
+
+def r2_same_item_is_argument(x, y):
+    lst = [x * 1.0, y]
+    lst[1] += x                 # changes the caller's y
+    L = np.sum(lst[1] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_stored_argument(x, y):
+    lst = [x * 1.0, y]
+    lst[0] = y                  # key 0 now holds y itself
+    lst[0] += x
+    L = np.sum(lst[0] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_twice(x, y):
+    a = x * 1.0
+    lst = [a, a]                # one object at both keys: lst[1] changes too
+    lst[0] += y
+    L = np.sum(lst[1] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_named(x, y):
+    a = x * 1.0
+    lst = [a, y]
+    lst[0] += y                 # a changes too, and is read later
+    L = np.sum(a ** 2) + np.sum(lst[0])
+    return L, dlgradient(L, x, y)
+
+
+def r2_dict_equal_keys(x, y):
+    d = {1: x * 1.0, True: y}   # one key: d[1] is y
+    d[1] += x
+    L = np.sum(d[1] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_other_name(x, y):
+    lst = [x * 1.0, y]
+    m = lst
+    m[0] = y
+    lst[0] += x                 # lst[0] is y, through m
+    L = np.sum(lst[0] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+def r2_method(x, y):
+    lst = [x * 1.0, y]
+    lst.reverse()               # y moves to key 0
+    lst[0] += x
+    L = np.sum(lst[0] ** 2)
+    return L, dlgradient(L, x, y)
+
+
+@pytest.mark.parametrize("fn, match", [
+    (r2_same_item_is_argument, r".*y is an argument"),
+    (r2_stored_argument, r".*y is an argument"),
+    (r2_twice, r".*(same object|a may be)"),
+    (r2_named, r".*a may be the same object"),
+    (r2_dict_equal_keys, r".*y is an argument"),
+    (r2_other_name, r".*y is an argument"),
+    (r2_method, r".*y is an argument"),
+])
+def test_item_that_may_be_another_object_stays_refused(fn, match):
+    _refused(fn, X0, Y0, match=match)
