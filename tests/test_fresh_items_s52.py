@@ -182,3 +182,106 @@ def r2_method(x, y):
 ])
 def test_item_that_may_be_another_object_stays_refused(fn, match):
     _refused(fn, X0, Y0, match=match)
+
+
+# --- R1: a view of .copy() of an array sct could not tell was one ---------------------------------
+
+def _twice(u):
+    return u * 2.0
+
+
+_twice_lambda = lambda u: np.tanh(u) * 2.0     # noqa: E731
+
+
+def _as_list(u):
+    return [u, u * 2.0]
+
+
+def _view(u):
+    return u[1:]
+
+
+def r1_helper(x):
+    t = _twice(x).copy()
+    v = t[1:]
+    v *= 2.0
+    L = np.sum(t ** 2)
+    return L, dlgradient(L, x)
+
+
+def r1_helper_plain(x):
+    t = _twice(x).copy()
+    v = t[1:]
+    v *= 2.0
+    return np.sum(t ** 2)
+
+
+def r1_float(x):
+    t = (x * float(1)).copy()
+    v = t[1:]
+    v *= 2.0
+    L = np.sum(t ** 2)
+    return L, dlgradient(L, x)
+
+
+def r1_float_plain(x):
+    t = (x * float(1)).copy()
+    v = t[1:]
+    v *= 2.0
+    return np.sum(t ** 2)
+
+
+def r1_lambda(x):
+    t = _twice_lambda(x).copy()
+    v = t[1:]
+    v[0] = 5.0
+    L = np.sum(t ** 2)
+    return L, dlgradient(L, x)
+
+
+def r1_lambda_plain(x):
+    t = _twice_lambda(x).copy()
+    v = t[1:]
+    v[0] = 5.0
+    return np.sum(t ** 2)
+
+
+def r1_asarray(x):
+    t = np.asarray([x[0], 2 * x[1]]).copy()
+    v = t[1:]
+    v *= 3.0
+    L = np.sum(t ** 2)
+    return L, dlgradient(L, x)
+
+
+def r1_asarray_plain(x):
+    t = np.asarray([x[0], 2 * x[1]]).copy()
+    v = t[1:]
+    v *= 3.0
+    return np.sum(t ** 2)
+
+
+@pytest.mark.parametrize("fn, plain", [(r1_helper, r1_helper_plain), (r1_float, r1_float_plain),
+                                       (r1_lambda, r1_lambda_plain), (r1_asarray, r1_asarray_plain)])
+def test_view_of_copy_of_array_is_exact(fn, plain):
+    _check(fn, plain, X0)
+
+
+def r1_list_copy(x):
+    t = _as_list(x).copy()      # a list's copy holds the same arrays: x changes
+    v = t[0]
+    v *= 2.0
+    L = np.sum(t[1] ** 2)
+    return L, dlgradient(L, x)
+
+
+def r1_helper_view(x):
+    w = _view(x)                # a view of x: x changes
+    w *= 2.0
+    L = np.sum(w ** 2)
+    return L, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn", [r1_list_copy, r1_helper_view])
+def test_copy_of_list_or_view_from_helper_stays_refused(fn):
+    _refused(fn, X0, match=".*x is an argument")
