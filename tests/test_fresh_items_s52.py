@@ -285,3 +285,63 @@ def r1_helper_view(x):
 @pytest.mark.parametrize("fn", [r1_list_copy, r1_helper_view])
 def test_copy_of_list_or_view_from_helper_stays_refused(fn):
     _refused(fn, X0, match=".*x is an argument")
+
+
+# --- R4: comprehension lambdas called with a constant ----------------------------------------------
+
+def r4(z):
+    fs = [lambda u, k=k: u * k for k in range(1, 3)]
+    a = fs[0](z)
+    b = fs[1](1.5)
+    L = np.sum(np.tanh(a + b))
+    return L, dlgradient(L, z)
+
+
+def r4_plain(z):
+    fs = [lambda u, k=k: u * k for k in range(1, 3)]
+    return np.sum(np.tanh(fs[0](z) + fs[1](1.5)))
+
+
+def test_comprehension_lambda_with_constant_is_exact():
+    _check(r4, r4_plain, X0)
+
+
+def test_comprehension_lambda_with_constant_jvp():
+    t0 = np.array([1.0, 0.5, -2.0])
+    out, dot = sct.jvp(r4_plain, (X0,), (t0,))
+    h = 1e-6
+    assert np.allclose(np.asarray(sct.extractdata(out)), r4_plain(X0), rtol=1e-12)
+    fd = (r4_plain(X0 + h * t0) - r4_plain(X0 - h * t0)) / (2 * h)
+    assert np.allclose(np.asarray(sct.extractdata(dot)), fd, rtol=1e-6)
+
+
+def _zero_first(v):
+    v[0] = 0.0
+    return 1.0
+
+
+def r4_appended(z):
+    w = np.array([1.0, 2.0, 3.0])
+    t = z * w                 # its derivative reads w
+    fs = [lambda u, k=k: u * k for k in range(1, 3)]
+    fs.append(_zero_first)
+    b = fs[2](w)              # changes w
+    L = np.sum(t) + b
+    return L, dlgradient(L, z)
+
+
+def r4_changing_lambda(z):
+    w = np.array([1.0, 2.0, 3.0])
+    t = z * w
+    fs = [lambda u, k=k: u.__setitem__(0, k) for k in range(1, 3)]
+    fs[1](w)
+    L = np.sum(t)
+    return L, dlgradient(L, z)
+
+
+@pytest.mark.parametrize("fn, match", [(r4_appended, r".*fs\[2\]"), (r4_changing_lambda, r".*fs\[1\]")])
+def test_comprehension_call_that_may_change_stays_refused(fn, match):
+    lines, first = inspect.getsourcelines(fn)
+    line = first + next(i for i, text in enumerate(lines) if "fs[" in text and "](w)" in text)
+    with pytest.raises(sct.CompileError, match=f"line {line}: {match}"):
+        dlfeval(fn, dlarray(X0.copy()))
