@@ -5,6 +5,7 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import re
@@ -59,6 +60,20 @@ def spelled_names(fdef) -> Dict[str, str]:
             reads.setdefault(n.targets[0].id, []).append(n.value)
     spelled: Dict[str, str] = {}
 
+    def written(index):
+        """``index`` with the names the normalizer gave ``np.newaxis`` (np_newaxis, bound once to
+        it) spelled as written (was: ``t[..., np_newaxis]`` in a message, fuzz52 m05)."""
+        out = None
+        for n in gast.walk(index):
+            values = reads.get(n.id, ()) if isinstance(n, gast.Name) else ()
+            dotted = _dotted(values[0]) if len(values) == 1 and isinstance(values[0], gast.Attribute) else None
+            if dotted and dotted.replace(".", "_") == n.id:
+                out = out or copy.deepcopy(index)
+                for m in gast.walk(out):
+                    if isinstance(m, gast.Name) and m.id == n.id:
+                        m.id = dotted
+        return out or index
+
     def spell(name, depth=0):
         if name in spelled or depth > 8:
             return spelled.get(name, name)
@@ -81,7 +96,7 @@ def spelled_names(fdef) -> Dict[str, str]:
         elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
             spelled[name] = f"{of}[{v.slice.value!r}]"
         elif _plain_index(v.slice):
-            spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
+            spelled[name] = f"{of}[{_index_text(written(v.slice))}]"     # a row: traj[t], traj[t - 1]; h[:2]
         return spelled.get(name, name)
     for name in reads:
         spell(name)

@@ -345,3 +345,19 @@ def test_comprehension_call_that_may_change_stays_refused(fn, match):
     line = first + next(i for i, text in enumerate(lines) if "fs[" in text and "](w)" in text)
     with pytest.raises(sct.CompileError, match=f"line {line}: {match}"):
         dlfeval(fn, dlarray(X0.copy()))
+
+
+# --- m05: a refusal names np.newaxis as written -----------------------------------------------------
+
+def m05_newaxis(x):
+    t = x.copy()
+    t[..., np.newaxis][1] *= 2.0
+    L = np.sum(t ** 2)
+    return L, dlgradient(L, x)
+
+
+def test_refusal_spells_newaxis_as_written():
+    lines, first = inspect.getsourcelines(m05_newaxis)
+    with pytest.raises(sct.CompileError, match=f"line {first + 2}: .*t\\[\\.\\.\\., np\\.newaxis\\]") as err:
+        dlfeval(m05_newaxis, dlarray(X0.copy()))
+    assert "np_newaxis" not in str(err.value)
