@@ -760,7 +760,7 @@ class ValueFacts:
                 return returns_array(info.obj)
             if info.kind == CallKind.FUNCTION and not value.keywords and all(
                     not isinstance(a, gast.Starred) and array_operand(a) for a in value.args):
-                from .callee_effects import returns_arrays
+                from .array_returns import returns_arrays
                 return returns_arrays(info.obj, len(value.args))     # helper(x) of `return u * 2.0`
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:

@@ -12,7 +12,7 @@ from typing import List, Optional
 import gast
 
 from .alias_state import EXT, _statements
-from .ir import call, const, load
+from .ir import call, const, load, walk_no_defs
 from .points_to import AliasAnalysis, _parameter_names, multi_of, unset_key
 
 INPLACE_METHODS = {
@@ -226,8 +226,10 @@ def _items_at_key(analysis: AliasAnalysis, container: str, key, items) -> set:
         elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) and \
                 n.value.id == container and isinstance(n.slice, gast.Constant):
             uses += 1
-    if literal is None or uses != 0:
-        return items                # another use: a call, a method, a loop over it, another name
+    if literal is None or uses != 0 or \
+            sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container) != \
+            sum(1 for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == container):
+        return items                # another use: a call, a method, a loop over it, another name, a nested def
     value = literal.value
     if isinstance(value, gast.List):
         entries = list(enumerate(value.elts))
