@@ -754,7 +754,7 @@ class ValueFacts:
                 first = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
                     (value.args[0] if value.args else None)
                 return first is not None and array_operand(first)
-            if info.obj in (float, int, complex) and info.kind != CallKind.METHOD:
+            if any(info.obj is c for c in (float, int, complex)) and info.kind != CallKind.METHOD:
                 return True                # float(v): a number (was: no array, fuzz52 R1)
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
