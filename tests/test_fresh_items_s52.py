@@ -361,3 +361,41 @@ def test_refusal_spells_newaxis_as_written():
     with pytest.raises(sct.CompileError, match=f"line {first + 2}: .*t\\[\\.\\.\\., np\\.newaxis\\]") as err:
         dlfeval(m05_newaxis, dlarray(X0.copy()))
     assert "np_newaxis" not in str(err.value)
+
+
+# --- R2 variants: the argument's fresh value at one key, a name of the other item read later ------
+
+def r2_other_item_named(x):
+    t1 = np.sin(x)
+    d_ = {"u": t1 + 0.0, "v": t1}
+    d_["u"] *= 2.0            # changes the fresh t1 + 0.0 only: t1 keeps its value
+    L = np.sum(d_["u"] * t1) + np.sum(d_["v"])
+    return L, dlgradient(L, x)
+
+
+def r2_other_item_named_plain(x):
+    t1 = np.sin(x)
+    d_ = {"u": t1 + 0.0, "v": t1}
+    d_["u"] *= 2.0
+    return np.sum(d_["u"] * t1) + np.sum(d_["v"])
+
+
+def r2_list_other_named(x):
+    t = np.sin(x)
+    lst = [t * 1.0, t]
+    lst[0] += 1.0
+    L = np.sum(lst[0] ** 2) + np.sum(t * lst[1])
+    return L, dlgradient(L, x)
+
+
+def r2_list_other_named_plain(x):
+    t = np.sin(x)
+    lst = [t * 1.0, t]
+    lst[0] += 1.0
+    return np.sum(lst[0] ** 2) + np.sum(t * lst[1])
+
+
+@pytest.mark.parametrize("fn, plain", [(r2_other_item_named, r2_other_item_named_plain),
+                                       (r2_list_other_named, r2_list_other_named_plain)])
+def test_fresh_item_next_to_a_live_name_is_exact(fn, plain):
+    _check(fn, plain, X0)
