@@ -754,8 +754,14 @@ class ValueFacts:
                 first = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
                     (value.args[0] if value.args else None)
                 return first is not None and array_operand(first)
+            if any(info.obj is c for c in (float, int, complex)) and info.kind != CallKind.METHOD:
+                return True                # float(v): a number (was: no array, fuzz52 R1)
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
+            if info.kind == CallKind.FUNCTION and not value.keywords and all(
+                    not isinstance(a, gast.Starred) and array_operand(a) for a in value.args):
+                from .array_returns import returns_arrays
+                return returns_arrays(info.obj, len(value.args))     # helper(x) of `return u * 2.0`
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)

@@ -966,6 +966,13 @@ class _Values:
             return args | state.contents(args) | self.fresh(state, site)
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
+            if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false and args and \
+                    all(o[0] in ("new", "old") and self.is_sequence(o) for o in args) and \
+                    not _object_dtype(node) and not self._may_make_objects(state, node):
+                # np.asarray([a, 2 * a]) of a list of numbers: a new array of numbers, not the list (was:
+                # taken to hold the list's items, so a view of its .copy() written into was refused, fuzz52 R1)
+                self.array_sites.add(site)
+                return self.fresh(state, site)
             if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false:
                 # np.asarray(s) of a number or a list is a new array (0-d for a number), which
                 # changes in place (`a = np.asarray(np.sum(x)); b = a; b *= 2` changes a: was
@@ -1283,6 +1290,9 @@ class _Values:
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
         if fn is not None and _returns_fresh(fn):
+            if self.activity is not None and self.activity.value_is_array(node):
+                self.array_sites.add(site)       # a new array of numbers (sct/callee_effects.py returns_arrays)
+                return self.fresh(state, site)
             # every return makes a new value (``return np.tanh(v * s)``): the result is a
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
