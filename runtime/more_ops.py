@@ -2983,6 +2983,39 @@ def holds_fractions(a):
 nondifferentiable(diagonal_positions, cycled_positions, holds_fractions)
 
 
+# --- np.put(a, ind, v, mode) on an array no other name shares: a = with_put(a, ind, v, mode) ------------
+
+def with_put(a, ind, v, mode="raise"):
+    """What ``np.put(a, ind, v, mode)`` leaves in ``a``, as a new array (``a`` unchanged): numpy's own
+    put on a copy (flat positions, its mode, its cycling of a short ``v``, the last of repeated
+    positions winning, its casting)."""
+    out = a.copy()
+    np.put(out, ind, v, mode)
+    return out
+
+
+def put_winners(shape, ind, mode, size):
+    """``(positions, entries)``: the flat positions np.put(a, ind, v, mode) writes in an array of
+    ``shape``, and for each the entry of a flattened ``v`` of ``size`` entries that stays there (the
+    last write to a position wins; a short ``v`` is repeated)."""
+    marks = np.full(shape, -1, dtype=np.intp)
+    np.put(marks, ind, np.arange(np.size(ind)), mode)
+    positions = np.flatnonzero(marks >= 0)
+    return positions, np.ravel(marks)[positions] % builtins.max(size, 1)
+
+
+@defrule(with_put, wrt=("a", "v"))
+def _with_put_rule(g, ans, a, ind, v, mode="raise"):
+    # the written positions' old entries are overwritten (no derivative); each entry of v gets g at
+    # the positions where its write is the one that stays (none where a holds integers or booleans)
+    return (with_put(g, ind, 0.0, mode),
+            take_adjoint(np.take(np.ravel(g), put_winners(np.shape(a), ind, mode, np.size(v))[0]), v,
+                         put_winners(np.shape(a), ind, mode, np.size(v))[1], None) * holds_fractions(a))
+
+
+nondifferentiable(put_winners)
+
+
 # --- numpy.lib.stride_tricks.sliding_window_view: a read-only view of x's windows -----------------------
 
 from numpy.lib.stride_tricks import sliding_window_view as _sliding_window_view  # noqa: E402

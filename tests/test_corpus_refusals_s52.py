@@ -1,0 +1,135 @@
+"""False refusals from the corpus red team (session 52, /work/corp52): each program was refused before its
+fix; now its value is plain numpy's, its gradient (reverse, jvp, hvp, second order) the central differences
+of the plain program, float32 kept; nearby programs that must stay refused are refused, naming the line."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import SctError
+
+RNG = np.random.default_rng(52)
+
+
+def D(v):
+    return np.asarray(extractdata(v)) if isinstance(v, dlarray) else np.asarray(v)
+
+
+def _line(fn, k):
+    return fn.__code__.co_firstlineno + k
+
+
+def fd(f, p, h=1e-6):
+    p = np.array(p, dtype=np.float64)
+    g = np.zeros_like(p)
+    for j in range(p.size):
+        a = p.copy()
+        a.flat[j] += h
+        b = p.copy()
+        b.flat[j] -= h
+        g.flat[j] = (f(a) - f(b)) / (2 * h)
+    return g
+
+
+def exact(loss, p, *data, dtype=np.float64, second=True):
+    """sct's value and gradient of loss(p, *data) against plain numpy and central differences (float64
+    differences for float32 runs); jvp, hvp and the second-order gradient of L + |g|^2 too."""
+    p = np.asarray(p, dtype=dtype)
+    data = [np.asarray(d, dtype=dtype) if isinstance(d, np.ndarray) and d.dtype.kind == "f" else d for d in data]
+
+    def drv(q, *ds):
+        L = loss(q, *ds)
+        return L, dlgradient(L, q)
+    L, g = dlfeval(drv, dlarray(p.copy()), *data)
+    plain = loss(p.copy(), *data)
+    tol = 1e-7 if dtype == np.float64 else 2e-3
+    np.testing.assert_allclose(D(L), plain, rtol=tol, atol=tol)
+    assert D(L).dtype == np.asarray(plain).dtype
+    data64 = [np.asarray(d, dtype=np.float64) if isinstance(d, np.ndarray) and d.dtype.kind == "f" else d
+              for d in data]
+    want = fd(lambda q: loss(q, *data64), p)
+    np.testing.assert_allclose(D(g), want, rtol=tol * 10, atol=tol * 10)
+    assert D(g).dtype == p.dtype
+    if not second or dtype != np.float64:
+        return D(g)
+    v = RNG.standard_normal(p.shape)
+    _, tangent = sct.jvp(lambda q: loss(q, *data), (dlarray(p.copy()),), (v,))
+    np.testing.assert_allclose(D(tangent), np.sum(want * v), rtol=1e-6, atol=1e-6)
+
+    def grad_of(q):
+        return D(dlfeval(drv, dlarray(q), *data)[1])
+    hv_fd = (grad_of(p + 1e-5 * v) - grad_of(p - 1e-5 * v)) / 2e-5
+    hv = sct.hvp(lambda q: loss(q, *data), dlarray(p.copy()), v)
+    np.testing.assert_allclose(D(hv), hv_fd, rtol=1e-5, atol=1e-5)
+
+    def so(q, *ds):
+        L = loss(q, *ds)
+        gg = dlgradient(L, q, EnableHigherDerivatives=True)
+        R = L + np.sum(gg ** 2)
+        return dlgradient(R, q)
+    g2 = dlfeval(so, dlarray(p.copy()), *data)
+    hg = (grad_of(p + 1e-5 * want) - grad_of(p - 1e-5 * want)) / 2e-5
+    np.testing.assert_allclose(D(g2), want + 2 * hg, rtol=1e-5, atol=1e-5)
+    return D(g)
+
+
+def refused(loss, p, *data, match=None):
+    def drv(q, *ds):
+        L = loss(q, *ds)
+        return L, dlgradient(L, q)
+    with pytest.raises(SctError) as info:
+        dlfeval(drv, dlarray(np.array(p, dtype=float)), *data)
+    assert str(_line(loss, 1)) in str(info.value) or f"line {loss.__code__.co_firstlineno}" in str(info.value)
+    if match:
+        assert match in str(info.value)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- FR4: np.put into an array the function made
+
+def put_basic(p, d):
+    h = np.zeros(4)
+    np.put(h, [0, 2], p[:2])
+    return np.sum(h * d)
+
+
+def put_repeated_cycled(p, d):
+    h = np.ones((2, 3)) * p[0]
+    np.put(h, [5, 0, 5, -1, 1], p[1:3] ** 2)      # last write wins; v repeated; flat positions; -1 is 5
+    return np.sum(np.sin(h) * d)
+
+
+def put_wrap(p, d):
+    h = np.tanh(d * p[0])
+    np.put(h, np.array([7, -9, 2]), p, mode="wrap")
+    return np.sum(h ** 2 * d)
+
+
+def put_clip(p, d):
+    h = d * 1.0
+    np.put(h, [10, -3, 1], p[::-1] * p[0], "clip")
+    return np.sum(h ** 3)
+
+
+@pytest.mark.parametrize("loss", [put_basic, put_repeated_cycled, put_wrap, put_clip])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_np_put_into_own_array_runs(loss, dtype):
+    p = RNG.standard_normal(3)
+    d = RNG.standard_normal(4) if loss is put_basic else RNG.standard_normal((2, 3)) if loss is \
+        put_repeated_cycled else RNG.standard_normal(4)
+    exact(loss, p, d, dtype=dtype)
+
+
+def put_shared(p, d):
+    h = np.zeros(4)
+    k = h
+    np.put(h, [0, 2], p[:2])
+    return np.sum(k * d)
+
+
+def test_np_put_shared_array_still_exact_or_refused():
+    p, d = RNG.standard_normal(3), RNG.standard_normal(4)
+    try:
+        exact(put_shared, p, d, second=False)
+    except SctError as e:
+        assert f"line {_line(put_shared, 3)}" in str(e)
