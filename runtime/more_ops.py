@@ -52,7 +52,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as, where_branch)
 
 
 
@@ -2405,6 +2405,67 @@ def nan_variance_scale(a, axis, ddof):
 @defrule(np.nancumsum)
 def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
     return where_masked(cumsum_adjoint(g, a, axis), not_nan(a))
+
+
+# --- missing data in a nan* reduction's argument (sct/nan_leaves.py) ---------------------------------------
+# np.nanmean((pred - y) ** 2) with NaN in y: the reduction gives the NaN entries a zero adjoint, and the chain
+# rule multiplied it by the NaN partial of ** 2 there (0 * nan: refused).  The compiler computes the argument
+# from its leaves with their NaN entries filled (nan_filled: finite partials) and puts NaN back where any leaf
+# was NaN (nan_at): the same value (arithmetic propagates a NaN), a zero adjoint times a finite partial.
+
+def nan_entries(*leaves):
+    """Where any of the float or complex arrays ``leaves`` is NaN (broadcast together), or False."""
+    mask = False
+    for x in leaves:
+        if type(x) is np.ndarray and x.dtype.kind in "fc":
+            nan = np.isnan(x)
+            if nan.any():
+                mask = nan if mask is False else mask | nan
+    return mask
+
+
+def nan_filled(x):
+    """``x`` with its NaN entries 1 (in its dtype), or ``x`` itself where it has none."""
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        nan = np.isnan(x)
+        if nan.any():
+            return np.where(nan, 1, x).astype(x.dtype, copy=False)
+    return x
+
+
+def nan_kept(grad, x):
+    """``grad``, NaN where ``x`` is NaN: the adjoint of nan_filled.  A traced value NaN there keeps the
+    NaN gradient it had (then refused, naming the nan* reduction), never a 0 that no program computed."""
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        nan = np.isnan(x)
+        if nan.any():
+            return np.where(nan, np.nan, grad)
+    return grad
+
+
+def nan_at(mask, x):
+    """``x`` with NaN where ``mask`` holds (``x`` itself where mask is False or holds nowhere)."""
+    if mask is False or not mask.any():
+        return x
+    return np.where(mask, np.nan, x)
+
+
+@defrule(nan_filled)
+def _nan_filled_rule(g, ans, x):
+    return nan_kept(g, x)
+
+
+@defrule(nan_kept, wrt=("grad",), linear="grad")
+def _nan_kept_rule(g, ans, grad, x):
+    return nan_kept(g, x)
+
+
+@defrule(nan_at, wrt=("x",))
+def _nan_at_rule(g, ans, mask, x):
+    return g if mask is False else unbroadcast(where_branch(g, mask, x, False), x)
+
+
+nondifferentiable(nan_entries)
 
 
 @defrule(np.nancumprod)

@@ -133,3 +133,79 @@ def test_np_put_shared_array_still_exact_or_refused():
         exact(put_shared, p, d, second=False)
     except SctError as e:
         assert f"line {_line(put_shared, 3)}" in str(e)
+
+
+# ---------------------------------------------------------------- FR5: missing data (NaN) in a nan* reduction
+
+def nanmean_sq(p, d):
+    return np.nanmean((p - d) ** 2)
+
+
+def nansum_weighted(p, d):
+    return np.sum(np.nansum(p * d, axis=0) ** 2) + np.nansum(np.exp(-p) * d / 3.0)
+
+
+def nanmean_axis_keepdims(p, d):
+    pred = np.tanh(p * 2.0)
+    return np.sum(np.nanmean(np.abs(pred - d) * 1.5, axis=1, keepdims=True) ** 2)
+
+
+def nanmax_min(p, d):
+    return np.nanmax(p * d) - 2.0 * np.nanmin(-(p + d), axis=0).sum()
+
+
+def nanvar_std(p, d):
+    return np.nansum(np.nanvar(p - d, axis=1)) + np.nanstd(d * p) + np.nanprod(p / 2.0 + d * 0.1)
+
+
+def nancumsum_prod(p, d):
+    return np.sum(np.nancumsum(p * d, axis=1) ** 2) + np.sum(np.nancumprod(0.5 + 0.1 * p * d, axis=0))
+
+
+def linear_model(p, X, y):
+    pred = X @ p
+    return np.nanmean((pred - y) ** 2)
+
+
+def _nan_data(shape):
+    d = RNG.standard_normal(shape)
+    d.flat[[1, 4] if d.size > 4 else [1]] = np.nan
+    return d
+
+
+@pytest.mark.parametrize("loss", [nanmean_sq, nansum_weighted, nanmean_axis_keepdims, nanmax_min, nanvar_std,
+                                  nancumsum_prod])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_reduction_of_missing_data_runs(loss, dtype):
+    shape = (3,) if loss is nanmean_sq else (3, 4)
+    p = RNG.standard_normal(shape)
+    d = _nan_data(shape)
+    g = exact(loss, p, d, dtype=dtype)
+    assert np.isfinite(g).all()
+
+
+def test_nan_reduction_fr5_program_gradient():
+    g = exact(nanmean_sq, np.array([0.3, -1.2, 0.7]), np.array([1.0, np.nan, 2.0]))
+    np.testing.assert_allclose(g, [-0.7, 0.0, -1.3], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_reduction_of_model_output_runs(dtype):
+    X, p = RNG.standard_normal((6, 3)), RNG.standard_normal(3)
+    y = RNG.standard_normal(6)
+    y[[0, 3]] = np.nan
+    exact(linear_model, p, X.astype(dtype), y, dtype=dtype)
+
+
+def test_nan_reduction_nan_parameter_still_refused():
+    refused(nanmean_sq, np.array([0.3, np.nan, 0.7]), np.array([1.0, 2.0, np.nan]), match="np.nanmean")
+    refused(nanmean_sq, np.array([0.3, np.nan, 0.7]), np.array([1.0, np.nan, 2.0]), match="np.nanmean")
+
+
+def nan_pow_zero(p, d):
+    return np.nansum(p * d ** 0 + p)          # nan ** 0 is 1: d not filled (the entry counts)
+
+
+def test_nan_reduction_value_of_non_propagating_power():
+    p, d = RNG.standard_normal(3), np.array([1.0, np.nan, 2.0])
+    exact(nan_pow_zero, p, d)
