@@ -2433,39 +2433,35 @@ def nan_filled(x):
     return x
 
 
-def nan_kept(grad, x):
-    """``grad``, NaN where ``x`` is NaN: the adjoint of nan_filled.  A traced value NaN there keeps the
-    NaN gradient it had (then refused, naming the nan* reduction), never a 0 that no program computed."""
-    if type(x) is np.ndarray and x.dtype.kind in "fc":
-        nan = np.isnan(x)
-        if nan.any():
-            return np.where(nan, np.nan, grad)
-    return grad
-
-
-def nan_at(mask, x):
-    """``x`` with NaN where ``mask`` holds (``x`` itself where mask is False or holds nowhere)."""
+def nan_at(mask, x, op="a nan* reduction"):
+    """``x`` with NaN where ``mask`` holds (``x`` itself where mask is False or holds nowhere): the
+    argument of the nan* reduction ``op``."""
     if mask is False or not mask.any():
         return x
     return np.where(mask, np.nan, x)
 
 
+def nan_kept_entries(mask, x, op):
+    """Where ``mask`` does not hold; an ``x`` not finite where it does is noted (numpy_ops.noted_skips:
+    its partial there is not finite either, so a NaN gradient that follows is refused naming ``op``)."""
+    kept = np.logical_not(mask)
+    noted_skips(x, kept, False, op)
+    return kept
+
+
 @defrule(nan_filled)
 def _nan_filled_rule(g, ans, x):
-    return nan_kept(g, x)
-
-
-@defrule(nan_kept, wrt=("grad",), linear="grad")
-def _nan_kept_rule(g, ans, grad, x):
-    return nan_kept(g, x)
+    # a NaN entry of x reaches only entries nan_at makes NaN: its adjoint is 0 there (np.nanstd(x) of a
+    # parameter x holding NaN: 0, as before and as central differences give)
+    return g
 
 
 @defrule(nan_at, wrt=("x",))
-def _nan_at_rule(g, ans, mask, x):
-    return g if mask is False else unbroadcast(where_branch(g, mask, x, False), x)
+def _nan_at_rule(g, ans, mask, x, op="a nan* reduction"):
+    return g if mask is False else unbroadcast(where_masked(g, nan_kept_entries(mask, x, op)), x)
 
 
-nondifferentiable(nan_entries)
+nondifferentiable(nan_entries, nan_kept_entries)
 
 
 @defrule(np.nancumprod)

@@ -10,14 +10,16 @@ expressions, left as they are), is rewritten as
 
 the names' NaN entries filled with 1 (finite partials), and NaN put back wherever any name was NaN: the
 argument's value is the same (a NaN in a name makes the entries it reaches NaN), its adjoint there a zero
-times a finite partial.  A traced name's NaN keeps its NaN gradient (rt.nan_kept: refused as before).
+times a finite partial (a traced name's own NaN entries get 0, as np.nanstd(x) of such an x gives and
+central differences agree: x + h is NaN there too).  Where the filled argument is not finite at the
+entries put back to NaN (np.sqrt of a negative), a NaN gradient is refused naming the reduction.
 """
 from __future__ import annotations
 
 import gast
 import numpy as np
 
-from .ir import call, load, walk_no_defs
+from .ir import call, const, load, walk_no_defs
 
 #: the nan* reductions whose rules give NaN entries a zero adjoint (runtime/numpy_ops.py, more_ops.py)
 NAN_REDUCTIONS = (np.nansum, np.nanmean, np.nanmax, np.nanmin, np.nanprod, np.nanvar, np.nanstd,
@@ -72,8 +74,9 @@ def nan_reduction_leaves(body, numpy_function, rt_name) -> None:
              if n.__class__ is gast.Call and n.args and n.args[0].__class__ is not gast.Starred and
              any(numpy_function(n.func) is f for f in NAN_REDUCTIONS)]
     for n in found:
+        op = next(f"np.{f.__name__}" for f in NAN_REDUCTIONS if numpy_function(n.func) is f)
         leaves = _leaves(n.args[0], numpy_function, [])
         if not leaves:
             continue
         mask = call(f"{rt_name}.nan_entries", [load(leaf.id) for leaf in leaves])
-        n.args[0] = call(f"{rt_name}.nan_at", [mask, _filled(n.args[0], leaves, rt_name)])
+        n.args[0] = call(f"{rt_name}.nan_at", [mask, _filled(n.args[0], leaves, rt_name), const(op)])
