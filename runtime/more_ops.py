@@ -1582,6 +1582,18 @@ def polyval(g, ans, p, x):
     return polyval_coefficients_adjoint(g, p, x), unbroadcast(g * np.conj(np.polyval(polyder_coefficients(p), x)), x)
 
 
+def poly1d_at(c, x):
+    """``np.poly1d(c)(x)`` (sct/poly1d_calls.py): numpy's own construction (leading zeros trimmed) and call."""
+    return np.poly1d(c)(x)
+
+
+@defrule(poly1d_at, wrt=("c", "x"))
+def _poly1d_at_rule(g, ans, c, x):
+    # np.polyval(c, x)'s: a leading zero numpy trims is a coefficient still (c + h there is kept)
+    return (np.reshape(polyval_coefficients_adjoint(g, np.reshape(c, (-1,)), x), np.shape(c)),
+            unbroadcast(g * np.conj(np.polyval(polyder_coefficients(np.reshape(c, (-1,))), x)), x))
+
+
 def polyder_coefficients(p):
     """The coefficients of the derivative of the polynomial ``p`` (highest power first), in p's dtype."""
     count = np.shape(p)[0]

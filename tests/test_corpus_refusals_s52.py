@@ -222,3 +222,25 @@ def nan_pow_zero(p, d):
 def test_nan_reduction_value_of_non_propagating_power():
     p, d = RNG.standard_normal(3), np.array([1.0, np.nan, 2.0])
     exact(nan_pow_zero, p, d)
+
+
+# ---------------------------------------------------------------- FR2: np.poly1d(c)(x) of traced coefficients
+
+def poly1d_fit(p, x):
+    return np.sum(np.poly1d(p)(x) ** 2)
+
+
+def poly1d_both(p, d):
+    return np.sum(np.sin(np.poly1d(p[:3] * 0.5)(p[3:] * d))) + np.poly1d(p[1:3])(2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_poly1d_call_runs(dtype):
+    g = exact(poly1d_fit, np.array([0.5, -1.0, 2.0]), np.linspace(-1, 1, 5), dtype=dtype)
+    np.testing.assert_allclose(g, [12.125, -5.0, 22.5], rtol=1e-5)
+    exact(poly1d_both, RNG.standard_normal(6), RNG.standard_normal(3), dtype=dtype)
+
+
+def test_poly1d_leading_zero_coefficient():
+    # numpy trims the leading 0; c + h keeps it: its derivative is x ** 2's sum (as np.polyval's)
+    exact(poly1d_fit, np.array([0.0, -1.0, 2.0]), np.linspace(-1, 1, 5))
