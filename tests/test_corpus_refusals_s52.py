@@ -244,3 +244,13 @@ def test_poly1d_call_runs(dtype):
 def test_poly1d_leading_zero_coefficient():
     # numpy trims the leading 0; c + h keeps it: its derivative is x ** 2's sum (as np.polyval's)
     exact(poly1d_fit, np.array([0.0, -1.0, 2.0]), np.linspace(-1, 1, 5))
+
+
+def poly1d_kept(p, x):
+    P = np.poly1d(p)
+    return np.sum(P(x) ** 2)
+
+
+def test_poly1d_kept_as_object_points_at_polyval():
+    message = refused(poly1d_kept, np.array([0.5, -1.0, 2.0]), np.linspace(-1, 1, 5))
+    assert "np.polyval(c, x)" in message
