@@ -312,3 +312,24 @@ def transposed_argument_write(p, d):
 @pytest.mark.parametrize("loss,k", [(reshape_view_write, 3), (transposed_argument_write, 2)])
 def test_in_place_through_other_views_still_refused(loss, k):
     refused(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), k=k)
+
+
+def write_into_T_item(p, d):
+    h = p @ d
+    h.T[0] += p[0, 0] * 2.0
+    h.swapaxes(0, 1)[1] *= p[1, 1]
+    h.T[2] = np.tanh(p[:, 0])
+    return np.sum(h ** 2)
+
+
+def T_of_3d(p, d):
+    h = np.stack([p @ d, np.sin(p @ d)], axis=-1)
+    t = h.T
+    t[1] -= t[0] * 0.5
+    return np.sum(h ** 3)
+
+
+@pytest.mark.parametrize("loss", [write_into_T_item, T_of_3d])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_write_into_transposed_item_runs(loss, dtype):
+    exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), dtype=dtype)
