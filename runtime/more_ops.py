@@ -1584,6 +1584,9 @@ def polyval(g, ans, p, x):
 
 def poly1d_at(c, x):
     """``np.poly1d(c)(x)`` (sct/poly1d_calls.py): numpy's own construction (leading zeros trimmed) and call."""
+    require(not isinstance(x, np.poly1d) and not isinstance(c, np.poly1d),
+            "np.poly1d(c)(q) of a polynomial (a composition) is not differentiated; evaluate it with "
+            "np.polyval(c, x) at the points instead")
     return np.poly1d(c)(x)
 
 

@@ -333,3 +333,12 @@ def T_of_3d(p, d):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_write_into_transposed_item_runs(loss, dtype):
     exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), dtype=dtype)
+
+
+def poly1d_composed(p, x):
+    q = np.poly1d(p)(np.poly1d([1.0, 2.0]))
+    return np.sum(q.coeffs ** 2) + x
+
+
+def test_poly1d_composition_refused_naming_the_line():
+    refused(poly1d_composed, np.array([1.0, 2.0, 3.0]), 1.0, match="np.polyval")
