@@ -1139,6 +1139,10 @@ def _in_library(exc: SctError, message: str) -> str:
     construct = getattr(exc, "construct", None)
     detail = f"{construct} in library code, {old}, line {line}" if construct else \
         f"in library code, {old}, line {line}: {message}"
+    if str(old).replace("\\", "/").endswith("numpy/lib/_polynomial_impl.py"):
+        # np.poly1d(c) of traced coefficients kept as an object (P = np.poly1d(c); P(x)): corp52 FR2
+        detail += ("; np.poly1d of traced coefficients: evaluate it with np.polyval(c, x), or call it where "
+                   "it is made, np.poly1d(c)(x)")
     return (f"the call gives a traced value to library code that sct cannot differentiate ({detail}); "
             f"give it plain values instead (extractdata(x), float(extractdata(x)), extractdata(x).tolist(): "
             f"they carry no gradient), or make the call outside the differentiated function")
