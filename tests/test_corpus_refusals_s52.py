@@ -68,7 +68,8 @@ def exact(loss, p, *data, dtype=np.float64, second=True):
         R = L + np.sum(gg ** 2)
         return dlgradient(R, q)
     g2 = dlfeval(so, dlarray(p.copy()), *data)
-    hg = (grad_of(p + 1e-5 * want) - grad_of(p - 1e-5 * want)) / 2e-5
+    n = float(np.linalg.norm(want)) or 1.0     # (a unit step along the gradient: a step of 1e-5 * want is not
+    hg = (grad_of(p + 1e-5 * want / n) - grad_of(p - 1e-5 * want / n)) / 2e-5 * n  # small where |want| is large)
     np.testing.assert_allclose(D(g2), want + 2 * hg, rtol=1e-5, atol=1e-5 * (1 + np.abs(want + 2 * hg).max()))
     return D(g)
 
