@@ -2331,52 +2331,10 @@ def written_reached_twice(args, positions, extra=(), names=None):
     only where some code names them (or the code of a class met reads attributes by computed names).  Was:
     every class attribute walked, so a registry of instances (``class M: instances = []`` appended to in
     __init__) refused every traced write on an instance, read or not."""
-    if any(isinstance(p, tuple) for p in positions):
-        return _held_reached_twice(args, positions, extra, names)
     if names is None:
         return written_reached_twice_in(args, positions, extra)
     allowed = _allowed_names(args, extra, names)
     return written_reached_twice_in(args, positions, extra, allowed)
-
-
-def _held_reached_twice(args, positions, extra, names):
-    """written_reached_twice where some positions are paths ``(i, "cell", ...)``: an object argument ``i`` holds
-    in a plain field, written by the function through one name bound to it once (sct/held_state.py).  Each such
-    object is walked as an argument of its own, the field it is read from not walked (it is the one path the
-    code reads it by), and each object on the path to it (``args[i]``, ...) must be reached once too: a second
-    path to either is a way of reading it that the function does not follow.  Paths of the answer start with
-    the position (an argument's index, a held object's path, or ``len(args) + j`` for ``extra[j]``)."""
-    vargs, want, cut, keys = list(args), [], {}, {}
-    index: dict = {}
-    for p in sorted(positions, key=lambda p: len(p) if isinstance(p, tuple) else 0):
-        if not isinstance(p, tuple):
-            want.append(p)
-            continue
-        i = p[0]
-        want.append(i)
-        for depth in range(1, len(p)):
-            sub = p[:depth + 1]
-            if sub in index:
-                i = index[sub]
-                continue
-            holder, attr = vargs[i], p[depth]
-            d = getattr(holder, "__dict__", None)
-            obj = d[attr] if type(d) is dict and attr in d else getattr(holder, attr, None)
-            cut.setdefault(id(holder), set()).add(attr)
-            vargs.append(obj)
-            i = index[sub] = len(vargs) - 1
-            keys[i] = sub
-            want.append(i)
-    allowed = None if names is None else _allowed_names(vargs, extra, names)
-    found = written_reached_twice_in(vargs, want, extra, allowed, cut)
-    if found is None:
-        return None
-    n, m = len(args), len(vargs) - len(args)
-
-    def key(i):
-        return keys[i] if n <= i < n + m else (i - m if i >= n + m else i)
-    position, first, second = found
-    return key(position), (key(first[0]),) + tuple(first[1:]), (key(second[0]),) + tuple(second[1:])
 
 
 def _allowed_names(args, extra, names):
@@ -2432,7 +2390,7 @@ def _allowed_names(args, extra, names):
             return frozenset(allowed)
 
 
-def written_reached_twice_in(args, positions, extra=(), allowed=None, cut=None):
+def written_reached_twice_in(args, positions, extra=(), allowed=None):
     """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
     ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
     another way from ``args`` (another argument, an item of a list, tuple or dict, an object's attribute,
@@ -2478,16 +2436,14 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None, cut=None):
                 stack += v.ravel().tolist()
         else:
             parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
-            if parts and cut and id(v) in cut:      # (the field a held object is read from: _held_reached_twice)
-                parts = [(step, p) for step, p in parts if not (step[0] == "attr" and step[1] in cut[id(v)])]
             if parts:
                 stack += [p for _, p in parts]
     if not found:
         return None
-    return _written_paths(args, positions, extra, refs, allowed, cut)
+    return _written_paths(args, positions, extra, refs, allowed)
 
 
-def _written_paths(args, positions, extra, refs=None, allowed=None, cut=None):
+def _written_paths(args, positions, extra, refs=None, allowed=None):
     """written_reached_twice's paths (its second walk, where the first found one)."""
     want = {id(args[i]): i for i in positions}
     refs = refs or {}
@@ -2513,8 +2469,6 @@ def _written_paths(args, positions, extra, refs=None, allowed=None, cut=None):
             continue
         done.add(key)
         parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
-        if parts and cut and id(v) in cut:
-            parts = [(step, p) for step, p in parts if not (step[0] == "attr" and step[1] in cut[id(v)])]
         if parts:
             stack.extend((p, path + (step,)) for step, p in reversed(parts))
     return None

@@ -111,8 +111,6 @@ class CopyChecks:
         dlgradient(sum(z * x), z)`` gave x for 2x)."""
         for n in self.finding.nodes():
             value, target = None, None
-            if getattr(n, "sct_held", False):
-                continue        # (``net__cell = net.cell``, the one binding of the object: sct/held_state.py)
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == root for t in n.targets):
                 value, target = n.value, n
             elif isinstance(n, (gast.For, gast.comprehension)) and any(
@@ -650,7 +648,7 @@ class Structures:
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
         argument), directly or through the structures it was made from."""
-        if r in seen or r in self.facts.params or r in (self.facts.vararg, self.facts.kwarg) or r in self.facts.held:
+        if r in seen or r in self.facts.params or r in (self.facts.vararg, self.facts.kwarg):
             return None
         seen.add(r)
         counts = self.facts.name_counts

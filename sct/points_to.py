@@ -353,10 +353,6 @@ class _Values:
         self.activity = activity
         self._classify = classify_call
         self.params = _parameter_names(fdef)
-        held = getattr(fdef, "sct_held", None)
-        if held:        # objects an argument holds, bound once at the top: followed as arguments (sct/held_state.py)
-            self.params = self.params + list(held)
-            self.kinds = dict(param_kinds, **{k: v[2] for k, v in held.items()})
         self.owned_params = set(owned_params)
         self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
         self.ranks = _local_ranks(fdef, param_kinds, self._classify, resolver)
@@ -1414,8 +1410,6 @@ class PointsTo(_Values):
 
     def statement(self, s, state: State):
         self.before[id(s)] = state.copy()
-        if getattr(s, "sct_held", False):
-            return          # (``net__cell = net.cell``: bound as an argument, sct/held_state.py)
         rule = _STATEMENT_RULES.get(type(s))
         if rule is not None:
             rule(self, s, state)

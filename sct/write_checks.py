@@ -426,11 +426,6 @@ class _WriteCheck:
         if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
                 "is an argument" in why:
             why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
-        if why is not None and f"({name} is an attribute of " in why and mode == "entry" and \
-                getattr(self.fdef, "sct_held", None) is None:
-            # (an object an argument holds: compiled again with it bound once where it may be, sct/held_state.py;
-            # this refusal where it may not)
-            fail = _marked(fail)
         if why is not None and f"({name} is an attribute of " in why:
             # state kept by an object reached through a field (an RNN cell ``net.cell`` setting self.h):
             # say what runs instead (was only "build a new object, or set the attribute through the one
@@ -1768,15 +1763,3 @@ def _unparse(node) -> str:
         return astunparse.unparse(gast.gast_to_ast(node)).strip()
     except Exception:
         return "it"
-
-
-def _marked(fail):
-    """``fail`` whose CompileError says the function may compile with the objects its arguments hold bound once
-    (``sct_held_retry``: sct.compiler._compile_unrolling compiles it again so, sct/held_state.py)."""
-    def marked(*args, **kwargs):
-        try:
-            fail(*args, **kwargs)
-        except CompileError as error:
-            error.sct_held_retry = True
-            raise
-    return marked
