@@ -990,6 +990,11 @@ class _Inliner:
             inner = normalizer.run()
         except Exception:
             return None          # (refused or unsupported there: left as a call, compiled on its own)
+        if getattr(inner, "sct_entered_checks", False) or getattr(normalizer.fdef, "sct_entered_checks", False):
+            # its ``with ... as c`` items are checked in the caller, where they now are (was: not checked, so
+            # ``with nullcontext(h.mean(0)) as c: ...; self.rm = c`` of a method read in place lost c's
+            # derivative: a wrong gradient, tests/test_layer_state_s48.py WithAs on the argument itself)
+            self.fdef.sct_entered_checks = True
         returns = [n for s in inner.body for n in walk_nodes(s) if isinstance(n, gast.Return)]
         if len(returns) != 1 or inner.body[-1] is not returns[0] or \
                 any(isinstance(n, _UNSUPPORTED) for s in inner.body for n in walk_nodes(s)):
