@@ -29,6 +29,7 @@ import numpy as np
 
 from .runtime import registry
 from .runtime import support as rt_support
+from .runtime.origins import module_top
 
 from .callables import WrappedFunction
 from .errors import CompileError
@@ -217,7 +218,7 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
         return CallInfo(CallKind.FUNCTION, obj=target)     # a namedtuple: built from its fields
     if isinstance(target, type) and target.__init__ is object.__init__ and \
-            target.__new__ is object.__new__ and target.__module__ != "builtins":
+            target.__new__ is object.__new__ and module_top(target) != "builtins":
         return CallInfo(CallKind.NONDIFF, obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
@@ -1008,7 +1009,7 @@ class Activity(ValueFacts, RealnessProof):
         if value is Unresolved or value is _MISSING or value is None:
             return False
         cls = type(value)
-        module = (getattr(cls, "__module__", "") or "").split(".")[0]
+        module = module_top(cls)
         return not isinstance(value, (types.ModuleType, types.FunctionType, types.MethodType, type,
                                       types.BuiltinFunctionType, types.SimpleNamespace)) and \
             hasattr(value, "__dict__") and not issubclass(cls, (tuple, list, dict, np.ndarray)) and \
