@@ -29,21 +29,26 @@ def module_top(obj) -> str:
     module = getattr(obj, "__module__", None)
     if not isinstance(module, str):
         return ""
-    top = module.partition(".")[0]
+    top = name_top(module)
     if top == "builtins":
         return top if python_own(obj) else ""
-    if top == "runtime":
-        return top if _sct_runtime(module) else ""
     return top
+
+
+def name_top(module: str) -> str:
+    """The top-level name of the module named ``module`` ("" for a module named ``runtime`` or ``runtime.x``
+    that is not sct's runtime folder: the user's)."""
+    top = module.partition(".")[0]
+    return "" if top == "runtime" and not _sct_runtime(module) else top
 
 
 def python_own(obj) -> bool:
     """Whether ``obj`` (its ``__module__`` "builtins") is Python's own: a type written in C (not one a
     class statement made: those of code exec'd without ``__name__`` are named "builtins" too) or a builtin
     function, not a Python function."""
-    if isinstance(obj, type):
-        return not obj.__flags__ & _HEAP_TYPE
-    return not isinstance(obj, (types.FunctionType, types.MethodType))
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return False
+    return not (obj if isinstance(obj, type) else type(obj)).__flags__ & _HEAP_TYPE
 
 
 def in_package(module, *tops: str) -> bool:

@@ -1448,7 +1448,7 @@ def _optimizer_update(call, namespace, local) -> bool:
         return False
     fn = _static_value(call.func, namespace, local)
     return getattr(fn, "__name__", None) in ("sgdmupdate", "adamupdate", "rmspropupdate") and \
-        (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime")
+        module_top(fn) in ("sct", "runtime")
 
 
 def _returning_helper(call, displays, namespace, local, kinds=None):
