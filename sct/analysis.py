@@ -401,7 +401,7 @@ def _default_node(value):
 def _op_name(op) -> str:
     module = getattr(op, "__module__", None) or ""
     name = getattr(op, "__name__", repr(op))
-    if module.startswith("numpy"):
+    if module_top(op) == "numpy":
         return ("np.linalg." if "linalg" in module else "np.") + name
     return name
 
@@ -1367,7 +1367,7 @@ def returns_array(op) -> bool:
         return True                    # builtin abs, a user's elementwise or real-valued op
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
-    return module.startswith("numpy") or module == "sct.runtime.nn"
+    return module_top(op) == "numpy" or module == "sct.runtime.nn"
 
 
 def _option(node: gast.Call, names, default):

@@ -2557,7 +2557,7 @@ def _may_store_arguments(fn, node, local, derivatives) -> bool:
     if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
         return False            # len, isinstance, print, ... (setattr: the graph's own)
     if isinstance(value, type):
-        return not (module == "builtins" or hasattr(value, "_fields") or hasattr(value, "__dataclass_fields__"))
+        return not (module_top(value) == "builtins" or hasattr(value, "_fields") or hasattr(value, "__dataclass_fields__"))
     if type(value) is types.FunctionType:
         from .inline_helpers import _writes_into_parameters
         try:
@@ -3113,7 +3113,7 @@ def _runs_user_code(tree) -> bool:
                     given, kinds = [], []    # (code sct generated follows what it is given; isinstance(v, Cls))
                 values = [called] + given
                 if isinstance(called, (types.BuiltinFunctionType, type)) and \
-                        getattr(called, "__module__", None) == "builtins" and \
+                        module_top(called) == "builtins" and \
                         all(called is not b for b in (getattr, hasattr)) and \
                         (any(_user_object(v) for v in given) or any(_user_object_kind(k) for k in kinds)):
                     return True          # str(obj), len(obj), sorted(objs): the object's class's methods

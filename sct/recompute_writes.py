@@ -34,7 +34,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 import gast
 
 from .global_writes import _codes, _functions_of, _library, _library_code
-from .runtime.origins import module_name
+from .runtime.origins import module_name, module_top
 from .ir import walk_nodes
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
@@ -775,7 +775,7 @@ class RecomputeWrites:
                 kind = dict(kind[2]).get(attr) if isinstance(kind[2], tuple) else None
             if isinstance(kind, tuple) and len(kind) >= 2 and kind[0] == "obj" and isinstance(kind[1], type):
                 cls = kind[1]
-        if cls is None or (cls.__module__ or "").split(".")[0] in ("builtins", "numpy", "sct", "collections"):
+        if cls is None or module_top(cls) in ("builtins", "numpy", "sct", "collections"):
             return None
         return cls
 
