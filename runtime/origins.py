@@ -69,8 +69,10 @@ def _sct_runtime(name: str) -> bool:
 def module_name(obj):
     """``obj.__module__`` (None where it has none) as sct's name tests of a whole module name read it: ""
     (the user's) where :func:`module_top` finds the name misleading (a class of exec'd code named
-    "builtins", a user's module named ``runtime``)."""
+    "builtins", a user's module named ``runtime``) and for a Python function without one."""
     module = getattr(obj, "__module__", None)
+    if module is None and isinstance(obj, types.FunctionType):
+        return ""           # (a function of code exec'd in globals without __name__: the user's)
     if not isinstance(module, str) or module_top(obj) or not module:
         return module
     return ""

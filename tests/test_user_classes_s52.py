@@ -248,3 +248,34 @@ def test_operator_class_of_a_users_module_named_numpy_models(user_module):
     def plain(W):
         return np.sum((np.tanh(np.sin(W * X0)) * 1.7) ** 2)
     assert np.isclose(float(L), plain(W0)) and np.allclose(D(g), fd(plain, W0), atol=1e-6)
+
+
+HOLDER_SRC = """
+class M:
+    def __init__(self, W): self.W = W
+def getm():
+    return getm.model
+class Reg:
+    model = None
+def loss_fn(m, x):
+    L = np.sum(getm.model.W * x) + np.sum(np.sin(m.W * x))
+    return L, dlgradient(L, m.W)
+def loss_cls(m, x):
+    L = np.sum(Reg.model.W * x) + np.sum(np.sin(m.W * x))
+    return L, dlgradient(L, m.W)
+"""
+
+
+@pytest.mark.parametrize("name,line", [("loss_fn", 10), ("loss_cls", 13)])
+def test_holder_function_or_class_exec_without_name_refused(name, line):
+    """A function (``getm.model``) or class attribute (``Reg.model``) of exec'd code holding the argument's
+    model: was a gradient without the part through the holder ([0.2966, -0.5354, -0.6474] where [0.5966,
+    -1.2354, 0.4526]; the function's ``__module__`` None, the class's "builtins", taken for a library's);
+    now refused as with ``__name__`` in the globals, at the dlgradient's line."""
+    ns = cell(HOLDER_SRC, name="<cell-s52-holder>")
+    m = ns["M"](dlarray(W0))
+    ns["getm"].model = m
+    ns["Reg"].model = m
+    with pytest.raises(sct.SctError) as err:
+        dlfeval(ns[name], m, dlarray(X0))
+    assert f"<cell-s52-holder>, line {line}" in str(err.value) and "also" in str(err.value)
