@@ -12,6 +12,7 @@ library's.
 """
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 import types
@@ -48,7 +49,8 @@ def python_own(obj) -> bool:
     function, not a Python function."""
     if isinstance(obj, (types.FunctionType, types.MethodType)):
         return False
-    return not (obj if isinstance(obj, type) else type(obj)).__flags__ & _HEAP_TYPE
+    cls = obj if isinstance(obj, type) else type(obj)
+    return not cls.__flags__ & _HEAP_TYPE or vars(builtins).get(cls.__name__) is cls     # (ExceptionGroup)
 
 
 def in_package(module, *tops: str) -> bool:

@@ -208,7 +208,7 @@ def test_origins():
     Fake = type("Fake", (), {"__module__": "builtins"})
     assert module_top(Fake) == "" and module_name(Fake) == ""
     assert module_top(dlarray) == "sct" and module_top(np.ndarray) == "numpy"
-    assert module_top(getattr(builtins, "print")) == "builtins"
+    assert module_top(getattr(builtins, "print")) == "builtins" and module_top(ExceptionGroup) == "builtins"
     assert in_package("numpy.linalg", "numpy") and not in_package("numpy_models", "numpy")
     assert not in_package("runtime_cfg", "runtime") and in_package("sct", "sct")
 
