@@ -2557,7 +2557,8 @@ def _may_store_arguments(fn, node, local, derivatives) -> bool:
     if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
         return False            # len, isinstance, print, ... (setattr: the graph's own)
     if isinstance(value, type):
-        return not (module_top(value) == "builtins" or hasattr(value, "_fields") or hasattr(value, "__dataclass_fields__"))
+        return not (module_top(value) == "builtins" or hasattr(value, "_fields") or
+                    hasattr(value, "__dataclass_fields__"))
     if type(value) is types.FunctionType:
         from .inline_helpers import _writes_into_parameters
         try:
