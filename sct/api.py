@@ -333,8 +333,8 @@ def _read_outside(compiled: Compiled) -> tuple:
 
 def _users_class(value) -> bool:
     """A class of the user's (its class attributes may hold the user's objects: ``Base.shared``)."""
-    return isinstance(value, type) and (getattr(value, "__module__", None) or "builtins").split(".")[0] not in \
-        ("builtins", "numpy", "sct")
+    from .runtime.origins import module_top
+    return isinstance(value, type) and module_top(value) not in ("builtins", "numpy", "sct")
 
 
 def _hit_parts(args, compiled: Compiled):

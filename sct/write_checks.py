@@ -14,6 +14,7 @@ from typing import Dict, FrozenSet, Optional, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
@@ -1532,7 +1533,7 @@ _OPERATOR_WRITES = _operator_writes()
 
 
 def _is_numpy(obj) -> bool:
-    return (getattr(obj, "__module__", "") or "").startswith("numpy")
+    return module_top(obj) == "numpy"
 
 
 def _is_ufunc_method(obj) -> bool:
@@ -1578,7 +1579,7 @@ def _reads_only(target) -> bool:
     """Whether a function sct runs as it is surely changes none of its arguments: the read-only
     builtins, and numpy's and math's functions (numpy's in-place writers are checked before)."""
     module = getattr(target, "__module__", None) or ""
-    if module == "builtins":
+    if module == "builtins" and module_top(target):
         return getattr(target, "__name__", "") in _READ_ONLY_BUILTINS
     if any(target is f for f in _read_only_library()):
         return True
