@@ -33,7 +33,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import gast
 
-from .global_writes import _codes, _functions_of, _library, _library_code
+from .global_writes import _functions_of, _library, _library_code
 from .runtime.origins import module_name, module_top
 from .ir import walk_nodes, walk_nodes_list
 
