@@ -345,3 +345,41 @@ def test_sweep_covers_the_reported_ops():
     ops = {op for _, _, op, _ in SWEEP}
     assert {np.einsum, np.append, np.select, np.concatenate, np.where, np.dot, np.kron} <= ops
     assert len(SWEEP) > 100
+
+
+# --- second order: the projections are differentiated again (rt.real_if_real of a list is linear) -----
+
+def _first_select(c, y):
+    t = np.select([np.real(c) > 0], [np.abs(y)], default=c)
+    L = np.sum(np.real(t) ** 2 * 0.7 + np.imag(t) * 1.3)
+    return dlgradient(L, y, c, EnableHigherDerivatives=True)
+
+
+def _second_select(c, y):
+    gy, gc = _first_select(c, y)
+    z = np.sum(np.abs(gy) ** 2) + np.sum(np.real(gc) * 0.3)
+    return z, dlgradient(z, y, c)
+
+
+def _first_einsum(c, y):
+    t = np.einsum('i,i->i', c, np.abs(y))
+    L = np.sum(np.real(t) ** 2 * 0.7 + np.imag(t) * 1.3)
+    return dlgradient(L, y, c, EnableHigherDerivatives=True)
+
+
+def _second_einsum(c, y):
+    gy, gc = _first_einsum(c, y)
+    z = np.sum(np.abs(gy) ** 2) + np.sum(np.real(gc) * 0.3)
+    return z, dlgradient(z, y, c)
+
+
+@pytest.mark.parametrize("first, second", [(_first_select, _second_select), (_first_einsum, _second_einsum)],
+                         ids=["select", "einsum"])
+def test_second_order(first, second):
+    def z_of(c, y):         # sct's first order (checked above against differences), in plain numbers
+        gy, gc = dlfeval(first, dlarray(c), dlarray(y))
+        return np.sum(np.abs(D(gy)) ** 2) + np.sum(np.real(D(gc)) * 0.3)
+    z, (hy, hc) = dlfeval(second, dlarray(C0), dlarray(Y0))
+    assert np.allclose(D(z), z_of(C0, Y0), rtol=1e-12)
+    np.testing.assert_allclose(D(hy), numerical_gradient(z_of, [C0, Y0], 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(D(hc), numerical_gradient(z_of, [C0, Y0], 0), rtol=1e-5, atol=1e-6)
