@@ -131,7 +131,7 @@ class ComplexProjection(EmitPass):
             return call(attr(load(self.gen.rt_name), "real_if_real"), [contribution, load(name)])
         # (a name bound to a list at one assignment and to a real array at another took a complex
         # contribution as it was where it held the array: a silently wrong gradient; decided below
-        # when the sweep runs, as rt.real_if_real leaves a list's adjoint alone)
+        # when the sweep runs, as rt.real_if_real projects a list's adjoint item by item)
         if name not in self.act.maybe_complex and self.gen.adds_as_array(name):
             return call(attr(load(self.gen.np), "real"), [contribution])
         # a value of a kind not known here (a helper's residual, a runtime helper's result), or one
