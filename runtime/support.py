@@ -3904,6 +3904,10 @@ def real_if_real(grad, x):
     dlarray ``grad`` too: an object's field read in generated code is the dlarray it holds, not its
     data as an argument's is (was: left complex, so a real ``r = 0.0; r = r + np.sum(abs(m.W) ** 2)``
     passed a complex cotangent into abs's rule: a silently wrong gradient of a complex ``m.W``)."""
+    if type(grad) in (list, tuple) and type(x) in (list, tuple) and len(grad) == len(x):
+        # a list's adjoint, item by item: each as real as its item (was: left as it was, so a real item's
+        # adjoint read from it stayed complex: np.select([c > 0], [np.abs(y)], default=c), a wrong dL/dy)
+        return type(grad)(real_if_real(g_item, x_item) for g_item, x_item in zip(grad, x))
     if not isinstance(grad, (np.ndarray, complex, np.complexfloating, _dlarray)) or not np.iscomplexobj(grad):
         return grad             # (the zero marker, a real value, or a container's adjoint record)
     if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
