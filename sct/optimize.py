@@ -89,9 +89,12 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     fn.body = ZeroFacts(rt_name).run(fn.body)
     if merge_zero_blocks(fn, rt_name, others):
         fn.body = ZeroFacts(rt_name).run(fn.body)
-    nodes = contract_products(fn, rt_name)      # one walk of the body for the four passes
-    rewrote = accumulate_in_place(fn, rt_name, nodes)
-    rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
+    nodes, called, accumulated = _contract_products(fn, rt_name)      # one walk of the body for the four passes
+    # (``called``: the runtime functions the body calls; each pass below rewrites calls of one it
+    # names, and a pass whose call is absent has nothing to do: skipped, no walk)
+    rewrote = "index_adjoint" in called and accumulate_in_place(fn, rt_name, nodes, accumulated)
+    if "add_grad" in called and "index_adjoint" in called:
+        rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
     removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
     return None if rewrote or removed else nodes
 
@@ -723,10 +726,13 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
     if not merged:
         return False
     # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
-    loads: Dict[str, List] = {}
-    for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
-            loads.setdefault(node.id, []).append(node)
+    # (only the loads of the merged names are looked at: only theirs are kept)
+    wanted = {name for name in merged if name not in params}
+    loads: Dict[str, List] = {name: [] for name in wanted}
+    Name, Store = gast.Name, gast.Store
+    for node in (_nodes_no_defs(fn.body) if wanted else ()):
+        if node.__class__ is Name and node.id in wanted and not isinstance(node.ctx, Store):
+            loads[node.id].append(node)
     dead: Set[str] = set()
     places: Dict[int, Tuple] = {}      # id(block) -> (id(node) -> index of its statement, names stored there)
     for name, block in merged.items():
@@ -767,9 +773,11 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
 
-def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
-    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked.  Returns whether it
-    rewrote anything."""
+def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
+                        candidates: Optional[Set[str]] = None) -> bool:
+    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked; ``candidates``:
+    ``_accumulated_names(fn.body, rt_name, set())`` where already found (that walk's).  Returns
+    whether it rewrote anything."""
     body = fn.body
     final = body[-1] if body and isinstance(body[-1], gast.Return) else None
     params = {a.id for a in fn.args.args} | {a.id for a in fn.args.kwonlyargs}
@@ -777,6 +785,8 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
         params.add(fn.args.vararg.id)
     if fn.args.kwarg is not None:
         params.add(fn.args.kwarg.id)
+    if not ((_accumulated_names(body, rt_name, params) if candidates is None else candidates - params)):
+        return False        # (no name it could rewrite: the statements alone say so, no walk)
     stores: Dict[str, List] = {}
     bad: Set[str] = set(params)
     allowed_loads: Set[int] = set()
@@ -831,6 +841,35 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
     return rewrote
 
 
+def _accumulated_names(body: List, rt_name: str, params: Set[str]) -> Set[str]:
+    """The names ``accumulate_in_place`` could rewrite, from the statements alone (a tenth of the
+    nodes): those with a statement ``t = t + rt.index_adjoint(g, x, idx)``, less the parameters
+    and the names some other assignment ``t = ...`` stores (the walk below finds them bad too)."""
+    found: Set[str] = set()
+    other: Set[str] = set()
+    for node in _statements_no_defs(body):
+        if node.__class__ is gast.Assign:
+            _accumulated_assign(node, rt_name, found, other)
+    return found - other - params
+
+
+def _accumulated_assign(node, rt_name: str, found: Set[str], other: Set[str]) -> None:
+    """An assignment ``t = t + rt.index_adjoint(g, x, idx)``: ``t`` added to ``found``; any other
+    ``t = ...`` but ``rt.ZERO`` and ``rt.index_adjoint(...)``: to ``other``."""
+    if len(node.targets) != 1 or node.targets[0].__class__ is not gast.Name:
+        return
+    target = node.targets[0].id
+    value = node.value
+    if _is_rt(value, rt_name, "ZERO") or _rt_call(value, rt_name, "index_adjoint"):
+        return
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and \
+            _name(value.left) == target and _rt_call(value.right, rt_name, "index_adjoint") and \
+            len(value.right.args) == 3 and not value.right.keywords:
+        found.add(target)
+    else:
+        other.add(target)
+
+
 # --- one call per index contribution to a container adjoint ------------------------------------
 
 def index_contributions(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
@@ -856,18 +895,37 @@ def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
     contraction, without the product's full-shape temporary where it is summed over.  Returns the
     body's nodes as ``_walk_no_defs`` meets them after the contractions (a call is contracted when
     the walk meets it, before it goes on to the call's children: the walk of the new tree)."""
+    return _contract_products(fn, rt_name)[0]
+
+
+def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[str], Set[str]]:
+    """``contract_products``' nodes, the attributes ``rt.f`` of the runtime called in them (``f``,
+    after the contractions) and ``_accumulated_names(fn.body, rt_name, set())``: the same walk (a
+    contraction changes no assignment that function reads: it renames a call ``rt.unbroadcast``)."""
     nodes: List = []
-    append = nodes.append
+    called: Set[str] = set()
+    found: Set[str] = set()
+    other: Set[str] = set()
+    append, add = nodes.append, called.add
+    Call, Attribute, Name, Assign = _Call, _Attribute, _Name, gast.Assign
     for node in _walk_no_defs(fn.body):
         append(node)
-        if _rt_call(node, rt_name, "unbroadcast") and len(node.args) == 2 and not node.keywords:
+        if node.__class__ is not Call:
+            if node.__class__ is Assign:
+                _accumulated_assign(node, rt_name, found, other)
+            continue
+        func = node.func        # (``_rt_call`` written out: most nodes are not calls)
+        if func.__class__ is not Attribute or func.value.__class__ is not Name or func.value.id != rt_name:
+            continue
+        if func.attr == "unbroadcast" and len(node.args) == 2 and not node.keywords:
             product, like = node.args
             if isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult) and \
                     isinstance(product.left, gast.Name) and isinstance(product.right, gast.Name) and \
                     isinstance(like, gast.Name):
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
-    return nodes
+        add(func.attr)
+    return nodes, called, found - other
 
 
 # --- dead assignments ---------------------------------------------------------------------------
@@ -1784,11 +1842,27 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         return cls is BinOp and (type(node.op) in _INTO_OPS or node.op.__class__ is Pow) or \
             cls is UnaryOp and node.op.__class__ is USub
 
+    AST, fields_of, defs = ast.AST, _CHILD_FIELDS, _WALK_DEFS
     for top in fn.body:
         first = len(names)
         inline_here = False
-        for node in _walk_no_defs([top]):
+        todo = [top]            # (``_walk_no_defs([top])`` written out: the nodes of one statement)
+        pop, push = todo.pop, todo.append
+        while todo:
+            node = pop()
             cls = node.__class__        # (no gast node class is subclassed)
+            if cls not in defs:
+                fields = fields_of.get(cls)
+                if fields is None:
+                    fields = _child_fields(cls)
+                for field_name in fields:
+                    field = getattr(node, field_name, None)
+                    if isinstance(field, AST):
+                        push(field)
+                    elif isinstance(field, list):
+                        for child in field:
+                            if isinstance(child, AST):
+                                push(child)
             if cls is Name:
                 names.append(node)
             elif cls is Call:
@@ -2871,10 +2945,15 @@ def known_products(functions, rt_name: str, numpy_name: Optional[str], pair=None
             _rewrite_products(bwd, products, rt_name, shared)
 
 
+def _product_statements(fn) -> bool:
+    """Whether ``fn.body`` has a statement ``P = A * B`` (``_products`` looks at no other)."""
+    return any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
+               s.value.__class__ is gast.BinOp and s.value.op.__class__ is gast.Mult for s in fn.body)
+
+
 def _products(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
     """(P, A, B) of each ``P = A * B`` of ``fn.body`` that ``known_products`` may use."""
-    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
-               s.value.__class__ is gast.BinOp and s.value.op.__class__ is gast.Mult for s in fn.body):
+    if not _product_statements(fn):
         return []           # no ``P = A * B`` in the body: nothing to look for (no walk)
     facts = _stores_loads(fn, rt_name, generated, residual_return, np_name)
     if facts is None:
@@ -2920,10 +2999,13 @@ def _rewrite_products(fn, products, rt_name: str, shared: Set[int]) -> None:
                     node.args.append(_load(p))
 
 
-def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
+def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2], nodes: Optional[List] = None) -> List:
     """(adjoint function, its (Z, M, A)s): the helper's adjoint given ``Z`` and ``M`` as residuals
     under the same names, and the generated functions ``fwd`` calls with them as the arguments of
-    parameters of the same names (its dlgradient functions); neither stores them again."""
+    parameters of the same names (its dlgradient functions); neither stores them again.
+    ``nodes``: ``walk_nodes(fwd)``'s nodes where already walked (as the tree is now)."""
+    if nodes is None:
+        nodes = list(walk_nodes(fwd))
     out = []
     if pair is not None and fwd.name == pair[0] and pair[1] in by_name:
         bwd = by_name[pair[1]]
@@ -2937,12 +3019,13 @@ def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
             got = unpack.targets[0].elts
             names = [e.id if isinstance(e, gast.Name) else None for e in sent]
             if len(sent) == len(got) and all(isinstance(t, gast.Name) for t in got):
+                first = _first_positions(names)     # (names.index, without a scan per name)
                 triples = [item for item in found
-                           if all(n in names and got[names.index(n)].id == n for n in key(item))]
+                           if all(n in first and got[first[n]].id == n for n in key(item))]
                 if triples:
                     out.append((bwd, triples))
     sites: Dict[str, List] = {}      # generated function -> its calls in fwd (each must pass the names)
-    for node in walk_nodes(fwd):
+    for node in nodes:
         if isinstance(node, gast.Name) and node.id in by_name and node.id != fwd.name:
             sites.setdefault(node.id, [])
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in by_name and \
@@ -2952,16 +3035,25 @@ def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
         callee = by_name[name]
         params = [a.id for a in callee.args.args]
         if callee.args.vararg or callee.args.kwonlyargs or not calls or \
-                sum(isinstance(n, gast.Name) and n.id == name for n in walk_nodes(fwd)) != len(calls) or \
+                sum(isinstance(n, gast.Name) and n.id == name for n in nodes) != len(calls) or \
                 any(len(params) != len(call.args) or call.keywords for call in calls):
             continue                      # (the function read otherwise than called: left alone)
         triples = list(found)
+        first = _first_positions(params)        # (params.index, without a scan per name)
         for call in calls:
             args = [a.id if isinstance(a, gast.Name) else None for a in call.args]
             triples = [item for item in triples
-                       if all(n in params and args[params.index(n)] == n for n in key(item))]
+                       if all(n in first and args[first[n]] == n for n in key(item))]
         if triples:
             out.append((callee, triples))
+    return out
+
+
+def _first_positions(items: List) -> Dict:
+    """Each item's first position in ``items`` (``items.index(item)``)."""
+    out: Dict = {}
+    for k, item in enumerate(items):
+        out.setdefault(item, k)
     return out
 
 
