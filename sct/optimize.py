@@ -89,13 +89,14 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     fn.body = ZeroFacts(rt_name).run(fn.body)
     if merge_zero_blocks(fn, rt_name, others):
         fn.body = ZeroFacts(rt_name).run(fn.body)
-    nodes, called, accumulated = _contract_products(fn, rt_name)      # one walk of the body for the four passes
-    # (``called``: the runtime functions the body calls; each pass below rewrites calls of one it
-    # names, and a pass whose call is absent has nothing to do: skipped, no walk)
+    # one walk of the body for the four passes (``called``: the runtime functions the body calls;
+    # each pass below rewrites calls of one it names, and a pass whose call is absent has nothing
+    # to do: skipped, no walk; ``loaded``: dead_assignments' names read, from the same walk)
+    nodes, called, accumulated, loaded = _contract_products(fn, rt_name)
     rewrote = "index_adjoint" in called and accumulate_in_place(fn, rt_name, nodes, accumulated)
     if "add_grad" in called and "index_adjoint" in called:
         rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
-    removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
+    removed = dead_assignments(fn, rt_name) if rewrote else dead_assignments(fn, rt_name, nodes, loaded)
     return None if rewrote or removed else nodes
 
 
@@ -856,18 +857,25 @@ def _accumulated_names(body: List, rt_name: str, params: Set[str]) -> Set[str]:
 def _accumulated_assign(node, rt_name: str, found: Set[str], other: Set[str]) -> None:
     """An assignment ``t = t + rt.index_adjoint(g, x, idx)``: ``t`` added to ``found``; any other
     ``t = ...`` but ``rt.ZERO`` and ``rt.index_adjoint(...)``: to ``other``."""
-    if len(node.targets) != 1 or node.targets[0].__class__ is not gast.Name:
+    targets = node.targets
+    if len(targets) != 1 or targets[0].__class__ is not _Name:
         return
-    target = node.targets[0].id
+    target = targets[0].id
     value = node.value
-    if _is_rt(value, rt_name, "ZERO") or _rt_call(value, rt_name, "index_adjoint"):
-        return
-    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and \
-            _name(value.left) == target and _rt_call(value.right, rt_name, "index_adjoint") and \
-            len(value.right.args) == 3 and not value.right.keywords:
-        found.add(target)
-    else:
-        other.add(target)
+    cls = value.__class__
+    if cls is gast.BinOp:
+        right = value.right
+        if value.op.__class__ is gast.Add and value.left.__class__ is _Name and value.left.id == target and \
+                _rt_call(right, rt_name, "index_adjoint") and len(right.args) == 3 and not right.keywords:
+            found.add(target)
+            return
+    elif cls is _Attribute:
+        if _is_rt(value, rt_name, "ZERO"):
+            return
+    elif cls is _Call:
+        if _rt_call(value, rt_name, "index_adjoint"):
+            return
+    other.add(target)
 
 
 # --- one call per index contribution to a container adjoint ------------------------------------
@@ -898,21 +906,32 @@ def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
     return _contract_products(fn, rt_name)[0]
 
 
-def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[str], Set[str]]:
+def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[str], Set[str], Set[str]]:
     """``contract_products``' nodes, the attributes ``rt.f`` of the runtime called in them (``f``,
-    after the contractions) and ``_accumulated_names(fn.body, rt_name, set())``: the same walk (a
-    contraction changes no assignment that function reads: it renames a call ``rt.unbroadcast``)."""
+    after the contractions), ``_accumulated_names(fn.body, rt_name, set())`` and the names
+    ``dead_assignments`` finds read (``_loaded_names`` of these nodes): the same walk (a
+    contraction changes no assignment ``_accumulated_names`` reads: it renames a call
+    ``rt.unbroadcast``, its arguments met after it)."""
     nodes: List = []
     called: Set[str] = set()
     found: Set[str] = set()
     other: Set[str] = set()
-    append, add = nodes.append, called.add
-    Call, Attribute, Name, Assign = _Call, _Attribute, _Name, gast.Assign
+    loaded: Set[str] = set()
+    append, add, read = nodes.append, called.add, loaded.add
+    Call, Attribute, Name, Assign, Load, Del = _Call, _Attribute, _Name, gast.Assign, gast.Load, gast.Del
+    defs = _LOADED_DEFS
     for node in _walk_no_defs(fn.body):
         append(node)
-        if node.__class__ is not Call:
-            if node.__class__ is Assign:
+        cls = node.__class__
+        if cls is Name:
+            if node.ctx.__class__ is Load or node.ctx.__class__ is Del:
+                read(node.id)
+            continue
+        if cls is not Call:
+            if cls is Assign:
                 _accumulated_assign(node, rt_name, found, other)
+            elif cls in defs:
+                loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
             continue
         func = node.func        # (``_rt_call`` written out: most nodes are not calls)
         if func.__class__ is not Attribute or func.value.__class__ is not Name or func.value.id != rt_name:
@@ -925,7 +944,26 @@ def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[st
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
         add(func.attr)
-    return nodes, called, found - other
+    return nodes, called, found - other, loaded
+
+
+#: the definitions whose every name ``dead_assignments`` counts as read
+_LOADED_DEFS = (gast.FunctionDef, gast.ClassDef, gast.Lambda)
+
+
+def _loaded_names(nodes) -> Set[str]:
+    """The names ``dead_assignments`` keeps: those read or deleted among ``nodes``, and every name
+    inside a definition among them."""
+    loaded: Set[str] = set()
+    Name, defs, Load, Del = gast.Name, _LOADED_DEFS, gast.Load, gast.Del
+    for node in nodes:
+        cls = node.__class__        # (no gast node class is subclassed)
+        if cls is Name:
+            if node.ctx.__class__ is Load or node.ctx.__class__ is Del:
+                loaded.add(node.id)
+        elif cls in defs:
+            loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+    return loaded
 
 
 # --- dead assignments ---------------------------------------------------------------------------
@@ -943,22 +981,17 @@ def _pure(node, rt_name: str) -> bool:
     return False
 
 
-def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
+                     loaded: Optional[Set[str]] = None) -> bool:
     """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function.
-    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's).
+    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's);
+    ``loaded``: ``_loaded_names(nodes)`` where already found (the first round's).
     Returns whether it removed any (a body left with comments only gets a ``pass``, and an
     ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
     any_removed = False
-    Name, defs = gast.Name, (gast.FunctionDef, gast.ClassDef, gast.Lambda)
     while True:
-        loaded = set()
-        for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
-            cls = node.__class__        # (no gast node class is subclassed)
-            if cls is Name:
-                if isinstance(node.ctx, (gast.Load, gast.Del)):
-                    loaded.add(node.id)
-            elif cls in defs:
-                loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+        if loaded is None:
+            loaded = _loaded_names(_nodes_no_defs(fn.body) if nodes is None else nodes)
         removed = [False]
 
         def sweep(stmts):
@@ -985,7 +1018,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
         if not removed[0]:
             return any_removed
         any_removed = True
-        nodes = None
+        nodes = loaded = None
 
 
 # --- outputs nobody reads, and everything only they needed (generated code only) ---------------
@@ -2606,6 +2639,8 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
     code is differentiated again (``expand_in_place``), so second-level code is what it was."""
     Call, Attribute, matmuls = gast.Call, gast.Attribute, _MATMUL_ADJOINTS
+    parts: List = []        # the expressions looked in, of every statement: walked at once (a rename
+    extend = parts.extend   # changes no walk)
 
     def rename(stmts) -> None:
         for s in stmts:
@@ -2621,12 +2656,17 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 continue
             for field in ("value", "test", "iter", "targets"):
                 part = getattr(s, field, None)
-                for node in _nodes_no_defs(part if isinstance(part, list) else [part] if part is not None else []):
-                    if node.__class__ is Call and node.func.__class__ is Attribute and node.func.attr in matmuls and \
-                            _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and \
-                            len(node.args) == 3 and not node.keywords:
-                        node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
+                if isinstance(part, list):
+                    extend(part)
+                elif part is not None:
+                    parts.append(part)
     rename(fn.body)
+    del rename      # (a recursive closure: freed now, not by the cyclic collector)
+    for node in _nodes_no_defs(parts):
+        if node.__class__ is Call and node.func.__class__ is Attribute and node.func.attr in matmuls and \
+                _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and \
+                len(node.args) == 3 and not node.keywords:
+            node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
 
 
 # --- a max shift nothing downstream sees (softmax, log-softmax) ------------------------------------
