@@ -2303,9 +2303,27 @@ def _has_product_of(node, names: Set[str]) -> bool:
     """Whether ``node`` holds a product ``a * b`` with a name of ``names`` as an operand (any
     node of ``walk_nodes(node)``; searched until found)."""
     BinOp, Mult, Name = gast.BinOp, gast.Mult, gast.Name
-    return any(n.__class__ is BinOp and isinstance(n.op, Mult) and (
-        n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names)
-        for n in walk_nodes(node))
+    AST, fields_of = ast.AST, _CHILD_FIELDS
+    todo = [node]       # (walk_nodes' nodes, in another order: only whether one is there counts)
+    pop, push = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is BinOp and isinstance(n.op, Mult) and (
+                n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names):
+            return True
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for field_name in fields:
+            field = getattr(n, field_name, None)
+            if isinstance(field, AST):
+                push(field)
+            elif field.__class__ is list:
+                for child in field:
+                    if isinstance(child, AST):
+                        push(child)
+    return False
 
 
 def _reads_name(stmts, name: str) -> bool:
@@ -2349,8 +2367,24 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     found = False
     Name, Store, UnaryOp, Call, Assign = gast.Name, gast.Store, gast.UnaryOp, gast.Call, gast.Assign
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
-    for node in _walk_no_defs(fn.body):
+    AST, fields_of, defs = ast.AST, _CHILD_FIELDS, _WALK_DEFS
+    todo = list(fn.body)        # (``_walk_no_defs(fn.body)`` written out)
+    pop, push = todo.pop, todo.append
+    while todo:
+        node = pop()
         cls = node.__class__        # (no gast node class is subclassed)
+        if cls not in defs:
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = _child_fields(cls)
+            for field_name in fields:
+                field = getattr(node, field_name, None)
+                if isinstance(field, AST):
+                    push(field)
+                elif isinstance(field, list):
+                    for child in field:
+                        if isinstance(child, AST):
+                            push(child)
         if cls is Name:
             if isinstance(node.ctx, Store):
                 stores[node.id] = stores.get(node.id, 0) + 1
@@ -2754,7 +2788,7 @@ def _stores_loads(fn, rt_name: str, generated: Set[str], residual_return: bool, 
                 if products and ctx is Load:
                     value_reads.setdefault(node.id, []).append(id(node))
                 continue
-            if products:
+            if products and (cls is BinOp or cls is UnaryOp or cls is Call):     # (count_operands' classes)
                 count_operands(node)
             if cls is Attribute:
                 if node.attr in _META_ATTRS and node.value.__class__ is Name:
