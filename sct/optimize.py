@@ -92,7 +92,9 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     # one walk of the body for the four passes (``called``: the runtime functions the body calls;
     # each pass below rewrites calls of one it names, and a pass whose call is absent has nothing
     # to do: skipped, no walk; ``loaded``: dead_assignments' names read, from the same walk)
-    nodes, called, accumulated, loaded = _contract_products(fn, rt_name)
+    found: List = []
+    nodes = contract_products(fn, rt_name, found)
+    called, accumulated, loaded = found
     rewrote = "index_adjoint" in called and accumulate_in_place(fn, rt_name, nodes, accumulated)
     if "add_grad" in called and "index_adjoint" in called:
         rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
@@ -898,23 +900,19 @@ def index_contributions(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
 
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
-def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
+def contract_products(fn: gast.FunctionDef, rt_name: str, found: Optional[List] = None) -> List:
     """``rt.unbroadcast(a * b, like)`` (names) becomes ``rt.unbroadcast_product(a, b, like)``: one
     contraction, without the product's full-shape temporary where it is summed over.  Returns the
     body's nodes as ``_walk_no_defs`` meets them after the contractions (a call is contracted when
-    the walk meets it, before it goes on to the call's children: the walk of the new tree)."""
-    return _contract_products(fn, rt_name)[0]
-
-
-def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[str], Set[str], Set[str]]:
-    """``contract_products``' nodes, the attributes ``rt.f`` of the runtime called in them (``f``,
-    after the contractions), ``_accumulated_names(fn.body, rt_name, set())`` and the names
-    ``dead_assignments`` finds read (``_loaded_names`` of these nodes): the same walk (a
-    contraction changes no assignment ``_accumulated_names`` reads: it renames a call
-    ``rt.unbroadcast``, its arguments met after it)."""
+    the walk meets it, before it goes on to the call's children: the walk of the new tree).
+    ``found`` (a list): extended by what the same walk finds for the passes after it, the
+    attributes ``rt.f`` of the runtime called in these nodes (``f``, after the contractions),
+    ``_accumulated_names(fn.body, rt_name, set())`` and the names ``dead_assignments`` finds read
+    (``_loaded_names`` of these nodes) (a contraction changes no assignment
+    ``_accumulated_names`` reads: it renames a call ``rt.unbroadcast``, its arguments met after it)."""
     nodes: List = []
     called: Set[str] = set()
-    found: Set[str] = set()
+    accumulated: Set[str] = set()
     other: Set[str] = set()
     loaded: Set[str] = set()
     append, add, read = nodes.append, called.add, loaded.add
@@ -929,7 +927,7 @@ def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[st
             continue
         if cls is not Call:
             if cls is Assign:
-                _accumulated_assign(node, rt_name, found, other)
+                _accumulated_assign(node, rt_name, accumulated, other)
             elif cls in defs:
                 loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
             continue
@@ -944,7 +942,9 @@ def _contract_products(fn: gast.FunctionDef, rt_name: str) -> Tuple[List, Set[st
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
         add(func.attr)
-    return nodes, called, found - other, loaded
+    if found is not None:
+        found.extend((called, accumulated - other, loaded))
+    return nodes
 
 
 #: the definitions whose every name ``dead_assignments`` counts as read
