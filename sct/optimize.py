@@ -1875,27 +1875,11 @@ def reuse_temporaries(fn: gast.FunctionDef, rt_name: str, shared: Set[int] = fro
         return cls is BinOp and (type(node.op) in _INTO_OPS or node.op.__class__ is Pow) or \
             cls is UnaryOp and node.op.__class__ is USub
 
-    AST, fields_of, defs = ast.AST, _CHILD_FIELDS, _WALK_DEFS
     for top in fn.body:
         first = len(names)
         inline_here = False
-        todo = [top]            # (``_walk_no_defs([top])`` written out: the nodes of one statement)
-        pop, push = todo.pop, todo.append
-        while todo:
-            node = pop()
+        for node in _walk_no_defs([top]):
             cls = node.__class__        # (no gast node class is subclassed)
-            if cls not in defs:
-                fields = fields_of.get(cls)
-                if fields is None:
-                    fields = _child_fields(cls)
-                for field_name in fields:
-                    field = getattr(node, field_name, None)
-                    if isinstance(field, AST):
-                        push(field)
-                    elif isinstance(field, list):
-                        for child in field:
-                            if isinstance(child, AST):
-                                push(child)
             if cls is Name:
                 names.append(node)
             elif cls is Call:
