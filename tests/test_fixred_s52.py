@@ -230,3 +230,11 @@ def test_default_passed_by_the_call_is_not_walked():
         x.W = W
         return float(np.sum((x(XS[0]) + x(XS[1])) ** 2) + np.sum(d.h))
     assert np.allclose(sct.extractdata(g).ravel(), _fd(plain), atol=1e-6)
+
+
+def test_default_alias_refused_through_accelerate():
+    sct.clear_cache()
+    c = _PlainCell()
+    acc = sct.accelerate(_make_arg(c))
+    with pytest.raises(EvaluationError, match="cell and other are one object"):
+        acc(c, XS)
