@@ -52,7 +52,7 @@ from .numpy_ops import (adjugate, cholesky_adjoint, hermitian_input_adjoint, sol
                         tensordot_adjoint_b, cross_adjoint, trace_mask, trace_axes, matmul_adjoint_a,
                         matmul_adjoint_b, astype_adjoint, diagonal_adjoint,
                         singular_values_adjoint,
-                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as)
+                        take_along_axis_adjoint, take_adjoint, unconcatenate, weight_dtype, input_as, where_branch)
 
 
 
@@ -1582,6 +1582,21 @@ def polyval(g, ans, p, x):
     return polyval_coefficients_adjoint(g, p, x), unbroadcast(g * np.conj(np.polyval(polyder_coefficients(p), x)), x)
 
 
+def poly1d_at(c, x):
+    """``np.poly1d(c)(x)`` (sct/poly1d_calls.py): numpy's own construction (leading zeros trimmed) and call."""
+    require(not isinstance(x, np.poly1d) and not isinstance(c, np.poly1d),
+            "np.poly1d(c)(q) of a polynomial (a composition) is not differentiated; evaluate it with "
+            "np.polyval(c, x) at the points instead")
+    return np.poly1d(c)(x)
+
+
+@defrule(poly1d_at, wrt=("c", "x"))
+def _poly1d_at_rule(g, ans, c, x):
+    # np.polyval(c, x)'s: a leading zero numpy trims is a coefficient still (c + h there is kept)
+    return (np.reshape(polyval_coefficients_adjoint(g, np.reshape(c, (-1,)), x), np.shape(c)),
+            unbroadcast(g * np.conj(np.polyval(polyder_coefficients(np.reshape(c, (-1,))), x)), x))
+
+
 def polyder_coefficients(p):
     """The coefficients of the derivative of the polynomial ``p`` (highest power first), in p's dtype."""
     count = np.shape(p)[0]
@@ -2407,6 +2422,63 @@ def nancumsum(g, ans, a, axis=None, dtype=None, out=None):
     return where_masked(cumsum_adjoint(g, a, axis), not_nan(a))
 
 
+# --- missing data in a nan* reduction's argument (sct/nan_leaves.py) ---------------------------------------
+# np.nanmean((pred - y) ** 2) with NaN in y: the reduction gives the NaN entries a zero adjoint, and the chain
+# rule multiplied it by the NaN partial of ** 2 there (0 * nan: refused).  The compiler computes the argument
+# from its leaves with their NaN entries filled (nan_filled: finite partials) and puts NaN back where any leaf
+# was NaN (nan_at): the same value (arithmetic propagates a NaN), a zero adjoint times a finite partial.
+
+def nan_entries(*leaves):
+    """Where any of the float or complex arrays ``leaves`` is NaN (broadcast together), or False."""
+    mask = False
+    for x in leaves:
+        if type(x) is np.ndarray and x.dtype.kind in "fc":
+            nan = np.isnan(x)
+            if nan.any():
+                mask = nan if mask is False else mask | nan
+    return mask
+
+
+def nan_filled(x):
+    """``x`` with its NaN entries 1 (in its dtype), or ``x`` itself where it has none."""
+    if type(x) is np.ndarray and x.dtype.kind in "fc":
+        nan = np.isnan(x)
+        if nan.any():
+            return np.where(nan, 1, x).astype(x.dtype, copy=False)
+    return x
+
+
+def nan_at(mask, x, op="a nan* reduction"):
+    """``x`` with NaN where ``mask`` holds (``x`` itself where mask is False or holds nowhere): the
+    argument of the nan* reduction ``op``."""
+    if mask is False or not mask.any():
+        return x
+    return np.where(mask, np.nan, x)
+
+
+def nan_kept_entries(mask, x, op):
+    """Where ``mask`` does not hold; an ``x`` not finite where it does is noted (numpy_ops.noted_skips:
+    its partial there is not finite either, so a NaN gradient that follows is refused naming ``op``)."""
+    kept = np.logical_not(mask)
+    noted_skips(x, kept, False, op)
+    return kept
+
+
+@defrule(nan_filled)
+def _nan_filled_rule(g, ans, x):
+    # a NaN entry of x reaches only entries nan_at makes NaN: its adjoint is 0 there (np.nanstd(x) of a
+    # parameter x holding NaN: 0, as before and as central differences give)
+    return g
+
+
+@defrule(nan_at, wrt=("x",))
+def _nan_at_rule(g, ans, mask, x, op="a nan* reduction"):
+    return g if mask is False else unbroadcast(where_masked(g, nan_kept_entries(mask, x, op)), x)
+
+
+nondifferentiable(nan_entries, nan_kept_entries)
+
+
 @defrule(np.nancumprod)
 def nancumprod(g, ans, a, axis=None, dtype=None, out=None):
     # np.cumprod of a with its NaN entries replaced by 1: those take no adjoint
@@ -2981,6 +3053,39 @@ def holds_fractions(a):
 
 
 nondifferentiable(diagonal_positions, cycled_positions, holds_fractions)
+
+
+# --- np.put(a, ind, v, mode) on an array no other name shares: a = with_put(a, ind, v, mode) ------------
+
+def with_put(a, ind, v, mode="raise"):
+    """What ``np.put(a, ind, v, mode)`` leaves in ``a``, as a new array (``a`` unchanged): numpy's own
+    put on a copy (flat positions, its mode, its cycling of a short ``v``, the last of repeated
+    positions winning, its casting)."""
+    out = a.copy()
+    np.put(out, ind, v, mode)
+    return out
+
+
+def put_winners(shape, ind, mode, size):
+    """``(positions, entries)``: the flat positions np.put(a, ind, v, mode) writes in an array of
+    ``shape``, and for each the entry of a flattened ``v`` of ``size`` entries that stays there (the
+    last write to a position wins; a short ``v`` is repeated)."""
+    marks = np.full(shape, -1, dtype=np.intp)
+    np.put(marks, ind, np.arange(np.size(ind)), mode)
+    positions = np.flatnonzero(marks >= 0)
+    return positions, np.ravel(marks)[positions] % builtins.max(size, 1)
+
+
+@defrule(with_put, wrt=("a", "v"))
+def _with_put_rule(g, ans, a, ind, v, mode="raise"):
+    # the written positions' old entries are overwritten (no derivative); each entry of v gets g at
+    # the positions where its write is the one that stays (none where a holds integers or booleans)
+    return (with_put(g, ind, 0.0, mode),
+            take_adjoint(np.take(np.ravel(g), put_winners(np.shape(a), ind, mode, np.size(v))[0]), v,
+                         put_winners(np.shape(a), ind, mode, np.size(v))[1], None) * holds_fractions(a))
+
+
+nondifferentiable(put_winners)
 
 
 # --- numpy.lib.stride_tricks.sliding_window_view: a read-only view of x's windows -----------------------

@@ -167,6 +167,15 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
         if analysis.sharing(s, z) is not None:
             return None
         return [assign(z, call(f"{rt_name}.with_diagonal", [load(z)] + list(node.args[1:]), node.keywords))]
+    if result is None and target is np.put and 3 <= len(node.args) <= 4 and \
+            all(k.arg == "mode" for k in node.keywords) and len(node.args) + len(node.keywords) <= 4 and \
+            not any(isinstance(a, gast.Starred) for a in node.args) and isinstance(node.args[0], gast.Name):
+        # np.put(z, ind, v[, mode]) of an unshared z: z = rt.with_put(z, ind, v, mode) (numpy's put, on
+        # a copy; was: refused, "np.put() writes into z in place")
+        z = node.args[0].id
+        if analysis.sharing(s, z) is not None:
+            return None
+        return [assign(z, call(f"{rt_name}.with_put", [load(z)] + list(node.args[1:]), node.keywords))]
     lowered_at = _ufunc_at(target) if result is None and target is not None else None
     if lowered_at is not None and len(node.args) == 3 and \
             not node.keywords and isinstance(node.args[0], gast.Name):

@@ -29,6 +29,7 @@ import numpy as np
 
 from .runtime import registry
 from .runtime import support as rt_support
+from .runtime.origins import module_top
 
 from .callables import WrappedFunction
 from .errors import CompileError
@@ -217,7 +218,7 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
         return CallInfo(CallKind.FUNCTION, obj=target)     # a namedtuple: built from its fields
     if isinstance(target, type) and target.__init__ is object.__init__ and \
-            target.__new__ is object.__new__ and target.__module__ != "builtins":
+            target.__new__ is object.__new__ and module_top(target) != "builtins":
         return CallInfo(CallKind.NONDIFF, obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
@@ -400,7 +401,7 @@ def _default_node(value):
 def _op_name(op) -> str:
     module = getattr(op, "__module__", None) or ""
     name = getattr(op, "__name__", repr(op))
-    if module.startswith("numpy"):
+    if module_top(op) == "numpy":
         return ("np.linalg." if "linalg" in module else "np.") + name
     return name
 
@@ -754,8 +755,14 @@ class ValueFacts:
                 first = load(info.receiver) if info.kind == CallKind.METHOD and info.receiver else \
                     (value.args[0] if value.args else None)
                 return first is not None and array_operand(first)
+            if any(info.obj is c for c in (float, int, complex)) and info.kind != CallKind.METHOD:
+                return True                # float(v): a number (was: no array, fuzz52 R1)
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
+            if info.kind == CallKind.FUNCTION and not value.keywords and all(
+                    not isinstance(a, gast.Starred) and array_operand(a) for a in value.args):
+                from .array_returns import returns_arrays
+                return returns_arrays(info.obj, len(value.args))     # helper(x) of `return u * 2.0`
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
@@ -1008,7 +1015,7 @@ class Activity(ValueFacts, RealnessProof):
         if value is Unresolved or value is _MISSING or value is None:
             return False
         cls = type(value)
-        module = (getattr(cls, "__module__", "") or "").split(".")[0]
+        module = module_top(cls)
         return not isinstance(value, (types.ModuleType, types.FunctionType, types.MethodType, type,
                                       types.BuiltinFunctionType, types.SimpleNamespace)) and \
             hasattr(value, "__dict__") and not issubclass(cls, (tuple, list, dict, np.ndarray)) and \
@@ -1366,7 +1373,7 @@ def returns_array(op) -> bool:
         return True                    # builtin abs, a user's elementwise or real-valued op
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
-    return module.startswith("numpy") or module == "sct.runtime.nn"
+    return module_top(op) == "numpy" or module == "sct.runtime.nn"
 
 
 def _option(node: gast.Call, names, default):

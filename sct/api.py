@@ -282,32 +282,20 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
     names = {w[0]: w[1] for w in written}
     code = getattr(fun, "__code__", None)
     params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]) if code is not None else []
-    params += [w[1] for w in written if not isinstance(w[0], tuple) and w[0] >= len(params)]
-    subject = names.get(position)
-    where = next((w[2] for w in written if w[0] == position), None)
-    through = None
-    if subject is None:
-        # (the argument holding an object written through one name, sct/held_state.py: ``dlfeval(f, net, [net])``:
-        # reads of net.cell through other[0].cell)
-        held = next(w for w in written if isinstance(w[0], tuple) and w[0][0] == position)
-        subject, where = held[1], held[2]
-        through = "".join(f".{attr}" for attr in held[0][1:])
+    params += [w[1] for w in written if w[0] >= len(params)]
 
     def spell(path) -> str:
         i = path[0]
-        if isinstance(i, tuple):        # (an object an argument holds: net.cell)
-            text = ".".join([spell((i[0],))] + list(i[1:]))
-        else:
-            text = names.get(i) or (
-                extra[i - len(args)][0] if i >= len(args) else params[i] if i < len(params) else f"argument {i + 1}")
+        text = names.get(i) or (extra[i - len(args)][0] if i >= len(args) else
+                                params[i] if i < len(params) else f"argument {i + 1}")
         for how, key in path[1:]:       # (a class, a deque's or set's item, a weakref's object: red team 49)
             text = f"{text}.{key}" if how == "attr" else f"type({text})" if how == "class" else \
                 f"an item of {text}" if how == "member" else f"{text}()" if how == "ref" else f"{text}[{key!r}]"
         return text
+    where = next(w[2] for w in written if w[0] == position)
     a, b = spell(first), spell(second)
-    other = (b if a == subject else a) if through is None else f"{b}{through}"
     raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() sets an attribute of "
-                          f"{subject}'s object here, and reads of it through {other} "
+                          f"{names[position]}'s object here, and reads of it through {b if a == names[position] else a} "
                           f"would lose the new value's derivative (sct differentiates them as reads of what the object "
                           f"held when the call began). Pass the object once (read it through one name), or pass "
                           f"distinct objects", *where)
@@ -362,8 +350,8 @@ def _read_outside(compiled: Compiled) -> tuple:
 
 def _users_class(value) -> bool:
     """A class of the user's (its class attributes may hold the user's objects: ``Base.shared``)."""
-    return isinstance(value, type) and (getattr(value, "__module__", None) or "builtins").split(".")[0] not in \
-        ("builtins", "numpy", "sct")
+    from .runtime.origins import module_top
+    return isinstance(value, type) and module_top(value) not in ("builtins", "numpy", "sct")
 
 
 def _hit_parts(args, compiled: Compiled):
@@ -1156,6 +1144,10 @@ def _in_library(exc: SctError, message: str) -> str:
     construct = getattr(exc, "construct", None)
     detail = f"{construct} in library code, {old}, line {line}" if construct else \
         f"in library code, {old}, line {line}: {message}"
+    if str(old).replace("\\", "/").endswith("numpy/lib/_polynomial_impl.py"):
+        # np.poly1d(c) of traced coefficients kept as an object (P = np.poly1d(c); P(x)): corp52 FR2
+        detail += ("; np.poly1d of traced coefficients: evaluate it with np.polyval(c, x), or call it where "
+                   "it is made, np.poly1d(c)(x)")
     return (f"the call gives a traced value to library code that sct cannot differentiate ({detail}); "
             f"give it plain values instead (extractdata(x), float(extractdata(x)), extractdata(x).tolist(): "
             f"they carry no gradient), or make the call outside the differentiated function")

@@ -12,8 +12,8 @@ from typing import List, Optional
 import gast
 
 from .alias_state import EXT, _statements
-from .ir import call, const, load
-from .points_to import AliasAnalysis, multi_of, unset_key
+from .ir import call, const, load, walk_no_defs
+from .points_to import AliasAnalysis, _parameter_names, multi_of, unset_key
 
 INPLACE_METHODS = {
     gast.Add: "__iadd__", gast.Sub: "__isub__", gast.Mult: "__imul__", gast.Div: "__itruediv__",
@@ -149,6 +149,8 @@ def _check_item_update(s, analysis: AliasAnalysis, param_kinds, mode: str, fail,
     elif isinstance(src, gast.Attribute):
         key = src.attr
     items = _changed_items(analysis, state, analysis.objects(s, container), key, param_kinds, op, mode)
+    if isinstance(src, gast.Subscript) and isinstance(src.slice, gast.Constant):
+        items = _items_at_key(analysis, container, key, items)
     if isinstance(src, gast.Attribute) and container in analysis.owned_params:
         # self.a op= v in __init__ before it sets self.a: the class's attribute, which every
         # instance shares (changed in place where it is an array or a list)
@@ -194,6 +196,89 @@ def _changed_items(analysis: AliasAnalysis, state, holders, key, param_kinds, op
                 inside = inside - {EXT}
         items |= inside
     return items
+
+
+def _items_at_key(analysis: AliasAnalysis, container: str, key, items) -> set:
+    """``items`` less the objects surely at another key than ``key`` of the list or dict
+    ``container`` (was: ``lst = [x * 1.0, y]; lst[0] += y`` refused as changing y, the other item).
+    Only for a container bound once to a list or dict written out, read and written only by
+    constant keys (no other name, call or method can reach it, so no item moves): the objects
+    put at each key are known, by site (an object made again in a loop is the older one later)."""
+    fdef = analysis.fdef
+    if container in _parameter_names(fdef) + [a.id for a in getattr(fdef.args, "posonlyargs", None) or []]:
+        return items
+    literal, stores, uses = None, [], 0
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and n.id == container:
+            uses -= 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                n.targets[0].id == container:
+            if literal is not None or not isinstance(n.value, (gast.List, gast.Dict)):
+                return items
+            literal = n
+            uses += 1
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Subscript) and \
+                isinstance(n.targets[0].value, gast.Name) and n.targets[0].value.id == container:
+            if not isinstance(n.targets[0].slice, gast.Constant):
+                return items
+            stores.append(n)
+            uses += 1
+        elif isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) and \
+                n.value.id == container and isinstance(n.slice, gast.Constant):
+            uses += 1
+    if literal is None or uses != 0 or \
+            sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container) != \
+            sum(1 for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == container):
+        return items                # another use: a call, a method, a loop over it, another name, a nested def
+    value = literal.value
+    if isinstance(value, gast.List):
+        entries = list(enumerate(value.elts))
+        if any(isinstance(e, gast.Starred) for e in value.elts):
+            return items
+    elif any(k is None or not isinstance(k, gast.Constant) for k in value.keys):
+        return items                # {**d}: keys not known
+    else:
+        entries = [(k.value, v) for k, v in zip(value.keys, value.values)]
+    size = len(entries)
+
+    def position(k):
+        if isinstance(value, gast.Dict):
+            return k
+        if type(k) not in (int, bool) or not -size <= k < size:
+            return _UNKNOWN
+        return k % size
+
+    def sites(stmt, node):
+        state = analysis.before.get(id(stmt))
+        if state is None:
+            return None
+        return {_site_of(o) for o in analysis.names(state, node)}
+    at: dict = {}                   # a dict: keys equal in Python are one key (1 and True)
+    for k, v in entries:
+        found = sites(literal, v)
+        if found is None:
+            return items
+        at[position(k)] = found     # (a key written twice in the dict: the last value)
+    for st in stores:
+        k = position(st.targets[0].slice.value)
+        found = sites(st, st.value)
+        if found is None or k is _UNKNOWN:
+            return items
+        at[k] = at.get(k, set()) | found
+    k = position(key)
+    if k is _UNKNOWN or k not in at:
+        return items
+    mine = at[k]
+    others = set().union(*(v for j, v in at.items() if j != k)) - mine
+    return {o for o in items if o == EXT or _site_of(o) not in others}
+
+
+_UNKNOWN = object()
+
+
+def _site_of(o):
+    """The object ``o`` by its site: the newest and the older objects of a site are one here."""
+    return ("site", o[1]) if o[0] in ("new", "old") else o
 
 
 def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:

@@ -82,7 +82,6 @@ from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls,
     describe, entered, plain_fill
 from .options import canonicalize_sites
 from .outside_holders import note_outside_reads
-from .held_state import held_writes, hold_written_fields
 # (imported with sct, not at the first compilation: the modules the passes import where they run)
 from . import outside_formats as _outside_formats, recompute_writes as _recompute_writes  # noqa: F401,E402
 
@@ -425,20 +424,14 @@ def _compile_unrolling(fn, *options, dlupdates: tuple = ()) -> Compiled:
     unroll: tuple = ()      # (dlupdates: the lines of dlupdate calls written out, sct/dlupdates.py)
     refusal = None          # (the last refusal: raised where its loops cannot be written out)
     first = None            # the refusal before every dlupdate was written out
-    held = False            # objects an argument holds, written, bound once (sct/held_state.py)
     while True:
         try:
-            compiled = _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates, held=held)
+            compiled = _compile_function(fn, *options, unroll=unroll, dlupdates=dlupdates)
             compiled.dlupdates = dlupdates
             return compiled
         except NotUnrolled:
             raise (refusal if first is None else first) from None
         except CompileError as error:
-            if not held and getattr(error, "sct_held_retry", False):
-                # a write into an object an argument holds, refused as one sct may not follow: compiled again
-                # with such objects bound once (only then: the code of every function compiled before is kept)
-                held = True
-                continue
             written = dlupdate_line_of(error)
             code = getattr(fn, "__code__", None)
             if written is not None and written not in dlupdates and len(dlupdates) < 32 and code is not None and \
@@ -519,7 +512,7 @@ def _range_is_builtin(fn, code) -> bool:
 
 def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequence[bool]],
                       returns_self: bool, called: bool = False, primal_calls: bool = True,
-                      keep=None, unroll: tuple = (), dlupdates: tuple = (), held: bool = False) -> Compiled:
+                      keep=None, unroll: tuple = (), dlupdates: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
     renamed = _rename_builtin_locals(fn, fdef)
@@ -584,8 +577,6 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compile_property_reads(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/properties.py
     compile_user_operators(fdef, resolver, sig.param_kinds, namer, rt_name, filename)  # sct/user_operators.py
     rewrite_namespaces(fdef, resolver, rt_name)                                 # sct/namespaces.py
-    if held and mode == "entry" and not called:     # an object an argument holds, written: one name (sct/held_state.py)
-        hold_written_fields(fdef, sig.params, sig.param_kinds, namer, rt_name)
     trusted = _trusted(fn)
     alias_mode = "vjp" if called else mode      # a helper's writes are its caller's business
     owned = {sig.params[0]} if returns_self and sig.params else set()     # __init__'s new object
@@ -680,7 +671,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()
-                                      if p in sig.params) + held_writes(fdef, sig.params, written)
+                                      if p in sig.params)
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled

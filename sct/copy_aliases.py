@@ -147,6 +147,29 @@ def _basic_view_index(index) -> bool:
     return view
 
 
+def _transposed_name(value):
+    """``base`` of ``base.T``, ``base.transpose()``, ``base.swapaxes(i, j)`` (constant integers): of an
+    array, a view of all of it that is its own inverse; else None."""
+    if isinstance(value, gast.Attribute) and value.attr == "T" and isinstance(value.value, gast.Name):
+        return value.value.id
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            isinstance(value.func.value, gast.Name) and not value.keywords and \
+            (value.func.attr == "transpose" and not value.args or
+             value.func.attr == "swapaxes" and len(value.args) == 2 and all(_int_constant(a) for a in value.args)):
+        return value.func.value.id
+    return None
+
+
+def _transposed(value, name: str):
+    """The transpose ``value`` (of a name) taken of ``name`` instead."""
+    new = copy.deepcopy(value)
+    if isinstance(new, gast.Attribute):
+        new.value = load(name)
+    else:
+        new.func.value = load(name)
+    return new
+
+
 class MustCopies:
     """The pairs of names surely holding the same object before each statement of ``fdef``
     (``before``, by statement id), for the names ``tracked`` (the function's own, none that a
@@ -210,6 +233,15 @@ class MustCopies:
                     self.indexes[key] = value.slice
                     self.bindings[id(s)] = s
                     return _kill(facts, {target.id}) | {(kind, target.id, value.value.id, key, id(s))}
+            base = _transposed_name(value)
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and base is not None and \
+                    target.id != base and target.id in self.tracked and base in self.tracked:
+                # w = base.T, base.transpose(), base.swapaxes(0, 1): of an array, always a view of all of
+                # it, its own inverse (written back as base[...] = w.T; corp52 FR7)
+                key = "transposed " + gast.dump(value)
+                self.indexes[key] = value
+                self.bindings[id(s)] = s
+                return _kill(facts, {target.id}) | {("view", target.id, base, key, id(s))}
             if len(s.targets) == 1 and isinstance(target, gast.Name) and isinstance(value, gast.Attribute) and \
                     isinstance(value.value, gast.Name) and target.id != value.value.id and \
                     target.id in self.tracked and value.value.id in self.tracked:
@@ -704,17 +736,25 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                        f"`{w} = list({w})` before changing it, or build a new value")
             out.append(gast.Expr(value=call(f"{rt_name}.require_array", [load(base), const(message)])))
             out[-1].lineno = line
+            transposed = key.startswith("transposed ")     # (w = base.T: base[...] = w.T; w = base.T)
             if w == z and base in after:
-                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=copy.deepcopy(index),
-                                                               ctx=gast.Store())],
-                                       value=load(w), type_comment=None))
+                value = w
+                if transposed:          # (one operation per statement: the transpose gets its own name)
+                    value = w + "_transposed"
+                    while value in names or value in every_name:
+                        value += "_"
+                    names.add(value)
+                    out.append(assign(value, _transposed(index, w), line))
+                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=const(Ellipsis) if transposed
+                                                               else copy.deepcopy(index), ctx=gast.Store())],
+                                       value=load(value), type_comment=None))
                 out[-1].lineno = line
-                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
-                                                    ctx=gast.Load()), line))
+                out.append(assign(w, _transposed(index, base) if transposed else
+                                  gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line))
                 rebound.add(base)
             elif base == z and w in after:
-                out.append(assign(w, gast.Subscript(value=load(base), slice=copy.deepcopy(index),
-                                                    ctx=gast.Load()), line))
+                out.append(assign(w, _transposed(index, base) if transposed else
+                                  gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line))
                 rebound.add(w)
         if rebound:
             s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)

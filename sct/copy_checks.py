@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import gast
 import numpy as np
 
+from .runtime.origins import module_name
 from .alias_state import COPY_BUILTINS
 from .ir import loaded_names, root_name, walk_nodes, walk_nodes_list
 from .unroll import refused_site
@@ -111,8 +112,6 @@ class CopyChecks:
         dlgradient(sum(z * x), z)`` gave x for 2x)."""
         for n in self.finding.nodes():
             value, target = None, None
-            if getattr(n, "sct_held", False):
-                continue        # (``net__cell = net.cell``, the one binding of the object: sct/held_state.py)
             if isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == root for t in n.targets):
                 value, target = n.value, n
             elif isinstance(n, (gast.For, gast.comprehension)) and any(
@@ -537,7 +536,7 @@ def _items_passing(act, call) -> bool:
         obj = act.call_info(call).obj
     except Exception:       # noqa: BLE001  (unsure: not followed, as before)
         return False
-    module = getattr(obj, "__module__", None) or ""
+    module = module_name(obj) or ""
     if getattr(obj, "__name__", None) in COPY_BUILTINS:
         return False            # (dict(p), list(xs): copies, which check_unfollowed_copy reads)
     return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",
@@ -650,7 +649,7 @@ class Structures:
         """(an active name whose value may be an item of ``r``, the line) or None: ``r`` is not an
         argument, and one of its bindings reads such a name (an array read again elsewhere, or an
         argument), directly or through the structures it was made from."""
-        if r in seen or r in self.facts.params or r in (self.facts.vararg, self.facts.kwarg) or r in self.facts.held:
+        if r in seen or r in self.facts.params or r in (self.facts.vararg, self.facts.kwarg):
             return None
         seen.add(r)
         counts = self.facts.name_counts

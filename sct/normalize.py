@@ -30,11 +30,14 @@ from typing import List, Optional
 
 import gast
 
+from .runtime.origins import module_top
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
 from .ir import _CHILD_FIELDS, _child_fields, call, const, dotted_name, walk_no_defs, walk_nodes, walk_nodes_list
 from .naming import Namer
+from .nan_leaves import nan_reduction_leaves
+from .poly1d_calls import poly1d_calls
 from .normalize_exprs import UNSUPPORTED, Expressions, static_keyword_dicts
 from .normalize_generators import call_changes_lazy_reads, changes_or_draws, wrap_generator_calls
 from .normalize_exprs import BINOP_NAMES, COMPARE_NAMES, INDEX_TRICKS, UNARY_NAMES  # noqa: F401  (their old home)
@@ -755,6 +758,8 @@ class Normalizer(Statements, Loops, Expressions):
         for s in body:
             self.check_supported(s)
         self.positional_written(body)
+        nan_reduction_leaves(body, self._numpy_function, self.rt_name)   # (sct/nan_leaves.py)
+        poly1d_calls(body, self._numpy_function, self.rt_name)           # (sct/poly1d_calls.py)
         if has_deleted_names(body):       # a read after ``del name`` (lowered to nothing): refused
             check_deleted_reads(body, self.fail)
         # (a statement naming none of getattr, setattr, delattr is left as the transformer leaves it)
@@ -866,7 +871,7 @@ class Normalizer(Statements, Loops, Expressions):
             return False            # (a local value: what it calls is not known here, as before)
         target = self.partials.resolve(node.func, self.local_root)
         if not isinstance(target, types.FunctionType) or \
-                (getattr(target, "__module__", "") or "").startswith(("numpy", "sct", "math")):
+                module_top(target) in ("numpy", "sct", "sct_generated", "math"):
             return False
         from .parse import function_ast
         try:

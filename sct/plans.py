@@ -161,8 +161,6 @@ class FunctionFacts:
     # nested defs (lambdas) a top-level if/for/while/with makes: bound to None before it where a sweep
     # reads one (was: UnboundLocalError, a ``key=lambda ...`` of sorted in a branch not taken)
     defined_in_compounds: FrozenSet[str] = frozenset()
-    # objects an argument holds, bound once at the top (``net__cell = net.cell``): argument-like (sct/held_state.py)
-    held: FrozenSet[str] = frozenset()
 
     def fail(self, node, message: str, construct: str) -> NoReturn:
         raise CompileError(message, self.filename, getattr(node, "lineno", self.line), construct)

@@ -20,6 +20,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .runtime import registry
 
 from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
@@ -75,7 +76,7 @@ def _number_result(node: gast.Call, info, name: str) -> bool:
             getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
         return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
     if info.kind in (CallKind.OP, CallKind.NONDIFF) and name in SCALAR_REDUCTIONS and \
-            (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
+            module_top(info.obj) == "numpy" and len(node.args) == 1 and \
             all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
         return True
     return False
@@ -353,10 +354,6 @@ class _Values:
         self.activity = activity
         self._classify = classify_call
         self.params = _parameter_names(fdef)
-        held = getattr(fdef, "sct_held", None)
-        if held:        # objects an argument holds, bound once at the top: followed as arguments (sct/held_state.py)
-            self.params = self.params + list(held)
-            self.kinds = dict(param_kinds, **{k: v[2] for k, v in held.items()})
         self.owned_params = set(owned_params)
         self.locals, self.slice_names, self.super_names, self.nested = _local_facts(fdef, self.params)
         self.ranks = _local_ranks(fdef, param_kinds, self._classify, resolver)
@@ -966,6 +963,13 @@ class _Values:
             return args | state.contents(args) | self.fresh(state, site)
         if name in VIEW_FUNCTIONS or copy_false or info.kind in (CallKind.STOP, CallKind.CREATE):
             objs = args | receiver
+            if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false and args and \
+                    all(o[0] in ("new", "old") and self.is_sequence(o) for o in args) and \
+                    not _object_dtype(node) and not self._may_make_objects(state, node):
+                # np.asarray([a, 2 * a]) of a list of numbers: a new array of numbers, not the list (was:
+                # taken to hold the list's items, so a view of its .copy() written into was refused, fuzz52 R1)
+                self.array_sites.add(site)
+                return self.fresh(state, site)
             if name in _NEW_FROM_NON_ARRAYS and not receiver and not copy_false:
                 # np.asarray(s) of a number or a list is a new array (0-d for a number), which
                 # changes in place (`a = np.asarray(np.sum(x)); b = a; b *= 2` changes a: was
@@ -1283,6 +1287,9 @@ class _Values:
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
         if fn is not None and _returns_fresh(fn):
+            if self.activity is not None and self.activity.value_is_array(node):
+                self.array_sites.add(site)       # a new array of numbers (sct/callee_effects.py returns_arrays)
+                return self.fresh(state, site)
             # every return makes a new value (``return np.tanh(v * s)``): the result is a
             # new object, whose items may still be anything
             return self.fresh(state, site, reached | frozenset({EXT}))
@@ -1404,8 +1411,6 @@ class PointsTo(_Values):
 
     def statement(self, s, state: State):
         self.before[id(s)] = state.copy()
-        if getattr(s, "sct_held", False):
-            return          # (``net__cell = net.cell``: bound as an argument, sct/held_state.py)
         rule = _STATEMENT_RULES.get(type(s))
         if rule is not None:
             rule(self, s, state)
@@ -1943,7 +1948,7 @@ def _plain_instances(cls) -> bool:
     for klass in cls.__mro__:
         if klass is object:
             continue
-        if klass.__module__ == "builtins":
+        if module_top(klass) == "builtins":
             return False                      # a subclass of list, dict...: not followed here
         for method in ("__init__", "__post_init__"):
             fn = vars(klass).get(method)

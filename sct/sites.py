@@ -630,5 +630,4 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
     return FunctionFacts(fdef.name, filename, fdef.lineno, params, kwonly, vararg, kwarg, frozenset(stored),
                          MappingProxyType(defined_line), MappingProxyType(def_order),
                          MappingProxyType({k: (v[0], v[1]) for k, v in counts.items()}),
-                         frozenset(seen_in_compound), frozenset(bound), frozenset(defs_in_compound - bound),
-                         frozenset(getattr(fdef, "sct_held", None) or ()))
+                         frozenset(seen_in_compound), frozenset(bound), frozenset(defs_in_compound - bound))

@@ -5,6 +5,7 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import re
@@ -13,6 +14,7 @@ from typing import Dict, FrozenSet, Optional, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
@@ -59,6 +61,20 @@ def spelled_names(fdef) -> Dict[str, str]:
             reads.setdefault(n.targets[0].id, []).append(n.value)
     spelled: Dict[str, str] = {}
 
+    def written(index):
+        """``index`` with the names the normalizer gave ``np.newaxis`` (np_newaxis, bound once to
+        it) spelled as written (was: ``t[..., np_newaxis]`` in a message, fuzz52 m05)."""
+        out = None
+        for n in gast.walk(index):
+            values = reads.get(n.id, ()) if isinstance(n, gast.Name) else ()
+            dotted = _dotted(values[0]) if len(values) == 1 and isinstance(values[0], gast.Attribute) else None
+            if dotted and dotted.replace(".", "_") == n.id:
+                out = out or copy.deepcopy(index)
+                for m in gast.walk(out):
+                    if isinstance(m, gast.Name) and m.id == n.id:
+                        m.id = dotted
+        return out or index
+
     def spell(name, depth=0):
         if name in spelled or depth > 8:
             return spelled.get(name, name)
@@ -81,7 +97,7 @@ def spelled_names(fdef) -> Dict[str, str]:
         elif isinstance(v.slice, gast.Constant) and isinstance(v.slice.value, (int, str)):
             spelled[name] = f"{of}[{v.slice.value!r}]"
         elif _plain_index(v.slice):
-            spelled[name] = f"{of}[{_index_text(v.slice)}]"     # a row: traj[t], traj[t - 1]; h[:2]
+            spelled[name] = f"{of}[{_index_text(written(v.slice))}]"     # a row: traj[t], traj[t - 1]; h[:2]
         return spelled.get(name, name)
     for name in reads:
         spell(name)
@@ -411,11 +427,6 @@ class _WriteCheck:
         if why is not None and mode == "entry" and objs and all(o[0] == "arg" for o in objs) and \
                 "is an argument" in why:
             why = analysis.other_name_of(s, name, objs)   # dlfeval's argument: only another name
-        if why is not None and f"({name} is an attribute of " in why and mode == "entry" and \
-                getattr(self.fdef, "sct_held", None) is None:
-            # (an object an argument holds: compiled again with it bound once where it may be, sct/held_state.py;
-            # this refusal where it may not)
-            fail = _marked(fail)
         if why is not None and f"({name} is an attribute of " in why:
             # state kept by an object reached through a field (an RNN cell ``net.cell`` setting self.h):
             # say what runs instead (was only "build a new object, or set the attribute through the one
@@ -987,6 +998,9 @@ class _WriteCheck:
         if callee is None and info.kind == CallKind.FUNCTION and info.obj is None and \
                 isinstance(node.func, gast.Name) and self._pure_local_def(node.func.id):
             return          # f = lambda v: np.tanh(v) * w; f(t): its source shows it changes nothing
+        if callee is None and info.kind == CallKind.FUNCTION and info.obj is None and \
+                _pure_item_call(self.fdef, node.func, self._pure_local_def):
+            return          # fs[1](1.5) of fs = [lambda u, k=k: u * k for k in ...] (fuzz52 R4)
         if callee is not None and info.kind == CallKind.FUNCTION and \
                 self._pure_given_none(s, node, callee, self_attributes=not args_active):
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
@@ -1342,6 +1356,64 @@ _NEW_VALUE_FOR = {
 }
 
 
+def _pure_item_call(fdef, func, pure_def) -> bool:
+    """Is ``func`` (``g`` of ``g = fs[1]; g(1.5)``, as ``fs[1](1.5)`` is normalised) bound only to items
+    of lists ``fs`` that hold only defs and lambdas nested here whose source shows they change nothing
+    (``pure_def``): ``fs`` bound only to lists of such functions written out, or to ``fs + t`` of such a
+    list ``t`` (a comprehension ``[lambda u, k=k: u * k for k in ...]``), read only by ``fs[...]``, and
+    seen by no nested def?  (was: refused as a call that may change its arguments, fuzz52 R4)"""
+    def bindings(name):
+        """The values of the Assigns binding ``name``: None where something else binds it too, or
+        a nested def reads or binds it."""
+        values = [n.value for n in walk_no_defs(fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+                  isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+        stores = sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == name and
+                     not isinstance(n.ctx, gast.Load))
+        every = sum(1 for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == name)
+        mine = sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == name)
+        params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
+            {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+        return values if values and stores == len(values) and every == mine and name not in params else None
+
+    def pure_function(e) -> bool:
+        if not isinstance(e, gast.Name):
+            return False
+        if pure_def(e.id):
+            return True
+        values = bindings(e.id)      # f_closure = rt.bind_closure(f, env, ...) of a pure nested f
+        return values is not None and len(values) == 1 and isinstance(values[0], gast.Call) and \
+            isinstance(values[0].func, gast.Attribute) and values[0].func.attr == "bind_closure" and \
+            bool(values[0].args) and isinstance(values[0].args[0], gast.Name) and pure_def(values[0].args[0].id)
+
+    def pure_list(e) -> bool:
+        return isinstance(e, gast.List) and all(pure_function(v) for v in e.elts)
+
+    if not isinstance(func, gast.Name):
+        return False
+    items = bindings(func.id)
+    if not items or not all(isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) for v in items):
+        return False
+    for container in {v.value.id for v in items}:
+        values = bindings(container)
+        if values is None:
+            return False
+        allowed = len(values)        # its binding targets
+        for v in values:
+            if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Add) and isinstance(v.left, gast.Name) and \
+                    v.left.id == container and isinstance(v.right, gast.Name):
+                added = bindings(v.right.id)
+                if added is None or len(added) != 1 or not pure_list(added[0]):
+                    return False
+                allowed += 1
+            elif not pure_list(v):
+                return False
+        allowed += sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Subscript) and
+                       isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) and n.value.id == container)
+        if allowed != sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container):
+            return False             # another use: fs.append(h), fs[0] = h, gs = fs, a call given fs
+    return True
+
+
 def _reading_method(call) -> bool:
     """Is ``call`` a method of an array that reads it into a new value (``c.mean(axis=0)``, ``c.copy()``),
     given no ``out=``?"""
@@ -1482,7 +1554,7 @@ _OPERATOR_WRITES = _operator_writes()
 
 
 def _is_numpy(obj) -> bool:
-    return (getattr(obj, "__module__", "") or "").startswith("numpy")
+    return module_top(obj) == "numpy"
 
 
 def _is_ufunc_method(obj) -> bool:
@@ -1528,7 +1600,7 @@ def _reads_only(target) -> bool:
     """Whether a function sct runs as it is surely changes none of its arguments: the read-only
     builtins, and numpy's and math's functions (numpy's in-place writers are checked before)."""
     module = getattr(target, "__module__", None) or ""
-    if module == "builtins":
+    if module == "builtins" and module_top(target):
         return getattr(target, "__name__", "") in _READ_ONLY_BUILTINS
     if any(target is f for f in _read_only_library()):
         return True
@@ -1713,15 +1785,3 @@ def _unparse(node) -> str:
         return astunparse.unparse(gast.gast_to_ast(node)).strip()
     except Exception:
         return "it"
-
-
-def _marked(fail):
-    """``fail`` whose CompileError says the function may compile with the objects its arguments hold bound once
-    (``sct_held_retry``: sct.compiler._compile_unrolling compiles it again so, sct/held_state.py)."""
-    def marked(*args, **kwargs):
-        try:
-            fail(*args, **kwargs)
-        except CompileError as error:
-            error.sct_held_retry = True
-            raise
-    return marked

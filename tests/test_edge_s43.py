@@ -13,7 +13,7 @@ _DATA = np.array([np.nan, 2.0, 3.0])
 
 
 def _nanmax_scaled(x):
-    return np.nanmax(x * _DATA)
+    return np.nanmax(np.sqrt(x - 1.5) * _DATA)   # (was x * _DATA: NaN data alone now runs, corp52 FR5)
 
 
 def test_jvp_refusal_through_a_reduction_skipping_nan_names_the_users_line():

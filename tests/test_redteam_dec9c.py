@@ -362,15 +362,22 @@ def nan_to_num_of(x, t):
     return np.sum(np.nan_to_num(x * DATA)) + t[0]
 
 
-@pytest.mark.parametrize("case", [nansum_weighted, nanmean_squares, nanstd_nanvar, nancumsum_weighted, nanprod_of,
-                                  nanmax_nanmin, nanmedian_of, sum_where_mask, mean_where_mask, max_where_mask,
-                                  nan_to_num_of])
+@pytest.mark.parametrize("case", [nanmedian_of, sum_where_mask, mean_where_mask, max_where_mask, nan_to_num_of])
 def test_nan_gradient_through_left_out_entries_is_refused(case):
     with pytest.raises(sct.EvaluationError, match="the gradient is NaN through"):
         check_two_inputs(case, X.copy(), T.copy(), order=1)
 
 
-@pytest.mark.parametrize("case", [nanmax_nanmin, nanmedian_of, max_where_mask])
+@pytest.mark.parametrize("case", [nansum_weighted, nanmean_squares, nanstd_nanvar, nancumsum_weighted, nanprod_of,
+                                  nanmax_nanmin])
+def test_nan_reduction_of_nan_data_is_exact(case):
+    # (was refused as above: the argument's NaN comes from the data DATA, a name the compiler fills and
+    # puts back, sct/nan_leaves.py; corp52 FR5)
+    check_two_inputs(case, X.copy(), T.copy(), order=1)
+    check_jvp(case, X.copy(), T.copy())
+
+
+@pytest.mark.parametrize("case", [nanmedian_of, max_where_mask])
 def test_nan_tangent_through_left_out_entries_is_refused(case):
     with pytest.raises(sct.EvaluationError, match="the gradient is NaN through"):
         check_jvp(case, X.copy(), T.copy())

@@ -1,0 +1,70 @@
+"""Does a user's function, given arrays, return a new array or a number (read from its source)?
+For the activity analysis (sct/analysis.py ``value_is_array``), which the aliasing analysis reads:
+``t = helper(x).copy()`` of ``def helper(u): return u * 2.0`` is an array's copy, whose constant
+slices are views of it.  Answers True only where the source shows it.
+"""
+from __future__ import annotations
+
+import types
+
+import gast
+import numpy as np
+
+from .ir import walk_no_defs
+from .parse import function_ast
+
+
+def returns_arrays(fn, count: int) -> bool:
+    """Does every return of the plain function (or lambda) ``fn``, given ``count`` positional
+    arguments that are all arrays or numbers, give a new array or a number: arithmetic of its
+    parameters and of numbers written out, numpy's ufuncs of them (``return u * 2.0``,
+    ``lambda u: np.tanh(u)``)?  (was: a helper's result was no array to the compiler, so a view
+    ``v = t[1:]`` of ``t = helper(x).copy()`` written into was refused as a change of x, fuzz52 R1)"""
+    if not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0:
+        return False                # (a generator or coroutine)
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return False
+    args = fdef.args
+    params = [a.id for a in list(getattr(args, "posonlyargs", None) or []) + list(args.args)]
+    if args.vararg is not None or args.kwarg is not None or args.kwonlyargs or len(params) != count or \
+            not fdef.body or not isinstance(fdef.body[-1], gast.Return):
+        return False                # (a body that may end without a return gives None)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Global,
+                          gast.Nonlocal)) or isinstance(n, gast.Name) and n.id in params and
+           not isinstance(n.ctx, gast.Load) for stmt in fdef.body for n in gast.walk(stmt)):
+        return False                # (a parameter bound again)
+
+    def array(e) -> bool:
+        if isinstance(e, gast.Constant):
+            return type(e.value) in (int, float, complex)
+        if isinstance(e, gast.Name):
+            return e.id in params
+        if isinstance(e, gast.BinOp):
+            return array(e.left) and array(e.right)
+        if isinstance(e, gast.UnaryOp):
+            return array(e.operand)
+        return isinstance(e, gast.Call) and not e.keywords and isinstance(_numpy_value(fn, e.func), np.ufunc) and \
+            all(array(a) for a in e.args)
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    # (a parameter returned as it is is no new array: the caller's, its objects shared)
+    return all(r.value is not None and not isinstance(r.value, gast.Name) and array(r.value) for r in returns)
+
+
+def _numpy_value(fn, f):
+    """The numpy function or ufunc that ``f`` (``np.tanh``, read through a module) names in ``fn``'s
+    globals, or None."""
+    chain = []
+    while isinstance(f, gast.Attribute):
+        chain.append(f.attr)
+        f = f.value
+    if not isinstance(f, gast.Name) or not chain:
+        return None
+    value = fn.__globals__.get(f.id)
+    for name in reversed(chain):
+        if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
+            return None
+        value = getattr(value, name, None)
+    module = getattr(value, "__module__", "") or ""
+    return value if isinstance(value, np.ufunc) or module.startswith("numpy") else None
