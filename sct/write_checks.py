@@ -1059,6 +1059,27 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+        if callee is not None and not args_active:
+            self._fields_reset(s, node, info, callee)
+
+    def _fields_reset(self, s, node, info, callee) -> None:
+        """A method left as a call that sets a field the function follows by name between a traced write of it
+        and a read (was: the read's adjoint went on into the value written before, a wrong gradient; red team
+        52 F1, sct/fields_reset.py): refused."""
+        from .fields_reset import reset_field
+        receivers = [info.receiver if info.kind == CallKind.METHOD else None] + \
+            [a.id for a in node.args[:1] if isinstance(a, gast.Name)]
+        field = reset_field(self, s, receivers, callee)
+        if field is None:
+            return
+        what = self._as_written(s, _dotted(node.func) or "this call")
+        field = self.spell(field)
+        owner = field.rsplit(".", 1)[0]
+        self.fail(s, f"{what}() is a method sct does not read in place, and it may set fields of {owner}, whose "
+                  f"fields {self.fname}() follows by name: it sets {field}, which this function writes a traced "
+                  f"value to before the call and reads after it (sct would send the derivative of that read on "
+                  f"into the value the call replaced). Set the field in the function itself "
+                  f"(`{field} = ...`), or make the call before the first write or after the last read", what)
 
     def _str_method_guarded(self, s, node, info) -> bool:
         """``k.startswith("kl")``, ``k.upper()`` on a local ``k`` that may share an object with what an
