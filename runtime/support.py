@@ -6737,8 +6737,10 @@ def require_array_value(value, message):
 def require_str(value, message):
     """Before ``k.startswith(...)`` on a name the compiler could not tell apart from values an adjoint
     reads (the key of ``for k, v in d.items()``, sct/write_checks.py _str_method_guarded): a str's
-    method changes nothing; any other object (a str subclass too) is refused with ``message``."""
-    if type(value) is str:
+    method changes nothing; any other object (a str subclass too) is refused with ``message``.
+    numpy's own ``np.str_`` (the keys of ``dict(zip(np.array(["a", "b"]), ...))``) has str's methods
+    (was: refused, redfix52 F9)."""
+    if type(value) is str or type(value) is np.str_:
         return None
     raise EvaluationError(message.format(type=type(value).__name__))
 

@@ -1092,7 +1092,10 @@ class _WriteCheck:
                 not isinstance(func.value, gast.Name) or func.value.id != info.receiver or \
                 not hasattr(str, func.attr) or func.attr.startswith("_") or \
                 getattr(self.fdef, "sct_number_guards", None) is None or \
-                any(g.stmt is s for g in self.fdef.sct_number_guards) or not _in_blocks(self.fdef.body, s):
+                any(g.stmt is s for g in self.fdef.sct_number_guards) or not _in_blocks(self.fdef.body, s) or \
+                getattr(s, "sct_loop_test", False):
+            # (a while loop's test: was guarded once before the loop, its re-test after the body rebound
+            # the name left unchecked, a user object's startswith run unfollowed: redfix52 F4)
             return False
         analysis = self.analysis
         for arg in list(node.args) + [k.value for k in node.keywords]:
