@@ -468,11 +468,28 @@ def fixed_point_statements(fdef) -> List:
 
 
 def written_keys(nodes) -> Set:
-    return {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
-            for node in nodes if isinstance(node, gast.Assign)
-            for t in node.targets
-            if isinstance(t, gast.Attribute) or
-            (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
+    found = {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
+             for node in nodes if isinstance(node, gast.Assign)
+             for t in node.targets
+             if isinstance(t, gast.Attribute) or
+             (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
+    if any(isinstance(t, gast.Subscript) and not isinstance(t.slice, gast.Constant)
+           for node in nodes if isinstance(node, gast.Assign) for t in node.targets):
+        found.add(("item", _ANY_KEY))
+    for node in nodes:
+        # ``d = rt.setitem(d, "y", v)``: functionalize's new value of ``d["y"]`` (was: not a written key, so a
+        # later ``d["y"]`` of a parameter took the argument's kind at entry, a plain array: no derivative through
+        # it, where the write sat under a branch or loop and kept the parameter's name; redfix51b W1)
+        value = node.value if isinstance(node, gast.Assign) else None
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr in _SETITEMS and len(value.args) >= 2:
+            key = value.args[1]
+            found.add(("item", key.value) if isinstance(key, gast.Constant) else ("item", _ANY_KEY))
+    return found
+
+
+_SETITEMS = ("setitem", "setitem_owned")
+_ANY_KEY = object()         # (a key known only when it runs: every item's kind unknown, child_kind_unknown)
 
 
 def name_readers(nodes: List) -> Dict[str, List[int]]:
@@ -614,7 +631,7 @@ class ValueFacts:
         written = getattr(self, "written_keys", ())
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 isinstance(value.slice, gast.Constant):
-            if ("item", value.slice.value) in written:
+            if ("item", value.slice.value) in written or ("item", _ANY_KEY) in written:
                 return None
             return child_kind(self.kinds.get(value.value.id), value.slice.value)
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
