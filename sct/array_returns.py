@@ -10,6 +10,7 @@ import types
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .ir import walk_no_defs
 from .parse import function_ast
 
@@ -45,16 +46,16 @@ def returns_arrays(fn, count: int) -> bool:
             return array(e.left) and array(e.right)
         if isinstance(e, gast.UnaryOp):
             return array(e.operand)
-        return isinstance(e, gast.Call) and not e.keywords and isinstance(_numpy_value(fn, e.func), np.ufunc) and \
+        return isinstance(e, gast.Call) and not e.keywords and isinstance(numpy_function(fn, e.func), np.ufunc) and \
             all(array(a) for a in e.args)
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
     # (a parameter returned as it is is no new array: the caller's, its objects shared)
     return all(r.value is not None and not isinstance(r.value, gast.Name) and array(r.value) for r in returns)
 
 
-def _numpy_value(fn, f):
-    """The numpy function or ufunc that ``f`` (``np.tanh``, read through a module) names in ``fn``'s
-    globals, or None."""
+def numpy_function(fn, f):
+    """The numpy function or ufunc that ``f`` (``np.reshape``, read through a module) names in ``fn``,
+    or None."""
     chain = []
     while isinstance(f, gast.Attribute):
         chain.append(f.attr)
@@ -66,5 +67,4 @@ def _numpy_value(fn, f):
         if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
             return None
         value = getattr(value, name, None)
-    module = getattr(value, "__module__", "") or ""
-    return value if isinstance(value, np.ufunc) or module.startswith("numpy") else None
+    return value if isinstance(value, np.ufunc) or module_top(value) == "numpy" else None

@@ -16,6 +16,7 @@ import numpy as np
 from .runtime.origins import module_top
 from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS,
                           WRITING_FUNCTIONS, _dotted)
+from .array_returns import numpy_function as _numpy_function
 from .ir import loaded_names, walk_no_defs, walk_nodes
 
 # --- does every return give a new object? ----------------------------------------------------------
@@ -98,23 +99,6 @@ _FIRST_ARGUMENT_VIEWS = frozenset((
     "reshape", "ravel", "transpose", "permute_dims", "matrix_transpose", "swapaxes", "moveaxis", "rollaxis",
     "squeeze", "expand_dims", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "real",
     "flip", "fliplr", "flipud", "rot90"))
-
-
-def _numpy_function(fn, f):
-    """The numpy function or ufunc that ``f`` (``np.reshape``, read through a module) names in ``fn``,
-    or None."""
-    chain = []
-    while isinstance(f, gast.Attribute):
-        chain.append(f.attr)
-        f = f.value
-    if not isinstance(f, gast.Name) or not chain:
-        return None
-    value = fn.__globals__.get(f.id)
-    for name in reversed(chain):
-        if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
-            return None
-        value = getattr(value, name, None)
-    return value if isinstance(value, np.ufunc) or module_top(value) == "numpy" else None
 
 
 def _fresh_call(fn, node) -> bool:
