@@ -352,7 +352,7 @@ class _Pass:
                     later |= self.loads[sweep]
                     recompute = recompute or self.recomputes[sweep]
                 if info[j][5]:
-                    later |= info[j][1]
+                    later |= info[j][1] | self.final_loads
             if not later:
                 continue
             at_stake: Dict[str, int] = {}
@@ -457,6 +457,15 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     final = set()
     if vjp and generated.bwd is not None:
         final = {"__return__"}
+        # (and the globals the adjoint reads by name: ``rt.reduction_times_like(d_L, L_mul, .., G, L_pow)``
+        # reads G when the caller's gradient runs, not through the residuals; was: a user method called
+        # after ``np.sum(G * x**3)`` in a helper doubling G in place was checked for no read, a silently
+        # wrong gradient, where the entry function's own read was checked)
+        bwd = next((f for f in others if f.name == generated.bwd), None)
+        if bwd is not None:
+            names = [n for n in walk_nodes(bwd) if isinstance(n, gast.Name)]
+            final |= {n.id for n in names if isinstance(n.ctx, gast.Load)} - \
+                {n.id for n in names if not isinstance(n.ctx, gast.Load)}      # (its locals: the residuals' own)
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
     callees = {}
     for r in records or ():
