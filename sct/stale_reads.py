@@ -342,6 +342,9 @@ class _Pass:
         # targets, found once (was: every event after and before each opaque one looked at again:
         # quadratic in a function of many opaque calls)
         reading = [j for j in range(len(events)) if info[j][3] or info[j][5]]
+        final = set(self.final_loads)      # (and what the generated functions the adjoint calls read)
+        for name in self.final_loads & set(self.generated):
+            final |= self.loads[name]
         targets: List = [None] * len(events)
         for key, i in first.items():
             kind, s, parent = events[i]
@@ -352,7 +355,7 @@ class _Pass:
                     later |= self.loads[sweep]
                     recompute = recompute or self.recomputes[sweep]
                 if info[j][5]:
-                    later |= info[j][1] | self.final_loads
+                    later |= info[j][1] | final
             if not later:
                 continue
             at_stake: Dict[str, int] = {}
