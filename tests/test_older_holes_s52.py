@@ -159,13 +159,15 @@ def test_written_argument_reached_another_way_refused(fn, hold):
     assert np.array_equal(c.h, np.zeros(2))        # (refused before the run)
 
 
-def test_written_argument_not_reached_runs_exact():
+@pytest.mark.parametrize("fn", [loss_next, loss_attr, loss_view, loss_defaults])
+def test_written_argument_not_reached_runs_exact(fn):
     sct.clear_cache()
     c, other = Cell(), Cell()
     other.h = np.array([0.25, -0.5])
-    HOLD[0] = iter([other])
+    HOLD[0] = {loss_next: lambda: iter([other]), loss_attr: lambda: None, loss_view: lambda: {"o": other}.values(),
+               loss_defaults: lambda: (lambda a, b=other: a)}[fn]()
     loss_attr.cell = other
-    L, g = dlfeval(loss_next, c, XS)
+    L, g = dlfeval(fn, c, XS)
     W0 = np.array([[0.3, -0.2], [0.1, 0.4]])
 
     def plain(W):
