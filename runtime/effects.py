@@ -25,6 +25,7 @@ import weakref
 from collections import deque
 
 import numpy as np
+from .origins import module_top
 
 
 _LOCAL = threading.local()
@@ -348,9 +349,9 @@ def _user_code(fn) -> bool:
         return not module.split(".")[0] in ("numpy", "sct")
     if isinstance(fn, type):
         return isinstance(getattr(fn, "__init__", None), types.FunctionType) and \
-            not fn.__module__.split(".")[0] in ("numpy", "sct", "builtins")
+            module_top(fn) not in ("numpy", "sct", "builtins")
     return isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and \
-        hasattr(fn, "__dict__") and not type(fn).__module__.split(".")[0] in ("numpy", "sct")
+        hasattr(fn, "__dict__") and module_top(type(fn)) not in ("numpy", "sct")
 
 
 class _Ran:
@@ -571,7 +572,7 @@ def _settable_object(o) -> bool:
     t = type(o)
     return isinstance(getattr(o, "__dict__", None), dict) and not hasattr(t, "__slots__") and \
         t.__setattr__ is object.__setattr__ and not isinstance(o, _OPAQUE + _RANDOM_OWNERS) and \
-        not hasattr(o, "_data") and t.__module__.split(".")[0] not in ("numpy", "sct", "builtins")
+        not hasattr(o, "_data") and module_top(t) not in ("numpy", "sct", "builtins")
 
 
 _OPAQUE = (types.FunctionType, types.MethodType, types.ModuleType, type, types.BuiltinFunctionType)
@@ -609,7 +610,7 @@ def _mutable(node) -> bool:
     if t is tuple:
         return bool(node)
     return isinstance(getattr(node, "__dict__", None), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
-        and not hasattr(node, "_data") and t.__module__.split(".")[0] not in ("numpy", "builtins")
+        and not hasattr(node, "_data") and module_top(t) not in ("numpy", "builtins")
 
 
 def _nodes(roots) -> list:

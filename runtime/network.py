@@ -32,6 +32,7 @@ import os
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
+from .origins import module_top, name_top
 from numpy.typing import ArrayLike
 
 from .dlarray import dlarray
@@ -810,7 +811,7 @@ def _impure_layer(layer, training: bool):
     of its own it calls, reads its arguments and fields and calls numpy and sct only: no random draw, no
     write into anything, no print)."""
     from .layers import Layer
-    if not isinstance(layer, Layer) or type(layer).__module__.split(".")[0] in ("runtime", "sct"):
+    if not isinstance(layer, Layer) or module_top(type(layer)) in ("runtime", "sct"):
         return None
     cls = type(layer)
     fn = cls.forward if training and cls.forward is not Layer.forward else cls.predict
@@ -871,13 +872,13 @@ def _impure_code(code, globals_, cls, seen, names, reads):
             return f"uses {name!r} (a random draw or a change of something, maybe)"
         g, m = found = _named(globals_, name, cls)
         reads.append((globals_, name, cls, found))
-        if isinstance(g, types.ModuleType) and g.__name__.split(".")[0] not in _READ_MODULES:
+        if isinstance(g, types.ModuleType) and name_top(g.__name__) not in _READ_MODULES:
             return f"calls into the module {g.__name__!r}, which sct does not read here"
-        if isinstance(g, types.FunctionType) and g.__module__.split(".")[0] not in ("numpy", "runtime", "sct"):
+        if isinstance(g, types.FunctionType) and module_top(g) not in ("numpy", "runtime", "sct"):
             why = _impure_code(g.__code__, g.__globals__, cls, seen, names, reads)
             if why is not None:
                 return why
-        if isinstance(m, types.FunctionType) and m.__module__.split(".")[0] not in ("runtime", "sct"):
+        if isinstance(m, types.FunctionType) and module_top(m) not in ("runtime", "sct"):
             why = _impure_code(m.__code__, m.__globals__, cls, seen, names, reads)
             if why is not None:
                 return why
@@ -1117,7 +1118,7 @@ _FORMAT_STRUCTURES: list = []      # number -> structure
 
 def _is_custom(layer) -> bool:
     """Is ``layer`` a custom layer (an ``sct.Layer`` subclass of the user's)?"""
-    return isinstance(layer, Layer) and type(layer).__module__.split(".")[0] not in ("runtime", "sct")
+    return isinstance(layer, Layer) and module_top(type(layer)) not in ("runtime", "sct")
 
 
 def _format_rule(layer):

@@ -68,6 +68,7 @@ import numbers
 import operator
 
 import numpy as np
+from .origins import module_top
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, item_adjoint, note_unselected_nonfinite, \
@@ -2941,7 +2942,7 @@ def builtin_sum_weights(iterable):
         raise SctRuntimeError("sum() of tuples or lists joins them (a concatenation), and sct does not "
                               "differentiate that: build the joined list with + or a comprehension instead")
     odd = next((v for v in items if not isinstance(v, (numbers.Number, np.ndarray, np.generic)) and
-                (type(v).__module__ or "").split(".")[0] not in ("numpy", "builtins", "sct", "runtime")), None)
+                module_top(type(v)) not in ("numpy", "builtins", "sct", "runtime")), None)
     if odd is not None:
         # (sum() of objects of a user class runs their __add__/__radd__, whose derivative this is not; was an
         # internal error in the gradient.  sct/user_operators.py makes sum([a, b]) of a list it sees the additions)

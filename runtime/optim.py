@@ -30,6 +30,7 @@ import numpy as np
 
 from .dlarray import dlarray
 from .layers import Layer
+from .origins import module_top
 from .support import _bound_values, class_held_dlarrays, self_holding_path, service_object
 from .table import Table
 
@@ -82,7 +83,7 @@ def _parameter_object(v) -> bool:
         return False                     # (a logger, a lock: kept as they are)
     if isinstance(v, Layer) or getattr(type(v), "learnables", None):
         return True
-    return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
+    return not callable(v) or module_top(type(v)) not in _TOOL_MODULES
 
 
 _NOT_PARAMETER_OBJECTS = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType,
@@ -102,7 +103,7 @@ def _passed_through(x) -> bool:
         return True
     # a tool's callable object (np.vectorize(...)); not one of the user's classes without a __dict__ (a
     # __slots__ layer holding weights is refused, never passed over)
-    return callable(x) and type(x).__module__.split(".")[0] in _TOOL_MODULES and not _parameter_object(x) \
+    return callable(x) and module_top(type(x)) in _TOOL_MODULES and not _parameter_object(x) \
         and not _is_leaf(x)
 
 

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
+from .origins import module_name, module_top, name_top
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -601,7 +602,7 @@ def setitem(x, idx, value):
         out[idx] = value
         return out
     if not isinstance(x, (np.ndarray, _dlarray)) and hasattr(type(x), "__setitem__") and \
-            (type(x).__module__ or "").split(".")[0] not in ("numpy", "builtins", "collections", "sct", "runtime"):
+            module_top(type(x)) not in ("numpy", "builtins", "collections", "sct", "runtime"):
         # an object of a user class with its own __setitem__ (o[k] = v runs its code, which changes o in place):
         # refused, naming the line (was: the object read as an array, an internal TypeError)
         raise EvaluationError(f"{type(x).__name__}[...] = value runs {type(x).__name__}.__setitem__, which changes "
@@ -1160,7 +1161,7 @@ def number_subclass_override(cls) -> str:
     # (a user's subclass of np.float64 / np.float32 / np.int64 with its own __mul__ is one: was exempt as an
     # np.generic, Python ran its __mul__ and generated code differentiated numpy's *)
     return users_override(cls, _NUMBER_OVERRIDES, stop=(int, float, complex), with_module=False,
-                          skip=lambda klass: (getattr(klass, "__module__", "") or "") in ("enum", "builtins")
+                          skip=lambda klass: module_top(klass) in ("enum", "builtins")
                           or _numpy_scalar_type(klass))
 
 
@@ -1195,7 +1196,7 @@ def numpy_operator_class(cls) -> bool:
     (``np.poly1d``: ``p + c`` adds ``c`` to the constant term, ``p * x`` is a polynomial product;
     ``np.polynomial.Polynomial``)?  Generated code would differentiate numpy's elementwise operators."""
     if not isinstance(cls, type) or issubclass(cls, (np.ndarray, np.generic, np.dtype, type)) or \
-            not (getattr(cls, "__module__", "") or "").startswith("numpy"):
+            module_top(cls) != "numpy":
         return False
     return any(n in vars(klass) for klass in cls.__mro__ if klass is not object for n in _OPERATOR_DUNDERS)
 
@@ -1302,7 +1303,7 @@ def array_operand(obj, symbol, names):
     if numpy_operator_class(cls):
         raise SctRuntimeError(numpy_operator_refusal(cls, symbol))
     for klass in cls.__mro__:
-        if klass is object or (getattr(klass, "__module__", "") or "").split(".")[0] in ("numpy", "sct", "builtins"):
+        if klass is object or module_top(klass) in ("numpy", "sct", "builtins"):
             continue
         found = [n for n in names.split() if n in vars(klass)]
         if found and sparse_class(cls):
@@ -1359,7 +1360,7 @@ def _class_computed(cls, name):
     instance holds it)."""
     for klass in cls.__mro__:
         if isinstance(vars(klass).get("__getattribute__"), types.FunctionType) and \
-                (klass.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
+                module_top(klass) not in _LIBRARY_DESCRIPTORS:
             # every read goes through the class's own __getattribute__ (``return v * 2.0`` for ``W``):
             # its value is what that code computes from the field (was: the field's derivative taken
             # for the value's, half the gradient of ``x @ self.W`` there)
@@ -1373,7 +1374,7 @@ def _class_computed(cls, name):
                 return f"the cached_property {cls.__name__}.{name}"
             kind = type(attr)
             if isinstance(getattr(kind, "__get__", None), types.FunctionType) and \
-                    (kind.__module__ or "").split(".")[0] not in _LIBRARY_DESCRIPTORS:
+                    module_top(kind) not in _LIBRARY_DESCRIPTORS:
                 # a descriptor of the user's (``lengthscale = Softplus()`` whose __get__ computes from
                 # ``obj._lengthscale``): its value is what its code computes from the fields (was: the
                 # derivative reaching the read dropped, a zero gradient)
@@ -1576,7 +1577,7 @@ def refuse_computed_attribute(obj, name, what):
         if isinstance(value, (bool, int, str, bytes, type(None))) or \
                 (_is_array(value) and not np.issubdtype(value.dtype, np.inexact)):
             return                     # a count, a flag, a name: no derivative to lose
-    own = type(obj).__module__.split(".")[0] in ("sct", "runtime")
+    own = module_top(type(obj)) in ("sct", "runtime")
     advice = ("read the values from its Learnables (or State) table instead" if own else
               f"make it a method and call it (`def {name}(self): ...`, then `obj.{name}()`), or read "
               f"the fields it uses")
@@ -2118,7 +2119,7 @@ def _opaque_class_attributes(cls, opaque: list) -> None:
     (not methods, properties, numbers, strings): read through an object (``self.W``, ``type(self).W``) they are
     constants to the code (was: a class attribute tied to an argument's dlarray, a gradient without its use)."""
     for k in cls.__mro__[:-1]:
-        if not _user_module(sys.modules.get(k.__module__)):
+        if not _users_code(k):
             continue
         for name, a in list(vars(k).items()):
             if type(a) in _NO_DLARRAY_ITEMS or name.startswith("__") or hasattr(type(a), "__get__") or \
@@ -2183,7 +2184,7 @@ def _walked_class(cls) -> bool:
     if known is None:
         known = not (issubclass(cls, _PLAIN_PARTS) or issubclass(cls, _dlarray) or hasattr(cls, "__sct_kind__") or
                      getattr(cls, "__sct_wraps__", False) is True or
-                     (getattr(cls, "__module__", None) or "").split(".")[0] in _SERVICE_MODULES)
+                     module_top(cls) in _SERVICE_MODULES)
         if len(_WALKED_CLASSES) > 4096:
             _WALKED_CLASSES.clear()
         _WALKED_CLASSES[cls] = known
@@ -2206,7 +2207,7 @@ def _class_parts(cls) -> tuple:
                 if name not in slots:
                     slots.append(name)
         users = tuple(k for k in cls.__mro__
-                      if (getattr(k, "__module__", None) or "builtins").split(".")[0] not in _LIBRARY_MODULES)
+                      if module_top(k) not in _LIBRARY_MODULES)
         known = (tuple(slots), users)
         if len(_CLASS_PARTS) > 4096:
             _CLASS_PARTS.clear()
@@ -2799,9 +2800,9 @@ def _dlarrays_of(value) -> list:
             continue
         elif isinstance(v, np.ndarray) and v.dtype.kind == "O":
             parts = list(v.flat)            # (an object array holding layers: was taken for a plain one)
-        elif isinstance(v, type) and _user_module(sys.modules.get(getattr(v, "__module__", None))):
+        elif isinstance(v, type) and _users_code(v):
             # a user's class: its attributes other than methods and descriptors (Holder.items, Config.model)
-            parts = [a for k in v.__mro__[:-1] if _user_module(sys.modules.get(k.__module__))
+            parts = [a for k in v.__mro__[:-1] if _users_code(k)
                      for a in list(vars(k).values()) if not hasattr(type(a), "__get__")]
         elif isinstance(v, (str, bytes, numbers.Number, np.ndarray, np.generic, type, types.ModuleType,
                             types.BuiltinFunctionType)):
@@ -2864,10 +2865,20 @@ def _user_module(m) -> bool:
     if not isinstance(m, types.ModuleType):
         return False
     name = getattr(m, "__name__", None)
-    if not isinstance(name, str) or name.split(".")[0] in _NOT_USER_ROOTS:
+    if not isinstance(name, str) or name_top(name) in _NOT_USER_ROOTS:
         return False
     file = getattr(m, "__file__", None) or ""
     return name == "__main__" or bool(file) and "-packages" not in file
+
+
+def _users_code(k) -> bool:
+    """A class or function of the user's: of a module of the user's, or of code whose origin is not known
+    (exec'd in globals without ``__name__``: a class's ``__module__`` "builtins", a function's None; was
+    taken for Python's own, the values it holds not followed, red52)."""
+    module = getattr(k, "__module__", None)
+    if module is None:
+        return isinstance(k, (type, types.FunctionType))
+    return _user_module(sys.modules.get(module)) or module_name(k) == ""
 
 
 class _Untraced(str):
@@ -2932,11 +2943,11 @@ def _untraced_reads(fn, name: str, named: bool = True) -> list:
             else:
                 break
         if isinstance(f, type):
-            if _user_module(sys.modules.get(f.__module__)):
+            if _users_code(f):
                 todo += [(a, depth + 1) for k in f.__mro__[:-1] for a in vars(k).values()
                          if isinstance(a, types.FunctionType)]
             continue
-        if type(f) is not types.FunctionType or not _user_module(sys.modules.get(f.__module__)):
+        if type(f) is not types.FunctionType or not _users_code(f):
             continue
         for cell in f.__closure__ or ():
             try:
@@ -3787,7 +3798,7 @@ def class_held_dlarrays(cls) -> list:
         return isinstance(d, dict) and any(holds(e, depth + 1) for e in d.values())
     names = []
     for klass in cls.__mro__:
-        if klass is object or klass.__module__.split(".")[0] in ("builtins", "sct", "numpy"):
+        if klass is object or module_top(klass) in ("builtins", "sct", "numpy"):
             continue
         for name, value in vars(klass).items():
             if not name.startswith("__") and name not in names and holds(value, 0):
@@ -3874,7 +3885,7 @@ def _differentiable_leafy(v) -> bool:
             service_object(v):
         return False
     # objects of the user's classes, callable ones (layers) too; not tools that are callable
-    return not callable(v) or type(v).__module__.split(".")[0] not in _TOOL_MODULES
+    return not callable(v) or module_top(type(v)) not in _TOOL_MODULES
 
 
 _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
@@ -3956,6 +3967,10 @@ def real_if_real(grad, x):
     dlarray ``grad`` too: an object's field read in generated code is the dlarray it holds, not its
     data as an argument's is (was: left complex, so a real ``r = 0.0; r = r + np.sum(abs(m.W) ** 2)``
     passed a complex cotangent into abs's rule: a silently wrong gradient of a complex ``m.W``)."""
+    if type(grad) in (list, tuple) and type(x) in (list, tuple) and len(grad) == len(x):
+        # a list's adjoint, item by item: each as real as its item (was: left as it was, so a real item's
+        # adjoint read from it stayed complex: np.select([c > 0], [np.abs(y)], default=c), a wrong dL/dy)
+        return type(grad)(real_if_real(g_item, x_item) for g_item, x_item in zip(grad, x))
     if not isinstance(grad, (np.ndarray, complex, np.complexfloating, _dlarray)) or not np.iscomplexobj(grad):
         return grad             # (the zero marker, a real value, or a container's adjoint record)
     if isinstance(x, (bool, int, float, np.integer, np.floating, np.bool_)) or \
@@ -5909,7 +5924,7 @@ def _held_parts(part, found: list, seen: dict, depth: int, count: list) -> None:
         return
     cls = type(part)
     if cls in (int, float, complex, bool, str, bytes, type(None)) or isinstance(part, _OPAQUE_HELD) or \
-            (getattr(cls, "__module__", None) or "").split(".")[0] in ("sct", "runtime"):
+            module_top(cls) in ("sct", "runtime"):
         return                                     # (sct's own values: dlarrays, traced values)
     count[0] += 1
     seen[id(part)] = (depth, part)
@@ -6785,8 +6800,10 @@ def require_array_value(value, message):
 def require_str(value, message):
     """Before ``k.startswith(...)`` on a name the compiler could not tell apart from values an adjoint
     reads (the key of ``for k, v in d.items()``, sct/write_checks.py _str_method_guarded): a str's
-    method changes nothing; any other object (a str subclass too) is refused with ``message``."""
-    if type(value) is str:
+    method changes nothing; any other object (a str subclass too) is refused with ``message``.
+    numpy's own ``np.str_`` (the keys of ``dict(zip(np.array(["a", "b"]), ...))``) has str's methods
+    (was: refused, redfix52 F9)."""
+    if type(value) is str or type(value) is np.str_:
         return None
     raise EvaluationError(message.format(type=type(value).__name__))
 
@@ -6839,6 +6856,8 @@ def _library_code(obj) -> bool:
     import sysconfig
     fn = getattr(obj, "__func__", obj)
     owner = fn if isinstance(fn, (types.FunctionType, types.BuiltinFunctionType, type)) else type(fn)
+    if module_name(owner) == "":
+        return False        # (a class of exec'd code, "builtins" by name; a user's module named runtime)
     module = sys.modules.get(getattr(owner, "__module__", None) or "")
     filename = getattr(module, "__file__", None)
     if module is not None and filename is None:
@@ -7923,7 +7942,7 @@ def _probe_value_ok(v, depth: int = 0) -> bool:
     if isinstance(v, (np.ufunc, types.BuiltinFunctionType)):
         return True
     if isinstance(v, type):
-        return v.__module__ == "builtins" or v.__module__.split(".")[0] in ("numpy", "math", "scipy") or \
+        return module_top(v) in ("builtins", "numpy", "math", "scipy") or \
             issubclass(v, BaseException)
     if isinstance(v, types.FunctionType):
         module = getattr(v, "__module__", "") or ""

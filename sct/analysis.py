@@ -29,6 +29,7 @@ import numpy as np
 
 from .runtime import registry
 from .runtime import support as rt_support
+from .runtime.origins import module_top
 
 from .callables import WrappedFunction
 from .errors import CompileError
@@ -217,7 +218,7 @@ def classify_call(node: gast.Call, resolver: Resolver) -> CallInfo:
     if isinstance(target, type) and issubclass(target, tuple) and hasattr(target, "_fields"):
         return CallInfo(CallKind.FUNCTION, obj=target)     # a namedtuple: built from its fields
     if isinstance(target, type) and target.__init__ is object.__init__ and \
-            target.__new__ is object.__new__ and target.__module__ != "builtins":
+            target.__new__ is object.__new__ and module_top(target) != "builtins":
         return CallInfo(CallKind.NONDIFF, obj=target)      # a user class without __init__: an empty object
     if isinstance(getattr(type(target), "__call__", None), types.FunctionType):
         return CallInfo(CallKind.FUNCTION, obj=target)     # an object of a user class: its __call__
@@ -400,7 +401,7 @@ def _default_node(value):
 def _op_name(op) -> str:
     module = getattr(op, "__module__", None) or ""
     name = getattr(op, "__name__", repr(op))
-    if module.startswith("numpy"):
+    if module_top(op) == "numpy":
         return ("np.linalg." if "linalg" in module else "np.") + name
     return name
 
@@ -467,11 +468,28 @@ def fixed_point_statements(fdef) -> List:
 
 
 def written_keys(nodes) -> Set:
-    return {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
-            for node in nodes if isinstance(node, gast.Assign)
-            for t in node.targets
-            if isinstance(t, gast.Attribute) or
-            (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
+    found = {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
+             for node in nodes if isinstance(node, gast.Assign)
+             for t in node.targets
+             if isinstance(t, gast.Attribute) or
+             (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
+    if any(isinstance(t, gast.Subscript) and not isinstance(t.slice, gast.Constant)
+           for node in nodes if isinstance(node, gast.Assign) for t in node.targets):
+        found.add(("item", _ANY_KEY))
+    for node in nodes:
+        # ``d = rt.setitem(d, "y", v)``: functionalize's new value of ``d["y"]`` (was: not a written key, so a
+        # later ``d["y"]`` of a parameter took the argument's kind at entry, a plain array: no derivative through
+        # it, where the write sat under a branch or loop and kept the parameter's name; redfix51b W1)
+        value = node.value if isinstance(node, gast.Assign) else None
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr in _SETITEMS and len(value.args) >= 2:
+            key = value.args[1]
+            found.add(("item", key.value) if isinstance(key, gast.Constant) else ("item", _ANY_KEY))
+    return found
+
+
+_SETITEMS = ("setitem", "setitem_owned")
+_ANY_KEY = object()         # (a key known only when it runs: every item's kind unknown, child_kind_unknown)
 
 
 def name_readers(nodes: List) -> Dict[str, List[int]]:
@@ -613,7 +631,7 @@ class ValueFacts:
         written = getattr(self, "written_keys", ())
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 isinstance(value.slice, gast.Constant):
-            if ("item", value.slice.value) in written:
+            if ("item", value.slice.value) in written or ("item", _ANY_KEY) in written:
                 return None
             return child_kind(self.kinds.get(value.value.id), value.slice.value)
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
@@ -1014,7 +1032,7 @@ class Activity(ValueFacts, RealnessProof):
         if value is Unresolved or value is _MISSING or value is None:
             return False
         cls = type(value)
-        module = (getattr(cls, "__module__", "") or "").split(".")[0]
+        module = module_top(cls)
         return not isinstance(value, (types.ModuleType, types.FunctionType, types.MethodType, type,
                                       types.BuiltinFunctionType, types.SimpleNamespace)) and \
             hasattr(value, "__dict__") and not issubclass(cls, (tuple, list, dict, np.ndarray)) and \
@@ -1372,7 +1390,7 @@ def returns_array(op) -> bool:
         return True                    # builtin abs, a user's elementwise or real-valued op
     if isinstance(op, np.ufunc) or module in ("_operator", "operator"):
         return True
-    return module.startswith("numpy") or module == "sct.runtime.nn"
+    return module_top(op) == "numpy" or module == "sct.runtime.nn"
 
 
 def _option(node: gast.Call, names, default):

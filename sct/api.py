@@ -319,7 +319,24 @@ def _outside_reads(fun, args, compiled: Compiled):
     if found is None:
         from .outside_reads import Reads
         found = compiled.outside_reads = Reads(fun, args)
+        # (the defaults the call does not pass, read by the function itself: walked as its globals are; was:
+        # ``def loss(net, xs, other=net.cell)`` read other.h as the value at entry, a wrong gradient, red team 52)
+        compiled.outside_values = _read_outside(compiled) + _defaults_not_passed(fun, len(args))
     return found
+
+
+def _defaults_not_passed(fun, count: int) -> tuple:
+    """``((parameter, value), ...)``: the defaults of ``fun`` (a Python function, a bound method's self among
+    its ``count`` arguments) that a call passing ``count`` arguments by position leaves it to read itself."""
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return ()
+    defaults = getattr(fun, "__defaults__", None) or ()
+    first = code.co_argcount - len(defaults)
+    found = [(code.co_varnames[first + j], v) for j, v in enumerate(defaults) if first + j >= count]
+    if count <= code.co_argcount:
+        found += list((getattr(fun, "__kwdefaults__", None) or {}).items())
+    return tuple(found)
 
 
 def _read_outside(compiled: Compiled) -> tuple:
@@ -335,8 +352,8 @@ def _read_outside(compiled: Compiled) -> tuple:
 
 def _users_class(value) -> bool:
     """A class of the user's (its class attributes may hold the user's objects: ``Base.shared``)."""
-    return isinstance(value, type) and (getattr(value, "__module__", None) or "builtins").split(".")[0] not in \
-        ("builtins", "numpy", "sct")
+    from .runtime.origins import module_top
+    return isinstance(value, type) and module_top(value) not in ("builtins", "numpy", "sct")
 
 
 def _hit_parts(args, compiled: Compiled):

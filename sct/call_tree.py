@@ -44,6 +44,7 @@ import gast
 import numpy as np
 
 from .runtime import registry
+from .runtime.origins import module_name, module_top
 from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_sequence, \
     into_temporary as _into_temporary, positional
 
@@ -532,7 +533,7 @@ class _Resolution:
             return self.record(call, reason="receiver or argument kinds known at run time only")
         cls = receiver[1]
         if not isinstance(cls, type) or issubclass(cls, (Closure, list, tuple, dict, type)) or \
-                (cls.__module__ or "").split(".")[0] in ("sct", "sct_generated", "builtins") or \
+                module_top(cls) in ("sct", "sct_generated", "builtins") or \
                 (receiver[0] == "obj" and any(f == name for f, _ in receiver[2])):
             return self.record(call, reason="callee known at run time only")
         try:
@@ -1447,7 +1448,7 @@ def _optimizer_update(call, namespace, local) -> bool:
         return False
     fn = _static_value(call.func, namespace, local)
     return getattr(fn, "__name__", None) in ("sgdmupdate", "adamupdate", "rmspropupdate") and \
-        (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime")
+        module_top(fn) in ("sct", "runtime")
 
 
 def _returning_helper(call, displays, namespace, local, kinds=None):
@@ -2556,7 +2557,8 @@ def _may_store_arguments(fn, node, local, derivatives) -> bool:
     if isinstance(value, types.BuiltinFunctionType) and module == "builtins":
         return False            # len, isinstance, print, ... (setattr: the graph's own)
     if isinstance(value, type):
-        return not (module == "builtins" or hasattr(value, "_fields") or hasattr(value, "__dataclass_fields__"))
+        return not (module_top(value) == "builtins" or hasattr(value, "_fields") or
+                    hasattr(value, "__dataclass_fields__"))
     if type(value) is types.FunctionType:
         from .inline_helpers import _writes_into_parameters
         try:
@@ -3112,7 +3114,7 @@ def _runs_user_code(tree) -> bool:
                     given, kinds = [], []    # (code sct generated follows what it is given; isinstance(v, Cls))
                 values = [called] + given
                 if isinstance(called, (types.BuiltinFunctionType, type)) and \
-                        getattr(called, "__module__", None) == "builtins" and \
+                        module_top(called) == "builtins" and \
                         all(called is not b for b in (getattr, hasattr)) and \
                         (any(_user_object(v) for v in given) or any(_user_object_kind(k) for k in kinds)):
                     return True          # str(obj), len(obj), sorted(objs): the object's class's methods
@@ -3151,7 +3153,7 @@ def _user_object_kind(kind) -> bool:
     """A parameter's kind: an object of a user's class."""
     return isinstance(kind, tuple) and len(kind) > 1 and kind[0] in ("obj", "const") and \
         isinstance(kind[1], type) and kind[1] not in (types.FunctionType, types.MethodType) and \
-        not _library(getattr(kind[1], "__module__", None)) and \
+        not _library(module_name(kind[1])) and \
         (getattr(kind[1], "__module__", None) or "").split(".")[0] not in _PYTHON_MODULES
 
 
@@ -3159,13 +3161,13 @@ def _user_function(value) -> bool:
     """A function, class or bound method of the user's (Python code sct did not generate)."""
     return isinstance(value, (types.FunctionType, type, types.MethodType)) and \
         not getattr(value, "__sct_generated__", False) and \
-        not _library(getattr(value, "__module__", None))
+        not _library(module_name(value))
 
 
 def _user_object(value) -> bool:
     """An object of a user's class (whose special methods a builtin given it runs)."""
     cls = type(value)
-    module = getattr(cls, "__module__", None)
+    module = module_name(cls)
     return value is not _MISSING and not isinstance(value, (type, types.FunctionType, types.MethodType,
                                                              types.ModuleType)) and \
         not _library(module) and (module or "").split(".")[0] not in _PYTHON_MODULES

@@ -13,6 +13,7 @@ from typing import Dict, List, Set, Tuple
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS,
                           WRITING_FUNCTIONS, _dotted)
 from .ir import loaded_names, walk_no_defs, walk_nodes
@@ -113,8 +114,7 @@ def _numpy_function(fn, f):
         if not isinstance(value, (types.ModuleType, np.ufunc)) and value is not None:
             return None
         value = getattr(value, name, None)
-    module = getattr(value, "__module__", "") or ""
-    return value if isinstance(value, np.ufunc) or module.startswith("numpy") else None
+    return value if isinstance(value, np.ufunc) or module_top(value) == "numpy" else None
 
 
 def _fresh_call(fn, node) -> bool:
@@ -303,7 +303,7 @@ def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False,
             if isinstance(f, gast.Name):
                 callee = fn.__globals__.get(f.id)
                 if isinstance(callee, types.FunctionType) and callee is not fn and \
-                        not (callee.__module__ or "").startswith(("numpy", "sct")):
+                        module_top(callee) not in ("numpy", "sct", "sct_generated"):
                     if depth >= 3 or not _pure(callee, depth + 1):
                         return False    # (too deep to read: unsure)
     return True
@@ -526,7 +526,7 @@ def _call_keeps(fn, node, new_locals, depth: int) -> bool:
                                    else __builtins__.get(f.id))
         if isinstance(value, types.BuiltinFunctionType) or isinstance(value, type):
             return f.id not in _BUILTINS_KEEPING_NOTHING
-        if isinstance(value, np.ufunc) or (getattr(value, "__module__", "") or "").startswith("numpy"):
+        if isinstance(value, np.ufunc) or module_top(value) == "numpy":
             return False
         if isinstance(value, types.FunctionType):
             return value is not fn and keeps_arguments(value, depth + 1)
@@ -627,7 +627,7 @@ def _pure_made_closure(fn, fdef, n: gast.Call) -> bool:
     _note_callee(fn.__globals__, made[0].func.id)
     factory = fn.__globals__.get(made[0].func.id)
     if not isinstance(factory, types.FunctionType) or \
-            (getattr(factory, "__module__", "") or "").startswith(("numpy", "sct")):
+            module_top(factory) in ("numpy", "sct", "sct_generated"):
         return False
     try:
         inner, _, _ = function_ast(factory)
@@ -851,7 +851,7 @@ def _function_call_changes(fn, func: gast.Name) -> bool:
     _note_callee(fn.__globals__, func.id)
     callee = fn.__globals__.get(func.id, getattr(__import__("builtins"), func.id, None))
     if isinstance(callee, (types.FunctionType, type)) and \
-            not (getattr(callee, "__module__", "") or "").startswith(("numpy", "sct")):
+            module_top(callee) not in ("numpy", "sct", "sct_generated"):
         # A user's function given (a part of) an argument: it changes it where it changes its own
         # arguments, read from its source in turn (a few levels; a function met again while it is
         # read, or a class, is unsure: True).  Was always True, so a helper calling a helper with

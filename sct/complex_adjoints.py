@@ -40,8 +40,15 @@ class ComplexProjection(EmitPass):
                     for i in (positions,) if isinstance(positions, int) else positions:
                         if i < len(c.args) and isinstance(c.args[i], gast.Name):
                             callees.add(id(c.args[i]))      # read for its shape (rt.index_adjoint(g, t, 0))
+        temps = self.gen.adjoint_temps
         for n in nodes:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees:
+                if n.id in temps:
+                    # a temporary of the rule's (rt.einsum_adjoints(g, ...), a shared call): as real as
+                    # what it holds (was: a generated name, taken for real)
+                    if not self.expr_is_real(temps[n.id], adjoints_follow, target):
+                        return False
+                    continue
                 primal = self.gen.primal_of(n.id)
                 if adjoints_follow and primal != n.id:
                     if primal in self.act.complex:
@@ -115,12 +122,16 @@ class ComplexProjection(EmitPass):
         # for a real ``m``: was not projected, a silently wrong gradient through np.abs's rule)
         follow = value is None or self.keeps_parts_apart(value) or \
             all(self.act.name_real(n) for n in self.operand_names(value) if n != name)
-        if self.expr_is_real(contribution, adjoints_follow=follow, target=name) or \
-                (name in self.act.lists and not self.gen.may_be_array(name)):
+        if self.expr_is_real(contribution, adjoints_follow=follow, target=name):
             return contribution
+        if name in self.act.lists and not self.gen.may_be_array(name):
+            # a list's adjoint, projected item by item when the sweep runs, as any other adjoint is, so
+            # that its items' adjoints read from it are as real as they (was: left as it was, and a
+            # real item's adjoint, taken for real, stayed complex: np.select(..., [np.abs(y)], default=c))
+            return call(attr(load(self.gen.rt_name), "real_if_real"), [contribution, load(name)])
         # (a name bound to a list at one assignment and to a real array at another took a complex
         # contribution as it was where it held the array: a silently wrong gradient; decided below
-        # when the sweep runs, as rt.real_if_real leaves a list's adjoint alone)
+        # when the sweep runs, as rt.real_if_real projects a list's adjoint item by item)
         if name not in self.act.maybe_complex and self.gen.adds_as_array(name):
             return call(attr(load(self.gen.np), "real"), [contribution])
         # a value of a kind not known here (a helper's residual, a runtime helper's result), or one

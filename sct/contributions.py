@@ -311,6 +311,7 @@ class Contributions(EmitPass):
                         isinstance(e, gast.Name) and e.id in self.act.active for e in arg.elts):
                     expr = self.instantiate(templates[param], rule, mapped, g, ans, globals_)
                     tmp = self.namer.fresh(f"d_{s.targets[0].id}_{param}")
+                    self.gen.adjoint_temps[tmp] = expr      # (its items are as real as expr)
                     self.pending_pre.append(assign(tmp, expr))
                     for i, e in enumerate(arg.elts):
                         if isinstance(e, gast.Name):
@@ -370,6 +371,7 @@ class Contributions(EmitPass):
             pieces = [(target, Replace().visit(expr)) for target, expr in pieces]
             hoisted = [(name, node)] + [(h_name, Replace().visit(h)) for h_name, h in hoisted]
         for h_name, h in hoisted:
+            self.gen.adjoint_temps[h_name] = h              # (as real as the call it holds)
             self.pending_pre.append(assign(h_name, h))
         return pieces
 

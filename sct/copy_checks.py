@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import gast
 import numpy as np
 
+from .runtime.origins import module_name
 from .alias_state import COPY_BUILTINS
 from .ir import loaded_names, root_name, walk_nodes, walk_nodes_list
 from .unroll import refused_site
@@ -535,7 +536,7 @@ def _items_passing(act, call) -> bool:
         obj = act.call_info(call).obj
     except Exception:       # noqa: BLE001  (unsure: not followed, as before)
         return False
-    module = getattr(obj, "__module__", None) or ""
+    module = module_name(obj) or ""
     if getattr(obj, "__name__", None) in COPY_BUILTINS:
         return False            # (dict(p), list(xs): copies, which check_unfollowed_copy reads)
     return module.split(".")[0].lstrip("_") in ("itertools", "functools", "operator", "collections", "copy",

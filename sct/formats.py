@@ -40,6 +40,7 @@ import types
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .analysis import Resolver, classify_call
 from .format_inference import (UNKNOWN, LOST, _Lost, _Unknown, has_format, lost_from, merge, output_tree,  # noqa: F401
                                tree_of_kind)
@@ -90,8 +91,8 @@ def _users_callable(target) -> bool:
     sct's or a builtin)."""
     if target is None or isinstance(target, (types.BuiltinFunctionType, types.BuiltinMethodType, type)):
         return False
-    module = getattr(target, "__module__", None) or getattr(type(target), "__module__", None) or ""
-    return module.split(".")[0] not in ("numpy", "sct", "builtins", "math", "operator", "itertools")
+    return (module_top(target) or module_top(type(target))) not in ("numpy", "sct", "builtins", "math", "operator",
+                                                                   "itertools")
 
 
 class FormatPass(LayoutCalls):
@@ -320,7 +321,7 @@ class FormatPass(LayoutCalls):
             receiver = [self.expr(node.func.value, env, stmt)] if info.kind == CallKind.METHOD and \
                 isinstance(node.func, gast.Attribute) else []
             name = info.method if info.kind == CallKind.METHOD else getattr(info.obj, "__name__", None)
-            numpy_call = bool(receiver) or (getattr(info.obj, "__module__", None) or "").startswith("numpy")
+            numpy_call = bool(receiver) or module_top(info.obj) == "numpy"
             # any numpy function or array method of a formatted (or lost) array not followed above (np.cumsum,
             # np.sort, X.clip, X.round, ...) gives labels not known here: LOST, refused by the deep-learning
             # functions, as outside dlfeval (was: unformatted, read in sct's default layout); not what gives

@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 import gast
 
 from .ir import walk_no_defs, walk_nodes
+from .runtime.origins import module_top
 
 _MODULES = ("numpy", "math", "cmath", "sct", "runtime")
 _READS = frozenset(("get", "items", "keys", "values", "copy", "index", "count"))
@@ -129,7 +130,7 @@ def _optimizer_step(n, outside) -> bool:
     except Exception:           # noqa: BLE001  (not known: not one)
         return False
     return getattr(fn, "__name__", None) in _OPTIMIZER_STEPS and \
-        (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime")
+        module_top(fn) in ("sct", "runtime")
 
 
 def _union(parts) -> Optional[frozenset]:
@@ -372,10 +373,9 @@ class _Reader:
             value = self.outside(node.func)
             if getattr(value, "__name__", None) == "dlupdate":
                 return False        # (its items are what the function it is given returns)
-            module = getattr(value, "__module__", None) or getattr(type(value), "__module__", "")
             if isinstance(value, types.ModuleType):
                 return False
-            return isinstance(module, str) and module.split(".")[0] in _MODULES
+            return (module_top(value) or module_top(type(value))) in _MODULES
         if isinstance(node, gast.Name) and node.id not in self.params and depth < 8:
             value = self.single(node.id)
             return value is not None and not isinstance(value, gast.Lambda) and \

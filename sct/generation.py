@@ -14,7 +14,7 @@ as ``self.gen`` and the passes they call by name.
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable, Dict, FrozenSet, List, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set
 
 import gast
 
@@ -72,6 +72,11 @@ class Generation:
         # ``d_x_out`` (sct/adjoints.py): its realness is that value's (was: an unknown name, taken for
         # real, so np.conj's rule lost its conj there: a conjugated gradient, silently)
         self.adjoint_aliases: Dict[str, str] = {}
+        # temporaries a rule's contributions read (``d_t_operands = rt.einsum_adjoints(d_t, (...))``, a call
+        # several contributions share): name -> the expression it holds, whose realness is the temporary's
+        # (was: an unknown name, taken for real, so a real operand's adjoint read from it was not
+        # projected: einsum / append / select of a complex and an np.abs(y) operand, a wrong dL/dy)
+        self.adjoint_temps: Dict[str, Any] = {}
         self.counters: Dict[int, str] = {}              # id(loop) -> its iteration counter
         self.forward_names: Set[str] = set(facts.stored)   # every name the forward code binds
         self.uses_tape = False

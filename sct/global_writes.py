@@ -17,6 +17,7 @@ import types
 from typing import Any, Dict, Iterator, Optional, Set
 
 from .errors import CompileError
+from .runtime.origins import module_name
 
 _DEPTH = 6
 
@@ -52,7 +53,7 @@ def _functions_of(value: Any) -> Iterator[types.FunctionType]:
         yield value
     elif isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
         yield value.__func__
-    elif isinstance(value, type) and not _library(value.__module__):
+    elif isinstance(value, type) and not _library(module_name(value)):
         for attr in vars(value).values():
             if isinstance(attr, (staticmethod, classmethod)):
                 attr = attr.__func__
@@ -91,7 +92,7 @@ def _reachable_codes(fn: types.FunctionType, also=()):
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
+            if id(func.__code__) in seen or _library(module_name(func)) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             for code in _codes(func.__code__):
@@ -183,7 +184,7 @@ def rebound_cell(fn: types.FunctionType, read: Set[str]) -> Optional[tuple]:
     while todo:
         value, depth = todo.pop()
         for func in _functions_of(value):
-            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
+            if id(func.__code__) in seen or _library(module_name(func)) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             own = func.__closure__ or ()

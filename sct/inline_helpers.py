@@ -35,6 +35,7 @@ from typing import Dict, List, Optional, Set
 
 import gast
 
+from .runtime.origins import module_top
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
 from .ir import local_names, pattern_captures, shared_walks, walk_nodes
@@ -116,7 +117,7 @@ def _plain_class(cls) -> bool:
     return isinstance(cls, type) and type(cls) is type and \
         cls.__getattribute__ is object.__getattribute__ and cls.__setattr__ is object.__setattr__ and \
         not hasattr(cls, "__getattr__") and \
-        all((getattr(k, "__module__", "") or "").split(".")[0] not in ("sct", "numpy", "builtins")
+        all(module_top(k) not in ("sct", "numpy", "builtins")
             for k in cls.__mro__ if k is not object)
 
 

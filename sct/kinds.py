@@ -16,6 +16,7 @@ import numpy as np
 
 from .runtime.dlarray import dlarray
 from .runtime.labels import LOST_KIND, LostLabels
+from .runtime.origins import module_top
 from .runtime.support import Closure, array_subclass_override, number_subclass_override, users_override, \
     number_subclass_refusal, service_object
 
@@ -66,8 +67,8 @@ def refuse_container_subclass(cls, kind) -> None:
 def _users_override(cls, names) -> str:
     """``module.Class.name`` of the first of ``names`` a class of the user's in ``cls``'s MRO defines
     (not list's, tuple's, dict's, collections' or sct's own); "" where none does."""
-    return users_override(cls, names, skip=lambda klass: klass in (list, tuple, dict) or (
-        klass.__module__ or "").split(".")[0] in ("builtins", "collections", "sct"))
+    return users_override(cls, names, skip=lambda klass: klass in (list, tuple, dict) or
+                          module_top(klass) in ("builtins", "collections", "sct"))
 
 
 def refuse_walked_subclass(cls) -> None:
@@ -326,7 +327,7 @@ def _own_getattr(cls):
         f = vars(k).get("__getattr__")
         if f is not None:
             return k if isinstance(f, types.FunctionType) and \
-                (k.__module__ or "").split(".")[0] not in ("sct", "runtime") else None
+                module_top(k) not in ("sct", "runtime") else None
     return None
 
 
@@ -413,7 +414,7 @@ def refuse_slotted_traced(x, traced: bool, memo) -> None:
     if memo.get(-1, 1) > 1:
         return          # inside a container: a residual tuple of generated code keeps such objects (its
         #                 attributes' derivatives are followed where they are read); not checked there
-    if (cls.__module__ or "").split(".")[0] in ("builtins", "numpy", "sct", "collections", "functools") or \
+    if module_top(cls) in ("builtins", "numpy", "sct", "collections", "functools") or \
             not any("__slots__" in vars(k) for k in cls.__mro__[:-1]):
         return
     held = []
@@ -823,5 +824,4 @@ def _sct_or_numpy_class(cls) -> bool:
     """A class of sct's or numpy's, not the user's: ``sct.dlarray`` (its ``__module__`` is ``"sct"``, which
     ``startswith("sct.")`` missed: ``X = dlarray(x); X.sum()`` took X for an object of the user's class and
     refused numpy's method as "no derivative rule for 'ndarray.sum'")."""
-    module = getattr(cls, "__module__", "") or ""
-    return module == "sct" or module.startswith(("sct.", "numpy"))
+    return module_top(cls) in ("sct", "numpy")      # (was startswith("numpy"): a user's numpy_models too)

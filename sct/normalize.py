@@ -30,6 +30,7 @@ from typing import List, Optional
 
 import gast
 
+from .runtime.origins import module_top
 from .closures import ClosureConverter    # (imported with sct: not on the first compilation)
 from .deleted_names import check_deleted_reads, has_deleted_names
 from .errors import CompileError
@@ -870,7 +871,7 @@ class Normalizer(Statements, Loops, Expressions):
             return False            # (a local value: what it calls is not known here, as before)
         target = self.partials.resolve(node.func, self.local_root)
         if not isinstance(target, types.FunctionType) or \
-                (getattr(target, "__module__", "") or "").startswith(("numpy", "sct", "math")):
+                module_top(target) in ("numpy", "sct", "sct_generated", "math"):
             return False
         from .parse import function_ast
         try:

@@ -13,6 +13,7 @@ from typing import List
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .ir import assign, call, const, load, node_key, pattern_captures, statements_no_defs, store, walk_nodes
 
 BINOP_NAMES = {
@@ -491,7 +492,7 @@ class Expressions:
         if type(fn) is not types.FunctionType or not code.co_flags & inspect.CO_VARKEYWORDS or \
                 code.co_posonlyargcount or hasattr(fn, "__wrapped__") or \
                 any(a.startswith("__sct_") for a in vars(fn)) or fn.__code__.co_name == "<lambda>" or \
-                (getattr(fn, "__module__", "") or "").startswith(("numpy", "sct", "runtime")):
+                module_top(fn) in ("numpy", "sct", "sct_generated", "runtime"):
             return None
         try:
             signature = inspect.signature(fn, follow_wrapped=False)

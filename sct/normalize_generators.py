@@ -23,6 +23,7 @@ from typing import List
 import gast
 
 from .errors import CompileError
+from .runtime.origins import module_top, name_top
 from .global_writes import rebound_global
 from .ir import assign, call, dotted_name, load, store, walk_no_defs, walk_nodes
 
@@ -379,7 +380,7 @@ class _Changeable:
 
 
 def _user_module(value) -> bool:
-    return isinstance(value, types.ModuleType) and (value.__name__ or "").split(".")[0] not in _LIBRARIES and \
+    return isinstance(value, types.ModuleType) and name_top(value.__name__ or "") not in _LIBRARIES and \
         "site-packages" not in (getattr(value, "__file__", None) or "site-packages")
 
 
@@ -403,7 +404,7 @@ def _state_globals(gen, depth: int = 0, seen=None) -> dict:
 
     def take(namespace, name, value, label):
         if isinstance(value, types.FunctionType):
-            if (value.__module__ or "").split(".")[0] not in _LIBRARIES:
+            if module_top(value) not in _LIBRARIES:
                 out.update(_state_globals(value, depth + 1, seen))
             return
         if isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType, types.MethodType)) or \
@@ -421,7 +422,7 @@ def _state_globals(gen, depth: int = 0, seen=None) -> dict:
                 module = gen.__globals__.get(before)
                 if _user_module(module) and hasattr(module, ins.argval):
                     take(vars(module), ins.argval, getattr(module, ins.argval), f"{before}.{ins.argval}")
-                elif isinstance(module, type) and (module.__module__ or "").split(".")[0] not in _LIBRARIES and \
+                elif isinstance(module, type) and module_top(module) not in _LIBRARIES and \
                         ins.argval in vars(module):
                     # a class attribute (Cfg.K): set by a write into Cfg or by a function that may change objects
                     value = vars(module)[ins.argval]
@@ -639,7 +640,7 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
             callee = norm.partials.resolve(func, norm.local_root) if isinstance(func, (gast.Name, gast.Attribute)) \
                 else None
             if isinstance(callee, types.BuiltinFunctionType) or \
-                    isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
+                    isinstance(callee, types.FunctionType) and module_top(callee) in (
                         "numpy", "sct", "runtime", "scipy") or \
                     _numpy_function(callee, n, passed) or \
                     isinstance(callee, types.FunctionType) and _pure(callee):
@@ -648,7 +649,7 @@ def _check_between(gen_exp, between: List, norm, where) -> None:
                                                                               "sum", "min", "max", "list", "tuple",
                                                                               "zip", "enumerate", "isinstance"):
                 continue
-            if isinstance(callee, type) and callee.__module__ == "builtins":
+            if isinstance(callee, type) and module_top(callee) == "builtins":
                 continue
             what = f"gives {', '.join(sorted(passed))} to" if passed else "calls"
             refuse(n, f"{what} a function that may change objects ({', '.join(sorted(passed or state))} read "
@@ -713,10 +714,9 @@ def call_changes_lazy_reads(norm, node, reads: set, local_names: set) -> bool:
             not (isinstance(func, gast.Attribute) and func.attr in _NUMPY_WRITERS):
         return False        # np.sum(x), np.tanh(v): numpy's functions change no argument (but out=)
     if isinstance(callee, types.BuiltinFunctionType) and not library or \
-            isinstance(callee, types.FunctionType) and (callee.__module__ or "").split(".")[0] in (
-                "sct", "runtime") or \
+            isinstance(callee, types.FunctionType) and module_top(callee) in ("sct", "runtime") or \
             _numpy_function(callee, node, passed) or \
-            isinstance(callee, type) and callee.__module__ == "builtins" or \
+            isinstance(callee, type) and module_top(callee) == "builtins" or \
             callee is None and isinstance(func, gast.Name) and func.id in _SAFE_BUILTINS:
         return False
     if isinstance(callee, types.FunctionType) and _pure(callee):

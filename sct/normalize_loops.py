@@ -182,11 +182,13 @@ class Loops:
             self.fail(s, "for ... else" if isinstance(s, gast.For) else "while ... else",
                       "set a flag in the loop and test it after")
         body: List = []
+        first = len(out)
         test = self.atom(s.test, out, hint="cond")
         if not isinstance(test, gast.Name):
             name = self.namer.fresh("cond")
             self.emit(out, assign(name, test))
             test = load(name)
+        _mark_loop_test(out[first:])
         loop = gast.While(test=test, body=body, orelse=[])
         self.emit(out, loop)
         self.block(s.body, body)
@@ -202,8 +204,11 @@ class Loops:
             # `if stop: cond = False` / `else: cond = <test>`
             closing.body = [assign(test.id, const(False), s.lineno)]
             self.assign_to(test.id, s.test, closing.orelse)
+            _mark_loop_test(closing.orelse)
         else:
+            first = len(body)
             self.assign_to(test.id, s.test, body)
+            _mark_loop_test(body[first:])
         self.line = line
 
     # --- comprehensions ---------------------------------------------------------------------
@@ -318,6 +323,16 @@ class Loops:
         for s in inner:
             s.lineno = self.line
         self.block(inner, out)
+
+
+def _mark_loop_test(stmts: List) -> None:
+    """Mark the statements that compute a while loop's test (before the loop, and again at the end of
+    its body): a call there runs once per test, so a check made once before it is not enough
+    (sct/write_checks.py _str_method_guarded)."""
+    for st in stmts:
+        for n in gast.walk(st):
+            if isinstance(n, gast.stmt):
+                n.sct_loop_test = True
 
 
 def _values_by_key(s: gast.For, rt_name: str, namer):

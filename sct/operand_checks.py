@@ -74,8 +74,8 @@ def user_class(cls) -> bool:
     from .runtime.support import number_subclass_override
     if not isinstance(cls, type) or issubclass(cls, _PLAIN) and not number_subclass_override(cls):
         return False        # (a float subclass with its own __mul__ is one: was not, numpy's * taken)
-    module = (getattr(cls, "__module__", "") or "").split(".")[0]
-    return module not in ("numpy", "sct", "builtins", "sct_generated")
+    from .runtime.origins import module_top
+    return module_top(cls) not in ("numpy", "sct", "builtins", "sct_generated")
 
 
 def odd_array(cls) -> bool:

@@ -89,10 +89,16 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     fn.body = ZeroFacts(rt_name).run(fn.body)
     if merge_zero_blocks(fn, rt_name, others):
         fn.body = ZeroFacts(rt_name).run(fn.body)
-    nodes = contract_products(fn, rt_name)      # one walk of the body for the four passes
-    rewrote = accumulate_in_place(fn, rt_name, nodes)
-    rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
-    removed = dead_assignments(fn, rt_name, None if rewrote else nodes)
+    # one walk of the body for the four passes (``called``: the runtime functions the body calls;
+    # each pass below rewrites calls of one it names, and a pass whose call is absent has nothing
+    # to do: skipped, no walk; ``loaded``: dead_assignments' names read, from the same walk)
+    found: List = []
+    nodes = contract_products(fn, rt_name, found)
+    called, accumulated, loaded = found
+    rewrote = "index_adjoint" in called and accumulate_in_place(fn, rt_name, nodes, accumulated)
+    if "add_grad" in called and "index_adjoint" in called:
+        rewrote = index_contributions(fn, rt_name, None if rewrote else nodes) or rewrote
+    removed = dead_assignments(fn, rt_name) if rewrote else dead_assignments(fn, rt_name, nodes, loaded)
     return None if rewrote or removed else nodes
 
 
@@ -723,10 +729,13 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
     if not merged:
         return False
     # stores `b = rt.ZERO` of a merged name read only in its block after its one assignment there
-    loads: Dict[str, List] = {}
-    for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Store):
-            loads.setdefault(node.id, []).append(node)
+    # (only the loads of the merged names are looked at: only theirs are kept)
+    wanted = {name for name in merged if name not in params}
+    loads: Dict[str, List] = {name: [] for name in wanted}
+    Name, Store = gast.Name, gast.Store
+    for node in (_nodes_no_defs(fn.body) if wanted else ()):
+        if node.__class__ is Name and node.id in wanted and not isinstance(node.ctx, Store):
+            loads[node.id].append(node)
     dead: Set[str] = set()
     places: Dict[int, Tuple] = {}      # id(block) -> (id(node) -> index of its statement, names stored there)
     for name, block in merged.items():
@@ -767,9 +776,11 @@ def merge_zero_blocks(fn: gast.FunctionDef, rt_name: str, others=()) -> bool:
 
 # --- one buffer per sweep for index adjoints --------------------------------------------------
 
-def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
-    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked.  Returns whether it
-    rewrote anything."""
+def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
+                        candidates: Optional[Set[str]] = None) -> bool:
+    """``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked; ``candidates``:
+    ``_accumulated_names(fn.body, rt_name, set())`` where already found (that walk's).  Returns
+    whether it rewrote anything."""
     body = fn.body
     final = body[-1] if body and isinstance(body[-1], gast.Return) else None
     params = {a.id for a in fn.args.args} | {a.id for a in fn.args.kwonlyargs}
@@ -777,6 +788,8 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
         params.add(fn.args.vararg.id)
     if fn.args.kwarg is not None:
         params.add(fn.args.kwarg.id)
+    if not ((_accumulated_names(body, rt_name, params) if candidates is None else candidates - params)):
+        return False        # (no name it could rewrite: the statements alone say so, no walk)
     stores: Dict[str, List] = {}
     bad: Set[str] = set(params)
     allowed_loads: Set[int] = set()
@@ -831,6 +844,42 @@ def accumulate_in_place(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
     return rewrote
 
 
+def _accumulated_names(body: List, rt_name: str, params: Set[str]) -> Set[str]:
+    """The names ``accumulate_in_place`` could rewrite, from the statements alone (a tenth of the
+    nodes): those with a statement ``t = t + rt.index_adjoint(g, x, idx)``, less the parameters
+    and the names some other assignment ``t = ...`` stores (the walk below finds them bad too)."""
+    found: Set[str] = set()
+    other: Set[str] = set()
+    for node in _statements_no_defs(body):
+        if node.__class__ is gast.Assign:
+            _accumulated_assign(node, rt_name, found, other)
+    return found - other - params
+
+
+def _accumulated_assign(node, rt_name: str, found: Set[str], other: Set[str]) -> None:
+    """An assignment ``t = t + rt.index_adjoint(g, x, idx)``: ``t`` added to ``found``; any other
+    ``t = ...`` but ``rt.ZERO`` and ``rt.index_adjoint(...)``: to ``other``."""
+    targets = node.targets
+    if len(targets) != 1 or targets[0].__class__ is not _Name:
+        return
+    target = targets[0].id
+    value = node.value
+    cls = value.__class__
+    if cls is gast.BinOp:
+        right = value.right
+        if value.op.__class__ is gast.Add and value.left.__class__ is _Name and value.left.id == target and \
+                _rt_call(right, rt_name, "index_adjoint") and len(right.args) == 3 and not right.keywords:
+            found.add(target)
+            return
+    elif cls is _Attribute:
+        if _is_rt(value, rt_name, "ZERO"):
+            return
+    elif cls is _Call:
+        if _rt_call(value, rt_name, "index_adjoint"):
+            return
+    other.add(target)
+
+
 # --- one call per index contribution to a container adjoint ------------------------------------
 
 def index_contributions(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
@@ -851,23 +900,70 @@ def index_contributions(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List
 
 # --- contraction instead of a product summed by unbroadcast ---------------------------------------
 
-def contract_products(fn: gast.FunctionDef, rt_name: str) -> List:
+def contract_products(fn: gast.FunctionDef, rt_name: str, found: Optional[List] = None) -> List:
     """``rt.unbroadcast(a * b, like)`` (names) becomes ``rt.unbroadcast_product(a, b, like)``: one
     contraction, without the product's full-shape temporary where it is summed over.  Returns the
     body's nodes as ``_walk_no_defs`` meets them after the contractions (a call is contracted when
-    the walk meets it, before it goes on to the call's children: the walk of the new tree)."""
+    the walk meets it, before it goes on to the call's children: the walk of the new tree).
+    ``found`` (a list): extended by what the same walk finds for the passes after it, the
+    attributes ``rt.f`` of the runtime called in these nodes (``f``, after the contractions),
+    ``_accumulated_names(fn.body, rt_name, set())`` and the names ``dead_assignments`` finds read
+    (``_loaded_names`` of these nodes) (a contraction changes no assignment
+    ``_accumulated_names`` reads: it renames a call ``rt.unbroadcast``, its arguments met after it)."""
     nodes: List = []
-    append = nodes.append
+    called: Set[str] = set()
+    accumulated: Set[str] = set()
+    other: Set[str] = set()
+    loaded: Set[str] = set()
+    append, add, read = nodes.append, called.add, loaded.add
+    Call, Attribute, Name, Assign, Load, Del = _Call, _Attribute, _Name, gast.Assign, gast.Load, gast.Del
+    defs = _LOADED_DEFS
     for node in _walk_no_defs(fn.body):
         append(node)
-        if _rt_call(node, rt_name, "unbroadcast") and len(node.args) == 2 and not node.keywords:
+        cls = node.__class__
+        if cls is Name:
+            if node.ctx.__class__ is Load or node.ctx.__class__ is Del:
+                read(node.id)
+            continue
+        if cls is not Call:
+            if cls is Assign:
+                _accumulated_assign(node, rt_name, accumulated, other)
+            elif cls in defs:
+                loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+            continue
+        func = node.func        # (``_rt_call`` written out: most nodes are not calls)
+        if func.__class__ is not Attribute or func.value.__class__ is not Name or func.value.id != rt_name:
+            continue
+        if func.attr == "unbroadcast" and len(node.args) == 2 and not node.keywords:
             product, like = node.args
             if isinstance(product, gast.BinOp) and isinstance(product.op, gast.Mult) and \
                     isinstance(product.left, gast.Name) and isinstance(product.right, gast.Name) and \
                     isinstance(like, gast.Name):
                 node.func.attr = "unbroadcast_product"
                 node.args = [product.left, product.right, like]
+        add(func.attr)
+    if found is not None:
+        found.extend((called, accumulated - other, loaded))
     return nodes
+
+
+#: the definitions whose every name ``dead_assignments`` counts as read
+_LOADED_DEFS = (gast.FunctionDef, gast.ClassDef, gast.Lambda)
+
+
+def _loaded_names(nodes) -> Set[str]:
+    """The names ``dead_assignments`` keeps: those read or deleted among ``nodes``, and every name
+    inside a definition among them."""
+    loaded: Set[str] = set()
+    Name, defs, Load, Del = gast.Name, _LOADED_DEFS, gast.Load, gast.Del
+    for node in nodes:
+        cls = node.__class__        # (no gast node class is subclassed)
+        if cls is Name:
+            if node.ctx.__class__ is Load or node.ctx.__class__ is Del:
+                loaded.add(node.id)
+        elif cls in defs:
+            loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+    return loaded
 
 
 # --- dead assignments ---------------------------------------------------------------------------
@@ -885,22 +981,17 @@ def _pure(node, rt_name: str) -> bool:
     return False
 
 
-def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None) -> bool:
+def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
+                     loaded: Optional[Set[str]] = None) -> bool:
     """``name = <constant, name, rt.ZERO>`` where ``name`` is never read in the function.
-    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's).
+    ``nodes``: ``_walk_no_defs(fn.body)``'s nodes where already walked (the first round's);
+    ``loaded``: ``_loaded_names(nodes)`` where already found (the first round's).
     Returns whether it removed any (a body left with comments only gets a ``pass``, and an
     ``else`` of comments only is dropped, as before: neither holds a name or a call)."""
     any_removed = False
-    Name, defs = gast.Name, (gast.FunctionDef, gast.ClassDef, gast.Lambda)
     while True:
-        loaded = set()
-        for node in (_walk_no_defs(fn.body) if nodes is None else nodes):    # (one walk for both)
-            cls = node.__class__        # (no gast node class is subclassed)
-            if cls is Name:
-                if isinstance(node.ctx, (gast.Load, gast.Del)):
-                    loaded.add(node.id)
-            elif cls in defs:
-                loaded |= {n.id for n in walk_nodes(node) if isinstance(n, gast.Name)}
+        if loaded is None:
+            loaded = _loaded_names(_nodes_no_defs(fn.body) if nodes is None else nodes)
         removed = [False]
 
         def sweep(stmts):
@@ -927,7 +1018,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
         if not removed[0]:
             return any_removed
         any_removed = True
-        nodes = None
+        nodes = loaded = None
 
 
 # --- outputs nobody reads, and everything only they needed (generated code only) ---------------
@@ -2196,9 +2287,27 @@ def _has_product_of(node, names: Set[str]) -> bool:
     """Whether ``node`` holds a product ``a * b`` with a name of ``names`` as an operand (any
     node of ``walk_nodes(node)``; searched until found)."""
     BinOp, Mult, Name = gast.BinOp, gast.Mult, gast.Name
-    return any(n.__class__ is BinOp and isinstance(n.op, Mult) and (
-        n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names)
-        for n in walk_nodes(node))
+    AST, fields_of = ast.AST, _CHILD_FIELDS
+    todo = [node]       # (walk_nodes' nodes, in another order: only whether one is there counts)
+    pop, push = todo.pop, todo.append
+    while todo:
+        n = pop()
+        cls = n.__class__
+        if cls is BinOp and isinstance(n.op, Mult) and (
+                n.left.__class__ is Name and n.left.id in names or n.right.__class__ is Name and n.right.id in names):
+            return True
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = _child_fields(cls)
+        for field_name in fields:
+            field = getattr(n, field_name, None)
+            if isinstance(field, AST):
+                push(field)
+            elif field.__class__ is list:
+                for child in field:
+                    if isinstance(child, AST):
+                        push(child)
+    return False
 
 
 def _reads_name(stmts, name: str) -> bool:
@@ -2242,8 +2351,24 @@ def fold_broadcast_factors(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     found = False
     Name, Store, UnaryOp, Call, Assign = gast.Name, gast.Store, gast.UnaryOp, gast.Call, gast.Assign
     stops = (gast.FunctionDef, gast.ClassDef, gast.Lambda, gast.Global, gast.Nonlocal)
-    for node in _walk_no_defs(fn.body):
+    AST, fields_of, defs = ast.AST, _CHILD_FIELDS, _WALK_DEFS
+    todo = list(fn.body)        # (``_walk_no_defs(fn.body)`` written out)
+    pop, push = todo.pop, todo.append
+    while todo:
+        node = pop()
         cls = node.__class__        # (no gast node class is subclassed)
+        if cls not in defs:
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = _child_fields(cls)
+            for field_name in fields:
+                field = getattr(node, field_name, None)
+                if isinstance(field, AST):
+                    push(field)
+                elif isinstance(field, list):
+                    for child in field:
+                        if isinstance(child, AST):
+                            push(child)
         if cls is Name:
             if isinstance(node.ctx, Store):
                 stores[node.id] = stores.get(node.id, 0) + 1
@@ -2532,6 +2657,8 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
     tests), else the general form (runtime/numpy_ops.py).  Read back as the general calls when the
     code is differentiated again (``expand_in_place``), so second-level code is what it was."""
     Call, Attribute, matmuls = gast.Call, gast.Attribute, _MATMUL_ADJOINTS
+    parts: List = []        # the expressions looked in, of every statement: walked at once (a rename
+    extend = parts.extend   # changes no walk)
 
     def rename(stmts) -> None:
         for s in stmts:
@@ -2547,12 +2674,17 @@ def direct_matmul_adjoints(fn: gast.FunctionDef, rt_name: str, shared: Set[int] 
                 continue
             for field in ("value", "test", "iter", "targets"):
                 part = getattr(s, field, None)
-                for node in _nodes_no_defs(part if isinstance(part, list) else [part] if part is not None else []):
-                    if node.__class__ is Call and node.func.__class__ is Attribute and node.func.attr in matmuls and \
-                            _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and \
-                            len(node.args) == 3 and not node.keywords:
-                        node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
+                if isinstance(part, list):
+                    extend(part)
+                elif part is not None:
+                    parts.append(part)
     rename(fn.body)
+    del rename      # (a recursive closure: freed now, not by the cyclic collector)
+    for node in _nodes_no_defs(parts):
+        if node.__class__ is Call and node.func.__class__ is Attribute and node.func.attr in matmuls and \
+                _rt_call(node, rt_name, "matmul_adjoint_a", "matmul_adjoint_b") and \
+                len(node.args) == 3 and not node.keywords:
+            node.func.attr = "matmul_adjoint_2d_" + node.func.attr[-1]
 
 
 # --- a max shift nothing downstream sees (softmax, log-softmax) ------------------------------------
@@ -2640,7 +2772,7 @@ def _stores_loads(fn, rt_name: str, generated: Set[str], residual_return: bool, 
                 if products and ctx is Load:
                     value_reads.setdefault(node.id, []).append(id(node))
                 continue
-            if products:
+            if products and (cls is BinOp or cls is UnaryOp or cls is Call):     # (count_operands' classes)
                 count_operands(node)
             if cls is Attribute:
                 if node.attr in _META_ATTRS and node.value.__class__ is Name:
@@ -2871,10 +3003,15 @@ def known_products(functions, rt_name: str, numpy_name: Optional[str], pair=None
             _rewrite_products(bwd, products, rt_name, shared)
 
 
+def _product_statements(fn) -> bool:
+    """Whether ``fn.body`` has a statement ``P = A * B`` (``_products`` looks at no other)."""
+    return any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
+               s.value.__class__ is gast.BinOp and s.value.op.__class__ is gast.Mult for s in fn.body)
+
+
 def _products(fn, np_name: str, rt_name: str, generated: Set[str], residual_return: bool) -> List:
     """(P, A, B) of each ``P = A * B`` of ``fn.body`` that ``known_products`` may use."""
-    if not any(s.__class__ is gast.Assign and len(s.targets) == 1 and s.targets[0].__class__ is gast.Name and
-               s.value.__class__ is gast.BinOp and s.value.op.__class__ is gast.Mult for s in fn.body):
+    if not _product_statements(fn):
         return []           # no ``P = A * B`` in the body: nothing to look for (no walk)
     facts = _stores_loads(fn, rt_name, generated, residual_return, np_name)
     if facts is None:
@@ -2920,10 +3057,13 @@ def _rewrite_products(fn, products, rt_name: str, shared: Set[int]) -> None:
                     node.args.append(_load(p))
 
 
-def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
+def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2], nodes: Optional[List] = None) -> List:
     """(adjoint function, its (Z, M, A)s): the helper's adjoint given ``Z`` and ``M`` as residuals
     under the same names, and the generated functions ``fwd`` calls with them as the arguments of
-    parameters of the same names (its dlgradient functions); neither stores them again."""
+    parameters of the same names (its dlgradient functions); neither stores them again.
+    ``nodes``: ``walk_nodes(fwd)``'s nodes where already walked (as the tree is now)."""
+    if nodes is None:
+        nodes = list(walk_nodes(fwd))
     out = []
     if pair is not None and fwd.name == pair[0] and pair[1] in by_name:
         bwd = by_name[pair[1]]
@@ -2937,12 +3077,13 @@ def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
             got = unpack.targets[0].elts
             names = [e.id if isinstance(e, gast.Name) else None for e in sent]
             if len(sent) == len(got) and all(isinstance(t, gast.Name) for t in got):
+                first = _first_positions(names)     # (names.index, without a scan per name)
                 triples = [item for item in found
-                           if all(n in names and got[names.index(n)].id == n for n in key(item))]
+                           if all(n in first and got[first[n]].id == n for n in key(item))]
                 if triples:
                     out.append((bwd, triples))
     sites: Dict[str, List] = {}      # generated function -> its calls in fwd (each must pass the names)
-    for node in walk_nodes(fwd):
+    for node in nodes:
         if isinstance(node, gast.Name) and node.id in by_name and node.id != fwd.name:
             sites.setdefault(node.id, [])
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id in by_name and \
@@ -2952,16 +3093,25 @@ def _readers_of(fwd, by_name, pair, found, key=lambda item: item[:2]) -> List:
         callee = by_name[name]
         params = [a.id for a in callee.args.args]
         if callee.args.vararg or callee.args.kwonlyargs or not calls or \
-                sum(isinstance(n, gast.Name) and n.id == name for n in walk_nodes(fwd)) != len(calls) or \
+                sum(isinstance(n, gast.Name) and n.id == name for n in nodes) != len(calls) or \
                 any(len(params) != len(call.args) or call.keywords for call in calls):
             continue                      # (the function read otherwise than called: left alone)
         triples = list(found)
+        first = _first_positions(params)        # (params.index, without a scan per name)
         for call in calls:
             args = [a.id if isinstance(a, gast.Name) else None for a in call.args]
             triples = [item for item in triples
-                       if all(n in params and args[params.index(n)] == n for n in key(item))]
+                       if all(n in first and args[first[n]] == n for n in key(item))]
         if triples:
             out.append((callee, triples))
+    return out
+
+
+def _first_positions(items: List) -> Dict:
+    """Each item's first position in ``items`` (``items.index(item)``)."""
+    out: Dict = {}
+    for k, item in enumerate(items):
+        out.setdefault(item, k)
     return out
 
 

@@ -44,8 +44,8 @@ def _holder(value) -> bool:
 
 def _ours(obj) -> bool:
     """numpy's and sct's functions: their results are followed by the format pass (or plain)."""
-    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", None) or ""
-    return module.split(".")[0] in ("numpy", "sct", "runtime", "math", "scipy")
+    from .runtime.origins import module_top
+    return (module_top(obj) or module_top(type(obj))) in ("numpy", "sct", "runtime", "math", "scipy")
 
 
 class _OutsideReads:
@@ -249,8 +249,8 @@ def _user_object_kind(kind) -> bool:
     """An argument's object of the user's class (its own attributes in its kind)."""
     if not (isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[1], type)):
         return False
-    module = getattr(kind[1], "__module__", "") or ""
-    return not (module == "sct" or module.startswith(("sct.", "runtime", "numpy", "builtins")))
+    from .runtime.origins import module_top
+    return module_top(kind[1]) not in ("sct", "runtime", "numpy", "builtins")    # (was a prefix: numpy_models)
 
 
 def _converted(stmt, name: str) -> bool:

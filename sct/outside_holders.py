@@ -25,6 +25,7 @@ import numpy as np
 
 from . import ir
 from .outside_reads import _library
+from .runtime.origins import module_name
 from .cache import _MISSING
 from .ir import walk_nodes
 
@@ -47,8 +48,10 @@ def may_hold_dlarray(value) -> bool:
     from .runtime.dlarray import dlarray
     if isinstance(value, dlarray):
         return True
-    module = (getattr(type(value), "__module__", None) or "builtins").split(".")[0]
-    # (numpy's, scipy's and sct's own objects: np.sum's dispatcher, a Generator, sct's functions)
+    from .runtime.origins import module_top
+    module = module_top(type(value))
+    # (numpy's, scipy's and sct's own objects: np.sum's dispatcher, a Generator, sct's functions; by
+    # identity: was by name, a user's runtime.py taken for sct's runtime, its holder not followed, red52 W2)
     return module not in ("numpy", "scipy", "sct", "runtime", "builtins") or hasattr(value, "__dict__") and \
         module == "builtins"
 
@@ -71,13 +74,13 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
             continue
         if may_hold_dlarray(guard.value):
             candidates[key] = (_label(guard, fn), guard.value)
-        elif type(guard.value) is types.FunctionType and not _library(getattr(guard.value, "__module__", None)):
+        elif type(guard.value) is types.FunctionType and not _library(module_name(guard.value)):
             # a user function read for a field of its own (``getm.model = M``, read as getm.model.W, set before or
             # after the code is compiled: was a function taken for no holder, a gradient without that read);
             # noted only where the code reads such a field, not where it calls the function
             candidates[key] = (_label(guard, fn), guard.value)
             fields_only.add(key)
-        elif isinstance(guard.value, type) and not _library(getattr(guard.value, "__module__", None)):
+        elif isinstance(guard.value, type) and not _library(module_name(guard.value)):
             # a user's class called (``Shared().model.W``: its instance reads the class attribute, set before or
             # after the code is compiled: was a class taken for no holder, a gradient without that read); its
             # own attributes read by name are noted as such (below), isinstance(v, Cls) not at all
@@ -89,7 +92,7 @@ def note_outside_reads(fn, generated, resolver, namespace, rt_name: str, filenam
         # gradient without that read); sys.modules (sys.modules[__name__].MODEL.W: the user's modules' globals)
         if isinstance(base, types.ModuleType) and not _library(base.__name__) and may_hold_dlarray(value):
             label = f"the global {base.__name__}.{attr}"
-        elif isinstance(base, type) and not _library(getattr(base, "__module__", None)) and \
+        elif isinstance(base, type) and not _library(module_name(base)) and \
                 may_hold_dlarray(value) and not isinstance(value, (types.FunctionType, property)):
             label = f"the class attribute {base.__qualname__}.{attr}"
         elif base is sys and attr == "modules":

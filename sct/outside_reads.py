@@ -18,6 +18,7 @@ import sys
 import types
 from typing import Optional
 
+from .runtime.origins import module_name
 from .runtime.support import BUILDS_BY_TYPE, CONSTRUCTORS, DYNAMIC_READS
 
 _LIBRARY = frozenset(sys.stdlib_module_names) | {"numpy", "scipy", "sct", "gast", "pytest", "_pytest"}
@@ -42,7 +43,7 @@ def _functions_of_class(cls, constructors: bool = True):
     """The functions a user's class holds (its MRO's user classes): methods, static and class methods,
     properties' accessors (``constructors``: __init__ and __new__ too)."""
     for k in cls.__mro__:
-        if _library(getattr(k, "__module__", None)):
+        if _library(module_name(k)):
             continue
         for attr, v in vars(k).items():
             if attr in CONSTRUCTORS and not constructors:
@@ -72,7 +73,7 @@ def _classes_held(args, depth: int = 3) -> list:
                 nxt += list(v)[:256]
             else:
                 cls = type(v)
-                if not _library(getattr(cls, "__module__", None)) and cls not in found:
+                if not _library(module_name(cls)) and cls not in found:
                     found.append(cls)
                 d = getattr(v, "__dict__", None)
                 if isinstance(d, dict):
@@ -119,7 +120,7 @@ class Reads:
             if code is None or id(code) in seen or code.co_filename.startswith("<sct-generated"):
                 continue
             space = f.__globals__
-            if f is not fun and _library(space.get("__name__")):
+            if f is not fun and _library(space.get("__name__", "")):      # (none: exec'd, the user's)
                 continue
             seen.add(id(code))
             names: set = set()          # (all: a module's attributes the code names)
@@ -167,10 +168,10 @@ class Reads:
             value = value.__func__
         if isinstance(value, types.FunctionType):
             todo.append(value)
-        elif isinstance(value, type) and not _library(getattr(value, "__module__", None)):
+        elif isinstance(value, type) and not _library(module_name(value)):
             todo.extend(_functions_of_class(value))
         elif not isinstance(value, (int, float, str, bytes, types.ModuleType)) and \
-                not _library(getattr(type(value), "__module__", None)):
+                not _library(module_name(type(value))):
             todo.extend(_functions_of_class(type(value)))     # (an object's methods: HD.read())
 
     def now(self) -> list:

@@ -31,6 +31,7 @@ from typing import Any, Iterable, List, Optional
 import gast
 import numpy as np
 
+from .runtime.origins import module_name, module_top
 from . import hooks
 from .analysis import Dependence
 from .errors import CompileError
@@ -669,7 +670,7 @@ def _may_differentiate(obj, seen: set, depth: int) -> bool:
         return True
     if any(obj is f for f in sites):
         return True
-    module = (getattr(obj, "__module__", None) or "") if not isinstance(obj, types.ModuleType) else ""
+    module = (module_name(obj) or "") if not isinstance(obj, types.ModuleType) else ""
     if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType, np.ufunc)) or \
             module.split(".")[0] in ("builtins", "numpy", "scipy", "math", "operator", "functools", "itertools"):
         return isinstance(obj, functools.partial) and _may_differentiate(obj.func, seen, depth + 1)
@@ -707,7 +708,7 @@ def _may_differentiate(obj, seen: set, depth: int) -> bool:
         if any(value is f for f in sites):
             return True
         if isinstance(value, type):
-            if (value.__module__ or "").split(".")[0] not in ("builtins", "numpy", "scipy", "math", "sct",
+            if module_top(value) not in ("builtins", "numpy", "scipy", "math", "sct",
                                                               "collections", "functools", "itertools"):
                 return True             # (a class of the user's: its methods may)
             continue

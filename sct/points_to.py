@@ -20,6 +20,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .runtime import registry
 
 from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
@@ -75,7 +76,7 @@ def _number_result(node: gast.Call, info, name: str) -> bool:
             getattr(info.obj, "__module__", None) in ("builtins", None, "runtime.numpy_ops", "runtime.support"):
         return info.obj in (float, int, complex, bool, len) or info.obj is None and name in NUMBER_BUILTINS
     if info.kind in (CallKind.OP, CallKind.NONDIFF) and name in SCALAR_REDUCTIONS and \
-            (getattr(info.obj, "__module__", "") or "").startswith("numpy") and len(node.args) == 1 and \
+            module_top(info.obj) == "numpy" and len(node.args) == 1 and \
             all(k.arg in ("dtype", "ddof", "where", "initial", "ord") for k in node.keywords):
         return True
     return False
@@ -1947,7 +1948,7 @@ def _plain_instances(cls) -> bool:
     for klass in cls.__mro__:
         if klass is object:
             continue
-        if klass.__module__ == "builtins":
+        if module_top(klass) == "builtins":
             return False                      # a subclass of list, dict...: not followed here
         for method in ("__init__", "__post_init__"):
             fn = vars(klass).get(method)

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .runtime import numpy_ops as _numpy_ops, registry
 from .runtime import support as rt_support
 
@@ -149,7 +150,7 @@ def _class_real(cls, depth: int = 0) -> bool:
     """Are a class's data attributes real, and its properties' code proven real, and that of the
     methods code may run without naming the class (``_IMPLICIT_METHODS``)?"""
     for c in cls.__mro__:
-        if c is object or (c.__module__ or "").split(".")[0] in ("sct", "numpy", "builtins"):
+        if c is object or module_top(c) in ("sct", "numpy", "builtins"):
             continue            # (sct.Table's module is "sct")
         for k, v in vars(c).items():
             if isinstance(v, (types.FunctionType, staticmethod, classmethod)) and _implicit_method(k):
@@ -237,7 +238,7 @@ def _integral(exponent) -> bool:
 def _numpy_result(fn) -> bool:
     """Does calling ``fn`` give a numpy array or numpy scalar (whose ``**`` is numpy's: nan for a
     negative base and a fractional exponent, never complex)?  Not np.shape/ndim/size (Python ints)."""
-    return (isinstance(fn, np.ufunc) or (getattr(fn, "__module__", "") or "").startswith("numpy")) and \
+    return (isinstance(fn, np.ufunc) or module_top(fn) == "numpy") and \
         not any(fn is f for f in (np.shape, np.ndim, np.size))
 
 
@@ -356,10 +357,10 @@ def _callable_real(value, depth: int = 0) -> bool:
     if _sct_function(value):
         return True
     if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)) and \
-            not (getattr(value, "__module__", "") or "").startswith("numpy"):
+            module_top(value) != "numpy":
         return _code_real(value, None, depth + 1)
     if isinstance(value, type):
-        if value.__module__ in ("builtins",) or value.__module__.startswith("numpy"):
+        if module_top(value) in ("builtins", "numpy"):
             return value is not complex and value not in _COMPLEX_NUMPY_TYPES and \
                 not issubclass(value, np.complexfloating) and not value.__module__.startswith("numpy.polynomial")
         if _sct_or_numpy_class(value) or value in _COMPLEX_NUMPY_TYPES:
@@ -457,7 +458,7 @@ def _user_callable(value) -> bool:
     if isinstance(value, (types.FunctionType, types.MethodType, WrappedFunction)):
         return not (getattr(value, "__module__", "") or "").startswith("sct.")
     if isinstance(value, type):
-        return value.__module__ not in ("builtins", "numpy") and not value.__module__.startswith("numpy.")
+        return module_top(value) not in ("builtins", "numpy")
     return isinstance(getattr(type(value), "__call__", None), types.FunctionType)
 
 
@@ -499,13 +500,12 @@ def _reads_numbers_only(fn) -> bool:
     """Is ``fn`` (a call sct runs as it is) one whose result is complex only where an argument
     is: Python's builtins, ``math``, numpy's functions, sct's runtime?  Not ``cmath.rect`` or
     code of other libraries."""
-    module = getattr(fn, "__module__", None) or ""
     if isinstance(fn, type):
-        return fn.__module__ == "builtins" and fn is not complex
+        return module_top(fn) == "builtins" and fn is not complex
     if isinstance(fn, np.ufunc):
         return True
-    return module in ("builtins", "math", "_operator", "operator", "itertools", "functools", "sct") or \
-        module.startswith(("numpy", "sct.")) or getattr(fn, "__self__", None) is builtins
+    return module_top(fn) in ("builtins", "math", "_operator", "operator", "itertools", "functools", "sct",
+                              "numpy") or getattr(fn, "__self__", None) is builtins
 
 
 def _makes_complex(node: gast.Call, info) -> bool:

@@ -19,6 +19,7 @@ import types
 from typing import Callable, Dict, Optional, Tuple
 
 from .global_writes import _codes, _functions_of, _library, _library_code, _namespace_write
+from .runtime.origins import module_name
 
 _DEPTH = 4
 ANY_NAME = "*"
@@ -52,7 +53,7 @@ def _user_functions(value):
     if not found and not isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type,
                                             types.BuiltinFunctionType)) and value is not None:
         call = getattr(type(value), "__call__", None)
-        if isinstance(call, types.FunctionType) and not _library(getattr(call, "__module__", None)):
+        if isinstance(call, types.FunctionType) and not _library(module_name(call)):
             found.append(call)
     return found
 
@@ -69,7 +70,7 @@ def binding_keys(target, writes: bool) -> Tuple[Dict[str, str], Optional[Callabl
     todo = [(target, 1)]
     while todo:
         value, depth = todo.pop()
-        funcs = [f for f in _user_functions(value) if not (_library(f.__module__) or _library_code(f))]
+        funcs = [f for f in _user_functions(value) if not (_library(module_name(f)) or _library_code(f))]
         if funcs:
             entries.append(("functions", value, [(f, f.__code__) for f in funcs]))
         for func in funcs:
@@ -99,7 +100,7 @@ def binding_keys(target, writes: bool) -> Tuple[Dict[str, str], Optional[Callabl
     def holds() -> bool:
         for entry in entries:
             if entry[0] == "functions":
-                now = [f for f in _user_functions(entry[1]) if not (_library(f.__module__) or _library_code(f))]
+                now = [f for f in _user_functions(entry[1]) if not (_library(module_name(f)) or _library_code(f))]
                 if len(now) != len(entry[2]) or any(f is not g or f.__code__ is not c for f, (g, c) in zip(now, entry[2])):
                     return False
             elif entry[1].get(entry[2]) is not entry[3]:

@@ -33,7 +33,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import gast
 
-from .global_writes import _codes, _functions_of, _library, _library_code
+from .global_writes import _functions_of, _library, _library_code
+from .runtime.origins import module_name, module_top
 from .ir import walk_nodes, walk_nodes_list
 
 # methods that change the object they are called on (lists, dicts, sets, deques, arrays)
@@ -264,7 +265,7 @@ class RecomputeWrites:
             return []
         bound = [b for b in bound if not isinstance(b, (types.ModuleType, type, int, float, complex, str, bytes,
                                                          bool, types.FunctionType)) and b is not None]
-        if not bound or (isinstance(func, types.FunctionType) and _library(getattr(func, "__module__", None))):
+        if not bound or (isinstance(func, types.FunctionType) and _library(module_name(func))):
             return []
         from .callee_effects import changes_arguments
         try:
@@ -322,7 +323,7 @@ class RecomputeWrites:
                 value = self.resolve(f)
                 if not isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.ModuleType,
                                           types.MethodType, type)) or \
-                        (isinstance(value, type) and not _library(value.__module__)):
+                        (isinstance(value, type) and not _library(module_name(value))):
                     obj = f
             elif isinstance(f, gast.Subscript):
                 obj = f                           # NETS[0](x)
@@ -363,7 +364,7 @@ class RecomputeWrites:
         target, _ = self._target(f)
         if isinstance(target, types.MethodType):
             target = target.__func__
-        return isinstance(target, types.FunctionType) and not _library(getattr(target, "__module__", None))
+        return isinstance(target, types.FunctionType) and not _library(module_name(target))
 
     def _target(self, f):
         """``_callee(f)``, else the function of the class of an argument's object (from its kind) that
@@ -408,7 +409,7 @@ class RecomputeWrites:
             return self.resolve(node) if root in self.global_roots() else None
 
         def user_class(cls) -> bool:
-            return isinstance(cls, type) and not _library(getattr(cls, "__module__", None)) and \
+            return isinstance(cls, type) and not _library(module_name(cls)) and \
                 (cls.__module__ or "").split(".")[0] not in ("collections", "types")
         out = []
         written = set()
@@ -541,7 +542,7 @@ class RecomputeWrites:
                 elif isinstance(static, classmethod) and isinstance(static.__func__, types.FunctionType):
                     target = types.MethodType(static.__func__, type(base))     # (k.bump() doing cls.n += 1)
         if not isinstance(target, (types.FunctionType, types.MethodType)) or \
-                _library(getattr(target, "__module__", None)) or isinstance(getattr(target, "__self__", None),
+                _library(module_name(target)) or isinstance(getattr(target, "__self__", None),
                                                                           types.ModuleType):
             return []
         try:
@@ -734,7 +735,7 @@ class RecomputeWrites:
         """Add ``operand``'s outside part where ``fn`` (code of ``cls`` Python runs on it) may change it."""
         from .callee_effects import changes_arguments
         from .global_writes import _library
-        if _library(getattr(fn, "__module__", None)) or _library(getattr(cls, "__module__", None)):
+        if _library(module_name(fn)) or _library(module_name(cls)):
             return False
         key = self.outside.key(operand) if isinstance(operand, (gast.Name, gast.Attribute, gast.Subscript)) else None
         if key is None:
@@ -774,7 +775,7 @@ class RecomputeWrites:
                 kind = dict(kind[2]).get(attr) if isinstance(kind[2], tuple) else None
             if isinstance(kind, tuple) and len(kind) >= 2 and kind[0] == "obj" and isinstance(kind[1], type):
                 cls = kind[1]
-        if cls is None or (cls.__module__ or "").split(".")[0] in ("builtins", "numpy", "sct", "collections"):
+        if cls is None or module_top(cls) in ("builtins", "numpy", "sct", "collections"):
             return None
         return cls
 
@@ -827,7 +828,7 @@ class RecomputeWrites:
             static = inspect.getattr_static(cls, f.attr)
         except AttributeError:
             return None
-        if not isinstance(static, types.FunctionType) or _library(getattr(static, "__module__", None)):
+        if not isinstance(static, types.FunctionType) or _library(module_name(static)):
             return None
         if not _writes_self(static):
             from .callee_effects import changes_arguments
@@ -1233,10 +1234,10 @@ def _scan(target, writes: bool, reads: Optional[list] = None) -> Dict[int, str]:
     while todo:
         value, depth = todo.pop()
         funcs = list(_functions_of(value))
-        if reads is not None and not all(_library(f.__module__) or _library_code(f) for f in funcs):
+        if reads is not None and not all(_library(module_name(f)) or _library_code(f) for f in funcs):
             reads.append(("functions", value, [(f, f.__code__) for f in funcs]))
         for func in funcs:
-            if id(func.__code__) in seen or _library(func.__module__) or _library_code(func):
+            if id(func.__code__) in seen or _library(module_name(func)) or _library_code(func):
                 continue
             seen.add(id(func.__code__))
             tree = _source_tree(func)

@@ -35,6 +35,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_name, name_top
 from .callee_effects import changes_arguments
 from .ir import tree_changed, walk_nodes
 from .runtime.support import CallSite, SiteEntry
@@ -298,7 +299,7 @@ _KNOWN_TOPS = ("numpy", "math", "cmath", "builtins", "sct", "runtime", "operator
 
 def _known_module(name) -> bool:
     name = name or ""
-    return name.split(".")[0] in _KNOWN_TOPS and not name.startswith("numpy.random")
+    return name_top(name) in _KNOWN_TOPS and not name.startswith("numpy.random")
 
 
 def _plain_value(value, depth: int = 0) -> bool:
@@ -335,7 +336,7 @@ def _known_value(value, runtimes) -> bool:
         return _known_module(module) or (top not in ("scipy", "numpy") and not filename.startswith("<"))
     if isinstance(value, (CallSite, SiteEntry)):        # a call site (its record says what it runs)
         return True
-    module = getattr(value, "__module__", None) if callable(value) else None
+    module = module_name(value) if callable(value) else None
     if isinstance(value, types.BuiltinFunctionType) and module is None:
         module = "builtins"
     # numpy's functions (np.sum is an array-function dispatcher), ufuncs and classes, math's, builtins

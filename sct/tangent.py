@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .runtime import registry
 
 from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind, starred_op_refusal, starred_unbound
@@ -466,7 +467,7 @@ def _method_op_reference(transformer: TangentTransformer, info: CallInfo):
     if name is not None:
         return attr(load(transformer.rt_name), name)
     module = getattr(info.obj, "__module__", "") or ""
-    if module.startswith("numpy") and getattr(np, info.obj.__name__, None) is info.obj:
+    if module_top(info.obj) == "numpy" and getattr(np, info.obj.__name__, None) is info.obj:
         return attr(load(transformer.np), info.obj.__name__)
     # an operator (``a % b`` transposed) or another op: kept in the runtime namespace
     label = f"{module.split('.')[-1].strip('_')}_{getattr(info.obj, '__name__', 'op')}"

@@ -24,6 +24,7 @@ from typing import Dict, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .errors import CompileError
 from .ir import loaded_names, walk_no_defs, walk_nodes
 
@@ -149,7 +150,7 @@ def _returns_text(fn) -> bool:
 def _users_function(target) -> bool:
     """A Python function of the user's (not numpy's, sct's or a builtin)."""
     return isinstance(target, types.FunctionType) and \
-        not (getattr(target, "__module__", None) or "").startswith(("numpy", "sct", "builtins"))
+        module_top(target) not in ("numpy", "sct", "sct_generated", "builtins")
 
 
 def _refusal(what: str, verb: str) -> str:

@@ -14,6 +14,7 @@ from typing import Dict, FrozenSet, Optional, Set
 import gast
 import numpy as np
 
+from .runtime.origins import module_top
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
@@ -1058,6 +1059,27 @@ class _WriteCheck:
             self.fail(s, f"{what}(...) {given}{' and its result is not used' if result is None else ''}, "
                       f"and it may change its arguments or its object in place, which sct does not follow; "
                       f"{advice}", what)
+        if callee is not None and not args_active:
+            self._fields_reset(s, node, info, callee)
+
+    def _fields_reset(self, s, node, info, callee) -> None:
+        """A method left as a call that sets a field the function follows by name between a traced write of it
+        and a read (was: the read's adjoint went on into the value written before, a wrong gradient; red team
+        52 F1, sct/fields_reset.py): refused."""
+        from .fields_reset import reset_field
+        receivers = [info.receiver if info.kind == CallKind.METHOD else None] + \
+            [a.id for a in node.args[:1] if isinstance(a, gast.Name)]
+        field = reset_field(self, s, receivers, callee)
+        if field is None:
+            return
+        what = self._as_written(s, _dotted(node.func) or "this call")
+        field = self.spell(field)
+        owner = field.rsplit(".", 1)[0]
+        self.fail(s, f"{what}() is a method sct does not read in place, and it may set fields of {owner}, whose "
+                  f"fields {self.fname}() follows by name: it sets {field}, which this function writes a traced "
+                  f"value to before the call and reads after it (sct would send the derivative of that read on "
+                  f"into the value the call replaced). Set the field in the function itself "
+                  f"(`{field} = ...`), or make the call before the first write or after the last read", what)
 
     def _str_method_guarded(self, s, node, info) -> bool:
         """``k.startswith("kl")``, ``k.upper()`` on a local ``k`` that may share an object with what an
@@ -1070,7 +1092,10 @@ class _WriteCheck:
                 not isinstance(func.value, gast.Name) or func.value.id != info.receiver or \
                 not hasattr(str, func.attr) or func.attr.startswith("_") or \
                 getattr(self.fdef, "sct_number_guards", None) is None or \
-                any(g.stmt is s for g in self.fdef.sct_number_guards) or not _in_blocks(self.fdef.body, s):
+                any(g.stmt is s for g in self.fdef.sct_number_guards) or not _in_blocks(self.fdef.body, s) or \
+                getattr(s, "sct_loop_test", False):
+            # (a while loop's test: was guarded once before the loop, its re-test after the body rebound
+            # the name left unchecked, a user object's startswith run unfollowed: redfix52 F4)
             return False
         analysis = self.analysis
         for arg in list(node.args) + [k.value for k in node.keywords]:
@@ -1532,7 +1557,7 @@ _OPERATOR_WRITES = _operator_writes()
 
 
 def _is_numpy(obj) -> bool:
-    return (getattr(obj, "__module__", "") or "").startswith("numpy")
+    return module_top(obj) == "numpy"
 
 
 def _is_ufunc_method(obj) -> bool:
@@ -1578,7 +1603,7 @@ def _reads_only(target) -> bool:
     """Whether a function sct runs as it is surely changes none of its arguments: the read-only
     builtins, and numpy's and math's functions (numpy's in-place writers are checked before)."""
     module = getattr(target, "__module__", None) or ""
-    if module == "builtins":
+    if module == "builtins" and module_top(target):
         return getattr(target, "__name__", "") in _READ_ONLY_BUILTINS
     if any(target is f for f in _read_only_library()):
         return True
