@@ -2260,6 +2260,54 @@ def _parts_of(v):
 
 _UNSET_SLOT = object()
 
+# what written_reached_twice walks besides _parts_of (was: a function's attributes and defaults, an iterator's
+# items, a dict view's, an exception's args taken for leaves: ``loss.cell.h``, ``next(IT[0]).h`` of the
+# written argument read as constants, a silently wrong gradient, red team 52 F6)
+_MAY_REACH_ANY = object()       # (an object whose contents cannot be walked without running it: a generator)
+_DICT_VIEWS = frozenset((type({}.keys()), type({}.values()), type({}.items())))
+_REDUCED_ITERATORS = frozenset(type(i) for i in (
+    iter([]), iter(()), iter({}), iter({}.values()), iter({}.items()), iter(set()), reversed([]),
+    reversed(()), enumerate(()), zip(), filter(None, ()), iter(range(0)), iter("")))
+
+
+def _reached_parts(v):
+    """The parts ``v`` reaches that _parts_of does not read (a function's ``__dict__``, ``__defaults__`` and
+    ``__kwdefaults__``, a dict view's items, a list, tuple, dict or set iterator's, an enumerate's, zip's or
+    filter's source (by its ``__reduce__``, which runs nothing), an exception's args), None for other objects,
+    _MAY_REACH_ANY for one that yields what code it runs gives (a generator, a map of a Python function)."""
+    cls = type(v)
+    if cls is types.FunctionType:
+        parts = [(("attr", k), p) for k, p in v.__dict__.items()]
+        if v.__defaults__:
+            parts.append((("attr", "__defaults__"), v.__defaults__))
+        if v.__kwdefaults__:
+            parts.append((("attr", "__kwdefaults__"), v.__kwdefaults__))
+        return parts
+    if cls in _DICT_VIEWS:
+        return [(("member", None), p) for p in v]
+    if cls in _REDUCED_ITERATORS or cls is map and isinstance(v.__reduce__()[1][0], types.BuiltinFunctionType) \
+            or cls.__module__ == "itertools":
+        try:
+            reduced = v.__reduce__()
+        except Exception:
+            return _MAY_REACH_ANY
+        if not (isinstance(reduced, tuple) and len(reduced) > 1 and isinstance(reduced[1], tuple)):
+            return _MAY_REACH_ANY
+        state = reduced[2:3] if len(reduced) > 2 and reduced[2] is not None else ()
+        return [(("member", None), p) for p in reduced[1] + tuple(state)]
+    if isinstance(v, BaseException):
+        if v.__traceback__ is not None:
+            return _MAY_REACH_ANY       # (its frames' locals)
+        parts = list(_parts_of(v) or ()) + [(("attr", "args"), v.args)]
+        return parts + [(("attr", k), getattr(v, k)) for k in ("__cause__", "__context__") if getattr(v, k)]
+    if isinstance(v, (types.GeneratorType, types.AsyncGeneratorType, types.CoroutineType, map)) or \
+            cls.__name__ == "callable_iterator":
+        return _MAY_REACH_ANY
+    return None
+
+
+_TWICE_LEAVES = _LEAF_TYPES - {types.FunctionType}
+
 
 # names whose use in code may read any attribute of a class, by a name not written in the code
 DYNAMIC_READS = frozenset({"getattr", "vars", "__dict__", "getmembers", "attrgetter", "__getattribute__", "dir",
@@ -2360,6 +2408,9 @@ def _allowed_names(args, extra, names):
                 if more is None:
                     return None
                 allowed |= more
+                if id(v) not in done:       # (its attributes and defaults)
+                    done.add(id(v))
+                    stack += [p for _, p in _reached_parts(v)]
                 continue
             if cls in _LEAF_TYPES or cls is _dlarray or id(v) in done:
                 continue
@@ -2367,7 +2418,10 @@ def _allowed_names(args, extra, names):
             if isinstance(v, type):
                 classes.append(v)
                 continue
-            parts = _parts_of(v)
+            parts = _reached_parts(v)
+            if parts is _MAY_REACH_ANY:
+                continue
+            parts = _parts_of(v) if parts is None else parts
             if parts:
                 stack += [p for _, p in parts]
         grown = False
@@ -2410,7 +2464,7 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
     done: set = set()
     stack = list(args)
     stack += [v for _, v in extra]
-    leaves = _LEAF_TYPES
+    leaves = _TWICE_LEAVES
     found = False
     while stack:
         v = stack.pop()
@@ -2436,7 +2490,12 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
             if v.dtype.hasobject:
                 stack += v.ravel().tolist()
         else:
-            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
+            parts = _reached_parts(v)
+            if parts is _MAY_REACH_ANY:
+                found = True        # (refused: what it yields may be the object)
+                break
+            if parts is None:
+                parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
             if parts:
                 stack += [p for _, p in parts]
     if not found:
@@ -2455,7 +2514,7 @@ def _written_paths(args, positions, extra, refs=None, allowed=None):
     stack.reverse()
     while stack:
         v, path = stack.pop()
-        if type(v) in _LEAF_TYPES:
+        if type(v) in _TWICE_LEAVES:
             continue
         key = refs.get(id(v), id(v))
         i = want.get(key)
@@ -2469,7 +2528,11 @@ def _written_paths(args, positions, extra, refs=None, allowed=None):
         if key in done:
             continue
         done.add(key)
-        parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
+        parts = _reached_parts(v)
+        if parts is _MAY_REACH_ANY:     # (spelled ``what IT[0] may yield``)
+            return positions[0], (positions[0],), path + (("yields", None),)
+        if parts is None:
+            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
         if parts:
             stack.extend((p, path + (step,)) for step, p in reversed(parts))
     return None

@@ -290,7 +290,9 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
                                 params[i] if i < len(params) else f"argument {i + 1}")
         for how, key in path[1:]:       # (a class, a deque's or set's item, a weakref's object: red team 49)
             text = f"{text}.{key}" if how == "attr" else f"type({text})" if how == "class" else \
-                f"an item of {text}" if how == "member" else f"{text}()" if how == "ref" else f"{text}[{key!r}]"
+                f"an item of {text}" if how == "member" else f"{text}()" if how == "ref" else \
+                f"what {text} may yield (an iterator or generator sct cannot look into without running it)" \
+                if how == "yields" else f"{text}[{key!r}]"
         return text
     where = next(w[2] for w in written if w[0] == position)
     a, b = spell(first), spell(second)

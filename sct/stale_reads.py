@@ -342,6 +342,9 @@ class _Pass:
         # targets, found once (was: every event after and before each opaque one looked at again:
         # quadratic in a function of many opaque calls)
         reading = [j for j in range(len(events)) if info[j][3] or info[j][5]]
+        final = set(self.final_loads)      # (and what the generated functions the adjoint calls read)
+        for name in self.final_loads & set(self.generated):
+            final |= self.loads[name]
         targets: List = [None] * len(events)
         for key, i in first.items():
             kind, s, parent = events[i]
@@ -352,7 +355,7 @@ class _Pass:
                     later |= self.loads[sweep]
                     recompute = recompute or self.recomputes[sweep]
                 if info[j][5]:
-                    later |= info[j][1]
+                    later |= info[j][1] | final
             if not later:
                 continue
             at_stake: Dict[str, int] = {}
@@ -457,6 +460,15 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     final = set()
     if vjp and generated.bwd is not None:
         final = {"__return__"}
+        # (and the globals the adjoint reads by name: ``rt.reduction_times_like(d_L, L_mul, .., G, L_pow)``
+        # reads G when the caller's gradient runs, not through the residuals; was: a user method called
+        # after ``np.sum(G * x**3)`` in a helper doubling G in place was checked for no read, a silently
+        # wrong gradient, where the entry function's own read was checked)
+        bwd = next((f for f in others if f.name == generated.bwd), None)
+        if bwd is not None:
+            names = [n for n in walk_nodes(bwd) if isinstance(n, gast.Name)]
+            final |= {n.id for n in names if isinstance(n.ctx, gast.Load)} - \
+                {n.id for n in names if not isinstance(n.ctx, gast.Load)}      # (its locals: the residuals' own)
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
     callees = {}
     for r in records or ():
