@@ -831,7 +831,7 @@ class _Inliner:
             if in_loop or _has_loop(g):
                 return None
         elif not (self.formats or wanted or self._writes_into_own_arrays(g, call) or
-                  self._changes_known_objects(g, call) or
+                  self._writes_into_given_dicts(g, call) or self._changes_known_objects(g, call) or
                      (not _sct_module(self.globals) and _meets_formats(g))):
             return None
         return g
@@ -855,6 +855,22 @@ class _Inliner:
         except Exception:
             return False
         return any(_helper_changes(g, gdef, at, self.object_kinds.get(a.id), 0) for at, a in given)
+
+    def _writes_into_given_dicts(self, g, call: gast.Call) -> bool:
+        """Does ``g`` write into what a parameter holds, given there (every such parameter) a parameter of the
+        caller holding a dict (MATLAB's model function storing batchnorm's statistics, ``state["bn"]
+        ["TrainedMean"] = m``, called as ``model(params, X, state)``)?  Read in place, the write is the
+        caller's own into its dict argument, which sct follows (sct.write_checks._argument_item_write) or
+        refuses (was: compiled on its own, refused where the data had no format; red team redfix51b R2)."""
+        written = _writes_into_parameters(g)
+        if not written or self.recomputes or _sct_module(self.globals):
+            return False
+        params = list(g.__code__.co_varnames[:g.__code__.co_argcount + g.__code__.co_kwonlyargcount])
+        bound = dict(zip(params, call.args))
+        bound.update({k.arg: k.value for k in call.keywords if k.arg is not None})
+        dicts = {a.id for a, kind in zip(self.fdef.args.args, self.kinds or ())
+                 if isinstance(kind, tuple) and kind[:2] == ("map", dict)}
+        return all(isinstance(bound.get(p), gast.Name) and bound[p].id in dicts for p in written)
 
     def _writes_into_own_arrays(self, g, call: gast.Call) -> bool:
         """Does ``g`` write into what a parameter holds, given there (every such parameter) a name the

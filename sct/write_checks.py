@@ -9,6 +9,7 @@ import copy
 import dataclasses
 
 import re
+import types
 from typing import Dict, FrozenSet, Optional, Set
 
 import gast
@@ -143,6 +144,9 @@ class _WriteCheck:
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
         self.fdef.sct_written_arguments = {}     # see _note_argument_write
+        self.fdef.sct_argument_item_writes = []  # see _argument_item_write
+        self.fdef.sct_nested_argument_writes = set()
+        self.fdef.sct_argument_dicts = set()
         nested = _nested_def_statements(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
@@ -280,6 +284,17 @@ class _WriteCheck:
         needs_value = tracked or self.written_saved(s, name)
         if needs_value:
             why = analysis.sharing(s, name)
+            if why is not None and self._argument_dict(s, name, why):
+                # MATLAB's model function storing batchnorm's statistics in its state struct, a dict of
+                # dlfeval's (``state["TrainedMean"] = trainedMean``): written into the caller's dict itself,
+                # as Python does, each version of it the one object (was: refused as "state is an argument
+                # ... and would change too", where a SimpleNamespace's field ran; red team mat51 F4)
+                objs = analysis.objects(s, name)
+                why = None if objs == frozenset({EXT}) else analysis.other_name_of(s, name, objs)
+                if why is None:
+                    self._argument_item_write(s, name)
+                    self.force.add(id(s))           # (a new version of it, traced or not)
+                    return
             if why is not None and why.startswith(LOOP_WALK):
                 fail(s, f"writing into {name}[...] while {why} is not differentiated (Python's loop sees the "
                      "new values of the items it has not reached yet). Loop over the keys or positions and read "
@@ -328,6 +343,114 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _argument_dict(self, s, name: str, why: str) -> bool:
+        """Is ``name[k] = v`` at ``s`` a write into a dict dlfeval was given (every object ``name`` may hold
+        one of the arguments, each surely a dict), refused only as an argument's change?"""
+        if self.mode != "entry" or not isinstance(s.targets[0], gast.Subscript):
+            return False
+        objs = self.analysis.objects(s, name)
+        if objs == frozenset({EXT}):
+            return "did not create" in why and self._argument_item(s, name) is not None
+        return "is an argument of" in why and bool(objs) and \
+            all(o != EXT and o[0] == "arg" and self.analysis.is_mapping(o) for o in objs)
+
+    def _argument_item(self, s, name: str) -> Optional[str]:
+        """The argument (a dict dlfeval was given) whose item ``name`` is, written back into it right after
+        ``s`` (``state["bn"]["TrainedMean"] = m``: sct/copy_aliases.py sets ``state["bn"]`` back), where no other
+        name read later may hold an item of an argument (``bn = state["bn"]`` kept); else None."""
+        analysis = self.analysis
+        state = analysis.before.get(id(s))
+        rebound = getattr(s, "sct_rebound", frozenset())
+        roots = [r for r in sorted(rebound) if analysis.objects(s, r) and all(
+            o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in analysis.objects(s, r))]
+        if state is None or not roots:
+            return None
+        for other in analysis.live_after.get(id(s), frozenset()) | analysis.captured:
+            if other == name or other in rebound or other not in state.env:
+                continue
+            held = state.env[other]
+            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()):
+                continue        # (another argument holding it too: refused when called, sct.api; arrays)
+            if EXT in held or EXT in frozenset(state.reach(held)):
+                return None
+        return next(o[1] for o in analysis.objects(s, roots[0]))
+
+    def _op_valued(self, name: str, seen: Set[str]) -> bool:
+        """Does ``name`` hold arrays or numbers only (never a dict): an array's kind, or every binding of it
+        the result of an op (``Y, m, v = batchnorm(...)``), an item of one, or a tuple of such names?"""
+        if self.activity.array_receiver(name):
+            return True
+        if name in seen:
+            return True
+        seen.add(name)
+        binds = self._name_values().get(name)
+        if not binds:
+            return False
+        for value in binds:
+            if isinstance(value, gast.Subscript):
+                value = value.value
+            if isinstance(value, gast.Tuple):
+                if not all(isinstance(e, gast.Name) and self._op_valued(e.id, seen) for e in value.elts):
+                    return False
+            elif isinstance(value, gast.Name):
+                if not self._op_valued(value.id, seen):
+                    return False
+            elif not (isinstance(value, gast.Call) and self._array_op(self.activity.call_info(value))):
+                return False
+        return True
+
+    @staticmethod
+    def _array_op(info) -> bool:
+        """Does the call return arrays or numbers (never an object it was given): an op, or a layer function of
+        sct's runtime (``batchnorm``, differentiated through)?"""
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE):
+            return True
+        module = (getattr(info.obj, "__module__", None) or "").replace("sct.runtime.", "runtime.", 1)
+        return info.kind == CallKind.FUNCTION and module in ("runtime.dlfun", "runtime.nn", "runtime.more_ops")
+
+    def _name_values(self) -> Dict[str, list]:
+        """name -> the values of its bindings ``name = value`` (None among them: bound another way)."""
+        found = getattr(self, "_values_of", None)
+        if found is None:
+            found = self._values_of = {}
+            plain = set()
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                    found.setdefault(n.targets[0].id, []).append(n.value)
+                    plain.add(id(n.targets[0]))
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
+                    found.setdefault(n.id, []).append(None)
+        return found
+
+    def _python_type(self, value) -> str:
+        """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
+        from .argument_writes import name_bindings, python_type
+        if getattr(self, "_type_facts", None) is None:
+            bindings = name_bindings(self.fdef)
+            self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
+                                                     params=set(_parameter_names(self.fdef)))
+        return python_type(value, self._type_facts)
+
+    def _argument_item_write(self, s, name: str) -> None:
+        """``name[k] = v`` into dlfeval's dict argument that no other name reads later: its new value written
+        into the argument's dict itself (``s.sct_into_argument``: sct.analysis.functionalize marks the
+        ``rt.setitem`` it makes, written as ``rt.setitem_into``), so the caller's dict changes as in Python and
+        every version of it is that one object, whose items sct follows by version (an adjoint of a dict's
+        item reads no other item).  Noted with the attribute writes so that a second path to the object among
+        the arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
+        recomputation (sct/forward_code.py)."""
+        s.sct_into_argument = True
+        s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
+        objs = self.analysis.objects(s, name)
+        if objs == frozenset({EXT}):        # an item of the argument: its dicts checked when called
+            root = self._argument_item(s, name)
+            objs = frozenset({("arg", root)})
+            self.fdef.sct_nested_argument_writes.add(root)
+        self._note_argument_write(s, objs)
+        self.fdef.sct_argument_dicts.update(o[1] for o in objs)
+        self.fdef.sct_argument_item_writes.append((getattr(s, "lineno", self.fdef.lineno), self.spell(name)))
 
     def _holds_containers(self, s, name: str, row) -> bool:
         """Is ``name`` (the user's ``row[0][row[1]]``) an item of a dict or a list (a string key, or an
