@@ -129,6 +129,7 @@ class _WriteCheck:
         # objects an adjoint may read, per statement: see _scan (when first asked)
         self.saved_at: Optional[Dict[int, "_SavedView"]] = None
         self.force: Set[int] = set()
+        self._kept_in_place: list = []  # untraced writes into a dict argument left in place (_item_write)
         self._in_nested_def = False     # is the statement checked one of a nested def's (run)
 
     @property
@@ -167,6 +168,13 @@ class _WriteCheck:
             if node is not None:
                 self._in_nested_def = id(s) in nested
                 self._call(s, node, result)
+        if self._kept_in_place and self.fdef.sct_argument_item_writes:
+            s = self._kept_in_place[0]
+            name = s.targets[0].value.id
+            self.fail(s, f"writing into {name}[...], a dict {self.fname}() was given, in place while another name "
+                      f"reads it later, where other writes into its dicts are made into the caller's dict as new "
+                      f"values: the caller's dict would miss this one. Read the dict through one name", f"write "
+                      f"into {name}")
         return self.force
 
     def _read_only_write(self, s) -> None:
@@ -282,19 +290,16 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
+        if not needs_value and self.mode == "entry":
+            why = analysis.sharing(s, name)
+            if self._argument_dict_write(s, name, why):
+                return                              # (an untraced write too: the caller's dict gets Python's type)
+            if why is not None and self._argument_dict(s, name, why):
+                self._kept_in_place.append(s)       # (written in place: refused beside writes made through)
         if needs_value:
             why = analysis.sharing(s, name)
-            if why is not None and self._argument_dict(s, name, why):
-                # MATLAB's model function storing batchnorm's statistics in its state struct, a dict of
-                # dlfeval's (``state["TrainedMean"] = trainedMean``): written into the caller's dict itself,
-                # as Python does, each version of it the one object (was: refused as "state is an argument
-                # ... and would change too", where a SimpleNamespace's field ran; red team mat51 F4)
-                objs = analysis.objects(s, name)
-                why = None if objs == frozenset({EXT}) else analysis.other_name_of(s, name, objs)
-                if why is None:
-                    self._argument_item_write(s, name)
-                    self.force.add(id(s))           # (a new version of it, traced or not)
-                    return
+            if self._argument_dict_write(s, name, why):
+                return
             if why is not None and why.startswith(LOOP_WALK):
                 fail(s, f"writing into {name}[...] while {why} is not differentiated (Python's loop sees the "
                      "new values of the items it has not reached yet). Loop over the keys or positions and read "
@@ -343,6 +348,22 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _argument_dict_write(self, s, name: str, why) -> bool:
+        """MATLAB's model function storing batchnorm's statistics in its state struct, a dict of dlfeval's
+        (``state["TrainedMean"] = trainedMean``): a new version of the dict, which sct follows as a dict the
+        function made, written into the caller's dict too (rt.setitem_through), where no other name reads the
+        dict later (was: refused as "state is an argument ... and would change too", where a
+        SimpleNamespace's field ran; mat51's F4 wrote into one dict all versions shared, whose derivative
+        through the item was lost under a branch or a loop: redfix51b W1, W2).  Done?"""
+        if why is None or not self._argument_dict(s, name, why):
+            return False
+        objs = self.analysis.objects(s, name)
+        if objs != frozenset({EXT}) and self.analysis.other_name_of(s, name, objs) is not None:
+            return False
+        self._argument_item_write(s, name)
+        self.force.add(id(s))           # (a new version of it, traced or not)
+        return True
 
     def _argument_dict(self, s, name: str, why: str) -> bool:
         """Is ``name[k] = v`` at ``s`` a write into a dict dlfeval was given (every object ``name`` may hold
