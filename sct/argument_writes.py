@@ -37,9 +37,10 @@ def _type(value, facts, seen) -> str:
         return ""
     kind = _kind(value, facts, set())
     if kind is not None:
-        if kind[:1] == ("dl",):
-            return "dl"
-        return "plain" if leaf_kind(kind) is not None else ""
+        return _kind_type(kind)
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
+            _kind(value.value, facts, set()) is not None:
+        return _written_item_type(value, facts, seen)
     if isinstance(value, gast.Constant):
         return "plain" if isinstance(value.value, (int, float, complex, bool, str)) or value.value is None else ""
     if isinstance(value, gast.Name):
@@ -112,6 +113,30 @@ def _kind(value, facts, seen):
     return None
 
 
+def _kind_type(kind) -> str:
+    if isinstance(kind, tuple) and kind[:1] == ("dl",):
+        return "dl"
+    return "plain" if leaf_kind(kind) is not None else ""
+
+
+def _written_item_type(value, facts, seen) -> str:
+    """``d[k]`` of a ``d`` whose kind is known where the function writes a ``k`` item (into any dict): what the
+    argument's item is and what each such write stores, all one type (``p["w"] = p["w"] * 2`` of a dlarray)."""
+    key = value.slice.value
+    holder = _kind(value.value, facts, set())
+    if facts.key_writes() is None:
+        return ""
+    if holder is None or ("key", key) in seen:
+        return _CYCLE if ("key", key) in seen else ""
+    seen.add(("key", key))
+    try:
+        found = [_kind_type(child_kind(holder, key))] if child_kind(holder, key) is not None else []
+        found += [_type(v, facts, seen) for v in facts.key_writes().get(key, ())]
+        return _agreed(found) if found else ""
+    finally:
+        seen.discard(("key", key))
+
+
 def _output_type(value, facts, seen) -> str:
     """``t[i]``: an output of a call returning several arrays (``Y, m, v = batchnorm(...)``) or an item of a
     tuple written out."""
@@ -174,4 +199,17 @@ def name_bindings(fdef) -> Dict[str, list]:
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
             found.setdefault(n.id, []).append(None)
+    return found
+
+
+def key_writes(fdef) -> Dict[object, list]:
+    """key -> the values written into an item ``k`` of any dict or list in ``fdef`` (``d[k] = v``, k a
+    constant); a write with a key known only when it runs under ``None`` (the caller then knows none)."""
+    found: Dict[object, list] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Subscript):
+                    key = t.slice.value if isinstance(t.slice, gast.Constant) else None
+                    found.setdefault(key, []).append(n.value)
     return found

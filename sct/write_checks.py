@@ -447,11 +447,13 @@ class _WriteCheck:
 
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
-        from .argument_writes import name_bindings, python_type
+        from .argument_writes import key_writes, name_bindings, python_type
         if getattr(self, "_type_facts", None) is None:
-            bindings = name_bindings(self.fdef)
+            bindings, keys = name_bindings(self.fdef), key_writes(self.fdef)
+            if None in keys:            # (a key known only when it runs: any item may hold what it writes)
+                keys = None
             self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
-                                                     params=set(_parameter_names(self.fdef)))
+                                                     key_writes=lambda: keys, params=set(_parameter_names(self.fdef)))
         return python_type(value, self._type_facts)
 
     def _argument_item_write(self, s, name: str) -> None:
