@@ -670,24 +670,31 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                               "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
                               "stored whole; write its items one by one, or build a new dict and return it "
                               "(`state = {**state, 'bn': {...}}`)")
-    if value is None or type(value) in (bool, int, float, complex, str, bytes):
-        return value                # (a number of Python's: no dlarray gives one inside dlfeval's code)
-    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biufc":
-        if python_type == "dl" and value.dtype.kind in "fc":
-            from .dlarray import wrap_outputs
-            from .formats import relabel
-            out = wrap_outputs(np.array(value, copy=True))      # (its own array: the code's may be reused)
-            if isinstance(value, np.generic):
-                out._scalar = True
-            return relabel(out, fmt) if fmt else out
-        if python_type == "plain":
-            return value.copy() if isinstance(value, np.ndarray) else value
+    if python_type == "dl" and (type(value) in (float, complex) or isinstance(value, (np.ndarray, np.generic)) and
+                                value.dtype.kind in "fc"):
+        from .dlarray import wrap_outputs
+        from .formats import relabel
+        out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
+        if not isinstance(value, np.ndarray):
+            out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
+        return relabel(out, fmt) if fmt else out
+    if _plain_scalars(value):
+        return value                # (Python's numbers and text: no dlarray is one)
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biufc" and python_type == "plain":
+        return value.copy() if isinstance(value, np.ndarray) else value
     raise EvaluationError(f"storing {type(value).__name__} {'values ' if python_type == 'dl' else ''}into an item "
                           "of a dict the function was given: sct stores there a dlarray where the value surely is "
                           "one in Python (an operation on a dlarray), a number or text as it is, and an array built "
                           "from constants; this value's type in Python (a dlarray or an ndarray) is not known here. "
                           "Store it after dlfeval returns, or build a new dict and return it (`state = {**state, "
                           "key: value}`)")
+
+
+def _plain_scalars(value) -> bool:
+    """A number, text or None of Python's, or a tuple of such (``x.shape``): stored as it is."""
+    if value is None or type(value) in (bool, int, float, complex, str, bytes):
+        return True
+    return type(value) is tuple and all(_plain_scalars(v) for v in value)
 
 
 class _ArgumentDicts(threading.local):
