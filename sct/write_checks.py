@@ -457,12 +457,13 @@ class _WriteCheck:
         return python_type(value, self._type_facts)
 
     def _argument_item_write(self, s, name: str) -> None:
-        """``name[k] = v`` into dlfeval's dict argument that no other name reads later: its new value written
-        into the argument's dict itself (``s.sct_into_argument``: sct.analysis.functionalize marks the
-        ``rt.setitem`` it makes, written as ``rt.setitem_into``), so the caller's dict changes as in Python and
-        every version of it is that one object, whose items sct follows by version (an adjoint of a dict's
-        item reads no other item).  Noted with the attribute writes so that a second path to the object among
-        the arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
+        """``name[k] = v`` into dlfeval's dict argument that no other name reads later: a new version of the
+        dict, as for a dict the function made (its derivative followed through the versions, under branches and
+        loops too), whose write is made into the caller's dict as well (``s.sct_into_argument``:
+        sct.analysis.functionalize marks the ``rt.setitem`` it makes, written as ``rt.setitem_through`` by
+        sct.compiler._into_arguments), with what plain Python stores there (``s.sct_through_type``:
+        sct/argument_writes.py).  Noted with the attribute writes so that a second path to the object among the
+        arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
         recomputation (sct/forward_code.py)."""
         s.sct_into_argument = True
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
