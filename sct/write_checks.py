@@ -129,7 +129,9 @@ class _WriteCheck:
         # objects an adjoint may read, per statement: see _scan (when first asked)
         self.saved_at: Optional[Dict[int, "_SavedView"]] = None
         self.force: Set[int] = set()
-        self._kept_in_place: list = []  # untraced writes into a dict argument left in place (_item_write)
+        self._untraced: list = []       # (statement, name, why) of the untraced writes into a dict argument
+        self._kept_in_place: list = []  # of those, the ones left in place beside writes made through (run)
+        self._stored: list = []         # (statement, name) of the values stored into a dict argument
         self._in_nested_def = False     # is the statement checked one of a nested def's (run)
 
     @property
@@ -168,7 +170,12 @@ class _WriteCheck:
             if node is not None:
                 self._in_nested_def = id(s) in nested
                 self._call(s, node, result)
-        if self._kept_in_place and self.fdef.sct_argument_item_writes:
+        if self.fdef.sct_argument_item_writes:
+            # beside writes made into the caller's dict as new values, an untraced one is made so too (the
+            # caller's dict gets it, with Python's type), or refused where another name reads the dict later
+            self._kept_in_place = [s for s, name, why in self._untraced if not self._argument_dict_write(s, name, why)]
+        self._refuse_stored_then_changed()
+        if self._kept_in_place:
             s = self._kept_in_place[0]
             name = s.targets[0].value.id
             self.fail(s, f"writing into {name}[...], a dict {self.fname}() was given, in place while another name "
@@ -292,10 +299,9 @@ class _WriteCheck:
         needs_value = tracked or self.written_saved(s, name)
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
-            if self._argument_dict_write(s, name, why):
-                return                              # (an untraced write too: the caller's dict gets Python's type)
             if why is not None and self._argument_dict(s, name, why):
-                self._kept_in_place.append(s)       # (written in place: refused beside writes made through)
+                self._untraced.append((s, name, why))   # (in place, as Python, unless others are made through)
+                return
         if needs_value:
             why = analysis.sharing(s, name)
             if self._argument_dict_write(s, name, why):
@@ -348,6 +354,31 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _refuse_stored_then_changed(self) -> None:
+        """A value stored into a dict argument (rt.setitem_through gives the caller's dict its own copy) and
+        changed in place afterwards (``h = np.zeros(3); s["h"] = h; h[0] = 5.0``): Python's caller's dict holds
+        that object, changed too; refused at the change (a change before the store, outside a loop around
+        both, is the value stored)."""
+        if not self._stored:
+            return
+        from .recompute_writes import _statements as ordered
+        order, loops = {}, {}
+        for i, (t, around) in enumerate(ordered(self.fdef.body)):
+            order[id(t)], loops[id(t)] = i, set(around)
+        for t, w in _in_place_writes(self.fdef.body):
+            for s, v in self._stored:
+                objs = self.analysis.objects(s, v) - {EXT}
+                if t is s or id(t) not in order or id(s) not in order or not objs or \
+                        not self.analysis.objects(t, w) & objs:
+                    continue
+                if order[id(t)] < order[id(s)] and not loops[id(t)] & loops[id(s)]:
+                    continue
+                self.fail(t, f"{w} is changed in place here, and its value was stored into a dict "
+                          f"{self.fname}() was given at line {getattr(s, 'lineno', '?')}: in Python the caller's "
+                          f"dict holds that object and changes too, where sct stored the value as it was. Change "
+                          f"a copy (`{w} = {w}.copy()` first), or store the value after its last change",
+                          f"change of {w}")
 
     def _argument_dict_write(self, s, name: str, why) -> bool:
         """MATLAB's model function storing batchnorm's statistics in its state struct, a dict of dlfeval's
@@ -467,6 +498,8 @@ class _WriteCheck:
         recomputation (sct/forward_code.py)."""
         s.sct_into_argument = True
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
+        if isinstance(s.value, gast.Name):
+            self._stored.append((s, s.value.id))
         objs = self.analysis.objects(s, name)
         if objs == frozenset({EXT}):        # an item of the argument: its dicts checked when called
             root = self._argument_item(s, name)
@@ -1562,6 +1595,23 @@ def _pure_item_call(fdef, func, pure_def) -> bool:
         if allowed != sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container):
             return False             # another use: fs.append(h), fs[0] = h, gs = fs, a call given fs
     return True
+
+
+def _in_place_writes(body):
+    """``(statement, name)`` of the writes into what ``name`` holds in place: ``name[i] = v``, ``name.a = v``,
+    ``name += v`` (normalized: ``sct_augmented``), ``name.append(v)`` and the other mutators."""
+    for t in _statements(body):
+        if isinstance(t, gast.Assign):
+            target = t.targets[0]
+            if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(target.value, gast.Name):
+                yield t, target.value.id
+            augmented = getattr(t, "sct_augmented", None)
+            if augmented is not None and augmented[1] is None and augmented[0]:
+                yield t, augmented[0]
+        call = t.value if isinstance(t, (gast.Expr, gast.Assign)) else None
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                isinstance(call.func.value, gast.Name) and call.func.attr in MUTATORS:
+            yield t, call.func.value.id
 
 
 def _reading_method(call) -> bool:

@@ -428,6 +428,7 @@ def stores_a_dict(d, x):
 
 
 def stores_unknown(d, x):
+    d["y"] = x * 2
     d["c"] = np.where(x > 0, 1.0, 0.0)
     loss = np.sum(x * 2)
     return loss, dlgradient(loss, x)
@@ -454,10 +455,32 @@ def twice_held(s, p, x):
     return loss, dlgradient(loss, x)
 
 
+def stored_then_changed(s, x):
+    h = x * 2
+    s["h"] = h
+    h[0] = 5.0
+    loss = np.sum(h * x)
+    return loss, dlgradient(loss, x)
+
+
+def untraced_stored_then_changed(s, x):        # (no traced write: in place, as Python)
+    h = np.zeros(3)
+    s["h"] = h
+    h[0] = 5.0
+    return np.sum(x), dlgradient(np.sum(x), x)
+
+
+def test_untraced_write_kept_in_place():
+    s = {"h": 0.0}
+    dlfeval(untraced_stored_then_changed, s, dlarray(np.array([0.5, -1.0, 2.0])))
+    np.testing.assert_array_equal(s["h"], [5.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize("fn, args, text, match", [
+    (stored_then_changed, lambda: ({"h": 0.0},), "h[0] = 5.0", "in place"),
     (second_order, lambda: ({"y": np.ones(3)},), 'd["y"] = x * 2', "differentiates a gradient"),
     (stores_a_dict, lambda: ({"bn": {"m": np.ones(3)}},), 'd["bn"] = {', "not a dict stored whole"),
-    (stores_unknown, lambda: ({"c": np.ones(3)},), 'd["c"] = np.where', "not known here"),
+    (stores_unknown, lambda: ({"c": np.ones(3), "y": 0.0},), 'd["c"] = np.where', "not known here"),
     (through_a_global, lambda: (GLOBAL_STATE,), 'd["y"] = x * 2', "one object"),
     (in_a_list, lambda: ({"l": [{"m": np.ones(3)}]},), 's["l"][0]["m"]', "did not create"),
     (twice_held, lambda: ({"bn": {"m": np.ones(3)}},), 's["bn"]["m"] = x * 2', "did not create"),
