@@ -489,7 +489,7 @@ def written_keys(nodes) -> Set:
 
 
 _SETITEMS = ("setitem", "setitem_owned")
-_ANY_KEY = object()         # (a key known only when it runs: every item's kind unknown, child_kind_unknown)
+_ANY_KEY = object()         # (a key known only when it runs: then no item of a parameter has its kind at entry)
 
 
 def name_readers(nodes: List) -> Dict[str, List[int]]:
