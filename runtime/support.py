@@ -635,6 +635,131 @@ def setitem_owned(x, idx, value):
     return setitem(x, idx, value)
 
 
+def setitem_through(x, idx, value, python_type="", fmt=""):
+    """``x[idx] = value`` into a dict dlfeval was given (sct.write_checks._argument_item_write): a new version
+    of ``x``, as ``setitem`` (the versions an adjoint reads keep their items: the derivative through the item
+    is followed as for a dict the function made), and the write made into the caller's dict that ``x`` stands
+    for too (``ARGUMENT_DICTS``: dlfeval's copies of the dict arguments and every version made from them, each
+    paired with the caller's dict), so that it changes as in Python.  The caller's dict gets the value as plain
+    Python has it: ``python_type`` (sct/argument_writes.py) "dl", a dlarray (labelled ``fmt``); "plain", the
+    value; "" (not known), a number or text as it is, an array refused (a dlarray or an ndarray in Python).
+    (Was: refused at the write; then, in mat51's F4, written into one dict every version shared, whose
+    derivative through the item was lost under a branch or a loop: redfix51b W1, W2.)"""
+    pairs = ARGUMENT_DICTS.pairs
+    found = pairs.get(id(x)) if pairs else None
+    if found is None or found[0] is not x:
+        raise EvaluationError("a write into an item of a dict the function was given reached a dict sct did not "
+                              "pair with the caller's (one reached through a list, a global or another object); "
+                              "sct follows such writes only along dict items from the argument. Build a new dict "
+                              "and return it (`state = {**state, key: value}`)")
+    caller = found[1]
+    kept = _callers_value(caller, idx, value, python_type, fmt, pairs)
+    out = setitem(x, idx, value)
+    caller[idx] = kept
+    pairs[id(out)] = (out, caller)
+    return out
+
+
+def _callers_value(caller, idx, value, python_type, fmt, pairs):
+    """What ``caller[idx] = value`` stores in plain Python (setitem_through)."""
+    if type(value) is dict:
+        held = pairs.get(id(value))
+        if held is not None and held[0] is value and caller.get(idx, None) is held[1]:
+            return held[1]          # (a nested write stored back: the caller's inner dict, already written)
+        raise EvaluationError("storing a dict into an item of a dict the function was given: sct follows writes "
+                              "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
+                              "stored whole; write its items one by one, or build a new dict and return it "
+                              "(`state = {**state, 'bn': {...}}`)")
+    if python_type == "dl" and (type(value) in (float, complex) or isinstance(value, (np.ndarray, np.generic)) and
+                                value.dtype.kind in "fc"):
+        from .dlarray import wrap_outputs
+        from .formats import relabel
+        out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
+        if not isinstance(value, np.ndarray):
+            out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
+        return relabel(out, fmt) if fmt else out
+    if _plain_scalars(value):
+        return value                # (Python's numbers and text: no dlarray is one)
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biufc" and python_type == "plain":
+        return value.copy() if isinstance(value, np.ndarray) else value
+    raise EvaluationError(f"storing {type(value).__name__} {'values ' if python_type == 'dl' else ''}into an item "
+                          "of a dict the function was given: sct stores there a dlarray where the value surely is "
+                          "one in Python (an operation on a dlarray), a number or text as it is, and an array built "
+                          "from constants; this value's type in Python (a dlarray or an ndarray) is not known here. "
+                          "Store it after dlfeval returns, or build a new dict and return it (`state = {**state, "
+                          "key: value}`)")
+
+
+def _plain_scalars(value) -> bool:
+    """A number, text or None of Python's, or a tuple of such (``x.shape``): stored as it is."""
+    if value is None or type(value) in (bool, int, float, complex, str, bytes):
+        return True
+    return type(value) is tuple and all(_plain_scalars(v) for v in value)
+
+
+class _ArgumentDicts(threading.local):
+    pairs = None        # id(dict) -> (dict, the caller's dict), while dlfeval runs an entry (note_argument_dicts)
+
+
+ARGUMENT_DICTS = _ArgumentDicts()
+
+
+def note_argument_dicts(args, unwrapped, positions) -> dict:
+    """The pairs (``ARGUMENT_DICTS.pairs``) of the dict arguments ``args[i]`` for the positions ``positions``
+    (those whose items the entry writes: sct.api.run_entry) and of the dicts their items hold (by dict items),
+    each with a copy that the entry is given instead (``unwrapped[i]`` replaced): the caller's dicts change
+    only by setitem_through, the entry's versions never."""
+    pairs: dict = {}
+
+    def copied(mine, theirs):
+        out = dict(theirs)
+        pairs[id(out)] = (out, mine)
+        for k, v in dict.items(out):
+            inner = dict.get(mine, k, None)
+            if type(v) is dict and type(inner) is dict:
+                out[k] = copied(inner, v)
+        return out
+    for i in positions:
+        if type(args[i]) is dict and type(unwrapped[i]) is dict:
+            unwrapped[i] = copied(args[i], unwrapped[i])
+    return pairs
+
+
+class CallersDict:
+    """A dict the entry returns that stands for a caller's dict (``ARGUMENT_DICTS``): dlfeval returns the
+    caller's dict itself, as Python returns the object it was given (sct.api.callers_dicts)."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def mark_callers_dicts(out, pairs):
+    """``out`` (what the entry returned) with each dict paired with a caller's dict as its CallersDict (in
+    tuples, lists and dicts the function made)."""
+    cls = type(out)
+    if cls is dict:
+        found = pairs.get(id(out))
+        if found is not None and found[0] is out:
+            return CallersDict(found[1])
+        return {k: mark_callers_dicts(v, pairs) for k, v in out.items()}
+    if cls is tuple or cls is list:
+        return cls(mark_callers_dicts(v, pairs) for v in out)
+    return out
+
+
+def callers_dicts(out):
+    """``out`` with each CallersDict replaced by its dict (after wrap_outputs and apply_formats)."""
+    cls = type(out)
+    if cls is CallersDict:
+        return out.value
+    if cls is dict:
+        return {k: callers_dicts(v) for k, v in out.items()}
+    if cls is tuple or cls is list:
+        return cls(callers_dicts(v) for v in out)
+    return out
+
+
 def _untraced(measure):
     """``measure()`` with this thread's trace and profile functions off.  A trace function that
     reads a frame's locals (``frame.f_locals``: a debugger stepping, pysnooper, a line tracer that
@@ -2501,6 +2626,46 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
     if not found:
         return None
     return _written_paths(args, positions, extra, refs, allowed)
+
+
+def inner_dicts_reached_twice(args, positions, extra=()):
+    """``(position, keys)`` where a dict held (by dict items, at any depth) inside the dict ``args[position]``
+    (an argument whose items' dicts the function writes into: ``state["bn"]["TrainedMean"] = m``, followed
+    along that one path) is also reached another way from ``args`` or the values ``extra`` (another argument,
+    another item: ``dlfeval(f, params, state)`` with ``state["bn"] is params["bn"]``), ``keys`` its keys from
+    the argument; None where each is reached once.  sct.api._refuse_aliased_writes refuses such a call (a read
+    through the other path would be of the value the dict held at entry)."""
+    want: dict = {}
+    for i in positions:
+        stack = [(args[i], ())]
+        while stack:
+            v, keys = stack.pop()
+            for k, p in dict.items(v):
+                if type(p) is dict and id(p) not in want:
+                    want[id(p)] = (i, keys + (k,))
+                    stack.append((p, keys + (k,)))
+    if not want:
+        return None
+    met: set = set()
+    done: set = set()
+    stack = list(args) + [v for _, v in extra]
+    while stack:
+        v = stack.pop()
+        cls = type(v)
+        if cls in _LEAF_TYPES or cls is _dlarray:
+            continue
+        key = id(v)
+        if key in want:
+            if key in met:
+                return want[key]
+            met.add(key)
+        if key in done:
+            continue
+        done.add(key)
+        parts = _parts_of(v)
+        if parts:
+            stack += [p for _, p in parts]
+    return None
 
 
 def _written_paths(args, positions, extra, refs=None, allowed=None):

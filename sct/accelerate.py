@@ -250,7 +250,7 @@ class AcceleratedFunction(WrappedFunction):
         shared = _shared_memory(fn, args, compiled)
         before = _copied_for_check(fn, args) if self._check_mode == "tolerance" else None
         draws = _draw_states(fn) if before is not None else None
-        raw = run_entry(compiled.entry, args)
+        raw = run_entry(compiled.entry, args, dicts=compiled.dict_written_args)
         _refuse_shared_memory(fn, shared)
         if pending:
             self._remember(*pending[0], raw)
@@ -259,6 +259,9 @@ class AcceleratedFunction(WrappedFunction):
             _read_values_kept(compiled, fn)
         if compiled.formats is not None:
             result = apply_formats(result, compiled.formats)
+        if compiled.dict_written_args:       # (the caller's dicts it was given and returns: sct.api.run_entry)
+            from .runtime.support import callers_dicts
+            result = callers_dicts(result)
         if self._check_mode == "tolerance":
             after = _draw_states(fn)
             _set_draw_states(draws)          # the fresh run draws the numbers the cached run drew

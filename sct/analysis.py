@@ -489,7 +489,7 @@ def written_keys(nodes) -> Set:
 
 
 _SETITEMS = ("setitem", "setitem_owned")
-_ANY_KEY = object()         # (a key known only when it runs: every item's kind unknown, child_kind_unknown)
+_ANY_KEY = object()         # (a key known only when it runs: then no item of a parameter has its kind at entry)
 
 
 def name_readers(nodes: List) -> Dict[str, List[int]]:
@@ -1417,6 +1417,9 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
             index = index_value(target.slice, rt_name)
             new = assign(target.value.id, call(f"{rt_name}.setitem", [load(target.value.id), index, s.value]),
                          s.lineno)
+            if getattr(s, "sct_into_argument", False):     # (sct.write_checks._argument_item_write)
+                new.value.sct_into_argument = True
+                new.value.sct_through_type = getattr(s, "sct_through_type", "")
             out.append(new)
         elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                 isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \

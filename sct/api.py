@@ -21,7 +21,8 @@ from .runtime.formats import apply_formats
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
-    written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values
+    written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values, \
+    inner_dicts_reached_twice as _inner_dicts_reached_twice, callers_dicts
 
 from . import cache as _cache
 from .call_tree import describe
@@ -275,6 +276,7 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
                               f"follows writes by name). Read the object through {param}, or pass it as an "
                               f"argument", *where)
     extra = _read_outside(compiled) + tuple(reads.now())
+    _refuse_inner_dicts_twice(fun, args, compiled, extra)
     found = _written_reached_twice(args, [w[0] for w in written], extra, _names_read(reads))
     if found is None:
         return
@@ -296,11 +298,34 @@ def _refuse_aliased_writes(fun, args, compiled: Compiled) -> None:
         return text
     where = next(w[2] for w in written if w[0] == position)
     a, b = spell(first), spell(second)
-    raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() sets an attribute of "
-                          f"{names[position]}'s object here, and reads of it through {b if a == names[position] else a} "
+    what = f"writes into the dict {names[position]}" if position in compiled.dict_written_args else \
+        f"sets an attribute of {names[position]}'s object"
+    raise EvaluationError(f"{a} and {b} are one object; sct follows writes by name: {name}() {what} "
+                          f"here, and reads of it through {b if a == names[position] else a} "
                           f"would lose the new value's derivative (sct differentiates them as reads of what the object "
                           f"held when the call began). Pass the object once (read it through one name), or pass "
                           f"distinct objects", *where)
+
+
+def _refuse_inner_dicts_twice(fun, args, compiled: Compiled, extra) -> None:
+    """``dlfeval(f, params, state)`` of an ``f`` writing into a dict inside its dict argument
+    (``state["bn"]["TrainedMean"] = m``), where that inner dict is reached another way too (``state["bn"] is
+    params["bn"]``, twice in state): sct follows the write along the one path written, so a read through the
+    other would be of the value it had at entry.  Refused before the run, at the line of the write."""
+    nested = getattr(compiled, "nested_written_args", ())
+    if not nested:
+        return
+    found = _inner_dicts_reached_twice(args, [w[0] for w in nested], extra)
+    if found is None:
+        return
+    position, keys = found
+    param, where = next((w[1], w[2]) for w in nested if w[0] == position)
+    name = getattr(fun, "__qualname__", None) or type(fun).__name__
+    path = param + "".join(f"[{k!r}]" for k in keys)
+    raise EvaluationError(f"{name}() writes into the dict {path} here, and that dict is also reached another way "
+                          f"from its arguments (another argument or another item holds the same dict); sct follows "
+                          f"the write along {path} only, so a read through the other path would lose it. Pass "
+                          f"distinct dicts (copy it: `{path} = dict({path})` before the call)", *where)
 
 
 _NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
@@ -360,6 +385,8 @@ def _hit_parts(args, compiled: Compiled):
     """make_hit's body up to its last line (``return None`` for a miss), its constants and the
     expression of the plain data it returns; None where the arguments are too big."""
     from .kinds import make_unwrapper
+    if compiled.dict_written_args:
+        return None         # (writes into a dict argument: run_entry pairs its copies with the caller's)
     made = make_unwrapper(tuple(args))
     if made is None:
         return None
@@ -381,6 +408,11 @@ def _hit_parts(args, compiled: Compiled):
                                    "return None"]
         else:
             lines = list(lines) + ["    if TWICE(args, WRITTEN, OUTSIDE, NAMES) is not None: return None"]
+        if getattr(compiled, "nested_written_args", ()):       # (and the dicts inside one)
+            consts["INNER"] = _inner_dicts_reached_twice
+            consts["NESTED"] = [w[0] for w in compiled.nested_written_args]
+            outside = "OUTSIDE + tuple(READS())" if "READS" in consts else "OUTSIDE"
+            lines = list(lines) + [f"    if INNER(args, NESTED, {outside}) is not None: return None"]
     check = compiled.check
     body, names = getattr(check, "body", None), getattr(check, "consts", None)
     if body is not None and names is not None and not set(names) & set(consts) and \
@@ -645,7 +677,8 @@ def _run_first(fun, args, compiled: Compiled):
     shared = _shared_memory(fun, args, compiled)
     parts = _hit_parts(args, compiled) if code is not None else None
     _OPAQUE_MET.flag = False
-    raw = run_entry(compiled.entry, args, lambda: _names_read(_outside_reads(fun, args, compiled)))
+    raw = run_entry(compiled.entry, args, lambda: _names_read(_outside_reads(fun, args, compiled)),
+                    compiled.dict_written_args)
     _refuse_shared_memory(fun, shared)
     if parts is not None and not _OPAQUE_MET.flag:      # (opaque holders noted: each call runs run_entry)
         call = make_call_from(parts, compiled, raw)
@@ -657,7 +690,8 @@ def _run_first(fun, args, compiled: Compiled):
             calls = (call,) + old[:7]
             _ENTRY_SITES[id(code)] = _LAST_SITE = (code, calls, call, calls[1:])
     out = wrap_outputs(raw)
-    return out if compiled.formats is None else apply_formats(out, compiled.formats)
+    out = out if compiled.formats is None else apply_formats(out, compiled.formats)
+    return callers_dicts(out) if compiled.dict_written_args else out
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -925,14 +959,39 @@ _UNSET = object()
 
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
-    out = wrap_outputs(run_entry(compiled.entry, args))
-    return out if compiled.formats is None else apply_formats(out, compiled.formats)
+    dicts = getattr(compiled, "dict_written_args", ())
+    out = wrap_outputs(run_entry(compiled.entry, args, dicts=dicts))
+    out = out if compiled.formats is None else apply_formats(out, compiled.formats)
+    return callers_dicts(out) if dicts else out
 
 
-def run_entry(entry, args, names=None):
+def run_entry(entry, args, names=None, dicts=()):
     """run_generated of ``entry`` on the plain data of ``args``, with the dlarrays the arguments
     hold at more than one place noted for the run (sct.runtime.support.ALIASED: a gradient with
-    respect to one of them is refused; the entry calls of make_call_from miss for such arguments)."""
+    respect to one of them is refused; the entry calls of make_call_from miss for such arguments).
+    ``dicts``: the positions of the dict arguments whose items the entry writes into (Compiled.
+    dict_written_args): the copies unwrapping makes of them paired with the caller's dicts for the run,
+    which the writes then change too (sct.runtime.support.setitem_through); the dicts it returns that stand for
+    the caller's come back as CallersDict (the caller's dict itself once wrapped: callers_dicts)."""
+    if not dicts:
+        return _run_entry(entry, args, names)
+    from .runtime.support import ARGUMENT_DICTS, note_argument_dicts, mark_callers_dicts
+    saved = ARGUMENT_DICTS.pairs
+    pairs: dict = {}
+
+    def unwrapped(args):
+        out = list(unwrap(args))
+        pairs.update(note_argument_dicts(args, out, dicts))
+        ARGUMENT_DICTS.pairs = pairs
+        return tuple(out)
+    try:
+        raw = _run_entry(entry, args, names, unwrapped)
+    finally:
+        ARGUMENT_DICTS.pairs = saved
+    return mark_callers_dicts(raw, pairs)
+
+
+def _run_entry(entry, args, names=None, unwrap=unwrap):
     split: set = set()
     opaque: list = []
     ids = _aliased_dlarrays(args, split, opaque)
@@ -942,7 +1001,7 @@ def run_entry(entry, args, names=None):
         from .runtime.support import opaque_leaves
         leaves = opaque_leaves(opaque, names)
         if leaves:
-            return _run_noting_opaque(entry, args, ids, split, leaves)
+            return _run_noting_opaque(entry, args, ids, split, leaves, unwrap)
     saved = _ALIASED.ids
     if not ids and not saved:
         return run_generated(entry, unwrap(args))
@@ -959,7 +1018,7 @@ def run_entry(entry, args, names=None):
 _OPAQUE_MET = threading.local()
 
 
-def _run_noting_opaque(entry, args, ids, split, leaves):
+def _run_noting_opaque(entry, args, ids, split, leaves, unwrap=unwrap):
     from .runtime.effects import held
     _OPAQUE_MET.flag = True
     from .runtime.support import note_opaque

@@ -111,6 +111,10 @@ class Compiled:
     # ((position, parameter, (file, line)), ...): the arguments whose objects it sets traced attributes of,
     # followed by name (sct.write_checks._note_argument_write; checked by sct.api._refuse_aliased_writes)
     written_args: tuple = ()
+    # ((position, parameter, (file, line)), ...): of those, the dicts whose items' dicts it writes into
+    # (``state["bn"]["TrainedMean"] = m``: sct.write_checks._argument_item_write), each held once (sct.api)
+    nested_written_args: tuple = ()
+    dict_written_args: tuple = ()        # the positions of the dict arguments whose items it writes into (sct.api)
     outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
     outside_reads: Any = None            # the globals the code it may call reads (sct.outside_reads.Reads; sct.api)
 
@@ -658,6 +662,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         unseen_writes = stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef),
                                           filename, namer, mode == "vjp", getattr(tree, "records", ()),
                                           sig.param_kinds)                      # sct/stale_reads.py
+    _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -672,9 +677,30 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()
                                       if p in sig.params)
+        nested = getattr(fdef, "sct_nested_argument_writes", ())
+        compiled.nested_written_args = tuple(w for w in compiled.written_args if w[1] in nested)
+        dicts = getattr(fdef, "sct_argument_dicts", ())
+        compiled.dict_written_args = tuple(w[0] for w in compiled.written_args if w[1] in dicts)
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled
+
+
+def _into_arguments(functions, writes) -> None:
+    """The ``rt.setitem`` of each write into a dict dlfeval was given (sct.write_checks._argument_item_write),
+    written as ``rt.setitem_through(d, k, v, python_type, fmt)``: a new version, as setitem, and the write made into
+    the caller's dict too, once every pass reading setitem's versions of a container has read them (whether
+    the value is a dlarray in Python: sct/argument_writes.py; its labels: sct.formats written_into)."""
+    if not writes:
+        return
+    for f in functions:
+        for n in walk_nodes(f):
+            if isinstance(n, gast.Call) and getattr(n, "sct_into_argument", False) and \
+                    isinstance(n.func, gast.Attribute) and n.func.attr in ("setitem", "setitem_owned") and \
+                    len(n.args) == 3:
+                n.func.attr = "setitem_through"
+                n.args = n.args + [gast.Constant(value=getattr(n, "sct_through_type", "") or "", kind=None),
+                                   gast.Constant(value=getattr(n, "sct_through_format", "") or "", kind=None)]
 
 
 def _guard_callee_reads(fn, resolver) -> None:

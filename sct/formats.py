@@ -741,6 +741,8 @@ class FormatPass(LayoutCalls):
         its labels, as the dlarray does outside dlfeval (MATLAB's X(i) = v keeps X's format); an unformatted
         one given formatted values has lost them (``LOST``); a list or dict written into: not known here."""
         t = args[1 if info.obj is support.into or info.obj is support.into_where else 0] if args else None
+        if getattr(node, "sct_into_argument", False) and len(args) == 3:
+            self._through_format(stmt, node, args[2])
         if isinstance(t, (str, _Lost)):
             return t, None
         if isinstance(t, dict) and info.obj is support.setitem and len(node.args) == 3 and \
@@ -752,6 +754,18 @@ class FormatPass(LayoutCalls):
         if isinstance(t, (tuple, dict, _Unknown)):
             return (UNKNOWN if lost_from(args) or isinstance(t, _Unknown) else None), None
         return (LOST if lost_from(args) else None), None
+
+    def _through_format(self, stmt, node, value) -> None:
+        """The labels of a value written into a dict dlfeval was given (``state["h"] = Y``: the caller's dict
+        gets the dlarray Python stores, rt.setitem_through); refused where they are not known here."""
+        if not has_format(value):
+            return
+        if not isinstance(value, str):
+            self.fail(stmt, "the data format of the value written into an item of a dict the function was given "
+                      "is not known when the function is compiled (it differs by path, or comes from a call sct "
+                      "does not follow), and the caller's dict gets that dlarray; write stripdims(value) or a "
+                      "value of one format")
+        node.sct_through_format = value
 
     def first_argument(self, stmt, node, info, args, kws, env, rewrite):
         return (args[0] if args else None), None

@@ -91,8 +91,8 @@ class ForwardCode(EmitPass):
                                   getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
         checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
         found = checker.conflict()
-        if found is None:
-            found = self.effectful_op(body, resolve)
+        if found is None:       # (a write into a dict argument, then an op whose rule has an effect)
+            found = _argument_dict_write(self.gen.fdef, self.facts.fname) or self.effectful_op(body, resolve)
         if found is None:       # (another outside value read that may reach what a replayed call changes)
             return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
@@ -409,3 +409,16 @@ def _object_field(act, node) -> bool:
         if isinstance(n, gast.Name) and n.id == owner and not isinstance(n.ctx, (gast.Load, gast.Param)):
             return False
     return True
+
+
+def _argument_dict_write(fdef, fname: str):
+    """(line, message) of the first write into a dict dlfeval was given (sct.write_checks._argument_item_write):
+    its write into the caller's dict (rt.setitem_through) is not differentiated again; None where there is none."""
+    written = getattr(fdef, "sct_argument_item_writes", None)
+    if not written:
+        return None
+    line, name = written[0]
+    return (line, f"{fname}() writes into {name}[...], a dict it was given, in place, and a later dlgradient "
+                  f"differentiates a gradient computed from this code again: sct recomputes the code to do so, and "
+                  f"does not differentiate a write into the caller's dict. Write into a new dict (`{name} = "
+                  f"dict({name})` first) and return it, or call dlgradient once")

@@ -9,6 +9,7 @@ import copy
 import dataclasses
 
 import re
+import types
 from typing import Dict, FrozenSet, Optional, Set
 
 import gast
@@ -128,6 +129,9 @@ class _WriteCheck:
         # objects an adjoint may read, per statement: see _scan (when first asked)
         self.saved_at: Optional[Dict[int, "_SavedView"]] = None
         self.force: Set[int] = set()
+        self._untraced: list = []       # (statement, name, why) of the untraced writes into a dict argument
+        self._kept_in_place: list = []  # of those, the ones left in place beside writes made through (run)
+        self._stored: list = []         # (statement, name) of the values stored into a dict argument
         self._in_nested_def = False     # is the statement checked one of a nested def's (run)
 
     @property
@@ -143,6 +147,9 @@ class _WriteCheck:
     def run(self) -> Set[int]:
         self.fdef.sct_number_guards = []
         self.fdef.sct_written_arguments = {}     # see _note_argument_write
+        self.fdef.sct_argument_item_writes = []  # see _argument_item_write
+        self.fdef.sct_nested_argument_writes = set()
+        self.fdef.sct_argument_dicts = set()
         nested = _nested_def_statements(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
@@ -163,6 +170,18 @@ class _WriteCheck:
             if node is not None:
                 self._in_nested_def = id(s) in nested
                 self._call(s, node, result)
+        if self.fdef.sct_argument_item_writes:
+            # beside writes made into the caller's dict as new values, an untraced one is made so too (the
+            # caller's dict gets it, with Python's type), or refused where another name reads the dict later
+            self._kept_in_place = [s for s, name, why in self._untraced if not self._argument_dict_write(s, name, why)]
+        self._refuse_stored_then_changed()
+        if self._kept_in_place:
+            s = self._kept_in_place[0]
+            name = s.targets[0].value.id
+            self.fail(s, f"writing into {name}[...], a dict {self.fname}() was given, in place while another name "
+                      f"reads it later, where other writes into its dicts are made into the caller's dict as new "
+                      f"values: the caller's dict would miss this one. Read the dict through one name", f"write "
+                      f"into {name}")
         return self.force
 
     def _read_only_write(self, s) -> None:
@@ -278,8 +297,15 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
+        if not needs_value and self.mode == "entry":
+            why = analysis.sharing(s, name)
+            if why is not None and self._argument_dict(s, name, why):
+                self._untraced.append((s, name, why))   # (in place, as Python, unless others are made through)
+                return
         if needs_value:
             why = analysis.sharing(s, name)
+            if self._argument_dict_write(s, name, why):
+                return
             if why is not None and why.startswith(LOOP_WALK):
                 fail(s, f"writing into {name}[...] while {why} is not differentiated (Python's loop sees the "
                      "new values of the items it has not reached yet). Loop over the keys or positions and read "
@@ -328,6 +354,160 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _refuse_stored_then_changed(self) -> None:
+        """A value stored into a dict argument (rt.setitem_through gives the caller's dict its own copy) and
+        changed in place afterwards (``h = np.zeros(3); s["h"] = h; h[0] = 5.0``): Python's caller's dict holds
+        that object, changed too; refused at the change (a change before the store, outside a loop around
+        both, is the value stored)."""
+        if not self._stored:
+            return
+        from .recompute_writes import _statements as ordered
+        order, loops = {}, {}
+        for i, (t, around) in enumerate(ordered(self.fdef.body)):
+            order[id(t)], loops[id(t)] = i, set(around)
+        for t, w in _in_place_writes(self.fdef.body):
+            for s, v in self._stored:
+                objs = self.analysis.objects(s, v) - {EXT}
+                if t is s or id(t) not in order or id(s) not in order or not objs or \
+                        not self.analysis.objects(t, w) & objs:
+                    continue
+                if order[id(t)] < order[id(s)] and not loops[id(t)] & loops[id(s)]:
+                    continue
+                self.fail(t, f"{w} is changed in place here, and its value was stored into a dict "
+                          f"{self.fname}() was given at line {getattr(s, 'lineno', '?')}: in Python the caller's "
+                          f"dict holds that object and changes too, where sct stored the value as it was. Change "
+                          f"a copy (`{w} = {w}.copy()` first), or store the value after its last change",
+                          f"change of {w}")
+
+    def _argument_dict_write(self, s, name: str, why) -> bool:
+        """MATLAB's model function storing batchnorm's statistics in its state struct, a dict of dlfeval's
+        (``state["TrainedMean"] = trainedMean``): a new version of the dict, which sct follows as a dict the
+        function made, written into the caller's dict too (rt.setitem_through), where no other name reads the
+        dict later (was: refused as "state is an argument ... and would change too", where a
+        SimpleNamespace's field ran; mat51's F4 wrote into one dict all versions shared, whose derivative
+        through the item was lost under a branch or a loop: redfix51b W1, W2).  Done?"""
+        if why is None or not self._argument_dict(s, name, why):
+            return False
+        objs = self.analysis.objects(s, name)
+        if objs != frozenset({EXT}) and self.analysis.other_name_of(s, name, objs) is not None:
+            return False
+        self._argument_item_write(s, name)
+        self.force.add(id(s))           # (a new version of it, traced or not)
+        return True
+
+    def _argument_dict(self, s, name: str, why: str) -> bool:
+        """Is ``name[k] = v`` at ``s`` a write into a dict dlfeval was given (every object ``name`` may hold
+        one of the arguments, each surely a dict), refused only as an argument's change?"""
+        if self.mode != "entry" or not isinstance(s.targets[0], gast.Subscript):
+            return False
+        objs = self.analysis.objects(s, name)
+        if objs == frozenset({EXT}):
+            return "did not create" in why and self._argument_item(s, name) is not None
+        return "is an argument of" in why and bool(objs) and \
+            all(o != EXT and o[0] == "arg" and self.analysis.is_mapping(o) for o in objs)
+
+    def _argument_item(self, s, name: str) -> Optional[str]:
+        """The argument (a dict dlfeval was given) whose item ``name`` is, written back into it right after
+        ``s`` (``state["bn"]["TrainedMean"] = m``: sct/copy_aliases.py sets ``state["bn"]`` back), where no other
+        name read later may hold an item of an argument (``bn = state["bn"]`` kept); else None."""
+        analysis = self.analysis
+        state = analysis.before.get(id(s))
+        rebound = getattr(s, "sct_rebound", frozenset())
+        roots = [r for r in sorted(rebound) if analysis.objects(s, r) and all(
+            o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in analysis.objects(s, r))]
+        if state is None or not roots:
+            return None
+        for other in analysis.live_after.get(id(s), frozenset()) | analysis.captured:
+            if other == name or other in rebound or other not in state.env:
+                continue
+            held = state.env[other]
+            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()):
+                continue        # (another argument holding it too: refused when called, sct.api; arrays)
+            if EXT in held or EXT in frozenset(state.reach(held)):
+                return None
+        return next(o[1] for o in analysis.objects(s, roots[0]))
+
+    def _op_valued(self, name: str, seen: Set[str]) -> bool:
+        """Does ``name`` hold arrays or numbers only (never a dict): an array's kind, or every binding of it
+        the result of an op (``Y, m, v = batchnorm(...)``), an item of one, or a tuple of such names?"""
+        if self.activity.array_receiver(name):
+            return True
+        if name in seen:
+            return True
+        seen.add(name)
+        binds = self._name_values().get(name)
+        if not binds:
+            return False
+        for value in binds:
+            if isinstance(value, gast.Subscript):
+                value = value.value
+            if isinstance(value, gast.Tuple):
+                if not all(isinstance(e, gast.Name) and self._op_valued(e.id, seen) for e in value.elts):
+                    return False
+            elif isinstance(value, gast.Name):
+                if not self._op_valued(value.id, seen):
+                    return False
+            elif not (isinstance(value, gast.Call) and self._array_op(self.activity.call_info(value))):
+                return False
+        return True
+
+    @staticmethod
+    def _array_op(info) -> bool:
+        """Does the call return arrays or numbers (never an object it was given): an op, or a layer function of
+        sct's runtime (``batchnorm``, differentiated through)?"""
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE):
+            return True
+        module = (getattr(info.obj, "__module__", None) or "").replace("sct.runtime.", "runtime.", 1)
+        return info.kind == CallKind.FUNCTION and module in ("runtime.dlfun", "runtime.nn", "runtime.more_ops")
+
+    def _name_values(self) -> Dict[str, list]:
+        """name -> the values of its bindings ``name = value`` (None among them: bound another way)."""
+        found = getattr(self, "_values_of", None)
+        if found is None:
+            found = self._values_of = {}
+            plain = set()
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                    found.setdefault(n.targets[0].id, []).append(n.value)
+                    plain.add(id(n.targets[0]))
+            for n in walk_nodes(self.fdef):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
+                    found.setdefault(n.id, []).append(None)
+        return found
+
+    def _python_type(self, value) -> str:
+        """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
+        from .argument_writes import key_writes, name_bindings, python_type
+        if getattr(self, "_type_facts", None) is None:
+            bindings, keys = name_bindings(self.fdef), key_writes(self.fdef)
+            if None in keys:            # (a key known only when it runs: any item may hold what it writes)
+                keys = None
+            self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
+                                                     key_writes=lambda: keys, params=set(_parameter_names(self.fdef)))
+        return python_type(value, self._type_facts)
+
+    def _argument_item_write(self, s, name: str) -> None:
+        """``name[k] = v`` into dlfeval's dict argument that no other name reads later: a new version of the
+        dict, as for a dict the function made (its derivative followed through the versions, under branches and
+        loops too), whose write is made into the caller's dict as well (``s.sct_into_argument``:
+        sct.analysis.functionalize marks the ``rt.setitem`` it makes, written as ``rt.setitem_through`` by
+        sct.compiler._into_arguments), with what plain Python stores there (``s.sct_through_type``:
+        sct/argument_writes.py).  Noted with the attribute writes so that a second path to the object among the
+        arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
+        recomputation (sct/forward_code.py)."""
+        s.sct_into_argument = True
+        s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
+        if isinstance(s.value, gast.Name):
+            self._stored.append((s, s.value.id))
+        objs = self.analysis.objects(s, name)
+        if objs == frozenset({EXT}):        # an item of the argument: its dicts checked when called
+            root = self._argument_item(s, name)
+            objs = frozenset({("arg", root)})
+            self.fdef.sct_nested_argument_writes.add(root)
+        self._note_argument_write(s, objs)
+        self.fdef.sct_argument_dicts.update(o[1] for o in objs)
+        self.fdef.sct_argument_item_writes.append((getattr(s, "lineno", self.fdef.lineno), self.spell(name)))
 
     def _holds_containers(self, s, name: str, row) -> bool:
         """Is ``name`` (the user's ``row[0][row[1]]``) an item of a dict or a list (a string key, or an
@@ -1415,6 +1595,23 @@ def _pure_item_call(fdef, func, pure_def) -> bool:
         if allowed != sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container):
             return False             # another use: fs.append(h), fs[0] = h, gs = fs, a call given fs
     return True
+
+
+def _in_place_writes(body):
+    """``(statement, name)`` of the writes into what ``name`` holds in place: ``name[i] = v``, ``name.a = v``,
+    ``name += v`` (normalized: ``sct_augmented``), ``name.append(v)`` and the other mutators."""
+    for t in _statements(body):
+        if isinstance(t, gast.Assign):
+            target = t.targets[0]
+            if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(target.value, gast.Name):
+                yield t, target.value.id
+            augmented = getattr(t, "sct_augmented", None)
+            if augmented is not None and augmented[1] is None and augmented[0]:
+                yield t, augmented[0]
+        call = t.value if isinstance(t, (gast.Expr, gast.Assign)) else None
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                isinstance(call.func.value, gast.Name) and call.func.attr in MUTATORS:
+            yield t, call.func.value.id
 
 
 def _reading_method(call) -> bool:

@@ -1,0 +1,215 @@
+"""What a value written into a dict dlfeval was given is in plain Python: a dlarray or a plain value.
+
+``state["bn"]["TrainedMean"] = m`` in a model function (MATLAB's "Train Network Using Model Function") changes
+the caller's dict (sct.runtime.support.setitem_through), which must then hold what plain Python leaves there:
+the dlarray ``m`` where it is one, an ndarray or a number where it is one.  The generated code runs on plain
+arrays, so that is told here, from the code: ``python_type`` answers ``"dl"`` (surely a dlarray: an op of a
+value that surely is one), ``"plain"`` (surely not: numbers, numpy's arrays built from constants) or ``""``
+(not known: the run stores numbers and text as they are and refuses an array, whose type it cannot tell).
+(Activity is no answer: a name is traced where any item of its dict is, ``d["n"] + 1`` of an int item too.)
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import gast
+
+from .ir import walk_nodes
+from .kinds import child_kind, leaf_kind
+from .plans import CallKind
+
+_DEPTH = 64
+
+
+_CYCLE = "cycle"         # (a name met again while its bindings are read: as its other bindings say)
+_CYCLE_DL = "cycle-dl"   # (a dlarray where the name met again is one, not known where it is not)
+
+
+def python_type(value, facts, seen=None) -> str:
+    """``"dl"``, ``"plain"`` or ``""`` for the expression ``value`` (see the module's text); ``facts`` is
+    the write check (its activity, its name bindings, the parameters)."""
+    found = _type(value, facts, set() if seen is None else seen)
+    return "" if found in (_CYCLE, _CYCLE_DL) else found
+
+
+def _type(value, facts, seen) -> str:
+    if len(seen) > _DEPTH:
+        return ""
+    kind = _kind(value, facts, set())
+    if kind is not None:
+        return _kind_type(kind)
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
+            _kind(value.value, facts, set()) is not None:
+        return _written_item_type(value, facts, seen)
+    if isinstance(value, gast.Constant):
+        return "plain" if isinstance(value.value, (int, float, complex, bool, str)) or value.value is None else ""
+    if isinstance(value, gast.Name):
+        if value.id in facts.params:
+            return ""
+        if value.id in seen:
+            return _CYCLE
+        binds = facts.bindings().get(value.id)
+        if not binds or any(b is None for b in binds):
+            return ""
+        seen.add(value.id)
+        try:
+            return _agreed(_type(b, facts, seen) for b in binds)
+        finally:
+            seen.discard(value.id)
+    if isinstance(value, gast.BinOp):
+        return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+        return _type(value.operand, facts, seen)
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+            isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
+        return _output_type(value, facts, seen)
+    if isinstance(value, gast.Call):
+        return _call_type(value, facts, seen)
+    return ""
+
+
+def _agreed(types) -> str:
+    """One type for what all the bindings give, a binding met again (_CYCLE, _CYCLE_DL) taken to be what the
+    others are (the greatest fixed point: ``Y = fullyconnect(X, ...)`` then ``Y = batchnorm(Y, ...)``)."""
+    types = set(types)
+    rest = types - {_CYCLE, _CYCLE_DL}
+    if not rest:
+        return _CYCLE_DL if _CYCLE_DL in types else _CYCLE
+    if len(rest) != 1:
+        return ""
+    found = rest.pop()
+    return "" if found == "plain" and _CYCLE_DL in types else found
+
+
+def _operands(*types) -> str:
+    """An operation's result (an operator, an op, a deep-learning function): a dlarray where an operand is one,
+    plain where all are."""
+    if "dl" in types:
+        return "dl"
+    if _CYCLE_DL in types or _CYCLE in types and "" in types:
+        return _CYCLE_DL
+    if "" in types:
+        return ""
+    return _CYCLE if _CYCLE in types else "plain"
+
+
+def _kind(value, facts, seen):
+    """The argument kind ``value`` surely has: a parameter never bound again in the function, an item of one
+    (by constant keys never written in the function), or a name every binding of which is such; else None."""
+    if isinstance(value, gast.Name):
+        if value.id in facts.params:
+            return None if facts.bindings().get(value.id) else facts.activity.kinds.get(value.id)
+        binds = facts.bindings().get(value.id)
+        if not binds or value.id in seen or any(b is None for b in binds):
+            return None
+        seen.add(value.id)
+        kinds = {_kind(b, facts, seen) for b in binds}
+        return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+        if ("item", value.slice.value) in facts.activity.written_keys:
+            return None
+        holder = _kind(value.value, facts, seen)
+        return child_kind(holder, value.slice.value) if holder is not None else None
+    return None
+
+
+def _kind_type(kind) -> str:
+    if isinstance(kind, tuple) and kind[:1] == ("dl",):
+        return "dl"
+    return "plain" if leaf_kind(kind) is not None else ""
+
+
+def _written_item_type(value, facts, seen) -> str:
+    """``d[k]`` of a ``d`` whose kind is known where the function writes a ``k`` item (into any dict): what the
+    argument's item is and what each such write stores, all one type (``p["w"] = p["w"] * 2`` of a dlarray)."""
+    key = value.slice.value
+    holder = _kind(value.value, facts, set())
+    if facts.key_writes() is None:
+        return ""
+    if holder is None or ("key", key) in seen:
+        return _CYCLE if ("key", key) in seen else ""
+    seen.add(("key", key))
+    try:
+        found = [_kind_type(child_kind(holder, key))] if child_kind(holder, key) is not None else []
+        found += [_type(v, facts, seen) for v in facts.key_writes().get(key, ())]
+        return _agreed(found) if found else ""
+    finally:
+        seen.discard(("key", key))
+
+
+def _output_type(value, facts, seen) -> str:
+    """``t[i]``: an output of a call returning several arrays (``Y, m, v = batchnorm(...)``) or an item of a
+    tuple written out."""
+    holder = value.value.id
+    binds = facts.bindings().get(holder)
+    if holder in seen:
+        return _CYCLE
+    if not binds or holder in facts.params or any(b is None for b in binds):
+        return ""
+    seen.add(holder)
+    try:
+        found = []
+        for b in binds:
+            if isinstance(b, gast.Call) and _array_function(facts, b):
+                found.append(_call_type(b, facts, seen))
+            elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
+                found.append(_type(b.elts[value.slice.value], facts, seen))
+            else:
+                return ""
+        return _agreed(found)
+    finally:
+        seen.discard(holder)
+
+
+def _array_function(facts, call) -> bool:
+    """Is ``call`` an op or one of sct's deep-learning functions (its results arrays, dlarrays where one of its
+    arguments is one)?"""
+    info = facts.activity.call_info(call)
+    if info.kind == CallKind.OP:
+        return True
+    module = (getattr(info.obj, "__module__", None) or "").replace("sct.runtime.", "runtime.", 1)
+    return info.kind == CallKind.FUNCTION and module in ("runtime.dlfun", "runtime.nn")
+
+
+def _call_type(call, facts, seen) -> str:
+    info = facts.activity.call_info(call)
+    if info.kind == CallKind.CREATE:
+        return "dl"
+    if info.kind == CallKind.STOP:
+        return "plain"              # extractdata: the numbers, an ndarray
+    module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
+    numpy_call = module == "numpy" and info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN)
+    if not (_array_function(facts, call) or numpy_call):
+        return ""
+    found = _operands(*[_type(a, facts, seen) for a in list(call.args) + [k.value for k in call.keywords]])
+    if _array_function(facts, call):
+        return found
+    return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+def name_bindings(fdef) -> Dict[str, list]:
+    """name -> the values of its bindings ``name = value`` in ``fdef`` (None among them: bound another way, a
+    parameter bound by the call)."""
+    found: Dict[str, list] = {}
+    plain = set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            found.setdefault(n.targets[0].id, []).append(n.value)
+            plain.add(id(n.targets[0]))
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
+            found.setdefault(n.id, []).append(None)
+    return found
+
+
+def key_writes(fdef) -> Dict[object, list]:
+    """key -> the values written into an item ``k`` of any dict or list in ``fdef`` (``d[k] = v``, k a
+    constant); a write with a key known only when it runs under ``None`` (the caller then knows none)."""
+    found: Dict[object, list] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Subscript):
+                    key = t.slice.value if isinstance(t.slice, gast.Constant) else None
+                    found.setdefault(key, []).append(n.value)
+    return found
