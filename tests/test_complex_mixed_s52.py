@@ -268,9 +268,6 @@ def _inputs(k, case, p):
 
 def _known(case, op, p, maker) -> str:
     """Bugs the sweep found that are not this family's (left for their own fixes; strict xfails)."""
-    if op in (np.var, np.std) and case.fn is not None and p == 0:
-        return ("np.var(a, mean=m) of a real a and a complex m: numpy computes mean((a - m) ** 2) (complex), "
-                "the rule differentiates mean(|a - m| ** 2): a wrong gradient")
     if op is dict and maker in ("abs", "abs2"):         # (the makers the sweep runs sct.jvp for)
         return "forward mode: the tangent of dict({...}) of complex values is a 0-d object array (jvp 0)"
     if op is __import__("operator").pow and p == 0 and maker == "angle":
