@@ -72,7 +72,7 @@ from .origins import module_top
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
 from .support import ZERO, _is_zero, conj_of, getitem_or_zero, index_adjoint, item_adjoint, note_unselected_nonfinite, \
-    add_at, setitem, subtract_at, unbroadcast, \
+    add_at, real_if_real, setitem, subtract_at, unbroadcast, \
     sequence_adjoint, unbroadcast_product, wide_multiply
 
 # --- operators ---------------------------------------------------------------------
@@ -753,13 +753,18 @@ def mean_where_scale(a, ans, axis, where):
 @defrule(np.var, wrt=("a", "mean"), method="var", real_output=True, nondiff=("where", "correction"))
 def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
         correction=None):
-    return (where_masked(reduction_broadcast(g, a, axis, keepdims) * 2
-                         * (a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean))
+    # a real a and a complex mean=: numpy computes mean((a - m) ** 2), complex and holomorphic, so the
+    # deviation is conjugated and g kept complex (given_mean_conj, given_mean_cotangent; was: the
+    # adjoint of mean(|a - m| ** 2), a wrong dL/da and dL/dm)
+    return (where_masked(reduction_broadcast(given_mean_cotangent(g, mean, ans), a, axis, keepdims) * 2
+                         * given_mean_conj(a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True,
+                                                                  where=where), mean), mean, a)
                          / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                         correction_or(ddof, correction)), where),
             unbroadcast(given_only(where_masked(
-                reduction_broadcast(g, a, axis, keepdims) * 2
-                * (given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean) - a)
+                reduction_broadcast(given_mean_cotangent(g, mean, ans), a, axis, keepdims) * 2
+                * given_mean_conj(given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where),
+                                             mean) - a, mean, a)
                 / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                correction_or(ddof, correction)), where), mean), mean))
 
@@ -767,15 +772,48 @@ def var(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
 @defrule(np.std, wrt=("a", "mean"), method="std", real_output=True, nondiff=("where", "correction"))
 def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
         correction=None):
-    return (where_masked(reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
-                         * (a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean))
+    # (a real a and a complex mean=: sqrt(mean((a - m) ** 2)), complex; as np.var's)
+    return (where_masked(reduction_broadcast(given_mean_cotangent(g, mean, ans)
+                                             / given_mean_conj(np.where(ans == 0, 1, ans), mean, a), a, axis, keepdims)
+                         * given_mean_conj(a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True,
+                                                                  where=where), mean), mean, a)
                          / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                         correction_or(ddof, correction)), where),
             unbroadcast(given_only(where_masked(
-                reduction_broadcast(g / np.where(ans == 0, 1, ans), a, axis, keepdims)
-                * (given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where), mean) - a)
+                reduction_broadcast(given_mean_cotangent(g, mean, ans)
+                                    / given_mean_conj(np.where(ans == 0, 1, ans), mean, a), a, axis, keepdims)
+                * given_mean_conj(given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where),
+                                             mean) - a, mean, a)
                 / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                correction_or(ddof, correction)), where), mean), mean))
+
+
+def given_mean_conj(x, mean, a):
+    """``x`` (a deviation from np.var / np.std's lane mean, or their result) as their adjoint multiplies
+    by it: conjugated where ``a`` is real and ``mean=`` given (numpy's mean((a - m) ** 2), holomorphic
+    in a complex m), else ``x`` (mean(|a - m| ** 2), or all real)."""
+    if mean is None or np.iscomplexobj(a):
+        return x
+    return conj_of(x)
+
+
+def given_mean_cotangent(grad, mean, result):
+    """np.var / np.std's cotangent ``grad``: its real part where their ``result`` is real and ``mean=``
+    given (the compiler proves the result real only without a possibly complex mean=, and projects
+    the cotangent itself then), else ``grad``."""
+    if mean is None:
+        return grad
+    return real_if_real(grad, result)
+
+
+@defrule(given_mean_conj, wrt=("x",), linear="x")
+def _given_mean_conj_rule(g, ans, x, mean, a):
+    return given_mean_conj(g, mean, a)
+
+
+@defrule(given_mean_cotangent, wrt=("grad",), linear="grad")
+def _given_mean_cotangent_rule(g, ans, grad, mean, result):
+    return given_mean_cotangent(g, mean, result)
 
 
 def given_mean(computed, mean):

@@ -40,7 +40,7 @@ from .plans import CallKind
 from .cache import _MISSING     # (one sentinel: a guard on a missing attribute holds while it stays missing)
 from .cache import Guard, Unresolved
 from .kinds import _sct_or_numpy_class, child_kind, kind_complex, kind_traced, leaf_kind, object_array_field
-from .realness import RealnessProof, _makes_complex
+from .realness import RealnessProof, _makes_complex, mean_keyword
 
 
 class Resolver:
@@ -724,8 +724,9 @@ class ValueFacts:
             info = self.call_info(value)
             if _makes_complex(value, info):
                 return True            # complex(0, 1), np.zeros(n, dtype=complex), x.astype(np.complex64)
-            if registry.facts_of(info.obj).real_output or info.kind in (CallKind.NONDIFF,):
-                return False
+            if (registry.facts_of(info.obj).real_output and not mean_keyword(value)) or \
+                    info.kind in (CallKind.NONDIFF,):
+                return False   # (np.var(a, mean=m): complex where m is; was: never)
             if info.kind == CallKind.OP and registry.facts_of(info.obj).complex_output:
                 return True            # complex results from real arguments (np.fft.fft, np.linalg.eig)
             if info.kind == CallKind.METHOD and info.method in ("real", "imag"):

@@ -508,6 +508,12 @@ def _reads_numbers_only(fn) -> bool:
                               "numpy") or getattr(fn, "__self__", None) is builtins
 
 
+def mean_keyword(node: gast.Call) -> bool:
+    """Does a call of a real-valued op (np.var, np.std) pass ``mean=`` (or ``**kwargs`` that may)?  numpy's
+    variance of a real ``a`` about a complex mean is mean((a - m) ** 2): complex."""
+    return any(k.arg in ("mean", None) for k in node.keywords)
+
+
 def _makes_complex(node: gast.Call, info) -> bool:
     """Is the call's result complex whatever its arguments: a complex type called (``complex(0, 1)``,
     also how generated code spells a complex constant), a complex ``dtype=``, ``.astype(complex)``?"""
@@ -643,8 +649,9 @@ class RealnessProof:
                 not self.power_real(*value.args[:2]):
             return False            # (rt.base_power: ** in a power's adjoint on a Python number)
         facts = registry.facts_of(info.obj)
-        if facts.real_output:
-            return True
+        if facts.real_output and not (mean_keyword(value) and not all(
+                self.value_real(k.value) for k in value.keywords if k.arg in ("mean", None))):
+            return True         # (np.var(a, mean=m) of a real a and a complex m is complex: was proven real)
         if info.kind == CallKind.OP and facts.complex_output:
             return False
         operands = all(self.value_real(a) for a in value.args) and \

@@ -221,7 +221,8 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
 # reduction's ``where=True``, ``initial`` not given): dropped from an instantiated rule, so a call
 # without those keywords gets the adjoint it always had (runtime/numpy_ops.py, reductions).
 _DEFAULTED = {"where_masked": True, "where_filled": True, "initial_scaled": None, "initial_scaled_back": None,
-              "given_mean": None, "mean_unused": None, "correction_or": None, "masked_count": True,
+              "given_mean": None, "mean_unused": None, "given_mean_conj": None,
+              "given_mean_cotangent": None, "correction_or": None, "masked_count": True,
               "cast_kept": None, "where_skips_noted": True, "input_as": None, "ufunc_operand": None}
 
 

@@ -1264,6 +1264,11 @@ def _zeros_like_output(ans):
         return type(ans)(*zeros) if _is_namedtuple(ans) else zeros
     if isinstance(ans, list):
         return [_zeros_like_output(v) for v in ans]
+    if type(ans) is dict:
+        # a dict's zeros item by item, so the rule's g has the kinds of its items (was: the float zero,
+        # taken for real: the transposed rule of dict(...) took np.real of the dict of complex
+        # tangents, a 0-d object array, and d.values()'s tangent was 0)
+        return {k: _zeros_like_output(v) for k, v in ans.items()}
     if type(ans) is float:
         return np.float64(0.0)
     if type(ans) is complex:

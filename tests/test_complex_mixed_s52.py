@@ -268,11 +268,6 @@ def _inputs(k, case, p):
 
 def _known(case, op, p, maker) -> str:
     """Bugs the sweep found that are not this family's (left for their own fixes; strict xfails)."""
-    if op in (np.var, np.std) and case.fn is not None and p == 0:
-        return ("np.var(a, mean=m) of a real a and a complex m: numpy computes mean((a - m) ** 2) (complex), "
-                "the rule differentiates mean(|a - m| ** 2): a wrong gradient")
-    if op is dict and maker in ("abs", "abs2"):         # (the makers the sweep runs sct.jvp for)
-        return "forward mode: the tangent of dict({...}) of complex values is a 0-d object array (jvp 0)"
     if op is __import__("operator").pow and p == 0 and maker == "angle":
         return ("a negative real base with a complex exponent: the exponent's rule takes np.log of the real "
                 "base (NaN), a refusal where the derivative exists")
@@ -390,3 +385,109 @@ def test_second_order(first, second):
     assert np.allclose(D(z), z_of(C0, Y0), rtol=1e-12)
     np.testing.assert_allclose(D(hy), numerical_gradient(z_of, [C0, Y0], 1), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(D(hc), numerical_gradient(z_of, [C0, Y0], 0), rtol=1e-5, atol=1e-6)
+
+
+# --- np.var / np.std with mean= of a real a and a complex mean (cplxb52) ---------------------------------
+# numpy computes mean((a - m) ** 2) there (complex, holomorphic in m), mean(|a - m| ** 2) for a complex a:
+# the rule differentiated the second in both cases and the compiler took the result for real (projecting
+# its cotangent onto the reals): a wrong dL/da and dL/dm, and jvp, with the right value.
+
+W23 = np.array([[True, True, False], [True, True, True]])
+MC = np.array([[0.3 + 0.4j], [-0.2 + 0.1j]])
+
+
+def _vloss(v):
+    return np.sum(np.real(v) ** 2 * 0.7 + np.imag(v) * 1.3 + np.real(v) * 0.4)
+
+
+def var_mean(a, m):
+    return _vloss(np.var(a, axis=1, mean=m))
+
+
+def std_mean(a, m):
+    return _vloss(np.std(a, axis=1, mean=m))
+
+
+def var_mean_where(a, m):
+    return _vloss(np.var(a, axis=1, mean=m, ddof=1, where=W23))
+
+
+def std_mean_where(a, m):
+    return _vloss(np.std(a, axis=1, mean=m, ddof=1, where=W23, keepdims=True))
+
+
+def var_method(a, m):
+    return _vloss(a.var(axis=1, mean=m))
+
+
+def std_method(a, m):
+    return _vloss(a.std(1, mean=m))
+
+
+def var_constant_mean(a, m):            # a complex mean not traced
+    return _vloss(np.var(a, axis=1, mean=MC)) + np.sum(np.real(m))
+
+
+def var_mean_in_kwargs(a, m):
+    kw = {"mean": m}
+    return _vloss(np.var(a, axis=1, **kw))
+
+
+def var_std_chain(a, m):
+    v = np.std(a, axis=1, mean=m, keepdims=True)
+    return _vloss(np.var(a * v, axis=1, mean=m * 2))
+
+
+VAR_PROGRAMS = [var_mean, std_mean, var_mean_where, std_mean_where, var_method, std_method, var_constant_mean,
+                var_mean_in_kwargs, var_std_chain]
+
+
+def _with_gradient(fn):
+    def g(a, m):
+        L = fn(a, m)
+        return L, dlgradient(L, a, m)
+    return g
+
+
+_VAR_G = {fn: _with_gradient(fn) for fn in VAR_PROGRAMS}
+
+
+@pytest.mark.parametrize("kinds", ["rc", "cc", "cr", "rr"], ids=["a_real-m_complex", "complex", "a_complex-m_real", "real"])
+@pytest.mark.parametrize("fn", VAR_PROGRAMS, ids=lambda f: f.__name__)
+def test_var_std_given_mean(fn, kinds):
+    rng = np.random.default_rng(52)
+
+    def one(shape, cplx):
+        return rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0)
+    a, m = one((2, 3), kinds[0] == "c"), one((2, 1), kinds[1] == "c")
+    L, (ga, gm) = dlfeval(_VAR_G[fn], dlarray(a), dlarray(m))
+    assert np.allclose(D(L), fn(a, m), rtol=1e-12)
+    fa, fm = numerical_gradient(fn, [a, m], 0), numerical_gradient(fn, [a, m], 1)
+    np.testing.assert_allclose(D(ga), fa, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(D(gm), fm, rtol=1e-5, atol=1e-6)
+    assert D(ga).dtype == a.dtype and D(gm).dtype == m.dtype
+    ta, tm = one(a.shape, kinds[0] == "c"), one(m.shape, kinds[1] == "c")
+    exact = np.sum(np.real(np.conj(fa) * ta)) + np.sum(np.real(np.conj(fm) * tm))
+    for mode in ("forward", "transpose"):
+        value, tangent = sct.jvp(fn, (a.copy(), m.copy()), (ta, tm), mode=mode)
+        assert np.allclose(D(value), fn(a, m), rtol=1e-12)
+        np.testing.assert_allclose(D(tangent), exact, rtol=1e-5, atol=1e-6, err_msg=mode)
+
+
+def test_var_real_a_complex_mean_report():
+    """The case by hand: v = mean((a - m) ** 2) over axis 1 (holomorphic: dv/da = 2 (a - m) / n,
+    dv/dm = -2 (a - m) / n), L = sum(Re v + 2 Im v) = Re(conj(w) v) with w = 1 + 2i, so dL/da =
+    Re(w conj(dv/da)) and dL/dm = sum(w conj(dv/dm)) (gradcheck's dL/dRe + i dL/dIm)."""
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]])
+    m = np.array([[1.0 + 1.0j], [2.0 - 1.0j]])
+
+    def g(a, m):
+        v = np.var(a, axis=1, mean=m)
+        L = np.sum(np.real(v) + 2 * np.imag(v))
+        return L, dlgradient(L, a, m)
+    L, (ga, gm) = dlfeval(g, dlarray(a), dlarray(m))
+    v = np.mean((a - m) ** 2, axis=1)
+    assert np.allclose(D(L), np.sum(v.real + 2 * v.imag))
+    w = 1 + 2j                       # dL/dv as a cotangent: L = Re(conj(w) v)
+    np.testing.assert_allclose(D(ga), np.real(w * np.conj(2 * (a - m) / 3)), rtol=1e-12)
+    np.testing.assert_allclose(D(gm), np.sum(w * np.conj(-2 * (a - m) / 3), axis=1, keepdims=True), rtol=1e-12)
