@@ -2402,12 +2402,31 @@ def _reached_parts(v):
     _MAY_REACH_ANY for one that yields what code it runs gives (a generator, a map of a Python function)."""
     cls = type(v)
     if cls is types.FunctionType:
+        if not _users_code(v):          # (sct's, numpy's, the standard library's: not the user's objects)
+            return []
         parts = [(("attr", k), p) for k, p in v.__dict__.items()]
         if v.__defaults__:
             parts.append((("attr", "__defaults__"), v.__defaults__))
         if v.__kwdefaults__:
             parts.append((("attr", "__kwdefaults__"), v.__kwdefaults__))
+        # its closure's values and the globals its code names (was: a function given as an argument, or held, that
+        # reads the written dict or object, ``rd = lambda x: np.sum(D["y"] * x)``, read it as a constant: a gradient
+        # of x0 where 4 x0, redf4_52 W1/G2)
+        for cell in v.__closure__ or ():
+            try:
+                parts.append((("attr", "__closure__"), cell.cell_contents))
+            except ValueError:          # (an empty cell)
+                pass
+        names, g = _code_global_names(v.__code__), v.__globals__
+        parts += [(("attr", n), g[n]) for n in names if n in g]
         return parts
+    if cls is types.MethodType:
+        return [(("attr", "__self__"), v.__self__), (("attr", "__func__"), v.__func__)] if _users_code(v.__func__) \
+            else [(("attr", "__self__"), v.__self__)]
+    if isinstance(v, functools.partial):
+        return [(("attr", "func"), v.func), (("attr", "args"), v.args), (("attr", "keywords"), v.keywords)]
+    if cls is types.MappingProxyType:   # (the mapping it shows: was its values only, the dict itself not met)
+        return [(("member", None), m) for m in __import__("gc").get_referents(v)]
     if cls in _DICT_VIEWS:
         return [(("member", None), p) for p in v]
     if cls in _REDUCED_ITERATORS or cls is map and isinstance(v.__reduce__()[1][0], types.BuiltinFunctionType) \
@@ -2429,6 +2448,16 @@ def _reached_parts(v):
             cls.__name__ == "callable_iterator":
         return _MAY_REACH_ANY
     return None
+
+
+def _code_global_names(code) -> tuple:
+    """The names a code object and the code nested in it may read as globals (co_names)."""
+    names, stack = [], [code]
+    while stack:
+        c = stack.pop()
+        names += c.co_names
+        stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return tuple(dict.fromkeys(names))
 
 
 _TWICE_LEAVES = _LEAF_TYPES - {types.FunctionType}

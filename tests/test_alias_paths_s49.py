@@ -12,6 +12,7 @@ refused at the writing line; distinct objects run exactly.  Tied weights in a sl
 import collections
 import dataclasses
 import inspect
+import re
 import sys
 import types
 import weakref
@@ -48,7 +49,10 @@ def _refused(fn, *args, path=None, text=None):
     message = str(info.value)
     assert f"line {_line(fn)}" in message, message
     if path is not None:
-        assert f"model and {path} are one object; sct follows writes by name" in message, message
+        # (s52: a function's globals are walked too, so the path may go through the helper that reads the
+        # global: ``read_hd.HD.m`` for ``HD.m``)
+        assert re.search(rf"model and ([\w()]+\.)*{re.escape(path)} are one object; sct follows writes by name",
+                         message), message
     if text is not None:
         assert text in message, message
     return message
@@ -311,7 +315,8 @@ def test_global_read_by_a_helper_rebound_after_compiling_refused():
         with pytest.raises(SctError) as info:
             dlfeval(via_helper, dlarray(X0), m)
         assert f"line {_line(via_helper)}" in str(info.value)
-        assert "model and HD.m are one object" in str(info.value)
+        # (s52: functions' globals are walked too, so the path may go through the helper: read_hd.HD.m)
+        assert re.search(r"model and ([\w()]+\.)*HD\.m are one object", str(info.value))
     finally:
         HD = None
 
@@ -328,7 +333,7 @@ def test_global_read_by_a_helper_rebound_under_dlaccelerate_refused():
             L, g = dlfeval(acc, dlarray(X0), m)
             assert np.allclose(extractdata(g), 1.0)
         HD = types.SimpleNamespace(m=m)        # was: still [1, 1] from the accelerated hit
-        with pytest.raises(SctError, match="model and HD.m are one object"):
+        with pytest.raises(SctError, match=r"model and ([\w()]+\.)*HD\.m are one object"):
             dlfeval(acc, dlarray(X0), m)
     finally:
         HD = None
@@ -380,7 +385,7 @@ def test_method_reading_a_global_exact_or_refused():
             L = model.step(x) + np.sum(model.W)
             return L, dlgradient(L, model.W)
         sct.clear_cache()
-        with pytest.raises(SctError, match="model and HD.m are one object"):
+        with pytest.raises(SctError, match=r"model and ([\w()]+\.)*HD\.m are one object"):
             dlfeval(f, dlarray(X0), m)
     finally:
         HD = None
