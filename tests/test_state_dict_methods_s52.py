@@ -239,3 +239,67 @@ def test_integer_method_result_refused_not_stored_as_a_dlarray():
     d = {"m": None}
     with pytest.raises(Exception, match=r"test_state_dict_methods_s52\.py, line \d+: at `d\[.m.\] = h\.astype"):
         dlfeval(m_astype_int, d, dlarray(np.array([[0.5, -1.0, 2.0], [0.3, 0.2, -0.4]])))
+
+
+# --- redfix52 F16: an optimizer's companion list shorter (or longer) than the parameters ----------------
+
+def test_optimizer_state_list_of_another_length_refused_with_its_structure():
+    from sct import sgdmupdate
+    W, g = dlarray(np.array([0.5, -1.0])), dlarray(np.array([0.1, 0.2]))
+    # (was: a bare IndexError "list index out of range" from runtime/optim.py's _part)
+    with pytest.raises(ValueError, match=r"params is a list of 2 entries but a gradient or optimizer state is a "
+                                         r"list of 1"):
+        sgdmupdate([W, None], [g, None], [dlarray(np.zeros(2))])
+    with pytest.raises(ValueError, match=r"params is a list of 2 entries .* list of 1"):
+        sgdmupdate([W, None], [g], None)
+    with pytest.raises(ValueError, match=r"params\['a'\] is a tuple of 1 entries .* list of 2"):
+        sgdmupdate({"a": (W,)}, {"a": [g, g]}, None)      # (was: the extra gradient passed over)
+    # control: as long, a None parameter's entries None: W updated as alone
+    new, vel = sgdmupdate([W, None], [g, None], None)
+    alone, _ = sgdmupdate([W], [g], None)
+    assert new[1] is None and vel[1] is None
+    np.testing.assert_allclose(D(new[0]), D(alone[0]), rtol=1e-15)
+    np.testing.assert_allclose(D(new[0]), [0.5 - 0.01 * 0.1, -1.0 - 0.01 * 0.2], rtol=1e-12)
+
+
+# --- redfix52 F13: a user's class whose __module__ is None or a library's name ----------------------------
+
+class GainNone:
+    def __init__(self, k):
+        self.k = k
+
+    def __mul__(self, o):
+        return np.tanh(o) * self.k
+    __rmul__ = __mul__
+
+
+class GainNumpy(GainNone):
+    pass
+
+
+class GainSct(GainNone):
+    pass
+
+
+class GainCore(GainNone):
+    pass
+
+
+GainNone.__module__ = None                  # (was: AttributeError 'NoneType' object has no attribute 'split')
+GainNumpy.__module__ = "numpy"              # (was: its __mul__ run for the value, numpy's * differentiated)
+GainSct.__module__ = "sct"
+GainCore.__module__ = "numpy.core.multiarray"
+
+
+def gain_loss(W, gain, x):
+    L = np.sum((gain * np.sin(W * x)) ** 2)
+    return L, dlgradient(L, W)
+
+
+@pytest.mark.parametrize("cls", [GainNone, GainNumpy, GainSct, GainCore], ids=lambda c: c.__name__)
+def test_user_class_with_a_library_module_name_is_the_users(cls):
+    W0, X0 = np.array([0.5, -1.0, 2.0]), np.array([0.3, -0.7, 1.1])
+    plain = lambda W: np.sum((np.tanh(np.sin(W * X0)) * 1.7) ** 2)
+    L, g = dlfeval(gain_loss, dlarray(W0), cls(1.7), dlarray(X0))
+    np.testing.assert_allclose(float(D(L)), plain(W0), rtol=1e-12)
+    np.testing.assert_allclose(D(g), _fd(plain, W0.copy()), rtol=1e-6, atol=1e-8)
