@@ -144,6 +144,18 @@ def _part(tree, key, kind):
     return tree[key]
 
 
+def _same_length(tree, others, where) -> None:
+    """A list or tuple of parameters: each companion list or tuple (gradients, states) as long (was: a bare
+    IndexError for a shorter one, ``sgdmupdate([W, None], [g, None], [v])``; a longer one's extra entries passed
+    over, the others paired with the parameters as they fell: redfix52 F16)."""
+    for o in others:
+        if isinstance(o, (list, tuple)) and not _empty(o) and len(o) != len(tree):
+            raise ValueError(f"{where} is a {type(tree).__name__} of {len(tree)} entries but a gradient or optimizer "
+                             f"state is a {type(o).__name__} of {len(o)}: pass the gradients dlgradient returns for "
+                             f"these parameters (None where a parameter is None) and the state the optimizer "
+                             f"returned (None at first; start it again with None after changing the parameters)")
+
+
 def _rebuilt_dict(tree, keys, vals):
     """A dict like ``tree`` (its own class: an OrderedDict, a defaultdict with its factory) holding
     ``vals`` under ``keys``."""
@@ -254,6 +266,7 @@ def _tree_map(fn, tree, others, nout, where, memo):
                    for i, v in enumerate(tree)]
         return split(results, lambda vals: list(vals))
     if isinstance(tree, (list, tuple)):
+        _same_length(tree, others, where)
         results = [tree_map(fn, v, *[_part(o, i, "item") for o in others], nout=nout, where=f"{where}[{i}]", memo=memo)
                    for i, v in enumerate(tree)]
         if _is_namedtuple(tree):

@@ -16,9 +16,11 @@ import builtins
 import os
 import sys
 import types
+import warnings
 
 _HEAP_TYPE = 1 << 9                         # Py_TPFLAGS_HEAPTYPE: made by a class statement or type()
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_NAMED: dict = {}                           # numpy's or sct's class -> the module name it was found under
 _OWN: dict = {}                             # module name -> (the module object, whether it is sct's runtime)
 
 
@@ -33,7 +35,26 @@ def module_top(obj) -> str:
     top = name_top(module)
     if top == "builtins":
         return top if python_own(obj) else ""
+    if top in ("numpy", "sct") and isinstance(obj, type) and obj.__flags__ & _HEAP_TYPE and not _named_by(obj, module):
+        return ""       # (a user's class renamed numpy's or sct's: was differentiated as numpy's, redfix52 F13)
     return top
+
+
+def _named_by(cls, module: str) -> bool:
+    """Whether the class ``cls`` is what its module (imported, or reached from its package's top: numpy's
+    lazy ``numpy.rec``) holds under its ``__qualname__``."""
+    if _NAMED.get(cls) == module:
+        return True
+    for obj, path in ((sys.modules.get(module), []), (sys.modules.get(module.partition(".")[0]), module.split(".")[1:])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # (numpy.core's DeprecationWarning)
+            for part in path + cls.__qualname__.split("."):
+                obj = getattr(obj, part, None)
+        if obj is cls:
+            if len(_NAMED) < 4096:
+                _NAMED[cls] = module
+            return True
+    return False
 
 
 def name_top(module: str) -> str:

@@ -4104,7 +4104,8 @@ _SERVICE_MODULES = frozenset({"logging", "threading", "multiprocessing", "queue"
 def service_object(v) -> bool:
     """An object of a class of the standard library's services (``logging.Logger``, ``threading.Lock``):
     never parameters, kept as it is (kinds: a constant of its class)."""
-    return type(v).__module__.split(".")[0] in _SERVICE_MODULES
+    module = type(v).__module__         # (None, set by the user: the user's class; was: AttributeError, redfix52 F13)
+    return isinstance(module, str) and module.split(".")[0] in _SERVICE_MODULES
 
 
 def zero_adjoint(x):

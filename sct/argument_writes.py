@@ -21,6 +21,17 @@ from .plans import CallKind
 _DEPTH = 64
 
 
+# A dlarray's methods and attributes whose results are dlarrays in plain Python (runtime/dlarray.py __getattr__,
+# the properties T, real, imag): ``h.mean(axis=0)`` of a dlarray ``h`` is one.  (An integer result, from
+# ``h.astype(int)`` or ``b.sum()`` of a logical b, is numpy's: setitem_through refuses a "dl" value that is not
+# a float or complex array.  Not ``item``, ``tolist``, ``mT``, ``data``: Python's numbers, lists, ndarrays.)
+_DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cumsum", "cumprod", "reshape", "copy",
+                         "astype", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "conj", "conjugate",
+                         "clip", "round"))
+_DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
+# ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result)
+_INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
+
 _CYCLE = "cycle"         # (a name met again while its bindings are read: as its other bindings say)
 _CYCLE_DL = "cycle-dl"   # (a dlarray where the name met again is one, not known where it is not)
 
@@ -38,6 +49,8 @@ def _type(value, facts, seen) -> str:
     kind = _kind(value, facts, set())
     if kind is not None:
         return _kind_type(kind)
+    if isinstance(value, gast.Subscript) and _kind_type(_kind(value.value, facts, set())) == "dl":
+        return "dl"                 # (an item of a dlarray argument: a dlarray, runtime/dlarray.py __getitem__)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
             _kind(value.value, facts, set()) is not None:
         return _written_item_type(value, facts, seen)
@@ -63,9 +76,28 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
+    if isinstance(value, gast.Subscript):
+        return _of_dlarray(_type(value.value, facts, seen))         # (h[:, 0], h[i] of a dlarray h)
+    if isinstance(value, gast.Attribute) and value.attr in _DL_ATTRIBUTES:
+        return _of_dlarray(_type(value.value, facts, seen))         # (h.T)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _DL_METHODS:
+        found = _of_dlarray(_type(value.func.value, facts, seen))   # (h.mean(axis=0): was not known, refused
+        if found:                                                   # where np.mean(h, axis=0) ran: redfix52 F17)
+            return found
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
+        return "plain"
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
     return ""
+
+
+def _of_dlarray(receiver) -> str:
+    """An item, a method's result or an attribute (``_DL_METHODS``, ``_DL_ATTRIBUTES``) of a value of type
+    ``receiver``: a dlarray where it surely is one (a name met again: where that name is one); else not known."""
+    if receiver == "dl":
+        return "dl"
+    return _CYCLE_DL if receiver in (_CYCLE, _CYCLE_DL) else ""
 
 
 def _agreed(types) -> str:
@@ -155,7 +187,7 @@ def _output_type(value, facts, seen) -> str:
             elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
                 found.append(_type(b.elts[value.slice.value], facts, seen))
             else:
-                return ""
+                found.append(_of_dlarray(_type(b, facts, seen)))     # (h[0] of a dlarray h: one)
         return _agreed(found)
     finally:
         seen.discard(holder)
