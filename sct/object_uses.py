@@ -22,7 +22,8 @@ from .alias_state import _statements
 from .fields_reset import _layout, _own_parts
 
 
-_RT_CHECKS = ("method_read_here",)
+_RT_CHECKS = ("method_read_here", "property_read_here", "property_write_here", "attribute_write_here")
+_GETTER = "__sct_property_"     # sct/properties.py: a property's getter called as a function sct reads
 
 
 def _parents(part) -> dict:
@@ -73,6 +74,30 @@ def _only_sets(callee, position: int):
     return fields if all(id(m) in targets or m is params[position] for m in mentions) else None
 
 
+def _reads_only(callee) -> bool:
+    """Does ``callee`` (a getter sct reads as a function, its differentiated code run by sct) only read plain
+    fields of its first parameter (``return self._x``): no call of a method of it, no write, no other use?"""
+    from .parse import function_ast
+    if not isinstance(callee, types.FunctionType):
+        return False
+    try:
+        fdef, _, _ = function_ast(callee)
+    except Exception:
+        return False
+    params = fdef.args.posonlyargs + fdef.args.args
+    if len(params) != 1 or not isinstance(params[0], gast.Name):
+        return False
+    name, parents = params[0].id, _parents(fdef)
+    for m in gast.walk(fdef):
+        if isinstance(m, gast.Name) and m.id == name and m is not params[0]:
+            a = parents.get(id(m))
+            if not (isinstance(a, gast.Attribute) and isinstance(a.ctx, gast.Load) and a.value is m and
+                    not a.attr.startswith("__") and not (isinstance(parents.get(id(a)), gast.Call) and
+                                                         parents[id(a)].func is a)):
+                return False
+    return True
+
+
 def _call_ok(check, st, call, n, _callee) -> bool:
     """May ``call``, given the written object as ``n`` (its receiver or a positional argument), run here?"""
     from .analysis import CallKind
@@ -94,6 +119,9 @@ def _call_ok(check, st, call, n, _callee) -> bool:
         return False
     if callee is None:
         return False
+    if isinstance(func, gast.Name) and func.id.startswith(_GETTER) and call.args and call.args[0] is n and \
+            len(call.args) == 1:
+        return _reads_only(callee)      # (was refused: p.x of a property reading p._x, tests/test_user_operators_s49)
     if isinstance(func, gast.Attribute) and func.value is n:
         return info.kind == CallKind.METHOD and _untouched(callee, 0)
     positions = [i for i, a in enumerate(call.args) if a is n]
@@ -105,7 +133,7 @@ def _clean_result(check, st, bound, _callee) -> bool:
     """Is ``st`` (``y = call(...)``) a call given the object directly (its receiver or a positional argument) whose
     callee never names the parameter it gets it as, nothing else in it naming the object?"""
     call = st.value
-    given = [call.func.value] * isinstance(call.func, gast.Attribute) + list(call.args)
+    given = ([call.func.value] if isinstance(call.func, gast.Attribute) else []) + list(call.args)
     given = [a for a in given if isinstance(a, gast.Name) and bound(st, a.id)]
     mentions = [n for n in gast.walk(call) if isinstance(n, gast.Name) and bound(st, n.id)]
     return bool(given) and len(mentions) == len(given) and all(_call_ok(check, st, call, a, _callee) for a in given)
@@ -129,7 +157,7 @@ def _harmless(check, st, n, parents, _callee) -> bool:
     return False
 
 
-def _what(n, parent) -> str:
+def _what(check, n, parent) -> str:
     if isinstance(parent, gast.withitem):
         return f"`with {n.id}:` (runs its __enter__ and __exit__)"
     if isinstance(parent, (gast.If, gast.While, gast.IfExp, gast.BoolOp, gast.UnaryOp)):
@@ -143,6 +171,10 @@ def _what(n, parent) -> str:
     if isinstance(parent, (gast.BinOp, gast.Subscript, gast.AugAssign)):
         return f"an operator on {n.id} (runs its operator method)"
     if isinstance(parent, gast.Attribute):
+        kind = check.activity.kinds.get(n.id)
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        if isinstance(cls, type) and not isinstance(getattr(cls, parent.attr, None), types.FunctionType):
+            return f"calling {n.id}.{parent.attr}(): {cls.__name__}.{parent.attr} is not a method sct can read"
         return f"calling {n.id}.{parent.attr}(), a method sct does not read in place"
     if isinstance(parent, gast.Call):
         if parent.func is n:
@@ -240,7 +272,7 @@ def refuse_object_uses(check, _callee) -> None:
                 if _harmless(check, st, n, parents, _callee) or last(st, n):
                     continue
                 parent = parents.get(id(n))
-                what = check.spell(_what(n, parent))
+                what = check.spell(_what(check, n, parent))
                 name = check.spell(n.id)
                 where = written.get(next((p for p in written), None))
                 check.fail(st, f"{what}: {name} is an object {check.fname}() was given whose fields it writes "

@@ -42,6 +42,10 @@ class Mixin:
     def __iter__(self):
         self.h = np.zeros(2) + 0.5
         return iter([1])
+    @property
+    def status(self):
+        self.h = np.zeros(2) + 0.5
+        return 1.0
 """
 
 
@@ -183,7 +187,29 @@ def loss_control_attributes(cell, xs):
     return L, dlgradient(L, cell.W)
 
 
-LINES = {_peek: "cell.reset()", _vars: "cell.reset()", _with: "with cell:", _if: "if cell:", _len: "len(cell)",
+def _property(cell, xs):
+    y = cell(xs[0])
+    k = cell.status
+    y = cell(xs[1])
+    return np.sum(y ** 2) * k
+
+
+def loss_property(cell, xs):
+    L = _property(cell, xs)
+    return L, dlgradient(L, cell.W)
+
+
+def _peek_only(cell, xs):
+    y = cell(xs[0])
+    return np.sum(y) + np.sum(cell.peek() ** 2)
+
+
+def loss_peek_only(cell, xs):
+    L = _peek_only(cell, xs)
+    return L, dlgradient(L, cell.W)
+
+
+LINES = {_peek_only: "cell.peek()", _peek: "cell.reset()", _vars: "cell.reset()", _with: "with cell:", _if: "if cell:", _len: "len(cell)",
          _str: 'f"{cell}"', _in: "3 in cell", _for: "for _ in cell:", _print: "print(cell)"}
 
 
