@@ -10,12 +10,14 @@ One rule: after the function's first write of a field of that object, every use 
 bound to it) other than an attribute read or write, binding another name to it, returning it, an identity
 test (``is``), sct's own gradient calls, or a call whose callee sct reads and sees never touch the parameter
 it is given as, is refused naming the line.  Methods sct reads in place are inlined before this check (their
-``self.h`` is then ``cell.h`` here); a use before the first write (not in a loop with one) is kept."""
+``self.h`` is then ``cell.h`` here); a use before the first write (not in a loop with one) is kept, and so is the
+function's last mention of the object (``cell.reset()`` after the last read; later only reads of fields that a
+method setting fields and nothing else does not set, as ``dlgradient(L, cell.W)``), a property's getter
+that only reads fields (sct/properties.py: its code is differentiated), and sct's own ``rt.*_here`` checks.
+No class is exempt by its name: ``if cell:`` is refused even where the class has no ``__bool__``."""
 from __future__ import annotations
 
 import types
-from typing import Optional
-
 import gast
 
 from .alias_state import _statements
