@@ -385,7 +385,7 @@ def _hit_parts(args, compiled: Compiled):
     """make_hit's body up to its last line (``return None`` for a miss), its constants and the
     expression of the plain data it returns; None where the arguments are too big."""
     from .kinds import make_unwrapper
-    if compiled.dict_written_args:
+    if getattr(compiled, "dict_written_args", ()):
         return None         # (writes into a dict argument: run_entry pairs its copies with the caller's)
     made = make_unwrapper(tuple(args))
     if made is None:

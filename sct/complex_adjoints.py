@@ -40,7 +40,7 @@ class ComplexProjection(EmitPass):
                     for i in (positions,) if isinstance(positions, int) else positions:
                         if i < len(c.args) and isinstance(c.args[i], gast.Name):
                             callees.add(id(c.args[i]))      # read for its shape (rt.index_adjoint(g, t, 0))
-        temps = self.gen.adjoint_temps
+        temps = getattr(self.gen, "adjoint_temps", {})      # (a generation without the contributions pass: none)
         for n in nodes:
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and id(n) not in callees:
                 if n.id in temps:

@@ -172,6 +172,12 @@ CASES = [
     Case(np.fft.fftshift, [R(4, 5)], kwargs=dict(axes=0), complex=True),
     Case(np.fft.ifftshift, [R(4, 5)], complex=True),
     Case(more_ops.fit_lengths, [R(3, 4), C((5, 2)), C((0, 1))], complex=True),
+    # (s52, ops52: np.poly1d(c)(x), the nan* reductions' leaves, np.put)
+    Case(more_ops.poly1d_at, [R(3), R(4)], (0, 1)),
+    Case(more_ops.nan_filled, [R(3, 4)], complex=True),
+    Case(more_ops.nan_at, [C(False), R(4)], (1,), complex=True),
+    Case(more_ops.with_put, [R(5), C(np.array([0, 3])), R(2)], (0, 2)),
+    Case(more_ops.with_put, [R(5), C(np.array([1, 1, -1])), R(3)], (0, 2), note="repeated: the last wins"),
     # linear algebra
     Case(np.linalg.pinv, [R(3, 2)], complex=True),
     Case(np.linalg.pinv, [R(2, 4)], complex=True),
