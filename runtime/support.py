@@ -2681,7 +2681,7 @@ def inner_dicts_reached_twice(args, positions, extra=()):
     while stack:
         v = stack.pop()
         cls = type(v)
-        if cls in _LEAF_TYPES or cls is _dlarray:
+        if cls in _TWICE_LEAVES or cls is _dlarray:
             continue
         key = id(v)
         if key in want:
@@ -2691,7 +2691,14 @@ def inner_dicts_reached_twice(args, positions, extra=()):
         if key in done:
             continue
         done.add(key)
-        parts = _parts_of(v)
+        # (what written_reached_twice_in walks: a function's closure and globals, a bound method's object, an
+        # iterator's source...; was _parts_of alone, functions leaves: an inner dict reached again through a
+        # closure given as an argument was not seen here)
+        parts = _reached_parts(v)
+        if parts is _MAY_REACH_ANY:
+            return next(iter(want.values()))
+        if parts is None:
+            parts = _parts_of(v)
         if parts:
             stack += [p for _, p in parts]
     return None
