@@ -2599,6 +2599,61 @@ def _allowed_names(args, extra, names):
             return frozenset(allowed)
 
 
+def _met_twice(args, extra, want, allowed=None, refs=None, paths=False):
+    """The first of the ids ``want`` that the walk from ``args`` and the values ``extra`` reaches twice:
+    ``(key, first path, second path)`` (with ``paths``, else None for each: ``(index, (kind, key), ...)``, an
+    index past the arguments one of ``extra``; a weakref or proxy in ``refs`` arrives as its object (its key: its
+    object's id)); ``(_MAY_REACH_ANY, None, path)`` where a value's contents cannot be walked without running it (a
+    generator: what it yields may be the object); None where each is reached at most once.  Walks a dict's,
+    list's and tuple's items, an object array's, then _reached_parts (a function's closure and globals, a bound
+    method's object, an iterator's source...) or _parts_of (a class's attributes named in ``allowed`` only,
+    None: all), each value once; leaves (numbers, strings, arrays, dlarrays) are not walked.  The one walk
+    behind written_reached_twice_in and inner_dicts_reached_twice (was: three copies of it, which drifted: an
+    inner dict reached again through a closure was not seen by one of them)."""
+    refs = refs or {}
+    roots = list(args) + [v for _, v in extra]
+    stack = [(v, (i,)) for i, v in enumerate(roots)][::-1] if paths else roots    # (paths: (value, path) pairs)
+    leaves = _TWICE_LEAVES
+    met: dict = {}
+    done: set = set()
+    path = None
+    while stack:
+        if paths:
+            v, path = stack.pop()
+        else:
+            v = stack.pop()
+        cls = type(v)
+        if cls in leaves or cls is _dlarray:
+            continue
+        key = refs.get(id(v), id(v))
+        if key in want:
+            if paths and key != id(v) and isinstance(v, weakref.ref):
+                path = path + (("ref", None),)          # (spelled ``ref()``; a proxy, by its name)
+            if key in met:
+                return key, met[key], path
+            met[key] = path
+        if key in done:
+            continue
+        done.add(key)
+        if not paths and (cls is dict or cls is list or cls is tuple or cls is np.ndarray):
+            if cls is not np.ndarray:
+                stack += v.values() if cls is dict else v
+            elif v.dtype.hasobject:
+                stack += v.ravel().tolist()
+            continue
+        parts = _reached_parts(v)
+        if parts is _MAY_REACH_ANY:
+            return _MAY_REACH_ANY, None, path
+        if parts is None:
+            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
+        if parts:
+            if paths:
+                stack.extend((p, path + (step,)) for step, p in reversed(parts))
+            else:
+                stack += [p for _, p in parts]
+    return None
+
+
 def written_reached_twice_in(args, positions, extra=(), allowed=None):
     """``(position, first path, second path)`` where the object ``args[position]`` (for a position in
     ``positions``: an argument whose attributes the function sets, followed by its name) is also reached
@@ -2607,54 +2662,22 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
     and the code it may call read: ``(name, value)``), each path ``(index, (kind, key), ...)`` (kind "item",
     "attr", "class", "member" or "ref"; an index past the arguments is one of ``extra``); None where each is
     reached only as its own argument.  A weakref or proxy of the object counts as reaching it.  Walks what
-    _parts_of walks, each container or object once.  Run on each call of such a function (its entry's hit
-    too): a first walk only tells whether it is so (no paths kept), a second finds the paths."""
-    want = {id(args[i]) for i in positions}
+    _met_twice walks.  Run on each call of such a function (its entry's hit too): a first walk only tells
+    whether it is so (no paths kept), a second finds the paths."""
+    want = {id(args[i]): i for i in positions}
     refs = {}
     for i in positions:                 # (weakref.getweakrefs: those of the object, proxies too)
         for r in weakref.getweakrefs(args[i]):
             refs[id(r)] = id(args[i])
-    met: set = set()
-    done: set = set()
-    stack = list(args)
-    stack += [v for _, v in extra]
-    leaves = _TWICE_LEAVES
-    found = False
-    while stack:
-        v = stack.pop()
-        cls = type(v)
-        if cls in leaves or cls is _dlarray:
-            continue
-        key = id(v)
-        if key in refs:
-            key = refs[key]
-        if key in want:
-            if key in met:
-                found = True
-                break
-            met.add(key)
-        if key in done:
-            continue
-        done.add(key)
-        if cls is dict:
-            stack += v.values()
-        elif cls is list or cls is tuple:
-            stack += v
-        elif cls is np.ndarray:
-            if v.dtype.hasobject:
-                stack += v.ravel().tolist()
-        else:
-            parts = _reached_parts(v)
-            if parts is _MAY_REACH_ANY:
-                found = True        # (refused: what it yields may be the object)
-                break
-            if parts is None:
-                parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
-            if parts:
-                stack += [p for _, p in parts]
-    if not found:
+    if _met_twice(args, extra, want, allowed, refs) is None:
         return None
-    return _written_paths(args, positions, extra, refs, allowed)
+    found = _met_twice(args, extra, want, allowed, refs, paths=True)
+    if found is None:
+        return None
+    key, first, second = found
+    if key is _MAY_REACH_ANY:           # (spelled ``what IT[0] may yield``)
+        return positions[0], (positions[0],), second + (("yields", None),)
+    return want[key], first, second
 
 
 def inner_dicts_reached_twice(args, positions, extra=()):
@@ -2663,7 +2686,7 @@ def inner_dicts_reached_twice(args, positions, extra=()):
     along that one path) is also reached another way from ``args`` or the values ``extra`` (another argument,
     another item: ``dlfeval(f, params, state)`` with ``state["bn"] is params["bn"]``), ``keys`` its keys from
     the argument; None where each is reached once.  sct.api._refuse_aliased_writes refuses such a call (a read
-    through the other path would be of the value the dict held at entry)."""
+    through the other path would be of the value the dict held at entry).  Walks what _met_twice walks."""
     want: dict = {}
     for i in positions:
         stack = [(args[i], ())]
@@ -2675,68 +2698,10 @@ def inner_dicts_reached_twice(args, positions, extra=()):
                     stack.append((p, keys + (k,)))
     if not want:
         return None
-    met: set = set()
-    done: set = set()
-    stack = list(args) + [v for _, v in extra]
-    while stack:
-        v = stack.pop()
-        cls = type(v)
-        if cls in _TWICE_LEAVES or cls is _dlarray:
-            continue
-        key = id(v)
-        if key in want:
-            if key in met:
-                return want[key]
-            met.add(key)
-        if key in done:
-            continue
-        done.add(key)
-        # (what written_reached_twice_in walks: a function's closure and globals, a bound method's object, an
-        # iterator's source...; was _parts_of alone, functions leaves: an inner dict reached again through a
-        # closure given as an argument was not seen here)
-        parts = _reached_parts(v)
-        if parts is _MAY_REACH_ANY:
-            return next(iter(want.values()))
-        if parts is None:
-            parts = _parts_of(v)
-        if parts:
-            stack += [p for _, p in parts]
-    return None
-
-
-def _written_paths(args, positions, extra, refs=None, allowed=None):
-    """written_reached_twice's paths (its second walk, where the first found one)."""
-    want = {id(args[i]): i for i in positions}
-    refs = refs or {}
-    met: dict = {}
-    done: set = set()
-    count = len(args)
-    stack = [(a, (i,)) for i, a in enumerate(args)] + [(v, (count + i,)) for i, (_, v) in enumerate(extra)]
-    stack.reverse()
-    while stack:
-        v, path = stack.pop()
-        if type(v) in _TWICE_LEAVES:
-            continue
-        key = refs.get(id(v), id(v))
-        i = want.get(key)
-        if i is not None and (args[i] is v or id(v) in refs):
-            if args[i] is not v and isinstance(v, weakref.ref):
-                path = path + (("ref", None),)          # (spelled ``ref()``)
-            first = met.get(key)
-            if first is not None:
-                return i, first, path
-            met[key] = path
-        if key in done:
-            continue
-        done.add(key)
-        parts = _reached_parts(v)
-        if parts is _MAY_REACH_ANY:     # (spelled ``what IT[0] may yield``)
-            return positions[0], (positions[0],), path + (("yields", None),)
-        if parts is None:
-            parts = _parts_of(v) if allowed is None or not isinstance(v, type) else _class_attributes(v, allowed)
-        if parts:
-            stack.extend((p, path + (step,)) for step, p in reversed(parts))
-    return None
+    found = _met_twice(args, extra, want)
+    if found is None:
+        return None
+    return next(iter(want.values())) if found[0] is _MAY_REACH_ANY else want[found[0]]
 
 
 # --- what a function called as a constant reaches -------------------------------------------------
