@@ -352,7 +352,13 @@ class ZeroFacts:
         attr, args = value.func.attr, value.args
         if attr == "attribute_adjoint" and len(args) == 3:
             field = _constant_str(args[2])
-            return None if field is None or field in _ARRAY_ATTRIBUTES else (FIELDS, frozenset((field,)))
+            # (``obj.__dict__``'s adjoint is the object's own, field by field: its fields are not known
+            # here; was (FIELDS, {'__dict__'}), so ``getattr_or_zero(d_c, 'h')`` at a traced write
+            # ``c.h = v`` read before through ``vars(c)`` / ``c.__dict__`` was taken for the marker and
+            # the write's adjoint removed: a wrong gradient, red53u W1; and ``drop_attribute`` kept the
+            # field's derivative for the value the field held before, W1b)
+            return None if field is None or field in _ARRAY_ATTRIBUTES or field == "__dict__" else \
+                (FIELDS, frozenset((field,)))
         if attr == "add_grad" and len(args) == 2:
             a, b = (self.classify(arg, facts) for arg in args)
             if a == ZERO or b == ZERO:

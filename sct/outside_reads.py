@@ -136,10 +136,10 @@ class Reads:
                 self.refusal = self.refusal or label
             for cell in f.__closure__ or ():
                 try:
-                    held = cell.cell_contents
-                except ValueError:
-                    continue
-                self._follow(held, todo)
+                    closed = cell.cell_contents     # (was ``held``: rebound the arguments' classes above,
+                except ValueError:                  # so a frozen dataclass's __setattr__, whose closure holds
+                    continue                        # ``cls``, left a class to iterate: TypeError, red53u C1)
+                self._follow(closed, todo)
             for name in read:
                 if name not in space:
                     continue
