@@ -19,6 +19,15 @@ sample counts to the innermost module of sct that is a pass).  A cProfile of
 a compilation, self time summed by module, follows for ``--cprofile-lines``
 lines (default 500: cProfile slows the compiler about 3.5x, and the 2,000-line
 compilation takes minutes without it).
+
+    python benchmarks/compile_time.py --growth 100 400     # how each module's work grows
+
+``--growth A B`` compiles A and B lines under cProfile (a fresh process each) and prints, per module
+of sct, its calls and self time at both sizes and their growth against the lines' (B / A): call
+counts do not depend on the machine's load, so a pass that does per-statement work over the whole
+function (a walk of the function per statement, a rescan per name) shows as calls growing faster
+than the lines, on a busy machine too; then the functions whose calls grow so.  (A loop inside one
+call does not show in its calls: its self time's growth does, with the load's noise.)
 """
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ import json
 import math
 import os
 import pstats
+import re
 import statistics
 import subprocess
 import sys
@@ -237,13 +247,18 @@ def child(lines: int, mode: str) -> dict:
         prof.disable()
         out["first_s"] = time.perf_counter() - t0
         stats = pstats.Stats(prof)
-        by_module, by_function = {}, []
+        by_module, by_function, calls, function_calls = {}, [], {}, {}
         for (filename, line, func), (cc, nc, tt, ct, callers) in stats.stats.items():
             mod = module_of(filename, func)
             by_module[mod] = by_module.get(mod, 0.0) + tt
+            calls[mod] = calls.get(mod, 0) + nc
             by_function.append((tt, ct, nc, f"{mod}:{func} (line {line})"))
+            name = re.sub(r" at 0x[0-9a-f]+", "", f"{mod}:{func} (line {line})")    # (one name in each process)
+            function_calls[name] = function_calls.get(name, 0) + nc
         by_function.sort(reverse=True)
         out["by_module"] = by_module
+        out["calls_by_module"] = calls
+        out["calls_by_function"] = function_calls
         out["top_functions"] = by_function[:15]
         out["profiled_total_s"] = sum(by_module.values())
     return out
@@ -331,6 +346,37 @@ def report(times: dict, passes: dict | None, prof: dict | None, meta: dict) -> s
     return "\n".join(lines)
 
 
+def growth_report(small: dict, large: dict) -> str:
+    """``--growth``: per module, calls and self time at both sizes and their growth, against the lines'."""
+    a, b = small["lines"], large["lines"]
+    ratio = b / a
+    mods = sorted(set(small["by_module"]) | set(large["by_module"]), key=lambda m: -large["by_module"].get(m, 0.0))
+    total_a, total_b = small["profiled_total_s"], large["profiled_total_s"]
+    calls_a, calls_b = sum(small["calls_by_module"].values()), sum(large["calls_by_module"].values())
+    lines = [f"Growth from {a} to {b} lines ({ratio:g}x the lines), each compiled once under cProfile in a fresh "
+             f"process: calls (exact, whatever the load) and self time (the load's noise in it) by module, "
+             f"modules under 0.5 % of the self time at {b} lines left out:", "",
+             f"| module | calls at {a} | calls at {b} | calls' growth | self time at {a} | self time at {b} | "
+             "self time's growth |", "|---|---:|---:|---:|---:|---:|---:|",
+             f"| **all** | {calls_a} | {calls_b} | {calls_b / max(calls_a, 1):.2f}x | {fmt_ms(total_a)} | "
+             f"{fmt_ms(total_b)} | {total_b / max(total_a, 1e-9):.2f}x |"]
+    for mod in mods:
+        tb = large["by_module"].get(mod, 0.0)
+        if tb < 0.005 * total_b:
+            continue
+        ta = small["by_module"].get(mod, 0.0)
+        ca, cb = small["calls_by_module"].get(mod, 0), large["calls_by_module"].get(mod, 0)
+        lines.append(f"| {mod} | {ca} | {cb} | {cb / max(ca, 1):.2f}x | {fmt_ms(ta)} | {fmt_ms(tb)} | "
+                     f"{tb / max(ta, 1e-9):.2f}x |")
+    fa, fb = small["calls_by_function"], large["calls_by_function"]
+    fast = sorted(((fb[f] / max(fa.get(f, 0), 1), f) for f in fb
+                   if fb[f] >= 1000 and fb[f] > 1.25 * ratio * max(fa.get(f, 0), 1)), reverse=True)
+    lines += ["", f"Functions called more than 1.25 x {ratio:g} times as often at {b} lines as at {a} "
+              f"(at least 1,000 calls): {len(fast)}"]
+    lines += [f"- `{f}`: {fa.get(f, 0)} -> {fb[f]} calls ({g:.1f}x)" for g, f in fast[:20]]
+    return "\n".join(lines) + "\n"
+
+
 BEGIN, END = "<!-- COMPILE-TIME:BEGIN -->", "<!-- COMPILE-TIME:END -->"
 
 
@@ -352,6 +398,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per size (median)")
     ap.add_argument("--no-profile", action="store_true", help="skip the per-pass profiles")
     ap.add_argument("--cprofile-lines", type=int, default=500, help="size of the cProfile'd function (0: none)")
+    ap.add_argument("--growth", type=int, nargs=2, metavar=("A", "B"),
+                    help="only: calls and self time by module at A and B lines, and their growth")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", help="write the section into this markdown file (between COMPILE-TIME markers)")
     ap.add_argument("--json", help="write raw results to this JSON file")
@@ -361,6 +409,10 @@ def main(argv=None) -> int:
         sys.path.insert(0, ROOT)
         res = child(int(args.child[0]), args.child[1])
         print("RESULT " + json.dumps(res))
+        return 0
+    if args.growth:
+        small, large = (run_child(n, "cprofile", args.timeout) for n in args.growth)
+        print(growth_report(small, large))
         return 0
     sys.path.insert(0, HERE)
     from run import sct_revision
