@@ -422,11 +422,37 @@ class _WriteCheck:
             if other == name or other in rebound or other not in state.env:
                 continue
             held = state.env[other]
-            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()):
+            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()) or \
+                    self._argument_leaf(other, set()):
                 continue        # (another argument holding it too: refused when called, sct.api; arrays)
             if EXT in held or EXT in frozenset(state.reach(held)):
                 return None
         return next(o[1] for o in analysis.objects(s, roots[0]))
+
+    def _argument_leaf(self, name: str, seen: Set[str], kind=None) -> bool:
+        """Does ``name`` hold an item of dlfeval's dict argument that its kind says is an array or a number at
+        entry (every binding of it ``name = base["k"]``, base a parameter or such a name: ``tm =
+        state["bn"]["TrainedMean"]``), which holds no dict a write could change?  (was: any item of an argument
+        kept past a write into its dicts refused, so ``tm = state["bn"]["TrainedMean"]`` read, then
+        ``state["bn"]["TrainedMean"] = mu``, red53u FR3; an item replaced leaves the old array as it was, in
+        Python as in sct; a dict stored into them is refused at its store.)"""
+        if name in seen:
+            return False
+        seen = seen | {name}
+        binds = self._name_values().get(name)
+        if name in _parameter_names(self.fdef):
+            return kind is not None and not binds and name in self.param_kinds and kind(self.param_kinds[name])
+        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
+                not isinstance(binds[0].value, gast.Name) or not isinstance(binds[0].slice, gast.Constant) or \
+                type(binds[0].slice.value) not in (str, int):
+            return False
+        key = binds[0].slice.value
+
+        def item(outer_kind):
+            inner = child_kind(outer_kind, key) if isinstance(outer_kind, tuple) and outer_kind[:1] == ("map",) \
+                else None
+            return inner is not None and (kind(inner) if kind is not None else _numeric_leaf(inner))
+        return self._argument_leaf(binds[0].value.id, seen, item)
 
     def _op_valued(self, name: str, seen: Set[str]) -> bool:
         """Does ``name`` hold arrays or numbers only (never a dict): an array's kind, or every binding of it
@@ -1595,6 +1621,16 @@ def _pure_item_call(fdef, func, pure_def) -> bool:
         if allowed != sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container):
             return False             # another use: fs.append(h), fs[0] = h, gs = fs, a call given fs
     return True
+
+
+def _numeric_leaf(kind) -> bool:
+    """Is ``kind`` (sct.kinds) an array or a number of numbers (not of objects)?"""
+    if not (isinstance(kind, tuple) and kind and kind[0] in ("dl", "nd", "num")):
+        return False
+    try:
+        return (np.dtype(kind[1]) if kind[1] is not None else np.dtype(float)).kind in "biufc"
+    except TypeError:
+        return False
 
 
 def _in_place_writes(body):
