@@ -138,7 +138,8 @@ def _kind(value, facts, seen):
         kinds = {_kind(b, facts, seen) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
-        if ("item", value.slice.value) in facts.activity.written_keys:
+        if ("item", value.slice.value) in facts.activity.written_keys and \
+                value.slice.value not in getattr(facts, "restored", lambda: ())():
             return None
         holder = _kind(value.value, facts, seen)
         return child_kind(holder, value.slice.value) if holder is not None else None
@@ -232,6 +233,26 @@ def name_bindings(fdef) -> Dict[str, list]:
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
             found.setdefault(n.id, []).append(None)
     return found
+
+
+def restored_keys(fdef) -> set:
+    """The constant keys ``k`` whose every write in ``fdef`` sets back the item held there
+    (``state["rnn"] = state_item``, sct/copy_aliases.py held_statements' ``sct_restore``, made where the run
+    tells that state["rnn"] is state_item): the item there stays the same object, its own items' writes
+    counted by their keys (was: every ``p["rnn"]`` not known, so ``x @ p["rnn"]["W"]`` of a dlarray was not
+    known to be one where state["rnn"]["h"] was written: a value refused when stored)."""
+    restored, written = set(), set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant):
+                    (restored if getattr(n, "sct_restore", False) else written).add(t.slice.value)
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in ("setitem", "setitem_owned", "setitem_through") and len(n.args) >= 2:
+            key = n.args[1]
+            if isinstance(key, gast.Constant):
+                written.add(key.value)
+    return restored - written
 
 
 def key_writes(fdef) -> Dict[object, list]:
