@@ -624,7 +624,17 @@ class _WriteCheck:
                  f"new value (or a new object) instead of storing it on {name}",
                  f"{name}.{attr_name} = ...")
         if mode == "vjp" and EXT in objs:
-            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object sct cannot "
+            # (was "to a traced value" for an extractdata'd one too: the README's batch-norm running mean under
+            # a gradient differentiated again, red53u FR1; the method is compiled on its own there, a call)
+            traced = self.is_active(s.value) and not self._constant_value(s.value, self._constant_fields())
+            what = "to a traced value" if traced and not self._reads_extracted(s.value, set()) else \
+                "to a value sct counts as traced here (extractdata's numbers with a field of an object holding " \
+                "traced values: sct proves such a value constant only in the function dlfeval runs and the " \
+                "methods read in place there, not in one compiled on its own, as methods are where a gradient " \
+                "is differentiated again)" if traced else \
+                "(a value sct does not differentiate, but compiled on its own here, as a call, " \
+                f"{self.fname}() changes an object it was not given back)"
+            fail(s, f"{self.fname}() sets {name}.{attr_name} {what} on an object sct cannot "
                  f"prove is new here ({name} comes from a call sct does not look into, a global, or a "
                  "class whose __init__ passes self on); sct follows values, not changes of objects "
                  "others may hold: build it with a class whose __init__ only sets attributes of self "
@@ -653,6 +663,17 @@ class _WriteCheck:
         if mode == "entry":
             self._note_argument_write(s, objs)
         return True
+
+    def _reads_extracted(self, value, seen: Set[str]) -> bool:
+        """Is ``value`` computed (through the names it reads, their bindings) with ``extractdata(...)``'s numbers?"""
+        for n in walk_nodes(value):
+            if isinstance(n, gast.Call) and self.activity.call_info(n).kind == CallKind.STOP:
+                return True
+            if isinstance(n, gast.Name) and n.id not in seen and len(seen) < 64:
+                seen.add(n.id)
+                if any(b is not None and self._reads_extracted(b, seen) for b in self._name_values().get(n.id) or []):
+                    return True
+        return False
 
     def _note_argument_write(self, s, objs) -> None:
         """A traced write into dlfeval's argument's object (``a.h = np.tanh(x @ a.W)``, a method read in place

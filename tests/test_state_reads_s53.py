@@ -211,3 +211,83 @@ def test_rnn_with_nested_parameters_exact():
     np.testing.assert_allclose(D(g["rnn"]["W"]), x.T @ d, rtol=1e-12)
     np.testing.assert_allclose(D(g["rnn"]["U"]), h0.T @ d.sum(axis=0, keepdims=True), rtol=1e-12)
     np.testing.assert_allclose(D(state["rnn"]["h"]), t, rtol=1e-14)
+
+
+# --- red53u FR1: the README's batch-norm layer on net.bn, two first-order gradient sites -------------------------
+
+class BN:
+    def __init__(self, n):
+        self.gamma = dlarray(np.linspace(0.8, 1.2, n))
+        self.rm = np.zeros(n)
+        self.training = True
+
+    def __call__(self, h):
+        mu = h.mean(axis=0)
+        if self.training:
+            self.rm = 0.9 * self.rm + 0.1 * sct.extractdata(mu)
+        return self.gamma * (h - mu)
+
+
+class Net:
+    def __init__(self):
+        self.W = dlarray(np.eye(2) + 0.3)
+        self.bn = BN(2)
+
+    def __call__(self, x):
+        return self.bn(x @ self.W)
+
+
+def two_sites(net, x):                  # red53u fr_bn11.py: GAN-style per-network gradients
+    L = np.sum(net(x) ** 3)
+    gW = dlgradient(L, net.W)
+    gg = dlgradient(L, net.bn.gamma)
+    return L, (gW, gg)
+
+
+def early_return(net, x):               # red53u fr_bn12.py
+    L = np.sum(net(x) ** 3)
+    if x.shape[0] > 100:
+        return L, (dlgradient(L, net.W), dlgradient(L, net.bn.gamma))
+    return L, (dlgradient(L, net.W), dlgradient(L, net.bn.gamma))
+
+
+def _bn_loss(W, gamma, x):
+    h = x @ W
+    return np.sum((gamma * (h - h.mean(axis=0))) ** 3)
+
+
+@pytest.mark.parametrize("runner", ["dlfeval", "dlaccelerate"])
+@pytest.mark.parametrize("fn", [two_sites, early_return])
+def test_batchnorm_running_mean_with_two_gradient_sites(fn, runner):
+    rng = np.random.default_rng(7)
+    net = Net()
+    W, gamma, rm = D(net.W).copy(), D(net.bn.gamma).copy(), np.zeros(2)
+    call = dlaccelerate(fn) if runner == "dlaccelerate" else (lambda *a: dlfeval(fn, *a))
+    for step in range(3):
+        x = rng.standard_normal((4, 2))
+        L, (gW, gg) = call(net, x)
+        np.testing.assert_allclose(float(D(L)), _bn_loss(W, gamma, x), rtol=1e-12)
+        np.testing.assert_allclose(D(gW), _fd(lambda v: _bn_loss(v, gamma, x), W.copy()), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(D(gg), _fd(lambda v: _bn_loss(W, v, x), gamma.copy()), rtol=1e-6, atol=1e-7)
+        rm = 0.9 * rm + 0.1 * (x @ W).mean(axis=0)          # plain Python's running mean: once per call
+        assert type(net.bn.rm) is np.ndarray
+        np.testing.assert_allclose(net.bn.rm, rm, rtol=1e-12, atol=1e-15)
+        W, gamma = W - 0.01 * D(gW), gamma - 0.01 * D(gg)
+        net.W, net.bn.gamma = dlarray(W), dlarray(gamma)
+
+
+def differentiated_again(net, x):       # a gradient differentiated again: the code before it recomputed
+    L = np.sum(net(x) ** 3)
+    g = dlgradient(L, net.W, EnableHigherDerivatives=True)
+    L2 = np.sum(g ** 2)
+    return L2, dlgradient(L2, net.W)
+
+
+def test_batchnorm_running_mean_under_a_second_order_gradient_not_written_twice():
+    net = Net()
+    x = np.array([[1.0, 2.0], [0.5, -1.0], [0.1, 0.2]])
+    # refused, saying what it is (was "sets self.bn.rm to a traced value", for extractdata's numbers)
+    with pytest.raises(sct.SctError, match=rf"line {_line(BN.__call__, 'self.rm =')}:.*sets self.bn.rm to a value "
+                                           "sct counts as traced here \\(extractdata's numbers"):
+        dlfeval(differentiated_again, net, x)
+    np.testing.assert_array_equal(net.bn.rm, np.zeros(2))
