@@ -291,3 +291,39 @@ def test_batchnorm_running_mean_under_a_second_order_gradient_not_written_twice(
                                            "sct counts as traced here \\(extractdata's numbers"):
         dlfeval(differentiated_again, net, x)
     np.testing.assert_array_equal(net.bn.rm, np.zeros(2))
+
+
+class Cell:
+    def __init__(self, W):
+        self.W = W
+        self.h = np.zeros((1, 2))
+
+    def __call__(self, x):
+        self.h = np.tanh(x @ self.W + self.h)
+        return self.h
+
+
+def cell_two_sites(cell, x):            # a traced field set between two first-order sites (read in place)
+    y1 = cell(x)
+    L1 = np.sum(y1 ** 2)
+    g1 = dlgradient(L1, cell.W)
+    y2 = cell(x)
+    L2 = np.sum(y2 ** 3)
+    g2 = dlgradient(L2, cell.W)
+    return L1, L2, g1, g2
+
+
+def test_traced_field_between_two_sites_exact():
+    W0, x = np.array([[0.5, -1.0], [0.3, 0.8]]), np.array([[1.0, 2.0]])
+
+    def plain(W):
+        h1 = np.tanh(x @ W)
+        h2 = np.tanh(x @ W + h1)
+        return np.sum(h1 ** 2), np.sum(h2 ** 3), h2
+    cell = Cell(dlarray(W0))
+    L1, L2, g1, g2 = dlfeval(cell_two_sites, cell, x)
+    np.testing.assert_allclose([float(D(L1)), float(D(L2))], plain(W0)[:2], rtol=1e-12)
+    np.testing.assert_allclose(D(g1), _fd(lambda v: plain(v)[0], W0.copy()), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(D(g2), _fd(lambda v: plain(v)[1], W0.copy()), rtol=1e-6, atol=1e-7)
+    assert type(cell.h) is dlarray
+    np.testing.assert_allclose(D(cell.h), plain(W0)[2], rtol=1e-12)
