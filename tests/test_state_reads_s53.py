@@ -84,7 +84,7 @@ def two_items(p, state, x):                     # an LSTM's h and c
 def ema(p, state, x):                           # a running mean of the traced value, read back
     h = np.tanh(x @ p["W"])
     state["bn"]["m"] = 0.9 * state["bn"]["m"] + 0.1 * h
-    state["bn"]["v"] = 2.0 * h
+    state["bn"]["v"] = state["bn"]["m"] * 2.0       # (red53u t48 n5: a dlarray in Python, the item just stored)
     L = np.sum(h * state["bn"]["v"]) + np.sum(state["bn"]["m"] @ p["U"])
     return L, dlgradient(L, p)
 
@@ -327,3 +327,27 @@ def test_traced_field_between_two_sites_exact():
     np.testing.assert_allclose(D(g2), _fd(lambda v: plain(v)[1], W0.copy()), rtol=1e-6, atol=1e-7)
     assert type(cell.h) is dlarray
     np.testing.assert_allclose(D(cell.h), plain(W0)[2], rtol=1e-12)
+
+
+def stored_under_a_branch(p, state, x, flag):
+    h = np.tanh(x @ p["W"])
+    if flag:
+        state["bn"]["m"] = h
+    state["bn"]["v"] = state["bn"]["m"] * 2.0       # a dlarray or an ndarray in Python: as the branch went
+    L = np.sum(h * state["bn"]["v"])
+    return L, dlgradient(L, p)
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_item_type_after_a_branch_as_python_or_refused(flag):
+    W = np.array([[0.5, -1.0], [0.3, 0.8]])
+    x = np.array([[1.0, 2.0], [0.3, -0.5]])
+    mine, python = bn_state(), bn_state()
+    _plain(stored_under_a_branch)({"W": dlarray(W)}, python, x, flag)
+    try:
+        dlfeval(stored_under_a_branch, {"W": dlarray(W)}, mine, x, flag)
+    except sct.SctError as e:
+        line = _line(stored_under_a_branch, 'state["bn"]["v"] =')
+        assert f"line {line}" in str(e)
+        return
+    _same_dict(mine, python)
