@@ -46,6 +46,10 @@ def python_type(value, facts, seen=None) -> str:
 def _type(value, facts, seen) -> str:
     if len(seen) > _DEPTH:
         return ""
+    if isinstance(value, gast.Subscript):
+        found = getattr(facts, "item_types", dict)().get(id(value))
+        if found in ("dl", "plain"):
+            return found            # (the item as the last write before this read left it: item_types)
     kind = _kind(value, facts, set())
     if kind is not None:
         return _kind_type(kind)
@@ -138,7 +142,8 @@ def _kind(value, facts, seen):
         kinds = {_kind(b, facts, seen) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
-        if ("item", value.slice.value) in facts.activity.written_keys:
+        if ("item", value.slice.value) in facts.activity.written_keys and \
+                value.slice.value not in getattr(facts, "restored", lambda: ())():
             return None
         holder = _kind(value.value, facts, seen)
         return child_kind(holder, value.slice.value) if holder is not None else None
@@ -231,6 +236,93 @@ def name_bindings(fdef) -> Dict[str, list]:
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)) and id(n) not in plain:
             found.setdefault(n.id, []).append(None)
+    return found
+
+
+def restored_keys(fdef) -> set:
+    """The constant keys ``k`` whose every write in ``fdef`` sets back the item held there
+    (``state["rnn"] = state_item``, sct/copy_aliases.py held_statements' ``sct_restore``, made where the run
+    tells that state["rnn"] is state_item): the item there stays the same object, its own items' writes
+    counted by their keys (was: every ``p["rnn"]`` not known, so ``x @ p["rnn"]["W"]`` of a dlarray was not
+    known to be one where state["rnn"]["h"] was written: a value refused when stored)."""
+    restored, written = set(), set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant):
+                    (restored if getattr(n, "sct_restore", False) else written).add(t.slice.value)
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr in ("setitem", "setitem_owned", "setitem_through") and len(n.args) >= 2:
+            key = n.args[1]
+            if isinstance(key, gast.Constant):
+                written.add(key.value)
+    return restored - written
+
+
+_SCT_CHECKS = frozenset(("item_is_held", "item_changed_in_place", "walks_itself"))
+
+
+def item_types(fdef, facts) -> Dict[int, str]:
+    """id of a read ``t = X["k"]`` (a statement of ``fdef``'s top level, X a name bound once by such reads down from
+    a parameter: a path ``("state", "bn", "k")``) -> the type of what the last write of that path before it (also
+    at the top level, ``Y["k"] = v`` with Y on the same path) stored (``st["bn"]["m"] = h.mean(axis=0)`` then
+    ``st["bn"]["v"] = st["bn"]["m"] * 2.0``: a dlarray, where the argument's item was an ndarray at entry; was
+    not known, refused when stored, red53u FR5).  Only where every write of that key in the function is such a
+    write (or sets a dict back: ``sct_restore``) and no dict on a path is handed to a call or deleted from: the
+    dicts written are reached once from the arguments (sct.api), so a path names one dict."""
+    params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs}
+    bindings = facts.bindings()
+    paths = {p: (p,) for p in params if not bindings.get(p)}
+    for n in fdef.body:
+        # (a name every binding of which reads the same item: copy_aliases' ``st_item = st['bn']`` again too)
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and \
+                isinstance(n.value, gast.Subscript) and isinstance(n.value.value, gast.Name) and \
+                n.value.value.id in paths and isinstance(n.value.slice, gast.Constant) and \
+                all(isinstance(b, gast.Subscript) and isinstance(b.value, gast.Name) and b.value.id == n.value.value.id
+                    and isinstance(b.slice, gast.Constant) and b.slice.value == n.value.slice.value
+                    for b in bindings.get(n.targets[0].id, ())):
+            paths[n.targets[0].id] = paths[n.value.value.id] + (n.value.slice.value,)
+    # (the dicts written on the top level, and those holding them: a call given one may write into it)
+    written = {paths[t.value.id] for n in fdef.body if isinstance(n, gast.Assign) for t in n.targets
+               if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in paths}
+    holders = {name for name, at in paths.items() if any(w[:len(at)] == at for w in written)}
+    top = {id(n) for n in fdef.body}
+    unsure = set()                  # (keys written some other way: their reads left to _written_item_type)
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in _SCT_CHECKS and \
+                isinstance(n.func.value, gast.Name) and n.func.value.id not in bindings and \
+                n.func.value.id not in params:
+            continue                # (sct's own checks of the dicts: they read them)
+        if isinstance(n, gast.Call):
+            given = list(n.args) + [k.value for k in n.keywords] + \
+                ([n.func.value] if isinstance(n.func, gast.Attribute) else [])
+            if any(isinstance(a, gast.Name) and a.id in holders for a in given):
+                return {}           # (a dict handed on: a call may write into it)
+        elif isinstance(n, gast.Delete) and any(isinstance(t, gast.Subscript) for t in n.targets):
+            return {}
+        elif isinstance(n, gast.Assign) and not getattr(n, "sct_restore", False):
+            for t in n.targets:
+                if not isinstance(t, gast.Subscript):
+                    continue
+                if not isinstance(t.slice, gast.Constant):
+                    return {}
+                if id(n) not in top or not (isinstance(t.value, gast.Name) and t.value.id in paths):
+                    unsure.add(t.slice.value)
+    found: Dict[int, str] = {}
+    last: Dict[tuple, str] = {}
+    facts.item_types = lambda: found        # (a write's value read in order: what came before is known)
+    for n in fdef.body:
+        if not isinstance(n, gast.Assign) or len(n.targets) != 1:
+            continue
+        t, v = n.targets[0], n.value
+        if isinstance(t, gast.Name) and isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name) and \
+                v.value.id in paths and isinstance(v.slice, gast.Constant) and v.slice.value not in unsure:
+            at = paths[v.value.id] + (v.slice.value,)
+            if at in last:
+                found[id(v)] = last[at]
+        elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in paths and \
+                isinstance(t.slice, gast.Constant) and not getattr(n, "sct_restore", False):
+            last[paths[t.value.id] + (t.slice.value,)] = python_type(v, facts)
     return found
 
 

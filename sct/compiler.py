@@ -541,7 +541,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
     methods: list = []
     fdef.sct_dlupdate_lines, fdef.sct_dlupdate_written = dlupdates, written    # (helpers read in place too)
-    inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods)  # sct/inline_helpers.py
+    inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods,      # sct/inline_helpers.py
+                             final=mode == "entry" and not called and primal_calls)
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     _builtins_of_generated_code(fn, fdef, inlined, resolver, filename)

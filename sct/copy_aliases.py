@@ -40,6 +40,7 @@ import gast
 
 from .alias_state import EXT, MUTATORS, WRITING_FUNCTIONS
 from .ir import assign, call, const, load, walk_no_defs
+from .kinds import _children, child_kind
 from .points_to import multi_of
 
 # pairs {a, b} (a is b, the same object) and views ("view", w, base, index key, binding statement id)
@@ -371,6 +372,15 @@ def _symbol(value) -> str:
     return OP_SYMBOLS.get(type(getattr(value, "op", None)), "+")
 
 
+def _holds_kind(kind, wanted, depth: int = 0) -> bool:
+    """Is ``wanted`` (an argument's dict's kind, sct.kinds) ``kind`` or the kind of a container inside it?"""
+    if kind == wanted:
+        return True
+    if depth > 32 or not (isinstance(kind, tuple) and kind and kind[0] in ("seq", "map", "obj")):
+        return False
+    return any(_holds_kind(k, wanted, depth + 1) for k in _children(kind).values())
+
+
 def _int_names(fdef) -> Set[str]:
     """The names every binding of which is an int: an int constant, the target of a ``range``
     loop, another such name (``k = k_next``)."""
@@ -572,12 +582,38 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                 fact[0] in ("entry", "item") and held_base(fact, s, gradient_container)):
             chain.append(fact)
             seen.add(fact[1])
-            if fact[2] in after:
+            if fact[2] in after or caller_reads(fact, s):
                 return chain
             outer = [p for p in before if isinstance(p, tuple) and p[0] in ("attr", "entry", "item") and
                      p[1] == fact[2] and len(p) == 5]
             fact = outer[0] if len(outer) == 1 else None
         return []
+
+    def caller_reads(fact, s) -> bool:
+        """Is ``fact``'s base (``state`` of ``b = state["rnn"]``, written ``b["h"] = v``) a dict dlfeval was
+        given, which its caller reads after the function returns, read later or not (was: set back only where
+        the function read it again, so ``h = f(state["rnn"]["h"]); state["rnn"]["h"] = h`` with no later read
+        of state was refused as a change of an object the function did not create, red53u FR3)?"""
+        if fact[0] != "entry" or analysis.mode != "entry":
+            return False
+        objs = analysis.objects(s, fact[2])
+        if not (len(objs) == 1 and all(o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in objs)):
+            return False
+        root, index = next(iter(objs))[1], facts.indexes.get(fact[3])
+        if not isinstance(index, gast.Constant):
+            return False
+        written = child_kind(analysis.kinds.get(root), index.value)
+        state = analysis.before.get(id(s))
+        if written is None or state is None:
+            return False
+        # (another argument read later holding a dict of the written one's kind may be that dict: left to the
+        # write checks, which refuse it as before, `dlfeval(f, s, s, x)` of s["bn"]["m"] = v; p["bn"]["m"] read)
+        for other in analysis.live_after.get(id(s), frozenset()):
+            held = state.env.get(other, frozenset())
+            if any(o != EXT and o[0] == "arg" and o[1] != root and _holds_kind(analysis.kinds.get(o[1]), written)
+                   for o in held):
+                return False
+        return True
 
     def chain_statements(chain, line, augmented: bool) -> List:
         """The write-backs of ``gradient_chain``'s links, innermost first (each back statement leaves

@@ -64,15 +64,16 @@ def uses_formats(fdef, kinds) -> bool:
 
 
 def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: str, kinds,
-                   method_guards: Optional[List] = None) -> Set[str]:
+                   method_guards: Optional[List] = None, final: bool = False) -> Set[str]:
     """Inline the same-file helpers ``fdef`` (normalized) calls, where it meets formats, and the
     methods that set attributes of their object (below); the names of the helpers inlined (to be
-    guarded; each method read in place is added to ``method_guards`` as ``(class, name)``)."""
+    guarded; each method read in place is added to ``method_guards`` as ``(class, name)``).  ``final``:
+    dlfeval's own function, whose results nothing differentiates."""
     if not isinstance(fn, types.FunctionType) or filename.startswith("<sct-generated") and not copied_user_def(fn):
         return set()             # (generated code calls its sweeps by name: they stay calls)
     with shared_walks(fdef):            # (both read the tree: one walk)
         formats = uses_formats(fdef, kinds)
-        inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds)
+        inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds, final=final)
     original = copy.deepcopy(fdef.body) if inliner.classes else None
     body = inliner.block(fdef.body, (fn.__code__,), 0)
     if original is not None:
@@ -83,7 +84,7 @@ def inline_helpers(fn, fdef: gast.FunctionDef, filename: str, namer, rt_name: st
         stored = _stored_attributes(body)
         if (stored - inliner.stored_attributes) & inliner.looked_up:
             fdef.body = original
-            inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds, stored)
+            inliner = _Inliner(fn, fdef, filename, namer, rt_name, formats, kinds, stored, final=final)
             body = inliner.block(fdef.body, (fn.__code__,), 0)
     fdef.body = body
     if method_guards is not None:
@@ -387,7 +388,7 @@ def _sets_own_attributes(gdef, me: Optional[str] = None) -> bool:
 
 class _Inliner:
     def __init__(self, fn, fdef, filename: str, namer, rt_name: str, formats: bool, kinds=(),
-                 stored: Set[str] = frozenset()):
+                 stored: Set[str] = frozenset(), final: bool = False):
         self.fn, self.fdef, self.filename, self.namer, self.rt_name = fn, fdef, filename, namer, rt_name
         self.kinds = kinds
         self.formats = formats             # every helper of the file, else those taking gradients
@@ -414,7 +415,7 @@ class _Inliner:
         # a gradient differentiated again recomputes the code before it: a method read in place there
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
-        self.recomputes = self._gradient_sites(fdef) > 1
+        self.recomputes = self._gradient_sites(fdef) > 1 and not (final and _gradients_only_returned(fdef))
         if not self.recomputes:
             self._global_objects(fdef)
         self.nested: Optional[Dict] = None   # the functions the caller defines (_nested_definitions), read once
@@ -1100,6 +1101,67 @@ def _site_name(call: gast.Call) -> Optional[str]:
     f = call.func
     name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else None
     return name if name in _SITE_NAMES else None
+
+
+def _gradients_only_returned(fdef) -> bool:
+    """Does every gradient site of dlfeval's function ``fdef`` (normalized) stand outside loops and nested
+    definitions, its result only returned (``gW = dlgradient(L, W); gg = dlgradient(L, g); return L, (gW,
+    gg)``, or an early ``return L, dlgradient(L, W)``), no helper of the file taking gradients called?  Then no
+    gradient is differentiated again and nothing before a site is recomputed: methods setting fields are read
+    in place as with one site (was: any two sites, so the README's batch-norm layer's ``self.rm = 0.9 *
+    self.rm + 0.1 * extractdata(mu)`` was compiled on its own and refused as "sets self.bn.rm to a traced
+    value", red53u FR1)."""
+    sites, loads = [], {}
+    returned: Set[str] = set()
+
+    def visit(stmts, in_loop: bool) -> bool:
+        for st in stmts:
+            if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                if any(isinstance(n, gast.Call) and _site_name(n) for n in walk_nodes(st)):
+                    return False
+                continue
+            nodes = [st] if not isinstance(st, (gast.For, gast.While, gast.If, gast.With, gast.Try)) else \
+                [getattr(st, a) for a in ("test", "iter", "target") if getattr(st, a, None) is not None] + \
+                [i for i in getattr(st, "items", ())]
+            for node in nodes:
+                for n in walk_nodes(node):
+                    if isinstance(n, gast.Lambda) and any(isinstance(m, gast.Call) and _site_name(m)
+                                                          for m in walk_nodes(n)):
+                        return False
+                    if isinstance(n, gast.Call) and _site_name(n):
+                        if in_loop or not (isinstance(st, gast.Assign) and st.value is n and len(st.targets) == 1
+                                           and isinstance(st.targets[0], gast.Name)):
+                            return False
+                        sites.append(st.targets[0].id)
+                    elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        loads.setdefault(n.id, []).append(st)
+            if isinstance(st, gast.Return) and isinstance(st.value, gast.Name):
+                returned.add(st.value.id)
+            inner_loop = in_loop or isinstance(st, (gast.For, gast.While))
+            for field in ("body", "orelse", "finalbody"):
+                if not visit(getattr(st, field, None) or [], inner_loop):
+                    return False
+            for handler in getattr(st, "handlers", ()):
+                if not visit(handler.body, inner_loop):
+                    return False
+        return True
+    if not visit(fdef.body, False) or len(set(sites)) != len(sites):
+        return False
+
+    def only_returned(name: str, seen: Set[str]) -> bool:
+        if name in seen:
+            return False
+        seen.add(name)
+        for st in loads.get(name, ()):
+            if isinstance(st, gast.Return):
+                continue
+            # (the normalizer's ``out_t = L, out_dlgradient`` then ``return out_t``)
+            if not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                    and isinstance(st.value, (gast.Tuple, gast.List, gast.Name)) and
+                    only_returned(st.targets[0].id, seen)):
+                return False
+        return name in returned or bool(loads.get(name))
+    return all(only_returned(t, set()) for t in sites)
 
 
 def _has_loop(g) -> bool:

@@ -422,11 +422,37 @@ class _WriteCheck:
             if other == name or other in rebound or other not in state.env:
                 continue
             held = state.env[other]
-            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()):
+            if all(o != EXT and o[0] == "arg" for o in held) or self._op_valued(other, set()) or \
+                    self._argument_leaf(other, set()):
                 continue        # (another argument holding it too: refused when called, sct.api; arrays)
             if EXT in held or EXT in frozenset(state.reach(held)):
                 return None
         return next(o[1] for o in analysis.objects(s, roots[0]))
+
+    def _argument_leaf(self, name: str, seen: Set[str], kind=None) -> bool:
+        """Does ``name`` hold an item of dlfeval's dict argument that its kind says is an array or a number at
+        entry (every binding of it ``name = base["k"]``, base a parameter or such a name: ``tm =
+        state["bn"]["TrainedMean"]``), which holds no dict a write could change?  (was: any item of an argument
+        kept past a write into its dicts refused, so ``tm = state["bn"]["TrainedMean"]`` read, then
+        ``state["bn"]["TrainedMean"] = mu``, red53u FR3; an item replaced leaves the old array as it was, in
+        Python as in sct; a dict stored into them is refused at its store.)"""
+        if name in seen:
+            return False
+        seen = seen | {name}
+        binds = self._name_values().get(name)
+        if name in _parameter_names(self.fdef):
+            return kind is not None and not binds and name in self.param_kinds and kind(self.param_kinds[name])
+        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
+                not isinstance(binds[0].value, gast.Name) or not isinstance(binds[0].slice, gast.Constant) or \
+                type(binds[0].slice.value) not in (str, int):
+            return False
+        key = binds[0].slice.value
+
+        def item(outer_kind):
+            inner = child_kind(outer_kind, key) if isinstance(outer_kind, tuple) and outer_kind[:1] == ("map",) \
+                else None
+            return inner is not None and (kind(inner) if kind is not None else _numeric_leaf(inner))
+        return self._argument_leaf(binds[0].value.id, seen, item)
 
     def _op_valued(self, name: str, seen: Set[str]) -> bool:
         """Does ``name`` hold arrays or numbers only (never a dict): an array's kind, or every binding of it
@@ -478,13 +504,15 @@ class _WriteCheck:
 
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
-        from .argument_writes import key_writes, name_bindings, python_type
+        from .argument_writes import item_types, key_writes, name_bindings, python_type, restored_keys
         if getattr(self, "_type_facts", None) is None:
-            bindings, keys = name_bindings(self.fdef), key_writes(self.fdef)
+            bindings, keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
             if None in keys:            # (a key known only when it runs: any item may hold what it writes)
                 keys = None
             self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
-                                                     key_writes=lambda: keys, params=set(_parameter_names(self.fdef)))
+                                                     key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
+                                                     restored=lambda: restored)
+            item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts)
 
     def _argument_item_write(self, s, name: str) -> None:
@@ -597,7 +625,17 @@ class _WriteCheck:
                  f"new value (or a new object) instead of storing it on {name}",
                  f"{name}.{attr_name} = ...")
         if mode == "vjp" and EXT in objs:
-            fail(s, f"{self.fname}() sets {name}.{attr_name} to a traced value on an object sct cannot "
+            # (was "to a traced value" for an extractdata'd one too: the README's batch-norm running mean under
+            # a gradient differentiated again, red53u FR1; the method is compiled on its own there, a call)
+            traced = self.is_active(s.value) and not self._constant_value(s.value, self._constant_fields())
+            what = "to a traced value" if traced and not self._reads_extracted(s.value, set()) else \
+                "to a value sct counts as traced here (extractdata's numbers with a field of an object holding " \
+                "traced values: sct proves such a value constant only in the function dlfeval runs and the " \
+                "methods read in place there, not in one compiled on its own, as methods are where a gradient " \
+                "is differentiated again)" if traced else \
+                "(a value sct does not differentiate, but compiled on its own here, as a call, " \
+                f"{self.fname}() changes an object it was not given back)"
+            fail(s, f"{self.fname}() sets {name}.{attr_name} {what} on an object sct cannot "
                  f"prove is new here ({name} comes from a call sct does not look into, a global, or a "
                  "class whose __init__ passes self on); sct follows values, not changes of objects "
                  "others may hold: build it with a class whose __init__ only sets attributes of self "
@@ -626,6 +664,17 @@ class _WriteCheck:
         if mode == "entry":
             self._note_argument_write(s, objs)
         return True
+
+    def _reads_extracted(self, value, seen: Set[str]) -> bool:
+        """Is ``value`` computed (through the names it reads, their bindings) with ``extractdata(...)``'s numbers?"""
+        for n in walk_nodes(value):
+            if isinstance(n, gast.Call) and self.activity.call_info(n).kind == CallKind.STOP:
+                return True
+            if isinstance(n, gast.Name) and n.id not in seen and len(seen) < 64:
+                seen.add(n.id)
+                if any(b is not None and self._reads_extracted(b, seen) for b in self._name_values().get(n.id) or []):
+                    return True
+        return False
 
     def _note_argument_write(self, s, objs) -> None:
         """A traced write into dlfeval's argument's object (``a.h = np.tanh(x @ a.W)``, a method read in place
@@ -1595,6 +1644,16 @@ def _pure_item_call(fdef, func, pure_def) -> bool:
         if allowed != sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == container):
             return False             # another use: fs.append(h), fs[0] = h, gs = fs, a call given fs
     return True
+
+
+def _numeric_leaf(kind) -> bool:
+    """Is ``kind`` (sct.kinds) an array or a number of numbers (not of objects)?"""
+    if not (isinstance(kind, tuple) and kind and kind[0] in ("dl", "nd", "num")):
+        return False
+    try:
+        return (np.dtype(kind[1]) if kind[1] is not None else np.dtype(float)).kind in "biufc"
+    except TypeError:
+        return False
 
 
 def _in_place_writes(body):
