@@ -2390,15 +2390,19 @@ _UNSET_SLOT = object()
 # written argument read as constants, a silently wrong gradient, red team 52 F6)
 _MAY_REACH_ANY = object()       # (an object whose contents cannot be walked without running it: a generator)
 _DICT_VIEWS = frozenset((type({}.keys()), type({}.values()), type({}.items())))
+_DICT_ITERATORS = frozenset(type(i) for i in (iter({}), iter({}.values()), iter({}.items()), reversed({}),
+                                               reversed({}.values()), reversed({}.items())))
 _REDUCED_ITERATORS = frozenset(type(i) for i in (
-    iter([]), iter(()), iter({}), iter({}.values()), iter({}.items()), iter(set()), reversed([]),
-    reversed(()), enumerate(()), zip(), filter(None, ()), iter(range(0)), iter("")))
+    iter([]), iter(()), iter(set()), reversed([]), reversed(()), enumerate(()), zip(), filter(None, ()),
+    iter(range(0)), iter("")))
+_BOUND_BUILTINS = frozenset((types.BuiltinMethodType, types.MethodWrapperType))
 
 
 def _reached_parts(v):
     """The parts ``v`` reaches that _parts_of does not read (a function's ``__dict__``, ``__defaults__`` and
-    ``__kwdefaults__``, a dict view's items, a list, tuple, dict or set iterator's, an enumerate's, zip's or
-    filter's source (by its ``__reduce__``, which runs nothing), an exception's args), None for other objects,
+    ``__kwdefaults__``, a mapping proxy's, a dict view's or a dict iterator's dict, a builtin method's object,
+    a list, tuple or set iterator's, an enumerate's, zip's or filter's source (by its ``__reduce__``, which
+    runs nothing), an exception's args), None for other objects,
     _MAY_REACH_ANY for one that yields what code it runs gives (a generator, a map of a Python function)."""
     cls = type(v)
     if cls is types.FunctionType:
@@ -2425,10 +2429,15 @@ def _reached_parts(v):
             else [(("attr", "__self__"), v.__self__)]
     if isinstance(v, functools.partial):
         return [(("attr", "func"), v.func), (("attr", "args"), v.args), (("attr", "keywords"), v.keywords)]
-    if cls is types.MappingProxyType:   # (the mapping it shows: was its values only, the dict itself not met)
-        return [(("member", None), m) for m in __import__("gc").get_referents(v)]
-    if cls in _DICT_VIEWS:
-        return [(("member", None), p) for p in v]
+    if cls is types.MappingProxyType or cls in _DICT_VIEWS or cls in _DICT_ITERATORS:
+        # (the mapping it shows or walks, itself: was a view's and an iterator's items only, so a dict written
+        # into and read through ``d.values()`` or ``iter(d.values())`` given too was not met twice, a gradient
+        # of half, red2st53 F4)
+        return [(("member", None), m) for m in __import__("gc").get_referents(v) if isinstance(m, dict)]
+    if cls in _BOUND_BUILTINS:
+        # (a builtin's or a slot's method bound to an object: ``d.get``, ``vars(c).get``, ``c.__getattribute__``
+        # reach ``d``, ``c``'s fields, ``c``: was a leaf, red2st53 F4/F5)
+        return [(("attr", "__self__"), v.__self__)]
     if cls in _REDUCED_ITERATORS or cls is map and isinstance(v.__reduce__()[1][0], types.BuiltinFunctionType) \
             or cls.__module__ == "itertools":
         try:
@@ -2669,6 +2678,11 @@ def written_reached_twice_in(args, positions, extra=(), allowed=None):
     for i in positions:                 # (weakref.getweakrefs: those of the object, proxies too)
         for r in weakref.getweakrefs(args[i]):
             refs[id(r)] = id(args[i])
+        # (its ``__dict__`` reached is the object reached: was ``vars(c).get`` or ``vars(c)`` given too, a read
+        # of the written field through it lost: half the gradient, or a ValueError in the sweep, red2st53 F5)
+        fields = getattr(args[i], "__dict__", None)
+        if type(fields) is dict:
+            refs[id(fields)] = id(args[i])
     if _met_twice(args, extra, want, allowed, refs) is None:
         return None
     found = _met_twice(args, extra, want, allowed, refs, paths=True)
