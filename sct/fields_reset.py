@@ -8,6 +8,9 @@ a read of it; a call before the first write (``cell.reset()`` at the start of a 
 last read is exact, and kept."""
 from __future__ import annotations
 
+import dataclasses
+import sysconfig
+import types
 from typing import Optional
 
 import gast
@@ -53,12 +56,119 @@ def _own_parts(st) -> list:
     return [st]
 
 
-def reset_field(check, s, receivers, callee) -> Optional[str]:
-    """The field (``cell.h``) that the call ``s`` (of ``callee``, setting fields of ``receivers``' objects)
-    may replace between a traced write of it and a read of it, as the user spells it; None where there is none."""
-    fields = fields_set(callee)
+ANY = None         # fields(): a callee that may set any field (its source unread, or it does more than ``self.f = v``)
+
+
+def dunder_fields(cls, name: str):
+    """The fields ``cls``'s ``name`` (a dunder Python runs for ``if o:``, ``with o:``, ``str(o)``...) may set on
+    its object: () where the class has none of its own (object's, a builtin type's), ANY where it is not a Python
+    function whose source shows it sets only ``self.f = v`` (red team 52 F14)."""
+    from .callee_effects import _pure
+    fn = getattr(cls, name, None)
+    if fn is None or isinstance(fn, (types.WrapperDescriptorType, types.MethodWrapperType, types.BuiltinFunctionType,
+                                     types.MethodDescriptorType)) or fn is getattr(object, name, None):
+        return frozenset()
+    if not isinstance(fn, types.FunctionType):
+        return ANY
+    code = fn.__code__.co_filename
+    if code.startswith(_STDLIB) or code == "<string>" and dataclasses.is_dataclass(cls):
+        return frozenset()      # a dataclass's __repr__/__eq__, enum's: Python's own, reading fields only
+    if not _pure(fn, self_attributes=True):
+        return ANY              # self._do(), setattr(self, ...), self.__dict__[...] = ...: anything
+    return fields_set(fn)
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"] + "/"
+
+_TRUTH = ("__bool__", "__len__")
+_TEXT = ("__str__", "__repr__", "__format__")
+_ITER = ("__iter__", "__next__", "__getitem__", "__len__")
+_BUILTINS = {"bool": _TRUTH, "len": ("__len__",), "str": _TEXT, "repr": ("__repr__",), "format": _TEXT,
+             "print": _TEXT, "ascii": ("__repr__",), "hash": ("__hash__",), "iter": _ITER, "next": ("__next__",),
+             "list": _ITER, "tuple": _ITER, "set": _ITER + ("__hash__",), "sorted": _ITER + ("__lt__",),
+             "sum": _ITER + ("__add__", "__radd__"), "min": _ITER + ("__lt__", "__gt__"),
+             "max": _ITER + ("__lt__", "__gt__"), "enumerate": _ITER, "zip": _ITER, "any": _ITER, "all": _ITER,
+             "reversed": ("__reversed__", "__len__", "__getitem__"), "abs": ("__abs__",),
+             "float": ("__float__", "__index__"), "int": ("__int__", "__index__", "__trunc__"),
+             "complex": ("__complex__", "__float__", "__index__"), "round": ("__round__",),
+             "divmod": ("__divmod__", "__rdivmod__")}
+_RT = {"as_sequence": _ITER, "listed": _ITER}
+_COMPARE = {gast.Eq: ("__eq__",), gast.NotEq: ("__ne__", "__eq__"), gast.Lt: ("__lt__", "__gt__"),
+            gast.LtE: ("__le__", "__ge__"), gast.Gt: ("__gt__", "__lt__"), gast.GtE: ("__ge__", "__le__")}
+_BINARY = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.MatMult: "matmul", gast.Div: "truediv",
+           gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.LShift: "lshift",
+           gast.RShift: "rshift", gast.BitOr: "or", gast.BitXor: "xor", gast.BitAnd: "and"}
+
+
+def implicit_calls(st):
+    """``(name, construct, dunders)`` for each object named in ``st`` (its own expressions, not its blocks) whose
+    class's dunders Python runs there without a call sct sees: ``if o:``, ``with o:``, ``len(o)``, ``print(o)``,
+    ``f"{o}"``, ``3 in o``, ``for _ in o:``, ``o == 1``, ``o + 1``."""
+    found = []
+
+    def named(e, construct, dunders):
+        if isinstance(e, gast.Name):
+            found.append((e.id, construct, tuple(dunders)))
+
+    if isinstance(st, (gast.If, gast.While)):
+        named(st.test, f"`{'if' if isinstance(st, gast.If) else 'while'} {getattr(st.test, 'id', '')}:`", _TRUTH)
+    if isinstance(st, gast.For):
+        named(st.iter, f"`for ... in {getattr(st.iter, 'id', '')}:`", _ITER)
+    if isinstance(st, gast.With):
+        for item in st.items:
+            named(item.context_expr, f"`with {getattr(item.context_expr, 'id', '')}:`", ("__enter__", "__exit__"))
+    for part in _own_parts(st):
+        for n in walk_nodes(part):
+            if isinstance(n, (gast.IfExp, gast.Assert)):
+                named(n.test, f"a test of {getattr(n.test, 'id', '')}", _TRUTH)
+            elif isinstance(n, gast.BoolOp):
+                for v in n.values:
+                    named(v, f"`{getattr(v, 'id', '')} {'and' if isinstance(n.op, gast.And) else 'or'} ...`",
+                          _TRUTH)
+            elif isinstance(n, gast.UnaryOp):
+                ops = _TRUTH if isinstance(n.op, gast.Not) else \
+                    ({gast.USub: "__neg__", gast.UAdd: "__pos__", gast.Invert: "__invert__"}[type(n.op)],)
+                named(n.operand, f"`not {getattr(n.operand, 'id', '')}`" if isinstance(n.op, gast.Not) else
+                      f"an operator on {getattr(n.operand, 'id', '')}", ops)
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in _BUILTINS:
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    named(a, f"`{n.func.id}({getattr(a, 'id', '')})`", _BUILTINS[n.func.id])
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in _RT and \
+                    isinstance(n.func.value, gast.Name) and n.func.value.id == "rt" and n.args:
+                # (``for _ in cell:`` as the normalizer writes it: ``rt.as_sequence(cell)``)
+                named(n.args[0], f"`for ... in {getattr(n.args[0], 'id', '')}:`", _RT[n.func.attr])
+            elif isinstance(n, gast.FormattedValue):
+                named(n.value, f"the f-string's {{{getattr(n.value, 'id', '')}}}", _TEXT)
+            elif isinstance(n, gast.Compare):
+                for op, left, right in zip(n.ops, [n.left] + n.comparators, n.comparators):
+                    if isinstance(op, (gast.In, gast.NotIn)):
+                        named(right, f"`... in {getattr(right, 'id', '')}`", ("__contains__",) + _ITER)
+                    elif type(op) in _COMPARE:
+                        for side in (left, right):
+                            named(side, f"a comparison with {getattr(side, 'id', '')}", _COMPARE[type(op)])
+            elif isinstance(n, gast.BinOp) and type(n.op) in _BINARY:
+                op = _BINARY[type(n.op)]
+                named(n.left, f"an operator on {getattr(n.left, 'id', '')}", (f"__{op}__",))
+                named(n.right, f"an operator on {getattr(n.right, 'id', '')}", (f"__r{op}__",))
+                if isinstance(n.left, gast.Constant) and isinstance(n.left.value, str) and op == "mod":
+                    for e in (n.right.elts if isinstance(n.right, gast.Tuple) else [n.right]):
+                        named(e, f"a %-format of {getattr(e, 'id', '')}", _TEXT)
+    return found
+
+
+def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
+    """The field (``cell.h``) that the call ``s`` (of ``callee``, setting fields of ``receivers``' objects; or
+    code setting ``fields``, ANY for any) may replace between a traced write of it and a read of it, as the user
+    spells it; None where there is none.  A read is ``cell.h`` in the function's own code, or any code it hands
+    the object to: a method or function given it (``cell.peek()``, run as a call or read as a helper),
+    ``vars(cell)``, ``cell.__dict__``, ``getattr``, a dunder Python runs on it (was: only ``cell.h``, so a read by
+    another module's ``cell.peek()`` or ``vars(cell)["h"]`` after ``cell.reset()`` sent its derivative on into
+    the value the reset replaced, red team 52 F14)."""
+    if callee is not None:
+        fields = fields_set(callee)
     receivers = [r for r in receivers if r is not None]
-    if not fields or not receivers:
+    if fields is not ANY and not fields or not receivers:
         return None
     analysis = check.analysis
     mine = set()
@@ -77,7 +187,8 @@ def reset_field(check, s, receivers, callee) -> Optional[str]:
         objs = analysis.objects(st, name)
         return bool(objs & mine - {EXT}) or (EXT in objs and EXT in mine)
 
-    written, read = None, None
+    written, read = {}, []
+    holders = _holders(check, receivers)
     for st in _statements(check.fdef.body):
         if st is s or id(st) not in order:
             continue
@@ -85,14 +196,75 @@ def reset_field(check, s, receivers, callee) -> Optional[str]:
         after = order[id(st)] > here or bool(around & set(loops[id(st)]))
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Attribute):
             t = st.targets[0]
-            if before and written is None and t.attr in fields and isinstance(t.value, gast.Name) and \
+            if before and (fields is ANY or t.attr in fields) and isinstance(t.value, gast.Name) and \
                     (t.value.id in check.active or check.is_active(st.value)) and same(st, t.value.id):
-                written = f"{t.value.id}.{t.attr}"
-        if after and read is None:
-            for part in _own_parts(st):
-                for n in walk_nodes(part):
-                    if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and n.attr in fields and \
-                            isinstance(n.value, gast.Name) and same(st, n.value.id):
-                        read = f"{n.value.id}.{n.attr}"
-                        break
-    return written if written is not None and read is not None else None
+                written.setdefault(t.attr, f"{t.value.id}.{t.attr}")
+        if after:
+            read.extend(_reads(st, same, holders))
+    for attr in read:
+        if attr is ANY and written:
+            return next(iter(written.values()))
+        if attr in written:
+            return written[attr]
+    return None
+
+
+def _holders(check, receivers) -> set:
+    """The names that may hold the object (or reach it): the receivers, and names bound to them, to their
+    attributes or items, or to displays of them (``c = cell``, ``sub = net.cell``, ``ms = [cell]``), except
+    names known to hold an array or a number (their kind, or a read of a field written here: ``y = cell.h``)."""
+    kinds = getattr(check.activity, "kinds", {}) or {}
+    stored = {t.attr for st in _statements(check.fdef.body) if isinstance(st, gast.Assign)
+              for t in st.targets if isinstance(t, gast.Attribute)}
+    holders = set(receivers)
+
+    def reaches(e) -> bool:
+        if isinstance(e, gast.Name):
+            return e.id in holders
+        if isinstance(e, gast.Attribute):
+            return e.attr not in stored and reaches(e.value)
+        if isinstance(e, gast.Subscript):
+            return reaches(e.value)
+        if isinstance(e, (gast.Tuple, gast.List, gast.Set)):
+            return any(reaches(v) for v in e.elts)
+        if isinstance(e, gast.Dict):
+            return any(reaches(v) for v in e.values if v is not None)
+        if isinstance(e, gast.IfExp):
+            return reaches(e.body) or reaches(e.orelse)
+        return False
+
+    grown = True
+    while grown:
+        grown = False
+        for st in _statements(check.fdef.body):
+            if isinstance(st, gast.Assign) and reaches(st.value):
+                for t in st.targets:
+                    for n in gast.walk(t):
+                        kind = kinds.get(getattr(n, "id", None))
+                        if isinstance(n, gast.Name) and n.id not in holders and \
+                                not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("num",))):
+                            holders.add(n.id)
+                            grown = True
+    return holders
+
+
+def _reads(st, same, holders) -> list:
+    """The fields ``st`` may read of an object ``same`` tells: ``o.h`` (the field), ANY for ``o`` handed to code
+    (``o.peek()``, ``f(o)``, ``vars(o)``, ``o.__dict__``, a dunder Python runs: ``if o:``)."""
+    found = []
+    for part in _own_parts(st):
+        for n in walk_nodes(part):
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) \
+                    and same(st, n.value.id):
+                found.append(ANY if n.attr == "__dict__" else n.attr)
+            elif isinstance(n, gast.Call) and not (isinstance(n.func, gast.Attribute) and
+                                                   isinstance(n.func.value, gast.Name) and n.func.value.id == "rt"):
+                if isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
+                        n.func.value.id in holders:
+                    found.append(ANY)           # cell.peek(): a method reads what it likes
+                for a in list(n.args) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    if isinstance(a, gast.Name) and a.id in holders:
+                        found.append(ANY)       # vars(cell), getattr(cell, "h"), helper(cell)
+    found.extend(ANY for name, _, _ in implicit_calls(st) if name in holders)
+    return found
