@@ -1271,7 +1271,8 @@ class _WriteCheck:
         from .fields_reset import ANY, dunder_fields, implicit_calls, reset_field
         for name, construct, dunders in implicit_calls(s):
             kind = self.activity.kinds.get(name)
-            cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+            cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else \
+                self._built_class(name)
             if not isinstance(cls, type):
                 continue
             for dunder in dunders:
@@ -1288,6 +1289,25 @@ class _WriteCheck:
                           f"derivative of that read on into the value {dunder}() may have replaced). Set the field "
                           f"in the function itself (`{field} = ...`), or do this before the first write or after "
                           f"the last read", construct)
+
+    def _built_class(self, name: str):
+        """The class every binding of the local ``name`` builds (``c = Cell()``), or None."""
+        built = getattr(self, "_built", None)
+        if built is None:
+            found: dict = {}
+            for st in _statements(self.fdef.body):
+                for t in (st.targets if isinstance(st, gast.Assign) else [getattr(st, "target", None)]):
+                    for n in (gast.walk(t) if t is not None else ()):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                            cls = None
+                            if n is t and isinstance(getattr(st, "value", None), gast.Call):
+                                try:
+                                    cls = self.resolver.resolve(st.value.func)
+                                except Exception:
+                                    cls = None
+                            found.setdefault(n.id, set()).add(cls if isinstance(cls, type) else None)
+            built = self._built = {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+        return built.get(name)
 
     def _str_method_guarded(self, s, node, info) -> bool:
         """``k.startswith("kl")``, ``k.upper()`` on a local ``k`` that may share an object with what an
