@@ -100,6 +100,33 @@ _BINARY = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.MatMult: "ma
            gast.RShift: "rshift", gast.BitOr: "or", gast.BitXor: "xor", gast.BitAnd: "and"}
 
 
+def classes_run(kind, built, dunders) -> list:
+    """``(class, dunder)`` Python may run for an implicit call of ``dunders`` on a value of ``kind`` (or of the
+    class ``built``): the object's own class's, and for a list, tuple or dict given to ``print``/``str``/``==``/``in``
+    its items' ``__repr__``/``__eq__`` (``print([cell])`` runs ``repr(cell)``)."""
+    if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" and isinstance(kind[1], type):
+        return [(kind[1], d) for d in dunders]
+    if kind is None:
+        return [(built, d) for d in dunders] if isinstance(built, type) else []
+    items = tuple(d for d, item in (("__repr__", "__repr__"), ("__str__", "__repr__"), ("__eq__", "__eq__"),
+                                    ("__contains__", "__eq__")) if d in dunders)
+    if not items or not isinstance(kind, tuple) or kind[:1] not in (("seq",), ("map",)):
+        return []
+    found, stack = [], [kind]
+    while stack:
+        k = stack.pop()
+        if not isinstance(k, tuple) or not k:
+            continue
+        if k[0] == "obj" and len(k) > 1 and isinstance(k[1], type):
+            found.extend((k[1], item) for d, item in (("__repr__", "__repr__"), ("__str__", "__repr__"),
+                                                      ("__eq__", "__eq__"), ("__contains__", "__eq__"))
+                         if d in items)
+        elif k[0] in ("seq", "map") and len(k) > 2:
+            stack.extend(part[1] if k[0] == "map" and isinstance(part, tuple) and len(part) == 2 else part
+                         for part in k[2])
+    return list(dict.fromkeys(found))
+
+
 def implicit_calls(st):
     """``(name, construct, dunders)`` for each object named in ``st`` (its own expressions, not its blocks) whose
     class's dunders Python runs there without a call sct sees: ``if o:``, ``with o:``, ``len(o)``, ``print(o)``,
@@ -147,6 +174,12 @@ def implicit_calls(st):
                     elif type(op) in _COMPARE:
                         for side in (left, right):
                             named(side, f"a comparison with {getattr(side, 'id', '')}", _COMPARE[type(op)])
+            elif isinstance(n, gast.Dict):
+                for k in n.keys:
+                    named(k, f"a dict key {getattr(k, 'id', '')}", ("__hash__", "__eq__"))
+            elif isinstance(n, gast.Set):
+                for k in n.elts:
+                    named(k, f"a set item {getattr(k, 'id', '')}", ("__hash__", "__eq__"))
             elif isinstance(n, gast.BinOp) and type(n.op) in _BINARY:
                 op = _BINARY[type(n.op)]
                 named(n.left, f"an operator on {getattr(n.left, 'id', '')}", (f"__{op}__",))
@@ -180,6 +213,8 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
     if id(s) not in order:
         return None
     here, around = order[id(s)], set(loops[id(s)])
+    if isinstance(s, gast.While):
+        around.add(id(s))           # (``while cell:``: its test runs again after its body)
 
     def same(st, name) -> bool:
         if name in receivers:
@@ -188,7 +223,7 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
         return bool(objs & mine - {EXT}) or (EXT in objs and EXT in mine)
 
     written, read = {}, []
-    holders = _holders(check, receivers)
+    holders, dicts = _holders(check, receivers)
     for st in _statements(check.fdef.body):
         if st is s or id(st) not in order:
             continue
@@ -200,7 +235,7 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
                     (t.value.id in check.active or check.is_active(st.value)) and same(st, t.value.id):
                 written.setdefault(t.attr, f"{t.value.id}.{t.attr}")
         if after:
-            read.extend(_reads(st, same, holders))
+            read.extend(_reads(st, same, holders, dicts))
     for attr in read:
         if attr is ANY and written:
             return next(iter(written.values()))
@@ -209,14 +244,15 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
     return None
 
 
-def _holders(check, receivers) -> set:
+def _holders(check, receivers) -> tuple:
     """The names that may hold the object (or reach it): the receivers, and names bound to them, to their
     attributes or items, or to displays of them (``c = cell``, ``sub = net.cell``, ``ms = [cell]``), except
-    names known to hold an array or a number (their kind, or a read of a field written here: ``y = cell.h``)."""
-    kinds = getattr(check.activity, "kinds", {}) or {}
+    names known to hold an array or a number (their kind, the kind of the field they read, or a field written
+    here: ``y = cell.h``); and of those, the names bound to a holder's ``__dict__`` (``vars(cell)``)."""
+    kinds = dict(getattr(check.activity, "kinds", {}) or {})
     stored = {t.attr for st in _statements(check.fdef.body) if isinstance(st, gast.Assign)
               for t in st.targets if isinstance(t, gast.Attribute)}
-    holders = set(receivers)
+    holders, dicts = set(receivers), set()
 
     def reaches(e) -> bool:
         if isinstance(e, gast.Name):
@@ -240,23 +276,60 @@ def _holders(check, receivers) -> set:
             if isinstance(st, gast.Assign) and reaches(st.value):
                 for t in st.targets:
                     for n in gast.walk(t):
-                        kind = kinds.get(getattr(n, "id", None))
-                        if isinstance(n, gast.Name) and n.id not in holders and \
-                                not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("num",))):
+                        if not isinstance(n, gast.Name) or n.id in holders:
+                            continue
+                        kind = kinds.get(n.id)
+                        if kind is None and n is t:
+                            kind = kinds[n.id] = _kind_at(kinds, st.value)
+                        if not (isinstance(kind, tuple) and kind[:1] in (("dl",), ("nd",), ("num",), ("const",))):
                             holders.add(n.id)
                             grown = True
-    return holders
+                            if n is t and isinstance(st.value, gast.Attribute) and st.value.attr == "__dict__":
+                                dicts.add(n.id)
+    return holders, dicts
 
 
-def _reads(st, same, holders) -> list:
+def _kind_at(kinds, e):
+    """The kind of ``e`` (``cell.W``, ``d["w"]``, ``cell.__dict__["W"]``) read from the kinds of the names it
+    starts from (an object's fields, a dict's items), or None."""
+    if isinstance(e, gast.Name):
+        return kinds.get(e.id)
+    if isinstance(e, gast.Attribute) or isinstance(e, gast.Subscript) and isinstance(e.slice, gast.Constant):
+        base = _kind_at(kinds, e.value)
+        key = e.attr if isinstance(e, gast.Attribute) else e.slice.value
+        if key == "__dict__" or not isinstance(base, tuple) or len(base) < 3 or base[0] not in ("obj", "map"):
+            return base if key == "__dict__" else None
+        for part in base[2] if isinstance(base[2], tuple) else ():
+            if isinstance(part, tuple) and len(part) == 2 and part[0] == key:
+                return part[1]
+    return None
+
+
+def _reads(st, same, holders, dicts=frozenset()) -> list:
     """The fields ``st`` may read of an object ``same`` tells: ``o.h`` (the field), ANY for ``o`` handed to code
     (``o.peek()``, ``f(o)``, ``vars(o)``, ``o.__dict__``, a dunder Python runs: ``if o:``)."""
-    found = []
+    found, named = [], {}
     for part in _own_parts(st):
         for n in walk_nodes(part):
-            if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) \
+            # (``vars(cell)["W"]``, ``cell.__dict__["W"]``, ``getattr(cell, "W")``: that field only)
+            key = n.slice if isinstance(n, gast.Subscript) else \
+                n.args[1] if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
+                n.func.id == "getattr" and len(n.args) >= 2 else None
+            if isinstance(key, gast.Constant) and isinstance(key.value, str):
+                named[id(n.value if isinstance(n, gast.Subscript) else n)] = key.value
+    if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name) and st.targets[0].id in dicts:
+        return found            # (``d = cell.__dict__``: read through d, below)
+    for part in _own_parts(st):
+        for n in walk_nodes(part):
+            if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id in dicts:
+                found.append(named.get(id(n.value), ANY))
+            elif isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name) \
                     and same(st, n.value.id):
-                found.append(ANY if n.attr == "__dict__" else n.attr)
+                found.append(named.get(id(n), ANY) if n.attr == "__dict__" else n.attr)
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in ("vars", "getattr") \
+                    and n.args and isinstance(n.args[0], gast.Name) and id(n) in named:
+                if same(st, n.args[0].id):
+                    found.append(named[id(n)])
             elif isinstance(n, gast.Call) and not (isinstance(n.func, gast.Attribute) and
                                                    isinstance(n.func.value, gast.Name) and n.func.value.id == "rt"):
                 if isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \

@@ -1268,14 +1268,10 @@ class _WriteCheck:
         mixin) that may set a field the function follows by name, between a traced write of it and a read (was: no
         call node, so no check: the read's derivative went on into the value the dunder replaced, a wrong
         gradient; red team 52 F14, sct/fields_reset.py): refused."""
-        from .fields_reset import ANY, dunder_fields, implicit_calls, reset_field
+        from .fields_reset import ANY, classes_run, dunder_fields, implicit_calls, reset_field
         for name, construct, dunders in implicit_calls(s):
             kind = self.activity.kinds.get(name)
-            cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else \
-                self._built_class(name)
-            if not isinstance(cls, type):
-                continue
-            for dunder in dunders:
+            for cls, dunder in classes_run(kind, self._built_class(name) if kind is None else None, dunders):
                 fields = dunder_fields(cls, dunder)
                 field = reset_field(self, s, [name], fields=fields) if fields is ANY or fields else None
                 if field is None:
