@@ -51,6 +51,12 @@ def _own_parts(st) -> list:
         return [st.test]
     if isinstance(st, gast.For):
         return [st.iter]
+    if isinstance(st, gast.AugAssign) and type(st.op) in _BINARY:
+        op = _BINARY[type(st.op)]
+        named(st.target, f"`{getattr(st.target, 'id', '')} {_SPELL.get(op, 'op')}= ...`", (f"__i{op}__", f"__{op}__"))
+        named(st.value, f"an operator on {getattr(st.value, 'id', '')}", (f"__r{op}__",))
+    if isinstance(st, gast.Assign) and isinstance(st.targets[0], (gast.Tuple, gast.List)):
+        named(st.value, f"unpacking {getattr(st.value, 'id', '')}", _ITER)
     if isinstance(st, gast.With):
         return list(st.items)
     return [st]
@@ -93,6 +99,10 @@ _BUILTINS = {"bool": _TRUTH, "len": ("__len__",), "str": _TEXT, "repr": ("__repr
              "complex": ("__complex__", "__float__", "__index__"), "round": ("__round__",),
              "divmod": ("__divmod__", "__rdivmod__")}
 _RT = {"as_sequence": _ITER, "listed": _ITER}
+# (``"{}".format(cell)``, ``log.info("%s", cell)``: the text of each argument)
+_FORMATTING = ("format", "format_map", "debug", "info", "warning", "warn", "error", "critical", "exception", "log")
+_SPELL = {"add": "+", "sub": "-", "mul": "*", "matmul": "@", "truediv": "/", "floordiv": "//", "mod": "%",
+          "pow": "**", "lshift": "<<", "rshift": ">>", "or": "|", "xor": "^", "and": "&"}
 _COMPARE = {gast.Eq: ("__eq__",), gast.NotEq: ("__ne__", "__eq__"), gast.Lt: ("__lt__", "__gt__"),
             gast.LtE: ("__le__", "__ge__"), gast.Gt: ("__gt__", "__lt__"), gast.GtE: ("__ge__", "__le__")}
 _BINARY = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.MatMult: "matmul", gast.Div: "truediv",
@@ -161,10 +171,14 @@ def implicit_calls(st):
                 for a in list(n.args) + [k.value for k in n.keywords]:
                     a = a.value if isinstance(a, gast.Starred) else a
                     named(a, f"`{n.func.id}({getattr(a, 'id', '')})`", _BUILTINS[n.func.id])
+            elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in _FORMATTING:
+                for a in list(n.args[n.func.attr == "log":]) + [k.value for k in n.keywords]:
+                    a = a.value if isinstance(a, gast.Starred) else a
+                    named(a, f"`.{n.func.attr}(..., {getattr(a, 'id', '')})`", _TEXT)
             elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr in _RT and \
                     isinstance(n.func.value, gast.Name) and n.func.value.id == "rt" and n.args:
                 # (``for _ in cell:`` as the normalizer writes it: ``rt.as_sequence(cell)``)
-                named(n.args[0], f"`for ... in {getattr(n.args[0], 'id', '')}:`", _RT[n.func.attr])
+                named(n.args[0], f"iterating over {getattr(n.args[0], 'id', '')}", _RT[n.func.attr])
             elif isinstance(n, gast.FormattedValue):
                 named(n.value, f"the f-string's {{{getattr(n.value, 'id', '')}}}", _TEXT)
             elif isinstance(n, gast.Compare):

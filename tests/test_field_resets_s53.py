@@ -329,12 +329,45 @@ def _hash(cell, xs):
     return np.sum(y ** 2) * k
 
 
+def _format(cell, xs):
+    y = cell(xs[0])
+    t = "{}".format(cell)        # <-
+    y = cell(xs[1])
+    return np.sum(y ** 2)
+
+
+def _percent(cell, xs):
+    y = cell(xs[0])
+    t = "c=%s" % cell            # <-
+    y = cell(xs[1])
+    return np.sum(y ** 2)
+
+
+def _unpack(cell, xs):
+    y = cell(xs[0])
+    a, = cell                    # <-
+    y = cell(xs[1])
+    return np.sum(y ** 2) * a
+
+
+def _in_loop(cell, xs):
+    L = 0.0
+    for x in xs:
+        y = cell(x)
+        L = L + np.sum(y ** 2)
+        if cell:                 # <- the next pass reads the h this replaced
+            pass
+    return L
+
+
 DUNDER_FORMS = {_if: "`if cell:` runs Cell.__bool__()", _len: "`len(cell)` runs Cell.__len__()",
                 _str: "`str(cell)` runs Cell.__str__()", _fstring: "the f-string's {cell} runs Cell.__str__()",
                 _print: "`print(cell)` runs Cell.__str__()", _in: "`... in cell` runs Cell.__contains__()",
-                _for: "`for ... in cell:` runs Cell.__iter__()", _not: "`not cell` runs Cell.__bool__()",
+                _for: "iterating over cell runs Cell.__iter__()", _not: "`not cell` runs Cell.__bool__()",
                 _bool: "`bool(cell)` runs Cell.__bool__()", _eq: "comparison with cell runs Cell.__eq__()",
-                _repr: "`repr(cell)` runs Cell.__repr__()", _hash: "`hash(cell)` runs Cell.__hash__()"}
+                _repr: "`repr(cell)` runs Cell.__repr__()", _hash: "`hash(cell)` runs Cell.__hash__()",
+                _format: "`.format(..., cell)` runs Cell.__str__()", _percent: "a %-format of cell runs Cell.__str__()",
+                _unpack: "iterating over cell runs Cell.__iter__()", _in_loop: "`if cell:` runs Cell.__bool__()"}
 
 
 @pytest.mark.parametrize("model", list(DUNDER_FORMS), ids=lambda f: f.__name__.strip("_"))
