@@ -68,20 +68,41 @@ ANY = None         # fields(): a callee that may set any field (its source unrea
 def dunder_fields(cls, name: str):
     """The fields ``cls``'s ``name`` (a dunder Python runs for ``if o:``, ``with o:``, ``str(o)``...) may set on
     its object: () where the class has none of its own (object's, a builtin type's), ANY where it is not a Python
-    function whose source shows it sets only ``self.f = v`` (red team 52 F14)."""
-    from .callee_effects import _pure
+    function whose source shows it sets only ``self.f = v`` (and calls only such methods of ``self``: a
+    ``__repr__`` calling ``self.extra_repr()``) (red team 52 F14)."""
     fn = getattr(cls, name, None)
     if fn is None or isinstance(fn, (types.WrapperDescriptorType, types.MethodWrapperType, types.BuiltinFunctionType,
                                      types.MethodDescriptorType)) or fn is getattr(object, name, None):
         return frozenset()
+    return _method_fields(cls, fn, 0)
+
+
+def _method_fields(cls, fn, depth: int):
+    from .callee_effects import _pure_source
+    from .parse import function_ast
     if not isinstance(fn, types.FunctionType):
         return ANY
     code = fn.__code__.co_filename
     if code.startswith(_STDLIB) or code == "<string>" and dataclasses.is_dataclass(cls):
         return frozenset()      # a dataclass's __repr__/__eq__, enum's: Python's own, reading fields only
-    if not _pure(fn, self_attributes=True):
-        return ANY              # self._do(), setattr(self, ...), self.__dict__[...] = ...: anything
-    return fields_set(fn)
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return ANY
+    first = fdef.args.args[0].id if fdef.args.args else None
+    fields, shown = set(fields_set(fn)), set()
+    for n in gast.walk(fdef):
+        f = getattr(n, "func", None) if isinstance(n, gast.Call) else None
+        if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id == first and \
+                first is not None and isinstance(getattr(cls, f.attr, None), types.FunctionType) and depth < 3:
+            inner = _method_fields(cls, getattr(cls, f.attr), depth + 1)   # self.extra_repr()
+            if inner is ANY:
+                return ANY
+            fields |= inner
+            shown.add(id(n))
+    if not _pure_source(fn, fdef, self_attributes=True, pure_calls=frozenset(shown)):
+        return ANY              # setattr(self, ...), self.__dict__[...] = ..., another object's method: anything
+    return frozenset(fields)
 
 
 _STDLIB = sysconfig.get_paths()["stdlib"] + "/"

@@ -66,6 +66,16 @@ class NestedReset:
         return True
     def _do(self):
         self.h = np.zeros(2) + 0.5
+class CountingReset:
+    def __bool__(self):
+        self.h = np.zeros(2) + 0.5
+        self.count = getattr(self, "count", 0) + 1
+        return True
+class ModuleRepr:                    # PyTorch-style: __repr__ calls a method of self that reads only
+    def __repr__(self):
+        return type(self).__name__ + "(" + self.extra_repr() + ")"
+    def extra_repr(self):
+        return "W=%s" % (self.W.shape,)
 class PureDunders:                   # reads only (or sets a field never traced): nothing to refuse
     def __str__(self):
         self.shown = 1
@@ -377,9 +387,24 @@ def test_dunder_that_resets_refused(helper, model):
 
 
 def test_dunder_calling_another_method_refused(helper):
-    # __bool__ calls self._do(), which sets h: any field it may set
-    _refused(_if, _cell_class(helper.NestedReset), "`if cell:` runs Cell.__bool__()",
+    # __bool__ calls self._do(), which sets h
+    _refused(_if, _cell_class(helper.NestedReset), "`if cell:` runs Cell.__bool__()", "it sets cell.h")
+
+
+def test_dunder_doing_more_than_setting_fields_refused(helper):
+    _refused(_if, _cell_class(helper.CountingReset), "`if cell:` runs Cell.__bool__()",
              "it may set any field, cell.h among them")
+
+
+def _print_between(cell, xs):
+    y = cell(xs[0])
+    print(cell, repr(cell), f"{cell!r}")
+    y = cell(xs[1])
+    return np.sum(y ** 2)
+
+
+def test_repr_calling_a_reading_method_of_self_exact(helper):
+    _exact(_print_between, _cell_class(helper.ModuleRepr))
 
 
 def _local_if(cell, xs):
