@@ -5,7 +5,13 @@ traced value (sct.callee_effects._pure's ``self_attributes``).  The function fol
 so the adjoint of the read after the call went on into the traced value written before it, as if the call had
 not replaced it (a wrong gradient).  Refused where the call may run between a traced write of such a field and
 a read of it; a call before the first write (``cell.reset()`` at the start of a forward pass) or after the
-last read is exact, and kept."""
+last read is exact, and kept.
+
+Red team 52 F14: the same where the read is made by code the object is handed to (another module's
+``cell.peek()``, ``vars(cell)["h"]``, ``cell.__dict__["h"]``: were not counted as reads), and where the reset is
+made with no call node, by a dunder of the object's class that Python runs (``with cell:``'s ``__enter__``,
+``if cell:``'s ``__bool__``, ``len``, ``str``/``print``/f-strings/``format``/``%``, ``in``, ``for``, ``==``,
+``hash``...: ``implicit_calls``, ``dunder_fields``; checked by write_checks' ``_implicit_resets``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -51,12 +57,6 @@ def _own_parts(st) -> list:
         return [st.test]
     if isinstance(st, gast.For):
         return [st.iter]
-    if isinstance(st, gast.AugAssign) and type(st.op) in _BINARY:
-        op = _BINARY[type(st.op)]
-        named(st.target, f"`{getattr(st.target, 'id', '')} {_SPELL.get(op, 'op')}= ...`", (f"__i{op}__", f"__{op}__"))
-        named(st.value, f"an operator on {getattr(st.value, 'id', '')}", (f"__r{op}__",))
-    if isinstance(st, gast.Assign) and isinstance(st.targets[0], (gast.Tuple, gast.List)):
-        named(st.value, f"unpacking {getattr(st.value, 'id', '')}", _ITER)
     if isinstance(st, gast.With):
         return list(st.items)
     return [st]
@@ -172,6 +172,12 @@ def implicit_calls(st):
         named(st.test, f"`{'if' if isinstance(st, gast.If) else 'while'} {getattr(st.test, 'id', '')}:`", _TRUTH)
     if isinstance(st, gast.For):
         named(st.iter, f"`for ... in {getattr(st.iter, 'id', '')}:`", _ITER)
+    if isinstance(st, gast.AugAssign) and type(st.op) in _BINARY:
+        op = _BINARY[type(st.op)]
+        named(st.target, f"`{getattr(st.target, 'id', '')} {_SPELL.get(op, 'op')}= ...`", (f"__i{op}__", f"__{op}__"))
+        named(st.value, f"an operator on {getattr(st.value, 'id', '')}", (f"__r{op}__",))
+    if isinstance(st, gast.Assign) and isinstance(st.targets[0], (gast.Tuple, gast.List)):
+        named(st.value, f"unpacking {getattr(st.value, 'id', '')}", _ITER)
     if isinstance(st, gast.With):
         for item in st.items:
             named(item.context_expr, f"`with {getattr(item.context_expr, 'id', '')}:`", ("__enter__", "__exit__"))
