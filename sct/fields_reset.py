@@ -258,24 +258,26 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
         around.add(id(s))           # (``while cell:``: its test runs again after its body)
 
     def same(st, name) -> bool:
-        if name in receivers:
-            return True
+        if name in receivers or fields is ANY:
+            return True     # (code that may do anything may set fields of the objects its object reaches too)
         objs = analysis.objects(st, name)
         return bool(objs & mine - {EXT}) or (EXT in objs and EXT in mine)
 
-    written, read = {}, []
-    holders, dicts = _holders(check, receivers)
-    for st in _statements(check.fdef.body):
-        if st is s or id(st) not in order:
-            continue
+    written, owners, read = {}, set(), []
+    statements = [st for st in _statements(check.fdef.body) if st is not s and id(st) in order]
+    for st in statements:
         before = order[id(st)] < here or bool(around & set(loops[id(st)]))
-        after = order[id(st)] > here or bool(around & set(loops[id(st)]))
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Attribute):
             t = st.targets[0]
             if before and (fields is ANY or t.attr in fields) and isinstance(t.value, gast.Name) and \
                     (t.value.id in check.active or check.is_active(st.value)) and same(st, t.value.id):
                 written.setdefault(t.attr, f"{t.value.id}.{t.attr}")
-        if after:
+                owners.add(t.value.id)
+    if not written:
+        return None
+    holders, dicts = _holders(check, receivers + sorted(owners) if fields is ANY else receivers)
+    for st in statements:
+        if order[id(st)] > here or bool(around & set(loops[id(st)])):
             read.extend(_reads(st, same, holders, dicts))
     for attr in read:
         if attr is ANY and written:

@@ -1277,7 +1277,8 @@ class _WriteCheck:
                 if field is None:
                     continue
                 field = self.spell(field)
-                sets = f"it sets {field}" if fields is not ANY else f"it may set any field, {field} among them"
+                sets = f"it sets {field}" if fields is not ANY else \
+                    f"it may set any field of {self.spell(name)} or of the objects it reaches, {field} among them"
                 self.fail(s, f"{construct} runs {cls.__name__}.{dunder}() (of "
                           f"{getattr(getattr(cls, dunder), '__module__', '?')}), Python code sct does not read in "
                           f"place, on {self.spell(name)}, whose fields {self.fname}() follows by name: {sets}, which "

@@ -76,6 +76,12 @@ class ModuleRepr:                    # PyTorch-style: __repr__ calls a method of
         return type(self).__name__ + "(" + self.extra_repr() + ")"
     def extra_repr(self):
         return "W=%s" % (self.W.shape,)
+class Holder:                        # a dunder of another object, reaching the cell
+    def __init__(self, c):
+        self.c = c
+    def __bool__(self):
+        self.c.h = np.zeros(2) + 0.5
+        return True
 class PureDunders:                   # reads only (or sets a field never traced): nothing to refuse
     def __str__(self):
         self.shown = 1
@@ -393,7 +399,23 @@ def test_dunder_calling_another_method_refused(helper):
 
 def test_dunder_doing_more_than_setting_fields_refused(helper):
     _refused(_if, _cell_class(helper.CountingReset), "`if cell:` runs Cell.__bool__()",
-             "it may set any field, cell.h among them")
+             "it may set any field of cell or of the objects it reaches, cell.h among them")
+
+
+def _holder_if(cell, xs):
+    y = cell(xs[0])
+    hd = _Holder(cell)
+    if hd:                       # <- Holder.__bool__ sets hd.c.h, the cell's h
+        pass
+    y = cell(xs[1])
+    return np.sum(y ** 2)
+
+
+def test_dunder_of_an_object_reaching_the_cell_refused(helper):
+    global _Holder
+    _Holder = helper.Holder
+    _refused(_holder_if, _cell_class(helper.PureDunders), "`if hd:` runs Holder.__bool__()",
+             "it may set any field of hd or of the objects it reaches, cell.h among them")
 
 
 def _print_between(cell, xs):
