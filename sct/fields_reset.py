@@ -257,9 +257,19 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
     if isinstance(s, gast.While):
         around.add(id(s))           # (``while cell:``: its test runs again after its body)
 
+    reach = _classes_reached(check, receivers) if fields is ANY else None
+
     def same(st, name) -> bool:
-        if name in receivers or fields is ANY:
-            return True     # (code that may do anything may set fields of the objects its object reaches too)
+        if name in receivers:
+            return True
+        if reach is not None:
+            # (code that may do anything may set fields of the objects its object reaches too: a Holder(cell)
+            # built here, any object of a class its argument's kind holds)
+            kind = check.activity.kinds.get(name)
+            cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else \
+                check._built_class(name) if kind is None else None
+            if reach is True or not isinstance(cls, type) or cls in reach:
+                return True
         objs = analysis.objects(st, name)
         return bool(objs & mine - {EXT}) or (EXT in objs and EXT in mine)
 
@@ -285,6 +295,41 @@ def reset_field(check, s, receivers, callee=None, fields=None) -> Optional[str]:
         if attr in written:
             return written[attr]
     return None
+
+
+def _classes_reached(check, receivers):
+    """The classes of the objects the receivers' kinds hold (themselves, their fields' objects, their items'),
+    True where a receiver's kind is not known (an object built here: it may hold anything it was given)."""
+    found, stack, kinds = set(), [], check.activity.kinds
+    builds = {st.targets[0].id: st.value for st in _statements(check.fdef.body) if isinstance(st, gast.Assign)
+              and isinstance(st.targets[0], gast.Name) and isinstance(st.value, gast.Call)}
+    for r in receivers:
+        kind = kinds.get(r)
+        if kind is None:
+            cls, call = check._built_class(r), builds.get(r)
+            if not isinstance(cls, type) or call is None:
+                return True
+            found.add(cls)          # (``ld = Loader(xs)``: what it was given)
+            for a in list(call.args) + [k.value for k in call.keywords]:
+                if isinstance(a, gast.Constant):
+                    continue
+                if not isinstance(a, gast.Name) or kinds.get(a.id) is None:
+                    return True
+                stack.append(kinds[a.id])
+            continue
+        stack.append(kind)
+    seen = 0
+    while stack and seen < 10000:
+        seen += 1
+        k = stack.pop()
+        if not isinstance(k, tuple) or not k:
+            continue
+        if k[0] == "obj" and len(k) > 1 and isinstance(k[1], type):
+            found.add(k[1])
+        if k[0] in ("obj", "seq", "map") and len(k) > 2 and isinstance(k[2], tuple):
+            stack.extend(part[1] if isinstance(part, tuple) and len(part) == 2 and not isinstance(part[0], tuple)
+                         else part for part in k[2])
+    return found
 
 
 def _holders(check, receivers) -> tuple:

@@ -82,6 +82,13 @@ class Holder:                        # a dunder of another object, reaching the 
     def __bool__(self):
         self.c.h = np.zeros(2) + 0.5
         return True
+class Loader:                        # an everyday iterable whose __iter__ does more than set fields
+    def __init__(self, data):
+        self.data = data
+        self.epoch = 0
+    def __iter__(self):
+        self.epoch += 1
+        return iter(list(self.data))
 class PureDunders:                   # reads only (or sets a field never traced): nothing to refuse
     def __str__(self):
         self.shown = 1
@@ -416,6 +423,22 @@ def test_dunder_of_an_object_reaching_the_cell_refused(helper):
     _Holder = helper.Holder
     _refused(_holder_if, _cell_class(helper.PureDunders), "`if hd:` runs Holder.__bool__()",
              "it may set any field of hd or of the objects it reaches, cell.h among them")
+
+
+def _loader_model(cell, xs):
+    L = 0.0
+    ld = _Loader(xs)
+    for epoch in range(2):
+        for x in ld:             # Loader.__iter__ may set any field of ld: not the cell's
+            y = cell(x)
+            L = L + np.sum(y ** 2)
+    return L
+
+
+def test_iterable_built_here_whose_iter_does_more_exact(helper):
+    global _Loader
+    _Loader = helper.Loader
+    _exact(_loader_model, _cell_class(helper.PureDunders))
 
 
 def _print_between(cell, xs):
