@@ -153,6 +153,7 @@ class _WriteCheck:
         nested = _nested_def_statements(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
+            self._implicit_resets(s)
             if getattr(s, "sct_augmented", None) is not None:
                 guards = len(self.fdef.sct_number_guards)
                 _check_augmented(s, self.analysis, self.param_kinds, self.mode, self.fail)
@@ -1309,6 +1310,50 @@ class _WriteCheck:
                   f"value to before the call and reads after it (sct would send the derivative of that read on "
                   f"into the value the call replaced). Set the field in the function itself "
                   f"(`{field} = ...`), or make the call before the first write or after the last read", what)
+
+    def _implicit_resets(self, s) -> None:
+        """``if cell:``, ``with cell:``, ``len(cell)``, ``print(cell)``, ``f"{cell}"``, ``3 in cell``... where the
+        object's class has a dunder of its own that sct does not read in place (Python runs it: another module's
+        mixin) that may set a field the function follows by name, between a traced write of it and a read (was: no
+        call node, so no check: the read's derivative went on into the value the dunder replaced, a wrong
+        gradient; red team 52 F14, sct/fields_reset.py): refused."""
+        from .fields_reset import ANY, classes_run, dunder_fields, implicit_calls, reset_field
+        for name, construct, dunders in implicit_calls(s):
+            kind = self.activity.kinds.get(name)
+            for cls, dunder in classes_run(kind, self._built_class(name) if kind is None else None, dunders):
+                fields = dunder_fields(cls, dunder)
+                field = reset_field(self, s, [name], fields=fields) if fields is ANY or fields else None
+                if field is None:
+                    continue
+                field = self.spell(field)
+                sets = f"it sets {field}" if fields is not ANY else \
+                    f"it may set any field of {self.spell(name)} or of the objects it reaches, {field} among them"
+                self.fail(s, f"{construct} runs {cls.__name__}.{dunder}() (of "
+                          f"{getattr(getattr(cls, dunder), '__module__', '?')}), Python code sct does not read in "
+                          f"place, on {self.spell(name)}, whose fields {self.fname}() follows by name: {sets}, which "
+                          f"this function writes a traced value to before and reads after (sct would send the "
+                          f"derivative of that read on into the value {dunder}() may have replaced). Set the field "
+                          f"in the function itself (`{field} = ...`), or do this before the first write or after "
+                          f"the last read", construct)
+
+    def _built_class(self, name: str):
+        """The class every binding of the local ``name`` builds (``c = Cell()``), or None."""
+        built = getattr(self, "_built", None)
+        if built is None:
+            found: dict = {}
+            for st in _statements(self.fdef.body):
+                for t in (st.targets if isinstance(st, gast.Assign) else [getattr(st, "target", None)]):
+                    for n in (gast.walk(t) if t is not None else ()):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                            cls = None
+                            if n is t and isinstance(getattr(st, "value", None), gast.Call):
+                                try:
+                                    cls = self.resolver.resolve(st.value.func)
+                                except Exception:
+                                    cls = None
+                            found.setdefault(n.id, set()).add(cls if isinstance(cls, type) else None)
+            built = self._built = {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+        return built.get(name)
 
     def _str_method_guarded(self, s, node, info) -> bool:
         """``k.startswith("kl")``, ``k.upper()`` on a local ``k`` that may share an object with what an
