@@ -5552,6 +5552,30 @@ def _broadcast_like_rule(g, ans, value, like):
     return unbroadcast(g, value)
 
 
+def reshaped_like(value, like):
+    """``value``'s numbers in the shape of ``like``: a reshape view ``w = h.reshape(-1)`` changed in
+    place, written back into ``h`` (sct/copy_aliases.py: ``h[...] = rt.reshaped_like(w, h)``)."""
+    if _is_zero(value):
+        return value
+    return np.reshape(value, np.shape(like))
+
+
+@defrule(reshaped_like, wrt=("value",), linear="value")
+def _reshaped_like_rule(g, ans, value, like):
+    return reshaped_like(g, value)
+
+
+def diagonal_indices(a):
+    """The indices of the diagonal ``np.einsum("ii->i", a)`` views (its first axis's length: numpy
+    raises there for a matrix that is not square), for writing that view back into ``a``
+    (sct/copy_aliases.py)."""
+    k = np.arange(np.shape(a)[0])
+    return k, k
+
+
+nondifferentiable(diagonal_indices)
+
+
 def float64_tangent(t):
     """Forward mode: the tangent of an operand of a function whose value Python gives as a float (math's
     functions, ``float(x)``), in float64 as that value (the tangent of ``math.exp(x[0])`` of a float32

@@ -1,0 +1,284 @@
+"""Everyday false refusals (session 53, fr53): writes through reshape / ravel views and einsum's diagonal
+view of an array the function made.  Each program was refused before its fix; now its value is plain
+numpy's, its gradient (reverse, jvp, hvp, second order) the central differences of the plain program;
+the copies numpy makes (a reshape of an array sct cannot tell C-contiguous) stay exact or refused."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from sct.errors import SctError
+
+RNG = np.random.default_rng(53)
+
+
+def D(v):
+    return np.asarray(extractdata(v)) if isinstance(v, dlarray) else np.asarray(v)
+
+
+def _line(fn, k):
+    return fn.__code__.co_firstlineno + k
+
+
+def fd(f, p, h=1e-6):
+    p = np.array(p, dtype=np.float64)
+    g = np.zeros_like(p)
+    for j in range(p.size):
+        a = p.copy()
+        a.flat[j] += h
+        b = p.copy()
+        b.flat[j] -= h
+        g.flat[j] = (f(a) - f(b)) / (2 * h)
+    return g
+
+
+def exact(loss, p, *data, dtype=np.float64, second=True):
+    """sct's value and gradient of loss(p, *data) against plain numpy and central differences (float64
+    differences for float32 runs); jvp, hvp and the second-order gradient of L + |g|^2 too."""
+    p = np.asarray(p, dtype=dtype)
+    data = [np.asarray(d, dtype=dtype) if isinstance(d, np.ndarray) and d.dtype.kind == "f" else d for d in data]
+
+    def drv(q, *ds):
+        L = loss(q, *ds)
+        return L, dlgradient(L, q)
+    L, g = dlfeval(drv, dlarray(p.copy()), *data)
+    plain = loss(p.copy(), *data)
+    tol = 1e-7 if dtype == np.float64 else 2e-3
+    np.testing.assert_allclose(D(L), plain, rtol=tol, atol=tol)
+    assert D(L).dtype == np.asarray(plain).dtype
+    data64 = [np.asarray(d, dtype=np.float64) if isinstance(d, np.ndarray) and d.dtype.kind == "f" else d
+              for d in data]
+    want = fd(lambda q: loss(q, *data64), p)
+    np.testing.assert_allclose(D(g), want, rtol=tol * 10, atol=tol * 10)
+    assert D(g).dtype == p.dtype
+    if not second or dtype != np.float64:
+        return D(g)
+    v = RNG.standard_normal(p.shape)
+    _, tangent = sct.jvp(lambda q: loss(q, *data), (dlarray(p.copy()),), (v,))
+    np.testing.assert_allclose(D(tangent), np.sum(want * v), rtol=1e-6, atol=1e-6)
+
+    def grad_of(q):
+        return D(dlfeval(drv, dlarray(q), *data)[1])
+    hv_fd = (grad_of(p + 1e-5 * v) - grad_of(p - 1e-5 * v)) / 2e-5
+    hv = sct.hvp(lambda q: loss(q, *data), dlarray(p.copy()), v)
+    np.testing.assert_allclose(D(hv), hv_fd, rtol=1e-5, atol=1e-5 * (1 + np.abs(hv_fd).max()))
+
+    def so(q, *ds):
+        L = loss(q, *ds)
+        gg = dlgradient(L, q, EnableHigherDerivatives=True)
+        R = L + np.sum(gg ** 2)
+        return dlgradient(R, q)
+    g2 = dlfeval(so, dlarray(p.copy()), *data)
+    n = float(np.linalg.norm(want)) or 1.0
+    hg = (grad_of(p + 1e-5 * want / n) - grad_of(p - 1e-5 * want / n)) / 2e-5 * n
+    np.testing.assert_allclose(D(g2), want + 2 * hg, rtol=1e-5, atol=1e-5 * (1 + np.abs(want + 2 * hg).max()))
+    return D(g)
+
+
+def refused(loss, p, *data, match=None, k=1):
+    def drv(q, *ds):
+        L = loss(q, *ds)
+        return L, dlgradient(L, q)
+    with pytest.raises(SctError) as info:
+        dlfeval(drv, dlarray(np.array(p, dtype=float)), *data)
+    assert f"line {_line(loss, k)}:" in str(info.value) and __file__ in str(info.value)
+    if match:
+        assert match in str(info.value)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- 1. writes through reshape / ravel views
+
+def flat_write(p, d):
+    h = p @ d
+    r = h.reshape(-1)
+    r[0] = p[0, 0] * 2.0
+    return np.sum(np.tanh(h)) + np.sum(r ** 2)
+
+
+def ravel_scale(p, d):
+    h = np.tanh(p @ d)
+    f = h.ravel()
+    f *= 3.0
+    f[2] += p[1, 1]
+    return np.sum(h ** 2) + np.sum(np.sin(f))
+
+
+def unnamed_reshape_write(p, d):
+    h = p @ d
+    h.reshape(2, 6)[0] += p[1, 0]
+    return np.sum(h ** 3)
+
+
+def function_reshape(p, d):
+    h = (p @ d) * 2.0
+    v = np.reshape(h, (4, 3))
+    v[1:] -= v[0]
+    return np.sum(np.sin(h))
+
+
+def base_written_view_read(p, d):
+    h = p.copy()
+    r = h.reshape(-1)
+    h[0] = np.cos(h[1])
+    h *= 2.0
+    return np.sum(r * np.arange(6.0))
+
+
+def function_ravel_of_copy(p, d):
+    t = p.copy()
+    w = np.ravel(t)
+    w[0] = 0.5
+    return np.sum(np.tanh(t))
+
+
+def after_augmented(p, d):
+    h = p @ d
+    h += 1.0
+    r = h.reshape((3, 2, 2))
+    r[:, 0] = np.exp(h[:, :2])
+    return np.sum(h ** 2)
+
+
+def into_zeros(p, d):
+    h = np.zeros((3, 4))
+    r = h.reshape(-1)
+    r[:3] = p[:, 0] * 2.0
+    r[5:8] += p[:, 1]
+    return np.sum((h @ d.T) ** 2)
+
+
+def elementwise_chain(p, d):
+    a = p @ d
+    h = np.maximum(np.tanh(a) * 2.0 - 0.5, -0.2 * a)
+    g = h.ravel()
+    g[g > 0] *= 0.5
+    return np.sum(h * a)
+
+
+@pytest.mark.parametrize("loss", [flat_write, ravel_scale, unnamed_reshape_write, function_reshape,
+                                  base_written_view_read, function_ravel_of_copy, after_augmented, into_zeros,
+                                  elementwise_chain])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_write_through_reshape_view_of_a_new_array(loss, dtype):
+    exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), dtype=dtype)
+
+
+def test_fuzz52_mini_reshape():
+    def f_reshape(x):
+        t = x.copy()
+        w = t.reshape(-1)
+        w[0] = 0.5
+        L = np.sum(np.tanh(t))
+        return L, dlgradient(L, x)
+    x0 = np.array([[0.3, -0.5, 0.7], [0.2, 0.4, -0.6]])
+    L, g = dlfeval(f_reshape, dlarray(x0))
+    t = x0.copy()
+    t.reshape(-1)[0] = 0.5
+    want = 1 - np.tanh(t) ** 2
+    want[0, 0] = 0
+    assert float(D(L)) == np.sum(np.tanh(t))
+    np.testing.assert_allclose(D(g), want, rtol=1e-12)
+
+
+# the copies: numpy's reshape of an array that is not C-contiguous copies it (a write into the copy
+# leaves the array alone); sct cannot tell the layout of these, so they stay refused, or exact
+
+def reshape_of_transpose(p, d):
+    h = (p @ d).T
+    r = h.reshape(-1)
+    r[0] = 0.0
+    return np.sum(h ** 2) + np.sum(r)
+
+
+def reshape_of_elementwise_of_transpose(p, d):
+    h = np.tanh(p.T) * 1.0
+    r = h.ravel()
+    r *= 2.0
+    return np.sum(h ** 2) + np.sum(r)
+
+
+def reshape_of_argument(p, d):
+    r = p.reshape(-1)
+    r[0] = 0.0
+    return np.sum(p ** 2)
+
+
+def reshape_of_slice(p, d):
+    h = (p @ d)[:, ::2]
+    r = h.reshape(-1)
+    r[0] = 0.0
+    return np.sum(h ** 2)
+
+
+@pytest.mark.parametrize("loss,k", [(reshape_of_transpose, 3), (reshape_of_elementwise_of_transpose, 3),
+                                    (reshape_of_argument, 2), (reshape_of_slice, 3)])
+def test_reshape_sct_cannot_tell_a_view_stays_refused(loss, k):
+    p, d = RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4))
+    plain = loss(p.copy(), d)
+    assert np.isfinite(plain)
+    refused(loss, p, d, k=k)
+
+
+def flatten_copy(p, d):
+    h = p @ d
+    r = h.flatten()
+    r[0] = 5.0
+    return np.sum(h ** 2) + np.sum(np.sin(r))
+
+
+def reshape_then_copy(p, d):
+    h = p @ d
+    r = h.reshape(-1).copy()
+    r[1] = 5.0
+    r *= 2.0
+    return np.sum(h ** 2) + np.sum(np.sin(r))
+
+
+def reshape_of_a_number(p, d):
+    s = np.tanh(np.zeros(()))
+    r = s.reshape(-1)
+    r[0] = p[0, 0]
+    return np.sum(r ** 2) + p[1, 1] * s
+
+
+@pytest.mark.parametrize("loss", [flatten_copy, reshape_then_copy])
+def test_copies_stay_exact(loss):
+    exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)))
+
+
+def test_reshape_of_numpy_scalar_is_refused_when_it_runs():
+    # np.tanh of a 0-d array is numpy's scalar: its reshape is a new array, not a view of it
+    p, d = RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4))
+    assert np.isfinite(reshape_of_a_number(p.copy(), d))
+    message = refused(reshape_of_a_number, p, d, k=3)
+    assert "r is a view of s where s is an array, and a new array where it is a number" in message
+
+
+# ---------------------------------------------------------------- 4. einsum's writable diagonal view
+
+def einsum_diagonal(p, d):
+    A = np.outer(p, p)
+    np.einsum("ii->i", A)[:] += 1.0
+    return np.sum(np.linalg.inv(A) * d)
+
+
+def einsum_diagonal_named(p, d):
+    A = np.outer(p, np.tanh(p)) * 0.5
+    g = np.einsum("ii->i", A)
+    g *= p
+    g[0] = 2.0
+    A[1, 1] += np.cos(p[2])       # (a write into A: g taken again)
+    return np.sum(A ** 2) + np.sum(g * d[0])
+
+
+def einsum_diagonal_of_argument_copy(p, d):
+    A = d.copy()
+    np.einsum("ii->i", A)[...] = p ** 2
+    return np.sum(np.tanh(A @ p))
+
+
+@pytest.mark.parametrize("loss", [einsum_diagonal, einsum_diagonal_named, einsum_diagonal_of_argument_copy])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_write_through_einsum_diagonal_view(loss, dtype):
+    exact(loss, RNG.standard_normal(3), RNG.standard_normal((3, 3)), dtype=dtype)
