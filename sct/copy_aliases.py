@@ -252,8 +252,8 @@ _ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv,
 
 def _contiguous_parts(value, facts: Facts, tracked: Set[str]):
     """Where ``value`` makes a new C-contiguous array, the binding ids of the ``contig`` facts of
-    the names it is made of (elementwise arithmetic of C-contiguous arrays and numbers is one);
-    else None.  What is only known with the function's analysis (an operand surely an array, ``np``
+    the names it is made of (elementwise arithmetic of C-contiguous arrays and numbers is one), and
+    the other names it reads, which must be numbers; else None.  What is only known with the function's analysis (an operand surely an array, ``np``
     numpy and a ufunc) ``_surely_contiguous`` checks where a view is followed."""
     def numeric(e):
         if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
@@ -267,10 +267,13 @@ def _contiguous_parts(value, facts: Facts, tracked: Set[str]):
         return found[0] if len(found) == 1 else None
 
     def operands(es):
+        # (another local name is kept by name: the analysis must tell it a number, h = x.copy() * s)
         ids = [None if numeric(e) else fact_of(e) for e in es]
-        if any(i is None and not numeric(e) for i, e in zip(ids, es)) or all(i is None for i in ids):
+        if not any(isinstance(i, int) for i in ids) or \
+                any(i is None and not numeric(e) and not (isinstance(e, gast.Name) and e.id in tracked)
+                    for i, e in zip(ids, es)):
             return None
-        return [i for i in ids if i is not None]
+        return [i if i is not None else e.id for i, e in zip(ids, es) if not numeric(e)]
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
         return [] if all(isinstance(e, gast.Name) and e.id in tracked for e in (value.left, value.right)) else None
     if isinstance(value, gast.BinOp) and isinstance(value.op, _ARITHMETIC):
@@ -288,6 +291,8 @@ def _contiguous_parts(value, facts: Facts, tracked: Set[str]):
     if func.attr in ("matmul", "dot", "outer"):
         return [] if len(value.args) == 2 and all(isinstance(e, gast.Name) and e.id in tracked for e in value.args) \
             else None
+    if func.attr == "linspace":      # (of arrays, not C-contiguous along another axis)
+        return [] if value.args and all(numeric(e) for e in value.args) and not value.keywords else None
     if func.attr in _C_MAKERS:
         return [] if not any(isinstance(e, gast.Starred) for e in value.args) else None
     if not value.keywords and value.args and isinstance(getattr(np, func.attr, None), np.ufunc) and \
@@ -666,7 +671,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             ok = numpy_is(value, value.func.attr)
         else:
             ok = numpy_is(value, value.func.attr) and isinstance(getattr(np, value.func.attr), np.ufunc)
-        return ok and all(surely_contiguous(d) for d in made)
+        state = analysis.before.get(id(s))
+        return ok and state is not None and all(surely_contiguous(d) if isinstance(d, int) else
+                                                analysis.immutable(state, load(d)) for d in made)
 
     def numpy_view(fact, index) -> bool:
         """``w = base.reshape(s)`` (``ravel``, numpy's reshape and ravel) of a C-contiguous array sct
@@ -906,7 +913,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                 continue
             if not (w == z and base in after or base == z and w in after):
                 continue
-            on_array = array_base(fact)
+            # (a reshape's base sct made sure is a new C-contiguous array: an array, or numpy's scalar
+            # the run refuses)
+            on_array = array_base(fact) or key.startswith("reshaped ") and numpy_view(fact, facts.indexes[key])
             held = fact[0] in ("item", "entry") and w == z and (not on_array or fact[0] == "entry") and \
                 (on_array and len(fact) == 5 or held_base(fact, s))
             if not (on_array or held):

@@ -156,9 +156,36 @@ def elementwise_chain(p, d):
     return np.sum(h * a)
 
 
+def times_a_number_in_a_loop(p, d):
+    h = np.ones((3, 4)) * p[0, 0]
+    for i in range(3):
+        h.reshape(-1)[i * 2] += p[i, 1]
+        r = h.ravel()
+        r[i] *= 2.0
+    return np.sum(h ** 2)
+
+
+def two_reshapes(p, d):
+    h = p @ d
+    r = h.reshape(-1)
+    s = h.reshape(3, 4)
+    r[0] = p[1, 1]
+    s[1] += 3 * p[0, 0]
+    return np.sum(h ** 2) + np.sum(r) + np.sum(s ** 3)
+
+
+def view_read_after_rebinding(p, d):
+    h = p @ d
+    r = h.reshape(-1)
+    h = h * 2
+    r[0] = p[0, 0]
+    return np.sum(h) + np.sum(r)
+
+
 @pytest.mark.parametrize("loss", [flat_write, ravel_scale, unnamed_reshape_write, function_reshape,
                                   base_written_view_read, function_ravel_of_copy, after_augmented, into_zeros,
-                                  elementwise_chain])
+                                  elementwise_chain, times_a_number_in_a_loop, two_reshapes,
+                                  view_read_after_rebinding])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_write_through_reshape_view_of_a_new_array(loss, dtype):
     exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), dtype=dtype)
@@ -211,8 +238,43 @@ def reshape_of_slice(p, d):
     return np.sum(h ** 2)
 
 
+def reshape_on_one_path(p, d):
+    h = p @ d
+    if p[0, 0] > 0:
+        r = h.reshape(-1)
+    else:
+        r = h.copy().reshape(-1)
+    r[0] = p[0, 0]
+    return np.sum(h)
+
+
+def view_of_reshape_view(p, d):
+    h = p @ d
+    r = h.reshape(-1)
+    v = r[2:]
+    v[0] = p[1, 0] * 7
+    return np.sum(h * np.arange(12.0).reshape(3, 4))
+
+
+def reshape_of_reshape_view(p, d):
+    h = p @ d
+    r = h.reshape(-1)
+    q = r.reshape(3, 4)
+    q[0] = p[0, 1]
+    return np.sum(h * np.arange(12.0).reshape(3, 4))
+
+
+def linspace_of_arrays(p, d):
+    h = np.linspace(p[0], p[1], 3)
+    r = h.reshape(-1)
+    r[0] = 1.0
+    return np.sum(h ** 2)
+
+
 @pytest.mark.parametrize("loss,k", [(reshape_of_transpose, 3), (reshape_of_elementwise_of_transpose, 3),
-                                    (reshape_of_argument, 2), (reshape_of_slice, 3)])
+                                    (reshape_of_argument, 2), (reshape_of_slice, 3), (reshape_on_one_path, 6),
+                                    (view_of_reshape_view, 4), (reshape_of_reshape_view, 4),
+                                    (linspace_of_arrays, 3)])
 def test_reshape_sct_cannot_tell_a_view_stays_refused(loss, k):
     p, d = RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4))
     plain = loss(p.copy(), d)
