@@ -344,3 +344,30 @@ def einsum_diagonal_of_argument_copy(p, d):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_write_through_einsum_diagonal_view(loss, dtype):
     exact(loss, RNG.standard_normal(3), RNG.standard_normal((3, 3)), dtype=dtype)
+
+
+# ---------------------------------------------------------------- 4. np.nanquantile / np.nanpercentile
+
+NAN_MASK = np.isnan(np.array([[1.0, np.nan, 3.0, 0.5, 2.0], [np.nan] * 5, [0.2, 0.1, np.nan, 5.0, 1.0]]))
+
+
+def nan_quantiles(p, m):
+    a = np.where(m, np.nan, p)
+    rows = a[[0, 2]]
+    return np.sum(np.nanquantile(rows, [0.3, 0.75], axis=1) ** 2) + np.nanpercentile(a, 40.0) + \
+        np.sum(np.nanpercentile(rows, 60, axis=1, method="nearest")) + \
+        np.sum(np.nanquantile(rows.T, 0.5, axis=0, keepdims=True, method="midpoint") * np.array([[1.0, -2.0]]))
+
+
+def test_nanquantile_nanpercentile_rules():
+    exact(nan_quantiles, RNG.standard_normal((3, 5)), NAN_MASK)
+
+
+def test_nanquantile_of_a_lane_of_nan_only_is_nan():
+    def f(p, m):
+        q = np.nanquantile(np.where(m, np.nan, p), 0.5, axis=1)
+        return q[1], dlgradient(np.nansum(q), p)
+    with pytest.warns(RuntimeWarning):
+        v, g = dlfeval(f, dlarray(RNG.standard_normal((3, 5))), NAN_MASK)
+    assert np.isnan(D(v))
+    assert np.all(D(g)[1] == 0) and np.all(D(g)[NAN_MASK] == 0)

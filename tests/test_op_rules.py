@@ -1108,6 +1108,7 @@ CASES = [
     # helper ops of support
     Case(support.unbroadcast, [R(2, 3, 4), C(np.zeros((3, 1)))], complex=True),
     Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
+    Case(support.reshaped_like, [R(12), C(np.zeros((3, 4)))], complex=True),
     Case(support.index_adjoint, [R(3), C(np.zeros(5)), C((np.array([1, 1, 4]),))], complex=True),
     Case(support.index_adjoint, [R(2, 2), C(np.zeros((4, 3))), C((slice(1, 3), slice(0, 2)))]),
     # (fancy index: the out-of-place sum; the in-place one is tested in test_issue8_optimize.py)
@@ -1334,6 +1335,11 @@ CASES = [
     Case(np.nanmedian, [with_nan(3, 4)]),
     Case(np.nanmedian, [with_nan(3, 4)], kwargs=dict(axis=0)),
     Case(np.nanmedian, [with_nan(4, 5)], kwargs=dict(axis=1, keepdims=True), note="odd and even counts"),
+    Case(np.nanquantile, [with_nan(3, 4), C(0.3)]),
+    Case(np.nanquantile, [with_nan(4, 5), C([0.2, 0.9])], kwargs=dict(axis=1), note="lanes of other counts"),
+    Case(np.nanquantile, [with_nan(4, 5), C(0.6)], kwargs=dict(axis=0, keepdims=True, method="nearest")),
+    Case(np.nanpercentile, [with_nan(2, 3, 4), C(25.0)], kwargs=dict(axis=(0, 2), keepdims=True)),
+    Case(np.nanpercentile, [with_nan(6), C([40.0, 75.0])], kwargs=dict(method="midpoint")),
     Case(np.linalg.matmul, [R(2, 3), R(3, 4)], (0, 1), complex=True),
     Case(np.linalg.matmul, [R(3), R(2, 3, 2)], (0, 1), complex=True),
     Case(np.linalg.trace, [R(2, 3, 3)], kwargs=dict(offset=1), complex=True),
