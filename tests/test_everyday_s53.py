@@ -2,6 +2,8 @@
 view of an array the function made.  Each program was refused before its fix; now its value is plain
 numpy's, its gradient (reverse, jvp, hvp, second order) the central differences of the plain program;
 the copies numpy makes (a reshape of an array sct cannot tell C-contiguous) stay exact or refused."""
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -371,3 +373,93 @@ def test_nanquantile_of_a_lane_of_nan_only_is_nan():
         v, g = dlfeval(f, dlarray(RNG.standard_normal((3, 5))), NAN_MASK)
     assert np.isnan(D(v))
     assert np.all(D(g)[1] == 0) and np.all(D(g)[NAN_MASK] == 0)
+
+
+# ---------------------------------------------------------------- 2. a class defined inside the function
+
+def class_in_function(p, d):
+    class MLP:
+        def __init__(self, W):
+            self.W = W
+
+        def forward(self, x):
+            return np.tanh(x @ self.W.T)
+    return np.sum(MLP(p).forward(d.T) ** 2)
+
+
+def dataclass_in_function(p, d):
+    @dataclass
+    class Layer:
+        W: np.ndarray
+        scale: float = 2.0
+
+        def __call__(self, x):
+            return np.tanh(x @ self.W.T) * self.scale
+    layer = Layer(p)
+    return np.sum(layer(d.T) * layer.scale) + np.sum(Layer(p * 2.0, 0.5)(d.T))
+
+
+def subclass_in_function(p, d):
+    class Base:
+        def __init__(self, W):
+            self.W = W
+
+        def act(self, z):
+            return np.tanh(z)
+
+    class Net(Base):
+        def act(self, z):
+            return super().act(z) * 2.0 + np.sin(z)
+
+        def __call__(self, x):
+            return self.act(x @ self.W.T)
+    return np.sum(Net(p)(d.T) ** 2)
+
+
+@pytest.mark.parametrize("loss", [class_in_function, dataclass_in_function, subclass_in_function])
+def test_class_defined_inside_runs(loss):
+    exact(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)))
+
+
+def test_class_inside_is_a_new_class_each_call():
+    def f(p):
+        class Twice:
+            def __init__(self, v):
+                self.v = v
+
+            def value(self):
+                return self.v * 2.0
+        L = np.sum(Twice(p).value() ** 2)
+        return L, dlgradient(L, p), Twice
+    p = np.array([0.5, -1.0])
+    made = []
+    for _ in range(2):
+        L, g, cls = dlfeval(f, dlarray(p))
+        assert float(D(L)) == np.sum((p * 2) ** 2)
+        np.testing.assert_allclose(D(g), 8 * p, rtol=1e-12)
+        made.append(cls)
+    assert made[0] is not made[1]       # (Python makes the class anew at each call)
+    assert made[0].__qualname__ == "test_class_inside_is_a_new_class_each_call.<locals>.f.<locals>.Twice"
+    assert made[0].__module__ == __name__
+
+
+def class_reads_enclosing_local(p, d):
+    k = 3.0
+
+    class Scaled:
+        def f(self, x):
+            return x * k
+    return np.sum(Scaled().f(p))
+
+
+def class_reads_enclosing_parameter(p, d):
+    class Shifted:
+        def f(self, x):
+            return x + d[0, 0]
+    return np.sum(Shifted().f(p))
+
+
+@pytest.mark.parametrize("loss,k", [(class_reads_enclosing_local, 3), (class_reads_enclosing_parameter, 1)])
+def test_class_reading_the_functions_names_stays_refused(loss, k):
+    message = refused(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), k=k)
+    assert "a class definition" in message and "reads none of the function's own names" in message
