@@ -592,7 +592,9 @@ def setitem(x, idx, value):
         out[idx] = value
         return out
     if isinstance(x, dict):
-        out = dict(x)
+        # (an OrderedDict stays one, as Python's write into it: was a dict, so a state dict's type
+        # changed at g["W"] = ... or Q = P.copy(); Q["W"] = ...)
+        out = x.copy() if type(x) is collections.OrderedDict else dict(x)
         out[idx] = value
         return out
     if _is_table(x):
@@ -6830,7 +6832,12 @@ def dict_source_transpose(cot, mapping):
 
 
 def dict_merged(a, b):
-    """``{**a, **b}``."""
+    """``{**a, **b}``: what ``a.update(b)`` leaves in ``a`` (sct/aliasing.py), an OrderedDict where ``a``
+    is one (was a dict: a state dict's type changed at ``Q.update(...)``)."""
+    if type(a) is collections.OrderedDict:
+        out = a.copy()
+        out.update(b)
+        return out
     return {**a, **b}
 
 

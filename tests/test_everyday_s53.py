@@ -2,6 +2,7 @@
 view of an array the function made.  Each program was refused before its fix; now its value is plain
 numpy's, its gradient (reverse, jvp, hvp, second order) the central differences of the plain program;
 the copies numpy makes (a reshape of an array sct cannot tell C-contiguous) stay exact or refused."""
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -463,3 +464,80 @@ def class_reads_enclosing_parameter(p, d):
 def test_class_reading_the_functions_names_stays_refused(loss, k):
     message = refused(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), k=k)
     assert "a class definition" in message and "reads none of the function's own names" in message
+
+
+# ---------------------------------------------------------------- 3. collections.OrderedDict of parameters
+
+def _state_dict():
+    rng = np.random.default_rng(3)
+    return OrderedDict([("W", dlarray(rng.standard_normal((3, 2)))), ("b", dlarray(rng.standard_normal(2)))])
+
+
+X3 = np.random.default_rng(4).standard_normal((4, 3))
+
+
+def _plain_loss(W, b, X, c=None):
+    return np.sum(np.tanh(X @ W + b * (1.0 if c is None else c)))
+
+
+def _fd_of(f, P):
+    """Central differences of f(W, b) at P's values, as a dict."""
+    W, b = np.asarray(extractdata(P["W"])), np.asarray(extractdata(P["b"]))
+    return {"W": fd(lambda w: f(w, b), W), "b": fd(lambda v: f(W, v), b)}
+
+
+def test_ordered_dict_argument_copy_written_stays_ordered():
+    def f(P, X):
+        Q = P.copy()
+        Q["W"] = Q["W"] * 2.0
+        L = np.sum(np.tanh(X @ Q["W"] + Q["b"]))
+        return L, dlgradient(L, P), Q
+    P = _state_dict()
+    L, g, Q = dlfeval(f, P, X3)
+    assert type(g) is OrderedDict and type(Q) is OrderedDict and list(Q) == ["W", "b"]
+    want = _fd_of(lambda W, b: _plain_loss(2.0 * W, b, X3), P)
+    for k in ("W", "b"):
+        np.testing.assert_allclose(D(g[k]), want[k], rtol=1e-6, atol=1e-8)
+
+
+def test_ordered_dict_gradient_written_stays_ordered():
+    def f(P, X):
+        L = np.sum(np.tanh(X @ P["W"] + P["b"]))
+        g = dlgradient(L, P)
+        g["W"] = g["W"] * 0.5
+        return L, g
+    P = _state_dict()
+    L, g = dlfeval(f, P, X3)
+    assert type(g) is OrderedDict and list(g) == ["W", "b"]
+    want = _fd_of(lambda W, b: _plain_loss(W, b, X3), P)
+    np.testing.assert_allclose(D(g["W"]), 0.5 * want["W"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(D(g["b"]), want["b"], rtol=1e-6, atol=1e-8)
+
+
+def test_ordered_dict_updated_stays_ordered():
+    def f(P, X):
+        Q = P.copy()
+        Q.update(c=P["b"] * 2.0)
+        L = np.sum(np.tanh(X @ Q["W"] + Q["b"] * Q["c"]))
+        return L, dlgradient(L, P), Q
+    P = _state_dict()
+    L, g, Q = dlfeval(f, P, X3)
+    assert type(Q) is OrderedDict and list(Q) == ["W", "b", "c"] and type(g) is OrderedDict
+    want = _fd_of(lambda W, b: np.sum(np.tanh(X3 @ W + b * b * 2.0)), P)
+    for k in ("W", "b"):
+        np.testing.assert_allclose(D(g[k]), want[k], rtol=1e-6, atol=1e-8)
+
+
+def test_ordered_dict_through_the_optimizers():
+    def f(P, X):
+        L = np.sum(np.tanh(X @ P["W"] + P["b"]))
+        return L, dlgradient(L, P)
+    P = _state_dict()
+    L, g = dlfeval(f, P, X3)
+    for out in (sct.adamupdate(P, g, None, None, 1), sct.sgdmupdate(P, g, None, 0.1),
+                sct.rmspropupdate(P, g, None)):
+        assert type(out[0]) is OrderedDict and list(out[0]) == ["W", "b"]
+    new, avg, sq = sct.adamupdate(P, g, None, None, 1, 0.01)
+    step = np.asarray(extractdata(P["W"])) - np.asarray(extractdata(new["W"]))
+    np.testing.assert_allclose(np.abs(step), 0.01, rtol=1e-3)       # (Adam's first step: lr * sign)
+    assert type(sct.dlupdate(lambda p, q: p - 0.1 * q, P, g)) is OrderedDict
