@@ -6879,6 +6879,17 @@ def _dict_rule(g, ans, mapping=()):
     return dict_source_adjoint(g, mapping)
 
 
+def ordered_dict(mapping=()):
+    """``collections.OrderedDict(mapping)`` in differentiated code (sct/ordered_dicts.py): differentiated
+    as ``dict(mapping)``, Python's OrderedDict."""
+    return collections.OrderedDict(mapping)
+
+
+@defrule(ordered_dict, wrt=("mapping",))
+def _ordered_dict_rule(g, ans, mapping=()):
+    return dict_source_adjoint(g, mapping)
+
+
 @defrule(dict_source_adjoint, wrt=("grad",))
 def _dict_source_adjoint_rule(g, ans, grad, mapping):
     return dict_source_transpose(g, mapping)

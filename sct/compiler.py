@@ -29,6 +29,7 @@ from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutati
 from .closures import constant_rebinds
 from .copy_aliases import rebind_copies
 from .local_classes import local_class_copies, run_local_classes
+from .ordered_dicts import rewrite_ordered_dicts
 from .emit import source_and_lines
 from .errors import CompileError
 from .operand_checks import check_operands
@@ -535,6 +536,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     made_classes = fdef.sct_made
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
     local_classes = run_local_classes(fn, fdef, class_copies, namer, rt_name) if class_copies else {}  # sct/local_classes.py
+    ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
                          not filename.startswith("<sct-generated"))
     namer.bases.update(renamed)                                                 # (messages: the user's name)
@@ -551,6 +553,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     resolver.made.update(local_classes)
     resolver.made.update(made_classes)
+    for how, name in ordered_reads:          # (OrderedDict's name read: rebinding it recompiles)
+        found = resolver.resolve_name(name)
+        if how == "attribute":
+            resolver.attribute(found, "OrderedDict")
     _builtins_of_generated_code(fn, fdef, inlined, resolver, filename)
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles

@@ -2,6 +2,7 @@
 view of an array the function made.  Each program was refused before its fix; now its value is plain
 numpy's, its gradient (reverse, jvp, hvp, second order) the central differences of the plain program;
 the copies numpy makes (a reshape of an array sct cannot tell C-contiguous) stay exact or refused."""
+import collections
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -541,3 +542,66 @@ def test_ordered_dict_through_the_optimizers():
     step = np.asarray(extractdata(P["W"])) - np.asarray(extractdata(new["W"]))
     np.testing.assert_allclose(np.abs(step), 0.01, rtol=1e-3)       # (Adam's first step: lr * sign)
     assert type(sct.dlupdate(lambda p, q: p - 0.1 * q, P, g)) is OrderedDict
+
+
+def _built_keywords(W, b, X):
+    Q = OrderedDict(W=W, b=b)
+    return Q
+
+
+def _built_pairs(W, b, X):
+    return OrderedDict([("W", W * 1.5), ("b", b)])
+
+
+def _built_from_items(W, b, X):
+    P = {"W": W, "b": b}
+    return collections.OrderedDict((k, v * 2.0) for k, v in P.items())
+
+
+@pytest.mark.parametrize("build,scale", [(_built_keywords, 1.0), (_built_pairs, 1.5), (_built_from_items, 2.0)])
+def test_ordered_dict_built_inside(build, scale):
+    def f(W, b, X):
+        Q = build(W, b, X)
+        h = X
+        for k, v in Q.items():
+            h = h @ v if k == "W" else np.tanh(h + v)
+        L = np.sum(h ** 2)
+        g = dlgradient(L, W, b)
+        return L, g, Q, type(Q) is OrderedDict
+    P = _state_dict()
+    L, (gW, gb), Q, is_ordered = dlfeval(f, P["W"], P["b"], X3)
+    bscale = 2.0 if build is _built_from_items else 1.0
+    plain = lambda W, b: np.sum(np.tanh(X3 @ (W * scale) + b * bscale) ** 2)
+    want = _fd_of(plain, P)
+    assert is_ordered and type(Q) is OrderedDict and list(Q) == ["W", "b"]
+    np.testing.assert_allclose(float(D(L)), plain(D(P["W"]), D(P["b"])), rtol=1e-12)
+    np.testing.assert_allclose(D(gW), want["W"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(D(gb), want["b"], rtol=1e-6, atol=1e-8)
+
+
+def test_gradient_by_an_ordered_dict_built_inside():
+    def f(W, b, X):
+        Q = OrderedDict(W=W, b=b)
+        L = np.sum(np.tanh(X @ Q["W"] + Q["b"]) ** 2)
+        return L, dlgradient(L, Q)
+    P = _state_dict()
+    L, g = dlfeval(f, P["W"], P["b"], X3)
+    assert type(g) is OrderedDict and list(g) == ["W", "b"]
+    want = _fd_of(lambda W, b: np.sum(np.tanh(X3 @ W + b) ** 2), P)
+    for k in ("W", "b"):
+        np.testing.assert_allclose(D(g[k]), want[k], rtol=1e-6, atol=1e-8)
+
+
+def test_ordered_dict_shadowed_name_is_not_collections():
+    def OrderedDict(**kw):          # (a function of the user's named so: not rewritten, read as written)
+        return {"W": kw["W"] * 3.0, "b": kw["b"]}
+
+    def f(W, b, X):
+        Q = OrderedDict(W=W, b=b)
+        L = np.sum(np.tanh(X @ Q["W"] + Q["b"]))
+        return L, dlgradient(L, W), type(Q)
+    P = _state_dict()
+    L, g, t = dlfeval(f, P["W"], P["b"], X3)
+    assert t is dict
+    want = _fd_of(lambda W, b: np.sum(np.tanh(X3 @ (3.0 * W) + b)), P)
+    np.testing.assert_allclose(D(g), want["W"], rtol=1e-6, atol=1e-8)
