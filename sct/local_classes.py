@@ -36,7 +36,10 @@ def local_class_copies(fdef) -> Dict[int, Any]:
     line, taken before any pass changes the tree."""
     out = {}
     for s in _class_statements(fdef.body):
-        out[id(s)] = gast.gast_to_ast(copy.deepcopy(s))
+        try:
+            out[id(s)] = gast.gast_to_ast(copy.deepcopy(s))
+        except Exception:           # (a statement gast cannot give back: left as it was, refused)
+            continue
     return out
 
 

@@ -558,7 +558,13 @@ def _built_from_items(W, b, X):
     return collections.OrderedDict((k, v * 2.0) for k, v in P.items())
 
 
-@pytest.mark.parametrize("build,scale", [(_built_keywords, 1.0), (_built_pairs, 1.5), (_built_from_items, 2.0)])
+def _built_from_zip(W, b, X):
+    Q = OrderedDict(zip(["W", "b"], [W * 1.5, b]))
+    return OrderedDict(zip(Q.keys(), Q.values()))
+
+
+@pytest.mark.parametrize("build,scale", [(_built_keywords, 1.0), (_built_pairs, 1.5), (_built_from_items, 2.0),
+                                         (_built_from_zip, 1.5)])
 def test_ordered_dict_built_inside(build, scale):
     def f(W, b, X):
         Q = build(W, b, X)
