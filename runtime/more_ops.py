@@ -3013,6 +3013,64 @@ def nanmedian_weights(lanes, dtype):
 nondifferentiable(nanmedian_weights)
 
 
+@defrule(np.nanquantile, nondiff=("overwrite_input",))
+def nanquantile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                weights=None, interpolation=None):
+    return nanquantile_adjoint(g, a, q, axis, method, weights, interpolation, 1.0)
+
+
+@defrule(np.nanpercentile, nondiff=("overwrite_input",))
+def nanpercentile(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                  weights=None, interpolation=None):
+    return nanquantile_adjoint(g, a, q, axis, method, weights, interpolation, 100.0)
+
+
+def nanquantile_adjoint(g, a, q, axis, method, weights, interpolation, scale):
+    """The adjoint of ``np.nanquantile(a, q, axis)`` (``np.nanpercentile``: q / 100): as np.quantile's,
+    in each lane over the entries that are not NaN (NaN sorts last: the first ``count`` sorted ones);
+    a lane of NaN only (a NaN value) gets none."""
+    plan = median_plan(np.shape(a), axis, weight_dtype(a, g))
+    lanes = np.reshape(np.transpose(noted_skips(a, True, True, "np.nanquantile"), plan[0]), plan[1] + (-1,))
+    w = nanquantile_weights(lanes, q, scale, method, weights, interpolation, plan[2].dtype)
+    nq = np.shape(w)[0]
+    grads = np.sum(np.reshape(g, (nq,) + plan[1] + (1,)) * w, axis=0)
+    back = take_along_axis_adjoint(grads, lanes, np.argsort(lanes, axis=-1, kind="stable"), -1)
+    return np.transpose(np.reshape(back, plan[3]), plan[4])
+
+
+def nanquantile_weights(lanes, q, scale, method, weights, interpolation, dtype):
+    """(number of quantiles,) + lanes' shape weights of each sorted lane for each quantile in ``q``,
+    over the lane's ``count`` entries that are not NaN (quantile_weights' positions, lane by lane)."""
+    require(weights is None and interpolation is None,
+            "np.nanquantile / np.nanpercentile with weights= or interpolation= is not differentiated; "
+            "pass method= (linear, lower, higher, midpoint or nearest)")
+    require(method in ("linear", "lower", "higher", "midpoint", "nearest"),
+            f"np.nanquantile / np.nanpercentile with method={method!r} is not differentiated; use "
+            "method='linear' (the default), 'lower', 'higher', 'midpoint' or 'nearest'")
+    count = np.sum(~np.isnan(lanes), axis=-1)
+    qs = np.reshape(np.ravel(np.asarray(q, dtype=np.float64)) / scale, (-1,) + (1,) * np.ndim(count))
+    virtual = qs * (count - 1)
+    lo = np.floor(virtual)
+    frac = virtual - lo
+    if method == "lower":
+        frac = np.zeros_like(frac)
+    elif method == "higher":
+        frac = (frac > 0).astype(np.float64)
+    elif method == "midpoint":
+        frac = np.where(frac > 0, 0.5, 0.0)
+    elif method == "nearest":
+        frac = (np.around(virtual) > lo).astype(np.float64)
+    top = np.maximum(count - 1, 0)
+    lane = np.arange(np.shape(lanes)[-1])
+    low = np.clip(lo, 0, top)[..., None]
+    high = np.clip(lo + 1, 0, top)[..., None]
+    some = (count > 0)[..., None]
+    return (((lane == low) * (1 - frac)[..., None] + (lane == high) * frac[..., None]) * some).astype(dtype)
+
+
+nondifferentiable(nanquantile_weights)
+
+
 # --- np.fill_diagonal(a, val) on an array no other name shares: a = with_diagonal(a, val) ---------------
 
 def with_diagonal(a, val, wrap=False):

@@ -592,7 +592,9 @@ def setitem(x, idx, value):
         out[idx] = value
         return out
     if isinstance(x, dict):
-        out = dict(x)
+        # (an OrderedDict stays one, as Python's write into it: was a dict, so a state dict's type
+        # changed at g["W"] = ... or Q = P.copy(); Q["W"] = ...)
+        out = x.copy() if type(x) is collections.OrderedDict else dict(x)
         out[idx] = value
         return out
     if _is_table(x):
@@ -5531,6 +5533,30 @@ def _broadcast_like_rule(g, ans, value, like):
     return unbroadcast(g, value)
 
 
+def reshaped_like(value, like):
+    """``value``'s numbers in the shape of ``like``: a reshape view ``w = h.reshape(-1)`` changed in
+    place, written back into ``h`` (sct/copy_aliases.py: ``h[...] = rt.reshaped_like(w, h)``)."""
+    if _is_zero(value):
+        return value
+    return np.reshape(value, np.shape(like))
+
+
+@defrule(reshaped_like, wrt=("value",), linear="value")
+def _reshaped_like_rule(g, ans, value, like):
+    return reshaped_like(g, value)
+
+
+def diagonal_indices(a):
+    """The indices of the diagonal ``np.einsum("ii->i", a)`` views (its first axis's length: numpy
+    raises there for a matrix that is not square), for writing that view back into ``a``
+    (sct/copy_aliases.py)."""
+    k = np.arange(np.shape(a)[0])
+    return k, k
+
+
+nondifferentiable(diagonal_indices)
+
+
 def float64_tangent(t):
     """Forward mode: the tangent of an operand of a function whose value Python gives as a float (math's
     functions, ``float(x)``), in float64 as that value (the tangent of ``math.exp(x[0])`` of a float32
@@ -6785,7 +6811,12 @@ def dict_source_transpose(cot, mapping):
 
 
 def dict_merged(a, b):
-    """``{**a, **b}``."""
+    """``{**a, **b}``: what ``a.update(b)`` leaves in ``a`` (sct/aliasing.py), an OrderedDict where ``a``
+    is one (was a dict: a state dict's type changed at ``Q.update(...)``)."""
+    if type(a) is collections.OrderedDict:
+        out = a.copy()
+        out.update(b)
+        return out
     return {**a, **b}
 
 
@@ -6824,6 +6855,17 @@ def _copy_value_rule(g, ans, x):
 
 @defrule(dict, wrt=("mapping",))
 def _dict_rule(g, ans, mapping=()):
+    return dict_source_adjoint(g, mapping)
+
+
+def ordered_dict(mapping=()):
+    """``collections.OrderedDict(mapping)`` in differentiated code (sct/ordered_dicts.py): differentiated
+    as ``dict(mapping)``, Python's OrderedDict."""
+    return collections.OrderedDict(mapping)
+
+
+@defrule(ordered_dict, wrt=("mapping",))
+def _ordered_dict_rule(g, ans, mapping=()):
     return dict_source_adjoint(g, mapping)
 
 

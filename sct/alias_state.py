@@ -40,7 +40,7 @@ VIEW_ATTRIBUTES = {"T", "mT", "H", "real", "imag", "flat", "data", "base"}
 COPY_BUILTINS = {"list", "tuple", "dict", "sorted", "set", "frozenset", "copy"}
 # ops that build a new container of (views of) their arguments' items
 CONTAINER_COPIES = COPY_BUILTINS | {"copy_value", "deepcopy", "deep_copy", "listed", "tupled",
-                                    "dict_merged", "copy_list", "as_sequence",
+                                    "dict_merged", "copy_list", "as_sequence", "ordered_dict",
                                     "simple_namespace",   # (a new object holding its values)
                                     # what z.extend / z.insert / z.reverse / z.sort leave in a
                                     # list z (sct/aliasing.py lower_mutations): a new list of its items

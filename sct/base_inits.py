@@ -330,6 +330,15 @@ def inline_super_calls(fn, fdef: gast.FunctionDef, kinds, guards: Optional[List]
             continue
         name = defining.__name__ if fn.__globals__.get(defining.__name__) is defining else \
             next((k for k, v in fn.__globals__.items() if v is defining), None)
+        made = getattr(fdef, "sct_made", None)
+        if name is None and made is not None and ".<locals>." in defining.__qualname__:
+            # a class made by a class statement inside a function (sct/local_classes.py): no global name,
+            # the compiled code reads it by a name the compiler binds (was: 'no derivative rule for super')
+            name = f"sct_class_{defining.__name__}"
+            while name in fn.__globals__ or name in fn.__code__.co_names or \
+                    made.get(name, defining) is not defining:
+                name += "_"
+            made[name] = defining
         if name is None or name in _local_names(fn) or name in fn.__code__.co_freevars:
             continue
         if guards is not None:

@@ -28,6 +28,8 @@ from .analysis import (Activity, Guard, Resolver, functionalize, tree_fingerprin
 from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutations
 from .closures import constant_rebinds
 from .copy_aliases import rebind_copies
+from .local_classes import local_class_copies, run_local_classes
+from .ordered_dicts import rewrite_ordered_dicts
 from .emit import source_and_lines
 from .errors import CompileError
 from .operand_checks import check_operands
@@ -519,17 +521,22 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                       keep=None, unroll: tuple = (), dlupdates: tuple = ()) -> Compiled:
     """The pipeline: one line per pass, in order (the module that does it named beside it)."""
     fdef, filename = _parse(fn, returns_self)                                   # sct/parse.py
+    class_copies = local_class_copies(fdef)      # (class statements as written: sct/local_classes.py)
     renamed = _rename_builtin_locals(fn, fdef)
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
     unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
     supers: list = []
+    fdef.sct_made = {}              # (classes without a global name super() finds: sct/base_inits.py)
     with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)
         inline_base_inits(fn, fdef, kinds)                                      # sct/base_inits.py
         inline_super_calls(fn, fdef, kinds, supers)                             # sct/base_inits.py
         inline_type_of_parameters(fn, fdef, kinds)                              # sct/base_inits.py
         inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
+    made_classes = fdef.sct_made
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    local_classes = run_local_classes(fn, fdef, class_copies, namer, rt_name) if class_copies else {}  # sct/local_classes.py
+    ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
                          not filename.startswith("<sct-generated"))
     namer.bases.update(renamed)                                                 # (messages: the user's name)
@@ -545,6 +552,12 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                              final=mode == "entry" and not called and primal_calls)
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
+    resolver.made.update(local_classes)
+    resolver.made.update(made_classes)
+    for how, name in ordered_reads:          # (OrderedDict's name read: rebinding it recompiles)
+        found = resolver.resolve_name(name)
+        if how == "attribute":
+            resolver.attribute(found, "OrderedDict")
     _builtins_of_generated_code(fn, fdef, inlined, resolver, filename)
     for name in sorted(inlined | (partials.functions if partials is not None else set())):
         # a helper read in place, a partial's function: redefining it recompiles

@@ -37,6 +37,7 @@ import copy
 from typing import Dict, FrozenSet, List, Set
 
 import gast
+import numpy as np
 
 from .alias_state import EXT, MUTATORS, WRITING_FUNCTIONS
 from .ir import assign, call, const, load, walk_no_defs
@@ -100,7 +101,7 @@ def _kill_views(facts: Facts, names: Set[str]) -> Facts:
 def _views_of(facts: Facts, name: str, as_view: bool):
     """The view facts ``("view", w, base, index key, binding statement id)`` with ``name`` as the
     view ``w`` (``as_view``) or as its ``base``."""
-    return sorted(p for p in facts if isinstance(p, tuple) and p[1 if as_view else 2] == name)
+    return sorted(p for p in facts if isinstance(p, tuple) and p[0] != "contig" and p[1 if as_view else 2] == name)
 
 
 def _int_constant(node) -> bool:
@@ -162,13 +163,143 @@ def _transposed_name(value):
 
 
 def _transposed(value, name: str):
-    """The transpose ``value`` (of a name) taken of ``name`` instead."""
+    """The transpose ``value`` (of a name) taken of ``name`` instead (also einsum's diagonal view:
+    ``np.einsum("ii->i", name)``)."""
     new = copy.deepcopy(value)
     if isinstance(new, gast.Attribute):
         new.value = load(name)
+    elif new.func.attr == "einsum":
+        new.args[-1] = load(name)
     else:
         new.func.value = load(name)
     return new
+
+
+def _shape_items(node, constants: Dict[str, List]):
+    """The constant integers of a shape argument (``-1``, ``2, 6``, or a name bound once in the
+    function to such a tuple: the normalizer's ``a_t = 2, 6`` of ``h.reshape((2, 6))``), or None."""
+    if isinstance(node, gast.Name):
+        return constants.get(node.id)
+    if isinstance(node, gast.Tuple):
+        return list(node.elts) if node.elts and all(_int_constant(e) for e in node.elts) else None
+    return [node] if _int_constant(node) else None
+
+
+def _reshaped_again(value, name: str, constants: Dict[str, List]):
+    """The reshape ``value`` taken of ``name`` again, its shape written out as constants
+    (``name.reshape(2, 6)``, ``name.ravel()``: the shape's own name is not read again)."""
+    args = value.args[1:] if value.func.value.id == "np" else value.args
+    items = [copy.deepcopy(e) for a in args for e in _shape_items(a, constants)]
+    return call(gast.Attribute(value=load(name), attr="reshape" if items else "ravel", ctx=gast.Load()), items)
+
+
+def _constant_shapes(fdef) -> Dict[str, List]:
+    """The names bound once in ``fdef`` (never deleted, no parameter, no nested function's) to an
+    integer constant or a non-empty tuple of them, with the constants."""
+    stores: Dict[str, int] = {}
+    values: Dict[str, object] = {}
+    for n in walk_no_defs(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            stores[n.id] = stores.get(n.id, 0) + (2 if isinstance(n.ctx, gast.Del) else 1)
+        elif isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values[n.targets[0].id] = n.value
+    params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs}
+    out = {}
+    for name, v in values.items():
+        if stores.get(name) == 1 and name not in params and not isinstance(v, gast.Name):
+            items = _shape_items(v, {})
+            if items is not None:
+                out[name] = items
+    return out
+
+
+def _reshaped_name(value, constants: Dict[str, List]):
+    """``base`` of ``base.reshape(shape)``, ``base.ravel()``, ``np.reshape(base, shape)``,
+    ``np.ravel(base)`` (a shape of constants, no keywords; numpy's functions checked where the view
+    is followed): of a C-contiguous array, always a view of all of it (corp52 FR7); else None."""
+    if not isinstance(value, gast.Call) or value.keywords or not isinstance(value.func, gast.Attribute):
+        return None
+    func, args = value.func, value.args
+    if not isinstance(func.value, gast.Name):
+        return None
+    if func.value.id != "np" and (func.attr == "ravel" and not args or
+                                  func.attr == "reshape" and args and all(_shape_items(a, constants) is not None for a in args)):
+        return func.value.id
+    if func.value.id == "np" and args and isinstance(args[0], gast.Name) and (
+            func.attr == "ravel" and len(args) == 1 or
+            func.attr == "reshape" and len(args) == 2 and _shape_items(args[1], constants) is not None):
+        return args[0].id
+    return None
+
+
+def _diagonal_name(value):
+    """``base`` of ``np.einsum("ii->i", base)``: of an array, always a writable view of its diagonal
+    (numpy's einsum returns a view where it sums nothing; corp52 FR8); else None."""
+    if isinstance(value, gast.Call) and not value.keywords and isinstance(value.func, gast.Attribute) and \
+            value.func.attr == "einsum" and isinstance(value.func.value, gast.Name) and \
+            value.func.value.id == "np" and len(value.args) == 2 and \
+            isinstance(value.args[0], gast.Constant) and value.args[0].value == "ii->i" and \
+            isinstance(value.args[1], gast.Name):
+        return value.args[1].id
+    return None
+
+
+# numpy's functions whose arrays are always C-contiguous (no order= given; matmul, dot and outer of
+# arrays whatever their layouts)
+_C_MAKERS = frozenset(("zeros", "ones", "empty", "full", "arange", "linspace", "eye", "identity", "matmul",
+                       "dot", "outer"))
+_ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.FloorDiv, gast.Mod)
+
+
+def _contiguous_parts(value, facts: Facts, tracked: Set[str]):
+    """Where ``value`` makes a new C-contiguous array, the binding ids of the ``contig`` facts of
+    the names it is made of (elementwise arithmetic of C-contiguous arrays and numbers is one), and
+    the other names it reads, which must be numbers; else None.  What is only known with the function's analysis (an operand surely an array, ``np``
+    numpy and a ufunc) ``_surely_contiguous`` checks where a view is followed."""
+    def numeric(e):
+        if isinstance(e, gast.UnaryOp) and isinstance(e.op, (gast.USub, gast.UAdd)):
+            e = e.operand
+        return isinstance(e, gast.Constant) and type(e.value) in (int, float)
+
+    def fact_of(e):
+        if not isinstance(e, gast.Name):
+            return None
+        found = [p[4] for p in facts if isinstance(p, tuple) and p[0] == "contig" and p[1] == e.id]
+        return found[0] if len(found) == 1 else None
+
+    def operands(es):
+        # (another local name is kept by name: the analysis must tell it a number, h = x.copy() * s)
+        ids = [None if numeric(e) else fact_of(e) for e in es]
+        if not any(isinstance(i, int) for i in ids) or \
+                any(i is None and not numeric(e) and not (isinstance(e, gast.Name) and e.id in tracked)
+                    for i, e in zip(ids, es)):
+            return None
+        return [i if i is not None else e.id for i, e in zip(ids, es) if not numeric(e)]
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+        return [] if all(isinstance(e, gast.Name) and e.id in tracked for e in (value.left, value.right)) else None
+    if isinstance(value, gast.BinOp) and isinstance(value.op, _ARITHMETIC):
+        return operands([value.left, value.right])
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+        return operands([value.operand])
+    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and
+            isinstance(value.func.value, gast.Name)):
+        return None
+    func = value.func
+    if func.attr == "copy" and func.value.id != "np" and not value.args and not value.keywords:
+        return [] if func.value.id in tracked else None       # (of an array: checked where followed)
+    if func.value.id != "np" or any(k.arg in (None, "order", "like", "out", "where", "subok") for k in value.keywords):
+        return None
+    if func.attr in ("matmul", "dot", "outer"):
+        return [] if len(value.args) == 2 and all(isinstance(e, gast.Name) and e.id in tracked for e in value.args) \
+            else None
+    if func.attr == "linspace":      # (of arrays, not C-contiguous along another axis)
+        return [] if value.args and all(numeric(e) for e in value.args) and not value.keywords else None
+    if func.attr in _C_MAKERS:
+        return [] if not any(isinstance(e, gast.Starred) for e in value.args) else None
+    if not value.keywords and value.args and isinstance(getattr(np, func.attr, None), np.ufunc) and \
+            getattr(np, func.attr).nout == 1:
+        return operands(value.args)
+    return None
 
 
 class MustCopies:
@@ -183,6 +314,12 @@ class MustCopies:
         self.bindings: Dict[int, object] = {}      # a view fact's binding statement id -> the statement
         self.key_names: Dict[str, FrozenSet[str]] = {}   # an entry fact's index key -> the names it reads
         self.walked: Dict[str, str] = {}           # seq -> items, where seq = rt.as_sequence(items)
+        # a ("contig", name, name, "", binding id) fact: name holds the new C-contiguous array that
+        # binding made (-> the binding and the ids of the facts it was made of); a reshape view of it
+        # -> that fact's binding id
+        self.contiguous: Dict[int, tuple] = {}
+        self.reshaped: Dict[int, int] = {}
+        self.constants = _constant_shapes(fdef)
         self.block(fdef.body, frozenset())
 
     def block(self, stmts: List, facts: Facts) -> Facts:
@@ -234,6 +371,37 @@ class MustCopies:
                     self.indexes[key] = value.slice
                     self.bindings[id(s)] = s
                     return _kill(facts, {target.id}) | {(kind, target.id, value.value.id, key, id(s))}
+            if len(s.targets) == 1 and isinstance(target, gast.Name) and target.id in self.tracked:
+                base = _reshaped_name(value, self.constants)
+                made = [p[4] for p in facts if isinstance(p, tuple) and p[0] == "contig" and p[1] == base]
+                if base is not None and base != target.id and base in self.tracked and len(made) == 1:
+                    # w = base.reshape(2, 6), base.ravel(), np.reshape(base, -1): of a new C-contiguous
+                    # array, always a view of all of it (written back as base[...] = reshaped w;
+                    # corp52 FR7, fuzz52 R3)
+                    key = "reshaped " + gast.dump(value)
+                    self.indexes[key] = value
+                    self.bindings[id(s)] = s
+                    self.reshaped[id(s)] = made[0]
+                    return _kill(facts, {target.id}) | {("view", target.id, base, key, id(s))}
+                base = _diagonal_name(value)
+                if base is not None and base != target.id and base in self.tracked:
+                    # w = np.einsum("ii->i", base): of an array, a view of its diagonal (corp52 FR8)
+                    key = "diagonal " + gast.dump(value)
+                    self.indexes[key] = value
+                    self.bindings[id(s)] = s
+                    return _kill(facts, {target.id}) | {("view", target.id, base, key, id(s))}
+                made = _contiguous_parts(value, facts, self.tracked)
+                if made is not None:
+                    self.contiguous[id(s)] = (s, made)
+                    self.bindings[id(s)] = s
+                    return _kill(facts, {target.id}) | {("contig", target.id, target.id, "", id(s))}
+                kept = [p for p in facts if isinstance(p, tuple) and p[0] == "contig" and p[1] == target.id]
+                if kept and isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                        value.func.attr == "inplace_result" and len(value.args) == 2 and \
+                        isinstance(value.args[1], gast.Name) and value.args[1].id == target.id:
+                    # t = rt.inplace_result(t_op, t) of t op= v: an array stays itself, laid out as it was
+                    # (a number is bound anew: no array, which the run checks where a view is followed)
+                    return _kill(facts, _stored(s)) | frozenset(kept)
             base = _transposed_name(value)
             if len(s.targets) == 1 and isinstance(target, gast.Name) and base is not None and \
                     target.id != base and target.id in self.tracked and base in self.tracked:
@@ -480,6 +648,51 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             o[0] in ("new", "old") and o[1] in analysis.array_sites or
             o[0] == "arg" and isinstance(analysis.kinds.get(o[1]), tuple) and
             analysis.kinds[o[1]][:1] in (("dl",), ("nd",)) for o in objs)
+
+    def again(key: str, index, base: str):
+        """The view ``w`` of ``base`` taken again."""
+        if key.startswith("reshaped "):
+            return _reshaped_again(index, base, facts.constants)
+        if key.startswith(("transposed ", "diagonal ")):
+            return _transposed(index, base)
+        return gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load())
+
+    def surely_arrays(s, nodes) -> bool:
+        return all(isinstance(n, gast.Name) and analysis._surely_arrays(analysis.objects(s, n.id)) for n in nodes)
+
+    def numpy_is(call_node, name: str) -> bool:
+        return isinstance(call_node.func, gast.Attribute) and isinstance(call_node.func.value, gast.Name) and \
+            call_node.func.value.id == "np" and analysis.info(call_node).obj is getattr(np, name, None)
+
+    def surely_contiguous(bid: int) -> bool:
+        """Did the binding ``bid`` of a ``contig`` fact surely make a C-contiguous array, or a number
+        (numpy's scalar of a 0-d operand, which the run refuses where a view of it is followed)?"""
+        s, made = facts.contiguous[bid]
+        value = s.value
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+            ok = surely_arrays(s, [value.left, value.right])
+        elif isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            ok = True           # (of the C-contiguous arrays made, and numbers)
+        elif value.func.attr == "copy" and value.func.value.id != "np":
+            ok = surely_arrays(s, [value.func.value])      # (ndarray.copy(): order 'C')
+        elif value.func.attr in ("matmul", "dot", "outer"):
+            ok = numpy_is(value, value.func.attr) and surely_arrays(s, value.args)
+        elif value.func.attr in _C_MAKERS:
+            ok = numpy_is(value, value.func.attr)
+        else:
+            ok = numpy_is(value, value.func.attr) and isinstance(getattr(np, value.func.attr), np.ufunc)
+        state = analysis.before.get(id(s))
+        return ok and state is not None and all(surely_contiguous(d) if isinstance(d, int) else
+                                                analysis.immutable(state, load(d)) for d in made)
+
+    def numpy_view(fact, index) -> bool:
+        """``w = base.reshape(s)`` (``ravel``, numpy's reshape and ravel) of a C-contiguous array sct
+        made sure of; ``w = np.einsum("ii->i", base)`` numpy's einsum."""
+        if fact[3].startswith("diagonal "):
+            return numpy_is(index, "einsum")
+        if index.func.value.id == "np" and not numpy_is(index, index.func.attr):
+            return False
+        return fact[4] in facts.reshaped and surely_contiguous(facts.reshaped[fact[4]])
 
     def held_attribute(fact, s) -> bool:
         """Did ``base`` surely hold an object dlgradient built (the gradients of a dataclass, a Table,
@@ -736,7 +949,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                 continue
             if not (w == z and base in after or base == z and w in after):
                 continue
-            on_array = array_base(fact)
+            # (a reshape's base sct made sure is a new C-contiguous array: an array, or numpy's scalar
+            # the run refuses)
+            on_array = array_base(fact) or key.startswith("reshaped ") and numpy_view(fact, facts.indexes[key])
             held = fact[0] in ("item", "entry") and w == z and (not on_array or fact[0] == "entry") and \
                 (on_array and len(fact) == 5 or held_base(fact, s))
             if not (on_array or held):
@@ -748,6 +963,9 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
                 continue        # (an array's item by a name that may be ..., None, a slice: a view sct
                 #                  does not follow, left to the write checks)
             index = facts.indexes[key]
+            if key.startswith(("reshaped ", "diagonal ")) and not numpy_view(fact, index):
+                continue        # (np not numpy's, a reshape of what sct cannot tell C-contiguous: left to the
+                #                  write checks, which refuse it)
             handled.append(fact[:4])
             if held:
                 out += held_statements(z, w, base, index, line, augmented)
@@ -778,27 +996,36 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
             message = (f"{w} = {base}[...] is a view of {base} where {base} is an array, and a new list where "
                        f"it is a list; sct follows the view for an array only. Write `{w} = {w}.copy()` or "
                        f"`{w} = list({w})` before changing it, or build a new value")
+            if key.startswith(("reshaped ", "diagonal ")):
+                message = (f"{spelled(w)} is a view of {spelled(base)} where {spelled(base)} is an array, and a new "
+                           f"array where it is a number (numpy's scalar); sct follows the view for an array only. "
+                           f"Write `{spelled(w)} = {spelled(w)}.copy()` before changing it, or build a new value")
             out.append(gast.Expr(value=call(f"{rt_name}.require_array", [load(base), const(message)])))
             out[-1].lineno = line
-            transposed = key.startswith("transposed ")     # (w = base.T: base[...] = w.T; w = base.T)
+            # (w = base.T: base[...] = w.T; w = base.T.  w = base.reshape(s): base[...] = w reshaped as base;
+            # w = base.reshape(s).  w = np.einsum("ii->i", base): base[its diagonal's indices] = w; w taken again)
+            transposed = key.split(" ", 1)[0] in ("transposed", "reshaped", "diagonal")
             if w == z and base in after:
                 value = w
+                target = const(Ellipsis) if transposed else copy.deepcopy(index)
                 if transposed:          # (one operation per statement: the transpose gets its own name)
-                    value = w + "_transposed"
+                    kind = key.split(" ", 1)[0]
+                    value = w + "_" + kind
                     while value in names or value in every_name:
                         value += "_"
                     names.add(value)
-                    out.append(assign(value, _transposed(index, w), line))
-                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=const(Ellipsis) if transposed
-                                                               else copy.deepcopy(index), ctx=gast.Store())],
+                    out.append(assign(value, _transposed(index, w) if kind == "transposed" else
+                                      call(f"{rt_name}.reshaped_like", [load(w), load(base)]) if kind == "reshaped"
+                                      else call(f"{rt_name}.diagonal_indices", [load(base)]), line))
+                    if kind == "diagonal":
+                        target, value = load(value), w
+                out.append(gast.Assign(targets=[gast.Subscript(value=load(base), slice=target, ctx=gast.Store())],
                                        value=load(value), type_comment=None))
                 out[-1].lineno = line
-                out.append(assign(w, _transposed(index, base) if transposed else
-                                  gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line))
+                out.append(assign(w, again(key, index, base), line))
                 rebound.add(base)
             elif base == z and w in after:
-                out.append(assign(w, _transposed(index, base) if transposed else
-                                  gast.Subscript(value=load(base), slice=copy.deepcopy(index), ctx=gast.Load()), line))
+                out.append(assign(w, again(key, index, base), line))
                 rebound.add(w)
         if rebound:
             s.sct_rebound = getattr(s, "sct_rebound", frozenset()) | frozenset(rebound)

@@ -38,7 +38,10 @@ UNSUPPORTED = {
        if hasattr(gast, "TryStar") else {}),
     gast.AsyncFor: ("async for", "use a plain for loop"),
     gast.AsyncWith: ("async with", "move it outside the differentiated function"),
-    gast.ClassDef: ("a class definition", "define the class at module level"),
+    # (a class statement that reads none of the function's names runs as Python's: sct/local_classes.py)
+    gast.ClassDef: ("a class definition", "define the class at module level, or pass the values of this "
+                    "function that the class reads to its constructor or methods (sct runs a class statement "
+                    "inside the function where the class reads none of the function's own names)"),
 }
 
 

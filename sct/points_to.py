@@ -878,10 +878,10 @@ class _Values:
             objs = args | receiver
             if name in SEQUENCE_MAKERS:
                 self.seq_sites.add(site)
-            elif name in ("dict", "dict_merged", "without_key", "dict_or"):
+            elif name in ("dict", "dict_merged", "without_key", "dict_or", "ordered_dict"):
                 self.map_sites.add(site)
             held = objs | state.contents(objs)
-            if name == "dict":
+            if name in ("dict", "ordered_dict"):
                 # dict(pairs): its values are the items of the pairs, one level further down
                 # (`d = dict(zip("ab", M))`: d["a"] is a row of M; was the pair, so a write
                 # d["a"][0] = v was not seen to change M: a wrong value and gradient)

@@ -310,7 +310,12 @@ def transposed_argument_write(p, d):
     return np.sum(p ** 2)
 
 
-@pytest.mark.parametrize("loss,k", [(reshape_view_write, 3), (transposed_argument_write, 2)])
+def test_reshape_view_write_runs():
+    # (s53: a reshape of a new C-contiguous array, numpy's view of it, is followed: tests/test_everyday_s53.py)
+    exact(reshape_view_write, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)))
+
+
+@pytest.mark.parametrize("loss,k", [(transposed_argument_write, 2)])
 def test_in_place_through_other_views_still_refused(loss, k):
     refused(loss, RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4)), k=k)
 

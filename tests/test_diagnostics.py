@@ -37,8 +37,10 @@ def uses_c_builtin(x):
 
 
 def uses_nonlocal_class(x):
-    class Local:
-        pass
+    k = 2.0
+
+    class Local:        # (s53: a class reading none of the function's names runs; this one reads k)
+        scale = k
     return dlgradient(np.sum(x), x)
 
 

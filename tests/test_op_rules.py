@@ -286,6 +286,16 @@ def dict_pairs_rule(g, ans, a, b):
     return pairs[1][1], first + 2.0 * pairs[2][1]
 
 
+def ordered_dict_fn(a, b):
+    return flat(list(support.ordered_dict([("u", b), ("v", a)]).values()))
+
+
+def ordered_dict_rule(g, ans, a, b):
+    gu, gv = unflat(g, [b, a])
+    pairs = lookup(support.ordered_dict).fn({"u": gu, "v": gv}, ans, [("u", b), ("v", a)])
+    return pairs[1][1], pairs[0][1]
+
+
 def dict_source_fn(a, b):
     return flat(list(support.dict_source_adjoint({"u": a, "v": b}, {"u": 0, "v": 0}).values()))
 
@@ -1108,6 +1118,7 @@ CASES = [
     # helper ops of support
     Case(support.unbroadcast, [R(2, 3, 4), C(np.zeros((3, 1)))], complex=True),
     Case(support.broadcast_like, [R(3, 1), C(np.zeros((2, 3, 4)))], complex=True),
+    Case(support.reshaped_like, [R(12), C(np.zeros((3, 4)))], complex=True),
     Case(support.index_adjoint, [R(3), C(np.zeros(5)), C((np.array([1, 1, 4]),))], complex=True),
     Case(support.index_adjoint, [R(2, 2), C(np.zeros((4, 3))), C((slice(1, 3), slice(0, 2)))]),
     # (fancy index: the out-of-place sum; the in-place one is tested in test_issue8_optimize.py)
@@ -1260,6 +1271,8 @@ CASES = [
     Case(support.tupled, [R(3, 2)], complex=True, **seq_out(support.tupled)),
     Case(dict, [R(2), R(3)], (0, 1), complex=True, fn=dict_fn, rule=dict_rule),
     Case(dict, [R(2), R(3)], (0, 1), fn=dict_pairs_fn, rule=dict_pairs_rule, note="pairs"),
+    Case(support.ordered_dict, [R(2), R(3)], (0, 1), fn=ordered_dict_fn, rule=ordered_dict_rule,
+         note="collections.OrderedDict(pairs) built inside (sct/ordered_dicts.py)"),
     Case(support.dict_source_adjoint, [R(2), R(3)], (0, 1), complex=True, fn=dict_source_fn,
          rule=dict_source_rule),
     Case(support.dict_source_transpose, [R(2), R(3)], (0, 1), complex=True, fn=dict_transpose_fn,
@@ -1334,6 +1347,11 @@ CASES = [
     Case(np.nanmedian, [with_nan(3, 4)]),
     Case(np.nanmedian, [with_nan(3, 4)], kwargs=dict(axis=0)),
     Case(np.nanmedian, [with_nan(4, 5)], kwargs=dict(axis=1, keepdims=True), note="odd and even counts"),
+    Case(np.nanquantile, [with_nan(3, 4), C(0.3)]),
+    Case(np.nanquantile, [with_nan(4, 5), C([0.2, 0.9])], kwargs=dict(axis=1), note="lanes of other counts"),
+    Case(np.nanquantile, [with_nan(5, 4), C(0.6)], kwargs=dict(axis=0, keepdims=True, method="nearest")),
+    Case(np.nanpercentile, [with_nan(2, 3, 4), C(25.0)], kwargs=dict(axis=(0, 2), keepdims=True)),
+    Case(np.nanpercentile, [with_nan(6), C([40.0, 75.0])], kwargs=dict(method="midpoint")),
     Case(np.linalg.matmul, [R(2, 3), R(3, 4)], (0, 1), complex=True),
     Case(np.linalg.matmul, [R(3), R(2, 3, 2)], (0, 1), complex=True),
     Case(np.linalg.trace, [R(2, 3, 3)], kwargs=dict(offset=1), complex=True),
