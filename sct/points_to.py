@@ -1286,6 +1286,12 @@ class _Values:
         if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
+        if fn is not None and not receiver and self._numbers_from(state, node, fn):
+            # every return computes a new number or array from numbers, arrays and the items of flat
+            # lists and dicts (sct/array_returns.py): it holds none of them (was: anything they
+            # reach, so ``y = helper(x, cfg); cfg["n"] += 1`` was refused as a change of y, red53h FR2)
+            self.array_sites.add(site)
+            return self.fresh(state, site)
         if fn is not None and _returns_fresh(fn):
             if self.activity is not None and self.activity.value_is_array(node):
                 self.array_sites.add(site)       # a new array of numbers (sct/callee_effects.py returns_arrays)
@@ -1295,6 +1301,43 @@ class _Values:
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
+
+    def _numbers_from(self, state: State, node: gast.Call, fn) -> bool:
+        """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
+        "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), and does
+        ``fn`` return a new number or array computed from them (``returns_new_numbers``)?"""
+        if not isinstance(fn, types.FunctionType) or any(isinstance(a, gast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            return False
+        params = _parameter_list(fn)
+        if len(node.args) > len(params):
+            return False
+        given = {}
+        for p, a in list(zip(params, node.args)) + [(k.arg, k.value) for k in node.keywords]:
+            if p in given:
+                return False
+            if isinstance(a, gast.Constant):
+                if not (type(a.value) in (int, float, complex, bool, str) or a.value is None):
+                    return False
+                given[p] = "leaf"
+                continue
+            if not isinstance(a, gast.Name):
+                return False
+            objs = self.names(state, a)
+            if not objs and a.id in self.locals or objs and self._surely_arrays(objs):
+                given[p] = "leaf"       # (a local bound to no object: a number, a string, None)
+            elif objs and all(o[0] == "arg" and _leaf_kind(self.kinds.get(o[1])) for o in objs):
+                given[p] = "leaf"       # (a number argument)
+            elif objs and all(o != EXT and (o[0] in ("new", "old") and (self.is_sequence(o) or self.is_mapping(o)) or
+                                            o[0] == "arg" and _flat_kind(self.kinds.get(o[1])))
+                              for o in objs) and \
+                    all(c == EXT and all(o[0] == "arg" for o in objs) or c != EXT and self._surely_arrays({c})
+                        for c in state.contents(objs)):
+                given[p] = "flat"       # (EXT: an argument's own items, numbers by its kind)
+            else:
+                return False
+        from .array_returns import returns_new_numbers
+        return returns_new_numbers(fn, given)
 
     def _local_def_keeps_nothing(self, func) -> bool:
         """Is ``func`` the name of a def (or lambda) nested in this function, bound once, whose source
@@ -1888,6 +1931,21 @@ def _numbers_kind(kind) -> bool:
     if kind[0] == "seq" and len(kind) > 2 and isinstance(kind[2], tuple):
         return all(_numbers_kind(k) for k in kind[2])
     return False
+
+
+def _leaf_kind(kind) -> bool:
+    """Is ``kind`` (an argument's) a number or a numeric array (no tuple or list)?"""
+    return isinstance(kind, tuple) and bool(kind) and kind[0] in ("num", "const", "dl", "nd") and \
+        _numbers_kind(kind)
+
+
+def _flat_kind(kind) -> bool:
+    """Is ``kind`` (an argument's) a dict, list or tuple whose items are numbers or numeric arrays?"""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return False
+    if kind[0] == "map" and kind[1] is dict:
+        return all(isinstance(i, tuple) and len(i) == 2 and _leaf_kind(i[1]) for i in kind[2])
+    return kind[0] == "seq" and all(_leaf_kind(k) for k in kind[2])
 
 
 def _numbers(value) -> bool:
