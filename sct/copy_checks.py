@@ -349,6 +349,12 @@ class CopyChecks:
             # the items of what a for loop walks (``for v in xs``): those of xs
             base = v.func.value if v.func.attr in ("items", "values") else v.args[0]
             return isinstance(base, gast.Name) and self._only_copied_here(binds[0], base.id, seen)
+        if isinstance(v, (gast.Tuple, gast.List)) and v.elts and all(isinstance(e, gast.Name) for e in v.elts) and \
+                any(e.id in self.act.active for e in v.elts):
+            # a display of names (``for x in (X0, X1)``, made ``seq_t = (X0, X1)``): each item's value is
+            # read through the display alone where each name is read nowhere else (was: refused as a value
+            # ``seq_t`` holds too, a name of the normalizer's, red team 53h FR4)
+            return all(self._only_copied_here(binds[0], e.id, seen) for e in v.elts if e.id in self.act.active)
         return self.structures.filled_from(src, set()) is None     # a value made here: held by src alone
 
     def _is_copy(self, name: str) -> bool:
