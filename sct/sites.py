@@ -493,6 +493,12 @@ class SiteFinding:
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
                 base = self.resolve_x(value.value, defs, stmt)
+                if base.kind == "root" and not isinstance(value.slice, gast.Constant) and \
+                        self._walked_sequence(base.name):
+                    # the item a for loop (or a comprehension) walks, ``x_1 = seq_as_sequence[k]``: x itself,
+                    # whose binding the copy checks read as ``for x in xs``'s (was: an item of the
+                    # normalizer's sequence, refused as a list filled from xs, red team 53h FR4)
+                    return Selection("root", node.id)
                 if base.kind == "root":
                     item = self._held_item(base.name, value.slice, defs, stmt)
                     if item is None:        # (an item of a list or dict filled in place: sct/stored_items.py)
@@ -522,6 +528,13 @@ class SiteFinding:
         self.fail(stmt, "dlgradient: x must be a name, an element or attribute of one, or a list, "
                   "tuple or dict of them", what)
 
+    def _walked_sequence(self, name: str) -> bool:
+        """Is ``name`` bound once, to the normalizer's ``rt.as_sequence(xs)`` (what a loop walks)?"""
+        if self.facts.name_counts.get(name, (0, 0))[0] != 1:
+            return False
+        return any(isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                   n.targets[0].id == name and _walked(n.value) for n in self.nodes())
+
     def _held_item(self, name: str, index, defs: Dict[str, Any], stmt) -> Optional[Selection]:
         """Item ``index`` (a constant) of the tuple display ``name`` is bound to, once and outside loops,
         where that item is a name bound so too (it holds the same value at the site), though another
@@ -536,6 +549,13 @@ class SiteFinding:
         if isinstance(e, gast.Name) and self.follow._once(e.id):
             return self.resolve_x(e, defs, stmt)
         return None
+
+
+def _walked(value) -> bool:
+    """Is ``value`` the normalizer's ``rt.as_sequence(xs)``: what a for loop or comprehension walks?"""
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+        value.func.attr == "as_sequence" and isinstance(value.func.value, gast.Name) and \
+        value.func.value.id.startswith("rt")
 
 
 def _literal_item(sel: Selection, index) -> Optional[Selection]:
