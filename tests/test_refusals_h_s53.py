@@ -320,3 +320,44 @@ def test_fr4_comprehension_reading_the_list_refused_with_users_names():
         dlfeval(fr4_comprehension_reads_list, [dlarray(A0), dlarray(A1)])
     message = str(info.value)
     assert "line" in message and "'x'" in message and "x_1" not in message and "seq_" not in message
+
+
+# --- FR4: ``for k, p in P.items(): dlgradient(L, p)`` ---------------------------------------------
+
+def fr4_items(P):
+    L = np.sum(np.tanh(P["a"] @ W) ** 2) + np.sum(np.tanh(P["b"] @ W) ** 2)
+    out = {}
+    for k, p in P.items():
+        out[k] = dlgradient(L, p)
+    return out
+
+
+def fr4_items_inside(P):
+    out = {}
+    for k, p in P.items():
+        y = np.sum(p ** 2) + np.sum(np.sin(P["a"]))
+        out[k] = dlgradient(y, p)       # p is P[k]: for "a", the uses through P["a"] count
+    return out
+
+
+def fr4_items_written(P):
+    out = {}
+    for k, p in P.items():
+        P[k] = p * 2.0
+        y = np.sum(P["a"] ** 2)
+        out[k] = dlgradient(y, p)
+    return out
+
+
+def test_fr4_items_of_a_dict_argument():
+    # was: "cannot differentiate with respect to 'p': on line ... a value that 'P' holds too"
+    F = lambda a: np.sum(np.tanh(a @ W) ** 2)          # noqa: E731
+    g = dlfeval(fr4_items, {"a": dlarray(A0), "b": dlarray(A1)})
+    _close(g["a"], _fd(F, A0))
+    _close(g["b"], _fd(F, A1))
+    a, b = np.array([0.2, 0.4]), np.array([-0.3, 0.1])
+    g = dlfeval(fr4_items_inside, {"a": dlarray(a), "b": dlarray(b)})
+    _close(g["a"], _fd(lambda v: np.sum(v ** 2) + np.sum(np.sin(v)), a))
+    _close(g["b"], _fd(lambda v: np.sum(v ** 2) + np.sum(np.sin(a)), b))
+    with pytest.raises(sct.CompileError, match=r"line \d+: dlgradient"):
+        dlfeval(fr4_items_written, {"a": dlarray(a), "b": dlarray(b)})
