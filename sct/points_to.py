@@ -1286,11 +1286,13 @@ class _Values:
         if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
-        if fn is not None and not receiver and self._numbers_from(state, node, fn):
+        made = self._numbers_from(state, node, fn) if fn is not None and not receiver else False
+        if made:
             # every return computes a new number or array from numbers, arrays and the items of flat
             # lists and dicts (sct/array_returns.py): it holds none of them (was: anything they
             # reach, so ``y = helper(x, cfg); cfg["n"] += 1`` was refused as a change of y, red53h FR2)
-            self.array_sites.add(site)
+            if made == "array":
+                self.array_sites.add(site)
             return self.fresh(state, site)
         if fn is not None and _returns_fresh(fn):
             if self.activity is not None and self.activity.value_is_array(node):
@@ -1302,17 +1304,18 @@ class _Values:
         return reached | frozenset({EXT})
 
 
-    def _numbers_from(self, state: State, node: gast.Call, fn) -> bool:
+    def _numbers_from(self, state: State, node: gast.Call, fn):
         """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
         "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), and does
-        ``fn`` return a new number or array computed from them (``returns_new_numbers``)?"""
+        ``fn`` return a new number or array computed from them (``returns_new_numbers``)?  "array" (a new
+        array or number), "new" (a new value holding numbers only: a list may be one), False: not known."""
         if not isinstance(fn, types.FunctionType) or any(isinstance(a, gast.Starred) for a in node.args) or \
                 any(k.arg is None for k in node.keywords):
             return False
         params = _parameter_list(fn)
         if len(node.args) > len(params):
             return False
-        given = {}
+        given, nested = {}, False
         for p, a in list(zip(params, node.args)) + [(k.arg, k.value) for k in node.keywords]:
             if p in given:
                 return False
@@ -1331,13 +1334,24 @@ class _Values:
             elif objs and all(o != EXT and (o[0] in ("new", "old") and (self.is_sequence(o) or self.is_mapping(o)) or
                                             o[0] == "arg" and _flat_kind(self.kinds.get(o[1])))
                               for o in objs) and \
-                    all(c == EXT and all(o[0] == "arg" for o in objs) or c != EXT and self._surely_arrays({c})
-                        for c in state.contents(objs)):
+                    all(c == EXT and all(o[0] == "arg" for o in objs) or c != EXT and self._surely_arrays({c}) or
+                        self._numbers_container(state, c, objs) for c in state.contents(objs)):
                 given[p] = "flat"       # (EXT: an argument's own items, numbers by its kind)
+                # (an item that is a list or dict of numbers, ``{"c": 1.0, "log": []}``: a value computed
+                # from it may be a new list of numbers, no array)
+                nested |= any(c != EXT and self._numbers_container(state, c, objs) for c in state.contents(objs))
             else:
                 return False
         from .array_returns import returns_new_numbers
-        return returns_new_numbers(fn, given)
+        if not returns_new_numbers(fn, given):
+            return False
+        return "new" if nested else "array"
+
+    def _numbers_container(self, state: State, c, holders) -> bool:
+        """Is ``c`` a list, tuple or dict this function made, holding numbers only (no object), and none of
+        ``holders``?"""
+        return c != EXT and c[0] in ("new", "old") and c not in holders and \
+            (self.is_sequence(c) or self.is_mapping(c)) and not state.contents({c})
 
     def _local_def_keeps_nothing(self, func) -> bool:
         """Is ``func`` the name of a def (or lambda) nested in this function, bound once, whose source

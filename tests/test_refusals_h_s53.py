@@ -361,3 +361,33 @@ def test_fr4_items_of_a_dict_argument():
     _close(g["b"], _fd(lambda v: np.sum(v ** 2) + np.sum(np.sin(a)), b))
     with pytest.raises(sct.CompileError, match=r"line \d+: dlgradient"):
         dlfeval(fr4_items_written, {"a": dlarray(a), "b": dlarray(b)})
+
+
+def fr2_other_key_list(x):
+    d = {"c": 1.0, "log": []}
+    y = helper(x, d)
+    d["log"].append(1)
+    return y, dlgradient(y, x), len(d["log"])
+
+
+def helper_list_of(x, d):
+    return d["log"] * 2
+
+
+def fr2_helper_makes_a_list(x):
+    d = {"c": 1.0, "log": [1.0, 2.0]}
+    t = helper_list_of(x, d)
+    d["log"].append(3.0)
+    y = helper(x, d) * len(t)
+    return y, dlgradient(y, x), t
+
+
+def test_fr2_dict_with_a_list_item_written_after_helper():
+    y, g, n = dlfeval(fr2_other_key_list, dlarray(X))
+    _close(y, plain(X))
+    _close(g, _fd(plain, X))
+    assert n == 1
+    y, g, t = dlfeval(fr2_helper_makes_a_list, dlarray(X))
+    _close(y, 4 * plain(X))
+    _close(g, 4 * _fd(plain, X))
+    assert t == [1.0, 2.0, 1.0, 2.0]       # a new list: the append did not change it
