@@ -1554,6 +1554,10 @@ class PointsTo(_Values):
 
     def describe(self, value) -> str:
         if isinstance(value, gast.Name):
+            if value.id.startswith(("out_", "seq_")) and self.origin.get(value.id):
+                # (a temporary of the normalizer's, ``out_t_1`` of an inlined helper's return: what it
+                # is, was named as generated, red team 53h)
+                return self.origin[value.id]
             return f"a second name for {value.id}"
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
             return f"a view or an item of {value.value.id}"
@@ -1681,9 +1685,18 @@ class AliasAnalysis(PointsTo):
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
-                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
-                       f"taken from one), and {other} is read later"
+                return self._holds_it(other)
         return None
+
+    def _holds_it(self, other: str) -> str:
+        """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said
+        as put in a list, dict or object of ``y = helper(x, d)``'s scalar y, red team 53h FR2)."""
+        how = self.origin.get(other) or ""
+        if how.startswith("the result of "):
+            return f"{other} may hold it ({other} is {how}, a call given it, which sct cannot tell returns " \
+                   f"a new value), and {other} is read later"
+        return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+               f"taken from one), and {other} is read later"
 
     def holders_through(self, s, objs, via) -> FrozenSet[str]:
         """The names live after ``s`` that hold ``objs`` only through the objects ``via`` (``g`` of
@@ -1723,8 +1736,7 @@ class AliasAnalysis(PointsTo):
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name}{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
-                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
-                       f"taken from one), and {other} is read later"
+                return self._holds_it(other)
         return None
 
     def builtin(self, s, name: str) -> bool:

@@ -391,3 +391,40 @@ def test_fr2_dict_with_a_list_item_written_after_helper():
     _close(y, 4 * plain(X))
     _close(g, 4 * _fd(plain, X))
     assert t == [1.0, 2.0, 1.0, 2.0]       # a new list: the append did not change it
+
+
+# --- messages name the user's values, not the normalizer's ----------------------------------------
+
+def h_ret_view(x, d):
+    d["h"] = x * 2.0
+    return d["h"][:]
+
+
+def msg_view(x):
+    d = {}
+    y = h_ret_view(x, d)
+    d["h"][0] = 5.0
+    s = np.sum(y ** 2) + np.sum(np.sin(x))
+    return s, dlgradient(s, x)
+
+
+def helper_nested(x, d):
+    return np.sum(np.sin(x * d["c"][0]) * x ** 2)
+
+
+def msg_helper_result(x):
+    d = {"c": [1.0, [2.0]]}
+    y = helper_nested(x, d)
+    d["c"].append(3.0)
+    return y, dlgradient(y, x)
+
+
+def test_messages_name_no_generated_value():
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(msg_view, dlarray(X))
+    assert "line" in str(info.value) and "out_t" not in str(info.value) and "y is a view or an item of" in \
+        str(info.value)
+    # (a helper's result, not "put in a list, dict or object")
+    with pytest.raises(sct.CompileError, match=r"line \d+: d\['c'\]\.append\(\.\.\.\) .* y may hold it \(y is the "
+                                               r"result of helper_nested\(\), a call given it"):
+        dlfeval(msg_helper_result, dlarray(X))
