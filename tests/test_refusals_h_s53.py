@@ -428,3 +428,24 @@ def test_messages_name_no_generated_value():
     with pytest.raises(sct.CompileError, match=r"line \d+: d\['c'\]\.append\(\.\.\.\) .* y may hold it \(y is the "
                                                r"result of helper_nested\(\), a call given it"):
         dlfeval(msg_helper_result, dlarray(X))
+
+
+# --- FR3: MAML over a list of tasks: the loop's own limit said with the first refusal ------------------
+
+def maml_tasks(P, tasks):
+    total = 0.0
+    for (xs, ys) in tasks:
+        fast = P
+        L = np.mean((np.tanh(xs @ fast["w"]) - ys) ** 2)
+        gs = dlgradient(L, fast, EnableHigherDerivatives=True)
+        fast = {k: fast[k] - 0.1 * gs[k] for k in fast}
+        total = total + np.mean((np.tanh(xs @ fast["w"]) - ys) ** 2)
+    return total, dlgradient(total, P)
+
+
+def test_fr3_maml_over_tasks_names_the_loop_limit():
+    tasks = [(XM, YM), (XM * 0.5, YM)]
+    with pytest.raises(sct.CompileError, match=r"line \d+: dlgradient: cannot differentiate .*Note too: a gradient "
+                                               r"computed inside a loop can be differentiated again only where the "
+                                               r"loop is `for i in range\(n\)`"):
+        dlfeval(maml_tasks, {"w": dlarray(np.array([0.3, -0.2]))}, tasks)
