@@ -1327,7 +1327,8 @@ class _Values:
             if not isinstance(a, gast.Name):
                 return False
             objs = self.names(state, a)
-            if not objs and a.id in self.locals or objs and self._surely_arrays(objs):
+            if not objs and a.id in self.locals and not self._bound_to_boolop(a.id) or \
+                    objs and self._surely_arrays(objs):
                 given[p] = "leaf"       # (a local bound to no object: a number, a string, None)
             elif objs and all(o[0] == "arg" and _leaf_kind(self.kinds.get(o[1])) for o in objs):
                 given[p] = "leaf"       # (a number argument)
@@ -1346,6 +1347,11 @@ class _Values:
         if not returns_new_numbers(fn, given):
             return False
         return "new" if nested else "array"
+
+    def _bound_to_boolop(self, name: str) -> bool:
+        """Is ``name`` bound somewhere to ``a or b`` (which may be a container; held as no object)?"""
+        return any(isinstance(n, gast.Assign) and isinstance(n.value, gast.BoolOp) and
+                   any(isinstance(t, gast.Name) and t.id == name for t in n.targets) for n in walk_no_defs(self.fdef))
 
     def _numbers_container(self, state: State, c, holders) -> bool:
         """Is ``c`` a list, tuple or dict this function made, holding numbers only (no object), and none of
