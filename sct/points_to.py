@@ -1289,7 +1289,7 @@ class _Values:
         made = self._numbers_from(state, node, fn) if fn is not None and not receiver else False
         if made:
             # every return computes a new number or array from numbers, arrays and the items of flat
-            # lists and dicts (sct/array_returns.py): it holds none of them (was: anything they
+            # lists and dicts (sct/number_returns.py): it holds none of them (was: anything they
             # reach, so ``y = helper(x, cfg); cfg["n"] += 1`` was refused as a change of y, red53h FR2)
             if made == "array":
                 self.array_sites.add(site)
@@ -1343,7 +1343,7 @@ class _Values:
                 nested |= any(c != EXT and self._numbers_container(state, c, objs) for c in state.contents(objs))
             else:
                 return False
-        from .array_returns import returns_new_numbers
+        from .number_returns import returns_new_numbers
         if not returns_new_numbers(fn, given):
             return False
         return "new" if nested else "array"
@@ -1442,6 +1442,7 @@ class PointsTo(_Values):
         super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+        self.function_results: Set[str] = set()   # names bound to a call of a plain function (for messages)
 
     def run(self):
         state = State()
@@ -1487,6 +1488,8 @@ class PointsTo(_Values):
                     s.value.func.attr == "inplace_result" and target.id in self.origin):
                 # (``x op= v`` written as x = rt.inplace_result(x op v, x): x is what it was)
                 self.origin[target.id] = self.describe(s.value)
+                if isinstance(s.value, gast.Call) and isinstance(self.info(s.value).obj, types.FunctionType):
+                    self.function_results.add(target.id)
             read_only = _read_only_value(state, s.value)
             if read_only or read_only_key(target.id) in state.env:
                 state.env[read_only_key(target.id)] = read_only
@@ -1698,7 +1701,7 @@ class AliasAnalysis(PointsTo):
         """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said
         as put in a list, dict or object of ``y = helper(x, d)``'s scalar y, red team 53h FR2)."""
         how = self.origin.get(other) or ""
-        if how.startswith("the result of "):
+        if how.startswith("the result of ") and other in self.function_results:
             return f"{other} may hold it ({other} is {how}, a call given it, which sct cannot tell returns " \
                    f"a new value), and {other} is read later"
         return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
