@@ -775,6 +775,12 @@ class ValueFacts:
                 return first is not None and array_operand(first)
             if any(info.obj is c for c in (float, int, complex)) and info.kind != CallKind.METHOD:
                 return True                # float(v): a number (was: no array, fuzz52 R1)
+            if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient" and \
+                    len(value.args) == 2 and array_operand(value.args[1]):
+                # the gradient with respect to one array: an array of its shape (was: no array, so a
+                # MAML step ``p = p - 0.5 * g; p[0] = ...`` was refused as a list, dict or object
+                # filled from p's new version, red team 53h FR1)
+                return True
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
             if info.kind == CallKind.FUNCTION and not value.keywords and all(

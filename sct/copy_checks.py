@@ -6,6 +6,7 @@ those uses.  A mixin of ``sites.SiteFinding`` (it reads its ``fdef``, ``facts``,
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import gast
@@ -180,22 +181,53 @@ class CopyChecks:
         line = getattr(target, "lineno", "?")
         shallow = isinstance(target, gast.Assign) and bool(_shallow_copy_of(target.value))
         copy_of = self._user_name(self._origin_structure(copy_of))
-        root = self._call_text(root) or self._user_name(root)
+        root = self._call_text(root) or self._written_name(self._user_name(root), target)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
+        display = self._display_text(copy_of)
         # (a shallow copy filled again, ``Q = dict(P); for k in Q: Q[k] = Q[k] - lr * g[k]``: was told to
         # write ``... * 1.0`` of the dict, fuzz51 R1)
         advice = (f"build {root!r} as a new container of new values where it is made (`{root} = {{k: v - lr * g[k] "
                   f"for k, v in {copy_of}.items()}}`), not as a copy of {copy_of!r} filled again") if shallow else \
+            (f"differentiate with respect to the names of {display[1]} themselves, or make the value of "
+             f"{root!r} a new one where it is bound (`{root} = {root} * 1.0`)") if display else \
             (f"differentiate with respect to {copy_of!r} (and select from its gradient), or make the value of "
              f"{root!r} a new one where it is bound (... * 1.0)")
+        # (a display the normalizer named, ``for x in (X0, X1)``: said as the user wrote it, was 'seq_t')
+        holder = f"{display[0]} {display[1]}" if display else repr(copy_of)
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
             self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
-                      f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
+                      f"bound to a value that {holder} holds too (a second name of it, or an item of "
                       f"it), and sct cannot follow here whether {root!r} still is that value at this line "
                       f"(bound more than once, in a loop, or taken from a structure filled in place); "
-                      f"the gradient would miss the uses through {copy_of!r}. {advice[0].upper()}{advice[1:]}",
+                      f"the gradient would miss the uses through {holder}. {advice[0].upper()}{advice[1:]}",
                       what)
+
+    def _written_name(self, name: str, target) -> str:
+        """``x`` for the normalizer's ``x_1`` (a comprehension's variable renamed) where the user's line
+        ``target`` is on spells ``x`` but not ``x_1``."""
+        m = re.fullmatch(r"(\w+?)_\d+", name)
+        if m is None:
+            return name
+        from .parse import source_line
+        text = source_line(self.facts.filename, getattr(target, "lineno", 0) or 0) or ""
+        words = set(re.findall(r"\w+", text))
+        return m.group(1) if m.group(1) in words and name not in words else name
+
+    def _display_text(self, name: str):
+        """("the tuple", "(X0, X1)") where ``name`` is the normalizer's name of a tuple or list display of
+        the user's (``seq_t = (X0, X1)`` of ``for x in (X0, X1)``), else None."""
+        if not name.startswith(("seq_", "out_")):
+            return None
+        v = self.single_defs().get(name)
+        if not isinstance(v, (gast.Tuple, gast.List)) or not v.elts:
+            return None
+        try:
+            import astunparse
+            text = astunparse.unparse(gast.gast_to_ast(v)).strip()
+        except Exception:       # noqa: BLE001  (not shown: the name)
+            return None
+        return ("the tuple" if isinstance(v, gast.Tuple) else "the list", text)
 
     def _copy_read_only_here(self, root: str, copy_stmt, src: str, frames) -> bool:
         """Is the copy ``root = src`` (or an item of it) the only way the site's y reaches that value:
@@ -349,6 +381,12 @@ class CopyChecks:
             # the items of what a for loop walks (``for v in xs``): those of xs
             base = v.func.value if v.func.attr in ("items", "values") else v.args[0]
             return isinstance(base, gast.Name) and self._only_copied_here(binds[0], base.id, seen)
+        if isinstance(v, (gast.Tuple, gast.List)) and v.elts and all(isinstance(e, gast.Name) for e in v.elts) and \
+                any(e.id in self.act.active for e in v.elts):
+            # a display of names (``for x in (X0, X1)``, made ``seq_t = (X0, X1)``): each item's value is
+            # read through the display alone where each name is read nowhere else (was: refused as a value
+            # ``seq_t`` holds too, a name of the normalizer's, red team 53h FR4)
+            return all(self._only_copied_here(binds[0], e.id, seen) for e in v.elts if e.id in self.act.active)
         return self.structures.filled_from(src, set()) is None     # a value made here: held by src alone
 
     def _is_copy(self, name: str) -> bool:
@@ -443,7 +481,10 @@ class CopyChecks:
         found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
-            r = self._user_name(r)
+            # (the normalizer's names said as the user's: ``seq_as_sequence`` as what the loop walks, ``p_1``
+            # as ``p``; was named as generated, red team 53h)
+            r = self._written_name(self._user_name(self._origin_structure(r) if r.startswith("seq_") else r), stmt)
+            culprit = self._written_name(self._user_name(culprit), stmt)
             self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r!r} or what it holds: "
                       f"it is a list, dict or object made in {self.facts.fname}() and filled on line "
                       f"{line} from {culprit!r}, which may hold the same value; its gradient would also "

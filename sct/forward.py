@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import numbers
 import os
 import types
 
@@ -200,6 +201,12 @@ def _integer_primals(primals, tangents) -> list:
             raise SctError(f"jvp: a primal is a {type(p).__name__}; primals are arrays or numbers "
                            "(differentiate a function of the arrays inside it, e.g. "
                            "jvp(lambda w: f({'w': w}), w, v), or use dlgradient)")
+        if not isinstance(p, (numbers.Number, np.number, np.bool_, np.ndarray, dlarray)):
+            # a dataclass or another object (was: a TypeError inside the runtime's dlarray, red team 53h C1)
+            what = "a dataclass" if dataclasses.is_dataclass(p) else "an object"
+            raise SctError(f"jvp: a primal is {what} of class {type(p).__name__}; primals are arrays or "
+                           "numbers (differentiate a function of the arrays inside it, e.g. "
+                           f"jvp(lambda W, b: f({type(p).__name__}(W, b)), (W, b), (vW, vb)), or use dlgradient)")
     fixed = [isinstance(p, (int, np.integer)) or
              (isinstance(p, np.ndarray) and p.dtype.kind in "biu") for p in primals]  # int arrays: indices
     for p, t, is_int in zip(primals, tangents, fixed):

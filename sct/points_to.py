@@ -1286,6 +1286,14 @@ class _Values:
         if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
+        made = self._numbers_from(state, node, fn) if fn is not None and not receiver else False
+        if made:
+            # every return computes a new number or array from numbers, arrays and the items of flat
+            # lists and dicts (sct/number_returns.py): it holds none of them (was: anything they
+            # reach, so ``y = helper(x, cfg); cfg["n"] += 1`` was refused as a change of y, red53h FR2)
+            if made == "array":
+                self.array_sites.add(site)
+            return self.fresh(state, site)
         if fn is not None and _returns_fresh(fn):
             if self.activity is not None and self.activity.value_is_array(node):
                 self.array_sites.add(site)       # a new array of numbers (sct/callee_effects.py returns_arrays)
@@ -1295,6 +1303,61 @@ class _Values:
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
+
+    def _numbers_from(self, state: State, node: gast.Call, fn):
+        """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
+        "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), and does
+        ``fn`` return a new number or array computed from them (``returns_new_numbers``)?  "array" (a new
+        array or number), "new" (a new value holding numbers only: a list may be one), False: not known."""
+        if not isinstance(fn, types.FunctionType) or any(isinstance(a, gast.Starred) for a in node.args) or \
+                any(k.arg is None for k in node.keywords):
+            return False
+        params = _parameter_list(fn)
+        if len(node.args) > len(params):
+            return False
+        given, nested = {}, False
+        for p, a in list(zip(params, node.args)) + [(k.arg, k.value) for k in node.keywords]:
+            if p in given:
+                return False
+            if isinstance(a, gast.Constant):
+                if not (type(a.value) in (int, float, complex, bool, str) or a.value is None):
+                    return False
+                given[p] = "leaf"
+                continue
+            if not isinstance(a, gast.Name):
+                return False
+            objs = self.names(state, a)
+            if not objs and a.id in self.locals and not self._bound_to_boolop(a.id) or \
+                    objs and self._surely_arrays(objs):
+                given[p] = "leaf"       # (a local bound to no object: a number, a string, None)
+            elif objs and all(o[0] == "arg" and _leaf_kind(self.kinds.get(o[1])) for o in objs):
+                given[p] = "leaf"       # (a number argument)
+            elif objs and all(o != EXT and (o[0] in ("new", "old") and (self.is_sequence(o) or self.is_mapping(o)) or
+                                            o[0] == "arg" and _flat_kind(self.kinds.get(o[1])))
+                              for o in objs) and \
+                    all(c == EXT and all(o[0] == "arg" for o in objs) or c != EXT and self._surely_arrays({c}) or
+                        self._numbers_container(state, c, objs) for c in state.contents(objs)):
+                given[p] = "flat"       # (EXT: an argument's own items, numbers by its kind)
+                # (an item that is a list or dict of numbers, ``{"c": 1.0, "log": []}``: a value computed
+                # from it may be a new list of numbers, no array)
+                nested |= any(c != EXT and self._numbers_container(state, c, objs) for c in state.contents(objs))
+            else:
+                return False
+        from .number_returns import returns_new_numbers
+        if not returns_new_numbers(fn, given):
+            return False
+        return "new" if nested else "array"
+
+    def _bound_to_boolop(self, name: str) -> bool:
+        """Is ``name`` bound somewhere to ``a or b`` (which may be a container; held as no object)?"""
+        return any(isinstance(n, gast.Assign) and isinstance(n.value, gast.BoolOp) and
+                   any(isinstance(t, gast.Name) and t.id == name for t in n.targets) for n in walk_no_defs(self.fdef))
+
+    def _numbers_container(self, state: State, c, holders) -> bool:
+        """Is ``c`` a list, tuple or dict this function made, holding numbers only (no object), and none of
+        ``holders``?"""
+        return c != EXT and c[0] in ("new", "old") and c not in holders and \
+            (self.is_sequence(c) or self.is_mapping(c)) and not state.contents({c})
 
     def _local_def_keeps_nothing(self, func) -> bool:
         """Is ``func`` the name of a def (or lambda) nested in this function, bound once, whose source
@@ -1379,6 +1442,7 @@ class PointsTo(_Values):
         super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
+        self.function_results: Set[str] = set()   # names bound to a call of a plain function (for messages)
 
     def run(self):
         state = State()
@@ -1424,6 +1488,8 @@ class PointsTo(_Values):
                     s.value.func.attr == "inplace_result" and target.id in self.origin):
                 # (``x op= v`` written as x = rt.inplace_result(x op v, x): x is what it was)
                 self.origin[target.id] = self.describe(s.value)
+                if isinstance(s.value, gast.Call) and isinstance(self.info(s.value).obj, types.FunctionType):
+                    self.function_results.add(target.id)
             read_only = _read_only_value(state, s.value)
             if read_only or read_only_key(target.id) in state.env:
                 state.env[read_only_key(target.id)] = read_only
@@ -1497,6 +1563,10 @@ class PointsTo(_Values):
 
     def describe(self, value) -> str:
         if isinstance(value, gast.Name):
+            if value.id.startswith(("out_", "seq_")) and self.origin.get(value.id):
+                # (a temporary of the normalizer's, ``out_t_1`` of an inlined helper's return: what it
+                # is, was named as generated, red team 53h)
+                return self.origin[value.id]
             return f"a second name for {value.id}"
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
             return f"a view or an item of {value.value.id}"
@@ -1624,9 +1694,18 @@ class AliasAnalysis(PointsTo):
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
-                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
-                       f"taken from one), and {other} is read later"
+                return self._holds_it(other)
         return None
+
+    def _holds_it(self, other: str) -> str:
+        """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said
+        as put in a list, dict or object of ``y = helper(x, d)``'s scalar y, red team 53h FR2)."""
+        how = self.origin.get(other) or ""
+        if how.startswith("the result of ") and other in self.function_results:
+            return f"{other} may hold it ({other} is {how}, a call given it, which sct cannot tell returns " \
+                   f"a new value), and {other} is read later"
+        return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
+               f"taken from one), and {other} is read later"
 
     def holders_through(self, s, objs, via) -> FrozenSet[str]:
         """The names live after ``s`` that hold ``objs`` only through the objects ``via`` (``g`` of
@@ -1666,8 +1745,7 @@ class AliasAnalysis(PointsTo):
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name}{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
-                return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
-                       f"taken from one), and {other} is read later"
+                return self._holds_it(other)
         return None
 
     def builtin(self, s, name: str) -> bool:
@@ -1888,6 +1966,21 @@ def _numbers_kind(kind) -> bool:
     if kind[0] == "seq" and len(kind) > 2 and isinstance(kind[2], tuple):
         return all(_numbers_kind(k) for k in kind[2])
     return False
+
+
+def _leaf_kind(kind) -> bool:
+    """Is ``kind`` (an argument's) a number or a numeric array (no tuple or list)?"""
+    return isinstance(kind, tuple) and bool(kind) and kind[0] in ("num", "const", "dl", "nd") and \
+        _numbers_kind(kind)
+
+
+def _flat_kind(kind) -> bool:
+    """Is ``kind`` (an argument's) a dict, list or tuple whose items are numbers or numeric arrays?"""
+    if not isinstance(kind, tuple) or len(kind) < 3 or not isinstance(kind[2], tuple):
+        return False
+    if kind[0] == "map" and kind[1] is dict:
+        return all(isinstance(i, tuple) and len(i) == 2 and _leaf_kind(i[1]) for i in kind[2])
+    return kind[0] == "seq" and all(_leaf_kind(k) for k in kind[2])
 
 
 def _numbers(value) -> bool:

@@ -487,12 +487,19 @@ class SiteFinding:
             return Selection("star", of=self.resolve_x(node.value, defs, stmt))
         if isinstance(node, gast.Name):
             value = defs.get(node.id)
+            item = _items_value(self, value or self.follow.single_defs().get(node.id), defs, stmt) \
+                if self.facts.name_counts.get(node.id, (0, 0))[0] == 1 else None   # (p of ``for k, p in P.items()``)
+            if item is not None:
+                return item
             if value is None or self.facts.name_counts.get(node.id, (0, 0))[0] != 1:
                 return Selection("root", node.id)
             if isinstance(value, gast.Name):
                 return self.resolve_x(value, defs, stmt)
             if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
                 base = self.resolve_x(value.value, defs, stmt)
+                if base.kind == "root" and not isinstance(value.slice, gast.Constant) and \
+                        _walked_sequence(self, base.name):      # (x_1 = seq_as_sequence[k]: sct/sites.py _walked)
+                    return Selection("root", node.id)
                 if base.kind == "root":
                     item = self._held_item(base.name, value.slice, defs, stmt)
                     if item is None:        # (an item of a list or dict filled in place: sct/stored_items.py)
@@ -536,6 +543,71 @@ class SiteFinding:
         if isinstance(e, gast.Name) and self.follow._once(e.id):
             return self.resolve_x(e, defs, stmt)
         return None
+
+
+def _items_value(finding, value, defs: Dict[str, Any], stmt) -> Optional[Selection]:
+    """``P[k]`` for the value ``p`` of ``for k, p in P.items()`` (normalized: ``seq_items = P.items();
+    seq_as_sequence = rt.as_sequence(seq_items); t = seq_as_sequence[i]; k = t[0]; p = t[1]``), where
+    P is a name bound once that the function reads only by its items and keys (nothing can change
+    P[k] after the walk took p): dlgradient(L, p) is with respect to that item, whose uses through
+    ``P["a"]`` count (was: refused as a value P holds too, red team 53h FR4); else None."""
+    counts = finding.facts.name_counts
+    if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and
+            isinstance(value.slice, gast.Constant) and value.slice.value == 1 and
+            counts.get(value.value.id, (0, 0))[0] == 1):
+        return None
+    pair = value.value.id
+    binds = {n.targets[0].id: n.value for n in finding.nodes() if isinstance(n, gast.Assign) and
+             len(n.targets) == 1 and isinstance(n.targets[0], gast.Name)}
+    walk = binds.get(pair)
+    if not (isinstance(walk, gast.Subscript) and isinstance(walk.value, gast.Name) and
+            _walked_sequence(finding, walk.value.id)):
+        return None
+    seq = binds.get(walk.value.id)
+    source = seq.args[0] if len(seq.args) == 1 and isinstance(seq.args[0], gast.Name) else None
+    items = binds.get(source.id) if source is not None and counts.get(source.id, (0, 0))[0] == 1 else None
+    if not (isinstance(items, gast.Call) and isinstance(items.func, gast.Attribute) and
+            items.func.attr == "items" and not items.args and not items.keywords and
+            isinstance(items.func.value, gast.Name)):
+        return None
+    P = items.func.value.id
+    keys = [n.targets[0].id for n in finding.nodes() if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+            isinstance(n.targets[0], gast.Name) and isinstance(n.value, gast.Subscript) and
+            isinstance(n.value.value, gast.Name) and n.value.value.id == pair and
+            isinstance(n.value.slice, gast.Constant) and n.value.slice.value == 0]
+    if len(keys) != 1 or counts.get(keys[0], (0, 0))[0] != 1 or counts.get(P, (0, 0))[0] > 1 or \
+            finding.act.kinds.get(P, (None,))[:1] != ("map",):
+        return None
+    # P read only as ``P[key]`` or by ``P.items()`` / ``.keys()`` / ``.values()`` (no call given P, no write)
+    reads = [n for n in finding.nodes() if isinstance(n, gast.Name) and n.id == P and not isinstance(n.ctx, gast.Param)]
+    allowed = {id(n.value) for n in finding.nodes() if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load)}
+    allowed |= {id(n.func.value) for n in finding.nodes() if isinstance(n, gast.Call) and
+                isinstance(n.func, gast.Attribute) and n.func.attr in ("items", "keys", "values") and not n.args}
+    if any(not isinstance(n.ctx, gast.Load) or id(n) not in allowed for n in reads if n.id == P):
+        return None
+    base = finding.resolve_x(gast.Name(id=P, ctx=gast.Load(), annotation=None, type_comment=None), defs, stmt)
+    if base.kind != "root":
+        return None
+    return Selection("item", of=base, index=gast.Name(id=keys[0], ctx=gast.Load(), annotation=None,
+                                                      type_comment=None))
+
+
+def _walked_sequence(finding, name: str) -> bool:
+    """Is ``name`` bound once, to the normalizer's ``rt.as_sequence(xs)`` (what a loop walks)?"""
+    if finding.facts.name_counts.get(name, (0, 0))[0] != 1:
+        return False
+    return any(isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+               n.targets[0].id == name and _walked(n.value) for n in finding.nodes())
+
+
+def _walked(value) -> bool:
+    """Is ``value`` the normalizer's ``rt.as_sequence(xs)``: what a for loop or comprehension walks?  Its
+    item, ``x_1 = seq_as_sequence[k]``, is x itself to ``resolve_x``, whose binding the copy checks read as
+    ``for x in xs``'s (was: an item of the normalizer's sequence, refused as a list filled from xs, red
+    team 53h FR4)."""
+    return isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+        value.func.attr == "as_sequence" and isinstance(value.func.value, gast.Name) and \
+        value.func.value.id.startswith("rt")
 
 
 def _literal_item(sel: Selection, index) -> Optional[Selection]:
