@@ -1106,6 +1106,8 @@ class _Values:
         params = _parameter_list(self.info(node).obj)
         for i, v in enumerate(node.args):
             name = params[i] if i < len(params) else None
+            if i == 0 and self._joined_numeric_list(state, node, v):
+                continue
             if not (isinstance(v, gast.Constant) and v.value is None and name in _SETTINGS) and \
                     not self._numeric_expr(state, v, depth):
                 return True
@@ -1114,6 +1116,19 @@ class _Values:
                                          k.arg in _SETTINGS) and not self._numeric_expr(state, k.value, depth):
                 return True
         return False
+
+    def _joined_numeric_list(self, state: State, node: gast.Call, v) -> bool:
+        """Is ``v`` the list or tuple ``np.stack(v)`` (concatenate, vstack, ...) joins, one this function
+        made (``np.stack([w[i] * 2 for i in ...])``, bound again in the loop) whose objects are surely
+        numeric arrays?  The joined array then holds numbers, or copies of immutable items (None, a
+        string): never a reference (unlike ``np.array([z, None])``, which holds a 0-d z itself).  (Was:
+        such a list not bound once seemed to hold anything, so ``t = np.stack(...).copy()`` seemed a
+        shallow copy of a list, and a write into t was refused, fuzz53 R2/r4.)"""
+        if not isinstance(v, gast.Name) or self.info(node).obj not in _JOINS:
+            return False
+        objs = self.names(state, v)
+        return bool(objs) and all(o != EXT and o[0] in ("new", "old") and self.is_sequence(o) for o in objs) and \
+            all(self._numeric_object(o) for o in state.contents(objs))
 
     def _numeric_expr(self, state: State, e, depth: int) -> bool:
         """Is ``e`` surely a number, a string, a numeric array, or a tuple or list of them (never None,
@@ -1319,6 +1334,8 @@ def _nested_code(outer, name: str, line):
 
 # numpy's creators whose first argument is the shape of the new array
 _CREATORS = (np.zeros, np.ones, np.empty, np.full)
+# functions that join a list's items into a new array by copying their numbers (np.asarray of each)
+_JOINS = (np.stack, np.vstack, np.hstack, np.dstack, np.column_stack, np.concatenate)
 
 
 def _ufunc_method(target) -> bool:
