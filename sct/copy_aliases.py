@@ -477,7 +477,10 @@ def rebind_copies(fdef, analysis_of, rt_name: str, memo: Dict = None) -> bool:
         items) where ``w = base.attr`` bound the attribute's object, and may base hold it in that one
         place only?  Then a change of ``w`` in place (``g.Value[0] = v``, ``g.w.append(v)``) is a
         change of ``base.attr`` (was: made on a copy, base kept the old value)."""
-        return held_base(fact, s, lambda o: o[0] in ("new", "old") and o[1] in analysis.gradient_sites)
+        # (or an object of the user's class made here, ``o = Acc(); o.w = w + 0.0; o.w[0] -= 1.0``: was
+        # refused as a change o holds where the dict item's was followed, fuzz53 R1)
+        return held_base(fact, s, lambda o: o[0] in ("new", "old") and (o[1] in analysis.gradient_sites or
+                                                                       o[1] in analysis.instance_sites))
 
     def held_base(fact, s, container=None) -> bool:
         """Did ``base`` surely hold a list, tuple or dict where ``w = base[k]`` bound the item (the

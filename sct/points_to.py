@@ -776,6 +776,11 @@ class _Values:
         if _number_result(node, info, name):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
+            if not receiver and not args and isinstance(info.obj, type) and new_instance_class(info.obj):
+                # Acc() given nothing traced (a call sct runs as it is): a new object of the user's class
+                # too (was: not one, so ``o.w[0] -= 1.0`` after ``o.w = w + 0.0`` was not followed into o.w
+                # as a dict item's is, and was refused, fuzz53 R1)
+                self.instance_sites.add(site)
             return self._op_call(state, info, name, args, receiver, copy_false, site, node)
         if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
                                              info.method in registry.NONDIFF_METHODS or
