@@ -1479,9 +1479,17 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
             out.append(assign(name, gast.Subscript(value=load(name), slice=gast.Slice(
                 lower=None, upper=gast.Constant(value=-1, kind=None), step=None), ctx=gast.Load()), s.lineno))
         else:
+            inner = active
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef)):
+                # a nested def's own names are not this function's (was: `v[0] = ...` of hw's own v made a new
+                # value of v where f had an active v too, so a write through hw's view of its argument was
+                # lost: the write checks now leave hw's names to hw's own compilation, fuzz53 R6)
+                from .ir import def_own_names, walk_no_defs
+                inner = set(active) - (def_own_names(s) - {n for x in walk_no_defs(s) if isinstance(x, gast.Global)
+                                                           for n in x.names})
             for field_name in ("body", "orelse"):
                 if hasattr(s, field_name) and isinstance(getattr(s, field_name), list):
-                    setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name,
+                    setattr(s, field_name, functionalize(getattr(s, field_name), inner, lists, rt_name,
                                                          force))
             out.append(s)
     return out

@@ -60,10 +60,12 @@ def returns_arrays(fn, count: int, keywords=(), fdef=None, shadowed=frozenset())
             return array(e.left) and array(e.right)
         if isinstance(e, gast.UnaryOp):
             return array(e.operand)
+        if not isinstance(e, gast.Call):
+            return False
         root = e.func
         while isinstance(root, gast.Attribute):
             root = root.value
-        return isinstance(e, gast.Call) and not e.keywords and isinstance(numpy_function(fn, e.func), np.ufunc) and \
+        return not e.keywords and isinstance(numpy_function(fn, e.func), np.ufunc) and \
             not (isinstance(root, gast.Name) and (root.id in shadowed or root.id in params)) and \
             all(array(a) for a in e.args)
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
