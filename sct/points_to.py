@@ -1550,6 +1550,7 @@ class AliasAnalysis(PointsTo):
                  owned_params: Set[str] = frozenset(), activity=None):
         super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
         self.live_after: Dict[int, FrozenSet[str]] = {}
+        self.none_assumed: Set[str] = set()     # parameters sharing_of took for None (see there)
         # names nested functions read see every later change: always live
         self.captured: Set[str] = set()
         for n in self.nested:
@@ -1615,6 +1616,14 @@ class AliasAnalysis(PointsTo):
         state = self.before.get(id(s))
         if state is None:
             return "sct could not follow where it comes from"
+        none = {o for o in objs if o != EXT and o[0] == "arg" and o[1] in self.params and
+                o[1] in getattr(self.fdef, "sct_none_compiled", ())}
+        if none:
+            # a parameter None where this code was compiled holds no object: `def h(u, out=None): if out is
+            # None: out = np.zeros_like(u)` then `out[...] = v` writes into h's own array (was: refused as a
+            # change of the caller's object, fuzz53 R5); the run checks it is None (none_assumed: a guard)
+            self.none_assumed |= {o[1] for o in none}
+            objs = objs - none
         if not objs:
             return None
         for o in objs:

@@ -207,6 +207,12 @@ class _WriteCheck:
             # caller's dict gets it, with Python's type), or refused where another name reads the dict later
             self._kept_in_place = [s for s, name, why in self._untraced if not self._argument_dict_write(s, name, why)]
         self._refuse_stored_then_changed()
+        for name in sorted(self._analysis.none_assumed if self._analysis is not None else ()):
+            # (a write into the new value bound to a parameter taken for None: the run checks it is None)
+            self.fdef.sct_number_guards.append(NumberGuard(
+                self.fdef.body[0], name, f"{self.fname}() is given {name} that is not None, where sct compiled it "
+                f"for {name} None (writing into its own new array, not into one it was given); pass {name} "
+                "by position, or make the call outside the differentiated function", check="require_none"))
         if self._kept_in_place:
             s = self._kept_in_place[0]
             name = s.targets[0].value.id
