@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+import linecache
+import re
+
 import gast
 import numpy as np
 
@@ -443,13 +446,19 @@ class CopyChecks:
         found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
-            r = self._user_name(r)
-            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r!r} or what it holds: "
+            r = repr(self._user_name(r))
+            written = linecache.getline(self.facts.filename, getattr(stmt, "lineno", 0) or 0).strip()
+            if written and r.startswith("'out_") and not re.search(rf"\b{re.escape(r[1:-1])}\b", written):
+                # (a name the normalizer made, for `*[v for k, v in p.items()]`: was shown as 'out_t', fuzz53 R3)
+                r = f"the list built for the call on line {getattr(stmt, 'lineno', '?')} (`{written}`)"
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r} or what it holds: "
                       f"it is a list, dict or object made in {self.facts.fname}() and filled on line "
                       f"{line} from {culprit!r}, which may hold the same value; its gradient would also "
                       f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
-                      f"with respect to {culprit!r}, or build it as a literal of names "
-                      f"(p = {{'k': {culprit}}})" +
+                      f"with respect to {culprit!r}, or " + (
+                          f"name its items (`*{culprit}.values()` of a dict argument, or `{culprit}[k]` by key)"
+                          if r.startswith("the list built") else
+                          f"build it as a literal of names (p = {{'k': {culprit}}})") +
                       (" (for the fields of an object m read with vars(m) or m.__dict__: differentiate with "
                        "respect to m itself, `g = dlgradient(loss, m)`, an object of m's class holding "
                        "the gradients, whose vars(g) are a dict of them)" if self._fields_read() else ""),
