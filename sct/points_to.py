@@ -1037,7 +1037,8 @@ class _Values:
             # d.keys() of a dict the function made: a view of d, walked as d is (`for k in d.keys(): d[k] =
             # ...` was refused as a write into what the loop walks, where `for k in d:` ran)
             return receiver
-        if info.method in ("astype", "flatten") and not copy_false and self._array_objects(info, receiver):
+        if info.method in ("astype", "flatten") and not copy_false and (
+                self._array_objects(info, receiver) or self._argument_item_receiver(state, info, receiver)):
             # (numpy's astype and flatten of a numeric array always make a new array: was taken for
             # a view, so `a = x.astype(np.float32); a[1] = v` was refused as a write into x)
             self.array_sites.add(site)
@@ -1051,7 +1052,7 @@ class _Values:
             objs = receiver | args
             return objs | state.contents(objs)
         if info.method == "copy":
-            if self._array_objects(info, receiver):
+            if self._array_objects(info, receiver) or self._argument_item_receiver(state, info, receiver):
                 self.array_sites.add(site)       # x.copy() of an array: an array (numbers, no objects)
                 # (it holds no objects: was given the argument's contents, "anything", so that a
                 # view b[1:] of b = x.copy() seemed an object the function did not create)
@@ -1060,6 +1061,24 @@ class _Values:
         if info.method in MUTATORS:          # pop and friends hand out an item
             return state.contents(receiver) | frozenset({EXT} if not receiver else ())
         return self.fresh(state, site)
+
+    def _argument_item_receiver(self, state: State, info, receiver) -> bool:
+        """Is the receiver of ``x.copy()`` (``x.astype(t)``) a name bound once to an item of an argument
+        (through second names bound once) that the argument's kind says is a numeric array, and that the
+        function has not replaced (``w0 = p["W"]``, ``w0, b0 = p``, ``w0, *rest = p``)?  Its copy is then a
+        new array of numbers (was: a copy of anything, so a view of ``t = w0.copy()`` written into was
+        refused as a change of an object the function did not create, fuzz53 R2)."""
+        name = getattr(info, "receiver", None)
+        if not name or receiver != frozenset({EXT}):
+            return False
+        value = None
+        for _ in range(4):
+            value = self._bound_once(name)
+            if not isinstance(value, gast.Name) or value.id in self.params:
+                break
+            name = value.id
+        return isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
+            self._numeric_argument_item(state, value.value, value.slice.value)
 
     def _nested_function(self, name: str):
         """A function object for the nested ``def name`` of this function where ``name`` is bound by
@@ -1217,9 +1236,13 @@ class _Values:
             return False                    # something was stored into it here
         for o in objs:
             kind = self.kinds.get(o[1])
-            if not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+            if isinstance(kind, tuple) and kind[:1] == ("seq",) and len(kind) > 2 and isinstance(kind[2], tuple) and \
+                    type(key) is int and -len(kind[2]) <= key < len(kind[2]):
+                kinds = [kind[2][key]]      # p[0] of a list or tuple argument (`w0, b0 = p`)
+            elif not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
                 return False
-            kinds = _element_kinds_of(kind, key)
+            else:
+                kinds = _element_kinds_of(kind, key)
             if not kinds or not all(_numbers_kind(k) for k in kinds):
                 return False
         return True
