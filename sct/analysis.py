@@ -810,10 +810,10 @@ class ValueFacts:
                 keywords = [k.arg for k in value.keywords]
                 if info.obj is None and isinstance(value.func, gast.Name):
                     # a def nested here: read from its source (fuzz53 R7: `hh(w, c=s).copy()`)
-                    from .callee_effects import local_def
+                    from .array_returns import nested_def
                     from .ir import walk_no_defs
                     fdef = getattr(self, "fdef", None) or self.act.fdef
-                    d = local_def(fdef, value.func.id)
+                    d = nested_def(fdef, value.func.id)
                     shadowed = {n.id for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and
                                 not isinstance(n.ctx, gast.Load)} | set(_function_parameters(fdef))
                     return d is not None and returns_arrays(getattr(self.resolver, "fn", None), len(value.args),

@@ -73,6 +73,20 @@ def returns_arrays(fn, count: int, keywords=(), fdef=None, shadowed=frozenset())
     return all(r.value is not None and not isinstance(r.value, gast.Name) and array(r.value) for r in returns)
 
 
+def nested_def(fdef, name: str):
+    """The def nested in ``fdef``'s own blocks that ``name`` is bound to and nothing else binds (None where
+    there is none or more: sct/callee_effects.py local_def, which this module may not import)."""
+    from .ir import store_counts
+    a = fdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None}
+    if name in params or store_counts(fdef).get(name):
+        return None
+    mine = [st for n in walk_no_defs(fdef) for field in ("body", "orelse", "finalbody", "handlers")
+            for st in (getattr(n, field, None) or []) if isinstance(st, gast.FunctionDef) and st.name == name]
+    return mine[0] if len(mine) == 1 else None
+
+
 def numpy_function(fn, f):
     """The numpy function or ufunc that ``f`` (``np.reshape``, read through a module) names in ``fn``,
     or None."""
