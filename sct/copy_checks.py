@@ -183,6 +183,7 @@ class CopyChecks:
         line = getattr(target, "lineno", "?")
         shallow = isinstance(target, gast.Assign) and bool(_shallow_copy_of(target.value))
         copy_of = self._user_name(self._origin_structure(copy_of))
+        made = self._made_for_call(root, stmt)
         root = self._call_text(root) or self._user_name(root)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
@@ -192,10 +193,13 @@ class CopyChecks:
                   f"for k, v in {copy_of}.items()}}`), not as a copy of {copy_of!r} filled again") if shallow else \
             (f"differentiate with respect to {copy_of!r} (and select from its gradient), or make the value of "
              f"{root!r} a new one where it is bound (... * 1.0)")
+        if made is not None:
+            advice = (f"differentiate with respect to {copy_of!r} (and select from its gradient), or name "
+                      f"its items one by one (`{copy_of}[k]`)")
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
-            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {made or repr(root)}: on line {line} it is "
                       f"bound to a value that {copy_of!r} holds too (a second name of it, or an item of "
-                      f"it), and sct cannot follow here whether {root!r} still is that value at this line "
+                      f"it), and sct cannot follow here whether {'it' if made else repr(root)} still is that value at this line "
                       f"(bound more than once, in a loop, or taken from a structure filled in place); "
                       f"the gradient would miss the uses through {copy_of!r}. {advice[0].upper()}{advice[1:]}",
                       what)
@@ -407,6 +411,15 @@ class CopyChecks:
         except Exception:
             return None
 
+    def _made_for_call(self, name: str, stmt) -> Optional[str]:
+        """Where ``name`` is one the normalizer made for the site's line (not written there): the list
+        it stands for, shown by that line (``*[v for k, v in p.items()]``, ``*list(p.values())``: were
+        shown as 'out_t', 'out_list', fuzz53 R3); else None."""
+        written = linecache.getline(self.facts.filename, getattr(stmt, "lineno", 0) or 0).strip()
+        if not written or not name.startswith("out_") or re.search(rf"\b{re.escape(name)}\b", written):
+            return None
+        return f"the list built for the call on line {getattr(stmt, 'lineno', '?')} (`{written}`)"
+
     def _fields_read(self) -> bool:
         """Does the function read an object's fields as a dict (``vars(m)``, ``m.__dict__``)?"""
         return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "vars" or
@@ -446,11 +459,7 @@ class CopyChecks:
         found = self.structures.filled_from(r, set())
         if found is not None:
             culprit, line = found
-            r = repr(self._user_name(r))
-            written = linecache.getline(self.facts.filename, getattr(stmt, "lineno", 0) or 0).strip()
-            if written and r.startswith("'out_") and not re.search(rf"\b{re.escape(r[1:-1])}\b", written):
-                # (a name the normalizer made, for `*[v for k, v in p.items()]`: was shown as 'out_t', fuzz53 R3)
-                r = f"the list built for the call on line {getattr(stmt, 'lineno', '?')} (`{written}`)"
+            r = self._made_for_call(self._user_name(r), stmt) or repr(self._user_name(r))
             self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r} or what it holds: "
                       f"it is a list, dict or object made in {self.facts.fname}() and filled on line "
                       f"{line} from {culprit!r}, which may hold the same value; its gradient would also "
