@@ -796,10 +796,10 @@ class ValueFacts:
                 return first is not None and array_operand(first)
             if any(info.obj is c for c in (float, int, complex)) and info.kind != CallKind.METHOD:
                 return True                # float(v): a number (was: no array, fuzz52 R1)
-            if info.obj is rt_numpy_ops.astype:
-                # a.astype(t): an array or a number, whatever a holds (was: unknown, so the name of
-                # `w.astype(np.float32) * 1.5` was no array and its .copy() may hold objects: a view of it
-                # written into was refused, fuzz53 R2)
+            if info.obj is rt_numpy_ops.astype and info.kind == CallKind.METHOD and info.receiver and \
+                    array_operand(load(info.receiver)):
+                # a.astype(t) of an array: an array (was: unknown, so the name of `w.astype(np.float32) * 1.5`
+                # was no array and its .copy() may hold objects: a view of it written into was refused, fuzz53 R2)
                 return True
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
