@@ -360,6 +360,7 @@ class _Values:
         self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.instance_sites: Set = set()       # sites making objects of the user's classes
+        self.bare_instance_sites: Set = set()  # of those, ``Acc()`` given nothing: it holds what is stored seen
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
@@ -781,6 +782,7 @@ class _Values:
                 # too (was: not one, so ``o.w[0] -= 1.0`` after ``o.w = w + 0.0`` was not followed into o.w
                 # as a dict item's is, and was refused, fuzz53 R1)
                 self.instance_sites.add(site)
+                self.bare_instance_sites.add(site)
             return self._op_call(state, info, name, args, receiver, copy_false, site, node)
         if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
                                              info.method in registry.NONDIFF_METHODS or

@@ -234,6 +234,33 @@ def r1_attr_in_list(w):
     return L, dlgradient(L, w)
 
 
+class Syn:
+    def sync(self):
+        self.v = self.w
+
+
+def r1_method_copies_the_field(w):
+    o = Syn()
+    o.w = w + 0.0
+    o.sync()                            # o.v is o.w too, unseen
+    o.w[0] -= 1.0
+    L = np.sum(o.v ** 2) + np.sum(o.w)
+    return L, dlgradient(L, w)
+
+
+class Holder:
+    def __init__(self, v):
+        self.a = v
+        self.b = v                      # v held twice, unseen
+
+
+def r1_init_holds_twice(w):
+    h = Holder(w * 1.0)
+    h.a[0] = 5.0
+    L = np.sum(h.a ** 2) + np.sum(h.b)
+    return L, dlgradient(L, w)
+
+
 def test_r1_item_write_into_a_local_objects_attribute():
     L, g = check(r1_attr_item, lambda x: x, W[:, :2])
     np.testing.assert_allclose(D(L), 2.79)
@@ -243,6 +270,8 @@ def test_r1_item_write_into_a_local_objects_attribute():
 def test_r1_attribute_seen_through_another_name_still_refused():
     refused(r1_attr_alias_read, dlarray(V), line=_line(r1_attr_alias_read, 4))
     refused(r1_attr_in_list, dlarray(V), line=_line(r1_attr_in_list, 4))
+    refused(r1_method_copies_the_field, dlarray(V), line=_line(r1_method_copies_the_field, 4))
+    refused(r1_init_holds_twice, dlarray(V), line=_line(r1_init_holds_twice, 2))
 
 
 # --- R5: the out=None idiom ------------------------------------------------------------------------
