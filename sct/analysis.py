@@ -28,6 +28,7 @@ import gast
 import numpy as np
 
 from .runtime import registry
+from .runtime import numpy_ops as rt_numpy_ops
 from .runtime import support as rt_support
 from .runtime.origins import module_top
 
@@ -467,15 +468,27 @@ def fixed_point_statements(fdef) -> List:
             if isinstance(node, gast.Assign) or isinstance(node, gast.Expr) and isinstance(node.value, gast.Call)]
 
 
+def _key_written(key):
+    """The key a write ``z[key] = v`` with a key not constant may write: a tuple (``z[:, ::-2]``,
+    ``z[i, 0]``) equals no constant key (a list refuses it), a slice (``z[1:]``) only an int key of a
+    list; else any key."""
+    if isinstance(key, gast.Tuple):
+        return None
+    if isinstance(key, gast.Slice):
+        return ("item", _SLICE_KEY)
+    return ("item", _ANY_KEY)
+
+
 def written_keys(nodes) -> Set:
     found = {("attr", t.attr) if isinstance(t, gast.Attribute) else ("item", t.slice.value)
              for node in nodes if isinstance(node, gast.Assign)
              for t in node.targets
              if isinstance(t, gast.Attribute) or
              (isinstance(t, gast.Subscript) and isinstance(t.slice, gast.Constant))}
-    if any(isinstance(t, gast.Subscript) and not isinstance(t.slice, gast.Constant)
-           for node in nodes if isinstance(node, gast.Assign) for t in node.targets):
-        found.add(("item", _ANY_KEY))
+    # (was: any key not constant was any key, so `t = w0.copy(); t[:, ::-2] = v` after `w0 = p["W"]`
+    # took p["W"]'s kind away, and t = w0.copy() seemed a copy of anything: refused, fuzz53 R2)
+    found |= {_key_written(t.slice) for node in nodes if isinstance(node, gast.Assign) for t in node.targets
+              if isinstance(t, gast.Subscript) and not isinstance(t.slice, gast.Constant)}
     for node in nodes:
         # ``d = rt.setitem(d, "y", v)``: functionalize's new value of ``d["y"]`` (was: not a written key, so a
         # later ``d["y"]`` of a parameter took the argument's kind at entry, a plain array: no derivative through
@@ -484,12 +497,20 @@ def written_keys(nodes) -> Set:
         if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
                 value.func.attr in _SETITEMS and len(value.args) >= 2:
             key = value.args[1]
-            found.add(("item", key.value) if isinstance(key, gast.Constant) else ("item", _ANY_KEY))
+            found.add(("item", key.value) if isinstance(key, gast.Constant) else _key_written(key))
+    found.discard(None)
     return found
+
+
+def key_overwritten(written, key) -> bool:
+    """May a write of ``written`` (``written_keys``) change the item at the constant ``key``?"""
+    return ("item", key) in written or ("item", _ANY_KEY) in written or \
+        (("item", _SLICE_KEY) in written and isinstance(key, int))
 
 
 _SETITEMS = ("setitem", "setitem_owned")
 _ANY_KEY = object()         # (a key known only when it runs: then no item of a parameter has its kind at entry)
+_SLICE_KEY = object()       # (a slice: a list's int items only)
 
 
 def name_readers(nodes: List) -> Dict[str, List[int]]:
@@ -631,7 +652,7 @@ class ValueFacts:
         written = getattr(self, "written_keys", ())
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 isinstance(value.slice, gast.Constant):
-            if ("item", value.slice.value) in written or ("item", _ANY_KEY) in written:
+            if key_overwritten(written, value.slice.value):
                 return None
             return child_kind(self.kinds.get(value.value.id), value.slice.value)
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name):
@@ -781,12 +802,29 @@ class ValueFacts:
                 # MAML step ``p = p - 0.5 * g; p[0] = ...`` was refused as a list, dict or object
                 # filled from p's new version, red team 53h FR1)
                 return True
+            if info.obj is rt_numpy_ops.astype and info.kind == CallKind.METHOD and info.receiver and \
+                    array_operand(load(info.receiver)):
+                # a.astype(t) of an array: an array (was: unknown, so the name of `w.astype(np.float32) * 1.5`
+                # was no array and its .copy() may hold objects: a view of it written into was refused, fuzz53 R2)
+                return True
             if info.kind in (CallKind.OP, CallKind.METHOD) and info.obj is not None:
                 return returns_array(info.obj)
-            if info.kind == CallKind.FUNCTION and not value.keywords and all(
-                    not isinstance(a, gast.Starred) and array_operand(a) for a in value.args):
+            if info.kind == CallKind.FUNCTION and all(
+                    not isinstance(a, gast.Starred) and array_operand(a) for a in value.args) and all(
+                    k.arg is not None and array_operand(k.value) for k in value.keywords):
                 from .array_returns import returns_arrays
-                return returns_arrays(info.obj, len(value.args))     # helper(x) of `return u * 2.0`
+                keywords = [k.arg for k in value.keywords]
+                if info.obj is None and isinstance(value.func, gast.Name):
+                    # a def nested here: read from its source (fuzz53 R7: `hh(w, c=s).copy()`)
+                    from .array_returns import nested_def
+                    from .ir import walk_no_defs
+                    fdef = getattr(self, "fdef", None) or self.act.fdef
+                    d = nested_def(fdef, value.func.id)
+                    shadowed = {n.id for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and
+                                not isinstance(n.ctx, gast.Load)} | set(_function_parameters(fdef))
+                    return d is not None and returns_arrays(getattr(self.resolver, "fn", None), len(value.args),
+                                                            keywords, fdef=d, shadowed=shadowed)
+                return returns_arrays(info.obj, len(value.args), keywords)     # helper(x) of `return u * 2.0`
             return False
         if isinstance(value, gast.Attribute) and value.attr in registry.ATTRIBUTES:
             return array_operand(value.value)
@@ -1447,9 +1485,17 @@ def functionalize(body: List, active: Set[str], lists: Set[str], rt_name: str = 
             out.append(assign(name, gast.Subscript(value=load(name), slice=gast.Slice(
                 lower=None, upper=gast.Constant(value=-1, kind=None), step=None), ctx=gast.Load()), s.lineno))
         else:
+            inner = active
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef)):
+                # a nested def's own names are not this function's (was: `v[0] = ...` of hw's own v made a new
+                # value of v where f had an active v too, so a write through hw's view of its argument was
+                # lost: the write checks now leave hw's names to hw's own compilation, fuzz53 R6)
+                from .ir import def_own_names, walk_no_defs
+                inner = set(active) - (def_own_names(s) - {n for x in walk_no_defs(s) if isinstance(x, gast.Global)
+                                                           for n in x.names})
             for field_name in ("body", "orelse"):
                 if hasattr(s, field_name) and isinstance(getattr(s, field_name), list):
-                    setattr(s, field_name, functionalize(getattr(s, field_name), active, lists, rt_name,
+                    setattr(s, field_name, functionalize(getattr(s, field_name), inner, lists, rt_name,
                                                          force))
             out.append(s)
     return out

@@ -298,7 +298,11 @@ def _may_be_number(analysis: AliasAnalysis, objs, param_kinds) -> bool:
 
 def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -> None:
     """``rt.require_number(old, message)`` before each augmented statement in ``guards``."""
-    wanted = {id(g.stmt): (g.old_name, g.message, g.container, g.check, g.values) for g in guards}
+    wanted: dict = {}
+    for g in guards:        # (several before one statement: each parameter taken for None, see write_checks)
+        entry = (g.old_name, g.message, g.container, g.check, g.values)
+        if entry not in wanted.setdefault(id(g.stmt), []):
+            wanted[id(g.stmt)].append(entry)
     i = 0
     while i < len(body):
         s = body[i]
@@ -306,8 +310,7 @@ def _insert_number_guards(body: List, guards: List[NumberGuard], rt_name: str) -
             inner = getattr(s, field_name, None)
             if isinstance(inner, list):
                 _insert_number_guards(inner, guards, rt_name)
-        if id(s) in wanted:
-            old, message, container, checker, values = wanted[id(s)]
+        for old, message, container, checker, values in wanted.get(id(s), ()):
             check = gast.Expr(value=call(f"{rt_name}.{checker}", [load(old), const(message)] +
                                          ([load(container)] if container is not None else []) +
                                          [load(v) for v in values]))

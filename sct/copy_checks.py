@@ -6,6 +6,7 @@ those uses.  A mixin of ``sites.SiteFinding`` (it reads its ``fdef``, ``facts``,
 """
 from __future__ import annotations
 
+import linecache
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -181,6 +182,7 @@ class CopyChecks:
         line = getattr(target, "lineno", "?")
         shallow = isinstance(target, gast.Assign) and bool(_shallow_copy_of(target.value))
         copy_of = self._user_name(self._origin_structure(copy_of))
+        made = self._made_for_call(root, stmt)
         root = self._call_text(root) or self._written_name(self._user_name(root), target)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
@@ -193,12 +195,16 @@ class CopyChecks:
              f"{root!r} a new one where it is bound (`{root} = {root} * 1.0`)") if display else \
             (f"differentiate with respect to {copy_of!r} (and select from its gradient), or make the value of "
              f"{root!r} a new one where it is bound (... * 1.0)")
+        if made is not None:
+            advice = (f"differentiate with respect to {copy_of!r} (and select from its gradient), or name "
+                      f"its items one by one (`{copy_of}[k]`)")
         # (a display the normalizer named, ``for x in (X0, X1)``: said as the user wrote it, was 'seq_t')
         holder = f"{display[0]} {display[1]}" if display else repr(copy_of)
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
-            self.fail(stmt, f"{what}: cannot differentiate with respect to {root!r}: on line {line} it is "
-                      f"bound to a value that {holder} holds too (a second name of it, or an item of "
-                      f"it), and sct cannot follow here whether {root!r} still is that value at this line "
+            self.fail(stmt, f"{what}: cannot differentiate with respect to {made or repr(root)}: on line {line} it "
+                      f"is bound to a value that {holder} holds too (a second name of it, or an item of "
+                      f"it), and sct cannot follow here whether {'it' if made else repr(root)} still is that value at "
+                      f"this line "
                       f"(bound more than once, in a loop, or taken from a structure filled in place); "
                       f"the gradient would miss the uses through {holder}. {advice[0].upper()}{advice[1:]}",
                       what)
@@ -442,6 +448,15 @@ class CopyChecks:
         except Exception:
             return None
 
+    def _made_for_call(self, name: str, stmt) -> Optional[str]:
+        """Where ``name`` is one the normalizer made for the site's line (not written there): the list
+        it stands for, shown by that line (``*[v for k, v in p.items()]``, ``*list(p.values())``: were
+        shown as 'out_t', 'out_list', fuzz53 R3); else None."""
+        written = linecache.getline(self.facts.filename, getattr(stmt, "lineno", 0) or 0).strip()
+        if not written or not name.startswith("out_") or re.search(rf"\b{re.escape(name)}\b", written):
+            return None
+        return f"the list built for the call on line {getattr(stmt, 'lineno', '?')} (`{written}`)"
+
     def _fields_read(self) -> bool:
         """Does the function read an object's fields as a dict (``vars(m)``, ``m.__dict__``)?"""
         return any(isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "vars" or
@@ -485,12 +500,15 @@ class CopyChecks:
             # as ``p``; was named as generated, red team 53h)
             r = self._written_name(self._user_name(self._origin_structure(r) if r.startswith("seq_") else r), stmt)
             culprit = self._written_name(self._user_name(culprit), stmt)
-            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r!r} or what it holds: "
+            r = self._made_for_call(r, stmt) or repr(r)
+            self.fail(stmt, f"dlgradient: cannot differentiate with respect to {r} or what it holds: "
                       f"it is a list, dict or object made in {self.facts.fname}() and filled on line "
                       f"{line} from {culprit!r}, which may hold the same value; its gradient would also "
                       f"have the uses through {culprit!r}, which sct does not follow here. Differentiate "
-                      f"with respect to {culprit!r}, or build it as a literal of names "
-                      f"(p = {{'k': {culprit}}})" +
+                      f"with respect to {culprit!r}, or " + (
+                          f"name its items (`*{culprit}.values()` of a dict argument, or `{culprit}[k]` by key)"
+                          if r.startswith("the list built") else
+                          f"build it as a literal of names (p = {{'k': {culprit}}})") +
                       (" (for the fields of an object m read with vars(m) or m.__dict__: differentiate with "
                        "respect to m itself, `g = dlgradient(loss, m)`, an object of m's class holding "
                        "the gradients, whose vars(g) are a dict of them)" if self._fields_read() else ""),

@@ -631,3 +631,32 @@ def local_names(fdef) -> Set[str]:
         elif isinstance(n, (gast.Import, gast.ImportFrom)):
             out.update((al.asname or al.name).split(".")[0] for al in n.names)
     return out
+
+
+def def_own_names(d) -> Set[str]:
+    """The names the def ``d`` binds as its own: its parameters, the names it binds (its nested defs'
+    and classes' too), less those it declares ``nonlocal`` or ``global`` (a write into one of these is
+    never one into an enclosing function's name of the same spelling)."""
+    inside = list(walk_no_defs(d))
+    a = d.args
+    own = {p.id for p in list(getattr(a, "posonlyargs", None) or []) + list(a.args) + list(a.kwonlyargs)} | \
+        {p.id for p in (a.vararg, a.kwarg) if p is not None} | \
+        {n.id for n in inside if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
+        set(_defined_in(d.body))
+    return own - {n for x in inside if isinstance(x, (gast.Nonlocal, gast.Global)) for n in x.names}
+
+
+def _defined_in(stmts):
+    """The names of the defs and classes in the blocks of ``stmts`` (not inside a def or class)."""
+    for s in stmts:
+        if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            yield s.name
+            continue
+        for field in _STMT_FIELDS:
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                yield from _defined_in(x for x in inner if isinstance(x, gast.stmt))
+        for h in getattr(s, "handlers", None) or []:
+            yield from _defined_in(h.body)
+        for c in getattr(s, "cases", None) or []:
+            yield from _defined_in(c.body)

@@ -43,6 +43,9 @@ def fold_none_parameters(fn, fdef: gast.FunctionDef, kinds, entry: bool) -> None
         defaulted = {p for i, p in enumerate(params) if i >= max(first, len(kinds)) and defaults[i - first] is None}
     # (dlfeval and an accelerated function compile a call given keywords for their kinds, and guard
     # the function's defaults: there, one left to its default None is None whenever the code runs)
+    # (every one, bound again or not: sct/points_to.py sharing_of reads a write into a new value bound to it,
+    # `if out is None: out = np.zeros_like(u)`, as one into this function's own array; the run checks it)
+    fdef.sct_none_compiled = frozenset(given | defaulted)
     none, checked = (given | defaulted, set()) if entry else (set(), given | defaulted)
     if none or checked:
         rebound = rebound_names(fdef)

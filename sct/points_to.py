@@ -360,6 +360,7 @@ class _Values:
         self.allocated: Set = set()            # allocation sites met so far
         self.array_sites: Set = set()          # allocation sites known to make arrays (no items)
         self.instance_sites: Set = set()       # sites making objects of the user's classes
+        self.bare_instance_sites: Set = set()  # of those, ``Acc()`` given nothing: it holds what is stored seen
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
         self.map_sites: Set = set()            # allocation sites known to make dicts
@@ -776,6 +777,12 @@ class _Values:
         if _number_result(node, info, name):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
+            if not receiver and not args and isinstance(info.obj, type) and new_instance_class(info.obj):
+                # Acc() given nothing traced (a call sct runs as it is): a new object of the user's class
+                # too (was: not one, so ``o.w[0] -= 1.0`` after ``o.w = w + 0.0`` was not followed into o.w
+                # as a dict item's is, and was refused, fuzz53 R1)
+                self.instance_sites.add(site)
+                self.bare_instance_sites.add(site)
             return self._op_call(state, info, name, args, receiver, copy_false, site, node)
         if info.kind == CallKind.METHOD and (info.method in registry.METHODS or info.method in MUTATORS or
                                              info.method in registry.NONDIFF_METHODS or
@@ -1032,7 +1039,8 @@ class _Values:
             # d.keys() of a dict the function made: a view of d, walked as d is (`for k in d.keys(): d[k] =
             # ...` was refused as a write into what the loop walks, where `for k in d:` ran)
             return receiver
-        if info.method in ("astype", "flatten") and not copy_false and self._array_objects(info, receiver):
+        if info.method in ("astype", "flatten") and not copy_false and (
+                self._array_objects(info, receiver) or self._argument_item_receiver(state, info, receiver)):
             # (numpy's astype and flatten of a numeric array always make a new array: was taken for
             # a view, so `a = x.astype(np.float32); a[1] = v` was refused as a write into x)
             self.array_sites.add(site)
@@ -1046,7 +1054,7 @@ class _Values:
             objs = receiver | args
             return objs | state.contents(objs)
         if info.method == "copy":
-            if self._array_objects(info, receiver):
+            if self._array_objects(info, receiver) or self._argument_item_receiver(state, info, receiver):
                 self.array_sites.add(site)       # x.copy() of an array: an array (numbers, no objects)
                 # (it holds no objects: was given the argument's contents, "anything", so that a
                 # view b[1:] of b = x.copy() seemed an object the function did not create)
@@ -1055,6 +1063,24 @@ class _Values:
         if info.method in MUTATORS:          # pop and friends hand out an item
             return state.contents(receiver) | frozenset({EXT} if not receiver else ())
         return self.fresh(state, site)
+
+    def _argument_item_receiver(self, state: State, info, receiver) -> bool:
+        """Is the receiver of ``x.copy()`` (``x.astype(t)``) a name bound once to an item of an argument
+        (through second names bound once) that the argument's kind says is a numeric array, and that the
+        function has not replaced (``w0 = p["W"]``, ``w0, b0 = p``, ``w0, *rest = p``)?  Its copy is then a
+        new array of numbers (was: a copy of anything, so a view of ``t = w0.copy()`` written into was
+        refused as a change of an object the function did not create, fuzz53 R2)."""
+        name = getattr(info, "receiver", None)
+        if not name or receiver != frozenset({EXT}):
+            return False
+        value = None
+        for _ in range(4):
+            value = self._bound_once(name)
+            if not isinstance(value, gast.Name) or value.id in self.params:
+                break
+            name = value.id
+        return isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
+            self._numeric_argument_item(state, value.value, value.slice.value)
 
     def _nested_function(self, name: str):
         """A function object for the nested ``def name`` of this function where ``name`` is bound by
@@ -1106,6 +1132,8 @@ class _Values:
         params = _parameter_list(self.info(node).obj)
         for i, v in enumerate(node.args):
             name = params[i] if i < len(params) else None
+            if i == 0 and self._joined_numeric_list(state, node, v):
+                continue
             if not (isinstance(v, gast.Constant) and v.value is None and name in _SETTINGS) and \
                     not self._numeric_expr(state, v, depth):
                 return True
@@ -1114,6 +1142,19 @@ class _Values:
                                          k.arg in _SETTINGS) and not self._numeric_expr(state, k.value, depth):
                 return True
         return False
+
+    def _joined_numeric_list(self, state: State, node: gast.Call, v) -> bool:
+        """Is ``v`` the list or tuple ``np.stack(v)`` (concatenate, vstack, ...) joins, one this function
+        made (``np.stack([w[i] * 2 for i in ...])``, bound again in the loop) whose objects are surely
+        numeric arrays?  The joined array then holds numbers, or copies of immutable items (None, a
+        string): never a reference (unlike ``np.array([z, None])``, which holds a 0-d z itself).  (Was:
+        such a list not bound once seemed to hold anything, so ``t = np.stack(...).copy()`` seemed a
+        shallow copy of a list, and a write into t was refused, fuzz53 R2/r4.)"""
+        if not isinstance(v, gast.Name) or self.info(node).obj not in _JOINS:
+            return False
+        objs = self.names(state, v)
+        return bool(objs) and all(o != EXT and o[0] in ("new", "old") and self.is_sequence(o) for o in objs) and \
+            all(self._numeric_object(o) for o in state.contents(objs))
 
     def _numeric_expr(self, state: State, e, depth: int) -> bool:
         """Is ``e`` surely a number, a string, a numeric array, or a tuple or list of them (never None,
@@ -1197,9 +1238,13 @@ class _Values:
             return False                    # something was stored into it here
         for o in objs:
             kind = self.kinds.get(o[1])
-            if not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
+            if isinstance(kind, tuple) and kind[:1] == ("seq",) and len(kind) > 2 and isinstance(kind[2], tuple) and \
+                    type(key) is int and -len(kind[2]) <= key < len(kind[2]):
+                kinds = [kind[2][key]]      # p[0] of a list or tuple argument (`w0, b0 = p`)
+            elif not (isinstance(kind, tuple) and kind[:1] in (("map",), ("obj",))):
                 return False
-            kinds = _element_kinds_of(kind, key)
+            else:
+                kinds = _element_kinds_of(kind, key)
             if not kinds or not all(_numbers_kind(k) for k in kinds):
                 return False
         return True
@@ -1382,6 +1427,8 @@ def _nested_code(outer, name: str, line):
 
 # numpy's creators whose first argument is the shape of the new array
 _CREATORS = (np.zeros, np.ones, np.empty, np.full)
+# functions that join a list's items into a new array by copying their numbers (np.asarray of each)
+_JOINS = (np.stack, np.vstack, np.hstack, np.dstack, np.column_stack, np.concatenate)
 
 
 def _ufunc_method(target) -> bool:
@@ -1598,6 +1645,7 @@ class AliasAnalysis(PointsTo):
                  owned_params: Set[str] = frozenset(), activity=None):
         super().__init__(fdef, resolver, mode, param_kinds, owned_params, activity)
         self.live_after: Dict[int, FrozenSet[str]] = {}
+        self.none_assumed: Set[str] = set()     # parameters sharing_of took for None (see there)
         # names nested functions read see every later change: always live
         self.captured: Set[str] = set()
         for n in self.nested:
@@ -1663,6 +1711,14 @@ class AliasAnalysis(PointsTo):
         state = self.before.get(id(s))
         if state is None:
             return "sct could not follow where it comes from"
+        none = {o for o in objs if o != EXT and o[0] == "arg" and o[1] in self.params and
+                o[1] in getattr(self.fdef, "sct_none_compiled", ())}
+        if none:
+            # a parameter None where this code was compiled holds no object: `def h(u, out=None): if out is
+            # None: out = np.zeros_like(u)` then `out[...] = v` writes into h's own array (was: refused as a
+            # change of the caller's object, fuzz53 R5); the run checks it is None (none_assumed: a guard)
+            self.none_assumed |= {o[1] for o in none}
+            objs = objs - none
         if not objs:
             return None
         for o in objs:

@@ -23,7 +23,7 @@ from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number
-from .ir import const, loaded_names, pattern_captures, walk_no_defs, walk_nodes
+from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced
@@ -114,6 +114,34 @@ def _nested_def_statements(body) -> Set[int]:
     return found
 
 
+def _declared_global(d) -> Set[str]:
+    return {n for x in walk_no_defs(d) if isinstance(x, gast.Global) for n in x.names}
+
+
+def _nested_own_names(body) -> Dict[int, FrozenSet[str]]:
+    """For each statement (as ``_statements`` walks them) inside defs nested in ``body``, the names
+    that one of those defs binds as its own (a parameter or a local, not ``nonlocal`` there; a name
+    declared ``global`` left out): a write into such a name is one into the nested def's object, which
+    its own compilation checks, never into this function's name of the same spelling (was: ``v = u.copy();
+    v[0] = ...`` in ``def hw(u)`` nested in f was refused as a write into f's v, or in a helper as a
+    write into the helper's caller's v, fuzz53 R4/R6)."""
+    out: Dict[int, FrozenSet[str]] = {}
+
+    def walk(stmts, owned: FrozenSet[str]):
+        for s in stmts:
+            if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef)):
+                walk(s.body, frozenset(owned | def_own_names(s)) - _declared_global(s))
+                continue
+            if owned:
+                out[id(s)] = owned
+            for field in ("body", "orelse"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, gast.ClassDef):
+                    walk(inner, owned)
+    walk(body, frozenset())
+    return out
+
+
 class _WriteCheck:
     """``check_writes`` for one function: one method per kind of write (into an item, into an
     attribute, by a call); ``force`` collects the writes that must become new values."""
@@ -151,6 +179,7 @@ class _WriteCheck:
         self.fdef.sct_nested_argument_writes = set()
         self.fdef.sct_argument_dicts = set()
         nested = _nested_def_statements(self.fdef.body)
+        own = _nested_own_names(self.fdef.body)
         for s in _statements(self.fdef.body):
             self._read_only_write(s)
             self._implicit_resets(s)
@@ -160,6 +189,9 @@ class _WriteCheck:
                 # (a check the run makes names what the user wrote too: was `g_Value_1[...] *= ...`)
                 self.fdef.sct_number_guards[guards:] = [
                     dataclasses.replace(g, message=self.spell(g.message)) for g in self.fdef.sct_number_guards[guards:]]
+            if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
+                    isinstance(s.targets[0].value, gast.Name) and s.targets[0].value.id in own.get(id(s), ()):
+                continue            # (a nested def's own name: checked where that def is compiled)
             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript) and \
                     isinstance(s.targets[0].value, gast.Name):
                 self._item_write(s, s.targets[0].value.id)
@@ -176,6 +208,12 @@ class _WriteCheck:
             # caller's dict gets it, with Python's type), or refused where another name reads the dict later
             self._kept_in_place = [s for s, name, why in self._untraced if not self._argument_dict_write(s, name, why)]
         self._refuse_stored_then_changed()
+        for name in sorted(self._analysis.none_assumed if self._analysis is not None else ()):
+            # (a write into the new value bound to a parameter taken for None: the run checks it is None)
+            self.fdef.sct_number_guards.append(NumberGuard(
+                self.fdef.body[0], name, f"{self.fname}() is given {name} that is not None, where sct compiled it "
+                f"for {name} None (writing into its own new array, not into one it was given); pass {name} "
+                "by position, or make the call outside the differentiated function", check="require_none"))
         if self._kept_in_place:
             s = self._kept_in_place[0]
             name = s.targets[0].value.id
