@@ -2426,6 +2426,15 @@ def _reached_parts(v):
         names, g = _code_global_names(v.__code__), v.__globals__
         parts += [(("attr", n), g[n]) for n in names if n in g]
         return parts
+    if isinstance(v, property):
+        # (its accessors, walked as functions are: was a leaf, so a dict held in a property's closure of another
+        # argument's class, ``o.d`` reading state["rnn"] written in the function, was not met twice, a gradient of
+        # half, red2st53 F6)
+        return [(("attr", k), getattr(v, k)) for k in ("fget", "fset", "fdel") if getattr(v, k) is not None]
+    if isinstance(v, (staticmethod, classmethod)):
+        return [(("attr", "__func__"), v.__func__)]
+    if isinstance(v, functools.cached_property):
+        return [(("attr", "func"), v.func)]
     if cls is types.MethodType:
         return [(("attr", "__self__"), v.__self__), (("attr", "__func__"), v.__func__)] if _users_code(v.__func__) \
             else [(("attr", "__self__"), v.__self__)]

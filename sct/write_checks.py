@@ -26,7 +26,7 @@ from .logged_values import detach_logged, logged_number
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
-from .kinds import _holds_traced, child_kind, kind_traced
+from .kinds import _holds_traced, child_kind, kind_traced, leaf_kind
 from .points_to import AliasAnalysis, _local_facts, _parameter_names, read_only_view, written_in_place
 
 
@@ -515,7 +515,20 @@ class _WriteCheck:
                     return False
             elif not (isinstance(value, gast.Call) and self._array_op(self.activity.call_info(value))):
                 return False
+            elif _passes_objects(self.activity.call_info(value).obj) and \
+                    leaf_kind(self.activity.value_kind(value)) is None and not self._op_args(value, seen):
+                return False    # (was: ``vs = list(state.values())``, tuple/zip/map/enumerate/reversed/next of
+                #   the state's items, ``for v in state.values()`` (rt.as_sequence), ``v, = state.values()``
+                #   (rt.listed) taken for arrays: a name holding state["rnn"] kept past its write read the old
+                #   item, a wrong value and gradient, red2st53 F7)
         return True
+
+    def _op_args(self, call, seen: Set[str]) -> bool:
+        """Are the arguments of ``call`` (one that may hand back an object it was given) constants or names
+        holding arrays or numbers only?"""
+        args = [a.value if isinstance(a, gast.Starred) else a for a in call.args] + [k.value for k in call.keywords]
+        return all(isinstance(a, gast.Constant) or (isinstance(a, gast.Name) and self._op_valued(a.id, seen))
+                   for a in args)
 
     @staticmethod
     def _array_op(info) -> bool:
@@ -2127,3 +2140,19 @@ def _unparse(node) -> str:
         return astunparse.unparse(gast.gast_to_ast(node)).strip()
     except Exception:
         return "it"
+
+
+_NEW_VALUE_BUILTINS = frozenset({"len", "int", "float", "bool", "abs", "round", "complex", "str", "range", "sum",
+                                 "isinstance", "hash", "id", "divmod", "pow", "repr", "format", "type"})
+
+
+def _passes_objects(obj) -> bool:
+    """May a call of ``obj`` (an op by its CallKind) hand back an object it was given, a dict among them
+    (``list(state.values())``, ``next(...)``, ``zip``, ``copy.copy``, rt.as_sequence)?  numpy's, math's and
+    sct's array ops (not runtime.support's sequence helpers) and a few builtins of numbers make new values."""
+    module = (getattr(obj, "__module__", None) or "").replace("sct.runtime.", "runtime.", 1)
+    if module in ("builtins", ""):
+        return getattr(obj, "__name__", None) not in _NEW_VALUE_BUILTINS
+    if module.split(".")[0] in ("numpy", "math", "cmath") or isinstance(obj, np.ufunc):
+        return False
+    return not module.startswith("runtime.") or module == "runtime.support"
