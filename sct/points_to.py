@@ -1626,7 +1626,19 @@ class AliasAnalysis(PointsTo):
             if objs & frozenset(state.reach(state.env[other])):
                 return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
                        f"taken from one), and {other} is read later"
-        return None
+        return self.holds_itself(state, name, objs, live)
+
+    def holds_itself(self, state, name: str, objs, live) -> Optional[str]:
+        """Why ``objs`` (what ``name`` holds) may be seen through a reference to itself: it was stored
+        into its own field or item, or into a list, dict or object it holds (None: it holds no such
+        reference, or ``name`` is not read later). (was: not asked: ``c.me = c; c.h = v`` then
+        ``c.me.h`` read the write through a path sct followed apart from c, a gradient of zeros; a
+        dict ``q["me"] = q`` then ``q["h"] = v`` read the old q["h"] through q["me"]: red2st53 F2, F3)"""
+        if name not in live or not objs or not objs & frozenset(state.reach(state.contents(objs) - {EXT})):
+            return None
+        return f"{name} holds itself (it was stored into a field or item of its own, or into a list, dict " \
+               f"or object {name} holds, like `{name}.me = {name}` or `{name}.kids = [{name}]`), and {name} " \
+               "is read later: a read through that reference would see the change too"
 
     def holders_through(self, s, objs, via) -> FrozenSet[str]:
         """The names live after ``s`` that hold ``objs`` only through the objects ``via`` (``g`` of
@@ -1668,7 +1680,7 @@ class AliasAnalysis(PointsTo):
             if objs & frozenset(state.reach(state.env[other])):
                 return f"{other} holds it (it was put in a list, dict or object, or {other} was " \
                        f"taken from one), and {other} is read later"
-        return None
+        return self.holds_itself(state, name, objs, live)
 
     def builtin(self, s, name: str) -> bool:
         """Is ``name`` surely a list, dict or array (not an object of the user's class)?"""
