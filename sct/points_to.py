@@ -1634,7 +1634,20 @@ class AliasAnalysis(PointsTo):
         reference, or ``name`` is not read later). (was: not asked: ``c.me = c; c.h = v`` then
         ``c.me.h`` read the write through a path sct followed apart from c, a gradient of zeros; a
         dict ``q["me"] = q`` then ``q["h"] = v`` read the old q["h"] through q["me"]: red2st53 F2, F3)"""
-        if name not in live or not objs or not objs & frozenset(state.reach(state.contents(objs) - {EXT})):
+        if name not in live:
+            return None
+
+        def one(o):             # (an object of its own: not a site's older objects, nor a gradient's items
+            # to any depth, which sct's summary makes hold themselves: g.Value[i] of dlgradient(y, net.Learnables))
+            return o != EXT and o[0] in ("arg", "new") and not (o[0] == "new" and o[1] in self.gradient_sites)
+        mine = frozenset(o for o in objs if one(o))
+        seen, todo = set(), list(state.contents(mine))
+        while todo:
+            o = todo.pop()
+            if o not in seen and o != EXT and not (o[0] in ("new", "old") and o[1] in self.gradient_sites):
+                seen.add(o)
+                todo += state.heap.get(o, ())
+        if not mine & seen:
             return None
         return f"{name} holds itself (it was stored into a field or item of its own, or into a list, dict " \
                f"or object {name} holds, like `{name}.me = {name}` or `{name}.kids = [{name}]`), and {name} " \
