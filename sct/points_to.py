@@ -422,8 +422,14 @@ class _Values:
         return o[0] in ("new", "old") and o[1] in self.map_sites
 
     def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
+        again = site in self.allocated
         o = self.alloc(state, site)
-        state.heap[o] = frozenset(contents)
+        contents = frozenset(contents)
+        if again and o in contents:
+            # (what ``contents`` names was read before the site's previous object aged: it is the older one
+            # now; was: the new object holding itself, ``d = dict(d)`` in a loop, which holds_itself refused)
+            contents = (contents - {o}) | {_old(site)}
+        state.heap[o] = contents
         return frozenset({o})
 
     def is_scalar_item(self, value: gast.Subscript, state: State = None) -> bool:
@@ -1649,8 +1655,11 @@ class AliasAnalysis(PointsTo):
                 todo += state.heap.get(o, ())
         if not mine & seen:
             return None
+        like = f'`{name}["me"] = {name}` or `{name}.append({name})`' if all(
+            self.is_mapping(o) or self.is_sequence(o) for o in mine) else \
+            f"`{name}.me = {name}` or `{name}.kids = [{name}]`"
         return f"{name} holds itself (it was stored into a field or item of its own, or into a list, dict " \
-               f"or object {name} holds, like `{name}.me = {name}` or `{name}.kids = [{name}]`), and {name} " \
+               f"or object {name} holds, like {like}), and {name} " \
                "is read later: a read through that reference would see the change too"
 
     def holders_through(self, s, objs, via) -> FrozenSet[str]:
