@@ -214,3 +214,28 @@ def test_dead_copy_of_bound_name():
     s, g = dlfeval(bound_copy, dlarray(X))
     np.testing.assert_allclose(float(np.asarray(s)), np.sum((2 * X) ** 2), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g), central(lambda x: np.sum((2 * x) ** 2), X), rtol=1e-6)
+
+
+def test_prune_dead_user_code_by_default():
+    # the pass itself: a user's subscript/arithmetic/comparison/numpy call stays; a dead copy of a
+    # bound name, an ``is`` test and sct's own runtime helpers go; tangents named as such are sct's own
+    import gast
+    from sct import optimize as opt
+    fn = gast.parse("""
+def f(x, d, dot_x):
+    a = d["a"]
+    b = x + 1
+    c = x < 1
+    e = np.reshape(x, (5,))
+    k = x
+    z = rt.zero_adjoint(x)
+    q = x is None
+    dot_b = dot_x * 2
+    return None
+""").body[0]
+    opt.prune_dead(fn, {"rt"}, "np", frozenset({"dot_b"}))
+    text = "\n".join(gast.dump(s) for s in fn.body)
+    for kept in ("'a'", "Add", "Lt", "reshape"):
+        assert kept in text, kept
+    for gone in ("id='k'", "zero_adjoint", "id='q'", "id='dot_b'"):
+        assert gone not in text, gone
