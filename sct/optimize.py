@@ -978,7 +978,7 @@ _PURE_RT = {"ZERO"}
 
 
 def _pure(node, rt_name: str, bound=None) -> bool:
-    """``bound``: the names known bound where ``node`` is read (``_bound_names``); a name not
+    """``bound``: the names known bound where ``node`` is read (``_BoundNames.at``); a name not
     among them may be unbound (was: ``t = y`` removed where reading ``y`` raises
     UnboundLocalError/NameError, opt53 F2)."""
     if isinstance(node, gast.Constant):
@@ -992,31 +992,56 @@ def _pure(node, rt_name: str, bound=None) -> bool:
     return False
 
 
-def _bound_names(fn) -> Dict[int, Set[str]]:
-    """id(statement) -> the names certainly bound before it runs: the parameters and the names a
+class _BoundNames:
+    """Which names are certainly bound before a statement runs: the parameters and the names a
     plain assignment in the same block or an enclosing one assigned before it (a conservative
-    under-estimate: a branch's or loop's assignments count only inside it, ``del`` unbinds)."""
-    params = {a.id for a in fn.args.args + fn.args.posonlyargs + fn.args.kwonlyargs}
-    params |= {a.id for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
-    found: Dict[int, Set[str]] = {}
+    under-estimate: a branch's or loop's assignments count only inside it; a name deleted
+    anywhere, never).  ``at(s)``: those names for statement ``s`` (a container: ``name in ...``).
+    Kept as positions, not a set per statement (a long generated function has thousands)."""
 
-    def block(stmts, bound):
-        bound = set(bound)
-        for s in stmts:
-            found[id(s)] = frozenset(bound)
+    def __init__(self, fn):
+        args = fn.args
+        self.params = {a.id for a in args.args + args.posonlyargs + args.kwonlyargs}
+        self.params |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
+        self.where: Dict[int, tuple] = {}            # id(statement) -> ((block, position), ...) to it
+        self.binds: Dict[str, List[tuple]] = {}      # name -> the (block, position)s assigning it
+        self.deleted: Set[str] = set()
+        self.blocks = 0
+        self.block(fn.body, ())
+
+    def block(self, stmts, outer: tuple) -> None:
+        self.blocks += 1
+        here = self.blocks
+        for i, s in enumerate(stmts):
+            path = outer + ((here, i),)
+            self.where[id(s)] = path
             for field in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(s, field, None)
                 if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
-                    block(inner, bound)
+                    self.block(inner, path)
             if isinstance(s, gast.Delete):
-                bound -= {n.id for n in walk_nodes(s) if isinstance(n, gast.Name)}
-            elif isinstance(s, (gast.Assign, gast.AugAssign, gast.AnnAssign)) and \
-                    not (isinstance(s, gast.AnnAssign) and s.value is None):
+                self.deleted |= {n.id for n in walk_nodes(s) if isinstance(n, gast.Name)}
+            elif isinstance(s, (gast.Assign, gast.AugAssign)) or isinstance(s, gast.AnnAssign) and s.value is not None:
                 for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
-                    bound |= {n.id for n in walk_nodes(t) if isinstance(n, gast.Name)
-                              and isinstance(n.ctx, gast.Store)}
-    block(fn.body, params)
-    return found
+                    for n in walk_nodes(t):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                            self.binds.setdefault(n.id, []).append((here, i))
+
+    def at(self, s) -> "_BoundAt":
+        return _BoundAt(self, dict(self.where.get(id(s), ())))
+
+
+class _BoundAt:
+    __slots__ = ("names", "path")
+
+    def __init__(self, names: _BoundNames, path: Dict[int, int]):
+        self.names, self.path = names, path
+
+    def __contains__(self, name) -> bool:
+        names, path = self.names, self.path
+        if name in names.deleted:
+            return False
+        return name in names.params or any(path.get(b, -1) > i for b, i in names.binds.get(name, ()))
 
 
 def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
@@ -1031,14 +1056,14 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
         if loaded is None:
             loaded = _loaded_names(_nodes_no_defs(fn.body) if nodes is None else nodes)
         removed = [False]
-        bound: List = []        # _bound_names(fn), found where a name's read is to be removed
+        bound: List = []        # _BoundNames(fn), found where a name's read is to be removed
 
         def known_bound(s):
             if not isinstance(s.value, (gast.Name, gast.Tuple)):
                 return None
             if not bound:
-                bound.append(_bound_names(fn))
-            return bound[0].get(id(s))
+                bound.append(_BoundNames(fn))
+            return bound[0].at(s)
 
         def sweep(stmts):
             out = []
@@ -1244,7 +1269,7 @@ def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np", ge
     if _has_scope_statements(fn) or any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda))
                                         for n in _walk_no_defs(fn.body)):
         return
-    body, _ = _DeadPruner(rt_names, np_name, generated, _bound_names(fn)).block(fn.body, set(), True)
+    body, _ = _DeadPruner(rt_names, np_name, generated, _BoundNames(fn)).block(fn.body, set(), True)
     fn.body = _block(body)
 
 
@@ -1259,7 +1284,7 @@ class _DeadPruner:
         self.rt_names = rt_names
         self.np_name = np_name
         self.generated = generated
-        self.bound = bound or {}
+        self.bound = bound
 
     def removable(self, s) -> Optional[Set[str]]:
         names = _defined(s, self.rt_names)
@@ -1267,7 +1292,7 @@ class _DeadPruner:
             return None
         if self.generated is None or names <= self.generated:
             return names if _pure_expr(s.value, self.rt_names, self.np_name) else None
-        return names if _user_pure(s.value, self.rt_names, self.bound.get(id(s), ())) else None
+        return names if _user_pure(s.value, self.rt_names, self.bound.at(s) if self.bound is not None else ()) else None
 
     def block(self, stmts, live: Set[str], apply: bool):
         """(the statements kept, the names live before them) given those live after."""
