@@ -650,6 +650,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         generated = _generate(fdef, filename, activity, resolver, namer, mode, numpy_name, rt_name,
                               primal_calls, sig)                                # sct/reverse.py, sct/tangent.py
     _bound_builtin_calls(fn, generated, inlined, resolver, filename)
+    if mode == "jvp" and getattr(fn, "__sct_adjoint__", False):
+        generated.tangents = None       # (sct.hvp's adjoint code: every statement is sct's own)
     scalars = mode == "entry" and primal_calls and not called and not trusted and \
         not filename.startswith("<sct-generated")     # dlfeval's own entries, not differentiated again
     if mode == "vjp":       # the forward returns (value, residuals): the caller's keep is the value's
@@ -1254,9 +1256,11 @@ def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer
               numpy_name: str, rt_name: str, primal_calls: bool, sig: _Signature):
     """The generated functions: tangent code (mode "jvp"), else forward and adjoint code."""
     if mode == "jvp":
-        tangent_fn = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES,
-                                        rt_name).build()
-        return types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None)
+        tangent = TangentTransformer(fdef, filename, activity, namer, numpy_name, RT_NAMES, rt_name)
+        tangent_fn = tangent.build()
+        # (tangents: the names only sct's tangent statements assign; prune_dead trusts those alone)
+        return types.SimpleNamespace(functions=[tangent_fn], entry=tangent_fn.name, fwd=None, bwd=None,
+                                     tangents=frozenset(tangent.tangents.values()))
     transformer = Transformer(fdef, filename, activity, resolver, namer, mode, numpy_name,
                               RT_NAMES, rt_name)
     transformer.primal_calls = transformer.primal_calls and primal_calls
@@ -1305,9 +1309,10 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, keep,
         for generated_fn in generated.functions:
             if isinstance(generated_fn, gast.FunctionDef) and generated_fn.name == generated.entry:
                 keep_outputs(generated_fn, keep, rt_name)
-                prune_dead(generated_fn, runtime_names, numpy_name)
+                tangents = getattr(generated, "tangents", frozenset())    # (None: all sct's own code)
+                prune_dead(generated_fn, runtime_names, numpy_name, tangents)
                 if type_only_values(generated_fn, runtime_names, rt_name, numpy_name):
-                    prune_dead(generated_fn, runtime_names, numpy_name)
+                    prune_dead(generated_fn, runtime_names, numpy_name, tangents)
     specialised = set()
     with ExitStack() as walks:      # one walk of each function for both (where specialise changes none)
         for generated_fn in generated.functions:
@@ -1604,6 +1609,8 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     for value in list(namespace.values()):
         if isinstance(value, types.FunctionType) and value.__code__.co_filename == gen_filename:
             value.__sct_generated__ = True
+    if bwd is not None:     # (adjoint code alone: sct's own statements, prune_dead trusts all of it)
+        bwd.__sct_adjoint__ = True
     if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)

@@ -977,14 +977,71 @@ def _loaded_names(nodes) -> Set[str]:
 _PURE_RT = {"ZERO"}
 
 
-def _pure(node, rt_name: str) -> bool:
-    if isinstance(node, (gast.Constant, gast.Name)):
+def _pure(node, rt_name: str, bound=None) -> bool:
+    """``bound``: the names known bound where ``node`` is read (``_BoundNames.at``); a name not
+    among them may be unbound (was: ``t = y`` removed where reading ``y`` raises
+    UnboundLocalError/NameError, opt53 F2)."""
+    if isinstance(node, gast.Constant):
         return True
+    if isinstance(node, gast.Name):
+        return bound is not None and node.id in bound
     if _is_rt(node, rt_name, "ZERO"):
         return True
     if isinstance(node, gast.Tuple):
-        return all(_pure(e, rt_name) for e in node.elts)
+        return all(_pure(e, rt_name, bound) for e in node.elts)
     return False
+
+
+class _BoundNames:
+    """Which names are certainly bound before a statement runs: the parameters and the names a
+    plain assignment in the same block or an enclosing one assigned before it (a conservative
+    under-estimate: a branch's or loop's assignments count only inside it; a name deleted
+    anywhere, never).  ``at(s)``: those names for statement ``s`` (a container: ``name in ...``).
+    Kept as positions, not a set per statement (a long generated function has thousands)."""
+
+    def __init__(self, fn):
+        args = fn.args
+        self.params = {a.id for a in args.args + args.posonlyargs + args.kwonlyargs}
+        self.params |= {a.id for a in (args.vararg, args.kwarg) if a is not None}
+        self.where: Dict[int, tuple] = {}            # id(statement) -> ((block, position), ...) to it
+        self.binds: Dict[str, List[tuple]] = {}      # name -> the (block, position)s assigning it
+        self.deleted: Set[str] = set()
+        self.blocks = 0
+        self.block(fn.body, ())
+
+    def block(self, stmts, outer: tuple) -> None:
+        self.blocks += 1
+        here = self.blocks
+        for i, s in enumerate(stmts):
+            path = outer + ((here, i),)
+            self.where[id(s)] = path
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(s, field, None)
+                if isinstance(inner, list) and not isinstance(s, (gast.FunctionDef, gast.ClassDef)):
+                    self.block(inner, path)
+            if isinstance(s, gast.Delete):
+                self.deleted |= {n.id for n in walk_nodes(s) if isinstance(n, gast.Name)}
+            elif isinstance(s, (gast.Assign, gast.AugAssign)) or isinstance(s, gast.AnnAssign) and s.value is not None:
+                for t in (s.targets if isinstance(s, gast.Assign) else [s.target]):
+                    for n in walk_nodes(t):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                            self.binds.setdefault(n.id, []).append((here, i))
+
+    def at(self, s) -> "_BoundAt":
+        return _BoundAt(self, dict(self.where.get(id(s), ())))
+
+
+class _BoundAt:
+    __slots__ = ("names", "path")
+
+    def __init__(self, names: _BoundNames, path: Dict[int, int]):
+        self.names, self.path = names, path
+
+    def __contains__(self, name) -> bool:
+        names, path = self.names, self.path
+        if name in names.deleted:
+            return False
+        return name in names.params or any(path.get(b, -1) > i for b, i in names.binds.get(name, ()))
 
 
 def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] = None,
@@ -999,13 +1056,21 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
         if loaded is None:
             loaded = _loaded_names(_nodes_no_defs(fn.body) if nodes is None else nodes)
         removed = [False]
+        bound: List = []        # _BoundNames(fn), found where a name's read is to be removed
+
+        def known_bound(s):
+            if not isinstance(s.value, (gast.Name, gast.Tuple)):
+                return None
+            if not bound:
+                bound.append(_BoundNames(fn))
+            return bound[0].at(s)
 
         def sweep(stmts):
             out = []
             for s in stmts:
                 if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
                         isinstance(s.targets[0], gast.Name) and s.targets[0].id not in loaded and \
-                        _pure(s.value, rt_name):
+                        _pure(s.value, rt_name, known_bound(s)):
                     removed[0] = True
                     continue
                 for field in ("body", "orelse", "finalbody"):
@@ -1103,7 +1168,35 @@ def keep_outputs(fn: gast.FunctionDef, keep, rt_name: str = "rt") -> None:
     ret.value = prune(ret.value, keep)
 
 
+def _user_pure(node, rt_names: Set[str], bound) -> bool:
+    """``_pure_expr`` for a statement of the user's code (the primal statements of a helper's
+    forward, of the forward that sct.hvp differentiates again): only what can run no user code
+    and raise nothing: constants, names known bound (``bound``), displays of such, ``is``
+    comparisons and sct's own runtime helpers.  Was: ``_ = d["a"]`` (a defaultdict inserting a key,
+    a user ``__getitem__``/``__lt__`` with an effect, ``y[7]`` raising IndexError, ``np.reshape``
+    of the wrong size) removed as effect-free: gradients zero or off, exceptions gone (opt53 F1, F3)."""
+    if node is None or isinstance(node, gast.Constant):
+        return True
+    if isinstance(node, gast.Name):
+        return node.id in bound
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(_user_pure(e, rt_names, bound) for e in node.elts)
+    if isinstance(node, gast.Compare):
+        return all(isinstance(op, (gast.Is, gast.IsNot)) for op in node.ops) and \
+            all(_user_pure(v, rt_names, bound) for v in [node.left] + node.comparators)
+    if isinstance(node, gast.Attribute):
+        return isinstance(node.value, gast.Name) and node.value.id in rt_names and node.attr in _PURE_RT_CALLS
+    if isinstance(node, gast.Call):
+        func = node.func
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.value.id in rt_names and func.attr in _PURE_RT_CALLS and \
+            all(_user_pure(a, rt_names, bound) for a in node.args) and \
+            all(_user_pure(k.value, rt_names, bound) for k in node.keywords)
+    return False
+
+
 def _pure_expr(node, rt_names: Set[str], np_name: str) -> bool:
+    """Effect-free where sct generated ``node`` itself (adjoint and tangent code, on arrays)."""
     if node is None or isinstance(node, (gast.Constant, gast.Name)):
         return True
     if isinstance(node, (gast.Tuple, gast.List)):
@@ -1165,15 +1258,18 @@ def _defined(s, rt_names: Set[str]) -> Optional[Set[str]]:
     return names
 
 
-def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np") -> None:
+def prune_dead(fn: gast.FunctionDef, rt_names: Set[str], np_name: str = "np", generated=frozenset()) -> None:
     """Remove the assignments of effect-free expressions whose names are not live after them
     (backward liveness through branches and loops, a fixed point at each loop; ``index_add``
     writes its first argument, so it stays while that is live).  Statements with effects,
-    loops with ``break``/``continue``, ``try`` and ``with`` keep everything they read."""
+    loops with ``break``/``continue``, ``try`` and ``with`` keep everything they read.
+    ``generated``: names only sct's own statements assign (tangents), whose expressions on arrays
+    have no effects (``_pure_expr``); any other statement is the user's (``_user_pure``); None:
+    every statement is sct's own (sct.hvp's forward-mode code of an adjoint)."""
     if _has_scope_statements(fn) or any(isinstance(n, (gast.FunctionDef, gast.ClassDef, gast.Lambda))
                                         for n in _walk_no_defs(fn.body)):
         return
-    body, _ = _DeadPruner(rt_names, np_name).block(fn.body, set(), True)
+    body, _ = _DeadPruner(rt_names, np_name, generated, _BoundNames(fn)).block(fn.body, set(), True)
     fn.body = _block(body)
 
 
@@ -1184,15 +1280,19 @@ def _loads_of(node) -> Set[str]:
 class _DeadPruner:
     """prune_dead's backward liveness over one function."""
 
-    def __init__(self, rt_names: Set[str], np_name: str):
+    def __init__(self, rt_names: Set[str], np_name: str, generated=frozenset(), bound=None):
         self.rt_names = rt_names
         self.np_name = np_name
+        self.generated = generated
+        self.bound = bound
 
     def removable(self, s) -> Optional[Set[str]]:
         names = _defined(s, self.rt_names)
-        if names is None or not _pure_expr(s.value, self.rt_names, self.np_name):
+        if names is None:
             return None
-        return names
+        if self.generated is None or names <= self.generated:
+            return names if _pure_expr(s.value, self.rt_names, self.np_name) else None
+        return names if _user_pure(s.value, self.rt_names, self.bound.at(s) if self.bound is not None else ()) else None
 
     def block(self, stmts, live: Set[str], apply: bool):
         """(the statements kept, the names live before them) given those live after."""
@@ -1306,9 +1406,16 @@ def type_only_values(fn: gast.FunctionDef, rt_names: Set[str], rt_name: str, np_
                 isinstance(node.func.value, gast.Name) and node.func.value.id in rt_names and \
                 node.func.attr == "shape_proxy" and len(node.args) == 1 and not node.keywords:
             proxied.add(id(node.args[0]))
-    for node in _walk_no_defs(fn.body):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            reads.append((node.id, "proxy" if id(node) in proxied else operand_of.get(id(node))))
+    loads = [node for node in _walk_no_defs(fn.body) if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load)]
+    # a node met twice is shared by two statements (tangent code reuses the primal's ``Name`` nodes:
+    # ``a = n * m`` and ``dot_a = n * dot_m``): a read of its value at each (was: both counted as
+    # operands of ``a``, so ``n`` became ``rt.type_only`` where the tangent reads its value, once
+    # prune_dead kept a dead primal ``a``: H v wrong)
+    seen: Set[int] = set()
+    shared = {id(node) for node in loads if id(node) in seen or seen.add(id(node))}
+    for node in loads:
+        user = "proxy" if id(node) in proxied else operand_of.get(id(node))
+        reads.append((node.id, None if id(node) in shared else user))
     while True:
         dropped = {name for name, user in reads if name in candidates and user != "proxy" and
                    (user is None or user not in candidates)}
