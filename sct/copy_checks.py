@@ -182,8 +182,9 @@ class CopyChecks:
         line = getattr(target, "lineno", "?")
         shallow = isinstance(target, gast.Assign) and bool(_shallow_copy_of(target.value))
         copy_of = self._user_name(self._origin_structure(copy_of))
-        made = self._made_for_call(root, stmt)
-        root = self._call_text(root) or self._written_name(self._user_name(root), target)
+        call_text = self._call_text(root)          # (``m.params()``: said as written, before fz53's "list built")
+        made = None if call_text else self._made_for_call(root, stmt)
+        root = call_text or self._written_name(self._user_name(root), target)
         if copy_of == root:             # p = dict(p): the p before that line
             copy_of = f"{root} (as it was before line {line})"
         display = self._display_text(copy_of)

@@ -31,7 +31,7 @@ import copy
 import dis
 import inspect
 import types
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import gast
 
@@ -415,7 +415,11 @@ class _Inliner:
         # a gradient differentiated again recomputes the code before it: a method read in place there
         # writing into an object from outside (an argument's, a field's) would write twice (refused:
         # site_checks.check_outside_writes), where the method left a call runs once (runtime/effects.py)
-        self.recomputes = self._gradient_sites(fdef) > 1 and not (final and _gradients_only_returned(fdef))
+        # (final: dlfeval's own function whose sites are its own, each only returned; was any helper taking
+        # gradients too, ``step(step(w, ...))`` whose gradient the caller differentiates: recomputed, but its
+        # methods were read in place as if not, test_recompute_alias_s49/test_recompute_state_s48)
+        sites, helpers = self._gradient_sites(fdef)
+        self.recomputes = sites > 1 and not (final and not helpers and _gradients_only_returned(fdef))
         if not self.recomputes:
             self._global_objects(fdef)
         self.nested: Optional[Dict] = None   # the functions the caller defines (_nested_definitions), read once
@@ -427,9 +431,10 @@ class _Inliner:
         self.wrt_parts = _wrt_parts(walk_nodes(fdef), {})
         self.wrt_roots = _close_roots(self.wrt_sites, self.wrt_parts)
 
-    def _gradient_sites(self, fdef) -> int:
-        """The gradient sites of the function and of the helpers of its file it calls by name."""
-        count = 0
+    def _gradient_sites(self, fdef) -> Tuple[int, int]:
+        """The gradient sites of the function and of the helpers of its file it calls by name, and how many
+        of them are the helpers' calls."""
+        count = helpers = 0
         for n in walk_nodes(fdef):
             if not isinstance(n, gast.Call):
                 continue
@@ -440,7 +445,8 @@ class _Inliner:
                 g = self.globals.get(f.id)
                 if isinstance(g, types.FunctionType) and _takes_gradients(g):
                     count += 1
-        return count
+                    helpers += 1
+        return count, helpers
 
     def _known_classes(self, fdef, kinds) -> Dict[str, tuple]:
         """name -> (class, the instance's own attribute names, or None where unknown) of the names
@@ -1129,8 +1135,11 @@ def _gradients_only_returned(fdef) -> bool:
                                                           for m in walk_nodes(n)):
                         return False
                     if isinstance(n, gast.Call) and _site_name(n):
-                        if in_loop or not (isinstance(st, gast.Assign) and st.value is n and len(st.targets) == 1
-                                           and isinstance(st.targets[0], gast.Name)):
+                        # (dllaplacian differentiates its own gradient again: recomputed, as test_recompute_state_s48's
+                        # toggled_laplacian shows; was taken as only returned)
+                        if _site_name(n) == "dllaplacian" or in_loop or not (
+                                isinstance(st, gast.Assign) and st.value is n and len(st.targets) == 1
+                                and isinstance(st.targets[0], gast.Name)):
                             return False
                         sites.append(st.targets[0].id)
                     elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
