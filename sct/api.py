@@ -736,12 +736,38 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
             return out
         return _dlfeval(fun, args, kwargs)           # an AcceleratedFunction: its own cache
     except SctError as error:
-        raise user_error(error, fun)
+        raise user_error(_self_holding_note(error, fun, args), fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, args, kwargs), fun) from error
 
 
 _FUNCTION = types.FunctionType
+
+
+def _self_holding_note(error, fun, args):
+    """``error`` with what may be behind "y does not depend on any traced input" where an argument holds
+    itself (``c.me = c`` made by the caller, the function setting c.h and reading c.me.h): sct follows c.me
+    as a value apart from c, so the field read through it is the value it had at entry, a constant (was: only
+    "y does not depend on any traced input", which names no reason: red2st53 F2)."""
+    if not isinstance(error, CompileError) or "does not depend on any traced input" not in str(error):
+        return error
+    code = getattr(fun, "__code__", None)
+    params = list(code.co_varnames[:code.co_argcount]) if code is not None else []
+    for i, value in enumerate(args):
+        where = params[i] if i < len(params) else f"argument {i + 1}"
+        try:
+            path = self_holding_path(value, where, (list, tuple), (type, types.ModuleType, types.FunctionType),
+                                     depth_limit=50)
+        except Exception:
+            path = None
+        if path:
+            error.args = (f"{error.args[0]} (maybe so because {where} holds itself: {path} is an object or "
+                          f"container it sits in, a cycle. sct follows {path} as a value apart from {where}: "
+                          f"a field or item the function sets on {where} and reads back through {path} is read as "
+                          f"the value it had at entry, a constant. Read it through {where}, or pass {where} "
+                          "without the back-reference)",) + tuple(error.args[1:])
+            break
+    return error
 
 
 def _noting_cells(fun, args):

@@ -423,8 +423,14 @@ class _Values:
         return o[0] in ("new", "old") and o[1] in self.map_sites
 
     def fresh(self, state: State, site, contents=frozenset()) -> FrozenSet:
+        again = site in self.allocated
         o = self.alloc(state, site)
-        state.heap[o] = frozenset(contents)
+        contents = frozenset(contents)
+        if again and o in contents:
+            # (what ``contents`` names was read before the site's previous object aged: it is the older one
+            # now; was: the new object holding itself, ``d = dict(d)`` in a loop, which holds_itself refused)
+            contents = (contents - {o}) | {_old(site)}
+        state.heap[o] = contents
         return frozenset({o})
 
     def is_scalar_item(self, value: gast.Subscript, state: State = None) -> bool:
@@ -1751,7 +1757,35 @@ class AliasAnalysis(PointsTo):
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
                 return self._holds_it(other)
-        return None
+        return self.holds_itself(state, name, objs, live)
+
+    def holds_itself(self, state, name: str, objs, live) -> Optional[str]:
+        """Why ``objs`` (what ``name`` holds) may be seen through a reference to itself: it was stored
+        into its own field or item, or into a list, dict or object it holds (None: it holds no such
+        reference, or ``name`` is not read later). (was: not asked: ``c.me = c; c.h = v`` then
+        ``c.me.h`` read the write through a path sct followed apart from c, a gradient of zeros; a
+        dict ``q["me"] = q`` then ``q["h"] = v`` read the old q["h"] through q["me"]: red2st53 F2, F3)"""
+        if name not in live:
+            return None
+
+        def one(o):             # (an object of its own: not a site's older objects, nor a gradient's items
+            # to any depth, which sct's summary makes hold themselves: g.Value[i] of dlgradient(y, net.Learnables))
+            return o != EXT and o[0] in ("arg", "new") and not (o[0] == "new" and o[1] in self.gradient_sites)
+        mine = frozenset(o for o in objs if one(o))
+        seen, todo = set(), list(state.contents(mine))
+        while todo:
+            o = todo.pop()
+            if o not in seen and o != EXT and not (o[0] in ("new", "old") and o[1] in self.gradient_sites):
+                seen.add(o)
+                todo += state.heap.get(o, ())
+        if not mine & seen:
+            return None
+        like = f'`{name}["me"] = {name}` or `{name}.append({name})`' if all(
+            self.is_mapping(o) or self.is_sequence(o) for o in mine) else \
+            f"`{name}.me = {name}` or `{name}.kids = [{name}]`"
+        return f"{name} holds itself (it was stored into a field or item of its own, or into a list, dict " \
+               f"or object {name} holds, like {like}), and {name} " \
+               "is read later: a read through that reference would see the change too"
 
     def _holds_it(self, other: str) -> str:
         """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said
@@ -1802,7 +1836,7 @@ class AliasAnalysis(PointsTo):
                 return f"{other} may be the same object as {name}{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):
                 return self._holds_it(other)
-        return None
+        return self.holds_itself(state, name, objs, live)
 
     def builtin(self, s, name: str) -> bool:
         """Is ``name`` surely a list, dict or array (not an object of the user's class)?"""
