@@ -1765,7 +1765,7 @@ class AliasAnalysis(PointsTo):
         reference, or ``name`` is not read later). (was: not asked: ``c.me = c; c.h = v`` then
         ``c.me.h`` read the write through a path sct followed apart from c, a gradient of zeros; a
         dict ``q["me"] = q`` then ``q["h"] = v`` read the old q["h"] through q["me"]: red2st53 F2, F3)"""
-        if name not in live:
+        if name not in live or not self._stores_into_itself():
             return None
 
         def one(o):             # (an object of its own: not a site's older objects, nor a gradient's items
@@ -1786,6 +1786,49 @@ class AliasAnalysis(PointsTo):
         return f"{name} holds itself (it was stored into a field or item of its own, or into a list, dict " \
                f"or object {name} holds, like {like}), and {name} " \
                "is read later: a read through that reference would see the change too"
+
+    def _stores_into_itself(self) -> bool:
+        """Does a statement of the function store a name's value into a field or item of what that name holds
+        (``c.me = c``, ``c.kids = [c]``, ``q["me"] = q``, ``q.append(q)``, a method read in place setting
+        ``self.root = self``, or the normalizer's ``q = rt.setitem(q, "me", q)``)?  Only then does holds_itself
+        walk the heap: a loop's site stands for several objects, and an array for its views, which its summary
+        may show holding each other (was: every write asked, so accumulators written in loops, ``acc[t] += s``,
+        ``hs.append(h)``, ``d |= ...``, were refused, 17 CI tests)."""
+        found = getattr(self, "_self_stores", None)
+        if found is not None:
+            return found
+        nodes = list(walk_nodes(self.fdef))
+        binds: Dict[str, Set[str]] = {}         # (a name -> the names its bindings read: ``t = [c]``)
+        for n in nodes:
+            if isinstance(n, gast.Assign):
+                for t in n.targets:
+                    if isinstance(t, gast.Name):
+                        binds.setdefault(t.id, set()).update(_bare_names(n.value))
+
+        def reads(value) -> Set[str]:
+            out, todo = set(), list(_bare_names(value))
+            while todo:
+                name = todo.pop()
+                if name not in out:
+                    out.add(name)
+                    todo += binds.get(name, ())
+            return out
+        found = False
+        for n in nodes:
+            if isinstance(n, (gast.Assign, gast.AugAssign)):
+                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                bases = {_base_name(t) for t in targets if isinstance(t, (gast.Attribute, gast.Subscript))}
+                found = bool(bases - {None} and bases & reads(n.value))
+            elif isinstance(n, gast.Call) and (n.args or n.keywords):
+                base = _base_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
+                given = list(n.args) + [k.value for k in n.keywords]
+                if base is None or base in ("rt", "np"):      # (rt.setitem(q, k, q), setattr(c, "me", c))
+                    base, given = _base_name(given[0]) if given else None, given[1:]
+                found = base is not None and any(base in reads(g) for g in given)
+            if found:
+                break
+        self._self_stores = found
+        return found
 
     def _holds_it(self, other: str) -> str:
         """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said
@@ -2239,3 +2282,27 @@ def _keeps_self(fn) -> bool:
                 return False                  # self.method(...): the method sees self
     return True
 
+
+def _base_name(node) -> Optional[str]:
+    """The name an attribute's or subscript's chain starts from (``c`` of ``c.kids[0].h``), None if none."""
+    while isinstance(node, (gast.Attribute, gast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def _bare_names(node) -> Set[str]:
+    """The names whose values ``node`` holds as they are: a name, or the items of a list, tuple, set or dict
+    display of them (not ``a`` of ``a[i]``, ``a.h`` or ``f(a)``: an item, a field, a call's result)."""
+    if isinstance(node, gast.Name):
+        return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
+        parts = node.elts
+    elif isinstance(node, gast.Dict):
+        parts = [v for v in node.values if v is not None]
+    elif isinstance(node, gast.Starred):
+        parts = [node.value]
+    elif isinstance(node, gast.IfExp):
+        parts = [node.body, node.orelse]
+    else:
+        return set()
+    return set().union(*(_bare_names(p) for p in parts))
