@@ -26,6 +26,8 @@ VIEW_FUNCTIONS = {
     # (numpy's that give their argument itself or a view of it: np.real_if_close(z) of a real z is z,
     # np.trim_zeros(z) a slice of it; a write into the result was not seen to change z)
     "real_if_close", "trim_zeros", "asmatrix", "frombuffer", "from_dlpack", "ix_",
+    # (np.ma.filled / np.ma.getdata of a plain array give it itself: red3_53 W3)
+    "filled", "getdata",
     # (np.einsum of one operand gives a view of it where it can: 'ij->ji', 'ii->i', 'i->i'; a
     # write into the result was not seen to change the operand: red team L, dec 26. Of several
     # operands it computes a new array: sct/points_to.py _op_call)
@@ -33,6 +35,14 @@ VIEW_FUNCTIONS = {
     # (np.diff(z, n=0) is z itself: of a positive n written out, a new array: sct/points_to.py)
     "diff",
 }
+def may_not_copy(call) -> bool:
+    """Does ``call`` pass ``copy=`` other than a constant True (``np.array(a, copy=None)``, ``np.astype(a, t,
+    copy=False)``: the array given itself where no copy is needed; was taken for a new array, a write into it
+    not seen to change ``a``, red3_53 W2)?"""
+    return any(k.arg == "copy" and not (isinstance(k.value, gast.Constant) and k.value.value is True)
+               for k in call.keywords)
+
+
 VIEW_METHODS = {"reshape", "ravel", "view", "transpose", "squeeze", "swapaxes", "diagonal", "conj",
                 "conjugate", "get", "pop", "setdefault", "values", "items", "keys", "astype",
                 "__getitem__", "flatten", "real", "imag", "__array__"}

@@ -75,7 +75,8 @@ def returns_arrays(fn, count: int, keywords=(), fdef=None, shadowed=frozenset())
 
 def nested_def(fdef, name: str):
     """The def nested in ``fdef``'s own blocks that ``name`` is bound to and nothing else binds (None where
-    there is none or more: sct/callee_effects.py local_def, which this module may not import)."""
+    there is none or more; callee_effects.local_def is this one, a def of the function's own blocks: not one
+    nested in another def, which binds its name there)."""
     from .ir import store_counts
     a = fdef.args
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \

@@ -14,9 +14,9 @@ import gast
 import numpy as np
 
 from .runtime.origins import module_top
-from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS,
+from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS, may_not_copy,
                           WRITING_FUNCTIONS, _dotted)
-from .array_returns import numpy_function as _numpy_function
+from .array_returns import nested_def as _nested_def, numpy_function as _numpy_function
 from .ir import loaded_names, walk_no_defs, walk_nodes
 
 # --- does every return give a new object? ----------------------------------------------------------
@@ -105,7 +105,8 @@ def _fresh_call(fn, node) -> bool:
     """Is ``node`` (a call in ``fn``) a numpy function or ufunc that makes a new array?"""
     value = _numpy_function(fn, node.func)
     name = getattr(value, "__name__", "")
-    return value is not None and name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS
+    return value is not None and name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS and \
+        not may_not_copy(node)
 
 
 def _fresh_value(fn, node) -> bool:
@@ -356,17 +357,9 @@ def _by_code(cache: Dict, fn, extra, compute) -> bool:
 
 def local_def(fdef, name: str):
     """The def (or lambda, made a def by normalisation) nested in ``fdef`` that the name ``name`` is
-    bound to and nothing else binds (None where there is none or more)."""
-    from .ir import store_counts, walk_no_defs
-    a = fdef.args
-    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | \
-        {p.id for p in (a.vararg, a.kwarg) if p is not None}
-    if name in params or store_counts(fdef).get(name):
-        return None
-    # (the defs of fdef's own blocks: not one nested in another def, which binds its name there)
-    mine = [st for n in walk_no_defs(fdef) for field in ("body", "orelse", "finalbody", "handlers")
-            for st in (getattr(n, field, None) or []) if isinstance(st, gast.FunctionDef) and st.name == name]
-    return mine[0] if len(mine) == 1 else None
+    bound to and nothing else binds (None where there is none or more): array_returns.nested_def, which
+    fz53 had written out again there (this module imports that one)."""
+    return _nested_def(fdef, name)
 
 
 def _nested_scope(d, fn, enclosing_names: Set[str]):

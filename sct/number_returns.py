@@ -9,7 +9,7 @@ import types
 
 import gast
 
-from .alias_state import VIEW_FUNCTIONS, WRITING_FUNCTIONS
+from .alias_state import VIEW_FUNCTIONS, WRITING_FUNCTIONS, may_not_copy
 from .array_returns import numpy_function
 from .callee_effects import _bindings, _pure, keeps_arguments
 from .ir import walk_no_defs
@@ -17,9 +17,12 @@ from .parse import function_ast
 
 # array methods that, on a numeric array, give a new array or a number (never a view, never a list)
 _NEW_METHODS = frozenset(("sum", "mean", "prod", "max", "min", "std", "var", "dot", "copy", "astype", "clip",
-                          "cumsum", "cumprod", "item", "round", "conj", "conjugate", "all", "any", "trace"))
-# ... and those that may give a view of it (a value still holding numbers only)
-_VIEWING_METHODS = frozenset(("reshape", "ravel", "transpose", "squeeze", "flatten", "swapaxes"))
+                          "cumsum", "cumprod", "item", "round", "all", "any", "trace"))
+# ... and those that may give a view of it, or the array itself (a value still holding numbers only; was:
+# conj/conjugate taken for new, which of a real array is the array itself: a write into the container after the
+# call was missed, a wrong value, red3_53 W1)
+_VIEWING_METHODS = frozenset(("reshape", "ravel", "transpose", "squeeze", "flatten", "swapaxes", "conj",
+                              "conjugate"))
 
 
 def returns_new_numbers(fn, given: dict) -> bool:
@@ -115,8 +118,10 @@ def returns_new_numbers(fn, given: dict) -> bool:
         if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and f.value.id in flats and \
                 f.attr == "get":
             return False            # (d.get(k): an item, no new value; read by number())
+        if may_not_copy(e):
+            return False            # (copy=None/False: may be the array given, red3_53 W2)
         if isinstance(f, gast.Attribute) and f.attr in _NEW_METHODS and number(f.value):
-            return arguments(e)
+            return arguments(e) and not (f.attr == "astype" and len(e.args) > 1)   # (astype's positional copy)
         value = numpy_function(fn, f)
         if value is None or isinstance(f, gast.Name):
             return False
