@@ -1822,8 +1822,12 @@ class AliasAnalysis(PointsTo):
             elif isinstance(n, gast.Call) and (n.args or n.keywords):
                 base = _base_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
                 given = list(n.args) + [k.value for k in n.keywords]
-                if base is None or base in ("rt", "np"):      # (rt.setitem(q, k, q), setattr(c, "me", c))
+                if isinstance(n.func, gast.Name) and n.func.id == "setattr" or \
+                        base is not None and base.startswith("rt") and isinstance(n.func.value, gast.Name):
+                    # (the object first: setattr(c, "me", c), the normalizer's rt.setitem(q, "me", q))
                     base, given = _base_name(given[0]) if given else None, given[1:]
+                elif not (isinstance(n.func, gast.Attribute) and n.func.attr in _STORING_METHODS):
+                    continue            # (f(x, x), np.add(a, a), x.dot(x): no store into x)
                 found = base is not None and any(base in reads(g) for g in given)
             if found:
                 break
@@ -2281,6 +2285,11 @@ def _keeps_self(fn) -> bool:
             if isinstance(grand, gast.Call) and grand.func is parent:
                 return False                  # self.method(...): the method sees self
     return True
+
+
+# (methods that store what they are given into their object: q.append(q))
+_STORING_METHODS = frozenset(("append", "extend", "insert", "update", "setdefault", "add", "appendleft",
+                              "extendleft", "__setitem__", "__setattr__"))
 
 
 def _base_name(node) -> Optional[str]:
