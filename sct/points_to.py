@@ -23,13 +23,13 @@ import numpy as np
 from .runtime.origins import module_top
 from .runtime import registry
 
-from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, MUTATORS,
+from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, LIST_MUTATORS, MUTATORS,
                           WRITING_FUNCTIONS,
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
 from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments
-from .ir import loaded_names, walk_no_defs, walk_nodes
+from .ir import loaded_names, root_name, walk_no_defs, walk_nodes
 from .plans import CallKind
 
 # reductions whose result is a number (a numpy scalar) when given no axis
@@ -1817,15 +1817,15 @@ class AliasAnalysis(PointsTo):
         for n in nodes:
             if isinstance(n, (gast.Assign, gast.AugAssign)):
                 targets = n.targets if isinstance(n, gast.Assign) else [n.target]
-                bases = {_base_name(t) for t in targets if isinstance(t, (gast.Attribute, gast.Subscript))}
+                bases = {root_name(t) for t in targets if isinstance(t, (gast.Attribute, gast.Subscript))}
                 found = bool(bases - {None} and bases & reads(n.value))
             elif isinstance(n, gast.Call) and (n.args or n.keywords):
-                base = _base_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
+                base = root_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
                 given = list(n.args) + [k.value for k in n.keywords]
                 if isinstance(n.func, gast.Name) and n.func.id == "setattr" or \
                         base is not None and base.startswith("rt") and isinstance(n.func.value, gast.Name):
                     # (the object first: setattr(c, "me", c), the normalizer's rt.setitem(q, "me", q))
-                    base, given = _base_name(given[0]) if given else None, given[1:]
+                    base, given = root_name(given[0]) if given else None, given[1:]
                 elif not (isinstance(n.func, gast.Attribute) and n.func.attr in _STORING_METHODS):
                     continue            # (f(x, x), np.add(a, a), x.dot(x): no store into x)
                 found = base is not None and any(base in reads(g) for g in given)
@@ -2287,16 +2287,8 @@ def _keeps_self(fn) -> bool:
     return True
 
 
-# (methods that store what they are given into their object: q.append(q))
-_STORING_METHODS = frozenset(("append", "extend", "insert", "update", "setdefault", "add", "appendleft",
-                              "extendleft", "__setitem__", "__setattr__"))
-
-
-def _base_name(node) -> Optional[str]:
-    """The name an attribute's or subscript's chain starts from (``c`` of ``c.kids[0].h``), None if none."""
-    while isinstance(node, (gast.Attribute, gast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, gast.Name) else None
+# (methods that may store what they are given into their object: q.append(q); a deque's and the dunders too)
+_STORING_METHODS = frozenset(LIST_MUTATORS | {"appendleft", "extendleft", "__setitem__", "__setattr__"})
 
 
 def _bare_names(node) -> Set[str]:
