@@ -9,20 +9,21 @@ import types
 
 import gast
 
-from .alias_state import VIEW_FUNCTIONS, WRITING_FUNCTIONS, may_not_copy
+from .alias_state import VIEW_FUNCTIONS, VIEW_METHODS, WRITING_FUNCTIONS, may_not_copy
 from .array_returns import numpy_function
 from .callee_effects import _bindings, _pure, keeps_arguments
 from .ir import walk_no_defs
 from .parse import function_ast
 
-# array methods that, on a numeric array, give a new array or a number (never a view, never a list)
+# array methods that, on a numeric array, give a new array or a number (never a view, never a list);
+# ``astype`` only with its copy (``may_not_copy`` below)
 _NEW_METHODS = frozenset(("sum", "mean", "prod", "max", "min", "std", "var", "dot", "copy", "astype", "clip",
                           "cumsum", "cumprod", "item", "round", "all", "any", "trace"))
-# ... and those that may give a view of it, or the array itself (a value still holding numbers only; was:
-# conj/conjugate taken for new, which of a real array is the array itself: a write into the container after the
-# call was missed, a wrong value, red3_53 W1)
-_VIEWING_METHODS = frozenset(("reshape", "ravel", "transpose", "squeeze", "flatten", "swapaxes", "conj",
-                              "conjugate"))
+# ... and those that may give a view of it, or the array itself (a value still holding numbers only), are the
+# aliasing analysis' own list, alias_state.VIEW_METHODS (was a second list here, which had missed conj/conjugate:
+# taken for new, of a real array the array itself: a write into the container after the call was missed, a
+# wrong value, red3_53 W1).  No method is in both but astype.
+assert _NEW_METHODS & VIEW_METHODS == {"astype"}
 
 
 def returns_new_numbers(fn, given: dict) -> bool:
@@ -85,7 +86,7 @@ def returns_new_numbers(fn, given: dict) -> bool:
 
     def viewing(e) -> bool:
         f = e.func
-        if isinstance(f, gast.Attribute) and f.attr in _VIEWING_METHODS:
+        if isinstance(f, gast.Attribute) and f.attr in VIEW_METHODS:
             return number(f.value) and arguments(e)
         value = numpy_function(fn, f)
         return value is not None and getattr(value, "__name__", "") in VIEW_FUNCTIONS and \
