@@ -32,6 +32,11 @@ _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
 
+# numpy's functions that give an ndarray of any argument, a dlarray too (numpy does not dispatch them to
+# runtime/dlarray.py): ``state["m"] = np.asarray(h)`` stores an ndarray in Python
+_NDARRAY_MAKERS = frozenset(("asarray", "array", "asanyarray", "ascontiguousarray", "asfortranarray",
+                             "asarray_chkfinite", "require"))
+
 _CYCLE = "cycle"         # (a name met again while its bindings are read: as its other bindings say)
 _CYCLE_DL = "cycle-dl"   # (a dlarray where the name met again is one, not known where it is not)
 
@@ -215,6 +220,8 @@ def _call_type(call, facts, seen) -> str:
     if info.kind == CallKind.STOP:
         return "plain"              # extractdata: the numbers, an ndarray
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
+    if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
+        return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
     numpy_call = module == "numpy" and info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN)
     if not (_array_function(facts, call) or numpy_call):
         return ""
