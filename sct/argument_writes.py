@@ -219,6 +219,10 @@ def _call_type(call, facts, seen) -> str:
         return "dl"
     if info.kind == CallKind.STOP:
         return "plain"              # extractdata: the numbers, an ndarray
+    if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
+        return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
+                                    # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
+                                    # and refused when stored, red2st53 a19)
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
         return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
