@@ -1797,28 +1797,18 @@ class AliasAnalysis(PointsTo):
         found = getattr(self, "_self_stores", None)
         if found is not None:
             return found
-        nodes = list(walk_nodes(self.fdef))
-        binds: Dict[str, Set[str]] = {}         # (a name -> the names its bindings read: ``t = [c]``)
-        for n in nodes:
-            if isinstance(n, gast.Assign):
-                for t in n.targets:
+        stores = []                             # (the name stored into, the values stored)
+        binds: Dict[str, Set[str]] = {}         # (a name -> the names its bindings and stores read: ``t = [c]``,
+        for n in walk_nodes(self.fdef):         # ``t = {}; t["me"] = c``)
+            if isinstance(n, gast.FunctionDef) and n is not self.fdef:     # (a closure: the names it reads)
+                binds.setdefault(n.name, set()).update(loaded_names(n))
+            elif isinstance(n, (gast.Assign, gast.AugAssign)):
+                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
+                for t in targets:
                     if isinstance(t, gast.Name):
                         binds.setdefault(t.id, set()).update(_bare_names(n.value))
-
-        def reads(value) -> Set[str]:
-            out, todo = set(), list(_bare_names(value))
-            while todo:
-                name = todo.pop()
-                if name not in out:
-                    out.add(name)
-                    todo += binds.get(name, ())
-            return out
-        found = False
-        for n in nodes:
-            if isinstance(n, (gast.Assign, gast.AugAssign)):
-                targets = n.targets if isinstance(n, gast.Assign) else [n.target]
-                bases = {root_name(t) for t in targets if isinstance(t, (gast.Attribute, gast.Subscript))}
-                found = bool(bases - {None} and bases & reads(n.value))
+                    elif isinstance(t, (gast.Attribute, gast.Subscript)) and root_name(t) is not None:
+                        stores.append((root_name(t), [n.value]))
             elif isinstance(n, gast.Call) and (n.args or n.keywords):
                 base = root_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
                 given = list(n.args) + [k.value for k in n.keywords]
@@ -1828,9 +1818,21 @@ class AliasAnalysis(PointsTo):
                     base, given = root_name(given[0]) if given else None, given[1:]
                 elif not (isinstance(n.func, gast.Attribute) and n.func.attr in _STORING_METHODS):
                     continue            # (f(x, x), np.add(a, a), x.dot(x): no store into x)
-                found = base is not None and any(base in reads(g) for g in given)
-            if found:
-                break
+                if base is not None:
+                    stores.append((base, given))
+        for base, given in stores:      # (what is stored into a name's object, it holds: was not followed, so
+            for g in given:             # `t = {}; t["me"] = c; c.d = t`, the normalizer's `c.d = dict(me=c)`, was
+                binds.setdefault(base, set()).update(_bare_names(g))    # not seen, red2st53 m17)
+
+        def reads(value) -> Set[str]:
+            out, todo = set(), list(_bare_names(value))
+            while todo:
+                name = todo.pop()
+                if name not in out:
+                    out.add(name)
+                    todo += binds.get(name, ())
+            return out
+        found = any(base in reads(g) for base, given in stores for g in given)
         self._self_stores = found
         return found
 
@@ -2291,11 +2293,49 @@ def _keeps_self(fn) -> bool:
 _STORING_METHODS = frozenset(LIST_MUTATORS | {"appendleft", "extendleft", "__setitem__", "__setattr__"})
 
 
+# The calls whose results hold their arguments as they are (``vars``: an argument's own dict): Python's containers
+# and wrappers, a class (a capitalised name: ``Holder(c)``), sct's own container copies and closures; not a user's
+# function (``make(c)``: which may or may not, read by the heap summary only where this gate opens: opening it for
+# every call refused DenseNet-like loops, ``h = attn(hs, W); hs.append(h)``); the attributes of an object that hold it
+# (its dict, its bound methods): ``c.d = vars(c)``, ``c.d = dict(me=c)``,
+# ``c.g = c.__getattribute__``, ``c.f = functools.partial(step, c)`` store c into c as ``c.me = c`` does (was:
+# the gate saw no store into itself, ``c.d = vars(c); c.h = v`` then ``c.d["h"]`` read the write through a path
+# sct followed apart from c, half the gradient, red2st53 m17)
+_HOLDING_CALLS = frozenset(("vars", "dict", "list", "tuple", "set", "frozenset", "SimpleNamespace", "partial",
+                            "defaultdict", "deque", "ChainMap", "iter", "reversed", "zip", "enumerate", "map",
+                            "filter", "MethodType", "cycle", "repeat", "chain", "copy", "replace", "_replace"))
+_ARRAY_MODULES = frozenset(("np", "numpy", "math", "cmath", "scipy", "sp", "jnp"))
+_HOLDING_ATTRIBUTES = frozenset(("__dict__", "__self__", "__getattribute__", "__getattr__", "__getitem__",
+                                 "__setattr__", "__setitem__", "__iter__", "get", "items", "values", "keys",
+                                 "pop", "setdefault", "update", "append", "extend", "insert", "index", "count",
+                                 "copy", "__call__", "__class__"))
+
+
 def _bare_names(node) -> Set[str]:
     """The names whose values ``node`` holds as they are: a name, or the items of a list, tuple, set or dict
-    display of them (not ``a`` of ``a[i]``, ``a.h`` or ``f(a)``: an item, a field, a call's result)."""
+    display of them (not ``a`` of ``a[i]``, ``a.h``, ``f(a)`` or ``a + 1``: an item, a field, a call's result, an
+    operation's), also through the calls that hold their arguments (``_HOLDING_CALLS``, ``Holder(c)``), the
+    attributes that hold an object (``_HOLDING_ATTRIBUTES``) and ``+``/``*`` (``[c] * 2``)."""
     if isinstance(node, gast.Name):
         return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    if isinstance(node, gast.Call):
+        f = node.func
+        name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else ""
+        root = root_name(f)
+        if root is not None and root.startswith("rt") and isinstance(f, gast.Attribute):
+            holds = name in CONTAINER_COPIES or name == "bind_closure"     # (sct's own: its copies, closures)
+        else:
+            holds = name in _HOLDING_CALLS or name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES
+        if not holds:
+            return set()
+        parts = list(node.args) + [k.value for k in node.keywords]
+        return set().union(*(_bare_names(p) for p in parts)) if parts else set()
+    if isinstance(node, gast.Lambda):
+        return loaded_names(node.body)  # (a closure holds the names it reads: ``c.f = lambda: c.h``)
+    if isinstance(node, gast.Attribute):
+        return _bare_names(node.value) if node.attr in _HOLDING_ATTRIBUTES else set()
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Add)):
+        return _bare_names(node.left) | _bare_names(node.right)     # (``[c] * 2``, ``t * 2`` of a list t)
     if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
         parts = node.elts
     elif isinstance(node, gast.Dict):
