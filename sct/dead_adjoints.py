@@ -26,7 +26,7 @@ the residuals no sweep reads are no longer passed (``optimize.unread_parameters`
 """
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Set
+from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 import gast
 
@@ -136,14 +136,37 @@ def _jumps(stmts) -> bool:
     return False
 
 
-class _Liveness:
-    """The backward walk of one function (``remove_dead_adjoints``)."""
+#: What is live of a name: the whole value (ALL), or only these keys of a dict's adjoint (a frozenset).
+ALL = "all"
+Live = Dict[str, Any]
 
-    def __init__(self, adjoints: FrozenSet[str], rt_name: str, np_name: str, np_calls: FrozenSet[str]):
+
+def _join(a: Live, b: Live) -> Live:
+    out = dict(a)
+    for n, f in b.items():
+        g = out.get(n)
+        out[n] = f if g is None else ALL if ALL in (f, g) else g | f
+    return out
+
+
+def _all(live: Live, names) -> Live:
+    out = dict(live)
+    for n in names:
+        out[n] = ALL
+    return out
+
+
+class _Liveness:
+    """The backward walk of one function (``remove_dead_adjoints``): which names, and of the adjoints
+    of the dict parameters ``maps``, which of their keys, a later statement reads."""
+
+    def __init__(self, adjoints: FrozenSet[str], rt_name: str, np_name: str, np_calls: FrozenSet[str],
+                 maps: FrozenSet[str] = frozenset()):
         self.adjoints = adjoints
         self.rt_name = rt_name
         self.np_name = np_name
         self.np_calls = np_calls
+        self.maps = maps
         self.removed = 0
 
     def removable(self, s) -> Optional[Set[str]]:
@@ -158,6 +181,48 @@ class _Liveness:
             return None
         return {e.id for e in names}
 
+    def _rt(self, node, attr: str, nargs: int) -> bool:
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == attr and \
+            isinstance(node.func.value, gast.Name) and node.func.value.id == self.rt_name and \
+            len(node.args) == nargs and not node.keywords
+
+    def _keyed(self, node, attr: str):
+        """``(grad, key)`` of ``rt.<attr>(grad, P, "key")`` with ``P`` one of ``maps``, else None."""
+        if self._rt(node, attr, 3):
+            base, key = node.args[1], node.args[2]
+            if isinstance(base, gast.Name) and base.id in self.maps and isinstance(key, gast.Constant) and \
+                    type(key.value) is str:
+                return node.args[0], key.value
+        return None
+
+    def keyed_store(self, s):
+        """``(D, D2 or None, key)`` for ``D = rt.index_adjoint(g, P, "key")`` (D2 None) or
+        ``D = rt.add_grad(D2, rt.index_adjoint(g, P, "key"))`` (``P`` a dict: its adjoint is the dict
+        ``{"key": g}``, added key by key), D and D2 adjoint names; else None."""
+        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
+                s.targets[0].id in self.adjoints and self.removable(s) is not None):
+            return None
+        value, before = s.value, None
+        if self._rt(value, "add_grad", 2) and isinstance(value.args[0], gast.Name) and \
+                value.args[0].id in self.adjoints:
+            before, value = value.args[0].id, value.args[1]
+        found = self._keyed(value, "index_adjoint")
+        return None if found is None else (s.targets[0].id, before, found[1])
+
+    def returned(self, ret: gast.Return) -> Live:
+        """What a return reads: of ``rt.select_item(D, P, "key")`` (``P`` a dict), D's key only."""
+        keyed: Dict[int, str] = {}
+        live: Live = {}
+        for n in walk_nodes(ret):
+            found = self._keyed(n, "select_item")
+            if found is not None and isinstance(found[0], gast.Name):
+                keyed[id(found[0])] = found[1]
+        for n in walk_nodes(ret):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Load, gast.Del)):
+                key = keyed.get(id(n))
+                live = _join(live, {n.id: ALL if key is None else frozenset((key,))})
+        return live
+
     def droppable_test(self, test) -> bool:
         """An ``if``'s test that reads names only (``cond_taken``, ``d is not rt.ZERO``)."""
         if isinstance(test, gast.Name):
@@ -171,9 +236,27 @@ class _Liveness:
                     for v in [test.left] + test.comparators)
         return False
 
-    def block(self, stmts: List, live: Set[str], apply: bool):
-        """(the statements kept, the names live before them), given those live after them."""
-        live = set(live)
+    def keyed(self, s, keyed, live: Live, apply: bool):
+        """A keyed store whose key no later read selects: ``(the statement left, live before it)``,
+        the statement None where it goes.  ``D = rt.index_adjoint(g, P, "k")`` becomes ``D = rt.ZERO``,
+        ``D = rt.add_grad(D2, ...)`` becomes ``D = D2`` (nothing where D2 is D): for every key read
+        later, ``{"k": g}.get(key)`` and ``add_grad(D2, {"k": g}).get(key)`` are what the zero marker
+        and D2 give (``rt.select_item`` of the zero marker is the marker)."""
+        target, before, _ = keyed
+        fields = live[target]
+        live = dict(live)
+        del live[target]
+        if before == target:
+            live[target] = fields
+            return None, live
+        if apply:
+            s.value = _rt_constant(self.rt_name, "ZERO") if before is None else \
+                gast.Name(id=before, ctx=gast.Load(), annotation=None, type_comment=None)
+        return s, (live if before is None else _join(live, {before: fields}))
+
+    def block(self, stmts: List, live: Live, apply: bool):
+        """(the statements kept, what is live before them), given what is live after them."""
+        live = dict(live)
         out: List = []
         dropped_since = False           # a statement after the last kept one was removed
         for s in reversed(stmts):
@@ -188,14 +271,31 @@ class _Liveness:
                 continue
             names = self.removable(s)
             if names is not None:
-                if not names & live:
+                if not any(n in live for n in names):
                     dropped_since = True
                     if apply:
                         self.removed += 1
                     continue
-                live = (live - names) | _reads(s.value)
+                keyed = self.keyed_store(s)
+                fields = live.get(keyed[0]) if keyed is not None else None
+                if keyed is not None and fields is not ALL and keyed[2] not in fields:
+                    if apply:
+                        self.removed += 1
+                    kept, live = self.keyed(s, keyed, live, apply)
+                    if kept is None:
+                        dropped_since = True
+                        continue
+                elif keyed is not None and keyed[1] is not None and \
+                        sum(isinstance(n, gast.Name) and n.id == keyed[1] for n in walk_nodes(s.value)) == 1:
+                    fields = live.pop(keyed[0])         # D = add_grad(D2, ...): D2's keys are D's
+                    live = _join(_all(live, _reads(s.value) - {keyed[1]}), {keyed[1]: fields})
+                elif isinstance(s.value, gast.Name) and isinstance(s.targets[0], gast.Name):
+                    fields = live.pop(s.targets[0].id, None)        # D = D2: an alias, read as D is
+                    live = _join(live, {s.value.id: ALL if fields is None else fields})
+                else:
+                    live = _all({n: f for n, f in live.items() if n not in names}, _reads(s.value))
             elif isinstance(s, gast.Return):
-                live = _reads(s)
+                live = self.returned(s)
             elif isinstance(s, gast.If):
                 body, live_body = self.block(s.body, live, apply)
                 orelse, live_else = self.block(s.orelse, live, apply)
@@ -207,24 +307,24 @@ class _Liveness:
                 if apply:
                     s.body = _block(body)
                     s.orelse = orelse if _real(orelse) else []
-                live = live_body | live_else | _reads(s.test)
+                live = _all(_join(live_body, live_else), _reads(s.test))
             elif isinstance(s, (gast.For, gast.While)) and not _jumps(s.body) and not s.orelse:
                 live = self.loop(s, live, apply)
             else:                       # effects, with, try, jumps: everything it reads
-                live = live | _reads(s)
+                live = _all(live, _reads(s))
             dropped_since = False
             out.append(s)
         out.reverse()
         return out, live
 
-    def loop(self, s, live: Set[str], apply: bool) -> Set[str]:
-        """The names live at the head of loop ``s`` (a fixed point), given those live after it."""
+    def loop(self, s, live: Live, apply: bool) -> Live:
+        """What is live at the head of loop ``s`` (a fixed point), given what is live after it."""
         header = _reads(s.iter) if isinstance(s, gast.For) else _reads(s.test)
         killed = {n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)} if isinstance(s, gast.For) else set()
-        head = set(live) | header
+        head = _all(live, header)
         while True:
             _, inner = self.block(s.body, head, False)
-            new = set(live) | header | (inner - killed)
+            new = _all(_join(live, {n: f for n, f in inner.items() if n not in killed}), header)
             if new == head:
                 break
             head = new
@@ -234,21 +334,31 @@ class _Liveness:
         return head
 
 
+def _rt_constant(rt_name: str, attr: str):
+    return gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                          attr=attr, ctx=gast.Load())
+
+
 def remove_dead_adjoints(fn: gast.FunctionDef, adjoints: FrozenSet[str], rt_name: str,
-                         np_name: str = "np", np_calls: FrozenSet[str] = frozenset()) -> int:
+                         np_name: str = "np", np_calls: FrozenSet[str] = frozenset(),
+                         maps: FrozenSet[str] = frozenset()) -> int:
     """Remove from ``fn`` (a sweep or a helper's adjoint, with no statement that reads the frame's
     names: ``optimize._has_scope_statements``, which its caller tests) the assignments of the
     adjoint names ``adjoints`` whose values nothing after them reads (see the module's docstring);
     ``np_calls``: the numpy functions without effects (``optimize._PURE_NP_CALLS``).  Returns how
-    many statements it removed (comments and emptied ``if`` statements included)."""
+    many statements it removed (comments and emptied ``if`` statements included).  ``maps``: the
+    parameters known to hold a dict (``Generated.dict_params``; those ``fn`` binds are left out)."""
     if not adjoints or not fn.body or not isinstance(fn.body[-1], gast.Return):
         return 0
     if any(isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Yield,
                           gast.YieldFrom, gast.Await, gast.NamedExpr, gast.Global, gast.Nonlocal))
            for s in fn.body for n in walk_nodes(s)):
         return 0                    # names read or bound where this walk does not look
-    walk = _Liveness(adjoints, rt_name, np_name, np_calls)
-    body, _ = walk.block(fn.body, set(), True)
+    bound = {n.id for s in fn.body for n in walk_nodes(s) if isinstance(n, gast.Name) and
+             not isinstance(n.ctx, gast.Load)}
+    params = {a.id for a in fn.args.args}
+    walk = _Liveness(adjoints, rt_name, np_name, np_calls, frozenset(m for m in maps if m in params and m not in bound))
+    body, _ = walk.block(fn.body, {}, True)
     if walk.removed:
         fn.body = _block(body)
         tree_changed(fn)

@@ -62,6 +62,7 @@ class Generated:
         # assign: sct/dead_adjoints.py removes those assignments nothing reads
         self.prunable: FrozenSet[str] = frozenset()
         self.adjoint_names: FrozenSet[str] = frozenset()
+        self.dict_params: FrozenSet[str] = frozenset()     # parameters that hold a dict, never rebound
 
 
 class Transformer:
@@ -186,6 +187,12 @@ def drop_pops(passes: "EmitPasses", made: "SweptFunctions", dropped: FrozenSet[s
     return True
 
 
+def _dict_kind(kind) -> bool:
+    """An argument's kind (sct/kinds.py, what the code is specialised on) that is a dict's."""
+    return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "map" and isinstance(kind[1], type) and \
+        issubclass(kind[1], dict)
+
+
 def _reads_tape(node, tape: str, removed) -> bool:
     """Does ``node`` (less the statements in ``removed``) use the tape?"""
     if id(node) in removed:
@@ -271,6 +278,9 @@ class EmitPasses:
         out.prunable = frozenset(made.prunable)
         out.adjoint_names = frozenset(gen.adjoint.values()) | frozenset(gen.adjoint_aliases) | \
             frozenset(gen.adjoint_temps)
+        bound = {n.id for n in walk_nodes(gen.fdef)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+        out.dict_params = frozenset(p for p in gen.params if p not in bound and _dict_kind(gen.act.kinds.get(p)))
         if self.gen.mode == Mode.VJP:
             out.fwd = fwd.name
             out.functions.insert(1, bwd)

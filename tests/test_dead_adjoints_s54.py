@@ -5,7 +5,7 @@ Was: ``h = np.tanh(x @ p["W"] + state["rnn"]["h"] @ p["U"]); state["rnn"]["h"] =
 so the sweep computed ``d_h_t = rt.matmul_adjoint_2d_a(...)`` (a whole matmul), ``d_state_item`` and
 ``d_state``, which nothing returned, and the forward kept a tape entry of ``state`` for them.
 """
-import copy
+import ast
 
 import gast
 import numpy as np
@@ -246,7 +246,7 @@ def test_pass_liveness_through_loops_and_branches():
     assert {"d_x", "d_y", "d_w"} <= kept and "d_z" not in kept
     from sct.rt_namespace import RT
     ns = {"rt": RT}
-    exec(compile(gast.gast_to_ast(gast.Module(body=[fn], type_ignores=[])), "<s>", "exec"), ns)
+    exec(compile(ast.fix_missing_locations(gast.gast_to_ast(gast.Module(body=[fn], type_ignores=[]))), "<s>", "exec"), ns)
     assert ns["s"](3, 1.0, True) == ((0 * 2 + 1) * 2 + 1) * 2 + 1
 
 
@@ -255,3 +255,90 @@ def test_pure_helpers_exist_in_the_runtime(name):
     # (every helper the pass may remove a call of is a runtime function generated code reaches)
     from sct.rt_namespace import RT
     assert callable(getattr(RT, name))
+
+
+# --- dlgradient with respect to one key of a dict: the other keys' adjoints ---------------------------
+
+def subset_key(p, x):
+    y = np.tanh(x @ p["W"] + p["b"])
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, p["W"])
+
+
+def test_other_keys_adjoints_not_computed_and_gradient_exact():
+    rng = np.random.default_rng(6)
+    W, b, x = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal((2, 3))
+    sweep = _sweep_source(subset_key, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    assert "'b'" not in sweep and "p_item_1" not in sweep       # (was: unbroadcast and index_adjoint of b)
+    loss, g = dlfeval(subset_key, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    plain = lambda W_, b_, x_: np.sum(np.tanh(x_ @ W_ + b_) ** 2)     # noqa: E731
+    assert_close(np.asarray(g.data), _fd(plain, [W, b, x], 0), 1e-6, 1e-7)
+
+
+def test_rnn_over_steps_with_one_key_skips_the_other_weights_adjoint():
+    rng = np.random.default_rng(7)
+    W, U = rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((3, 3)) * 0.5
+    h0, xs = rng.standard_normal((2, 3)), rng.standard_normal((4, 2, 3))
+    sweep = _sweep_source(rnn_state_loop, {"W": dlarray(W), "U": dlarray(U)}, {"h": h0.copy()}, dlarray(xs))
+    assert "'U'" not in sweep and sweep.count("matmul_adjoint") == 2     # (was 3: U's, one per step)
+
+
+def both_keys(p, x):
+    y = np.tanh(x @ p["W"] + p["b"])
+    loss = np.sum(y ** 2)
+    gW, gb = dlgradient(loss, p["W"], p["b"])
+    return loss, gW, gb
+
+
+def rebound_dict(p, x):
+    p = {"W": p["W"] * 2.0, "b": p["b"]}
+    y = np.tanh(x @ p["W"] + p["b"])
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, p["b"])
+
+
+def list_params(p, x):
+    y = np.tanh(x @ p[0] + p[1])
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, p[0])
+
+
+def test_keys_read_kept_rebound_dicts_and_lists_exact():
+    rng = np.random.default_rng(8)
+    W, b, x = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal((2, 3))
+    plain = lambda W_, b_, x_: np.sum(np.tanh(x_ @ W_ + b_) ** 2)     # noqa: E731
+    _, gW, gb = dlfeval(both_keys, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    assert_close(np.asarray(gW.data), _fd(plain, [W, b, x], 0), 1e-6, 1e-7)
+    assert_close(np.asarray(gb.data), _fd(plain, [W, b, x], 1), 1e-6, 1e-7)
+    _, g = dlfeval(rebound_dict, {"W": dlarray(W), "b": dlarray(b)}, dlarray(x))
+    assert_close(np.asarray(g.data), _fd(lambda W_, b_, x_: plain(2.0 * W_, b_, x_), [W, b, x], 1), 1e-6, 1e-7)
+    _, g = dlfeval(list_params, [dlarray(W), dlarray(b)], dlarray(x))
+    assert_close(np.asarray(g.data), _fd(plain, [W, b, x], 0), 1e-6, 1e-7)
+
+
+def test_pass_keys_of_a_dict_parameter():
+    fn = _function(
+        "def s(p, g, h, c):\n"
+        "    d_p = rt.index_adjoint(g, p, 'b')\n"                    # key b read by nothing: d_p = rt.ZERO
+        "    d_p = rt.add_grad(d_p, rt.index_adjoint(h, p, 'W'))\n"
+        "    d_q = rt.index_adjoint(g, p, 'b')\n"                    # read whole (the test): kept
+        "    if d_q is not rt.ZERO:\n"
+        "        c = c + 1\n"
+        "    d_q = rt.add_grad(d_q, rt.index_adjoint(h, p, 'c'))\n"   # key c read by nothing: gone
+        "    return rt.select_item(d_p, p, 'W'), rt.select_item(d_q, p, 'b'), c\n")
+    remove_dead_adjoints(fn, frozenset({"d_p", "d_q"}), "rt", "np", _PURE_NP_CALLS, frozenset({"p"}))
+    from sct.emit import to_source
+    text = to_source([fn])
+    assert "d_p = rt.ZERO" in text and "'W'))" in text and "'c'" not in text and "d_q = rt.index_adjoint(g, p, 'b')" in text
+    from sct.rt_namespace import RT
+    ns = {"rt": RT}
+    exec(compile(ast.fix_missing_locations(gast.gast_to_ast(gast.Module(body=[fn], type_ignores=[]))), "<s>", "exec"), ns)
+    got = ns["s"]({"W": 1.0, "b": 2.0, "c": 3.0}, 5.0, 7.0, 0)
+    assert got == (7.0, 5.0, 1)
+    # the same function not told p is a dict: nothing of it changes
+    fn2 = _function(to_source([_function(
+        "def s(p, g, h):\n"
+        "    d_p = rt.index_adjoint(g, p, 'b')\n"
+        "    d_p = rt.add_grad(d_p, rt.index_adjoint(h, p, 'W'))\n"
+        "    return rt.select_item(d_p, p, 'W')\n")]).strip() + "\n")
+    assert remove_dead_adjoints(fn2, frozenset({"d_p"}), "rt", "np", _PURE_NP_CALLS) == 0
