@@ -26,7 +26,7 @@ the residuals no sweep reads are no longer passed (``optimize.unread_parameters`
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Optional, Set
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
@@ -53,6 +53,8 @@ PURE_ADJOINT_RT = frozenset({
     "getitem_or_zero", "getattr_or_zero", "drop_attribute", "attribute_adjoint", "item_adjoint",
     "zero_adjoint", "shape_proxy",
 })
+_UNFOLLOWED = (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Yield, gast.YieldFrom,
+               gast.Await, gast.NamedExpr, gast.Global, gast.Nonlocal)
 #: Runtime constants an adjoint may hold.
 _RT_CONSTANTS = frozenset({"ZERO"})
 _ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "T", "real", "imag"})
@@ -141,19 +143,24 @@ ALL = "all"
 Live = Dict[str, Any]
 
 
+def _add(live: Live, name: str, fields) -> None:
+    """``name``'s ``fields`` (ALL or keys) made live in ``live`` (changed in place)."""
+    known = live.get(name)
+    live[name] = fields if known is None else ALL if ALL in (fields, known) else known | fields
+
+
 def _join(a: Live, b: Live) -> Live:
     out = dict(a)
     for n, f in b.items():
-        g = out.get(n)
-        out[n] = f if g is None else ALL if ALL in (f, g) else g | f
+        _add(out, n, f)
     return out
 
 
 def _all(live: Live, names) -> Live:
-    out = dict(live)
+    """``names`` made wholly live in ``live`` (changed in place, and returned)."""
     for n in names:
-        out[n] = ALL
-    return out
+        live[n] = ALL
+    return live
 
 
 class _Liveness:
@@ -168,6 +175,7 @@ class _Liveness:
         self.np_calls = np_calls
         self.maps = maps
         self.removed = 0
+        self.rewrote = False            # a keyed store left out (``D = rt.ZERO``, ``D = D2``)
 
     def removable(self, s) -> Optional[Set[str]]:
         """The adjoint names ``s`` assigns where it is an assignment that may be removed, else None."""
@@ -198,9 +206,9 @@ class _Liveness:
     def keyed_store(self, s):
         """``(D, D2 or None, key)`` for ``D = rt.index_adjoint(g, P, "key")`` (D2 None) or
         ``D = rt.add_grad(D2, rt.index_adjoint(g, P, "key"))`` (``P`` a dict: its adjoint is the dict
-        ``{"key": g}``, added key by key), D and D2 adjoint names; else None."""
-        if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) and
-                s.targets[0].id in self.adjoints and self.removable(s) is not None):
+        ``{"key": g}``, added key by key), D and D2 adjoint names, of a statement ``removable``
+        found removable; else None."""
+        if not self.maps or not isinstance(s.targets[0], gast.Name):
             return None
         value, before = s.value, None
         if self._rt(value, "add_grad", 2) and isinstance(value.args[0], gast.Name) and \
@@ -237,22 +245,22 @@ class _Liveness:
         return False
 
     def keyed(self, s, keyed, live: Live, apply: bool):
-        """A keyed store whose key no later read selects: ``(the statement left, live before it)``,
-        the statement None where it goes.  ``D = rt.index_adjoint(g, P, "k")`` becomes ``D = rt.ZERO``,
+        """A keyed store whose key no later read selects: the statement left (``live``, what is live
+        after it, becomes what is live before it), None where it goes.  ``D = rt.index_adjoint(g, P, "k")`` becomes ``D = rt.ZERO``,
         ``D = rt.add_grad(D2, ...)`` becomes ``D = D2`` (nothing where D2 is D): for every key read
         later, ``{"k": g}.get(key)`` and ``add_grad(D2, {"k": g}).get(key)`` are what the zero marker
         and D2 give (``rt.select_item`` of the zero marker is the marker)."""
         target, before, _ = keyed
-        fields = live[target]
-        live = dict(live)
-        del live[target]
+        fields = live.pop(target)
         if before == target:
             live[target] = fields
-            return None, live
+            return None
         if apply:
             s.value = _rt_constant(self.rt_name, "ZERO") if before is None else \
                 gast.Name(id=before, ctx=gast.Load(), annotation=None, type_comment=None)
-        return s, (live if before is None else _join(live, {before: fields}))
+        if before is not None:
+            _add(live, before, fields)
+        return s
 
     def block(self, stmts: List, live: Live, apply: bool):
         """(the statements kept, what is live before them), given what is live after them."""
@@ -281,21 +289,23 @@ class _Liveness:
                 if keyed is not None and fields is not ALL and keyed[2] not in fields:
                     if apply:
                         self.removed += 1
-                    kept, live = self.keyed(s, keyed, live, apply)
-                    if kept is None:
+                        self.rewrote = True
+                    if self.keyed(s, keyed, live, apply) is None:
                         dropped_since = True
                         continue
                 elif keyed is not None and keyed[1] is not None and \
                         sum(isinstance(n, gast.Name) and n.id == keyed[1] for n in walk_nodes(s.value)) == 1:
                     fields = live.pop(keyed[0])         # D = add_grad(D2, ...): D2's keys are D's
-                    live = _join(_all(live, _reads(s.value) - {keyed[1]}), {keyed[1]: fields})
+                    _add(_all(live, _reads(s.value) - {keyed[1]}), keyed[1], fields)
                 elif isinstance(s.value, gast.Name) and isinstance(s.targets[0], gast.Name):
-                    fields = live.pop(s.targets[0].id, None)        # D = D2: an alias, read as D is
-                    live = _join(live, {s.value.id: ALL if fields is None else fields})
+                    fields = live.pop(s.targets[0].id)          # D = D2: an alias, read as D is
+                    _add(live, s.value.id, fields)
                 else:
-                    live = _all({n: f for n, f in live.items() if n not in names}, _reads(s.value))
+                    for n in names:
+                        live.pop(n, None)
+                    _all(live, _reads(s.value))
             elif isinstance(s, gast.Return):
-                live = self.returned(s)
+                live = self.returned(s)             # (a new dict)
             elif isinstance(s, gast.If):
                 body, live_body = self.block(s.body, live, apply)
                 orelse, live_else = self.block(s.orelse, live, apply)
@@ -307,11 +317,11 @@ class _Liveness:
                 if apply:
                     s.body = _block(body)
                     s.orelse = orelse if _real(orelse) else []
-                live = _all(_join(live_body, live_else), _reads(s.test))
+                live = _all(_join(live_body, live_else), _reads(s.test))    # (a new dict)
             elif isinstance(s, (gast.For, gast.While)) and not _jumps(s.body) and not s.orelse:
                 live = self.loop(s, live, apply)
             else:                       # effects, with, try, jumps: everything it reads
-                live = _all(live, _reads(s))
+                _all(live, _reads(s))
             dropped_since = False
             out.append(s)
         out.reverse()
@@ -321,7 +331,7 @@ class _Liveness:
         """What is live at the head of loop ``s`` (a fixed point), given what is live after it."""
         header = _reads(s.iter) if isinstance(s, gast.For) else _reads(s.test)
         killed = {n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)} if isinstance(s, gast.For) else set()
-        head = _all(live, header)
+        head = _all(dict(live), header)
         while True:
             _, inner = self.block(s.body, head, False)
             new = _all(_join(live, {n: f for n, f in inner.items() if n not in killed}), header)
@@ -341,25 +351,28 @@ def _rt_constant(rt_name: str, attr: str):
 
 def remove_dead_adjoints(fn: gast.FunctionDef, adjoints: FrozenSet[str], rt_name: str,
                          np_name: str = "np", np_calls: FrozenSet[str] = frozenset(),
-                         maps: FrozenSet[str] = frozenset()) -> int:
+                         maps: FrozenSet[str] = frozenset()) -> Tuple[int, bool]:
     """Remove from ``fn`` (a sweep or a helper's adjoint, with no statement that reads the frame's
     names: ``optimize._has_scope_statements``, which its caller tests) the assignments of the
     adjoint names ``adjoints`` whose values nothing after them reads (see the module's docstring);
-    ``np_calls``: the numpy functions without effects (``optimize._PURE_NP_CALLS``).  Returns how
-    many statements it removed (comments and emptied ``if`` statements included).  ``maps``: the
-    parameters known to hold a dict (``Generated.dict_params``; those ``fn`` binds are left out)."""
+    ``np_calls``: the numpy functions without effects (``optimize._PURE_NP_CALLS``); ``maps``: the
+    parameters known to hold a dict (``Generated.dict_params``; those ``fn`` binds are left out).
+    Returns how many statements it removed or changed (comments and emptied ``if`` statements
+    included), and whether it left a key's adjoint out (``D = rt.ZERO``, ``D = D2``: the zero facts
+    may then know more)."""
     if not adjoints or not fn.body or not isinstance(fn.body[-1], gast.Return):
-        return 0
-    if any(isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.Lambda, gast.Yield,
-                          gast.YieldFrom, gast.Await, gast.NamedExpr, gast.Global, gast.Nonlocal))
-           for s in fn.body for n in walk_nodes(s)):
-        return 0                    # names read or bound where this walk does not look
-    bound = {n.id for s in fn.body for n in walk_nodes(s) if isinstance(n, gast.Name) and
-             not isinstance(n.ctx, gast.Load)}
+        return 0, False
+    bound: Set[str] = set()
+    for n in walk_nodes(fn):        # (one walk: the function's own node first)
+        if isinstance(n, _UNFOLLOWED) and n is not fn:
+            return 0, False         # names read or bound where this walk does not look
+        if n.__class__ is gast.Name and n.ctx.__class__ in (gast.Store, gast.Del):
+            bound.add(n.id)
     params = {a.id for a in fn.args.args}
-    walk = _Liveness(adjoints, rt_name, np_name, np_calls, frozenset(m for m in maps if m in params and m not in bound))
+    walk = _Liveness(adjoints, rt_name, np_name, np_calls,
+                     frozenset(m for m in maps if m in params and m not in bound))
     body, _ = walk.block(fn.body, {}, True)
     if walk.removed:
         fn.body = _block(body)
         tree_changed(fn)
-    return walk.removed
+    return walk.removed, walk.rewrote

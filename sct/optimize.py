@@ -72,6 +72,10 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
         scopes = {}
         generated = readers(functions, rt_name, numpy_name, scopes)
     prunable, adjoint_names, dict_params = dead if dead is not None else ((), frozenset(), frozenset())
+    if dict_params:         # (the sweeps are handed them by the forwards: those that rebind one, none)
+        for fn in functions:
+            if isinstance(fn, gast.FunctionDef) and fn.name not in prunable:
+                dict_params = dict_params - _stored(fn.body)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
             nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions,
@@ -100,7 +104,7 @@ def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] 
     fn.body = ZeroFacts(rt_name).run(fn.body)
     if merge_zero_blocks(fn, rt_name, others):
         fn.body = ZeroFacts(rt_name).run(fn.body)
-    if adjoint_names and remove_dead_adjoints(fn, adjoint_names, rt_name, np_name, _PURE_NP_CALLS, dict_params):
+    if adjoint_names and remove_dead_adjoints(fn, adjoint_names, rt_name, np_name, _PURE_NP_CALLS, dict_params)[1]:
         fn.body = ZeroFacts(rt_name).run(fn.body)       # (a key's adjoint left out: ``d = rt.ZERO``, added to)
         remove_dead_adjoints(fn, adjoint_names, rt_name, np_name, _PURE_NP_CALLS, dict_params)
     # one walk of the body for the four passes (``called``: the runtime functions the body calls;
