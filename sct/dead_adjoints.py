@@ -177,6 +177,12 @@ class _Liveness:
         self.removed = 0
         self.rewrote = False            # a keyed store left out (``D = rt.ZERO``, ``D = D2``)
 
+    def reads(self, node) -> Set[str]:
+        """The adjoint names ``node`` reads (a ``del`` counted): the only names whose liveness
+        matters here (what else a statement reads is never removed)."""
+        adjoints = self.adjoints
+        return {n for n in _reads(node) if n in adjoints}
+
     def removable(self, s) -> Optional[Set[str]]:
         """The adjoint names ``s`` assigns where it is an assignment that may be removed, else None."""
         if not isinstance(s, gast.Assign) or len(s.targets) != 1:
@@ -226,7 +232,7 @@ class _Liveness:
             if found is not None and isinstance(found[0], gast.Name):
                 keyed[id(found[0])] = found[1]
         for n in walk_nodes(ret):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Load, gast.Del)):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Load, gast.Del)) and n.id in self.adjoints:
                 key = keyed.get(id(n))
                 live = _join(live, {n.id: ALL if key is None else frozenset((key,))})
         return live
@@ -296,14 +302,14 @@ class _Liveness:
                 elif keyed is not None and keyed[1] is not None and \
                         sum(isinstance(n, gast.Name) and n.id == keyed[1] for n in walk_nodes(s.value)) == 1:
                     fields = live.pop(keyed[0])         # D = add_grad(D2, ...): D2's keys are D's
-                    _add(_all(live, _reads(s.value) - {keyed[1]}), keyed[1], fields)
+                    _add(_all(live, self.reads(s.value) - {keyed[1]}), keyed[1], fields)
                 elif isinstance(s.value, gast.Name) and isinstance(s.targets[0], gast.Name):
                     fields = live.pop(s.targets[0].id)          # D = D2: an alias, read as D is
                     _add(live, s.value.id, fields)
                 else:
                     for n in names:
                         live.pop(n, None)
-                    _all(live, _reads(s.value))
+                    _all(live, self.reads(s.value))
             elif isinstance(s, gast.Return):
                 live = self.returned(s)             # (a new dict)
             elif isinstance(s, gast.If):
@@ -317,11 +323,11 @@ class _Liveness:
                 if apply:
                     s.body = _block(body)
                     s.orelse = orelse if _real(orelse) else []
-                live = _all(_join(live_body, live_else), _reads(s.test))    # (a new dict)
+                live = _all(_join(live_body, live_else), self.reads(s.test))    # (a new dict)
             elif isinstance(s, (gast.For, gast.While)) and not _jumps(s.body) and not s.orelse:
                 live = self.loop(s, live, apply)
             else:                       # effects, with, try, jumps: everything it reads
-                _all(live, _reads(s))
+                _all(live, self.reads(s))
             dropped_since = False
             out.append(s)
         out.reverse()
@@ -329,7 +335,7 @@ class _Liveness:
 
     def loop(self, s, live: Live, apply: bool) -> Live:
         """What is live at the head of loop ``s`` (a fixed point), given what is live after it."""
-        header = _reads(s.iter) if isinstance(s, gast.For) else _reads(s.test)
+        header = self.reads(s.iter if isinstance(s, gast.For) else s.test)
         killed = {n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)} if isinstance(s, gast.For) else set()
         head = _all(dict(live), header)
         while True:
