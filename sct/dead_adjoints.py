@@ -252,8 +252,9 @@ class _Liveness:
 
     def keyed(self, s, keyed, live: Live, apply: bool):
         """A keyed store whose key no later read selects: the statement left (``live``, what is live
-        after it, becomes what is live before it), None where it goes.  ``D = rt.index_adjoint(g, P, "k")`` becomes ``D = rt.ZERO``,
-        ``D = rt.add_grad(D2, ...)`` becomes ``D = D2`` (nothing where D2 is D): for every key read
+        after it, becomes what is live before it), None where it goes.  ``D = rt.index_adjoint(g, P,
+        "k")`` becomes ``D = rt.ZERO``, ``D = rt.add_grad(D2, ...)`` becomes ``D = D2`` (nothing where
+        D2 is D): for every key read
         later, ``{"k": g}.get(key)`` and ``add_grad(D2, {"k": g}).get(key)`` are what the zero marker
         and D2 give (``rt.select_item`` of the zero marker is the marker)."""
         target, before, _ = keyed
