@@ -342,3 +342,21 @@ def test_pass_keys_of_a_dict_parameter():
         "    d_p = rt.add_grad(d_p, rt.index_adjoint(h, p, 'W'))\n"
         "    return rt.select_item(d_p, p, 'W')\n")]).strip() + "\n")
     assert remove_dead_adjoints(fn2, frozenset({"d_p"}), "rt", "np", _PURE_NP_CALLS) == (0, False)
+
+
+def rnn_step_W(p, state, x):
+    h = np.tanh(x @ p["W"] + state["rnn"]["h"] @ p["U"])
+    state["rnn"]["h"] = h
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, p["W"])
+
+
+def test_accelerated_step_with_one_key_exact():
+    W, U, x, h0 = _step_args(9)
+    step = sct.dlaccelerate(rnn_step_W)
+    for _ in range(2):                  # (the second call: the accelerated function's cached code)
+        state = {"rnn": {"h": h0.copy()}}
+        loss, g = dlfeval(step, {"W": dlarray(W), "U": dlarray(U)}, state, dlarray(x))
+        assert_close(np.asarray(loss.data), _plain_step(W, U, h0, x), 1e-12, 1e-12)
+        assert_close(np.asarray(state["rnn"]["h"]), np.tanh(x @ W + h0 @ U), 1e-12, 1e-12)
+        assert_close(np.asarray(g.data), _fd(_plain_step, [W, U, h0, x], 0), 1e-6, 1e-7)
