@@ -1303,7 +1303,9 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, keep,
             found_readers = (readers(generated.functions, rt_name, numpy_name, scopes),
                              scopes)
     optimize(generated.functions, rt_name, (generated.fwd, generated.bwd),   # sct/optimize.py (SCT_OPTIMIZE=0: off)
-             numpy_name=numpy_name, found_readers=found_readers)
+             numpy_name=numpy_name, found_readers=found_readers,
+             dead=(getattr(generated, "prunable", ()), getattr(generated, "adjoint_names", frozenset()),
+                   getattr(generated, "dict_params", frozenset())))
     if keep is not None and optimize_enabled():    # only the parts the caller reads
         runtime_names = {rt_name} | ({"rt"} if resolver.resolve_name("rt") is RT else set())
         for generated_fn in generated.functions:

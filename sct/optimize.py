@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
+from .dead_adjoints import remove_dead_adjoints
 from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
 from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, tree_changed, walk_nodes
 
@@ -56,11 +57,13 @@ def enabled() -> bool:
 
 
 def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Optional[str] = None,
-             found_readers: Optional[tuple] = None) -> None:
+             found_readers: Optional[tuple] = None, dead=None) -> None:
     """Rewrite the generated functions in place (each on its own); ``pair``: the names of a
     helper's forward and adjoint among them (what the forward keeps for the adjoint);
     ``found_readers``: ``(readers(functions, rt_name, numpy_name, scopes), scopes)`` where the
-    caller found them on the functions as they are."""
+    caller found them on the functions as they are; ``dead``: ``(the names of the sweeps and
+    adjoints to prune, the adjoint names they assign, the parameters holding a dict)``
+    (sct/dead_adjoints.py), or None."""
     if not enabled():
         return
     if found_readers is not None:
@@ -68,9 +71,16 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     else:
         scopes = {}
         generated = readers(functions, rt_name, numpy_name, scopes)
+    prunable, adjoint_names, dict_params = dead if dead is not None else ((), frozenset(), frozenset())
+    if dict_params:         # (the sweeps are handed them by the forwards: those that rebind one, none)
+        for fn in functions:
+            if isinstance(fn, gast.FunctionDef) and fn.name not in prunable:
+                dict_params = dict_params - _stored(fn.body)
     for fn in functions:
         if isinstance(fn, gast.FunctionDef):
-            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions)
+            nodes = optimize_function(fn, rt_name, scopes.get(id(fn)), functions,
+                                      adjoint_names if fn.name in prunable else None, numpy_name or "np",
+                                      dict_params)
             common_subexpressions(fn, rt_name, generated, numpy_name, nodes)      # sct/cse.py
     if pair is not None and all(pair):
         named = {fn.name: fn for fn in functions if isinstance(fn, gast.FunctionDef)}
@@ -80,15 +90,23 @@ def optimize(functions: List, rt_name: str = "rt", pair=None, numpy_name: Option
     shape_only_arguments(functions, rt_name, scopes)
 
 
-def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=()) -> Optional[List]:
-    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here).  Returns
-    ``_walk_no_defs(fn.body)``'s nodes where the last rewrites changed no node of that walk (the
-    common subexpressions read them), else None."""
+def optimize_function(fn: gast.FunctionDef, rt_name: str, scope: Optional[bool] = None, others=(),
+                      adjoint_names: Optional[frozenset] = None, np_name: str = "np",
+                      dict_params: frozenset = frozenset()) -> Optional[List]:
+    """``scope``: ``_has_scope_statements(fn)`` where already known (None: found here);
+    ``adjoint_names``: a sweep's adjoint names, whose assignments nothing reads are removed
+    (sct/dead_adjoints.py; None: not a sweep to prune); ``dict_params``: the parameters that hold
+    a dict (there, of the keys' adjoints).  Returns ``_walk_no_defs(fn.body)``'s
+    nodes where the last rewrites changed no node of that walk (the common subexpressions read
+    them), else None."""
     if _has_scope_statements(fn) if scope is None else scope:
         return None
     fn.body = ZeroFacts(rt_name).run(fn.body)
     if merge_zero_blocks(fn, rt_name, others):
         fn.body = ZeroFacts(rt_name).run(fn.body)
+    if adjoint_names and remove_dead_adjoints(fn, adjoint_names, rt_name, np_name, _PURE_NP_CALLS, dict_params)[1]:
+        fn.body = ZeroFacts(rt_name).run(fn.body)       # (a key's adjoint left out: ``d = rt.ZERO``, added to)
+        remove_dead_adjoints(fn, adjoint_names, rt_name, np_name, _PURE_NP_CALLS, dict_params)
     # one walk of the body for the four passes (``called``: the runtime functions the body calls;
     # each pass below rewrites calls of one it names, and a pass whose call is absent has nothing
     # to do: skipped, no walk; ``loaded``: dead_assignments' names read, from the same walk)

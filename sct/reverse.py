@@ -58,6 +58,11 @@ class Generated:
         self.entry: str = ""
         self.fwd: Optional[str] = None
         self.bwd: Optional[str] = None
+        # the sweeps (not self-contained) and the helper's adjoint, and the adjoint names they
+        # assign: sct/dead_adjoints.py removes those assignments nothing reads
+        self.prunable: FrozenSet[str] = frozenset()
+        self.adjoint_names: FrozenSet[str] = frozenset()
+        self.dict_params: FrozenSet[str] = frozenset()     # parameters that hold a dict, never rebound
 
 
 class Transformer:
@@ -182,6 +187,12 @@ def drop_pops(passes: "EmitPasses", made: "SweptFunctions", dropped: FrozenSet[s
     return True
 
 
+def _dict_kind(kind) -> bool:
+    """An argument's kind (sct/kinds.py, what the code is specialised on) that is a dict's."""
+    return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "map" and isinstance(kind[1], type) and \
+        issubclass(kind[1], dict)
+
+
 def _reads_tape(node, tape: str, removed) -> bool:
     """Does ``node`` (less the statements in ``removed``) use the tape?"""
     if id(node) in removed:
@@ -199,6 +210,7 @@ class SweptFunctions:
     bwd: Optional[gast.FunctionDef]
     residuals: Tuple[str, ...]
     records: SweepRecords
+    prunable: Tuple[str, ...] = ()      # the functions of sweeps not self-contained, and bwd
 
 
 class EmitPasses:
@@ -216,6 +228,7 @@ class EmitPasses:
         """Each site's sweep (in order), then the helper's adjoint (VJP mode)."""
         gen, sweeps = self.gen, self.sweeps
         functions: List[gast.FunctionDef] = []
+        prunable: List[str] = []
         for k, site in enumerate(sites):
             name = gen.namer.fresh(f"{gen.fname}_dlgradient_line{site.line}")
             gen.site_calls[id(site.stmt)] = name
@@ -240,13 +253,18 @@ class EmitPasses:
             seed = gen.namer.fresh("seed")
             inner = [s for s in sites[:k] if id(s.stmt) in gen.site_records]
             body, result = sweeps.site_sweep(site, contained, seed, inner)
-            functions.extend(sweeps.sweep_function(name, body, result, site, contained, seed))
+            made = sweeps.sweep_function(name, body, result, site, contained, seed)
+            functions.extend(made)
+            if not contained:
+                prunable.extend(fn.name for fn in made)
         bwd, residuals = sweeps.bwd_function(sweeps.vjp_sweep(gen.fdef.body[-1])) \
             if gen.mode == Mode.VJP else (None, ())
+        if bwd is not None:
+            prunable.append(bwd.name)
         records = SweepRecords(frozenset(self.adjoints.needed),
                                MappingProxyType({k: frozenset(v) for k, v in self.contrib.adjoint_reads.items()}),
                                frozenset(gen.site_records))
-        return SweptFunctions(tuple(functions), bwd, residuals, records)
+        return SweptFunctions(tuple(functions), bwd, residuals, records, tuple(prunable))
 
     def with_forward(self, made: SweptFunctions) -> Generated:
         """The forward code that calls the sweeps, first; the functions in their order."""
@@ -256,6 +274,13 @@ class EmitPasses:
         fwd = self.forward.forward_function(made.residuals)
         out.functions.insert(0, fwd)
         out.entry = fwd.name
+        gen = self.gen
+        out.prunable = frozenset(made.prunable)
+        out.adjoint_names = frozenset(gen.adjoint.values()) | frozenset(gen.adjoint_aliases) | \
+            frozenset(gen.adjoint_temps)
+        bound = {n.id for n in walk_nodes(gen.fdef)
+                 if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+        out.dict_params = frozenset(p for p in gen.params if p not in bound and _dict_kind(gen.act.kinds.get(p)))
         if self.gen.mode == Mode.VJP:
             out.fwd = fwd.name
             out.functions.insert(1, bwd)
