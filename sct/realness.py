@@ -44,7 +44,9 @@ def kind_real(kind) -> bool:
     Unknown kinds (an object sct cannot read, a cycle) are not."""
     leaf = leaf_kind(kind)
     if leaf is not None:
-        return not leaf.complex
+        # (an object array's dtype says nothing of its items: one may be 1+1j, was proven real, red54c W2)
+        return not leaf.complex and not (kind[0] in ("dl", "nd") and kind[1] is not None and
+                                         np.dtype(kind[1]).kind == "O")
     if isinstance(kind, tuple) and kind:
         if kind[0] == "obj" and len(kind) > 1 and isinstance(kind[1], type) and not _class_real(kind[1]):
             return False        # (a method code may run without naming the class makes complex values)
@@ -444,7 +446,7 @@ def _value_real(value, depth: int = 0) -> bool:
                           types.BuiltinFunctionType, type, np.ufunc)):
         return True
     if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.kind != "c"
+        return value.dtype.kind not in "cO"         # (an object array's items may be complex: red54c W2)
     if isinstance(value, complex):
         return False
     try:
