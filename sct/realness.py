@@ -729,9 +729,16 @@ class RealnessProof:
                 if base.id in self.local_names():
                     # a field of a value proven real (every field of its kind, every value written
                     # to it); a property or class attribute of its class: that class's code
-                    if not self.name_real(base.id):
-                        return False
                     kind = self.kinds.get(base.id)
+                    if not self.name_real(base.id):
+                        # an argument's field of a real kind, in an object with a string elsewhere (a
+                        # layer's Name: strings are not proven real, red54c W4): the field's own kind
+                        field = self.value_kind(value)
+                        return base.id in self.param_names() and base.id not in self.assigned_values() and \
+                            base.id not in self.maybe_complex and field is not None and \
+                            isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
+                            isinstance(kind[1], type) and value.attr in dict(kind[2]) and \
+                            self.proven(lambda: kind_real(field) and _class_real(kind[1]))
                     if isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
                             isinstance(kind[1], type) and value.attr not in dict(kind[2]):
                         return self.proven(lambda: _class_real(kind[1]))

@@ -269,3 +269,21 @@ def format_argument(x, fmt):
 def test_format_argument_still_refused():
     with pytest.raises(sct.CompileError, match=r"test_realness_s54.py, line \d+.*literal string"):
         dlfeval(format_argument, dlarray(np.ones((2, 3))), "BC")
+
+
+class Holder:
+    def __init__(self, W, name, dt):
+        self.W, self.name, self.dt = W, name, dt
+
+
+def fields(x, o):
+    y = np.sum(np.abs(x * o.W) ** 2) + np.sum(np.imag(np.sqrt(x.astype(o.dt) - 1.0)))
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("W", [np.array([2.0, 3.0]), np.array([2.0, 3.0j])], ids=["real W", "complex W"])
+def test_object_with_string_fields(W):
+    # a real field of an object holding strings (its name, a complex dtype's): the string field is not
+    # proven real, the others by their own kinds
+    o = Holder(W, "layer", "c16")
+    check(fields, lambda x: np.sum(np.abs(x * W) ** 2) + complex_root(x), o)
