@@ -287,3 +287,25 @@ def test_object_with_string_fields(W):
     # proven real, the others by their own kinds
     o = Holder(W, "layer", "c16")
     check(fields, lambda x: np.sum(np.abs(x * W) ** 2) + complex_root(x), o)
+
+
+def imag_root_of(x, dt):
+    return np.sum(np.imag(np.sqrt(x.astype(dt) - 1.0)))
+
+
+def gradient_norm(x, dt):
+    g = dlgradient(imag_root_of(x, dt), x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_string_dtype_second_order_and_jvp():
+    import functools
+    # z = sum(g * g), g = d/dx sum(sqrt(1 - x)) = -1 / (2 sqrt(1 - x)): z = sum(1 / (4 (1 - x)))
+    z_of = lambda x: np.sum(0.25 / (1.0 - x))           # noqa: E731
+    check(gradient_norm, z_of, "complex128")
+    v = np.array([1.0, 0.5])
+    expected = numerical_gradient(complex_root, [X.copy()], 0) @ v
+    for mode in ("forward", "transpose"):
+        _, t = sct.jvp(functools.partial(imag_root_of, dt="complex128"), (X.copy(),), (v,), mode=mode)
+        assert_close(D(t), expected, rtol=1e-6, what=mode)
