@@ -571,14 +571,23 @@ def _dtype_position(fn, name):
         return _METHOD_DTYPE_POSITIONS[name]
     if fn is None or module_top(fn) != "numpy" or isinstance(fn, np.ufunc):
         return None
+    known = _DTYPE_POSITIONS.get(id(fn))
+    if known is not None and known[0] is fn:
+        return known[1]
+    position = None
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return None
+        params = []
     for i, p in enumerate(params):
         if p.name == "dtype":
-            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
-    return None
+            position = i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
+            break
+    _DTYPE_POSITIONS[id(fn)] = (fn, position)       # (numpy's functions: held, so their ids stay theirs)
+    return position
+
+
+_DTYPE_POSITIONS: Dict[int, tuple] = {}
 
 
 def _dtype_arguments(node, info) -> list:
