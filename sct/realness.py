@@ -45,8 +45,7 @@ def kind_real(kind) -> bool:
     leaf = leaf_kind(kind)
     if leaf is not None:
         # (an object array's dtype says nothing of its items: one may be 1+1j, was proven real, red54c W2)
-        return not leaf.complex and not (kind[0] in ("dl", "nd") and kind[1] is not None and
-                                         np.dtype(kind[1]).kind == "O")
+        return not leaf.complex and not (kind[0] in ("dl", "nd") and kind[1] == "|O")
     if isinstance(kind, tuple) and kind:
         if kind[0] == "obj" and len(kind) > 1 and isinstance(kind[1], type) and not _class_real(kind[1]):
             return False        # (a method code may run without naming the class makes complex values)
