@@ -309,3 +309,21 @@ def test_string_dtype_second_order_and_jvp():
     for mode in ("forward", "transpose"):
         _, t = sct.jvp(functools.partial(imag_root_of, dt="complex128"), (X.copy(),), (v,), mode=mode)
         assert_close(D(t), expected, rtol=1e-6, what=mode)
+
+
+def zeros_of(x, dt):
+    y = np.sum(np.imag(np.sqrt(np.zeros(2, dtype=dt) + x - 1.0)))
+    return y, dlgradient(y, x)
+
+
+def array_of(x, dt):
+    y = np.sum(np.imag(np.sqrt(np.array(x, dtype=dt) - 1.0)))
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fn", [zeros_of, array_of, by_argument], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dt", ["complex64", "c16", "F", "cdouble"])
+def test_string_dtype_creators(fn, dt):
+    y, g = dlfeval(fn, dlarray(X.copy()), dt)
+    assert_close(D(y), complex_root(X), rtol=1e-6, what="value")
+    assert_close(D(g), numerical_gradient(complex_root, [X.copy()], 0), rtol=1e-5, atol=1e-6, what="gradient")
