@@ -475,6 +475,12 @@ class FormatPass(LayoutCalls):
         ``x`` (MATLAB's ``Y = dlarray(Y, dims(X))``, ``fmt = dims(X)``; was refused as not a literal)."""
         if isinstance(node, gast.Name) and isinstance(self.constants.get(node.id), gast.Constant):
             return self.constants[node.id]
+        if isinstance(node, (gast.Name, gast.Attribute)):
+            # a module constant (FMT = "BC", cfg.FMT), as options take one: the resolver guards it, so
+            # rebinding it compiles the code again (was refused as not a literal, red54c R4)
+            found = self.resolver.resolve(node)
+            if isinstance(found, str):
+                return gast.copy_location(gast.Constant(value=found, kind=None), node)
         return node
 
     def create(self, stmt, node, info, args, kws, env, rewrite):

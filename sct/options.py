@@ -21,6 +21,7 @@ import operator
 from typing import Dict, List, Optional
 
 import gast
+import numpy as np
 
 from .analysis import Guard, Unresolved, _MISSING
 from .errors import CompileError
@@ -274,7 +275,9 @@ class SiteOptions:
                 self.fail(node, f"the {kind} option {k.arg} must be fixed when the function is compiled "
                           f"(a literal, a module constant, a closure or default value, or a local "
                           f"assigned a constant), but {exc.why}", kind)
-            if not isinstance(value, (bool, int)) and type(value).__name__ != "bool_":
+            # (numpy's bool and ints too: was tested by the class name "bool_", numpy 2's is "bool",
+            # so EnableHigherDerivatives=np.True_ was refused, red54c R1)
+            if not isinstance(value, (bool, int, np.bool_, np.integer)):
                 self.fail(node, f"the {kind} option {k.arg} must be True or False, not {value!r}", kind)
             canonical.append(gast.keyword(arg=k.arg, value=gast.Constant(value=bool(value), kind=None)))
         return canonical

@@ -31,8 +31,11 @@ from .kinds import _children, _sct_or_numpy_class, child_kind, leaf_kind
 from .plans import CallKind
 
 
-#: the kinds ``("const", type)`` of values that hold no number (so none complex)
-_NUMBERLESS = (bool, type(None), str, bytes, slice, range, types.FunctionType, types.BuiltinFunctionType,
+#: the kinds ``("const", type)`` of values that hold no number (so none complex).  Not str: a string
+#: may name a complex dtype (``x.astype(dt)`` with dt = "complex128"), and its kind holds not its value,
+#: so code compiled for "float64" runs for "complex128" too (was: a string argument, an item or a field
+#: of one, proven real: the gradient through ``np.imag(np.sqrt(x.astype(dt) - 1))`` was 0, red54c W4)
+_NUMBERLESS = (bool, type(None), bytes, slice, range, types.FunctionType, types.BuiltinFunctionType,
                types.MethodType, np.ufunc)
 
 
@@ -41,7 +44,8 @@ def kind_real(kind) -> bool:
     Unknown kinds (an object sct cannot read, a cycle) are not."""
     leaf = leaf_kind(kind)
     if leaf is not None:
-        return not leaf.complex
+        # (an object array's dtype says nothing of its items: one may be 1+1j, was proven real, red54c W2)
+        return not leaf.complex and not (kind[0] in ("dl", "nd") and kind[1] == "|O")
     if isinstance(kind, tuple) and kind:
         if kind[0] == "obj" and len(kind) > 1 and isinstance(kind[1], type) and not _class_real(kind[1]):
             return False        # (a method code may run without naming the class makes complex values)
@@ -252,6 +256,11 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
     local |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
     params = fn.__code__.co_varnames[:fn.__code__.co_argcount]
     receiver = params[0] if cls is not None and params else None
+    code = fn.__code__
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    params_kept = set(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount +
+                                       bool(code.co_flags & inspect.CO_VARARGS) +
+                                       bool(code.co_flags & inspect.CO_VARKEYWORDS)]) - stored
 
     def resolve(node):
         if isinstance(node, ast.Name):
@@ -292,9 +301,9 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 resolve(node.func) is builtins.pow:
             return False
         if isinstance(node, ast.Constant) and (isinstance(node.value, complex) or
-                                               (isinstance(node.value, str) and
-                                                (node.value.startswith("complex") or node.value in ("c8", "c16", "c32")))):
-            return False
+                                               (isinstance(node.value, str) and len(node.value) > 1 and
+                                                _complex_dtype_value(node.value))):
+            return False                # (was: "cdouble", "<c16" not seen)
         if isinstance(node, ast.Attribute) and _complex_dtype(
                 gast.Attribute(value=gast.Name(id="_", ctx=gast.Load(), annotation=None, type_comment=None),
                                attr=node.attr, ctx=gast.Load())):
@@ -318,6 +327,11 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
             if any(isinstance(a, ast.Constant) and a.value in ("D", "F", "G") for a in dtypes):
                 return False            # a complex dtype's code (np.asarray(v, "D"))
             callee = resolve(func)
+            position = _dtype_position(callee if callee is not _MISSING else None, name)
+            if not all(_seen_dtype(a, local, params_kept) for a in
+                       [k.value for k in node.keywords if k.arg in ("dtype", "signature", "sig", None)] +
+                       [a for i, a in enumerate(node.args) if i == position or isinstance(a, ast.Starred)]):
+                return False            # a dtype made here (x.astype(f"c{n}")): was proven real, red54c W4
             if any(callee is h for h in _HIGHER_ORDER) and \
                     any(isinstance(a, ast.Name) and a.id in local for a in _function_arguments(callee, node)):
                 return False            # map(fn, xs), sorted(xs, key=fn) with fn passed in: not seen
@@ -346,6 +360,17 @@ def _tree_real(tree, fn, cls, depth: int) -> bool:
                 return False
             return False                # a call of a call's result, of an item: not seen
     return True
+
+
+def _seen_dtype(node, local, params) -> bool:
+    """Is a dtype given in a helper's code one whose realness the proof sees: a literal read exactly,
+    a global (checked as one), a parameter the helper does not rebind or a field or item of one (the
+    caller's argument, proven real or not there)?  Not a string made in the helper."""
+    if isinstance(node, ast.Constant):
+        return _constant_dtype_real(node.value)
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+        node = node.value
+    return isinstance(node, ast.Name) and (node.id not in local or node.id in params)
 
 
 def _callable_real(value, depth: int = 0) -> bool:
@@ -420,7 +445,7 @@ def _value_real(value, depth: int = 0) -> bool:
                           types.BuiltinFunctionType, type, np.ufunc)):
         return True
     if isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype.kind != "c"
+        return value.dtype.kind not in "cO"         # (an object array's items may be complex: red54c W2)
     if isinstance(value, complex):
         return False
     try:
@@ -496,14 +521,20 @@ _HIGHER_ORDER = (map, filter, sorted, min, max, functools.reduce, itertools.star
                  np.fromfunction)
 
 
+#: Python's functions that make a string (or run one): their result, a dtype's name, may be complex
+_STRING_MAKERS = (chr, format, repr, ascii, eval, exec)
+
+
 def _reads_numbers_only(fn) -> bool:
     """Is ``fn`` (a call sct runs as it is) one whose result is complex only where an argument
     is: Python's builtins, ``math``, numpy's functions, sct's runtime?  Not ``cmath.rect`` or
     code of other libraries."""
     if isinstance(fn, type):
-        return module_top(fn) == "builtins" and fn is not complex
+        return module_top(fn) == "builtins" and fn not in (complex, str, bytes)
     if isinstance(fn, np.ufunc):
         return True
+    if any(fn is f for f in _STRING_MAKERS):
+        return False            # a string may name a complex dtype ("c" + str(n)), red54c W4
     return module_top(fn) in ("builtins", "math", "_operator", "operator", "itertools", "functools", "sct",
                               "numpy") or getattr(fn, "__self__", None) is builtins
 
@@ -523,6 +554,90 @@ def _makes_complex(node: gast.Call, info) -> bool:
         return True
     return info.kind == CallKind.METHOD and info.method == "astype" and bool(node.args) and \
         _complex_dtype(node.args[0])
+
+
+#: ndarray's methods taking a dtype by position (``x.astype(dt)``, ``x.view(dt)``: a float64 array viewed as
+#: "c16" is complex; ``x.sum(0, dt)``)
+_METHOD_DTYPE_POSITIONS = {"astype": 0, "view": 0, "getfield": 0, "sum": 1, "mean": 1, "prod": 1,
+                           "cumsum": 1, "cumprod": 1, "std": 1, "var": 1, "trace": 3}
+#: numpy's functions that make a dtype of their arguments (``np.dtype(s)``, ``np.result_type(a, s)``)
+_DTYPE_MAKERS = ("dtype", "result_type", "promote_types")
+
+
+def _dtype_position(fn, name):
+    """The position at which a call of numpy's ``fn`` (or ndarray's method ``name``) takes a dtype, or None."""
+    if name in _METHOD_DTYPE_POSITIONS and not isinstance(fn, types.FunctionType):
+        return _METHOD_DTYPE_POSITIONS[name]
+    if fn is None or module_top(fn) != "numpy" or isinstance(fn, np.ufunc):
+        return None
+    known = _DTYPE_POSITIONS.get(id(fn))
+    if known is not None and known[0] is fn:
+        return known[1]
+    position = None
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    for i, p in enumerate(params):
+        if p.name == "dtype":
+            position = i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
+            break
+    _DTYPE_POSITIONS[id(fn)] = (fn, position)       # (numpy's functions: held, so their ids stay theirs)
+    return position
+
+
+_DTYPE_POSITIONS: Dict[int, tuple] = {}
+
+
+def _dtype_arguments(node, info) -> list:
+    """The arguments of a call that numpy reads as a dtype: ``dtype=`` (``signature=`` of a ufunc,
+    ``**kwargs`` that may hold either), the positional one (``x.astype(dt)``, ``np.zeros(n, dt)``,
+    ``np.asarray(v, dt)``), any ``*args`` that may reach it."""
+    found = [k.value for k in node.keywords if k.arg in ("dtype", "signature", "sig", None)]
+    func = node.func
+    name = info.method or (func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None))
+    obj = info.obj if info.kind != CallKind.METHOD or info.rule is None else None
+    position = _dtype_position(obj, name)
+    if position is not None and info.kind != CallKind.METHOD and module_top(info.obj) != "numpy":
+        position = None
+    if position is not None:
+        found += [a for i, a in enumerate(node.args) if i == position or isinstance(a, gast.Starred)]
+    return found
+
+
+_REAL_SCALAR_TYPES = (np.floating, np.integer, np.bool_, float, int, bool)
+
+
+def _kind_dtype_real(kind) -> bool:
+    """Is a value of this kind, given as a dtype, surely one of real numbers?  A type's kind is the
+    type itself (np.float64: yes, np.complex128: no), a np.dtype's its class; a string's kind holds
+    not its value (np.dtype(s) may be "complex128"): no."""
+    if isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "const" and isinstance(kind[1], type):
+        t = kind[1]
+        if issubclass(t, (str, bytes)):
+            return False
+        if issubclass(t, np.dtype):
+            t = getattr(t, "type", None)
+            return isinstance(t, type) and issubclass(t, _REAL_SCALAR_TYPES)
+        return issubclass(t, _REAL_SCALAR_TYPES) or issubclass(t, _NUMBERLESS)
+    return kind_real(kind)
+
+
+def _constant_dtype_real(value) -> bool:
+    """Is a constant given as a dtype (a literal, a global's value) surely one of real numbers: read
+    exactly (``np.dtype("cdouble")`` is complex, a structured "c16,f8" holds complex fields)?"""
+    if value is None:
+        return True
+    if isinstance(value, tuple):
+        return all(_constant_dtype_real(v) for v in value)
+    if isinstance(value, (str, bytes, type, np.dtype)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return np.dtype(value).kind not in "cV"
+            except Exception:
+                return not isinstance(value, (str, bytes))   # (a ufunc's signature "D->D": no dtype)
+    return _fixed_real(value)
 
 
 class RealnessProof:
@@ -591,8 +706,11 @@ class RealnessProof:
             return not isinstance(value.value, complex) and not _complex_dtype_value(value.value)
         if isinstance(value, gast.Name):
             return self.name_real(value.id)
-        if isinstance(value, (gast.Compare, gast.Lambda, gast.JoinedStr)):
+        if isinstance(value, (gast.Compare, gast.Lambda)):
             return True
+        if isinstance(value, gast.JoinedStr) or isinstance(value, gast.BinOp) and any(
+                isinstance(v, gast.Constant) and isinstance(v.value, (str, bytes)) for v in (value.left, value.right)):
+            return False        # a string made here may name a complex dtype (f"c{n}", "c" + s), red54c W4
         if isinstance(value, gast.BinOp):
             return self.value_real(value.left) and self.value_real(value.right) and \
                 (not isinstance(value.op, gast.Pow) or self.power_real(value.left, value.right))
@@ -619,9 +737,16 @@ class RealnessProof:
                 if base.id in self.local_names():
                     # a field of a value proven real (every field of its kind, every value written
                     # to it); a property or class attribute of its class: that class's code
-                    if not self.name_real(base.id):
-                        return False
                     kind = self.kinds.get(base.id)
+                    if not self.name_real(base.id):
+                        # an argument's field of a real kind, in an object with a string elsewhere (a
+                        # layer's Name: strings are not proven real, red54c W4): the field's own kind
+                        field = self.value_kind(value)
+                        return base.id in self.param_names() and base.id not in self.assigned_values() and \
+                            base.id not in self.maybe_complex and field is not None and \
+                            isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
+                            isinstance(kind[1], type) and value.attr in dict(kind[2]) and \
+                            self.proven(lambda: kind_real(field) and _class_real(kind[1]))
                     if isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and \
                             isinstance(kind[1], type) and value.attr not in dict(kind[2]):
                         return self.proven(lambda: _class_real(kind[1]))
@@ -645,6 +770,8 @@ class RealnessProof:
         info = self.call_info(value)
         if _makes_complex(value, info) or _numpy_complex_from_real(info.obj):
             return False
+        if not all(self.dtype_real(a) for a in _dtype_arguments(value, info)):
+            return False            # (was: x.astype(dt) real for dt = f"c{n}", red54c W4)
         if (info.obj is builtins.pow or info.obj is _numpy_ops.base_power) and len(value.args) >= 2 and \
                 not self.power_real(*value.args[:2]):
             return False            # (rt.base_power: ** in a power's adjoint on a Python number)
@@ -673,6 +800,58 @@ class RealnessProof:
                 not (_calls_arguments(info.obj) and
                      any(self.may_be_function(a) for a in _function_arguments(info.obj, value)))
         return False                # the user's function, method, class: read apart, at run time
+
+    def dtype_real(self, node, depth: int = 0) -> bool:
+        """Is ``node``, given as a dtype, surely one of real numbers: a literal read exactly, a
+        parameter whose kind says (a type; not a string: its kind holds not its value), a global, a
+        local bound only to such, ``v.dtype`` of a real ``v``, ``np.dtype(d)`` of such?  A string
+        made here (f"c{n}", "c" + str(n), a helper's result) is not."""
+        if depth > 8:
+            return False
+        if isinstance(node, gast.Constant):
+            return _constant_dtype_real(node.value)
+        if isinstance(node, gast.Starred):
+            return self.dtype_real(node.value, depth + 1)
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return all(self.dtype_real(e, depth + 1) for e in node.elts)
+        if isinstance(node, gast.Dict):
+            return all(self.dtype_real(v, depth + 1) for v in node.values)
+        if isinstance(node, gast.IfExp):
+            return self.dtype_real(node.body, depth + 1) and self.dtype_real(node.orelse, depth + 1)
+        if isinstance(node, gast.Name):
+            if node.id in self.maybe_complex:
+                return False
+            if node.id in self.param_names() and node.id not in self.assigned_values():
+                if self.bindings().get(node.id):
+                    return False
+                kind = self.kinds.get(node.id)
+                return self.proven(lambda: _kind_dtype_real(kind))
+            if node.id in self.local_names():
+                values = self.assigned_values().get(node.id, ())
+                return bool(values) and self.bindings().get(node.id) == len(values) and \
+                    all(self.dtype_real(v, depth + 1) for v in values)
+            found = self.resolver.resolve_name(node.id)
+            return found is not Unresolved and found is not _MISSING and _constant_dtype_real(found)
+        if isinstance(node, gast.Attribute):
+            if node.attr == "dtype":
+                return self.value_real(node.value)      # (y.dtype of a complex y: was taken for real)
+            if isinstance(node.value, gast.Name) and node.value.id in self.local_names():
+                kind = self.value_kind(node)
+                return kind is not None and self.value_real(node) and self.proven(lambda: _kind_dtype_real(kind))
+            found = self.resolver.resolve(node)
+            return found is not Unresolved and found is not _MISSING and _constant_dtype_real(found)
+        if isinstance(node, gast.Subscript):
+            base = node.value
+            if isinstance(base, gast.Name) and base.id in self.param_names() and \
+                    base.id not in self.assigned_values() and base.id not in self.maybe_complex:
+                kind = self.value_kind(node)
+                return kind is not None and self.proven(lambda: _kind_dtype_real(kind))
+            return self.dtype_real(base, depth + 1)
+        if isinstance(node, gast.Call):
+            fn = self.resolver.resolve(node.func)
+            if module_top(fn) == "numpy" and getattr(fn, "__name__", None) in _DTYPE_MAKERS and not node.keywords:
+                return all(self.dtype_real(a, depth + 1) for a in node.args)
+        return False
 
     def power_real(self, base, exponent) -> bool:
         """Is ``base ** exponent`` of real operands real?  Python's ``**`` on a negative Python
