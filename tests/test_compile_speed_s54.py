@@ -95,3 +95,70 @@ def test_spelled_names_leaves_no_cycle():
     got = []
     assert _garbage_after(lambda: got.append(spelled_names(fdef))) == []
     assert got[0] == {"cfg_inner": "cfg.inner", "xs0": "xs[0]"}
+
+
+# -- inline_helpers._fields_read: no walk of the body where no name holds an object of a known kind
+class _Linear:                  # a layer caching its input (read in place: its object's kind is known)
+    def __init__(self, W):
+        self.W = dlarray(W)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W
+
+
+class _CacheNet:
+    def __init__(self, W):
+        self.l1 = _Linear(W)
+
+    def forward(self, x):
+        return self.l1.forward(x)
+
+
+def _cache_loss(net, x):
+    loss = np.sum(np.tanh(net.forward(x)))
+    return loss, dlgradient(loss, net.l1.W)
+
+
+def _fields_read_walks(monkeypatch):
+    import sys
+    from sct import inline_helpers
+    walks = []
+    real = inline_helpers.walk_nodes
+
+    def counting(node):
+        if sys._getframe(1).f_code.co_name == "_fields_read":
+            walks.append(node)
+        return real(node)
+    monkeypatch.setattr(inline_helpers, "walk_nodes", counting)
+    return walks
+
+
+def test_fields_read_walks_nothing_without_objects(monkeypatch):
+    walks = _fields_read_walks(monkeypatch)
+    rng = np.random.default_rng(1)
+    x, W = rng.standard_normal(3), 0.3 * rng.standard_normal((3, 3))
+    sct.clear_cache()
+    loss, _ = dlfeval(chain, dlarray(x), dlarray(W))
+    assert walks == []          # (was: two walks of every statement)
+    assert np.isclose(float(np.asarray(loss.data)), _chain_plain(x, W))
+
+
+def test_fields_read_still_reads_a_field_object_in_place(monkeypatch):
+    walks = _fields_read_walks(monkeypatch)
+    rng = np.random.default_rng(2)
+    W0, X = 0.5 * rng.standard_normal((3, 2)), rng.standard_normal((4, 3))
+    net = _CacheNet(W0)
+    sct.clear_cache()
+    loss, g = dlfeval(_cache_loss, net, X)
+    assert walks                # (the net's kind is known: its fields are read)
+    assert net.l1.x is X        # the method read in place wrote its caller's object, as Python does
+    plain = lambda W: float(np.sum(np.tanh(X @ W)))    # noqa: E731
+    assert np.isclose(float(np.asarray(loss.data)), plain(W0))
+    h = 1e-6
+    for i in range(3):
+        for j in range(2):
+            E = np.zeros((3, 2))
+            E[i, j] = h
+            assert np.isclose(np.asarray(g.data)[i, j], (plain(W0 + E) - plain(W0 - E)) / (2 * h),
+                              rtol=1e-5, atol=1e-8)
