@@ -14,6 +14,7 @@ import gc
 
 import gast
 import numpy as np
+import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient
@@ -162,3 +163,32 @@ def test_fields_read_still_reads_a_field_object_in_place(monkeypatch):
             E[i, j] = h
             assert np.isclose(np.asarray(g.data)[i, j], (plain(W0 + E) - plain(W0 - E)) / (2 * h),
                               rtol=1e-5, atol=1e-8)
+
+
+# -- dlfeval's first run: the function's source read for its writes only where memory may be shared
+def _write_into_second(x, ws):
+    y = np.sum(x ** 3)
+    ws[0] = 9.0
+    return y, dlgradient(y, x)
+
+
+def test_first_run_reads_no_source_for_writes_without_a_plain_array(monkeypatch):
+    from sct import callee_effects
+    asked = []
+    real = callee_effects.changes_arguments
+    monkeypatch.setattr(callee_effects, "changes_arguments", lambda fn, *a, **k: asked.append(fn) or real(fn, *a, **k))
+    rng = np.random.default_rng(3)
+    x, W = rng.standard_normal(3), 0.3 * rng.standard_normal((3, 3))
+    sct.clear_cache()
+    loss, _ = dlfeval(chain, dlarray(x), dlarray(W))
+    assert asked == []          # (was: [chain], its source parsed and analysed again)
+    assert np.isclose(float(np.asarray(loss.data)), _chain_plain(x, W))
+    # a dlarray beside a plain array sharing its memory, written in place: still refused
+    buf = np.array([1.3, 2.0])
+    with pytest.raises(sct.SctError, match="shares memory"):
+        dlfeval(_write_into_second, dlarray(buf), buf)
+    assert asked == [_write_into_second]
+    buf = np.array([1.3, 2.0])                   # a copy: Python's numbers
+    y, g = dlfeval(_write_into_second, dlarray(buf.copy()), buf)
+    assert np.isclose(float(np.asarray(y.data)), 1.3 ** 3 + 8.0) and buf[0] == 9.0
+    np.testing.assert_allclose(np.asarray(g.data), 3 * np.array([1.3, 2.0]) ** 2, rtol=1e-12)
