@@ -239,6 +239,11 @@ def _writes_args(fun, compiled: Compiled) -> bool:
 def _shared_memory(fun, args, compiled: Compiled) -> bool:
     """Whether ``f`` may write into an argument in place and a dlarray's data in ``args`` shares memory
     with a plain array there (read before the run, which may change them)."""
+    if not all(_dlarray_data_and_arrays(args)):
+        # (no dlarray beside a plain array: none shares memory, and the function's source is not read
+        # again for its writes; was: parsed and analysed on the first run of every entry, ~3 % of a
+        # 2,000-line function's first call.  _hit_parts asks writes_args only for such arguments too)
+        return False
     return _writes_args(fun, compiled) and _dlarray_memory_shared(args)
 
 

@@ -750,6 +750,8 @@ class _Inliner:
         (``self = net.bn``, the normalizer's ``net_l1 = net.l1``) hold an object of the field's kind's class:
         its methods are read in place too (``net_l1.forward(x)`` of Net.forward's ``self.l1.forward(x)``;
         was: left a call, and Linear.forward's ``self.x = x`` refused)."""
+        if not self.object_kinds and not self.container_kinds:
+            return      # (a name is noted only from one of these: none known, two walks of the body for nothing)
         stores: Dict[str, int] = {}
         for st in body:
             for n in walk_nodes(st):

@@ -215,6 +215,8 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
             if found is builtins.dict and len(value.args) == 1 and isinstance(value.args[0], gast.Name) and \
                     value.args[0].id in active and pair_keys_traced(value.args[0].id, set()):
                 fail(s, "dict() of pairs whose keys are computed from traced values")
+    # (recursive closures holding the analysis and its function: freed now, not by the cyclic collector)
+    del pair_keys_traced, display_keys_traced, key_of_pair_traced, read_back
     return checks
 
 

@@ -1104,6 +1104,7 @@ def dead_assignments(fn: gast.FunctionDef, rt_name: str, nodes: Optional[List] =
             return out
 
         fn.body = _block(sweep(fn.body))
+        del sweep       # (a recursive closure holding the function: freed now, not by the cyclic collector)
         if not removed[0]:
             return any_removed
         any_removed = True

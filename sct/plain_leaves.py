@@ -329,6 +329,7 @@ def plain_fill(fdef, activity, fname: str, params: Iterable[str] = (), param_kin
                 found = next((e for e in list(v.args) + [k.value for k in v.keywords] if plain(e)), None)
                 if found is not None:
                     mixed.append((v.func.value.id, found, n))
+    del plain       # (a recursive closure holding the analysis and its function: freed now, not by the cyclic collector)
     if not mixed:
         return
     reach = set(_Holding(fdef, activity, {t for t, _, _ in mixed}).active) | {t for t, _, _ in mixed}
@@ -1029,6 +1030,7 @@ def check_first_pass_calls(fdef, activity, params, filename: str) -> None:
                     f"a constant. Make {a.id!r} a dlarray passed to dlfeval (or computed from one) before the loop",
                     filename, getattr(st, "lineno", fdef.lineno), "dlgradient")
     walk(fdef.body, [])
+    del walk        # (a recursive closure holding the function: freed now, not by the cyclic collector)
 
 
 _GRADIENT_PARAMETERS: dict = {}

@@ -102,6 +102,7 @@ def spelled_names(fdef) -> Dict[str, str]:
         return spelled.get(name, name)
     for name in reads:
         spell(name)
+    del spell       # (a recursive closure holding the function's values: freed now, not by the cyclic collector)
     return spelled
 
 
