@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Dict
 
 import gast
+import numpy as np
 
 from .ir import walk_nodes
 from .kinds import child_kind, leaf_kind
@@ -31,6 +32,13 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
+# ... and those whose results are Python's numbers and lists of them
+_NUMBER_METHODS = frozenset(("item", "tolist"))
+# Python's and numpy's number types: called, they give a number or an ndarray, never a dlarray (np.float64(h) of a
+# 0-d dlarray is numpy's float64, of another an ndarray; float(h) Python's float)
+_NUMBER_TYPES = frozenset((float, int, complex, bool, np.float64, np.float32, np.float16, np.complex64,
+                           np.complex128, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16,
+                           np.uint8, np.bool_, np.longdouble))
 
 # numpy's functions that give an ndarray of any argument, a dlarray too (numpy does not dispatch them to
 # runtime/dlarray.py): ``state["m"] = np.asarray(h)`` stores an ndarray in Python
@@ -80,8 +88,16 @@ def _type(value, facts, seen) -> str:
             seen.discard(value.id)
     if isinstance(value, gast.BinOp):
         return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
-    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd, gast.Invert)):
         return _type(value.operand, facts, seen)
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not):
+        return "plain"              # (Python's bool)
+    if isinstance(value, gast.Compare) and len(value.ops) == 1:
+        if isinstance(value.ops[0], (gast.Is, gast.IsNot, gast.In, gast.NotIn)):
+            return "plain"          # (Python's bool)
+        # a dlarray's comparison is a dlarray of bools (runtime/dlarray.py): ``state["active"] = h > 0`` stores
+        # one in Python (was not known: stored as the code's ndarray, or refused, red54u W2)
+        return _operands(_type(value.left, facts, seen), _type(value.comparators[0], facts, seen))
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
@@ -96,6 +112,10 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
         return "plain"
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr in _NUMBER_METHODS and not value.args and not value.keywords and \
+            _type(value.func.value, facts, seen) in ("dl", "plain"):
+        return "plain"              # (h.item() of an array: Python's number; h.tolist(): a list of them)
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
     return ""
@@ -219,6 +239,8 @@ def _call_type(call, facts, seen) -> str:
         return "dl"
     if info.kind == CallKind.STOP:
         return "plain"              # extractdata: the numbers, an ndarray
+    if _number_type(info.obj):
+        return "plain"              # (np.float64(h.sum()): numpy's float64 in Python; was "dl", red54u W2)
     if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
@@ -233,6 +255,13 @@ def _call_type(call, facts, seen) -> str:
     if _array_function(facts, call):
         return found
     return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+def _number_type(obj) -> bool:
+    try:
+        return obj in _NUMBER_TYPES
+    except TypeError:               # (an object that cannot be hashed)
+        return False
 
 
 def name_bindings(fdef) -> Dict[str, list]:

@@ -339,6 +339,9 @@ class _WriteCheck:
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
             if why is not None and self._argument_dict(s, name, why):
+                if self._python_type(s.value) == "dl" and self._argument_dict_write(s, name, why):
+                    return      # (a dlarray in Python, an ndarray or a number in the code: made through, with
+                    #            Python's type; was the code's ndarray stored as it is, red54u W2)
                 self._untraced.append((s, name, why))   # (in place, as Python, unless others are made through)
                 return
         if needs_value:
