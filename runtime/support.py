@@ -684,6 +684,8 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
         return relabel(out, fmt) if fmt else out
     if _plain_scalars(value):
         return value                # (Python's numbers and text: no dlarray is one)
+    if python_type == "plain" and type(value) is list and all(_plain_scalars(v) for v in value):
+        return value                # (a list of Python's numbers, a log kept in the state: was refused, red54u F2)
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biufc" and python_type == "plain":
         return value.copy() if isinstance(value, np.ndarray) else value
     raise EvaluationError(f"storing {type(value).__name__} {'values ' if python_type == 'dl' else ''}into an item "

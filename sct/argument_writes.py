@@ -10,6 +10,7 @@ value that surely is one), ``"plain"`` (surely not: numbers, numpy's arrays buil
 """
 from __future__ import annotations
 
+import types
 from typing import Dict
 
 import gast
@@ -73,9 +74,14 @@ def _type(value, facts, seen) -> str:
         return _written_item_type(value, facts, seen)
     if isinstance(value, gast.Constant):
         return "plain" if isinstance(value.value, (int, float, complex, bool, str)) or value.value is None else ""
+    if isinstance(value, (gast.List, gast.Tuple)):
+        # a list or tuple written out: plain where its items are (``state["hist"] + [float(loss)]``, a list of
+        # Python's floats: was not known, refused when stored, red54u F2)
+        types_ = [_type(e, facts, seen) for e in value.elts]
+        return "plain" if all(t == "plain" for t in types_) else ""
     if isinstance(value, gast.Name):
         if value.id in facts.params:
-            return ""
+            return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
         if value.id in seen:
             return _CYCLE
         binds = facts.bindings().get(value.id)
@@ -178,6 +184,8 @@ def _kind(value, facts, seen):
 def _kind_type(kind) -> str:
     if isinstance(kind, tuple) and kind[:1] == ("dl",):
         return "dl"
+    if isinstance(kind, tuple) and kind[:2] == ("seq", list) and all(_kind_type(k) == "plain" for k in kind[2]):
+        return "plain"              # (a list of numbers and ndarrays: a log of losses kept in the state, red54u F2)
     return "plain" if leaf_kind(kind) is not None else ""
 
 
@@ -214,6 +222,8 @@ def _output_type(value, facts, seen) -> str:
         for b in binds:
             if isinstance(b, gast.Call) and _array_function(facts, b):
                 found.append(_call_type(b, facts, seen))
+            elif isinstance(b, gast.Call) and _helper(facts, b) is not None:
+                found.append(_helper_type(_helper(facts, b), b, facts, seen, value.slice.value))
             elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
                 found.append(_type(b.elts[value.slice.value], facts, seen))
             else:
@@ -245,6 +255,8 @@ def _call_type(call, facts, seen) -> str:
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
                                     # and refused when stored, red2st53 a19)
+    if _helper(facts, call) is not None:
+        return _helper_type(info.obj, call, facts, seen)
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
         return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
@@ -255,6 +267,110 @@ def _call_type(call, facts, seen) -> str:
     if _array_function(facts, call):
         return found
     return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+def _helper(facts, call):
+    """The user's plain function ``call`` calls (a helper in the user's file), or None."""
+    info = facts.activity.call_info(call)
+    fn = info.obj
+    if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0:
+        return None                 # (a generator or a coroutine)
+    return fn
+
+
+def _helper_type(fn, call, facts, seen, index=None) -> str:
+    """The type of what the user's helper ``fn`` returns (its ``index``-th item where given) for ``call``, read from
+    its source: each return's expression, its parameters' types those of the call's arguments.  (was: not known,
+    ``hn = cell(p, state["h"]); state["h"] = hn`` refused when stored where the expression written inline was
+    stored as the dlarray Python leaves, red54u F4; ``ex(loss)`` of a helper around extractdata too, F2)"""
+    mark = ("helper", fn)
+    if any(type(m) is tuple and m[:1] == ("helper",) and m[1] is fn for m in seen) or \
+            any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return ""                   # (a helper calling itself: not known)
+    from .ir import walk_no_defs
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return ""
+    args = fdef.args
+    positional = [a.id for a in list(getattr(args, "posonlyargs", None) or []) + list(args.args)]
+    if args.vararg is not None or args.kwarg is not None or args.kwonlyargs or len(call.args) > len(positional) or \
+            not fdef.body or not isinstance(fdef.body[-1], gast.Return):
+        return ""                   # (a body that may end without a return gives None)
+    given = {p: _type(a, facts, seen) for p, a in zip(positional, call.args)}
+    for k in call.keywords:
+        if k.arg not in positional or k.arg in given:
+            return ""
+        given[k.arg] = _type(k.value, facts, seen)
+    defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    for p in positional:
+        if p not in given:
+            given[p] = _type(defaults[p], facts, seen) if isinstance(defaults.get(p), gast.Constant) else ""
+    bindings = name_bindings(fdef)
+    calls = _HelperCalls(fn, fdef, set(bindings) | set(positional))
+    arguments = dict(zip(positional, call.args))
+    arguments.update({k.arg: k.value for k in call.keywords})
+    for p, a in arguments.items():      # (the arguments' kinds: ``p["w"]`` of the caller's dict p a dlarray)
+        kind = _kind(a, facts, set())
+        if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
+            calls.kinds[p] = kind
+    inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
+                                  bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
+                                  activity=calls)
+    inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
+    found = []
+    for r in walk_no_defs(fdef):
+        if not isinstance(r, gast.Return):
+            continue
+        value = r.value
+        if value is None:
+            return ""
+        if index is not None:
+            if not isinstance(value, gast.Tuple) or not -len(value.elts) <= index < len(value.elts) or \
+                    any(isinstance(e, gast.Starred) for e in value.elts):
+                return ""
+            value = value.elts[index]
+        found.append(_type(value, inner, inner_seen))
+    found_type = _agreed(found) if found else ""
+    return found_type if found_type in ("dl", "plain") else ""
+
+
+def _items_read(fdef, name) -> bool:
+    """Is ``name`` read in ``fdef`` only as ``name[k]`` (k a constant), never written into, handed on or changed
+    (its items then those of the caller's container)?"""
+    items = set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name:
+            if not isinstance(n.slice, gast.Constant) or not isinstance(n.ctx, gast.Load):
+                return False
+            items.add(id(n.value))
+    return all(id(n) in items for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == name and
+               not isinstance(n.ctx, gast.Param))
+
+
+class _HelperCalls:
+    """The calls of a helper's source, classified as the activity analysis classifies the function's own
+    (``call_info``); its parameters' kinds are not known (``kinds``)."""
+
+    def __init__(self, fn, fdef, local_names):
+        from .analysis import Resolver
+        self.kinds = {}
+        self.written_keys = frozenset()
+        self._resolver = Resolver(fn, local_names)
+        self._infos = {}
+
+    def call_info(self, call):
+        from .analysis import classify_call
+        found = self._infos.get(id(call))
+        if found is None:
+            try:
+                found = classify_call(call, self._resolver)
+            except Exception:       # (a call the classification refuses: not known)
+                from .analysis import CallInfo
+                found = CallInfo(CallKind.PLAIN)
+            self._infos[id(call)] = found
+        return found
 
 
 def _number_type(obj) -> bool:
