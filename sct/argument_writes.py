@@ -172,6 +172,9 @@ def _kind(value, facts, seen):
         seen.add(value.id)
         kinds = {_kind(b, facts, seen) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], gast.Name) and facts.activity.call_info(value).obj is dict:
+        return _kind(value.args[0], facts, seen)    # (``state = dict(state)``: a copy holding the same items)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
         if ("item", value.slice.value) in facts.activity.written_keys and \
                 value.slice.value not in getattr(facts, "restored", lambda: ())():
@@ -273,8 +276,9 @@ def _helper(facts, call):
     """The user's plain function ``call`` calls (a helper in the user's file), or None."""
     info = facts.activity.call_info(call)
     fn = info.obj
-    if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0:
-        return None                 # (a generator or a coroutine)
+    if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0 or \
+            (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime") or _array_function(facts, call):
+        return None                 # (a generator or a coroutine; sct's own functions: _array_function)
     return fn
 
 
@@ -378,6 +382,89 @@ def _number_type(obj) -> bool:
         return obj in _NUMBER_TYPES
     except TypeError:               # (an object that cannot be hashed)
         return False
+
+
+def output_types(fdef, facts):
+    """What dlfeval gives back where plain Python's type is known and is no dlarray (dlfeval wraps the rest as
+    dlarrays: sct.api.kept_outputs): None, or ``("one", t)`` for a function returning one value, ``("tuple", n,
+    {i: t})`` for one returning tuples of n values; t is "plain" (Python's number or ndarray: ``float(loss)``,
+    ``loss.item()``, ``lr * 0.5``, ``1.0``), ``("arg", name)`` (a dict argument returned as it was given: the
+    caller's dict itself) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
+    items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
+    returned dict was a new one, red54u W1)"""
+    returns = [n for n in walk_nodes(fdef) if isinstance(n, gast.Return)]
+    if not returns or any(r.value is None for r in returns) or \
+            any(isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)) for n in walk_nodes(fdef)
+                if n is not fdef):
+        return None
+    values = []
+    for r in returns:
+        v = r.value
+        binds = facts.bindings().get(v.id) if isinstance(v, gast.Name) else None
+        if binds and len(binds) == 1 and isinstance(binds[0], gast.Tuple):
+            v = binds[0]            # (the normalizer's ``out_t = loss, g``)
+        values.append(v)
+    if all(isinstance(v, gast.Tuple) for v in values):
+        n = len(values[0].elts)
+        if any(len(v.elts) != n or any(isinstance(e, gast.Starred) for e in v.elts) for v in values):
+            return None
+        found = {i: _output_kept([v.elts[i] for v in values], facts) for i in range(n)}
+        found = {i: t for i, t in found.items() if t is not None}
+        return ("tuple", n, found) if found else None
+    if any(isinstance(v, gast.Tuple) for v in values):
+        return None
+    found = _output_kept(values, facts)
+    return ("one", found) if found is not None else None
+
+
+def _output_kept(values, facts):
+    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None."""
+    if all(python_type(v, facts) == "plain" for v in values):
+        return "plain"
+    if len(values) == 1 and isinstance(values[0], gast.Dict):
+        return _dict_items(values[0], facts)
+    if len(values) != 1 or not isinstance(values[0], gast.Name):
+        return None
+    name = values[0].id
+    kinds = facts.activity.kinds
+    binds = facts.bindings().get(name)
+    if binds and len(binds) == 1 and isinstance(binds[0], gast.Dict):
+        return _dict_items(binds[0], facts)
+    if name in facts.params and not facts.bindings().get(name):
+        kind = kinds.get(name)
+        return ("arg", name) if isinstance(kind, tuple) and kind[:2] == ("map", dict) else None
+    binds = facts.bindings().get(name)
+    if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Call) or binds[0].keywords or \
+            len(binds[0].args) != 1 or not isinstance(binds[0].args[0], gast.Name):
+        return None
+    call, source = binds[0], binds[0].args[0].id
+    if source not in facts.params or any(b is not call for b in facts.bindings().get(source) or ()) or \
+            facts.activity.call_info(call).obj is not dict:
+        return None                 # (``dict(state)`` of the argument as given)
+    kind = kinds.get(source)
+    keys = facts.key_writes()
+    if not (isinstance(kind, tuple) and kind[:2] == ("map", dict)) or keys is None:
+        return None
+    plain = set()
+    for key, child in kind[2]:
+        found = [_kind_type(child)] + [python_type(v, facts) for v in keys.get(key, ())]
+        if all(t == "plain" for t in found):
+            plain.add(key)
+    for key, written in keys.items():
+        if key not in dict(kind[2]) and written and all(python_type(v, facts) == "plain" for v in written):
+            plain.add(key)
+    return ("items", frozenset(plain)) if plain else None
+
+
+def _dict_items(node, facts):
+    """``output_types``' entry of a dict written out (``{"lr": 0.5, "n": 3}``): its items at constant keys whose
+    every value (there, and each write of that key) is plain."""
+    keys = facts.key_writes()
+    if keys is None or not all(isinstance(k, gast.Constant) for k in node.keys):
+        return None
+    plain = frozenset(k.value for k, v in zip(node.keys, node.values)
+                      if all(python_type(e, facts) == "plain" for e in [v] + keys.get(k.value, [])))
+    return ("items", plain) if plain else None
 
 
 def name_bindings(fdef) -> Dict[str, list]:

@@ -221,6 +221,10 @@ class _WriteCheck:
                       f"reads it later, where other writes into its dicts are made into the caller's dict as new "
                       f"values: the caller's dict would miss this one. Read the dict through one name", f"write "
                       f"into {name}")
+        if self.mode == "entry":        # (what dlfeval gives back as Python has it: sct/argument_writes.py)
+            from .argument_writes import output_types
+            self._python_type(None)
+            self.fdef.sct_output_types = output_types(self.fdef, self._type_facts)
         return self.force
 
     def _read_only_write(self, s) -> None:
@@ -568,7 +572,7 @@ class _WriteCheck:
                                                      key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
-        return python_type(value, self._type_facts)
+        return python_type(value, self._type_facts) if value is not None else ""
 
     def _argument_item_write(self, s, name: str) -> None:
         """``name[k] = v`` into dlfeval's dict argument that no other name reads later: a new version of the

@@ -124,3 +124,63 @@ def test_log_in_state():
     assert st["hist"] == [float(np.sum(P0 ** 2))] * 2
     json.dumps({"hist": st["hist"]})
     np.testing.assert_allclose(D(g), _fd(lambda q: np.sum(q ** 2)), rtol=1e-6, atol=1e-8)
+
+
+# ---- W1: Python's numbers returned from the model function, the state dict returned -----------------------
+
+def w1_copy(p, state):
+    loss = np.sum(p ** 2) * state["scale"]
+    logged = float(loss)
+    state = dict(state)
+    state["step"] = state["step"] + 1
+    return loss, dlgradient(loss, p), logged, state
+
+
+def w1_numbers(p, lr):
+    loss = np.sum(np.sin(p) * p)
+    return loss, dlgradient(loss, p), lr * 0.5, float(loss), loss.item(), 1.0, np.float64(2.5), \
+        {"lr": lr, "n": 3, "w": 0.25}, [2.5]
+
+
+def w1_same(p, st):
+    loss = np.sum(p ** 2) * st["scale"]
+    return loss, dlgradient(loss, p), st
+
+
+@pytest.mark.parametrize("accel", [False, True])
+def test_floats_returned_as_python(accel):
+    f = sct.dlaccelerate(w1_copy) if accel else w1_copy
+    state = {"scale": 0.5, "step": 0, "arr": np.ones(2)}
+    for i in range(3):
+        loss, g, logged, state = dlfeval(f, dlarray(P0), state)
+        assert type(loss) is dlarray and type(g) is dlarray      # (computed from dlarrays: dlarrays)
+        assert type(logged) is float and logged == pytest.approx(0.5 * np.sum(P0 ** 2), rel=1e-14)
+        assert type(state["scale"]) is float and state["scale"] == 0.5 and state["step"] == i + 1
+        assert type(state["step"]) is int and type(state["arr"]) is np.ndarray
+        json.dumps({k: v for k, v in state.items() if k != "arr"})
+        np.testing.assert_allclose(D(loss), 0.5 * np.sum(P0 ** 2), rtol=1e-14)
+        np.testing.assert_allclose(D(g), _fd(lambda q: 0.5 * np.sum(q ** 2)), rtol=1e-6, atol=1e-8)
+    if accel:
+        assert f.HitRate > 60          # (one compilation: the state's kinds stay the same, was 33%)
+
+    for _ in range(2):
+        out = dlfeval(w1_numbers, dlarray(P0), 0.1)
+        lval = np.sum(np.sin(P0) * P0)
+        assert [type(v) for v in out[2:8]] == [float, float, float, float, np.float64, dict]
+        assert out[2] == 0.05 and out[3] == pytest.approx(lval, rel=1e-14) and out[4] == pytest.approx(lval)
+        assert out[5] == 1.0 and out[6] == 2.5
+        assert out[7] == {"lr": 0.1, "n": 3, "w": 0.25} and [type(v) for v in out[7].values()] == [float, int, float]
+        assert out[8] == [2.5] and type(out[8][0]) is float
+        assert type(out[0]) is dlarray and np.asarray(D(out[0])) == pytest.approx(lval)
+        np.testing.assert_allclose(D(out[1]), _fd(lambda q: np.sum(np.sin(q) * q)), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("accel", [False, True])
+def test_callers_dict_returned_itself(accel):
+    f = sct.dlaccelerate(w1_same) if accel else w1_same
+    st = {"scale": 0.5, "n": 2, "arr": np.ones(2)}
+    for _ in range(3):
+        loss, g, out = dlfeval(f, dlarray(P0), st)
+        assert out is st                            # (Python returns the object it was given)
+        assert type(st["scale"]) is float and type(st["arr"]) is np.ndarray
+        np.testing.assert_allclose(D(g), _fd(lambda q: 0.5 * np.sum(q ** 2)), rtol=1e-6, atol=1e-8)
