@@ -16,7 +16,7 @@ from typing import Dict
 import gast
 import numpy as np
 
-from .ir import walk_nodes
+from .ir import walk_no_defs, walk_nodes
 from .kinds import child_kind, leaf_kind
 from .plans import CallKind
 
@@ -291,7 +291,6 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     if any(type(m) is tuple and m[:1] == ("helper",) and m[1] is fn for m in seen) or \
             any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return ""                   # (a helper calling itself: not known)
-    from .ir import walk_no_defs
     from .parse import function_ast
     try:
         fdef, _, _ = function_ast(fn)
@@ -392,10 +391,9 @@ def output_types(fdef, facts):
     caller's dict itself) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
     items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
     returned dict was a new one, red54u W1)"""
-    returns = [n for n in walk_nodes(fdef) if isinstance(n, gast.Return)]
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
     if not returns or any(r.value is None for r in returns) or \
-            any(isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda)) for n in walk_nodes(fdef)
-                if n is not fdef):
+            any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):
         return None
     values = []
     for r in returns:
