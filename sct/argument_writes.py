@@ -310,6 +310,10 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     for p in positional:
         if p not in given:
             given[p] = _type(defaults[p], facts, seen) if isinstance(defaults.get(p), gast.Constant) else ""
+    memo = facts.__dict__.setdefault("helper_types", {}) if hasattr(facts, "__dict__") else {}
+    key = (id(call), index, tuple(sorted(given.items())))
+    if key in memo:
+        return memo[key]
     bindings = name_bindings(fdef)
     calls = _HelperCalls(fn, fdef, set(bindings) | set(positional))
     arguments = dict(zip(positional, call.args))
@@ -336,7 +340,10 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
             value = value.elts[index]
         found.append(_type(value, inner, inner_seen))
     found_type = _agreed(found) if found else ""
-    return found_type if found_type in ("dl", "plain") else ""
+    found_type = found_type if found_type in ("dl", "plain") else ""
+    if all(t in ("dl", "plain", "") for t in given.values()) and inner_seen == {mark}:
+        memo[key] = found_type      # (a type met again while read, _CYCLE: as where it is read)
+    return found_type
 
 
 def _items_read(fdef, name) -> bool:
