@@ -184,3 +184,40 @@ def test_callers_dict_returned_itself(accel):
         assert out is st                            # (Python returns the object it was given)
         assert type(st["scale"]) is float and type(st["arr"]) is np.ndarray
         np.testing.assert_allclose(D(g), _fd(lambda q: 0.5 * np.sum(q ** 2)), rtol=1e-6, atol=1e-8)
+
+
+# ---- what stays refused: a helper whose returns differ in type ---------------------------------------------
+
+def as_plain(h):
+    return np.asarray(h) * 2.0
+
+
+def mixed(h, flag):
+    if flag:
+        return h * 2.0
+    return np.ones(2)
+
+
+def f_helpers(p, state):
+    h = np.tanh(p)
+    state["plain"] = as_plain(h)
+    loss = np.sum(h)
+    return loss, dlgradient(loss, p)
+
+
+def f_mixed(p, state):
+    h = np.tanh(p)
+    state["m"] = mixed(h, state["flag"])
+    loss = np.sum(h)
+    return loss, dlgradient(loss, p)
+
+
+def test_helper_types_read_from_source():
+    st = {}
+    loss, g = dlfeval(f_helpers, dlarray(P0), st)
+    assert type(st["plain"]) is np.ndarray           # (np.asarray of a dlarray: numpy's ndarray in Python)
+    np.testing.assert_allclose(st["plain"], np.tanh(P0) * 2.0, rtol=1e-14)
+    np.testing.assert_allclose(D(g), _fd(lambda q: np.sum(np.tanh(q))), rtol=1e-6, atol=1e-8)
+    st = {"flag": True}
+    with pytest.raises(sct.SctError, match=r"line \d+: at `state\[\"m\"\] = mixed\(h, state\[\"flag\"\]\)`.*not known"):
+        dlfeval(f_mixed, dlarray(P0), st)
