@@ -672,8 +672,10 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                               "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
                               "stored whole; write its items one by one, or build a new dict and return it "
                               "(`state = {**state, 'bn': {...}}`)")
-    if python_type == "dl" and (type(value) in (float, complex) or isinstance(value, (np.ndarray, np.generic)) and
-                                value.dtype.kind in "fc"):
+    if python_type == "dl" and (type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic))
+                                and value.dtype.kind in "fcb"):
+        # (a comparison of a dlarray is a dlarray of bools in Python, `state["active"] = h > 0`: was refused,
+        # red54u W2)
         from .dlarray import wrap_outputs
         from .formats import relabel
         out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
@@ -682,6 +684,8 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
         return relabel(out, fmt) if fmt else out
     if _plain_scalars(value):
         return value                # (Python's numbers and text: no dlarray is one)
+    if python_type == "plain" and type(value) is list and all(_plain_scalars(v) for v in value):
+        return value                # (a list of Python's numbers, a log kept in the state: was refused, red54u F2)
     if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biufc" and python_type == "plain":
         return value.copy() if isinstance(value, np.ndarray) else value
     raise EvaluationError(f"storing {type(value).__name__} {'values ' if python_type == 'dl' else ''}into an item "

@@ -262,6 +262,9 @@ class AcceleratedFunction(WrappedFunction):
         if compiled.dict_written_args:       # (the caller's dicts it was given and returns: sct.api.run_entry)
             from .runtime.support import callers_dicts
             result = callers_dicts(result)
+        if compiled.output_types is not None:   # (outputs Python gives as no dlarray: sct.api.kept_outputs)
+            from .api import kept_outputs
+            result = kept_outputs(result, raw, compiled.output_types, args)
         if self._check_mode == "tolerance":
             after = _draw_states(fn)
             _set_draw_states(draws)          # the fresh run draws the numbers the cached run drew

@@ -455,9 +455,11 @@ def make_call_from(parts, compiled: Compiled, out):
                AT=_at_user_line, SLOW=run_generated, MISS=MISS,
                COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
                WRAP_ALL=wrap_outputs)
-    wrap = wrapper_lines(out)
+    wrap = wrapper_lines(out) if compiled.output_types is None else None
     if wrap is not None and any(k in consts and consts[k] is not v for k, v in wrap[1].items()):
         wrap = None
+    if compiled.output_types is not None:       # (outputs Python gives as no dlarray: kept_outputs)
+        run.update(KEEP=kept_outputs, KEPT_TYPES=compiled.output_types)
     if any(k in consts for k in run) or wrap is not None and any(k in run for k in wrap[1]):
         return None
     consts.update(run)
@@ -510,12 +512,16 @@ def make_call_from(parts, compiled: Compiled, out):
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
+        if compiled.output_types is not None:
+            finish = ["    raw = o"] + finish
         if wrap is not None:
             consts["WRAP"] = make_wrapper(out)
         if compiled.recheck:
             finish.append("    READ(COMPILED, f)")
         if compiled.formats is not None:
             finish.append("    o = APPLY(o, FORMATS)")
+        if compiled.output_types is not None:
+            finish.append("    o = KEEP(o, raw, KEPT_TYPES, args)")
         finish.append("    return o")
         text += "\n".join(finish) + "\n"
     else:
@@ -696,7 +702,44 @@ def _run_first(fun, args, compiled: Compiled):
             _ENTRY_SITES[id(code)] = _LAST_SITE = (code, calls, call, calls[1:])
     out = wrap_outputs(raw)
     out = out if compiled.formats is None else apply_formats(out, compiled.formats)
-    return callers_dicts(out) if compiled.dict_written_args else out
+    out = callers_dicts(out) if compiled.dict_written_args else out
+    return out if compiled.output_types is None else kept_outputs(out, raw, compiled.output_types, args)
+
+
+def kept_outputs(out, raw, kept, args):
+    """``out`` (what dlfeval gives back: the arrays and numbers of the entry's outputs ``raw`` as dlarrays) with
+    those plain Python gives as no dlarray as Python has them (``kept``: Compiled.output_types, from
+    sct/argument_writes.py output_types): ``float(loss)``, ``loss.item()``, ``lr * 0.5`` Python's numbers, a dict
+    argument returned as it was given the caller's dict itself, a copy of one holding its numbers (was: 1x1
+    dlarrays and a new dict, so json.dumps(state) failed and a loop passing the state back recompiled, red54u W1).
+    ``args``: dlfeval's arguments, by the position of the function's parameters."""
+    if kept[0] == "one":
+        return _kept_output(out, raw, kept[1], args)
+    if type(out) is not tuple or type(raw) is not tuple or len(out) != kept[1] or len(raw) != kept[1]:
+        return out
+    out = list(out)
+    for i, t in kept[2].items():
+        out[i] = _kept_output(out[i], raw[i], t, args)
+    return tuple(out)
+
+
+def _kept_output(wrapped, raw, kept, args):
+    if kept == "plain":
+        if type(raw) in (float, int, complex, bool, str) or isinstance(raw, np.generic) and raw.dtype.kind in "biufc":
+            return raw
+        if type(raw) is np.ndarray and raw.dtype.kind in "biufc":
+            return raw if raw.flags.writeable else raw.copy()   # (as wrap_outputs: never a read-only view)
+        if type(raw) is list and all(type(v) in (float, int, complex, bool, str) for v in raw):
+            return raw
+        return wrapped
+    if kept[0] == "arg":
+        given = args[kept[1]] if kept[1] < len(args) else None
+        return given if type(given) is dict else wrapped
+    if kept[0] == "items" and type(wrapped) is dict and type(raw) is dict:
+        for k in kept[1]:
+            if k in raw and k in wrapped:
+                wrapped[k] = _kept_output(wrapped[k], raw[k], "plain", args)
+    return wrapped
 
 
 def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -991,9 +1034,11 @@ _UNSET = object()
 def run_compiled(compiled: Compiled, args):
     """Run generated code on the plain data of ``args``; wrap arrays that come back."""
     dicts = getattr(compiled, "dict_written_args", ())
-    out = wrap_outputs(run_entry(compiled.entry, args, dicts=dicts))
+    raw = run_entry(compiled.entry, args, dicts=dicts)
+    out = wrap_outputs(raw)
     out = out if compiled.formats is None else apply_formats(out, compiled.formats)
-    return callers_dicts(out) if dicts else out
+    out = callers_dicts(out) if dicts else out
+    return out if compiled.output_types is None else kept_outputs(out, raw, compiled.output_types, args)
 
 
 def run_entry(entry, args, names=None, dicts=()):

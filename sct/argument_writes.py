@@ -10,11 +10,13 @@ value that surely is one), ``"plain"`` (surely not: numbers, numpy's arrays buil
 """
 from __future__ import annotations
 
+import types
 from typing import Dict
 
 import gast
+import numpy as np
 
-from .ir import walk_nodes
+from .ir import walk_no_defs, walk_nodes
 from .kinds import child_kind, leaf_kind
 from .plans import CallKind
 
@@ -31,6 +33,13 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
+# ... and those whose results are Python's numbers and lists of them
+_NUMBER_METHODS = frozenset(("item", "tolist"))
+# Python's and numpy's number types: called, they give a number or an ndarray, never a dlarray (np.float64(h) of a
+# 0-d dlarray is numpy's float64, of another an ndarray; float(h) Python's float)
+_NUMBER_TYPES = frozenset((float, int, complex, bool, np.float64, np.float32, np.float16, np.complex64,
+                           np.complex128, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16,
+                           np.uint8, np.bool_, np.longdouble))
 
 # numpy's functions that give an ndarray of any argument, a dlarray too (numpy does not dispatch them to
 # runtime/dlarray.py): ``state["m"] = np.asarray(h)`` stores an ndarray in Python
@@ -65,9 +74,14 @@ def _type(value, facts, seen) -> str:
         return _written_item_type(value, facts, seen)
     if isinstance(value, gast.Constant):
         return "plain" if isinstance(value.value, (int, float, complex, bool, str)) or value.value is None else ""
+    if isinstance(value, (gast.List, gast.Tuple)):
+        # a list or tuple written out: plain where its items are (``state["hist"] + [float(loss)]``, a list of
+        # Python's floats: was not known, refused when stored, red54u F2)
+        types_ = [_type(e, facts, seen) for e in value.elts]
+        return "plain" if all(t == "plain" for t in types_) else ""
     if isinstance(value, gast.Name):
         if value.id in facts.params:
-            return ""
+            return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
         if value.id in seen:
             return _CYCLE
         binds = facts.bindings().get(value.id)
@@ -80,8 +94,16 @@ def _type(value, facts, seen) -> str:
             seen.discard(value.id)
     if isinstance(value, gast.BinOp):
         return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
-    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd, gast.Invert)):
         return _type(value.operand, facts, seen)
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not):
+        return "plain"              # (Python's bool)
+    if isinstance(value, gast.Compare) and len(value.ops) == 1:
+        if isinstance(value.ops[0], (gast.Is, gast.IsNot, gast.In, gast.NotIn)):
+            return "plain"          # (Python's bool)
+        # a dlarray's comparison is a dlarray of bools (runtime/dlarray.py): ``state["active"] = h > 0`` stores
+        # one in Python (was not known: stored as the code's ndarray, or refused, red54u W2)
+        return _operands(_type(value.left, facts, seen), _type(value.comparators[0], facts, seen))
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
@@ -96,6 +118,10 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
         return "plain"
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr in _NUMBER_METHODS and not value.args and not value.keywords and \
+            _type(value.func.value, facts, seen) in ("dl", "plain"):
+        return "plain"              # (h.item() of an array: Python's number; h.tolist(): a list of them)
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
     return ""
@@ -146,6 +172,9 @@ def _kind(value, facts, seen):
         seen.add(value.id)
         kinds = {_kind(b, facts, seen) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
+            isinstance(value.args[0], gast.Name) and facts.activity.call_info(value).obj is dict:
+        return _kind(value.args[0], facts, seen)    # (``state = dict(state)``: a copy holding the same items)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
         if ("item", value.slice.value) in facts.activity.written_keys and \
                 value.slice.value not in getattr(facts, "restored", lambda: ())():
@@ -158,6 +187,8 @@ def _kind(value, facts, seen):
 def _kind_type(kind) -> str:
     if isinstance(kind, tuple) and kind[:1] == ("dl",):
         return "dl"
+    if isinstance(kind, tuple) and kind[:2] == ("seq", list) and all(_kind_type(k) == "plain" for k in kind[2]):
+        return "plain"              # (a list of numbers and ndarrays: a log of losses kept in the state, red54u F2)
     return "plain" if leaf_kind(kind) is not None else ""
 
 
@@ -194,6 +225,8 @@ def _output_type(value, facts, seen) -> str:
         for b in binds:
             if isinstance(b, gast.Call) and _array_function(facts, b):
                 found.append(_call_type(b, facts, seen))
+            elif isinstance(b, gast.Call) and _helper(facts, b) is not None:
+                found.append(_helper_type(_helper(facts, b), b, facts, seen, value.slice.value))
             elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
                 found.append(_type(b.elts[value.slice.value], facts, seen))
             else:
@@ -219,10 +252,14 @@ def _call_type(call, facts, seen) -> str:
         return "dl"
     if info.kind == CallKind.STOP:
         return "plain"              # extractdata: the numbers, an ndarray
+    if _number_type(info.obj):
+        return "plain"              # (np.float64(h.sum()): numpy's float64 in Python; was "dl", red54u W2)
     if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
                                     # and refused when stored, red2st53 a19)
+    if _helper(facts, call) is not None:
+        return _helper_type(info.obj, call, facts, seen)
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
         return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
@@ -233,6 +270,206 @@ def _call_type(call, facts, seen) -> str:
     if _array_function(facts, call):
         return found
     return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+def _helper(facts, call):
+    """The user's plain function ``call`` calls (a helper in the user's file), or None."""
+    info = facts.activity.call_info(call)
+    fn = info.obj
+    if info.kind != CallKind.FUNCTION or not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0 or \
+            (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "runtime") or _array_function(facts, call):
+        return None                 # (a generator or a coroutine; sct's own functions: _array_function)
+    return fn
+
+
+def _helper_type(fn, call, facts, seen, index=None) -> str:
+    """The type of what the user's helper ``fn`` returns (its ``index``-th item where given) for ``call``, read from
+    its source: each return's expression, its parameters' types those of the call's arguments.  (was: not known,
+    ``hn = cell(p, state["h"]); state["h"] = hn`` refused when stored where the expression written inline was
+    stored as the dlarray Python leaves, red54u F4; ``ex(loss)`` of a helper around extractdata too, F2)"""
+    mark = ("helper", fn)
+    if any(type(m) is tuple and m[:1] == ("helper",) and m[1] is fn for m in seen) or \
+            any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return ""                   # (a helper calling itself: not known)
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return ""
+    args = fdef.args
+    positional = [a.id for a in list(getattr(args, "posonlyargs", None) or []) + list(args.args)]
+    if args.vararg is not None or args.kwarg is not None or args.kwonlyargs or len(call.args) > len(positional) or \
+            not fdef.body or not isinstance(fdef.body[-1], gast.Return):
+        return ""                   # (a body that may end without a return gives None)
+    given = {p: _type(a, facts, seen) for p, a in zip(positional, call.args)}
+    for k in call.keywords:
+        if k.arg not in positional or k.arg in given:
+            return ""
+        given[k.arg] = _type(k.value, facts, seen)
+    defaults = dict(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    for p in positional:
+        if p not in given:
+            given[p] = _type(defaults[p], facts, seen) if isinstance(defaults.get(p), gast.Constant) else ""
+    memo = facts.__dict__.setdefault("helper_types", {}) if hasattr(facts, "__dict__") else {}
+    key = (id(call), index, tuple(sorted(given.items())))
+    if key in memo:
+        return memo[key]
+    bindings = name_bindings(fdef)
+    calls = _HelperCalls(fn, fdef, set(bindings) | set(positional))
+    arguments = dict(zip(positional, call.args))
+    arguments.update({k.arg: k.value for k in call.keywords})
+    for p, a in arguments.items():      # (the arguments' kinds: ``p["w"]`` of the caller's dict p a dlarray)
+        kind = _kind(a, facts, set())
+        if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
+            calls.kinds[p] = kind
+    inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
+                                  bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
+                                  activity=calls)
+    inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
+    found = []
+    for r in walk_no_defs(fdef):
+        if not isinstance(r, gast.Return):
+            continue
+        value = r.value
+        if value is None:
+            return ""
+        if index is not None:
+            if not isinstance(value, gast.Tuple) or not -len(value.elts) <= index < len(value.elts) or \
+                    any(isinstance(e, gast.Starred) for e in value.elts):
+                return ""
+            value = value.elts[index]
+        found.append(_type(value, inner, inner_seen))
+    found_type = _agreed(found) if found else ""
+    found_type = found_type if found_type in ("dl", "plain") else ""
+    if all(t in ("dl", "plain", "") for t in given.values()) and inner_seen == {mark}:
+        memo[key] = found_type      # (a type met again while read, _CYCLE: as where it is read)
+    return found_type
+
+
+def _items_read(fdef, name) -> bool:
+    """Is ``name`` read in ``fdef`` only as ``name[k]`` (k a constant), never written into, handed on or changed
+    (its items then those of the caller's container)?"""
+    items = set()
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name:
+            if not isinstance(n.slice, gast.Constant) or not isinstance(n.ctx, gast.Load):
+                return False
+            items.add(id(n.value))
+    return all(id(n) in items for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == name and
+               not isinstance(n.ctx, gast.Param))
+
+
+class _HelperCalls:
+    """The calls of a helper's source, classified as the activity analysis classifies the function's own
+    (``call_info``); its parameters' kinds are not known (``kinds``)."""
+
+    def __init__(self, fn, fdef, local_names):
+        from .analysis import Resolver
+        self.kinds = {}
+        self.written_keys = frozenset()
+        self._resolver = Resolver(fn, local_names)
+        self._infos = {}
+
+    def call_info(self, call):
+        from .analysis import classify_call
+        found = self._infos.get(id(call))
+        if found is None:
+            try:
+                found = classify_call(call, self._resolver)
+            except Exception:       # (a call the classification refuses: not known)
+                from .analysis import CallInfo
+                found = CallInfo(CallKind.PLAIN)
+            self._infos[id(call)] = found
+        return found
+
+
+def _number_type(obj) -> bool:
+    try:
+        return obj in _NUMBER_TYPES
+    except TypeError:               # (an object that cannot be hashed)
+        return False
+
+
+def output_types(fdef, facts):
+    """What dlfeval gives back where plain Python's type is known and is no dlarray (dlfeval wraps the rest as
+    dlarrays: sct.api.kept_outputs): None, or ``("one", t)`` for a function returning one value, ``("tuple", n,
+    {i: t})`` for one returning tuples of n values; t is "plain" (Python's number or ndarray: ``float(loss)``,
+    ``loss.item()``, ``lr * 0.5``, ``1.0``), ``("arg", name)`` (a dict argument returned as it was given: the
+    caller's dict itself) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
+    items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
+    returned dict was a new one, red54u W1)"""
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    if not returns or any(r.value is None for r in returns) or \
+            any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):
+        return None
+    values = []
+    for r in returns:
+        v = r.value
+        binds = facts.bindings().get(v.id) if isinstance(v, gast.Name) else None
+        if binds and len(binds) == 1 and isinstance(binds[0], gast.Tuple):
+            v = binds[0]            # (the normalizer's ``out_t = loss, g``)
+        values.append(v)
+    if all(isinstance(v, gast.Tuple) for v in values):
+        n = len(values[0].elts)
+        if any(len(v.elts) != n or any(isinstance(e, gast.Starred) for e in v.elts) for v in values):
+            return None
+        found = {i: _output_kept([v.elts[i] for v in values], facts) for i in range(n)}
+        found = {i: t for i, t in found.items() if t is not None}
+        return ("tuple", n, found) if found else None
+    if any(isinstance(v, gast.Tuple) for v in values):
+        return None
+    found = _output_kept(values, facts)
+    return ("one", found) if found is not None else None
+
+
+def _output_kept(values, facts):
+    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None."""
+    if all(python_type(v, facts) == "plain" for v in values):
+        return "plain"
+    if len(values) == 1 and isinstance(values[0], gast.Dict):
+        return _dict_items(values[0], facts)
+    if len(values) != 1 or not isinstance(values[0], gast.Name):
+        return None
+    name = values[0].id
+    kinds = facts.activity.kinds
+    binds = facts.bindings().get(name)
+    if binds and len(binds) == 1 and isinstance(binds[0], gast.Dict):
+        return _dict_items(binds[0], facts)
+    if name in facts.params and not facts.bindings().get(name):
+        kind = kinds.get(name)
+        return ("arg", name) if isinstance(kind, tuple) and kind[:2] == ("map", dict) else None
+    binds = facts.bindings().get(name)
+    if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Call) or binds[0].keywords or \
+            len(binds[0].args) != 1 or not isinstance(binds[0].args[0], gast.Name):
+        return None
+    call, source = binds[0], binds[0].args[0].id
+    if source not in facts.params or any(b is not call for b in facts.bindings().get(source) or ()) or \
+            facts.activity.call_info(call).obj is not dict:
+        return None                 # (``dict(state)`` of the argument as given)
+    kind = kinds.get(source)
+    keys = facts.key_writes()
+    if not (isinstance(kind, tuple) and kind[:2] == ("map", dict)) or keys is None:
+        return None
+    plain = set()
+    for key, child in kind[2]:
+        found = [_kind_type(child)] + [python_type(v, facts) for v in keys.get(key, ())]
+        if all(t == "plain" for t in found):
+            plain.add(key)
+    for key, written in keys.items():
+        if key not in dict(kind[2]) and written and all(python_type(v, facts) == "plain" for v in written):
+            plain.add(key)
+    return ("items", frozenset(plain)) if plain else None
+
+
+def _dict_items(node, facts):
+    """``output_types``' entry of a dict written out (``{"lr": 0.5, "n": 3}``): its items at constant keys whose
+    every value (there, and each write of that key) is plain."""
+    keys = facts.key_writes()
+    if keys is None or not all(isinstance(k, gast.Constant) for k in node.keys):
+        return None
+    plain = frozenset(k.value for k, v in zip(node.keys, node.values)
+                      if all(python_type(e, facts) == "plain" for e in [v] + keys.get(k.value, [])))
+    return ("items", plain) if plain else None
 
 
 def name_bindings(fdef) -> Dict[str, list]:

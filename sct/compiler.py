@@ -116,6 +116,7 @@ class Compiled:
     # ((position, parameter, (file, line)), ...): of those, the dicts whose items' dicts it writes into
     # (``state["bn"]["TrainedMean"] = m``: sct.write_checks._argument_item_write), each held once (sct.api)
     nested_written_args: tuple = ()
+    output_types: object = None          # the outputs Python gives as no dlarray (sct.api.kept_outputs)
     dict_written_args: tuple = ()        # the positions of the dict arguments whose items it writes into (sct.api)
     outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
     outside_reads: Any = None            # the globals the code it may call reads (sct.outside_reads.Reads; sct.api)
@@ -715,9 +716,27 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         compiled.nested_written_args = tuple(w for w in compiled.written_args if w[1] in nested)
         dicts = getattr(fdef, "sct_argument_dicts", ())
         compiled.dict_written_args = tuple(w[0] for w in compiled.written_args if w[1] in dicts)
+    kept = getattr(fdef, "sct_output_types", None)
+    if kept is not None and mode == "entry" and not called:     # (sct.api.kept_outputs)
+        compiled.output_types = _output_positions(kept, sig.params)
     hooks.CALL_TREE.finish(tree, compiled, namespace)
     compiled.draws_seen = draws_seen and calls_known     # the values it reads, the calls it makes
     return compiled
+
+
+def _output_positions(kept, params):
+    """sct/argument_writes.py output_types with each argument's name as its position (None where one is not a
+    parameter dlfeval gives)."""
+    def position(t):
+        if type(t) is tuple and t[0] == "arg":
+            return ("arg", params.index(t[1])) if t[1] in params else None
+        return t
+    if kept[0] == "one":
+        found = position(kept[1])
+        return ("one", found) if found is not None else None
+    found = {i: position(t) for i, t in kept[2].items()}
+    found = {i: t for i, t in found.items() if t is not None}
+    return ("tuple", kept[1], found) if found else None
 
 
 def _into_arguments(functions, writes) -> None:

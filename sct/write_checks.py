@@ -222,6 +222,10 @@ class _WriteCheck:
                       f"reads it later, where other writes into its dicts are made into the caller's dict as new "
                       f"values: the caller's dict would miss this one. Read the dict through one name", f"write "
                       f"into {name}")
+        if self.mode == "entry":        # (what dlfeval gives back as Python has it: sct/argument_writes.py)
+            from .argument_writes import output_types
+            self._python_type(None)
+            self.fdef.sct_output_types = output_types(self.fdef, self._type_facts)
         return self.force
 
     def _read_only_write(self, s) -> None:
@@ -340,6 +344,9 @@ class _WriteCheck:
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
             if why is not None and self._argument_dict(s, name, why):
+                if self._python_type(s.value) == "dl" and self._argument_dict_write(s, name, why):
+                    return      # (a dlarray in Python, an ndarray or a number in the code: made through, with
+                    #            Python's type; was the code's ndarray stored as it is, red54u W2)
                 self._untraced.append((s, name, why))   # (in place, as Python, unless others are made through)
                 return
         if needs_value:
@@ -566,7 +573,7 @@ class _WriteCheck:
                                                      key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
-        return python_type(value, self._type_facts)
+        return python_type(value, self._type_facts) if value is not None else ""
 
     def _argument_item_write(self, s, name: str) -> None:
         """``name[k] = v`` into dlfeval's dict argument that no other name reads later: a new version of the

@@ -429,7 +429,8 @@ def stores_a_dict(d, x):
 
 def stores_unknown(d, x):
     d["y"] = x * 2
-    d["c"] = np.where(x > 0, 1.0, 0.0)
+    # (np.where(x > 0, 1.0, 0.0) alone is a dlarray in Python, stored as one since red54u W2; an ndarray here)
+    d["c"] = np.where(x > 0, 1.0, 0.0) if x.shape[0] > 5 else np.ones(3)
     loss = np.sum(x * 2)
     return loss, dlgradient(loss, x)
 
