@@ -295,6 +295,7 @@ class CallLowering(EmitPass):
         write into the caller's object): run once, replayed where code is recomputed.
         ``rt.maybe_effect`` where only the run can tell; None for other calls."""
         from .runtime.effects import effectful, _user_code
+        from .global_writes import runs_hidden_code
         from .analysis import Unresolved, _MISSING
         if not inactive:
             return None
@@ -311,6 +312,11 @@ class CallLowering(EmitPass):
                         wrapper = "effect"
                     elif info.kind == CallKind.FUNCTION and _user_code(target):
                         wrapper = "user_call"     # run once: replayed where code is recomputed
+                    elif runs_hidden_code(target):
+                        # a partial, lru_cache or np.vectorize of the user's function, an np.frompyfunc
+                        # ufunc: as a call of the user's code, checked after (was: run as it is, a global
+                        # it rebound read stale, red54c W5)
+                        wrapper = "user_call"
                 except Exception:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:
