@@ -150,11 +150,24 @@ def _fixed_module(base) -> bool:
     return name.split(".", 1)[0] in _FIXED_MODULES
 
 
-def use_custom_backwards(fdef, activity, rt_name: str) -> None:
+def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
     """``layer.predict(X)`` on a layer that defines ``backward`` becomes ``rt.apply_layer``,
-    an op whose rule is that backward (MATLAB uses a custom backward when present)."""
+    an op whose rule is that backward (MATLAB uses a custom backward when present).  The code is
+    compiled again once the class's ``backward`` is deleted or replaced (a guard of ``resolver``; was:
+    ``del Scale.backward`` after a call left the cached code calling it, an AttributeError, red54c C1)."""
     from .runtime.layers import Layer
     from .ir import walk_no_defs
+    import inspect
+    from .analysis import Guard
+    from .options import _Lookup
+
+    def guard(cls) -> None:
+        if resolver is None:
+            return
+        key = f"__sct_backward_{id(cls)}"
+        if key not in resolver.guards:
+            resolver.guards[key] = Guard(_Lookup(lambda cls=cls: inspect.getattr_static(cls, "backward")), key,
+                                         inspect.getattr_static(cls, "backward", None))
 
     def custom(name: str) -> bool:
         kind = activity.kinds.get(name)
@@ -176,6 +189,7 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
             continue
         if len(value.args) != 1 or value.keywords:
             continue
+        guard(activity.kinds[receiver.id][1])
         node.value = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
                                                                   type_comment=None),
                                                    attr="apply_layer", ctx=gast.Load()),
@@ -1204,7 +1218,7 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     with shared_walks(fdef):        # (use_custom_backwards marks a tree it changes: walked again after)
         first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
         first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
-        use_custom_backwards(fdef, first, rt_name)
+        use_custom_backwards(fdef, first, rt_name, resolver)
         force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
                                                    filename, rt_name)
     if not trusted:
