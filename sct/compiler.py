@@ -1485,6 +1485,10 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                     "reads ({}): sct reads a global's value once per call, so the change made during the call "
                     "would not be seen; pass the value in as an argument, or make the change before calling dlfeval")
 
+    write_message = (f"this line rebinds a global {fn.__qualname__}() reads after it ({{}}), through its module "
+                     "object: sct reads a global's value once per call, so the new value would not be seen; keep "
+                     "the value in a local variable, or pass it in as an argument and return its new value")
+
     def check(line, why="with"):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
                                     [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)]))
@@ -1583,18 +1587,71 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 out.append(check(line))
             elif reads and may_call[0] and opaque(stmt):
                 out.append(check(line, "call"))
+            elif written[0] and written_then_read(stmt):
+                out.append(check(line, "write"))
         return out
+
+    # a global the code reads, rebound through an alias of its module (``m = THIS; m.Q = 5.0``,
+    # ``setattr(m, "Q", v)``) and read after: checked after the write (was: read stale, red54c W3; the
+    # plain forms are refused when compiling, sct/global_writes.py _own_module_writes)
+    read_names = {r[1] for r in reads if type(r[0]) is dict}
+    written = [None]            # (positions of the function's nodes, loads of read_names) or None
+
+    def attribute_writes(stmt) -> set:
+        found = set()
+        for n in walk_nodes(stmt):
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and n.attr in read_names:
+                found.add(n.attr)
+            elif isinstance(n, gast.Call):
+                names = {a.id for a in [n.func] + list(n.args) if isinstance(a, gast.Name)}
+                if isinstance(n.func, gast.Attribute):
+                    names.add(n.func.attr)
+                if names & {"setattr", "delattr", "__setattr__", "__delattr__"}:
+                    found.update(a.value for a in n.args if isinstance(a, gast.Constant) and a.value in read_names)
+        return found
+
+    def positions(function):
+        """``(id(node) -> (start, end, enclosing loops), name -> positions of its loads)``."""
+        where, loads, counter = {}, {}, [0]
+
+        def visit(node, loops):
+            start = counter[0]
+            counter[0] += 1
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in read_names:
+                loads.setdefault(node.id, []).append(start)
+            inner = loops + (node,) if isinstance(node, (gast.For, gast.While)) else loops
+            for child in gast.iter_child_nodes(node):
+                visit(child, inner)
+            where[id(node)] = (start, counter[0], loops)
+        visit(function, ())
+        return where, loads
+
+    def written_then_read(stmt) -> bool:
+        if not isinstance(stmt, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            return False
+        names = attribute_writes(stmt)
+        if not names:
+            return False
+        where, loads = written[0]
+        start, end, loops = where.get(id(stmt), (0, 0, ()))
+        spans = [where[id(loop)][:2] for loop in loops]
+        return any(at >= end or any(a <= at < b for a, b in spans) for name in names for at in loads.get(name, ()))
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
             site_pairs.clear()
             # (a function calling no such runtime function, nor a call site's code: none of its
             # statements is opaque, each left unwalked; one walk of it, shared with the passes before)
             may_call[0] = bool(reads) and _calls_other_code(function, rt_name)
+            written[0] = positions(function) if read_names and any(
+                attribute_writes(stmt) for stmt in walk_nodes(function) if isinstance(stmt, gast.stmt)
+                and not isinstance(stmt, (gast.FunctionDef, gast.For, gast.While, gast.If, gast.With, gast.Try))) \
+                else None
             function.body = insert(function.body, None)
             tree_changed(function)      # (checks added: sct.ir.shared_walks walks it again)
     if used:        # (what the checks read, and what they say where it changed: by ``why``)
         namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING,
-                           {"with": message, "call": call_message, "walk": walk_message}, filename)
+                           {"with": message, "call": call_message, "walk": walk_message,
+                            "write": write_message}, filename)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],
