@@ -1489,9 +1489,10 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                      "object: sct reads a global's value once per call, so the new value would not be seen; keep "
                      "the value in a local variable, or pass it in as an argument and return its new value")
 
-    def check(line, why="with"):
+    def check(line, why="with", only=None):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
-                                    [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)]))
+                                    [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)] +
+                                    ([] if only is None else [ir.const(tuple(sorted(only)))])))
 
     site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
     may_call = [True]              # whether the function being checked may hold an opaque statement
@@ -1588,7 +1589,7 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
             elif reads and may_call[0] and opaque(stmt):
                 out.append(check(line, "call"))
             elif written[0] and written_then_read(stmt):
-                out.append(check(line, "write"))
+                out.append(check(line, "write", attribute_writes(stmt)))
         return out
 
     # a global the code reads, rebound through an alias of its module (``m = THIS; m.Q = 5.0``,

@@ -193,8 +193,11 @@ def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dic
     return None if found is None else found[0]
 
 
-def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict):
-    """``(name, instruction)`` of each write ``_module_attribute_write`` tells of."""
+def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict,
+                             exact: bool = False):
+    """``(name, instruction)`` of each write ``_module_attribute_write`` tells of (``exact``: only where
+    the object is a global naming the module, the rest left to the check after the write, sct/compiler.py
+    _check_context_kept)."""
     instructions = list(dis.get_instructions(code))
 
     def other(obj) -> bool:
@@ -204,7 +207,7 @@ def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: di
         if obj.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
             value = namespace.get(obj.argval)
             return not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is module_globals)
-        return False
+        return exact
     for k, ins in enumerate(instructions):
         if ins.opname in ("STORE_ATTR", "DELETE_ATTR") and ins.argval in read and k:
             if not other(instructions[k - 1]):
@@ -220,7 +223,7 @@ def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: di
                 # (the object: the one instruction before the name, setattr(obj, "G", v); or before the
                 # method, obj.__setattr__("G", v); was: a local's or another global's refused too)
                 obj = instructions[j - 1] if setter and j == k + 2 else instructions[k - 1] if method and k else None
-                if obj is None or not other(obj):
+                if obj is None and not exact or obj is not None and not other(obj):
                     yield later.argval, later
                 break
             if later.opname.startswith("CALL"):
@@ -311,8 +314,9 @@ def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filenam
 
 
 def _own_module_writes(fn: types.FunctionType, read: Set[str], filename: str) -> None:
-    """Refuse ``fn`` rebinding a global it reads as an attribute of its own module (``THIS.Q = 5.0``,
-    ``setattr(THIS, "Q", 5.0)``, ``sys.modules[__name__].Q = 5.0``) where it may read the global
+    """Refuse ``fn`` rebinding a global it reads as an attribute of its own module named by a global
+    (``THIS.Q = 5.0``, ``setattr(THIS, "Q", 5.0)``; another object, ``sys.modules[__name__]`` or a local
+    holding the module, is checked after the write at run time) where it may read the global
     after the write (a read later in its code, a read in a loop holding the write, a nested function's
     or a callee's read): generated code reads the value the global had when the call began (was: its
     own code not searched, only its callees', so the read after the write was stale, red54c W3).  A
@@ -326,7 +330,7 @@ def _own_module_writes(fn: types.FunctionType, read: Set[str], filename: str) ->
     loops = [(ins.argval, ins.offset) for ins in dis.get_instructions(code)
              if ins.opname.startswith("JUMP_BACKWARD") or ins.opname == "JUMP_ABSOLUTE"]
     for inner in _codes(code):
-        for name, ins in _module_attribute_writes(inner, read, fn.__globals__, fn.__globals__):
+        for name, ins in _module_attribute_writes(inner, read, fn.__globals__, fn.__globals__, exact=True):
             offsets = own_reads.get(name, ())
             later = inner is not code or not offsets or any(at > ins.offset for at in offsets) or \
                 any(start <= at < ins.offset < end for start, end in loops for at in offsets)

@@ -144,14 +144,19 @@ def f(x):
     m.Q = Q                          # (through an alias too)
     b = Box()
     b.Q = 3.0                        # an attribute named like the global, of another object
-    y = y + np.sum(b.Q * x)
+    b.inner = Box()
+    b.inner.Q = Q                    # (through an attribute, an item)
+    objs = [b]
+    objs[0].Q = 3.0
+    setattr(b, "Q", 3.0)
+    y = y + np.sum(b.Q * x) + np.sum(b.inner.Q * Q * x)
     return y, dlgradient(y, x)
 """
 
 
 def test_own_module_write_after_last_read_runs(modules):
     user = modules(OWN_FINE)
-    ref = lambda v: np.sum(1.0 * v**2) + np.sum(3.0 * v)
+    ref = lambda v: np.sum(1.0 * v**2) + np.sum(3.0 * v) + np.sum(v)
     for calls in (1, 2):
         y, g = dlfeval(user.f, dlarray(X))
         assert_close(np.asarray(y), ref(X))
