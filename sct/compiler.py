@@ -1643,10 +1643,9 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
             # (a function calling no such runtime function, nor a call site's code: none of its
             # statements is opaque, each left unwalked; one walk of it, shared with the passes before)
             may_call[0] = bool(reads) and _calls_other_code(function, rt_name)
-            written[0] = positions(function) if read_names and any(
-                attribute_writes(stmt) for stmt in walk_nodes(function) if isinstance(stmt, gast.stmt)
-                and not isinstance(stmt, (gast.FunctionDef, gast.For, gast.While, gast.If, gast.With, gast.Try))) \
-                else None
+            # (one walk of the function, shared with the passes before; its statements walked one by one
+            # only where it writes such an attribute)
+            written[0] = positions(function) if read_names and attribute_writes(function) else None
             function.body = insert(function.body, None)
             tree_changed(function)      # (checks added: sct.ir.shared_walks walks it again)
     if used:        # (what the checks read, and what they say where it changed: by ``why``)
