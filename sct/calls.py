@@ -17,6 +17,7 @@ import gast
 
 from .analysis import CallInfo
 from .generation import EmitPass
+from .global_writes import runs_hidden_code
 from .ir import assign, call, const, load, store
 from .plans import CallKind
 from .parse import copied_user_def
@@ -295,7 +296,6 @@ class CallLowering(EmitPass):
         write into the caller's object): run once, replayed where code is recomputed.
         ``rt.maybe_effect`` where only the run can tell; None for other calls."""
         from .runtime.effects import effectful, _user_code
-        from .global_writes import runs_hidden_code
         from .analysis import Unresolved, _MISSING
         if not inactive:
             return None
@@ -310,12 +310,9 @@ class CallLowering(EmitPass):
                 try:
                     if effectful(target):
                         wrapper = "effect"
-                    elif info.kind == CallKind.FUNCTION and _user_code(target):
-                        wrapper = "user_call"     # run once: replayed where code is recomputed
-                    elif runs_hidden_code(target):
-                        # a partial, lru_cache or np.vectorize of the user's function, an np.frompyfunc
-                        # ufunc: as a call of the user's code, checked after (was: run as it is, a global
-                        # it rebound read stale, red54c W5)
+                    elif info.kind == CallKind.FUNCTION and _user_code(target) or runs_hidden_code(target):
+                        # run once: replayed where code is recomputed (runs_hidden_code: a partial, lru_cache or
+                        # vectorize of the user's function, a frompyfunc ufunc; was: run as it is, red54c W5)
                         wrapper = "user_call"
                 except Exception:
                     wrapper = None
