@@ -6273,7 +6273,7 @@ class _Walked(list):
     __slots__ = ("places", "lengths")
 
 
-def globals_kept(reads, why, lineno):
+def globals_kept(reads, why, lineno, only=None):
     """Where generated code has run code sct did not compile in the middle of its own (a ``with``
     block's context manager entered or left, a call of a function passed in, a for loop's iterable
     walked: sct/compiler.py _check_context_kept), each value the code holds from when it was compiled
@@ -6285,10 +6285,14 @@ def globals_kept(reads, why, lineno):
     ``holds()`` saying whether the proof still holds.  Generated code reads globals as they were when
     the call began, so a context manager setting one for its block (``global SCALE; SCALE = s``, then
     restoring it), or a callback setting one and setting it back later, left the code between
-    computing with the old value, and the check after the run saw it restored: refused here."""
+    computing with the old value, and the check after the run saw it restored: refused here.  ``only``:
+    the names to check (after a write of them through the module object, a global written before and
+    not read again may have changed)."""
     entries, same, missing, messages, filename = reads
     message = messages[why]
     for namespace, name, value, holds in entries:
+        if only is not None and name not in only:
+            continue
         if holds is not None:             # what a proof of realness read: one it holds for too
             if holds():
                 continue

@@ -17,6 +17,7 @@ import gast
 
 from .analysis import CallInfo
 from .generation import EmitPass
+from .global_writes import runs_hidden_code
 from .ir import assign, call, const, load, store
 from .plans import CallKind
 from .parse import copied_user_def
@@ -309,8 +310,10 @@ class CallLowering(EmitPass):
                 try:
                     if effectful(target):
                         wrapper = "effect"
-                    elif info.kind == CallKind.FUNCTION and _user_code(target):
-                        wrapper = "user_call"     # run once: replayed where code is recomputed
+                    elif info.kind == CallKind.FUNCTION and _user_code(target) or runs_hidden_code(target):
+                        # run once: replayed where code is recomputed (runs_hidden_code: a partial, lru_cache or
+                        # vectorize of the user's function, a frompyfunc ufunc; was: run as it is, red54c W5)
+                        wrapper = "user_call"
                 except Exception:
                     wrapper = None
         elif isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and info.rule is None:

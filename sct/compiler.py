@@ -151,11 +151,24 @@ def _fixed_module(base) -> bool:
     return name.split(".", 1)[0] in _FIXED_MODULES
 
 
-def use_custom_backwards(fdef, activity, rt_name: str) -> None:
+def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
     """``layer.predict(X)`` on a layer that defines ``backward`` becomes ``rt.apply_layer``,
-    an op whose rule is that backward (MATLAB uses a custom backward when present)."""
+    an op whose rule is that backward (MATLAB uses a custom backward when present).  The code is
+    compiled again once the class's ``backward`` is deleted or replaced (a guard of ``resolver``; was:
+    ``del Scale.backward`` after a call left the cached code calling it, an AttributeError, red54c C1)."""
     from .runtime.layers import Layer
     from .ir import walk_no_defs
+    import inspect
+    from .analysis import Guard
+    from .options import _Lookup
+
+    def guard(cls) -> None:
+        if resolver is None:
+            return
+        key = f"__sct_backward_{id(cls)}"
+        if key not in resolver.guards:
+            resolver.guards[key] = Guard(_Lookup(lambda cls=cls: inspect.getattr_static(cls, "backward")), key,
+                                         inspect.getattr_static(cls, "backward", None))
 
     def custom(name: str) -> bool:
         kind = activity.kinds.get(name)
@@ -177,6 +190,7 @@ def use_custom_backwards(fdef, activity, rt_name: str) -> None:
             continue
         if len(value.args) != 1 or value.keywords:
             continue
+        guard(activity.kinds[receiver.id][1])
         node.value = gast.Call(func=gast.Attribute(value=gast.Name(id=rt_name, ctx=gast.Load(), annotation=None,
                                                                   type_comment=None),
                                                    attr="apply_layer", ctx=gast.Load()),
@@ -1223,7 +1237,7 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     with shared_walks(fdef):        # (use_custom_backwards marks a tree it changes: walked again after)
         first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
         first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
-        use_custom_backwards(fdef, first, rt_name)
+        use_custom_backwards(fdef, first, rt_name, resolver)
         force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,
                                                    filename, rt_name)
     if not trusted:
@@ -1492,9 +1506,14 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                     "reads ({}): sct reads a global's value once per call, so the change made during the call "
                     "would not be seen; pass the value in as an argument, or make the change before calling dlfeval")
 
-    def check(line, why="with"):
+    write_message = (f"this line rebinds a global {fn.__qualname__}() reads after it ({{}}), through its module "
+                     "object: sct reads a global's value once per call, so the new value would not be seen; keep "
+                     "the value in a local variable, or pass it in as an argument and return its new value")
+
+    def check(line, why="with", only=None):
         return ir.expr_stmt(ir.call(ir.attr(ir.load(rt_name), "globals_kept"),
-                                    [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)]))
+                                    [reads_value(), ir.const(why), ir.const(line or fn.__code__.co_firstlineno)] +
+                                    ([] if only is None else [ir.const(tuple(sorted(only)))])))
 
     site_pairs: set = set()        # names bound to the code of a call site (``(f, b) = rt.vjp_at(...)``)
     may_call = [True]              # whether the function being checked may hold an opaque statement
@@ -1590,18 +1609,70 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 out.append(check(line))
             elif reads and may_call[0] and opaque(stmt):
                 out.append(check(line, "call"))
+            elif written[0] and written_then_read(stmt):
+                out.append(check(line, "write", attribute_writes(stmt)))
         return out
+
+    # a global the code reads, rebound through an alias of its module (``m = THIS; m.Q = 5.0``,
+    # ``setattr(m, "Q", v)``) and read after: checked after the write (was: read stale, red54c W3; the
+    # plain forms are refused when compiling, sct/global_writes.py _own_module_writes)
+    read_names = {r[1] for r in reads if type(r[0]) is dict}
+    written = [None]            # (positions of the function's nodes, loads of read_names) or None
+
+    def attribute_writes(stmt) -> set:
+        found = set()
+        for n in walk_nodes(stmt):
+            if isinstance(n, gast.Attribute) and isinstance(n.ctx, (gast.Store, gast.Del)) and n.attr in read_names:
+                found.add(n.attr)
+            elif isinstance(n, gast.Call):
+                names = {a.id for a in [n.func] + list(n.args) if isinstance(a, gast.Name)}
+                if isinstance(n.func, gast.Attribute):
+                    names.add(n.func.attr)
+                if names & {"setattr", "delattr", "__setattr__", "__delattr__"}:
+                    found.update(a.value for a in n.args if isinstance(a, gast.Constant) and a.value in read_names)
+        return found
+
+    def positions(function):
+        """``(id(node) -> (start, end, enclosing loops), name -> positions of its loads)``."""
+        where, loads, counter = {}, {}, [0]
+
+        def visit(node, loops):
+            start = counter[0]
+            counter[0] += 1
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in read_names:
+                loads.setdefault(node.id, []).append(start)
+            inner = loops + (node,) if isinstance(node, (gast.For, gast.While)) else loops
+            for child in gast.iter_child_nodes(node):
+                visit(child, inner)
+            where[id(node)] = (start, counter[0], loops)
+        visit(function, ())
+        return where, loads
+
+    def written_then_read(stmt) -> bool:
+        if not isinstance(stmt, (gast.Assign, gast.Expr, gast.AugAssign, gast.AnnAssign, gast.Delete)):
+            return False
+        names = attribute_writes(stmt)
+        if not names:
+            return False
+        where, loads = written[0]
+        start, end, loops = where.get(id(stmt), (0, 0, ()))
+        spans = [where[id(loop)][:2] for loop in loops]
+        return any(at >= end or any(a <= at < b for a, b in spans) for name in names for at in loads.get(name, ()))
     for function in generated.functions:
         if isinstance(function, gast.FunctionDef):
             site_pairs.clear()
             # (a function calling no such runtime function, nor a call site's code: none of its
             # statements is opaque, each left unwalked; one walk of it, shared with the passes before)
             may_call[0] = bool(reads) and _calls_other_code(function, rt_name)
+            # (one walk of the function, shared with the passes before; its statements walked one by one
+            # only where it writes such an attribute)
+            written[0] = positions(function) if read_names and attribute_writes(function) else None
             function.body = insert(function.body, None)
             tree_changed(function)      # (checks added: sct.ir.shared_walks walks it again)
     if used:        # (what the checks read, and what they say where it changed: by ``why``)
         namespace[name] = (tuple(reads), cache.same_attribute, cache._MISSING,
-                           {"with": message, "call": call_message, "walk": walk_message}, filename)
+                           {"with": message, "call": call_message, "walk": walk_message,
+                            "write": write_message}, filename)
 
 
 def _load(fn, generated, source: str, line_table, filename: str, lineno: int, namespace: Dict[str, Any],

@@ -12,9 +12,12 @@ limitations).
 from __future__ import annotations
 
 import dis
+import functools
 import os
 import types
 from typing import Any, Dict, Iterator, Optional, Set
+
+import numpy as np
 
 from .errors import CompileError
 from .runtime.origins import module_name
@@ -46,9 +49,10 @@ def _library_code(func) -> bool:
     return getattr(getattr(func, "__code__", None), "co_filename", "") in _REPR_GUARDS
 
 
-def _functions_of(value: Any) -> Iterator[types.FunctionType]:
+def _functions_of(value: Any, depth: int = 0) -> Iterator[types.FunctionType]:
     """The Python functions that calling ``value`` may run first: itself, a class's ``__init__``
-    and ``__call__`` and its other methods, a bound method's function."""
+    and ``__call__`` and its other methods, a bound method's function, and those of what a wrapper
+    calls (``_wrapped``)."""
     if isinstance(value, types.FunctionType):
         yield value
     elif isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
@@ -59,6 +63,53 @@ def _functions_of(value: Any) -> Iterator[types.FunctionType]:
                 attr = attr.__func__
             if isinstance(attr, types.FunctionType):
                 yield attr
+    elif depth < 4:
+        for inner in _wrapped(value):
+            yield from _functions_of(inner, depth + 1)
+
+
+def _wrapped(value: Any) -> tuple:
+    """What calling a wrapper runs: a ``functools.partial``'s function and the values it holds (a
+    callback it hands on), an ``lru_cache``/``cache`` wrapper's function (``__wrapped__``), an
+    ``np.vectorize``'s ``pyfunc``; () for anything else (was: not looked inside, so ``global SCALE``
+    in a ``@functools.cache`` lazy initialiser, or in the function of ``partial(setq, 1)``, left a
+    stale value, red54c W5)."""
+    if isinstance(value, functools.partial):
+        return (value.func,) + tuple(value.args) + tuple((value.keywords or {}).values())
+    if isinstance(value, np.vectorize):
+        return (value.pyfunc,)
+    if type(value).__name__ == "_lru_cache_wrapper" and type(value).__module__ == "functools":
+        inner = getattr(value, "__dict__", {}).get("__wrapped__")
+        return () if inner is None else (inner,)
+    return ()
+
+
+def runs_hidden_code(value: Any) -> bool:
+    """Does calling ``value`` run the user's code through a wrapper whose call sct emits as it is
+    (``functools.partial`` of a user's function, an ``lru_cache`` of one, an ``np.vectorize`` of one,
+    an ``np.frompyfunc`` ufunc, whose function sct cannot see): such a call is run as a call of the
+    user's code (``rt.user_call``), followed by the check that the globals the code read still hold
+    (sct/compiler.py _check_context_kept; was: a plain call, a global it rebound read stale, red54c W5)."""
+    if isinstance(value, np.ufunc):
+        return getattr(np, value.__name__, None) is not value and value.__name__.endswith(" (vectorized)")
+    return any(not (_library(module_name(f)) or _library_code(f)) for f in _functions_of(value)) \
+        if _wrapped(value) else False
+
+
+def partial_setattr(value: Any) -> Optional[tuple]:
+    """``(object, name)`` that a ``functools.partial(setattr, object, "name", v)`` (or of delattr)
+    rebinds when called, else None."""
+    if isinstance(value, functools.partial) and value.func in (setattr, delattr) and len(value.args) >= 2 \
+            and isinstance(value.args[1], str):
+        return value.args[0], value.args[1]
+    return None
+
+
+def writer_name(writer: Any) -> str:
+    """How a refusal names what rebinds a variable: ``setq()``, or the partial of setattr."""
+    if isinstance(writer, functools.partial):
+        return f"functools.partial({getattr(writer.func, '__name__', 'setattr')}, ...)"
+    return f"{writer.__qualname__}()"
 
 
 def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[dict] = None,
@@ -68,6 +119,12 @@ def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[d
     ``global name``, "globals()" for a write into ``globals()``), or None."""
     module_globals = fn.__globals__ if namespace is None else namespace
     for func, code in _reachable_codes(fn, also):
+        if code is None:        # a functools.partial(setattr, module, "G", v) (was: not seen, red54c W5)
+            target, name = partial_setattr(func)
+            if name in read and getattr(target, "__dict__", None) is module_globals and \
+                    isinstance(target, types.ModuleType):
+                return name, func, "module attribute"
+            continue
         for ins in dis.get_instructions(code):
             if ins.opname in ("STORE_GLOBAL", "DELETE_GLOBAL") and ins.argval in read and \
                     func.__globals__ is module_globals:
@@ -91,6 +148,8 @@ def _reachable_codes(fn: types.FunctionType, also=()):
             [fn.__globals__.get(name)] if value is not None] + [(value, 1) for value in also]
     while todo:
         value, depth = todo.pop()
+        if partial_setattr(value) is not None:
+            yield value, None
         for func in _functions_of(value):
             if id(func.__code__) in seen or _library(module_name(func)) or _library_code(func):
                 continue
@@ -128,26 +187,47 @@ def _namespace_write(code: types.CodeType, read: Set[str]) -> Optional[str]:
 def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict) -> Optional[str]:
     """A global in ``read`` that ``code`` may rebind as an attribute of ``fn``'s module:
     ``module.G = v`` (a global module or ``sys.modules[__name__]``, an imported module's result),
-    ``setattr(module, "G", v)``, ``del module.G``; None where the object is a local (``self.G``) or
-    a global that is not ``fn``'s module."""
+    ``setattr(module, "G", v)``, ``module.__setattr__("G", v)``, ``del module.G``; None where the
+    object is a local (``self.G``) or a global that is not ``fn``'s module."""
+    found = next(_module_attribute_writes(code, read, namespace, module_globals), None)
+    return None if found is None else found[0]
+
+
+def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict,
+                             exact: bool = False):
+    """``(name, instruction)`` of each write ``_module_attribute_write`` tells of (``exact``: only where
+    the object is a global naming the module, the rest left to the check after the write, sct/compiler.py
+    _check_context_kept)."""
     instructions = list(dis.get_instructions(code))
+
+    def other(obj) -> bool:
+        """Is the object loaded by ``obj`` (one instruction) not ``fn``'s module?"""
+        if obj.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_CONST"):
+            return True
+        if obj.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            value = namespace.get(obj.argval)
+            return not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is module_globals)
+        return exact
     for k, ins in enumerate(instructions):
         if ins.opname in ("STORE_ATTR", "DELETE_ATTR") and ins.argval in read and k:
-            before = instructions[k - 1]
-            if before.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_CONST"):
-                continue
-            if before.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-                value = namespace.get(before.argval)
-                if not (isinstance(value, types.ModuleType) and getattr(value, "__dict__", None) is module_globals):
-                    continue
-            return ins.argval
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in ("setattr", "delattr"):
-            for later in instructions[k + 1:k + 12]:
-                if later.opname == "LOAD_CONST" and later.argval in read:
-                    return later.argval
-                if later.opname.startswith("CALL"):
-                    break
-    return None
+            if not other(instructions[k - 1]):
+                yield ins.argval, ins
+            continue
+        setter = ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in ("setattr", "delattr")
+        method = ins.opname in ("LOAD_METHOD", "LOAD_ATTR") and ins.argval in ("__setattr__", "__delattr__")
+        if not (setter or method):
+            continue
+        for j in range(k + 1, min(k + 12, len(instructions))):
+            later = instructions[j]
+            if later.opname == "LOAD_CONST" and later.argval in read:
+                # (the object: the one instruction before the name, setattr(obj, "G", v); or before the
+                # method, obj.__setattr__("G", v); was: a local's or another global's refused too)
+                obj = instructions[j - 1] if setter and j == k + 2 else instructions[k - 1] if method and k else None
+                if obj is None and not exact or obj is not None and not other(obj):
+                    yield later.argval, later
+                break
+            if later.opname.startswith("CALL"):
+                break
 
 
 def _first_read(code: types.CodeType, name: str) -> Optional[int]:
@@ -207,13 +287,14 @@ def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filenam
     if found is not None:
         name, writer = found
         raise CompileError(
-            f"{fn.__name__}() reads {name!r} from the enclosing function, which {writer.__qualname__}() "
+            f"{fn.__name__}() reads {name!r} from the enclosing function, which {writer_name(writer)} "
             f"rebinds (nonlocal {name}); sct reads such a variable once per call, so a change made during "
             f"the call would not be seen: pass {name} in as an argument and return its new value",
             filename, _first_read(fn.__code__, name) or fn.__code__.co_firstlineno, name)
     read = {name for name, guard in guards.items() if guard.namespace is fn.__globals__}
     if not read:
         return
+    _own_module_writes(fn, read, filename)
     found = rebound_global(fn, read)
     if found is None:
         return
@@ -226,10 +307,42 @@ def check_global_rebinds(fn: types.FunctionType, guards: Dict[str, Any], filenam
         name = next(iter(sorted(read)))
         line = _first_read(fn.__code__, name)
     raise CompileError(
-        f"{fn.__name__}() reads the global {name!r}, which {writer.__qualname__}() "
+        f"{fn.__name__}() reads the global {name!r}, which {writer_name(writer)} "
         f"{'rebinds' if how == 'global' else 'may rebind'} "
         f"({what}); sct reads a global's value once per call, so a change made during the call "
         f"would not be seen: pass {name} in as an argument and return its new value", filename, line, name)
+
+
+def _own_module_writes(fn: types.FunctionType, read: Set[str], filename: str) -> None:
+    """Refuse ``fn`` rebinding a global it reads as an attribute of its own module named by a global
+    (``THIS.Q = 5.0``, ``setattr(THIS, "Q", 5.0)``; another object, ``sys.modules[__name__]`` or a local
+    holding the module, is checked after the write at run time) where it may read the global
+    after the write (a read later in its code, a read in a loop holding the write, a nested function's
+    or a callee's read): generated code reads the value the global had when the call began (was: its
+    own code not searched, only its callees', so the read after the write was stale, red54c W3).  A
+    write after its last read (``THIS.count = count + 1``) is what Python computes: the entry's
+    guard sees the new value at the next call."""
+    code = fn.__code__
+    own_reads: Dict[str, list] = {}
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            own_reads.setdefault(ins.argval, []).append(ins.offset)
+    loops = [(ins.argval, ins.offset) for ins in dis.get_instructions(code)
+             if ins.opname.startswith("JUMP_BACKWARD") or ins.opname == "JUMP_ABSOLUTE"]
+    for inner in _codes(code):
+        for name, ins in _module_attribute_writes(inner, read, fn.__globals__, fn.__globals__, exact=True):
+            offsets = own_reads.get(name, ())
+            later = inner is not code or not offsets or any(at > ins.offset for at in offsets) or \
+                any(start <= at < ins.offset < end for start, end in loops for at in offsets)
+            if not later:
+                continue
+            line = getattr(getattr(ins, "positions", None), "lineno", None) or ins.starts_line or \
+                code.co_firstlineno
+            raise CompileError(
+                f"{fn.__name__}() rebinds the global {name!r} of its own module (module.{name} = ...) and "
+                f"reads it after; sct reads a global's value once per call, so the new value would not be "
+                f"seen: keep the value in a local variable, or pass it in as an argument and return its "
+                f"new value", filename, line, name)
 
 
 def check_attribute_rebinds(fdef, resolver, filename: str) -> None:

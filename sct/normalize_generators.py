@@ -24,7 +24,7 @@ import gast
 
 from .errors import CompileError
 from .runtime.origins import module_top, name_top
-from .global_writes import rebound_global
+from .global_writes import rebound_global, writer_name
 from .ir import assign, call, dotted_name, load, store, walk_no_defs, walk_nodes
 
 
@@ -330,7 +330,7 @@ def wrap_generator_calls(stmts: List, norm) -> List:
                 found = rebound_global(caller, names, namespace, also)
                 if found is not None:
                     norm.fail(node, f"a call of the generator {label}(), which reads the global {found[0]} that "
-                                    f"{found[1].__qualname__}() rebinds",
+                                    f"{writer_name(found[1])} rebinds",
                               f"sct computes a generator's items all at once, when {label}() is called, where "
                               f"Python computes each as the caller asks for it, reading {found[0]} then. Pass "
                               f"{found[0]} to {label}() as an argument, or make {label}() return a list of its items")
