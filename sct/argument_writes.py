@@ -316,6 +316,10 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         return memo[key]
     bindings = name_bindings(fdef)
     calls = _HelperCalls(fn, fdef, set(bindings) | set(positional))
+    # (the caller's writes before the call: an item written there is not the argument's at entry; was: read as it,
+    # `state["lr"] = state["lr"] * np.sum(p); state["cp"] = get(state)` stored numpy's float64 where Python stores
+    # the dlarray, red2_54 W3)
+    calls.written_keys = getattr(facts.activity, "written_keys", None) or frozenset()
     arguments = dict(zip(positional, call.args))
     arguments.update({k.arg: k.value for k in call.keywords})
     for p, a in arguments.items():      # (the arguments' kinds: ``p["w"]`` of the caller's dict p a dlarray)

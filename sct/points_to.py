@@ -1797,23 +1797,34 @@ class AliasAnalysis(PointsTo):
         found = getattr(self, "_self_stores", None)
         if found is not None:
             return found
+        local = frozenset(n.name for n in walk_nodes(self.fdef) if isinstance(n, gast.FunctionDef)) | frozenset(
+            t.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Assign) for t in n.targets
+            if isinstance(t, gast.Name))           # (the names bound here: a call of one may give its arguments)
         stores = []                             # (the name stored into, the values stored)
         binds: Dict[str, Set[str]] = {}         # (a name -> the names its bindings and stores read: ``t = [c]``,
-        for n in walk_nodes(self.fdef):         # ``t = {}; t["me"] = c``)
+        aliases: Dict[str, Set[str]] = {}       # ``t = {}; t["me"] = c``; and those it IS: ``d = c.__dict__``)
+        for n in walk_nodes(self.fdef):
             if isinstance(n, gast.FunctionDef) and n is not self.fdef:     # (a closure: the names it reads)
                 binds.setdefault(n.name, set()).update(loaded_names(n))
+            elif isinstance(n, gast.For):       # (``for y in [c]``: y is an item of what it walks)
+                for t in walk_nodes(n.target):
+                    if isinstance(t, gast.Name):
+                        binds.setdefault(t.id, set()).update(_item_names(n.iter, local))
             elif isinstance(n, (gast.Assign, gast.AugAssign)):
                 targets = n.targets if isinstance(n, gast.Assign) else [n.target]
                 for t in targets:
                     if isinstance(t, gast.Name):
-                        binds.setdefault(t.id, set()).update(_bare_names(n.value))
+                        bare, alias = _bare_names(n.value, local), _alias_names(n.value)
+                        (aliases if bare == alias and isinstance(n, gast.Assign) else binds).setdefault(
+                            t.id, set()).update(bare)
                     elif isinstance(t, (gast.Attribute, gast.Subscript)) and root_name(t) is not None:
                         stores.append((root_name(t), [n.value]))
             elif isinstance(n, gast.Call) and (n.args or n.keywords):
                 base = root_name(n.func.value) if isinstance(n.func, gast.Attribute) else None
                 given = list(n.args) + [k.value for k in n.keywords]
                 if isinstance(n.func, gast.Name) and n.func.id == "setattr" or \
-                        base is not None and base.startswith("rt") and isinstance(n.func.value, gast.Name):
+                        base is not None and base.startswith("rt") and isinstance(n.func.value, gast.Name) and \
+                        n.func.attr not in CONTAINER_COPIES:     # (rt.dict_merged(t, d): a new dict, t unchanged)
                     # (the object first: setattr(c, "me", c), the normalizer's rt.setitem(q, "me", q))
                     base, given = root_name(given[0]) if given else None, given[1:]
                 elif not (isinstance(n.func, gast.Attribute) and n.func.attr in _STORING_METHODS):
@@ -1822,15 +1833,20 @@ class AliasAnalysis(PointsTo):
                     stores.append((base, given))
         for base, given in stores:      # (what is stored into a name's object, it holds: was not followed, so
             for g in given:             # `t = {}; t["me"] = c; c.d = t`, the normalizer's `c.d = dict(me=c)`, was
-                binds.setdefault(base, set()).update(_bare_names(g))    # not seen, red2st53 m17)
+                binds.setdefault(base, set()).update(_bare_names(g, local))    # not seen, red2st53 m17)
 
         def reads(value) -> Set[str]:
-            out, todo = set(), list(_bare_names(value))
+            out, todo = set(), list(_bare_names(value, local))
             while todo:
                 name = todo.pop()
                 if name not in out:
                     out.add(name)
-                    todo += binds.get(name, ())
+                    base = name.lstrip("*")
+                    todo += binds.get(base, ())                 # (what n's object holds)
+                    if name.startswith("*"):                    # ("*n": only that; of what n is, its items)
+                        todo += ["*" + a for a in aliases.get(base, ())]
+                    else:
+                        todo += aliases.get(base, ())
             return out
         found = any(base in reads(g) for base, given in stores for g in given)
         self._self_stores = found
@@ -2303,21 +2319,67 @@ _STORING_METHODS = frozenset(LIST_MUTATORS | {"appendleft", "extendleft", "__set
 # sct followed apart from c, half the gradient, red2st53 m17)
 _HOLDING_CALLS = frozenset(("vars", "dict", "list", "tuple", "set", "frozenset", "SimpleNamespace", "partial",
                             "defaultdict", "deque", "ChainMap", "iter", "reversed", "zip", "enumerate", "map",
-                            "filter", "MethodType", "cycle", "repeat", "chain", "copy", "replace", "_replace"))
+                            "filter", "MethodType", "cycle", "repeat", "chain", "copy", "replace", "_replace", "max",
+                            "min", "next", "reduce", "getattr", "accumulate", "islice", "tee"))
 _ARRAY_MODULES = frozenset(("np", "numpy", "math", "cmath", "scipy", "sp", "jnp"))
+# ... of which those that hold their arguments' ITEMS, not the arguments (``dict(vars(c))``, ``copy.copy(c)``: c's
+# fields, not c; was: taken for c, so a snapshot ``c.snap = dict(vars(c))`` was refused as c holding itself, red2_54)
+_COPYING_CALLS = frozenset(("dict", "list", "tuple", "set", "frozenset", "copy", "sorted", "reversed", "iter", "zip",
+                            "enumerate", "map", "filter", "defaultdict", "deque", "ChainMap", "cycle", "chain", "max",
+                            "min", "next", "reduce", "getattr", "accumulate", "islice", "tee"))
+# methods whose results are their receiver's items (``[c].pop()``, ``[c].copy()``: c)
+_ITEM_METHODS = frozenset(("pop", "copy", "get", "setdefault", "popitem", "values", "items", "keys", "__getitem__",
+                           "__next__", "__copy__", "index", "__reversed__", "__iter__"))
 _HOLDING_ATTRIBUTES = frozenset(("__dict__", "__self__", "__getattribute__", "__getattr__", "__getitem__",
                                  "__setattr__", "__setitem__", "__iter__", "get", "items", "values", "keys",
                                  "pop", "setdefault", "update", "append", "extend", "insert", "index", "count",
                                  "copy", "__call__", "__class__"))
 
 
-def _bare_names(node) -> Set[str]:
+def _alias_names(node) -> Set[str]:
+    """The names whose objects ``node`` IS (``c``, ``c.__dict__``, ``vars(c)``: c's own dict): a name bound to it
+    holds as items what they hold, not them (``d = c.__dict__; dict(d)``: c's fields, not c)."""
+    if isinstance(node, gast.Name):
+        return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    if isinstance(node, gast.Attribute) and node.attr == "__dict__" or \
+            isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "vars" and \
+            len(node.args) == 1 and not node.keywords:
+        return _alias_names(node.value if isinstance(node, gast.Attribute) else node.args[0])
+    if isinstance(node, gast.IfExp):
+        return _alias_names(node.body) | _alias_names(node.orelse)
+    return set()
+
+
+def _item_names(node, local=frozenset()) -> Set[str]:
+    """The names whose values ``node``'s items (or fields) hold: the elements of a display, else ``"*n"`` for a name n
+    held (what is stored into n's object: expanded by ``_stores_into_itself``)."""
+    if isinstance(node, (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.GeneratorExp,
+                         gast.DictComp, gast.Call, gast.Subscript, gast.BinOp)):
+        return _bare_names(node, local) | {"*" + n for n in _bare_names(node, local) if not n.startswith("*")}
+    return {"*" + n for n in _bare_names(node, local) if not n.startswith("*")}
+
+
+def _bare_names(node, local=frozenset()) -> Set[str]:
     """The names whose values ``node`` holds as they are: a name, or the items of a list, tuple, set or dict
     display of them (not ``a`` of ``a[i]``, ``a.h``, ``f(a)`` or ``a + 1``: an item, a field, a call's result, an
     operation's), also through the calls that hold their arguments (``_HOLDING_CALLS``, ``Holder(c)``), the
     attributes that hold an object (``_HOLDING_ATTRIBUTES``) and ``+``/``*`` (``[c] * 2``)."""
     if isinstance(node, gast.Name):
         return {node.id} if isinstance(node.ctx, gast.Load) else set()
+    if isinstance(node, gast.Subscript):
+        return _item_names(node.value, local) if isinstance(node.ctx, gast.Load) else set()   # (``[c][0]``, ``t[0]``)
+    if isinstance(node, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
+        return set().union(_bare_names(getattr(node, "elt", None) or node.value, local),      # (``[y for y in [c]]``)
+                           *(_item_names(g.iter, local) for g in node.generators))
+    if isinstance(node, gast.Call) and not isinstance(node.func, (gast.Name, gast.Attribute)):
+        # (``(lambda: c)()``, ``operator.itemgetter(0)([c])``: what the callee reads, the arguments' items)
+        parts = list(node.args) + [k.value for k in node.keywords]
+        return set().union(_bare_names(node.func, local), *(_item_names(p, local) for p in parts),
+                           *(_bare_names(p, local) for p in parts))
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr in _ITEM_METHODS and \
+            root_name(node.func.value) not in _ARRAY_MODULES | {"copy", "rt"}:
+        parts = list(node.args) + [k.value for k in node.keywords]      # (``[c].pop()``, ``d.get("a", c)``)
+        return set().union(_item_names(node.func.value, local), *(_bare_names(p, local) for p in parts))
     if isinstance(node, gast.Call):
         f = node.func
         name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else ""
@@ -2325,25 +2387,34 @@ def _bare_names(node) -> Set[str]:
         if root is not None and root.startswith("rt") and isinstance(f, gast.Attribute):
             holds = name in CONTAINER_COPIES or name == "bind_closure"     # (sct's own: its copies, closures)
         else:
-            holds = name in _HOLDING_CALLS or name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES
+            holds = name in _HOLDING_CALLS or name in _COPYING_CALLS or isinstance(f, gast.Name) and name in local or \
+                name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES
+        if isinstance(f, gast.Name) and name in local:      # (a callable bound here: a nested def, a lambda, an
+            parts = list(node.args) + [k.value for k in node.keywords]     # itemgetter: may give its arguments)
+            return set().union(*(_bare_names(p, local) for p in parts), *(_item_names(p, local) for p in parts))
         if not holds:
             return set()
         parts = list(node.args) + [k.value for k in node.keywords]
-        return set().union(*(_bare_names(p) for p in parts)) if parts else set()
+        if name in _COPYING_CALLS and not (root is not None and root.startswith("rt")) or \
+                name in CONTAINER_COPIES and name != "simple_namespace" and root is not None and root.startswith("rt"):
+            return set().union(*(_item_names(p, local) for p in parts)) if parts else set()
+        return set().union(*(_bare_names(p, local) for p in parts)) if parts else set()
     if isinstance(node, gast.Lambda):
         return loaded_names(node.body)  # (a closure holds the names it reads: ``c.f = lambda: c.h``)
     if isinstance(node, gast.Attribute):
-        return _bare_names(node.value) if node.attr in _HOLDING_ATTRIBUTES else set()
+        return _bare_names(node.value, local) if node.attr in _HOLDING_ATTRIBUTES else set()
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Add)):
-        return _bare_names(node.left) | _bare_names(node.right)     # (``[c] * 2``, ``t * 2`` of a list t)
+        return _bare_names(node.left, local) | _bare_names(node.right, local)     # (``[c] * 2``, ``t * 2`` of a list t)
     if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
         parts = node.elts
     elif isinstance(node, gast.Dict):
-        parts = [v for v in node.values if v is not None]
+        parts = [v for k, v in zip(node.keys, node.values) if k is not None]
+        spread = [v for k, v in zip(node.keys, node.values) if k is None]      # (``{**d}``: d's items)
+        return set().union(*(_bare_names(p, local) for p in parts), *(_item_names(v, local) for v in spread))
     elif isinstance(node, gast.Starred):
-        parts = [node.value]
+        return _item_names(node.value, local)  # (``[*t]``: t's items)
     elif isinstance(node, gast.IfExp):
         parts = [node.body, node.orelse]
     else:
         return set()
-    return set().union(*(_bare_names(p) for p in parts))
+    return set().union(*(_bare_names(p, local) for p in parts))

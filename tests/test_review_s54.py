@@ -240,3 +240,137 @@ def test_loops_appending_what_a_helper_computed_from_the_list_are_not_self_holdi
     L, g = dlfeval(fun, dlarray(W), x)
     assert_close(float(extractdata(L)), loss(W, x))
     assert_close(extractdata(g), numerical_gradient(lambda w: loss(w, x), [W], 0))
+
+
+# --- second round (red2_54): more ways of storing c into its own field; snapshots that do not ---
+import copy  # noqa: E402
+import operator  # noqa: E402
+
+
+def _r1(c, x):
+    c.l = [y for y in [c]]
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.l[0].h)
+
+
+def _r2(c, x):
+    c.me = [c][0]
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.me.h)
+
+
+def _r3(c, x):
+    c.me = [c].pop()
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.me.h)
+
+
+def _r4(c, x):
+    c.l = sorted([c], key=id)
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.l[0].h)
+
+
+def _r5(c, x):
+    c.d = dict(zip(["me"], [c]))
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.d["me"].h)
+
+
+def _r6(c, x):
+    c.me = (lambda: c)()
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.me.h)
+
+
+def _r7(c, x):
+    c.me = operator.itemgetter(0)([c])
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.me.h)
+
+
+def _r8(c, x):
+    c.l = list(map(lambda y: y, [c]))
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.l[0].h)
+
+
+def _r9(c, x):
+    c.f = (lambda s: (lambda: s.h))(c)
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.f())
+
+
+def _r10(c, x):
+    c.me = {"a": c}["a"]
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.me.h)
+
+
+@pytest.mark.parametrize("fun", [_r1, _r2, _r3, _r4, _r5, _r6, _r7, _r8, _r9, _r10], ids=lambda f: f.__name__)
+def test_more_ways_of_storing_an_object_into_itself_are_exact_or_refused(fun):
+    """red2_54 W1/W2 (older): `[y for y in [c]]`, `[c][0]`, `[c].pop()`, `sorted([c])`, `dict(zip(.., [c]))`, a
+    lambda called at once, `itemgetter(0)([c])`, `map(lambda y: y, [c])`: half the gradient; refused now."""
+    test_an_object_stored_into_its_own_field_then_written_is_exact_or_refused(fun)
+
+
+def _p1(c, x):
+    c.snap = dict(vars(c))
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.snap["h"])
+
+
+def _p2(c, x):
+    c.snap = copy.copy(c)
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.snap.h)
+
+
+def _p3(c, x):
+    c.snap = {**vars(c)}
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.snap["h"])
+
+
+def _p4(c, x):
+    c.names = list(vars(c))
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, 0.0 * len(c.names))
+
+
+@pytest.mark.parametrize("fun", [_p1, _p2, _p3, _p4], ids=lambda f: f.__name__)
+def test_a_snapshot_of_an_objects_fields_is_not_the_object(fun):
+    """A copy of c's fields stored into c does not hold c (red2_54: refused by the first widened gate): exact; the
+    snapshot holds the old h (zeros), so only c.h's own term counts."""
+    W0, x = np.array([[0.5, -1.0], [0.3, 0.8]]), np.array([[1.0, 2.0]])
+    t = np.tanh(x @ W0)
+    L, g = dlfeval(fun, _Cell(dlarray(W0)), x)
+    assert_close(float(extractdata(L)), np.sum(t ** 2))
+    assert_close(extractdata(g), x.T @ (2 * t * (1 - t ** 2)))
+
+
+def _get_lr(s):
+    return s["lr"]
+
+
+def _lr_after_write(p, state):
+    state["lr"] = state["lr"] * np.sum(p)
+    state["cp"] = _get_lr(state)
+    L = np.sum(p ** 2) * state["lr"]
+    return L, dlgradient(L, p)
+
+
+def test_a_helper_reading_an_item_the_function_wrote_before_the_call():
+    """red2_54 W3 (new with ret54): the helper's parameter was typed as the argument at entry (a float), so
+    `state["cp"] = get(state)` after `state["lr"] = state["lr"] * np.sum(p)` stored numpy's float64 where Python
+    stores the dlarray.  Refused now (the item's type after the write is not known to the helper), or right."""
+    from sct import EvaluationError
+    p = np.array([0.3, -0.2])
+    st = {"lr": 0.5, "cp": 0.0}
+    try:
+        dlfeval(_lr_after_write, dlarray(p), st)
+    except (CompileError, EvaluationError) as e:
+        assert "test_review_s54.py" in str(e) and 'state["cp"] = _get_lr(state)' in str(e)
+        return
+    assert type(st["cp"]).__name__ == "dlarray"
+    assert_close(extractdata(st["cp"]), 0.5 * np.sum(p))
