@@ -153,3 +153,85 @@ def test_enumerate_of_a_dict_written_at_counter_refused_when_run():
         L = np.sum(d[0] + d[1])
         return L, dlgradient(L, x)
     _refused(f, (dlarray(X),), _line(f, 2), "enumerate(d)", "list or an array")
+
+
+# --- F1: a swap in a loop, then a change in place -------------------------------------------------------
+def swap_then_add(x, y):
+    a = x * 1.0
+    b = y * 1.0
+    for i in range(3):
+        a, b = b, a * 0.5          # a is the old b, b a new array: never the same object
+    b += 1.0
+    return np.sum(a * b)
+
+
+def rotate_then_add(x, y):
+    a = x * 1.0
+    b = y * 1.0
+    for i in range(3):
+        t = np.sin(a) * 0.5
+        a = b
+        b = t
+    b += 1.0
+    return np.sum(a * b ** 2)
+
+
+def swap_then_item(x, y):
+    a = x * 1.0
+    b = y * 1.0
+    for i in range(3):
+        a, b = b, a * 0.5
+    a[0] += 1.0
+    a *= b
+    return np.sum(a * b)
+
+
+def swap_in_while(x, y):
+    a, b = x * 1.0, y * 2.0
+    k = 0
+    while k < 4:
+        a, b = b, a * b
+        k += 1
+    a[1] -= 0.5
+    b += a
+    return np.sum(np.tanh(a) * b)
+
+
+@pytest.mark.parametrize("fun", [swap_then_add, rotate_then_add, swap_then_item, swap_in_while])
+def test_swap_loop_then_in_place(fun):
+    check_grads(fun, X, Y)
+
+
+def test_swap_loop_sharing_an_object_still_refused():
+    def same(x, y):
+        a = x * 1.0
+        b = a
+        for i in range(3):
+            a, b = b, a            # a and b one object throughout
+        b += 1.0
+        L = np.sum(a * b)
+        return L, dlgradient(L, x)
+
+    def made_same(x, y):
+        a = x * 1.0
+        b = y * 1.0
+        for i in range(3):
+            a, b = b, a * 0.5
+            if i == 2:
+                a = b              # the last iteration: a is b
+        b += 1.0
+        L = np.sum(a * b)
+        return L, dlgradient(L, x)
+
+    def made_view(x, y):
+        a = x * 1.0
+        b = y * 1.0
+        for i in range(3):
+            a, b = b, a * 0.5
+            a = b[::-1]
+        b += 1.0
+        L = np.sum(a * b)
+        return L, dlgradient(L, x)
+    _refused(same, (dlarray(X), dlarray(Y)), _line(same, 5), "the same object as b")
+    _refused(made_same, (dlarray(X), dlarray(Y)), _line(made_same, 7), "the same object as b")
+    _refused(made_view, (dlarray(X), dlarray(Y)), _line(made_view, 6), "the same object as b")
