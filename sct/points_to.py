@@ -13,7 +13,10 @@ questions).
 """
 from __future__ import annotations
 
+import ast
+import copy
 import random
+import re
 import types
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
@@ -29,7 +32,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
 from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments
-from .ir import loaded_names, root_name, walk_no_defs, walk_nodes
+from .ir import dotted_name, loaded_names, root_name, walk_no_defs, walk_nodes
 from .plans import CallKind
 
 # reductions whose result is a number (a numpy scalar) when given no axis
@@ -1682,8 +1685,20 @@ class PointsTo(_Values):
                 # (a temporary of the normalizer's, ``out_t_1`` of an inlined helper's return: what it
                 # is, was named as generated, red team 53h)
                 return self.origin[value.id]
-            return f"a second name for {value.id}"
+            shown = self.user_text(value)
+            if shown is None or shown == value.id:
+                return f"a second name for {value.id}" if shown else ""
+            # (a name sct made, ``a_1`` of ``a, b = b, a * 0.5``: what it holds as the user wrote it; was named
+            # as made, "a is a second name for a_1": fuzz54 F1, F2)
+            once = self._bound_values().get(value.id)
+            return f"a second name for {shown}" if isinstance(once, gast.Name) else f"the value of `{shown}`"
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            shown = self.user_text(value.value)
+            if shown is not None:
+                return f"a view or an item of {shown}"
+            walked = self._walked_text(value.value.id)
+            if walked is not None:
+                return f"an item of {walked}, which a for loop walks"
             return f"a view or an item of {value.value.id}"
         if isinstance(value, gast.Attribute):
             root = value
@@ -1696,6 +1711,56 @@ class PointsTo(_Values):
             fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "a function")
             return f"the result of {fname}()"
         return ""
+
+
+    def _bound_values(self) -> Dict[str, object]:
+        if not hasattr(self, "_once"):
+            self._once = _bound_once(self.fdef)
+        return self._once
+
+    def user_text(self, node, depth: int = 0) -> Optional[str]:
+        """``node`` as the user wrote it: the names sct made (bound once) written as the values they hold
+        (``rt.as_sequence(seq)`` as ``seq``); None where one is not (a loop's counter, an internal call),
+        or where it is not known which names are the user's."""
+        users = getattr(self.fdef, "sct_user_names", None)
+        if users is None or depth > 12:
+            return node.id if isinstance(node, gast.Name) and users is None else None
+        once = self._bound_values()
+        if isinstance(node, gast.Name):
+            if node.id in users:
+                return node.id
+            v = once.get(node.id)
+            if isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
+                v = v.args[0]
+            return None if v is None else self.user_text(v, depth + 1)
+        if any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == "rt" and
+               "rt" not in users for n in gast.walk(node)):
+            return None
+        node = copy.deepcopy(node)
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and n.id not in users:
+                text = self.user_text(n, depth + 1)
+                if text is None:
+                    return None
+                n.id = text if re.fullmatch(r"[\w.\[\]'\"]+", text) else f"({text})"
+        try:
+            return ast.unparse(gast.gast_to_ast(node))
+        except Exception:
+            return None
+
+    def _walked_text(self, name: str) -> Optional[str]:
+        """What a for loop walks, as the user wrote it, where ``name`` is (an item of an item of) the
+        sequence sct made of it (``seq_as_sequence[k_1]`` of ``for k, v in dd.items()``: ``dd.items()``)."""
+        once = self._bound_values()
+        for _ in range(8):
+            v = once.get(name)
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                name = v.value.id
+            elif isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
+                return self.user_text(v.args[0])
+            else:
+                return None
+        return None
 
 
 _STATEMENT_RULES = {

@@ -235,3 +235,36 @@ def test_swap_loop_sharing_an_object_still_refused():
     _refused(same, (dlarray(X), dlarray(Y)), _line(same, 5), "the same object as b")
     _refused(made_same, (dlarray(X), dlarray(Y)), _line(made_same, 7), "the same object as b")
     _refused(made_view, (dlarray(X), dlarray(Y)), _line(made_view, 6), "the same object as b")
+
+
+# --- F2: messages name the user's variables, not sct's -------------------------------------------------
+def test_swap_refusal_names_users_variables():
+    def made_same(x, y):
+        a = x * 1.0
+        b = y * 1.0
+        for i in range(3):
+            a, b = b, a * 0.5
+            if i == 2:
+                b = a
+        a[0] += 1.0
+        L = np.sum(a * b)
+        return L, dlgradient(L, x)
+    with pytest.raises(SctError) as e:
+        dlfeval(made_same, dlarray(X), dlarray(Y))
+    text = str(e.value)
+    assert f"line {_line(made_same, 7)}" in text and "(b is a second name for a)" in text, text
+    assert "a_1" not in text and "b_mul" not in text, text
+
+
+def test_dict_items_walk_refusal_names_the_dict():
+    def f(x, d):
+        dd = {'p': x * 2.0, 'r': d['a']}
+        for k, v in dd.items():
+            v += 1.0                   # v is the caller's d['a'] on the second item
+        L = np.sum(dd['p'] * dd['r'])
+        return L, dlgradient(L, x)
+    with pytest.raises(SctError) as e:
+        dlfeval(f, dlarray(X), {'a': dlarray(Y)})
+    text = str(e.value)
+    assert f"line {_line(f, 3)}" in text and "v is an item of dd.items(), which a for loop walks" in text, text
+    assert "seq_" not in text and "k_1" not in text, text
