@@ -533,9 +533,11 @@ def _rows_by_position(s: gast.For, rt_name: str, builtin_named):
             len(it.args[0].args) == 1 and not it.args[0].keywords and \
             not isinstance(it.args[0].args[0], gast.Starred):
         held, bound = it.args[1], it.args[0].args[0]
-        if not isinstance(bound, (gast.Name, gast.Constant)) or isinstance(bound, gast.Name) and \
-                bound.id in (held.id if isinstance(held, gast.Name) else None, counter, row):
-            return s, None      # (the bound read before the sequence: a name or a number only)
+        length_of_held = builtin_named(bound, "len") and len(bound.args) == 1 and not bound.keywords and \
+            isinstance(held, gast.Name) and isinstance(bound.args[0], gast.Name) and bound.args[0].id == held.id
+        if not (isinstance(bound, (gast.Name, gast.Constant)) or length_of_held) or isinstance(bound, gast.Name) \
+                and bound.id in (held.id if isinstance(held, gast.Name) else None, counter, row):
+            return s, None      # (the bound read before the sequence: a name, a number or len(A) only)
     else:
         return s, None
     if not isinstance(held, gast.Name) or held.id in (counter, row):

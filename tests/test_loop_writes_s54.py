@@ -83,6 +83,13 @@ def zip_range(M):
     return np.sum(A ** 2)
 
 
+def zip_range_len(M, x):
+    A = [M[0] * 1.0, M[1] * x, M[2] * 2.0]
+    for i, row in zip(range(len(A)), A):
+        A[i] += row * x
+    return np.sum(np.stack(A) ** 2)
+
+
 def later_items(x):
     # (a write at i, then the loop's next items read: each reads a row the loop has not written yet)
     A = np.stack([x, x * 2.0, np.sin(x)])
@@ -96,7 +103,7 @@ def later_items(x):
 @pytest.mark.parametrize("fun, args", [
     (rows_scaled, (M,)), (items_if, (X - 0.25,)), (rows_augmented, (M, X)), (rows_element, (M,)),
     (list_of_arrays, (X, Y)), (row_read_after_write, (M,)), (list_row_read_after_write, (X, Y)),
-    (zip_range, (M,)), (later_items, (X,))])
+    (zip_range, (M,)), (zip_range_len, (M, X)), (later_items, (X,))])
 def test_enumerate_write_at_counter(fun, args):
     check_grads(fun, *args)
 
