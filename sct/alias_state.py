@@ -143,17 +143,21 @@ class _Map:
 
 
 class State:
-    __slots__ = ("env", "heap", "escaped", "multi")
+    __slots__ = ("env", "heap", "escaped", "multi", "apart")
 
-    def __init__(self, env=None, heap=None, escaped=frozenset(), multi=frozenset()):
+    def __init__(self, env=None, heap=None, escaped=frozenset(), multi=frozenset(), apart=frozenset()):
         self.env = env if isinstance(env, _Map) else _Map(dict(env or {}))
         self.heap = heap if isinstance(heap, _Map) else _Map(dict(heap or {}))
         self.escaped: FrozenSet = frozenset(escaped)
         # objects a container may hold at two places (``[a] * 2``, ``{"u": a, "v": a}``)
         self.multi: FrozenSet = frozenset(multi)
+        # pairs of names (frozensets of two) whose objects are surely distinct and share no memory, where
+        # the sites' objects cannot tell (a loop's site stands for the objects of every iteration:
+        # ``a, b = b, a * 0.5`` in a loop, sct/points_to.py PointsTo.pair)
+        self.apart: FrozenSet = frozenset(apart)
 
     def copy(self) -> "State":
-        return State(self.env.copy(), self.heap.copy(), self.escaped, self.multi)
+        return State(self.env.copy(), self.heap.copy(), self.escaped, self.multi, self.apart)
 
     def join(self, other: "State") -> "State":
         out = self.copy()
@@ -167,10 +171,11 @@ class State:
                     dest[k] = dest.get(k, frozenset()) | v
         out.escaped = out.escaped | other.escaped
         out.multi = out.multi | other.multi
+        out.apart = out.apart & other.apart
         return out
 
     def key(self):
-        return (frozenset(self.env.items()), frozenset(self.heap.items()), self.escaped, self.multi)
+        return (frozenset(self.env.items()), frozenset(self.heap.items()), self.escaped, self.multi, self.apart)
 
     def contents(self, objs) -> FrozenSet:
         out = set()

@@ -568,6 +568,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
     made_classes = fdef.sct_made
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    user_names = frozenset(namer.taken)          # (messages: the names the user wrote, sct/points_to.py)
     local_classes = run_local_classes(fn, fdef, class_copies, namer, rt_name) if class_copies else {}  # sct/local_classes.py
     ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
@@ -579,6 +580,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     normalizer = Normalizer(fdef, filename, namer, rt_name, partials)
     normalizer.keywords_reach = called or mode != "entry"     # (dlfeval's function: its **kwargs checked empty)
     fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
+    fdef.sct_user_names = user_names
     methods: list = []
     fdef.sct_dlupdate_lines, fdef.sct_dlupdate_written = dlupdates, written    # (helpers read in place too)
     inlined = inline_helpers(fn, fdef, filename, namer, rt_name, kinds, methods,      # sct/inline_helpers.py

@@ -24,6 +24,8 @@ class Loops:
                       "set a flag in the loop and test it after")
         resized = _resized_walk(s, self._builtin_named, getattr(self, "fdef", None))
         s, check = _items_by_key(s, self.rt_name, self.namer)
+        if check is None:
+            s, check = _rows_by_position(s, self.rt_name, self._builtin_named)
         if check is not None:
             self.block([check], out)
         it = s.iter
@@ -506,6 +508,86 @@ def _items_by_key(s: gast.For, rt_name: str = "rt", namer=None):
     loop = gast.For(target=target.elts[0], iter=keys, body=[value] + s.body, orelse=s.orelse, type_comment=None)
     for node in (check, value, loop):
         gast.copy_location(node, s)
+    return loop, check
+
+
+def _rows_by_position(s: gast.For, rt_name: str, builtin_named):
+    """``for i, row in enumerate(A):`` (or ``zip(range(n), A)``) whose body writes ``A[i] = ...`` (``A[i] += ...``,
+    ``A[i, j] = ...``: the item the loop is at) as ``for i in range(len(A)): row = A[i]; ...``, after a check that
+    ``A`` is a list or an array (returned with the loop; ``(s, None)`` for any other loop).  Python's iterator
+    over a list or an array reads ``A[i]`` when it reaches ``i`` (an array's row: a view of it, which a later
+    write into ``A[i]`` changes, as ``row = A[i]`` is in sct), so the two run alike while the body rebinds
+    neither ``A`` nor ``i``, reads ``A`` only by its items and writes into it only at ``i`` (no new length:
+    no slice, no ``del``), and defines no function that could (was: refused as a write into what the loop
+    walks, where the same loop over ``range(len(A))`` ran: fuzz54 F3)."""
+    it, target = s.iter, s.target
+    if not (isinstance(target, gast.Tuple) and len(target.elts) == 2 and
+            all(isinstance(e, gast.Name) for e in target.elts) and target.elts[0].id != target.elts[1].id and
+            isinstance(it, gast.Call) and not it.keywords):
+        return s, None
+    counter, row = target.elts[0].id, target.elts[1].id
+    bound = None
+    if builtin_named(it, "enumerate") and len(it.args) == 1:
+        held = it.args[0]
+    elif builtin_named(it, "zip") and len(it.args) == 2 and builtin_named(it.args[0], "range") and \
+            len(it.args[0].args) == 1 and not it.args[0].keywords and \
+            not isinstance(it.args[0].args[0], gast.Starred):
+        held, bound = it.args[1], it.args[0].args[0]
+        length_of_held = builtin_named(bound, "len") and len(bound.args) == 1 and not bound.keywords and \
+            isinstance(held, gast.Name) and isinstance(bound.args[0], gast.Name) and bound.args[0].id == held.id
+        if not (isinstance(bound, (gast.Name, gast.Constant)) or length_of_held) or isinstance(bound, gast.Name) \
+                and bound.id in (held.id if isinstance(held, gast.Name) else None, counter, row):
+            return s, None      # (the bound read before the sequence: a name, a number or len(A) only)
+    else:
+        return s, None
+    if not isinstance(held, gast.Name) or held.id in (counter, row):
+        return s, None
+
+    def at_counter(index):
+        first = index.elts[0] if isinstance(index, gast.Tuple) and index.elts else index
+        return isinstance(first, gast.Name) and first.id == counter and not any(
+            isinstance(n, gast.Slice) for n in gast.walk(first))
+
+    parent = {id(c): n for stmt in s.body for n in gast.walk(stmt) for c in gast.iter_child_nodes(n)}
+    writes = False
+    for n in (n for stmt in s.body for n in gast.walk(stmt)):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load) and n.id in (held.id, counter):
+            return s, None      # A or i rebound (or deleted) in the body
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.FunctionDef, gast.AsyncFunctionDef, gast.Lambda,
+                          gast.ClassDef)):
+            return s, None
+        if isinstance(n, gast.Name) and n.id == held.id:
+            up = parent.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n):
+                return s, None  # A given to a call, a method of it, a view of it: its length may change
+            if not isinstance(up.ctx, gast.Load):
+                if isinstance(up.ctx, gast.Del) or not at_counter(up.slice):
+                    return s, None
+                writes = True
+    if not writes:
+        return s, None
+
+    def builtin(name):
+        return gast.Attribute(value=load(rt_name), attr="builtin_" + name, ctx=gast.Load())
+
+    check = gast.Assert(
+        test=gast.BoolOp(op=gast.Or(), values=[
+            gast.Call(func=builtin("isinstance"), args=[load(held.id), builtin("list")], keywords=[]),
+            call(f"{rt_name}.is_array", [load(held.id)])]),
+        msg=gast.Constant(value=f"line {s.lineno}: sct runs `for {counter}, {row} in "
+                                f"{'enumerate(' if bound is None else 'zip(range(...), '}{held.id})`, whose body "
+                                f"writes {held.id}[{counter}], over the positions of a list or an array", kind=None))
+    length = call("len", [load(held.id)])
+    if bound is not None:
+        length = call("min", [call("len", [call("range", [copy.deepcopy(bound)])]), length])
+    item = gast.Assign(targets=[store(row)], value=gast.Subscript(value=load(held.id), slice=load(counter),
+                                                                     ctx=gast.Load()), type_comment=None)
+    loop = gast.For(target=store(counter), iter=call("range", [length]), body=[item] + s.body, orelse=s.orelse,
+                    type_comment=None)
+    for node in (n for top in (check, item, loop) for n in gast.walk(top)):
+        if isinstance(node, (gast.stmt, gast.expr)) and not hasattr(node, "lineno"):
+            gast.copy_location(node, s)
+    gast.copy_location(loop, s)
     return loop, check
 
 

@@ -13,7 +13,10 @@ questions).
 """
 from __future__ import annotations
 
+import ast
+import copy
 import random
+import re
 import types
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
@@ -29,7 +32,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
 from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments
-from .ir import loaded_names, root_name, walk_no_defs, walk_nodes
+from .ir import dotted_name, loaded_names, root_name, walk_no_defs, walk_nodes
 from .plans import CallKind
 
 # reductions whose result is a number (a numpy scalar) when given no axis
@@ -1423,6 +1426,40 @@ class _Values:
         return cache[func.id]
 
 
+def _paired_names(fdef: gast.FunctionDef, most: int = 48) -> FrozenSet[str]:
+    """The names ``State.apart`` follows: those a loop of ``fdef`` binds by ``name = value`` and nothing binds
+    otherwise (a loop target, a tuple, a def, a with, a del, a global or nonlocal: there a pair it must drop
+    would be kept); none where there are more than ``most`` (the pairs of every two names cost time)."""
+    in_loops, assigned, otherwise, copies = set(), set(), set(), []
+    for node in walk_nodes(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name) \
+                and isinstance(node.value, gast.Name):
+            copies.append((node.targets[0].id, node.value.id))
+        if isinstance(node, (gast.For, gast.While)):
+            in_loops.update(m.targets[0].id for b in node.body for m in gast.walk(b)
+                            if isinstance(m, gast.Assign) and len(m.targets) == 1 and
+                            isinstance(m.targets[0], gast.Name))
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            assigned.add(id(node.targets[0]))
+        elif isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and node is not fdef:
+            otherwise.add(node.name)
+        elif isinstance(node, (gast.Global, gast.Nonlocal)):
+            otherwise.update(node.names)
+    otherwise.update(n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and
+                     not isinstance(n.ctx, gast.Load) and id(n) not in assigned)
+    names = in_loops - otherwise
+    grown = True
+    while grown and len(names) <= most:     # (and the names they are copied from or into: a = a_mul)
+        grown = False
+        for t, u in copies:
+            for one, two in ((t, u), (u, t)):
+                if one in names and two not in names and two not in otherwise:
+                    names.add(two)
+                    grown = True
+    names = frozenset(names)
+    return names if len(names) <= most else frozenset()
+
+
 def _nested_code(outer, name: str, line):
     """The code object of the function ``def name`` nested in ``outer`` (at ``line``), or None."""
     found = [c for c in outer.__code__.co_consts if isinstance(c, types.CodeType) and c.co_name == name]
@@ -1496,6 +1533,7 @@ class PointsTo(_Values):
         self.before: Dict[int, State] = {}     # statement id -> state before it
         self.origin: Dict[str, str] = {}       # name -> how it was bound (for messages)
         self.function_results: Set[str] = set()   # names bound to a call of a plain function (for messages)
+        self.paired = _paired_names(fdef)      # the names whose distinct objects ``State.apart`` follows
 
     def run(self):
         state = State()
@@ -1537,6 +1575,7 @@ class PointsTo(_Values):
         if isinstance(target, gast.Name):
             objs = self.value_objects(state, s.value, id(s))
             state.env[target.id] = objs
+            self.pair(state, target.id, s, objs)
             if not (isinstance(s.value, gast.Call) and isinstance(s.value.func, gast.Attribute) and
                     s.value.func.attr == "inplace_result" and target.id in self.origin):
                 # (``x op= v`` written as x = rt.inplace_result(x op v, x): x is what it was)
@@ -1563,6 +1602,28 @@ class PointsTo(_Values):
             for e in target.elts:
                 if isinstance(e, gast.Name):
                     state.env[e.id] = objs | state.contents(objs)
+                    state.apart = frozenset(p for p in state.apart if e.id not in p)
+
+    def pair(self, state: State, name: str, s: gast.Assign, objs) -> None:
+        """``State.apart`` after ``name = value``: a new object (``a * 0.5``: of this statement's site only) is
+        apart from what every other name holds; a second name (``a = b``) is apart from what ``b`` is apart
+        from; ``name = rt.inplace_result(..., name)`` keeps its object; anything else (a view, an item) is
+        apart from nothing.  (Was: not followed, so after ``for ...: a, b = b, a * 0.5`` the site of
+        ``a * 0.5`` was in what both a and b may hold, and ``b += 1.0`` refused as a change of a too: fuzz54 F1.)"""
+        if name not in self.paired:
+            return
+        value = s.value
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                value.func.attr == "inplace_result" and len(value.args) == 2 and \
+                isinstance(value.args[1], gast.Name) and value.args[1].id == name:
+            return
+        kept = frozenset(p for p in state.apart if name not in p)
+        if objs == frozenset({_new(id(s))}):
+            kept |= frozenset(frozenset((name, w)) for w in self.paired if w != name)
+        elif isinstance(value, gast.Name) and value.id != name:
+            kept |= frozenset(frozenset((name, w)) for p in state.apart if value.id in p
+                              for w in p if w not in (value.id, name))
+        state.apart = kept
 
     def _expression(self, s: gast.Expr, state: State):
         if not isinstance(s.value, gast.Call):
@@ -1582,10 +1643,12 @@ class PointsTo(_Values):
         joined = a.join(b)
         state.env, state.heap, state.escaped = joined.env, joined.heap, joined.escaped
         state.multi = joined.multi       # ``d = [a, a]`` in a branch: d holds a twice after it
+        state.apart = joined.apart
 
     def _loop(self, s, state: State):
         if isinstance(s, gast.For) and isinstance(s.target, gast.Name):
             state.env[s.target.id] = frozenset()
+            state.apart = frozenset(p for p in state.apart if s.target.id not in p)
         current = state.copy()
         for _ in range(100):
             entry = current.copy()
@@ -1600,6 +1663,7 @@ class PointsTo(_Values):
         self.block(s.body, body)
         state.env, state.heap, state.escaped = current.env, current.heap, current.escaped
         state.multi = current.multi
+        state.apart = current.apart
 
     def _with(self, s: gast.With, state: State):
         # ``with m as u``: u is what ``m.__enter__()`` gives, an object the function may not have created
@@ -1611,6 +1675,7 @@ class PointsTo(_Values):
                 for n in walk_nodes(item.optional_vars):
                     if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
                         state.env[n.id] = frozenset({EXT})
+                        state.apart = frozenset(p for p in state.apart if n.id not in p)
                         self.origin[n.id] = "what the with statement's __enter__() gives"
         self.block(s.body, state)
 
@@ -1620,8 +1685,20 @@ class PointsTo(_Values):
                 # (a temporary of the normalizer's, ``out_t_1`` of an inlined helper's return: what it
                 # is, was named as generated, red team 53h)
                 return self.origin[value.id]
-            return f"a second name for {value.id}"
+            shown = self.user_text(value)
+            if shown is None or shown == value.id:
+                return f"a second name for {value.id}" if shown else ""
+            # (a name sct made, ``a_1`` of ``a, b = b, a * 0.5``: what it holds as the user wrote it; was named
+            # as made, "a is a second name for a_1": fuzz54 F1, F2)
+            once = self._bound_values().get(value.id)
+            return f"a second name for {shown}" if isinstance(once, gast.Name) else f"the value of `{shown}`"
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+            shown = self.user_text(value.value)
+            if shown is not None:
+                return f"a view or an item of {shown}"
+            walked = self._walked_text(value.value.id)
+            if walked is not None:
+                return f"an item of {walked}, which a for loop walks"
             return f"a view or an item of {value.value.id}"
         if isinstance(value, gast.Attribute):
             root = value
@@ -1634,6 +1711,56 @@ class PointsTo(_Values):
             fname = f.attr if isinstance(f, gast.Attribute) else getattr(f, "id", "a function")
             return f"the result of {fname}()"
         return ""
+
+
+    def _bound_values(self) -> Dict[str, object]:
+        if not hasattr(self, "_once"):
+            self._once = _bound_once(self.fdef)
+        return self._once
+
+    def user_text(self, node, depth: int = 0) -> Optional[str]:
+        """``node`` as the user wrote it: the names sct made (bound once) written as the values they hold
+        (``rt.as_sequence(seq)`` as ``seq``); None where one is not (a loop's counter, an internal call),
+        or where it is not known which names are the user's."""
+        users = getattr(self.fdef, "sct_user_names", None)
+        if users is None or depth > 12:
+            return node.id if isinstance(node, gast.Name) and users is None else None
+        once = self._bound_values()
+        if isinstance(node, gast.Name):
+            if node.id in users:
+                return node.id
+            v = once.get(node.id)
+            if isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
+                v = v.args[0]
+            return None if v is None else self.user_text(v, depth + 1)
+        if any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == "rt" and
+               "rt" not in users for n in gast.walk(node)):
+            return None
+        node = copy.deepcopy(node)
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and n.id not in users:
+                text = self.user_text(n, depth + 1)
+                if text is None:
+                    return None
+                n.id = text if re.fullmatch(r"[\w.\[\]'\"]+", text) else f"({text})"
+        try:
+            return ast.unparse(gast.gast_to_ast(node))
+        except Exception:
+            return None
+
+    def _walked_text(self, name: str) -> Optional[str]:
+        """What a for loop walks, as the user wrote it, where ``name`` is (an item of an item of) the
+        sequence sct made of it (``seq_as_sequence[k_1]`` of ``for k, v in dd.items()``: ``dd.items()``)."""
+        once = self._bound_values()
+        for _ in range(8):
+            v = once.get(name)
+            if isinstance(v, gast.Subscript) and isinstance(v.value, gast.Name):
+                name = v.value.id
+            elif isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
+                return self.user_text(v.args[0])
+            else:
+                return None
+        return None
 
 
 _STATEMENT_RULES = {
@@ -1748,6 +1875,11 @@ class AliasAnalysis(PointsTo):
                 return f"{LOOP_WALK} {name} (its keys, values or items)"
         for other in sorted(live):
             if other == name or other in exclude or other not in state.env:
+                continue
+            if frozenset((name, other)) in state.apart and objs == state.env.get(name):
+                # (surely distinct objects: only what other holds may be name's)
+                if objs & frozenset(state.reach(state.contents(state.env[other]))):
+                    return self._holds_it(other)
                 continue
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
