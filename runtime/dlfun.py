@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from .registry import defrule, nondifferentiable
+from .registry import defrule, new_results, nondifferentiable
 from .support import unpacked_by_caller
 from .formats import check_fixed_layout, format_of, formatted_loss, layout_labels, labelled_weights, run_formatted
 from .support import broadcast_like, conj_of, unbroadcast
@@ -2368,6 +2368,10 @@ nondifferentiable(conv_geometry, transpconv_geometry, pool_geometry, maxpool_ind
                   instance_axes, group_shape, group_axes, dropout_mask, observations, loss_weights_shape,
                   loss_divisor, index_divisor, index_mask, safe_targets, onehotencode, onehotdecode,
                   running_dtype, weights_labels, unlabelled_sliding, index_class_weights, check_index_weights)
+
+# their results are new arrays for every argument form (never an argument or a view of one: registry.NEW_RESULTS)
+new_results(maxpool, batchnorm, layernorm, instancenorm, groupnorm, dropout, l1loss, l2loss, huber, indexcrossentropy,
+            pagemtimes, dlmtimes)
 
 __all__ = ["dlconv", "dltranspconv", "maxpool", "maxunpool", "avgpool", "batchnorm", "layernorm", "instancenorm", "groupnorm",
            "dropout", "gelu", "l1loss", "l2loss", "huber", "indexcrossentropy", "onehotencode",

@@ -28,7 +28,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .registry import defrule, nondifferentiable
+from .registry import defrule, new_results, nondifferentiable
 from .formats import (check_format, check_not_forward_pair, format_of, formatted_loss, layout_labels, labelled_weights,
                       matlab_feature_weights, relabel, run_formatted, run_recurrent)
 from .support import unbroadcast, unpacked_by_caller
@@ -746,6 +746,11 @@ def lstm(x: ArrayLike, h0: ArrayLike, c0: ArrayLike, weights: ArrayLike, recurre
     Y = np.copy(h) if OutputMode == "last" else np.stack(outputs, axis=1)
     if nargout == 1:
         return Y
+    if np.shape(x)[1] == 0:
+        # no time step (OutputMode "last"): the states returned are new arrays, as after one (was H0 and C0
+        # themselves, so ``Y, h, c = lstm(...)`` then ``h *= 2`` changed the caller's H0; lstm's results are
+        # declared new, new_results below)
+        h, c = np.copy(h), np.copy(c)
     return (Y, h) if nargout == 2 else (Y, h, c)
 
 
@@ -894,7 +899,11 @@ def gru(x: ArrayLike, h0: ArrayLike, weights: ArrayLike, recurrent_weights: Arra
         if OutputMode == "sequence":
             outputs.append(h)
     Y = np.copy(h) if OutputMode == "last" else np.stack(outputs, axis=1)
-    return Y if nargout == 1 else (Y, h)
+    if nargout == 1:
+        return Y
+    if np.shape(x)[1] == 0:
+        h = np.copy(h)      # (no time step: a new state, not H0 or a view of it, as lstm's)
+    return Y, h
 
 
 def embed(X: Any, weights: ArrayLike, DataFormat: Optional[str] = None) -> Any:
@@ -1075,6 +1084,9 @@ lstm.sct_asked_outputs = (2, 3)
 gru.sct_asked_outputs = (2,)
 attention.sct_asked_outputs = (2,)
 lstm.sct_nargout_given = gru.sct_nargout_given = attention.sct_nargout_given = True
+# their results are new arrays for every argument form (never an argument or a view of one: registry.NEW_RESULTS;
+# lstm's and gru's states after no time step are copies)
+new_results(lstm, gru, embed, attention)
 
 
 def attention_sizes(q_shape, k_shape, v_shape, num_heads):

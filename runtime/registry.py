@@ -458,6 +458,31 @@ def is_run_as_is(op) -> bool:
         return False
 
 
+# sct's deep-learning functions without a rule of their own (differentiated through their source) whose every
+# result is new: a new array or number, or for MATLAB's several outputs (``sct_asked_outputs``) a new tuple of
+# new arrays and shapes, no two sharing memory -- never an argument, a view of one, nor anything the function
+# keeps.  The aliasing analysis reads it (sct/points_to.py, sct/callee_effects.py, sct/number_returns.py): a
+# write into the result in place changes nothing else (``h = layernorm(x, o, s); h += x``: was refused as a
+# change of o, which Python leaves as it was, red54o F1).  A function with any path handing back an argument
+# or a view of one must not be declared (the write would be taken to change nothing else: a wrong value and
+# gradient); each declared one is checked over its argument forms in tests/test_dl_results_fresh_s54.py.
+NEW_RESULTS: set = set()
+
+
+def new_results(*ops) -> None:
+    """Declare runtime functions whose results are always new (see ``NEW_RESULTS``)."""
+    for op in ops:
+        NEW_RESULTS.add(_key(op))
+    _version[0] += 1
+
+
+def has_new_results(op) -> bool:
+    try:
+        return _key(op) in NEW_RESULTS
+    except TypeError:
+        return False
+
+
 def is_nondifferentiable(op) -> bool:
     try:
         return _key(op) in NONDIFF

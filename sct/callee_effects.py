@@ -13,6 +13,7 @@ from typing import Dict, List, Set, Tuple
 import gast
 import numpy as np
 
+from .runtime import registry
 from .runtime.origins import module_top
 from .alias_state import (COPY_BUILTINS, IMMUTABLE_BUILTINS, MUTATORS, VIEW_FUNCTIONS, may_not_copy,
                           WRITING_FUNCTIONS, _dotted)
@@ -30,6 +31,8 @@ def _returns_fresh(fn) -> bool:
     only to such values?"""
     if not isinstance(fn, types.FunctionType):
         return False
+    if registry.has_new_results(fn):
+        return True             # (one of sct's deep-learning functions declared to return new arrays)
     key = fn.__code__
     if key in _FRESH_CACHE:
         return _FRESH_CACHE[key]
@@ -101,8 +104,41 @@ _FIRST_ARGUMENT_VIEWS = frozenset((
     "flip", "fliplr", "flipud", "rot90"))
 
 
+def new_results_callee(fn, func):
+    """The function declared to return new arrays (runtime/registry.py ``new_results``: ``layernorm``,
+    ``l2loss``, ...) that the called ``func`` names in ``fn`` -- a global name ``fn`` does not bind, or one read
+    through a module, ``sct.layernorm`` -- or None."""
+    code = getattr(fn, "__code__", None)
+    bound = set(getattr(code, "co_varnames", ())) | set(getattr(code, "co_cellvars", ())) | \
+        set(getattr(code, "co_freevars", ()))
+    chain = []
+    while isinstance(func, gast.Attribute):
+        chain.append(func.attr)
+        func = func.value
+    if not isinstance(func, gast.Name) or func.id in bound:
+        return None
+    value = getattr(fn, "__globals__", {}).get(func.id)
+    for name in reversed(chain):
+        if not isinstance(value, types.ModuleType):
+            return None
+        value = getattr(value, name, None)
+    return value if value is not None and registry.has_new_results(value) else None
+
+
+def one_new_result(value, call) -> bool:
+    """Does the ``call`` of ``value``, a function declared to return new arrays, return one array: a function
+    with one output, or one whose MATLAB nargout may ask for several (``sct_asked_outputs``: lstm, batchnorm)
+    given ``nargout=1`` (not a tuple of them)?"""
+    nargout = [k.value for k in call.keywords if k.arg == "nargout"]
+    return not getattr(value, "sct_asked_outputs", ()) or len(nargout) == 1 and \
+        isinstance(nargout[0], gast.Constant) and type(nargout[0].value) is int and nargout[0].value == 1
+
+
 def _fresh_call(fn, node) -> bool:
-    """Is ``node`` (a call in ``fn``) a numpy function or ufunc that makes a new array?"""
+    """Is ``node`` (a call in ``fn``) a numpy function or ufunc that makes a new array, or a function declared
+    to return new arrays (``new_results_callee``)?"""
+    if new_results_callee(fn, node.func) is not None:
+        return True
     value = _numpy_function(fn, node.func)
     name = getattr(value, "__name__", "")
     return value is not None and name not in VIEW_FUNCTIONS and name not in WRITING_FUNCTIONS and \

@@ -31,7 +31,7 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
-from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments
+from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments, one_new_result
 from .ir import dotted_name, loaded_names, root_name, walk_no_defs, walk_nodes
 from .plans import CallKind
 
@@ -1340,6 +1340,8 @@ class _Values:
         if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
                 not (info.kind == CallKind.FUNCTION and info.obj is None and self._local_def_keeps_nothing(node.func)):
             state.escaped = state.escaped | reached
+        if fn is not None and not receiver and registry.has_new_results(fn):
+            return self._new_results(state, node, fn, site)
         made = self._numbers_from(state, node, fn) if fn is not None and not receiver else False
         if made:
             # every return computes a new number or array from numbers, arrays and the items of flat
@@ -1357,6 +1359,27 @@ class _Values:
             return self.fresh(state, site, reached | frozenset({EXT}))
         return reached | frozenset({EXT})
 
+
+    def _new_results(self, state: State, node: gast.Call, fn, site) -> FrozenSet:
+        """A call of one of sct's deep-learning functions declared to return new arrays (runtime/registry.py
+        ``new_results``: ``layernorm``, ``l2loss``, ``lstm``, ...): a new array holding no object, or (where
+        MATLAB's nargout may ask for several, ``sct_asked_outputs``, and the call is not given ``nargout=1``) a
+        new value holding no object, as an op's several outputs (was: any object the arguments reach, so
+        ``h = layernorm(x, o, s); h += x`` was refused as a change of o, and ``loss = l2loss(y, t); loss +=
+        reg`` as one of t, which Python leaves as they were, red54o F1)."""
+        if one_new_result(fn, node):
+            self.array_sites.add(site)
+            return self.fresh(state, site)
+        nargout = [k.value for k in node.keywords if k.arg == "nargout"]
+        count = nargout[0].value if len(nargout) == 1 and isinstance(nargout[0], gast.Constant) else None
+        if type(count) is int and count in fn.sct_asked_outputs:
+            # ``Y, h, c = lstm(...)`` (given nargout=3 where it is unpacked): a tuple of new values, none another's
+            # (Y, h and c were one object, so ``h *= 2.0`` was refused as a change of Y)
+            items = [self.fresh(state, ("new result", site, k)) for k in range(count)]
+            self.seq_sites.add(site)
+            self.positional[site] = items
+            return self.fresh(state, site, frozenset().union(*items))
+        return self.fresh(state, site)
 
     def _numbers_from(self, state: State, node: gast.Call, fn):
         """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
