@@ -51,6 +51,13 @@ def rebound(x):                             # W2
     return s[0] + 2 * s[1] + 3 * s[2]
 
 
+def key_name_rebound(x):                   # the key function's own name rebound after the sort
+    keyf = lambda v: abs(v)
+    s = sorted(x, key=keyf)
+    keyf = lambda v: -v
+    return s[0] + 2 * s[1] + 3 * s[2]
+
+
 def comprehension(x):
     out = [sorted(x, key=lambda v: abs(v - c))[0] for c in C]
     return out[0] + 2 * out[1]
@@ -113,6 +120,7 @@ def stable_ties(x):                         # equal keys (round(v) ties), distin
 @pytest.mark.parametrize("prog,x,expected", [
     (nearest_loop, X, [1.0, 0.5, 0.5, 1.0]),            # was [0, 0, 1, 2]
     (rebound, np.array([0.3, -0.7, 1.1]), [2.0, 1.0, 3.0]),   # was [2, 3, 1]
+    (key_name_rebound, X, [1.0, 2.0, 0.0, 3.0]),        # was [3, 0, 1, 2]
     (comprehension, X, [1.0, 0.0, 0.0, 2.0]),           # was [0, 0, 0, 3]
     (reverse_loop, X, [0.0, 1.0, 1.0, 0.0]),            # was [0, 2, 0, 0]
     (rows_loop, X, [1.0, 3.0, 1.0, 3.0]),               # was [0, 0, 2, 6]
