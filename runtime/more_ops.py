@@ -40,6 +40,7 @@ import builtins
 import functools
 import operator
 import math
+import numbers
 
 import numpy as np
 
@@ -1320,27 +1321,59 @@ def _sorted_rule(g, ans, iterable, key=None, reverse=False):
 
 
 def sorted_order(iterable, key, reverse, ans=None):
-    """The positions in ``iterable`` of the items of ``sorted(iterable, key=key, reverse=reverse)``:
-    found by identity in ``ans`` (the list sorted returned holds the iterable's own objects), so
-    the key is not called again after the forward code (a lambda key reading a name reassigned
-    since, or one with effects); by calling the key where the items are made on iteration (an
-    array's rows)."""
+    """The positions in ``iterable`` of the items of ``sorted(iterable, key=key, reverse=reverse)``,
+    found in ``ans`` (the list sorted returned) without calling the key again after the forward code
+    (was: called again here, with the names it reads as they are then and its effects made twice: a
+    wrong gradient for a key reading a loop variable or a name rebound after the sort, red54x W1-W3):
+    by identity (the compiler gives ``sorted(x, key=k)`` the list ``list(x)``, whose own objects are
+    sorted: sct/normalize_exprs.py); else, without a key, by sorting the items again (an array's
+    items, made anew on each walk, compare as those sorted did); else by their contents where no two
+    items have the same (sorted(...) reached another way: ``functools.partial(sorted, key=k)(x)``)."""
     items = list(iterable)
     if ans is not None and len(ans) == len(items):
-        where: dict = {}
-        for i, item in enumerate(items):
-            where.setdefault(id(item), []).append(i)
-        order = []
-        for item in ans:
-            spots = where.get(id(item))
-            if not spots:
-                break
-            order.append(spots.pop(0))
-        else:
+        order = _matched_order(items, ans, id)
+        if order is None and key is not None:
+            order = _matched_order(items, ans, _item_contents, unique=True)
+        if order is not None:
             return np.asarray(order, dtype=np.intp)
-    keys = [item if key is None else key(item) for item in items]
-    order = builtins.sorted(range(len(items)), key=lambda i: keys[i], reverse=reverse)
+    if key is not None:
+        from .support import SctRuntimeError
+        raise SctRuntimeError(
+            "sorted(x, key=...) reached other than as a call of sorted written in the code (a partial of it), "
+            "of items made anew on each walk of x (an array's items) some of them equal, is not "
+            "differentiated: its derivative would call the key again; call sorted(list(x), key=...) itself")
+    order = builtins.sorted(range(len(items)), key=items.__getitem__, reverse=reverse)
     return np.asarray(order, dtype=np.intp)
+
+
+def _matched_order(items, ans, sign, unique=False):
+    """The position in ``items`` of each item of ``ans``, matched by ``sign(item)`` (each position
+    once, the first first); None where one is not found, or (``unique``) two items sign alike."""
+    where: dict = {}
+    for i, item in enumerate(items):
+        spots = where.setdefault(sign(item), [])
+        if unique and spots:
+            return None
+        spots.append(i)
+    order = []
+    for item in ans:
+        spots = where.get(sign(item))
+        if not spots:
+            return None
+        order.append(spots.pop(0))
+    return order
+
+
+def _item_contents(item):
+    """What an item made anew on each walk holds (an array's item or row; a tuple of such), or its
+    identity for any other object."""
+    if isinstance(item, (tuple, list)):
+        return (type(item),) + tuple(_item_contents(v) for v in item)
+    if isinstance(item, (np.ndarray, np.generic, numbers.Number)) or hasattr(item, "__array__"):
+        data = np.asarray(item)
+        if data.dtype != object:
+            return type(item), data.dtype.str, data.shape, data.tobytes()
+    return id(item)
 
 
 def unsort(grads, like, order):

@@ -672,7 +672,11 @@ class Structures:
                         # (was: a new value, so dlgradient(y, dict(a=x)["a"]) missed y's uses of x)
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
                         v.func.id in ("dict", "list", "tuple", "sorted", "set", "frozenset", "reversed") and
-                        (v.args or v.keywords) and not _shallow_copy_of(v)):     # (dict(p): a copy, followed as one)
+                        (v.args or v.keywords) and not _shallow_copy_of(v)) or \
+                        any(c not in seen and self.built(c, seen) for c in _shallow_copy_of(v)):
+                    # (dict(p) of an argument: a copy, followed as one; list(vs) of a list built here is one
+                    # too, holding its items: was not, so dlgradient(y, sorted(list(vs), key=k)[0]), and
+                    # sorted(vs, key=k), which the normalizer gives list(vs), missed y's uses through x)
                     return True
         return False
 

@@ -352,6 +352,16 @@ class Expressions:
                 len(node.args) == 1 and _unzip_call(node.args[0]) and builtin("zip"):
             # list(zip(*rows)) (also ``a, b = zip(*rows)``): the columns as a comprehension
             node = gast.Call(func=node.func, args=[self.unzipped(node.args[0], out, hint)], keywords=node.keywords)
+        if _keyed_sort(node, target, builtin):
+            # sorted(x, key=k) as sorted(list(x), key=k): the same one walk of x, the key called once per item,
+            # and the items sorted are the list's own objects, so the adjoint finds the order by identity
+            # without calling k again (rt.sorted_order; was: the items of an array, or d.items()' new tuples,
+            # made anew in the adjoint, which called k again, with the names it reads as they are then: a
+            # wrong gradient for a key reading a loop variable or a name rebound after the sort, and each
+            # key call made twice, red54x W1-W3)
+            listed = "list" if builtin("list") else f"{self.rt_name}.listed"
+            node = gast.Call(func=node.func, args=[gast.copy_location(call(listed, [node.args[0]]), node.args[0])],
+                             keywords=node.keywords)
         if isinstance(node.func, gast.Name) and node.func.id == "super" and not node.args and \
                 self.fdef.args.args:
             # zero-argument super() needs the __class__ cell of the original method; name it
@@ -690,6 +700,16 @@ def _is_name_chain(node) -> bool:
     while isinstance(node, gast.Attribute):
         node = node.value
     return isinstance(node, gast.Name)
+
+
+def _keyed_sort(node: gast.Call, target, builtin) -> bool:
+    """``sorted(x, key=k, ...)`` of Python's sorted (by name, or an attribute chain naming it), one
+    plain argument that is not already a new list (a list display or comprehension)."""
+    import builtins
+    is_sorted = target is builtins.sorted or (isinstance(node.func, gast.Name) and node.func.id == "sorted" and
+                                              builtin("sorted"))
+    return is_sorted and len(node.args) == 1 and not isinstance(node.args[0], (gast.Starred, gast.List, gast.ListComp)) \
+        and any(k.arg == "key" for k in node.keywords)
 
 
 def _unzip_call(node) -> bool:
