@@ -34,6 +34,10 @@ VIEW_FUNCTIONS = {
     "einsum",
     # (np.diff(z, n=0) is z itself: of a positive n written out, a new array: sct/points_to.py)
     "diff",
+    # (numpy's scalar types called on an array of their own dtype give the array itself: h2 = np.float64(h);
+    # h2 *= 2 doubled h in Python, sct took h2 for new, half the gradient, red3_54 W1)
+    "float64", "float32", "float16", "double", "single", "half", "longdouble", "complex128", "complex64",
+    "cdouble", "csingle", "clongdouble",
 }
 def may_not_copy(call) -> bool:
     """Does ``call`` pass ``copy=`` other than a constant True (``np.array(a, copy=None)``, ``np.astype(a, t,

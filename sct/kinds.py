@@ -39,7 +39,10 @@ def _dtype_str(dtype) -> str:
 # what a list/tuple/dict subclass may override to change the items its code reads (generated code reads
 # them as the base class's: ``p["w"]`` differentiated as a plain item, not as the override's code)
 _CONTAINER_OVERRIDES = ("__getitem__", "get", "values", "items", "pop",
-                        "popitem", "setdefault")
+                        "popitem", "setdefault",
+                        # (a dict's read of a missing key: was not asked, `p["Q"]` given by __missing__ as
+                        # p["U"] got no derivative, opt54 W1)
+                        "__missing__")
 
 
 def _holds_traced(kind) -> bool:

@@ -783,7 +783,7 @@ class _Values:
             # them when called, so a later change of one in place is seen through it while it is live
             # (was: a new object holding nothing: `g = f; w[0] = v; g(...)` read the old w)
             return self.fresh(state, site, frozenset(state.reach(args)))
-        if _number_result(node, info, name):
+        if _number_result(node, info, name) and not self._mutable_scalar(node, info):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
             if not receiver and not args and isinstance(info.obj, type) and new_instance_class(info.obj):
@@ -2006,6 +2006,13 @@ class AliasAnalysis(PointsTo):
         found = any(base in reads(g) for base, given in stores for g in given)
         self._self_stores = found
         return found
+
+    def _mutable_scalar(self, node: gast.Call, info) -> bool:
+        """Is the "number" ``_number_result`` answers for ``node`` an array in Python: a numpy scalar type called on
+        an array (``np.float64(h)`` of a float64 h is h itself, of a dlarray its data: red3_54 W1, h2 *= 2 doubled h,
+        half the gradient)?  (Given anything but constants: then a view of its argument, alias_state.VIEW_FUNCTIONS.)"""
+        return isinstance(info.obj, type) and issubclass(info.obj, np.generic) and \
+            not all(isinstance(a, gast.Constant) for a in node.args)
 
     def _holds_it(self, other: str) -> str:
         """Why ``other`` may hold what is changed: put in it, or the result of a call given it (was said

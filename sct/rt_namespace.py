@@ -37,6 +37,7 @@ def _runtime_namespace() -> Tuple[types.SimpleNamespace, Dict[int, str]]:
     # _items_by_key: a module's `list = sorted` walked the keys sorted)
     ns.builtin_list, ns.builtin_dict, ns.builtin_isinstance = builtins.list, builtins.dict, builtins.isinstance
     ns.builtin_float = builtins.float      # an int compared with a specialised float (sct/scalars.py)
+    ns.builtin_type = builtins.type        # a list that is no subclass (sct/normalize_loops.py _rows_by_position)
     ns.format_transpose = np.transpose      # what sct.formats lowers formatted calls into
     ns.format_reshape = np.reshape
     ns.format_expand = np.expand_dims      # stripdims(x, fmt) with labels x lacks

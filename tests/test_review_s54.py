@@ -374,3 +374,62 @@ def test_a_helper_reading_an_item_the_function_wrote_before_the_call():
         return
     assert type(st["cp"]).__name__ == "dlarray"
     assert_close(extractdata(st["cp"]), 0.5 * np.sum(p))
+
+
+class _Missing(dict):
+    def __missing__(self, k):
+        return dict.__getitem__(self, "U")      # p["Q"] is p["U"]
+
+
+def _missing_loss(p):
+    loss = np.sum(p["U"] ** 2) + np.sum(p["Q"] * 3.0)
+    return loss, dlgradient(loss, p["U"])
+
+
+def test_a_dict_subclass_answering_missing_keys_is_refused():
+    """opt54 W1 (older): p["Q"] read through the subclass's __missing__ (p["U"] itself) got no derivative: dL/dU
+    2U where 2U + 3.  A dict subclass with its own __missing__ holding dlarrays is refused like one with its own
+    __getitem__."""
+    from sct import EvaluationError
+    with pytest.raises((CompileError, EvaluationError), match="__missing__"):
+        dlfeval(_missing_loss, _Missing(U=dlarray(np.array([1.0, 2.0]))))
+
+
+def _scalar_type_view(x, y):
+    h = x * y
+    h2 = np.float64(h)      # numpy: h itself (of a dlarray: its data)
+    h2 *= 2.0
+    L = np.sum(h * x)
+    return L, dlgradient(L, x)
+
+
+def test_a_numpy_scalar_type_called_on_an_array_is_not_a_new_number():
+    """red3_54 W1 (older): np.float64(h) of a float64 array is h in numpy; h2 *= 2 doubled h in Python, sct took h2
+    for a new number: L -0.173 where -0.346, half the gradient.  Refused at the write now."""
+    X, Y = np.array([0.3, -0.7, 0.9, 0.1]), np.array([0.5, 0.2, -0.4, 0.8])
+    with pytest.raises(CompileError, match="h2"):
+        dlfeval(_scalar_type_view, dlarray(X), dlarray(Y))
+
+
+class _Scaled(list):
+    def __getitem__(self, k):               # reads give twice the item; iteration gives the items themselves
+        return 2.0 * list.__getitem__(self, k)
+
+
+def _rows_written(x, A):
+    for i, a in enumerate(A):
+        A[i] = a * 2.0 + (i + 1.0)
+    L = np.sum(list.__getitem__(A, 0) * x)
+    return L, dlgradient(L, x)
+
+
+def test_a_list_subclass_with_its_own_getitem_is_not_walked_by_position():
+    """red3_54 W2 (new with loop54's enumerate rewrite): the rewrite reads A[i] where Python's iterator reads the
+    raw items; the check took a list subclass for a list (L 33.2 where 19.6).  Refused now; a plain list exact."""
+    from sct import EvaluationError
+    X = np.array([0.3, -0.7, 0.9, 0.1])
+    with pytest.raises((CompileError, EvaluationError), match="over the positions of a list or an array"):
+        dlfeval(_rows_written, dlarray(X), _Scaled([np.ones(4), np.arange(4.0)]))
+    L, g = dlfeval(_rows_written, dlarray(X), [np.ones(4), np.arange(4.0)])
+    assert_close(float(extractdata(L)), np.sum(3.0 * X))
+    assert_close(extractdata(g), np.full(4, 3.0))
