@@ -58,8 +58,8 @@ def python_type(value, facts, seen=None) -> str:
 
 
 def _type(value, facts, seen) -> str:
-    if len(seen) > _DEPTH:
-        return ""
+    if len(seen) > _DEPTH or _spent(facts):
+        return ""                   # (not known: as deep as that, or read long enough; the same from anywhere)
     if isinstance(value, gast.Subscript):
         found = getattr(facts, "item_types", dict)().get(id(value))
         if found in ("dl", "plain"):
@@ -83,15 +83,24 @@ def _type(value, facts, seen) -> str:
         if value.id in facts.params:
             return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
         if value.id in seen:
+            _note_partial(facts)
             return _CYCLE
+        memo = _name_types(facts)
+        if value.id in memo:
+            return memo[value.id]
         binds = facts.bindings().get(value.id)
         if not binds or any(b is None for b in binds):
             return ""
         seen.add(value.id)
+        partial = _partials(facts)
         try:
-            return _agreed(_type(b, facts, seen) for b in binds)
+            found = _agreed(_type(b, facts, seen) for b in binds)
         finally:
             seen.discard(value.id)
+        if _partials(facts) == partial:
+            memo[value.id] = found  # (no name met again below: the same wherever it is read;
+        return found                # was read again for every read, exponential in a long chain of names:
+                                    # output_types of a 2,000-statement function ran for minutes)
     if isinstance(value, gast.BinOp):
         return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd, gast.Invert)):
@@ -125,6 +134,43 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
     return ""
+
+
+def _name_types(facts) -> dict:
+    """The types of names read so far for ``facts`` whose reading met no name again (``_type``'s memo)."""
+    memo = getattr(facts, "_sct_name_types", None)
+    if memo is None:
+        memo = {}
+        try:
+            facts._sct_name_types = memo
+        except AttributeError:      # (facts that take no new attribute: no memo)
+            pass
+    return memo
+
+
+_BUDGET = 200_000                   # reads of expressions for one facts: beyond, not known (a long loop's names met
+                                    # again are read anew from each read: no memo)
+
+
+def _spent(facts) -> bool:
+    spent = getattr(facts, "_sct_type_reads", 0) + 1
+    try:
+        facts._sct_type_reads = spent
+    except AttributeError:
+        return False
+    return spent > _BUDGET
+
+
+def _partials(facts) -> int:
+    return getattr(facts, "_sct_type_partials", 0)
+
+
+def _note_partial(facts) -> None:
+    """A name met again: what is read above it depends on where it was read from."""
+    try:
+        facts._sct_type_partials = _partials(facts) + 1
+    except AttributeError:
+        pass
 
 
 def _of_dlarray(receiver) -> str:

@@ -433,3 +433,28 @@ def test_a_list_subclass_with_its_own_getitem_is_not_walked_by_position():
     L, g = dlfeval(_rows_written, dlarray(X), [np.ones(4), np.arange(4.0)])
     assert_close(float(extractdata(L)), np.sum(3.0 * X))
     assert_close(extractdata(g), np.full(4, 3.0))
+
+
+def test_reading_the_returned_values_types_is_linear_in_a_long_chain(tmp_path, monkeypatch):
+    """ret54's output_types read each name's type again from every read: exponential in a chain of names (a
+    2,000-line function never compiled; 80 lines took 11 s).  Names read once now: the reads grow with the lines."""
+    import importlib
+    import sys
+    sys.path.insert(0, str(tmp_path))
+    from benchmarks.compile_time import _inputs, generate
+    import sct.argument_writes as aw
+    counts = []
+    for lines in (60, 120):
+        (tmp_path / f"chain_{lines}.py").write_text(generate(lines))
+        module = importlib.import_module(f"chain_{lines}")
+        calls = [0]
+        real = aw._type
+
+        def counted(*a, _real=real, _calls=calls):
+            _calls[0] += 1
+            return _real(*a)
+        monkeypatch.setattr(aw, "_type", counted)
+        dlfeval(module.loss_grad, *_inputs())
+        monkeypatch.setattr(aw, "_type", real)
+        counts.append(calls[0])
+    assert counts[1] < 3 * counts[0] + 1000, counts
