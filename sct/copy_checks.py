@@ -673,9 +673,11 @@ class Structures:
                         isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and
                         v.func.id in ("dict", "list", "tuple", "sorted", "set", "frozenset", "reversed") and
                         (v.args or v.keywords) and not _shallow_copy_of(v)) or \
+                        isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and \
+                        v.func.id in ("list", "tuple") and \
                         any(c not in seen and self.built(c, seen) for c in _shallow_copy_of(v)):
-                    # (dict(p) of an argument: a copy, followed as one; list(vs) of a list built here is one
-                    # too, holding its items: was not, so dlgradient(y, sorted(list(vs), key=k)[0]), and
+                    # (dict(p) of an argument: a copy, followed as one; list(vs) / tuple(vs) of a list built
+                    # here is one too, holding its items (only those: dict(p0) of an argument was refused, CI): was not, so dlgradient(y, sorted(list(vs), key=k)[0]), and
                     # sorted(vs, key=k), which the normalizer gives list(vs), missed y's uses through x)
                     return True
         return False

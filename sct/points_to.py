@@ -1979,7 +1979,10 @@ class AliasAnalysis(PointsTo):
                 given = list(n.args) + [k.value for k in n.keywords]
                 if isinstance(n.func, gast.Name) and n.func.id == "setattr" or \
                         base is not None and base.startswith("rt") and isinstance(n.func.value, gast.Name) and \
-                        n.func.attr not in CONTAINER_COPIES:     # (rt.dict_merged(t, d): a new dict, t unchanged)
+                        n.func.attr not in CONTAINER_COPIES and n.func.attr.startswith("set"):
+                    # (rt.setitem(q, k, v), rt.setattr(...): stores; not rt.dict_merged(t, d), a new dict, nor the
+                    # checks, rt.item_is_held(rows, 1, rows1, ...), which store nothing: was a store of rows1 into rows
+                    # in a loop, refused as rows[1] holding itself, CI test_last_s43)
                     # (the object first: setattr(c, "me", c), the normalizer's rt.setitem(q, "me", q))
                     base, given = root_name(given[0]) if given else None, given[1:]
                 elif not (isinstance(n.func, gast.Attribute) and n.func.attr in _STORING_METHODS):
@@ -1996,11 +1999,15 @@ class AliasAnalysis(PointsTo):
                 name = todo.pop()
                 if name not in out:
                     out.add(name)
-                    base = name.lstrip("*")
-                    todo += binds.get(base, ())                 # (what n's object holds)
-                    if name.startswith("*"):                    # ("*n": only that; of what n is, its items)
+                    base = name.lstrip("*~")
+                    if name[0] in "*~":         # ("*n", "~n": n's items: what n's object holds, the items of what
+                        # it copied; not what n is an item of: `rows1 = rows[1]; t = rows1[k]` is no item of rows,
+                        # was taken for rows1 itself through rows' items, refused as holding itself, CI
+                        # test_last_s43; of what n is, its items)
+                        todo += [e for e in binds.get(base, ()) if not e.startswith("~")]
                         todo += ["*" + a for a in aliases.get(base, ())]
                     else:
+                        todo += binds.get(base, ())             # (what n's object holds)
                         todo += aliases.get(base, ())
             return out
         found = any(base in reads(g) for base, given in stores for g in given)
@@ -2518,7 +2525,8 @@ def _item_names(node, local=frozenset()) -> Set[str]:
     if isinstance(node, (gast.List, gast.Tuple, gast.Set, gast.Dict, gast.ListComp, gast.SetComp, gast.GeneratorExp,
                          gast.DictComp, gast.Call, gast.Subscript, gast.BinOp)):
         return _bare_names(node, local) | {"*" + n for n in _bare_names(node, local) if not n.startswith("*")}
-    return {"*" + n for n in _bare_names(node, local) if not n.startswith("*")}
+    return {"*" + n for n in _bare_names(node, local) if n[0] not in "*~"} | \
+        {"~" + n[1:] for n in _bare_names(node, local) if n[0] == "~"}      # (an item's items: approximated by its holder's)
 
 
 def _bare_names(node, local=frozenset()) -> Set[str]:
@@ -2528,8 +2536,12 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
     attributes that hold an object (``_HOLDING_ATTRIBUTES``) and ``+``/``*`` (``[c] * 2``)."""
     if isinstance(node, gast.Name):
         return {node.id} if isinstance(node.ctx, gast.Load) else set()
-    if isinstance(node, gast.Subscript):
-        return _item_names(node.value, local) if isinstance(node.ctx, gast.Load) else set()   # (``[c][0]``, ``t[0]``)
+    if isinstance(node, gast.Subscript):      # (``[c][0]``: c; ``t[0]``: "~t", an item of t)
+        if not isinstance(node.ctx, gast.Load):
+            return set()
+        if isinstance(node.value, (gast.List, gast.Tuple, gast.Set, gast.Dict)):
+            return _bare_names(node.value, local)
+        return {"~" + n.lstrip("*~") for n in _bare_names(node.value, local)}
     if isinstance(node, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
         return set().union(_bare_names(getattr(node, "elt", None) or node.value, local),      # (``[y for y in [c]]``)
                            *(_item_names(g.iter, local) for g in node.generators))
