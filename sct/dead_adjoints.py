@@ -30,8 +30,8 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import gast
 
-from .emit import COMMENT
-from .ir import child_nodes, tree_changed, walk_nodes
+from .ir import tree_changed, walk_nodes
+from .ir import is_comment as _is_comment, loop_jumps as _jumps, padded_block as _block
 
 #: Runtime helpers an adjoint statement may call and still be removed where its value is dead: each
 #: reads its arguments and writes none of them, keeps no state that any later call reads (a memo of
@@ -109,33 +109,9 @@ def _reads(node) -> Set[str]:
     return {n.id for n in walk_nodes(node) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Load, gast.Del))}
 
 
-def _is_comment(s) -> bool:
-    """A line's comment (sct/emit.py writes them as string statements)."""
-    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
-        isinstance(s.value.value, str) and s.value.value.startswith(COMMENT)
-
-
 def _real(stmts: List) -> bool:
     """Whether ``stmts`` holds a statement that does something (not a comment, not ``pass``)."""
     return any(not _is_comment(s) and not isinstance(s, gast.Pass) for s in stmts)
-
-
-def _block(stmts: List) -> List:
-    """A body that prints as one: ``pass`` added where only comments are left (optimize._block)."""
-    return stmts if any(not _is_comment(s) for s in stmts) else stmts + [gast.Pass()]
-
-
-def _jumps(stmts) -> bool:
-    """A break or continue belonging to this loop body (not to a loop nested in it)."""
-    todo = list(stmts)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (gast.Break, gast.Continue)):
-            return True
-        if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
-            continue
-        todo.extend(child_nodes(node))
-    return False
 
 
 #: What is live of a name: the whole value (ALL), or only these keys of a dict's adjoint (a frozenset).

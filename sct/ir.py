@@ -660,3 +660,28 @@ def _defined_in(stmts):
             yield from _defined_in(h.body)
         for c in getattr(s, "cases", None) or []:
             yield from _defined_in(c.body)
+
+
+def is_comment(s) -> bool:
+    """A line's comment (sct/emit.py writes them as string statements)."""
+    from .emit import COMMENT
+    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
+        isinstance(s.value.value, str) and s.value.value.startswith(COMMENT)
+
+
+def padded_block(stmts: List) -> List:
+    """A body that prints as one: ``pass`` added where only comments are left."""
+    return stmts if any(not is_comment(s) for s in stmts) else stmts + [gast.Pass()]
+
+
+def loop_jumps(stmts) -> bool:
+    """A break or continue belonging to this loop body (not to a loop nested in it)."""
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (gast.Break, gast.Continue)):
+            return True
+        if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
+            continue
+        todo.extend(child_nodes(node))      # (no context or operator leaf is a jump or holds one)
+    return False

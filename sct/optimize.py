@@ -34,7 +34,8 @@ import numpy as np
 
 from .dead_adjoints import remove_dead_adjoints
 from .cse import _MUTATING_RT, _NUMPY_WRITES, _PLAIN_RT, common_subexpressions, readers
-from .ir import _CHILD_FIELDS, _child_fields, child_nodes, rewrite_children, tree_changed, walk_nodes
+from .ir import _CHILD_FIELDS, _child_fields, rewrite_children, tree_changed, walk_nodes
+from .ir import is_comment as _is_comment, loop_jumps as _jumps, padded_block as _block
 
 ZERO, NONZERO = "zero", "nonzero"
 #: A fact of an object's adjoint (``rt.attribute_adjoint``, ``rt.add_grad`` of such): ``(FIELDS, names)``,
@@ -285,30 +286,6 @@ def _stored(stmts) -> Set[str]:
         elif isinstance(node, (gast.FunctionDef, gast.ClassDef)):
             out.add(node.name)
     return out
-
-
-def _jumps(stmts) -> bool:
-    """A break or continue belonging to this loop body (not to a loop nested in it)."""
-    todo = list(stmts)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (gast.Break, gast.Continue)):
-            return True
-        if isinstance(node, (gast.For, gast.While, gast.FunctionDef, gast.ClassDef, gast.Lambda)):
-            continue
-        todo.extend(child_nodes(node))      # (no context or operator leaf is a jump or holds one)
-    return False
-
-
-def _is_comment(s) -> bool:
-    from .emit import COMMENT
-    return isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and \
-        isinstance(s.value.value, str) and s.value.value.startswith(COMMENT)
-
-
-def _block(stmts: List) -> List:
-    """A body that prints as one: ``pass`` added where only comments are left."""
-    return stmts if any(not _is_comment(s) for s in stmts) else stmts + [gast.Pass()]
 
 
 def _merge(a: Facts, b: Facts) -> Facts:

@@ -2486,12 +2486,9 @@ _STORING_METHODS = frozenset(LIST_MUTATORS | {"appendleft", "extendleft", "__set
 # ``c.g = c.__getattribute__``, ``c.f = functools.partial(step, c)`` store c into c as ``c.me = c`` does (was:
 # the gate saw no store into itself, ``c.d = vars(c); c.h = v`` then ``c.d["h"]`` read the write through a path
 # sct followed apart from c, half the gradient, red2st53 m17)
-_HOLDING_CALLS = frozenset(("vars", "dict", "list", "tuple", "set", "frozenset", "SimpleNamespace", "partial",
-                            "defaultdict", "deque", "ChainMap", "iter", "reversed", "zip", "enumerate", "map",
-                            "filter", "MethodType", "cycle", "repeat", "chain", "copy", "replace", "_replace", "max",
-                            "min", "next", "reduce", "getattr", "accumulate", "islice", "tee"))
+_HOLDING_CALLS = frozenset(("vars", "SimpleNamespace", "partial", "MethodType", "repeat", "replace", "_replace"))
 _ARRAY_MODULES = frozenset(("np", "numpy", "math", "cmath", "scipy", "sp", "jnp"))
-# ... of which those that hold their arguments' ITEMS, not the arguments (``dict(vars(c))``, ``copy.copy(c)``: c's
+# ... and those that hold their arguments' ITEMS, not the arguments (``dict(vars(c))``, ``copy.copy(c)``: c's
 # fields, not c; was: taken for c, so a snapshot ``c.snap = dict(vars(c))`` was refused as c holding itself, red2_54)
 _COPYING_CALLS = frozenset(("dict", "list", "tuple", "set", "frozenset", "copy", "sorted", "reversed", "iter", "zip",
                             "enumerate", "map", "filter", "defaultdict", "deque", "ChainMap", "cycle", "chain", "max",
