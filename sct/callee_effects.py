@@ -73,6 +73,53 @@ def _returns_fresh(fn) -> bool:
     return ok
 
 
+def returns_may_hold(fn) -> bool:
+    """May a value the function ``fn`` returns hold an object (an argument, what one reaches)?  False only where
+    every ``return`` of its source gives a value holding none: a number, a string, a new array of numbers
+    (``return np.tanh(h * q)``, ``return sum(...) / len(hs)``), a tuple of such, read as the points-to analysis reads
+    an operation (a quotient, a power, a matrix product, a numpy ufunc's result holds no object).  True where unsure
+    (``return {"c": c}``, a name bound to anything else, a generator, a closure).  (The self-holding gate:
+    ``c.d = make(c)`` may store c into itself, ``h = attend(hs, W); hs.append(h)`` does not.)"""
+    if not isinstance(fn, types.FunctionType):
+        return True
+    return _by_code(_MAY_HOLD, fn, None, lambda: not _returns_hold_nothing(fn))
+
+
+_MAY_HOLD: Dict = {}
+
+
+def _returns_hold_nothing(fn) -> bool:
+    from .parse import function_ast
+    fdef, _, _ = function_ast(fn)
+    if any(isinstance(n, (gast.FunctionDef, gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Global,
+                          gast.Nonlocal)) and n is not fdef for n in gast.walk(fdef)):
+        return False
+    bindings, others = _bindings(fdef)
+    params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
+        {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+
+    def nothing(v, depth=0) -> bool:
+        if depth > 8:
+            return False
+        if isinstance(v, gast.Constant):
+            return not isinstance(v.value, (list, dict, set))
+        if isinstance(v, (gast.Compare, gast.JoinedStr)) or isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.Not):
+            return True
+        if isinstance(v, gast.BinOp):
+            return isinstance(v.op, (gast.Div, gast.Pow, gast.MatMult))
+        if isinstance(v, gast.Tuple):
+            return all(nothing(e, depth + 1) for e in v.elts)
+        if isinstance(v, gast.Call):
+            return isinstance(_numpy_function(fn, v.func), np.ufunc) and \
+                not any(k.arg in ("out", None) for k in v.keywords)
+        if isinstance(v, gast.Name):
+            return v.id not in params and v.id not in others and v.id in bindings and \
+                all(nothing(b, depth + 1) for b in bindings[v.id])
+        return False
+    returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
+    return bool(returns) and all(r.value is not None and nothing(r.value) for r in returns)
+
+
 _VIEW_METHODS = frozenset(("reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "flatten", "copy"))
 
 

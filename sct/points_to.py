@@ -31,7 +31,8 @@ from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, 
                           SEQUENCE_MAKERS, VIEW_ATTRIBUTES, VIEW_FUNCTIONS, VIEW_METHODS, State, _Map,
                           _new, _old, LOOP_SEQUENCE, LOOP_WALK)
 from .alias_state import _resolved as _chain_resolved
-from .callee_effects import _returns_fresh, keeps_arguments, local_def, nested_keeps_arguments, one_new_result
+from .callee_effects import (_returns_fresh, keeps_arguments, local_def, nested_keeps_arguments, one_new_result,
+                             returns_may_hold)
 from .ir import dotted_name, loaded_names, root_name, walk_no_defs, walk_nodes
 from .plans import CallKind
 
@@ -369,6 +370,8 @@ class _Values:
         self.map_sites: Set = set()            # allocation sites known to make dicts
         self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
         self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
+        self.holding_calls: Set[int] = set()   # the ids of the user's and libraries' calls whose result may hold
+        #                                        what they are given (``_note_holding``: the self-holding gate)
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -824,13 +827,29 @@ class _Values:
             # (np.add.at(z, i, v), a ufunc's method, resolves to no function: it keeps nothing it is
             # given, as np.copyto; was read as a user's call that may keep z, so np.add.at(z, ...) in
             # a loop was refused: "z ... no other name shares", of a z nothing else shares)
-            return self._plain_call(state, name, args, receiver, site)
+            return self._note_holding(state, node, info, self._plain_call(state, name, args, receiver, site),
+                                      args | receiver)
         if info.kind == CallKind.FUNCTION and not receiver and \
                 any(info.obj is f for f in (_network.forward, _network.predict)):
             objs = self._network_call(state, node, info, args, receiver, site)
             if objs is not None:
                 return objs
-        return self._user_call(state, node, info, args, receiver, site)
+        return self._note_holding(state, node, info, self._user_call(state, node, info, args, receiver, site),
+                                  args | receiver)
+
+    def _note_holding(self, state: State, node: gast.Call, info, objs, given) -> FrozenSet:
+        """``objs`` (what the call ``node`` of a user's function or a library's gives), after noting ``node`` in
+        ``holding_calls`` where they may reach what it was given (``given``) and the callee's source does not show
+        that every return holds no object (``returns_may_hold``: ``make(c)`` returning ``{"c": c}`` may hold c;
+        ``attend(hs, W)`` returning ``sum(...) / len(hs)`` holds nothing).  (Was: a call not in the gate's
+        vocabulary was taken to hold nothing, so ``c.d = make(c); c.h = v`` then ``c.d["c"].h`` read the write
+        through a path sct followed apart from c: half the gradient, red2_54.)"""
+        if given and given & frozenset(state.reach(objs)):
+            fn = info.obj if isinstance(info.obj, types.FunctionType) else \
+                self._nested_function(node.func.id) if isinstance(node.func, gast.Name) else None
+            if fn is None or returns_may_hold(fn):
+                self.holding_calls.add(id(node))
+        return objs
 
     def _network_call(self, state: State, node: gast.Call, info, args, receiver, site) -> Optional[FrozenSet]:
         """sct's ``forward(net, X)`` / ``predict(net, X)`` without ``Outputs=``: the output ``Y`` is a new
@@ -1954,7 +1973,9 @@ class AliasAnalysis(PointsTo):
             return found
         local = frozenset(n.name for n in walk_nodes(self.fdef) if isinstance(n, gast.FunctionDef)) | frozenset(
             t.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Assign) for t in n.targets
-            if isinstance(t, gast.Name))           # (the names bound here: a call of one may give its arguments)
+            if isinstance(t, gast.Name)) | frozenset(self.holding_calls)
+        # (the names bound here: a call of one may give its arguments; and the ids of the calls the points-to state
+        # says may give what they are given, ``holding_calls``)
         stores = []                             # (the name stored into, the values stored)
         binds: Dict[str, Set[str]] = {}         # (a name -> the names its bindings and stores read: ``t = [c]``,
         aliases: Dict[str, Set[str]] = {}       # ``t = {}; t["me"] = c``; and those it IS: ``d = c.__dict__``)
@@ -2538,6 +2559,8 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
             return set()
         if isinstance(node.value, (gast.List, gast.Tuple, gast.Set, gast.Dict)):
             return _bare_names(node.value, local)
+        if isinstance(node.slice, gast.Slice):      # (``t[::-1]``: a copy of t's items, ``*t``; was "~t", an item
+            return _item_names(node.value, local)   # of t, whose items' items were not followed: list(reversed([c])))
         return {"~" + n.lstrip("*~") for n in _bare_names(node.value, local)}
     if isinstance(node, (gast.ListComp, gast.SetComp, gast.GeneratorExp, gast.DictComp)):
         return set().union(_bare_names(getattr(node, "elt", None) or node.value, local),      # (``[y for y in [c]]``)
@@ -2560,8 +2583,11 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
         else:
             holds = name in _HOLDING_CALLS or name in _COPYING_CALLS or isinstance(f, gast.Name) and name in local or \
                 name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES
-        if isinstance(f, gast.Name) and name in local:      # (a callable bound here: a nested def, a lambda, an
-            parts = list(node.args) + [k.value for k in node.keywords]     # itemgetter: may give its arguments)
+        if isinstance(f, gast.Name) and name in local or not holds and id(node) in local:
+            # (a callable bound here: a nested def, a lambda, an itemgetter; or a call the points-to state says may
+            # give what it is given, ``make(c)``: its arguments, their items, a method's object)
+            parts = list(node.args) + [k.value for k in node.keywords] + ([f.value] if isinstance(f, gast.Attribute)
+                                                                          else [])
             return set().union(*(_bare_names(p, local) for p in parts), *(_item_names(p, local) for p in parts))
         if not holds:
             return set()

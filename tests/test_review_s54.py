@@ -184,9 +184,7 @@ def _s12(c, x):
     return _tail(c, x, c.d["me"].h)
 
 
-@pytest.mark.parametrize("fun", [_s1, _s2, _s3, _s4, _s5, _s6, _s7, pytest.param(_s8, marks=pytest.mark.xfail(
-    strict=True, reason="left open: a user's function returning a container that holds its argument (make(c)) does "
-    "not open the self-holding gate (opening it for every call refused DenseNet-like loops)")), _s9, _s10, _s11, _s12],
+@pytest.mark.parametrize("fun", [_s1, _s2, _s3, _s4, _s5, _s6, _s7, _s8, _s9, _s10, _s11, _s12],
                          ids=lambda f: f.__name__)
 def test_an_object_stored_into_its_own_field_then_written_is_exact_or_refused(fun):
     """`c.d = vars(c)`, `dict(me=c)`, `c.__dict__`, SimpleNamespace, a class or a function holding c, a partial,
