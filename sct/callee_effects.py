@@ -105,10 +105,22 @@ def _returns_hold_nothing(fn) -> bool:
             return not isinstance(v.value, (list, dict, set))
         if isinstance(v, (gast.Compare, gast.JoinedStr)) or isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.Not):
             return True
+        if isinstance(v, gast.UnaryOp):
+            return nothing(v.operand, depth + 1)
         if isinstance(v, gast.BinOp):
-            return isinstance(v.op, (gast.Div, gast.Pow, gast.MatMult))
+            # (a quotient, a power, a matrix product: numbers; a sum, difference or product with one, or with a
+            # float, too: ``x @ W + b``; not ``[c] * 2`` nor ``l + [c]``)
+            return isinstance(v.op, (gast.Div, gast.Pow, gast.MatMult, gast.FloorDiv, gast.Mod)) or \
+                isinstance(v.op, (gast.Add, gast.Sub, gast.Mult)) and any(
+                    isinstance(o, gast.Constant) and type(o.value) in (float, complex) or
+                    not isinstance(o, gast.Constant) and nothing(o, depth + 1) for o in (v.left, v.right))
         if isinstance(v, gast.Tuple):
             return all(nothing(e, depth + 1) for e in v.elts)
+        if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id not in fn.__code__.co_varnames:
+            _note_callee(fn.__globals__, v.func.id)
+            callee = fn.__globals__.get(v.func.id)
+            if isinstance(callee, types.FunctionType):      # (a helper of the user's: read in turn)
+                return callee is not fn and not returns_may_hold(callee)
         if isinstance(v, gast.Call):
             return isinstance(_numpy_function(fn, v.func), np.ufunc) and \
                 not any(k.arg in ("out", None) for k in v.keywords)

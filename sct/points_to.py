@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import inspect
 import random
 import re
 import types
@@ -846,10 +847,27 @@ class _Values:
         through a path sct followed apart from c: half the gradient, red2_54.)"""
         if given and given & frozenset(state.reach(objs)):
             fn = info.obj if isinstance(info.obj, types.FunctionType) else \
-                self._nested_function(node.func.id) if isinstance(node.func, gast.Name) else None
+                self._nested_function(node.func.id) if isinstance(node.func, gast.Name) else \
+                self._argument_method(state, node.func)
             if fn is None or returns_may_hold(fn):
                 self.holding_calls.add(id(node))
         return objs
+
+    def _argument_method(self, state: State, func) -> Optional[types.FunctionType]:
+        """The plain function ``c.act`` calls where c is an argument of a user's class (``("obj", cls, fields)``)
+        whose class defines ``act`` as a method, neither a field of the instance nor set here; or None."""
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)):
+            return None
+        objs = state.env.get(func.value.id, frozenset())
+        kinds = {self.kinds.get(o[1]) if o != EXT and o[0] == "arg" else None for o in objs}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)) or \
+                func.attr in {f[0] for f in kind[2] if isinstance(f, tuple) and f} or \
+                any(isinstance(n, gast.Attribute) and n.attr == func.attr and not isinstance(n.ctx, gast.Load)
+                    for n in walk_nodes(self.fdef)):
+            return None
+        fn = inspect.getattr_static(kind[1], func.attr, None)
+        return fn if isinstance(fn, types.FunctionType) else None
 
     def _network_call(self, state: State, node: gast.Call, info, args, receiver, site) -> Optional[FrozenSet]:
         """sct's ``forward(net, X)`` / ``predict(net, X)`` without ``Outputs=``: the output ``Y`` is a new
