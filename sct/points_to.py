@@ -2032,22 +2032,30 @@ class AliasAnalysis(PointsTo):
             for g in given:             # `t = {}; t["me"] = c; c.d = t`, the normalizer's `c.d = dict(me=c)`, was
                 binds.setdefault(base, set()).update(_bare_names(g, local))    # not seen, red2st53 m17)
 
+        def depth(name) -> Tuple[int, str]:       # ("n": n itself, 0; "*n", "~n": n's items, 1)
+            return (1, name[1:]) if name[0] in "*~" else (0, name)
+
         def reads(value) -> Set[str]:
-            out, todo = set(), list(_bare_names(value, local))
+            """The names whose objects ``value`` may reach.  (k, n): n's items k levels down (0: n itself).  Of n's
+            items, what n's object holds (a name, 1 level up), the items of what it copied ("*m": as deep), of what
+            it is (an alias) and, where n is an item of m ("~m", ``n = m[1]``), m's items a level deeper: not m's
+            items (``rows1 = rows[1]; t = rows1[k]`` is no item of rows; was taken for rows1 itself through rows'
+            items, refused as holding itself, CI test_last_s43), nor nothing (was: not followed, so ``t = [[c]][0];
+            c.d = t[:]`` was no store of c into itself, half the gradient)."""
+            out, seen, todo = set(), set(), [depth(n) for n in _bare_names(value, local)]
             while todo:
-                name = todo.pop()
-                if name not in out:
-                    out.add(name)
-                    base = name.lstrip("*~")
-                    if name[0] in "*~":         # ("*n", "~n": n's items: what n's object holds, the items of what
-                        # it copied; not what n is an item of: `rows1 = rows[1]; t = rows1[k]` is no item of rows,
-                        # was taken for rows1 itself through rows' items, refused as holding itself, CI
-                        # test_last_s43; of what n is, its items)
-                        todo += [e for e in binds.get(base, ()) if not e.startswith("~")]
-                        todo += ["*" + a for a in aliases.get(base, ())]
-                    else:
-                        todo += binds.get(base, ())             # (what n's object holds)
-                        todo += aliases.get(base, ())
+                k, base = todo.pop()
+                k = min(k, 4)           # (deeper: as deep as 4 levels, which reach them)
+                if (k, base) in seen:
+                    continue
+                seen.add((k, base))
+                if k == 0:
+                    out.add(base)       # (what n's object holds, or is)
+                    todo += [depth(e) for e in binds.get(base, ())] + [(0, a) for a in aliases.get(base, ())]
+                    continue
+                for e in binds.get(base, ()):
+                    todo.append((k + 1, e[1:]) if e[0] == "~" else (k, e[1:]) if e[0] == "*" else (k - 1, e))
+                todo += [(k, a) for a in aliases.get(base, ())]
             return out
         found = any(base in reads(g) for base, given in stores for g in given)
         self._self_stores = found

@@ -76,6 +76,12 @@ def _sliced(c, x):
     return _tail(c, x, c.l[0].h)
 
 
+def _item_sliced(c, x):
+    c.l = [[c]][0][:]
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.l[0].h)
+
+
 def _made(c, x):
     c.d = _make(c)
     c.h = np.tanh(x @ c.W)
@@ -147,7 +153,7 @@ def _plain_loss(fun):
     return loss
 
 
-@pytest.mark.parametrize("fun", [_reversed_list, _reversed_tuple, _sliced, _made, _made_later, _made_through,
+@pytest.mark.parametrize("fun", [_reversed_list, _reversed_tuple, _sliced, _item_sliced, _made, _made_later, _made_through,
                                  _made_from_a_dict, _same_one, _a_pair, _mapped, _method_self, _method_list],
                          ids=lambda f: f.__name__)
 def test_an_object_stored_into_itself_through_a_call_is_exact_or_refused(fun):
