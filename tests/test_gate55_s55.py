@@ -153,8 +153,9 @@ def _plain_loss(fun):
     return loss
 
 
-@pytest.mark.parametrize("fun", [_reversed_list, _reversed_tuple, _sliced, _item_sliced, _made, _made_later, _made_through,
-                                 _made_from_a_dict, _same_one, _a_pair, _mapped, _method_self, _method_list],
+@pytest.mark.parametrize("fun", [_reversed_list, _reversed_tuple, _sliced, _item_sliced, _made, _made_later,
+                                 _made_through, _made_from_a_dict, _same_one, _a_pair, _mapped, _method_self,
+                                 _method_list],
                          ids=lambda f: f.__name__)
 def test_an_object_stored_into_itself_through_a_call_is_exact_or_refused(fun):
     """Python: c.h read through c.l/c.d is the new c.h, so L = 2 sum(tanh(xW)^2).  sct followed that read apart from
