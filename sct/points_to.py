@@ -811,9 +811,10 @@ class _Values:
                 # it holds what it is given and keeps it nowhere else (was: anything, kept anywhere, so
                 # ``st.acc += v`` after ``st.acc = st.acc + w`` on ``st = St(h, 0.0)`` was refused as a
                 # change of an outside object, fuzz51 F3)
-                return self.fresh(state, site, reached)
+                return self._note_holding(state, node, info, self.fresh(state, site, reached), args)
             state.escaped = state.escaped | reached
-            return self.fresh(state, site, reached | frozenset({EXT}))
+            # (``holder(c)`` of a class named in lower case: the gate's vocabulary knows capitalised names only)
+            return self._note_holding(state, node, info, self.fresh(state, site, reached | frozenset({EXT})), args)
         if info.kind == CallKind.PLAIN and not receiver and any(info.obj is c for c in _NEW_LIBRARY_OBJECTS):
             # np.random.default_rng(0): a new object that holds none of its arguments; what its
             # methods return is new too (rng.normal(): numbers or a new array, never the generator)

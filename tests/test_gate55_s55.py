@@ -2,6 +2,8 @@
 method, ``list(reversed([c]))``): the gate asks the points-to state whether the call's result may reach what it
 was given, and reads the callee's returns.  Each was silently accepted with half the gradient; now exact or refused
 at the write naming it.  Loops appending what a helper computed, snapshots and methods returning arrays stay exact."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,16 @@ class _Cell:
 
     def layer(self, x):
         return x @ self.W + 1.0
+
+
+class _holder:             # (a class named in lower case, and a dataclass)
+    def __init__(self, c):
+        self.c = c
+
+
+@dataclasses.dataclass
+class _box:
+    c: object
 
 
 def _make(c):
@@ -138,6 +150,18 @@ def _method_list(c, x):
     return _tail(c, x, c.d[0].h)
 
 
+def _held(c, x):
+    c.d = _holder(c)
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.d.c.h)
+
+
+def _boxed(c, x):
+    c.d = _box(c=[c])
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, c.d.c[0].h)
+
+
 _W0, _X = np.array([[0.5, -1.0], [0.3, 0.8]]), np.array([[1.0, 2.0]])
 
 
@@ -155,7 +179,7 @@ def _plain_loss(fun):
 
 @pytest.mark.parametrize("fun", [_reversed_list, _reversed_tuple, _sliced, _item_sliced, _made, _made_later,
                                  _made_through, _made_from_a_dict, _same_one, _a_pair, _mapped, _method_self,
-                                 _method_list],
+                                 _method_list, _held, _boxed],
                          ids=lambda f: f.__name__)
 def test_an_object_stored_into_itself_through_a_call_is_exact_or_refused(fun):
     """Python: c.h read through c.l/c.d is the new c.h, so L = 2 sum(tanh(xW)^2).  sct followed that read apart from
