@@ -96,7 +96,9 @@ def _returns_hold_nothing(fn) -> bool:
         return False
     bindings, others = _bindings(fdef)
     params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs} | \
-        {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+        {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None} | \
+        {m.id for n in gast.walk(fdef) if isinstance(n, gast.comprehension) for m in gast.walk(n.target)
+         if isinstance(m, gast.Name)}         # (and a comprehension's names: ``[h for h in hs]`` holds hs' items)
 
     def nothing(v, depth=0) -> bool:
         if depth > 8:
@@ -114,8 +116,12 @@ def _returns_hold_nothing(fn) -> bool:
                 isinstance(v.op, (gast.Add, gast.Sub, gast.Mult)) and any(
                     isinstance(o, gast.Constant) and type(o.value) in (float, complex) or
                     not isinstance(o, gast.Constant) and nothing(o, depth + 1) for o in (v.left, v.right))
-        if isinstance(v, gast.Tuple):
+        if isinstance(v, (gast.Tuple, gast.List, gast.Set)):       # (a new list of new arrays: ``[np.tanh(z)]``)
             return all(nothing(e, depth + 1) for e in v.elts)
+        if isinstance(v, gast.Dict):
+            return None not in v.keys and all(nothing(e, depth + 1) for e in v.keys + v.values)
+        if isinstance(v, (gast.ListComp, gast.SetComp, gast.DictComp)):  # (not a generator: it holds its frame)
+            return all(nothing(e, depth + 1) for e in ([v.key, v.value] if isinstance(v, gast.DictComp) else [v.elt]))
         if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id not in fn.__code__.co_varnames:
             _note_callee(fn.__globals__, v.func.id)
             callee = fn.__globals__.get(v.func.id)

@@ -226,7 +226,20 @@ def _dense_history(c, x):
     return _tail(c, x, hs[-1])
 
 
-@pytest.mark.parametrize("fun", [_method_array, _method_affine, _helper_array, _dense_history],
+def _block(hs, W):
+    return [np.tanh(hs[-1] @ W), {"n": np.sum(hs[0]) / len(hs)}]
+
+
+def _dense_list(c, x):
+    hs = [x]
+    for t in range(2):
+        out = _block(hs, c.W)
+        hs.append(out[0])
+    c.h = np.tanh(x @ c.W)
+    return _tail(c, x, hs[-1])
+
+
+@pytest.mark.parametrize("fun", [_method_array, _method_affine, _helper_array, _dense_history, _dense_list],
                          ids=lambda f: f.__name__)
 def test_calls_returning_new_arrays_stored_into_the_object_stay_exact(fun):
     """A method or helper returning a new array (``np.tanh(x @ self.W)``, ``x @ self.W + 1.0``), and a loop appending
