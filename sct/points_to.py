@@ -862,7 +862,8 @@ class _Values:
         objs = state.env.get(func.value.id, frozenset())
         kinds = {self.kinds.get(o[1]) if o != EXT and o[0] == "arg" else None for o in objs}
         kind = kinds.pop() if len(kinds) == 1 else None
-        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type)) or \
+        if not (isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[1], type) and
+                isinstance(kind[2], tuple)) or kind[1].__getattribute__ is not object.__getattribute__ or \
                 func.attr in {f[0] for f in kind[2] if isinstance(f, tuple) and f} or \
                 any(isinstance(n, gast.Attribute) and n.attr == func.attr and not isinstance(n.ctx, gast.Load)
                     for n in walk_nodes(self.fdef)):
