@@ -1,0 +1,141 @@
+"""misc55: three silent wrong results.
+
+1. ``l0 = loss; loss += r`` with ``loss`` a dlarray standing for numpy's scalar (``x * 2.0`` of a 0-d x,
+   ``np.sum(...)``, ``x[0]``): plain Python with sct's dlarray changed its 0-d data in place, so ``l0``
+   changed too (12.25 where numpy, and sct under dlfeval, give 10.5: np.float64 is immutable).  The runtime
+   dlarray now rebinds such a value, as numpy's scalar does; 0-d arrays (``dlarray(0.5)``, ``x.copy()``)
+   and 1-element arrays still change in place, as numpy's do.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import D, assert_close, numerical_gradient
+
+
+# --- 1. in-place operators on a dlarray that stands for numpy's scalar ------------------------------
+
+def mul_iadd(x, r):
+    loss = x * 2.0
+    l0 = loss
+    loss += r
+    return np.sum(l0 * loss)
+
+
+def sum_isub(x, r):
+    loss = np.sum(x * x)
+    l0 = loss
+    loss -= r
+    return np.sum(l0 * loss * 3.0)
+
+
+def item_imul(x, r):
+    loss = x[0] + 0.0
+    l0 = loss
+    loss *= r
+    return np.sum(l0 + loss * loss)
+
+
+def sin_idiv(x, r):
+    loss = np.sin(x)
+    l0 = loss
+    loss /= r + 2.0
+    return np.sum(l0 * loss)
+
+
+def ipow(x, r):
+    loss = np.sum(x * r)
+    l0 = loss
+    loss **= 2
+    return np.sum(l0 * loss)
+
+
+def rebind(x, r):
+    loss = x * 2.0
+    l0 = loss
+    loss = loss + r
+    return np.sum(l0 * loss)
+
+
+def history(x, r):
+    loss = np.sum(x) * 0.0
+    first = loss
+    for i in range(3):
+        loss += r * np.sum(x)
+    return np.sum(first * 5.0 + loss * x)
+
+
+class Holder:
+    pass
+
+
+def field(x, r):
+    s = np.sum(x * r)
+    h = Holder()
+    h.s = s
+    s *= x[0]
+    return np.sum(s * h.s)
+
+
+CASES = [mul_iadd, sum_isub, item_imul, sin_idiv, ipow, rebind, history, field]
+
+
+def gradient_of(fn):
+    def run(x, r):
+        y = fn(x, r)
+        return y, dlgradient(y, x)
+    return run
+
+
+@pytest.mark.parametrize("fn", CASES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [0.75, [0.75], [0.75, -1.3]], ids=["0d", "1", "2"])
+def test_plain_dlarray_numpy_and_sct_agree(fn, x):
+    if fn in (item_imul, field) and np.ndim(x) == 0:
+        pytest.skip("indexes x")
+    r = 0.5
+    by_numpy = float(np.sum(fn(np.array(x), np.array(r))))
+    by_dlarray = float(np.sum(extractdata(fn(dlarray(x), dlarray(r)))))   # plain Python, sct's dlarray
+    assert by_dlarray == pytest.approx(by_numpy, rel=1e-12)
+    if np.ndim(x) == 0:             # numpy's scalar np.float64: immutable, as above
+        assert float(fn(np.float64(x), np.float64(r))) == pytest.approx(by_numpy, rel=1e-12)
+    y, g = dlfeval(gradient_of(fn), dlarray(x), dlarray(r))
+    assert float(D(y)) == pytest.approx(by_numpy, rel=1e-12)
+    expected = numerical_gradient(lambda v: float(np.sum(fn(v, np.array(r)))), [np.array(x, float)], 0)
+    assert_close(D(g), expected, rtol=1e-6, atol=1e-8, what="gradient")
+
+
+def test_scalar_dlarray_is_not_changed_by_augmented_assignment():
+    for make in (lambda: dlarray([1.5, 2.0])[0], lambda: np.sum(dlarray([1.5, 2.0])),
+                 lambda: dlarray(1.5) * 2.0):
+        s = make()
+        before = float(extractdata(s))
+        s0 = s
+        s += 1.0
+        s -= 0.25
+        s *= 3.0
+        s /= 2.0
+        s **= 2
+        assert float(extractdata(s0)) == before
+        assert float(extractdata(s)) == pytest.approx(((before + 0.75) * 1.5) ** 2)
+
+
+def test_arrays_still_change_in_place():
+    for data in (1.5, [1.5], [1.5, 2.0]):
+        a = dlarray(data)           # a 0-d array (np.array(1.5)), a 1- and a 2-element one: in place
+        a0 = a
+        a += 1.0
+        a **= 2
+        assert_close(D(a0), (np.array(data) + 1.0) ** 2)
+    c = dlarray([1.5, 2.0]).copy()
+    c0 = c
+    c *= 2.0
+    assert_close(D(c0), [3.0, 4.0])
+
+
+def test_scalar_dlarray_plus_array_broadcasts_to_a_new_array():
+    s = dlarray([1.5, 2.0])[0]
+    s0 = s
+    s += dlarray([1.0, 2.0, 3.0])           # np.float64 += array: a new array, as numpy gives
+    assert_close(D(s), [2.5, 3.5, 4.5])
+    assert float(extractdata(s0)) == 1.5
