@@ -79,7 +79,7 @@ from .key_checks import check_traced_keys
 from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
-from .kinds import kind_of
+from .kinds import instance_field, kind_of
 from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, \
     describe, entered, plain_fill
 from .options import canonicalize_sites
@@ -173,7 +173,10 @@ def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
     def custom(name: str) -> bool:
         kind = activity.kinds.get(name)
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
-        return isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None))
+        # (a ``backward`` set on the instance, a field of its kind: the call is left to the run, where
+        # runtime/layers.has_custom_backward reads the object, sct.call_tree's "a layer with its own backward")
+        return isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None)) and \
+            not instance_field(kind, "backward")
 
     for node in walk_no_defs(fdef):
         if not (isinstance(node, gast.Assign) and isinstance(node.value, gast.Call)):

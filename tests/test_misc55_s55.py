@@ -5,6 +5,10 @@
    changed too (12.25 where numpy, and sct under dlfeval, give 10.5: np.float64 is immutable).  The runtime
    dlarray now rebinds such a value, as numpy's scalar does; 0-d arrays (``dlarray(0.5)``, ``x.copy()``)
    and 1-element arrays still change in place, as numpy's do.
+2. A ``backward`` set on a layer's instance (``layer.backward = fn``, before or after compiling) was ignored
+   where the class has none (the derived gradient [3, 4] where the backward gives [10, 10]); it is used now,
+   as one the class defines (``runtime.layers.has_custom_backward`` reads the object; the compiler leaves a
+   call of a layer whose kind holds a ``backward`` field to the run), and its removal is followed too.
 """
 import numpy as np
 import pytest
@@ -139,3 +143,111 @@ def test_scalar_dlarray_plus_array_broadcasts_to_a_new_array():
     s += dlarray([1.0, 2.0, 3.0])           # np.float64 += array: a new array, as numpy gives
     assert_close(D(s), [2.5, 3.5, 4.5])
     assert float(extractdata(s0)) == 1.5
+
+
+# --- 2. a custom backward set on a layer's instance --------------------------------------------------
+
+class Scale(sct.Layer):
+    learnables = ("W",)
+
+    def __init__(self, w):
+        self.W = w
+
+    def predict(self, X):
+        return X * self.W
+
+
+class ScaleTen(Scale):
+    def backward(self, X, Z, dLdZ, memory):
+        return dLdZ * 10.0, dLdZ * 0.0
+
+
+def tenfold(X, Z, dLdZ, memory):        # the backward set on an instance: a function of the layer's values
+    return dLdZ * 10.0, dLdZ * 0.0
+
+
+def hundredfold(X, Z, dLdZ, memory):
+    return dLdZ * 100.0, dLdZ * 0.0
+
+
+def by_predict(layer, x):
+    y = np.sum(layer.predict(x))
+    return y, dlgradient(y, x)
+
+
+def by_forward(layer, x):
+    y = np.sum(layer.forward(x))
+    return y, dlgradient(y, x)
+
+
+def by_call(layer, x):
+    y = np.sum(layer(x))
+    return y, dlgradient(y, x)
+
+
+def in_list(layers, x):
+    h = x
+    for layer in layers:
+        h = layer(h)
+    y = np.sum(h)
+    return y, dlgradient(y, x)
+
+
+def in_dict(p, x):
+    y = np.sum(p["layer"].predict(x))
+    return y, dlgradient(y, x)
+
+
+def second(layer, x):
+    y = np.sum(layer.predict(x) ** 2)
+    g = dlgradient(y, x)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+W0 = np.array([3.0, 4.0])
+X0 = np.array([1.0, 2.0])
+
+
+@pytest.mark.parametrize("fn", [by_predict, by_forward, by_call], ids=lambda f: f.__name__)
+def test_instance_backward_set_after_compiling_is_used_and_removed(fn):
+    layer = Scale(dlarray(W0))
+    assert_close(D(dlfeval(fn, layer, dlarray(X0))[1]), W0)             # derived: W
+    layer.backward = tenfold
+    y, g = dlfeval(fn, layer, dlarray(X0))
+    assert float(D(y)) == pytest.approx(float(np.sum(X0 * W0)))
+    assert_close(D(g), [10.0, 10.0])                                    # the backward's, as MATLAB uses it
+    layer.backward = hundredfold
+    assert_close(D(dlfeval(fn, layer, dlarray(X0))[1]), [100.0, 100.0])
+    del layer.backward
+    assert_close(D(dlfeval(fn, layer, dlarray(X0))[1]), W0)
+
+
+@pytest.mark.parametrize("fn, wrap", [(by_predict, lambda L: L), (in_list, lambda L: [L]),
+                                      (in_dict, lambda L: {"layer": L})], ids=["arg", "list", "dict"])
+def test_instance_backward_set_before_compiling(fn, wrap):
+    layer = Scale(dlarray(W0))
+    layer.backward = tenfold
+    assert_close(D(dlfeval(fn, wrap(layer), dlarray(X0))[1]), [10.0, 10.0])
+    assert_close(D(dlfeval(fn, wrap(Scale(dlarray(W0))), dlarray(X0))[1]), W0)
+
+
+def test_instance_backward_overrides_the_class_one_and_is_differentiated_again():
+    layer = Scale(dlarray(W0))
+    layer.backward = tenfold
+    by_class = dlfeval(second, ScaleTen(dlarray(W0)), dlarray(X0))
+    by_instance = dlfeval(second, layer, dlarray(X0))
+    assert_close(D(by_instance[1]), D(by_class[1]))
+    assert_close(D(by_class[1]), 400.0 * 20.0 * X0 * W0)     # g = 10 * 2Z = 20WX, dz/dx = 2g * 10 * 2 * 10
+    override = ScaleTen(dlarray(W0))
+    override.backward = hundredfold
+    assert_close(D(dlfeval(by_predict, override, dlarray(X0))[1]), [100.0, 100.0])
+
+
+def test_instance_predict_is_python_s():
+    layer = Scale(dlarray(W0))
+    assert_close(D(dlfeval(by_predict, layer, dlarray(X0))[1]), W0)
+    layer.predict = lambda X: X * 7.0
+    y, g = dlfeval(by_predict, layer, dlarray(X0))
+    assert float(D(y)) == pytest.approx(float(np.sum(X0 * 7.0)))
+    assert_close(D(g), [7.0, 7.0])
