@@ -70,6 +70,7 @@ from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .normalize_generators import generator_items
 from .scalars import specialise
+from .replaced_functions import refuse_replaced
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
 from .callee_effects import ABSENT as ABSENT_CALLEE, begin_callee_reads, callee_reads, end_callee_reads
@@ -139,16 +140,24 @@ class Compiled:
 _FIXED_MODULES = ("numpy", "math", "cmath", "sct")
 
 
-def _fixed_module(base) -> bool:
-    """Attributes of numpy, math and sct's own modules are not guarded (one check per call and
-    function: replacing ``np.sin`` itself at run time is not supported); a user's modules
-    and classes are (``helpers.act = np.cos`` recompiles)."""
+def _fixed_module(base, modules=_FIXED_MODULES) -> bool:
+    """Attributes of numpy, math and sct's own modules are not rebound by a call of user code (the
+    checks of Compiled.call_targets leave them out); a user's modules and classes may be
+    (``helpers.act = np.cos`` recompiles)."""
     if base is RT:
         return True
     if type(base) is not types.ModuleType:
         return False
     name = base.__name__
-    return name.split(".", 1)[0] in _FIXED_MODULES
+    return name.split(".", 1)[0] in modules
+
+
+def _unguarded(base) -> bool:
+    """Attributes a cache hit does not check: sct's own.  numpy's, math's and cmath's that the code reads
+    are checked (one identity test each): a function replaced after compiling (``np.sin = np.cos``) compiles
+    again, where sct.replaced_functions refuses it (was: the cached code ran the replacement and
+    differentiated the original)."""
+    return _fixed_module(base, ("sct",))
 
 
 def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
@@ -717,6 +726,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                           filename, namer, mode == "vjp", getattr(tree, "records", ()),
                                           sig.param_kinds)                      # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
+    refuse_replaced(resolver, fdef, filename)                                   # sct/replaced_functions.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -1711,7 +1721,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
-    attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
+    attribute_guards = [g for g in resolver.attribute_guards.values() if not _unguarded(g[0])]
     compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                         cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
     compiled.call_targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))

@@ -9,7 +9,15 @@
    where the class has none (the derived gradient [3, 4] where the backward gives [10, 10]); it is used now,
    as one the class defines (``runtime.layers.has_custom_backward`` reads the object; the compiler leaves a
    call of a layer whose kind holds a ``backward`` field to the run), and its removal is followed too.
+3. numpy (math, cmath) functions replaced (``np.sin = np.cos``, ``np.tanh = my_tanh``, ``numpy.exp = ...``,
+   ``math.sin = ...``): the value of the replacement with the derivative of the original (or a rule calling
+   the replacement: -cos(x) for cos), and after compiling a cached entry ran on.  Refused when compiled,
+   naming the function and the line (sct/replaced_functions.py); a cache hit checks the module functions
+   the code reads (sct/cache.py), so a replacement after compiling compiles again and is refused.
 """
+import math
+
+import numpy
 import numpy as np
 import pytest
 
@@ -251,3 +259,90 @@ def test_instance_predict_is_python_s():
     y, g = dlfeval(by_predict, layer, dlarray(X0))
     assert float(D(y)) == pytest.approx(float(np.sum(X0 * 7.0)))
     assert_close(D(g), [7.0, 7.0])
+
+
+# --- 3. numpy's, math's functions replaced ------------------------------------------------------------
+
+def uses_sin(x):
+    y = np.sum(np.sin(x))
+    return y, dlgradient(y, x)
+
+
+def uses_math_sin(x):
+    y = math.sin(x[0]) * np.sum(x)
+    return y, dlgradient(y, x)
+
+
+def uses_numpy_exp(x):
+    y = numpy.sum(numpy.exp(x))
+    return y, dlgradient(y, x)
+
+
+def uses_tanh(x):
+    y = np.sum(np.tanh(x))
+    return y, dlgradient(y, x)
+
+
+def uses_cos(x):
+    y = np.sum(np.cos(x))
+    return y, dlgradient(y, x)
+
+
+def my_tanh(v):
+    return v * 2.0
+
+
+def refused(fn, spelled, line_offset=1):
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(fn, dlarray(X0 * 0.3))
+    assert info.value.lineno == fn.__code__.co_firstlineno + line_offset
+    assert spelled in str(info.value) and "replaced" in str(info.value)
+    assert "test_misc55_s55.py" in str(info.value)
+
+
+def test_replaced_before_compiling_is_refused(monkeypatch):
+    monkeypatch.setattr(np, "sin", np.cos)
+    refused(uses_sin, "np.sin")
+    monkeypatch.setattr(math, "sin", math.cos)
+    refused(uses_math_sin, "math.sin")
+    monkeypatch.setattr(numpy, "exp", np.expm1)
+    refused(uses_numpy_exp, "numpy.exp")
+    monkeypatch.setattr(np, "tanh", my_tanh)
+    refused(uses_tanh, "np.tanh")
+
+
+PLAIN = {uses_sin: lambda v: np.sum(np.sin(v)), uses_math_sin: lambda v: math.sin(v[0]) * np.sum(v),
+         uses_numpy_exp: lambda v: np.sum(np.exp(v)), uses_tanh: lambda v: np.sum(np.tanh(v))}
+
+
+def check_original(fn, x):
+    y, g = dlfeval(fn, dlarray(x))
+    assert float(D(y)) == pytest.approx(float(PLAIN[fn](x)), rel=1e-12)
+    assert_close(D(g), numerical_gradient(PLAIN[fn], [x.copy()], 0), what=fn.__name__)
+
+
+def test_replaced_after_compiling_is_not_served_from_the_cache(monkeypatch):
+    x = X0 * 0.3
+    for fn, module, name, other in [(uses_sin, np, "sin", np.cos), (uses_math_sin, math, "sin", math.cos),
+                                    (uses_numpy_exp, numpy, "exp", np.expm1), (uses_tanh, np, "tanh", my_tanh)]:
+        check_original(fn, x)                   # compiled and cached
+        monkeypatch.setattr(module, name, other)
+        refused(fn, name)                       # was: the cached code, the value of the new one, the old rule
+        monkeypatch.undo()
+        check_original(fn, x)                   # restored: the original's value and derivative again
+
+
+def test_a_replaced_function_the_rules_call_is_refused(monkeypatch):
+    # the rule of np.cos computes np.sin: replaced, the derivative of cos was -cos(x)
+    monkeypatch.setattr(np, "sin", np.cos)
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(uses_cos, dlarray(X0))
+    assert info.value.lineno == uses_cos.__code__.co_firstlineno
+    assert "np.sin was replaced" in str(info.value)
+
+
+def test_unreplaced_and_added_names_are_not_refused(monkeypatch):
+    monkeypatch.setattr(np, "sin", np.sin, raising=True)          # the same function set again
+    monkeypatch.setattr(np, "my_helper_s55", my_tanh, raising=False)  # a name numpy has not
+    y, g = dlfeval(uses_sin, dlarray(X0))
+    assert_close(D(g), np.cos(X0))
