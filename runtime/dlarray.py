@@ -561,6 +561,28 @@ class dlarray(np.lib.mixins.NDArrayOperatorsMixin):
 _SCALAR_SLOT = dlarray._scalar
 
 
+def _rebinding(name: str):
+    """``dlarray.__i<name>__``: in place, as ndarray's, except for a dlarray that stands for numpy's scalar
+    (``is_numpy_scalar``: ``loss = np.sum(x * x)``, ``s = x[0]``), which is immutable as ``np.float64`` is:
+    ``t += v`` binds ``t`` to ``t + v`` and leaves the object ``t`` held (and any other name holding it,
+    ``l0 = loss; loss += r``) as it was (was: its 0-d data changed in place, so plain Python's ``l0``
+    changed where numpy's, and sct's under dlfeval, does not)."""
+    in_place = getattr(dlarray, f"__i{name}__")
+    binary = getattr(dlarray, f"__{name}__")
+
+    def method(self, other):
+        if is_numpy_scalar(self):
+            return binary(self, other)
+        return in_place(self, other)
+    method.__name__ = method.__qualname__ = f"__i{name}__"
+    return method
+
+
+for _name in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift",
+              "and", "xor", "or"):
+    setattr(dlarray, f"__i{_name}__", _rebinding(_name))
+
+
 def is_numpy_scalar(value) -> bool:
     """Whether the 0-d dlarray ``value`` stands for numpy's scalar (``np.float64``: an item of an array, a
     reduction, an elementwise result of 0-d operands, which numpy gives as a scalar) rather than a 0-d

@@ -67,8 +67,10 @@ class Layer:
 
 
 def has_custom_backward(obj) -> bool:
-    """Does ``obj`` (a layer) define its own ``backward``?"""
-    return isinstance(obj, Layer) and callable(getattr(type(obj), "backward", None))
+    """Does ``obj`` (a layer) have its own ``backward``: its class's, or one set on the instance
+    (``layer.backward = fn``, which ``layer_backward`` calls as ``layer.backward(X, Z, dLdZ, memory)``;
+    was: the class's only, so a function set on an instance of a class without one was not used)?"""
+    return isinstance(obj, Layer) and callable(getattr(obj, "backward", None))
 
 
 def uses_custom_backward(obj, name) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import linecache
+import operator
 import struct
 import threading
 import types
@@ -314,12 +315,15 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
         lines.append("    o = getattr(f, '__sct_positional_of__', None)")
         lines.append("    if o is None or POS(o) is not f: return False")
     cell_lines, global_lines = _name_guard_checks(fn, name_guards, consts, lines)
+    global_lines += _module_function_checks(attribute_guards, consts)
     if global_lines:                  # fn's globals by subscript (no method call): one gone, a miss
         lines.append("    try:")
         lines.extend(global_lines)
         lines.append("    except KeyError:")
         lines.append("        return False")
     for j, (base, attribute, value) in enumerate(attribute_guards):
+        if _module_function(base, attribute, value):
+            continue                  # (read with the others of its module: _module_function_checks)
         consts[f"A{j}"], consts[f"AV{j}"] = base, value
         lines.append(f"    v = getattr(A{j}, {attribute!r}, M)")
         # (a function's __kwdefaults__: the resolver keeps a copy of it, compared item by item)
@@ -339,6 +343,36 @@ def make_check(fn, name_guards: Iterable, attribute_guards: Iterable, default_ki
     check.body = lines[1:-1]           # for sct.api.make_hit, which writes the checks inline
     check.consts = consts
     return check
+
+
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, np.ufunc, type(np.sum), type)
+
+
+def _module_function(base, attribute: str, value) -> bool:
+    """Is the guard ``base.attribute is value`` a function (or class) a module's dict holds (np.sin,
+    np.sum, math.exp, helpers.act), compared by identity?"""
+    return type(base) is types.ModuleType and type(value) in _FUNCTION_TYPES and \
+        vars(base).get(attribute, _MISSING) is value
+
+
+def _module_function_checks(attribute_guards, consts: dict) -> List[str]:
+    """make_check's lines (inside its ``try: ... except KeyError``) for the functions read from modules:
+    one ``operator.itemgetter`` of each module's dict, its tuple compared with the values the code was
+    compiled with (items compared by identity first; a function's ``==`` is identity).  ~0.1 us a module
+    (was: one getattr and test per function, ~0.1 us each; the functions of numpy, math and cmath were not
+    checked at all: ``np.sin = np.cos`` after compiling ran the cached code, sct.replaced_functions)."""
+    by_module: dict = {}
+    for base, attribute, value in attribute_guards:
+        if _module_function(base, attribute, value):
+            by_module.setdefault(id(base), (base, {}))[1][attribute] = value
+    lines = []
+    for j, (base, held) in enumerate(by_module.values()):
+        names = sorted(held)
+        consts[f"MD{j}"], consts[f"MG{j}"] = vars(base), operator.itemgetter(*names)
+        consts[f"MV{j}"] = tuple(held[n] for n in names) if len(names) > 1 else held[names[0]]
+        compare = "!=" if len(names) > 1 else "is not"
+        lines.append(f"        if MG{j}(MD{j}) {compare} MV{j}: return False")
+    return lines
 
 
 def _kind_may_change(value) -> bool:

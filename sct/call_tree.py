@@ -48,7 +48,7 @@ from .runtime.origins import module_name, module_top
 from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_sequence, \
     into_temporary as _into_temporary, positional
 
-from .kinds import kind_of, make_matcher
+from .kinds import instance_field, kind_of, make_matcher
 from .ir import child_nodes, const, constant_int, load, root_name, tree_changed, walk_no_defs, walk_nodes, walk_nodes_list
 from .plans import NO_ADJOINT
 from .recomputed import USER_CODE_RT
@@ -534,7 +534,7 @@ class _Resolution:
         cls = receiver[1]
         if not isinstance(cls, type) or issubclass(cls, (Closure, list, tuple, dict, type)) or \
                 module_top(cls) in ("sct", "sct_generated", "builtins") or \
-                (receiver[0] == "obj" and any(f == name for f, _ in receiver[2])):
+                instance_field(receiver, name):
             return self.record(call, reason="callee known at run time only")
         try:
             func = inspect.getattr_static(cls, name)
@@ -543,8 +543,8 @@ class _Resolution:
         if type(func) is not types.FunctionType or getattr(cls, name, None) is not func:
             return self.record(call, reason="callee known at run time only")
         from .runtime.layers import Layer
-        if issubclass(cls, Layer) and callable(getattr(cls, "backward", None)) and \
-                name in ("predict", "forward", "__call__"):
+        if issubclass(cls, Layer) and name in ("predict", "forward", "__call__") and \
+                (callable(getattr(cls, "backward", None)) or instance_field(receiver, "backward")):
             return self.record(call, reason="a layer with its own backward")
         if _recursive(func):
             return self.record(call, reason="a recursive call")

@@ -70,6 +70,7 @@ from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .normalize_generators import generator_items
 from .scalars import specialise
+from .replaced_functions import refuse_replaced
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
 from .callee_effects import ABSENT as ABSENT_CALLEE, begin_callee_reads, callee_reads, end_callee_reads
@@ -79,7 +80,7 @@ from .key_checks import check_traced_keys
 from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
-from .kinds import kind_of
+from .kinds import instance_field, kind_of
 from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, \
     describe, entered, plain_fill
 from .options import canonicalize_sites
@@ -139,16 +140,24 @@ class Compiled:
 _FIXED_MODULES = ("numpy", "math", "cmath", "sct")
 
 
-def _fixed_module(base) -> bool:
-    """Attributes of numpy, math and sct's own modules are not guarded (one check per call and
-    function: replacing ``np.sin`` itself at run time is not supported); a user's modules
-    and classes are (``helpers.act = np.cos`` recompiles)."""
+def _fixed_module(base, modules=_FIXED_MODULES) -> bool:
+    """Attributes of numpy, math and sct's own modules are not rebound by a call of user code (the
+    checks of Compiled.call_targets leave them out); a user's modules and classes may be
+    (``helpers.act = np.cos`` recompiles)."""
     if base is RT:
         return True
     if type(base) is not types.ModuleType:
         return False
     name = base.__name__
-    return name.split(".", 1)[0] in _FIXED_MODULES
+    return name.split(".", 1)[0] in modules
+
+
+def _unguarded(base) -> bool:
+    """Attributes a cache hit does not check: sct's own.  numpy's, math's and cmath's that the code reads
+    are checked (one identity test each): a function replaced after compiling (``np.sin = np.cos``) compiles
+    again, where sct.replaced_functions refuses it (was: the cached code ran the replacement and
+    differentiated the original)."""
+    return _fixed_module(base, ("sct",))
 
 
 def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
@@ -173,7 +182,10 @@ def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
     def custom(name: str) -> bool:
         kind = activity.kinds.get(name)
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
-        return isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None))
+        # (a ``backward`` set on the instance, a field of its kind: the call is left to the run, where
+        # runtime/layers.has_custom_backward reads the object, sct.call_tree's "a layer with its own backward")
+        return isinstance(cls, type) and issubclass(cls, Layer) and callable(getattr(cls, "backward", None)) and \
+            not instance_field(kind, "backward")
 
     for node in walk_no_defs(fdef):
         if not (isinstance(node, gast.Assign) and isinstance(node.value, gast.Call)):
@@ -714,6 +726,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                           filename, namer, mode == "vjp", getattr(tree, "records", ()),
                                           sig.param_kinds)                      # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
+    refuse_replaced(resolver, fdef, filename)                                   # sct/replaced_functions.py
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -1708,7 +1721,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
-    attribute_guards = [g for g in resolver.attribute_guards.values() if not _fixed_module(g[0])]
+    attribute_guards = [g for g in resolver.attribute_guards.values() if not _unguarded(g[0])]
     compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                         cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
     compiled.call_targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))

@@ -770,6 +770,13 @@ def has_own_methods(cls) -> bool:
     return False
 
 
+def instance_field(kind, name: str) -> bool:
+    """Does ``kind`` (an object's, kind_of's) hold a field ``name`` set on the instance, which Python reads
+    before the class's attribute (``obj.predict = fn``, ``layer.backward = fn``)?"""
+    return isinstance(kind, tuple) and len(kind) > 2 and kind[0] == "obj" and isinstance(kind[2], tuple) and \
+        any(field == name for field, _ in kind[2])
+
+
 def object_array_field(base_kind, kind) -> bool:
     """Is ``kind`` a plain float (or complex) array held in a field of an object of kind
     ``base_kind`` (a user's class, a dataclass, a namedtuple with methods of its own)?  The object's
