@@ -709,8 +709,8 @@ def _run_first(fun, args, compiled: Compiled):
 def kept_outputs(out, raw, kept, args):
     """``out`` (what dlfeval gives back: the arrays and numbers of the entry's outputs ``raw`` as dlarrays) with
     those plain Python gives as no dlarray as Python has them (``kept``: Compiled.output_types, from
-    sct/argument_writes.py output_types): ``float(loss)``, ``loss.item()``, ``lr * 0.5`` Python's numbers, a dict
-    argument returned as it was given the caller's dict itself, a copy of one holding its numbers (was: 1x1
+    sct/argument_writes.py output_types): ``float(loss)``, ``loss.item()``, ``lr * 0.5`` Python's numbers, a dict,
+    list, tuple or object argument returned as it was given the caller's object itself (red55r W3), a copy of one holding its numbers (was: 1x1
     dlarrays and a new dict, so json.dumps(state) failed and a loop passing the state back recompiled, red54u W1).
     ``args``: dlfeval's arguments, by the position of the function's parameters."""
     if kept[0] == "one":
@@ -734,7 +734,7 @@ def _kept_output(wrapped, raw, kept, args):
         return wrapped
     if kept[0] == "arg":
         given = args[kept[1]] if kept[1] < len(args) else None
-        return given if type(given) is dict else wrapped
+        return given if type(given) is dict or type(given) is type(raw) else wrapped
     if kept[0] == "items" and type(wrapped) is dict and type(raw) is dict:
         for k in kept[1]:
             if k in raw and k in wrapped:

@@ -444,8 +444,8 @@ def output_types(fdef, facts):
     """What dlfeval gives back where plain Python's type is known and is no dlarray (dlfeval wraps the rest as
     dlarrays: sct.api.kept_outputs): None, or ``("one", t)`` for a function returning one value, ``("tuple", n,
     {i: t})`` for one returning tuples of n values; t is "plain" (Python's number or ndarray: ``float(loss)``,
-    ``loss.item()``, ``lr * 0.5``, ``1.0``), ``("arg", name)`` (a dict argument returned as it was given: the
-    caller's dict itself) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
+    ``loss.item()``, ``lr * 0.5``, ``1.0``), ``("arg", name)`` (a dict, list, tuple or object argument returned as it
+    was given: the caller's object itself; writes into it are made into the caller's or refused) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
     items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
     returned dict was a new one, red54u W1)"""
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
@@ -487,7 +487,7 @@ def _output_kept(values, facts):
         return _dict_items(binds[0], facts)
     if name in facts.params and not facts.bindings().get(name):
         kind = kinds.get(name)
-        return ("arg", name) if isinstance(kind, tuple) and kind[:2] == ("map", dict) else None
+        return ("arg", name) if isinstance(kind, tuple) and kind[0] in ("map", "seq", "obj") else None
     binds = facts.bindings().get(name)
     if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Call) or binds[0].keywords or \
             len(binds[0].args) != 1 or not isinstance(binds[0].args[0], gast.Name):
