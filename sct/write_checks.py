@@ -1218,6 +1218,17 @@ class _WriteCheck:
                     fail(s, f"{z}.{method}(...) changes {z} in place, and sct does not differentiate "
                          f"{method}() on {held} holding traced values; {instead.format(z=z)}",
                          f"{z}.{method}")
+                if method in ("pop", "popitem", "clear") and "is an argument of" in why and \
+                        all(analysis.is_mapping(o) for o in analysis.objects(s, z)):
+                    # (removing a key of the caller's dict: a copy would not remove it there; was told to
+                    # copy it first. `del state[k]` is `state.pop(k)` here: sct/argument_deletes.py)
+                    deleted = (getattr(s, "lineno", None), self.spell(z)) in getattr(self.fdef, "sct_deleted_items", ())
+                    shown = self.spell(z)
+                    spelled = f"del {shown}[...]" if deleted else f"{shown}.{method}(...)"
+                    fail(s, f"{spelled} removes an item of {shown}, a dict {self.fname}() was given and writes traced values "
+                         f"into; sct follows writes of items into such a dict, not removing them. Keep "
+                         f"the temporary value in a local name instead of an item of {shown}, or remove the key "
+                         f"after dlfeval returns (`{shown}.pop(key, None)`)", spelled)
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; write "
                      f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
                      "a new value", f"{z}.{method}")
