@@ -1208,6 +1208,15 @@ class _WriteCheck:
         tracked = z in self.active or args_active
         modelled = method in ("append",) and len(node.args) == 1 and result is None or \
             method == "pop" and not node.args and not node.keywords
+        if tracked and self.mode == "entry" and method == "append" and result is None and z in analysis.locals and \
+                logged_number(self.fdef, s, node, z, analysis.locals, self.activity,
+                              getattr(self.resolver, "globals", None) or {}):
+            # log.losses.append(float(L)), self.history.append(float(loss)) with nothing after it that could
+            # read the item: the number appended as a constant, as HIST.append(float(L)) (sct/logged_values.py)
+            self.logged.append((s, node))
+            self.activity.lists.discard(z)
+            self.activity.active.discard(z)
+            return True
         if tracked or self.written_saved(s, z):
             why = analysis.sharing(s, z)
             if not modelled:
