@@ -23,6 +23,7 @@ from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number
+from .dead_fields import dead_end_field, field_as_python
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
@@ -39,10 +40,12 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
     new values because an adjoint reads the old value."""
     check = _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename)
-    check.logged = []
+    check.logged, check.kept_fields = [], []
     force = check.run()
     for s, node in check.logged:        # (after the walk over the statements: one is added before each)
         detach_logged(fdef, s, node, rt_name)
+    for s, python_type in check.kept_fields:
+        field_as_python(fdef, s, python_type, rt_name)
     return force
 
 
@@ -672,6 +675,10 @@ class _WriteCheck:
         if mode == "entry" and self._constant_field_write(s, name, attr_name):
             # (was: refused on an object reached through an argument, ``self = net.bn`` of a layer read in
             # place: "self may be an object loss_fn() did not create", for a running mean of constants)
+            return True
+        if mode == "entry" and self._leaf_gradients() and dead_end_field(self.fdef, attr_name, self.activity):
+            # (a running mean of traced values nothing reads back: sct/dead_fields.py; stored as Python has it)
+            self.kept_fields.append((s, self._python_type(s.value)))
             return True
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
