@@ -672,6 +672,12 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                               "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
                               "stored whole; write its items one by one, or build a new dict and return it "
                               "(`state = {**state, 'bn': {...}}`)")
+    if python_type == "dl-kept":
+        # (the caller's item itself, where no pass of a loop made a new one, or an op's dlarray: sct/argument_writes.py
+        # kept_or_dl)
+        if idx in caller and dict.__getitem__(caller, idx) is value:
+            return value
+        python_type = "dl"
     if python_type == "dl" and _dl_in_python(value):
         # (a comparison of a dlarray is a dlarray of bools in Python, `state["active"] = h > 0`: was refused,
         # red54u W2)
