@@ -1251,6 +1251,15 @@ class _WriteCheck:
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; write "
                      f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
                      "a new value", f"{z}.{method}")
+            if why is not None and method == "append" and args_active and "did not create" in why:
+                # (a log of the loss kept on an object from outside: a copy would not reach the caller's list;
+                # was told to copy the list first)
+                shown = self.spell(z)
+                fail(s, f"{shown}.append(...) stores a traced value in {shown}, a list from outside "
+                     f"{self.fname}(), whose items sct does not follow; append a plain number, "
+                     f"`{shown}.append(float(extractdata(x)))` (or `extractdata(x)`), which carries no gradient "
+                     f"(`float(x)` is logged so only where nothing after the append reads or changes an "
+                     f"outside object)", f"{shown}.append")
             if why is not None:
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
                      f"new value through {z} only. Write `{z} = list({z})` (or "
