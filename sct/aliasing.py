@@ -192,7 +192,11 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
             len(node.args) in (1, 2) and not node.keywords and target is None and func.value.id in analysis.locals:
         return _list_pop(func.value.id, node, analysis, rt_name, result, s)
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
-            func.attr == "update" and target is None and func.value.id in analysis.params:
+            func.attr in ("update", "setdefault") and target is None and func.value.id in analysis.params and \
+            _argument_dict(func.value.id, analysis, s):
+        # (the caller's dict, surely a dict: the item writes that the argument-item writes model)
+        if func.attr == "setdefault":
+            return _dict_method(func.value.id, "setdefault", node, analysis, rt_name)
         items = _argument_dict_update(func.value.id, node, analysis, s, fdef)
         if items is not None:
             return items
@@ -330,15 +334,20 @@ def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, r
     return out
 
 
+def _argument_dict(z: str, analysis, s) -> bool:
+    """Does ``z`` hold at ``s`` only the dict argument of its name (surely a dict, not a subclass)?"""
+    objs = analysis.objects(s, z)
+    return bool(objs) and all(o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in objs)
+
+
 def _argument_dict_update(z: str, node: gast.Call, analysis, s, fdef) -> Optional[List]:
     """``z.update(k=v)``, ``z.update({"k": v})`` (a dict written out with constant keys) of an argument ``z``
-    that is surely a dict (not a subclass, whose update skips its own ``__setitem__``): the values evaluated
+    that is surely a dict (_argument_dict: not a subclass, whose update skips its own ``__setitem__``; its
+    ``z.setdefault(k, d)`` is ``if k not in z: z[k] = d``, as _dict_method writes it): the values evaluated
     in Python's order, then ``z["k"] = v`` for each, the item writes into the caller's dict that the write
     checks model or refuse (``state.update(h=h_new)`` in a loss function: was refused as a change of the
     argument in place, where ``state["h"] = h_new`` ran; refuse55a)."""
-    objs = analysis.objects(s, z)
-    if not objs or not all(o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in objs) or \
-            len(node.args) > 1 or any(k.arg is None for k in node.keywords):
+    if len(node.args) > 1 or any(k.arg is None for k in node.keywords):
         return None
     pairs = []
     if node.args:

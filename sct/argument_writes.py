@@ -57,7 +57,10 @@ def python_type(value, facts, seen=None) -> str:
     return "" if found in (_CYCLE, _CYCLE_DL) else found
 
 
-def kept_or_dl(target, value, facts) -> str:
+_DICT_CHANGES = frozenset(("setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__"))
+
+
+def kept_or_dl(target, value, facts, fdef) -> str:
     """``"dl-kept"`` for ``d[k] = h`` (``target``, ``value``) where every binding of ``h`` is either the read
     ``d[k]`` of the same dict parameter and key (the caller's item itself, whatever it is) or an operation that
     surely gives a dlarray, and no other write of a ``k`` item is made in the function: ``h = state["h"]``, then
@@ -73,6 +76,9 @@ def kept_or_dl(target, value, facts) -> str:
     writes = facts.key_writes()
     if writes is None or len(writes.get(key, ())) != 1 or facts.bindings().get(holder):
         return ""
+    if any(isinstance(n, gast.Attribute) and n.attr in _DICT_CHANGES and isinstance(n.value, gast.Name) and
+           n.value.id == holder or isinstance(n, gast.Delete) for n in walk_nodes(fdef)):
+        return ""                   # (the item changed another way: the caller's may not be the one read)
     kept, made, names, todo = False, False, set(), [value.id]
     while todo:
         name = todo.pop()

@@ -20,9 +20,11 @@ import gast
 from .ir import assign, call, const, load, walk_nodes
 from .logged_values import _path
 from .plans import CallKind
+from .runtime.origins import module_top
 
 _GUARDS = frozenset(("unformatted_outside", "require_number", "inplace_result"))
 _REFLECTION = frozenset(("getattr", "vars", "setattr", "delattr", "hasattr"))
+_LIBRARIES = frozenset(("builtins", "numpy", "math", "sct", "runtime"))
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
@@ -105,11 +107,15 @@ def _closed_call(call, activity) -> bool:
     derivative site, sct's checks, a builtin or a method given no user's object."""
     if isinstance(call.func, gast.Attribute) and call.func.attr in _GUARDS | {"method_read_here"}:
         return True
-    kind = activity.call_info(call).kind
+    info = activity.call_info(call)
+    kind = info.kind
     if kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP, CallKind.CREATE, CallKind.SITE):
         return True
     if kind == CallKind.FUNCTION:
         return False
+    if kind == CallKind.PLAIN and module_top(type(info.obj) if info.obj is not None and
+                                             not callable(info.obj) else info.obj) not in _LIBRARIES:
+        return False            # (a callable sct does not know: a callback of the user's may read the field)
     parts = list(call.args) + [k.value for k in call.keywords]
     if isinstance(call.func, gast.Attribute):
         parts.append(call.func.value)

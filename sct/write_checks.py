@@ -591,7 +591,7 @@ class _WriteCheck:
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
         if not s.sct_through_type and len(s.targets) == 1:   # (a loop's carried value or the item itself)
             from .argument_writes import kept_or_dl
-            s.sct_through_type = kept_or_dl(s.targets[0], s.value, self._type_facts)
+            s.sct_through_type = kept_or_dl(s.targets[0], s.value, self._type_facts, self.fdef)
         if isinstance(s.value, gast.Name):
             self._stored.append((s, s.value.id))
         objs = self.analysis.objects(s, name)

@@ -197,6 +197,15 @@ def setdefault_step(state, x):
     return loss, dlgradient(loss, x)
 
 
+def setdefault_and_traced(state, x):
+    state.setdefault("step", 0)
+    state.setdefault("h", x * 0.0)
+    state["step"] = state["step"] + 1
+    state["h"] = np.tanh(x + state["h"])
+    loss = np.sum(state["h"] ** 2) * state["step"]
+    return loss, dlgradient(loss, x)
+
+
 def del_if_there(state, x):
     if "tmp" in state:
         del state["tmp"]
@@ -224,8 +233,8 @@ def pop_traced(state, x):
     return loss, dlgradient(loss, x)
 
 
-@pytest.mark.parametrize("fn", [update_keywords, update_dict, update_two, setdefault_step, del_if_there,
-                                pop_default], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [update_keywords, update_dict, update_two, setdefault_step, setdefault_and_traced,
+                                del_if_there, pop_default], ids=lambda f: f.__name__)
 def test_caller_dict_methods(fn):
     _run(fn, _state, [lambda r: r.standard_normal(3)], [0])
 
@@ -369,3 +378,9 @@ def test_rnn_no_step_keeps_the_callers_array():
     dlfeval(rnn_written_back, state, dlarray(np.zeros((0, 3))))
     assert state["h"] is kept
     _run(rnn_written_back, _rnn_state, [lambda r: np.zeros((0, 3))], [0], steps=1)
+
+
+def test_setdefault_of_a_traced_value_where_the_key_is_missing():
+    # (the first step sets "h" and "step" from the defaults, the later ones keep them)
+    state = _run(setdefault_and_traced, lambda: {"tmp": 1.0}, [lambda r: r.standard_normal(3)], [0])
+    assert state["step"] == 3 and type(state["h"]) is dlarray
