@@ -1256,10 +1256,11 @@ class _WriteCheck:
                 # was told to copy the list first)
                 shown = self.spell(z)
                 fail(s, f"{shown}.append(...) stores a traced value in {shown}, a list from outside "
-                     f"{self.fname}(), whose items sct does not follow; append a plain number, "
-                     f"`{shown}.append(float(extractdata(x)))` (or `extractdata(x)`), which carries no gradient "
-                     f"(`float(x)` is logged so only where nothing after the append reads or changes an "
-                     f"outside object)", f"{shown}.append")
+                     f"{self.fname}(), whose items sct does not follow; append a plain value, "
+                     f"`{shown}.append(extractdata(x))` (`{shown}.append(float(extractdata(x)))` for a number), "
+                     f"which carries no gradient, or keep the traced values in a list of the function's own "
+                     f"and return it (`float(x)` is logged as it is only where nothing after the append reads "
+                     f"or changes an outside object)", f"{shown}.append")
             if why is not None:
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
                      f"new value through {z} only. Write `{z} = list({z})` (or "

@@ -320,7 +320,7 @@ def test_log_then_more_changes_says_what_to_write():
     # (float(loss) logged with outside state changed after it: refused, advising extractdata; was "copy the list")
     text = _refused(log_float_then_count, Log(), dlarray(RNG.standard_normal(3)), line=2,
                     construct="log.losses.append")
-    assert "log.losses.append(float(extractdata(x)))" in text, text
+    assert "log.losses.append(float(extractdata(x)))" in text and "log.losses.append(extractdata(x))" in text, text
 
 
 # --- 4. an RNN's hidden state kept in the state --------------------------------------------------------------
