@@ -124,8 +124,19 @@ def _closed_call(call, activity) -> bool:
 
 
 def field_as_python(fdef, s, python_type: str, rt_name: str) -> None:
-    """``o.f = v`` (``s``) stores what plain Python stores: ``o.f = rt.field_as_python(v, "dl")`` where ``v`` is
-    surely a dlarray in Python (the code's value is its array); nothing to change otherwise."""
-    if python_type != "dl" or _path(fdef.body, s) is None:
+    """``o.f = v`` (``s``) stores what plain Python stores: ``v_kept = rt.field_as_python(v, "dl")`` before it and
+    ``o.f = v_kept``, where ``v`` is surely a dlarray in Python (the code's value is its array); nothing to change
+    otherwise."""
+    path = _path(fdef.body, s)
+    if python_type != "dl" or path is None or not isinstance(s.value, gast.Name):
         return
-    s.value = call(f"{rt_name}.field_as_python", [s.value, const(python_type)])
+    block, i = path[-1]
+    taken = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
+    name, k = f"{s.value.id}_kept", 0
+    while name in taken:
+        k += 1
+        name = f"{s.value.id}_kept{k}"
+    bind = assign(name, call(f"{rt_name}.field_as_python", [s.value, const(python_type)]))
+    gast.copy_location(bind, s)
+    s.value = load(name)
+    block.insert(i, bind)

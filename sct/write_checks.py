@@ -733,6 +733,7 @@ class _WriteCheck:
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         if mode == "entry":
             self._note_argument_write(s, objs)
+            self.kept_fields.append((s, self._python_type(s.value)))    # (stored as Python has it)
         return True
 
     def _reads_extracted(self, value, seen: Set[str]) -> bool:

@@ -149,6 +149,20 @@ def test_batch_norm_called_twice_in_a_loop():
                                                          lambda r: r.standard_normal((5, 4))], [0, 1])
 
 
+def layer_loss(bn, x, t):
+    y = bn(x)
+    loss = np.sum((y - t) ** 2) + np.sum(bn.running_mean * y) + bn.num_batches
+    return loss, dlgradient(loss, x, t)
+
+
+def test_batch_norm_given_itself_keeps_a_dlarray():
+    # (the layer given to the function, its running mean read back: followed through the name, and stored as
+    # Python stores it, a dlarray; was the code's ndarray)
+    bn = _run(layer_loss, lambda: BatchNorm(4), [lambda r: r.standard_normal((5, 4)),
+                                                 lambda r: r.standard_normal((5, 4))], [0, 1])
+    assert type(bn.running_mean) is dlarray and type(bn.running_var) is dlarray
+
+
 def test_batch_norm_running_mean_read_back_stays_refused():
     # (a read of the new running mean would lose its derivative: refused, naming the layer's line)
     text = _refused(read_back_loss, Model(), dlarray(RNG.standard_normal((5, 3))),
