@@ -672,16 +672,16 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                               "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
                               "stored whole; write its items one by one, or build a new dict and return it "
                               "(`state = {**state, 'bn': {...}}`)")
-    if python_type == "dl" and (type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic))
-                                and value.dtype.kind in "fcb"):
+    if python_type == "dl-kept":
+        # (the caller's item itself, where no pass of a loop made a new one, or an op's dlarray: sct/argument_writes.py
+        # kept_or_dl)
+        if idx in caller and dict.__getitem__(caller, idx) is value:
+            return value
+        python_type = "dl"
+    if python_type == "dl" and _dl_in_python(value):
         # (a comparison of a dlarray is a dlarray of bools in Python, `state["active"] = h > 0`: was refused,
         # red54u W2)
-        from .dlarray import wrap_outputs
-        from .formats import relabel
-        out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
-        if not isinstance(value, np.ndarray):
-            out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
-        return relabel(out, fmt) if fmt else out
+        return _as_dlarray(value, fmt)
     if _plain_scalars(value):
         return value                # (Python's numbers and text: no dlarray is one)
     if python_type == "plain" and type(value) is list and all(_plain_scalars(v) for v in value):
@@ -694,6 +694,33 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                           "from constants; this value's type in Python (a dlarray or an ndarray) is not known here. "
                           "Store it after dlfeval returns, or build a new dict and return it (`state = {**state, "
                           "key: value}`)")
+
+
+def _dl_in_python(value) -> bool:
+    """Is ``value`` (the code's value of what is surely a dlarray in Python) one the code keeps as a plain number
+    or array of floats, complex numbers or bools (which plain Python has as a dlarray)?"""
+    return type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic)) and \
+        value.dtype.kind in "fcb"
+
+
+def _as_dlarray(value, fmt=""):
+    """The dlarray plain Python has where the code has the number or array ``value`` (its own copy)."""
+    from .dlarray import wrap_outputs
+    from .formats import relabel
+    out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
+    if not isinstance(value, np.ndarray):
+        out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
+    return relabel(out, fmt) if fmt else out
+
+
+def field_as_python(value, python_type=""):
+    """``o.f = value`` of a traced value stored into an object from outside (sct/dead_fields.py): what plain
+    Python stores, a dlarray where ``python_type`` (sct/argument_writes.py) says the value surely is one (the
+    code's value is its array: ``self.running_mean = 0.9 * self.running_mean + 0.1 * mean`` of a dlarray mean
+    left an ndarray on the layer, a dlarray in Python; refuse55a); else the value.  Its derivative: the value's."""
+    if python_type == "dl" and not isinstance(value, _dlarray) and _dl_in_python(value):
+        return _as_dlarray(value)
+    return value
 
 
 def _plain_scalars(value) -> bool:
@@ -7361,6 +7388,11 @@ def inplace_result(new, old):
         raise TypeError(f"Cannot cast ufunc output from {dtype!r} to {old.dtype!r} with casting rule "
                         "'same_kind'")
     return np.asarray(new).astype(old.dtype)
+
+
+@defrule(field_as_python, wrt=("value",))
+def _field_as_python_rule(g, ans, value, python_type=""):
+    return g
 
 
 @defrule(inplace_result, wrt=("new",))

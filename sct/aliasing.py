@@ -192,6 +192,15 @@ def _lowered(s, analysis: AliasAnalysis, resolver, rt_name: str, fdef=None) -> O
             len(node.args) in (1, 2) and not node.keywords and target is None and func.value.id in analysis.locals:
         return _list_pop(func.value.id, node, analysis, rt_name, result, s)
     if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+            func.attr in ("update", "setdefault") and target is None and func.value.id in analysis.params and \
+            _argument_dict(func.value.id, analysis, s):
+        # (the caller's dict, surely a dict: the item writes that the argument-item writes model)
+        if func.attr == "setdefault":
+            return _dict_method(func.value.id, "setdefault", node, analysis, rt_name)
+        items = _argument_dict_update(func.value.id, node, analysis, s, fdef)
+        if items is not None:
+            return items
+    if result is None and isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
             func.attr in _LOWERED_METHODS and target is None and func.value.id in analysis.locals:
         z, method = func.value.id, func.attr
         if method in ("update", "setdefault") and analysis.builtin(s, z) and analysis.sharing(s, z) is None:
@@ -323,6 +332,67 @@ def _dict_method(z: str, method: str, node: gast.Call, analysis, rt_name: str, r
     if result is not None:
         out.append(assign(result, gast.Subscript(value=load(z), slice=key, ctx=gast.Load())))
     return out
+
+
+def _argument_dict(z: str, analysis, s) -> bool:
+    """Does ``z`` hold at ``s`` only the dict argument of its name (surely a dict, not a subclass)?"""
+    objs = analysis.objects(s, z)
+    return bool(objs) and all(o != EXT and o[0] == "arg" and analysis.is_mapping(o) for o in objs)
+
+
+def _argument_dict_update(z: str, node: gast.Call, analysis, s, fdef) -> Optional[List]:
+    """``z.update(k=v)``, ``z.update({"k": v})`` (a dict written out with constant keys) of an argument ``z``
+    that is surely a dict (_argument_dict: not a subclass, whose update skips its own ``__setitem__``; its
+    ``z.setdefault(k, d)`` is ``if k not in z: z[k] = d``, as _dict_method writes it): the values evaluated
+    in Python's order, then ``z["k"] = v`` for each, the item writes into the caller's dict that the write
+    checks model or refuse (``state.update(h=h_new)`` in a loss function: was refused as a change of the
+    argument in place, where ``state["h"] = h_new`` ran; refuse55a)."""
+    if len(node.args) > 1 or any(k.arg is None for k in node.keywords):
+        return None
+    pairs = []
+    if node.args:
+        other = node.args[0]
+        if isinstance(other, gast.Name):        # (the dict written out, bound to a name just before: normalized)
+            other = _bound_just_before(fdef, s, other.id)
+        if not isinstance(other, gast.Dict) or \
+                not all(isinstance(k, gast.Constant) and isinstance(k.value, (str, int)) for k in other.keys):
+            return None
+        pairs += list(zip([const(k.value) for k in other.keys], other.values))
+    pairs += [(const(k.arg), k.value) for k in node.keywords]
+    out = []
+    if len(pairs) > 1:      # (every value evaluated before the first item is set, as Python does)
+        for i, (key, value) in enumerate(pairs):
+            if not isinstance(value, (gast.Name, gast.Constant)):
+                name = _fresh_name(analysis, z + "_update")
+                out.append(assign(name, value))
+                pairs[i] = (key, load(name))
+    for key, value in pairs:
+        out.append(gast.Assign(targets=[gast.Subscript(value=load(z), slice=key, ctx=gast.Store())],
+                               value=value, type_comment=None))
+    return out
+
+
+def _bound_just_before(fdef, s, name: str):
+    """The value of ``name = value``, the statement just before ``s`` in its block, where its values are names
+    and constants that ``s`` reads as they are and ``name`` is read nowhere else (the normalizer's name of a
+    dict written out as an argument); None otherwise."""
+    if fdef is None:
+        return None
+    for node in gast.walk(fdef):
+        for field_name in ("body", "orelse", "finalbody"):
+            block = getattr(node, field_name, None)
+            if not isinstance(block, list) or s not in block:
+                continue
+            i = next(k for k, st in enumerate(block) if st is s)
+            before = block[i - 1] if i else None
+            if isinstance(before, gast.Assign) and len(before.targets) == 1 and \
+                    isinstance(before.targets[0], gast.Name) and before.targets[0].id == name and \
+                    isinstance(before.value, gast.Dict) and \
+                    all(isinstance(v, (gast.Name, gast.Constant)) for v in before.value.values) and \
+                    sum(isinstance(n, gast.Name) and n.id == name for n in gast.walk(fdef)) == 2:
+                return before.value
+            return None
+    return None
 
 
 def _copyto_arguments(node):

@@ -57,6 +57,50 @@ def python_type(value, facts, seen=None) -> str:
     return "" if found in (_CYCLE, _CYCLE_DL) else found
 
 
+_DICT_CHANGES = frozenset(("setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__"))
+
+
+def kept_or_dl(target, value, facts, fdef) -> str:
+    """``"dl-kept"`` for ``d[k] = h`` (``target``, ``value``) where every binding of ``h`` is either the read
+    ``d[k]`` of the same dict parameter and key (the caller's item itself, whatever it is) or an operation that
+    surely gives a dlarray, and no other write of a ``k`` item is made in the function: ``h = state["h"]``, then
+    ``h = np.tanh(xt @ W + h @ U)`` in a loop over ``xs``, then ``state["h"] = h`` (refuse55a: was not known,
+    refused when run, where ``state["h"]`` held an ndarray).  The run stores the caller's item as it is where
+    the value is that very object (no pass of the loop ran) and a dlarray otherwise
+    (runtime/support.py ``setitem_through``); ``""`` where that is not shown."""
+    if not (isinstance(value, gast.Name) and isinstance(target, gast.Subscript) and
+            isinstance(target.value, gast.Name) and target.value.id in facts.params and
+            isinstance(target.slice, gast.Constant)):
+        return ""
+    holder, key = target.value.id, target.slice.value
+    writes = facts.key_writes()
+    if writes is None or len(writes.get(key, ())) != 1 or facts.bindings().get(holder):
+        return ""
+    if any(isinstance(n, gast.Attribute) and n.attr in _DICT_CHANGES and isinstance(n.value, gast.Name) and
+           n.value.id == holder or isinstance(n, gast.Delete) for n in walk_nodes(fdef)):
+        return ""                   # (the item changed another way: the caller's may not be the one read)
+    kept, made, names, todo = False, False, set(), [value.id]
+    while todo:
+        name = todo.pop()
+        if name in names or name in facts.params:
+            return ""               # (a parameter's value: it may be the very array of the caller's item)
+        names.add(name)
+        binds = facts.bindings().get(name)
+        if not binds or any(b is None for b in binds):
+            return ""
+        for b in binds:
+            if isinstance(b, gast.Subscript) and isinstance(b.value, gast.Name) and b.value.id == holder and \
+                    isinstance(b.slice, gast.Constant) and b.slice.value == key:
+                kept = True
+            elif isinstance(b, gast.Name):
+                todo.append(b.id)
+            elif _type(b, facts, set()) in ("dl", _CYCLE_DL):
+                made = True
+            else:
+                return ""
+    return "dl-kept" if kept and made else ""
+
+
 def _type(value, facts, seen) -> str:
     if len(seen) > _DEPTH or _spent(facts):
         return ""                   # (not known: as deep as that, or read long enough; the same from anywhere)

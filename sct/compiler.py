@@ -81,6 +81,7 @@ from .io_checks import check_written_and_read
 from .helper_sites import check_helper_sites
 from .formats import follow_formats
 from .kinds import instance_field, kind_of
+from .argument_deletes import argument_deletes_as_pops
 from .plain_leaves import Described, Entered, PlainFill, check_first_pass_calls, check_plain_leaf_sites, \
     describe, entered, plain_fill
 from .options import canonicalize_sites
@@ -585,6 +586,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
     fold_none_parameters(fn, fdef, kinds, entry=not called and mode == "entry" and   # sct/none_branches.py
                          not filename.startswith("<sct-generated"))
+    argument_deletes_as_pops(fdef, kinds)                                      # sct/argument_deletes.py
     namer.bases.update(renamed)                                                 # (messages: the user's name)
     given_outputs(fn, fdef, namer)                                              # sct/network_outputs.py
     written = rewrite_dlupdates(fn, fdef, kinds, dlupdates, namer, rt_name) if dlupdates else []  # sct/dlupdates.py

@@ -80,7 +80,8 @@ def logged_number(fdef, s, node, receiver: str, local_names, activity, globals_)
     """Is ``s`` (``receiver.append(v)``, ``node`` its call, its result unused) the append of a Python number of a
     traced value to a list from outside that nothing after it in this call can read (see the module)?"""
     if not (isinstance(node.func, gast.Attribute) and node.func.attr == "append" and len(node.args) == 1 and
-            not node.keywords and isinstance(node.args[0], gast.Name) and receiver not in local_names):
+            not node.keywords and isinstance(node.args[0], gast.Name) and
+            (receiver not in local_names or _outside_field(fdef, receiver, local_names))):
         return False
     if not _number_of_traced(fdef, node.args[0].id, activity, globals_):
         return False
@@ -90,7 +91,7 @@ def logged_number(fdef, s, node, receiver: str, local_names, activity, globals_)
         return False
     # the receiver read only as the object of such appends
     for n in walk_nodes(fdef):
-        if isinstance(n, gast.Name) and n.id == receiver:
+        if isinstance(n, gast.Name) and n.id == receiver and isinstance(n.ctx, gast.Load):
             if not any(isinstance(c, gast.Call) and isinstance(c.func, gast.Attribute) and c.func.value is n and
                        c.func.attr == "append" for c in _calls(fdef)):
                 return False
@@ -99,6 +100,39 @@ def logged_number(fdef, s, node, receiver: str, local_names, activity, globals_)
     for st in after:
         if not _after_ok(st, fdef, activity, bound, globals_, local_names):
             return False
+    return True
+
+
+def _outside_field(fdef, receiver: str, local_names) -> bool:
+    """Is the local ``receiver`` bound once, to ``o.f`` of a name ``o`` the function never binds (a parameter, a
+    global: ``log.losses``, ``self.history``, which the normalizer reads into a name of its own), where no other
+    ``o.f`` is read (nor ``o`` given anything but reads of its fields), so that the list is reached in this
+    call only through ``receiver``?  (``log.losses.append(float(L))`` was refused where ``HIST.append(float(L))``
+    ran; refuse55a.)"""
+    binds = [n for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and
+             any(isinstance(t, gast.Name) and t.id == receiver for t in n.targets)]
+    stores = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == receiver and
+              not isinstance(n.ctx, gast.Load)]
+    if len(binds) != 1 or len(stores) != 1 or len(binds[0].targets) != 1:
+        return False
+    field = binds[0].value
+    if not (isinstance(field, gast.Attribute) and isinstance(field.value, gast.Name)):
+        return False
+    owner = field.value.id
+    if owner == receiver or any(isinstance(n, gast.Name) and n.id == owner and
+                                not isinstance(n.ctx, (gast.Load, gast.Param)) for n in walk_nodes(fdef)):
+        return False
+    attributes = {id(n.value) for n in walk_nodes(fdef) if isinstance(n, gast.Attribute)}
+    # (the guard of a method read in place, rt.method_read_here(o, "loss", ...), reads o's class only)
+    attributes |= {id(a) for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
+                   isinstance(n.func, gast.Attribute) and n.func.attr == "method_read_here" and
+                   isinstance(n.func.value, gast.Name) for a in n.args[:1]}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Attribute) and n is not field and isinstance(n.value, gast.Name) and \
+                n.value.id == owner and n.attr == field.attr:
+            return False            # (another read or write of o.f)
+        if isinstance(n, gast.Name) and n.id == owner and isinstance(n.ctx, gast.Load) and id(n) not in attributes:
+            return False            # (o itself given on, returned or bound to another name)
     return True
 
 

@@ -23,6 +23,7 @@ from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number
+from .dead_fields import dead_end_field, field_as_python
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
@@ -39,10 +40,12 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
     """Refuse writes sct cannot prove exact; return the ids of in-place writes that must become
     new values because an adjoint reads the old value."""
     check = _WriteCheck(fdef, resolver, mode, param_kinds, owned_params, activity, filename)
-    check.logged = []
+    check.logged, check.kept_fields = [], []
     force = check.run()
     for s, node in check.logged:        # (after the walk over the statements: one is added before each)
         detach_logged(fdef, s, node, rt_name)
+    for s, python_type in check.kept_fields:
+        field_as_python(fdef, s, python_type, rt_name)
     return force
 
 
@@ -586,6 +589,9 @@ class _WriteCheck:
         recomputation (sct/forward_code.py)."""
         s.sct_into_argument = True
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
+        if not s.sct_through_type and len(s.targets) == 1:   # (a loop's carried value or the item itself)
+            from .argument_writes import kept_or_dl
+            s.sct_through_type = kept_or_dl(s.targets[0], s.value, self._type_facts, self.fdef)
         if isinstance(s.value, gast.Name):
             self._stored.append((s, s.value.id))
         objs = self.analysis.objects(s, name)
@@ -673,6 +679,10 @@ class _WriteCheck:
             # (was: refused on an object reached through an argument, ``self = net.bn`` of a layer read in
             # place: "self may be an object loss_fn() did not create", for a running mean of constants)
             return True
+        if mode == "entry" and self._leaf_gradients() and dead_end_field(self.fdef, attr_name, self.activity):
+            # (a running mean of traced values nothing reads back: sct/dead_fields.py; stored as Python has it)
+            self.kept_fields.append((s, self._python_type(s.value)))
+            return True
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
             # (was: "sets self.n to a traced value" for a count ``self.n += 1`` on an object holding traced values)
@@ -723,6 +733,7 @@ class _WriteCheck:
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         if mode == "entry":
             self._note_argument_write(s, objs)
+            self.kept_fields.append((s, self._python_type(s.value)))    # (stored as Python has it)
         return True
 
     def _reads_extracted(self, value, seen: Set[str]) -> bool:
@@ -1208,6 +1219,15 @@ class _WriteCheck:
         tracked = z in self.active or args_active
         modelled = method in ("append",) and len(node.args) == 1 and result is None or \
             method == "pop" and not node.args and not node.keywords
+        if tracked and self.mode == "entry" and method == "append" and result is None and z in analysis.locals and \
+                logged_number(self.fdef, s, node, z, analysis.locals, self.activity,
+                              getattr(self.resolver, "globals", None) or {}):
+            # log.losses.append(float(L)), self.history.append(float(loss)) with nothing after it that could
+            # read the item: the number appended as a constant, as HIST.append(float(L)) (sct/logged_values.py)
+            self.logged.append((s, node))
+            self.activity.lists.discard(z)
+            self.activity.active.discard(z)
+            return True
         if tracked or self.written_saved(s, z):
             why = analysis.sharing(s, z)
             if not modelled:
@@ -1218,9 +1238,30 @@ class _WriteCheck:
                     fail(s, f"{z}.{method}(...) changes {z} in place, and sct does not differentiate "
                          f"{method}() on {held} holding traced values; {instead.format(z=z)}",
                          f"{z}.{method}")
+                if method in ("pop", "popitem", "clear") and "is an argument of" in why and \
+                        all(analysis.is_mapping(o) for o in analysis.objects(s, z)):
+                    # (removing a key of the caller's dict: a copy would not remove it there; was told to
+                    # copy it first. `del state[k]` is `state.pop(k)` here: sct/argument_deletes.py)
+                    deleted = (getattr(s, "lineno", None), self.spell(z)) in getattr(self.fdef, "sct_deleted_items", ())
+                    shown = self.spell(z)
+                    spelled = f"del {shown}[...]" if deleted else f"{shown}.{method}(...)"
+                    fail(s, f"{spelled} removes an item of {shown}, a dict {self.fname}() was given and writes traced values "
+                         f"into; sct follows writes of items into such a dict, not removing them. Keep "
+                         f"the temporary value in a local name instead of an item of {shown}, or remove the key "
+                         f"after dlfeval returns (`{shown}.pop(key, None)`)", spelled)
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; write "
                      f"`{z} = {z}.copy()` (or `list({z})`) before changing it, or build "
                      "a new value", f"{z}.{method}")
+            if why is not None and method == "append" and args_active and "did not create" in why:
+                # (a log of the loss kept on an object from outside: a copy would not reach the caller's list;
+                # was told to copy the list first)
+                shown = self.spell(z)
+                fail(s, f"{shown}.append(...) stores a traced value in {shown}, a list from outside "
+                     f"{self.fname}(), whose items sct does not follow; append a plain value, "
+                     f"`{shown}.append(extractdata(x))` (`{shown}.append(float(extractdata(x)))` for a number), "
+                     f"which carries no gradient, or keep the traced values in a list of the function's own "
+                     f"and return it (`float(x)` is logged as it is only where nothing after the append reads "
+                     f"or changes an outside object)", f"{shown}.append")
             if why is not None:
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
                      f"new value through {z} only. Write `{z} = list({z})` (or "

@@ -613,7 +613,7 @@ class InputKept:
 
     def __call__(self, x):
         self.x = x                          # KEPT
-        return np.tanh(self.W @ x)
+        return np.tanh(self.W @ self.x)     # (read back: a field nothing reads is stored as Python does, refuse55a)
 
 
 class TwoKept:
