@@ -8247,9 +8247,13 @@ def try_probe(source: str, *values):
         exec(compile(source, "<sct try body>", "exec"), namespace)
         probe = namespace["probe"]
         compiled = _TRY_PROBES[source] = (probe, probe.__code__.co_varnames[:probe.__code__.co_argcount],
-                                          namespace.get("reads", {}), namespace.get("partial", {}))
-    probe, names, reads, partial = compiled
+                                          namespace.get("reads", {}), namespace.get("partial", {}),
+                                          namespace.get("functions", {}))
+    probe, names, reads, partial, functions = compiled
     for name, v in zip(names, values):
+        if name in functions and type(v) is types.FunctionType and v.__closure__ is None and \
+                f"{v.__module__}.{v.__qualname__}" == functions[name]:
+            continue                     # the user's function the compiler read: it only computes a value
         if not _probe_value_ok(v) and not (name in reads and _probe_reads_ok(v, reads[name])):
             raise SctError(f"sct runs the body of a try first to learn whether it raises, so the body may read "
                            f"only arrays, numbers, strings, plain lists, tuples and dicts of them and the plain "
