@@ -1756,6 +1756,7 @@ class PointsTo(_Values):
             if isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
                 v = v.args[0]
             return None if v is None else self.user_text(v, depth + 1)
+        node = _as_written(node)
         if any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == "rt" and
                "rt" not in users for n in gast.walk(node)):
             return None
@@ -1790,6 +1791,35 @@ _STATEMENT_RULES = {
     gast.Assign: PointsTo._assign, gast.Expr: PointsTo._expression, gast.If: PointsTo._branch,
     gast.For: PointsTo._loop, gast.While: PointsTo._loop, gast.With: PointsTo._with,
 }
+
+
+def _as_written(node):
+    """``node`` with the runtime's calls that stand for the user's own spelled as the user wrote them
+    (``rt.listed(u)``: ``list(u)``, ``rt.tupled(u)``: ``tuple(u)``, ``rt.simple_namespace(("a",), u)``:
+    ``SimpleNamespace(a=u)``), for messages."""
+    def spelled(n):
+        name = dotted_name(n.func) if isinstance(n, gast.Call) else None
+        if name in ("rt.listed", "rt.tupled") and len(n.args) == 1 and not n.keywords:
+            return gast.Call(func=gast.Name(id="list" if name == "rt.listed" else "tuple", ctx=gast.Load(),
+                                            annotation=None, type_comment=None), args=n.args, keywords=[])
+        if name == "rt.simple_namespace" and n.args and isinstance(n.args[0], gast.Tuple) and \
+                all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in n.args[0].elts) and \
+                len(n.args[0].elts) == len(n.args) - 1:
+            return gast.Call(func=gast.Name(id="SimpleNamespace", ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[], keywords=[gast.keyword(arg=e.value, value=v)
+                                                for e, v in zip(n.args[0].elts, n.args[1:])])
+        return n
+    if not any(isinstance(n, gast.Call) for n in gast.walk(node)):
+        return node
+    node = copy.deepcopy(node)
+    node = spelled(node)
+    for n in gast.walk(node):
+        for field, value in gast.iter_fields(n):
+            if isinstance(value, gast.Call):
+                setattr(n, field, spelled(value))
+            elif isinstance(value, list):
+                value[:] = [spelled(v) for v in value]
+    return node
 
 
 class AliasAnalysis(PointsTo):
