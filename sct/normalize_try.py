@@ -889,6 +889,7 @@ def quiet_pure_function(fn, depth: int = 0) -> bool:
     from .normalize_generators import changes_or_draws
     from .parse import function_ast, library_file
     if type(fn) is not types.FunctionType or fn.__closure__ or depth > 3 or \
+            (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "sct_generated") or \
             library_file(fn.__code__.co_filename) or fn.__code__.co_flags & (0x20 | 0x80 | 0x200):
         return False            # (a generator, a coroutine, an async generator: not a value)
     try:

@@ -1772,6 +1772,19 @@ class PointsTo(_Values):
         except Exception:
             return None
 
+    def _loop_walks(self, name: str, sequence: str) -> str:
+        """Why a write into ``name`` is one into what a for loop walks (``sequence``, the name sct made of
+        it): the sequence as the user wrote it where that is not ``name`` itself (``for r in [u[0], u[1]]``
+        writing into ``r``: was "a for loop walks r")."""
+        walked = self.user_text(gast.Name(id=sequence, ctx=gast.Load(), annotation=None, type_comment=None))
+        written = self.user_text(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+        value = self._bound_values().get(name)
+        if written is None and isinstance(value, (gast.Subscript, gast.Attribute)):
+            written = self.user_text(value)         # (p_W of p["W"], read again where it is written)
+        if walked and walked not in (name, written):
+            return f"{LOOP_WALK} {walked}, which holds {name} or views of it,"
+        return f"{LOOP_WALK} {name} (its keys, values or items)"
+
     def _walked_text(self, name: str) -> Optional[str]:
         """What a for loop walks, as the user wrote it, where ``name`` is (an item of an item of) the
         sequence sct made of it (``seq_as_sequence[k_1]`` of ``for k, v in dd.items()``: ``dd.items()``)."""
@@ -1925,7 +1938,7 @@ class AliasAnalysis(PointsTo):
             # d.values()` walks a new list of d's values, which d holds too)
             if other != name and other not in exclude and self.origin.get(other) == LOOP_SEQUENCE and \
                     other in state.env and objs & frozenset(state.reach(state.env[other])):
-                return f"{LOOP_WALK} {name} (its keys, values or items)"
+                return self._loop_walks(name, other)
         for other in sorted(live):
             if other == name or other in exclude or other not in state.env:
                 continue
@@ -1937,7 +1950,7 @@ class AliasAnalysis(PointsTo):
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
                 if how == LOOP_SEQUENCE:           # a compiler temporary: say what it is
-                    return f"{LOOP_WALK} {name} (its keys, values or items)"
+                    return self._loop_walks(name, other)
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):

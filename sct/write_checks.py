@@ -263,6 +263,8 @@ class _WriteCheck:
         """``text`` with the names sct made (``t_t`` for ``list(u)[0]``, ``h0_3`` for ``h[0]``) written as the
         user's expressions they hold (``AliasAnalysis.user_text``), or, where there is none, as "the value
         of this line's expression": a message names what the user wrote only."""
+        # (a loop walking the very value written: said once, as the names are spelled the same now)
+        text = re.sub(r"walks (\S+), which holds \1 or views of it,", r"walks \1", text)
         users = getattr(self.fdef, "sct_user_names", None)
         if users is None:
             return text

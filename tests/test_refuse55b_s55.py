@@ -455,7 +455,16 @@ def write_while_walking_an_item(x):
     return dlgradient(y, x)
 
 
+def write_into_rows_a_loop_walks(x):
+    u = np.exp(x) * 14
+    for r in [u[0], u[1]]:
+        r[0] = r[1] * 2
+    y = np.sum(u * x)
+    return dlgradient(y, x)
+
+
 @pytest.mark.parametrize("fun, text", [(write_into_list_of_rows, "list(u)[0]"),
+                                       (write_into_rows_a_loop_walks, "walks [u[0], u[1]]"),
                                        (write_into_namespace_field, "SimpleNamespace(a=u).a"),
                                        (write_while_walking_an_item, "h[0]")])
 def test_refusals_name_the_users_expressions(fun, text):
