@@ -300,13 +300,14 @@ class _TryLowering:
         body = copy.deepcopy(st.body)
         types_ = [copy.deepcopy(h.type) for h in st.handlers]
         reads = self.probe_reads(params, body, types_, st)
+        given = self.given_only(params, st.body)
         # Python keeps what the body's statements before the one that raised bound: the handler's
         # branch runs them again first (``if try_step > m: statement m``); the probe says which
         # statement raised where a statement binding names comes before the last
         binders = [m for m, s in enumerate(st.body, 1) if _binds(s) and m < len(st.body)]
         partial = [m for m, s in enumerate(st.body, 1) if _binds(s) and not _simple(s)]
         wants_step = bool(binders or partial)
-        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial)
+        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial, given)
         branch = self.namer.fresh("try_branch")
         step = self.namer.fresh("try_step") if wants_step else None
         error = self.namer.fresh("try_error") if wants_error else None
@@ -741,8 +742,23 @@ class _TryLowering:
                     reads[name] = sorted({tuple(dotted_name(top).split(".")[1:]) for top in chains})
         return reads
 
+    def given_only(self, params: List[str], body: List) -> List[str]:
+        """The names of ``params`` the body reads only as arguments of the user's quiet pure functions
+        (``h = forward(p, x)``): ``rt.try_probe`` admits a plain object there (a dataclass of arrays), as
+        the function only reads its attributes."""
+        if not self.functions:
+            return []
+        passed, other = set(), set()
+        for n in (n for s in body for n in walk_nodes(s)):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in self.functions:
+                passed |= {id(a) for a in list(n.args) + [k.value for k in n.keywords] if isinstance(a, gast.Name)}
+        for n in (n for s in body for n in walk_nodes(s)):
+            if isinstance(n, gast.Name) and n.id in params and id(n) not in passed:
+                other.add(n.id)
+        return sorted(p for p in params if p not in other and p not in self.functions)
+
     def probe_source(self, st: gast.Try, body: List, types_: List, params: List[str], wants_error: bool,
-                     reads: Dict[str, List], wants_step: bool, partial: List[int]) -> str:
+                     reads: Dict[str, List], wants_step: bool, partial: List[int], given: List[str] = ()) -> str:
         taken = set(params) | {n.id for s in body for n in walk_nodes(s) if isinstance(n, gast.Name)}
         error, step = "caught", "step"
         while error in taken:
@@ -780,6 +796,8 @@ class _TryLowering:
         functions = {p: self.functions[p] for p in params if p in self.functions}
         if functions:
             source += f"\nfunctions = {functions!r}"
+        if given:
+            source += f"\ngiven = {list(given)!r}"
         if partial:
             # statements that bind names and may raise partway (a loop, an if): Python's handler
             # would see what they had bound by then, which sct cannot replay; refused when it happens

@@ -12,6 +12,7 @@ Values are compared with plain Python, gradients with central differences.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from functools import partial, wraps
@@ -406,10 +407,57 @@ def try_in_a_loop(W, b, x):
     return np.sum(h ** 2)
 
 
+@dataclasses.dataclass
+class Params:
+    W: object
+    b: object
+
+
+def forward(p, x):
+    return checked_tanh(x @ p.W + p.b)
+
+
+def try_helper_given_a_dataclass(W, b, x):
+    p = Params(W, b)
+    try:
+        h = forward(p, x)
+    except ValueError:
+        h = x @ W
+    return np.sum(h ** 2)
+
+
 @pytest.mark.parametrize("loss", [try_helper, try_helper_raises, try_helper_else, try_helper_finally,
-                                  try_nested_helpers, try_in_a_loop])
+                                  try_nested_helpers, try_in_a_loop, try_helper_given_a_dataclass])
 def test_helpers_inside_try(loss):
     check(loss)
+
+
+class Counting:
+    reads = 0
+
+    def __init__(self, W, b):
+        self._W, self.b = W, b
+
+    @property
+    def W(self):
+        Counting.reads += 1
+        return self._W
+
+
+def try_helper_given_a_property(W, b, x):
+    p = Counting(W, b)
+    try:
+        h = forward(p, x)
+    except ValueError:
+        h = x @ W
+    return np.sum(h ** 2)
+
+
+def test_a_helper_given_an_object_with_a_property_inside_try_is_refused():
+    # (the probe would run the property's code once more)
+    with pytest.raises(EvaluationError) as e:
+        check(try_helper_given_a_property)
+    assert "property" in str(e.value) and e.value.lineno == try_helper_given_a_property.__code__.co_firstlineno + 2
 
 
 def try_noisy(W, b, x):
