@@ -8222,6 +8222,21 @@ def _probe_value_ok(v, depth: int = 0) -> bool:
     return False
 
 
+def _plain_object(v) -> bool:
+    """An object of a user's class whose attributes are read plainly (no property or other data
+    descriptor, no __getattr__/__getattribute__ of its own), each a value ``_probe_value_ok`` admits
+    (a dataclass of arrays and numbers)."""
+    cls = type(v)
+    if module_top(cls) in ("builtins", "numpy", "sct") or not isinstance(getattr(v, "__dict__", None), dict):
+        return False
+    for klass in cls.__mro__[:-1]:
+        for key, held in vars(klass).items():
+            if key in ("__getattr__", "__getattribute__") or key != "__dict__" and key != "__weakref__" and \
+                    (hasattr(type(held), "__set__") or hasattr(type(held), "__delete__")):
+                return False
+    return all(_probe_value_ok(e) for e in vars(v).values())
+
+
 def _attribute_read_plainly(obj, name: str):
     """``obj.name`` where reading it changes nothing (an instance's own attribute or a slot: no
     property, no __getattribute__/__getattr__ of the class's own), else the marker _NOT_PLAIN."""
@@ -8279,9 +8294,15 @@ def try_probe(source: str, *values):
         exec(compile(source, "<sct try body>", "exec"), namespace)
         probe = namespace["probe"]
         compiled = _TRY_PROBES[source] = (probe, probe.__code__.co_varnames[:probe.__code__.co_argcount],
-                                          namespace.get("reads", {}), namespace.get("partial", {}))
-    probe, names, reads, partial = compiled
+                                          namespace.get("reads", {}), namespace.get("partial", {}),
+                                          namespace.get("functions", {}), namespace.get("given", ()))
+    probe, names, reads, partial, functions, given = compiled
     for name, v in zip(names, values):
+        if name in functions and type(v) is types.FunctionType and v.__closure__ is None and \
+                f"{v.__module__}.{v.__qualname__}" == functions[name]:
+            continue                     # the user's function the compiler read: it only computes a value
+        if name in given and _plain_object(v):
+            continue                     # given only to such functions, which read its attributes
         if not _probe_value_ok(v) and not (name in reads and _probe_reads_ok(v, reads[name])):
             raise SctError(f"sct runs the body of a try first to learn whether it raises, so the body may read "
                            f"only arrays, numbers, strings, plain lists, tuples and dicts of them and the plain "

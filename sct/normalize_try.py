@@ -15,9 +15,10 @@ sct's generated code catches nothing: a ``try`` is lowered to the statements Pyt
   once only where BODY is pure and deterministic: it may bind names (plain or tuples of them),
   ``assert``, ``raise``, and use ``if``/``for``/``while`` blocks of such, with expressions that read
   names, items and attributes and call pure functions (numpy's and math's, builtins such as len,
-  float, min; methods that do not change their object, such as ``x.sum()``, ``d.get(k)``); anything
+  float, min; methods that do not change their object, such as ``x.sum()``, ``d.get(k)``; module-level
+  functions of the user's that only compute a value: ``quiet_pure_function``); anything
   else (a write into an array or object, a method that may change it, a random draw, a call of
-  the user's own function, ``return``/``break``/``continue`` leaving the ``try``, a nested ``try``)
+  another function of the user's, ``return``/``break``/``continue`` leaving the ``try``, a nested ``try``)
   is refused (so is ``+=``, and ``out`` given to a numpy function by keyword or position).
   Python's handler sees what the statements of BODY before the one that raised had bound: the
   probe numbers them, and the handler's branch first runs those again (``if try_step > m:``
@@ -130,8 +131,9 @@ class _Refused(Exception):
 
 
 _PROBE_ADVICE = ("sct decides which branch of a try runs by running its body first, so the body "
-                 "must be pure: assignments to names from numpy/math/builtin calls, reads of items and "
-                 "attributes, if/for blocks of such. Move the rest out of the try (before it, or into "
+                 "must be pure: assignments to names from numpy/math/builtin calls and calls of module-level "
+                 "functions of yours that only compute a value (no print, random draw, write into an "
+                 "argument or global), reads of items and attributes, if/for blocks of such. Move the rest out of the try (before it, or into "
                  "the handler or else block), or check the condition with if instead of catching "
                  "an exception")
 
@@ -194,6 +196,7 @@ class _TryLowering:
         code = getattr(fn, "__code__", None)
         self.free = set(code.co_freevars) if code is not None else set()
         self.local_names = set(local_names) | self.free
+        self.functions: Dict[str, str] = {}     # the user's quiet pure functions a body calls: name -> qualname
 
     # --- blocks ---------------------------------------------------------------------------
     def block(self, stmts: List) -> List:
@@ -297,13 +300,14 @@ class _TryLowering:
         body = copy.deepcopy(st.body)
         types_ = [copy.deepcopy(h.type) for h in st.handlers]
         reads = self.probe_reads(params, body, types_, st)
+        given = self.given_only(params, st.body)
         # Python keeps what the body's statements before the one that raised bound: the handler's
         # branch runs them again first (``if try_step > m: statement m``); the probe says which
         # statement raised where a statement binding names comes before the last
         binders = [m for m, s in enumerate(st.body, 1) if _binds(s) and m < len(st.body)]
         partial = [m for m, s in enumerate(st.body, 1) if _binds(s) and not _simple(s)]
         wants_step = bool(binders or partial)
-        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial)
+        source = self.probe_source(st, body, types_, params, wants_error, reads, wants_step, partial, given)
         branch = self.namer.fresh("try_branch")
         step = self.namer.fresh("try_step") if wants_step else None
         error = self.namer.fresh("try_error") if wants_error else None
@@ -660,6 +664,11 @@ class _TryLowering:
             if _pure_module_function(value, root):
                 _check_arguments(node, value, spelled)
                 return
+            if quiet_pure_function(value):
+                # a helper of the user's that only computes a value: run twice, one answer (the probe
+                # admits the function it was given by its name only: rt.try_probe's ``functions``)
+                self.functions[root] = f"{value.__module__}.{value.__qualname__}"
+                return
             raise _Refused(node, f"the call {spelled}(...)" + (" (a function of your own)" if isinstance(
                 value, types.FunctionType) else ""), "")
         obj = value
@@ -733,8 +742,23 @@ class _TryLowering:
                     reads[name] = sorted({tuple(dotted_name(top).split(".")[1:]) for top in chains})
         return reads
 
+    def given_only(self, params: List[str], body: List) -> List[str]:
+        """The names of ``params`` the body reads only as arguments of the user's quiet pure functions
+        (``h = forward(p, x)``): ``rt.try_probe`` admits a plain object there (a dataclass of arrays), as
+        the function only reads its attributes."""
+        if not self.functions:
+            return []
+        passed, other = set(), set()
+        for n in (n for s in body for n in walk_nodes(s)):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in self.functions:
+                passed |= {id(a) for a in list(n.args) + [k.value for k in n.keywords] if isinstance(a, gast.Name)}
+        for n in (n for s in body for n in walk_nodes(s)):
+            if isinstance(n, gast.Name) and n.id in params and id(n) not in passed:
+                other.add(n.id)
+        return sorted(p for p in params if p not in other and p not in self.functions)
+
     def probe_source(self, st: gast.Try, body: List, types_: List, params: List[str], wants_error: bool,
-                     reads: Dict[str, List], wants_step: bool, partial: List[int]) -> str:
+                     reads: Dict[str, List], wants_step: bool, partial: List[int], given: List[str] = ()) -> str:
         taken = set(params) | {n.id for s in body for n in walk_nodes(s) if isinstance(n, gast.Name)}
         error, step = "caught", "step"
         while error in taken:
@@ -769,6 +793,11 @@ class _TryLowering:
         source = ast.unparse(tree)
         if reads:
             source += f"\nreads = {reads!r}"
+        functions = {p: self.functions[p] for p in params if p in self.functions}
+        if functions:
+            source += f"\nfunctions = {functions!r}"
+        if given:
+            source += f"\ngiven = {list(given)!r}"
         if partial:
             # statements that bind names and may raise partway (a loop, an if): Python's handler
             # would see what they had bound by then, which sct cannot replay; refused when it happens
@@ -863,6 +892,66 @@ def _pure_module_object(obj) -> bool:
         return False
     return any(module == m or module.startswith(m + ".") for m in PURE_MODULES) or \
         module == "_operator" or module.startswith("scipy.special") or module.startswith("scipy.linalg")
+
+
+# builtins a function may call that the probe's second run would show (output, input, files)
+_LOUD_BUILTINS = frozenset(("print", "input", "open", "exec", "eval", "breakpoint", "compile", "__import__",
+                            "globals", "vars", "locals", "setattr", "delattr", "iter", "next"))
+
+
+def quiet_pure_function(fn, depth: int = 0) -> bool:
+    """Is ``fn`` a plain function of the user's (module level, no closure) that only computes a value
+    from its arguments: it changes nothing its caller sees (``callee_effects._pure``), draws no random
+    number, prints, reads or writes nothing, and calls only such functions of its module or numpy's,
+    math's and the pure builtins?  Running it once more (the try's probe) changes nothing then."""
+    from .normalize_generators import changes_or_draws
+    from .parse import function_ast, library_file
+    if type(fn) is not types.FunctionType or fn.__closure__ or depth > 3 or \
+            (getattr(fn, "__module__", None) or "").split(".")[0] in ("sct", "sct_generated") or \
+            library_file(fn.__code__.co_filename) or fn.__code__.co_flags & (0x20 | 0x80 | 0x200):
+        return False            # (a generator, a coroutine, an async generator: not a value)
+    try:
+        tree, _, _ = function_ast(fn)
+        if changes_or_draws(fn, tree):
+            return False
+    except Exception:
+        return False
+    for n in walk_nodes(tree):
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Yield, gast.YieldFrom, gast.Await, gast.Try,
+                          gast.With, gast.Lambda, gast.FunctionDef, gast.ClassDef)) and n is not tree:
+            return False
+        if not isinstance(n, gast.Call):
+            continue
+        root = n.func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name):
+            continue            # (a method of a value: _pure has read it)
+        if root.id in fn.__code__.co_varnames:
+            if isinstance(n.func, gast.Name):
+                return False    # a function value given to it
+            continue
+        value = fn.__globals__.get(root.id, _MISSING)
+        if value is _MISSING:
+            if root.id in _LOUD_BUILTINS or not hasattr(builtins, root.id):
+                return False
+            continue
+        if isinstance(value, types.ModuleType):
+            if module_name(value) not in PURE_MODULES:
+                return False
+            continue
+        if isinstance(n.func, gast.Name) and (_pure_module_function(value, root.id) or
+                                              value is getattr(builtins, root.id, _MISSING) and
+                                              root.id in PURE_BUILTINS or quiet_pure_function(value, depth + 1)):
+            continue
+        return False
+    return True
+
+
+def module_name(module) -> str:
+    """``numpy`` of numpy.linalg, ``scipy.special`` of scipy.special: the name PURE_MODULES lists."""
+    name = module.__name__
+    return next((m for m in PURE_MODULES if name == m or name.startswith(m + ".")), name)
 
 
 def _pure_module_function(value, name: str) -> bool:

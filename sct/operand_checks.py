@@ -570,6 +570,12 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
                 classes = {UNKNOWN}
             if operand.id in merged and classes:
                 classes = {UNKNOWN}
+            if operand.id in _class_tested(act) and any(c is not UNKNOWN and not odd_class(c) and defines(c, names)
+                                                        for c in classes):
+                # the function tells the classes of its name apart when it runs (``if isinstance(o, Vec2):
+                # return ...`` before ``self.a * o``): checked where the statement runs, not refused for a
+                # branch the object never takes (was: refused, Vec2's __mul__ for ``v * v``)
+                classes = {c for c in classes if c is UNKNOWN or odd_class(c) or not defines(c, names)} | {UNKNOWN}
             for cls in classes:
                 if cls is not UNKNOWN and odd_class(cls):
                     line = getattr(stmt, "lineno", None) or getattr(act.fdef, "lineno", 0)
@@ -601,6 +607,21 @@ def check_operands(act, nodes=None) -> Dict[int, List]:
             if UNKNOWN in classes:
                 checks.setdefault(id(stmt), []).append((operand.id, symbol, names))
     return checks
+
+
+def _class_tested(act) -> Set[str]:
+    """The names whose class the function tests (``isinstance(o, C)``, ``type(o) is C``), once per
+    activity."""
+    tested = getattr(act, "_sct_class_tested", None)
+    if tested is None:
+        from .ir import walk_nodes
+        tested = set()
+        for n in walk_nodes(act.fdef):
+            if isinstance(n, gast.Call) and n.args and isinstance(n.args[0], gast.Name) and \
+                    act.resolver.resolve(n.func) in (isinstance, type):
+                tested.add(n.args[0].id)
+        act._sct_class_tested = tested
+    return tested
 
 
 def _surely_array(act, origins, name: str, seen=None) -> bool:

@@ -25,6 +25,8 @@ lambda's captured ones).
 """
 from __future__ import annotations
 
+import ast
+import copy
 import functools
 import inspect
 import types
@@ -33,7 +35,7 @@ from typing import Dict, List, Optional, Set
 import gast
 import numpy as np
 
-from .ir import assign, load
+from .ir import assign, load, walk_nodes
 
 _LITERALS = (int, float, complex, str, bytes, bool, type(None))
 
@@ -68,6 +70,60 @@ def _default_of(f, name: str, function_name: str) -> Optional[str]:
     if name in (f.__kwdefaults__ or {}):
         return f"{function_name}.__kwdefaults__[{name!r}]"
     return None
+
+
+def _frozen_defaults(norm, fdef, temps: List[str], shown: str) -> None:
+    """The frozen values' names made parameters of the nested function ``fdef``, each its own default:
+    read where the partial is made, as a partial freezes them (was: read from the enclosing function
+    when called, so ``[partial(act, a=a) for a in (0.1, 0.2)]`` called act with a=0.2 twice).  They
+    follow its positional parameters (a traced default is passed by position), after one more whose
+    default is rt.PARTIAL_UNSET: a surplus positional argument lands there, Python's TypeError; its
+    keyword-only parameters with defaults (a frozen keyword, ``k=p_unset``) come after that one too,
+    so that only a keyword reaches them, as before.  A function with ``*args`` keeps reading them
+    from the enclosing function."""
+    args = fdef.args
+    if args.vararg is not None or not temps:
+        return
+    guard = norm.namer.fresh(fdef.name + "_surplus")
+    def unset():
+        return gast.Attribute(value=load(norm.rt_name), attr="PARTIAL_UNSET", ctx=gast.Load())
+    required = [a.id for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None]
+    args.args += [gast.Name(id=guard, ctx=gast.Param(), annotation=None, type_comment=None)] + args.kwonlyargs + \
+        [gast.Name(id=t, ctx=gast.Param(), annotation=None, type_comment=None) for t in temps]
+    args.defaults += [unset()] + [unset() if d is None else d for d in args.kw_defaults] + [load(t) for t in temps]
+    args.kwonlyargs, args.kw_defaults = [], []
+    checks = [f"if {guard} is not {norm.rt_name}.PARTIAL_UNSET:\n"
+              f"    raise TypeError({(shown + ' was given more positional arguments than it takes')!r})\n"]
+    checks += [f"if {a} is {norm.rt_name}.PARTIAL_UNSET:\n"        # (a keyword-only one without default)
+               f"    raise TypeError({(shown + ' was not given its keyword argument ' + a)!r})\n" for a in required]
+    fdef.body[0:0] = gast.parse("".join(checks)).body
+
+
+def _local_signature(fdef, name: str):
+    """A function with the signature of the one ``def name`` nested in ``fdef`` (where the function binds
+    ``name`` by that def only, undecorated, its defaults literals), else None."""
+    defs = [d for d in walk_nodes(fdef) if isinstance(d, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef,
+                                                          gast.Lambda)) and getattr(d, "name", None) == name]
+    if len(defs) != 1 or not isinstance(defs[0], gast.FunctionDef) or defs[0].decorator_list or defs[0] is fdef or \
+            any(isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load) or
+                isinstance(n, (gast.Global, gast.Nonlocal)) and name in n.names for n in walk_nodes(fdef)):
+        return None
+    args = copy.deepcopy(defs[0].args)
+    if not all(isinstance(d, gast.Constant) for d in args.defaults + [k for k in args.kw_defaults if k is not None]):
+        return None
+    for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+        if a is not None:
+            a.annotation = None
+    stub = gast.FunctionDef(name=name, args=args, body=[gast.Pass()], decorator_list=[], returns=None,
+                            type_comment=None, type_params=[])
+    tree = gast.gast_to_ast(gast.Module(body=[stub], type_ignores=[]))
+    ast.fix_missing_locations(tree)
+    namespace: Dict = {}
+    try:
+        exec(compile(tree, "<sct partial signature>", "exec"), namespace)
+    except Exception:
+        return None
+    return namespace[name]
 
 
 class PartialRewriter:
@@ -130,6 +186,12 @@ class PartialRewriter:
         if isinstance(target, gast.Lambda):
             return self._rewrite_lambda(norm, node, out, hint, name)
         f = self.resolve(target, norm.local_root)
+        local = isinstance(target, gast.Name) and norm.local_root(target)
+        if local:
+            # partial(act, a=0.1) of ``def act(z, a)`` written in the function: the same nested function,
+            # calling the def by its name (was: kept a partial value, its frozen values constants: refused
+            # where they were traced, ``partial(lin, W, b)``)
+            f = _local_signature(norm.fdef, target.id)
         if isinstance(f, np.ufunc) and _chain(target) is not None and not node.keywords and \
                 len(node.args) - 1 < f.nin:
             # partial(np.multiply, w): a ufunc's positional operands, the frozen ones first (was: "no
@@ -191,13 +253,17 @@ class PartialRewriter:
                 if not star:
                     params.append("*")
                     star = True
+            if p.kind == p.KEYWORD_ONLY and (named[p.name].kind == p.KEYWORD_ONLY or call_keywords):
                 call_keywords.append(f"{p.name}={p.name}")
             else:
-                call_args.append(p.name)
+                call_args.append(p.name)    # (f's own positional parameter, frozen by keyword: by position)
             params.append(p.name + default)
         source = (f"def {name}({', '.join(params)}):\n" + "".join(body) +
                   f"    return {function_name}({', '.join(call_args + call_keywords)})\n")
         fdef = gast.parse(source).body[0]
+        # (f's own defaults, read where the partial is made, are the same each time: read when called)
+        _frozen_defaults(norm, fdef, temps + [t for k, t in kw_temps.items() if not _literal_string(node, k)],
+                         f"functools.partial({function_name}, ...)")
         for n in gast.walk(fdef):
             if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
                 n.lineno = norm.line
@@ -213,8 +279,8 @@ class PartialRewriter:
         norm.emit(out, assign(unset, gast.Attribute(value=load(norm.rt_name), attr="PARTIAL_UNSET",
                                                     ctx=gast.Load())))
         norm.emit(out, fdef)
-        self.used |= {_chain(target)[0], _chain(node.func)[0]}
-        if len(_chain(target)) == 1:
+        self.used |= {_chain(node.func)[0]} | (set() if local else {_chain(target)[0]})
+        if len(_chain(target)) == 1 and not local:
             self.functions.add(_chain(target)[0])
         return load(name)
 
@@ -224,6 +290,7 @@ class PartialRewriter:
         fdef = gast.parse(source).body[0]
         if parsed_body is not None:
             fdef.body = parsed_body
+        _frozen_defaults(norm, fdef, [t for t, _ in frozen], "functools.partial(...)")
         for n in gast.walk(fdef):
             if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
                 n.lineno = norm.line

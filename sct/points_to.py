@@ -1795,6 +1795,7 @@ class PointsTo(_Values):
             if isinstance(v, gast.Call) and dotted_name(v.func) == "rt.as_sequence" and len(v.args) == 1:
                 v = v.args[0]
             return None if v is None else self.user_text(v, depth + 1)
+        node = _as_written(node)
         if any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == "rt" and
                "rt" not in users for n in gast.walk(node)):
             return None
@@ -1809,6 +1810,19 @@ class PointsTo(_Values):
             return ast.unparse(gast.gast_to_ast(node))
         except Exception:
             return None
+
+    def _loop_walks(self, name: str, sequence: str) -> str:
+        """Why a write into ``name`` is one into what a for loop walks (``sequence``, the name sct made of
+        it): the sequence as the user wrote it where that is not ``name`` itself (``for r in [u[0], u[1]]``
+        writing into ``r``: was "a for loop walks r")."""
+        walked = self.user_text(gast.Name(id=sequence, ctx=gast.Load(), annotation=None, type_comment=None))
+        written = self.user_text(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+        value = self._bound_values().get(name)
+        if written is None and isinstance(value, (gast.Subscript, gast.Attribute)):
+            written = self.user_text(value)         # (p_W of p["W"], read again where it is written)
+        if walked and walked not in (name, written):
+            return f"{LOOP_WALK} {walked}, which holds {name} or views of it,"
+        return f"{LOOP_WALK} {name} (its keys, values or items)"
 
     def _walked_text(self, name: str) -> Optional[str]:
         """What a for loop walks, as the user wrote it, where ``name`` is (an item of an item of) the
@@ -1829,6 +1843,35 @@ _STATEMENT_RULES = {
     gast.Assign: PointsTo._assign, gast.Expr: PointsTo._expression, gast.If: PointsTo._branch,
     gast.For: PointsTo._loop, gast.While: PointsTo._loop, gast.With: PointsTo._with,
 }
+
+
+def _as_written(node):
+    """``node`` with the runtime's calls that stand for the user's own spelled as the user wrote them
+    (``rt.listed(u)``: ``list(u)``, ``rt.tupled(u)``: ``tuple(u)``, ``rt.simple_namespace(("a",), u)``:
+    ``SimpleNamespace(a=u)``), for messages."""
+    def spelled(n):
+        name = dotted_name(n.func) if isinstance(n, gast.Call) else None
+        if name in ("rt.listed", "rt.tupled") and len(n.args) == 1 and not n.keywords:
+            return gast.Call(func=gast.Name(id="list" if name == "rt.listed" else "tuple", ctx=gast.Load(),
+                                            annotation=None, type_comment=None), args=n.args, keywords=[])
+        if name == "rt.simple_namespace" and n.args and isinstance(n.args[0], gast.Tuple) and \
+                all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in n.args[0].elts) and \
+                len(n.args[0].elts) == len(n.args) - 1:
+            return gast.Call(func=gast.Name(id="SimpleNamespace", ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[], keywords=[gast.keyword(arg=e.value, value=v)
+                                                for e, v in zip(n.args[0].elts, n.args[1:])])
+        return n
+    if not any(isinstance(n, gast.Call) for n in gast.walk(node)):
+        return node
+    node = copy.deepcopy(node)
+    node = spelled(node)
+    for n in gast.walk(node):
+        for field, value in gast.iter_fields(n):
+            if isinstance(value, gast.Call):
+                setattr(n, field, spelled(value))
+            elif isinstance(value, list):
+                value[:] = [spelled(v) for v in value]
+    return node
 
 
 class AliasAnalysis(PointsTo):
@@ -1934,7 +1977,7 @@ class AliasAnalysis(PointsTo):
             # d.values()` walks a new list of d's values, which d holds too)
             if other != name and other not in exclude and self.origin.get(other) == LOOP_SEQUENCE and \
                     other in state.env and objs & frozenset(state.reach(state.env[other])):
-                return f"{LOOP_WALK} {name} (its keys, values or items)"
+                return self._loop_walks(name, other)
         for other in sorted(live):
             if other == name or other in exclude or other not in state.env:
                 continue
@@ -1946,7 +1989,7 @@ class AliasAnalysis(PointsTo):
             if objs & state.env[other]:
                 how = self.origin.get(other) or ""
                 if how == LOOP_SEQUENCE:           # a compiler temporary: say what it is
-                    return f"{LOOP_WALK} {name} (its keys, values or items)"
+                    return self._loop_walks(name, other)
                 how = f" ({other} is {how})" if how else ""
                 return f"{other} may be the same object as {name} or a view of it{how}, and it is read later"
             if objs & frozenset(state.reach(state.env[other])):

@@ -5,6 +5,7 @@ writes that must become new values because an adjoint reads the old one.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 
@@ -52,7 +53,7 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
 # the methods of lists, dicts and sets that keep their arguments (history.append(loss))
 _KEEPERS = frozenset(("append", "extend", "insert", "add", "update", "setdefault"))
 # a name the normalizer made of another's stem (``cfg_inner``, ``p_item``, ``xs0``): the stem, then this
-_STEM, _SUFFIX = re.compile(r"\w+"), re.compile(r"\d+|_\w+")
+_STEM, _SUFFIX = re.compile(r"\w+"), re.compile(r"\d+(?:_\d+)?|_\w+")
 
 
 
@@ -258,8 +259,43 @@ class _WriteCheck:
                       f"write into a copy", what)
 
     def fail(self, s, message, construct):
-        message, construct = self.spell(message), self.spell(construct)
+        message, construct = self.user_words(self.spell(message)), self.user_words(self.spell(construct))
         raise CompileError(message, self.filename, getattr(s, "lineno", self.fdef.lineno), construct)
+
+    def user_words(self, text: str) -> str:
+        """``text`` with the names sct made (``t_t`` for ``list(u)[0]``, ``h0_3`` for ``h[0]``) written as the
+        user's expressions they hold (``AliasAnalysis.user_text``), or, where there is none, as "the value
+        of this line's expression": a message names what the user wrote only."""
+        # (a loop walking the very value written: said once, as the names are spelled the same now)
+        text = re.sub(r"walks (\S+), which holds \1 or views of it,", r"walks \1", text)
+        users = getattr(self.fdef, "sct_user_names", None)
+        if users is None:
+            return text
+        made = {n.id for n in walk_no_defs(self.fdef) if isinstance(n, gast.Name) and
+                not isinstance(n.ctx, gast.Load)} - users
+        found = sorted({m.group(1) for m in re.finditer(r"(?<![\w.'\"])([A-Za-z_]\w*)\b", text)} & made,
+                       key=len, reverse=True)
+        for name in found:
+            if not re.search(r"[_\d]", name):
+                continue        # (a plain word: advice such as `item = ...`)
+            try:
+                shown = self.analysis.user_text(gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None))
+            except Exception:
+                shown = None
+            if shown is None:
+                shown = "the value of this line's expression"
+            else:
+                try:
+                    tree = ast.parse(shown, mode="eval").body
+                    shown = ast.unparse(tree)       # (the parentheses user_text puts around its parts)
+                except SyntaxError:
+                    tree = None
+                if not isinstance(tree, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+                    shown = f"({shown})"
+            # (advice to copy the name: a name of the user's own for the copy)
+            text = text.replace(f"`{name} = {name}.copy()`", f"`new = {shown}.copy()`")
+            text = re.sub(r"(?<![\w.'\"])" + re.escape(name) + r"\b", lambda _: shown, text)
+        return text
 
     def spell(self, text: str) -> str:
         """``text`` with the normalizer's names (g_Value) spelled as the user wrote them (g.Value)."""

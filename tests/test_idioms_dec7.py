@@ -326,7 +326,9 @@ def test_partial_double_star_to_keyword_only_names_the_partial():
     with pytest.raises(EvaluationError) as e:
         dlfeval(first, partial_double_star_written, dlarray(X), dlarray(T))
     text = str(e.value)
-    assert "g = functools.partial(pf, ...) takes b as a keyword-only parameter" in text, text
+    # (the partial's frozen values are its def's own defaults since s55, its keyword-only parameters after
+    # them: the ** refusal names it so)
+    assert "g = functools.partial(pf, ...)" in text and "**" in text, text
     assert "y = g(x, **cfg)" in text and "test_idioms_dec7.py" in text and "Closure" not in text, text
 
 

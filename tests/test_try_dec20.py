@@ -406,6 +406,7 @@ def test_second_derivatives(sign):
 # --- refused -----------------------------------------------------------------------------------------------
 
 def _user(h):
+    print("scaling")        # (a pure one is run by the probe: tests/test_refuse55b_s55.py; one that prints is not)
     return h * 2
 
 
