@@ -21,6 +21,7 @@ class Namer:
     def __init__(self, taken: Iterable[str] = ()):
         self.taken: Set[str] = set(taken)
         self.bases: Dict[str, str] = {}      # y_1 -> y: the name each numbered one was made from
+        self.made: Set[str] = set()          # the names fresh() handed out: bound in the code made, never globals
 
     def shown(self, name: str) -> str:
         """The user's name behind a numbered version (``i`` for the ``i_1`` of a comprehension
@@ -40,10 +41,12 @@ class Namer:
         if keyword.iskeyword(base):
             base += "_"
         if base not in self.taken:
+            self.made.add(base)
             return self.reserve(base)
         k = 1
         stem = re.sub(r"_\d+$", "", base)
         while f"{stem}_{k}" in self.taken:
             k += 1
         self.bases[f"{stem}_{k}"] = base
+        self.made.add(f"{stem}_{k}")
         return self.reserve(f"{stem}_{k}")

@@ -675,6 +675,14 @@ class Expressions:
         the compiler traces), not a global such as a module?"""
         while isinstance(node, gast.Attribute):
             node = node.value
+        return isinstance(node, gast.Name) and self.bound_here(node.id)
+
+    def bound_here(self, name: str) -> bool:
+        """Is ``name`` bound in the function: the user's (found once, on the tree as it was first
+        asked) or one the namer made since (a comprehension's ``L_1``, a match capture's: was read as
+        a global, so ``L_1.fc.W`` stayed one chain the activity does not follow, a zero gradient)."""
+        if name in self.namer.made:
+            return True
         if self.locals is None:
             a = self.fdef.args
             params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
@@ -682,7 +690,7 @@ class Expressions:
                 n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, (gast.Store, gast.Param))} | {
                 n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)}
-        return isinstance(node, gast.Name) and node.id in self.locals
+        return name in self.locals
 
     def index(self, node, out: List):
         if isinstance(node, gast.Slice):
