@@ -689,7 +689,8 @@ class Expressions:
             self.locals = {p.id for p in params} | {
                 n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, (gast.Store, gast.Param))} | {
-                n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)}
+                n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)} | {
+                c for n in walk_nodes(self.fdef) for _, c in pattern_captures(n)}     # (``case [L]:``)
         return name in self.locals
 
     def index(self, node, out: List):
