@@ -211,3 +211,55 @@ L_1 = B(np.array([100.0, 100.0]), np.array([100.0, 100.0]))
 
 def deep2_global_clash(ls):
     return sum(np.sum(L.lin.v ** 2) for L in ls)
+
+
+# --- W2: returned types as Python leaves them ---------------------------------------------------
+
+XM = np.arange(6.0).reshape(3, 2)
+LABELS = np.array([1, 0, 1])
+
+
+def _metrics(y):
+    pred = np.argmax(y, axis=1)
+    return np.mean(pred == LABELS), float(np.mean(pred == LABELS)), np.sum(pred == LABELS), (y > 2).mean()
+
+
+def _with_metrics(w):
+    y = XM * w
+    loss = np.sum(y ** 2)
+    return (loss, dlgradient(loss, w)) + _metrics(y)
+
+
+def _accuracy(w):
+    y = XM * w
+    acc = np.mean(np.argmax(y, 1) == np.argmax(np.eye(2)[LABELS], axis=1))
+    loss = np.sum(y ** 2)
+    return loss, dlgradient(loss, w), acc
+
+
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_metric_types_as_python(accelerate):
+    w = dlarray(np.array([1.0, 1.5]))
+    plain = _metrics(XM * w)
+    got = dlfeval(sct.accelerate(_with_metrics) if accelerate else _with_metrics, w)
+    assert [type(a) for a in got[2:]] == [type(a) for a in plain]
+    for a, b in zip(got[2:], plain):
+        assert_close(D(a), D(b))
+    acc = dlfeval(sct.accelerate(_accuracy) if accelerate else _accuracy, w)[2]
+    want = np.mean(np.argmax(XM * w, 1) == LABELS)
+    assert type(acc) is type(want) is np.float64 and acc == want
+
+
+def test_rebound_global_compiles_anew():
+    """The type read from a global (``LABELS``) is guarded: a dlarray there later gives what Python gives."""
+    global LABELS
+    w = dlarray(np.array([1.0, 1.5]))
+    saved = LABELS
+    try:
+        assert type(dlfeval(_with_metrics, w)[2]) is np.float64
+        LABELS = dlarray(np.array([1.0, 0.0, 1.0]))
+        got, plain = dlfeval(_with_metrics, w)[2:], _metrics(XM * w)
+        assert [type(a) for a in got] == [type(a) for a in plain]
+        assert type(got[0]) is dlarray
+    finally:
+        LABELS = saved
