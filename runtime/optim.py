@@ -92,9 +92,12 @@ _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
 
 
 def _passed_through(x) -> bool:
-    """A function among the parameters, which holds none: a function or numpy ufunc in a list of layers
-    (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
+    """A function or text among the parameters, which holds none: a function or numpy ufunc in a list of layers
+    (``[layer1, np.tanh, layer2]``), a partial, a class, a layer's setting ("fc", True); returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
+    if isinstance(x, (str, bytes, bool)):
+        return True         # (a layer's settings, ``{"type": "fc", "W": W, ...}``, a flag: were "cannot update a
+                            # str", red55u C1)
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
         if isinstance(x, (functools.partial, types.FunctionType)) and _holds_bound_arrays(x):
             # a partial or closure holding parameters (``partial(dense, W=W1)``): they would never be

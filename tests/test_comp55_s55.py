@@ -263,3 +263,34 @@ def test_rebound_global_compiles_anew():
         assert type(got[0]) is dlarray
     finally:
         LABELS = saved
+
+
+# --- C1: text and flags among the parameters -------------------------------------------------------
+
+def _fc_loss(p, x):
+    l = np.sum(fullyconnect(x, p["W"], p["b"]) ** 2)
+    return l, dlgradient(l, p)
+
+
+@pytest.mark.parametrize("opt", ["sgdm", "adam", "rmsprop", "dlupdate"])
+def test_updaters_pass_settings_through(opt):
+    """``{"type": "fc", "W": ..., "b": ...}``: dlgradient gives the text back, the updaters leave it (and a flag) as
+    it is and update the arrays as without it (was: TypeError "params['type']: cannot update a str")."""
+    x = np.array([[1.0, 0.5, -0.2], [0.3, -1.0, 2.0]])
+    W, b = np.array([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]), np.array([0.1, -0.1])
+    with_text = {"type": "fc", "W": dlarray(W), "b": dlarray(b), "bias": True}
+    arrays = {"W": dlarray(W), "b": dlarray(b)}
+    step = {"sgdm": lambda p, g, s: sct.sgdmupdate(p, g, s), "adam": lambda p, g, s: sct.adamupdate(p, g, *s, 1),
+            "rmsprop": lambda p, g, s: sct.rmspropupdate(p, g, s),
+            "dlupdate": lambda p, g, s: (sct.dlupdate(lambda w, d: w - 0.1 * d, p, g),)}[opt]
+    states = {}
+    for name, p in (("text", with_text), ("arrays", arrays)):
+        _, g = dlfeval(_fc_loss, p, x)
+        if name == "text":
+            assert g["type"] == "fc"
+        out = step(p, g, (None, None) if opt == "adam" else None)
+        states[name] = out[0]
+    assert states["text"]["type"] == "fc" and states["text"]["bias"] is True
+    for k in ("W", "b"):
+        assert_close(D(states["text"][k]), D(states["arrays"][k]))
+        assert not np.allclose(D(states["arrays"][k]), W if k == "W" else b)        # (a step was taken)
