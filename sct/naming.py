@@ -21,7 +21,7 @@ class Namer:
     def __init__(self, taken: Iterable[str] = ()):
         self.taken: Set[str] = set(taken)
         self.bases: Dict[str, str] = {}      # y_1 -> y: the name each numbered one was made from
-        self.made: Set[str] = set()          # the names fresh() handed out: bound in the code made, never globals
+        self.made: Set[str] = set()          # the names fresh() handed out for the code's own values (not fresh_global)
 
     def shown(self, name: str) -> str:
         """The user's name behind a numbered version (``i`` for the ``i_1`` of a comprehension
@@ -32,6 +32,13 @@ class Namer:
 
     def reserve(self, name: str) -> str:
         self.taken.add(name)
+        return name
+
+    def fresh_global(self, base: str) -> str:
+        """A fresh name for a global of the generated code (the runtime module, a generator's items function, a
+        local class's factory): not among ``made``, the names the normalizer takes for the function's own."""
+        name = self.fresh(base)
+        self.made.discard(name)
         return name
 
     def fresh(self, base: str) -> str:
