@@ -330,6 +330,14 @@ def _tree_map(fn, tree, others, nout, where, memo):
                 setattr(out, n, v)
             return out
         return split(results, rebuild)
+    if isinstance(tree, (str, bytes)):
+        # (its gradient is the text itself, as dlgradient gives it back; its states None)
+        other = next((o for o in others if not _empty(o) and not (type(o) is type(tree) and o == tree)), None)
+        if other is not None:
+            raise TypeError(f"{where} is the text {tree!r}, a setting the optimizers leave as it is, but the gradient "
+                            f"or optimizer state holds a {type(other).__name__} there: cannot update a str; pass the "
+                            "gradients dlgradient returns for these parameters and the state the optimizer returned "
+                            "(None at first)")
     if _passed_through(tree):
         return tree if nout == 1 else (tree,) + (None,) * (nout - 1)
     if isinstance(tree, (functools.partial, types.FunctionType)):

@@ -294,3 +294,9 @@ def test_updaters_pass_settings_through(opt):
     for k in ("W", "b"):
         assert_close(D(states["text"][k]), D(states["arrays"][k]))
         assert not np.allclose(D(states["arrays"][k]), W if k == "W" else b)        # (a step was taken)
+
+
+def test_text_against_an_array_is_refused():
+    """A text parameter whose gradient or state holds something else (structures that do not match): refused."""
+    with pytest.raises(TypeError, match=r"params\['type'\] is the text 'fc'.*holds a ndarray"):
+        sct.sgdmupdate({"type": "fc", "W": np.ones(2)}, {"type": np.ones(3), "W": np.ones(2)}, None)
