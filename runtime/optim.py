@@ -92,9 +92,12 @@ _TOOL_MODULES = {"builtins", "functools", "numpy", "scipy", "sct", "typing"}
 
 
 def _passed_through(x) -> bool:
-    """A function among the parameters, which holds none: a function or numpy ufunc in a list of layers
-    (``[layer1, np.tanh, layer2]``), a partial, a class; returned as it is (was: "cannot update a ufunc"
+    """A function or text among the parameters, which holds none: a function or numpy ufunc in a list of layers
+    (``[layer1, np.tanh, layer2]``), a partial, a class, a layer's setting ("fc", True); returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
+    if isinstance(x, (str, bytes, bool)):
+        return True         # (a layer's settings, ``{"type": "fc", "W": W, ...}``, a flag: were "cannot update a
+                            # str", red55u C1)
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
         if isinstance(x, (functools.partial, types.FunctionType)) and _holds_bound_arrays(x):
             # a partial or closure holding parameters (``partial(dense, W=W1)``): they would never be
@@ -327,6 +330,14 @@ def _tree_map(fn, tree, others, nout, where, memo):
                 setattr(out, n, v)
             return out
         return split(results, rebuild)
+    if isinstance(tree, (str, bytes)):
+        # (its gradient is the text itself, as dlgradient gives it back; its states None)
+        other = next((o for o in others if not _empty(o) and not (type(o) is type(tree) and o == tree)), None)
+        if other is not None:
+            raise TypeError(f"{where} is the text {tree!r}, a setting the optimizers leave as it is, but the gradient "
+                            f"or optimizer state holds a {type(other).__name__} there: cannot update a str; pass the "
+                            "gradients dlgradient returns for these parameters and the state the optimizer returned "
+                            "(None at first)")
     if _passed_through(tree):
         return tree if nout == 1 else (tree,) + (None,) * (nout - 1)
     if isinstance(tree, (functools.partial, types.FunctionType)):

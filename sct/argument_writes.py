@@ -17,6 +17,7 @@ import gast
 import numpy as np
 
 from .ir import walk_no_defs, walk_nodes
+from .normalize_try import local_names_of
 from .kinds import child_kind, leaf_kind
 from .plans import CallKind
 
@@ -31,8 +32,10 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
                          "astype", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "conj", "conjugate",
                          "clip", "round"))
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
-# ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result)
+# ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result),
+# numpy's functions of those names and a few more positions and counts too (``np.argmax(y, 1)`` of a dlarray y)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
+_INTEGER_FUNCTIONS = _INTEGER_METHODS | {"argwhere", "flatnonzero", "count_nonzero"}
 # ... and those whose results are Python's numbers and lists of them
 _NUMBER_METHODS = frozenset(("item", "tolist"))
 # Python's and numpy's number types: called, they give a number or an ndarray, never a dlarray (np.float64(h) of a
@@ -133,7 +136,9 @@ def _type(value, facts, seen) -> str:
         if value.id in memo:
             return memo[value.id]
         binds = facts.bindings().get(value.id)
-        if not binds or any(b is None for b in binds):
+        if not binds:
+            return _global_type(value.id, facts)
+        if any(b is None for b in binds):
             return ""
         seen.add(value.id)
         partial = _partials(facts)
@@ -177,6 +182,19 @@ def _type(value, facts, seen) -> str:
         return "plain"              # (h.item() of an array: Python's number; h.tolist(): a list of them)
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
+    return ""
+
+
+def _global_type(name: str, facts) -> str:
+    """A name the code reads but never binds: a global's (or a closure cell's) value, guarded (rebinding it compiles
+    anew), plain where it is a number or a numeric ndarray (``labels`` in ``np.argmax(y, 1) == labels``)."""
+    resolver = getattr(facts.activity, "resolver", None)
+    if resolver is None or name in resolver.locals:
+        return ""
+    value = resolver.resolve_name(name)
+    if type(value) in (float, int, bool, complex) or type(value) is np.ndarray and value.dtype.kind in "biufc" or \
+            isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        return "plain"
     return ""
 
 
@@ -353,6 +371,9 @@ def _call_type(call, facts, seen) -> str:
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
         return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
+    if module == "numpy" and getattr(info.obj, "__name__", "") in _INTEGER_FUNCTIONS:
+        return "plain"              # (np.argmax(y, 1) of a dlarray y: numpy's integers; an accuracy
+                                    # np.mean(np.argmax(y, 1) == labels) came back as a dlarray, red55u W2)
     numpy_call = module == "numpy" and info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN)
     if not (_array_function(facts, call) or numpy_call):
         return ""
@@ -405,7 +426,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     if key in memo:
         return memo[key]
     bindings = name_bindings(fdef)
-    calls = _HelperCalls(fn, fdef, set(bindings) | set(positional))
+    calls = _HelperCalls(fn, fdef, set(bindings) | set(positional), getattr(facts.activity, "resolver", None))
     # (the caller's writes before the call: an item written there is not the argument's at entry; was: read as it,
     # `state["lr"] = state["lr"] * np.sum(p); state["cp"] = get(state)` stored numpy's float64 where Python stores
     # the dlarray, red2_54 W3)
@@ -457,12 +478,30 @@ class _HelperCalls:
     """The calls of a helper's source, classified as the activity analysis classifies the function's own
     (``call_info``); its parameters' kinds are not known (``kinds``)."""
 
-    def __init__(self, fn, fdef, local_names):
+    def __init__(self, fn, fdef, local_names, outer=None):
         from .analysis import Resolver
         self.kinds = {}
         self.written_keys = frozenset()
-        self._resolver = Resolver(fn, local_names)
+        self._resolver = Resolver(fn, local_names | local_names_of(fdef))
         self._infos = {}
+        self._fn = fn
+        self.guards = getattr(outer, "guards", None)    # the compiled code's: the globals read here guarded there
+        self.locals = self._resolver.locals
+
+    @property
+    def resolver(self):
+        return self if self.guards is not None else None
+
+    def resolve_name(self, name: str):
+        """``name``'s value in the helper's globals or cells, guarded by the caller's code (``_global_type``)."""
+        value = self._resolver.resolve_name(name)
+        guard = self._resolver.guards.get(name)
+        if guard is None:
+            return None
+        key = f"{name} (read by {self._fn.__qualname__})"
+        if key not in self.guards:
+            self.guards[key] = guard
+        return value
 
     def call_info(self, call):
         from .analysis import classify_call
@@ -496,24 +535,60 @@ def output_types(fdef, facts):
     if not returns or any(r.value is None for r in returns) or \
             any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):
         return None
-    values = []
-    for r in returns:
-        v = r.value
-        binds = facts.bindings().get(v.id) if isinstance(v, gast.Name) else None
-        if binds and len(binds) == 1 and isinstance(binds[0], gast.Tuple):
-            v = binds[0]            # (the normalizer's ``out_t = loss, g``)
-        values.append(v)
-    if all(isinstance(v, gast.Tuple) for v in values):
-        n = len(values[0].elts)
-        if any(len(v.elts) != n or any(isinstance(e, gast.Starred) for e in v.elts) for v in values):
+    values = [_tuple_items(r.value, facts, 0) for r in returns]
+    if all(v is not None for v in values):
+        n = len(values[0])
+        if any(len(v) != n for v in values):
             return None
-        found = {i: _output_kept([v.elts[i] for v in values], facts) for i in range(n)}
+        found = {i: _output_kept([v[i] for v in values], facts) for i in range(n)}
         found = {i: t for i, t in found.items() if t is not None}
         return ("tuple", n, found) if found else None
-    if any(isinstance(v, gast.Tuple) for v in values):
+    if any(v is not None for v in values):
         return None
-    found = _output_kept(values, facts)
+    found = _output_kept([r.value for r in returns], facts)
     return ("one", found) if found is not None else None
+
+
+def _tuple_items(value, facts, depth):
+    """The items of the tuple the expression ``value`` surely is, as expressions (None where it is not known to be
+    one): a tuple written out (``out_t = loss, g``, the normalizer's), ``a + b`` of two such, and ``t`` bound once to
+    one of them or to a call of the user's helper every return of which is a tuple of n items (``t[0]``, ...,
+    ``t[n-1]``: ``(loss, g) + metrics(y)``, whose items came back as dlarrays, red55u W2)."""
+    if depth > 16:
+        return None
+    if isinstance(value, gast.Tuple):
+        return None if any(isinstance(e, gast.Starred) for e in value.elts) else list(value.elts)
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add):
+        left, right = _tuple_items(value.left, facts, depth + 1), _tuple_items(value.right, facts, depth + 1)
+        return None if left is None or right is None else left + right
+    if not isinstance(value, gast.Name) or value.id in facts.params:
+        return None
+    binds = facts.bindings().get(value.id)
+    if not binds or len(binds) != 1 or binds[0] is None:
+        return None
+    if isinstance(binds[0], gast.Call):
+        fn = _helper(facts, binds[0])
+        n = _helper_tuple_length(fn) if fn is not None else None
+        return None if n is None else [gast.Subscript(value=gast.Name(id=value.id, ctx=gast.Load(), annotation=None,
+                                                                      type_comment=None),
+                                                      slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+                                       for i in range(n)]
+    return _tuple_items(binds[0], facts, depth + 1)
+
+
+def _helper_tuple_length(fn):
+    """n where every return of the helper ``fn`` is a tuple of n items written out (it ends with one), else None."""
+    from .parse import function_ast
+    try:
+        fdef, _, _ = function_ast(fn)
+    except Exception:
+        return None
+    if not fdef.body or not isinstance(fdef.body[-1], gast.Return):
+        return None
+    lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) and
+               not any(isinstance(e, gast.Starred) for e in r.value.elts) else None
+               for r in walk_no_defs(fdef) if isinstance(r, gast.Return)}
+    return lengths.pop() if len(lengths) == 1 else None
 
 
 def _output_kept(values, facts):

@@ -906,7 +906,7 @@ def _namer(fdef):
     user_names = names_in(fdef)
     reserved = set(dir(builtins)) | {"rt", "np"}
     namer = Namer(user_names | reserved)
-    rt_name = "rt" if "rt" not in user_names else namer.fresh("sct_rt")
+    rt_name = "rt" if "rt" not in user_names else namer.fresh_global("sct_rt")
     return namer, rt_name
 
 

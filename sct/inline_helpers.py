@@ -1018,8 +1018,7 @@ class _Inliner:
             normalizer.called_from = self.fn       # (the helper's globals are the caller's: checked above)
             # the caller's names the body now reads (``self`` is the caller's ``st``) are values, not
             # globals: ``st.sub.W`` is atomized as the caller's own chains are, not kept as a module path
-            normalizer.local_root(inner)
-            normalizer.locals |= self.locals
+            normalizer.locals = normalizer.own_names() | self.locals
             inner = normalizer.run()
         except Exception:
             return None          # (refused or unsupported there: left as a call, compiled on its own)

@@ -162,7 +162,7 @@ def run_local_classes(fn, fdef, copies: Dict[int, Any], namer, rt_name: str) -> 
                 made = _factory(fn, node)
                 if made is None:
                     continue
-                name = namer.fresh(f"{s.name}_class")
+                name = namer.fresh_global(f"{s.name}_class")
                 found[name] = made
                 new = assign(s.name, call(f"{rt_name}.user_call", [load(name)] +
                                           [load(n) for n in given_names(node, fn.__code__)]), s.lineno)

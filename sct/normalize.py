@@ -654,7 +654,7 @@ class Normalizer(Statements, Loops, Expressions):
         while isinstance(func, gast.Attribute):
             chain.append(func.attr)
             func = func.value
-        if not isinstance(func, gast.Name) or self._is_local(func.id) or \
+        if not isinstance(func, gast.Name) or self._is_local(func.id) or func.id in self.namer.made or \
                 (self.locals is not None and func.id in self.locals):
             return None
         fn = self.called_from or getattr(self.partials, "fn", None)

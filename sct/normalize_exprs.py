@@ -675,14 +675,26 @@ class Expressions:
         the compiler traces), not a global such as a module?"""
         while isinstance(node, gast.Attribute):
             node = node.value
+        return isinstance(node, gast.Name) and self.bound_here(node.id)
+
+    def bound_here(self, name: str) -> bool:
+        """Is ``name`` bound in the function: the user's (found once, on the tree as it was first
+        asked; a ``case [L]:`` capture among them) or one the namer made since (a comprehension's ``L_1``:
+        both were read as globals, so ``L_1.fc.W`` stayed one chain the activity does not follow, a zero
+        gradient, red55u W1)."""
+        return name in self.namer.made or name in self.own_names()
+
+    def own_names(self) -> set:
+        """The names the user's function binds (its parameters, its stores, its defs, its match captures)."""
         if self.locals is None:
             a = self.fdef.args
             params = a.posonlyargs + a.args + a.kwonlyargs + [p for p in (a.vararg, a.kwarg) if p]
             self.locals = {p.id for p in params} | {
                 n.id for n in walk_nodes(self.fdef) if isinstance(n, gast.Name) and
                 isinstance(n.ctx, (gast.Store, gast.Param))} | {
-                n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)}
-        return isinstance(node, gast.Name) and node.id in self.locals
+                n.name for s in self.fdef.body for n in walk_nodes(s) if isinstance(n, gast.FunctionDef)} | {
+                c for n in walk_nodes(self.fdef) for _, c in pattern_captures(n)}     # (``case [L]:``)
+        return self.locals
 
     def index(self, node, out: List):
         if isinstance(node, gast.Slice):

@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from .errors import CompileError
-from .ir import assign, call, const, dotted_name, load, walk_no_defs, walk_nodes
+from .ir import assign, call, const, dotted_name, load, pattern_captures, walk_no_defs, walk_nodes
 
 # builtins that only compute a value from their arguments (and exception classes, below)
 PURE_BUILTINS = frozenset((
@@ -1056,6 +1056,8 @@ def local_names_of(fdef) -> Set[str]:
         elif isinstance(n, (gast.Import, gast.ImportFrom)):
             for alias in n.names:
                 names.add((alias.asname or alias.name).split(".")[0])
+        else:
+            names.update(c for _, c in pattern_captures(n))       # ``case [L]:`` binds L
     # nested defs are not walked, but their names are bound here (those at any depth, as a full
     # walk finds them: a definition is a statement, so the walk reads only statements' blocks)
     todo = [fdef]

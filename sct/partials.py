@@ -169,7 +169,7 @@ class PartialRewriter:
         for name, known in self.generator_items.items():
             if _chain(known) == _chain(func):
                 return name
-        name = namer.fresh(label.split(".")[-1] + "_items")
+        name = namer.fresh_global(label.split(".")[-1] + "_items")
         self.generator_items[name] = func
         return name
 
