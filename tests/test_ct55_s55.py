@@ -198,3 +198,71 @@ def test_tree_walks_grow_about_as_the_lines(modules):
     large = _nodes_walked(modules, 240)
     # 4x the lines: 4.2x today; a walk of the function per statement would be ~16x
     assert large < 4.8 * small, (small, large)
+
+
+# --- write_checks: a library callee's signature read once ------------------------------------------
+
+def test_a_library_callees_signature_is_read_once(modules, monkeypatch):
+    import inspect
+    fn, plain = _chain(modules, 40)
+    asked = []
+    real = inspect.signature
+
+    def counting(obj, *a, **k):
+        if sys._getframe(1).f_code.co_filename.endswith("write_checks.py"):
+            asked.append(obj)
+        return real(obj, *a, **k)
+    monkeypatch.setattr(inspect, "signature", counting)
+    from sct import write_checks
+    getattr(write_checks, "_LIBRARY_PARAMETERS", {}).clear()
+    x, W = _inputs()
+    sct.clear_cache()
+    loss, (gx, gW) = dlfeval(fn, dlarray(x), dlarray(W))
+    # each of numpy's functions once (was: once per call, np.concatenate's text signature parsed each time)
+    assert len(asked) == len({id(f) for f in asked}) and 0 < len(asked) <= 12, [getattr(f, "__name__", f) for f in asked]
+    assert np.isclose(float(np.asarray(loss.data)), plain(x, W), rtol=1e-12)
+    assert_close(np.asarray(gW.data), numerical_gradient(plain, [x, W], 1))
+
+
+SCIPY_OVERWRITE = '''
+import numpy as np
+import scipy.linalg
+from sct import dlgradient
+
+def solve_twice(x):
+    A = np.diag(x[:3] ** 2 + 1.0) + 0.1
+    b = x[3:] * 1.0
+    s = scipy.linalg.solve(A, b, overwrite_b=False)
+    t = scipy.linalg.solve(A, s * 1.0, overwrite_b=True)
+    y = np.sum(t) + np.sum(b * b)
+    return y, dlgradient(y, x)
+
+def solve_plain(x):
+    A = np.diag(x[:3] ** 2 + 1.0) + 0.1
+    b = x[3:] * 1.0
+    s = scipy.linalg.solve(A, b, False, False, False)
+    y = np.sum(s * s) + np.sum(b * b)
+    return y, dlgradient(y, x)
+'''
+
+
+def test_scipy_overwrite_still_refused_with_the_signature_kept(modules):
+    pytest.importorskip("scipy")
+    mod = modules(SCIPY_OVERWRITE)
+    x = np.array([0.4, -0.3, 0.9, 1.1, -0.7, 0.2])
+    for _ in range(2):          # (the second compile reads solve's signature from the first)
+        sct.clear_cache()
+        with pytest.raises(CompileError) as info:
+            dlfeval(mod.solve_twice, dlarray(x))
+        assert "overwrite_b" in str(info.value) and info.value.filename == mod.__file__
+        line = next(k for k, text in enumerate(open(mod.__file__).read().splitlines(), 1) if "overwrite_b=True" in text)
+        assert info.value.lineno == line
+    import scipy.linalg
+
+    def plain(v):
+        A = np.diag(v[:3] ** 2 + 1.0) + 0.1
+        s = scipy.linalg.solve(A, v[3:] * 1.0)
+        return float(np.sum(s * s) + np.sum(v[3:] ** 2))
+    y, g = dlfeval(mod.solve_plain, dlarray(x))
+    assert np.isclose(float(np.asarray(y.data)), plain(x), rtol=1e-12)
+    assert_close(np.asarray(g.data), numerical_gradient(plain, [x], 0))
