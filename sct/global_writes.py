@@ -193,11 +193,28 @@ def _module_attribute_write(code: types.CodeType, read: Set[str], namespace: dic
     return None if found is None else found[0]
 
 
+_ATTRIBUTE_WRITE_OPS = (dis.opmap["STORE_ATTR"], dis.opmap["DELETE_ATTR"])
+_ATTRIBUTE_SETTERS = frozenset(("setattr", "delattr", "__setattr__", "__delattr__"))
+
+
+def _may_write_attributes(code: types.CodeType) -> bool:
+    """Whether ``code`` (not its nested code) has a ``STORE_ATTR`` or ``DELETE_ATTR`` instruction or names
+    ``setattr``, ``delattr``, ``__setattr__`` or ``__delattr__``: without one, ``_module_attribute_writes``
+    finds nothing, and its instructions are not decoded (a long function's dis, three times, was a few
+    percent of its compile time).  ``co_code`` is word code: each instruction's opcode at an even offset."""
+    if not _ATTRIBUTE_SETTERS.isdisjoint(code.co_names):
+        return True
+    ops = code.co_code[::2]
+    return any(op in ops for op in _ATTRIBUTE_WRITE_OPS)
+
+
 def _module_attribute_writes(code: types.CodeType, read: Set[str], namespace: dict, module_globals: dict,
                              exact: bool = False):
     """``(name, instruction)`` of each write ``_module_attribute_write`` tells of (``exact``: only where
     the object is a global naming the module, the rest left to the check after the write, sct/compiler.py
     _check_context_kept)."""
+    if not _may_write_attributes(code):
+        return
     instructions = list(dis.get_instructions(code))
 
     def other(obj) -> bool:
@@ -324,13 +341,16 @@ def _own_module_writes(fn: types.FunctionType, read: Set[str], filename: str) ->
     guard sees the new value at the next call."""
     code = fn.__code__
     own_reads: Dict[str, list] = {}
-    for ins in dis.get_instructions(code):
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-            own_reads.setdefault(ins.argval, []).append(ins.offset)
-    loops = [(ins.argval, ins.offset) for ins in dis.get_instructions(code)
-             if ins.opname.startswith("JUMP_BACKWARD") or ins.opname == "JUMP_ABSOLUTE"]
+    loops: Optional[list] = None        # (its own reads and loops: decoded at the first write found)
     for inner in _codes(code):
         for name, ins in _module_attribute_writes(inner, read, fn.__globals__, fn.__globals__, exact=True):
+            if loops is None:
+                instructions = list(dis.get_instructions(code))
+                for own in instructions:
+                    if own.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                        own_reads.setdefault(own.argval, []).append(own.offset)
+                loops = [(own.argval, own.offset) for own in instructions
+                         if own.opname.startswith("JUMP_BACKWARD") or own.opname == "JUMP_ABSOLUTE"]
             offsets = own_reads.get(name, ())
             later = inner is not code or not offsets or any(at > ins.offset for at in offsets) or \
                 any(start <= at < ins.offset < end for start, end in loops for at in offsets)

@@ -2123,7 +2123,6 @@ def _out_position(target, method: Optional[str]) -> Optional[int]:
     """The position of the ``out`` parameter of a numpy function (``target``, not a ufunc: their
     outputs by position are refused above) or of the ndarray method ``method`` (numpy's function of
     that name less its array: ``t.sum(axis, dtype, out)`` as ``np.sum(a, axis, dtype, out)``), or None."""
-    import inspect
     name = getattr(target, "__name__", None)
     if method is None and target is not None and isinstance(name, str) and getattr(np.ndarray, name, None) is target:
         # np.ndarray.sum(t, axis, dtype, out): the method with its array first (np.sum's positions)
@@ -2133,9 +2132,8 @@ def _out_position(target, method: Optional[str]) -> Optional[int]:
     if function is None or isinstance(function, np.ufunc) or \
             (method is None and not _is_numpy(function)):
         return None
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
+    parameters = _parameters(function)
+    if parameters is None:
         return None
     for k, p in enumerate(parameters):
         if p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY, p.VAR_KEYWORD):
@@ -2165,16 +2163,41 @@ def _overwrite_input_given(target, node) -> bool:
         any(k.arg is None for k in node.keywords) or any(isinstance(a, gast.Starred) for a in node.args)
 
 
+#: id(callee) -> (callee, its __code__, its signature's parameters or None): numpy's, scipy's and Python's
+#: own callees (whose signatures nothing rebinds), each read once
+_LIBRARY_PARAMETERS: Dict[int, tuple] = {}
+
+
+def _parameters(target) -> Optional[tuple]:
+    """``inspect.signature(target)``'s parameters, None where it has none; a library callee's read once
+    (was: read again at each call, numpy's C functions parsing their text signature each time:
+    ``np.concatenate`` about 0.1 ms a call, a few percent of a long function's compile)."""
+    import inspect
+    library = module_top(target) in ("numpy", "scipy", "builtins")
+    code = getattr(target, "__code__", None)
+    if library:
+        hit = _LIBRARY_PARAMETERS.get(id(target))
+        if hit is not None and hit[0] is target and hit[1] is code:
+            return hit[2]
+    try:
+        parameters = tuple(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        parameters = None
+    if library:
+        if len(_LIBRARY_PARAMETERS) > 4096:
+            _LIBRARY_PARAMETERS.clear()
+        _LIBRARY_PARAMETERS[id(target)] = (target, code, parameters)
+    return parameters
+
+
 def _overwrite_given(target, node) -> Optional[str]:
     """The name of an ``overwrite_*`` parameter (scipy's ``overwrite_a``, ``overwrite_b``,
     ``overwrite_x``) that the call passes a value that may be true, else None (numpy's median and
     quantile's ``overwrite_input`` are checked on their own)."""
     if _overwrite_input_position(target) is not None:
         return None
-    import inspect
-    try:
-        parameters = list(inspect.signature(target).parameters.values())
-    except (TypeError, ValueError):
+    parameters = _parameters(target)
+    if parameters is None:
         return None
     names = [p.name for p in parameters if p.name.startswith("overwrite")]
     if not names:
