@@ -672,16 +672,10 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                               "into such a dict item by item (`state['bn']['TrainedMean'] = m`), not a dict "
                               "stored whole; write its items one by one, or build a new dict and return it "
                               "(`state = {**state, 'bn': {...}}`)")
-    if python_type == "dl" and (type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic))
-                                and value.dtype.kind in "fcb"):
+    if python_type == "dl" and _dlarray_in_python(value):
         # (a comparison of a dlarray is a dlarray of bools in Python, `state["active"] = h > 0`: was refused,
         # red54u W2)
-        from .dlarray import wrap_outputs
-        from .formats import relabel
-        out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
-        if not isinstance(value, np.ndarray):
-            out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
-        return relabel(out, fmt) if fmt else out
+        return _as_dlarray(np.array(value, copy=True), value, fmt)      # (its own array: the code's may be reused)
     if _plain_scalars(value):
         return value                # (Python's numbers and text: no dlarray is one)
     if python_type == "plain" and type(value) is list and all(_plain_scalars(v) for v in value):
@@ -694,6 +688,35 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                           "from constants; this value's type in Python (a dlarray or an ndarray) is not known here. "
                           "Store it after dlfeval returns, or build a new dict and return it (`state = {**state, "
                           "key: value}`)")
+
+
+def _dlarray_in_python(value) -> bool:
+    """Is ``value``, of an expression whose Python value is a dlarray (sct/argument_writes.py "dl"), one the
+    code holds as its data: a float, complex or bool array or number?"""
+    return type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic)) and \
+        value.dtype.kind in "fcb"
+
+
+def _as_dlarray(data, value, fmt):
+    """The dlarray of ``data`` (``value``'s array) labelled ``fmt``, a number's marked as wrap_outputs marks one."""
+    from .dlarray import wrap_outputs
+    from .formats import relabel
+    out = wrap_outputs(data)
+    if not isinstance(value, np.ndarray):
+        out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
+    return relabel(out, fmt) if fmt else out
+
+
+def field_through(value, python_type="", fmt=""):
+    """What ``obj.h = value`` stores on an object from outside the function dlfeval runs (an argument, an object
+    it holds) whose field the function does not read again (sct.compiler._fields_through): a dlarray where
+    ``python_type`` (sct/argument_writes.py) is "dl", over the code's own array (the object holds that array,
+    as in Python; a write into it later is seen there too), as ``setitem_through`` gives a caller's dict;
+    ``value`` as it is otherwise.  (Was: the code's ndarray or numpy's float64, where Python leaves a dlarray:
+    red55r W1.)"""
+    if python_type == "dl" and _dlarray_in_python(value):
+        return _as_dlarray(np.asarray(value), value, fmt)
+    return value
 
 
 def _plain_scalars(value) -> bool:

@@ -723,6 +723,7 @@ class _WriteCheck:
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         if mode == "entry":
             self._note_argument_write(s, objs)
+            s.sct_field_type = self._python_type(s.value)   # (what the caller's object gets: _fields_through)
         return True
 
     def _reads_extracted(self, value, seen: Set[str]) -> bool:
