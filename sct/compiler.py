@@ -778,7 +778,8 @@ def _fields_through(functions, fdef, rt_name) -> None:
     (sct.write_checks._attribute_write's ``sct_field_type``), whose Python value is a dlarray, written as
     ``obj.h = rt.field_through(v, "dl", "")``: the object gets the dlarray plain Python leaves there (was the code's
     ndarray, red55r W1).  Only where the function reads no field of that name (nor fields by name: getattr,
-    vars, ``__dict__``), so that its code keeps computing on its own arrays."""
+    vars, ``__dict__``), so that its code keeps computing on its own arrays, and where its labels are known
+    (sct.formats: ``sct_field_formats``)."""
     stores = [n for f in functions for n in walk_nodes(f) if isinstance(n, gast.Assign) and len(n.targets) == 1
               and isinstance(n.targets[0], gast.Attribute) and getattr(n, "sct_field_type", "") == "dl"]
     if not stores:
@@ -788,9 +789,10 @@ def _fields_through(functions, fdef, rt_name) -> None:
                                                       for n in gast.walk(fdef)):
         return
     for n in stores:
-        if n.targets[0].attr not in read:
+        formats = getattr(n, "sct_field_formats", frozenset({""}))     # (sct.formats: its labels)
+        if n.targets[0].attr not in read and len(formats) == 1 and isinstance(next(iter(formats)), str):
             n.value = call(f"{rt_name}.field_through", [n.value, gast.Constant(value="dl", kind=None),
-                                                         gast.Constant(value="", kind=None)])
+                                                         gast.Constant(value=next(iter(formats)), kind=None)])
 
 
 def _guard_callee_reads(fn, resolver) -> None:
