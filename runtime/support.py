@@ -678,10 +678,10 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
         if idx in caller and dict.__getitem__(caller, idx) is value:
             return value
         python_type = "dl"
-    if python_type == "dl" and _dl_in_python(value):
+    if python_type == "dl" and _dlarray_in_python(value):
         # (a comparison of a dlarray is a dlarray of bools in Python, `state["active"] = h > 0`: was refused,
         # red54u W2)
-        return _as_dlarray(value, fmt)
+        return _as_dlarray(np.array(value, copy=True), value, fmt)      # (its own array: the code's may be reused)
     if _plain_scalars(value):
         return value                # (Python's numbers and text: no dlarray is one)
     if python_type == "plain" and type(value) is list and all(_plain_scalars(v) for v in value):
@@ -696,18 +696,18 @@ def _callers_value(caller, idx, value, python_type, fmt, pairs):
                           "key: value}`)")
 
 
-def _dl_in_python(value) -> bool:
-    """Is ``value`` (the code's value of what is surely a dlarray in Python) one the code keeps as a plain number
-    or array of floats, complex numbers or bools (which plain Python has as a dlarray)?"""
+def _dlarray_in_python(value) -> bool:
+    """Is ``value``, of an expression whose Python value is a dlarray (sct/argument_writes.py "dl"), one the
+    code holds as its data: a float, complex or bool array or number?"""
     return type(value) in (float, complex, bool) or isinstance(value, (np.ndarray, np.generic)) and \
         value.dtype.kind in "fcb"
 
 
-def _as_dlarray(value, fmt=""):
-    """The dlarray plain Python has where the code has the number or array ``value`` (its own copy)."""
+def _as_dlarray(data, value, fmt):
+    """The dlarray of ``data`` (``value``'s array) labelled ``fmt``, a number's marked as wrap_outputs marks one."""
     from .dlarray import wrap_outputs
     from .formats import relabel
-    out = wrap_outputs(np.array(value, copy=True))          # (its own array: the code's may be reused)
+    out = wrap_outputs(data)
     if not isinstance(value, np.ndarray):
         out._scalar = True          # (a number: as wrap_outputs marks a numpy scalar)
     return relabel(out, fmt) if fmt else out
@@ -718,8 +718,20 @@ def field_as_python(value, python_type=""):
     Python stores, a dlarray where ``python_type`` (sct/argument_writes.py) says the value surely is one (the
     code's value is its array: ``self.running_mean = 0.9 * self.running_mean + 0.1 * mean`` of a dlarray mean
     left an ndarray on the layer, a dlarray in Python; refuse55a); else the value.  Its derivative: the value's."""
-    if python_type == "dl" and not isinstance(value, _dlarray) and _dl_in_python(value):
-        return _as_dlarray(value)
+    if python_type == "dl" and not isinstance(value, _dlarray) and _dlarray_in_python(value):
+        return _as_dlarray(np.array(value, copy=True), value, "")    # (its own array: the code's may be reused)
+    return value
+
+
+def field_through(value, python_type="", fmt=""):
+    """What ``obj.h = value`` stores on an object from outside the function dlfeval runs (an argument, an object
+    it holds) whose field the function does not read again (sct.compiler._fields_through): a dlarray where
+    ``python_type`` (sct/argument_writes.py) is "dl", over the code's own array (the object holds that array,
+    as in Python; a write into it later is seen there too), as ``setitem_through`` gives a caller's dict;
+    ``value`` as it is otherwise.  (Was: the code's ndarray or numpy's float64, where Python leaves a dlarray:
+    red55r W1.)"""
+    if python_type == "dl" and _dlarray_in_python(value):
+        return _as_dlarray(np.asarray(value), value, fmt)
     return value
 
 

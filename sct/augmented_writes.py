@@ -270,7 +270,9 @@ def _items_at_key(analysis: AliasAnalysis, container: str, key, items) -> set:
         return items
     mine = at[k]
     others = set().union(*(v for j, v in at.items() if j != k)) - mine
-    return {o for o in items if o == EXT or _site_of(o) not in others}
+    # (an object from outside, EXT, too: where it is put at other keys only, this key's item is none of them;
+    # was kept, so `acc = {"sum": np.zeros(2), "first": x[0]}; acc["sum"] += v` was refused when run, red55r F2)
+    return {o for o in items if _site_of(o) not in others}
 
 
 _UNKNOWN = object()

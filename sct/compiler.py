@@ -37,7 +37,7 @@ from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
-from .ir import child_nodes, shared_walks, tree_changed, walk_nodes
+from .ir import call, child_nodes, shared_walks, tree_changed, walk_nodes
 from .unroll import NotUnrolled, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
@@ -729,6 +729,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                                           sig.param_kinds)                      # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
     refuse_replaced(resolver, fdef, filename)                                   # sct/replaced_functions.py
+    _fields_through(generated.functions, fdef, rt_name)
     source, line_table = source_and_lines(generated.functions)                  # sct/emit.py
     compiled = _load(fn, generated, source, line_table, filename, fdef.lineno, namespace, resolver,
                      out_formats)                                               # compile, sct/cache.py
@@ -785,6 +786,28 @@ def _into_arguments(functions, writes) -> None:
                 n.func.attr = "setitem_through"
                 n.args = n.args + [gast.Constant(value=getattr(n, "sct_through_type", "") or "", kind=None),
                                    gast.Constant(value=getattr(n, "sct_through_format", "") or "", kind=None)]
+
+
+def _fields_through(functions, fdef, rt_name) -> None:
+    """``obj.h = v`` of a traced ``v`` on an object from outside the function dlfeval runs
+    (sct.write_checks._attribute_write's ``sct_field_type``), whose Python value is a dlarray, written as
+    ``obj.h = rt.field_through(v, "dl", "")``: the object gets the dlarray plain Python leaves there (was the code's
+    ndarray, red55r W1).  Only where the function reads no field of that name (nor fields by name: getattr,
+    vars, ``__dict__``), so that its code keeps computing on its own arrays, and where its labels are known
+    (sct.formats: ``sct_field_formats``)."""
+    stores = [n for f in functions for n in walk_nodes(f) if isinstance(n, gast.Assign) and len(n.targets) == 1
+              and isinstance(n.targets[0], gast.Attribute) and getattr(n, "sct_field_type", "") == "dl"]
+    if not stores:
+        return
+    read = {n.attr for n in gast.walk(fdef) if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Store)}
+    if read & {"__dict__", "__getattribute__"} or any(isinstance(n, gast.Name) and n.id in ("getattr", "vars")
+                                                      for n in gast.walk(fdef)):
+        return
+    for n in stores:
+        formats = getattr(n, "sct_field_formats", frozenset({""}))     # (sct.formats: its labels)
+        if n.targets[0].attr not in read and len(formats) == 1 and isinstance(next(iter(formats)), str):
+            n.value = call(f"{rt_name}.field_through", [n.value, gast.Constant(value="dl", kind=None),
+                                                         gast.Constant(value=next(iter(formats)), kind=None)])
 
 
 def _guard_callee_reads(fn, resolver) -> None:
@@ -1736,3 +1759,4 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     elif cache.has_default_kinds(fn):   # (after a run: not the kinds of its defaults, which it may fill)
         compiled.post_check = cache.make_check(fn, resolver.guards.values(), attribute_guards, default_kinds=False)
     return compiled
+

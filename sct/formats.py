@@ -133,6 +133,11 @@ class FormatPass(LayoutCalls):
         left its labels to ``softmax``, which read them: another value and gradient)."""
         out = super().assignment(s, env, rewrite)
         target = s.targets[0]
+        if isinstance(target, gast.Attribute) and getattr(s, "sct_field_type", "") == "dl":
+            # the labels of a dlarray stored on a caller's object (sct.compiler._fields_through): one known
+            # format, or none given (was stored as the code's ndarray, red55r W1)
+            fmt = env.get(s.value.id) if isinstance(s.value, gast.Name) else None
+            s.sct_field_formats = getattr(s, "sct_field_formats", frozenset()) | {fmt if isinstance(fmt, str) else None}
         if rewrite:         # what the code's names hold where they are assigned (sct/outside_formats.py)
             for n in walk_nodes(target):
                 if isinstance(n, gast.Name):

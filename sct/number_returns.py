@@ -27,8 +27,49 @@ assert _NEW_METHODS & VIEW_METHODS == {"astype"}
 
 
 def returns_new_numbers(fn, given: dict) -> bool:
-    """Does every return of the plain function ``fn`` give a new array or a number, computed from
-    numbers and arrays only, given ``given`` (each parameter's name -> "leaf": a number or a numeric
+    """Does every return of the plain function ``fn`` give a new array or a number (see _new_returns)?"""
+    found = _new_returns(fn, given)
+    return found is not None and all(r.value is not None and found[0](r.value) for r in found[1])
+
+
+def new_number_items(fn, given: dict) -> int:
+    """The length n where every return of ``fn`` gives a tuple written out of n new arrays or numbers
+    (``return a + b, a * b``; see _new_returns), no two of which may be one object (``v = u; return u, v``);
+    else 0.  Unpacked (``h, c = cell(x, h, c)``), each is then a new array of its own, holding nothing (was: a
+    value that may be any argument, so ``h[0] = 0.0`` was refused as a change of x, red55r F1)."""
+    found = _new_returns(fn, given)
+    if found is None:
+        return 0
+    new, returns, bindings = found
+    lengths = {len(r.value.elts) if isinstance(r.value, gast.Tuple) else -1 for r in returns}
+    if len(lengths) != 1 or min(lengths) < 1:
+        return 0
+
+    def names(e, seen) -> set:
+        """The locals whose object ``e`` may be (through names bound to names, ``a if c else b``, ``a or b``)."""
+        if isinstance(e, gast.Name):
+            if e.id in seen:
+                return set()
+            seen.add(e.id)
+            return {e.id}.union(*[names(b, seen) for b in bindings.get(e.id, ())])
+        parts = [e.body, e.orelse] if isinstance(e, gast.IfExp) else e.values if isinstance(e, gast.BoolOp) else []
+        return set().union(*[names(v, seen) for v in parts])
+    for r in returns:
+        if any(isinstance(e, gast.Starred) or not new(e) for e in r.value.elts):
+            return 0
+        met: set = set()
+        for e in r.value.elts:
+            these = names(e, set())
+            if these & met:
+                return 0
+            met |= these
+    return lengths.pop()
+
+
+def _new_returns(fn, given: dict):
+    """``(new, returns, bindings)``: whether an expression of the plain function ``fn`` gives a new array or a
+    number (``new``), its returns, its locals' bindings, where the returns may give such values (else None),
+    computed from numbers and arrays only, given ``given`` (each parameter's name -> "leaf": a number or a numeric
     array, or "flat": a list, tuple or dict whose items are numbers or numeric arrays)?  Its result
     then holds none of the lists and dicts it was given (``def helper(x, d): return np.sum(np.sin(x *
     d["c"]))``: was a value that may hold d, so a write into the caller's d after ``y = helper(x, d)``
@@ -36,27 +77,27 @@ def returns_new_numbers(fn, given: dict) -> bool:
     one, arithmetic, comparisons, numpy's functions giving arrays, array methods, and locals bound
     only to such values; the function must change nothing in place (``_pure``) and keep nothing."""
     if not isinstance(fn, types.FunctionType) or fn.__code__.co_flags & 0x2A0:
-        return False
+        return None
     try:
         fdef, _, _ = function_ast(fn)
     except Exception:
-        return False
+        return None
     args = fdef.args
     params = [a.id for a in list(getattr(args, "posonlyargs", None) or []) + list(args.args)]
     if args.vararg is not None or args.kwarg is not None or args.kwonlyargs or set(params) != set(given) or \
             not fdef.body or not isinstance(fdef.body[-1], gast.Return):
-        return False
+        return None
     if any(isinstance(n, (gast.FunctionDef, gast.Lambda, gast.NamedExpr, gast.Yield, gast.YieldFrom, gast.Global,
                           gast.Nonlocal, gast.ListComp, gast.DictComp, gast.SetComp, gast.GeneratorExp))
            for stmt in fdef.body for n in gast.walk(stmt)):
-        return False
+        return None
     if not _pure(fn) or keeps_arguments(fn):
-        return False
+        return None
     bindings, others = _bindings(fdef)
     if any(p in bindings or p in others for p in params) or \
             any(isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name) and n.target.id in params
                 for n in walk_no_defs(fdef)):
-        return False                # (a parameter bound again)
+        return None                 # (a parameter bound again)
     leaves = {p for p, k in given.items() if k == "leaf"}
     flats = {p for p, k in given.items() if k == "flat"}
     numeric = set(leaves)           # locals bound only to numbers and arrays (found below)
@@ -152,6 +193,8 @@ def returns_new_numbers(fn, given: dict) -> bool:
                  isinstance(n.target, gast.Name)}
     if any(n in numeric and not all(number(a.value) for a in walk_no_defs(fdef) if isinstance(a, gast.AugAssign)
                                     and isinstance(a.target, gast.Name) and a.target.id == n) for n in augmented):
-        return False                # (``s += L``: s may become a list)
+        return None                 # (``s += L``: s may become a list)
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
-    return all(r.value is not None and new(r.value) for r in returns)
+    if any(r.value is None for r in returns):
+        return None
+    return new, returns, bindings

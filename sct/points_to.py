@@ -1382,6 +1382,10 @@ class _Values:
         if fn is not None and not receiver and registry.has_new_results(fn):
             return self._new_results(state, node, fn, site)
         made = self._numbers_from(state, node, fn) if fn is not None and not receiver else False
+        tuple_made = self._number_items(state, node, fn, site) if fn is not None and not receiver and not made \
+            else None
+        if tuple_made is not None:
+            return tuple_made
         if made:
             # every return computes a new number or array from numbers, arrays and the items of flat
             # lists and dicts (sct/number_returns.py): it holds none of them (was: anything they
@@ -1420,7 +1424,26 @@ class _Values:
             return self.fresh(state, site, frozenset().union(*items))
         return self.fresh(state, site)
 
-    def _numbers_from(self, state: State, node: gast.Call, fn):
+    def _number_items(self, state: State, node: gast.Call, fn, site):
+        """``h, c = cell(x, h, c)`` of a function every return of which gives a tuple written out of new arrays
+        or numbers computed from its arguments as _numbers_from reads them (``return a + b, a * b``:
+        sct/number_returns.py new_number_items): a new tuple of new values of their own, none another's (was: a
+        new tuple whose items may be any argument, so ``h[0] = 0.0`` was refused as a change of x, red55r F1).
+        None: not one."""
+        found = self._numbers_from(state, node, fn, items=True)
+        if not found or not found[0]:
+            return None
+        count, nested = found
+        items = []
+        for k in range(count):
+            if not nested:
+                self.array_sites.add(("new item", site, k))
+            items.append(self.fresh(state, ("new item", site, k)))
+        self.seq_sites.add(site)
+        self.positional[site] = items
+        return self.fresh(state, site, frozenset().union(*items))
+
+    def _numbers_from(self, state: State, node: gast.Call, fn, items: bool = False):
         """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
         "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), and does
         ``fn`` return a new number or array computed from them (``returns_new_numbers``)?  "array" (a new
@@ -1459,7 +1482,9 @@ class _Values:
                 nested |= any(c != EXT and self._numbers_container(state, c, objs) for c in state.contents(objs))
             else:
                 return False
-        from .number_returns import returns_new_numbers
+        from .number_returns import new_number_items, returns_new_numbers
+        if items:
+            return new_number_items(fn, given), nested
         if not returns_new_numbers(fn, given):
             return False
         return "new" if nested else "array"

@@ -717,7 +717,7 @@ class _WriteCheck:
             return True
         if mode == "entry" and self._leaf_gradients() and dead_end_field(self.fdef, attr_name, self.activity):
             # (a running mean of traced values nothing reads back: sct/dead_fields.py; stored as Python has it)
-            self.kept_fields.append((s, self._python_type(s.value)))
+            self._stored_as_python(s, attr_name)
             return True
         objs = analysis.objects(s, name)
         if mode == "vjp" and any(o[0] == "arg" for o in objs if o != EXT):
@@ -769,8 +769,23 @@ class _WriteCheck:
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         if mode == "entry":
             self._note_argument_write(s, objs)
-            self.kept_fields.append((s, self._python_type(s.value)))    # (stored as Python has it)
+            self._stored_as_python(s, attr_name)
         return True
+
+    def _stored_as_python(self, s, attr: str) -> None:
+        """``o.f = v`` into an object from outside stores what plain Python stores (a dlarray where v surely is
+        one): where the function reads no field of that name (nor fields by name), the generated store wraps the
+        code's own array with its labels (``s.sct_field_type``: sct.compiler._fields_through, red55r W1); where
+        it reads one, v is made a dlarray before the store, with its derivative (``kept_fields``:
+        sct/dead_fields.py field_as_python: the running mean a layer reads and writes, refuse55a)."""
+        python_type = self._python_type(s.value)
+        read = any(isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Store) and
+                   n.attr in (attr, "__dict__", "__getattribute__") or
+                   isinstance(n, gast.Name) and n.id in ("getattr", "vars") for n in gast.walk(self.fdef))
+        if read:
+            self.kept_fields.append((s, python_type))
+        else:
+            s.sct_field_type = python_type
 
     def _reads_extracted(self, value, seen: Set[str]) -> bool:
         """Is ``value`` computed (through the names it reads, their bindings) with ``extractdata(...)``'s numbers?"""
