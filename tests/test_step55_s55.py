@@ -135,3 +135,62 @@ def test_field_assigned_in_the_loop_of_the_gradient_still_refused():
         return loss
     with pytest.raises(CompileError, match=r"line \d+.*assigns an attribute"):
         dlfeval(loop, model(), 0.1)
+
+
+# --- red55u F3: MAML's inner steps counted by an int argument ------------------------------------------------
+# An int argument is not known when sct compiles (a global's or a closure's value is, and guards the code), so
+# the loop around the inner gradient cannot be written out step by step: refused, and the advice (loop over a
+# global or closure int) keeps the program's meaning: exact for 0 to 3 inner steps, second order through them.
+
+
+
+def maml_argument(p, nsteps):
+    q = p
+    for _ in range(nsteps):
+        l = loss_mse(q)
+        g = dlgradient(l, q)
+        q = {k: q[k] - 0.1 * g[k] for k in q}
+    lq = loss_mse(q)
+    return lq, dlgradient(lq, p)
+
+
+def test_inner_steps_of_an_argument_refused_with_the_loop_advice():
+    with pytest.raises(CompileError) as info:
+        dlfeval(maml_argument, {"W": dlarray(W0.copy()), "b": dlarray(B0.copy())}, 2)
+    message = str(info.value)
+    assert "test_step55_s55.py, line" in message
+    assert "an int argument is not known" in message and "a global or a closure value" in message
+
+
+NSTEPS = 2
+
+
+def maml_global(p):
+    q = p
+    for _ in range(NSTEPS):
+        l = loss_mse(q)
+        g = dlgradient(l, q)
+        q = {k: q[k] - 0.1 * g[k] for k in q}
+    lq = loss_mse(q)
+    return lq, dlgradient(lq, p)
+
+
+def plain_outer(W, b, n):
+    for _ in range(n):
+        y = X @ W.T + b
+        dy = (y - T) / len(X)
+        W, b = W - 0.1 * dy.T @ X, b - 0.1 * dy.sum(0)
+    return 0.5 * np.sum((X @ W.T + b - T) ** 2) / len(X)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_inner_steps_of_a_global_as_advised(n):
+    global NSTEPS
+    NSTEPS = n
+    try:
+        lq, g = dlfeval(maml_global, {"W": dlarray(W0.copy()), "b": dlarray(B0.copy())})
+    finally:
+        NSTEPS = 2
+    assert float(D(lq)) == pytest.approx(plain_outer(W0, B0, n), rel=1e-12)
+    assert_close(D(g["W"]), numerical_gradient(lambda W: plain_outer(W, B0, n), [W0], 0), rtol=1e-6, atol=1e-8)
+    assert_close(D(g["b"]), numerical_gradient(lambda b: plain_outer(W0, b, n), [B0], 0), rtol=1e-6, atol=1e-8)
