@@ -688,6 +688,11 @@ def constant_rebinds(fdef, active, rt_name: str) -> None:
     for node in walk_no_defs(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr == "closure_rebound" and isinstance(node.func.value, gast.Name) and \
-                node.func.value.id == rt_name and len(node.args) == 4 and isinstance(node.args[1], gast.Tuple) and \
-                all(isinstance(e, gast.Constant) and e.value not in active for e in node.args[1].elts):
+                node.func.value.id == rt_name and len(node.args) == 4 and \
+                all(isinstance(t, gast.Tuple) for t in node.args[1:4:2]) and \
+                all(isinstance(e, gast.Constant) and e.value not in active for e in node.args[1].elts) and \
+                all(isinstance(v, gast.Name) and v.id not in active for v in node.args[3].elts):
+            # (the new values by the names that hold them here: straight-line code renamed them, ``s = x``
+            # is ``s_1 = x``, active where ``s`` is not; was: the user's name alone, so closures made
+            # while s held a float followed the traced x with no derivative, a silent wrong gradient)
             node.args.append(const(True))
