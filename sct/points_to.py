@@ -1502,7 +1502,7 @@ def _ufunc_method(target) -> bool:
     return isinstance(target, types.BuiltinMethodType) and isinstance(getattr(target, "__self__", None), np.ufunc)
 
 
-from .runtime.support import bind_closure as _bind_closure  # noqa: E402
+from .runtime.support import bind_closure as _bind_closure, closure_rebound as _closure_rebound  # noqa: E402
 from .runtime import network as _network  # noqa: E402
 
 _KEY_CALLERS = (sorted, min, max)
@@ -1657,6 +1657,13 @@ class PointsTo(_Values):
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.attr in MUTATORS and func.value.id in self.locals:
             self.store(state, self.names(state, func.value), self.call_args(state, node))
+        if isinstance(func, gast.Attribute) and func.attr == "closure_rebound" and len(node.args) >= 4 and \
+                self._resolved(func) is _closure_rebound:
+            # rt.closure_rebound(frame, names, line, new values): the closures made before (each holds
+            # the frame) may read the new values from now on (Closure.rebind), so a later change of one
+            # in place is seen through them (was: not held, ``s = t; t[0] = w`` then the closure's call
+            # read the list sct had copied for the write, a silent wrong value)
+            self.store(state, self.names(state, node.args[0]), self.names(state, node.args[3]))
 
     def _branch(self, s: gast.If, state: State):
         a = state.copy()

@@ -237,3 +237,50 @@ def test_traced_then_number_second_order():
     def ref(w, x):
         return np.sum((2.0 * np.cos(x * w) * x) ** 2)
     _exact(f, ref)
+
+
+# --- the new value a container, then changed in place: the closure sees the change; refused at the write --
+
+def test_rebound_to_a_list_then_written_is_refused():
+    def f(w, x):
+        s = [1.0]
+        fs = [lambda z: z * s[0]]
+        t = [2.0]
+        s = t
+        t[0] = w
+        y = np.sum(fs[0](x))        # Python: x * w (the list s now is)
+        return y, dlgradient(y, w, x)
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(f, dlarray(W0.copy()), dlarray(X0.copy()))
+    text = str(info.value)
+    assert f"{HERE}, line {_line(f, 't[0] = w')}" in text and "t[...]" in text, text
+
+
+def test_rebound_to_a_dict_then_written_is_refused():
+    def f(w, x):
+        cfg = {"scale": 1.0}
+        acts = {"a": lambda z: np.tanh(z) * cfg["scale"]}
+        new = {"scale": 2.0}
+        cfg = new
+        new["scale"] = w
+        y = np.sum(acts["a"](x))
+        return y, dlgradient(y, w, x)
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(f, dlarray(W0.copy()), dlarray(X0.copy()))
+    text = str(info.value)
+    assert f"{HERE}, line {_line(f, 'new[' + chr(34) + 'scale' + chr(34) + '] = w')}" in text, text
+
+
+def test_rebound_to_a_list_not_written_is_exact():
+    def f(w, x):
+        s = [1.0]
+        fs = [lambda z: z * s[0] * w]
+        s = [2.0, 3.0]
+        y = np.sum(fs[0](x))
+        return y, dlgradient(y, w, x)
+
+    def ref(w, x):
+        return np.sum(x * 2.0 * w)
+    _exact(f, ref)
