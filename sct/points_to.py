@@ -369,6 +369,7 @@ class _Values:
         self.map_sites: Set = set()            # allocation sites known to make dicts
         self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
         self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
+        self.closures_reading: Dict[str, Set] = {}   # a name -> the closures bound reading it (rt.bind_closure)
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -782,7 +783,11 @@ class _Values:
             # a nested function as a value (sct/closures.py): it holds the objects it reads and reads
             # them when called, so a later change of one in place is seen through it while it is live
             # (was: a new object holding nothing: `g = f; w[0] = v; g(...)` read the old w)
-            return self.fresh(state, site, frozenset(state.reach(args)))
+            objs = self.fresh(state, site, frozenset(state.reach(args)))
+            if len(node.args) > 3 and isinstance(node.args[3], gast.Tuple):     # (its names: closure_rebound)
+                for e in node.args[3].elts:
+                    self.closures_reading.setdefault(getattr(e, "value", None), set()).update(objs)
+            return objs
         if _number_result(node, info, name) and not self._mutable_scalar(node, info):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
@@ -1658,12 +1663,15 @@ class PointsTo(_Values):
                 func.attr in MUTATORS and func.value.id in self.locals:
             self.store(state, self.names(state, func.value), self.call_args(state, node))
         if isinstance(func, gast.Attribute) and func.attr == "closure_rebound" and len(node.args) >= 4 and \
+                isinstance(node.args[1], gast.Tuple) and isinstance(node.args[3], gast.Tuple) and \
                 self._resolved(func) is _closure_rebound:
-            # rt.closure_rebound(frame, names, line, new values): the closures made before (each holds
-            # the frame) may read the new values from now on (Closure.rebind), so a later change of one
-            # in place is seen through them (was: not held, ``s = t; t[0] = w`` then the closure's call
-            # read the list sct had copied for the write, a silent wrong value)
-            self.store(state, self.names(state, node.args[0]), self.names(state, node.args[3]))
+            # rt.closure_rebound(frame, names, line, new values): the closures made before reading those
+            # names may read the new values from now on (Closure.rebind), so a later change of one in
+            # place is seen through them (was: not held, ``s = t; t[0] = w`` then the closure's call read
+            # the list sct had copied for the write, a silent wrong value)
+            for e, v in zip(node.args[1].elts, node.args[3].elts):
+                self.store(state, frozenset(self.closures_reading.get(getattr(e, "value", None), ())),
+                           self.names(state, v))
 
     def _branch(self, s: gast.If, state: State):
         a = state.copy()
