@@ -284,3 +284,18 @@ def test_rebound_to_a_list_not_written_is_exact():
     def ref(w, x):
         return np.sum(x * 2.0 * w)
     _exact(f, ref)
+
+
+def test_rebound_to_an_array_then_written_is_refused():
+    def f(w, x):
+        s = 1.0
+        fs = [lambda z: z * s]
+        s = np.zeros(2)
+        s[0] = w[0]                 # Python: fs[0] reads this array, written (was: sct's value 0.0)
+        y = np.sum(fs[0](x))
+        return y, dlgradient(y, w, x)
+    sct.clear_cache()
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(f, dlarray(W0.copy()), dlarray(X0.copy()))
+    text = str(info.value)
+    assert f"{HERE}, line {_line(f, 's[0] = w[0]')}" in text and "fs holds it" in text, text
