@@ -677,17 +677,23 @@ class ClosureConverter:
 
 def constant_rebinds(fdef, active, rt_name: str) -> None:
     """Once activity is known (``active``: the names that may hold traced values): each
-    ``rt.closure_rebound(frame, names, line, new values)`` whose names never hold a traced value in
-    the function gets ``True`` last, so the closures made before follow the new values whatever
-    they are (``[lambda u: u * w for w in (0.5, 0.7, 0.8)]``: each lambda reads the last w when
-    called, as Python's do), where they would expire otherwise (a float can be a traced scalar in
-    generated code, so the runtime cannot tell a constant from its type).  Nested defs are left to
+    ``rt.closure_rebound(frame, names, line, new values)`` whose new values are never traced (the
+    names holding them here: straight-line code renamed them, ``s = x`` is ``s_1 = x``) gets ``True``
+    last, so the closures made before follow the new values whatever they are
+    (``[lambda u: u * w for w in (0.5, 0.7, 0.8)]``: each lambda reads the last w when called, as
+    Python's do), where they would expire otherwise (a float can be a traced scalar in generated
+    code, so the runtime cannot tell a constant from its type).  The value a closure captured
+    before gets no adjoint from a call reading the new one (sct/transform_calls.py
+    ``_closure_source_pair``), so a traced value rebound to a constant is followed exactly too.
+    Was: the user's name looked up, never active where only a later binding is traced
+    (``s = 1.0; h = g; s = x; h(x)``: the closure followed x with no derivative, a silent wrong
+    gradient; red55r W2), and active where only an earlier one is.  Nested defs are left to
     their own compilation (their own activity)."""
     if not getattr(fdef, "sct_rebinds", False):
         return
     for node in walk_no_defs(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr == "closure_rebound" and isinstance(node.func.value, gast.Name) and \
-                node.func.value.id == rt_name and len(node.args) == 4 and isinstance(node.args[1], gast.Tuple) and \
-                all(isinstance(e, gast.Constant) and e.value not in active for e in node.args[1].elts):
+                node.func.value.id == rt_name and len(node.args) == 4 and isinstance(node.args[3], gast.Tuple) and \
+                all(isinstance(v, gast.Name) and v.id not in active for v in node.args[3].elts):
             node.args.append(const(True))

@@ -373,6 +373,7 @@ class _Values:
         self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
         self.holding_calls: Set[int] = set()   # the ids of the user's and libraries' calls whose result may hold
         #                                        what they are given (``_note_holding``: the self-holding gate)
+        self.closures_reading: Dict[str, Set] = {}   # a name -> the closures bound reading it (rt.bind_closure)
 
     # --- objects ------------------------------------------------------------------------------
     def names(self, state: State, node) -> FrozenSet:
@@ -786,7 +787,11 @@ class _Values:
             # a nested function as a value (sct/closures.py): it holds the objects it reads and reads
             # them when called, so a later change of one in place is seen through it while it is live
             # (was: a new object holding nothing: `g = f; w[0] = v; g(...)` read the old w)
-            return self.fresh(state, site, frozenset(state.reach(args)))
+            objs = self.fresh(state, site, frozenset(state.reach(args)))
+            if len(node.args) > 3 and isinstance(node.args[3], gast.Tuple):     # (its names: closure_rebound)
+                for e in node.args[3].elts:
+                    self.closures_reading.setdefault(getattr(e, "value", None), set()).update(objs)
+            return objs
         if _number_result(node, info, name) and not self._mutable_scalar(node, info):
             return frozenset()                   # a number: immutable, `+=` rebinds it
         if info.kind in _OP_KINDS:
@@ -1568,7 +1573,7 @@ def _ufunc_method(target) -> bool:
     return isinstance(target, types.BuiltinMethodType) and isinstance(getattr(target, "__self__", None), np.ufunc)
 
 
-from .runtime.support import bind_closure as _bind_closure  # noqa: E402
+from .runtime.support import bind_closure as _bind_closure, closure_rebound as _closure_rebound  # noqa: E402
 from .runtime import network as _network  # noqa: E402
 
 _KEY_CALLERS = (sorted, min, max)
@@ -1723,6 +1728,16 @@ class PointsTo(_Values):
         if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
                 func.attr in MUTATORS and func.value.id in self.locals:
             self.store(state, self.names(state, func.value), self.call_args(state, node))
+        if isinstance(func, gast.Attribute) and func.attr == "closure_rebound" and len(node.args) >= 4 and \
+                isinstance(node.args[1], gast.Tuple) and isinstance(node.args[3], gast.Tuple) and \
+                self._resolved(func) is _closure_rebound:
+            # rt.closure_rebound(frame, names, line, new values): the closures made before reading those
+            # names may read the new values from now on (Closure.rebind), so a later change of one in
+            # place is seen through them (was: not held, ``s = t; t[0] = w`` then the closure's call read
+            # the list sct had copied for the write, a silent wrong value)
+            for e, v in zip(node.args[1].elts, node.args[3].elts):
+                self.store(state, frozenset(self.closures_reading.get(getattr(e, "value", None), ())),
+                           self.names(state, v))
 
     def _branch(self, s: gast.If, state: State):
         a = state.copy()

@@ -920,10 +920,11 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
         marks[position] = env_active[j]
     mask = tuple(env_active[:nfree]) + tuple(marks)
     fwd, bwd = vjp_pair(closure.fn, mask, free + full, rest)
+    late = tuple(sorted(closure.late or ()))
     layout = _closure_layout(closure, given, tuple(kwargs))
     if layout is not None:
         pair = _closure_source_pair(fwd, bwd, count, nfree, given, layout, tuple(kwargs),
-                                    tuple(sorted(closure.late or ())), None if receiver else closure)
+                                    late, None if receiver else closure)
         if pair is not None:
             return pair
 
@@ -936,7 +937,7 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
 
     def backward_closure(residuals, grad):
         adjoints = tuple(bwd(residuals, grad))
-        mine = list(adjoints[:nfree]) + [ZERO] * (count - nfree)
+        mine = [ZERO if i in late else a for i, a in enumerate(adjoints[:nfree])] + [ZERO] * (count - nfree)
         for position, j in used:
             mine[j] = adjoints[nfree + position]
         outer = adjoints[nfree:nfree + given]
@@ -991,7 +992,10 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
     the receiver's forward with ``closure`` put in, as a ``Closure`` (so that the generated code
     is shared by every closure of the same call: held by none, differentiated again once), and
     the adjoint drops the receiver's.  A captured name a loop rebound since (``late``) is read
-    with ``rt.closure_late`` (a constant: an int, a string, ...).  None where a keyword of the
+    with ``rt.closure_late`` (a constant: an int, a string, ...), and the value the closure
+    captured, which the call no longer reads, gets no adjoint (was: the late value's, so that
+    ``s = w; fs = [lambda z: z * s]; s = 2.0; fs[0](x)`` gave w the derivative with respect to
+    2.0).  None where a keyword of the
     call takes a name the generated code uses (the caller's fallback, not differentiated again)."""
     moved = {name for kind, name in layout if kind == "keyword"}
     if any(k in _CLOSURE_RESERVED or (k[:1] == "a" and k[1:].isdigit()) or not k.isidentifier()
@@ -1013,7 +1017,7 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
         passed += [item if kind == "keyword" else f"receiver[{item}]" for kind, item in layout]
         passed += [f"{k}={k}" for k in keywords if k not in moved]
         outer = [f"grads[{nfree + i}]" for i in range(given)]
-        mine = [f"grads[{i}]" for i in range(nfree)] + ["rt.ZERO"] * (count - nfree)
+        mine = [f"grads[{i}]" if i not in late else "rt.ZERO" for i in range(nfree)] + ["rt.ZERO"] * (count - nfree)
         for position, (kind, item) in enumerate(layout):
             if kind == "default":
                 mine[item] = f"grads[{nfree + given + position}]"
