@@ -554,8 +554,8 @@ def _refuse_numeric_dl(finding, root: str, stmt) -> None:
     dtype = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "dl" else None
     if root in finding.facts.params and dtype is not None and np.dtype(dtype).kind not in "fc":
         finding.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a dlarray "
-                 f"of {np.dtype(dtype).name} data, which has no derivative; make it a float dlarray "
-                 f"(dlarray(x.astype(float))) before dlfeval", "dlgradient")
+                     f"of {np.dtype(dtype).name} data, which has no derivative; make it a float dlarray "
+                     f"(dlarray(x.astype(float))) before dlfeval", "dlgradient")
 
 
 def _items_value(finding, value, defs: Dict[str, Any], stmt) -> Optional[Selection]:
