@@ -397,10 +397,40 @@ class _WriteCheck:
                      f"write into {name}")
             if not tracked:
                 self.force.add(id(s))
-        elif self.mode == "vjp" and _not_owned(analysis, s, name):
+        elif self.mode == "vjp" and _not_owned(analysis, s, name) and not self._outside_untraced_write(s, name):
+            if analysis.objects(s, name) == frozenset({EXT}):       # (was: "belongs to its caller" of a global)
+                fail(s, f"{self.fname}() writes into {name}[...] in place, an object from outside it (a global, a "
+                     f"closure value, or what one holds), which differentiated code may read as it is when the "
+                     f"gradient runs; in a function called from the differentiated one, sct runs such a write "
+                     f"only into a global list or dict that no differentiated operation of {self.fname}() reads "
+                     f"(a counter: `calls[0] += 1`). Return the new value instead, or make the change in the "
+                     f"function given to dlfeval", f"write into {name}")
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _outside_untraced_write(self, s, name: str) -> bool:
+        """``calls[0] += 1`` or ``stats["n"] = k`` in a helper: a plain value written into a global's (or a closure
+        value's) list or dict, which this function's differentiated operations never read: run in place as
+        Python runs it (was: refused as writing into what "belongs to its caller", red55h F3).  Nothing traced
+        moves (needs_value is False here); the item replaced is no array an adjoint holds (an item written
+        with ``+=`` must be a number: rt.require_number); no adjoint of this function holds an outside object
+        (a second call would change what the first call's adjoint reads: ``cnt[0] += 1; return np.sum(x *
+        cnt)``); an adjoint of the caller that read it is checked after the call (rt.stale_kept,
+        sct/stale_reads.py).  An array is not taken: its numbers change in place, and an argument may be it."""
+        analysis = self.analysis
+        if analysis.objects(s, name) != frozenset({EXT}) or name in analysis.locals or \
+                type(self.resolver.resolve_name(name)) not in (list, dict):     # (guarded: rebinding recompiles)
+            return False
+        for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
+            if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
+                    self.is_active(st.value):
+                state = analysis.before.get(id(st))
+                if state is None or any(EXT in state.env.get(n, ()) if n in analysis.locals else
+                                        not _plain_global(self.resolver.resolve_name(n))
+                                        for n in loaded_names(st.value)):
+                    return False
+        return True
 
     def _refuse_stored_then_changed(self) -> None:
         """A value stored into a dict argument (rt.setitem_through gives the caller's dict its own copy) and
@@ -1897,6 +1927,12 @@ def _bound_to_none_only(fdef, z: str, tuples: int = 0) -> bool:
                 not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             return False        # (a match pattern's capture, say)
     return True
+
+
+def _plain_global(value) -> bool:
+    """An outside value no adjoint reads numbers of that may change: a module, function, class or number."""
+    return isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc,
+                              int, float, complex, str)) or value is None
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
