@@ -22,7 +22,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .logged_values import detach_logged, logged_number
+from .logged_values import detach_logged, logged_number, number_source
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
@@ -1359,6 +1359,19 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
+                number = number_source(self.fdef, node, activity, getattr(self.resolver, "globals", None) or {})
+                if number is not None:
+                    # history.append(float(y)) where sct cannot prove no read of the item follows (was the
+                    # advice above alone, which reads as what the user wrote: red55h F2)
+                    where = (f"in {self.fdef.name}(), a function the differentiated code calls (or given to "
+                             f"sct.hvp or sct.jvp), sct cannot prove that no code reads the item back before the "
+                             f"gradient (its caller's is not seen here)") if self.mode != "entry" else \
+                        f"code after it in {self.fdef.name}() may read the item back before the gradient"
+                    src = number[:-7] if number.endswith(".item()") else number[number.index("(") + 1:-1]
+                    advice = (f"{number} of a traced value is that value as a Python number, which sct "
+                              f"differentiates, and {where}, where its derivative would be lost. Append a "
+                              f"number without derivative: `{what}(float(extractdata({src})))`, or log it in the "
+                              f"function given to dlfeval, after nothing but arithmetic, dlgradient and return")
             elif getattr(node, "sct_recomputed_setter", False):
                 # m.step(g, lr) setting m.W between two dlgradient calls (was: "return the new values from
                 # m.step()", which is not why, fuzz51 R2): as the same write made inline is refused

@@ -1,5 +1,14 @@
 """nan55 (red team red55h): NaN data under a mask, logs and counters in helpers, a bool dlarray.
 
+- F3: ``calls[0] += 1`` (a global or closure list or dict, a plain value) in a helper or in sct.hvp's function
+  runs as Python runs it (was refused as writing into what "belongs to its caller"), where no differentiated
+  operation of the helper reads an outside object; refused otherwise, saying it is an outside object.
+- W (found with F3): a plain list an adjoint reads (``np.sum(x * W)``), changed by a call before the
+  gradient, is refused at the call as an array is (was: the changed numbers as the gradient).
+- F2: ``history.append(float(y))`` in a helper stays refused (sct differentiates float(y); what the callers
+  read afterwards is not seen where the helper compiles), with a message that says so and gives the
+  rewrite with the user's name, ``history.append(float(extractdata(y)))``, which is exact.
+
 - F1: a loss masked over NaN (missing) targets, ``np.sum(((p - t) ** 2)[~np.isnan(t)])`` or its np.where
   form, stays refused (the adjoint multiplies the masked entries' zero by the NaN factor 2 * (p - t);
   sct does not return NaN nor guess the zero), but the message now says that the argument t holds NaN
@@ -103,3 +112,145 @@ def test_bool_dlarray_only_argument_refused_as_bool():
     assert "'m'" in msg and "bool data" in msg and "no derivative" in msg
     assert f"line {f.__code__.co_firstlineno + 2}" in msg
 
+
+
+# --- F3: a call counter in a module-level list or dict, written in a helper or in sct.hvp's function -------------
+
+CALLS = [0]
+STATS = {"n": 0}
+W = [2.0, 2.0]
+X0 = np.array([0.3, -0.7, 1.1])
+
+
+def _counted(x):
+    CALLS[0] += 1
+    STATS["n"] += 1
+    return np.sum(x ** 3)
+
+
+def test_counter_in_helper_counts_as_python():
+    def step(x):
+        y = 0.0
+        for i in range(3):
+            y = y + _counted(x * (i + 1))
+        return y, dlgradient(y, x)
+    CALLS[0], STATS["n"] = 0, 0
+    y, g = dlfeval(step, dlarray(X0))
+    assert CALLS == [3] and STATS == {"n": 3}          # Python calls _counted three times
+    assert_close(D(y), sum(np.sum((X0 * k) ** 3) for k in (1, 2, 3)))
+    assert_close(D(g), 3 * X0 ** 2 * (1 + 8 + 27))      # closed form
+
+
+def test_counter_in_hvp_function():
+    import sct
+    CALLS[0] = 0
+    v = np.array([1.0, -2.0, 0.5])
+    h = sct.hvp(_counted, X0, v)
+    assert_close(D(h), 6 * X0 * v)
+    assert CALLS == [1]
+
+
+def test_counter_in_closure_helper():
+    def make():
+        count = [0]
+
+        def f(x):
+            count[0] += 1
+            return np.sum(np.sin(x))
+        return f, count
+    f, count = make()
+
+    def step(x):
+        y = f(x) + f(2.0 * x)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(step, dlarray(X0))
+    assert count == [2]
+    assert_close(D(g), numerical_gradient(lambda x: np.sum(np.sin(x)) + np.sum(np.sin(2 * x)), [X0], 0))
+
+
+def _bumped_read(x):
+    W[0] += 1
+    return np.sum(x * W)          # the adjoint reads W: a second call would change what the first's reads
+
+
+def test_counter_read_by_differentiated_op_refused():
+    def step(x):
+        y = _bumped_read(x) + _bumped_read(x)
+        return y, dlgradient(y, x)
+    W[:] = [2.0, 2.0]
+    with pytest.raises(CompileError) as info:
+        dlfeval(step, dlarray(np.ones(2)))
+    msg = str(info.value)
+    assert f"line {_bumped_read.__code__.co_firstlineno + 1}:" in msg and "W[...]" in msg
+    assert "an object from outside it" in msg and "belongs to its caller" not in msg
+
+
+def _bump_w():
+    W[0] += 1
+
+
+def test_list_read_by_adjoint_then_changed_by_call_refused():
+    """(red55h, found with F3: was the gradient [3, 2] where Python's is [2, 2]: the adjoint of np.sum(x * W)
+    read the list W after _bump_w changed it)"""
+    def step(x):
+        y = np.sum(x * W)
+        _bump_w()
+        return y, dlgradient(y, x)
+    W[:] = [2.0, 2.0]
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(step, dlarray(np.ones(2)))
+    msg = str(info.value)
+    assert f"line {step.__code__.co_firstlineno + 2}:" in msg and "changed W in place, a list" in msg
+
+
+def test_list_unchanged_by_call_accepted():
+    W[:] = [2.0, 2.0]
+    kept = list(W)          # (a closure's copy: the call changes W, not what the adjoint reads)
+
+    def step(x):
+        y = np.sum(x * kept)
+        _bump_w()
+        return y, dlgradient(y, x)
+    y, g = dlfeval(step, dlarray(np.ones(2)))
+    assert W == [3.0, 2.0]
+    assert_close(D(y), 4.0)
+    assert_close(D(g), numerical_gradient(lambda x: float(np.sum(x * np.array([2.0, 2.0]))), [np.ones(2)], 0))
+
+
+# --- F2: a helper logging float(y) into a list from outside ----------------------------------------------------
+
+HISTORY = []
+
+
+def _logged_loss(x):
+    y = np.sum(x ** 3)
+    HISTORY.append(float(y))
+    return y
+
+
+def test_helper_log_refusal_names_what_to_write():
+    def step(x):
+        y = _logged_loss(x)
+        return y, dlgradient(y, x)
+    with pytest.raises(CompileError) as info:
+        dlfeval(step, dlarray(X0))
+    msg = str(info.value)
+    assert f"line {_logged_loss.__code__.co_firstlineno + 2}:" in msg
+    assert "float(y) of a traced value" in msg and "HISTORY.append(float(extractdata(y)))" in msg
+
+
+def test_helper_log_advised_rewrite_is_exact():
+    from sct import extractdata
+    log = []
+
+    def loss(x):
+        y = np.sum(x ** 3)
+        log.append(float(extractdata(y)))
+        return y
+
+    def step(x):
+        y = loss(x)
+        return y, dlgradient(y, x)
+    y, g = dlfeval(step, dlarray(X0))
+    assert log == [float(np.sum(X0 ** 3))] and type(log[0]) is float
+    assert_close(D(g), 3 * X0 ** 2)
