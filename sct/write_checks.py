@@ -419,18 +419,29 @@ class _WriteCheck:
         cnt)``); an adjoint of the caller that read it is checked after the call (rt.stale_kept,
         sct/stale_reads.py).  An array is not taken: its numbers change in place, and an argument may be it."""
         analysis = self.analysis
-        if analysis.objects(s, name) != frozenset({EXT}) or name in analysis.locals or \
-                type(self.resolver.resolve_name(name)) not in (list, dict):     # (guarded: rebinding recompiles)
+        written = self.resolver.resolve_name(name)      # (guarded: rebinding it recompiles)
+        if analysis.objects(s, name) != frozenset({EXT}) or name in analysis.locals or type(written) not in (list, dict):
             return False
         for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
             if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
                     self.is_active(st.value):
                 state = analysis.before.get(id(st))
-                if state is None or any(EXT in state.env.get(n, ()) if n in analysis.locals else
-                                        not _plain_global(self.resolver.resolve_name(n))
+                if state is None or any(not self._own_objects(n, state.env.get(n, frozenset()), written)
+                                        if n in analysis.locals
+                                        else not _plain_global(self.resolver.resolve_name(n))
                                         for n in loaded_names(st.value)):
                     return False
         return True
+
+    def _own_objects(self, name: str, objs, written) -> bool:
+        """Are the objects ``name`` holds (what an adjoint reading it may hold) not the outside list or dict
+        ``written``, nor hold it: made here, or the parameter ``name`` of a kind with no list (dict) in it (a
+        list argument may be the global itself: ``f(x, W)`` with ``W[0] += 1``; a dict of parameters holds
+        arrays; the outside object the analysis adds to a parameter is that argument)."""
+        root = _item_root(self.fdef, name)      # (params_item = params['w'], self_w = self.w: what params holds)
+        if root in self.param_kinds and objs <= {("arg", root), EXT}:
+            return not _kind_may_hold(self.param_kinds[root], type(written))
+        return all(o[0] == "new" for o in objs)
 
     def _refuse_stored_then_changed(self) -> None:
         """A value stored into a dict argument (rt.setitem_through gives the caller's dict its own copy) and
@@ -1940,6 +1951,40 @@ def _bound_to_none_only(fdef, z: str, tuples: int = 0) -> bool:
                 not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             return False        # (a match pattern's capture, say)
     return True
+
+
+def _item_root(fdef, name: str) -> str:
+    """The parameter whose item or attribute ``name`` is (bound once, to ``p[k]`` or ``p.a`` of a name), else
+    ``name``."""
+    binds = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)]
+    value = next((st.value for st in walk_nodes(fdef) if isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                  st.targets[0] is (binds[0] if len(binds) == 1 else None)), None)
+    while isinstance(value, (gast.Subscript, gast.Attribute)):
+        value = value.value
+    return value.id if isinstance(value, gast.Name) and value.id != name else name
+
+
+_SAFE_CONSTS = (bool, str, bytes, type(None), type, slice, range, types.FunctionType, types.BuiltinFunctionType,
+                types.MethodType, np.ufunc)
+
+
+def _kind_may_hold(kind, cls) -> bool:
+    """May a value of this kind (sct/kinds.py) be or hold an object of class ``cls`` (a list, a dict)?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    tag = kind[0]
+    if tag in ("dl", "nd", "num"):
+        return False
+    if tag == "const":
+        return not (isinstance(kind[1], type) and issubclass(kind[1], _SAFE_CONSTS))
+    if tag in ("seq", "map", "obj") and isinstance(kind[1], type):
+        if issubclass(kind[1], cls) or issubclass(cls, kind[1]):
+            return True
+        parts = kind[2] if len(kind) == 3 and isinstance(kind[2], tuple) else None
+        if parts is None:
+            return True
+        return any(_kind_may_hold(part if tag == "seq" else part[1], cls) for part in parts)
+    return True             # (a cycle back to an owner, a module, what else: may hold it)
 
 
 def _plain_global(value) -> bool:

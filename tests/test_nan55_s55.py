@@ -168,6 +168,54 @@ def test_counter_in_closure_helper():
     assert_close(D(g), numerical_gradient(lambda x: np.sum(np.sin(x)) + np.sum(np.sin(2 * x)), [X0], 0))
 
 
+def _params_loss(params, x):
+    CALLS[0] += 1
+    return np.sum((params["w"] * x) ** 2)
+
+
+class _Model:
+    def __init__(self):
+        self.w = dlarray([1.0, 2.0])
+
+    def loss(self, x):
+        CALLS[0] += 1
+        return np.sum((self.w * x) ** 2)
+
+
+def test_counter_in_helper_of_params_dict_and_method():
+    x = np.array([3.0, 4.0])
+
+    def step(params, x):
+        y = _params_loss(params, x)
+        return y, dlgradient(y, params)
+
+    def step_m(m, x):
+        y = m.loss(x)
+        return y, dlgradient(y, m.w)
+    CALLS[0] = 0
+    y, g = dlfeval(step, {"w": dlarray([1.0, 2.0])}, x)
+    assert_close(D(y), np.sum((np.array([1.0, 2.0]) * x) ** 2))
+    assert_close(D(g["w"]), 2 * np.array([1.0, 2.0]) * x ** 2)
+    y, g = dlfeval(step_m, _Model(), x)
+    assert_close(D(g), 2 * np.array([1.0, 2.0]) * x ** 2)
+    assert CALLS == [2]
+
+
+def _holder_loss(params, x):
+    CALLS[0] += 1
+    return np.sum(x * params["scale"])      # params["scale"] may be CALLS itself: its adjoint reads it
+
+
+def test_counter_with_argument_that_may_hold_it_refused():
+    def step(x):
+        y = _holder_loss({"scale": CALLS}, x) + _holder_loss({"scale": CALLS}, x)
+        return y, dlgradient(y, x)
+    CALLS[:] = [1]
+    with pytest.raises(CompileError) as info:
+        dlfeval(step, dlarray(np.ones(1)))
+    assert f"line {_holder_loss.__code__.co_firstlineno + 1}:" in str(info.value)
+
+
 def _bumped_read(x):
     W[0] += 1
     return np.sum(x * W)          # the adjoint reads W: a second call would change what the first's reads
