@@ -17,6 +17,7 @@ for one outermost run of generated code (see ``sct.api.run_generated``).
 from __future__ import annotations
 
 import io
+import numbers
 import random
 import sys
 import threading
@@ -1311,8 +1312,16 @@ def stale_kept(*values):
     ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
     of its numbers, for :func:`stale_check`."""
     from .dlarray import dlarray
-    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else None
-                  for v in values])
+    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
+                  (v, _list_numbers(v)) if type(v) is list else None for v in values])
+
+
+def _list_numbers(v):
+    """A list's items as they are now: its arrays copied, its lists' items too.  An adjoint reads a plain list
+    operand when it runs (``y = np.sum(x * w)`` of a global ``w = [2.0, 2.0]``: ``d_y * w``), as it reads an
+    array (was: a callee's ``w[0] += 1`` between them gave the changed numbers as the gradient, [3, 2]
+    where Python's derivative is [2, 2], red55h)."""
+    return [e.copy() if type(e) is np.ndarray else _list_numbers(e) if type(e) is list else e for e in v]
 
 
 # what a for loop walks without running code of the user's (rt.as_sequence): no copy taken there
@@ -1329,11 +1338,20 @@ def stale_kept_walk(items, *values):
 
 
 def _same_numbers(a, b) -> bool:
+    if type(a) is list:             # (a list and its items as stale_kept found them)
+        return type(b) is list and len(a) == len(b) and all(_same_item(p, q) for p, q in zip(a, b))
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind == "O":
         return all(p is q for p, q in zip(a.ravel().tolist(), b.ravel().tolist()))
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _same_item(now, was) -> bool:
+    if type(now) in (np.ndarray, list):
+        return type(now) is type(was) and _same_numbers(now, was)
+    return now is was or type(now) is type(was) and isinstance(now, numbers.Number) and \
+        (now == was or now != now and was != was)
 
 
 def stale_check(kept, names, lines, what, filename, lineno):
@@ -1344,11 +1362,12 @@ def stale_check(kept, names, lines, what, filename, lineno):
     for held, name, line in zip(kept, names, lines):
         if held is not None and not _same_numbers(held[0], held[1]):
             from .errors import EvaluationError
+            kind, copy = ("a list", f"np.array({name})") if type(held[0]) is list else ("an array", f"{name}.copy()")
             raise EvaluationError(
-                f"{what} changed {name} in place, an array the differentiated operation at line {line} read; "
-                f"sct computes that operation's derivative from the array as it is when the gradient runs, "
+                f"{what} changed {name} in place, {kind} the differentiated operation at line {line} read; "
+                f"sct computes that operation's derivative from {name} as it is when the gradient runs, "
                 f"so it would use the changed numbers where Python's derivative uses those the operation "
-                f"read. Give the operation a copy ({name}.copy()), or change {name} after the gradients",
+                f"read. Give the operation a copy ({copy}), or change {name} after the gradients",
                 filename, lineno)
 
 

@@ -3338,6 +3338,32 @@ def _own_source(filename) -> bool:
     return os.path.abspath(filename).startswith(own)
 
 
+def _nan_data_hint(frame) -> str:
+    """Where the generated code's values hold NaN (missing data stored as NaN, ``t`` below), what to say
+    of it; "" where none does.  A NaN *value* (not a rule's factor at a singular point) is behind the
+    NaN gradient then: its entries do not reach the finite y (a mask, np.where or an index left them
+    out), but the chain rule multiplies their zero adjoint by the NaN partial (2 * (p - t) at t = nan)
+    (was: hints of np.sqrt and np.log alone, where the data was NaN, red55h F1)."""
+    found = None
+    for _ in range(40):             # the outermost generated function's arguments: the user's (t, not the
+        if frame is None:           # code's t_sub, nor np.sqrt's NaN of a negative, which the hints above tell of)
+            break
+        code = frame.f_code
+        if code.co_filename.startswith("<sct-generated"):
+            local = frame.f_locals
+            found = next((name for name in code.co_varnames[:code.co_argcount]
+                          if type(local.get(name)) is np.ndarray and local[name].dtype.kind == "f" and
+                          np.isnan(local[name]).any()), None)
+        frame = frame.f_back
+    if found is None:
+        return ""
+    return (f"{found} holds NaN (missing data stored as NaN?): the entries a mask, np.where or an index leaves "
+            f"out do not reach y, so their derivative is 0, but the chain rule multiplies their zero adjoint by a "
+            f"NaN factor (2 * (p - {found}) at {found} = nan). Replace the NaN before computing with it, keeping "
+            f"the mask: m = ~np.isnan({found}); np.sum(np.where(m, p - np.nan_to_num({found}), 0.0) ** 2), or "
+            f"np.mean(((p - np.nan_to_num({found})) ** 2)[m]). ")
+
+
 def _refuse_nan_through_unselected(grad):
     """A gradient with NaN entries from a sweep that met np.where with a branch NaN or infinite
     where not selected: refused, naming that np.where (its zero adjoint times the branch's
@@ -3366,7 +3392,8 @@ def _refuse_nan_through_unselected(grad):
     raise EvaluationError(
         "the gradient is NaN through np.where here: a branch it is given is NaN or infinite where "
         "the condition does not select it (numpy computes both branches), its derivative there is not "
-        "finite, and the chain rule multiplies the zero adjoint of those entries by it (0 * inf). The "
+        "finite, and the chain rule multiplies the zero adjoint of those entries by it (0 * inf). "
+        + _nan_data_hint(sys._getframe(1)) + "The "
         "program's derivative there is the selected branch's, but sct cannot tell this zero from one "
         "that matters, so it refuses rather than return NaN. Keep the unselected values finite by "
         "selecting the argument too (the 'double where'): np.where(c, f(np.where(c, x, 1.0)), g(x)) "
@@ -3444,7 +3471,7 @@ def _refuse_nan_of_finite_y(grad):
     raise EvaluationError(
         "the gradient of this dlgradient (dljacobian, dldivergence, jvp, hvp) is NaN at some entries while "
         "the value differentiated (y, u) is finite: the program's derivative of a finite value is not NaN "
-        "there. A derivative rule's factor that is not finite "
+        "there. " + _nan_data_hint(sys._getframe(1)) + "A derivative rule's factor that is not finite "
         "(np.sqrt or a fractional power at 0 or below, np.log of a negative, np.arcsin at 1) met a zero "
         "adjoint from an entry that does not reach y (np.sqrt(v)[0] with v < 0 elsewhere, a mask or "
         "an overwrite v[m] = 0 after np.sqrt, np.fmax, np.select, the diagonal of pairwise distances: "

@@ -76,6 +76,21 @@ def _number_of_traced(fdef, name: str, activity, globals_) -> bool:
     return True
 
 
+def number_source(fdef, node, activity, globals_) -> Optional[str]:
+    """``float(y)`` where ``node`` (``history.append(v)``) appends a name bound to such a number of a traced
+    name (how a refusal of the log shows it); None otherwise."""
+    if not (len(node.args) == 1 and isinstance(node.args[0], gast.Name) and
+            _number_of_traced(fdef, node.args[0].id, activity, globals_)):
+        return None
+    for b in walk_nodes(fdef):
+        if isinstance(b, gast.Assign) and isinstance(b.targets[0], gast.Name) and b.targets[0].id == node.args[0].id:
+            v = b.value
+            if isinstance(v.func, gast.Name):
+                return f"{v.func.id}({v.args[0].id})"
+            return f"{v.func.value.id}.item()"
+    return None
+
+
 def logged_number(fdef, s, node, receiver: str, local_names, activity, globals_) -> bool:
     """Is ``s`` (``receiver.append(v)``, ``node`` its call, its result unused) the append of a Python number of a
     traced value to a list from outside that nothing after it in this call can read (see the module)?"""

@@ -336,6 +336,11 @@ class SiteFinding:
                           "that gradient a constant, so this derivative would be zero. Remove "
                           "EnableHigherDerivatives=False (the default, True, lets it be differentiated "
                           "again)", "dlgradient")
+            # a bool or int dlarray x is not traced: y computed from it alone is not either (was: "y does
+            # not depend on any traced input" for dlfeval(f, dlarray(mask)), red55h R1); say why
+            for x in xs:
+                if isinstance(x, gast.Name):
+                    _refuse_numeric_dl(self, x.id, stmt)
             self.fail(stmt, "dlgradient: y does not depend on any traced input. y must be computed "
                       "from the dlarray arguments passed to dlfeval (plain arrays and numbers are "
                       "constants)", "dlgradient")
@@ -365,13 +370,7 @@ class SiteFinding:
                               f"dlarray created inside {self.facts.fname}() (line {where}), and only the arguments "
                               "passed to dlfeval are traced (as in MATLAB). Create it outside and pass it "
                               f"to dlfeval as an argument: dlfeval({self.facts.fname}, ..., {root})", "dlgradient")
-                kind = self.act.kinds.get(root)
-                dtype = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "dl" else None
-                numeric = dtype is not None and np.dtype(dtype).kind not in "fc"
-                if root in self.facts.params and numeric:
-                    self.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a dlarray "
-                              f"of {np.dtype(dtype).name} data, which has no derivative; make it a float dlarray "
-                              f"(dlarray(x.astype(float))) before dlfeval", "dlgradient")
+                _refuse_numeric_dl(self, root, stmt)
                 origin = ("it is not a dlarray argument of dlfeval" if root in self.facts.params else
                           f"it is created on line {where} and does not depend on the inputs of dlfeval"
                           if where is not None else
@@ -546,6 +545,17 @@ class SiteFinding:
         if isinstance(e, gast.Name) and self.follow._once(e.id):
             return self.resolve_x(e, defs, stmt)
         return None
+
+
+def _refuse_numeric_dl(finding, root: str, stmt) -> None:
+    """Refuse differentiating with respect to ``root``, an argument that is a dlarray of bool or int
+    data (not traced: it has no derivative)."""
+    kind = finding.act.kinds.get(root)
+    dtype = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "dl" else None
+    if root in finding.facts.params and dtype is not None and np.dtype(dtype).kind not in "fc":
+        finding.fail(stmt, f"dlgradient: cannot differentiate with respect to {root!r}: it is a dlarray "
+                     f"of {np.dtype(dtype).name} data, which has no derivative; make it a float dlarray "
+                     f"(dlarray(x.astype(float))) before dlfeval", "dlgradient")
 
 
 def _items_value(finding, value, defs: Dict[str, Any], stmt) -> Optional[Selection]:

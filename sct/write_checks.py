@@ -23,7 +23,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .logged_values import detach_logged, logged_number
+from .logged_values import detach_logged, logged_number, number_source
 from .dead_fields import dead_end_field, field_as_python
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
@@ -436,10 +436,51 @@ class _WriteCheck:
                      f"write into {name}")
             if not tracked:
                 self.force.add(id(s))
-        elif self.mode == "vjp" and _not_owned(analysis, s, name):
+        elif self.mode == "vjp" and _not_owned(analysis, s, name) and not self._outside_untraced_write(s, name):
+            if analysis.objects(s, name) == frozenset({EXT}):       # (was: "belongs to its caller" of a global)
+                fail(s, f"{self.fname}() writes into {name}[...] in place, an object from outside it (a global, a "
+                     f"closure value, or what one holds), which differentiated code may read as it is when the "
+                     f"gradient runs; in a function called from the differentiated one, sct runs such a write "
+                     f"only into a global list or dict that no differentiated operation of {self.fname}() reads "
+                     f"(a counter: `calls[0] += 1`). Return the new value instead, or make the change in the "
+                     f"function given to dlfeval", f"write into {name}")
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _outside_untraced_write(self, s, name: str) -> bool:
+        """``calls[0] += 1`` or ``stats["n"] = k`` in a helper: a plain value written into a global's (or a closure
+        value's) list or dict, which this function's differentiated operations never read: run in place as
+        Python runs it (was: refused as writing into what "belongs to its caller", red55h F3).  Nothing traced
+        moves (needs_value is False here); the item replaced is no array an adjoint holds (an item written
+        with ``+=`` must be a number: rt.require_number); no adjoint of this function holds an outside object
+        (a second call would change what the first call's adjoint reads: ``cnt[0] += 1; return np.sum(x *
+        cnt)``); an adjoint of the caller that read it is checked after the call (rt.stale_kept,
+        sct/stale_reads.py).  An array is not taken: its numbers change in place, and an argument may be it."""
+        analysis = self.analysis
+        written = self.resolver.resolve_name(name)      # (guarded: rebinding it recompiles)
+        if analysis.objects(s, name) != frozenset({EXT}) or name in analysis.locals or type(written) not in (list, dict):
+            return False
+        for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
+            if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
+                    self.is_active(st.value):
+                state = analysis.before.get(id(st))
+                if state is None or any(not self._own_objects(n, state.env.get(n, frozenset()), written)
+                                        if n in analysis.locals
+                                        else not _plain_global(self.resolver.resolve_name(n))
+                                        for n in loaded_names(st.value)):
+                    return False
+        return True
+
+    def _own_objects(self, name: str, objs, written) -> bool:
+        """Are the objects ``name`` holds (what an adjoint reading it may hold) not the outside list or dict
+        ``written``, nor hold it: made here, or the parameter ``name`` of a kind with no list (dict) in it (a
+        list argument may be the global itself: ``f(x, W)`` with ``W[0] += 1``; a dict of parameters holds
+        arrays; the outside object the analysis adds to a parameter is that argument)."""
+        root = _item_root(self.fdef, name)      # (params_item = params['w'], self_w = self.w: what params holds)
+        if root in self.param_kinds and objs <= {("arg", root), EXT}:
+            return not _kind_may_hold(self.param_kinds[root], type(written))
+        return all(o[0] == "new" for o in objs)
 
     def _refuse_stored_then_changed(self) -> None:
         """A value stored into a dict argument (rt.setitem_through gives the caller's dict its own copy) and
@@ -1421,6 +1462,19 @@ class _WriteCheck:
                 advice = (f"keep a plain value there (`{what}(float(extractdata(x)))` or "
                           f"`{what}(extractdata(x))`, which carry no gradient), or return the traced "
                           "value from the function")
+                number = number_source(self.fdef, node, activity, getattr(self.resolver, "globals", None) or {})
+                if number is not None:
+                    # history.append(float(y)) where sct cannot prove no read of the item follows (was the
+                    # advice above alone, which reads as what the user wrote: red55h F2)
+                    where = (f"in {self.fdef.name}(), a function the differentiated code calls (or given to "
+                             f"sct.hvp or sct.jvp), sct cannot prove that no code reads the item back before the "
+                             f"gradient (its caller's is not seen here)") if self.mode != "entry" else \
+                        f"code after it in {self.fdef.name}() may read the item back before the gradient"
+                    src = number[:-7] if number.endswith(".item()") else number[number.index("(") + 1:-1]
+                    advice = (f"{number} of a traced value is that value as a Python number, which sct "
+                              f"differentiates, and {where}, where its derivative would be lost. Append a "
+                              f"number without derivative: `{what}(float(extractdata({src})))`, or log it in the "
+                              f"function given to dlfeval, after nothing but arithmetic, dlgradient and return")
             elif getattr(node, "sct_recomputed_setter", False):
                 # m.step(g, lr) setting m.W between two dlgradient calls (was: "return the new values from
                 # m.step()", which is not why, fuzz51 R2): as the same write made inline is refused
@@ -1989,6 +2043,46 @@ def _bound_to_none_only(fdef, z: str, tuples: int = 0) -> bool:
                 not isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
             return False        # (a match pattern's capture, say)
     return True
+
+
+def _item_root(fdef, name: str) -> str:
+    """The parameter whose item or attribute ``name`` is (bound once, to ``p[k]`` or ``p.a`` of a name), else
+    ``name``."""
+    binds = [n for n in walk_nodes(fdef) if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Load)]
+    value = next((st.value for st in walk_nodes(fdef) if isinstance(st, gast.Assign) and len(st.targets) == 1 and
+                  st.targets[0] is (binds[0] if len(binds) == 1 else None)), None)
+    while isinstance(value, (gast.Subscript, gast.Attribute)):
+        value = value.value
+    return value.id if isinstance(value, gast.Name) and value.id != name else name
+
+
+_SAFE_CONSTS = (bool, str, bytes, type(None), type, slice, range, types.FunctionType, types.BuiltinFunctionType,
+                types.MethodType, np.ufunc)
+
+
+def _kind_may_hold(kind, cls) -> bool:
+    """May a value of this kind (sct/kinds.py) be or hold an object of class ``cls`` (a list, a dict)?"""
+    if not isinstance(kind, tuple) or not kind:
+        return False
+    tag = kind[0]
+    if tag in ("dl", "nd", "num"):
+        return False
+    if tag == "const":
+        return not (isinstance(kind[1], type) and issubclass(kind[1], _SAFE_CONSTS))
+    if tag in ("seq", "map", "obj") and isinstance(kind[1], type):
+        if issubclass(kind[1], cls) or issubclass(cls, kind[1]):
+            return True
+        parts = kind[2] if len(kind) == 3 and isinstance(kind[2], tuple) else None
+        if parts is None:
+            return True
+        return any(_kind_may_hold(part if tag == "seq" else part[1], cls) for part in parts)
+    return True             # (a cycle back to an owner, a module, what else: may hold it)
+
+
+def _plain_global(value) -> bool:
+    """An outside value no adjoint reads numbers of that may change: a module, function, class or number."""
+    return isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, np.ufunc,
+                              int, float, complex, str)) or value is None
 
 
 def _not_owned(analysis: AliasAnalysis, s, name: str) -> bool:
