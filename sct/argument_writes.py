@@ -517,7 +517,26 @@ def output_types(fdef, facts):
 
 
 def _output_kept(values, facts):
-    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None."""
+    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None.  A
+    container argument returned as given is the caller's object, asked first: "plain" where its items are
+    (``[np.ones(2), 0.5]``) gave a new list of dlarrays (red2_55 W2).  A tuple or list written out
+    (``return y, g, (s, 1.5)``) is ``("display", type, [t or None])``."""
+    if len(values) == 1 and isinstance(values[0], gast.Name) and values[0].id in facts.params and \
+            not facts.bindings().get(values[0].id):
+        kind = facts.activity.kinds.get(values[0].id)
+        if isinstance(kind, tuple) and kind[0] in ("map", "seq", "obj"):
+            return ("arg", values[0].id)
+    display = values[0] if len(values) == 1 else None
+    if isinstance(display, gast.Name) and display.id not in facts.params:
+        binds = facts.bindings().get(display.id)          # (the normalizer's ``out_t = s, s_lr``)
+        display = binds[0] if binds and len(binds) == 1 and isinstance(binds[0], gast.Tuple) else None
+    if isinstance(display, (gast.Tuple, gast.List)) and not any(isinstance(e, gast.Starred) for e in display.elts):
+        items = [_output_kept([e], facts) for e in display.elts]
+        if any(t is not None for t in items):
+            return ("display", tuple if isinstance(display, gast.Tuple) else list, items)
+    field = _argument_field(values, facts)
+    if field is not None:
+        return field
     if all(python_type(v, facts) == "plain" for v in values):
         return "plain"
     if len(values) == 1 and isinstance(values[0], gast.Dict):
@@ -553,6 +572,27 @@ def _output_kept(values, facts):
         if key not in dict(kind[2]) and written and all(python_type(v, facts) == "plain" for v in written):
             plain.add(key)
     return ("items", frozenset(plain)) if plain else None
+
+
+def _argument_field(values, facts):
+    """``("field", name, attr, t)`` for ``return ..., s.hist`` (``values``) of an object argument ``s``: the run
+    gives back the caller's ``s.hist`` where the code's value is that very object (sct.api _kept_output), else as
+    ``t`` says (``_output_kept`` of the value otherwise; was: a new list of dlarrays for the caller's list of
+    floats, a dlarray for its float field, red2_55 W2, W4)."""
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, gast.Name) and value.id not in facts.params:
+        binds = facts.bindings().get(value.id)         # (the normalizer's ``s_hist = s.hist``)
+        value = binds[0] if binds and len(binds) == 1 else None
+    if not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and
+            value.value.id in facts.params and not facts.bindings().get(value.value.id)):
+        return None
+    kind = facts.activity.kinds.get(value.value.id)
+    if not (isinstance(kind, tuple) and kind[0] == "obj"):
+        return None
+    rest = "plain" if python_type(values[0], facts) == "plain" else None
+    return ("field", value.value.id, value.attr, rest)
 
 
 def _dict_items(node, facts):

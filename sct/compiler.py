@@ -762,6 +762,11 @@ def _output_positions(kept, params):
     def position(t):
         if type(t) is tuple and t[0] == "arg":
             return ("arg", params.index(t[1])) if t[1] in params else None
+        if type(t) is tuple and t[0] == "field":
+            return (t[0], params.index(t[1]), t[2], t[3]) if t[1] in params else t[3]
+        if type(t) is tuple and t[0] == "display":
+            items = [None if e is None else position(e) for e in t[2]]
+            return (t[0], t[1], items) if any(e is not None for e in items) else None
         return t
     if kept[0] == "one":
         found = position(kept[1])

@@ -87,3 +87,83 @@ def test_sct_relu_replaced_in_loop_over_dict_params(restore_sct):
     w = extractdata(p["w"])
     assert_close(extractdata(y), plain(w))
     assert_close(extractdata(g), numerical_gradient(plain, [w], 0))
+
+
+# W2, W4: an argument (or its field) handed back is the caller's object, its items as Python has them
+# (was: a new list of dlarrays for [ndarray, 0.5], a copy of the namespace inside (s, 1.5), a new list of
+# dlarrays for s.hist, a dlarray for the float field s.lr written as s.lr * 0.5).
+from types import SimpleNamespace
+
+XS = np.array([1.0, 2.0])
+
+
+def _ret_arg(x, s):
+    y = np.sum(x * x)
+    return y, dlgradient(y, x), s
+
+
+def _ret_nested(s, x):
+    y = np.sum(x * s.v)
+    return y, dlgradient(y, x), (s, 1.5)
+
+
+def _ret_hist(s, x):
+    y = np.sum(x * x)
+    return y, dlgradient(y, x), s.hist
+
+
+def _ret_lr(s, x):
+    s.lr = s.lr * 0.5
+    y = np.sum(x * x) * s.lr
+    return y, dlgradient(y, x), s.lr
+
+
+def _ret_old_lr(s, x):
+    old = s.lr
+    s.lr = old * 0.5
+    y = np.sum(x * x) * s.lr
+    return y, dlgradient(y, x), old
+
+
+def _same(a, b):
+    assert type(a) is type(b)
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            _same(u, v)
+    else:
+        assert_close(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, accelerate])
+@pytest.mark.parametrize("make", [lambda: [np.ones(2), 0.5], lambda: [np.ones(2)], lambda: [np.ones(2), 0.5, 3]])
+def test_list_argument_with_ndarray_is_handed_back(wrap, make):
+    f = wrap(_ret_arg)
+    for _ in range(2):
+        s = make()
+        y, g, back = dlfeval(f, dlarray(XS), s)
+        assert back is s
+        _same(back, make())
+        assert_close(extractdata(g), 2 * XS)
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, accelerate])
+def test_argument_nested_in_output_and_its_fields(wrap):
+    for fn, expected in ((_ret_nested, lambda s: (s, 1.5)), (_ret_hist, lambda s: s.hist),
+                         (_ret_lr, lambda s: s.lr), (_ret_old_lr, lambda s: s.lr * 2)):
+        f = wrap(fn)
+        for step in range(2):
+            s = SimpleNamespace(v=np.array([0.5, 2.0]), lr=0.1, hist=[1.0, 0.5])
+            out = dlfeval(f, s, dlarray(XS))[2]
+            want = expected(s)
+            if fn is _ret_old_lr:           # (not the caller's field: the value Python had, its type not known)
+                assert_close(extractdata(out), want)
+                continue
+            assert type(out) is type(want), (fn.__name__, step)
+            if fn is _ret_nested:
+                assert out[0] is s and type(out[1]) is float and out[1] == 1.5
+                assert type(s.v) is np.ndarray and type(s.lr) is float
+            elif fn is _ret_hist:
+                assert out is s.hist and all(type(v) is float for v in out)
+            else:
+                assert out == want and type(s.lr) is float
