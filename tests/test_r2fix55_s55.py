@@ -167,3 +167,51 @@ def test_argument_nested_in_output_and_its_fields(wrap):
                 assert out is s.hist and all(type(v) is float for v in out)
             else:
                 assert out == want and type(s.lr) is float
+
+
+# F2: a loss accumulator in the caller's dict or object (``st["s"] += L``) from 0.0 or np.float64(0.0):
+# the value an earlier call stored is numpy's scalar as a dlarray, rebound by += as np.float64 is (was:
+# the second call refused "changes the array ... in place").
+from sct import EvaluationError
+
+
+def _acc_dict(st, x):
+    L = np.sum(x * x)
+    st["s"] += L
+    y = st["s"] * L
+    return y, dlgradient(y, x)
+
+
+def _acc_obj(o, x):
+    L = np.sum(x * x)
+    o.s += L
+    y = o.s * L
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("start", [0.0, np.float64(0.0)])
+@pytest.mark.parametrize("kind", ["dict", "obj"])
+def test_scalar_accumulator_in_callers_state(start, kind):
+    f = _acc_dict if kind == "dict" else _acc_obj
+    st = {"s": start} if kind == "dict" else SimpleNamespace(s=start)
+    total = float(start)
+    for step in range(4):
+        x = XS * (step + 1)
+        L = float(np.sum(x * x))
+        before = st["s"] if kind == "dict" else st.s
+        y, g = dlfeval(f, st, dlarray(x))
+        # Python: s1 = s0 + L(x); y = s1 * L(x): dy/dx = 2x * L + (s0 + L) * 2x
+        assert_close(extractdata(y), (total + L) * L)
+        assert_close(extractdata(g), 2 * x * L + (total + L) * 2 * x)
+        total += L
+        now = st["s"] if kind == "dict" else st.s
+        assert_close(float(extractdata(now)), total)
+        assert float(extractdata(before) if isinstance(before, dlarray) else before) == total - L  # (rebound)
+
+
+def test_zero_d_array_accumulator_still_refused():
+    st = {"s": dlarray(np.array(0.0))}      # a 0-d array (not numpy's scalar): += changes it in place
+    keep = st["s"]
+    with pytest.raises(EvaluationError, match=r"line \d+.*st\[\"s\"\] \+= L"):
+        dlfeval(_acc_dict, st, dlarray(XS))
+    assert float(extractdata(keep)) == 0.0
