@@ -215,3 +215,34 @@ def test_zero_d_array_accumulator_still_refused():
     with pytest.raises(EvaluationError, match=r"line \d+.*st\[\"s\"\] \+= L"):
         dlfeval(_acc_dict, st, dlarray(XS))
     assert float(extractdata(keep)) == 0.0
+
+
+# R1: log.losses.append(float(L)) refused in a loop or where the list is read back: the message names that
+# reason, not the advice to append float(extractdata(x)) (the value is already a Python float).
+from sct import CompileError
+
+
+def _log_in_loop(log, x):
+    L = 0.0
+    for i in range(3):
+        L = L + np.sum((x * i) ** 2)
+        log.losses.append(float(L))
+    return L, dlgradient(L, x)
+
+
+def _log_read_back(log, x):
+    L = np.sum(x ** 2)
+    log.losses.append(float(L))
+    n = len(log.losses)
+    return L * n, dlgradient(L, x)
+
+
+@pytest.mark.parametrize("fn, reason", [(_log_in_loop, "in a loop"), (_log_read_back, "may be read after")])
+def test_logged_float_refusal_names_the_reason(fn, reason):
+    log = SimpleNamespace(losses=[])
+    with pytest.raises(CompileError) as info:
+        dlfeval(fn, log, dlarray(XS))
+    text = str(info.value)
+    assert "test_r2fix55_s55.py" in text and "log.losses.append" in text
+    assert f"line {fn.__code__.co_firstlineno + (3 if fn is _log_in_loop else 2)}" in text
+    assert reason in text and "float(extractdata(x))" not in text
