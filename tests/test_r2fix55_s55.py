@@ -244,5 +244,5 @@ def test_logged_float_refusal_names_the_reason(fn, reason):
         dlfeval(fn, log, dlarray(XS))
     text = str(info.value)
     assert "test_r2fix55_s55.py" in text and "log.losses.append" in text
-    assert f"line {fn.__code__.co_firstlineno + (3 if fn is _log_in_loop else 2)}" in text
+    assert f"line {fn.__code__.co_firstlineno + (4 if fn is _log_in_loop else 2)}" in text
     assert reason in text and "float(extractdata(x))" not in text
