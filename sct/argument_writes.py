@@ -79,6 +79,7 @@ def kept_or_dl(target, value, facts, fdef) -> str:
     if any(isinstance(n, gast.Attribute) and n.attr in _DICT_CHANGES and isinstance(n.value, gast.Name) and
            n.value.id == holder or isinstance(n, gast.Delete) for n in walk_nodes(fdef)):
         return ""                   # (the item changed another way: the caller's may not be the one read)
+    later = _bound_after(fdef, target)
     kept, made, names, todo = False, False, set(), [value.id]
     while todo:
         name = todo.pop()
@@ -89,6 +90,8 @@ def kept_or_dl(target, value, facts, fdef) -> str:
         if not binds or any(b is None for b in binds):
             return ""
         for b in binds:
+            if id(b) in later:
+                continue            # (``h = h * 2.0`` after ``state["h"] = h``: not the value stored)
             if isinstance(b, gast.Subscript) and isinstance(b.value, gast.Name) and b.value.id == holder and \
                     isinstance(b.slice, gast.Constant) and b.slice.value == key:
                 kept = True
@@ -99,6 +102,31 @@ def kept_or_dl(target, value, facts, fdef) -> str:
             else:
                 return ""
     return "dl-kept" if kept and made else ""
+
+
+def _bound_after(fdef, target) -> set:
+    """The ids of the values ``name = value`` binds after the statement storing into ``target``, where that
+    statement is in no loop (they cannot reach it; red2_55 F1: ``state["h"] = h`` then ``h = h * 2.0`` was
+    refused when run); empty where it is in a loop or not found."""
+    order: list = []
+
+    def visit(body, in_loop):
+        for st in body:
+            order.append((st, in_loop))
+            if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                continue
+            loop = in_loop or isinstance(st, (gast.For, gast.While, gast.AsyncFor))
+            for field in ("body", "orelse", "finalbody"):
+                visit(getattr(st, field, None) or [], loop)
+            for handler in getattr(st, "handlers", None) or []:
+                visit(handler.body, loop)
+    visit(fdef.body, False)
+    for i, (st, in_loop) in enumerate(order):
+        if isinstance(st, gast.Assign) and any(t is target for t in st.targets):
+            if in_loop:
+                return set()
+            return {id(later.value) for later, _ in order[i + 1:] if isinstance(later, gast.Assign)}
+    return set()
 
 
 def _type(value, facts, seen) -> str:

@@ -246,3 +246,41 @@ def test_logged_float_refusal_names_the_reason(fn, reason):
     assert "test_r2fix55_s55.py" in text and "log.losses.append" in text
     assert f"line {fn.__code__.co_firstlineno + (4 if fn is _log_in_loop else 2)}" in text
     assert reason in text and "float(extractdata(x))" not in text
+
+
+# F1: RNN state written back, then h rebound (``state["h"] = h; h = h * 2.0``): the later binding is not the
+# value stored (was refused when run, "storing ndarray into an item of a dict").
+W = np.array([[0.5, -0.2], [0.3, 0.4]])
+
+
+def _rnn_then_use(state, x):
+    h = state["h"]
+    for i in range(2):
+        h = np.tanh(W @ h + x)
+    state["h"] = h
+    h = h * 2.0
+    L = np.sum(h * h)
+    return L, dlgradient(L, x)
+
+
+def _plain_rnn(h0, x):
+    h = h0
+    for i in range(2):
+        h = np.tanh(W @ h + x)
+    return h, np.sum((h * 2.0) ** 2)
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, accelerate])
+def test_rnn_state_written_back_then_rebound(wrap):
+    f = wrap(_rnn_then_use)
+    state = {"h": np.zeros(2)}
+    h0 = np.zeros(2)
+    for step in range(3):
+        x = np.array([0.1, 0.2]) * (step + 1)
+        L, g = dlfeval(f, state, dlarray(x))
+        h1, L_want = _plain_rnn(h0, x)
+        assert_close(extractdata(L), L_want)
+        assert_close(extractdata(g), numerical_gradient(lambda v: _plain_rnn(h0, v)[1], [x], 0))
+        assert type(state["h"]) is dlarray
+        assert_close(extractdata(state["h"]), h1)
+        h0 = h1
