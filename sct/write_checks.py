@@ -1295,10 +1295,12 @@ class _WriteCheck:
                 reason = why_not_logged(self.fdef, s, node, self.activity,
                                         getattr(self.resolver, "globals", None) or {})
                 if reason is not None:
-                    fail(s, f"{shown}.append(...) logs a Python number of a traced value into {shown}, a list from "
-                         f"outside {self.fname}(); sct logs such a number as a constant only where nothing later in "
-                         f"the call can read the list, and here {reason}. Collect the numbers in a list of the "
-                         f"function's own and return it (extend {shown} with it after dlfeval returns)", f"{shown}.append")
+                    fail(s, f"{shown}.append(...) logs float() (int()) of a traced value into {shown}, a list from "
+                         f"outside {self.fname}(): sct differentiates float(), and logs its number as a constant only "
+                         f"where nothing later in the call can read the list; here {reason}. Append a number with "
+                         f"no derivative, `{shown}.append(float(extractdata(x)))` (`{shown}.append(extractdata(x))` "
+                         f"for an array), or collect the numbers in a list of the function's own and return it",
+                         f"{shown}.append")
                 fail(s, f"{shown}.append(...) stores a traced value in {shown}, a list from outside "
                      f"{self.fname}(), whose items sct does not follow; append a plain value, "
                      f"`{shown}.append(extractdata(x))` (`{shown}.append(float(extractdata(x)))` for a number), "

@@ -218,7 +218,8 @@ def test_zero_d_array_accumulator_still_refused():
 
 
 # R1: log.losses.append(float(L)) refused in a loop or where the list is read back: the message names that
-# reason, not the advice to append float(extractdata(x)) (the value is already a Python float).
+# reason (was: only "stores a traced value", advising float(extractdata(x)) with no word of why float(L)
+# is not enough); the advice it gives works.
 from sct import CompileError
 
 
@@ -245,7 +246,25 @@ def test_logged_float_refusal_names_the_reason(fn, reason):
     text = str(info.value)
     assert "test_r2fix55_s55.py" in text and "log.losses.append" in text
     assert f"line {fn.__code__.co_firstlineno + (4 if fn is _log_in_loop else 2)}" in text
-    assert reason in text and "float(extractdata(x))" not in text
+    assert reason in text and "differentiates float()" in text
+    advised = {_log_in_loop: _log_in_loop_extracted, _log_read_back: _log_read_back_extracted}[fn]
+    y, g = dlfeval(advised, log, dlarray(XS))          # the advice: float(extractdata(x)), logged anywhere
+    assert all(type(v) is float for v in log.losses) and len(log.losses) >= 1
+
+
+def _log_in_loop_extracted(log, x):
+    L = 0.0
+    for i in range(3):
+        L = L + np.sum((x * i) ** 2)
+        log.losses.append(float(extractdata(L)))
+    return L, dlgradient(L, x)
+
+
+def _log_read_back_extracted(log, x):
+    L = np.sum(x ** 2)
+    log.losses.append(float(extractdata(L)))
+    n = len(log.losses)
+    return L * n, dlgradient(L, x)
 
 
 # F1: RNN state written back, then h rebound (``state["h"] = h; h = h * 2.0``): the later binding is not the
