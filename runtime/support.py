@@ -7079,11 +7079,33 @@ def require_number(value, message, container=None):
     write into y is what sct follows)."""
     if isinstance(value, (int, float, complex, np.generic, str, bytes, tuple)) or value is None:
         return None
+    if is_numpy_scalar(value) or _callers_numpy_scalar(value, container):
+        return None     # (a 0-d dlarray standing for numpy's scalar is rebound by +=, as np.float64 is)
     if type(container) is np.ndarray and container.dtype.kind in "biufc":
         return None
     if type(container) is _dlarray and container._data.dtype.kind in "biufc":
         return None     # (its item too: was refused, so ``h[0] -= self.b`` in a method, fuzz51 F5)
     raise EvaluationError(message)
+
+
+def _callers_numpy_scalar(value, container) -> bool:
+    """Is ``value`` (a 0-d float64 or complex128 ndarray read from ``container``, dlfeval's copy of a dict it was
+    given) the data of a dlarray standing for numpy's scalar in the caller's dict (``st["s"] += L`` where an
+    earlier call stored the loss there: was refused, red2_55 F2)?  (Those dtypes only: inplace_result keeps the
+    old item's dtype, where Python's rebinding promotes.)"""
+    if type(value) is not np.ndarray or value.ndim or value.dtype not in (np.float64, np.complex128):
+        return False
+    pairs = ARGUMENT_DICTS.pairs
+    if not pairs:
+        return False
+    if container is None:           # (inplace_result: any of the caller's dicts)
+        callers = [found[1] for found in pairs.values()]
+    else:
+        found = pairs.get(id(container)) if type(container) is dict else None
+        if found is None or found[0] is not container:
+            return False
+        callers = [found[1]]
+    return any(type(v) is _dlarray and v._data is value and is_numpy_scalar(v) for c in callers for v in c.values())
 
 
 def require_none(value, message):
@@ -7405,6 +7427,8 @@ def inplace_result(new, old):
     if type(old) is not np.ndarray:
         if not isinstance(old, _dlarray) or old.ndim == 0:
             return new
+    if old.ndim == 0 and isinstance(new, np.generic) and _callers_numpy_scalar(old, None):
+        return new          # (numpy's scalar in the caller's dict, read as its 0-d data: rebound, red2_55 F2)
         shape = np.shape(new)
         if shape != old.shape:
             raise ValueError(f"non-broadcastable output operand with shape {old.shape} doesn't match the "

@@ -735,6 +735,15 @@ def _kept_output(wrapped, raw, kept, args):
     if kept[0] == "arg":
         given = args[kept[1]] if kept[1] < len(args) else None
         return given if type(given) is dict or type(given) is type(raw) else wrapped
+    if kept[0] == "field":          # (``return ..., s.hist``: the caller's field itself, where the code's value is)
+        given = args[kept[1]] if kept[1] < len(args) else None
+        if raw is getattr(given, kept[2], wrapped):
+            return raw
+        return wrapped if kept[3] is None else _kept_output(wrapped, raw, kept[3], args)
+    if kept[0] == "display":        # (``return y, g, (s, 1.5)``: its items as Python has them)
+        if type(raw) is not kept[1] or type(wrapped) is not kept[1] or len(raw) != len(kept[2]):
+            return wrapped
+        return kept[1](w if t is None else _kept_output(w, r, t, args) for w, r, t in zip(wrapped, raw, kept[2]))
     if kept[0] == "items" and type(wrapped) is dict and type(raw) is dict:
         for k in kept[1]:
             if k in raw and k in wrapped:

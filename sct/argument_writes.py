@@ -82,6 +82,7 @@ def kept_or_dl(target, value, facts, fdef) -> str:
     if any(isinstance(n, gast.Attribute) and n.attr in _DICT_CHANGES and isinstance(n.value, gast.Name) and
            n.value.id == holder or isinstance(n, gast.Delete) for n in walk_nodes(fdef)):
         return ""                   # (the item changed another way: the caller's may not be the one read)
+    later = _bound_after(fdef, target)
     kept, made, names, todo = False, False, set(), [value.id]
     while todo:
         name = todo.pop()
@@ -92,6 +93,8 @@ def kept_or_dl(target, value, facts, fdef) -> str:
         if not binds or any(b is None for b in binds):
             return ""
         for b in binds:
+            if id(b) in later:
+                continue            # (``h = h * 2.0`` after ``state["h"] = h``: not the value stored)
             if isinstance(b, gast.Subscript) and isinstance(b.value, gast.Name) and b.value.id == holder and \
                     isinstance(b.slice, gast.Constant) and b.slice.value == key:
                 kept = True
@@ -102,6 +105,31 @@ def kept_or_dl(target, value, facts, fdef) -> str:
             else:
                 return ""
     return "dl-kept" if kept and made else ""
+
+
+def _bound_after(fdef, target) -> set:
+    """The ids of the values ``name = value`` binds after the statement storing into ``target``, where that
+    statement is in no loop (they cannot reach it; red2_55 F1: ``state["h"] = h`` then ``h = h * 2.0`` was
+    refused when run); empty where it is in a loop or not found."""
+    order: list = []
+
+    def visit(body, in_loop):
+        for st in body:
+            order.append((st, in_loop))
+            if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                continue
+            loop = in_loop or isinstance(st, (gast.For, gast.While, gast.AsyncFor))
+            for field in ("body", "orelse", "finalbody"):
+                visit(getattr(st, field, None) or [], loop)
+            for handler in getattr(st, "handlers", None) or []:
+                visit(handler.body, loop)
+    visit(fdef.body, False)
+    for i, (st, in_loop) in enumerate(order):
+        if isinstance(st, gast.Assign) and any(t is target for t in st.targets):
+            if in_loop:
+                return set()
+            return {id(later.value) for later, _ in order[i + 1:] if isinstance(later, gast.Assign)}
+    return set()
 
 
 def _type(value, facts, seen) -> str:
@@ -592,7 +620,26 @@ def _helper_tuple_length(fn):
 
 
 def _output_kept(values, facts):
-    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None."""
+    """The entry of ``output_types`` for the returned expressions ``values`` (one per return), or None.  A
+    container argument returned as given is the caller's object, asked first: "plain" where its items are
+    (``[np.ones(2), 0.5]``) gave a new list of dlarrays (red2_55 W2).  A tuple or list written out
+    (``return y, g, (s, 1.5)``) is ``("display", type, [t or None])``."""
+    if len(values) == 1 and isinstance(values[0], gast.Name) and values[0].id in facts.params and \
+            not facts.bindings().get(values[0].id):
+        kind = facts.activity.kinds.get(values[0].id)
+        if isinstance(kind, tuple) and kind[0] in ("map", "seq", "obj"):
+            return ("arg", values[0].id)
+    display = values[0] if len(values) == 1 else None
+    if isinstance(display, gast.Name) and display.id not in facts.params:
+        binds = facts.bindings().get(display.id)          # (the normalizer's ``out_t = s, s_lr``)
+        display = binds[0] if binds and len(binds) == 1 and isinstance(binds[0], gast.Tuple) else None
+    if isinstance(display, (gast.Tuple, gast.List)) and not any(isinstance(e, gast.Starred) for e in display.elts):
+        items = [_output_kept([e], facts) for e in display.elts]
+        if any(t is not None for t in items):
+            return ("display", tuple if isinstance(display, gast.Tuple) else list, items)
+    field = _argument_field(values, facts)
+    if field is not None:
+        return field
     if all(python_type(v, facts) == "plain" for v in values):
         return "plain"
     if len(values) == 1 and isinstance(values[0], gast.Dict):
@@ -628,6 +675,27 @@ def _output_kept(values, facts):
         if key not in dict(kind[2]) and written and all(python_type(v, facts) == "plain" for v in written):
             plain.add(key)
     return ("items", frozenset(plain)) if plain else None
+
+
+def _argument_field(values, facts):
+    """``("field", name, attr, t)`` for ``return ..., s.hist`` (``values``) of an object argument ``s``: the run
+    gives back the caller's ``s.hist`` where the code's value is that very object (sct.api _kept_output), else as
+    ``t`` says (``_output_kept`` of the value otherwise; was: a new list of dlarrays for the caller's list of
+    floats, a dlarray for its float field, red2_55 W2, W4)."""
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, gast.Name) and value.id not in facts.params:
+        binds = facts.bindings().get(value.id)         # (the normalizer's ``s_hist = s.hist``)
+        value = binds[0] if binds and len(binds) == 1 else None
+    if not (isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and
+            value.value.id in facts.params and not facts.bindings().get(value.value.id)):
+        return None
+    kind = facts.activity.kinds.get(value.value.id)
+    if not (isinstance(kind, tuple) and kind[0] == "obj"):
+        return None
+    rest = "plain" if python_type(values[0], facts) == "plain" else None
+    return ("field", value.value.id, value.attr, rest)
 
 
 def _dict_items(node, facts):

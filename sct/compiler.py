@@ -153,12 +153,13 @@ def _fixed_module(base, modules=_FIXED_MODULES) -> bool:
     return name.split(".", 1)[0] in modules
 
 
-def _unguarded(base) -> bool:
-    """Attributes a cache hit does not check: sct's own.  numpy's, math's and cmath's that the code reads
-    are checked (one identity test each): a function replaced after compiling (``np.sin = np.cos``) compiles
-    again, where sct.replaced_functions refuses it (was: the cached code ran the replacement and
-    differentiated the original)."""
-    return _fixed_module(base, ("sct",))
+def _unguarded(guard) -> bool:
+    """Attributes a cache hit does not check: sct's own, but for its functions the code reads (``sct.relu``,
+    ``sct.nn.relu``), checked with numpy's, math's and cmath's (one tuple compare a module,
+    sct.cache._module_function_checks): a function replaced after compiling (``np.sin = np.cos``,
+    ``sct.relu = my_relu``) compiles again, where sct.replaced_functions refuses numpy's and a replaced sct
+    function is the user's own (was: the cached code ran the replacement and differentiated the original)."""
+    return _fixed_module(guard[0], ("sct",)) and not cache._module_function(*guard)
 
 
 def use_custom_backwards(fdef, activity, rt_name: str, resolver=None) -> None:
@@ -762,6 +763,11 @@ def _output_positions(kept, params):
     def position(t):
         if type(t) is tuple and t[0] == "arg":
             return ("arg", params.index(t[1])) if t[1] in params else None
+        if type(t) is tuple and t[0] == "field":
+            return (t[0], params.index(t[1]), t[2], t[3]) if t[1] in params else t[3]
+        if type(t) is tuple and t[0] == "display":
+            items = [None if e is None else position(e) for e in t[2]]
+            return (t[0], t[1], items) if any(e is not None for e in items) else None
         return t
     if kept[0] == "one":
         found = position(kept[1])
@@ -1746,7 +1752,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
-    attribute_guards = [g for g in resolver.attribute_guards.values() if not _unguarded(g[0])]
+    attribute_guards = [g for g in resolver.attribute_guards.values() if not _unguarded(g)]
     compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                         cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)
     compiled.call_targets = tuple(t[:3] for t in resolver.call_targets.values() if not _fixed_module(t[0]))

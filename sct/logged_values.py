@@ -118,6 +118,21 @@ def logged_number(fdef, s, node, receiver: str, local_names, activity, globals_)
     return True
 
 
+def why_not_logged(fdef, s, node, activity, globals_) -> Optional[str]:
+    """Where ``s`` appends a Python number of a traced value (``log.losses.append(float(L))``) that
+    ``logged_number`` does not log: why (its refusal names that, not the advice to append a plain number,
+    which it already is: red2_55 R1); None for another value."""
+    if not (len(node.args) == 1 and isinstance(node.args[0], gast.Name) and
+            _number_of_traced(fdef, node.args[0].id, activity, globals_)):
+        return None
+    path = _path(fdef.body, s)
+    if path is not None and any(isinstance(block[i], (gast.For, gast.While, gast.AsyncFor)) for block, i in path[:-1]):
+        return "the append runs in a loop, whose later passes could read the list back (append once, after the loop)"
+    if path is not None and any(isinstance(block[i], (gast.Try, gast.With, gast.AsyncWith)) for block, i in path[:-1]):
+        return "the append runs in a try or with block"
+    return "the list (or an object holding it) may be read after the append in this call"
+
+
 def _outside_field(fdef, receiver: str, local_names) -> bool:
     """Is the local ``receiver`` bound once, to ``o.f`` of a name ``o`` the function never binds (a parameter, a
     global: ``log.losses``, ``self.history``, which the normalizer reads into a name of its own), where no other

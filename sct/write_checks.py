@@ -23,7 +23,7 @@ from .augmented_writes import NumberGuard, _check_augmented
 from .callee_effects import _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
-from .logged_values import detach_logged, logged_number, number_source
+from .logged_values import detach_logged, logged_number, number_source, why_not_logged
 from .dead_fields import dead_end_field, field_as_python
 from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
@@ -1348,6 +1348,15 @@ class _WriteCheck:
                 # (a log of the loss kept on an object from outside: a copy would not reach the caller's list;
                 # was told to copy the list first)
                 shown = self.spell(z)
+                reason = why_not_logged(self.fdef, s, node, self.activity,
+                                        getattr(self.resolver, "globals", None) or {})
+                if reason is not None:
+                    fail(s, f"{shown}.append(...) logs float() (int()) of a traced value into {shown}, a list from "
+                         f"outside {self.fname}(): sct differentiates float(), and logs its number as a constant only "
+                         f"where nothing later in the call can read the list; here {reason}. Append a number with "
+                         f"no derivative, `{shown}.append(float(extractdata(x)))` (`{shown}.append(extractdata(x))` "
+                         f"for an array), or collect the numbers in a list of the function's own and return it",
+                         f"{shown}.append")
                 fail(s, f"{shown}.append(...) stores a traced value in {shown}, a list from outside "
                      f"{self.fname}(), whose items sct does not follow; append a plain value, "
                      f"`{shown}.append(extractdata(x))` (`{shown}.append(float(extractdata(x)))` for a number), "
