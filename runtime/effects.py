@@ -1313,15 +1313,22 @@ def stale_kept(*values):
     of its numbers, for :func:`stale_check`."""
     from .dlarray import dlarray
     return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
-                  (v, _list_numbers(v)) if type(v) is list else None for v in values])
+                  (v, _list_copy(v)) if type(v) is list and _numbers_only(v) else None for v in values])
 
 
-def _list_numbers(v):
-    """A list's items as they are now: its arrays copied, its lists' items too.  An adjoint reads a plain list
-    operand when it runs (``y = np.sum(x * w)`` of a global ``w = [2.0, 2.0]``: ``d_y * w``), as it reads an
-    array (was: a callee's ``w[0] += 1`` between them gave the changed numbers as the gradient, [3, 2]
-    where Python's derivative is [2, 2], red55h)."""
-    return [e.copy() if type(e) is np.ndarray else _list_numbers(e) if type(e) is list else e for e in v]
+def _list_copy(v):
+    return [_list_copy(e) if type(e) is list else e for e in v]
+
+
+def _numbers_only(v) -> bool:
+    """Is the list ``v`` one of numbers (or of such lists)?  An adjoint reads a plain list operand when it runs
+    (``y = np.sum(x * w)`` of a global ``w = [2.0, 2.0]``: ``d_y * w``), as it reads an array: its items are
+    kept and compared as an array's numbers (was: a callee's ``w[0] += 1`` between them gave the changed
+    numbers as the gradient, [3, 2] where Python's derivative is [2, 2], red55h).  Not a list holding arrays
+    or other objects (sct's own tape is one: copying it at each pass of a loop took memory quadratic in the
+    passes, 23 GB for 512 passes of progtest's seed 238)."""
+    return all(isinstance(e, numbers.Number) and not isinstance(e, np.ndarray) or
+               type(e) is list and _numbers_only(e) for e in v)
 
 
 # what a for loop walks without running code of the user's (rt.as_sequence): no copy taken there
@@ -1338,7 +1345,7 @@ def stale_kept_walk(items, *values):
 
 
 def _same_numbers(a, b) -> bool:
-    if type(a) is list:             # (a list and its items as stale_kept found them)
+    if type(a) is list:             # (a list of numbers and its items as stale_kept found them)
         return type(b) is list and len(a) == len(b) and all(_same_item(p, q) for p, q in zip(a, b))
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
