@@ -139,3 +139,30 @@ def test_same_answer_type_tests_accepted(f):
     assert_close(float(np.asarray(y.data)), float(np.asarray(f(W).data)))
     num = numerical_gradient(lambda w: float(np.asarray(f(dlarray(w)).data)), [W0.copy()], 0)
     assert_close(np.asarray(g.data), num)
+
+
+# --- W3: int / numpy integer / np.bool_ parameter leaves pass through the optimizers unchanged ----
+def _loss_with_settings(p):
+    h = p["W"]
+    for _ in range(p["n_layers"]):
+        h = np.tanh(h)
+    l = np.sum(h ** 2) * (2.0 if p["use_bias"] else 1.0)
+    return l, dlgradient(l, p)
+
+
+@pytest.mark.parametrize("update", ["sgdm", "adam", "rmsprop", "dlupdate"])
+def test_integral_leaves_pass_through_optimizers(update):
+    p = {"W": dlarray(np.array([1.0, 2.0])), "n_layers": 2, "use_bias": np.bool_(True), "k": np.int64(3),
+         "act": True}
+    l, g = dlfeval(_loss_with_settings, p)
+    steps = {"sgdm": lambda: sct.sgdmupdate(p, g, None, 0.1)[0],
+             "adam": lambda: sct.adamupdate(p, g, None, None, 1)[0],
+             "rmsprop": lambda: sct.rmspropupdate(p, g, None)[0],
+             "dlupdate": lambda: sct.dlupdate(lambda a, b: a - 0.1 * b, p, g)}
+    p2 = steps[update]()
+    for key in ("n_layers", "use_bias", "k", "act"):
+        assert type(p2[key]) is type(p[key]) and p2[key] == p[key], (key, p2[key])
+    assert type(p2["W"]) is dlarray and not np.allclose(np.asarray(p2["W"].data), [1.0, 2.0])
+    l2, _ = dlfeval(_loss_with_settings, p2)        # the next step runs (was: range(2.0) TypeError)
+    W = np.asarray(p2["W"].data)
+    assert_close(float(np.asarray(l2.data)), float(np.sum(np.tanh(np.tanh(W)) ** 2) * 2.0))
