@@ -8,6 +8,7 @@ from sct import dlarray, dlfeval, dlgradient
 
 from gradcheck import assert_close
 
+
 # --- W3: int / numpy integer / np.bool_ parameter leaves pass through the optimizers unchanged ----
 def _loss_with_settings(p):
     h = p["W"]
