@@ -122,9 +122,6 @@ def _returns_hold_nothing(fn) -> bool:
             return None not in v.keys and all(nothing(e, depth + 1) for e in v.keys + v.values)
         if isinstance(v, (gast.ListComp, gast.SetComp, gast.DictComp)):  # (not a generator: it holds its frame)
             return all(nothing(e, depth + 1) for e in ([v.key, v.value] if isinstance(v, gast.DictComp) else [v.elt]))
-        if isinstance(v, gast.Call) and new_results_callee(fn, v.func) is not None and \
-                one_new_result(new_results_callee(fn, v.func), v):
-            return True         # (one of sct's functions declared to return a new array: ``mse(...)``)
         if isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id not in fn.__code__.co_varnames:
             _note_callee(fn.__globals__, v.func.id)
             callee = fn.__globals__.get(v.func.id)

@@ -490,20 +490,20 @@ def _compile_unrolling(fn, *options, dlupdates: tuple = ()) -> Compiled:
 
 
 def _loop_noted(error):
-    """A copy refusal of a gradient differentiated again in a loop sct cannot write out, with the loop's own
-    limit said too: following the copy advice alone (``fast = {k: P[k] * 1.0 ...}``) only met that refusal
-    next (red team 53h FR3, MAML over ``for task in tasks``; red55u F3, over ``range(nsteps)`` of an argument,
-    where the note was given only with EnableHigherDerivatives=True written on the line)."""
+    """A copy refusal of a gradient with EnableHigherDerivatives=True in a loop sct cannot write out, with
+    the loop's own limit said too: following the copy advice alone (``fast = {k: P[k] * 1.0 ...}``) only
+    met that refusal next (red team 53h FR3, MAML over ``for task in tasks``)."""
+    from .parse import source_line
     message = str(error)
-    if error is None or "sct cannot follow here whether" not in message or not error.filename:
+    if error is None or "sct cannot follow here whether" not in message or not error.filename or \
+            "EnableHigherDerivatives=True" not in (source_line(error.filename, error.lineno or 0) or ""):
         return error
     prefix = f"{error.filename}, line {error.lineno}: "
     body = message[len(prefix):] if message.startswith(prefix) else message
     return CompileError(body + ". Note too: a gradient computed inside a loop can be differentiated again only where "
                         "the loop is `for i in range(n)` (Python's own range) with n a literal int, or a global or "
-                        "closure int, of at most 64 steps and no break, continue or return (an int argument is not "
-                        "known when sct compiles); compute it after the loop, or loop over `range(n)` with n a global "
-                        "or a closure value", error.filename, error.lineno,
+                        "closure int, of at most 64 steps and no break, continue or return; compute it after "
+                        "the loop, or loop over `range(n)` with n a global", error.filename, error.lineno,
                         error.construct)
 
 

@@ -1399,9 +1399,7 @@ class _Values:
                 self.array_sites.add(site)
             return self.fresh(state, site)
         if fn is not None and _returns_fresh(fn):
-            if self.activity is not None and self.activity.value_is_array(node) or not returns_may_hold(fn):
-                # (or every return a new value holding no object: ``return mse(fullyconnect(x, p["W"],
-                # p["b"]), t)`` holds nothing of p, red55u F1)
+            if self.activity is not None and self.activity.value_is_array(node):
                 self.array_sites.add(site)       # a new array of numbers (sct/callee_effects.py returns_arrays)
                 return self.fresh(state, site)
             # every return makes a new value (``return np.tanh(v * s)``): the result is a

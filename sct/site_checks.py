@@ -28,7 +28,6 @@ class SiteChecks:
         self.facts = facts
         self.live = live
         self.fail = facts.fail
-        self.sites: Tuple[Site, ...] = ()       # every site of the function (``reverse.sweep_functions``)
 
     def check_arguments_kept(self, site: Site):
         """A gradient differentiated again is recomputed from the function's arguments: an
@@ -257,10 +256,7 @@ class SiteChecks:
         # attribute of an object selected whole: the adjoint would be the old field's
         on_paths = set().union(*(attributes(sel) for sel in site.sels)) if site.sels else set()
         selected_whole = set().union(*(whole(sel) for sel in site.sels)) if site.sels else set()
-        order = {id(st): k for k, st in enumerate(_in_order(self.fdef.body))}
         for st in _in_order(self.fdef.body):
-            if self._after_every_site(st, order):
-                continue
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
                     (st.targets[0].attr in on_paths or (isinstance(st.targets[0].value, gast.Name) and
                                                         st.targets[0].value.id in selected_whole)):
@@ -268,19 +264,6 @@ class SiteChecks:
                           f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
                           "sct does not follow the object's fields as they change. Assign the new "
                           "value to a name and differentiate with respect to that name", "dlgradient")
-
-    def _after_every_site(self, st, order: Dict[int, int]) -> bool:
-        """Does ``st`` run after every site's last run (after each site in source order, and in no
-        loop holding a site)?  No gradient is taken after it, so a field it assigns is not
-        differentiated (``m.W = m.W - lr * gW`` after ``gW, gb = dlgradient(loss, m.W, m.b)``)."""
-        for s in self.sites:
-            if order[id(st)] <= order.get(id(s.stmt), len(order)):
-                return False
-            for _, _, parent, _ in s.frames:
-                if isinstance(parent, (gast.For, gast.While)) and \
-                        any(n is st for n in _in_order(parent.body + parent.orelse)):
-                    return False
-        return True
 
     def check_through_gradients(self, site: Site, roots: List[str], inner: List[Site]):
         """An earlier gradient that this y depends on (``inner``: the earlier sites differentiated
