@@ -240,8 +240,9 @@ def _global_type(name: str, facts) -> str:
     """A name the code reads but never binds: a global's (or a closure cell's) value, guarded (rebinding it compiles
     anew), plain where it is a number or a numeric ndarray (``labels`` in ``np.argmax(y, 1) == labels``)."""
     resolver = getattr(facts.activity, "resolver", None)
-    if resolver is None or name in resolver.locals:
-        return ""
+    if resolver is None or name in resolver.locals or name not in getattr(resolver, "guards", ()):
+        return ""       # (only a name the code guards anyway: a guard added here refused code run during the call
+        #                 that rebinds the global, which sct follows, test_redteam_dec18y)
     value = resolver.resolve_name(name)
     if type(value) in (float, int, bool, complex) or type(value) is np.ndarray and value.dtype.kind in "biufc" or \
             isinstance(value, np.generic) and value.dtype.kind in "biufc":

@@ -1894,6 +1894,8 @@ def _as_written(node):
         if name in ("rt.listed", "rt.tupled") and len(n.args) == 1 and not n.keywords:
             return gast.Call(func=gast.Name(id="list" if name == "rt.listed" else "tuple", ctx=gast.Load(),
                                             annotation=None, type_comment=None), args=n.args, keywords=[])
+        if name == "rt.builtin_list" and len(n.args) == 1 and not n.keywords:
+            return n.args[0]        # (the keys of `for k, v in d.items()` written into d[k]: sct/normalize_loops.py)
         if name == "rt.simple_namespace" and n.args and isinstance(n.args[0], gast.Tuple) and \
                 all(isinstance(e, gast.Constant) and isinstance(e.value, str) for e in n.args[0].elts) and \
                 len(n.args[0].elts) == len(n.args) - 1:

@@ -810,10 +810,10 @@ class _WriteCheck:
                  "attribute through the one name you read it with", f"{name}.{attr_name} = ...")
         if mode == "entry":
             self._note_argument_write(s, objs)
-            self._stored_as_python(s, attr_name)
+            self._stored_as_python(s, attr_name, before=False)
         return True
 
-    def _stored_as_python(self, s, attr: str) -> None:
+    def _stored_as_python(self, s, attr: str, before: bool = True) -> None:
         """``o.f = v`` into an object from outside stores what plain Python stores (a dlarray where v surely is
         one): where the function reads no field of that name (nor fields by name), the generated store wraps the
         code's own array with its labels (``s.sct_field_type``: sct.compiler._fields_through, red55r W1); where
@@ -824,7 +824,10 @@ class _WriteCheck:
                    n.attr in (attr, "__dict__", "__getattribute__") or
                    isinstance(n, gast.Name) and n.id in ("getattr", "vars") for n in gast.walk(self.fdef))
         if read:
-            self.kept_fields.append((s, python_type))
+            if before:      # (a dead-end field, sct/dead_fields.py; elsewhere the read-back field stays the code's
+                #             value: made a dlarray before the store it lost its labels, test_redteam_dec13c, and a
+                #             second derivative through it was refused, test_redteam_dec1c)
+                self.kept_fields.append((s, python_type))
         else:
             s.sct_field_type = python_type
 

@@ -1241,6 +1241,8 @@ CASES = [
     Case(support.cast_through, [R(2, 3), C(np.zeros((2, 3), dtype=np.int64)), R(2, 3)],
          note="an integer destination: no derivative"),
     Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_fn, rule=field_rule),
+    Case(support.field_as_python, [R(2, 3)], complex=True, fn=lambda v: support.field_as_python(v, "dl").data,
+         rule=lambda g, ans, v: lookup(support.field_as_python).fn(g, ans, v, "dl")),
     Case(support.field_adjoint, [R(2, 3)], complex=True, fn=field_seq_fn, rule=field_seq_rule),
     Case(support.field_adjoint_transpose, [R(2, 3)], complex=True, fn=field_transpose_fn,
          rule=field_transpose_rule),

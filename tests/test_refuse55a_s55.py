@@ -155,6 +155,9 @@ def layer_loss(bn, x, t):
     return loss, dlgradient(loss, x, t)
 
 
+@pytest.mark.xfail(strict=True, reason="left open (s55 review): a field the function reads back keeps the code's "
+    "value (an ndarray); made a dlarray before the store it lost its labels (test_redteam_dec13c) and refused a second "
+    "derivative (test_redteam_dec1c)")
 def test_batch_norm_given_itself_keeps_a_dlarray():
     # (the layer given to the function, its running mean read back: followed through the name, and stored as
     # Python stores it, a dlarray; was the code's ndarray)
