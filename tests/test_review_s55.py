@@ -12,7 +12,7 @@ import pytest
 
 from sct import dlarray, dlfeval, dlgradient
 from sct.errors import EvaluationError
-from runtime import effects
+from sct.runtime import effects
 from gradcheck import D, assert_close, numerical_gradient
 
 W2 = [[2.0, 2.0]]
