@@ -41,15 +41,7 @@ __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate
 
 
 def _is_leaf(x) -> bool:
-    return isinstance(x, (dlarray, np.ndarray, np.generic, numbers.Number)) and not _integral(x)
-
-
-def _integral(x) -> bool:
-    """An int, bool, numpy integer or np.bool_ among the parameters: a setting (``"n_layers": 2``, a
-    flag), which has no gradient (PyTorch trains floating tensors only; MATLAB's learnables are single or
-    double), passed through as it is (was: np.float64(2.0) after one step, so ``range(p["n_layers"])``
-    then failed, red3_55 W3)."""
-    return isinstance(x, (numbers.Integral, np.bool_)) and not isinstance(x, (np.ndarray, dlarray))
+    return isinstance(x, (dlarray, np.ndarray, np.generic, numbers.Number)) and not isinstance(x, bool)
 
 
 def _is_namedtuple(x) -> bool:
@@ -103,7 +95,7 @@ def _passed_through(x) -> bool:
     """A function or text among the parameters, which holds none: a function or numpy ufunc in a list of layers
     (``[layer1, np.tanh, layer2]``), a partial, a class, a layer's setting ("fc", True); returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
-    if isinstance(x, (str, bytes)) or _integral(x):
+    if isinstance(x, (str, bytes, bool)):
         return True         # (a layer's settings, ``{"type": "fc", "W": W, ...}``, a flag: were "cannot update a
                             # str", red55u C1)
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):

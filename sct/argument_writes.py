@@ -32,7 +32,6 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
                          "astype", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "conj", "conjugate",
                          "clip", "round"))
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
-_TEST_METHODS = frozenset(("any", "all"))         # (of a numpy array: numpy's bools)
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result),
 # numpy's functions of those names and a few more positions and counts too (``np.argmax(y, 1)`` of a dlarray y)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
@@ -195,22 +194,13 @@ def _type(value, facts, seen) -> str:
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
     if isinstance(value, gast.Subscript):
-        found = _type(value.value, facts, seen)
-        if found == "plain" and _type(value.slice, facts, seen) == "plain":
-            return "plain"          # (np.eye(k)[p] of an argmax p: numpy's array, red3_55 W1)
-        return _of_dlarray(found)                                   # (h[:, 0], h[i] of a dlarray h)
+        return _of_dlarray(_type(value.value, facts, seen))         # (h[:, 0], h[i] of a dlarray h)
     if isinstance(value, gast.Attribute) and value.attr in _DL_ATTRIBUTES:
         return _of_dlarray(_type(value.value, facts, seen))         # (h.T)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _DL_METHODS:
         found = _of_dlarray(_type(value.func.value, facts, seen))   # (h.mean(axis=0): was not known, refused
         if found:                                                   # where np.mean(h, axis=0) ran: redfix52 F17)
             return found
-    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
-            value.func.attr in _DL_METHODS | _TEST_METHODS and _type(value.func.value, facts, seen) == "plain" and \
-            all(_type(a, facts, seen) == "plain" or _a_dtype(a, facts)
-                for a in list(value.args) + [k.value for k in value.keywords]):
-        return "plain"              # (c.mean(), p.astype(float), c.any() of numpy's arrays (c = argmax(y, 1) ==
-                                    # labels): numpy's numbers and arrays, as np.mean(c) is; red3_55 W1)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
         return "plain"
@@ -221,19 +211,6 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
     return ""
-
-
-def _a_dtype(node, facts) -> bool:
-    """Is ``node`` a type or dtype the function reads (``float``, ``np.float32`` of ``p.astype(float)``)?"""
-    resolver = getattr(facts.activity, "resolver", None)
-    if resolver is None or isinstance(node, gast.Name) and node.id in resolver.locals:
-        return False
-    if isinstance(node, gast.Name) and node.id in ("float", "int", "bool", "complex"):
-        return True
-    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
-            node.value.id not in resolver.locals and resolver.resolve_name(node.value.id) is np:
-        return isinstance(getattr(np, node.attr, None), (type, np.dtype))         # (np.float32)
-    return False
 
 
 def _global_type(name: str, facts) -> str:
