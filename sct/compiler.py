@@ -37,7 +37,7 @@ from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
 from . import hooks, ir
 from .hooks import API
-from .ir import call, child_nodes, shared_walks, tree_changed, walk_nodes
+from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_changed, walk_nodes
 from .unroll import NotUnrolled, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
@@ -805,9 +805,8 @@ def _fields_through(functions, fdef, rt_name) -> None:
               and isinstance(n.targets[0], gast.Attribute) and getattr(n, "sct_field_type", "") == "dl"]
     if not stores:
         return
-    read = {n.attr for n in gast.walk(fdef) if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Store)}
-    if read & {"__dict__", "__getattribute__"} or any(isinstance(n, gast.Name) and n.id in ("getattr", "vars")
-                                                      for n in gast.walk(fdef)):
+    read = fields_read(fdef)
+    if BY_NAME in read:
         return
     for n in stores:
         formats = getattr(n, "sct_field_formats", frozenset({""}))     # (sct.formats: its labels)

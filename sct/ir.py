@@ -685,3 +685,17 @@ def loop_jumps(stmts) -> bool:
             continue
         todo.extend(child_nodes(node))      # (no context or operator leaf is a jump or holds one)
     return False
+
+
+BY_NAME = "*"       # (in fields_read: fields are read by name somewhere)
+
+
+def fields_read(tree) -> frozenset:
+    """The attribute names ``tree`` reads (not stores), with ``BY_NAME`` where it reads fields by name
+    (getattr, vars, ``__dict__``, ``__getattribute__``): a field stored on an outside object that the code reads
+    again (sct.write_checks._stored_as_python, sct.compiler._fields_through)."""
+    read = {n.attr for n in gast.walk(tree) if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Store)}
+    if read & {"__dict__", "__getattribute__"} or any(isinstance(n, gast.Name) and n.id in ("getattr", "vars")
+                                                      for n in gast.walk(tree)):
+        read.add(BY_NAME)
+    return frozenset(read)

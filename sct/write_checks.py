@@ -25,7 +25,7 @@ from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number, number_source, why_not_logged
 from .dead_fields import dead_end_field, field_as_python
-from .ir import const, def_own_names, loaded_names, pattern_captures, walk_no_defs, walk_nodes
+from .ir import BY_NAME, const, def_own_names, fields_read, loaded_names, pattern_captures, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced, leaf_kind
@@ -820,10 +820,8 @@ class _WriteCheck:
         it reads one, v is made a dlarray before the store, with its derivative (``kept_fields``:
         sct/dead_fields.py field_as_python: the running mean a layer reads and writes, refuse55a)."""
         python_type = self._python_type(s.value)
-        read = any(isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Store) and
-                   n.attr in (attr, "__dict__", "__getattribute__") or
-                   isinstance(n, gast.Name) and n.id in ("getattr", "vars") for n in gast.walk(self.fdef))
-        if read:
+        read = fields_read(self.fdef)
+        if attr in read or BY_NAME in read:
             if before:      # (a dead-end field, sct/dead_fields.py; elsewhere the read-back field stays the code's
                 #             value: made a dlarray before the store it lost its labels, test_redteam_dec13c, and a
                 #             second derivative through it was refused, test_redteam_dec1c)
