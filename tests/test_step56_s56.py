@@ -211,3 +211,34 @@ def test_field_assigned_after_a_second_order_gradient():
     assert float(D(pen)) == pytest.approx(float(np.sum(G ** 2)), rel=1e-12)
     assert_close(D(m.W), W0 - 0.1 * dpen, rtol=1e-10, atol=1e-12)
     assert D(m.b).tolist() == B0.tolist()
+
+
+def step_list(ps, lr):
+    loss = mse(fullyconnect(X, ps[0], ps[1]), T)
+    gs = dlgradient(loss, ps)
+    for i, w in enumerate(ps):
+        ps[i] = w - lr * gs[i]
+    return loss
+
+
+def step_list_as_advised(ps, lr):
+    loss = mse(fullyconnect(X, ps[0], ps[1]), T)
+    gs = dlgradient(loss, ps)
+    return loss, [w - lr * g for w, g in zip(ps, gs)]
+
+
+def test_list_step_refused_with_advice_that_keeps_the_callers_list():
+    ps = [dlarray(W0.copy()), dlarray(B0.copy())]
+    with pytest.raises(CompileError) as info:
+        dlfeval(step_list, ps, 0.1)
+    message = str(info.value)
+    assert f"test_step56_s56.py, line {step_list.__code__.co_firstlineno + 4}: writing into ps[...]" in message
+    assert "ps[:] = new" in message and "ps = ps.copy()" not in message
+    caller = ps
+    for _ in range(3):                                    # the advice, followed: the caller's list changes
+        loss, new = dlfeval(step_list_as_advised, ps, 0.1)
+        ps[:] = new
+    W, b = plain_steps(loss_mse, 3)
+    assert ps is caller
+    assert_close(D(ps[0]), W, rtol=1e-6, atol=1e-8)
+    assert_close(D(ps[1]), b, rtol=1e-6, atol=1e-8)
