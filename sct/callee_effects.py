@@ -596,6 +596,9 @@ def _call_keeps(fn, node, new_locals, depth: int) -> bool:
         if f.attr in MUTATORS:
             return not (isinstance(f.value, gast.Name) and f.value.id in new_locals)
         return f.attr not in _READING_METHODS
+    if new_results_callee(fn, f) is not None:
+        return False        # (one of sct's functions declared to return new arrays: it keeps none of its arguments,
+        #                     tests/test_dl_results_fresh_s54.py; ``mse(fullyconnect(x, p["W"], p["b"]), t)``, red55u F1)
     if isinstance(f, gast.Name):
         if f.id in fn.__code__.co_varnames:
             return True                               # a parameter or local called

@@ -11,7 +11,7 @@ import gast
 
 from .alias_state import VIEW_FUNCTIONS, VIEW_METHODS, WRITING_FUNCTIONS, may_not_copy
 from .array_returns import numpy_function
-from .callee_effects import _bindings, _pure, keeps_arguments
+from .callee_effects import _bindings, _pure, keeps_arguments, new_results_callee, one_new_result
 from .ir import walk_no_defs
 from .parse import function_ast
 
@@ -70,7 +70,8 @@ def _new_returns(fn, given: dict):
     """``(new, returns, bindings)``: whether an expression of the plain function ``fn`` gives a new array or a
     number (``new``), its returns, its locals' bindings, where the returns may give such values (else None),
     computed from numbers and arrays only, given ``given`` (each parameter's name -> "leaf": a number or a numeric
-    array, or "flat": a list, tuple or dict whose items are numbers or numeric arrays)?  Its result
+    array, or "flat": a list, tuple or dict whose items are numbers or numeric arrays, or "other": anything, read
+    as no number)?  Its result
     then holds none of the lists and dicts it was given (``def helper(x, d): return np.sum(np.sin(x *
     d["c"]))``: was a value that may hold d, so a write into the caller's d after ``y = helper(x, d)``
     was refused as a change of y, red team 53h FR2).  Reads ``d["k"]``, ``d.get("k", v)`` of a flat
@@ -154,6 +155,13 @@ def _new_returns(fn, given: dict):
         if not isinstance(e, gast.Call) or any(isinstance(a, gast.Starred) for a in e.args):
             return False
         f = e.func
+        declared = new_results_callee(fn, f)
+        if declared is not None and one_new_result(declared, e):
+            # (one of sct's functions declared to return a new array for every argument form, runtime/registry.py
+            # new_results: ``return mse(fullyconnect(x, p["W"], p["b"]), t)`` holds nothing of p, whatever x and t
+            # are; was: a value that may hold p, so ``p[k] = p[k] - lr * g[k]`` after ``loss = lossf(p)`` was
+            # refused as a change of loss, red55u F1)
+            return True
         if isinstance(f, gast.Name) and f.id in ("float", "int", "complex", "abs", "len", "round") and \
                 f.id not in fn.__code__.co_varnames and f.id not in fn.__globals__:
             return arguments(e)

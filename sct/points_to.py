@@ -1450,8 +1450,9 @@ class _Values:
 
     def _numbers_from(self, state: State, node: gast.Call, fn, items: bool = False):
         """Is each argument of the call ``node`` of the function ``fn`` a number or numeric array (a
-        "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), and does
-        ``fn`` return a new number or array computed from them (``returns_new_numbers``)?  "array" (a new
+        "leaf"), or a list, tuple or dict this function made whose items are such ("flat"), or anything else
+        ("other", read as no number), and does ``fn`` return a new number or array computed from them
+        (``returns_new_numbers``)?  "array" (a new
         array or number), "new" (a new value holding numbers only: a list may be one), False: not known."""
         if not isinstance(fn, types.FunctionType) or any(isinstance(a, gast.Starred) for a in node.args) or \
                 any(k.arg is None for k in node.keywords):
@@ -1469,7 +1470,8 @@ class _Values:
                 given[p] = "leaf"
                 continue
             if not isinstance(a, gast.Name):
-                return False
+                given[p] = "other"      # (read as no number: only a declared-new call's result may use it)
+                continue
             objs = self.names(state, a)
             if not objs and a.id in self.locals and not self._bound_to_boolop(a.id) or \
                     objs and self._surely_arrays(objs):
@@ -1486,7 +1488,9 @@ class _Values:
                 # from it may be a new list of numbers, no array)
                 nested |= any(c != EXT and self._numbers_container(state, c, objs) for c in state.contents(objs))
             else:
-                return False
+                # anything else (a dict of dicts, an object): no number, but ``return mse(fullyconnect(x,
+                # p["l1"]["W"], p["l1"]["b"]), t)`` of one still holds none of it (was: not known, red55u F1)
+                given[p] = "other"
         from .number_returns import new_number_items, returns_new_numbers
         if items:
             return new_number_items(fn, given), nested

@@ -227,6 +227,7 @@ class EmitPasses:
     def sweep_functions(self, sites: Tuple[Site, ...]) -> SweptFunctions:
         """Each site's sweep (in order), then the helper's adjoint (VJP mode)."""
         gen, sweeps = self.gen, self.sweeps
+        gen.checks.sites = sites
         functions: List[gast.FunctionDef] = []
         prunable: List[str] = []
         for k, site in enumerate(sites):

@@ -28,6 +28,7 @@ class SiteChecks:
         self.facts = facts
         self.live = live
         self.fail = facts.fail
+        self.sites: Tuple[Site, ...] = ()       # every site of the function (``reverse.sweep_functions``)
 
     def check_arguments_kept(self, site: Site):
         """A gradient differentiated again is recomputed from the function's arguments: an
@@ -256,7 +257,10 @@ class SiteChecks:
         # attribute of an object selected whole: the adjoint would be the old field's
         on_paths = set().union(*(attributes(sel) for sel in site.sels)) if site.sels else set()
         selected_whole = set().union(*(whole(sel) for sel in site.sels)) if site.sels else set()
+        later = self._after_every_site()
         for st in _in_order(self.fdef.body):
+            if id(st) in later:
+                continue
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
                     (st.targets[0].attr in on_paths or (isinstance(st.targets[0].value, gast.Name) and
                                                         st.targets[0].value.id in selected_whole)):
@@ -264,6 +268,25 @@ class SiteChecks:
                           f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
                           "sct does not follow the object's fields as they change. Assign the new "
                           "value to a name and differentiate with respect to that name", "dlgradient")
+
+    def _after_every_site(self) -> Set[int]:
+        """The ids of the statements that run after every site's last run (after each site in source order, and
+        in no loop holding a site).  No gradient is taken after such a statement, so a field it assigns is not
+        differentiated (``m.W = m.W - lr * gW`` after ``gW, gb = dlgradient(loss, m.W, m.b)``, red55u F1b): no
+        sweep runs after it, and none recomputes the code before its site from the arguments after it (a second
+        derivative's sweep is a later site).  None where the sites are not known, nor where a def or lambda nested
+        here (compiled apart, called at any time) may take a gradient of its own after it."""
+        if not self.sites or any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not self.fdef
+                                 for n in walk_nodes(self.fdef)):
+            return set()
+        stmts = list(_in_order(self.fdef.body))
+        at = {id(st): k for k, st in enumerate(stmts)}
+        if any(id(s.stmt) not in at for s in self.sites):
+            return set()
+        start = max(at[id(s.stmt)] for s in self.sites) + 1
+        looped = {id(n) for s in self.sites for _, _, parent, _ in s.frames if isinstance(parent, (gast.For, gast.While))
+                  for n in _in_order(parent.body + parent.orelse)}
+        return {id(st) for st in stmts[start:] if id(st) not in looped}
 
     def check_through_gradients(self, site: Site, roots: List[str], inner: List[Site]):
         """An earlier gradient that this y depends on (``inner``: the earlier sites differentiated

@@ -426,6 +426,7 @@ class _WriteCheck:
                     (f"{spelled} is a view of {spelled.rsplit('.', 1)[0]}, sharing its memory: write into "
                      f"{spelled.rsplit('.', 1)[0]} itself with the indices that reach the same elements, or "
                      "build a new array") if re.fullmatch(r"[\w.]+\.(T|mT|real|imag)", spelled) else \
+                    self._argument_list_advice(s, name) or \
                     f"Write `{name} = {name}.copy()` before writing into it (or build a new array)" \
                     if name in analysis.locals else \
                     (f"{name} is not a local of the function (a global or a closure value), and a copy bound to "
@@ -447,6 +448,20 @@ class _WriteCheck:
             fail(s, f"{self.fname}() writes into {name}[...] in place, but {name} belongs to its caller, "
                  f"whose derivative may need the old value; return the new value instead "
                  f"(`{name} = {name}.copy()`, write, `return {name}`)", f"write into {name}")
+
+    def _argument_list_advice(self, s, name: str) -> Optional[str]:
+        """The advice for ``ps[i] = w - lr * gs[i]`` into a list dlfeval was given (None: not one): a copy bound to
+        the name would leave the caller's list as it was, where Python changes it (red55u F1: the advice was
+        "Write `ps = ps.copy()`"); a dict's items are written through (_argument_dict_write), a list's not."""
+        objs = self.analysis.objects(s, name)
+        if self.mode != "entry" or not objs or not all(o != EXT and o[0] == "arg" and self.analysis.is_sequence(o)
+                                                       for o in objs):
+            return None
+        spelled = self.spell(name)
+        return (f"sct writes the items of a dict dlfeval was given through to the caller's dict, not those of a "
+                f"list: give the parameters as a dict (`{spelled}[key] = ...`), or return the new values and "
+                f"write them into the caller's list there (`return loss, new` and, after dlfeval, "
+                f"`{spelled}[:] = new`)")
 
     def _outside_untraced_write(self, s, name: str) -> bool:
         """``calls[0] += 1`` or ``stats["n"] = k`` in a helper: a plain value written into a global's (or a closure

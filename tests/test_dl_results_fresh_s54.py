@@ -25,12 +25,15 @@ from gradcheck import numerical_gradient
 
 DECLARED = {"maxpool", "batchnorm", "layernorm", "instancenorm", "groupnorm", "dropout", "l1loss", "l2loss", "huber",
             "indexcrossentropy", "pagemtimes", "dlmtimes", "lstm", "gru", "embed", "attention"}
+# ops with a rule of their own declared new too (red55u F1: a loss helper ``return mse(fullyconnect(x, p["W"],
+# p["b"]), t)`` read as holding nothing of p): checked over their forms below like the others
+RULED = {"relu", "sigmoid", "softmax", "fullyconnect", "mse", "crossentropy"}
 
 
 def test_declared_functions():
     """The public deep-learning functions declared new are these (each checked below), none with a rule."""
     found = {n for m in (dlfun, nn) for n in m.__all__ if registry.has_new_results(getattr(m, n))}
-    assert found == DECLARED
+    assert found == DECLARED | RULED
     assert not any(registry.lookup(getattr(dlfun, n, None) or getattr(nn, n)) for n in DECLARED)
 
 
@@ -208,11 +211,35 @@ def _forms():
         yield attention, (dlarray(U(4, 2, 3), "CBT"), dlarray(U(4, 2, 5), "CBT"), dlarray(U(4, 2, 5), "CBT"), 2), \
             {"nargout": n}
 
+    for X in (U(4, 3), U(2000), dlarray(U(4, 3)), U(4, 3).astype(np.float32), dlarray(U(4, 3, 2), "BCT"), U(5),
+              np.float64(0.5), dlarray(U(3, 4), "CB")):
+        yield nn.relu, (X,), {}
+        yield nn.sigmoid, (X,), {}
+        if np.ndim(X):
+            yield nn.softmax, (X,), {}
+    yield nn.softmax, (U(4, 3),), {"axis": 0}
+    for X, W, b in ((U(4, 3), U(2, 3), U(2)), (U(3), U(2, 3), U(2)), (dlarray(U(4, 3)), dlarray(U(2, 3)), 0.0),
+                    (U(5, 4, 3), U(2, 3), U(2, 1)), (dlarray(U(3, 4), "CB"), U(2, 3), U(2)), (U(4, 3), U(2, 3), U(2)[0]),
+                    (U(4, 3).astype(np.float32), U(2, 3).astype(np.float32), U(2).astype(np.float32)),
+                    (dlarray(U(2, 2, 3, 4), "SSCB"), U(5, 2, 2, 3), U(5))):
+        yield nn.fullyconnect, (X, W, b), {}
+    for Y, T in ((U(4, 2), U(4, 2)), (U(4), U(4)), (dlarray(U(4, 2)), U(2)), (U(4, 2), 0.0), (np.float64(0.3), 1.0),
+                 (dlarray(U(2, 4), "CB"), dlarray(U(2, 4), "CB")), (U(4, 2).astype(np.float32), U(4, 2)),
+                 (U(3, 2, 2), U(3, 2, 2))):
+        yield nn.mse, (Y, T), {}
+    P = np.abs(U(4, 3)) + 0.1
+    P = P / P.sum(1, keepdims=True)
+    L = np.eye(3)[[0, 2, 1, 0]]
+    for args, kw in (((P, L), {}), ((dlarray(P), L), {}), ((P, L, np.ones(3)), {}), ((P, L), {"Reduction": "none"}),
+                     ((P[0], L[0]), {}), ((dlarray(P.T, "CB"), dlarray(L.T, "CB")), {}),
+                     ((P.astype(np.float32), L), {}), ((P, L), {"Reduction": "none", "Mask": np.ones((4, 3))})):
+        yield nn.crossentropy, args, kw
+
 
 _FORMS = list(_forms())
 
 
-@pytest.mark.parametrize("name", sorted(DECLARED))
+@pytest.mark.parametrize("name", sorted(DECLARED | RULED))
 def test_results_share_nothing(name):
     """Every form of a declared function gives results sharing no memory with its arguments or with each
     other (was: lstm's and gru's states after no time step, OutputMode "last", were H0 and C0 themselves)."""
@@ -220,6 +247,26 @@ def test_results_share_nothing(name):
     assert len(forms) >= 8
     bad = [(fn.__name__, [np.shape(x) for x in a], k, found) for fn, a, k in forms
            for found in [_shared(fn, a, k)] if found]
+    assert not bad, bad[:4]
+
+
+@pytest.mark.parametrize("name", sorted(DECLARED | RULED))
+def test_arguments_not_kept(name):
+    """No form of a declared function keeps an argument (or an array it holds) past the call: sct reads a call of
+    one as keeping nothing (sct/callee_effects.py _call_keeps), so a helper ``return mse(fullyconnect(x, p["W"],
+    p["b"]), t)`` lets p go (red55u F1).  Checked by reference counts before and after the call."""
+    import sys
+    forms = [(fn, a, k) for fn, a, k in _FORMS if fn.__name__ == name]
+    bad = []
+    for fn, a, k in forms:
+        held = _arrays(list(a) + list(k.values()), [])     # (arrays; a tuple of ints kept in a cache changes nothing)
+        held += [v for v in list(a) + list(k.values()) if isinstance(v, (dlarray, list, dict))]
+        before = [sys.getrefcount(v) for v in held]
+        out = fn(*a, **k)
+        del out
+        after = [sys.getrefcount(v) for v in held]
+        if before != after:
+            bad.append((name, [np.shape(x) for x in a], k))
     assert not bad, bad[:4]
 
 
