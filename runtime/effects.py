@@ -1356,6 +1356,48 @@ def stale_check(kept, names, lines, what, filename, lineno):
                 filename, lineno)
 
 
+_GLOBAL_SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+def _plain_global(value) -> bool:
+    """A value the rewritten ``global`` statement may hold (sct/global_statements.py): an immutable number,
+    string or None (or a tuple of them), which no one can change in place behind the copy."""
+    if type(value) is tuple:
+        return all(_plain_global(v) for v in value)
+    return isinstance(value, _GLOBAL_SCALARS) and not isinstance(value, np.ndarray)
+
+
+def global_value(namespace, name):
+    """The value of the module global ``name`` (``namespace``: the module's globals), read by a function
+    declaring ``global name`` (sct/global_statements.py); an effect, so a recomputation reads what the first
+    run read.  A global holding anything but a number, a string or None is refused (``global`` of a list or
+    an array is a name sct cannot follow)."""
+    if name not in namespace:
+        raise NameError(f"name {name!r} is not defined")
+    value = namespace[name]
+    if not _plain_global(value):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) holds a {type(value).__name__}: sct follows "
+                       f"a global that the function rebinds only where it holds a number, a string or None. Pass the "
+                       f"value in and return the new one")
+    return value
+
+
+def set_global(namespace, name, value):
+    """``namespace[name] = value`` where a function declaring ``global name`` assigns it (an effect: done
+    once, not again by a recomputation)."""
+    if not _plain_global(value):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) is assigned a {type(value).__name__}: sct "
+                       f"follows a global that the function rebinds only where it holds a number, a string or "
+                       f"None. Return the value instead")
+    namespace[name] = value
+
+
+global_value.__sct_effect__ = True
+set_global.__sct_effect__ = True
+
+
 def _register():
     from .registry import nondifferentiable
     from .support import WALK_NOTES
@@ -1365,7 +1407,7 @@ def _register():
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
                       replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
-                      stale_kept, stale_check, stale_kept_walk)
+                      stale_kept, stale_check, stale_kept_walk, global_value, set_global)
 
 
 _register()

@@ -35,6 +35,7 @@ from .errors import CompileError
 from .operand_checks import check_operands
 from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
+from .global_statements import check_global_readers, check_global_stores, rewrite_global_statements
 from . import hooks, ir
 from .hooks import API
 from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_changed, walk_nodes
@@ -582,6 +583,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
     made_classes = fdef.sct_made
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    global_namespace = rewrite_global_statements(fn, fdef, namer, rt_name)       # sct/global_statements.py
+    global_names = getattr(fdef, "sct_global_names", None)
+    if global_names:
+        check_global_readers(fn, fdef, filename)
     user_names = frozenset(namer.taken)          # (messages: the names the user wrote, sct/points_to.py)
     local_classes = run_local_classes(fn, fdef, class_copies, namer, rt_name) if class_copies else {}  # sct/local_classes.py
     ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
@@ -603,6 +608,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     resolver.made.update(local_classes)
+    resolver.made.update(global_namespace or {})
     resolver.made.update(made_classes)
     for how, name in ordered_reads:          # (OrderedDict's name read: rebinding it recompiles)
         found = resolver.resolve_name(name)
@@ -671,6 +677,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                 plain_fill(fdef, activity, fdef.name, sig.params, sig.param_kinds)
             elif called or mode == "vjp":       # a helper making such a structure: refused there
                 plain_fill(fdef, activity, fdef.name, helper_of=filename)
+    if global_names:
+        check_global_stores(fdef, activity.active, rt_name, filename)           # sct/global_statements.py
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
@@ -1509,6 +1517,13 @@ def _calls_other_code(fdef, rt_name: str) -> bool:
     return False
 
 
+def _global_statement_access(func, rt_name: str) -> bool:
+    """``rt.global_value`` / ``rt.set_global``: the effects sct/global_statements.py writes, which run no
+    user code."""
+    return isinstance(func, gast.Attribute) and func.attr in ("global_value", "set_global") and \
+        isinstance(func.value, gast.Name) and func.value.id == rt_name
+
+
 def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
     """Where the generated code runs code sct did not compile in the middle of its own: a ``with``
     block's context manager (entered and left) and the walk of a for loop's iterable (an object's
@@ -1579,6 +1594,8 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 found = True
             elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
                     n.func.value.id == rt_name:
+                if n.func.attr == "effect" and n.args and _global_statement_access(n.args[0], rt_name):
+                    continue        # (a global the function declares, read or written: sct/global_statements.py)
                 if n.func.attr in USER_CODE_RT or n.func.attr in ("primal_call_at", "primal_method_at"):
                     found = True
                 elif n.func.attr.endswith("_at") and isinstance(stmt, gast.Assign):
