@@ -1383,9 +1383,14 @@ def global_value(namespace, name):
     return value
 
 
-def set_global(namespace, name, value):
+def set_global(namespace, name, value, traced=False):
     """``namespace[name] = value`` where a function declaring ``global name`` assigns it (an effect: done
-    once, not again by a recomputation)."""
+    once, not again by a recomputation).  ``traced``: the value depends on the traced inputs, which
+    Python holds as a dlarray unless it is a Python number (``float(loss)``): anything else is refused."""
+    if traced and type(value) not in (bool, int, float, complex):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) is assigned a traced value: Python would "
+                       f"store the dlarray, sct's code holds its numbers. Store float(...) of it, or return it")
     if not _plain_global(value):
         from .errors import SctError
         raise SctError(f"the global {name!r} (declared `global {name}`) is assigned a {type(value).__name__}: sct "

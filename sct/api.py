@@ -35,6 +35,7 @@ from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError, evaluation_error_from
 from .parse import LINE_MAPS as _LINE_MAPS, user_line
 from .kinds import kind_of, refuse_nested_slotted
+from .unroll import compile_entry, entry_values, values_check_lines, values_key
 
 
 def _outside(name: str):
@@ -158,7 +159,7 @@ def _entry(fun: Callable, args) -> Compiled:
     code with the same captured values finds the code of an earlier one."""
     kinds = tuple([kind_of(a) for a in args])
     try:
-        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
+        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0]) + values_key(entry_values(fun, args))
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
     # arguments holding one dlarray at two places (tied weights): compiled apart, its gradients summing the
@@ -173,11 +174,13 @@ def _entry(fun: Callable, args) -> Compiled:
             from .sweeps import TIED_ENTRY
             saved, TIED_ENTRY.code = getattr(TIED_ENTRY, "code", None), fun.__code__
             try:
-                entry = compile_function(fun, kinds, mode="entry")
+                entry, values = compile_entry(fun, args, lambda: compile_function(fun, kinds, mode="entry"))
             finally:
                 TIED_ENTRY.code = saved
         else:
-            entry = compile_function(fun, kinds, mode="entry")
+            entry, values = compile_entry(fun, args, lambda: compile_function(fun, kinds, mode="entry"))
+        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0]) + values_key(values) + \
+            (("tied",) if tied else ())
         _ENTRIES.insert(key, entry)
     return entry
 
@@ -397,6 +400,8 @@ def _hit_parts(args, compiled: Compiled):
         return None
     lines, consts, result = made
     consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    if getattr(compiled, "param_values", ()):    # (int arguments its loops were written out for: sct/unroll.py)
+        lines = list(lines) + values_check_lines(compiled.param_values, consts)
     if getattr(compiled, "writes_args", None) is not False and all(_dlarray_data_and_arrays(args)):
         # (a dlarray's data shared with a plain array: the slow path, which refuses it)
         consts["SHARED"] = _dlarray_memory_shared

@@ -39,7 +39,7 @@ from .global_statements import check_global_readers, check_global_stores, rewrit
 from . import hooks, ir
 from .hooks import API
 from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_changed, walk_nodes
-from .unroll import NotUnrolled, site_line_of, unroll_loops_around
+from .unroll import NotUnrolled, known_param, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
 from .normalize import Normalizer
@@ -529,7 +529,12 @@ def _known_int(fn, fdef, bounds: Dict[str, int]):
         {(al.asname or al.name).split(".")[0] for n in walk_nodes(fdef) if isinstance(n, (gast.Import, gast.ImportFrom))
          for al in n.names} | set(code.co_varnames) | set(code.co_cellvars)
 
+    params = code.co_varnames[:code.co_argcount]
+    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+
     def known(name: str):
+        if name in params and name not in stored:      # an int argument: dlfeval's entry for its value
+            return known_param(fn, name)                # (sct/unroll.py compile_entry)
         if name in bound:
             return None
         if name in code.co_freevars:
@@ -678,7 +683,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
             elif called or mode == "vjp":       # a helper making such a structure: refused there
                 plain_fill(fdef, activity, fdef.name, helper_of=filename)
     if global_names:
-        check_global_stores(fdef, activity.active, rt_name, filename)           # sct/global_statements.py
+        check_global_stores(fdef, activity.active, rt_name)           # sct/global_statements.py
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run

@@ -130,6 +130,12 @@ def rewrite_global_statements(fn, fdef, namer, rt_name: str) -> Optional[Dict[st
             lines.append(getattr(node, "lineno", None) or fdef.lineno)
     if not names or not _rewritable(fdef, names) or not hasattr(fn, "__globals__"):
         return None
+    stored = {n.id for n, _ in _own_nodes(fdef) if isinstance(n, gast.Name) and n.id in names and
+              not isinstance(n.ctx, gast.Load)}
+    if not stored:          # ``global LOG`` of a name only read (LOG.append(v)): Python's meaning without it
+        fdef.body = _rewrite_body(fdef.body, set(), "", rt_name) or [gast.Pass()]
+        return None
+    names = stored
     namespace = namer.fresh_global(MADE_NAME)
     fdef.sct_global_line = min(lines)
     body = _rewrite_body(fdef.body, names, namespace, rt_name)
@@ -143,18 +149,16 @@ def rewrite_global_statements(fn, fdef, namer, rt_name: str) -> Optional[Dict[st
     return {namespace: fn.__globals__}
 
 
-def check_global_stores(fdef, active, rt_name: str, filename: str) -> None:
-    """A traced value assigned to a global the function declares (``global LAST; LAST = loss``): sct's
-    code holds it as a plain array, where Python stores the dlarray; refused."""
+def check_global_stores(fdef, active, rt_name: str) -> None:
+    """A traced value assigned to a global the function declares (``global BEST; BEST = float(loss)``):
+    ``rt.set_global`` is told so, and refuses, when the code runs, a value Python would hold as a dlarray
+    (an array or numpy scalar in sct's code; a Python number is the number in both)."""
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr == "set_global" and isinstance(node.func.value, gast.Name) and \
                 node.func.value.id == rt_name and len(node.args) == 3 and \
                 isinstance(node.args[2], gast.Name) and node.args[2].id in active:
-            name = node.args[1].value
-            raise CompileError(f"{fdef.name}() assigns a traced value to the global {name!r} (global {name}): sct "
-                               f"does not follow a traced value out through a global. Return it instead (or store "
-                               f"float(...) of it)", filename, getattr(node, "lineno", None), f"global {name}")
+            node.args.append(const(True))
 
 
 def check_global_readers(fn, fdef, filename: str) -> None:

@@ -11,10 +11,12 @@ loop around such a site is ``for name in range(a[, b[, c]])`` with constant inte
 from __future__ import annotations
 
 import copy
+import threading
 from contextlib import contextmanager
 from typing import Callable, List, Optional
 
 import gast
+import numpy as np
 
 from .errors import CompileError
 from .ir import assign, const, constant_int
@@ -237,3 +239,88 @@ def _unroll_comprehensions(stmt, line: int, known=None) -> bool:
 
 
 _SCOPES = _DEFS + (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+
+
+# --- int arguments as loop bounds ---------------------------------------------------------------
+# ``for i in range(nsteps)`` around such a site, ``nsteps`` an int argument of the function dlfeval (or
+# an AcceleratedFunction) runs: written out for the value given, the compiled entry kept for that value
+# only (its cache key and its hit check hold it: sct.api, sct.accelerate).  The code objects whose
+# parameters are read so: VALUE_PARAMS; the values the current compilation of that code reads: _STATE.
+VALUE_PARAMS: dict = {}
+_STATE = threading.local()
+
+
+def _int_value(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def param_values(fn, args, names) -> tuple:
+    """``((index, name, value, type), ...)`` for the parameters ``names`` of ``fn`` given an int by
+    position in ``args``."""
+    code = getattr(fn, "__code__", None)
+    out = []
+    for name in sorted(names):
+        if code is None or name not in code.co_varnames[:code.co_argcount]:
+            continue
+        i = code.co_varnames.index(name)
+        if i < len(args) and _int_value(args[i]):
+            out.append((i, name, int(args[i]), type(args[i])))
+    return tuple(out)
+
+
+def entry_values(fn, args) -> tuple:
+    """``param_values`` of the parameters an earlier compilation of ``fn`` wrote loops out for."""
+    names = VALUE_PARAMS.get(getattr(fn, "__code__", None))
+    return param_values(fn, args, names) if names else ()
+
+
+def values_key(values: tuple) -> tuple:
+    """What a cache key adds for ``values`` (nothing for none)."""
+    return (("int values",) + tuple((i, v) for i, _, v, _ in values),) if values else ()
+
+
+def known_param(fn, name: str) -> Optional[int]:
+    """The value a compilation of ``fn``'s entry with values (``compile_entry``) gives the parameter
+    ``name``; None where it gives none (noted: ``compile_entry`` may compile again with it)."""
+    held = getattr(_STATE, "held", None)
+    if held is None or held[0] is not getattr(fn, "__code__", None):
+        return None
+    if name in held[1]:
+        return held[1][name]
+    held[2].add(name)
+    return None
+
+
+def compile_entry(fn, args, compile_it) -> tuple:
+    """``(compile_it(), values)``: compiled with the int parameters of ``fn`` whose values a loop around a
+    site needs written out (``values``: ``param_values``, () for none), compiled again with their values
+    where a first compilation without them was refused."""
+    values = entry_values(fn, args)
+    saved = getattr(_STATE, "held", None)
+    code = getattr(fn, "__code__", None)
+    _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
+    try:
+        try:
+            compiled = compile_it()
+        except CompileError:
+            wanted = _STATE.held[2]
+            more = param_values(fn, args, wanted | {name for _, name, _, _ in values}) if wanted else ()
+            if not wanted or len(more) <= len(values):
+                raise
+            values = more
+            VALUE_PARAMS[code] = frozenset(name for _, name, _, _ in values)
+            _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
+            compiled = compile_it()
+    finally:
+        _STATE.held = saved
+    compiled.param_values = values
+    return compiled, values
+
+
+def values_check_lines(values: tuple, consts: dict) -> List[str]:
+    """The lines of a hit check (sct.api._hit_parts) that the arguments hold ``values``."""
+    lines = []
+    for i, _, value, cls in values:
+        consts[f"VALUE_TYPE_{i}"] = cls
+        lines.append(f"    if type(args[{i}]) is not VALUE_TYPE_{i} or args[{i}] != {value}: return None")
+    return lines
