@@ -54,8 +54,10 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
         return origin_sets["keys"], origin_sets["pairs"]
 
     def traced(node) -> bool:
-        if node is None:
+        if node is None or _untraced_result(node):
             return False
+        if isinstance(node, gast.Name) and bindings.get(node.id) and all(_untraced_result(v) for v in bindings[node.id]):
+            return False        # (k = id(q) of the loop a comprehension {id(q): ... for q in ls} is lowered to)
         reads = set(loaded_names(node)) & active
         return bool(reads) and bool(reads - origins()[0])
 
@@ -64,6 +66,12 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
 
     def target(call):
         return activity.resolver.object_of(call.func)
+
+    def _untraced_result(node) -> bool:
+        """``id(q)``, ``len(q)``, ``type(q)`` of Python's builtins: an int or a class whatever ``q`` holds, which
+        carries no derivative in Python either (was: ``{id(q): np.sum(q.v ** 2) for q in ls}`` refused)."""
+        return isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+            any(target(node) is f for f in (builtins.id, builtins.len, builtins.type))
 
     bindings: Dict[str, list] = {}
     for s in assigns:
