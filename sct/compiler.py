@@ -502,8 +502,8 @@ def _loop_noted(error):
     prefix = f"{error.filename}, line {error.lineno}: "
     body = message[len(prefix):] if message.startswith(prefix) else message
     return CompileError(body + ". Note too: a gradient computed inside a loop can be differentiated again only where "
-                        "the loop is `for i in range(n)` (Python's own range) with n a literal int, or a global or "
-                        "closure int, of at most 64 steps and no break, continue or return; compute it after "
+                        "the loop is `for i in range(n)` (Python's own range) with n a literal int, a global or "
+                        "closure int, or an int argument of the function dlfeval runs, of at most 64 steps and no break, continue or return; compute it after "
                         "the loop, or loop over `range(n)` with n a global", error.filename, error.lineno,
                         error.construct)
 
@@ -519,10 +519,11 @@ def _dlupdate_call_lines(fn) -> List[int]:
                  isinstance(n.func, gast.Attribute) and n.func.attr == "dlupdate")]
 
 
-def _known_int(fn, fdef, bounds: Dict[str, int]):
+def _known_int(fn, fdef, bounds: Dict[str, int], entry: bool = False):
     """``known(name)`` for sct/unroll.py: the int a global or closure value of ``fn`` that ``fdef`` does
     not bind holds (``for k in range(STEPS)``), recorded in ``bounds`` (the compiled code is guarded on
-    it); None for any other name."""
+    it); None for any other name.  ``entry``: the function dlfeval runs, whose int arguments may be known
+    too (sct/unroll.py compile_entry)."""
     code = fn.__code__
     bound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
         {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef, gast.ClassDef))} | \
@@ -533,7 +534,7 @@ def _known_int(fn, fdef, bounds: Dict[str, int]):
     stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
 
     def known(name: str):
-        if name in params and name not in stored:      # an int argument: dlfeval's entry for its value
+        if entry and name in params and name not in stored:    # an int argument: dlfeval's entry for its value
             return known_param(fn, name)                # (sct/unroll.py compile_entry)
         if name in bound:
             return None
@@ -578,7 +579,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     renamed = _rename_builtin_locals(fn, fdef)
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
-    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
+    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds, mode == "entry" and not called) if unroll else None)   # sct/unroll.py
     supers: list = []
     fdef.sct_made = {}              # (classes without a global name super() finds: sct/base_inits.py)
     with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)

@@ -263,8 +263,11 @@ def param_values(fn, args, names) -> tuple:
         if code is None or name not in code.co_varnames[:code.co_argcount]:
             continue
         i = code.co_varnames.index(name)
-        if i < len(args) and _int_value(args[i]):
-            out.append((i, name, int(args[i]), type(args[i])))
+        defaults = getattr(fn, "__defaults__", None) or ()
+        first_default = code.co_argcount - len(defaults)
+        value = args[i] if i < len(args) else defaults[i - first_default] if i >= first_default else None
+        if _int_value(value):       # (a default's value: the code's guards hold fn.__defaults__)
+            out.append((i, name, int(value), type(value)))
     return tuple(out)
 
 
@@ -302,25 +305,42 @@ def compile_entry(fn, args, compile_it) -> tuple:
     try:
         try:
             compiled = compile_it()
-        except CompileError:
+        except CompileError as error:
             wanted = _STATE.held[2]
             more = param_values(fn, args, wanted | {name for _, name, _, _ in values}) if wanted else ()
-            if not wanted or len(more) <= len(values):
-                raise
+            if len(more) <= len(values):
+                raise _limit_noted(error, values) from None
             values = more
             VALUE_PARAMS[code] = frozenset(name for _, name, _, _ in values)
             _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
-            compiled = compile_it()
+            try:
+                compiled = compile_it()
+            except CompileError as error:
+                raise _limit_noted(error, values) from None
     finally:
         _STATE.held = saved
     compiled.param_values = values
     return compiled, values
 
 
+def _limit_noted(error, values: tuple):
+    """``error`` with the limit of the steps said where an int argument's value is over it."""
+    big = [(name, v) for _, name, v, _ in values if v > MAX_TRIPS]
+    if not big:
+        return error
+    message = str(error)
+    prefix = f"{error.filename}, line {error.lineno}: "
+    return CompileError((message[len(prefix):] if message.startswith(prefix) else message) +
+                        f". Note too: sct writes a loop around such a gradient out step by step for the value of its "
+                        f"bound, at most {MAX_TRIPS} steps ({big[0][0]} = {big[0][1]} here); move the step into a "
+                        f"helper function (the dlgradient inside it)", error.filename, error.lineno, error.construct)
+
+
 def values_check_lines(values: tuple, consts: dict) -> List[str]:
     """The lines of a hit check (sct.api._hit_parts) that the arguments hold ``values``."""
     lines = []
-    for i, _, value, cls in values:
+    for i, _, value, cls in values:     # (an argument left to its default: the kinds hold how many are given)
         consts[f"VALUE_TYPE_{i}"] = cls
-        lines.append(f"    if type(args[{i}]) is not VALUE_TYPE_{i} or args[{i}] != {value}: return None")
+        lines.append(f"    if len(args) > {i} and (type(args[{i}]) is not VALUE_TYPE_{i} or args[{i}] != {value}): "
+                     f"return None")
     return lines
