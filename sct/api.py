@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
-from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
+from .runtime.effects import state as _effects_state, _LOCAL as _effects_local, globals_seen_kept as _globals_seen_kept
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
     written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values, \
@@ -459,7 +459,7 @@ def make_call_from(parts, compiled: Compiled, out):
     run = dict(ENTRY=compiled.entry, HOOK=_HOOK[0], W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
                AT=_at_user_line, SLOW=run_generated, MISS=MISS,
                COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
-               WRAP_ALL=wrap_outputs)
+               WRAP_ALL=wrap_outputs, GLOBALS_KEPT=_globals_seen_kept)
     wrap = wrapper_lines(out) if compiled.output_types is None else None
     if wrap is not None and any(k in consts and consts[k] is not v for k, v in wrap[1].items()):
         wrap = None
@@ -492,7 +492,9 @@ def make_call_from(parts, compiled: Compiled, out):
         e.depth = depth + 1
 """ if effects else "") + f"""        try:
             o = {call}
-        except Exception as exc:
+""" + ("""            if depth == 0 and e.globals_seen:
+                GLOBALS_KEPT()
+""" if effects else "") + f"""        except Exception as exc:
             located = AT(exc, ENTRY)
             if located is None:
                 raise
@@ -514,6 +516,8 @@ def make_call_from(parts, compiled: Compiled, out):
                     e.draws.clear()
                 if e.captured:
                     e.captured.clear()
+                if e.globals_seen:
+                    e.globals_seen.clear()
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
@@ -1196,7 +1200,10 @@ def run_generated(function, args):
     depth = effects.depth
     effects.depth = depth + 1
     try:
-        return function(*args)       # effects logged for recomputations
+        out = function(*args)       # effects logged for recomputations
+        if depth == 0 and effects.globals_seen:      # (the globals a `global` statement names: kept)
+            _globals_seen_kept()
+        return out
     except Exception as exc:
         located = _at_user_line(exc, function)
         if located is None:
@@ -1224,6 +1231,8 @@ def run_generated(function, args):
                 effects.draws.clear()
             if effects.captured:            # (support.note_captured: this run's)
                 effects.captured.clear()
+            if effects.globals_seen:
+                effects.globals_seen.clear()
 
 
 def _at_user_line(exc: Exception, function):

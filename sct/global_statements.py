@@ -98,7 +98,7 @@ def _stores(stmt, names: Set[str]) -> List[str]:
     return [t.id for t in targets if isinstance(t, gast.Name) and t.id in names]
 
 
-def _rewrite_body(body: List, names: Set[str], namespace: str, rt_name: str) -> List:
+def _rewrite_body(body: List, names: Set[str], namespace: str, rt_name: str, line: int = None) -> List:
     out: List = []
     for stmt in body:
         if isinstance(stmt, gast.Global):
@@ -106,14 +106,14 @@ def _rewrite_body(body: List, names: Set[str], namespace: str, rt_name: str) -> 
         for field in ("body", "orelse", "finalbody"):
             inner = getattr(stmt, field, None)
             if isinstance(inner, list) and inner and not _scoped(stmt):
-                setattr(stmt, field, _rewrite_body(inner, names, namespace, rt_name) or [gast.Pass()])
+                setattr(stmt, field, _rewrite_body(inner, names, namespace, rt_name, line) or [gast.Pass()])
         for handler in getattr(stmt, "handlers", None) or ():
-            handler.body = _rewrite_body(handler.body, names, namespace, rt_name) or [gast.Pass()]
+            handler.body = _rewrite_body(handler.body, names, namespace, rt_name, line) or [gast.Pass()]
         for case in getattr(stmt, "cases", None) or ():
-            case.body = _rewrite_body(case.body, names, namespace, rt_name) or [gast.Pass()]
+            case.body = _rewrite_body(case.body, names, namespace, rt_name, line) or [gast.Pass()]
         out.append(stmt)
         for name in dict.fromkeys(_stores(stmt, names)):
-            write = expr_stmt(call(f"{rt_name}.set_global", [load(namespace), const(name), load(name)]))
+            write = expr_stmt(call(f"{rt_name}.set_global", [load(namespace), const(name), load(name), const(line)]))
             out.append(gast.copy_location(write, stmt))
     return out
 
@@ -137,12 +137,12 @@ def rewrite_global_statements(fn, fdef, namer, rt_name: str) -> Optional[Dict[st
         return None
     names = stored
     namespace = namer.fresh_global(MADE_NAME)
-    fdef.sct_global_line = min(lines)
-    body = _rewrite_body(fdef.body, names, namespace, rt_name)
+    fdef.sct_global_line = line = min(lines)
+    body = _rewrite_body(fdef.body, names, namespace, rt_name, line)
     reads = []
     for name in sorted(names):
         if _first_read(body, name):
-            read = assign(name, call(f"{rt_name}.global_value", [load(namespace), const(name)]))
+            read = assign(name, call(f"{rt_name}.global_value", [load(namespace), const(name), const(line)]))
             reads.append(gast.copy_location(read, fdef.body[0]))
     fdef.body = reads + (body or [gast.Pass()])
     fdef.sct_global_names = frozenset(names)
@@ -156,7 +156,7 @@ def check_global_stores(fdef, active, rt_name: str) -> None:
     for node in walk_nodes(fdef):
         if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
                 node.func.attr == "set_global" and isinstance(node.func.value, gast.Name) and \
-                node.func.value.id == rt_name and len(node.args) == 3 and \
+                node.func.value.id == rt_name and len(node.args) == 4 and \
                 isinstance(node.args[2], gast.Name) and node.args[2].id in active:
             node.args.append(const(True))
 

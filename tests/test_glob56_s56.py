@@ -234,3 +234,30 @@ def test_dict_keyed_by_id_of_objects():
     assert_close(D(y), 14.0)
     assert_close(D(g[0].v), 2 * a)
     assert_close(D(g[1].v), 2 * b)
+
+
+class _Counting:
+    def __init__(self):
+        self.w = dlarray(np.array([2.0]))
+
+    def __call__(self, x):
+        global STEP
+        STEP += 1
+        return x * self.w
+
+
+def rebound_by_a_method(model, x):
+    global STEP
+    STEP += 1
+    y = np.sum(model(x)) * STEP
+    return y, dlgradient(y, model.w)
+
+
+def test_refused_where_a_method_it_calls_rebinds_the_global_too():
+    # (Python reads STEP after model(x) rebound it: 12; the function's copy would give 6)
+    global STEP
+    STEP = 0
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(rebound_by_a_method, _Counting(), np.array([3.0]))
+    assert "global STEP" in str(info.value) and "rebound during the call" in str(info.value)
+    assert info.value.lineno == rebound_by_a_method.__code__.co_firstlineno + 1
