@@ -503,8 +503,9 @@ def _loop_noted(error):
     body = message[len(prefix):] if message.startswith(prefix) else message
     return CompileError(body + ". Note too: a gradient computed inside a loop can be differentiated again only where "
                         "the loop is `for i in range(n)` (Python's own range) with n a literal int, a global or "
-                        "closure int, or an int argument of the function dlfeval runs, of at most 64 steps and no break, continue or return; compute it after "
-                        "the loop, or loop over `range(n)` with n a global", error.filename, error.lineno,
+                        "closure int, or an int argument of the function dlfeval runs, of at most 64 steps and no "
+                        "break, continue or return; compute it after the loop, or loop over `range(n)` with n a "
+                        "global", error.filename, error.lineno,
                         error.construct)
 
 
@@ -579,7 +580,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     renamed = _rename_builtin_locals(fn, fdef)
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
-    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds, mode == "entry" and not called) if unroll else None)   # sct/unroll.py
+    entry_ints = mode == "entry" and not called      # (its int arguments known too: sct/unroll.py compile_entry)
+    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds, entry_ints) if unroll else None)   # sct/unroll.py
     supers: list = []
     fdef.sct_made = {}              # (classes without a global name super() finds: sct/base_inits.py)
     with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)
