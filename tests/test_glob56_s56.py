@@ -261,3 +261,33 @@ def test_refused_where_a_method_it_calls_rebinds_the_global_too():
         dlfeval(rebound_by_a_method, _Counting(), np.array([3.0]))
     assert "global STEP" in str(info.value) and "rebound during the call" in str(info.value)
     assert info.value.lineno == rebound_by_a_method.__code__.co_firstlineno + 1
+
+
+def _scale_counted(v):
+    global STEP
+    STEP += 1
+    return v * STEP
+
+
+def helper_counter_second_order(x):
+    y = np.sum(_scale_counted(x) ** 3)
+    g = dlgradient(y, x)
+    z = np.sum(g ** 2)
+    return z, dlgradient(z, x)
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, accelerate], ids=["dlfeval", "accelerate"])
+def test_helper_counter_before_a_gradient_differentiated_again(wrap):
+    global STEP
+    F = wrap(helper_counter_second_order)
+    x = np.array([1.0, -2.0])
+    for before in (0, 1):
+        STEP = before
+        n = before + 1
+        z, g = dlfeval(F, dlarray(x))
+        assert STEP == before + 1           # the recomputation does not count again
+
+        def plain(v):
+            return np.sum((3 * n ** 3 * v ** 2) ** 2)
+        assert_close(D(z), plain(x), what="value")
+        assert_close(D(g), numerical_gradient(plain, [x], 0), what="second order")
