@@ -309,14 +309,20 @@ def compile_entry(fn, args, compile_it) -> tuple:
             wanted = _STATE.held[2]
             more = param_values(fn, args, wanted | {name for _, name, _, _ in values}) if wanted else ()
             if len(more) <= len(values):
-                raise _limit_noted(error, values) from None
+                noted = _limit_noted(error, values)
+                if noted is error:
+                    raise           # (its own cause kept: an internal error's)
+                raise noted from None
             values = more
             VALUE_PARAMS[code] = frozenset(name for _, name, _, _ in values)
             _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
             try:
                 compiled = compile_it()
-            except CompileError as error:
-                raise _limit_noted(error, values) from None
+            except CompileError as again:
+                noted = _limit_noted(again, values)
+                if noted is again:
+                    raise
+                raise noted from None
     finally:
         _STATE.held = saved
     compiled.param_values = values
