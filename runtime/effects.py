@@ -37,7 +37,7 @@ _RANDOM_OWNERS = (np.random.Generator, np.random.RandomState, np.random.BitGener
 
 
 class _State:
-    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws", "captured")
+    __slots__ = ("log", "cursors", "depth", "caught", "walked", "walks", "draws", "captured", "globals_seen")
 
     def __init__(self):
         self.log: list = []
@@ -49,6 +49,9 @@ class _State:
         self.draws: list = []   # the global random states where each replay began (see replay_end)
         # key -> (a leaf, what reads it): the leaves functions called as constants reached (support.note_captured)
         self.captured: dict = {}
+        # (id(namespace), name) -> (namespace, name, value): the globals a function declaring ``global name``
+        # read or wrote in this run, with the value it holds for them (global_value, set_global)
+        self.globals_seen: dict = {}
 
 
 def state() -> _State:
@@ -1245,6 +1248,10 @@ class held:
             s.walks.clear()
             s.draws.clear()
             s.captured.clear()
+            if s.globals_seen:
+                if exc[0] is None:
+                    globals_seen_kept()
+                s.globals_seen.clear()
         return False
 
 
@@ -1356,6 +1363,84 @@ def stale_check(kept, names, lines, what, filename, lineno):
                 filename, lineno)
 
 
+_GLOBAL_SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+def _plain_global(value) -> bool:
+    """A value the rewritten ``global`` statement may hold (sct/global_statements.py): an immutable number,
+    string or None (or a tuple of them), which no one can change in place behind the copy."""
+    if type(value) is tuple:
+        return all(_plain_global(v) for v in value)
+    return isinstance(value, _GLOBAL_SCALARS) and not isinstance(value, np.ndarray)
+
+
+def _seen_kept(namespace, name, line) -> None:
+    """Refuse a run in which code the function called rebound a global it declares (``global name`` on
+    ``line``) since it read or wrote it (a method of an argument's object doing ``global STEP; STEP += 1``):
+    the function's copy is stale there."""
+    seen = state().globals_seen.get((id(namespace), name, line))
+    now = namespace.get(name, _GONE)
+    if seen is not None and now is not seen[3] and not (type(now) is type(seen[3]) and now == seen[3]):
+        from .errors import EvaluationError
+        raise EvaluationError(f"the global {name!r}, which the function declares here (global {name}), was rebound "
+                              f"during the call by code it calls: sct reads such a global where the function starts "
+                              f"and follows its own assignments only. Rebind it in one function only (or pass it in "
+                              f"and return the new value)", namespace.get("__file__"), line)
+
+
+_GONE = object()
+
+
+def globals_seen_kept() -> None:
+    """At the end of an outermost run: each global a function declared still holds what it left there."""
+    seen = state().globals_seen
+    try:
+        for namespace, name, line, _ in list(seen.values()):
+            _seen_kept(namespace, name, line)
+    finally:
+        seen.clear()
+
+
+def global_value(namespace, name, line=None):
+    """The value of the module global ``name`` (``namespace``: the module's globals), read by a function
+    declaring ``global name`` on ``line`` (sct/global_statements.py); an effect, so a recomputation reads what the first
+    run read.  A global holding anything but a number, a string or None is refused (``global`` of a list or
+    an array is a name sct cannot follow)."""
+    if name not in namespace:
+        raise NameError(f"name {name!r} is not defined")
+    _seen_kept(namespace, name, line)
+    value = namespace[name]
+    state().globals_seen[(id(namespace), name, line)] = (namespace, name, line, value)
+    if not _plain_global(value):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) holds a {type(value).__name__}: sct follows "
+                       f"a global that the function rebinds only where it holds a number, a string or None. Pass the "
+                       f"value in and return the new one")
+    return value
+
+
+def set_global(namespace, name, value, line=None, traced=False):
+    """``namespace[name] = value`` where a function declaring ``global name`` assigns it (an effect: done
+    once, not again by a recomputation).  ``traced``: the value depends on the traced inputs, which
+    Python holds as a dlarray unless it is a Python number (``float(loss)``): anything else is refused."""
+    if traced and type(value) not in (bool, int, float, complex):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) is assigned a traced value: Python would "
+                       f"store the dlarray, sct's code holds its numbers. Store float(...) of it, or return it")
+    if not _plain_global(value):
+        from .errors import SctError
+        raise SctError(f"the global {name!r} (declared `global {name}`) is assigned a {type(value).__name__}: sct "
+                       f"follows a global that the function rebinds only where it holds a number, a string or "
+                       f"None. Return the value instead")
+    _seen_kept(namespace, name, line)
+    namespace[name] = value
+    state().globals_seen[(id(namespace), name, line)] = (namespace, name, line, value)
+
+
+global_value.__sct_effect__ = True
+set_global.__sct_effect__ = True
+
+
 def _register():
     from .registry import nondifferentiable
     from .support import WALK_NOTES
@@ -1365,7 +1450,7 @@ def _register():
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
                       replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
-                      stale_kept, stale_check, stale_kept_walk)
+                      stale_kept, stale_check, stale_kept_walk, global_value, set_global, globals_seen_kept)
 
 
 _register()

@@ -24,6 +24,7 @@ from .callables import WrappedFunction, as_function
 from .errors import SctError
 from .compiler import Compiled, compile_function
 from .kinds import kind_of
+from .unroll import compile_entry, entry_values, values_key
 
 
 class AcceleratedFunction(WrappedFunction):
@@ -172,7 +173,7 @@ class AcceleratedFunction(WrappedFunction):
         those ``__call__`` tries first, ``(key, entry, checks)`` is appended to it, for _remember
         once the entry has run (its checks are written for ``args`` as they are before the run)."""
         kinds = tuple([kind_of(a) for a in args])
-        key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version())
+        key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version()) + values_key(entry_values(fn, args))
         entry = self._cache.lookup(key, fn)      # checks the guards (see sct.cache) against fn
         if entry is not None:
             self._hits += 1
@@ -182,7 +183,8 @@ class AcceleratedFunction(WrappedFunction):
                 pending.append((key, entry, _hit_parts(args, entry)))   # (forgotten by a resize)
             return entry
         self._misses += 1
-        entry = compile_function(fn, kinds, mode="entry")
+        entry, values = compile_entry(fn, args, lambda: compile_function(fn, kinds, mode="entry"))
+        key = (id(fn.__code__), id(fn.__globals__), kinds, registry.rules_version()) + values_key(values)
         self._cache.insert(key, entry)
         if fn is self.fn and pending is not None:
             if entry.written_args:                # (before _hit_parts: its hits read those globals again,

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
-from .runtime.effects import state as _effects_state, _LOCAL as _effects_local
+from .runtime.effects import state as _effects_state, _LOCAL as _effects_local, globals_seen_kept as _globals_seen_kept
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
     written_reached_twice as _written_reached_twice, state_holds_values as _state_holds_values, \
@@ -35,6 +35,7 @@ from .compiler import Compiled, compile_function
 from .errors import CompileError, EvaluationError, SctError, evaluation_error_from
 from .parse import LINE_MAPS as _LINE_MAPS, user_line
 from .kinds import kind_of, refuse_nested_slotted
+from .unroll import compile_entry, entry_values, values_check_lines, values_key
 
 
 def _outside(name: str):
@@ -158,7 +159,7 @@ def _entry(fun: Callable, args) -> Compiled:
     code with the same captured values finds the code of an earlier one."""
     kinds = tuple([kind_of(a) for a in args])
     try:
-        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0])
+        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0]) + values_key(entry_values(fun, args))
     except AttributeError:              # not a Python function: compile_function says what it is
         return compile_function(fun, kinds, mode="entry")
     # arguments holding one dlarray at two places (tied weights): compiled apart, its gradients summing the
@@ -173,11 +174,13 @@ def _entry(fun: Callable, args) -> Compiled:
             from .sweeps import TIED_ENTRY
             saved, TIED_ENTRY.code = getattr(TIED_ENTRY, "code", None), fun.__code__
             try:
-                entry = compile_function(fun, kinds, mode="entry")
+                entry, values = compile_entry(fun, args, lambda: compile_function(fun, kinds, mode="entry"))
             finally:
                 TIED_ENTRY.code = saved
         else:
-            entry = compile_function(fun, kinds, mode="entry")
+            entry, values = compile_entry(fun, args, lambda: compile_function(fun, kinds, mode="entry"))
+        key = (id(fun.__code__), id(fun.__globals__), kinds, _RULES_VERSION[0]) + values_key(values) + \
+            (("tied",) if tied else ())
         _ENTRIES.insert(key, entry)
     return entry
 
@@ -397,6 +400,8 @@ def _hit_parts(args, compiled: Compiled):
         return None
     lines, consts, result = made
     consts = dict(consts, RV=_RULES_VERSION, CHECK=compiled.check)
+    if getattr(compiled, "param_values", ()):    # (int arguments its loops were written out for: sct/unroll.py)
+        lines = list(lines) + values_check_lines(compiled.param_values, consts)
     if getattr(compiled, "writes_args", None) is not False and all(_dlarray_data_and_arrays(args)):
         # (a dlarray's data shared with a plain array: the slow path, which refuses it)
         consts["SHARED"] = _dlarray_memory_shared
@@ -454,7 +459,7 @@ def make_call_from(parts, compiled: Compiled, out):
     run = dict(ENTRY=compiled.entry, HOOK=_HOOK[0], W=warnings, EL=_EFFECTS_LOCAL, ESTATE=_effects_state,
                AT=_at_user_line, SLOW=run_generated, MISS=MISS,
                COMPILED=compiled, READ=_read_values_kept, APPLY=apply_formats, FORMATS=compiled.formats,
-               WRAP_ALL=wrap_outputs)
+               WRAP_ALL=wrap_outputs, GLOBALS_KEPT=_globals_seen_kept)
     wrap = wrapper_lines(out) if compiled.output_types is None else None
     if wrap is not None and any(k in consts and consts[k] is not v for k, v in wrap[1].items()):
         wrap = None
@@ -487,7 +492,9 @@ def make_call_from(parts, compiled: Compiled, out):
         e.depth = depth + 1
 """ if effects else "") + f"""        try:
             o = {call}
-        except Exception as exc:
+""" + ("""            if depth == 0 and e.globals_seen:
+                GLOBALS_KEPT()
+""" if effects else "") + f"""        except Exception as exc:
             located = AT(exc, ENTRY)
             if located is None:
                 raise
@@ -509,6 +516,8 @@ def make_call_from(parts, compiled: Compiled, out):
                     e.draws.clear()
                 if e.captured:
                     e.captured.clear()
+                if e.globals_seen:
+                    e.globals_seen.clear()
 """ if effects else "")
     if compiled.recheck or compiled.formats is not None or wrap is None:
         finish = ["    o = WRAP_ALL(o)"] if wrap is None else ["    o = WRAP(o)"]
@@ -1191,7 +1200,10 @@ def run_generated(function, args):
     depth = effects.depth
     effects.depth = depth + 1
     try:
-        return function(*args)       # effects logged for recomputations
+        out = function(*args)       # effects logged for recomputations
+        if depth == 0 and effects.globals_seen:      # (the globals a `global` statement names: kept)
+            _globals_seen_kept()
+        return out
     except Exception as exc:
         located = _at_user_line(exc, function)
         if located is None:
@@ -1219,6 +1231,8 @@ def run_generated(function, args):
                 effects.draws.clear()
             if effects.captured:            # (support.note_captured: this run's)
                 effects.captured.clear()
+            if effects.globals_seen:
+                effects.globals_seen.clear()
 
 
 def _at_user_line(exc: Exception, function):

@@ -35,10 +35,11 @@ from .errors import CompileError
 from .operand_checks import check_operands
 from .unpack_objects import unpack_objects
 from .namespaces import rewrite_namespaces
+from .global_statements import check_global_readers, check_global_stores, rewrite_global_statements
 from . import hooks, ir
 from .hooks import API
 from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_changed, walk_nodes
-from .unroll import NotUnrolled, site_line_of, unroll_loops_around
+from .unroll import NotUnrolled, known_param, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
 from .normalize import Normalizer
@@ -501,9 +502,10 @@ def _loop_noted(error):
     prefix = f"{error.filename}, line {error.lineno}: "
     body = message[len(prefix):] if message.startswith(prefix) else message
     return CompileError(body + ". Note too: a gradient computed inside a loop can be differentiated again only where "
-                        "the loop is `for i in range(n)` (Python's own range) with n a literal int, or a global or "
-                        "closure int, of at most 64 steps and no break, continue or return; compute it after "
-                        "the loop, or loop over `range(n)` with n a global", error.filename, error.lineno,
+                        "the loop is `for i in range(n)` (Python's own range) with n a literal int, a global or "
+                        "closure int, or an int argument of the function dlfeval runs, of at most 64 steps and no "
+                        "break, continue or return; compute it after the loop, or loop over `range(n)` with n a "
+                        "global", error.filename, error.lineno,
                         error.construct)
 
 
@@ -518,17 +520,23 @@ def _dlupdate_call_lines(fn) -> List[int]:
                  isinstance(n.func, gast.Attribute) and n.func.attr == "dlupdate")]
 
 
-def _known_int(fn, fdef, bounds: Dict[str, int]):
+def _known_int(fn, fdef, bounds: Dict[str, int], entry: bool = False):
     """``known(name)`` for sct/unroll.py: the int a global or closure value of ``fn`` that ``fdef`` does
     not bind holds (``for k in range(STEPS)``), recorded in ``bounds`` (the compiled code is guarded on
-    it); None for any other name."""
+    it); None for any other name.  ``entry``: the function dlfeval runs, whose int arguments may be known
+    too (sct/unroll.py compile_entry)."""
     code = fn.__code__
     bound = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)} | \
         {n.name for n in walk_nodes(fdef) if isinstance(n, (gast.FunctionDef, gast.ClassDef))} | \
         {(al.asname or al.name).split(".")[0] for n in walk_nodes(fdef) if isinstance(n, (gast.Import, gast.ImportFrom))
          for al in n.names} | set(code.co_varnames) | set(code.co_cellvars)
 
+    params = code.co_varnames[:code.co_argcount]
+    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+
     def known(name: str):
+        if entry and name in params and name not in stored:    # an int argument: dlfeval's entry for its value
+            return known_param(fn, name)                # (sct/unroll.py compile_entry)
         if name in bound:
             return None
         if name in code.co_freevars:
@@ -572,7 +580,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     renamed = _rename_builtin_locals(fn, fdef)
     RENAMED_LOCALS.update(((filename, new), old) for new, old in renamed.items())
     bounds: Dict[str, int] = {}     # the globals and closure values a range written out stands for
-    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds) if unroll else None)   # sct/unroll.py
+    entry_ints = mode == "entry" and not called      # (its int arguments known too: sct/unroll.py compile_entry)
+    unroll_loops_around(fdef, unroll, _known_int(fn, fdef, bounds, entry_ints) if unroll else None)   # sct/unroll.py
     supers: list = []
     fdef.sct_made = {}              # (classes without a global name super() finds: sct/base_inits.py)
     with shared_walks(fdef):        # (one walk of the tree for the four; each marks a tree it changes)
@@ -582,6 +591,10 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         inline_generator_methods(fn, fdef, kinds, supers)                       # sct/base_inits.py
     made_classes = fdef.sct_made
     namer, rt_name = _namer(fdef)                                               # sct/naming.py
+    global_namespace = rewrite_global_statements(fn, fdef, namer, rt_name)       # sct/global_statements.py
+    global_names = getattr(fdef, "sct_global_names", None)
+    if global_names:
+        check_global_readers(fn, fdef, filename)
     user_names = frozenset(namer.taken)          # (messages: the names the user wrote, sct/points_to.py)
     local_classes = run_local_classes(fn, fdef, class_copies, namer, rt_name) if class_copies else {}  # sct/local_classes.py
     ordered_reads = rewrite_ordered_dicts(fn, fdef, rt_name)                    # sct/ordered_dicts.py
@@ -603,6 +616,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     sig = _signature(fn, fdef, kinds, active_mask, mode, filename)              # sct/kinds.py
     resolver, nested = _resolver(fn, fdef, sig.params, rt_name)                 # sct/analysis.py
     resolver.made.update(local_classes)
+    resolver.made.update(global_namespace or {})
     resolver.made.update(made_classes)
     for how, name in ordered_reads:          # (OrderedDict's name read: rebinding it recompiles)
         found = resolver.resolve_name(name)
@@ -671,6 +685,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
                 plain_fill(fdef, activity, fdef.name, sig.params, sig.param_kinds)
             elif called or mode == "vjp":       # a helper making such a structure: refused there
                 plain_fill(fdef, activity, fdef.name, helper_of=filename)
+    if global_names:
+        check_global_stores(fdef, activity.active, rt_name)           # sct/global_statements.py
     constant_rebinds(fdef, activity.active, rt_name)                            # sct/closures.py
     if jvp_of_sites:
         # forward over reverse: forward-differentiate the code dlfeval would run
@@ -1509,6 +1525,13 @@ def _calls_other_code(fdef, rt_name: str) -> bool:
     return False
 
 
+def _global_statement_access(func, rt_name: str) -> bool:
+    """``rt.global_value`` / ``rt.set_global``: the effects sct/global_statements.py writes, which run no
+    user code."""
+    return isinstance(func, gast.Attribute) and func.attr in ("global_value", "set_global") and \
+        isinstance(func.value, gast.Name) and func.value.id == rt_name
+
+
 def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filename: str) -> None:
     """Where the generated code runs code sct did not compile in the middle of its own: a ``with``
     block's context manager (entered and left) and the walk of a for loop's iterable (an object's
@@ -1579,6 +1602,8 @@ def _check_context_kept(fn, generated, resolver, namespace, rt_name: str, filena
                 found = True
             elif isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name) and \
                     n.func.value.id == rt_name:
+                if n.func.attr == "effect" and n.args and _global_statement_access(n.args[0], rt_name):
+                    continue        # (a global the function declares, read or written: sct/global_statements.py)
                 if n.func.attr in USER_CODE_RT or n.func.attr in ("primal_call_at", "primal_method_at"):
                     found = True
                 elif n.func.attr.endswith("_at") and isinstance(stmt, gast.Assign):

@@ -139,6 +139,18 @@ def rebound_global(fn: types.FunctionType, read: Set[str], namespace: Optional[d
     return None
 
 
+def touched_global(fn: types.FunctionType, names: Set[str]) -> Optional[tuple]:
+    """``(name, function, how)`` for a global in ``names`` that a user function reachable from ``fn``'s
+    globals reads ("reads") or rebinds ("rebinds"), or None (sct/global_statements.py)."""
+    for func, code in _reachable_codes(fn):
+        if code is None or func.__globals__ is not fn.__globals__:
+            continue
+        for ins in dis.get_instructions(code):
+            if ins.argval in names and ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL"):
+                return ins.argval, func, "reads" if ins.opname.startswith("LOAD") else "rebinds"
+    return None
+
+
 def _reachable_codes(fn: types.FunctionType, also=()):
     """``(function, code)`` of the user's functions reachable from ``fn``'s globals (and from ``also``),
     through the globals those read, a few levels down (``_DEPTH``): each function's code objects

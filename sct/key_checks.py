@@ -21,7 +21,7 @@ import gast
 
 from . import hooks
 from .errors import CompileError
-from .ir import loaded_names, walk_no_defs
+from .ir import loaded_names, store_counts, walk_no_defs
 from .runtime import support as rt_support
 
 
@@ -54,8 +54,11 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
         return origin_sets["keys"], origin_sets["pairs"]
 
     def traced(node) -> bool:
-        if node is None:
+        if node is None or _untraced_result(node):
             return False
+        if isinstance(node, gast.Name) and bindings.get(node.id) and \
+                all(_untraced_result(v) for v in bindings[node.id]) and stores().get(node.id) == len(bindings[node.id]):
+            return False        # (k = id(q) of the loop a comprehension {id(q): ... for q in ls} is lowered to)
         reads = set(loaded_names(node)) & active
         return bool(reads) and bool(reads - origins()[0])
 
@@ -64,6 +67,17 @@ def check_traced_keys(fdef: gast.FunctionDef, activity, filename: str) -> Dict[i
 
     def target(call):
         return activity.resolver.object_of(call.func)
+
+    def stores() -> Dict[str, int]:
+        if "stores" not in origin_sets:
+            origin_sets["stores"] = store_counts(fdef)
+        return origin_sets["stores"]
+
+    def _untraced_result(node) -> bool:
+        """``id(q)``, ``len(q)``, ``type(q)`` of Python's builtins: an int or a class whatever ``q`` holds, which
+        carries no derivative in Python either (was: ``{id(q): np.sum(q.v ** 2) for q in ls}`` refused)."""
+        return isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+            any(target(node) is f for f in (builtins.id, builtins.len, builtins.type))
 
     bindings: Dict[str, list] = {}
     for s in assigns:

@@ -11,10 +11,12 @@ loop around such a site is ``for name in range(a[, b[, c]])`` with constant inte
 from __future__ import annotations
 
 import copy
+import threading
 from contextlib import contextmanager
 from typing import Callable, List, Optional
 
 import gast
+import numpy as np
 
 from .errors import CompileError
 from .ir import assign, const, constant_int
@@ -237,3 +239,114 @@ def _unroll_comprehensions(stmt, line: int, known=None) -> bool:
 
 
 _SCOPES = _DEFS + (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)
+
+
+# --- int arguments as loop bounds ---------------------------------------------------------------
+# ``for i in range(nsteps)`` around such a site, ``nsteps`` an int argument of the function dlfeval (or
+# an AcceleratedFunction) runs: written out for the value given, the compiled entry kept for that value
+# only (its cache key and its hit check hold it: sct.api, sct.accelerate).  The code objects whose
+# parameters are read so: VALUE_PARAMS; the values the current compilation of that code reads: _STATE.
+VALUE_PARAMS: dict = {}
+_STATE = threading.local()
+
+
+def _int_value(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def param_values(fn, args, names) -> tuple:
+    """``((index, name, value, type), ...)`` for the parameters ``names`` of ``fn`` given an int by
+    position in ``args``."""
+    code = getattr(fn, "__code__", None)
+    out = []
+    for name in sorted(names):
+        if code is None or name not in code.co_varnames[:code.co_argcount]:
+            continue
+        i = code.co_varnames.index(name)
+        defaults = getattr(fn, "__defaults__", None) or ()
+        first_default = code.co_argcount - len(defaults)
+        value = args[i] if i < len(args) else defaults[i - first_default] if i >= first_default else None
+        if _int_value(value):       # (a default's value: the code's guards hold fn.__defaults__)
+            out.append((i, name, int(value), type(value)))
+    return tuple(out)
+
+
+def entry_values(fn, args) -> tuple:
+    """``param_values`` of the parameters an earlier compilation of ``fn`` wrote loops out for."""
+    names = VALUE_PARAMS.get(getattr(fn, "__code__", None))
+    return param_values(fn, args, names) if names else ()
+
+
+def values_key(values: tuple) -> tuple:
+    """What a cache key adds for ``values`` (nothing for none)."""
+    return (("int values",) + tuple((i, v) for i, _, v, _ in values),) if values else ()
+
+
+def known_param(fn, name: str) -> Optional[int]:
+    """The value a compilation of ``fn``'s entry with values (``compile_entry``) gives the parameter
+    ``name``; None where it gives none (noted: ``compile_entry`` may compile again with it)."""
+    held = getattr(_STATE, "held", None)
+    if held is None or held[0] is not getattr(fn, "__code__", None):
+        return None
+    if name in held[1]:
+        return held[1][name]
+    held[2].add(name)
+    return None
+
+
+def compile_entry(fn, args, compile_it) -> tuple:
+    """``(compile_it(), values)``: compiled with the int parameters of ``fn`` whose values a loop around a
+    site needs written out (``values``: ``param_values``, () for none), compiled again with their values
+    where a first compilation without them was refused."""
+    values = entry_values(fn, args)
+    saved = getattr(_STATE, "held", None)
+    code = getattr(fn, "__code__", None)
+    _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
+    try:
+        try:
+            compiled = compile_it()
+        except CompileError as error:
+            wanted = _STATE.held[2]
+            more = param_values(fn, args, wanted | {name for _, name, _, _ in values}) if wanted else ()
+            if len(more) <= len(values):
+                noted = _limit_noted(error, values)
+                if noted is error:
+                    raise           # (its own cause kept: an internal error's)
+                raise noted from None
+            values = more
+            VALUE_PARAMS[code] = frozenset(name for _, name, _, _ in values)
+            _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
+            try:
+                compiled = compile_it()
+            except CompileError as again:
+                noted = _limit_noted(again, values)
+                if noted is again:
+                    raise
+                raise noted from None
+    finally:
+        _STATE.held = saved
+    compiled.param_values = values
+    return compiled, values
+
+
+def _limit_noted(error, values: tuple):
+    """``error`` with the limit of the steps said where an int argument's value is over it."""
+    big = [(name, v) for _, name, v, _ in values if v > MAX_TRIPS]
+    if not big:
+        return error
+    message = str(error)
+    prefix = f"{error.filename}, line {error.lineno}: "
+    return CompileError((message[len(prefix):] if message.startswith(prefix) else message) +
+                        f". Note too: sct writes a loop around such a gradient out step by step for the value of its "
+                        f"bound, at most {MAX_TRIPS} steps ({big[0][0]} = {big[0][1]} here); move the step into a "
+                        f"helper function (the dlgradient inside it)", error.filename, error.lineno, error.construct)
+
+
+def values_check_lines(values: tuple, consts: dict) -> List[str]:
+    """The lines of a hit check (sct.api._hit_parts) that the arguments hold ``values``."""
+    lines = []
+    for i, _, value, cls in values:     # (an argument left to its default: the kinds hold how many are given)
+        consts[f"VALUE_TYPE_{i}"] = cls
+        lines.append(f"    if len(args) > {i} and (type(args[{i}]) is not VALUE_TYPE_{i} or args[{i}] != {value}): "
+                     f"return None")
+    return lines

@@ -16,8 +16,10 @@ def uses_yield(x):
 
 
 def uses_global(x):
+    # (a plain `COUNTER = 1` is followed since glob56: tests/test_glob56_s56.py; a loop's target is not)
     global COUNTER
-    COUNTER = 1
+    for COUNTER in range(2):
+        pass
     y = np.sum(x)
     return dlgradient(y, x)
 

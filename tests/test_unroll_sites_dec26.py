@@ -128,8 +128,11 @@ def test_a_break_keeps_the_refusal():
 
 
 def test_a_bound_known_when_it_runs_keeps_the_refusal():
-    def f(w0, n):
+    # (an int argument as the bound is written out for its value since glob56: tests/test_glob56_s56.py;
+    # a bound the function computes stays refused)
+    def f(w0, m):
         w = w0 * 1.0
+        n = int(m)
         for i in range(n):
             w = w - 0.1 * dlgradient(inner(w), w)
         L = np.sum(w ** 2)
