@@ -4,6 +4,7 @@ restore inside loops and branches, and calling the sweeps at the sites.
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import List, Set, Tuple
 
 import gast
@@ -14,7 +15,7 @@ from .runtime import registry
 from .calls import CallLowering
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, store, expr_stmt, walk_nodes
-from .analysis import leaf_kind
+from .analysis import Dependence, leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
@@ -212,7 +213,7 @@ class ForwardCode(EmitPass):
         elif isinstance(value, gast.Call) and (test := self.type_test(value)) is not None:
             # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
             # (str / repr / format of one: numpy's text)
-            new = assign(t, call(self.rt(test), value.args, value.keywords))
+            new = assign(t, call(self.rt(test[0]), value.args + test[1], value.keywords))
         elif t not in self.act.active and (text := self.text_operands(value)) is not None:
             # f"{v}", "%s" % v, "{}".format(v) of such a dlarray: numpy's text
             new = assign(t, text)
@@ -322,33 +323,57 @@ class ForwardCode(EmitPass):
 
 
 def type_test(act, value: gast.Call):
-    """The runtime function a type test of the user's code is run by (``isinstance``, one-argument
-    ``type``, ``np.isscalar``; None for other calls and for the runtime's own code, which knows
-    what it is given): generated code holds traced arguments as numpy arrays but the dlarrays
-    in their containers as dlarrays, so the tests answer for both as numpy does."""
+    """``(runtime function, extra arguments)`` a type test of the user's code is run by (``isinstance``,
+    one-argument ``type``, ``np.isscalar``: answered as plain Python's run answers, the value tested being
+    ``tested_type``'s; ``str``, ``repr``, ``ascii``, ``format``: numpy's text of a dlarray held in an
+    argument's container), or None for other calls and for the runtime's own code, which knows what it is
+    given."""
     module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
     if module.startswith("sct.runtime.") or value.keywords or \
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj
-    # (whether the value tested is an object argument's field, only for a type test: _object_field may
-    # walk the function)
     if obj is isinstance and len(value.args) == 2:
-        return "isinstance_of_field" if _object_field(act, value.args[0]) else "isinstance_as_numpy"
+        return "python_isinstance", [const(tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
-        return "type_of_field" if _object_field(act, value.args[0]) else "type_as_numpy"
+        return "python_type", [const(tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
-        return "isscalar_of_field" if _object_field(act, value.args[0]) else "isscalar_as_numpy"
-    # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
-    if obj is str and len(value.args) == 1:
-        return "str_as_numpy"
-    if obj is repr and len(value.args) == 1:
-        return "repr_as_numpy"
-    if obj is ascii and len(value.args) == 1:
-        return "ascii_as_numpy"
+        return "python_isscalar", [const(tested_type(act, value.args[0]))]
+    # text of a value: a dlarray as the numpy array or scalar it stands for
+    texts = {str: "str_as_numpy", repr: "repr_as_numpy", ascii: "ascii_as_numpy"}
+    if len(value.args) == 1 and any(obj is f for f in texts):
+        return texts[obj], []
     if obj is format and len(value.args) in (1, 2):
-        return "format_as_numpy"
+        return "format_as_numpy", []
     return None
+
+
+def tested_type(act, node) -> str:
+    """What the value a type test tests (``node``) is in plain Python's run, where generated code holds a
+    traced value's data (a numpy array or number) and the dlarrays in arguments' containers as they are:
+    ``"dl"`` surely a dlarray (an op of a traced value: sct/argument_writes.py python_type), ``"plain"``
+    surely none, ``"?"`` not known of a value computed from dlfeval's dlarrays (runtime/support.py refuses
+    the test where its answer depends on it), ``""`` not known of one that is not (tested as it is)."""
+    facts = getattr(act, "_sct_type_facts", None)
+    if facts is None:
+        from .argument_writes import item_types, key_writes, name_bindings, restored_keys
+        from .kinds import _holds_traced
+        fdef = act.fdef
+        params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs} | \
+            {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+        bindings, keys, restored = name_bindings(fdef), key_writes(fdef), restored_keys(fdef)
+        facts = SimpleNamespace(activity=act, bindings=lambda: bindings, key_writes=lambda: None if None in keys
+                                else keys, params=params, restored=lambda: restored)
+        item_types(fdef, facts)
+        seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active}
+        facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
+        act._sct_type_facts = facts
+    from .argument_writes import python_type
+    found = python_type(node, facts)
+    if found:
+        return found
+    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
 
 def text_operands(act, rt, value):
     """``value`` (an f-string, ``"..." % v`` or ``"...".format(v, ...)``) with the values it shows
@@ -383,32 +408,6 @@ def text_operands(act, rt, value):
         return gast.Call(func=value.func, args=[shown(a) for a in value.args],
                          keywords=[gast.keyword(arg=k.arg, value=shown(k.value)) for k in value.keywords])
     return None
-
-
-def _object_field(act, node) -> bool:
-    """Is ``node`` a name bound once to ``m.s``, a field of an object argument ``m`` (a dataclass's, a
-    class's: generated code reads it as the dlarray it is) that the function never binds again nor sets a
-    field of?  A 0-d dlarray there is a 0-d array in Python's object (``type(m.s)`` ndarray), not the numpy
-    scalar an item or a reduction of an array is (was: ``isinstance(m.s, np.ndarray)`` False, another branch)."""
-    if not isinstance(node, gast.Name) or not hasattr(act, "_single_defs"):
-        return False
-    defs = act._single_defs()
-    found = defs.get(node.id, ())
-    if len(found) != 1 or not isinstance(found[0], gast.Attribute) or not isinstance(found[0].value, gast.Name):
-        return False
-    owner = found[0].value.id
-    kind = getattr(act, "kinds", {}).get(owner)
-    fdef = getattr(act, "fdef", None)
-    if owner in defs or fdef is None or owner not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs} or \
-            not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
-        return False
-    for n in walk_nodes(fdef):
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
-                not isinstance(n.ctx, gast.Load):
-            return False
-        if isinstance(n, gast.Name) and n.id == owner and not isinstance(n.ctx, (gast.Load, gast.Param)):
-            return False
-    return True
 
 
 def _argument_dict_write(fdef, fname: str):
