@@ -368,11 +368,89 @@ def tested_type(act, node) -> str:
         seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active}
         facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
         act._sct_type_facts = facts
-    from .argument_writes import python_type
-    found = python_type(node, facts)
+    found = _python_type_of(node, facts, 0)
     if found:
         return found
     return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+def _python_type_of(node, facts, depth: int) -> str:
+    """``python_type`` of ``node``, and of an item of an argument's container it walks or reads, whose kind
+    says what each item is (``for k, v in p.items()`` of a dict of dlarrays, ``for v in (m.a, m.b)``: its
+    leaves, which generated code may hold as their data)."""
+    from .argument_writes import python_type
+    found = python_type(node, facts)
+    if found or depth > 8:
+        return found
+    binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) and node.id not in facts.params else None
+    if binds and len(binds) == 1 and binds[0] is not None:
+        return _python_type_of(binds[0], facts, depth + 1)
+    if isinstance(node, gast.Subscript) and not isinstance(node.slice, gast.Slice):
+        items = _items_type(node.value, facts, depth + 1)
+        if isinstance(items, tuple):            # (a pair of dict.items(): its value, or the pair itself)
+            return items[1] if items[0] == "one pair" and isinstance(node.slice, gast.Constant) and \
+                node.slice.value in (1, -1) else ""
+        return items
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return _kind_type_of(_field_kind(node, facts))
+    return ""
+
+
+def _items_type(node, facts, depth: int):
+    """What each item of the sequence ``node`` is in plain Python (``python_type``'s words), ``("pair", t)``
+    for the pairs of a dict's ``items()``, or ``""`` where that is not known."""
+    from .argument_writes import _agreed, _kind
+    if depth > 8:
+        return ""
+    if isinstance(node, gast.Name) and node.id not in facts.params:
+        binds = facts.bindings().get(node.id)
+        return _items_type(binds[0], facts, depth + 1) if binds and len(binds) == 1 and binds[0] is not None \
+            else ""
+    if isinstance(node, gast.Subscript) and not isinstance(node.slice, gast.Slice):
+        items = _items_type(node.value, facts, depth + 1)     # (a pair of a dict's items(): ("one pair", t))
+        return ("one pair", items[1]) if isinstance(items, tuple) and items[0] == "pair" else ""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        found = _agreed(_python_type_of(e, facts, depth + 1) for e in node.elts) if node.elts else ""
+        return found if found in ("dl", "plain") else ""
+    if isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+            (isinstance(node.func, gast.Attribute) and node.func.attr == "as_sequence" or
+             facts.activity.call_info(node).obj in (list, tuple)):
+        return _items_type(node.args[0], facts, depth + 1)
+    if isinstance(node, gast.Call) and not node.args and not node.keywords and \
+            isinstance(node.func, gast.Attribute) and node.func.attr in ("values", "items"):
+        kind = _kind(node.func.value, facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("map",)) or \
+                any(w[:1] == ("item",) for w in facts.activity.written_keys):
+            return ""
+        found = _agreed(_kind_type_of(k) for _, k in kind[2]) if kind[2] else ""
+        found = found if found in ("dl", "plain") else ""
+        return ("pair", found) if node.func.attr == "items" and found else found
+    kind = _kind(node, facts, set()) if isinstance(node, gast.Name) else None
+    if isinstance(kind, tuple) and kind[:1] == ("seq",) and kind[2]:
+        found = _agreed(_kind_type_of(k) for k in kind[2])
+        return found if found in ("dl", "plain") else ""
+    return ""
+
+
+def _field_kind(node: gast.Attribute, facts):
+    """The kind of ``m.a``, a field of an object argument ``m`` the function sets no field of, nor binds."""
+    owner = node.value.id
+    if owner not in facts.params or facts.bindings().get(owner):
+        return None
+    kind = facts.activity.kinds.get(owner)
+    if not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
+        return None
+    for n in walk_nodes(facts.activity.fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
+                not isinstance(n.ctx, gast.Load):
+            return None
+    from .kinds import child_kind
+    return child_kind(kind, node.attr)
+
+
+def _kind_type_of(kind) -> str:
+    from .argument_writes import _kind_type
+    return _kind_type(kind) if kind is not None else ""
 
 
 def text_operands(act, rt, value):
