@@ -4266,13 +4266,15 @@ def _as_python(value, known: str):
     dlarray, ``""`` not known.  A dlarray generated code holds is one in Python too (an argument's item, an
     object's field: tested as it is); so are numpy's float, complex and bool data of a ``"dl"`` value (a
     dlarray of it stands in: ``isinstance(h, np.ndarray)`` False, ``type(h)`` dlarray, as Python answers;
+    ``"arrays"``: an item of a container holding dlarrays and Python's numbers, text or None: an array or numpy
+    scalar is a dlarray's data, a number the number given;
     was numpy's answer, True, another branch taken with its value and gradient, red3_55 W2), not integer
     data (positions, counts: numpy's in Python too, runtime/dlarray.py _wrap_result)."""
     if type(value) is _dlarray:
         return numpy_view(value) if known == "plain" else value
-    if known == "dl" and (type(value) in (float, complex, bool) or
-                          isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb"):
-        return _dlarray(value)
+    if known == "dl" and type(value) in (float, complex, bool) or \
+            known in ("dl", "arrays") and isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb":
+        return _dlarray(value)      # ("arrays": an item of a container of dlarrays and Python's numbers)
     return value
 
 

@@ -422,14 +422,25 @@ def _items_type(node, facts, depth: int):
         if not (isinstance(kind, tuple) and kind[:1] == ("map",)) or \
                 any(w[:1] == ("item",) for w in facts.activity.written_keys):
             return ""
-        found = _agreed(_kind_type_of(k) for _, k in kind[2]) if kind[2] else ""
-        found = found if found in ("dl", "plain") else ""
+        found = _leaves_type([k for _, k in kind[2]])
         return ("pair", found) if node.func.attr == "items" and found else found
     kind = _kind(node, facts, set()) if isinstance(node, gast.Name) else None
-    if isinstance(kind, tuple) and kind[:1] == ("seq",) and kind[2]:
-        found = _agreed(_kind_type_of(k) for k in kind[2])
-        return found if found in ("dl", "plain") else ""
+    if isinstance(kind, tuple) and kind[:1] == ("seq",):
+        return _leaves_type(kind[2])
     return ""
+
+
+def _leaves_type(kinds) -> str:
+    """What every one of the items of kinds ``kinds`` is in plain Python: ``"dl"``, ``"plain"``, or ``"arrays"``
+    where each is a dlarray or a Python number, string, bool or None (``{"w": W, "lr": 0.5}``: an array or
+    numpy's scalar the code holds is a dlarray's data, a number is the number given); ``""`` where not known."""
+    found = {"number" if isinstance(k, tuple) and k[:1] in (("num",), ("const",)) else _kind_type_of(k)
+             for k in kinds}
+    if not found or "" in found:
+        return ""
+    if found <= {"dl", "number"}:
+        return "dl" if found == {"dl"} else "arrays"
+    return "plain" if found <= {"plain", "number"} else ""
 
 
 def _field_kind(node: gast.Attribute, facts):

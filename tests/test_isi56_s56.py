@@ -230,3 +230,23 @@ def test_unknown_type_refused_at_the_users_line():
         assert "isinstance" in str(e) and "test_isi56_s56.py" in str(e)
     else:
         assert float(extractdata(y)) == pytest.approx(_py(lambda W: f(W, 1), W0))
+
+
+def test_dict_of_dlarrays_and_numbers_is_pythons():
+    def loss(x, p):
+        reg = 0.0
+        for k, v in p.items():
+            if isinstance(v, np.ndarray):
+                reg = reg + np.sum(v ** 2)
+            elif isinstance(v, float):
+                reg = reg + v * np.sum(x)
+        return np.sum(x * p["w"]) + reg
+
+    def g(x, p):
+        y = loss(x, p)
+        return y, dlgradient(y, x)
+    x, w = np.array([1.0, 2.0]), np.array([1.0, 3.0])
+    p = {"w": dlarray(w), "lr": 0.5, "n": 3, "name": "net"}
+    y, gx = dlfeval(g, dlarray(x), p)
+    assert float(extractdata(y)) == pytest.approx(_py(lambda x: loss(x, p), x), rel=1e-12)
+    assert_close(extractdata(gx), numerical_gradient(lambda v: _py(lambda x: loss(x, p), v), [x.copy()], 0))
