@@ -4285,15 +4285,15 @@ def _data_like(value) -> bool:
 
 def _unknown_type(value, known: str, construct: str, same) -> None:
     """Refuse a type test whose answer for ``value`` (an array or number the code computed from dlfeval's
-    dlarrays, whose type in Python the compiler could not tell: ``known`` ``"?"``) differs between the data
-    and the dlarray Python may hold there (``same(a, b)``: do the answers agree?)."""
+    dlarrays, or a helper's float array, whose type in Python the compiler could not tell: ``known`` ``"?"``)
+    differs between the data and the dlarray Python may hold there (``same(a, b)``: do the answers agree?)."""
     if known == "?" and type(value) is not _dlarray and _data_like(value) and \
             not same(value, _as_python(value, "dl")):
         raise EvaluationError(
-            f"{construct} of a value computed from dlfeval's dlarrays, which sct could not tell is a dlarray in "
-            f"plain Python (where the test answers otherwise than for its data, the {type(value).__name__} sct "
-            f"holds); test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, or "
-            f"decide outside the function (pass a flag)")
+            f"{construct} of a value sct holds as a {type(value).__name__} that may be a dlarray in plain Python "
+            f"(computed from dlfeval's dlarrays, or given to a helper, which sct could not tell apart here), where "
+            f"the test answers otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its "
+            f"shape or ndim, or decide outside the function (pass a flag)")
 
 
 def python_isinstance(value, classinfo, known=""):

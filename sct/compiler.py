@@ -656,6 +656,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
         activity, _ = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
                                           called or mode == "vjp")  # sct/analysis.py
+        activity.given_as_is = mode == "entry" and not called   # (its arguments' kinds are Python's: type tests)
         numpy_name = _numpy_name(resolver, namer)
         jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
         joint_sites = ()

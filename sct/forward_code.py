@@ -362,16 +362,33 @@ def tested_type(act, node) -> str:
         params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs} | \
             {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
         bindings, keys, restored = name_bindings(fdef), key_writes(fdef), restored_keys(fdef)
-        facts = SimpleNamespace(activity=act, bindings=lambda: bindings, key_writes=lambda: None if None in keys
+        # a helper's float array (or numpy scalar) may be the data of a dlarray of its caller's that carries
+        # no derivative (``mask = h > 0`` given to it): not known (only dlfeval's own arguments are as given)
+        data = set() if getattr(act, "given_as_is", False) else \
+            {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
+             np.dtype(act.kinds[p][1]).kind in "fcb"}
+        seen = _KindsView(act, {k: v for k, v in act.kinds.items() if k not in data}) if data else act
+        facts = SimpleNamespace(activity=seen, bindings=lambda: bindings, key_writes=lambda: None if None in keys
                                 else keys, params=params, restored=lambda: restored)
         item_types(fdef, facts)
-        seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active}
+        seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active} | data
         facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
         act._sct_type_facts = facts
     found = _python_type_of(node, facts, 0)
     if found:
         return found
     return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+class _KindsView:
+    """An activity whose parameters' kinds are ``kinds`` (``tested_type``: those not known as Python has them
+    left out)."""
+
+    def __init__(self, act, kinds):
+        self._act, self.kinds = act, kinds
+
+    def __getattr__(self, name):
+        return getattr(self._act, name)
 
 
 def _python_type_of(node, facts, depth: int) -> str:

@@ -250,3 +250,21 @@ def test_dict_of_dlarrays_and_numbers_is_pythons():
     y, gx = dlfeval(g, dlarray(x), p)
     assert float(extractdata(y)) == pytest.approx(_py(lambda x: loss(x, p), x), rel=1e-12)
     assert_close(extractdata(gx), numerical_gradient(lambda v: _py(lambda x: loss(x, p), v), [x.copy()], 0))
+
+
+def _masked(x, m):
+    return np.sum(x * m) * (2.0 if isinstance(m, np.ndarray) else 3.0)
+
+
+def test_untraced_dlarray_given_to_a_helper_refused_at_its_line():
+    # mask = h > 0 is a dlarray in Python (False: 3.0); the helper is given its data, which sct cannot tell from
+    # a numpy array given as one: refused at the helper's line, not answered numpy's way (2.0)
+    def g(W):
+        h = W * 2
+        y = _masked(h, h > 0)
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(g, dlarray(W0))
+    text = str(info.value)
+    assert "isinstance" in text and "test_isi56_s56.py" in text and \
+        f"line {_masked.__code__.co_firstlineno + 1}" in text
