@@ -421,8 +421,10 @@ def _items_type(node, facts, depth: int):
         return ""
     if isinstance(node, gast.Name) and node.id not in facts.params:
         binds = facts.bindings().get(node.id)
-        return _items_type(binds[0], facts, depth + 1) if binds and len(binds) == 1 and binds[0] is not None \
-            else ""
+        if not binds or len(binds) != 1 or binds[0] is None or \
+                not isinstance(binds[0], gast.Tuple) and not _only_read(node.id, facts.activity.fdef):
+            return ""
+        return _items_type(binds[0], facts, depth + 1)
     if isinstance(node, gast.Subscript) and not isinstance(node.slice, gast.Slice):
         items = _items_type(node.value, facts, depth + 1)     # (a pair of a dict's items(): ("one pair", t))
         return ("one pair", items[1]) if isinstance(items, tuple) and items[0] == "pair" else ""
@@ -445,6 +447,35 @@ def _items_type(node, facts, depth: int):
     if isinstance(kind, tuple) and kind[:1] == ("seq",):
         return _leaves_type(kind[2])
     return ""
+
+
+# the runtime's calls normalization makes that only read what they are given (a loop's walk and its checks)
+_READING_CHECKS = frozenset(("as_sequence", "unformatted_outside", "require_unpacked_exactly"))
+
+
+def _only_read(name: str, fdef) -> bool:
+    """Is the list (or other value) ``name`` only read by ``name[i]``, walked or measured, never changed nor given
+    to anything else (``hs.append(v)``, ``hs[0] = v``, ``helper(hs)``: its items may be others than it was made
+    with)?"""
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Call):
+            reads = [a for a in list(n.args) + [k.value for k in n.keywords]
+                     if isinstance(a, gast.Name) and a.id == name]
+            if reads and not (isinstance(n.func, gast.Attribute) and n.func.attr in _READING_CHECKS or
+                              isinstance(n.func, gast.Name) and n.func.id == "len"):
+                return False
+        elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name:
+            return False
+        elif isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name and \
+                not isinstance(n.ctx, gast.Load):
+            return False
+        elif isinstance(n, (gast.Assign, gast.Return, gast.Yield)) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            return False            # (bound to another name, returned)
+        elif isinstance(n, (gast.Tuple, gast.List)) and any(isinstance(e, gast.Name) and e.id == name
+                                                             for e in n.elts):
+            return False            # (put in another container)
+    return True
 
 
 def _leaves_type(kinds) -> str:

@@ -268,3 +268,33 @@ def test_untraced_dlarray_given_to_a_helper_refused_at_its_line():
     text = str(info.value)
     assert "isinstance" in text and "test_isi56_s56.py" in text and \
         f"line {_masked.__code__.co_firstlineno + 1}" in text
+
+
+def _walked(W):
+    h = W * 2
+    hs = [h, W]
+    k = 0.0
+    for v in hs:
+        k = k + (1.0 if isinstance(v, np.ndarray) else 10.0)
+    return np.sum(h) * k
+
+
+def _walked_grown(W):
+    h = W * 2
+    hs = [h, W]
+    hs.append(np.ones(2))
+    k = 0.0
+    for v in hs:
+        k = k + (1.0 if isinstance(v, np.ndarray) else 10.0)
+    return np.sum(h) * k
+
+
+def test_list_of_traced_values_walked():
+    # a list only read: its items' types known (dlarrays in Python); one appended to: not known, refused
+    assert _check(_walked, W0) == pytest.approx(120.0)
+
+    def g(W):
+        y = _walked_grown(W)
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.EvaluationError, match="isinstance"):
+        dlfeval(g, dlarray(W0))
