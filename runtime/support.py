@@ -4279,8 +4279,9 @@ def _as_python(value, known: str):
 
 
 def _data_like(value) -> bool:
-    """Is ``value`` what generated code may hold for a dlarray of Python's run (an array or number)?"""
-    return isinstance(value, (np.ndarray, np.generic, float, complex, bool, int))
+    """Is ``value`` what generated code may hold for a dlarray of Python's run (a float, complex or bool array
+    or numpy scalar; not Python's numbers, which ``float(h)``, ``h.item()`` or the user's constants give)?"""
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb"
 
 
 def _unknown_type(value, known: str, construct: str, same) -> None:

@@ -333,12 +333,14 @@ def type_test(act, value: gast.Call):
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj
+    # (the generated code of the runtime's own functions, differentiated again: as numpy's, as it ran before)
+    own = bool(getattr(getattr(act.resolver, "fn", None), "__globals__", {}).get("__sct_runtime_code__"))
     if obj is isinstance and len(value.args) == 2:
-        return "python_isinstance", [const(tested_type(act, value.args[0]))]
+        return "python_isinstance", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
-        return "python_type", [const(tested_type(act, value.args[0]))]
+        return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
-        return "python_isscalar", [const(tested_type(act, value.args[0]))]
+        return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
     # text of a value: a dlarray as the numpy array or scalar it stands for
     texts = {str: "str_as_numpy", repr: "repr_as_numpy", ascii: "ascii_as_numpy"}
     if len(value.args) == 1 and any(obj is f for f in texts):
@@ -367,7 +369,13 @@ def tested_type(act, node) -> str:
         data = set() if getattr(act, "given_as_is", False) else \
             {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
              np.dtype(act.kinds[p][1]).kind in "fcb"}
-        seen = _KindsView(act, {k: v for k, v in act.kinds.items() if k not in data}) if data else act
+        if getattr(act, "traced_as_kinds", False):
+            # forward mode's kinds say what is traced, not what Python holds (jvp's numpy primals are "dl"):
+            # nothing of its parameters known
+            data = {p for p in params if act.kinds.get(p) is not None}
+            seen = _KindsView(act, {})
+        else:
+            seen = _KindsView(act, {k: v for k, v in act.kinds.items() if k not in data}) if data else act
         facts = SimpleNamespace(activity=seen, bindings=lambda: bindings, key_writes=lambda: None if None in keys
                                 else keys, params=params, restored=lambda: restored)
         item_types(fdef, facts)
