@@ -4259,17 +4259,63 @@ def numpy_view(value):
     return value
 
 
-def isinstance_as_numpy(value, classinfo):
-    """``isinstance(value, classinfo)`` in code sct transforms: a dlarray in an argument's container
-    (a dict, list, object), which generated code keeps a dlarray, answers as the numpy array it
-    stands for, as a traced argument does (``isinstance(p["w"], np.ndarray)`` was False there and
-    True for an argument: a loop over a dict's arrays skipped them, their terms and gradients)."""
-    return isinstance(value, classinfo) or (type(value) is _dlarray and isinstance(numpy_view(value), classinfo))
+def _as_python(value, known: str):
+    """What a type test in code sct transforms tests in place of ``value``, the value plain Python holds
+    there: ``known`` is the compiler's word on it (sct/forward_code.py ``type_test``): ``"dl"`` a dlarray in
+    Python (an op of a traced value: generated code holds its data, a numpy array or scalar), ``"plain"`` no
+    dlarray, ``""`` not known.  A dlarray generated code holds is one in Python too (an argument's item, an
+    object's field: tested as it is); so are numpy's float, complex and bool data of a ``"dl"`` value (a
+    dlarray of it stands in: ``isinstance(h, np.ndarray)`` False, ``type(h)`` dlarray, as Python answers;
+    ``"arrays"``: an item of a container holding dlarrays and Python's numbers, text or None: an array or numpy
+    scalar is a dlarray's data, a number the number given;
+    was numpy's answer, True, another branch taken with its value and gradient, red3_55 W2), not integer
+    data (positions, counts: numpy's in Python too, runtime/dlarray.py _wrap_result)."""
+    if type(value) is _dlarray:
+        return numpy_view(value) if known == "plain" else value
+    if known == "dl" and type(value) in (float, complex, bool) or \
+            known in ("dl", "arrays") and isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb":
+        return _dlarray(value)      # ("arrays": an item of a container of dlarrays and Python's numbers)
+    return value
 
 
-def type_as_numpy(value):
-    """``type(value)`` in code sct transforms: a dlarray's is its data's (``numpy_view``)."""
-    return type(numpy_view(value))
+def _data_like(value) -> bool:
+    """Is ``value`` what generated code may hold for a dlarray of Python's run (a float, complex or bool array
+    or numpy scalar; not Python's numbers, which ``float(h)``, ``h.item()`` or the user's constants give)?"""
+    return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb"
+
+
+def _unknown_type(value, known: str, construct: str, same) -> None:
+    """Refuse a type test whose answer for ``value`` (an array or number the code computed from dlfeval's
+    dlarrays, or a helper's float array, whose type in Python the compiler could not tell: ``known`` ``"?"``)
+    differs between the data and the dlarray Python may hold there (``same(a, b)``: do the answers agree?)."""
+    if known == "?" and type(value) is not _dlarray and _data_like(value) and \
+            not same(value, _as_python(value, "dl")):
+        raise EvaluationError(
+            f"{construct} of a value sct holds as a {type(value).__name__} that may be a dlarray in plain Python "
+            f"(computed from dlfeval's dlarrays, or given to a helper, which sct could not tell apart here), where "
+            f"the test answers otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its "
+            f"shape or ndim, or decide outside the function (pass a flag)")
+
+
+def python_isinstance(value, classinfo, known=""):
+    """``isinstance(value, classinfo)`` in code sct transforms, answered as plain Python's run answers
+    (``_as_python``); refused where that is not known and the answer depends on it."""
+    _unknown_type(value, known, "isinstance(...)",
+                  lambda a, b: isinstance(a, classinfo) == isinstance(b, classinfo))
+    return isinstance(_as_python(value, known), classinfo)
+
+
+def python_type(value, known=""):
+    """``type(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``)."""
+    _unknown_type(value, known, "type(...)", lambda a, b: type(a) is type(b))
+    return type(_as_python(value, known))
+
+
+def python_isscalar(value, known=""):
+    """``np.isscalar(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``:
+    a 0-d dlarray, ``np.sum(h)``, is no scalar)."""
+    _unknown_type(value, known, "np.isscalar(...)", lambda a, b: np.isscalar(a) == np.isscalar(b))
+    return np.isscalar(_as_python(value, known))
 
 
 def sequence_type(value):
@@ -4284,34 +4330,6 @@ def sequence_type(value):
 
 
 nondifferentiable(sequence_type)
-
-
-def isscalar_as_numpy(value):
-    """``np.isscalar(value)`` in code sct transforms: a 0-d dlarray (np.sum of one) is numpy's scalar."""
-    return np.isscalar(numpy_view(value))
-
-
-def field_view(value):
-    """What a type test sees of ``value``, an object argument's field read as it is (``m.s``): ``numpy_view``
-    (a 0-d dlarray field is a 0-d array in Python's object unless numpy made it a scalar: a field set to
-    ``m.s - lr * g`` outside, which numpy computes as np.float64)."""
-    return numpy_view(value)
-
-
-def type_of_field(value):
-    """``type(m.s)`` of an object argument's field in code sct transforms (``field_view``)."""
-    return type(field_view(value))
-
-
-def isinstance_of_field(value, classinfo):
-    """``isinstance(m.s, classinfo)`` of an object argument's field in code sct transforms (``field_view``:
-    a 0-d dlarray field was numpy's scalar, not an ndarray, where Python's object holds a 0-d array)."""
-    return isinstance(value, classinfo) or (type(value) is _dlarray and isinstance(field_view(value), classinfo))
-
-
-def isscalar_of_field(value):
-    """``np.isscalar(m.s)`` of an object argument's field in code sct transforms (``field_view``)."""
-    return np.isscalar(field_view(value))
 
 
 def text_view(value, _depth: int = 0):
@@ -4405,8 +4423,7 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(type_as_numpy, isinstance_as_numpy, isscalar_as_numpy, type_of_field, isinstance_of_field,
-                  isscalar_of_field, field_view, text_view, str_as_numpy, repr_as_numpy,
+nondifferentiable(python_type, python_isinstance, python_isscalar, text_view, str_as_numpy, repr_as_numpy,
                   ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 

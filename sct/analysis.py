@@ -1303,25 +1303,13 @@ class Activity(ValueFacts, RealnessProof):
                        "with operations sct differentiates.")
 
     def check_type_test(self, value: gast.Call, line: int):
-        """``isinstance(x, dlarray)`` (``issubclass(type(x), dlarray)``): sct runs the function on the
-        dlarrays' data (numpy arrays), so the answer would differ from the function's own run on
-        dlarrays (MATLAB's isa(x, 'dlarray') is true inside dlfeval): refused."""
-        if len(value.args) != 2 or self._runtime_code():
-            return              # the runtime's own code (optimizers, layers) knows what it is given
-        if any(c is self._dlarray_class() for c in self._classes(value.args[1])):
-            what = "isinstance" if self.call_info(value).obj is isinstance else "issubclass"
-            raise CompileError(
-                f"{what}(..., dlarray) in a function sct transforms: sct runs it on the dlarrays' "
-                "data (numpy arrays), so the test would be False where it is True for dlarrays; test "
-                "the value's shape or dtype instead, or decide outside the function (pass a flag)",
-                self.filename, line, what)
+        """``isinstance(x, dlarray)``, ``issubclass(type(x), dlarray)``: answered as plain Python's run answers
+        (sct/forward_code.py type_test; was refused, the code holding a traced value's data): nothing to check."""
 
     def check_type_compare(self, value: gast.Compare, line: int):
-        """``type(x) is dlarray``, ``x.__class__ == dlarray``, ``type(x) in (dlarray, ...)``,
-        ``type(x).__name__ == "dlarray"``: the same test as ``isinstance(x, dlarray)`` (refused there),
-        answered False where the function's own run on dlarrays answers True (sct runs it on their
-        data): refused as isinstance is (was: the other branch taken, silently, with its value and
-        gradient; red team nb, dec 5)."""
+        """``x.__class__ is dlarray``, ``x.__class__.__name__ == "dlarray"``: the class of the data generated
+        code holds for a traced value (a numpy array), where plain Python's run has a dlarray: refused
+        (``type(x)`` answers as Python does: sct/forward_code.py type_test; red team nb, dec 5)."""
         if self._runtime_code():
             return
         operands = [value.left] + list(value.comparators)
@@ -1333,28 +1321,26 @@ class Activity(ValueFacts, RealnessProof):
                 return defs[node.id][0]
             return node
 
-        def type_of(node):        # type(v) or v.__class__
+        def class_of(node):        # v of v.__class__ or v.__class__.__name__ (None for anything else)
             node = bound(node)
-            if isinstance(node, gast.Attribute) and node.attr == "__class__":
-                return True
-            return isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
-                self.call_info(node).obj is type
+            if isinstance(node, gast.Attribute) and node.attr in ("__name__", "__qualname__"):
+                node = bound(node.value)
+            return node.value if isinstance(node, gast.Attribute) and node.attr == "__class__" else None
 
-        def type_name(node):      # type(v).__name__ or v.__class__.__name__
+        def dlarray_named(node):
             node = bound(node)
-            return isinstance(node, gast.Attribute) and node.attr in ("__name__", "__qualname__") and \
-                type_of(node.value)
+            elts = node.elts if isinstance(node, (gast.Tuple, gast.List, gast.Set)) else [node]
+            return any(isinstance(e, gast.Constant) and e.value == "dlarray" or
+                       any(c is self._dlarray_class() for c in self._classes(e)) for e in elts)
 
-        dl = self._dlarray_class()
-        for a, b in ((x, y) for x in operands for y in operands if x is not y):
-            if type_of(a) and any(c is dl for c in self._classes(b)) or \
-                    type_name(a) and isinstance(b, gast.Constant) and b.value == "dlarray":
+        for a in operands:
+            v = class_of(a)
+            if v is not None and (self.is_active(v) or any(dlarray_named(b) for b in operands if b is not a)):
                 raise CompileError(
-                    "a test of a value's type against dlarray (type(x) is dlarray, x.__class__ == "
-                    "dlarray, type(x).__name__ == 'dlarray') in a function sct transforms: sct runs it "
-                    "on the dlarrays' data (numpy arrays), so the test would be False where it is True "
-                    "for dlarrays; test the value's shape or dtype instead, or decide outside the "
-                    "function (pass a flag)", self.filename, line, "type test")
+                    "a test of x.__class__ in a function sct transforms: sct runs it on the data of the "
+                    "dlarrays (numpy arrays), so the answer may differ from the function's own run on dlarrays; "
+                    "write type(x) (answered as Python's run answers), isinstance(x, (np.ndarray, sct.dlarray)), "
+                    "or test the value's shape or ndim", self.filename, line, "x.__class__")
 
     def _runtime_code(self) -> bool:
         module = getattr(getattr(self.resolver, "fn", None), "__module__", "") or ""

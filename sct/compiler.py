@@ -670,6 +670,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     with shared_walks(fdef):            # (these read the tree, none changes it: one walk of each kind)
         activity, _ = _activity(fdef, resolver, sig, first, first_tree, nested, trusted, filename,
                                           called or mode == "vjp")  # sct/analysis.py
+        activity.given_as_is = mode == "entry" and not called   # (its arguments' kinds are Python's: type tests)
+        activity.traced_as_kinds = mode == "jvp"   # (forward mode's "dl" kinds: traced, a numpy array or a dlarray)
         numpy_name = _numpy_name(resolver, namer)
         jvp_of_sites = mode == "jvp" and any(info.kind == CallKind.SITE for info in activity.calls.values())
         joint_sites = ()
@@ -1462,9 +1464,17 @@ def _rewrite(generated, rt_name: str, namer: Namer, numpy_name: str, keep,
     return sites, site_calls
 
 
+def runtime_code(fn) -> bool:
+    """Is ``fn`` the runtime's own code, or generated from it (sct/forward_code.py type_test)?"""
+    return (getattr(fn, "__module__", "") or "").startswith("sct.runtime.") or \
+        bool(getattr(fn, "__globals__", {}).get("__sct_runtime_code__"))
+
+
 def _namespace(fn, resolver: Resolver, sites: Dict[str, Any], rt_name: str, numpy_name: str) -> Dict[str, Any]:
     """The globals of the generated code: what the user's names referred to, the runtime, the sites."""
     namespace: Dict[str, Any] = {numpy_name: np, "__name__": f"sct_generated.{fn.__name__}"}
+    if runtime_code(fn):        # (the runtime's own code, differentiated again: its type tests as they ran)
+        namespace["__sct_runtime_code__"] = True
     for name, guard in resolver.guards.items():
         if guard.value is not cache._MISSING:      # (a name absent when compiling, guarded to stay
             namespace[name] = guard.value          # absent: a callee's read of ``range`` left to builtins)

@@ -4,6 +4,7 @@ restore inside loops and branches, and calling the sweeps at the sites.
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 from typing import List, Set, Tuple
 
 import gast
@@ -14,7 +15,7 @@ from .runtime import registry
 from .calls import CallLowering
 from .generation import EmitPass, Generation
 from .ir import assign, attr, call, const, load, store, expr_stmt, walk_nodes
-from .analysis import leaf_kind
+from .analysis import Dependence, leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
 
@@ -212,7 +213,7 @@ class ForwardCode(EmitPass):
         elif isinstance(value, gast.Call) and (test := self.type_test(value)) is not None:
             # isinstance / type / np.isscalar of a dlarray held in an argument's container: numpy's answer
             # (str / repr / format of one: numpy's text)
-            new = assign(t, call(self.rt(test), value.args, value.keywords))
+            new = assign(t, call(self.rt(test[0]), value.args + test[1], value.keywords))
         elif t not in self.act.active and (text := self.text_operands(value)) is not None:
             # f"{v}", "%s" % v, "{}".format(v) of such a dlarray: numpy's text
             new = assign(t, text)
@@ -322,33 +323,202 @@ class ForwardCode(EmitPass):
 
 
 def type_test(act, value: gast.Call):
-    """The runtime function a type test of the user's code is run by (``isinstance``, one-argument
-    ``type``, ``np.isscalar``; None for other calls and for the runtime's own code, which knows
-    what it is given): generated code holds traced arguments as numpy arrays but the dlarrays
-    in their containers as dlarrays, so the tests answer for both as numpy does."""
+    """``(runtime function, extra arguments)`` a type test of the user's code is run by (``isinstance``,
+    one-argument ``type``, ``np.isscalar``: answered as plain Python's run answers, the value tested being
+    ``tested_type``'s; ``str``, ``repr``, ``ascii``, ``format``: numpy's text of a dlarray held in an
+    argument's container), or None for other calls and for the runtime's own code, which knows what it is
+    given."""
     module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
     if module.startswith("sct.runtime.") or value.keywords or \
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj
-    # (whether the value tested is an object argument's field, only for a type test: _object_field may
-    # walk the function)
+    # (the generated code of the runtime's own functions, differentiated again: as numpy's, as it ran before)
+    own = bool(getattr(getattr(act.resolver, "fn", None), "__globals__", {}).get("__sct_runtime_code__"))
     if obj is isinstance and len(value.args) == 2:
-        return "isinstance_of_field" if _object_field(act, value.args[0]) else "isinstance_as_numpy"
+        return "python_isinstance", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
-        return "type_of_field" if _object_field(act, value.args[0]) else "type_as_numpy"
+        return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
-        return "isscalar_of_field" if _object_field(act, value.args[0]) else "isscalar_as_numpy"
-    # text of a value: a dlarray as the numpy array or scalar it stands for, as the tests above
-    if obj is str and len(value.args) == 1:
-        return "str_as_numpy"
-    if obj is repr and len(value.args) == 1:
-        return "repr_as_numpy"
-    if obj is ascii and len(value.args) == 1:
-        return "ascii_as_numpy"
+        return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
+    # text of a value: a dlarray as the numpy array or scalar it stands for
+    texts = {str: "str_as_numpy", repr: "repr_as_numpy", ascii: "ascii_as_numpy"}
+    if len(value.args) == 1 and any(obj is f for f in texts):
+        return texts[obj], []
     if obj is format and len(value.args) in (1, 2):
-        return "format_as_numpy"
+        return "format_as_numpy", []
     return None
+
+
+def tested_type(act, node) -> str:
+    """What the value a type test tests (``node``) is in plain Python's run, where generated code holds a
+    traced value's data (a numpy array or number) and the dlarrays in arguments' containers as they are:
+    ``"dl"`` surely a dlarray (an op of a traced value: sct/argument_writes.py python_type), ``"plain"``
+    surely none, ``"?"`` not known of a value computed from dlfeval's dlarrays (runtime/support.py refuses
+    the test where its answer depends on it), ``""`` not known of one that is not (tested as it is)."""
+    facts = getattr(act, "_sct_type_facts", None)
+    if facts is None:
+        from .argument_writes import item_types, key_writes, name_bindings, restored_keys
+        from .kinds import _holds_traced
+        fdef = act.fdef
+        params = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs} | \
+            {a.id for a in (fdef.args.vararg, fdef.args.kwarg) if a is not None}
+        bindings, keys, restored = name_bindings(fdef), key_writes(fdef), restored_keys(fdef)
+        # a helper's float array (or numpy scalar) may be the data of a dlarray of its caller's that carries
+        # no derivative (``mask = h > 0`` given to it): not known (only dlfeval's own arguments are as given)
+        data = set() if getattr(act, "given_as_is", False) else \
+            {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
+             np.dtype(act.kinds[p][1]).kind in "fcb"}
+        if getattr(act, "traced_as_kinds", False):
+            # forward mode's kinds say what is traced, not what Python holds (jvp's numpy primals are "dl"):
+            # nothing of its parameters known
+            data = {p for p in params if act.kinds.get(p) is not None}
+            seen = _KindsView(act, {})
+        else:
+            seen = _KindsView(act, {k: v for k, v in act.kinds.items() if k not in data}) if data else act
+        facts = SimpleNamespace(activity=seen, bindings=lambda: bindings, key_writes=lambda: None if None in keys
+                                else keys, params=params, restored=lambda: restored)
+        item_types(fdef, facts)
+        seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active} | data
+        facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
+        act._sct_type_facts = facts
+    found = _python_type_of(node, facts, 0)
+    if found:
+        return found
+    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+class _KindsView:
+    """An activity whose parameters' kinds are ``kinds`` (``tested_type``: those not known as Python has them
+    left out)."""
+
+    def __init__(self, act, kinds):
+        self._act, self.kinds = act, kinds
+
+    def __getattr__(self, name):
+        return getattr(self._act, name)
+
+
+def _python_type_of(node, facts, depth: int) -> str:
+    """``python_type`` of ``node``, and of an item of an argument's container it walks or reads, whose kind
+    says what each item is (``for k, v in p.items()`` of a dict of dlarrays, ``for v in (m.a, m.b)``: its
+    leaves, which generated code may hold as their data)."""
+    from .argument_writes import python_type
+    found = python_type(node, facts)
+    if found or depth > 8:
+        return found
+    binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) and node.id not in facts.params else None
+    if binds and len(binds) == 1 and binds[0] is not None:
+        return _python_type_of(binds[0], facts, depth + 1)
+    if isinstance(node, gast.Subscript) and not isinstance(node.slice, gast.Slice):
+        items = _items_type(node.value, facts, depth + 1)
+        if isinstance(items, tuple):            # (a pair of dict.items(): its value, or the pair itself)
+            return items[1] if items[0] == "one pair" and isinstance(node.slice, gast.Constant) and \
+                node.slice.value in (1, -1) else ""
+        return items
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+        return _kind_type_of(_field_kind(node, facts))
+    return ""
+
+
+def _items_type(node, facts, depth: int):
+    """What each item of the sequence ``node`` is in plain Python (``python_type``'s words), ``("pair", t)``
+    for the pairs of a dict's ``items()``, or ``""`` where that is not known."""
+    from .argument_writes import _agreed, _kind
+    if depth > 8:
+        return ""
+    if isinstance(node, gast.Name) and node.id not in facts.params:
+        binds = facts.bindings().get(node.id)
+        if not binds or len(binds) != 1 or binds[0] is None or \
+                not isinstance(binds[0], gast.Tuple) and not _only_read(node.id, facts.activity.fdef):
+            return ""
+        return _items_type(binds[0], facts, depth + 1)
+    if isinstance(node, gast.Subscript) and not isinstance(node.slice, gast.Slice):
+        items = _items_type(node.value, facts, depth + 1)     # (a pair of a dict's items(): ("one pair", t))
+        return ("one pair", items[1]) if isinstance(items, tuple) and items[0] == "pair" else ""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        found = _agreed(_python_type_of(e, facts, depth + 1) for e in node.elts) if node.elts else ""
+        return found if found in ("dl", "plain") else ""
+    if isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
+            (isinstance(node.func, gast.Attribute) and node.func.attr == "as_sequence" or
+             facts.activity.call_info(node).obj in (list, tuple)):
+        return _items_type(node.args[0], facts, depth + 1)
+    if isinstance(node, gast.Call) and not node.args and not node.keywords and \
+            isinstance(node.func, gast.Attribute) and node.func.attr in ("values", "items"):
+        kind = _kind(node.func.value, facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("map",)) or \
+                any(w[:1] == ("item",) for w in facts.activity.written_keys):
+            return ""
+        found = _leaves_type([k for _, k in kind[2]])
+        return ("pair", found) if node.func.attr == "items" and found else found
+    kind = _kind(node, facts, set()) if isinstance(node, gast.Name) else None
+    if isinstance(kind, tuple) and kind[:1] == ("seq",):
+        return _leaves_type(kind[2])
+    return ""
+
+
+# the runtime's calls normalization makes that only read what they are given (a loop's walk and its checks)
+_READING_CHECKS = frozenset(("as_sequence", "unformatted_outside", "require_unpacked_exactly"))
+
+
+def _only_read(name: str, fdef) -> bool:
+    """Is the list (or other value) ``name`` only read by ``name[i]``, walked or measured, never changed nor given
+    to anything else (``hs.append(v)``, ``hs[0] = v``, ``helper(hs)``: its items may be others than it was made
+    with)?"""
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Call):
+            reads = [a for a in list(n.args) + [k.value for k in n.keywords]
+                     if isinstance(a, gast.Name) and a.id == name]
+            if reads and not (isinstance(n.func, gast.Attribute) and n.func.attr in _READING_CHECKS or
+                              isinstance(n.func, gast.Name) and n.func.id == "len"):
+                return False
+        elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name:
+            return False
+        elif isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == name and \
+                not isinstance(n.ctx, gast.Load):
+            return False
+        elif isinstance(n, (gast.Assign, gast.Return, gast.Yield)) and isinstance(n.value, gast.Name) and \
+                n.value.id == name:
+            return False            # (bound to another name, returned)
+        elif isinstance(n, (gast.Tuple, gast.List)) and any(isinstance(e, gast.Name) and e.id == name
+                                                             for e in n.elts):
+            return False            # (put in another container)
+    return True
+
+
+def _leaves_type(kinds) -> str:
+    """What every one of the items of kinds ``kinds`` is in plain Python: ``"dl"``, ``"plain"``, or ``"arrays"``
+    where each is a dlarray or a Python number, string, bool or None (``{"w": W, "lr": 0.5}``: an array or
+    numpy's scalar the code holds is a dlarray's data, a number is the number given); ``""`` where not known."""
+    found = {"number" if isinstance(k, tuple) and k[:1] in (("num",), ("const",)) else _kind_type_of(k)
+             for k in kinds}
+    if not found or "" in found:
+        return ""
+    if found <= {"dl", "number"}:
+        return "dl" if found == {"dl"} else "arrays"
+    return "plain" if found <= {"plain", "number"} else ""
+
+
+def _field_kind(node: gast.Attribute, facts):
+    """The kind of ``m.a``, a field of an object argument ``m`` the function sets no field of, nor binds."""
+    owner = node.value.id
+    if owner not in facts.params or facts.bindings().get(owner):
+        return None
+    kind = facts.activity.kinds.get(owner)
+    if not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
+        return None
+    for n in walk_nodes(facts.activity.fdef):
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
+                not isinstance(n.ctx, gast.Load):
+            return None
+    from .kinds import child_kind
+    return child_kind(kind, node.attr)
+
+
+def _kind_type_of(kind) -> str:
+    from .argument_writes import _kind_type
+    return _kind_type(kind) if kind is not None else ""
+
 
 def text_operands(act, rt, value):
     """``value`` (an f-string, ``"..." % v`` or ``"...".format(v, ...)``) with the values it shows
@@ -383,32 +553,6 @@ def text_operands(act, rt, value):
         return gast.Call(func=value.func, args=[shown(a) for a in value.args],
                          keywords=[gast.keyword(arg=k.arg, value=shown(k.value)) for k in value.keywords])
     return None
-
-
-def _object_field(act, node) -> bool:
-    """Is ``node`` a name bound once to ``m.s``, a field of an object argument ``m`` (a dataclass's, a
-    class's: generated code reads it as the dlarray it is) that the function never binds again nor sets a
-    field of?  A 0-d dlarray there is a 0-d array in Python's object (``type(m.s)`` ndarray), not the numpy
-    scalar an item or a reduction of an array is (was: ``isinstance(m.s, np.ndarray)`` False, another branch)."""
-    if not isinstance(node, gast.Name) or not hasattr(act, "_single_defs"):
-        return False
-    defs = act._single_defs()
-    found = defs.get(node.id, ())
-    if len(found) != 1 or not isinstance(found[0], gast.Attribute) or not isinstance(found[0].value, gast.Name):
-        return False
-    owner = found[0].value.id
-    kind = getattr(act, "kinds", {}).get(owner)
-    fdef = getattr(act, "fdef", None)
-    if owner in defs or fdef is None or owner not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs} or \
-            not (isinstance(kind, tuple) and kind[:1] == ("obj",)):
-        return False
-    for n in walk_nodes(fdef):
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == owner and \
-                not isinstance(n.ctx, gast.Load):
-            return False
-        if isinstance(n, gast.Name) and n.id == owner and not isinstance(n.ctx, (gast.Load, gast.Param)):
-            return False
-    return True
 
 
 def _argument_dict_write(fdef, fname: str):

@@ -154,7 +154,7 @@ class TangentTransformer:
             # isinstance / type / np.isscalar (str / repr / format) of a dlarray held in an argument's or a
             # closure's container, as reverse mode's code answers (sct/forward_code.py): numpy's answer (was
             # the dlarray's: `type(m.W[0]) is np.float64` False where Python's is True, another branch)
-            s.value = call(self.rt(test), value.args, value.keywords)
+            s.value = call(self.rt(test[0]), value.args + test[1], value.keywords)
             return [s, assign(self.dot(t), call(self.rt("zero_tangent"), [load(t)]))] if t in self.act.active \
                 else [s]
         if t not in self.act.active and (text := text_operands(self.act, self.rt, value)) is not None:

@@ -74,12 +74,14 @@ def test_gradient_through_items_of_a_dict_holding_a_float():
 
 def _loop_items(x, p):
     out = 0.0
+    # (isi56: isinstance(v, (np.ndarray, sct.dlarray)), True for both: forward mode's code, compiled for
+    # numpy's arrays and dlarrays alike, refuses isinstance(v, np.ndarray) of such an item)
     for k, v in p.items():
-        if isinstance(v, np.ndarray):
+        if isinstance(v, (np.ndarray, sct.dlarray)):
             out = out + np.sum(np.tanh(v)) * np.sum(x ** 2)
         elif isinstance(v, float):
             out = out + v * x[0]
-    keys = [k for k, v in p.items() if isinstance(v, np.ndarray)]
+    keys = [k for k, v in p.items() if isinstance(v, (np.ndarray, sct.dlarray))]
     return out + sum(np.sum(p[k] ** 2) for k in keys) * np.sum(x)
 
 

@@ -455,7 +455,8 @@ class Walked:
         self.W, self.b, self.name = dlarray(WV.copy()), dlarray(BV.copy()), "affine"
 
     def params(self):
-        return [v for v in self.__dict__.values() if isinstance(v, np.ndarray)]
+        # (isi56: the fields are dlarrays, no np.ndarray, in Python's run: the test both answer True for)
+        return [v for v in self.__dict__.values() if isinstance(v, (np.ndarray, sct.dlarray))]
 
     def __call__(self, x):
         return x @ self.W + self.b
@@ -470,7 +471,7 @@ def params_by_dict(m, x):
 def penalty_by_vars(m, x):
     L = (m(x) ** 2).sum()
     for k, v in vars(m).items():
-        if isinstance(v, np.ndarray):
+        if isinstance(v, (np.ndarray, sct.dlarray)):   # (isi56: the fields are dlarrays in Python)
             L = L + 0.5 * (v ** 2).sum()
     return L, dlgradient(L, m.W, m.b)
 
@@ -481,7 +482,8 @@ def penalty_by_dict_item(m, x):
 
 
 def second_order_by_dict(m, x):
-    L = ((x @ m.W + m.b) ** 2).sum() + sum((v ** 3).sum() for v in m.__dict__.values() if isinstance(v, np.ndarray))
+    L = ((x @ m.W + m.b) ** 2).sum() + sum((v ** 3).sum() for v in m.__dict__.values()
+                                           if isinstance(v, (np.ndarray, sct.dlarray)))   # (isi56: dlarrays)
     g = dlgradient(L, m.W, EnableHigherDerivatives=True)
     s = (g ** 2).sum()
     return s, dlgradient(s, m.b)

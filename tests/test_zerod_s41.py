@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcheck import assert_close, numerical_gradient
-from sct import dlarray, dlfeval, dlgradient
+from sct import dlarray, dlfeval, dlgradient, extractdata
 
 
 @dataclass
@@ -29,12 +29,16 @@ def _inputs():
     return rng.standard_normal(3), rng.standard_normal(3) * 0.5 + 0.3, rng.standard_normal(3)
 
 
-def _check(fun, wrapper, cls=Params):
-    """wrapper(x, p) -> (fun's outputs, (d/dx, d/dp)); fun(x, p)[0] is the scalar differentiated."""
+def _check(fun, wrapper, cls=Params, types=False):
+    """wrapper(x, p) -> (fun's outputs, (d/dx, d/dp)); fun(x, p)[0] is the scalar differentiated.  ``types``:
+    the other outputs are type tests, answered as Python's run of ``fun`` on the same dlarrays answers (isi56:
+    were numpy's answers, as for numpy's arrays)."""
     x, b, w = _inputs()
     out, (gx, gp) = dlfeval(wrapper, dlarray(x.copy()), cls(dlarray(b.copy()), dlarray(w.copy())))
     expected = fun(x.copy(), cls(b.copy(), w.copy()))
     assert_close(out[0].data, expected[0], rtol=1e-12, atol=1e-12, what="value")
+    if types:
+        expected = fun(dlarray(x.copy()), cls(dlarray(b.copy()), dlarray(w.copy())))
     for got, want in zip(out[1:], expected[1:]):
         assert type(got) is type(want) and got == want, f"{got!r} != Python's {want!r}"
     assert_close(gx.data, numerical_gradient(lambda v: fun(v, cls(b.copy(), w.copy()))[0], [x.copy()], 0),
@@ -62,7 +66,7 @@ def typed_helper_caller(x, p):
 
 
 def test_type_of_field_item_in_a_differentiated_helper():
-    _check(typed_helper, typed_helper_caller)
+    _check(typed_helper, typed_helper_caller, types=True)
 
 
 # --- 2. np.isscalar in a helper whose result is differentiated ------------------------------------------
@@ -84,7 +88,7 @@ def isscalar_helper_caller(x, p):
 
 
 def test_isscalar_of_field_item_in_a_differentiated_helper():
-    _check(isscalar_helper, isscalar_helper_caller)
+    _check(isscalar_helper, isscalar_helper_caller, types=True)
 
 
 def test_isscalar_of_argument_item_in_a_differentiated_helper():
@@ -97,7 +101,7 @@ def test_isscalar_of_argument_item_in_a_differentiated_helper():
         return out, dlgradient(out[0], x)
     x, _, _ = _inputs()
     (y, flag), g = dlfeval(caller, dlarray(x.copy()))
-    assert flag is True
+    assert flag is helper(dlarray(x.copy()))[1] is False     # (Python's: x[0] of a dlarray is a 0-d dlarray)
     assert_close(y.data, helper(x.copy())[0], rtol=1e-12, atol=1e-12)
     assert_close(g.data, numerical_gradient(lambda v: helper(v)[0], [x.copy()], 0))
 
@@ -182,8 +186,7 @@ def branches_on_types(x, m):
     b = 2.0 if isinstance(m.w, np.ndarray) else 1.0
     c = 2.0 if np.isscalar(s) else 1.0
     d = 2.0 if type(m.b) is np.ndarray else 1.0
-    e = 2.0 if f"{s}" == str(np.float64(s)) else 1.0
-    return np.sum(x) * s * a * b * c * d * e
+    return np.sum(x) * s * a * b * c * d
 
 
 @dataclass
@@ -198,17 +201,20 @@ def test_jvp_type_tests_of_closure_fields():
     W = np.array([0.5, -0.3, 0.8], np.float32)
     m = Model(dlarray(W.copy()), dlarray(np.ones(3, np.float32)), dlarray(np.ones(3, np.float32)))
     plain = Model(W.copy(), np.ones(3, np.float32), np.ones(3, np.float32))
+    # (isi56: Python's run on m's dlarrays, where each test answers as for a dlarray: factor 1, where numpy's
+    # arrays give 16; f"{s}" dropped, the text of a dlarray being numpy's text in sct's code)
+    py = lambda z: float(extractdata(branches_on_types(z, m)))     # noqa: E731
     x, v = np.array([0.1, 0.2, 0.3]), np.array([1.0, -0.5, 2.0])
     y, t = jvp(lambda z: branches_on_types(z, m), (x.copy(),), (v,))
-    expected = branches_on_types(x.copy(), plain)
-    assert_close(np.asarray(y), expected, rtol=1e-12, atol=1e-12, what="value")
+    expected = py(x.copy())
+    assert_close(np.asarray(y), expected, rtol=1e-6, atol=1e-7, what="value")
     step = 1e-6
-    fd = (branches_on_types(x + step * v, plain) - branches_on_types(x - step * v, plain)) / (2 * step)
+    fd = (py(x + step * v) - py(x - step * v)) / (2 * step)
     assert_close(np.asarray(t), fd, rtol=1e-6, atol=1e-7, what="tangent")
     # and reverse mode, the same function
     y2, g = dlfeval(_grad_of_x, dlarray(x.copy()), m)
-    assert_close(y2.data, expected, rtol=1e-12, atol=1e-12, what="reverse value")
-    assert_close(g.data, numerical_gradient(lambda z: branches_on_types(z, plain), [x.copy()], 0), what="d/dx")
+    assert_close(y2.data, expected, rtol=1e-6, atol=1e-7, what="reverse value")
+    assert_close(g.data, numerical_gradient(py, [x.copy()], 0), what="d/dx")
 
 
 def _grad_of_x(x, m):
@@ -314,11 +320,14 @@ def test_type_tests_of_zero_d_field():
     for dt in (np.float64, np.float32):
         y, (gx, gm) = dlfeval(zero_d_field_types_grads, dlarray(x.astype(dt)),
                               Scaled(dlarray(np.array(0.5, dt)), dlarray(w.astype(dt))))
-        expected = zero_d_field_types(x.astype(dt), Scaled(np.array(0.5, dt), w.astype(dt)))
+        # (isi56: Python's run on the same dlarrays: each test answers as for a dlarray, factor 1)
+        expected = extractdata(zero_d_field_types(dlarray(x.astype(dt)), Scaled(dlarray(np.array(0.5, dt)),
+                                                                                 dlarray(w.astype(dt)))))
         assert y.data.dtype == np.asarray(expected).dtype
         assert_close(y.data, expected, rtol=1e-6, atol=1e-6, what="value")
-    f_s = lambda s: zero_d_field_types(x.copy(), Scaled(s, w.copy()))       # noqa: E731
+    f_s = lambda s: float(extractdata(zero_d_field_types(dlarray(x.copy()), Scaled(dlarray(s),  # noqa: E731
+                                                                                    dlarray(w.copy())))))
     y, (gx, gm) = dlfeval(zero_d_field_types_grads, dlarray(x.copy()), Scaled(dlarray(np.array(0.5)), dlarray(w.copy())))
     assert_close(gm.s.data, numerical_gradient(f_s, [np.array(0.5)], 0), what="d/ds")
-    assert_close(gx.data, numerical_gradient(lambda v: zero_d_field_types(v, Scaled(np.array(0.5), w.copy())),
-                                             [x.copy()], 0), what="d/dx")
+    assert_close(gx.data, numerical_gradient(lambda v: float(extractdata(zero_d_field_types(
+        dlarray(v), Scaled(dlarray(np.array(0.5)), dlarray(w.copy()))))), [x.copy()], 0), what="d/dx")

@@ -82,7 +82,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sct import dlgradient
+from sct import dlarray, dlgradient
 
 
 class Lin:

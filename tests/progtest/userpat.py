@@ -465,14 +465,15 @@ def make_userpat_block(feature: str, rng: random.Random) -> Tuple[List[str], Lis
             ["try:", "    {h} = {h} * 0.5", "finally:", "    {h} = {h} + 0.1"],
         ])), defs
     if feature == "type_tests":
-        # numpy's answers: inside sct a dlarray argument reads as its data (tests/test_redteam_dec3b.py)
+        # tests whose answer is the same for the numpy arrays of the plain reference and the dlarrays sct is
+        # given (a dlarray is no np.ndarray: isinstance(v, (np.ndarray, dlarray)), as the error of sct advises)
         return _fill(rng, rng.choice([
-            ["tot_{t} = 0.0", "for v_{t} in (x, @V, 2.0):", "    if isinstance(v_{t}, np.ndarray):",
+            ["tot_{t} = 0.0", "for v_{t} in (x, @V, 2.0):", "    if isinstance(v_{t}, (np.ndarray, dlarray)):",
              "        tot_{t} = tot_{t} + np.sum(v_{t} ** 2)", "{h} = {h} * (1.0 + 0.1 * tot_{t})"],
-            ["for k_{t}, v_{t} in p.items():", "    if isinstance(v_{t}, np.ndarray) and v_{t}.ndim == 1:",
+            ["for k_{t}, v_{t} in p.items():", "    if isinstance(v_{t}, (np.ndarray, dlarray)) and v_{t}.ndim == 1:",
              "        {h} = {h} + 0.1 * v_{t}"],
-            ["s_{t} = np.sum({h} * @V)", "{h} = {h} * (0.9 if isinstance(s_{t}, float) else 0.6)"],
-            ["{h} = {h} * (0.9 if type(@V) is np.ndarray else 0.6)"],
-            ["{h} = {h} * (0.9 if np.isscalar({h}[0] * @V[1]) else 0.6)"],
+            ["s_{t} = float(np.sum({h} * @V))", "{h} = {h} * (0.9 if isinstance(s_{t}, float) else 0.6)"],
+            ["{h} = {h} * (0.9 if type(@V) in (np.ndarray, dlarray) else 0.6)"],
+            ["{h} = {h} * (0.9 if np.ndim({h}[0] * @V[1]) == 0 else 0.6)"],
         ])), defs
     raise ValueError(f"unknown feature {feature}")
