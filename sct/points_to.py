@@ -2694,13 +2694,13 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
         f = node.func
         name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else ""
         root = root_name(f)
+        # (``np.array([c], dtype=object)``: an array holding c, as ``list([c])`` does; was not followed, so
+        # ``c.d = np.array([c], dtype=object)`` was no store of c into itself: an internal error, gate55)
+        objects = root in _ARRAY_MODULES and (_object_dtype(node) or any(
+            k.arg == "dtype" and isinstance(k.value, gast.Name) for k in node.keywords))    # (``dtype=np_object_``)
         if root is not None and root.startswith("rt") and isinstance(f, gast.Attribute):
             holds = name in CONTAINER_COPIES or name == "bind_closure"     # (sct's own: its copies, closures)
         else:
-            # (``np.array([c], dtype=object)``: an array holding c, as ``list([c])`` does; was not followed, so
-            # ``c.d = np.array([c], dtype=object)`` was no store of c into itself: an internal error, gate55)
-            objects = root in _ARRAY_MODULES and (_object_dtype(node) or any(
-                k.arg == "dtype" and isinstance(k.value, gast.Name) for k in node.keywords))    # (``dtype=np_object_``)
             holds = name in _HOLDING_CALLS or name in _COPYING_CALLS or isinstance(f, gast.Name) and name in local or \
                 name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES or objects
         if isinstance(f, gast.Name) and name in local or not holds and id(node) in local:
