@@ -25,7 +25,7 @@ import types
 import weakref
 from collections import deque
 
-import numpy as np
+from .imported import np
 from .origins import module_top
 
 
