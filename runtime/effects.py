@@ -1317,8 +1317,12 @@ def stale_kept(*values, operands=()):
     loop: 23 GB for progtest's seed 238), a log list the code appends to and reads only otherwise."""
     from .dlarray import dlarray
     return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
-                  (v, _list_items(v)) if type(v) is list and any(v is o for o in operands) else None
-                  for v in values])
+                  _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values])
+
+
+def _list_kept(v):
+    items = _list_items(v)
+    return None if items is None else (v, items)
 
 
 _NUMBERS = numbers.Number
