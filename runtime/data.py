@@ -19,7 +19,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 from .dlarray import dlarray
 from .formats import check_format

@@ -13,7 +13,7 @@ import types
 import weakref
 from typing import Any, List, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 _NUMBERS = (int, float, complex, np.number)      # (bool is an int)
 

@@ -30,12 +30,12 @@ refuse complex input.
 from __future__ import annotations
 
 import functools
-import math
+from .imported import math
 import numbers
 import weakref
 from typing import Any, Optional, Sequence, Union
 
-import numpy as np
+from .imported import np
 from numpy.typing import ArrayLike
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 

@@ -17,6 +17,7 @@ for one outermost run of generated code (see ``sct.api.run_generated``).
 from __future__ import annotations
 
 import io
+import numbers
 import random
 import sys
 import threading
@@ -24,7 +25,7 @@ import types
 import weakref
 from collections import deque
 
-import numpy as np
+from .imported import np
 from .origins import module_top
 
 
@@ -1312,17 +1313,49 @@ def walked_iterator(items) -> None:
             f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
-def stale_kept(*values):
+def stale_kept(*values, operands=()):
     """Before a call sct cannot look into (a helper taken as not writing, a method, ``next``, a ``with``
     block's ``__enter__``/``__exit__``) that runs after differentiated operations read the plain arrays
     ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
-    of its numbers, for :func:`stale_check`."""
+    of its numbers, for :func:`stale_check`.  A plain list of numbers (or of such lists) among ``operands``,
+    those an adjoint reads as an operand (``y = np.sum(x * W)`` of a global ``W = [2.0, 2.0]``: ``d_y * W``), is
+    kept too, as its items (was: a call's ``W[0] += 1`` between them gave the changed numbers as the gradient,
+    [3, 2] where Python's derivative is [2, 2], red55h).  Not other lists: sct's tape (copied at each pass of a
+    loop: 23 GB for progtest's seed 238), a log list the code appends to and reads only otherwise."""
     from .dlarray import dlarray
-    # (lists are not kept: nan55 kept lists of numbers an adjoint reads, which refused every helper appending to a
-    # log list the sweep names, test_redteam_dec9b and 10 more; left open: a global list an adjoint reads, changed
-    # by a call between, red55h)
-    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else None
-                  for v in values])
+    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
+                  _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values])
+
+
+def _list_kept(v):
+    items = _list_items(v)
+    return None if items is None else (v, items)
+
+
+_NUMBERS = numbers.Number
+
+
+def _list_items(v):
+    """The items of a list of numbers (nested lists as tuples of theirs; numbers are not changed in place, so
+    the references are what the adjoint reads), else None (a list holding arrays or other objects)."""
+    items = tuple(v)
+    for e in items:
+        if type(e) is list:
+            return _list_items_nested(items)
+        if not isinstance(e, _NUMBERS) or isinstance(e, np.ndarray):
+            return None
+    return items
+
+
+def _list_items_nested(items):
+    out = []
+    for e in items:
+        e = _list_items(e) if type(e) is list else e if isinstance(e, _NUMBERS) and \
+            not isinstance(e, np.ndarray) else None
+        if e is None:
+            return None
+        out.append(e)
+    return tuple(out)
 
 
 # what a for loop walks without running code of the user's (rt.as_sequence): no copy taken there
@@ -1330,20 +1363,36 @@ _QUIET_WALKS = (list, tuple, dict, str, bytes, range, set, frozenset, np.ndarray
                 type({}.values()), type({}.items()))
 
 
-def stale_kept_walk(items, *values):
+def stale_kept_walk(items, *values, operands=()):
     """:func:`stale_kept` before ``rt.as_sequence(items)`` of a for loop, where walking ``items`` may run the
     user's code (an object's ``__iter__``, a generator): None where it is a list, tuple, dict, array..."""
     if type(items) in _QUIET_WALKS:    # (exact: a subclass's own __iter__ may run code; was isinstance, redfix51b G1)
         return None
-    return stale_kept(*values)
+    return stale_kept(*values, operands=operands)
 
 
 def _same_numbers(a, b) -> bool:
+    if type(b) is tuple:             # (a list's items as stale_kept found them)
+        return _same_items(a, b)
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind == "O":
         return all(p is q for p, q in zip(a.ravel().tolist(), b.ravel().tolist()))
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _same_items(now, was) -> bool:
+    if type(now) is not list or len(now) != len(was):
+        return False
+    for p, q in zip(now, was):
+        if p is q:
+            continue
+        if type(q) is tuple:
+            if not _same_items(p, q):
+                return False
+        elif type(p) is not type(q) or not (p == q or p != p and q != q):
+            return False
+    return True
 
 
 def stale_check(kept, names, lines, what, filename, lineno):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 from .registry import defrule, nondifferentiable
 from .labels import (LostLabels, lost_message, LABELS, _perm, align_data, align_perm, arrange_data, arrange_plan, reduced_format,  # noqa: F401,E501

@@ -42,7 +42,7 @@ import ast
 from time import perf_counter as _clock
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 from .support import into_temporary, negative_into, unbroadcast
 

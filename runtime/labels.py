@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 LABELS = "SCBTU"
 

@@ -23,11 +23,11 @@ passes (``dlnetwork(..., Seed=...)``).
 """
 from __future__ import annotations
 
-import math
+from .imported import math
 import numbers
 from typing import Any, List, Optional, Sequence, Union
 
-import numpy as np
+from .imported import np
 from numpy.typing import ArrayLike
 
 from .dlfun import avgpool, batchnorm, dlconv, dltranspconv, dropout, gelu, layernorm, maxpool, maxunpool

@@ -22,7 +22,7 @@ from typing import Any
 
 import copy
 
-import numpy as np
+from .imported import np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, nondifferentiable

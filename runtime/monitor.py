@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-import numpy as np
+from .imported import np
 
 __all__ = ["trainingProgressMonitor", "TrainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot",
            "yscale"]

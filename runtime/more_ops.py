@@ -39,10 +39,10 @@ from __future__ import annotations
 import builtins
 import functools
 import operator
-import math
+from .imported import math
 import numbers
 
-import numpy as np
+from .imported import np
 
 from .registry import CALL_EQUIVALENTS, LAZY_RULES, alias, declare, defrule, equivalent, nondifferentiable
 from .support import ZERO, _is_zero, getitem_or_zero, unbroadcast

@@ -31,7 +31,7 @@ import inspect
 import os
 from typing import Any, List, Optional, Sequence
 
-import numpy as np
+from .imported import np
 from .origins import module_top, name_top
 from numpy.typing import ArrayLike
 

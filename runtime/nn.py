@@ -20,12 +20,12 @@ on real operands).
 """
 from __future__ import annotations
 
-import math
+from .imported import math
 import numbers
 import sys
 from typing import Any, Optional, Tuple
 
-import numpy as np
+from .imported import np
 from numpy.typing import ArrayLike
 
 from .registry import defrule, new_results, nondifferentiable

@@ -67,7 +67,7 @@ import builtins
 import numbers
 import operator
 
-import numpy as np
+from .imported import np
 from .origins import module_top
 
 from .registry import ATTRIBUTES, declare, defrule, nondifferentiable
@@ -3303,7 +3303,7 @@ declare(np.broadcast_arrays, np.meshgrid, np.linalg.qr, np.linalg.eig, np.modf, 
 
 
 # Python's math functions on scalars differentiate like their numpy counterparts.
-import math as _math  # noqa: E402
+from .imported import math as _math  # noqa: E402
 from .registry import alias as _alias  # noqa: E402
 
 for _name, _np_op in {"sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos,

@@ -21,12 +21,12 @@ import collections
 import copy
 import dataclasses
 import functools
-import math
+from .imported import math
 import numbers
 import types
 from typing import Any, Callable, List, Optional, Tuple
 
-import numpy as np
+from .imported import np
 
 from .dlarray import dlarray
 from .layers import Layer

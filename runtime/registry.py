@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import gast
-import math
-import numpy as np
+from .imported import math
+from .imported import np
 
 __all__ = ["Rule", "OpFacts", "defrule", "declare", "facts_of", "DISCRETE_PARAMS", "uncovered_params",
            "nondifferentiable", "lookup", "is_nondifferentiable", "RULES", "NONDIFF", "FACTS", "METHODS",

@@ -10,10 +10,10 @@ These functions have no derivative rules: specialised code is never differentiat
 """
 from __future__ import annotations
 
-import math
+from .imported import math
 import warnings as _warnings
 
-import numpy as np
+from .imported import np
 
 from .errors import EvaluationError
 from .support import _UNSELECTED, SITES_NOTED, ZERO, _is_zero, index_add, index_adjoint, project, seed

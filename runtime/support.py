@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import itertools
 import keyword
-import math
+from .imported import math
 import numbers
 import operator
 import sys
@@ -23,7 +23,7 @@ import weakref
 import collections
 from typing import Any, NamedTuple
 
-import numpy as np
+from .imported import np
 
 from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
 from .origins import module_name, module_top, name_top

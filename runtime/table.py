@@ -18,7 +18,7 @@ import html
 import numbers
 from typing import Any, List, NamedTuple, Tuple
 
-import numpy as np
+from .imported import np
 
 __all__ = ["Table", "Row"]
 

@@ -71,7 +71,8 @@ from .plans import CallKind
 from .rt_namespace import RT, RT_NAMES
 from .normalize_generators import generator_items
 from .scalars import specialise
-from .replaced_functions import refuse_replaced
+from .replaced_functions import guard_module_reads, refuse_replaced
+from .runtime.imported import original
 from .global_writes import check_attribute_rebinds, check_global_rebinds
 from . import cache
 from .callee_effects import ABSENT as ABSENT_CALLEE, begin_callee_reads, callee_reads, end_callee_reads
@@ -1345,7 +1346,8 @@ def _numpy_name(resolver: Resolver, namer: Namer) -> str:
     user_np = resolver.resolve_name("np")
     # (a user's global np that is not numpy: another name for numpy, also where the function never reads np,
     # since the derivative rules' code does: was the user's np.sin in cos's rule, a wrong gradient)
-    return "np" if user_np is np or user_np is _MISSING else namer.fresh("numpy")
+    # (the runtime's copy of numpy, runtime/imported.py, where sct compiles its own rules: numpy too)
+    return "np" if original(user_np) is np or user_np is _MISSING else namer.fresh("numpy")
 
 
 def _generate(fdef, filename: str, activity: Activity, resolver: Resolver, namer: Namer, mode: str,
@@ -1786,6 +1788,7 @@ def _load(fn, generated, source: str, line_table, filename: str, lineno: int, na
     if generated.entry in resolver.guards:      # the entry keeps the user's name: a recursive
         namespace[generated.entry] = resolver.guards[generated.entry].value   # call reads the user's
     cache.release_generated(gen_filename, entry)
+    guard_module_reads(generated.functions, namespace, resolver)     # (np.sin in cos's adjoint: replaced, compiled again)
     attribute_guards = [g for g in resolver.attribute_guards.values() if not _unguarded(g)]
     compiled = Compiled(entry, fwd, bwd, source, list(resolver.guards.values()), gen_filename,
                         cache.make_check(fn, resolver.guards.values(), attribute_guards), out_formats)

@@ -1037,9 +1037,12 @@ class _Values:
                 self.array_sites.add(site)
                 return objs | state.contents(objs) | self.fresh(state, site)
             return objs | state.contents(objs)
-        if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and _object_dtype(node):
+        if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and (_object_dtype(node) or any(
+                k.arg == "dtype" and not self._numeric_dtype(state, k.value) for k in node.keywords)):
             # np.array([M[0], None], dtype=object): an array of references to the objects given
-            # (was a new value holding nothing: arr[0][1] = v was not seen to change M)
+            # (was a new value holding nothing: arr[0][1] = v was not seen to change M; and of a dtype sct cannot
+            # read, the normalizer's ``dtype=np_object_``: ``c.d = np.array(t, dtype=np.object_)`` of t = [c, 1],
+            # an internal error in the gradient where c then holds itself, gate55)
             objs = args | receiver
             return self.fresh(state, site, objs | state.contents(objs))
         if info.kind in (CallKind.OP, CallKind.NONDIFF) and info.obj is not None and \
@@ -2695,11 +2698,15 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
         f = node.func
         name = f.id if isinstance(f, gast.Name) else f.attr if isinstance(f, gast.Attribute) else ""
         root = root_name(f)
+        # (``np.array([c], dtype=object)``: an array holding c, as ``list([c])`` does; was not followed, so
+        # ``c.d = np.array([c], dtype=object)`` was no store of c into itself: an internal error, gate55)
+        objects = root in _ARRAY_MODULES and (_object_dtype(node) or any(
+            k.arg == "dtype" and isinstance(k.value, gast.Name) for k in node.keywords))    # (``dtype=np_object_``)
         if root is not None and root.startswith("rt") and isinstance(f, gast.Attribute):
             holds = name in CONTAINER_COPIES or name == "bind_closure"     # (sct's own: its copies, closures)
         else:
             holds = name in _HOLDING_CALLS or name in _COPYING_CALLS or isinstance(f, gast.Name) and name in local or \
-                name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES
+                name.lstrip("_")[:1].isupper() and root not in _ARRAY_MODULES or objects
         if isinstance(f, gast.Name) and name in local or not holds and id(node) in local:
             # (a callable bound here: a nested def, a lambda, an itemgetter; or a call the points-to state says may
             # give what it is given, ``make(c)``: its arguments, their items, a method's object)
@@ -2709,6 +2716,8 @@ def _bare_names(node, local=frozenset()) -> Set[str]:
         if not holds:
             return set()
         parts = list(node.args) + [k.value for k in node.keywords]
+        if objects:
+            return _item_names(node.args[0], local) if node.args else set()
         if name in _COPYING_CALLS and not (root is not None and root.startswith("rt")) or \
                 name in CONTAINER_COPIES and name != "simple_namespace" and root is not None and root.startswith("rt"):
             return set().union(*(_item_names(p, local) for p in parts)) if parts else set()

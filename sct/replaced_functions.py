@@ -87,6 +87,27 @@ def refuse_replaced(resolver, fdef, filename: str) -> None:
             f"own name", filename, fdef.lineno, f"replaced {spelled}")
 
 
+def guard_module_reads(functions, namespace, resolver) -> None:
+    """Guard the watched functions the generated code reads itself (``np.sin(x)`` in the adjoint of ``np.cos``,
+    written from its rule), as the user's code's reads are: a cache hit after ``np.sin = np.cos`` compiles again,
+    and is refused (was: the cached adjoint ran the replacement, -cos(x) as the derivative of cos, misc55)."""
+    watched = {id(m): m for m in (sys.modules.get(n) for n in WATCHED) if m is not None}
+
+    def module_of(node):
+        if isinstance(node, gast.Name):
+            return watched.get(id(namespace.get(node.id)))
+        if isinstance(node, gast.Attribute):
+            base = module_of(node.value)
+            return watched.get(id(getattr(base, node.attr, None))) if base is not None else None
+        return None
+    for function in functions:
+        for node in walk_nodes(function):
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Load):
+                base = module_of(node.value)
+                if base is not None and node.attr in ORIGINAL[base.__name__]:
+                    resolver.attribute(base, node.attr)
+
+
 def _line_of(resolver, fdef, base, name: str) -> Tuple[int, str]:
     """The line of the first statement that reads ``base.name`` (a call, an attribute, ``from base import
     name``) and how it spells it."""

@@ -349,16 +349,20 @@ class _Pass:
         for key, i in first.items():
             kind, s, parent = events[i]
             later: Set[str] = set()
+            swept: Set[str] = set()         # (what the adjoint itself reads of them, not the return statement)
             recompute = False
             for j in reading[bisect.bisect_right(reading, i):]:
                 for sweep in info[j][3]:
                     later |= self.loads[sweep]
+                    swept |= self.loads[sweep]
                     recompute = recompute or self.recomputes[sweep]
                 if info[j][5]:
                     later |= info[j][1] | final
+                    swept |= final
             if not later:
                 continue
             at_stake: Dict[str, int] = {}
+            operands: Set[str] = set()      # the user's names a differentiated operation reads and its adjoint too
             upto = last[key] + 1 if kind == "exit" else last[key]
             for j in range(upto):
                 line_j, loads, is_active, _, _, _, reads_of_fields = info[j]
@@ -378,10 +382,13 @@ class _Pass:
                         continue
                     if n in later or residual:
                         at_stake.setdefault(n, line_j)
+                        if is_active and n in self.known and (n in swept or residual) and \
+                                isinstance(events[j][1], gast.Assign):      # (not sct's own guards)
+                            operands.add(n)
             if at_stake:
-                self.insert(kind, s, parent, at_stake, info[i][0], bound)
+                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands)
 
-    def insert(self, kind, s, parent, at_stake, line, bound) -> None:
+    def insert(self, kind, s, parent, at_stake, line, bound, operands=()) -> None:
         from .ir import assign, call, const, load, expr_stmt
         names = sorted(at_stake)
         kept = self.namer.fresh("stale_kept")
@@ -395,8 +402,13 @@ class _Pass:
         if not names:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
         walked = self._walk_of(s) if kind == "stmt" else None
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names]) if walked is None else
-                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names]))
+        # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
+        # tape nor a log list the code reads otherwise, rt.stale_kept)
+        lists = [n for n in names if n in operands]
+        operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
+                    ] if lists else []
+        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
+                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
         what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
             if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
         check = expr_stmt(call(rt("stale_check"), [

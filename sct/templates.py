@@ -14,6 +14,7 @@ import numpy as np
 
 from .ir import attr, const, rewrite_children, load, store, substitute_template, walk_nodes
 from .rt_namespace import RT
+from .runtime.imported import original
 
 
 BINOP_OPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -205,7 +206,7 @@ def instantiate_template(template, mapping: Dict[str, Any], globals_, numpy_name
     for name in _template_names(template):
         if name not in mapping and name in globals_:
             obj = globals_[name]
-            if obj is np:
+            if original(obj) is np:        # (the runtime's copy of numpy, runtime/imported.py: the generated code's)
                 mapping[name] = numpy_name
             elif id(obj) in rt_names:
                 mapping[name] = attr(load(rt_name), rt_names[id(obj)])

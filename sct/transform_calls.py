@@ -1192,6 +1192,11 @@ def _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents):
     return args, kwargs, tangents, keyword_tangents
 
 
+# a dict's tangent is a dict of its values' (an OrderedDict's too, rt.ordered_dict: was taken for another object, its
+# zeros the float zero and d.values()'s tangent read through the rule by index, an IndexError in forward mode)
+_DICTS = (dict, OrderedDict)
+
+
 def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     """J @ tangent for one op: the vjp of its rule with respect to g (rules are linear in g)."""
     from .runtime.support import zero_adjoint
@@ -1201,10 +1206,10 @@ def op_jvp_impl(op, args, kwargs, tangents, keyword_tangents, ans):
     if op is as_sequence and args and isinstance(args[0], dict):
         return zero_tangent(ans)           # `for key in d`: the keys, constants
     from .runtime.support import dict_items, dict_values
-    if op in (dict_items, dict_values) and len(args) == 1 and not kwargs and type(args[0]) is dict:
+    if op in (dict_items, dict_values) and len(args) == 1 and not kwargs and type(args[0]) in _DICTS:
         return _dict_view_tangent(op is dict_items, args[0], tangents[0] if tangents else None)
     if op in (dict_merged, dict_or, bit_or) and len(args) == 2 and not kwargs and \
-            type(args[0]) is dict and type(args[1]) is dict:
+            type(args[0]) in _DICTS and type(args[1]) in _DICTS:
         return _dict_merged_tangent(args, tangents, ans)      # {**a, **b}, a | b, d.update(...)
     rule = registry.lookup(op)
     args, kwargs, tangents, keyword_tangents = _scalar_lists_as_arrays(op, args, kwargs, tangents, keyword_tangents)
@@ -1268,7 +1273,7 @@ def _zeros_like_output(ans):
         return type(ans)(*zeros) if _is_namedtuple(ans) else zeros
     if isinstance(ans, list):
         return [_zeros_like_output(v) for v in ans]
-    if type(ans) is dict:
+    if type(ans) in _DICTS:
         # a dict's zeros item by item, so the rule's g has the kinds of its items (was: the float zero,
         # taken for real: the transposed rule of dict(...) took np.real of the dict of complex
         # tangents, a 0-d object array, and d.values()'s tangent was 0)

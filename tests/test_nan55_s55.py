@@ -237,8 +237,6 @@ def _bump_w():
     W[0] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="left open (s55 review): lists are not kept for the stale check, which "
-    "refused every helper appending to a log list the sweep names (test_redteam_dec9b)")
 def test_list_read_by_adjoint_then_changed_by_call_refused():
     """(red55h, found with F3: was the gradient [3, 2] where Python's is [2, 2]: the adjoint of np.sum(x * W)
     read the list W after _bump_w changed it)"""
