@@ -252,11 +252,12 @@ def _contents_type(name: str, facts, seen) -> str:
     contents = getattr(facts, "contents", None)
     if contents is None:
         return ""
-    written = contents()
-    for call in written.calls(name):
+    writes, calls = contents().reach(name)
+    for call in calls:
         if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES:
             return ""
-    return "plain" if all(v is not None and _type(v, facts, seen) == "plain" for v in written.writes(name)) else ""
+    return "plain" if all(v is not None and (isinstance(v, gast.Name) and v.id == name or _type(v, facts, seen) ==
+                                             "plain") for v in writes) else ""
 
 
 def _global_type(name: str, facts) -> str:

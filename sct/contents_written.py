@@ -29,12 +29,15 @@ _COPYING = frozenset(("list", "tuple", "sorted", "reversed", "dict", "set", "ite
 
 
 class Contents:
-    """The groups of names and, for each, the values written into it and the calls handed it."""
+    """The groups of names and, for each, the values written into it (with the depth of the container written:
+    0 for ``X[k] = v``, 1 for ``X[k].append(v)``), the containers it was put into and the calls handed it."""
 
     def __init__(self) -> None:
         self._parent: Dict[str, str] = {}
         self._writes: Dict[str, list] = {}
         self._calls: Dict[str, list] = {}
+        self._into: Dict[str, set] = {}
+        self._holds: Dict[str, set] = {}
 
     def group(self, name: str) -> str:
         root = name
@@ -47,21 +50,37 @@ class Contents:
         ra, rb = self.group(a), self.group(b)
         if ra != rb:
             self._parent[ra] = rb
-            self._writes.setdefault(rb, []).extend(self._writes.pop(ra, []))
-            self._calls.setdefault(rb, []).extend(self._calls.pop(ra, []))
+            for table in (self._writes, self._calls):
+                table.setdefault(rb, []).extend(table.pop(ra, []))
+            for sets in (self._into, self._holds):
+                sets.setdefault(rb, set()).update(sets.pop(ra, ()))
 
-    def written(self, name: str, value) -> None:
+    def written(self, name: str, value, depth: int) -> None:
         """``value`` put into what ``name`` holds (None: something not known)."""
-        self._writes.setdefault(self.group(name), []).append(value)
+        self._writes.setdefault(self.group(name), []).append((value, depth))
+
+    def put_into(self, name: str, container: str) -> None:
+        """What ``name`` holds an item of what ``container`` holds (``d["k"] = X``, ``d.append(X)``, ``X = d["k"]``)."""
+        self._into.setdefault(self.group(name), set()).add(container)
+        self._holds.setdefault(self.group(container), set()).add(name)
 
     def handed(self, name: str, call) -> None:
         self._calls.setdefault(self.group(name), []).append(call)
 
-    def writes(self, name: str) -> List[Optional[gast.AST]]:
-        return list(self._writes.get(self.group(name), ()))
-
-    def calls(self, name: str) -> list:
-        return list(self._calls.get(self.group(name), ()))
+    def reach(self, name: str):
+        """``(writes, calls)`` that may change what ``name`` holds: those of its group, those into the items of the
+        containers it is an item of (``d[k].append(v)`` after ``d[k] = X``) and all those of its items."""
+        writes, calls, todo, done = [], [], [(self.group(name), 0)], set()
+        while todo:
+            group, depth = todo.pop()
+            if (group, depth) in done:
+                continue
+            done.add((group, depth))
+            writes += [v for v, d in self._writes.get(group, ()) if d >= depth]
+            calls += self._calls.get(group, ())
+            todo += [(self.group(c), 1) for c in self._into.get(group, ())]
+            todo += [(self.group(i), 0) for i in self._holds.get(group, ())]
+        return writes, calls
 
 
 def root_name(node) -> Optional[str]:
@@ -72,16 +91,20 @@ def root_name(node) -> Optional[str]:
     return node.id if isinstance(node, gast.Name) else None
 
 
+def _depth(node) -> int:
+    """How many items or fields down from its name ``node`` reads (``X``: 0, ``X[k]``: 1, ``X.a[k]``: 2)."""
+    depth = 0
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node, depth = node.value, depth + 1
+    return depth
+
+
 def _held(value) -> List[str]:
-    """The names whose containers (or items) ``value`` may be itself or hold: ``hs``, ``hs[0]``, ``[hs, 1]``,
-    ``a if c else hs``, ``hs + [h]``, ``list(hs)``."""
+    """The names whose containers (or items) ``value`` may be itself or share items with: ``hs``, ``hs[0]``, ``a if
+    c else hs``, ``hs + [h]``, ``list(hs)``."""
     name = root_name(value)
     if name is not None:
         return [name]
-    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
-        return [n for e in value.elts for n in _held(e)]
-    if isinstance(value, gast.Dict):
-        return [n for e in value.values for n in _held(e)]
     if isinstance(value, gast.IfExp):
         return _held(value.body) + _held(value.orelse)
     if isinstance(value, gast.BinOp):
@@ -94,39 +117,56 @@ def _held(value) -> List[str]:
     return []
 
 
+def _items(value) -> List[str]:
+    """The names whose containers ``value`` makes items of a new one (``[hs, 1]``, ``{"h": hs}``)."""
+    if isinstance(value, (gast.List, gast.Tuple, gast.Set)):
+        return [n for e in value.elts for n in _held(e) + _items(e)]
+    if isinstance(value, gast.Dict):
+        return [n for e in value.values for n in _held(e) + _items(e)]
+    return []
+
+
 def contents_written(fdef) -> Contents:
     found = Contents()
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Assign):
-            held = _held(n.value)
             for t in n.targets:
-                _assigned(found, t, n.value, held)
+                _assigned(found, t, n.value)
         elif isinstance(n, gast.AugAssign) and not isinstance(n.target, gast.Name):
-            _assigned(found, n.target, n.value, _held(n.value))
+            _assigned(found, n.target, n.value)
         elif isinstance(n, (gast.For, gast.comprehension)):
-            for name in _held(n.iter):
+            for name in _held(n.iter) + _items(n.iter):
                 for t in walk_nodes(n.target):
                     if isinstance(t, gast.Name):
-                        found.join(t.id, name)
+                        found.put_into(t.id, name)      # (``for r in rows``: r an item of rows)
         elif isinstance(n, gast.Call):
             _called(found, n)
     return found
 
 
-def _assigned(found: Contents, target, value, held) -> None:
-    if isinstance(target, gast.Name):
+def _assigned(found: Contents, target, value) -> None:
+    held, items = (_held(value), _items(value)) if value is not None else ([], [])
+    if isinstance(target, gast.Name) and isinstance(value, (gast.Subscript, gast.Attribute)) and held:
+        found.put_into(target.id, held[0])      # (``r = rows[0]``: an item of rows)
+    elif isinstance(target, gast.Name):
         for name in held:
             found.join(target.id, name)
+        for name in items:
+            found.put_into(name, target.id)
     elif isinstance(target, (gast.Tuple, gast.List)):
         for e in target.elts:           # (``a, b = hs``: each may be an item of it; ``a[0], b = ...``: not known)
-            _assigned(found, e, None, held)
+            if isinstance(e, gast.Name):
+                for name in held + items:
+                    found.join(e.id, name)
+            else:
+                _assigned(found, e, None)
     else:
         name = root_name(target)
         if name is None:
             return
-        found.written(name, value)      # (``X[k] = v``, ``X.a = v``; None from an unpacking: not known)
-        for other in held:
-            found.join(name, other)
+        found.written(name, value, _depth(target) - 1)      # (``X[k] = v``, ``X.a = v``; None: not known)
+        for other in held + items:
+            found.put_into(other, name)
 
 
 def _called(found: Contents, call) -> None:
@@ -135,14 +175,14 @@ def _called(found: Contents, call) -> None:
     arguments = list(call.args) + [k.value for k in call.keywords]
     if receiver is not None and func.attr in _ADDING:
         for v in _ADDING[func.attr](call):
-            found.written(receiver, v)
-            for name in _held(v):
-                found.join(receiver, name)
+            found.written(receiver, v, _depth(func.value))
+            for name in _held(v) + _items(v):
+                found.put_into(name, receiver)
         return
     if receiver is not None and func.attr in _READING:
         return
     if receiver is not None:
         found.handed(receiver, call)    # (``model.record(x)``: a method of the user's may write into its fields)
     for a in arguments:
-        for name in _held(a):
+        for name in _held(a) + _items(a):
             found.handed(name, call)
