@@ -41,7 +41,19 @@ __all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate", "lbfgsupdate
 
 
 def _is_leaf(x) -> bool:
-    return isinstance(x, (dlarray, np.ndarray, np.generic, numbers.Number)) and not isinstance(x, bool)
+    return _a_number(x) and not _integral(x)
+
+
+def _a_number(x) -> bool:
+    return isinstance(x, (dlarray, np.ndarray, np.generic, numbers.Number))
+
+
+def _integral(x) -> bool:
+    """An int, bool, numpy integer or np.bool_ among the parameters: a setting (``"n_layers": 2``, a flag), which
+    has no gradient (dlgradient gives 0 there; PyTorch trains floating tensors only, MATLAB's learnables are single
+    or double), passed through as it is, its states None (was: np.float64(2.0) after one step, so
+    ``range(p["n_layers"])`` then failed, red3_55 W3)."""
+    return isinstance(x, (numbers.Integral, np.bool_))
 
 
 def _is_namedtuple(x) -> bool:
@@ -95,7 +107,7 @@ def _passed_through(x) -> bool:
     """A function or text among the parameters, which holds none: a function or numpy ufunc in a list of layers
     (``[layer1, np.tanh, layer2]``), a partial, a class, a layer's setting ("fc", True); returned as it is (was: "cannot update a ufunc"
     for a Sequential-style list of layers with an activation in it)."""
-    if isinstance(x, (str, bytes, bool)):
+    if isinstance(x, (str, bytes)) or _integral(x):
         return True         # (a layer's settings, ``{"type": "fc", "W": W, ...}``, a flag: were "cannot update a
                             # str", red55u C1)
     if isinstance(x, _NOT_PARAMETER_OBJECTS + (functools.partial,)):
@@ -124,7 +136,7 @@ def _part(tree, key, kind):
     give None."""
     if _empty(tree):
         return None
-    if _is_leaf(tree):
+    if _a_number(tree):
         # (was: TypeError "'int' object is not subscriptable" from inside the walk)
         raise TypeError(f"a gradient or optimizer state that is one {type(tree).__name__} where the parameters "
                         f"are a structure (with {'field' if kind == 'attr' else 'entry'} {key!r}): start an "
@@ -338,6 +350,13 @@ def _tree_map(fn, tree, others, nout, where, memo):
                             f"or optimizer state holds a {type(other).__name__} there: cannot update a str; pass the "
                             "gradients dlgradient returns for these parameters and the state the optimizer returned "
                             "(None at first)")
+    if _integral(tree):
+        # (its gradient from dlgradient is 0; a number there that is not would not be applied)
+        other = next((o for o in others if _a_number(o) and np.any(_data(o) != 0)), None)
+        if other is not None:
+            raise TypeError(f"{where} is the {type(tree).__name__} {tree!r}, a setting the optimizers leave as it "
+                            "is, but its gradient or optimizer state is not zero there: to train it, make it a "
+                            f"float ({float(tree)!r}) or a dlarray")
     if _passed_through(tree):
         return tree if nout == 1 else (tree,) + (None,) * (nout - 1)
     if isinstance(tree, (functools.partial, types.FunctionType)):

@@ -16,10 +16,12 @@ from typing import Dict
 import gast
 import numpy as np
 
+from .contents_written import contents_written
 from .ir import walk_no_defs, walk_nodes
 from .normalize_try import local_names_of
 from .kinds import child_kind, leaf_kind
 from .plans import CallKind
+from .runtime.origins import module_top
 
 _DEPTH = 64
 
@@ -32,6 +34,7 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
                          "astype", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "conj", "conjugate",
                          "clip", "round"))
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
+_TEST_METHODS = frozenset(("any", "all"))         # (of a numpy array: numpy's bools)
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result),
 # numpy's functions of those names and a few more positions and counts too (``np.argmax(y, 1)`` of a dlarray y)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
@@ -172,6 +175,9 @@ def _type(value, facts, seen) -> str:
         partial = _partials(facts)
         try:
             found = _agreed(_type(b, facts, seen) for b in binds)
+            if found == "plain" and any(isinstance(b, (gast.List, gast.Tuple)) or
+                                        isinstance(b, gast.Call) and _helper(facts, b) is not None for b in binds):
+                found = _contents_type(value.id, facts, seen)
         finally:
             seen.discard(value.id)
         if _partials(facts) == partial:
@@ -194,13 +200,22 @@ def _type(value, facts, seen) -> str:
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
     if isinstance(value, gast.Subscript):
-        return _of_dlarray(_type(value.value, facts, seen))         # (h[:, 0], h[i] of a dlarray h)
+        found = _type(value.value, facts, seen)
+        if found == "plain" and _type(value.slice, facts, seen) == "plain":
+            return "plain"          # (np.eye(k)[p] of an argmax p: numpy's array, red3_55 W1)
+        return _of_dlarray(found)                                   # (h[:, 0], h[i] of a dlarray h)
     if isinstance(value, gast.Attribute) and value.attr in _DL_ATTRIBUTES:
         return _of_dlarray(_type(value.value, facts, seen))         # (h.T)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _DL_METHODS:
         found = _of_dlarray(_type(value.func.value, facts, seen))   # (h.mean(axis=0): was not known, refused
         if found:                                                   # where np.mean(h, axis=0) ran: redfix52 F17)
             return found
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr in _DL_METHODS | _TEST_METHODS and _type(value.func.value, facts, seen) == "plain" and \
+            all(_type(a, facts, seen) == "plain" or _a_dtype(a, facts)
+                for a in list(value.args) + [k.value for k in value.keywords]):
+        return "plain"              # (c.mean(), p.astype(float), c.any() of numpy's arrays (c = argmax(y, 1) ==
+                                    # labels): numpy's numbers and arrays, as np.mean(c) is; red3_55 W1)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
         return "plain"
@@ -213,18 +228,71 @@ def _type(value, facts, seen) -> str:
     return ""
 
 
-def _global_type(name: str, facts) -> str:
-    """A name the code reads but never binds: a global's (or a closure cell's) value, guarded (rebinding it compiles
-    anew), plain where it is a number or a numeric ndarray (``labels`` in ``np.argmax(y, 1) == labels``)."""
+def _a_dtype(node, facts) -> bool:
+    """Is ``node`` a type or dtype the function reads (``float``, ``np.float32`` of ``p.astype(float)``)?"""
     resolver = getattr(facts.activity, "resolver", None)
-    if resolver is None or name in resolver.locals or name not in getattr(resolver, "guards", ()):
-        return ""       # (only a name the code guards anyway: a guard added here refused code run during the call
-        #                 that rebinds the global, which sct follows, test_redteam_dec18y)
-    value = resolver.resolve_name(name)
-    if type(value) in (float, int, bool, complex) or type(value) is np.ndarray and value.dtype.kind in "biufc" or \
-            isinstance(value, np.generic) and value.dtype.kind in "biufc":
-        return "plain"
-    return ""
+    if resolver is None or isinstance(node, gast.Name) and node.id in resolver.locals:
+        return False
+    if isinstance(node, gast.Name) and node.id in ("float", "int", "bool", "complex"):
+        return True
+    if isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name) and \
+            node.value.id not in resolver.locals and resolver.resolve_name(node.value.id) is np:
+        return isinstance(getattr(np, node.attr, None), (type, np.dtype))         # (np.float32)
+    return False
+
+
+_UNWRITING_MODULES = frozenset(("numpy", "builtins", "math", "sct", "runtime"))
+
+
+def _contents_type(name: str, facts, seen) -> str:
+    """"plain" for the list (or tuple of lists) ``name`` holds, plain where it was made, where all the function
+    writes into it after is plain too and it is handed to no call that may write into it (sct/contents_written.py:
+    ``hs = []`` then ``hs.append(h)`` of a dlarray h gave ``np.stack(hs)`` as numpy's array, where Python's is a
+    dlarray); else not known."""
+    contents = getattr(facts, "contents", None)
+    if contents is None:
+        return ""
+    writes, calls = contents().reach(name)
+    for call in calls:
+        if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES:
+            return ""
+    return "plain" if all(v is not None and (isinstance(v, gast.Name) and v.id == name or _type(v, facts, seen) ==
+                                             "plain") for v in writes) else ""
+
+
+def _global_type(name: str, facts) -> str:
+    """A name the code reads but never binds: a global's (or a closure cell's) value, plain where it is a number or a
+    numeric ndarray (``labels`` in ``np.argmax(y, 1) == labels``).  A name the code guards anyway is read as guarded;
+    another, a global of the function's module, is plain where no function it reaches rebinds it during the call,
+    guarded by its type alone (rebinding it to a dlarray compiles anew; its value is not guarded, so code that rebinds
+    it during the call is not refused for it: comp55's guard was, test_redteam_dec18y)."""
+    resolver = getattr(facts.activity, "resolver", None)
+    if resolver is None or name in resolver.locals:
+        return ""
+    if name in getattr(resolver, "guards", ()):
+        return "plain" if _plain_value(resolver.resolve_name(name)) else ""
+    fn = getattr(resolver, "fn", None)
+    entry = getattr(resolver, "entry", fn)
+    namespace = getattr(fn, "__globals__", None)
+    if namespace is None or entry is None or name in fn.__code__.co_freevars:
+        return ""
+    from .global_writes import rebound_global
+    value = namespace.get(name)
+    plain = _plain_value(value)
+    if plain and rebound_global(entry, {name}, namespace, also=(fn,)) is not None:
+        return ""
+    if plain or not (callable(value) or isinstance(value, types.ModuleType)):
+        from .cache import Guard
+        from .options import _Lookup
+        key = f"__sct_plain_global_{name}_{id(namespace)}"     # (plain or not, as when compiled: guarded both ways)
+        resolver.guards.setdefault(key, Guard(_Lookup(lambda: _plain_value(namespace.get(name))), key, plain))
+    return "plain" if plain else ""
+
+
+def _plain_value(value) -> bool:
+    """A number, a numeric ndarray or numpy scalar: plain in Python (no dlarray)."""
+    return type(value) in (float, int, bool, complex) or type(value) is np.ndarray and value.dtype.kind in "biufc" or \
+        isinstance(value, np.generic) and value.dtype.kind in "biufc"
 
 
 def _name_types(facts) -> dict:
@@ -406,10 +474,30 @@ def _call_type(call, facts, seen) -> str:
     numpy_call = module == "numpy" and info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.PLAIN)
     if not (_array_function(facts, call) or numpy_call):
         return ""
-    found = _operands(*[_type(a, facts, seen) for a in list(call.args) + [k.value for k in call.keywords]])
+    listed = module == "numpy" and getattr(info.obj, "__name__", "") not in _ITEMS_DISPATCHED
+    found = _operands(*["plain" if listed and _a_list(a, facts) else _type(a, facts, seen)
+                        for a in list(call.args) + [k.value for k in call.keywords]])
     if _array_function(facts, call):
         return found
     return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+# numpy's functions that hand a list argument's items to their dlarrays (np.stack(hs) of a list of dlarrays is a
+# dlarray); numpy's others read a list as np.asarray does, an ndarray whatever its items (np.mean(losses) of a list
+# of dlarrays is numpy's float64)
+_ITEMS_DISPATCHED = frozenset(("stack", "vstack", "hstack", "dstack", "column_stack", "row_stack", "concatenate",
+                               "concat", "block", "choose", "select", "piecewise", "multi_dot", "result_type",
+                               "broadcast_arrays", "meshgrid", "ix_", "einsum", "lexsort"))
+
+
+def _a_list(node, facts) -> bool:
+    """Is ``node`` surely a Python list (written out, or a name every binding of which is one)?"""
+    if isinstance(node, (gast.List, gast.ListComp)):
+        return True
+    if not isinstance(node, gast.Name) or node.id in facts.params:
+        return False
+    binds = facts.bindings().get(node.id)
+    return bool(binds) and all(isinstance(b, (gast.List, gast.ListComp)) for b in binds)
 
 
 def _helper(facts, call):
@@ -468,7 +556,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
             calls.kinds[p] = kind
     inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
                                   bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
-                                  activity=calls)
+                                  activity=calls, contents=once(contents_written, fdef))
     inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
     found = []
     for r in walk_no_defs(fdef):
@@ -488,6 +576,17 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     if all(t in ("dl", "plain", "") for t in given.values()) and inner_seen == {mark}:
         memo[key] = found_type      # (a type met again while read, _CYCLE: as where it is read)
     return found_type
+
+
+def once(fn, *args):
+    """A function giving ``fn(*args)``, computed at its first call."""
+    done = []
+
+    def get():
+        if not done:
+            done.append(fn(*args))
+        return done[0]
+    return get
 
 
 def _items_read(fdef, name) -> bool:
@@ -513,7 +612,8 @@ class _HelperCalls:
         self.written_keys = frozenset()
         self._resolver = Resolver(fn, local_names | local_names_of(fdef))
         self._infos = {}
-        self._fn = fn
+        self._fn = self.fn = fn
+        self.entry = getattr(outer, "entry", getattr(outer, "fn", None))    # (the compiled function: _global_type)
         self.guards = getattr(outer, "guards", None)    # the compiled code's: the globals read here guarded there
         self.locals = self._resolver.locals
 

@@ -238,7 +238,6 @@ def _accuracy(w):
 
 
 @pytest.mark.parametrize("accelerate", [False, True])
-@pytest.mark.xfail(strict=True, reason="left open (s55 review): a numeric global read in a metric (labels) is plain only where the code guards it anyway; the guard comp55 added for it refused code that rebinds a global during the call (test_redteam_dec18y), so such metrics come back as dlarrays again")
 def test_metric_types_as_python(accelerate):
     w = dlarray(np.array([1.0, 1.5]))
     plain = _metrics(XM * w)
@@ -251,7 +250,6 @@ def test_metric_types_as_python(accelerate):
     assert type(acc) is type(want) is np.float64 and acc == want
 
 
-@pytest.mark.xfail(strict=True, reason="left open (s55 review): a numeric global read in a metric (labels) is plain only where the code guards it anyway; the guard comp55 added for it refused code that rebinds a global during the call (test_redteam_dec18y), so such metrics come back as dlarrays again")
 def test_rebound_global_compiles_anew():
     """The type read from a global (``LABELS``) is guarded: a dlarray there later gives what Python gives."""
     global LABELS
