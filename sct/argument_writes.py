@@ -32,6 +32,8 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
                          "astype", "ravel", "flatten", "transpose", "squeeze", "swapaxes", "conj", "conjugate",
                          "clip", "round"))
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
+# ... and its attributes that are Python's ints and tuples of them (those of an ndarray too)
+_SIZE_ATTRIBUTES = frozenset(("shape", "ndim", "size"))
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result),
 # numpy's functions of those names and a few more positions and counts too (``np.argmax(y, 1)`` of a dlarray y)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
@@ -155,7 +157,8 @@ def _type(value, facts, seen) -> str:
         types_ = [_type(e, facts, seen) for e in value.elts]
         return "plain" if all(t == "plain" for t in types_) else ""
     if isinstance(value, gast.Name):
-        if value.id in facts.params:
+        param = value.id in facts.params
+        if param and not facts.bindings().get(value.id):
             return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
         if value.id in seen:
             _note_partial(facts)
@@ -171,7 +174,9 @@ def _type(value, facts, seen) -> str:
         seen.add(value.id)
         partial = _partials(facts)
         try:
-            found = _agreed(_type(b, facts, seen) for b in binds)
+            # (a parameter bound again, ``c = c * 0.5`` in a loop: what it is at entry and each binding; was not
+            # known, a helper's float came back as a dlarray, red56d W1)
+            found = _agreed([_type(b, facts, seen) for b in binds] + ([_entry_type(value.id, facts)] if param else []))
         finally:
             seen.discard(value.id)
         if _partials(facts) == partial:
@@ -194,7 +199,12 @@ def _type(value, facts, seen) -> str:
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
     if isinstance(value, gast.Subscript):
-        return _of_dlarray(_type(value.value, facts, seen))         # (h[:, 0], h[i] of a dlarray h)
+        return _item_type(value.value, _type(value.value, facts, seen), facts)  # (h[:, 0], h[i] of a dlarray h)
+    if isinstance(value, gast.IfExp):
+        return _agreed([_type(value.body, facts, seen), _type(value.orelse, facts, seen)])
+    if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRIBUTES and \
+            _type(value.value, facts, seen) in ("dl", "plain"):
+        return "plain"              # (x.shape[0] * 0.5 of an array x: Python's float, red56d W1)
     if isinstance(value, gast.Attribute) and value.attr in _DL_ATTRIBUTES:
         return _of_dlarray(_type(value.value, facts, seen))         # (h.T)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _DL_METHODS:
@@ -270,6 +280,30 @@ def _of_dlarray(receiver) -> str:
     if receiver == "dl":
         return "dl"
     return _CYCLE_DL if receiver in (_CYCLE, _CYCLE_DL) else ""
+
+
+def _item_type(holder, holder_type, facts) -> str:
+    """An item of the expression ``holder`` of type ``holder_type``: a dlarray's is one; a plain value's where
+    nothing can have changed it since it was made (a tuple or list written out there, an array's shape, or a name
+    bound only to shapes: ``x.shape[0]``, ``[c, 1.0][0]``) is plain.  (A list bound to a name is not: an append
+    or a write of an item may have put a dlarray into it.)"""
+    if holder_type != "plain":
+        return _of_dlarray(holder_type)
+    if isinstance(holder, gast.Name):
+        binds = facts.bindings().get(holder.id) or [None]
+        return "plain" if all(isinstance(b, gast.Attribute) and b.attr == "shape" for b in binds) else ""
+    return "plain" if isinstance(holder, (gast.List, gast.Tuple)) or \
+        isinstance(holder, gast.Attribute) and holder.attr == "shape" else ""
+
+
+def _entry_type(name, facts) -> str:
+    """The type of the parameter ``name`` as the call gives it: a helper's (``_helper_type``'s ``entry``), or
+    the function's own argument's where it is a number or an array (its kind; a list may be changed)."""
+    entry = getattr(facts, "entry", None)
+    if entry is not None:
+        return entry.get(name, "")
+    kind = facts.activity.kinds.get(name)
+    return _kind_type(kind) if leaf_kind(kind) is not None else ""
 
 
 def _agreed(types) -> str:
@@ -367,7 +401,7 @@ def _output_type(value, facts, seen) -> str:
             elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
                 found.append(_type(b.elts[value.slice.value], facts, seen))
             else:
-                found.append(_of_dlarray(_type(b, facts, seen)))     # (h[0] of a dlarray h: one)
+                found.append(_item_type(value.value, _type(b, facts, seen), facts))  # (h[0] of a dlarray h)
         return _agreed(found)
     finally:
         seen.discard(holder)
@@ -467,6 +501,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
             calls.kinds[p] = kind
     inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
+                                  entry=given,
                                   bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
                                   activity=calls)
     inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
