@@ -268,6 +268,7 @@ class _WriteCheck:
         of this line's expression": a message names what the user wrote only."""
         # (a loop walking the very value written: said once, as the names are spelled the same now)
         text = re.sub(r"walks (\S+), which holds \1 or views of it,", r"walks \1", text)
+        text = re.sub(r"(or views of it),(?=[;,.])", r"\1", text)   # (the phrase's comma before ";": red56d R2)
         users = getattr(self.fdef, "sct_user_names", None)
         if users is None:
             return text
