@@ -368,8 +368,8 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
         elif any(k.arg == "out" for k in node.keywords) and "out" not in sig.parameters:
             # np.sin(z[0], out=z[1]), np.matmul(a, b, out=z[:, :]): numpy takes out=, sct's rule does not
             # (was: the refusal opened with "does not match its signature", red56d R1: what is refused first)
-            raise CompileError(f"`{rule.name}(..., out=...)` writes its result in place into the out= array (an "
-                               f"array or a view of one, t[:, :2]), which sct does not follow here; assign the "
+            raise CompileError(f"`{rule.name}(..., out=...)`: numpy's out= writes the result into an array in place "
+                               f"(into a view such as t[:, :2] too), which sct does not follow here; assign the "
                                f"result instead, with the inputs only: `r = {rule.name}(...)`, or "
                                f"`z[...] = {rule.name}(...)` to write it into z (`t[:, :2] = {rule.name}(...)` for "
                                f"out=t[:, :2])", filename, line, rule.name) from None
