@@ -157,6 +157,9 @@ def _type(value, facts, seen) -> str:
         types_ = [_type(e, facts, seen) for e in value.elts]
         return "plain" if all(t == "plain" for t in types_) else ""
     if isinstance(value, gast.Name):
+        reaching = getattr(facts, "reaching", None)
+        if reaching is not None and id(value) in reaching:
+            return _type(reaching[id(value)], facts, seen)  # (the one binding this read sees: reaching_bindings)
         param = value.id in facts.params
         if param and not facts.bindings().get(value.id):
             return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
@@ -385,9 +388,13 @@ def _output_type(value, facts, seen) -> str:
     """``t[i]``: an output of a call returning several arrays (``Y, m, v = batchnorm(...)``) or an item of a
     tuple written out."""
     holder = value.value.id
-    binds = facts.bindings().get(holder)
-    if holder in seen:
-        return _CYCLE
+    reaching = getattr(facts, "reaching", None)
+    if reaching is not None and id(value.value) in reaching:
+        binds = [reaching[id(value.value)]]     # (the binding this read sees: no cycle, it is an earlier one)
+    else:
+        binds = facts.bindings().get(holder)
+        if holder in seen:
+            return _CYCLE
     if not binds or holder in facts.params or any(b is None for b in binds):
         return ""
     seen.add(holder)
@@ -844,6 +851,44 @@ def item_types(fdef, facts) -> Dict[int, str]:
         elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in paths and \
                 isinstance(t.slice, gast.Constant) and not getattr(n, "sct_restore", False):
             last[paths[t.value.id] + (t.slice.value,)] = python_type(v, facts)
+    return found
+
+
+_DEFERRED = (gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.ListComp, gast.SetComp,
+             gast.DictComp, gast.GeneratorExp)
+
+
+def reaching_bindings(fdef, facts) -> Dict[int, object]:
+    """id of a name read in a simple statement of ``fdef``'s top level -> the value of the binding it sees, where
+    every binding of that name is ``name = value`` on the top level (none in a branch, a loop or a nested function,
+    no ``global``/``nonlocal`` of it): the last one before it.  ``out = net(x); out = out[0]`` then
+    ``st["m"] = np.mean(out)``: the read sees ``out[0]``, a dlarray (was: not known from the two bindings, a tuple
+    and an item, refused when stored, red56d F1)."""
+    bindings = facts.bindings()
+    top: Dict[str, int] = {}
+    for n in fdef.body:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            top[n.targets[0].id] = top.get(n.targets[0].id, 0) + 1
+    declared = {name for n in gast.walk(fdef) if isinstance(n, (gast.Global, gast.Nonlocal)) for name in n.names}
+    eligible = {name for name, count in top.items() if name not in declared and name not in facts.params and
+                len(bindings.get(name) or ()) == count and None not in bindings[name]}
+    found: Dict[int, object] = {}
+    last: Dict[str, object] = {}
+    for st in fdef.body:
+        if not isinstance(st, (gast.Assign, gast.Expr, gast.Return)):
+            continue
+        todo = [st.value] if st.value is not None else []
+        todo += [t for t in getattr(st, "targets", ()) if not isinstance(t, gast.Name)]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, _DEFERRED):
+                continue                # (run later, or a scope of its own)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in eligible and n.id in last:
+                found[id(n)] = last[n.id]
+            todo.extend(gast.iter_child_nodes(n))
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id in eligible:
+            last[st.targets[0].id] = st.value
     return found
 
 

@@ -645,7 +645,8 @@ class _WriteCheck:
 
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
-        from .argument_writes import item_types, key_writes, name_bindings, python_type, restored_keys
+        from .argument_writes import item_types, key_writes, name_bindings, python_type, reaching_bindings, \
+            restored_keys
         if getattr(self, "_type_facts", None) is None:
             bindings, keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
             if None in keys:            # (a key known only when it runs: any item may hold what it writes)
@@ -653,6 +654,7 @@ class _WriteCheck:
             self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
                                                      key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored)
+            self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts) if value is not None else ""
 
