@@ -869,7 +869,16 @@ def reaching_bindings(fdef, facts) -> Dict[int, object]:
     for n in fdef.body:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             top[n.targets[0].id] = top.get(n.targets[0].id, 0) + 1
-    declared = {name for n in gast.walk(fdef) if isinstance(n, (gast.Global, gast.Nonlocal)) for name in n.names}
+    declared = set()                # (names bound another way: declared, a def, an import, a match capture)
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            declared.update(n.names)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            declared.add(n.name)
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            declared.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(getattr(n, "name", None), str) and n is not fdef or isinstance(getattr(n, "rest", None), str):
+            declared.update(v for v in (getattr(n, "name", None), getattr(n, "rest", None)) if isinstance(v, str))
     eligible = {name for name, count in top.items() if name not in declared and name not in facts.params and
                 len(bindings.get(name) or ()) == count and None not in bindings[name]}
     found: Dict[int, object] = {}
