@@ -670,9 +670,6 @@ def _changes_code(fn, skip: int, depth: int) -> bool:
     return _by_code(_CHANGES, fn, skip, lambda: _changes(fn, skip))
 
 
-_CHANGES_SELF: Dict[int, Tuple[object, object, bool, tuple]] = {}
-
-
 def method_changes_arguments(fn, cls, fields) -> bool:
     """``changes_arguments`` of the method ``fn`` (a plain function) called on an instance of the class ``cls``
     whose own attributes are named ``fields``: its calls ``self.m(...)`` of a method of ``cls`` (a plain function,
@@ -681,7 +678,10 @@ def method_changes_arguments(fn, cls, fields) -> bool:
     second order through ``h = self.block(h)`` refused, red56d F2)."""
     if not isinstance(fn, types.FunctionType):
         return True
-    return _by_code(_CHANGES_SELF, fn, (cls, fields), lambda: _changes(fn, 0, (cls, fields)))
+    try:                # (not kept by fn's code: the answer reads the class's methods as they are now)
+        return _changes(fn, 0, (cls, fields))
+    except Exception:
+        return True
 
 
 def _changes(fn, skip: int, receiver=None) -> bool:
