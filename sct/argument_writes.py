@@ -159,7 +159,7 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Name):
         reaching = getattr(facts, "reaching", None)
         if reaching is not None and id(value) in reaching:
-            return _type(reaching[id(value)], facts, seen)  # (the one binding this read sees: reaching_bindings)
+            return _reaching_type(reaching[id(value)], facts)   # (the one binding this read sees)
         param = value.id in facts.params
         if param and not facts.bindings().get(value.id):
             return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
@@ -283,6 +283,32 @@ def _of_dlarray(receiver) -> str:
     if receiver == "dl":
         return "dl"
     return _CYCLE_DL if receiver in (_CYCLE, _CYCLE_DL) else ""
+
+
+def _reaching_type(bound, facts) -> str:
+    """The type of ``bound``, the value of a top-level binding a read sees (reaching_bindings): those before it
+    read first, in order, each once (a chain of 2,000 statements read one after another, not recursively)."""
+    memo, busy = facts.reach_types, facts.reach_busy
+    if id(bound) in memo:
+        return memo[id(bound)]
+    if id(bound) in busy:           # (met again through another name's bindings: as those say)
+        _note_partial(facts)
+        return _CYCLE
+    at = facts.reach_order_at.get(id(bound))
+    for i in range(facts.reach_done, at) if at is not None else ():
+        _reaching_type(facts.reach_order[i], facts)         # (those before it first, in order)
+        facts.reach_done = max(facts.reach_done, i + 1)
+    if id(bound) in memo:
+        return memo[id(bound)]
+    busy.add(id(bound))
+    partial = _partials(facts)
+    try:
+        found = _type(bound, facts, set())
+    finally:
+        busy.discard(id(bound))
+    if _partials(facts) == partial:
+        memo[id(bound)] = found
+    return found
 
 
 def _item_type(holder, holder_type, facts) -> str:
@@ -883,6 +909,7 @@ def reaching_bindings(fdef, facts) -> Dict[int, object]:
                 len(bindings.get(name) or ()) == count and None not in bindings[name]}
     found: Dict[int, object] = {}
     last: Dict[str, object] = {}
+    order: list = []                # (the values bound, in order: _reaching_type)
     for st in fdef.body:
         if not isinstance(st, (gast.Assign, gast.Expr, gast.Return)):
             continue
@@ -898,6 +925,9 @@ def reaching_bindings(fdef, facts) -> Dict[int, object]:
         if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
                 st.targets[0].id in eligible:
             last[st.targets[0].id] = st.value
+            order.append(st.value)
+    facts.reach_order, facts.reach_done, facts.reach_types = order, 0, {}
+    facts.reach_order_at, facts.reach_busy = {id(v): i for i, v in enumerate(order)}, set()
     return found
 
 
