@@ -367,10 +367,12 @@ def bind_arguments(rule: registry.Rule, node: gast.Call, filename: str, line: in
                     f"follow; assign the result instead: `r = {rule.name}(...)` with the inputs only)")
         elif any(k.arg == "out" for k in node.keywords) and "out" not in sig.parameters:
             # np.sin(z[0], out=z[1]), np.matmul(a, b, out=z[:, :]): numpy takes out=, sct's rule does not
-            # (was: only "got an unexpected keyword argument 'out'", which numpy's own signature has)
-            hint = (f" (numpy's out= writes the result into an array in place, which sct does not follow "
-                    f"here; assign the result instead: `r = {rule.name}(...)`, or `z[...] = {rule.name}(...)` "
-                    f"to write it into z)")
+            # (was: the refusal opened with "does not match its signature", red56d R1: what is refused first)
+            raise CompileError(f"`{rule.name}(..., out=...)`: numpy's out= writes the result into an array in place "
+                               f"(into a view such as t[:, :2] too), which sct does not follow here; assign the "
+                               f"result instead, with the inputs only: `r = {rule.name}(...)`, or "
+                               f"`z[...] = {rule.name}(...)` to write it into z (`t[:, :2] = {rule.name}(...)` for "
+                               f"out=t[:, :2])", filename, line, rule.name) from None
         raise CompileError(f"the call to {rule.name} does not match its signature "
                            f"{rule.name}{sig}: {exc}{hint}", filename, line, rule.name) from None
     result: Dict[str, Any] = {}

@@ -35,6 +35,8 @@ _DL_METHODS = frozenset(("sum", "mean", "var", "std", "max", "min", "prod", "cum
                          "clip", "round"))
 _DL_ATTRIBUTES = frozenset(("T", "real", "imag"))
 _TEST_METHODS = frozenset(("any", "all"))         # (of a numpy array: numpy's bools)
+# ... and its attributes that are Python's ints and tuples of them (those of an ndarray too)
+_SIZE_ATTRIBUTES = frozenset(("shape", "ndim", "size"))
 # ... and those whose results are numpy's integer arrays and scalars (positions: runtime/dlarray.py _wrap_result),
 # numpy's functions of those names and a few more positions and counts too (``np.argmax(y, 1)`` of a dlarray y)
 _INTEGER_METHODS = frozenset(("argmax", "argmin", "argsort"))
@@ -158,7 +160,14 @@ def _type(value, facts, seen) -> str:
         types_ = [_type(e, facts, seen) for e in value.elts]
         return "plain" if all(t == "plain" for t in types_) else ""
     if isinstance(value, gast.Name):
-        if value.id in facts.params:
+        reaching = getattr(facts, "reaching", None)
+        if reaching is not None and id(value) in reaching:
+            bound = reaching[id(value)]                         # (the one binding this read sees)
+            found = _reaching_type(bound, facts)
+            return _contents_type(value.id, facts, seen) if found == "plain" and _may_be_filled(bound, facts) \
+                else found
+        param = value.id in facts.params
+        if param and not facts.bindings().get(value.id):
             return getattr(facts, "given", {}).get(value.id, "")     # (a helper's parameter: _helper_type)
         if value.id in seen:
             _note_partial(facts)
@@ -174,9 +183,10 @@ def _type(value, facts, seen) -> str:
         seen.add(value.id)
         partial = _partials(facts)
         try:
-            found = _agreed(_type(b, facts, seen) for b in binds)
-            if found == "plain" and any(isinstance(b, (gast.List, gast.Tuple)) or
-                                        isinstance(b, gast.Call) and _helper(facts, b) is not None for b in binds):
+            # (a parameter bound again, ``c = c * 0.5`` in a loop: what it is at entry and each binding; was not
+            # known, a helper's float came back as a dlarray, red56d W1)
+            found = _agreed([_type(b, facts, seen) for b in binds] + ([_entry_type(value.id, facts)] if param else []))
+            if found == "plain" and any(_may_be_filled(b, facts) for b in binds):
                 found = _contents_type(value.id, facts, seen)
         finally:
             seen.discard(value.id)
@@ -203,7 +213,12 @@ def _type(value, facts, seen) -> str:
         found = _type(value.value, facts, seen)
         if found == "plain" and _type(value.slice, facts, seen) == "plain":
             return "plain"          # (np.eye(k)[p] of an argmax p: numpy's array, red3_55 W1)
-        return _of_dlarray(found)                                   # (h[:, 0], h[i] of a dlarray h)
+        return _item_type(value.value, found, facts)                # (h[:, 0], h[i] of a dlarray h)
+    if isinstance(value, gast.IfExp):
+        return _agreed([_type(value.body, facts, seen), _type(value.orelse, facts, seen)])
+    if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRIBUTES and \
+            _type(value.value, facts, seen) in ("dl", "plain"):
+        return "plain"              # (x.shape[0] * 0.5 of an array x: Python's float, red56d W1)
     if isinstance(value, gast.Attribute) and value.attr in _DL_ATTRIBUTES:
         return _of_dlarray(_type(value.value, facts, seen))         # (h.T)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _DL_METHODS:
@@ -242,6 +257,12 @@ def _a_dtype(node, facts) -> bool:
 
 
 _UNWRITING_MODULES = frozenset(("numpy", "builtins", "math", "sct", "runtime"))
+
+
+def _may_be_filled(bound, facts) -> bool:
+    """Is ``bound``, a plain value a name is bound to, a list or tuple written out or a helper's result, whose items
+    the function may write after (``_contents_type``)?"""
+    return isinstance(bound, (gast.List, gast.Tuple)) or isinstance(bound, gast.Call) and _helper(facts, bound) is not None
 
 
 def _contents_type(name: str, facts, seen) -> str:
@@ -340,6 +361,56 @@ def _of_dlarray(receiver) -> str:
     return _CYCLE_DL if receiver in (_CYCLE, _CYCLE_DL) else ""
 
 
+def _reaching_type(bound, facts) -> str:
+    """The type of ``bound``, the value of a top-level binding a read sees (reaching_bindings): those before it
+    read first, in order, each once (a chain of 2,000 statements read one after another, not recursively)."""
+    memo, busy = facts.reach_types, facts.reach_busy
+    if id(bound) in memo:
+        return memo[id(bound)]
+    if id(bound) in busy:           # (met again through another name's bindings: as those say)
+        _note_partial(facts)
+        return _CYCLE
+    at = facts.reach_order_at.get(id(bound))
+    for i in range(facts.reach_done, at) if at is not None else ():
+        _reaching_type(facts.reach_order[i], facts)         # (those before it first, in order)
+        facts.reach_done = max(facts.reach_done, i + 1)
+    if id(bound) in memo:
+        return memo[id(bound)]
+    busy.add(id(bound))
+    partial = _partials(facts)
+    try:
+        found = _type(bound, facts, set())
+    finally:
+        busy.discard(id(bound))
+    if _partials(facts) == partial:
+        memo[id(bound)] = found
+    return found
+
+
+def _item_type(holder, holder_type, facts) -> str:
+    """An item of the expression ``holder`` of type ``holder_type``: a dlarray's is one; a plain value's where
+    nothing can have changed it since it was made (a tuple or list written out there, an array's shape, or a name
+    bound only to shapes: ``x.shape[0]``, ``[c, 1.0][0]``) is plain.  (A list bound to a name is not: an append
+    or a write of an item may have put a dlarray into it.)"""
+    if holder_type != "plain":
+        return _of_dlarray(holder_type)
+    if isinstance(holder, gast.Name):
+        binds = facts.bindings().get(holder.id) or [None]
+        return "plain" if all(isinstance(b, gast.Attribute) and b.attr == "shape" for b in binds) else ""
+    return "plain" if isinstance(holder, (gast.List, gast.Tuple)) or \
+        isinstance(holder, gast.Attribute) and holder.attr == "shape" else ""
+
+
+def _entry_type(name, facts) -> str:
+    """The type of the parameter ``name`` as the call gives it: a helper's (``_helper_type``'s ``entry``), or
+    the function's own argument's where it is a number or an array (its kind; a list may be changed)."""
+    entry = getattr(facts, "entry", None)
+    if entry is not None:
+        return entry.get(name, "")
+    kind = facts.activity.kinds.get(name)
+    return _kind_type(kind) if leaf_kind(kind) is not None else ""
+
+
 def _agreed(types) -> str:
     """One type for what all the bindings give, a binding met again (_CYCLE, _CYCLE_DL) taken to be what the
     others are (the greatest fixed point: ``Y = fullyconnect(X, ...)`` then ``Y = batchnorm(Y, ...)``)."""
@@ -419,9 +490,13 @@ def _output_type(value, facts, seen) -> str:
     """``t[i]``: an output of a call returning several arrays (``Y, m, v = batchnorm(...)``) or an item of a
     tuple written out."""
     holder = value.value.id
-    binds = facts.bindings().get(holder)
-    if holder in seen:
-        return _CYCLE
+    reaching = getattr(facts, "reaching", None)
+    if reaching is not None and id(value.value) in reaching:
+        binds = [reaching[id(value.value)]]     # (the binding this read sees: no cycle, it is an earlier one)
+    else:
+        binds = facts.bindings().get(holder)
+        if holder in seen:
+            return _CYCLE
     if not binds or holder in facts.params or any(b is None for b in binds):
         return ""
     seen.add(holder)
@@ -435,7 +510,7 @@ def _output_type(value, facts, seen) -> str:
             elif isinstance(b, gast.Tuple) and -len(b.elts) <= value.slice.value < len(b.elts):
                 found.append(_type(b.elts[value.slice.value], facts, seen))
             else:
-                found.append(_of_dlarray(_type(b, facts, seen)))     # (h[0] of a dlarray h: one)
+                found.append(_item_type(value.value, _type(b, facts, seen), facts))  # (h[0] of a dlarray h)
         return _agreed(found)
     finally:
         seen.discard(holder)
@@ -555,6 +630,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
             calls.kinds[p] = kind
     inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
+                                  entry=given,
                                   bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
                                   activity=calls, contents=once(contents_written, fdef))
     inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
@@ -909,6 +985,57 @@ def item_types(fdef, facts) -> Dict[int, str]:
         elif isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in paths and \
                 isinstance(t.slice, gast.Constant) and not getattr(n, "sct_restore", False):
             last[paths[t.value.id] + (t.slice.value,)] = python_type(v, facts)
+    return found
+
+
+_DEFERRED = (gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef, gast.ListComp, gast.SetComp,
+             gast.DictComp, gast.GeneratorExp)
+
+
+def reaching_bindings(fdef, facts) -> Dict[int, object]:
+    """id of a name read in a simple statement of ``fdef``'s top level -> the value of the binding it sees, where
+    every binding of that name is ``name = value`` on the top level (none in a branch, a loop or a nested function,
+    no ``global``/``nonlocal`` of it): the last one before it.  ``out = net(x); out = out[0]`` then
+    ``st["m"] = np.mean(out)``: the read sees ``out[0]``, a dlarray (was: not known from the two bindings, a tuple
+    and an item, refused when stored, red56d F1)."""
+    bindings = facts.bindings()
+    top: Dict[str, int] = {}
+    for n in fdef.body:
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            top[n.targets[0].id] = top.get(n.targets[0].id, 0) + 1
+    declared = set()                # (names bound another way: declared, a def, an import, a match capture)
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.Global, gast.Nonlocal)):
+            declared.update(n.names)
+        elif isinstance(n, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)) and n is not fdef:
+            declared.add(n.name)
+        elif isinstance(n, (gast.Import, gast.ImportFrom)):
+            declared.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(getattr(n, "name", None), str) and n is not fdef or isinstance(getattr(n, "rest", None), str):
+            declared.update(v for v in (getattr(n, "name", None), getattr(n, "rest", None)) if isinstance(v, str))
+    eligible = {name for name, count in top.items() if name not in declared and name not in facts.params and
+                len(bindings.get(name) or ()) == count and None not in bindings[name]}
+    found: Dict[int, object] = {}
+    last: Dict[str, object] = {}
+    order: list = []                # (the values bound, in order: _reaching_type)
+    for st in fdef.body:
+        if not isinstance(st, (gast.Assign, gast.Expr, gast.Return)):
+            continue
+        todo = [st.value] if st.value is not None else []
+        todo += [t for t in getattr(st, "targets", ()) if not isinstance(t, gast.Name)]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, _DEFERRED):
+                continue                # (run later, or a scope of its own)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in eligible and n.id in last:
+                found[id(n)] = last[n.id]
+            todo.extend(gast.iter_child_nodes(n))
+        if isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+                st.targets[0].id in eligible:
+            last[st.targets[0].id] = st.value
+            order.append(st.value)
+    facts.reach_order, facts.reach_done, facts.reach_types = order, 0, {}
+    facts.reach_order_at, facts.reach_busy = {id(v): i for i, v in enumerate(order)}, set()
     return found
 
 

@@ -673,22 +673,73 @@ def _changes_code(fn, skip: int, depth: int) -> bool:
     return _by_code(_CHANGES, fn, skip, lambda: _changes(fn, skip))
 
 
-def _changes(fn, skip: int) -> bool:
+def method_changes_arguments(fn, cls, fields) -> bool:
+    """``changes_arguments`` of the method ``fn`` (a plain function) called on an instance of the class ``cls``
+    whose own attributes are named ``fields``: its calls ``self.m(...)`` of a method of ``cls`` (a plain function,
+    no attribute of the instance shadowing it) read in turn, as that method (was: any such call unsure, so
+    ``def block(self, h): return self.scale(np.tanh(self.lin(h)), k=0.3)`` was taken for one changing self and
+    second order through ``h = self.block(h)`` refused, red56d F2)."""
+    if not isinstance(fn, types.FunctionType):
+        return True
+    try:                # (not kept by fn's code: the answer reads the class's methods as they are now)
+        return _changes(fn, 0, (cls, fields))
+    except Exception:
+        return True
+
+
+def _changes(fn, skip: int, receiver=None) -> bool:
     """``changes_arguments`` for the function ``fn`` read from its source (``skip``: leading
-    parameters that are not the caller's, e.g. the new object of ``__init__``)."""
+    parameters that are not the caller's, e.g. the new object of ``__init__``; ``receiver``: (class,
+    attribute names) of the instance its first parameter is, method_changes_arguments)."""
     from .parse import function_ast
     fdef, _, _ = function_ast(fn)
     a = fdef.args
     params = [p.id for p in a.posonlyargs + a.args][skip:] + [p.id for p in a.kwonlyargs] + \
         [p.id for p in (a.vararg, a.kwarg) if p is not None]
     flow = _ArgumentFlow(fdef, params)
+    own = None
+    if receiver is not None and params and params[0] == ([p.id for p in a.posonlyargs + a.args] or [None])[0] and \
+            not any(isinstance(n, gast.Name) and n.id == params[0] and isinstance(n.ctx, (gast.Store, gast.Del))
+                    for n in walk_nodes(fdef)):
+        own = params[0]             # (self, never bound again)
     for n in walk_nodes(fdef):
         if isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.Delete)):
             if _store_changes(n, flow):
                 return True
+        if isinstance(n, gast.Call) and own is not None and _own_method_call(n, own, receiver) is not None:
+            if _own_method_call(n, own, receiver):
+                return True
+            continue
         if isinstance(n, gast.Call) and _call_changes(fn, n, flow) and not _pure_made_closure(fn, fdef, n):
             return True
     return False
+
+
+def _own_method_call(n: gast.Call, own: str, receiver):
+    """For ``self.m(...)`` (``own``: self's name) of a method ``m`` of ``receiver``'s class that no attribute of
+    the instance shadows: may it change an argument (self, or one given)?  None for another call."""
+    import inspect
+    func = n.func
+    if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id == own) or \
+            any(k.arg == "out" or k.arg is None for k in n.keywords) or \
+            any(isinstance(a, gast.Starred) for a in n.args):
+        return None
+    cls, fields = receiver
+    if func.attr in fields or any("__getattr" in vars(k) for k in cls.__mro__[:-1]):
+        return None
+    try:
+        method = inspect.getattr_static(cls, func.attr)
+    except AttributeError:
+        return None
+    if not isinstance(method, types.FunctionType) or module_top(method) in ("numpy", "sct", "sct_generated"):
+        return None
+    if id(method) in _FOLLOWING or len(_FOLLOWING) >= 4:
+        return True
+    _FOLLOWING.add(id(method))
+    try:
+        return method_changes_arguments(method, cls, fields)
+    finally:
+        _FOLLOWING.discard(id(method))
 
 
 def _pure_made_closure(fn, fdef, n: gast.Call) -> bool:

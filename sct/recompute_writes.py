@@ -779,6 +779,14 @@ class RecomputeWrites:
             return None
         return cls
 
+    def fields_of(self, node) -> Optional[frozenset]:
+        """The names of the own attributes of the argument object ``node`` names (from its kind; None where that
+        is not known)."""
+        kind = self.kinds.get(node.id) if isinstance(node, gast.Name) else None
+        if isinstance(kind, tuple) and len(kind) == 3 and kind[0] == "obj" and isinstance(kind[2], tuple):
+            return frozenset(dict(kind[2]))
+        return None
+
     def constant_argument(self, name: str, operand=None) -> bool:
         """Is the argument ``name`` known (from its kind) to hold no value to differentiate (a plain
         array, a list, dict or object of constants)?  A call given it is run as plain Python and
@@ -831,9 +839,11 @@ class RecomputeWrites:
         if not isinstance(static, types.FunctionType) or _library(module_name(static)):
             return None
         if not _writes_self(static):
-            from .callee_effects import changes_arguments
+            from .callee_effects import changes_arguments, method_changes_arguments
+            fields = self.fields_of(f.value)
             try:            # (a write through a local: ``for l in self.layers: l.training = v``; was: not a
-                changes = changes_arguments(static)         # change, red team 49)
+                changes = changes_arguments(static) if fields is None else \
+                    method_changes_arguments(static, cls, fields)   # change, red team 49)
             except Exception:
                 changes = True
             if not changes:

@@ -16,7 +16,7 @@ import numpy as np
 from types import MappingProxyType
 
 from .plans import CallKind, FunctionFacts
-from .ir import loaded_names, walk_nodes, walk_nodes_list
+from .ir import loaded_names, walk_no_defs, walk_nodes, walk_nodes_list
 from .copy_checks import CopyChecks
 from .stored_items import StoredItems
 from .plain_leaves import first_pass_constant
@@ -90,6 +90,7 @@ class CopyFollowing:
         self._in_loops: Optional[set] = None
         self._top_values: Optional[set] = None
         self._stores_fields = False
+        self._own: Dict[str, int] = {}
 
     def single_defs(self) -> Dict[str, Any]:
         """The value of each name bound once in the function (a Python copy ``x0 = x``, an item
@@ -197,7 +198,10 @@ class CopyFollowing:
             parts = [p for n in loops for p in ([n.target] if isinstance(n, gast.For) else []) + n.body + n.orelse]
             self._in_loops = {n.id for p in parts for n in walk_nodes(p)
                               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-        return self.facts.name_counts.get(name, (0, 0))[0] == 1 and (top or name not in self._in_loops)
+        stores = self.facts.name_counts.get(name, (0, 0))[0]
+        if stores > 1:                  # (a nested function's parameters of that name too: f's bound once?)
+            stores = self._own.setdefault(name, _own_stores(self.fdef, name))
+        return stores == 1 and (top or name not in self._in_loops)
 
     def _structure(self, name: str) -> bool:
         """Does ``name`` hold a list, tuple, dict or object (whose items are values of their own),
@@ -759,3 +763,15 @@ def function_facts(fdef: gast.FunctionDef, filename: str) -> FunctionFacts:
                          MappingProxyType(defined_line), MappingProxyType(def_order),
                          MappingProxyType({k: (v[0], v[1]) for k, v in counts.items()}),
                          frozenset(seen_in_compound), frozenset(bound), frozenset(defs_in_compound - bound))
+
+
+
+def _own_stores(fdef, name: str) -> int:
+    """How many times ``fdef`` itself binds ``name`` (its parameter, its assignments and loops; a nested function's
+    ``nonlocal`` of it counts as many), not counting a nested function's own parameters and locals: the
+    normalizer's ``def g(P, i, z)`` of a def in a loop reading P does not bind f's P (was: "'P' is assigned
+    again", red56d F3)."""
+    if any(isinstance(n, gast.Nonlocal) and name in n.names for n in walk_nodes(fdef)):
+        return 2
+    return sum(1 for n in walk_no_defs(fdef) if isinstance(n, gast.Name) and n.id == name and
+               isinstance(n.ctx, (gast.Store, gast.Param, gast.Del)))

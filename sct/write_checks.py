@@ -268,6 +268,7 @@ class _WriteCheck:
         of this line's expression": a message names what the user wrote only."""
         # (a loop walking the very value written: said once, as the names are spelled the same now)
         text = re.sub(r"walks (\S+), which holds \1 or views of it,", r"walks \1", text)
+        text = re.sub(r"(or views of it),(?=[;,.])", r"\1", text)   # (the phrase's comma before ";": red56d R2)
         users = getattr(self.fdef, "sct_user_names", None)
         if users is None:
             return text
@@ -659,7 +660,8 @@ class _WriteCheck:
 
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
-        from .argument_writes import item_types, key_writes, name_bindings, once, python_type, restored_keys
+        from .argument_writes import item_types, key_writes, name_bindings, once, python_type, reaching_bindings, \
+            restored_keys
         from .contents_written import contents_written
         if getattr(self, "_type_facts", None) is None:
             bindings, keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
@@ -669,6 +671,7 @@ class _WriteCheck:
                                                      key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored,
                                                      contents=once(contents_written, self.fdef))
+            self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts) if value is not None else ""
 
