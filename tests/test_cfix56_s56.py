@@ -1,0 +1,141 @@
+"""cfix56: red56c's findings on a peer's corpus (W1 records' types, F3 BatchNorm train/eval branch, F1/F2
+parameters() and named_parameters())."""
+import dataclasses
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from tests.gradcheck import D, assert_close, numerical_gradient
+
+Metrics = namedtuple("Metrics", "loss lr")
+Pair = namedtuple("Pair", "a b", defaults=(0.25,))
+
+
+class Typed(NamedTuple):
+    loss: object
+    scale: float = 0.5
+
+
+@dataclass(frozen=True)
+class Params:
+    W: object
+    l2: float = 0.01
+    tags: list = field(default_factory=list)
+
+
+@dataclass
+class Opts:
+    W: object
+    lr: float
+    n: int = 3
+    name: str = field(default="run", kw_only=True)
+
+
+def _step(p, x, lr):
+    L = np.sum((x * p.W) ** 2) + p.l2 * np.sum(p.W ** 2)
+    g = dlgradient(L, p.W)
+    return dataclasses.replace(p, W=p.W - lr * g), Metrics(float(L), lr)
+
+
+def test_w1_replace_and_namedtuple_keep_python_types():
+    x = np.array([0.5, 1.5])
+    w0 = np.array([1.0, 2.0])
+    p = Params(dlarray(w0.copy()), tags=["run1"])
+    q, m = dlfeval(_step, p, x, 0.1)
+    L = float(np.sum((x * w0) ** 2) + 0.01 * np.sum(w0 ** 2))
+    g = numerical_gradient(lambda w: np.sum((x * w) ** 2) + 0.01 * np.sum(w ** 2), [w0], 0)
+    assert type(q.l2) is float and q.l2 == 0.01
+    assert q.tags is p.tags
+    assert type(m.loss) is float and abs(m.loss - L) < 1e-12
+    assert type(m.lr) is float and m.lr == 0.1
+    assert type(q.W).__name__ == "dlarray"
+    assert_close(D(q.W), w0 - 0.1 * g)
+    assert_close(D(p.W), w0)          # (the caller's object unchanged, as Python leaves it)
+
+
+def _literal(w, x):
+    L = np.sum((x * w) ** 2)
+    g = dlgradient(L, w)
+    return Params(w - 0.1 * g, 0.5, ["t"]), Pair(L), Typed(L.item()), Opts(g, np.float64(0.9), name="x")
+
+
+def test_w1_constructors_literals_defaults_numpy_scalars():
+    x = np.array([0.5, 1.5])
+    w0 = np.array([1.0, -2.0])
+    p, pair, typed, opts = dlfeval(_literal, dlarray(w0.copy()), x)
+    g = 2 * x ** 2 * w0
+    assert type(p.l2) is float and p.l2 == 0.5 and p.tags == ["t"]
+    assert type(p.W).__name__ == "dlarray"
+    assert_close(D(p.W), w0 - 0.1 * g)
+    assert type(pair.a).__name__ == "dlarray"           # (L: a dlarray in Python too)
+    assert_close(D(pair.a), np.sum((x * w0) ** 2))
+    assert type(pair.b) is float and pair.b == 0.25
+    assert type(typed.loss) is float and type(typed.scale) is float
+    assert type(opts.W).__name__ == "dlarray"
+    assert_close(D(opts.W), g)
+    assert type(opts.lr) is np.float64 and opts.lr == 0.9
+    assert type(opts.n) is int and opts.name == "x"
+
+
+def _nt_replace(s, x):
+    L = np.sum((x * s.loss) ** 2)
+    g = dlgradient(L, s.loss)
+    return L, s._replace(loss=s.loss - s.lr * g)
+
+
+def test_w1_namedtuple_replace_keeps_float_field():
+    x = np.array([0.5, 1.5])
+    w0 = np.array([1.0, 2.0])
+    s = Metrics(dlarray(w0.copy()), 0.1)
+    L, t = dlfeval(_nt_replace, s, x)
+    assert type(t.lr) is float and t.lr == 0.1
+    assert type(t) is Metrics and type(t.loss).__name__ == "dlarray"
+    assert_close(D(t.loss), w0 - 0.1 * 2 * x ** 2 * w0)
+
+
+def _one(w, lr):
+    L = np.sum(w ** 2)
+    return Metrics(L, lr * 2)
+
+
+def test_w1_dlarray_fields_stay_dlarrays():
+    m = dlfeval(_one, dlarray(np.array([1.0, 2.0])), 0.5)
+    assert type(m.loss).__name__ == "dlarray" and type(m.lr) is float and m.lr == 1.0
+    m = dlfeval(_one, dlarray(np.array([1.0, 2.0])), dlarray(0.5))
+    assert type(m.lr).__name__ == "dlarray"
+
+
+@dataclass
+class Post:
+    a: object
+    b: float = 0.5
+
+    def __post_init__(self):
+        self.b = self.b * 2
+
+
+def _post(w):
+    return Post(np.sum(w ** 2), 0.25)
+
+
+def test_w1_post_init_class_untouched_value_right():
+    out = dlfeval(_post, dlarray(np.array([1.0, 2.0])))
+    assert_close(D(out.b), 0.5)
+    assert_close(D(out.a), 5.0)
+
+
+def test_w1_second_call_and_accelerate():
+    x = np.array([0.5, 1.5])
+    fast = sct.accelerate(_step)
+    for run in (lambda *a: dlfeval(_step, *a), fast, fast):
+        p = Params(dlarray(np.array([1.0, 2.0])), tags=["a"])
+        for _ in range(2):
+            q, m = run(p, x, 0.1)
+            assert type(q.l2) is float and q.tags is p.tags
+            assert type(m.loss) is float and type(m.lr) is float
+            p = q
