@@ -139,3 +139,65 @@ def test_w1_second_call_and_accelerate():
             assert type(q.l2) is float and q.tags is p.tags
             assert type(m.loss) is float and type(m.lr) is float
             p = q
+
+
+class _BN:
+    def __init__(self, n, training):
+        self.running_mean = np.array([0.5, -1.0])[:n]
+        self.training = training
+        self.count = 0
+
+    def __call__(self, x):
+        if self.training:
+            mu = x.mean(0)
+            self.running_mean = 0.9 * self.running_mean + 0.1 * mu
+            self.count += 1
+        else:
+            mu = self.running_mean
+        return x - mu
+
+
+class _Net:
+    def __init__(self, W, training):
+        self.W = W
+        self.bn = _BN(2, training)
+
+    def __call__(self, x):
+        return self.bn(np.tanh(x @ self.W))
+
+
+def _bn_loss(net, x):
+    L = np.sum(net(x) ** 2)
+    return L, dlgradient(L, net.W)
+
+
+def _bn_loss_twice(net, x):
+    L = np.sum(net(x) ** 2) + np.sum(net(2 * x) ** 2)
+    return L, dlgradient(L, net.W)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_f3_batchnorm_branch_in_submodule(training):
+    x = np.arange(6.0).reshape(2, 3) / 6
+    W0 = np.array([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]])
+    py = _Net(W0.copy(), training)
+    L_py = np.sum(py(x) ** 2)
+    net = _Net(dlarray(W0.copy()), training)
+    before = net.bn.running_mean
+    L, g = dlfeval(_bn_loss, net, x)
+    assert (net.bn.running_mean is before) == (not training)
+    assert_close(D(L), L_py, rtol=1e-12, atol=1e-12)
+    assert_close(D(net.bn.running_mean), py.bn.running_mean, rtol=1e-12, atol=1e-12)
+    assert type(net.bn.count) is int and net.bn.count == py.bn.count
+    assert type(net.bn.running_mean).__name__ == ("dlarray" if training else "ndarray")
+
+    def f(W):
+        return np.sum(_Net(W, training)(x) ** 2)
+    assert_close(D(g), numerical_gradient(f, [W0.copy()], 0))
+
+
+def test_f3_two_calls_still_refused_with_line():
+    net = _Net(dlarray(np.ones((3, 2))), True)
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_bn_loss_twice, net, np.ones((2, 3)))
+    assert "running_mean" in str(info.value) and "test_cfix56_s56.py" in str(info.value)
