@@ -201,3 +201,67 @@ def test_f3_two_calls_still_refused_with_line():
     with pytest.raises(sct.SctError) as info:
         dlfeval(_bn_loss_twice, net, np.ones((2, 3)))
     assert "running_mean" in str(info.value) and "test_cfix56_s56.py" in str(info.value)
+
+
+class _M2:
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def parameters(self):
+        return [self.a, self.b]
+
+    def gen(self):
+        yield self.a
+        yield self.b
+
+    def __call__(self, x):
+        return np.sin(x @ self.a) + self.b
+
+
+def _f1_call(m, x, y):
+    L = np.mean((m(x) - y) ** 2)
+    return L, dlgradient(L, m.parameters())
+
+
+def _f1_star(m, x, y):
+    L = np.mean((m(x) - y) ** 2)
+    return L, dlgradient(L, *m.parameters())
+
+
+def _f1_named_first(m, x, y):
+    ps = m.parameters()
+    L = np.mean((m(x) - y) ** 2)
+    return L, dlgradient(L, ps)
+
+
+def _f1_gen(m, x, y):
+    L = np.mean((m(x) - y) ** 2)
+    return L, dlgradient(L, list(m.gen()))
+
+
+_RNG = np.random.default_rng(56)
+_X, _Y = _RNG.standard_normal((6, 3)), _RNG.standard_normal((6, 2))
+_A0, _B0 = _RNG.standard_normal((3, 2)), _RNG.standard_normal(2)
+
+
+@pytest.mark.parametrize("fun", [_f1_call, _f1_star, _f1_named_first])
+def test_f1_parameters_method(fun):
+    m = _M2(dlarray(_A0.copy()), dlarray(_B0.copy()))
+    L, *gs = dlfeval(fun, m, _X, _Y)
+    gs = list(gs[0]) if len(gs) == 1 else gs
+    assert_close(D(L), np.mean((np.sin(_X @ _A0) + _B0 - _Y) ** 2), rtol=1e-12, atol=1e-12)
+    ga = numerical_gradient(lambda a: np.mean((np.sin(_X @ a) + _B0 - _Y) ** 2), [_A0.copy()], 0)
+    gb = numerical_gradient(lambda b: np.mean((np.sin(_X @ _A0) + b - _Y) ** 2), [_B0.copy()], 0)
+    assert len(gs) == 2
+    assert_close(D(gs[0]), ga)
+    assert_close(D(gs[1]), gb)
+    assert_close(D(m.a), _A0)
+
+
+def test_r1_generator_list_message_names_no_internal_name():
+    m = _M2(dlarray(_A0.copy()), dlarray(_B0.copy()))
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_f1_gen, m, _X, _Y)
+    text = str(info.value)
+    assert "test_cfix56_s56.py" in text and "list(m.gen())" in text
+    assert "out_t" not in text and "'out_" not in text
