@@ -265,3 +265,50 @@ def test_r1_generator_list_message_names_no_internal_name():
     text = str(info.value)
     assert "test_cfix56_s56.py" in text and "list(m.gen())" in text
     assert "out_t" not in text and "'out_" not in text
+
+
+@dataclass
+class _TrainState:
+    step: int
+    lr: float
+
+
+def _f5_ctor(w, state):
+    L = np.sum(w ** 2) * state.lr
+    g = dlgradient(L, w)
+    return L, g, _TrainState(state.step + 1, state.lr)
+
+
+def test_f5_dataclass_constructor_after_read():
+    w0 = np.array([1.0, -2.0])
+    s = _TrainState(3, 0.1)
+    L, g, s1 = dlfeval(_f5_ctor, dlarray(w0.copy()), s)
+    assert_close(D(L), np.sum(w0 ** 2) * 0.1, rtol=1e-12, atol=1e-12)
+    assert_close(D(g), numerical_gradient(lambda w: np.sum(w ** 2) * 0.1, [w0.copy()], 0))
+    assert type(s1) is _TrainState and s1 is not s
+    assert type(s1.step) is int and s1.step == 4
+    assert type(s1.lr) is float and s1.lr == 0.1
+    assert s == _TrainState(3, 0.1)
+
+
+_LOG = []
+
+
+@dataclass
+class _PostState:
+    step: int
+    lr: float
+
+    def __post_init__(self):
+        _LOG.append(self.lr)
+
+
+@pytest.mark.parametrize("cls", [_PostState])
+def test_f5_dataclass_with_post_init_still_refused(cls):
+    def f(w, state):
+        L = np.sum(w ** 2) * state.lr
+        g = dlgradient(L, w)
+        return L, g, cls(state.step + 1, state.lr)
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(f, dlarray(np.ones(2)), cls(0, 0.1))
+    assert "test_cfix56_s56.py" in str(info.value) and "cls(" in str(info.value)
