@@ -312,3 +312,36 @@ def test_f5_dataclass_with_post_init_still_refused(cls):
     with pytest.raises(sct.SctError) as info:
         dlfeval(f, dlarray(np.ones(2)), cls(0, 0.1))
     assert "test_cfix56_s56.py" in str(info.value) and "cls(" in str(info.value)
+
+
+class _Module:
+    def named_parameters(self, prefix=""):
+        for k, v in vars(self).items():
+            if isinstance(v, _Module):
+                yield from v.named_parameters(prefix + k + ".")
+            else:
+                yield prefix + k, v
+
+
+class _Lin(_Module):
+    def __init__(self, w):
+        self.weight = w
+
+
+class _Net(_Module):
+    def __init__(self):
+        self.fc1 = _Lin(dlarray(np.ones((2, 2))))
+        self.fc2 = _Lin(dlarray(np.ones((2, 1))))
+
+
+def _f2_loss(m, x):
+    L = np.sum(x @ m.fc1.weight @ m.fc2.weight) + sum(np.sum(p ** 2) for n, p in m.named_parameters())
+    return L, dlgradient(L, m)
+
+
+def test_r2_recursive_named_parameters_not_said_to_change_objects():
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_f2_loss, _Net(), np.ones((1, 2)))
+    text = str(info.value)
+    assert "test_cfix56_s56.py" in text and "named_parameters" in text
+    assert "changes objects or draws random numbers" not in text
