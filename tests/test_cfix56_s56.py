@@ -328,7 +328,7 @@ class _Lin(_Module):
         self.weight = w
 
 
-class _Net(_Module):
+class _TorchNet(_Module):
     def __init__(self):
         self.fc1 = _Lin(dlarray(np.ones((2, 2))))
         self.fc2 = _Lin(dlarray(np.ones((2, 1))))
@@ -341,7 +341,7 @@ def _f2_loss(m, x):
 
 def test_r2_recursive_named_parameters_not_said_to_change_objects():
     with pytest.raises(sct.SctError) as info:
-        dlfeval(_f2_loss, _Net(), np.ones((1, 2)))
+        dlfeval(_f2_loss, _TorchNet(), np.ones((1, 2)))
     text = str(info.value)
     assert "test_cfix56_s56.py" in text and "named_parameters" in text
     assert "changes objects or draws random numbers" not in text
