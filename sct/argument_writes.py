@@ -763,8 +763,9 @@ def _stored_fields(cls):
             "__new__" in {k for c in cls.__mro__[:-1] for k in c.__dict__}:
         return None
     every = dataclasses.fields(cls)
-    if any(not f.init for f in every):
-        return None
+    if any(not f.init for f in every) or any(f._field_type is dataclasses._FIELD_INITVAR
+                                              for f in cls.__dataclass_fields__.values()):
+        return None                 # (an InitVar: a parameter of __init__ that is no field)
     return (tuple(f.name for f in every if not getattr(f, "kw_only", False)), tuple(f.name for f in every))
 
 
