@@ -345,3 +345,27 @@ def test_r2_recursive_named_parameters_not_said_to_change_objects():
     text = str(info.value)
     assert "test_cfix56_s56.py" in text and "named_parameters" in text
     assert "changes objects or draws random numbers" not in text
+
+
+class _Keeps:
+    def __init__(self, W):
+        self.W = W
+        self.last = None
+
+    def __call__(self, x):
+        out = np.tanh(x @ self.W)
+        self.last = out
+        return out
+
+
+def _f4_whole(net, x):
+    L = np.sum(net(x) ** 2)
+    return L, dlgradient(L, net)
+
+
+def test_f4_whole_object_with_kept_output_message_names_the_field():
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_f4_whole, _Keeps(dlarray(np.eye(2) * 0.5)), np.ones((2, 2)))
+    text = str(info.value)
+    assert "test_cfix56_s56.py" in text and "net.last" in text
+    assert "Assign the new value to a name" not in text
