@@ -753,6 +753,15 @@ def _kept_output(wrapped, raw, kept, args):
         if type(raw) is not kept[1] or type(wrapped) is not kept[1] or len(raw) != len(kept[2]):
             return wrapped
         return kept[1](w if t is None else _kept_output(w, r, t, args) for w, r, t in zip(wrapped, raw, kept[2]))
+    if kept[0] == "record":         # (``Metrics(float(L), lr)``: its fields as Python has them, red56c W1)
+        if type(raw) is not kept[1] or type(wrapped) is not kept[1]:
+            return wrapped
+        fields = {f: _kept_output(getattr(wrapped, f), getattr(raw, f), t, args) for f, t in kept[2].items()}
+        if isinstance(wrapped, tuple):
+            return wrapped._replace(**fields)
+        for f, v in fields.items():     # (wrapped: wrap_outputs' own copy of the dataclass)
+            object.__setattr__(wrapped, f, v)
+        return wrapped
     if kept[0] == "items" and type(wrapped) is dict and type(raw) is dict:
         for k in kept[1]:
             if k in raw and k in wrapped:

@@ -814,6 +814,9 @@ def _output_kept(values, facts):
         items = [_output_kept([e], facts) for e in display.elts]
         if any(t is not None for t in items):
             return ("display", tuple if isinstance(display, gast.Tuple) else list, items)
+    record = _record_kept(values, facts)
+    if record is not None:
+        return record
     field = _argument_field(values, facts)
     if field is not None:
         return field
@@ -852,6 +855,94 @@ def _output_kept(values, facts):
         if key not in dict(kind[2]) and written and all(python_type(v, facts) == "plain" for v in written):
             plain.add(key)
     return ("items", frozenset(plain)) if plain else None
+
+
+def _record_kept(values, facts):
+    """``("record", cls, {field: t})`` for a namedtuple or dataclass the function builds and returns (``values``,
+    one return): ``Metrics(float(L), lr)``, ``P(w, 0.5)``, ``dataclasses.replace(p, W=w)``, ``p._replace(W=w)``
+    of an argument ``p``; t is the entry of ``_output_kept`` of the value stored in that field (a field left to its
+    default: "plain", the default's own object; a field ``replace`` keeps: ``("field", p, name, None)``, the
+    caller's object itself).  The run rebuilds the record dlfeval gives back with those fields as Python has them
+    (sct.api _kept_output; was: ``m.loss``, ``m.lr`` and ``q.l2`` 1x1 dlarrays where Python gives floats, and
+    ``q.tags`` a copy of the caller's list, red56c W1).  None where the class may do more than store its
+    arguments (its own ``__new__``/``__init__``, a ``__post_init__``)."""
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, gast.Name) and value.id not in facts.params:
+        binds = facts.bindings().get(value.id)          # (the normalizer's ``out_Metrics = Metrics(...)``)
+        value = binds[0] if binds and len(binds) == 1 else None
+    if not isinstance(value, gast.Call) or any(isinstance(a, gast.Starred) for a in value.args) or \
+            any(k.arg is None for k in value.keywords):
+        return None
+    obj = facts.activity.call_info(value).obj
+    name = getattr(obj, "__name__", "")
+    if name in ("dataclass_replaced", "namedtuple_replaced") and \
+            (getattr(obj, "__module__", None) or "").split(".")[0] in ("sct", "runtime"):
+        return _replaced_kept(value, facts)
+    fields = _stored_fields(obj)
+    if fields is None or len(value.args) > len(fields[0]):
+        return None
+    given = dict(zip(fields[0], value.args))
+    for k in value.keywords:
+        if k.arg not in fields[1] or k.arg in given:
+            return None             # (Python's TypeError: the run raises it)
+        given[k.arg] = k.value
+    found = {f: ("plain" if f not in given else _output_kept([given[f]], facts)) for f in fields[1]}
+    found = {f: t for f, t in found.items() if t is not None}
+    return ("record", obj, found) if found else None
+
+
+def _replaced_kept(call, facts):
+    """``_record_kept`` of ``rt.dataclass_replaced(p, changes)`` / ``rt.namedtuple_replaced(p, changes)`` (the
+    normalizer's ``dataclasses.replace(p, W=w)``, ``p._replace(W=w)``) of an argument ``p`` never bound again."""
+    if len(call.args) != 2 or call.keywords or not isinstance(call.args[0], gast.Name):
+        return None
+    holder, changes = call.args[0].id, call.args[1]
+    if holder not in facts.params or facts.bindings().get(holder):
+        return None
+    kind = facts.activity.kinds.get(holder)
+    cls = kind[1] if isinstance(kind, tuple) and kind[0] == "obj" and len(kind) > 1 else None
+    if isinstance(changes, gast.Name):
+        binds = facts.bindings().get(changes.id)
+        changes = binds[0] if binds and len(binds) == 1 else None
+    if not isinstance(changes, gast.Dict) or not all(isinstance(k, gast.Constant) for k in changes.keys):
+        return None
+    fields = _stored_fields(cls)
+    if fields is None:
+        return None
+    given = {k.value: v for k, v in zip(changes.keys, changes.values)}
+    found = {f: ("field", holder, f, None) if f not in given else _output_kept([given[f]], facts)
+             for f in fields[1]}
+    found = {f: t for f, t in found.items() if t is not None}
+    return ("record", cls, found) if found else None
+
+
+def _stored_fields(cls):
+    """(the positional fields, all fields) of a namedtuple class or a dataclass whose object is built by storing
+    its arguments, each field given or its default (the ``__new__`` namedtuple wrote; the ``__init__`` @dataclass
+    wrote, no ``__post_init__``, every field set by ``__init__``); None for another class."""
+    import dataclasses
+    if not isinstance(cls, type):
+        return None
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        for klass in cls.__mro__:
+            if "_make" in klass.__dict__:
+                new = getattr(getattr(klass.__dict__.get("__new__"), "__func__", None), "__code__", None)
+                return (tuple(cls._fields), tuple(cls._fields)) if new is not None and \
+                    new.co_filename.startswith("<") else None
+            if "__new__" in klass.__dict__ or "__init__" in klass.__dict__:
+                return None         # (a subclass building it its own way)
+        return None
+    from .callee_effects import _generated_dataclass_init
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not _generated_dataclass_init(cls) or \
+            "__new__" in {k for c in cls.__mro__[:-1] for k in c.__dict__}:
+        return None
+    every = dataclasses.fields(cls)
+    if any(not f.init for f in every) or any(f._field_type is dataclasses._FIELD_INITVAR
+                                              for f in cls.__dataclass_fields__.values()):
+        return None                 # (an InitVar: a parameter of __init__ that is no field)
+    return (tuple(f.name for f in every if not getattr(f, "kw_only", False)), tuple(f.name for f in every))
 
 
 def _argument_field(values, facts):

@@ -344,6 +344,7 @@ def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False,
     arguments are still read."""
     first = fdef.args.args[0].id if fdef.args.args else None
     own = _own_writes(fn, fdef)
+    guarded = _guarded_calls(fn, fdef)
     for n in gast.walk(fdef):
         if id(n) in own or id(n) in pure_calls:
             continue
@@ -380,6 +381,10 @@ def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False,
                         isinstance(fn.__globals__.get(root.id), types.ModuleType)):
                     if _registered_op(fn, f):
                         continue    # an op of sct's with a rule (scipy.stats' norm.pdf): computes a value
+                    if id(n) in guarded and depth < 3 and all(g is fn or _pure(g, depth + 1)
+                                                              for g in _methods_named(guarded[id(n)], f.attr)):
+                        continue    # (``v.named_parameters(...)`` under ``isinstance(v, Module)``: each one
+                        #             Module and its subclasses define changes nothing; red56c F2)
                     return False    # a method of an object (c.step(v)): it may set the object's attributes
                 if fn.__globals__[root.id].__name__.split(".")[0] not in ("numpy", "math", "cmath"):
                     callee = _module_attribute(fn.__globals__[root.id], f)
@@ -393,6 +398,49 @@ def _pure_source(fn, fdef, depth: int = 0, self_attributes: bool = False,
                     if depth >= 3 or not _pure(callee, depth + 1):
                         return False    # (too deep to read: unsure)
     return True
+
+
+def _guarded_calls(fn, fdef) -> dict:
+    """id of a method call ``v.m(...)`` in the body of ``if isinstance(v, K):`` (v a name the body does not
+    bind, K a class of ``fn``'s globals) -> K: the object is one of K or of a subclass of K."""
+    found: dict = {}
+    for st in gast.walk(fdef):
+        test = st.test if isinstance(st, gast.If) else None
+        if not (isinstance(test, gast.Call) and isinstance(test.func, gast.Name) and test.func.id == "isinstance" and
+                len(test.args) == 2 and not test.keywords and isinstance(test.args[0], gast.Name) and
+                isinstance(test.args[1], gast.Name) and isinstance(fn.__globals__.get(test.args[1].id), type)):
+            continue
+        v, cls = test.args[0].id, fn.__globals__[test.args[1].id]
+        if "isinstance" in fn.__code__.co_varnames or any(
+                isinstance(n, gast.Name) and n.id in (v, test.args[1].id) and not isinstance(n.ctx, gast.Load)
+                for b in st.body for n in gast.walk(b)):
+            continue
+        for b in st.body:
+            for n in gast.walk(b):
+                if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                        isinstance(n.func.value, gast.Name) and n.func.value.id == v:
+                    found[id(n)] = cls
+    return found
+
+
+def _methods_named(cls, name: str) -> list:
+    """The plain functions ``name`` of ``cls`` and of each of its subclasses (what ``v.name`` of an object of
+    one runs); [None] where one is not a plain function (read as changing something)."""
+    found, todo, seen = [], [cls], set()
+    while todo:
+        k = todo.pop()
+        if k in seen:
+            continue
+        seen.add(k)
+        g = getattr(k, name, None)
+        if not isinstance(g, types.FunctionType) or any(name in c.__dict__ and not isinstance(
+                c.__dict__[name], types.FunctionType) for c in k.__mro__) or "__getattribute__" in k.__dict__ or \
+                name in getattr(k, "__slots__", ()):
+            return [None]
+        if g not in found:
+            found.append(g)
+        todo.extend(k.__subclasses__())
+    return found
 
 
 def _module_attribute(module, f):

@@ -787,6 +787,10 @@ def _output_positions(kept, params):
         if type(t) is tuple and t[0] == "display":
             items = [None if e is None else position(e) for e in t[2]]
             return (t[0], t[1], items) if any(e is not None for e in items) else None
+        if type(t) is tuple and t[0] == "record":
+            fields = {f: position(e) for f, e in t[2].items()}
+            fields = {f: e for f, e in fields.items() if e is not None}
+            return (t[0], t[1], fields) if fields else None
         return t
     if kept[0] == "one":
         found = position(kept[1])

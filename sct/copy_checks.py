@@ -201,6 +201,13 @@ class CopyChecks:
                       f"its items one by one (`{copy_of}[k]`)")
         # (a display the normalizer named, ``for x in (X0, X1)``: said as the user wrote it, was 'seq_t')
         holder = f"{display[0]} {display[1]}" if display else repr(copy_of)
+        written = linecache.getline(self.facts.filename, line if type(line) is int else 0).strip()
+        if not display and written and copy_of.endswith("_t") and copy_of not in self.facts.params and \
+                not re.search(rf"\b{re.escape(copy_of)}\b", written):
+            # (the list the normalizer collects, ``list(m.gen())``: was named as its 'out_t', red56c R1)
+            holder = f"the list collected on line {line}"
+            advice = ("differentiate with respect to the values themselves, named one by one (`[m.a, m.b]`), or "
+                      "with respect to the object that holds them (and select from its gradient)")
         with refused_site(getattr(stmt, "lineno", None)):    # (in a loop: compiled again written out)
             self.fail(stmt, f"{what}: cannot differentiate with respect to {made or repr(root)}: on line {line} it "
                       f"is bound to a value that {holder} holds too (a second name of it, or an item of "

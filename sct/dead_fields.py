@@ -41,12 +41,15 @@ def dead_end_field(fdef, attr: str, activity) -> bool:
         if isinstance(n, gast.Call) and not _closed_call(n, activity):
             return False
     statements = [n for n in nodes if isinstance(n, gast.stmt) and n is not fdef]
+    places = _places(fdef)
     fields, names = {attr}, set()
     while True:
         grown = False
+        writes = [st for st in statements if isinstance(st, gast.Assign) and
+                  any(isinstance(t, gast.Attribute) and t.attr in fields for t in st.targets)]
         for st in statements:
             if isinstance(st, gast.Assign):
-                if not _reads(st.value, fields, names):
+                if not _reads(st.value, fields, names) or _read_before(st, fields, names, writes, places):
                     continue
                 if len(st.targets) != 1 or not _pure(st.value, activity):
                     return False
@@ -66,6 +69,47 @@ def dead_end_field(fdef, attr: str, activity) -> bool:
                 return False
         if not grown:
             return True
+
+
+def _read_before(st, fields, names, writes, places) -> bool:
+    """Does the statement ``st`` read the fields only as the function was given them: it reads no name of such
+    values, and no write of a field it reads can run before it (one earlier in the code, not in the other branch
+    of an ``if``, nor in a loop holding both)?  ``mu = self.running_mean`` in the ``else`` of a batch-norm's
+    ``if self.training:`` that writes it (red56c F3: was refused, where without the ``if`` it was accepted)."""
+    if _reads(st.value, (), names):
+        return False
+    read = {n.attr for n in gast.walk(st.value) if isinstance(n, gast.Attribute) and n.attr in fields}
+    return not any(_may_follow(w, st, places) for w in writes
+                   if any(isinstance(t, gast.Attribute) and t.attr in read for t in w.targets))
+
+
+def _may_follow(first, then, places) -> bool:
+    """May the statement ``then`` run after ``first`` has run (in one call of the function)?"""
+    (i, path_i), (j, path_j) = places[id(first)], places[id(then)]
+    for (a, block_a), (b, block_b) in zip(path_i, path_j):
+        if a is not b:
+            break
+        if isinstance(a, (gast.For, gast.While, gast.AsyncFor)):
+            return True             # (both in one loop: another pass runs ``then`` after ``first``)
+        if isinstance(a, gast.If) and block_a != block_b:
+            return False            # (the two branches of one ``if``)
+    return i < j
+
+
+def _places(fdef) -> dict:
+    """id of each statement -> (its place in the code's order, the (statement, block) pairs holding it)."""
+    found: dict = {}
+
+    def visit(body, path):
+        for st in body:
+            found[id(st)] = (len(found), path)
+            if isinstance(st, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+                continue
+            for block in _BLOCKS:
+                for part in getattr(st, block, None) or []:
+                    visit(part.body if block in ("handlers", "cases") else [part], path + [(st, block)])
+    visit(fdef.body, [])
+    return found
 
 
 def _own_parts(st):

@@ -634,7 +634,7 @@ class _Inliner:
             # (a method of another module reads that module's globals: read in place, its names
             # would be the caller's; it stays a call)
             if method.__globals__ is not self.globals or not self._simple(method, stack) or \
-                    not _changes_objects(method, kind) or \
+                    not (wanted or _changes_objects(method, kind)) or \
                     any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 return None
             helper = method
@@ -1204,7 +1204,8 @@ def _wrt_sites(fdef) -> Set[str]:
     found: Set[str] = set()
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Call) and _site_name(n) is not None:
-            found.update(r for r in map(_wrt_root, n.args[1:]) if r is not None)
+            found.update(r for r in (_wrt_root(a.value if isinstance(a, gast.Starred) else a) for a in n.args[1:])
+                         if r is not None)      # (``dlgradient(L, *m.parameters())``, red56c F1)
     return found
 
 

@@ -264,6 +264,18 @@ class SiteChecks:
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Attribute) and \
                     (st.targets[0].attr in on_paths or (isinstance(st.targets[0].value, gast.Name) and
                                                         st.targets[0].value.id in selected_whole)):
+                target = st.targets[0]
+                if target.attr not in on_paths:
+                    # (another field of an object taken whole, ``self.last = out``: was told to "assign the new
+                    # value to a name", where the fields differentiated are never assigned; red56c F4)
+                    obj = target.value.id
+                    line = getattr(st, 'lineno', '?')
+                    self.fail(site.stmt, f"dlgradient with respect to {obj!r} as a whole, in a function that "
+                              f"assigns an attribute of it, {obj}.{target.attr} (line {line}): sct does not follow "
+                              f"an object's fields as they change, and the gradient of {obj} would have that field "
+                              f"too. Differentiate with respect to the fields the loss reads "
+                              f"(`dlgradient(y, [{obj}.<field>, ...])`), or keep {target.attr!r} outside {obj}",
+                              "dlgradient")
                 self.fail(site.stmt, f"dlgradient with respect to an object or an attribute, in a "
                           f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
                           "sct does not follow the object's fields as they change. Assign the new "

@@ -20,7 +20,7 @@ from .runtime.origins import module_top
 from .alias_state import ARRAY_MUTATORS, EXT, MUTATORS, WRITING_FUNCTIONS, _dotted, _mutating_call, \
     _resolved, _statements, LOOP_WALK
 from .augmented_writes import NumberGuard, _check_augmented
-from .callee_effects import _pure, _pure_source, local_def, nested_pure
+from .callee_effects import _generated_dataclass_init, _pure, _pure_source, local_def, nested_pure
 from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number, number_source, why_not_logged
@@ -1458,6 +1458,9 @@ class _WriteCheck:
             return          # show(ax, x) with ax None: its plotting under ``if ax:`` never runs
         if not receiver_active and self._logging_call(s, node):
             return          # log.info("%f", loss): logging's own code reads the values (checked when it runs)
+        if not args_active and info.kind == CallKind.FUNCTION and _storing_dataclass(info.obj):
+            return          # TrainState(state.step + 1, state.lr): its __init__ stores them in the new object
+            #                 (was: "may change its arguments or its object in place", red56c F5)
         if callee is None or not _pure(callee, self_attributes=not args_active):
             if callee is None and not (args_active or receiver_active) and \
                     self._str_method_guarded(s, node, info):
@@ -2195,6 +2198,15 @@ def _library_callee(callee) -> bool:
     """A Python function of the standard library or an installed package."""
     code = getattr(callee, "__code__", None)
     return code is not None and _library_file_of(code.co_filename)
+
+
+def _storing_dataclass(cls) -> bool:
+    """Is ``cls`` a dataclass whose ``__init__`` is the one ``@dataclass`` wrote, with no ``__post_init__``
+    and no ``__setattr__`` of its own: building one only stores the arguments in the new object?"""
+    params = getattr(cls, "__dataclass_params__", None)
+    return isinstance(cls, type) and params is not None and _generated_dataclass_init(cls) and \
+        not hasattr(cls, "__post_init__") and cls.__new__ is object.__new__ and \
+        (cls.__setattr__ is object.__setattr__ or params.frozen)
 
 
 def _callee(info, node, activity, resolver=None, analysis=None, s=None):
