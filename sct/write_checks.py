@@ -664,11 +664,12 @@ class _WriteCheck:
             restored_keys
         from .contents_written import contents_written
         if getattr(self, "_type_facts", None) is None:
-            bindings, keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
-            if None in keys:            # (a key known only when it runs: any item may hold what it writes)
-                keys = None
+            bindings, all_keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
+            # (a key known only when it runs: any item may hold what it writes)
+            keys = None if None in all_keys else all_keys
             self._type_facts = types.SimpleNamespace(activity=self.activity, bindings=lambda: bindings,
-                                                     key_writes=lambda: keys, params=set(_parameter_names(self.fdef)),
+                                                     key_writes=lambda: keys, all_key_writes=lambda: all_keys,
+                                                     params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored,
                                                      contents=once(contents_written, self.fdef))
             self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
