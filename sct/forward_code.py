@@ -231,7 +231,7 @@ class ForwardCode(EmitPass):
             else:
                 wrapped = self.calls.effect_call(value, t not in self.act.active, False)
                 if wrapped is not None:
-                    new = assign(t, wrapped)
+                    new = assign(t, typed_arguments(self.act, wrapped))
         if new is None:
             out.append(s)
             return out
@@ -278,7 +278,7 @@ class ForwardCode(EmitPass):
             return [new]
         wrapped = self.calls.effect_call(s.value, True, True)
         if wrapped is not None:
-            new = expr_stmt(wrapped)
+            new = expr_stmt(typed_arguments(self.act, wrapped))
             new.lineno = getattr(s, "lineno", None)
             return [new]
         return [s]
@@ -348,6 +348,49 @@ def type_test(act, value: gast.Call):
     if obj is format and len(value.args) in (1, 2):
         return "format_as_numpy", []
     return None
+
+
+# the runtime's calls that run the user's code as it is (runtime/effects.py), told what each argument is in plain
+# Python by TYPES_KEYWORD
+_PLAIN_RUNS = frozenset(("user_call", "unnamed_call", "maybe_effect"))
+
+
+def typed_arguments(act, wrapped: gast.Call) -> gast.Call:
+    """``rt.user_call(helper, cond, ...)`` (``wrapped``) told what each argument is in plain Python where that
+    differs from what generated code holds or is not known (``tested_type``: ``"dl"``, ``"?"``), as a last keyword
+    ``__sct_types__=("dl", ...)``: a helper testing types is given a dlarray where Python's run gives one
+    (runtime/support.py python_arguments; was the data: ``isinstance(h > 0, np.ndarray)`` True in the helper,
+    False in Python).  Arguments given by ``*`` or ``**`` are not told."""
+    from .runtime.effects import TYPES_KEYWORD
+    if not (isinstance(wrapped.func, gast.Attribute) and wrapped.func.attr in _PLAIN_RUNS) or \
+            any(isinstance(a, gast.Starred) for a in wrapped.args) or any(k.arg is None for k in wrapped.keywords):
+        return wrapped
+    module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
+    if module.startswith("sct.runtime.") or \
+            getattr(getattr(act.resolver, "fn", None), "__globals__", {}).get("__sct_runtime_code__"):
+        return wrapped          # (the runtime's own code, which knows what it is given)
+    words = [_argument_word(act, a, 0) for a in wrapped.args[1:]] + \
+        [_argument_word(act, k.value, 0) for k in wrapped.keywords]
+    if not any(words):
+        return wrapped
+    told = gast.Tuple(elts=[const(w) for w in words], ctx=gast.Load())
+    return call(wrapped.func, wrapped.args, wrapped.keywords + [gast.keyword(arg=TYPES_KEYWORD, value=told)])
+
+
+def _argument_word(act, node, depth: int) -> str:
+    """``tested_type`` of an argument, ``"dl"`` or ``"?"`` (else ``""``); ``"?"`` too for a list, tuple or dict
+    written out (or a name bound once to one) holding such a value (``[h > 0, W > 0]``: their data in generated
+    code, dlarrays in Python)."""
+    word = tested_type(act, node)
+    if word in ("dl", "?") or depth > 3:
+        return word if word in ("dl", "?") else ""
+    if isinstance(node, gast.Name):
+        binds = act._sct_type_facts.bindings().get(node.id)
+        return "?" if binds and any(b is not None and _argument_word(act, b, depth + 1) for b in binds
+                                    if isinstance(b, (gast.List, gast.Tuple, gast.Dict))) else ""
+    items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
+        [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
+    return "?" if any(_argument_word(act, e, depth + 1) for e in items) else ""
 
 
 def tested_type(act, node) -> str:
