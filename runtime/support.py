@@ -4308,6 +4308,19 @@ def tests_types(fn, depth: int = 0) -> bool:
     if type(fn) is not types.FunctionType or not (_users_code(fn) or fn.__globals__.get("__name__", "").startswith(
             "sct_generated.")):
         return False            # (a lambda or def of the user's, copied into generated code: map(f, xs)'s f)
+    known = _TESTS_TYPES.get(fn)
+    if known is not None and known[0] is fn.__code__:
+        return known[1]
+    found = _tests_types(fn, depth)
+    if depth == 0:
+        _TESTS_TYPES[fn] = (fn.__code__, found)
+    return found
+
+
+_TESTS_TYPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()    # function -> (its code, tests_types)
+
+
+def _tests_types(fn, depth: int) -> bool:
     names: set = set()
     codes = [fn.__code__]
     while codes:
@@ -4342,18 +4355,34 @@ def python_arguments(fn, args, kwargs, known=()):
         return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
 
     def given(value, word):
-        if word == "?" and _holds_data(value, 0):
-            named = getattr(fn, "__func__", fn)
-            name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "the function"
-            raise EvaluationError(
-                f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
-                f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "
-                f"holds its data, a numpy array, and could not tell which it is here), where the test would answer "
-                f"otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, "
-                f"or decide outside the function (pass a flag)")
+        if word == "?":
+            _unknown_argument(fn, value)
         return _as_python(value, "dl" if word == "dl" else "")
     out = tuple([given(a, w) for a, w in zip(args, words)])
     return out, {k: given(v, w) for (k, v), w in zip(kwargs.items(), words[len(args):])}
+
+
+def plain_call_check(fn, args, known) -> None:
+    """Forward mode's code calling the user's ``fn`` as it is on ``args`` (``known``: the compiler's word on each,
+    sct/forward_code.py typed_arguments, where forward mode cannot tell a dlarray of Python's run from a numpy
+    array given to jvp): refused where ``fn`` tests types and an argument ``"dl"`` or ``"?"`` is or holds a
+    float or bool array or numpy scalar (``python_arguments``)."""
+    if any(known) and tests_types(fn):
+        for value, word in zip(args, known):
+            if word:
+                _unknown_argument(fn, value)
+
+
+def _unknown_argument(fn, value) -> None:
+    if _holds_data(value, 0):
+        named = getattr(fn, "__func__", fn)
+        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "the function"
+        raise EvaluationError(
+            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
+            f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "
+            f"holds its data, a numpy array, and could not tell which it is here), where the test would answer "
+            f"otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, "
+            f"or decide outside the function (pass a flag)")
 
 
 def _holds_data(value, depth: int) -> bool:
@@ -4512,7 +4541,7 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, text_view, str_as_numpy, repr_as_numpy,
+nondifferentiable(python_type, python_isinstance, python_isscalar, plain_call_check, text_view, str_as_numpy, repr_as_numpy,
                   ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 

@@ -158,3 +158,56 @@ def test_unknown_argument_of_a_type_testing_helper_refused_at_its_line():
     text = str(info.value)
     assert "test_uview56_s56.py" in text and f"line {f_list_given.__code__.co_firstlineno + 3}" in text and \
         "count_arrays(...)" in text and "type" in text
+
+
+def f_reduce(W):
+    import functools
+    h = W * 2
+    k = functools.reduce(lambda a, m: a + (2.0 if isinstance(m, np.ndarray) else 3.0), [h > 0, W > 0], 0.0)
+    return np.sum(h ** 2) * k
+
+
+def f_sorted(W):
+    h = W * 2
+    ms = sorted([W > 0, h > 1, np.ones(3)], key=lambda m: 0 if isinstance(m, np.ndarray) else 1)
+    return np.sum(h ** 2 * ms[0])
+
+
+@pytest.mark.parametrize("f, at", [(f_reduce, 3), (f_sorted, 2)])
+def test_library_callback_testing_types_refused_at_its_line(f, at):
+    # functools.reduce / sorted(key=...) run the user's lambda on the comparisons' data (dlarrays in Python):
+    # refused at the line (reduce was 8/12 of Python's value, sorted took the other array first)
+    def g(W):
+        y = f(W)
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(g, dlarray(W0))
+    text = str(info.value)
+    assert "test_uview56_s56.py" in text and f"line {f.__code__.co_firstlineno + at}" in text and \
+        "the lambda" in text and "type" in text
+
+
+def test_forward_mode_accelerate_and_second_order():
+    # forward mode cannot tell a dlarray of Python's run from the numpy array jvp was given: refused at the
+    # helper's line, numpy's arrays or dlarrays given (was numpy's answer for both, 2/3 of Python's for dlarrays)
+    for given in (dlarray(W0), W0):
+        with pytest.raises(sct.EvaluationError, match=f"line {f_is_nd.__code__.co_firstlineno + 2}"):
+            sct.jvp(lambda W: f_is_nd(W), (given,), (np.ones(3),))
+
+    def g(W):
+        y = f_is_nd(W)
+        return y, dlgradient(y, W)
+    acc = sct.accelerate(g)
+    for _ in range(2):
+        y, gw = acc(dlarray(W0))
+        assert float(extractdata(y)) == pytest.approx(_py(f_is_nd, W0))
+        assert_close(extractdata(gw), 8.0 * W0 * 3.0)
+
+    def h(W):
+        y = f_is_nd(W)
+        gr = dlgradient(y, W, EnableHigherDerivatives=True)
+        z = np.sum(gr * gr)
+        return z, dlgradient(z, W)
+    z, gz = dlfeval(h, dlarray(W0))
+    assert float(extractdata(z)) == pytest.approx(float(np.sum((24.0 * W0) ** 2)))
+    assert_close(extractdata(gz), 2 * 24.0 ** 2 * W0)
