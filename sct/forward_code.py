@@ -449,12 +449,16 @@ def _argument_word(act, node, depth: int) -> str:
     written out (or a name bound once to one) holding such a value (``[h > 0, W > 0]``: their data in generated
     code, dlarrays in Python)."""
     word = tested_type(act, node)
+    facts = act._sct_type_facts
+    if isinstance(node, gast.Name) and node.id in facts.params and getattr(act, "given_as_is", False) and \
+            not facts.bindings().get(node.id) and word != "dl":
+        return ""           # (dlfeval's own argument, never rebound: what Python gives, items and all)
     if word in ("dl", "?") or depth > 3:
         return word if word in ("dl", "?") else ""
     if word == "" and any(isinstance(n, gast.Name) and n.id in _reached(act) for n in walk_nodes(node)):
         return "?"          # (computed from traced values by ops with no derivative: h > 0 in forward mode)
     if isinstance(node, gast.Name):
-        binds = act._sct_type_facts.bindings().get(node.id)
+        binds = facts.bindings().get(node.id)
         return "?" if binds and any(b is not None and _argument_word(act, b, depth + 1) for b in binds
                                     if isinstance(b, (gast.List, gast.Tuple, gast.Dict))) else ""
     items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
