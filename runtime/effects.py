@@ -154,10 +154,11 @@ class _Into:
 def maybe_effect(fn, /, *args, **kwargs):
     """A call sct could not classify when compiling: an effect if ``fn`` turns out to be one,
     a call of the user's own code like :func:`user_call`."""
+    if _user_code(fn) and not effectful(fn):
+        return user_call(fn, *args, **kwargs)
+    kwargs = _plain_kwargs(kwargs)
     if effectful(fn):
         return effect(fn, *args, **kwargs)
-    if _user_code(fn):
-        return user_call(fn, *args, **kwargs)
     changed = _changed_by(fn, args)
     if changed:
         return _builtin_change(fn, args, kwargs, changed)
@@ -298,7 +299,21 @@ def user_call(fn, /, *args, **kwargs):
     were when it returned), so the prints, appends to globals and random draws inside it happen
     once.  A callee that may change its arguments in place runs again instead (the recomputed
     objects it changes are new ones); one given a random generator is always replayed."""
-    args, kwargs = _numpy_views(args, kwargs)
+    given = list(args) + list(kwargs.values())
+    args, kwargs = _python_arguments(fn, args, kwargs)
+    value = _plain_run(fn, args, kwargs)
+    if type(value) is not np.ndarray and any(a is not b for a, b in zip(list(args) + list(kwargs.values()), given)):
+        # (a dlarray the helper made from the dlarrays it was given for ops of traced values: generated code
+        # holds such a value's data, as it holds theirs)
+        from .dlarray import dlarray
+        if type(value) is dlarray and not any(value is a for a in given):
+            from .support import numpy_view
+            return numpy_view(value)
+    return value
+
+
+def _plain_run(fn, args, kwargs):
+    """(user_call, its arguments as plain Python gives them)"""
     if effectful(fn):
         return effect(fn, *args, **kwargs)
     draws = _draws(fn, args, kwargs)
@@ -334,17 +349,31 @@ def _note_untraced(fn, value) -> None:
     note_untraced(fn, value)
 
 
-def _numpy_views(args, kwargs):
-    """The arguments of a call of the user's code that sct runs as it is: a dlarray given (an object's
-    field, an item of a container argument, which generated code holds as the dlarray it is) as the
-    numpy array or scalar it stands for (``numpy_view``), as the code sct compiles sees it and as the
-    traced arguments are (was: the dlarray itself where the value carries no derivative, a field
-    ``m.mask = dlarray(np.array([True, False]))``: ``isinstance(v, np.ndarray)`` False in the helper)."""
+# the keyword by which generated code tells user_call what each argument is in plain Python (sct/forward_code.py
+# typed_arguments; support.python_arguments)
+TYPES_KEYWORD = "__sct_types__"
+
+
+def _python_arguments(fn, args, kwargs):
+    """The arguments of a call of the user's code that sct runs as it is, as plain Python gives them where the code
+    tests types, as the numpy arrays or scalars dlarrays stand for elsewhere (support.python_arguments; was each
+    dlarray given as its data, and each op of a traced value, ``h > 0``, as its data, which generated code holds:
+    ``isinstance(m, np.ndarray)`` True in the helper where Python's is False)."""
     from .dlarray import dlarray
-    if not any(type(a) is dlarray for a in args) and not any(type(a) is dlarray for a in kwargs.values()):
+    known = kwargs.pop(TYPES_KEYWORD, ()) if TYPES_KEYWORD in kwargs else ()
+    if not known and not any(type(a) is dlarray for a in args) and \
+            not any(type(a) is dlarray for a in kwargs.values()):
         return args, kwargs
-    from .support import numpy_view
-    return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
+    from .support import python_arguments
+    return python_arguments(fn, args, kwargs, known)
+
+
+def _plain_kwargs(kwargs):
+    """``kwargs`` without the compiler's word on the arguments (TYPES_KEYWORD), for a call that is no user code."""
+    if TYPES_KEYWORD in kwargs:
+        kwargs = dict(kwargs)
+        del kwargs[TYPES_KEYWORD]
+    return kwargs
 
 
 def _user_code(fn) -> bool:

@@ -4278,6 +4278,126 @@ def _as_python(value, known: str):
     return value
 
 
+# the names by which code tests a value's type (``isinstance(v, np.ndarray)``, ``type(v) is ...``, ``v.__class__``,
+# ``np.isscalar(v)``): a helper naming none of them (nor calling a function of the user's that does) answers alike
+# for a dlarray and its data
+_TYPE_TEST_NAMES = frozenset(("isinstance", "issubclass", "type", "isscalar", "__class__"))
+
+
+def tests_types(fn, depth: int = 0) -> bool:
+    """Does ``fn``, the user's function, method, partial, class or callable object that generated code runs as it
+    is (runtime/effects.py user_call), or a function or class of the user's it names (a few calls deep), name a
+    type test (``_TYPE_TEST_NAMES``)?  Code sct cannot read (a builtin's) is taken not to."""
+    for _ in range(8):
+        if type(fn) is functools.partial:
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            fn = fn.__func__
+        elif not isinstance(fn, (types.FunctionType, type)) and hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__
+        elif not isinstance(fn, (types.FunctionType, type)) and isinstance(getattr(type(fn), "__call__", None),
+                                                                            types.FunctionType):
+            fn = type(fn).__call__
+        else:
+            break
+    if depth > 4:
+        return False
+    if isinstance(fn, type):
+        return _users_code(fn) and any(tests_types(a, depth + 1) for k in fn.__mro__[:-1]
+                                       for a in vars(k).values() if isinstance(a, types.FunctionType))
+    if type(fn) is not types.FunctionType or not (_users_code(fn) or fn.__globals__.get("__name__", "").startswith(
+            "sct_generated.")):
+        return False            # (a lambda or def of the user's, copied into generated code: map(f, xs)'s f)
+    known = _TESTS_TYPES.get(fn)
+    if known is not None and known[0] is fn.__code__:
+        return known[1]
+    found = _tests_types(fn, depth)
+    if depth == 0:
+        _TESTS_TYPES[fn] = (fn.__code__, found)
+    return found
+
+
+_TESTS_TYPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()    # function -> (its code, tests_types)
+
+
+def _tests_types(fn, depth: int) -> bool:
+    if fn.__code__.co_filename.startswith(("<string>", "<namedtuple")):
+        return False            # (a dataclass's or namedtuple's own methods: frozen's type(self) is cls)
+    names: set = set()
+    codes = [fn.__code__]
+    while codes:
+        c = codes.pop()
+        names.update(c.co_names)
+        codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    if names & _TYPE_TEST_NAMES:
+        return True
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:
+            pass
+    called = [fn.__globals__.get(n) for n in names] + cells
+    return any(tests_types(v, depth + 1) for v in called
+               if isinstance(v, (types.FunctionType, type, functools.partial)))
+
+
+def python_arguments(fn, args, kwargs, known=()):
+    """The arguments of a call of the user's code that generated code runs as it is (runtime/effects.py
+    user_call), as plain Python's run gives them where ``fn`` tests types (``tests_types``): ``known`` is the
+    compiler's word on each (positional, then keyword, in order; sct/forward_code.py typed_arguments): a
+    ``"dl"`` value (``h > 0`` of a traced h, whose data generated code holds) a dlarray of it, a dlarray held (an
+    argument's item, an object's field) as it is, and a ``"?"`` value (computed from dlfeval's dlarrays, which
+    the compiler could not tell) refused where it is (or holds) a float or bool array or numpy scalar, a dlarray's
+    data or not (was numpy's answer: ``isinstance(m, np.ndarray)`` True where Python's is False, another branch
+    with its value and gradient).  A helper testing no type is given the numpy array or scalar a dlarray stands for
+    (``numpy_view``), as before."""
+    words = list(known) + [""] * (len(args) + len(kwargs) - len(known))
+    if not tests_types(fn):
+        return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
+
+    def given(value, word):
+        if word == "?":
+            _unknown_argument(fn, value)
+        return _as_python(value, "dl" if word == "dl" else "")
+    out = tuple([given(a, w) for a, w in zip(args, words)])
+    return out, {k: given(v, w) for (k, v), w in zip(kwargs.items(), words[len(args):])}
+
+
+def plain_call_check(fn, args, known) -> None:
+    """Forward mode's code calling the user's ``fn`` as it is on ``args`` (``known``: the compiler's word on each,
+    sct/forward_code.py typed_arguments, where forward mode cannot tell a dlarray of Python's run from a numpy
+    array given to jvp): refused where ``fn`` tests types and an argument ``"dl"`` or ``"?"`` is or holds a
+    float or bool array or numpy scalar (``python_arguments``)."""
+    if any(known) and tests_types(fn):
+        for value, word in zip(args, known):
+            if word:
+                _unknown_argument(fn, value)
+
+
+def _unknown_argument(fn, value) -> None:
+    if _holds_data(value, 0):
+        named = getattr(fn, "__func__", fn)
+        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "the function"
+        raise EvaluationError(
+            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
+            f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "
+            f"holds its data, a numpy array, and could not tell which it is here), where the test would answer "
+            f"otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, "
+            f"or decide outside the function (pass a flag)")
+
+
+def _holds_data(value, depth: int) -> bool:
+    """Is ``value`` (or an item of a list, tuple or dict it is, a few levels deep) what generated code may hold for
+    a dlarray of Python's run (``_data_like``)?"""
+    if _data_like(value):
+        return True
+    if depth > 3:
+        return False
+    items = value.values() if type(value) is dict else value if type(value) in (list, tuple) else ()
+    return any(_holds_data(v, depth + 1) for v in list(items)[:1000])
+
+
 def _data_like(value) -> bool:
     """Is ``value`` what generated code may hold for a dlarray of Python's run (a float, complex or bool array
     or numpy scalar; not Python's numbers, which ``float(h)``, ``h.item()`` or the user's constants give)?"""
@@ -4423,7 +4543,7 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, text_view, str_as_numpy, repr_as_numpy,
+nondifferentiable(python_type, python_isinstance, python_isscalar, plain_call_check, text_view, str_as_numpy, repr_as_numpy,
                   ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 

@@ -229,7 +229,7 @@ class ForwardCode(EmitPass):
                 new = assign(t, call(self.rt("dlarray_of" if t in self.act.active else "as_dlarray_data"),
                                      value.args, value.keywords))
             else:
-                wrapped = self.calls.effect_call(value, t not in self.act.active, False)
+                wrapped = plain_run(self, value, t not in self.act.active, s)
                 if wrapped is not None:
                     new = assign(t, wrapped)
         if new is None:
@@ -276,7 +276,7 @@ class ForwardCode(EmitPass):
             new = assign(a, shuffled) if a in self.gen.resolver.locals else expr_stmt(shuffled)
             new.lineno = getattr(s, "lineno", None)
             return [new]
-        wrapped = self.calls.effect_call(s.value, True, True)
+        wrapped = plain_run(self, s.value, True, s)
         if wrapped is not None:
             new = expr_stmt(wrapped)
             new.lineno = getattr(s, "lineno", None)
@@ -348,6 +348,141 @@ def type_test(act, value: gast.Call):
     if obj is format and len(value.args) in (1, 2):
         return "format_as_numpy", []
     return None
+
+
+# the runtime's calls that run the user's code as it is (runtime/effects.py), told what each argument is in plain
+# Python by TYPES_KEYWORD
+_PLAIN_RUNS = frozenset(("user_call", "unnamed_call", "maybe_effect"))
+
+
+def typed_arguments(act, wrapped: gast.Call) -> gast.Call:
+    """``rt.user_call(helper, cond, ...)`` (``wrapped``) told what each argument is in plain Python where that
+    differs from what generated code holds or is not known (``tested_type``: ``"dl"``, ``"?"``), as a last keyword
+    ``__sct_types__=("dl", ...)``: a helper testing types is given a dlarray where Python's run gives one
+    (runtime/support.py python_arguments; was the data: ``isinstance(h > 0, np.ndarray)`` True in the helper,
+    False in Python).  Arguments given by ``*`` or ``**`` are not told."""
+    from .runtime.effects import TYPES_KEYWORD
+    if not (isinstance(wrapped.func, gast.Attribute) and wrapped.func.attr in _PLAIN_RUNS) or \
+            any(isinstance(a, gast.Starred) for a in wrapped.args) or any(k.arg is None for k in wrapped.keywords):
+        return wrapped
+    module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
+    if module.startswith("sct.runtime.") or \
+            getattr(getattr(act.resolver, "fn", None), "__globals__", {}).get("__sct_runtime_code__"):
+        return wrapped          # (the runtime's own code, which knows what it is given)
+    words = [_argument_word(act, a, 0) for a in wrapped.args[1:]] + \
+        [_argument_word(act, k.value, 0) for k in wrapped.keywords]
+    if not any(words):
+        return wrapped
+    told = gast.Tuple(elts=[const(w) for w in words], ctx=gast.Load())
+    return call(wrapped.func, wrapped.args, wrapped.keywords + [gast.keyword(arg=TYPES_KEYWORD, value=told)])
+
+
+def plain_run(code: "ForwardCode", value: gast.Call, inactive: bool, s):
+    """``rt.user_call(...)`` of ``value`` (CallLowering.effect_call, ``inactive``: its result traced or not) told
+    its arguments' types in plain Python (``typed_arguments``); None for a call of library code, whose callbacks
+    are checked (``check_callbacks``)."""
+    wrapped = code.calls.effect_call(value, inactive, isinstance(s, gast.Expr))
+    if wrapped is not None:
+        return typed_arguments(code.act, wrapped)
+    check_callbacks(code.act, value, lambda m, c: code.gen.fail(s, m, c), code.gen.filename, code.gen.rt_name)
+    return None
+
+
+def plain_call_check(act, value: gast.Call, check):
+    """``rt.plain_call_check(helper, (args...), words)`` for forward mode's call of the user's ``helper`` as it
+    is, where an argument's type in plain Python is not what the code holds or not known (``_argument_word``),
+    or None."""
+    if any(isinstance(a, gast.Starred) for a in value.args) or value.keywords or \
+            act.call_info(value).kind not in (CallKind.FUNCTION, CallKind.METHOD, CallKind.PLAIN):
+        return None
+    from .runtime.effects import _user_code
+    try:
+        found = act.resolver.resolve(value.func)
+        if callable(found) and not _user_code(found):
+            return None         # (numpy's, Python's own functions)
+    except Exception:
+        pass
+    words = [_argument_word(act, a, 0) for a in value.args]
+    if not any(words):
+        return None
+    return call(check, [value.func, gast.Tuple(elts=list(value.args), ctx=gast.Load()),
+                        gast.Tuple(elts=[const(w) for w in words], ctx=gast.Load())])
+
+
+def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, callee: bool = False) -> None:
+    """Refuse a call of library code given a function of the user's that tests types (``functools.reduce(f, ms)``,
+    ``sorted(ms, key=f)``, ``max(ms, key=f)``; ``callee``: the function called too, forward mode's code calling
+    the user's helpers as they are) together with values whose type in plain Python generated code does not hold
+    (``_argument_word``: ``[h > 0, W > 0]``, dlarrays in Python, their data here): it runs on those values, where
+    Python's run gives it dlarrays (was numpy's answer, silently).  ``fail(message, construct)`` refuses."""
+    from .runtime.support import tests_types, _TYPE_TEST_NAMES
+    if act.call_info(value).kind not in (CallKind.PLAIN, CallKind.NONDIFF, CallKind.OP, CallKind.FUNCTION) or \
+            isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) and \
+            value.func.value.id == rt_name or str(filename).startswith("<sct-generated"):
+        return          # (generated code differentiated again: the user's code it was made from was checked)
+    given = list(value.args) + [k.value for k in value.keywords]
+    named = {n.name: n for n in walk_nodes(act.fdef) if isinstance(n, gast.FunctionDef) and n is not act.fdef}
+
+    def testing(node) -> bool:
+        if not isinstance(node, (gast.Name, gast.Attribute)):
+            return False
+        if isinstance(node, gast.Name) and node.id in named:
+            return any(isinstance(n, gast.Name) and n.id in _TYPE_TEST_NAMES or
+                       isinstance(n, gast.Attribute) and n.attr in _TYPE_TEST_NAMES for n in walk_nodes(named[node.id]))
+        try:
+            found = act.resolver.resolve(node)
+        except Exception:
+            return False
+        return callable(found) and tests_types(found)
+    for f in given + ([value.func] if callee else []):
+        if testing(f) and any(a is not f and _argument_word(act, a, 0) for a in given):
+            name = getattr(f, "id", None) or getattr(f, "attr", "the function")
+            name = "the lambda" if name in named and name.endswith("_lambda") else name
+            fail(f"{name} tests a value's type (isinstance, type, np.isscalar) and runs here as it is on values "
+                 f"computed from dlfeval's dlarrays, which are dlarrays in plain Python where sct holds their data "
+                 f"(numpy arrays): the test would answer otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) "
+                 f"(True for both), or its shape or ndim", f"{name} (a function testing types)")
+
+
+def _argument_word(act, node, depth: int) -> str:
+    """``tested_type`` of an argument, ``"dl"`` or ``"?"`` (else ``""``); ``"?"`` too for a list, tuple or dict
+    written out (or a name bound once to one) holding such a value (``[h > 0, W > 0]``: their data in generated
+    code, dlarrays in Python)."""
+    word = tested_type(act, node)
+    facts = act._sct_type_facts
+    if isinstance(node, gast.Name) and node.id in facts.params and getattr(act, "given_as_is", False) and \
+            not facts.bindings().get(node.id) and word != "dl":
+        return ""           # (dlfeval's own argument, never rebound: what Python gives, items and all)
+    if word in ("dl", "?") or depth > 3:
+        return word if word in ("dl", "?") else ""
+    if word == "" and any(isinstance(n, gast.Name) and n.id in _reached(act) for n in walk_nodes(node)):
+        return "?"          # (computed from traced values by ops with no derivative: h > 0 in forward mode)
+    if isinstance(node, gast.Name):
+        binds = facts.bindings().get(node.id)
+        return "?" if binds and any(b is not None and _argument_word(act, b, depth + 1) for b in binds
+                                    if isinstance(b, (gast.List, gast.Tuple, gast.Dict))) else ""
+    items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
+        [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
+    return "?" if any(_argument_word(act, e, depth + 1) for e in items) else ""
+
+
+def _reached(act) -> set:
+    """The names whose values are computed (by any operation: a comparison too, which ``Dependence`` does not
+    follow) from the traced values or the names ``tested_type`` found depending on them."""
+    facts = act._sct_type_facts
+    found = getattr(facts, "reached", None)
+    if found is None:
+        found = set(facts.dependent) | set(act.active)
+        binds = facts.bindings()
+        for _ in range(64):
+            more = {name for name, values in binds.items() if name not in found and any(
+                v is not None and any(isinstance(n, gast.Name) and n.id in found for n in walk_nodes(v))
+                for v in values)}
+            if not more:
+                break
+            found |= more
+        facts.reached = found
+    return found
 
 
 def tested_type(act, node) -> str:

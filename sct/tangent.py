@@ -31,7 +31,7 @@ from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
 from .plans import CallKind
-from .forward_code import text_operands, type_test
+from .forward_code import check_callbacks, plain_call_check, text_operands, type_test
 from .reverse import _function, _reach, instantiate_template, simplify
 from .templates import guard_rule_globals, python_base_powers, rule_namespace
 from .contributions import FLAT_ADVICE, cast_dtype
@@ -161,6 +161,14 @@ class TangentTransformer:
             s.value = text       # f"{v}", "%s" % v: numpy's text
             return [s]
         if t not in self.act.active:
+            if isinstance(value, gast.Call):
+                # a library call's callback testing types, run as it is on the data of Python's dlarrays: refused
+                # (sct/forward_code.py check_callbacks); a helper's call: when run (a CompileError here would
+                # run it by reverse mode on dlarrays, numpy's arrays given to jvp too)
+                check_callbacks(self.act, value, lambda m, c: self.fail(s, m), self.filename, self.rt_name)
+                check = plain_call_check(self.act, value, self.rt("plain_call_check"))
+                if check is not None:
+                    return [gast.Expr(value=check), s]
             if isinstance(value, gast.Call) and self.act.call_info(value).kind == CallKind.CREATE:
                 # dlarray(c, fmt) of a constant: its data, as the reverse-mode code has it (was the dlarray
                 # object, which the format transposes then marked as having lost its labels: refused)
