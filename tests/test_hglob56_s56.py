@@ -1,0 +1,198 @@
+"""hglob56: a helper's adjoint reads a global array or list by name; the caller changes it in place before the gradient.
+
+``def part(x): return np.sum(x * W)`` with ``W`` a module global, called by the loss, then ``bump()`` doing
+``W[0] += 1`` before dlgradient: the helper's adjoint read ``W`` when the gradient ran and saw the new numbers
+([3, 2] where Python's derivative is [2, 2], lists and arrays alike).  Each compiled helper now reports the plain
+arrays and lists its adjoint reads by name, its own helpers' included (Compiled.adjoint_reads); its caller keeps
+and checks them around its calls sct cannot look into as it does its own reads: refused at the caller's line.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+from sct.errors import EvaluationError
+from gradcheck import assert_close, numerical_gradient
+
+W = [2.0, 2.0]
+A = np.array([2.0, 2.0])
+
+
+def _bump():
+    W[0] += 1.0
+    A[0] += 1.0
+
+
+def _bump_global():
+    global A
+    A += 1.0
+
+
+def _part(x):
+    return np.sum(x * W) + np.sum(x * A)
+
+
+def _inner(x):
+    return np.sum(x * A) * 2.0
+
+
+def _outer(x):
+    return _inner(np.sin(x)) + np.sum(x * W)
+
+
+class _Model:
+    def __init__(self):
+        self.k = 1.5
+
+    def f(self, x):
+        return np.sum(x * A) * self.k
+
+
+def _make():
+    def closure(x):
+        return np.sum(x * W)
+    return closure
+
+
+_closure = _make()
+
+
+def _make_cell():
+    w = np.array([2.0, 2.0])
+
+    def closure(x):
+        return np.sum(x * w)
+
+    def bump():
+        w[0] += 1.0
+    return closure, bump, w
+
+
+_cell, _bump_cell, _cell_w = _make_cell()
+
+
+def _loss(x):
+    y = _part(x)
+    _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_global_statement(x):
+    y = _part(x)
+    _bump_global()
+    return y, dlgradient(y, x)
+
+
+def _loss_helper_of_helper(x):
+    y = _outer(x)
+    _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_method(x, m):
+    y = m.f(x)
+    _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_closure(x):
+    y = _closure(x)
+    _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_cell(x):
+    y = _cell(x)
+    _bump_cell()
+    return y, dlgradient(y, x)
+
+
+def _loss_loop(x):
+    y = 0.0
+    for i in range(3):
+        y = y + _part(x) * i
+        _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_branch(x, c):
+    if c > 0:
+        y = _part(x)
+    else:
+        y = np.sum(x)
+    _bump()
+    return y, dlgradient(y, x)
+
+
+def _loss_second(x):
+    y = _part(x * x)
+    _bump()
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, dlgradient(np.sum(g), x)
+
+
+def _helper_bumping(x):
+    y = _part(x)         # (the helper's own call: the check is in the helper)
+    _bump()
+    return y * 1.0
+
+
+def _loss_in_a_helper(x):
+    y = _helper_bumping(x)
+    return y, dlgradient(y, x)
+
+
+def _reset():
+    W[:] = [2.0, 2.0]
+    A[:] = 2.0
+    _cell_w[:] = 2.0
+
+
+CASES = [(_loss, (), 2, "W"), (_loss_global_statement, (), 2, "A"), (_loss_helper_of_helper, (), 2, "W"),
+         (_loss_method, (_Model(),), 2, "A"), (_loss_closure, (), 2, "W"), (_loss_cell, (), 2, "w"),
+         (_loss_loop, (), 4, "W"), (_loss_branch, (1.0,), 5, "W"), (_loss_second, (), 2, "W"),
+         (_helper_bumping, None, 2, "W")]
+
+
+@pytest.mark.parametrize("fun, extra, line, name", CASES, ids=[c[0].__name__.strip("_") for c in CASES])
+def test_a_global_a_helpers_adjoint_reads_changed_by_a_call_is_refused(fun, extra, line, name):
+    """(was: the changed numbers as the gradient, e.g. [7, 4] where Python's derivative of _part is [4, 4])"""
+    _reset()
+    call = (_loss_in_a_helper, ()) if extra is None else (fun, extra)
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(call[0], dlarray(np.ones(2)), *call[1])
+    msg = str(info.value)
+    assert "test_hglob56_s56.py" in msg and f"line {fun.__code__.co_firstlineno + line}:" in msg
+    assert "changed W in place" in msg or "changed A in place" in msg if name in "WA" else f"changed {name} in place" in msg
+
+
+def test_accelerated_twice_is_refused_each_time():
+    fast = sct.accelerate(_loss)
+    for _ in range(2):
+        _reset()
+        with pytest.raises(EvaluationError, match="changed [WA] in place"):
+            dlfeval(fast, dlarray(np.ones(2)))
+
+
+def _unchanged(x):
+    y = _outer(x)
+    print(end="")           # (a call sct cannot look into that changes nothing)
+    return y, dlgradient(y, x)
+
+
+def _after_the_gradient(x):
+    y = _outer(x)
+    g = dlgradient(y, x)
+    _bump()
+    return y, g
+
+
+@pytest.mark.parametrize("fun", [_unchanged, _after_the_gradient])
+def test_unchanged_or_changed_after_the_gradient_stays_exact(fun):
+    _reset()
+    x0 = np.array([0.3, -0.7])
+    y, g = dlfeval(fun, dlarray(x0))
+    _reset()
+    plain = lambda v: float(np.sum(np.sin(v) * A) * 2.0 + np.sum(v * np.array(W)))
+    assert_close(float(y), plain(x0))
+    assert_close(np.asarray(g._data).ravel(), numerical_gradient(plain, [x0], 0))
