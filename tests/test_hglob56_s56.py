@@ -11,7 +11,7 @@ import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient
-from sct.errors import EvaluationError
+from sct.errors import CompileError, EvaluationError
 from gradcheck import assert_close, numerical_gradient
 
 W = [2.0, 2.0]
@@ -196,3 +196,14 @@ def test_unchanged_or_changed_after_the_gradient_stays_exact(fun):
     plain = lambda v: float(np.sum(np.sin(v) * A) * 2.0 + np.sum(v * np.array(W)))
     assert_close(float(y), plain(x0))
     assert_close(np.asarray(g._data).ravel(), numerical_gradient(plain, [x0], 0))
+
+
+def test_a_helper_read_in_place_is_refused_too():
+    """(a formatted argument: the helpers of this file read in place, sct/inline_helpers.py; their reads are the
+    caller's own, and so is _bump's write, refused where it stands)"""
+    _reset()
+    with pytest.raises((CompileError, EvaluationError)) as info:
+        dlfeval(_loss, dlarray(np.ones((2, 1)), "CB"))
+    msg = str(info.value)
+    assert "test_hglob56_s56.py" in msg and "in place" in msg and \
+        (f"line {_bump.__code__.co_firstlineno + 1}:" in msg or f"line {_loss.__code__.co_firstlineno + 2}:" in msg)
