@@ -506,13 +506,14 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     namespace = {} if namespace is None else namespace
     spelled = dict(spelled)
     callees, outside, named = {}, {}, {}
+    bound = None
     for r in records or ():
         if r is not None and r.names:
             runs = r.compiled is None or getattr(r.compiled, "unseen_writes", True)
             reads = getattr(r.compiled, "adjoint_reads", ()) if r.compiled is not None else ()
-            if reads and not named:
-                named[None] = _bound_and_guarded(fwd)[0]
-            reads = tuple(_outside_name(namespace, namer, spelled, named, name, value) for name, value in reads)
+            if reads and bound is None:
+                bound = _bound_and_guarded(fwd)[0]
+            reads = tuple(_outside_name(namespace, namer, spelled, named, bound, name, value) for name, value in reads)
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
                 if reads:
@@ -524,12 +525,12 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace) if vjp else ())
 
 
-def _outside_name(namespace, namer, spelled, named, name: str, value) -> str:
+def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> str:
     """The name of the generated code's global holding ``value``, which a helper's adjoint reads as the global
     ``name``: that name where the code reads the same global (and binds no local of it), else a fresh one."""
     if id(value) in named:
         return named[id(value)]
-    if namespace.get(name, None) is value and name not in named[None]:
+    if namespace.get(name, None) is value and name not in bound:
         out = name
     else:
         out = namer.fresh(re.sub(r"\W", "_", name) + "_outside")
