@@ -1323,8 +1323,42 @@ def stale_kept(*values, operands=()):
     [3, 2] where Python's derivative is [2, 2], red55h).  Not other lists: sct's tape (copied at each pass of a
     loop: 23 GB for progtest's seed 238), a log list the code appends to and reads only otherwise."""
     from .dlarray import dlarray
+    if any(type(v) is FieldPath for v in values):
+        values = tuple(v.value() if type(v) is FieldPath else v for v in values)
+        operands = tuple(v.value() if type(v) is FieldPath else v for v in operands)
     return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
                   _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values])
+
+
+class FieldPath:
+    """A field or an item of a global's object that a helper's adjoint reads (``np.sum(x * CFG.w)``,
+    ``P["w"]`` in the helper: sct/stale_reads.py, Compiled.adjoint_reads), for its caller's :func:`stale_kept`:
+    what the path holds when the caller keeps it, found where no code of the user's runs on the way (an
+    instance's own field, a module's or a class's own attribute, a dict's, list's or tuple's item), else None."""
+    __slots__ = ("root", "steps")
+
+    def __init__(self, root, steps):
+        self.root, self.steps = root, steps
+
+    def value(self):
+        v = self.root
+        for attr, key in self.steps:
+            if attr:
+                own = getattr(v, "__dict__", None)
+                if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
+                        type(v).__getattribute__ not in _PLAIN_GETATTRIBUTE or \
+                        hasattr(type(getattr(type(v), key, None)), "__set__"):
+                    return None
+                v = vars(v)[key]
+            elif type(v) is dict and key in v or \
+                    type(v) in (list, tuple) and type(key) is int and -len(v) <= key < len(v):
+                v = v[key]
+            else:
+                return None
+        return v
+
+
+_PLAIN_GETATTRIBUTE = (object.__getattribute__, type.__getattribute__, types.ModuleType.__getattribute__)
 
 
 def _list_kept(v):

@@ -23,6 +23,7 @@ import numpy as np
 
 from .emit import COMMENT, LINE
 from .ir import dotted_name, walk_nodes
+from .runtime.effects import FieldPath
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
 _OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled", "primal_call_at",
@@ -550,12 +551,47 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
     for n in walk_nodes(fwd):       # (the helpers' pairs its residuals hand to the adjoint)
         if isinstance(n, gast.Return):
             names |= {m.id for m in walk_nodes(n) if isinstance(m, gast.Name)}
-    names = checks.with_outside(names) - checks.bound
+    names = checks.with_outside(names)
+    paths = _field_paths(checks, fwd, namespace) if names & checks.bound else {}
     out, seen = [], set()
     for n in sorted(names):
-        value = namespace.get(n, None)
+        value = namespace.get(n, None) if n not in checks.bound else paths.get(n)
         if (n in checks.known or n in checks.outside_names) and id(value) not in seen and \
-                (type(value) is list or isinstance(value, np.ndarray) and not isinstance(value, dlarray)):
+                (type(value) in (list, FieldPath) or isinstance(value, np.ndarray) and not isinstance(value, dlarray)):
             seen.add(id(value))
             out.append((checks.spelled.get(n, n), value))
     return tuple(out)
+
+
+def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
+    """Per name the forward binds once to a field or an item of a global's object (``CFG_w = CFG.w``,
+    ``P_w = P["w"]``, a chain of them), the path it reads (the adjoint reads the name through the residuals)."""
+    stores: Dict[str, int] = {}
+    for n in walk_nodes(fwd):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    paths: Dict[str, FieldPath] = {}
+    shown: Dict[str, str] = {}
+    for n in walk_nodes(fwd):
+        if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript)) and
+                isinstance(n.value.value, gast.Name)):
+            continue
+        v, root = n.value, n.value.value.id
+        if isinstance(v, gast.Attribute):
+            step, text = (True, v.attr), "." + v.attr
+        elif isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
+            step, text = (False, v.slice.value), f"[{v.slice.value!r}]"
+        else:
+            continue
+        if root in paths:
+            base, name = paths[root], shown[root]
+            paths[n.targets[0].id] = FieldPath(base.root, base.steps + (step,))
+        elif root not in checks.bound and root in checks.known and root in namespace:
+            name = checks.spelled.get(root, root)
+            paths[n.targets[0].id] = FieldPath(namespace[root], (step,))
+        else:
+            continue
+        shown[n.targets[0].id] = name + text
+        checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
+    return paths

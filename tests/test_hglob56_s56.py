@@ -207,3 +207,112 @@ def test_a_helper_read_in_place_is_refused_too():
     msg = str(info.value)
     assert "test_hglob56_s56.py" in msg and "in place" in msg and \
         (f"line {_bump.__code__.co_firstlineno + 1}:" in msg or f"line {_loss.__code__.co_firstlineno + 2}:" in msg)
+
+
+# --- a field or an item of a global's object that a helper's adjoint reads --------------------------------------
+
+PARAMS = {"w": np.array([2.0, 2.0]), "layers": [{"b": [2.0, 2.0]}]}
+
+
+class _Config:
+    pass
+
+
+CFG = _Config()
+CFG.w = np.array([2.0, 2.0])
+
+
+class _Counted:
+    reads = 0
+
+    def __init__(self):
+        self._w = np.array([2.0, 2.0])
+
+    @property
+    def w(self):
+        _Counted.reads += 1
+        return self._w
+
+
+COUNTED = _Counted()
+
+
+def _bump_fields():
+    PARAMS["w"][0] += 1.0
+    CFG.w[0] += 1.0
+    PARAMS["layers"][0]["b"][0] += 1.0
+
+
+def _fields(x):
+    return np.sum(x * PARAMS["w"])
+
+
+def _attribute(x):
+    return np.sum(x * CFG.w)
+
+
+def _nested_item(x):
+    return np.sum(x * PARAMS["layers"][0]["b"])
+
+
+def _fields_of_a_helper(x):
+    return _attribute(np.cos(x)) * 2.0
+
+
+def _loss_item(x):
+    y = _fields(x)
+    _bump_fields()
+    return y, dlgradient(y, x)
+
+
+def _loss_attribute(x):
+    y = _attribute(x)
+    _bump_fields()
+    return y, dlgradient(y, x)
+
+
+def _loss_nested_item(x):
+    y = _nested_item(x)
+    _bump_fields()
+    return y, dlgradient(y, x)
+
+
+def _loss_fields_of_a_helper(x):
+    y = _fields_of_a_helper(x)
+    _bump_fields()
+    return y, dlgradient(y, x)
+
+
+def _reset_fields():
+    PARAMS["w"][:] = 2.0
+    CFG.w[:] = 2.0
+    PARAMS["layers"][0]["b"][:] = [2.0, 2.0]
+
+
+@pytest.mark.parametrize("fun, name", [(_loss_item, "PARAMS['w']"), (_loss_attribute, "CFG.w"),
+                                       (_loss_nested_item, "PARAMS['layers'][0]['b']"),
+                                       (_loss_fields_of_a_helper, "CFG.w")])
+def test_a_global_objects_field_a_helpers_adjoint_reads_changed_by_a_call_is_refused(fun, name):
+    """(was: [3, 2] where Python's derivative is [2, 2])"""
+    _reset_fields()
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(fun, dlarray(np.ones(2)))
+    msg = str(info.value)
+    assert f"line {fun.__code__.co_firstlineno + 2}:" in msg and f"changed {name} in place" in msg
+
+
+def _counted(x):
+    return np.sum(x * COUNTED.w)
+
+
+def _loss_counted(x):
+    y = _counted(x)
+    print(end="")
+    return y, dlgradient(y, x)
+
+
+def test_a_property_is_not_run_again_by_the_checks():
+    _Counted.reads = 0
+    y, g = dlfeval(_loss_counted, dlarray(np.ones(2)))
+    assert _Counted.reads == 1
+    assert_close(np.asarray(g._data).ravel(), COUNTED._w)
