@@ -1313,7 +1313,7 @@ def walked_iterator(items) -> None:
             f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
-def stale_kept(*values, operands=()):
+def stale_kept(*values, operands=(), adjoints=()):
     """Before a call sct cannot look into (a helper taken as not writing, a method, ``next``, a ``with``
     block's ``__enter__``/``__exit__``) that runs after differentiated operations read the plain arrays
     ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
@@ -1326,8 +1326,18 @@ def stale_kept(*values, operands=()):
     if any(type(v) is FieldPath for v in values):
         values = tuple(v.value() if type(v) is FieldPath else v for v in values)
         operands = tuple(v.value() if type(v) is FieldPath else v for v in operands)
-    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
-                  _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values])
+    kept = [(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
+            _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values]
+    # ``adjoints``: ((backward, line), ...) of the helpers the caller's code compiled when it ran them (a method
+    # of a global's object): what their adjoints read (sct/stale_reads.py), kept with its name and the call's line
+    for bwd, line in adjoints:
+        for name, v in getattr(bwd, "__sct_adjoint_reads__", ()):
+            v = v.value() if type(v) is FieldPath else v
+            held = (v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else \
+                _list_kept(v) if type(v) is list else None
+            if held is not None:
+                kept.append(held + (name, line))
+    return tuple(kept)
 
 
 class FieldPath:
@@ -1397,12 +1407,12 @@ _QUIET_WALKS = (list, tuple, dict, str, bytes, range, set, frozenset, np.ndarray
                 type({}.values()), type({}.items()))
 
 
-def stale_kept_walk(items, *values, operands=()):
+def stale_kept_walk(items, *values, operands=(), adjoints=()):
     """:func:`stale_kept` before ``rt.as_sequence(items)`` of a for loop, where walking ``items`` may run the
     user's code (an object's ``__iter__``, a generator): None where it is a list, tuple, dict, array..."""
     if type(items) in _QUIET_WALKS:    # (exact: a subclass's own __iter__ may run code; was isinstance, redfix51b G1)
         return None
-    return stale_kept(*values, operands=operands)
+    return stale_kept(*values, operands=operands, adjoints=adjoints)
 
 
 def _same_numbers(a, b) -> bool:
@@ -1434,7 +1444,8 @@ def stale_check(kept, names, lines, what, filename, lineno):
     changed array, a silently wrong gradient; red team 50, C: ``y = x * st["w"]; reweight(st)``)."""
     if kept is None:
         return
-    for held, name, line in zip(kept, names, lines):
+    for k, held in enumerate(kept):
+        name, line = (names[k], lines[k]) if k < len(names) else held[2:]
         if held is not None and not _same_numbers(held[0], held[1]):
             from .errors import EvaluationError
             kind, copy = ("a list", f"np.array({name})") if type(held[0]) is list else ("an array", f"{name}.copy()")

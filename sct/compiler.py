@@ -762,6 +762,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compiled.joint_sites = joint_sites
     compiled.unseen_writes = unseen_writes      # (its callers' stale-read checks: sct/stale_reads.py)
     compiled.adjoint_reads = adjoint_reads
+    if adjoint_reads and isinstance(compiled.bwd, types.FunctionType):   # (a caller's pair made at run time)
+        compiled.bwd.__sct_adjoint_reads__ = adjoint_reads
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()

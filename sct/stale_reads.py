@@ -87,6 +87,8 @@ class _Pass:
         # them, and so does the adjoint that calls its backward
         self.outside = dict(outside or {})
         self.outside_names = {m for names in self.outside.values() for m in names}
+        self.pairs: Set[str] = set()        # the backward functions of helpers not known here, per name
+        self.pair_lines: Dict[str, int] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
@@ -121,6 +123,9 @@ class _Pass:
             for t in n.targets[0].elts[:1]:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
+            if len(n.targets[0].elts) == 2 and isinstance(n.targets[0].elts[1], gast.Name) and \
+                    n.targets[0].elts[1].id not in self.outside:
+                self.pairs.add(n.targets[0].elts[1].id)     # (its adjoint's reads known when it runs: rt.stale_kept)
             for t, e in zip(n.targets[0].elts, v.elts if isinstance(v, gast.Tuple) else ()):
                 if isinstance(t, gast.Name) and isinstance(e, gast.Name) and e.id in self.outside:
                     self.outside[t.id] = self.outside.get(t.id, ()) + self.outside[e.id]
@@ -340,6 +345,8 @@ class _Pass:
             reads_of_fields = {n for n in loads if self.read_from.get(n)}
             if node is not None:
                 self._note_bindings(node)
+                for t in _targets(node) & self.pairs if isinstance(node, gast.Assign) else ():
+                    self.pair_lines[t] = line
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -403,10 +410,11 @@ class _Pass:
                         if is_active and (n in self.known or n in self.outside_names) and (n in swept or residual) and \
                                 isinstance(events[j][1], gast.Assign):      # (not sct's own guards)
                             operands.add(n)
-            if at_stake:
-                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands)
+            pairs = sorted(n for n in self.pairs & later if n in self.pair_lines)
+            if at_stake or pairs:
+                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
 
-    def insert(self, kind, s, parent, at_stake, line, bound, operands=()) -> None:
+    def insert(self, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
         from .ir import assign, call, const, load, expr_stmt
         names = sorted(at_stake)
         kept = self.namer.fresh("stale_kept")
@@ -417,7 +425,8 @@ class _Pass:
             for t in s.body:
                 sure |= _targets(t)
         names = [n for n in names if n not in bound or n in sure]
-        if not names:
+        pairs = [n for n in pairs if n in sure]
+        if not names and not pairs:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
         walked = self._walk_of(s) if kind == "stmt" else None
         # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
@@ -425,6 +434,10 @@ class _Pass:
         lists = [n for n in names if n in operands]
         operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
                     ] if lists else []
+        if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
+            operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
+                gast.Tuple(elts=[load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
+                ctx=gast.Load())))
         take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
                       call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
         what = "this if statement's test" if kind == "test" else "this with statement's context manager" \

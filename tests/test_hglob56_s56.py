@@ -316,3 +316,61 @@ def test_a_property_is_not_run_again_by_the_checks():
     y, g = dlfeval(_loss_counted, dlarray(np.ones(2)))
     assert _Counted.reads == 1
     assert_close(np.asarray(g._data).ravel(), COUNTED._w)
+
+
+# --- a method of a global's object, compiled when it first runs (its receiver's kinds known then only) ----------
+
+class _Net:
+    SCALE = np.array([2.0, 2.0])
+
+    def by_class(self, x):
+        return np.sum(x * _Net.SCALE)
+
+    def by_global(self, x):
+        return np.sum(x * A)
+
+
+NET = _Net()
+
+
+def _bump_class():
+    _Net.SCALE[0] += 1.0
+    A[0] += 1.0
+
+
+def _loss_class_attribute(x):
+    y = NET.by_class(x)
+    _bump_class()
+    return y, dlgradient(y, x)
+
+
+def _loss_global_of_a_method(x):
+    y = NET.by_global(x)
+    _bump_class()
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun, name", [(_loss_class_attribute, "_Net.SCALE"), (_loss_global_of_a_method, "A")])
+def test_a_method_compiled_at_run_time_reads_a_global_changed_by_a_call_is_refused(fun, name):
+    """(was: [3, 2] where Python's derivative is [2, 2])"""
+    for _ in range(2):          # (compiled on the first run; its code as found on the second)
+        _Net.SCALE[:] = 2.0
+        A[:] = 2.0
+        with pytest.raises(EvaluationError) as info:
+            dlfeval(fun, dlarray(np.ones(2)))
+        msg = str(info.value)
+        assert f"line {fun.__code__.co_firstlineno + 2}:" in msg and f"changed {name} in place" in msg
+
+
+def _loss_method_unchanged(x):
+    y = NET.by_class(x) + NET.by_global(x)
+    print(end="")
+    return y, dlgradient(y, x)
+
+
+def test_a_method_compiled_at_run_time_stays_exact():
+    _Net.SCALE[:] = 2.0
+    A[:] = 2.0
+    y, g = dlfeval(_loss_method_unchanged, dlarray(np.array([0.5, 1.5])))
+    assert_close(float(y), float(np.sum(np.array([0.5, 1.5]) * (_Net.SCALE + A))))
+    assert_close(np.asarray(g._data).ravel(), _Net.SCALE + A)
