@@ -124,8 +124,10 @@ class _Pass:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
             if len(n.targets[0].elts) == 2 and isinstance(n.targets[0].elts[1], gast.Name) and \
-                    n.targets[0].elts[1].id not in self.outside:
-                self.pairs.add(n.targets[0].elts[1].id)     # (its adjoint's reads known when it runs: rt.stale_kept)
+                    not isinstance(v, gast.Tuple):
+                # a pair made when the call first runs (a method of a global's object): its adjoint's reads known
+                # then, from its backward function (rt.stale_kept's adjoints)
+                self.pairs.add(n.targets[0].elts[1].id)
             for t, e in zip(n.targets[0].elts, v.elts if isinstance(v, gast.Tuple) else ()):
                 if isinstance(t, gast.Name) and isinstance(e, gast.Name) and e.id in self.outside:
                     self.outside[t.id] = self.outside.get(t.id, ()) + self.outside[e.id]
