@@ -1342,7 +1342,7 @@ def walked_iterator(items) -> None:
             f"would run zero times). Pass a list instead (list(...) of it, made before dlfeval)")
 
 
-def stale_kept(*values, operands=()):
+def stale_kept(*values, operands=(), adjoints=()):
     """Before a call sct cannot look into (a helper taken as not writing, a method, ``next``, a ``with``
     block's ``__enter__``/``__exit__``) that runs after differentiated operations read the plain arrays
     ``values`` and before the gradient that reads them again (sct/stale_reads.py): each array and a copy
@@ -1352,8 +1352,52 @@ def stale_kept(*values, operands=()):
     [3, 2] where Python's derivative is [2, 2], red55h).  Not other lists: sct's tape (copied at each pass of a
     loop: 23 GB for progtest's seed 238), a log list the code appends to and reads only otherwise."""
     from .dlarray import dlarray
-    return tuple([(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
-                  _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values])
+    if any(type(v) is FieldPath for v in values):
+        values = tuple(v.value() if type(v) is FieldPath else v for v in values)
+        operands = tuple(v.value() if type(v) is FieldPath else v for v in operands)
+    kept = [(v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else
+            _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values]
+    # ``adjoints``: ((backward, line), ...) of the helpers the caller's code compiled when it ran them (a method
+    # of a global's object): what their adjoints read (sct/stale_reads.py), kept with its name and the call's line
+    for bwd, line in adjoints:
+        for name, v in getattr(bwd, "__sct_adjoint_reads__", ()):
+            v = v.value() if type(v) is FieldPath else v
+            held = (v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else \
+                _list_kept(v) if type(v) is list else None
+            if held is not None:
+                kept.append(held + (name, line))
+    return tuple(kept)
+
+
+class FieldPath:
+    """A field or an item of a global's object that a helper's adjoint reads (``np.sum(x * CFG.w)``,
+    ``P["w"]`` in the helper: sct/stale_reads.py, Compiled.adjoint_reads), for its caller's :func:`stale_kept`:
+    what the path holds when the caller keeps it, found where no code of the user's runs on the way (an
+    instance's own field, a module's or a class's own attribute, a dict's, list's or tuple's item), else None."""
+    __slots__ = ("root", "steps")
+
+    def __init__(self, root, steps):
+        self.root, self.steps = root, steps
+
+    def value(self):
+        v = self.root
+        for attr, key in self.steps:
+            if attr:
+                own = getattr(v, "__dict__", None)
+                if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
+                        type(v).__getattribute__ not in _PLAIN_GETATTRIBUTE or \
+                        hasattr(type(getattr(type(v), key, None)), "__set__"):
+                    return None
+                v = vars(v)[key]
+            elif type(v) is dict and key in v or \
+                    type(v) in (list, tuple) and type(key) is int and -len(v) <= key < len(v):
+                v = v[key]
+            else:
+                return None
+        return v
+
+
+_PLAIN_GETATTRIBUTE = (object.__getattribute__, type.__getattribute__, types.ModuleType.__getattribute__)
 
 
 def _list_kept(v):
@@ -1392,12 +1436,12 @@ _QUIET_WALKS = (list, tuple, dict, str, bytes, range, set, frozenset, np.ndarray
                 type({}.values()), type({}.items()))
 
 
-def stale_kept_walk(items, *values, operands=()):
+def stale_kept_walk(items, *values, operands=(), adjoints=()):
     """:func:`stale_kept` before ``rt.as_sequence(items)`` of a for loop, where walking ``items`` may run the
     user's code (an object's ``__iter__``, a generator): None where it is a list, tuple, dict, array..."""
     if type(items) in _QUIET_WALKS:    # (exact: a subclass's own __iter__ may run code; was isinstance, redfix51b G1)
         return None
-    return stale_kept(*values, operands=operands)
+    return stale_kept(*values, operands=operands, adjoints=adjoints)
 
 
 def _same_numbers(a, b) -> bool:
@@ -1429,7 +1473,8 @@ def stale_check(kept, names, lines, what, filename, lineno):
     changed array, a silently wrong gradient; red team 50, C: ``y = x * st["w"]; reweight(st)``)."""
     if kept is None:
         return
-    for held, name, line in zip(kept, names, lines):
+    for k, held in enumerate(kept):
+        name, line = (names[k], lines[k]) if k < len(names) else held[2:]
         if held is not None and not _same_numbers(held[0], held[1]):
             from .errors import EvaluationError
             kind, copy = ("a list", f"np.array({name})") if type(held[0]) is list else ("an array", f"{name}.copy()")

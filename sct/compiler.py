@@ -124,6 +124,7 @@ class Compiled:
     dict_written_args: tuple = ()        # the positions of the dict arguments whose items it writes into (sct.api)
     outside_values: Optional[tuple] = None   # the globals and closure values it reads that may hold objects (sct.api)
     outside_reads: Any = None            # the globals the code it may call reads (sct.outside_reads.Reads; sct.api)
+    adjoint_reads: tuple = ()            # ((name, value), ...): the plain arrays and lists its adjoint reads by name
 
     def __post_init__(self):
         if self.check is None:
@@ -742,11 +743,11 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
         if not trusted:     # the globals it reads by name that may hold a traced argument's dlarray
             note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
-    unseen_writes = True
+    unseen_writes, adjoint_reads = True, ()
     if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
-        unseen_writes = stale_read_checks(generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef),
-                                          filename, namer, mode == "vjp", getattr(tree, "records", ()),
-                                          sig.param_kinds)                      # sct/stale_reads.py
+        unseen_writes, adjoint_reads = stale_read_checks(
+            generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
+            mode == "vjp", getattr(tree, "records", ()), sig.param_kinds, namespace)   # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
     refuse_replaced(resolver, fdef, filename)                                   # sct/replaced_functions.py
     _fields_through(generated.functions, fdef, rt_name)
@@ -760,6 +761,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         tree.keep_entry_links()
     compiled.joint_sites = joint_sites
     compiled.unseen_writes = unseen_writes      # (its callers' stale-read checks: sct/stale_reads.py)
+    compiled.adjoint_reads = adjoint_reads
+    if adjoint_reads and isinstance(compiled.bwd, types.FunctionType):   # (a caller's pair made at run time)
+        compiled.bwd.__sct_adjoint_reads__ = adjoint_reads
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()

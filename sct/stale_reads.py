@@ -19,9 +19,11 @@ import types
 from typing import Dict, List, Set, Tuple
 
 import gast
+import numpy as np
 
 from .emit import COMMENT, LINE
 from .ir import dotted_name, walk_nodes
+from .runtime.effects import FieldPath
 
 # runtime functions that run code sct did not compile (the user's, or a library's that may write)
 _OPAQUE_RT = frozenset(("effect", "maybe_effect", "unnamed_call", "user_call", "shuffled", "primal_call_at",
@@ -78,8 +80,15 @@ def _dotted(node) -> List[str]:
 
 class _Pass:
     def __init__(self, fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final_loads, known,
-                 callees=None):
+                 callees=None, outside=None):
         self.known = known      # the names of the function sct compiled (after normalizing)
+        # per name of a helper's code (and the names its pair binds), the names of the generated code's globals
+        # holding the plain arrays and lists its adjoint reads by name (Compiled.adjoint_reads): its call reads
+        # them, and so does the adjoint that calls its backward
+        self.outside = dict(outside or {})
+        self.outside_names = {m for names in self.outside.values() for m in names}
+        self.pairs: Set[str] = set()        # the backward functions of helpers not known here, per name
+        self.pair_lines: Dict[str, int] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
@@ -114,6 +123,20 @@ class _Pass:
             for t in n.targets[0].elts[:1]:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
+            if len(n.targets[0].elts) == 2 and isinstance(n.targets[0].elts[1], gast.Name) and \
+                    not isinstance(v, gast.Tuple):
+                # a pair made when the call first runs (a method of a global's object): its adjoint's reads known
+                # then, from its backward function (rt.stale_kept's adjoints)
+                self.pairs.add(n.targets[0].elts[1].id)
+            for t, e in zip(n.targets[0].elts, v.elts if isinstance(v, gast.Tuple) else ()):
+                if isinstance(t, gast.Name) and isinstance(e, gast.Name) and e.id in self.outside:
+                    self.outside[t.id] = self.outside.get(t.id, ()) + self.outside[e.id]
+
+    def with_outside(self, names: Set[str]) -> Set[str]:
+        """``names`` and the globals the adjoints of the helpers among them read (``self.outside``)."""
+        if not self.outside:
+            return names
+        return names | {m for n in names if n in self.outside for m in self.outside[n]}
 
     def _walk_of(self, s):
         """``items`` of ``seq = rt.as_sequence(items)`` (a for loop's walk of a name), else None."""
@@ -139,6 +162,7 @@ class _Pass:
             if other in self.generated and other not in seen:
                 names |= self._sweep_names(other, seen)
                 recomputes = recomputes or self.recomputes.get(other, False)
+        names = self.with_outside(names)
         self.loads[name] = names
         self.recomputes[name] = recomputes
         return names
@@ -307,6 +331,7 @@ class _Pass:
                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             elif kind == "test":
                 loads = {n.id for n in walk_nodes(s.test) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            loads = self.with_outside(loads)
             is_active = bool(loads & active)
             if is_active and isinstance(node, gast.Assign):
                 # (the temporaries generated code made; the user's names are traced as the compiler found:
@@ -322,6 +347,8 @@ class _Pass:
             reads_of_fields = {n for n in loads if self.read_from.get(n)}
             if node is not None:
                 self._note_bindings(node)
+                for t in _targets(node) & self.pairs if isinstance(node, gast.Assign) else ():
+                    self.pair_lines[t] = line
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -382,13 +409,14 @@ class _Pass:
                         continue
                     if n in later or residual:
                         at_stake.setdefault(n, line_j)
-                        if is_active and n in self.known and (n in swept or residual) and \
+                        if is_active and (n in self.known or n in self.outside_names) and (n in swept or residual) and \
                                 isinstance(events[j][1], gast.Assign):      # (not sct's own guards)
                             operands.add(n)
-            if at_stake:
-                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands)
+            pairs = sorted(n for n in self.pairs & later if n in self.pair_lines)
+            if at_stake or pairs:
+                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
 
-    def insert(self, kind, s, parent, at_stake, line, bound, operands=()) -> None:
+    def insert(self, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
         from .ir import assign, call, const, load, expr_stmt
         names = sorted(at_stake)
         kept = self.namer.fresh("stale_kept")
@@ -399,7 +427,8 @@ class _Pass:
             for t in s.body:
                 sure |= _targets(t)
         names = [n for n in names if n not in bound or n in sure]
-        if not names:
+        pairs = [n for n in pairs if n in sure]
+        if not names and not pairs:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
         walked = self._walk_of(s) if kind == "stmt" else None
         # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
@@ -407,6 +436,10 @@ class _Pass:
         lists = [n for n in names if n in operands]
         operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
                     ] if lists else []
+        if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
+            operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
+                gast.Tuple(elts=[load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
+                ctx=gast.Load())))
         take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
                       call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
         what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
@@ -458,16 +491,20 @@ def _targets(s) -> Set[str]:
 
 
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
-                      records=(), param_kinds=None) -> bool:
+                      records=(), param_kinds=None, namespace=None) -> Tuple[bool, tuple]:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
     (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
     unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
     (``Compiled.unseen_writes``: a caller checks around its call; was: a helper writing ``W.reshape(-1)[:] = v``
-    or calling ``reweight(st)`` was taken for none, a silently wrong gradient of the caller's read before)."""
+    or calling ``reweight(st)`` was taken for none, a silently wrong gradient of the caller's read before); and
+    (VJP mode) the plain arrays and lists its adjoint reads by name, its helpers' included
+    (``Compiled.adjoint_reads``: a caller keeps and checks them around its own calls as its own reads, bound in
+    ``namespace``, the generated code's globals; was: ``def part(x): return np.sum(x * W)`` called before
+    ``bump()`` doing ``W[0] += 1``: the gradient [3, 2] where Python's is [2, 2])."""
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
-        return True
+        return True, ()
     others = [f for f in functions if f is not fwd]
     final = set()
     if vjp and generated.bwd is not None:
@@ -482,13 +519,94 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
             final |= {n.id for n in names if isinstance(n.ctx, gast.Load)} - \
                 {n.id for n in names if not isinstance(n.ctx, gast.Load)}      # (its locals: the residuals' own)
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
-    callees = {}
+    namespace = {} if namespace is None else namespace
+    spelled = dict(spelled)
+    callees, outside, named = {}, {}, {}
+    bound = None
     for r in records or ():
         if r is not None and r.names:
             runs = r.compiled is None or getattr(r.compiled, "unseen_writes", True)
+            reads = getattr(r.compiled, "adjoint_reads", ()) if r.compiled is not None else ()
+            if reads and bound is None:
+                bound = _bound_and_guarded(fwd)[0]
+            reads = tuple(_outside_name(namespace, namer, spelled, named, bound, name, value) for name, value in reads)
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
-    checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
+                if reads:
+                    outside[name] = outside.get(name, ()) + reads
+    checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees,
+                   outside)
     checks.objects = protocol_objects(param_kinds)
     checks.run()
-    return checks.unseen
+    return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace) if vjp else ())
+
+
+def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> str:
+    """The name of the generated code's global holding ``value``, which a helper's adjoint reads as the global
+    ``name``: that name where the code reads the same global (and binds no local of it), else a fresh one."""
+    if id(value) in named:
+        return named[id(value)]
+    if namespace.get(name, None) is value and name not in bound:
+        out = name
+    else:
+        out = namer.fresh(re.sub(r"\W", "_", name) + "_outside")
+        namespace[out] = value
+        spelled[out] = name
+    named[id(value)] = out
+    return out
+
+
+def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
+    """``Compiled.adjoint_reads``: the user's globals (and closure values) the adjoint reads by name, its helpers'
+    included, that hold a plain array or a list: what the caller keeps and checks around its own calls."""
+    from .runtime.dlarray import dlarray
+    names = set(final)
+    for name in final & set(checks.generated):
+        names |= checks.loads[name]
+    for n in walk_nodes(fwd):       # (the helpers' pairs its residuals hand to the adjoint)
+        if isinstance(n, gast.Return):
+            names |= {m.id for m in walk_nodes(n) if isinstance(m, gast.Name)}
+    names = checks.with_outside(names)
+    paths = _field_paths(checks, fwd, namespace) if names & checks.bound else {}
+    out, seen = [], set()
+    for n in sorted(names):
+        value = namespace.get(n, None) if n not in checks.bound else paths.get(n)
+        if (n in checks.known or n in checks.outside_names) and id(value) not in seen and \
+                (type(value) in (list, FieldPath) or isinstance(value, np.ndarray) and not isinstance(value, dlarray)):
+            seen.add(id(value))
+            out.append((checks.spelled.get(n, n), value))
+    return tuple(out)
+
+
+def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
+    """Per name the forward binds once to a field or an item of a global's object (``CFG_w = CFG.w``,
+    ``P_w = P["w"]``, a chain of them), the path it reads (the adjoint reads the name through the residuals)."""
+    stores: Dict[str, int] = {}
+    for n in walk_nodes(fwd):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    paths: Dict[str, FieldPath] = {}
+    shown: Dict[str, str] = {}
+    for n in walk_nodes(fwd):
+        if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
+                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript)) and
+                isinstance(n.value.value, gast.Name)):
+            continue
+        v, root = n.value, n.value.value.id
+        if isinstance(v, gast.Attribute):
+            step, text = (True, v.attr), "." + v.attr
+        elif isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
+            step, text = (False, v.slice.value), f"[{v.slice.value!r}]"
+        else:
+            continue
+        if root in paths:
+            base, name = paths[root], shown[root]
+            paths[n.targets[0].id] = FieldPath(base.root, base.steps + (step,))
+        elif root not in checks.bound and root in checks.known and root in namespace:
+            name = checks.spelled.get(root, root)
+            paths[n.targets[0].id] = FieldPath(namespace[root], (step,))
+        else:
+            continue
+        shown[n.targets[0].id] = name + text
+        checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
+    return paths
