@@ -1446,7 +1446,7 @@ def stale_kept_walk(items, *values, operands=(), adjoints=()):
 
 def _same_numbers(a, b) -> bool:
     if type(b) is tuple:             # (a list's items as stale_kept found them)
-        return _same_items(a, b)
+        return _same_list_items(a, b)
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind == "O":
@@ -1454,14 +1454,14 @@ def _same_numbers(a, b) -> bool:
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
-def _same_items(now, was) -> bool:
+def _same_list_items(now, was) -> bool:
     if type(now) is not list or len(now) != len(was):
         return False
     for p, q in zip(now, was):
         if p is q:
             continue
         if type(q) is tuple:
-            if not _same_items(p, q):
+            if not _same_list_items(p, q):
                 return False
         elif type(p) is not type(q) or not (p == q or p != p and q != q):
             return False

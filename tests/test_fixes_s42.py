@@ -165,17 +165,25 @@ def test_steps_of_a_closure_int_are_written_out(steps):
                                rtol=1e-6, atol=1e-8)
 
 
-def test_steps_of_an_int_argument_still_refused_saying_what_to_do():
-    def maml(w, x, y, steps):
-        p = w * 1.0
-        for _ in range(steps):
-            g = dlgradient(_inner_loss(p, x, y), p, EnableHigherDerivatives=True)
-            p = p - 0.1 * g
-        outer = _inner_loss(p, x, y)
-        return outer, dlgradient(outer, w)
+def _maml_int_argument(w, x, y, steps):
+    p = w * 1.0
+    for _ in range(steps):
+        g = dlgradient(_inner_loss(p, x, y), p, EnableHigherDerivatives=True)
+        p = p - 0.1 * g
+    outer = _inner_loss(p, x, y)
+    return outer, dlgradient(outer, w)
+
+
+def test_steps_of_an_int_argument_are_written_out_and_over_64_refused():
+    # (s56, glob56: an int argument's value is in the cache key, its steps written out; was refused, "make it a
+    # global or a closure value")
+    from gradcheck import numerical_gradient
     w, x, y = _maml_data()
-    with pytest.raises(sct.CompileError, match="make it a global or a closure value"):
-        dlfeval(maml, dlarray(w), x, y, 3)
+    for steps in (3, 1):
+        v, g = dlfeval(_maml_int_argument, dlarray(w), x, y, steps)
+        np.testing.assert_allclose(np.asarray(v), _maml_plain(w, x, y, steps), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g), numerical_gradient(lambda w_: _maml_plain(w_, x, y, steps), [w], 0),
+                                   rtol=1e-6, atol=1e-8)
     with pytest.raises(sct.CompileError, match="at most 64 steps"):
         dlfeval(_maml_closure(65), dlarray(w), x, y)
 

@@ -45,3 +45,18 @@ def test_momentum_in_place_over_the_callers_dicts_is_exact():
         np.testing.assert_allclose(extractdata(v["W"]), vW, rtol=1e-6, atol=1e-8)
     # as in Python: an operation on a dlarray (the gradient) gives a dlarray
     assert all(type(a) is sct.dlarray for a in (*p.values(), *v.values()))
+
+
+def test_no_module_defines_a_function_twice():
+    """Two merges each added a ``_same_items`` to runtime/effects.py: the later one replaced the earlier, and a
+    loop over an object's ``__iter__`` before a second-order dlgradient was refused (test_objs_dec3).  No module of
+    sct/ or runtime/ defines a top-level name twice."""
+    import ast
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parent.parent
+    twice = []
+    for path in sorted([*root.joinpath("sct").glob("*.py"), *root.joinpath("runtime").glob("*.py")]):
+        names = [n.name for n in ast.parse(path.read_text()).body
+                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        twice += [f"{path.name}: {n}" for n in sorted({n for n in names if names.count(n) > 1})]
+    assert not twice, twice
