@@ -55,19 +55,60 @@ _PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__comp
              "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
 
 
-def protocol_objects(param_kinds) -> Set[str]:
-    """The parameters holding an object of a user's class whose own code runs where the code uses the
-    object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a call sct sees)."""
+def _user_code(f) -> bool:
+    return type(f) is types.FunctionType and not f.__code__.co_filename.startswith("<")
+
+
+def _classes(param_kinds, outside) -> Dict[str, type]:
+    """The user's classes of the parameters' objects and of the objects the function reads by a free name
+    (a global's, a closure value's: ``outside``, name -> value, of the names the function does not bind)."""
     from .operand_checks import user_class
-    out = set()
+    out = {}
     for name, kind in (param_kinds or {}).items():
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
-        # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
-        if isinstance(cls, type) and user_class(cls) and any(
-                type(vars(k).get(m)) is types.FunctionType and not vars(k)[m].__code__.co_filename.startswith("<")
-                for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
-            out.add(name)
+        if isinstance(cls, type) and user_class(cls):
+            out[name] = cls
+    for name, value in (outside or {}).items():
+        if name not in out and not isinstance(value, type) and user_class(type(value)):
+            out[name] = type(value)
     return out
+
+
+def protocol_objects(param_kinds, outside=None) -> Set[str]:
+    """The parameters (and free names, ``outside``) holding an object of a user's class whose own code runs
+    where the code uses the object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a
+    call sct sees; was: only parameters, a global object's ``__getitem__`` or ``__bool__`` changing a list an
+    adjoint reads gave the changed numbers as the gradient, red2_56 W4)."""
+    from .operand_checks import user_class
+    # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
+    return {name for name, cls in _classes(param_kinds, outside).items()
+            if any(_user_code(vars(k).get(m)) for k in cls.__mro__ if user_class(k) for m in _PROTOCOL)}
+
+
+def getter_objects(param_kinds, outside=None) -> Dict[str, type]:
+    """Those whose class runs code of the user's where the code reads a field: a property, ``__getattr__``
+    (``lr = sched.lr``; was: taken for no call, red2_56 W4)."""
+    from .operand_checks import user_class
+    out = {}
+    for name, cls in _classes(param_kinds, outside).items():
+        mine = [k for k in cls.__mro__ if user_class(k)]
+        if any(isinstance(v, property) or _user_code(vars(k).get("__getattr__")) for k in mine
+               for v in vars(k).values()):
+            out[name] = cls
+    return out
+
+
+def runs_getter(cls, attr) -> bool:
+    """Whether reading ``obj.attr`` of an object of ``cls`` may run the user's code."""
+    import inspect
+    try:
+        static = inspect.getattr_static(cls, attr)
+    except AttributeError:
+        return any(_user_code(vars(k).get("__getattr__")) for k in cls.__mro__)
+    if isinstance(static, property):
+        return True
+    get = getattr(type(static), "__get__", None)
+    return get is not None and _user_code(get)
 
 
 def _dotted(node) -> List[str]:
@@ -84,6 +125,7 @@ class _Pass:
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
+        self.getters: Dict[str, type] = {}
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -151,7 +193,7 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if self.objects and self._uses_object(gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -201,6 +243,11 @@ class _Pass:
             for c in gast.iter_child_nodes(n):
                 parents[id(c)] = n
         for n in walk_nodes(s):
+            if isinstance(n, gast.Name) and n.id in self.getters and isinstance(n.ctx, gast.Load):
+                up = parents.get(id(n))
+                if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
+                        runs_getter(self.getters[n.id], up.attr):
+                    return True     # (``sched.lr``: a property's getter)
             if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
                 up = parents.get(id(n))
                 if isinstance(up, gast.Attribute) and up.value is n:
@@ -217,7 +264,7 @@ class _Pass:
         return False
 
     def opaque(self, s) -> bool:
-        if self.objects and self._uses_object(s):
+        if (self.objects or self.getters) and self._uses_object(s):
             return True
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
@@ -458,7 +505,7 @@ def _targets(s) -> Set[str]:
 
 
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
-                      records=(), param_kinds=None) -> bool:
+                      records=(), param_kinds=None, fn=None) -> bool:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
     (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
     unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
@@ -489,6 +536,21 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
-    checks.objects = protocol_objects(param_kinds)
+    outside = _outside_values(fn, fwd) if fn is not None else {}
+    checks.objects = protocol_objects(param_kinds, outside)
+    checks.getters = getter_objects(param_kinds, outside)
     checks.run()
     return checks.unseen
+
+
+def _outside_values(fn, fwd) -> Dict[str, object]:
+    """The values of the globals and closure values the generated forward reads by a name it does not bind."""
+    import inspect
+    try:
+        free = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return {}
+    values = {**free.builtins, **free.globals, **free.nonlocals}
+    bound, _ = _bound_and_guarded(fwd)
+    names = {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n: values[n] for n in names - bound if n in values}
