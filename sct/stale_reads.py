@@ -126,6 +126,7 @@ class _Pass:
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
         self.getters: Dict[str, type] = {}
+        self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -434,6 +435,7 @@ class _Pass:
                             operands.add(n)
             if at_stake:
                 self.insert(kind, s, parent, at_stake, info[i][0], bound, operands)
+        _sweep_checks(self, events, info, active)
 
     def insert(self, kind, s, parent, at_stake, line, bound, operands=()) -> None:
         from .ir import assign, call, const, load, expr_stmt
@@ -476,6 +478,46 @@ class _Pass:
             parent.insert(k, assign(kept, const(None)))
             s.body.append(take)
             parent.insert(k + 2, check)
+
+
+def _sweep_checks(p: _Pass, events, info, active) -> None:
+    """Right before a gradient's sweep (``d = f_dlgradient_line9(...)``, at the top level of the forward code),
+    check that each plain list of numbers the sweep reads as an operand by name (``y = np.sum(x * W)`` of a global
+    ``W = [2.0, 2.0]``: ``d_y * W``) still holds the numbers the operation read at the top level before it
+    (``rt.list_kept`` after the read): whatever changed it in between, code of the user's that Python ran
+    implicitly too (``CFG.sched.lr``'s property, ``D["s"][0]``'s ``__getitem__``: was the changed numbers as the
+    gradient, red2_56 W4), is refused there.  Arrays are not copied here (their reads are checked around the calls
+    that may change them, above): a list's items are references, kept at no cost of the list's numbers."""
+    from .ir import assign, call, const, load, expr_stmt
+    top = p.fwd.body
+    kept: Dict[str, Tuple[str, int]] = {}
+    checks = []
+    for j, (kind, s, parent) in enumerate(events):
+        if kind != "stmt" or parent is not top:
+            continue
+        line, loads, is_active, sweeps = info[j][:4]
+        if sweeps:
+            swept = set().union(*(p.loads[sweep] for sweep in sweeps))
+            names = sorted(n for n in kept if n in swept)
+            if names:
+                checks.append((s, names, line))
+        if is_active and isinstance(s, gast.Assign):
+            for n in sorted(loads):
+                if n in p.lists and n not in active and n not in kept and n not in _targets(s):
+                    kept[n] = (p.namer.fresh("list_kept"), line, s)
+    wanted = {n for _s, names, _line in checks for n in names}
+    rt = lambda f: gast.Attribute(value=load(p.rt), attr=f, ctx=gast.Load())
+    for n in sorted(wanted):
+        name, _line, s = kept[n]
+        k = next(k for k, t in enumerate(top) if t is s)
+        top.insert(k + 1, assign(name, call(rt("list_kept"), [load(n)])))
+    for s, names, line in checks:
+        k = next(k for k, t in enumerate(top) if t is s)
+        top.insert(k, expr_stmt(call(rt("stale_check"), [
+            gast.Tuple(elts=[load(kept[n][0]) for n in names], ctx=gast.Load()),
+            gast.Tuple(elts=[const(p.spelled.get(n, n)) for n in names], ctx=gast.Load()),
+            gast.Tuple(elts=[const(kept[n][1]) for n in names], ctx=gast.Load()),
+            const("code run between that operation and this gradient"), const(p.filename), const(line)])))
 
 
 def _bound_and_guarded(fwd) -> Tuple[Set[str], bool]:
@@ -539,6 +581,8 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     outside = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, outside)
     checks.getters = getter_objects(param_kinds, outside)
+    checks.lists = {n for n, v in outside.items() if type(v) is list} | \
+        {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
     return checks.unseen
 

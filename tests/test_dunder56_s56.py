@@ -159,6 +159,38 @@ def test_a_list_changed_by_an_implicit_call_is_refused(fun, text):
     assert f"line {line}" in message and ("changed W in place" in message or "changed WA in place" in message)
 
 
+class Holder:
+    def __init__(self):
+        self.sched = Schedule()
+
+
+HOLDER = Holder()
+SCHEDS = {"s": Schedule()}
+
+
+def by_chain(x):
+    y = np.sum(x * W)
+    lr = HOLDER.sched.lr
+    return y, dlgradient(y, x)
+
+
+def by_item_property(x):
+    y = np.sum(x * W)
+    lr = SCHEDS["s"].lr
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fun", [by_chain, by_item_property])
+def test_a_list_changed_by_a_property_through_fields_and_items_is_refused_at_the_gradient(fun):
+    _reset()
+    line = fun.__code__.co_firstlineno + 3
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(fun, dlarray(np.array([1.0, 1.0])))
+    _reset()
+    message = str(e.value)
+    assert f"line {line}" in message and "changed W in place" in message and "line " + str(line - 2) in message
+
+
 def quiet_property(x):
     y = np.sum(x * W)
     lr = QUIET.lr
