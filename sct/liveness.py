@@ -175,7 +175,12 @@ class Liveness:
         test = s.test
         if isinstance(test, gast.Constant):
             return False
-        return depth > 0 or test.id in self.facts.assigned_in_compounds or self._runs_user_truth(test)
+        if depth > 0 or test.id in self.facts.assigned_in_compounds:
+            return True
+        memo = self.__dict__.setdefault("_truth_memo", {})
+        if test.id not in memo:
+            memo[test.id] = self._runs_user_truth(test)
+        return memo[test.id]
 
     def _runs_user_truth(self, test: gast.Name, seen: FrozenSet[str] = frozenset()) -> bool:
         """Whether testing ``test`` may run a user's ``__bool__``/``__len__`` (a global's, a closure value's or
