@@ -490,8 +490,9 @@ def _sweep_checks(p: _Pass, events, info, active) -> None:
     that may change them, above): a list's items are references, kept at no cost of the list's numbers."""
     from .ir import assign, call, const, load, expr_stmt
     top = p.fwd.body
-    kept: Dict[str, Tuple[str, int]] = {}
-    checks = []
+    kept: Dict[str, Tuple[str, int, object]] = {}      # per list: the name keeping it, the read's line and statement
+    checked: Set[str] = set()       # (checked by a sweep: a later read keeps it anew, what the next sweep reads)
+    checks, used = [], []
     for j, (kind, s, parent) in enumerate(events):
         if kind != "stmt" or parent is not top:
             continue
@@ -500,23 +501,25 @@ def _sweep_checks(p: _Pass, events, info, active) -> None:
             swept = set().union(*(p.loads[sweep] for sweep in sweeps))
             names = sorted(n for n in kept if n in swept)
             if names:
-                checks.append((s, names, line))
+                checks.append((s, [kept[n] for n in names], [p.spelled.get(n, n) for n in names], line))
+                used.extend(kept[n] for n in names)
+                checked |= set(names)
         if is_active and isinstance(s, gast.Assign):
             for n in sorted(loads):
-                if n in p.lists and n not in active and n not in kept and n not in _targets(s):
-                    kept[n] = (p.namer.fresh("list_kept"), line, s)
-    wanted = {n for _s, names, _line in checks for n in names}
+                if n in p.lists and n not in active and (n not in kept or n in checked) and n not in _targets(s):
+                    kept[n] = (p.namer.fresh("list_kept"), line, s, n)
+                    checked.discard(n)
     rt = lambda f: gast.Attribute(value=load(p.rt), attr=f, ctx=gast.Load())
-    for n in sorted(wanted):
-        name, _line, s = kept[n]
+    for entry in {e[0]: e for e in used}.values():
+        name, _line, s, n = entry
         k = next(k for k, t in enumerate(top) if t is s)
         top.insert(k + 1, assign(name, call(rt("list_kept"), [load(n)])))
-    for s, names, line in checks:
+    for s, entries, names, line in checks:
         k = next(k for k, t in enumerate(top) if t is s)
         top.insert(k, expr_stmt(call(rt("stale_check"), [
-            gast.Tuple(elts=[load(kept[n][0]) for n in names], ctx=gast.Load()),
-            gast.Tuple(elts=[const(p.spelled.get(n, n)) for n in names], ctx=gast.Load()),
-            gast.Tuple(elts=[const(kept[n][1]) for n in names], ctx=gast.Load()),
+            gast.Tuple(elts=[load(e[0]) for e in entries], ctx=gast.Load()),
+            gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()),
+            gast.Tuple(elts=[const(e[1]) for e in entries], ctx=gast.Load()),
             const("code run between that operation and this gradient"), const(p.filename), const(line)])))
 
 
