@@ -581,10 +581,10 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
             for name in r.names:
                 callees[name] = callees.get(name, False) or runs
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees)
-    outside = _outside_values(fn, fwd) if fn is not None else {}
-    checks.objects = protocol_objects(param_kinds, outside)
-    checks.getters = getter_objects(param_kinds, outside)
-    checks.lists = {n for n, v in outside.items() if type(v) is list} | \
+    free_values = _outside_values(fn, fwd) if fn is not None else {}
+    checks.objects = protocol_objects(param_kinds, free_values)
+    checks.getters = getter_objects(param_kinds, free_values)
+    checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
     return checks.unseen
