@@ -1400,6 +1400,12 @@ class FieldPath:
 _PLAIN_GETATTRIBUTE = (object.__getattribute__, type.__getattribute__, types.ModuleType.__getattribute__)
 
 
+def list_kept(v):
+    """A plain list of numbers (or of such lists) and its items, for :func:`stale_check` right before a
+    gradient's sweep that reads it by name (sct/stale_reads.py ``_sweep_checks``); None for anything else."""
+    return _list_kept(v) if type(v) is list else None
+
+
 def _list_kept(v):
     items = _list_items(v)
     return None if items is None else (v, items)
@@ -1573,7 +1579,7 @@ def _register():
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
                       replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
-                      stale_kept, stale_check, stale_kept_walk, global_value, set_global, globals_seen_kept)
+                      stale_kept, stale_check, stale_kept_walk, list_kept, global_value, set_global, globals_seen_kept)
 
 
 _register()

@@ -314,6 +314,15 @@ def _needs_add_at(idx) -> bool:
     return False
 
 
+def _refuse_array_items(x) -> None:
+    """An array of dtype=object holding arrays (``arr = np.empty(2, dtype=object); arr[0] = x * 2.0``), read by
+    position where a gradient flows: refused (was: a ValueError from inside the gradient, red2_56 C1)."""
+    if any(isinstance(v, np.ndarray) and v.ndim for v in x.ravel().tolist()):
+        raise EvaluationError("an array of dtype=object holding arrays, indexed in differentiated code: sct does "
+                              "not differentiate through an array of arrays; keep the arrays in a list or a tuple "
+                              "(arr = [x * 2.0, x ** 2]), or stack them (np.stack([...]))")
+
+
 def index_adjoint(grad, x, idx):
     """The adjoint of ``x[idx]``: zeros shaped like ``x`` holding ``grad`` at ``idx``."""
     if _is_zero(x):
@@ -326,6 +335,8 @@ def index_adjoint(grad, x, idx):
         idx = idx.written
     if type(x) is np.ndarray and x.dtype.names is not None:
         _refuse_structured(x)
+    if type(x) is np.ndarray and x.dtype.kind == "O":
+        _refuse_array_items(x)
     if isinstance(x, (list, tuple)) and (type(idx) is tuple or isinstance(idx, (list, np.ndarray))):
         # a list read by numpy's index (np.sort(xs), np.take(xs, i) of a list xs of traced values:
         # numpy made it an array): an array adjoint, whose items the list's literal reads by position
@@ -7817,6 +7828,16 @@ def index_slice(start, stop, step):
 
 
 nondifferentiable(index_slice)
+
+
+def slice_bound(value):
+    """A slice's bound that is an object of the user's class with ``__index__`` (``x[:flag]``): its integer,
+    read once in the forward code as Python's slice reads it (the adjoint indexes with the integer)."""
+    import operator
+    return operator.index(value)
+
+
+nondifferentiable(slice_bound)
 nondifferentiable(insert_position)
 
 

@@ -747,7 +747,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
         unseen_writes, adjoint_reads = stale_read_checks(
             generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
-            mode == "vjp", getattr(tree, "records", ()), sig.param_kinds, namespace)   # sct/stale_reads.py
+            mode == "vjp", getattr(tree, "records", ()), sig.param_kinds, namespace, fn)   # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
     refuse_replaced(resolver, fdef, filename)                                   # sct/replaced_functions.py
     _fields_through(generated.functions, fdef, rt_name)

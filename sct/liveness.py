@@ -175,7 +175,39 @@ class Liveness:
         test = s.test
         if isinstance(test, gast.Constant):
             return False
-        return depth > 0 or test.id in self.facts.assigned_in_compounds
+        if depth > 0 or test.id in self.facts.assigned_in_compounds:
+            return True
+        memo = self.__dict__.setdefault("_truth_memo", {})
+        if test.id not in memo:
+            memo[test.id] = self._runs_user_truth(test)
+        return memo[test.id]
+
+    def _runs_user_truth(self, test: gast.Name, seen: FrozenSet[str] = frozenset()) -> bool:
+        """Whether testing ``test`` may run a user's ``__bool__``/``__len__`` (a global's, a closure value's or
+        an argument's object of a user's class, a name bound to something other than a comparison or a
+        constant): the branch taken is recorded then, not tested again by the adjoint (was: ``if flag:`` ran
+        Flag.__bool__ twice, its side effects twice, and a test that changes gave the adjoint another branch,
+        red2_56 W5)."""
+        from .operand_checks import truth_runs_user_code
+        name = test.id
+        if name in seen:
+            return True
+        if name not in self.facts.stored:
+            try:
+                value = self.act.resolver.resolve(test)
+            except Exception:
+                return True
+            return truth_runs_user_code(type(value))
+        kind = self.act.kinds.get(name)
+        if name in self.facts.params or name in self.facts.kwonly:
+            cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+            return isinstance(cls, type) and truth_runs_user_code(cls)
+        plain = (gast.Compare, gast.BoolOp, gast.Constant)
+        return any(isinstance(n, gast.Assign) and any(isinstance(t, gast.Name) and t.id == name for t in n.targets)
+                   and not (isinstance(n.value, plain) or isinstance(n.value, gast.UnaryOp) and
+                            isinstance(n.value.op, gast.Not) or isinstance(n.value, gast.Name) and
+                            not self._runs_user_truth(n.value, seen | {name}))
+                   for n in walk_nodes(self.fdef))
 
     def higher_order_needed(self, site: Site, later: List[Site], others: Sequence[Site] = ()) -> bool:
         """Does a later sweep (or the caller's, for a helper) differentiate this site's result?

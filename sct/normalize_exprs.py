@@ -705,7 +705,22 @@ class Expressions:
         return self.atom(node, out, hint="idx")
 
     def opt_atom(self, node, out: List):
-        return None if node is None else self.atom(node, out, hint="idx")
+        if node is None:
+            return None
+        if self._user_index(node):
+            # (``x[:flag]`` of a global object whose class has __index__: read once, as Python's slice does; was:
+            # the adjoint's index of the slice ran Flag.__index__ again, its side effects twice, red2_56 W5)
+            node = call(f"{self.rt_name}.slice_bound", [node])
+        return self.atom(node, out, hint="idx")
+
+    def _user_index(self, node) -> bool:
+        from .operand_checks import user_class
+        is_local = getattr(self, "_is_local", None)
+        global_value = getattr(self, "_global_value", None)
+        if not isinstance(node, gast.Name) or is_local is None or global_value is None or is_local(node.id):
+            return False
+        cls = type(global_value(node.id, None))
+        return user_class(cls) and any(type(vars(k).get("__index__")) is types.FunctionType for k in cls.__mro__)
 
 
 def _is_name_chain(node) -> bool:

@@ -78,6 +78,13 @@ def user_class(cls) -> bool:
     return module_top(cls) not in ("numpy", "sct", "builtins", "sct_generated")
 
 
+def truth_runs_user_code(cls) -> bool:
+    """Whether ``bool(v)`` of a value of ``cls`` runs the user's code (its class's ``__bool__``/``__len__``)."""
+    return user_class(cls) and any(type(f) is types.FunctionType and not f.__code__.co_filename.startswith("<")
+                                   for k in cls.__mro__ if user_class(k)
+                                   for f in (vars(k).get("__bool__"), vars(k).get("__len__")))
+
+
 def odd_array(cls) -> bool:
     """Is ``cls`` a subclass of numpy's ndarray whose operators, indexing or numpy's functions compute
     other values than an ndarray's (``np.matrix``: ``*`` is a matrix product, ``m[0]`` a 1-by-n

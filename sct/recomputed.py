@@ -314,6 +314,15 @@ def _plain_value(value, depth: int = 0) -> bool:
     return False
 
 
+def _generated(value) -> bool:
+    """Code sct generated; read without running a user's object's ``__getattr__`` (was: compiling ran it
+    for ``__sct_generated__``, a side effect Python's run of the function has not, red2_56 W4)."""
+    from .operand_checks import user_class
+    if not isinstance(value, types.FunctionType) and user_class(type(value)):
+        return False
+    return bool(getattr(value, "__sct_generated__", False))
+
+
 def _known_value(value, runtimes) -> bool:
     """A global or closure value generated code may read, call or pass on in a recomputation whose
     random-state watch is skipped: one that cannot draw random numbers sct does not see.  Numpy's (not
@@ -325,7 +334,7 @@ def _known_value(value, runtimes) -> bool:
         return True
     if isinstance(value, types.ModuleType):
         return _known_module(value.__name__)
-    if getattr(value, "__sct_generated__", False):
+    if _generated(value):
         return True
     if isinstance(value, types.FunctionType):
         filename = value.__code__.co_filename
@@ -421,7 +430,7 @@ _CALLING_NUMPY = frozenset(("apply_along_axis", "apply_over_axes", "vectorize", 
 def _known_callee(value) -> bool:
     """A function that draws no random numbers and runs no user code on plain data: sct's generated
     code, numpy's (not numpy.random's) and math's functions and ufuncs, most builtins."""
-    if getattr(value, "__sct_generated__", False):
+    if _generated(value):
         return True
     module = getattr(value, "__module__", None) or ""
     if module.startswith("sct.runtime") and callable(value) and not isinstance(value, type):

@@ -57,19 +57,60 @@ _PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__comp
              "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
 
 
-def protocol_objects(param_kinds) -> Set[str]:
-    """The parameters holding an object of a user's class whose own code runs where the code uses the
-    object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a call sct sees)."""
+def _user_code(f) -> bool:
+    return type(f) is types.FunctionType and not f.__code__.co_filename.startswith("<")
+
+
+def _classes(param_kinds, outside) -> Dict[str, type]:
+    """The user's classes of the parameters' objects and of the objects the function reads by a free name
+    (a global's, a closure value's: ``outside``, name -> value, of the names the function does not bind)."""
     from .operand_checks import user_class
-    out = set()
+    out = {}
     for name, kind in (param_kinds or {}).items():
         cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
-        # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
-        if isinstance(cls, type) and user_class(cls) and any(
-                type(vars(k).get(m)) is types.FunctionType and not vars(k)[m].__code__.co_filename.startswith("<")
-                for k in cls.__mro__ if user_class(k) for m in _PROTOCOL):
-            out.add(name)
+        if isinstance(cls, type) and user_class(cls):
+            out[name] = cls
+    for name, value in (outside or {}).items():
+        if name not in out and not isinstance(value, type) and user_class(type(value)):
+            out[name] = type(value)
     return out
+
+
+def protocol_objects(param_kinds, outside=None) -> Set[str]:
+    """The parameters (and free names, ``outside``) holding an object of a user's class whose own code runs
+    where the code uses the object (its ``__len__``, ``__bool__``, ``__iter__``...: a plain name's use, not a
+    call sct sees; was: only parameters, a global object's ``__getitem__`` or ``__bool__`` changing a list an
+    adjoint reads gave the changed numbers as the gradient, red2_56 W4)."""
+    from .operand_checks import user_class
+    # (the user's own functions: a dataclass's generated __eq__ and __repr__ change nothing)
+    return {name for name, cls in _classes(param_kinds, outside).items()
+            if any(_user_code(vars(k).get(m)) for k in cls.__mro__ if user_class(k) for m in _PROTOCOL)}
+
+
+def getter_objects(param_kinds, outside=None) -> Dict[str, type]:
+    """Those whose class runs code of the user's where the code reads a field: a property, ``__getattr__``
+    (``lr = sched.lr``; was: taken for no call, red2_56 W4)."""
+    from .operand_checks import user_class
+    out = {}
+    for name, cls in _classes(param_kinds, outside).items():
+        mine = [k for k in cls.__mro__ if user_class(k)]
+        if any(isinstance(v, property) or _user_code(vars(k).get("__getattr__")) for k in mine
+               for v in vars(k).values()):
+            out[name] = cls
+    return out
+
+
+def runs_getter(cls, attr) -> bool:
+    """Whether reading ``obj.attr`` of an object of ``cls`` may run the user's code."""
+    import inspect
+    try:
+        static = inspect.getattr_static(cls, attr)
+    except AttributeError:
+        return any(_user_code(vars(k).get("__getattr__")) for k in cls.__mro__)
+    if isinstance(static, property):
+        return True
+    get = getattr(type(static), "__get__", None)
+    return get is not None and _user_code(get)
 
 
 def _dotted(node) -> List[str]:
@@ -93,6 +134,8 @@ class _Pass:
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
+        self.getters: Dict[str, type] = {}
+        self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -175,7 +218,7 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if self.objects and self._uses_object(gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -225,6 +268,11 @@ class _Pass:
             for c in gast.iter_child_nodes(n):
                 parents[id(c)] = n
         for n in walk_nodes(s):
+            if isinstance(n, gast.Name) and n.id in self.getters and isinstance(n.ctx, gast.Load):
+                up = parents.get(id(n))
+                if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
+                        runs_getter(self.getters[n.id], up.attr):
+                    return True     # (``sched.lr``: a property's getter)
             if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
                 up = parents.get(id(n))
                 if isinstance(up, gast.Attribute) and up.value is n:
@@ -241,7 +289,7 @@ class _Pass:
         return False
 
     def opaque(self, s) -> bool:
-        if self.objects and self._uses_object(s):
+        if (self.objects or self.getters) and self._uses_object(s):
             return True
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
         for t in targets:
@@ -415,6 +463,7 @@ class _Pass:
             pairs = sorted(n for n in self.pairs & later if n in self.pair_lines)
             if at_stake or pairs:
                 self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
+        _sweep_checks(self, events, info, active)
 
     def insert(self, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
         from .ir import assign, call, const, load, expr_stmt
@@ -464,6 +513,49 @@ class _Pass:
             parent.insert(k + 2, check)
 
 
+def _sweep_checks(p: _Pass, events, info, active) -> None:
+    """Right before a gradient's sweep (``d = f_dlgradient_line9(...)``, at the top level of the forward code),
+    check that each plain list of numbers the sweep reads as an operand by name (``y = np.sum(x * W)`` of a global
+    ``W = [2.0, 2.0]``: ``d_y * W``) still holds the numbers the operation read at the top level before it
+    (``rt.list_kept`` after the read): whatever changed it in between, code of the user's that Python ran
+    implicitly too (``CFG.sched.lr``'s property, ``D["s"][0]``'s ``__getitem__``: was the changed numbers as the
+    gradient, red2_56 W4), is refused there.  Arrays are not copied here (their reads are checked around the calls
+    that may change them, above): a list's items are references, kept at no cost of the list's numbers."""
+    from .ir import assign, call, const, load, expr_stmt
+    top = p.fwd.body
+    kept: Dict[str, Tuple[str, int, object]] = {}      # per list: the name keeping it, the read's line and statement
+    checked: Set[str] = set()       # (checked by a sweep: a later read keeps it anew, what the next sweep reads)
+    checks, used = [], []
+    for j, (kind, s, parent) in enumerate(events):
+        if kind != "stmt" or parent is not top:
+            continue
+        line, loads, is_active, sweeps = info[j][:4]
+        if sweeps:
+            swept = set().union(*(p.loads[sweep] for sweep in sweeps))
+            names = sorted(n for n in kept if n in swept)
+            if names:
+                checks.append((s, [kept[n] for n in names], [p.spelled.get(n, n) for n in names], line))
+                used.extend(kept[n] for n in names)
+                checked |= set(names)
+        if is_active and isinstance(s, gast.Assign):
+            for n in sorted(loads):
+                if n in p.lists and n not in active and (n not in kept or n in checked) and n not in _targets(s):
+                    kept[n] = (p.namer.fresh("list_kept"), line, s, n)
+                    checked.discard(n)
+    rt = lambda f: gast.Attribute(value=load(p.rt), attr=f, ctx=gast.Load())
+    for entry in {e[0]: e for e in used}.values():
+        name, _line, s, n = entry
+        k = next(k for k, t in enumerate(top) if t is s)
+        top.insert(k + 1, assign(name, call(rt("list_kept"), [load(n)])))
+    for s, entries, names, line in checks:
+        k = next(k for k, t in enumerate(top) if t is s)
+        top.insert(k, expr_stmt(call(rt("stale_check"), [
+            gast.Tuple(elts=[load(e[0]) for e in entries], ctx=gast.Load()),
+            gast.Tuple(elts=[const(n) for n in names], ctx=gast.Load()),
+            gast.Tuple(elts=[const(e[1]) for e in entries], ctx=gast.Load()),
+            const("code run between that operation and this gradient"), const(p.filename), const(line)])))
+
+
 def _bound_and_guarded(fwd) -> Tuple[Set[str], bool]:
     """(the names ``fwd`` stores or has as parameters, and those its def and class statements
     bind, here or in nested defs; whether it reads a ``recompute_guard`` attribute), from one walk."""
@@ -491,7 +583,7 @@ def _targets(s) -> Set[str]:
 
 
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
-                      records=(), param_kinds=None, namespace=None) -> Tuple[bool, tuple]:
+                      records=(), param_kinds=None, namespace=None, fn=None) -> Tuple[bool, tuple]:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
     (sct/call_tree.py CallRecord: the names a helper's code is called by, and whether it may change an array
     unseen).  Whether the forward may: a call sct cannot look into, a with block, a write through a view
@@ -536,7 +628,11 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
                     outside[name] = outside.get(name, ()) + reads
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees,
                    outside)
-    checks.objects = protocol_objects(param_kinds)
+    free_values = _outside_values(fn, fwd) if fn is not None else {}
+    checks.objects = protocol_objects(param_kinds, free_values)
+    checks.getters = getter_objects(param_kinds, free_values)
+    checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
+        {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
     return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace) if vjp else ())
 
@@ -610,3 +706,16 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
         shown[n.targets[0].id] = name + text
         checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
     return paths
+
+
+def _outside_values(fn, fwd) -> Dict[str, object]:
+    """The values of the globals and closure values the generated forward reads by a name it does not bind."""
+    import inspect
+    try:
+        free = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return {}
+    values = {**free.builtins, **free.globals, **free.nonlocals}
+    bound, _ = _bound_and_guarded(fwd)
+    names = {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    return {n: values[n] for n in names - bound if n in values}
