@@ -235,29 +235,11 @@ class SiteChecks:
     def check_attribute_stores(self, site: Site):
         """``dlgradient(y, m.W)`` after ``m.W = ...``: the adjoint of m is that of the object
         passed in, not of its changed field; refuse rather than answer for the old field."""
-        def attributes(sel) -> Set[str]:
-            """The attribute names on the selection's paths (``net.l1.W``: l1, W)."""
-            out = {sel.name} if sel.kind == "attr" else set()
-            for inner in ((sel.of,) if sel.of is not None else ()) + tuple(sel.parts):
-                out |= attributes(inner)
-            return out
-
-        def whole(sel) -> Set[str]:
-            """The names selected whole (``dlgradient(y, net)``, ``[net, x]``), not through an item
-            or attribute of theirs."""
-            if sel.kind == "root":
-                return {sel.name}
-            if sel.kind == "star" and sel.of is not None:
-                return whole(sel.of)
-            out: Set[str] = set()
-            for inner in sel.parts:
-                out |= whole(inner)
-            return out
         # an attribute on a selected path set here (by any name: ``sub = net.l1; sub.W = ...``), or any
         # attribute of an object selected whole: the adjoint would be the old field's
-        on_paths = set().union(*(attributes(sel) for sel in site.sels)) if site.sels else set()
-        selected_whole = set().union(*(whole(sel) for sel in site.sels)) if site.sels else set()
-        later = self._after_every_site()
+        on_paths = set().union(*(_attributes(sel) for sel in site.sels)) if site.sels else set()
+        selected_whole = set().union(*(_whole(sel) for sel in site.sels)) if site.sels else set()
+        later = _after_every_site(self.fdef, self.sites)
         for st in _in_order(self.fdef.body):
             if id(st) in later:
                 continue
@@ -280,25 +262,6 @@ class SiteChecks:
                           f"function that assigns an attribute (line {getattr(st, 'lineno', '?')}): "
                           "sct does not follow the object's fields as they change. Assign the new "
                           "value to a name and differentiate with respect to that name", "dlgradient")
-
-    def _after_every_site(self) -> Set[int]:
-        """The ids of the statements that run after every site's last run (after each site in source order, and
-        in no loop holding a site).  No gradient is taken after such a statement, so a field it assigns is not
-        differentiated (``m.W = m.W - lr * gW`` after ``gW, gb = dlgradient(loss, m.W, m.b)``, red55u F1b): no
-        sweep runs after it, and none recomputes the code before its site from the arguments after it (a second
-        derivative's sweep is a later site).  None where the sites are not known, nor where a def or lambda nested
-        here (compiled apart, called at any time) may take a gradient of its own after it."""
-        if not self.sites or any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not self.fdef
-                                 for n in walk_nodes(self.fdef)):
-            return set()
-        stmts = list(_in_order(self.fdef.body))
-        at = {id(st): k for k, st in enumerate(stmts)}
-        if any(id(s.stmt) not in at for s in self.sites):
-            return set()
-        start = max(at[id(s.stmt)] for s in self.sites) + 1
-        looped = {id(n) for s in self.sites for _, _, parent, _ in s.frames if isinstance(parent, (gast.For, gast.While))
-                  for n in _in_order(parent.body + parent.orelse)}
-        return {id(st) for st in stmts[start:] if id(st) not in looped}
 
     def check_through_gradients(self, site: Site, roots: List[str], inner: List[Site]):
         """An earlier gradient that this y depends on (``inner``: the earlier sites differentiated
@@ -330,6 +293,46 @@ class SiteChecks:
 # builtins whose value is a new number, string or array, never a part of what they are given
 _FRESH_BUILTINS = (float, int, complex, bool, len, str, repr, abs, round, sum, any, all, isinstance, hash,
                    format, print)
+
+
+def _attributes(sel) -> Set[str]:
+    """The attribute names on a selection's paths (``net.l1.W``: l1, W)."""
+    out = {sel.name} if sel.kind == "attr" else set()
+    for inner in ((sel.of,) if sel.of is not None else ()) + tuple(sel.parts):
+        out |= _attributes(inner)
+    return out
+
+
+def _whole(sel) -> Set[str]:
+    """The names a selection takes whole (``dlgradient(y, net)``, ``[net, x]``), not through an item or attribute
+    of theirs."""
+    if sel.kind == "root":
+        return {sel.name}
+    if sel.kind == "star" and sel.of is not None:
+        return _whole(sel.of)
+    out: Set[str] = set()
+    for inner in sel.parts:
+        out |= _whole(inner)
+    return out
+
+
+def _after_every_site(fdef, sites) -> Set[int]:
+    """The ids of the statements that run after every site's last run (after each site in source order, and
+    in no loop holding a site).  No gradient is taken after such a statement, so a field it assigns is not
+    differentiated (``m.W = m.W - lr * gW`` after ``gW, gb = dlgradient(loss, m.W, m.b)``, red55u F1b): no
+    sweep runs after it, and none recomputes the code before its site from the arguments after it (a second
+    derivative's sweep is a later site).  None where the sites are not known, nor where a def or lambda nested
+    here (compiled apart, called at any time) may take a gradient of its own after it."""
+    if not sites or any(isinstance(n, (gast.FunctionDef, gast.Lambda)) and n is not fdef for n in walk_nodes(fdef)):
+        return set()
+    stmts = list(_in_order(fdef.body))
+    at = {id(st): k for k, st in enumerate(stmts)}
+    if any(id(s.stmt) not in at for s in sites):
+        return set()
+    start = max(at[id(s.stmt)] for s in sites) + 1
+    looped = {id(n) for s in sites for _, _, parent, _ in s.frames if isinstance(parent, (gast.For, gast.While))
+              for n in _in_order(parent.body + parent.orelse)}
+    return {id(st) for st in stmts[start:] if id(st) not in looped}
 
 
 class _OutsideObjects:
