@@ -103,9 +103,13 @@ def rows_unknown_count(x, n):
     return val, dlgradient(val, x)
 
 
-def test_comprehension_over_a_range_not_constant_still_refused():
-    with pytest.raises(sct.CompileError, match="inside a loop"):
-        dlfeval(rows_unknown_count, dlarray(X.copy()), 3)
+def test_comprehension_over_a_range_of_an_int_argument():
+    # (s56, glob56: an int argument's value is in the cache key, the comprehension written out; was refused)
+    for n in (3, 2):
+        val, grad = dlfeval(rows_unknown_count, dlarray(X.copy()), n)
+        x = np.asarray(X, dtype=float)
+        assert_close(np.asarray(val.data), 12 * np.sum(x[:n] ** 2), what="value")
+        assert_close(np.asarray(grad.data), np.where(np.arange(x.size) < n, 24 * x, 0.0), what="gradient")
 
 
 # --- writes through `.flat` --------------------------------------------------------------------------

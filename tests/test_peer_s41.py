@@ -113,8 +113,8 @@ def test_a_loop_of_gradients_that_cannot_be_written_out_is_refused():
     x = dlarray(np.array([1.0, 2.0]))
     with pytest.raises(CompileError, match="inside a loop cannot be differentiated again"):
         dlfeval(while_nth, x)                   # was: zeros where 6x is
-    with pytest.raises(CompileError, match="inside a loop cannot be differentiated again"):
-        dlfeval(range_n_nth, x, 2)
+    # (s56, glob56: an int argument's value is in the cache key and its loop written out: exact now)
+    assert_close(extractdata(dlfeval(range_n_nth, x, 2)), 6 * np.asarray(extractdata(x)))
 
 
 def loss(w):
