@@ -501,8 +501,7 @@ def _any_item_type(value, facts, seen) -> str:
     if ("key", _ANY_KEY) in seen:
         _note_partial(facts)        # (met again: as the others say; not kept as the answer of the names on the way)
         return _CYCLE
-    items = [child_kind(holder, key) for key in ([*range(len(holder[2]))] if holder[0] == "seq" else
-                                                 [k for k, _ in holder[2]])]
+    items = list(holder[2]) if holder[0] == "seq" else [k for _, k in holder[2]]     # (sct/kinds.py's layout)
     if not items:
         return ""
     seen.add(("key", _ANY_KEY))
