@@ -34,15 +34,13 @@ def pytest_cmdline_main(config):
 
 # --- CI: a stable sample of each large parametrised family ----------------------------------------
 # CI (.ci/run sets CI=true) must finish in 10 minutes on a 2-core machine.  There a test function
-# with more than _CI_FAMILY cases runs its first case and a stable eighth of the others (chosen by
-# a hash of the test's id, the same on every machine and run); every other test runs whole.
-# Without CI=true (a developer's `python -m pytest`) every case runs.  (s53: 2, was 4: families of 3
-# and 4 cases, dec14k's second-order accelerated runs among them, were 11 % of CI's time, which had
-# reached 584 s of the 600)  (s56: families of more than _CI_LARGE cases, the op tables and corpora,
-# keep a 24th (a subset of the eighth they kept: 24 is a multiple of 8); they were 55 % of CI's
-# time, which had reached 753 s)
-# Then (s56, end) a fresh clone's CI still took 758 s here, with this stop's checks: families of 3 to 20 cases keep a
-# 24th, larger ones a 72nd (subsets again: 24 and 72 are multiples of 8 and 24).
+# with more than _CI_FAMILY cases runs its first case and a stable 1/_CI_KEEP of the others (a
+# 1/_CI_KEEP_LARGE where it has more than _CI_LARGE cases: the op tables and corpora), chosen by a hash
+# of the test's id, the same on every machine and run; every other test runs whole.  Without CI=true
+# (a developer's `python -m pytest`) every case runs.  (s53: _CI_FAMILY 2, was 4.  s56: CI had reached
+# 753 s; families of more than 50 cases were 55 % of its time at an eighth; then a fresh clone's CI
+# still took 758 s here with this stop's checks: an eighth became a 24th, and a 72nd for families of
+# more than 20 cases, each a subset of what CI ran before, since 72 and 24 are multiples of 24 and 8.)
 _CI_FAMILY = 2
 _CI_KEEP = 24
 _CI_LARGE = 20
