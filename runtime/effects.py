@@ -26,7 +26,7 @@ import weakref
 from collections import deque
 
 from .imported import np
-from .origins import module_top
+from .origins import call_name, module_top
 
 
 _LOCAL = threading.local()
@@ -195,8 +195,7 @@ def _unnamed_check(fn, args, kwargs) -> None:
     if not outside and HOOKS.writes_outside is not None:
         outside = HOOKS.writes_outside(fn)
     if outside:
-        named = getattr(fn, "__func__", fn)
-        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+        name = call_name(fn)
         raise RecomputedCallError(
             f"{name}() may change an object from outside the function (of a global, a closure value, or an "
             f"argument) and is called through a name sct cannot follow when compiling (a function or method "
@@ -264,8 +263,7 @@ def _builtin_change(fn, args, kwargs, changed):
                 # changed through a name sct could not follow when compiling: the recomputation reads
                 # it as the first run left it, after this change (was: c = len(LOG) read before
                 # log(v) gave 2 where Python's is 1: g twice Python's)
-                named = getattr(fn, "func", fn)
-                name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+                name = call_name(fn)
                 raise RecomputedCallError(
                     f"{name}() changes an object from outside the function ({type(changed[0]).__name__}: a "
                     f"global, a closure value or an argument) through a name sct cannot follow when compiling "
@@ -486,7 +484,7 @@ class RecomputedCallError(RuntimeError):
 
 
 def _drawing_again(fn) -> RecomputedCallError:
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+    name = call_name(fn)
     return RecomputedCallError(
         f"{name}() draws from a random generator and changes objects it is given, which the function makes "
         f"anew, in a way sct cannot set again where it recomputes this code for a second derivative (run "
@@ -504,7 +502,7 @@ def _checked_again(fn, args, kwargs, entry: _Ran, objects):
     if all(_same(o, after) for o, after in zip(objects, entry.after)) and \
             (entry.returned >= 0 or _same(value, entry.value)):
         return value
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+    name = call_name(fn)
     raise RecomputedCallError(
         f"{name}() changes objects it is given, which the function makes anew, and sct runs it again where "
         f"it recomputes this code for a second derivative: it left other values than in its first run (it "
@@ -798,14 +796,14 @@ def _replayed(entry, roots, fn):
     try:
         return _made(recipe, roots, entry.value)
     except _NotIterable:
-        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+        name = call_name(fn)
         raise RecomputedCallError(
             f"{name}() returns a generator (or another iterator), which sct cannot replay where it recomputes "
             f"this code for a second derivative (it replays the call's result there, so that the call runs "
             f"once, and the iterator is already advanced): make a list of its values (list({name}(...))) and "
             f"iterate over that") from None
     except _NotMade:
-        name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "this call"
+        name = call_name(fn)
         raise RecomputedCallError(
             f"{name}() returns an object it was given, or a part or view of one, in a way sct cannot make "
             f"again where it recomputes this code for a second derivative (it replays the call's result "

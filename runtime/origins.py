@@ -13,6 +13,7 @@ library's.
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import sys
 import types
@@ -99,3 +100,12 @@ def module_name(obj):
     if not isinstance(module, str) or module_top(obj) or not module:
         return module
     return ""
+
+
+def call_name(fn, default: str = "this call") -> str:
+    """The name a message gives a function it calls: its qualified name (a method's function's, a
+    functools.partial's function's), else ``default``."""
+    named = getattr(fn, "__func__", fn)
+    if isinstance(named, functools.partial):
+        named = named.func
+    return getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or default

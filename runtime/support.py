@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from .imported import np
 
 from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
-from .origins import module_name, module_top, name_top
+from .origins import call_name, module_name, module_top, name_top
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -3147,8 +3147,7 @@ def note_untraced(fn, value) -> None:
     s = WALK_NOTES[0].state()
     if s.depth <= 0 or not _dlarrays_of(value):
         return
-    named = getattr(fn, "__func__", fn)
-    name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "this call"
+    name = call_name(fn)
     if type(fn) is weakref.ref:         # (self.src().W of a layer's weak reference to another)
         roots = [("the object a weak reference (weakref.ref) gives", value)]
     else:
@@ -4388,8 +4387,7 @@ def plain_call_check(fn, args, known) -> None:
 
 def _unknown_argument(fn, value) -> None:
     if _holds_data(value, 0):
-        named = getattr(fn, "__func__", fn)
-        name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "the function"
+        name = call_name(fn, "the function")
         raise EvaluationError(
             f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
             f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "

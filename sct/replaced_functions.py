@@ -19,6 +19,7 @@ import gast
 
 from .errors import CompileError
 from .ir import walk_nodes
+from .runtime.origins import call_name
 
 #: the modules whose functions sct's rules stand for (and call)
 WATCHED = ("numpy", "numpy.linalg", "numpy.fft", "math", "cmath")
@@ -59,7 +60,7 @@ def _spelled(module_name: str) -> str:
 
 
 def _describe(value) -> str:
-    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None) or type(value).__name__
+    name = call_name(value, type(value).__name__)
     module = getattr(value, "__module__", None) or ""
     return f"{module}.{name}" if module and module != "builtins" else str(name)
 

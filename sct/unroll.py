@@ -309,37 +309,31 @@ def compile_entry(fn, args, compile_it) -> tuple:
             wanted = _STATE.held[2]
             more = param_values(fn, args, wanted | {name for _, name, _, _ in values}) if wanted else ()
             if len(more) <= len(values):
-                noted = _limit_noted(error, values)
-                if noted is error:
-                    raise           # (its own cause kept: an internal error's)
-                raise noted from None
+                _raise_noted(error, values)
             values = more
             VALUE_PARAMS[code] = frozenset(name for _, name, _, _ in values)
             _STATE.held = (code, {name: v for _, name, v, _ in values}, set())
             try:
                 compiled = compile_it()
             except CompileError as again:
-                noted = _limit_noted(again, values)
-                if noted is again:
-                    raise
-                raise noted from None
+                _raise_noted(again, values)
     finally:
         _STATE.held = saved
     compiled.param_values = values
     return compiled, values
 
 
-def _limit_noted(error, values: tuple):
-    """``error`` with the limit of the steps said where an int argument's value is over it."""
+def _raise_noted(error, values: tuple):
+    """Raise ``error``, with the limit of the steps said where an int argument's value is over it."""
     big = [(name, v) for _, name, v, _ in values if v > MAX_TRIPS]
     if not big:
-        return error
+        raise error         # (its own cause kept: an internal error's)
     message = str(error)
     prefix = f"{error.filename}, line {error.lineno}: "
-    return CompileError((message[len(prefix):] if message.startswith(prefix) else message) +
-                        f". Note too: sct writes a loop around such a gradient out step by step for the value of its "
-                        f"bound, at most {MAX_TRIPS} steps ({big[0][0]} = {big[0][1]} here); move the step into a "
-                        f"helper function (the dlgradient inside it)", error.filename, error.lineno, error.construct)
+    raise CompileError((message[len(prefix):] if message.startswith(prefix) else message) +
+                       f". Note too: sct writes a loop around such a gradient out step by step for the value of its "
+                       f"bound, at most {MAX_TRIPS} steps ({big[0][0]} = {big[0][1]} here); move the step into a "
+                       f"helper function (the dlgradient inside it)", error.filename, error.lineno, error.construct) from None
 
 
 def values_check_lines(values: tuple, consts: dict) -> List[str]:
