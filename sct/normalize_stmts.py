@@ -6,6 +6,7 @@ and calls ``emit``, ``block``, ``atom``, ``simple``, ``index``, ``fail`` and the
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from typing import List, Optional
 
@@ -328,6 +329,7 @@ class Statements:
             self.emit(out, self.lambda_def(name, value, out))
             return
         if isinstance(value, gast.Call) and self.partials is not None and \
+                self.partials.resolve(value.func, self.local_root) is functools.partial and \
                 any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and n.value.id == name
                     for n in walk_nodes(self.fdef)):
             # f = partial(g, ...) where the code reads f.func, f.args or f.keywords, which the def it would

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from ci_mode import ON_CI
+
 # the workers run side by side on the cores: a second BLAS thread per worker only contends
 # (the models in the tests are small); set before the workers start, so numpy reads it
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -64,10 +66,16 @@ def _ci_sampled(items):
     return kept, dropped
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "heavy: a single test of more than ~20 s (a third-order compile); "
+                                       "CI (CI=true) skips it, every other run runs it")
+
+
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("CI", "").lower() not in ("true", "1", "yes"):
+    if not ON_CI:
         return
-    kept, dropped = _ci_sampled(items)
+    kept, dropped = _ci_sampled([item for item in items if item.get_closest_marker("heavy") is None])
+    dropped += [item for item in items if item.get_closest_marker("heavy") is not None]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

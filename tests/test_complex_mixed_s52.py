@@ -26,6 +26,7 @@ import pytest
 
 import sct
 from sct import dlarray, dlfeval, dlgradient
+from ci_mode import ON_CI
 
 try:
     from tests import test_op_rules as table
@@ -277,9 +278,8 @@ def _known(case, op, p, maker) -> str:
 def _params():
     # (CI, .ci/run: a stable sixth of the sweep before conftest's own sampling of large families; the reported
     # programs above run in CI as their own tests; every case runs without CI=true)
-    import os
     import zlib
-    ci = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+    ci = ON_CI
     out = []
     for k, case, op, p in SWEEP:
         for maker in MAKERS:

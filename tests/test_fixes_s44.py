@@ -517,6 +517,7 @@ def _maml_dict_plain(W1, b1, W2, x, y):
     return _mlp_loss(p, x, y)
 
 
+@pytest.mark.heavy              # (~40 s: CI skips it, conftest.py)
 def test_written_out_nested_gradients_of_a_dict_of_parameters():
     rng = np.random.default_rng(7)
     args = [rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=4), rng.normal(size=(5, 3)),

@@ -20,6 +20,7 @@ from sct import dlgradient
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gradcheck import numerical_gradient  # noqa: E402
+from ci_mode import ON_CI
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "fuzz5.py")
 
@@ -38,7 +39,7 @@ def test_generator_short_run(tmp_path):
     sys.path.insert(0, str(tmp_path))
     bad = []
     statuses = []
-    count = 15 if os.environ.get("CI", "").lower() in ("true", "1", "yes") else 30
+    count = 15 if ON_CI else 30
     try:
         for seed in range(count):
             status, kind, msg, _ = fuzz5.run_one(seed, str(tmp_path))

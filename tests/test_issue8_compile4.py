@@ -14,7 +14,6 @@ import textwrap
 import types
 
 import gast
-import os
 
 import numpy as np
 import pytest
@@ -23,6 +22,7 @@ import sct
 from sct import cache, copy_checks, dlfeval, ir, optimize, sites, templates
 from sct.complex_adjoints import ComplexProjection
 
+from ci_mode import ON_CI
 from gradcheck import assert_close, numerical_gradient
 
 
@@ -296,7 +296,7 @@ def f(x, c):
 def test_compile_time_grows_about_linearly(tmp_path):
     from test_issue8_compile3 import compile_cpu
     compile_cpu(tmp_path, 20, "issue8_compile4_warm")          # rule templates parsed
-    runs = 1 if os.environ.get("CI", "").lower() in ("true", "1", "yes") else 2     # (CI's time)
+    runs = 1 if ON_CI else 2     # (CI's time)
     small = min(compile_cpu(tmp_path, 150, f"issue8_compile4_s{k}") for k in range(runs))
     large = min(compile_cpu(tmp_path, 600, f"issue8_compile4_l{k}") for k in range(runs))
     # 4x the lines: linear is 4x (a quadratic piece made it well over 10x at these sizes)

@@ -58,6 +58,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from redteam_dec16r_cases import CASES  # noqa: E402
 from redteam_dec16r_harness import classify  # noqa: E402
+from ci_mode import ON_CI  # noqa: E402
 
 MODES = ("rev", "acc", "wrap", "wrapacc", "wrap2", "jvp", "hvp")
 # (list_pop_loop, `while vals: acc = acc * 2.0 + vals.pop()`: differentiated since Dec 18, a list's
@@ -91,8 +92,10 @@ def test_corpus_case(k):
 def test_accelerated_cache_across_cases():
     """One AcceleratedFunction per corpus function, called for all its cases in a shuffled order: a
     cached entry (same kinds: a new sign, a new int n, a new mode string, a new shape of the same rank)
-    must give each case's own value and gradient."""
+    must give each case's own value and gradient.  (CI: a stable third of the functions, all their
+    cases; every function without CI=true.)"""
     import random
+    import zlib
 
     import numpy as np
 
@@ -101,7 +104,7 @@ def test_accelerated_cache_across_cases():
     from redteam_dec16r_harness import close, close_value, leaves, mapleaves, numeric_grads, reference, to_dl
     from sct import dlfeval, extractdata
     accs = {}
-    order = list(range(len(CASES)))
+    order = [k for k in range(len(CASES)) if not ON_CI or zlib.crc32(CASES[k][0].__name__.encode()) % 3 == 0]
     random.Random(0).shuffle(order)
     for k in order:
         fn, xs, cs, tag = CASES[k]

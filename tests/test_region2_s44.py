@@ -51,6 +51,7 @@ def _hv(e=1e-4):
     return (numerical_gradient(_plain, [W0 + e * V0], 0) - numerical_gradient(_plain, [W0 - e * V0], 0)) / (2 * e)
 
 
+@pytest.mark.heavy                                          # (~45 s: CI skips it, conftest.py)
 @pytest.mark.parametrize("fn", [grad_comprehension])      # (the in-place update: test_hvp_... below; CI time)
 def test_jvp_of_written_out_maml_over_a_dict(fn):
     # was: forward over reverse (sct.jvp's default mode) gave a wrong product: each step's sweep took
@@ -63,6 +64,7 @@ def test_jvp_of_written_out_maml_over_a_dict(fn):
     np.testing.assert_allclose(D(tangent), _hv(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.heavy                                          # (~20 s: CI skips it, conftest.py)
 def test_hvp_of_written_out_maml_over_a_dict():
     sct.clear_cache()
     np.testing.assert_allclose(D(sct.hvp(maml_inplace, W0, V0)), _hv(), rtol=1e-4, atol=1e-5)
