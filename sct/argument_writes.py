@@ -562,6 +562,9 @@ def _call_type(call, facts, seen) -> str:
         return "plain"              # extractdata: the numbers, an ndarray
     if _number_type(info.obj):
         return "plain"              # (np.float64(h.sum()): numpy's float64 in Python; was "dl", red54u W2)
+    if _plain_builtin(info.obj):
+        return "plain"              # (len(x) of a dlarray: Python's int, so 0.5 * len(x) a float; was not known, a
+                                    # 1x1 dlarray, red57a W8)
     if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
@@ -749,6 +752,18 @@ class _HelperCalls:
         return found
 
 
+# Python's builtins whose results Python makes an int or a bool whatever they are given (len checks what __len__
+# gives: an int)
+_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id))
+
+
+def _plain_builtin(obj) -> bool:
+    try:
+        return obj in _PLAIN_BUILTINS
+    except TypeError:               # (an object that cannot be hashed)
+        return False
+
+
 def _number_type(obj) -> bool:
     try:
         return obj in _NUMBER_TYPES
@@ -764,6 +779,7 @@ def output_types(fdef, facts):
     was given: the caller's object itself; writes into it are made into the caller's or refused) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
     items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
     returned dict was a new one, red54u W1)"""
+    facts.fdef = fdef
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
     if not returns or any(r.value is None for r in returns) or \
             any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):
@@ -780,6 +796,24 @@ def output_types(fdef, facts):
         return None
     found = _output_kept([r.value for r in returns], facts)
     return ("one", found) if found is not None else None
+
+
+def _stored_by_key(fdef, name) -> bool:
+    """Is the local ``name`` read in ``fdef`` only as ``name[k]`` (a read, or a write ``name[k] = v``), or as an item of
+    a tuple or list written out (the normalizer's ``out_t = y, g, name``) or a return: nothing but those writes may
+    put an item into its dict (no method, no alias, no helper given it)."""
+    parents = {}
+    for n in walk_nodes(fdef):
+        for child in gast.iter_child_nodes(n):
+            parents[id(child)] = n
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n or isinstance(up, (gast.Tuple, gast.List)) and
+                    isinstance(parents.get(id(up)), (gast.Assign, gast.Return)) and parents[id(up)].value is up or
+                    isinstance(up, gast.Return)):
+                return False
+    return True
 
 
 def _tuple_items(value, facts, depth):
@@ -858,7 +892,7 @@ def _output_kept(values, facts):
     kinds = facts.activity.kinds
     binds = facts.bindings().get(name)
     if binds and len(binds) == 1 and isinstance(binds[0], gast.Dict):
-        return _dict_items(binds[0], facts)
+        return _dict_items(binds[0], facts, name)
     if name in facts.params and not facts.bindings().get(name):
         kind = kinds.get(name)
         return ("arg", name) if isinstance(kind, tuple) and kind[0] in ("map", "seq", "obj") else None
@@ -927,10 +961,18 @@ def _replaced_kept(call, facts):
     if len(call.args) != 2 or call.keywords or not isinstance(call.args[0], gast.Name):
         return None
     holder, changes = call.args[0].id, call.args[1]
-    if holder not in facts.params or facts.bindings().get(holder):
+    made = None
+    if holder not in facts.params:
+        # a namedtuple the function built (``St(y, 1.5)._replace(scale=2.5)``): the fields it was built with
+        # (a tuple: nothing changes them since; was a 1x1 dlarray, red57a W8)
+        made = _record_kept([call.args[0]], facts)
+        if made is None or not issubclass(made[1], tuple):
+            return None
+    elif facts.bindings().get(holder):
         return None
     kind = facts.activity.kinds.get(holder)
-    cls = kind[1] if isinstance(kind, tuple) and kind[0] == "obj" and len(kind) > 1 else None
+    cls = made[1] if made is not None else \
+        kind[1] if isinstance(kind, tuple) and kind[0] == "obj" and len(kind) > 1 else None
     if isinstance(changes, gast.Name):
         binds = facts.bindings().get(changes.id)
         changes = binds[0] if binds and len(binds) == 1 else None
@@ -940,8 +982,8 @@ def _replaced_kept(call, facts):
     if fields is None:
         return None
     given = {k.value: v for k, v in zip(changes.keys, changes.values)}
-    found = {f: ("field", holder, f, None) if f not in given else _output_kept([given[f]], facts)
-             for f in fields[1]}
+    found = {f: (made[2].get(f) if made is not None else ("field", holder, f, None)) if f not in given else
+             _output_kept([given[f]], facts) for f in fields[1]}
     found = {f: t for f, t in found.items() if t is not None}
     return ("record", cls, found) if found else None
 
@@ -994,14 +1036,20 @@ def _argument_field(values, facts):
     return ("field", value.value.id, value.attr, rest)
 
 
-def _dict_items(node, facts):
+def _dict_items(node, facts, name=None):
     """``output_types``' entry of a dict written out (``{"lr": 0.5, "n": 3}``): its items at constant keys whose
-    every value (there, and each write of that key) is plain."""
+    every value (there, and each write of that key) is plain.  Bound to the local ``name`` that nothing but
+    ``name[k] = v`` writes into (``_stored_by_key``), the keys written so too (``dict(n=2.0 * 3)``, the normalizer's
+    ``d = {}``, ``d['n'] = 2.0 * 3``: was a 1x1 dlarray, red57a W8)."""
     keys = facts.key_writes()
     if keys is None or not all(isinstance(k, gast.Constant) for k in node.keys):
         return None
     plain = frozenset(k.value for k, v in zip(node.keys, node.values)
                       if all(python_type(e, facts) == "plain" for e in [v] + keys.get(k.value, [])))
+    fdef = getattr(facts, "fdef", None)
+    if name is not None and fdef is not None and _stored_by_key(fdef, name):
+        plain |= frozenset(k for k, written in keys.items() if written and
+                           all(python_type(e, facts) == "plain" for e in written))
     return ("items", plain) if plain else None
 
 

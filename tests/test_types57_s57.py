@@ -1,0 +1,114 @@
+"""types57: red57a W8, F4, R1, R2.
+
+W8: values not computed from dlfeval's dlarrays come back as Python has them (floats), not as dlarrays:
+``0.5 * len(x)`` (in the loss and in a helper), ``dict(n=2.0 * 3)["n"]``, ``St(y, 1.5)._replace(scale=2.5).scale``.
+Values against plain Python on the same dlarray arguments, gradients against the closed form 2x."""
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
+from gradcheck import assert_close, numerical_gradient
+
+X = np.array([1.0, 2.0, 3.0])
+
+
+def _grad_ok(g):
+    assert type(g) is dlarray
+    assert_close(np.asarray(g.data), numerical_gradient(lambda v: np.sum(v ** 2), [X.copy()], 0))
+
+
+# --- W8: len ----------------------------------------------------------------------------------------------------
+
+def _pyscale(x):
+    return 0.5 * len(x)
+
+
+def _loss_len(x):
+    y = np.sum(x ** 2)
+    n = 0.5 * len(x)
+    s = _pyscale(x)
+    return y, dlgradient(y, x), n, s
+
+
+def test_len_times_float_is_python_float():
+    x = dlarray(X.copy())
+    y, g, n, s = dlfeval(_loss_len, x)
+    assert type(n) is type(0.5 * len(x)) is float and n == 0.5 * len(x)
+    assert type(s) is type(_pyscale(x)) is float and s == _pyscale(x)
+    _grad_ok(g)
+    assert type(y) is dlarray
+
+
+def _loss_len_traced(x):
+    y = np.sum(x ** 2)
+    z = y * len(x)                   # traced: a dlarray in Python
+    return z, dlgradient(y, x)
+
+
+def test_len_times_traced_is_dlarray():
+    z, g = dlfeval(_loss_len_traced, dlarray(X.copy()))
+    assert type(z) is dlarray and float(z.data) == pytest.approx(3 * 14.0)
+    _grad_ok(g)
+
+
+# --- W8: dict(...) --------------------------------------------------------------------------------------------
+
+def _loss_dict_call(x):
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x), dict(n=2.0 * 3, m=y)
+
+
+def test_dict_call_items_as_python():
+    x = dlarray(X.copy())
+    y, g, d = dlfeval(_loss_dict_call, x)
+    assert type(d) is dict and type(d["n"]) is float and d["n"] == 2.0 * 3
+    assert type(d["m"]) is dlarray and float(d["m"].data) == pytest.approx(14.0)
+    _grad_ok(g)
+
+
+def _fill(d, y):
+    d["n"] = y
+
+
+def _loss_dict_filled(x):
+    y = np.sum(x ** 2)
+    d = dict(n=2.0)
+    d["k"] = 1.5
+    _fill(d, y * 2.0)                 # a helper puts a dlarray under n
+    return y, dlgradient(y, x), d
+
+
+def test_dict_call_filled_by_helper_keeps_dlarray():
+    x = dlarray(X.copy())
+    try:
+        y, g, d = dlfeval(_loss_dict_filled, x)
+    except sct.SctError as e:        # (refused is right too; a number of the wrong type is not)
+        assert "line" in str(e)
+        return
+    assert type(d["n"]) is dlarray and float(d["n"].data) == pytest.approx(28.0)
+    _grad_ok(g)
+
+
+# --- W8: _replace of a namedtuple the function built ----------------------------------------------------------
+
+St = namedtuple("St", "loss scale")
+
+
+def _loss_replace(x):
+    y = np.sum(x ** 2)
+    t = St(y, 1.5)._replace(scale=2.5)
+    u = St(y * 2.0, 0.5)._replace(loss=y)
+    return t, u, dlgradient(y, x)
+
+
+def test_namedtuple_replace_of_local_as_python():
+    x = dlarray(X.copy())
+    t, u, g = dlfeval(_loss_replace, x)
+    assert type(t) is St and type(t.scale) is float and t.scale == 2.5
+    assert type(t.loss) is dlarray and float(t.loss.data) == pytest.approx(14.0)
+    assert type(u.scale) is float and u.scale == 0.5 and type(u.loss) is dlarray
+    _grad_ok(g)
