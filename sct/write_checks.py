@@ -731,10 +731,13 @@ class _WriteCheck:
                 inner = expr_source(target.slice)
             except Exception:
                 pass
-        return (f"Write into a copy and store it back instead: `item = {holder}[{key}].copy()`, "
-                f"`item[{inner}] = value`, then `{holder} = {{**{holder}, {key}: item}}` for a dict "
-                f"(`{holder} = list({holder}); {holder}[{key}] = item` for a list): sct follows writes into "
-                f"dicts, lists and arrays the function made itself")
+        # (was: `{holder} = {{**{holder}, {key}: item}}`, which rebinds the name here and leaves the caller's
+        # state as it was: the caller's optimiser state no longer updated, red57a R1)
+        return (f"Write into a copy the function makes and return it, and store it in the caller: "
+                f"`item = {holder}[{key}].copy()` (before any loop), `item[{inner}] = value`, `return ..., item`, "
+                f"then `{holder}[{key}] = item` after dlfeval returns (rebinding {holder} here, "
+                f"`{holder} = {{**{holder}, ...}}`, would leave the caller's {holder} as it was): sct follows "
+                f"writes into dicts, lists and arrays the function made itself")
 
     def _attribute_write(self, s, name: str, attr_name: str) -> bool:
         """``name.attr_name = value``; whether the value is traced."""

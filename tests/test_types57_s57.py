@@ -112,3 +112,48 @@ def test_namedtuple_replace_of_local_as_python():
     assert type(t.loss) is dlarray and float(t.loss.data) == pytest.approx(14.0)
     assert type(u.scale) is float and u.scale == 0.5 and type(u.loss) is dlarray
     _grad_ok(g)
+
+
+# --- R1: the nested optimiser-state refusal's advice, followed, updates the caller's state ----------------------
+
+def _adam_nested(p, st):
+    loss = np.sum(p["w"] ** 2 + p["b"])
+    g = dlgradient(loss, p)
+    st["t"] += 1
+    t = st["t"]
+    for k in p:
+        st["m"][k] = 0.9 * st["m"][k] + 0.1 * g[k]
+        mh = st["m"][k] / (1 - 0.9 ** t)
+        p[k] = p[k] - 0.1 * mh
+    return loss
+
+
+def _adam_as_advised(p, st):
+    loss = np.sum(p["w"] ** 2 + p["b"])
+    g = dlgradient(loss, p)
+    item = st["m"].copy()
+    for k in p:
+        item[k] = 0.9 * item[k] + 0.1 * g[k]
+    return loss, item
+
+
+def test_nested_state_advice_keeps_the_callers_state():
+    p = {"w": dlarray(np.array([1.0, 2.0])), "b": dlarray(np.array([1.0, 2.0]))}
+    st = {"t": 0, "m": {"w": np.zeros(2), "b": np.zeros(2)}}
+    given = {"t": 0, "m": {"w": np.zeros(2), "b": np.zeros(2)}}
+    try:
+        dlfeval(_adam_nested, dict(p), given)
+    except sct.SctError as info:
+        text = str(info)
+        assert "line" in text and "st['m']" in text
+        assert "{**st, 'm': item}" not in text                # (would leave the caller's st as it was)
+        assert "return ..., item" in text and "st['m'] = item` after dlfeval" in text
+    else:                                                     # (accepted: Python's state, 0.1 * 2w)
+        assert given["t"] == 1
+        assert_close(np.asarray(getattr(given["m"]["w"], "data", given["m"]["w"])), 0.2 * np.array([1.0, 2.0]))
+    # followed: the caller's state holds Python's moments (the gradient of sum(w**2 + b) is 2w, 1)
+    for _ in range(2):
+        loss, item = dlfeval(_adam_as_advised, p, st)
+        st["m"] = item
+    assert_close(np.asarray(st["m"]["w"].data), 0.19 * 2 * np.array([1.0, 2.0]))
+    assert_close(np.asarray(st["m"]["b"].data), 0.19 * np.ones(2))
