@@ -1524,6 +1524,15 @@ class _WriteCheck:
                           f"written inline is refused). Keep the values in names (`v = {receiver}.field`, "
                           f"`v = v - lr * g`) and differentiate with respect to those names, or update "
                           f"{receiver} outside the differentiated function", written)
+            elif self._property_read(node) is not None:
+                # (was: "__sct_property_3_Sched_lr(...) is given values ...; return the new values from
+                # __sct_property_3_Sched_lr()", sct's internal name for a getter, red57a F4)
+                prop, receiver = self._property_read(node)
+                self.fail(s, f"reading {receiver}.{prop} runs the getter of the property {prop} of its class, "
+                          f"which may change {receiver} in place, and {receiver} may hold values that earlier "
+                          f"differentiated operations read, which sct does not follow; read {receiver}.{prop} "
+                          f"before the differentiated operations, or pass the object to the function as an "
+                          f"argument of its own", f"{receiver}.{prop}")
             elif _library_callee(callee) or callee is None and self._library_receiver(info):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
@@ -1845,6 +1854,19 @@ class _WriteCheck:
         names = [n for n in loaded_names(values[0]) if n in self.analysis.locals] if values else []
         names = [self._spelled().get(n, n) for n in dict.fromkeys(names)]
         return " or ".join(names) if names else "the array it was called on"
+
+    def _property_read(self, node):
+        """(the property's name, its object as the user wrote it) for the getter's call sct/properties.py wrote for
+        the read ``obj.name`` of a property (``__sct_property_3_Sched_lr(cfg_sched)``), else None."""
+        func = node.func
+        if not (isinstance(func, gast.Name) and func.id.startswith("__sct_property_") and len(node.args) == 1):
+            return None
+        made = getattr(self.resolver, "__dict__", {}).get("property_getters") or {}
+        prop = next((name for (_, name), key in made.items() if key == func.id), None)
+        if prop is None:
+            return None
+        arg = node.args[0]
+        return prop, self.spell(arg.id) if isinstance(arg, gast.Name) else "the object"
 
     def _as_written(self, s, what: str) -> str:
         """``what`` (a dotted callee) as the user wrote it where the normalizer named a part

@@ -157,3 +157,121 @@ def test_nested_state_advice_keeps_the_callers_state():
         st["m"] = item
     assert_close(np.asarray(st["m"]["w"].data), 0.19 * 2 * np.array([1.0, 2.0]))
     assert_close(np.asarray(st["m"]["b"].data), 0.19 * np.ones(2))
+
+
+# --- F4: a step-counting property read through a config dict, a list or self.sched -----------------------------
+
+import inspect
+
+
+def _line_of(fn, text):
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, l in enumerate(lines) if text in l)
+
+
+class _Sched:
+    def __init__(self, lr0):
+        self.t = 0
+        self.lr0 = lr0
+
+    @property
+    def lr(self):
+        self.t += 1
+        return self.lr0 / self.t
+
+
+def _loss_cfg_sched(x, cfg):
+    y = np.sum(x ** 2)
+    lr = cfg["sched"].lr
+    return y, dlgradient(y, x), lr
+
+
+def _loss_cfg_sched_before(x, cfg):
+    lr = cfg["sched"].lr
+    y = np.sum(x ** 2)
+    return y, dlgradient(y, x), lr
+
+
+class _Trainer:
+    def __init__(self):
+        self.sched = _Sched(0.1)
+
+    def loss(self, x):
+        y = np.sum(x ** 2)
+        lr = self.sched.lr
+        return y, dlgradient(y, x), lr
+
+
+def _exact_or_refused_at(run, fn, text, spelled, check):
+    try:
+        out = run()
+    except sct.SctError as e:
+        msg = str(e)
+        assert f"line {_line_of(fn, text)}" in msg and f"{spelled}.lr" in msg, msg
+        assert "__sct" not in msg, msg                 # (never sct's internal name of the getter)
+        return
+    check(out)
+
+
+@pytest.mark.parametrize("how", ["dict", "self"])
+def test_property_through_config_or_self_names_the_property(how):
+    x = dlarray(X.copy())
+    if how == "dict":
+        cfg = {"sched": _Sched(0.1)}
+        run, fn, text, spelled, sched = (lambda: dlfeval(_loss_cfg_sched, x, cfg)), _loss_cfg_sched, \
+            'lr = cfg["sched"].lr', "cfg['sched']", cfg["sched"]
+    else:
+        tr = _Trainer()
+        run, fn, text, spelled, sched = (lambda: dlfeval(tr.loss, x)), _Trainer.loss, "lr = self.sched.lr", \
+            "self.sched", tr.sched
+
+    def check(out):
+        y, g, lr = out
+        assert sched.t == 1 and lr == pytest.approx(0.1)
+        _grad_ok(g)
+    _exact_or_refused_at(run, fn, text, spelled, check)
+
+
+def test_property_read_before_the_operation_as_advised():
+    cfg = {"sched": _Sched(0.1)}
+    y, g, lr = dlfeval(_loss_cfg_sched_before, dlarray(X.copy()), cfg)
+    assert cfg["sched"].t == 1 and float(getattr(lr, "data", lr)) == pytest.approx(0.1)
+    _grad_ok(g)
+
+
+# --- R2: a property setter that changes an array an operation read: refused at the user's assignment ------------
+
+W_LIST = [2.0, 2.0]
+
+
+def _bump():
+    W_LIST[0] += 1.0
+
+
+class _Setter:
+    @property
+    def lr(self):
+        return 0.1
+
+    @lr.setter
+    def lr(self, v):
+        _bump()
+
+
+SETTER = _Setter()
+
+
+def _loss_setter(x):
+    y = np.sum(x * W_LIST)
+    SETTER.lr = 0.2
+    return y, dlgradient(y, x)
+
+
+def test_setter_refusal_names_the_assignment_line():
+    W_LIST[:] = [2.0, 2.0]
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_loss_setter, dlarray(np.array([0.3, -0.7])))
+    msg = str(info.value)
+    assert f"line {_line_of(_loss_setter, 'SETTER.lr = 0.2')}:" in msg, msg
+    assert "W_LIST" in msg
+    W_LIST[:] = [2.0, 2.0]
