@@ -219,6 +219,11 @@ def _type(value, facts, seen) -> str:
         return _item_type(value.value, found, facts)                # (h[:, 0], h[i] of a dlarray h)
     if isinstance(value, gast.IfExp):
         return _agreed([_type(value.body, facts, seen), _type(value.orelse, facts, seen)])
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+            value.value.id in (getattr(facts, "fields", None) or ()):
+        found = _field_type(value, facts, seen)
+        if found:
+            return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRIBUTES and \
             _type(value.value, facts, seen) in ("dl", "plain"):
         return "plain"              # (x.shape[0] * 0.5 of an array x: Python's float, red56d W1)
@@ -645,7 +650,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         if p not in given:
             given[p] = _type(defaults[p], facts, seen) if isinstance(defaults.get(p), gast.Constant) else ""
     memo = facts.__dict__.setdefault("helper_types", {}) if hasattr(facts, "__dict__") else {}
-    key = (id(call), index, tuple(sorted(given.items())))
+    key = (id(call), index, tuple(sorted(given.items())), bool(getattr(facts, "typing_outputs", False)))
     if key in memo:
         return memo[key]
     bindings = name_bindings(fdef)
@@ -660,8 +665,9 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         kind = _kind(a, facts, set())
         if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
             calls.kinds[p] = kind
+    fields = _closed_fields(fn, fdef, arguments, bindings, calls, facts)
     inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
-                                  entry=given,
+                                  entry=given, fields=fields, fdef=fdef,
                                   bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
                                   activity=calls, contents=once(contents_written, fdef))
     inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
@@ -683,6 +689,104 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     if all(t in ("dl", "plain", "") for t in given.values()) and inner_seen == {mark}:
         memo[key] = found_type      # (a type met again while read, _CYCLE: as where it is read)
     return found_type
+
+
+def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
+    """parameter -> {field: "plain"} for a parameter of the helper ``fn`` (source ``fdef``) given the caller's object
+    argument whose fields hold Python's numbers (its kind), where neither the caller (the function whose outputs are
+    typed: ``facts.fdef``) nor the helper can change them but by ``p.field = v`` the helper writes (typed there):
+    each reads the object only for its fields and hands it to nothing but this helper (the caller: its property's
+    getter, ``lr = sched.lr``), and calls nothing else of the user's (``_closed``).  A property counting its steps,
+    ``self.t += 1; return self.lr0 / self.t``, is then Python's float (was a 1x1 dlarray, red57a W8)."""
+    caller = getattr(facts, "fdef", None) if getattr(facts, "typing_outputs", False) else None
+    if caller is None:
+        return {}
+    found = {}
+    for p, a in arguments.items():
+        if not (isinstance(a, gast.Name) and a.id in facts.params and not facts.bindings().get(a.id)) or p in bindings:
+            continue
+        kind = facts.activity.kinds.get(a.id)
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
+            continue
+        if not (_closed(caller, a.id, facts.activity, fn) and _closed(fdef, p, calls, None)):
+            continue
+        found[p] = {key: "plain" for key, k in kind[2]
+                    if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
+    return found
+
+
+def _closed(fdef, name, activity, fn) -> bool:
+    """Does ``fdef`` read ``name`` only for its fields (``name.a``, no method called) or as the argument of
+    ``fn``'s calls (the caller's getter, ``rt.property_read_here``'s check), and call nothing but numpy's, Python's
+    numbers and size builtins, sct's sites and ``fn``?  The caller (``fn`` given) sets no field of any object."""
+    parents = {}
+    for n in walk_nodes(fdef):
+        for child in gast.iter_child_nodes(n):
+            parents[id(child)] = n
+    for n in walk_nodes(fdef):
+        if n is not fdef and isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.FunctionDef, gast.ClassDef,
+                                            gast.Yield, gast.YieldFrom, gast.Await, gast.With)):
+            return False
+        if isinstance(n, gast.Call) and not _closed_call(n, activity, fn):
+            return False
+        if fn is not None and isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load):
+            return False                        # (the caller sets a field: of this object or one that may be it)
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Param):
+            if not isinstance(n.ctx, gast.Load):
+                return False
+            up = parents.get(id(n))
+            if isinstance(up, gast.Attribute) and up.value is n:
+                above = parents.get(id(up))
+                if isinstance(above, gast.Call) and above.func is up:
+                    return False                # (a method: it may change the object)
+                if isinstance(above, (gast.Tuple, gast.List, gast.Starred)) and not isinstance(up.ctx, gast.Load):
+                    return False                # (an unpacked store: not typed here)
+                continue
+            if isinstance(up, gast.Call) and n in up.args and fn is not None and \
+                    (activity.call_info(up).obj is fn or isinstance(up.func, gast.Attribute) and
+                     up.func.attr == "property_read_here"):
+                continue
+            return False
+    return True
+
+
+def _closed_call(call, activity, fn) -> bool:
+    if isinstance(call.func, gast.Attribute) and call.func.attr == "property_read_here":
+        return True                             # (sct's check that the class's getter is still the one read)
+    info = activity.call_info(call)
+    if info.kind in (CallKind.OP, CallKind.SITE, CallKind.STOP, CallKind.CREATE) or \
+            fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj):
+        return True
+    module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
+    return module in ("numpy", "math") and info.kind in (CallKind.NONDIFF, CallKind.PLAIN)
+
+
+def _field_type(value, facts, seen) -> str:
+    """``p.a`` of a closed object parameter ``p`` (``_closed_fields``): its type at entry (a Python number) agreed
+    with each ``p.a = v`` and ``p.a += v`` of the helper's; "" where not known."""
+    holder, attr = value.value.id, value.attr
+    if facts.fields[holder].get(attr) != "plain":
+        return ""
+    mark = ("field", holder, attr)
+    if mark in seen:
+        _note_partial(facts)
+        return _CYCLE
+    seen.add(mark)
+    try:
+        found = ["plain"]
+        for n in walk_nodes(facts.fdef):
+            targets = n.targets if isinstance(n, gast.Assign) else [n.target] \
+                if isinstance(n, (gast.AugAssign, gast.AnnAssign)) else []
+            for t in targets:
+                if isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name) and t.value.id == holder and \
+                        t.attr == attr:
+                    if n.value is None:
+                        continue
+                    written = _type(n.value, facts, seen)
+                    found.append(_operands(_CYCLE, written) if isinstance(n, gast.AugAssign) else written)
+        return _agreed(found)
+    finally:
+        seen.discard(mark)
 
 
 def once(fn, *args):
@@ -780,6 +884,14 @@ def output_types(fdef, facts):
     items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
     returned dict was a new one, red54u W1)"""
     facts.fdef = fdef
+    facts.typing_outputs = True         # (what is given back: the fields of closed objects read, _closed_fields)
+    try:
+        return _output_types(fdef, facts)
+    finally:
+        facts.typing_outputs = False
+
+
+def _output_types(fdef, facts):
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
     if not returns or any(r.value is None for r in returns) or \
             any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):

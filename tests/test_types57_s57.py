@@ -275,3 +275,36 @@ def test_setter_refusal_names_the_assignment_line():
     assert f"line {_line_of(_loss_setter, 'SETTER.lr = 0.2')}:" in msg, msg
     assert "W_LIST" in msg
     W_LIST[:] = [2.0, 2.0]
+
+
+# --- W8: a step-counting property's value read into a returned value -------------------------------------------
+
+def _loss_sched(x, sched):
+    y = np.sum(x ** 2)
+    lr = sched.lr
+    lr2 = sched.lr
+    return y, dlgradient(y, x), lr, lr + lr2
+
+
+def _loss_sched_traced(x, sched):
+    y = np.sum(x ** 2)
+    lr = sched.lr * y                 # traced: a dlarray in Python
+    return y, dlgradient(y, x), lr
+
+
+def test_property_value_is_python_float():
+    s, ref = _Sched(0.1), _Sched(0.1)
+    y, g, lr, both = dlfeval(_loss_sched, dlarray(X.copy()), s)
+    want = ref.lr
+    want_both = want + ref.lr
+    assert type(lr) is type(want) is float and lr == want
+    assert type(both) is float and both == pytest.approx(want_both)
+    assert s.t == ref.t == 2
+    _grad_ok(g)
+
+
+def test_property_times_traced_is_dlarray():
+    s = _Sched(0.1)
+    y, g, lr = dlfeval(_loss_sched_traced, dlarray(X.copy()), s)
+    assert type(lr) is dlarray and float(lr.data) == pytest.approx(0.1 * 14.0) and s.t == 1
+    _grad_ok(g)
