@@ -444,6 +444,11 @@ def _operands(*types) -> str:
     return _CYCLE if _CYCLE in types else "plain"
 
 
+def argument_kind(value, facts):
+    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None."""
+    return _kind(value, facts, set())
+
+
 def _kind(value, facts, seen):
     """The argument kind ``value`` surely has: a parameter never bound again in the function, an item of one
     (by constant keys never written in the function), or a name every binding of which is such; else None."""
@@ -696,26 +701,29 @@ def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
     argument whose fields hold Python's numbers (its kind), where neither the caller (the function whose outputs are
     typed: ``facts.fdef``) nor the helper can change them but by ``p.field = v`` the helper writes (typed there):
     each reads the object only for its fields and hands it to nothing but this helper (the caller: its property's
-    getter, ``lr = sched.lr``), and calls nothing else of the user's (``_closed``).  A property counting its steps,
+    getter, ``lr = sched.lr``), and calls nothing else of the user's (``closed_object``).  A property counting its steps,
     ``self.t += 1; return self.lr0 / self.t``, is then Python's float (was a 1x1 dlarray, red57a W8)."""
     caller = getattr(facts, "fdef", None) if getattr(facts, "typing_outputs", False) else None
     if caller is None:
         return {}
     found = {}
     for p, a in arguments.items():
-        if not (isinstance(a, gast.Name) and a.id in facts.params and not facts.bindings().get(a.id)) or p in bindings:
+        if not isinstance(a, gast.Name) or p in bindings:
             continue
-        kind = facts.activity.kinds.get(a.id)
+        kind = _kind(a, facts, set())       # (an argument, or an item of one: ``sched = cfg["sched"]``)
         if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
             continue
-        if not (_closed(caller, a.id, facts.activity, fn) and _closed(fdef, p, calls, None)):
+        memo = facts.__dict__.setdefault("closed_objects", {})     # (each caller's name and getter walked once)
+        if (a.id, fn) not in memo:
+            memo[(a.id, fn)] = closed_object(caller, a.id, facts.activity, fn)
+        if not (memo[(a.id, fn)] and closed_object(fdef, p, calls, None)):
             continue
         found[p] = {key: "plain" for key, k in kind[2]
                     if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
     return found
 
 
-def _closed(fdef, name, activity, fn) -> bool:
+def closed_object(fdef, name, activity, fn) -> bool:
     """Does ``fdef`` read ``name`` only for its fields (``name.a``, no method called) or as the argument of
     ``fn``'s calls (the caller's getter, ``rt.property_read_here``'s check), and call nothing but numpy's, Python's
     numbers and size builtins, sct's sites and ``fn``?  The caller (``fn`` given) sets no field of any object."""
@@ -732,9 +740,11 @@ def _closed(fdef, name, activity, fn) -> bool:
         if fn is not None and isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load):
             return False                        # (the caller sets a field: of this object or one that may be it)
         if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Param):
-            if not isinstance(n.ctx, gast.Load):
-                return False
             up = parents.get(id(n))
+            if not isinstance(n.ctx, gast.Load):
+                if fn is not None and isinstance(up, gast.Assign) and up.targets == [n]:
+                    continue                    # (the caller's ``cfg_sched = cfg["sched"]``: its kind, _kind)
+                return False
             if isinstance(up, gast.Attribute) and up.value is n:
                 above = parents.get(id(up))
                 if isinstance(above, gast.Call) and above.func is up:

@@ -1465,7 +1465,9 @@ class _WriteCheck:
         if not args_active and info.kind == CallKind.FUNCTION and _storing_dataclass(info.obj):
             return          # TrainState(state.step + 1, state.lr): its __init__ stores them in the new object
             #                 (was: "may change its arguments or its object in place", red56c F5)
-        if callee is None or not _pure(callee, self_attributes=not args_active):
+        if not (args_active or receiver_active) and self._counting_getter(node, callee):
+            pass                # cfg["sched"].lr of a getter counting its steps (sct/properties.py counting_getter)
+        elif callee is None or not _pure(callee, self_attributes=not args_active):
             if callee is None and not (args_active or receiver_active) and \
                     self._str_method_guarded(s, node, info):
                 return          # name.startswith("kl") of `for name, wt in d.items()`: checked a str when it runs
@@ -1867,6 +1869,20 @@ class _WriteCheck:
             return None
         arg = node.args[0]
         return prop, self.spell(arg.id) if isinstance(arg, gast.Name) else "the object"
+
+    def _counting_getter(self, node, callee) -> bool:
+        """Is ``node`` the call of a property's getter (``_property_read``) that changes only number fields of its
+        object, of a known kind (sct/properties.py ``counting_getter``)?"""
+        if callee is None or self._property_read(node) is None:
+            return False
+        from .argument_writes import argument_kind, closed_object
+        from .properties import counting_getter
+        self._python_type(None)         # (the type facts, made once)
+        # (its number fields still numbers when it runs: the function sets no field and calls nothing else of the
+        # user's, and reads the object only for its fields and by this getter; its kind says what they were)
+        return isinstance(node.args[0], gast.Name) and \
+            counting_getter(callee, argument_kind(node.args[0], self._type_facts)) and \
+            closed_object(self.fdef, node.args[0].id, self.activity, callee)
 
     def _as_written(self, s, what: str) -> str:
         """``what`` (a dotted callee) as the user wrote it where the normalizer named a part

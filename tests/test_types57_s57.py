@@ -227,9 +227,39 @@ def test_property_through_config_or_self_names_the_property(how):
 
     def check(out):
         y, g, lr = out
-        assert sched.t == 1 and lr == pytest.approx(0.1)
+        assert sched.t == 1 and type(lr) is float and lr == pytest.approx(0.1)
         _grad_ok(g)
     _exact_or_refused_at(run, fn, text, spelled, check)
+
+
+def test_property_through_config_dict_is_exact():
+    cfg, ref = {"sched": _Sched(0.1)}, _Sched(0.1)
+    x = dlarray(X.copy())
+    for _ in range(3):
+        y, g, lr = dlfeval(_loss_cfg_sched, x, cfg)
+        want = ref.lr
+        assert type(lr) is type(want) is float and lr == want and cfg["sched"].t == ref.t
+        _grad_ok(g)
+
+
+def _setup(cfg):
+    cfg["sched"].t = np.ones(3)             # (an array now: the getter's self.t += 1 changes it in place)
+
+
+def _loss_cfg_sched_setup(x, cfg):
+    _setup(cfg)
+    y = np.sum(x * cfg["sched"].t)
+    lr = cfg["sched"].lr
+    return y, dlgradient(y, x), lr
+
+
+def test_property_after_a_call_that_may_change_the_object_is_refused():
+    cfg = {"sched": _Sched(0.1)}
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(_loss_cfg_sched_setup, dlarray(X.copy()), cfg)
+    msg = str(info.value)
+    assert f"line {_line_of(_loss_cfg_sched_setup, 'lr = cfg[')}" in msg and "cfg['sched'].lr" in msg, msg
+    assert "__sct" not in msg
 
 
 def test_property_read_before_the_operation_as_advised():
