@@ -701,8 +701,8 @@ def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
     argument whose fields hold Python's numbers (its kind), where neither the caller (the function whose outputs are
     typed: ``facts.fdef``) nor the helper can change them but by ``p.field = v`` the helper writes (typed there):
     each reads the object only for its fields and hands it to nothing but this helper (the caller: its property's
-    getter, ``lr = sched.lr``), and calls nothing else of the user's (``closed_object``).  A property counting its steps,
-    ``self.t += 1; return self.lr0 / self.t``, is then Python's float (was a 1x1 dlarray, red57a W8)."""
+    getter, ``lr = sched.lr``), and calls nothing else of the user's (``closed_object``).  A property counting its
+    steps, ``self.t += 1; return self.lr0 / self.t``, is then Python's float (was a 1x1 dlarray, red57a W8)."""
     caller = getattr(facts, "fdef", None) if getattr(facts, "typing_outputs", False) else None
     if caller is None:
         return {}

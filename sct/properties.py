@@ -206,15 +206,16 @@ def counting_getter(fget, kind) -> bool:
     kinds), change nothing but fields of its object holding Python's numbers, rebound (``self.t += 1``,
     ``self.last = lr``), and call nothing but Python's number builtins and ``math``'s functions?  Such a
     getter (a scheduler's step count) changes no array in place, whatever the object holds: read through a
-    config dict or ``self.sched`` it is run as Python runs it (was refused as a call that may change values
-    earlier differentiated operations read, red57a F4)."""
+    config dict (``cfg["sched"].lr``) it is run as Python runs it (was refused as a call that may change values
+    earlier differentiated operations read, red57a F4).  It reads only number and array fields (no operator of
+    a user's object runs) and no class attribute (no other property, method or descriptor)."""
     import math
     import types as _types
     from .parse import function_ast
     if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
         return False
     cls = kind[1]
-    if not isinstance(cls, type) or plain_property is None or \
+    if not isinstance(cls, type) or \
             any(k in vars(klass) for klass in cls.__mro__[:-1] for k in ("__setattr__", "__getattr__",
                                                                           "__getattribute__", "__delattr__")):
         return False
@@ -226,6 +227,10 @@ def counting_getter(fget, kind) -> bool:
         return False
     first = fdef.args.args[0].id
     numbers = {key for key, k in kind[2] if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
+    # the fields it may read: numbers and arrays (no user object, whose operators would run its code), or its own
+    plain = numbers | {key for key, k in kind[2] if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("nd",)}
+    plain |= {t.attr for n in walk_nodes(fdef) if isinstance(n, gast.Assign) for t in n.targets
+              if isinstance(t, gast.Attribute)}
     names = getattr(fget, "__globals__", {})
     for n in (n for st in fdef.body for n in walk_nodes(st)):
         if isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef,
@@ -240,7 +245,7 @@ def counting_getter(fget, kind) -> bool:
                          isinstance(n.ctx, gast.Load)):
                 return False            # (a field of another object, or a module's)
             if isinstance(n.value, gast.Name) and n.value.id == first and \
-                    any(n.attr in vars(klass) for klass in cls.__mro__[:-1]):
+                    (n.attr not in plain or any(n.attr in vars(klass) for klass in cls.__mro__[:-1])):
                 return False            # (a class attribute: a property's code, a method, a descriptor)
         if isinstance(n, gast.AugAssign) and not (isinstance(n.target, gast.Attribute) and n.target.attr in numbers):
             return False                # (``self.w += d`` of an array changes it in place)
@@ -251,8 +256,9 @@ def counting_getter(fget, kind) -> bool:
         if isinstance(n, gast.Call):
             f = n.func
             if isinstance(f, gast.Name) and f.id in _NUMBER_BUILTINS and f.id not in names and \
+                    f.id not in fget.__code__.co_freevars and \
                     f.id not in {a.id for a in walk_nodes(fdef) if isinstance(a, gast.Name) and
-                                 not isinstance(a.ctx, gast.Load)} and f.id not in getattr(fget.__code__, "co_freevars", ()):
+                                 not isinstance(a.ctx, gast.Load)}:
                 continue
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and names.get(f.value.id) is math \
                     and isinstance(getattr(math, f.attr, None), _types.BuiltinFunctionType):
