@@ -219,6 +219,11 @@ def _type(value, facts, seen) -> str:
         return _item_type(value.value, found, facts)                # (h[:, 0], h[i] of a dlarray h)
     if isinstance(value, gast.IfExp):
         return _agreed([_type(value.body, facts, seen), _type(value.orelse, facts, seen)])
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+            value.value.id in (getattr(facts, "fields", None) or ()):
+        found = _field_type(value, facts, seen)
+        if found:
+            return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRIBUTES and \
             _type(value.value, facts, seen) in ("dl", "plain"):
         return "plain"              # (x.shape[0] * 0.5 of an array x: Python's float, red56d W1)
@@ -439,6 +444,11 @@ def _operands(*types) -> str:
     return _CYCLE if _CYCLE in types else "plain"
 
 
+def argument_kind(value, facts):
+    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None."""
+    return _kind(value, facts, set())
+
+
 def _kind(value, facts, seen):
     """The argument kind ``value`` surely has: a parameter never bound again in the function, an item of one
     (by constant keys never written in the function), or a name every binding of which is such; else None."""
@@ -562,6 +572,9 @@ def _call_type(call, facts, seen) -> str:
         return "plain"              # extractdata: the numbers, an ndarray
     if _number_type(info.obj):
         return "plain"              # (np.float64(h.sum()): numpy's float64 in Python; was "dl", red54u W2)
+    if _plain_builtin(info.obj):
+        return "plain"              # (len(x) of a dlarray: Python's int, so 0.5 * len(x) a float; was not known, a
+                                    # 1x1 dlarray, red57a W8)
     if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
@@ -642,7 +655,7 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         if p not in given:
             given[p] = _type(defaults[p], facts, seen) if isinstance(defaults.get(p), gast.Constant) else ""
     memo = facts.__dict__.setdefault("helper_types", {}) if hasattr(facts, "__dict__") else {}
-    key = (id(call), index, tuple(sorted(given.items())))
+    key = (id(call), index, tuple(sorted(given.items())), bool(getattr(facts, "typing_outputs", False)))
     if key in memo:
         return memo[key]
     bindings = name_bindings(fdef)
@@ -657,8 +670,9 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
         kind = _kind(a, facts, set())
         if kind is not None and p not in bindings and (leaf_kind(kind) is not None or _items_read(fdef, p)):
             calls.kinds[p] = kind
+    fields = _closed_fields(fn, fdef, arguments, bindings, calls, facts)
     inner = types.SimpleNamespace(params=set(positional), given={p: t for p, t in given.items() if p not in bindings},
-                                  entry=given,
+                                  entry=given, fields=fields, fdef=fdef,
                                   bindings=lambda: bindings, key_writes=lambda: None, restored=lambda: (),
                                   activity=calls, contents=once(contents_written, fdef))
     inner_seen = {m for m in seen if type(m) is tuple and m[:1] == ("helper",)} | {mark}
@@ -680,6 +694,109 @@ def _helper_type(fn, call, facts, seen, index=None) -> str:
     if all(t in ("dl", "plain", "") for t in given.values()) and inner_seen == {mark}:
         memo[key] = found_type      # (a type met again while read, _CYCLE: as where it is read)
     return found_type
+
+
+def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
+    """parameter -> {field: "plain"} for a parameter of the helper ``fn`` (source ``fdef``) given the caller's object
+    argument whose fields hold Python's numbers (its kind), where neither the caller (the function whose outputs are
+    typed: ``facts.fdef``) nor the helper can change them but by ``p.field = v`` the helper writes (typed there):
+    each reads the object only for its fields and hands it to nothing but this helper (the caller: its property's
+    getter, ``lr = sched.lr``), and calls nothing else of the user's (``closed_object``).  A property counting its
+    steps, ``self.t += 1; return self.lr0 / self.t``, is then Python's float (was a 1x1 dlarray, red57a W8)."""
+    caller = getattr(facts, "fdef", None) if getattr(facts, "typing_outputs", False) else None
+    if caller is None:
+        return {}
+    found = {}
+    for p, a in arguments.items():
+        if not isinstance(a, gast.Name) or p in bindings:
+            continue
+        kind = _kind(a, facts, set())       # (an argument, or an item of one: ``sched = cfg["sched"]``)
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
+            continue
+        memo = facts.__dict__.setdefault("closed_objects", {})     # (each caller's name and getter walked once)
+        if (a.id, fn) not in memo:
+            memo[(a.id, fn)] = closed_object(caller, a.id, facts.activity, fn)
+        if not (memo[(a.id, fn)] and closed_object(fdef, p, calls, None)):
+            continue
+        found[p] = {key: "plain" for key, k in kind[2]
+                    if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
+    return found
+
+
+def closed_object(fdef, name, activity, fn) -> bool:
+    """Does ``fdef`` read ``name`` only for its fields (``name.a``, no method called) or as the argument of
+    ``fn``'s calls (the caller's getter, ``rt.property_read_here``'s check), and call nothing but numpy's, Python's
+    numbers and size builtins, sct's sites and ``fn``?  The caller (``fn`` given) sets no field of any object."""
+    parents = {}
+    for n in walk_nodes(fdef):
+        for child in gast.iter_child_nodes(n):
+            parents[id(child)] = n
+    for n in walk_nodes(fdef):
+        if n is not fdef and isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.FunctionDef, gast.ClassDef,
+                                            gast.Yield, gast.YieldFrom, gast.Await, gast.With)):
+            return False
+        if isinstance(n, gast.Call) and not _closed_call(n, activity, fn):
+            return False
+        if fn is not None and isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load):
+            return False                        # (the caller sets a field: of this object or one that may be it)
+        if isinstance(n, gast.Name) and n.id == name and not isinstance(n.ctx, gast.Param):
+            up = parents.get(id(n))
+            if not isinstance(n.ctx, gast.Load):
+                if fn is not None and isinstance(up, gast.Assign) and up.targets == [n]:
+                    continue                    # (the caller's ``cfg_sched = cfg["sched"]``: its kind, _kind)
+                return False
+            if isinstance(up, gast.Attribute) and up.value is n:
+                above = parents.get(id(up))
+                if isinstance(above, gast.Call) and above.func is up:
+                    return False                # (a method: it may change the object)
+                if isinstance(above, (gast.Tuple, gast.List, gast.Starred)) and not isinstance(up.ctx, gast.Load):
+                    return False                # (an unpacked store: not typed here)
+                continue
+            if isinstance(up, gast.Call) and n in up.args and fn is not None and \
+                    (activity.call_info(up).obj is fn or isinstance(up.func, gast.Attribute) and
+                     up.func.attr == "property_read_here"):
+                continue
+            return False
+    return True
+
+
+def _closed_call(call, activity, fn) -> bool:
+    if isinstance(call.func, gast.Attribute) and call.func.attr == "property_read_here":
+        return True                             # (sct's check that the class's getter is still the one read)
+    info = activity.call_info(call)
+    if info.kind in (CallKind.OP, CallKind.SITE, CallKind.STOP, CallKind.CREATE) or \
+            fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj):
+        return True
+    module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
+    return module in ("numpy", "math") and info.kind in (CallKind.NONDIFF, CallKind.PLAIN)
+
+
+def _field_type(value, facts, seen) -> str:
+    """``p.a`` of a closed object parameter ``p`` (``_closed_fields``): its type at entry (a Python number) agreed
+    with each ``p.a = v`` and ``p.a += v`` of the helper's; "" where not known."""
+    holder, attr = value.value.id, value.attr
+    if facts.fields[holder].get(attr) != "plain":
+        return ""
+    mark = ("field", holder, attr)
+    if mark in seen:
+        _note_partial(facts)
+        return _CYCLE
+    seen.add(mark)
+    try:
+        found = ["plain"]
+        for n in walk_nodes(facts.fdef):
+            targets = n.targets if isinstance(n, gast.Assign) else [n.target] \
+                if isinstance(n, (gast.AugAssign, gast.AnnAssign)) else []
+            for t in targets:
+                if isinstance(t, gast.Attribute) and isinstance(t.value, gast.Name) and t.value.id == holder and \
+                        t.attr == attr:
+                    if n.value is None:
+                        continue
+                    written = _type(n.value, facts, seen)
+                    found.append(_operands(_CYCLE, written) if isinstance(n, gast.AugAssign) else written)
+        return _agreed(found)
+    finally:
+        seen.discard(mark)
 
 
 def once(fn, *args):
@@ -749,6 +866,18 @@ class _HelperCalls:
         return found
 
 
+# Python's builtins whose results Python makes an int or a bool whatever they are given (len checks what __len__
+# gives: an int)
+_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id))
+
+
+def _plain_builtin(obj) -> bool:
+    try:
+        return obj in _PLAIN_BUILTINS
+    except TypeError:               # (an object that cannot be hashed)
+        return False
+
+
 def _number_type(obj) -> bool:
     try:
         return obj in _NUMBER_TYPES
@@ -764,6 +893,15 @@ def output_types(fdef, facts):
     was given: the caller's object itself; writes into it are made into the caller's or refused) or ``("items", keys)`` (a copy of a dict argument, ``state = dict(state)``, whose
     items at ``keys`` are Python's numbers or ndarrays).  (was: every float came back as a 1x1 dlarray and a
     returned dict was a new one, red54u W1)"""
+    facts.fdef = fdef
+    facts.typing_outputs = True         # (what is given back: the fields of closed objects read, _closed_fields)
+    try:
+        return _output_types(fdef, facts)
+    finally:
+        facts.typing_outputs = False
+
+
+def _output_types(fdef, facts):
     returns = [n for n in walk_no_defs(fdef) if isinstance(n, gast.Return)]
     if not returns or any(r.value is None for r in returns) or \
             any(isinstance(n, (gast.Yield, gast.YieldFrom)) for n in walk_no_defs(fdef)):
@@ -780,6 +918,24 @@ def output_types(fdef, facts):
         return None
     found = _output_kept([r.value for r in returns], facts)
     return ("one", found) if found is not None else None
+
+
+def _stored_by_key(fdef, name) -> bool:
+    """Is the local ``name`` read in ``fdef`` only as ``name[k]`` (a read, or a write ``name[k] = v``), or as an item of
+    a tuple or list written out (the normalizer's ``out_t = y, g, name``) or a return: nothing but those writes may
+    put an item into its dict (no method, no alias, no helper given it)."""
+    parents = {}
+    for n in walk_nodes(fdef):
+        for child in gast.iter_child_nodes(n):
+            parents[id(child)] = n
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n or isinstance(up, (gast.Tuple, gast.List)) and
+                    isinstance(parents.get(id(up)), (gast.Assign, gast.Return)) and parents[id(up)].value is up or
+                    isinstance(up, gast.Return)):
+                return False
+    return True
 
 
 def _tuple_items(value, facts, depth):
@@ -858,7 +1014,7 @@ def _output_kept(values, facts):
     kinds = facts.activity.kinds
     binds = facts.bindings().get(name)
     if binds and len(binds) == 1 and isinstance(binds[0], gast.Dict):
-        return _dict_items(binds[0], facts)
+        return _dict_items(binds[0], facts, name)
     if name in facts.params and not facts.bindings().get(name):
         kind = kinds.get(name)
         return ("arg", name) if isinstance(kind, tuple) and kind[0] in ("map", "seq", "obj") else None
@@ -927,10 +1083,18 @@ def _replaced_kept(call, facts):
     if len(call.args) != 2 or call.keywords or not isinstance(call.args[0], gast.Name):
         return None
     holder, changes = call.args[0].id, call.args[1]
-    if holder not in facts.params or facts.bindings().get(holder):
+    made = None
+    if holder not in facts.params:
+        # a namedtuple the function built (``St(y, 1.5)._replace(scale=2.5)``): the fields it was built with
+        # (a tuple: nothing changes them since; was a 1x1 dlarray, red57a W8)
+        made = _record_kept([call.args[0]], facts)
+        if made is None or not issubclass(made[1], tuple):
+            return None
+    elif facts.bindings().get(holder):
         return None
     kind = facts.activity.kinds.get(holder)
-    cls = kind[1] if isinstance(kind, tuple) and kind[0] == "obj" and len(kind) > 1 else None
+    cls = made[1] if made is not None else \
+        kind[1] if isinstance(kind, tuple) and kind[0] == "obj" and len(kind) > 1 else None
     if isinstance(changes, gast.Name):
         binds = facts.bindings().get(changes.id)
         changes = binds[0] if binds and len(binds) == 1 else None
@@ -940,8 +1104,8 @@ def _replaced_kept(call, facts):
     if fields is None:
         return None
     given = {k.value: v for k, v in zip(changes.keys, changes.values)}
-    found = {f: ("field", holder, f, None) if f not in given else _output_kept([given[f]], facts)
-             for f in fields[1]}
+    found = {f: (made[2].get(f) if made is not None else ("field", holder, f, None)) if f not in given else
+             _output_kept([given[f]], facts) for f in fields[1]}
     found = {f: t for f, t in found.items() if t is not None}
     return ("record", cls, found) if found else None
 
@@ -994,14 +1158,20 @@ def _argument_field(values, facts):
     return ("field", value.value.id, value.attr, rest)
 
 
-def _dict_items(node, facts):
+def _dict_items(node, facts, name=None):
     """``output_types``' entry of a dict written out (``{"lr": 0.5, "n": 3}``): its items at constant keys whose
-    every value (there, and each write of that key) is plain."""
+    every value (there, and each write of that key) is plain.  Bound to the local ``name`` that nothing but
+    ``name[k] = v`` writes into (``_stored_by_key``), the keys written so too (``dict(n=2.0 * 3)``, the normalizer's
+    ``d = {}``, ``d['n'] = 2.0 * 3``: was a 1x1 dlarray, red57a W8)."""
     keys = facts.key_writes()
     if keys is None or not all(isinstance(k, gast.Constant) for k in node.keys):
         return None
     plain = frozenset(k.value for k, v in zip(node.keys, node.values)
                       if all(python_type(e, facts) == "plain" for e in [v] + keys.get(k.value, [])))
+    fdef = getattr(facts, "fdef", None)
+    if name is not None and fdef is not None and _stored_by_key(fdef, name):
+        plain |= frozenset(k for k, written in keys.items() if written and
+                           all(python_type(e, facts) == "plain" for e in written))
     return ("items", plain) if plain else None
 
 

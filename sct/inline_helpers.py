@@ -710,6 +710,13 @@ class _Inliner:
                                                   (target.attr, code.co_filename, code.co_firstlineno, code.co_name)],
             keywords=[]))
         check.lineno = line
+        if isinstance(line, int):
+            # what its code does is reported at the user's ``obj.x = v`` (was: at the setter's own lines, a
+            # refusal of what it changed named its def, red57a R2)
+            for st in body:
+                for n in walk_nodes(st):
+                    if isinstance(getattr(n, "lineno", None), int):
+                        n.lineno = n.end_lineno = line
         body = [check] + _returned_to(body, None, s)
         self._fields_read(body)
         return self.block(body, stack + (code,), depth + 1, in_loop)

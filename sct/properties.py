@@ -196,3 +196,72 @@ def _attributes(stmt):
         visit(stmt.value, stmt, "value", None)
     del visit       # (a recursive closure: freed now rather than by the cyclic collector)
     return out
+
+
+_NUMBER_BUILTINS = frozenset(("float", "int", "abs", "min", "max", "round", "len", "bool"))
+
+
+def counting_getter(fget, kind) -> bool:
+    """Does the getter ``fget`` of a property, read on an object of the argument kind ``kind`` (its fields'
+    kinds), change nothing but fields of its object holding Python's numbers, rebound (``self.t += 1``,
+    ``self.last = lr``), and call nothing but Python's number builtins and ``math``'s functions?  Such a
+    getter (a scheduler's step count) changes no array in place, whatever the object holds: read through a
+    config dict (``cfg["sched"].lr``) it is run as Python runs it (was refused as a call that may change values
+    earlier differentiated operations read, red57a F4).  It reads only number and array fields (no operator of
+    a user's object runs) and no class attribute (no other property, method or descriptor)."""
+    import math
+    import types as _types
+    from .parse import function_ast
+    if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
+        return False
+    cls = kind[1]
+    if not isinstance(cls, type) or \
+            any(k in vars(klass) for klass in cls.__mro__[:-1] for k in ("__setattr__", "__getattr__",
+                                                                          "__getattribute__", "__delattr__")):
+        return False
+    try:
+        fdef, _, _ = function_ast(fget)
+    except Exception:
+        return False
+    if len(fdef.args.args) != 1 or fdef.args.vararg or fdef.args.kwarg or fdef.args.kwonlyargs:
+        return False
+    first = fdef.args.args[0].id
+    numbers = {key for key, k in kind[2] if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
+    # the fields it may read: numbers and arrays (no user object, whose operators would run its code), or its own
+    plain = numbers | {key for key, k in kind[2] if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("nd",)}
+    plain |= {t.attr for n in walk_nodes(fdef) if isinstance(n, gast.Assign) for t in n.targets
+              if isinstance(t, gast.Attribute)}
+    names = getattr(fget, "__globals__", {})
+    for n in (n for st in fdef.body for n in walk_nodes(st)):
+        if isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef,
+                          gast.ClassDef, gast.Yield, gast.YieldFrom, gast.Await, gast.With, gast.AsyncWith,
+                          gast.Delete, gast.Subscript, gast.Starred, gast.NamedExpr)):
+            return False                # (an item written or read: it may be an array's; a def: its own code)
+        if isinstance(n, gast.Name) and n.id == first and not isinstance(n.ctx, gast.Load):
+            return False
+        if isinstance(n, gast.Attribute):
+            if not (isinstance(n.value, gast.Name) and n.value.id == first) and \
+                    not (isinstance(n.value, gast.Name) and names.get(n.value.id) is math and
+                         isinstance(n.ctx, gast.Load)):
+                return False            # (a field of another object, or a module's)
+            if isinstance(n.value, gast.Name) and n.value.id == first and \
+                    (n.attr not in plain or any(n.attr in vars(klass) for klass in cls.__mro__[:-1])):
+                return False            # (a class attribute: a property's code, a method, a descriptor)
+        if isinstance(n, gast.AugAssign) and not (isinstance(n.target, gast.Attribute) and n.target.attr in numbers):
+            return False                # (``self.w += d`` of an array changes it in place)
+        if isinstance(n, (gast.Assign, gast.AnnAssign)) and \
+                any(not isinstance(t, (gast.Name, gast.Attribute)) for t in
+                    (n.targets if isinstance(n, gast.Assign) else [n.target])):
+            return False
+        if isinstance(n, gast.Call):
+            f = n.func
+            if isinstance(f, gast.Name) and f.id in _NUMBER_BUILTINS and f.id not in names and \
+                    f.id not in fget.__code__.co_freevars and \
+                    f.id not in {a.id for a in walk_nodes(fdef) if isinstance(a, gast.Name) and
+                                 not isinstance(a.ctx, gast.Load)}:
+                continue
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and names.get(f.value.id) is math \
+                    and isinstance(getattr(math, f.attr, None), _types.BuiltinFunctionType):
+                continue
+            return False
+    return True

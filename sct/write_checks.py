@@ -731,10 +731,13 @@ class _WriteCheck:
                 inner = expr_source(target.slice)
             except Exception:
                 pass
-        return (f"Write into a copy and store it back instead: `item = {holder}[{key}].copy()`, "
-                f"`item[{inner}] = value`, then `{holder} = {{**{holder}, {key}: item}}` for a dict "
-                f"(`{holder} = list({holder}); {holder}[{key}] = item` for a list): sct follows writes into "
-                f"dicts, lists and arrays the function made itself")
+        # (was: `{holder} = {{**{holder}, {key}: item}}`, which rebinds the name here and leaves the caller's
+        # state as it was: the caller's optimiser state no longer updated, red57a R1)
+        return (f"Write into a copy the function makes and return it, and store it in the caller: "
+                f"`item = {holder}[{key}].copy()` (before any loop), `item[{inner}] = value`, `return ..., item`, "
+                f"then `{holder}[{key}] = item` after dlfeval returns (rebinding {holder} here, "
+                f"`{holder} = {{**{holder}, ...}}`, would leave the caller's {holder} as it was): sct follows "
+                f"writes into dicts, lists and arrays the function made itself")
 
     def _attribute_write(self, s, name: str, attr_name: str) -> bool:
         """``name.attr_name = value``; whether the value is traced."""
@@ -1462,7 +1465,9 @@ class _WriteCheck:
         if not args_active and info.kind == CallKind.FUNCTION and _storing_dataclass(info.obj):
             return          # TrainState(state.step + 1, state.lr): its __init__ stores them in the new object
             #                 (was: "may change its arguments or its object in place", red56c F5)
-        if callee is None or not _pure(callee, self_attributes=not args_active):
+        if not (args_active or receiver_active) and self._counting_getter(node, callee):
+            pass                # cfg["sched"].lr of a getter counting its steps (sct/properties.py counting_getter)
+        elif callee is None or not _pure(callee, self_attributes=not args_active):
             if callee is None and not (args_active or receiver_active) and \
                     self._str_method_guarded(s, node, info):
                 return          # name.startswith("kl") of `for name, wt in d.items()`: checked a str when it runs
@@ -1521,6 +1526,15 @@ class _WriteCheck:
                           f"written inline is refused). Keep the values in names (`v = {receiver}.field`, "
                           f"`v = v - lr * g`) and differentiate with respect to those names, or update "
                           f"{receiver} outside the differentiated function", written)
+            elif self._property_read(node) is not None:
+                # (was: "__sct_property_3_Sched_lr(...) is given values ...; return the new values from
+                # __sct_property_3_Sched_lr()", sct's internal name for a getter, red57a F4)
+                prop, receiver = self._property_read(node)
+                self.fail(s, f"reading {receiver}.{prop} runs the getter of the property {prop} of its class, "
+                          f"which may change {receiver} in place, and {receiver} may hold values that earlier "
+                          f"differentiated operations read, which sct does not follow; read {receiver}.{prop} "
+                          f"before the differentiated operations, or pass the object to the function as an "
+                          f"argument of its own", f"{receiver}.{prop}")
             elif _library_callee(callee) or callee is None and self._library_receiver(info):
                 # (a library's function or method: logging, a formatter: the user cannot change it)
                 advice = ("give it plain values (extractdata(x), float(extractdata(x))), which carry "
@@ -1842,6 +1856,33 @@ class _WriteCheck:
         names = [n for n in loaded_names(values[0]) if n in self.analysis.locals] if values else []
         names = [self._spelled().get(n, n) for n in dict.fromkeys(names)]
         return " or ".join(names) if names else "the array it was called on"
+
+    def _property_read(self, node):
+        """(the property's name, its object as the user wrote it) for the getter's call sct/properties.py wrote for
+        the read ``obj.name`` of a property (``__sct_property_3_Sched_lr(cfg_sched)``), else None."""
+        func = node.func
+        if not (isinstance(func, gast.Name) and func.id.startswith("__sct_property_") and len(node.args) == 1):
+            return None
+        made = getattr(self.resolver, "__dict__", {}).get("property_getters") or {}
+        prop = next((name for (_, name), key in made.items() if key == func.id), None)
+        if prop is None:
+            return None
+        arg = node.args[0]
+        return prop, self.spell(arg.id) if isinstance(arg, gast.Name) else "the object"
+
+    def _counting_getter(self, node, callee) -> bool:
+        """Is ``node`` the call of a property's getter (``_property_read``) that changes only number fields of its
+        object, of a known kind (sct/properties.py ``counting_getter``)?"""
+        if callee is None or self._property_read(node) is None:
+            return False
+        from .argument_writes import argument_kind, closed_object
+        from .properties import counting_getter
+        self._python_type(None)         # (the type facts, made once)
+        # (its number fields still numbers when it runs: the function sets no field and calls nothing else of the
+        # user's, and reads the object only for its fields and by this getter; its kind says what they were)
+        return isinstance(node.args[0], gast.Name) and \
+            counting_getter(callee, argument_kind(node.args[0], self._type_facts)) and \
+            closed_object(self.fdef, node.args[0].id, self.activity, callee)
 
     def _as_written(self, s, what: str) -> str:
         """``what`` (a dotted callee) as the user wrote it where the normalizer named a part
