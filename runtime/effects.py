@@ -1375,6 +1375,7 @@ class FieldPath:
     what the path holds when the caller keeps it, found where no code of the user's runs on the way (an
     instance's own field, a module's or a class's own attribute, a dict's, list's or tuple's item), else None."""
     __slots__ = ("root", "steps")
+    VIEW = (None, None)     # a step giving a view of the array reached (a slice, ``reshape``, ``np.asarray``)
 
     def __init__(self, root, steps):
         self.root, self.steps = root, steps
@@ -1382,6 +1383,12 @@ class FieldPath:
     def value(self):
         v = self.root
         for attr, key in self.steps:
+            if isinstance(v, np.ndarray):
+                # the rest reads the array's memory (``W.T``, ``A[0]``, ``A.reshape(2)``: a view of it, or numbers
+                # copied from it): the array is what may change, through itself or any view of it (red57a W1)
+                return v if attr is not True or key in _VIEW_ATTRIBUTES else None
+            if attr is None:
+                return None
             if attr:
                 own = getattr(v, "__dict__", None)
                 if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
@@ -1397,6 +1404,7 @@ class FieldPath:
         return v
 
 
+_VIEW_ATTRIBUTES = frozenset(("T", "mT", "real", "imag", "flat", "base"))
 _PLAIN_GETATTRIBUTE = (object.__getattribute__, type.__getattribute__, types.ModuleType.__getattribute__)
 
 

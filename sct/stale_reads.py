@@ -634,7 +634,20 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
-    return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace) if vjp else ())
+    return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace, _defaults(fn)) if vjp else ())
+
+
+def _defaults(fn) -> Dict[str, object]:
+    """The defaults of ``fn``'s parameters, by name: what the adjoint reads of a parameter the call leaves to its
+    default (``def part(x, w=W)``: ``W``, read by the caller's check as a global is; was: not checked, red57a W1).
+    (Kept also where a call passes the parameter: a check of the default's numbers, refused only where code
+    changes them in place between the operation and its gradient.)"""
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}
 
 
 def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> str:
@@ -652,7 +665,7 @@ def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> 
     return out
 
 
-def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
+def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace, defaults=None) -> tuple:
     """``Compiled.adjoint_reads``: the user's globals (and closure values) the adjoint reads by name, its helpers'
     included, that hold a plain array or a list: what the caller keeps and checks around its own calls."""
     from .runtime.dlarray import dlarray
@@ -666,7 +679,8 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
     paths = _field_paths(checks, fwd, namespace) if names & checks.bound else {}
     out, seen = [], set()
     for n in sorted(names):
-        value = namespace.get(n, None) if n not in checks.bound else paths.get(n)
+        value = namespace.get(n, None) if n not in checks.bound else \
+            (defaults or {}).get(n) if n in checks.params else paths.get(n)
         if (n in checks.known or n in checks.outside_names) and id(value) not in seen and \
                 (type(value) in (list, FieldPath) or isinstance(value, np.ndarray) and not isinstance(value, dlarray)):
             seen.add(id(value))
@@ -676,7 +690,11 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
 
 def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
     """Per name the forward binds once to a field or an item of a global's object (``CFG_w = CFG.w``,
-    ``P_w = P["w"]``, a chain of them), the path it reads (the adjoint reads the name through the residuals)."""
+    ``P_w = P["w"]``, a chain of them) or to a view of a global's array (``W_T = W.T``, ``a = A[0]``,
+    ``A.reshape(2)``, ``np.asarray(A)[:, 0]``, ``CFG.w.T``), the path it reads (the adjoint reads the name through
+    the residuals; a view's numbers are its array's: FieldPath keeps that array, so a write through the array or
+    through any view of it is seen; was: only a bare field or item, ``x @ W.T`` in a helper then ``W[0, 0] += 1``
+    before the gradient gave [3, 2] where Python's derivative is [2, 2], red57a W1)."""
     stores: Dict[str, int] = {}
     for n in walk_nodes(fwd):
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
@@ -685,27 +703,47 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
     shown: Dict[str, str] = {}
     for n in walk_nodes(fwd):
         if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
-                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript)) and
-                isinstance(n.value.value, gast.Name)):
+                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript, gast.Call))):
             continue
-        v, root = n.value, n.value.value.id
-        if isinstance(v, gast.Attribute):
-            step, text = (True, v.attr), "." + v.attr
-        elif isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
-            step, text = (False, v.slice.value), f"[{v.slice.value!r}]"
-        else:
+        got = _path_read(checks, n.value, paths, shown, namespace)
+        if got is None or not got[1]:
             continue
-        if root in paths:
-            base, name = paths[root], shown[root]
-            paths[n.targets[0].id] = FieldPath(base.root, base.steps + (step,))
-        elif root not in checks.bound and root in checks.known and root in namespace:
-            name = checks.spelled.get(root, root)
-            paths[n.targets[0].id] = FieldPath(namespace[root], (step,))
-        else:
-            continue
-        shown[n.targets[0].id] = name + text
-        checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
+        root, steps, text = got
+        paths[n.targets[0].id] = FieldPath(root, steps)
+        shown[n.targets[0].id] = text
+        checks.spelled[n.targets[0].id] = text      # (in its caller's messages: the path the user wrote)
     return paths
+
+
+def _path_read(checks: _Pass, v, paths, shown, namespace):
+    """(the global's value, the steps, the user's spelling) of what ``v`` reads from a global (or a closure value):
+    its fields and items, and a view of an array reached so (``FieldPath.VIEW``, the last step), else None."""
+    if isinstance(v, gast.Name):
+        if v.id in paths:
+            return paths[v.id].root, paths[v.id].steps, shown[v.id]
+        if v.id not in checks.bound and v.id in checks.known and v.id in namespace:
+            return namespace[v.id], (), checks.spelled.get(v.id, v.id)
+        return None
+    parts = _dotted(v.func) if isinstance(v, gast.Call) else []
+    if isinstance(v, gast.Attribute):
+        base, step, text = v.value, (True, v.attr), "." + v.attr
+    elif isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
+        base, step, text = v.value, (False, v.slice.value), f"[{v.slice.value!r}]"
+    elif isinstance(v, gast.Subscript):
+        base, step, text = v.value, FieldPath.VIEW, ""        # (a slice: a view, or numbers copied from it)
+    elif parts[:1] == [checks.np]:
+        if parts[-1] not in _NUMPY_VIEWS or not v.args:
+            return None
+        base, step, text = v.args[0], FieldPath.VIEW, ""
+    elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and \
+            parts[:1] != [checks.rt]:
+        base, step, text = v.func.value, FieldPath.VIEW, ""
+    else:
+        return None
+    got = _path_read(checks, base, paths, shown, namespace)
+    if got is None or got[1][-1:] == (FieldPath.VIEW,):
+        return got          # (a view of a view: the same array's numbers)
+    return got[0], got[1] + (step,), got[2] + text
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:
