@@ -136,6 +136,7 @@ class _Pass:
         self.objects: Set[str] = set()
         self.getters: Dict[str, type] = {}
         self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
+        self.callbacks: Set[str] = set()    # the names holding code of the user's (_callbacks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -307,6 +308,13 @@ class _Pass:
                 if len(parts) == 2 and parts[1] in _OPAQUE_RT:
                     return True
                 continue
+            if self.callbacks and any(isinstance(m, gast.Name) and m.id in self.callbacks
+                                      for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
+                # a function of the user's given to a library's (``sorted(v, key=f)``, ``functools.reduce(f, ..)``,
+                # ``np.apply_along_axis(f, ..)``, ``np.fromfunction``, ``np.piecewise``): it runs the user's code
+                # (was: taken for no such call, ``f`` doing ``A[0] += 1`` after ``np.sum(x * A)`` gave [4, 2]
+                # where Python's derivative is [2, 2], red57a W3)
+                return True
             if len(parts) == 1 and self.callees.get(parts[0], False):
                 # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
                 # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
@@ -631,6 +639,7 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     free_values = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, free_values)
     checks.getters = getter_objects(param_kinds, free_values)
+    checks.callbacks = _callbacks(fwd, free_values, param_kinds)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
@@ -648,6 +657,29 @@ def _defaults(fn) -> Dict[str, object]:
     except (TypeError, ValueError):
         return {}
     return {p.name: p.default for p in params if p.default is not p.empty}
+
+
+def _callbacks(fwd, free_values, param_kinds) -> Set[str]:
+    """The names that hold code of the user's a library function given it may call: the functions (and lambdas)
+    the forward defines, the globals and closure values holding a function, method, class, callable object or
+    partial of the user's, the parameters holding a function or a method."""
+    import functools
+    from .runtime.effects import _user_code as runs_user_code
+
+    def user(v):
+        return user(v.func) if isinstance(v, functools.partial) else \
+            runs_user_code(v) and not getattr(v, "__sct_generated__", False)
+    out = {n.name for n in walk_nodes(fwd) if isinstance(n, gast.FunctionDef) and n is not fwd}
+    out |= {n for n, v in free_values.items() if user(v)}
+    out |= {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and len(k) > 1 and
+            (k[:2] in (("const", types.FunctionType), ("const", types.MethodType), ("obj", functools.partial)))}
+    if out:     # (and the lists, tuples and dicts the forward makes of them: ``np.piecewise(v, conds, [f, g])``)
+        made = [(n.targets[0].id, {m.id for m in walk_nodes(n.value) if isinstance(m, gast.Name)})
+                for n in walk_nodes(fwd) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+                isinstance(n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.Tuple, gast.Dict, gast.Set))]
+        for _ in range(3):
+            out |= {name for name, names in made if names & out}
+    return out
 
 
 def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> str:
