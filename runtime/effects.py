@@ -1359,14 +1359,31 @@ def stale_kept(*values, operands=(), adjoints=()):
             _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values]
     # ``adjoints``: ((backward, line), ...) of the helpers the caller's code compiled when it ran them (a method
     # of a global's object): what their adjoints read (sct/stale_reads.py), kept with its name and the call's line
-    for bwd, line in adjoints:
-        for name, v in getattr(bwd, "__sct_adjoint_reads__", ()):
+    # (``(backward, line, residuals)``: and what its adjoint reads through the residuals of the call, its
+    # ``__sct_residual_reads__``: ``self.w`` of a method, the helpers' it calls; sct/stale_reads.py)
+    for entry in adjoints:
+        line = entry[1]
+        for name, v in _adjoint_reads_of(entry[0], entry[2] if len(entry) > 2 else None, 0):
             v = v.value() if type(v) is FieldPath else v
             held = (v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else \
                 _list_kept(v) if type(v) is list else None
             if held is not None:
                 kept.append(held + (name, line))
     return tuple(kept)
+
+
+def _adjoint_reads_of(bwd, residuals, depth):
+    """``(name, value)`` of what the backward ``bwd`` reads when it runs: its globals, and (given the residuals of
+    its call) the items of its residuals its ``__sct_residual_reads__`` names, those of the helpers it calls too."""
+    out = list(getattr(bwd, "__sct_adjoint_reads__", ()))
+    if type(residuals) is not tuple or depth > 32:
+        return out
+    for kind, k, name in getattr(bwd, "__sct_residual_reads__", ()):
+        if kind == "value" and k < len(residuals):
+            out.append((name, residuals[k]))
+        elif kind == "pair" and max(k, name) < len(residuals):
+            out += _adjoint_reads_of(residuals[k], residuals[name], depth + 1)
+    return out
 
 
 class FieldPath:

@@ -130,6 +130,11 @@ class _Pass:
         self.outside_names = {m for names in self.outside.values() for m in names}
         self.pairs: Set[str] = set()        # the backward functions of helpers not known here, per name
         self.pair_lines: Dict[str, int] = {}
+        # per forward function of a helper's pair (``part_fwd``), its backward's name; per name of the residuals
+        # of a call of one (``y_residuals`` of ``(y, y_residuals) = part_fwd(x, m)``), that backward's name: what
+        # its adjoint reads through the residuals (``m.w``: its ``__sct_residual_reads__``) is kept by the caller
+        self.bwd_of: Dict[str, str] = {}
+        self.residual_of: Dict[str, str] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
@@ -167,6 +172,8 @@ class _Pass:
             for t in n.targets[0].elts[:1]:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
+            if len(n.targets[0].elts) == 2 and all(isinstance(t, gast.Name) for t in n.targets[0].elts):
+                self.bwd_of[n.targets[0].elts[0].id] = n.targets[0].elts[1].id
             if len(n.targets[0].elts) == 2 and isinstance(n.targets[0].elts[1], gast.Name) and \
                     not isinstance(v, gast.Tuple):
                 # a pair made when the call first runs (a method of a global's object): its adjoint's reads known
@@ -405,6 +412,10 @@ class _Pass:
                 self._note_bindings(node)
                 for t in _targets(node) & self.pairs if isinstance(node, gast.Assign) else ():
                     self.pair_lines[t] = line
+                residuals = _residuals_of(node, self.bwd_of)
+                if residuals is not None:
+                    self.residual_of[residuals[0]] = residuals[1]
+                    self.pair_lines[residuals[0]] = line
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -468,7 +479,7 @@ class _Pass:
                         if is_active and (n in self.known or n in self.outside_names) and (n in swept or residual) and \
                                 isinstance(events[j][1], gast.Assign):      # (not sct's own guards)
                             operands.add(n)
-            pairs = sorted(n for n in self.pairs & later if n in self.pair_lines)
+            pairs = sorted(n for n in (self.pairs | set(self.residual_of)) & later if n in self.pair_lines)
             if at_stake or pairs:
                 self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
         _sweep_checks(self, events, info, active)
@@ -484,7 +495,10 @@ class _Pass:
             for t in s.body:
                 sure |= _targets(t)
         names = [n for n in names if n not in bound or n in sure]
-        pairs = [n for n in pairs if n in sure]
+        pairs = [n for n in pairs if n in sure and self.residual_of.get(n, n) in sure]
+        # (a backward whose residuals are kept too: its entry with them reads what it reads)
+        pairs = [n for n in pairs if n in self.residual_of or n not in {self.residual_of[r] for r in pairs
+                                                                        if r in self.residual_of}]
         if not names and not pairs:
             return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
         walked = self._walk_of(s) if kind == "stmt" else None
@@ -495,7 +509,8 @@ class _Pass:
                     ] if lists else []
         if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
             operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
-                gast.Tuple(elts=[load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
+                gast.Tuple(elts=[load(self.residual_of[n]), const(self.pair_lines[n]), load(n)] if n in self.residual_of
+                           else [load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
                 ctx=gast.Load())))
         take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
                       call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
@@ -519,6 +534,41 @@ class _Pass:
             parent.insert(k, assign(kept, const(None)))
             s.body.append(take)
             parent.insert(k + 2, check)
+
+
+_PARAMETER = object()      # (the root of a path read from a parameter: _residual_reads)
+
+
+def _residual_reads(checks: _Pass, fwd, namespace) -> tuple:
+    """A helper's backward's ``__sct_residual_reads__``: where its residuals hold what its adjoint reads of its
+    parameters' objects (``("value", k, "self.w")``: ``self.w``, ``m.w.T``, ``cfg["w"][0]``, the array or its view,
+    is the residuals' item k) and the backward and residuals of a helper it calls (``("pair", i, j)``), for its
+    caller's check around code run between the call and the gradient (rt.stale_kept's adjoints; was: not checked,
+    ``y = LAYER(x)`` of a ``__call__`` reading ``self.w``, then ``W[0] += 1``: [3, 2] where Python's derivative
+    is [2, 2], red57a W1)."""
+    returns = [n for n in walk_nodes(fwd) if isinstance(n, gast.Return)]
+    if len(returns) != 1 or not (isinstance(returns[0].value, gast.Tuple) and len(returns[0].value.elts) == 2 and
+                                 isinstance(returns[0].value.elts[1], gast.Tuple)):
+        return ()
+    elts = returns[0].value.elts[1].elts
+    position = {e.id: k for k, e in enumerate(elts) if isinstance(e, gast.Name)}
+    paths = _field_paths(checks, fwd, namespace, params=True)
+    out = [("value", k, checks.spelled.get(e.id, e.id)) for k, e in enumerate(elts)
+           if isinstance(e, gast.Name) and e.id in paths]
+    out += [("pair", position[b], position[r]) for r, b in sorted(checks.residual_of.items())
+            if r in position and b in position]
+    return tuple(out)
+
+
+def _residuals_of(node, bwd_of):
+    """``(residuals' name, backward's name)`` of ``(y, y_residuals) = part_fwd(x, m)``, a call of a helper's pair
+    forward (``bwd_of``), else None."""
+    if not (isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and
+            len(node.targets[0].elts) == 2 and isinstance(node.targets[0].elts[1], gast.Name) and
+            isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name) and
+            node.value.func.id in bwd_of):
+        return None
+    return node.targets[0].elts[1].id, bwd_of[node.value.func.id]
 
 
 def _sweep_checks(p: _Pass, events, info, active) -> None:
@@ -604,7 +654,7 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
-        return True, ()
+        return True, (), ()
     others = [f for f in functions if f is not fwd]
     final = set()
     if vjp and generated.bwd is not None:
@@ -643,7 +693,10 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
-    return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace, _defaults(fn)) if vjp else ())
+    if not vjp:
+        return checks.unseen, (), ()
+    return checks.unseen, _adjoint_reads(checks, fwd, final, namespace, _defaults(fn)), \
+        _residual_reads(checks, fwd, namespace)
 
 
 def _defaults(fn) -> Dict[str, object]:
@@ -720,7 +773,7 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace, defaults=None
     return tuple(out)
 
 
-def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
+def _field_paths(checks: _Pass, fwd, namespace, params: bool = False) -> Dict[str, FieldPath]:
     """Per name the forward binds once to a field or an item of a global's object (``CFG_w = CFG.w``,
     ``P_w = P["w"]``, a chain of them) or to a view of a global's array (``W_T = W.T``, ``a = A[0]``,
     ``A.reshape(2)``, ``np.asarray(A)[:, 0]``, ``CFG.w.T``), the path it reads (the adjoint reads the name through
@@ -737,8 +790,8 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
         if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
                 stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript, gast.Call))):
             continue
-        got = _path_read(checks, n.value, paths, shown, namespace)
-        if got is None or not got[1]:
+        got = _path_read(checks, n.value, paths, shown, namespace, params)
+        if got is None or not got[1] or (got[0] is _PARAMETER) != params:
             continue
         root, steps, text = got
         paths[n.targets[0].id] = FieldPath(root, steps)
@@ -747,14 +800,15 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
     return paths
 
 
-def _path_read(checks: _Pass, v, paths, shown, namespace):
+def _path_read(checks: _Pass, v, paths, shown, namespace, params: bool = False):
     """(the global's value, the steps, the user's spelling) of what ``v`` reads from a global (or a closure value):
-    its fields and items, and a view of an array reached so (``FieldPath.VIEW``, the last step), else None."""
+    its fields and items, and a view of an array reached so (``FieldPath.VIEW``, the last step), else None;
+    ``params``: from a parameter too (its root ``_PARAMETER``)."""
     if isinstance(v, gast.Name):
         if v.id in paths:
             return paths[v.id].root, paths[v.id].steps, shown[v.id]
-        if v.id not in checks.bound and v.id in checks.known and v.id in namespace:
-            return namespace[v.id], (), checks.spelled.get(v.id, v.id)
+        if v.id not in checks.bound and v.id in checks.known and v.id in namespace or params and v.id in checks.params:
+            return namespace.get(v.id) if v.id not in checks.params else _PARAMETER, (), checks.spelled.get(v.id, v.id)
         return None
     parts = _dotted(v.func) if isinstance(v, gast.Call) else []
     if isinstance(v, gast.Attribute):
@@ -772,7 +826,7 @@ def _path_read(checks: _Pass, v, paths, shown, namespace):
         base, step, text = v.func.value, FieldPath.VIEW, ""
     else:
         return None
-    got = _path_read(checks, base, paths, shown, namespace)
+    got = _path_read(checks, base, paths, shown, namespace, params)
     if got is None or got[1][-1:] == (FieldPath.VIEW,):
         return got          # (a view of a view: the same array's numbers)
     return got[0], got[1] + (step,), got[2] + text

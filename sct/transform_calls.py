@@ -722,6 +722,7 @@ def _first_argument_pair(cache, owner, fwd, bwd, count, keywords, names, module)
     pair = _exec_generated(source, module.replace('_', ' '), module,
                            {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner},
                            (f"{outer}_fwd", f"{outer}_bwd"))
+    _reads_through(pair[1], bwd)
     with _WRAPPERS_LOCK:
         cache[key] = (fwd, bwd, owner) + pair
         while len(cache) > _WRAPPERS_MAX:
@@ -833,9 +834,19 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
     for f in (forward_partial, backward_partial):    # differentiating these again is refused
         f.__sct_partial__ = partial
         f.__sct_keyword__ = _clashing_keyword(kwargs)
+    _reads_through(backward_partial, bwd)
     if reads:
         backward_partial.__sct_adjoint_reads__ = reads
     return forward_partial, backward_partial
+
+
+def _reads_through(wrapper, bwd):
+    """A backward ``wrapper`` that hands its residuals to ``bwd``: it reads what ``bwd`` reads (its globals, and
+    its arguments' objects through the residuals: sct/stale_reads.py, rt.stale_kept's adjoints)."""
+    for attr in ("__sct_adjoint_reads__", "__sct_residual_reads__"):
+        if hasattr(bwd, attr):
+            setattr(wrapper, attr, getattr(bwd, attr))
+    return wrapper
 
 
 def _frozen_reads(partial, bwd) -> tuple:
@@ -920,6 +931,7 @@ def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
         generated = _exec_generated(source, "partial call", "partial_call",
                                     {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults)},
                                     ("partial_fwd", "partial_bwd"))
+        _reads_through(generated[1], bwd)
         with _WRAPPERS_LOCK:
             _PARTIAL_PAIRS[key] = (fwd, bwd) + generated
             while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
@@ -975,6 +987,7 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     for f in (forward_closure, backward_closure):    # differentiating these again is refused
         f.__sct_closure__ = closure
         f.__sct_keyword__ = _clashing_keyword(kwargs)
+    _reads_through(backward_closure, bwd)
     return forward_closure, backward_closure
 
 
@@ -1061,6 +1074,8 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
                   f"    return ({', '.join(outer)}{',' if len(outer) == 1 else ''})\n")
         generated = _exec_generated(source, "closure call", "closure_call", {"fn_fwd": fwd, "fn_bwd": bwd},
                                     ("closure_fwd", "closure_bwd", "closure_value_bwd"))
+        _reads_through(generated[1], bwd)
+        _reads_through(generated[2], bwd)
         with _WRAPPERS_LOCK:
             _CLOSURE_PAIRS[key] = (fwd, bwd) + generated
             while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
