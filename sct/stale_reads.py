@@ -315,8 +315,9 @@ class _Pass:
                 if len(parts) == 2 and parts[1] in _OPAQUE_RT:
                     return True
                 continue
-            if self.callbacks and any(isinstance(m, gast.Name) and m.id in self.callbacks
-                                      for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
+            if self.callbacks and parts[0] not in self.callees and parts[0] not in self.generated and \
+                    any(isinstance(m, gast.Name) and m.id in self.callbacks
+                        for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
                 # a function of the user's given to a library's (``sorted(v, key=f)``, ``functools.reduce(f, ..)``,
                 # ``np.apply_along_axis(f, ..)``, ``np.fromfunction``, ``np.piecewise``): it runs the user's code
                 # (was: taken for no such call, ``f`` doing ``A[0] += 1`` after ``np.sum(x * A)`` gave [4, 2]
@@ -719,9 +720,9 @@ def _callbacks(fwd, free_values, param_kinds) -> Set[str]:
     import functools
     from .runtime.effects import _user_code as runs_user_code
 
-    def user(v):
+    def user(v):      # (not a class: ``isinstance(v, Cls)``)
         return user(v.func) if isinstance(v, functools.partial) else \
-            runs_user_code(v) and not getattr(v, "__sct_generated__", False)
+            not isinstance(v, type) and runs_user_code(v) and not getattr(v, "__sct_generated__", False)
     out = {n.name for n in walk_nodes(fwd) if isinstance(n, gast.FunctionDef) and n is not fwd}
     out |= {n for n, v in free_values.items() if user(v)}
     out |= {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and len(k) > 1 and
