@@ -226,7 +226,7 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and _uses_object(self, gast.Expr(value=s.test)):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -267,80 +267,6 @@ class _Pass:
                 sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
                                        if isinstance(s, gast.AugAssign) else set())
 
-    def _uses_object(self, s) -> bool:
-        """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
-        (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
-        array read before were taken for no call, a silently wrong gradient)."""
-        parents = {}
-        for n in walk_nodes(s):
-            for c in gast.iter_child_nodes(n):
-                parents[id(c)] = n
-        for n in walk_nodes(s):
-            if isinstance(n, gast.Name) and n.id in self.getters and isinstance(n.ctx, gast.Load):
-                up = parents.get(id(n))
-                if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
-                        runs_getter(self.getters[n.id], up.attr):
-                    return True     # (``sched.lr``: a property's getter)
-            if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
-                up = parents.get(id(n))
-                if isinstance(up, gast.Attribute) and up.value is n:
-                    continue
-                if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [self.rt] and \
-                        _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
-                    continue        # (sct's runtime: what it reads of the object it reads as Python would not)
-                if isinstance(s, gast.Assign) and up is s:
-                    continue        # (``c_1 = c``: the name bound again)
-                if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in self.callees and \
-                        up.func is not n:
-                    continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
-                return True
-        return False
-
-    def opaque(self, s) -> bool:
-        if (self.objects or self.getters) and self._uses_object(s):
-            return True
-        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
-        for t in targets:
-            if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == self.rt):
-                return True         # ``G.flat = v``, a property's setter
-            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in self.views:
-                return True         # ``G.reshape(3)[1] = v``: into a view the compiler took for a new array
-        for n in walk_nodes(s):
-            if not isinstance(n, gast.Call):
-                continue
-            parts = _dotted(n.func)
-            if not parts:
-                return True         # a call of a call's result, of an item
-            if parts[0] == self.rt:
-                if len(parts) == 2 and parts[1] in _OPAQUE_RT:
-                    return True
-                continue
-            if self.callbacks and parts[0] not in self.callees and parts[0] not in self.generated and \
-                    any(isinstance(m, gast.Name) and m.id in self.callbacks
-                        for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
-                # a function of the user's given to a library's (``sorted(v, key=f)``, ``functools.reduce(f, ..)``,
-                # ``np.apply_along_axis(f, ..)``, ``np.fromfunction``, ``np.piecewise``): it runs the user's code
-                # (was: taken for no such call, ``f`` doing ``A[0] += 1`` after ``np.sum(x * A)`` gave [4, 2]
-                # where Python's derivative is [2, 2], red57a W3)
-                return True
-            if len(parts) == 1 and self.callees.get(parts[0], False):
-                # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
-                # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
-                # reweighted array: a silently wrong gradient)
-                return True
-            if parts[0] == self.np:
-                if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
-                        len(parts) > 2 and parts[-1] == "at":
-                    return True
-                continue
-            if len(parts) == 1:
-                if parts[0] in _OPAQUE_BUILTINS:
-                    return True     # (other calls the compiler could not name go through rt.maybe_effect)
-                continue
-            if parts[-1] in _ARRAY_WRITERS:
-                return True
-        return False
-
     def _note_bindings(self, s) -> None:
         if not isinstance(s, gast.Assign):
             return
@@ -355,7 +281,7 @@ class _Pass:
             isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
             not (isinstance(v.func.value, gast.Name) and v.func.value.id == self.rt) or
             _dotted(v.func)[:1] == [self.np] and _dotted(v.func)[-1] in _NUMPY_VIEWS or
-            self.opaque(gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
+            _opaque(self, gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
         for t in s.targets:
             for n in walk_nodes(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -406,7 +332,7 @@ class _Pass:
             final = isinstance(node, gast.Return) and self.final_loads
             opaque = kind != "stmt" or (node is not None and not isinstance(node, (gast.Return, gast.Raise)) and
                                         not (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant))
-                                        and self.opaque(node))
+                                        and _opaque(self, node))
             # (what each name read here was bound to: a field or an item read, where the name is the code's)
             reads_of_fields = {n for n in loads if self.read_from.get(n)}
             if node is not None:
@@ -482,59 +408,136 @@ class _Pass:
                             operands.add(n)
             pairs = sorted(n for n in (self.pairs | set(self.residual_of)) & later if n in self.pair_lines)
             if at_stake or pairs:
-                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
+                _insert(self, kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
         _sweep_checks(self, events, info, active)
 
-    def insert(self, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
-        from .ir import assign, call, const, load, expr_stmt
-        names = sorted(at_stake)
-        kept = self.namer.fresh("stale_kept")
-        rt = lambda f: gast.Attribute(value=load(self.rt), attr=f, ctx=gast.Load())
-        strings = lambda items: gast.Tuple(elts=[const(n) for n in items], ctx=gast.Load())
-        sure = set(self.sure.get(id(s), ()))
-        if kind == "exit":      # (at the end of the with block's body)
-            for t in s.body:
-                sure |= _targets(t)
-        names = [n for n in names if n not in bound or n in sure]
-        pairs = [n for n in pairs if n in sure and self.residual_of.get(n, n) in sure]
-        # (a backward whose residuals are kept too: its entry with them reads what it reads)
-        pairs = [n for n in pairs if n in self.residual_of or n not in {self.residual_of[r] for r in pairs
-                                                                        if r in self.residual_of}]
-        if not names and not pairs:
-            return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
-        walked = self._walk_of(s) if kind == "stmt" else None
-        # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
-        # tape nor a log list the code reads otherwise, rt.stale_kept)
-        lists = [n for n in names if n in operands]
-        operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
-                    ] if lists else []
-        if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
-            operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
-                gast.Tuple(elts=[load(self.residual_of[n]), const(self.pair_lines[n]), load(n)] if n in self.residual_of
-                           else [load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
-                ctx=gast.Load())))
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
-                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
-        what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
-            if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
-        check = expr_stmt(call(rt("stale_check"), [
-            load(kept), strings([self.spelled.get(n, n) for n in names]),
-            gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
-            const(what), const(self.filename), const(line)]))
-        k = next(k for k, t in enumerate(parent) if t is s)
-        if kind == "stmt":
-            parent[k:k + 1] = [take, s, check]
-        elif kind == "test":
-            parent.insert(k, take)
-            s.body.insert(0, check)
-            s.orelse.insert(0, copy.deepcopy(check))
-        elif kind == "enter":
-            parent.insert(k, take)
-            s.body.insert(0, check)
-        else:
-            parent.insert(k, assign(kept, const(None)))
-            s.body.append(take)
-            parent.insert(k + 2, check)
+
+def _uses_object(p: _Pass, s) -> bool:
+    """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
+    (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
+    array read before were taken for no call, a silently wrong gradient)."""
+    parents = {}
+    for n in walk_nodes(s):
+        for c in gast.iter_child_nodes(n):
+            parents[id(c)] = n
+    for n in walk_nodes(s):
+        if isinstance(n, gast.Name) and n.id in p.getters and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
+                    runs_getter(p.getters[n.id], up.attr):
+                return True     # (``sched.lr``: a property's getter)
+        if isinstance(n, gast.Name) and n.id in p.objects and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if isinstance(up, gast.Attribute) and up.value is n:
+                continue
+            if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [p.rt] and \
+                    _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                continue        # (sct's runtime: what it reads of the object it reads as Python would not)
+            if isinstance(s, gast.Assign) and up is s:
+                continue        # (``c_1 = c``: the name bound again)
+            if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in p.callees and \
+                    up.func is not n:
+                continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
+            return True
+    return False
+
+
+def _opaque(p: _Pass, s) -> bool:
+    if (p.objects or p.getters) and _uses_object(p, s):
+        return True
+    targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+    for t in targets:
+        if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == p.rt):
+            return True         # ``G.flat = v``, a property's setter
+        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in p.views:
+            return True         # ``G.reshape(3)[1] = v``: into a view the compiler took for a new array
+    for n in walk_nodes(s):
+        if not isinstance(n, gast.Call):
+            continue
+        parts = _dotted(n.func)
+        if not parts:
+            return True         # a call of a call's result, of an item
+        if parts[0] == p.rt:
+            if len(parts) == 2 and parts[1] in _OPAQUE_RT:
+                return True
+            continue
+        if p.callbacks and parts[0] not in p.callees and parts[0] not in p.generated and \
+                any(isinstance(m, gast.Name) and m.id in p.callbacks
+                    for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
+            # a function of the user's given to a library's (``sorted(v, key=f)``, ``functools.reduce(f, ..)``,
+            # ``np.apply_along_axis(f, ..)``, ``np.fromfunction``, ``np.piecewise``): it runs the user's code
+            # (was: taken for no such call, ``f`` doing ``A[0] += 1`` after ``np.sum(x * A)`` gave [4, 2]
+            # where Python's derivative is [2, 2], red57a W3)
+            return True
+        if len(parts) == 1 and p.callees.get(parts[0], False):
+            # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
+            # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
+            # reweighted array: a silently wrong gradient)
+            return True
+        if parts[0] == p.np:
+            if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
+                    len(parts) > 2 and parts[-1] == "at":
+                return True
+            continue
+        if len(parts) == 1:
+            if parts[0] in _OPAQUE_BUILTINS:
+                return True     # (other calls the compiler could not name go through rt.maybe_effect)
+            continue
+        if parts[-1] in _ARRAY_WRITERS:
+            return True
+    return False
+
+
+def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
+    from .ir import assign, call, const, load, expr_stmt
+    names = sorted(at_stake)
+    kept = p.namer.fresh("stale_kept")
+    rt = lambda f: gast.Attribute(value=load(p.rt), attr=f, ctx=gast.Load())
+    strings = lambda items: gast.Tuple(elts=[const(n) for n in items], ctx=gast.Load())
+    sure = set(p.sure.get(id(s), ()))
+    if kind == "exit":      # (at the end of the with block's body)
+        for t in s.body:
+            sure |= _targets(t)
+    names = [n for n in names if n not in bound or n in sure]
+    pairs = [n for n in pairs if n in sure and p.residual_of.get(n, n) in sure]
+    # (a backward whose residuals are kept too: its entry with them reads what it reads)
+    pairs = [n for n in pairs if n in p.residual_of or n not in {p.residual_of[r] for r in pairs
+                                                                    if r in p.residual_of}]
+    if not names and not pairs:
+        return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
+    walked = p._walk_of(s) if kind == "stmt" else None
+    # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
+    # tape nor a log list the code reads otherwise, rt.stale_kept)
+    lists = [n for n in names if n in operands]
+    operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
+                ] if lists else []
+    if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
+        operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
+            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] if n in p.residual_of
+                       else [load(n), const(p.pair_lines[n])], ctx=gast.Load()) for n in pairs],
+            ctx=gast.Load())))
+    take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
+                  call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
+    what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
+        if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
+    check = expr_stmt(call(rt("stale_check"), [
+        load(kept), strings([p.spelled.get(n, n) for n in names]),
+        gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
+        const(what), const(p.filename), const(line)]))
+    k = next(k for k, t in enumerate(parent) if t is s)
+    if kind == "stmt":
+        parent[k:k + 1] = [take, s, check]
+    elif kind == "test":
+        parent.insert(k, take)
+        s.body.insert(0, check)
+        s.orelse.insert(0, copy.deepcopy(check))
+    elif kind == "enter":
+        parent.insert(k, take)
+        s.body.insert(0, check)
+    else:
+        parent.insert(k, assign(kept, const(None)))
+        s.body.append(take)
+        parent.insert(k + 2, check)
 
 
 _PARAMETER = object()      # (the root of a path read from a parameter: _residual_reads)
