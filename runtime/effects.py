@@ -1357,8 +1357,11 @@ def stale_kept(*values, operands=(), adjoints=()):
             _list_kept(v) if type(v) is list and any(v is o for o in operands) else None for v in values]
     # ``adjoints``: ((backward, line), ...) of the helpers the caller's code compiled when it ran them (a method
     # of a global's object): what their adjoints read (sct/stale_reads.py), kept with its name and the call's line
-    for bwd, line in adjoints:
-        for name, v in getattr(bwd, "__sct_adjoint_reads__", ()):
+    # (``(backward, line, residuals)``: and what its adjoint reads through the residuals of the call, its
+    # ``__sct_residual_reads__``: ``self.w`` of a method, the helpers' it calls; sct/stale_reads.py)
+    for entry in adjoints:
+        line = entry[1]
+        for name, v in _adjoint_reads_of(entry[0], entry[2] if len(entry) > 2 else None, 0):
             v = v.value() if type(v) is FieldPath else v
             held = (v, v.copy()) if isinstance(v, np.ndarray) and not isinstance(v, dlarray) else \
                 _list_kept(v) if type(v) is list else None
@@ -1367,12 +1370,27 @@ def stale_kept(*values, operands=(), adjoints=()):
     return tuple(kept)
 
 
+def _adjoint_reads_of(bwd, residuals, depth):
+    """``(name, value)`` of what the backward ``bwd`` reads when it runs: its globals, and (given the residuals of
+    its call) the items of its residuals its ``__sct_residual_reads__`` names, those of the helpers it calls too."""
+    out = list(getattr(bwd, "__sct_adjoint_reads__", ()))
+    if type(residuals) is not tuple or depth > 32:
+        return out
+    for kind, k, name in getattr(bwd, "__sct_residual_reads__", ()):
+        if kind == "value" and k < len(residuals):
+            out.append((name, residuals[k]))
+        elif kind == "pair" and max(k, name) < len(residuals):
+            out += _adjoint_reads_of(residuals[k], residuals[name], depth + 1)
+    return out
+
+
 class FieldPath:
     """A field or an item of a global's object that a helper's adjoint reads (``np.sum(x * CFG.w)``,
     ``P["w"]`` in the helper: sct/stale_reads.py, Compiled.adjoint_reads), for its caller's :func:`stale_kept`:
     what the path holds when the caller keeps it, found where no code of the user's runs on the way (an
     instance's own field, a module's or a class's own attribute, a dict's, list's or tuple's item), else None."""
     __slots__ = ("root", "steps")
+    VIEW = (None, None)     # a step giving a view of the array reached (a slice, ``reshape``, ``np.asarray``)
 
     def __init__(self, root, steps):
         self.root, self.steps = root, steps
@@ -1380,6 +1398,12 @@ class FieldPath:
     def value(self):
         v = self.root
         for attr, key in self.steps:
+            if isinstance(v, np.ndarray):
+                # the rest reads the array's memory (``W.T``, ``A[0]``, ``A.reshape(2)``: a view of it, or numbers
+                # copied from it): the array is what may change, through itself or any view of it (red57a W1)
+                return v if attr is not True or key in _VIEW_ATTRIBUTES else None
+            if attr is None:
+                return None
             if attr:
                 own = getattr(v, "__dict__", None)
                 if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
@@ -1395,6 +1419,7 @@ class FieldPath:
         return v
 
 
+_VIEW_ATTRIBUTES = frozenset(("T", "mT", "real", "imag", "flat", "base"))
 _PLAIN_GETATTRIBUTE = (object.__getattribute__, type.__getattribute__, types.ModuleType.__getattribute__)
 
 

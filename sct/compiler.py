@@ -743,9 +743,9 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         _check_context_kept(fn, generated, resolver, namespace, rt_name, filename)
         if not trusted:     # the globals it reads by name that may hold a traced argument's dlarray
             note_outside_reads(fn, generated, resolver, namespace, rt_name, filename, mode, called)  # sct/outside_holders.py
-    unseen_writes, adjoint_reads = True, ()
+    unseen_writes, adjoint_reads, residual_reads = True, (), ()
     if mode in ("entry", "vjp"):    # plain arrays an adjoint reads, changed by a call sct cannot look into
-        unseen_writes, adjoint_reads = stale_read_checks(
+        unseen_writes, adjoint_reads, residual_reads = stale_read_checks(
             generated, fdef, activity.active, rt_name, numpy_name, spelled_names(fdef), filename, namer,
             mode == "vjp", getattr(tree, "records", ()), sig.param_kinds, namespace, fn)   # sct/stale_reads.py
     _into_arguments(generated.functions, getattr(fdef, "sct_argument_item_writes", ()))
@@ -764,6 +764,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     compiled.adjoint_reads = adjoint_reads
     if adjoint_reads and isinstance(compiled.bwd, types.FunctionType):   # (a caller's pair made at run time)
         compiled.bwd.__sct_adjoint_reads__ = adjoint_reads
+    if residual_reads and isinstance(compiled.bwd, types.FunctionType):  # (what it reads of its arguments' objects)
+        compiled.bwd.__sct_residual_reads__ = residual_reads
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()

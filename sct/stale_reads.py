@@ -130,12 +130,18 @@ class _Pass:
         self.outside_names = {m for names in self.outside.values() for m in names}
         self.pairs: Set[str] = set()        # the backward functions of helpers not known here, per name
         self.pair_lines: Dict[str, int] = {}
+        # per forward function of a helper's pair (``part_fwd``), its backward's name; per name of the residuals
+        # of a call of one (``y_residuals`` of ``(y, y_residuals) = part_fwd(x, m)``), that backward's name: what
+        # its adjoint reads through the residuals (``m.w``: its ``__sct_residual_reads__``) is kept by the caller
+        self.bwd_of: Dict[str, str] = {}
+        self.residual_of: Dict[str, str] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
         self.getters: Dict[str, type] = {}
         self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
+        self.callbacks: Set[str] = set()    # the names holding code of the user's (_callbacks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
         self.spelled, self.filename, self.namer = spelled, filename, namer
@@ -166,6 +172,8 @@ class _Pass:
             for t in n.targets[0].elts[:1]:
                 if isinstance(t, gast.Name):
                     self.callees[t.id] = self.callees.get(t.id, False) or runs
+            if len(n.targets[0].elts) == 2 and all(isinstance(t, gast.Name) for t in n.targets[0].elts):
+                self.bwd_of[n.targets[0].elts[0].id] = n.targets[0].elts[1].id
             if len(n.targets[0].elts) == 2 and isinstance(n.targets[0].elts[1], gast.Name) and \
                     not isinstance(v, gast.Tuple):
                 # a pair made when the call first runs (a method of a global's object): its adjoint's reads known
@@ -218,7 +226,7 @@ class _Pass:
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and _uses_object(self, gast.Expr(value=s.test)):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -259,72 +267,6 @@ class _Pass:
                 sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
                                        if isinstance(s, gast.AugAssign) else set())
 
-    def _uses_object(self, s) -> bool:
-        """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
-        (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
-        array read before were taken for no call, a silently wrong gradient)."""
-        parents = {}
-        for n in walk_nodes(s):
-            for c in gast.iter_child_nodes(n):
-                parents[id(c)] = n
-        for n in walk_nodes(s):
-            if isinstance(n, gast.Name) and n.id in self.getters and isinstance(n.ctx, gast.Load):
-                up = parents.get(id(n))
-                if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
-                        runs_getter(self.getters[n.id], up.attr):
-                    return True     # (``sched.lr``: a property's getter)
-            if isinstance(n, gast.Name) and n.id in self.objects and isinstance(n.ctx, gast.Load):
-                up = parents.get(id(n))
-                if isinstance(up, gast.Attribute) and up.value is n:
-                    continue
-                if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [self.rt] and \
-                        _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
-                    continue        # (sct's runtime: what it reads of the object it reads as Python would not)
-                if isinstance(s, gast.Assign) and up is s:
-                    continue        # (``c_1 = c``: the name bound again)
-                if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in self.callees and \
-                        up.func is not n:
-                    continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
-                return True
-        return False
-
-    def opaque(self, s) -> bool:
-        if (self.objects or self.getters) and self._uses_object(s):
-            return True
-        targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
-        for t in targets:
-            if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == self.rt):
-                return True         # ``G.flat = v``, a property's setter
-            if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in self.views:
-                return True         # ``G.reshape(3)[1] = v``: into a view the compiler took for a new array
-        for n in walk_nodes(s):
-            if not isinstance(n, gast.Call):
-                continue
-            parts = _dotted(n.func)
-            if not parts:
-                return True         # a call of a call's result, of an item
-            if parts[0] == self.rt:
-                if len(parts) == 2 and parts[1] in _OPAQUE_RT:
-                    return True
-                continue
-            if len(parts) == 1 and self.callees.get(parts[0], False):
-                # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
-                # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
-                # reweighted array: a silently wrong gradient)
-                return True
-            if parts[0] == self.np:
-                if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
-                        len(parts) > 2 and parts[-1] == "at":
-                    return True
-                continue
-            if len(parts) == 1:
-                if parts[0] in _OPAQUE_BUILTINS:
-                    return True     # (other calls the compiler could not name go through rt.maybe_effect)
-                continue
-            if parts[-1] in _ARRAY_WRITERS:
-                return True
-        return False
-
     def _note_bindings(self, s) -> None:
         if not isinstance(s, gast.Assign):
             return
@@ -339,7 +281,7 @@ class _Pass:
             isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
             not (isinstance(v.func.value, gast.Name) and v.func.value.id == self.rt) or
             _dotted(v.func)[:1] == [self.np] and _dotted(v.func)[-1] in _NUMPY_VIEWS or
-            self.opaque(gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
+            _opaque(self, gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
         for t in s.targets:
             for n in walk_nodes(t):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
@@ -390,13 +332,17 @@ class _Pass:
             final = isinstance(node, gast.Return) and self.final_loads
             opaque = kind != "stmt" or (node is not None and not isinstance(node, (gast.Return, gast.Raise)) and
                                         not (isinstance(node, gast.Expr) and isinstance(node.value, gast.Constant))
-                                        and self.opaque(node))
+                                        and _opaque(self, node))
             # (what each name read here was bound to: a field or an item read, where the name is the code's)
             reads_of_fields = {n for n in loads if self.read_from.get(n)}
             if node is not None:
                 self._note_bindings(node)
                 for t in _targets(node) & self.pairs if isinstance(node, gast.Assign) else ():
                     self.pair_lines[t] = line
+                residuals = _residuals_of(node, self.bwd_of)
+                if residuals is not None:
+                    self.residual_of[residuals[0]] = residuals[1]
+                    self.pair_lines[residuals[0]] = line
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -460,57 +406,173 @@ class _Pass:
                         if is_active and (n in self.known or n in self.outside_names) and (n in swept or residual) and \
                                 isinstance(events[j][1], gast.Assign):      # (not sct's own guards)
                             operands.add(n)
-            pairs = sorted(n for n in self.pairs & later if n in self.pair_lines)
+            pairs = sorted(n for n in (self.pairs | set(self.residual_of)) & later if n in self.pair_lines)
             if at_stake or pairs:
-                self.insert(kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
+                _insert(self, kind, s, parent, at_stake, info[i][0], bound, operands, pairs)
         _sweep_checks(self, events, info, active)
 
-    def insert(self, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
-        from .ir import assign, call, const, load, expr_stmt
-        names = sorted(at_stake)
-        kept = self.namer.fresh("stale_kept")
-        rt = lambda f: gast.Attribute(value=load(self.rt), attr=f, ctx=gast.Load())
-        strings = lambda items: gast.Tuple(elts=[const(n) for n in items], ctx=gast.Load())
-        sure = set(self.sure.get(id(s), ()))
-        if kind == "exit":      # (at the end of the with block's body)
-            for t in s.body:
-                sure |= _targets(t)
-        names = [n for n in names if n not in bound or n in sure]
-        pairs = [n for n in pairs if n in sure]
-        if not names and not pairs:
-            return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
-        walked = self._walk_of(s) if kind == "stmt" else None
-        # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
-        # tape nor a log list the code reads otherwise, rt.stale_kept)
-        lists = [n for n in names if n in operands]
-        operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
-                    ] if lists else []
-        if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
-            operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
-                gast.Tuple(elts=[load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
-                ctx=gast.Load())))
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
-                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
-        what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
-            if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
-        check = expr_stmt(call(rt("stale_check"), [
-            load(kept), strings([self.spelled.get(n, n) for n in names]),
-            gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
-            const(what), const(self.filename), const(line)]))
-        k = next(k for k, t in enumerate(parent) if t is s)
-        if kind == "stmt":
-            parent[k:k + 1] = [take, s, check]
-        elif kind == "test":
-            parent.insert(k, take)
-            s.body.insert(0, check)
-            s.orelse.insert(0, copy.deepcopy(check))
-        elif kind == "enter":
-            parent.insert(k, take)
-            s.body.insert(0, check)
-        else:
-            parent.insert(k, assign(kept, const(None)))
-            s.body.append(take)
-            parent.insert(k + 2, check)
+
+def _uses_object(p: _Pass, s) -> bool:
+    """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
+    (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
+    array read before were taken for no call, a silently wrong gradient)."""
+    parents = {}
+    for n in walk_nodes(s):
+        for c in gast.iter_child_nodes(n):
+            parents[id(c)] = n
+    for n in walk_nodes(s):
+        if isinstance(n, gast.Name) and n.id in p.getters and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if isinstance(up, gast.Attribute) and up.value is n and isinstance(up.ctx, gast.Load) and \
+                    runs_getter(p.getters[n.id], up.attr):
+                return True     # (``sched.lr``: a property's getter)
+        if isinstance(n, gast.Name) and n.id in p.objects and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if isinstance(up, gast.Attribute) and up.value is n:
+                continue
+            if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [p.rt] and \
+                    _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                continue        # (sct's runtime: what it reads of the object it reads as Python would not)
+            if isinstance(s, gast.Assign) and up is s:
+                continue        # (``c_1 = c``: the name bound again)
+            if isinstance(up, gast.Call) and isinstance(up.func, gast.Name) and up.func.id in p.callees and \
+                    up.func is not n:
+                continue        # (passed to a helper sct compiled: its own uses are its own, unseen_writes)
+            return True
+    return False
+
+
+def _opaque(p: _Pass, s) -> bool:
+    if (p.objects or p.getters) and _uses_object(p, s):
+        return True
+    targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
+    for t in targets:
+        if isinstance(t, gast.Attribute) and not (isinstance(t.value, gast.Name) and t.value.id == p.rt):
+            return True         # ``G.flat = v``, a property's setter
+        if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name) and t.value.id in p.views:
+            return True         # ``G.reshape(3)[1] = v``: into a view the compiler took for a new array
+    for n in walk_nodes(s):
+        if not isinstance(n, gast.Call):
+            continue
+        parts = _dotted(n.func)
+        if not parts:
+            return True         # a call of a call's result, of an item
+        if parts[0] == p.rt:
+            if len(parts) == 2 and parts[1] in _OPAQUE_RT:
+                return True
+            continue
+        if p.callbacks and parts[0] not in p.callees and parts[0] not in p.generated and \
+                any(isinstance(m, gast.Name) and m.id in p.callbacks
+                    for a in n.args + [k.value for k in n.keywords] for m in walk_nodes(a)):
+            # a function of the user's given to a library's (``sorted(v, key=f)``, ``functools.reduce(f, ..)``,
+            # ``np.apply_along_axis(f, ..)``, ``np.fromfunction``, ``np.piecewise``): it runs the user's code
+            # (was: taken for no such call, ``f`` doing ``A[0] += 1`` after ``np.sum(x * A)`` gave [4, 2]
+            # where Python's derivative is [2, 2], red57a W3)
+            return True
+        if len(parts) == 1 and p.callees.get(parts[0], False):
+            # a helper sct compiled that calls such code (was: ``z = helper(x, st)`` of a helper calling
+            # ``reweight(st)`` was taken for no such call, the adjoint of ``x * st["w"]`` before it read the
+            # reweighted array: a silently wrong gradient)
+            return True
+        if parts[0] == p.np:
+            if "ndarray" in parts or parts[-1] in ("copyto", "put", "place", "putmask", "fill_diagonal") or \
+                    len(parts) > 2 and parts[-1] == "at":
+                return True
+            continue
+        if len(parts) == 1:
+            if parts[0] in _OPAQUE_BUILTINS:
+                return True     # (other calls the compiler could not name go through rt.maybe_effect)
+            continue
+        if parts[-1] in _ARRAY_WRITERS:
+            return True
+    return False
+
+
+def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs=()) -> None:
+    from .ir import assign, call, const, load, expr_stmt
+    names = sorted(at_stake)
+    kept = p.namer.fresh("stale_kept")
+    rt = lambda f: gast.Attribute(value=load(p.rt), attr=f, ctx=gast.Load())
+    strings = lambda items: gast.Tuple(elts=[const(n) for n in items], ctx=gast.Load())
+    sure = set(p.sure.get(id(s), ()))
+    if kind == "exit":      # (at the end of the with block's body)
+        for t in s.body:
+            sure |= _targets(t)
+    names = [n for n in names if n not in bound or n in sure]
+    pairs = [n for n in pairs if n in sure and p.residual_of.get(n, n) in sure]
+    # (a backward whose residuals are kept too: its entry with them reads what it reads)
+    pairs = [n for n in pairs if n in p.residual_of or n not in {p.residual_of[r] for r in pairs
+                                                                    if r in p.residual_of}]
+    if not names and not pairs:
+        return      # (a name bound later in a loop's body, or in a branch: it may be unbound here)
+    walked = p._walk_of(s) if kind == "stmt" else None
+    # (what an adjoint reads as an operand, ``operands=(W,)``: kept there where it is a plain list, not sct's
+    # tape nor a log list the code reads otherwise, rt.stale_kept)
+    lists = [n for n in names if n in operands]
+    operands = [gast.keyword(arg="operands", value=gast.Tuple(elts=[load(n) for n in lists], ctx=gast.Load()))
+                ] if lists else []
+    if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
+        operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
+            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] if n in p.residual_of
+                       else [load(n), const(p.pair_lines[n])], ctx=gast.Load()) for n in pairs],
+            ctx=gast.Load())))
+    take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
+                  call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
+    what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
+        if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
+    check = expr_stmt(call(rt("stale_check"), [
+        load(kept), strings([p.spelled.get(n, n) for n in names]),
+        gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
+        const(what), const(p.filename), const(line)]))
+    k = next(k for k, t in enumerate(parent) if t is s)
+    if kind == "stmt":
+        parent[k:k + 1] = [take, s, check]
+    elif kind == "test":
+        parent.insert(k, take)
+        s.body.insert(0, check)
+        s.orelse.insert(0, copy.deepcopy(check))
+    elif kind == "enter":
+        parent.insert(k, take)
+        s.body.insert(0, check)
+    else:
+        parent.insert(k, assign(kept, const(None)))
+        s.body.append(take)
+        parent.insert(k + 2, check)
+
+
+_PARAMETER = object()      # (the root of a path read from a parameter: _residual_reads)
+
+
+def _residual_reads(checks: _Pass, fwd, namespace) -> tuple:
+    """A helper's backward's ``__sct_residual_reads__``: where its residuals hold what its adjoint reads of its
+    parameters' objects (``("value", k, "self.w")``: ``self.w``, ``m.w.T``, ``cfg["w"][0]``, the array or its view,
+    is the residuals' item k) and the backward and residuals of a helper it calls (``("pair", i, j)``), for its
+    caller's check around code run between the call and the gradient (rt.stale_kept's adjoints; was: not checked,
+    ``y = LAYER(x)`` of a ``__call__`` reading ``self.w``, then ``W[0] += 1``: [3, 2] where Python's derivative
+    is [2, 2], red57a W1)."""
+    returns = [n for n in walk_nodes(fwd) if isinstance(n, gast.Return)]
+    if len(returns) != 1 or not (isinstance(returns[0].value, gast.Tuple) and len(returns[0].value.elts) == 2 and
+                                 isinstance(returns[0].value.elts[1], gast.Tuple)):
+        return ()
+    elts = returns[0].value.elts[1].elts
+    position = {e.id: k for k, e in enumerate(elts) if isinstance(e, gast.Name)}
+    paths = _field_paths(checks, fwd, namespace, params=True)
+    out = [("value", k, checks.spelled.get(e.id, e.id)) for k, e in enumerate(elts)
+           if isinstance(e, gast.Name) and e.id in paths]
+    out += [("pair", position[b], position[r]) for r, b in sorted(checks.residual_of.items())
+            if r in position and b in position]
+    return tuple(out)
+
+
+def _residuals_of(node, bwd_of):
+    """``(residuals' name, backward's name)`` of ``(y, y_residuals) = part_fwd(x, m)``, a call of a helper's pair
+    forward (``bwd_of``), else None."""
+    if not (isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Tuple) and
+            len(node.targets[0].elts) == 2 and isinstance(node.targets[0].elts[1], gast.Name) and
+            isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Name) and
+            node.value.func.id in bwd_of):
+        return None
+    return node.targets[0].elts[1].id, bwd_of[node.value.func.id]
 
 
 def _sweep_checks(p: _Pass, events, info, active) -> None:
@@ -596,7 +658,7 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     functions = [f for f in generated.functions if isinstance(f, gast.FunctionDef)]
     fwd = next((f for f in functions if f.name == generated.entry), None)
     if fwd is None:
-        return True, ()
+        return True, (), ()
     others = [f for f in functions if f is not fwd]
     final = set()
     if vjp and generated.bwd is not None:
@@ -631,10 +693,50 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     free_values = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, free_values)
     checks.getters = getter_objects(param_kinds, free_values)
+    checks.callbacks = _callbacks(fwd, free_values, param_kinds)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
-    return checks.unseen, (_adjoint_reads(checks, fwd, final, namespace) if vjp else ())
+    if not vjp:
+        return checks.unseen, (), ()
+    return checks.unseen, _adjoint_reads(checks, fwd, final, namespace, _defaults(fn)), \
+        _residual_reads(checks, fwd, namespace)
+
+
+def _defaults(fn) -> Dict[str, object]:
+    """The defaults of ``fn``'s parameters, by name: what the adjoint reads of a parameter the call leaves to its
+    default (``def part(x, w=W)``: ``W``, read by the caller's check as a global is; was: not checked, red57a W1).
+    (Kept also where a call passes the parameter: a check of the default's numbers, refused only where code
+    changes them in place between the operation and its gradient.)"""
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}
+
+
+def _callbacks(fwd, free_values, param_kinds) -> Set[str]:
+    """The names that hold code of the user's a library function given it may call: the functions (and lambdas)
+    the forward defines, the globals and closure values holding a function, method, class, callable object or
+    partial of the user's, the parameters holding a function or a method."""
+    import functools
+    from .runtime.effects import _user_code as runs_user_code
+
+    def user(v):      # (not a class: ``isinstance(v, Cls)``)
+        return user(v.func) if isinstance(v, functools.partial) else \
+            not isinstance(v, type) and runs_user_code(v) and not getattr(v, "__sct_generated__", False)
+    out = {n.name for n in walk_nodes(fwd) if isinstance(n, gast.FunctionDef) and n is not fwd}
+    out |= {n for n, v in free_values.items() if user(v)}
+    out |= {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and len(k) > 1 and
+            (k[:2] in (("const", types.FunctionType), ("const", types.MethodType), ("obj", functools.partial)))}
+    if out:     # (and the lists, tuples and dicts the forward makes of them: ``np.piecewise(v, conds, [f, g])``)
+        made = [(n.targets[0].id, {m.id for m in walk_nodes(n.value) if isinstance(m, gast.Name)})
+                for n in walk_nodes(fwd) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+                isinstance(n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.Tuple, gast.Dict, gast.Set))]
+        for _ in range(3):
+            out |= {name for name, names in made if names & out}
+    return out
 
 
 def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> str:
@@ -652,7 +754,7 @@ def _outside_name(namespace, namer, spelled, named, bound, name: str, value) -> 
     return out
 
 
-def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
+def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace, defaults=None) -> tuple:
     """``Compiled.adjoint_reads``: the user's globals (and closure values) the adjoint reads by name, its helpers'
     included, that hold a plain array or a list: what the caller keeps and checks around its own calls."""
     from .runtime.dlarray import dlarray
@@ -666,7 +768,8 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
     paths = _field_paths(checks, fwd, namespace) if names & checks.bound else {}
     out, seen = [], set()
     for n in sorted(names):
-        value = namespace.get(n, None) if n not in checks.bound else paths.get(n)
+        value = namespace.get(n, None) if n not in checks.bound else \
+            (defaults or {}).get(n) if n in checks.params else paths.get(n)
         if (n in checks.known or n in checks.outside_names) and id(value) not in seen and \
                 (type(value) in (list, FieldPath) or isinstance(value, np.ndarray) and not isinstance(value, dlarray)):
             seen.add(id(value))
@@ -674,9 +777,13 @@ def _adjoint_reads(checks: _Pass, fwd, final: Set[str], namespace) -> tuple:
     return tuple(out)
 
 
-def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
+def _field_paths(checks: _Pass, fwd, namespace, params: bool = False) -> Dict[str, FieldPath]:
     """Per name the forward binds once to a field or an item of a global's object (``CFG_w = CFG.w``,
-    ``P_w = P["w"]``, a chain of them), the path it reads (the adjoint reads the name through the residuals)."""
+    ``P_w = P["w"]``, a chain of them) or to a view of a global's array (``W_T = W.T``, ``a = A[0]``,
+    ``A.reshape(2)``, ``np.asarray(A)[:, 0]``, ``CFG.w.T``), the path it reads (the adjoint reads the name through
+    the residuals; a view's numbers are its array's: FieldPath keeps that array, so a write through the array or
+    through any view of it is seen; was: only a bare field or item, ``x @ W.T`` in a helper then ``W[0, 0] += 1``
+    before the gradient gave [3, 2] where Python's derivative is [2, 2], red57a W1)."""
     stores: Dict[str, int] = {}
     for n in walk_nodes(fwd):
         if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
@@ -685,27 +792,48 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
     shown: Dict[str, str] = {}
     for n in walk_nodes(fwd):
         if not (isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name) and
-                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript)) and
-                isinstance(n.value.value, gast.Name)):
+                stores.get(n.targets[0].id) == 1 and isinstance(n.value, (gast.Attribute, gast.Subscript, gast.Call))):
             continue
-        v, root = n.value, n.value.value.id
-        if isinstance(v, gast.Attribute):
-            step, text = (True, v.attr), "." + v.attr
-        elif isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
-            step, text = (False, v.slice.value), f"[{v.slice.value!r}]"
-        else:
+        got = _path_read(checks, n.value, paths, shown, namespace, params)
+        if got is None or not got[1] or (got[0] is _PARAMETER) != params:
             continue
-        if root in paths:
-            base, name = paths[root], shown[root]
-            paths[n.targets[0].id] = FieldPath(base.root, base.steps + (step,))
-        elif root not in checks.bound and root in checks.known and root in namespace:
-            name = checks.spelled.get(root, root)
-            paths[n.targets[0].id] = FieldPath(namespace[root], (step,))
-        else:
-            continue
-        shown[n.targets[0].id] = name + text
-        checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
+        root, steps, text = got
+        paths[n.targets[0].id] = FieldPath(root, steps)
+        shown[n.targets[0].id] = text
+        checks.spelled[n.targets[0].id] = text      # (in its caller's messages: the path the user wrote)
     return paths
+
+
+def _path_read(checks: _Pass, v, paths, shown, namespace, params: bool = False):
+    """(the global's value, the steps, the user's spelling) of what ``v`` reads from a global (or a closure value):
+    its fields and items, and a view of an array reached so (``FieldPath.VIEW``, the last step), else None;
+    ``params``: from a parameter too (its root ``_PARAMETER``)."""
+    if isinstance(v, gast.Name):
+        if v.id in paths:
+            return paths[v.id].root, paths[v.id].steps, shown[v.id]
+        if v.id not in checks.bound and v.id in checks.known and v.id in namespace or params and v.id in checks.params:
+            return namespace.get(v.id) if v.id not in checks.params else _PARAMETER, (), checks.spelled.get(v.id, v.id)
+        return None
+    parts = _dotted(v.func) if isinstance(v, gast.Call) else []
+    if isinstance(v, gast.Attribute):
+        base, step, text = v.value, (True, v.attr), "." + v.attr
+    elif isinstance(v, gast.Subscript) and isinstance(v.slice, gast.Constant) and type(v.slice.value) in (str, int):
+        base, step, text = v.value, (False, v.slice.value), f"[{v.slice.value!r}]"
+    elif isinstance(v, gast.Subscript):
+        base, step, text = v.value, FieldPath.VIEW, ""        # (a slice: a view, or numbers copied from it)
+    elif parts[:1] == [checks.np]:
+        if parts[-1] not in _NUMPY_VIEWS or not v.args:
+            return None
+        base, step, text = v.args[0], FieldPath.VIEW, ""
+    elif isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and \
+            parts[:1] != [checks.rt]:
+        base, step, text = v.func.value, FieldPath.VIEW, ""
+    else:
+        return None
+    got = _path_read(checks, base, paths, shown, namespace, params)
+    if got is None or got[1][-1:] == (FieldPath.VIEW,):
+        return got          # (a view of a view: the same array's numbers)
+    return got[0], got[1] + (step,), got[2] + text
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:

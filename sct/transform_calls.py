@@ -722,6 +722,7 @@ def _first_argument_pair(cache, owner, fwd, bwd, count, keywords, names, module)
     pair = _exec_generated(source, module.replace('_', ' '), module,
                            {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner},
                            (f"{outer}_fwd", f"{outer}_bwd"))
+    _reads_through(pair[1], bwd)
     with _WRAPPERS_LOCK:
         cache[key] = (fwd, bwd, owner) + pair
         while len(cache) > _WRAPPERS_MAX:
@@ -819,9 +820,10 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
                       functools.partial(_described, partial))
     mask = (frozen_active,) * nfrozen + tuple(active) + (frozen_active,) * len(layout)
     fwd, bwd = vjp_pair(fn, mask, every, rest)
+    reads = _frozen_reads(partial, bwd)
     pair = None if frozen_active else _partial_source_pair(partial, fwd, bwd, given, tuple(kwargs), tuple(layout))
     if pair is not None:
-        return pair
+        return pair[0], _reading(pair[1], reads)
 
     def forward_partial(*call_args, **call_kwargs):
         every_now, rest_now = bound(call_args, call_kwargs)
@@ -832,7 +834,44 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
     for f in (forward_partial, backward_partial):    # differentiating these again is refused
         f.__sct_partial__ = partial
         f.__sct_keyword__ = _clashing_keyword(kwargs)
+    _reads_through(backward_partial, bwd)
+    if reads:
+        backward_partial.__sct_adjoint_reads__ = reads
     return forward_partial, backward_partial
+
+
+def _reads_through(wrapper, bwd):
+    """A backward ``wrapper`` that hands its residuals to ``bwd``: it reads what ``bwd`` reads (its globals, and
+    its arguments' objects through the residuals: sct/stale_reads.py, rt.stale_kept's adjoints)."""
+    for attr in ("__sct_adjoint_reads__", "__sct_residual_reads__"):
+        if hasattr(bwd, attr):
+            setattr(wrapper, attr, getattr(bwd, attr))
+    return wrapper
+
+
+def _frozen_reads(partial, bwd) -> tuple:
+    """What the adjoint of a call of ``partial`` may read that code run between the call and the gradient may
+    change in place: its function's (``__sct_adjoint_reads__``) and the plain arrays and lists frozen in it
+    (``partial(part, w=W)``: ``W``), for the caller's check around such code (rt.stale_kept's adjoints; was: not
+    checked, ``W[0] += 1`` between them gave [3, 2] where Python's derivative is [2, 2], red57a W1)."""
+    from .runtime.dlarray import dlarray
+    name = getattr(partial.func, "__name__", "?")
+    frozen = [(f"functools.partial({name}, ...)'s argument {i}", v) for i, v in enumerate(partial.args)] + \
+        [(f"functools.partial({name}, ...)'s {k}", v) for k, v in partial.keywords.items()]
+    return tuple(getattr(bwd, "__sct_adjoint_reads__", ())) + tuple(
+        (k, v) for k, v in frozen if type(v) is list or isinstance(v, np.ndarray) and not isinstance(v, dlarray))
+
+
+def _reading(bwd, reads):
+    """``bwd``, or a function of its code (the pair's generated source, shared by the partials of a function)
+    that carries ``reads`` as its ``__sct_adjoint_reads__``."""
+    if not reads:
+        return bwd
+    own = types.FunctionType(bwd.__code__, bwd.__globals__, bwd.__name__, bwd.__defaults__, bwd.__closure__)
+    own.__dict__.update(vars(bwd))
+    own.__qualname__, own.__module__ = bwd.__qualname__, bwd.__module__
+    own.__sct_adjoint_reads__ = reads
+    return own
 
 
 _PARTIAL_PAIRS: "OrderedDict[Any, tuple]" = OrderedDict()
@@ -892,6 +931,7 @@ def _partial_source_pair(partial, fwd, bwd, given, keywords, layout):
         generated = _exec_generated(source, "partial call", "partial_call",
                                     {"fn_fwd": fwd, "fn_bwd": bwd, "defaults": tuple(defaults)},
                                     ("partial_fwd", "partial_bwd"))
+        _reads_through(generated[1], bwd)
         with _WRAPPERS_LOCK:
             _PARTIAL_PAIRS[key] = (fwd, bwd) + generated
             while len(_PARTIAL_PAIRS) > _WRAPPERS_MAX:
@@ -947,6 +987,7 @@ def _closure_pair(closure, env_active, active, args, kwargs, receiver: bool):
     for f in (forward_closure, backward_closure):    # differentiating these again is refused
         f.__sct_closure__ = closure
         f.__sct_keyword__ = _clashing_keyword(kwargs)
+    _reads_through(backward_closure, bwd)
     return forward_closure, backward_closure
 
 
@@ -1033,6 +1074,8 @@ def _closure_source_pair(fwd, bwd, count, nfree, given, layout, keywords, late, 
                   f"    return ({', '.join(outer)}{',' if len(outer) == 1 else ''})\n")
         generated = _exec_generated(source, "closure call", "closure_call", {"fn_fwd": fwd, "fn_bwd": bwd},
                                     ("closure_fwd", "closure_bwd", "closure_value_bwd"))
+        _reads_through(generated[1], bwd)
+        _reads_through(generated[2], bwd)
         with _WRAPPERS_LOCK:
             _CLOSURE_PAIRS[key] = (fwd, bwd) + generated
             while len(_CLOSURE_PAIRS) > _WRAPPERS_MAX:
