@@ -219,6 +219,7 @@ class _WriteCheck:
                 self.fdef.body[0], name, f"{self.fname}() is given {name} that is not None, where sct compiled it "
                 f"for {name} None (writing into its own new array, not into one it was given); pass {name} "
                 "by position, or make the call outside the differentiated function", check="require_none"))
+        self._refuse_changes_beside_through()
         if self._kept_in_place:
             s = self._kept_in_place[0]
             name = s.targets[0].value.id
@@ -522,6 +523,43 @@ class _WriteCheck:
                           f"dict holds that object and changes too, where sct stored the value as it was. Change "
                           f"a copy (`{w} = {w}.copy()` first), or store the value after its last change",
                           f"change of {w}")
+
+    def _refuse_changes_beside_through(self) -> None:
+        """A dict dlfeval was given whose item writes are made into the caller's dict as new values (the run
+        gives the code a copy: rt.setitem_through), changed in place another way too (``lr = cfg.pop("lr")``,
+        ``cfg.setdefault(k, v)`` used as a value, ``cfg.update(...)``, ``del cfg[k]``, ``p = cfg.pop``, a helper
+        given ``cfg`` that may change it): that change reached the copy only, and the caller's dict missed it
+        (red57a W7: Python's ``{'lr': 0.1, 'last': 1.0}`` left as ``{'last': 1.0}``).  Refused at the change."""
+        through = self.fdef.sct_argument_dicts
+        if self.mode != "entry" or not through:
+            return
+        first = min(line for line, _ in self.fdef.sct_argument_item_writes)
+
+        def holds(t, node) -> bool:
+            return isinstance(node, gast.Name) and any(
+                o != EXT and o[0] == "arg" and o[1] in through for o in self.analysis.objects(t, node.id))
+        for t in _statements(self.fdef.body):
+            if not isinstance(t, (gast.Assign, gast.Expr, gast.Return, gast.AugAssign)) or t.value is None:
+                continue
+            for node in walk_no_defs(t.value):
+                if isinstance(node, gast.Attribute) and node.attr in _DICT_CHANGES and holds(t, node.value):
+                    shown = self.spell(node.value.id)
+                    deleted = (getattr(t, "lineno", None), shown) in getattr(self.fdef, "sct_deleted_items", ())
+                    self._changed_beside_through(t, f"del {shown}[...]" if deleted else f"{shown}.{node.attr}(...)",
+                                                 shown, first)
+                if not isinstance(node, gast.Call):
+                    continue
+                given = [a.value if isinstance(a, gast.Starred) else a for a in node.args] + \
+                    [k.value for k in node.keywords]
+                name = next((a.id for a in given if holds(t, a)), None)
+                if name is not None and _may_change_dict(_resolved(self.resolver, node.func)):
+                    self._changed_beside_through(t, f"{_dotted(node.func)}(...)", self.spell(name), first)
+
+    def _changed_beside_through(self, t, spelled: str, shown: str, first: int) -> None:
+        self.fail(t, f"{spelled} may change {shown}, a dict {self.fname}() was given, in place, while sct makes the "
+                  f"writes of its items (line {first}) into the caller's dict as new values, from a copy that this "
+                  f"change would reach alone: the caller's dict would miss it. Read items with `{shown}.get(key, "
+                  f"default)`, write them with `{shown}[key] = value`, and remove keys after dlfeval returns", spelled)
 
     def _argument_dict_write(self, s, name: str, why) -> bool:
         """MATLAB's model function storing batchnorm's statistics in its state struct, a dict of dlfeval's
@@ -2092,6 +2130,28 @@ def _item_root(fdef, name: str) -> str:
 
 _SAFE_CONSTS = (bool, str, bytes, type(None), type, slice, range, types.FunctionType, types.BuiltinFunctionType,
                 types.MethodType, np.ufunc)
+
+
+_DICT_CHANGES = frozenset(MUTATORS | {"__setitem__", "__delitem__", "__ior__", "__init__"})
+
+
+def _may_change_dict(target) -> bool:
+    """May a call of ``target`` (None: not known) change a dict it is given in place?  numpy's, sct's and
+    Python's functions do not (but ``dict.pop``, ``operator.setitem`` and their kin); a user's function does
+    where its source may change an argument (callee_effects.changes_arguments)."""
+    if target is None:
+        return True
+    name = getattr(target, "__name__", "")
+    if name in _DICT_CHANGES or name.strip("_") in ("setitem", "delitem", "ior", "setattr", "exec", "eval"):
+        return True
+    module = getattr(target, "__module__", None) or getattr(type(target), "__module__", "") or ""
+    if module.split(".")[0] in ("builtins", "numpy", "math", "sct", "runtime", "scipy", "operator", "_operator") or \
+            isinstance(target, (types.BuiltinFunctionType, types.MethodDescriptorType, np.ufunc)):
+        return False
+    if isinstance(target, type) and target.__module__ == "builtins":
+        return False
+    from .callee_effects import changes_arguments
+    return changes_arguments(target)
 
 
 def _kind_may_hold(kind, cls) -> bool:
