@@ -382,6 +382,8 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
+        if needs_value and not tracked and self.mode == "entry" and self._outside_untraced_write(s, name):
+            return      # (``METRICS["n"] += 1`` after an operation: run in place, as in a helper; red57a F1)
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
             if why is not None and self._argument_dict(s, name, why):
@@ -482,12 +484,56 @@ class _WriteCheck:
             if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
                     self.is_active(st.value):
                 state = analysis.before.get(id(st))
-                if state is None or any(not self._own_objects(n, state.env.get(n, frozenset()), written)
-                                        if n in analysis.locals
-                                        else not _plain_global(self.resolver.resolve_name(n))
-                                        for n in loaded_names(st.value)):
+                if state is None or any(not self._not_holding(n, state, written) for n in loaded_names(st.value)):
                     return False
+        augmented = getattr(s, "sct_augmented", None)
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if augmented is not None and augmented[0] is not None and augmented[1] == name and \
+                not self._number_item(augmented[0], written):
+            return False
+        if augmented is not None and augmented[0] is not None and augmented[1] == name and guards is not None:
+            # (the old item rebound, as a number is; an array there would change in place, and an adjoint may
+            # hold it: the run checks it is a number)
+            guards.append(NumberGuard(s, augmented[0], f"`{self.spell(name)}[...] op= ...` changes the array "
+                                      f"(or list) the item of {self.spell(name)} holds in place, and an earlier "
+                                      f"differentiated operation may read it; sct runs such a write in place only "
+                                      f"where the item is a number (a counter). Write `{self.spell(name)}[key] = "
+                                      f"{self.spell(name)}[key] + ...` for a new value"))
         return True
+
+    def _number_item(self, old: str, written) -> bool:
+        """May the old item ``old`` of ``written[k] op= v`` be a number (not an array changed in place)?  Where
+        ``k`` is a constant, ``written[k]`` now tells; else the run checks it (rt.require_number)."""
+        binds = self._name_values().get(old)
+        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
+                not isinstance(binds[0].slice, gast.Constant):
+            return True
+        try:
+            item = written[binds[0].slice.value]
+        except Exception:
+            return True
+        return isinstance(item, (bool, int, float, complex, np.number))
+
+    def _not_holding(self, n: str, state, written) -> bool:
+        """Is the name ``n``, read by a differentiated statement, neither the outside list or dict ``written``
+        nor a holder of it: objects of its own (_own_objects), arrays or numbers (its kind, an op's result, an
+        argument's numeric item), a global number or numeric array, or an item of an outside container that is
+        a number or numeric array now (``lr = CFG["lr"]``: red57a F1, where ``METRICS["n"] += 1`` after
+        ``y = np.sum(x * W) * CFG["lr"]`` was refused)?"""
+        if n not in self.analysis.locals:
+            return _plain_global(self.resolver.resolve_name(n)) or _numeric_value(self.resolver.resolve_name(n))
+        if self._own_objects(n, state.env.get(n, frozenset()), written) or self._op_valued(n, set()) or \
+                self._argument_leaf(n, set()):
+            return True
+        binds = self._name_values().get(n)
+        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
+                not isinstance(binds[0].value, gast.Name) or binds[0].value.id in self.analysis.locals or \
+                not isinstance(binds[0].slice, gast.Constant):
+            return False
+        try:
+            return _numeric_value(self.resolver.resolve_name(binds[0].value.id)[binds[0].slice.value])
+        except Exception:
+            return False
 
     def _own_objects(self, name: str, objs, written) -> bool:
         """Are the objects ``name`` holds (what an adjoint reading it may hold) not the outside list or dict
@@ -2171,6 +2217,12 @@ def _kind_may_hold(kind, cls) -> bool:
             return True
         return any(_kind_may_hold(part if tag == "seq" else part[1], cls) for part in parts)
     return True             # (a cycle back to an owner, a module, what else: may hold it)
+
+
+def _numeric_value(value) -> bool:
+    """A number, or an array of numbers (no object holding a list or dict)."""
+    return isinstance(value, (bool, int, float, complex, np.number)) or \
+        type(value) is np.ndarray and value.dtype.kind in "biufc"
 
 
 def _plain_global(value) -> bool:
