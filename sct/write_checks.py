@@ -745,7 +745,7 @@ class _WriteCheck:
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
         from .argument_writes import item_types, key_writes, name_bindings, once, python_type, reaching_bindings, \
-            restored_keys
+            restored_keys, root_writes
         from .contents_written import contents_written
         if getattr(self, "_type_facts", None) is None:
             bindings, all_keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
@@ -756,6 +756,10 @@ class _WriteCheck:
                                                      params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored,
                                                      contents=once(contents_written, self.fdef))
+            if self.mode == "entry":
+                roots = root_writes(self.fdef)
+                self._type_facts.root_writes = lambda: roots
+                self._type_facts.through = lambda: self.fdef.sct_argument_dicts
             self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts) if value is not None else ""
@@ -770,6 +774,9 @@ class _WriteCheck:
         arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
         recomputation (sct/forward_code.py)."""
         s.sct_into_argument = True
+        objs = self.analysis.objects(s, name)
+        if objs != frozenset({EXT}):        # (written through: no other argument is this dict, sct.api)
+            self.fdef.sct_argument_dicts.update(o[1] for o in objs)
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
         if not s.sct_through_type and len(s.targets) == 1:   # (a loop's carried value or the item itself)
             from .argument_writes import kept_or_dl
