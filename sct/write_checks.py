@@ -486,11 +486,10 @@ class _WriteCheck:
                 state = analysis.before.get(id(st))
                 if state is None or any(not self._not_holding(n, state, written) for n in loaded_names(st.value)):
                     return False
+        if not self._number_item(s.targets[0], written):
+            return False
         augmented = getattr(s, "sct_augmented", None)
         guards = getattr(self.fdef, "sct_number_guards", None)
-        if augmented is not None and augmented[0] is not None and augmented[1] == name and \
-                not self._number_item(augmented[0], written):
-            return False
         if augmented is not None and augmented[0] is not None and augmented[1] == name and guards is not None:
             # (the old item rebound, as a number is; an array there would change in place, and an adjoint may
             # hold it: the run checks it is a number)
@@ -501,15 +500,15 @@ class _WriteCheck:
                                       f"{self.spell(name)}[key] + ...` for a new value"))
         return True
 
-    def _number_item(self, old: str, written) -> bool:
-        """May the old item ``old`` of ``written[k] op= v`` be a number (not an array changed in place)?  Where
-        ``k`` is a constant, ``written[k]`` now tells; else the run checks it (rt.require_number)."""
-        binds = self._name_values().get(old)
-        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
-                not isinstance(binds[0].slice, gast.Constant):
+    @staticmethod
+    def _number_item(target, written) -> bool:
+        """May the item ``target`` (``written[k]``) replaced be a number (a counter; not an array an adjoint may
+        hold, which ``written[k] += v`` would change in place)?  Where ``k`` is a constant, ``written[k]`` now
+        tells (none there yet: a new item); else the run checks it before an augmented write (rt.require_number)."""
+        if not isinstance(target, gast.Subscript) or not isinstance(target.slice, gast.Constant):
             return True
         try:
-            item = written[binds[0].slice.value]
+            item = written[target.slice.value]
         except Exception:
             return True
         return isinstance(item, (bool, int, float, complex, np.number))
