@@ -597,8 +597,19 @@ class _WriteCheck:
                 given = [a.value if isinstance(a, gast.Starred) else a for a in node.args] + \
                     [k.value for k in node.keywords]
                 name = next((a.id for a in given if holds(t, a)), None)
-                if name is not None and _may_change_dict(_resolved(self.resolver, node.func)):
+                if name is not None and _may_change_dict(self._callee(node)):
                     self._changed_beside_through(t, f"{_dotted(node.func)}(...)", self.spell(name), first)
+
+    def _callee(self, node):
+        """The function ``node`` calls: by its global name chain, else as the activity knows it (a method of an
+        argument's object); None where not known."""
+        target = _resolved(self.resolver, node.func)
+        if target is None:
+            try:
+                target = self.activity.call_info(node).obj
+            except Exception:
+                return None
+        return target
 
     def _changed_beside_through(self, t, spelled: str, shown: str, first: int) -> None:
         self.fail(t, f"{spelled} may change {shown}, a dict {self.fname}() was given, in place, while sct makes the "
