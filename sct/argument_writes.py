@@ -508,6 +508,7 @@ def _any_item_type(value, facts, seen) -> str:
     writes = getattr(facts, "all_key_writes", lambda: None)()
     if writes is None or not (isinstance(holder, tuple) and holder[:1] in (("seq",), ("map",))):
         return ""
+    writes = _writes_into(value.value, writes, facts)
     if ("key", _ANY_KEY) in seen:
         _note_partial(facts)        # (met again: as the others say; not kept as the answer of the names on the way)
         return _CYCLE
@@ -522,6 +523,31 @@ def _any_item_type(value, facts, seen) -> str:
 
 
 _ANY_KEY = object()
+
+
+def _writes_into(holder, writes, facts) -> dict:
+    """``writes`` (key -> values written) less those into another parameter of the entry than ``holder``, where
+    ``holder`` is a parameter never bound again whose items are written through (``facts.through()``): dlfeval
+    refuses such a dict reached from another argument too (sct.api._refuse_aliased_writes), so ``st["t"] += 1`` stores nothing into ``p`` (red57a F3: an Adam step
+    counting in ``st`` left the type of ``p[k]`` unknown, refused when it ran)."""
+    by_root = getattr(facts, "root_writes", None)
+    if by_root is None or not isinstance(holder, gast.Name) or holder.id not in facts.through() or \
+            holder.id not in facts.params or facts.bindings().get(holder.id) or getattr(facts, "entry", None) is not None:
+        return writes
+    others = {id(v) for root, vs in by_root().items() if root != holder.id and root in facts.params and
+              not facts.bindings().get(root) for v in vs}
+    return {k: [v for v in vs if id(v) not in others] for k, vs in writes.items()}
+
+
+def root_writes(fdef) -> Dict[str, list]:
+    """name -> the values written into an item of what the name holds (``d[k] = v``: d)."""
+    found: Dict[str, list] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign):
+            for t in n.targets:
+                if isinstance(t, gast.Subscript) and isinstance(t.value, gast.Name):
+                    found.setdefault(t.value.id, []).append(n.value)
+    return found
 
 
 def _output_type(value, facts, seen) -> str:

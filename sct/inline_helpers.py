@@ -39,6 +39,7 @@ from .runtime.origins import module_top
 from .base_inits import bind_parameters
 from .format_inference import has_format, tree_of_kind
 from .ir import local_names, pattern_captures, shared_walks, walk_nodes
+from .logged_values import logs_only
 from .parse import copied_user_def
 
 MAX_DEPTH = 4
@@ -847,7 +848,7 @@ class _Inliner:
             if in_loop or _has_loop(g):
                 return None
         elif not (self.formats or wanted or self._writes_into_own_arrays(g, call) or
-                  self._writes_into_given_dicts(g, call) or self._changes_known_objects(g, call) or
+                  self._writes_into_given_dicts(g, call) or self._changes_known_objects(g, call) or logs_only(g) or
                      (not _sct_module(self.globals) and _meets_formats(g))):
             return None
         return g

@@ -146,24 +146,46 @@ def _outside_field(fdef, receiver: str, local_names) -> bool:
     if len(binds) != 1 or len(stores) != 1 or len(binds[0].targets) != 1:
         return False
     field = binds[0].value
-    if not (isinstance(field, gast.Attribute) and isinstance(field.value, gast.Name)):
+    item = isinstance(field, gast.Subscript) and isinstance(field.slice, gast.Constant) and \
+        type(field.slice.value) in (str, int)       # (``METRICS["loss"].append(float(L))``: red57a F2)
+    if not ((isinstance(field, gast.Attribute) or item) and isinstance(field.value, gast.Name)):
         return False
     owner = field.value.id
     if owner == receiver or any(isinstance(n, gast.Name) and n.id == owner and
                                 not isinstance(n.ctx, (gast.Load, gast.Param)) for n in walk_nodes(fdef)):
         return False
-    attributes = {id(n.value) for n in walk_nodes(fdef) if isinstance(n, gast.Attribute)}
+    # (o read as o.g, or o[j] where the list is o[k]: a constant j, never a method that could reach o[k])
+    attributes = {id(n.value) for n in walk_nodes(fdef) if isinstance(n, gast.Subscript) and
+                  isinstance(n.slice, gast.Constant)} if item else \
+        {id(n.value) for n in walk_nodes(fdef) if isinstance(n, gast.Attribute)}
     # (the guard of a method read in place, rt.method_read_here(o, "loss", ...), reads o's class only)
     attributes |= {id(a) for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
                    isinstance(n.func, gast.Attribute) and n.func.attr == "method_read_here" and
                    isinstance(n.func.value, gast.Name) for a in n.args[:1]}
     for n in walk_nodes(fdef):
         if isinstance(n, gast.Attribute) and n is not field and isinstance(n.value, gast.Name) and \
-                n.value.id == owner and n.attr == field.attr:
+                n.value.id == owner and not item and n.attr == field.attr:
             return False            # (another read or write of o.f)
+        if isinstance(n, gast.Subscript) and n is not field and isinstance(n.value, gast.Name) and \
+                n.value.id == owner and item and (not isinstance(n.slice, gast.Constant) or
+                                                  n.slice.value == field.slice.value):
+            return False            # (another read or write of o[k], or of o[j] with j known when it runs)
         if isinstance(n, gast.Name) and n.id == owner and isinstance(n.ctx, gast.Load) and id(n) not in attributes:
             return False            # (o itself given on, returned or bound to another name)
     return True
+
+
+def _number_item(node, globals_, local_names) -> bool:
+    """Is ``node`` ``G[k]`` of a global list or dict ``G`` (a constant ``k``) holding a number now (a counter,
+    which holds no list a log appends to)?"""
+    if not (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and
+            node.value.id not in local_names and isinstance(node.slice, gast.Constant)):
+        return False
+    try:
+        item = globals_[node.value.id][node.slice.value]
+    except Exception:
+        return False
+    return type(globals_[node.value.id]) in (list, dict) and isinstance(item, (bool, int, float))
 
 
 def _calls(fdef):
@@ -176,6 +198,13 @@ def _after_ok(st, fdef, activity, bound: set, globals_, local_names) -> bool:
     compute arithmetic and numpy ops of arrays and numbers (names known to hold one: no list's item)?"""
     if isinstance(st, gast.Return):
         value = st.value
+    elif isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+            _number_item(st.value, globals_, local_names):
+        bound.add(st.targets[0].id)     # (``METRICS["n"] += 1`` after the log reads a number there: red57a F2)
+        return True
+    elif isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript) and \
+            _number_item(st.targets[0], globals_, local_names):
+        value = st.value                # (and stores a number computed from it there)
     elif isinstance(st, gast.Assign) and all(isinstance(t, gast.Name) for t in st.targets):
         value = st.value
     elif isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \
@@ -226,7 +255,7 @@ def _after_ok(st, fdef, activity, bound: set, globals_, local_names) -> bool:
     if not whole(value):
         return False
     if isinstance(st, gast.Assign):
-        bound.update(t.id for t in st.targets)
+        bound.update(t.id for t in st.targets if isinstance(t, gast.Name))
     return True
 
 
@@ -253,3 +282,36 @@ def detach_logged(fdef, s, node, rt_name: str) -> None:
     bind.end_lineno = getattr(s, "end_lineno", None)
     node.args[0] = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
     block.insert(i, bind)
+
+
+def logs_only(g) -> bool:
+    """Is the user's function ``g`` a logging helper (``def log(v): LOG.append(float(v))``): its body (a docstring
+    aside) appends ``float``/``int`` of its parameters to lists named by globals, and returns nothing?  Read in
+    place (sct/inline_helpers.py), its appends are the caller's own logs, which sct checks as written inline
+    (was: left as a call given a traced value, refused as one that "may change its arguments": red57a F2)."""
+    from .parse import function_ast
+    try:
+        gdef = function_ast(g)[0]
+    except Exception:
+        return False
+    a = gdef.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    body = gdef.body[1:] if gdef.body and isinstance(gdef.body[0], gast.Expr) and \
+        isinstance(gdef.body[0].value, gast.Constant) and isinstance(gdef.body[0].value.value, str) else gdef.body
+    if not body or a.vararg is not None or a.kwarg is not None:
+        return False
+    for s in body:
+        call = s.value if isinstance(s, gast.Expr) else None
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr == "append"
+                and isinstance(call.func.value, gast.Name) and call.func.value.id not in params and
+                len(call.args) == 1 and not call.keywords):
+            return False
+        v = call.args[0]
+        if not (isinstance(v, gast.Call) and isinstance(v.func, gast.Name) and v.func.id in _NUMBER_CONVERSIONS and
+                g.__globals__.get(v.func.id, getattr(builtins, v.func.id)) is getattr(builtins, v.func.id) and
+                len(v.args) == 1 and not v.keywords and isinstance(v.args[0], gast.Name) and v.args[0].id in params):
+            return False
+        if not isinstance(g.__globals__.get(call.func.value.id), list):
+            return False
+    return not any(isinstance(n, gast.Name) and not isinstance(n.ctx, (gast.Load, gast.Param))
+                   for n in walk_nodes(gdef))

@@ -219,6 +219,7 @@ class _WriteCheck:
                 self.fdef.body[0], name, f"{self.fname}() is given {name} that is not None, where sct compiled it "
                 f"for {name} None (writing into its own new array, not into one it was given); pass {name} "
                 "by position, or make the call outside the differentiated function", check="require_none"))
+        self._refuse_changes_beside_through()
         if self._kept_in_place:
             s = self._kept_in_place[0]
             name = s.targets[0].value.id
@@ -381,6 +382,8 @@ class _WriteCheck:
         analysis, fail = self.analysis, self.fail
         tracked = name in self.active or self.is_active(s.value)
         needs_value = tracked or self.written_saved(s, name)
+        if needs_value and not tracked and self.mode == "entry" and self._outside_untraced_write(s, name):
+            return      # (``METRICS["n"] += 1`` after an operation: run in place, as in a helper; red57a F1)
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
             if why is not None and self._argument_dict(s, name, why):
@@ -479,14 +482,57 @@ class _WriteCheck:
             return False
         for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
             if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
-                    self.is_active(st.value):
+                    self.is_active(st.value) and not any(st is t for t, _ in self.logged):     # (a log: no adjoint)
                 state = analysis.before.get(id(st))
-                if state is None or any(not self._own_objects(n, state.env.get(n, frozenset()), written)
-                                        if n in analysis.locals
-                                        else not _plain_global(self.resolver.resolve_name(n))
-                                        for n in loaded_names(st.value)):
+                if state is None or any(not self._not_holding(n, state, written) for n in loaded_names(st.value)):
                     return False
+        if not self._number_item(s.targets[0], written):
+            return False
+        augmented = getattr(s, "sct_augmented", None)
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if augmented is not None and augmented[0] is not None and augmented[1] == name and guards is not None:
+            # (the old item rebound, as a number is; an array there would change in place, and an adjoint may
+            # hold it: the run checks it is a number)
+            guards.append(NumberGuard(s, augmented[0], f"`{self.spell(name)}[...] op= ...` changes the array "
+                                      f"(or list) the item of {self.spell(name)} holds in place, and an earlier "
+                                      f"differentiated operation may read it; sct runs such a write in place only "
+                                      f"where the item is a number (a counter). Write `{self.spell(name)}[key] = "
+                                      f"{self.spell(name)}[key] + ...` for a new value"))
         return True
+
+    @staticmethod
+    def _number_item(target, written) -> bool:
+        """May the item ``target`` (``written[k]``) replaced be a number (a counter; not an array an adjoint may
+        hold, which ``written[k] += v`` would change in place)?  Where ``k`` is a constant, ``written[k]`` now
+        tells (none there yet: a new item); else the run checks it before an augmented write (rt.require_number)."""
+        if not isinstance(target, gast.Subscript) or not isinstance(target.slice, gast.Constant):
+            return True
+        try:
+            item = written[target.slice.value]
+        except Exception:
+            return True
+        return isinstance(item, (bool, int, float, complex, np.number))
+
+    def _not_holding(self, n: str, state, written) -> bool:
+        """Is the name ``n``, read by a differentiated statement, neither the outside list or dict ``written``
+        nor a holder of it: objects of its own (_own_objects), arrays or numbers (its kind, an op's result, an
+        argument's numeric item), a global number or numeric array, or an item of an outside container that is
+        a number or numeric array now (``lr = CFG["lr"]``: red57a F1, where ``METRICS["n"] += 1`` after
+        ``y = np.sum(x * W) * CFG["lr"]`` was refused)?"""
+        if n not in self.analysis.locals:
+            return _plain_global(self.resolver.resolve_name(n)) or _numeric_value(self.resolver.resolve_name(n))
+        if self._own_objects(n, state.env.get(n, frozenset()), written) or self._op_valued(n, set()) or \
+                self._argument_leaf(n, set()):
+            return True
+        binds = self._name_values().get(n)
+        if not binds or len(binds) != 1 or not isinstance(binds[0], gast.Subscript) or \
+                not isinstance(binds[0].value, gast.Name) or binds[0].value.id in self.analysis.locals or \
+                not isinstance(binds[0].slice, gast.Constant):
+            return False
+        try:
+            return _numeric_value(self.resolver.resolve_name(binds[0].value.id)[binds[0].slice.value])
+        except Exception:
+            return False
 
     def _own_objects(self, name: str, objs, written) -> bool:
         """Are the objects ``name`` holds (what an adjoint reading it may hold) not the outside list or dict
@@ -522,6 +568,54 @@ class _WriteCheck:
                           f"dict holds that object and changes too, where sct stored the value as it was. Change "
                           f"a copy (`{w} = {w}.copy()` first), or store the value after its last change",
                           f"change of {w}")
+
+    def _refuse_changes_beside_through(self) -> None:
+        """A dict dlfeval was given whose item writes are made into the caller's dict as new values (the run
+        gives the code a copy: rt.setitem_through), changed in place another way too (``lr = cfg.pop("lr")``,
+        ``cfg.setdefault(k, v)`` used as a value, ``cfg.update(...)``, ``del cfg[k]``, ``p = cfg.pop``, a helper
+        given ``cfg`` that may change it): that change reached the copy only, and the caller's dict missed it
+        (red57a W7: Python's ``{'lr': 0.1, 'last': 1.0}`` left as ``{'last': 1.0}``).  Refused at the change."""
+        through = self.fdef.sct_argument_dicts
+        if self.mode != "entry" or not through:
+            return
+        first = min(line for line, _ in self.fdef.sct_argument_item_writes)
+
+        def holds(t, node) -> bool:
+            return isinstance(node, gast.Name) and any(
+                o != EXT and o[0] == "arg" and o[1] in through for o in self.analysis.objects(t, node.id))
+        for t in _statements(self.fdef.body):
+            if not isinstance(t, (gast.Assign, gast.Expr, gast.Return, gast.AugAssign)) or t.value is None:
+                continue
+            for node in walk_no_defs(t.value):
+                if isinstance(node, gast.Attribute) and node.attr in _DICT_CHANGES and holds(t, node.value):
+                    shown = self.spell(node.value.id)
+                    deleted = (getattr(t, "lineno", None), shown) in getattr(self.fdef, "sct_deleted_items", ())
+                    self._changed_beside_through(t, f"del {shown}[...]" if deleted else f"{shown}.{node.attr}(...)",
+                                                 shown, first)
+                if not isinstance(node, gast.Call):
+                    continue
+                given = [a.value if isinstance(a, gast.Starred) else a for a in node.args] + \
+                    [k.value for k in node.keywords]
+                name = next((a.id for a in given if holds(t, a)), None)
+                if name is not None and _may_change_dict(self._callee(node)):
+                    self._changed_beside_through(t, f"{_dotted(node.func)}(...)", self.spell(name), first)
+
+    def _callee(self, node):
+        """The function ``node`` calls: by its global name chain, else as the activity knows it (a method of an
+        argument's object); None where not known."""
+        target = _resolved(self.resolver, node.func)
+        if target is None:
+            try:
+                target = self.activity.call_info(node).obj
+            except Exception:
+                return None
+        return target
+
+    def _changed_beside_through(self, t, spelled: str, shown: str, first: int) -> None:
+        self.fail(t, f"{spelled} may change {shown}, a dict {self.fname}() was given, in place, while sct makes the "
+                  f"writes of its items (line {first}) into the caller's dict as new values, from a copy that this "
+                  f"change would reach alone: the caller's dict would miss it. Read items with `{shown}.get(key, "
+                  f"default)`, write them with `{shown}[key] = value`, and remove keys after dlfeval returns", spelled)
 
     def _argument_dict_write(self, s, name: str, why) -> bool:
         """MATLAB's model function storing batchnorm's statistics in its state struct, a dict of dlfeval's
@@ -661,7 +755,7 @@ class _WriteCheck:
     def _python_type(self, value) -> str:
         """Is ``value`` a dlarray in plain Python ("dl"), surely not one ("plain"), or not known ("")?"""
         from .argument_writes import item_types, key_writes, name_bindings, once, python_type, reaching_bindings, \
-            restored_keys
+            restored_keys, root_writes
         from .contents_written import contents_written
         if getattr(self, "_type_facts", None) is None:
             bindings, all_keys, restored = name_bindings(self.fdef), key_writes(self.fdef), restored_keys(self.fdef)
@@ -672,6 +766,10 @@ class _WriteCheck:
                                                      params=set(_parameter_names(self.fdef)),
                                                      restored=lambda: restored,
                                                      contents=once(contents_written, self.fdef))
+            if self.mode == "entry":
+                roots = root_writes(self.fdef)
+                self._type_facts.root_writes = lambda: roots
+                self._type_facts.through = lambda: self.fdef.sct_argument_dicts
             self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts) if value is not None else ""
@@ -686,6 +784,9 @@ class _WriteCheck:
         arguments is refused (sct.api._refuse_aliased_writes), and on the function for the guard of its
         recomputation (sct/forward_code.py)."""
         s.sct_into_argument = True
+        objs = self.analysis.objects(s, name)
+        if objs != frozenset({EXT}):        # (written through: no other argument is this dict, sct.api)
+            self.fdef.sct_argument_dicts.update(o[1] for o in objs)
         s.sct_through_type = self._python_type(s.value)      # (what the caller's dict gets: rt.setitem_through)
         if not s.sct_through_type and len(s.targets) == 1:   # (a loop's carried value or the item itself)
             from .argument_writes import kept_or_dl
@@ -2135,6 +2236,28 @@ _SAFE_CONSTS = (bool, str, bytes, type(None), type, slice, range, types.Function
                 types.MethodType, np.ufunc)
 
 
+_DICT_CHANGES = frozenset(MUTATORS | {"__setitem__", "__delitem__", "__ior__", "__init__"})
+
+
+def _may_change_dict(target) -> bool:
+    """May a call of ``target`` (None: not known) change a dict it is given in place?  numpy's, sct's and
+    Python's functions do not (but ``dict.pop``, ``operator.setitem`` and their kin); a user's function does
+    where its source may change an argument (callee_effects.changes_arguments)."""
+    if target is None:
+        return True
+    name = getattr(target, "__name__", "")
+    if name in _DICT_CHANGES or name.strip("_") in ("setitem", "delitem", "ior", "setattr", "exec", "eval"):
+        return True
+    module = getattr(target, "__module__", None) or getattr(type(target), "__module__", "") or ""
+    if module.split(".")[0] in ("builtins", "numpy", "math", "sct", "runtime", "scipy", "operator", "_operator") or \
+            isinstance(target, (types.BuiltinFunctionType, types.MethodDescriptorType, np.ufunc)):
+        return False
+    if isinstance(target, type) and target.__module__ == "builtins":
+        return False
+    from .callee_effects import changes_arguments
+    return changes_arguments(target)
+
+
 def _kind_may_hold(kind, cls) -> bool:
     """May a value of this kind (sct/kinds.py) be or hold an object of class ``cls`` (a list, a dict)?"""
     if not isinstance(kind, tuple) or not kind:
@@ -2152,6 +2275,12 @@ def _kind_may_hold(kind, cls) -> bool:
             return True
         return any(_kind_may_hold(part if tag == "seq" else part[1], cls) for part in parts)
     return True             # (a cycle back to an owner, a module, what else: may hold it)
+
+
+def _numeric_value(value) -> bool:
+    """A number, or an array of numbers (no object holding a list or dict)."""
+    return isinstance(value, (bool, int, float, complex, np.number)) or \
+        type(value) is np.ndarray and value.dtype.kind in "biufc"
 
 
 def _plain_global(value) -> bool:

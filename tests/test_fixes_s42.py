@@ -257,7 +257,7 @@ def test_float_methods_without_a_derivative_run():
 
 # --- a write into a global's item: advice that keeps it a global -----------------------------------
 
-STATS = {"calls": 0}
+STATS = {"calls": 0, "scale": np.ones(3)}
 
 
 def _counts_calls(w, x):
@@ -266,8 +266,18 @@ def _counts_calls(w, x):
     return y, dlgradient(y, w)
 
 
+def _rescales(w, x):
+    y = np.sum(np.tanh(x @ (w * STATS["scale"])) ** 2)
+    STATS["scale"] = STATS["scale"] * 2.0
+    return y, dlgradient(y, w)
+
+
 def test_write_into_a_global_item_says_what_to_do_instead_of_a_copy():
+    # a counter bumped after the operation runs in place, as Python runs it (dict57: red57a F1 was this refusal)
+    STATS["calls"] = 0
+    dlfeval(_counts_calls, dlarray(np.ones(3)), np.ones((2, 3)))
+    assert STATS["calls"] == 1
     # was: "Write `STATS = STATS.copy()` before writing into it", which makes STATS a local (UnboundLocalError)
     with pytest.raises(sct.CompileError) as e:
-        dlfeval(_counts_calls, dlarray(np.ones(3)), np.ones((2, 3)))
+        dlfeval(_rescales, dlarray(np.ones(3)), np.ones((2, 3)))
     assert "STATS is not a local of the function" in str(e.value) and "STATS.copy()" not in str(e.value)
