@@ -241,7 +241,7 @@ class ForwardCode(EmitPass):
 
     def type_test(self, value: gast.Call):
         """(module-level ``type_test``, which forward mode's code shares: sct/tangent.py)"""
-        return type_test(self.act, value)
+        return type_test(self.act, value, self.gen.rt_name)
 
     def text_operands(self, value):
         """(module-level ``text_operands``, which forward mode's code shares: sct/tangent.py)"""
@@ -322,14 +322,17 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
 
 
-def type_test(act, value: gast.Call):
+def type_test(act, value: gast.Call, rt_name: str):
     """``(runtime function, extra arguments)`` a type test of the user's code is run by (``isinstance``,
     one-argument ``type``, ``np.isscalar``: answered as plain Python's run answers, the value tested being
     ``tested_type``'s; ``str``, ``repr``, ``ascii``, ``format``: numpy's text of a dlarray held in an
     argument's container), or None for other calls and for the runtime's own code, which knows what it is
-    given."""
+    given, and for sct's own checks in the code (``rt.builtin_type(A) is list``: sct/normalize_loops.py; was
+    answered as a user's ``type(A)``, refusing ``for i, row in enumerate(A): A[i] = ...`` of a traced A)."""
     module = getattr(getattr(act.resolver, "fn", None), "__module__", "") or ""
+    func = value.func
     if module.startswith("sct.runtime.") or value.keywords or \
+            isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id == rt_name or \
             any(isinstance(a, gast.Starred) for a in value.args):
         return None
     obj = act.call_info(value).obj

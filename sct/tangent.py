@@ -150,7 +150,7 @@ class TangentTransformer:
             # .data here, a memoryview: `x.data.copy()` an AttributeError, and a test of its type took
             # the other branch than dlfeval's and jvp(mode="transpose")'s
             s.value = value = call(self.rt("data_receiver"), [value.value])
-        if isinstance(value, gast.Call) and (test := type_test(self.act, value)) is not None:
+        if isinstance(value, gast.Call) and (test := type_test(self.act, value, self.rt_name)) is not None:
             # isinstance / type / np.isscalar (str / repr / format) of a dlarray held in an argument's or a
             # closure's container, as reverse mode's code answers (sct/forward_code.py): numpy's answer (was
             # the dlarray's: `type(m.W[0]) is np.float64` False where Python's is True, another branch)

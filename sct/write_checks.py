@@ -769,7 +769,8 @@ class _WriteCheck:
             if self.mode == "entry":
                 roots = root_writes(self.fdef)
                 self._type_facts.root_writes = lambda: roots
-                self._type_facts.through = lambda: self.fdef.sct_argument_dicts
+                fdef = self.fdef        # (not self: a lambda on self._type_facts reading self is a cycle holding the tree)
+                self._type_facts.through = lambda: fdef.sct_argument_dicts
             self._type_facts.reaching = reaching_bindings(self.fdef, self._type_facts)
             item_types(self.fdef, self._type_facts)     # (sets _type_facts.item_types)
         return python_type(value, self._type_facts) if value is not None else ""

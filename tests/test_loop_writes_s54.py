@@ -8,7 +8,7 @@ import pytest
 
 from sct import dlarray, dlfeval, dlgradient, extractdata
 from sct.errors import SctError
-from gradcheck import check_grads
+from gradcheck import check_grads, numerical_gradient
 
 M = np.arange(1.0, 13.0).reshape(3, 4) / 10 - 0.45
 X = np.array([0.3, -0.7, 0.9, 0.1])
@@ -275,3 +275,18 @@ def test_dict_items_walk_refusal_names_the_dict():
     text = str(e.value)
     assert f"line {_line(f, 3)}" in text and "v is an item of dd.items(), which a for loop walks" in text, text
     assert "seq_" not in text and "k_1" not in text, text
+
+
+
+def later_items_and_gradient(x):
+    y = later_items(x)
+    return y, dlgradient(y, x)
+
+
+def test_enumerate_write_of_a_traced_array_is_no_type_test_of_the_users():
+    # (sct's own check that A is a list or an array, rt.builtin_type(A), was answered as the user's type(A)
+    # (isi56) and refused: later_items above failed from s56 on, outside CI's sample)
+    L, g = dlfeval(later_items_and_gradient, dlarray(X))
+    np.testing.assert_allclose(np.asarray(extractdata(L)), later_items(X), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(extractdata(g)), numerical_gradient(later_items, [X], 0), rtol=1e-6,
+                               atol=1e-8)
