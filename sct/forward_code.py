@@ -261,9 +261,15 @@ class ForwardCode(EmitPass):
             for name in (parts.residuals, parts.bwd):
                 if name in self.gen.plan.needed:
                     out.append(self.push(load(name)))
-        for new in parts.statements:
+        statements = list(parts.statements)
+        if isinstance(s.value, gast.Call) and any(_unsure_argument(self.act, a, s.value) for a in s.value.args):
+            # a helper given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests
+            # taken from them not known while it runs (red2_56 W2)
+            statements = [expr_stmt(call(self.rt("unsure_types"), []))] + statements + \
+                [expr_stmt(call(self.rt("types_end"), []))]
+        for new in statements:
             new.lineno = s.lineno
-        out.extend(parts.statements)
+        out.extend(statements)
         return out
 
     def forward_call_statement(self, s: gast.Expr) -> List:
@@ -356,7 +362,29 @@ def tested_type(act, node) -> str:
     ``"dl"`` surely a dlarray (an op of a traced value: sct/argument_writes.py python_type), ``"plain"``
     surely none, ``"?"`` not known of a value computed from dlfeval's dlarrays (runtime/support.py refuses
     the test where its answer depends on it), ``""`` not known of one that is not (tested as it is)."""
-    facts = getattr(act, "_sct_type_facts", None)
+    found = _known_type(act, node, _type_facts(act, False))
+    if found in ("dl", "plain", "arrays") and not getattr(act, "given_as_is", False) and \
+            not getattr(act, "traced_as_kinds", False) and \
+            _known_type(act, node, _type_facts(act, True)) != found:
+        # a helper's word taken from its parameters' kinds, which say what is traced, not what Python holds
+        # (a list [W, M] of a dlarray and a numpy array, both "dl" to the helper; red2_56 W2): as they say
+        # unless its caller could not tell (runtime/support.py unsure_types)
+        return found + "?"
+    return found
+
+
+def _known_type(act, node, facts) -> str:
+    found = _python_type_of(node, facts, 0)
+    if found:
+        return found
+    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+def _type_facts(act, strict: bool):
+    """What ``tested_type`` reads of the function, ``strict``: none of its parameters' kinds taken as what
+    Python holds (forward mode's, and a helper's where its caller cannot tell)."""
+    attr = "_sct_strict_type_facts" if strict else "_sct_type_facts"
+    facts = getattr(act, attr, None)
     if facts is None:
         from .argument_writes import item_types, key_writes, name_bindings, restored_keys
         from .kinds import _holds_traced
@@ -369,7 +397,7 @@ def tested_type(act, node) -> str:
         data = set() if getattr(act, "given_as_is", False) else \
             {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
              np.dtype(act.kinds[p][1]).kind in "fcb"}
-        if getattr(act, "traced_as_kinds", False):
+        if strict or getattr(act, "traced_as_kinds", False):
             # forward mode's kinds say what is traced, not what Python holds (jvp's numpy primals are "dl"):
             # nothing of its parameters known
             data = {p for p in params if act.kinds.get(p) is not None}
@@ -381,11 +409,36 @@ def tested_type(act, node) -> str:
         item_types(fdef, facts)
         seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active} | data
         facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
-        act._sct_type_facts = facts
-    found = _python_type_of(node, facts, 0)
-    if found:
-        return found
-    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+        setattr(act, attr, facts)
+    return facts
+
+
+def _unsure_argument(act, node, given=None) -> bool:
+    """Is the argument ``node`` of a helper's call (``given``) a list, tuple or dict whose items the helper's kinds
+    may show otherwise than Python holds them: items not all dlarrays (or all not), a numpy array beside a
+    dlarray, both traced data to the helper (``[W, M]``, dlfeval's ``{"W": W, "mask": M}``)?"""
+    from .argument_writes import _kind
+    from .kinds import _children
+    facts = _type_facts(act, False)
+    if isinstance(node, (gast.List, gast.Tuple)) or isinstance(node, gast.Name) and node.id not in facts.params:
+        binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) else None
+        if binds and len(binds) == 1 and isinstance(binds[0], (gast.List, gast.Tuple)) and \
+                _only_read(node.id, act.fdef, given):
+            node = binds[0]     # (a list made for this call, given to it alone: its items as made)
+        if not isinstance(node, (gast.List, gast.Tuple)) and not _bound_to_sequence(node, facts):
+            return False
+        found = _items_type(node, facts, 0)
+        return not (found in ("dl", "plain") or isinstance(found, tuple))
+    kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in (("seq",), ("map",)) and \
+            act.is_active(node):
+        return _leaves_type(list(_children(kind).values())) != "dl"
+    return False
+
+
+def _bound_to_sequence(node, facts) -> bool:
+    binds = facts.bindings().get(node.id) or ()
+    return any(isinstance(b, (gast.List, gast.Tuple, gast.Dict)) for b in binds)
 
 
 class _KindsView:
@@ -461,12 +514,12 @@ def _items_type(node, facts, depth: int):
 _READING_CHECKS = frozenset(("as_sequence", "unformatted_outside", "require_unpacked_exactly"))
 
 
-def _only_read(name: str, fdef) -> bool:
+def _only_read(name: str, fdef, given=None) -> bool:
     """Is the list (or other value) ``name`` only read by ``name[i]``, walked or measured, never changed nor given
     to anything else (``hs.append(v)``, ``hs[0] = v``, ``helper(hs)``: its items may be others than it was made
     with)?"""
     for n in walk_nodes(fdef):
-        if isinstance(n, gast.Call):
+        if isinstance(n, gast.Call) and n is not given:
             reads = [a for a in list(n.args) + [k.value for k in n.keywords]
                      if isinstance(a, gast.Name) and a.id == name]
             if reads and not (isinstance(n.func, gast.Attribute) and n.func.attr in _READING_CHECKS or
