@@ -1,0 +1,140 @@
+"""Type tests in helpers given containers mixing dlarrays and numpy arrays, and in hvp's fun (isi2_56; red2_56 W2,
+W3, F6).
+
+A helper compiled for a call sees every float array of a traced argument as traced data, a dlarray of the caller's
+and a numpy array beside it in ``[W, M]`` alike: ``isinstance(v, dlarray)`` answered True for both (value 40 and
+gradient [16, 32] where Python gives 65 and [26, 52]).  Where the caller cannot tell its items apart, the helper's
+type test is refused at its line; where it can (all dlarrays), it answers as Python.  hvp of a numpy x runs fun on
+a dlarray: its type tests answered the dlarray's way ([80, 0] where fun(x) on numpy has Hv = [8, 0]); refused
+where the answer depends on it, as jvp's are.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, numerical_gradient
+
+W0 = np.array([1.0, 2.0])
+M = np.array([0.1, 0.2])
+
+
+def gain(v):
+    return 2.0 if isinstance(v, dlarray) else 3.0
+
+
+def loss(W, vs):
+    return sum(np.sum((W * gain(v)) ** 2) for v in vs)
+
+
+def reg(p):
+    s = 0.0
+    for k, v in p.items():
+        if isinstance(v, dlarray):
+            s = s + np.sum(v ** 2)
+    return s
+
+
+def _refused_at(fn, line_of, *args):
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fn, *args)
+    text = str(info.value)
+    assert "isinstance" in text and "test_isi2_56_s56.py" in text and f"line {line_of}" in text
+
+
+def test_helper_given_a_list_of_a_dlarray_and_a_numpy_array_refused_at_its_line():
+    def f(W):
+        y = loss(W, [W, M])
+        return y, dlgradient(y, W)
+    _refused_at(f, gain.__code__.co_firstlineno + 1, dlarray(W0))       # (was 40 where Python gives 65)
+
+    def g(W):
+        vs = (W, M)
+        y = loss(W, vs)
+        return y, dlgradient(y, W)
+    _refused_at(g, gain.__code__.co_firstlineno + 1, dlarray(W0))
+
+
+def test_helper_given_a_list_of_dlarrays_is_pythons():
+    def py(W):
+        return loss(W, [W, W * 2])
+
+    def f(W):
+        y = loss(W, [W, W * 2])
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(f, dlarray(W0))
+    assert float(extractdata(y)) == pytest.approx(float(extractdata(py(dlarray(W0)))), rel=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(lambda w: float(extractdata(py(dlarray(w)))), [W0.copy()], 0))
+
+
+def test_dict_with_a_numpy_buffer_refused_in_a_helper_and_inline():
+    p = {"W": dlarray(W0), "mask": np.array([10.0, 10.0])}
+
+    def f(p):
+        y = reg(p)
+        return y, dlgradient(y, p["W"])
+    _refused_at(f, reg.__code__.co_firstlineno + 3, p)                  # (was 205 where Python gives 5)
+
+    def g(p):
+        s = 0.0
+        for k, v in p.items():
+            if isinstance(v, dlarray):
+                s = s + np.sum(v ** 2)
+        return s, dlgradient(s, p["W"])
+    _refused_at(g, g.__code__.co_firstlineno + 3, p)
+    # a dict of dlarrays: both forms answer as Python
+    q = {"W": dlarray(W0), "b": dlarray(np.array([3.0]))}
+    for fn in (f, g):
+        y, gw = dlfeval(fn, q)
+        assert float(extractdata(y)) == pytest.approx(float(extractdata(reg(q))), rel=1e-12)
+        assert_close(extractdata(gw), 2 * W0)
+
+
+def test_refusal_leaves_later_helpers_as_pythons():
+    def f(W):
+        y = loss(W, [W, M])
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.EvaluationError):
+        dlfeval(f, dlarray(W0))
+
+    def helper(h):
+        return 1.0 if isinstance(h, np.ndarray) else 10.0
+
+    def g(W):
+        h = W * 2
+        y = np.sum(h) * helper(h)
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(g, dlarray(W0))
+    assert float(extractdata(y)) == pytest.approx(60.0)
+    assert_close(extractdata(gw), np.full(2, 20.0))
+
+
+def _typed(x):
+    h = x * 2
+    return np.sum(h ** 2) * (1.0 if isinstance(h, np.ndarray) else 10.0)
+
+
+def _either(x):
+    h = x * 2
+    return np.sum(h ** 2) * (1.0 if isinstance(h, (np.ndarray, dlarray)) else 10.0)
+
+
+def _hv(f, x, v, eps=1e-5):
+    """H v of plain Python's f at x (x as given: numpy or dlarray) by central differences of its gradient."""
+    def grad(a):
+        wrap = (lambda b: dlarray(b)) if isinstance(x, dlarray) else (lambda b: b)
+        return numerical_gradient(lambda b: float(extractdata(f(wrap(b)))), [a], 0)
+    x0 = np.asarray(extractdata(x) if isinstance(x, dlarray) else x, dtype=float)
+    return (grad(x0 + eps * v) - grad(x0 - eps * v)) / (2 * eps)
+
+
+def test_hvp_of_a_numpy_x_refuses_a_type_test_that_depends_on_it():
+    x, v = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    with pytest.raises(sct.EvaluationError) as info:
+        sct.hvp(_typed, x, v)                           # (was [80, 0] where fun(x) on numpy gives [8, 0])
+    assert "isinstance" in str(info.value) and f"line {_typed.__code__.co_firstlineno + 2}" in str(info.value)
+    assert_close(extractdata(sct.hvp(_either, x, v)), _hv(_either, x, v), rtol=1e-4, atol=1e-4)
+    # a dlarray x: fun is run on it as given, its type test answered as Python's
+    assert_close(extractdata(sct.hvp(_typed, dlarray(x), v)), _hv(_typed, dlarray(x), v), rtol=1e-4, atol=1e-4)
+    # and after the refusal, a helper's type test elsewhere answers as Python's again
+    test_refusal_leaves_later_helpers_as_pythons()
