@@ -261,15 +261,9 @@ class ForwardCode(EmitPass):
             for name in (parts.residuals, parts.bwd):
                 if name in self.gen.plan.needed:
                     out.append(self.push(load(name)))
-        statements = list(parts.statements)
-        if isinstance(s.value, gast.Call) and any(_unsure_argument(self.act, a, s.value) for a in s.value.args):
-            # a helper given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests
-            # taken from them not known while it runs (red2_56 W2)
-            statements = [expr_stmt(call(self.rt("unsure_types"), []))] + statements + \
-                [expr_stmt(call(self.rt("types_end"), []))]
-        for new in statements:
+        for new in parts.statements:
             new.lineno = s.lineno
-        out.extend(statements)
+        out.extend(unsure_around(self.act, self.rt, s.value, list(parts.statements)))
         return out
 
     def forward_call_statement(self, s: gast.Expr) -> List:
@@ -413,6 +407,18 @@ def _type_facts(act, strict: bool):
     return facts
 
 
+def unsure_around(act, rt, value, statements: List) -> List:
+    """The statements of a helper's call ``value``, between ``rt.unsure_types()`` and ``rt.types_end()`` where it
+    is given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests taken from them
+    are not known while it runs (red2_56 W2)."""
+    if isinstance(value, gast.Call) and any(_unsure_argument(act, a, value) for a in value.args):
+        ends = [expr_stmt(call(rt("unsure_types"), [])), expr_stmt(call(rt("types_end"), []))]
+        for new in ends:
+            new.lineno = statements[0].lineno if statements else None
+        return ends[:1] + statements + ends[1:]
+    return statements
+
+
 def _unsure_argument(act, node, given=None) -> bool:
     """Is the argument ``node`` of a helper's call (``given``) a list, tuple or dict whose items the helper's kinds
     may show otherwise than Python holds them: items not all dlarrays (or all not), a numpy array beside a
@@ -432,7 +438,12 @@ def _unsure_argument(act, node, given=None) -> bool:
     kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
     if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in (("seq",), ("map",)) and \
             act.is_active(node):
-        return _leaves_type(list(_children(kind).values())) != "dl"
+        # (dlarrays and Python's numbers, text: what the helper's kinds say too, where one of them is no float,
+        # traced data to the helper: {"w": W, "lr": 0.5} is all "dl" to it, isinstance(lr, float) was False)
+        leaves = list(_children(kind).values())
+        found = _leaves_type(leaves)
+        return not (found == "dl" or found == "arrays" and
+                    any(k[:1] == ("const",) or k[:1] == ("num",) and k[2] not in (float, complex) for k in leaves))
     return False
 
 
