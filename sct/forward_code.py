@@ -255,7 +255,7 @@ class ForwardCode(EmitPass):
                 parts.bwd not in self.gen.plan.needed and parts.residuals not in self.gen.plan.needed:
             new = assign(t, parts.primal)        # no sweep reads its adjoint
             new.lineno = s.lineno
-            return [new]
+            return unsure_around(self.act, self.rt, s.value, [new])
         out = []
         if depth > 0:
             for name in (parts.residuals, parts.bwd):

@@ -138,3 +138,33 @@ def test_hvp_of_a_numpy_x_refuses_a_type_test_that_depends_on_it():
     assert_close(extractdata(sct.hvp(_typed, dlarray(x), v)), _hv(_typed, dlarray(x), v), rtol=1e-4, atol=1e-4)
     # and after the refusal, a helper's type test elsewhere answers as Python's again
     test_refusal_leaves_later_helpers_as_pythons()
+
+
+def test_dict_of_a_dlarray_and_a_float_given_to_a_helper_is_pythons():
+    # {"w": W, "lr": 0.5}: both traced data to the helper, whose kinds said "dlarray" of lr (was 7 where Python
+    # gives 8.5)
+    def scaled(x, p):
+        reg = 0.0
+        for k, v in p.items():
+            if isinstance(v, float):
+                reg = reg + v * np.sum(x)
+        return np.sum(x * p["w"]) + reg
+
+    def g(x, p):
+        y = scaled(x, p)
+        return y, dlgradient(y, x)
+    x, p = np.array([1.0, 2.0]), {"w": dlarray(np.array([1.0, 3.0])), "lr": 0.5}
+    y, gx = dlfeval(g, dlarray(x), p)
+    assert float(extractdata(y)) == pytest.approx(float(extractdata(scaled(dlarray(x), p))), rel=1e-12)
+    assert_close(extractdata(gx), numerical_gradient(lambda v: float(extractdata(scaled(dlarray(v), p))),
+                                                     [x.copy()], 0))
+
+
+def test_value_only_call_of_a_helper_given_a_mixed_list_refused():
+    def f(W):
+        y = np.sum(W ** 2)
+        metric = loss(W, [W, M])            # (no gradient reads it)
+        return y, dlgradient(y, W), metric
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(f, dlarray(W0))
+    assert "isinstance" in str(info.value) and f"line {gain.__code__.co_firstlineno + 1}" in str(info.value)
