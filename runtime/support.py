@@ -4351,6 +4351,14 @@ def python_isscalar(value, known=""):
     return np.isscalar(_as_python(value, known))
 
 
+def python_hasattr(value, name, known=""):
+    """``hasattr(value, name)`` in code sct transforms, as plain Python's run answers (``python_isinstance``: a
+    dlarray's attributes, ``__len__`` of ``np.sum(W)`` too, not its data's)."""
+    known = _resolved(known)
+    _unknown_type(value, known, "hasattr(...)", lambda a, b: hasattr(a, name) == hasattr(b, name))
+    return hasattr(_as_python(value, known), name)
+
+
 def sequence_type(value):
     """``type(value)`` of ``type(value)(... for ...)`` (sct/normalize_loops.py rebuild_same_type): list or
     tuple, which walk the generator once, whole, as the list sct builds from it; another class is refused."""
@@ -4456,8 +4464,8 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, text_view, str_as_numpy, repr_as_numpy,
-                  ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
+nondifferentiable(python_type, python_isinstance, python_isscalar, python_hasattr, text_view, str_as_numpy,
+                  repr_as_numpy, ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 
 def stop_gradient(x):

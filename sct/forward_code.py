@@ -339,6 +339,8 @@ def type_test(act, value: gast.Call):
         return "python_isinstance", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
         return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is hasattr and len(value.args) == 2:        # (a dlarray's attributes, not numpy's: red2_56 W1)
+        return "python_hasattr", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
         return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
     # text of a value: a dlarray as the numpy array or scalar it stands for
@@ -426,6 +428,9 @@ def _unsure_argument(act, node, given=None) -> bool:
     from .argument_writes import _kind
     from .kinds import _children
     facts = _type_facts(act, False)
+    if isinstance(node, gast.Name) and act.kinds.get(node.id) is None and tested_type(act, node) == "?" and \
+            not _bound_to_sequence(node, facts):
+        return True             # (a traced value whose type the caller cannot tell: ``for v in [W, M]: gain(v)``)
     if isinstance(node, (gast.List, gast.Tuple)) or isinstance(node, gast.Name) and node.id not in facts.params:
         binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) else None
         if binds and len(binds) == 1 and isinstance(binds[0], (gast.List, gast.Tuple)) and \

@@ -168,3 +168,46 @@ def test_value_only_call_of_a_helper_given_a_mixed_list_refused():
     with pytest.raises(sct.EvaluationError) as info:
         dlfeval(f, dlarray(W0))
     assert "isinstance" in str(info.value) and f"line {gain.__code__.co_firstlineno + 1}" in str(info.value)
+
+
+def _has_len(W):
+    s = np.sum(W)
+    return s * (1.0 if hasattr(s, "__len__") else 10.0)
+
+
+def _has_finddim(W):
+    return np.sum(W) * (1.0 if hasattr(W, "finddim") else 10.0)
+
+
+def _has_ceil(W):
+    s = W.mean()
+    return s * (1.0 if hasattr(s, "__ceil__") else 10.0)
+
+
+@pytest.mark.parametrize("f", [_has_len, _has_finddim, _has_ceil])
+def test_hasattr_of_traced_values_is_pythons(f):
+    # np.sum of a dlarray is a dlarray, which has __len__ (was numpy's float64's answer: 30 where Python gives 3)
+    def g(W):
+        y = f(W)
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(g, dlarray(W0))
+    assert float(extractdata(y)) == pytest.approx(float(extractdata(f(dlarray(W0)))), rel=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(lambda w: float(extractdata(f(dlarray(w)))), [W0.copy()], 0))
+
+
+def test_hasattr_of_a_numpy_value_and_of_a_mixed_list_item():
+    def f(W, M):
+        y = np.sum(W) * (1.0 if hasattr(np.sum(M), "__len__") else 10.0)    # numpy's float64: no __len__
+        return y, dlgradient(y, W)
+    y, _ = dlfeval(f, dlarray(W0), M)
+    assert float(extractdata(y)) == pytest.approx(10.0 * np.sum(W0))
+
+    def lens(v):
+        return 2.0 if hasattr(v, "finddim") else 3.0
+
+    def g(W):
+        y = sum(np.sum(W * lens(v)) for v in [W, M])
+        return y, dlgradient(y, W)
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(g, dlarray(W0))
+    assert "hasattr" in str(info.value) and f"line {lens.__code__.co_firstlineno + 1}" in str(info.value)
