@@ -413,7 +413,8 @@ def unsure_around(act, rt, value, statements: List) -> List:
     """The statements of a helper's call ``value``, between ``rt.unsure_types()`` and ``rt.types_end()`` where it
     is given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests taken from them
     are not known while it runs (red2_56 W2)."""
-    if isinstance(value, gast.Call) and any(_unsure_argument(act, a, value) for a in value.args):
+    if isinstance(value, gast.Call) and any(_unsure_argument(act, a.value if isinstance(a, gast.Starred) else a, value)
+                                            for a in value.args):
         ends = [expr_stmt(call(rt("unsure_types"), [])), expr_stmt(call(rt("types_end"), []))]
         for new in ends:
             new.lineno = statements[0].lineno if statements else None
@@ -441,15 +442,28 @@ def _unsure_argument(act, node, given=None) -> bool:
         found = _items_type(node, facts, 0)
         return not (found in ("dl", "plain") or isinstance(found, tuple))
     kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
-    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in (("seq",), ("map",)) and \
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
             act.is_active(node):
         # (dlarrays and Python's numbers, text: what the helper's kinds say too, where one of them is no float,
         # traced data to the helper: {"w": W, "lr": 0.5} is all "dl" to it, isinstance(lr, float) was False)
-        leaves = list(_children(kind).values())
-        found = _leaves_type(leaves)
+        leaves = _leaves_of(kind, 0)
+        found = _leaves_type(leaves) if None not in leaves else ""
         return not (found == "dl" or found == "arrays" and
                     any(k[:1] == ("const",) or k[:1] == ("num",) and k[2] not in (float, complex) for k in leaves))
     return False
+
+
+_HOLDERS = (("seq",), ("map",), ("obj",))
+
+
+def _leaves_of(kind, depth: int) -> list:
+    """The kinds of the leaves of a container or object kind (None for one too deep to read)."""
+    if not (isinstance(kind, tuple) and kind[:1] in _HOLDERS):
+        return [kind]
+    if depth > 8 or not isinstance(kind[2], tuple):
+        return [None]
+    from .kinds import _children
+    return [leaf for k in _children(kind).values() for leaf in _leaves_of(k, depth + 1)]
 
 
 def _bound_to_sequence(node, facts) -> bool:
