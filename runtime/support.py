@@ -4415,6 +4415,36 @@ def _data_like(value) -> bool:
     return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb"
 
 
+# Whether the helpers running now were given arguments whose kinds say what they are in plain Python: False
+# while ``unsure_types`` holds (a helper given a list mixing a dlarray and a numpy array, both traced data to
+# the helper; hvp's fun run on a dlarray of a numpy x): a type test whose answer the compiler took from its
+# parameters' kinds (``"dl?"``, sct/forward_code.py tested_type) is then not known (red2_56 W2, W3)
+_TYPES_SURE = [True]
+
+
+def unsure_types():
+    """The calls made until ``types_end`` (a helper's forward, hvp's run) are given values whose Python type
+    their kinds do not tell (``_TYPES_SURE``)."""
+    _TYPES_SURE.append(False)
+
+
+def types_end():
+    if len(_TYPES_SURE) > 1:
+        _TYPES_SURE.pop()
+
+
+nondifferentiable(unsure_types)
+nondifferentiable(types_end)
+
+
+def _resolved(known: str) -> str:
+    """``known`` of a type test (``_as_python``), a word ending in "?" (``"dl?"``: what the helper's parameters'
+    kinds say) as that word where they say what Python holds, else not known."""
+    if len(known) > 1 and known.endswith("?"):
+        return known[:-1] if _TYPES_SURE[-1] else "?"
+    return known
+
+
 def _unknown_type(value, known: str, construct: str, same) -> None:
     """Refuse a type test whose answer for ``value`` (an array or number the code computed from dlfeval's
     dlarrays, or a helper's float array, whose type in Python the compiler could not tell: ``known`` ``"?"``)
@@ -4431,6 +4461,7 @@ def _unknown_type(value, known: str, construct: str, same) -> None:
 def python_isinstance(value, classinfo, known=""):
     """``isinstance(value, classinfo)`` in code sct transforms, answered as plain Python's run answers
     (``_as_python``); refused where that is not known and the answer depends on it."""
+    known = _resolved(known)
     _unknown_type(value, known, "isinstance(...)",
                   lambda a, b: isinstance(a, classinfo) == isinstance(b, classinfo))
     return isinstance(_as_python(value, known), classinfo)
@@ -4438,6 +4469,7 @@ def python_isinstance(value, classinfo, known=""):
 
 def python_type(value, known=""):
     """``type(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``)."""
+    known = _resolved(known)
     _unknown_type(value, known, "type(...)", lambda a, b: type(a) is type(b))
     return type(_as_python(value, known))
 
@@ -4445,8 +4477,17 @@ def python_type(value, known=""):
 def python_isscalar(value, known=""):
     """``np.isscalar(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``:
     a 0-d dlarray, ``np.sum(h)``, is no scalar)."""
+    known = _resolved(known)
     _unknown_type(value, known, "np.isscalar(...)", lambda a, b: np.isscalar(a) == np.isscalar(b))
     return np.isscalar(_as_python(value, known))
+
+
+def python_hasattr(value, name, known=""):
+    """``hasattr(value, name)`` in code sct transforms, as plain Python's run answers (``python_isinstance``: a
+    dlarray's attributes, ``__len__`` of ``np.sum(W)`` too, not its data's)."""
+    known = _resolved(known)
+    _unknown_type(value, known, "hasattr(...)", lambda a, b: hasattr(a, name) == hasattr(b, name))
+    return hasattr(_as_python(value, known), name)
 
 
 def sequence_type(value):
@@ -4554,8 +4595,8 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, plain_call_check, text_view, str_as_numpy, repr_as_numpy,
-                  ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
+nondifferentiable(python_type, python_isinstance, python_isscalar, python_hasattr, plain_call_check, text_view,
+                  str_as_numpy, repr_as_numpy, ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
 
 
 def stop_gradient(x):

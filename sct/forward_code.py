@@ -255,7 +255,7 @@ class ForwardCode(EmitPass):
                 parts.bwd not in self.gen.plan.needed and parts.residuals not in self.gen.plan.needed:
             new = assign(t, parts.primal)        # no sweep reads its adjoint
             new.lineno = s.lineno
-            return [new]
+            return unsure_around(self.act, self.rt, s.value, [new])
         out = []
         if depth > 0:
             for name in (parts.residuals, parts.bwd):
@@ -263,7 +263,7 @@ class ForwardCode(EmitPass):
                     out.append(self.push(load(name)))
         for new in parts.statements:
             new.lineno = s.lineno
-        out.extend(parts.statements)
+        out.extend(unsure_around(self.act, self.rt, s.value, list(parts.statements)))
         return out
 
     def forward_call_statement(self, s: gast.Expr) -> List:
@@ -339,6 +339,8 @@ def type_test(act, value: gast.Call):
         return "python_isinstance", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
         return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is hasattr and len(value.args) == 2:        # (a dlarray's attributes, not numpy's: red2_56 W1)
+        return "python_hasattr", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
         return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
     # text of a value: a dlarray as the numpy array or scalar it stands for
@@ -491,7 +493,29 @@ def tested_type(act, node) -> str:
     ``"dl"`` surely a dlarray (an op of a traced value: sct/argument_writes.py python_type), ``"plain"``
     surely none, ``"?"`` not known of a value computed from dlfeval's dlarrays (runtime/support.py refuses
     the test where its answer depends on it), ``""`` not known of one that is not (tested as it is)."""
-    facts = getattr(act, "_sct_type_facts", None)
+    found = _known_type(act, node, _type_facts(act, False))
+    if found in ("dl", "plain", "arrays") and not getattr(act, "given_as_is", False) and \
+            not getattr(act, "traced_as_kinds", False) and \
+            _known_type(act, node, _type_facts(act, True)) != found:
+        # a helper's word taken from its parameters' kinds, which say what is traced, not what Python holds
+        # (a list [W, M] of a dlarray and a numpy array, both "dl" to the helper; red2_56 W2): as they say
+        # unless its caller could not tell (runtime/support.py unsure_types)
+        return found + "?"
+    return found
+
+
+def _known_type(act, node, facts) -> str:
+    found = _python_type_of(node, facts, 0)
+    if found:
+        return found
+    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+def _type_facts(act, strict: bool):
+    """What ``tested_type`` reads of the function, ``strict``: none of its parameters' kinds taken as what
+    Python holds (forward mode's, and a helper's where its caller cannot tell)."""
+    attr = "_sct_strict_type_facts" if strict else "_sct_type_facts"
+    facts = getattr(act, attr, None)
     if facts is None:
         from .argument_writes import item_types, key_writes, name_bindings, restored_keys
         from .kinds import _holds_traced
@@ -504,7 +528,7 @@ def tested_type(act, node) -> str:
         data = set() if getattr(act, "given_as_is", False) else \
             {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
              np.dtype(act.kinds[p][1]).kind in "fcb"}
-        if getattr(act, "traced_as_kinds", False):
+        if strict or getattr(act, "traced_as_kinds", False):
             # forward mode's kinds say what is traced, not what Python holds (jvp's numpy primals are "dl"):
             # nothing of its parameters known
             data = {p for p in params if act.kinds.get(p) is not None}
@@ -516,11 +540,70 @@ def tested_type(act, node) -> str:
         item_types(fdef, facts)
         seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active} | data
         facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
-        act._sct_type_facts = facts
-    found = _python_type_of(node, facts, 0)
-    if found:
-        return found
-    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+        setattr(act, attr, facts)
+    return facts
+
+
+def unsure_around(act, rt, value, statements: List) -> List:
+    """The statements of a helper's call ``value``, between ``rt.unsure_types()`` and ``rt.types_end()`` where it
+    is given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests taken from them
+    are not known while it runs (red2_56 W2)."""
+    if isinstance(value, gast.Call) and any(_unsure_argument(act, a.value if isinstance(a, gast.Starred) else a, value)
+                                            for a in value.args):
+        ends = [expr_stmt(call(rt("unsure_types"), [])), expr_stmt(call(rt("types_end"), []))]
+        for new in ends:
+            new.lineno = statements[0].lineno if statements else None
+        return ends[:1] + statements + ends[1:]
+    return statements
+
+
+def _unsure_argument(act, node, given=None) -> bool:
+    """Is the argument ``node`` of a helper's call (``given``) a list, tuple or dict whose items the helper's kinds
+    may show otherwise than Python holds them: items not all dlarrays (or all not), a numpy array beside a
+    dlarray, both traced data to the helper (``[W, M]``, dlfeval's ``{"W": W, "mask": M}``)?"""
+    from .argument_writes import _kind
+    from .kinds import _children
+    facts = _type_facts(act, False)
+    if isinstance(node, gast.Name) and act.kinds.get(node.id) is None and tested_type(act, node) == "?" and \
+            not _bound_to_sequence(node, facts):
+        return True             # (a traced value whose type the caller cannot tell: ``for v in [W, M]: gain(v)``)
+    if isinstance(node, (gast.List, gast.Tuple)) or isinstance(node, gast.Name) and node.id not in facts.params:
+        binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) else None
+        if binds and len(binds) == 1 and isinstance(binds[0], (gast.List, gast.Tuple)) and \
+                _only_read(node.id, act.fdef, given):
+            node = binds[0]     # (a list made for this call, given to it alone: its items as made)
+        if not isinstance(node, (gast.List, gast.Tuple)) and not _bound_to_sequence(node, facts):
+            return False
+        found = _items_type(node, facts, 0)
+        return not (found in ("dl", "plain") or isinstance(found, tuple))
+    kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
+            act.is_active(node):
+        # (dlarrays and Python's numbers, text: what the helper's kinds say too, where one of them is no float,
+        # traced data to the helper: {"w": W, "lr": 0.5} is all "dl" to it, isinstance(lr, float) was False)
+        leaves = _leaves_of(kind, 0)
+        found = _leaves_type(leaves) if None not in leaves else ""
+        return not (found == "dl" or found == "arrays" and
+                    any(k[:1] == ("const",) or k[:1] == ("num",) and k[2] not in (float, complex) for k in leaves))
+    return False
+
+
+_HOLDERS = (("seq",), ("map",), ("obj",))
+
+
+def _leaves_of(kind, depth: int) -> list:
+    """The kinds of the leaves of a container or object kind (None for one too deep to read)."""
+    if not (isinstance(kind, tuple) and kind[:1] in _HOLDERS):
+        return [kind]
+    if depth > 8 or not isinstance(kind[2], tuple):
+        return [None]
+    from .kinds import _children
+    return [leaf for k in _children(kind).values() for leaf in _leaves_of(k, depth + 1)]
+
+
+def _bound_to_sequence(node, facts) -> bool:
+    binds = facts.bindings().get(node.id) or ()
+    return any(isinstance(b, (gast.List, gast.Tuple, gast.Dict)) for b in binds)
 
 
 class _KindsView:
@@ -596,12 +679,12 @@ def _items_type(node, facts, depth: int):
 _READING_CHECKS = frozenset(("as_sequence", "unformatted_outside", "require_unpacked_exactly"))
 
 
-def _only_read(name: str, fdef) -> bool:
+def _only_read(name: str, fdef, given=None) -> bool:
     """Is the list (or other value) ``name`` only read by ``name[i]``, walked or measured, never changed nor given
     to anything else (``hs.append(v)``, ``hs[0] = v``, ``helper(hs)``: its items may be others than it was made
     with)?"""
     for n in walk_nodes(fdef):
-        if isinstance(n, gast.Call):
+        if isinstance(n, gast.Call) and n is not given:
             reads = [a for a in list(n.args) + [k.value for k in n.keywords]
                      if isinstance(a, gast.Name) and a.id == name]
             if reads and not (isinstance(n.func, gast.Attribute) and n.func.attr in _READING_CHECKS or
