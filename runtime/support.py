@@ -4368,6 +4368,7 @@ def python_arguments(fn, args, kwargs, known=()):
         return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
 
     def given(value, word):
+        word = _resolved(word)
         if word == "?":
             _unknown_argument(fn, value)
         return _as_python(value, "dl" if word == "dl" else "")
@@ -4382,7 +4383,7 @@ def plain_call_check(fn, args, known) -> None:
     float or bool array or numpy scalar (``python_arguments``)."""
     if any(known) and tests_types(fn):
         for value, word in zip(args, known):
-            if word:
+            if _resolved(word) not in ("", "plain"):
                 _unknown_argument(fn, value)
 
 

@@ -447,25 +447,29 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
 
 
 def _argument_word(act, node, depth: int) -> str:
-    """``tested_type`` of an argument, ``"dl"`` or ``"?"`` (else ``""``); ``"?"`` too for a list, tuple or dict
-    written out (or a name bound once to one) holding such a value (``[h > 0, W > 0]``: their data in generated
-    code, dlarrays in Python)."""
+    """``tested_type`` of an argument, ``"dl"`` or ``"?"``, or a word taken from a helper's parameters' kinds
+    (``"dl?"``, ``"plain?"``: resolved when the call runs, runtime/support.py ``_resolved``, as its type tests
+    are), else ``""``; ``"?"`` too for a list, tuple or dict written out (or a name bound once to one) holding
+    such a value (``[h > 0, W > 0]``: their data in generated code, dlarrays in Python)."""
     word = tested_type(act, node)
     facts = act._sct_type_facts
     if isinstance(node, gast.Name) and node.id in facts.params and getattr(act, "given_as_is", False) and \
             not facts.bindings().get(node.id) and word != "dl":
         return ""           # (dlfeval's own argument, never rebound: what Python gives, items and all)
-    if word in ("dl", "?") or depth > 3:
-        return word if word in ("dl", "?") else ""
+    if word in ("dl", "?") or word.endswith("?") or depth > 3:
+        return word if word in ("dl", "?") or word.endswith("?") else ""
     if word == "" and any(isinstance(n, gast.Name) and n.id in _reached(act) for n in walk_nodes(node)):
         return "?"          # (computed from traced values by ops with no derivative: h > 0 in forward mode)
     if isinstance(node, gast.Name):
         binds = facts.bindings().get(node.id)
-        return "?" if binds and any(b is not None and _argument_word(act, b, depth + 1) for b in binds
-                                    if isinstance(b, (gast.List, gast.Tuple, gast.Dict))) else ""
-    items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
-        [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
-    return "?" if any(_argument_word(act, e, depth + 1) for e in items) else ""
+        items = [b for b in binds or () if isinstance(b, (gast.List, gast.Tuple, gast.Dict))]
+    else:
+        items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
+            [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
+    words = {_argument_word(act, e, depth + 1) for e in items if e is not None} - {""}
+    # (an item surely or maybe a dlarray in Python: the container not known; one plain unless the helper's caller
+    # could not tell: likewise)
+    return "?" if words - {"plain?"} else "plain?" if words else ""
 
 
 def _reached(act) -> set:
