@@ -255,7 +255,7 @@ class ForwardCode(EmitPass):
                 parts.bwd not in self.gen.plan.needed and parts.residuals not in self.gen.plan.needed:
             new = assign(t, parts.primal)        # no sweep reads its adjoint
             new.lineno = s.lineno
-            return unsure_around(self.act, self.rt, s.value, [new])
+            return unsure_around(self, s.value, [new])
         out = []
         if depth > 0:
             for name in (parts.residuals, parts.bwd):
@@ -263,7 +263,7 @@ class ForwardCode(EmitPass):
                     out.append(self.push(load(name)))
         for new in parts.statements:
             new.lineno = s.lineno
-        out.extend(unsure_around(self.act, self.rt, s.value, list(parts.statements)))
+        out.extend(unsure_around(self, s.value, list(parts.statements)))
         return out
 
     def forward_call_statement(self, s: gast.Expr) -> List:
@@ -548,13 +548,20 @@ def _type_facts(act, strict: bool):
     return facts
 
 
-def unsure_around(act, rt, value, statements: List) -> List:
+def unsure_around(code: "ForwardCode", value, statements: List) -> List:
     """The statements of a helper's call ``value``, between ``rt.unsure_types()`` and ``rt.types_end()`` where it
     is given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests taken from them
-    are not known while it runs (red2_56 W2)."""
-    if isinstance(value, gast.Call) and any(_unsure_argument(act, a.value if isinstance(a, gast.Starred) else a, value)
-                                            for a in value.args):
-        ends = [expr_stmt(call(rt("unsure_types"), [])), expr_stmt(call(rt("types_end"), []))]
+    (and the words it gives helpers it runs as they are, runtime/support.py python_arguments) are not known while
+    it runs (red2_56 W2).  Not around sct's own calls (dlgradient's), nor in generated code differentiated again,
+    which keeps the user's code's marks (was: a second order's helper refused where the first order was exact)."""
+    from .parse import copied_user_def
+    act = code.act
+    if not isinstance(value, gast.Call) or \
+            str(code.gen.filename).startswith("<sct-generated") and not copied_user_def(code.gen.resolver.fn) or \
+            (getattr(act.call_info(value).obj, "__module__", None) or "").split(".")[0] == "sct":
+        return statements
+    if any(_unsure_argument(act, a.value if isinstance(a, gast.Starred) else a, value) for a in value.args):
+        ends = [expr_stmt(call(code.rt("unsure_types"), [])), expr_stmt(call(code.rt("types_end"), []))]
         for new in ends:
             new.lineno = statements[0].lineno if statements else None
         return ends[:1] + statements + ends[1:]

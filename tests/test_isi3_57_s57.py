@@ -1,0 +1,109 @@
+"""isi2_56 (a helper's type tests taken from its parameters' kinds, "dl?", not known where its caller could not tell
+its arguments apart: rt.unsure_types) and uview56 (a helper sct runs as it is is given what plain Python gives it,
+support.python_arguments) with one mechanism (isi3_57).
+
+A compiled helper given ``[W, M]`` (a dlarray and a numpy array, both traced data to it) that runs a type-testing
+helper as it is (``scale(v > 0)``: no derivative through it) told that helper "dl" of ``v > 0`` where Python's is a
+numpy array for ``M``: 15.15 where Python gives 15.1.  Now the word is "dl?", resolved when the call runs as the
+helper's own type tests are: a dlarray where the caller could tell, refused at the line where not.
+"""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+from gradcheck import assert_close, numerical_gradient
+
+W0 = np.array([1.0, 2.0])
+M = np.array([0.1, 0.2])
+
+
+def scale(m):
+    return 2.0 if isinstance(m, np.ndarray) else 3.0
+
+
+def gain(v):
+    return np.sum(v ** 2) * scale(v > 0)
+
+
+def loss(W, vs):
+    return sum(gain(v) for v in vs)
+
+
+def reg(p):
+    s = 0.0
+    for k, v in p.items():
+        s = s + gain(v)
+    return s
+
+
+def _value(y) -> float:
+    return float(extractdata(y)) if isinstance(y, dlarray) else float(y)
+
+
+def _refused_at_scale(fn, *args):
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fn, *args)
+    text = str(info.value)
+    assert "test_isi3_57_s57.py" in text and f"line {gain.__code__.co_firstlineno + 1}" in text and \
+        "scale(...)" in text and "type" in text
+
+
+def _list_of(second):
+    def f(W):
+        y = loss(W, [W, second(W)])
+        return y, dlgradient(y, W)
+    return f
+
+
+def test_helper_run_as_it_is_in_a_helper_given_a_mixed_list_refused():
+    # (was 15.15 where Python gives 15.1: scale told "dl" of M > 0, a numpy array in Python)
+    _refused_at_scale(_list_of(lambda W: M), dlarray(W0))
+
+    def f(p):
+        y = reg(p)
+        return y, dlgradient(y, p["W"])
+    _refused_at_scale(f, {"W": dlarray(W0), "M": M})
+
+    def g(W):
+        y = sum(gain(v) for v in [W, M])
+        return y, dlgradient(y, W)
+    _refused_at_scale(g, dlarray(W0))
+    _refused_at_scale(sct.accelerate(_list_of(lambda W: M)), dlarray(W0))
+
+
+def _py_list(W):
+    return loss(W, [W, W * 3])
+
+
+@pytest.mark.parametrize("accelerated", [False, True])
+def test_helper_run_as_it_is_in_a_helper_given_dlarrays_is_pythons(accelerated):
+    f = _list_of(lambda W: W * 3)
+    run = sct.accelerate(f) if accelerated else f
+    for _ in range(2):
+        y, gw = dlfeval(run, dlarray(W0)) if not accelerated else run(dlarray(W0))
+        assert _value(y) == pytest.approx(_value(_py_list(dlarray(W0))), rel=1e-12)
+        assert_close(extractdata(gw), numerical_gradient(lambda w: _value(_py_list(dlarray(w))), [W0.copy()], 0))
+
+    def g(p):
+        y = reg(p)
+        return y, dlgradient(y, p["W"])
+    q = {"W": dlarray(W0), "M": dlarray(M)}
+    y, gw = dlfeval(g, q)
+    assert _value(y) == pytest.approx(_value(reg(q)), rel=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(lambda w: _value(reg({"W": dlarray(w), "M": dlarray(M)})),
+                                                     [W0.copy()], 0))
+
+
+def test_second_order_through_a_helper_run_as_it_is():
+    # the gradient's own code differentiated again is given what the first order was (the merge refused it:
+    # dlgradient's call marked unsure, y's type not known)
+    def h(W):
+        y = loss(W, [W, W * 3])
+        gr = dlgradient(y, W, EnableHigherDerivatives=True)
+        z = np.sum(gr * gr)
+        return z, dlgradient(z, W)
+    z, gz = dlfeval(h, dlarray(W0))
+    # Python: scale(v > 0) is 3.0 for both dlarrays, y = 30 |W|^2, dy/dW = 60 W, z = 3600 |W|^2
+    assert _value(z) == pytest.approx(3600.0 * float(np.sum(W0 ** 2)), rel=1e-12)
+    assert_close(extractdata(gz), 7200.0 * W0)
