@@ -437,7 +437,7 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
             return False
         return callable(found) and tests_types(found)
     for f in given + ([value.func] if callee else []):
-        if testing(f) and any(a is not f and _argument_word(act, a, 0) for a in given):
+        if testing(f) and any(a is not f and _argument_word(act, a, 0) not in ("", "plain?") for a in given):
             name = getattr(f, "id", None) or getattr(f, "attr", "the function")
             name = "the lambda" if name in named and name.endswith("_lambda") else name
             fail(f"{name} tests a value's type (isinstance, type, np.isscalar) and runs here as it is on values "
@@ -453,9 +453,20 @@ def _argument_word(act, node, depth: int) -> str:
     such a value (``[h > 0, W > 0]``: their data in generated code, dlarrays in Python)."""
     word = tested_type(act, node)
     facts = act._sct_type_facts
-    if isinstance(node, gast.Name) and node.id in facts.params and getattr(act, "given_as_is", False) and \
-            not facts.bindings().get(node.id) and word != "dl":
-        return ""           # (dlfeval's own argument, never rebound: what Python gives, items and all)
+    if isinstance(node, gast.Name) and node.id in facts.params and not facts.bindings().get(node.id) and \
+            word != "dl":
+        # a parameter never rebound: dlfeval's own, what Python gives, items and all, but for the dlarrays in its
+        # containers, which generated code holds as their data ({"s": 2.0, "m": dlarray(mask)} was given with the
+        # mask's data, a numpy array, to a helper counting its dlarrays); a helper's container holding a float or
+        # bool array: maybe such data, where its caller could not tell (rt.unsure_types)
+        kind = act.kinds.get(node.id)
+        leaves = _leaves_of(kind, 0) if isinstance(kind, tuple) and kind[:1] in _HOLDERS else []
+        if any(k is None or k[:1] == ("dl",) for k in leaves):
+            return "?"
+        if getattr(act, "given_as_is", False):
+            return ""
+        if any(_data_kind(k) for k in leaves):
+            return "plain?"
     if word in ("dl", "?") or word.endswith("?") or depth > 3:
         return word if word in ("dl", "?") or word.endswith("?") else ""
     if word == "" and any(isinstance(n, gast.Name) and n.id in _reached(act) for n in walk_nodes(node)):
@@ -586,8 +597,14 @@ def _unsure_argument(act, node, given=None) -> bool:
         if not isinstance(node, (gast.List, gast.Tuple)) and not _bound_to_sequence(node, facts):
             return False
         found = _items_type(node, facts, 0)
+        if getattr(act, "given_as_is", False) and isinstance(node, (gast.List, gast.Tuple)) and \
+                any(_plain_to_helpers(_kind(e, facts, set())) for e in node.elts):
+            return True         # ([p["m"], W] of a bool dlarray p["m"]: its data a plain array to the helper)
         return not (found in ("dl", "plain") or isinstance(found, tuple))
     kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
+            any(_plain_to_helpers(k) for k in _leaves_of(kind, 0)):
+        return True             # (a bool dlarray in a dict: its data, a plain bool array to the helper's kinds)
     if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
             act.is_active(node):
         # (dlarrays and Python's numbers, text: what the helper's kinds say too, where one of them is no float,
@@ -600,6 +617,18 @@ def _unsure_argument(act, node, given=None) -> bool:
 
 
 _HOLDERS = (("seq",), ("map",), ("obj",))
+
+
+def _data_kind(kind) -> bool:
+    """Is ``kind`` a float, complex or bool array's or numpy scalar's (what generated code holds for a dlarray)?"""
+    return isinstance(kind, tuple) and kind[:1] == ("nd",) and np.dtype(kind[1]).kind in "fcb"
+
+
+def _plain_to_helpers(kind) -> bool:
+    """Is ``kind`` a dlarray's whose data a helper's kinds show as a plain array (a bool or integer dlarray: no
+    derivative, ``("nd", ...)`` to the helper, sct/call_tree.py _retrace; was numpy's answer in a helper given
+    ``{"W": W, "m": dlarray(mask)}``: ``isinstance(p["m"], np.ndarray)`` True where Python's is False)?"""
+    return isinstance(kind, tuple) and kind[:1] == ("dl",) and np.dtype(kind[1]).kind not in "fc"
 
 
 def _leaves_of(kind, depth: int) -> list:
