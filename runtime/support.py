@@ -4391,12 +4391,14 @@ def _unknown_argument(fn, value) -> None:
     if _holds_data(value, 0):
         named = getattr(fn, "__func__", fn)
         name = getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or "the function"
+        given = f"a {type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python " \
+            f"(sct holds its data, a numpy array" if _data_like(value) else \
+            f"a {type(value).__name__} holding arrays that may be dlarrays in plain Python (sct holds their data, " \
+            f"numpy arrays"
         raise EvaluationError(
-            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
-            f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "
-            f"holds its data, a numpy array, and could not tell which it is here), where the test would answer "
-            f"otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, "
-            f"or decide outside the function (pass a flag)")
+            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given {given}, and could not "
+            f"tell which it is here), where the test would answer otherwise; test isinstance(v, (np.ndarray, "
+            f"sct.dlarray)) (True for both), or its shape or ndim, or decide outside the function (pass a flag)")
 
 
 def _holds_data(value, depth: int) -> bool:

@@ -107,3 +107,102 @@ def test_second_order_through_a_helper_run_as_it_is():
     # Python: scale(v > 0) is 3.0 for both dlarrays, y = 30 |W|^2, dy/dW = 60 W, z = 3600 |W|^2
     assert _value(z) == pytest.approx(3600.0 * float(np.sum(W0 ** 2)), rel=1e-12)
     assert_close(extractdata(gz), 7200.0 * W0)
+
+
+# (a) a dict of a dlarray and a numpy float array given to a compiled helper testing isinstance(v, np.ndarray)
+def arrays_weight(p):
+    return sum(1.0 if isinstance(v, np.ndarray) else 1.5 for v in p.values())
+
+
+def _refused_in(fn, line, construct, *args):
+    """Refused at ``line`` naming ``construct``; ``line`` ``(helper's line, call's line)``: at either (a helper
+    compiled for a traced argument refuses its test, one run as it is its call)."""
+    with pytest.raises(sct.EvaluationError) as info:
+        dlfeval(fn, *args)
+    text = str(info.value)
+    lines = line if isinstance(line, tuple) else (line,)
+    assert "test_isi3_57_s57.py" in text and any(f"line {n}:" in text for n in lines) and \
+        any(c in text for c in construct.split("|"))
+
+
+def test_dict_of_a_dlarray_and_a_numpy_array_given_to_a_helper_refused():
+    # (main: 9.0 where Python gives 7.5, the numpy array's isinstance answered as a dlarray's)
+    def f(W, p):
+        y = np.sum(W) * arrays_weight(p)
+        return y, dlgradient(y, W)
+    line = arrays_weight.__code__.co_firstlineno + 1
+    _refused_in(f, line, "isinstance", dlarray(W0), {"a": dlarray(W0), "m": M})
+
+    def g(W):
+        y = np.sum(W) * arrays_weight({"a": W * 2, "m": M * 2})
+        return y, dlgradient(y, W)
+    _refused_in(g, line, "isinstance", dlarray(W0))
+    # all numpy arrays beside W, or all dlarrays: as Python
+    for p in ({"a": dlarray(W0), "b": dlarray(M)},):
+        y, gw = dlfeval(f, dlarray(W0), p)
+        assert _value(y) == pytest.approx(float(np.sum(W0)) * arrays_weight(p), rel=1e-12)
+        assert_close(extractdata(gw), np.full(2, arrays_weight(p)))
+
+
+# (b) a bool dlarray in a dict argument, through a helper
+MASK = np.array([True, False])
+
+
+def t_isnd(m):
+    return 2.0 if isinstance(m, np.ndarray) else 3.0
+
+
+def masked_loss(W, p):
+    m = p["m"]
+    return np.sum(W * m) * t_isnd(m) * 4.0
+
+
+def field_weight(p):
+    return 2.0 if isinstance(p["m"], np.ndarray) else 3.0
+
+
+def dlarrays_counted(p):
+    return sum(1.0 for v in p.values() if isinstance(v, dlarray))
+
+
+@pytest.mark.parametrize("extra", [{"W": dlarray(W0)}, {"s": 2.0}])
+def test_bool_dlarray_in_a_dict_through_a_helper_refused(extra):
+    # dlfeval gives generated code the mask's data, a plain bool array to the helper's kinds: numpy's answer
+    # (masked_loss: 8 where Python gives 12; field_weight: 6 where 9)
+    def p():
+        return dict(extra, m=dlarray(MASK))
+
+    def f(W, q):
+        y = masked_loss(W, q)
+        return y, dlgradient(y, W)
+    _refused_in(f, masked_loss.__code__.co_firstlineno + 2, "t_isnd(...)", dlarray(W0), p())
+
+    def g(W, q):
+        y = np.sum(W) * field_weight(q)
+        return y, dlgradient(y, W)
+    _refused_in(g, (field_weight.__code__.co_firstlineno + 1, g.__code__.co_firstlineno + 1),
+                "isinstance|field_weight(...)", dlarray(W0), p())
+
+    def h(W, q):
+        y = np.sum(W) * dlarrays_counted(q)         # (a helper run as it is: was given the dict of the mask's data)
+        return y, dlgradient(y, W)
+    _refused_in(h, (dlarrays_counted.__code__.co_firstlineno + 1, h.__code__.co_firstlineno + 1),
+                "isinstance|dlarrays_counted(...)", dlarray(W0), p())
+    # used as a mask, not tested: exact
+    def k(W, q):
+        y = np.sum(W * q["m"]) * 4.0 + np.sum(W * ~q["m"])
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(k, dlarray(W0), p())
+    assert _value(y) == pytest.approx(4.0 * W0[0] + W0[1], rel=1e-12)
+    assert_close(extractdata(gw), np.array([4.0, 1.0]))
+
+
+def test_bool_dlarray_inline_is_pythons():
+    # dlfeval's own code knows the mask is a dlarray: as Python (9, and 6 with dlarray)
+    def f(W, q):
+        y = np.sum(W) * (2.0 if isinstance(q["m"], np.ndarray) else 3.0) + \
+            np.sum(W) * (1.0 if isinstance(q["m"], dlarray) else 0.0)
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(f, dlarray(W0), {"s": 2.0, "m": dlarray(MASK)})
+    assert _value(y) == pytest.approx(4.0 * float(np.sum(W0)), rel=1e-12)
+    assert_close(extractdata(gw), np.full(2, 4.0))
