@@ -4493,6 +4493,38 @@ def python_hasattr(value, name, known=""):
     return hasattr(_as_python(value, known), name)
 
 
+# the methods of a dlarray its data lacks whose results are no arrays (``getattr(s, "__len__", None)`` of a 0-d
+# value: Python's dlarray's, an int or TypeError where called): given as the dlarray's by ``python_getattr``
+_DLARRAY_ONLY_METHODS = frozenset(("__len__", "finddim"))
+
+
+def python_getattr(value, name, default, known=""):
+    """``getattr(value, name, default)`` in code sct transforms (not carrying a derivative), as plain Python's run
+    answers (``python_hasattr``): ``default`` where Python's value has no such attribute; the attribute of the value
+    held where both have it; a dlarray's ``_DLARRAY_ONLY_METHODS`` or data attribute where only Python's has it;
+    refused for another method only Python's has (sct would run it on a dlarray outside its trace)."""
+    known = _resolved(known)
+    if not python_hasattr(value, name, known):
+        return default
+    if hasattr(value, name):
+        return getattr(value, name)
+    found = getattr(_as_python(value, known), name)
+    if callable(found) and name not in _DLARRAY_ONLY_METHODS:
+        raise EvaluationError(
+            f"getattr(..., {name!r}, ...) of a value that is a dlarray in plain Python, whose method {name} sct does "
+            f"not run (it holds the value's data, a {type(value).__name__}, which has none); test "
+            f"hasattr(v, {name!r}) instead, or call the operation the method stands for")
+    return found
+
+
+def python_dir(value, known=""):
+    """``dir(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``: a dlarray's
+    names, not its data's)."""
+    known = _resolved(known)
+    _unknown_type(value, known, "dir(...)", lambda a, b: dir(a) == dir(b))
+    return dir(_as_python(value, known))
+
+
 def sequence_type(value):
     """``type(value)`` of ``type(value)(... for ...)`` (sct/normalize_loops.py rebuild_same_type): list or
     tuple, which walk the generator once, whole, as the list sct builds from it; another class is refused."""
@@ -4598,8 +4630,9 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, python_hasattr, plain_call_check, text_view,
-                  str_as_numpy, repr_as_numpy, ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
+nondifferentiable(python_type, python_isinstance, python_isscalar, python_hasattr, python_getattr, python_dir,
+                  plain_call_check, text_view, str_as_numpy, repr_as_numpy, ascii_as_numpy, format_as_numpy,
+                  text_operand, numpy_view)
 
 
 def stop_gradient(x):

@@ -322,6 +322,13 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
 
 
+def getattr_test(test, traced: bool):
+    """``type_test``'s ``test`` of a call whose result is ``traced`` in forward mode (sct/tangent.py), where it would
+    be given no tangent: None for getattr's (``getattr(W * 2, "T", None)``, differentiated as it was: refused).
+    Reverse mode's sweep refuses such a getattr where a derivative passes it (sct/contributions.py)."""
+    return None if test is not None and test[0] == "python_getattr" and traced else test
+
+
 def type_test(act, value: gast.Call):
     """``(runtime function, extra arguments)`` a type test of the user's code is run by (``isinstance``,
     one-argument ``type``, ``np.isscalar``: answered as plain Python's run answers, the value tested being
@@ -341,6 +348,13 @@ def type_test(act, value: gast.Call):
         return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is hasattr and len(value.args) == 2:        # (a dlarray's attributes, not numpy's: red2_56 W1)
         return "python_hasattr", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is getattr and len(value.args) == 3 and isinstance(value.args[1], gast.Constant) and \
+            isinstance(value.args[1].value, str):
+        # (getattr(np.sum(W), "__len__", None): sct/normalize.py leaves it a call where the object is no name;
+        # forward mode's traced result is not one: ``getattr_test``)
+        return "python_getattr", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is dir and len(value.args) == 1:
+        return "python_dir", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
         return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
     # text of a value: a dlarray as the numpy array or scalar it stands for

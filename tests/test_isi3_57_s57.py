@@ -206,3 +206,48 @@ def test_bool_dlarray_inline_is_pythons():
     y, gw = dlfeval(f, dlarray(W0), {"s": 2.0, "m": dlarray(MASK)})
     assert _value(y) == pytest.approx(4.0 * float(np.sum(W0)), rel=1e-12)
     assert_close(extractdata(gw), np.full(2, 4.0))
+
+
+# (c) getattr with a default and dir of traced values: Python's dlarray's answer (red2_56 W1, i3.py)
+def _k(c):
+    return 1.0 if c else 10.0
+
+
+def _getattr_len(W):
+    return np.sum(W) * _k(getattr(np.sum(W), "__len__", None) is not None)
+
+
+def _dir_len(W):
+    return np.sum(W) * _k("__len__" in dir(np.sum(W)))
+
+
+def _dir_finddim(W):
+    return np.sum(W * 2) * _k("finddim" in dir(W * 2))
+
+
+def _getattr_numpy(W):
+    return np.sum(W) * _k(getattr(np.sum(M), "__len__", None) is not None)     # numpy's float64: None
+
+
+@pytest.mark.parametrize("f", [_getattr_len, _dir_len, _dir_finddim, _getattr_numpy])
+def test_getattr_and_dir_of_traced_values_are_pythons(f):
+    # (main: getattr_len and dir_len 25 where Python gives 2.5, dir_finddim 50 where 5)
+    W = np.array([1.0, 2.0, -0.5])
+
+    def g(W):
+        y = f(W)
+        return y, dlgradient(y, W)
+    y, gw = dlfeval(g, dlarray(W))
+    assert _value(y) == pytest.approx(_value(f(dlarray(W))), rel=1e-12)
+    assert_close(extractdata(gw), numerical_gradient(lambda w: _value(f(dlarray(w))), [W.copy()], 0))
+
+
+def dir_weight(v):
+    return 2.0 if "finddim" in dir(v) else 3.0
+
+
+def test_dir_of_a_mixed_list_item_in_a_helper_refused():
+    def g(W):
+        y = sum(np.sum(W * dir_weight(v)) for v in [W, M])
+        return y, dlgradient(y, W)
+    _refused_in(g, dir_weight.__code__.co_firstlineno + 1, "dir(...)", dlarray(W0))
