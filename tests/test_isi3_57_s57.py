@@ -251,3 +251,19 @@ def test_dir_of_a_mixed_list_item_in_a_helper_refused():
         y = sum(np.sum(W * dir_weight(v)) for v in [W, M])
         return y, dlgradient(y, W)
     _refused_in(g, dir_weight.__code__.co_firstlineno + 1, "dir(...)", dlarray(W0))
+
+
+def _hvp_is_nd(W):
+    h = W * 2
+    return np.sum(h ** 2) * scale(h > 0)
+
+
+def test_hvp_of_a_numpy_x_through_a_helper_run_as_it_is():
+    # hvp runs fun on a dlarray of a numpy x (unsure_types): the helper run as it is was told "dl" of h > 0, a numpy
+    # array in fun(x) (main: H v = [24, 0] where fun on numpy has [16, 0]); refused at the call's line
+    x, v = np.array([1.0, -2.0]), np.array([1.0, 0.0])
+    with pytest.raises(sct.EvaluationError) as info:
+        sct.hvp(_hvp_is_nd, x, v)
+    assert f"line {_hvp_is_nd.__code__.co_firstlineno + 2}" in str(info.value) and "scale(...)" in str(info.value)
+    # a dlarray x: as Python on it (scale 3.0: H = 24 I)
+    assert_close(extractdata(sct.hvp(_hvp_is_nd, dlarray(x), v)), np.array([24.0, 0.0]))
