@@ -267,3 +267,17 @@ def test_hvp_of_a_numpy_x_through_a_helper_run_as_it_is():
     assert f"line {_hvp_is_nd.__code__.co_firstlineno + 2}" in str(info.value) and "scale(...)" in str(info.value)
     # a dlarray x: as Python on it (scale 3.0: H = 24 I)
     assert_close(extractdata(sct.hvp(_hvp_is_nd, dlarray(x), v)), np.array([24.0, 0.0]))
+
+
+def test_accelerated_refusal_leaves_later_calls_as_pythons():
+    # a refusal inside a helper's unsure call left rt.unsure_types on through accelerate (not dlfeval): the next
+    # call, a numpy mask Python answers for, was refused too
+    def f(W, q):
+        y = masked_loss(W, q)
+        return y, dlgradient(y, W)
+    acc = sct.accelerate(f)
+    with pytest.raises(sct.EvaluationError):
+        acc(dlarray(W0), {"m": dlarray(MASK), "s": 2.0})
+    y, gw = acc(dlarray(W0), {"m": MASK.copy(), "s": 2.0})
+    assert _value(y) == pytest.approx(_value(masked_loss(dlarray(W0), {"m": MASK.copy(), "s": 2.0})), rel=1e-12)
+    assert_close(extractdata(gw), 8.0 * MASK)
