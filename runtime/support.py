@@ -4501,8 +4501,9 @@ _DLARRAY_ONLY_METHODS = frozenset(("__len__", "finddim"))
 def python_getattr(value, name, default, known=""):
     """``getattr(value, name, default)`` in code sct transforms (not carrying a derivative), as plain Python's run
     answers (``python_hasattr``): ``default`` where Python's value has no such attribute; the attribute of the value
-    held where both have it; a dlarray's ``_DLARRAY_ONLY_METHODS`` or data attribute where only Python's has it;
-    refused for another method only Python's has (sct would run it on a dlarray outside its trace)."""
+    held where both have it; a dlarray's ``_DLARRAY_ONLY_METHODS`` or data attribute where only Python's has it; for
+    another method only Python's has, a function refusing its call (sct would run the dlarray's method outside its
+    trace), which tests (``is not None``, ``callable``) answer as Python's."""
     known = _resolved(known)
     if not python_hasattr(value, name, known):
         return default
@@ -4510,10 +4511,14 @@ def python_getattr(value, name, default, known=""):
         return getattr(value, name)
     found = getattr(_as_python(value, known), name)
     if callable(found) and name not in _DLARRAY_ONLY_METHODS:
-        raise EvaluationError(
-            f"getattr(..., {name!r}, ...) of a value that is a dlarray in plain Python, whose method {name} sct does "
-            f"not run (it holds the value's data, a {type(value).__name__}, which has none); test "
-            f"hasattr(v, {name!r}) instead, or call the operation the method stands for")
+        held = type(value).__name__
+
+        def not_run(*args, **kwargs):
+            raise EvaluationError(
+                f"a call of the method {name} that getattr(..., {name!r}, ...) gave: the value is a dlarray in plain "
+                f"Python, whose method sct does not run (it holds the value's data, a {held}, which has none); "
+                f"call the operation the method stands for")
+        return not_run
     return found
 
 

@@ -229,7 +229,11 @@ def _getattr_numpy(W):
     return np.sum(W) * _k(getattr(np.sum(M), "__len__", None) is not None)     # numpy's float64: None
 
 
-@pytest.mark.parametrize("f", [_getattr_len, _dir_len, _dir_finddim, _getattr_numpy])
+def _getattr_iter(W):
+    return np.sum(W) * _k(callable(getattr(W.mean(), "__iter__", None)))          # (a dlarray's method: True)
+
+
+@pytest.mark.parametrize("f", [_getattr_len, _dir_len, _dir_finddim, _getattr_numpy, _getattr_iter])
 def test_getattr_and_dir_of_traced_values_are_pythons(f):
     # (main: getattr_len and dir_len 25 where Python gives 2.5, dir_finddim 50 where 5)
     W = np.array([1.0, 2.0, -0.5])
