@@ -4367,6 +4367,7 @@ def python_arguments(fn, args, kwargs, known=()):
         return tuple([numpy_view(a) for a in args]), {k: numpy_view(v) for k, v in kwargs.items()}
 
     def given(value, word):
+        word = _resolved(word)
         if word == "?":
             _unknown_argument(fn, value)
         return _as_python(value, "dl" if word == "dl" else "")
@@ -4381,19 +4382,21 @@ def plain_call_check(fn, args, known) -> None:
     float or bool array or numpy scalar (``python_arguments``)."""
     if any(known) and tests_types(fn):
         for value, word in zip(args, known):
-            if word:
+            if _resolved(word) not in ("", "plain"):
                 _unknown_argument(fn, value)
 
 
 def _unknown_argument(fn, value) -> None:
     if _holds_data(value, 0):
         name = call_name(fn, "the function")
+        given = f"a {type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python " \
+            f"(sct holds its data, a numpy array" if _data_like(value) else \
+            f"a {type(value).__name__} holding arrays that may be dlarrays in plain Python (sct holds their data, " \
+            f"numpy arrays"
         raise EvaluationError(
-            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given a "
-            f"{type(value).__name__} computed from dlfeval's dlarrays that may be a dlarray in plain Python (sct "
-            f"holds its data, a numpy array, and could not tell which it is here), where the test would answer "
-            f"otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) (True for both), or its shape or ndim, "
-            f"or decide outside the function (pass a flag)")
+            f"{name}(...) tests a value's type (isinstance, type, np.isscalar) and is given {given}, and could not "
+            f"tell which it is here), where the test would answer otherwise; test isinstance(v, (np.ndarray, "
+            f"sct.dlarray)) (True for both), or its shape or ndim, or decide outside the function (pass a flag)")
 
 
 def _holds_data(value, depth: int) -> bool:
@@ -4413,6 +4416,36 @@ def _data_like(value) -> bool:
     return isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "fcb"
 
 
+# Whether the helpers running now were given arguments whose kinds say what they are in plain Python: False
+# while ``unsure_types`` holds (a helper given a list mixing a dlarray and a numpy array, both traced data to
+# the helper; hvp's fun run on a dlarray of a numpy x): a type test whose answer the compiler took from its
+# parameters' kinds (``"dl?"``, sct/forward_code.py tested_type) is then not known (red2_56 W2, W3)
+_TYPES_SURE = [True]
+
+
+def unsure_types():
+    """The calls made until ``types_end`` (a helper's forward, hvp's run) are given values whose Python type
+    their kinds do not tell (``_TYPES_SURE``)."""
+    _TYPES_SURE.append(False)
+
+
+def types_end():
+    if len(_TYPES_SURE) > 1:
+        _TYPES_SURE.pop()
+
+
+nondifferentiable(unsure_types)
+nondifferentiable(types_end)
+
+
+def _resolved(known: str) -> str:
+    """``known`` of a type test (``_as_python``), a word ending in "?" (``"dl?"``: what the helper's parameters'
+    kinds say) as that word where they say what Python holds, else not known."""
+    if len(known) > 1 and known.endswith("?"):
+        return known[:-1] if _TYPES_SURE[-1] else "?"
+    return known
+
+
 def _unknown_type(value, known: str, construct: str, same) -> None:
     """Refuse a type test whose answer for ``value`` (an array or number the code computed from dlfeval's
     dlarrays, or a helper's float array, whose type in Python the compiler could not tell: ``known`` ``"?"``)
@@ -4429,6 +4462,7 @@ def _unknown_type(value, known: str, construct: str, same) -> None:
 def python_isinstance(value, classinfo, known=""):
     """``isinstance(value, classinfo)`` in code sct transforms, answered as plain Python's run answers
     (``_as_python``); refused where that is not known and the answer depends on it."""
+    known = _resolved(known)
     _unknown_type(value, known, "isinstance(...)",
                   lambda a, b: isinstance(a, classinfo) == isinstance(b, classinfo))
     return isinstance(_as_python(value, known), classinfo)
@@ -4436,6 +4470,7 @@ def python_isinstance(value, classinfo, known=""):
 
 def python_type(value, known=""):
     """``type(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``)."""
+    known = _resolved(known)
     _unknown_type(value, known, "type(...)", lambda a, b: type(a) is type(b))
     return type(_as_python(value, known))
 
@@ -4443,8 +4478,54 @@ def python_type(value, known=""):
 def python_isscalar(value, known=""):
     """``np.isscalar(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``:
     a 0-d dlarray, ``np.sum(h)``, is no scalar)."""
+    known = _resolved(known)
     _unknown_type(value, known, "np.isscalar(...)", lambda a, b: np.isscalar(a) == np.isscalar(b))
     return np.isscalar(_as_python(value, known))
+
+
+def python_hasattr(value, name, known=""):
+    """``hasattr(value, name)`` in code sct transforms, as plain Python's run answers (``python_isinstance``: a
+    dlarray's attributes, ``__len__`` of ``np.sum(W)`` too, not its data's)."""
+    known = _resolved(known)
+    _unknown_type(value, known, "hasattr(...)", lambda a, b: hasattr(a, name) == hasattr(b, name))
+    return hasattr(_as_python(value, known), name)
+
+
+# the methods of a dlarray its data lacks whose results are no arrays (``getattr(s, "__len__", None)`` of a 0-d
+# value: Python's dlarray's, an int or TypeError where called): given as the dlarray's by ``python_getattr``
+_DLARRAY_ONLY_METHODS = frozenset(("__len__", "finddim"))
+
+
+def python_getattr(value, name, default, known=""):
+    """``getattr(value, name, default)`` in code sct transforms (not carrying a derivative), as plain Python's run
+    answers (``python_hasattr``): ``default`` where Python's value has no such attribute; the attribute of the value
+    held where both have it; a dlarray's ``_DLARRAY_ONLY_METHODS`` or data attribute where only Python's has it; for
+    another method only Python's has, a function refusing its call (sct would run the dlarray's method outside its
+    trace), which tests (``is not None``, ``callable``) answer as Python's."""
+    known = _resolved(known)
+    if not python_hasattr(value, name, known):
+        return default
+    if hasattr(value, name):
+        return getattr(value, name)
+    found = getattr(_as_python(value, known), name)
+    if callable(found) and name not in _DLARRAY_ONLY_METHODS:
+        held = type(value).__name__
+
+        def not_run(*args, **kwargs):
+            raise EvaluationError(
+                f"a call of the method {name} that getattr(..., {name!r}, ...) gave: the value is a dlarray in plain "
+                f"Python, whose method sct does not run (it holds the value's data, a {held}, which has none); "
+                f"call the operation the method stands for")
+        return not_run
+    return found
+
+
+def python_dir(value, known=""):
+    """``dir(value)`` in code sct transforms, as plain Python's run answers (``python_isinstance``: a dlarray's
+    names, not its data's)."""
+    known = _resolved(known)
+    _unknown_type(value, known, "dir(...)", lambda a, b: dir(a) == dir(b))
+    return dir(_as_python(value, known))
 
 
 def sequence_type(value):
@@ -4552,8 +4633,9 @@ def text_operand(value):
 # type tests answer with a type or a bool: no derivative passes through them (read as Python code, a
 # second sweep or forward mode refused `type(x)` of a traced x as "no derivative rule for type");
 # nor does text
-nondifferentiable(python_type, python_isinstance, python_isscalar, plain_call_check, text_view, str_as_numpy, repr_as_numpy,
-                  ascii_as_numpy, format_as_numpy, text_operand, numpy_view)
+nondifferentiable(python_type, python_isinstance, python_isscalar, python_hasattr, python_getattr, python_dir,
+                  plain_call_check, text_view, str_as_numpy, repr_as_numpy, ascii_as_numpy, format_as_numpy,
+                  text_operand, numpy_view)
 
 
 def stop_gradient(x):

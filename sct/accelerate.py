@@ -16,6 +16,7 @@ import numpy as np
 from .runtime import registry
 from .runtime.dlarray import unwrap, wrap_outputs
 from .runtime.formats import apply_formats
+from .runtime.support import _TYPES_SURE
 
 from .api import (MISS, GeneratedSource, _hit_parts, _outside_reads, _positional_call, _read_values_kept, dlfeval,
                   make_call_from, run_compiled, run_entry, run_generated, user_error)
@@ -219,6 +220,7 @@ class AcceleratedFunction(WrappedFunction):
         return types.MethodType(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        depth = len(_TYPES_SURE)        # (a helper's unsure_types left by an error: ended here, as dlfeval does)
         try:
             if not kwargs:
                 fn = self.fn                       # a hit: checked, unwrapped, run and wrapped at once
@@ -231,6 +233,8 @@ class AcceleratedFunction(WrappedFunction):
             return self._call(args, kwargs)
         except SctError as error:
             raise user_error(error, self.fn)
+        finally:
+            del _TYPES_SURE[depth:]
 
     def _call(self, args, kwargs):
         if not self.enabled:                 # no cache, but still differentiated (as under dlfeval)

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from .runtime import registry
 from .runtime.dlarray import make_wrapper, unwrap, wrap_outputs
 from .runtime.formats import apply_formats
+from .runtime.support import _TYPES_SURE
 from .runtime.effects import state as _effects_state, _LOCAL as _effects_local, globals_seen_kept as _globals_seen_kept
 from .runtime.support import ALIASED as _ALIASED, aliased_dlarrays as _aliased_dlarrays, self_holding_path, \
     dlarray_memory_shared as _dlarray_memory_shared, dlarray_data_and_arrays as _dlarray_data_and_arrays, \
@@ -785,6 +786,7 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     >>> y, g = dlfeval(f, dlarray([1.0, 2.0]))   # doctest: +SKIP
     """
     global _LAST_SITE
+    depth = len(_TYPES_SURE)        # (a helper's unsure_types left by an error: ended here)
     try:
         if type(fun) is _FUNCTION and not kwargs:      # the usual call: no adapting
             if fun.__closure__ is not None and _state_holds_values(fun, False) and _NOTING.fun is not fun:
@@ -814,6 +816,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
         raise user_error(_self_holding_note(error, fun, args), fun)
     except RecursionError as error:
         raise user_error(recursion_refusal(fun, args, kwargs), fun) from error
+    finally:
+        del _TYPES_SURE[depth:]
 
 
 _FUNCTION = types.FunctionType

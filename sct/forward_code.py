@@ -255,7 +255,7 @@ class ForwardCode(EmitPass):
                 parts.bwd not in self.gen.plan.needed and parts.residuals not in self.gen.plan.needed:
             new = assign(t, parts.primal)        # no sweep reads its adjoint
             new.lineno = s.lineno
-            return [new]
+            return unsure_around(self, s.value, [new])
         out = []
         if depth > 0:
             for name in (parts.residuals, parts.bwd):
@@ -263,7 +263,7 @@ class ForwardCode(EmitPass):
                     out.append(self.push(load(name)))
         for new in parts.statements:
             new.lineno = s.lineno
-        out.extend(parts.statements)
+        out.extend(unsure_around(self, s.value, list(parts.statements)))
         return out
 
     def forward_call_statement(self, s: gast.Expr) -> List:
@@ -322,6 +322,13 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
 
 
+def getattr_test(test, traced: bool):
+    """``type_test``'s ``test`` of a call whose result is ``traced`` in forward mode (sct/tangent.py), where it would
+    be given no tangent: None for getattr's (``getattr(W * 2, "T", None)``, differentiated as it was: refused).
+    Reverse mode's sweep refuses such a getattr where a derivative passes it (sct/contributions.py)."""
+    return None if test is not None and test[0] == "python_getattr" and traced else test
+
+
 def type_test(act, value: gast.Call, rt_name: str):
     """``(runtime function, extra arguments)`` a type test of the user's code is run by (``isinstance``,
     one-argument ``type``, ``np.isscalar``: answered as plain Python's run answers, the value tested being
@@ -342,6 +349,15 @@ def type_test(act, value: gast.Call, rt_name: str):
         return "python_isinstance", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is type and len(value.args) == 1:
         return "python_type", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is hasattr and len(value.args) == 2:        # (a dlarray's attributes, not numpy's: red2_56 W1)
+        return "python_hasattr", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is getattr and len(value.args) == 3 and isinstance(value.args[1], gast.Constant) and \
+            isinstance(value.args[1].value, str):
+        # (getattr(np.sum(W), "__len__", None): sct/normalize.py leaves it a call where the object is no name;
+        # forward mode's traced result is not one: ``getattr_test``)
+        return "python_getattr", [const("plain" if own else tested_type(act, value.args[0]))]
+    if obj is dir and len(value.args) == 1:
+        return "python_dir", [const("plain" if own else tested_type(act, value.args[0]))]
     if obj is np.isscalar and len(value.args) == 1:
         return "python_isscalar", [const("plain" if own else tested_type(act, value.args[0]))]
     # text of a value: a dlarray as the numpy array or scalar it stands for
@@ -438,7 +454,7 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
             return False
         return callable(found) and tests_types(found)
     for f in given + ([value.func] if callee else []):
-        if testing(f) and any(a is not f and _argument_word(act, a, 0) for a in given):
+        if testing(f) and any(a is not f and _argument_word(act, a, 0) not in ("", "plain?") for a in given):
             name = getattr(f, "id", None) or getattr(f, "attr", "the function")
             name = "the lambda" if name in named and name.endswith("_lambda") else name
             fail(f"{name} tests a value's type (isinstance, type, np.isscalar) and runs here as it is on values "
@@ -448,25 +464,40 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
 
 
 def _argument_word(act, node, depth: int) -> str:
-    """``tested_type`` of an argument, ``"dl"`` or ``"?"`` (else ``""``); ``"?"`` too for a list, tuple or dict
-    written out (or a name bound once to one) holding such a value (``[h > 0, W > 0]``: their data in generated
-    code, dlarrays in Python)."""
+    """``tested_type`` of an argument, ``"dl"`` or ``"?"``, or a word taken from a helper's parameters' kinds
+    (``"dl?"``, ``"plain?"``: resolved when the call runs, runtime/support.py ``_resolved``, as its type tests
+    are), else ``""``; ``"?"`` too for a list, tuple or dict written out (or a name bound once to one) holding
+    such a value (``[h > 0, W > 0]``: their data in generated code, dlarrays in Python)."""
     word = tested_type(act, node)
     facts = act._sct_type_facts
-    if isinstance(node, gast.Name) and node.id in facts.params and getattr(act, "given_as_is", False) and \
-            not facts.bindings().get(node.id) and word != "dl":
-        return ""           # (dlfeval's own argument, never rebound: what Python gives, items and all)
-    if word in ("dl", "?") or depth > 3:
-        return word if word in ("dl", "?") else ""
+    if isinstance(node, gast.Name) and node.id in facts.params and not facts.bindings().get(node.id) and \
+            word != "dl":
+        # a parameter never rebound: dlfeval's own, what Python gives, items and all, but for the dlarrays in its
+        # containers, which generated code holds as their data ({"s": 2.0, "m": dlarray(mask)} was given with the
+        # mask's data, a numpy array, to a helper counting its dlarrays); a helper's container holding a float or
+        # bool array: maybe such data, where its caller could not tell (rt.unsure_types)
+        kind = act.kinds.get(node.id)
+        leaves = _leaves_of(kind, 0) if isinstance(kind, tuple) and kind[:1] in _HOLDERS else []
+        if any(k is None or k[:1] == ("dl",) for k in leaves):
+            return "?"
+        if getattr(act, "given_as_is", False):
+            return ""
+        if any(_data_kind(k) for k in leaves):
+            return "plain?"
+    if word in ("dl", "?") or word.endswith("?") or depth > 3:
+        return word if word in ("dl", "?") or word.endswith("?") else ""
     if word == "" and any(isinstance(n, gast.Name) and n.id in _reached(act) for n in walk_nodes(node)):
         return "?"          # (computed from traced values by ops with no derivative: h > 0 in forward mode)
     if isinstance(node, gast.Name):
         binds = facts.bindings().get(node.id)
-        return "?" if binds and any(b is not None and _argument_word(act, b, depth + 1) for b in binds
-                                    if isinstance(b, (gast.List, gast.Tuple, gast.Dict))) else ""
-    items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
-        [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
-    return "?" if any(_argument_word(act, e, depth + 1) for e in items) else ""
+        items = [b for b in binds or () if isinstance(b, (gast.List, gast.Tuple, gast.Dict))]
+    else:
+        items = node.elts if isinstance(node, (gast.List, gast.Tuple)) else \
+            [v for v in node.values if v is not None] if isinstance(node, gast.Dict) else []
+    words = {_argument_word(act, e, depth + 1) for e in items if e is not None} - {""}
+    # (an item surely or maybe a dlarray in Python: the container not known; one plain unless the helper's caller
+    # could not tell: likewise)
+    return "?" if words - {"plain?"} else "plain?" if words else ""
 
 
 def _reached(act) -> set:
@@ -494,7 +525,29 @@ def tested_type(act, node) -> str:
     ``"dl"`` surely a dlarray (an op of a traced value: sct/argument_writes.py python_type), ``"plain"``
     surely none, ``"?"`` not known of a value computed from dlfeval's dlarrays (runtime/support.py refuses
     the test where its answer depends on it), ``""`` not known of one that is not (tested as it is)."""
-    facts = getattr(act, "_sct_type_facts", None)
+    found = _known_type(act, node, _type_facts(act, False))
+    if found in ("dl", "plain", "arrays") and not getattr(act, "given_as_is", False) and \
+            not getattr(act, "traced_as_kinds", False) and \
+            _known_type(act, node, _type_facts(act, True)) != found:
+        # a helper's word taken from its parameters' kinds, which say what is traced, not what Python holds
+        # (a list [W, M] of a dlarray and a numpy array, both "dl" to the helper; red2_56 W2): as they say
+        # unless its caller could not tell (runtime/support.py unsure_types)
+        return found + "?"
+    return found
+
+
+def _known_type(act, node, facts) -> str:
+    found = _python_type_of(node, facts, 0)
+    if found:
+        return found
+    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+
+
+def _type_facts(act, strict: bool):
+    """What ``tested_type`` reads of the function, ``strict``: none of its parameters' kinds taken as what
+    Python holds (forward mode's, and a helper's where its caller cannot tell)."""
+    attr = "_sct_strict_type_facts" if strict else "_sct_type_facts"
+    facts = getattr(act, attr, None)
     if facts is None:
         from .argument_writes import item_types, key_writes, name_bindings, restored_keys
         from .kinds import _holds_traced
@@ -507,7 +560,7 @@ def tested_type(act, node) -> str:
         data = set() if getattr(act, "given_as_is", False) else \
             {p for p in params if isinstance(act.kinds.get(p), tuple) and act.kinds[p][:1] == ("nd",) and
              np.dtype(act.kinds[p][1]).kind in "fcb"}
-        if getattr(act, "traced_as_kinds", False):
+        if strict or getattr(act, "traced_as_kinds", False):
             # forward mode's kinds say what is traced, not what Python holds (jvp's numpy primals are "dl"):
             # nothing of its parameters known
             data = {p for p in params if act.kinds.get(p) is not None}
@@ -519,11 +572,95 @@ def tested_type(act, node) -> str:
         item_types(fdef, facts)
         seeds = {p for p in params if _holds_traced(act.kinds.get(p)) or p in act.active} | data
         facts.dependent = Dependence(fdef, act, seeds).active if seeds else set()
-        act._sct_type_facts = facts
-    found = _python_type_of(node, facts, 0)
-    if found:
-        return found
-    return "?" if act.is_active(node) or isinstance(node, gast.Name) and node.id in facts.dependent else ""
+        setattr(act, attr, facts)
+    return facts
+
+
+def unsure_around(code: "ForwardCode", value, statements: List) -> List:
+    """The statements of a helper's call ``value``, between ``rt.unsure_types()`` and ``rt.types_end()`` where it
+    is given what its kinds cannot tell apart ([W, M]: both traced data to it): its type tests taken from them
+    (and the words it gives helpers it runs as they are, runtime/support.py python_arguments) are not known while
+    it runs (red2_56 W2).  Not around sct's own calls (dlgradient's), nor in generated code differentiated again,
+    which keeps the user's code's marks (was: a second order's helper refused where the first order was exact)."""
+    from .parse import copied_user_def
+    act = code.act
+    if not isinstance(value, gast.Call) or \
+            str(code.gen.filename).startswith("<sct-generated") and not copied_user_def(code.gen.resolver.fn) or \
+            (getattr(act.call_info(value).obj, "__module__", None) or "").split(".")[0] == "sct":
+        return statements
+    if any(_unsure_argument(act, a.value if isinstance(a, gast.Starred) else a, value) for a in value.args):
+        ends = [expr_stmt(call(code.rt("unsure_types"), [])), expr_stmt(call(code.rt("types_end"), []))]
+        for new in ends:
+            new.lineno = statements[0].lineno if statements else None
+        return ends[:1] + statements + ends[1:]
+    return statements
+
+
+def _unsure_argument(act, node, given=None) -> bool:
+    """Is the argument ``node`` of a helper's call (``given``) a list, tuple or dict whose items the helper's kinds
+    may show otherwise than Python holds them: items not all dlarrays (or all not), a numpy array beside a
+    dlarray, both traced data to the helper (``[W, M]``, dlfeval's ``{"W": W, "mask": M}``)?"""
+    from .argument_writes import _kind
+    from .kinds import _children
+    facts = _type_facts(act, False)
+    if isinstance(node, gast.Name) and act.kinds.get(node.id) is None and tested_type(act, node) == "?" and \
+            not _bound_to_sequence(node, facts):
+        return True             # (a traced value whose type the caller cannot tell: ``for v in [W, M]: gain(v)``)
+    if isinstance(node, (gast.List, gast.Tuple)) or isinstance(node, gast.Name) and node.id not in facts.params:
+        binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) else None
+        if binds and len(binds) == 1 and isinstance(binds[0], (gast.List, gast.Tuple)) and \
+                _only_read(node.id, act.fdef, given):
+            node = binds[0]     # (a list made for this call, given to it alone: its items as made)
+        if not isinstance(node, (gast.List, gast.Tuple)) and not _bound_to_sequence(node, facts):
+            return False
+        found = _items_type(node, facts, 0)
+        if getattr(act, "given_as_is", False) and isinstance(node, (gast.List, gast.Tuple)) and \
+                any(_plain_to_helpers(_kind(e, facts, set())) for e in node.elts):
+            return True         # ([p["m"], W] of a bool dlarray p["m"]: its data a plain array to the helper)
+        return not (found in ("dl", "plain") or isinstance(found, tuple))
+    kind = act.kinds.get(node.id) if isinstance(node, gast.Name) else None
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
+            any(_plain_to_helpers(k) for k in _leaves_of(kind, 0)):
+        return True             # (a bool dlarray in a dict: its data, a plain bool array to the helper's kinds)
+    if getattr(act, "given_as_is", False) and isinstance(kind, tuple) and kind[:1] in _HOLDERS and \
+            act.is_active(node):
+        # (dlarrays and Python's numbers, text: what the helper's kinds say too, where one of them is no float,
+        # traced data to the helper: {"w": W, "lr": 0.5} is all "dl" to it, isinstance(lr, float) was False)
+        leaves = _leaves_of(kind, 0)
+        found = _leaves_type(leaves) if None not in leaves else ""
+        return not (found == "dl" or found == "arrays" and
+                    any(k[:1] == ("const",) or k[:1] == ("num",) and k[2] not in (float, complex) for k in leaves))
+    return False
+
+
+_HOLDERS = (("seq",), ("map",), ("obj",))
+
+
+def _data_kind(kind) -> bool:
+    """Is ``kind`` a float, complex or bool array's or numpy scalar's (what generated code holds for a dlarray)?"""
+    return isinstance(kind, tuple) and kind[:1] == ("nd",) and np.dtype(kind[1]).kind in "fcb"
+
+
+def _plain_to_helpers(kind) -> bool:
+    """Is ``kind`` a dlarray's whose data a helper's kinds show as a plain array (a bool or integer dlarray: no
+    derivative, ``("nd", ...)`` to the helper, sct/call_tree.py _retrace; was numpy's answer in a helper given
+    ``{"W": W, "m": dlarray(mask)}``: ``isinstance(p["m"], np.ndarray)`` True where Python's is False)?"""
+    return isinstance(kind, tuple) and kind[:1] == ("dl",) and np.dtype(kind[1]).kind not in "fc"
+
+
+def _leaves_of(kind, depth: int) -> list:
+    """The kinds of the leaves of a container or object kind (None for one too deep to read)."""
+    if not (isinstance(kind, tuple) and kind[:1] in _HOLDERS):
+        return [kind]
+    if depth > 8 or not isinstance(kind[2], tuple):
+        return [None]
+    from .kinds import _children
+    return [leaf for k in _children(kind).values() for leaf in _leaves_of(k, depth + 1)]
+
+
+def _bound_to_sequence(node, facts) -> bool:
+    binds = facts.bindings().get(node.id) or ()
+    return any(isinstance(b, (gast.List, gast.Tuple, gast.Dict)) for b in binds)
 
 
 class _KindsView:
@@ -599,12 +736,12 @@ def _items_type(node, facts, depth: int):
 _READING_CHECKS = frozenset(("as_sequence", "unformatted_outside", "require_unpacked_exactly"))
 
 
-def _only_read(name: str, fdef) -> bool:
+def _only_read(name: str, fdef, given=None) -> bool:
     """Is the list (or other value) ``name`` only read by ``name[i]``, walked or measured, never changed nor given
     to anything else (``hs.append(v)``, ``hs[0] = v``, ``helper(hs)``: its items may be others than it was made
     with)?"""
     for n in walk_nodes(fdef):
-        if isinstance(n, gast.Call):
+        if isinstance(n, gast.Call) and n is not given:
             reads = [a for a in list(n.args) + [k.value for k in n.keywords]
                      if isinstance(a, gast.Name) and a.id == name]
             if reads and not (isinstance(n.func, gast.Attribute) and n.func.attr in _READING_CHECKS or

@@ -31,7 +31,7 @@ from .errors import CompileError
 from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
 from .naming import Namer
 from .plans import CallKind
-from .forward_code import check_callbacks, plain_call_check, text_operands, type_test
+from .forward_code import check_callbacks, getattr_test, plain_call_check, text_operands, type_test
 from .reverse import _function, _reach, instantiate_template, simplify
 from .templates import guard_rule_globals, python_base_powers, rule_namespace
 from .contributions import FLAT_ADVICE, cast_dtype
@@ -150,7 +150,8 @@ class TangentTransformer:
             # .data here, a memoryview: `x.data.copy()` an AttributeError, and a test of its type took
             # the other branch than dlfeval's and jvp(mode="transpose")'s
             s.value = value = call(self.rt("data_receiver"), [value.value])
-        if isinstance(value, gast.Call) and (test := type_test(self.act, value, self.rt_name)) is not None:
+        if isinstance(value, gast.Call) and \
+                (test := getattr_test(type_test(self.act, value, self.rt_name), t in self.act.active)):
             # isinstance / type / np.isscalar (str / repr / format) of a dlarray held in an argument's or a
             # closure's container, as reverse mode's code answers (sct/forward_code.py): numpy's answer (was
             # the dlarray's: `type(m.W[0]) is np.float64` False where Python's is True, another branch)
