@@ -1450,6 +1450,69 @@ def stale_kept_walk(items, *values, operands=(), adjoints=()):
     return stale_kept(*values, operands=operands, adjoints=adjoints)
 
 
+def stale_kept_hooked(subjects, *values, operands=(), adjoints=()):
+    """:func:`stale_kept` before a statement that uses ``subjects`` (the objects it reads a field of, indexes,
+    adds, compares, passes...) where Python may run the user's code implicitly (a property, ``__add__``,
+    ``__index__``, a dict subclass's ``__missing__``, a metaclass's property): None where none of them is of a
+    class with such code (sct/implicit_hooks.py; was: ``for s in SCHEDS: s.lr`` or ``P + 1.0`` changing an array
+    an earlier operation read gave the changed numbers as the gradient, red57a W2)."""
+    for v in subjects:
+        if runs_hooks(v):
+            return stale_kept(*values, operands=operands, adjoints=adjoints)
+    return None
+
+
+_HOOKED: dict = {}
+# methods Python does not run implicitly where code uses an object (they run where the code calls them by name)
+_NOT_HOOKS = frozenset(("__init__", "__new__", "__del__", "__init_subclass__", "__post_init__", "__set_name__",
+                        "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__", "__deepcopy__",
+                        "__subclasshook__", "__enter__", "__exit__"))
+
+
+def runs_hooks(value) -> bool:
+    """Whether using ``value`` (reading its fields, an operator, an index, a builtin's protocol) may run code of
+    the user's that Python calls implicitly: its class's (or, for a class, its own and its metaclass's)
+    properties, descriptors with a ``__get__`` of the user's, and special methods written by the user."""
+    cls = type(value)
+    if hooked_class(cls):
+        return True
+    return isinstance(value, type) and hooked_class(value)
+
+
+def hooked_class(cls) -> bool:
+    """Whether ``cls`` (or a class it derives from, not Python's, numpy's or sct's) has a property, a descriptor
+    of the user's or a special method written by the user (cached per class)."""
+    found = _HOOKED.get(cls)
+    if found is None:
+        found = any(_hooks_in(k) for k in getattr(cls, "__mro__", ()) if not _library(k))
+        if len(_HOOKED) < 4096:
+            _HOOKED[cls] = found
+    return found
+
+
+def _library(obj) -> bool:
+    """Python's (its standard library's: a namedtuple's __repr__, Enum's), numpy's or sct's."""
+    top = module_top(obj)
+    return top in ("builtins", "numpy", "sct", "sct_generated") or top in sys.stdlib_module_names
+
+
+def _hooks_in(k) -> bool:
+    for name, v in vars(k).items():
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if isinstance(v, property) or name in ("__getattr__", "__getattribute__") and callable(v):
+            return True
+        if isinstance(v, types.FunctionType):
+            if name.startswith("__") and name.endswith("__") and name not in _NOT_HOOKS and not _library(v) and \
+                    v.__code__.co_filename != "<string>":      # (a dataclass's generated __eq__ changes nothing)
+                return True
+            continue
+        get = getattr(type(v), "__get__", None)
+        if isinstance(get, types.FunctionType):     # (a descriptor whose __get__ is the user's: ``lr = Counter()``)
+            return True
+    return False
+
+
 def _same_numbers(a, b) -> bool:
     if type(b) is tuple:             # (a list's items as stale_kept found them)
         return _same_list_items(a, b)

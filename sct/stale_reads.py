@@ -22,6 +22,7 @@ import gast
 import numpy as np
 
 from .emit import COMMENT, LINE
+from .implicit_hooks import hook_subjects, hooks_within_reach, plain_locals
 from .ir import dotted_name, walk_nodes
 from .runtime.effects import FieldPath
 
@@ -135,6 +136,12 @@ class _Pass:
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
         self.getters: Dict[str, type] = {}
+        # where a class of the user's with implicit code is within reach (sct/implicit_hooks.py): the names whose
+        # use runs none (sct's, numpy's, modules), and per statement checked for that alone, the objects it uses
+        self.hooks = False
+        self.plain: Set[str] = set()
+        self.hooked: Dict[int, Tuple[str, ...]] = {}
+        self.hooked_only: Set[int] = set()
         self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
@@ -214,11 +221,14 @@ class _Pass:
     def events(self, body, out, parent):
         for k, s in enumerate(body):
             if isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For) and self.hooks and self._iter_hooks(s):
+                    out.append(("iter", s, parent))     # (``for i in range(IDX)``: Idx.__index__)
                 self.events(s.body, out, s.body)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and self._uses_object(gast.Expr(value=s.test)) or \
+                        self.hooks and not isinstance(s.test, gast.Constant) and self._test_hooks(s):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -288,7 +298,36 @@ class _Pass:
                 return True
         return False
 
+    def _iter_hooks(self, s) -> bool:
+        """A for loop's ``range(...)`` or what it walks: where it may run code of the user's (``__index__``)."""
+        found = hook_subjects(gast.Expr(value=s.iter), self.plain, self.rt)
+        if isinstance(s.iter, gast.Name) and s.iter.id not in self.plain:
+            found = (s.iter.id,)
+        if found is not None and found is not True:
+            self.hooked[id(s)] = found
+        return found is not None
+
+    def _test_hooks(self, s) -> bool:
+        """``if c:`` where c's truth may run a ``__bool__`` of the user's (checked where c's class has one)."""
+        if isinstance(s.test, gast.Name):
+            if s.test.id in self.plain:
+                return False
+            self.hooked[id(s)] = (s.test.id,)
+        return True
+
     def opaque(self, s) -> bool:
+        if self._opaque(s):
+            return True
+        found = hook_subjects(s, self.plain, self.rt) if self.hooks else None
+        if found is None:
+            return False
+        if found is True:
+            self.hooked_only.add(id(s))
+        else:
+            self.hooked[id(s)] = found
+        return True
+
+    def _opaque(self, s) -> bool:
         if (self.objects or self.getters) and self._uses_object(s):
             return True
         targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
@@ -377,6 +416,8 @@ class _Pass:
             if kind == "enter":
                 loads = {n.id for item in s.items for n in walk_nodes(item)
                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            elif kind == "iter":
+                loads = {n.id for n in walk_nodes(s.iter) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             elif kind == "test":
                 loads = {n.id for n in walk_nodes(s.test) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             loads = self.with_outside(loads)
@@ -489,10 +530,17 @@ class _Pass:
             operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
                 gast.Tuple(elts=[load(n), const(self.pair_lines[n])], ctx=gast.Load()) for n in pairs],
                 ctx=gast.Load())))
-        take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
-                      call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
-        what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
-            if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
+        subjects = self.hooked.get(id(s)) if walked is None and kind in ("stmt", "test", "iter") else None
+        take = assign(kept, call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands)
+                      if walked is not None else call(rt("stale_kept"), [load(n) for n in names], operands)
+                      if subjects is None else
+                      call(rt("stale_kept_hooked"), [gast.Tuple(elts=[load(n) for n in subjects], ctx=gast.Load())] +
+                           [load(n) for n in names], operands))
+        implicit = "code of the user's this line runs implicitly (a property, an operator's method, __index__...)"
+        what = {"test": "this if statement's test", "iter": implicit, "enter": "this with statement's context manager",
+                "exit": "this with statement's context manager"}.get(kind) or (
+            "this for loop's walk of what it iterates" if walked is not None else
+            implicit if subjects is not None or id(s) in self.hooked_only else "this call")
         check = expr_stmt(call(rt("stale_check"), [
             load(kept), strings([self.spelled.get(n, n) for n in names]),
             gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
@@ -504,6 +552,10 @@ class _Pass:
             parent.insert(k, take)
             s.body.insert(0, check)
             s.orelse.insert(0, copy.deepcopy(check))
+        elif kind == "iter":      # (checked once, after the range is made: at the body's start, or after the loop)
+            parent.insert(k, take)
+            s.body[0:0] = [check, assign(kept, const(None))]
+            parent.insert(k + 2, copy.deepcopy(check))
         elif kind == "enter":
             parent.insert(k, take)
             s.body.insert(0, check)
@@ -631,6 +683,12 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     free_values = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, free_values)
     checks.getters = getter_objects(param_kinds, free_values)
+    if hooks_within_reach(fn, param_kinds, free_values):
+        checks.hooks = True
+        checks.plain = {rt_name, numpy_name} | set(checks.generated) | set(active) | \
+            {n for n, v in free_values.items() if isinstance(v, (types.ModuleType, types.BuiltinFunctionType))} | \
+            {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id.startswith("__sct_")}
+        checks.plain |= plain_locals(fwd, checks.plain, rt_name)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
     checks.run()
