@@ -180,3 +180,18 @@ def _plain_value(v, plain: Set[str], rt_name: str) -> bool:
 
 
 _PLAIN_RT = frozenset(("scalar_elements",))     # (a dlarray's numbers, or None)
+
+
+def index_parameters(fdef, kinds) -> Set[str]:
+    """The parameters given an object of a class with an ``__index__`` of the user's and never bound again: an
+    index or a slice's bound they are read as their integer once, where Python reads it (was: ``x[:cut]`` ran
+    ``Cut.__index__`` three times, the adjoint indexing with another slice than the value, red57a W5)."""
+    params = [a.id for a in fdef.args.args if isinstance(a, gast.Name)]
+    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    out = set()
+    for name, kind in zip(params, tuple(kinds or ())):
+        cls = kind[1] if isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "obj" else None
+        if isinstance(cls, type) and name not in stored and any(
+                isinstance(vars(k).get("__index__"), types.FunctionType) for k in cls.__mro__):
+            out.add(name)
+    return out

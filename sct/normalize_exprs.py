@@ -387,6 +387,8 @@ class Expressions:
                     value = self.iterated(value, out)
                 args.append(gast.Starred(value=self.atom(value, out, hint), ctx=gast.Load()))
             else:
+                if self._index_argument(func) and self._user_index(a):
+                    a = call(f"{self.rt_name}.slice_bound", [a])     # (np.roll's shift, np.take's index)
                 args.append(self.atom(a, out, hint))
         keywords = []
         # (g(...) or self.forward(...): was g's name only, so a Module's __call__ refused the keywords)
@@ -702,7 +704,20 @@ class Expressions:
                               step=self.opt_atom(node.step, out))
         if isinstance(node, gast.Tuple):
             return gast.Tuple(elts=[self.index(e, out) for e in node.elts], ctx=gast.Load())
+        if self._user_index(node):      # (``x[c]``: c.__index__ run once, its integer the adjoint's too)
+            node = call(f"{self.rt_name}.slice_bound", [node])
         return self.atom(node, out, hint="idx")
+
+    def _index_argument(self, func) -> bool:
+        """``np.roll``/``np.take`` (numpy's, by a global name): an object with ``__index__`` given as the shift or
+        the index is read as its integer once, as numpy does (was: the adjoint negated the object, a TypeError
+        inside the gradient, red57a C1)."""
+        if not (isinstance(func, gast.Attribute) and func.attr in ("roll", "take") and isinstance(func.value, gast.Name)):
+            return False
+        is_local = getattr(self, "_is_local", None)
+        global_value = getattr(self, "_global_value", None)
+        return is_local is not None and global_value is not None and not is_local(func.value.id) and \
+            global_value(func.value.id, None) is np
 
     def opt_atom(self, node, out: List):
         if node is None:
@@ -717,6 +732,8 @@ class Expressions:
         from .operand_checks import user_class
         is_local = getattr(self, "_is_local", None)
         global_value = getattr(self, "_global_value", None)
+        if isinstance(node, gast.Name) and node.id in getattr(self, "index_parameters", ()):
+            return True     # (a parameter's object of such a class, never bound again: red57a W5)
         if not isinstance(node, gast.Name) or is_local is None or global_value is None or is_local(node.id):
             return False
         cls = type(global_value(node.id, None))
