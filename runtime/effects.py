@@ -384,7 +384,7 @@ def _user_code(fn) -> bool:
         return isinstance(getattr(fn, "__init__", None), types.FunctionType) and \
             module_top(fn) not in ("numpy", "sct", "builtins")
     return isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and \
-        hasattr(fn, "__dict__") and module_top(type(fn)) not in ("numpy", "sct")
+        _fields(fn) is not None and module_top(type(fn)) not in ("numpy", "sct")
 
 
 class _Ran:
@@ -548,7 +548,7 @@ def _same(a, b, depth: int = 0) -> bool:
         return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
     if isinstance(a, (set, frozenset, bytearray)):
         return a == b
-    if hasattr(a, "__dict__") and not isinstance(a, (types.FunctionType, types.MethodType, types.ModuleType,
+    if _fields(a) is not None and not isinstance(a, (types.FunctionType, types.MethodType, types.ModuleType,
                                                      type) + _RANDOM_OWNERS):
         return _same(vars(a), vars(b), depth + 1)
     return False
@@ -599,13 +599,44 @@ def _restore(entry: _Ran, objects) -> bool:
     return True
 
 
+def _fields(o):
+    """``o.__dict__`` (None where it has none), read without running a ``__getattr__`` of the user's (was: an
+    object whose __getattr__ answers any name ran it for sct's probes, its side effects too, red57a W6)."""
+    try:
+        return object.__getattribute__(o, "__dict__")
+    except AttributeError:
+        return None
+
+
+_DATA_CLASSES: dict = {}
+
+
+def _holds_data(o) -> bool:
+    """A dlarray (an object with a ``_data`` of its own or its class's), asked of its class and its ``__dict__``,
+    not of its ``__getattr__``."""
+    own = _fields(o)
+    if type(own) is dict and "_data" in own:
+        return True
+    t = type(o)
+    found = _DATA_CLASSES.get(t)
+    if found is None:
+        found = any("_data" in vars(k) for k in t.__mro__)
+        if len(_DATA_CLASSES) < 4096:
+            _DATA_CLASSES[t] = found
+    return found
+
+
+def _data_of(o):
+    return o._data if _holds_data(o) else o
+
+
 def _settable_object(o) -> bool:
     """An object of the user's class whose state is its ``__dict__`` (no slots, no own
     ``__setattr__``)."""
     t = type(o)
-    return isinstance(getattr(o, "__dict__", None), dict) and not hasattr(t, "__slots__") and \
+    return isinstance(_fields(o), dict) and not hasattr(t, "__slots__") and \
         t.__setattr__ is object.__setattr__ and not isinstance(o, _OPAQUE + _RANDOM_OWNERS) and \
-        not hasattr(o, "_data") and module_top(t) not in ("numpy", "sct", "builtins")
+        not _holds_data(o) and module_top(t) not in ("numpy", "sct", "builtins")
 
 
 _OPAQUE = (types.FunctionType, types.MethodType, types.ModuleType, type, types.BuiltinFunctionType)
@@ -628,9 +659,9 @@ def _children(node):
     if t is dict:
         return [(("k", k), v) for k, v in node.items()]
     if isinstance(node, (list, tuple, dict)) or isinstance(node, _OPAQUE + _RANDOM_OWNERS) or \
-            isinstance(node, np.ndarray) or hasattr(node, "_data"):
+            isinstance(node, np.ndarray) or _holds_data(node):
         return []
-    held = getattr(node, "__dict__", None)
+    held = _fields(node)
     return [(("a", k), v) for k, v in held.items()] if type(held) is dict else []
 
 
@@ -642,8 +673,8 @@ def _mutable(node) -> bool:
         return True
     if t is tuple:
         return bool(node)
-    return isinstance(getattr(node, "__dict__", None), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
-        and not hasattr(node, "_data") and module_top(t) not in ("numpy", "builtins")
+    return isinstance(_fields(node), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
+        and not _holds_data(node) and module_top(t) not in ("numpy", "builtins")
 
 
 def _nodes(roots) -> list:
@@ -824,8 +855,8 @@ def _iterator(value) -> bool:
     """A generator or another iterator without attributes to copy (``map``, ``zip``, a list's
     iterator): its state cannot be kept for a replay, which would give the first run's object,
     already advanced."""
-    return hasattr(type(value), "__next__") and not isinstance(getattr(value, "__dict__", None), dict) and \
-        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not hasattr(value, "_data")
+    return hasattr(type(value), "__next__") and not isinstance(_fields(value), dict) and \
+        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not _holds_data(value)
 
 
 def _made(recipe, roots, value):
@@ -868,7 +899,7 @@ def _draws(fn, args, kwargs) -> bool:
         return True
     owner = getattr(fn, "__self__", None)
     return owner is not None and not isinstance(owner, type) and \
-        any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values())
+        any(isinstance(v, _RANDOM_OWNERS) for v in (_fields(owner) or {}).values())
 
 
 def _changes(fn) -> bool:
@@ -882,7 +913,7 @@ def _replayable(fn, args, kwargs) -> bool:
         return True
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type) and \
-            any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values()):
+            any(isinstance(v, _RANDOM_OWNERS) for v in (_fields(owner) or {}).values()):
         # a method of an object holding a random generator (self.rng.normal(...): a dropout layer's
         # mask) draws from it: replayed, as a generator given as an argument (was: run again where
         # second-order code recomputes, for 'it changes self', drawing twice)
@@ -917,8 +948,10 @@ def _snapshot(value):
     if type(value) in (set, bytearray):
         return type(value)(value)
     if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type) + _RANDOM_OWNERS) or \
-            not hasattr(value, "__dict__") or hasattr(value, "_data"):
+            _fields(value) is None or _holds_data(value):
         return value
+    if any("__getattr__" in vars(k) or "__getattribute__" in vars(k) for k in type(value).__mro__[:-1]):
+        return _fields_copied(value)
     import copy
     try:                                # with what it holds: c.vals.append(...), c.w[0] = ...
         return copy.deepcopy(value)
@@ -927,6 +960,18 @@ def _snapshot(value):
             return copy.copy(value)
         except Exception:
             return value
+
+
+def _fields_copied(value):
+    """An object whose class answers names by its ``__getattr__``, copied by its ``__dict__`` (copy.deepcopy asks
+    the object for ``__deepcopy__`` and the copy for ``__setstate__``: the user's __getattr__ ran for them, its
+    side effects too, red57a W6)."""
+    try:
+        new = object.__new__(type(value))
+        object.__getattribute__(new, "__dict__").update({k: _snapshot(v) for k, v in _fields(value).items()})
+        return new
+    except Exception:
+        return value
 
 
 def shuffled(fn, a):
@@ -987,7 +1032,7 @@ def _refuse_used_iterators(frame) -> None:
                 inner = list(enumerate(value))
             elif isinstance(value, dict):
                 inner = list(value.items())
-            elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, type):
+            elif isinstance(_fields(value), dict) and not isinstance(value, type):
                 # (a field: only one the first run used up, as far as can be told: an object such as a
                 # trainer may hold an iterator the code does not read)
                 inner = [("." + k, v) for k, v in vars(value).items() if _iterator(v) and _used_up(v)]
@@ -1088,7 +1133,7 @@ def _generators_given(frame) -> list:
             inner = list(value.args) + list(value.keywords.values())
         elif isinstance(value, types.MethodType):
             inner = [value.__self__]
-        elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, (type, types.ModuleType)):
+        elif isinstance(_fields(value), dict) and not isinstance(value, (type, types.ModuleType)):
             inner = list(vars(value).values())
         else:
             inner = []
@@ -1225,7 +1270,7 @@ def _reached(value, limit: int = 1_000_000):
             if v.base is not None:
                 stack.append(v.base)
         else:
-            d = getattr(v, "__dict__", None)
+            d = _fields(v)
             if isinstance(d, dict):
                 stack += list(d.values())
             for cls in type(v).__mro__:
@@ -1314,8 +1359,8 @@ def _same_items(a, b) -> bool:
         if x is y:
             continue
         try:
-            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(getattr(x, "_data", x)),
-                                                                  np.asarray(getattr(y, "_data", y)))):
+            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(_data_of(x)),
+                                                                  np.asarray(_data_of(y)))):
                 return False
         except Exception:
             return False
@@ -1383,7 +1428,7 @@ class FieldPath:
         v = self.root
         for attr, key in self.steps:
             if attr:
-                own = getattr(v, "__dict__", None)
+                own = _fields(v)
                 if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
                         type(v).__getattribute__ not in _PLAIN_GETATTRIBUTE or \
                         hasattr(type(getattr(type(v), key, None)), "__set__"):
