@@ -1535,6 +1535,34 @@ def hooked_class(cls) -> bool:
     return found
 
 
+_ABSENT = object()
+
+
+def class_read_runs_code(base, attr: str) -> bool:
+    """Whether reading ``base.attr`` of a class ``base`` runs code of the user's: a property (or a descriptor)
+    of its metaclass, a descriptor of the class whose ``__get__`` is the user's (``lr = Counter()``).  sct does
+    not read such a field while compiling, nor guard on it (was: ``H.lr`` ran Counter.__get__ six times the
+    first call, nine the next, a step schedule's value and gradient wrong, red57a W4)."""
+    if not isinstance(base, type):
+        return False
+    for k in type(base).__mro__[:-1]:
+        v = vars(k).get(attr, _ABSENT)
+        if v is not _ABSENT:
+            if isinstance(v, property) or _user_get(v):
+                return True
+            break
+    for k in base.__mro__:
+        v = vars(k).get(attr, _ABSENT)
+        if v is not _ABSENT:
+            return _user_get(v)
+    return False
+
+
+def _user_get(v) -> bool:
+    get = getattr(type(v), "__get__", None)
+    return isinstance(get, types.FunctionType) and not _library(get)
+
+
 def _library(obj) -> bool:
     """Python's (its standard library's: a namedtuple's __repr__, Enum's), numpy's or sct's."""
     top = module_top(obj)
