@@ -1526,14 +1526,19 @@ def runs_hooks(value) -> bool:
 
 def hooked_class(cls) -> bool:
     """Whether ``cls`` (or a class it derives from, not Python's, numpy's or sct's) has a property, a descriptor
-    of the user's or a special method written by the user (cached per class)."""
+    of the user's or a special method written by the user."""
+    return bool(class_hooks(cls))
+
+
+def class_hooks(cls) -> frozenset:
+    """The names of those (a property's, a descriptor's field name; ``__add__``, ``__getattr__``...), cached per
+    class: what uses of an object of ``cls`` may run code of the user's (sct/implicit_hooks.py)."""
     found = _HOOKED.get(cls)
     if found is None:
-        found = any(_hooks_in(k) for k in getattr(cls, "__mro__", ()) if not _library(k))
+        found = frozenset(n for k in getattr(cls, "__mro__", ()) if not _library(k) for n in _hooks_in(k))
         if len(_HOOKED) < 4096:
             _HOOKED[cls] = found
     return found
-
 
 _ABSENT = object()
 
@@ -1569,22 +1574,20 @@ def _library(obj) -> bool:
     return top in ("builtins", "numpy", "sct", "sct_generated") or top in sys.stdlib_module_names
 
 
-def _hooks_in(k) -> bool:
+def _hooks_in(k) -> list:
+    out = []
     for name, v in vars(k).items():
         if isinstance(v, (staticmethod, classmethod)):
             v = v.__func__
         if isinstance(v, property) or name in ("__getattr__", "__getattribute__") and callable(v):
-            return True
-        if isinstance(v, types.FunctionType):
+            out.append(name)
+        elif isinstance(v, types.FunctionType):
             if name.startswith("__") and name.endswith("__") and name not in _NOT_HOOKS and not _library(v) and \
                     v.__code__.co_filename != "<string>":      # (a dataclass's generated __eq__ changes nothing)
-                return True
-            continue
-        get = getattr(type(v), "__get__", None)
-        if isinstance(get, types.FunctionType):     # (a descriptor whose __get__ is the user's: ``lr = Counter()``)
-            return True
-    return False
-
+                out.append(name)
+        elif isinstance(getattr(type(v), "__get__", None), types.FunctionType):
+            out.append(name)        # (a descriptor whose __get__ is the user's: ``lr = Counter()``)
+    return out
 
 def _same_numbers(a, b) -> bool:
     if type(b) is tuple:             # (a list's items as stale_kept found them)

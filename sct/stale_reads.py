@@ -22,7 +22,7 @@ import gast
 import numpy as np
 
 from .emit import COMMENT, LINE
-from .implicit_hooks import hook_subjects, hooks_within_reach, plain_locals
+from .implicit_hooks import runs_hook, hook_subjects, hooks_within_reach, plain_locals
 from .ir import dotted_name, walk_nodes
 from .runtime.effects import FieldPath
 
@@ -138,10 +138,11 @@ class _Pass:
         self.getters: Dict[str, type] = {}
         # where a class of the user's with implicit code is within reach (sct/implicit_hooks.py): the names whose
         # use runs none (sct's, numpy's, modules), and per statement checked for that alone, the objects it uses
-        self.hooks = False
+        self.hooks: frozenset = frozenset()
         self.plain: Set[str] = set()
         self.hooked: Dict[int, Tuple[str, ...]] = {}
         self.hooked_only: Set[int] = set()
+        self.helpers: Set[str] = set()
         self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
         self._bind_callees(fwd)
@@ -300,8 +301,8 @@ class _Pass:
 
     def _iter_hooks(self, s) -> bool:
         """A for loop's ``range(...)`` or what it walks: where it may run code of the user's (``__index__``)."""
-        found = hook_subjects(gast.Expr(value=s.iter), self.plain, self.rt)
-        if isinstance(s.iter, gast.Name) and s.iter.id not in self.plain:
+        found = hook_subjects(gast.Expr(value=s.iter), self.plain, self.rt, self.hooks)
+        if isinstance(s.iter, gast.Name) and s.iter.id not in self.plain and runs_hook(s, s.iter, self.hooks):
             found = (s.iter.id,)
         if found is not None and found is not True:
             self.hooked[id(s)] = found
@@ -309,6 +310,8 @@ class _Pass:
 
     def _test_hooks(self, s) -> bool:
         """``if c:`` where c's truth may run a ``__bool__`` of the user's (checked where c's class has one)."""
+        if not runs_hook(s, s.test, self.hooks):
+            return False
         if isinstance(s.test, gast.Name):
             if s.test.id in self.plain:
                 return False
@@ -318,7 +321,7 @@ class _Pass:
     def opaque(self, s) -> bool:
         if self._opaque(s):
             return True
-        found = hook_subjects(s, self.plain, self.rt) if self.hooks else None
+        found = hook_subjects(s, self.plain, self.rt, self.hooks, self.helpers) if self.hooks else None
         if found is None:
             return False
         if found is True:
@@ -683,11 +686,14 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     free_values = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, free_values)
     checks.getters = getter_objects(param_kinds, free_values)
-    if hooks_within_reach(fn, param_kinds, free_values):
-        checks.hooks = True
+    checks.hooks = hooks_within_reach(fn, param_kinds, free_values)
+    if checks.hooks:
         checks.plain = {rt_name, numpy_name} | set(checks.generated) | set(active) | \
-            {n for n, v in free_values.items() if isinstance(v, (types.ModuleType, types.BuiltinFunctionType))} | \
-            {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id.startswith("__sct_")}
+            {n for n, v in free_values.items() if isinstance(v, (types.ModuleType, types.BuiltinFunctionType,
+                                                                 types.FunctionType))} | \
+            {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id.startswith("__sct_")} | \
+            _sct_names(fwd, checks.callees, free_values)
+        checks.helpers = set(checks.callees) | {n for n in checks.plain if n.endswith("_fwd")}
         checks.plain |= plain_locals(fwd, checks.plain, rt_name)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
@@ -764,6 +770,14 @@ def _field_paths(checks: _Pass, fwd, namespace) -> Dict[str, FieldPath]:
         shown[n.targets[0].id] = name + text
         checks.spelled[n.targets[0].id] = name + text      # (in its caller's messages: the path the user wrote)
     return paths
+
+
+def _sct_names(fwd, callees, free_values) -> Set[str]:
+    """The generated code's own globals it reads (a helper's compiled code and its name, its guard, its call
+    site): no object of the user's."""
+    bound = _bound_and_guarded(fwd)[0]
+    return {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id not in bound and
+            n.id not in free_values and (n.id in callees or n.id.endswith(("_guard", "_site", "_fwd", "_bwd")))}
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:
