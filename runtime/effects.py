@@ -1514,14 +1514,24 @@ _NOT_HOOKS = frozenset(("__init__", "__new__", "__del__", "__init_subclass__", "
                         "__subclasshook__", "__enter__", "__exit__"))
 
 
-def runs_hooks(value) -> bool:
+def runs_hooks(value, depth: int = 0) -> bool:
     """Whether using ``value`` (reading its fields, an operator, an index, a builtin's protocol) may run code of
     the user's that Python calls implicitly: its class's (or, for a class, its own and its metaclass's)
-    properties, descriptors with a ``__get__`` of the user's, and special methods written by the user."""
+    properties, descriptors with a ``__get__`` of the user's, and special methods written by the user; for a
+    list, tuple, set or dict, those of what it holds (``sum([P])``: P.__radd__; ``sorted(objs)``: __lt__)."""
     cls = type(value)
+    if cls in _HELD:
+        items = list(value.items()) if cls is dict else value
+        if depth >= 2 or len(items) > 256:
+            return True         # (deep or long: taken as such, kept and checked)
+        return any(runs_hooks(v, depth + 1) for item in items
+                   for v in (item if cls is dict else (item,)))
     if hooked_class(cls):
         return True
     return isinstance(value, type) and hooked_class(value)
+
+
+_HELD = (list, tuple, set, frozenset, dict)
 
 
 def hooked_class(cls) -> bool:

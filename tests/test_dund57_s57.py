@@ -182,7 +182,13 @@ def via_helper_local(x):
     return y, dlgradient(y, x)
 
 
-IMPLICIT = [via_list_walk, via_local, via_made, via_dict_literal, via_add, via_radd, via_mul, via_neg, via_missing,
+def via_sum_of_a_list(x):
+    y = np.sum(x * A)
+    z = sum([P])        # (0 + P: Plus.__radd__, on an object held by a list)
+    return y, dlgradient(y, x)
+
+
+IMPLICIT = [via_sum_of_a_list, via_list_walk, via_local, via_made, via_dict_literal, via_add, via_radd, via_mul, via_neg, via_missing,
             via_metaclass, via_range, via_field, via_helper_local]
 
 
