@@ -46,6 +46,8 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
     spaces = [getattr(fn, "__globals__", None)]
     spaces += [getattr(v, "__globals__", None) for v in (free_values or {}).values()
                if isinstance(v, types.FunctionType)]
+    spaces += [vars(v) for v in (free_values or {}).values()       # (``mod.make()``: a user's module's classes)
+               if isinstance(v, types.ModuleType) and _users_module(v)]
     done: Set[int] = set()
     for space in spaces:
         if not isinstance(space, dict) or id(space) in done:
@@ -57,6 +59,14 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
             elif not isinstance(v, (types.ModuleType, types.FunctionType)):
                 found |= class_hooks(type(v))
     return frozenset(found)
+
+
+def _users_module(m) -> bool:
+    """A module of the user's (not Python's, numpy's, sct's nor an installed package's)."""
+    top = (getattr(m, "__name__", "") or "").partition(".")[0]
+    path = getattr(m, "__file__", None) or ""
+    return bool(path) and "site-packages" not in path and top not in sys.stdlib_module_names and \
+        top not in ("numpy", "sct", "scipy", "builtins")
 
 
 def _kind_hooks(kind, depth: int, found: Set[str]) -> None:

@@ -397,3 +397,15 @@ def test_getattr_of_an_argument_is_not_run_by_sct():
     y, g = dlfeval(filled, dlarray(x), cfg)
     assert vars(cfg) == {"lr": 0.5}
     assert_close(D(g), x)
+
+
+def test_a_property_of_a_class_in_another_users_module_is_checked():
+    import dund57_far_loss
+    import dund57_mod
+    dund57_mod.B[:] = 2.0
+    try:
+        with pytest.raises(EvaluationError) as e:
+            dlfeval(dund57_far_loss.far, dlarray(X0))
+    finally:
+        dund57_mod.B[:] = 2.0
+    assert "changed dund57_mod.B in place" in str(e.value) and "dund57_far_loss.py, line 11" in str(e.value)
