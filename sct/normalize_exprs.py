@@ -239,8 +239,8 @@ class Expressions:
             return self.simple(call(f"{self.rt_name}.index_trick", [node.value, index, const(node.value.id)]),
                                out, hint)
         if isinstance(node, gast.Subscript):
-            return gast.Subscript(value=self.atom(node.value, out, hint),
-                                  slice=self.index(node.slice, out), ctx=gast.Load())
+            value = self.atom(node.value, out, hint)
+            return gast.Subscript(value=value, slice=self.index(node.slice, out, value), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
             return self.collection(node, out, hint)
         if isinstance(node, gast.JoinedStr):
@@ -698,14 +698,16 @@ class Expressions:
                 c for n in walk_nodes(self.fdef) for _, c in pattern_captures(n)}     # (``case [L]:``)
         return self.locals
 
-    def index(self, node, out: List):
+    def index(self, node, out: List, container=None):
         if isinstance(node, gast.Slice):
             return gast.Slice(lower=self.opt_atom(node.lower, out), upper=self.opt_atom(node.upper, out),
                               step=self.opt_atom(node.step, out))
         if isinstance(node, gast.Tuple):
-            return gast.Tuple(elts=[self.index(e, out) for e in node.elts], ctx=gast.Load())
-        if self._user_index(node):      # (``x[c]``: c.__index__ run once, its integer the adjoint's too)
-            node = call(f"{self.rt_name}.slice_bound", [node])
+            return gast.Tuple(elts=[self.index(e, out, container) for e in node.elts], ctx=gast.Load())
+        if container is not None and self._user_index(node):
+            # (``x[c]`` of an array or a list: c.__index__ run once, its integer the adjoint's too; a dict's key
+            # stays the object, rt.item_index)
+            node = call(f"{self.rt_name}.item_index", [copy.deepcopy(container), node])
         return self.atom(node, out, hint="idx")
 
     def _index_argument(self, func) -> bool:

@@ -409,3 +409,30 @@ def test_a_property_of_a_class_in_another_users_module_is_checked():
     finally:
         dund57_mod.B[:] = 2.0
     assert "changed dund57_mod.B in place" in str(e.value) and "dund57_far_loss.py, line 11" in str(e.value)
+
+
+class Key:
+    def __index__(self):
+        return 0
+
+    def __hash__(self):
+        return 7
+
+    def __eq__(self, other):
+        return other is self
+
+
+KEY = Key()
+BY_KEY = {KEY: 3.0, 0: 5.0}
+
+
+def keyed(x, k):
+    y = np.sum(x) * BY_KEY[k] + x[k] ** 2
+    return y, dlgradient(y, x)
+
+
+def test_an_index_object_stays_a_dicts_key():
+    x = np.array([1.0, 2.0])
+    y, g = dlfeval(keyed, dlarray(x), KEY)
+    assert_close(D(y), np.sum(x) * 3.0 + x[0] ** 2)
+    assert_close(D(g), numerical_gradient(lambda v: np.sum(v) * 3.0 + v[0] ** 2, [x], 0))
