@@ -26,7 +26,7 @@ import weakref
 from collections import deque
 
 from .imported import np
-from .origins import module_top
+from .origins import library_code, module_top
 
 
 _LOCAL = threading.local()
@@ -950,7 +950,8 @@ def _snapshot(value):
     if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type) + _RANDOM_OWNERS) or \
             _fields(value) is None or _holds_data(value):
         return value
-    if any("__getattr__" in vars(k) or "__getattribute__" in vars(k) for k in type(value).__mro__[:-1]):
+    if any("__getattr__" in vars(k) or "__getattribute__" in vars(k) for k in type(value).__mro__[:-1]
+           if not library_code(k)):
         return _fields_copied(value)
     import copy
     try:                                # with what it holds: c.vals.append(...), c.w[0] = ...
@@ -1545,7 +1546,7 @@ def class_hooks(cls) -> frozenset:
     class: what uses of an object of ``cls`` may run code of the user's (sct/implicit_hooks.py)."""
     found = _HOOKED.get(cls)
     if found is None:
-        found = frozenset(n for k in getattr(cls, "__mro__", ()) if not _library(k) for n in _hooks_in(k))
+        found = frozenset(n for k in getattr(cls, "__mro__", ()) if not library_code(k) for n in _hooks_in(k))
         if len(_HOOKED) < 4096:
             _HOOKED[cls] = found
     return found
@@ -1575,13 +1576,9 @@ def class_read_runs_code(base, attr: str) -> bool:
 
 def _user_get(v) -> bool:
     get = getattr(type(v), "__get__", None)
-    return isinstance(get, types.FunctionType) and not _library(get)
+    return isinstance(get, types.FunctionType) and not library_code(get)
 
 
-def _library(obj) -> bool:
-    """Python's (its standard library's: a namedtuple's __repr__, Enum's), numpy's or sct's."""
-    top = module_top(obj)
-    return top in ("builtins", "numpy", "sct", "sct_generated") or top in sys.stdlib_module_names
 
 
 def _hooks_in(k) -> list:
@@ -1592,7 +1589,7 @@ def _hooks_in(k) -> list:
         if isinstance(v, property) or name in ("__getattr__", "__getattribute__") and callable(v):
             out.append(name)
         elif isinstance(v, types.FunctionType):
-            if name.startswith("__") and name.endswith("__") and name not in _NOT_HOOKS and not _library(v) and \
+            if name.startswith("__") and name.endswith("__") and name not in _NOT_HOOKS and not library_code(v) and \
                     v.__code__.co_filename != "<string>":      # (a dataclass's generated __eq__ changes nothing)
                 out.append(name)
         elif isinstance(getattr(type(v), "__get__", None), types.FunctionType):

@@ -99,3 +99,10 @@ def module_name(obj):
     if not isinstance(module, str) or module_top(obj) or not module:
         return module
     return ""
+
+
+def library_code(obj) -> bool:
+    """A class or function of Python's (its standard library's too: a namedtuple's __repr__, Enum's,
+    types.SimpleNamespace), numpy's or sct's: not the user's."""
+    top = module_top(obj)
+    return top in ("builtins", "numpy", "sct", "sct_generated") or top in sys.stdlib_module_names

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from .imported import np
 
 from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
-from .origins import module_name, module_top, name_top
+from .origins import library_code, module_name, module_top, name_top
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -4002,7 +4002,7 @@ def _project_object(grad, x):
         projecting = _entered(x)
         try:
             store = setattr
-            if _answers_names(type(x)) or type(x).__setattr__ is not object.__setattr__:
+            if _answers_names(type(x)) or _answers_names(type(x), ("__setattr__",)):
                 # (sct's copy, its fields set as the object holds them: not by the user's __setattr__, which
                 # may file an array elsewhere, ``self._params[name] = value``, nor probed by its __getattr__)
                 if _answers_names(type(x)):
@@ -4027,9 +4027,9 @@ def _project_object(grad, x):
     return x
 
 
-def _answers_names(cls) -> bool:
-    """A class whose ``__getattr__`` (or ``__getattribute__``) is its own, not object's."""
-    return any("__getattr__" in vars(k) or "__getattribute__" in vars(k) for k in cls.__mro__[:-1])
+def _answers_names(cls, methods=("__getattr__", "__getattribute__")) -> bool:
+    """A class of the user's whose ``__getattr__`` (or ``__getattribute__``, or ``methods``) is its own."""
+    return any(m in vars(k) for k in cls.__mro__[:-1] if not library_code(k) for m in methods)
 
 
 def _refuse_answered_parts(x, parts) -> None:
