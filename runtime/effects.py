@@ -26,7 +26,7 @@ import weakref
 from collections import deque
 
 from .imported import np
-from .origins import call_name, module_top
+from .origins import call_name, library_code, module_top
 
 
 _LOCAL = threading.local()
@@ -382,7 +382,7 @@ def _user_code(fn) -> bool:
         return isinstance(getattr(fn, "__init__", None), types.FunctionType) and \
             module_top(fn) not in ("numpy", "sct", "builtins")
     return isinstance(getattr(type(fn), "__call__", None), types.FunctionType) and \
-        hasattr(fn, "__dict__") and module_top(type(fn)) not in ("numpy", "sct")
+        _fields(fn) is not None and module_top(type(fn)) not in ("numpy", "sct")
 
 
 class _Ran:
@@ -546,7 +546,7 @@ def _same(a, b, depth: int = 0) -> bool:
         return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
     if isinstance(a, (set, frozenset, bytearray)):
         return a == b
-    if hasattr(a, "__dict__") and not isinstance(a, (types.FunctionType, types.MethodType, types.ModuleType,
+    if _fields(a) is not None and not isinstance(a, (types.FunctionType, types.MethodType, types.ModuleType,
                                                      type) + _RANDOM_OWNERS):
         return _same(vars(a), vars(b), depth + 1)
     return False
@@ -597,13 +597,44 @@ def _restore(entry: _Ran, objects) -> bool:
     return True
 
 
+def _fields(o):
+    """``o.__dict__`` (None where it has none), read without running a ``__getattr__`` of the user's (was: an
+    object whose __getattr__ answers any name ran it for sct's probes, its side effects too, red57a W6)."""
+    try:
+        return object.__getattribute__(o, "__dict__")
+    except AttributeError:
+        return None
+
+
+_DATA_CLASSES: dict = {}
+
+
+def _holds_data(o) -> bool:
+    """A dlarray (an object with a ``_data`` of its own or its class's), asked of its class and its ``__dict__``,
+    not of its ``__getattr__``."""
+    own = _fields(o)
+    if type(own) is dict and "_data" in own:
+        return True
+    t = type(o)
+    found = _DATA_CLASSES.get(t)
+    if found is None:
+        found = any("_data" in vars(k) for k in t.__mro__)
+        if len(_DATA_CLASSES) < 4096:
+            _DATA_CLASSES[t] = found
+    return found
+
+
+def _data_of(o):
+    return o._data if _holds_data(o) else o
+
+
 def _settable_object(o) -> bool:
     """An object of the user's class whose state is its ``__dict__`` (no slots, no own
     ``__setattr__``)."""
     t = type(o)
-    return isinstance(getattr(o, "__dict__", None), dict) and not hasattr(t, "__slots__") and \
+    return isinstance(_fields(o), dict) and not hasattr(t, "__slots__") and \
         t.__setattr__ is object.__setattr__ and not isinstance(o, _OPAQUE + _RANDOM_OWNERS) and \
-        not hasattr(o, "_data") and module_top(t) not in ("numpy", "sct", "builtins")
+        not _holds_data(o) and module_top(t) not in ("numpy", "sct", "builtins")
 
 
 _OPAQUE = (types.FunctionType, types.MethodType, types.ModuleType, type, types.BuiltinFunctionType)
@@ -626,9 +657,9 @@ def _children(node):
     if t is dict:
         return [(("k", k), v) for k, v in node.items()]
     if isinstance(node, (list, tuple, dict)) or isinstance(node, _OPAQUE + _RANDOM_OWNERS) or \
-            isinstance(node, np.ndarray) or hasattr(node, "_data"):
+            isinstance(node, np.ndarray) or _holds_data(node):
         return []
-    held = getattr(node, "__dict__", None)
+    held = _fields(node)
     return [(("a", k), v) for k, v in held.items()] if type(held) is dict else []
 
 
@@ -640,8 +671,8 @@ def _mutable(node) -> bool:
         return True
     if t is tuple:
         return bool(node)
-    return isinstance(getattr(node, "__dict__", None), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
-        and not hasattr(node, "_data") and module_top(t) not in ("numpy", "builtins")
+    return isinstance(_fields(node), dict) and not isinstance(node, _OPAQUE + _RANDOM_OWNERS) \
+        and not _holds_data(node) and module_top(t) not in ("numpy", "builtins")
 
 
 def _nodes(roots) -> list:
@@ -822,8 +853,8 @@ def _iterator(value) -> bool:
     """A generator or another iterator without attributes to copy (``map``, ``zip``, a list's
     iterator): its state cannot be kept for a replay, which would give the first run's object,
     already advanced."""
-    return hasattr(type(value), "__next__") and not isinstance(getattr(value, "__dict__", None), dict) and \
-        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not hasattr(value, "_data")
+    return hasattr(type(value), "__next__") and not isinstance(_fields(value), dict) and \
+        not isinstance(value, (np.ndarray, np.generic, str, bytes)) and not _holds_data(value)
 
 
 def _made(recipe, roots, value):
@@ -866,7 +897,7 @@ def _draws(fn, args, kwargs) -> bool:
         return True
     owner = getattr(fn, "__self__", None)
     return owner is not None and not isinstance(owner, type) and \
-        any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values())
+        any(isinstance(v, _RANDOM_OWNERS) for v in (_fields(owner) or {}).values())
 
 
 def _changes(fn) -> bool:
@@ -880,7 +911,7 @@ def _replayable(fn, args, kwargs) -> bool:
         return True
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type) and \
-            any(isinstance(v, _RANDOM_OWNERS) for v in getattr(owner, "__dict__", {}).values()):
+            any(isinstance(v, _RANDOM_OWNERS) for v in (_fields(owner) or {}).values()):
         # a method of an object holding a random generator (self.rng.normal(...): a dropout layer's
         # mask) draws from it: replayed, as a generator given as an argument (was: run again where
         # second-order code recomputes, for 'it changes self', drawing twice)
@@ -915,8 +946,11 @@ def _snapshot(value):
     if type(value) in (set, bytearray):
         return type(value)(value)
     if isinstance(value, (types.FunctionType, types.MethodType, types.ModuleType, type) + _RANDOM_OWNERS) or \
-            not hasattr(value, "__dict__") or hasattr(value, "_data"):
+            _fields(value) is None or _holds_data(value):
         return value
+    if any("__getattr__" in vars(k) or "__getattribute__" in vars(k) for k in type(value).__mro__[:-1]
+           if not library_code(k)):
+        return _fields_copied(value)
     import copy
     try:                                # with what it holds: c.vals.append(...), c.w[0] = ...
         return copy.deepcopy(value)
@@ -925,6 +959,18 @@ def _snapshot(value):
             return copy.copy(value)
         except Exception:
             return value
+
+
+def _fields_copied(value):
+    """An object whose class answers names by its ``__getattr__``, copied by its ``__dict__`` (copy.deepcopy asks
+    the object for ``__deepcopy__`` and the copy for ``__setstate__``: the user's __getattr__ ran for them, its
+    side effects too, red57a W6)."""
+    try:
+        new = object.__new__(type(value))
+        object.__getattribute__(new, "__dict__").update({k: _snapshot(v) for k, v in _fields(value).items()})
+        return new
+    except Exception:
+        return value
 
 
 def shuffled(fn, a):
@@ -985,7 +1031,7 @@ def _refuse_used_iterators(frame) -> None:
                 inner = list(enumerate(value))
             elif isinstance(value, dict):
                 inner = list(value.items())
-            elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, type):
+            elif isinstance(_fields(value), dict) and not isinstance(value, type):
                 # (a field: only one the first run used up, as far as can be told: an object such as a
                 # trainer may hold an iterator the code does not read)
                 inner = [("." + k, v) for k, v in vars(value).items() if _iterator(v) and _used_up(v)]
@@ -1086,7 +1132,7 @@ def _generators_given(frame) -> list:
             inner = list(value.args) + list(value.keywords.values())
         elif isinstance(value, types.MethodType):
             inner = [value.__self__]
-        elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, (type, types.ModuleType)):
+        elif isinstance(_fields(value), dict) and not isinstance(value, (type, types.ModuleType)):
             inner = list(vars(value).values())
         else:
             inner = []
@@ -1223,7 +1269,7 @@ def _reached(value, limit: int = 1_000_000):
             if v.base is not None:
                 stack.append(v.base)
         else:
-            d = getattr(v, "__dict__", None)
+            d = _fields(v)
             if isinstance(d, dict):
                 stack += list(d.values())
             for cls in type(v).__mro__:
@@ -1312,8 +1358,8 @@ def _same_items(a, b) -> bool:
         if x is y:
             continue
         try:
-            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(getattr(x, "_data", x)),
-                                                                  np.asarray(getattr(y, "_data", y)))):
+            if type(x) is not type(y) or not bool(np.array_equal(np.asarray(_data_of(x)),
+                                                                  np.asarray(_data_of(y)))):
                 return False
         except Exception:
             return False
@@ -1405,7 +1451,7 @@ class FieldPath:
             if attr is None:
                 return None
             if attr:
-                own = getattr(v, "__dict__", None)
+                own = _fields(v)
                 if type(own) is not dict and not isinstance(v, type) or key not in vars(v) or \
                         type(v).__getattribute__ not in _PLAIN_GETATTRIBUTE or \
                         hasattr(type(getattr(type(v), key, None)), "__set__"):
@@ -1472,6 +1518,106 @@ def stale_kept_walk(items, *values, operands=(), adjoints=()):
         return None
     return stale_kept(*values, operands=operands, adjoints=adjoints)
 
+
+def stale_kept_hooked(subjects, *values, operands=(), adjoints=()):
+    """:func:`stale_kept` before a statement that uses ``subjects`` (the objects it reads a field of, indexes,
+    adds, compares, passes...) where Python may run the user's code implicitly (a property, ``__add__``,
+    ``__index__``, a dict subclass's ``__missing__``, a metaclass's property): None where none of them is of a
+    class with such code (sct/implicit_hooks.py; was: ``for s in SCHEDS: s.lr`` or ``P + 1.0`` changing an array
+    an earlier operation read gave the changed numbers as the gradient, red57a W2)."""
+    for v in subjects:
+        if runs_hooks(v):
+            return stale_kept(*values, operands=operands, adjoints=adjoints)
+    return None
+
+
+_HOOKED: dict = {}
+# methods Python does not run implicitly where code uses an object (they run where the code calls them by name)
+_NOT_HOOKS = frozenset(("__init__", "__new__", "__del__", "__init_subclass__", "__post_init__", "__set_name__",
+                        "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__copy__", "__deepcopy__",
+                        "__subclasshook__", "__enter__", "__exit__"))
+
+
+def runs_hooks(value, depth: int = 0) -> bool:
+    """Whether using ``value`` (reading its fields, an operator, an index, a builtin's protocol) may run code of
+    the user's that Python calls implicitly: its class's (or, for a class, its own and its metaclass's)
+    properties, descriptors with a ``__get__`` of the user's, and special methods written by the user; for a
+    list, tuple, set or dict, those of what it holds (``sum([P])``: P.__radd__; ``sorted(objs)``: __lt__)."""
+    cls = type(value)
+    if cls in _HELD:
+        items = list(value.items()) if cls is dict else value
+        if depth >= 2 or len(items) > 256:
+            return True         # (deep or long: taken as such, kept and checked)
+        return any(runs_hooks(v, depth + 1) for item in items
+                   for v in (item if cls is dict else (item,)))
+    if hooked_class(cls):
+        return True
+    return isinstance(value, type) and hooked_class(value)
+
+
+_HELD = (list, tuple, set, frozenset, dict)
+
+
+def hooked_class(cls) -> bool:
+    """Whether ``cls`` (or a class it derives from, not Python's, numpy's or sct's) has a property, a descriptor
+    of the user's or a special method written by the user."""
+    return bool(class_hooks(cls))
+
+
+def class_hooks(cls) -> frozenset:
+    """The names of those (a property's, a descriptor's field name; ``__add__``, ``__getattr__``...), cached per
+    class: what uses of an object of ``cls`` may run code of the user's (sct/implicit_hooks.py)."""
+    found = _HOOKED.get(cls)
+    if found is None:
+        found = frozenset(n for k in getattr(cls, "__mro__", ()) if not library_code(k) for n in _hooks_in(k))
+        if len(_HOOKED) < 4096:
+            _HOOKED[cls] = found
+    return found
+
+_ABSENT = object()
+
+
+def class_read_runs_code(base, attr: str) -> bool:
+    """Whether reading ``base.attr`` of a class ``base`` runs code of the user's: a property (or a descriptor)
+    of its metaclass, a descriptor of the class whose ``__get__`` is the user's (``lr = Counter()``).  sct does
+    not read such a field while compiling, nor guard on it (was: ``H.lr`` ran Counter.__get__ six times the
+    first call, nine the next, a step schedule's value and gradient wrong, red57a W4)."""
+    if not isinstance(base, type):
+        return False
+    for k in type(base).__mro__[:-1]:
+        v = vars(k).get(attr, _ABSENT)
+        if v is not _ABSENT:
+            if isinstance(v, property) or _user_get(v):
+                return True
+            break
+    for k in base.__mro__:
+        v = vars(k).get(attr, _ABSENT)
+        if v is not _ABSENT:
+            return _user_get(v)
+    return False
+
+
+def _user_get(v) -> bool:
+    get = getattr(type(v), "__get__", None)
+    return isinstance(get, types.FunctionType) and not library_code(get)
+
+
+
+
+def _hooks_in(k) -> list:
+    out = []
+    for name, v in vars(k).items():
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if isinstance(v, property) or name in ("__getattr__", "__getattribute__") and callable(v):
+            out.append(name)
+        elif isinstance(v, types.FunctionType):
+            if name.startswith("__") and name.endswith("__") and name not in _NOT_HOOKS and not library_code(v) and \
+                    v.__code__.co_filename != "<string>":      # (a dataclass's generated __eq__ changes nothing)
+                out.append(name)
+        elif isinstance(getattr(type(v), "__get__", None), types.FunctionType):
+            out.append(name)        # (a descriptor whose __get__ is the user's: ``lr = Counter()``)
+    return out
 
 def _same_numbers(a, b) -> bool:
     if type(b) is tuple:             # (a list's items as stale_kept found them)

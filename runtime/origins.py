@@ -109,3 +109,10 @@ def call_name(fn, default: str = "this call") -> str:
     if isinstance(named, functools.partial):
         named = named.func
     return getattr(named, "__qualname__", None) or getattr(named, "__name__", None) or default
+
+
+def library_code(obj) -> bool:
+    """A class or function of Python's (its standard library's too: a namedtuple's __repr__, Enum's,
+    types.SimpleNamespace), numpy's or sct's: not the user's."""
+    top = module_top(obj)
+    return top in ("builtins", "numpy", "sct", "sct_generated") or top in sys.stdlib_module_names

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from .imported import np
 
 from .registry import NONDIFF_ATTRIBUTES, alias, defrule, nondifferentiable
-from .origins import call_name, module_name, module_top, name_top
+from .origins import call_name, library_code, module_name, module_top, name_top
 
 ZERO = 0.0   # the adjoint of a value no contribution has reached yet
 
@@ -4000,14 +4000,22 @@ def _project_object(grad, x):
         _refuse_class_held_dlarrays(type(x))
         projecting = _entered(x)
         try:
-            out = copy.copy(x)
+            store = setattr
+            if _answers_names(type(x)) or _answers_names(type(x), ("__setattr__",)):
+                # (sct's copy, its fields set as the object holds them: not by the user's __setattr__, which
+                # may file an array elsewhere, ``self._params[name] = value``, nor probed by its __getattr__)
+                if _answers_names(type(x)):
+                    _refuse_answered_parts(x, parts)
+                out, store = _object_copied(x), object.__setattr__
+            else:
+                out = copy.copy(x)
             for k, v in vars(x).items():
                 if _differentiable_leafy(v):
                     part = parts.get(k, ZERO)
-                    setattr(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
-                            else project(part, v))
+                    store(out, k, part.projected(v, attribute=True) if type(part) is _LostAttributeAdjoint[0]
+                          else project(part, v))
                 elif _integral_leaf(v):
-                    setattr(out, k, _project_leaf(ZERO, v))
+                    store(out, k, _project_leaf(ZERO, v))
         finally:
             projecting.discard(id(x))
         try:
@@ -4016,6 +4024,36 @@ def _project_object(grad, x):
             pass
         return out
     return x
+
+
+def _answers_names(cls, methods=("__getattr__", "__getattribute__")) -> bool:
+    """A class of the user's whose ``__getattr__`` (or ``__getattribute__``, or ``methods``) is its own."""
+    return any(m in vars(k) for k in cls.__mro__[:-1] if not library_code(k) for m in methods)
+
+
+def _refuse_answered_parts(x, parts) -> None:
+    """A gradient part for a name the object answered by its ``__getattr__`` (``self.weight`` of a torch-style
+    module holding its parameters in ``self._params``): the gradient object has no field of that name to hold
+    it; refused (was refused by running the user's __getattr__ first; without that, the parameters' values
+    were given as their gradient)."""
+    own = object.__getattribute__(x, "__dict__")
+    missing = sorted(k for k in parts if isinstance(k, str) and k not in own)
+    if missing:
+        raise EvaluationError(
+            f"dlgradient with respect to an object of class {type(x).__name__}, whose {missing[0]} the code read "
+            f"through {type(x).__name__}.__getattr__ (it is not one of the object's own attributes): the gradient "
+            f"object has no attribute to hold its derivative. Keep the parameters as attributes of the object "
+            f"(self.{missing[0]} = ...), or take the gradient with respect to them (dlgradient(loss, "
+            f"model._params))")
+
+
+def _object_copied(x):
+    """``copy.copy(x)`` of an object whose class answers names by its ``__getattr__``, made from its ``__dict__``
+    (copy.copy asks the new object for ``__setstate__`` before it holds its fields: a ``__getattr__`` reading
+    ``self._params`` recursed without end, where sct used to run it first to refuse it, red57a W6)."""
+    out = object.__new__(type(x))
+    object.__getattribute__(out, "__dict__").update(object.__getattribute__(x, "__dict__"))
+    return out
 
 
 _PROJECTING = threading.local()      # .ids: the objects project is inside of, per thread (a cycle is refused)
@@ -7918,6 +7956,18 @@ def slice_bound(value):
 
 
 nondifferentiable(slice_bound)
+
+
+def item_index(container, value):
+    """``x[c]`` where c is an object of the user's class with ``__index__``: its integer, read once as Python's
+    index of an array, a list or a tuple reads it (the adjoint indexes with the integer; was: the adjoint ran
+    __index__ again, red57a W5); c itself as another container's key (a dict's)."""
+    import operator
+    from .dlarray import dlarray
+    return operator.index(value) if isinstance(container, (np.ndarray, dlarray, list, tuple)) else value
+
+
+nondifferentiable(item_index)
 nondifferentiable(insert_position)
 
 

@@ -31,6 +31,7 @@ from .runtime import registry
 from .runtime import numpy_ops as rt_numpy_ops
 from .runtime import support as rt_support
 from .runtime.origins import module_top
+from .runtime.effects import class_read_runs_code
 
 from .callables import WrappedFunction
 from .errors import CompileError
@@ -125,6 +126,8 @@ class Resolver:
             if base is Unresolved or base is _MISSING:
                 return base
             if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
+                if class_read_runs_code(base, node.attr):
+                    return Unresolved       # (``H.lr`` of a metaclass's property: read where the code runs, once)
                 return self.attribute(base, node.attr)
             if self._method_with_rule(base, node.attr):
                 return self.attribute(base, node.attr)      # scipy.stats.norm.logpdf: an op

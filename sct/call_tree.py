@@ -45,6 +45,7 @@ import numpy as np
 
 from .runtime import registry
 from .runtime.origins import module_name, module_top
+from .runtime.effects import class_read_runs_code
 from .runtime.support import CallSite, Closure, SiteEntry, as_sequence as _as_sequence, \
     into_temporary as _into_temporary, positional
 
@@ -179,7 +180,8 @@ def _static_value(node, namespace: Dict[str, Any], local: set):
         return namespace.get(node.id, _MISSING)
     if isinstance(node, gast.Attribute):
         base = _static_value(node.value, namespace, local)
-        if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)):
+        if isinstance(base, (types.ModuleType, type, types.SimpleNamespace)) and \
+                not class_read_runs_code(base, node.attr):
             return getattr(base, node.attr, _MISSING)
     if isinstance(node, gast.Call) and len(node.args) == 1 and not node.keywords and \
             _static_value(node.func, namespace, local) is positional:

@@ -42,6 +42,7 @@ from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_chan
 from .unroll import NotUnrolled, known_param, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
+from .implicit_hooks import index_parameters
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
 from .normalize_try import check_raised_values
@@ -609,6 +610,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     partials = PartialRewriter(fn) if isinstance(fn, types.FunctionType) else None
     normalizer = Normalizer(fdef, filename, namer, rt_name, partials)
     normalizer.keywords_reach = called or mode != "entry"     # (dlfeval's function: its **kwargs checked empty)
+    normalizer.index_parameters = index_parameters(fdef, kinds)                 # sct/implicit_hooks.py
     fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
     fdef.sct_user_names = user_names
     methods: list = []

@@ -284,9 +284,6 @@ def _container_kind(x: Any, traced: bool, memo: dict) -> Tuple:
             return ("const", type(x))   # logger's manager holds every logger of the process)
         kind = ("obj", type(x), tuple((k, kind_of(v, traced, memo)) for k, v in sorted(vars(x).items())
                                       if not k.startswith("__")))
-        defining = _own_getattr(type(x))
-        if defining is not None:
-            _refuse_getattr_raising(x, defining)
         if _declared_slots(type(x)):
             # a class declaring __slots__ under a base without them: its objects have a __dict__ too,
             # and the slots' values were left out of the kind (the gradient with respect to the object
@@ -322,35 +319,6 @@ def dataclass_extras(x) -> list:
         return []
     names = {f.name for f in dataclasses.fields(x)}
     return sorted((k, v) for k, v in own.items() if k not in names and not k.startswith("__"))
-
-
-def _own_getattr(cls):
-    """The class of ``cls``'s MRO, written in Python outside sct, that defines its ``__getattr__`` (None)."""
-    for k in cls.__mro__:
-        f = vars(k).get("__getattr__")
-        if f is not None:
-            return k if isinstance(f, types.FunctionType) and \
-                module_top(k) not in ("sct", "runtime") else None
-    return None
-
-
-def _refuse_getattr_raising(x, defining) -> None:
-    """Refuse an object whose ``__getattr__`` raises another error than AttributeError for a missing name
-    (PyTorch's ``Module.__getattr__`` ported as ``return self._params[name]``: a KeyError): Python's
-    ``hasattr``/``getattr(o, name, default)`` pass that error on, so sct's reads of what an object offers
-    raised it from inside sct (was: "KeyError: '__sct_kind__'" from dlfeval, no location)."""
-    try:
-        getattr(x, "__sct_missing_attribute__")
-    except AttributeError:
-        return
-    except Exception as e:
-        cls = defining.__qualname__
-        _refuse_at_users_line(
-            f"{cls}.__getattr__ raises {type(e).__name__} ({e}) for a name the object does not have, where "
-            f"Python's attribute protocol expects AttributeError (hasattr() and getattr() with a default pass "
-            f"any other error on, so sct cannot ask the object what it offers): raise AttributeError(name) "
-            f"there (`try: return self._params[name] except KeyError: raise AttributeError(name)`)")
-    return
 
 
 _DECLARED_SLOTS: dict = {}

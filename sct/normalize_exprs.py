@@ -239,8 +239,8 @@ class Expressions:
             return self.simple(call(f"{self.rt_name}.index_trick", [node.value, index, const(node.value.id)]),
                                out, hint)
         if isinstance(node, gast.Subscript):
-            return gast.Subscript(value=self.atom(node.value, out, hint),
-                                  slice=self.index(node.slice, out), ctx=gast.Load())
+            value = self.atom(node.value, out, hint)
+            return gast.Subscript(value=value, slice=self.index(node.slice, out, value), ctx=gast.Load())
         if isinstance(node, (gast.Tuple, gast.List, gast.Dict)):
             return self.collection(node, out, hint)
         if isinstance(node, gast.JoinedStr):
@@ -387,6 +387,8 @@ class Expressions:
                     value = self.iterated(value, out)
                 args.append(gast.Starred(value=self.atom(value, out, hint), ctx=gast.Load()))
             else:
+                if self._index_argument(func) and self._user_index(a):
+                    a = call(f"{self.rt_name}.slice_bound", [a])     # (np.roll's shift, np.take's index)
                 args.append(self.atom(a, out, hint))
         keywords = []
         # (g(...) or self.forward(...): was g's name only, so a Module's __call__ refused the keywords)
@@ -696,13 +698,28 @@ class Expressions:
                 c for n in walk_nodes(self.fdef) for _, c in pattern_captures(n)}     # (``case [L]:``)
         return self.locals
 
-    def index(self, node, out: List):
+    def index(self, node, out: List, container=None):
         if isinstance(node, gast.Slice):
             return gast.Slice(lower=self.opt_atom(node.lower, out), upper=self.opt_atom(node.upper, out),
                               step=self.opt_atom(node.step, out))
         if isinstance(node, gast.Tuple):
-            return gast.Tuple(elts=[self.index(e, out) for e in node.elts], ctx=gast.Load())
+            return gast.Tuple(elts=[self.index(e, out, container) for e in node.elts], ctx=gast.Load())
+        if container is not None and self._user_index(node):
+            # (``x[c]`` of an array or a list: c.__index__ run once, its integer the adjoint's too; a dict's key
+            # stays the object, rt.item_index)
+            node = call(f"{self.rt_name}.item_index", [copy.deepcopy(container), node])
         return self.atom(node, out, hint="idx")
+
+    def _index_argument(self, func) -> bool:
+        """``np.roll``/``np.take`` (numpy's, by a global name): an object with ``__index__`` given as the shift or
+        the index is read as its integer once, as numpy does (was: the adjoint negated the object, a TypeError
+        inside the gradient, red57a C1)."""
+        if not (isinstance(func, gast.Attribute) and func.attr in ("roll", "take") and isinstance(func.value, gast.Name)):
+            return False
+        is_local = getattr(self, "_is_local", None)
+        global_value = getattr(self, "_global_value", None)
+        return is_local is not None and global_value is not None and not is_local(func.value.id) and \
+            global_value(func.value.id, None) is np
 
     def opt_atom(self, node, out: List):
         if node is None:
@@ -717,6 +734,8 @@ class Expressions:
         from .operand_checks import user_class
         is_local = getattr(self, "_is_local", None)
         global_value = getattr(self, "_global_value", None)
+        if isinstance(node, gast.Name) and node.id in getattr(self, "index_parameters", ()):
+            return True     # (a parameter's object of such a class, never bound again: red57a W5)
         if not isinstance(node, gast.Name) or is_local is None or global_value is None or is_local(node.id):
             return False
         cls = type(global_value(node.id, None))

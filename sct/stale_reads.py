@@ -22,6 +22,7 @@ import gast
 import numpy as np
 
 from .emit import COMMENT, LINE
+from .implicit_hooks import runs_hook, hook_subjects, hooks_within_reach, plain_locals
 from .ir import dotted_name, walk_nodes
 from .runtime.effects import FieldPath
 
@@ -140,6 +141,13 @@ class _Pass:
         self.callees = dict(callees or {})
         self.objects: Set[str] = set()
         self.getters: Dict[str, type] = {}
+        # where a class of the user's with implicit code is within reach (sct/implicit_hooks.py): the names whose
+        # use runs none (sct's, numpy's, modules), and per statement checked for that alone, the objects it uses
+        self.hooks: frozenset = frozenset()
+        self.plain: Set[str] = set()
+        self.hooked: Dict[int, Tuple[str, ...]] = {}
+        self.hooked_only: Set[int] = set()
+        self.helpers: Set[str] = set()
         self.lists: Set[str] = set()        # the parameters and free names that hold a list (_sweep_checks)
         self.callbacks: Set[str] = set()    # the names holding code of the user's (_callbacks)
         self.fwd, self.rt, self.np = fwd, rt_name, numpy_name
@@ -222,11 +230,14 @@ class _Pass:
     def events(self, body, out, parent):
         for k, s in enumerate(body):
             if isinstance(s, (gast.For, gast.While)):
+                if isinstance(s, gast.For) and self.hooks and _iter_hooks(self, s):
+                    out.append(("iter", s, parent))     # (``for i in range(IDX)``: Idx.__index__)
                 self.events(s.body, out, s.body)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
             elif isinstance(s, gast.If):
-                if (self.objects or self.getters) and _uses_object(self, gast.Expr(value=s.test)):
+                if (self.objects or self.getters) and _uses_object(self, gast.Expr(value=s.test)) or \
+                        self.hooks and not isinstance(s.test, gast.Constant) and _test_hooks(self, s):
                     out.append(("test", s, parent))     # (``if c:``: C.__bool__, C.__len__)
                 self.events(s.body, out, s.body)
                 self.events(s.orelse, out, s.orelse)
@@ -319,6 +330,8 @@ class _Pass:
             if kind == "enter":
                 loads = {n.id for item in s.items for n in walk_nodes(item)
                          if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+            elif kind == "iter":
+                loads = {n.id for n in walk_nodes(s.iter) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             elif kind == "test":
                 loads = {n.id for n in walk_nodes(s.test) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
             loads = self.with_outside(loads)
@@ -442,7 +455,43 @@ def _uses_object(p: _Pass, s) -> bool:
     return False
 
 
+def _iter_hooks(p: _Pass, s) -> bool:
+    """A for loop's ``range(...)`` or what it walks: where it may run code of the user's (``__index__``)."""
+    found = hook_subjects(gast.Expr(value=s.iter), p.plain, p.rt, p.hooks)
+    if isinstance(s.iter, gast.Name) and s.iter.id not in p.plain and runs_hook(s, s.iter, p.hooks):
+        found = (s.iter.id,)
+    if found is not None and found is not True:
+        p.hooked[id(s)] = found
+    return found is not None
+
+
+def _test_hooks(p: _Pass, s) -> bool:
+    """``if c:`` where c's truth may run a ``__bool__`` of the user's (checked where c's class has one)."""
+    if not runs_hook(s, s.test, p.hooks):
+        return False
+    if isinstance(s.test, gast.Name):
+        if s.test.id in p.plain:
+            return False
+        p.hooked[id(s)] = (s.test.id,)
+    return True
+
+
 def _opaque(p: _Pass, s) -> bool:
+    """Whether ``s`` may run code sct cannot look into: a call (:func:`_opaque_call`), or code of the user's
+    it runs implicitly (a property, an operator's method, ``__index__``: sct/implicit_hooks.py)."""
+    if _opaque_call(p, s):
+        return True
+    found = hook_subjects(s, p.plain, p.rt, p.hooks, p.helpers) if p.hooks else None
+    if found is None:
+        return False
+    if found is True:
+        p.hooked_only.add(id(s))
+    else:
+        p.hooked[id(s)] = found
+    return True
+
+
+def _opaque_call(p: _Pass, s) -> bool:
     if (p.objects or p.getters) and _uses_object(p, s):
         return True
     targets = s.targets if isinstance(s, gast.Assign) else [s.target] if isinstance(s, gast.AugAssign) else []
@@ -516,10 +565,17 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
             gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] if n in p.residual_of
                        else [load(n), const(p.pair_lines[n])], ctx=gast.Load()) for n in pairs],
             ctx=gast.Load())))
-    take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
-                  call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands))
-    what = "this if statement's test" if kind == "test" else "this with statement's context manager" \
-        if kind != "stmt" else "this call" if walked is None else "this for loop's walk of what it iterates"
+    subjects = p.hooked.get(id(s)) if walked is None and kind in ("stmt", "test", "iter") else None
+    take = assign(kept, call(rt("stale_kept_walk"), [load(walked.id)] + [load(n) for n in names], operands)
+                  if walked is not None else call(rt("stale_kept"), [load(n) for n in names], operands)
+                  if subjects is None else
+                  call(rt("stale_kept_hooked"), [gast.Tuple(elts=[load(n) for n in subjects], ctx=gast.Load())] +
+                       [load(n) for n in names], operands))
+    implicit = "code of the user's this line runs implicitly (a property, an operator's method, __index__...)"
+    what = {"test": "this if statement's test", "iter": implicit, "enter": "this with statement's context manager",
+            "exit": "this with statement's context manager"}.get(kind) or (
+        "this for loop's walk of what it iterates" if walked is not None else
+        implicit if subjects is not None or id(s) in p.hooked_only else "this call")
     check = expr_stmt(call(rt("stale_check"), [
         load(kept), strings([p.spelled.get(n, n) for n in names]),
         gast.Tuple(elts=[const(at_stake[n]) for n in names], ctx=gast.Load()),
@@ -531,6 +587,10 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
         parent.insert(k, take)
         s.body.insert(0, check)
         s.orelse.insert(0, copy.deepcopy(check))
+    elif kind == "iter":      # (checked once, after the range is made: at the body's start, or after the loop)
+        parent.insert(k, take)
+        s.body[0:0] = [check, assign(kept, const(None))]
+        parent.insert(k + 2, copy.deepcopy(check))
     elif kind == "enter":
         parent.insert(k, take)
         s.body.insert(0, check)
@@ -693,6 +753,15 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     free_values = _outside_values(fn, fwd) if fn is not None else {}
     checks.objects = protocol_objects(param_kinds, free_values)
     checks.getters = getter_objects(param_kinds, free_values)
+    checks.hooks = hooks_within_reach(fn, param_kinds, free_values)
+    if checks.hooks:
+        checks.plain = {rt_name, numpy_name} | set(checks.generated) | set(active) | \
+            {n for n, v in free_values.items() if isinstance(v, (types.ModuleType, types.BuiltinFunctionType,
+                                                                 types.FunctionType))} | \
+            {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id.startswith("__sct_")} | \
+            _sct_names(fwd, checks.callees, free_values)
+        checks.helpers = set(checks.callees) | {n for n in checks.plain if n.endswith("_fwd")}
+        checks.plain |= plain_locals(fwd, checks.plain, rt_name)
     checks.callbacks = _callbacks(fwd, free_values, param_kinds)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
         {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and k[:2] == ("seq", list)}
@@ -834,6 +903,14 @@ def _path_read(checks: _Pass, v, paths, shown, namespace, params: bool = False):
     if got is None or got[1][-1:] == (FieldPath.VIEW,):
         return got          # (a view of a view: the same array's numbers)
     return got[0], got[1] + (step,), got[2] + text
+
+
+def _sct_names(fwd, callees, free_values) -> Set[str]:
+    """The generated code's own globals it reads (a helper's compiled code and its name, its guard, its call
+    site): no object of the user's."""
+    bound = _bound_and_guarded(fwd)[0]
+    return {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id not in bound and
+            n.id not in free_values and (n.id in callees or n.id.endswith(("_guard", "_site", "_fwd", "_bwd")))}
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:
