@@ -198,7 +198,8 @@ def _type(value, facts, seen) -> str:
         return found                # was read again for every read, exponential in a long chain of names:
                                     # output_types of a 2,000-statement function ran for minutes)
     if isinstance(value, gast.BinOp):
-        return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
+        found = _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
+        return found or _dunder_type(value, facts, seen)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd, gast.Invert)):
         return _type(value.operand, facts, seen)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not):
@@ -361,6 +362,36 @@ def _scalar(node, facts, depth) -> bool:
     return False
 
 
+_DUNDERS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv", gast.FloorDiv: "floordiv",
+            gast.Pow: "pow", gast.Mod: "mod"}
+
+
+def _dunder_type(value, facts, seen) -> str:
+    """``o + 1.0`` (``1.0 + o``) of an object argument ``o`` whose class's ``__add__`` (``__radd__``) is the user's
+    function and a Python number: the type of what that function returns (``_helper_type``; was not known, a 1x1
+    dlarray where Python gives its float, red57b W3)."""
+    name = _DUNDERS.get(type(value.op))
+    if name is None:
+        return ""
+    for obj, other, dunder in ((value.left, value.right, f"__{name}__"), (value.right, value.left, f"__r{name}__")):
+        kind = _kind(obj, facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 1 and isinstance(kind[1], type)):
+            continue
+        if not (isinstance(other, gast.Constant) and type(other.value) in (int, float) or
+                other is value.right and isinstance(other, gast.Name) and _scalar(other, facts, 0)):
+            return ""               # (another operand's own operator may run first)
+        fn = getattr(kind[1], dunder, None)
+        if not isinstance(fn, types.FunctionType):
+            return ""
+        call = getattr(value, "sct_dunder_call", None)      # (kept with the node: _helper_type's memo is by id)
+        if call is None or call.func.id != dunder:
+            call = gast.Call(func=gast.Name(id=dunder, ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[obj, other], keywords=[])
+            value.sct_dunder_call = call
+        return _helper_type(fn, call, facts, seen)
+    return ""
+
+
 def _a_dtype(node, facts) -> bool:
     """Is ``node`` a type or dtype the function reads (``float``, ``np.float32`` of ``p.astype(float)``)?"""
     resolver = getattr(facts.activity, "resolver", None)
@@ -399,14 +430,23 @@ def _contents_type(name: str, facts, seen) -> str:
                                              "plain") for v in writes) else ""
 
 
+def _property_call(call) -> bool:
+    """Is ``call`` the normalizer's read of a property, ``__sct_property_3_Sched_lr(s)`` (sct/properties.py)?"""
+    return isinstance(call.func, gast.Name) and call.func.id.startswith("__sct_property_") and \
+        len(call.args) == 1 and not call.keywords
+
+
+def _property_call_of(fdef, getter, facts):
+    return next(n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and _property_call(n) and
+                facts.activity.call_info(n).obj is getter)
+
+
 def _counting_read(call, facts) -> bool:
     """Is ``call`` the read of a property whose getter only rebinds number fields of its object (``s_lr =
     __sct_property_3_Sched_lr(s)``, sct/properties.py ``counting_getter``)?  It writes into no list or dict
     (``lr = s.lr; t = s.t``: lr was not known, a 1x1 dlarray, red57b W4)."""
     from .properties import counting_getter
-    return isinstance(call.func, gast.Name) and call.func.id.startswith("__sct_property_") and \
-        len(call.args) == 1 and not call.keywords and \
-        counting_getter(facts.activity.call_info(call).obj, _kind(call.args[0], facts, set()))
+    return _property_call(call) and counting_getter(facts.activity.call_info(call).obj, _kind(call.args[0], facts, set()))
 
 
 def _global_type(name: str, facts) -> str:
@@ -1087,7 +1127,13 @@ def _entry_fields(fdef, facts) -> dict:
         if facts.bindings().get(p) or not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and
                                            isinstance(kind[2], tuple)):
             continue
-        if closed_object(fdef, p, facts.activity, None):
+        getters = {facts.activity.call_info(n).obj for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
+                   _property_call(n) and isinstance(n.args[0], gast.Name) and n.args[0].id == p}
+        getter = getters.pop() if len(getters) == 1 else None
+        if getter is not None and not _counting_read(_property_call_of(fdef, getter, facts), facts):
+            continue
+        if not getters and closed_object(fdef, p, facts.activity, None) or \
+                getter is not None and closed_object(fdef, p, facts.activity, getter):
             found[p] = {key: "plain" for key, k in kind[2]
                         if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
     stored = {n.value.id if isinstance(n.value, gast.Name) else None for n in walk_nodes(fdef)
