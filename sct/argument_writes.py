@@ -1117,15 +1117,17 @@ def _forget(facts) -> None:
 
 
 def _entry_fields(fdef, facts) -> dict:
-    """parameter -> {field: "plain"} for the function's own object arguments whose fields hold Python's numbers
-    (their kinds) and that it reads only for fields, handing them to no call of the user's (``closed_object``),
+    """name -> {field: "plain"} for the function's own object arguments (or items of them) whose fields hold Python's
+    numbers (their kinds) and that it reads only for fields, handing them to no call of the user's (``closed_object``),
     where it sets no field but ``p.a = v`` of those (typed there, ``_field_type``): ``cfg.lr * cfg.decay``,
     ``max(cfg.lr, 0.01)`` of a dataclass ``cfg`` are Python's floats (were 1x1 dlarrays, red57b W3)."""
     found = {}
-    for p in facts.params:
-        kind = facts.activity.kinds.get(p)
-        if facts.bindings().get(p) or not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and
-                                           isinstance(kind[2], tuple)):
+    # (the arguments, and the names bound once to an item of one: the normalizer's ``cfg_item = cfg["sched"]``)
+    items = [n for n, b in facts.bindings().items() if n not in facts.params and b and len(b) == 1 and
+             isinstance(b[0], gast.Subscript)]
+    for p in list(facts.params) + items:
+        kind = _kind(gast.Name(id=p, ctx=gast.Load(), annotation=None, type_comment=None), facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
             continue
         getters = {facts.activity.call_info(n).obj for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
                    _property_call(n) and isinstance(n.args[0], gast.Name) and n.args[0].id == p}
