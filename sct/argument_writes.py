@@ -424,7 +424,8 @@ def _contents_type(name: str, facts, seen) -> str:
         return ""
     writes, calls = contents().reach(name)
     for call in calls:
-        if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES and not _counting_read(call, facts):
+        if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES and not _counting_read(call, facts) \
+                and not _namedtuple_built(facts.activity.call_info(call).obj):
             return ""
     return "plain" if all(v is not None and (isinstance(v, gast.Name) and v.id == name or _type(v, facts, seen) ==
                                              "plain") for v in writes) else ""
@@ -959,8 +960,18 @@ def _closed_call(call, activity, fn) -> bool:
             fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj) or \
             _number_builtin(info.obj):
         return True
+    if _namedtuple_built(info.obj):
+        return True                             # (a namedtuple built: its generated __new__ runs no code of the
+                                                # user's; red57b F2: cfg["sched"].lr was refused after St(1.0, 1.5))
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     return module in ("numpy", "math") and info.kind in (CallKind.NONDIFF, CallKind.PLAIN)
+
+
+def _namedtuple_built(obj) -> bool:
+    """Is ``obj`` a namedtuple class whose ``__new__`` namedtuple wrote, or sct's ``_replace`` of one: a call that
+    runs no code of the user's and writes into nothing?"""
+    return isinstance(obj, type) and issubclass(obj, tuple) and _stored_fields(obj) is not None or \
+        getattr(obj, "__name__", "") == "namedtuple_replaced" and module_top(obj) in ("sct", "runtime")
 
 
 def _field_type(value, facts, seen) -> str:
