@@ -958,7 +958,7 @@ def _closed_call(call, activity, fn) -> bool:
     info = activity.call_info(call)
     if info.kind in (CallKind.OP, CallKind.SITE, CallKind.STOP, CallKind.CREATE) or \
             fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj) or \
-            _number_builtin(info.obj):
+            _number_builtin(info.obj) or info.obj is range:
         return True
     if _namedtuple_built(info.obj):
         return True                             # (a namedtuple built: its generated __new__ runs no code of the
