@@ -266,12 +266,24 @@ def _built_field_type(value, facts, seen) -> str:
     """``t.scale`` of a local ``t`` bound once to a namedtuple the function builds (``St(y, 1.5)``, or its
     ``_replace(scale=2.5)``, the normalizer's ``rt.namedtuple_replaced``): the type of the number stored there
     (a tuple's fields are never rebound; was a 1x1 dlarray, red57b W3)."""
-    binds = facts.bindings().get(value.value.id)
-    if value.value.id in facts.params or not binds or len(binds) != 1 or not isinstance(binds[0], gast.Call):
+    bound = _bound_value(value.value, facts)
+    if not isinstance(bound, gast.Call):
         return ""
-    stored = _built_field(binds[0], value.attr, facts, 0)
+    stored = _built_field(bound, value.attr, facts, 0)
     return "plain" if stored is not None and _scalar(stored, facts, 0) and _type(stored, facts, seen) == "plain" \
         else ""
+
+
+def _bound_value(name, facts):
+    """The value the read ``name`` (a local) sees: its one binding, or the one reaching it on the top level
+    (``t = St(y, 1.5)``, then ``t = t._replace(scale=t.scale * 2)``: reaching_bindings); None where not known."""
+    if name.id in facts.params:
+        return None
+    reaching = getattr(facts, "reaching", None)
+    if reaching is not None and id(name) in reaching:
+        return reaching[id(name)]
+    binds = facts.bindings().get(name.id)
+    return binds[0] if binds and len(binds) == 1 else None
 
 
 def _built_field(call, attr, facts, depth):
@@ -281,15 +293,13 @@ def _built_field(call, attr, facts, depth):
     obj = facts.activity.call_info(call).obj
     if getattr(obj, "__name__", "") == "namedtuple_replaced" and module_top(obj) in ("sct", "runtime") and \
             len(call.args) == 2 and isinstance(call.args[0], gast.Name) and isinstance(call.args[1], gast.Name):
-        changes = facts.bindings().get(call.args[1].id)
-        holder = facts.bindings().get(call.args[0].id)
-        if not changes or len(changes) != 1 or not isinstance(changes[0], gast.Dict) or \
-                not all(isinstance(k, gast.Constant) for k in changes[0].keys) or \
-                call.args[0].id in facts.params or not holder or len(holder) != 1 or \
-                not isinstance(holder[0], gast.Call):
+        changes = _bound_value(call.args[1], facts)
+        holder = _bound_value(call.args[0], facts)
+        if not isinstance(changes, gast.Dict) or not all(isinstance(k, gast.Constant) for k in changes.keys) or \
+                not isinstance(holder, gast.Call):
             return None
-        given = {k.value: v for k, v in zip(changes[0].keys, changes[0].values)}
-        return given[attr] if attr in given else _built_field(holder[0], attr, facts, depth + 1)
+        given = {k.value: v for k, v in zip(changes.keys, changes.values)}
+        return given[attr] if attr in given else _built_field(holder, attr, facts, depth + 1)
     fields = _stored_fields(obj)
     if fields is None or not issubclass(obj, tuple) or len(call.args) > len(fields[0]):
         return None
@@ -347,8 +357,13 @@ def _scalar(node, facts, depth) -> bool:
     if isinstance(node, gast.BinOp):
         return _scalar(node.left, facts, depth + 1) and _scalar(node.right, facts, depth + 1)
     if isinstance(node, gast.Attribute):
-        return isinstance(node.value, gast.Name) and \
-            ((getattr(facts, "fields", None) or {}).get(node.value.id) or {}).get(node.attr) == "plain"
+        if not isinstance(node.value, gast.Name):
+            return False
+        if ((getattr(facts, "fields", None) or {}).get(node.value.id) or {}).get(node.attr) == "plain":
+            return True
+        bound = _bound_value(node.value, facts)         # (a field of a namedtuple built here: t.scale * 2)
+        stored = _built_field(bound, node.attr, facts, 0) if isinstance(bound, gast.Call) else None
+        return stored is not None and _scalar(stored, facts, depth + 1)
     if isinstance(node, gast.Call):
         obj = facts.activity.call_info(node).obj
         return (_number_type(obj) and obj not in (np.float64, np.float32, np.float16) or _plain_builtin(obj) or

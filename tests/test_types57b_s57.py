@@ -118,7 +118,14 @@ def _loss_built(x):
     return y, dlgradient(y, x), t.scale, z
 
 
-@pytest.mark.parametrize("f", [_loss_dict_item, _loss_replaced, _loss_built])
+def _loss_replaced_again(x):
+    y = np.sum(x ** 2)
+    t = St(y, 1.5)
+    t = t._replace(scale=t.scale * 2)
+    return y, dlgradient(y, x), t.scale, t.loss
+
+
+@pytest.mark.parametrize("f", [_loss_dict_item, _loss_replaced, _loss_built, _loss_replaced_again])
 def test_built_number_is_python_float_traced_stays_dlarray(f):
     y, g, n, traced = dlfeval(f, dlarray(X.copy()))
     want = _python(f, dlarray(X.copy()))
