@@ -261,13 +261,20 @@ def _loss_loop(x, cfg):
     return z, dlgradient(z, x)
 
 
+def _loss_comp(x, cfg):
+    y = np.sum(x ** 2)
+    z = sum([y * cfg["sched"].lr for _ in range(3)])
+    return z, dlgradient(z, x)
+
+
 def _loss_bump(x, cfg):
     y = np.sum(x ** 2)
     z = y * cfg["sched"].lr
     return z, dlgradient(z, x)
 
 
-@pytest.mark.parametrize("f, cls", [(_loss_tuple_then_sched, Sched), (_loss_loop, Sched), (_loss_bump, Sched2)])
+@pytest.mark.parametrize("f, cls", [(_loss_tuple_then_sched, Sched), (_loss_loop, Sched), (_loss_comp, Sched),
+                                    (_loss_bump, Sched2)])
 def test_counting_property_through_config_accepted(f, cls):
     s, s2 = cls(), cls()
     for _ in range(2):
