@@ -198,7 +198,8 @@ def _type(value, facts, seen) -> str:
         return found                # was read again for every read, exponential in a long chain of names:
                                     # output_types of a 2,000-statement function ran for minutes)
     if isinstance(value, gast.BinOp):
-        return _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
+        found = _operands(_type(value.left, facts, seen), _type(value.right, facts, seen))
+        return found or _dunder_type(value, facts, seen)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd, gast.Invert)):
         return _type(value.operand, facts, seen)
     if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.Not):
@@ -209,6 +210,11 @@ def _type(value, facts, seen) -> str:
         # a dlarray's comparison is a dlarray of bools (runtime/dlarray.py): ``state["active"] = h > 0`` stores
         # one in Python (was not known: stored as the code's ndarray, or refused, red54u W2)
         return _operands(_type(value.left, facts, seen), _type(value.comparators[0], facts, seen))
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+            isinstance(value.slice, gast.Constant) and getattr(facts, "typing_outputs", False):
+        found = _local_item_type(value, facts, seen)
+        if found:
+            return found
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
             isinstance(value.slice, gast.Constant) and type(value.slice.value) is int:
         return _output_type(value, facts, seen)
@@ -222,6 +228,11 @@ def _type(value, facts, seen) -> str:
     if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
             value.value.id in (getattr(facts, "fields", None) or ()):
         found = _field_type(value, facts, seen)
+        if found:
+            return found
+    if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) and \
+            getattr(facts, "typing_outputs", False):
+        found = _built_field_type(value, facts, seen)
         if found:
             return found
     if isinstance(value, gast.Attribute) and value.attr in _SIZE_ATTRIBUTES and \
@@ -248,6 +259,151 @@ def _type(value, facts, seen) -> str:
         return "plain"              # (h.item() of an array: Python's number; h.tolist(): a list of them)
     if isinstance(value, gast.Call):
         return _call_type(value, facts, seen)
+    return ""
+
+
+def _built_field_type(value, facts, seen) -> str:
+    """``t.scale`` of a local ``t`` bound once to a namedtuple the function builds (``St(y, 1.5)``, or its
+    ``_replace(scale=2.5)``, the normalizer's ``rt.namedtuple_replaced``): the type of the number stored there
+    (a tuple's fields are never rebound; was a 1x1 dlarray, red57b W3)."""
+    bound = _bound_value(value.value, facts)
+    if not isinstance(bound, gast.Call):
+        return ""
+    stored = _built_field(bound, value.attr, facts, 0)
+    return "plain" if stored is not None and _scalar(stored, facts, 0) and _type(stored, facts, seen) == "plain" \
+        else ""
+
+
+def _bound_value(name, facts):
+    """The value the read ``name`` (a local) sees: its one binding, or the one reaching it on the top level
+    (``t = St(y, 1.5)``, then ``t = t._replace(scale=t.scale * 2)``: reaching_bindings); None where not known."""
+    if name.id in facts.params:
+        return None
+    reaching = getattr(facts, "reaching", None)
+    if reaching is not None and id(name) in reaching:
+        return reaching[id(name)]
+    binds = facts.bindings().get(name.id)
+    return binds[0] if binds and len(binds) == 1 else None
+
+
+def _built_field(call, attr, facts, depth):
+    """The expression the namedtuple built by ``call`` holds at its field ``attr`` (None where not known)."""
+    if depth > 8 or any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    obj = facts.activity.call_info(call).obj
+    if getattr(obj, "__name__", "") == "namedtuple_replaced" and module_top(obj) in ("sct", "runtime") and \
+            len(call.args) == 2 and isinstance(call.args[0], gast.Name) and isinstance(call.args[1], gast.Name):
+        changes = _bound_value(call.args[1], facts)
+        holder = _bound_value(call.args[0], facts)
+        if not isinstance(changes, gast.Dict) or not all(isinstance(k, gast.Constant) for k in changes.keys) or \
+                not isinstance(holder, gast.Call):
+            return None
+        given = {k.value: v for k, v in zip(changes.keys, changes.values)}
+        return given[attr] if attr in given else _built_field(holder, attr, facts, depth + 1)
+    fields = _stored_fields(obj)
+    if fields is None or not issubclass(obj, tuple) or len(call.args) > len(fields[0]):
+        return None
+    given = dict(zip(fields[0], call.args))
+    given.update({k.arg: k.value for k in call.keywords})
+    return given.get(attr)
+
+
+def _local_item_type(value, facts, seen) -> str:
+    """``d["n"]`` of a local ``d`` bound once to a dict written out (``dict(n=2.0 * 3, m=y)``, the normalizer's
+    ``d = {}``, ``d["n"] = d_mul``), read and written only by key: the type of the numbers stored at that key
+    (was a 1x1 dlarray, red57b W3)."""
+    name, key = value.value.id, value.slice.value
+    binds = facts.bindings().get(name)
+    fdef = getattr(facts, "fdef", None)
+    keys = facts.key_writes()
+    if name in facts.params or not binds or len(binds) != 1 or not isinstance(binds[0], gast.Dict) or \
+            fdef is None or keys is None or not all(isinstance(k, gast.Constant) for k in binds[0].keys) or \
+            not _keyed_only(fdef, name):
+        return ""
+    stored = [v for k, v in zip(binds[0].keys, binds[0].values) if k.value == key] + \
+        list(keys.get(key, ())) + list(keys.get(None, ()))
+    return "plain" if stored and all(_scalar(v, facts, 0) and _type(v, facts, seen) == "plain" for v in stored) \
+        else ""
+
+
+def _keyed_only(fdef, name) -> bool:
+    """Is ``name`` used in ``fdef`` only as ``name[k]`` (read, ``name[k] = v``, ``del name[k]``; no ``+=`` of an
+    item, no method, no alias)?"""
+    parents = {}
+    for n in walk_nodes(fdef):
+        for child in gast.iter_child_nodes(n):
+            parents[id(child)] = n
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Subscript) and \
+                isinstance(n.target.value, gast.Name) and n.target.value.id == name:
+            return False
+        if isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load):
+            up = parents.get(id(n))
+            if not (isinstance(up, gast.Subscript) and up.value is n):
+                return False
+    return True
+
+
+def _scalar(node, facts, depth) -> bool:
+    """Is ``node`` surely a number, never a list or other container (whose items a later write may change):
+    a number constant, an operator of such, a number type's or ``math``'s call, a local bound only to such, a
+    field of a closed object (``_entry_fields``)?"""
+    if depth > 16:
+        return False
+    if isinstance(node, gast.Constant):
+        return isinstance(node.value, (int, float, complex, bool))
+    if isinstance(node, gast.UnaryOp):
+        return _scalar(node.operand, facts, depth + 1)
+    if isinstance(node, gast.BinOp):
+        return _scalar(node.left, facts, depth + 1) and _scalar(node.right, facts, depth + 1)
+    if isinstance(node, gast.Attribute):
+        if not isinstance(node.value, gast.Name):
+            return False
+        if ((getattr(facts, "fields", None) or {}).get(node.value.id) or {}).get(node.attr) == "plain":
+            return True
+        bound = _bound_value(node.value, facts)         # (a field of a namedtuple built here: t.scale * 2)
+        stored = _built_field(bound, node.attr, facts, 0) if isinstance(bound, gast.Call) else None
+        return stored is not None and _scalar(stored, facts, depth + 1)
+    if isinstance(node, gast.Call):
+        obj = facts.activity.call_info(node).obj
+        return (_number_type(obj) and obj not in (np.float64, np.float32, np.float16) or _plain_builtin(obj) or
+                module_top(obj) == "math") and \
+            all(not isinstance(a, (gast.List, gast.Tuple, gast.Dict, gast.Set)) for a in node.args)
+    if isinstance(node, gast.Name):
+        if node.id in facts.params:
+            return False
+        binds = facts.bindings().get(node.id)
+        return bool(binds) and all(b is not None and _scalar(b, facts, depth + 1) for b in binds)
+    return False
+
+
+_DUNDERS = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv", gast.FloorDiv: "floordiv",
+            gast.Pow: "pow", gast.Mod: "mod"}
+
+
+def _dunder_type(value, facts, seen) -> str:
+    """``o + 1.0`` (``1.0 + o``) of an object argument ``o`` whose class's ``__add__`` (``__radd__``) is the user's
+    function and a Python number: the type of what that function returns (``_helper_type``; was not known, a 1x1
+    dlarray where Python gives its float, red57b W3)."""
+    name = _DUNDERS.get(type(value.op))
+    if name is None:
+        return ""
+    for obj, other, dunder in ((value.left, value.right, f"__{name}__"), (value.right, value.left, f"__r{name}__")):
+        kind = _kind(obj, facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 1 and isinstance(kind[1], type)):
+            continue
+        if not (isinstance(other, gast.Constant) and type(other.value) in (int, float) or
+                other is value.right and isinstance(other, gast.Name) and _scalar(other, facts, 0)):
+            return ""               # (another operand's own operator may run first)
+        fn = getattr(kind[1], dunder, None)
+        if not isinstance(fn, types.FunctionType):
+            return ""
+        call = getattr(value, "sct_dunder_call", None)      # (kept with the node: _helper_type's memo is by id)
+        if call is None or call.func.id != dunder:
+            call = gast.Call(func=gast.Name(id=dunder, ctx=gast.Load(), annotation=None, type_comment=None),
+                             args=[obj, other], keywords=[])
+            value.sct_dunder_call = call
+        return _helper_type(fn, call, facts, seen)
     return ""
 
 
@@ -283,10 +439,30 @@ def _contents_type(name: str, facts, seen) -> str:
         return ""
     writes, calls = contents().reach(name)
     for call in calls:
-        if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES:
+        if module_top(facts.activity.call_info(call).obj) not in _UNWRITING_MODULES and not _counting_read(call, facts) \
+                and not _namedtuple_built(facts.activity.call_info(call).obj):
             return ""
     return "plain" if all(v is not None and (isinstance(v, gast.Name) and v.id == name or _type(v, facts, seen) ==
                                              "plain") for v in writes) else ""
+
+
+def _property_call(call) -> bool:
+    """Is ``call`` the normalizer's read of a property, ``__sct_property_3_Sched_lr(s)`` (sct/properties.py)?"""
+    return isinstance(call.func, gast.Name) and call.func.id.startswith("__sct_property_") and \
+        len(call.args) == 1 and not call.keywords
+
+
+def _property_call_of(fdef, getter, facts):
+    return next(n for n in walk_nodes(fdef) if isinstance(n, gast.Call) and _property_call(n) and
+                facts.activity.call_info(n).obj is getter)
+
+
+def _counting_read(call, facts) -> bool:
+    """Is ``call`` the read of a property whose getter only rebinds number fields of its object (``s_lr =
+    __sct_property_3_Sched_lr(s)``, sct/properties.py ``counting_getter``)?  It writes into no list or dict
+    (``lr = s.lr; t = s.t``: lr was not known, a 1x1 dlarray, red57b W4)."""
+    from .properties import counting_getter
+    return _property_call(call) and counting_getter(facts.activity.call_info(call).obj, _kind(call.args[0], facts, set()))
 
 
 def _global_type(name: str, facts) -> str:
@@ -601,6 +777,10 @@ def _call_type(call, facts, seen) -> str:
     if _plain_builtin(info.obj):
         return "plain"              # (len(x) of a dlarray: Python's int, so 0.5 * len(x) a float; was not known, a
                                     # 1x1 dlarray, red57a W8)
+    if _number_builtin(info.obj):
+        found = [_type(a, facts, seen) for a in list(call.args) + [k.value for k in call.keywords]]
+        return "plain" if found and all(t == "plain" for t in found) else ""   # (max(cfg.lr, 0.01) of numbers,
+                                                                                # red57b W3)
     if info.kind == CallKind.SITE and getattr(info.obj, "__name__", "") == "dlgradient":
         return "dl"                 # (its gradients are dlarrays, `g["W"]` too: an optimiser's moment in the state,
                                     # `state["opt"]["m"] = 0.9 * state["opt"]["m"] + 0.1 * g["W"]`, was not known
@@ -787,14 +967,26 @@ def closed_object(fdef, name, activity, fn) -> bool:
 
 
 def _closed_call(call, activity, fn) -> bool:
-    if isinstance(call.func, gast.Attribute) and call.func.attr == "property_read_here":
-        return True                             # (sct's check that the class's getter is still the one read)
+    if isinstance(call.func, gast.Attribute) and call.func.attr in ("property_read_here", "require_unpacked_exactly"):
+        return True                             # (sct's checks: the class's getter is still the one read; ``a, b =
+                                                # helper(x, cfg)`` gives two items, as len() asks)
     info = activity.call_info(call)
     if info.kind in (CallKind.OP, CallKind.SITE, CallKind.STOP, CallKind.CREATE) or \
-            fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj):
+            fn is not None and info.obj is fn or _number_type(info.obj) or _plain_builtin(info.obj) or \
+            _number_builtin(info.obj) or info.obj is range:
         return True
+    if _namedtuple_built(info.obj):
+        return True                             # (a namedtuple built: its generated __new__ runs no code of the
+                                                # user's; red57b F2: cfg["sched"].lr was refused after St(1.0, 1.5))
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     return module in ("numpy", "math") and info.kind in (CallKind.NONDIFF, CallKind.PLAIN)
+
+
+def _namedtuple_built(obj) -> bool:
+    """Is ``obj`` a namedtuple class whose ``__new__`` namedtuple wrote, or sct's ``_replace`` of one: a call that
+    runs no code of the user's and writes into nothing?"""
+    return isinstance(obj, type) and issubclass(obj, tuple) and _stored_fields(obj) is not None or \
+        getattr(obj, "__name__", "") == "namedtuple_replaced" and module_top(obj) in ("sct", "runtime")
 
 
 def _field_type(value, facts, seen) -> str:
@@ -904,6 +1096,17 @@ def _plain_builtin(obj) -> bool:
         return False
 
 
+# ... and those giving one of their arguments or a number computed from them (plain of plain)
+_NUMBER_BUILTINS = frozenset((max, min, abs, round, pow, divmod))
+
+
+def _number_builtin(obj) -> bool:
+    try:
+        return obj in _NUMBER_BUILTINS
+    except TypeError:
+        return False
+
+
 def _number_type(obj) -> bool:
     try:
         return obj in _NUMBER_TYPES
@@ -921,10 +1124,52 @@ def output_types(fdef, facts):
     returned dict was a new one, red54u W1)"""
     facts.fdef = fdef
     facts.typing_outputs = True         # (what is given back: the fields of closed objects read, _closed_fields)
+    facts.fields = _entry_fields(fdef, facts)
+    _forget(facts)                      # (types read before for the write checks, without the fields known here)
     try:
         return _output_types(fdef, facts)
     finally:
         facts.typing_outputs = False
+        facts.fields = None
+        _forget(facts)
+
+
+def _forget(facts) -> None:
+    """Drop the memos of names' and bindings' types (``_name_types``, ``_reaching_type``)."""
+    if hasattr(facts, "_sct_name_types"):
+        facts._sct_name_types = {}
+    if hasattr(facts, "reach_types"):
+        facts.reach_types, facts.reach_done = {}, 0
+
+
+def _entry_fields(fdef, facts) -> dict:
+    """name -> {field: "plain"} for the function's own object arguments (or items of them) whose fields hold Python's
+    numbers (their kinds) and that it reads only for fields, handing them to no call of the user's (``closed_object``),
+    where it sets no field but ``p.a = v`` of those (typed there, ``_field_type``): ``cfg.lr * cfg.decay``,
+    ``max(cfg.lr, 0.01)`` of a dataclass ``cfg`` are Python's floats (were 1x1 dlarrays, red57b W3)."""
+    found = {}
+    # (the arguments, and the names bound once to an item of one: the normalizer's ``cfg_item = cfg["sched"]``)
+    items = [n for n, b in facts.bindings().items() if n not in facts.params and b and len(b) == 1 and
+             isinstance(b[0], gast.Subscript)]
+    for p in list(facts.params) + items:
+        kind = _kind(gast.Name(id=p, ctx=gast.Load(), annotation=None, type_comment=None), facts, set())
+        if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
+            continue
+        getters = {facts.activity.call_info(n).obj for n in walk_nodes(fdef) if isinstance(n, gast.Call) and
+                   _property_call(n) and isinstance(n.args[0], gast.Name) and n.args[0].id == p}
+        getter = getters.pop() if len(getters) == 1 else None
+        if getter is not None and not _counting_read(_property_call_of(fdef, getter, facts), facts):
+            continue
+        if not getters and closed_object(fdef, p, facts.activity, None) or \
+                getter is not None and closed_object(fdef, p, facts.activity, getter):
+            found[p] = {key: "plain" for key, k in kind[2]
+                        if isinstance(key, str) and isinstance(k, tuple) and k[:1] == ("num",)}
+    stored = {n.value.id if isinstance(n.value, gast.Name) else None for n in walk_nodes(fdef)
+              if isinstance(n, gast.Attribute) and not isinstance(n.ctx, gast.Load)}
+    if not stored <= set(found) or stored and len(found) > 1 or \
+            any(isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Del) for n in walk_nodes(fdef)):
+        return {}                       # (a field set of another object: it may be one of these)
+    return found
 
 
 def _output_types(fdef, facts):

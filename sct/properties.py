@@ -201,7 +201,7 @@ def _attributes(stmt):
 _NUMBER_BUILTINS = frozenset(("float", "int", "abs", "min", "max", "round", "len", "bool"))
 
 
-def counting_getter(fget, kind) -> bool:
+def counting_getter(fget, kind, _depth=0) -> bool:
     """Does the getter ``fget`` of a property, read on an object of the argument kind ``kind`` (its fields'
     kinds), change nothing but fields of its object holding Python's numbers, rebound (``self.t += 1``,
     ``self.last = lr``), and call nothing but Python's number builtins and ``math``'s functions?  Such a
@@ -232,7 +232,12 @@ def counting_getter(fget, kind) -> bool:
     plain |= {t.attr for n in walk_nodes(fdef) if isinstance(n, gast.Assign) for t in n.targets
               if isinstance(t, gast.Attribute)}
     names = getattr(fget, "__globals__", {})
+    # (``self._bump()``: a method of the class counting so too, no argument; red57b F3 was refused)
+    methods = {id(n.func) for st in fdef.body for n in walk_nodes(st) if isinstance(n, gast.Call) and
+               _counting_method(n, first, cls, kind, _depth)}
     for n in (n for st in fdef.body for n in walk_nodes(st)):
+        if id(n) in methods or isinstance(n, gast.Call) and id(n.func) in methods:
+            continue
         if isinstance(n, (gast.Global, gast.Nonlocal, gast.Lambda, gast.FunctionDef, gast.AsyncFunctionDef,
                           gast.ClassDef, gast.Yield, gast.YieldFrom, gast.Await, gast.With, gast.AsyncWith,
                           gast.Delete, gast.Subscript, gast.Starred, gast.NamedExpr)):
@@ -265,3 +270,18 @@ def counting_getter(fget, kind) -> bool:
                 continue
             return False
     return True
+
+
+def _counting_method(call, first, cls, kind, depth) -> bool:
+    """Is ``call`` ``self.m()`` of a plain method ``m`` of the class (no field of the object of that name) that
+    is itself a counting getter (``counting_getter``)?"""
+    import types as _types
+    f = call.func
+    if call.args or call.keywords or depth > 4 or not (isinstance(f, gast.Attribute) and
+                                                         isinstance(f.value, gast.Name) and f.value.id == first):
+        return False
+    if f.attr in {key for key, _ in kind[2]}:
+        return False
+    klass = next((k for k in cls.__mro__[:-1] if f.attr in vars(k)), None)
+    method = vars(klass).get(f.attr) if klass is not None else None
+    return isinstance(method, _types.FunctionType) and counting_getter(method, kind, depth + 1)

@@ -1052,13 +1052,18 @@ class RecomputeWrites:
                 note = self.notes.get(key)
                 if note is not None:
                     what = f"{what} ({note})"
+                read = _property_read(s, self.fdef, self.resolve)
+                changes = f"{self.fname}() changes {what}" if read is None else \
+                    f"reading {read} in {self.fname}() runs its getter, which changes {read.rsplit('.', 1)[0]}"
+                what = what if read is None else read.rsplit(".", 1)[0]
                 return line, (
-                    f"{self.fname}() changes {what} (line {self.show_line(line)}), an object from outside it (a global, a closure value, "
+                    f"{changes} (line {self.show_line(line)}), an object from outside it (a global, a closure value, "
                     f"an argument or self), and reads it{reader}; a later dlgradient differentiates a gradient "
                     f"computed from this code again, so sct recomputes it, on {what} as the first run left "
                     f"it, and would not compute Python's values. Keep the state out of the differentiated "
                     f"code (pass it in as an argument and return its new value), or change it after the "
-                    f"gradients")
+                    f"gradients. (Refused when the later dlgradient ran: the changes this call made before it "
+                    f"stay made.)")
         return self.alias_pairs(candidates)
 
     def alias_pairs(self, candidates) -> Optional[Tuple[int, str]]:
@@ -1384,3 +1389,30 @@ def alias_guard(checker: RecomputeWrites, made: Dict[str, object], rt, filename)
     if not pairs:
         return []
     return [expr_stmt(call(rt("recompute_alias_guard"), [const(filename), gast.Tuple(elts=pairs, ctx=gast.Load())]))]
+
+
+def _property_read(s, fdef, resolve):
+    """``cfg['sched'].lr`` where the statement ``s`` is the normalizer's read of a property
+    (``cfg_item_lr = __sct_property_3_Sched_lr(cfg_item)``, sct/properties.py), its object spelled as the user wrote
+    it where it is a name bound once to an item or field of a name (``cfg_item = cfg['sched']``); else None."""
+    value = getattr(s, "value", None)
+    if not (isinstance(s, gast.Assign) and isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and
+            value.func.id.startswith("__sct_property_") and len(value.args) == 1 and
+            isinstance(value.args[0], gast.Name)):
+        return None
+    name = value.args[0].id
+    try:
+        prop = getattr(resolve(value.func), "__name__", None)
+    except Exception:
+        prop = None
+    if not isinstance(prop, str):
+        return None
+    binds = [n.value for n in walk_nodes(fdef) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+             isinstance(n.targets[0], gast.Name) and n.targets[0].id == name]
+    shown = name
+    if len(binds) == 1 and isinstance(binds[0], (gast.Subscript, gast.Attribute)) and \
+            isinstance(binds[0].value, gast.Name):
+        b = binds[0]
+        shown = f"{b.value.id}.{b.attr}" if isinstance(b, gast.Attribute) else \
+            f"{b.value.id}[{b.slice.value!r}]" if isinstance(b.slice, gast.Constant) else name
+    return f"{shown}.{prop}"

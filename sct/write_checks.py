@@ -1631,7 +1631,7 @@ class _WriteCheck:
             elif self._property_read(node) is not None:
                 # (was: "__sct_property_3_Sched_lr(...) is given values ...; return the new values from
                 # __sct_property_3_Sched_lr()", sct's internal name for a getter, red57a F4)
-                prop, receiver = self._property_read(node)
+                prop, receiver = self._property_read(node, s)
                 self.fail(s, f"reading {receiver}.{prop} runs the getter of the property {prop} of its class, "
                           f"which may change {receiver} in place, and {receiver} may hold values that earlier "
                           f"differentiated operations read, which sct does not follow; read {receiver}.{prop} "
@@ -1959,7 +1959,7 @@ class _WriteCheck:
         names = [self._spelled().get(n, n) for n in dict.fromkeys(names)]
         return " or ".join(names) if names else "the array it was called on"
 
-    def _property_read(self, node):
+    def _property_read(self, node, at=None):
         """(the property's name, its object as the user wrote it) for the getter's call sct/properties.py wrote for
         the read ``obj.name`` of a property (``__sct_property_3_Sched_lr(cfg_sched)``), else None."""
         func = node.func
@@ -1970,7 +1970,17 @@ class _WriteCheck:
         if prop is None:
             return None
         arg = node.args[0]
-        return prop, self.spell(arg.id) if isinstance(arg, gast.Name) else "the object"
+        receiver = self.spell(arg.id) if isinstance(arg, gast.Name) else "the object"
+        users = getattr(self.fdef, "sct_user_names", None)
+        if users is not None and receiver not in users and not re.search(r"[.\[]", receiver):
+            # (a name sct made, ``s_1`` for the ``s`` of ``sum(y * s.lr for s in scheds)``: the receiver as the
+            # line writes it, where it writes one; was "the value of this line's expression.lr", red57b R2)
+            from .parse import source_line
+            text = source_line(self.filename, getattr(node, "lineno", None) or getattr(at, "lineno", 0) or 0) or ""
+            found = set(re.findall(r"(?<![\w.])([A-Za-z_][\w.]*(?:\[[^\]\[]*\])*)\s*\.\s*" + re.escape(prop) +
+                                   r"\b", text))
+            receiver = found.pop() if len(found) == 1 else receiver
+        return prop, receiver
 
     def _counting_getter(self, node, callee) -> bool:
         """Is ``node`` the call of a property's getter (``_property_read``) that changes only number fields of its
