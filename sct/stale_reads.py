@@ -836,6 +836,22 @@ def _path_read(checks: _Pass, v, paths, shown, namespace, params: bool = False):
     return got[0], got[1] + (step,), got[2] + text
 
 
+def outside_roots(generated, fn) -> tuple:
+    """A helper's backward's ``__sct_outside_roots__``: ``(name, value)`` of the globals and closure values its
+    forward reads by name (not modules, not numpy's or sct's), where the caller's check looks for arrays its
+    residuals share memory with, whatever form the helper read them by (rt.stale_kept's adjoints: red57b W1)."""
+    from .runtime.origins import module_top
+    fwd = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == generated.entry),
+               None)
+    if fwd is None or fn is None:
+        return ()
+    return tuple((n, v) for n, v in sorted(_outside_values(fn, fwd).items())
+                 if isinstance(v, np.ndarray) or
+                 not isinstance(v, (types.ModuleType, bool, int, float, complex, str, type(None))) and
+                 module_top(v if isinstance(v, (type, types.FunctionType)) else type(v)) not in
+                 ("numpy", "sct", "sct_generated"))
+
+
 def _outside_values(fn, fwd) -> Dict[str, object]:
     """The values of the globals and closure values the generated forward reads by a name it does not bind."""
     import inspect
