@@ -54,7 +54,7 @@ _VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "
 _PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__complex__", "__contains__", "__eq__",
              "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__format__", "__str__", "__repr__", "__array__",
              "__iter__", "__next__", "__getitem__", "__hash__", "__round__", "__abs__", "__reversed__",
-             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
+             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__", "__missing__")
 
 
 def _user_code(f) -> bool:
@@ -412,6 +412,10 @@ class _Pass:
         _sweep_checks(self, events, info, active)
 
 
+# sct's runtime calls that run an object's own code as Python would (``str(M)``: its ``__str__``)
+_RT_TEXT = frozenset(("as_sequence", "text_operand", "str_as_numpy", "repr_as_numpy", "ascii_as_numpy"))
+
+
 def _uses_object(p: _Pass, s) -> bool:
     """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
     (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
@@ -431,7 +435,7 @@ def _uses_object(p: _Pass, s) -> bool:
             if isinstance(up, gast.Attribute) and up.value is n:
                 continue
             if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [p.rt] and \
-                    _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                    _dotted(up.func)[-1] not in _RT_TEXT:
                 continue        # (sct's runtime: what it reads of the object it reads as Python would not)
             if isinstance(s, gast.Assign) and up is s:
                 continue        # (``c_1 = c``: the name bound again)
@@ -691,7 +695,8 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees,
                    outside)
     free_values = _outside_values(fn, fwd) if fn is not None else {}
-    checks.objects = protocol_objects(param_kinds, free_values)
+    checks.objects = protocol_objects(param_kinds, free_values) | _factory_dicts(free_values)
+    checks.objects |= _holding(fwd, checks.objects)
     checks.getters = getter_objects(param_kinds, free_values)
     checks.callbacks = _callbacks(fwd, free_values, param_kinds)
     checks.lists = {n for n, v in free_values.items() if type(v) is list} | \
@@ -701,6 +706,36 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
         return checks.unseen, (), ()
     return checks.unseen, _adjoint_reads(checks, fwd, final, namespace, _defaults(fn)), \
         _residual_reads(checks, fwd, namespace)
+
+
+def _factory_dicts(free_values) -> Set[str]:
+    """The free names holding a defaultdict whose ``default_factory`` is code of the user's: reading a missing key
+    runs it (``a = DD["k"]``; was: taken for no call, a factory changing an array read before gave [3, 2] where
+    Python's derivative is [2, 2], red57b W2)."""
+    import collections
+    import functools
+    from .runtime.effects import _user_code as runs_user_code
+    out = set()
+    for name, v in free_values.items():
+        f = getattr(v, "default_factory", None) if isinstance(v, collections.defaultdict) else None
+        f = f.func if isinstance(f, functools.partial) else f
+        if f is not None and not isinstance(f, type) and runs_user_code(f):
+            out.add(name)
+    return out
+
+
+def _holding(fwd, objects: Set[str]) -> Set[str]:
+    """The names the forward binds to a list, tuple, set or dict display holding one of ``objects``: comparing
+    with their items runs the object's ``__eq__`` (``3 in [M]``; was: taken for no call, red57b W2)."""
+    if not objects:
+        return set()
+    made = [(n.targets[0].id, {m.id for m in walk_nodes(n.value) if isinstance(m, gast.Name)})
+            for n in walk_nodes(fwd) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+            isinstance(n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.Tuple, gast.Dict, gast.Set))]
+    out: Set[str] = set()
+    for _ in range(3):
+        out |= {name for name, names in made if names & (objects | out)}
+    return out
 
 
 def _defaults(fn) -> Dict[str, object]:
@@ -721,11 +756,13 @@ def _callbacks(fwd, free_values, param_kinds) -> Set[str]:
     the forward defines, the globals and closure values holding a function, method, class, callable object or
     partial of the user's, the parameters holding a function or a method."""
     import functools
+    import inspect
     from .runtime.effects import _user_code as runs_user_code
 
-    def user(v):      # (not a class: ``isinstance(v, Cls)``)
+    def user(v):      # (not a class: ``isinstance(v, Cls)``; read without running a ``__getattr__`` of the user's:
+        # compiling ran it, a change it made was Python's no more, red57b t5 c_isinstance)
         return user(v.func) if isinstance(v, functools.partial) else \
-            not isinstance(v, type) and runs_user_code(v) and not getattr(v, "__sct_generated__", False)
+            not isinstance(v, type) and runs_user_code(v) and not inspect.getattr_static(v, "__sct_generated__", False)
     out = {n.name for n in walk_nodes(fwd) if isinstance(n, gast.FunctionDef) and n is not fwd}
     out |= {n for n, v in free_values.items() if user(v)}
     out |= {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and len(k) > 1 and

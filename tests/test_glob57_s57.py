@@ -187,3 +187,113 @@ def test_change_after_gradient_exact():
     assert W[0] == 3.0
     _reset()
     assert_close(np.asarray(g._data).ravel(), want)
+
+
+# -- W2: user code Python runs implicitly (str's __str__, ``in``'s __eq__, a defaultdict's factory) --
+import collections     # noqa: E402
+
+A = np.array([[2.0, 2.0]])
+RUNS = [0]
+
+
+def bump_a():
+    A[0, 0] += 1.0
+    RUNS[0] += 1
+
+
+class Mut:
+    def __str__(self):
+        bump_a()
+        return "m"
+
+    def __eq__(self, other):
+        bump_a()
+        return False
+
+    __hash__ = object.__hash__
+
+
+class Probe:
+    def __getattr__(self, name):     # (code of the user's that Python does not run for isinstance)
+        bump_a()
+        return 1
+
+
+MUT = Mut()
+PROBE = Probe()
+DD = collections.defaultdict(lambda: (bump_a(), 0)[1])
+PLAIN_DD = collections.defaultdict(list)
+
+
+def layer_a(x):
+    return np.sum(x @ A.T)
+
+
+def w2_str(x):
+    y = layer_a(x)
+    s = str(MUT)
+    return y, dlgradient(y, x)
+
+
+def w2_str_inline(x):
+    y = np.sum(x @ A.T)
+    s = str(MUT)
+    return y, dlgradient(y, x)
+
+
+def w2_in(x):
+    y = layer_a(x)
+    b = 3 in [MUT]
+    return y, dlgradient(y, x)
+
+
+def w2_in_inline(x):
+    y = np.sum(x @ A.T)
+    b = 3 in [MUT]
+    return y, dlgradient(y, x)
+
+
+def w2_dd(x):
+    y = layer_a(x)
+    a = DD[len(DD)]
+    return y, dlgradient(y, x)
+
+
+def w2_dd_inline(x):
+    y = np.sum(x * A)
+    a = DD[len(DD)]
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("loss", [w2_str, w2_str_inline, w2_in, w2_in_inline, w2_dd, w2_dd_inline],
+                         ids=lambda f: f.__name__)
+def test_implicit_user_code_changing_a_read_array_refused(loss):
+    A[...] = 2.0
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(loss, dlarray(np.array([[1.0, 1.0]])))
+    message = str(info.value)
+    assert f"line {loss.__code__.co_firstlineno + 2}" in message and "test_glob57_s57.py" in message
+    assert "changed A" in message and "in place" in message
+    A[...] = 2.0
+
+
+def w2_plain(x):
+    y = layer_a(x) + np.sum(x * A)
+    s = str(3.0) + str([1, 2])
+    b = 3 in [1, 2]
+    c = PLAIN_DD["k"]
+    t = isinstance(PROBE, Mut)
+    return y, dlgradient(y, x)
+
+
+def test_plain_uses_exact_and_compiling_runs_no_user_getattr():
+    """str of numbers, ``in`` a list of numbers, a defaultdict(list), isinstance of an object with a __getattr__:
+    accepted, the gradient the finite differences', and sct runs no __getattr__ Python does not (was: compiling
+    read ``__sct_generated__`` of PROBE through its __getattr__, changing A: [3, 2] where [2, 2])."""
+    A[...] = 2.0
+    RUNS[0] = 0
+    x0 = np.array([[1.0, -0.5]])
+    y, g = dlfeval(w2_plain, dlarray(x0))
+    assert RUNS[0] == 0 and A[0, 0] == 2.0
+    want = numerical_gradient(lambda v: float(layer_a(v) + np.sum(v * A)), [x0], 0)
+    assert_close(np.asarray(g._data), want)
