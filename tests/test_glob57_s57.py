@@ -218,6 +218,9 @@ class Probe:
         bump_a()
         return 1
 
+    def __call__(self):
+        return 0
+
 
 MUT = Mut()
 PROBE = Probe()
