@@ -1370,23 +1370,24 @@ def stale_kept(*values, operands=(), adjoints=()):
                 kept.append(held + (name, line))
         if len(entry) > 2:
             mine = {id(h[0]) for h in kept if h is not None}
-            for name, v in _residual_outside(entry[0], entry[2]):
+            for name, v in _residual_outside(entry[0], entry[2], entry[3] if len(entry) > 3 else ()):
                 if id(v) not in mine:
                     mine.add(id(v))
                     kept.append((v, v.copy(), name, line))
     return tuple(kept)
 
 
-def _residual_outside(bwd, residuals):
+def _residual_outside(bwd, residuals, passed=()):
     """``(name, array)`` of the arrays among a helper call's ``residuals`` (its tapes, the residuals of the helpers
     it calls, a dlarray's numbers) that share memory with an array reachable from the globals and closure values
-    its code reads (``bwd.__sct_outside_roots__``, sct/stale_reads.py; a method's object too): what its adjoint
+    its code reads (``bwd.__sct_outside_roots__``, sct/stale_reads.py; a method's object too) or the call passed it
+    by name (``passed``, ``((name, value), ...)``: ``model(x, PARAMS)`` reading ``p.get("w")``): what its adjoint
     reads that code run before the gradient may change in place, whatever form the helper read it by
     (``P.get("w")``, ``W if c else 1.0``, ``dlarray(W)``, a row of a loop over ``W``, ``list(W)[0]``,
     ``np.split(W, 2)``, a getter ``get_w()``, a generator; was: not kept, ``W[0] += 1`` before the gradient gave
     [3, 2] where Python's derivative is [2, 2], red57b W1).  Kept by reference (a copy of those numbers only)."""
     from .dlarray import dlarray
-    roots = list(getattr(bwd, "__sct_outside_roots__", ()))
+    roots = list(getattr(bwd, "__sct_outside_roots__", ())) + list(passed)   # (and what the call was passed)
     found, budget, stack = [], [_WALK_BUDGET], [(residuals, 0)]
     while stack:
         v, depth = stack.pop()
@@ -1405,13 +1406,28 @@ def _residual_outside(bwd, residuals):
     if not found or not roots:
         return []
     outside = _outside_arrays(roots)
+    owners = {}
+    for name, a in outside:
+        owners.setdefault(id(_memory_owner(a)), name)
     out = []
     for r in found:
-        for name, a in outside:
-            if np.may_share_memory(r, a):
-                out.append((name, r))
-                break
+        name = owners.get(id(_memory_owner(r)))
+        if name is None and len(outside) <= 64:       # (memory shared otherwise: a buffer's arrays)
+            name = next((n for n, a in outside if np.may_share_memory(r, a)), None)
+        if name is not None:
+            out.append((name, r))
     return out
+
+
+def _memory_owner(a):
+    """The object owning the memory of the array ``a`` (the end of its ``.base`` chain: a view's array,
+    ``as_strided``'s, a buffer)."""
+    for _ in range(16):
+        b = getattr(a, "base", None) if not isinstance(a, memoryview) else a.obj
+        if b is None:
+            break
+        a = b
+    return a
 
 
 _WALK_BUDGET = 200000

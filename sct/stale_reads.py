@@ -135,6 +135,7 @@ class _Pass:
         # its adjoint reads through the residuals (``m.w``: its ``__sct_residual_reads__``) is kept by the caller
         self.bwd_of: Dict[str, str] = {}
         self.residual_of: Dict[str, str] = {}
+        self.residual_args: Dict[str, List[str]] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
@@ -343,6 +344,11 @@ class _Pass:
                 if residuals is not None:
                     self.residual_of[residuals[0]] = residuals[1]
                     self.pair_lines[residuals[0]] = line
+                    # (the names it passes: what its residuals share memory with may be reached through them,
+                    # ``model(x, PARAMS)`` reading ``p.get("w")``: rt.stale_kept's adjoints)
+                    self.residual_args[residuals[0]] = sorted(
+                        {a.id for a in node.value.args + [k.value for k in node.value.keywords]
+                         if isinstance(a, gast.Name)} - {self.rt, self.np})
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -517,7 +523,8 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
                 ] if lists else []
     if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
         operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
-            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] if n in p.residual_of
+            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] +
+                       _passed(p, n, sure) if n in p.residual_of
                        else [load(n), const(p.pair_lines[n])], ctx=gast.Load()) for n in pairs],
             ctx=gast.Load())))
     take = assign(kept, call(rt("stale_kept"), [load(n) for n in names], operands) if walked is None else
@@ -542,6 +549,17 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
         parent.insert(k, assign(kept, const(None)))
         s.body.append(take)
         parent.insert(k + 2, check)
+
+
+def _passed(p: _Pass, residuals: str, sure: Set[str]) -> list:
+    """``[(name, value), ...]`` of what the call of a helper's forward that gave ``residuals`` passed it by name
+    (those surely bound here), an adjoints entry's last item (rt.stale_kept), or []."""
+    from .ir import const, load
+    names = [a for a in p.residual_args.get(residuals, ()) if a in sure or a not in p.bound]
+    if not names:
+        return []
+    return [gast.Tuple(elts=[gast.Tuple(elts=[const(p.spelled.get(a, a)), load(a)], ctx=gast.Load())
+                             for a in names], ctx=gast.Load())]
 
 
 _PARAMETER = object()      # (the root of a path read from a parameter: _residual_reads)

@@ -300,3 +300,57 @@ def test_plain_uses_exact_and_compiling_runs_no_user_getattr():
     assert RUNS[0] == 0 and A[0, 0] == 2.0
     want = numerical_gradient(lambda v: float(layer_a(v) + np.sum(v * A)), [x0], 0)
     assert_close(np.asarray(g._data), want)
+
+
+# -- arrays reached through what the call passes the helper (a dict of params, a dataclass with a getter) --
+class Params:
+    def __init__(self, w):
+        self.w = w
+
+    def get(self):
+        return self.w
+
+
+def model_dict(x, p):
+    return np.sum(x * p.get("w"))
+
+
+def model_items(x, p):
+    out = 0.0
+    for k, v in p.items():
+        out = out + np.sum(x * v)
+    return out
+
+
+def model_obj(x, c):
+    return np.sum(x * c.get())
+
+
+@pytest.mark.parametrize("model, arg", [(model_dict, P), (model_items, P), (model_obj, Params(W))],
+                         ids=["dict_get", "dict_items", "object_getter"])
+def test_passed_holder_changed_refused(model, arg):
+    _reset()
+
+    def loss(x):
+        y = model(x, arg)
+        renorm()
+        return y, dlgradient(y, x)
+    with pytest.raises(EvaluationError) as info:
+        dlfeval(loss, dlarray(np.array([1.0, 1.0])))
+    assert f"line {loss.__code__.co_firstlineno + 2}" in str(info.value) and "in place" in str(info.value)
+    _reset()
+
+
+def test_helper_in_a_loop_exact_where_nothing_changes():
+    _reset()
+
+    def loss(x):
+        y = 0.0
+        for i in range(3):
+            y = y + model_dict(x, P) * (i + 1)
+            bump_other()
+        return y, dlgradient(y, x)
+    x0 = np.array([1.0, -0.5])
+    y, g = dlfeval(loss, dlarray(x0))
+    _reset()
+    assert_close(np.asarray(g._data).ravel(), numerical_gradient(lambda v: 6.0 * float(model_dict(v, P)), [x0], 0))
