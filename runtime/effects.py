@@ -1388,86 +1388,92 @@ def _residual_outside(bwd, residuals, passed=()):
     [3, 2] where Python's derivative is [2, 2], red57b W1).  Kept by reference (a copy of those numbers only)."""
     from .dlarray import dlarray
     roots = list(getattr(bwd, "__sct_outside_roots__", ())) + list(passed)   # (and what the call was passed)
-    found, budget, stack = [], [_WALK_BUDGET], [(residuals, 0)]
-    while stack:
+    found, budget, stack = {}, _WALK_BUDGET, [(residuals, 0)]
+    while stack and budget > 0:
         v, depth = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
-            break
+        budget -= 1
         if isinstance(v, dlarray):
             v = getattr(v, "_data", None)
         if isinstance(v, np.ndarray):
             if v.dtype.kind != "O" and v.size:
-                found.append(v)
+                found.setdefault(id(_memory_owner(v)), []).append(v)
         elif type(v) in (tuple, list) and depth < 64:
             stack.extend((e, depth + 1) for e in v)
         elif callable(v) and hasattr(v, "__sct_outside_roots__"):
             roots.extend(v.__sct_outside_roots__)        # (a helper's backward among the residuals: its reads)
     if not found or not roots:
         return []
-    outside = _outside_arrays(roots)
-    owners = {}
-    for name, a in outside:
-        owners.setdefault(id(_memory_owner(a)), name)
-    out = []
-    for r in found:
-        name = owners.get(id(_memory_owner(r)))
-        if name is None and len(outside) <= 64:       # (memory shared otherwise: a buffer's arrays)
-            name = next((n for n, a in outside if np.may_share_memory(r, a)), None)
-        if name is not None:
-            out.append((name, r))
+    named, few = _outside_arrays(roots, found)
+    out = [(named[o], r) for o in named for r in found[o]]
+    if few is not None:         # (memory shared otherwise than through one owner: a buffer's arrays)
+        out += [(n, r) for o, rs in found.items() if o not in named for r in rs
+                for n in [next((n for n, a in few if np.may_share_memory(r, a)), None)] if n is not None]
     return out
+
+
+_WALK_BUDGET = 200000
 
 
 def _memory_owner(a):
     """The object owning the memory of the array ``a`` (the end of its ``.base`` chain: a view's array,
     ``as_strided``'s, a buffer)."""
     for _ in range(16):
-        b = getattr(a, "base", None) if not isinstance(a, memoryview) else a.obj
+        b = a.obj if isinstance(a, memoryview) else getattr(a, "base", None)
         if b is None:
-            break
+            return a
         a = b
     return a
 
 
-_WALK_BUDGET = 200000
-
-
-def _outside_arrays(roots):
-    """``(name, array)`` of the plain arrays reachable from ``roots`` ``((name, value), ...)`` without running code
-    of the user's: items of dicts, lists, tuples and sets, an object's own fields, a class's own attributes, a
-    function's closure values and the globals its code names (a getter ``def get_w(): return W``, behind
-    ``lru_cache`` too), a partial's frozen values, a bound method's object."""
+def _outside_arrays(roots, wanted):
+    """Per owner of memory among ``wanted`` (ids), the name of the first array reachable from ``roots``
+    ``((name, value), ...)`` that it owns, found without running code of the user's: items of dicts, lists,
+    tuples and sets, an object's own fields, a class's own attributes, a function's closure values and the globals
+    its code names (a getter ``def get_w(): return W``, behind ``lru_cache`` too), a partial's frozen values, a
+    bound method's object; and ``[(name, array), ...]`` of all those reached where they are few, else None."""
     from .dlarray import dlarray
-    out, seen, stack, budget = [], set(), [(v, name, 0) for name, v in roots], 20000
-    while stack and budget > 0:
-        v, name, depth = stack.pop()
+    named, every, seen, budget = {}, [], set(), 20000
+    stack = [(v, (name,), 0) for name, v in roots]
+    while stack and budget > 0 and len(named) < len(wanted):
+        v, path, depth = stack.pop()
         budget -= 1
         if id(v) in seen or depth > 12 or isinstance(v, _SCALARS):
             continue
         seen.add(id(v))
         if isinstance(v, np.ndarray):
             if not isinstance(v, dlarray):
-                out.append((name, v))
+                owner = id(_memory_owner(v))
+                if owner in wanted and owner not in named:
+                    named[owner] = _path_text(path)
+                if len(every) <= 64:
+                    every.append((path, v))
             continue
         t = type(v)
         if isinstance(v, dict):
-            stack.extend((e, f"{name}[{k!r}]", depth + 1) for k, e in list(dict.items(v)))
+            stack.extend((e, (path, "[%r]" % (k,)), depth + 1) for k, e in list(dict.items(v)))
         elif isinstance(v, (list, tuple, set, frozenset, deque)):
-            stack.extend((e, f"{name}[{k}]", depth + 1) for k, e in enumerate(
-                list.copy(v) if isinstance(v, list) else tuple.__iter__(v) if isinstance(v, tuple) else list(v)))
+            for k, e in enumerate(list.copy(v) if isinstance(v, list) else
+                                  tuple.__iter__(v) if isinstance(v, tuple) else list(v)):
+                if type(e) is np.ndarray:       # (a list of many arrays, a data set's: walked here, at once)
+                    owner = id(e) if e.base is None else id(_memory_owner(e))
+                    if owner in wanted and owner not in named:
+                        named[owner] = _path_text((path, k))
+                    if len(every) <= 64:
+                        every.append(((path, k), e))
+                elif not isinstance(e, _SCALARS):
+                    stack.append((e, (path, k), depth + 1))
         elif isinstance(v, functools.partial):
-            stack.extend([(v.func, name, depth + 1), (v.args, name, depth + 1), (v.keywords, name, depth + 1)])
+            stack.extend([(v.func, path, depth + 1), (v.args, path, depth + 1), (v.keywords, path, depth + 1)])
         elif t is types.FunctionType:
             if module_top(v) in ("numpy", "sct", "sct_generated"):
                 continue
-            stack.extend((c.cell_contents, c_name, depth + 1) for c_name, c in
+            stack.extend((c.cell_contents, (c_name,), depth + 1) for c_name, c in
                          zip(v.__code__.co_freevars, v.__closure__ or ()) if _cell_full(c))
             g = v.__globals__
-            stack.extend((g[n], n, depth + 1) for n in _code_names(v.__code__) if n in g)
-            stack.extend((d, name, depth + 1) for d in (v.__defaults__ or ()))
+            stack.extend((g[n], (n,), depth + 1) for n in _code_names(v.__code__) if n in g)
+            stack.extend((d, path, depth + 1) for d in (v.__defaults__ or ()))
         elif t is types.MethodType:
-            stack.extend(((v.__self__, name, depth + 1), (v.__func__, name, depth + 1)))
+            stack.extend(((v.__self__, path, depth + 1), (v.__func__, path, depth + 1)))
         elif not isinstance(v, types.ModuleType) and module_top(t) not in ("numpy", "sct", "sct_generated") and \
                 not (isinstance(v, type) and module_top(v) in ("numpy", "sct", "builtins", "sct_generated")):
             try:
@@ -1475,9 +1481,19 @@ def _outside_arrays(roots):
             except (AttributeError, TypeError):
                 continue
             if type(own) is dict or isinstance(v, type):
-                stack.extend((e, f"{name}.{k}" if k != "__wrapped__" else name, depth + 1)
+                stack.extend((e, (path, "." + k) if k != "__wrapped__" else path, depth + 1)
                              for k, e in list(dict(own).items()))
-    return out
+    few = [(_path_text(p), a) for p, a in every] if len(every) <= 64 and len(named) < len(wanted) else None
+    return named, few
+
+
+def _path_text(path) -> str:
+    """``P['w']``, ``L[0]``, ``CFG.w`` of a path ``((("P",), "['w']"))`` made while walking."""
+    steps = []
+    while len(path) == 2:
+        path, step = path
+        steps.append("[%d]" % step if type(step) is int else step)
+    return path[0] + "".join(reversed(steps))
 
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic, range)
