@@ -16,6 +16,7 @@ for one outermost run of generated code (see ``sct.api.run_generated``).
 """
 from __future__ import annotations
 
+import functools
 import io
 import numbers
 import random
@@ -1413,7 +1414,152 @@ def stale_kept(*values, operands=(), adjoints=()):
                 _list_kept(v) if type(v) is list else None
             if held is not None:
                 kept.append(held + (name, line))
+        if len(entry) > 2:
+            mine = {id(h[0]) for h in kept if h is not None}
+            for name, v in _residual_outside(entry[0], entry[2], entry[3] if len(entry) > 3 else ()):
+                if id(v) not in mine:
+                    mine.add(id(v))
+                    kept.append((v, v.copy(), name, line))
     return tuple(kept)
+
+
+def _residual_outside(bwd, residuals, passed=()):
+    """``(name, array)`` of the arrays among a helper call's ``residuals`` (its tapes, the residuals of the helpers
+    it calls, a dlarray's numbers) that share memory with an array reachable from the globals and closure values
+    its code reads (``bwd.__sct_outside_roots__``, sct/stale_reads.py; a method's object too) or the call passed it
+    by name (``passed``, ``((name, value), ...)``: ``model(x, PARAMS)`` reading ``p.get("w")``): what its adjoint
+    reads that code run before the gradient may change in place, whatever form the helper read it by
+    (``P.get("w")``, ``W if c else 1.0``, ``dlarray(W)``, a row of a loop over ``W``, ``list(W)[0]``,
+    ``np.split(W, 2)``, a getter ``get_w()``, a generator; was: not kept, ``W[0] += 1`` before the gradient gave
+    [3, 2] where Python's derivative is [2, 2], red57b W1).  Kept by reference (a copy of those numbers only)."""
+    from .dlarray import dlarray
+    roots = list(getattr(bwd, "__sct_outside_roots__", ())) + list(passed)   # (and what the call was passed)
+    found, budget, stack = {}, _WALK_BUDGET, [(residuals, 0)]
+    while stack and budget > 0:
+        v, depth = stack.pop()
+        budget -= 1
+        if isinstance(v, dlarray):
+            v = getattr(v, "_data", None)
+        if isinstance(v, np.ndarray):
+            if v.dtype.kind != "O" and v.size:
+                found.setdefault(id(_memory_owner(v)), []).append(v)
+        elif type(v) in (tuple, list) and depth < 64:
+            stack.extend((e, depth + 1) for e in v)
+        elif callable(v) and hasattr(v, "__sct_outside_roots__"):
+            roots.extend(v.__sct_outside_roots__)        # (a helper's backward among the residuals: its reads)
+    if not found or not roots:
+        return []
+    named, few = _outside_arrays(roots, found)
+    out = [(named[o], r) for o in named for r in found[o]]
+    if few is not None:         # (memory shared otherwise than through one owner: a buffer's arrays)
+        out += [(n, r) for o, rs in found.items() if o not in named for r in rs
+                for n in [next((n for n, a in few if np.may_share_memory(r, a)), None)] if n is not None]
+    return out
+
+
+_WALK_BUDGET = 200000
+
+
+def _memory_owner(a):
+    """The object owning the memory of the array ``a`` (the end of its ``.base`` chain: a view's array,
+    ``as_strided``'s, a buffer)."""
+    for _ in range(16):
+        b = a.obj if isinstance(a, memoryview) else getattr(a, "base", None)
+        if b is None:
+            return a
+        a = b
+    return a
+
+
+def _outside_arrays(roots, wanted):
+    """Per owner of memory among ``wanted`` (ids), the name of the first array reachable from ``roots``
+    ``((name, value), ...)`` that it owns, found without running code of the user's: items of dicts, lists,
+    tuples and sets, an object's own fields, a class's own attributes, a function's closure values and the globals
+    its code names (a getter ``def get_w(): return W``, behind ``lru_cache`` too), a partial's frozen values, a
+    bound method's object; and ``[(name, array), ...]`` of all those reached where they are few, else None."""
+    from .dlarray import dlarray
+    named, every, seen, budget = {}, [], set(), 20000
+    stack = [(v, (name,), 0) for name, v in roots]
+    while stack and budget > 0 and len(named) < len(wanted):
+        v, path, depth = stack.pop()
+        budget -= 1
+        if id(v) in seen or depth > 12 or isinstance(v, _SCALARS):
+            continue
+        seen.add(id(v))
+        if isinstance(v, np.ndarray):
+            if not isinstance(v, dlarray):
+                owner = id(_memory_owner(v))
+                if owner in wanted and owner not in named:
+                    named[owner] = _path_text(path)
+                if len(every) <= 64:
+                    every.append((path, v))
+            continue
+        t = type(v)
+        if isinstance(v, dict):
+            stack.extend((e, (path, "[%r]" % (k,)), depth + 1) for k, e in list(dict.items(v)))
+        elif isinstance(v, (list, tuple, set, frozenset, deque)):
+            for k, e in enumerate(list.copy(v) if isinstance(v, list) else
+                                  tuple.__iter__(v) if isinstance(v, tuple) else list(v)):
+                if type(e) is np.ndarray:       # (a list of many arrays, a data set's: walked here, at once)
+                    owner = id(e) if e.base is None else id(_memory_owner(e))
+                    if owner in wanted and owner not in named:
+                        named[owner] = _path_text((path, k))
+                    if len(every) <= 64:
+                        every.append(((path, k), e))
+                elif not isinstance(e, _SCALARS):
+                    stack.append((e, (path, k), depth + 1))
+        elif isinstance(v, functools.partial):
+            stack.extend([(v.func, path, depth + 1), (v.args, path, depth + 1), (v.keywords, path, depth + 1)])
+        elif t is types.FunctionType:
+            if module_top(v) in ("numpy", "sct", "sct_generated"):
+                continue
+            stack.extend((c.cell_contents, (c_name,), depth + 1) for c_name, c in
+                         zip(v.__code__.co_freevars, v.__closure__ or ()) if _cell_full(c))
+            g = v.__globals__
+            stack.extend((g[n], (n,), depth + 1) for n in _code_names(v.__code__) if n in g)
+            stack.extend((d, path, depth + 1) for d in (v.__defaults__ or ()))
+        elif t is types.MethodType:
+            stack.extend(((v.__self__, path, depth + 1), (v.__func__, path, depth + 1)))
+        elif not isinstance(v, types.ModuleType) and module_top(t) not in ("numpy", "sct", "sct_generated") and \
+                not (isinstance(v, type) and module_top(v) in ("numpy", "sct", "builtins", "sct_generated")):
+            try:
+                own = object.__getattribute__(v, "__dict__")
+            except (AttributeError, TypeError):
+                continue
+            if type(own) is dict or isinstance(v, type):
+                stack.extend((e, (path, "." + k) if k != "__wrapped__" else path, depth + 1)
+                             for k, e in list(dict(own).items()))
+    few = [(_path_text(p), a) for p, a in every] if len(every) <= 64 and len(named) < len(wanted) else None
+    return named, few
+
+
+def _path_text(path) -> str:
+    """``P['w']``, ``L[0]``, ``CFG.w`` of a path ``((("P",), "['w']"))`` made while walking."""
+    steps = []
+    while len(path) == 2:
+        path, step = path
+        steps.append("[%d]" % step if type(step) is int else step)
+    return path[0] + "".join(reversed(steps))
+
+
+_SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic, range)
+
+
+def _cell_full(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _code_names(code):
+    """The global names ``code`` (and the code of its nested functions, comprehensions) may read."""
+    names = list(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names += _code_names(c)
+    return names
 
 
 def _adjoint_reads_of(bwd, residuals, depth):

@@ -53,7 +53,7 @@ from .base_inits import inline_base_inits, inline_generator_methods, inline_supe
 from .none_branches import fold_none_parameters
 from .inline_helpers import class_guards, inline_helpers
 from .recomputed import draws_all_seen, drop_recomputed, unwatched_replays
-from .stale_reads import stale_read_checks
+from .stale_reads import outside_roots, stale_read_checks
 from .write_checks import spelled_names
 from .optimize import (optimize, keep_outputs, prune_dead, reuse_temporaries, type_only_values, wide_products,
                        enabled as optimize_enabled)
@@ -768,6 +768,8 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
         compiled.bwd.__sct_adjoint_reads__ = adjoint_reads
     if residual_reads and isinstance(compiled.bwd, types.FunctionType):  # (what it reads of its arguments' objects)
         compiled.bwd.__sct_residual_reads__ = residual_reads
+    if mode == "vjp" and isinstance(compiled.bwd, types.FunctionType):    # (what its residuals may share)
+        compiled.bwd.__sct_outside_roots__ = outside_roots(generated, fn)
     written = getattr(fdef, "sct_written_arguments", None)
     if written and mode == "entry" and not called:
         compiled.written_args = tuple((sig.params.index(p), p, where) for p, where in written.items()

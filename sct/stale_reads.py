@@ -55,7 +55,7 @@ _VIEW_METHODS = frozenset(("reshape", "ravel", "view", "transpose", "squeeze", "
 _PROTOCOL = ("__len__", "__bool__", "__float__", "__int__", "__index__", "__complex__", "__contains__", "__eq__",
              "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__format__", "__str__", "__repr__", "__array__",
              "__iter__", "__next__", "__getitem__", "__hash__", "__round__", "__abs__", "__reversed__",
-             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__")
+             "__getattribute__", "__array_interface__", "__array_function__", "__array_ufunc__", "__missing__")
 
 
 def _user_code(f) -> bool:
@@ -136,6 +136,7 @@ class _Pass:
         # its adjoint reads through the residuals (``m.w``: its ``__sct_residual_reads__``) is kept by the caller
         self.bwd_of: Dict[str, str] = {}
         self.residual_of: Dict[str, str] = {}
+        self.residual_args: Dict[str, List[str]] = {}
         # the helpers' code the generated code calls by name (``helper_fwd_0b84..(x, st)``): True where it may
         # change an array unseen (Compiled.unseen_writes); and the local names of a helper's forward
         self.callees = dict(callees or {})
@@ -278,28 +279,6 @@ class _Pass:
                 sure |= _targets(s) | ({n.id for n in walk_nodes(s.target) if isinstance(n, gast.Name)}
                                        if isinstance(s, gast.AugAssign) else set())
 
-    def _note_bindings(self, s) -> None:
-        if not isinstance(s, gast.Assign):
-            return
-        v = s.value
-        # a field or an item read from something (``bn_rv = bn.rv``), or a traced value's own numbers: a
-        # recomputation reads it again as the first run left it (what the function made, it makes anew)
-        base = v.value if isinstance(v, (gast.Attribute, gast.Subscript)) else \
-            v.args[0] if isinstance(v, gast.Call) and _dotted(v.func)[-1:] == ["extractdata"] and v.args else None
-        read = isinstance(base, gast.Name) and (base.id not in self.bound or base.id in self.params or
-                                                self.read_from.get(base.id, False))
-        view = isinstance(v, gast.Call) and (
-            isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
-            not (isinstance(v.func.value, gast.Name) and v.func.value.id == self.rt) or
-            _dotted(v.func)[:1] == [self.np] and _dotted(v.func)[-1] in _NUMPY_VIEWS or
-            _opaque(self, gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
-        for t in s.targets:
-            for n in walk_nodes(t):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    self.read_from[n.id] = read     # (the binding the code that follows reads)
-                    if view:
-                        self.views.add(n.id)
-
     @staticmethod
     def _line(s, current):
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant) and isinstance(s.value.value, str) \
@@ -349,13 +328,18 @@ class _Pass:
             # (what each name read here was bound to: a field or an item read, where the name is the code's)
             reads_of_fields = {n for n in loads if self.read_from.get(n)}
             if node is not None:
-                self._note_bindings(node)
+                _note_bindings(self, node)
                 for t in _targets(node) & self.pairs if isinstance(node, gast.Assign) else ():
                     self.pair_lines[t] = line
                 residuals = _residuals_of(node, self.bwd_of)
                 if residuals is not None:
                     self.residual_of[residuals[0]] = residuals[1]
                     self.pair_lines[residuals[0]] = line
+                    # (the names it passes: what its residuals share memory with may be reached through them,
+                    # ``model(x, PARAMS)`` reading ``p.get("w")``: rt.stale_kept's adjoints)
+                    self.residual_args[residuals[0]] = sorted(
+                        {a.id for a in node.value.args + [k.value for k in node.value.keywords]
+                         if isinstance(a, gast.Name)} - {self.rt, self.np})
             info.append((line, loads, is_active, sweeps, opaque, final, reads_of_fields))
         first: Dict = {}
         last: Dict = {}
@@ -425,6 +409,35 @@ class _Pass:
         _sweep_checks(self, events, info, active)
 
 
+# sct's runtime calls that run an object's own code as Python would (``str(M)``: its ``__str__``)
+_RT_TEXT = frozenset(("as_sequence", "text_operand", "str_as_numpy", "repr_as_numpy", "ascii_as_numpy"))
+
+
+def _note_bindings(p: _Pass, s) -> None:
+    """Note what ``s`` binds: a name read from something outside (``bn_rv = bn.rv``: ``p.read_from``), a view
+    (``p.views``)."""
+    if not isinstance(s, gast.Assign):
+        return
+    v = s.value
+    # a field or an item read from something (``bn_rv = bn.rv``), or a traced value's own numbers: a
+    # recomputation reads it again as the first run left it (what the function made, it makes anew)
+    base = v.value if isinstance(v, (gast.Attribute, gast.Subscript)) else \
+        v.args[0] if isinstance(v, gast.Call) and _dotted(v.func)[-1:] == ["extractdata"] and v.args else None
+    read = isinstance(base, gast.Name) and (base.id not in p.bound or base.id in p.params or
+                                         p.read_from.get(base.id, False))
+    view = isinstance(v, gast.Call) and (
+        isinstance(v.func, gast.Attribute) and v.func.attr in _VIEW_METHODS and
+        not (isinstance(v.func.value, gast.Name) and v.func.value.id == p.rt) or
+        _dotted(v.func)[:1] == [p.np] and _dotted(v.func)[-1] in _NUMPY_VIEWS or
+        _opaque(p, gast.Expr(value=v)))        # (``t = rt.maybe_effect(G.view)``: what it gives may be one)
+    for t in s.targets:
+        for n in walk_nodes(t):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                p.read_from[n.id] = read     # (the binding the code that follows reads)
+                if view:
+                    p.views.add(n.id)
+
+
 def _uses_object(p: _Pass, s) -> bool:
     """Whether the statement uses a parameter of ``protocol_objects`` otherwise than reading its field
     (was: ``n = len(c)``, ``if c:``, ``list(c)`` of a container whose __len__/__bool__/__iter__ rescaled an
@@ -444,7 +457,7 @@ def _uses_object(p: _Pass, s) -> bool:
             if isinstance(up, gast.Attribute) and up.value is n:
                 continue
             if isinstance(up, gast.Call) and _dotted(up.func)[:1] == [p.rt] and \
-                    _dotted(up.func)[-1] not in ("as_sequence", "text_operand"):
+                    _dotted(up.func)[-1] not in _RT_TEXT:
                 continue        # (sct's runtime: what it reads of the object it reads as Python would not)
             if isinstance(s, gast.Assign) and up is s:
                 continue        # (``c_1 = c``: the name bound again)
@@ -562,7 +575,8 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
                 ] if lists else []
     if pairs:       # (what the adjoints of the helpers compiled when they ran read: their __sct_adjoint_reads__)
         operands.append(gast.keyword(arg="adjoints", value=gast.Tuple(elts=[
-            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] if n in p.residual_of
+            gast.Tuple(elts=[load(p.residual_of[n]), const(p.pair_lines[n]), load(n)] +
+                       _passed(p, n, sure) if n in p.residual_of
                        else [load(n), const(p.pair_lines[n])], ctx=gast.Load()) for n in pairs],
             ctx=gast.Load())))
     subjects = p.hooked.get(id(s)) if walked is None and kind in ("stmt", "test", "iter") else None
@@ -598,6 +612,17 @@ def _insert(p: _Pass, kind, s, parent, at_stake, line, bound, operands=(), pairs
         parent.insert(k, assign(kept, const(None)))
         s.body.append(take)
         parent.insert(k + 2, check)
+
+
+def _passed(p: _Pass, residuals: str, sure: Set[str]) -> list:
+    """``[(name, value), ...]`` of what the call of a helper's forward that gave ``residuals`` passed it by name
+    (those surely bound here), an adjoints entry's last item (rt.stale_kept), or []."""
+    from .ir import const, load
+    names = [a for a in p.residual_args.get(residuals, ()) if a in sure or a not in p.bound]
+    if not names:
+        return []
+    return [gast.Tuple(elts=[gast.Tuple(elts=[const(p.spelled.get(a, a)), load(a)], ctx=gast.Load())
+                             for a in names], ctx=gast.Load())]
 
 
 _PARAMETER = object()      # (the root of a path read from a parameter: _residual_reads)
@@ -751,7 +776,8 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     checks = _Pass(fwd, others, active, rt_name, numpy_name, spelled, filename, namer, final, known, callees,
                    outside)
     free_values = _outside_values(fn, fwd) if fn is not None else {}
-    checks.objects = protocol_objects(param_kinds, free_values)
+    checks.objects = protocol_objects(param_kinds, free_values) | _factory_dicts(free_values)
+    checks.objects |= _holding(fwd, checks.objects)
     checks.getters = getter_objects(param_kinds, free_values)
     checks.hooks = hooks_within_reach(fn, param_kinds, free_values)
     if checks.hooks:
@@ -772,6 +798,36 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
         _residual_reads(checks, fwd, namespace)
 
 
+def _factory_dicts(free_values) -> Set[str]:
+    """The free names holding a defaultdict whose ``default_factory`` is code of the user's: reading a missing key
+    runs it (``a = DD["k"]``; was: taken for no call, a factory changing an array read before gave [3, 2] where
+    Python's derivative is [2, 2], red57b W2)."""
+    import collections
+    import functools
+    from .runtime.effects import _user_code as runs_user_code
+    out = set()
+    for name, v in free_values.items():
+        f = getattr(v, "default_factory", None) if isinstance(v, collections.defaultdict) else None
+        f = f.func if isinstance(f, functools.partial) else f
+        if f is not None and not isinstance(f, type) and runs_user_code(f):
+            out.add(name)
+    return out
+
+
+def _holding(fwd, objects: Set[str]) -> Set[str]:
+    """The names the forward binds to a list, tuple, set or dict display holding one of ``objects``: comparing
+    with their items runs the object's ``__eq__`` (``3 in [M]``; was: taken for no call, red57b W2)."""
+    if not objects:
+        return set()
+    made = [(n.targets[0].id, {m.id for m in walk_nodes(n.value) if isinstance(m, gast.Name)})
+            for n in walk_nodes(fwd) if isinstance(n, gast.Assign) and len(n.targets) == 1 and
+            isinstance(n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.Tuple, gast.Dict, gast.Set))]
+    out: Set[str] = set()
+    for _ in range(3):
+        out |= {name for name, names in made if names & (objects | out)}
+    return out
+
+
 def _defaults(fn) -> Dict[str, object]:
     """The defaults of ``fn``'s parameters, by name: what the adjoint reads of a parameter the call leaves to its
     default (``def part(x, w=W)``: ``W``, read by the caller's check as a global is; was: not checked, red57a W1).
@@ -790,11 +846,13 @@ def _callbacks(fwd, free_values, param_kinds) -> Set[str]:
     the forward defines, the globals and closure values holding a function, method, class, callable object or
     partial of the user's, the parameters holding a function or a method."""
     import functools
+    import inspect
     from .runtime.effects import _user_code as runs_user_code
 
-    def user(v):      # (not a class: ``isinstance(v, Cls)``)
+    def user(v):      # (not a class: ``isinstance(v, Cls)``; read without running a ``__getattr__`` of the user's:
+        # compiling ran it, a change it made was Python's no more, red57b t5 c_isinstance)
         return user(v.func) if isinstance(v, functools.partial) else \
-            not isinstance(v, type) and runs_user_code(v) and not getattr(v, "__sct_generated__", False)
+            not isinstance(v, type) and runs_user_code(v) and not inspect.getattr_static(v, "__sct_generated__", False)
     out = {n.name for n in walk_nodes(fwd) if isinstance(n, gast.FunctionDef) and n is not fwd}
     out |= {n for n, v in free_values.items() if user(v)}
     out |= {n for n, k in (param_kinds or {}).items() if isinstance(k, tuple) and len(k) > 1 and
@@ -911,6 +969,22 @@ def _sct_names(fwd, callees, free_values) -> Set[str]:
     bound = _bound_and_guarded(fwd)[0]
     return {n.id for n in walk_nodes(fwd) if isinstance(n, gast.Name) and n.id not in bound and
             n.id not in free_values and (n.id in callees or n.id.endswith(("_guard", "_site", "_fwd", "_bwd")))}
+
+
+def outside_roots(generated, fn) -> tuple:
+    """A helper's backward's ``__sct_outside_roots__``: ``(name, value)`` of the globals and closure values its
+    forward reads by name (not modules, not numpy's or sct's), where the caller's check looks for arrays its
+    residuals share memory with, whatever form the helper read them by (rt.stale_kept's adjoints: red57b W1)."""
+    from .runtime.origins import module_top
+    fwd = next((f for f in generated.functions if isinstance(f, gast.FunctionDef) and f.name == generated.entry),
+               None)
+    if fwd is None or fn is None:
+        return ()
+    return tuple((n, v) for n, v in sorted(_outside_values(fn, fwd).items())
+                 if isinstance(v, np.ndarray) or
+                 not isinstance(v, (types.ModuleType, bool, int, float, complex, str, type(None))) and
+                 module_top(v if isinstance(v, (type, types.FunctionType)) else type(v)) not in
+                 ("numpy", "sct", "sct_generated"))
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:

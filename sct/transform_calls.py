@@ -723,6 +723,7 @@ def _first_argument_pair(cache, owner, fwd, bwd, count, keywords, names, module)
                            {f"{inner}_fwd": fwd, f"{inner}_bwd": bwd, owner_name: owner},
                            (f"{outer}_fwd", f"{outer}_bwd"))
     _reads_through(pair[1], bwd)
+    pair[1].__sct_outside_roots__ = tuple(getattr(bwd, "__sct_outside_roots__", ())) + (("self", owner),)
     with _WRAPPERS_LOCK:
         cache[key] = (fwd, bwd, owner) + pair
         while len(cache) > _WRAPPERS_MAX:
@@ -843,7 +844,7 @@ def _partial_pair(partial, active, args, kwargs, frozen_active: bool = False):
 def _reads_through(wrapper, bwd):
     """A backward ``wrapper`` that hands its residuals to ``bwd``: it reads what ``bwd`` reads (its globals, and
     its arguments' objects through the residuals: sct/stale_reads.py, rt.stale_kept's adjoints)."""
-    for attr in ("__sct_adjoint_reads__", "__sct_residual_reads__"):
+    for attr in ("__sct_adjoint_reads__", "__sct_residual_reads__", "__sct_outside_roots__"):
         if hasattr(bwd, attr):
             setattr(wrapper, attr, getattr(bwd, attr))
     return wrapper
