@@ -48,6 +48,10 @@ class _LogStatements:
         self.fdef, self.activity, self.globals, self.locals, self.rt = fdef, activity, globals_, local_names, rt_name
         stored = {n.id for n in walk_nodes(fdef) if _name(n) and not isinstance(n.ctx, (gast.Load, gast.Param))}
         self.outside = {n.id for n in walk_nodes(fdef) if _name(n) and isinstance(n.ctx, gast.Load)} - stored
+        # (names bound once to an outside object's field or item: an append to one is a store there)
+        self.rooted = {s.targets[0].id for s in fdef.body if isinstance(s, gast.Assign) and len(s.targets) == 1 and
+                       _name(s.targets[0]) and self._outside_item(s.value, {n.id for n in walk_nodes(fdef)
+                                                                           if _name(n)})}
 
     def _builtin(self, name: str, names) -> bool:
         return name in names and name not in self.locals and \
@@ -84,11 +88,21 @@ class _LogStatements:
             return all(self._operand(a, own) for a in e.args)
         return False
 
+    def _outside_item(self, v, own) -> bool:
+        """``O.f``, ``O[k]``, ``O.setdefault(k, d)`` (``d`` ``[]`` bound by a log statement) of an outside ``O``."""
+        if _outside_root(v, self.outside):
+            return True
+        return isinstance(v, gast.Call) and isinstance(v.func, gast.Attribute) and \
+            v.func.attr == "setdefault" and not v.keywords and len(v.args) == 2 and \
+            isinstance(v.args[0], gast.Constant) and _name(v.args[1]) and v.args[1].id in own and \
+            _outside_root(v.func.value, self.outside)
+
     def kind(self, s, own):
         """``bind`` / ``store`` where ``s`` may be a log statement (its names ``own`` log names), else None."""
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and _name(s.targets[0]):
             v = s.value
-            if self.conversion(s) is not None or _outside_root(v, self.outside) or self._operand(v, own):
+            if self.conversion(s) is not None or self._outside_item(v, own) or self._operand(v, own) or \
+                    isinstance(v, gast.List) and not v.elts:
                 return "bind"
             return None
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and \
@@ -98,7 +112,8 @@ class _LogStatements:
         if isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
                 isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "append" and \
                 len(s.value.args) == 1 and not s.value.keywords and self._operand(s.value.args[0], own) and \
-                _outside_root(s.value.func.value, self.outside):
+                (_outside_root(s.value.func.value, self.outside) or
+                 _name(s.value.func.value) and s.value.func.value.id in own and s.value.func.value.id in self.rooted):
             return "store"
         return None
 
