@@ -1,0 +1,172 @@
+"""log57 (red57b F5): loggers and average meters in the loss.
+
+F5: a global logger's method storing ``float(v)`` into its fields (``LOG.log(y)``), an AverageMeter's
+``update`` adding ``float(v) * n`` to its sums and counts, and ``metrics.setdefault("loss", []).append(float(y))``
+were refused (or, for a global dict's setdefault, the number was appended to a new list and the global's list
+stayed empty).  They run as Python runs them now, where no derivative is taken after them of what could
+read the numbers back; where one is, they are still refused.  Values are checked against plain Python,
+gradients against central differences.
+"""
+import inspect
+
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient
+
+from gradcheck import assert_close, numerical_gradient
+
+W = np.array([2.0, -1.0, 0.5])
+
+
+def _d(v):
+    return np.asarray(v._data if isinstance(v, sct.dlarray) else v, dtype=float)
+
+
+def _line(fn, marker: str) -> int:
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, text in enumerate(lines) if marker in text)
+
+
+class Logger:
+    def __init__(self):
+        self.hist = []
+        self.n = 0
+
+    def log(self, v):
+        self.hist.append(float(v))
+        self.n += 1
+
+
+class Meter:
+    def __init__(self):
+        self.sum = 0.0
+        self.count = 0
+
+    def update(self, v, n=1):
+        self.sum += float(v) * n
+        self.count += n
+
+    @property
+    def avg(self):
+        return self.sum / max(self.count, 1)
+
+
+LOG = Logger()
+METER = Meter()
+METRICS = {}
+
+
+def _forward(x):
+    return np.sum(np.tanh(x * W) ** 2)
+
+
+def _logger_loss(x):
+    y = _forward(x)
+    LOG.log(y)
+    return y, dlgradient(y, x)
+
+
+def _meter_loss(x):
+    y = _forward(x)
+    METER.update(y, n=x.shape[0])
+    return y, dlgradient(y, x), METER.avg
+
+
+def _metrics_global_loss(x):
+    y = _forward(x)
+    METRICS.setdefault("loss", []).append(float(y))
+    return y, dlgradient(y, x)
+
+
+def _metrics_arg_loss(x, metrics):
+    y = _forward(x)
+    metrics.setdefault("loss", []).append(float(y))
+    return y, dlgradient(y, x)
+
+
+def _python_value(x):
+    return float(np.sum(np.tanh(x * W) ** 2))
+
+
+def _check_gradient(out, x):
+    assert_close(_d(out[0]), _python_value(x))
+    assert_close(_d(out[1]), numerical_gradient(_python_value, [x], 0))
+
+
+def test_global_logger_method_logs_python_numbers():
+    LOG.hist.clear()
+    LOG.n = 0
+    xs = [np.array([0.3, -0.2, 0.7]), np.array([1.0, 0.5, -0.4])]
+    for x in xs:
+        _check_gradient(dlfeval(_logger_loss, dlarray(x)), x)
+    assert LOG.n == 2
+    assert [type(v) for v in LOG.hist] == [float, float]
+    assert_close(np.array(LOG.hist), np.array([_python_value(x) for x in xs]))
+
+
+def test_global_meter_update_and_avg_after_the_gradient():
+    METER.sum, METER.count = 0.0, 0
+    xs = [np.array([0.3, -0.2, 0.7]), np.array([1.0, 0.5, -0.4])]
+    for k, x in enumerate(xs):
+        out = dlfeval(_meter_loss, dlarray(x))
+        _check_gradient(out, x)
+        assert_close(_d(out[2]), 3 * sum(_python_value(v) for v in xs[:k + 1]) / (3 * (k + 1)))
+    assert METER.count == 6 and type(METER.sum) is float
+    assert_close(METER.sum, 3 * sum(_python_value(x) for x in xs))
+
+
+def test_global_metrics_setdefault_appends_to_the_globals_list():
+    METRICS.clear()
+    xs = [np.array([0.3, -0.2, 0.7]), np.array([1.0, 0.5, -0.4])]
+    for x in xs:
+        _check_gradient(dlfeval(_metrics_global_loss, dlarray(x)), x)
+    assert list(METRICS) == ["loss"]
+    assert_close(np.array(METRICS["loss"]), np.array([_python_value(x) for x in xs]))
+
+
+def test_argument_metrics_setdefault_appends_to_the_callers_list():
+    metrics = {}
+    xs = [np.array([0.3, -0.2, 0.7]), np.array([1.0, 0.5, -0.4])]
+    for x in xs:
+        _check_gradient(dlfeval(_metrics_arg_loss, dlarray(x), metrics), x)
+    assert [type(v) for v in metrics["loss"]] == [float, float]
+    assert_close(np.array(metrics["loss"]), np.array([_python_value(x) for x in xs]))
+
+
+# --- where a derivative is taken of what reads the logged number back: still refused ---------------------------
+
+def _read_back_loss(x):
+    y = _forward(x)
+    METER.update(y)
+    z = y * METER.sum           # F5 read back
+    return z, dlgradient(z, x)
+
+
+def _number_used_loss(x):
+    y = _forward(x)
+    v = float(y)
+    METER.sum = v
+    z = v * y
+    return z, dlgradient(z, x)
+
+
+def test_logged_number_read_back_before_the_gradient_is_refused():
+    METER.sum, METER.count = 0.0, 0
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_read_back_loss, dlarray(np.array([0.3, -0.2, 0.7])))
+    assert f"{__file__}" in str(info.value) or "METER.sum" in str(info.value)
+    assert "METER.sum" in str(info.value) or "self.sum" in str(info.value)
+
+
+def test_number_also_differentiated_keeps_its_derivative():
+    x = np.array([0.3, -0.2, 0.7])
+    try:
+        out = dlfeval(_number_used_loss, dlarray(x))
+    except sct.CompileError as error:       # (refused: no wrong number)
+        assert "METER.sum" in str(error) and f"line {_line(_number_used_loss, 'METER.sum = v')}" in str(error)
+        return
+    assert_close(_d(out[0]), _python_value(x) ** 2)
+    assert_close(_d(out[1]), numerical_gradient(lambda v: _python_value(v) ** 2, [x], 0))
+    assert type(METER.sum) is float
