@@ -470,6 +470,12 @@ def _kind(value, facts, seen):
             return None
         holder = _kind(value.value, facts, seen)
         return child_kind(holder, value.slice.value) if holder is not None else None
+    if isinstance(value, gast.Attribute) and isinstance(value.ctx, gast.Load) and \
+            ("attr", value.attr) not in facts.activity.written_keys:
+        # (``trainer.sched`` of an argument object whose field the function never sets: its kind at entry; was
+        # None, so ``trainer.sched.lr`` of a counting getter after a dlgradient was refused, red57b F1)
+        holder = _kind(value.value, facts, seen)
+        return child_kind(holder, value.attr) if holder is not None and holder[:1] == ("obj",) else None
     return None
 
 
@@ -894,7 +900,7 @@ class _HelperCalls:
 
 # Python's builtins whose results Python makes an int or a bool whatever they are given (len checks what __len__
 # gives: an int)
-_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id))
+_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id, range))
 
 
 def _plain_builtin(obj) -> bool:

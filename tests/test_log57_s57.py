@@ -170,3 +170,50 @@ def test_number_also_differentiated_keeps_its_derivative():
     assert_close(_d(out[0]), _python_value(x) ** 2)
     assert_close(_d(out[1]), numerical_gradient(lambda v: _python_value(v) ** 2, [x], 0))
     assert type(METER.sum) is float
+
+
+# --- F1: a counting scheduler read after an in-loss SGD step over a dict of parameters ---------------------------
+
+class Sched:
+    def __init__(self):
+        self.t = 0
+
+    @property
+    def lr(self):
+        self.t += 1
+        return 0.1 / self.t
+
+
+class Trainer:
+    def __init__(self):
+        self.sched = Sched()
+
+
+def _step_dict(p, cfg):
+    loss = np.sum(p["w"] ** 2 + np.sin(p["b"]))
+    g = dlgradient(loss, p)
+    lr = cfg["sched"].lr
+    return loss, {k: p[k] - lr * g[k] for k in p}
+
+
+def _step_self(p, trainer):
+    loss = np.sum(p["w"] ** 2 + np.sin(p["b"]))
+    g = dlgradient(loss, p)
+    lr = trainer.sched.lr
+    return loss, {k: p[k] - lr * g[k] for k in p}
+
+
+@pytest.mark.parametrize("fn, holder, sched", [
+    (_step_dict, lambda s: {"sched": s}, lambda h: h["sched"]),
+    (_step_self, lambda s: Trainer(), lambda h: h.sched),
+], ids=["cfg_item", "trainer_field"])
+def test_counting_scheduler_after_a_dict_gradient_runs_as_python(fn, holder, sched):
+    h = holder(Sched())
+    w, b = np.array([1.0, 2.0]), np.array([0.5, -0.3])
+    for t in (1, 2, 3):
+        loss, new = dlfeval(fn, {"w": dlarray(w), "b": dlarray(b)}, h)
+        assert_close(_d(loss), float(np.sum(w ** 2 + np.sin(b))))
+        lr = 0.1 / t
+        assert_close(_d(new["w"]), w - lr * 2 * w)
+        assert_close(_d(new["b"]), b - lr * np.cos(b))
+        assert sched(h).t == t
