@@ -482,7 +482,9 @@ class _WriteCheck:
             return False
         for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
             if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
-                    self.is_active(st.value) and not any(st is t for t, _ in self.logged):     # (a log: no adjoint)
+                    self.is_active(st.value) and not any(st is t for t, _ in self.logged) and \
+                    not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                         and st.targets[0].id not in self.active):     # (a log, an untraced result: no adjoint)
                 state = analysis.before.get(id(st))
                 if state is None or any(not self._not_holding(n, state, written) for n in loaded_names(st.value)):
                     return False
