@@ -217,3 +217,32 @@ def test_counting_scheduler_after_a_dict_gradient_runs_as_python(fn, holder, sch
         assert_close(_d(new["w"]), w - lr * 2 * w)
         assert_close(_d(new["b"]), b - lr * np.cos(b))
         assert sched(h).t == t
+
+
+# --- F6: a counting property returning a per-parameter lr vector, read after an operation ---------------------------
+
+class VecSched(Sched):
+    @property
+    def lr(self):
+        self.t += 1
+        return np.array([1.0, 2.0, 3.0]) / self.t
+
+
+def _vector_lr_after(x, cfg):
+    y = x ** 2
+    lr = cfg["sched"].lr
+    z = np.sum(y * lr)
+    return z, dlgradient(z, x), lr
+
+
+def test_vector_lr_property_read_after_an_operation_runs_as_python():
+    cfg = {"sched": VecSched()}
+    x = np.array([1.0, -2.0, 0.5])
+    for t in (1, 2):
+        z, g, lr = dlfeval(_vector_lr_after, dlarray(x), cfg)
+        want = np.array([1.0, 2.0, 3.0]) / t
+        assert type(lr) is np.ndarray
+        assert_close(lr, want)
+        assert_close(_d(z), float(np.sum(x ** 2 * want)))
+        assert_close(_d(g), numerical_gradient(lambda v: float(np.sum(v ** 2 * want)), [x], 0))
+        assert cfg["sched"].t == t
