@@ -269,7 +269,9 @@ def counting_getter(fget, kind) -> bool:
                     and isinstance(getattr(math, f.attr, None), _types.BuiltinFunctionType):
                 continue
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and names.get(f.value.id) is np and \
-                    not n.keywords and (f.attr in _NEW_ARRAYS or isinstance(getattr(np, f.attr, None), np.ufunc)):
+                    not n.keywords and not any(isinstance(a, gast.Starred) for a in n.args) and \
+                    (f.attr in _NEW_ARRAYS or isinstance(getattr(np, f.attr, None), np.ufunc) and
+                     len(n.args) <= getattr(np, f.attr).nin):       # (a further argument is out=)
                 continue                # (a per-parameter lr vector: np.array([1.0, 2.0]) / self.t, red57b F6)
             return False
     return True
