@@ -246,3 +246,42 @@ def test_vector_lr_property_read_after_an_operation_runs_as_python():
         assert_close(_d(z), float(np.sum(x ** 2 * want)))
         assert_close(_d(g), numerical_gradient(lambda v: float(np.sum(v ** 2 * want)), [x], 0))
         assert cfg["sched"].t == t
+
+
+# --- a meter's property reading back a traced field before the gradient (was [8, 8] where [16, 16]) -----------------
+
+class PlainMeter:
+    def __init__(self):
+        self.sum = 0.0
+        self.count = 0
+
+    def update(self, v, n=1):
+        self.sum += float(v) * n
+        self.count += n
+
+    @property
+    def avg(self):
+        return self.sum / max(self.count, 1)
+
+
+PM = PlainMeter()
+W2 = np.array([2.0, 2.0])
+
+
+def _avg_read_back(x):
+    y = np.sum(x * W2)
+    PM.update(y)
+    z = y * PM.avg
+    return z, dlgradient(z, x)
+
+
+def test_property_reading_a_traced_field_back_is_not_a_dead_end():
+    PM.sum, PM.count = 0.0, 0
+    x = np.array([1.0, 1.0])
+    try:
+        z, g = dlfeval(_avg_read_back, dlarray(x))
+    except sct.CompileError as error:
+        assert f"{__file__}, line {_line(PlainMeter.update, 'self.sum +=')}" in str(error) and "PM.sum" in str(error)
+        return
+    assert_close(_d(z), float(np.sum(x * W2)) ** 2)
+    assert_close(_d(g), numerical_gradient(lambda v: float(np.sum(v * W2)) ** 2, [x], 0))
