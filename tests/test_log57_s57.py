@@ -285,3 +285,43 @@ def test_property_reading_a_traced_field_back_is_not_a_dead_end():
         return
     assert_close(_d(z), float(np.sum(x * W2)) ** 2)
     assert_close(_d(g), numerical_gradient(lambda v: float(np.sum(v * W2)) ** 2, [x], 0))
+
+
+# --- R1: view57's refusals name the user's expressions, not sct's temporaries ----------------------------------------
+
+RW = np.array([2.0, 2.0])
+RP = {"w": RW}
+
+
+def _get_rw():
+    return RW
+
+
+def _renorm():
+    RW[0] += 1.0
+
+
+def _get_loss(x):
+    y = np.sum(x * RP.get("w"))
+    _renorm()                           # R1 get
+    return y, dlgradient(y, x)
+
+
+def _getter_loss(x):
+    y = np.sum(x * _get_rw())
+    _renorm()                           # R1 getter
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fn, marker, shown", [
+    (_get_loss, "R1 get", "RP.get('w')"),
+    (_getter_loss, "R1 getter", "_get_rw()"),
+], ids=["get", "getter"])
+def test_changed_reads_are_named_as_the_user_wrote_them(fn, marker, shown):
+    RW[...] = 2.0
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(fn, dlarray(np.array([1.0, 1.0])))
+    message = str(info.value)
+    assert f"{__file__}, line {_line(fn, marker)}" in message, message
+    assert f"changed {shown} in place" in message and f"({shown}.copy())" in message, message
+    assert "y_get" not in message, message
