@@ -654,6 +654,14 @@ def _temporaries_spelled(fdef, spelled, filename) -> Dict[str, str]:
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
             values.setdefault(n.targets[0].id, []).append(n)
     out: Dict[str, str] = {}
+    for n in walk_nodes(fdef):          # (``W if c else 1.0``, which the normalizer wrote as an if statement)
+        if isinstance(n, gast.If) and len(n.body) == 1 and len(n.orelse) == 1 and \
+                all(isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name)
+                    for b in n.body + n.orelse) and n.body[0].targets[0].id == n.orelse[0].targets[0].id and \
+                len(values.get(n.body[0].targets[0].id, ())) == 2:
+            joined = gast.IfExp(test=n.test, body=n.body[0].value, orelse=n.orelse[0].value)
+            values[n.body[0].targets[0].id] = [gast.copy_location(gast.Assign(
+                targets=n.body[0].targets, value=joined, type_comment=None), n)]
 
     def text(name: str, depth: int) -> str:
         if name in spelled:
@@ -661,7 +669,8 @@ def _temporaries_spelled(fdef, spelled, filename) -> Dict[str, str]:
         if name in out or depth > 6:
             return out.get(name, name)
         binds = values.get(name, ())
-        if len(binds) != 1 or not isinstance(binds[0].value, (gast.Call, gast.IfExp)) or "_" not in name:
+        if len(binds) != 1 or not isinstance(binds[0].value, (gast.Call, gast.IfExp, gast.Subscript, gast.Attribute)) or \
+                "_" not in name:
             return name
         line = source_line(filename, getattr(binds[0], "lineno", 0) or 0) or ""
         if not line or re.search(r"(?<![\w.])" + re.escape(name) + r"\b", line):
@@ -673,6 +682,8 @@ def _temporaries_spelled(fdef, spelled, filename) -> Dict[str, str]:
         try:
             import ast
             out[name] = ast.unparse(gast.gast_to_ast(value))
+            if isinstance(value, gast.IfExp):
+                out[name] = f"({out[name]})"         # (then ``(W if c else 1.0).copy()``)
         except Exception:
             return name
         return out[name]

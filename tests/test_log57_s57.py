@@ -325,3 +325,38 @@ def test_changed_reads_are_named_as_the_user_wrote_them(fn, marker, shown):
     assert f"{__file__}, line {_line(fn, marker)}" in message, message
     assert f"changed {shown} in place" in message and f"({shown}.copy())" in message, message
     assert "y_get" not in message, message
+
+
+RM = np.array([[2.0, 2.0], [2.0, 2.0]])
+USE_RW = True
+
+
+def _renorm_rm():
+    RM[0, 0] += 1.0
+
+
+def _split_loss(x):
+    y = np.sum(x * np.split(RM, 2)[0])
+    _renorm_rm()                        # R1 split
+    return y, dlgradient(y, x)
+
+
+def _ternary_loss(x):
+    y = np.sum(x * (RW if USE_RW else 1.0))
+    _renorm()                           # R1 ternary
+    return y, dlgradient(y, x)
+
+
+@pytest.mark.parametrize("fn, marker, shown", [
+    (_split_loss, "R1 split", "np.split(RM, 2)[0]"),
+    (_ternary_loss, "R1 ternary", "(RW if USE_RW else 1.0)"),
+], ids=["split", "ternary"])
+def test_changed_views_and_conditionals_are_named_as_the_user_wrote_them(fn, marker, shown):
+    RW[...] = 2.0
+    RM[...] = 2.0
+    with pytest.raises(sct.SctError) as info:
+        dlfeval(fn, dlarray(np.array([1.0, 1.0])))
+    message = str(info.value)
+    assert f"{__file__}, line {_line(fn, marker)}" in message, message
+    assert f"changed {shown} in place" in message and f"({shown}.copy())" in message, message
+    assert "y_t" not in message, message
