@@ -360,3 +360,48 @@ def test_changed_views_and_conditionals_are_named_as_the_user_wrote_them(fn, mar
     assert f"{__file__}, line {_line(fn, marker)}" in message, message
     assert f"changed {shown} in place" in message and f"({shown}.copy())" in message, message
     assert "y_t" not in message, message
+
+
+# --- F4: running statistics written in place into a global array -----------------------------------------------------
+
+RV = np.ones(2)
+
+
+def _running_loss(x):
+    var = np.var(x, axis=0)
+    RV[:] = 0.9 * RV + 0.1 * sct.extractdata(var)     # F4 running
+    y = np.sum((x / np.sqrt(var + 1e-5)) ** 3)
+    return y, dlgradient(y, x)
+
+
+def _running_python(x):
+    return float(np.sum((x / np.sqrt(np.var(x, axis=0) + 1e-5)) ** 3))
+
+
+def test_running_statistics_written_in_place_run_as_python():
+    global RV
+    RV = np.ones(2)
+    held = RV
+    x = np.array([[0.3, -0.7], [1.1, 0.2], [-0.4, 0.9]])
+    want = np.ones(2)
+    for _ in range(2):
+        y, g = dlfeval(_running_loss, dlarray(x))
+        want = 0.9 * want + 0.1 * np.var(x, axis=0)
+        assert RV is held
+        assert_close(RV, want)
+        assert_close(_d(y), _running_python(x))
+        assert_close(_d(g), numerical_gradient(_running_python, [x], 0))
+
+
+def test_running_statistics_sharing_the_arguments_memory_are_refused():
+    global RV
+    data = np.array([[0.3, -0.7], [1.1, 0.2], [-0.4, 0.9]])
+    RV = data[0]
+    try:
+        with pytest.raises(sct.SctError) as info:
+            dlfeval(_running_loss, dlarray(data))
+    finally:
+        RV = np.ones(2)
+    message = str(info.value)
+    assert f"{__file__}, line {_line(_running_loss, 'F4 running')}" in message, message
+    assert "RV[...]" in message and "shares its memory" in message, message
