@@ -534,9 +534,11 @@ class _WriteCheck:
                     params.add(n)           # (an argument: its memory checked when it runs)
                 elif n not in analysis.locals:
                     v = self.resolver.resolve_name(n)
-                    if not (isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-                                           np.ufunc, int, float, complex, bool, str)) or v is None):
-                        return False        # (a global the adjoint may read: RV itself, or what holds it)
+                    library = isinstance(v, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) and \
+                        (getattr(v, "__module__", None) or "").split(".")[0] in ("sct", "numpy", "math", "builtins")
+                    if not (library or isinstance(v, (types.ModuleType, int, float, complex, bool, str)) or v is None):
+                        return False        # (a global the adjoint may read: RV itself, what holds it, a helper
+                        #                      reading it: `y = part(x)` of `np.sum(x * RV)`)
                 elif not state.env.get(n, frozenset()) or \
                         not all(o != EXT and o[0] in ("new", "old") for o in state.env[n]):
                     if not all(o != EXT and o[0] == "arg" and o[1] in self.param_kinds for o in state.env[n]):

@@ -405,3 +405,23 @@ def test_running_statistics_sharing_the_arguments_memory_are_refused():
     message = str(info.value)
     assert f"{__file__}, line {_line(_running_loss, 'F4 running')}" in message, message
     assert "RV[...]" in message and "shares its memory" in message, message
+
+
+def _reads_rv(x):
+    return np.sum(x * RV)
+
+
+def _helper_reads_running(x):
+    y = _reads_rv(x)
+    RV[:] = 3.0                         # F4 helper read
+    return y, dlgradient(y, x)
+
+
+def test_running_array_a_helpers_adjoint_reads_is_still_refused():
+    global RV
+    RV = np.array([2.0, 2.0])
+    with pytest.raises(sct.CompileError) as info:
+        dlfeval(_helper_reads_running, dlarray(np.array([1.0, 1.0])))
+    assert f"{__file__}, line {_line(_helper_reads_running, 'F4 helper read')}" in str(info.value)
+    assert "RV[...]" in str(info.value)
+    RV = np.ones(2)
