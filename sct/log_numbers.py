@@ -28,6 +28,7 @@ from .plans import CallKind
 
 _CONVERSIONS = ("float", "int")
 _PLAIN_CALLS = ("max", "min", "abs", "round")
+_CLASS_CHECKS = ("method_read_here", "property_read_here")
 
 
 def _name(e) -> bool:
@@ -155,8 +156,10 @@ class _LogStatements:
         bound: set = set()
         for i in range(first + 1, len(body)):
             s = body[i]
-            if id(s) in logs:
-                continue
+            if id(s) in logs or isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and \
+                    isinstance(s.value.func, gast.Attribute) and s.value.func.attr in _CLASS_CHECKS and \
+                    _name(s.value.func.value) and s.value.func.value.id == self.rt:
+                continue        # (sct's check that a method read in place is still the object's: reads its class)
             if i <= last:
                 if not _after_ok(s, self.fdef, self.activity, bound, self.globals, self.locals):
                     return False

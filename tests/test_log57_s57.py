@@ -425,3 +425,25 @@ def test_running_array_a_helpers_adjoint_reads_is_still_refused():
     assert f"{__file__}, line {_line(_helper_reads_running, 'F4 helper read')}" in str(info.value)
     assert "RV[...]" in str(info.value)
     RV = np.ones(2)
+
+
+HIST = []
+
+
+def _two_loggers_loss(x):
+    y = _forward(x)
+    LOG.log(y)
+    METER.update(y)
+    HIST.append(float(y))
+    return y, dlgradient(y, x)
+
+
+def test_several_loggers_in_a_row():
+    LOG.hist.clear()
+    LOG.n = 0
+    METER.sum, METER.count = 0.0, 0
+    HIST.clear()
+    x = np.array([0.3, -0.2, 0.7])
+    _check_gradient(dlfeval(_two_loggers_loss, dlarray(x)), x)
+    assert_close(np.array(LOG.hist + [METER.sum] + HIST), np.full(3, _python_value(x)))
+    assert LOG.n == 1 and METER.count == 1
