@@ -444,12 +444,14 @@ def _operands(*types) -> str:
     return _CYCLE if _CYCLE in types else "plain"
 
 
-def argument_kind(value, facts):
-    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None."""
-    return _kind(value, facts, set())
+def argument_kind(value, facts, fields: bool = False):
+    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None;
+    ``fields``: a field of an argument object too (``trainer.sched``), for a caller that proved nothing of the
+    user's runs that could set it (closed_object)."""
+    return _kind(value, facts, set(), fields)
 
 
-def _kind(value, facts, seen):
+def _kind(value, facts, seen, fields: bool = False):
     """The argument kind ``value`` surely has: a parameter never bound again in the function, an item of one
     (by constant keys never written in the function), or a name every binding of which is such; else None."""
     if isinstance(value, gast.Name):
@@ -459,22 +461,22 @@ def _kind(value, facts, seen):
         if not binds or value.id in seen or any(b is None for b in binds):
             return None
         seen.add(value.id)
-        kinds = {_kind(b, facts, seen) for b in binds}
+        kinds = {_kind(b, facts, seen, fields) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
     if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
             isinstance(value.args[0], gast.Name) and facts.activity.call_info(value).obj is dict:
-        return _kind(value.args[0], facts, seen)    # (``state = dict(state)``: a copy holding the same items)
+        return _kind(value.args[0], facts, seen, fields)    # (``state = dict(state)``: a copy holding the same items)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
         if ("item", value.slice.value) in facts.activity.written_keys and \
                 value.slice.value not in getattr(facts, "restored", lambda: ())():
             return None
-        holder = _kind(value.value, facts, seen)
+        holder = _kind(value.value, facts, seen, fields)
         return child_kind(holder, value.slice.value) if holder is not None else None
-    if isinstance(value, gast.Attribute) and isinstance(value.ctx, gast.Load) and \
+    if fields and isinstance(value, gast.Attribute) and isinstance(value.ctx, gast.Load) and \
             ("attr", value.attr) not in facts.activity.written_keys:
         # (``trainer.sched`` of an argument object whose field the function never sets: its kind at entry; was
         # None, so ``trainer.sched.lr`` of a counting getter after a dlgradient was refused, red57b F1)
-        holder = _kind(value.value, facts, seen)
+        holder = _kind(value.value, facts, seen, fields)
         return child_kind(holder, value.attr) if holder is not None and holder[:1] == ("obj",) else None
     return None
 

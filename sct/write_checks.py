@@ -2035,7 +2035,7 @@ class _WriteCheck:
         # (its number fields still numbers when it runs: the function sets no field and calls nothing else of the
         # user's, and reads the object only for its fields and by this getter; its kind says what they were)
         return isinstance(node.args[0], gast.Name) and \
-            counting_getter(callee, argument_kind(node.args[0], self._type_facts)) and \
+            counting_getter(callee, argument_kind(node.args[0], self._type_facts, fields=True)) and \
             closed_object(self.fdef, node.args[0].id, self.activity, callee)
 
     def _as_written(self, s, what: str) -> str:
