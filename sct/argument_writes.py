@@ -744,7 +744,7 @@ def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
     for p, a in arguments.items():
         if not isinstance(a, gast.Name) or p in bindings:
             continue
-        kind = _kind(a, facts, set())       # (an argument, or an item of one: ``sched = cfg["sched"]``)
+        kind = _kind(a, facts, set(), True)     # (an argument, an item or field of one: ``sched = cfg["sched"]``)
         if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
             continue
         memo = facts.__dict__.setdefault("closed_objects", {})     # (each caller's name and getter walked once)
