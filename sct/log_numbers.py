@@ -50,9 +50,9 @@ class _LogStatements:
         stored = {n.id for n in walk_nodes(fdef) if _name(n) and not isinstance(n.ctx, (gast.Load, gast.Param))}
         self.outside = {n.id for n in walk_nodes(fdef) if _name(n) and isinstance(n.ctx, gast.Load)} - stored
         # (names bound once to an outside object's field or item: an append to one is a store there)
+        every = {n.id for n in walk_nodes(fdef) if _name(n)}
         self.rooted = {s.targets[0].id for s in fdef.body if isinstance(s, gast.Assign) and len(s.targets) == 1 and
-                       _name(s.targets[0]) and self._outside_item(s.value, {n.id for n in walk_nodes(fdef)
-                                                                           if _name(n)})}
+                       _name(s.targets[0]) and self._outside_item(s.value, every)}
 
     def _builtin(self, name: str, names) -> bool:
         return name in names and name not in self.locals and \
@@ -138,9 +138,8 @@ class _LogStatements:
             for n in nested:
                 if _name(n):
                     own.discard(n.id)
-            keep = {i for i in keep if not (isinstance(_by_id(body, i), gast.Assign) and
-                                            _name(_by_id(body, i).targets[0]) and
-                                            _by_id(body, i).targets[0].id not in own)}
+            keep = {id(s) for s in body if id(s) in keep and not (isinstance(s, gast.Assign) and
+                                                                   _name(s.targets[0]) and s.targets[0].id not in own)}
             if keep == chosen:
                 return keep
             chosen = keep
@@ -169,13 +168,13 @@ class _LogStatements:
         return True
 
 
-def _by_id(body, i):
-    return next(s for s in body if id(s) == i)
-
-
 def detach_log_numbers(fdef, activity, globals_, local_names, rt_name: str) -> bool:
     """Rewrite ``v = float(t)`` of the log statements (see the module) to ``v = float(rt.stop_gradient(t))``
     where that is proved exact; whether any was."""
+    if not any(isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
+               (_name(s.value.func) and s.value.func.id in _CONVERSIONS or
+                isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "item") for s in fdef.body):
+        return False        # (no conversion: nothing walked)
     finder = _LogStatements(fdef, activity, globals_, local_names, rt_name)
     if not any(finder.conversion(s) is not None for s in fdef.body):
         return False
