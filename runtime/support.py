@@ -7402,6 +7402,36 @@ def require_str(value, message):
     raise EvaluationError(message.format(type=type(value).__name__))
 
 
+def require_unshared(array, message, *arguments):
+    """Before ``G[...] = v`` of an untraced ``v`` into a global array ``G`` that no adjoint reads, where the
+    arguments an adjoint reads (their arrays, a dlarray's data, what a dict, list, tuple or object holds) may
+    share its memory (``dlfeval(f, dlarray(G))``): the write would change the numbers the derivative reads as
+    they were; refused with ``message`` where one does (running statistics ``RV[:] = 0.9 * RV + ...``)."""
+    seen: set = set()
+
+    def arrays(v, depth):
+        if id(v) in seen or depth > 4:
+            return
+        seen.add(id(v))
+        if isinstance(v, _dlarray):
+            v = v._data
+        if isinstance(v, np.ndarray):
+            yield v
+        elif isinstance(v, dict):
+            for item in list(v.values()):
+                yield from arrays(item, depth + 1)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                yield from arrays(item, depth + 1)
+        elif hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType, types.FunctionType)):
+            for item in list(vars(v).values()):
+                yield from arrays(item, depth + 1)
+    for a in arguments:
+        for held in arrays(a, 0):
+            if np.shares_memory(held, array):
+                raise EvaluationError(message)
+
+
 def require_logger(logger, message, *values):
     """Before ``log.info("%f", loss)`` given traced values (sct/write_checks.py _logging_call): ``logger``
     is logging's module or a ``logging.Logger`` of logging's own class, and the values are numbers or

@@ -620,12 +620,14 @@ def _operands(*types) -> str:
     return _CYCLE if _CYCLE in types else "plain"
 
 
-def argument_kind(value, facts):
-    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None."""
-    return _kind(value, facts, set())
+def argument_kind(value, facts, fields: bool = False):
+    """The argument kind the expression ``value`` surely has (``cfg["sched"]`` of an argument ``cfg``), or None;
+    ``fields``: a field of an argument object too (``trainer.sched``), for a caller that proved nothing of the
+    user's runs that could set it (closed_object)."""
+    return _kind(value, facts, set(), fields)
 
 
-def _kind(value, facts, seen):
+def _kind(value, facts, seen, fields: bool = False):
     """The argument kind ``value`` surely has: a parameter never bound again in the function, an item of one
     (by constant keys never written in the function), or a name every binding of which is such; else None."""
     if isinstance(value, gast.Name):
@@ -635,17 +637,23 @@ def _kind(value, facts, seen):
         if not binds or value.id in seen or any(b is None for b in binds):
             return None
         seen.add(value.id)
-        kinds = {_kind(b, facts, seen) for b in binds}
+        kinds = {_kind(b, facts, seen, fields) for b in binds}
         return kinds.pop() if len(kinds) == 1 else None
     if isinstance(value, gast.Call) and len(value.args) == 1 and not value.keywords and \
             isinstance(value.args[0], gast.Name) and facts.activity.call_info(value).obj is dict:
-        return _kind(value.args[0], facts, seen)    # (``state = dict(state)``: a copy holding the same items)
+        return _kind(value.args[0], facts, seen, fields)    # (``state = dict(state)``: a copy holding the same items)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
         if ("item", value.slice.value) in facts.activity.written_keys and \
                 value.slice.value not in getattr(facts, "restored", lambda: ())():
             return None
-        holder = _kind(value.value, facts, seen)
+        holder = _kind(value.value, facts, seen, fields)
         return child_kind(holder, value.slice.value) if holder is not None else None
+    if fields and isinstance(value, gast.Attribute) and isinstance(value.ctx, gast.Load) and \
+            ("attr", value.attr) not in facts.activity.written_keys:
+        # (``trainer.sched`` of an argument object whose field the function never sets: its kind at entry; was
+        # None, so ``trainer.sched.lr`` of a counting getter after a dlgradient was refused, red57b F1)
+        holder = _kind(value.value, facts, seen, fields)
+        return child_kind(holder, value.attr) if holder is not None and holder[:1] == ("obj",) else None
     return None
 
 
@@ -916,7 +924,7 @@ def _closed_fields(fn, fdef, arguments, bindings, calls, facts) -> dict:
     for p, a in arguments.items():
         if not isinstance(a, gast.Name) or p in bindings:
             continue
-        kind = _kind(a, facts, set())       # (an argument, or an item of one: ``sched = cfg["sched"]``)
+        kind = _kind(a, facts, set(), True)     # (an argument, an item or field of one: ``sched = cfg["sched"]``)
         if not (isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 2 and isinstance(kind[2], tuple)):
             continue
         memo = facts.__dict__.setdefault("closed_objects", {})     # (each caller's name and getter walked once)
@@ -1086,7 +1094,7 @@ class _HelperCalls:
 
 # Python's builtins whose results Python makes an int or a bool whatever they are given (len checks what __len__
 # gives: an int)
-_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id))
+_PLAIN_BUILTINS = frozenset((len, isinstance, issubclass, hasattr, callable, id, range))
 
 
 def _plain_builtin(obj) -> bool:

@@ -29,6 +29,7 @@ from .aliasing import AliasAnalysis, check_writes, inplace_updates, lower_mutati
 from .closures import constant_rebinds
 from .copy_aliases import rebind_copies
 from .local_classes import local_class_copies, run_local_classes
+from .log_numbers import detach_log_numbers
 from .ordered_dicts import rewrite_ordered_dicts
 from .emit import source_and_lines
 from .errors import CompileError
@@ -1314,6 +1315,10 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
     resolver.locals = resolver.locals | _stored_names(fdef)
     with shared_walks(fdef):        # (use_custom_backwards marks a tree it changes: walked again after)
         first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
+        if alias_mode == "entry" and not trusted and \
+                detach_log_numbers(fdef, first, getattr(resolver, "globals", None) or {}, resolver.locals, rt_name):
+            # (float(y) kept only in a logger's fields: Python's number, no derivative; sct/log_numbers.py)
+            first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
         first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
         use_custom_backwards(fdef, first, rt_name, resolver)
         force = set() if trusted else check_writes(fdef, resolver, alias_mode, sig.param_kinds, owned, first,

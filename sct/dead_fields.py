@@ -40,6 +40,8 @@ def dead_end_field(fdef, attr: str, activity) -> bool:
     for n in nodes:
         if isinstance(n, gast.Call) and not _closed_call(n, activity):
             return False
+        if isinstance(n, gast.Attribute) and isinstance(n.ctx, gast.Load) and _runs_code(n, activity):
+            return False    # (``M.avg``, a property reading the field: red57b, z = y * M.avg lost y's derivative)
     statements = [n for n in nodes if isinstance(n, gast.stmt) and n is not fdef]
     places = _places(fdef)
     fields, names = {attr}, set()
@@ -69,6 +71,25 @@ def dead_end_field(fdef, attr: str, activity) -> bool:
                 return False
         if not grown:
             return True
+
+
+def _runs_code(node, activity) -> bool:
+    """Does reading ``o.a`` (``o`` a name of a known object or argument kind) run code of its class: a property,
+    a descriptor, a method?"""
+    if not isinstance(node.value, gast.Name):
+        return False
+    name = node.value.id
+    kind = activity.kinds.get(name)
+    cls = kind[1] if isinstance(kind, tuple) and kind[:1] == ("obj",) and len(kind) > 1 else None
+    if cls is None and name not in activity.resolver.locals:
+        try:
+            cls = type(activity.resolver.resolve_name(name))
+        except Exception:
+            return True
+    if not isinstance(cls, type) or module_top(cls) in _LIBRARIES:
+        return False
+    return any(node.attr in vars(klass) and hasattr(type(vars(klass)[node.attr]), "__get__")
+               for klass in cls.__mro__[:-1])
 
 
 def _read_before(st, fields, names, writes, places) -> bool:

@@ -739,6 +739,12 @@ class _Values:
         if isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
                 node.func.value.id in self.locals:
             receiver = self.names(state, node.func.value)
+        elif isinstance(node.func, gast.Attribute) and isinstance(node.func.value, gast.Name) and \
+                node.func.attr == "setdefault" and info.kind != CallKind.SITE:
+            # G.setdefault("loss", []) of an outside dict: its item (an object from outside) or the default,
+            # which it keeps (was: the default only, so `.append(float(y))` on it was made on a new list and
+            # the global's list stayed empty; red57b F5)
+            return args | state.contents(args) | frozenset({EXT})
         if info.kind == CallKind.SITE:
             wrt = node.args[1:]
             if name == "dlgradient" and wrt:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 import gast
+import numpy as np
 
 from .ir import assign, call, const, load, walk_nodes, walk_nodes_list
 from .runtime.support import data_descriptor, plain_property
@@ -201,6 +202,10 @@ def _attributes(stmt):
 _NUMBER_BUILTINS = frozenset(("float", "int", "abs", "min", "max", "round", "len", "bool"))
 
 
+# numpy's functions that build a new array of their numbers (a getter's per-parameter vector)
+_NEW_ARRAYS = frozenset(("array", "asarray", "ones", "zeros", "full", "arange", "linspace"))
+
+
 def counting_getter(fget, kind, _depth=0) -> bool:
     """Does the getter ``fget`` of a property, read on an object of the argument kind ``kind`` (its fields'
     kinds), change nothing but fields of its object holding Python's numbers, rebound (``self.t += 1``,
@@ -246,7 +251,7 @@ def counting_getter(fget, kind, _depth=0) -> bool:
             return False
         if isinstance(n, gast.Attribute):
             if not (isinstance(n.value, gast.Name) and n.value.id == first) and \
-                    not (isinstance(n.value, gast.Name) and names.get(n.value.id) is math and
+                    not (isinstance(n.value, gast.Name) and names.get(n.value.id) in (math, np) and
                          isinstance(n.ctx, gast.Load)):
                 return False            # (a field of another object, or a module's)
             if isinstance(n.value, gast.Name) and n.value.id == first and \
@@ -268,6 +273,11 @@ def counting_getter(fget, kind, _depth=0) -> bool:
             if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and names.get(f.value.id) is math \
                     and isinstance(getattr(math, f.attr, None), _types.BuiltinFunctionType):
                 continue
+            if isinstance(f, gast.Attribute) and isinstance(f.value, gast.Name) and names.get(f.value.id) is np and \
+                    not n.keywords and not any(isinstance(a, gast.Starred) for a in n.args) and \
+                    (f.attr in _NEW_ARRAYS or isinstance(getattr(np, f.attr, None), np.ufunc) and
+                     len(n.args) <= getattr(np, f.attr).nin):       # (a further argument is out=)
+                continue                # (a per-parameter lr vector: np.array([1.0, 2.0]) / self.t, red57b F6)
             return False
     return True
 

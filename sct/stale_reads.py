@@ -729,6 +729,54 @@ def _targets(s) -> Set[str]:
     return set()
 
 
+def _temporaries_spelled(fdef, spelled, filename) -> Dict[str, str]:
+    """The user's text of the calls and conditional expressions the normalizer named (``y_get`` for ``P.get("w")``,
+    ``y_get_w`` for ``get_w()``, ``y_t`` for ``W if flag else 1.0``): bound once, and a name the user's line does
+    not hold (was: messages naming ``y_get.copy()``, red57b R1)."""
+    from .parse import source_line
+    values: Dict[str, list] = {}
+    for n in walk_nodes(fdef):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            values.setdefault(n.targets[0].id, []).append(n)
+    out: Dict[str, str] = {}
+    for n in walk_nodes(fdef):          # (``W if c else 1.0``, which the normalizer wrote as an if statement)
+        if isinstance(n, gast.If) and len(n.body) == 1 and len(n.orelse) == 1 and \
+                all(isinstance(b, gast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], gast.Name)
+                    for b in n.body + n.orelse) and n.body[0].targets[0].id == n.orelse[0].targets[0].id and \
+                len(values.get(n.body[0].targets[0].id, ())) == 2:
+            joined = gast.IfExp(test=n.test, body=n.body[0].value, orelse=n.orelse[0].value)
+            values[n.body[0].targets[0].id] = [gast.copy_location(gast.Assign(
+                targets=n.body[0].targets, value=joined, type_comment=None), n)]
+
+    def text(name: str, depth: int) -> str:
+        if name in spelled:
+            return spelled[name]
+        if name in out or depth > 6:
+            return out.get(name, name)
+        binds = values.get(name, ())
+        if len(binds) != 1 or not isinstance(binds[0].value, (gast.Call, gast.IfExp, gast.Subscript, gast.Attribute)) or \
+                "_" not in name:
+            return name
+        line = source_line(filename, getattr(binds[0], "lineno", 0) or 0) or ""
+        if not line or re.search(r"(?<![\w.])" + re.escape(name) + r"\b", line):
+            return name
+        value = copy.deepcopy(binds[0].value)
+        for m in gast.walk(value):
+            if isinstance(m, gast.Name) and isinstance(m.ctx, gast.Load):
+                m.id = text(m.id, depth + 1)
+        try:
+            import ast
+            out[name] = ast.unparse(gast.gast_to_ast(value))
+            if isinstance(value, gast.IfExp):
+                out[name] = f"({out[name]})"         # (then ``(W if c else 1.0).copy()``)
+        except Exception:
+            return name
+        return out[name]
+    for name in values:
+        text(name, 0)
+    return out
+
+
 def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, filename, namer, vjp: bool,
                       records=(), param_kinds=None, namespace=None, fn=None) -> Tuple[bool, tuple]:
     """Add the checks to the generated forward function (``generated.entry``); ``records``: the call tree's
@@ -760,6 +808,7 @@ def stale_read_checks(generated, fdef, active, rt_name, numpy_name, spelled, fil
     known = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name)}
     namespace = {} if namespace is None else namespace
     spelled = dict(spelled)
+    spelled.update(_temporaries_spelled(fdef, spelled, filename))
     callees, outside, named = {}, {}, {}
     bound = None
     for r in records or ():

@@ -384,6 +384,8 @@ class _WriteCheck:
         needs_value = tracked or self.written_saved(s, name)
         if needs_value and not tracked and self.mode == "entry" and self._outside_untraced_write(s, name):
             return      # (``METRICS["n"] += 1`` after an operation: run in place, as in a helper; red57a F1)
+        if needs_value and not tracked and self.mode == "entry" and self._outside_array_write(s, name):
+            return      # (``RV[:] = 0.9 * RV + 0.1 * extractdata(var)``: running statistics, red57b F4)
         if not needs_value and self.mode == "entry":
             why = analysis.sharing(s, name)
             if why is not None and self._argument_dict(s, name, why):
@@ -482,7 +484,9 @@ class _WriteCheck:
             return False
         for st in walk_nodes(self.fdef):        # (what an adjoint holds: the objects its statement reads, by name)
             if isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None and \
-                    self.is_active(st.value) and not any(st is t for t, _ in self.logged):     # (a log: no adjoint)
+                    self.is_active(st.value) and not any(st is t for t, _ in self.logged) and \
+                    not (isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name)
+                         and st.targets[0].id not in self.active):     # (a log, an untraced result: no adjoint)
                 state = analysis.before.get(id(st))
                 if state is None or any(not self._not_holding(n, state, written) for n in loaded_names(st.value)):
                     return False
@@ -498,6 +502,54 @@ class _WriteCheck:
                                       f"differentiated operation may read it; sct runs such a write in place only "
                                       f"where the item is a number (a counter). Write `{self.spell(name)}[key] = "
                                       f"{self.spell(name)}[key] + ...` for a new value"))
+        return True
+
+    def _outside_array_write(self, s, name: str) -> bool:
+        """``RV[...] = v`` of an untraced ``v`` into a global numeric array that no adjoint reads (no differentiated
+        statement before it read an outside object, nor anything holding RV), where the arguments an adjoint reads
+        could share its memory only as dlfeval's caller gave them (``dlfeval(f, dlarray(RV))``): run in place as
+        Python runs it, the run checking first that none does (rt.require_unshared; was refused as changing "a value
+        an earlier differentiated operation read")."""
+        analysis = self.analysis
+        written = self.resolver.resolve_name(name)
+        if name in analysis.locals or analysis.objects(s, name) != frozenset({EXT}) or \
+                type(written) is not np.ndarray or written.dtype.kind not in "biufc" or \
+                getattr(s, "sct_augmented", None) is not None or self.aliases_traced(s, name):
+            return False
+        guards = getattr(self.fdef, "sct_number_guards", None)
+        if guards is None:
+            return False
+        params: Set[str] = set()
+        for st in walk_nodes(self.fdef):        # (what an adjoint reads: the names its statement reads)
+            if not (isinstance(st, (gast.Assign, gast.Return, gast.Expr, gast.AugAssign)) and st.value is not None
+                    and self.is_active(st.value)) or any(st is t for t, _ in self.logged) or \
+                    isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) \
+                    and st.targets[0].id not in self.active:
+                continue
+            state = analysis.before.get(id(st))
+            if state is None:
+                return False
+            for n in loaded_names(st.value):
+                if n in self.param_kinds:
+                    params.add(n)           # (an argument: its memory checked when it runs)
+                elif n not in analysis.locals:
+                    v = self.resolver.resolve_name(n)
+                    library = isinstance(v, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) and \
+                        (getattr(v, "__module__", None) or "").split(".")[0] in ("sct", "numpy", "math", "builtins")
+                    if not (library or isinstance(v, (types.ModuleType, int, float, complex, bool, str)) or v is None):
+                        return False        # (a global the adjoint may read: RV itself, what holds it, a helper
+                        #                      reading it: `y = part(x)` of `np.sum(x * RV)`)
+                elif not state.env.get(n, frozenset()) or \
+                        not all(o != EXT and o[0] in ("new", "old") for o in state.env[n]):
+                    if not all(o != EXT and o[0] == "arg" and o[1] in self.param_kinds for o in state.env[n]):
+                        return False
+                    params.update(o[1] for o in state.env[n])
+        params = tuple(sorted(params))
+        guards.append(NumberGuard(s, name, f"writing into "
+                                  f"{self.spell(name)}[...] in place changes the numbers of an argument that "
+                                  f"shares its memory (dlarray({self.spell(name)}) given to dlfeval), which earlier "
+                                  f"differentiated operations read; pass a copy (dlarray({self.spell(name)}.copy()))",
+                                  check="require_unshared", values=params))
         return True
 
     @staticmethod
@@ -1993,7 +2045,7 @@ class _WriteCheck:
         # (its number fields still numbers when it runs: the function sets no field and calls nothing else of the
         # user's, and reads the object only for its fields and by this getter; its kind says what they were)
         return isinstance(node.args[0], gast.Name) and \
-            counting_getter(callee, argument_kind(node.args[0], self._type_facts)) and \
+            counting_getter(callee, argument_kind(node.args[0], self._type_facts, fields=True)) and \
             closed_object(self.fdef, node.args[0].id, self.activity, callee)
 
     def _as_written(self, s, what: str) -> str:
