@@ -1894,7 +1894,8 @@ def _register():
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
                       replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
-                      stale_kept, stale_check, stale_kept_walk, list_kept, global_value, set_global, globals_seen_kept)
+                      stale_kept, stale_check, stale_kept_walk, stale_kept_hooked, list_kept, global_value, set_global,
+                      globals_seen_kept)
 
 
 _register()
