@@ -94,11 +94,30 @@ class ForwardCode(EmitPass):
         found = checker.conflict()
         if found is None:       # (a write into a dict argument, then an op whose rule has an effect)
             found = _argument_dict_write(self.gen.fdef, self.facts.fname) or self.effectful_op(body, resolve)
+        if found is None:       # (a property, an __index__ that changes an object: it would run again)
+            found = self.implicit_hook_use(body, resolve, show_line)
         if found is None:       # (another outside value read that may reach what a replayed call changes)
             return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
         return [expr_stmt(call(self.rt("recompute_guard"), [const(message), const(self.gen.filename),
                                                              const(line)]))]
+
+    def implicit_hook_use(self, body: List, resolve, show_line):
+        """(line, message) of the first statement that may run implicit code of the user's that changes an
+        object (sct/recompute_hooks.py), or None."""
+        import types
+        from .recompute_hooks import implicit_hook_line
+        from .runtime.effects import class_hooks
+        kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
+        plain = {self.gen.rt_name} | {p for p, k in kinds.items() if leaf_kind(k) is not None}
+        for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in plain:
+                v = resolve(gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
+                if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
+                        isinstance(v, type) and not class_hooks(v) and not class_hooks(type(v)):
+                    plain.add(n.id)
+        found = implicit_hook_line(body, self.gen.resolver.fn, kinds, self.gen.rt_name, plain)
+        return None if found is None else (show_line(found[0]), found[1])
 
     def effectful_op(self, body: List, resolve):
         """(line, message) of the first call of an op given a rule with sct.defrule whose body has an

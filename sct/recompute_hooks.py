@@ -1,0 +1,139 @@
+"""Implicit code of the user's (a property, ``__index__``, ``__bool__``, a descriptor's ``__get__``...) in code a
+second derivative recomputes (sct/forward_code.py ``recompute_guard``).
+
+A second derivative recomputes the code before the inner dlgradient; an explicit call of the user's is replayed
+there (it runs once) and an explicit write into an outside object is refused (sct/recompute_writes.py), but a
+property read or an index ran again, and the outer gradient differentiated its second answer (was: a property
+``lr`` advancing a global counter gave z 38.25, dz/dx [9, 72] where Python gives 153, [36, 288]; ``x[:CUT]`` with
+a counting ``__index__`` gave [6, 12, 0] where [6, 0, 0], red57c W3).  Where such code may change an object and
+may run in the recomputed code, that code is refused at the line (in a recomputation only, as the explicit
+write is: rt.recompute_guard); code that changes nothing gives the same answer again and runs as it is.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+import types
+from typing import Dict, Optional, Set, Tuple
+
+from .implicit_hooks import classes_within_reach, hook_subjects
+from .runtime.effects import class_hooks
+from .runtime.origins import library_code
+
+# calls of these (given a parameter) change nothing of it
+_PURE_BUILTINS = frozenset(("len", "float", "int", "abs", "min", "max", "isinstance", "round", "bool", "str",
+                            "repr", "type", "id", "hash", "sum", "range", "tuple", "list", "sorted", "iter",
+                            "getattr", "hasattr", "print", "format", "divmod", "pow", "enumerate", "zip"))
+
+
+def changing_hooks(classes) -> Dict[str, str]:
+    """hook name -> ``Class.name`` for the implicit code of ``classes`` that may change an object (its own
+    ``self``, an argument, a global's or a closure's): unsure counts as changing."""
+    out: Dict[str, str] = {}
+    for cls in classes:
+        for name in sorted(class_hooks(cls)):
+            if name not in out and any(_may_change(f) for f in _hook_functions(cls, name)):
+                out[name] = f"{cls.__name__}.{name}"
+    return out
+
+
+def _hook_functions(cls, name: str):
+    for k in getattr(cls, "__mro__", ()):
+        v = vars(k).get(name)
+        if v is None or library_code(k):
+            continue
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if isinstance(v, property):
+            return [f for f in (v.fget, v.fset, v.fdel) if f is not None]
+        if isinstance(v, types.FunctionType):
+            return [v]
+        return [f for f in (getattr(type(v), m, None) for m in ("__get__", "__set__", "__delete__"))
+                if isinstance(f, types.FunctionType)]
+    return []
+
+
+def _may_change(f) -> bool:
+    from .recompute_writes import written_objects_read
+    try:
+        if written_objects_read(f)[0]:
+            return True
+        tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+    except Exception:
+        return True
+    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    params = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+              for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a is not None}
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            return True
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)) and \
+                _root(n) not in local - params:
+            return True         # (self.n += 1, T[0] = ...: an object from outside the hook's code)
+        if isinstance(n, ast.Call):
+            func = n.func
+            if isinstance(func, ast.Attribute) and _root(func) in params:
+                return True     # (self.bump(), self.log.append(v))
+            if isinstance(func, ast.Name) and func.id not in _PURE_BUILTINS and \
+                    any(isinstance(a, ast.Name) and a.id in params for a in n.args):
+                return True     # (helper(self): it may change it)
+            if isinstance(func, ast.Name) and func.id in ("setattr", "delattr", "next", "exec", "eval"):
+                return True
+    return False
+
+
+def _root(n):
+    while isinstance(n, (ast.Attribute, ast.Subscript, ast.Call)):
+        n = n.func if isinstance(n, ast.Call) else n.value
+    return n.id if isinstance(n, ast.Name) else None
+
+
+def implicit_hook_line(body, fn, param_kinds, rt_name: str, plain: Set[str]) -> Optional[Tuple[int, str]]:
+    """(line, message) of the first statement of ``body`` that may run implicit code of the user's that changes
+    an object, or None."""
+    free = {}
+    code = getattr(fn, "__code__", None)
+    for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
+        try:
+            free[name] = cell.cell_contents
+        except ValueError:
+            pass
+    hooks = changing_hooks(classes_within_reach(fn, param_kinds, free))
+    if not hooks:
+        return None
+    for s in _statements(body):
+        if hook_subjects(s, plain, rt_name, frozenset(hooks)) is None:
+            continue
+        which = [label for name, label in hooks.items()
+                 if hook_subjects(s, plain, rt_name, frozenset((name,))) is not None]
+        shown = ", ".join(which[:3])
+        return (getattr(s, "lineno", None) or getattr(fn, "__code__", code).co_firstlineno,
+                f"this line may run code of the user's that Python runs implicitly ({shown}: a property, an "
+                f"operator, __index__, __bool__, __len__...) and that changes an object; a later dlgradient "
+                f"differentiates a gradient computed from this code again, so sct recomputes it, which would "
+                f"run that code a second time (Python runs it once). Read the value once in a helper function "
+                f"(it runs once) or before the function and pass it in, or make that code change nothing")
+    return None
+
+
+def _statements(body):
+    """The simple statements of ``body``, compound ones' headers by their test or walked sequence, in order."""
+    import gast
+    for s in body:
+        if isinstance(s, (gast.If, gast.While)):
+            yield type(s)(test=s.test, body=[], orelse=[], lineno=s.lineno)
+            yield from _statements(s.body)
+            yield from _statements(s.orelse)
+        elif isinstance(s, gast.For):
+            yield gast.For(target=s.target, iter=s.iter, body=[], orelse=[], type_comment=None, lineno=s.lineno)
+            yield from _statements(s.body)
+            yield from _statements(s.orelse)
+        elif isinstance(s, (gast.With, gast.Try)):
+            yield from _statements(getattr(s, "body", []))
+            for h in getattr(s, "handlers", []):
+                yield from _statements(h.body)
+            yield from _statements(getattr(s, "orelse", []))
+            yield from _statements(getattr(s, "finalbody", []))
+        else:
+            yield s
