@@ -109,14 +109,27 @@ class ForwardCode(EmitPass):
         from .recompute_hooks import implicit_hook_line
         from .runtime.effects import class_hooks
         kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
-        plain = {self.gen.rt_name} | {p for p, k in kinds.items() if leaf_kind(k) is not None}
+        from .runtime.origins import library_code
+        names = SimpleNamespace(plain={self.gen.rt_name}, library={self.gen.rt_name}, helpers=set(), classes={})
+        for p, k in kinds.items():
+            if leaf_kind(k) is not None:
+                names.plain.add(p)
+            elif isinstance(k, tuple) and len(k) > 1 and k[0] == "obj" and isinstance(k[1], type):
+                names.classes[p] = {k[1]}
         for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id not in plain:
-                v = resolve(gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
-                if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
-                        isinstance(v, type) and not class_hooks(v) and not class_hooks(type(v)):
-                    plain.add(n.id)
-        found = implicit_hook_line(body, self.gen.resolver.fn, kinds, self.gen.rt_name, plain)
+            if not isinstance(n, gast.Name) or not isinstance(n.ctx, gast.Load) or n.id in names.plain:
+                continue
+            v = resolve(gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
+            if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
+                    isinstance(v, type) and not class_hooks(v) and not class_hooks(type(v)):
+                names.plain.add(n.id)
+                if not isinstance(v, type) and library_code(v):
+                    names.library.add(n.id)
+                elif isinstance(v, types.FunctionType):
+                    names.helpers.add(n.id)     # (compiled and replayed: what it runs, it runs once)
+            elif v is not None and n.id not in kinds:
+                names.classes[n.id] = {type(v), v} if isinstance(v, type) else {type(v)}
+        found = implicit_hook_line(body, self.gen.resolver.fn, kinds, self.gen.rt_name, names)
         return None if found is None else (show_line(found[0]), found[1])
 
     def effectful_op(self, body: List, resolve):

@@ -28,13 +28,14 @@ _PURE_BUILTINS = frozenset(("len", "float", "int", "abs", "min", "max", "isinsta
 
 
 def changing_hooks(classes) -> Dict[str, str]:
-    """hook name -> ``Class.name`` for the implicit code of ``classes`` that may change an object (its own
+    """hook name -> ``Class.name`` (``A.lr or B.lr``) for the implicit code of ``classes`` that may change an object (its own
     ``self``, an argument, a global's or a closure's): unsure counts as changing."""
     out: Dict[str, str] = {}
-    for cls in classes:
+    for cls in sorted(classes, key=lambda c: c.__qualname__):
         for name in sorted(class_hooks(cls)):
-            if name not in out and any(_may_change(f) for f in _hook_functions(cls, name)):
-                out[name] = f"{cls.__name__}.{name}"
+            if any(_may_change(f) for f in _hook_functions(cls, name)):
+                label = f"{cls.__name__}.{name}"
+                out[name] = f"{out[name]} or {label}" if name in out else label
     return out
 
 
@@ -89,9 +90,12 @@ def _root(n):
     return n.id if isinstance(n, ast.Name) else None
 
 
-def implicit_hook_line(body, fn, param_kinds, rt_name: str, plain: Set[str]) -> Optional[Tuple[int, str]]:
+def implicit_hook_line(body, fn, param_kinds, rt_name: str, names) -> Optional[Tuple[int, str]]:
     """(line, message) of the first statement of ``body`` that may run implicit code of the user's that changes
-    an object, or None."""
+    an object, or None.  ``names``: what the compiler knows of the names (``plain``: whose use runs nothing;
+    ``library``: numpy's, sct's and Python's modules and functions, whose results are no object of the user's;
+    ``helpers``: the user's functions, compiled and replayed, whose uses of what they are given are theirs;
+    ``classes``: name -> the classes of the object it holds, where known)."""
     free = {}
     code = getattr(fn, "__code__", None)
     for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
@@ -102,12 +106,12 @@ def implicit_hook_line(body, fn, param_kinds, rt_name: str, plain: Set[str]) -> 
     hooks = changing_hooks(classes_within_reach(fn, param_kinds, free))
     if not hooks:
         return None
+    plain = names.plain | _array_locals(body, names.plain, names.library)
     for s in _statements(body):
-        if hook_subjects(s, plain, rt_name, frozenset(hooks)) is None:
+        ran = _hooks_run(s, plain, rt_name, hooks, names)
+        if not ran:
             continue
-        which = [label for name, label in hooks.items()
-                 if hook_subjects(s, plain, rt_name, frozenset((name,))) is not None]
-        shown = ", ".join(which[:3])
+        shown = ", ".join(sorted(ran, key=lambda label: label.split(".")[-1].startswith("__"))[:3])
         return (getattr(s, "lineno", None) or getattr(fn, "__code__", code).co_firstlineno,
                 f"this line may run code of the user's that Python runs implicitly ({shown}: a property, an "
                 f"operator, __index__, __bool__, __len__...) and that changes an object; a later dlgradient "
@@ -115,6 +119,67 @@ def implicit_hook_line(body, fn, param_kinds, rt_name: str, plain: Set[str]) -> 
                 f"run that code a second time (Python runs it once). Read the value once in a helper function "
                 f"(it runs once) or before the function and pass it in, or make that code change nothing")
     return None
+
+
+def _hooks_run(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names) -> list:
+    """The labels of ``hooks`` that statement ``s`` may run: of the classes a name it uses is known to hold,
+    else of all the classes within reach."""
+    subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers)
+    if subjects is None:
+        return []
+    ran = []
+    for subject in ([None] if subjects is True else subjects):
+        classes = names.classes.get(subject) if subject is not None else None
+        mine = hooks if classes is None else changing_hooks(classes)
+        others = plain | (set(subjects) - {subject} if subjects is not True else set())
+        for hook, label in mine.items():
+            if label not in ran and hook_subjects(s, others, rt_name, frozenset((hook,)), names.helpers) is not None:
+                ran.append(label)
+    return ran
+
+
+def _array_locals(body, plain: Set[str], library: Set[str]) -> Set[str]:
+    """The local names bound only to a constant, a library function's result (``y = np.sum(...)``, ``g =
+    dlgradient(y, x)``) or arithmetic of such names: no object of the user's (the arguments of those calls are
+    the statement's own uses)."""
+    import gast
+    from .ir import walk_nodes
+    bindings: Dict[str, list] = {}
+    for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            bindings.setdefault(n.targets[0].id, []).append(n.value)
+            continue
+        for m in walk_nodes(n) if isinstance(n, (gast.Assign, gast.AugAssign, gast.For, gast.With,
+                                                  gast.NamedExpr, gast.comprehension, gast.AnnAssign)) else ():
+            if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Del)):
+                bindings.setdefault(m.id, []).append(None)
+    known = set(bindings) - plain
+    changed = True
+    while changed:
+        changed = False
+        for name in list(known):
+            if not all(_array_value(v, plain | known, library) for v in bindings[name]):
+                known.discard(name)
+                changed = True
+    return known
+
+
+def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
+    import gast
+    if isinstance(v, gast.Constant):
+        return True
+    if isinstance(v, gast.Name):
+        return v.id in plain
+    if isinstance(v, gast.BinOp):
+        return _array_value(v.left, plain, library) and _array_value(v.right, plain, library)
+    if isinstance(v, gast.UnaryOp):
+        return _array_value(v.operand, plain, library)
+    if isinstance(v, gast.Call):
+        f = v.func
+        while isinstance(f, gast.Attribute):
+            f = f.value
+        return isinstance(f, gast.Name) and f.id in library
+    return False
 
 
 def _statements(body):
