@@ -27,13 +27,14 @@ _PURE_BUILTINS = frozenset(("len", "float", "int", "abs", "min", "max", "isinsta
                             "getattr", "hasattr", "print", "format", "divmod", "pow", "enumerate", "zip"))
 
 
-def changing_hooks(classes) -> Dict[str, str]:
-    """hook name -> ``Class.name`` (``A.lr or B.lr``) for the implicit code of ``classes`` that may change an object (its own
-    ``self``, an argument, a global's or a closure's): unsure counts as changing."""
+def changing_hooks(classes, made_here: bool = False) -> Dict[str, str]:
+    """hook name -> ``Class.name`` (``A.lr or B.lr``) for the implicit code of ``classes`` that may change an
+    object (its own ``self``, an argument, a global's or a closure's; ``made_here``: an object the function
+    makes, which its recomputation makes anew: not its own ``self``): unsure counts as changing."""
     out: Dict[str, str] = {}
     for cls in sorted(classes, key=lambda c: c.__qualname__):
         for name in sorted(class_hooks(cls)):
-            if any(_may_change(f) for f in _hook_functions(cls, name)):
+            if any(_may_change(f, made_here) for f in _hook_functions(cls, name)):
                 label = f"{cls.__name__}.{name}"
                 out[name] = f"{out[name]} or {label}" if name in out else label
     return out
@@ -55,7 +56,7 @@ def _hook_functions(cls, name: str):
     return []
 
 
-def _may_change(f) -> bool:
+def _may_change(f, made_here: bool = False) -> bool:
     from .recompute_writes import written_objects_read
     try:
         if written_objects_read(f)[0]:
@@ -66,11 +67,14 @@ def _may_change(f) -> bool:
     local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     params = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
               for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a is not None}
+    args = tree.body[0].args if tree.body and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+        else None
+    own = (args.posonlyargs + args.args)[0].arg if made_here and args and args.posonlyargs + args.args else None
     for n in ast.walk(tree):
         if isinstance(n, (ast.Global, ast.Nonlocal)):
             return True
         if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)) and \
-                _root(n) not in local - params:
+                _root(n) not in (local - params) | {own}:
             return True         # (self.n += 1, T[0] = ...: an object from outside the hook's code)
         if isinstance(n, ast.Call):
             func = n.func
@@ -95,7 +99,8 @@ def implicit_hook_line(body, fn, param_kinds, rt_name: str, names) -> Optional[T
     an object, or None.  ``names``: what the compiler knows of the names (``plain``: whose use runs nothing;
     ``library``: numpy's, sct's and Python's modules and functions, whose results are no object of the user's;
     ``helpers``: the user's functions, compiled and replayed, whose uses of what they are given are theirs;
-    ``classes``: name -> the classes of the object it holds, where known)."""
+    ``classes``: name -> the classes of the object it holds, where known; ``made``: name -> the class of the
+    object the function makes and binds to it only there)."""
     free = {}
     code = getattr(fn, "__code__", None)
     for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
@@ -130,7 +135,9 @@ def _hooks_run(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names) -
     ran = []
     for subject in ([None] if subjects is True else subjects):
         classes = names.classes.get(subject) if subject is not None else None
-        mine = hooks if classes is None else changing_hooks(classes)
+        made = names.made.get(subject) if subject is not None else None
+        mine = changing_hooks({made}, True) if made is not None else \
+            hooks if classes is None else changing_hooks(classes)
         others = plain | (set(subjects) - {subject} if subjects is not True else set())
         for hook, label in mine.items():
             if label not in ran and hook_subjects(s, others, rt_name, frozenset((hook,)), names.helpers) is not None:
@@ -174,6 +181,13 @@ def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
         return _array_value(v.left, plain, library) and _array_value(v.right, plain, library)
     if isinstance(v, gast.UnaryOp):
         return _array_value(v.operand, plain, library)
+    if isinstance(v, (gast.List, gast.Tuple, gast.Set)):      # (a list, a dict of arrays built here)
+        return all(_array_value(e, plain, library) for e in v.elts)
+    if isinstance(v, gast.Dict):
+        return all(k is not None and _array_value(k, plain, library) and _array_value(e, plain, library)
+                   for k, e in zip(v.keys, v.values))
+    if isinstance(v, gast.Subscript):
+        return _array_value(v.value, plain, library) and _array_value(v.slice, plain, library)
     if isinstance(v, gast.Call):
         f = v.func
         while isinstance(f, gast.Attribute):

@@ -200,3 +200,85 @@ def test_counting_property_in_helper_exact():
     assert T == [1]
     assert_close(D(z), np.sum(9 * X ** 4))
     assert_close(D(gz), 36 * X ** 3)
+
+
+class Meta(type):
+    @property
+    def lr(cls):
+        T[0] += 1
+        return 1.0 / T[0]
+
+
+class ByMeta(metaclass=Meta):
+    pass
+
+
+def loss_metaclass(x):
+    y = np.sum(x ** 3) * ByMeta.lr
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_counting_metaclass_property_refused_at_line():
+    # (was: z 38.25, dz/dx [9, 72], T 2 where Python gives 153, [36, 288], T 1)
+    T[0] = 0
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(loss_metaclass, dlarray(X))
+    assert f"line {_line_of(loss_metaclass, 'ByMeta.lr')}" in str(e.value)
+    assert "Meta.lr" in str(e.value)
+
+
+class Num:
+    def __init__(self):
+        self.n = 0
+
+    def __float__(self):
+        self.n += 1
+        return float(self.n)
+
+
+NUM = Num()
+
+
+def loss_float(x):
+    y = np.sum(x ** 3) * float(NUM)
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_counting_float_refused_at_line():
+    # (was: 612, [144, 1152] where Python gives 153, [36, 288])
+    NUM.n = 0
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(loss_float, dlarray(X))
+    assert f"line {_line_of(loss_float, 'float(NUM)')}" in str(e.value)
+    assert "Num.__float__" in str(e.value)
+
+
+def test_object_made_in_function_exact():
+    # (a counting __float__ of an object the function makes: made anew where recomputed, Python's values)
+    def loss(x):
+        c = Num()
+        y = np.sum(x ** 3) * float(c)
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g * g)
+        return z, dlgradient(z, x)
+    z, gz = dlfeval(loss, dlarray(X))
+    assert_close(D(z), np.sum(9 * X ** 4))
+    assert_close(D(gz), 36 * X ** 3)
+
+
+def test_params_dict_with_hooked_classes_in_module_exact():
+    # (classes with counting hooks in the module, none used: a dict of params runs as Python)
+    def loss(x):
+        P = {"w": np.array([1.0, 2.0]), "b": 0.5}
+        y = np.sum(x ** 3 * P["w"]) + P["b"]
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g * g)
+        return z, dlgradient(z, x)
+    w = np.array([1.0, 2.0])
+    z, gz = dlfeval(loss, dlarray(X))
+    assert_close(D(z), np.sum(9 * X ** 4 * w ** 2))
+    assert_close(D(gz), 36 * X ** 3 * w ** 2)
