@@ -57,7 +57,12 @@ def _hook_functions(cls, name: str):
 
 
 def _may_change(f, made_here: bool = False) -> bool:
+    from .global_writes import _library
     from .recompute_writes import written_objects_read
+    from .runtime.origins import module_name
+    f = inspect.unwrap(f)       # (a slots dataclass's __repr__: reprlib's wrapper of generated code)
+    if library_code(f) or _library(module_name(f)) or f.__code__.co_filename == "<string>":
+        return False        # (Python's, a dataclass's generated __repr__/__eq__: they change nothing)
     try:
         if written_objects_read(f)[0]:
             return True
