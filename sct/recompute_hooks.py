@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 import types
 from typing import Dict, Optional, Set, Tuple
@@ -56,12 +57,17 @@ def _hook_functions(cls, name: str):
     return []
 
 
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
 def _may_change(f, made_here: bool = False) -> bool:
     from .global_writes import _library
     from .recompute_writes import written_objects_read
     from .runtime.origins import module_name
     f = inspect.unwrap(f)       # (a slots dataclass's __repr__: reprlib's wrapper of generated code)
-    if library_code(f) or _library(module_name(f)) or f.__code__.co_filename == "<string>":
+    where = f.__code__.co_filename
+    if library_code(f) or _library(module_name(f)) or where == "<string>" or "site-packages" in where or \
+            where.startswith(_STDLIB):
         return False        # (Python's, a dataclass's generated __repr__/__eq__: they change nothing)
     try:
         if written_objects_read(f)[0]:
