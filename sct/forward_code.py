@@ -91,10 +91,9 @@ class ForwardCode(EmitPass):
                                   set(self.facts.stored), resolve, self.facts.fname,
                                   getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
         checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
-        found = checker.conflict()
-        if found is None:       # (a write into a dict argument, then an op whose rule has an effect)
-            found = _argument_dict_write(self.gen.fdef, self.facts.fname) or self.effectful_op(body, resolve) or \
-                implicit_hook_use(self, body, resolve, show_line)    # (a property changing an object: run again)
+        # (then a write into a dict argument, an op whose rule has an effect, implicit code changing an object)
+        found = checker.conflict() or _argument_dict_write(self.gen.fdef, self.facts.fname) or \
+            self.effectful_op(body, resolve) or implicit_hook_use(self, body, resolve, show_line)
         if found is None:       # (another outside value read that may reach what a replayed call changes)
             return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
