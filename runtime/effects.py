@@ -1305,6 +1305,15 @@ def targets_kept(targets, message, filename, lineno):
         raise EvaluationError(message.format(f"{name}.{attribute}"), filename, lineno)
 
 
+def _types_sure_reset() -> None:
+    """An outermost run ends with no ``rt.unsure_types`` mark (runtime/support.py): a helper's run
+    between ``rt.unsure_types()`` and ``rt.types_end()`` that raised (a refusal in jvp, a user's exception the
+    function caught) left its mark set, and every later type test of the process was refused (30 tests of a
+    fresh clone's CI, each passing alone)."""
+    from .support import _TYPES_SURE
+    del _TYPES_SURE[1:]
+
+
 class held:
     """The log is kept while this is entered (an outermost run of generated code)."""
 
@@ -1317,6 +1326,7 @@ class held:
         s.depth -= 1
         if s.depth <= 0:
             s.depth = 0
+            _types_sure_reset()
             s.log.clear()
             s.cursors.clear()
             s.walked.clear()
