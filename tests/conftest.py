@@ -67,7 +67,7 @@ def _ci_sampled(items):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "heavy: a single test of more than ~20 s (a third-order compile); "
+    config.addinivalue_line("markers", "heavy: a single test of more than ~10 s (a third-order compile, a random-program sweep); "
                                        "CI (CI=true) skips it, every other run runs it")
 
 

@@ -366,6 +366,7 @@ def compile_cpu(tmp_path, lines, name):
         cache.clear()
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_compile_time_grows_about_linearly(tmp_path):
     compile_cpu(tmp_path, 20, "issue8_compile3_warm")          # rule templates parsed
     small = min(compile_cpu(tmp_path, 100, f"issue8_compile3_s{k}") for k in range(2))

@@ -438,6 +438,7 @@ def _random_program(rng, k, name):
     return body + "\n\n\n" + grad + "\n"
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_random_element_programs(tmp_path, monkeypatch):
     import importlib
     rng = np.random.default_rng(8)

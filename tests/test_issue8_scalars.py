@@ -486,6 +486,7 @@ def _program(rng, name):
     return value + "\n\n" + grad
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_random_scalar_programs(tmp_path, monkeypatch):
     import importlib
     import random

@@ -30,6 +30,7 @@ def test_prealloc_programs_are_valid_python_and_cover_every_feature():
     assert "dtype=np.float32" in sources and "np.empty(" in sources and "(512, 4)" in sources
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_prealloc_programs_fixed_seeds(tmp_path):
     counts, failures = collections.Counter(), []
     for seed in range(20):

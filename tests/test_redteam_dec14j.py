@@ -359,6 +359,7 @@ def test_perturbed_arguments_keep_shapes_and_move_values():
     assert a1[5].k == a0[5].k                          # numbers and lists of numbers stay
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_userpat_programs_fixed_seeds(tmp_path):
     counts, failures = collections.Counter(), []
     for seed in range(24):
@@ -370,6 +371,7 @@ def test_userpat_programs_fixed_seeds(tmp_path):
     assert counts["PASSED"] >= 14, dict(counts)
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_accelerated_driver_fixed_seeds(tmp_path):
     feats = USERPAT_FEATURES + TARGET_FEATURES + ["driver_accelerated"]
     counts, failures = collections.Counter(), []

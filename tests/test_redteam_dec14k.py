@@ -157,6 +157,7 @@ def test_float32_and_complex_rows(op):
 
 
 @pytest.mark.parametrize("op", ["mul", "read_after", "parts"])
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_second_order_accelerated(op):
     x, W = _inputs(4)
     steps = 520                     # 520 * 4 >= 2048

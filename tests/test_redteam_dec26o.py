@@ -55,6 +55,7 @@ def test_independent_points_keep_their_values(x):
     np.testing.assert_allclose(np.asarray(got.data).ravel(), laplacian_fd(independent, x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_pinn_loss_differentiated_again():
     def loss(w, x):
         u = np.tanh(x @ w[:, None])[:, 0] + np.sum(x ** 2, axis=1) * w[0]

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PROGRAM = """
@@ -24,6 +26,7 @@ def outer_loss(x, y):
 '''
 
 
+@pytest.mark.heavy      # (CI skips it: tests/conftest.py; 10-50 s)
 def test_generated_source_is_the_same_for_every_hash_seed(tmp_path):
     (tmp_path / "helper_module.py").write_text(MODULE)
     outputs = set()
