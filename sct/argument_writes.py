@@ -251,6 +251,11 @@ def _type(value, facts, seen) -> str:
         return "plain"              # (c.mean(), p.astype(float), c.any() of numpy's arrays (c = argmax(y, 1) ==
                                     # labels): numpy's numbers and arrays, as np.mean(c) is; red3_55 W1)
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+            value.func.attr in _TEST_METHODS and not value.args and \
+            all(k.arg in _DLARRAY_RESULT_KEYWORDS for k in value.keywords) and \
+            _type(value.func.value, facts, seen) == "dl":
+        return "dl"                 # ((h > 0).all() of a dlarray h: a 0-d dlarray, as np.all's, red57c W2)
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
             value.func.attr in _INTEGER_METHODS and _type(value.func.value, facts, seen) == "dl":
         return "plain"
     if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
@@ -798,6 +803,9 @@ def _call_type(call, facts, seen) -> str:
     module = (getattr(info.obj, "__module__", None) or "").split(".")[0]
     if module == "numpy" and getattr(info.obj, "__name__", "") in _NDARRAY_MAKERS:
         return "plain"              # (np.asarray(h) of a dlarray h: an ndarray in Python; was "dl", red2st53 F1)
+    if module == "numpy" and _dlarray_of_dlarray(info.obj, call, facts, seen):
+        return "dl"                 # (np.zeros_like(h), np.isfinite(h), np.all(h > 0) of a dlarray h: dlarrays in
+                                    # Python, a 0-d one of all/any; was not known, tested as numpy's, red57c W2)
     if module == "numpy" and getattr(info.obj, "__name__", "") in _INTEGER_FUNCTIONS:
         return "plain"              # (np.argmax(y, 1) of a dlarray y: numpy's integers; an accuracy
                                     # np.mean(np.argmax(y, 1) == labels) came back as a dlarray, red55u W2)
@@ -810,6 +818,22 @@ def _call_type(call, facts, seen) -> str:
     if _array_function(facts, call):
         return found
     return found if found in ("plain", _CYCLE) else ""       # (numpy's other functions: plain of plain)
+
+
+# numpy's functions whose result is a dlarray (runtime/dlarray.py __array_function__, __array_ufunc__) where their
+# first argument is one, given as many positional arguments as listed and no keyword but these (np.zeros_like(h,
+# dtype=int) is numpy's)
+_DLARRAY_RESULTS = {"zeros_like": 1, "ones_like": 1, "empty_like": 1, "full_like": 2, "isfinite": 1, "isnan": 1,
+                    "isinf": 1, "signbit": 1, "logical_not": 1, "all": 1, "any": 1, "isclose": 2}
+_DLARRAY_RESULT_KEYWORDS = frozenset(("axis", "keepdims"))
+
+
+def _dlarray_of_dlarray(obj, call, facts, seen) -> bool:
+    """Is ``call`` of numpy's ``obj`` (``_DLARRAY_RESULTS``) surely a dlarray in Python: its first argument one?"""
+    count = _DLARRAY_RESULTS.get(getattr(obj, "__name__", ""))
+    return count is not None and len(call.args) == count and \
+        not any(isinstance(a, gast.Starred) for a in call.args) and \
+        all(k.arg in _DLARRAY_RESULT_KEYWORDS for k in call.keywords) and _type(call.args[0], facts, seen) == "dl"
 
 
 # numpy's functions that hand a list argument's items to their dlarrays (np.stack(hs) of a list of dlarrays is a

@@ -606,6 +606,10 @@ def _unsure_argument(act, node, given=None) -> bool:
     if isinstance(node, gast.Name) and act.kinds.get(node.id) is None and tested_type(act, node) == "?" and \
             not _bound_to_sequence(node, facts):
         return True             # (a traced value whose type the caller cannot tell: ``for v in [W, M]: gain(v)``)
+    if not isinstance(node, (gast.List, gast.Tuple, gast.Dict)) and act.is_active(node) and \
+            tested_type(act, node) in ("plain", "plain?"):
+        return True             # (a number or ndarray in Python made from a traced value, traced data to the helper's
+                                # kinds: float(y), y.item(), np.asarray(x); was a dlarray to its type tests, red57c W1)
     if isinstance(node, (gast.List, gast.Tuple)) or isinstance(node, gast.Name) and node.id not in facts.params:
         binds = facts.bindings().get(node.id) if isinstance(node, gast.Name) else None
         if binds and len(binds) == 1 and isinstance(binds[0], (gast.List, gast.Tuple)) and \
