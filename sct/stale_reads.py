@@ -1029,11 +1029,13 @@ def outside_roots(generated, fn) -> tuple:
                None)
     if fwd is None or fn is None:
         return ()
+    from .rt_namespace import RT
     return tuple((n, v) for n, v in sorted(_outside_values(fn, fwd).items())
-                 if isinstance(v, np.ndarray) or
+                 if not n.startswith("__sct_") and v is not RT and       # (sct's own: its namespace, its reads;
+                 (isinstance(v, np.ndarray) or                           # walking them cost 20 % of a compile)
                  not isinstance(v, (types.ModuleType, bool, int, float, complex, str, type(None))) and
                  module_top(v if isinstance(v, (type, types.FunctionType)) else type(v)) not in
-                 ("numpy", "sct", "sct_generated"))
+                 ("numpy", "sct", "sct_generated")))
 
 
 def _outside_values(fn, fwd) -> Dict[str, object]:
