@@ -293,6 +293,7 @@ def f(x, c):
 
 # --- scaling --------------------------------------------------------------------------------------
 
+@pytest.mark.heavy
 def test_compile_time_grows_about_linearly(tmp_path):
     from test_issue8_compile3 import compile_cpu
     compile_cpu(tmp_path, 20, "issue8_compile4_warm")          # rule templates parsed

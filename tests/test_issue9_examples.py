@@ -107,6 +107,7 @@ def test_burgers_loss_derivatives_are_exact():
         assert_close(extractdata(grads[n]), e, rtol=1e-5, atol=1e-8, what=n)
 
 
+@pytest.mark.heavy
 def test_burgers_pinn_trains_towards_the_solution():
     from examples import burgers_pinn as bp
     parameters, history = bp.train(iterations=200, data=bp.training_data(num_internal=200), num_layers=3)
@@ -173,6 +174,7 @@ def test_wgan_generator_gradient_is_exact():
         assert_close(extractdata(row.Value), e, rtol=1e-5, atol=1e-7, what=f"{row.Layer}.{row.Parameter}")
 
 
+@pytest.mark.heavy
 def test_wgan_generator_moves_towards_the_data():
     from examples import wgan_gp as wg
     netG, netD, history = wg.train(iterations=100)

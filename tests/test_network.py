@@ -546,6 +546,7 @@ def burgers_loss(net, X, T, X0, U0):
     return loss, dlgradient(loss, net.Learnables)
 
 
+@pytest.mark.heavy
 def test_physics_informed_burgers_loss_and_its_gradient():
     net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(5), tanhLayer(), fullyConnectedLayer(1)],
                     Seed=0)                       # its own initial weights, whatever ran before
