@@ -2615,12 +2615,17 @@ def svd_adjoint(g, ans, a, full_matrices, compute_uv, hermitian):
     m = np.shape(a)[-2]
     n = np.shape(a)[-1]
     k = builtins.min(m, n)
-    thin = not full_matrices or m == n
-    require(thin or (_is_zero(getitem_or_zero(g, 0)) and _is_zero(getitem_or_zero(g, 2))),
-            "np.linalg.svd(..., full_matrices=True) of a non-square matrix: the extra singular vectors "
-            "are not unique, so they have no derivative; pass full_matrices=False")
-    if not thin:
-        return singular_values_adjoint(fill_zero(getitem_or_zero(g, 1), ans[1]), a)
+    if full_matrices and m != n:
+        # (numpy's default; PCA reads vh of a tall matrix, all of it unique): the columns of u and the rows of
+        # vh past min(m, n) are some basis of a complement, not unique: where nothing reaches them, the thin
+        # factors' adjoint is the adjoint (was: refused whenever u or vh was read, red58b F1)
+        gu, gvh = getitem_or_zero(g, 0), getitem_or_zero(g, 2)
+        require((_is_zero(gu) or not np.any(gu[..., :, k:])) and (_is_zero(gvh) or not np.any(gvh[..., k:, :])),
+                "np.linalg.svd(..., full_matrices=True) of a non-square matrix: the singular vectors past "
+                "min(m, n) (u[:, k:] of a tall matrix, vh[k:] of a wide one) are not unique, so what is computed "
+                "from them has no derivative; read only the first min(m, n), or pass full_matrices=False")
+        g = (gu if _is_zero(gu) else gu[..., :, :k], getitem_or_zero(g, 1), gvh if _is_zero(gvh) else gvh[..., :k, :])
+        ans = (ans[0][..., :, :k], ans[1], ans[2][..., :k, :])
     u = ans[0]
     s = ans[1]
     vh = ans[2]
