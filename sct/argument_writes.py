@@ -149,6 +149,8 @@ def _type(value, facts, seen) -> str:
         return _kind_type(kind)
     if isinstance(value, gast.Subscript) and _kind_type(_kind(value.value, facts, set())) == "dl":
         return "dl"                 # (an item of a dlarray argument: a dlarray, runtime/dlarray.py __getitem__)
+    if isinstance(value, gast.Subscript) and _array_argument(value.value, facts):
+        return "plain"              # (arr[1:], arr[0] of a numpy argument: numpy's, were dlarrays, red58b W1)
     if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant) and \
             _kind(value.value, facts, set()) is not None:
         return _written_item_type(value, facts, seen)
@@ -588,6 +590,17 @@ def _item_type(holder, holder_type, facts) -> str:
         return "plain" if all(isinstance(b, gast.Attribute) and b.attr == "shape" for b in binds) else ""
     return "plain" if isinstance(holder, (gast.List, gast.Tuple)) or \
         isinstance(holder, gast.Attribute) and holder.attr == "shape" else ""
+
+
+def _array_argument(holder, facts) -> bool:
+    """Is ``holder`` a parameter given a numpy array of numbers (its kind) and never bound again: its items and
+    slices are numpy's whatever is written into it."""
+    if not isinstance(holder, gast.Name) or holder.id not in facts.params or facts.bindings().get(holder.id) or \
+            getattr(facts, "entry", None) is not None:
+        return False
+    kind = facts.activity.kinds.get(holder.id)
+    return isinstance(kind, tuple) and len(kind) > 1 and kind[0] == "nd" and \
+        np.dtype(kind[1] if kind[1] is not None else float).kind in "biufc"
 
 
 def _entry_type(name, facts) -> str:
