@@ -315,6 +315,7 @@ def _at_function(error: SctError, fun: Callable) -> SctError:
 
 def _jvp(fun: Callable, primals: Any, tangents: Any, mode: str = "forward"):
     from .runtime import effects
+    tangents = _none_as_zero(primals, tangents)
     with effects.held():           # fun's effects (draws, prints) happen once in all
         start = effects.effect_position()
         if mode == "forward":
@@ -424,6 +425,22 @@ def _forward(fun, primals, tangents):
         values = list(before) + list(values) + list(after)
         dots = [None] * len(before) + list(dots) + [None] * len(after)
     return compiled, values, dots
+
+
+def _none_as_zero(primals, tangents):
+    """``tangents`` with a None (no direction for that primal: autograd's and PyTorch's zeros) made zeros shaped as
+    its primal (was read as NaN: refused as a NaN tangent, red58b R1)."""
+    if tangents is None and not isinstance(primals, (tuple, list)):
+        tangents, primals, one = (None,), (primals,), True
+    else:
+        one = False
+    if not isinstance(tangents, (tuple, list)) or not any(t is None for t in tangents) or \
+            not isinstance(primals, (tuple, list)) or len(primals) != len(tangents):
+        return tangents
+    out = tuple(t if t is not None else
+                np.zeros(np.shape(extractdata(p) if isinstance(p, dlarray) else p)) if
+                isinstance(p, (np.ndarray, dlarray)) else 0.0 for p, t in zip(primals, tangents))
+    return out[0] if one else out
 
 
 def _format_text(p) -> str:

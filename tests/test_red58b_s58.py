@@ -1,5 +1,6 @@
 """Findings of the red team red58b (MATLAB doc scenarios and a corpus of real functions) fixed: what dlfeval gives
-back of a numpy argument's items and slices is numpy's, as in Python (W1: dlarrays)."""
+back of a numpy argument's items and slices is numpy's, as in Python (W1: dlarrays); a None tangent in
+sct.jvp is no direction (zeros), as autograd's (R1: refused as a NaN tangent)."""
 import numpy as np
 import pytest
 
@@ -50,3 +51,17 @@ def test_a_name_bound_again_keeps_its_type():
     x = dlarray(np.array([1.0, 2.0, 3.0]))
     out = dlfeval(rebound, x, np.zeros(3))
     assert all(isinstance(v, sct.dlarray) for v in out)
+
+
+def scaled_energy(r, d):
+    return np.sum(r ** 2) * d
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_a_none_tangent_is_no_direction(mode):
+    r = np.array([0.5, -2.0, 3.0])
+    y, t = sct.jvp(scaled_energy, (r, 1.0), (np.ones(3), None), mode=mode)
+    assert float(sct.extractdata(t)) == pytest.approx(2 * np.sum(r))
+    y, t = sct.jvp(scaled_energy, (r, 1.0), (None, 1.0), mode=mode)
+    assert float(sct.extractdata(t)) == pytest.approx(np.sum(r ** 2))
+    assert float(sct.extractdata(y)) == pytest.approx(np.sum(r ** 2))
