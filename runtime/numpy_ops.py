@@ -774,14 +774,14 @@ def std(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
         correction=None):
     # (a real a and a complex mean=: sqrt(mean((a - m) ** 2)), complex; as np.var's)
     return (where_masked(reduction_broadcast(given_mean_cotangent(g, mean, ans)
-                                             / given_mean_conj(np.where(ans == 0, 1, ans), mean, a), a, axis, keepdims)
+                                             / given_mean_conj(np.where(std_at_zero(ans, a, axis, keepdims), 1, ans), mean, a), a, axis, keepdims)
                          * given_mean_conj(a - given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True,
                                                                   where=where), mean), mean, a)
                          / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
                                         correction_or(ddof, correction)), where),
             unbroadcast(given_only(where_masked(
                 reduction_broadcast(given_mean_cotangent(g, mean, ans)
-                                    / given_mean_conj(np.where(ans == 0, 1, ans), mean, a), a, axis, keepdims)
+                                    / given_mean_conj(np.where(std_at_zero(ans, a, axis, keepdims), 1, ans), mean, a), a, axis, keepdims)
                 * given_mean_conj(given_mean(np.mean(input_as(a, dtype), axis=axis, keepdims=True, where=where),
                                              mean) - a, mean, a)
                 / masked_count(np.size(a) / np.size(ans) - correction_or(ddof, correction), where, a, axis,
@@ -866,7 +866,22 @@ def masked_count(count, where, a, axis, ddof):
     return (taken - ddof).astype(weight_dtype(a))
 
 
-nondifferentiable(correction_or, masked_count)
+def std_at_zero(ans, a, axis, keepdims):
+    """Where np.std's result ``ans`` is 0, the kink of its square root, where its rule takes the deviations' 0 as
+    the adjoint.  A result within rounding of 0 but not 0 (the lane's entries equal but their mean not exact:
+    np.std(np.full(12, s)) is 1e-17) is refused: its rule would divide rounding noise by rounding noise (was a
+    derivative of +-1 where the std is 0 for every s, red58a W2)."""
+    ans = np.asarray(ans)
+    if np.size(a):
+        scale = np.max(np.abs(a), axis=axis, keepdims=keepdims)
+        require(not np.any((ans != 0) & (ans <= 16 * np.finfo(weight_dtype(a)).eps * scale)),
+                "np.std of entries equal up to rounding (its value is rounding noise, about 1e-16 of them): the "
+                "square root's derivative at 0 is not defined and the rule would divide noise by noise; compute "
+                "np.sqrt(np.var(...) + eps), or leave such a lane out")
+    return ans == 0
+
+
+nondifferentiable(correction_or, masked_count, std_at_zero)
 
 
 @defrule(np.cumsum, linear="a", method="cumsum")
