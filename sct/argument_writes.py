@@ -183,6 +183,8 @@ def _type(value, facts, seen) -> str:
         binds = facts.bindings().get(value.id)
         if not binds:
             return _global_type(value.id, facts)
+        if any(b is None for b in binds) and value.id in _range_counters(facts):
+            binds = [_AN_INT if b is None else b for b in binds]    # (i of ``for i in range(n)``: Python's int)
         if any(b is None for b in binds):
             return ""
         seen.add(value.id)
@@ -803,6 +805,9 @@ def _call_type(call, facts, seen) -> str:
     if _plain_builtin(info.obj):
         return "plain"              # (len(x) of a dlarray: Python's int, so 0.5 * len(x) a float; was not known, a
                                     # 1x1 dlarray, red57a W8)
+    if getattr(info.obj, "__module__", None) == "math" and getattr(info.obj, "__name__", "") != "prod":
+        return "plain"              # (math.expm1(v[1]) of a dlarray v: Python's float; math.prod multiplies its items:
+                                    # a dlarray of dlarrays; was not known, a 0-d dlarray, red58a W1)
     if _number_builtin(info.obj):
         found = [_type(a, facts, seen) for a in list(call.args) + [k.value for k in call.keywords]]
         return "plain" if found and all(t == "plain" for t in found) else ""   # (max(cfg.lr, 0.01) of numbers,
@@ -1489,6 +1494,41 @@ def _dict_items(node, facts, name=None):
         plain |= frozenset(k for k, written in keys.items() if written and
                            all(python_type(e, facts) == "plain" for e in written))
     return ("items", plain) if plain else None
+
+
+_AN_INT = gast.Constant(value=0, kind=None)
+
+
+def _range_counters(facts) -> frozenset:
+    """The names of ``facts.fdef`` bound otherwise than by ``name = value`` only as the target of ``for name in
+    range(...)`` (Python's range): ints (``acc = acc + float(s) * (i + 1)`` was not known, a Python float
+    accumulated in a loop came back as a 1x1 dlarray, red58a W1)."""
+    found = getattr(facts, "_sct_range_counters", None)
+    if found is not None:
+        return found
+    fdef = getattr(facts, "fdef", None)
+    counters, others = set(), set()
+    targets = {}
+    for n in walk_nodes(fdef) if fdef is not None else ():
+        if isinstance(n, gast.For) and isinstance(n.target, gast.Name) and isinstance(n.iter, gast.Call) and \
+                isinstance(n.iter.func, gast.Name) and n.iter.func.id == "range" and \
+                facts.activity.call_info(n.iter).obj is range:
+            targets[id(n.target)] = n.target.id
+    for n in walk_nodes(fdef) if fdef is not None else ():
+        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+            targets.setdefault(id(n.targets[0]), None)
+    for n in walk_nodes(fdef) if fdef is not None else ():
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+            if targets.get(id(n)) == n.id:
+                counters.add(n.id)
+            elif id(n) not in targets:
+                others.add(n.id)
+    found = frozenset(counters - others)
+    try:
+        facts._sct_range_counters = found
+    except AttributeError:
+        pass
+    return found
 
 
 def name_bindings(fdef) -> Dict[str, list]:

@@ -1,6 +1,8 @@
 """Findings of the red team red58a (random programs) fixed: np.std of entries equal up to rounding (its value
 rounding noise, not 0) refused where its rule divided noise by noise (W2: a derivative of +-1 where the std is 0
 for every s); an exact 0 and genuine spreads stay exact."""
+import math
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,34 @@ def test_exact_zero_and_genuine_spreads_stay_exact():
     assert_close(sct.extractdata(g)[1], row, rtol=1e-5, atol=1e-7)
     dev = x[2] - x[2].mean()
     assert_close(sct.extractdata(g)[2], 3.0 * dev / (4 * np.std(x[2])), rtol=1e-6)
+
+
+def math_of_items(v):
+    a = math.expm1(v[1])
+    c = math.sin(v[0])
+    acc = 0.0
+    for i in range(2):
+        acc = acc + float(np.sum(v)) * (i + 1)
+    loss = np.sin(a) + c + np.sum(v ** 2) * acc
+    return loss, dlgradient(loss, v), a, c, acc
+
+
+def math_of_items_plain(v):
+    a = math.expm1(v[1])
+    c = math.sin(v[0])
+    acc = 0.0
+    for i in range(2):
+        acc = acc + float(np.sum(v)) * (i + 1)
+    return np.sin(a) + c + np.sum(v ** 2) * acc, a, c, acc
+
+
+@pytest.mark.parametrize("accelerated", [False, True])
+def test_math_results_and_float_accumulators_come_back_as_floats(accelerated):
+    v = np.array([0.3, 0.5])
+    run = sct.accelerate(math_of_items) if accelerated else math_of_items
+    for scale in (1.0, 1.2):
+        loss, g, a, c, acc = dlfeval(run, dlarray(v * scale))
+        want = math_of_items_plain(v * scale)
+        assert [type(t) for t in (a, c, acc)] == [float, float, float]
+        assert (a, c, acc) == pytest.approx(want[1:], rel=1e-15)
+        assert float(sct.extractdata(loss)) == pytest.approx(want[0], rel=1e-12)
