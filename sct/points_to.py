@@ -554,10 +554,13 @@ class _Values:
             self.array_sites.add(site)
             return base | state.contents(base) | self.fresh(state, site)
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
-        if index and base and all(o[0] in ("new", "old") and o[1] in self.array_sites for o in index) and \
-                all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",))) and
-                    (o[0] == "arg" or o[1] in self.array_sites) for o in base):
-            self.array_sites.add(site)       # x[idx], x[mask] of an array: a new array (a copy)
+        arrays = base and all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",)))
+                              and (o[0] == "arg" or o[1] in self.array_sites) for o in base)
+        if arrays and (index and all(o[0] in ("new", "old") and o[1] in self.array_sites | self.seq_sites
+                                     for o in index) or isinstance(value.slice, gast.List)):
+            # x[idx], x[mask], x[[0, 1]] of an array (an index array or list): a new array (a copy; a list
+            # was taken for a view, a later write into x refused, red58a F3)
+            self.array_sites.add(site)
             return self.fresh(state, site)
         if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
             self.seq_sites.add(site)         # l[:] of a list or tuple: a new one
