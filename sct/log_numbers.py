@@ -19,6 +19,7 @@ computes arithmetic of names (logged_values._after_ok), and no statement after t
 from __future__ import annotations
 
 import builtins
+import types
 
 import gast
 
@@ -78,7 +79,9 @@ class _LogStatements:
 
     def _operand(self, e, own) -> bool:
         if isinstance(e, gast.Constant):
-            return isinstance(e.value, (int, float, bool))
+            return isinstance(e.value, (int, float, bool, str))
+        if isinstance(e, gast.Tuple):        # (log.append((float(loss), float(acc))): red58b R2)
+            return all(self._operand(v, own) for v in e.elts)
         if _name(e):
             return e.id in own or e.id not in self.activity.active and \
                 (e.id in self.locals or e.id in self.outside)
@@ -112,6 +115,11 @@ class _LogStatements:
             return True
         if info.kind == CallKind.PLAIN:
             return _name(c.func) and c.func.id in _LOOP_BUILTINS and self._builtin(c.func.id, _LOOP_BUILTINS)
+        if info.kind == CallKind.FUNCTION and isinstance(info.obj, types.FunctionType):
+            # a helper of the user's that changes nothing its caller sees (norm_of(g[k])): what it returns
+            # reaches the logs only
+            from .callee_effects import _pure
+            return _pure(info.obj)
         return info.kind == CallKind.METHOD and info.receiver is not None and \
             not self.activity.user_receiver(info.receiver) and \
             (info.rule is not None or info.method == "item" and not c.args and not c.keywords)
@@ -126,11 +134,17 @@ class _LogStatements:
         if not isinstance(s, (gast.For, gast.While)):
             return False
         stores, bound, funcs = set(), set(), set()
+        # (names bound in the loop only to a field or constant item of an outside object: lg_norms = lg.norms)
+        fields = {id(n.targets[0]): n.targets[0].id for n in walk_nodes(s) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and _name(n.targets[0]) and _outside_root(n.value, self.outside)}
+        rooted = set(fields.values()) - {n.id for n in walk_nodes(self.fdef) if _name(n) and id(n) not in fields
+                                         and not isinstance(n.ctx, gast.Load)}
         for n in walk_nodes(s):
             if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call):
                 c = n.value
                 if isinstance(c.func, gast.Attribute) and c.func.attr == "append" and len(c.args) == 1 and \
-                        not c.keywords and _outside_root(c.func.value, self.outside):
+                        not c.keywords and (_outside_root(c.func.value, self.outside) or
+                                            _name(c.func.value) and c.func.value.id in rooted):
                     stores.add(id(c))
         for n in walk_nodes(s):
             if isinstance(n, gast.stmt) and not isinstance(n, _LOOP_STATEMENTS) or \
@@ -147,7 +161,8 @@ class _LogStatements:
                 if not self._loop_call(n, stores):
                     return False
                 funcs.update(id(f) for f in walk_nodes(n.func) if isinstance(f, gast.Attribute))
-        if any(isinstance(n, gast.Attribute) and id(n) not in funcs for n in walk_nodes(s)):
+        if any(isinstance(n, gast.Attribute) and id(n) not in funcs and not _outside_root(n, self.outside)
+               for n in walk_nodes(s)):
             return False            # (a field read may run a property's getter: the user's code)
         read_after = {n.id for st in after for n in walk_nodes(st) if _name(n)}
         return bool(stores) and not (bound & (read_after | self.outside))

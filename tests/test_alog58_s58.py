@@ -90,6 +90,43 @@ def global_log_loop(P, x, log):
     return loss, g
 
 
+def _norm_of(v):
+    return np.sqrt(np.sum(v ** 2))
+
+
+def helper_in_loop(P, x, log):
+    loss = np.sum(np.tanh(P["W"] @ x + P["b"]) ** 2)
+    g = dlgradient(loss, P)
+    for k in g:
+        log.append(float(_norm_of(g[k])))
+    return loss, g
+
+
+def log_before_the_loss(P, x, log):
+    for k, v in P.items():
+        log.append(float(np.linalg.norm(v)))
+    loss = np.sum(np.tanh(P["W"] @ x + P["b"]) ** 2)
+    return loss, dlgradient(loss, P)
+
+
+def nested_loops(P, x, log):
+    loss = np.sum(np.tanh(P["W"] @ x + P["b"]) ** 2)
+    g = dlgradient(loss, P)
+    for i in range(2):
+        for k in g:
+            if k == "b":
+                continue
+            log.append(float(i * np.linalg.norm(g[k])))
+    return loss, g
+
+
+def straight_tuple(P, x, log):
+    loss = np.sum(np.tanh(P["W"] @ x + P["b"]) ** 2)
+    g = dlgradient(loss, P)
+    log.append(("loss", float(loss)))
+    return loss, g
+
+
 def _expected(name, W, b, x):
     loss, g, h = _plain(W, b, x)
     return {
@@ -101,14 +138,19 @@ def _expected(name, W, b, x):
         "tuples_after": [(float(np.max(g["W"])), float(np.min(g["W"]))),
                          (float(np.max(g["b"])), float(np.min(g["b"]))), float(loss)],
         "global_log_loop": [float(np.linalg.norm(g["W"])), float(np.linalg.norm(g["b"]))],
+        "helper_in_loop": [float(np.linalg.norm(g["W"])), float(np.linalg.norm(g["b"]))],
+        "log_before_the_loss": [float(np.linalg.norm(W)), float(np.linalg.norm(b))],
+        "nested_loops": [0.0, float(np.linalg.norm(g["W"]))],
+        "straight_tuple": [("loss", float(loss))],
     }[name]
 
 
 def _flat(items):
-    return [u for v in items for u in (v if isinstance(v, tuple) else (v,))]
+    return [u for v in items for u in (v if isinstance(v, tuple) else (v,)) if not isinstance(u, str)]
 
 
-LOGGERS = [grad_norms_keys, param_norms_items, loss_range_after, zip_item_after, while_before, global_log_loop]
+LOGGERS = [grad_norms_keys, param_norms_items, loss_range_after, zip_item_after, while_before, global_log_loop,
+           helper_in_loop, log_before_the_loss, nested_loops]
 
 
 def _check_call(run, fn, W, b, log):
@@ -142,6 +184,54 @@ def test_tuples_of_numbers_logged_in_a_loop(accelerate):
     sct.clear_cache()
     log = []
     _check_call(sct.accelerate(tuples_after) if accelerate else tuples_after, tuples_after, W0, B0, log)
+
+
+def test_a_tuple_logged_once():
+    sct.clear_cache()
+    log = []
+    _check_call(straight_tuple, straight_tuple, W0, B0, log)
+    assert log[0][0] == "loss"
+
+
+class Logger:
+    def __init__(self):
+        self.norms = []
+
+
+def field_log(P, x, lg):
+    loss = np.sum(np.tanh(P["W"] @ x + P["b"]) ** 2)
+    g = dlgradient(loss, P)
+    for k in g:
+        lg.norms.append(float(np.linalg.norm(g[k])))
+    return loss, g
+
+
+def test_a_loggers_field_filled_in_a_loop():
+    sct.clear_cache()
+    lg = Logger()
+    for W in (W0, 2 * W0):
+        keep = lg.norms
+        loss, g = dlfeval(field_log, {"W": dlarray(W), "b": dlarray(B0)}, X0, lg)
+        assert lg.norms is keep
+        assert lg.norms[-2:] == pytest.approx(_expected("grad_norms_keys", W, B0, X0), rel=1e-12)
+        assert_close(np.asarray(g["W"].data), numerical_gradient(_loss, [W, B0, X0], 0), what="dL/dW")
+    assert len(lg.norms) == 4
+
+
+def name_read_after(P, x, log):
+    h = np.tanh(P["W"] @ x + P["b"])
+    for i in range(2):
+        n = float(h[i])
+        log.append(n)
+    loss = np.sum(h ** 2) * n
+    return loss, dlgradient(loss, P)
+
+
+def test_a_loop_binding_a_name_read_after_it_is_still_refused():
+    with pytest.raises(CompileError) as e:
+        dlfeval(name_read_after, {"W": dlarray(W0), "b": dlarray(B0)}, X0, [])
+    msg = str(e.value)
+    assert "test_alog58_s58.py" in msg and "log.append" in msg and "no longer fill the caller's list" in msg
 
 
 @pytest.mark.xfail(strict=True, reason="older than this change (main too): a caller's list holding tuples is "
