@@ -11,7 +11,9 @@ body (none in a loop, branch or ``try``), found as a fixed point, that bind a na
 to ``float(t)`` / ``int(t)`` / ``t.item()``, a field or constant item of an object from outside (``m_sum =
 METER.sum``), or arithmetic of such names, untraced names and numbers, or store such names into an outside
 object's field or item, or append them to an outside list (``LOG.hist.append(v)``); each name they bind is
-read by log statements only.  Their conversions of traced values take no derivative then, provided that no
+read by log statements only.  A loop of the body that only logs (``for k in g: log.append(float(
+np.linalg.norm(g[k])))``: ops, pure helpers and builtins, names read by nothing after it, appends to outside
+lists; ``log_loop``) is one log statement, its conversions among them (red58b R2).  Their conversions of traced values take no derivative then, provided that no
 derivative is taken after them of what could read the outside objects back: every statement from the first
 of them to the last that takes a derivative is a log statement or one that only binds, differentiates and
 computes arithmetic of names (logged_values._after_ok), and no statement after that calls code of the user's.
