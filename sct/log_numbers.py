@@ -11,7 +11,9 @@ body (none in a loop, branch or ``try``), found as a fixed point, that bind a na
 to ``float(t)`` / ``int(t)`` / ``t.item()``, a field or constant item of an object from outside (``m_sum =
 METER.sum``), or arithmetic of such names, untraced names and numbers, or store such names into an outside
 object's field or item, or append them to an outside list (``LOG.hist.append(v)``); each name they bind is
-read by log statements only.  Their conversions of traced values take no derivative then, provided that no
+read by log statements only.  A loop of the body that only logs (``for k in g: log.append(float(
+np.linalg.norm(g[k])))``: ops, pure helpers and builtins, names read by nothing after it, appends to outside
+lists; ``log_loop``) is one log statement, its conversions among them (red58b R2).  Their conversions of traced values take no derivative then, provided that no
 derivative is taken after them of what could read the outside objects back: every statement from the first
 of them to the last that takes a derivative is a log statement or one that only binds, differentiates and
 computes arithmetic of names (logged_values._after_ok), and no statement after that calls code of the user's.
@@ -19,6 +21,7 @@ computes arithmetic of names (logged_values._after_ok), and no statement after t
 from __future__ import annotations
 
 import builtins
+import types
 
 import gast
 
@@ -28,6 +31,10 @@ from .plans import CallKind
 
 _CONVERSIONS = ("float", "int")
 _PLAIN_CALLS = ("max", "min", "abs", "round")
+# the builtins a logging loop may call (they change none of their arguments)
+_LOOP_BUILTINS = frozenset(("float", "int", "str", "len", "range", "min", "max", "abs", "round", "print",
+                            "format", "repr", "bool", "isinstance", "sorted", "list", "tuple", "sum"))
+_LOOP_STATEMENTS = (gast.Assign, gast.If, gast.For, gast.While, gast.Break, gast.Continue, gast.Pass, gast.Expr)
 _CLASS_CHECKS = ("method_read_here", "property_read_here")
 
 
@@ -74,7 +81,9 @@ class _LogStatements:
 
     def _operand(self, e, own) -> bool:
         if isinstance(e, gast.Constant):
-            return isinstance(e.value, (int, float, bool))
+            return isinstance(e.value, (int, float, bool, str))
+        if isinstance(e, gast.Tuple):        # (log.append((float(loss), float(acc))): red58b R2)
+            return all(self._operand(v, own) for v in e.elts)
         if _name(e):
             return e.id in own or e.id not in self.activity.active and \
                 (e.id in self.locals or e.id in self.outside)
@@ -98,8 +107,73 @@ class _LogStatements:
             isinstance(v.args[0], gast.Constant) and _name(v.args[1]) and v.args[1].id in own and \
             _outside_root(v.func.value, self.outside)
 
+    def _loop_call(self, c, stores) -> bool:
+        """May ``c``, a call in a logging loop, run there: an op (with or without derivative), a builtin that
+        changes nothing, an op's method (``v.sum()``, ``t.item()``) or one of the loop's appends ``stores``?"""
+        if id(c) in stores:
+            return True
+        info = self.activity.call_info(c)
+        if info.kind in (CallKind.OP, CallKind.NONDIFF, CallKind.STOP):
+            return True
+        if info.kind == CallKind.PLAIN:
+            return _name(c.func) and c.func.id in _LOOP_BUILTINS and self._builtin(c.func.id, _LOOP_BUILTINS)
+        if info.kind == CallKind.FUNCTION and isinstance(info.obj, types.FunctionType):
+            # a helper of the user's that changes nothing its caller sees (norm_of(g[k])): what it returns
+            # reaches the logs only
+            from .callee_effects import _pure
+            return _pure(info.obj)
+        return info.kind == CallKind.METHOD and info.receiver is not None and \
+            not self.activity.user_receiver(info.receiver) and \
+            (info.rule is not None or info.method == "item" and not c.args and not c.keywords)
+
+    def log_loop(self, s, after) -> bool:
+        """Is ``s`` a loop of the body that only logs (``for k in g: log.append(float(np.linalg.norm(g[k])))``,
+        red58b R2): its statements bind names (read by no statement ``after`` it), branch, loop, and append to
+        lists from outside; its calls are ops, ops' methods and builtins that change nothing (no code of the
+        user's, no derivative).  Nothing it computes reaches the rest of the function but through those
+        lists, so it is one log statement: its conversions of traced values take no derivative (where the
+        statements after it are checked as after any log statement)."""
+        if not isinstance(s, (gast.For, gast.While)):
+            return False
+        stores, bound, funcs = set(), set(), set()
+        # (names bound in the loop only to a field or constant item of an outside object: lg_norms = lg.norms)
+        fields = {id(n.targets[0]): n.targets[0].id for n in walk_nodes(s) if isinstance(n, gast.Assign) and
+                  len(n.targets) == 1 and _name(n.targets[0]) and _outside_root(n.value, self.outside)}
+        rooted = set(fields.values()) - {n.id for n in walk_nodes(self.fdef) if _name(n) and id(n) not in fields
+                                         and not isinstance(n.ctx, gast.Load)}
+        for n in walk_nodes(s):
+            if isinstance(n, gast.Expr) and isinstance(n.value, gast.Call):
+                c = n.value
+                if isinstance(c.func, gast.Attribute) and c.func.attr == "append" and len(c.args) == 1 and \
+                        not c.keywords and (_outside_root(c.func.value, self.outside) or
+                                            _name(c.func.value) and c.func.value.id in rooted):
+                    stores.add(id(c))
+        for n in walk_nodes(s):
+            if isinstance(n, gast.stmt) and not isinstance(n, _LOOP_STATEMENTS) or \
+                    isinstance(n, gast.Expr) and not isinstance(n.value, (gast.Call, gast.Constant)) or \
+                    isinstance(n, (gast.Lambda, gast.Yield, gast.YieldFrom, gast.Await, gast.NamedExpr)):
+                return False
+            if isinstance(n, gast.Assign) and not all(
+                    _name(t) or isinstance(t, (gast.Tuple, gast.List)) and all(_name(e) for e in t.elts)
+                    for t in n.targets):
+                return False
+            if _name(n) and not isinstance(n.ctx, gast.Load):
+                bound.add(n.id)
+            if isinstance(n, gast.Call):
+                if not self._loop_call(n, stores):
+                    return False
+                funcs.update(id(f) for f in walk_nodes(n.func) if isinstance(f, gast.Attribute))
+        if any(isinstance(n, gast.Attribute) and id(n) not in funcs and not _outside_root(n, self.outside)
+               for n in walk_nodes(s)):
+            return False            # (a field read may run a property's getter: the user's code)
+        read_after = {n.id for st in after for n in walk_nodes(st) if _name(n)}
+        return bool(stores) and not (bound & (read_after | self.outside))
+
     def kind(self, s, own):
         """``bind`` / ``store`` where ``s`` may be a log statement (its names ``own`` log names), else None."""
+        if isinstance(s, (gast.For, gast.While)):
+            body = self.fdef.body
+            return "store" if s in body and self.log_loop(s, body[body.index(s) + 1:]) else None
         if isinstance(s, gast.Assign) and len(s.targets) == 1 and _name(s.targets[0]):
             v = s.value
             if self.conversion(s) is not None or self._outside_item(v, own) or self._operand(v, own) or \
@@ -121,7 +195,7 @@ class _LogStatements:
     def find(self):
         """The log statements of the body (a set of ids), with the names they bind."""
         body = self.fdef.body
-        chosen = {id(s) for s in body if isinstance(s, (gast.Assign, gast.Expr))}
+        chosen = {id(s) for s in body if isinstance(s, (gast.Assign, gast.Expr, gast.For, gast.While))}
         while True:
             own = {s.targets[0].id for s in body if id(s) in chosen and isinstance(s, gast.Assign) and
                    _name(s.targets[0])}
@@ -134,7 +208,8 @@ class _LogStatements:
                     if _name(n) and n.id in own and (id(s) not in keep or not isinstance(n.ctx, gast.Load) and
                                                      not (isinstance(s, gast.Assign) and n is s.targets[0])):
                         own.discard(n.id)
-            nested = [n for s in body if not isinstance(s, (gast.Assign, gast.Expr)) for n in walk_nodes(s)]
+            nested = [n for s in body if not isinstance(s, (gast.Assign, gast.Expr)) and id(s) not in keep
+                      for n in walk_nodes(s)]
             for n in nested:
                 if _name(n):
                     own.discard(n.id)
@@ -168,18 +243,30 @@ class _LogStatements:
         return True
 
 
+def _conversion_sites(fdef):
+    """The assignments of the body and of its loops' bodies (where a logging loop's conversions are)."""
+    for s in fdef.body:
+        if isinstance(s, (gast.For, gast.While)):
+            yield from (n for n in walk_nodes(s) if isinstance(n, gast.Assign))
+        elif isinstance(s, gast.Assign):
+            yield s
+
+
 def detach_log_numbers(fdef, activity, globals_, local_names, rt_name: str) -> bool:
-    """Rewrite ``v = float(t)`` of the log statements (see the module) to ``v = float(rt.stop_gradient(t))``
-    where that is proved exact; whether any was."""
-    if not any(isinstance(s, gast.Assign) and isinstance(s.value, gast.Call) and
+    """Rewrite ``v = float(t)`` of the log statements (see the module), and of the logging loops among them,
+    to ``v = float(rt.stop_gradient(t))`` where that is proved exact; whether any was."""
+    if not any(isinstance(s.value, gast.Call) and
                (_name(s.value.func) and s.value.func.id in _CONVERSIONS or
-                isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "item") for s in fdef.body):
+                isinstance(s.value.func, gast.Attribute) and s.value.func.attr == "item")
+               for s in _conversion_sites(fdef)):
         return False        # (no conversion: nothing walked)
     finder = _LogStatements(fdef, activity, globals_, local_names, rt_name)
-    if not any(finder.conversion(s) is not None for s in fdef.body):
+    if not any(finder.conversion(s) is not None for s in _conversion_sites(fdef)):
         return False
     logs = finder.find()
-    conversions = [s for s in fdef.body if id(s) in logs and finder.conversion(s) is not None]
+    loops = [s for s in fdef.body if id(s) in logs and isinstance(s, (gast.For, gast.While))]
+    conversions = [s for s in fdef.body if id(s) in logs and finder.conversion(s) is not None] + \
+        [n for s in loops for n in walk_nodes(s) if isinstance(n, gast.Assign) and finder.conversion(n) is not None]
     own = {s.targets[0].id for s in fdef.body if id(s) in logs and isinstance(s, gast.Assign) and
            _name(s.targets[0])}
     if not conversions or not any(finder.kind(s, own) == "store" for s in fdef.body if id(s) in logs) or \

@@ -127,7 +127,9 @@ def why_not_logged(fdef, s, node, activity, globals_) -> Optional[str]:
         return None
     path = _path(fdef.body, s)
     if path is not None and any(isinstance(block[i], (gast.For, gast.While, gast.AsyncFor)) for block, i in path[:-1]):
-        return "the append runs in a loop, whose later passes could read the list back (append once, after the loop)"
+        return ("the append runs in a loop that does more than compute numbers with numpy and builtins and append "
+                "them (it calls code of the user's, changes an object, or binds a name read after it), or code "
+                "after the loop may read the list back before the gradient")
     if path is not None and any(isinstance(block[i], (gast.Try, gast.With, gast.AsyncWith)) for block, i in path[:-1]):
         return "the append runs in a try or with block"
     return "the list (or an object holding it) may be read after the append in this call"
@@ -205,6 +207,11 @@ def _after_ok(st, fdef, activity, bound: set, globals_, local_names) -> bool:
     elif isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Subscript) and \
             _number_item(st.targets[0], globals_, local_names):
         value = st.value                # (and stores a number computed from it there)
+    elif isinstance(st, gast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], gast.Name) and \
+            isinstance(st.value, gast.Subscript) and isinstance(st.value.value, gast.Name) and \
+            isinstance(st.value.slice, gast.Constant) and activity.array_receiver(st.targets[0].id):
+        bound.add(st.targets[0].id)     # (P["W"] known to be an array when compiling: no list of a log; red58b R2)
+        return True
     elif isinstance(st, gast.Assign) and all(isinstance(t, gast.Name) for t in st.targets):
         value = st.value
     elif isinstance(st, gast.Expr) and isinstance(st.value, gast.Call) and \

@@ -1542,6 +1542,25 @@ class _WriteCheck:
                      f"which carries no gradient, or keep the traced values in a list of the function's own "
                      f"and return it (`float(x)` is logged as it is only where nothing after the append reads "
                      f"or changes an outside object)", f"{shown}.append")
+            if why is not None and method in ("append", "extend", "insert") and args_active and \
+                    "is an argument of" in why:
+                # (a log into the caller's list: a copy would no longer fill it, which is the point of the
+                # code; was told to copy it first, red58b R2)
+                shown = self.spell(z)
+                reason = why_not_logged(self.fdef, s, node, self.activity,
+                                        getattr(self.resolver, "globals", None) or {})
+                if reason is not None and method == "append":
+                    fail(s, f"{shown}.append(...) logs float() (int(), .item()) of a traced value into {shown}, a "
+                         f"list the caller gave {self.fname}(): sct differentiates float(), and logs its number as "
+                         f"a constant only where nothing later in the call can read the list; here {reason}. "
+                         f"Append a number with no derivative, `{shown}.append(float(extractdata(x)))` (a copy, "
+                         f"`{shown} = list({shown})`, would no longer fill the caller's list), or return the "
+                         f"values and extend the list after dlfeval", f"{shown}.append")
+                fail(s, f"{shown}.{method}(...) stores a traced value in {shown}, a list the caller gave "
+                     f"{self.fname}(), whose items sct does not follow (a copy, `{shown} = list({shown})`, would "
+                     f"no longer fill the caller's list); append Python numbers, `{shown}.{method}(float(v))` "
+                     f"(or `float(extractdata(v))`, `extractdata(v)` for an array), or return the values and "
+                     f"extend the list after dlfeval", f"{shown}.{method}")
             if why is not None:
                 fail(s, f"{z}.{method}(...) changes {z} in place, and {why}; sct follows the "
                      f"new value through {z} only. Write `{z} = list({z})` (or "
