@@ -44,7 +44,10 @@ def _as_data(data: Any) -> np.ndarray:
 
 def _unwrap(x):
     if type(x) is tuple:                     # the arguments themselves: no generator
-        return tuple(map(_unwrap, x))
+        items = tuple(map(_unwrap, x))
+        # (the same tuple where nothing in it changed: a caller's log list holding (step, loss) tuples was
+        # copied, the function's appends lost, alog58)
+        return x if all(a is b for a, b in zip(items, x)) else items
     if isinstance(x, dlarray):
         return x._data
     # a list or dict holding no dlarray is passed on as it is: a write into it (a log appended to, a

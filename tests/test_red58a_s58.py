@@ -69,3 +69,27 @@ def test_math_results_and_float_accumulators_come_back_as_floats(accelerated):
         assert [type(t) for t in (a, c, acc)] == [float, float, float]
         assert (a, c, acc) == pytest.approx(want[1:], rel=1e-15)
         assert float(sct.extractdata(loss)) == pytest.approx(want[0], rel=1e-12)
+
+
+def fancy_copy_then_write(X):
+    Y = X * 1.0
+    b = Y[[0, 1]]
+    idx = [1, 0]
+    c = Y[idx]
+    Y[0] = 0.0
+    loss = np.sum(b ** 2) + np.sum(Y) + np.sum(c * np.array([[1.0, 2.0], [3.0, 4.0]]))
+    return loss, dlgradient(loss, X)
+
+
+def test_a_list_index_copies_so_a_later_write_is_accepted():
+    X = np.array([[0.5, -0.3], [0.2, 0.1]])
+
+    def plain(X):
+        Y = X * 1.0
+        b = Y[[0, 1]].copy()
+        c = Y[[1, 0]].copy()
+        Y[0] = 0.0
+        return np.sum(b ** 2) + np.sum(Y) + np.sum(c * np.array([[1.0, 2.0], [3.0, 4.0]]))
+    loss, g = dlfeval(fancy_copy_then_write, dlarray(X))
+    assert float(sct.extractdata(loss)) == pytest.approx(plain(X), rel=1e-12)
+    assert_close(sct.extractdata(g), numerical_gradient(plain, [X], 0), rtol=1e-6, atol=1e-8)
