@@ -91,9 +91,9 @@ class ForwardCode(EmitPass):
                                   set(self.facts.stored), resolve, self.facts.fname,
                                   getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
         checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
-        found = checker.conflict()
-        if found is None:       # (a write into a dict argument, then an op whose rule has an effect)
-            found = _argument_dict_write(self.gen.fdef, self.facts.fname) or self.effectful_op(body, resolve)
+        # (then a write into a dict argument, an op whose rule has an effect, implicit code changing an object)
+        found = checker.conflict() or _argument_dict_write(self.gen.fdef, self.facts.fname) or \
+            self.effectful_op(body, resolve) or implicit_hook_use(self, body, resolve, show_line)
         if found is None:       # (another outside value read that may reach what a replayed call changes)
             return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
@@ -320,6 +320,58 @@ class ForwardCode(EmitPass):
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
+
+
+def implicit_hook_use(self, body: List, resolve, show_line):
+    """(line, message) of the first statement that may run implicit code of the user's that changes an
+    object (sct/recompute_hooks.py), or None."""
+    import types
+    from .recompute_hooks import implicit_hook_line
+    from .runtime.effects import class_hooks
+    kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
+    from .implicit_hooks import _users_module
+    from .runtime.origins import library_code
+    names = SimpleNamespace(plain={self.gen.rt_name}, library={self.gen.rt_name}, helpers=set(), classes={},
+                            made={})
+    for p, k in kinds.items():
+        if leaf_kind(k) is not None:
+            names.plain.add(p)
+        elif isinstance(k, tuple) and len(k) > 1 and k[0] == "obj" and isinstance(k[1], type):
+            names.classes[p] = {k[1]}
+    for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+        if not isinstance(n, gast.Name) or not isinstance(n.ctx, gast.Load) or n.id in names.plain:
+            continue
+        v = resolve(gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
+                isinstance(v, type) and not class_hooks(v) and not class_hooks(type(v)):
+            names.plain.add(n.id)
+            if isinstance(v, types.ModuleType) and not _users_module(v) or \
+                    not isinstance(v, (type, types.ModuleType)) and library_code(v):
+                names.library.add(n.id)
+            elif isinstance(v, types.FunctionType):
+                names.helpers.add(n.id)     # (compiled and replayed: what it runs, it runs once)
+        elif v is not None and n.id not in kinds:
+            names.classes[n.id] = {type(v), v} if isinstance(v, type) else {type(v)}
+    names.made = _made_here(body, resolve)
+    found = implicit_hook_line(body, self.gen.resolver.fn, kinds, self.gen.rt_name, names)
+    return None if found is None else (show_line(found[0]), found[1])
+
+
+def _made_here(body, resolve) -> dict:
+    """name -> the user's class whose object the name is bound to by each of its bindings (``c = C2()``): made
+    anew where the code is recomputed."""
+    from .runtime.origins import library_code
+    made: dict = {}
+    for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+        for t in ([n.target] if isinstance(n, (gast.AugAssign, gast.For, gast.NamedExpr, gast.comprehension))
+                  else n.targets if isinstance(n, (gast.Assign, gast.Delete)) else []):
+            for m in walk_nodes(t):
+                if isinstance(m, gast.Name):
+                    cls = resolve(n.value.func) if isinstance(n, gast.Assign) and t is m and \
+                        isinstance(n.value, gast.Call) else None
+                    ok = isinstance(cls, type) and not library_code(cls)
+                    made[m.id] = cls if ok and made.get(m.id, cls) is cls else False
+    return {k: v for k, v in made.items() if v is not False}
 
 
 def getattr_test(test, traced: bool):

@@ -38,11 +38,21 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
     """The names of the implicit code (runtime class_hooks: ``lr``, ``__add__``, ``__getattr__``...) of the user's
     classes within the function's reach; empty where there is none."""
     found: Set[str] = set()
+    for cls in classes_within_reach(fn, param_kinds, free_values):
+        found |= class_hooks(cls)
+    return frozenset(found)
+
+
+def classes_within_reach(fn, param_kinds, free_values) -> Set[type]:
+    """The classes (and metaclasses) whose implicit code the function may run: its arguments' kinds, the values
+    it reads by a free name and what they hold, the classes and objects of its module (and of a user's module
+    it reads)."""
+    found: Set[type] = set()
     seen: Set[int] = set()
     for kind in (param_kinds or {}).values():
-        _kind_hooks(kind, 0, found)
+        _kind_classes(kind, 0, found)
     for v in (free_values or {}).values():
-        _value_hooks(v, 0, seen, found)
+        _value_classes(v, 0, seen, found)
     spaces = [getattr(fn, "__globals__", None)]
     spaces += [getattr(v, "__globals__", None) for v in (free_values or {}).values()
                if isinstance(v, types.FunctionType)]
@@ -55,10 +65,10 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
         done.add(id(space))
         for v in list(space.values()):
             if isinstance(v, type):
-                found |= class_hooks(v) | class_hooks(type(v))
+                found |= {v, type(v)}
             elif not isinstance(v, (types.ModuleType, types.FunctionType)):
-                found |= class_hooks(type(v))
-    return frozenset(found)
+                found.add(type(v))
+    return {c for c in found if class_hooks(c)}
 
 
 def _users_module(m) -> bool:
@@ -69,21 +79,21 @@ def _users_module(m) -> bool:
         top not in ("numpy", "sct", "scipy", "builtins")
 
 
-def _kind_hooks(kind, depth: int, found: Set[str]) -> None:
+def _kind_classes(kind, depth: int, found: Set[type]) -> None:
     if isinstance(kind, type):
-        found |= class_hooks(kind)
+        found.add(kind)
     elif isinstance(kind, tuple) and depth < 6:
         for k in kind:
-            _kind_hooks(k, depth + 1, found)
+            _kind_classes(k, depth + 1, found)
 
 
-def _value_hooks(v, depth: int, seen: Set[int], found: Set[str]) -> None:
+def _value_classes(v, depth: int, seen: Set[int], found: Set[type]) -> None:
     if id(v) in seen or depth > 3 or isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
         return
     seen.add(id(v))
-    found |= class_hooks(type(v))
+    found.add(type(v))
     if isinstance(v, type):
-        found |= class_hooks(v)
+        found.add(v)
         return
     if type(v) in (list, tuple, set, frozenset):
         items = list(v)[:64]
@@ -96,7 +106,7 @@ def _value_hooks(v, depth: int, seen: Set[int], found: Set[str]) -> None:
             return
         items = list(fields.values())[:64] if type(fields) is dict else []
     for e in items:
-        _value_hooks(e, depth + 1, seen, found)
+        _value_classes(e, depth + 1, seen, found)
 
 
 _BINARY = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.MatMult: "matmul", gast.Div: "truediv",
