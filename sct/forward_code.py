@@ -91,9 +91,9 @@ class ForwardCode(EmitPass):
                                   set(self.facts.stored), resolve, self.facts.fname,
                                   getattr(getattr(self, "act", None), "kinds", None), show_line, guard)
         checker.rt_name = self.gen.rt_name           # (its own checks in the code: not reads)
-        # (then a write into a dict argument, an op whose rule has an effect, implicit code changing an object)
-        found = checker.conflict() or _argument_dict_write(self.gen.fdef, self.facts.fname) or \
-            self.effectful_op(body, resolve) or implicit_hook_use(self, body, resolve, show_line)
+        found = checker.conflict()
+        if found is None:       # (a write into a dict argument, then an op whose rule has an effect)
+            found = _argument_dict_write(self.gen.fdef, self.facts.fname) or self.effectful_op(body, resolve)
         if found is None:       # (another outside value read that may reach what a replayed call changes)
             return alias_guard(checker, self.gen.resolver.made, self.rt, self.gen.filename)
         line, message = found
@@ -165,7 +165,22 @@ class ForwardCode(EmitPass):
     def forward_stmt(self, s, depth: int) -> List:
         key = getattr(self.act, "key_checks", {}).get(id(s))     # a traced key into what may be a dict
         check = [expr_stmt(call(self.rt("constant_key"), [copy.deepcopy(key)]))] if key is not None else []
-        return check + self.forward_statement(s, depth)      # (sct/key_checks.py)
+        return check + self.hook_check(s) + self.forward_statement(s, depth)      # (sct/key_checks.py)
+
+    def hook_check(self, s) -> List:
+        """``rt.recompute_hooked(...)`` before a statement that may run implicit code of the user's that changes
+        an object (sct/recompute_hooks.py): refused where a second derivative recomputes it."""
+        checks = self.__dict__.get("_hook_checks")
+        if checks is None:
+            checks = self._hook_checks = implicit_hook_checks(self)
+        found = checks.get(id(s))
+        if found is None:
+            return []
+        line, checked, shown = found
+        args = [const(self.gen.filename), const(line),
+                gast.Tuple(elts=[load(name) for name, _ in checked], ctx=gast.Load()),
+                gast.Tuple(elts=[const(hooks) for _, hooks in checked], ctx=gast.Load())]
+        return [expr_stmt(call(self.rt("recompute_hooked"), args + ([const(shown)] if shown else [])))]
 
     def forward_statement(self, s, depth: int) -> List:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -322,15 +337,26 @@ class ForwardCode(EmitPass):
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
 
 
-def implicit_hook_use(self, body: List, resolve, show_line):
-    """(line, message) of the first statement that may run implicit code of the user's that changes an
-    object (sct/recompute_hooks.py), or None."""
+def implicit_hook_checks(self) -> dict:
+    """id(statement) -> (line, ((name, hooks), ...), shown) for the statements of the function that may run
+    implicit code of the user's that changes an object (sct/recompute_hooks.py hook_checks); {} for generated
+    code differentiated again (it keeps the user's checks)."""
     import types
-    from .recompute_hooks import implicit_hook_line
-    from .runtime.effects import class_hooks
-    kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
+    from .analysis import Unresolved, _MISSING
     from .implicit_hooks import _users_module
+    from .parse import copied_user_def, user_line
+    from .recompute_hooks import hook_checks
+    from .runtime.effects import class_hooks
     from .runtime.origins import library_code
+    filename = str(self.gen.filename)
+    if filename.startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
+        return {}
+    body = self.gen.fdef.body
+
+    def resolve(node):
+        value = self.gen.resolver.resolve(node)
+        return None if value is Unresolved or value is _MISSING else value
+    kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
     names = SimpleNamespace(plain={self.gen.rt_name}, library={self.gen.rt_name}, helpers=set(), classes={},
                             made={})
     for p, k in kinds.items():
@@ -353,8 +379,11 @@ def implicit_hook_use(self, body: List, resolve, show_line):
         elif v is not None and n.id not in kinds:
             names.classes[n.id] = {type(v), v} if isinstance(v, type) else {type(v)}
     names.made = _made_here(body, resolve)
-    found = implicit_hook_line(body, self.gen.resolver.fn, kinds, self.gen.rt_name, names)
-    return None if found is None else (show_line(found[0]), found[1])
+    checks = hook_checks(body, self.gen.resolver.fn, kinds, self.gen.rt_name, names)
+    if filename.startswith("<sct-generated"):      # (a nested def copied as it is: its lines keep their distance)
+        start = self.gen.fdef.lineno
+        checks = {k: (user_line(filename, start)[1] + v[0] - start,) + v[1:] for k, v in checks.items()}
+    return checks
 
 
 def _made_here(body, resolve) -> dict:

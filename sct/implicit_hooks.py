@@ -26,7 +26,7 @@ from .runtime.effects import class_hooks
 # (and those that call a helper's compiled code: checked as its call, sct/stale_reads.py _bind_callees)
 _QUIET_RT = frozenset(("note_outside", "walk_context", "unformatted_outside", "stale_kept", "stale_check",
                        "stale_kept_walk", "stale_kept_hooked", "list_kept", "seed", "guard_holds", "vjp_at",
-                       "vjp_method_at", "vjp_init_at", "globals_kept", "array_operand"))
+                       "vjp_method_at", "vjp_init_at", "globals_kept", "array_operand", "recompute_hooked"))
 # nodes whose use of an operand may run an implicit method of its class
 _USES = (gast.Attribute, gast.Subscript, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call, gast.BoolOp,
          gast.IfExp, gast.FormattedValue, gast.Starred, gast.Dict, gast.Set, gast.AugAssign, gast.For, gast.Slice,

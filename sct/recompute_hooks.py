@@ -34,11 +34,27 @@ def changing_hooks(classes, made_here: bool = False) -> Dict[str, str]:
     makes, which its recomputation makes anew: not its own ``self``): unsure counts as changing."""
     out: Dict[str, str] = {}
     for cls in sorted(classes, key=lambda c: c.__qualname__):
-        for name in sorted(class_hooks(cls)):
+        for name in sorted(class_hooks(cls) - _replayed()):
             if any(_may_change(f, made_here) for f in _hook_functions(cls, name)):
                 label = f"{cls.__name__}.{name}"
                 out[name] = f"{out[name]} or {label}" if name in out else label
     return out
+
+
+def _replayed() -> frozenset:
+    """Hooks sct runs as calls it replays where it recomputes (``layer(x)``'s ``__call__``, an operator of the
+    user's that sct/user_operators.py makes a call, a walk's ``__iter__``/``__next__``: they run once)."""
+    global _REPLAYED
+    if _REPLAYED is None:
+        from .augmented_writes import INPLACE_METHODS
+        from .operand_checks import BINARY_DUNDERS, UNARY_DUNDERS
+        _REPLAYED = frozenset(("__call__", "__iter__", "__next__", *INPLACE_METHODS.values(),
+                               *(d for _, *ds in BINARY_DUNDERS.values() for d in ds),
+                               *(d for _, d in UNARY_DUNDERS.values())))
+    return _REPLAYED
+
+
+_REPLAYED = None
 
 
 def _hook_functions(cls, name: str):
@@ -91,12 +107,18 @@ def _may_change(f, made_here: bool = False) -> bool:
             func = n.func
             if isinstance(func, ast.Attribute) and _root(func) in params:
                 return True     # (self.bump(), self.log.append(v))
-            if isinstance(func, ast.Name) and func.id not in _PURE_BUILTINS and \
+            if isinstance(func, ast.Name) and func.id not in _PURE_BUILTINS and not _builtin_class(func.id) and \
                     any(isinstance(a, ast.Name) and a.id in params for a in n.args):
                 return True     # (helper(self): it may change it)
             if isinstance(func, ast.Name) and func.id in ("setattr", "delattr", "next", "exec", "eval"):
                 return True
     return False
+
+
+def _builtin_class(name: str) -> bool:
+    """A class of Python's own (``AttributeError(name)`` raised, ``dict(self.items)``): it makes a new object."""
+    import builtins
+    return isinstance(getattr(builtins, name, None), type)
 
 
 def _root(n):
@@ -105,13 +127,19 @@ def _root(n):
     return n.id if isinstance(n, ast.Name) else None
 
 
-def implicit_hook_line(body, fn, param_kinds, rt_name: str, names) -> Optional[Tuple[int, str]]:
-    """(line, message) of the first statement of ``body`` that may run implicit code of the user's that changes
-    an object, or None.  ``names``: what the compiler knows of the names (``plain``: whose use runs nothing;
-    ``library``: numpy's, sct's and Python's modules and functions, whose results are no object of the user's;
-    ``helpers``: the user's functions, compiled and replayed, whose uses of what they are given are theirs;
-    ``classes``: name -> the classes of the object it holds, where known; ``made``: name -> the class of the
-    object the function makes and binds to it only there)."""
+def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
+    """id(statement) -> ``(line, ((name, hooks), ...), shown)`` for the statements of ``body`` (those nested in
+    compound ones too; a compound one by its header) that may run implicit code of the user's that changes an
+    object, where a class with such code is within the function's reach (else {}: no check at all).  Each
+    ``name`` is an object the statement may run ``hooks`` (space-separated names) of: checked at run time, on
+    its actual class, before the statement (``rt.recompute_hooked``, in a recomputation only); ``shown``
+    (``Made.__float__``): refused in a recomputation as it is, where the compiler knows the object's class (made
+    in the function) or cannot name the object (an item's, a field's, a name bound in a comprehension).
+    ``names``: what the compiler knows of the names (``plain``: whose use runs nothing; ``library``: numpy's,
+    sct's and Python's modules and functions, whose results are no object of the user's; ``helpers``: the
+    user's functions, compiled and replayed, whose uses of what they are given are theirs; ``classes``: name ->
+    the classes of the object it holds, where known; ``made``: name -> the class of the object the function
+    makes and binds to it only there)."""
     free = {}
     code = getattr(fn, "__code__", None)
     for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
@@ -121,39 +149,55 @@ def implicit_hook_line(body, fn, param_kinds, rt_name: str, names) -> Optional[T
             pass
     hooks = changing_hooks(classes_within_reach(fn, param_kinds, free))
     if not hooks:
-        return None
+        return {}
     plain = names.plain | _array_locals(body, names.plain, names.library)
-    for s in _statements(body):
-        ran = _hooks_run(s, plain, rt_name, hooks, names)
-        if not ran:
-            continue
-        shown = ", ".join(sorted(ran, key=lambda label: label.split(".")[-1].startswith("__"))[:3])
-        return (getattr(s, "lineno", None) or getattr(fn, "__code__", code).co_firstlineno,
-                f"this line may run code of the user's that Python runs implicitly ({shown}: a property, an "
-                f"operator, __index__, __bool__, __len__...) and that changes an object; a later dlgradient "
-                f"differentiates a gradient computed from this code again, so sct recomputes it, which would "
-                f"run that code a second time (Python runs it once). Read the value once in a helper function "
-                f"(it runs once) or before the function and pass it in, or make that code change nothing")
-    return None
+    out: Dict[int, tuple] = {}
+    for key, s, rebound in _statements(body):
+        found = _statement_check(s, plain, rt_name, hooks, names, rebound)
+        if found is not None:
+            out[key] = (getattr(s, "lineno", None) or code.co_firstlineno,) + found
+    return out
 
 
-def _hooks_run(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names) -> list:
-    """The labels of ``hooks`` that statement ``s`` may run: of the classes a name it uses is known to hold,
-    else of all the classes within reach."""
+def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names, rebound: Set[str]):
+    """(((name, hooks), ...), shown) of statement ``s`` (see hook_checks), or None."""
     subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers)
     if subjects is None:
-        return []
-    ran = []
-    for subject in ([None] if subjects is True else subjects):
-        classes = names.classes.get(subject) if subject is not None else None
-        made = names.made.get(subject) if subject is not None else None
-        mine = changing_hooks({made}, True) if made is not None else \
-            hooks if classes is None else changing_hooks(classes)
-        others = plain | (set(subjects) - {subject} if subjects is not True else set())
-        for hook, label in mine.items():
-            if label not in ran and hook_subjects(s, others, rt_name, frozenset((hook,)), names.helpers) is not None:
-                ran.append(label)
-    return ran
+        return None
+    checked, shown = [], []
+    unnamed = subjects is True
+    for subject in () if unnamed else subjects:
+        others = plain | (set(subjects) - {subject})
+        runs = [h for h in hooks if hook_subjects(s, others, rt_name, frozenset((h,)), names.helpers) is not None]
+        made = names.made.get(subject)
+        known = names.classes.get(subject)
+        if made is not None:            # (made anew where recomputed: its own fields are new ones)
+            mine = changing_hooks({made}, True)
+            shown += [mine[h] for h in runs if h in mine and mine[h] not in shown]
+        elif subject in rebound or _conditional(s, subject):
+            shown += [hooks[h] for h in runs if hooks[h] not in shown]
+        elif known is None or any(h in changing_hooks(known) for h in runs):
+            checked.append((subject, " ".join(sorted(runs))))
+    if unnamed:
+        shown += [label for h, label in hooks.items()
+                  if hook_subjects(s, plain, rt_name, frozenset((h,)), names.helpers) is not None]
+    if not checked and not shown:
+        return None
+    shown.sort(key=lambda label: label.split(".")[-1].startswith("__"))
+    return tuple(checked), ", ".join(shown[:3]) if shown else None
+
+
+def _conditional(s, name: str) -> bool:
+    """Whether ``s`` reads ``name`` only where a branch of an ``a if c else b``, a later operand of ``and``/``or``
+    may leave it unread (and maybe unbound there)."""
+    import gast
+    from .ir import walk_nodes
+    for n in walk_nodes(s):
+        parts = [n.body, n.orelse] if isinstance(n, gast.IfExp) else n.values[1:] if isinstance(n, gast.BoolOp) \
+            else []
+        if any(isinstance(m, gast.Name) and m.id == name for p in parts for m in walk_nodes(p)):
+            return True
+    return False
 
 
 def _array_locals(body, plain: Set[str], library: Set[str]) -> Set[str]:
@@ -207,23 +251,29 @@ def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
     return False
 
 
-def _statements(body):
-    """The simple statements of ``body``, compound ones' headers by their test or walked sequence, in order."""
+def _statements(body, rebound=frozenset()):
+    """``(id of the statement, the statement or its header, the names its check may find unbound or rebound
+    since)`` for the simple statements of ``body`` and the headers of compound ones (an if's or a while's test,
+    a for's walked sequence), in order; a while's test reads again the names its body binds."""
     import gast
+    from .ir import walk_nodes
     for s in body:
         if isinstance(s, (gast.If, gast.While)):
-            yield type(s)(test=s.test, body=[], orelse=[], lineno=s.lineno)
-            yield from _statements(s.body)
-            yield from _statements(s.orelse)
+            inner = {n.id for b in s.body + s.orelse for n in walk_nodes(b) if isinstance(n, gast.Name) and
+                     isinstance(n.ctx, (gast.Store, gast.Del))} if isinstance(s, gast.While) else set()
+            yield id(s), type(s)(test=s.test, body=[], orelse=[], lineno=s.lineno), set(rebound) | inner
+            yield from _statements(s.body, rebound)
+            yield from _statements(s.orelse, rebound)
         elif isinstance(s, gast.For):
-            yield gast.For(target=s.target, iter=s.iter, body=[], orelse=[], type_comment=None, lineno=s.lineno)
-            yield from _statements(s.body)
-            yield from _statements(s.orelse)
+            yield id(s), gast.For(target=s.target, iter=s.iter, body=[], orelse=[], type_comment=None,
+                                  lineno=s.lineno), rebound
+            yield from _statements(s.body, rebound)
+            yield from _statements(s.orelse, rebound)
         elif isinstance(s, (gast.With, gast.Try)):
-            yield from _statements(getattr(s, "body", []))
+            yield from _statements(getattr(s, "body", []), rebound)
             for h in getattr(s, "handlers", []):
-                yield from _statements(h.body)
-            yield from _statements(getattr(s, "orelse", []))
-            yield from _statements(getattr(s, "finalbody", []))
+                yield from _statements(h.body, rebound)
+            yield from _statements(getattr(s, "orelse", []), rebound)
+            yield from _statements(getattr(s, "finalbody", []), rebound)
         else:
-            yield s
+            yield id(s), s, rebound
