@@ -165,22 +165,7 @@ class ForwardCode(EmitPass):
     def forward_stmt(self, s, depth: int) -> List:
         key = getattr(self.act, "key_checks", {}).get(id(s))     # a traced key into what may be a dict
         check = [expr_stmt(call(self.rt("constant_key"), [copy.deepcopy(key)]))] if key is not None else []
-        return check + self.hook_check(s) + self.forward_statement(s, depth)      # (sct/key_checks.py)
-
-    def hook_check(self, s) -> List:
-        """``rt.recompute_hooked(...)`` before a statement that may run implicit code of the user's that changes
-        an object (sct/recompute_hooks.py): refused where a second derivative recomputes it."""
-        checks = self.__dict__.get("_hook_checks")
-        if checks is None:
-            checks = self._hook_checks = implicit_hook_checks(self)
-        found = checks.get(id(s))
-        if found is None:
-            return []
-        line, checked, shown = found
-        args = [const(self.gen.filename), const(line),
-                gast.Tuple(elts=[load(name) for name, _ in checked], ctx=gast.Load()),
-                gast.Tuple(elts=[const(hooks) for _, hooks in checked], ctx=gast.Load())]
-        return [expr_stmt(call(self.rt("recompute_hooked"), args + ([const(shown)] if shown else [])))]
+        return check + hook_check(self, s) + self.forward_statement(s, depth)      # (sct/key_checks.py)
 
     def forward_statement(self, s, depth: int) -> List:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -335,6 +320,22 @@ class ForwardCode(EmitPass):
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
+
+
+def hook_check(self, s) -> List:
+    """``rt.recompute_hooked(...)`` before a statement that may run implicit code of the user's that changes
+    an object (sct/recompute_hooks.py): refused where a second derivative recomputes it."""
+    checks = self.__dict__.get("_hook_checks")
+    if checks is None:
+        checks = self._hook_checks = implicit_hook_checks(self)
+    found = checks.get(id(s))
+    if found is None:
+        return []
+    line, checked, shown = found
+    args = [const(self.gen.filename), const(line),
+            gast.Tuple(elts=[load(name) for name, _ in checked], ctx=gast.Load()),
+            gast.Tuple(elts=[const(hooks) for _, hooks in checked], ctx=gast.Load())]
+    return [expr_stmt(call(self.rt("recompute_hooked"), args + ([const(shown)] if shown else [])))]
 
 
 def implicit_hook_checks(self) -> dict:

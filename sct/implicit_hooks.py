@@ -154,12 +154,13 @@ def runs_hook(up, n, hooks) -> bool:
     return bool(hooks)
 
 
-def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), helpers=frozenset()) \
+def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), helpers=frozenset(), inside=False) \
         -> Union[None, bool, Tuple[str, ...]]:
     """What of statement ``s`` may run implicit code (``hooks``: the names of what the classes within reach have;
     ``helpers``: the helpers' compiled code, whose own uses of what they are given are checked there):
     None (nothing), the names of the objects it uses (their classes decide when it runs), or True (an object
-    that is no name: a field's, an item's, a call's result used again, a name bound inside the statement)."""
+    that is no name: a field's, an item's, a call's result used again, a name bound inside the statement;
+    ``inside``: such a name is given as a name, the caller knowing them: ``bound_inside``)."""
     if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
         return None     # (a def runs nothing of its body; its calls are checked as calls)
     parents = {}
@@ -168,7 +169,7 @@ def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), he
             parents[id(c)] = n
     names = []
     for n in walk_nodes(s):
-        if isinstance(n, _BINDS_INSIDE):
+        if isinstance(n, _BINDS_INSIDE) and not inside:
             return True
         up = parents.get(id(n))
         if up is None or not isinstance(up, _USES) or _quiet_call(up, rt_name, plain) or \
@@ -186,6 +187,12 @@ def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), he
                 continue    # (a method's call: the read of its name is what may run code)
             return True
     return tuple(names) if names else None
+
+
+def bound_inside(s) -> Set[str]:
+    """The names a comprehension, a lambda or ``:=`` of statement ``s`` binds."""
+    return {m.id for n in walk_nodes(s) if isinstance(n, _BINDS_INSIDE) for m in walk_nodes(n)
+            if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Param))}
 
 
 def _quiet_call(node, rt_name: str, plain=frozenset()) -> bool:

@@ -18,7 +18,7 @@ import textwrap
 import types
 from typing import Dict, Optional, Set, Tuple
 
-from .implicit_hooks import classes_within_reach, hook_subjects
+from .implicit_hooks import bound_inside, classes_within_reach, hook_subjects
 from .runtime.effects import class_hooks
 from .runtime.origins import library_code
 
@@ -161,14 +161,16 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
 
 def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names, rebound: Set[str]):
     """(((name, hooks), ...), shown) of statement ``s`` (see hook_checks), or None."""
-    subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers)
+    subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers, True)
     if subjects is None:
         return None
     checked, shown = [], []
     unnamed = subjects is True
+    rebound = rebound | bound_inside(s)     # (a comprehension's, a lambda's own names: no object here to check)
     for subject in () if unnamed else subjects:
         others = plain | (set(subjects) - {subject})
-        runs = [h for h in hooks if hook_subjects(s, others, rt_name, frozenset((h,)), names.helpers) is not None]
+        runs = [h for h in hooks if hook_subjects(s, others, rt_name, frozenset((h,)), names.helpers, True)
+                is not None]
         made = names.made.get(subject)
         known = names.classes.get(subject)
         if made is not None:            # (made anew where recomputed: its own fields are new ones)
@@ -180,7 +182,7 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
             checked.append((subject, " ".join(sorted(runs))))
     if unnamed:
         shown += [label for h, label in hooks.items()
-                  if hook_subjects(s, plain, rt_name, frozenset((h,)), names.helpers) is not None]
+                  if hook_subjects(s, plain, rt_name, frozenset((h,)), names.helpers, True) is not None]
     if not checked and not shown:
         return None
     shown.sort(key=lambda label: label.split(".")[-1].startswith("__"))
@@ -236,6 +238,10 @@ def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
         return _array_value(v.left, plain, library) and _array_value(v.right, plain, library)
     if isinstance(v, gast.UnaryOp):
         return _array_value(v.operand, plain, library)
+    if isinstance(v, (gast.Compare, gast.BoolOp, gast.IfExp)):     # (``cond_t = it_pos < n``: of such names)
+        parts = [v.left] + v.comparators if isinstance(v, gast.Compare) else \
+            v.values if isinstance(v, gast.BoolOp) else [v.test, v.body, v.orelse]
+        return all(_array_value(e, plain, library) for e in parts)
     if isinstance(v, (gast.List, gast.Tuple, gast.Set)):      # (a list, a dict of arrays built here)
         return all(_array_value(e, plain, library) for e in v.elts)
     if isinstance(v, gast.Dict):
