@@ -16,6 +16,7 @@ import inspect
 import os
 import textwrap
 import types
+from types import SimpleNamespace
 from typing import Dict, Optional, Set, Tuple
 
 from .implicit_hooks import bound_inside, classes_within_reach, hook_subjects
@@ -151,6 +152,11 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
     if not hooks:
         return {}
     plain = names.plain | _array_locals(body, names.plain, names.library)
+    import gast
+    from .ir import walk_nodes
+    stored = {n.id for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])) if isinstance(n, gast.Name)
+              and isinstance(n.ctx, (gast.Store, gast.Del))}
+    names = SimpleNamespace(**{**vars(names), "classes": {k: v for k, v in names.classes.items() if k not in stored}})
     out: Dict[int, tuple] = {}
     for key, s, rebound in _statements(body):
         found = _statement_check(s, plain, rt_name, hooks, names, rebound)
@@ -166,7 +172,8 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
         return None
     checked, shown = [], []
     unnamed = subjects is True
-    rebound = rebound | bound_inside(s)     # (a comprehension's, a lambda's own names: no object here to check)
+    # (a comprehension's, a lambda's own names, and what a lambda or a generator reads later: no object here)
+    rebound = rebound | bound_inside(s) | _read_later(s)
     for subject in () if unnamed else subjects:
         others = plain | (set(subjects) - {subject})
         runs = [h for h in hooks if hook_subjects(s, others, rt_name, frozenset((h,)), names.helpers, True)
@@ -187,6 +194,15 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
         return None
     shown.sort(key=lambda label: label.split(".")[-1].startswith("__"))
     return tuple(checked), ", ".join(shown[:3]) if shown else None
+
+
+def _read_later(s) -> Set[str]:
+    """The names a lambda's body or a generator expression of ``s`` reads: read when it is called or walked,
+    maybe bound only after ``s``."""
+    import gast
+    from .ir import walk_nodes
+    return {m.id for n in walk_nodes(s) if isinstance(n, (gast.Lambda, gast.GeneratorExp))
+            for m in walk_nodes(n.body if isinstance(n, gast.Lambda) else n) if isinstance(m, gast.Name)}
 
 
 def _conditional(s, name: str) -> bool:

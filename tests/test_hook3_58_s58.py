@@ -252,3 +252,40 @@ def test_counting_property_first_order_exact():
     assert T == [1]
     assert_close(D(y), np.sum(X ** 3))
     assert_close(D(g), 3 * X ** 2)
+
+
+def test_lambda_reading_a_name_bound_later_exact():
+    # (what a lambda reads is read when it is called: nothing is checked where it is made, no NameError)
+    def loss(x):
+        get = lambda: s.rate        # noqa: E731
+        s = SCHEDS[0]
+        y = np.sum(x ** 3) * get()
+        g = dlgradient(y, x, EnableHigherDerivatives=True)
+        z = np.sum(g * g)
+        return z, dlgradient(z, x)
+    z, gz = dlfeval(loss, dlarray(X))
+    want, grad = _z_of_cubes(X)
+    assert_close(D(z), want)
+    assert_close(D(gz), grad)
+
+
+class PureLr:
+    @property
+    def lr(self):
+        return 1.0
+
+
+def loss_argument_rebound(x, s):
+    s = SCHEDS[0]
+    y = np.sum(x ** 3) * s.lr
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    z = np.sum(g * g)
+    return z, dlgradient(z, x)
+
+
+def test_argument_rebound_to_a_counting_object_refused_at_line():
+    # (the argument's kind names a class whose lr changes nothing; the name then holds another object)
+    T[0] = 0
+    with pytest.raises(EvaluationError) as e:
+        dlfeval(loss_argument_rebound, dlarray(X), PureLr())
+    assert f"line {_line_of(loss_argument_rebound, 's.lr')}" in str(e.value)
