@@ -1,13 +1,18 @@
 """Implicit code of the user's (a property, ``__index__``, ``__bool__``, a descriptor's ``__get__``...) in code a
-second derivative recomputes (sct/forward_code.py ``recompute_guard``).
+second derivative recomputes (sct/forward_code.py ``hook_check``).
 
 A second derivative recomputes the code before the inner dlgradient; an explicit call of the user's is replayed
 there (it runs once) and an explicit write into an outside object is refused (sct/recompute_writes.py), but a
 property read or an index ran again, and the outer gradient differentiated its second answer (was: a property
 ``lr`` advancing a global counter gave z 38.25, dz/dx [9, 72] where Python gives 153, [36, 288]; ``x[:CUT]`` with
-a counting ``__index__`` gave [6, 12, 0] where [6, 0, 0], red57c W3).  Where such code may change an object and
-may run in the recomputed code, that code is refused at the line (in a recomputation only, as the explicit
-write is: rt.recompute_guard); code that changes nothing gives the same answer again and runs as it is.
+a counting ``__index__`` gave [6, 12, 0] where [6, 0, 0], red57c W3).  Where a class whose implicit code may
+change an object is within the function's reach, each statement that may run such code on an object gets a check
+before it (``rt.recompute_hooked``) that, in a recomputation only, looks at the actual classes of the objects the
+statement names and refuses at the line where one has such code the statement may run; an object the compiler
+cannot name there (an item's, a field's, a lambda's) is refused in a recomputation as it is.  ``__call__``,
+the operators sct makes calls and a walk's ``__iter__``/``__next__`` are replayed (they run once): not counted.
+(hook2_57 refused the whole recomputation, for every class within reach of any object of an unknown class: 101
+tests of everyday code refused.)
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import os
 import textwrap
 import types
 from types import SimpleNamespace
-from typing import Dict, Optional, Set, Tuple
+from typing import Dict, Set
 
 from .implicit_hooks import bound_inside, classes_within_reach, hook_subjects
 from .runtime.effects import class_hooks
