@@ -14,7 +14,7 @@ from .runtime import registry
 
 from .calls import CallLowering
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, store, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, dotted, load, store, expr_stmt, walk_nodes
 from .analysis import Dependence, leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
@@ -333,7 +333,7 @@ def hook_check(self, s) -> List:
         return []
     line, checked, shown = found
     args = [const(self.gen.filename), const(line),
-            gast.Tuple(elts=[load(name) for name, _ in checked], ctx=gast.Load()),
+            gast.Tuple(elts=[dotted(name) for name, _ in checked], ctx=gast.Load()),     # (``othermod.S``)
             gast.Tuple(elts=[const(hooks) for _, hooks in checked], ctx=gast.Load())]
     return [expr_stmt(call(self.rt("recompute_hooked"), args + ([const(shown)] if shown else [])))]
 
@@ -359,7 +359,7 @@ def implicit_hook_checks(self) -> dict:
         return None if value is Unresolved or value is _MISSING else value
     kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
     names = SimpleNamespace(plain={self.gen.rt_name}, library={self.gen.rt_name}, helpers=set(), classes={},
-                            made={})
+                            made={}, spaces=[], modules=set())
     for p, k in kinds.items():
         if leaf_kind(k) is not None:
             names.plain.add(p)
@@ -377,6 +377,11 @@ def implicit_hook_checks(self) -> dict:
                 names.library.add(n.id)
             elif isinstance(v, types.FunctionType):
                 names.helpers.add(n.id)     # (compiled and replayed: what it runs, it runs once)
+            if isinstance(v, types.ModuleType) and _users_module(v) or \
+                    isinstance(v, types.FunctionType) and not library_code(v):
+                names.spaces.append(vars(v) if isinstance(v, types.ModuleType) else v.__globals__)
+                if isinstance(v, types.ModuleType):
+                    names.modules.add(n.id)
         elif v is not None and n.id not in kinds:
             names.classes[n.id] = {type(v), v} if isinstance(v, type) else {type(v)}
     names.made = _made_here(body, resolve)

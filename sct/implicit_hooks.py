@@ -43,17 +43,17 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
     return frozenset(found)
 
 
-def classes_within_reach(fn, param_kinds, free_values) -> Set[type]:
+def classes_within_reach(fn, param_kinds, free_values, spaces=()) -> Set[type]:
     """The classes (and metaclasses) whose implicit code the function may run: its arguments' kinds, the values
     it reads by a free name and what they hold, the classes and objects of its module (and of a user's module
-    it reads)."""
+    it reads; ``spaces``: more such modules' dicts)."""
     found: Set[type] = set()
     seen: Set[int] = set()
     for kind in (param_kinds or {}).values():
         _kind_classes(kind, 0, found)
     for v in (free_values or {}).values():
         _value_classes(v, 0, seen, found)
-    spaces = [getattr(fn, "__globals__", None)]
+    spaces = [getattr(fn, "__globals__", None), *spaces]
     spaces += [getattr(v, "__globals__", None) for v in (free_values or {}).values()
                if isinstance(v, types.FunctionType)]
     spaces += [vars(v) for v in (free_values or {}).values()       # (``mod.make()``: a user's module's classes)

@@ -145,7 +145,8 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
     sct's and Python's modules and functions, whose results are no object of the user's; ``helpers``: the
     user's functions, compiled and replayed, whose uses of what they are given are theirs; ``classes``: name ->
     the classes of the object it holds, where known; ``made``: name -> the class of the object the function
-    makes and binds to it only there)."""
+    makes and binds to it only there; ``spaces``: the dicts of the user's modules it reads, or whose functions
+    it calls, by a global name)."""
     free = {}
     code = getattr(fn, "__code__", None)
     for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or ()):
@@ -153,7 +154,7 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
             free[name] = cell.cell_contents
         except ValueError:
             pass
-    hooks = changing_hooks(classes_within_reach(fn, param_kinds, free))
+    hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces))
     if not hooks:
         return {}
     plain = names.plain | _array_locals(body, names.plain, names.library)
@@ -172,6 +173,7 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
 
 def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names, rebound: Set[str]):
     """(((name, hooks), ...), shown) of statement ``s`` (see hook_checks), or None."""
+    s = _module_fields(s, names.modules)
     subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers, True)
     if subjects is None:
         return None
@@ -199,6 +201,29 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
         return None
     shown.sort(key=lambda label: label.split(".")[-1].startswith("__"))
     return tuple(checked), ", ".join(shown[:3]) if shown else None
+
+
+def _module_fields(s, modules: Set[str]):
+    """``s`` with each ``mod.S`` of a module of the user's a name ``"mod.S"``: an object checked as a name's
+    (was: read as a library's path, ``othermod.S.lr`` of a counting property ran twice, red57c W3)."""
+    import copy
+    import gast
+    from .ir import walk_nodes
+    if not modules or not any(isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and
+                              n.value.id in modules for n in walk_nodes(s)):
+        return s
+    s = copy.deepcopy(s)
+    for n in walk_nodes(s):
+        for field, value in gast.iter_fields(n):
+            for i, v in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(v, gast.Attribute) and isinstance(v.value, gast.Name) and v.value.id in modules \
+                        and isinstance(v.ctx, gast.Load):
+                    new = gast.Name(id=f"{v.value.id}.{v.attr}", ctx=gast.Load(), annotation=None, type_comment=None)
+                    if isinstance(value, list):
+                        value[i] = new
+                    else:
+                        setattr(n, field, new)
+    return s
 
 
 def _read_later(s) -> Set[str]:

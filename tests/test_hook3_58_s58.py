@@ -289,3 +289,44 @@ def test_argument_rebound_to_a_counting_object_refused_at_line():
     with pytest.raises(EvaluationError) as e:
         dlfeval(loss_argument_rebound, dlarray(X), PureLr())
     assert f"line {_line_of(loss_argument_rebound, 's.lr')}" in str(e.value)
+
+
+def test_counting_property_of_another_module_refused_at_line(tmp_path, monkeypatch):
+    # (a scheduler in a module of the user's, read as ``sched_mod.S.lr`` or through its function ``make()``:
+    # was 38.25 and [9, 72] where Python gives 153 and [36, 288], the getter run twice)
+    import importlib
+    import sys
+    (tmp_path / "sched_mod_s58.py").write_text(
+        "T = [0]\n"
+        "class Sched:\n"
+        "    @property\n"
+        "    def lr(self):\n"
+        "        T[0] += 1\n"
+        "        return 1.0 / T[0]\n"
+        "S = Sched()\n"
+        "def make():\n"
+        "    return S\n")
+    (tmp_path / "loss_mod_s58.py").write_text(
+        "import numpy as np\n"
+        "import sched_mod_s58\n"
+        "from sched_mod_s58 import make\n"
+        "from sct import dlgradient\n"
+        "def by_module(x):\n"
+        "    y = np.sum(x ** 3) * sched_mod_s58.S.lr\n"
+        "    g = dlgradient(y, x, EnableHigherDerivatives=True)\n"
+        "    z = np.sum(g * g)\n"
+        "    return z, dlgradient(z, x)\n"
+        "def by_function(x):\n"
+        "    s = make()\n"
+        "    y = np.sum(x ** 3) * s.lr\n"
+        "    g = dlgradient(y, x, EnableHigherDerivatives=True)\n"
+        "    z = np.sum(g * g)\n"
+        "    return z, dlgradient(z, x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("sched_mod_s58", "loss_mod_s58"):
+        sys.modules.pop(name, None)
+    mod = importlib.import_module("loss_mod_s58")
+    for fn, line in ((mod.by_module, 6), (mod.by_function, 12)):
+        with pytest.raises(EvaluationError) as e:
+            dlfeval(fn, dlarray(X))
+        assert f"line {line}" in str(e.value) and "Sched.lr" in str(e.value)
