@@ -1201,6 +1201,45 @@ def recompute_guard(message, filename, lineno):
         raise EvaluationError(message, filename, lineno)
 
 
+def implicit_hook_message(shown: str) -> str:
+    """The refusal of implicit code of the user's that changes an object, run again where a second derivative
+    recomputes (``shown``: ``Sched.lr``, ``Cut.__index__``...; sct/recompute_hooks.py)."""
+    return (f"this line may run code of the user's that Python runs implicitly ({shown}: a property, __index__, "
+            f"__bool__, __len__, __float__, a descriptor...) and that changes an object; a later dlgradient "
+            f"differentiates a gradient computed from this code again, so sct recomputes it, which would run that "
+            f"code a second time (Python runs it once). Read the value once in a helper function (it runs once) or "
+            f"before the function and pass it in, or make that code change nothing")
+
+
+_CHANGING_HOOKS: dict = {}
+
+
+def recompute_hooked(filename, lineno, objects, hooks, shown=None):
+    """Before a statement of code a second derivative may recompute that may run implicit code of the user's
+    (a property, ``__index__``, ``__bool__``... of ``objects``; ``hooks``: for each, the names of the hooks the
+    statement may run on it, space-separated): nothing in a first run; in a recomputation refused where the
+    actual class of one of them (or the class itself and its metaclass, for a class) has such a hook that may
+    change an object (it would run a second time; was: a counting property ``lr`` gave z 38.25, dz/dx [9, 72]
+    where Python gives 153, [36, 288], red57c W3).  ``shown``: refused in a recomputation as it is (what the
+    compiler could not name)."""
+    if not state().cursors:
+        return
+    ran = [shown] if shown else []
+    for obj, names in zip(objects, hooks):
+        for cls in (type(obj), obj) if isinstance(obj, type) else (type(obj),):
+            changing = _CHANGING_HOOKS.get(cls)
+            if changing is None:
+                from .support import HOOKS
+                changing = HOOKS.changing_hooks(cls) if HOOKS.changing_hooks is not None else \
+                    {h: f"{cls.__name__}.{h}" for h in class_hooks(cls)}
+                if len(_CHANGING_HOOKS) < 4096:
+                    _CHANGING_HOOKS[cls] = changing
+            ran += [changing[h] for h in names.split() if h in changing and changing[h] not in ran]
+    if ran:
+        from .errors import EvaluationError
+        raise EvaluationError(implicit_hook_message(", ".join(ran[:3])), filename, lineno)
+
+
 def recompute_alias_guard(filename, pairs):
     """Before code a second derivative recomputes in which a call sct replays changes an object from
     outside the function (``trainer.set_training(False)``) and other code reads another outside value
@@ -1903,7 +1942,7 @@ def _register():
     dlfun.dropout_mask.__sct_effect__ = True       # a random mask unless given a seed
     nn.attention_dropout_mask.__sct_effect__ = True
     nondifferentiable(effect, maybe_effect, unnamed_call, user_call, shuffled, effect_position, replay_from,
-                      replay_end, recompute_guard, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
+                      replay_end, recompute_guard, recompute_hooked, recompute_alias_guard, targets_kept, walked_iterator, walked_object,
                       stale_kept, stale_check, stale_kept_walk, stale_kept_hooked, list_kept, global_value, set_global,
                       globals_seen_kept)
 

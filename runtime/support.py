@@ -4706,6 +4706,7 @@ class CompilerHooks:
     function_state = None             # a function called through a call site's entry: its captured values noted
     changes_arguments = None          # whether a user function may change its arguments in place
     writes_outside = None             # whether a user function may write into a global's or closure's object
+    changing_hooks = None             # a class's implicit code that may change an object: name -> Class.name
 
 
 HOOKS = CompilerHooks()

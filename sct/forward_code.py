@@ -14,7 +14,7 @@ from .runtime import registry
 
 from .calls import CallLowering
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, load, store, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, dotted, load, store, expr_stmt, walk_nodes
 from .analysis import Dependence, leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
@@ -165,7 +165,7 @@ class ForwardCode(EmitPass):
     def forward_stmt(self, s, depth: int) -> List:
         key = getattr(self.act, "key_checks", {}).get(id(s))     # a traced key into what may be a dict
         check = [expr_stmt(call(self.rt("constant_key"), [copy.deepcopy(key)]))] if key is not None else []
-        return check + self.forward_statement(s, depth)      # (sct/key_checks.py)
+        return check + hook_check(self, s) + self.forward_statement(s, depth)      # (sct/key_checks.py)
 
     def forward_statement(self, s, depth: int) -> List:
         if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name):
@@ -320,6 +320,93 @@ class ForwardCode(EmitPass):
         node.lineno = s.lineno
         post = [self.push(load(n))] if depth > 0 else []
         return [self.gen.line_comment(s.lineno, "")] + pre + [node] + post
+
+
+def hook_check(self, s) -> List:
+    """``rt.recompute_hooked(...)`` before a statement that may run implicit code of the user's that changes
+    an object (sct/recompute_hooks.py): refused where a second derivative recomputes it."""
+    checks = self.__dict__.get("_hook_checks")
+    if checks is None:
+        checks = self._hook_checks = implicit_hook_checks(self)
+    found = checks.get(id(s))
+    if found is None:
+        return []
+    line, checked, shown = found
+    args = [const(self.gen.filename), const(line),
+            gast.Tuple(elts=[dotted(name) for name, _ in checked], ctx=gast.Load()),     # (``othermod.S``)
+            gast.Tuple(elts=[const(hooks) for _, hooks in checked], ctx=gast.Load())]
+    return [expr_stmt(call(self.rt("recompute_hooked"), args + ([const(shown)] if shown else [])))]
+
+
+def implicit_hook_checks(self) -> dict:
+    """id(statement) -> (line, ((name, hooks), ...), shown) for the statements of the function that may run
+    implicit code of the user's that changes an object (sct/recompute_hooks.py hook_checks); {} for generated
+    code differentiated again (it keeps the user's checks)."""
+    import types
+    from .analysis import Unresolved, _MISSING
+    from .implicit_hooks import _users_module
+    from .parse import copied_user_def, user_line
+    from .recompute_hooks import hook_checks
+    from .runtime.effects import class_hooks
+    from .runtime.origins import library_code
+    filename = str(self.gen.filename)
+    if filename.startswith("<sct-generated") and not copied_user_def(self.gen.resolver.fn):
+        return {}
+    body = self.gen.fdef.body
+
+    def resolve(node):
+        value = self.gen.resolver.resolve(node)
+        return None if value is Unresolved or value is _MISSING else value
+    kinds = getattr(getattr(self, "act", None), "kinds", None) or {}
+    names = SimpleNamespace(plain={self.gen.rt_name}, library={self.gen.rt_name}, helpers=set(), classes={},
+                            made={}, spaces=[], modules=set())
+    for p, k in kinds.items():
+        if leaf_kind(k) is not None:
+            names.plain.add(p)
+        elif isinstance(k, tuple) and len(k) > 1 and k[0] == "obj" and isinstance(k[1], type):
+            names.classes[p] = {k[1]}
+    for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+        if not isinstance(n, gast.Name) or not isinstance(n.ctx, gast.Load) or n.id in names.plain:
+            continue
+        v = resolve(gast.Name(id=n.id, ctx=gast.Load(), annotation=None, type_comment=None))
+        if isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
+                isinstance(v, type) and not class_hooks(v) and not class_hooks(type(v)):
+            names.plain.add(n.id)
+            if isinstance(v, types.ModuleType) and not _users_module(v) or \
+                    not isinstance(v, (type, types.ModuleType)) and library_code(v):
+                names.library.add(n.id)
+            elif isinstance(v, types.FunctionType):
+                names.helpers.add(n.id)     # (compiled and replayed: what it runs, it runs once)
+            if isinstance(v, types.ModuleType) and _users_module(v) or \
+                    isinstance(v, types.FunctionType) and not library_code(v):
+                names.spaces.append(vars(v) if isinstance(v, types.ModuleType) else v.__globals__)
+                if isinstance(v, types.ModuleType):
+                    names.modules.add(n.id)
+        elif v is not None and n.id not in kinds:
+            names.classes[n.id] = {type(v), v} if isinstance(v, type) else {type(v)}
+    names.made = _made_here(body, resolve)
+    checks = hook_checks(body, self.gen.resolver.fn, kinds, self.gen.rt_name, names)
+    if filename.startswith("<sct-generated"):      # (a nested def copied as it is: its lines keep their distance)
+        start = self.gen.fdef.lineno
+        checks = {k: (user_line(filename, start)[1] + v[0] - start,) + v[1:] for k, v in checks.items()}
+    return checks
+
+
+def _made_here(body, resolve) -> dict:
+    """name -> the user's class whose object the name is bound to by each of its bindings (``c = C2()``): made
+    anew where the code is recomputed."""
+    from .runtime.origins import library_code
+    made: dict = {}
+    for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
+        for t in ([n.target] if isinstance(n, (gast.AugAssign, gast.For, gast.NamedExpr, gast.comprehension))
+                  else n.targets if isinstance(n, (gast.Assign, gast.Delete)) else []):
+            for m in walk_nodes(t):
+                if isinstance(m, gast.Name):
+                    cls = resolve(n.value.func) if isinstance(n, gast.Assign) and t is m and \
+                        isinstance(n.value, gast.Call) else None
+                    ok = isinstance(cls, type) and not library_code(cls)
+                    made[m.id] = cls if ok and made.get(m.id, cls) is cls else False
+    return {k: v for k, v in made.items() if v is not False}
 
 
 def getattr_test(test, traced: bool):

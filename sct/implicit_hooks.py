@@ -26,7 +26,7 @@ from .runtime.effects import class_hooks
 # (and those that call a helper's compiled code: checked as its call, sct/stale_reads.py _bind_callees)
 _QUIET_RT = frozenset(("note_outside", "walk_context", "unformatted_outside", "stale_kept", "stale_check",
                        "stale_kept_walk", "stale_kept_hooked", "list_kept", "seed", "guard_holds", "vjp_at",
-                       "vjp_method_at", "vjp_init_at", "globals_kept", "array_operand"))
+                       "vjp_method_at", "vjp_init_at", "globals_kept", "array_operand", "recompute_hooked"))
 # nodes whose use of an operand may run an implicit method of its class
 _USES = (gast.Attribute, gast.Subscript, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call, gast.BoolOp,
          gast.IfExp, gast.FormattedValue, gast.Starred, gast.Dict, gast.Set, gast.AugAssign, gast.For, gast.Slice,
@@ -38,12 +38,22 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
     """The names of the implicit code (runtime class_hooks: ``lr``, ``__add__``, ``__getattr__``...) of the user's
     classes within the function's reach; empty where there is none."""
     found: Set[str] = set()
+    for cls in classes_within_reach(fn, param_kinds, free_values):
+        found |= class_hooks(cls)
+    return frozenset(found)
+
+
+def classes_within_reach(fn, param_kinds, free_values, spaces=()) -> Set[type]:
+    """The classes (and metaclasses) whose implicit code the function may run: its arguments' kinds, the values
+    it reads by a free name and what they hold, the classes and objects of its module (and of a user's module
+    it reads; ``spaces``: more such modules' dicts)."""
+    found: Set[type] = set()
     seen: Set[int] = set()
     for kind in (param_kinds or {}).values():
-        _kind_hooks(kind, 0, found)
+        _kind_classes(kind, 0, found)
     for v in (free_values or {}).values():
-        _value_hooks(v, 0, seen, found)
-    spaces = [getattr(fn, "__globals__", None)]
+        _value_classes(v, 0, seen, found)
+    spaces = [getattr(fn, "__globals__", None), *spaces]
     spaces += [getattr(v, "__globals__", None) for v in (free_values or {}).values()
                if isinstance(v, types.FunctionType)]
     spaces += [vars(v) for v in (free_values or {}).values()       # (``mod.make()``: a user's module's classes)
@@ -55,10 +65,10 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
         done.add(id(space))
         for v in list(space.values()):
             if isinstance(v, type):
-                found |= class_hooks(v) | class_hooks(type(v))
+                found |= {v, type(v)}
             elif not isinstance(v, (types.ModuleType, types.FunctionType)):
-                found |= class_hooks(type(v))
-    return frozenset(found)
+                found.add(type(v))
+    return {c for c in found if class_hooks(c)}
 
 
 def _users_module(m) -> bool:
@@ -69,21 +79,21 @@ def _users_module(m) -> bool:
         top not in ("numpy", "sct", "scipy", "builtins")
 
 
-def _kind_hooks(kind, depth: int, found: Set[str]) -> None:
+def _kind_classes(kind, depth: int, found: Set[type]) -> None:
     if isinstance(kind, type):
-        found |= class_hooks(kind)
+        found.add(kind)
     elif isinstance(kind, tuple) and depth < 6:
         for k in kind:
-            _kind_hooks(k, depth + 1, found)
+            _kind_classes(k, depth + 1, found)
 
 
-def _value_hooks(v, depth: int, seen: Set[int], found: Set[str]) -> None:
+def _value_classes(v, depth: int, seen: Set[int], found: Set[type]) -> None:
     if id(v) in seen or depth > 3 or isinstance(v, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
         return
     seen.add(id(v))
-    found |= class_hooks(type(v))
+    found.add(type(v))
     if isinstance(v, type):
-        found |= class_hooks(v)
+        found.add(v)
         return
     if type(v) in (list, tuple, set, frozenset):
         items = list(v)[:64]
@@ -96,7 +106,7 @@ def _value_hooks(v, depth: int, seen: Set[int], found: Set[str]) -> None:
             return
         items = list(fields.values())[:64] if type(fields) is dict else []
     for e in items:
-        _value_hooks(e, depth + 1, seen, found)
+        _value_classes(e, depth + 1, seen, found)
 
 
 _BINARY = {gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.MatMult: "matmul", gast.Div: "truediv",
@@ -144,12 +154,13 @@ def runs_hook(up, n, hooks) -> bool:
     return bool(hooks)
 
 
-def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), helpers=frozenset()) \
+def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), helpers=frozenset(), inside=False) \
         -> Union[None, bool, Tuple[str, ...]]:
     """What of statement ``s`` may run implicit code (``hooks``: the names of what the classes within reach have;
     ``helpers``: the helpers' compiled code, whose own uses of what they are given are checked there):
     None (nothing), the names of the objects it uses (their classes decide when it runs), or True (an object
-    that is no name: a field's, an item's, a call's result used again, a name bound inside the statement)."""
+    that is no name: a field's, an item's, a call's result used again, a name bound inside the statement;
+    ``inside``: such a name is given as a name, the caller knowing them: ``bound_inside``)."""
     if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
         return None     # (a def runs nothing of its body; its calls are checked as calls)
     parents = {}
@@ -158,7 +169,7 @@ def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), he
             parents[id(c)] = n
     names = []
     for n in walk_nodes(s):
-        if isinstance(n, _BINDS_INSIDE):
+        if isinstance(n, _BINDS_INSIDE) and not inside:
             return True
         up = parents.get(id(n))
         if up is None or not isinstance(up, _USES) or _quiet_call(up, rt_name, plain) or \
@@ -176,6 +187,12 @@ def hook_subjects(s, plain: Set[str], rt_name: str, hooks=frozenset(("__",)), he
                 continue    # (a method's call: the read of its name is what may run code)
             return True
     return tuple(names) if names else None
+
+
+def bound_inside(s) -> Set[str]:
+    """The names a comprehension, a lambda or ``:=`` of statement ``s`` binds."""
+    return {m.id for n in walk_nodes(s) if isinstance(n, _BINDS_INSIDE) for m in walk_nodes(n)
+            if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Param))}
 
 
 def _quiet_call(node, rt_name: str, plain=frozenset()) -> bool:

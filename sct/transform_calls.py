@@ -1655,3 +1655,12 @@ _WRITES_OUTSIDE: dict = {}
 
 
 _support.HOOKS.writes_outside = _writes_outside
+
+
+def _changing_hooks(cls) -> dict:
+    """(runtime's rt.recompute_hooked: a class's implicit code that may change an object, sct/recompute_hooks.py)"""
+    from .recompute_hooks import changing_hooks
+    return changing_hooks({cls})
+
+
+_support.HOOKS.changing_hooks = _changing_hooks
