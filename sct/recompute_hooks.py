@@ -17,6 +17,7 @@ tests of everyday code refused.)
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import os
 import textwrap
@@ -87,7 +88,12 @@ def _may_change(f, made_here: bool = False) -> bool:
     from .recompute_writes import written_objects_read
     from .runtime.origins import module_name
     f = inspect.unwrap(f)       # (a slots dataclass's __repr__: reprlib's wrapper of generated code)
-    where = f.__code__.co_filename
+    while isinstance(f, (functools.partial, functools.partialmethod)):
+        f = f.func              # (matplotlib's Figure.figure: a property of a partial; was an internal error)
+    code = getattr(f, "__code__", None)
+    if code is None:            # (a builtin, a callable object: Python's and the libraries' change nothing)
+        return not (library_code(f) or _library(module_name(f)))
+    where = code.co_filename
     if library_code(f) or _library(module_name(f)) or where == "<string>" or "site-packages" in where or \
             where.startswith(_STDLIB):
         return False        # (Python's, a dataclass's generated __repr__/__eq__: they change nothing)

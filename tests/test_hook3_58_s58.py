@@ -8,9 +8,12 @@ counted ``__call__``, operators and iteration (which sct replays): 101 tests of 
 statement that may run such code is checked in the recomputation only, on the classes of its actual objects.
 Values are compared with plain Python, gradients with closed forms and central differences.
 """
+import functools
+
 import numpy as np
 import pytest
 
+import sct
 from sct import dlarray, dlfeval, dlgradient
 from sct.errors import EvaluationError
 from gradcheck import D, assert_close, numerical_gradient
@@ -330,3 +333,30 @@ def test_counting_property_of_another_module_refused_at_line(tmp_path, monkeypat
         with pytest.raises(EvaluationError) as e:
             dlfeval(fn, dlarray(X))
         assert f"line {line}" in str(e.value) and "Sched.lr" in str(e.value)
+
+
+class _PartialProperty:
+    """A property whose getter is a functools.partial (matplotlib's Figure.figure is one)."""
+
+    def get(self, root=False):
+        return 2.0 if root else 1.0
+
+    value = property(functools.partial(get, root=True))
+
+
+PARTIAL_HOLDER = _PartialProperty()
+
+
+def squares_near_a_partial_property(x):
+    y = np.sum(x ** 2) * 1.5
+    return y, dlgradient(y, x)
+
+
+def test_a_property_made_of_a_partial_within_reach():
+    # (was: an internal error, 'functools.partial' object has no attribute '__code__', in every function of a
+    # module or notebook holding such an object: a fresh clone's CI, notebook 01_rosenbrock with matplotlib's fig)
+    x = np.array([1.0, -2.0])
+    y, g = dlfeval(squares_near_a_partial_property, dlarray(x))
+    assert float(sct.extractdata(y)) == pytest.approx(7.5)
+    np.testing.assert_allclose(sct.extractdata(g), 3.0 * x)
+    assert PARTIAL_HOLDER.value == 2.0
