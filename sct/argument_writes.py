@@ -1500,35 +1500,14 @@ _AN_INT = gast.Constant(value=0, kind=None)
 
 
 def _range_counters(facts) -> frozenset:
-    """The names of ``facts.fdef`` bound otherwise than by ``name = value`` only as the target of ``for name in
-    range(...)`` (Python's range): ints (``acc = acc + float(s) * (i + 1)`` was not known, a Python float
+    """The names of ``facts.fdef`` bound only as the target of ``for name in range(...)`` (Python's range,
+    the activity's ``range_counters``): ints (``acc = acc + float(s) * (i + 1)`` was not known, a Python float
     accumulated in a loop came back as a 1x1 dlarray, red58a W1)."""
-    found = getattr(facts, "_sct_range_counters", None)
-    if found is not None:
-        return found
+    act = getattr(facts, "activity", None)
     fdef = getattr(facts, "fdef", None)
-    counters, others = set(), set()
-    targets = {}
-    for n in walk_nodes(fdef) if fdef is not None else ():
-        if isinstance(n, gast.For) and isinstance(n.target, gast.Name) and isinstance(n.iter, gast.Call) and \
-                isinstance(n.iter.func, gast.Name) and n.iter.func.id == "range" and \
-                facts.activity.call_info(n.iter).obj is range:
-            targets[id(n.target)] = n.target.id
-    for n in walk_nodes(fdef) if fdef is not None else ():
-        if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
-            targets.setdefault(id(n.targets[0]), None)
-    for n in walk_nodes(fdef) if fdef is not None else ():
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
-            if targets.get(id(n)) == n.id:
-                counters.add(n.id)
-            elif id(n) not in targets:
-                others.add(n.id)
-    found = frozenset(counters - others)
-    try:
-        facts._sct_range_counters = found
-    except AttributeError:
-        pass
-    return found
+    if fdef is None or getattr(act, "fdef", None) is not fdef or not hasattr(act, "range_counters"):
+        return frozenset()
+    return frozenset(act.range_counters())
 
 
 def name_bindings(fdef) -> Dict[str, list]:
