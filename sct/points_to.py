@@ -368,6 +368,7 @@ class _Values:
         self.bare_instance_sites: Set = set()  # of those, ``Acc()`` given nothing: it holds what is stored seen
         self.library_sites: Set = set()        # sites making random generators (_NEW_LIBRARY_OBJECTS)
         self.seq_sites: Set = set()            # allocation sites known to make lists or tuples
+        self.list_sites: Set = set()           # those of list displays ``[a, b]`` (an index of them copies)
         self.map_sites: Set = set()            # allocation sites known to make dicts
         self.gradient_sites: Set = set()       # dlgradient(y, p) of a structure, and its items (to any depth)
         self.positional: Dict = {}             # dlgradient(y, p, q)'s site -> the items of each x's gradient
@@ -556,10 +557,11 @@ class _Values:
         index = self.names(state, value.slice) if isinstance(value.slice, gast.Name) else None
         arrays = base and all(o != EXT and (o[0] != "arg" or self.kinds.get(o[1], (None,))[:1] in (("dl",), ("nd",)))
                               and (o[0] == "arg" or o[1] in self.array_sites) for o in base)
-        if arrays and (index and all(o[0] in ("new", "old") and o[1] in self.array_sites | self.seq_sites
+        if arrays and (index and all(o[0] in ("new", "old") and o[1] in self.array_sites | self.list_sites
                                      for o in index) or isinstance(value.slice, gast.List)):
-            # x[idx], x[mask], x[[0, 1]] of an array (an index array or list): a new array (a copy; a list
-            # was taken for a view, a later write into x refused, red58a F3)
+            # x[idx], x[mask], x[[0, 1]] of an array (an index array or a list display): a new array (a copy; the
+            # list was taken for a view, a later write into x refused, red58a F3).  Not a tuple: x[t] of a tuple t
+            # is basic indexing, a view (x[(0,)] a row; taken for a copy, it gave 4.9 where Python gives 9.4)
             self.array_sites.add(site)
             return self.fresh(state, site)
         if isinstance(value.slice, gast.Slice) and base and all(self.is_sequence(o) for o in base):
@@ -596,6 +598,8 @@ class _Values:
     def _literal_objects(self, state: State, value, site) -> FrozenSet:
         """``(a, b)``, ``[a, b]``, ``{"k": a}``: a new container holding the items."""
         (self.map_sites if isinstance(value, gast.Dict) else self.seq_sites).add(site)
+        if isinstance(value, gast.List):
+            self.list_sites.add(site)
         objs = frozenset()
         for v in (value.values if isinstance(value, gast.Dict) else value.elts):
             item = self.names(state, v)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sct
-from sct import EvaluationError, dlarray, dlfeval, dlgradient
+from sct import CompileError, EvaluationError, dlarray, dlfeval, dlgradient
 from gradcheck import assert_close, numerical_gradient
 
 
@@ -93,3 +93,17 @@ def test_a_list_index_copies_so_a_later_write_is_accepted():
     loss, g = dlfeval(fancy_copy_then_write, dlarray(X))
     assert float(sct.extractdata(loss)) == pytest.approx(plain(X), rel=1e-12)
     assert_close(sct.extractdata(g), numerical_gradient(plain, [X], 0), rtol=1e-6, atol=1e-8)
+
+
+def tuple_index_then_write(X):
+    Y = X * 1.0
+    t = (0,)
+    r = Y[t]                   # (a tuple index is basic indexing: r is a view of Y's row 0)
+    Y[0, 0] = 5.0
+    loss = np.sum(r * np.array([1.0, 2.0])) + np.sum(Y)
+    return loss, dlgradient(loss, X)
+
+
+def test_a_tuple_index_is_still_a_view():
+    with pytest.raises((CompileError, EvaluationError), match="view"):
+        dlfeval(tuple_index_then_write, dlarray(np.array([[0.5, -0.3], [0.2, 0.1]])))
