@@ -14,7 +14,7 @@ from .runtime import registry
 
 from .calls import CallLowering
 from .generation import EmitPass, Generation
-from .ir import assign, attr, call, const, dotted, load, store, expr_stmt, walk_nodes
+from .ir import assign, attr, call, const, dotted, load, store, expr_stmt, shared_fact, walk_nodes
 from .analysis import Dependence, leaf_kind
 from .plans import CallKind, Mode
 from .templates import _function, _is_comment
@@ -527,7 +527,7 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
             value.func.value.id == rt_name or str(filename).startswith("<sct-generated"):
         return          # (generated code differentiated again: the user's code it was made from was checked)
     given = list(value.args) + [k.value for k in value.keywords]
-    named = {n.name: n for n in walk_nodes(act.fdef) if isinstance(n, gast.FunctionDef) and n is not act.fdef}
+    named = shared_fact(act.fdef, "local_defs", _local_defs)
 
     def testing(node) -> bool:
         if not isinstance(node, (gast.Name, gast.Attribute)):
@@ -548,6 +548,11 @@ def check_callbacks(act, value: gast.Call, fail, filename: str, rt_name: str, ca
                  f"computed from dlfeval's dlarrays, which are dlarrays in plain Python where sct holds their data "
                  f"(numpy arrays): the test would answer otherwise; test isinstance(v, (np.ndarray, sct.dlarray)) "
                  f"(True for both), or its shape or ndim", f"{name} (a function testing types)")
+
+
+def _local_defs(fdef) -> dict:
+    """The functions defined inside ``fdef`` (at any depth) by name."""
+    return {n.name: n for n in walk_nodes(fdef) if isinstance(n, gast.FunctionDef) and n is not fdef}
 
 
 def _argument_word(act, node, depth: int) -> str:

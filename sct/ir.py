@@ -295,14 +295,14 @@ def shared_walks(root):
     if key in _SHARED:          # (already open for it further out)
         yield
         return
-    entry = _SHARED[key] = [root, None, None]
+    entry = _SHARED[key] = [root, None, None, {}]
     try:
         yield
     finally:
         if _SHARED.get(key) is entry:
             del _SHARED[key]
         else:               # (stop_sharing: walked as always since)
-            entry = [root, None, None]
+            entry = [root, None, None, {}]
     if _CHECK_SHARED:       # (and at the end: the tree the passes inside read is the tree still)
         for slot, walk in ((1, _walk_nodes), (2, _walk_no_defs)):
             if entry[slot] is not None:
@@ -324,6 +324,26 @@ def tree_changed(root) -> None:
     entry = _SHARED.get(id(root))
     if entry is not None and entry[0] is root:
         entry[1] = entry[2] = None
+        entry[3].clear()
+
+
+def shared_fact(root, key: str, compute):
+    """``compute(root)``, computed once inside ``shared_walks(root)`` while its tree is unchanged (a fact of
+    the whole function that a pass asks for once per statement: computed again after ``tree_changed``) and
+    every time outside one.  The value is shared: a caller reads it, never changes it."""
+    if _SHARED:
+        entry = _SHARED.get(id(root))
+        if entry is not None and entry[0] is root:
+            facts = entry[3]
+            if key in facts:
+                found = facts[key]
+                if _CHECK_SHARED and found != compute(root):
+                    raise AssertionError(f"sct.ir.shared_fact: {key!r} of {getattr(root, 'name', root)!r} "
+                                         "changed inside a shared walk")
+                return found
+            found = facts[key] = compute(root)
+            return found
+    return compute(root)
 
 
 def _shared_walk(entry, slot: int, walk, node):

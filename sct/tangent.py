@@ -28,7 +28,7 @@ from .runtime import registry
 
 from .analysis import OPERATORS, Activity, CallInfo, bind_arguments, leaf_kind, starred_op_refusal, starred_unbound
 from .errors import CompileError
-from .ir import assign, attr, call, const, load, loaded_names, store, walk_nodes
+from .ir import assign, attr, call, const, load, loaded_names, store, tree_changed, walk_nodes
 from .naming import Namer
 from .plans import CallKind
 from .forward_code import check_callbacks, getattr_test, plain_call_check, text_operands, type_test
@@ -143,6 +143,14 @@ class TangentTransformer:
         return checks + self._assignment(s, t, value)
 
     def _assignment(self, s: gast.Assign, t: str, value) -> List:
+        before = s.value
+        try:
+            return self._assignment_of(s, t, value)
+        finally:
+            if s.value is not before:       # (the user's statement rewritten in place: sct.ir.shared_walks
+                tree_changed(self.act.fdef)  # of the function walk it again; was a stale walk)
+
+    def _assignment_of(self, s: gast.Assign, t: str, value) -> List:
         if isinstance(value, gast.Attribute) and value.attr in registry.STOP_ATTRIBUTES and \
                 isinstance(value.value, gast.Name) and value.value.id in self.act.active and \
                 not self.act.user_field(value):
