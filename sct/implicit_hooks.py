@@ -19,7 +19,7 @@ from typing import Optional, Set, Tuple, Union
 
 import gast
 
-from .ir import walk_nodes
+from .ir import bound_only_to, walk_nodes
 from .runtime.effects import class_hooks
 
 # runtime functions that only note what generated code holds (they run no code of the user's)
@@ -225,15 +225,7 @@ def plain_locals(fwd, plain: Set[str], rt_name: str) -> Set[str]:
         else:
             for t in _stores(n):
                 bindings[t].append(None)
-    known = {name for name, values in bindings.items() if values and None not in values}
-    changed = True
-    while changed:         # (the largest such set: ``n_i = n_i + 1`` reads itself)
-        changed = False
-        for name in list(known):
-            if not all(_plain_value(v, plain | known, rt_name) for v in bindings[name]):
-                known.discard(name)
-                changed = True
-    return known
+    return bound_only_to(bindings, set(), lambda v, names: _plain_value(v, plain | names, rt_name))
 
 
 def _stores(n):

@@ -513,6 +513,22 @@ def name_summary(node) -> Tuple[List[str], Set[str], Set[str]]:
     return out, stores, ids
 
 
+def bound_only_to(bindings: Dict[str, list], plain: Set[str], value_ok) -> Set[str]:
+    """The largest set of names (not in ``plain``) each bound only to values that ``value_ok(value, names)``
+    accepts, ``names`` being ``plain`` and the set itself (``n = n + 1`` reads its own name); ``bindings``: each
+    name's bound values, None for a binding whose value is not known (a tuple's target, an ``+=``).  A
+    function's locals that hold no object of the user's (sct/implicit_hooks.py, sct/recompute_hooks.py)."""
+    known = {name for name, values in bindings.items() if values and None not in values} - plain
+    changed = True
+    while changed:
+        changed = False
+        for name in list(known):
+            if not all(value_ok(v, plain | known) for v in bindings[name]):
+                known.discard(name)
+                changed = True
+    return known
+
+
 def root_name(node) -> Optional[str]:
     """The name an attribute or item chain starts from (``x``, ``p["w"]``, ``net.W``, ``m.a["k"]``), or None."""
     while isinstance(node, (gast.Subscript, gast.Attribute)):

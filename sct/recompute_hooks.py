@@ -259,7 +259,7 @@ def _array_locals(body, plain: Set[str], library: Set[str]) -> Set[str]:
     dlgradient(y, x)``) or arithmetic of such names: no object of the user's (the arguments of those calls are
     the statement's own uses)."""
     import gast
-    from .ir import walk_nodes
+    from .ir import bound_only_to, walk_nodes
     bindings: Dict[str, list] = {}
     for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])):
         if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
@@ -269,15 +269,7 @@ def _array_locals(body, plain: Set[str], library: Set[str]) -> Set[str]:
                                                   gast.NamedExpr, gast.comprehension, gast.AnnAssign)) else ():
             if isinstance(m, gast.Name) and isinstance(m.ctx, (gast.Store, gast.Del)):
                 bindings.setdefault(m.id, []).append(None)
-    known = set(bindings) - plain
-    changed = True
-    while changed:
-        changed = False
-        for name in list(known):
-            if not all(_array_value(v, plain | known, library) for v in bindings[name]):
-                known.discard(name)
-                changed = True
-    return known
+    return bound_only_to(bindings, plain, lambda v, names: _array_value(v, names, library))
 
 
 def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
