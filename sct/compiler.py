@@ -43,7 +43,7 @@ from .ir import BY_NAME, call, child_nodes, fields_read, shared_walks, tree_chan
 from .unroll import NotUnrolled, known_param, site_line_of, unroll_loops_around
 from .dlupdates import dlupdate_line_of, rewrite_dlupdates
 from .naming import Namer, names_in
-from .implicit_hooks import index_parameters
+from .implicit_hooks import index_parameters, plain_parameters
 from .normalize import Normalizer
 from .normalize_stmts import check_entered_values
 from .normalize_try import check_raised_values
@@ -612,6 +612,7 @@ def _compile_function(fn, kinds: Sequence, mode: str, active_mask: Optional[Sequ
     normalizer = Normalizer(fdef, filename, namer, rt_name, partials)
     normalizer.keywords_reach = called or mode != "entry"     # (dlfeval's function: its **kwargs checked empty)
     normalizer.index_parameters = index_parameters(fdef, kinds)                 # sct/implicit_hooks.py
+    normalizer.plain_parameters = plain_parameters(fdef, kinds)                 # sct/implicit_hooks.py
     fdef = normalizer.run()                                                     # sct/normalize.py, sct/partials.py
     fdef.sct_user_names = user_names
     methods: list = []
@@ -1318,6 +1319,7 @@ def _mutations(fdef, resolver: Resolver, sig: _Signature, alias_mode: str, owned
         if alias_mode == "entry" and not trusted and \
                 detach_log_numbers(fdef, first, getattr(resolver, "globals", None) or {}, resolver.locals, rt_name):
             # (float(y) kept only in a logger's fields: Python's number, no derivative; sct/log_numbers.py)
+            tree_changed(fdef)      # (the tree rewritten: the activity walks it again, not the walk before)
             first = Activity(fdef, resolver, sig.param_kinds, sig.active, sig.complex_, filename)
         first_tree = (tree_fingerprint(fdef), frozenset(resolver.locals))
         use_custom_backwards(fdef, first, rt_name, resolver)

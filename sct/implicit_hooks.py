@@ -265,6 +265,34 @@ def _plain_value(v, plain: Set[str], rt_name: str) -> bool:
 _PLAIN_RT = frozenset(("scalar_elements", "as_sequence"))
 
 
+def plain_parameters(fdef, kinds) -> Set[str]:
+    """The parameters given plain data (arrays, dlarrays, numbers, strings, lists, tuples and dicts of such) and
+    never bound again: reading their items, fields or operators runs no code of the user's, so one statement's
+    repeated ``x[0]``, ``x.T`` or ``x * w`` of them is computed once (sct/normalize_exprs.py ``atom``); any other
+    object's may run a property's getter, ``__getitem__`` or an operator each time Python reads it."""
+    params = [a.id for a in fdef.args.args if isinstance(a, gast.Name)]
+    stored = {n.id for n in walk_nodes(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del))}
+    return {name for name, kind in zip(params, tuple(kinds or ())) if name not in stored and _plain_kind(kind, 0)}
+
+
+_PLAIN_CONSTANTS = (bool, str, bytes, type(None), slice, range)
+
+
+def _plain_kind(kind, depth: int) -> bool:
+    if not isinstance(kind, tuple) or not kind or depth > 8:
+        return False
+    tag = kind[0]
+    if tag in ("dl", "nd", "num"):
+        return True
+    if tag == "const":
+        return len(kind) > 1 and kind[1] in _PLAIN_CONSTANTS
+    if tag == "seq" and len(kind) > 2 and kind[1] in (list, tuple):
+        return all(_plain_kind(k, depth + 1) for k in kind[2])
+    if tag == "map" and len(kind) > 2 and kind[1] is dict:
+        return all(_plain_kind(k, depth + 1) for _, k in kind[2])
+    return False
+
+
 def index_parameters(fdef, kinds) -> Set[str]:
     """The parameters given an object of a class with an ``__index__`` of the user's and never bound again: an
     index or a slice's bound they are read as their integer once, where Python reads it (was: ``x[:cut]`` ran

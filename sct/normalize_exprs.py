@@ -106,7 +106,7 @@ class Expressions:
             rhs.sct_unpack = node.sct_unpack     # an unpacking's read (sct/unpack_objects.py)
         key = None
         if isinstance(rhs, (gast.Subscript, gast.Attribute, gast.BinOp, gast.UnaryOp, gast.Compare)) and \
-                not any(isinstance(n, gast.Call) for n in walk_nodes(rhs)):
+                self._plain_operands(rhs):
             key = (id(out), node_key(rhs))        # equal where gast.dump's strings are
             if key in self.computed:
                 return load(self.computed[key])
@@ -115,6 +115,22 @@ class Expressions:
         if key is not None:
             self.computed[key] = name
         return load(name)
+
+    def _plain_operands(self, rhs) -> bool:
+        """Whether ``rhs`` reads only the plain data of parameters (sct/implicit_hooks.py plain_parameters) and
+        of this statement's values computed once from them, and calls nothing: reading it again gives the same
+        value and runs nothing, so the statement's repeated ``x[0]`` is computed once.  Another object's field,
+        item or operator may run code of the user's (a property's getter counting its reads, ``__getitem__``,
+        ``__mul__``) each time Python reads it: read as often as Python does (was: ``s.lr * s.lr`` read once,
+        the property's second value lost: 5 where Python gives 10)."""
+        plain = getattr(self, "plain_parameters", ())
+        if not plain:
+            return False
+        held = set(self.computed.values())
+        for n in walk_nodes(rhs):
+            if isinstance(n, gast.Call) or isinstance(n, gast.Name) and n.id not in plain and n.id not in held:
+                return False
+        return True
 
     def temp_name(self, node, hint: str) -> str:
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):

@@ -25,7 +25,7 @@ from .errors import CompileError
 from .none_branches import folded_copy
 from .logged_values import detach_logged, logged_number, number_source, why_not_logged
 from .dead_fields import dead_end_field, field_as_python
-from .ir import BY_NAME, const, def_own_names, fields_read, loaded_names, pattern_captures, walk_no_defs, walk_nodes
+from .ir import BY_NAME, const, def_own_names, fields_read, loaded_names, pattern_captures, tree_changed, walk_no_defs, walk_nodes
 from .plans import CallKind
 from .runtime import registry
 from .kinds import _holds_traced, child_kind, kind_traced, leaf_kind
@@ -45,8 +45,10 @@ def check_writes(fdef, resolver, mode, param_kinds, owned_params, activity, file
     force = check.run()
     for s, node in check.logged:        # (after the walk over the statements: one is added before each)
         detach_logged(fdef, s, node, rt_name)
+        tree_changed(fdef)              # (sct.ir.shared_walks: the next walk walks it again)
     for s, python_type in check.kept_fields:
         field_as_python(fdef, s, python_type, rt_name)
+        tree_changed(fdef)
     return force
 
 
