@@ -43,10 +43,10 @@ def hooks_within_reach(fn, param_kinds, free_values) -> frozenset:
     return frozenset(found)
 
 
-def classes_within_reach(fn, param_kinds, free_values, spaces=()) -> Set[type]:
+def classes_within_reach(fn, param_kinds, free_values, spaces=(), keep=class_hooks) -> Set[type]:
     """The classes (and metaclasses) whose implicit code the function may run: its arguments' kinds, the values
     it reads by a free name and what they hold, the classes and objects of its module (and of a user's module
-    it reads; ``spaces``: more such modules' dicts)."""
+    it reads; ``spaces``: more such modules' dicts); those that ``keep`` (default: that have such code)."""
     found: Set[type] = set()
     seen: Set[int] = set()
     for kind in (param_kinds or {}).values():
@@ -68,7 +68,7 @@ def classes_within_reach(fn, param_kinds, free_values, spaces=()) -> Set[type]:
                 found |= {v, type(v)}
             elif not isinstance(v, (types.ModuleType, types.FunctionType)):
                 found.add(type(v))
-    return {c for c in found if class_hooks(c)}
+    return {c for c in found if keep(c)}
 
 
 def _users_module(m) -> bool:

@@ -38,14 +38,33 @@ _PURE_BUILTINS = frozenset(("len", "float", "int", "abs", "min", "max", "isinsta
 def changing_hooks(classes, made_here: bool = False) -> Dict[str, str]:
     """hook name -> ``Class.name`` (``A.lr or B.lr``) for the implicit code of ``classes`` that may change an
     object (its own ``self``, an argument, a global's or a closure's; ``made_here``: an object the function
-    makes, which its recomputation makes anew: not its own ``self``): unsure counts as changing."""
+    makes, which its recomputation makes anew: not its own ``self``): unsure counts as changing.  A context
+    manager's ``__enter__``/``__exit__`` too (a ``with`` statement's header runs them)."""
     out: Dict[str, str] = {}
     for cls in sorted(classes, key=lambda c: c.__qualname__):
-        for name in sorted(class_hooks(cls) - _replayed()):
+        for name in sorted((class_hooks(cls) | context_hooks(cls)) - _replayed()):
             if any(_may_change(f, made_here) for f in _hook_functions(cls, name)):
                 label = f"{cls.__name__}.{name}"
                 out[name] = f"{out[name]} or {label}" if name in out else label
     return out
+
+
+_CONTEXT = ("__enter__", "__exit__")
+
+
+def context_hooks(cls) -> frozenset:
+    """The context manager methods (``__enter__``, ``__exit__``) of the user's that ``cls`` has: a ``with`` of
+    its object runs them (runtime class_hooks leaves them out: the stale-read checks follow a with statement on
+    their own, sct/stale_reads.py)."""
+    found = []
+    for name in _CONTEXT:
+        for k in getattr(cls, "__mro__", ()):
+            v = vars(k).get(name)
+            if v is not None:
+                if isinstance(v, types.FunctionType) and not library_code(k):
+                    found.append(name)
+                break
+    return frozenset(found)
 
 
 def _replayed() -> frozenset:
@@ -160,9 +179,11 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
             free[name] = cell.cell_contents
         except ValueError:
             pass
-    hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces))
+    hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces,
+                                                lambda c: class_hooks(c) or context_hooks(c)))
     if not hooks:
         return {}
+    others = {h: label for h, label in hooks.items() if h not in _CONTEXT}     # (what a with's header runs only)
     plain = names.plain | _array_locals(body, names.plain, names.library)
     import gast
     from .ir import walk_nodes
@@ -171,7 +192,8 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
     names = SimpleNamespace(**{**vars(names), "classes": {k: v for k, v in names.classes.items() if k not in stored}})
     out: Dict[int, tuple] = {}
     for key, s, rebound in _statements(body):
-        found = _statement_check(s, plain, rt_name, hooks, names, rebound)
+        used = hooks if isinstance(s, gast.With) else others
+        found = _statement_check(s, plain, rt_name, used, names, rebound) if used else None
         if found is not None:
             out[key] = (getattr(s, "lineno", None) or code.co_firstlineno,) + found
     return out
@@ -304,7 +326,7 @@ def _array_value(v, plain: Set[str], library: Set[str]) -> bool:
 def _statements(body, rebound=frozenset()):
     """``(id of the statement, the statement or its header, the names its check may find unbound or rebound
     since)`` for the simple statements of ``body`` and the headers of compound ones (an if's or a while's test,
-    a for's walked sequence), in order; a while's test reads again the names its body binds."""
+    a for's walked sequence, a with's context managers), in order; a while's test reads again the names its body binds."""
     import gast
     from .ir import walk_nodes
     for s in body:
@@ -320,6 +342,8 @@ def _statements(body, rebound=frozenset()):
             yield from _statements(s.body, rebound)
             yield from _statements(s.orelse, rebound)
         elif isinstance(s, (gast.With, gast.Try)):
+            if isinstance(s, gast.With):    # (its header: the context manager's __enter__ and __exit__ run)
+                yield id(s), gast.With(items=s.items, body=[], type_comment=None, lineno=s.lineno), rebound
             yield from _statements(getattr(s, "body", []), rebound)
             for h in getattr(s, "handlers", []):
                 yield from _statements(h.body, rebound)
