@@ -1390,6 +1390,15 @@ def walked_object(obj, items) -> None:
         if s.depth > 0:
             s.walks.setdefault(id(obj), (obj, []))[1].append(tuple(items))
         return
+    from .support import HOOKS
+    changing = HOOKS.walk_changes(type(obj)) if HOOKS.walk_changes is not None else None
+    if changing:
+        from .errors import SctError
+        raise SctError(
+            f"iterating this {type(obj).__name__} runs {changing}, which changes an object, and sct recomputes "
+            f"the loop before a dlgradient that a later dlgradient differentiates again: it ran a second time "
+            f"(Python runs it once), and the recomputed values would not be Python's. Make the list of its items "
+            f"before dlfeval (list(...) of it) and pass that, or make the walk change nothing")
     seen = s.walks.get(id(obj))
     if seen is None or seen[0] is not obj or any(_same_items(items, walk) for walk in seen[1]):
         return

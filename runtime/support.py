@@ -4707,6 +4707,7 @@ class CompilerHooks:
     changes_arguments = None          # whether a user function may change its arguments in place
     writes_outside = None             # whether a user function may write into a global's or closure's object
     changing_hooks = None             # a class's implicit code that may change an object: name -> Class.name
+    walk_changes = None               # a class's __iter__/__next__/__len__/__getitem__ that may change one: its label
 
 
 HOOKS = CompilerHooks()

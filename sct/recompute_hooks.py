@@ -67,6 +67,16 @@ def context_hooks(cls) -> frozenset:
     return frozenset(found)
 
 
+def walk_changes(cls):
+    """``Class.__iter__`` (or ``__next__``, ``__len__``, ``__getitem__``): the first method of the walk protocol of
+    ``cls`` that is the user's and may change an object, else None.  A loop's walk of such an object runs it again
+    where a second derivative recomputes the loop (runtime/effects.py walked_object refuses it there)."""
+    for name in ("__iter__", "__next__", "__len__", "__getitem__"):
+        if any(_may_change(f) for f in _hook_functions(cls, name)):
+            return f"{cls.__name__}.{name}"
+    return None
+
+
 def _replayed() -> frozenset:
     """Hooks sct runs as calls it replays where it recomputes (``layer(x)``'s ``__call__``, an operator of the
     user's that sct/user_operators.py makes a call, a walk's ``__iter__``/``__next__``: they run once)."""
@@ -125,25 +135,53 @@ def _may_change(f, made_here: bool = False) -> bool:
     local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     params = {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
               for a in n.posonlyargs + n.args + n.kwonlyargs + [n.vararg, n.kwarg] if a is not None}
+    # (a local bound to anything but a new value, ``c = self.cfg``, may be an object from outside: not the hook's own)
+    aliases = {t.id for n in ast.walk(tree) for targets, value in [_binding(n)] if not _new_value(value)
+               for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
     args = tree.body[0].args if tree.body and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
         else None
     own = (args.posonlyargs + args.args)[0].arg if made_here and args and args.posonlyargs + args.args else None
     for n in ast.walk(tree):
         if isinstance(n, (ast.Global, ast.Nonlocal)):
             return True
-        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)) and \
-                _root(n) not in (local - params) | {own}:
-            return True         # (self.n += 1, T[0] = ...: an object from outside the hook's code)
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            root = _root(n)
+            if root in local - params - aliases:
+                continue        # (a new object of the hook's own: ``d = {}; d["k"] = 1``)
+            if root == own and isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+                continue        # (``self.n += 1`` of an object the function makes: made anew where recomputed)
+            return True         # (self.n += 1, T[0] = ..., self.cfg["n"] += 1: an object from outside the hook's code)
         if isinstance(n, ast.Call):
             func = n.func
-            if isinstance(func, ast.Attribute) and _root(func) in params:
-                return True     # (self.bump(), self.log.append(v))
+            if isinstance(func, ast.Attribute) and _root(func) in params | aliases:
+                return True     # (self.bump(), self.log.append(v), c = self.log; c.append(v))
             if isinstance(func, ast.Name) and func.id not in _PURE_BUILTINS and not _builtin_class(func.id) and \
                     any(isinstance(a, ast.Name) and a.id in params for a in n.args):
                 return True     # (helper(self): it may change it)
             if isinstance(func, ast.Name) and func.id in ("setattr", "delattr", "next", "exec", "eval"):
                 return True
     return False
+
+
+def _binding(n):
+    """(targets, value) of a binding node of a hook's code, else ((), None)."""
+    if isinstance(n, ast.Assign):
+        return n.targets, n.value
+    if isinstance(n, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+        return [n.target], n.value
+    if isinstance(n, (ast.For, ast.comprehension)):
+        return [n.target], n.iter
+    if isinstance(n, ast.withitem) and n.optional_vars is not None:
+        return [n.optional_vars], n.context_expr
+    return (), None
+
+
+def _new_value(v) -> bool:
+    """A value that is surely a new object (a literal, a display, a comprehension, ``dict()``)."""
+    return v is None or isinstance(v, (ast.Constant, ast.List, ast.Dict, ast.Set, ast.Tuple, ast.ListComp,
+                                       ast.DictComp, ast.SetComp, ast.JoinedStr)) or \
+        isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("dict", "list", "set") and \
+        not v.args and not v.keywords
 
 
 def _builtin_class(name: str) -> bool:
@@ -179,6 +217,9 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
             free[name] = cell.cell_contents
         except ValueError:
             pass
+    spaces = [free, getattr(fn, "__globals__", {}), vars(__import__("builtins"))]
+    names = SimpleNamespace(**{**vars(names), "resolve": lambda name: next(
+        (space[name] for space in spaces if name in space), None)})
     hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces,
                                                 lambda c: class_hooks(c) or context_hooks(c)))
     if not hooks:
@@ -201,11 +242,13 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
 
 def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names, rebound: Set[str]):
     """(((name, hooks), ...), shown) of statement ``s`` (see hook_checks), or None."""
+    import gast
     s = _module_fields(s, names.modules)
+    entered = _context_objects(s, hooks, names) if isinstance(s, gast.With) else []
     subjects = hook_subjects(s, plain, rt_name, frozenset(hooks), names.helpers, True)
     if subjects is None:
-        return None
-    checked, shown = [], []
+        return ((), ", ".join(entered[:3])) if entered else None
+    checked, shown = [], list(entered)
     unnamed = subjects is True
     # (a comprehension's, a lambda's own names, and what a lambda or a generator reads later: no object here)
     rebound = rebound | bound_inside(s) | _read_later(s)
@@ -229,6 +272,50 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
         return None
     shown.sort(key=lambda label: label.split(".")[-1].startswith("__"))
     return tuple(checked), ", ".join(shown[:3]) if shown else None
+
+
+def _context_objects(s, hooks: Dict[str, str], names) -> list:
+    """What a with statement's header enters that is no name (``with Timer(cfg):``, ``with self.timer:``) and
+    whose ``__enter__``/``__exit__`` may change an object: refused where recomputed (a name's object is checked at
+    run time, as any statement's).  An object made there of a class the compiler resolves is made anew where
+    recomputed: only what its methods change beyond its own fields counts; a library's context manager
+    (``np.errstate``, ``warnings.catch_warnings``) changes nothing of the user's."""
+    import gast
+    out: list = []
+    for item in s.items:
+        e = item.context_expr
+        if isinstance(e, gast.Name):
+            continue
+        made = e.func if isinstance(e, gast.Call) else None
+        cls = _resolved(made, names) if made is not None else _resolved(e, names)
+        if made is not None and isinstance(cls, type):
+            mine = changing_hooks({cls}, True) if not library_code(cls) else {}
+        elif cls is not None and made is None and not isinstance(cls, (type, types.ModuleType)):
+            mine = changing_hooks({type(cls)})      # (a field of a module's: its object as it is now)
+        elif made is not None and cls is not None and library_code(cls):
+            mine = {}           # (a library's function making its context manager)
+        else:
+            mine = hooks        # (not resolved: any within reach)
+        out += [mine[h] for h in _CONTEXT if h in mine and mine[h] not in out]
+    return out
+
+
+def _resolved(node, names):
+    """The value of a name or a chain of module fields (``Timer``, ``np.errstate``, ``mod.T``) in the function's
+    namespace, or None (``self.timer``, a call's result, an unknown name)."""
+    import gast
+    path = []
+    while isinstance(node, gast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name) or getattr(names, "resolve", None) is None:
+        return None
+    value = names.resolve(node.id)
+    for attr in reversed(path):
+        if not isinstance(value, types.ModuleType):
+            return None         # (a field of anything but a module may run code of the user's to read)
+        value = vars(value).get(attr)
+    return value
 
 
 def _module_fields(s, modules: Set[str]):

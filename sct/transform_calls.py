@@ -1664,3 +1664,13 @@ def _changing_hooks(cls) -> dict:
 
 
 _support.HOOKS.changing_hooks = _changing_hooks
+
+
+def _walk_changes(cls):
+    """(runtime's walked_object: the label of a walk protocol method of the user's of ``cls`` that may change an
+    object, ``Loader.__iter__``, else None; sct/recompute_hooks.py walk_changes)"""
+    from .recompute_hooks import walk_changes
+    return walk_changes(cls)
+
+
+_support.HOOKS.walk_changes = _walk_changes

@@ -1,0 +1,140 @@
+"""Red team 59a (random object-shaped programs): implicit code of the user's in code a second derivative
+recomputes, run a second time there.  An object made in the function (``with Timer(cfg):``, ``for k in
+Layers(ks, stats):``, ``len(Seq(...))``, ``{Key(st): ...}``, ``f"{Key(st)}"``) was taken to change only its own
+fields, which its recomputation makes anew; its methods changed the caller's dict through a field: ``count`` 3
+where Python leaves 2 and g [0.81, 2.25], h [5.4, -9] where [0.54, 1.5], [3.6, -6].  Refused at the line where
+recomputed now; first-order code and methods changing only the made object's own fields run as Python runs them."""
+import numpy as np
+import pytest
+
+import sct
+from sct import dlarray, dlfeval, dlgradient, extractdata
+
+
+class Timer:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def __enter__(self):
+        self.cfg["count"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Stopwatch:
+    """Changes only its own fields: made anew where recomputed."""
+    def __enter__(self):
+        self.started = 1.0
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped = 2.0
+        return False
+
+
+class Layers:
+    def __init__(self, ks, stats):
+        self.ks = ks
+        self.stats = stats
+
+    def __iter__(self):
+        self.stats["passes"] += 1
+        return iter(self.ks)
+
+
+class Seq:
+    def __init__(self, ks, st):
+        self.ks = ks
+        self.st = st
+
+    def __len__(self):
+        c = self.st           # (through a local: the same dict)
+        c["len"] += 1
+        return len(self.ks)
+
+
+class Key:
+    def __init__(self, st):
+        self.st = st
+
+    def __hash__(self):
+        self.st["hash"] += 1
+        return 1
+
+    def __eq__(self, other):
+        return True
+
+    def __format__(self, spec):
+        self.st["fmt"] += 1
+        return "K"
+
+
+def _second(y, x):
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return y, g, dlgradient(np.sum(g), x)
+
+
+def timer(x, cfg):
+    with Timer(cfg):
+        y = np.sum(x ** 3) * cfg["count"]
+    return _second(y, x)
+
+
+def stopwatch(x):
+    with Stopwatch():
+        y = np.sum(x ** 3) * 2.0
+    return _second(y, x)
+
+
+def layers(x, stats):
+    y = 0.0
+    for k in Layers([1.0, 2.0], stats):
+        y = y + np.sum(x ** 3) * k
+    y = y * stats["passes"]
+    return _second(y, x)
+
+
+def length(x, st):
+    return _second(np.sum(x ** 3) * len(Seq([1.0, 2.0], st)), x)
+
+
+def hashed(x, st):
+    d = {Key(st): 2.0}
+    return _second(np.sum(x ** 3) * d[Key(st)], x)
+
+
+def formatted(x, st):
+    return _second(np.sum(x ** 3) * len(f"{Key(st)}"), x)
+
+
+def timer_first(x, cfg):
+    with Timer(cfg):
+        y = np.sum(x ** 3) * cfg["count"]
+    return y, dlgradient(y, x)
+
+
+X = np.array([0.3, -0.5])
+
+
+@pytest.mark.parametrize("f, state, line", [
+    (timer, {"count": 1}, 1), (layers, {"passes": 0}, 2), (length, {"len": 0}, 1),
+    (hashed, {"hash": 0}, 1), (formatted, {"fmt": 0}, 1)], ids=["with", "iter", "len", "hash", "format"])
+def test_made_objects_changing_the_callers_state_refused_where_recomputed(f, state, line):
+    with pytest.raises(sct.SctError, match=f"line {f.__code__.co_firstlineno + line}"):
+        dlfeval(f, dlarray(X), state)
+
+
+def test_made_object_changing_its_own_fields_is_exact():
+    y, g, h = dlfeval(stopwatch, dlarray(X))
+    np.testing.assert_allclose(extractdata(g), 6.0 * X ** 2)
+    np.testing.assert_allclose(extractdata(h), 12.0 * X)
+
+
+def test_first_order_runs_the_hook_once():
+    cfg = {"count": 1}
+    y, g = dlfeval(timer_first, dlarray(X), cfg)
+    assert cfg == {"count": 2}
+    assert float(extractdata(y)) == pytest.approx(2.0 * np.sum(X ** 3))
+    np.testing.assert_allclose(extractdata(g), 6.0 * X ** 2)
