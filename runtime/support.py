@@ -669,7 +669,10 @@ def setitem_through(x, idx, value, python_type="", fmt=""):
     kept = _callers_value(caller, idx, value, python_type, fmt, pairs)
     out = setitem(x, idx, value)
     caller[idx] = kept
-    pairs[id(out)] = (out, caller)
+    pairs[id(out)] = (out, caller, dict(out))
+    written = ARGUMENT_DICTS.written
+    if written is not None:
+        written.add((id(caller), idx))
     return out
 
 
@@ -754,7 +757,8 @@ def _plain_scalars(value) -> bool:
 
 
 class _ArgumentDicts(threading.local):
-    pairs = None        # id(dict) -> (dict, the caller's dict), while dlfeval runs an entry (note_argument_dicts)
+    pairs = None        # id(dict) -> (dict, the caller's dict, its items when made), while dlfeval runs an entry
+    written = None      # (id(the caller's dict), key) setitem_through wrote, while it runs
 
 
 ARGUMENT_DICTS = _ArgumentDicts()
@@ -769,16 +773,51 @@ def note_argument_dicts(args, unwrapped, positions) -> dict:
 
     def copied(mine, theirs):
         out = dict(theirs)
-        pairs[id(out)] = (out, mine)
         for k, v in dict.items(out):
             inner = dict.get(mine, k, None)
             if type(v) is dict and type(inner) is dict:
                 out[k] = copied(inner, v)
+        pairs[id(out)] = (out, mine, dict(out))
         return out
     for i in positions:
         if type(args[i]) is dict and type(unwrapped[i]) is dict:
             unwrapped[i] = copied(args[i], unwrapped[i])
     return pairs
+
+
+def changes_kept(pairs, written) -> None:
+    """After the entry ran: a change made in place to dlfeval's copy of a dict argument (or a version of it) by
+    code sct runs as it is (a with statement's ``__enter__``, an iterator's ``__iter__``, a helper) made in the
+    caller's dict too, as Python's one dict has it (was: lost, ``count`` 0 where Python leaves 1, red59a W3).
+    Refused where sct's own writes (setitem_through) wrote the key too, or the value is an array (a dlarray or
+    not in Python: not known here)."""
+    changed: dict = {}
+    for version, caller, items in pairs.values():
+        if type(version) is not dict:
+            continue
+        for k in set(version) | set(items):
+            now, was = dict.get(version, k, _NO_ITEM), items.get(k, _NO_ITEM)
+            if now is was or type(now) is dict and pairs.get(id(now), (None,))[0] is now:
+                continue
+            key = (id(caller), k)
+            if key in written or key in changed and changed[key][1] is not now or \
+                    not (now is _NO_ITEM or _plain_scalars(now) or type(now) in (list, tuple) and
+                         all(_plain_scalars(v) for v in now)):
+                raise EvaluationError(
+                    f"code the function runs as it is (an implicit method such as a with statement's __enter__ or an "
+                    f"iterator's __iter__, or a helper) changed the item {k!r} of a dict dlfeval was given in place, "
+                    f"beside the function's own writes into that dict, which sct makes into the caller's dict item "
+                    f"by item: sct cannot tell which change Python's one dict would keep. Make the change in the "
+                    f"function's own code (d[key] = value), or return the new values")
+            changed[key] = (caller, now, k)
+    for caller, now, k in changed.values():
+        if now is _NO_ITEM:
+            caller.pop(k, None)
+        else:
+            caller[k] = now
+
+
+_NO_ITEM = object()
 
 
 class CallersDict:

@@ -1082,19 +1082,21 @@ def run_entry(entry, args, names=None, dicts=()):
     the caller's come back as CallersDict (the caller's dict itself once wrapped: callers_dicts)."""
     if not dicts:
         return _run_entry(entry, args, names)
-    from .runtime.support import ARGUMENT_DICTS, note_argument_dicts, mark_callers_dicts
-    saved = ARGUMENT_DICTS.pairs
+    from .runtime.support import ARGUMENT_DICTS, changes_kept, note_argument_dicts, mark_callers_dicts
+    saved, saved_written = ARGUMENT_DICTS.pairs, ARGUMENT_DICTS.written
     pairs: dict = {}
+    written: set = set()
 
     def unwrapped(args):
         out = list(unwrap(args))
         pairs.update(note_argument_dicts(args, out, dicts))
-        ARGUMENT_DICTS.pairs = pairs
+        ARGUMENT_DICTS.pairs, ARGUMENT_DICTS.written = pairs, written
         return tuple(out)
     try:
         raw = _run_entry(entry, args, names, unwrapped)
+        changes_kept(pairs, written)        # (what code run as it is changed in the copies: the caller's too)
     finally:
-        ARGUMENT_DICTS.pairs = saved
+        ARGUMENT_DICTS.pairs, ARGUMENT_DICTS.written = saved, saved_written
     return mark_callers_dicts(raw, pairs)
 
 

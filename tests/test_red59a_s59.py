@@ -138,3 +138,65 @@ def test_first_order_runs_the_hook_once():
     assert cfg == {"count": 2}
     assert float(extractdata(y)) == pytest.approx(2.0 * np.sum(X ** 3))
     np.testing.assert_allclose(extractdata(g), 6.0 * X ** 2)
+
+
+# --- W3: code run as it is changing dlfeval's copy of a dict argument the function also writes into ----------
+
+class Stamp:
+    """Writes the key the function writes too."""
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def __enter__(self):
+        self.cfg["count"] += 1
+        return self
+
+    def __exit__(self, *exc):
+        self.cfg["last"] = "stamped"
+        return False
+
+
+def timed_log(x, cfg, plist):
+    with Timer(cfg):
+        h = np.tanh(x)
+    cfg["last"] = float(np.sum(h))
+    loss = np.sum(h) + sum(np.sum(q ** 2) for q in plist)
+    return loss, dlgradient(loss, x)
+
+
+def walked_log(x, stats):
+    stats["last"] = float(np.sum(x))
+    y = 0.0
+    for k in Layers([1.0, 2.0], stats):
+        y = y + np.sum(x ** 3) * k
+    return y, dlgradient(y, x)
+
+
+def stamped(x, cfg, plist):
+    cfg["last"] = float(np.sum(x))
+    with Stamp(cfg):
+        h = np.tanh(x)
+    loss = np.sum(h) + sum(np.sum(q ** 2) for q in plist)
+    return loss, dlgradient(loss, x)
+
+
+def test_changes_of_code_run_as_it_is_reach_the_callers_dict():
+    plist = [dlarray(np.array([1.0, 2.0]))]
+    cfg = {"count": 0}
+    loss, g = dlfeval(timed_log, dlarray(X), cfg, plist)
+    assert cfg["count"] == 1 and cfg["last"] == pytest.approx(float(np.sum(np.tanh(X))))
+    np.testing.assert_allclose(extractdata(g), 1 - np.tanh(X) ** 2)
+    acc = sct.accelerate(timed_log)
+    cfg = {"count": 0}
+    for scale in (1.0, 2.0):
+        acc(dlarray(scale * X), cfg, plist)
+    assert cfg["count"] == 2 and cfg["last"] == pytest.approx(float(np.sum(np.tanh(2.0 * X))))
+    stats = {"passes": 0}
+    y, g = dlfeval(walked_log, dlarray(X), stats)
+    assert stats == {"passes": 1, "last": pytest.approx(float(np.sum(X)))}
+    np.testing.assert_allclose(extractdata(g), 9.0 * X ** 2)
+
+
+def test_the_same_key_changed_both_ways_refused():
+    with pytest.raises(sct.SctError, match="'last' of a dict dlfeval was given"):
+        dlfeval(stamped, dlarray(X), {"count": 0}, [dlarray(np.array([1.0, 2.0]))])
