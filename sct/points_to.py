@@ -24,7 +24,7 @@ from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 import gast
 import numpy as np
 
-from .runtime.origins import module_top
+from .runtime.origins import library_code, module_top
 from .runtime import registry
 
 from .alias_state import (ARRAY_MUTATORS, CONTAINER_COPIES, COPY_BUILTINS, EXT, IMMUTABLE_BUILTINS, LIST_MUTATORS, MUTATORS,
@@ -889,6 +889,34 @@ class _Values:
         fn = inspect.getattr_static(kind[1], func.attr, None)
         return fn if isinstance(fn, types.FunctionType) else None
 
+    def _made_method(self, func) -> Optional[types.FunctionType]:
+        """The plain function ``c.act`` calls where ``c`` is bound once here, to ``Cls(...)`` of a user's class
+        that defines ``act`` as a method, and no code of the class may set a field ``act`` on its objects (none of
+        its functions names ``act``: a field would be read before the method); or None."""
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)) or \
+                func.value.id in self.params:
+            return None
+        value = self._bound_once(func.value.id)
+        if not (isinstance(value, gast.Call) and isinstance(value.func, (gast.Name, gast.Attribute))):
+            return None
+        cls = self._resolved(value.func)
+        if not isinstance(cls, type) or cls.__getattribute__ is not object.__getattribute__ or \
+                getattr(cls, "__getattr__", None) is not None or type(cls) is not type or \
+                any(isinstance(n, gast.Attribute) and n.attr == func.attr and not isinstance(n.ctx, gast.Load)
+                    for n in walk_nodes(self.fdef)):
+            return None
+        fn = inspect.getattr_static(cls, func.attr, None)
+        if not isinstance(fn, types.FunctionType) or library_code(fn):
+            return None
+        for k in cls.__mro__[:-1]:
+            for v in vars(k).values():
+                v = getattr(v, "__func__", v)
+                for f in ([v.fget, v.fset] if isinstance(v, property) else [v]):
+                    code = getattr(f, "__code__", None)
+                    if code is not None and _sets_attribute(code, func.attr):
+                        return None     # (``self.act = ...`` somewhere in the class: maybe a field)
+        return fn
+
     def _network_call(self, state: State, node: gast.Call, info, args, receiver, site) -> Optional[FrozenSet]:
         """sct's ``forward(net, X)`` / ``predict(net, X)`` without ``Outputs=``: the output ``Y`` is a new
         array (the runner copies every output: runtime/network.py), so MATLAB's ``YReal(:,:,:,idx) = 1 -
@@ -1395,6 +1423,11 @@ class _Values:
         fn = info.obj if info.kind == CallKind.FUNCTION else None
         if fn is None and not receiver and isinstance(node.func, gast.Name):
             fn = self._nested_function(node.func.id)        # def make(v): ... make(x)
+        if fn is None and receiver and not via_super:
+            # ``m.forward(x)`` of an argument or ``Lin(W, b).forward(x)`` of an object made here of a user's
+            # class: the method's own source read as a function's (was: its result taken for what x may be, so
+            # ``h = layer.forward(x); h += 0.5`` refused as a change of x, red59a F1)
+            fn = self._argument_method(state, node.func) or self._made_method(node.func)
         # super().__init__() runs on self like the method itself; a function whose source shows
         # it keeps nothing it is given (``keeps_arguments``) lets them go when it returns
         if not via_super and not (fn is not None and not keeps_arguments(fn)) and \
@@ -2466,6 +2499,20 @@ def _numbers(value) -> bool:
     import numbers
     return isinstance(value, numbers.Number) and not isinstance(value, bool) or isinstance(value, bool) or \
         isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject
+
+
+def _sets_attribute(code, attr: str) -> bool:
+    """May ``code`` (or the code nested in it) set or delete an attribute ``attr`` of an object (``o.attr = v``,
+    ``del o.attr``, ``setattr``, ``__dict__``)?"""
+    import dis
+    if attr not in code.co_names and not {"setattr", "delattr", "__dict__", "__setattr__", "update"} & \
+            set(code.co_names) and not any(isinstance(c, types.CodeType) for c in code.co_consts):
+        return False
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("STORE_ATTR", "DELETE_ATTR") and ins.argval == attr or \
+                ins.argval in ("setattr", "delattr", "__dict__", "__setattr__"):
+            return True
+    return any(_sets_attribute(c, attr) for c in code.co_consts if isinstance(c, types.CodeType))
 
 
 def _bound_once(fdef) -> Dict[str, object]:

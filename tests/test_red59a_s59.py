@@ -200,3 +200,79 @@ def test_changes_of_code_run_as_it_is_reach_the_callers_dict():
 def test_the_same_key_changed_both_ways_refused():
     with pytest.raises(sct.SctError, match="'last' of a dict dlfeval was given"):
         dlfeval(stamped, dlarray(X), {"count": 0}, [dlarray(np.array([1.0, 2.0]))])
+
+
+# --- F1: a method's new result written into in place ---------------------------------------------------------
+
+class Lin:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def forward(self, x):
+        return x @ self.W + self.b
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def rows(self, x):
+        return x[1:]
+
+    def weight(self, x):
+        return self.W
+
+
+def method_then_in_place(x, p):
+    h = Lin(p["W"], p["b"]).forward(x)
+    h += 0.5
+    h *= 2.0
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def argument_method_then_in_place(x, p, layer):
+    h = layer.forward(x)
+    h += 0.5
+    loss = np.sum(h ** 2) + np.sum(p["W"])
+    return loss, dlgradient(loss, p)
+
+
+def view_method_then_in_place(x, p):
+    h = Lin(p["W"], p["b"]).rows(x)
+    h += 1.0
+    loss = np.sum(h ** 2) + np.sum(x * p["b"][0])
+    return loss, dlgradient(loss, p)
+
+
+def weight_method_then_in_place(x, p):
+    h = Lin(p["W"], p["b"]).weight(x)
+    h += 1.0
+    loss = np.sum(h ** 2)
+    return loss, dlgradient(loss, p)
+
+
+def _lin_loss(x, W, b):
+    return np.sum((2.0 * (x @ W + b + 0.5)) ** 2)
+
+
+def test_a_methods_new_result_written_in_place_is_exact():
+    rng = np.random.default_rng(5)
+    x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    p = {"W": dlarray(W), "b": dlarray(b)}
+    loss, g = dlfeval(method_then_in_place, x, p)
+    assert float(extractdata(loss)) == pytest.approx(_lin_loss(x, W, b))
+    h = 2.0 * (x @ W + b + 0.5)
+    np.testing.assert_allclose(extractdata(g["W"]), x.T @ (4.0 * h))
+    np.testing.assert_allclose(extractdata(g["b"]), np.sum(4.0 * h, axis=0))
+    layer = Lin(np.ones((3, 2)), np.zeros(2))
+    loss, g = dlfeval(argument_method_then_in_place, x, p, layer)
+    assert float(extractdata(loss)) == pytest.approx(np.sum((x @ np.ones((3, 2)) + 0.5) ** 2) + np.sum(W))
+
+
+def test_a_method_returning_a_view_or_a_field_written_in_place_still_refused():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 3))
+    p = {"W": dlarray(rng.standard_normal((3, 3))), "b": dlarray(rng.standard_normal(3))}
+    for f in (view_method_then_in_place, weight_method_then_in_place):
+        with pytest.raises(sct.SctError, match=f"line {f.__code__.co_firstlineno + 2}"):
+            dlfeval(f, x.copy(), p)
