@@ -903,7 +903,7 @@ class _WriteCheck:
             return False
         check = getattr(s, "sct_write_check", None)    # (sct/properties.py: rt.attribute_write_here)
         if check is not None:
-            check.args[2] = const(True)             # a traced write: refused at run time through a setter
+            check.args[2].value = True     # a traced write: refused at run time through a setter (a leaf changed in place: sct.ir.shared_walks)
         setter = getattr(s, "sct_setter", None)        # (sct/properties.py)
         if setter is not None and getattr(s, "sct_descriptor", False):
             fail(s, f"setting {name}.{attr_name} runs the descriptor {setter}'s __set__, which sct does not "
