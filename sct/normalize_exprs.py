@@ -14,7 +14,7 @@ import gast
 import numpy as np
 
 from .runtime.origins import module_top
-from .ir import assign, call, const, load, node_key, pattern_captures, statements_no_defs, store, walk_nodes
+from .ir import assign, call, child_nodes, const, load, node_key, pattern_captures, statements_no_defs, store, walk_nodes
 
 BINOP_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
@@ -123,7 +123,7 @@ class Expressions:
         item or operator may run code of the user's (a property's getter counting its reads, ``__getitem__``,
         ``__mul__``) each time Python reads it: read as often as Python does (was: ``s.lr * s.lr`` read once,
         the property's second value lost: 5 where Python gives 10)."""
-        plain = getattr(self, "plain_parameters", ())
+        plain = self._plain_names()
         if not plain:
             return False
         held = set(self.computed.values())
@@ -131,6 +131,53 @@ class Expressions:
             if isinstance(n, gast.Call) or isinstance(n, gast.Name) and n.id not in plain and n.id not in held:
                 return False
         return True
+
+    def _plain_names(self) -> frozenset:
+        """The plain parameters and the locals bound only to numpy's results and arithmetic, items and fields of
+        plain names (``y = np.tanh(x)``, ``d = y - t``): plain data too (computed once per function)."""
+        found = getattr(self, "_plain_found", None)
+        if found is None:
+            from .ir import bound_only_to, walk_no_defs
+            params = frozenset(getattr(self, "plain_parameters", ()))
+            bindings: dict = {}
+            if params:
+                for n in walk_no_defs(self.fdef):
+                    if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                        bindings.setdefault(n.id, [])
+                for n in walk_no_defs(self.fdef):
+                    if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                        bindings[n.targets[0].id].append(n.value)
+                    elif isinstance(n, (gast.Assign, gast.AugAssign, gast.AnnAssign, gast.For, gast.With,
+                                        gast.NamedExpr, gast.comprehension, gast.Delete, gast.ExceptHandler)):
+                        for t in walk_nodes(n) if not isinstance(n, gast.Assign) else \
+                                [m for target in n.targets for m in walk_nodes(target)]:
+                            if isinstance(t, gast.Name) and not isinstance(t.ctx, gast.Load) and t.id in bindings:
+                                bindings[t.id].append(None)
+                for name in params:
+                    bindings.pop(name, None)
+            found = self._plain_found = params | frozenset(
+                bound_only_to(bindings, set(params), self._plain_value)) if params else frozenset()
+        return found
+
+    def _plain_value(self, v, names) -> bool:
+        """Is ``v`` plain data when the names it reads are (``names``): a constant, a display of such values,
+        arithmetic, comparisons, items and fields of them, a numpy function's result given such values."""
+        if isinstance(v, gast.Constant):
+            return True
+        if isinstance(v, gast.Name):
+            return v.id in names
+        if isinstance(v, (gast.BinOp, gast.UnaryOp, gast.Compare, gast.Subscript, gast.Attribute, gast.Slice,
+                          gast.Tuple, gast.List)):
+            return all(self._plain_value(c, names) for c in child_nodes(v))
+        if isinstance(v, gast.Call) and not any(isinstance(a, gast.Starred) for a in v.args):
+            f = v.func
+            while isinstance(f, gast.Attribute):
+                f = f.value
+            return isinstance(f, gast.Name) and not self._is_local(f.id) and \
+                getattr(self._global_value(f.id, None), "__name__", "") == "numpy" and \
+                all(self._plain_value(a, names) for a in v.args) and \
+                all(k.arg is not None and self._plain_value(k.value, names) for k in v.keywords)
+        return False
 
     def temp_name(self, node, hint: str) -> str:
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):

@@ -155,3 +155,18 @@ def test_plain_data_of_parameters_still_read_once():
     y, g = dlfeval(dict_twice, p, np.array([3.0, 4.0]))
     assert float(extractdata(y)) == pytest.approx(3.0 + 16.0)
     np.testing.assert_allclose(extractdata(g), 2 * np.array([1.0, 2.0]) * np.array([3.0, 4.0]))
+
+
+def squared_error(x, t):
+    y = np.tanh(x)
+    L = np.sum((y - t) * (y - t))
+    return L, dlgradient(L, x)
+
+
+def test_locals_of_numpys_results_still_read_once():
+    x, t = np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.0, -0.1])
+    text = sct.source(squared_error, dlarray(x), t).split("def squared_error_dlgradient")[0]
+    assert text.count("= y - t") == 1 and "L_sub_1" not in text, text      # y - t computed once
+    L, g = dlfeval(squared_error, dlarray(x), t)
+    assert float(extractdata(L)) == pytest.approx(np.sum((np.tanh(x) - t) ** 2))
+    np.testing.assert_allclose(extractdata(g), 2 * (np.tanh(x) - t) * (1 - np.tanh(x) ** 2))
