@@ -16,6 +16,7 @@ for one outermost run of generated code (see ``sct.api.run_generated``).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import numbers
@@ -1205,13 +1206,17 @@ def implicit_hook_message(shown: str) -> str:
     """The refusal of implicit code of the user's that changes an object, run again where a second derivative
     recomputes (``shown``: ``Sched.lr``, ``Cut.__index__``...; sct/recompute_hooks.py)."""
     return (f"this line may run code of the user's that Python runs implicitly ({shown}: a property, __index__, "
-            f"__bool__, __len__, __float__, a descriptor...) and that changes an object; a later dlgradient "
+            f"__bool__, __len__, __float__, a descriptor, a with statement's __enter__/__exit__...) and that changes "
+            f"an object; a later dlgradient "
             f"differentiates a gradient computed from this code again, so sct recomputes it, which would run that "
             f"code a second time (Python runs it once). Read the value once in a helper function (it runs once) or "
             f"before the function and pass it in, or make that code change nothing")
 
 
 _CHANGING_HOOKS: dict = {}
+
+
+_GENERATOR_CONTEXT = contextlib._GeneratorContextManagerBase
 
 
 def recompute_hooked(filename, lineno, objects, hooks, shown=None):
@@ -1226,6 +1231,13 @@ def recompute_hooked(filename, lineno, objects, hooks, shown=None):
         return
     ran = [shown] if shown else []
     for obj, names in zip(objects, hooks):
+        func = getattr(obj, "func", None) if isinstance(obj, _GENERATOR_CONTEXT) else None
+        if func is not None and "__enter__" in names.split():
+            # (``@contextlib.contextmanager``'s object: its generator's code runs at __enter__ and __exit__)
+            from .support import HOOKS
+            if HOOKS.changes is None or HOOKS.changes(func):
+                ran.append(f"{getattr(func, '__name__', 'the context manager')}()")
+            continue
         for cls in (type(obj), obj) if isinstance(obj, type) else (type(obj),):
             changing = _CHANGING_HOOKS.get(cls)
             if changing is None:

@@ -4747,6 +4747,7 @@ class CompilerHooks:
     writes_outside = None             # whether a user function may write into a global's or closure's object
     changing_hooks = None             # a class's implicit code that may change an object: name -> Class.name
     walk_changes = None               # a class's __iter__/__next__/__len__/__getitem__ that may change one: its label
+    changes = None                    # whether a function of the user's may change an object it does not make
 
 
 HOOKS = CompilerHooks()

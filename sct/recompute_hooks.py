@@ -222,7 +222,9 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
         (space[name] for space in spaces if name in space), None)})
     hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces,
                                                 lambda c: class_hooks(c) or context_hooks(c)))
-    if not hooks:
+    import gast
+    withs = [s for _, s, _ in _statements(body) if isinstance(s, gast.With)]
+    if not hooks and not withs:
         return {}
     others = {h: label for h, label in hooks.items() if h not in _CONTEXT}     # (what a with's header runs only)
     plain = names.plain | _array_locals(body, names.plain, names.library)
@@ -233,8 +235,11 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
     names = SimpleNamespace(**{**vars(names), "classes": {k: v for k, v in names.classes.items() if k not in stored}})
     out: Dict[int, tuple] = {}
     for key, s, rebound in _statements(body):
-        used = hooks if isinstance(s, gast.With) else others
-        found = _statement_check(s, plain, rt_name, used, names, rebound) if used else None
+        if isinstance(s, gast.With):
+            found = _statement_check(s, plain, rt_name, hooks, names, rebound) if hooks else \
+                _with_check(s, plain, names)
+        else:
+            found = _statement_check(s, plain, rt_name, others, names, rebound) if others else None
         if found is not None:
             out[key] = (getattr(s, "lineno", None) or code.co_firstlineno,) + found
     return out
@@ -274,6 +279,19 @@ def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], na
     return tuple(checked), ", ".join(shown[:3]) if shown else None
 
 
+def _with_check(s, plain: Set[str], names):
+    """``_statement_check`` of a with statement's header where no class within reach has implicit code that
+    may change an object: what it enters by a name (checked on its object at run time: a
+    ``@contextlib.contextmanager``'s, say) and what it makes there (``with timer(cfg):``)."""
+    import gast
+    entered = _context_objects(s, {}, names)
+    checked = tuple((item.context_expr.id, " ".join(_CONTEXT)) for item in s.items
+                    if isinstance(item.context_expr, gast.Name) and item.context_expr.id not in plain)
+    if not checked and not entered:
+        return None
+    return checked, ", ".join(entered[:3]) if entered else None
+
+
 def _context_objects(s, hooks: Dict[str, str], names) -> list:
     """What a with statement's header enters that is no name (``with Timer(cfg):``, ``with self.timer:``) and
     whose ``__enter__``/``__exit__`` may change an object: refused where recomputed (a name's object is checked at
@@ -294,9 +312,15 @@ def _context_objects(s, hooks: Dict[str, str], names) -> list:
             mine = changing_hooks({type(cls)})      # (a field of a module's: its object as it is now)
         elif made is not None and cls is not None and library_code(cls):
             mine = {}           # (a library's function making its context manager)
+        elif made is not None and inspect.isgeneratorfunction(inspect.unwrap(cls)):
+            # (``@contextlib.contextmanager``: the generator's code runs at __enter__ and __exit__)
+            label = f"{getattr(cls, '__name__', 'the context manager')}()"
+            mine = {h: label for h in _CONTEXT} if _may_change(cls) else {}
         else:
             mine = hooks        # (not resolved: any within reach)
-        out += [mine[h] for h in _CONTEXT if h in mine and mine[h] not in out]
+        for h in _CONTEXT:
+            if h in mine and mine[h] not in out:
+                out.append(mine[h])
     return out
 
 

@@ -1674,3 +1674,12 @@ def _walk_changes(cls):
 
 
 _support.HOOKS.walk_changes = _walk_changes
+
+
+def _changes(fn) -> bool:
+    """(runtime's recompute_hooked: may ``fn``, a function of the user's, change an object it does not make)"""
+    from .recompute_hooks import _may_change
+    return _may_change(fn)
+
+
+_support.HOOKS.changes = _changes

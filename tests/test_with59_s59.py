@@ -81,3 +81,54 @@ def test_changing_context_manager_in_first_order_code_runs_as_python():
         assert c.n == n
         assert float(extractdata(y)) == pytest.approx(n * np.sum(X ** 2))
         np.testing.assert_allclose(extractdata(g), 2.0 * n * X)
+
+
+from contextlib import contextmanager
+
+
+@contextmanager
+def counted(cfg):
+    cfg["count"] += 1
+    yield float(cfg["count"])
+
+
+@contextmanager
+def scaled(s):
+    yield s
+
+
+def generator_made_here(x, cfg):
+    with counted(cfg) as k:
+        y = np.sum(x ** 2) * k
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return np.sum(g * g), dlgradient(np.sum(g * g), x)
+
+
+def generator_by_name(x, cfg):
+    cm = counted(cfg)
+    with cm as k:
+        y = np.sum(x ** 2) * k
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return np.sum(g * g), dlgradient(np.sum(g * g), x)
+
+
+def quiet_generator_and_errstate(x):
+    with scaled(3.0) as k, np.errstate(all="ignore"):
+        y = np.sum(x ** 2) * k
+    g = dlgradient(y, x, EnableHigherDerivatives=True)
+    return np.sum(g * g), dlgradient(np.sum(g * g), x)
+
+
+def test_contextmanager_generators_changing_state_refused_where_recomputed():
+    start = generator_made_here.__code__.co_firstlineno
+    with pytest.raises(sct.EvaluationError, match=f"line {start + 1}.*counted\\(\\)"):
+        dlfeval(generator_made_here, dlarray(X), {"count": 0})
+    start = generator_by_name.__code__.co_firstlineno       # (the call replayed, or the with: refused either way)
+    with pytest.raises(sct.EvaluationError, match=f"line ({start + 1}|{start + 2}).*counted\\(\\)"):
+        dlfeval(generator_by_name, dlarray(X), {"count": 0})
+
+
+def test_quiet_contextmanager_and_numpys_in_recomputed_code_are_exact():
+    z, dz = dlfeval(quiet_generator_and_errstate, dlarray(X))
+    assert float(extractdata(z)) == pytest.approx(36.0 * np.sum(X ** 2))
+    np.testing.assert_allclose(extractdata(dz), 72.0 * X)
