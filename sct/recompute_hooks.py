@@ -224,7 +224,8 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
                                                 lambda c: class_hooks(c) or context_hooks(c)))
     import gast
     withs = [s for _, s, _ in _statements(body) if isinstance(s, gast.With)]
-    if not hooks and not withs:
+    callbacks = {key: labels for key, s, _ in _statements(body) for labels in [_callbacks(s, names)] if labels}
+    if not hooks and not withs and not callbacks:
         return {}
     others = {h: label for h, label in hooks.items() if h not in _CONTEXT}     # (what a with's header runs only)
     plain = names.plain | _array_locals(body, names.plain, names.library)
@@ -240,9 +241,50 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
                 _with_check(s, plain, names)
         else:
             found = _statement_check(s, plain, rt_name, others, names, rebound) if others else None
+        if key in callbacks:
+            checked, shown = found if found is not None else ((), None)
+            found = checked, ", ".join(([shown] if shown else []) + callbacks[key][:3])
         if found is not None:
             out[key] = (getattr(s, "lineno", None) or code.co_firstlineno,) + found
     return out
+
+
+def _callbacks(s, names) -> list:
+    """``f()`` for each function of the user's that ``s`` gives a library's function to call (``sorted(v,
+    key=f)``, ``functools.reduce(f, vs)``, ``np.apply_along_axis(f, 0, a)``) and that may change an object: the
+    library runs it again where the code is recomputed (a call of the user's own is replayed, it runs once)."""
+    import gast
+    from .ir import walk_nodes
+    out: list = []
+    for n in walk_nodes(s):
+        if not isinstance(n, gast.Call):
+            continue
+        func = _resolved(n.func, names)
+        if func is None or not callable(func) or not (library_code(func) or isinstance(func, types.BuiltinFunctionType)
+                                                      or isinstance(func, type) and func.__module__ == "builtins"):
+            continue        # (not a library's: a call of the user's is replayed, or not known)
+        for a in list(n.args) + [k.value for k in n.keywords]:
+            f = _resolved(a, names) if isinstance(a, (gast.Name, gast.Attribute)) else None
+            if isinstance(a, gast.Lambda):
+                changes = any(isinstance(m, gast.Call) and not _pure_call(m, names) for m in walk_nodes(a.body))
+                label = "the lambda"
+            elif isinstance(f, (types.FunctionType, types.MethodType)) and not library_code(f):
+                changes, label = _may_change(f), f"{f.__name__}()"
+            else:
+                continue
+            if changes and f"{label} given to a library's function" not in out:
+                out.append(f"{label} given to a library's function")
+    return out
+
+
+def _pure_call(n, names) -> bool:
+    """A call in a lambda that changes nothing of the user's: a library's function or Python's pure builtins."""
+    import gast
+    if isinstance(n.func, gast.Name) and n.func.id in _PURE_BUILTINS:
+        return True
+    f = _resolved(n.func, names)
+    return f is not None and library_code(f) and not (isinstance(n.func, gast.Attribute) and
+                                                      n.func.attr in ("append", "extend", "update", "pop", "add"))
 
 
 def _statement_check(s, plain: Set[str], rt_name: str, hooks: Dict[str, str], names, rebound: Set[str]):

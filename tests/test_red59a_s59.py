@@ -276,3 +276,43 @@ def test_a_method_returning_a_view_or_a_field_written_in_place_still_refused():
     for f in (view_method_then_in_place, weight_method_then_in_place):
         with pytest.raises(sct.SctError, match=f"line {f.__code__.co_firstlineno + 2}"):
             dlfeval(f, x.copy(), p)
+
+
+# --- a function of the user's given to a library's function, run again where recomputed -----------------------
+
+CALLS = {"n": 0}
+
+
+def counting_key(v):
+    CALLS["n"] += 1
+    return -v
+
+
+def pure_key(v):
+    return -v
+
+
+def sorted_by_counting_key(x):
+    ks = sorted([3.0, 1.0, 2.0], key=counting_key)
+    y = np.sum(x ** 2) * ks[0] * CALLS["n"]
+    return _second(y, x)
+
+
+def sorted_by_pure_keys(x):
+    ks = sorted([3.0, 1.0, 2.0], key=pure_key)
+    js = sorted([1.0, 4.0], key=lambda v: abs(v - 2.0))
+    y = np.sum(x ** 2) * ks[0] * js[0]
+    return _second(y, x)
+
+
+def test_a_changing_callback_given_to_a_library_refused_where_recomputed():
+    CALLS["n"] = 0
+    with pytest.raises(sct.EvaluationError, match=f"line {sorted_by_counting_key.__code__.co_firstlineno + 1}"
+                                                  ".*counting_key\\(\\) given to a library's function"):
+        dlfeval(sorted_by_counting_key, dlarray(X))
+
+
+def test_pure_callbacks_given_to_a_library_in_recomputed_code_are_exact():
+    y, g, h = dlfeval(sorted_by_pure_keys, dlarray(X))
+    np.testing.assert_allclose(extractdata(g), 2.0 * 3.0 * X)       # ks[0] = 3, js[0] = 1
+    np.testing.assert_allclose(extractdata(h), np.full(2, 6.0))
