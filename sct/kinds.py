@@ -398,7 +398,13 @@ def refuse_slotted_traced(x, traced: bool, memo) -> None:
             held.append(name)
     if not held:
         return
-    message = (f"a value here is a {cls.__qualname__}, whose class declares __slots__, holding values to "
+    where = ""
+    try:
+        import inspect
+        where = f" (defined at {inspect.getsourcefile(cls)}, line {inspect.getsourcelines(cls)[1]})"
+    except (TypeError, OSError):
+        pass
+    message = (f"a value here is a {cls.__qualname__}{where}, whose class declares __slots__, holding values to "
                f"differentiate ({', '.join(held)}); sct follows an object's attributes through its __dict__, "
                f"so derivatives through them would be lost. Remove __slots__ from {cls.__qualname__} (or "
                f"pass the arrays themselves)")

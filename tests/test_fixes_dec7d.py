@@ -233,7 +233,8 @@ def test_slotted_object_in_container_refused_clearly(fn, wrap):
         dlfeval(fn, wrap(p), np.array([3.0, 4.0]))
     message = str(info.value)
     assert __file__.rsplit("/", 1)[-1] in message
-    assert "_Slotted, whose class declares __slots__, holding values to differentiate (w, b)" in message
+    assert "_Slotted (defined at " in message and \
+        "whose class declares __slots__, holding values to differentiate (w, b)" in message
     assert "Remove __slots__" in message and "does not depend" not in message
 
 
