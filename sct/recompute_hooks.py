@@ -223,19 +223,18 @@ def hook_checks(body, fn, param_kinds, rt_name: str, names) -> Dict[int, tuple]:
     hooks = changing_hooks(classes_within_reach(fn, param_kinds, free, names.spaces,
                                                 lambda c: class_hooks(c) or context_hooks(c)))
     import gast
-    withs = [s for _, s, _ in _statements(body) if isinstance(s, gast.With)]
-    callbacks = {key: labels for key, s, _ in _statements(body) for labels in [_callbacks(s, names)] if labels}
-    if not hooks and not withs and not callbacks:
+    from .ir import walk_nodes
+    statements = list(_statements(body))        # (one walk, read three times)
+    callbacks = {key: labels for key, s, _ in statements for labels in [_callbacks(s, names)] if labels}
+    if not hooks and not callbacks and not any(isinstance(s, gast.With) for _, s, _ in statements):
         return {}
     others = {h: label for h, label in hooks.items() if h not in _CONTEXT}     # (what a with's header runs only)
     plain = names.plain | _array_locals(body, names.plain, names.library)
-    import gast
-    from .ir import walk_nodes
     stored = {n.id for n in walk_nodes(gast.Module(body=list(body), type_ignores=[])) if isinstance(n, gast.Name)
               and isinstance(n.ctx, (gast.Store, gast.Del))}
     names = SimpleNamespace(**{**vars(names), "classes": {k: v for k, v in names.classes.items() if k not in stored}})
     out: Dict[int, tuple] = {}
-    for key, s, rebound in _statements(body):
+    for key, s, rebound in statements:
         if isinstance(s, gast.With):
             found = _statement_check(s, plain, rt_name, hooks, names, rebound) if hooks else \
                 _with_check(s, plain, names)
